@@ -1,0 +1,160 @@
+/**
+ * Tool search benchmark.
+ *
+ * 1. Quality on MetaTool (199 tools, see search/metatool.ts): a plain BM25 baseline against
+ *    `ToolIndex`, on the train split (which tuned `DEFAULT_RANKING`, see search-tune.ts) and on the
+ *    test split (never used for tuning), plus what each ToolIndex feature adds on train.
+ * 2. Speed on a generated catalog of 10,000 tools: build time and query latency, against a linear
+ *    scan of the descriptions with `String.includes`.
+ */
+import './search/core-sources.ts';
+import { performance } from 'node:perf_hooks';
+import type { LabeledQuery } from './search/metatool.ts';
+import { loadMetaTool } from './search/metatool.ts';
+import type { Ranker } from './search/metrics.ts';
+import { bothInTop5, rankingQuality } from './search/metrics.ts';
+import { PlainBm25 } from './search/plain-bm25.ts';
+import { generateCatalog } from './search/synthetic-catalog.ts';
+
+const { ToolIndex } = await import('../packages/core/src/search/tool-index.ts');
+type ToolIndexOptions = import('../packages/core/src/search/tool-index.ts').ToolIndexOptions;
+type SearchDocument = import('../packages/core/src/search/tool-index.ts').SearchDocument;
+
+reportQuality();
+reportSpeed();
+
+function reportQuality(): void {
+  const { documents, train, test, multiTool } = loadMetaTool();
+  console.log(
+    `\nMetaTool tool selection: ${documents.length} tools; single-tool queries train ${train.length}, ` +
+      `test ${test.length}; ${multiTool.length} two-tool queries\n`,
+  );
+  console.log('| ranker | split | recall@1 | recall@5 | nDCG@10 | two-tool both in top 5 |');
+  console.log('|---|---|---|---|---|---|');
+  const plain = new PlainBm25(documents);
+  const rankers: [string, Ranker][] = [
+    ['plain BM25 (name + description)', (query, limit) => plain.search(query, limit)],
+    ['ToolIndex', toolIndexRanker(documents)],
+  ];
+  for (const [label, rank] of rankers) {
+    printQualityRow(label, 'train', rank, train);
+    printQualityRow(label, 'test', rank, test, bothInTop5(rank, multiTool));
+  }
+  console.log('\nWhat each ToolIndex feature adds (train split only):\n');
+  console.log('| ranker | split | recall@1 | recall@5 | nDCG@10 | |');
+  console.log('|---|---|---|---|---|---|');
+  const ablations: [string, ToolIndexOptions][] = [
+    ['ToolIndex without synonyms', { synonyms: [] }],
+    ['ToolIndex without prefix completion', { ranking: { prefixWeight: 0 } }],
+    ['ToolIndex with untuned BM25F (k1 1.2, b 0.75, weights 1)', { ranking: untunedRanking() }],
+  ];
+  for (const [label, options] of ablations) printQualityRow(label, 'train', toolIndexRanker(documents, options), train);
+}
+
+function reportSpeed(): void {
+  const { documents, queries } = generateCatalog({ toolCount: 10_000, queryCount: 1_000 });
+  const toolkits = new Set(documents.map((document) => document.toolkit));
+  console.log(`\nSpeed: ${documents.length} generated tools in ${toolkits.size} toolkits, ${queries.length} queries\n`);
+
+  const buildTimes = Array.from({ length: 5 }, () => timed(() => new ToolIndex(documents)));
+  console.log(`build: ${formatMs(median(buildTimes))} median of 5 (first ${formatMs(buildTimes[0]!)})`);
+
+  const index = new ToolIndex(documents);
+  const visibleToolkits = new Set([...toolkits].filter((_, position) => position % 3 === 0));
+  const visibleSlugs = new Set(documents.filter((d) => visibleToolkits.has(d.toolkit)).map((d) => d.slug));
+  const scan = linearScan(documents);
+  const searchLatency = latency(queries, (query) => index.search(query, { limit: 10 }));
+  const filteredLatency = latency(queries, (query) =>
+    index.search(query, { limit: 10, filter: (slug) => visibleSlugs.has(slug) }),
+  );
+  const scanLatency = latency(queries, scan);
+  console.log(`ToolIndex.search, limit 10: ${formatLatency(searchLatency)}`);
+  console.log(`  with a session filter (a third of the toolkits): ${formatLatency(filteredLatency)}`);
+  console.log(`linear scan, String.includes per query word: ${formatLatency(scanLatency)}`);
+  console.log(`  ToolIndex.search is ${(scanLatency.mean / searchLatency.mean).toFixed(0)}x faster on average`);
+
+  const customTools = generateCatalog({ toolCount: 25, seed: 7 }).documents.map((document) => ({
+    ...document,
+    slug: `CUSTOM_${document.slug}`,
+  }));
+  const addTime = timed(() => index.add(customTools));
+  const firstQueryTime = timed(() => index.search(queries[0]!));
+  console.log(
+    `add 25 custom tools: ${formatMs(addTime)}; first search after it (refreshes length statistics): ${formatMs(firstQueryTime)}\n`,
+  );
+}
+
+function toolIndexRanker(documents: readonly SearchDocument[], options: ToolIndexOptions = {}): Ranker {
+  const index = new ToolIndex(documents, options);
+  return (query, limit) => index.search(query, { limit }).map(({ slug }) => slug);
+}
+
+function untunedRanking(): ToolIndexOptions['ranking'] {
+  const field = { weight: 1, lengthNormalization: 0.75 };
+  const fields = { slug: field, name: field, description: field, parameters: field, toolkit: field, tags: field };
+  return { k1: 1.2, fields };
+}
+
+function printQualityRow(
+  label: string,
+  split: string,
+  rank: Ranker,
+  queries: readonly LabeledQuery[],
+  twoToolBothInTop5?: number,
+): void {
+  const { recallAt1, recallAt5, ndcgAt10 } = rankingQuality(rank, queries);
+  const cells = [recallAt1, recallAt5, ndcgAt10].map((value) => value.toFixed(3));
+  const twoTool = twoToolBothInTop5 === undefined ? '' : twoToolBothInTop5.toFixed(3);
+  console.log(`| ${label} | ${split} | ${cells.join(' | ')} | ${twoTool} |`);
+}
+
+/** The obvious search without an index: count the query words each description contains. */
+function linearScan(documents: readonly SearchDocument[]): (query: string) => string[] {
+  const descriptions = documents.map((document) => document.description.toLowerCase());
+  return (query) => {
+    const words = query.toLowerCase().split(/[^a-z0-9]+/).filter((word) => word.length > 2);
+    const matches = descriptions.map((description) => words.filter((word) => description.includes(word)).length);
+    return matches
+      .map((count, position) => ({ count, position }))
+      .filter(({ count }) => count > 0)
+      .sort((a, b) => b.count - a.count || a.position - b.position)
+      .slice(0, 10)
+      .map(({ position }) => documents[position]!.slug);
+  };
+}
+
+interface Latency {
+  mean: number;
+  p50: number;
+  p99: number;
+}
+
+/** Per-query latency in milliseconds, after one untimed warm-up pass over all queries. */
+function latency(queries: readonly string[], run: (query: string) => unknown): Latency {
+  for (const query of queries) run(query);
+  const times = queries.map((query) => timed(() => run(query))).sort((a, b) => a - b);
+  const mean = times.reduce((sum, time) => sum + time, 0) / times.length;
+  return { mean, p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
+}
+
+function timed(run: () => unknown): number {
+  const start = performance.now();
+  run();
+  return performance.now() - start;
+}
+
+function percentile(sorted: readonly number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!;
+}
+
+function median(values: readonly number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 0.5);
+}
+
+function formatMs(milliseconds: number): string {
+  return milliseconds >= 1 ? `${milliseconds.toFixed(1)} ms` : `${(milliseconds * 1000).toFixed(0)} µs`;
+}
+
+function formatLatency({ mean, p50, p99 }: Latency): string {
+  return `mean ${formatMs(mean)}, p50 ${formatMs(p50)}, p99 ${formatMs(p99)}`;
+}

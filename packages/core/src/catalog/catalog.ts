@@ -1,0 +1,179 @@
+import { ToolMuxError } from '../errors.js';
+import { ToolIndex } from '../search/tool-index.js';
+import type { SearchDocument } from '../search/tool-index.js';
+import { toolSlugPrefix } from './define.js';
+import type { Tool, Toolkit } from './types.js';
+
+function customToolkit(slug: string): Toolkit {
+  return {
+    kind: 'toolmux.toolkit',
+    slug,
+    name: slug === 'custom' ? 'Custom tools' : slug,
+    description: 'Tools defined by the application for this session.',
+    tools: [],
+    auth: [],
+    baseUrl: undefined,
+    categories: [],
+    logo: undefined,
+    noAuth: true,
+  };
+}
+
+/** Up to three known names close to `name`, for "did you mean" hints. */
+export function closestNames(name: string, candidates: Iterable<string>, max = 3): string[] {
+  const target = name.toLowerCase();
+  const scored: Array<{ candidate: string; distance: number }> = [];
+  for (const candidate of candidates) {
+    const distance = editDistance(target, candidate.toLowerCase());
+    if (distance <= Math.max(2, Math.floor(target.length / 3)) || candidate.toLowerCase().includes(target)) {
+      scored.push({ candidate, distance });
+    }
+  }
+  return scored
+    .sort((a, b) => a.distance - b.distance)
+    .slice(0, max)
+    .map((entry) => entry.candidate);
+}
+
+function editDistance(a: string, b: string): number {
+  const previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = previous[0]!;
+    previous[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = previous[j]!;
+      previous[j] = Math.min(above + 1, previous[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return previous[b.length]!;
+}
+
+export function didYouMean(name: string, candidates: Iterable<string>): string {
+  const close = closestNames(name, candidates);
+  return close.length > 0 ? ` Did you mean ${close.map((c) => `"${c}"`).join(' or ')}?` : '';
+}
+
+/** The search document of a tool: what the index ranks on. */
+export function searchDocumentOf(tool: Tool, toolkit: Toolkit | undefined): SearchDocument {
+  const properties = (tool.inputSchema.properties ?? {}) as Record<string, { description?: unknown }>;
+  return {
+    slug: tool.slug,
+    name: tool.name,
+    description: tool.description,
+    toolkit: tool.toolkit,
+    toolkitName: toolkit?.name,
+    parameters: Object.entries(properties).map(([name, schema]) => ({
+      name,
+      description: typeof schema?.description === 'string' ? schema.description : undefined,
+    })),
+    tags: [...tool.tags],
+  };
+}
+
+/**
+ * The registry of toolkits and tools a ToolMux knows. Immutable once built; a session with custom
+ * tools or toolkits gets a derived catalog from `extend()`.
+ */
+export class Catalog {
+  readonly toolkits: ReadonlyMap<string, Toolkit>;
+  readonly tools: ReadonlyMap<string, Tool>;
+  #index: ToolIndex | undefined;
+  readonly #embed: ((texts: string[]) => Promise<number[][]>) | undefined;
+
+  constructor(toolkits: readonly Toolkit[], options: { embed?: (texts: string[]) => Promise<number[][]> } = {}) {
+    const toolkitMap = new Map<string, Toolkit>();
+    const toolMap = new Map<string, Tool>();
+    for (const toolkit of toolkits) {
+      if (toolkit?.kind !== 'toolmux.toolkit') {
+        throw new ToolMuxError({
+          code: 'TOOL_DEFINITION_INVALID',
+          message: 'Every entry of `toolkits` must come from defineToolkit().',
+        });
+      }
+      if (toolkitMap.has(toolkit.slug)) {
+        throw new ToolMuxError({
+          code: 'TOOL_DEFINITION_INVALID',
+          message: `Toolkit "${toolkit.slug}" is registered twice; give each toolkit a unique slug.`,
+        });
+      }
+      toolkitMap.set(toolkit.slug, toolkit);
+      for (const tool of toolkit.tools) {
+        if (toolMap.has(tool.slug)) {
+          throw new ToolMuxError({
+            code: 'TOOL_DEFINITION_INVALID',
+            message: `Tool slug ${tool.slug} is defined by toolkits "${toolMap.get(tool.slug)!.toolkit}" and "${toolkit.slug}"; tool slugs must be unique.`,
+          });
+        }
+        toolMap.set(tool.slug, tool);
+      }
+    }
+    this.toolkits = toolkitMap;
+    this.tools = toolMap;
+    this.#embed = options.embed;
+  }
+
+  /** The search index over every tool, built on first use. */
+  get index(): ToolIndex {
+    this.#index ??= new ToolIndex(
+      [...this.tools.values()].map((tool) => searchDocumentOf(tool, this.toolkits.get(tool.toolkit))),
+      { embed: this.#embed },
+    );
+    return this.#index;
+  }
+
+  /**
+   * A catalog with a session's custom toolkits and tools added. A custom tool joins the toolkit it
+   * names (or whose slug prefix it carries) and then runs with that toolkit's auth; otherwise it joins
+   * the no-auth toolkit `custom`.
+   */
+  extend(customToolkits: readonly Toolkit[], customTools: readonly Tool[]): Catalog {
+    if (customToolkits.length === 0 && customTools.length === 0) return this;
+    const toolkits = new Map(this.toolkits);
+    for (const toolkit of customToolkits) {
+      if (toolkits.has(toolkit.slug)) {
+        throw new ToolMuxError({
+          code: 'CONFIG_CONFLICT',
+          message: `Custom toolkit "${toolkit.slug}" has the slug of a catalog toolkit; rename it.`,
+        });
+      }
+      toolkits.set(toolkit.slug, toolkit);
+    }
+    for (const tool of customTools) {
+      if (tool?.kind !== 'toolmux.tool') {
+        throw new ToolMuxError({ code: 'CONFIG_INVALID', message: 'experimental.customTools must hold defineTool() results.' });
+      }
+      const slug = tool.toolkit || this.#toolkitByPrefix(tool.slug, toolkits) || 'custom';
+      const owner: Toolkit = toolkits.get(slug) ?? customToolkit(slug);
+      toolkits.set(slug, { ...owner, tools: [...owner.tools, tool.toolkit === slug ? tool : { ...tool, toolkit: slug }] });
+    }
+    return new Catalog([...toolkits.values()], { embed: this.#embed });
+  }
+
+  #toolkitByPrefix(toolSlug: string, toolkits: ReadonlyMap<string, Toolkit>): string | undefined {
+    for (const slug of toolkits.keys()) if (toolSlug.startsWith(toolSlugPrefix(slug))) return slug;
+    return undefined;
+  }
+
+  getToolkit(slug: string): Toolkit {
+    const toolkit = this.toolkits.get(slug);
+    if (!toolkit) {
+      throw new ToolMuxError({
+        code: 'TOOLKIT_NOT_FOUND',
+        message: `Unknown toolkit "${slug}".${didYouMean(slug, this.toolkits.keys())} List the available ones with toolkits.list().`,
+      });
+    }
+    return toolkit;
+  }
+
+  getTool(slug: string): Tool {
+    const tool = this.tools.get(slug);
+    if (!tool) {
+      throw new ToolMuxError({
+        code: 'TOOL_NOT_FOUND',
+        message: `Unknown tool "${slug}".${didYouMean(slug, this.tools.keys())}`,
+      });
+    }
+    return tool;
+  }
+}

@@ -1,0 +1,237 @@
+import { ToolMuxError } from '../errors.js';
+import { compileJsonSchemaValidator } from '../schema/validate.js';
+import type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.js';
+import { isStandardSchema } from './standard-schema.js';
+import type {
+  AuthScheme,
+  JSONSchema,
+  Tool,
+  ToolAnnotations,
+  ToolContext,
+  Toolkit,
+  ValidationIssue,
+  ValidationResult,
+} from './types.js';
+
+const TOOL_SLUG = /^[A-Z][A-Z0-9_]*[A-Z0-9]$/;
+const TOOLKIT_SLUG = /^[a-z][a-z0-9_-]*$/;
+
+type SchemaInput = StandardSchemaV1 | JSONSchema;
+type InputOf<S> = S extends StandardSchemaV1 ? InferOutput<S> : Record<string, unknown>;
+type OutputOf<S> = S extends StandardSchemaV1 ? InferInput<S> : unknown;
+
+export interface DefineToolOptions<TInputSchema extends SchemaInput, TOutputSchema extends SchemaInput | undefined> {
+  /** UPPER_SNAKE, prefixed by the toolkit slug: `ACME_GET_ORDER`. */
+  slug: string;
+  /** Display name. @default the slug in title case */
+  name?: string;
+  /** What the tool does and when to use it; this is what the model and the search index read. */
+  description: string;
+  /** A zod (or any Standard JSON Schema) object schema, or a plain JSON Schema with `type: "object"`. */
+  inputSchema: TInputSchema;
+  /** Schema of the result, shown to the model and in `TOOLMUX_GET_TOOL_SCHEMAS`. */
+  outputSchema?: TOutputSchema;
+  /** MCP annotations: readOnlyHint, destructiveHint, idempotentHint, openWorldHint. */
+  annotations?: ToolAnnotations;
+  /** Extra searchable tags. */
+  tags?: string[];
+  /** The toolkit slug; set by `defineToolkit` when the tool is listed there. */
+  toolkit?: string;
+  /** Per-call timeout in milliseconds. @default 60_000 */
+  timeoutMs?: number;
+  execute: (
+    input: InputOf<TInputSchema>,
+    context: ToolContext,
+  ) => Promise<TOutputSchema extends SchemaInput ? OutputOf<TOutputSchema> : unknown> | (TOutputSchema extends SchemaInput ? OutputOf<TOutputSchema> : unknown);
+}
+
+function invalid(message: string): ToolMuxError {
+  return new ToolMuxError({ code: 'TOOL_DEFINITION_INVALID', message });
+}
+
+/** Plain JSON copy: drops hidden markers such as zod's `~standard` that confuse frameworks. */
+function plainJson(schema: unknown): JSONSchema {
+  return JSON.parse(JSON.stringify(schema)) as JSONSchema;
+}
+
+function toJsonSchema(slug: string, schema: SchemaInput, io: 'input' | 'output'): JSONSchema {
+  if (isStandardSchema(schema)) {
+    const converter = (schema['~standard'] as { jsonSchema?: { input: Function; output: Function } }).jsonSchema;
+    if (!converter) {
+      throw invalid(
+        `Tool ${slug}: its ${io} schema (vendor "${schema['~standard'].vendor}") cannot be converted to JSON Schema. Use zod >= 4.2 or pass a JSON Schema object.`,
+      );
+    }
+    try {
+      const json = plainJson(converter[io]({ target: 'draft-2020-12' }));
+      delete json.$schema;
+      return json;
+    } catch (error) {
+      throw new ToolMuxError({
+        code: 'TOOL_DEFINITION_INVALID',
+        message: `Tool ${slug}: its ${io} schema cannot be expressed as JSON Schema (${(error as Error).message}). Avoid transforms and custom types in tool schemas.`,
+        cause: error,
+      });
+    }
+  }
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+    throw invalid(`Tool ${slug}: ${io}Schema must be a zod schema or a JSON Schema object, got ${typeof schema}.`);
+  }
+  const json = plainJson(schema);
+  delete json.$schema;
+  return json;
+}
+
+function pathToString(path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined): string {
+  if (!path || path.length === 0) return '(root)';
+  return path.map((segment) => String(typeof segment === 'object' ? segment.key : segment)).join('.');
+}
+
+function standardValidator(schema: StandardSchemaV1): (input: unknown) => ValidationResult {
+  return (input) => {
+    const result = schema['~standard'].validate(input);
+    if (result instanceof Promise) {
+      throw invalid('Async input schemas are not supported: remove async refinements from the tool input schema.');
+    }
+    if (result.issues) {
+      const issues: ValidationIssue[] = result.issues.map((issue) => ({
+        path: pathToString(issue.path),
+        message: issue.message,
+      }));
+      return { success: false, issues };
+    }
+    return { success: true, value: result.value };
+  };
+}
+
+function titleCase(slug: string): string {
+  return slug
+    .toLowerCase()
+    .split('_')
+    .filter(Boolean)
+    .map((word) => word[0]!.toUpperCase() + word.slice(1))
+    .join(' ');
+}
+
+/**
+ * Define a tool. The input schema is turned into JSON Schema once, here; arguments are validated
+ * against the original schema at every call.
+ *
+ * @example
+ * const getOrder = defineTool({
+ *   slug: 'ACME_GET_ORDER',
+ *   description: 'Get an order by id',
+ *   inputSchema: z.object({ orderId: z.string().describe('The order id') }),
+ *   execute: async ({ orderId }, { credentials }) => fetchOrder(orderId, credentials),
+ * });
+ */
+export function defineTool<TInputSchema extends SchemaInput, TOutputSchema extends SchemaInput | undefined = undefined>(
+  options: DefineToolOptions<TInputSchema, TOutputSchema>,
+): Tool<InputOf<TInputSchema>, TOutputSchema extends SchemaInput ? OutputOf<TOutputSchema> : unknown> {
+  const { slug, description, inputSchema, outputSchema, execute } = options;
+  if (typeof slug !== 'string' || !TOOL_SLUG.test(slug)) {
+    throw invalid(`Tool slug "${String(slug)}" is invalid: use UPPER_SNAKE_CASE prefixed by the toolkit, like "ACME_GET_ORDER".`);
+  }
+  if (typeof description !== 'string' || description.trim() === '') {
+    throw invalid(`Tool ${slug} needs a description: say what it does and when to use it.`);
+  }
+  if (typeof execute !== 'function') throw invalid(`Tool ${slug} needs an execute function.`);
+  if (options.timeoutMs !== undefined && !(Number.isFinite(options.timeoutMs) && options.timeoutMs > 0)) {
+    throw invalid(`Tool ${slug}: timeoutMs must be a positive number of milliseconds, got ${options.timeoutMs}.`);
+  }
+  if (options.toolkit !== undefined && !TOOLKIT_SLUG.test(options.toolkit)) {
+    throw invalid(`Tool ${slug}: toolkit "${options.toolkit}" is not a valid toolkit slug (lower-case, like "github").`);
+  }
+  const json = toJsonSchema(slug, inputSchema, 'input');
+  if (json.type !== 'object') {
+    throw invalid(`Tool ${slug}: the input schema must be an object schema (z.object(...) or { type: "object" }), got type ${JSON.stringify(json.type)}.`);
+  }
+  const standardSchema = isStandardSchema(inputSchema) ? inputSchema : undefined;
+  let validate: (input: unknown) => ValidationResult;
+  if (standardSchema) validate = standardValidator(standardSchema);
+  else {
+    let compiled: ((input: unknown) => ValidationResult) | undefined;
+    validate = (input) => {
+      compiled ??= compileJsonSchemaValidator(json, slug);
+      return compiled(input);
+    };
+  }
+  return Object.freeze({
+    kind: 'toolmux.tool' as const,
+    slug,
+    name: options.name ?? titleCase(slug),
+    description: description.trim(),
+    toolkit: options.toolkit ?? '',
+    inputSchema: json,
+    outputSchema: outputSchema === undefined ? undefined : toJsonSchema(slug, outputSchema, 'output'),
+    annotations: { ...options.annotations },
+    tags: [...(options.tags ?? [])],
+    timeoutMs: options.timeoutMs,
+    validate,
+    execute: execute as Tool['execute'],
+    standardSchema,
+  });
+}
+
+export interface DefineToolkitOptions {
+  /** Lower-case slug, e.g. `github`. Tool slugs must start with its upper-case form. */
+  slug: string;
+  name?: string;
+  description: string;
+  tools: Tool[];
+  /** How to authenticate. Omit (or `[{ type: 'none' }]`) for toolkits that need no account. */
+  auth?: AuthScheme | AuthScheme[];
+  /** Base URL of the toolkit's API. */
+  baseUrl?: string;
+  categories?: string[];
+  logo?: string;
+}
+
+/** The prefix every tool slug of a toolkit starts with: `google-drive` → `GOOGLE_DRIVE_`. */
+export function toolSlugPrefix(toolkitSlug: string): string {
+  return `${toolkitSlug.toUpperCase().replace(/-/g, '_')}_`;
+}
+
+/** Define a toolkit: a named group of tools that share authentication. */
+export function defineToolkit(options: DefineToolkitOptions): Toolkit {
+  const { slug, description } = options;
+  if (typeof slug !== 'string' || !TOOLKIT_SLUG.test(slug)) {
+    throw invalid(`Toolkit slug "${String(slug)}" is invalid: use lower case letters, digits, "-" or "_", like "github".`);
+  }
+  if (typeof description !== 'string' || description.trim() === '') {
+    throw invalid(`Toolkit ${slug} needs a description.`);
+  }
+  if (!Array.isArray(options.tools)) throw invalid(`Toolkit ${slug}: tools must be an array of defineTool() results.`);
+  const prefix = toolSlugPrefix(slug);
+  const seen = new Set<string>();
+  const tools = options.tools.map((tool) => {
+    if (tool?.kind !== 'toolmux.tool') throw invalid(`Toolkit ${slug}: every tool must come from defineTool().`);
+    if (!tool.slug.startsWith(prefix)) {
+      throw invalid(`Tool ${tool.slug} in toolkit ${slug} must have a slug starting with "${prefix}".`);
+    }
+    if (tool.toolkit && tool.toolkit !== slug) {
+      throw invalid(`Tool ${tool.slug} declares toolkit "${tool.toolkit}" but is listed in toolkit "${slug}".`);
+    }
+    if (seen.has(tool.slug)) throw invalid(`Toolkit ${slug} lists tool ${tool.slug} twice.`);
+    seen.add(tool.slug);
+    return tool.toolkit === slug ? tool : Object.freeze({ ...tool, toolkit: slug });
+  });
+  const auth = options.auth === undefined ? [] : Array.isArray(options.auth) ? options.auth : [options.auth];
+  for (const scheme of auth) {
+    if (!scheme || !['none', 'oauth2', 'api_key', 'bearer', 'basic'].includes(scheme.type)) {
+      throw invalid(`Toolkit ${slug}: unknown auth type ${JSON.stringify((scheme as { type?: unknown })?.type)}; use oauth2, api_key, bearer, basic or none.`);
+    }
+  }
+  return Object.freeze({
+    kind: 'toolmux.toolkit' as const,
+    slug,
+    name: options.name ?? slug[0]!.toUpperCase() + slug.slice(1),
+    description: description.trim(),
+    tools: Object.freeze(tools),
+    auth: Object.freeze([...auth]),
+    baseUrl: options.baseUrl,
+    categories: Object.freeze([...(options.categories ?? [])]),
+    logo: options.logo,
+    noAuth: auth.every((scheme) => scheme.type === 'none'),
+  });
+}

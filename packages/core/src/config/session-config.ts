@@ -1,0 +1,268 @@
+import { z } from 'zod';
+import { type Catalog, didYouMean } from '../catalog/catalog.js';
+import { TOOL_TAGS, type Tool, type ToolTag, type Toolkit } from '../catalog/types.js';
+import { ToolMuxError } from '../errors.js';
+
+/** Which tools a session hands to the agent. */
+export const SessionPreset = {
+  /** A handful of meta-tools (search, schemas, connections, multi-execute) plus preloaded tools. */
+  META_TOOLS: 'META_TOOLS',
+  /** Every tool of the enabled toolkits, directly, and no meta-tools. */
+  DIRECT_TOOLS: 'DIRECT_TOOLS',
+} as const;
+export type SessionPreset = (typeof SessionPreset)[keyof typeof SessionPreset];
+
+/** A list means "only these"; `{ enable }` is the same; `{ disable }` means "all but these". */
+export type SlugFilter = string[] | { enable: string[] } | { disable: string[] };
+/** A list or `{ enable }`: tools with at least one of these hints; `{ disable }`: tools with none. */
+export type TagFilter = ToolTag[] | { enable?: ToolTag[]; disable?: ToolTag[] };
+export type ToolFilter = SlugFilter | { tags: TagFilter };
+
+/** The config `create()` takes (API.md, "Sessions"). */
+export interface SessionConfig {
+  /** Toolkits the session may use. @default every toolkit in the catalog */
+  toolkits?: SlugFilter;
+  /** Per toolkit: which of its tools. */
+  tools?: Record<string, ToolFilter>;
+  /** Filter every tool by its MCP annotations. */
+  tags?: TagFilter;
+  /** Per toolkit: the auth config to use (`ac_…`). */
+  authConfigs?: Record<string, string>;
+  /** Per toolkit: connected account(s) to use (`ca_…`); the first ACTIVE one wins. */
+  connectedAccounts?: Record<string, string | string[]>;
+  /** Tools exposed directly beside the meta-tools. */
+  preload?: { tools?: string[] };
+  /** @default SessionPreset.META_TOOLS */
+  sessionPreset?: SessionPreset;
+  /** Include TOOLMUX_MANAGE_CONNECTIONS. @default true */
+  manageConnections?: boolean;
+  /** Free-form labels, returned by `sessions.list`. */
+  metadata?: Record<string, string>;
+  experimental?: { customTools?: Tool[]; customToolkits?: Toolkit[] };
+}
+
+export type NormalizedSlugFilter = { mode: 'all' } | { mode: 'enable' | 'disable'; slugs: string[] };
+export type NormalizedTagFilter = { enable: ToolTag[]; disable: ToolTag[] };
+export type NormalizedToolFilter =
+  | { mode: 'enable' | 'disable'; slugs: string[] }
+  | { mode: 'tags'; tags: NormalizedTagFilter };
+
+/** The config as stored: every default filled in, custom tools by slug only. */
+export interface NormalizedSessionConfig {
+  toolkits: NormalizedSlugFilter;
+  tools: Record<string, NormalizedToolFilter>;
+  tags: NormalizedTagFilter;
+  authConfigs: Record<string, string>;
+  connectedAccounts: Record<string, string[]>;
+  preload: { tools: string[] };
+  sessionPreset: SessionPreset;
+  manageConnections: boolean;
+  metadata: Record<string, string>;
+  customTools: string[];
+  customToolkits: string[];
+}
+
+const slugList = z.array(z.string().min(1));
+const enableDisable = z.union([
+  slugList,
+  z.object({ enable: slugList, disable: slugList }).strict(),
+  z.object({ enable: slugList }).strict(),
+  z.object({ disable: slugList }).strict(),
+]);
+const tagName = z.string();
+const tagFilter = z.union([
+  z.array(tagName),
+  z.object({ enable: z.array(tagName).optional(), disable: z.array(tagName).optional() }).strict(),
+]);
+const toolFilter = z.union([
+  enableDisable,
+  z.object({ tags: tagFilter }).strict(),
+]);
+
+const configSchema = z
+  .object({
+    toolkits: enableDisable.optional(),
+    tools: z.record(z.string(), toolFilter).optional(),
+    tags: tagFilter.optional(),
+    authConfigs: z.record(z.string(), z.string().regex(/^ac_/, 'must be an auth config id starting with "ac_"')).optional(),
+    connectedAccounts: z
+      .record(
+        z.string(),
+        z.union([
+          z.string().regex(/^ca_/, 'must be a connected account id starting with "ca_"'),
+          z.array(z.string().regex(/^ca_/, 'must be a connected account id starting with "ca_"')).min(1),
+        ]),
+      )
+      .optional(),
+    preload: z.object({ tools: slugList.optional() }).strict().optional(),
+    sessionPreset: z.enum(['META_TOOLS', 'DIRECT_TOOLS']).optional(),
+    manageConnections: z.boolean().optional(),
+    metadata: z
+      .record(z.string().max(128), z.string().max(1024))
+      .refine((value) => Object.keys(value).length <= 64, 'at most 64 metadata keys')
+      .optional(),
+    experimental: z
+      .object({ customTools: z.array(z.any()).optional(), customToolkits: z.array(z.any()).optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+function configError(code: 'CONFIG_INVALID' | 'CONFIG_CONFLICT', message: string): ToolMuxError {
+  return new ToolMuxError({ code, message });
+}
+
+/** Checks the shape of a config (no catalog needed). Throws CONFIG_INVALID naming the bad field. */
+export function parseSessionConfig(config: unknown): SessionConfig {
+  if (config === undefined) return {};
+  const result = configSchema.safeParse(config);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const path = issue.path.join('.') || '(config)';
+    const hint =
+      issue.code === 'unrecognized_keys'
+        ? ` Unknown key(s) ${issue.keys.map((key) => `"${key}"`).join(', ')}: check the spelling against API.md.`
+        : '';
+    throw configError('CONFIG_INVALID', `Invalid session config at ${path}: ${issue.message}.${hint}`);
+  }
+  return config as SessionConfig;
+}
+
+function normalizeSlugFilter(field: string, filter: SlugFilter | undefined): NormalizedSlugFilter {
+  if (filter === undefined) return { mode: 'all' };
+  if (Array.isArray(filter)) return { mode: 'enable', slugs: [...new Set(filter)] };
+  if ('enable' in filter && 'disable' in filter) {
+    throw configError(
+      'CONFIG_CONFLICT',
+      `${field} has both "enable" and "disable": use { enable: [...] } to allow only some, or { disable: [...] } to allow all but some.`,
+    );
+  }
+  if ('enable' in filter) return { mode: 'enable', slugs: [...new Set(filter.enable)] };
+  return { mode: 'disable', slugs: [...new Set(filter.disable)] };
+}
+
+function normalizeTagFilter(field: string, filter: TagFilter | undefined): NormalizedTagFilter {
+  const tags: NormalizedTagFilter = Array.isArray(filter)
+    ? { enable: filter, disable: [] }
+    : { enable: filter?.enable ?? [], disable: filter?.disable ?? [] };
+  for (const tag of [...tags.enable, ...tags.disable]) {
+    if (!(TOOL_TAGS as readonly string[]).includes(tag)) {
+      throw configError(
+        'CONFIG_INVALID',
+        `${field} names unknown tag "${tag}".${didYouMean(tag, TOOL_TAGS)} Tags are the MCP annotations: ${TOOL_TAGS.join(', ')}.`,
+      );
+    }
+  }
+  const both = tags.enable.filter((tag) => tags.disable.includes(tag));
+  if (both.length > 0) {
+    throw configError('CONFIG_CONFLICT', `${field} both enables and disables "${both[0]}"; keep it in one of the two lists.`);
+  }
+  return { enable: [...new Set(tags.enable)], disable: [...new Set(tags.disable)] };
+}
+
+function requireToolkit(catalog: Catalog, slug: string, field: string): void {
+  if (!catalog.toolkits.has(slug)) {
+    throw new ToolMuxError({
+      code: 'TOOLKIT_NOT_FOUND',
+      message: `${field} names unknown toolkit "${slug}".${didYouMean(slug, catalog.toolkits.keys())} Known toolkits are listed by toolkits.list().`,
+    });
+  }
+}
+
+function requireToolOf(catalog: Catalog, slug: string, toolkit: string | undefined, field: string): void {
+  const tool = catalog.tools.get(slug);
+  if (!tool) {
+    throw new ToolMuxError({
+      code: 'TOOL_NOT_FOUND',
+      message: `${field} names unknown tool "${slug}".${didYouMean(slug, catalog.tools.keys())}`,
+    });
+  }
+  if (toolkit !== undefined && tool.toolkit !== toolkit) {
+    throw configError('CONFIG_INVALID', `${field} names tool ${slug}, which belongs to toolkit "${tool.toolkit}", not "${toolkit}".`);
+  }
+}
+
+/**
+ * Validates a parsed config against the catalog (which already includes the session's custom tools)
+ * and fills in defaults. Every rule throws a ToolMuxError that names the bad value and the fix.
+ */
+export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog): NormalizedSessionConfig {
+  const toolkits = normalizeSlugFilter('toolkits', config.toolkits);
+  if (toolkits.mode !== 'all') for (const slug of toolkits.slugs) requireToolkit(catalog, slug, 'toolkits');
+  const enabled = (slug: string) =>
+    toolkits.mode === 'all' || (toolkits.mode === 'enable' ? toolkits.slugs.includes(slug) : !toolkits.slugs.includes(slug));
+
+  const tools: Record<string, NormalizedToolFilter> = {};
+  for (const [toolkit, filter] of Object.entries(config.tools ?? {})) {
+    requireToolkit(catalog, toolkit, `tools.${toolkit}`);
+    if (!enabled(toolkit)) {
+      throw configError('CONFIG_CONFLICT', `tools.${toolkit} filters a toolkit the session does not enable; add "${toolkit}" to toolkits or remove tools.${toolkit}.`);
+    }
+    if (!Array.isArray(filter) && 'tags' in filter) {
+      tools[toolkit] = { mode: 'tags', tags: normalizeTagFilter(`tools.${toolkit}.tags`, filter.tags) };
+      continue;
+    }
+    const normalized = normalizeSlugFilter(`tools.${toolkit}`, filter) as { mode: 'enable' | 'disable'; slugs: string[] };
+    for (const slug of normalized.slugs) requireToolOf(catalog, slug, toolkit, `tools.${toolkit}`);
+    tools[toolkit] = normalized;
+  }
+
+  const tags = normalizeTagFilter('tags', config.tags);
+
+  for (const [field, map] of [
+    ['authConfigs', config.authConfigs],
+    ['connectedAccounts', config.connectedAccounts],
+  ] as const) {
+    for (const toolkit of Object.keys(map ?? {})) requireToolkit(catalog, toolkit, `${field}.${toolkit}`);
+  }
+  const connectedAccounts = Object.fromEntries(
+    Object.entries(config.connectedAccounts ?? {}).map(([toolkit, ids]) => [toolkit, Array.isArray(ids) ? [...ids] : [ids]]),
+  );
+
+  const preload = [...new Set(config.preload?.tools ?? [])];
+  for (const slug of preload) requireToolOf(catalog, slug, undefined, 'preload.tools');
+
+  const normalized: NormalizedSessionConfig = {
+    toolkits,
+    tools,
+    tags,
+    authConfigs: { ...config.authConfigs },
+    connectedAccounts,
+    preload: { tools: preload },
+    sessionPreset: config.sessionPreset ?? SessionPreset.META_TOOLS,
+    manageConnections: config.manageConnections ?? true,
+    metadata: { ...config.metadata },
+    customTools: (config.experimental?.customTools ?? []).map((tool) => tool.slug),
+    customToolkits: (config.experimental?.customToolkits ?? []).map((toolkit) => toolkit.slug),
+  };
+  for (const slug of preload) {
+    if (!isToolVisible(normalized, catalog.getTool(slug))) {
+      throw configError(
+        'CONFIG_CONFLICT',
+        `preload.tools names ${slug}, but the session's toolkits, tools or tags filters hide it; enable it or remove it from preload.`,
+      );
+    }
+  }
+  return normalized;
+}
+
+function hasAnyTag(tool: Tool, tags: readonly ToolTag[]): boolean {
+  return tags.some((tag) => tool.annotations[tag] === true);
+}
+
+function passesTags(tool: Tool, tags: NormalizedTagFilter): boolean {
+  if (tags.enable.length > 0 && !hasAnyTag(tool, tags.enable)) return false;
+  return !hasAnyTag(tool, tags.disable);
+}
+
+/** Whether a session with this config may see and run `tool`. */
+export function isToolVisible(config: NormalizedSessionConfig, tool: Tool): boolean {
+  const { toolkits } = config;
+  if (toolkits.mode === 'enable' && !toolkits.slugs.includes(tool.toolkit)) return false;
+  if (toolkits.mode === 'disable' && toolkits.slugs.includes(tool.toolkit)) return false;
+  const filter = config.tools[tool.toolkit];
+  if (filter?.mode === 'enable' && !filter.slugs.includes(tool.slug)) return false;
+  if (filter?.mode === 'disable' && filter.slugs.includes(tool.slug)) return false;
+  if (filter?.mode === 'tags' && !passesTags(tool, filter.tags)) return false;
+  return passesTags(tool, config.tags);
+}

@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool, defineToolkit } from '../catalog/define.js';
+import { createSampleToolkits } from '../test/sample-toolkits.js';
+import { ToolMux } from '../toolmux.js';
+import type { Store } from '../store/types.js';
+
+const quiet = { debug() {}, warn() {}, error() {} };
+
+async function setup(options: { store?: string | Store; slowToolTimeoutMs?: number } = {}) {
+  const sample = createSampleToolkits({ slowToolTimeoutMs: options.slowToolTimeoutMs });
+  const mux = new ToolMux({ toolkits: sample.toolkits, store: options.store ?? ':memory:', logger: quiet });
+  const session = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
+  return { ...sample, mux, session };
+}
+
+describe('the execution path', () => {
+  it('runs the handler with validated input and context, and logs the call', async () => {
+    const { session, calls } = await setup();
+    const result = await session.execute('TASKS_CREATE_TASK', { title: 'Write docs', priority: 'high' }, { callId: 'call_1' });
+    expect(result).toMatchObject({ successful: true, data: { id: 'task_1', title: 'Write docs' }, error: null });
+    expect(result.logId).toMatch(/^log_/);
+    expect(calls).toEqual([
+      {
+        slug: 'TASKS_CREATE_TASK',
+        input: { title: 'Write docs', priority: 'high' },
+        context: { userId: 'user_1', sessionId: session.sessionId, callId: 'call_1', credentials: undefined },
+      },
+    ]);
+    const [log] = (await session.logs()).items;
+    expect(log).toMatchObject({
+      id: result.logId,
+      sessionId: session.sessionId,
+      userId: 'user_1',
+      toolSlug: 'TASKS_CREATE_TASK',
+      toolkit: 'tasks',
+      callId: 'call_1',
+      status: 'success',
+      errorCode: null,
+    });
+    expect(JSON.parse(log!.input)).toEqual({ title: 'Write docs', priority: 'high' });
+    expect(JSON.parse(log!.output)).toEqual({ id: 'task_1', title: 'Write docs' });
+    expect(log!.durationMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('rejects invalid arguments naming each bad field, without calling the handler', async () => {
+    const { session, calls } = await setup();
+    const result = await session.execute('TASKS_CREATE_TASK', { priority: 'urgent', labels: [1] });
+    expect(result.successful).toBe(false);
+    expect(result.code).toBe('TOOL_ARGUMENTS_INVALID');
+    expect(result.error).toContain('TASKS_CREATE_TASK');
+    expect(result.error).toContain('title');
+    expect(result.error).toContain('priority');
+    expect(result.error).toContain('labels.0');
+    expect(calls).toHaveLength(0);
+    expect((await session.logs()).items[0]).toMatchObject({ status: 'error', errorCode: 'TOOL_ARGUMENTS_INVALID' });
+  });
+
+  it('treats null for an optional field (strict mode) as absent', async () => {
+    const { session, calls } = await setup();
+    const result = await session.execute('NOTES_SEARCH_NOTES', { query: 'q', filter: { tag: null, createdAfter: null }, limit: null });
+    expect(result.successful).toBe(true);
+    expect(calls[0]!.input).toEqual({ query: 'q', filter: {}, limit: 10 });
+  });
+
+  it('turns a throwing handler into an error result', async () => {
+    const { session } = await setup();
+    const result = await session.execute('TASKS_SYNC_CALENDAR', { calendarId: 'cal_9' });
+    expect(result).toMatchObject({ successful: false, data: null, code: 'TOOL_EXECUTION_FAILED' });
+    expect(result.error).toBe('TASKS_SYNC_CALENDAR failed: calendar cal_9 is unreachable');
+    expect((await session.logs()).items[0]).toMatchObject({ status: 'error', errorCode: 'TOOL_EXECUTION_FAILED' });
+  });
+
+  it('stops a tool at its timeout even if it ignores its signal', async () => {
+    const { session } = await setup({ slowToolTimeoutMs: 50 });
+    const started = Date.now();
+    const result = await session.execute('TASKS_EXPORT_ARCHIVE', {});
+    expect(result).toMatchObject({ successful: false, code: 'TOOL_TIMEOUT' });
+    expect(result.error).toContain('50 ms');
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('passes the caller\'s abort to the handler and answers TOOL_ABORTED', async () => {
+    const { session, calls } = await setup();
+    const controller = new AbortController();
+    const pending = session.execute('TASKS_WAIT_FOR_APPROVAL', { taskId: 't1' }, { signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(calls).toHaveLength(1);
+    controller.abort();
+    const result = await pending;
+    expect(result).toMatchObject({ successful: false, code: 'TOOL_ABORTED' });
+    expect((await session.logs()).items[0]).toMatchObject({ errorCode: 'TOOL_ABORTED' });
+  });
+
+  it('does not start a tool whose signal is already aborted', async () => {
+    const { session, calls } = await setup();
+    const result = await session.execute('TASKS_LIST_TASKS', {}, { signal: AbortSignal.abort() });
+    expect(result.code).toBe('TOOL_ABORTED');
+    expect(calls).toHaveLength(0);
+  });
+
+  it('answers tools outside the session and unknown slugs with a readable result', async () => {
+    const { mux } = await setup();
+    const session = await mux.create('user_1', { toolkits: ['notes'], sessionPreset: 'DIRECT_TOOLS' });
+    const hidden = await session.execute('TASKS_LIST_TASKS', {});
+    expect(hidden).toMatchObject({ successful: false, code: 'TOOL_NOT_IN_SESSION' });
+    const unknown = await session.execute('NOTES_SERCH_NOTES', {});
+    expect(unknown).toMatchObject({ successful: false, code: 'TOOL_NOT_FOUND' });
+    expect(unknown.error).toContain('NOTES_SEARCH_NOTES');
+    expect((await session.logs()).items.map((log) => log.errorCode)).toEqual(['TOOL_NOT_FOUND', 'TOOL_NOT_IN_SESSION']);
+  });
+
+  it('asks for a connection when a toolkit needs an account and none is connected', async () => {
+    const { session, calls } = await setup();
+    const result = await session.execute('MAIL_SEND_EMAIL', { to: 'a@b.c', subject: 's', body: 'b' });
+    expect(result).toMatchObject({ successful: false, code: 'CONNECTION_REQUIRED' });
+    expect(result.error).toContain('Mail (mail)');
+    expect(calls).toHaveLength(0);
+  });
+
+  it('redacts secrets and cuts payloads to 4 KB in the log', async () => {
+    const echo = defineTool({
+      slug: 'ECHO_ECHO',
+      description: 'Echo the input back.',
+      inputSchema: z.object({ text: z.string(), apiKey: z.string().optional(), nested: z.object({ password: z.string() }).optional() }),
+      execute: async (input) => ({ echoed: input.text, token: 'tok_live_123456' }),
+    });
+    const mux = new ToolMux({ toolkits: [defineToolkit({ slug: 'echo', description: 'Echo', tools: [echo] })], store: ':memory:', logger: quiet });
+    const session = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
+    await session.execute('ECHO_ECHO', { text: 'x'.repeat(10_000), apiKey: 'sk_live_abcdef', nested: { password: 'hunter22' } });
+    const [log] = (await session.logs()).items;
+    for (const payload of [log!.input, log!.output]) {
+      expect(Buffer.byteLength(payload)).toBeLessThanOrEqual(4096);
+      expect(payload).not.toContain('sk_live_abcdef');
+      expect(payload).not.toContain('hunter22');
+      expect(payload).not.toContain('tok_live_123456');
+    }
+    expect(log!.input).toContain('[truncated]');
+  });
+
+  it('still answers when the log cannot be written', async () => {
+    const errors: string[] = [];
+    const sample = createSampleToolkits();
+    const failingStore: Store = {
+      dialect: 'sqlite',
+      migrate: async () => {},
+      close: async () => {},
+      insertSession: async () => {},
+      getSession: async () => undefined,
+      updateSession: async () => {
+        throw new Error('unused');
+      },
+      listSessions: async () => ({ items: [], nextCursor: undefined }),
+      insertLog: async () => {
+        throw new Error('disk full');
+      },
+      listLogs: async () => ({ items: [], nextCursor: undefined }),
+    };
+    const mux = new ToolMux({
+      toolkits: sample.toolkits,
+      store: failingStore,
+      secretKey: Buffer.alloc(32, 7).toString('base64'),
+      logger: { ...quiet, error: (message) => errors.push(message) },
+    });
+    const session = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
+    const result = await session.execute('TASKS_LIST_TASKS', {});
+    expect(result.successful).toBe(true);
+    expect(errors[0]).toContain('could not write execution log');
+    expect(errors[0]).toContain('disk full');
+  });
+});

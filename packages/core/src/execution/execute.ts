@@ -1,0 +1,233 @@
+import type { Credentials, Tool, ToolContext, Toolkit } from '../catalog/types.js';
+import { ToolMuxError, type ToolMuxErrorCode, errorMessage } from '../errors.js';
+import { createNullStripper } from '../schema/nulls.js';
+import { formatValidationIssues } from '../schema/validate.js';
+import type { ExecutionLogRecord, Store } from '../store/types.js';
+import { newId } from '../util/ids.js';
+import type { Logger } from '../util/logger.js';
+import { redactForLog } from '../util/redact.js';
+import type { ToolResult } from './result.js';
+
+/** @default 60 seconds */
+export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
+
+/** Everything one call needs besides the tool and its arguments. */
+export interface ExecutionEnvironment {
+  store: Store;
+  logger: Logger;
+  fetch: typeof globalThis.fetch;
+  /** Picks the connected account and loads its credentials (precedence rules). */
+  resolveAccount: (request: AccountRequest) => Promise<ResolvedAccount>;
+}
+
+export interface AccountRequest {
+  toolkit: Toolkit;
+  userId: string;
+  sessionId: string | null;
+  /** Explicit account for direct execution (`tools.execute({ connectedAccountId })`). */
+  connectedAccountId?: string;
+}
+
+export interface ResolvedAccount {
+  accountId: string | null;
+  credentials: Credentials | undefined;
+}
+
+export interface ExecuteRequest {
+  tool: Tool;
+  toolkit: Toolkit;
+  arguments: unknown;
+  userId: string;
+  sessionId: string | null;
+  callId?: string;
+  signal?: AbortSignal;
+  connectedAccountId?: string;
+}
+
+const stripperCache = new WeakMap<object, (value: unknown) => unknown>();
+
+function stripNulls(tool: Tool, value: unknown): unknown {
+  let strip = stripperCache.get(tool.inputSchema);
+  if (!strip) {
+    strip = createNullStripper(tool.inputSchema);
+    stripperCache.set(tool.inputSchema, strip);
+  }
+  return strip(value);
+}
+
+class ToolCallFailure extends Error {
+  constructor(
+    readonly code: ToolMuxErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Resolves with the handler's value, or rejects as soon as `signal` aborts. */
+function runUntilAborted<T>(run: () => Promise<T> | T, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const settle = (finish: () => void) => {
+      signal.removeEventListener('abort', onAbort);
+      finish();
+    };
+    try {
+      Promise.resolve(run()).then(
+        (value) => settle(() => resolve(value)),
+        (error) => settle(() => reject(error)),
+      );
+    } catch (error) {
+      settle(() => reject(error));
+    }
+  });
+}
+
+/**
+ * The one path every tool call takes (ARCHITECTURE.md, "The flow of one tool call"):
+ * validate → account → credentials → run under a timeout → log. Never throws for a tool's failure.
+ */
+export async function executeTool(env: ExecutionEnvironment, request: ExecuteRequest): Promise<ToolResult> {
+  const { tool, userId, sessionId } = request;
+  const started = performance.now();
+  const logId = newId('log');
+  let accountId: string | null = null;
+  let secrets: string[] = [];
+  let result: ToolResult;
+  try {
+    const args = stripNulls(tool, request.arguments ?? {});
+    const validation = tool.validate(args);
+    if (!validation.success) {
+      throw new ToolCallFailure('TOOL_ARGUMENTS_INVALID', formatValidationIssues(tool.slug, validation.issues));
+    }
+    const account = await env.resolveAccount({
+      toolkit: request.toolkit,
+      userId,
+      sessionId,
+      connectedAccountId: request.connectedAccountId,
+    });
+    accountId = account.accountId;
+    secrets = account.credentials ? Object.values(account.credentials) : [];
+    const data = await runHandler(env, tool, validation.value, {
+      userId,
+      sessionId: sessionId ?? undefined,
+      callId: request.callId,
+      credentials: account.credentials,
+      signal: request.signal,
+      logId,
+    });
+    result = { successful: true, data: data === undefined ? null : data, error: null, logId };
+  } catch (error) {
+    result = failureResult(error, tool, logId, secrets);
+  }
+  const record: ExecutionLogRecord = {
+    id: logId,
+    sessionId,
+    userId,
+    toolSlug: tool.slug,
+    toolkit: tool.toolkit,
+    connectedAccountId: accountId,
+    callId: request.callId ?? null,
+    status: result.successful ? 'success' : 'error',
+    errorCode: result.code ?? null,
+    errorMessage: result.error?.replaceAll('\0', '\uFFFD') ?? null,
+    durationMs: performance.now() - started,
+    input: redactForLog(request.arguments, secrets),
+    output: result.successful ? redactForLog(result.data, secrets) : 'null',
+    createdAt: new Date(),
+  };
+  try {
+    await env.store.insertLog(record);
+  } catch (error) {
+    // the call itself happened: report it, but a broken log must not turn a result into a crash
+    env.logger.error(`toolmux: could not write execution log ${logId} for ${tool.slug}: ${errorMessage(error)}`);
+  }
+  return result;
+}
+
+/**
+ * A call that never reached a tool (unknown slug, not in the session): logged like any call and
+ * answered with an error result the model can read.
+ */
+export async function rejectToolCall(
+  env: ExecutionEnvironment,
+  call: { slug: string; arguments: unknown; userId: string; sessionId: string | null; callId?: string },
+  error: ToolMuxError,
+): Promise<ToolResult> {
+  const logId = newId('log');
+  try {
+    await env.store.insertLog({
+      id: logId,
+      sessionId: call.sessionId,
+      userId: call.userId,
+      toolSlug: call.slug.slice(0, 200),
+      toolkit: '',
+      connectedAccountId: null,
+      callId: call.callId ?? null,
+      status: 'error',
+      errorCode: error.code,
+      errorMessage: error.message,
+      durationMs: 0,
+      input: redactForLog(call.arguments),
+      output: 'null',
+      createdAt: new Date(),
+    });
+  } catch (logError) {
+    env.logger.error(`toolmux: could not write execution log ${logId}: ${errorMessage(logError)}`);
+  }
+  return { successful: false, data: null, error: error.message, code: error.code, logId };
+}
+
+function failureResult(error: unknown, tool: Tool, logId: string, secrets: readonly string[]): ToolResult {
+  let code: ToolMuxErrorCode;
+  let message: string;
+  if (error instanceof ToolCallFailure || ToolMuxError.isInstance(error)) {
+    code = error.code;
+    message = error.message;
+  } else {
+    code = 'TOOL_EXECUTION_FAILED';
+    message = `${tool.slug} failed: ${errorMessage(error)}`;
+  }
+  for (const secret of secrets) if (secret.length >= 4) message = message.split(secret).join('[REDACTED]');
+  return { successful: false, data: null, error: message, code, logId };
+}
+
+async function runHandler(
+  env: ExecutionEnvironment,
+  tool: Tool,
+  input: unknown,
+  call: {
+    userId: string;
+    sessionId: string | undefined;
+    callId: string | undefined;
+    credentials: Credentials | undefined;
+    signal: AbortSignal | undefined;
+    logId: string;
+  },
+): Promise<unknown> {
+  const timeoutMs = tool.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
+  if (call.signal?.aborted) throw new ToolCallFailure('TOOL_ABORTED', `${tool.slug} was aborted before it started.`);
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new ToolCallFailure('TOOL_TIMEOUT', `${tool.slug} did not finish within ${timeoutMs} ms and was stopped.`)),
+    timeoutMs,
+  );
+  const onCallerAbort = () => controller.abort(new ToolCallFailure('TOOL_ABORTED', `${tool.slug} was aborted by the caller.`));
+  call.signal?.addEventListener('abort', onCallerAbort, { once: true });
+  const context: ToolContext = {
+    userId: call.userId,
+    sessionId: call.sessionId,
+    callId: call.callId,
+    credentials: call.credentials,
+    signal: controller.signal,
+    fetch: env.fetch,
+    log: (message, data) => env.logger.debug(`[${tool.slug} ${call.logId}] ${message}`, data),
+  };
+  try {
+    return await runUntilAborted(() => tool.execute(input, context), controller.signal);
+  } finally {
+    clearTimeout(timer);
+    call.signal?.removeEventListener('abort', onCallerAbort);
+  }
+}

@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { toStrictSchema } from '../schema/strict.js';
+import { createSampleToolkits } from '../test/sample-toolkits.js';
+import { ToolMux } from '../toolmux.js';
+import { MAX_MULTI_EXECUTE, META_TOOLS, MetaToolSlug } from './meta-tools.js';
+
+const quiet = { debug() {}, warn() {}, error() {} };
+
+async function setup(config: Parameters<ToolMux['create']>[1] = {}) {
+  const sample = createSampleToolkits();
+  const mux = new ToolMux({ toolkits: sample.toolkits, store: ':memory:', logger: quiet });
+  const session = await mux.create('user_1', config);
+  return { ...sample, mux, session };
+}
+
+describe('TOOLMUX_SEARCH_TOOLS', () => {
+  it('ranks the matching tool first with its schema and connection status', async () => {
+    const { session } = await setup();
+    const result = await session.execute(MetaToolSlug.SEARCH_TOOLS, {
+      queries: [{ use_case: 'add a new to-do item' }, { use_case: 'send an email to a colleague' }],
+    });
+    expect(result.successful).toBe(true);
+    const data = result.data as {
+      results: Array<{ use_case: string; tools: Array<{ tool_slug: string; input_schema: { properties: object } }> }>;
+      toolkit_connections: Array<{ toolkit: string; connected: boolean }>;
+      next_steps: string;
+    };
+    expect(data.results[0]!.tools[0]!.tool_slug).toBe('TASKS_CREATE_TASK');
+    expect(Object.keys(data.results[0]!.tools[0]!.input_schema.properties)).toEqual(['title', 'priority', 'labels']);
+    expect(data.results[1]!.tools[0]!.tool_slug).toBe('MAIL_SEND_EMAIL');
+    expect(data.toolkit_connections).toContainEqual({ toolkit: 'mail', connected: false });
+    expect(data.toolkit_connections).toContainEqual({ toolkit: 'tasks', connected: true });
+    expect(data.next_steps).toContain('TOOLMUX_MANAGE_CONNECTIONS');
+    expect(data.next_steps).toContain('mail');
+  });
+
+  it('never shows a tool outside the session', async () => {
+    const { session } = await setup({ toolkits: ['notes'] });
+    const found = await session.search({ query: 'delete a task', limit: 10 });
+    const slugs = found.results[0]!.tools.map((tool) => tool.tool_slug);
+    expect(slugs.every((slug) => slug.startsWith('NOTES_'))).toBe(true);
+    const tagged = await setup({ tags: { disable: ['destructiveHint'] } });
+    const deletes = await tagged.session.search({ query: 'delete a task permanently', limit: 10 });
+    expect(deletes.results[0]!.tools.map((tool) => tool.tool_slug)).not.toContain('TASKS_DELETE_TASK');
+  });
+
+  it('uses known_fields and reports when nothing matched', async () => {
+    const { session } = await setup();
+    const empty = await session.search({ query: 'zzqx' });
+    expect(empty.results[0]!.tools).toEqual([]);
+    expect(empty.next_steps).toContain('No tool matched');
+    const invalid = await session.execute(MetaToolSlug.SEARCH_TOOLS, { queries: [] });
+    expect(invalid.code).toBe('TOOL_ARGUMENTS_INVALID');
+  });
+});
+
+describe('TOOLMUX_GET_TOOL_SCHEMAS', () => {
+  it('returns full schemas and names slugs that are not in the session', async () => {
+    const { session } = await setup({ toolkits: ['tasks'] });
+    const result = await session.execute(MetaToolSlug.GET_TOOL_SCHEMAS, { tool_slugs: ['TASKS_CREATE_TASK', 'NOTES_CREATE_NOTE'] });
+    const data = result.data as { tools: Array<{ tool_slug: string; output_schema?: object }>; not_found: string[] };
+    expect(data.tools.map((tool) => tool.tool_slug)).toEqual(['TASKS_CREATE_TASK']);
+    expect(data.tools[0]!.output_schema).toMatchObject({ type: 'object', properties: { id: { type: 'string' } } });
+    expect(data.not_found).toEqual(['NOTES_CREATE_NOTE']);
+  });
+});
+
+describe('TOOLMUX_MANAGE_CONNECTIONS', () => {
+  it('reports each toolkit: no auth needed, not connected, not in the session', async () => {
+    const { session } = await setup({ toolkits: ['tasks', 'mail'] });
+    const result = await session.execute(MetaToolSlug.MANAGE_CONNECTIONS, { toolkits: ['tasks', 'mail', 'notes'] });
+    const data = result.data as { results: Array<{ toolkit: string; connected: boolean; message: string }> };
+    expect(data.results.map((entry) => [entry.toolkit, entry.connected])).toEqual([
+      ['tasks', true],
+      ['mail', false],
+      ['notes', false],
+    ]);
+    expect(data.results[1]!.message).toContain('not connected');
+    expect(data.results[2]!.message).toContain('not a toolkit of this session');
+  });
+});
+
+describe('TOOLMUX_MULTI_EXECUTE_TOOL', () => {
+  it('runs calls in parallel, each result independent, each logged', async () => {
+    const { session, calls } = await setup();
+    const result = await session.execute(
+      MetaToolSlug.MULTI_EXECUTE_TOOL,
+      {
+        tools: [
+          { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'a' } },
+          { tool_slug: 'TASKS_SYNC_CALENDAR', arguments: { calendarId: 'c' } },
+          { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 42 } },
+          { tool_slug: 'TASKS_NOPE', arguments: {} },
+          { tool_slug: 'NOTES_CREATE_NOTE', arguments: '{"text":"from a JSON string"}' },
+          { tool_slug: MetaToolSlug.SEARCH_TOOLS, arguments: { queries: [] } },
+        ],
+      },
+      { callId: 'call_7' },
+    );
+    expect(result.successful).toBe(true);
+    const data = result.data as { results: Array<{ tool_slug: string; successful: boolean; error: string | null; log_id?: string }>; successful_count: number; failed_count: number };
+    expect(data.results.map((entry) => entry.successful)).toEqual([true, false, false, false, true, false]);
+    expect(data.results[1]!.error).toContain('unreachable');
+    expect(data.results[2]!.error).toContain('title');
+    expect(data.results[3]!.error).toContain('TASKS_NOPE');
+    expect(data.results[5]!.error).toContain('meta-tool');
+    expect(data).toMatchObject({ successful_count: 2, failed_count: 4 });
+    expect(calls.map((call) => call.slug).sort()).toEqual(['NOTES_CREATE_NOTE', 'TASKS_CREATE_TASK', 'TASKS_SYNC_CALENDAR']);
+    const logs = (await session.logs({ limit: 20 })).items;
+    expect(logs.map((log) => log.toolSlug)).toContain(MetaToolSlug.MULTI_EXECUTE_TOOL);
+    expect(logs.filter((log) => log.callId?.startsWith('call_7#'))).toHaveLength(5);
+  });
+
+  it('runs the calls concurrently', async () => {
+    const { session, calls } = await setup();
+    const controller = new AbortController();
+    const pending = session.execute(
+      MetaToolSlug.MULTI_EXECUTE_TOOL,
+      { tools: [1, 2, 3].map((n) => ({ tool_slug: 'TASKS_WAIT_FOR_APPROVAL', arguments: { taskId: `t${n}` } })) },
+      { signal: controller.signal },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(calls).toHaveLength(3);
+    controller.abort();
+    const result = await pending;
+    expect(result.code).toBe('TOOL_ABORTED');
+  });
+
+  it(`accepts at most ${MAX_MULTI_EXECUTE} calls`, async () => {
+    const { session } = await setup();
+    const call = { tool_slug: 'TASKS_LIST_TASKS', arguments: {} };
+    const ok = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, { tools: Array(MAX_MULTI_EXECUTE).fill(call) });
+    expect((ok.data as { successful_count: number }).successful_count).toBe(MAX_MULTI_EXECUTE);
+    const tooMany = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, { tools: Array(MAX_MULTI_EXECUTE + 1).fill(call) });
+    expect(tooMany.code).toBe('TOOL_ARGUMENTS_INVALID');
+    expect(tooMany.error).toContain('tools');
+  });
+
+  it('never runs a tool outside the session', async () => {
+    const { session, calls } = await setup({ toolkits: ['notes'] });
+    const result = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+      tools: [{ tool_slug: 'TASKS_DELETE_TASK', arguments: { taskId: 'x' } }],
+    });
+    expect((result.data as { results: Array<{ error: string }> }).results[0]!.error).toContain('not available in this session');
+    expect(calls).toHaveLength(0);
+  });
+});
+
+describe('meta-tool schemas', () => {
+  it('are accepted by OpenAI strict mode as written', () => {
+    for (const tool of META_TOOLS.values()) {
+      expect(toStrictSchema(tool.strictInputSchema)).toMatchObject({ ok: true });
+      expect(tool.inputSchema.type).toBe('object');
+    }
+  });
+});

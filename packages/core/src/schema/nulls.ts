@@ -1,0 +1,220 @@
+import type { JSONSchema } from '../catalog/types.js';
+import { resolveLocalRef } from './inline-refs.js';
+import { acceptsNull, type RefResolver, typeList } from './nullability.js';
+import { isSchemaObject } from './subschemas.js';
+
+/** Removes the `null`s strict mode sent for optional fields. Returns `args` itself when there were none. */
+export type NullStripper = (args: unknown) => unknown;
+
+/** What to strip from one value of a schema. Built once per schema, so a call only touches what may change. */
+interface NullPlan {
+  /** Optional properties that do not accept `null`: a `null` there means the model left them out. */
+  absentIfNull: string[];
+  /** Properties whose values may hold such properties further down. */
+  nested: Array<[name: string, plan: NullPlan]>;
+  /** The plan for the items of an array value. */
+  items: NullPlan | undefined;
+  /** The object and array variants of an `anyOf` / `oneOf`; the one that fits the value is followed. */
+  variants: Variant[];
+}
+
+interface Variant {
+  kind: 'object' | 'array';
+  /** Properties the variant requires: an object without them is not this variant. */
+  required: string[];
+  /** Required properties with a `const` or `enum` (a discriminator such as `kind: 'a'`) and their allowed values. */
+  discriminators: Array<[name: string, values: unknown[]]>;
+  plan: NullPlan | undefined;
+}
+
+const strippers = new WeakMap<JSONSchema, NullStripper>();
+
+/**
+ * Turn the `null`s that strict mode sent for optional fields back into absent fields, so that
+ * `args` can be validated against the original schema (where `null` is often not allowed, and where
+ * absence lets defaults apply). A `null` is removed only for a property that the ORIGINAL schema does
+ * not require and whose schema does not accept `null`; `null`s the original allows are kept. Nested
+ * objects, arrays of objects, `$ref`s, `allOf` parts and `anyOf`/`oneOf` variants (the first that fits
+ * the value, judged by required properties and `const`/`enum` discriminators) are followed.
+ *
+ * Never mutates `args`: changed objects and arrays are copied, unchanged ones are returned as they are.
+ * The plan for each schema is built once and cached (see {@link createNullStripper}).
+ *
+ * @example
+ * stripNullsForOptional(z.toJSONSchema(z.object({ title: z.string(), body: z.string().optional() })), { title: 'Hi', body: null });
+ * // { title: 'Hi' }
+ */
+export function stripNullsForOptional(originalSchema: JSONSchema, args: unknown): unknown {
+  let stripper = strippers.get(originalSchema);
+  if (!stripper) {
+    stripper = createNullStripper(originalSchema);
+    strippers.set(originalSchema, stripper);
+  }
+  return stripper(args);
+}
+
+/**
+ * Build the function that {@link stripNullsForOptional} applies for `schema`. The schema is walked
+ * once, here; each call then visits only the optional properties and the paths that lead to them.
+ */
+export function createNullStripper(schema: JSONSchema): NullStripper {
+  const plan = new PlanBuilder(schema).planFor(schema);
+  return plan ? (args) => strip(plan, args) : (args) => args;
+}
+
+class PlanBuilder {
+  private readonly plans = new Map<JSONSchema, NullPlan>();
+  /** Plans being built; a recursive schema meets them again before they are complete. */
+  private readonly building = new Set<NullPlan>();
+  private readonly resolve: RefResolver;
+
+  constructor(root: JSONSchema) {
+    this.resolve = (ref) => resolveLocalRef(root, ref);
+  }
+
+  /** The plan for values of `schema`, or `undefined` when nothing in them can need stripping. */
+  planFor(schema: JSONSchema): NullPlan | undefined {
+    let plan = this.plans.get(schema);
+    if (!plan) {
+      plan = { absentIfNull: [], nested: [], items: undefined, variants: [] };
+      this.plans.set(schema, plan);
+      this.building.add(plan);
+      this.fill(plan, this.parts(schema));
+      this.building.delete(plan);
+    }
+    return this.building.has(plan) || !isEmpty(plan) ? plan : undefined;
+  }
+
+  private fill(plan: NullPlan, parts: JSONSchema[]): void {
+    const { properties, required } = objectView(parts);
+    for (const [name, property] of properties) {
+      if (!required.has(name) && !acceptsNull(property, this.resolve)) plan.absentIfNull.push(name);
+      const nested = this.planFor(property);
+      if (nested) plan.nested.push([name, nested]);
+    }
+    const items = parts.map((part) => part.items).find(isSchemaObject);
+    if (items) plan.items = this.planFor(items);
+    const union = parts.flatMap((part) => [part.anyOf, part.oneOf]).find(Array.isArray);
+    const variants = (union ?? []).filter(isSchemaObject).flatMap((branch) => this.variant(branch));
+    if (variants.some((variant) => variant.plan)) plan.variants = variants;
+  }
+
+  /** The variant a branch of a union stands for; none for branches that are neither objects nor arrays. */
+  private variant(branch: JSONSchema): Variant[] {
+    const parts = this.parts(branch);
+    const kind = kindOf(parts);
+    if (!kind) return [];
+    const { properties, required } = objectView(parts);
+    const discriminators: Variant['discriminators'] = [];
+    for (const name of required) {
+      const values = allowedValues(properties.get(name));
+      if (values) discriminators.push([name, values]);
+    }
+    return [{ kind, required: [...required], discriminators, plan: this.planFor(branch) }];
+  }
+
+  /** The schema itself, what its `$ref` points to and its `allOf` parts: everything a value must satisfy. */
+  private parts(schema: JSONSchema, open = new Set<JSONSchema>()): JSONSchema[] {
+    if (open.has(schema)) return [];
+    open.add(schema);
+    const parts = [schema];
+    const target = typeof schema.$ref === 'string' ? this.resolve(schema.$ref) : undefined;
+    if (isSchemaObject(target)) parts.push(...this.parts(target, open));
+    for (const part of Array.isArray(schema.allOf) ? schema.allOf : []) {
+      if (isSchemaObject(part)) parts.push(...this.parts(part, open));
+    }
+    return parts;
+  }
+}
+
+/** The properties (first definition wins) and required names of all parts together. */
+function objectView(parts: JSONSchema[]): { properties: Map<string, JSONSchema>; required: Set<string> } {
+  const properties = new Map<string, JSONSchema>();
+  const required = new Set<string>();
+  for (const part of parts) {
+    for (const [name, property] of Object.entries(isSchemaObject(part.properties) ? part.properties : {})) {
+      if (isSchemaObject(property) && !properties.has(name)) properties.set(name, property);
+    }
+    for (const name of Array.isArray(part.required) ? part.required : []) {
+      if (typeof name === 'string') required.add(name);
+    }
+  }
+  return { properties, required };
+}
+
+/** The values a `const` or `enum` allows, if the schema has one. */
+function allowedValues(schema: JSONSchema | undefined): unknown[] | undefined {
+  if (!schema) return undefined;
+  if (Array.isArray(schema.enum)) return schema.enum;
+  return 'const' in schema ? [schema.const] : undefined;
+}
+
+function kindOf(parts: JSONSchema[]): Variant['kind'] | undefined {
+  const types = parts.flatMap((part) => typeList(part.type));
+  if (types.includes('object') || parts.some((part) => 'properties' in part)) return 'object';
+  if (types.includes('array') || parts.some((part) => 'items' in part)) return 'array';
+  return undefined;
+}
+
+function isEmpty(plan: NullPlan): boolean {
+  return (
+    plan.absentIfNull.length === 0 && plan.nested.length === 0 && !plan.items && plan.variants.length === 0
+  );
+}
+
+function strip(plan: NullPlan, value: unknown): unknown {
+  let result = value;
+  if (Array.isArray(value)) result = plan.items ? stripItems(plan.items, value) : value;
+  else if (isRecord(value)) result = stripProperties(plan, value);
+  const variant = chooseVariant(plan.variants, result);
+  return variant?.plan ? strip(variant.plan, result) : result;
+}
+
+function stripProperties(plan: NullPlan, value: Record<string, unknown>): Record<string, unknown> {
+  let copy: Record<string, unknown> | undefined;
+  for (const name of plan.absentIfNull) {
+    if (value[name] === null && Object.hasOwn(value, name)) {
+      copy ??= { ...value };
+      delete copy[name];
+    }
+  }
+  for (const [name, nested] of plan.nested) {
+    const current = value[name];
+    if (current === null || current === undefined || !Object.hasOwn(value, name)) continue;
+    const next = strip(nested, current);
+    if (next !== current) {
+      copy ??= { ...value };
+      copy[name] = next;
+    }
+  }
+  return copy ?? value;
+}
+
+function stripItems(plan: NullPlan, items: unknown[]): unknown[] {
+  let copy: unknown[] | undefined;
+  items.forEach((item, index) => {
+    const next = strip(plan, item);
+    if (next !== item) {
+      copy ??= [...items];
+      copy[index] = next;
+    }
+  });
+  return copy ?? items;
+}
+
+/** The variant a value belongs to: the only one of its kind, or the first whose required and discriminator properties fit. */
+function chooseVariant(variants: Variant[], value: unknown): Variant | undefined {
+  if (variants.length === 0) return undefined;
+  const kind = Array.isArray(value) ? 'array' : isRecord(value) ? 'object' : undefined;
+  const candidates = variants.filter((variant) => variant.kind === kind);
+  if (candidates.length <= 1 || !isRecord(value)) return candidates[0];
+  return candidates.find(
+    (variant) =>
+      variant.required.every((name) => Object.hasOwn(value, name)) &&
+      variant.discriminators.every(([name, values]) => values.includes(value[name])),
+  );
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,75 @@
+import type { JSONSchema } from '../catalog/types.js';
+import { mergeAllOf } from './all-of.js';
+import { inlineLocalRefs, type SchemaWithWarnings } from './inline-refs.js';
+import { replaceOpenApiNullable, typeList } from './nullability.js';
+import { transformSchemaTree } from './subschemas.js';
+
+/**
+ * Root keywords some model APIs reject next to `type: "object"` (Anthropic refuses a top-level
+ * `anyOf`/`oneOf`/`allOf`). Dropping them only loosens what the model is shown: arguments are still
+ * validated against the original schema.
+ */
+const ROOT_COMBINATORS = ['anyOf', 'oneOf', 'not', 'if', 'then', 'else'];
+
+/** Keywords that make an untyped root something other than "any object". */
+const NON_OBJECT_ROOT_KEYWORDS = ['anyOf', 'oneOf', 'enum', 'const', 'not'];
+
+/**
+ * The input schema every provider hands to its framework (non-strict): a plain JSON copy whose root is
+ * `type: "object"` with `properties`, local `$ref`s inlined (see {@link inlineLocalRefs}), `$schema` and
+ * `$id` removed and OpenAPI's `nullable: true` rewritten as a JSON Schema null union. Descriptions,
+ * enums, defaults and formats are kept.
+ *
+ * A root that is not an object (possible from MCP servers and OpenAPI specs, not from `defineTool`)
+ * becomes `{ type: 'object', properties: {}, additionalProperties: true }`; a root `allOf` is merged
+ * into the root when possible; root `anyOf`/`oneOf`/`not`/`if` are dropped. Each of these adds a warning.
+ *
+ * @example
+ * const { schema, warnings } = shapeInputSchema(mcpTool.inputSchema);
+ */
+export function shapeInputSchema(schema: JSONSchema): SchemaWithWarnings {
+  const { schema: inlined, warnings } = inlineLocalRefs(schema);
+  const normalized = transformSchemaTree(inlined, normalizeKeywords);
+  return { schema: objectRoot(normalized, warnings), warnings };
+}
+
+function normalizeKeywords(schema: JSONSchema): JSONSchema {
+  const { $schema: _schema, $id: _id, ...rest } = schema;
+  return replaceOpenApiNullable(rest);
+}
+
+function objectRoot(schema: JSONSchema, warnings: string[]): JSONSchema {
+  const merged = mergeAllOf(schema);
+  if (!merged.ok) {
+    warnings.push(
+      `The root allOf cannot be merged into one object (${merged.reason}); the model sees an object with any properties.`,
+    );
+    return anyObject();
+  }
+  const root = merged.schema;
+  if (!isObjectRoot(root)) {
+    warnings.push(
+      `The root of the input schema is not an object schema; the model sees an object with any properties.`,
+    );
+    return anyObject();
+  }
+  const dropped = ROOT_COMBINATORS.filter((keyword) => keyword in root);
+  if (dropped.length > 0) {
+    warnings.push(
+      `Root-level ${dropped.join(', ')} removed from the schema the model sees; arguments are still validated against them.`,
+    );
+  }
+  const kept = Object.fromEntries(
+    Object.entries(root).filter(([keyword]) => !ROOT_COMBINATORS.includes(keyword)),
+  );
+  return { ...kept, type: 'object', properties: root.properties ?? {} };
+}
+
+function isObjectRoot(root: JSONSchema): boolean {
+  if (root.type !== undefined) return typeList(root.type).includes('object');
+  return NON_OBJECT_ROOT_KEYWORDS.every((keyword) => !(keyword in root)) || 'properties' in root;
+}
+
+function anyObject(): JSONSchema {
+  return { type: 'object', properties: {}, additionalProperties: true };
+}

@@ -1,0 +1,228 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { JSONSchema } from '../catalog/types.js';
+import { ToolMuxError } from '../errors.js';
+import { compileJsonSchemaValidator, formatValidationIssues } from './validate.js';
+
+const createIssue = compileJsonSchemaValidator(
+  z.toJSONSchema(
+    z.object({
+      owner: z.string(),
+      repo: z.string(),
+      title: z.string().min(1),
+      labels: z.array(z.string()).default([]),
+      state: z.enum(['open', 'closed']).optional(),
+      priority: z.enum(['low', 'high']).nullable().optional(),
+      milestone: z.number().int().optional(),
+      assignee: z.object({ login: z.string() }).optional(),
+    }),
+    { io: 'input' },
+  ),
+  'GITHUB_CREATE_ISSUE',
+);
+
+function issuesOf(result: ReturnType<typeof createIssue>) {
+  if (result.success) throw new Error('expected the validation to fail');
+  return result.issues;
+}
+
+describe('compileJsonSchemaValidator', () => {
+  it('accepts valid input, fills in defaults and leaves the caller’s object alone', () => {
+    const input = { owner: 'o', repo: 'r', title: 'Bug' };
+    expect(createIssue(input)).toEqual({
+      success: true,
+      value: { owner: 'o', repo: 'r', title: 'Bug', labels: [] },
+    });
+    expect(input).toEqual({ owner: 'o', repo: 'r', title: 'Bug' });
+  });
+
+  it('reports issues a model can act on, with dotted paths', () => {
+    const result = createIssue({
+      owner: 'o',
+      title: '',
+      labels: ['ok', 3],
+      state: 'merged',
+      milestone: '5',
+      assignee: {},
+    });
+    expect(issuesOf(result)).toEqual([
+      { path: 'repo', message: 'is required' },
+      { path: 'title', message: 'must NOT have fewer than 1 characters' },
+      { path: 'labels.1', message: 'must be string' },
+      { path: 'state', message: 'must be one of: open, closed' },
+      { path: 'milestone', message: 'must be integer' },
+      { path: 'assignee.login', message: 'is required' },
+    ]);
+  });
+
+  it('explains a value that fits neither an enum nor null in one issue', () => {
+    expect(issuesOf(createIssue({ owner: 'o', repo: 'r', title: 't', priority: 'urgent' }))).toEqual([
+      { path: 'priority', message: 'must be one of: low, high or null' },
+    ]);
+  });
+
+  it('reports unknown properties of closed objects and const mismatches', () => {
+    const validate = compileJsonSchemaValidator(
+      { type: 'object', properties: { mode: { const: 'fast' } }, additionalProperties: false },
+      'ACME_RUN',
+    );
+    expect(issuesOf(validate({ mode: 'slow', extra: 1 }))).toEqual([
+      { path: 'extra', message: 'is not an allowed property' },
+      { path: 'mode', message: 'must be "fast"' },
+    ]);
+    expect(issuesOf(validate('nope'))).toEqual([{ path: '(root)', message: 'must be object' }]);
+  });
+
+  describe('unions', () => {
+    const Repo = z
+      .object({ kind: z.literal('repo'), repo: z.string(), branch: z.string().optional() })
+      .meta({ id: 'ValidateTestRepo' });
+    const Org = z.object({ kind: z.literal('org'), org: z.string() }).meta({ id: 'ValidateTestOrg' });
+    const validate = compileJsonSchemaValidator(
+      z.toJSONSchema(
+        z.object({
+          target: z.discriminatedUnion('kind', [Repo, Org]),
+          id: z.union([z.string(), z.number()]).optional(),
+          filters: z
+            .array(
+              z.union([
+                z.object({ field: z.string(), value: z.string() }),
+                z.object({ all: z.literal(true) }),
+              ]),
+            )
+            .optional(),
+        }),
+        { io: 'input' },
+      ),
+      'ACME_SEARCH',
+    );
+
+    it('reports the errors of the variant the discriminator picks, also through $ref', () => {
+      expect(issuesOf(validate({ target: { kind: 'repo', repo: 5, branch: 1 } }))).toEqual([
+        { path: 'target.repo', message: 'must be string' },
+        { path: 'target.branch', message: 'must be string' },
+      ]);
+    });
+
+    it('lists the allowed discriminator values when none matches', () => {
+      expect(issuesOf(validate({ target: { kind: 'team' } }))).toEqual([
+        { path: 'target.kind', message: 'must be one of: repo, org' },
+      ]);
+    });
+
+    it('lists the allowed types when the value has none of them', () => {
+      expect(issuesOf(validate({ target: { kind: 'org', org: 'o' }, id: true }))).toEqual([
+        { path: 'id', message: 'must be string or number' },
+      ]);
+    });
+
+    it('picks the variant that declares the keys the value has, inside arrays too', () => {
+      const target = { kind: 'org', org: 'o' };
+      expect(
+        issuesOf(validate({ target, filters: [{ field: 'a', value: 'b' }, { field: 'a' }, { all: false }] })),
+      ).toEqual([
+        { path: 'filters.1.value', message: 'is required' },
+        { path: 'filters.2.all', message: 'must be true' },
+      ]);
+      expect(issuesOf(validate({ target: { kind: 'team', org: 'o' } }))).toEqual([
+        { path: 'target.kind', message: 'must be "org"' },
+      ]);
+    });
+
+    it('says when a value matches several oneOf variants', () => {
+      const ambiguous = compileJsonSchemaValidator(
+        { type: 'object', properties: { n: { oneOf: [{ type: 'number' }, { type: 'integer' }] } } },
+        'ACME_AMBIGUOUS',
+      );
+      expect(issuesOf(ambiguous({ n: 3 }))).toEqual([
+        { path: 'n', message: 'matches more than one allowed variant (1 and 2); make it match exactly one' },
+      ]);
+    });
+  });
+
+  it('validates recursive schemas to any depth', () => {
+    const Node: z.ZodType<unknown> = z.object({
+      name: z.string(),
+      get children() {
+        return z.array(Node).optional();
+      },
+    });
+    const validate = compileJsonSchemaValidator(
+      z.toJSONSchema(z.object({ tree: Node }), { io: 'input' }),
+      'ACME_TREE',
+    );
+    const tree = {
+      name: 'a',
+      children: [
+        { name: 'b', children: [{ name: 'c', children: [{ name: 'd', children: [{ name: 5 }] }] }] },
+      ],
+    };
+    expect(issuesOf(validate({ tree }))).toEqual([
+      { path: 'tree.children.0.children.0.children.0.children.0.name', message: 'must be string' },
+    ]);
+  });
+
+  it('accepts draft-07 and OpenAPI schemas: definitions, tuple items, nullable, $schema, $id', () => {
+    const draft07: JSONSchema = {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      $id: 'https://example.com/tool.json',
+      type: 'object',
+      properties: {
+        user: { $ref: '#/definitions/User' },
+        point: { type: 'array', items: [{ type: 'number' }, { type: 'number' }], additionalItems: false },
+        note: { type: 'string', nullable: true },
+        email: { type: 'string', format: 'email' },
+      },
+      required: ['user'],
+      definitions: { User: { type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] } },
+    };
+    const validate = compileJsonSchemaValidator(draft07, 'ACME_DRAFT07');
+    expect(compileJsonSchemaValidator(draft07, 'ACME_DRAFT07')).toBeTypeOf('function'); // same $id twice
+    expect(validate({ user: { id: 1 }, point: [1, 2], note: null, email: 'not checked' }).success).toBe(true);
+    expect(issuesOf(validate({ user: { id: 'x' }, point: [1, 2, 3] }))).toEqual([
+      { path: 'user.id', message: 'must be integer' },
+      { path: 'point', message: 'must NOT have more than 2 items' },
+    ]);
+  });
+
+  it('does not coerce types', () => {
+    const validate = compileJsonSchemaValidator(
+      { type: 'object', properties: { count: { type: 'number' }, on: { type: 'boolean' } } },
+      'ACME_COUNT',
+    );
+    expect(issuesOf(validate({ count: '5', on: 'true' }))).toEqual([
+      { path: 'count', message: 'must be number' },
+      { path: 'on', message: 'must be boolean' },
+    ]);
+  });
+
+  it('throws TOOL_DEFINITION_INVALID naming the tool for an invalid schema or a dangling reference', () => {
+    for (const schema of [
+      { type: 'object', properties: { a: { type: 'text' } } },
+      { type: 'object', properties: { a: { $ref: '#/$defs/Missing' } } },
+    ]) {
+      let thrown: unknown;
+      try {
+        compileJsonSchemaValidator(schema, 'ACME_BROKEN');
+      } catch (error) {
+        thrown = error;
+      }
+      expect(ToolMuxError.isInstance(thrown)).toBe(true);
+      expect(thrown).toMatchObject({
+        code: 'TOOL_DEFINITION_INVALID',
+        message: expect.stringContaining('Tool ACME_BROKEN'),
+      });
+    }
+  });
+});
+
+describe('formatValidationIssues', () => {
+  it('joins issues into one readable line', () => {
+    expect(
+      formatValidationIssues('GITHUB_CREATE_ISSUE', [
+        { path: 'title', message: 'is required' },
+        { path: 'labels.0', message: 'must be string' },
+      ]),
+    ).toBe('Invalid arguments for GITHUB_CREATE_ISSUE: title: is required; labels.0: must be string');
+  });
+});

@@ -1,0 +1,363 @@
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { JSONSchema, ValidationIssue, ValidationResult } from '../catalog/types.js';
+import { errorMessage, ToolMuxError } from '../errors.js';
+import { resolveLocalRef } from './inline-refs.js';
+import { replaceOpenApiNullable } from './nullability.js';
+import { isSchemaObject, transformSchemaTree } from './subschemas.js';
+
+/**
+ * One Ajv instance for all tools: compiling is the expensive part and the instance caches it.
+ *
+ * Formats (`email`, `uri`, `int64`…) are not checked. zod already puts a `pattern` beside the formats
+ * it emits, which is checked; MCP and OpenAPI schemas use many formats of their own (`int64`,
+ * `binary`, `password`) that a format checker would reject or warn about; and a format is a hint to
+ * the model more than a contract the tool's API does not check itself. This keeps `ajv-formats` out
+ * of core's dependencies.
+ */
+const ajv = new Ajv2020({
+  // Tool schemas come from many sources: ignore keywords Ajv does not know (`discriminator`, `example`, `x-…`).
+  strict: false,
+  // Report every problem at once, so the model can fix them all in one retry.
+  allErrors: true,
+  // Fill in defaults as zod does, so a handler sees the same input whichever way the tool was defined.
+  useDefaults: true,
+  // `"5"` is not `5`: the model must send the declared type.
+  coerceTypes: false,
+  validateFormats: false,
+  // A library does not write to the console: problems surface as errors.
+  logger: false,
+  // Errors carry their subschema and data; used to explain a value that matches no `anyOf` variant.
+  verbose: true,
+});
+
+let compiledCount = 0;
+
+/**
+ * Compile a validator for a tool's input schema (draft 2020-12; draft-07 `definitions`, tuple `items`
+ * and OpenAPI `nullable` are accepted too). The validator works on a copy of the input, fills in
+ * defaults and returns issues a model can act on: `{ path: 'labels.0', message: 'must be string' }`,
+ * `{ path: 'title', message: 'is required' }`, `{ path: 'state', message: 'must be one of: open, closed' }`.
+ * For a value that matches no variant of an `anyOf`/`oneOf`, the issues of the variant it was most
+ * likely meant to be are reported (judged by its type, the keys it has and the number of errors).
+ *
+ * @throws {ToolMuxError} `TOOL_DEFINITION_INVALID`, naming the tool, when the schema is not valid JSON
+ * Schema or has references that cannot be resolved.
+ *
+ * @example
+ * const validate = compileJsonSchemaValidator(tool.inputSchema, tool.slug);
+ * const result = validate(args);
+ * if (!result.success) return formatValidationIssues(tool.slug, result.issues);
+ */
+export function compileJsonSchemaValidator(
+  schema: JSONSchema,
+  slug: string,
+): (input: unknown) => ValidationResult {
+  const { $id: _id, ...withoutId } = schema; // an `$id` would clash when the same tool is compiled twice
+  const document = transformSchemaTree(withoutId, toDraft2020);
+  const key = `toolmux:${slug}:${++compiledCount}`;
+  const validate = compile(document, key, slug);
+  const explainer = new IssueExplainer(document, key);
+  return (input) => {
+    const value = structuredClone(input); // defaults are written into the value; the caller's stays as it was
+    if (validate(value)) return { success: true, value };
+    return { success: false, issues: explainer.explain(validate.errors ?? []) };
+  };
+}
+
+/**
+ * One readable line for a tool's validation issues, for the model and for error messages.
+ *
+ * @example
+ * formatValidationIssues('GITHUB_CREATE_ISSUE', [{ path: 'title', message: 'is required' }]);
+ * // 'Invalid arguments for GITHUB_CREATE_ISSUE: title: is required'
+ */
+export function formatValidationIssues(slug: string, issues: readonly ValidationIssue[]): string {
+  return `Invalid arguments for ${slug}: ${issues.map(({ path, message }) => `${path}: ${message}`).join('; ')}`;
+}
+
+function compile(document: JSONSchema, key: string, slug: string): ValidateFunction {
+  try {
+    ajv.addSchema(document, key);
+    const validate = ajv.getSchema(key);
+    if (!validate) throw new Error('the compiled schema was not found');
+    return validate;
+  } catch (error) {
+    ajv.removeSchema(key);
+    throw new ToolMuxError({
+      code: 'TOOL_DEFINITION_INVALID',
+      message: `Tool ${slug}: its input schema is not valid JSON Schema (${errorMessage(error)}). Fix the schema or define it with zod.`,
+      cause: error,
+    });
+  }
+}
+
+/** Draft-07 and OpenAPI spellings rewritten for a draft 2020-12 validator. */
+function toDraft2020(schema: JSONSchema): JSONSchema {
+  // Ajv only knows the 2020-12 meta-schema; a draft-07 `$schema` would make it refuse the schema.
+  const { $schema: _schema, ...rest } = schema;
+  if (Array.isArray(rest.items)) {
+    // Draft-07 tuples: `items: [...]` is 2020-12's `prefixItems`, and `additionalItems` its `items`.
+    const { items, additionalItems, ...tuple } = rest;
+    return replaceOpenApiNullable({
+      ...tuple,
+      prefixItems: items,
+      ...(additionalItems === undefined ? {} : { items: additionalItems }),
+    });
+  }
+  return replaceOpenApiNullable(rest);
+}
+
+const UNION_KEYWORDS = new Set(['anyOf', 'oneOf']);
+
+/** Turns Ajv errors into issues; JSON Pointer paths (`/labels/0`) until the end, then `labels.0`. */
+class IssueExplainer {
+  /** Where each `anyOf`/`oneOf` list sits in the document, found on the first failed union. */
+  private unionPointers: Map<unknown, string> | undefined;
+
+  constructor(
+    private readonly document: JSONSchema,
+    private readonly key: string,
+  ) {}
+
+  explain(errors: readonly ErrorObject[]): ValidationIssue[] {
+    const seen = new Set<string>();
+    return this.issuesAt(errors, '').filter(({ path, message }) => {
+      const key = `${path}\n${message}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+  }
+
+  /**
+   * A failed union reports the errors of all its variants, which would bury the useful ones. The
+   * outermost failed unions are explained one by one (see `explainUnion`); errors at or below their
+   * path are left to that explanation.
+   */
+  private issuesAt(errors: readonly ErrorObject[], base: string): ValidationIssue[] {
+    const unions = errors.filter((error) => UNION_KEYWORDS.has(error.keyword));
+    const outermost = unions.filter(
+      (union, index) =>
+        !unions.some(
+          (other, otherIndex) =>
+            other !== union &&
+            (isBelow(union.instancePath, other.instancePath) ||
+              (other.instancePath === union.instancePath && otherIndex > index)),
+        ),
+    );
+    return errors.flatMap((error) => {
+      if (outermost.includes(error)) return this.explainUnion(error, base);
+      if (outermost.some((union) => isAtOrBelow(error.instancePath, union.instancePath))) return [];
+      return [issueFor(error, base)];
+    });
+  }
+
+  /**
+   * Validate the value against each variant on its own and report the errors of the variant it was
+   * most likely meant to be (see `likeliestVariant`); when no variant stands out, one issue says what
+   * the variants allow.
+   */
+  private explainUnion(union: ErrorObject, base: string): ValidationIssue[] {
+    const path = base + union.instancePath;
+    const passing = union.params.passingSchemas;
+    if (Array.isArray(passing)) {
+      const variants = passing.map((index: number) => index + 1).join(' and ');
+      return [issue(path, `matches more than one allowed variant (${variants}); make it match exactly one`)];
+    }
+    const outcomes = this.variantOutcomes(union);
+    const likeliest = likeliestVariant(outcomes);
+    if (likeliest) return this.issuesAt(likeliest.errors, path);
+    return [
+      summarizeVariants(
+        outcomes.map((outcome) => outcome.errors),
+        path,
+      ),
+    ];
+  }
+
+  private variantOutcomes(union: ErrorObject): VariantOutcome[] {
+    const pointer = this.pointerOf(union.schema);
+    if (!Array.isArray(union.schema) || pointer === undefined) return [];
+    const keys = isSchemaObject(union.data) ? Object.keys(union.data) : [];
+    return union.schema.map((variant, index) => {
+      const declared = declaredProperties(variant, this.document);
+      return {
+        errors: this.variantErrors(`${pointer}/${index}`, union.data),
+        knownKeys: keys.filter((key) => declared.has(key)).length,
+      };
+    });
+  }
+
+  private variantErrors(pointer: string, data: unknown): ErrorObject[] {
+    const validate = ajv.getSchema(`${this.key}#${pointer}`);
+    if (!validate || validate(structuredClone(data))) return [];
+    return validate.errors ?? [];
+  }
+
+  private pointerOf(union: unknown): string | undefined {
+    if (!this.unionPointers) {
+      this.unionPointers = new Map();
+      indexUnions(this.document, '', this.unionPointers);
+    }
+    return this.unionPointers.get(union);
+  }
+}
+
+function indexUnions(node: unknown, pointer: string, index: Map<unknown, string>): void {
+  if (typeof node !== 'object' || node === null) return;
+  for (const [key, value] of Object.entries(node)) {
+    const child = `${pointer}/${encodeURIComponent(escapePointer(key))}`;
+    if (UNION_KEYWORDS.has(key) && Array.isArray(value)) index.set(value, child);
+    indexUnions(value, child, index);
+  }
+}
+
+/** How a value fared against one variant of a union. */
+interface VariantOutcome {
+  errors: ErrorObject[];
+  /** How many of the value's keys the variant declares in its properties. */
+  knownKeys: number;
+}
+
+/** Keywords that, failing at a variant's top, show the value is of another kind than the variant. */
+const KIND_KEYWORDS = new Set(['type', 'const', 'enum']);
+
+/**
+ * The variant the value was most likely meant to be: among the variants of the value's type, the
+ * one that declares most of its keys, then the one with the fewest errors. `undefined` on a tie.
+ */
+function likeliestVariant(outcomes: readonly VariantOutcome[]): VariantOutcome | undefined {
+  const ranked = outcomes
+    .filter(
+      ({ errors }) =>
+        errors.length > 0 &&
+        !errors.some((error) => error.instancePath === '' && KIND_KEYWORDS.has(error.keyword)),
+    )
+    .sort((a, b) => b.knownKeys - a.knownKeys || a.errors.length - b.errors.length);
+  const [first, second] = ranked;
+  if (!first || !second) return first;
+  return second.knownKeys === first.knownKeys && second.errors.length === first.errors.length
+    ? undefined
+    : first;
+}
+
+/** The property names a schema declares, following `$ref` and `allOf` (a few levels, recursion ends). */
+function declaredProperties(schema: unknown, document: JSONSchema, depth = 0): Set<string> {
+  if (!isSchemaObject(schema) || depth > 8) return new Set();
+  const names = new Set(isSchemaObject(schema.properties) ? Object.keys(schema.properties) : []);
+  const target = typeof schema.$ref === 'string' ? resolveLocalRef(document, schema.$ref) : undefined;
+  for (const part of [target, ...(Array.isArray(schema.allOf) ? schema.allOf : [])]) {
+    for (const name of declaredProperties(part, document, depth + 1)) names.add(name);
+  }
+  return names;
+}
+
+/** A `const` failing on a direct property, such as `kind` in a discriminated union. */
+function isDiscriminatorError(error: ErrorObject): boolean {
+  return error.keyword === 'const' && /^\/[^/]+$/.test(error.instancePath);
+}
+
+/**
+ * One issue for a value that fits no variant: the types and values the variants allow
+ * (`must be one of: low, high or null`), the allowed values of a shared discriminator
+ * (`kind: must be one of: a, b`), or, failing both, that no variant matches.
+ */
+function summarizeVariants(variantErrors: readonly ErrorObject[][], path: string): ValidationIssue {
+  const allowed = variantErrors.map(allowedAtTop);
+  if (variantErrors.length > 0 && allowed.every((entry) => entry !== undefined)) {
+    const types = [...new Set(allowed.flatMap((entry) => entry!.types))];
+    const values = [...new Set(allowed.flatMap((entry) => entry!.values))];
+    const choices = [
+      ...(values.length > 0 ? [`one of: ${values.map(formatValue).join(', ')}`] : []),
+      ...types,
+    ];
+    return issue(path, `must be ${choices.join(' or ')}`);
+  }
+  const discriminators = variantErrors.map((errors) => errors.find(isDiscriminatorError));
+  const [first] = discriminators;
+  if (first && discriminators.every((error) => error?.instancePath === first.instancePath)) {
+    const values = discriminators.map((error) => error!.params.allowedValue);
+    return issue(path + first.instancePath, `must be one of: ${values.map(formatValue).join(', ')}`);
+  }
+  return issue(path, 'does not match any of the allowed variants');
+}
+
+/**
+ * What a variant that failed at its top allows there: its values (`const`/`enum`) if it lists them,
+ * else its types. `undefined` when the variant failed deeper down.
+ */
+function allowedAtTop(errors: readonly ErrorObject[]): { types: string[]; values: unknown[] } | undefined {
+  const top = errors.filter((error) => error.instancePath === '' && KIND_KEYWORDS.has(error.keyword));
+  if (top.length === 0) return undefined;
+  const values = top.flatMap((error) => {
+    if (error.keyword === 'const') return [error.params.allowedValue];
+    return error.keyword === 'enum' ? (error.params.allowedValues as unknown[]) : [];
+  });
+  if (values.length > 0) return { types: [], values };
+  return {
+    types: top.filter((error) => error.keyword === 'type').flatMap((error) => typeNames(error.params.type)),
+    values: [],
+  };
+}
+
+function issueFor(error: ErrorObject, base: string): ValidationIssue {
+  const path = base + error.instancePath;
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'required':
+      return issue(`${path}/${escapePointer(String(params.missingProperty))}`, 'is required');
+    case 'additionalProperties':
+    case 'unevaluatedProperties': {
+      const name = String(params.additionalProperty ?? params.unevaluatedProperty);
+      return issue(`${path}/${escapePointer(name)}`, 'is not an allowed property');
+    }
+    case 'type':
+      return issue(path, `must be ${typeNames(params.type).join(' or ')}`);
+    case 'enum':
+      return issue(
+        path,
+        `must be one of: ${(params.allowedValues as unknown[]).map(formatValue).join(', ')}`,
+      );
+    case 'const':
+      return issue(path, `must be ${JSON.stringify(params.allowedValue)}`);
+    case 'false schema':
+      return issue(path, 'is not allowed');
+    default:
+      return issue(path, error.message ?? `fails "${error.keyword}"`);
+  }
+}
+
+function issue(pointer: string, message: string): ValidationIssue {
+  return { path: pointerToPath(pointer), message };
+}
+
+/** `/labels/0` → `labels.0`; the root is `(root)`. */
+function pointerToPath(pointer: string): string {
+  if (pointer === '') return '(root)';
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .join('.');
+}
+
+function escapePointer(segment: string): string {
+  return segment.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+function typeNames(type: unknown): string[] {
+  if (Array.isArray(type)) return type.map(String);
+  return String(type).split(',');
+}
+
+function formatValue(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function isBelow(path: string, ancestor: string): boolean {
+  return path.startsWith(`${ancestor}/`);
+}
+
+function isAtOrBelow(path: string, ancestor: string): boolean {
+  return path === ancestor || isBelow(path, ancestor);
+}

@@ -1,0 +1,156 @@
+import type { ScoreBoard } from './score-board.js';
+
+/** How one field counts in BM25F. */
+export interface FieldScoring {
+  /** Multiplies the field's term frequencies before saturation. */
+  weight: number;
+  /** BM25's `b` for the field: 0 ignores its length, 1 divides by its length relative to the average. */
+  lengthNormalization: number;
+}
+
+/** Bits per field in a posting's packed term counts; counts above the largest value are capped. */
+const COUNT_BITS = 5;
+const MAX_COUNT = (1 << COUNT_BITS) - 1;
+/** Fields that fit into one small (31-bit) integer of packed counts. */
+const MAX_FIELDS = Math.floor(31 / COUNT_BITS);
+
+/**
+ * An inverted index over documents with several text fields, ranked with BM25F (Robertson,
+ * Zaragoza and Taylor, "Simple BM25 extension to multiple weighted fields", 2004): a term's count in
+ * each field is weighted and divided by that field's normalized length, the fields are summed, and
+ * the sum is saturated once, `idf · tf (k1 + 1) / (k1 + tf)`.
+ *
+ * A term's posting list holds the ids of the documents containing it and, per document, the term's
+ * count in every field packed into one integer ({@link COUNT_BITS} bits per field). Scoring a term
+ * touches only its postings.
+ */
+export class InvertedIndex {
+  readonly #fields: readonly FieldScoring[];
+  readonly #k1: number;
+  readonly #termIds = new Map<string, number>();
+  readonly #postingDocuments: number[][] = [];
+  readonly #postingCounts: number[][] = [];
+  /** Per document, the length (in terms) of each field. */
+  readonly #fieldLengths: number[] = [];
+  readonly #fieldLengthTotals: number[];
+  #documentCount = 0;
+  /** Per document and field, `weight / (1 - b + b · length / average length)`; rebuilt after adds. */
+  #fieldFactors: Float64Array | undefined;
+  /** Every term in code-unit order, for prefix lookups; rebuilt after new terms arrive. */
+  #sortedTerms: string[] | undefined;
+
+  constructor(fields: readonly FieldScoring[], k1: number) {
+    if (fields.length > MAX_FIELDS) throw new RangeError(`An InvertedIndex holds at most ${MAX_FIELDS} fields.`);
+    this.#fields = fields;
+    this.#k1 = k1;
+    this.#fieldLengthTotals = fields.map(() => 0);
+  }
+
+  get documentCount(): number {
+    return this.#documentCount;
+  }
+
+  /** Adds a document, given as the terms of each field in the order of the index's fields; returns its id. */
+  add(fieldTerms: readonly (readonly string[])[]): number {
+    const document = this.#documentCount++;
+    const packedCounts = new Map<number, number>();
+    this.#fields.forEach((_, field) => {
+      const terms = fieldTerms[field] ?? [];
+      this.#fieldLengths.push(terms.length);
+      this.#fieldLengthTotals[field]! += terms.length;
+      const shift = field * COUNT_BITS;
+      for (const term of terms) {
+        const termId = this.#intern(term);
+        const packed = packedCounts.get(termId) ?? 0;
+        if (((packed >>> shift) & MAX_COUNT) < MAX_COUNT) packedCounts.set(termId, packed + (1 << shift));
+      }
+    });
+    for (const [termId, packed] of packedCounts) {
+      this.#postingDocuments[termId]!.push(document);
+      this.#postingCounts[termId]!.push(packed);
+    }
+    this.#fieldFactors = undefined;
+    return document;
+  }
+
+  /** The id of an indexed term, `undefined` when no document contains it. */
+  termId(term: string): number | undefined {
+    return this.#termIds.get(term);
+  }
+
+  /** Ids of up to `limit` indexed terms that are longer than `prefix` and start with it. */
+  termIdsWithPrefix(prefix: string, limit: number): number[] {
+    this.#sortedTerms ??= [...this.#termIds.keys()].sort();
+    const terms = this.#sortedTerms;
+    const ids: number[] = [];
+    for (let index = lowerBound(terms, prefix); index < terms.length && ids.length < limit; index++) {
+      const term = terms[index]!;
+      if (!term.startsWith(prefix)) break;
+      if (term !== prefix) ids.push(this.#termIds.get(term)!);
+    }
+    return ids;
+  }
+
+  /** Adds a term's BM25F score, times `weight`, to every document that contains the term. */
+  score(termId: number, weight: number, board: ScoreBoard): void {
+    const documents = this.#postingDocuments[termId]!;
+    const counts = this.#postingCounts[termId]!;
+    const factors = (this.#fieldFactors ??= this.#computeFieldFactors());
+    const fieldCount = this.#fields.length;
+    const k1 = this.#k1;
+    const scale = weight * this.#idf(documents.length) * (k1 + 1);
+    for (let index = 0; index < documents.length; index++) {
+      const document = documents[index]!;
+      const offset = document * fieldCount;
+      let frequency = 0;
+      for (let packed = counts[index]!, field = 0; packed !== 0; packed >>>= COUNT_BITS, field++) {
+        frequency += (packed & MAX_COUNT) * factors[offset + field]!;
+      }
+      board.add(document, (scale * frequency) / (k1 + frequency));
+    }
+  }
+
+  /** Inverse document frequency, the always-positive variant `ln(1 + (N - n + 0.5) / (n + 0.5))`. */
+  #idf(documentFrequency: number): number {
+    return Math.log(1 + (this.#documentCount - documentFrequency + 0.5) / (documentFrequency + 0.5));
+  }
+
+  #intern(term: string): number {
+    let termId = this.#termIds.get(term);
+    if (termId === undefined) {
+      termId = this.#postingDocuments.length;
+      this.#termIds.set(term, termId);
+      this.#postingDocuments.push([]);
+      this.#postingCounts.push([]);
+      this.#sortedTerms = undefined;
+    }
+    return termId;
+  }
+
+  #computeFieldFactors(): Float64Array {
+    const fieldCount = this.#fields.length;
+    const averages = this.#fieldLengthTotals.map((total) => total / Math.max(1, this.#documentCount));
+    const factors = new Float64Array(this.#fieldLengths.length);
+    for (let index = 0; index < factors.length; index++) {
+      const field = index % fieldCount;
+      const { weight, lengthNormalization } = this.#fields[field]!;
+      const average = averages[field]!;
+      const length = this.#fieldLengths[index]!;
+      // An empty field holds no term; a factor of 0 also avoids dividing by 0 when b is 1.
+      factors[index] = length === 0 ? 0 : weight / (1 - lengthNormalization + (lengthNormalization * length) / average);
+    }
+    return factors;
+  }
+}
+
+/** The first index whose term is not less than `value`. */
+function lowerBound(sorted: readonly string[], value: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle]! < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}

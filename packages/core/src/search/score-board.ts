@@ -1,0 +1,75 @@
+/** A document id with its score. */
+export interface ScoredDocument {
+  document: number;
+  score: number;
+}
+
+/**
+ * Scratch space for ranking one query: score per document id, and the ids that got any score, so
+ * that only those are ranked and reset. One board serves query after query; `takeTop` clears it.
+ */
+export class ScoreBoard {
+  #scores = new Float64Array(0);
+  #scored = new Int32Array(0);
+  #scoredCount = 0;
+
+  /** Makes room for document ids below `documentCount`. */
+  reserve(documentCount: number): void {
+    if (this.#scores.length >= documentCount) return;
+    const capacity = Math.max(documentCount, this.#scores.length * 2);
+    const scores = new Float64Array(capacity);
+    scores.set(this.#scores);
+    const scored = new Int32Array(capacity);
+    scored.set(this.#scored);
+    this.#scores = scores;
+    this.#scored = scored;
+  }
+
+  /** Adds `amount` (positive) to a document's score. */
+  add(document: number, amount: number): void {
+    if (!(amount > 0)) return;
+    if (this.#scores[document] === 0) this.#scored[this.#scoredCount++] = document;
+    this.#scores[document]! += amount;
+  }
+
+  /**
+   * The `limit` best documents that `accept` lets through, best first (ties: lower id first), and
+   * clears the board. `accept` is only asked about documents that would make the list.
+   */
+  takeTop(limit: number, accept?: (document: number) => boolean): ScoredDocument[] {
+    const best = limit > 0 ? this.#best(limit, accept) : [];
+    const top = best.map((document) => ({ document, score: this.#scores[document]! }));
+    this.#clear();
+    return top;
+  }
+
+  #best(limit: number, accept: ((document: number) => boolean) | undefined): number[] {
+    const best: number[] = [];
+    for (let index = 0; index < this.#scoredCount; index++) {
+      const document = this.#scored[index]!;
+      if (best.length === limit && !this.#outranks(document, best[limit - 1]!)) continue;
+      if (accept && !accept(document)) continue;
+      this.#insert(best, document, limit);
+    }
+    return best;
+  }
+
+  /** Inserts `document` into `best` (sorted best first), keeping at most `limit` entries. */
+  #insert(best: number[], document: number, limit: number): void {
+    let position = best.length;
+    while (position > 0 && this.#outranks(document, best[position - 1]!)) position--;
+    best.splice(position, 0, document);
+    if (best.length > limit) best.pop();
+  }
+
+  #outranks(document: number, other: number): boolean {
+    const score = this.#scores[document]!;
+    const otherScore = this.#scores[other]!;
+    return score > otherScore || (score === otherScore && document < other);
+  }
+
+  #clear(): void {
+    for (let index = 0; index < this.#scoredCount; index++) this.#scores[this.#scored[index]!] = 0;
+    this.#scoredCount = 0;
+  }
+}

@@ -1,0 +1,103 @@
+import { stem } from './stem.js';
+
+/**
+ * English function words that carry no meaning for tool search (the NLTK list, with its
+ * contraction stubs such as `don` from `don't`, plus `please`).
+ */
+const STOP_WORDS = new Set(
+  [
+    'a about above after again against ain all am an and any are aren as at be because been before being',
+    'below between both but by can could couldn did didn do does doesn doing don down during each few for',
+    'from further had hadn has hasn have haven having he her here hers herself him himself his how i if in',
+    'into is isn it its itself just ll me mightn more most mustn my myself needn no nor not now of off on',
+    'once only or other our ours ourselves out over own please re same shan she should shouldn so some',
+    'such than that the their theirs them themselves then there these they this those through to too under',
+    'until up ve very was wasn we were weren what when where which while who whom why will with won',
+    'wouldn would you your yours yourself yourselves',
+  ]
+    .join(' ')
+    .split(' '),
+);
+
+/** Runs of letters and digits; everything else (space, `_`, `-`, `.`, `&`, ...) separates words. */
+const WORD_RUN = /[\p{L}\p{N}]+/gu;
+/** The parts of one run: `HTMLParser` → `HTML`, `Parser`; `AI2sql` → `AI`, `2`, `sql`. */
+const RUN_PART = /\p{Lu}+(?!\p{Ll})|\p{Lu}?\p{Ll}+|\p{N}+|[\p{Lo}\p{Lm}]+/gu;
+/** A run that splits no further: lower-case letters only (the common case). */
+const PLAIN_RUN = /^\p{Ll}+$/u;
+
+/** The same three for ASCII text, which most tool text is; they run several times faster. */
+const ASCII_WORD_RUN = /[A-Za-z0-9]+/g;
+const ASCII_RUN_PART = /[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g;
+const ASCII_PLAIN_RUN = /^[a-z]+$/;
+
+const NON_ASCII = /[^\x00-\x7f]/;
+/** An apostrophe and the letters after it: `Father's` → `Father`, `don't` → `don`. */
+const APOSTROPHE_SUFFIX = /['’]\p{L}*/gu;
+
+/**
+ * Word → term, memoized: a catalog repeats the same few thousand words many times. Cleared when
+ * full, so that the words of a long-running server's queries cannot grow it without bound.
+ */
+const memoizedTerms = new Map<string, string>();
+const MAX_MEMOIZED_TERMS = 100_000;
+
+/**
+ * Splits text into lower-case words the way tool names are written: at spaces and punctuation,
+ * at `_` and `-` of slugs, and inside camelCase and letter-digit runs. A run that splits into parts
+ * also yields itself whole, so `GitHub` matches both `github` and `git hub`. Accents are removed.
+ *
+ * @example
+ * splitWords('GITHUB_STAR_REPO'); // ['github', 'star', 'repo']
+ * splitWords('createPullRequest'); // ['create', 'pull', 'request', 'createpullrequest']
+ */
+export function splitWords(text: string): string[] {
+  const ascii = !NON_ASCII.test(text);
+  const cleaned = withoutApostropheSuffixes(ascii ? text : withoutAccents(text));
+  const words: string[] = [];
+  for (const run of cleaned.match(ascii ? ASCII_WORD_RUN : WORD_RUN) ?? []) {
+    if ((ascii ? ASCII_PLAIN_RUN : PLAIN_RUN).test(run)) {
+      words.push(run);
+      continue;
+    }
+    const parts = run.match(ascii ? ASCII_RUN_PART : RUN_PART) ?? [run];
+    for (const part of parts) words.push(part.toLowerCase());
+    if (parts.length > 1) words.push(run.toLowerCase());
+  }
+  return words;
+}
+
+/**
+ * The search terms of a text: its words (see {@link splitWords}) without stop words and single
+ * letters, each reduced to its Porter stem. Documents and queries go through the same function.
+ *
+ * @example
+ * tokenize('Sends an email to the recipients'); // ['send', 'email', 'recipi']
+ */
+export function tokenize(text: string): string[] {
+  const terms: string[] = [];
+  for (const word of splitWords(text)) {
+    const term = termOf(word);
+    if (term !== '') terms.push(term);
+  }
+  return terms;
+}
+
+/** The stem of a word, or `''` for a stop word or a single letter; memoized. */
+function termOf(word: string): string {
+  let term = memoizedTerms.get(word);
+  if (term === undefined) {
+    term = STOP_WORDS.has(word) || (word.length === 1 && !/\d/.test(word)) ? '' : stem(word);
+    if (memoizedTerms.size >= MAX_MEMOIZED_TERMS) memoizedTerms.clear();
+    memoizedTerms.set(word, term);
+  }
+  return term;
+}
+
+function withoutAccents(text: string): string {
+  return text.normalize('NFD').replace(/\p{M}/gu, '');
+}
+
+function withoutApostropheSuffixes(text: string): string {
+  return text.includes("'") || text.includes('’') ? text.replace(APOSTROPHE_SUFFIX, '') : text;
+}

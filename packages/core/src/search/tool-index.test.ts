@@ -1,0 +1,219 @@
+import { describe, expect, it } from 'vitest';
+import { ToolMuxError } from '../errors.js';
+import type { SearchDocument } from './tool-index.js';
+import { ToolIndex } from './tool-index.js';
+
+function tool(
+  slug: string,
+  name: string,
+  description: string,
+  parameters: SearchDocument['parameters'] = [],
+): SearchDocument {
+  const toolkit = slug.split('_')[0]!.toLowerCase();
+  return { slug, name, description, toolkit, parameters };
+}
+
+const CATALOG: SearchDocument[] = [
+  tool('GITHUB_STAR_REPO', 'Star repository', 'Star a repository for the authenticated user.', [
+    { name: 'owner', description: 'The account owner of the repository.' },
+    { name: 'repo', description: 'The name of the repository.' },
+  ]),
+  tool('GITHUB_CREATE_ISSUE', 'Create issue', 'Open a new issue in a repository.', [
+    { name: 'title' },
+    { name: 'body', description: 'The contents of the issue.' },
+  ]),
+  tool('GITHUB_LIST_ISSUES', 'List issues', 'List the issues of a repository, filtered by state and labels.'),
+  tool('GMAIL_SEND_EMAIL', 'Send email', 'Send an email to one or more recipients.', [
+    { name: 'recipient_email' },
+    { name: 'subject' },
+    { name: 'body' },
+  ]),
+  tool('GMAIL_CREATE_DRAFT', 'Create draft', 'Create an email draft without sending it.'),
+  tool('GMAIL_DELETE_DRAFT', 'Delete draft', 'Delete an email draft.'),
+  tool('SLACK_SEND_MESSAGE', 'Send message', 'Post a message to a Slack channel.', [{ name: 'channelId' }]),
+  tool('SLACK_CREATE_CHANNEL', 'Create channel', 'Create a public or private channel.'),
+  tool('GOOGLECALENDAR_CREATE_EVENT', 'Create event', 'Create an event in a Google Calendar.', [
+    { name: 'start_time' },
+    { name: 'attendees', description: 'Email addresses of the people to invite.' },
+  ]),
+  tool('NOTION_CREATE_PAGE', 'Create page', 'Create a page in a Notion workspace.'),
+];
+
+function slugs(results: readonly { slug: string }[]): string[] {
+  return results.map((result) => result.slug);
+}
+
+describe('ToolIndex.search', () => {
+  const index = new ToolIndex(CATALOG);
+
+  it('ranks the tool that does what the query asks first', () => {
+    expect(slugs(index.search('star a repository'))[0]).toBe('GITHUB_STAR_REPO');
+    expect(slugs(index.search('send an email'))[0]).toBe('GMAIL_SEND_EMAIL');
+    expect(slugs(index.search('post a message in the #general channel'))[0]).toBe('SLACK_SEND_MESSAGE');
+    expect(slugs(index.search('file a bug as a new GitHub issue'))[0]).toBe('GITHUB_CREATE_ISSUE');
+    expect(slugs(index.search('schedule a calendar event with attendees'))[0]).toBe('GOOGLECALENDAR_CREATE_EVENT');
+  });
+
+  it('returns results best first, each with a positive score', () => {
+    const results = index.search('create', { limit: 10 });
+    expect(results.length).toBeGreaterThan(3);
+    for (const [position, result] of results.entries()) {
+      expect(result.score).toBeGreaterThan(0);
+      if (position > 0) expect(result.score).toBeLessThanOrEqual(results[position - 1]!.score);
+    }
+  });
+
+  it('matches words inside parameter names and camelCase identifiers', () => {
+    expect(slugs(index.search('channel id'))[0]).toBe('SLACK_SEND_MESSAGE');
+    expect(slugs(index.search('recipient'))).toEqual(['GMAIL_SEND_EMAIL']);
+  });
+
+  it('expands query words with synonyms', () => {
+    expect(slugs(index.search('erase a draft'))[0]).toBe('GMAIL_DELETE_DRAFT');
+    expect(slugs(index.search('erase'))).toEqual(['GMAIL_DELETE_DRAFT']);
+    expect(new ToolIndex(CATALOG, { synonyms: [] }).search('erase')).toEqual([]);
+  });
+
+  it('completes partial words', () => {
+    expect(slugs(index.search('githu')).slice(0, 3).every((slug) => slug.startsWith('GITHUB_'))).toBe(true);
+    expect(new ToolIndex(CATALOG, { ranking: { prefixWeight: 0 } }).search('githu')).toEqual([]);
+  });
+
+  it('respects the limit', () => {
+    expect(index.search('create', { limit: 2 })).toHaveLength(2);
+    expect(index.search('create', { limit: 0 })).toEqual([]);
+    expect(index.search('create')).toHaveLength(Math.min(10, index.search('create', { limit: 100 }).length));
+  });
+
+  it('returns only tools the filter lets through, still up to the limit', () => {
+    const results = index.search('create send', { limit: 3, filter: (slug) => !slug.startsWith('GMAIL_') });
+    expect(results).toHaveLength(3);
+    expect(slugs(results).some((slug) => slug.startsWith('GMAIL_'))).toBe(false);
+    expect(index.search('send an email', { filter: () => false })).toEqual([]);
+  });
+
+  it('returns nothing for an empty query or one without searchable words', () => {
+    expect(index.search('')).toEqual([]);
+    expect(index.search('   ')).toEqual([]);
+    expect(index.search('can you do it for me?')).toEqual([]);
+    expect(index.search('xylophone')).toEqual([]);
+  });
+
+  it('gives the same results query after query', () => {
+    const first = index.search('create a page');
+    index.search('send an email');
+    expect(index.search('create a page')).toEqual(first);
+  });
+});
+
+describe('ToolIndex.add', () => {
+  it('makes added tools searchable', () => {
+    const index = new ToolIndex(CATALOG);
+    expect(index.search('refund a payment')).toEqual([]);
+    index.add([tool('STRIPE_REFUND_PAYMENT', 'Refund payment', 'Refund a payment to the customer.')]);
+    expect(index.size).toBe(CATALOG.length + 1);
+    expect(slugs(index.search('refund a payment'))).toEqual(['STRIPE_REFUND_PAYMENT']);
+  });
+
+  it('ranks the same as an index built with all tools at once', () => {
+    const incremental = new ToolIndex(CATALOG.slice(0, 4));
+    incremental.add(CATALOG.slice(4));
+    const whole = new ToolIndex(CATALOG);
+    for (const query of ['create', 'send an email', 'repository issues']) {
+      expect(incremental.search(query)).toEqual(whole.search(query));
+    }
+  });
+
+  it('rejects a slug that is already indexed and then adds nothing of the batch', () => {
+    const index = new ToolIndex(CATALOG);
+    const batch = [tool('NOTION_ARCHIVE_BLOCK', 'Archive block', 'Archive a block.'), CATALOG[0]!];
+    expect(() => index.add(batch)).toThrow(ToolMuxError);
+    expect(index.size).toBe(CATALOG.length);
+    expect(index.search('archive block')).toEqual([]);
+  });
+});
+
+/**
+ * A fake embedding model that knows two concepts, money and mail: a text's vector counts its words
+ * of each concept. Records every call.
+ */
+function conceptEmbedder() {
+  const concepts = [
+    ['money', 'cash', 'funds', 'payment'],
+    ['email', 'mail', 'message'],
+  ];
+  const calls: string[][] = [];
+  const embed = async (texts: string[]) => {
+    calls.push(texts);
+    return texts.map((text) => {
+      const words = text.toLowerCase().split(/\W+/);
+      return concepts.map((concept) => words.filter((word) => concept.includes(word)).length);
+    });
+  };
+  return { embed, calls };
+}
+
+const MONEY_CATALOG: SearchDocument[] = [
+  tool('MAIL_SEND', 'Send email', 'Send an email message to a friend.'),
+  tool('BANK_SEND_MONEY', 'Send money', 'Send money from your account to another person.'),
+  tool('WALLET_TOP_UP', 'Top up wallet', 'Add funds to the wallet.'),
+];
+
+describe('ToolIndex.searchHybrid', () => {
+  it('is the lexical ranking when no embed function is given', async () => {
+    const index = new ToolIndex(CATALOG);
+    expect(await index.searchHybrid('send an email', { limit: 3 })).toEqual(index.search('send an email', { limit: 3 }));
+  });
+
+  it('fuses the lexical and the embedding ranking', async () => {
+    const { embed } = conceptEmbedder();
+    const index = new ToolIndex(MONEY_CATALOG, { embed });
+    // By words, the mail tool matches best ("send", "friend") and the wallet not at all;
+    // by meaning, "cash" is about money.
+    expect(slugs(index.search('send cash to a friend'))).toEqual(['MAIL_SEND', 'BANK_SEND_MONEY']);
+    expect(slugs(await index.searchHybrid('send cash to a friend'))).toEqual([
+      'BANK_SEND_MONEY',
+      'MAIL_SEND',
+      'WALLET_TOP_UP',
+    ]);
+  });
+
+  it('respects filter and limit', async () => {
+    const { embed } = conceptEmbedder();
+    const index = new ToolIndex(MONEY_CATALOG, { embed });
+    const results = await index.searchHybrid('send cash to a friend', {
+      limit: 1,
+      filter: (slug) => slug !== 'BANK_SEND_MONEY',
+    });
+    expect(slugs(results)).toEqual(['MAIL_SEND']);
+    expect(await index.searchHybrid('', { limit: 5 })).toEqual([]);
+  });
+
+  it('embeds the documents once across queries, also concurrent ones', async () => {
+    const { embed, calls } = conceptEmbedder();
+    const index = new ToolIndex(MONEY_CATALOG, { embed });
+    const queries = ['send cash', 'email a friend', 'top up', 'money transfer', 'mail'];
+    await index.searchHybrid(queries[0]!);
+    await index.searchHybrid(queries[1]!);
+    await Promise.all(queries.slice(2).map((query) => index.searchHybrid(query)));
+    const documentCalls = calls.filter((texts) => !queries.includes(texts[0]!));
+    expect(documentCalls).toHaveLength(1);
+    expect(documentCalls[0]).toHaveLength(MONEY_CATALOG.length);
+    expect(calls).toHaveLength(1 + queries.length);
+  });
+
+  it('embeds in batches, and embeds only the tools added since', async () => {
+    const { embed, calls } = conceptEmbedder();
+    const index = new ToolIndex(MONEY_CATALOG, { embed, embedBatchSize: 2 });
+    await index.searchHybrid('cash');
+    expect(calls.map((texts) => texts.length)).toEqual([2, 1, 1]);
+    index.add([tool('PAYPAL_REQUEST_PAYMENT', 'Request payment', 'Ask someone for money.')]);
+    expect(slugs(await index.searchHybrid('cash'))).toContain('PAYPAL_REQUEST_PAYMENT');
+    expect(calls.slice(3).map((texts) => texts.length)).toEqual([1, 1]);
+  });
+
+  it('rejects with a ToolMuxError when the embed function returns the wrong number of vectors', async () => {
+    const index = new ToolIndex(MONEY_CATALOG, { embed: async () => [[1, 0]] });
+    await expect(index.searchHybrid('send cash')).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+});

@@ -1,0 +1,279 @@
+import { ToolMuxError } from '../errors.js';
+import { cosineOfUnitVectors, DocumentEmbeddings } from './embeddings.js';
+import type { EmbedFunction } from './embeddings.js';
+import { InvertedIndex } from './inverted-index.js';
+import type { FieldScoring } from './inverted-index.js';
+import { fuseByReciprocalRank } from './rank-fusion.js';
+import { ScoreBoard } from './score-board.js';
+import type { ScoredDocument } from './score-board.js';
+import { buildSynonymMap, DEFAULT_SYNONYMS } from './synonyms.js';
+import type { SynonymMap } from './synonyms.js';
+import { tokenize } from './tokenize.js';
+
+export type { EmbedFunction } from './embeddings.js';
+export type { FieldScoring } from './inverted-index.js';
+
+/** A tool as the search index sees it. */
+export interface SearchDocument {
+  /** The unique tool slug, e.g. `GITHUB_CREATE_ISSUE`; results name tools by it. */
+  slug: string;
+  name: string;
+  description: string;
+  /** The toolkit slug, e.g. `github`. */
+  toolkit: string;
+  /** The toolkit's display name, e.g. `GitHub`. */
+  toolkitName?: string;
+  /** The tool's input parameters (top-level properties of its input schema). */
+  parameters: readonly { name: string; description?: string }[];
+  tags?: readonly string[];
+}
+
+/** The fields of a {@link SearchDocument} that ranking weighs separately. */
+export type SearchField = 'slug' | 'name' | 'description' | 'parameters' | 'toolkit' | 'tags';
+
+const SEARCH_FIELDS = ['slug', 'name', 'description', 'parameters', 'toolkit', 'tags'] as const satisfies readonly SearchField[];
+
+/** The knobs of lexical ranking. */
+export interface RankingParameters {
+  /** BM25 saturation: how quickly repeats of a term stop adding to the score. */
+  k1: number;
+  /** BM25F weight and length normalization per field. */
+  fields: Readonly<Record<SearchField, Readonly<FieldScoring>>>;
+  /** A synonym's weight relative to the query word it stands in for (0 turns synonyms off). */
+  synonymWeight: number;
+  /** The weight of an indexed word that completes a partial query word, such as `githu` (0 turns it off). */
+  prefixWeight: number;
+}
+
+/**
+ * The default ranking. `k1`, the weights and length normalizations of slug, name, toolkit and
+ * description, and the synonym and prefix weights were chosen by coordinate search on the training
+ * split of the MetaTool tool-selection benchmark (`bench/search-tune.ts`), where slug, name and
+ * toolkit are all the plugin name and so share one value. MetaTool tools have no parameters or
+ * tags: parameters weigh half a description word (their descriptions are long and generic), tags
+ * as much as a name word.
+ */
+export const DEFAULT_RANKING: Readonly<RankingParameters> = {
+  k1: 3,
+  fields: {
+    slug: { weight: 0.75, lengthNormalization: 0.25 },
+    name: { weight: 0.75, lengthNormalization: 0.25 },
+    description: { weight: 1, lengthNormalization: 0.25 },
+    parameters: { weight: 0.5, lengthNormalization: 0.5 },
+    toolkit: { weight: 0.75, lengthNormalization: 0.25 },
+    tags: { weight: 0.75, lengthNormalization: 0.25 },
+  },
+  synonymWeight: 0.3,
+  prefixWeight: 0.25,
+};
+
+/** Options of {@link ToolIndex}. */
+export interface ToolIndexOptions {
+  /** Overrides of the ranking parameters, merged over {@link DEFAULT_RANKING} field by field. */
+  ranking?: {
+    k1?: number;
+    fields?: Partial<Record<SearchField, Partial<FieldScoring>>>;
+    synonymWeight?: number;
+    prefixWeight?: number;
+  };
+  /**
+   * Groups of interchangeable words for query expansion; `[]` turns expansion off.
+   * @default DEFAULT_SYNONYMS
+   */
+  synonyms?: readonly (readonly string[])[];
+  /** An embedding model. With it, {@link ToolIndex.searchHybrid} also ranks by meaning. */
+  embed?: EmbedFunction;
+  /**
+   * Documents per `embed` call when the documents are embedded.
+   * @default 100
+   */
+  embedBatchSize?: number;
+}
+
+/** Options of {@link ToolIndex.search} and {@link ToolIndex.searchHybrid}. */
+export interface ToolSearchOptions {
+  /**
+   * The most results to return.
+   * @default 10
+   */
+  limit?: number;
+  /** Only tools whose slug passes are returned, e.g. the tools a session may use. */
+  filter?: (slug: string) => boolean;
+}
+
+/** One ranked tool; a higher score is a better match (scores compare within one result list only). */
+export interface ToolSearchResult {
+  slug: string;
+  score: number;
+}
+
+/** Query words shorter than this are not completed by prefix. */
+const MIN_PREFIX_LENGTH = 3;
+/** The most indexed words one partial query word expands to. */
+const MAX_PREFIX_COMPLETIONS = 10;
+/** How many results of each ranking hybrid search fuses, at least. */
+const HYBRID_CANDIDATES = 50;
+
+let defaultSynonymMap: SynonymMap | undefined;
+
+/**
+ * A search index over tools: ranks them for a natural-language use case. Lexical ranking is BM25F
+ * over the tool's slug, name, description, parameters, toolkit and tags, with stemming, identifier
+ * splitting (`GITHUB_STAR_REPO`, `createIssue`), synonym expansion and completion of partial words.
+ * With an `embed` function, {@link ToolIndex.searchHybrid} fuses it with embedding similarity.
+ *
+ * @example
+ * const index = new ToolIndex(documents);
+ * index.search('star a repository', { limit: 5 }); // [{ slug: 'GITHUB_STAR_REPO', score: 7.1 }, ...]
+ */
+export class ToolIndex {
+  readonly #ranking: RankingParameters;
+  readonly #synonyms: SynonymMap;
+  readonly #index: InvertedIndex;
+  readonly #board = new ScoreBoard();
+  readonly #slugs: string[] = [];
+  readonly #documentIds = new Map<string, number>();
+  readonly #embeddings: DocumentEmbeddings | undefined;
+
+  constructor(documents: Iterable<SearchDocument> = [], options: ToolIndexOptions = {}) {
+    this.#ranking = mergeRanking(options.ranking);
+    this.#synonyms = options.synonyms ? buildSynonymMap(options.synonyms) : (defaultSynonymMap ??= buildSynonymMap(DEFAULT_SYNONYMS));
+    const fields = SEARCH_FIELDS.map((field) => this.#ranking.fields[field]);
+    this.#index = new InvertedIndex(fields, this.#ranking.k1);
+    this.#embeddings = options.embed ? new DocumentEmbeddings(options.embed, options.embedBatchSize ?? 100) : undefined;
+    this.add(documents);
+  }
+
+  /** The number of indexed tools. */
+  get size(): number {
+    return this.#slugs.length;
+  }
+
+  /**
+   * Adds tools, for example a session's custom tools. Cheap: only the new tools are tokenized;
+   * length statistics are refreshed on the next search.
+   *
+   * @throws ToolMuxError `INVALID_REQUEST` when a slug is already indexed.
+   */
+  add(documents: Iterable<SearchDocument>): void {
+    const added = [...documents];
+    this.#assertNewSlugs(added);
+    for (const document of added) {
+      this.#documentIds.set(document.slug, this.#index.add(fieldTerms(document)));
+      this.#slugs.push(document.slug);
+    }
+    this.#board.reserve(this.#slugs.length);
+    this.#embeddings?.add(added.map(embeddingText));
+  }
+
+  /**
+   * Ranks tools for a use case by their words (synchronous, no model). Only tools that share a word,
+   * a synonym or a completed partial word with the query are returned; an empty query returns none.
+   */
+  search(query: string, options: ToolSearchOptions = {}): ToolSearchResult[] {
+    const { limit = 10, filter } = options;
+    if (limit <= 0) return [];
+    for (const [termId, weight] of this.#queryTerms(query)) this.#index.score(termId, weight, this.#board);
+    return this.#results(this.#board.takeTop(limit, this.#accept(filter)));
+  }
+
+  /**
+   * Ranks tools by words and by meaning: fuses the lexical ranking with the cosine similarity of
+   * embeddings by reciprocal rank. Documents are embedded once, on first use; each call embeds the
+   * query. Without an `embed` function this is {@link ToolIndex.search}.
+   */
+  async searchHybrid(query: string, options: ToolSearchOptions = {}): Promise<ToolSearchResult[]> {
+    const { limit = 10, filter } = options;
+    if (!this.#embeddings) return this.search(query, options);
+    if (limit <= 0 || query.trim() === '') return [];
+    const [documentVectors, queryVector] = await Promise.all([
+      this.#embeddings.vectors(),
+      this.#embeddings.embedQuery(query),
+    ]);
+    const candidates = Math.max(limit, HYBRID_CANDIDATES);
+    const lexical = this.search(query, { limit: candidates, filter });
+    documentVectors.forEach((vector, document) => {
+      this.#board.add(document, cosineOfUnitVectors(vector, queryVector));
+    });
+    const semantic = this.#results(this.#board.takeTop(candidates, this.#accept(filter)));
+    return fuseByReciprocalRank([lexical, semantic], limit);
+  }
+
+  /** Checks a whole batch before adding any of it, so that a failed `add` changes nothing. */
+  #assertNewSlugs(documents: readonly SearchDocument[]): void {
+    const slugs = new Set<string>();
+    for (const { slug } of documents) {
+      if (this.#documentIds.has(slug) || slugs.has(slug)) {
+        throw new ToolMuxError({
+          code: 'INVALID_REQUEST',
+          message: `Tool ${slug} is already in the search index; tool slugs must be unique.`,
+        });
+      }
+      slugs.add(slug);
+    }
+  }
+
+  /** The index's term ids for a query, each with its weight: 1 for the query's own words. */
+  #queryTerms(query: string): Map<number, number> {
+    const weights = new Map<number, number>();
+    const raise = (termId: number | undefined, weight: number) => {
+      if (termId !== undefined && weight > (weights.get(termId) ?? 0)) weights.set(termId, weight);
+    };
+    const { synonymWeight, prefixWeight } = this.#ranking;
+    for (const term of tokenize(query)) {
+      const termId = this.#index.termId(term);
+      raise(termId, 1);
+      if (termId === undefined && prefixWeight > 0 && term.length >= MIN_PREFIX_LENGTH) {
+        for (const completion of this.#index.termIdsWithPrefix(term, MAX_PREFIX_COMPLETIONS)) {
+          raise(completion, prefixWeight);
+        }
+      }
+      if (synonymWeight > 0) {
+        for (const synonym of this.#synonyms.get(term) ?? []) raise(this.#index.termId(synonym), synonymWeight);
+      }
+    }
+    return weights;
+  }
+
+  #accept(filter: ((slug: string) => boolean) | undefined): ((document: number) => boolean) | undefined {
+    return filter && ((document) => filter(this.#slugs[document]!));
+  }
+
+  #results(top: readonly ScoredDocument[]): ToolSearchResult[] {
+    return top.map(({ document, score }) => ({ slug: this.#slugs[document]!, score }));
+  }
+}
+
+/** The terms of each search field of a document, in {@link SEARCH_FIELDS} order. */
+function fieldTerms(document: SearchDocument): string[][] {
+  const toolkitTerms = tokenize(document.toolkit);
+  const toolkitNameTerms = tokenize(document.toolkitName ?? '').filter((term) => !toolkitTerms.includes(term));
+  return [
+    tokenize(document.slug),
+    tokenize(document.name),
+    tokenize(document.description),
+    document.parameters.flatMap((parameter) => [
+      ...tokenize(parameter.name),
+      ...tokenize(parameter.description ?? ''),
+    ]),
+    [...toolkitTerms, ...toolkitNameTerms],
+    (document.tags ?? []).flatMap(tokenize),
+  ];
+}
+
+/** What an embedding model reads for a tool. */
+function embeddingText(document: SearchDocument): string {
+  return `${document.toolkitName ?? document.toolkit} / ${document.name}: ${document.description}`;
+}
+
+function mergeRanking(overrides: ToolIndexOptions['ranking'] = {}): RankingParameters {
+  const fields = Object.fromEntries(
+    SEARCH_FIELDS.map((field) => [field, { ...DEFAULT_RANKING.fields[field], ...overrides.fields?.[field] }]),
+  ) as Record<SearchField, FieldScoring>;
+  return {
+    k1: overrides.k1 ?? DEFAULT_RANKING.k1,
+    fields,
+    synonymWeight: overrides.synonymWeight ?? DEFAULT_RANKING.synonymWeight,
+    prefixWeight: overrides.prefixWeight ?? DEFAULT_RANKING.prefixWeight,
+  };
+}

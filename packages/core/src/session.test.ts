@@ -1,0 +1,200 @@
+import { inspect } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool } from './catalog/define.js';
+import { ToolMuxError } from './errors.js';
+import { MetaToolSlug } from './meta-tools/meta-tools.js';
+import { createSampleToolkits } from './test/sample-toolkits.js';
+import { ToolMux } from './toolmux.js';
+
+const quiet = { debug() {}, warn() {}, error() {} };
+
+function setup() {
+  const sample = createSampleToolkits();
+  const mux = new ToolMux({ toolkits: sample.toolkits, store: ':memory:', logger: quiet, baseUrl: 'https://tools.example.com/' });
+  return { ...sample, mux };
+}
+
+describe('sessions', () => {
+  it('have ses_ ids with at least 128 random bits, unique per session', async () => {
+    const { mux } = setup();
+    const ids = await Promise.all(Array.from({ length: 50 }, () => mux.create('user_1').then((s) => s.sessionId)));
+    for (const id of ids) expect(id).toMatch(/^ses_[0-9a-z]{38}$/);
+    expect(new Set(ids).size).toBe(50);
+  });
+
+  it('are restored by use() with their normalized config', async () => {
+    const { mux } = setup();
+    const created = await mux.create('user_1', {
+      toolkits: ['tasks', 'notes'],
+      tools: { tasks: { disable: ['TASKS_DELETE_TASK'] } },
+      preload: { tools: ['TASKS_CREATE_TASK'] },
+      metadata: { bot: 'support' },
+    });
+    const resumed = await mux.use(created.sessionId);
+    expect(resumed.userId).toBe('user_1');
+    expect(resumed.config).toEqual(created.config);
+    expect(resumed.config.toolkits).toEqual({ mode: 'enable', slugs: ['tasks', 'notes'] });
+    expect(resumed.metadata).toEqual({ bot: 'support' });
+    expect((await resumed.tools()).map((tool) => tool.name)).toContain('TASKS_CREATE_TASK');
+  });
+
+  it('use() of an unknown session is SESSION_NOT_FOUND', async () => {
+    const { mux } = setup();
+    await expect(mux.use('ses_nope')).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
+  });
+
+  it('use() needs the custom tools again and runs them', async () => {
+    const { mux } = setup();
+    const lookup = defineTool({
+      slug: 'CRM_FIND_CONTACT',
+      description: 'Find a contact by name.',
+      inputSchema: z.object({ name: z.string() }),
+      execute: async ({ name }) => ({ found: name }),
+    });
+    const created = await mux.create('user_1', { experimental: { customTools: [lookup] } });
+    const error = await mux.use(created.sessionId).catch((e: unknown) => e);
+    expect(ToolMuxError.isInstance(error) && error.code).toBe('SESSION_CUSTOM_TOOLS_MISSING');
+    expect((error as Error).message).toContain('CRM_FIND_CONTACT');
+    const resumed = await mux.use(created.sessionId, { customTools: [lookup] });
+    const result = await resumed.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+      tools: [{ tool_slug: 'CRM_FIND_CONTACT', arguments: { name: 'Ada' } }],
+    });
+    expect(result.data).toMatchObject({ results: [{ successful: true, data: { found: 'Ada' } }] });
+  });
+
+  it('update() validates, stores the new config and returns the new version', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
+    expect(session.configVersion).toBe(1);
+    expect(await session.update({ toolkits: ['notes'] })).toBe(2);
+    expect((await session.tools()).map((tool) => tool.name).sort()).toEqual(['NOTES_CREATE_NOTE', 'NOTES_SEARCH_NOTES']);
+    const resumed = await mux.use(session.sessionId);
+    expect(resumed.configVersion).toBe(2);
+    expect(resumed.config.toolkits).toEqual({ mode: 'enable', slugs: ['notes'] });
+    expect(resumed.config.sessionPreset).toBe('DIRECT_TOOLS');
+    await expect(session.update({ toolkits: ['nope'] })).rejects.toMatchObject({ code: 'TOOLKIT_NOT_FOUND' });
+    expect((await mux.use(session.sessionId)).configVersion).toBe(2);
+  });
+
+  it('update() from a stale copy is a SESSION_VERSION_CONFLICT, not a lost write', async () => {
+    const { mux } = setup();
+    const first = await mux.create('user_1', { toolkits: ['tasks'] });
+    const second = await mux.use(first.sessionId);
+    await first.update({ metadata: { step: 'one' } });
+    await expect(second.update({ metadata: { step: 'two' } })).rejects.toMatchObject({ code: 'SESSION_VERSION_CONFLICT' });
+    expect((await mux.use(first.sessionId)).metadata).toEqual({ step: 'one' });
+  });
+
+  it('sessions.list pages through a user\'s sessions, newest first, with metadata', async () => {
+    const { mux } = setup();
+    const mine = [];
+    for (let i = 0; i < 5; i++) mine.push((await mux.create('user_a', { metadata: { n: String(i) } })).sessionId);
+    await mux.create('user_b');
+    const first = await mux.sessions.list({ userId: 'user_a', limit: 3 });
+    expect(first.items.map((item) => item.sessionId)).toEqual(mine.slice().reverse().slice(0, 3));
+    expect(first.items[0]!.metadata).toEqual({ n: '4' });
+    const second = await mux.sessions.list({ userId: 'user_a', limit: 3, cursor: first.nextCursor });
+    expect(second.items.map((item) => item.sessionId)).toEqual(mine.slice().reverse().slice(3));
+    expect(second.nextCursor).toBeUndefined();
+  });
+
+  it('expose an MCP URL and a session token that stays out of JSON and inspect()', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1');
+    expect(session.mcp.url).toBe(`https://tools.example.com/mcp/${session.sessionId}`);
+    const token = session.mcp.headers.Authorization.replace('Bearer ', '');
+    expect(token).toMatch(/^tmx_st_[A-Za-z0-9_-]{43}$/);
+    expect((await mux.use(session.sessionId)).mcp.headers.Authorization).toBe(`Bearer ${token}`);
+    expect(JSON.stringify(session)).not.toContain(token);
+    expect(inspect(session, { depth: 10 })).not.toContain(token);
+    const other = await mux.create('user_1');
+    expect(other.mcp.headers.Authorization).not.toBe(session.mcp.headers.Authorization);
+  });
+});
+
+describe('session.tools()', () => {
+  it('META_TOOLS gives the meta-tools plus preloaded tools', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1', { preload: { tools: ['TASKS_CREATE_TASK'] } });
+    expect((await session.tools()).map((tool) => tool.name)).toEqual([
+      MetaToolSlug.SEARCH_TOOLS,
+      MetaToolSlug.GET_TOOL_SCHEMAS,
+      MetaToolSlug.MANAGE_CONNECTIONS,
+      MetaToolSlug.MULTI_EXECUTE_TOOL,
+      'TASKS_CREATE_TASK',
+    ]);
+    const preloaded = (await session.tools()).find((tool) => tool.name === 'TASKS_CREATE_TASK')!;
+    expect(await preloaded.execute({ title: 'direct' })).toMatchObject({ successful: true, data: { title: 'direct' } });
+  });
+
+  it('manageConnections: false leaves out TOOLMUX_MANAGE_CONNECTIONS', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1', { manageConnections: false });
+    const names = (await session.tools()).map((tool) => tool.name);
+    expect(names).not.toContain(MetaToolSlug.MANAGE_CONNECTIONS);
+    expect((await session.execute(MetaToolSlug.MANAGE_CONNECTIONS, { toolkits: ['tasks'] })).code).toBe('TOOL_NOT_IN_SESSION');
+  });
+
+  it('DIRECT_TOOLS gives every enabled tool and no meta-tool', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
+    const names = (await session.tools()).map((tool) => tool.name);
+    expect(names).toHaveLength(6);
+    expect(names.every((name) => name.startsWith('TASKS_'))).toBe(true);
+    const result = await session.execute(MetaToolSlug.SEARCH_TOOLS, { queries: [{ use_case: 'x' }] });
+    expect(result.code).toBe('TOOL_NOT_IN_SESSION');
+  });
+
+  it('hand out plain JSON schemas with an object root', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
+    for (const tool of await session.tools()) {
+      expect(tool.inputSchema.type).toBe('object');
+      expect(Object.getOwnPropertyNames(tool.inputSchema)).not.toContain('~standard');
+      expect(JSON.stringify(tool.inputSchema)).not.toContain('$ref');
+    }
+  });
+});
+
+describe('session.toolkits()', () => {
+  it('lists enabled toolkits with their connection status, filtered and paged', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1');
+    const all = await session.toolkits();
+    expect(all.total).toBe(3);
+    expect(all.items.map((item) => [item.slug, item.noAuth, item.connection.isActive])).toEqual([
+      ['mail', false, false],
+      ['notes', true, true],
+      ['tasks', true, true],
+    ]);
+    expect((await session.toolkits({ connected: false })).items.map((item) => item.slug)).toEqual(['mail']);
+    const page = await session.toolkits({ limit: 2 });
+    expect(page.items).toHaveLength(2);
+    const rest = await session.toolkits({ limit: 2, cursor: page.nextCursor });
+    expect(rest.items.map((item) => item.slug)).toEqual(['tasks']);
+    expect(rest.nextCursor).toBeUndefined();
+    await expect(session.toolkits({ cursor: 'garbage' })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+  });
+});
+
+describe('direct access', () => {
+  it('toolkits.list / get describe the catalog', async () => {
+    const { mux } = setup();
+    const list = await mux.toolkits.list({ search: 'note' });
+    expect(list.items.map((item) => item.slug)).toEqual(['notes']);
+    const mail = await mux.toolkits.get('mail');
+    expect(mail).toMatchObject({ slug: 'mail', noAuth: false, authSchemes: ['api_key'], toolCount: 1 });
+    await expect(mux.toolkits.get('maill')).rejects.toMatchObject({ code: 'TOOLKIT_NOT_FOUND' });
+  });
+
+  it('tools.get wraps a user\'s tools without meta-tools, tools.execute runs one', async () => {
+    const { mux, calls } = setup();
+    const tools = await mux.tools.get('user_9', { toolkits: ['tasks'], tags: ['readOnlyHint'] });
+    expect(tools.map((tool) => tool.name)).toEqual(['TASKS_LIST_TASKS']);
+    const result = await mux.tools.execute('TASKS_CREATE_TASK', { userId: 'user_9', arguments: { title: 'x' } });
+    expect(result.successful).toBe(true);
+    expect(calls.at(-1)).toMatchObject({ slug: 'TASKS_CREATE_TASK', context: { userId: 'user_9', sessionId: undefined } });
+    expect((await mux.tools.execute('TASKS_NOPE', { userId: 'user_9' })).code).toBe('TOOL_NOT_FOUND');
+  });
+});

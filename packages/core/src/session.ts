@@ -1,0 +1,437 @@
+import { inspect } from 'node:util';
+import type { Catalog } from './catalog/catalog.js';
+import { didYouMean } from './catalog/catalog.js';
+import type { Tool, Toolkit } from './catalog/types.js';
+import {
+  type NormalizedSessionConfig,
+  type SessionConfig,
+  isToolVisible,
+  normalizeSessionConfig,
+  parseSessionConfig,
+} from './config/session-config.js';
+import { ToolMuxError } from './errors.js';
+import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execution/execute.js';
+import type { ToolResult } from './execution/result.js';
+import { META_TOOLKIT, META_TOOLS, type MetaToolHost, MetaToolSlug } from './meta-tools/meta-tools.js';
+import type { ExecuteOptions, Provider, ToolSpec } from './provider.js';
+import { shapeInputSchema } from './schema/shape.js';
+import type { ExecutionLogRecord, SessionRecord } from './store/types.js';
+import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
+
+/** A toolkit as `session.toolkits()` lists it. */
+export interface SessionToolkit {
+  slug: string;
+  name: string;
+  description: string;
+  noAuth: boolean;
+  connection: { isActive: boolean; connectedAccount?: { id: string; status: string } };
+}
+
+/** One entry of the execution log. Payloads are redacted JSON, cut to 4 KB. */
+export type ExecutionLog = ExecutionLogRecord;
+
+/** What the session needs from its ToolMux; internal. */
+export interface SessionRuntime {
+  env: ExecutionEnvironment;
+  catalog: Catalog;
+  provider: Provider<unknown>;
+  mcpUrl: (sessionId: string) => string;
+  sessionToken: (sessionId: string) => string;
+}
+
+/** How many tools one TOOLMUX_SEARCH_TOOLS query returns. */
+const SEARCH_RESULTS_PER_QUERY = 5;
+
+const specCache = new WeakMap<Tool, ToolSpec>();
+
+/** The provider-facing spec of a tool, shaped once per tool. */
+export function toolSpecOf(tool: Tool): ToolSpec {
+  let spec = specCache.get(tool);
+  if (!spec) {
+    const shaped = shapeInputSchema(tool.inputSchema);
+    spec = {
+      slug: tool.slug,
+      name: tool.name,
+      description: tool.description,
+      inputSchema: shaped.schema,
+      outputSchema: tool.outputSchema,
+      toolkit: tool.toolkit,
+      annotations: tool.annotations,
+      ...('strictInputSchema' in tool ? { strictInputSchema: (tool as { strictInputSchema: ToolSpec['inputSchema'] }).strictInputSchema } : {}),
+    };
+    specCache.set(tool, spec);
+  }
+  return spec;
+}
+
+/**
+ * One user's tool session: which toolkits and tools the agent may use, with whose accounts.
+ * Create with `toolmux.create()`, resume with `toolmux.use()`.
+ */
+export class Session<TCollection = unknown> {
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly #runtime: SessionRuntime;
+  readonly #customTools: readonly Tool[];
+  readonly #customToolkits: readonly Toolkit[];
+  #config: NormalizedSessionConfig;
+  #configVersion: number;
+  #metadata: Record<string, string>;
+  #visible: Map<string, Tool> | undefined;
+  #tools: TCollection | undefined;
+  #metaRuntime: Map<string, Tool> | undefined;
+
+  /** @internal use `toolmux.create()` or `toolmux.use()` */
+  constructor(
+    record: SessionRecord,
+    runtime: SessionRuntime,
+    custom: { tools: readonly Tool[]; toolkits: readonly Toolkit[] },
+  ) {
+    this.sessionId = record.id;
+    this.userId = record.userId;
+    this.#runtime = runtime;
+    this.#config = record.config as unknown as NormalizedSessionConfig;
+    this.#configVersion = record.configVersion;
+    this.#metadata = record.metadata;
+    this.#customTools = custom.tools;
+    this.#customToolkits = custom.toolkits;
+  }
+
+  /** The normalized config as stored. */
+  get config(): Readonly<NormalizedSessionConfig> {
+    return this.#config;
+  }
+
+  /** Starts at 1; `update()` increments it. */
+  get configVersion(): number {
+    return this.#configVersion;
+  }
+
+  get metadata(): Readonly<Record<string, string>> {
+    return this.#metadata;
+  }
+
+  /** The per-session MCP endpoint and the headers that authenticate to it (this session only). */
+  get mcp(): { url: string; headers: { Authorization: string } } {
+    return {
+      url: this.#runtime.mcpUrl(this.sessionId),
+      headers: { Authorization: `Bearer ${this.#runtime.sessionToken(this.sessionId)}` },
+    };
+  }
+
+  /** Tools the session may run (its toolkits, tools and tags filters applied), by slug. */
+  #visibleTools(): Map<string, Tool> {
+    if (!this.#visible) {
+      this.#visible = new Map();
+      for (const tool of this.#runtime.catalog.tools.values()) {
+        if (isToolVisible(this.#config, tool)) this.#visible.set(tool.slug, tool);
+      }
+    }
+    return this.#visible;
+  }
+
+  #metaTools(): Map<string, Tool> {
+    if (!this.#metaRuntime) {
+      const host = this.#host();
+      this.#metaRuntime = new Map();
+      for (const meta of META_TOOLS.values()) {
+        if (meta.slug === MetaToolSlug.MANAGE_CONNECTIONS && !this.#config.manageConnections) continue;
+        this.#metaRuntime.set(meta.slug, {
+          ...meta,
+          execute: (input, context) => meta.run(host, input, { signal: context.signal, callId: context.callId }),
+        });
+      }
+    }
+    return this.#metaRuntime;
+  }
+
+  /** The tools handed to the agent: meta-tools + preloaded (META_TOOLS) or every tool (DIRECT_TOOLS). */
+  exposedTools(): Tool[] {
+    if (this.#config.sessionPreset === 'DIRECT_TOOLS') return [...this.#visibleTools().values()];
+    const visible = this.#visibleTools();
+    const preloaded = this.#config.preload.tools.map((slug) => visible.get(slug)).filter((tool) => tool !== undefined);
+    return [...this.#metaTools().values(), ...preloaded];
+  }
+
+  /**
+   * The session's tools as the provider's native collection (a Vercel `ToolSet`, OpenAI Agents
+   * `FunctionTool[]`, LangChain tools, or plain tools by default).
+   */
+  async tools(): Promise<TCollection> {
+    this.#tools ??= this.#runtime.provider.wrapTools(
+      this.exposedTools().map(toolSpecOf),
+      (slug, args, options) => this.execute(slug, args, options),
+    ) as TCollection;
+    return this.#tools;
+  }
+
+  /**
+   * Runs a tool of this session (or a meta-tool). Never throws for a tool's failure: the result says
+   * what went wrong in words the model can act on.
+   */
+  async execute(slug: string, args: unknown = {}, options: ExecuteOptions = {}): Promise<ToolResult> {
+    const meta = this.#config.sessionPreset === 'META_TOOLS' ? this.#metaTools().get(slug) : undefined;
+    const tool = meta ?? this.#visibleTools().get(slug);
+    const call = { slug, arguments: args, userId: this.userId, sessionId: this.sessionId, callId: options.callId };
+    if (!tool) return rejectToolCall(this.#runtime.env, call, this.#notAvailable(slug));
+    return executeTool(this.#runtime.env, {
+      tool,
+      toolkit: meta ? META_TOOLKIT : this.#runtime.catalog.getToolkit(tool.toolkit),
+      arguments: args,
+      userId: this.userId,
+      sessionId: this.sessionId,
+      callId: options.callId,
+      signal: options.signal,
+    });
+  }
+
+  #notAvailable(slug: string): ToolMuxError {
+    const { catalog } = this.#runtime;
+    if (catalog.tools.has(slug) || META_TOOLS.has(slug)) {
+      return new ToolMuxError({
+        code: 'TOOL_NOT_IN_SESSION',
+        message: `Tool ${slug} is not available in this session (its toolkit, tool or tag filters exclude it). Use TOOLMUX_SEARCH_TOOLS to find the tools you can use.`,
+      });
+    }
+    return new ToolMuxError({
+      code: 'TOOL_NOT_FOUND',
+      message: `There is no tool "${slug}".${didYouMean(slug, this.#visibleTools().keys())} Use TOOLMUX_SEARCH_TOOLS to find the right slug.`,
+    });
+  }
+
+  /** Toolkits the session enables, with their connection status. */
+  async toolkits(options: { limit?: number; cursor?: string; connected?: boolean } = {}): Promise<{
+    items: SessionToolkit[];
+    nextCursor: string | undefined;
+    total: number;
+  }> {
+    const limit = validateLimit(options.limit ?? 20, 100);
+    const offset = decodeOffsetCursor(options.cursor);
+    const toolkitSlugs = new Set([...this.#visibleTools().values()].map((tool) => tool.toolkit));
+    let items = await Promise.all([...toolkitSlugs].sort().map((slug) => this.#toolkitInfo(slug)));
+    if (options.connected !== undefined) items = items.filter((item) => item.connection.isActive === options.connected);
+    const page = items.slice(offset, offset + limit);
+    return {
+      items: page,
+      nextCursor: offset + limit < items.length ? encodeOffsetCursor(offset + limit) : undefined,
+      total: items.length,
+    };
+  }
+
+  async #toolkitInfo(slug: string): Promise<SessionToolkit> {
+    const toolkit = this.#runtime.catalog.getToolkit(slug);
+    return {
+      slug,
+      name: toolkit.name,
+      description: toolkit.description,
+      noAuth: toolkit.noAuth,
+      connection: await this.#connection(toolkit),
+    };
+  }
+
+  async #connection(toolkit: Toolkit): Promise<SessionToolkit['connection']> {
+    if (toolkit.noAuth) return { isActive: true };
+    try {
+      const account = await this.#runtime.env.resolveAccount({ toolkit, userId: this.userId, sessionId: this.sessionId });
+      return account.accountId ? { isActive: true, connectedAccount: { id: account.accountId, status: 'ACTIVE' } } : { isActive: true };
+    } catch {
+      return { isActive: false };
+    }
+  }
+
+  /** What TOOLMUX_SEARCH_TOOLS returns, without a model. */
+  async search(options: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult> {
+    return this.#search([{ use_case: options.query, known_fields: options.knownFields }], options.limit);
+  }
+
+  async #search(queries: Array<{ use_case: string; known_fields?: string | null }>, limit = SEARCH_RESULTS_PER_QUERY): Promise<SearchToolsResult> {
+    const visible = this.#visibleTools();
+    const filter = (slug: string) => visible.has(slug);
+    const connections = new Map<string, SessionToolkit['connection']>();
+    const results: SearchToolsResult['results'] = [];
+    for (const query of queries) {
+      const text = query.known_fields ? `${query.use_case} ${query.known_fields}` : query.use_case;
+      const hits = await this.#runtime.catalog.index.searchHybrid(text, { limit, filter });
+      const tools: SearchToolsResult['results'][number]['tools'] = [];
+      for (const hit of hits) {
+        const tool = visible.get(hit.slug)!;
+        if (!connections.has(tool.toolkit)) {
+          connections.set(tool.toolkit, await this.#connection(this.#runtime.catalog.getToolkit(tool.toolkit)));
+        }
+        tools.push({
+          tool_slug: tool.slug,
+          toolkit: tool.toolkit,
+          description: tool.description,
+          input_schema: toolSpecOf(tool).inputSchema,
+        });
+      }
+      results.push({ use_case: query.use_case, tools });
+    }
+    const toolkit_connections = [...connections].map(([toolkit, connection]) => ({
+      toolkit,
+      connected: connection.isActive,
+      ...(connection.connectedAccount ? { connected_account_id: connection.connectedAccount.id } : {}),
+    }));
+    const unconnected = toolkit_connections.filter((entry) => !entry.connected).map((entry) => entry.toolkit);
+    const found = results.some((result) => result.tools.length > 0);
+    const next_steps = !found
+      ? 'No tool matched. Rephrase the use case with other words or the app name, or tell the user this session cannot do it.'
+      : [
+          unconnected.length > 0 && this.#config.manageConnections
+            ? `Toolkits ${unconnected.join(', ')} are not connected: call TOOLMUX_MANAGE_CONNECTIONS for them before running their tools.`
+            : unconnected.length > 0
+              ? `Toolkits ${unconnected.join(', ')} are not connected: ask the user to connect them.`
+              : '',
+          'Run the tools you need with TOOLMUX_MULTI_EXECUTE_TOOL, using the tool_slug and argument names exactly as given.',
+        ]
+          .filter(Boolean)
+          .join(' ');
+    return { results, toolkit_connections, next_steps };
+  }
+
+  #host(): MetaToolHost {
+    return {
+      searchTools: (queries) => this.#search(queries),
+      getToolSchemas: (slugs) => {
+        const visible = this.#visibleTools();
+        const tools = [];
+        const not_found = [];
+        for (const slug of slugs) {
+          const tool = visible.get(slug);
+          if (!tool) {
+            not_found.push(slug);
+            continue;
+          }
+          tools.push({
+            tool_slug: slug,
+            toolkit: tool.toolkit,
+            description: tool.description,
+            input_schema: toolSpecOf(tool).inputSchema,
+            ...(tool.outputSchema ? { output_schema: tool.outputSchema } : {}),
+          });
+        }
+        return not_found.length > 0
+          ? { tools, not_found, hint: 'These slugs are not tools of this session; find the right ones with TOOLMUX_SEARCH_TOOLS.' }
+          : { tools };
+      },
+      manageConnections: async (toolkitSlugs) => {
+        const visibleToolkits = new Set([...this.#visibleTools().values()].map((tool) => tool.toolkit));
+        const results = [];
+        for (const slug of toolkitSlugs) {
+          if (!visibleToolkits.has(slug)) {
+            results.push({
+              toolkit: slug,
+              connected: false,
+              message: `"${slug}" is not a toolkit of this session.${didYouMean(slug, visibleToolkits)}`,
+            });
+            continue;
+          }
+          const toolkit = this.#runtime.catalog.getToolkit(slug);
+          const connection = await this.#connection(toolkit);
+          results.push({
+            toolkit: slug,
+            connected: connection.isActive,
+            ...(connection.connectedAccount ? { connected_account_id: connection.connectedAccount.id } : {}),
+            message: toolkit.noAuth
+              ? `${toolkit.name} needs no account: its tools are ready to use.`
+              : connection.isActive
+                ? `${toolkit.name} is connected.`
+                : `${toolkit.name} is not connected for this user. Ask the user to connect their ${toolkit.name} account in the application, then try again.`,
+          });
+        }
+        return { results };
+      },
+      multiExecute: async (calls, options) => {
+        const results = await Promise.all(
+          calls.map(async (call, index) => {
+            if (META_TOOLS.has(call.tool_slug)) {
+              return {
+                tool_slug: call.tool_slug,
+                successful: false,
+                data: null,
+                error: `${call.tool_slug} is a meta-tool: call it directly, not through ${MetaToolSlug.MULTI_EXECUTE_TOOL}.`,
+              };
+            }
+            const result = await this.execute(call.tool_slug, call.arguments, {
+              signal: options.signal,
+              callId: options.callId ? `${options.callId}#${index}` : undefined,
+            });
+            return { tool_slug: call.tool_slug, successful: result.successful, data: result.data, error: result.error, log_id: result.logId };
+          }),
+        );
+        const failed = results.filter((result) => !result.successful).length;
+        return { results, successful_count: results.length - failed, failed_count: failed };
+      },
+    };
+  }
+
+  /**
+   * Changes the stored config (top-level keys given replace the stored ones) and returns the new
+   * config version. Validated like `create()`.
+   */
+  async update(changes: SessionConfig): Promise<number> {
+    const parsed = parseSessionConfig(changes);
+    if (parsed.experimental) {
+      throw new ToolMuxError({
+        code: 'CONFIG_INVALID',
+        message: 'experimental (custom tools and toolkits) cannot change in update(): create a new session with them.',
+      });
+    }
+    const merged = { ...denormalize(this.#config), ...parsed, experimental: { customTools: [...this.#customTools], customToolkits: [...this.#customToolkits] } };
+    const config = normalizeSessionConfig(merged, this.#runtime.catalog);
+    const record = await this.#runtime.env.store.updateSession(this.sessionId, {
+      config: config as unknown as Record<string, unknown>,
+      metadata: config.metadata,
+      expectedVersion: this.#configVersion,
+    });
+    this.#config = config;
+    this.#configVersion = record.configVersion;
+    this.#metadata = record.metadata;
+    this.#visible = undefined;
+    this.#tools = undefined;
+    this.#metaRuntime = undefined;
+    return record.configVersion;
+  }
+
+  /** This session's execution log, newest first. */
+  async logs(options: { limit?: number; cursor?: string } = {}): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
+    return this.#runtime.env.store.listLogs({ sessionId: this.sessionId, limit: options.limit ?? 50, cursor: options.cursor });
+  }
+
+  toJSON(): { sessionId: string; userId: string; configVersion: number; mcp: { url: string } } {
+    return { sessionId: this.sessionId, userId: this.userId, configVersion: this.#configVersion, mcp: { url: this.mcp.url } };
+  }
+
+  [inspect.custom](): string {
+    return `Session ${inspect(this.toJSON())}`;
+  }
+}
+
+/** The result of TOOLMUX_SEARCH_TOOLS and `session.search()`. */
+export interface SearchToolsResult {
+  results: Array<{
+    use_case: string;
+    tools: Array<{ tool_slug: string; toolkit: string; description: string; input_schema: Record<string, unknown> }>;
+  }>;
+  toolkit_connections: Array<{ toolkit: string; connected: boolean; connected_account_id?: string }>;
+  next_steps: string;
+}
+
+/** A normalized config turned back into the `create()` form (for `update()` merges). */
+function denormalize(config: NormalizedSessionConfig): SessionConfig {
+  const slugFilter = (filter: { mode: 'enable' | 'disable'; slugs: string[] }) =>
+    filter.mode === 'enable' ? { enable: filter.slugs } : { disable: filter.slugs };
+  return {
+    ...(config.toolkits.mode === 'all' ? {} : { toolkits: slugFilter(config.toolkits) }),
+    tools: Object.fromEntries(
+      Object.entries(config.tools).map(([toolkit, filter]) => [toolkit, filter.mode === 'tags' ? { tags: filter.tags } : slugFilter(filter)]),
+    ),
+    tags: config.tags,
+    authConfigs: config.authConfigs,
+    connectedAccounts: config.connectedAccounts,
+    preload: config.preload,
+    sessionPreset: config.sessionPreset,
+    manageConnections: config.manageConnections,
+    metadata: config.metadata,
+  };
+}

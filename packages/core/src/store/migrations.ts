@@ -1,0 +1,118 @@
+import type { Store } from './types.js';
+
+/** The SQL dialects the stores speak. */
+export type Dialect = Store['dialect'];
+
+/**
+ * One schema change. Each store runs the SQL of its own dialect inside the migration transaction
+ * and records `version` and `name` in `toolmux_migrations`.
+ */
+export interface Migration {
+  /** 1, 2, 3, …: the position in {@link MIGRATIONS}. Never renumber a released migration. */
+  version: number;
+  /** snake_case summary, stored for people reading the table. */
+  name: string;
+  /** One or more statements per dialect. */
+  sql: Record<Dialect, string>;
+}
+
+/** Creates the table that records applied migrations; runs before every migration check. */
+export const MIGRATIONS_TABLE_SQL: Record<Dialect, string> = {
+  sqlite: `CREATE TABLE IF NOT EXISTS toolmux_migrations (
+    version INTEGER PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+  ) STRICT`,
+  postgres: `CREATE TABLE IF NOT EXISTS toolmux_migrations (
+    version integer PRIMARY KEY,
+    name text NOT NULL,
+    applied_at timestamptz NOT NULL
+  )`,
+};
+
+/**
+ * Every schema change, oldest first. To change the schema, append an entry with the next version;
+ * never edit one that has shipped.
+ *
+ * Encodings: SQLite keeps JSON as text and dates as integer milliseconds since the epoch; PostgreSQL
+ * uses `jsonb` and `timestamptz`. Id columns are `COLLATE "C"` in PostgreSQL so that `ORDER BY id`
+ * and `id < cursor` compare bytes, as SQLite does, whatever the database's collation.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'sessions_and_execution_logs',
+    sql: {
+      sqlite: `
+        CREATE TABLE toolmux_sessions (
+          id TEXT PRIMARY KEY NOT NULL,
+          user_id TEXT NOT NULL,
+          config TEXT NOT NULL,
+          config_version INTEGER NOT NULL,
+          token_hash TEXT NOT NULL,
+          metadata TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX toolmux_sessions_user_id_id ON toolmux_sessions (user_id, id);
+
+        CREATE TABLE toolmux_execution_logs (
+          id TEXT PRIMARY KEY NOT NULL,
+          session_id TEXT,
+          user_id TEXT NOT NULL,
+          tool_slug TEXT NOT NULL,
+          toolkit TEXT NOT NULL,
+          connected_account_id TEXT,
+          call_id TEXT,
+          status TEXT NOT NULL CHECK (status IN ('success', 'error')),
+          error_code TEXT,
+          error_message TEXT,
+          duration_ms REAL NOT NULL,
+          input TEXT NOT NULL,
+          output TEXT NOT NULL,
+          created_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX toolmux_execution_logs_session_id_id ON toolmux_execution_logs (session_id, id);
+        CREATE INDEX toolmux_execution_logs_user_id_id ON toolmux_execution_logs (user_id, id);
+      `,
+      postgres: `
+        CREATE TABLE toolmux_sessions (
+          id text COLLATE "C" PRIMARY KEY,
+          user_id text NOT NULL,
+          config jsonb NOT NULL,
+          config_version integer NOT NULL,
+          token_hash text NOT NULL,
+          metadata jsonb NOT NULL,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL
+        );
+        CREATE INDEX toolmux_sessions_user_id_id ON toolmux_sessions (user_id, id);
+
+        CREATE TABLE toolmux_execution_logs (
+          id text COLLATE "C" PRIMARY KEY,
+          session_id text,
+          user_id text NOT NULL,
+          tool_slug text NOT NULL,
+          toolkit text NOT NULL,
+          connected_account_id text,
+          call_id text,
+          status text NOT NULL CHECK (status IN ('success', 'error')),
+          error_code text,
+          error_message text,
+          duration_ms double precision NOT NULL,
+          input text NOT NULL,
+          output text NOT NULL,
+          created_at timestamptz NOT NULL
+        );
+        CREATE INDEX toolmux_execution_logs_session_id_id ON toolmux_execution_logs (session_id, id);
+        CREATE INDEX toolmux_execution_logs_user_id_id ON toolmux_execution_logs (user_id, id);
+      `,
+    },
+  },
+];
+
+/** The migrations whose version is not in `appliedVersions`, in order. */
+export function pendingMigrations(appliedVersions: Iterable<number>): Migration[] {
+  const applied = new Set(appliedVersions);
+  return MIGRATIONS.filter((migration) => !applied.has(migration.version));
+}

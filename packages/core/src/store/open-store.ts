@@ -1,0 +1,84 @@
+import { ToolMuxError } from '../errors.js';
+import { PostgresStore } from './postgres.js';
+import { SqliteStore } from './sqlite.js';
+import type { Store } from './types.js';
+
+/** The store used when none is given: a SQLite file under the working directory. */
+export const DEFAULT_STORE_SPEC = 'sqlite:./.toolmux/toolmux.db';
+
+/** What a store spec string names. */
+export type StoreSpec =
+  | {
+      dialect: 'sqlite';
+      /** A file path, or `':memory:'`. */
+      path: string;
+    }
+  | { dialect: 'postgres'; connectionString: string };
+
+const ACCEPTED_FORMS =
+  '"sqlite:./path/to/file.db", "sqlite::memory:", ":memory:", a file path ending in .db or .sqlite, ' +
+  '"postgres://user:password@host:5432/database" (or postgresql://), or a Store instance';
+
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+function invalidSpec(shown: string): ToolMuxError {
+  return new ToolMuxError({
+    code: 'STORE_CONFIG_INVALID',
+    message: `Invalid store ${shown}. Use ${ACCEPTED_FORMS}.`,
+  });
+}
+
+/**
+ * Reads a store spec without opening anything:
+ *
+ * - `undefined`: {@link DEFAULT_STORE_SPEC}, a SQLite file at `./.toolmux/toolmux.db`
+ * - `'sqlite:./path.db'`, or a bare path ending in `.db` / `.sqlite`: a SQLite file
+ * - `'sqlite::memory:'` or `':memory:'`: an in-memory SQLite database
+ * - `'postgres://…'` / `'postgresql://…'`: PostgreSQL
+ *
+ * Throws `ToolMuxError` `STORE_CONFIG_INVALID` for anything else.
+ */
+export function parseStoreSpec(spec: string | undefined = DEFAULT_STORE_SPEC): StoreSpec {
+  if (typeof spec !== 'string') throw invalidSpec(`of type ${spec === null ? 'null' : typeof spec}`);
+  if (spec === ':memory:') return { dialect: 'sqlite', path: ':memory:' };
+  if (/^postgres(ql)?:\/\//i.test(spec)) return { dialect: 'postgres', connectionString: spec };
+  if (spec.startsWith('sqlite:') && !spec.startsWith('sqlite://') && spec.length > 'sqlite:'.length) {
+    return { dialect: 'sqlite', path: spec.slice('sqlite:'.length) };
+  }
+  if (!URL_SCHEME.test(spec) && /\.(db|sqlite)$/i.test(spec)) return { dialect: 'sqlite', path: spec };
+  // a URL's password must not reach logs through the message
+  throw invalidSpec(JSON.stringify(spec.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@')));
+}
+
+function isStore(value: unknown): value is Store {
+  return typeof value === 'object' && value !== null && typeof (value as Store).migrate === 'function';
+}
+
+/**
+ * Opens the store a spec names (see {@link parseStoreSpec}), or takes a `Store` as is, and runs its
+ * pending migrations. A store opened here is closed again when migrating fails.
+ *
+ * @example
+ * ```ts
+ * const store = await openStore(process.env.TOOLMUX_STORE); // SQLite under ./.toolmux/ when unset
+ * ```
+ */
+export async function openStore(spec?: string | Store): Promise<Store> {
+  let store: Store;
+  if (isStore(spec)) {
+    store = spec;
+  } else {
+    const parsed = parseStoreSpec(spec);
+    store =
+      parsed.dialect === 'sqlite'
+        ? new SqliteStore({ path: parsed.path })
+        : await PostgresStore.create({ connectionString: parsed.connectionString });
+  }
+  try {
+    await store.migrate();
+  } catch (error) {
+    if (store !== spec) await store.close();
+    throw error;
+  }
+  return store;
+}

@@ -1,0 +1,62 @@
+import { ToolMuxError } from '../errors.js';
+import { ID_PATTERN } from '../util/ids.js';
+import { validateLimit } from '../util/pagination.js';
+import type { Dialect } from './migrations.js';
+import type { Page } from './types.js';
+
+/** The largest page a list query may ask for. */
+export const MAX_PAGE_LIMIT = 1000;
+
+/** A list query: equality filters (undefined ones are left out), a page size and the cursor. */
+export interface PageQuery {
+  filters: Record<string, string | undefined>;
+  limit: number;
+  cursor: string | undefined;
+}
+
+/**
+ * Rejects a `limit` outside 1..1000 and a cursor that is not an id with `idPrefix` (the cursor is the
+ * id of the last item of the previous page, so `id < cursor` continues where that page stopped).
+ */
+export function assertPageQuery(
+  { limit, cursor }: Pick<PageQuery, 'limit' | 'cursor'>,
+  idPrefix: string,
+): void {
+  validateLimit(limit, MAX_PAGE_LIMIT);
+  if (cursor === undefined) return;
+  if (typeof cursor !== 'string' || !cursor.startsWith(`${idPrefix}_`) || !ID_PATTERN.test(cursor)) {
+    const shown = JSON.stringify(String(cursor).slice(0, 100));
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `Malformed cursor ${shown}: pass the nextCursor of a previous page, or no cursor for the first page.`,
+    });
+  }
+}
+
+/**
+ * The `WHERE … ORDER BY id DESC LIMIT …` tail of a list query and its parameters. It asks for one row
+ * more than `limit`: that row only tells {@link toPage} whether a next page exists.
+ */
+export function pageClause(
+  dialect: Dialect,
+  { filters, limit, cursor }: PageQuery,
+): { sql: string; params: Array<string | number> } {
+  const params: Array<string | number> = [];
+  const placeholder = (value: string | number): string => {
+    params.push(value);
+    return dialect === 'sqlite' ? '?' : `$${params.length}`;
+  };
+  const conditions = Object.entries(filters)
+    .filter((entry): entry is [string, string] => entry[1] !== undefined)
+    .map(([column, value]) => `${column} = ${placeholder(value)}`);
+  if (cursor !== undefined) conditions.push(`id < ${placeholder(cursor)}`);
+  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')} ` : '';
+  return { sql: `${where}ORDER BY id DESC LIMIT ${placeholder(limit + 1)}`, params };
+}
+
+/** Cuts the `limit + 1` rows of a {@link pageClause} query into a page. */
+export function toPage<T extends { id: string }>(items: T[], limit: number): Page<T> {
+  if (items.length <= limit) return { items, nextCursor: undefined };
+  const page = items.slice(0, limit);
+  return { items: page, nextCursor: page[page.length - 1]!.id };
+}

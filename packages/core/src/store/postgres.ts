@@ -1,0 +1,288 @@
+import type { Pool, QueryResultRow } from 'pg';
+import { ToolMuxError } from '../errors.js';
+import { MIGRATIONS_TABLE_SQL, pendingMigrations } from './migrations.js';
+import { assertPageQuery, type PageQuery, pageClause, toPage } from './pagination.js';
+import {
+  assertExpectedVersion,
+  configVersionConflictError,
+  sessionNotFoundError,
+  storeError,
+} from './store-errors.js';
+import type {
+  ExecutionLogRecord,
+  ListLogsQuery,
+  ListSessionsQuery,
+  Page,
+  SessionRecord,
+  SessionUpdate,
+  Store,
+} from './types.js';
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:5432/database` (or `postgresql://…`). */
+  connectionString: string;
+  /**
+   * The schema that holds toolmux's tables: `migrate()` creates it when missing, and every pooled
+   * connection gets it as its `search_path`. Lower-case letters, digits and `_`, at most 63 characters.
+   * @default the connection's own `search_path` (usually `public`)
+   */
+  schema?: string;
+  /** The most connections the pool keeps open. @default 10 */
+  poolSize?: number;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+const SESSION_COLUMNS = 'id, user_id, config, config_version, token_hash, metadata, created_at, updated_at';
+const LOG_COLUMNS =
+  'id, session_id, user_id, tool_slug, toolkit, connected_account_id, call_id, status, error_code, ' +
+  'error_message, duration_ms, input, output, created_at';
+
+function toSession(row: QueryResultRow): SessionRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    config: row.config,
+    configVersion: row.config_version,
+    tokenHash: row.token_hash,
+    metadata: row.metadata,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toLog(row: QueryResultRow): ExecutionLogRecord {
+  return {
+    id: row.id,
+    sessionId: row.session_id,
+    userId: row.user_id,
+    toolSlug: row.tool_slug,
+    toolkit: row.toolkit,
+    connectedAccountId: row.connected_account_id,
+    callId: row.call_id,
+    status: row.status,
+    errorCode: row.error_code,
+    errorMessage: row.error_message,
+    durationMs: row.duration_ms,
+    input: row.input,
+    output: row.output,
+    createdAt: row.created_at,
+  };
+}
+
+function invalidOption(message: string): ToolMuxError {
+  return new ToolMuxError({ code: 'STORE_CONFIG_INVALID', message });
+}
+
+/**
+ * The shared store: PostgreSQL through a `pg` connection pool, for several server instances that
+ * share state. JSON is `jsonb` (objects come back equal, but with PostgreSQL's key order) and dates
+ * are `timestamptz` (microsecond precision, so a `Date` round-trips exactly). `pg` is imported only
+ * by {@link PostgresStore.create}, so SQLite users never load it.
+ *
+ * @example
+ * ```ts
+ * const store = await PostgresStore.create({ connectionString: process.env.DATABASE_URL! });
+ * await store.migrate();
+ * ```
+ */
+export class PostgresStore implements Store {
+  readonly dialect = 'postgres';
+  private ending: Promise<void> | undefined;
+
+  private constructor(
+    private readonly pool: Pool,
+    private readonly schema: string | undefined,
+  ) {}
+
+  /** Checks the options and creates the pool; connections open on first use. */
+  static async create({
+    connectionString,
+    schema,
+    poolSize = 10,
+  }: PostgresStoreOptions): Promise<PostgresStore> {
+    if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+      throw invalidOption(
+        `Invalid PostgreSQL schema name "${schema}": use lower-case letters, digits and _ (at most 63 characters).`,
+      );
+    }
+    if (!Number.isInteger(poolSize) || poolSize < 1) {
+      throw invalidOption(`poolSize must be a positive integer; got ${String(poolSize)}.`);
+    }
+    const { Pool } = await import('pg');
+    const pool = new Pool({
+      connectionString,
+      max: poolSize,
+      options: schema === undefined ? undefined : `-c search_path=${schema}`,
+    });
+    // An idle connection that breaks (server restart, network) is dropped by the pool and replaced on
+    // the next query; without a listener the pool's 'error' event would crash the process.
+    pool.on('error', () => {});
+    return new PostgresStore(pool, schema);
+  }
+
+  /**
+   * Runs pending migrations in one transaction that holds an advisory lock, so server processes
+   * starting at once apply each migration exactly once.
+   */
+  async migrate(): Promise<void> {
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw storeError('postgres', 'connect to run migrations', error);
+    });
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+        `toolmux_migrations:${this.schema ?? ''}`,
+      ]);
+      if (this.schema !== undefined) {
+        const existing = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
+        if (existing.rowCount === 0) await client.query(`CREATE SCHEMA "${this.schema}"`);
+      }
+      await client.query(MIGRATIONS_TABLE_SQL.postgres);
+      const applied = await client.query<{ version: number }>('SELECT version FROM toolmux_migrations');
+      for (const migration of pendingMigrations(applied.rows.map((row) => row.version))) {
+        await client.query(migration.sql.postgres);
+        await client.query(
+          'INSERT INTO toolmux_migrations (version, name, applied_at) VALUES ($1, $2, now())',
+          [migration.version, migration.name],
+        );
+      }
+      await client.query('COMMIT');
+      client.release();
+    } catch (error) {
+      // the connection may be broken, so the rollback may fail too; the connection is discarded either way
+      await client.query('ROLLBACK').catch(() => {});
+      client.release(true);
+      throw storeError('postgres', 'run migrations', error);
+    }
+  }
+
+  /** Closes the pool's connections; a second call waits for the first. */
+  async close(): Promise<void> {
+    this.ending ??= this.pool.end();
+    await this.ending;
+  }
+
+  async insertSession(record: SessionRecord): Promise<void> {
+    await this.query(
+      'insert a session',
+      `INSERT INTO toolmux_sessions (${SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        record.id,
+        record.userId,
+        JSON.stringify(record.config),
+        record.configVersion,
+        record.tokenHash,
+        JSON.stringify(record.metadata),
+        record.createdAt,
+        record.updatedAt,
+      ],
+    );
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const rows = await this.query(
+      'read a session',
+      `SELECT ${SESSION_COLUMNS} FROM toolmux_sessions WHERE id = $1`,
+      [id],
+    );
+    return rows[0] === undefined ? undefined : toSession(rows[0]);
+  }
+
+  async updateSession(
+    id: string,
+    { config, metadata, expectedVersion }: SessionUpdate,
+  ): Promise<SessionRecord> {
+    assertExpectedVersion(expectedVersion);
+    const updated = await this.query(
+      'update a session',
+      'UPDATE toolmux_sessions SET config = $1, metadata = $2, config_version = config_version + 1, updated_at = $3 ' +
+        `WHERE id = $4 AND config_version = $5 RETURNING ${SESSION_COLUMNS}`,
+      [JSON.stringify(config), JSON.stringify(metadata), new Date(), id, expectedVersion],
+    );
+    if (updated[0]) return toSession(updated[0]);
+    const current = await this.query(
+      'update a session',
+      'SELECT config_version FROM toolmux_sessions WHERE id = $1',
+      [id],
+    );
+    if (!current[0]) throw sessionNotFoundError(id);
+    throw configVersionConflictError(id, expectedVersion, current[0].config_version);
+  }
+
+  async listSessions({ userId, limit, cursor }: ListSessionsQuery): Promise<Page<SessionRecord>> {
+    assertPageQuery({ limit, cursor }, 'ses');
+    const rows = await this.list('list sessions', 'toolmux_sessions', SESSION_COLUMNS, {
+      filters: { user_id: userId },
+      limit,
+      cursor,
+    });
+    return toPage(rows.map(toSession), limit);
+  }
+
+  /** On the path of every tool call: a named statement, parsed once per pooled connection. */
+  async insertLog(record: ExecutionLogRecord): Promise<void> {
+    await this.query(
+      'insert an execution log',
+      `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) ` +
+        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)',
+      [
+        record.id,
+        record.sessionId,
+        record.userId,
+        record.toolSlug,
+        record.toolkit,
+        record.connectedAccountId,
+        record.callId,
+        record.status,
+        record.errorCode,
+        record.errorMessage,
+        record.durationMs,
+        record.input,
+        record.output,
+        record.createdAt,
+      ],
+      'toolmux_insert_execution_log',
+    );
+  }
+
+  async listLogs({
+    sessionId,
+    userId,
+    toolSlug,
+    limit,
+    cursor,
+  }: ListLogsQuery): Promise<Page<ExecutionLogRecord>> {
+    assertPageQuery({ limit, cursor }, 'log');
+    const rows = await this.list('list execution logs', 'toolmux_execution_logs', LOG_COLUMNS, {
+      filters: { session_id: sessionId, user_id: userId, tool_slug: toolSlug },
+      limit,
+      cursor,
+    });
+    return toPage(rows.map(toLog), limit);
+  }
+
+  private list(
+    operation: string,
+    table: string,
+    columns: string,
+    query: PageQuery,
+  ): Promise<QueryResultRow[]> {
+    const { sql, params } = pageClause('postgres', query);
+    return this.query(operation, `SELECT ${columns} FROM ${table} ${sql}`, params);
+  }
+
+  /** Runs one parameterized query, wrapping a failure as `STORE_ERROR` that names `operation`. */
+  private async query(
+    operation: string,
+    text: string,
+    values: unknown[],
+    name?: string,
+  ): Promise<QueryResultRow[]> {
+    try {
+      return (await this.pool.query({ name, text, values })).rows;
+    } catch (error) {
+      throw storeError('postgres', operation, error);
+    }
+  }
+}

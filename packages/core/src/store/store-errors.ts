@@ -1,0 +1,49 @@
+import { ToolMuxError } from '../errors.js';
+import type { Dialect } from './migrations.js';
+
+/**
+ * Wraps a database failure. The message names the operation only, never row values (they may hold
+ * secrets); the database error stays available as `cause` for logs.
+ */
+export function storeError(dialect: Dialect, operation: string, cause: unknown): ToolMuxError {
+  return new ToolMuxError({
+    code: 'STORE_ERROR',
+    message: `The ${dialect} store failed to ${operation}. The database error is attached as the cause.`,
+    cause,
+    details: { operation },
+  });
+}
+
+/** `updateSession` found no row with this id. */
+export function sessionNotFoundError(id: string): ToolMuxError {
+  return new ToolMuxError({
+    code: 'SESSION_NOT_FOUND',
+    message: `Session "${id}" does not exist.`,
+    details: { sessionId: id },
+  });
+}
+
+/** `updateSession` found the session at another version than the caller read. */
+export function configVersionConflictError(
+  id: string,
+  expectedVersion: number,
+  currentVersion: number,
+): ToolMuxError {
+  return new ToolMuxError({
+    code: 'SESSION_VERSION_CONFLICT',
+    message:
+      `Session "${id}" was updated by someone else: expected config version ${expectedVersion}, ` +
+      `found ${currentVersion}. Reload the session with use() and retry the update.`,
+    details: { sessionId: id, expectedVersion, currentVersion },
+  });
+}
+
+/** Rejects an `expectedVersion` that no stored session can have. */
+export function assertExpectedVersion(expectedVersion: number): void {
+  if (!Number.isInteger(expectedVersion) || expectedVersion < 1) {
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `expectedVersion must be a positive integer (the configVersion you read); got ${String(expectedVersion)}.`,
+    });
+  }
+}

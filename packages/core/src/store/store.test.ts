@@ -1,0 +1,636 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
+import { createTestPostgresStore, postgresSkipReason, withTestDatabase } from '../test/postgres.js';
+import { newId } from '../util/ids.js';
+import { MIGRATIONS } from './migrations.js';
+import { DEFAULT_STORE_SPEC, openStore, parseStoreSpec } from './open-store.js';
+import { PostgresStore } from './postgres.js';
+import { SqliteStore } from './sqlite.js';
+import type { ExecutionLogRecord, SessionRecord, Store } from './types.js';
+
+const temporaryRoot = mkdtempSync(join(tmpdir(), 'toolmux-store-test-'));
+afterAll(() => rmSync(temporaryRoot, { recursive: true, force: true }));
+
+/** A directory of its own for one test. */
+function temporaryDirectory(): string {
+  return mkdtempSync(join(temporaryRoot, 'case-'));
+}
+
+/** A fresh, unmigrated database behind a store. */
+interface OpenedBackend {
+  store: Store;
+  /** Another store on the same database, where the database outlives a store. */
+  openAnotherStore?: () => Promise<Store>;
+  /** The versions in `toolmux_migrations`, read past the store, where the database can be reached. */
+  appliedMigrations?: () => Promise<number[]>;
+  cleanup(): Promise<void>;
+}
+
+interface Backend {
+  name: string;
+  /** Why the backend cannot run here (local runs without PostgreSQL only). */
+  skipReason: string | undefined;
+  /** The database outlives a store, so {@link OpenedBackend.openAnotherStore} exists. */
+  durable: boolean;
+  open(): Promise<OpenedBackend>;
+}
+
+const skipPostgres = await postgresSkipReason();
+
+const backends: Backend[] = [
+  {
+    name: 'sqlite file',
+    skipReason: undefined,
+    durable: true,
+    async open() {
+      // nested directories that do not exist yet: the store creates them
+      const path = join(temporaryDirectory(), 'nested', 'dir', 'toolmux.db');
+      const stores: Store[] = [new SqliteStore({ path })];
+      return {
+        store: stores[0]!,
+        async openAnotherStore() {
+          const store = new SqliteStore({ path });
+          stores.push(store);
+          return store;
+        },
+        async appliedMigrations() {
+          const database = new DatabaseSync(path, { readOnly: true });
+          try {
+            return database
+              .prepare('SELECT version FROM toolmux_migrations ORDER BY version')
+              .all()
+              .map((row) => row.version as number);
+          } finally {
+            database.close();
+          }
+        },
+        async cleanup() {
+          await Promise.all(stores.map((store) => store.close()));
+        },
+      };
+    },
+  },
+  {
+    name: 'sqlite :memory:',
+    skipReason: undefined,
+    durable: false,
+    async open() {
+      const store = new SqliteStore({ path: ':memory:' });
+      return { store, cleanup: () => store.close() };
+    },
+  },
+  {
+    name: 'postgres',
+    skipReason: skipPostgres,
+    durable: true,
+    async open() {
+      const database = await createTestPostgresStore();
+      return {
+        store: database.store,
+        openAnotherStore: () => database.openAnotherStore(),
+        async appliedMigrations() {
+          const rows = await database.query<{ version: number }>(
+            'SELECT version FROM toolmux_migrations ORDER BY version',
+          );
+          return rows.map((row) => row.version);
+        },
+        cleanup: () => database.cleanup(),
+      };
+    },
+  },
+];
+
+const ALL_MIGRATION_VERSIONS = MIGRATIONS.map((migration) => migration.version);
+
+function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    id: newId('ses'),
+    userId: 'user_1',
+    config: {
+      toolkits: { enable: ['acme', 'github'] },
+      tags: [],
+      nested: { depth: 2, flag: true, none: null },
+    },
+    configVersion: 1,
+    tokenHash: 'a'.repeat(64),
+    metadata: { team: 'growth' },
+    createdAt: new Date('2024-02-29T12:34:56.789Z'),
+    updatedAt: new Date('2024-02-29T12:34:56.789Z'),
+    ...overrides,
+  };
+}
+
+function log(overrides: Partial<ExecutionLogRecord> = {}): ExecutionLogRecord {
+  return {
+    id: newId('log'),
+    sessionId: 'ses_none',
+    userId: 'user_1',
+    toolSlug: 'ACME_GET_ORDER',
+    toolkit: 'acme',
+    connectedAccountId: null,
+    callId: null,
+    status: 'success',
+    errorCode: null,
+    errorMessage: null,
+    durationMs: 12.625,
+    input: '{"orderId":"o_1"}',
+    output: '{"status":"shipped"}',
+    createdAt: new Date('2025-01-02T03:04:05.006Z'),
+    ...overrides,
+  };
+}
+
+/** The error `promise` rejects with, checked to be a ToolMuxError with `code`. */
+async function rejection(promise: Promise<unknown>, code: ToolMuxErrorCode): Promise<ToolMuxError> {
+  const error = await promise.then(
+    () => undefined,
+    (rejected: unknown) => rejected,
+  );
+  expect(ToolMuxError.isInstance(error), `expected a ToolMuxError, got ${String(error)}`).toBe(true);
+  expect((error as ToolMuxError).code).toBe(code);
+  return error as ToolMuxError;
+}
+
+/** Every item of a paginated list, following `nextCursor` until it is undefined, and the page sizes seen. */
+async function collectPages<T extends { id: string }>(
+  listPage: (cursor: string | undefined) => Promise<{ items: T[]; nextCursor: string | undefined }>,
+): Promise<{ ids: string[]; pageSizes: number[] }> {
+  const ids: string[] = [];
+  const pageSizes: number[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listPage(cursor);
+    ids.push(...page.items.map((item) => item.id));
+    pageSizes.push(page.items.length);
+    cursor = page.nextCursor;
+  } while (cursor !== undefined && pageSizes.length < 100);
+  return { ids, pageSizes };
+}
+
+function shuffled<T>(items: T[]): T[] {
+  // a fixed permutation: insertion order must not be what orders the results
+  return items
+    .map((item, index) => ({ item, key: (index * 7919) % 31 }))
+    .sort((a, b) => a.key - b.key)
+    .map(({ item }) => item);
+}
+
+describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
+  describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'contract', () => {
+    let backend: OpenedBackend;
+    let store: Store;
+
+    beforeEach(async () => {
+      backend = await open();
+      store = backend.store;
+      await store.migrate();
+    });
+    afterEach(async () => {
+      await backend.cleanup();
+    });
+
+    it('records every migration once; migrating again changes nothing', async () => {
+      const record = session();
+      await store.insertSession(record);
+      await store.migrate();
+      await store.migrate();
+      expect(await store.getSession(record.id)).toEqual(record);
+      if (backend.appliedMigrations)
+        expect(await backend.appliedMigrations()).toEqual(ALL_MIGRATION_VERSIONS);
+    });
+
+    // only a database that outlives its store can be shared or reopened
+    if (durable) {
+      it('applies migrations once when several stores migrate one database at once', async () => {
+        const fresh = await open();
+        try {
+          const others = await Promise.all([1, 2, 3].map(() => fresh.openAnotherStore!()));
+          await Promise.all([fresh.store, ...others].map((each) => each.migrate()));
+          expect(await fresh.appliedMigrations!()).toEqual(ALL_MIGRATION_VERSIONS);
+          const record = session();
+          await fresh.store.insertSession(record);
+          expect(await others[2]!.getSession(record.id)).toEqual(record);
+        } finally {
+          await fresh.cleanup();
+        }
+      });
+
+      it('keeps data for a store reopened on the same database', async () => {
+        const record = session();
+        const entry = log({ sessionId: record.id });
+        await store.insertSession(record);
+        await store.insertLog(entry);
+        await store.close();
+        const reopened = await backend.openAnotherStore!();
+        await reopened.migrate();
+        expect(await reopened.getSession(record.id)).toEqual(record);
+        expect((await reopened.listLogs({ sessionId: record.id, limit: 10 })).items).toEqual([entry]);
+      });
+    }
+
+    it('round-trips a session: config JSON, metadata and exact dates', async () => {
+      const record = session({
+        createdAt: new Date('1999-12-31T23:59:59.999Z'),
+        updatedAt: new Date('2031-07-04T00:00:00.001Z'),
+        metadata: { a: '1', empty: '' },
+      });
+      await store.insertSession(record);
+      const read = await store.getSession(record.id);
+      expect(read).toEqual(record);
+      expect(read!.createdAt).toBeInstanceOf(Date);
+      expect(read!.createdAt.getTime()).toBe(946684799999);
+      expect(read!.updatedAt.getTime()).toBe(Date.UTC(2031, 6, 4, 0, 0, 0, 1));
+    });
+
+    it('returns undefined for an unknown session id', async () => {
+      await store.insertSession(session());
+      expect(await store.getSession(newId('ses'))).toBeUndefined();
+    });
+
+    it('round-trips unicode and 4 KB payloads', async () => {
+      const text = 'Grüße 👋🏽 你好 שלום e\u0301 \u{1F9D1}\u200D\u{1F4BB} "quotes" \\ back\nslash\ttab';
+      const large = '€✓'.repeat(1024) + 'x'.repeat(2048); // 4096 characters, 8192 bytes of UTF-8
+      const record = session({
+        userId: 'ユーザー_1',
+        config: { text, large, list: [text, { deeper: text }] },
+        metadata: { 'clé 🔑': text, large },
+      });
+      await store.insertSession(record);
+      expect(await store.getSession(record.id)).toEqual(record);
+
+      const entry = log({
+        userId: record.userId,
+        input: large,
+        output: JSON.stringify({ text }),
+        errorMessage: text,
+      });
+      await store.insertLog(entry);
+      const [read] = (await store.listLogs({ userId: record.userId, limit: 1 })).items;
+      expect(read).toEqual(entry);
+      expect(read!.input).toHaveLength(4096);
+    });
+
+    it('reports a database failure as STORE_ERROR without row values, with the cause attached', async () => {
+      const record = session({ tokenHash: 'secret-token-hash-value' });
+      await store.insertSession(record);
+      const error = await rejection(store.insertSession(record), 'STORE_ERROR');
+      expect(error.message).toContain('insert a session');
+      expect(error.message).not.toContain('secret-token-hash-value');
+      expect(error.message).not.toContain(record.id);
+      expect(error.cause).toBeInstanceOf(Error);
+    });
+
+    describe('updateSession', () => {
+      it('replaces config and metadata, bumps the version and updatedAt', async () => {
+        const record = session();
+        await store.insertSession(record);
+        const before = Date.now();
+        const updated = await store.updateSession(record.id, {
+          config: { toolkits: { enable: ['slack'] } },
+          metadata: { team: 'support', tier: 'gold' },
+          expectedVersion: 1,
+        });
+        expect(updated).toEqual({
+          ...record,
+          config: { toolkits: { enable: ['slack'] } },
+          metadata: { team: 'support', tier: 'gold' },
+          configVersion: 2,
+          updatedAt: updated.updatedAt,
+        });
+        expect(updated.updatedAt.getTime()).toBeGreaterThanOrEqual(before);
+        expect(updated.updatedAt.getTime()).toBeLessThanOrEqual(Date.now());
+        expect(await store.getSession(record.id)).toEqual(updated);
+
+        const again = await store.updateSession(record.id, { config: {}, metadata: {}, expectedVersion: 2 });
+        expect(again.configVersion).toBe(3);
+        expect(again.config).toEqual({});
+      });
+
+      it('rejects a stale version with SESSION_VERSION_CONFLICT and leaves the session alone', async () => {
+        const record = session();
+        await store.insertSession(record);
+        const updated = await store.updateSession(record.id, {
+          config: { v: 2 },
+          metadata: {},
+          expectedVersion: 1,
+        });
+        const error = await rejection(
+          store.updateSession(record.id, { config: { v: 'lost' }, metadata: {}, expectedVersion: 1 }),
+          'SESSION_VERSION_CONFLICT',
+        );
+        expect(error.message).toMatch(/use\(\)/);
+        expect(error.details).toEqual({ sessionId: record.id, expectedVersion: 1, currentVersion: 2 });
+        expect(await store.getSession(record.id)).toEqual(updated);
+      });
+
+      it('lets exactly one of two concurrent updates of one version win', async () => {
+        const record = session();
+        await store.insertSession(record);
+        const results = await Promise.allSettled(
+          ['first', 'second'].map((value) =>
+            store.updateSession(record.id, { config: { value }, metadata: {}, expectedVersion: 1 }),
+          ),
+        );
+        const winners = results.filter((result) => result.status === 'fulfilled');
+        const losers = results.filter((result) => result.status === 'rejected');
+        expect(winners).toHaveLength(1);
+        expect((losers[0]!.reason as ToolMuxError).code).toBe('SESSION_VERSION_CONFLICT');
+        expect((await store.getSession(record.id))!.configVersion).toBe(2);
+      });
+
+      it('throws SESSION_NOT_FOUND for an unknown id', async () => {
+        const id = newId('ses');
+        const error = await rejection(
+          store.updateSession(id, { config: {}, metadata: {}, expectedVersion: 1 }),
+          'SESSION_NOT_FOUND',
+        );
+        expect(error.message).toContain(id);
+      });
+
+      it('rejects an expectedVersion that is not a positive integer', async () => {
+        const record = session();
+        await store.insertSession(record);
+        for (const expectedVersion of [0, -1, 1.5, Number.NaN]) {
+          await rejection(
+            store.updateSession(record.id, { config: {}, metadata: {}, expectedVersion }),
+            'INVALID_REQUEST',
+          );
+        }
+      });
+    });
+
+    describe('listSessions', () => {
+      // ids are created in order (oldest first) and inserted in a shuffled order
+      let alice: string[];
+      let bob: string[];
+
+      beforeEach(async () => {
+        const records = Array.from({ length: 12 }, (_, index) =>
+          session({ userId: index % 3 === 2 ? 'bob' : 'alice', metadata: { index: String(index) } }),
+        );
+        for (const record of shuffled(records)) await store.insertSession(record);
+        alice = records.filter((record) => record.userId === 'alice').map((record) => record.id);
+        bob = records.filter((record) => record.userId === 'bob').map((record) => record.id);
+      });
+
+      it('lists newest first', async () => {
+        const page = await store.listSessions({ limit: 1000 });
+        expect(page.items.map((item) => item.id)).toEqual([...alice, ...bob].sort().reverse());
+        expect(page.items[0]!.metadata).toEqual({ index: '11' });
+        expect(page.nextCursor).toBeUndefined();
+      });
+
+      it('filters by user', async () => {
+        const page = await store.listSessions({ userId: 'bob', limit: 1000 });
+        expect(page.items.map((item) => item.id)).toEqual([...bob].reverse());
+        expect(page.items.every((item) => item.userId === 'bob')).toBe(true);
+        expect((await store.listSessions({ userId: 'nobody', limit: 10 })).items).toEqual([]);
+      });
+
+      it('pages with cursors until exhausted, without duplicates or gaps', async () => {
+        const everyone = await collectPages((cursor) => store.listSessions({ limit: 5, cursor }));
+        expect(everyone).toEqual({ ids: [...alice, ...bob].sort().reverse(), pageSizes: [5, 5, 2] });
+
+        const ofAlice = await collectPages((cursor) =>
+          store.listSessions({ userId: 'alice', limit: 3, cursor }),
+        );
+        expect(ofAlice).toEqual({ ids: [...alice].reverse(), pageSizes: [3, 3, 2] });
+
+        // a limit that divides the rows evenly ends without an empty page
+        const ofBob = await collectPages((cursor) => store.listSessions({ userId: 'bob', limit: 2, cursor }));
+        expect(ofBob).toEqual({ ids: [...bob].reverse(), pageSizes: [2, 2] });
+
+        const single = await collectPages((cursor) => store.listSessions({ limit: 1, cursor }));
+        expect(single.ids).toEqual(everyone.ids);
+      });
+    });
+
+    describe('logs', () => {
+      let entries: ExecutionLogRecord[];
+
+      beforeEach(async () => {
+        entries = Array.from({ length: 10 }, (_, index) =>
+          log({
+            sessionId: index < 6 ? 'ses_a' : index < 9 ? 'ses_b' : null,
+            userId: index % 2 === 0 ? 'user_even' : 'user_odd',
+            toolSlug: index % 3 === 0 ? 'ACME_CREATE_ORDER' : 'ACME_GET_ORDER',
+            status: index % 4 === 0 ? 'error' : 'success',
+            errorCode: index % 4 === 0 ? 'TOOL_EXECUTION_FAILED' : null,
+            errorMessage: index % 4 === 0 ? `failure ${index}` : null,
+            connectedAccountId: index % 2 === 0 ? 'ca_1' : null,
+            callId: `call_${index}`,
+            durationMs: index * 1.5,
+            createdAt: new Date(Date.UTC(2025, 0, 1, 0, 0, 0, index)),
+          }),
+        );
+        for (const entry of shuffled(entries)) await store.insertLog(entry);
+      });
+
+      const newestFirst = (predicate: (entry: ExecutionLogRecord) => boolean) =>
+        entries.filter(predicate).reverse();
+
+      it('lists all fields, newest first', async () => {
+        const page = await store.listLogs({ limit: 1000 });
+        expect(page.items).toEqual(newestFirst(() => true));
+        expect(page.nextCursor).toBeUndefined();
+      });
+
+      it('filters by session, user and tool, alone and together', async () => {
+        expect((await store.listLogs({ sessionId: 'ses_b', limit: 100 })).items).toEqual(
+          newestFirst((entry) => entry.sessionId === 'ses_b'),
+        );
+        expect((await store.listLogs({ userId: 'user_odd', limit: 100 })).items).toEqual(
+          newestFirst((entry) => entry.userId === 'user_odd'),
+        );
+        expect((await store.listLogs({ toolSlug: 'ACME_CREATE_ORDER', limit: 100 })).items).toEqual(
+          newestFirst((entry) => entry.toolSlug === 'ACME_CREATE_ORDER'),
+        );
+        const combined = await store.listLogs({
+          sessionId: 'ses_a',
+          userId: 'user_even',
+          toolSlug: 'ACME_CREATE_ORDER',
+          limit: 100,
+        });
+        expect(combined.items.map((item) => item.callId)).toEqual(['call_0']);
+      });
+
+      it('pages with cursors until exhausted', async () => {
+        const all = await collectPages((cursor) => store.listLogs({ limit: 4, cursor }));
+        expect(all).toEqual({ ids: newestFirst(() => true).map((entry) => entry.id), pageSizes: [4, 4, 2] });
+
+        const ofSession = await collectPages((cursor) =>
+          store.listLogs({ sessionId: 'ses_a', limit: 3, cursor }),
+        );
+        expect(ofSession).toEqual({
+          ids: newestFirst((entry) => entry.sessionId === 'ses_a').map((entry) => entry.id),
+          pageSizes: [3, 3],
+        });
+      });
+    });
+
+    describe('query validation', () => {
+      it('accepts limits 1 and 1000 and rejects anything else with INVALID_REQUEST', async () => {
+        expect((await store.listSessions({ limit: 1 })).items).toEqual([]);
+        expect((await store.listLogs({ limit: 1000 })).items).toEqual([]);
+        for (const limit of [0, -5, 1001, 2.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+          const error = await rejection(store.listSessions({ limit }), 'INVALID_REQUEST');
+          expect(error.message).toContain('limit');
+          await rejection(store.listLogs({ limit }), 'INVALID_REQUEST');
+        }
+      });
+
+      it('rejects a malformed cursor with INVALID_REQUEST naming it', async () => {
+        for (const cursor of ['not-a-cursor', '', `${newId('ses')}x`, "ses_' OR 1=1 --"]) {
+          const error = await rejection(store.listSessions({ limit: 10, cursor }), 'INVALID_REQUEST');
+          expect(error.message).toContain(JSON.stringify(cursor));
+        }
+        // a cursor of the other list
+        await rejection(store.listSessions({ limit: 10, cursor: newId('log') }), 'INVALID_REQUEST');
+        await rejection(store.listLogs({ limit: 10, cursor: newId('ses') }), 'INVALID_REQUEST');
+      });
+    });
+  });
+});
+
+describe('MIGRATIONS', () => {
+  it('are numbered 1, 2, 3, … with unique names and SQL for both dialects', () => {
+    expect(ALL_MIGRATION_VERSIONS).toEqual(MIGRATIONS.map((_, index) => index + 1));
+    expect(new Set(MIGRATIONS.map((migration) => migration.name)).size).toBe(MIGRATIONS.length);
+    for (const migration of MIGRATIONS) {
+      expect(migration.sql.sqlite.trim()).not.toBe('');
+      expect(migration.sql.postgres.trim()).not.toBe('');
+    }
+  });
+});
+
+describe('parseStoreSpec', () => {
+  it.each([
+    [undefined, { dialect: 'sqlite', path: './.toolmux/toolmux.db' }],
+    ['sqlite:./data/app.db', { dialect: 'sqlite', path: './data/app.db' }],
+    ['sqlite:/var/lib/toolmux/store', { dialect: 'sqlite', path: '/var/lib/toolmux/store' }],
+    ['sqlite::memory:', { dialect: 'sqlite', path: ':memory:' }],
+    [':memory:', { dialect: 'sqlite', path: ':memory:' }],
+    ['./local.db', { dialect: 'sqlite', path: './local.db' }],
+    ['/tmp/x/state.sqlite', { dialect: 'sqlite', path: '/tmp/x/state.sqlite' }],
+    ['postgres://u:p@db:5432/app', { dialect: 'postgres', connectionString: 'postgres://u:p@db:5432/app' }],
+    [
+      'postgresql://db/app?sslmode=require',
+      { dialect: 'postgres', connectionString: 'postgresql://db/app?sslmode=require' },
+    ],
+  ])('%s', (spec, expected) => {
+    expect(parseStoreSpec(spec)).toEqual(expected);
+  });
+
+  it.each(['mysql://root@localhost/app', 'sqlite:', 'sqlite://./file.db', './notes.txt', 'memory', ''])(
+    'rejects %j with STORE_CONFIG_INVALID naming it and listing the accepted forms',
+    (spec) => {
+      let thrown: unknown;
+      try {
+        parseStoreSpec(spec);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(ToolMuxError.isInstance(thrown)).toBe(true);
+      const error = thrown as ToolMuxError;
+      expect(error.code).toBe('STORE_CONFIG_INVALID');
+      expect(error.message).toContain(JSON.stringify(spec));
+      for (const form of [
+        'sqlite:./path/to/file.db',
+        'sqlite::memory:',
+        ':memory:',
+        '.db or .sqlite',
+        'postgres://',
+      ]) {
+        expect(error.message).toContain(form);
+      }
+    },
+  );
+
+  it('hides the password of a rejected URL', () => {
+    expect(() => parseStoreSpec('mysql://admin:hunter2@db/app')).toThrow(/"mysql:\/\/admin:\*\*\*@db\/app"/);
+    expect(() => parseStoreSpec('mysql://admin:hunter2@db/app')).not.toThrow(/hunter2/);
+  });
+});
+
+describe('openStore', () => {
+  it('opens and migrates a SQLite file, creating its directory', async () => {
+    const path = join(temporaryDirectory(), 'deep', 'store.db');
+    const store = await openStore(`sqlite:${path}`);
+    try {
+      expect(store).toBeInstanceOf(SqliteStore);
+      expect(existsSync(path)).toBe(true);
+      expect((await store.listSessions({ limit: 1 })).items).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('opens the default ./.toolmux/toolmux.db in the working directory', async () => {
+    const directory = temporaryDirectory();
+    const previous = process.cwd();
+    process.chdir(directory);
+    try {
+      const store = await openStore();
+      await store.close();
+      expect(DEFAULT_STORE_SPEC).toBe('sqlite:./.toolmux/toolmux.db');
+      expect(existsSync(join(directory, '.toolmux', 'toolmux.db'))).toBe(true);
+    } finally {
+      process.chdir(previous);
+    }
+  });
+
+  it.each(['sqlite::memory:', ':memory:'])('opens %s in memory, migrated', async (spec) => {
+    const store = await openStore(spec);
+    try {
+      expect(store.dialect).toBe('sqlite');
+      await store.insertSession(session());
+      expect((await store.listSessions({ limit: 10 })).items).toHaveLength(1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('migrates and returns a Store it is given', async () => {
+    const given = new SqliteStore({ path: ':memory:' });
+    try {
+      const store = await openStore(given);
+      expect(store).toBe(given);
+      expect((await store.listLogs({ limit: 1 })).items).toEqual([]);
+    } finally {
+      await given.close();
+    }
+  });
+
+  it('rejects a bad spec with STORE_CONFIG_INVALID', async () => {
+    await rejection(openStore('redis://localhost:6379'), 'STORE_CONFIG_INVALID');
+    await rejection(openStore({ url: 'x' } as unknown as Store), 'STORE_CONFIG_INVALID');
+  });
+
+  it('reports an unreachable PostgreSQL as STORE_ERROR', async () => {
+    // port 1 on localhost refuses connections at once
+    const error = await rejection(openStore('postgres://nobody:pw@127.0.0.1:1/none'), 'STORE_ERROR');
+    expect(error.message).toContain('migrations');
+    expect(error.message).not.toContain('pw');
+  });
+
+  it.skipIf(skipPostgres !== undefined)('opens PostgreSQL from a postgres:// URL', async () => {
+    await withTestDatabase(async (database) => {
+      await database.store.migrate();
+      const record = session();
+      await database.store.insertSession(record);
+      const url = new URL(database.connectionString);
+      url.searchParams.set('options', `-c search_path=${database.schema}`);
+      const store = await openStore(url.toString());
+      try {
+        expect(store).toBeInstanceOf(PostgresStore);
+        expect(await store.getSession(record.id)).toEqual(record);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+});

@@ -1,0 +1,11 @@
+export { createSampleToolkits } from './sample-toolkits.js';
+export type { RecordedCall } from './sample-toolkits.js';
+export {
+  createTestPostgresStore,
+  createTestPostgresUrl,
+  postgresAvailable,
+  postgresSkipReason,
+  testPostgresUrl,
+  withTestDatabase,
+} from './postgres.js';
+export type { TestPostgresStore } from './postgres.js';

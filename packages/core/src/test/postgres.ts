@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import type { Client, QueryResultRow } from 'pg';
+import { errorMessage } from '../errors.js';
+import { PostgresStore } from '../store/postgres.js';
+
+/** The server PostgreSQL tests use: `TOOLMUX_TEST_POSTGRES_URL`, else a local trust-auth server. */
+export function testPostgresUrl(): string {
+  return process.env.TOOLMUX_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+}
+
+/** A fresh schema on the test server, with a store on it. */
+export interface TestPostgresStore {
+  /** A store on {@link TestPostgresStore.schema}, not yet migrated: call `migrate()` or pass it to `openStore()`. */
+  store: PostgresStore;
+  connectionString: string;
+  /** The uniquely named schema; `migrate()` creates it. */
+  schema: string;
+  /** Opens one more store on the same schema (closed by `cleanup()`), e.g. to play a second server process. */
+  openAnotherStore(): Promise<PostgresStore>;
+  /** Runs SQL on the schema past the store, to check what it wrote. */
+  query<T extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<T[]>;
+  /** Closes every store opened here and drops the schema. */
+  cleanup(): Promise<void>;
+}
+
+/** Connects one client to the test server, with `search_path` set to `schema` when given. */
+async function withClient<T>(schema: string | undefined, work: (client: Client) => Promise<T>): Promise<T> {
+  const { Client } = await import('pg');
+  const client = new Client({
+    connectionString: testPostgresUrl(),
+    connectionTimeoutMillis: 5_000,
+    options: schema === undefined ? undefined : `-c search_path=${schema}`,
+  });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Why the test server cannot be used, or `undefined` when it answers. */
+async function unreachableReason(): Promise<string | undefined> {
+  try {
+    await withClient(undefined, (client) => client.query('SELECT 1'));
+    return undefined;
+  } catch (error) {
+    return errorMessage(error);
+  }
+}
+
+/** True when the test PostgreSQL server ({@link testPostgresUrl}) accepts a connection within 5 s. */
+export async function postgresAvailable(): Promise<boolean> {
+  return (await unreachableReason()) === undefined;
+}
+
+/**
+ * Decides whether PostgreSQL tests run: `undefined` when the server answers, else the reason to skip
+ * them. Under CI (`CI` set and not `false`/`0`) an unreachable server throws instead, so the test file
+ * fails rather than skipping what CI must check.
+ *
+ * @example
+ * ```ts
+ * const skipPostgres = await postgresSkipReason();
+ * describe.skipIf(skipPostgres !== undefined)(`postgres ${skipPostgres ?? ''}`, () => { … });
+ * ```
+ */
+export async function postgresSkipReason(): Promise<string | undefined> {
+  const cause = await unreachableReason();
+  if (cause === undefined) return undefined;
+  const where = testPostgresUrl().replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+  const reason = `PostgreSQL at ${where} is unreachable (${cause}); start it or set TOOLMUX_TEST_POSTGRES_URL`;
+  const ci = process.env.CI;
+  if (ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0') {
+    throw new Error(`${reason}. CI must run the PostgreSQL tests, so this fails instead of skipping.`);
+  }
+  return reason;
+}
+
+/**
+ * A store on a new, uniquely named schema of the test server. Call `cleanup()` when done; prefer
+ * {@link withTestDatabase}, which does so.
+ */
+export async function createTestPostgresStore(): Promise<TestPostgresStore> {
+  const connectionString = testPostgresUrl();
+  const schema = `toolmux_test_${process.pid}_${randomBytes(6).toString('hex')}`;
+  const stores = [await PostgresStore.create({ connectionString, schema, poolSize: 4 })];
+  return {
+    store: stores[0]!,
+    connectionString,
+    schema,
+    async openAnotherStore() {
+      const store = await PostgresStore.create({ connectionString, schema, poolSize: 4 });
+      stores.push(store);
+      return store;
+    },
+    async query<T extends QueryResultRow>(text: string, values: unknown[] = []) {
+      return withClient(schema, async (client) => (await client.query<T>(text, values)).rows);
+    },
+    async cleanup() {
+      await Promise.all(stores.map((store) => store.close()));
+      await withClient(undefined, (client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+    },
+  };
+}
+
+/** Runs `work` with a {@link createTestPostgresStore} store and cleans up afterwards, also when it throws. */
+export async function withTestDatabase<T>(work: (database: TestPostgresStore) => Promise<T>): Promise<T> {
+  const database = await createTestPostgresStore();
+  try {
+    return await work(database);
+  } finally {
+    await database.cleanup();
+  }
+}
+
+/**
+ * A connection URL whose connections use a new, uniquely named schema (via `options=-c search_path`),
+ * for tests that hand a plain URL to `new ToolMux({ store })` or to another process.
+ */
+export async function createTestPostgresUrl(): Promise<{ url: string; schema: string; cleanup(): Promise<void> }> {
+  const schema = `toolmux_test_${process.pid}_${randomBytes(6).toString('hex')}`;
+  await withClient(undefined, (client) => client.query(`CREATE SCHEMA "${schema}"`));
+  const url = new URL(testPostgresUrl());
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return {
+    url: url.toString(),
+    schema,
+    cleanup: () => withClient(undefined, (client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)).then(() => undefined),
+  };
+}

@@ -1,0 +1,73 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ToolMuxError } from '../errors.js';
+import type { Logger } from './logger.js';
+
+/**
+ * Parses a 256-bit key given as 64 hex characters or base64 / base64url of 32 bytes.
+ * Generate one with `openssl rand -base64 32`.
+ */
+export function parseSecretKey(text: string, source: string): Buffer {
+  const trimmed = text.trim();
+  const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
+  if (key.length !== 32) {
+    throw new ToolMuxError({
+      code: 'SECRET_KEY_INVALID',
+      message: `The secret key from ${source} is not 32 bytes (got ${key.length}). Use 64 hex characters or base64 of 32 random bytes, e.g. the output of \`openssl rand -base64 32\`.`,
+    });
+  }
+  return key;
+}
+
+/**
+ * The key that encrypts credentials and derives session tokens: `secretKey` option, else
+ * `TOOLMUX_SECRET_KEY`, else (embedded SQLite only) a key file created once beside the database
+ * with mode 0600 and a warning. A shared PostgreSQL store needs an explicit key, or each instance
+ * would invent its own.
+ */
+export function resolveSecretKey(options: {
+  secretKey: string | undefined;
+  keyFile: string | undefined;
+  ephemeral: boolean;
+  logger: Logger;
+}): Buffer {
+  const { secretKey, keyFile, logger } = options;
+  if (secretKey) return parseSecretKey(secretKey, 'the secretKey option');
+  if (process.env.TOOLMUX_SECRET_KEY) return parseSecretKey(process.env.TOOLMUX_SECRET_KEY, 'TOOLMUX_SECRET_KEY');
+  if (options.ephemeral) return randomBytes(32);
+  if (!keyFile) {
+    throw new ToolMuxError({
+      code: 'SECRET_KEY_INVALID',
+      message: 'A PostgreSQL store needs a secret key shared by every instance: set TOOLMUX_SECRET_KEY (e.g. `openssl rand -base64 32`) or pass secretKey.',
+    });
+  }
+  if (existsSync(keyFile)) return parseSecretKey(readFileSync(keyFile, 'utf8'), keyFile);
+  mkdirSync(dirname(keyFile), { recursive: true });
+  const key = randomBytes(32);
+  writeFileSync(keyFile, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(keyFile, 0o600);
+  logger.warn(
+    `toolmux: created a secret key at ${keyFile} (mode 0600). In production set TOOLMUX_SECRET_KEY instead; whoever reads that file can decrypt stored credentials.`,
+  );
+  return key;
+}
+
+const TOKEN_PREFIX = 'tmx_st_';
+
+/** The bearer token of a session: derived from the secret key, so it is never stored. */
+export function deriveSessionToken(key: Buffer, sessionId: string): string {
+  return TOKEN_PREFIX + createHmac('sha256', key).update(`toolmux.session-token\0${sessionId}`).digest('base64url');
+}
+
+/** SHA-256 hex of a token: what the store keeps. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** Constant-time check of a presented token against a stored hash. */
+export function tokenMatches(token: string, storedHash: string): boolean {
+  const presented = Buffer.from(hashToken(token), 'hex');
+  const stored = Buffer.from(storedHash, 'hex');
+  return presented.length === stored.length && timingSafeEqual(presented, stored);
+}
