@@ -12,7 +12,9 @@ if (existsSync(dir)) {
       passed += report.numPassedTests ?? 0;
       failed += report.numFailedTests ?? 0;
       // a suite that failed to load (syntax error, missing module) has no tests but must count
-      failed += (report.testResults ?? []).filter((suite) => suite.status === 'failed' && suite.assertionResults?.length === 0).length;
+      failed += (report.testResults ?? []).filter(
+        (suite) => suite.status === 'failed' && suite.assertionResults?.length === 0,
+      ).length;
     } catch {
       failed += 1;
     }

@@ -20,8 +20,11 @@ const { ToolIndex } = await import('../packages/core/src/search/tool-index.ts');
 type ToolIndexOptions = import('../packages/core/src/search/tool-index.ts').ToolIndexOptions;
 type SearchDocument = import('../packages/core/src/search/tool-index.ts').SearchDocument;
 
+/** The size of the stand-in embeddings that time hybrid search (a typical small model's). */
+const EMBEDDING_DIMENSIONS = 384;
+
 reportQuality();
-reportSpeed();
+await reportSpeed();
 
 function reportQuality(): void {
   const { documents, train, test, multiTool } = loadMetaTool();
@@ -48,13 +51,16 @@ function reportQuality(): void {
     ['ToolIndex without prefix completion', { ranking: { prefixWeight: 0 } }],
     ['ToolIndex with untuned BM25F (k1 1.2, b 0.75, weights 1)', { ranking: untunedRanking() }],
   ];
-  for (const [label, options] of ablations) printQualityRow(label, 'train', toolIndexRanker(documents, options), train);
+  for (const [label, options] of ablations)
+    printQualityRow(label, 'train', toolIndexRanker(documents, options), train);
 }
 
-function reportSpeed(): void {
+async function reportSpeed(): Promise<void> {
   const { documents, queries } = generateCatalog({ toolCount: 10_000, queryCount: 1_000 });
   const toolkits = new Set(documents.map((document) => document.toolkit));
-  console.log(`\nSpeed: ${documents.length} generated tools in ${toolkits.size} toolkits, ${queries.length} queries\n`);
+  console.log(
+    `\nSpeed: ${documents.length} generated tools in ${toolkits.size} toolkits, ${queries.length} queries\n`,
+  );
 
   const buildTimes = Array.from({ length: 5 }, () => timed(() => new ToolIndex(documents)));
   console.log(`build: ${formatMs(median(buildTimes))} median of 5 (first ${formatMs(buildTimes[0]!)})`);
@@ -71,7 +77,17 @@ function reportSpeed(): void {
   console.log(`ToolIndex.search, limit 10: ${formatLatency(searchLatency)}`);
   console.log(`  with a session filter (a third of the toolkits): ${formatLatency(filteredLatency)}`);
   console.log(`linear scan, String.includes per query word: ${formatLatency(scanLatency)}`);
-  console.log(`  ToolIndex.search is ${(scanLatency.mean / searchLatency.mean).toFixed(0)}x faster on average`);
+  console.log(
+    `  ToolIndex.search is ${(scanLatency.mean / searchLatency.mean).toFixed(0)}x faster on average`,
+  );
+
+  const hybridIndex = new ToolIndex(documents, { embed: fakeEmbed });
+  await hybridIndex.searchHybrid(queries[0]!); // embeds the documents
+  const hybridLatency = await latencyAsync(queries.slice(0, 200), (query) => hybridIndex.searchHybrid(query));
+  console.log(
+    `ToolIndex.searchHybrid, stand-in ${EMBEDDING_DIMENSIONS}-dimension embeddings (cosine over every tool and ` +
+      `fusion; no model time): ${formatLatency(hybridLatency)}`,
+  );
 
   const customTools = generateCatalog({ toolCount: 25, seed: 7 }).documents.map((document) => ({
     ...document,
@@ -91,7 +107,14 @@ function toolIndexRanker(documents: readonly SearchDocument[], options: ToolInde
 
 function untunedRanking(): ToolIndexOptions['ranking'] {
   const field = { weight: 1, lengthNormalization: 0.75 };
-  const fields = { slug: field, name: field, description: field, parameters: field, toolkit: field, tags: field };
+  const fields = {
+    slug: field,
+    name: field,
+    description: field,
+    parameters: field,
+    toolkit: field,
+    tags: field,
+  };
   return { k1: 1.2, fields };
 }
 
@@ -112,8 +135,13 @@ function printQualityRow(
 function linearScan(documents: readonly SearchDocument[]): (query: string) => string[] {
   const descriptions = documents.map((document) => document.description.toLowerCase());
   return (query) => {
-    const words = query.toLowerCase().split(/[^a-z0-9]+/).filter((word) => word.length > 2);
-    const matches = descriptions.map((description) => words.filter((word) => description.includes(word)).length);
+    const words = query
+      .toLowerCase()
+      .split(/[^a-z0-9]+/)
+      .filter((word) => word.length > 2);
+    const matches = descriptions.map(
+      (description) => words.filter((word) => description.includes(word)).length,
+    );
     return matches
       .map((count, position) => ({ count, position }))
       .filter(({ count }) => count > 0)
@@ -121,6 +149,20 @@ function linearScan(documents: readonly SearchDocument[]): (query: string) => st
       .slice(0, 10)
       .map(({ position }) => documents[position]!.slug);
   };
+}
+
+/** Stands in for an embedding model: a pseudo-random vector seeded by a hash of the text (FNV-1a). */
+async function fakeEmbed(texts: string[]): Promise<number[][]> {
+  return texts.map((text) => {
+    let state = [...text].reduce(
+      (hash, character) => Math.imul(hash ^ character.charCodeAt(0), 16_777_619),
+      2_166_136_261,
+    );
+    return Array.from({ length: EMBEDDING_DIMENSIONS }, () => {
+      state = Math.imul(state ^ (state >>> 13), 1_597_334_677);
+      return (state >>> 0) / 4_294_967_296 - 0.5;
+    });
+  });
 }
 
 interface Latency {
@@ -132,9 +174,29 @@ interface Latency {
 /** Per-query latency in milliseconds, after one untimed warm-up pass over all queries. */
 function latency(queries: readonly string[], run: (query: string) => unknown): Latency {
   for (const query of queries) run(query);
-  const times = queries.map((query) => timed(() => run(query))).sort((a, b) => a - b);
-  const mean = times.reduce((sum, time) => sum + time, 0) / times.length;
-  return { mean, p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
+  return summarize(queries.map((query) => timed(() => run(query))));
+}
+
+function summarize(times: readonly number[]): Latency {
+  const sorted = [...times].sort((a, b) => a - b);
+  const mean = sorted.reduce((sum, time) => sum + time, 0) / sorted.length;
+  return { mean, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+}
+
+async function latencyAsync(
+  queries: readonly string[],
+  run: (query: string) => Promise<unknown>,
+): Promise<Latency> {
+  for (const query of queries) await run(query);
+  const times: number[] = [];
+  for (const query of queries) times.push(await timedAsync(() => run(query)));
+  return summarize(times);
+}
+
+async function timedAsync(run: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await run();
+  return performance.now() - start;
 }
 
 function timed(run: () => unknown): number {
@@ -148,7 +210,10 @@ function percentile(sorted: readonly number[], fraction: number): number {
 }
 
 function median(values: readonly number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 0.5);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 function formatMs(milliseconds: number): string {

@@ -46,7 +46,10 @@ function objective(parameters: Parameters): number {
       prefixWeight: parameters.prefixWeight,
     },
   });
-  const quality = rankingQuality((query, limit) => index.search(query, { limit }).map(({ slug }) => slug), train);
+  const quality = rankingQuality(
+    (query, limit) => index.search(query, { limit }).map(({ slug }) => slug),
+    train,
+  );
   return (quality.recallAt5 + quality.ndcgAt10) / 2;
 }
 

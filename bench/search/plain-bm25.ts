@@ -14,9 +14,14 @@ export class PlainBm25 {
 
   constructor(documents: readonly { slug: string; name: string; description: string }[]) {
     this.#slugs = documents.map((document) => document.slug);
-    this.#termCounts = documents.map(({ name, description }) => countTerms(simpleTokens(`${name} ${description}`)));
-    this.#lengths = this.#termCounts.map((counts) => [...counts.values()].reduce((sum, count) => sum + count, 0));
-    this.#averageLength = this.#lengths.reduce((sum, length) => sum + length, 0) / Math.max(1, documents.length);
+    this.#termCounts = documents.map(({ name, description }) =>
+      countTerms(simpleTokens(`${name} ${description}`)),
+    );
+    this.#lengths = this.#termCounts.map((counts) =>
+      [...counts.values()].reduce((sum, count) => sum + count, 0),
+    );
+    this.#averageLength =
+      this.#lengths.reduce((sum, length) => sum + length, 0) / Math.max(1, documents.length);
     for (const counts of this.#termCounts) {
       for (const term of counts.keys()) {
         this.#documentFrequencies.set(term, (this.#documentFrequencies.get(term) ?? 0) + 1);

@@ -5,43 +5,28 @@
  */
 import type { SearchDocument } from '../../packages/core/src/search/tool-index.ts';
 
-const APPS: readonly (readonly [slug: string, name: string])[] = [
-  ['github', 'GitHub'], ['gitlab', 'GitLab'], ['bitbucket', 'Bitbucket'], ['slack', 'Slack'],
-  ['discord', 'Discord'], ['telegram', 'Telegram'], ['gmail', 'Gmail'], ['outlook', 'Outlook'],
-  ['googlecalendar', 'Google Calendar'], ['googledrive', 'Google Drive'], ['googlesheets', 'Google Sheets'],
-  ['googledocs', 'Google Docs'], ['notion', 'Notion'], ['confluence', 'Confluence'], ['jira', 'Jira'],
-  ['asana', 'Asana'], ['trello', 'Trello'], ['linear', 'Linear'], ['clickup', 'ClickUp'], ['todoist', 'Todoist'],
-  ['hubspot', 'HubSpot'], ['salesforce', 'Salesforce'], ['pipedrive', 'Pipedrive'], ['zendesk', 'Zendesk'],
-  ['freshdesk', 'Freshdesk'], ['intercom', 'Intercom'], ['stripe', 'Stripe'], ['shopify', 'Shopify'],
-  ['quickbooks', 'QuickBooks'], ['xero', 'Xero'], ['dropbox', 'Dropbox'], ['box', 'Box'], ['onedrive', 'OneDrive'],
-  ['airtable', 'Airtable'], ['twitter', 'Twitter'], ['linkedin', 'LinkedIn'], ['youtube', 'YouTube'],
-  ['spotify', 'Spotify'], ['zoom', 'Zoom'], ['calendly', 'Calendly'], ['mailchimp', 'Mailchimp'],
-  ['sendgrid', 'SendGrid'], ['twilio', 'Twilio'], ['pagerduty', 'PagerDuty'], ['datadog', 'Datadog'],
-  ['sentry', 'Sentry'], ['figma', 'Figma'], ['miro', 'Miro'], ['docusign', 'DocuSign'], ['typeform', 'Typeform'],
-  ['webflow', 'Webflow'], ['wordpress', 'WordPress'], ['mongodb', 'MongoDB'], ['supabase', 'Supabase'],
-  ['vercel', 'Vercel'], ['netlify', 'Netlify'], ['cloudflare', 'Cloudflare'], ['yelp', 'Yelp'],
-  ['openweather', 'OpenWeather'], ['monday', 'Monday.com'],
-];
+/** App display names; the toolkit slug is the name in lower case without spaces or dots. */
+const APP_NAMES =
+  words(`GitHub|GitLab|Bitbucket|Slack|Discord|Telegram|Gmail|Outlook|Google Calendar|Google Drive|
+  Google Sheets|Google Docs|Notion|Confluence|Jira|Asana|Trello|Linear|ClickUp|Todoist|HubSpot|Salesforce|Pipedrive|
+  Zendesk|Freshdesk|Intercom|Stripe|Shopify|QuickBooks|Xero|Dropbox|Box|OneDrive|Airtable|Twitter|LinkedIn|YouTube|
+  Spotify|Zoom|Calendly|Mailchimp|SendGrid|Twilio|PagerDuty|Datadog|Sentry|Figma|Miro|DocuSign|Typeform|Webflow|
+  WordPress|MongoDB|Supabase|Vercel|Netlify|Cloudflare|Yelp|OpenWeather|Monday.com`);
 
-const ACTIONS = [
-  'create', 'get', 'list', 'update', 'delete', 'search', 'send', 'archive', 'add', 'remove', 'star', 'assign',
-  'close', 'move', 'copy', 'share', 'export', 'import', 'upload', 'download', 'schedule', 'cancel', 'invite',
-  'approve', 'publish', 'comment on', 'merge', 'label', 'subscribe to', 'restore',
-];
+const ACTIONS =
+  words(`create|get|list|update|delete|search|send|archive|add|remove|star|assign|close|move|copy|share|
+  export|import|upload|download|schedule|cancel|invite|approve|publish|comment on|merge|label|subscribe to|restore`);
 
-const OBJECTS = [
-  'issue', 'pull request', 'repository', 'branch', 'commit', 'message', 'channel', 'thread', 'email', 'draft',
-  'event', 'calendar', 'contact', 'deal', 'ticket', 'invoice', 'payment', 'customer', 'order', 'product', 'file',
-  'folder', 'page', 'database', 'record', 'task', 'project', 'comment', 'user', 'team', 'workspace', 'note',
-  'document', 'spreadsheet row', 'webhook', 'subscription', 'campaign', 'form response', 'meeting', 'playlist',
-  'video', 'post', 'label', 'attachment', 'report',
-];
+const OBJECTS =
+  words(`issue|pull request|repository|branch|commit|message|channel|thread|email|draft|event|calendar|
+  contact|deal|ticket|invoice|payment|customer|order|product|file|folder|page|database|record|task|project|comment|
+  user|team|workspace|note|document|spreadsheet row|webhook|subscription|campaign|form response|meeting|playlist|
+  video|post|label|attachment|report`);
 
-const QUALIFIERS = [
-  'by its id', 'for a team', 'in bulk', 'with custom fields', 'from a template', 'for the connected account',
-  'with a due date', 'and notify the owner', 'in a shared workspace', 'with the given title and body',
-  'filtered by status', 'created in the last week', 'with labels and assignees', 'as a draft first',
-];
+const QUALIFIERS =
+  words(`by its id|for a team|in bulk|with custom fields|from a template|for the connected account|
+  with a due date|and notify the owner|in a shared workspace|with the given title and body|filtered by status|
+  created in the last week|with labels and assignees|as a draft first`);
 
 const PARAMETERS: readonly { name: string; description: string }[] = [
   { name: 'title', description: 'A short title shown in lists.' },
@@ -75,13 +60,18 @@ export interface SyntheticCatalog {
 }
 
 /** Generates `toolCount` distinct tools (at most apps × actions × objects) and `queryCount` queries. */
-export function generateCatalog({ toolCount = 10_000, queryCount = 1_000, seed = 42 } = {}): SyntheticCatalog {
+export function generateCatalog({
+  toolCount = 10_000,
+  queryCount = 1_000,
+  seed = 42,
+} = {}): SyntheticCatalog {
   const random = mulberry32(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const documents: SearchDocument[] = [];
   const slugs = new Set<string>();
   while (documents.length < toolCount) {
-    const [app, appName] = pick(APPS);
+    const appName = pick(APP_NAMES);
+    const app = appName.toLowerCase().replace(/[ .]/g, '');
     const action = pick(ACTIONS);
     const object = pick(OBJECTS);
     const slug = `${app}_${action}_${object}`.toUpperCase().replace(/ /g, '_');
@@ -92,13 +82,13 @@ export function generateCatalog({ toolCount = 10_000, queryCount = 1_000, seed =
       name: capitalize(`${action} ${object}`),
       description: `${capitalize(action)} ${article(object)} ${object} in ${appName} ${pick(QUALIFIERS)}. ${pick(QUALIFIERS)}.`,
       toolkit: app,
-      parameters: [{ name: `${object.replace(/ /g, '_')}_id`, description: `The id of the ${object}.` }].concat(
-        Array.from({ length: Math.floor(random() * 5) }, () => pick(PARAMETERS)),
-      ),
+      parameters: [
+        { name: `${object.replace(/ /g, '_')}_id`, description: `The id of the ${object}.` },
+      ].concat(Array.from({ length: Math.floor(random() * 5) }, () => pick(PARAMETERS))),
     });
   }
   const queries = Array.from({ length: queryCount }, () => {
-    const [, appName] = pick(APPS);
+    const appName = pick(APP_NAMES);
     const object = pick(OBJECTS);
     return `${pick(QUERY_OPENINGS)}${pick(ACTIONS)} ${article(object)} ${object} on ${appName} ${pick(QUALIFIERS)}`;
   });
@@ -114,6 +104,11 @@ function mulberry32(seed: number): () => number {
     value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
     return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296;
   };
+}
+
+/** The entries of a `|`-separated list; line breaks and indentation between entries are ignored. */
+function words(list: string): string[] {
+  return list.split('|').map((entry) => entry.trim());
 }
 
 function capitalize(text: string): string {

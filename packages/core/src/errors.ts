@@ -58,7 +58,7 @@ export interface ToolMuxErrorOptions {
 }
 
 export class ToolMuxError extends Error {
-  private readonly [marker] = true;
+  readonly [marker] = true;
   override readonly name = 'ToolMuxError';
   readonly code: ToolMuxErrorCode;
   readonly details: Record<string, unknown> | undefined;
@@ -80,7 +80,9 @@ export class ToolMuxError extends Error {
   }
 
   toJSON(): { code: ToolMuxErrorCode; message: string; details?: Record<string, unknown> } {
-    return this.details ? { code: this.code, message: this.message, details: this.details } : { code: this.code, message: this.message };
+    return this.details
+      ? { code: this.code, message: this.message, details: this.details }
+      : { code: this.code, message: this.message };
   }
 }
 

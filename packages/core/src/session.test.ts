@@ -11,14 +11,21 @@ const quiet = { debug() {}, warn() {}, error() {} };
 
 function setup() {
   const sample = createSampleToolkits();
-  const mux = new ToolMux({ toolkits: sample.toolkits, store: ':memory:', logger: quiet, baseUrl: 'https://tools.example.com/' });
+  const mux = new ToolMux({
+    toolkits: sample.toolkits,
+    store: ':memory:',
+    logger: quiet,
+    baseUrl: 'https://tools.example.com/',
+  });
   return { ...sample, mux };
 }
 
 describe('sessions', () => {
   it('have ses_ ids with at least 128 random bits, unique per session', async () => {
     const { mux } = setup();
-    const ids = await Promise.all(Array.from({ length: 50 }, () => mux.create('user_1').then((s) => s.sessionId)));
+    const ids = await Promise.all(
+      Array.from({ length: 50 }, () => mux.create('user_1').then((s) => s.sessionId)),
+    );
     for (const id of ids) expect(id).toMatch(/^ses_[0-9a-z]{38}$/);
     expect(new Set(ids).size).toBe(50);
   });
@@ -68,7 +75,10 @@ describe('sessions', () => {
     const session = await mux.create('user_1', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
     expect(session.configVersion).toBe(1);
     expect(await session.update({ toolkits: ['notes'] })).toBe(2);
-    expect((await session.tools()).map((tool) => tool.name).sort()).toEqual(['NOTES_CREATE_NOTE', 'NOTES_SEARCH_NOTES']);
+    expect((await session.tools()).map((tool) => tool.name).sort()).toEqual([
+      'NOTES_CREATE_NOTE',
+      'NOTES_SEARCH_NOTES',
+    ]);
     const resumed = await mux.use(session.sessionId);
     expect(resumed.configVersion).toBe(2);
     expect(resumed.config.toolkits).toEqual({ mode: 'enable', slugs: ['notes'] });
@@ -82,14 +92,17 @@ describe('sessions', () => {
     const first = await mux.create('user_1', { toolkits: ['tasks'] });
     const second = await mux.use(first.sessionId);
     await first.update({ metadata: { step: 'one' } });
-    await expect(second.update({ metadata: { step: 'two' } })).rejects.toMatchObject({ code: 'SESSION_VERSION_CONFLICT' });
+    await expect(second.update({ metadata: { step: 'two' } })).rejects.toMatchObject({
+      code: 'SESSION_VERSION_CONFLICT',
+    });
     expect((await mux.use(first.sessionId)).metadata).toEqual({ step: 'one' });
   });
 
-  it('sessions.list pages through a user\'s sessions, newest first, with metadata', async () => {
+  it("sessions.list pages through a user's sessions, newest first, with metadata", async () => {
     const { mux } = setup();
     const mine = [];
-    for (let i = 0; i < 5; i++) mine.push((await mux.create('user_a', { metadata: { n: String(i) } })).sessionId);
+    for (let i = 0; i < 5; i++)
+      mine.push((await mux.create('user_a', { metadata: { n: String(i) } })).sessionId);
     await mux.create('user_b');
     const first = await mux.sessions.list({ userId: 'user_a', limit: 3 });
     expect(first.items.map((item) => item.sessionId)).toEqual(mine.slice().reverse().slice(0, 3));
@@ -125,7 +138,10 @@ describe('session.tools()', () => {
       'TASKS_CREATE_TASK',
     ]);
     const preloaded = (await session.tools()).find((tool) => tool.name === 'TASKS_CREATE_TASK')!;
-    expect(await preloaded.execute({ title: 'direct' })).toMatchObject({ successful: true, data: { title: 'direct' } });
+    expect(await preloaded.execute({ title: 'direct' })).toMatchObject({
+      successful: true,
+      data: { title: 'direct' },
+    });
   });
 
   it('manageConnections: false leaves out TOOLMUX_MANAGE_CONNECTIONS', async () => {
@@ -133,7 +149,9 @@ describe('session.tools()', () => {
     const session = await mux.create('user_1', { manageConnections: false });
     const names = (await session.tools()).map((tool) => tool.name);
     expect(names).not.toContain(MetaToolSlug.MANAGE_CONNECTIONS);
-    expect((await session.execute(MetaToolSlug.MANAGE_CONNECTIONS, { toolkits: ['tasks'] })).code).toBe('TOOL_NOT_IN_SESSION');
+    expect((await session.execute(MetaToolSlug.MANAGE_CONNECTIONS, { toolkits: ['tasks'] })).code).toBe(
+      'TOOL_NOT_IN_SESSION',
+    );
   });
 
   it('DIRECT_TOOLS gives every enabled tool and no meta-tool', async () => {
@@ -188,13 +206,19 @@ describe('direct access', () => {
     await expect(mux.toolkits.get('maill')).rejects.toMatchObject({ code: 'TOOLKIT_NOT_FOUND' });
   });
 
-  it('tools.get wraps a user\'s tools without meta-tools, tools.execute runs one', async () => {
+  it("tools.get wraps a user's tools without meta-tools, tools.execute runs one", async () => {
     const { mux, calls } = setup();
     const tools = await mux.tools.get('user_9', { toolkits: ['tasks'], tags: ['readOnlyHint'] });
     expect(tools.map((tool) => tool.name)).toEqual(['TASKS_LIST_TASKS']);
-    const result = await mux.tools.execute('TASKS_CREATE_TASK', { userId: 'user_9', arguments: { title: 'x' } });
+    const result = await mux.tools.execute('TASKS_CREATE_TASK', {
+      userId: 'user_9',
+      arguments: { title: 'x' },
+    });
     expect(result.successful).toBe(true);
-    expect(calls.at(-1)).toMatchObject({ slug: 'TASKS_CREATE_TASK', context: { userId: 'user_9', sessionId: undefined } });
+    expect(calls.at(-1)).toMatchObject({
+      slug: 'TASKS_CREATE_TASK',
+      context: { userId: 'user_9', sessionId: undefined },
+    });
     expect((await mux.tools.execute('TASKS_NOPE', { userId: 'user_9' })).code).toBe('TOOL_NOT_FOUND');
   });
 });

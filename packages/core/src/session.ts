@@ -3,11 +3,11 @@ import type { Catalog } from './catalog/catalog.js';
 import { didYouMean } from './catalog/catalog.js';
 import type { Tool, Toolkit } from './catalog/types.js';
 import {
-  type NormalizedSessionConfig,
-  type SessionConfig,
   isToolVisible,
+  type NormalizedSessionConfig,
   normalizeSessionConfig,
   parseSessionConfig,
+  type SessionConfig,
 } from './config/session-config.js';
 import { ToolMuxError } from './errors.js';
 import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execution/execute.js';
@@ -57,7 +57,9 @@ export function toolSpecOf(tool: Tool): ToolSpec {
       outputSchema: tool.outputSchema,
       toolkit: tool.toolkit,
       annotations: tool.annotations,
-      ...('strictInputSchema' in tool ? { strictInputSchema: (tool as { strictInputSchema: ToolSpec['inputSchema'] }).strictInputSchema } : {}),
+      ...('strictInputSchema' in tool
+        ? { strictInputSchema: (tool as { strictInputSchema: ToolSpec['inputSchema'] }).strictInputSchema }
+        : {}),
     };
     specCache.set(tool, spec);
   }
@@ -138,7 +140,8 @@ export class Session<TCollection = unknown> {
         if (meta.slug === MetaToolSlug.MANAGE_CONNECTIONS && !this.#config.manageConnections) continue;
         this.#metaRuntime.set(meta.slug, {
           ...meta,
-          execute: (input, context) => meta.run(host, input, { signal: context.signal, callId: context.callId }),
+          execute: (input, context) =>
+            meta.run(host, input, { signal: context.signal, callId: context.callId }),
         });
       }
     }
@@ -149,7 +152,9 @@ export class Session<TCollection = unknown> {
   exposedTools(): Tool[] {
     if (this.#config.sessionPreset === 'DIRECT_TOOLS') return [...this.#visibleTools().values()];
     const visible = this.#visibleTools();
-    const preloaded = this.#config.preload.tools.map((slug) => visible.get(slug)).filter((tool) => tool !== undefined);
+    const preloaded = this.#config.preload.tools
+      .map((slug) => visible.get(slug))
+      .filter((tool) => tool !== undefined);
     return [...this.#metaTools().values(), ...preloaded];
   }
 
@@ -172,7 +177,13 @@ export class Session<TCollection = unknown> {
   async execute(slug: string, args: unknown = {}, options: ExecuteOptions = {}): Promise<ToolResult> {
     const meta = this.#config.sessionPreset === 'META_TOOLS' ? this.#metaTools().get(slug) : undefined;
     const tool = meta ?? this.#visibleTools().get(slug);
-    const call = { slug, arguments: args, userId: this.userId, sessionId: this.sessionId, callId: options.callId };
+    const call = {
+      slug,
+      arguments: args,
+      userId: this.userId,
+      sessionId: this.sessionId,
+      callId: options.callId,
+    };
     if (!tool) return rejectToolCall(this.#runtime.env, call, this.#notAvailable(slug));
     return executeTool(this.#runtime.env, {
       tool,
@@ -209,7 +220,8 @@ export class Session<TCollection = unknown> {
     const offset = decodeOffsetCursor(options.cursor);
     const toolkitSlugs = new Set([...this.#visibleTools().values()].map((tool) => tool.toolkit));
     let items = await Promise.all([...toolkitSlugs].sort().map((slug) => this.#toolkitInfo(slug)));
-    if (options.connected !== undefined) items = items.filter((item) => item.connection.isActive === options.connected);
+    if (options.connected !== undefined)
+      items = items.filter((item) => item.connection.isActive === options.connected);
     const page = items.slice(offset, offset + limit);
     return {
       items: page,
@@ -232,8 +244,14 @@ export class Session<TCollection = unknown> {
   async #connection(toolkit: Toolkit): Promise<SessionToolkit['connection']> {
     if (toolkit.noAuth) return { isActive: true };
     try {
-      const account = await this.#runtime.env.resolveAccount({ toolkit, userId: this.userId, sessionId: this.sessionId });
-      return account.accountId ? { isActive: true, connectedAccount: { id: account.accountId, status: 'ACTIVE' } } : { isActive: true };
+      const account = await this.#runtime.env.resolveAccount({
+        toolkit,
+        userId: this.userId,
+        sessionId: this.sessionId,
+      });
+      return account.accountId
+        ? { isActive: true, connectedAccount: { id: account.accountId, status: 'ACTIVE' } }
+        : { isActive: true };
     } catch {
       return { isActive: false };
     }
@@ -244,7 +262,10 @@ export class Session<TCollection = unknown> {
     return this.#search([{ use_case: options.query, known_fields: options.knownFields }], options.limit);
   }
 
-  async #search(queries: Array<{ use_case: string; known_fields?: string | null }>, limit = SEARCH_RESULTS_PER_QUERY): Promise<SearchToolsResult> {
+  async #search(
+    queries: Array<{ use_case: string; known_fields?: string | null }>,
+    limit = SEARCH_RESULTS_PER_QUERY,
+  ): Promise<SearchToolsResult> {
     const visible = this.#visibleTools();
     const filter = (slug: string) => visible.has(slug);
     const connections = new Map<string, SessionToolkit['connection']>();
@@ -256,7 +277,10 @@ export class Session<TCollection = unknown> {
       for (const hit of hits) {
         const tool = visible.get(hit.slug)!;
         if (!connections.has(tool.toolkit)) {
-          connections.set(tool.toolkit, await this.#connection(this.#runtime.catalog.getToolkit(tool.toolkit)));
+          connections.set(
+            tool.toolkit,
+            await this.#connection(this.#runtime.catalog.getToolkit(tool.toolkit)),
+          );
         }
         tools.push({
           tool_slug: tool.slug,
@@ -311,7 +335,11 @@ export class Session<TCollection = unknown> {
           });
         }
         return not_found.length > 0
-          ? { tools, not_found, hint: 'These slugs are not tools of this session; find the right ones with TOOLMUX_SEARCH_TOOLS.' }
+          ? {
+              tools,
+              not_found,
+              hint: 'These slugs are not tools of this session; find the right ones with TOOLMUX_SEARCH_TOOLS.',
+            }
           : { tools };
       },
       manageConnections: async (toolkitSlugs) => {
@@ -356,7 +384,13 @@ export class Session<TCollection = unknown> {
               signal: options.signal,
               callId: options.callId ? `${options.callId}#${index}` : undefined,
             });
-            return { tool_slug: call.tool_slug, successful: result.successful, data: result.data, error: result.error, log_id: result.logId };
+            return {
+              tool_slug: call.tool_slug,
+              successful: result.successful,
+              data: result.data,
+              error: result.error,
+              log_id: result.logId,
+            };
           }),
         );
         const failed = results.filter((result) => !result.successful).length;
@@ -374,10 +408,15 @@ export class Session<TCollection = unknown> {
     if (parsed.experimental) {
       throw new ToolMuxError({
         code: 'CONFIG_INVALID',
-        message: 'experimental (custom tools and toolkits) cannot change in update(): create a new session with them.',
+        message:
+          'experimental (custom tools and toolkits) cannot change in update(): create a new session with them.',
       });
     }
-    const merged = { ...denormalize(this.#config), ...parsed, experimental: { customTools: [...this.#customTools], customToolkits: [...this.#customToolkits] } };
+    const merged = {
+      ...denormalize(this.#config),
+      ...parsed,
+      experimental: { customTools: [...this.#customTools], customToolkits: [...this.#customToolkits] },
+    };
     const config = normalizeSessionConfig(merged, this.#runtime.catalog);
     const record = await this.#runtime.env.store.updateSession(this.sessionId, {
       config: config as unknown as Record<string, unknown>,
@@ -394,12 +433,24 @@ export class Session<TCollection = unknown> {
   }
 
   /** This session's execution log, newest first. */
-  async logs(options: { limit?: number; cursor?: string } = {}): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
-    return this.#runtime.env.store.listLogs({ sessionId: this.sessionId, limit: options.limit ?? 50, cursor: options.cursor });
+  async logs(
+    options: { limit?: number; cursor?: string } = {},
+  ): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
+    await this.#runtime.env.logs.flush();
+    return this.#runtime.env.store.listLogs({
+      sessionId: this.sessionId,
+      limit: options.limit ?? 50,
+      cursor: options.cursor,
+    });
   }
 
   toJSON(): { sessionId: string; userId: string; configVersion: number; mcp: { url: string } } {
-    return { sessionId: this.sessionId, userId: this.userId, configVersion: this.#configVersion, mcp: { url: this.mcp.url } };
+    return {
+      sessionId: this.sessionId,
+      userId: this.userId,
+      configVersion: this.#configVersion,
+      mcp: { url: this.mcp.url },
+    };
   }
 
   [inspect.custom](): string {
@@ -411,7 +462,12 @@ export class Session<TCollection = unknown> {
 export interface SearchToolsResult {
   results: Array<{
     use_case: string;
-    tools: Array<{ tool_slug: string; toolkit: string; description: string; input_schema: Record<string, unknown> }>;
+    tools: Array<{
+      tool_slug: string;
+      toolkit: string;
+      description: string;
+      input_schema: Record<string, unknown>;
+    }>;
   }>;
   toolkit_connections: Array<{ toolkit: string; connected: boolean; connected_account_id?: string }>;
   next_steps: string;
@@ -424,7 +480,10 @@ function denormalize(config: NormalizedSessionConfig): SessionConfig {
   return {
     ...(config.toolkits.mode === 'all' ? {} : { toolkits: slugFilter(config.toolkits) }),
     tools: Object.fromEntries(
-      Object.entries(config.tools).map(([toolkit, filter]) => [toolkit, filter.mode === 'tags' ? { tags: filter.tags } : slugFilter(filter)]),
+      Object.entries(config.tools).map(([toolkit, filter]) => [
+        toolkit,
+        filter.mode === 'tags' ? { tags: filter.tags } : slugFilter(filter),
+      ]),
     ),
     tags: config.tags,
     authConfigs: config.authConfigs,

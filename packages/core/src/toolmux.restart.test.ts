@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createSampleToolkits } from './test/sample-toolkits.js';
 import { createTestPostgresUrl } from './test/postgres.js';
+import { createSampleToolkits } from './test/sample-toolkits.js';
 import { ToolMux } from './toolmux.js';
 
 const run = promisify(execFile);
@@ -16,7 +16,11 @@ const quiet = { debug() {}, warn() {}, error() {} };
  * A second Node process (the built package, as a user would load it) resumes a session this process
  * created, runs a tool through it, and writes to the same execution log.
  */
-async function useFromAnotherProcess(store: string, sessionId: string, secretKey?: string): Promise<{ userId: string; toolkits: unknown; result: unknown }> {
+async function useFromAnotherProcess(
+  store: string,
+  sessionId: string,
+  secretKey?: string,
+): Promise<{ userId: string; toolkits: unknown; result: unknown }> {
   const script = `
     import { ToolMux } from ${JSON.stringify(join(dist, 'index.js'))};
     import { createSampleToolkits } from ${JSON.stringify(join(dist, 'test/index.js'))};
@@ -27,7 +31,12 @@ async function useFromAnotherProcess(store: string, sessionId: string, secretKey
     await mux.close();
   `;
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
-    env: { ...process.env, STORE: store, SESSION_ID: sessionId, ...(secretKey ? { TOOLMUX_SECRET_KEY: secretKey } : {}) },
+    env: {
+      ...process.env,
+      STORE: store,
+      SESSION_ID: sessionId,
+      ...(secretKey ? { TOOLMUX_SECRET_KEY: secretKey } : {}),
+    },
   });
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }
@@ -50,7 +59,11 @@ describe('sessions survive a restart', () => {
     expect(other.toolkits).toEqual({ mode: 'enable', slugs: ['tasks'] });
     expect(other.result).toMatchObject({ successful: true, data: { title: 'from the other process' } });
     const [log] = (await session.logs()).items;
-    expect(log).toMatchObject({ toolSlug: 'TASKS_CREATE_TASK', sessionId: session.sessionId, status: 'success' });
+    expect(log).toMatchObject({
+      toolSlug: 'TASKS_CREATE_TASK',
+      sessionId: session.sessionId,
+      status: 'success',
+    });
     await mux.close();
   });
 
@@ -58,7 +71,12 @@ describe('sessions survive a restart', () => {
     const { url, cleanup } = await createTestPostgresUrl();
     try {
       const secretKey = Buffer.alloc(32, 3).toString('base64');
-      const mux = new ToolMux({ toolkits: createSampleToolkits().toolkits, store: url, secretKey, logger: quiet });
+      const mux = new ToolMux({
+        toolkits: createSampleToolkits().toolkits,
+        store: url,
+        secretKey,
+        logger: quiet,
+      });
       const session = await mux.create('user_pg', { toolkits: ['tasks'], metadata: { via: 'pg' } });
       const other = await useFromAnotherProcess(url, session.sessionId, secretKey);
       expect(other).toMatchObject({ userId: 'user_pg', result: { successful: true } });

@@ -1,9 +1,15 @@
 import { dirname, join } from 'node:path';
 import { Catalog } from './catalog/catalog.js';
 import type { Tool, Toolkit } from './catalog/types.js';
-import { type SessionConfig, isToolVisible, normalizeSessionConfig, parseSessionConfig } from './config/session-config.js';
+import {
+  isToolVisible,
+  normalizeSessionConfig,
+  parseSessionConfig,
+  type SessionConfig,
+} from './config/session-config.js';
 import { ToolMuxError } from './errors.js';
 import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execution/execute.js';
+import { ExecutionLogWriter } from './execution/log-writer.js';
 import { resolveAccount } from './execution/resolve-account.js';
 import type { ToolResult } from './execution/result.js';
 import { type CollectionOf, PlainProvider, type Provider } from './provider.js';
@@ -11,7 +17,7 @@ import { Session, type SessionRuntime, toolSpecOf } from './session.js';
 import { openStore, parseStoreSpec } from './store/open-store.js';
 import type { SessionRecord, Store } from './store/types.js';
 import { newId } from './util/ids.js';
-import { type Logger, consoleLogger } from './util/logger.js';
+import { consoleLogger, type Logger } from './util/logger.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { deriveSessionToken, hashToken, resolveSecretKey } from './util/secret-key.js';
 
@@ -116,7 +122,10 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
     this.catalog = new Catalog(options.toolkits ?? [], { embed: options.embed });
     this.baseUrl = (options.baseUrl ?? 'http://localhost:8787').replace(/\/+$/, '');
     if (!/^https?:\/\//.test(this.baseUrl)) {
-      throw new ToolMuxError({ code: 'INVALID_REQUEST', message: `baseUrl must be an http(s) URL, got "${options.baseUrl}".` });
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `baseUrl must be an http(s) URL, got "${options.baseUrl}".`,
+      });
     }
   }
 
@@ -127,13 +136,17 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
       const parsed = typeof spec === 'object' ? undefined : parseStoreSpec(spec);
       const key = resolveSecretKey({
         secretKey: this.#options.secretKey,
-        keyFile: parsed?.dialect === 'sqlite' && parsed.path !== ':memory:' ? join(dirname(parsed.path), 'secret.key') : undefined,
+        keyFile:
+          parsed?.dialect === 'sqlite' && parsed.path !== ':memory:'
+            ? join(dirname(parsed.path), 'secret.key')
+            : undefined,
         ephemeral: parsed?.dialect === 'sqlite' && parsed.path === ':memory:',
         logger: this.#logger,
       });
       const store = await openStore(spec);
       const env: ExecutionEnvironment = {
         store,
+        logs: new ExecutionLogWriter(store, this.#logger),
         logger: this.#logger,
         fetch: this.#options.fetch ?? globalThis.fetch,
         resolveAccount,
@@ -168,7 +181,9 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
     const catalog = this.catalog.extend(customToolkits, customTools);
     const normalized = normalizeSessionConfig(parsed, catalog);
     if (userId === 'default') {
-      this.#logger.warn('toolmux: a session for user "default" shares connected accounts with every caller using that id; pass your own user id.');
+      this.#logger.warn(
+        'toolmux: a session for user "default" shares connected accounts with every caller using that id; pass your own user id.',
+      );
     }
     const engine = await this.#ready();
     const id = newId('ses');
@@ -184,7 +199,10 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
       updatedAt: now,
     };
     await engine.store.insertSession(record);
-    return new Session(record, this.#runtime(engine, catalog), { tools: customTools, toolkits: customToolkits });
+    return new Session(record, this.#runtime(engine, catalog), {
+      tools: customTools,
+      toolkits: customToolkits,
+    });
   }
 
   /**
@@ -208,7 +226,9 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
     const customToolkits = options.customToolkits ?? [];
     const missing = [
       ...(config.customTools ?? []).filter((slug) => !customTools.some((tool) => tool.slug === slug)),
-      ...(config.customToolkits ?? []).filter((slug) => !customToolkits.some((toolkit) => toolkit.slug === slug)),
+      ...(config.customToolkits ?? []).filter(
+        (slug) => !customToolkits.some((toolkit) => toolkit.slug === slug),
+      ),
     ];
     if (missing.length > 0) {
       throw new ToolMuxError({
@@ -217,17 +237,26 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
       });
     }
     const catalog = this.catalog.extend(customToolkits, customTools);
-    return new Session(record, this.#runtime(engine, catalog), { tools: customTools, toolkits: customToolkits });
+    return new Session(record, this.#runtime(engine, catalog), {
+      tools: customTools,
+      toolkits: customToolkits,
+    });
   }
 
   readonly sessions = {
     /** Sessions, newest first, optionally of one user. */
-    list: async (query: { userId?: string; limit?: number; cursor?: string } = {}): Promise<{
+    list: async (
+      query: { userId?: string; limit?: number; cursor?: string } = {},
+    ): Promise<{
       items: SessionSummary[];
       nextCursor: string | undefined;
     }> => {
       const engine = await this.#ready();
-      const page = await engine.store.listSessions({ userId: query.userId, limit: query.limit ?? 20, cursor: query.cursor });
+      const page = await engine.store.listSessions({
+        userId: query.userId,
+        limit: query.limit ?? 20,
+        cursor: query.cursor,
+      });
       return {
         items: page.items.map((record) => ({
           sessionId: record.id,
@@ -244,7 +273,9 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
 
   readonly toolkits = {
     /** Toolkits of the catalog, by slug, optionally matching a search text. */
-    list: async (query: { search?: string; limit?: number; cursor?: string } = {}): Promise<{
+    list: async (
+      query: { search?: string; limit?: number; cursor?: string } = {},
+    ): Promise<{
       items: ToolkitInfo[];
       nextCursor: string | undefined;
       total: number;
@@ -282,13 +313,24 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
       const config = normalizeSessionConfig(parsed, this.catalog);
       const tools = [...this.catalog.tools.values()].filter((tool) => isToolVisible(config, tool));
       return this.provider.wrapTools(tools.map(toolSpecOf), (slug, args, options) =>
-        this.tools.execute(slug, { userId, arguments: args, callId: options?.callId, signal: options?.signal }),
+        this.tools.execute(slug, {
+          userId,
+          arguments: args,
+          callId: options?.callId,
+          signal: options?.signal,
+        }),
       ) as CollectionOf<P>;
     },
     /** Runs one tool for a user, without a session. */
     execute: async (
       slug: string,
-      request: { userId: string; arguments?: unknown; connectedAccountId?: string; signal?: AbortSignal; callId?: string },
+      request: {
+        userId: string;
+        arguments?: unknown;
+        connectedAccountId?: string;
+        signal?: AbortSignal;
+        callId?: string;
+      },
     ): Promise<ToolResult> => {
       checkUserId(request.userId);
       const engine = await this.#ready();
@@ -296,7 +338,13 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
       if (!tool) {
         return rejectToolCall(
           engine.env,
-          { slug, arguments: request.arguments, userId: request.userId, sessionId: null, callId: request.callId },
+          {
+            slug,
+            arguments: request.arguments,
+            userId: request.userId,
+            sessionId: null,
+            callId: request.callId,
+          },
           new ToolMuxError({ code: 'TOOL_NOT_FOUND', message: `There is no tool "${slug}" in the catalog.` }),
         );
       }
@@ -317,6 +365,10 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
   async close(): Promise<void> {
     const engine = this.#engine;
     this.#engine = undefined;
-    if (engine) await (await engine).store.close();
+    if (engine) {
+      const { env, store } = await engine;
+      await env.logs.flush();
+      await store.close();
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { ToolMuxError } from '../errors.js';
-import { ToolIndex } from '../search/tool-index.js';
 import type { SearchDocument } from '../search/tool-index.js';
+import { ToolIndex } from '../search/tool-index.js';
 import { toolSlugPrefix } from './define.js';
 import type { Tool, Toolkit } from './types.js';
 
@@ -81,7 +81,10 @@ export class Catalog {
   #index: ToolIndex | undefined;
   readonly #embed: ((texts: string[]) => Promise<number[][]>) | undefined;
 
-  constructor(toolkits: readonly Toolkit[], options: { embed?: (texts: string[]) => Promise<number[][]> } = {}) {
+  constructor(
+    toolkits: readonly Toolkit[],
+    options: { embed?: (texts: string[]) => Promise<number[][]> } = {},
+  ) {
     const toolkitMap = new Map<string, Toolkit>();
     const toolMap = new Map<string, Tool>();
     for (const toolkit of toolkits) {
@@ -141,11 +144,17 @@ export class Catalog {
     }
     for (const tool of customTools) {
       if (tool?.kind !== 'toolmux.tool') {
-        throw new ToolMuxError({ code: 'CONFIG_INVALID', message: 'experimental.customTools must hold defineTool() results.' });
+        throw new ToolMuxError({
+          code: 'CONFIG_INVALID',
+          message: 'experimental.customTools must hold defineTool() results.',
+        });
       }
       const slug = tool.toolkit || this.#toolkitByPrefix(tool.slug, toolkits) || 'custom';
       const owner: Toolkit = toolkits.get(slug) ?? customToolkit(slug);
-      toolkits.set(slug, { ...owner, tools: [...owner.tools, tool.toolkit === slug ? tool : { ...tool, toolkit: slug }] });
+      toolkits.set(slug, {
+        ...owner,
+        tools: [...owner.tools, tool.toolkit === slug ? tool : { ...tool, toolkit: slug }],
+      });
     }
     return new Catalog([...toolkits.values()], { embed: this.#embed });
   }

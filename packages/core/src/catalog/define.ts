@@ -20,7 +20,10 @@ type SchemaInput = StandardSchemaV1 | JSONSchema;
 type InputOf<S> = S extends StandardSchemaV1 ? InferOutput<S> : Record<string, unknown>;
 type OutputOf<S> = S extends StandardSchemaV1 ? InferInput<S> : unknown;
 
-export interface DefineToolOptions<TInputSchema extends SchemaInput, TOutputSchema extends SchemaInput | undefined> {
+export interface DefineToolOptions<
+  TInputSchema extends SchemaInput,
+  TOutputSchema extends SchemaInput | undefined,
+> {
   /** UPPER_SNAKE, prefixed by the toolkit slug: `ACME_GET_ORDER`. */
   slug: string;
   /** Display name. @default the slug in title case */
@@ -42,7 +45,9 @@ export interface DefineToolOptions<TInputSchema extends SchemaInput, TOutputSche
   execute: (
     input: InputOf<TInputSchema>,
     context: ToolContext,
-  ) => Promise<TOutputSchema extends SchemaInput ? OutputOf<TOutputSchema> : unknown> | (TOutputSchema extends SchemaInput ? OutputOf<TOutputSchema> : unknown);
+  ) =>
+    | Promise<TOutputSchema extends SchemaInput ? OutputOf<TOutputSchema> : unknown>
+    | (TOutputSchema extends SchemaInput ? OutputOf<TOutputSchema> : unknown);
 }
 
 function invalid(message: string): ToolMuxError {
@@ -56,7 +61,8 @@ function plainJson(schema: unknown): JSONSchema {
 
 function toJsonSchema(slug: string, schema: SchemaInput, io: 'input' | 'output'): JSONSchema {
   if (isStandardSchema(schema)) {
-    const converter = (schema['~standard'] as { jsonSchema?: { input: Function; output: Function } }).jsonSchema;
+    const converter = (schema['~standard'] as { jsonSchema?: { input: Function; output: Function } })
+      .jsonSchema;
     if (!converter) {
       throw invalid(
         `Tool ${slug}: its ${io} schema (vendor "${schema['~standard'].vendor}") cannot be converted to JSON Schema. Use zod >= 4.2 or pass a JSON Schema object.`,
@@ -75,7 +81,9 @@ function toJsonSchema(slug: string, schema: SchemaInput, io: 'input' | 'output')
     }
   }
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
-    throw invalid(`Tool ${slug}: ${io}Schema must be a zod schema or a JSON Schema object, got ${typeof schema}.`);
+    throw invalid(
+      `Tool ${slug}: ${io}Schema must be a zod schema or a JSON Schema object, got ${typeof schema}.`,
+    );
   }
   const json = plainJson(schema);
   delete json.$schema;
@@ -91,7 +99,9 @@ function standardValidator(schema: StandardSchemaV1): (input: unknown) => Valida
   return (input) => {
     const result = schema['~standard'].validate(input);
     if (result instanceof Promise) {
-      throw invalid('Async input schemas are not supported: remove async refinements from the tool input schema.');
+      throw invalid(
+        'Async input schemas are not supported: remove async refinements from the tool input schema.',
+      );
     }
     if (result.issues) {
       const issues: ValidationIssue[] = result.issues.map((issue) => ({
@@ -125,26 +135,37 @@ function titleCase(slug: string): string {
  *   execute: async ({ orderId }, { credentials }) => fetchOrder(orderId, credentials),
  * });
  */
-export function defineTool<TInputSchema extends SchemaInput, TOutputSchema extends SchemaInput | undefined = undefined>(
+export function defineTool<
+  TInputSchema extends SchemaInput,
+  TOutputSchema extends SchemaInput | undefined = undefined,
+>(
   options: DefineToolOptions<TInputSchema, TOutputSchema>,
 ): Tool<InputOf<TInputSchema>, TOutputSchema extends SchemaInput ? OutputOf<TOutputSchema> : unknown> {
   const { slug, description, inputSchema, outputSchema, execute } = options;
   if (typeof slug !== 'string' || !TOOL_SLUG.test(slug)) {
-    throw invalid(`Tool slug "${String(slug)}" is invalid: use UPPER_SNAKE_CASE prefixed by the toolkit, like "ACME_GET_ORDER".`);
+    throw invalid(
+      `Tool slug "${String(slug)}" is invalid: use UPPER_SNAKE_CASE prefixed by the toolkit, like "ACME_GET_ORDER".`,
+    );
   }
   if (typeof description !== 'string' || description.trim() === '') {
     throw invalid(`Tool ${slug} needs a description: say what it does and when to use it.`);
   }
   if (typeof execute !== 'function') throw invalid(`Tool ${slug} needs an execute function.`);
   if (options.timeoutMs !== undefined && !(Number.isFinite(options.timeoutMs) && options.timeoutMs > 0)) {
-    throw invalid(`Tool ${slug}: timeoutMs must be a positive number of milliseconds, got ${options.timeoutMs}.`);
+    throw invalid(
+      `Tool ${slug}: timeoutMs must be a positive number of milliseconds, got ${options.timeoutMs}.`,
+    );
   }
   if (options.toolkit !== undefined && !TOOLKIT_SLUG.test(options.toolkit)) {
-    throw invalid(`Tool ${slug}: toolkit "${options.toolkit}" is not a valid toolkit slug (lower-case, like "github").`);
+    throw invalid(
+      `Tool ${slug}: toolkit "${options.toolkit}" is not a valid toolkit slug (lower-case, like "github").`,
+    );
   }
   const json = toJsonSchema(slug, inputSchema, 'input');
   if (json.type !== 'object') {
-    throw invalid(`Tool ${slug}: the input schema must be an object schema (z.object(...) or { type: "object" }), got type ${JSON.stringify(json.type)}.`);
+    throw invalid(
+      `Tool ${slug}: the input schema must be an object schema (z.object(...) or { type: "object" }), got type ${JSON.stringify(json.type)}.`,
+    );
   }
   const standardSchema = isStandardSchema(inputSchema) ? inputSchema : undefined;
   let validate: (input: unknown) => ValidationResult;
@@ -196,21 +217,27 @@ export function toolSlugPrefix(toolkitSlug: string): string {
 export function defineToolkit(options: DefineToolkitOptions): Toolkit {
   const { slug, description } = options;
   if (typeof slug !== 'string' || !TOOLKIT_SLUG.test(slug)) {
-    throw invalid(`Toolkit slug "${String(slug)}" is invalid: use lower case letters, digits, "-" or "_", like "github".`);
+    throw invalid(
+      `Toolkit slug "${String(slug)}" is invalid: use lower case letters, digits, "-" or "_", like "github".`,
+    );
   }
   if (typeof description !== 'string' || description.trim() === '') {
     throw invalid(`Toolkit ${slug} needs a description.`);
   }
-  if (!Array.isArray(options.tools)) throw invalid(`Toolkit ${slug}: tools must be an array of defineTool() results.`);
+  if (!Array.isArray(options.tools))
+    throw invalid(`Toolkit ${slug}: tools must be an array of defineTool() results.`);
   const prefix = toolSlugPrefix(slug);
   const seen = new Set<string>();
   const tools = options.tools.map((tool) => {
-    if (tool?.kind !== 'toolmux.tool') throw invalid(`Toolkit ${slug}: every tool must come from defineTool().`);
+    if (tool?.kind !== 'toolmux.tool')
+      throw invalid(`Toolkit ${slug}: every tool must come from defineTool().`);
     if (!tool.slug.startsWith(prefix)) {
       throw invalid(`Tool ${tool.slug} in toolkit ${slug} must have a slug starting with "${prefix}".`);
     }
     if (tool.toolkit && tool.toolkit !== slug) {
-      throw invalid(`Tool ${tool.slug} declares toolkit "${tool.toolkit}" but is listed in toolkit "${slug}".`);
+      throw invalid(
+        `Tool ${tool.slug} declares toolkit "${tool.toolkit}" but is listed in toolkit "${slug}".`,
+      );
     }
     if (seen.has(tool.slug)) throw invalid(`Toolkit ${slug} lists tool ${tool.slug} twice.`);
     seen.add(tool.slug);
@@ -219,7 +246,9 @@ export function defineToolkit(options: DefineToolkitOptions): Toolkit {
   const auth = options.auth === undefined ? [] : Array.isArray(options.auth) ? options.auth : [options.auth];
   for (const scheme of auth) {
     if (!scheme || !['none', 'oauth2', 'api_key', 'bearer', 'basic'].includes(scheme.type)) {
-      throw invalid(`Toolkit ${slug}: unknown auth type ${JSON.stringify((scheme as { type?: unknown })?.type)}; use oauth2, api_key, bearer, basic or none.`);
+      throw invalid(
+        `Toolkit ${slug}: unknown auth type ${JSON.stringify((scheme as { type?: unknown })?.type)}; use oauth2, api_key, bearer, basic or none.`,
+      );
     }
   }
   return Object.freeze({

@@ -10,7 +10,12 @@ export interface StandardSchemaV1<Input = unknown, Output = Input> {
 
 export type StandardResult<Output> =
   | { readonly value: Output; readonly issues?: undefined }
-  | { readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined }> };
+  | {
+      readonly issues: ReadonlyArray<{
+        readonly message: string;
+        readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+      }>;
+    };
 
 export type InferInput<S> = S extends StandardSchemaV1<infer I, unknown> ? I : unknown;
 export type InferOutput<S> = S extends StandardSchemaV1<unknown, infer O> ? O : unknown;

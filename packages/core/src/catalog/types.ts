@@ -69,7 +69,9 @@ export type AuthScheme =
   | { type: 'basic'; fields?: AuthField[] };
 
 export type ValidationIssue = { path: string; message: string };
-export type ValidationResult = { success: true; value: unknown } | { success: false; issues: ValidationIssue[] };
+export type ValidationResult =
+  | { success: true; value: unknown }
+  | { success: false; issues: ValidationIssue[] };
 
 /** A tool as the catalog holds it. Create with `defineTool`. */
 export interface Tool<TInput = any, TOutput = any> {

@@ -32,7 +32,10 @@ describe('session config rules', () => {
 
   it('accepts toolkits as a list, { enable } and { disable }', async () => {
     expect(await visibleSlugs({ toolkits: ['notes'] })).toEqual(['NOTES_CREATE_NOTE', 'NOTES_SEARCH_NOTES']);
-    expect(await visibleSlugs({ toolkits: { enable: ['notes'] } })).toEqual(['NOTES_CREATE_NOTE', 'NOTES_SEARCH_NOTES']);
+    expect(await visibleSlugs({ toolkits: { enable: ['notes'] } })).toEqual([
+      'NOTES_CREATE_NOTE',
+      'NOTES_SEARCH_NOTES',
+    ]);
     const allButTasks = await visibleSlugs({ toolkits: { disable: ['tasks'] } });
     expect(allButTasks).toEqual(['MAIL_SEND_EMAIL', 'NOTES_CREATE_NOTE', 'NOTES_SEARCH_NOTES']);
   });
@@ -45,22 +48,33 @@ describe('session config rules', () => {
   });
 
   it('rejects enable and disable together', async () => {
-    const error = await rejection(mux().create('user_1', { toolkits: { enable: ['tasks'], disable: ['notes'] } as never }));
+    const error = await rejection(
+      mux().create('user_1', { toolkits: { enable: ['tasks'], disable: ['notes'] } as never }),
+    );
     expect(error.code).toBe('CONFIG_CONFLICT');
     expect(error.message).toMatch(/both "enable" and "disable"/);
     const perTool = await rejection(
-      mux().create('user_1', { tools: { tasks: { enable: ['TASKS_LIST_TASKS'], disable: ['TASKS_DELETE_TASK'] } as never } }),
+      mux().create('user_1', {
+        tools: { tasks: { enable: ['TASKS_LIST_TASKS'], disable: ['TASKS_DELETE_TASK'] } as never },
+      }),
     );
     expect(perTool.code).toBe('CONFIG_CONFLICT');
     expect(perTool.message).toContain('tools.tasks');
   });
 
   it('filters tools per toolkit by list, enable, disable and tags', async () => {
-    expect(await visibleSlugs({ toolkits: ['tasks'], tools: { tasks: ['TASKS_LIST_TASKS'] } })).toEqual(['TASKS_LIST_TASKS']);
-    const withoutDelete = await visibleSlugs({ toolkits: ['tasks'], tools: { tasks: { disable: ['TASKS_DELETE_TASK'] } } });
+    expect(await visibleSlugs({ toolkits: ['tasks'], tools: { tasks: ['TASKS_LIST_TASKS'] } })).toEqual([
+      'TASKS_LIST_TASKS',
+    ]);
+    const withoutDelete = await visibleSlugs({
+      toolkits: ['tasks'],
+      tools: { tasks: { disable: ['TASKS_DELETE_TASK'] } },
+    });
     expect(withoutDelete).not.toContain('TASKS_DELETE_TASK');
     expect(withoutDelete).toHaveLength(5);
-    expect(await visibleSlugs({ toolkits: ['tasks'], tools: { tasks: { tags: ['readOnlyHint'] } } })).toEqual(['TASKS_LIST_TASKS']);
+    expect(await visibleSlugs({ toolkits: ['tasks'], tools: { tasks: { tags: ['readOnlyHint'] } } })).toEqual(
+      ['TASKS_LIST_TASKS'],
+    );
   });
 
   it('rejects a tool slug of another toolkit and an unknown tool', async () => {
@@ -73,7 +87,9 @@ describe('session config rules', () => {
   });
 
   it('rejects a tool filter for a toolkit the session does not enable', async () => {
-    const error = await rejection(mux().create('user_1', { toolkits: ['notes'], tools: { tasks: ['TASKS_LIST_TASKS'] } }));
+    const error = await rejection(
+      mux().create('user_1', { toolkits: ['notes'], tools: { tasks: ['TASKS_LIST_TASKS'] } }),
+    );
     expect(error.code).toBe('CONFIG_CONFLICT');
     expect(error.message).toContain('tools.tasks');
   });
@@ -82,14 +98,19 @@ describe('session config rules', () => {
     const noDestructive = await visibleSlugs({ tags: { disable: ['destructiveHint'] } });
     expect(noDestructive).not.toContain('TASKS_DELETE_TASK');
     expect(noDestructive).toContain('TASKS_LIST_TASKS');
-    expect(await visibleSlugs({ tags: ['readOnlyHint'] })).toEqual(['NOTES_SEARCH_NOTES', 'TASKS_LIST_TASKS']);
+    expect(await visibleSlugs({ tags: ['readOnlyHint'] })).toEqual([
+      'NOTES_SEARCH_NOTES',
+      'TASKS_LIST_TASKS',
+    ]);
   });
 
   it('rejects unknown tags and a tag both enabled and disabled', async () => {
     const unknown = await rejection(mux().create('user_1', { tags: ['readonlyHint' as never] }));
     expect(unknown.code).toBe('CONFIG_INVALID');
     expect(unknown.message).toContain('Did you mean "readOnlyHint"');
-    const both = await rejection(mux().create('user_1', { tags: { enable: ['readOnlyHint'], disable: ['readOnlyHint'] } }));
+    const both = await rejection(
+      mux().create('user_1', { tags: { enable: ['readOnlyHint'], disable: ['readOnlyHint'] } }),
+    );
     expect(both.code).toBe('CONFIG_CONFLICT');
   });
 
@@ -97,7 +118,9 @@ describe('session config rules', () => {
     const unknown = await rejection(mux().create('user_1', { preload: { tools: ['TASKS_NOPE'] } }));
     expect(unknown.code).toBe('TOOL_NOT_FOUND');
     expect(unknown.message).toContain('preload.tools');
-    const hidden = await rejection(mux().create('user_1', { toolkits: ['notes'], preload: { tools: ['TASKS_LIST_TASKS'] } }));
+    const hidden = await rejection(
+      mux().create('user_1', { toolkits: ['notes'], preload: { tools: ['TASKS_LIST_TASKS'] } }),
+    );
     expect(hidden.code).toBe('CONFIG_CONFLICT');
     expect(hidden.message).toContain('TASKS_LIST_TASKS');
   });
@@ -127,7 +150,11 @@ describe('session config rules', () => {
     expect(error.code).toBe('INVALID_REQUEST');
     const warnings: string[] = [];
     const { toolkits } = createSampleToolkits();
-    const shared = new ToolMux({ toolkits, store: ':memory:', logger: { debug() {}, warn: (m) => warnings.push(m), error() {} } });
+    const shared = new ToolMux({
+      toolkits,
+      store: ':memory:',
+      logger: { debug() {}, warn: (m) => warnings.push(m), error() {} },
+    });
     await shared.create('default', {});
     expect(warnings.join()).toContain('"default"');
   });
@@ -139,7 +166,10 @@ describe('session config rules', () => {
       inputSchema: z.object({ name: z.string() }),
       execute: async ({ name }) => ({ name, phone: '555' }),
     });
-    const session = await mux().create('user_1', { sessionPreset: 'DIRECT_TOOLS', experimental: { customTools: [custom] } });
+    const session = await mux().create('user_1', {
+      sessionPreset: 'DIRECT_TOOLS',
+      experimental: { customTools: [custom] },
+    });
     const result = await session.execute('CRM_FIND_CONTACT', { name: 'Ada' });
     expect(result).toMatchObject({ successful: true, data: { name: 'Ada', phone: '555' } });
     const clash = defineToolkit({ slug: 'tasks', description: 'mine', tools: [] });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type Catalog, didYouMean } from '../catalog/catalog.js';
-import { TOOL_TAGS, type Tool, type ToolTag, type Toolkit } from '../catalog/types.js';
+import { TOOL_TAGS, type Tool, type Toolkit, type ToolTag } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 
 /** Which tools a session hands to the agent. */
@@ -74,17 +74,16 @@ const tagFilter = z.union([
   z.array(tagName),
   z.object({ enable: z.array(tagName).optional(), disable: z.array(tagName).optional() }).strict(),
 ]);
-const toolFilter = z.union([
-  enableDisable,
-  z.object({ tags: tagFilter }).strict(),
-]);
+const toolFilter = z.union([enableDisable, z.object({ tags: tagFilter }).strict()]);
 
 const configSchema = z
   .object({
     toolkits: enableDisable.optional(),
     tools: z.record(z.string(), toolFilter).optional(),
     tags: tagFilter.optional(),
-    authConfigs: z.record(z.string(), z.string().regex(/^ac_/, 'must be an auth config id starting with "ac_"')).optional(),
+    authConfigs: z
+      .record(z.string(), z.string().regex(/^ac_/, 'must be an auth config id starting with "ac_"'))
+      .optional(),
     connectedAccounts: z
       .record(
         z.string(),
@@ -155,7 +154,10 @@ function normalizeTagFilter(field: string, filter: TagFilter | undefined): Norma
   }
   const both = tags.enable.filter((tag) => tags.disable.includes(tag));
   if (both.length > 0) {
-    throw configError('CONFIG_CONFLICT', `${field} both enables and disables "${both[0]}"; keep it in one of the two lists.`);
+    throw configError(
+      'CONFIG_CONFLICT',
+      `${field} both enables and disables "${both[0]}"; keep it in one of the two lists.`,
+    );
   }
   return { enable: [...new Set(tags.enable)], disable: [...new Set(tags.disable)] };
 }
@@ -178,7 +180,10 @@ function requireToolOf(catalog: Catalog, slug: string, toolkit: string | undefin
     });
   }
   if (toolkit !== undefined && tool.toolkit !== toolkit) {
-    throw configError('CONFIG_INVALID', `${field} names tool ${slug}, which belongs to toolkit "${tool.toolkit}", not "${toolkit}".`);
+    throw configError(
+      'CONFIG_INVALID',
+      `${field} names tool ${slug}, which belongs to toolkit "${tool.toolkit}", not "${toolkit}".`,
+    );
   }
 }
 
@@ -190,19 +195,26 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
   const toolkits = normalizeSlugFilter('toolkits', config.toolkits);
   if (toolkits.mode !== 'all') for (const slug of toolkits.slugs) requireToolkit(catalog, slug, 'toolkits');
   const enabled = (slug: string) =>
-    toolkits.mode === 'all' || (toolkits.mode === 'enable' ? toolkits.slugs.includes(slug) : !toolkits.slugs.includes(slug));
+    toolkits.mode === 'all' ||
+    (toolkits.mode === 'enable' ? toolkits.slugs.includes(slug) : !toolkits.slugs.includes(slug));
 
   const tools: Record<string, NormalizedToolFilter> = {};
   for (const [toolkit, filter] of Object.entries(config.tools ?? {})) {
     requireToolkit(catalog, toolkit, `tools.${toolkit}`);
     if (!enabled(toolkit)) {
-      throw configError('CONFIG_CONFLICT', `tools.${toolkit} filters a toolkit the session does not enable; add "${toolkit}" to toolkits or remove tools.${toolkit}.`);
+      throw configError(
+        'CONFIG_CONFLICT',
+        `tools.${toolkit} filters a toolkit the session does not enable; add "${toolkit}" to toolkits or remove tools.${toolkit}.`,
+      );
     }
     if (!Array.isArray(filter) && 'tags' in filter) {
       tools[toolkit] = { mode: 'tags', tags: normalizeTagFilter(`tools.${toolkit}.tags`, filter.tags) };
       continue;
     }
-    const normalized = normalizeSlugFilter(`tools.${toolkit}`, filter) as { mode: 'enable' | 'disable'; slugs: string[] };
+    const normalized = normalizeSlugFilter(`tools.${toolkit}`, filter) as {
+      mode: 'enable' | 'disable';
+      slugs: string[];
+    };
     for (const slug of normalized.slugs) requireToolOf(catalog, slug, toolkit, `tools.${toolkit}`);
     tools[toolkit] = normalized;
   }
@@ -216,7 +228,10 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
     for (const toolkit of Object.keys(map ?? {})) requireToolkit(catalog, toolkit, `${field}.${toolkit}`);
   }
   const connectedAccounts = Object.fromEntries(
-    Object.entries(config.connectedAccounts ?? {}).map(([toolkit, ids]) => [toolkit, Array.isArray(ids) ? [...ids] : [ids]]),
+    Object.entries(config.connectedAccounts ?? {}).map(([toolkit, ids]) => [
+      toolkit,
+      Array.isArray(ids) ? [...ids] : [ids],
+    ]),
   );
 
   const preload = [...new Set(config.preload?.tools ?? [])];

@@ -1,11 +1,12 @@
 import type { Credentials, Tool, ToolContext, Toolkit } from '../catalog/types.js';
-import { ToolMuxError, type ToolMuxErrorCode, errorMessage } from '../errors.js';
+import { errorMessage, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
 import { createNullStripper } from '../schema/nulls.js';
 import { formatValidationIssues } from '../schema/validate.js';
 import type { ExecutionLogRecord, Store } from '../store/types.js';
 import { newId } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
 import { redactForLog } from '../util/redact.js';
+import type { ExecutionLogWriter } from './log-writer.js';
 import type { ToolResult } from './result.js';
 
 /** @default 60 seconds */
@@ -14,6 +15,8 @@ export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
 /** Everything one call needs besides the tool and its arguments. */
 export interface ExecutionEnvironment {
   store: Store;
+  /** Where every call's log entry goes (batched, off the call's path). */
+  logs: ExecutionLogWriter;
   logger: Logger;
   fetch: typeof globalThis.fetch;
   /** Picks the connected account and loads its credentials (precedence rules). */
@@ -99,7 +102,10 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     const args = stripNulls(tool, request.arguments ?? {});
     const validation = tool.validate(args);
     if (!validation.success) {
-      throw new ToolCallFailure('TOOL_ARGUMENTS_INVALID', formatValidationIssues(tool.slug, validation.issues));
+      throw new ToolCallFailure(
+        'TOOL_ARGUMENTS_INVALID',
+        formatValidationIssues(tool.slug, validation.issues),
+      );
     }
     const account = await env.resolveAccount({
       toolkit: request.toolkit,
@@ -137,12 +143,7 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     output: result.successful ? redactForLog(result.data, secrets) : 'null',
     createdAt: new Date(),
   };
-  try {
-    await env.store.insertLog(record);
-  } catch (error) {
-    // the call itself happened: report it, but a broken log must not turn a result into a crash
-    env.logger.error(`toolmux: could not write execution log ${logId} for ${tool.slug}: ${errorMessage(error)}`);
-  }
+  env.logs.write(record);
   return result;
 }
 
@@ -156,26 +157,22 @@ export async function rejectToolCall(
   error: ToolMuxError,
 ): Promise<ToolResult> {
   const logId = newId('log');
-  try {
-    await env.store.insertLog({
-      id: logId,
-      sessionId: call.sessionId,
-      userId: call.userId,
-      toolSlug: call.slug.slice(0, 200),
-      toolkit: '',
-      connectedAccountId: null,
-      callId: call.callId ?? null,
-      status: 'error',
-      errorCode: error.code,
-      errorMessage: error.message,
-      durationMs: 0,
-      input: redactForLog(call.arguments),
-      output: 'null',
-      createdAt: new Date(),
-    });
-  } catch (logError) {
-    env.logger.error(`toolmux: could not write execution log ${logId}: ${errorMessage(logError)}`);
-  }
+  env.logs.write({
+    id: logId,
+    sessionId: call.sessionId,
+    userId: call.userId,
+    toolSlug: call.slug.slice(0, 200),
+    toolkit: '',
+    connectedAccountId: null,
+    callId: call.callId ?? null,
+    status: 'error',
+    errorCode: error.code,
+    errorMessage: error.message,
+    durationMs: 0,
+    input: redactForLog(call.arguments),
+    output: 'null',
+    createdAt: new Date(),
+  });
   return { successful: false, data: null, error: error.message, code: error.code, logId };
 }
 
@@ -207,13 +204,21 @@ async function runHandler(
   },
 ): Promise<unknown> {
   const timeoutMs = tool.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
-  if (call.signal?.aborted) throw new ToolCallFailure('TOOL_ABORTED', `${tool.slug} was aborted before it started.`);
+  if (call.signal?.aborted)
+    throw new ToolCallFailure('TOOL_ABORTED', `${tool.slug} was aborted before it started.`);
   const controller = new AbortController();
   const timer = setTimeout(
-    () => controller.abort(new ToolCallFailure('TOOL_TIMEOUT', `${tool.slug} did not finish within ${timeoutMs} ms and was stopped.`)),
+    () =>
+      controller.abort(
+        new ToolCallFailure(
+          'TOOL_TIMEOUT',
+          `${tool.slug} did not finish within ${timeoutMs} ms and was stopped.`,
+        ),
+      ),
     timeoutMs,
   );
-  const onCallerAbort = () => controller.abort(new ToolCallFailure('TOOL_ABORTED', `${tool.slug} was aborted by the caller.`));
+  const onCallerAbort = () =>
+    controller.abort(new ToolCallFailure('TOOL_ABORTED', `${tool.slug} was aborted by the caller.`));
   call.signal?.addEventListener('abort', onCallerAbort, { once: true });
   const context: ToolContext = {
     userId: call.userId,

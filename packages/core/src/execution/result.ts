@@ -18,7 +18,8 @@ export interface ToolResult<TData = unknown> {
  * on success, the error message (with its code) on failure.
  */
 export function formatToolResultForModel(result: ToolResult): string {
-  if (!result.successful) return `Error${result.code ? ` (${result.code})` : ''}: ${result.error ?? 'the tool failed'}`;
+  if (!result.successful)
+    return `Error${result.code ? ` (${result.code})` : ''}: ${result.error ?? 'the tool failed'}`;
   const { data } = result;
   if (typeof data === 'string') return data;
   if (data === undefined || data === null) return 'null';

@@ -21,12 +21,19 @@ describe('TOOLMUX_SEARCH_TOOLS', () => {
     });
     expect(result.successful).toBe(true);
     const data = result.data as {
-      results: Array<{ use_case: string; tools: Array<{ tool_slug: string; input_schema: { properties: object } }> }>;
+      results: Array<{
+        use_case: string;
+        tools: Array<{ tool_slug: string; input_schema: { properties: object } }>;
+      }>;
       toolkit_connections: Array<{ toolkit: string; connected: boolean }>;
       next_steps: string;
     };
     expect(data.results[0]!.tools[0]!.tool_slug).toBe('TASKS_CREATE_TASK');
-    expect(Object.keys(data.results[0]!.tools[0]!.input_schema.properties)).toEqual(['title', 'priority', 'labels']);
+    expect(Object.keys(data.results[0]!.tools[0]!.input_schema.properties)).toEqual([
+      'title',
+      'priority',
+      'labels',
+    ]);
     expect(data.results[1]!.tools[0]!.tool_slug).toBe('MAIL_SEND_EMAIL');
     expect(data.toolkit_connections).toContainEqual({ toolkit: 'mail', connected: false });
     expect(data.toolkit_connections).toContainEqual({ toolkit: 'tasks', connected: true });
@@ -57,10 +64,18 @@ describe('TOOLMUX_SEARCH_TOOLS', () => {
 describe('TOOLMUX_GET_TOOL_SCHEMAS', () => {
   it('returns full schemas and names slugs that are not in the session', async () => {
     const { session } = await setup({ toolkits: ['tasks'] });
-    const result = await session.execute(MetaToolSlug.GET_TOOL_SCHEMAS, { tool_slugs: ['TASKS_CREATE_TASK', 'NOTES_CREATE_NOTE'] });
-    const data = result.data as { tools: Array<{ tool_slug: string; output_schema?: object }>; not_found: string[] };
+    const result = await session.execute(MetaToolSlug.GET_TOOL_SCHEMAS, {
+      tool_slugs: ['TASKS_CREATE_TASK', 'NOTES_CREATE_NOTE'],
+    });
+    const data = result.data as {
+      tools: Array<{ tool_slug: string; output_schema?: object }>;
+      not_found: string[];
+    };
     expect(data.tools.map((tool) => tool.tool_slug)).toEqual(['TASKS_CREATE_TASK']);
-    expect(data.tools[0]!.output_schema).toMatchObject({ type: 'object', properties: { id: { type: 'string' } } });
+    expect(data.tools[0]!.output_schema).toMatchObject({
+      type: 'object',
+      properties: { id: { type: 'string' } },
+    });
     expect(data.not_found).toEqual(['NOTES_CREATE_NOTE']);
   });
 });
@@ -68,7 +83,9 @@ describe('TOOLMUX_GET_TOOL_SCHEMAS', () => {
 describe('TOOLMUX_MANAGE_CONNECTIONS', () => {
   it('reports each toolkit: no auth needed, not connected, not in the session', async () => {
     const { session } = await setup({ toolkits: ['tasks', 'mail'] });
-    const result = await session.execute(MetaToolSlug.MANAGE_CONNECTIONS, { toolkits: ['tasks', 'mail', 'notes'] });
+    const result = await session.execute(MetaToolSlug.MANAGE_CONNECTIONS, {
+      toolkits: ['tasks', 'mail', 'notes'],
+    });
     const data = result.data as { results: Array<{ toolkit: string; connected: boolean; message: string }> };
     expect(data.results.map((entry) => [entry.toolkit, entry.connected])).toEqual([
       ['tasks', true],
@@ -98,14 +115,22 @@ describe('TOOLMUX_MULTI_EXECUTE_TOOL', () => {
       { callId: 'call_7' },
     );
     expect(result.successful).toBe(true);
-    const data = result.data as { results: Array<{ tool_slug: string; successful: boolean; error: string | null; log_id?: string }>; successful_count: number; failed_count: number };
+    const data = result.data as {
+      results: Array<{ tool_slug: string; successful: boolean; error: string | null; log_id?: string }>;
+      successful_count: number;
+      failed_count: number;
+    };
     expect(data.results.map((entry) => entry.successful)).toEqual([true, false, false, false, true, false]);
     expect(data.results[1]!.error).toContain('unreachable');
     expect(data.results[2]!.error).toContain('title');
     expect(data.results[3]!.error).toContain('TASKS_NOPE');
     expect(data.results[5]!.error).toContain('meta-tool');
     expect(data).toMatchObject({ successful_count: 2, failed_count: 4 });
-    expect(calls.map((call) => call.slug).sort()).toEqual(['NOTES_CREATE_NOTE', 'TASKS_CREATE_TASK', 'TASKS_SYNC_CALENDAR']);
+    expect(calls.map((call) => call.slug).sort()).toEqual([
+      'NOTES_CREATE_NOTE',
+      'TASKS_CREATE_TASK',
+      'TASKS_SYNC_CALENDAR',
+    ]);
     const logs = (await session.logs({ limit: 20 })).items;
     expect(logs.map((log) => log.toolSlug)).toContain(MetaToolSlug.MULTI_EXECUTE_TOOL);
     expect(logs.filter((log) => log.callId?.startsWith('call_7#'))).toHaveLength(5);
@@ -116,7 +141,12 @@ describe('TOOLMUX_MULTI_EXECUTE_TOOL', () => {
     const controller = new AbortController();
     const pending = session.execute(
       MetaToolSlug.MULTI_EXECUTE_TOOL,
-      { tools: [1, 2, 3].map((n) => ({ tool_slug: 'TASKS_WAIT_FOR_APPROVAL', arguments: { taskId: `t${n}` } })) },
+      {
+        tools: [1, 2, 3].map((n) => ({
+          tool_slug: 'TASKS_WAIT_FOR_APPROVAL',
+          arguments: { taskId: `t${n}` },
+        })),
+      },
       { signal: controller.signal },
     );
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -129,9 +159,13 @@ describe('TOOLMUX_MULTI_EXECUTE_TOOL', () => {
   it(`accepts at most ${MAX_MULTI_EXECUTE} calls`, async () => {
     const { session } = await setup();
     const call = { tool_slug: 'TASKS_LIST_TASKS', arguments: {} };
-    const ok = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, { tools: Array(MAX_MULTI_EXECUTE).fill(call) });
+    const ok = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+      tools: Array(MAX_MULTI_EXECUTE).fill(call),
+    });
     expect((ok.data as { successful_count: number }).successful_count).toBe(MAX_MULTI_EXECUTE);
-    const tooMany = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, { tools: Array(MAX_MULTI_EXECUTE + 1).fill(call) });
+    const tooMany = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+      tools: Array(MAX_MULTI_EXECUTE + 1).fill(call),
+    });
     expect(tooMany.code).toBe('TOOL_ARGUMENTS_INVALID');
     expect(tooMany.error).toContain('tools');
   });
@@ -141,7 +175,9 @@ describe('TOOLMUX_MULTI_EXECUTE_TOOL', () => {
     const result = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
       tools: [{ tool_slug: 'TASKS_DELETE_TASK', arguments: { taskId: 'x' } }],
     });
-    expect((result.data as { results: Array<{ error: string }> }).results[0]!.error).toContain('not available in this session');
+    expect((result.data as { results: Array<{ error: string }> }).results[0]!.error).toContain(
+      'not available in this session',
+    );
     expect(calls).toHaveLength(0);
   });
 });

@@ -35,7 +35,10 @@ export interface MetaToolHost {
   searchTools(queries: Array<{ use_case: string; known_fields?: string | null }>): Promise<unknown>;
   getToolSchemas(slugs: string[]): unknown;
   manageConnections(toolkits: string[], reinitiate: boolean): Promise<unknown>;
-  multiExecute(calls: Array<{ tool_slug: string; arguments: Record<string, unknown> }>, options: ExecuteOptions): Promise<unknown>;
+  multiExecute(
+    calls: Array<{ tool_slug: string; arguments: Record<string, unknown> }>,
+    options: ExecuteOptions,
+  ): Promise<unknown>;
 }
 
 export interface MetaTool extends Tool {
@@ -66,11 +69,21 @@ function metaTool(options: {
     },
   });
   const strictSource = options.strictVariant
-    ? defineTool({ slug: options.slug, description: options.description, inputSchema: options.strictVariant, execute: () => null }).inputSchema
+    ? defineTool({
+        slug: options.slug,
+        description: options.description,
+        inputSchema: options.strictVariant,
+        execute: () => null,
+      }).inputSchema
     : tool.inputSchema;
   const strict = toStrictSchema(strictSource);
   if (!strict.ok) throw new Error(`meta-tool ${options.slug} is not strict-compatible: ${strict.reason}`);
-  return Object.freeze({ ...tool, validate: options.validate ?? tool.validate, strictInputSchema: strict.schema, run: options.run });
+  return Object.freeze({
+    ...tool,
+    validate: options.validate ?? tool.validate,
+    strictInputSchema: strict.schema,
+    run: options.run,
+  });
 }
 
 const searchTools = metaTool({
@@ -84,11 +97,15 @@ const searchTools = metaTool({
           use_case: z
             .string()
             .min(1)
-            .describe('The task in plain words, e.g. "create an issue in a GitHub repository". Include the app name when you know it.'),
+            .describe(
+              'The task in plain words, e.g. "create an issue in a GitHub repository". Include the app name when you know it.',
+            ),
           known_fields: z
             .string()
             .optional()
-            .describe('Values you already know that the tool will need, e.g. "owner: octocat, repo: hello-world".'),
+            .describe(
+              'Values you already know that the tool will need, e.g. "owner: octocat, repo: hello-world".',
+            ),
         }),
       )
       .min(1)
@@ -96,7 +113,8 @@ const searchTools = metaTool({
       .describe('One entry per distinct task.'),
   }),
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-  run: (host, input: { queries: Array<{ use_case: string; known_fields?: string | null }> }) => host.searchTools(input.queries),
+  run: (host, input: { queries: Array<{ use_case: string; known_fields?: string | null }> }) =>
+    host.searchTools(input.queries),
 });
 
 const getToolSchemas = metaTool({
@@ -104,7 +122,11 @@ const getToolSchemas = metaTool({
   description:
     'Get the complete input and output schemas of tools by slug, when search results did not show enough detail to call them correctly.',
   inputSchema: z.object({
-    tool_slugs: z.array(z.string().min(1)).min(1).max(50).describe('Tool slugs from TOOLMUX_SEARCH_TOOLS results.'),
+    tool_slugs: z
+      .array(z.string().min(1))
+      .min(1)
+      .max(50)
+      .describe('Tool slugs from TOOLMUX_SEARCH_TOOLS results.'),
   }),
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   run: (host, input: { tool_slugs: string[] }) => host.getToolSchemas(input.tool_slugs),
@@ -113,10 +135,13 @@ const getToolSchemas = metaTool({
 const manageConnections = metaTool({
   slug: MetaToolSlug.MANAGE_CONNECTIONS,
   description:
-    "Check whether the user has connected the apps (toolkits) a task needs. For each toolkit you get its connection status, and for one that is not connected, what the user must do to connect it. Use it when a search result says a toolkit is not connected or a tool fails because no account is connected.",
+    'Check whether the user has connected the apps (toolkits) a task needs. For each toolkit you get its connection status, and for one that is not connected, what the user must do to connect it. Use it when a search result says a toolkit is not connected or a tool fails because no account is connected.',
   inputSchema: z.object({
     toolkits: z.array(z.string().min(1)).min(1).max(20).describe('Toolkit slugs, e.g. ["github", "gmail"].'),
-    reinitiate: z.boolean().optional().describe('Start a new connection even when one exists (to reconnect an expired account).'),
+    reinitiate: z
+      .boolean()
+      .optional()
+      .describe('Start a new connection even when one exists (to reconnect an expired account).'),
   }),
   annotations: { readOnlyHint: false, idempotentHint: true, openWorldHint: false },
   run: (host, input: { toolkits: string[]; reinitiate?: boolean | null }) =>
@@ -134,19 +159,24 @@ const multiExecuteShape = (argumentsSchema: z.ZodType) =>
       .array(callItem(argumentsSchema))
       .min(1)
       .max(MAX_MULTI_EXECUTE)
-      .describe(`Up to ${MAX_MULTI_EXECUTE} tool calls; they run in parallel and each succeeds or fails on its own.`),
+      .describe(
+        `Up to ${MAX_MULTI_EXECUTE} tool calls; they run in parallel and each succeeds or fails on its own.`,
+      ),
   });
 const argumentsObject = z
   .record(z.string(), z.unknown())
   .describe("The tool's arguments, matching its input schema.");
-const argumentsJson = z.string().describe('The tool\'s arguments as a JSON object, matching its input schema, e.g. {"owner":"octocat"}.');
+const argumentsJson = z
+  .string()
+  .describe('The tool\'s arguments as a JSON object, matching its input schema, e.g. {"owner":"octocat"}.');
 const lenientMultiExecute = multiExecuteShape(
   z.union([
     argumentsObject,
     argumentsJson.transform((text, context) => {
       try {
         const value: unknown = JSON.parse(text);
-        if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+        if (value && typeof value === 'object' && !Array.isArray(value))
+          return value as Record<string, unknown>;
       } catch {}
       context.addIssue({ code: 'custom', message: 'must be a JSON object (or a JSON string of one)' });
       return z.NEVER;
@@ -165,7 +195,10 @@ const multiExecute = metaTool({
     if (result.success) return { success: true, value: result.data };
     return {
       success: false,
-      issues: result.error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message })),
+      issues: result.error.issues.map((issue) => ({
+        path: issue.path.join('.') || '(root)',
+        message: issue.message,
+      })),
     };
   },
   annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },

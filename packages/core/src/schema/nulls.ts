@@ -1,7 +1,7 @@
 import type { JSONSchema } from '../catalog/types.js';
 import { resolveLocalRef } from './inline-refs.js';
 import { acceptsNull, type RefResolver, typeList } from './nullability.js';
-import { isSchemaObject } from './subschemas.js';
+import { allowedValues, isSchemaObject } from './subschemas.js';
 
 /** Removes the `null`s strict mode sent for optional fields. Returns `args` itself when there were none. */
 export type NullStripper = (args: unknown) => unknown;
@@ -107,7 +107,8 @@ class PlanBuilder {
     const { properties, required } = objectView(parts);
     const discriminators: Variant['discriminators'] = [];
     for (const name of required) {
-      const values = allowedValues(properties.get(name));
+      const property = properties.get(name);
+      const values = property && allowedValues(property);
       if (values) discriminators.push([name, values]);
     }
     return [{ kind, required: [...required], discriminators, plan: this.planFor(branch) }];
@@ -140,13 +141,6 @@ function objectView(parts: JSONSchema[]): { properties: Map<string, JSONSchema>;
     }
   }
   return { properties, required };
-}
-
-/** The values a `const` or `enum` allows, if the schema has one. */
-function allowedValues(schema: JSONSchema | undefined): unknown[] | undefined {
-  if (!schema) return undefined;
-  if (Array.isArray(schema.enum)) return schema.enum;
-  return 'const' in schema ? [schema.const] : undefined;
 }
 
 function kindOf(parts: JSONSchema[]): Variant['kind'] | undefined {

@@ -2,7 +2,10 @@ import type { JSONSchema } from '../catalog/types.js';
 import type { ToolSpec } from '../provider.js';
 import { toStrictSchema } from './strict.js';
 
-const cache = new WeakMap<ToolSpec, { strict: true; schema: JSONSchema } | { strict: false; schema: JSONSchema; reason: string }>();
+const cache = new WeakMap<
+  ToolSpec,
+  { strict: true; schema: JSONSchema } | { strict: false; schema: JSONSchema; reason: string }
+>();
 
 /**
  * The schema a provider hands out for `strict: true`: the tool's own strict schema, or the OpenAI

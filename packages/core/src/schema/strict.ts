@@ -1,7 +1,7 @@
 import type { JSONSchema } from '../catalog/types.js';
 import { mergeAllOf } from './all-of.js';
 import { addNull, typeList } from './nullability.js';
-import { isSchemaObject } from './subschemas.js';
+import { allowedValues, isSchemaObject } from './subschemas.js';
 
 /** A schema rewritten for strict mode, or why the tool has to stay non-strict. */
 export type StrictSchemaResult = { ok: true; schema: JSONSchema } | { ok: false; reason: string };
@@ -43,8 +43,8 @@ const SUPPORTED_FORMATS = new Set([
 
 /**
  * Keywords strict mode supports for each primitive type. Everything else (`default`, `examples`,
- * `minLength`/`maxLength`, `not`, `if`/`then`/`else`, `x-…` extensions…) is dropped, because unknown or
- * unsupported keywords make the API refuse the schema.
+ * `minLength`/`maxLength`, `not`, `if`/`then`/`else`, `x-…` extensions…) is outside the documented
+ * subset and dropped, because keywords the API does not support make it refuse the schema.
  */
 const KEYWORDS_BY_TYPE: Record<string, readonly string[]> = {
   string: ['pattern', 'format'],
@@ -66,8 +66,9 @@ const DESCRIPTIVE_KEYWORDS = ['title', 'description'];
  *   model sends `null` for "absent" — `stripNullsForOptional` turns that back into an absent field;
  * - `oneOf` becomes `anyOf` (strict mode has no `oneOf`; exclusivity is checked on validation);
  * - `allOf` is merged into one schema (strict mode has no `allOf`), or the rewrite fails;
- * - `const` becomes a one-value `enum`, a missing `type` is inferred from `enum`/`properties`/`items`,
- *   and a type list such as `['string', 'number']` becomes an `anyOf` of single types;
+ * - `const` becomes a one-value `enum` (the form strict mode documents), a missing `type` is
+ *   inferred from `enum`/`properties`/`items`, and a type list such as `['string', 'number']`
+ *   becomes an `anyOf` of single types (strict mode only documents `[type, 'null']`);
  * - unsupported keywords are dropped (see `KEYWORDS_BY_TYPE`), `title` and `description` are kept.
  *
  * It fails, naming the JSON path (`$.metadata`), for what strict mode cannot express: records and
@@ -76,7 +77,8 @@ const DESCRIPTIVE_KEYWORDS = ['title', 'description'];
  * `{ ok: false }` is how a single tool falls back to non-strict on its own.
  *
  * @example
- * const strict = toStrictSchema(shapeInputSchema(tool.inputSchema).schema);
+ * const shaped = shapeInputSchema(tool.inputSchema).schema;
+ * const strict = toStrictSchema(shaped);
  * const parameters = strict.ok ? strict.schema : shaped; // and warn with strict.reason
  */
 export function toStrictSchema(schema: JSONSchema): StrictSchemaResult {
@@ -103,6 +105,7 @@ class NotStrictError extends Error {
   }
 }
 
+/** Rewrites one schema, counting properties, enum values and characters toward `LIMITS` as it goes. */
 class StrictRewriter {
   private properties = 0;
   private enumValues = 0;
@@ -161,7 +164,7 @@ class StrictRewriter {
     if (!keywords) throw new NotStrictError(at, `has unknown type "${type}"`);
     const result: JSONSchema = { ...pick(node, DESCRIPTIVE_KEYWORDS), type, ...pick(node, keywords) };
     if (typeof result.format === 'string' && !SUPPORTED_FORMATS.has(result.format)) delete result.format;
-    const values = enumValues(node)?.filter((value) => valueHasType(value, type));
+    const values = allowedValues(node)?.filter((value) => valueHasType(value, type));
     if (values) {
       this.countEnum(values, at);
       result.enum = values;
@@ -264,7 +267,7 @@ class StrictRewriter {
 /** The types a schema allows: its `type`, or what its `enum`, `const`, `properties` or `items` imply. */
 function inferTypes(node: JSONSchema): string[] {
   if (node.type !== undefined) return typeList(node.type);
-  const values = enumValues(node);
+  const values = allowedValues(node);
   if (values) return [...new Set(values.map(jsonType))];
   if (
     ['properties', 'additionalProperties', 'patternProperties', 'required'].some((keyword) => keyword in node)
@@ -272,12 +275,6 @@ function inferTypes(node: JSONSchema): string[] {
     return ['object'];
   if (['items', 'prefixItems'].some((keyword) => keyword in node)) return ['array'];
   return [];
-}
-
-/** `enum`, or `const` as a one-value enum (strict mode lists allowed values in `enum`). */
-function enumValues(node: JSONSchema): unknown[] | undefined {
-  if (Array.isArray(node.enum)) return node.enum;
-  return 'const' in node ? [node.const] : undefined;
 }
 
 function jsonType(value: unknown): string {

@@ -26,6 +26,12 @@ export function splitAnnotations(schema: JSONSchema): { annotations: JSONSchema;
   return { annotations, constraints };
 }
 
+/** The values a schema's `enum` allows, or its `const` as a one-value list; `undefined` without either. */
+export function allowedValues(schema: JSONSchema): unknown[] | undefined {
+  if (Array.isArray(schema.enum)) return schema.enum;
+  return 'const' in schema ? [schema.const] : undefined;
+}
+
 /** Keywords whose value is a single subschema. */
 const SINGLE_SUBSCHEMA_KEYWORDS = new Set([
   'additionalProperties',

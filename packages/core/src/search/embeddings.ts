@@ -12,6 +12,8 @@ export class DocumentEmbeddings {
   readonly #batchSize: number;
   readonly #texts: string[] = [];
   readonly #vectors: Float32Array[] = [];
+  /** The size of the first vector seen; every later one must match it. */
+  #dimensions: number | undefined;
   #batchInFlight: Promise<void> | undefined;
 
   constructor(embed: EmbedFunction, batchSize: number) {
@@ -21,7 +23,7 @@ export class DocumentEmbeddings {
 
   /** Queues the texts of new documents, in document-id order. */
   add(texts: readonly string[]): void {
-    this.#texts.push(...texts);
+    for (const text of texts) this.#texts.push(text);
   }
 
   /** Unit vectors of all queued documents, indexed by document id. */
@@ -35,7 +37,7 @@ export class DocumentEmbeddings {
     return this.#vectors;
   }
 
-  /** The unit vector of a query. */
+  /** The unit vector of a query, of the same size as the documents'. */
   async embedQuery(query: string): Promise<Float32Array> {
     const [vector] = await this.#embedChecked([query]);
     return vector!;
@@ -44,7 +46,7 @@ export class DocumentEmbeddings {
   async #embedNextBatch(): Promise<void> {
     const start = this.#vectors.length;
     const vectors = await this.#embedChecked(this.#texts.slice(start, start + this.#batchSize));
-    this.#vectors.push(...vectors);
+    for (const vector of vectors) this.#vectors.push(vector);
   }
 
   async #embedChecked(texts: string[]): Promise<Float32Array[]> {
@@ -55,18 +57,23 @@ export class DocumentEmbeddings {
         message: `The embed function returned ${Array.isArray(vectors) ? vectors.length : 'no'} vectors for ${texts.length} texts; it must return one vector per text, in order.`,
       });
     }
+    for (const vector of vectors) this.#checkDimensions(vector);
     return vectors.map(toUnitVector);
+  }
+
+  #checkDimensions(vector: readonly number[]): void {
+    this.#dimensions ??= vector.length;
+    if (vector.length !== this.#dimensions) {
+      throw new ToolMuxError({
+        code: 'CONFIG_INVALID',
+        message: `The embed function returned vectors of ${this.#dimensions} and ${vector.length} dimensions; all must have the same size.`,
+      });
+    }
   }
 }
 
-/** The dot product of two unit vectors is their cosine similarity. */
-export function cosineOfUnitVectors(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) {
-    throw new ToolMuxError({
-      code: 'CONFIG_INVALID',
-      message: `The embed function returned vectors of ${a.length} and ${b.length} dimensions; all must have the same size.`,
-    });
-  }
+/** The dot product of two vectors of equal size; for unit vectors, their cosine similarity. */
+export function dotProduct(a: Float32Array, b: Float32Array): number {
   let sum = 0;
   for (let index = 0; index < a.length; index++) sum += a[index]! * b[index]!;
   return sum;

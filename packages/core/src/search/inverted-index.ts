@@ -40,7 +40,8 @@ export class InvertedIndex {
   #sortedTerms: string[] | undefined;
 
   constructor(fields: readonly FieldScoring[], k1: number) {
-    if (fields.length > MAX_FIELDS) throw new RangeError(`An InvertedIndex holds at most ${MAX_FIELDS} fields.`);
+    if (fields.length > MAX_FIELDS)
+      throw new RangeError(`An InvertedIndex holds at most ${MAX_FIELDS} fields.`);
     this.#fields = fields;
     this.#k1 = k1;
     this.#fieldLengthTotals = fields.map(() => 0);
@@ -95,7 +96,7 @@ export class InvertedIndex {
   score(termId: number, weight: number, board: ScoreBoard): void {
     const documents = this.#postingDocuments[termId]!;
     const counts = this.#postingCounts[termId]!;
-    const factors = (this.#fieldFactors ??= this.#computeFieldFactors());
+    const factors = this.#currentFieldFactors();
     const fieldCount = this.#fields.length;
     const k1 = this.#k1;
     const scale = weight * this.#idf(documents.length) * (k1 + 1);
@@ -127,6 +128,11 @@ export class InvertedIndex {
     return termId;
   }
 
+  #currentFieldFactors(): Float64Array {
+    this.#fieldFactors ??= this.#computeFieldFactors();
+    return this.#fieldFactors;
+  }
+
   #computeFieldFactors(): Float64Array {
     const fieldCount = this.#fields.length;
     const averages = this.#fieldLengthTotals.map((total) => total / Math.max(1, this.#documentCount));
@@ -137,7 +143,8 @@ export class InvertedIndex {
       const average = averages[field]!;
       const length = this.#fieldLengths[index]!;
       // An empty field holds no term; a factor of 0 also avoids dividing by 0 when b is 1.
-      factors[index] = length === 0 ? 0 : weight / (1 - lengthNormalization + (lengthNormalization * length) / average);
+      factors[index] =
+        length === 0 ? 0 : weight / (1 - lengthNormalization + (lengthNormalization * length) / average);
     }
     return factors;
   }

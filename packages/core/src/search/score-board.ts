@@ -34,13 +34,16 @@ export class ScoreBoard {
 
   /**
    * The `limit` best documents that `accept` lets through, best first (ties: lower id first), and
-   * clears the board. `accept` is only asked about documents that would make the list.
+   * clears the board (also when `accept` throws). `accept` is only asked about documents that would
+   * make the list.
    */
   takeTop(limit: number, accept?: (document: number) => boolean): ScoredDocument[] {
-    const best = limit > 0 ? this.#best(limit, accept) : [];
-    const top = best.map((document) => ({ document, score: this.#scores[document]! }));
-    this.#clear();
-    return top;
+    try {
+      const best = limit > 0 ? this.#best(limit, accept) : [];
+      return best.map((document) => ({ document, score: this.#scores[document]! }));
+    } finally {
+      this.#clear();
+    }
   }
 
   #best(limit: number, accept: ((document: number) => boolean) | undefined): number[] {

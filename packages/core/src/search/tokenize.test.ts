@@ -5,7 +5,13 @@ import { splitWords, tokenize } from './tokenize.js';
 describe('splitWords', () => {
   it('splits UPPER_SNAKE slugs, snake_case and kebab-case at their separators', () => {
     expect(splitWords('GITHUB_STAR_REPO')).toEqual(['github', 'star', 'repo']);
-    expect(splitWords('total_query_meta_search_engine')).toEqual(['total', 'query', 'meta', 'search', 'engine']);
+    expect(splitWords('total_query_meta_search_engine')).toEqual([
+      'total',
+      'query',
+      'meta',
+      'search',
+      'engine',
+    ]);
     expect(splitWords('google-calendar.create-event')).toEqual(['google', 'calendar', 'create', 'event']);
   });
 
@@ -18,7 +24,13 @@ describe('splitWords', () => {
   });
 
   it('drops punctuation, possessives and accents', () => {
-    expect(splitWords("Father's Day: gifts, cards & more!")).toEqual(['father', 'day', 'gifts', 'cards', 'more']);
+    expect(splitWords("Father's Day: gifts, cards & more!")).toEqual([
+      'father',
+      'day',
+      'gifts',
+      'cards',
+      'more',
+    ]);
     expect(splitWords('Café crème')).toEqual(['cafe', 'creme']);
   });
 
@@ -34,7 +46,9 @@ describe('tokenize', () => {
   });
 
   it('gives inflections of a word the same term', () => {
-    expect(new Set(['create', 'creates', 'created', 'creating'].flatMap(tokenize))).toEqual(new Set(['creat']));
+    expect(new Set(['create', 'creates', 'created', 'creating'].flatMap(tokenize))).toEqual(
+      new Set(['creat']),
+    );
     expect(tokenize('repositories')).toEqual(tokenize('Repository'));
     expect(tokenize('GMAIL_SEND_EMAILS')).toEqual(tokenize('gmail sending email'));
   });

@@ -31,7 +31,7 @@ const ASCII_WORD_RUN = /[A-Za-z0-9]+/g;
 const ASCII_RUN_PART = /[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g;
 const ASCII_PLAIN_RUN = /^[a-z]+$/;
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 /** An apostrophe and the letters after it: `Father's` → `Father`, `don't` → `don`. */
 const APOSTROPHE_SUFFIX = /['’]\p{L}*/gu;
 

@@ -51,7 +51,9 @@ describe('ToolIndex.search', () => {
     expect(slugs(index.search('send an email'))[0]).toBe('GMAIL_SEND_EMAIL');
     expect(slugs(index.search('post a message in the #general channel'))[0]).toBe('SLACK_SEND_MESSAGE');
     expect(slugs(index.search('file a bug as a new GitHub issue'))[0]).toBe('GITHUB_CREATE_ISSUE');
-    expect(slugs(index.search('schedule a calendar event with attendees'))[0]).toBe('GOOGLECALENDAR_CREATE_EVENT');
+    expect(slugs(index.search('schedule a calendar event with attendees'))[0]).toBe(
+      'GOOGLECALENDAR_CREATE_EVENT',
+    );
   });
 
   it('returns results best first, each with a positive score', () => {
@@ -75,7 +77,11 @@ describe('ToolIndex.search', () => {
   });
 
   it('completes partial words', () => {
-    expect(slugs(index.search('githu')).slice(0, 3).every((slug) => slug.startsWith('GITHUB_'))).toBe(true);
+    expect(
+      slugs(index.search('githu'))
+        .slice(0, 3)
+        .every((slug) => slug.startsWith('GITHUB_')),
+    ).toBe(true);
     expect(new ToolIndex(CATALOG, { ranking: { prefixWeight: 0 } }).search('githu')).toEqual([]);
   });
 
@@ -99,9 +105,16 @@ describe('ToolIndex.search', () => {
     expect(index.search('xylophone')).toEqual([]);
   });
 
-  it('gives the same results query after query', () => {
+  it('gives the same results query after query, also after a filter threw', () => {
     const first = index.search('create a page');
     index.search('send an email');
+    expect(() =>
+      index.search('create', {
+        filter: () => {
+          throw new Error('filter failed');
+        },
+      }),
+    ).toThrow('filter failed');
     expect(index.search('create a page')).toEqual(first);
   });
 });
@@ -162,7 +175,9 @@ const MONEY_CATALOG: SearchDocument[] = [
 describe('ToolIndex.searchHybrid', () => {
   it('is the lexical ranking when no embed function is given', async () => {
     const index = new ToolIndex(CATALOG);
-    expect(await index.searchHybrid('send an email', { limit: 3 })).toEqual(index.search('send an email', { limit: 3 }));
+    expect(await index.searchHybrid('send an email', { limit: 3 })).toEqual(
+      index.search('send an email', { limit: 3 }),
+    );
   });
 
   it('fuses the lexical and the embedding ranking', async () => {
@@ -215,5 +230,16 @@ describe('ToolIndex.searchHybrid', () => {
   it('rejects with a ToolMuxError when the embed function returns the wrong number of vectors', async () => {
     const index = new ToolIndex(MONEY_CATALOG, { embed: async () => [[1, 0]] });
     await expect(index.searchHybrid('send cash')).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+
+  it('rejects with a ToolMuxError when vectors differ in size, and ranks again after', async () => {
+    // The documents (one call of three texts) get two dimensions; the query first gets three.
+    let queryDimensions = 3;
+    const embed = async (texts: string[]) =>
+      texts.map(() => new Array(texts.length > 1 ? 2 : queryDimensions).fill(1));
+    const index = new ToolIndex(MONEY_CATALOG, { embed });
+    await expect(index.searchHybrid('send cash')).rejects.toBeInstanceOf(ToolMuxError);
+    queryDimensions = 2;
+    expect(await index.searchHybrid('send cash')).toHaveLength(MONEY_CATALOG.length);
   });
 });

@@ -1,13 +1,13 @@
 import { ToolMuxError } from '../errors.js';
-import { cosineOfUnitVectors, DocumentEmbeddings } from './embeddings.js';
 import type { EmbedFunction } from './embeddings.js';
-import { InvertedIndex } from './inverted-index.js';
+import { DocumentEmbeddings, dotProduct } from './embeddings.js';
 import type { FieldScoring } from './inverted-index.js';
+import { InvertedIndex } from './inverted-index.js';
 import { fuseByReciprocalRank } from './rank-fusion.js';
-import { ScoreBoard } from './score-board.js';
 import type { ScoredDocument } from './score-board.js';
-import { buildSynonymMap, DEFAULT_SYNONYMS } from './synonyms.js';
+import { ScoreBoard } from './score-board.js';
 import type { SynonymMap } from './synonyms.js';
+import { buildSynonymMap, DEFAULT_SYNONYMS } from './synonyms.js';
 import { tokenize } from './tokenize.js';
 
 export type { EmbedFunction } from './embeddings.js';
@@ -28,10 +28,10 @@ export interface SearchDocument {
   tags?: readonly string[];
 }
 
-/** The fields of a {@link SearchDocument} that ranking weighs separately. */
-export type SearchField = 'slug' | 'name' | 'description' | 'parameters' | 'toolkit' | 'tags';
+const SEARCH_FIELDS = ['slug', 'name', 'description', 'parameters', 'toolkit', 'tags'] as const;
 
-const SEARCH_FIELDS = ['slug', 'name', 'description', 'parameters', 'toolkit', 'tags'] as const satisfies readonly SearchField[];
+/** The fields of a {@link SearchDocument} that ranking weighs separately. */
+export type SearchField = (typeof SEARCH_FIELDS)[number];
 
 /** The knobs of lexical ranking. */
 export interface RankingParameters {
@@ -114,7 +114,7 @@ const MAX_PREFIX_COMPLETIONS = 10;
 /** How many results of each ranking hybrid search fuses, at least. */
 const HYBRID_CANDIDATES = 50;
 
-let defaultSynonymMap: SynonymMap | undefined;
+const DEFAULT_SYNONYM_MAP = buildSynonymMap(DEFAULT_SYNONYMS);
 
 /**
  * A search index over tools: ranks them for a natural-language use case. Lexical ranking is BM25F
@@ -124,7 +124,8 @@ let defaultSynonymMap: SynonymMap | undefined;
  *
  * @example
  * const index = new ToolIndex(documents);
- * index.search('star a repository', { limit: 5 }); // [{ slug: 'GITHUB_STAR_REPO', score: 7.1 }, ...]
+ * const [best] = index.search('star a repository', { limit: 5 });
+ * best?.slug; // 'GITHUB_STAR_REPO'
  */
 export class ToolIndex {
   readonly #ranking: RankingParameters;
@@ -137,10 +138,12 @@ export class ToolIndex {
 
   constructor(documents: Iterable<SearchDocument> = [], options: ToolIndexOptions = {}) {
     this.#ranking = mergeRanking(options.ranking);
-    this.#synonyms = options.synonyms ? buildSynonymMap(options.synonyms) : (defaultSynonymMap ??= buildSynonymMap(DEFAULT_SYNONYMS));
+    this.#synonyms = options.synonyms ? buildSynonymMap(options.synonyms) : DEFAULT_SYNONYM_MAP;
     const fields = SEARCH_FIELDS.map((field) => this.#ranking.fields[field]);
     this.#index = new InvertedIndex(fields, this.#ranking.k1);
-    this.#embeddings = options.embed ? new DocumentEmbeddings(options.embed, options.embedBatchSize ?? 100) : undefined;
+    this.#embeddings = options.embed
+      ? new DocumentEmbeddings(options.embed, options.embedBatchSize ?? 100)
+      : undefined;
     this.add(documents);
   }
 
@@ -183,8 +186,8 @@ export class ToolIndex {
    * query. Without an `embed` function this is {@link ToolIndex.search}.
    */
   async searchHybrid(query: string, options: ToolSearchOptions = {}): Promise<ToolSearchResult[]> {
-    const { limit = 10, filter } = options;
     if (!this.#embeddings) return this.search(query, options);
+    const { limit = 10, filter } = options;
     if (limit <= 0 || query.trim() === '') return [];
     const [documentVectors, queryVector] = await Promise.all([
       this.#embeddings.vectors(),
@@ -193,7 +196,7 @@ export class ToolIndex {
     const candidates = Math.max(limit, HYBRID_CANDIDATES);
     const lexical = this.search(query, { limit: candidates, filter });
     documentVectors.forEach((vector, document) => {
-      this.#board.add(document, cosineOfUnitVectors(vector, queryVector));
+      this.#board.add(document, dotProduct(vector, queryVector));
     });
     const semantic = this.#results(this.#board.takeTop(candidates, this.#accept(filter)));
     return fuseByReciprocalRank([lexical, semantic], limit);
@@ -229,7 +232,9 @@ export class ToolIndex {
         }
       }
       if (synonymWeight > 0) {
-        for (const synonym of this.#synonyms.get(term) ?? []) raise(this.#index.termId(synonym), synonymWeight);
+        for (const synonym of this.#synonyms.get(term) ?? []) {
+          raise(this.#index.termId(synonym), synonymWeight);
+        }
       }
     }
     return weights;
@@ -247,7 +252,9 @@ export class ToolIndex {
 /** The terms of each search field of a document, in {@link SEARCH_FIELDS} order. */
 function fieldTerms(document: SearchDocument): string[][] {
   const toolkitTerms = tokenize(document.toolkit);
-  const toolkitNameTerms = tokenize(document.toolkitName ?? '').filter((term) => !toolkitTerms.includes(term));
+  const toolkitNameTerms = tokenize(document.toolkitName ?? '').filter(
+    (term) => !toolkitTerms.includes(term),
+  );
   return [
     tokenize(document.slug),
     tokenize(document.name),

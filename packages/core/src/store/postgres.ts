@@ -221,28 +221,35 @@ export class PostgresStore implements Store {
   }
 
   /** On the path of every tool call: a named statement, parsed once per pooled connection. */
-  async insertLog(record: ExecutionLogRecord): Promise<void> {
+  /**
+   * One statement for any batch size: each column is sent as an array and `unnest` turns the arrays
+   * back into rows, so the statement is prepared once and the batch is atomic.
+   */
+  async insertLogs(records: readonly ExecutionLogRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const column = <T>(pick: (record: ExecutionLogRecord) => T) => records.map(pick);
     await this.query(
-      'insert an execution log',
-      `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) ` +
-        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)',
+      'insert execution logs',
+      `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) SELECT * FROM unnest(` +
+        '$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], ' +
+        '$9::text[], $10::text[], $11::double precision[], $12::text[], $13::text[], $14::timestamptz[])',
       [
-        record.id,
-        record.sessionId,
-        record.userId,
-        record.toolSlug,
-        record.toolkit,
-        record.connectedAccountId,
-        record.callId,
-        record.status,
-        record.errorCode,
-        record.errorMessage,
-        record.durationMs,
-        record.input,
-        record.output,
-        record.createdAt,
+        column((record) => record.id),
+        column((record) => record.sessionId),
+        column((record) => record.userId),
+        column((record) => record.toolSlug),
+        column((record) => record.toolkit),
+        column((record) => record.connectedAccountId),
+        column((record) => record.callId),
+        column((record) => record.status),
+        column((record) => record.errorCode),
+        column((record) => record.errorMessage),
+        column((record) => record.durationMs),
+        column((record) => record.input),
+        column((record) => record.output),
+        column((record) => record.createdAt),
       ],
-      'toolmux_insert_execution_log',
+      'toolmux_insert_execution_logs',
     );
   }
 

@@ -201,28 +201,37 @@ export class SqliteStore implements Store {
     return toPage(rows.map(toSession), limit);
   }
 
-  /** On the path of every tool call: one prepared statement run, nothing else. */
-  async insertLog(record: ExecutionLogRecord): Promise<void> {
-    try {
-      this.prepared().insertLog.run(
-        record.id,
-        record.sessionId,
-        record.userId,
-        record.toolSlug,
-        record.toolkit,
-        record.connectedAccountId,
-        record.callId,
-        record.status,
-        record.errorCode,
-        record.errorMessage,
-        record.durationMs,
-        record.input,
-        record.output,
-        record.createdAt.getTime(),
-      );
-    } catch (error) {
-      throw storeError('sqlite', 'insert an execution log', error);
-    }
+  /** One transaction for the batch; each row is one run of a prepared statement. */
+  async insertLogs(records: readonly ExecutionLogRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    this.run('insert execution logs', () => {
+      const { insertLog } = this.prepared();
+      this.database.exec('BEGIN');
+      try {
+        for (const record of records) {
+          insertLog.run(
+            record.id,
+            record.sessionId,
+            record.userId,
+            record.toolSlug,
+            record.toolkit,
+            record.connectedAccountId,
+            record.callId,
+            record.status,
+            record.errorCode,
+            record.errorMessage,
+            record.durationMs,
+            record.input,
+            record.output,
+            record.createdAt.getTime(),
+          );
+        }
+        this.database.exec('COMMIT');
+      } catch (error) {
+        this.database.exec('ROLLBACK');
+        throw error;
+      }
+    });
   }
 
   async listLogs({

@@ -223,7 +223,7 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
         const record = session();
         const entry = log({ sessionId: record.id });
         await store.insertSession(record);
-        await store.insertLog(entry);
+        await store.insertLogs([entry]);
         await store.close();
         const reopened = await backend.openAnotherStore!();
         await reopened.migrate();
@@ -268,7 +268,7 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
         output: JSON.stringify({ text }),
         errorMessage: text,
       });
-      await store.insertLog(entry);
+      await store.insertLogs([entry]);
       const [read] = (await store.listLogs({ userId: record.userId, limit: 1 })).items;
       expect(read).toEqual(entry);
       expect(read!.input).toHaveLength(4096);
@@ -427,7 +427,7 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
             createdAt: new Date(Date.UTC(2025, 0, 1, 0, 0, 0, index)),
           }),
         );
-        for (const entry of shuffled(entries)) await store.insertLog(entry);
+        for (const entry of shuffled(entries)) await store.insertLogs([entry]);
       });
 
       const newestFirst = (predicate: (entry: ExecutionLogRecord) => boolean) =>

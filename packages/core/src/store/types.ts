@@ -21,7 +21,11 @@ export interface Store {
   /** Newest first. */
   listSessions(query: ListSessionsQuery): Promise<Page<SessionRecord>>;
 
-  insertLog(record: ExecutionLogRecord): Promise<void>;
+  /**
+   * Appends execution log entries in one transaction: all of them or none. The execution path
+   * batches the entries of one event-loop turn into one call (see `ExecutionLogWriter`).
+   */
+  insertLogs(records: readonly ExecutionLogRecord[]): Promise<void>;
   /** Newest first. */
   listLogs(query: ListLogsQuery): Promise<Page<ExecutionLogRecord>>;
 }

@@ -1,5 +1,4 @@
-export { createSampleToolkits } from './sample-toolkits.js';
-export type { RecordedCall } from './sample-toolkits.js';
+export type { TestPostgresStore } from './postgres.js';
 export {
   createTestPostgresStore,
   createTestPostgresUrl,
@@ -8,4 +7,5 @@ export {
   testPostgresUrl,
   withTestDatabase,
 } from './postgres.js';
-export type { TestPostgresStore } from './postgres.js';
+export type { RecordedCall } from './sample-toolkits.js';
+export { createSampleToolkits } from './sample-toolkits.js';

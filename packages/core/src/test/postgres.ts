@@ -118,7 +118,11 @@ export async function withTestDatabase<T>(work: (database: TestPostgresStore) =>
  * A connection URL whose connections use a new, uniquely named schema (via `options=-c search_path`),
  * for tests that hand a plain URL to `new ToolMux({ store })` or to another process.
  */
-export async function createTestPostgresUrl(): Promise<{ url: string; schema: string; cleanup(): Promise<void> }> {
+export async function createTestPostgresUrl(): Promise<{
+  url: string;
+  schema: string;
+  cleanup(): Promise<void>;
+}> {
   const schema = `toolmux_test_${process.pid}_${randomBytes(6).toString('hex')}`;
   await withClient(undefined, (client) => client.query(`CREATE SCHEMA "${schema}"`));
   const url = new URL(testPostgresUrl());
@@ -126,6 +130,9 @@ export async function createTestPostgresUrl(): Promise<{ url: string; schema: st
   return {
     url: url.toString(),
     schema,
-    cleanup: () => withClient(undefined, (client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)).then(() => undefined),
+    cleanup: () =>
+      withClient(undefined, (client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)).then(
+        () => undefined,
+      ),
   };
 }

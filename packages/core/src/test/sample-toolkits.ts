@@ -24,12 +24,20 @@ export function createSampleToolkits(options: { slowToolTimeoutMs?: number } = {
   tasks: Map<string, { id: string; title: string; done: boolean; priority?: string | undefined }>;
 } {
   const calls: RecordedCall[] = [];
-  const tasks = new Map<string, { id: string; title: string; done: boolean; priority?: string | undefined }>();
+  const tasks = new Map<
+    string,
+    { id: string; title: string; done: boolean; priority?: string | undefined }
+  >();
   const record = (slug: string, input: unknown, context: ToolContext) =>
     calls.push({
       slug,
       input,
-      context: { userId: context.userId, sessionId: context.sessionId, callId: context.callId, credentials: context.credentials },
+      context: {
+        userId: context.userId,
+        sessionId: context.sessionId,
+        callId: context.callId,
+        credentials: context.credentials,
+      },
     });
 
   const createTask = defineTool({
@@ -85,7 +93,9 @@ export function createSampleToolkits(options: { slowToolTimeoutMs?: number } = {
     execute: (input, context) => {
       record('TASKS_WAIT_FOR_APPROVAL', input, context);
       return new Promise((_, reject) => {
-        context.signal.addEventListener('abort', () => reject(new Error('approval wait cancelled')), { once: true });
+        context.signal.addEventListener('abort', () => reject(new Error('approval wait cancelled')), {
+          once: true,
+        });
       });
     },
   });
@@ -158,7 +168,12 @@ export function createSampleToolkits(options: { slowToolTimeoutMs?: number } = {
         description: 'A to-do list: create, list and delete tasks.',
         tools: [createTask, listTasks, deleteTask, failing, waitForSignal, slow],
       }),
-      defineToolkit({ slug: 'notes', name: 'Notes', description: 'Personal notes.', tools: [searchNotes, createNote] }),
+      defineToolkit({
+        slug: 'notes',
+        name: 'Notes',
+        description: 'Personal notes.',
+        tools: [searchNotes, createNote],
+      }),
       defineToolkit({
         slug: 'mail',
         name: 'Mail',

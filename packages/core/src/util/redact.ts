@@ -1,5 +1,6 @@
 /** Keys whose values are treated as secrets wherever they appear in a logged payload. */
-const SECRET_KEY = /(pass(word|phrase)?|secret|token|api[-_]?key|authorization|cookie|credential|private[-_]?key|session[-_]?key|^auth$|bearer|signature)/i;
+const SECRET_KEY =
+  /(pass(word|phrase)?|secret|token|api[-_]?key|authorization|cookie|credential|private[-_]?key|session[-_]?key|^auth$|bearer|signature)/i;
 
 export const REDACTED = '[REDACTED]';
 export const MAX_LOG_PAYLOAD_BYTES = 4096;
@@ -11,14 +12,18 @@ function redactValue(value: unknown, secrets: readonly string[], depth: number):
   if (Array.isArray(value)) return value.map((item) => redactValue(item, secrets, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    out[key] = SECRET_KEY.test(key) && item !== null && item !== undefined && item !== '' ? REDACTED : redactValue(item, secrets, depth + 1);
+    out[key] =
+      SECRET_KEY.test(key) && item !== null && item !== undefined && item !== ''
+        ? REDACTED
+        : redactValue(item, secrets, depth + 1);
   }
   return out;
 }
 
 function redactString(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const secret of secrets) if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join(REDACTED);
+  for (const secret of secrets)
+    if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join(REDACTED);
   return out;
 }
 
@@ -35,7 +40,10 @@ export function redactForLog(value: unknown, secrets: readonly string[] = []): s
     json = JSON.stringify(String(value));
   }
   // PostgreSQL text cannot hold NUL; a payload must never fail the log write because of one
-  return truncateUtf8(json.includes('\\u0000') ? json.replaceAll('\\u0000', '\\ufffd') : json, MAX_LOG_PAYLOAD_BYTES);
+  return truncateUtf8(
+    json.includes('\\u0000') ? json.replaceAll('\\u0000', '\\ufffd') : json,
+    MAX_LOG_PAYLOAD_BYTES,
+  );
 }
 
 /** Cuts a string to at most `maxBytes` of UTF-8, marking the cut. */
@@ -44,6 +52,9 @@ export function truncateUtf8(text: string, maxBytes: number): string {
   const marker = '…[truncated]';
   const budget = maxBytes - Buffer.byteLength(marker);
   // a multi-byte character cut in half decodes to U+FFFD: drop it
-  const head = Buffer.from(text).subarray(0, budget).toString().replace(/\uFFFD+$/, '');
+  const head = Buffer.from(text)
+    .subarray(0, budget)
+    .toString()
+    .replace(/\uFFFD+$/, '');
   return head + marker;
 }

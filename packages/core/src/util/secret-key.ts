@@ -34,12 +34,14 @@ export function resolveSecretKey(options: {
 }): Buffer {
   const { secretKey, keyFile, logger } = options;
   if (secretKey) return parseSecretKey(secretKey, 'the secretKey option');
-  if (process.env.TOOLMUX_SECRET_KEY) return parseSecretKey(process.env.TOOLMUX_SECRET_KEY, 'TOOLMUX_SECRET_KEY');
+  if (process.env.TOOLMUX_SECRET_KEY)
+    return parseSecretKey(process.env.TOOLMUX_SECRET_KEY, 'TOOLMUX_SECRET_KEY');
   if (options.ephemeral) return randomBytes(32);
   if (!keyFile) {
     throw new ToolMuxError({
       code: 'SECRET_KEY_INVALID',
-      message: 'A PostgreSQL store needs a secret key shared by every instance: set TOOLMUX_SECRET_KEY (e.g. `openssl rand -base64 32`) or pass secretKey.',
+      message:
+        'A PostgreSQL store needs a secret key shared by every instance: set TOOLMUX_SECRET_KEY (e.g. `openssl rand -base64 32`) or pass secretKey.',
     });
   }
   if (existsSync(keyFile)) return parseSecretKey(readFileSync(keyFile, 'utf8'), keyFile);
@@ -57,7 +59,9 @@ const TOKEN_PREFIX = 'tmx_st_';
 
 /** The bearer token of a session: derived from the secret key, so it is never stored. */
 export function deriveSessionToken(key: Buffer, sessionId: string): string {
-  return TOKEN_PREFIX + createHmac('sha256', key).update(`toolmux.session-token\0${sessionId}`).digest('base64url');
+  return (
+    TOKEN_PREFIX + createHmac('sha256', key).update(`toolmux.session-token\0${sessionId}`).digest('base64url')
+  );
 }
 
 /** SHA-256 hex of a token: what the store keeps. */

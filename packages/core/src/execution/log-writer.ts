@@ -1,0 +1,62 @@
+import { errorMessage } from '../errors.js';
+import type { ExecutionLogRecord, Store } from '../store/types.js';
+import type { Logger } from '../util/logger.js';
+
+/** A batch is written at the latest when it reaches this many entries. */
+const MAX_BATCH = 500;
+
+/**
+ * Writes execution log entries off the call's path: entries of one event-loop turn go to the store
+ * in one transaction (`Store.insertLogs`), so a tool call never waits for a disk or network write.
+ * Batches are written in order, one at a time. `flush()` waits for everything queued so far; reads of
+ * the log (`session.logs()`) and `close()` flush first, so a caller always reads its own writes.
+ */
+export class ExecutionLogWriter {
+  readonly #store: Store;
+  readonly #logger: Logger;
+  #queue: ExecutionLogRecord[] = [];
+  #scheduled = false;
+  #writing: Promise<void> = Promise.resolve();
+
+  constructor(store: Store, logger: Logger) {
+    this.#store = store;
+    this.#logger = logger;
+  }
+
+  write(record: ExecutionLogRecord): void {
+    this.#queue.push(record);
+    if (this.#queue.length >= MAX_BATCH) {
+      void this.flush();
+    } else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => {
+        this.#scheduled = false;
+        void this.flush();
+      });
+    }
+  }
+
+  /** Resolves when every entry written so far is stored (or reported as lost). Never rejects. */
+  flush(): Promise<void> {
+    if (this.#queue.length > 0) {
+      const batch = this.#queue;
+      this.#queue = [];
+      this.#writing = this.#writing.then(() => this.#store_(batch));
+    }
+    return this.#writing;
+  }
+
+  async #store_(batch: ExecutionLogRecord[]): Promise<void> {
+    try {
+      await this.#store.insertLogs(batch);
+    } catch (first) {
+      try {
+        await this.#store.insertLogs(batch); // one retry: a dropped connection or a busy database
+      } catch {
+        this.#logger.error(
+          `toolmux: could not write ${batch.length} execution log entr${batch.length === 1 ? 'y' : 'ies'} (${batch[0]!.id}…): ${errorMessage(first)}`,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,121 @@
+import type { CallbackManagerForToolRun } from '@langchain/core/callbacks/manager';
+import { ToolMessage } from '@langchain/core/messages';
+import type { ToolCall } from '@langchain/core/messages/tool';
+import {
+  DynamicStructuredTool,
+  type StructuredTool,
+  type StructuredToolCallInput,
+  ToolInputParsingException,
+  type ToolReturnType,
+  type ToolRunnableConfig,
+} from '@langchain/core/tools';
+import type { ExecuteFn, JSONSchema, Logger, Provider, ToolSpec } from '@toolmux/core';
+import { formatToolResultForModel, strictSchemaOf } from '@toolmux/core';
+
+export interface LangChainProviderOptions {
+  /**
+   * Hand out input schemas rewritten for OpenAI strict mode: optional fields become required and
+   * nullable, objects get `additionalProperties: false`. A tool whose schema cannot be strict keeps its
+   * non-strict schema, alone, with a warning; `tool.metadata.toolmux.strict` says which one a tool got.
+   * LangChain decides strict mode when tools are bound (`bindTools(tools, { strict: true })`,
+   * `new ChatOpenAI({ supportsStrictToolCalling: true })`), not per tool.
+   * @default false
+   */
+  strict?: boolean;
+  /** Receives the warning for each tool that falls back to a non-strict schema. @default console */
+  logger?: Pick<Logger, 'warn'>;
+}
+
+/** What every tool of this provider carries in `tool.metadata.toolmux`. */
+export interface LangChainToolMetadata {
+  toolkit: string;
+  /** Whether `tool.schema` is the strict-mode rewrite (only ever with `strict: true`). */
+  strict: boolean;
+}
+
+/**
+ * Session tools as LangChain structured tools, for `createAgent({ tools })` (langchain),
+ * `createReactAgent({ tools })` (@langchain/langgraph) and `model.bindTools(tools)`.
+ *
+ * Each tool's `schema` is a plain JSON Schema copy; arguments are validated by the session, whose
+ * message names every bad field. A tool's result reaches the model as a `ToolMessage` whose content is
+ * the result as text (`formatToolResultForModel`), with `status: 'error'` for a failed call and the
+ * whole `ToolResult` (with its `logId`) as `artifact`. Tool failures never throw into the agent loop.
+ *
+ * @example
+ * const mux = new ToolMux({ provider: new LangChainProvider(), toolkits });
+ * const session = await mux.create('user_123', { toolkits: ['github'] });
+ * const agent = createAgent({ model: 'openai:gpt-5-mini', tools: await session.tools() });
+ * await agent.invoke({ messages: [{ role: 'user', content: 'Star langchain-ai/langchainjs' }] });
+ */
+export class LangChainProvider implements Provider<StructuredTool[]> {
+  readonly name = 'langchain';
+  readonly #strict: boolean;
+  readonly #logger: Pick<Logger, 'warn'>;
+
+  constructor({ strict = false, logger = console }: LangChainProviderOptions = {}) {
+    this.#strict = strict;
+    this.#logger = logger;
+  }
+
+  wrapTools(tools: readonly ToolSpec[], execute: ExecuteFn): StructuredTool[] {
+    return tools.map((spec) => {
+      const { schema, strict } = this.#schemaOf(spec);
+      return new SessionTool(spec, structuredClone(schema), strict, execute);
+    });
+  }
+
+  #schemaOf(spec: ToolSpec): { schema: JSONSchema; strict: boolean } {
+    if (!this.#strict) return { schema: spec.inputSchema, strict: false };
+    const shaped = strictSchemaOf(spec);
+    if (!shaped.strict) {
+      this.#logger.warn(`toolmux: ${spec.slug} cannot use strict mode (${shaped.reason}); it keeps its non-strict schema.`);
+    }
+    return shaped;
+  }
+}
+
+/**
+ * One session tool. LangChain checks JSON-schema arguments itself before the tool runs, and all the
+ * model would read of a failure is "Received tool input did not match expected schema" inside a stack
+ * trace. When that check fails, the call goes to the session anyway: its validation names each bad
+ * field (or accepts what LangChain's stricter `format` checks refused), and the call is logged.
+ */
+class SessionTool extends DynamicStructuredTool<JSONSchema> {
+  constructor(spec: ToolSpec, schema: JSONSchema, strict: boolean, execute: ExecuteFn) {
+    const metadata: { toolmux: LangChainToolMetadata } = { toolmux: { toolkit: spec.toolkit, strict } };
+    super({
+      name: spec.slug,
+      description: spec.description,
+      schema,
+      metadata,
+      func: async (args: unknown, _runManager?: CallbackManagerForToolRun, config?: ToolRunnableConfig) => {
+        const toolCall = config?.toolCall;
+        const result = await execute(spec.slug, args, { callId: toolCall?.id, signal: config?.signal });
+        const content = formatToolResultForModel(result);
+        if (!toolCall?.id) return content;
+        const status = result.successful ? 'success' : 'error';
+        return new ToolMessage({ content, tool_call_id: toolCall.id, name: spec.slug, status, artifact: result });
+      },
+    });
+  }
+
+  override async call<TArg extends StructuredToolCallInput<JSONSchema>, TConfig extends ToolRunnableConfig | undefined>(
+    arg: TArg,
+    configArg?: TConfig,
+    tags?: string[],
+  ): Promise<ToolReturnType<NonNullable<TArg>, TConfig, unknown>> {
+    try {
+      return await super.call(arg, configArg, tags);
+    } catch (error) {
+      if (!(error instanceof ToolInputParsingException)) throw error;
+      const toolCall = isToolCall(arg) ? arg : configArg?.toolCall;
+      const args = isToolCall(arg) ? arg.args : arg;
+      return (await this.func(args, undefined, { ...configArg, toolCall })) as ToolReturnType<NonNullable<TArg>, TConfig, unknown>;
+    }
+  }
+}
+
+function isToolCall(value: unknown): value is ToolCall {
+  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'tool_call';
+}

@@ -1,0 +1,103 @@
+import { type FunctionTool, UserError, tool } from '@openai/agents-core';
+import {
+  type ExecuteFn,
+  type JSONSchema,
+  type Logger,
+  type Provider,
+  ToolMuxError,
+  type ToolSpec,
+  formatToolResultForModel,
+  strictSchemaOf,
+} from '@toolmux/core';
+
+export interface OpenAIAgentsProviderOptions {
+  /**
+   * Hand tools out in OpenAI strict mode (`strict: true`, constrained decoding): each schema is
+   * rewritten by toolmux (optional fields become required and nullable, `additionalProperties: false`).
+   * A tool whose schema cannot be strict (records, free-form objects, tuples…) falls back to
+   * `strict: false` on its own, with a warning.
+   *
+   * The default is `false`, unlike the SDK's own `tool()`: non-strict schemas reach the model
+   * unchanged (formats, lengths, records and free-form objects included) and every tool works, while
+   * toolmux validates every call against the original schema either way.
+   * @default false
+   */
+  strict?: boolean;
+  /** Receives the warning that lists tools handed out non-strict under `strict: true`. @default console */
+  logger?: Pick<Logger, 'warn'>;
+}
+
+/**
+ * Turns session tools into OpenAI Agents SDK function tools, for `new Agent({ tools })`.
+ *
+ * Each tool runs through the session (validation, accounts, timeout, execution log) and returns the
+ * text of `formatToolResultForModel`: the data as JSON, or the error the model can act on. The run's
+ * abort signal (`run(agent, input, { signal })`) and the model's tool call id are passed on.
+ *
+ * @example
+ * const mux = new ToolMux({ provider: new OpenAIAgentsProvider(), toolkits });
+ * const session = await mux.create('user_123', { toolkits: ['github'] });
+ * const agent = new Agent({ name: 'Assistant', tools: await session.tools() });
+ * const result = await run(agent, 'Star the octocat/hello-world repository');
+ */
+export class OpenAIAgentsProvider implements Provider<FunctionTool[]> {
+  readonly name = 'openai-agents';
+  readonly strict: boolean;
+  readonly #logger: Pick<Logger, 'warn'>;
+
+  constructor({ strict = false, logger = console }: OpenAIAgentsProviderOptions = {}) {
+    this.strict = strict;
+    this.#logger = logger;
+  }
+
+  wrapTools(specs: readonly ToolSpec[], execute: ExecuteFn): FunctionTool[] {
+    if (!this.strict) return specs.map((spec) => functionTool(spec, spec.inputSchema, false, execute));
+    const fallbacks: string[] = [];
+    const tools = specs.map((spec) => {
+      const strict = strictSchemaOf(spec);
+      if (!strict.strict) {
+        fallbacks.push(`${spec.slug}: ${strict.reason}`);
+        return functionTool(spec, spec.inputSchema, false, execute);
+      }
+      try {
+        // The SDK checks a strict schema itself (the same checks it applies to MCP tools) and throws a
+        // UserError for what it cannot normalize; such a tool falls back like one toolmux cannot rewrite.
+        return functionTool(spec, strict.schema, true, execute);
+      } catch (error) {
+        if (!(error instanceof UserError)) throw error;
+        fallbacks.push(`${spec.slug}: ${error.message}`);
+        return functionTool(spec, spec.inputSchema, false, execute);
+      }
+    });
+    if (fallbacks.length > 0) {
+      this.#logger.warn(
+        `toolmux: ${fallbacks.length} tool(s) cannot use OpenAI strict mode and are handed out with strict: false (arguments are still validated):\n  ${fallbacks.join('\n  ')}`,
+      );
+    }
+    return tools;
+  }
+}
+
+function functionTool(spec: ToolSpec, parameters: JSONSchema, strict: boolean, execute: ExecuteFn): FunctionTool {
+  // `any`: the parameters are a JSON Schema known only at run time (the SDK types them as `unknown`).
+  return tool<any>({
+    name: spec.slug,
+    description: spec.description,
+    parameters,
+    strict,
+    execute: async (input, _runContext, details) =>
+      formatToolResultForModel(
+        await execute(spec.slug, input, { signal: details?.signal, callId: details?.toolCall?.callId }),
+      ),
+    // Only reached when toolmux itself fails (a tool's own failure is a result): say what happened
+    // instead of the SDK's "An error occurred while running the tool".
+    errorFunction: (_runContext, error) =>
+      formatToolResultForModel({
+        successful: false,
+        data: null,
+        error: error instanceof Error ? error.message : String(error),
+        code: ToolMuxError.isInstance(error) ? error.code : undefined,
+        logId: '',
+      }),
+  });
+}

@@ -1,0 +1,333 @@
+import { SessionPreset, ToolMux, defineTool, defineToolkit } from '@toolmux/core';
+import { createSampleToolkits } from '@toolmux/core/test';
+import { type ToolSet, generateText, stepCountIs } from 'ai';
+import { MockLanguageModelV4 } from 'ai/test';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { VercelProvider } from './index.js';
+
+type CallOptions = Parameters<MockLanguageModelV4['doGenerate']>[0];
+type GenerateResult = Awaited<ReturnType<MockLanguageModelV4['doGenerate']>>;
+type ToolCall = { toolName: string; input: unknown; toolCallId?: string };
+
+const usage: GenerateResult['usage'] = {
+  inputTokens: { total: 10, noCache: 10, cacheRead: undefined, cacheWrite: undefined },
+  outputTokens: { total: 5, text: 5, reasoning: undefined },
+};
+
+/**
+ * A model that plays a script: each step sees the prompt (and the tools) the AI SDK sent and answers
+ * with tool calls; after the script it answers "done". Every call's options are kept in `calls`.
+ */
+function scriptedModel(steps: Array<(options: CallOptions) => ToolCall[]>) {
+  const calls: CallOptions[] = [];
+  const model = new MockLanguageModelV4({
+    doGenerate: async (options) => {
+      calls.push(options);
+      const step = steps[calls.length - 1];
+      if (!step) {
+        return { content: [{ type: 'text', text: 'done' }], finishReason: { unified: 'stop', raw: 'stop' }, usage, warnings: [] };
+      }
+      const content = step(options).map((call, index) => ({
+        type: 'tool-call' as const,
+        toolCallId: call.toolCallId ?? `call_${calls.length}_${index}`,
+        toolName: call.toolName,
+        input: JSON.stringify(call.input),
+      }));
+      return { content, finishReason: { unified: 'tool-calls', raw: 'tool_calls' }, usage, warnings: [] };
+    },
+  });
+  return { model, calls };
+}
+
+/** The text the model received for each tool result in the last message of a prompt. */
+function toolResultTexts(options: CallOptions | undefined): string[] {
+  const last = options?.prompt.at(-1);
+  if (last?.role !== 'tool') return [];
+  return last.content.flatMap((part) =>
+    part.type === 'tool-result' && (part.output.type === 'text' || part.output.type === 'error-text') ? [part.output.value] : [],
+  );
+}
+
+function lastToolOutputs(options: CallOptions | undefined) {
+  const last = options?.prompt.at(-1);
+  return last?.role === 'tool' ? last.content.flatMap((part) => (part.type === 'tool-result' ? [part.output] : [])) : [];
+}
+
+const silent = { debug() {}, warn() {}, error() {} };
+
+async function setUp(
+  options: { preset?: SessionPreset; preload?: string[]; strict?: boolean; provider?: VercelProvider } = {},
+) {
+  const sample = createSampleToolkits();
+  const mux = new ToolMux({
+    provider: options.provider ?? new VercelProvider({ strict: options.strict ?? false }),
+    toolkits: sample.toolkits,
+    store: ':memory:',
+    logger: silent,
+  });
+  const session = await mux.create('user_1', {
+    toolkits: ['tasks', 'notes'],
+    sessionPreset: options.preset ?? SessionPreset.META_TOOLS,
+    preload: { tools: options.preload ?? [] },
+  });
+  const tools: ToolSet = await session.tools();
+  return { ...sample, mux, session, tools };
+}
+
+const presets = [SessionPreset.META_TOOLS, SessionPreset.DIRECT_TOOLS] as const;
+/** Tools called directly in the preset-independent tests (preloaded under META_TOOLS). */
+const directTools = ['TASKS_CREATE_TASK', 'TASKS_SYNC_CALENDAR', 'TASKS_WAIT_FOR_APPROVAL'];
+
+describe('VercelProvider in the AI SDK agent loop', () => {
+  it('META_TOOLS: the model searches, then runs the tool it found through TOOLMUX_MULTI_EXECUTE_TOOL', async () => {
+    const { tools, session, calls } = await setUp();
+    expect(Object.keys(tools).sort()).toEqual([
+      'TOOLMUX_GET_TOOL_SCHEMAS',
+      'TOOLMUX_MANAGE_CONNECTIONS',
+      'TOOLMUX_MULTI_EXECUTE_TOOL',
+      'TOOLMUX_SEARCH_TOOLS',
+    ]);
+    let foundSlug: string | undefined;
+    const script = scriptedModel([
+      () => [{ toolName: 'TOOLMUX_SEARCH_TOOLS', input: { queries: [{ use_case: 'create a new to-do task' }] } }],
+      (options) => {
+        const search = JSON.parse(toolResultTexts(options)[0]!) as { results: Array<{ tools: Array<{ tool_slug: string }> }> };
+        foundSlug = search.results[0]!.tools[0]!.tool_slug;
+        return [
+          {
+            toolName: 'TOOLMUX_MULTI_EXECUTE_TOOL',
+            toolCallId: 'call_multi',
+            input: { tools: [{ tool_slug: foundSlug, arguments: { title: 'Buy milk', priority: 'high' } }] },
+          },
+        ];
+      },
+    ]);
+
+    const result = await generateText({ model: script.model, tools, stopWhen: stepCountIs(5), prompt: 'Remind me to buy milk' });
+
+    expect(result.text).toBe('done');
+    expect(foundSlug).toBe('TASKS_CREATE_TASK');
+    expect(calls).toEqual([
+      expect.objectContaining({ slug: 'TASKS_CREATE_TASK', input: { title: 'Buy milk', priority: 'high' } }),
+    ]);
+    expect(calls[0]!.context.callId).toBe('call_multi#0');
+    // the handler's result is what the model reads next
+    const multi = JSON.parse(toolResultTexts(script.calls[2])[0]!);
+    expect(multi).toMatchObject({
+      successful_count: 1,
+      results: [{ tool_slug: 'TASKS_CREATE_TASK', successful: true, data: { id: 'task_1', title: 'Buy milk' } }],
+    });
+    // the application still gets the whole ToolResult (with its log id) from the steps
+    expect(result.steps[1]!.toolResults[0]!.output).toMatchObject({ successful: true, logId: expect.stringMatching(/^log_/) });
+    const logs = (await session.logs()).items;
+    expect(logs.map((log) => log.toolSlug)).toEqual(['TOOLMUX_MULTI_EXECUTE_TOOL', 'TASKS_CREATE_TASK', 'TOOLMUX_SEARCH_TOOLS']);
+    expect(logs[1]).toMatchObject({ status: 'success', callId: 'call_multi#0', userId: 'user_1' });
+    expect(logs[0]).toMatchObject({ status: 'success', callId: 'call_multi' });
+  });
+
+  it('META_TOOLS: a preloaded tool is exposed beside the meta-tools and called directly', async () => {
+    const { tools, calls, session } = await setUp({ preload: ['TASKS_CREATE_TASK'] });
+    expect(Object.keys(tools)).toContain('TASKS_CREATE_TASK');
+    expect(Object.keys(tools)).not.toContain('TASKS_LIST_TASKS');
+    const script = scriptedModel([() => [{ toolName: 'TASKS_CREATE_TASK', toolCallId: 'call_direct', input: { title: 'Call mom' } }]]);
+
+    await generateText({ model: script.model, tools, stopWhen: stepCountIs(3), prompt: 'Remind me to call mom' });
+
+    expect(calls).toEqual([expect.objectContaining({ slug: 'TASKS_CREATE_TASK', input: { title: 'Call mom' } })]);
+    expect(toolResultTexts(script.calls[1])).toEqual(['{"id":"task_1","title":"Call mom"}']);
+    expect((await session.logs()).items).toEqual([expect.objectContaining({ toolSlug: 'TASKS_CREATE_TASK', callId: 'call_direct' })]);
+  });
+
+  it('DIRECT_TOOLS: every enabled tool is exposed, no meta-tool, and the model calls them directly', async () => {
+    const { tools, calls, session } = await setUp({ preset: SessionPreset.DIRECT_TOOLS });
+    expect(Object.keys(tools).sort()).toEqual([
+      'NOTES_CREATE_NOTE',
+      'NOTES_SEARCH_NOTES',
+      'TASKS_CREATE_TASK',
+      'TASKS_DELETE_TASK',
+      'TASKS_EXPORT_ARCHIVE',
+      'TASKS_LIST_TASKS',
+      'TASKS_SYNC_CALENDAR',
+      'TASKS_WAIT_FOR_APPROVAL',
+    ]);
+    const script = scriptedModel([
+      () => [{ toolName: 'TASKS_CREATE_TASK', input: { title: 'Water plants', labels: ['home'] } }],
+      () => [{ toolName: 'TASKS_LIST_TASKS', input: { openOnly: true } }],
+    ]);
+
+    await generateText({ model: script.model, tools, stopWhen: stepCountIs(5), prompt: 'Add a task, then list them' });
+
+    expect(calls.map((call) => [call.slug, call.input])).toEqual([
+      ['TASKS_CREATE_TASK', { title: 'Water plants', labels: ['home'] }],
+      ['TASKS_LIST_TASKS', { openOnly: true }],
+    ]);
+    expect(JSON.parse(toolResultTexts(script.calls[2])[0]!)).toEqual({
+      tasks: [{ id: 'task_1', title: 'Water plants', done: false }],
+    });
+    expect((await session.logs()).items.map((log) => log.toolSlug)).toEqual(['TASKS_LIST_TASKS', 'TASKS_CREATE_TASK']);
+  });
+
+  describe.each(presets)('%s', (preset) => {
+    it('invalid arguments and a throwing tool reach the model as readable errors, and the loop goes on', async () => {
+      const { tools, calls } = await setUp({ preset, preload: directTools });
+      const script = scriptedModel([
+        () => [{ toolName: 'TASKS_CREATE_TASK', input: { title: '', priority: 'urgent' } }],
+        () => [{ toolName: 'TASKS_SYNC_CALENDAR', input: { calendarId: 'work' } }],
+        () => [{ toolName: 'TASKS_CREATE_TASK', input: { title: 'Fixed title' } }],
+      ]);
+
+      const result = await generateText({ model: script.model, tools, stopWhen: stepCountIs(6), prompt: 'Add a task' });
+
+      const [invalid] = lastToolOutputs(script.calls[1]);
+      expect(invalid).toEqual({ type: 'error-text', value: expect.stringContaining('Invalid arguments for TASKS_CREATE_TASK: title') });
+      expect(invalid?.type === 'error-text' && invalid.value).toMatch(/^Error \(TOOL_ARGUMENTS_INVALID\): .*priority/);
+      const [thrown] = lastToolOutputs(script.calls[2]);
+      expect(thrown).toEqual({
+        type: 'error-text',
+        value: 'Error (TOOL_EXECUTION_FAILED): TASKS_SYNC_CALENDAR failed: calendar work is unreachable',
+      });
+      // the model read the errors, corrected itself, and the loop finished normally
+      expect(script.calls).toHaveLength(4);
+      expect(result.text).toBe('done');
+      expect(calls.map((call) => call.slug)).toEqual(['TASKS_SYNC_CALENDAR', 'TASKS_CREATE_TASK']);
+      expect(result.steps[0]!.toolResults[0]!.output).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+    });
+
+    it("an abort from the framework stops the running tool and the log says TOOL_ABORTED", async () => {
+      const { tools, calls, session } = await setUp({ preset, preload: directTools });
+      const script = scriptedModel([
+        () => [{ toolName: 'TASKS_WAIT_FOR_APPROVAL', toolCallId: 'call_wait', input: { taskId: 'task_9' } }],
+      ]);
+      const controller = new AbortController();
+      const running = generateText({
+        model: script.model,
+        tools,
+        stopWhen: stepCountIs(3),
+        prompt: 'Wait for approval',
+        abortSignal: controller.signal,
+      });
+      const outcome = running.then(
+        () => 'finished',
+        (error: unknown) => error,
+      );
+      await vi.waitFor(() => expect(calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']));
+      controller.abort();
+
+      expect(await outcome).toMatchObject({ name: 'AbortError' });
+      const log = await vi.waitFor(async () => {
+        const [entry] = (await session.logs()).items;
+        expect(entry).toBeDefined();
+        return entry!;
+      });
+      expect(log).toMatchObject({
+        toolSlug: 'TASKS_WAIT_FOR_APPROVAL',
+        callId: 'call_wait',
+        status: 'error',
+        errorCode: 'TOOL_ABORTED',
+      });
+      expect(script.calls).toHaveLength(1);
+    });
+  });
+});
+
+describe('VercelProvider({ strict: true })', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('hands the model strict-shaped schemas with strict: true, and accepts null for an optional field', async () => {
+    const { tools, calls } = await setUp({ strict: true, preload: ['TASKS_CREATE_TASK', 'NOTES_SEARCH_NOTES'] });
+    const script = scriptedModel([
+      () => [{ toolName: 'TASKS_CREATE_TASK', input: { title: 'Strict task', priority: null, labels: null } }],
+      () => [
+        {
+          toolName: 'TOOLMUX_MULTI_EXECUTE_TOOL',
+          input: { tools: [{ tool_slug: 'NOTES_SEARCH_NOTES', arguments: '{"query":"milk","filter":null,"limit":null}' }] },
+        },
+      ],
+    ]);
+
+    await generateText({ model: script.model, tools, stopWhen: stepCountIs(4), prompt: 'Add a task' });
+
+    const sent = new Map(script.calls[0]!.tools!.map((tool) => [tool.name, tool]));
+    expect(sent.size).toBe(6);
+    for (const tool of sent.values()) {
+      expect(tool).toMatchObject({ type: 'function', strict: true, inputSchema: { type: 'object', additionalProperties: false } });
+    }
+    const createTask = sent.get('TASKS_CREATE_TASK');
+    expect(createTask?.type === 'function' && createTask.inputSchema).toMatchObject({
+      required: ['title', 'priority', 'labels'],
+      properties: {
+        title: { type: 'string' },
+        priority: { enum: expect.arrayContaining(['low', 'normal', 'high', null]) },
+        labels: { type: ['array', 'null'] },
+      },
+    });
+    const searchNotes = sent.get('NOTES_SEARCH_NOTES');
+    expect(searchNotes?.type === 'function' && searchNotes.inputSchema).toMatchObject({
+      required: ['query', 'filter', 'limit'],
+      properties: { filter: { additionalProperties: false, required: ['tag', 'createdAfter'] } },
+    });
+
+    // null meant "absent": the handler got no priority or labels, and the default limit applied
+    expect(calls.map((call) => [call.slug, call.input])).toEqual([
+      ['TASKS_CREATE_TASK', { title: 'Strict task' }],
+      ['NOTES_SEARCH_NOTES', { query: 'milk', limit: 10 }],
+    ]);
+    expect(toolResultTexts(script.calls[1])).toEqual(['{"id":"task_1","title":"Strict task"}']);
+  });
+
+  it('a tool that cannot be strict is handed out non-strict with one warning', async () => {
+    const lookup = defineTool({
+      slug: 'META_TAG_LOOKUP',
+      description: 'Look up values by free-form tags.',
+      inputSchema: z.object({ tags: z.record(z.string(), z.string()).describe('Any tags') }),
+      execute: async (input) => ({ count: Object.keys(input.tags).length }),
+    });
+    const warn = vi.fn();
+    const provider = new VercelProvider({ strict: true, logger: { warn } });
+    const mux = new ToolMux({
+      provider,
+      toolkits: [defineToolkit({ slug: 'meta', name: 'Meta', description: 'Tags', tools: [lookup] })],
+      store: ':memory:',
+      logger: silent,
+    });
+    const first = await mux.create('user_1', { toolkits: ['meta'], preload: { tools: ['META_TAG_LOOKUP'] } });
+    const second = await mux.create('user_2', { toolkits: ['meta'], sessionPreset: SessionPreset.DIRECT_TOOLS });
+    const tools = await first.tools();
+    await second.tools();
+
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0]![0]).toMatch(/^toolmux: META_TAG_LOOKUP cannot be handed out in strict mode \(.+\); it stays non-strict\.$/);
+    const script = scriptedModel([() => [{ toolName: 'META_TAG_LOOKUP', input: { tags: { a: 'x', b: 'y' } } }]]);
+    await generateText({ model: script.model, tools, stopWhen: stepCountIs(3), prompt: 'Count tags' });
+    const sent = script.calls[0]!.tools!.find((tool) => tool.name === 'META_TAG_LOOKUP');
+    expect(sent).toMatchObject({ strict: false, inputSchema: { properties: { tags: { additionalProperties: { type: 'string' } } } } });
+    expect(script.calls[0]!.tools!.find((tool) => tool.name === 'TOOLMUX_SEARCH_TOOLS')).toMatchObject({ strict: true });
+    expect(toolResultTexts(script.calls[1])).toEqual(['{"count":2}']);
+  });
+
+  it('leaves strict unset and the schema as shaped when strict mode is off', async () => {
+    const { tools } = await setUp({ preset: SessionPreset.DIRECT_TOOLS });
+    const script = scriptedModel([]);
+    await generateText({ model: script.model, tools, prompt: 'hi' });
+    const createTask = script.calls[0]!.tools!.find((tool) => tool.name === 'TASKS_CREATE_TASK');
+    expect(createTask).not.toHaveProperty('strict');
+    expect(createTask?.type === 'function' && createTask.inputSchema).toMatchObject({
+      type: 'object',
+      required: ['title'],
+      properties: { priority: { type: 'string', enum: ['low', 'normal', 'high'] } },
+    });
+  });
+
+  it('hands the framework a copy of each schema, so changing it cannot reach the session', async () => {
+    const { session } = await setUp({ preset: SessionPreset.DIRECT_TOOLS });
+    const tools = await session.tools();
+    const schema = (tools.TASKS_CREATE_TASK!.inputSchema as { jsonSchema: { properties: Record<string, unknown> } }).jsonSchema;
+    schema.properties.title = { type: 'number' };
+    expect(Object.getOwnPropertyNames(schema)).not.toContain('~standard');
+    const found = await session.search({ query: 'create a task' });
+    expect(found.results[0]!.tools.find((tool) => tool.tool_slug === 'TASKS_CREATE_TASK')?.input_schema).toMatchObject({
+      properties: { title: { type: 'string' } },
+    });
+  });
+});
