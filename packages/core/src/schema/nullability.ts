@@ -46,7 +46,9 @@ function ownKeywordsAcceptNull(
   resolve: RefResolver | undefined,
 ): boolean {
   const { type, nullable } = schema;
-  if (type !== undefined && !typeList(type).includes('null') && nullable !== true) return false;
+  // OpenAPI's `nullable: true` admits null whatever sits beside it (type, anyOf, oneOf …)
+  if (nullable === true) return true;
+  if (type !== undefined && !typeList(type).includes('null')) return false;
   if (Array.isArray(schema.enum) && !schema.enum.includes(null)) return false;
   if ('const' in schema && schema.const !== null) return false;
   if (Array.isArray(schema.anyOf) && !schema.anyOf.some(check)) return false;

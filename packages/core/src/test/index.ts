@@ -1,3 +1,5 @@
+export type { OpenApiToolCall, OpenApiToolkitOptions, OperationInfo } from './openapi-tools.js';
+export { toolkitFromOpenApi } from './openapi-tools.js';
 export type { TestPostgresStore } from './postgres.js';
 export {
   createTestPostgresStore,
@@ -9,3 +11,5 @@ export {
 } from './postgres.js';
 export type { RecordedCall } from './sample-toolkits.js';
 export { createSampleToolkits } from './sample-toolkits.js';
+export type { SchemaViolationOptions } from './schema-invariants.js';
+export { countOptionalEnumFields, findSchemaViolations } from './schema-invariants.js';

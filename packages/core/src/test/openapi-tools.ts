@@ -185,10 +185,9 @@ function annotationsFor(method: string): ToolAnnotations {
 function describeOperation(operation: Operation, { method, path }: OperationInfo): string {
   const summary = operation.summary?.trim() ?? '';
   const details = operation.description?.trim() ?? '';
-  const text = details.startsWith(summary)
-    ? details || summary
-    : [summary, details].filter(Boolean).join('\n\n');
-  return truncate(text || `${method} ${path}`, MAX_DESCRIPTION_LENGTH);
+  const parts = details.startsWith(summary) ? [details] : [summary, details];
+  const text = parts.filter(Boolean).join('\n\n') || `${method} ${path}`;
+  return truncate(text, MAX_DESCRIPTION_LENGTH);
 }
 
 function truncate(text: string, maxLength: number): string {
