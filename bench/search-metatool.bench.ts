@@ -8,17 +8,16 @@
  *    scan of the descriptions with `String.includes`.
  */
 import './search/core-sources.ts';
-import { performance } from 'node:perf_hooks';
+import type { SearchDocument, ToolIndexOptions } from '../packages/core/src/search/tool-index.ts';
 import type { LabeledQuery } from './search/metatool.ts';
 import { loadMetaTool } from './search/metatool.ts';
 import type { Ranker } from './search/metrics.ts';
 import { bothInTop5, rankingQuality } from './search/metrics.ts';
 import { PlainBm25 } from './search/plain-bm25.ts';
 import { generateCatalog } from './search/synthetic-catalog.ts';
+import { formatLatency, formatMs, latency, latencyAsync, median, timed } from './search/timing.ts';
 
 const { ToolIndex } = await import('../packages/core/src/search/tool-index.ts');
-type ToolIndexOptions = import('../packages/core/src/search/tool-index.ts').ToolIndexOptions;
-type SearchDocument = import('../packages/core/src/search/tool-index.ts').SearchDocument;
 
 /** The size of the stand-in embeddings that time hybrid search (a typical small model's). */
 const EMBEDDING_DIMENSIONS = 384;
@@ -51,8 +50,9 @@ function reportQuality(): void {
     ['ToolIndex without prefix completion', { ranking: { prefixWeight: 0 } }],
     ['ToolIndex with untuned BM25F (k1 1.2, b 0.75, weights 1)', { ranking: untunedRanking() }],
   ];
-  for (const [label, options] of ablations)
+  for (const [label, options] of ablations) {
     printQualityRow(label, 'train', toolIndexRanker(documents, options), train);
+  }
 }
 
 async function reportSpeed(): Promise<void> {
@@ -163,63 +163,4 @@ async function fakeEmbed(texts: string[]): Promise<number[][]> {
       return (state >>> 0) / 4_294_967_296 - 0.5;
     });
   });
-}
-
-interface Latency {
-  mean: number;
-  p50: number;
-  p99: number;
-}
-
-/** Per-query latency in milliseconds, after one untimed warm-up pass over all queries. */
-function latency(queries: readonly string[], run: (query: string) => unknown): Latency {
-  for (const query of queries) run(query);
-  return summarize(queries.map((query) => timed(() => run(query))));
-}
-
-function summarize(times: readonly number[]): Latency {
-  const sorted = [...times].sort((a, b) => a - b);
-  const mean = sorted.reduce((sum, time) => sum + time, 0) / sorted.length;
-  return { mean, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
-}
-
-async function latencyAsync(
-  queries: readonly string[],
-  run: (query: string) => Promise<unknown>,
-): Promise<Latency> {
-  for (const query of queries) await run(query);
-  const times: number[] = [];
-  for (const query of queries) times.push(await timedAsync(() => run(query)));
-  return summarize(times);
-}
-
-async function timedAsync(run: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await run();
-  return performance.now() - start;
-}
-
-function timed(run: () => unknown): number {
-  const start = performance.now();
-  run();
-  return performance.now() - start;
-}
-
-function percentile(sorted: readonly number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!;
-}
-
-function median(values: readonly number[]): number {
-  return percentile(
-    [...values].sort((a, b) => a - b),
-    0.5,
-  );
-}
-
-function formatMs(milliseconds: number): string {
-  return milliseconds >= 1 ? `${milliseconds.toFixed(1)} ms` : `${(milliseconds * 1000).toFixed(0)} µs`;
-}
-
-function formatLatency({ mean, p50, p99 }: Latency): string {
-  return `mean ${formatMs(mean)}, p50 ${formatMs(p50)}, p99 ${formatMs(p99)}`;
 }

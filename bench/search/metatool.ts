@@ -14,6 +14,7 @@ export interface LabeledQuery {
   tools: string[];
 }
 
+/** The tools as search documents, and the labeled queries. */
 export interface MetaToolData {
   documents: SearchDocument[];
   train: LabeledQuery[];

@@ -40,15 +40,12 @@ export class InvertedIndex {
   #sortedTerms: string[] | undefined;
 
   constructor(fields: readonly FieldScoring[], k1: number) {
-    if (fields.length > MAX_FIELDS)
+    if (fields.length > MAX_FIELDS) {
       throw new RangeError(`An InvertedIndex holds at most ${MAX_FIELDS} fields.`);
+    }
     this.#fields = fields;
     this.#k1 = k1;
     this.#fieldLengthTotals = fields.map(() => 0);
-  }
-
-  get documentCount(): number {
-    return this.#documentCount;
   }
 
   /** Adds a document, given as the terms of each field in the order of the index's fields; returns its id. */

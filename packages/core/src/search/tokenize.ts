@@ -26,11 +26,12 @@ const RUN_PART = /\p{Lu}+(?!\p{Ll})|\p{Lu}?\p{Ll}+|\p{N}+|[\p{Lo}\p{Lm}]+/gu;
 /** A run that splits no further: lower-case letters only (the common case). */
 const PLAIN_RUN = /^\p{Ll}+$/u;
 
-/** The same three for ASCII text, which most tool text is; they run several times faster. */
+/** The same three for ASCII text, which most tool text is; they run faster. */
 const ASCII_WORD_RUN = /[A-Za-z0-9]+/g;
 const ASCII_RUN_PART = /[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g;
 const ASCII_PLAIN_RUN = /^[a-z]+$/;
 
+/** Text with this needs the Unicode patterns and accent folding. */
 const NON_ASCII = /[\u0080-\uffff]/;
 /** An apostrophe and the letters after it: `Father's` → `Father`, `don't` → `don`. */
 const APOSTROPHE_SUFFIX = /['’]\p{L}*/gu;

@@ -174,10 +174,10 @@ export class ToolIndex {
    * a synonym or a completed partial word with the query are returned; an empty query returns none.
    */
   search(query: string, options: ToolSearchOptions = {}): ToolSearchResult[] {
-    const { limit = 10, filter } = options;
-    if (limit <= 0) return [];
+    const limit = Math.floor(options.limit ?? 10);
+    if (!(limit > 0)) return [];
     for (const [termId, weight] of this.#queryTerms(query)) this.#index.score(termId, weight, this.#board);
-    return this.#results(this.#board.takeTop(limit, this.#accept(filter)));
+    return this.#results(this.#board.takeTop(limit, this.#accept(options.filter)));
   }
 
   /**
@@ -187,8 +187,9 @@ export class ToolIndex {
    */
   async searchHybrid(query: string, options: ToolSearchOptions = {}): Promise<ToolSearchResult[]> {
     if (!this.#embeddings) return this.search(query, options);
-    const { limit = 10, filter } = options;
-    if (limit <= 0 || query.trim() === '') return [];
+    const limit = Math.floor(options.limit ?? 10);
+    const { filter } = options;
+    if (!(limit > 0) || query.trim() === '') return [];
     const [documentVectors, queryVector] = await Promise.all([
       this.#embeddings.vectors(),
       this.#embeddings.embedQuery(query),
