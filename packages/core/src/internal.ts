@@ -1,0 +1,23 @@
+/**
+ * Building blocks for toolmux's own packages (server, providers, toolkits, benchmarks). Not part of
+ * the stable public API: names here may change in a minor release.
+ */
+export { Catalog, searchDocumentOf } from './catalog/catalog.js';
+export { toolSpecOf } from './session.js';
+export { META_TOOLS, META_TOOLKIT } from './meta-tools/meta-tools.js';
+export { ToolIndex, DEFAULT_RANKING } from './search/tool-index.js';
+export type {
+  EmbedFunction,
+  FieldScoring,
+  RankingParameters,
+  SearchDocument,
+  SearchField,
+  ToolIndexOptions,
+  ToolSearchOptions,
+  ToolSearchResult,
+} from './search/tool-index.js';
+export { DEFAULT_SYNONYMS } from './search/synonyms.js';
+export { shapeInputSchema } from './schema/shape.js';
+export { toStrictSchema } from './schema/strict.js';
+export { deriveSessionToken, hashToken, tokenMatches } from './util/secret-key.js';
+export { newId } from './util/ids.js';
