@@ -1,2 +1,2 @@
-export { OpenAIAgentsProvider } from './openai-agents-provider.js';
 export type { OpenAIAgentsProviderOptions } from './openai-agents-provider.js';
+export { OpenAIAgentsProvider } from './openai-agents-provider.js';

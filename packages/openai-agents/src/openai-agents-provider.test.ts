@@ -1,13 +1,20 @@
-import { Agent, type AgentInputItem, type FunctionTool, RunContext, run, setTracingDisabled } from '@openai/agents';
 import {
-  type RecordedModelCall,
-  ScriptedModel,
-  type ScriptedModelInput,
+  Agent,
+  type AgentInputItem,
+  type FunctionTool,
+  RunContext,
+  run,
+  setTracingDisabled,
+} from '@openai/agents';
+import {
   assistantMessage,
   functionCall,
   modelResponder,
+  type RecordedModelCall,
+  ScriptedModel,
+  type ScriptedModelInput,
 } from '@openai/agents-core/testing';
-import { type ExecutionLog, SessionPreset, ToolMux, defineTool, defineToolkit } from '@toolmux/core';
+import { defineTool, defineToolkit, type ExecutionLog, SessionPreset, ToolMux } from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -22,12 +29,20 @@ afterEach(async () => {
 
 /** A ToolMux over the sample toolkits with one session, its tools wrapped by the provider under test. */
 async function setup(
-  options: { preset?: SessionPreset; strict?: boolean; preload?: string[]; extraToolkits?: ReturnType<typeof defineToolkit>[] } = {},
+  options: {
+    preset?: SessionPreset;
+    strict?: boolean;
+    preload?: string[];
+    extraToolkits?: ReturnType<typeof defineToolkit>[];
+  } = {},
 ) {
   const sample = createSampleToolkits();
   const warnings: string[] = [];
   const mux = new ToolMux({
-    provider: new OpenAIAgentsProvider({ strict: options.strict, logger: { warn: (message) => warnings.push(message) } }),
+    provider: new OpenAIAgentsProvider({
+      strict: options.strict,
+      logger: { warn: (message) => warnings.push(message) },
+    }),
     toolkits: [...sample.toolkits, ...(options.extraToolkits ?? [])],
     store: ':memory:',
   });
@@ -41,7 +56,11 @@ async function setup(
 }
 
 /** Runs a real agent loop over `tools` with a scripted model. */
-async function runAgent(tools: FunctionTool[], steps: ScriptedModelInput[], options: { signal?: AbortSignal } = {}) {
+async function runAgent(
+  tools: FunctionTool[],
+  steps: ScriptedModelInput[],
+  options: { signal?: AbortSignal } = {},
+) {
   const model = new ScriptedModel(steps);
   const agent = new Agent({ name: 'Assistant', instructions: 'Use the tools.', model, tools });
   const result = await run(agent, 'Please help with my tasks.', options);
@@ -54,14 +73,18 @@ function toolOutputSeen(call: RecordedModelCall | undefined, callId: string): st
   const item = (Array.isArray(input) ? input : []).find(
     (entry: AgentInputItem) => entry.type === 'function_call_result' && entry.callId === callId,
   );
-  if (!item || item.type !== 'function_call_result') throw new Error(`the model never received the output of ${callId}`);
+  if (item?.type !== 'function_call_result')
+    throw new Error(`the model never received the output of ${callId}`);
   const output = item.output;
   if (typeof output === 'string') return output;
   if (!Array.isArray(output) && output.type === 'text') return output.text;
   throw new Error(`unexpected output for ${callId}: ${JSON.stringify(output)}`);
 }
 
-async function logOf(session: { logs(): Promise<{ items: ExecutionLog[] }> }, slug: string): Promise<ExecutionLog> {
+async function logOf(
+  session: { logs(): Promise<{ items: ExecutionLog[] }> },
+  slug: string,
+): Promise<ExecutionLog> {
   const { items } = await session.logs();
   const entry = items.find((item) => item.toolSlug === slug);
   if (!entry) throw new Error(`no log entry for ${slug}`);
@@ -81,7 +104,13 @@ describe('OpenAIAgentsProvider in the agent loop — META_TOOLS', () => {
     ]);
     let foundSlug = '';
     const { model, result } = await runAgent(tools, [
-      [functionCall('TOOLMUX_SEARCH_TOOLS', { queries: [{ use_case: 'create a new task' }] }, { callId: 'call_search' })],
+      [
+        functionCall(
+          'TOOLMUX_SEARCH_TOOLS',
+          { queries: [{ use_case: 'create a new task' }] },
+          { callId: 'call_search' },
+        ),
+      ],
       modelResponder((call) => {
         const search = JSON.parse(toolOutputSeen(call, 'call_search'));
         foundSlug = search.results[0].tools[0].tool_slug;
@@ -109,11 +138,16 @@ describe('OpenAIAgentsProvider in the agent loop — META_TOOLS', () => {
     const seen = JSON.parse(toolOutputSeen(model.lastCall, 'call_exec'));
     expect(seen).toMatchObject({
       successful_count: 1,
-      results: [{ tool_slug: 'TASKS_CREATE_TASK', successful: true, data: { id: 'task_1', title: 'Buy milk' } }],
+      results: [
+        { tool_slug: 'TASKS_CREATE_TASK', successful: true, data: { id: 'task_1', title: 'Buy milk' } },
+      ],
     });
     const entry = await logOf(session, 'TASKS_CREATE_TASK');
     expect(entry).toMatchObject({ status: 'success', callId: 'call_exec#0', id: seen.results[0].log_id });
-    expect(await logOf(session, 'TOOLMUX_SEARCH_TOOLS')).toMatchObject({ status: 'success', callId: 'call_search' });
+    expect(await logOf(session, 'TOOLMUX_SEARCH_TOOLS')).toMatchObject({
+      status: 'success',
+      callId: 'call_search',
+    });
   });
 
   it('exposes a preloaded tool beside the meta-tools and runs it directly with the call id', async () => {
@@ -125,10 +159,17 @@ describe('OpenAIAgentsProvider in the agent loop — META_TOOLS', () => {
       done,
     ]);
     expect(sample.calls).toEqual([
-      { slug: 'TASKS_CREATE_TASK', input: { title: 'Call mom' }, context: expect.objectContaining({ callId: 'call_direct' }) },
+      {
+        slug: 'TASKS_CREATE_TASK',
+        input: { title: 'Call mom' },
+        context: expect.objectContaining({ callId: 'call_direct' }),
+      },
     ]);
     expect(toolOutputSeen(model.lastCall, 'call_direct')).toBe('{"id":"task_1","title":"Call mom"}');
-    expect(await logOf(session, 'TASKS_CREATE_TASK')).toMatchObject({ status: 'success', callId: 'call_direct' });
+    expect(await logOf(session, 'TASKS_CREATE_TASK')).toMatchObject({
+      status: 'success',
+      callId: 'call_direct',
+    });
   });
 
   it('returns the toolmux error of a failed call inside TOOLMUX_MULTI_EXECUTE_TOOL and goes on', async () => {
@@ -174,7 +215,13 @@ describe('OpenAIAgentsProvider in the agent loop — DIRECT_TOOLS', () => {
     expect(tools.every((tool) => tool.type === 'function' && tool.strict === false)).toBe(true);
 
     const { model } = await runAgent(tools, [
-      [functionCall('NOTES_SEARCH_NOTES', { query: 'groceries', filter: { tag: 'home' } }, { callId: 'call_notes' })],
+      [
+        functionCall(
+          'NOTES_SEARCH_NOTES',
+          { query: 'groceries', filter: { tag: 'home' } },
+          { callId: 'call_notes' },
+        ),
+      ],
       done,
     ]);
     expect(sample.calls).toHaveLength(1);
@@ -183,13 +230,21 @@ describe('OpenAIAgentsProvider in the agent loop — DIRECT_TOOLS', () => {
       input: { query: 'groceries', filter: { tag: 'home' } },
       context: { callId: 'call_notes' },
     });
-    expect(JSON.parse(toolOutputSeen(model.lastCall, 'call_notes'))).toMatchObject({ notes: [{ text: 'about groceries' }] });
-    expect(await logOf(session, 'NOTES_SEARCH_NOTES')).toMatchObject({ status: 'success', callId: 'call_notes' });
+    expect(JSON.parse(toolOutputSeen(model.lastCall, 'call_notes'))).toMatchObject({
+      notes: [{ text: 'about groceries' }],
+    });
+    expect(await logOf(session, 'NOTES_SEARCH_NOTES')).toMatchObject({
+      status: 'success',
+      callId: 'call_notes',
+    });
   });
 });
 
 describe.each([
-  { preset: SessionPreset.META_TOOLS, preload: ['TASKS_CREATE_TASK', 'TASKS_SYNC_CALENDAR', 'TASKS_WAIT_FOR_APPROVAL'] },
+  {
+    preset: SessionPreset.META_TOOLS,
+    preload: ['TASKS_CREATE_TASK', 'TASKS_SYNC_CALENDAR', 'TASKS_WAIT_FOR_APPROVAL'],
+  },
   { preset: SessionPreset.DIRECT_TOOLS, preload: [] },
 ])('errors and aborts reach the model — $preset', ({ preset, preload }) => {
   it('gives the model the toolmux validation message for invalid arguments and goes on', async () => {
@@ -205,7 +260,9 @@ describe.each([
     expect(rejected.errorCode).toBe('TOOL_ARGUMENTS_INVALID');
     expect(rejected.errorMessage).toMatch(/title/);
     expect(rejected.errorMessage).toMatch(/priority/);
-    expect(toolOutputSeen(model.calls[1], 'call_bad')).toBe(`Error (TOOL_ARGUMENTS_INVALID): ${rejected.errorMessage}`);
+    expect(toolOutputSeen(model.calls[1], 'call_bad')).toBe(
+      `Error (TOOL_ARGUMENTS_INVALID): ${rejected.errorMessage}`,
+    );
     expect(sample.calls.map((call) => call.input)).toEqual([{ title: 'Fixed' }]);
   });
 
@@ -231,9 +288,11 @@ describe.each([
       [[functionCall('TASKS_WAIT_FOR_APPROVAL', { taskId: 'task_1' }, { callId: 'call_wait' })], done],
       { signal: controller.signal },
     );
-    await vi.waitFor(() => expect(sample.calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']));
+    await vi.waitFor(() =>
+      expect(sample.calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']),
+    );
     controller.abort();
-    await expect(running).rejects.toThrow();
+    await expect(running).rejects.toMatchObject({ name: 'AbortError' });
     const entry = await vi.waitFor(() => logOf(session, 'TASKS_WAIT_FOR_APPROVAL'));
     expect(entry).toMatchObject({ status: 'error', errorCode: 'TOOL_ABORTED', callId: 'call_wait' });
   });
@@ -251,8 +310,15 @@ describe('strict: true', () => {
     const createTask = tools.find((tool) => tool.name === 'TASKS_CREATE_TASK')!;
     expect(createTask.parameters.properties).toEqual({
       title: { type: 'string', description: 'What needs to be done' },
-      priority: { type: ['string', 'null'], enum: ['low', 'normal', 'high', null], description: 'How urgent the task is' },
-      labels: { anyOf: [{ type: 'array', items: { type: 'string' } }, { type: 'null' }], description: 'Labels to attach' },
+      priority: {
+        type: ['string', 'null'],
+        enum: ['low', 'normal', 'high', null],
+        description: 'How urgent the task is',
+      },
+      labels: {
+        anyOf: [{ type: 'array', items: { type: 'string' } }, { type: 'null' }],
+        description: 'Labels to attach',
+      },
     });
   });
 
@@ -264,10 +330,21 @@ describe('strict: true', () => {
 
     const { model, result } = await runAgent(tools, [
       [
-        functionCall('TASKS_CREATE_TASK', { title: 'Direct', priority: null, labels: null }, { callId: 'call_direct' }),
+        functionCall(
+          'TASKS_CREATE_TASK',
+          { title: 'Direct', priority: null, labels: null },
+          { callId: 'call_direct' },
+        ),
         functionCall(
           'TOOLMUX_MULTI_EXECUTE_TOOL',
-          { tools: [{ tool_slug: 'TASKS_CREATE_TASK', arguments: '{"title":"Nested","priority":null,"labels":["x"]}' }] },
+          {
+            tools: [
+              {
+                tool_slug: 'TASKS_CREATE_TASK',
+                arguments: '{"title":"Nested","priority":null,"labels":["x"]}',
+              },
+            ],
+          },
           { callId: 'call_multi' },
         ),
       ],
@@ -290,10 +367,16 @@ describe('strict: true', () => {
       execute: (input) => input,
     });
     const extra = defineToolkit({ slug: 'meta', name: 'Meta', description: 'Metadata.', tools: [tagger] });
-    const { tools, warnings } = await setup({ strict: true, preset: SessionPreset.DIRECT_TOOLS, extraToolkits: [extra] });
+    const { tools, warnings } = await setup({
+      strict: true,
+      preset: SessionPreset.DIRECT_TOOLS,
+      extraToolkits: [extra],
+    });
     const fallback = tools.find((tool) => tool.name === 'META_TAG_RECORD')!;
     expect(fallback.strict).toBe(false);
-    expect(fallback.parameters).toMatchObject({ properties: { metadata: { type: 'object', additionalProperties: { type: 'string' } } } });
+    expect(fallback.parameters).toMatchObject({
+      properties: { metadata: { type: 'object', additionalProperties: { type: 'string' } } },
+    });
     expect(tools.filter((tool) => !tool.strict).map((tool) => tool.name)).toEqual(['META_TAG_RECORD']);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/1 tool\(s\) cannot use OpenAI strict mode/);

@@ -1,13 +1,13 @@
-import { type FunctionTool, UserError, tool } from '@openai/agents-core';
+import { type FunctionTool, tool, UserError } from '@openai/agents-core';
 import {
   type ExecuteFn,
+  formatToolResultForModel,
   type JSONSchema,
   type Logger,
   type Provider,
+  strictSchemaOf,
   ToolMuxError,
   type ToolSpec,
-  formatToolResultForModel,
-  strictSchemaOf,
 } from '@toolmux/core';
 
 export interface OpenAIAgentsProviderOptions {
@@ -78,7 +78,12 @@ export class OpenAIAgentsProvider implements Provider<FunctionTool[]> {
   }
 }
 
-function functionTool(spec: ToolSpec, parameters: JSONSchema, strict: boolean, execute: ExecuteFn): FunctionTool {
+function functionTool(
+  spec: ToolSpec,
+  parameters: JSONSchema,
+  strict: boolean,
+  execute: ExecuteFn,
+): FunctionTool {
   // `any`: the parameters are a JSON Schema known only at run time (the SDK types them as `unknown`).
   return tool<any>({
     name: spec.slug,
@@ -89,15 +94,21 @@ function functionTool(spec: ToolSpec, parameters: JSONSchema, strict: boolean, e
       formatToolResultForModel(
         await execute(spec.slug, input, { signal: details?.signal, callId: details?.toolCall?.callId }),
       ),
-    // Only reached when toolmux itself fails (a tool's own failure is a result): say what happened
-    // instead of the SDK's "An error occurred while running the tool".
-    errorFunction: (_runContext, error) =>
-      formatToolResultForModel({
-        successful: false,
-        data: null,
-        error: error instanceof Error ? error.message : String(error),
-        code: ToolMuxError.isInstance(error) ? error.code : undefined,
-        logId: '',
-      }),
+    errorFunction: describeFailure,
+  });
+}
+
+/**
+ * Only reached when no tool result exists (the SDK could not parse the input, or toolmux itself
+ * failed; a tool's own failure is a result): says what happened instead of the SDK's
+ * "An error occurred while running the tool".
+ */
+function describeFailure(_runContext: unknown, error: unknown): string {
+  return formatToolResultForModel({
+    successful: false,
+    data: null,
+    error: error instanceof Error ? error.message : String(error),
+    code: ToolMuxError.isInstance(error) ? error.code : undefined,
+    logId: '',
   });
 }

@@ -1,0 +1,32 @@
+import { Agent, type FunctionTool, type Tool } from '@openai/agents';
+import { type Session, ToolMux } from '@toolmux/core';
+import { describe, expectTypeOf, it } from 'vitest';
+import { OpenAIAgentsProvider } from './openai-agents-provider.js';
+
+describe('OpenAIAgentsProvider types', () => {
+  it('types session.tools() as FunctionTool[]', async () => {
+    const mux = new ToolMux({ provider: new OpenAIAgentsProvider({ strict: true }), store: ':memory:' });
+    expectTypeOf(mux).toEqualTypeOf<ToolMux<OpenAIAgentsProvider>>();
+    const session = await mux.create('user_1');
+    expectTypeOf(session).toEqualTypeOf<Session<FunctionTool[]>>();
+    expectTypeOf(await session.tools()).toEqualTypeOf<FunctionTool[]>();
+    expectTypeOf(await (await mux.use(session.sessionId)).tools()).toEqualTypeOf<FunctionTool[]>();
+  });
+
+  it('fits Agent tools, whatever the agent context type', async () => {
+    const mux = new ToolMux({ provider: new OpenAIAgentsProvider() });
+    const tools = await (await mux.create('user_1')).tools();
+    expectTypeOf(tools).toExtend<Tool[]>();
+    expectTypeOf(tools).toExtend<Tool<{ userId: string }>[]>();
+    new Agent({ name: 'plain', tools });
+    new Agent<{ userId: string }>({ name: 'with context', tools: [...tools] });
+  });
+
+  it('takes one options object', () => {
+    expectTypeOf(OpenAIAgentsProvider).constructorParameters.toEqualTypeOf<
+      [options?: { strict?: boolean; logger?: { warn(message: string): void } }]
+    >();
+    // @ts-expect-error strict is a boolean
+    new OpenAIAgentsProvider({ strict: 'yes' });
+  });
+});

@@ -1,0 +1,365 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { Agent, type FunctionTool, OpenAIResponsesModel, run, setTracingDisabled } from '@openai/agents';
+import { assistantMessage, functionCall, ScriptedModel } from '@openai/agents-core/testing';
+import {
+  defineTool,
+  defineToolkit,
+  SessionPreset,
+  strictSchemaOf,
+  type Toolkit,
+  ToolMux,
+  type ToolSpec,
+} from '@toolmux/core';
+import { findSchemaViolations, type OpenApiToolCall, toolkitFromOpenApi } from '@toolmux/core/test';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { OpenAIAgentsProvider } from './openai-agents-provider.js';
+
+setTracingDisabled(true);
+
+const muxes: ToolMux<OpenAIAgentsProvider>[] = [];
+afterEach(async () => {
+  await Promise.all(muxes.splice(0).map((mux) => mux.close()));
+});
+
+/** Every tool of `toolkits`, wrapped by the provider, with the specs it was given and its warnings. */
+async function wrapAll(toolkits: Toolkit[], strict: boolean) {
+  const warnings: string[] = [];
+  const provider = new OpenAIAgentsProvider({
+    strict,
+    logger: { warn: (message) => warnings.push(message) },
+  });
+  const wrap = vi.spyOn(provider, 'wrapTools');
+  const mux = new ToolMux({ provider, toolkits, store: ':memory:' });
+  muxes.push(mux);
+  const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+  const tools = await session.tools();
+  const specs = wrap.mock.calls[0]![0];
+  return { session, tools, specs, warnings };
+}
+
+/**
+ * The `tools` array the OpenAI Responses model would send for an agent with these tools: a real run of
+ * `OpenAIResponsesModel` (the SDK's own serialization) over a client that records the request.
+ */
+async function responsesRequestTools(tools: FunctionTool[]): Promise<Array<Record<string, unknown>>> {
+  const requests: Array<{ tools: Array<Record<string, unknown>> }> = [];
+  const client = {
+    responses: {
+      create: async (body: { tools: Array<Record<string, unknown>> }) => {
+        requests.push(body);
+        return {
+          id: 'resp_1',
+          status: 'completed',
+          output: [
+            {
+              type: 'message',
+              id: 'msg_1',
+              role: 'assistant',
+              status: 'completed',
+              content: [{ type: 'output_text', text: 'ok', annotations: [] }],
+            },
+          ],
+          usage: {
+            input_tokens: 1,
+            output_tokens: 1,
+            total_tokens: 2,
+            input_tokens_details: { cached_tokens: 0 },
+            output_tokens_details: { reasoning_tokens: 0 },
+          },
+        };
+      },
+    },
+  };
+  const model = new OpenAIResponsesModel(client as never, 'gpt-5.4');
+  await run(new Agent({ name: 'Serializer', model, tools }), 'hi');
+  return requests[0]!.tools;
+}
+
+/** What each wrapped tool must be, given the spec it was made from and the tool's original schema. */
+function expectHandedOut(
+  tool: FunctionTool,
+  spec: ToolSpec,
+  strict: boolean,
+  original: Record<string, unknown>,
+) {
+  expect(findSchemaViolations(original, tool.parameters, { strict: tool.strict })).toEqual([]);
+  expect(tool.name).toBe(spec.slug);
+  expect(tool.description).toBe(spec.description);
+  const strictSchema = strictSchemaOf(spec);
+  if (strict && tool.strict) {
+    expect(strictSchema.strict).toBe(true);
+    expect(tool.parameters).toEqual(strictSchema.schema);
+  } else {
+    expect(tool.strict).toBe(false);
+    expect(tool.parameters).toEqual(spec.inputSchema);
+    expect('~standard' in tool.parameters).toBe(false);
+  }
+}
+
+const Tree: z.ZodType = z.object({
+  name: z.string(),
+  get children() {
+    return z.array(Tree).optional();
+  },
+});
+
+/**
+ * Hard zod schemas: each with the arguments a non-strict model sends, the arguments a strict model
+ * sends (every field present, `null` for absent optionals), what the handler must receive, and
+ * whether the tool can be strict.
+ */
+const hardCases = [
+  {
+    slug: 'HARD_OPTIONAL_DEFAULTS',
+    inputSchema: z.object({
+      query: z.string().min(1),
+      limit: z.number().int().min(1).max(50).default(10),
+      sort: z.enum(['asc', 'desc']).optional(),
+    }),
+    args: { query: 'milk' },
+    strictArgs: { query: 'milk', limit: null, sort: null },
+    received: { query: 'milk', limit: 10 },
+    strict: true,
+  },
+  {
+    slug: 'HARD_NESTED_ARRAYS',
+    inputSchema: z.object({
+      order: z.object({
+        items: z
+          .array(
+            z.object({ sku: z.string(), quantity: z.number().int().min(1), note: z.string().optional() }),
+          )
+          .min(1),
+        shipping: z
+          .object({ address: z.object({ line1: z.string(), line2: z.string().optional() }) })
+          .optional(),
+      }),
+    }),
+    args: { order: { items: [{ sku: 'A1', quantity: 2 }], shipping: { address: { line1: 'Main St 1' } } } },
+    strictArgs: {
+      order: {
+        items: [{ sku: 'A1', quantity: 2, note: null }],
+        shipping: { address: { line1: 'Main St 1', line2: null } },
+      },
+    },
+    received: {
+      order: { items: [{ sku: 'A1', quantity: 2 }], shipping: { address: { line1: 'Main St 1' } } },
+    },
+    strict: true,
+  },
+  {
+    slug: 'HARD_ENUMS_UNIONS',
+    inputSchema: z.object({
+      target: z.discriminatedUnion('kind', [
+        z.object({ kind: z.literal('user'), id: z.string() }),
+        z.object({ kind: z.literal('team'), slug: z.string(), includeChildren: z.boolean().optional() }),
+      ]),
+      value: z.union([z.string(), z.number()]),
+      level: z.enum(['read', 'write', 'admin']),
+      due: z.string().nullable().optional(),
+    }),
+    args: { target: { kind: 'team', slug: 'core' }, value: 3, level: 'write' },
+    strictArgs: {
+      target: { kind: 'team', slug: 'core', includeChildren: null },
+      value: 3,
+      level: 'write',
+      due: null,
+    },
+    received: { target: { kind: 'team', slug: 'core' }, value: 3, level: 'write' },
+    // `due` accepts null itself, so a strict null for it stays null (it is not "absent").
+    strictReceived: { target: { kind: 'team', slug: 'core' }, value: 3, level: 'write', due: null },
+    strict: true,
+  },
+  {
+    slug: 'HARD_RECURSIVE_TREE',
+    inputSchema: z.object({ tree: Tree }),
+    args: { tree: { name: 'root', children: [{ name: 'leaf' }] } },
+    strictArgs: undefined,
+    received: { tree: { name: 'root', children: [{ name: 'leaf' }] } },
+    strict: false,
+  },
+  {
+    slug: 'HARD_RECORD_METADATA',
+    inputSchema: z.object({ id: z.string(), metadata: z.record(z.string(), z.number()) }),
+    args: { id: 'r1', metadata: { stars: 5 } },
+    strictArgs: undefined,
+    received: { id: 'r1', metadata: { stars: 5 } },
+    strict: false,
+  },
+  {
+    slug: 'HARD_JSON_SCHEMA_FROM_ZOD',
+    // A JSON Schema made by z.toJSONSchema() carries zod's hidden `~standard` marker; the SDK would take
+    // it for a Standard Schema and demand strict mode if it reached `tool()` as is.
+    inputSchema: z.toJSONSchema(z.object({ name: z.string(), tags: z.array(z.string()).optional() })),
+    args: { name: 'n' },
+    strictArgs: { name: 'n', tags: null },
+    received: { name: 'n' },
+    strict: true,
+  },
+] as const;
+
+function hardToolkit(calls: Array<{ slug: string; input: unknown }>): Toolkit {
+  return defineToolkit({
+    slug: 'hard',
+    name: 'Hard',
+    description: 'Hard schemas.',
+    tools: hardCases.map((entry) =>
+      defineTool({
+        slug: entry.slug,
+        description: `Tool with schema ${entry.slug}.`,
+        inputSchema: entry.inputSchema,
+        execute: (input: unknown) => {
+          calls.push({ slug: entry.slug, input });
+          return { ok: true };
+        },
+      }),
+    ),
+  });
+}
+
+describe.each([false, true])('hard zod schemas, strict: %s', (strict) => {
+  it('hands out each schema as core shaped it, strict where possible, and serializes through the SDK', async () => {
+    const { tools, specs, warnings } = await wrapAll([hardToolkit([])], strict);
+    expect(tools).toHaveLength(hardCases.length);
+    for (const entry of hardCases) {
+      const tool = tools.find((candidate) => candidate.name === entry.slug)!;
+      const spec = specs.find((candidate) => candidate.slug === entry.slug)!;
+      const original = hardToolkit([]).tools.find((candidate) => candidate.slug === entry.slug)!.inputSchema;
+      expectHandedOut(tool, spec, strict, original);
+      expect(tool.strict).toBe(strict && entry.strict);
+    }
+    if (strict) {
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/HARD_RECURSIVE_TREE: /);
+      expect(warnings[0]).toMatch(/HARD_RECORD_METADATA: /);
+    } else {
+      expect(warnings).toEqual([]);
+    }
+    const sent = await responsesRequestTools(tools);
+    expect(sent).toEqual(
+      tools.map((tool) => ({
+        type: 'function',
+        name: tool.name,
+        description: tool.description,
+        parameters: tool.parameters,
+        strict: tool.strict,
+      })),
+    );
+  });
+
+  it('runs every tool in the agent loop with what a model in this mode sends', async () => {
+    const calls: Array<{ slug: string; input: unknown }> = [];
+    const { tools } = await wrapAll([hardToolkit(calls)], strict);
+    const model = new ScriptedModel([
+      hardCases.map((entry, index) => {
+        const strictTool = tools.find((tool) => tool.name === entry.slug)!.strict;
+        return functionCall(entry.slug, strictTool ? entry.strictArgs! : entry.args, {
+          callId: `call_${index}`,
+        });
+      }),
+      [assistantMessage('ok')],
+    ]);
+    const result = await run(new Agent({ name: 'Hard', model, tools }), 'go');
+    expect(result.finalOutput).toBe('ok');
+    expect(calls.sort((a, b) => a.slug.localeCompare(b.slug))).toEqual(
+      hardCases
+        .map((entry) => ({
+          slug: entry.slug,
+          input: strict && 'strictReceived' in entry ? entry.strictReceived : entry.received,
+        }))
+        .sort((a, b) => a.slug.localeCompare(b.slug)),
+    );
+  });
+});
+
+describe('the GitHub REST API as ~1,200 tools (@octokit/openapi)', () => {
+  let github: Toolkit;
+  beforeAll(() => {
+    const file = createRequire(import.meta.url).resolve('@octokit/openapi/generated/api.github.com.json');
+    github = toolkitFromOpenApi(JSON.parse(readFileSync(file, 'utf8')) as object, { slug: 'github' }).toolkit;
+  });
+
+  it.each([false, true])(
+    'wraps the whole set with strict: %s, every tool without a schema violation',
+    async (strict) => {
+      const { tools, specs, warnings } = await wrapAll([github], strict);
+      expect(tools.length).toBe(github.tools.length);
+      expect(tools.length).toBeGreaterThanOrEqual(1_000);
+      const originals = new Map(github.tools.map((tool) => [tool.slug, tool.inputSchema]));
+      const violations: Record<string, string[]> = {};
+      const coreFallbacks: string[] = [];
+      const sdkRejected: string[] = [];
+      tools.forEach((tool, index) => {
+        const spec = specs[index]!;
+        const found = findSchemaViolations(originals.get(tool.name)!, tool.parameters, {
+          strict: tool.strict,
+        });
+        if (found.length > 0) violations[tool.name] = found;
+        const strictSchema = strictSchemaOf(spec);
+        if (strict && !strictSchema.strict) coreFallbacks.push(tool.name);
+        if (strict && strictSchema.strict && !tool.strict) sdkRejected.push(tool.name);
+        expectHandedOut(tool, spec, strict, originals.get(tool.name)!);
+      });
+      expect(violations).toEqual({});
+      const strictCount = tools.filter((tool) => tool.strict).length;
+      if (strict) {
+        console.log(
+          `GitHub corpus through OpenAIAgentsProvider({ strict: true }): ${strictCount} strict, ${tools.length - strictCount} fall back alone (${coreFallbacks.length} that toolmux cannot make strict, ${sdkRejected.length} rejected by the SDK's own strict checks)`,
+        );
+        // The SDK's tool() re-checks every strict schema (prepareOpenAIStrictToolSchema) and accepts all of toolmux's.
+        expect(sdkRejected).toEqual([]);
+        expect(strictCount).toBeGreaterThan(tools.length * 0.9);
+        expect(warnings).toHaveLength(1);
+        for (const slug of coreFallbacks) expect(warnings[0]).toContain(`\n  ${slug}: `);
+      } else {
+        expect(strictCount).toBe(0);
+        expect(warnings).toEqual([]);
+      }
+      const tooLong = tools.filter((tool) => tool.name.length > 64).length;
+      if (tooLong > 0)
+        console.log(`GitHub corpus: ${tooLong} tool names are longer than the 64 characters OpenAI accepts`);
+
+      const sent = await responsesRequestTools(tools);
+      expect(sent).toHaveLength(tools.length);
+      sent.forEach((entry, index) => {
+        expect(entry).toEqual({
+          type: 'function',
+          name: tools[index]!.name,
+          description: tools[index]!.description,
+          parameters: tools[index]!.parameters,
+          strict: tools[index]!.strict,
+        });
+      });
+    },
+  );
+
+  it('runs a GitHub tool in strict mode with nulls for every optional field', async () => {
+    const { tools } = await wrapAll([github], true);
+    const createIssue = tools.find((tool) => tool.name === 'GITHUB_ISSUES_CREATE')!;
+    expect(createIssue.strict).toBe(true);
+    const given: Record<string, unknown> = { owner: 'octocat', repo: 'hello-world', title: 'Found a bug' };
+    const strictArgs = Object.fromEntries(
+      Object.keys(createIssue.parameters.properties).map((key) => [key, given[key] ?? null]),
+    );
+    expect(Object.values(strictArgs).filter((value) => value === null).length).toBeGreaterThan(3);
+    const model = new ScriptedModel([
+      [functionCall('GITHUB_ISSUES_CREATE', strictArgs, { callId: 'call_issue' })],
+      [assistantMessage('ok')],
+    ]);
+    await run(new Agent({ name: 'GitHub', model, tools: [createIssue] }), 'file a bug');
+    const input = model.lastCall!.request.input as Array<{ type: string; callId?: string; output?: unknown }>;
+    const output = input.find(
+      (item) => item.type === 'function_call_result' && item.callId === 'call_issue',
+    )!.output;
+    const text = typeof output === 'string' ? output : (output as { text: string }).text;
+    expect(JSON.parse(text) as OpenApiToolCall).toEqual({
+      method: 'POST',
+      path: '/repos/{owner}/{repo}/issues',
+      // `assignee` and `type` accept null in GitHub's own schema (`nullable: true`): their null stays a
+      // value; the nulls of the other optional fields mean "absent" and are gone.
+      arguments: { ...given, assignee: null, type: null },
+    });
+  });
+});
