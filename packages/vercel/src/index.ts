@@ -1,2 +1,2 @@
-export { VercelProvider } from './vercel-provider.js';
 export type { VercelProviderOptions } from './vercel-provider.js';
+export { VercelProvider } from './vercel-provider.js';

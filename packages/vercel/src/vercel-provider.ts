@@ -1,14 +1,13 @@
 import {
   type ExecuteFn,
-  type JSONSchema,
+  formatToolResultForModel,
   type Logger,
   type Provider,
+  strictSchemaOf,
   type ToolResult,
   type ToolSpec,
-  formatToolResultForModel,
-  strictSchemaOf,
 } from '@toolmux/core';
-import { type JSONSchema7, type ToolSet, dynamicTool, jsonSchema } from 'ai';
+import { dynamicTool, type JSONSchema7, jsonSchema, type ToolSet } from 'ai';
 
 export interface VercelProviderOptions {
   /**
@@ -19,7 +18,10 @@ export interface VercelProviderOptions {
    * @default false
    */
   strict?: boolean;
-  /** Where the warning for a tool that falls back to non-strict goes (once per tool). @default console */
+  /**
+   * Where the warning about tools that fall back to non-strict goes: one warning per `wrapTools()`
+   * call, naming each tool the first time it falls back. @default console
+   */
   logger?: Pick<Logger, 'warn'>;
 }
 
@@ -47,34 +49,48 @@ export class VercelProvider implements Provider<ToolSet> {
 
   wrapTools(tools: readonly ToolSpec[], execute: ExecuteFn): ToolSet {
     const toolSet: ToolSet = {};
+    const fallbacks: string[] = [];
     for (const spec of tools) {
-      const { schema, strict } = this.#inputSchemaOf(spec);
-      toolSet[spec.slug] = dynamicTool({
+      const shaped = this.strict ? strictSchemaOf(spec) : undefined;
+      if (shaped && !shaped.strict && !this.#warned.has(spec.slug)) {
+        this.#warned.add(spec.slug);
+        fallbacks.push(`${spec.slug} (${shaped.reason})`);
+      }
+      const schema = shaped?.schema ?? spec.inputSchema;
+      const options: Parameters<typeof dynamicTool>[0] = {
         description: spec.description,
-        inputSchema: jsonSchema(plainJsonCopy(schema)),
-        ...(strict === undefined ? {} : { strict }),
-        execute: (args, options) => execute(spec.slug, args, { callId: options.toolCallId, signal: options.abortSignal }),
+        inputSchema: jsonSchema(() => plainJsonCopy(schema) as JSONSchema7),
+        execute: (args, { toolCallId, abortSignal }) =>
+          execute(spec.slug, args, { callId: toolCallId, signal: abortSignal }),
         toModelOutput: modelOutputOf,
-      });
+      };
+      // ai ≥ 6 hands `strict` to the model provider; left unset, the provider's default applies
+      if (shaped) options.strict = shaped.strict;
+      toolSet[spec.slug] = dynamicTool(options);
+    }
+    if (fallbacks.length > 0) {
+      this.#logger.warn(
+        `toolmux: ${fallbacks.length} tool${fallbacks.length === 1 ? '' : 's'} cannot be handed out in strict mode and stay non-strict: ${fallbacks.join('; ')}`,
+      );
     }
     return toolSet;
   }
-
-  /** The schema the model sees, and the tool's `strict` flag (left unset when strict mode is off). */
-  #inputSchemaOf(spec: ToolSpec): { schema: JSONSchema; strict: boolean | undefined } {
-    if (!this.strict) return { schema: spec.inputSchema, strict: undefined };
-    const shaped = strictSchemaOf(spec);
-    if (!shaped.strict && !this.#warned.has(spec.slug)) {
-      this.#warned.add(spec.slug);
-      this.#logger.warn(`toolmux: ${spec.slug} cannot be handed out in strict mode (${shaped.reason}); it stays non-strict.`);
-    }
-    return { schema: shaped.schema, strict: shaped.strict };
-  }
 }
 
-/** A copy the framework may keep or change without touching the session's cached schemas. */
-function plainJsonCopy(schema: JSONSchema): JSONSchema7 {
-  return JSON.parse(JSON.stringify(schema)) as JSONSchema7;
+/**
+ * A plain JSON copy (own enumerable keys, so hidden markers such as zod's `~standard` stay behind)
+ * that the framework may keep or change without touching the session's cached schemas. Made when the
+ * framework first reads the schema (`jsonSchema(() => …)`, ai ≥ 5.0.62), so wrapping stays cheap.
+ */
+function plainJsonCopy(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(plainJsonCopy);
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const child = (value as Record<string, unknown>)[key];
+    if (child !== undefined && typeof child !== 'function') copy[key] = plainJsonCopy(child);
+  }
+  return copy;
 }
 
 /**
@@ -84,7 +100,8 @@ function plainJsonCopy(schema: JSONSchema): JSONSchema7 {
  * ai 5 calls `toModelOutput(output)`; ai 6 and later call `toModelOutput({ toolCallId, input, output })`.
  */
 function modelOutputOf(options: unknown): { type: 'text' | 'error-text'; value: string } {
-  const isOptions = typeof options === 'object' && options !== null && 'toolCallId' in options && 'output' in options;
+  const isOptions =
+    typeof options === 'object' && options !== null && 'toolCallId' in options && 'output' in options;
   const result = (isOptions ? options.output : options) as ToolResult;
   return { type: result.successful ? 'text' : 'error-text', value: formatToolResultForModel(result) };
 }
