@@ -43,6 +43,36 @@ export const TOOLMUX_ERROR_CODES = {
   UNAUTHORIZED: 401,
   /** The feature is not available in this mode. */
   NOT_SUPPORTED: 501,
+  /** Credentials were encrypted with a key that is neither the secret key nor a previous one. */
+  SECRET_KEY_MISSING: 500,
+  /** A credential record failed to decrypt: wrong key, or the row was altered or moved. */
+  SECRET_DECRYPTION_FAILED: 500,
+  /** An auth config id is unknown. */
+  AUTH_CONFIG_NOT_FOUND: 404,
+  /** An auth config cannot be created as asked (no such scheme on the toolkit, missing client id, …). */
+  AUTH_CONFIG_INVALID: 400,
+  /** A session names an auth config of another toolkit. */
+  AUTH_CONFIG_MISMATCH: 400,
+  /** A connected account id is unknown. */
+  CONNECTED_ACCOUNT_NOT_FOUND: 404,
+  /** A connected account belongs to another user or another toolkit than where it is used. */
+  CONNECTED_ACCOUNT_MISMATCH: 403,
+  /** Credentials given for a connected account do not match the auth scheme's fields. */
+  CONNECTED_ACCOUNT_INVALID: 400,
+  /** An OAuth callback's state is unknown, altered or already used. */
+  CONNECTION_REQUEST_INVALID: 400,
+  /** An OAuth connection request is older than its 10 minutes. */
+  CONNECTION_REQUEST_EXPIRED: 400,
+  /** A connection ended FAILED (the provider refused or the user denied access). */
+  CONNECTION_FAILED: 400,
+  /** `waitForConnection` did not see the account become ACTIVE in time. */
+  CONNECTION_TIMEOUT: 408,
+  /** A connected account's access expired or was revoked: the user must connect it again. */
+  CONNECTION_EXPIRED: 412,
+  /** A callback URL is not on the allowlist (`allowedCallbackUrls`). */
+  CALLBACK_URL_NOT_ALLOWED: 400,
+  /** The OAuth provider answered with an error or could not be reached. */
+  OAUTH_ERROR: 502,
 } as const;
 
 export type ToolMuxErrorCode = keyof typeof TOOLMUX_ERROR_CODES;

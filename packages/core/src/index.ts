@@ -1,10 +1,26 @@
+export { ConnectionRequest } from './auth/connection-request.js';
+export type {
+  AuthConfig,
+  AuthConfigType,
+  ConnectedAccount,
+  ConnectionResult,
+  ConnectionStatus,
+  CreateAuthConfigOptions,
+  ManagedAuthCredentials,
+  ProxyExecuteRequest,
+  ProxyExecuteResponse,
+} from './auth/types.js';
 export type { DefineToolkitOptions, DefineToolOptions } from './catalog/define.js';
 export { defineTool, defineToolkit } from './catalog/define.js';
 export type {
   AuthField,
   AuthScheme,
+  CredentialPlacement,
   Credentials,
+  FieldAuthScheme,
   JSONSchema,
+  OAuth2Credentials,
+  OAuth2Scheme,
   Tool,
   ToolAnnotations,
   ToolContext,
@@ -30,7 +46,20 @@ export { PlainProvider } from './provider.js';
 export { strictSchemaOf } from './schema/strict-spec.js';
 export type { ExecutionLog, SearchToolsResult, SessionToolkit } from './session.js';
 export { Session } from './session.js';
-export type { ExecutionLogRecord, Page, SessionRecord, Store } from './store/types.js';
+export type {
+  AuthConfigRecord,
+  ConnectedAccountChanges,
+  ConnectedAccountRecord,
+  ConnectedAccountStatusRecord,
+  ConnectionRequestRecord,
+  ExecutionLogRecord,
+  Page,
+  SealedSecret,
+  SealedSecretKind,
+  SessionRecord,
+  Store,
+} from './store/types.js';
 export type { SessionSummary, ToolkitInfo, ToolMuxOptions } from './toolmux.js';
 export { ToolMux } from './toolmux.js';
 export type { Logger } from './util/logger.js';
+export type { RotationResult } from './vault/rotate.js';

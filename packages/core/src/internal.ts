@@ -3,9 +3,10 @@
  * the stable public API: names here may change in a minor release.
  */
 export { Catalog, searchDocumentOf } from './catalog/catalog.js';
-export { toolSpecOf } from './session.js';
-export { META_TOOLS, META_TOOLKIT } from './meta-tools/meta-tools.js';
-export { ToolIndex, DEFAULT_RANKING } from './search/tool-index.js';
+export { META_TOOLKIT, META_TOOLS } from './meta-tools/meta-tools.js';
+export { shapeInputSchema } from './schema/shape.js';
+export { toStrictSchema } from './schema/strict.js';
+export { DEFAULT_SYNONYMS } from './search/synonyms.js';
 export type {
   EmbedFunction,
   FieldScoring,
@@ -16,8 +17,7 @@ export type {
   ToolSearchOptions,
   ToolSearchResult,
 } from './search/tool-index.js';
-export { DEFAULT_SYNONYMS } from './search/synonyms.js';
-export { shapeInputSchema } from './schema/shape.js';
-export { toStrictSchema } from './schema/strict.js';
-export { deriveSessionToken, hashToken, tokenMatches } from './util/secret-key.js';
+export { DEFAULT_RANKING, ToolIndex } from './search/tool-index.js';
+export { toolSpecOf } from './session.js';
 export { newId } from './util/ids.js';
+export { deriveSessionToken, hashToken, tokenMatches } from './util/secret-key.js';

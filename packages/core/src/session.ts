@@ -1,4 +1,8 @@
 import { inspect } from 'node:util';
+import type { AuthService } from './auth/auth-service.js';
+import type { ConnectionRequest } from './auth/connection-request.js';
+import { proxyExecute } from './auth/proxy.js';
+import type { ProxyExecuteRequest, ProxyExecuteResponse } from './auth/types.js';
 import type { Catalog } from './catalog/catalog.js';
 import { didYouMean } from './catalog/catalog.js';
 import type { Tool, Toolkit } from './catalog/types.js';
@@ -10,7 +14,12 @@ import {
   type SessionConfig,
 } from './config/session-config.js';
 import { ToolMuxError } from './errors.js';
-import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execution/execute.js';
+import {
+  type AccountSelection,
+  type ExecutionEnvironment,
+  executeTool,
+  rejectToolCall,
+} from './execution/execute.js';
 import type { ToolResult } from './execution/result.js';
 import { META_TOOLKIT, META_TOOLS, type MetaToolHost, MetaToolSlug } from './meta-tools/meta-tools.js';
 import type { ExecuteOptions, Provider, ToolSpec } from './provider.js';
@@ -33,6 +42,7 @@ export type ExecutionLog = ExecutionLogRecord;
 /** What the session needs from its ToolMux; internal. */
 export interface SessionRuntime {
   env: ExecutionEnvironment;
+  auth: AuthService;
   catalog: Catalog;
   provider: Provider<unknown>;
   mcpUrl: (sessionId: string) => string;
@@ -193,6 +203,58 @@ export class Session<TCollection = unknown> {
       sessionId: this.sessionId,
       callId: options.callId,
       signal: options.signal,
+      selection: this.#selection(),
+    });
+  }
+
+  /** The config's say on accounts, for the precedence rules. */
+  #selection(): AccountSelection {
+    return { connectedAccounts: this.#config.connectedAccounts, authConfigs: this.#config.authConfigs };
+  }
+
+  /** A toolkit of this session (one its filters leave at least one tool of). */
+  #sessionToolkit(slug: string): Toolkit {
+    const visible = new Set([...this.#visibleTools().values()].map((tool) => tool.toolkit));
+    if (!visible.has(slug)) {
+      throw new ToolMuxError({
+        code: this.#runtime.catalog.toolkits.has(slug) ? 'TOOL_NOT_IN_SESSION' : 'TOOLKIT_NOT_FOUND',
+        message: `"${String(slug)}" is not a toolkit of this session.${didYouMean(String(slug), visible)}`,
+      });
+    }
+    return this.#runtime.catalog.getToolkit(slug);
+  }
+
+  /**
+   * Starts connecting one of the session's toolkits for the session's user (OAuth): the user opens
+   * `redirectUrl`, and `waitForConnection()` resolves once the account is ACTIVE, whichever process
+   * received the callback. The auth config is the session's `authConfigs` entry, else the one toolmux
+   * manages from `managedAuth`.
+   *
+   * @example
+   * const request = await session.authorize('github', { callbackUrl: 'https://myapp.com/connected' });
+   * // send the user to request.redirectUrl, then
+   * const account = await request.waitForConnection(120_000);
+   */
+  async authorize(toolkit: string, options: { callbackUrl?: string } = {}): Promise<ConnectionRequest> {
+    return this.#runtime.auth.authorize({
+      userId: this.userId,
+      toolkit: this.#sessionToolkit(toolkit),
+      selection: this.#selection(),
+      callbackUrl: options.callbackUrl,
+    });
+  }
+
+  /**
+   * Calls a toolkit's API directly with the user's account (chosen like a tool call's): `endpoint` is
+   * a path under the toolkit's `baseUrl` or an absolute URL on its origin. Credentials are applied as
+   * the auth scheme says and masked in what comes back; redirects are returned, not followed.
+   */
+  async proxyExecute(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse> {
+    return proxyExecute(this.#runtime.auth, this.#runtime.env.fetch, {
+      toolkit: this.#sessionToolkit(request.toolkit),
+      userId: this.userId,
+      selection: this.#selection(),
+      request,
     });
   }
 
@@ -248,12 +310,18 @@ export class Session<TCollection = unknown> {
         toolkit,
         userId: this.userId,
         sessionId: this.sessionId,
+        selection: this.#selection(),
+        peek: true,
       });
       return account.accountId
-        ? { isActive: true, connectedAccount: { id: account.accountId, status: 'ACTIVE' } }
+        ? { isActive: true, connectedAccount: { id: account.accountId, status: account.status ?? 'ACTIVE' } }
         : { isActive: true };
-    } catch {
-      return { isActive: false };
+    } catch (error) {
+      const expired =
+        ToolMuxError.isInstance(error) && error.code === 'CONNECTION_EXPIRED' ? error.details : undefined;
+      return typeof expired?.connectedAccountId === 'string'
+        ? { isActive: false, connectedAccount: { id: expired.connectedAccountId, status: 'EXPIRED' } }
+        : { isActive: false };
     }
   }
 
@@ -342,7 +410,7 @@ export class Session<TCollection = unknown> {
             }
           : { tools };
       },
-      manageConnections: async (toolkitSlugs) => {
+      manageConnections: async (toolkitSlugs, reinitiate) => {
         const visibleToolkits = new Set([...this.#visibleTools().values()].map((tool) => tool.toolkit));
         const results = [];
         for (const slug of toolkitSlugs) {
@@ -354,18 +422,7 @@ export class Session<TCollection = unknown> {
             });
             continue;
           }
-          const toolkit = this.#runtime.catalog.getToolkit(slug);
-          const connection = await this.#connection(toolkit);
-          results.push({
-            toolkit: slug,
-            connected: connection.isActive,
-            ...(connection.connectedAccount ? { connected_account_id: connection.connectedAccount.id } : {}),
-            message: toolkit.noAuth
-              ? `${toolkit.name} needs no account: its tools are ready to use.`
-              : connection.isActive
-                ? `${toolkit.name} is connected.`
-                : `${toolkit.name} is not connected for this user. Ask the user to connect their ${toolkit.name} account in the application, then try again.`,
-          });
+          results.push(await this.#manageConnection(this.#runtime.catalog.getToolkit(slug), reinitiate));
         }
         return { results };
       },
@@ -399,6 +456,55 @@ export class Session<TCollection = unknown> {
     };
   }
 
+  /** One toolkit's entry of TOOLMUX_MANAGE_CONNECTIONS: connected, or what the user must do. */
+  async #manageConnection(toolkit: Toolkit, reinitiate: boolean): Promise<Record<string, unknown>> {
+    if (toolkit.noAuth) {
+      return {
+        toolkit: toolkit.slug,
+        connected: true,
+        message: `${toolkit.name} needs no account: its tools are ready to use.`,
+      };
+    }
+    const connection = await this.#connection(toolkit);
+    const accountId = connection.connectedAccount
+      ? { connected_account_id: connection.connectedAccount.id }
+      : {};
+    if (connection.isActive && !reinitiate) {
+      return {
+        toolkit: toolkit.slug,
+        connected: true,
+        ...accountId,
+        message: `${toolkit.name} is connected.`,
+      };
+    }
+    const expired = connection.connectedAccount?.status === 'EXPIRED' ? ' Its connection has expired.' : '';
+    const plan = await this.#runtime.auth.connectionPlan(toolkit, this.#selection(), { create: true });
+    if (plan.kind === 'oauth2') {
+      const request = await this.authorize(toolkit.slug);
+      return {
+        toolkit: toolkit.slug,
+        connected: connection.isActive,
+        ...accountId,
+        redirect_url: request.redirectUrl,
+        connection_request_id: request.id,
+        expires_at: request.expiresAt.toISOString(),
+        message: (
+          `${expired.trim()} Ask the user to open redirect_url to connect ${toolkit.name} (the link works for 10 minutes), ` +
+          'then continue the task once they say they are done.'
+        ).trim(),
+      };
+    }
+    return {
+      toolkit: toolkit.slug,
+      connected: connection.isActive,
+      ...accountId,
+      message:
+        plan.kind === 'fields'
+          ? `${toolkit.name} is not connected for this user.${expired} It connects with ${plan.type === 'basic' ? 'a username and password' : plan.type === 'bearer' ? 'an access token' : 'an API key'}, which the user must provide in the application (there is no link to open). Ask the user to add it there, then try again.`
+          : `${toolkit.name} cannot be connected yet: the application has no OAuth app configured for it. Tell the user that a developer must set one up.`,
+    };
+  }
+
   /**
    * Changes the stored config (top-level keys given replace the stored ones) and returns the new
    * config version. Validated like `create()`.
@@ -418,6 +524,7 @@ export class Session<TCollection = unknown> {
       experimental: { customTools: [...this.#customTools], customToolkits: [...this.#customToolkits] },
     };
     const config = normalizeSessionConfig(merged, this.#runtime.catalog);
+    await this.#runtime.auth.checkSelection(this.userId, config);
     const record = await this.#runtime.env.store.updateSession(this.sessionId, {
       config: config as unknown as Record<string, unknown>,
       metadata: config.metadata,

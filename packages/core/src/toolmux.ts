@@ -1,4 +1,15 @@
 import { dirname, join } from 'node:path';
+import { inspect } from 'node:util';
+import { AuthService } from './auth/auth-service.js';
+import { CallbackUrlPolicy } from './auth/callback-urls.js';
+import type { ConnectionRequest } from './auth/connection-request.js';
+import type {
+  AuthConfig,
+  ConnectedAccount,
+  ConnectionStatus,
+  CreateAuthConfigOptions,
+  ManagedAuthCredentials,
+} from './auth/types.js';
 import { Catalog } from './catalog/catalog.js';
 import type { Tool, Toolkit } from './catalog/types.js';
 import {
@@ -10,7 +21,6 @@ import {
 import { ToolMuxError } from './errors.js';
 import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execution/execute.js';
 import { ExecutionLogWriter } from './execution/log-writer.js';
-import { resolveAccount } from './execution/resolve-account.js';
 import type { ToolResult } from './execution/result.js';
 import { type CollectionOf, PlainProvider, type Provider } from './provider.js';
 import { Session, type SessionRuntime, toolSpecOf } from './session.js';
@@ -19,7 +29,9 @@ import type { SessionRecord, Store } from './store/types.js';
 import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
-import { deriveSessionToken, hashToken, resolveSecretKey } from './util/secret-key.js';
+import { deriveSessionToken, hashToken, parseSecretKey, resolveSecretKey } from './util/secret-key.js';
+import { type RotationResult, rotateSecrets } from './vault/rotate.js';
+import { Vault } from './vault/vault.js';
 
 export interface ToolMuxOptions<P extends Provider<unknown>> {
   /** Turns tools into your framework's tool type. @default new PlainProvider() */
@@ -44,6 +56,34 @@ export interface ToolMuxOptions<P extends Provider<unknown>> {
   fetch?: typeof globalThis.fetch;
   /** @default console (debug only with TOOLMUX_DEBUG=1) */
   logger?: Logger;
+  /**
+   * Earlier secret keys, still used to decrypt credentials written under them until
+   * `vault.rotate()` has re-encrypted everything under `secretKey`.
+   * @default process.env.TOOLMUX_PREVIOUS_SECRET_KEYS (comma-separated), else none
+   */
+  previousSecretKeys?: string[];
+  /**
+   * The operator's OAuth apps, per toolkit: the first time a user of a session without its own
+   * `authConfigs` entry connects the toolkit, toolmux creates an auth config from them
+   * (`createdBy: 'toolmux'`, precedence steps 3 and 4).
+   */
+  managedAuth?: Record<string, ManagedAuthCredentials>;
+  /**
+   * Where connections may send users back to (`callbackUrl`): origins (`https://app.example.com`) or
+   * URL prefixes; `defaultCallbackUrl` is always allowed. @default the origin of `baseUrl`, plus
+   * localhost / 127.0.0.1 on any port unless NODE_ENV is 'production'
+   */
+  allowedCallbackUrls?: string[];
+  /**
+   * Where users land after connecting when no callbackUrl is given, e.g. from a link of
+   * TOOLMUX_MANAGE_CONNECTIONS. @default `${baseUrl}/connect/done`
+   */
+  defaultCallbackUrl?: string;
+  /**
+   * The OAuth `redirect_uri`: the URL where you mount `mux.auth.handleCallback` (register it in each
+   * OAuth app). @default `${baseUrl}/auth/callback`
+   */
+  oauthRedirectUri?: string;
 }
 
 /** A toolkit as `toolkits.list()` / `toolkits.get()` describe it. */
@@ -71,7 +111,20 @@ export interface SessionSummary {
 interface Engine {
   store: Store;
   key: Buffer;
+  vault: Vault;
+  auth: AuthService;
   env: ExecutionEnvironment;
+}
+
+function previousKeys(option: string[] | undefined): Buffer[] {
+  if (option) return option.map((key, index) => parseSecretKey(key, `previousSecretKeys[${index}]`));
+  const fromEnv = process.env.TOOLMUX_PREVIOUS_SECRET_KEYS;
+  if (!fromEnv) return [];
+  return fromEnv
+    .split(',')
+    .map((key) => key.trim())
+    .filter(Boolean)
+    .map((key, index) => parseSecretKey(key, `TOOLMUX_PREVIOUS_SECRET_KEYS (entry ${index + 1})`));
 }
 
 const USER_ID_MAX = 256;
@@ -111,7 +164,12 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
   readonly provider: P;
   readonly catalog: Catalog;
   readonly baseUrl: string;
+  /** Where connections without a callbackUrl send the user back to. */
+  readonly defaultCallbackUrl: string;
+  /** The OAuth `redirect_uri`, where `auth.handleCallback` must be mounted. */
+  readonly oauthRedirectUri: string;
   readonly #options: ToolMuxOptions<P>;
+  readonly #callbackUrls: CallbackUrlPolicy;
   readonly #logger: Logger;
   #engine: Promise<Engine> | undefined;
 
@@ -127,6 +185,14 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
         message: `baseUrl must be an http(s) URL, got "${options.baseUrl}".`,
       });
     }
+    this.defaultCallbackUrl = options.defaultCallbackUrl ?? `${this.baseUrl}/connect/done`;
+    this.#callbackUrls = new CallbackUrlPolicy({
+      allowed: options.allowedCallbackUrls,
+      baseUrl: this.baseUrl,
+      production: process.env.NODE_ENV === 'production',
+      defaultCallbackUrl: this.defaultCallbackUrl,
+    });
+    this.oauthRedirectUri = options.oauthRedirectUri ?? `${this.baseUrl}/auth/callback`;
   }
 
   /** Opens the store and loads the key on first use; later calls share the same promise. */
@@ -143,15 +209,28 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
         ephemeral: parsed?.dialect === 'sqlite' && parsed.path === ':memory:',
         logger: this.#logger,
       });
+      const vault = new Vault(key, previousKeys(this.#options.previousSecretKeys));
       const store = await openStore(spec);
+      const fetch = this.#options.fetch ?? globalThis.fetch;
+      const auth = new AuthService({
+        store,
+        vault,
+        catalog: this.catalog,
+        logger: this.#logger,
+        fetch,
+        managedAuth: this.#options.managedAuth ?? {},
+        callbackUrls: this.#callbackUrls,
+        defaultCallbackUrl: this.defaultCallbackUrl,
+        redirectUri: this.oauthRedirectUri,
+      });
       const env: ExecutionEnvironment = {
         store,
         logs: new ExecutionLogWriter(store, this.#logger),
         logger: this.#logger,
-        fetch: this.#options.fetch ?? globalThis.fetch,
-        resolveAccount,
+        fetch,
+        resolveAccount: (request) => auth.resolveAccount(request),
       };
-      return { store, key, env };
+      return { store, key, vault, auth, env };
     })();
     this.#engine.catch(() => {
       this.#engine = undefined;
@@ -162,6 +241,7 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
   #runtime(engine: Engine, catalog: Catalog): SessionRuntime {
     return {
       env: engine.env,
+      auth: engine.auth,
       catalog,
       provider: this.provider,
       mcpUrl: (sessionId) => `${this.baseUrl}/mcp/${sessionId}`,
@@ -186,6 +266,7 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
       );
     }
     const engine = await this.#ready();
+    await engine.auth.checkSelection(userId, normalized);
     const id = newId('ses');
     const now = new Date();
     const record: SessionRecord = {
@@ -361,6 +442,99 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
     },
   };
 
+  readonly authConfigs = {
+    /**
+     * How a toolkit authenticates: an OAuth app (client id and secret, scopes) or the kind of
+     * credentials users provide. The client secret is encrypted and never returned.
+     *
+     * @example
+     * const config = await mux.authConfigs.create('github', { type: 'oauth2', clientId, clientSecret });
+     */
+    create: async (toolkit: string, options: CreateAuthConfigOptions): Promise<AuthConfig> =>
+      (await this.#ready()).auth.createAuthConfig(toolkit, options),
+    /** Auth configs, newest first, optionally of one toolkit. */
+    list: async (
+      query: { toolkit?: string; limit?: number; cursor?: string } = {},
+    ): Promise<{ items: AuthConfig[]; nextCursor: string | undefined }> =>
+      (await this.#ready()).auth.listAuthConfigs(query),
+    get: async (id: string): Promise<AuthConfig> => (await this.#ready()).auth.getAuthConfig(id),
+    /** Deletes the config and every account connected through it. */
+    delete: async (id: string): Promise<void> => (await this.#ready()).auth.deleteAuthConfig(id),
+  };
+
+  readonly connectedAccounts = {
+    /**
+     * Starts an OAuth connection for a user through an oauth2 auth config: the user opens
+     * `redirectUrl`; `waitForConnection()` resolves when the account is ACTIVE.
+     */
+    link: async (
+      userId: string,
+      authConfigId: string,
+      options: { callbackUrl?: string } = {},
+    ): Promise<ConnectionRequest> => {
+      checkUserId(userId);
+      return (await this.#ready()).auth.link(userId, authConfigId, options);
+    },
+    /**
+     * Stores credentials a user gave (API key, token, username and password) as an ACTIVE account. The
+     * fields are checked against the toolkit's auth scheme.
+     *
+     * @example
+     * await mux.connectedAccounts.create('user_123', config.id, { apiKey: 'sk_…' });
+     */
+    create: async (
+      userId: string,
+      authConfigId: string,
+      credentials: Record<string, string>,
+    ): Promise<ConnectedAccount> => {
+      checkUserId(userId);
+      return (await this.#ready()).auth.createConnectedAccount(userId, authConfigId, credentials);
+    },
+    /** Accounts, newest first, filtered by any of the given users, toolkits, statuses. */
+    list: async (
+      query: {
+        userIds?: string[];
+        toolkits?: string[];
+        statuses?: ConnectionStatus[];
+        authConfigIds?: string[];
+        limit?: number;
+        cursor?: string;
+      } = {},
+    ): Promise<{ items: ConnectedAccount[]; nextCursor: string | undefined }> =>
+      (await this.#ready()).auth.listConnectedAccounts(query),
+    get: async (id: string): Promise<ConnectedAccount> => (await this.#ready()).auth.getConnectedAccount(id),
+    delete: async (id: string): Promise<void> => (await this.#ready()).auth.deleteConnectedAccount(id),
+    /** Refreshes an OAuth account's access token now. */
+    refresh: async (id: string): Promise<ConnectedAccount> =>
+      (await this.#ready()).auth.refreshConnectedAccount(id),
+  };
+
+  readonly auth = {
+    /**
+     * The OAuth callback as a fetch handler (`Request` → `Response`): mount it at `oauthRedirectUri`
+     * in any web framework. It completes the connection and redirects (302) to the callbackUrl of the
+     * connection with `status=success|failed&connected_account_id=…`; an unknown, reused or expired
+     * state is answered 400 with its code, and nothing is stored.
+     *
+     * @example
+     * app.get('/auth/callback', (c) => mux.auth.handleCallback(c.req.raw)); // Hono
+     */
+    handleCallback: async (request: Request): Promise<Response> =>
+      (await this.#ready()).auth.handleCallback(request),
+  };
+
+  readonly vault = {
+    /**
+     * Re-encrypts every stored credential under the current `secretKey`, in batches, while the
+     * service keeps running. Rotate by setting the new key as `secretKey` and the old one in
+     * `previousSecretKeys`, calling this once, then dropping the old key.
+     */
+    rotate: async (options: { batchSize?: number } = {}): Promise<RotationResult> => {
+      const engine = await this.#ready();
+      return rotateSecrets(engine.store, engine.vault, options);
+    },
+  };
+
   /** Closes the store. */
   async close(): Promise<void> {
     const engine = this.#engine;
@@ -370,5 +544,17 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> {
       await env.logs.flush();
       await store.close();
     }
+  }
+
+  toJSON(): { baseUrl: string; provider: string; toolkits: string[] } {
+    return {
+      baseUrl: this.baseUrl,
+      provider: this.provider.name,
+      toolkits: [...this.catalog.toolkits.keys()],
+    };
+  }
+
+  [inspect.custom](): string {
+    return `ToolMux ${inspect(this.toJSON())}`;
   }
 }

@@ -20,8 +20,38 @@ export interface ToolAnnotations {
   openWorldHint?: boolean;
 }
 
-/** Credentials of the connected account a call runs with; field names come from the auth scheme. */
+/**
+ * Credentials of the connected account a call runs with (`ctx.credentials`), by auth scheme:
+ *
+ * - `oauth2`: {@link OAuth2Credentials}: `{ accessToken, tokenType, scope?, expiresAt? }`. toolmux
+ *   refreshes the token before it expires; the refresh token never reaches a handler.
+ * - `api_key`, `bearer`, `basic`: the scheme's fields by name, e.g. `{ apiKey }`, `{ token }`,
+ *   `{ username, password }` (see {@link AuthField}; `bearer` and `basic` have those defaults).
+ * - `none`: `undefined`.
+ */
 export type Credentials = Readonly<Record<string, string>>;
+
+/** `ctx.credentials` of an account connected with OAuth 2.0. */
+export interface OAuth2Credentials {
+  readonly accessToken: string;
+  /** As the provider sent it, lower case: usually `bearer`. */
+  readonly tokenType: string;
+  /** The scopes the provider granted, as it wrote them, when it said. */
+  readonly scope?: string;
+  /** ISO 8601 time the access token expires, when the provider said. */
+  readonly expiresAt?: string;
+}
+
+/** Where a credential goes on a request toolmux makes for a tool (`session.proxyExecute`). */
+export interface CredentialPlacement {
+  in: 'header' | 'query';
+  /** Header or query parameter name, e.g. `Authorization`, `X-API-Key`, `api_key`. */
+  name: string;
+  /** Written before the value, e.g. `Bearer ` or `Token `. @default '' */
+  prefix?: string;
+  /** The credential field to send. @default the scheme's first secret field */
+  field?: string;
+}
 
 /** What a tool handler receives besides its input. */
 export interface ToolContext {
@@ -52,21 +82,50 @@ export interface AuthField {
   required?: boolean;
 }
 
-export type AuthScheme =
-  | { type: 'none' }
+/** OAuth 2.0 authorization code flow (with PKCE S256 unless `pkce: false`). */
+export interface OAuth2Scheme {
+  type: 'oauth2';
+  authorizationUrl: string;
+  tokenUrl: string;
+  /** Scopes asked for when the auth config names none. */
+  scopes?: string[];
+  /** @default true */
+  pkce?: boolean;
+  /** How the access token is sent. @default 'header' */
+  tokenPlacement?: 'header';
+  /**
+   * The authorization server's issuer, checked against the `iss` of its answers (RFC 9207, ID tokens).
+   * @default the origin of `authorizationUrl`
+   */
+  issuer?: string;
+  /** Extra query parameters of the authorization URL, e.g. `{ access_type: 'offline', prompt: 'consent' }`. */
+  authorizationParams?: Record<string, string>;
+  /** How the client authenticates at the token endpoint. @default 'client_secret_basic' */
+  tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'none';
+  /** Separator of the `scope` parameter (Slack uses `,`). @default ' ' */
+  scopeSeparator?: string;
+}
+
+/** Schemes whose credentials are fields the user provides (an API key, a token, a password). */
+export type FieldAuthScheme =
   | {
-      type: 'oauth2';
-      authorizationUrl: string;
-      tokenUrl: string;
-      scopes?: string[];
-      /** @default true */
-      pkce?: boolean;
-      /** How the access token is sent. @default 'header' */
-      tokenPlacement?: 'header';
+      type: 'api_key';
+      fields: AuthField[];
+      /** How proxyExecute sends the key. @default { in: 'header', name: 'Authorization', prefix: 'Bearer ' } */
+      placement?: CredentialPlacement;
     }
-  | { type: 'api_key'; fields: AuthField[] }
-  | { type: 'bearer'; fields?: AuthField[] }
-  | { type: 'basic'; fields?: AuthField[] };
+  | {
+      type: 'bearer';
+      /** @default [{ name: 'token', secret: true }] */
+      fields?: AuthField[];
+    }
+  | {
+      type: 'basic';
+      /** @default [{ name: 'username', secret: false }, { name: 'password', secret: true }] */
+      fields?: AuthField[];
+    };
+
+export type AuthScheme = { type: 'none' } | OAuth2Scheme | FieldAuthScheme;
 
 export type ValidationIssue = { path: string; message: string };
 export type ValidationResult =

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
+import { SqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
@@ -178,20 +179,9 @@ describe('the execution path', () => {
   it('still answers when the log cannot be written', async () => {
     const errors: string[] = [];
     const sample = createSampleToolkits();
-    const failingStore: Store = {
-      dialect: 'sqlite',
-      migrate: async () => {},
-      close: async () => {},
-      insertSession: async () => {},
-      getSession: async () => undefined,
-      updateSession: async () => {
-        throw new Error('unused');
-      },
-      listSessions: async () => ({ items: [], nextCursor: undefined }),
-      insertLogs: async () => {
-        throw new Error('disk full');
-      },
-      listLogs: async () => ({ items: [], nextCursor: undefined }),
+    const failingStore = new SqliteStore({ path: ':memory:' });
+    failingStore.insertLogs = async () => {
+      throw new Error('disk full');
     };
     const mux = new ToolMux({
       toolkits: sample.toolkits,

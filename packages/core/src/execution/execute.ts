@@ -23,17 +23,31 @@ export interface ExecutionEnvironment {
   resolveAccount: (request: AccountRequest) => Promise<ResolvedAccount>;
 }
 
+/** What a session says about accounts (its config's `connectedAccounts` and `authConfigs`). */
+export interface AccountSelection {
+  connectedAccounts?: Readonly<Record<string, readonly string[]>>;
+  authConfigs?: Readonly<Record<string, string>>;
+}
+
 export interface AccountRequest {
   toolkit: Toolkit;
   userId: string;
   sessionId: string | null;
   /** Explicit account for direct execution (`tools.execute({ connectedAccountId })`). */
   connectedAccountId?: string;
+  /** The session's choices for the precedence rules. */
+  selection?: AccountSelection;
+  /** Only find the account (connection status): no credentials, no token refresh. */
+  peek?: boolean;
 }
 
 export interface ResolvedAccount {
   accountId: string | null;
   credentials: Credentials | undefined;
+  /** The account's status, when there is an account. */
+  status?: string;
+  /** The credential values to mask in logs and errors. @default every credential value */
+  secrets?: string[];
 }
 
 export interface ExecuteRequest {
@@ -45,6 +59,8 @@ export interface ExecuteRequest {
   callId?: string;
   signal?: AbortSignal;
   connectedAccountId?: string;
+  /** The session's choices for the precedence rules. */
+  selection?: AccountSelection;
 }
 
 const stripperCache = new WeakMap<object, (value: unknown) => unknown>();
@@ -112,9 +128,10 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
       userId,
       sessionId,
       connectedAccountId: request.connectedAccountId,
+      selection: request.selection,
     });
     accountId = account.accountId;
-    secrets = account.credentials ? Object.values(account.credentials) : [];
+    secrets = account.secrets ?? (account.credentials ? Object.values(account.credentials) : []);
     const data = await runHandler(env, tool, validation.value, {
       userId,
       sessionId: sessionId ?? undefined,

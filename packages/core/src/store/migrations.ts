@@ -1,4 +1,4 @@
-import type { Store } from './types.js';
+import type { SealedSecretKind, Store } from './types.js';
 
 /** The SQL dialects the stores speak. */
 export type Dialect = Store['dialect'];
@@ -109,7 +109,134 @@ export const MIGRATIONS: readonly Migration[] = [
       `,
     },
   },
+  {
+    version: 2,
+    name: 'auth_configs_connected_accounts_connection_requests',
+    // No foreign keys: the stores delete dependent rows themselves, in one transaction, the same way
+    // on both databases (SQLite enforces foreign keys only per connection, after a PRAGMA).
+    sql: {
+      sqlite: `
+        CREATE TABLE toolmux_auth_configs (
+          id TEXT PRIMARY KEY NOT NULL,
+          toolkit TEXT NOT NULL,
+          type TEXT NOT NULL CHECK (type IN ('oauth2', 'api_key', 'bearer', 'basic')),
+          created_by TEXT NOT NULL CHECK (created_by IN ('user', 'toolmux')),
+          settings TEXT NOT NULL,
+          secret TEXT,
+          key_id TEXT,
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX toolmux_auth_configs_toolkit_id ON toolmux_auth_configs (toolkit, id);
+        CREATE UNIQUE INDEX toolmux_auth_configs_managed ON toolmux_auth_configs (toolkit)
+          WHERE created_by = 'toolmux';
+
+        CREATE TABLE toolmux_connected_accounts (
+          id TEXT PRIMARY KEY NOT NULL,
+          user_id TEXT NOT NULL,
+          toolkit TEXT NOT NULL,
+          auth_config_id TEXT NOT NULL,
+          status TEXT NOT NULL
+            CHECK (status IN ('INITIATED', 'ACTIVE', 'FAILED', 'EXPIRED', 'INACTIVE', 'REVOKED')),
+          status_reason TEXT,
+          secret TEXT,
+          key_id TEXT,
+          expires_at INTEGER,
+          version INTEGER NOT NULL,
+          refresh_lease_until INTEGER,
+          connected_at INTEGER,
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX toolmux_connected_accounts_user_id_id ON toolmux_connected_accounts (user_id, id);
+        CREATE INDEX toolmux_connected_accounts_user_config
+          ON toolmux_connected_accounts (user_id, auth_config_id, connected_at);
+        CREATE INDEX toolmux_connected_accounts_auth_config_id ON toolmux_connected_accounts (auth_config_id);
+
+        CREATE TABLE toolmux_connection_requests (
+          id TEXT PRIMARY KEY NOT NULL,
+          connected_account_id TEXT NOT NULL,
+          user_id TEXT NOT NULL,
+          toolkit TEXT NOT NULL,
+          auth_config_id TEXT NOT NULL,
+          state_hash TEXT NOT NULL UNIQUE,
+          secret TEXT NOT NULL,
+          key_id TEXT NOT NULL,
+          callback_url TEXT NOT NULL,
+          redirect_uri TEXT NOT NULL,
+          expires_at INTEGER NOT NULL,
+          used_at INTEGER,
+          created_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX toolmux_connection_requests_account ON toolmux_connection_requests (connected_account_id);
+        CREATE INDEX toolmux_connection_requests_auth_config_id ON toolmux_connection_requests (auth_config_id);
+      `,
+      postgres: `
+        CREATE TABLE toolmux_auth_configs (
+          id text COLLATE "C" PRIMARY KEY,
+          toolkit text NOT NULL,
+          type text NOT NULL CHECK (type IN ('oauth2', 'api_key', 'bearer', 'basic')),
+          created_by text NOT NULL CHECK (created_by IN ('user', 'toolmux')),
+          settings jsonb NOT NULL,
+          secret text,
+          key_id text,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL
+        );
+        CREATE INDEX toolmux_auth_configs_toolkit_id ON toolmux_auth_configs (toolkit, id);
+        CREATE UNIQUE INDEX toolmux_auth_configs_managed ON toolmux_auth_configs (toolkit)
+          WHERE created_by = 'toolmux';
+
+        CREATE TABLE toolmux_connected_accounts (
+          id text COLLATE "C" PRIMARY KEY,
+          user_id text NOT NULL,
+          toolkit text NOT NULL,
+          auth_config_id text COLLATE "C" NOT NULL,
+          status text NOT NULL
+            CHECK (status IN ('INITIATED', 'ACTIVE', 'FAILED', 'EXPIRED', 'INACTIVE', 'REVOKED')),
+          status_reason text,
+          secret text,
+          key_id text,
+          expires_at timestamptz,
+          version integer NOT NULL,
+          refresh_lease_until timestamptz,
+          connected_at timestamptz,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL
+        );
+        CREATE INDEX toolmux_connected_accounts_user_id_id ON toolmux_connected_accounts (user_id, id);
+        CREATE INDEX toolmux_connected_accounts_user_config
+          ON toolmux_connected_accounts (user_id, auth_config_id, connected_at);
+        CREATE INDEX toolmux_connected_accounts_auth_config_id ON toolmux_connected_accounts (auth_config_id);
+
+        CREATE TABLE toolmux_connection_requests (
+          id text COLLATE "C" PRIMARY KEY,
+          connected_account_id text COLLATE "C" NOT NULL,
+          user_id text NOT NULL,
+          toolkit text NOT NULL,
+          auth_config_id text COLLATE "C" NOT NULL,
+          state_hash text NOT NULL UNIQUE,
+          secret text NOT NULL,
+          key_id text NOT NULL,
+          callback_url text NOT NULL,
+          redirect_uri text NOT NULL,
+          expires_at timestamptz NOT NULL,
+          used_at timestamptz,
+          created_at timestamptz NOT NULL
+        );
+        CREATE INDEX toolmux_connection_requests_account ON toolmux_connection_requests (connected_account_id);
+        CREATE INDEX toolmux_connection_requests_auth_config_id ON toolmux_connection_requests (auth_config_id);
+      `,
+    },
+  },
 ];
+
+/** The table of each kind of record that holds encrypted values. */
+export const SEALED_SECRET_TABLES: Record<SealedSecretKind, string> = {
+  auth_config: 'toolmux_auth_configs',
+  connected_account: 'toolmux_connected_accounts',
+  connection_request: 'toolmux_connection_requests',
+};
 
 /** The migrations whose version is not in `appliedVersions`, in order. */
 export function pendingMigrations(appliedVersions: Iterable<number>): Migration[] {

@@ -7,9 +7,12 @@ import type { Page } from './types.js';
 /** The largest page a list query may ask for. */
 export const MAX_PAGE_LIMIT = 1000;
 
-/** A list query: equality filters (undefined ones are left out), a page size and the cursor. */
+/**
+ * A list query: filters (a value: equality; a list: any of its values; undefined or an empty list:
+ * left out), a page size and the cursor.
+ */
 export interface PageQuery {
-  filters: Record<string, string | undefined>;
+  filters: Record<string, string | readonly string[] | undefined>;
   limit: number;
   cursor: string | undefined;
 }
@@ -46,9 +49,13 @@ export function pageClause(
     params.push(value);
     return dialect === 'sqlite' ? '?' : `$${params.length}`;
   };
-  const conditions = Object.entries(filters)
-    .filter((entry): entry is [string, string] => entry[1] !== undefined)
-    .map(([column, value]) => `${column} = ${placeholder(value)}`);
+  const conditions: string[] = [];
+  for (const [column, value] of Object.entries(filters)) {
+    if (value === undefined) continue;
+    if (typeof value === 'string') conditions.push(`${column} = ${placeholder(value)}`);
+    else if (value.length > 0)
+      conditions.push(`${column} IN (${value.map((item) => placeholder(item)).join(', ')})`);
+  }
   if (cursor !== undefined) conditions.push(`id < ${placeholder(cursor)}`);
   const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')} ` : '';
   return { sql: `${where}ORDER BY id DESC LIMIT ${placeholder(limit + 1)}`, params };

@@ -1,6 +1,6 @@
 import type { Pool, QueryResultRow } from 'pg';
 import { ToolMuxError } from '../errors.js';
-import { MIGRATIONS_TABLE_SQL, pendingMigrations } from './migrations.js';
+import { MIGRATIONS_TABLE_SQL, pendingMigrations, SEALED_SECRET_TABLES } from './migrations.js';
 import { assertPageQuery, type PageQuery, pageClause, toPage } from './pagination.js';
 import {
   assertExpectedVersion,
@@ -9,10 +9,21 @@ import {
   storeError,
 } from './store-errors.js';
 import type {
+  AuthConfigRecord,
+  ConnectedAccountChanges,
+  ConnectedAccountRecord,
+  ConnectedAccountStatusRecord,
+  ConnectionRequestRecord,
   ExecutionLogRecord,
+  ListAuthConfigsQuery,
+  ListConnectedAccountsQuery,
   ListLogsQuery,
   ListSessionsQuery,
   Page,
+  RecentConnectedAccountsQuery,
+  SealedSecret,
+  SealedSecretKind,
+  SealedSecretsQuery,
   SessionRecord,
   SessionUpdate,
   Store,
@@ -66,6 +77,75 @@ function toLog(row: QueryResultRow): ExecutionLogRecord {
     durationMs: row.duration_ms,
     input: row.input,
     output: row.output,
+    createdAt: row.created_at,
+  };
+}
+
+const AUTH_CONFIG_COLUMNS = 'id, toolkit, type, created_by, settings, secret, key_id, created_at, updated_at';
+const ACCOUNT_COLUMNS =
+  'id, user_id, toolkit, auth_config_id, status, status_reason, secret, key_id, expires_at, version, ' +
+  'refresh_lease_until, connected_at, created_at, updated_at';
+const REQUEST_COLUMNS =
+  'id, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, callback_url, ' +
+  'redirect_uri, expires_at, used_at, created_at';
+
+/** Columns of {@link ConnectedAccountChanges}, by property. */
+const ACCOUNT_CHANGE_COLUMNS = {
+  status: 'status',
+  statusReason: 'status_reason',
+  expiresAt: 'expires_at',
+  refreshLeaseUntil: 'refresh_lease_until',
+  connectedAt: 'connected_at',
+} as const;
+
+function sealed(row: QueryResultRow): SealedSecret | null {
+  return row.secret === null ? null : { keyId: row.key_id, ciphertext: row.secret };
+}
+
+function toAuthConfig(row: QueryResultRow): AuthConfigRecord {
+  return {
+    id: row.id,
+    toolkit: row.toolkit,
+    type: row.type,
+    createdBy: row.created_by,
+    settings: row.settings,
+    secret: sealed(row),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toAccount(row: QueryResultRow): ConnectedAccountRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    toolkit: row.toolkit,
+    authConfigId: row.auth_config_id,
+    status: row.status,
+    statusReason: row.status_reason,
+    secret: sealed(row),
+    expiresAt: row.expires_at,
+    version: row.version,
+    refreshLeaseUntil: row.refresh_lease_until,
+    connectedAt: row.connected_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toRequest(row: QueryResultRow): ConnectionRequestRecord {
+  return {
+    id: row.id,
+    connectedAccountId: row.connected_account_id,
+    userId: row.user_id,
+    toolkit: row.toolkit,
+    authConfigId: row.auth_config_id,
+    stateHash: row.state_hash,
+    secret: sealed(row)!,
+    callbackUrl: row.callback_url,
+    redirectUri: row.redirect_uri,
+    expiresAt: row.expires_at,
+    usedAt: row.used_at,
     createdAt: row.created_at,
   };
 }
@@ -267,6 +347,277 @@ export class PostgresStore implements Store {
       cursor,
     });
     return toPage(rows.map(toLog), limit);
+  }
+
+  async insertAuthConfig(record: AuthConfigRecord): Promise<boolean> {
+    const inserted = await this.query(
+      'insert an auth config',
+      `INSERT INTO toolmux_auth_configs (${AUTH_CONFIG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ` +
+        // only the one-managed-config-per-toolkit index may skip a row; a duplicate id still fails
+        `ON CONFLICT (toolkit) WHERE created_by = 'toolmux' DO NOTHING RETURNING id`,
+      [
+        record.id,
+        record.toolkit,
+        record.type,
+        record.createdBy,
+        JSON.stringify(record.settings),
+        record.secret?.ciphertext ?? null,
+        record.secret?.keyId ?? null,
+        record.createdAt,
+        record.updatedAt,
+      ],
+    );
+    return inserted.length > 0;
+  }
+
+  async getAuthConfig(id: string): Promise<AuthConfigRecord | undefined> {
+    const rows = await this.query(
+      'read an auth config',
+      `SELECT ${AUTH_CONFIG_COLUMNS} FROM toolmux_auth_configs WHERE id = $1`,
+      [id],
+    );
+    return rows[0] === undefined ? undefined : toAuthConfig(rows[0]);
+  }
+
+  async listAuthConfigs({
+    toolkit,
+    createdBy,
+    limit,
+    cursor,
+  }: ListAuthConfigsQuery): Promise<Page<AuthConfigRecord>> {
+    assertPageQuery({ limit, cursor }, 'ac');
+    const rows = await this.list('list auth configs', 'toolmux_auth_configs', AUTH_CONFIG_COLUMNS, {
+      filters: { toolkit, created_by: createdBy },
+      limit,
+      cursor,
+    });
+    return toPage(rows.map(toAuthConfig), limit);
+  }
+
+  async deleteAuthConfig(id: string): Promise<boolean> {
+    const rows = await this.query(
+      'delete an auth config',
+      'WITH requests AS (DELETE FROM toolmux_connection_requests WHERE auth_config_id = $1), ' +
+        'accounts AS (DELETE FROM toolmux_connected_accounts WHERE auth_config_id = $1) ' +
+        'DELETE FROM toolmux_auth_configs WHERE id = $1 RETURNING id',
+      [id],
+    );
+    return rows.length > 0;
+  }
+
+  async insertConnectedAccount(record: ConnectedAccountRecord): Promise<void> {
+    await this.query(
+      'insert a connected account',
+      `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) ` +
+        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)',
+      [
+        record.id,
+        record.userId,
+        record.toolkit,
+        record.authConfigId,
+        record.status,
+        record.statusReason,
+        record.secret?.ciphertext ?? null,
+        record.secret?.keyId ?? null,
+        record.expiresAt,
+        record.version,
+        record.refreshLeaseUntil,
+        record.connectedAt,
+        record.createdAt,
+        record.updatedAt,
+      ],
+    );
+  }
+
+  async getConnectedAccount(id: string): Promise<ConnectedAccountRecord | undefined> {
+    const rows = await this.query(
+      'read a connected account',
+      `SELECT ${ACCOUNT_COLUMNS} FROM toolmux_connected_accounts WHERE id = $1`,
+      [id],
+    );
+    return rows[0] === undefined ? undefined : toAccount(rows[0]);
+  }
+
+  async getConnectedAccountStatus(id: string): Promise<ConnectedAccountStatusRecord | undefined> {
+    const rows = await this.query(
+      'read a connected account status',
+      'SELECT id, status, status_reason, version, toolkit FROM toolmux_connected_accounts WHERE id = $1',
+      [id],
+      'toolmux_connected_account_status',
+    );
+    const row = rows[0];
+    return row === undefined
+      ? undefined
+      : {
+          id: row.id,
+          status: row.status,
+          statusReason: row.status_reason,
+          version: row.version,
+          toolkit: row.toolkit,
+        };
+  }
+
+  async listConnectedAccounts({
+    userIds,
+    toolkits,
+    statuses,
+    authConfigIds,
+    limit,
+    cursor,
+  }: ListConnectedAccountsQuery): Promise<Page<ConnectedAccountRecord>> {
+    assertPageQuery({ limit, cursor }, 'ca');
+    const rows = await this.list('list connected accounts', 'toolmux_connected_accounts', ACCOUNT_COLUMNS, {
+      filters: { user_id: userIds, toolkit: toolkits, status: statuses, auth_config_id: authConfigIds },
+      limit,
+      cursor,
+    });
+    return toPage(rows.map(toAccount), limit);
+  }
+
+  async listRecentConnectedAccounts({
+    userId,
+    authConfigId,
+    statuses,
+    limit,
+  }: RecentConnectedAccountsQuery): Promise<ConnectedAccountRecord[]> {
+    const rows = await this.query(
+      'list connected accounts',
+      `SELECT ${ACCOUNT_COLUMNS} FROM toolmux_connected_accounts ` +
+        'WHERE user_id = $1 AND auth_config_id = $2 AND status = ANY($3::text[]) ' +
+        'ORDER BY connected_at DESC NULLS LAST, id DESC LIMIT $4',
+      [userId, authConfigId, [...statuses], limit],
+      'toolmux_recent_connected_accounts',
+    );
+    return rows.map(toAccount);
+  }
+
+  async updateConnectedAccount(
+    id: string,
+    changes: ConnectedAccountChanges,
+    expectedVersion?: number,
+  ): Promise<ConnectedAccountRecord | undefined> {
+    const assignments: string[] = [];
+    const params: unknown[] = [];
+    const placeholder = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    for (const [property, column] of Object.entries(ACCOUNT_CHANGE_COLUMNS)) {
+      const value = changes[property as keyof typeof ACCOUNT_CHANGE_COLUMNS];
+      if (value !== undefined) assignments.push(`${column} = ${placeholder(value)}`);
+    }
+    if (changes.secret !== undefined) {
+      assignments.push(
+        `secret = ${placeholder(changes.secret?.ciphertext ?? null)}`,
+        `key_id = ${placeholder(changes.secret?.keyId ?? null)}`,
+      );
+    }
+    assignments.push('version = version + 1', `updated_at = ${placeholder(new Date())}`);
+    let sql = `UPDATE toolmux_connected_accounts SET ${assignments.join(', ')} WHERE id = ${placeholder(id)}`;
+    if (expectedVersion !== undefined) sql += ` AND version = ${placeholder(expectedVersion)}`;
+    const rows = await this.query(
+      'update a connected account',
+      `${sql} RETURNING ${ACCOUNT_COLUMNS}`,
+      params,
+    );
+    return rows[0] === undefined ? undefined : toAccount(rows[0]);
+  }
+
+  async acquireRefreshLease(
+    id: string,
+    expectedVersion: number,
+    leaseUntil: Date,
+    now: Date,
+  ): Promise<ConnectedAccountRecord | undefined> {
+    const rows = await this.query(
+      'lease a token refresh',
+      'UPDATE toolmux_connected_accounts SET refresh_lease_until = $1, version = version + 1, updated_at = $2 ' +
+        'WHERE id = $3 AND version = $4 AND (refresh_lease_until IS NULL OR refresh_lease_until < $5) ' +
+        `RETURNING ${ACCOUNT_COLUMNS}`,
+      [leaseUntil, new Date(), id, expectedVersion, now],
+    );
+    return rows[0] === undefined ? undefined : toAccount(rows[0]);
+  }
+
+  async deleteConnectedAccount(id: string): Promise<boolean> {
+    const rows = await this.query(
+      'delete a connected account',
+      'WITH requests AS (DELETE FROM toolmux_connection_requests WHERE connected_account_id = $1) ' +
+        'DELETE FROM toolmux_connected_accounts WHERE id = $1 RETURNING id',
+      [id],
+    );
+    return rows.length > 0;
+  }
+
+  async insertConnectionRequest(record: ConnectionRequestRecord): Promise<void> {
+    await this.query(
+      'insert a connection request',
+      `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) ` +
+        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
+      [
+        record.id,
+        record.connectedAccountId,
+        record.userId,
+        record.toolkit,
+        record.authConfigId,
+        record.stateHash,
+        record.secret.ciphertext,
+        record.secret.keyId,
+        record.callbackUrl,
+        record.redirectUri,
+        record.expiresAt,
+        record.usedAt,
+        record.createdAt,
+      ],
+    );
+  }
+
+  async getConnectionRequestByStateHash(stateHash: string): Promise<ConnectionRequestRecord | undefined> {
+    const rows = await this.query(
+      'read a connection request',
+      `SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE state_hash = $1`,
+      [stateHash],
+    );
+    return rows[0] === undefined ? undefined : toRequest(rows[0]);
+  }
+
+  async markConnectionRequestUsed(id: string, usedAt: Date): Promise<boolean> {
+    const rows = await this.query(
+      'mark a connection request used',
+      'UPDATE toolmux_connection_requests SET used_at = $1 WHERE id = $2 AND used_at IS NULL RETURNING id',
+      [usedAt, id],
+    );
+    return rows.length > 0;
+  }
+
+  async listSealedSecrets({
+    kind,
+    notKeyId,
+    afterId,
+    limit,
+  }: SealedSecretsQuery): Promise<Array<{ id: string; secret: SealedSecret }>> {
+    const rows = await this.query(
+      'list encrypted records',
+      `SELECT id, secret, key_id FROM ${SEALED_SECRET_TABLES[kind]} ` +
+        'WHERE secret IS NOT NULL AND key_id <> $1 AND id > $2 ORDER BY id LIMIT $3',
+      [notKeyId, afterId ?? '', limit],
+    );
+    return rows.map((row) => ({ id: row.id, secret: sealed(row)! }));
+  }
+
+  async replaceSealedSecret(
+    kind: SealedSecretKind,
+    id: string,
+    expected: SealedSecret,
+    next: SealedSecret,
+  ): Promise<boolean> {
+    const rows = await this.query(
+      're-encrypt a record',
+      `UPDATE ${SEALED_SECRET_TABLES[kind]} SET secret = $1, key_id = $2 ` +
+        'WHERE id = $3 AND secret = $4 AND key_id = $5 RETURNING id',
+      [next.ciphertext, next.keyId, id, expected.ciphertext, expected.keyId],
+    );
+    return rows.length > 0;
   }
 
   private list(

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { MIGRATIONS_TABLE_SQL, pendingMigrations } from './migrations.js';
+import { MIGRATIONS_TABLE_SQL, pendingMigrations, SEALED_SECRET_TABLES } from './migrations.js';
 import { assertPageQuery, type PageQuery, pageClause, toPage } from './pagination.js';
 import {
   assertExpectedVersion,
@@ -10,11 +10,22 @@ import {
   storeError,
 } from './store-errors.js';
 import type {
+  AuthConfigRecord,
+  ConnectedAccountChanges,
+  ConnectedAccountRecord,
+  ConnectedAccountStatusRecord,
+  ConnectionRequestRecord,
   ExecutionLogRecord,
   ExecutionStatus,
+  ListAuthConfigsQuery,
+  ListConnectedAccountsQuery,
   ListLogsQuery,
   ListSessionsQuery,
   Page,
+  RecentConnectedAccountsQuery,
+  SealedSecret,
+  SealedSecretKind,
+  SealedSecretsQuery,
   SessionRecord,
   SessionUpdate,
   Store,
@@ -35,6 +46,23 @@ const LOG_COLUMNS =
   'id, session_id, user_id, tool_slug, toolkit, connected_account_id, call_id, status, error_code, ' +
   'error_message, duration_ms, input, output, created_at';
 
+const AUTH_CONFIG_COLUMNS = 'id, toolkit, type, created_by, settings, secret, key_id, created_at, updated_at';
+const ACCOUNT_COLUMNS =
+  'id, user_id, toolkit, auth_config_id, status, status_reason, secret, key_id, expires_at, version, ' +
+  'refresh_lease_until, connected_at, created_at, updated_at';
+const REQUEST_COLUMNS =
+  'id, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, callback_url, ' +
+  'redirect_uri, expires_at, used_at, created_at';
+
+/** Columns of {@link ConnectedAccountChanges}, by property. */
+const ACCOUNT_CHANGE_COLUMNS = {
+  status: 'status',
+  statusReason: 'status_reason',
+  expiresAt: 'expires_at',
+  refreshLeaseUntil: 'refresh_lease_until',
+  connectedAt: 'connected_at',
+} as const;
+
 /** The fixed statements, prepared on first use (the tables exist only after `migrate()`). */
 function prepareStatements(database: DatabaseSync) {
   return {
@@ -50,6 +78,102 @@ function prepareStatements(database: DatabaseSync) {
     insertLog: database.prepare(
       `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    insertAuthConfig: database.prepare(
+      `INSERT INTO toolmux_auth_configs (${AUTH_CONFIG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    ),
+    getAuthConfig: database.prepare(`SELECT ${AUTH_CONFIG_COLUMNS} FROM toolmux_auth_configs WHERE id = ?`),
+    deleteAuthConfig: database.prepare('DELETE FROM toolmux_auth_configs WHERE id = ?'),
+    deleteAccountsOfConfig: database.prepare(
+      'DELETE FROM toolmux_connected_accounts WHERE auth_config_id = ?',
+    ),
+    deleteRequestsOfConfig: database.prepare(
+      'DELETE FROM toolmux_connection_requests WHERE auth_config_id = ?',
+    ),
+    insertAccount: database.prepare(
+      `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    getAccount: database.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM toolmux_connected_accounts WHERE id = ?`),
+    getAccountStatus: database.prepare(
+      'SELECT id, status, status_reason, version, toolkit FROM toolmux_connected_accounts WHERE id = ?',
+    ),
+    acquireRefreshLease: database.prepare(
+      'UPDATE toolmux_connected_accounts SET refresh_lease_until = ?, version = version + 1, updated_at = ? ' +
+        'WHERE id = ? AND version = ? AND (refresh_lease_until IS NULL OR refresh_lease_until < ?) ' +
+        `RETURNING ${ACCOUNT_COLUMNS}`,
+    ),
+    deleteAccount: database.prepare('DELETE FROM toolmux_connected_accounts WHERE id = ?'),
+    deleteRequestsOfAccount: database.prepare(
+      'DELETE FROM toolmux_connection_requests WHERE connected_account_id = ?',
+    ),
+    recentAccounts: database.prepare(
+      `SELECT ${ACCOUNT_COLUMNS} FROM toolmux_connected_accounts ` +
+        'WHERE user_id = ? AND auth_config_id = ? AND status IN (SELECT value FROM json_each(?)) ' +
+        'ORDER BY connected_at DESC NULLS LAST, id DESC LIMIT ?',
+    ),
+    insertRequest: database.prepare(
+      `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    getRequestByStateHash: database.prepare(
+      `SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE state_hash = ?`,
+    ),
+    markRequestUsed: database.prepare(
+      'UPDATE toolmux_connection_requests SET used_at = ? WHERE id = ? AND used_at IS NULL',
+    ),
+  };
+}
+
+const date = (value: unknown): Date | null => (value === null ? null : new Date(value as number));
+const time = (value: Date | null): number | null => (value === null ? null : value.getTime());
+
+function sealed(row: Row): SealedSecret | null {
+  return row.secret === null ? null : { keyId: row.key_id as string, ciphertext: row.secret as string };
+}
+
+function toAuthConfig(row: Row): AuthConfigRecord {
+  return {
+    id: row.id as string,
+    toolkit: row.toolkit as string,
+    type: row.type as AuthConfigRecord['type'],
+    createdBy: row.created_by as AuthConfigRecord['createdBy'],
+    settings: JSON.parse(row.settings as string) as Record<string, unknown>,
+    secret: sealed(row),
+    createdAt: new Date(row.created_at as number),
+    updatedAt: new Date(row.updated_at as number),
+  };
+}
+
+function toAccount(row: Row): ConnectedAccountRecord {
+  return {
+    id: row.id as string,
+    userId: row.user_id as string,
+    toolkit: row.toolkit as string,
+    authConfigId: row.auth_config_id as string,
+    status: row.status as ConnectedAccountRecord['status'],
+    statusReason: row.status_reason as string | null,
+    secret: sealed(row),
+    expiresAt: date(row.expires_at),
+    version: row.version as number,
+    refreshLeaseUntil: date(row.refresh_lease_until),
+    connectedAt: date(row.connected_at),
+    createdAt: new Date(row.created_at as number),
+    updatedAt: new Date(row.updated_at as number),
+  };
+}
+
+function toRequest(row: Row): ConnectionRequestRecord {
+  return {
+    id: row.id as string,
+    connectedAccountId: row.connected_account_id as string,
+    userId: row.user_id as string,
+    toolkit: row.toolkit as string,
+    authConfigId: row.auth_config_id as string,
+    stateHash: row.state_hash as string,
+    secret: sealed(row)!,
+    callbackUrl: row.callback_url as string,
+    redirectUri: row.redirect_uri as string,
+    expiresAt: new Date(row.expires_at as number),
+    usedAt: date(row.used_at),
+    createdAt: new Date(row.created_at as number),
   };
 }
 
@@ -100,7 +224,7 @@ export class SqliteStore implements Store {
   readonly dialect = 'sqlite';
   private readonly database: DatabaseSync;
   private statements: ReturnType<typeof prepareStatements> | undefined;
-  /** List statements, prepared once per distinct filter combination. */
+  /** Statements built at run time (lists, updates), prepared once per distinct text. */
   private readonly listStatements = new Map<string, StatementSync>();
   private closed = false;
 
@@ -250,6 +374,268 @@ export class SqliteStore implements Store {
     return toPage(rows.map(toLog), limit);
   }
 
+  async insertAuthConfig(record: AuthConfigRecord): Promise<boolean> {
+    const result = this.run('insert an auth config', () =>
+      this.prepared().insertAuthConfig.run(
+        record.id,
+        record.toolkit,
+        record.type,
+        record.createdBy,
+        JSON.stringify(record.settings),
+        record.secret?.ciphertext ?? null,
+        record.secret?.keyId ?? null,
+        record.createdAt.getTime(),
+        record.updatedAt.getTime(),
+      ),
+    );
+    if (result.changes === 0 && record.createdBy !== 'toolmux') {
+      throw storeError('sqlite', 'insert an auth config', new Error('duplicate auth config id'));
+    }
+    return result.changes > 0;
+  }
+
+  async getAuthConfig(id: string): Promise<AuthConfigRecord | undefined> {
+    const row = this.run('read an auth config', () => this.prepared().getAuthConfig.get(id));
+    return row === undefined ? undefined : toAuthConfig(row);
+  }
+
+  async listAuthConfigs({
+    toolkit,
+    createdBy,
+    limit,
+    cursor,
+  }: ListAuthConfigsQuery): Promise<Page<AuthConfigRecord>> {
+    assertPageQuery({ limit, cursor }, 'ac');
+    const rows = this.list('list auth configs', 'toolmux_auth_configs', AUTH_CONFIG_COLUMNS, {
+      filters: { toolkit, created_by: createdBy },
+      limit,
+      cursor,
+    });
+    return toPage(rows.map(toAuthConfig), limit);
+  }
+
+  async deleteAuthConfig(id: string): Promise<boolean> {
+    return this.transaction('delete an auth config', () => {
+      const statements = this.prepared();
+      statements.deleteRequestsOfConfig.run(id);
+      statements.deleteAccountsOfConfig.run(id);
+      return statements.deleteAuthConfig.run(id).changes > 0;
+    });
+  }
+
+  async insertConnectedAccount(record: ConnectedAccountRecord): Promise<void> {
+    this.run('insert a connected account', () => {
+      this.prepared().insertAccount.run(
+        record.id,
+        record.userId,
+        record.toolkit,
+        record.authConfigId,
+        record.status,
+        record.statusReason,
+        record.secret?.ciphertext ?? null,
+        record.secret?.keyId ?? null,
+        time(record.expiresAt),
+        record.version,
+        time(record.refreshLeaseUntil),
+        time(record.connectedAt),
+        record.createdAt.getTime(),
+        record.updatedAt.getTime(),
+      );
+    });
+  }
+
+  async getConnectedAccount(id: string): Promise<ConnectedAccountRecord | undefined> {
+    const row = this.run('read a connected account', () => this.prepared().getAccount.get(id));
+    return row === undefined ? undefined : toAccount(row);
+  }
+
+  async getConnectedAccountStatus(id: string): Promise<ConnectedAccountStatusRecord | undefined> {
+    const row = this.run('read a connected account status', () => this.prepared().getAccountStatus.get(id));
+    return row === undefined
+      ? undefined
+      : {
+          id: row.id as string,
+          status: row.status as ConnectedAccountRecord['status'],
+          statusReason: row.status_reason as string | null,
+          version: row.version as number,
+          toolkit: row.toolkit as string,
+        };
+  }
+
+  async listConnectedAccounts({
+    userIds,
+    toolkits,
+    statuses,
+    authConfigIds,
+    limit,
+    cursor,
+  }: ListConnectedAccountsQuery): Promise<Page<ConnectedAccountRecord>> {
+    assertPageQuery({ limit, cursor }, 'ca');
+    const rows = this.list('list connected accounts', 'toolmux_connected_accounts', ACCOUNT_COLUMNS, {
+      filters: { user_id: userIds, toolkit: toolkits, status: statuses, auth_config_id: authConfigIds },
+      limit,
+      cursor,
+    });
+    return toPage(rows.map(toAccount), limit);
+  }
+
+  async listRecentConnectedAccounts({
+    userId,
+    authConfigId,
+    statuses,
+    limit,
+  }: RecentConnectedAccountsQuery): Promise<ConnectedAccountRecord[]> {
+    const rows = this.run('list connected accounts', () =>
+      this.prepared().recentAccounts.all(userId, authConfigId, JSON.stringify(statuses), limit),
+    );
+    return rows.map(toAccount);
+  }
+
+  async updateConnectedAccount(
+    id: string,
+    changes: ConnectedAccountChanges,
+    expectedVersion?: number,
+  ): Promise<ConnectedAccountRecord | undefined> {
+    const assignments: string[] = [];
+    const params: Array<string | number | null> = [];
+    for (const [property, column] of Object.entries(ACCOUNT_CHANGE_COLUMNS)) {
+      const value = changes[property as keyof typeof ACCOUNT_CHANGE_COLUMNS];
+      if (value === undefined) continue;
+      assignments.push(`${column} = ?`);
+      params.push(value instanceof Date ? value.getTime() : value);
+    }
+    if (changes.secret !== undefined) {
+      assignments.push('secret = ?', 'key_id = ?');
+      params.push(changes.secret?.ciphertext ?? null, changes.secret?.keyId ?? null);
+    }
+    assignments.push('version = version + 1', 'updated_at = ?');
+    params.push(Date.now(), id);
+    let sql = `UPDATE toolmux_connected_accounts SET ${assignments.join(', ')} WHERE id = ?`;
+    if (expectedVersion !== undefined) {
+      sql += ' AND version = ?';
+      params.push(expectedVersion);
+    }
+    const row = this.run('update a connected account', () =>
+      this.statement(`${sql} RETURNING ${ACCOUNT_COLUMNS}`).get(...params),
+    );
+    return row === undefined ? undefined : toAccount(row);
+  }
+
+  async acquireRefreshLease(
+    id: string,
+    expectedVersion: number,
+    leaseUntil: Date,
+    now: Date,
+  ): Promise<ConnectedAccountRecord | undefined> {
+    const row = this.run('lease a token refresh', () =>
+      this.prepared().acquireRefreshLease.get(
+        leaseUntil.getTime(),
+        Date.now(),
+        id,
+        expectedVersion,
+        now.getTime(),
+      ),
+    );
+    return row === undefined ? undefined : toAccount(row);
+  }
+
+  async deleteConnectedAccount(id: string): Promise<boolean> {
+    return this.transaction('delete a connected account', () => {
+      const statements = this.prepared();
+      statements.deleteRequestsOfAccount.run(id);
+      return statements.deleteAccount.run(id).changes > 0;
+    });
+  }
+
+  async insertConnectionRequest(record: ConnectionRequestRecord): Promise<void> {
+    this.run('insert a connection request', () => {
+      this.prepared().insertRequest.run(
+        record.id,
+        record.connectedAccountId,
+        record.userId,
+        record.toolkit,
+        record.authConfigId,
+        record.stateHash,
+        record.secret.ciphertext,
+        record.secret.keyId,
+        record.callbackUrl,
+        record.redirectUri,
+        record.expiresAt.getTime(),
+        time(record.usedAt),
+        record.createdAt.getTime(),
+      );
+    });
+  }
+
+  async getConnectionRequestByStateHash(stateHash: string): Promise<ConnectionRequestRecord | undefined> {
+    const row = this.run('read a connection request', () =>
+      this.prepared().getRequestByStateHash.get(stateHash),
+    );
+    return row === undefined ? undefined : toRequest(row);
+  }
+
+  async markConnectionRequestUsed(id: string, usedAt: Date): Promise<boolean> {
+    const result = this.run('mark a connection request used', () =>
+      this.prepared().markRequestUsed.run(usedAt.getTime(), id),
+    );
+    return result.changes > 0;
+  }
+
+  async listSealedSecrets({
+    kind,
+    notKeyId,
+    afterId,
+    limit,
+  }: SealedSecretsQuery): Promise<Array<{ id: string; secret: SealedSecret }>> {
+    const table = SEALED_SECRET_TABLES[kind];
+    const rows = this.run('list encrypted records', () =>
+      this.statement(
+        `SELECT id, secret, key_id FROM ${table} WHERE secret IS NOT NULL AND key_id <> ? AND id > ? ORDER BY id LIMIT ?`,
+      ).all(notKeyId, afterId ?? '', limit),
+    );
+    return rows.map((row) => ({ id: row.id as string, secret: sealed(row)! }));
+  }
+
+  async replaceSealedSecret(
+    kind: SealedSecretKind,
+    id: string,
+    expected: SealedSecret,
+    next: SealedSecret,
+  ): Promise<boolean> {
+    const table = SEALED_SECRET_TABLES[kind];
+    const result = this.run('re-encrypt a record', () =>
+      this.statement(
+        `UPDATE ${table} SET secret = ?, key_id = ? WHERE id = ? AND secret = ? AND key_id = ?`,
+      ).run(next.ciphertext, next.keyId, id, expected.ciphertext, expected.keyId),
+    );
+    return result.changes > 0;
+  }
+
+  /** A statement built at run time, prepared once per distinct text. */
+  private statement(text: string): StatementSync {
+    let statement = this.listStatements.get(text);
+    if (!statement) {
+      statement = this.database.prepare(text);
+      this.listStatements.set(text, statement);
+    }
+    return statement;
+  }
+
+  /** Runs `work` in one transaction. */
+  private transaction<T>(operation: string, work: () => T): T {
+    return this.run(operation, () => {
+      this.database.exec('BEGIN IMMEDIATE');
+      try {
+        const result = work();
+        this.database.exec('COMMIT');
+        return result;
+      } catch (error) {
+        this.database.exec('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
   private prepared(): ReturnType<typeof prepareStatements> {
     this.statements ??= prepareStatements(this.database);
     return this.statements;
@@ -258,13 +644,7 @@ export class SqliteStore implements Store {
   private list(operation: string, table: string, columns: string, query: PageQuery): Row[] {
     return this.run(operation, () => {
       const { sql, params } = pageClause('sqlite', query);
-      const text = `SELECT ${columns} FROM ${table} ${sql}`;
-      let statement = this.listStatements.get(text);
-      if (!statement) {
-        statement = this.database.prepare(text);
-        this.listStatements.set(text, statement);
-      }
-      return statement.all(...params);
+      return this.statement(`SELECT ${columns} FROM ${table} ${sql}`).all(...params);
     });
   }
 

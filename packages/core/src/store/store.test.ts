@@ -10,7 +10,14 @@ import { MIGRATIONS } from './migrations.js';
 import { DEFAULT_STORE_SPEC, openStore, parseStoreSpec } from './open-store.js';
 import { PostgresStore } from './postgres.js';
 import { SqliteStore } from './sqlite.js';
-import type { ExecutionLogRecord, SessionRecord, Store } from './types.js';
+import type {
+  AuthConfigRecord,
+  ConnectedAccountRecord,
+  ConnectionRequestRecord,
+  ExecutionLogRecord,
+  SessionRecord,
+  Store,
+} from './types.js';
 
 const temporaryRoot = mkdtempSync(join(tmpdir(), 'toolmux-store-test-'));
 afterAll(() => rmSync(temporaryRoot, { recursive: true, force: true }));
@@ -140,6 +147,57 @@ function log(overrides: Partial<ExecutionLogRecord> = {}): ExecutionLogRecord {
     input: '{"orderId":"o_1"}',
     output: '{"status":"shipped"}',
     createdAt: new Date('2025-01-02T03:04:05.006Z'),
+    ...overrides,
+  };
+}
+
+function authConfig(overrides: Partial<AuthConfigRecord> = {}): AuthConfigRecord {
+  return {
+    id: newId('ac'),
+    toolkit: 'github',
+    type: 'oauth2',
+    createdBy: 'user',
+    settings: { clientId: 'client_1', scopes: ['repo', 'read:user'], name: 'Ünïcode app' },
+    secret: { keyId: '0011223344556677', ciphertext: 'v1.c2VhbGVk' },
+    createdAt: new Date('2025-03-01T10:00:00.123Z'),
+    updatedAt: new Date('2025-03-01T10:00:00.123Z'),
+    ...overrides,
+  };
+}
+
+function account(overrides: Partial<ConnectedAccountRecord> = {}): ConnectedAccountRecord {
+  return {
+    id: newId('ca'),
+    userId: 'user_1',
+    toolkit: 'github',
+    authConfigId: 'ac_none',
+    status: 'ACTIVE',
+    statusReason: null,
+    secret: { keyId: '0011223344556677', ciphertext: 'v1.YWNjb3VudA' },
+    expiresAt: new Date('2025-03-01T11:00:00.456Z'),
+    version: 1,
+    refreshLeaseUntil: null,
+    connectedAt: new Date('2025-03-01T10:00:00.789Z'),
+    createdAt: new Date('2025-03-01T10:00:00.000Z'),
+    updatedAt: new Date('2025-03-01T10:00:00.000Z'),
+    ...overrides,
+  };
+}
+
+function connectionRequest(overrides: Partial<ConnectionRequestRecord> = {}): ConnectionRequestRecord {
+  return {
+    id: newId('cr'),
+    connectedAccountId: 'ca_none',
+    userId: 'user_1',
+    toolkit: 'github',
+    authConfigId: 'ac_none',
+    stateHash: newId('state'),
+    secret: { keyId: '0011223344556677', ciphertext: 'v1.dmVyaWZpZXI' },
+    callbackUrl: 'https://app.example.com/connected?x=1',
+    redirectUri: 'https://tools.example.com/auth/callback',
+    expiresAt: new Date('2025-03-01T10:10:00.000Z'),
+    usedAt: null,
+    createdAt: new Date('2025-03-01T10:00:00.000Z'),
     ...overrides,
   };
 }
@@ -469,6 +527,265 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
           ids: newestFirst((entry) => entry.sessionId === 'ses_a').map((entry) => entry.id),
           pageSizes: [3, 3],
         });
+      });
+    });
+
+    describe('auth configs', () => {
+      it('round-trip settings, the sealed secret and dates; an unknown id is undefined', async () => {
+        const record = authConfig();
+        const fields = authConfig({ type: 'api_key', secret: null, settings: {} });
+        expect(await store.insertAuthConfig(record)).toBe(true);
+        expect(await store.insertAuthConfig(fields)).toBe(true);
+        expect(await store.getAuthConfig(record.id)).toEqual(record);
+        expect(await store.getAuthConfig(fields.id)).toEqual(fields);
+        expect(await store.getAuthConfig(newId('ac'))).toBeUndefined();
+        await rejection(store.insertAuthConfig(record), 'STORE_ERROR');
+      });
+
+      it('list by toolkit and creator, newest first, in pages', async () => {
+        const records = [
+          authConfig({ toolkit: 'github' }),
+          authConfig({ toolkit: 'slack' }),
+          authConfig({ toolkit: 'github', createdBy: 'toolmux' }),
+          authConfig({ toolkit: 'github' }),
+        ];
+        for (const record of shuffled(records)) await store.insertAuthConfig(record);
+        const ids = (filter: Parameters<Store['listAuthConfigs']>[0]) =>
+          store.listAuthConfigs(filter).then((page) => page.items.map((item) => item.id));
+        expect(await ids({ toolkit: 'github', limit: 10 })).toEqual(
+          [records[3]!, records[2]!, records[0]!].map((record) => record.id),
+        );
+        expect(await ids({ toolkit: 'github', createdBy: 'toolmux', limit: 10 })).toEqual([records[2]!.id]);
+        const paged = await collectPages((cursor) => store.listAuthConfigs({ limit: 3, cursor }));
+        expect(paged).toEqual({ ids: records.map((record) => record.id).reverse(), pageSizes: [3, 1] });
+      });
+
+      it('keep one toolmux-created config per toolkit, also when two are inserted at once', async () => {
+        const results = await Promise.all(
+          [1, 2, 3].map(() => store.insertAuthConfig(authConfig({ createdBy: 'toolmux' }))),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.insertAuthConfig(authConfig({ createdBy: 'toolmux', toolkit: 'slack' }))).toBe(
+          true,
+        );
+        expect(await store.insertAuthConfig(authConfig({ createdBy: 'user' }))).toBe(true);
+        expect((await store.listAuthConfigs({ createdBy: 'toolmux', limit: 10 })).items).toHaveLength(2);
+      });
+
+      it('delete with their accounts and connection requests', async () => {
+        const config = authConfig();
+        const kept = authConfig();
+        await store.insertAuthConfig(config);
+        await store.insertAuthConfig(kept);
+        const gone = account({ authConfigId: config.id });
+        const stays = account({ authConfigId: kept.id });
+        await store.insertConnectedAccount(gone);
+        await store.insertConnectedAccount(stays);
+        const request = connectionRequest({ authConfigId: config.id, connectedAccountId: gone.id });
+        await store.insertConnectionRequest(request);
+        expect(await store.deleteAuthConfig(config.id)).toBe(true);
+        expect(await store.deleteAuthConfig(config.id)).toBe(false);
+        expect(await store.getAuthConfig(config.id)).toBeUndefined();
+        expect(await store.getConnectedAccount(gone.id)).toBeUndefined();
+        expect(await store.getConnectionRequestByStateHash(request.stateHash)).toBeUndefined();
+        expect(await store.getConnectedAccount(stays.id)).toEqual(stays);
+      });
+    });
+
+    describe('connected accounts', () => {
+      it('round-trip every field, nulls included; status reads only the status columns', async () => {
+        const full = account({
+          statusReason: 'invalid_grant: revoked',
+          refreshLeaseUntil: new Date('2030-01-01T00:00:00.001Z'),
+          version: 7,
+        });
+        const empty = account({ status: 'INITIATED', secret: null, expiresAt: null, connectedAt: null });
+        await store.insertConnectedAccount(full);
+        await store.insertConnectedAccount(empty);
+        expect(await store.getConnectedAccount(full.id)).toEqual(full);
+        expect(await store.getConnectedAccount(empty.id)).toEqual(empty);
+        expect(await store.getConnectedAccountStatus(full.id)).toEqual({
+          id: full.id,
+          status: 'ACTIVE',
+          statusReason: 'invalid_grant: revoked',
+          version: 7,
+          toolkit: 'github',
+        });
+        expect(await store.getConnectedAccountStatus(newId('ca'))).toBeUndefined();
+      });
+
+      it('list by any of several users, toolkits, statuses and auth configs, in pages', async () => {
+        const records = [
+          account({ userId: 'alice', toolkit: 'github', status: 'ACTIVE', authConfigId: 'ac_1' }),
+          account({ userId: 'bob', toolkit: 'slack', status: 'EXPIRED', authConfigId: 'ac_2' }),
+          account({ userId: 'carol', toolkit: 'github', status: 'FAILED', authConfigId: 'ac_1' }),
+          account({ userId: 'alice', toolkit: 'slack', status: 'INITIATED', authConfigId: 'ac_2' }),
+        ];
+        for (const record of shuffled(records)) await store.insertConnectedAccount(record);
+        const ids = (query: Omit<Parameters<Store['listConnectedAccounts']>[0], 'limit'>) =>
+          store
+            .listConnectedAccounts({ ...query, limit: 100 })
+            .then((page) => page.items.map((item) => records.findIndex((record) => record.id === item.id)));
+        expect(await ids({})).toEqual([3, 2, 1, 0]);
+        expect(await ids({ userIds: ['alice', 'bob'] })).toEqual([3, 1, 0]);
+        expect(await ids({ userIds: ['alice'], toolkits: ['slack'] })).toEqual([3]);
+        expect(await ids({ statuses: ['ACTIVE', 'EXPIRED'] })).toEqual([1, 0]);
+        expect(await ids({ authConfigIds: ['ac_1'], userIds: [] })).toEqual([2, 0]);
+        expect(await ids({ userIds: ['nobody'] })).toEqual([]);
+        const paged = await collectPages((cursor) => store.listConnectedAccounts({ limit: 3, cursor }));
+        expect(paged.pageSizes).toEqual([3, 1]);
+      });
+
+      it("list one user's accounts on one config, most recently connected first", async () => {
+        const at = (minute: number) => new Date(Date.UTC(2025, 0, 1, 0, minute));
+        const records = [
+          account({ authConfigId: 'ac_x', connectedAt: at(5) }),
+          account({ authConfigId: 'ac_x', connectedAt: at(9) }), // created later, connected latest
+          account({ authConfigId: 'ac_x', connectedAt: at(1), status: 'EXPIRED' }),
+          account({ authConfigId: 'ac_x', connectedAt: null, status: 'INITIATED' }),
+          account({ authConfigId: 'ac_x', connectedAt: at(30), userId: 'someone_else' }),
+          account({ authConfigId: 'ac_y', connectedAt: at(30) }),
+        ];
+        for (const record of shuffled(records)) await store.insertConnectedAccount(record);
+        const recent = await store.listRecentConnectedAccounts({
+          userId: 'user_1',
+          authConfigId: 'ac_x',
+          statuses: ['ACTIVE', 'EXPIRED', 'INITIATED'],
+          limit: 10,
+        });
+        expect(recent.map((item) => item.id)).toEqual([1, 0, 2, 3].map((index) => records[index]!.id));
+        const active = await store.listRecentConnectedAccounts({
+          userId: 'user_1',
+          authConfigId: 'ac_x',
+          statuses: ['ACTIVE'],
+          limit: 1,
+        });
+        expect(active.map((item) => item.id)).toEqual([records[1]!.id]);
+      });
+
+      it('update: changes, a new version, and nothing when the expected version moved', async () => {
+        const record = account({ version: 3 });
+        await store.insertConnectedAccount(record);
+        const secret = { keyId: 'ffeeddccbbaa9988', ciphertext: 'v1.bmV3' };
+        const updated = await store.updateConnectedAccount(
+          record.id,
+          { status: 'EXPIRED', statusReason: 'invalid_grant: gone', secret, expiresAt: null },
+          3,
+        );
+        expect(updated).toMatchObject({
+          status: 'EXPIRED',
+          statusReason: 'invalid_grant: gone',
+          secret,
+          expiresAt: null,
+          version: 4,
+        });
+        expect(updated!.connectedAt).toEqual(record.connectedAt);
+        expect(updated!.updatedAt.getTime()).toBeGreaterThan(record.updatedAt.getTime());
+        expect(await store.updateConnectedAccount(record.id, { status: 'ACTIVE' }, 3)).toBeUndefined();
+        expect(await store.getConnectedAccount(record.id)).toEqual(updated);
+        const cleared = await store.updateConnectedAccount(record.id, {
+          secret: null,
+          refreshLeaseUntil: null,
+        });
+        expect(cleared).toMatchObject({ secret: null, version: 5 });
+        expect(await store.updateConnectedAccount(newId('ca'), { status: 'ACTIVE' })).toBeUndefined();
+      });
+
+      it('give the refresh lease to one of two at once, and again only after it runs out', async () => {
+        const record = account({ version: 1 });
+        await store.insertConnectedAccount(record);
+        const now = new Date();
+        const until = new Date(now.getTime() + 30_000);
+        const [first, second] = await Promise.all([
+          store.acquireRefreshLease(record.id, 1, until, now),
+          store.acquireRefreshLease(record.id, 1, until, now),
+        ]);
+        const winners = [first, second].filter(Boolean);
+        expect(winners).toHaveLength(1);
+        expect(winners[0]).toMatchObject({ version: 2, refreshLeaseUntil: until });
+        // the lease is held: the right version is not enough
+        expect(await store.acquireRefreshLease(record.id, 2, until, now)).toBeUndefined();
+        // after it ran out, it can be taken over
+        const later = new Date(until.getTime() + 1);
+        expect(
+          await store.acquireRefreshLease(record.id, 2, new Date(later.getTime() + 30_000), later),
+        ).toMatchObject({
+          version: 3,
+        });
+      });
+
+      it('delete with their connection requests', async () => {
+        const record = account();
+        await store.insertConnectedAccount(record);
+        const request = connectionRequest({ connectedAccountId: record.id });
+        await store.insertConnectionRequest(request);
+        expect(await store.deleteConnectedAccount(record.id)).toBe(true);
+        expect(await store.deleteConnectedAccount(record.id)).toBe(false);
+        expect(await store.getConnectionRequestByStateHash(request.stateHash)).toBeUndefined();
+      });
+    });
+
+    describe('connection requests', () => {
+      it('are found by state hash only, and used once even by two callbacks at once', async () => {
+        const request = connectionRequest();
+        await store.insertConnectionRequest(request);
+        expect(await store.getConnectionRequestByStateHash(request.stateHash)).toEqual(request);
+        expect(await store.getConnectionRequestByStateHash(`${request.stateHash}x`)).toBeUndefined();
+        const usedAt = new Date('2025-03-01T10:01:00.000Z');
+        const results = await Promise.all([
+          store.markConnectionRequestUsed(request.id, usedAt),
+          store.markConnectionRequestUsed(request.id, usedAt),
+        ]);
+        expect(results.sort()).toEqual([false, true]);
+        expect(await store.getConnectionRequestByStateHash(request.stateHash)).toEqual({
+          ...request,
+          usedAt,
+        });
+        await rejection(
+          store.insertConnectionRequest({ ...connectionRequest(), stateHash: request.stateHash }),
+          'STORE_ERROR',
+        );
+      });
+    });
+
+    describe('encrypted records (key rotation)', () => {
+      it('list records not under a key, in id order after a cursor, and replace them only if unchanged', async () => {
+        const oldKey = { keyId: 'aaaaaaaaaaaaaaaa', ciphertext: 'v1.b2xk' };
+        const newKey = { keyId: 'bbbbbbbbbbbbbbbb', ciphertext: 'v1.bmV3' };
+        const accounts = [
+          account({ secret: oldKey }),
+          account({ secret: newKey }),
+          account({ secret: null }),
+          account({ secret: oldKey }),
+        ];
+        for (const record of accounts) await store.insertConnectedAccount(record);
+        await store.insertAuthConfig(authConfig({ secret: oldKey }));
+        const listed = await store.listSealedSecrets({
+          kind: 'connected_account',
+          notKeyId: newKey.keyId,
+          limit: 10,
+        });
+        expect(listed).toEqual(
+          [accounts[0], accounts[3]].map((record) => ({ id: record!.id, secret: oldKey })),
+        );
+        expect(
+          await store.listSealedSecrets({
+            kind: 'connected_account',
+            notKeyId: newKey.keyId,
+            afterId: accounts[0]!.id,
+            limit: 1,
+          }),
+        ).toEqual([{ id: accounts[3]!.id, secret: oldKey }]);
+        expect(
+          await store.listSealedSecrets({ kind: 'auth_config', notKeyId: newKey.keyId, limit: 10 }),
+        ).toHaveLength(1);
+        expect(await store.replaceSealedSecret('connected_account', accounts[0]!.id, oldKey, newKey)).toBe(
+          true,
+        );
+        expect(await store.replaceSealedSecret('connected_account', accounts[0]!.id, oldKey, newKey)).toBe(
+          false,
+        );
+        expect((await store.getConnectedAccount(accounts[0]!.id))!.secret).toEqual(newKey);
       });
     });
 

@@ -28,6 +28,185 @@ export interface Store {
   insertLogs(records: readonly ExecutionLogRecord[]): Promise<void>;
   /** Newest first. */
   listLogs(query: ListLogsQuery): Promise<Page<ExecutionLogRecord>>;
+
+  /**
+   * Inserts an auth config. Returns false (and writes nothing) when the record is `createdBy: 'toolmux'`
+   * and the toolkit already has such a config: there is at most one per toolkit, even when two
+   * processes create it at once.
+   */
+  insertAuthConfig(record: AuthConfigRecord): Promise<boolean>;
+  getAuthConfig(id: string): Promise<AuthConfigRecord | undefined>;
+  /** Newest first. */
+  listAuthConfigs(query: ListAuthConfigsQuery): Promise<Page<AuthConfigRecord>>;
+  /** Deletes the config with its connected accounts and connection requests; false for an unknown id. */
+  deleteAuthConfig(id: string): Promise<boolean>;
+
+  insertConnectedAccount(record: ConnectedAccountRecord): Promise<void>;
+  getConnectedAccount(id: string): Promise<ConnectedAccountRecord | undefined>;
+  /** Only the status columns, for cheap polling (`waitForConnection`). */
+  getConnectedAccountStatus(id: string): Promise<ConnectedAccountStatusRecord | undefined>;
+  /** Newest first (by id, i.e. creation). */
+  listConnectedAccounts(query: ListConnectedAccountsQuery): Promise<Page<ConnectedAccountRecord>>;
+  /**
+   * One user's accounts on one auth config with one of `statuses`, most recently connected first
+   * (`connectedAt` descending, then id descending). At most `limit`.
+   */
+  listRecentConnectedAccounts(query: RecentConnectedAccountsQuery): Promise<ConnectedAccountRecord[]>;
+  /**
+   * Applies `changes`, bumps `version`, sets `updatedAt`, and returns the new record; `undefined` when
+   * no account has this id or, with `expectedVersion`, when its version moved on.
+   */
+  updateConnectedAccount(
+    id: string,
+    changes: ConnectedAccountChanges,
+    expectedVersion?: number,
+  ): Promise<ConnectedAccountRecord | undefined>;
+  /**
+   * Takes the refresh lease of an account (sets `refreshLeaseUntil`, bumps `version`) if its version is
+   * still `expectedVersion` and no unexpired lease is held at `now`; `undefined` otherwise. This is
+   * what keeps two processes from spending one refresh token twice.
+   */
+  acquireRefreshLease(
+    id: string,
+    expectedVersion: number,
+    leaseUntil: Date,
+    now: Date,
+  ): Promise<ConnectedAccountRecord | undefined>;
+  /** Deletes an account and its connection requests; false for an unknown id. */
+  deleteConnectedAccount(id: string): Promise<boolean>;
+
+  insertConnectionRequest(record: ConnectionRequestRecord): Promise<void>;
+  getConnectionRequestByStateHash(stateHash: string): Promise<ConnectionRequestRecord | undefined>;
+  /** Sets `usedAt` if the request was not used yet; false when it was (or does not exist). */
+  markConnectionRequestUsed(id: string, usedAt: Date): Promise<boolean>;
+
+  /** Encrypted records not under `keyId`, by id ascending after `afterId` (for key rotation). */
+  listSealedSecrets(query: SealedSecretsQuery): Promise<Array<{ id: string; secret: SealedSecret }>>;
+  /** Replaces a record's encrypted value if it is still `expected`; false when it changed meanwhile. */
+  replaceSealedSecret(
+    kind: SealedSecretKind,
+    id: string,
+    expected: SealedSecret,
+    next: SealedSecret,
+  ): Promise<boolean>;
+}
+
+/** An encrypted value and the id of the key that encrypted it (see `Vault`). */
+export interface SealedSecret {
+  keyId: string;
+  ciphertext: string;
+}
+
+/** The kinds of records that hold encrypted values. */
+export type SealedSecretKind = 'auth_config' | 'connected_account' | 'connection_request';
+
+export interface SealedSecretsQuery {
+  kind: SealedSecretKind;
+  /** Records whose key id is not this one. */
+  notKeyId: string;
+  /** Exclusive lower bound on the id. */
+  afterId?: string;
+  limit: number;
+}
+
+export type AuthConfigType = 'oauth2' | 'api_key' | 'bearer' | 'basic';
+
+export interface AuthConfigRecord {
+  /** `ac_…` */
+  id: string;
+  toolkit: string;
+  type: AuthConfigType;
+  /** `toolmux` for the config toolmux created from `managedAuth`; at most one per toolkit. */
+  createdBy: 'user' | 'toolmux';
+  /** Non-secret settings (JSON): client id, scopes, name. */
+  settings: Record<string, unknown>;
+  /** The encrypted secret settings (the OAuth client secret), if any. */
+  secret: SealedSecret | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ListAuthConfigsQuery {
+  toolkit?: string;
+  createdBy?: 'user' | 'toolmux';
+  /** 1..1000 */
+  limit: number;
+  cursor?: string;
+}
+
+export type ConnectionStatus = 'INITIATED' | 'ACTIVE' | 'FAILED' | 'EXPIRED' | 'INACTIVE' | 'REVOKED';
+
+export interface ConnectedAccountRecord {
+  /** `ca_…` */
+  id: string;
+  userId: string;
+  toolkit: string;
+  authConfigId: string;
+  status: ConnectionStatus;
+  /** Why the account is FAILED / EXPIRED (the provider's error code and description); never secrets. */
+  statusReason: string | null;
+  /** The encrypted credentials (JSON); null while INITIATED. */
+  secret: SealedSecret | null;
+  /** When the OAuth access token expires; null when unknown or not OAuth. */
+  expiresAt: Date | null;
+  /** +1 on every change: conditional updates compare it. */
+  version: number;
+  /** Until when one process holds the right to refresh the token. */
+  refreshLeaseUntil: Date | null;
+  /** When the account last became ACTIVE (precedence: the most recently connected wins). */
+  connectedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type ConnectedAccountStatusRecord = Pick<
+  ConnectedAccountRecord,
+  'id' | 'status' | 'statusReason' | 'version' | 'toolkit'
+>;
+
+export type ConnectedAccountChanges = Partial<
+  Pick<
+    ConnectedAccountRecord,
+    'status' | 'statusReason' | 'secret' | 'expiresAt' | 'refreshLeaseUntil' | 'connectedAt'
+  >
+>;
+
+export interface ListConnectedAccountsQuery {
+  /** Any of these users; empty or absent: all. */
+  userIds?: readonly string[];
+  toolkits?: readonly string[];
+  statuses?: readonly ConnectionStatus[];
+  authConfigIds?: readonly string[];
+  /** 1..1000 */
+  limit: number;
+  cursor?: string;
+}
+
+export interface RecentConnectedAccountsQuery {
+  userId: string;
+  authConfigId: string;
+  statuses: readonly ConnectionStatus[];
+  limit: number;
+}
+
+export interface ConnectionRequestRecord {
+  /** `cr_…` */
+  id: string;
+  connectedAccountId: string;
+  userId: string;
+  toolkit: string;
+  authConfigId: string;
+  /** SHA-256 (hex) of the OAuth `state`; the state itself is never stored. */
+  stateHash: string;
+  /** The encrypted PKCE code verifier (JSON). */
+  secret: SealedSecret;
+  /** Where the user is sent back after the callback (the application's URL). */
+  callbackUrl: string;
+  /** The `redirect_uri` sent to the provider (where `handleCallback` is mounted). */
+  redirectUri: string;
+  expiresAt: Date;
+  usedAt: Date | null;
+  createdAt: Date;
 }
 
 export interface Page<T> {

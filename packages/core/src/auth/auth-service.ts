@@ -1,0 +1,823 @@
+import { createHash } from 'node:crypto';
+import type { Catalog } from '../catalog/catalog.js';
+import type { FieldAuthScheme, OAuth2Scheme, Toolkit } from '../catalog/types.js';
+import { ToolMuxError } from '../errors.js';
+import type { AccountRequest, AccountSelection, ResolvedAccount } from '../execution/execute.js';
+import type {
+  AuthConfigRecord,
+  ConnectedAccountRecord,
+  ConnectionStatus,
+  ListConnectedAccountsQuery,
+  Store,
+} from '../store/types.js';
+import { newId } from '../util/ids.js';
+import type { Logger } from '../util/logger.js';
+import type { Vault } from '../vault/vault.js';
+import type { CallbackUrlPolicy } from './callback-urls.js';
+import { ConnectionRequest } from './connection-request.js';
+import { CredentialLoader, connectionExpiredError, type StoredCredentials } from './credentials.js';
+import { exchangeCode, type OAuthClient, OAuthFailure, startAuthorization } from './oauth.js';
+import { checkFields, defaultSchemeOf, oauth2SchemeOf, schemeList, schemeOf } from './schemes.js';
+import type {
+  AuthConfig,
+  ConnectedAccount,
+  CreateAuthConfigOptions,
+  ManagedAuthCredentials,
+} from './types.js';
+
+/** A connection request works for this long. */
+export const CONNECTION_REQUEST_TTL_MS = 10 * 60_000;
+
+export interface AuthServiceOptions {
+  store: Store;
+  vault: Vault;
+  catalog: Catalog;
+  logger: Logger;
+  fetch: typeof globalThis.fetch;
+  managedAuth: Readonly<Record<string, ManagedAuthCredentials>>;
+  callbackUrls: CallbackUrlPolicy;
+  /** Where users land after connecting when no callbackUrl is given (TOOLMUX_MANAGE_CONNECTIONS). */
+  defaultCallbackUrl: string;
+  /** The OAuth `redirect_uri`: where `handleCallback` is mounted. */
+  redirectUri: string;
+}
+
+/** How a toolkit gets connected for a user in a session. */
+export type ConnectionPlan =
+  | { kind: 'none' }
+  | { kind: 'oauth2'; authConfig: AuthConfigRecord }
+  | { kind: 'fields'; type: FieldAuthScheme['type']; authConfigId: string | undefined }
+  | { kind: 'unconfigured'; message: string };
+
+const ACCOUNT_STATUSES: readonly ConnectionStatus[] = [
+  'INITIATED',
+  'ACTIVE',
+  'FAILED',
+  'EXPIRED',
+  'INACTIVE',
+  'REVOKED',
+];
+
+function hashState(state: string): string {
+  return createHash('sha256').update(state).digest('hex');
+}
+
+function publicAuthConfig(record: AuthConfigRecord): AuthConfig {
+  const settings = record.settings as { name?: string; clientId?: string; scopes?: string[] };
+  return {
+    id: record.id,
+    toolkit: record.toolkit,
+    type: record.type,
+    createdBy: record.createdBy,
+    name: settings.name,
+    clientId: settings.clientId,
+    scopes: settings.scopes,
+    hasClientSecret: record.secret !== null,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+function publicAccount(record: ConnectedAccountRecord): ConnectedAccount {
+  return {
+    id: record.id,
+    userId: record.userId,
+    toolkit: record.toolkit,
+    authConfigId: record.authConfigId,
+    status: record.status,
+    statusReason: record.statusReason,
+    connectedAt: record.connectedAt,
+    expiresAt: record.expiresAt,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+/**
+ * The link the user opens to connect. Today it is the provider's authorization URL; when the server
+ * puts a hosted connect page in front, only this function changes.
+ */
+export function connectLink(request: { id: string; authorizationUrl: URL }): string {
+  return request.authorizationUrl.toString();
+}
+
+/**
+ * Auth configs, connected accounts, connection requests and the precedence rules of
+ * ARCHITECTURE.md ("Connected-account precedence"). Credentials live only in the vault's ciphertext
+ * and in the `ctx.credentials` of a running call.
+ */
+export class AuthService {
+  readonly #options: AuthServiceOptions;
+  readonly credentials: CredentialLoader;
+
+  constructor(options: AuthServiceOptions) {
+    this.#options = options;
+    this.credentials = new CredentialLoader({
+      store: options.store,
+      vault: options.vault,
+      fetch: options.fetch,
+      logger: options.logger,
+      oauthOf: async (authConfigId) => {
+        const config = await this.#authConfigRecord(authConfigId);
+        const toolkit = this.#toolkit(config.toolkit);
+        return { scheme: oauth2SchemeOf(toolkit), client: this.#oauthClient(config, toolkit) };
+      },
+      toolkitLabel: (slug) => this.#label(slug),
+    });
+  }
+
+  get #store(): Store {
+    return this.#options.store;
+  }
+
+  #label(slug: string): string {
+    const toolkit = this.#options.catalog.toolkits.get(slug);
+    return toolkit ? `${toolkit.name} (${slug})` : slug;
+  }
+
+  #toolkit(slug: string): Toolkit {
+    return this.#options.catalog.getToolkit(slug);
+  }
+
+  // ---------------------------------------------------------------- auth configs
+
+  async createAuthConfig(toolkitSlug: string, options: CreateAuthConfigOptions): Promise<AuthConfig> {
+    const toolkit = this.#toolkit(toolkitSlug);
+    const invalid = (message: string) => new ToolMuxError({ code: 'AUTH_CONFIG_INVALID', message });
+    const type = (options as { type?: unknown } | undefined)?.type;
+    if (type !== 'oauth2' && type !== 'api_key' && type !== 'bearer' && type !== 'basic') {
+      throw invalid(
+        `Auth config type must be oauth2, api_key, bearer or basic; got ${JSON.stringify(type)}.`,
+      );
+    }
+    if (!schemeOf(toolkit, type)) {
+      throw invalid(
+        `${toolkit.name} (${toolkit.slug}) has no ${type} auth scheme; its schemes are ${schemeList(toolkit)}.`,
+      );
+    }
+    if (options.name !== undefined && typeof options.name !== 'string')
+      throw invalid('name must be a string.');
+    if (options.type !== 'oauth2') {
+      const record = this.#newAuthConfig(
+        toolkit.slug,
+        options.type,
+        'user',
+        { name: options.name },
+        undefined,
+      );
+      await this.#store.insertAuthConfig(record);
+      return publicAuthConfig(record);
+    }
+    if (typeof options.clientId !== 'string' || options.clientId.trim() === '') {
+      throw invalid(`An oauth2 auth config for ${toolkit.slug} needs the clientId of your OAuth app.`);
+    }
+    if (
+      options.clientSecret !== undefined &&
+      (typeof options.clientSecret !== 'string' || options.clientSecret === '')
+    ) {
+      throw invalid('clientSecret must be a non-empty string, or left out for a public (PKCE-only) client.');
+    }
+    if (
+      options.scopes !== undefined &&
+      (!Array.isArray(options.scopes) || options.scopes.some((scope) => typeof scope !== 'string'))
+    ) {
+      throw invalid('scopes must be a list of strings.');
+    }
+    const record = this.#newAuthConfig(
+      toolkit.slug,
+      'oauth2',
+      'user',
+      { name: options.name, clientId: options.clientId, scopes: options.scopes },
+      options.clientSecret,
+    );
+    await this.#store.insertAuthConfig(record);
+    return publicAuthConfig(record);
+  }
+
+  #newAuthConfig(
+    toolkit: string,
+    type: AuthConfigRecord['type'],
+    createdBy: AuthConfigRecord['createdBy'],
+    settings: { name?: string | undefined; clientId?: string; scopes?: string[] | undefined },
+    clientSecret: string | undefined,
+  ): AuthConfigRecord {
+    const id = newId('ac');
+    const now = new Date();
+    return {
+      id,
+      toolkit,
+      type,
+      createdBy,
+      settings: JSON.parse(JSON.stringify(settings)) as Record<string, unknown>,
+      secret: clientSecret === undefined ? null : this.#options.vault.sealJson(id, { clientSecret }),
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
+
+  async #authConfigRecord(id: string): Promise<AuthConfigRecord> {
+    const record =
+      typeof id === 'string' && id.startsWith('ac_') ? await this.#store.getAuthConfig(id) : undefined;
+    if (!record) {
+      throw new ToolMuxError({
+        code: 'AUTH_CONFIG_NOT_FOUND',
+        message: `No auth config "${String(id)}". Create one with authConfigs.create(toolkit, { type, … }); ids start with "ac_".`,
+        details: { authConfigId: id },
+      });
+    }
+    return record;
+  }
+
+  async getAuthConfig(id: string): Promise<AuthConfig> {
+    return publicAuthConfig(await this.#authConfigRecord(id));
+  }
+
+  async listAuthConfigs(query: { toolkit?: string; limit?: number; cursor?: string } = {}): Promise<{
+    items: AuthConfig[];
+    nextCursor: string | undefined;
+  }> {
+    const page = await this.#store.listAuthConfigs({
+      toolkit: query.toolkit,
+      limit: query.limit ?? 50,
+      cursor: query.cursor,
+    });
+    return { items: page.items.map(publicAuthConfig), nextCursor: page.nextCursor };
+  }
+
+  /** Deletes the config and every account connected through it. */
+  async deleteAuthConfig(id: string): Promise<void> {
+    await this.#authConfigRecord(id);
+    await this.#store.deleteAuthConfig(id);
+  }
+
+  #oauthClient(config: AuthConfigRecord, toolkit: Toolkit): OAuthClient {
+    const settings = config.settings as { clientId?: string; scopes?: string[] };
+    const secret = config.secret
+      ? this.#options.vault.openJson<{ clientSecret: string }>(config.id, config.secret)
+      : undefined;
+    return {
+      clientId: settings.clientId ?? '',
+      clientSecret: secret?.clientSecret,
+      scopes: settings.scopes ?? oauth2SchemeOf(toolkit).scopes ?? [],
+    };
+  }
+
+  /**
+   * Precedence steps 3 and 4: the auth config toolmux created for the toolkit, or (with `create`) a
+   * new one from the operator's `managedAuth` credentials. At most one per toolkit, also when two
+   * processes create it at once.
+   */
+  async managedAuthConfig(
+    toolkit: Toolkit,
+    options: { create: boolean },
+  ): Promise<AuthConfigRecord | undefined> {
+    const find = async () =>
+      (await this.#store.listAuthConfigs({ toolkit: toolkit.slug, createdBy: 'toolmux', limit: 1 })).items[0];
+    const existing = await find();
+    if (existing || !options.create) return existing;
+    const managed = this.#options.managedAuth[toolkit.slug];
+    if (!managed) return undefined;
+    oauth2SchemeOf(toolkit);
+    const record = this.#newAuthConfig(
+      toolkit.slug,
+      'oauth2',
+      'toolmux',
+      { name: `${toolkit.name} (managed by toolmux)`, clientId: managed.clientId, scopes: managed.scopes },
+      managed.clientSecret,
+    );
+    if (await this.#store.insertAuthConfig(record)) return record;
+    return find();
+  }
+
+  // ---------------------------------------------------------------- connected accounts
+
+  async #accountRecord(id: string): Promise<ConnectedAccountRecord> {
+    const record =
+      typeof id === 'string' && id.startsWith('ca_') ? await this.#store.getConnectedAccount(id) : undefined;
+    if (!record) {
+      throw new ToolMuxError({
+        code: 'CONNECTED_ACCOUNT_NOT_FOUND',
+        message: `No connected account "${String(id)}". List them with connectedAccounts.list({ userIds }); ids start with "ca_".`,
+        details: { connectedAccountId: id },
+      });
+    }
+    return record;
+  }
+
+  /** A non-OAuth account (API key, token, username and password): ACTIVE right away. */
+  async createConnectedAccount(
+    userId: string,
+    authConfigId: string,
+    credentials: unknown,
+  ): Promise<ConnectedAccount> {
+    const config = await this.#authConfigRecord(authConfigId);
+    const toolkit = this.#toolkit(config.toolkit);
+    if (config.type === 'oauth2') {
+      throw new ToolMuxError({
+        code: 'AUTH_CONFIG_INVALID',
+        message: `Auth config ${config.id} is oauth2: connect it with connectedAccounts.link(userId, "${config.id}", { callbackUrl }) (or session.authorize("${toolkit.slug}")), not create().`,
+      });
+    }
+    const scheme = schemeOf(toolkit, config.type) as FieldAuthScheme | undefined;
+    if (!scheme) {
+      throw new ToolMuxError({
+        code: 'AUTH_CONFIG_INVALID',
+        message: `${toolkit.name} (${toolkit.slug}) no longer has a ${config.type} auth scheme.`,
+      });
+    }
+    const fields = checkFields(toolkit, scheme, credentials);
+    const id = newId('ca');
+    const now = new Date();
+    const stored: StoredCredentials = { type: config.type, fields };
+    const record: ConnectedAccountRecord = {
+      id,
+      userId,
+      toolkit: toolkit.slug,
+      authConfigId: config.id,
+      status: 'ACTIVE',
+      statusReason: null,
+      secret: this.#options.vault.sealJson(id, stored),
+      expiresAt: null,
+      version: 1,
+      refreshLeaseUntil: null,
+      connectedAt: now,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.#store.insertConnectedAccount(record);
+    return publicAccount(record);
+  }
+
+  async getConnectedAccount(id: string): Promise<ConnectedAccount> {
+    return publicAccount(await this.#accountRecord(id));
+  }
+
+  async listConnectedAccounts(
+    query: Partial<Omit<ListConnectedAccountsQuery, 'limit'>> & { limit?: number } = {},
+  ): Promise<{ items: ConnectedAccount[]; nextCursor: string | undefined }> {
+    for (const status of query.statuses ?? []) {
+      if (!ACCOUNT_STATUSES.includes(status)) {
+        throw new ToolMuxError({
+          code: 'INVALID_REQUEST',
+          message: `Unknown connected account status "${status}"; use ${ACCOUNT_STATUSES.join(', ')}.`,
+        });
+      }
+    }
+    const page = await this.#store.listConnectedAccounts({ ...query, limit: query.limit ?? 50 });
+    return { items: page.items.map(publicAccount), nextCursor: page.nextCursor };
+  }
+
+  async deleteConnectedAccount(id: string): Promise<void> {
+    await this.#accountRecord(id);
+    await this.#store.deleteConnectedAccount(id);
+  }
+
+  /** Refreshes an OAuth account's token now (once, even if several ask at once). */
+  async refreshConnectedAccount(id: string): Promise<ConnectedAccount> {
+    const account = await this.#accountRecord(id);
+    const config = await this.#authConfigRecord(account.authConfigId);
+    if (config.type !== 'oauth2') {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `Connected account ${id} uses ${config.type} credentials, which have no token to refresh.`,
+      });
+    }
+    return publicAccount(await this.credentials.refresh(id, { force: true }));
+  }
+
+  // ---------------------------------------------------------------- connection requests
+
+  /** Starts an OAuth connection of `userId` through an oauth2 auth config: a new INITIATED account. */
+  async link(
+    userId: string,
+    authConfigId: string,
+    options: { callbackUrl?: string } = {},
+  ): Promise<ConnectionRequest> {
+    this.#options.callbackUrls.check(options.callbackUrl ?? this.#options.defaultCallbackUrl);
+    const config = await this.#authConfigRecord(authConfigId);
+    if (config.type !== 'oauth2') {
+      throw new ToolMuxError({
+        code: 'AUTH_CONFIG_INVALID',
+        message: `Auth config ${config.id} is ${config.type}: there is no link to open; pass the user's credentials to connectedAccounts.create(userId, "${config.id}", { … }).`,
+      });
+    }
+    return this.#startConnection(userId, config, options.callbackUrl);
+  }
+
+  async #startConnection(
+    userId: string,
+    config: AuthConfigRecord,
+    callbackUrl: string | undefined,
+  ): Promise<ConnectionRequest> {
+    const { store, vault, callbackUrls, redirectUri, defaultCallbackUrl } = this.#options;
+    const checkedCallbackUrl = callbackUrls.check(callbackUrl ?? defaultCallbackUrl);
+    const toolkit = this.#toolkit(config.toolkit);
+    const scheme = oauth2SchemeOf(toolkit);
+    const { url, state, codeVerifier } = await startAuthorization(
+      scheme,
+      this.#oauthClient(config, toolkit),
+      redirectUri,
+    );
+    const now = new Date();
+    const accountId = newId('ca');
+    const requestId = newId('cr');
+    const expiresAt = new Date(now.getTime() + CONNECTION_REQUEST_TTL_MS);
+    await store.insertConnectedAccount({
+      id: accountId,
+      userId,
+      toolkit: toolkit.slug,
+      authConfigId: config.id,
+      status: 'INITIATED',
+      statusReason: null,
+      secret: null,
+      expiresAt: null,
+      version: 1,
+      refreshLeaseUntil: null,
+      connectedAt: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    await store.insertConnectionRequest({
+      id: requestId,
+      connectedAccountId: accountId,
+      userId,
+      toolkit: toolkit.slug,
+      authConfigId: config.id,
+      stateHash: hashState(state),
+      secret: vault.sealJson(requestId, { codeVerifier: codeVerifier ?? null }),
+      callbackUrl: checkedCallbackUrl,
+      redirectUri,
+      expiresAt,
+      usedAt: null,
+      createdAt: now,
+    });
+    return new ConnectionRequest(
+      {
+        id: requestId,
+        connectedAccountId: accountId,
+        toolkit: toolkit.slug,
+        redirectUrl: connectLink({ id: requestId, authorizationUrl: url }),
+        expiresAt,
+      },
+      (id) => store.getConnectedAccountStatus(id),
+    );
+  }
+
+  /**
+   * Which auth config a new connection of `toolkit` uses in a session: the session's `authConfigs`
+   * entry, else the one toolmux manages (created from `managedAuth` when `create`).
+   */
+  async connectionPlan(
+    toolkit: Toolkit,
+    selection: AccountSelection,
+    options: { create: boolean },
+  ): Promise<ConnectionPlan> {
+    const scheme = defaultSchemeOf(toolkit);
+    if (!scheme) return { kind: 'none' };
+    const chosen = selection.authConfigs?.[toolkit.slug];
+    const config = chosen
+      ? await this.#authConfigRecord(chosen)
+      : await this.managedAuthConfig(toolkit, options);
+    if (config?.type === 'oauth2') return { kind: 'oauth2', authConfig: config };
+    if (config) return { kind: 'fields', type: config.type, authConfigId: config.id };
+    if (scheme.type !== 'oauth2') return { kind: 'fields', type: scheme.type, authConfigId: undefined };
+    return {
+      kind: 'unconfigured',
+      message:
+        `${toolkit.name} (${toolkit.slug}) has no OAuth app configured: create one with ` +
+        `authConfigs.create("${toolkit.slug}", { type: "oauth2", clientId, clientSecret }) and pass it in the session's ` +
+        `authConfigs, or set managedAuth.${toolkit.slug} on ToolMux.`,
+    };
+  }
+
+  /** `session.authorize()`: a connection request through the auth config the session would use. */
+  async authorize(request: {
+    userId: string;
+    toolkit: Toolkit;
+    selection: AccountSelection;
+    callbackUrl: string | undefined;
+  }): Promise<ConnectionRequest> {
+    const { toolkit } = request;
+    this.#options.callbackUrls.check(request.callbackUrl ?? this.#options.defaultCallbackUrl);
+    const plan = await this.connectionPlan(toolkit, request.selection, { create: true });
+    switch (plan.kind) {
+      case 'oauth2':
+        return this.#startConnection(request.userId, plan.authConfig, request.callbackUrl);
+      case 'none':
+        throw new ToolMuxError({
+          code: 'INVALID_REQUEST',
+          message: `${toolkit.name} (${toolkit.slug}) needs no connected account: its tools run directly.`,
+        });
+      case 'fields':
+        throw new ToolMuxError({
+          code: 'NOT_SUPPORTED',
+          message:
+            `${toolkit.name} (${toolkit.slug}) connects with ${plan.type} credentials, not OAuth: collect them in your ` +
+            `application and pass them to connectedAccounts.create(userId, authConfigId, { … }).`,
+        });
+      case 'unconfigured':
+        throw new ToolMuxError({ code: 'AUTH_CONFIG_NOT_FOUND', message: plan.message });
+    }
+  }
+
+  // ---------------------------------------------------------------- sessions and precedence
+
+  /**
+   * Checks a session's `authConfigs` and `connectedAccounts` (at `create()` and `update()`): every id
+   * exists, belongs to the toolkit it is listed under, and every account to the session's user.
+   */
+  async checkSelection(userId: string, selection: AccountSelection): Promise<void> {
+    for (const [toolkit, id] of Object.entries(selection.authConfigs ?? {})) {
+      const config = await this.#store.getAuthConfig(id);
+      if (!config) {
+        throw new ToolMuxError({
+          code: 'AUTH_CONFIG_NOT_FOUND',
+          message: `authConfigs.${toolkit} names auth config "${id}", which does not exist. Create one with authConfigs.create("${toolkit}", { … }) or remove the entry.`,
+          details: { toolkit, authConfigId: id },
+        });
+      }
+      if (config.toolkit !== toolkit) {
+        throw new ToolMuxError({
+          code: 'AUTH_CONFIG_MISMATCH',
+          message: `authConfigs.${toolkit} names auth config ${id}, which is for toolkit "${config.toolkit}", not "${toolkit}". Use an auth config of ${toolkit}.`,
+          details: { toolkit, authConfigId: id, authConfigToolkit: config.toolkit },
+        });
+      }
+    }
+    for (const [toolkit, ids] of Object.entries(selection.connectedAccounts ?? {})) {
+      for (const id of ids) {
+        const account = await this.#store.getConnectedAccount(id);
+        if (!account) {
+          throw new ToolMuxError({
+            code: 'CONNECTED_ACCOUNT_NOT_FOUND',
+            message: `connectedAccounts.${toolkit} names connected account "${id}", which does not exist. List the user's accounts with connectedAccounts.list({ userIds: ["${userId}"] }).`,
+            details: { toolkit, connectedAccountId: id },
+          });
+        }
+        if (account.userId !== userId) {
+          throw new ToolMuxError({
+            code: 'CONNECTED_ACCOUNT_MISMATCH',
+            message: `connectedAccounts.${toolkit} names connected account ${id}, which belongs to another user, not "${userId}". A session may only use its own user's accounts.`,
+            details: { toolkit, connectedAccountId: id },
+          });
+        }
+        if (account.toolkit !== toolkit) {
+          throw new ToolMuxError({
+            code: 'CONNECTED_ACCOUNT_MISMATCH',
+            message: `connectedAccounts.${toolkit} names connected account ${id}, which is a "${account.toolkit}" account, not "${toolkit}".`,
+            details: { toolkit, connectedAccountId: id, accountToolkit: account.toolkit },
+          });
+        }
+      }
+    }
+  }
+
+  /**
+   * The account a call runs with (ARCHITECTURE.md, "Connected-account precedence"):
+   *
+   * 1. the session's `connectedAccounts[toolkit]`, in the order listed: the first ACTIVE one;
+   * 2. the session's `authConfigs[toolkit]`: the user's most recently connected ACTIVE account on it;
+   * 3. the auth config toolmux created for the toolkit: the same;
+   * 4. (`managedAuth` credentials become that config when a connection is started: `authorize()`,
+   *    TOOLMUX_MANAGE_CONNECTIONS; until the user connects there is no account to find);
+   * 5. otherwise CONNECTION_EXPIRED (an account exists but expired) or CONNECTION_REQUIRED.
+   *
+   * A session that names accounts or an auth config for the toolkit stops there: it never falls back
+   * to accounts it did not name. `connectedAccountId` (direct execution) bypasses the rules, checked.
+   */
+  async selectAccount(request: {
+    toolkit: Toolkit;
+    userId: string;
+    selection?: AccountSelection | undefined;
+    connectedAccountId?: string | undefined;
+  }): Promise<ConnectedAccountRecord> {
+    const { toolkit, userId, selection } = request;
+    if (request.connectedAccountId !== undefined) {
+      const account = await this.#accountRecord(request.connectedAccountId);
+      if (account.userId !== userId || account.toolkit !== toolkit.slug) {
+        throw new ToolMuxError({
+          code: 'CONNECTED_ACCOUNT_MISMATCH',
+          message: `Connected account ${account.id} is not a ${toolkit.slug} account of user "${userId}".`,
+          details: { connectedAccountId: account.id },
+        });
+      }
+      if (account.status !== 'ACTIVE') throw this.#notUsable(toolkit, userId, [account]);
+      return account;
+    }
+    const seen: ConnectedAccountRecord[] = [];
+    let configured = false;
+    for (const id of selection?.connectedAccounts?.[toolkit.slug] ?? []) {
+      configured = true;
+      const account = await this.#store.getConnectedAccount(id);
+      if (!account || account.userId !== userId || account.toolkit !== toolkit.slug) continue;
+      if (account.status === 'ACTIVE') return account;
+      seen.push(account);
+    }
+    const authConfigIds: string[] = [];
+    const chosen = selection?.authConfigs?.[toolkit.slug];
+    if (chosen) {
+      configured = true;
+      authConfigIds.push(chosen);
+    } else if (!configured) {
+      const managed = await this.managedAuthConfig(toolkit, { create: false });
+      if (managed) authConfigIds.push(managed.id);
+    }
+    for (const authConfigId of authConfigIds) {
+      const recent = await this.#store.listRecentConnectedAccounts({
+        userId,
+        authConfigId,
+        statuses: ['ACTIVE', 'EXPIRED'],
+        limit: 10,
+      });
+      const active = recent.find((account) => account.status === 'ACTIVE');
+      if (active) return active;
+      seen.push(...recent);
+    }
+    throw this.#notUsable(toolkit, userId, seen);
+  }
+
+  #notUsable(toolkit: Toolkit, userId: string, seen: readonly ConnectedAccountRecord[]): ToolMuxError {
+    const label = `${toolkit.name} (${toolkit.slug})`;
+    const expired = seen.find((account) => account.status === 'EXPIRED' || account.status === 'REVOKED');
+    if (expired) return connectionExpiredError(label, expired.id, expired.statusReason);
+    const other = seen[0];
+    return new ToolMuxError({
+      code: 'CONNECTION_REQUIRED',
+      message:
+        `${label} needs a connected account for user "${userId}", and none is ` +
+        `${other ? `active (${other.id} is ${other.status})` : 'connected'}. Ask the user to connect ${toolkit.name} ` +
+        '(TOOLMUX_MANAGE_CONNECTIONS gives a link to open), then retry.',
+      details: { toolkit: toolkit.slug },
+    });
+  }
+
+  /** The execution path's account step: select by precedence, then load (and refresh) credentials. */
+  async resolveAccount(request: AccountRequest): Promise<ResolvedAccount> {
+    if (request.toolkit.noAuth) return { accountId: null, credentials: undefined };
+    const account = await this.selectAccount(request);
+    if (request.peek) return { accountId: account.id, credentials: undefined, status: account.status };
+    const credentials = await this.credentials.load(account);
+    // token type, scope and expiry are not secrets: masking them would blank words like "bearer"
+    const secrets = Object.entries(credentials)
+      .filter(([name]) => name !== 'tokenType' && name !== 'scope' && name !== 'expiresAt')
+      .map(([, value]) => value);
+    return { accountId: account.id, credentials, status: account.status, secrets };
+  }
+
+  /** The scheme an account's credentials follow. */
+  async schemeOfAccount(
+    account: ConnectedAccountRecord,
+    toolkit: Toolkit,
+  ): Promise<OAuth2Scheme | FieldAuthScheme> {
+    const config = await this.#authConfigRecord(account.authConfigId);
+    const scheme = schemeOf(toolkit, config.type);
+    if (!scheme) {
+      throw new ToolMuxError({
+        code: 'AUTH_CONFIG_INVALID',
+        message: `${toolkit.name} (${toolkit.slug}) has no ${config.type} auth scheme any more.`,
+      });
+    }
+    return scheme;
+  }
+
+  // ---------------------------------------------------------------- OAuth callback
+
+  /**
+   * The OAuth redirect target (`redirect_uri`), as a fetch handler any framework can mount. It checks
+   * the state against the stored hash (unknown, used or expired: 400 with the code, nothing changed),
+   * trades the code for tokens with the PKCE verifier, stores them encrypted, marks the account ACTIVE
+   * (or FAILED with the provider's error) and redirects to the application's callbackUrl with
+   * `status=success|failed&connected_account_id=ca_…`.
+   */
+  async handleCallback(request: Request): Promise<Response> {
+    const { store, vault, fetch, logger } = this.#options;
+    const wantsJson = (request.headers.get('accept') ?? '').includes('application/json');
+    let parameters: URLSearchParams;
+    try {
+      parameters = new URL(request.url).searchParams;
+    } catch {
+      return callbackError(wantsJson, 'CONNECTION_REQUEST_INVALID', 'The callback URL is malformed.');
+    }
+    const state = parameters.get('state');
+    if (!state) {
+      return callbackError(
+        wantsJson,
+        'CONNECTION_REQUEST_INVALID',
+        'The callback has no state parameter: start the connection again from the application.',
+      );
+    }
+    const connection = await store.getConnectionRequestByStateHash(hashState(state));
+    if (!connection) {
+      return callbackError(
+        wantsJson,
+        'CONNECTION_REQUEST_INVALID',
+        'The state of this callback matches no connection request: it was altered, or the request was made by another toolmux. Start the connection again from the application.',
+      );
+    }
+    if (connection.usedAt) {
+      return callbackError(
+        wantsJson,
+        'CONNECTION_REQUEST_INVALID',
+        `Connection request ${connection.id} was already used. Start a new connection from the application.`,
+      );
+    }
+    const now = new Date();
+    if (connection.expiresAt <= now) {
+      return callbackError(
+        wantsJson,
+        'CONNECTION_REQUEST_EXPIRED',
+        `Connection request ${connection.id} expired at ${connection.expiresAt.toISOString()} (it works for 10 minutes). Start a new connection from the application.`,
+      );
+    }
+    if (!(await store.markConnectionRequestUsed(connection.id, now))) {
+      return callbackError(
+        wantsJson,
+        'CONNECTION_REQUEST_INVALID',
+        `Connection request ${connection.id} was already used. Start a new connection from the application.`,
+      );
+    }
+    const back = (status: 'success' | 'failed', error?: string) => {
+      const url = new URL(connection.callbackUrl);
+      url.searchParams.set('status', status);
+      url.searchParams.set('connected_account_id', connection.connectedAccountId);
+      if (error) url.searchParams.set('error', error);
+      return new Response(null, {
+        status: 302,
+        headers: { location: url.toString(), 'cache-control': 'no-store' },
+      });
+    };
+    try {
+      const config = await this.#authConfigRecord(connection.authConfigId);
+      const toolkit = this.#toolkit(config.toolkit);
+      const { codeVerifier } = vault.openJson<{ codeVerifier: string | null }>(
+        connection.id,
+        connection.secret,
+      );
+      const tokens = await exchangeCode(
+        oauth2SchemeOf(toolkit),
+        this.#oauthClient(config, toolkit),
+        parameters,
+        {
+          redirectUri: connection.redirectUri,
+          codeVerifier: codeVerifier ?? undefined,
+          fetch,
+        },
+      );
+      const stored: StoredCredentials = { type: 'oauth2', ...tokens };
+      const updated = await store.updateConnectedAccount(connection.connectedAccountId, {
+        status: 'ACTIVE',
+        statusReason: null,
+        secret: vault.sealJson(connection.connectedAccountId, stored),
+        expiresAt: tokens.expiresAt === undefined ? null : new Date(tokens.expiresAt),
+        refreshLeaseUntil: null,
+        connectedAt: new Date(),
+      });
+      if (!updated) return back('failed', 'account_deleted');
+      return back('success');
+    } catch (error) {
+      const failure =
+        error instanceof OAuthFailure
+          ? error
+          : new OAuthFailure(
+              'server_error',
+              ToolMuxError.isInstance(error) ? error.message : 'the connection could not be completed',
+            );
+      if (!(error instanceof OAuthFailure))
+        logger.warn(`toolmux: OAuth callback of ${connection.id} failed: ${failure.description}`);
+      await store.updateConnectedAccount(connection.connectedAccountId, {
+        status: 'FAILED',
+        statusReason: `${failure.error}: ${failure.description}`,
+      });
+      return back('failed', failure.error);
+    }
+  }
+}
+
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (character) => HTML_ESCAPES[character]!);
+}
+
+/** A rejected callback: 400 with the code, as JSON when asked for, else a small HTML page. */
+function callbackError(
+  json: boolean,
+  code: 'CONNECTION_REQUEST_INVALID' | 'CONNECTION_REQUEST_EXPIRED',
+  message: string,
+): Response {
+  const headers = { 'cache-control': 'no-store' };
+  if (json) return Response.json({ error: { code, message } }, { status: 400, headers });
+  const body =
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Connection failed</title></head>' +
+    `<body><h1>The connection could not be completed</h1><p>${escapeHtml(message)}</p><p><code>${code}</code></p></body></html>`;
+  return new Response(body, {
+    status: 400,
+    headers: { ...headers, 'content-type': 'text/html; charset=utf-8' },
+  });
+}

@@ -1,0 +1,78 @@
+import { ToolMuxError } from '../errors.js';
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Which `callbackUrl`s a connection may send the user back to. An entry is an origin
+ * (`https://app.example.com`: any path there) or a URL (`https://app.example.com/oauth/`: that path
+ * and below). Without a list: the origin of `baseUrl`, plus `http(s)://localhost`, `127.0.0.1` and
+ * `[::1]` on any port unless `NODE_ENV` is `production`.
+ */
+export class CallbackUrlPolicy {
+  readonly #entries: Array<{ origin: string; path: string }>;
+  readonly #loopback: boolean;
+  readonly #defaultCallbackUrl: string | undefined;
+
+  constructor(options: {
+    allowed: readonly string[] | undefined;
+    baseUrl: string;
+    production: boolean;
+    /** The operator's own `defaultCallbackUrl`: always allowed. */
+    defaultCallbackUrl?: string;
+  }) {
+    this.#defaultCallbackUrl = options.defaultCallbackUrl;
+    const allowed = options.allowed ?? [new URL(options.baseUrl).origin];
+    this.#entries = allowed.map((entry) => {
+      let url: URL;
+      try {
+        url = new URL(entry);
+      } catch {
+        throw new ToolMuxError({
+          code: 'INVALID_REQUEST',
+          message: `allowedCallbackUrls entry "${entry}" is not a URL; use an origin like "https://app.example.com" or a URL prefix.`,
+        });
+      }
+      return { origin: url.origin, path: url.pathname };
+    });
+    this.#loopback = options.allowed === undefined && !options.production;
+  }
+
+  /** Returns the URL, normalized, or throws CALLBACK_URL_NOT_ALLOWED naming it and the fix. */
+  check(callbackUrl: string): string {
+    if (callbackUrl === this.#defaultCallbackUrl) return callbackUrl;
+    let url: URL | undefined;
+    try {
+      url = new URL(callbackUrl);
+    } catch {
+      url = undefined;
+    }
+    const allowed =
+      url !== undefined &&
+      (url.protocol === 'https:' || url.protocol === 'http:') &&
+      url.username === '' &&
+      url.password === '' &&
+      ((this.#loopback && LOOPBACK_HOSTS.has(url.hostname)) ||
+        this.#entries.some(
+          (entry) =>
+            entry.origin === url.origin &&
+            (entry.path === '/' ||
+              url.pathname === entry.path ||
+              url.pathname.startsWith(entry.path.endsWith('/') ? entry.path : `${entry.path}/`)),
+        ));
+    if (!allowed) {
+      throw new ToolMuxError({
+        code: 'CALLBACK_URL_NOT_ALLOWED',
+        message: `callbackUrl ${JSON.stringify(String(callbackUrl).slice(0, 300))} is not allowed. Add its origin to the allowedCallbackUrls option of ToolMux (allowed now: ${this.describe()}).`,
+      });
+    }
+    return url!.toString();
+  }
+
+  describe(): string {
+    const entries = this.#entries.map((entry) =>
+      entry.path === '/' ? entry.origin : entry.origin + entry.path,
+    );
+    if (this.#loopback) entries.push('localhost / 127.0.0.1 on any port');
+    return entries.join(', ');
+  }
+}

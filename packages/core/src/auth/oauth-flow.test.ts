@@ -1,0 +1,527 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { inspect } from 'node:util';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ToolMuxError } from '../errors.js';
+import { MetaToolSlug } from '../meta-tools/meta-tools.js';
+import {
+  databaseBackends,
+  type OctoCall,
+  type OpenedDatabase,
+  octoToolkit,
+  pastTime,
+  quiet,
+} from '../test/auth-fixtures.js';
+import { serveFetchHandler, startTestOAuthServer, type TestOAuthServer } from '../test/oauth-server.js';
+import { createSampleToolkits } from '../test/sample-toolkits.js';
+import { ToolMux } from '../toolmux.js';
+
+const secretKey = Buffer.alloc(32, 11).toString('base64');
+const appCallback = 'http://localhost:3000/connected';
+const dist = resolve(import.meta.dirname, '../../dist');
+
+let oauthServer: TestOAuthServer;
+let callbackServer: { url: string; close(): Promise<void> };
+/** The ToolMux the callback server hands requests to. */
+let current: ToolMux | undefined;
+/** A port kept free for the callback server of another process. */
+let otherProcessPort: number;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((done) => server.close(() => done()));
+  return port;
+}
+
+beforeAll(async () => {
+  callbackServer = await serveFetchHandler((request) => current!.auth.handleCallback(request));
+  otherProcessPort = await freePort();
+  oauthServer = await startTestOAuthServer({
+    redirectUris: [
+      `${callbackServer.url}/auth/callback`,
+      `http://127.0.0.1:${otherProcessPort}/auth/callback`,
+    ],
+  });
+});
+afterAll(async () => {
+  await oauthServer.close();
+  await callbackServer.close();
+});
+
+/** What the test saw pass through `fetch` (token requests and answers), to look for in the database. */
+interface Seen {
+  codeVerifiers: string[];
+  accessTokens: string[];
+  refreshTokens: string[];
+}
+
+function recordingFetch(seen: Seen): typeof fetch {
+  return async (input, init) => {
+    const response = await fetch(input, init);
+    const url = String(input instanceof Request ? input.url : input);
+    if (url === oauthServer.tokenUrl) {
+      const body = new URLSearchParams(String(init?.body ?? ''));
+      const verifier = body.get('code_verifier');
+      if (verifier) seen.codeVerifiers.push(verifier);
+      const json = (await response.clone().json()) as { access_token?: string; refresh_token?: string };
+      if (json.access_token) seen.accessTokens.push(json.access_token);
+      if (json.refresh_token) seen.refreshTokens.push(json.refresh_token);
+    }
+    return response;
+  };
+}
+
+/** A fetch whose token requests take `delayMs` longer, so that refreshes of two instances overlap. */
+function slowTokenFetch(delayMs: number): typeof fetch {
+  return async (input, init) => {
+    if (String(input instanceof Request ? input.url : input) === oauthServer.tokenUrl) {
+      await new Promise((done) => setTimeout(done, delayMs));
+    }
+    return fetch(input, init);
+  };
+}
+
+function muxFor(
+  spec: string,
+  seen?: Seen,
+  fetchOverride?: typeof fetch,
+): { mux: ToolMux; calls: OctoCall[] } {
+  const octo = octoToolkit(oauthServer);
+  const mux = new ToolMux({
+    toolkits: [octo.toolkit, ...createSampleToolkits().toolkits],
+    store: spec,
+    secretKey,
+    logger: quiet,
+    oauthRedirectUri: `${callbackServer.url}/auth/callback`,
+    managedAuth: { octo: { clientId: oauthServer.clientId, clientSecret: oauthServer.clientSecret } },
+    ...(seen ? { fetch: recordingFetch(seen) } : fetchOverride ? { fetch: fetchOverride } : {}),
+  });
+  return { mux, calls: octo.calls };
+}
+
+/** Signs in at the redirect URL and opens the callback it leads to; returns the callback URL and answer. */
+async function completeConnection(redirectUrl: string, options: { login?: string; deny?: boolean } = {}) {
+  const callbackUrl = await oauthServer.signIn(redirectUrl, options);
+  const response = await fetch(callbackUrl, { redirect: 'manual' });
+  return { callbackUrl, response };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ToolMuxError> {
+  const error = await promise.then(
+    () => undefined,
+    (rejected: unknown) => rejected,
+  );
+  expect(ToolMuxError.isInstance(error), `expected a ToolMuxError, got ${String(error)}`).toBe(true);
+  return error as ToolMuxError;
+}
+
+const backends = await databaseBackends();
+
+describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
+  describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'flow', () => {
+    let database: OpenedDatabase;
+    const opened: ToolMux[] = [];
+
+    beforeEach(async () => {
+      database = await open();
+    });
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((mux) => mux.close()));
+      current = undefined;
+      await database.cleanup();
+    });
+
+    function setup(seen?: Seen, fetchOverride?: typeof fetch) {
+      const made = muxFor(database.spec, seen, fetchOverride);
+      opened.push(made.mux);
+      current ??= made.mux;
+      return made;
+    }
+
+    /** A session of `userId` with a connected octo account (through the managed auth config). */
+    async function connected(userId = 'user_1', seen?: Seen, fetchOverride?: typeof fetch) {
+      const made = setup(seen, fetchOverride);
+      const session = await made.mux.create(userId, { toolkits: ['octo', 'mail'] });
+      const request = await session.authorize('octo', { callbackUrl: appCallback });
+      const { response } = await completeConnection(request.redirectUrl, { login: `${userId}-login` });
+      expect(response.status).toBe(302);
+      await request.waitForConnection(10_000);
+      return { ...made, session, request };
+    }
+
+    it('connects through authorize → sign-in → callback, and the handler gets the issued token', async () => {
+      const { mux, calls } = setup();
+      const config = await mux.authConfigs.create('octo', {
+        type: 'oauth2',
+        clientId: oauthServer.clientId,
+        clientSecret: oauthServer.clientSecret,
+      });
+      const session = await mux.create('user_1', { toolkits: ['octo'], authConfigs: { octo: config.id } });
+      expect((await session.execute('OCTO_WHOAMI', {})).code).toBe('CONNECTION_REQUIRED');
+
+      const request = await session.authorize('octo', { callbackUrl: appCallback });
+      expect(request.id).toMatch(/^cr_/);
+      expect(request.connectedAccountId).toMatch(/^ca_/);
+      const redirect = new URL(request.redirectUrl);
+      expect(`${redirect.origin}${redirect.pathname}`).toBe(oauthServer.authorizationUrl);
+      expect(redirect.searchParams.get('code_challenge_method')).toBe('S256');
+      expect(redirect.searchParams.get('client_id')).toBe(oauthServer.clientId);
+      expect(redirect.searchParams.get('redirect_uri')).toBe(`${callbackServer.url}/auth/callback`);
+      expect(redirect.searchParams.get('scope')).toBe('openid repo');
+      expect((await mux.connectedAccounts.get(request.connectedAccountId)).status).toBe('INITIATED');
+
+      const waiting = request.waitForConnection(10_000);
+      const { response } = await completeConnection(request.redirectUrl);
+      expect(response.status).toBe(302);
+      const back = new URL(response.headers.get('location')!);
+      expect(`${back.origin}${back.pathname}`).toBe(appCallback);
+      expect(Object.fromEntries(back.searchParams)).toEqual({
+        status: 'success',
+        connected_account_id: request.connectedAccountId,
+      });
+      expect(await waiting).toEqual({ id: request.connectedAccountId, status: 'ACTIVE', toolkit: 'octo' });
+
+      const result = await session.execute('OCTO_WHOAMI', {});
+      expect(result).toMatchObject({ successful: true, data: { sub: 'user-1' } });
+      const credentials = calls[0]!.credentials!;
+      expect(Object.keys(credentials).sort()).toEqual(['accessToken', 'expiresAt', 'scope', 'tokenType']);
+      expect(credentials.tokenType).toBe('bearer');
+      const issued = await oauthServer.provider.AccessToken.find(credentials.accessToken!);
+      expect(issued).toMatchObject({ clientId: oauthServer.clientId, accountId: 'user-1' });
+
+      const account = await mux.connectedAccounts.get(request.connectedAccountId);
+      expect(account).toMatchObject({
+        status: 'ACTIVE',
+        userId: 'user_1',
+        toolkit: 'octo',
+        authConfigId: config.id,
+      });
+      expect(account.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 3_000_000);
+      expect((await session.toolkits()).items[0]!.connection).toEqual({
+        isActive: true,
+        connectedAccount: { id: account.id, status: 'ACTIVE' },
+      });
+      const [log] = (await session.logs()).items;
+      expect(log).toMatchObject({ connectedAccountId: account.id, status: 'success' });
+      expect(JSON.stringify(log)).not.toContain(credentials.accessToken);
+
+      const proxied = await session.proxyExecute({ toolkit: 'octo', endpoint: '/me' });
+      expect(proxied).toMatchObject({ status: 200, data: { sub: 'user-1' } });
+    });
+
+    it('refreshes an expired access token (and a rotated refresh token) before the call', async () => {
+      const { mux, session, calls, request } = await connected();
+      await session.execute('OCTO_WHOAMI', {});
+      const first = calls[0]!.credentials!.accessToken!;
+      const before = oauthServer.tokenRequests.refresh_token;
+      for (const round of [1, 2]) {
+        await database.exec(
+          `UPDATE toolmux_connected_accounts SET expires_at = ${pastTime(database.spec, 1000)} WHERE id = '${request.connectedAccountId}'`,
+        );
+        const result = await session.execute('OCTO_WHOAMI', {});
+        expect(result.successful, result.error ?? '').toBe(true);
+        expect(oauthServer.tokenRequests.refresh_token).toBe(before + round);
+      }
+      const tokens = calls.map((call) => call.credentials!.accessToken);
+      expect(new Set(tokens).size).toBe(3);
+      expect(tokens[0]).toBe(first);
+      expect(
+        (await mux.connectedAccounts.get(request.connectedAccountId)).expiresAt!.getTime(),
+      ).toBeGreaterThan(Date.now() + 3_000_000);
+      // a token that is still fresh is not refreshed again
+      await session.execute('OCTO_WHOAMI', {});
+      expect(oauthServer.tokenRequests.refresh_token).toBe(before + 2);
+      const refreshed = await mux.connectedAccounts.refresh(request.connectedAccountId);
+      expect(refreshed.status).toBe('ACTIVE');
+      expect(oauthServer.tokenRequests.refresh_token).toBe(before + 3);
+    });
+
+    it('a revoked refresh token marks the account EXPIRED and the result tells the agent to reconnect', async () => {
+      const { mux, session, calls, request } = await connected();
+      await session.execute('OCTO_WHOAMI', {});
+      await oauthServer.revokeGrantOf(calls[0]!.credentials!.accessToken!);
+      await database.exec(
+        `UPDATE toolmux_connected_accounts SET expires_at = ${pastTime(database.spec, 1000)} WHERE id = '${request.connectedAccountId}'`,
+      );
+      const result = await session.execute('OCTO_WHOAMI', {});
+      expect(result).toMatchObject({ successful: false, code: 'CONNECTION_EXPIRED' });
+      expect(result.error).toContain('Octo (octo)');
+      expect(result.error).toMatch(/reconnect/);
+      const account = await mux.connectedAccounts.get(request.connectedAccountId);
+      expect(account.status).toBe('EXPIRED');
+      expect(account.statusReason).toMatch(/^invalid_grant/);
+      // later calls say the same without asking the provider again
+      const refreshes = oauthServer.tokenRequests.refresh_token;
+      expect((await session.execute('OCTO_WHOAMI', {})).code).toBe('CONNECTION_EXPIRED');
+      expect(oauthServer.tokenRequests.refresh_token).toBe(refreshes);
+      const manage = await session.execute(MetaToolSlug.MANAGE_CONNECTIONS, { toolkits: ['octo'] });
+      const [entry] = (manage.data as { results: Array<Record<string, unknown>> }).results;
+      expect(entry).toMatchObject({ toolkit: 'octo', connected: false, connected_account_id: account.id });
+      expect(entry!.message).toContain('expired');
+      expect(String(entry!.redirect_url)).toContain(oauthServer.authorizationUrl);
+    });
+
+    it('concurrent calls on an expiring token, in two instances, make exactly one refresh request', async () => {
+      // token requests take 300 ms: the second instance finds the first one's lease and waits for it
+      const { session, calls, request } = await connected('user_1', undefined, slowTokenFetch(300));
+      const other = setup(undefined, slowTokenFetch(300));
+      const otherSession = await other.mux.use(session.sessionId);
+      await database.exec(
+        `UPDATE toolmux_connected_accounts SET expires_at = ${pastTime(database.spec, -30_000)} WHERE id = '${request.connectedAccountId}'`,
+      );
+      const before = oauthServer.tokenRequests.refresh_token;
+      const leases: unknown[] = [];
+      const watch = setInterval(() => {
+        void database
+          .rows(
+            `SELECT refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${request.connectedAccountId}'`,
+          )
+          .then((rows) => rows[0]?.refresh_lease_until !== null && leases.push(rows[0]!.refresh_lease_until));
+      }, 50);
+      const results = await Promise.all([
+        ...Array.from({ length: 8 }, () => session.execute('OCTO_WHOAMI', {})),
+        ...Array.from({ length: 8 }, () => otherSession.execute('OCTO_WHOAMI', {})),
+      ]).finally(() => clearInterval(watch));
+      expect(leases.length).toBeGreaterThan(0); // a lease was held while the token was refreshed
+      for (const result of results) expect(result.successful, result.error ?? '').toBe(true);
+      expect(oauthServer.tokenRequests.refresh_token - before).toBe(1);
+      const tokens = new Set([...calls, ...other.calls].map((call) => call.credentials!.accessToken));
+      expect(tokens.size).toBe(1);
+    });
+
+    it('rejects a tampered state, a reused state and an expired request, storing nothing', async () => {
+      const { mux } = setup();
+      const session = await mux.create('user_1', { toolkits: ['octo'] });
+      const snapshot = () =>
+        database.rows(
+          'SELECT id, status, secret, key_id, version, connected_at FROM toolmux_connected_accounts ORDER BY id',
+        );
+      const requests = () => database.rows('SELECT id, used_at FROM toolmux_connection_requests ORDER BY id');
+      const asJson = { accept: 'application/json' };
+
+      // tampered: the state of a real callback, altered
+      const tampered = await session.authorize('octo', { callbackUrl: appCallback });
+      const callbackUrl = new URL(await oauthServer.signIn(tampered.redirectUrl));
+      const state = callbackUrl.searchParams.get('state')!;
+      const altered = new URL(callbackUrl);
+      altered.searchParams.set('state', `${state.slice(0, -1)}${state.endsWith('A') ? 'B' : 'A'}`);
+      const [accountsBefore, requestsBefore] = [await snapshot(), await requests()];
+      const answer = await fetch(altered, { redirect: 'manual', headers: asJson });
+      expect(answer.status).toBe(400);
+      expect(await answer.json()).toMatchObject({ error: { code: 'CONNECTION_REQUEST_INVALID' } });
+      const page = await fetch(altered, { redirect: 'manual' });
+      expect(page.status).toBe(400);
+      expect(page.headers.get('content-type')).toContain('text/html');
+      expect(await page.text()).toContain('CONNECTION_REQUEST_INVALID');
+      const missing = await fetch(`${callbackServer.url}/auth/callback?code=abc`, { headers: asJson });
+      expect(missing.status).toBe(400);
+      expect(await snapshot()).toEqual(accountsBefore);
+      expect(await requests()).toEqual(requestsBefore);
+
+      // the genuine callback still works once…
+      expect((await fetch(callbackUrl, { redirect: 'manual' })).status).toBe(302);
+      await tampered.waitForConnection(5_000);
+      // …and not twice
+      const afterUse = [await snapshot(), await requests()];
+      const reused = await fetch(callbackUrl, { redirect: 'manual', headers: asJson });
+      expect(reused.status).toBe(400);
+      const reusedBody = (await reused.json()) as { error: { code: string; message: string } };
+      expect(reusedBody.error.code).toBe('CONNECTION_REQUEST_INVALID');
+      expect(reusedBody.error.message).toContain('already used');
+      expect([await snapshot(), await requests()]).toEqual(afterUse);
+
+      // expired: older than its 10 minutes when the callback arrives
+      const late = await session.authorize('octo', { callbackUrl: appCallback });
+      const lateCallback = await oauthServer.signIn(late.redirectUrl);
+      await database.exec(
+        `UPDATE toolmux_connection_requests SET expires_at = ${pastTime(database.spec, 1000)} WHERE id = '${late.id}'`,
+      );
+      const beforeLate = [await snapshot(), await requests()];
+      const expired = await fetch(lateCallback, { redirect: 'manual', headers: asJson });
+      expect(expired.status).toBe(400);
+      expect(await expired.json()).toMatchObject({ error: { code: 'CONNECTION_REQUEST_EXPIRED' } });
+      expect([await snapshot(), await requests()]).toEqual(beforeLate);
+      expect((await mux.connectedAccounts.get(late.connectedAccountId)).status).toBe('INITIATED');
+    });
+
+    it('rejects a callbackUrl off the allowlist before storing anything', async () => {
+      const { mux } = setup();
+      const session = await mux.create('user_1', { toolkits: ['octo'] });
+      for (const callbackUrl of [
+        'https://evil.example.com/cb',
+        'javascript:alert(1)',
+        'http://localhost.evil.com/',
+      ]) {
+        const error = await rejection(session.authorize('octo', { callbackUrl }));
+        expect(error.code).toBe('CALLBACK_URL_NOT_ALLOWED');
+        expect(error.message).toContain('allowedCallbackUrls');
+      }
+      expect((await mux.authConfigs.list({ toolkit: 'octo' })).items).toEqual([]);
+      const config = await mux.authConfigs.create('octo', { type: 'oauth2', clientId: oauthServer.clientId });
+      expect(
+        (await rejection(mux.connectedAccounts.link('user_1', config.id, { callbackUrl: 'https://x.test/' })))
+          .code,
+      ).toBe('CALLBACK_URL_NOT_ALLOWED');
+      expect(await database.rows('SELECT id FROM toolmux_connected_accounts')).toEqual([]);
+      expect(await database.rows('SELECT id FROM toolmux_connection_requests')).toEqual([]);
+      // the default callbackUrl is `${baseUrl}/connect/done`
+      const request = await session.authorize('octo');
+      const { response } = await completeConnection(request.redirectUrl);
+      expect(response.headers.get('location')).toMatch(
+        /^http:\/\/localhost:8787\/connect\/done\?status=success/,
+      );
+    });
+
+    it('a user who cancels ends FAILED, and waitForConnection rejects', async () => {
+      const { mux } = setup();
+      const session = await mux.create('user_1', { toolkits: ['octo'] });
+      const request = await session.authorize('octo', { callbackUrl: appCallback });
+      const waiting = rejection(request.waitForConnection(10_000));
+      const { response } = await completeConnection(request.redirectUrl, { deny: true });
+      const back = new URL(response.headers.get('location')!);
+      expect(back.searchParams.get('status')).toBe('failed');
+      expect(back.searchParams.get('error')).toBe('access_denied');
+      expect((await waiting).code).toBe('CONNECTION_FAILED');
+      expect((await mux.connectedAccounts.get(request.connectedAccountId)).statusReason).toMatch(
+        /^access_denied/,
+      );
+    });
+
+    it('waitForConnection times out with CONNECTION_TIMEOUT', async () => {
+      const { mux } = setup();
+      const session = await mux.create('user_1', { toolkits: ['octo'] });
+      const request = await session.authorize('octo', { callbackUrl: appCallback });
+      const started = Date.now();
+      expect((await rejection(request.waitForConnection(300))).code).toBe('CONNECTION_TIMEOUT');
+      expect(Date.now() - started).toBeLessThan(2_000);
+    });
+
+    it('keeps every secret out of the database rows, JSON and inspect()', async () => {
+      const seen: Seen = { codeVerifiers: [], accessTokens: [], refreshTokens: [] };
+      const { mux, session, request } = await connected('user_1', seen);
+      await database.exec(
+        `UPDATE toolmux_connected_accounts SET expires_at = ${pastTime(database.spec, 1000)} WHERE id = '${request.connectedAccountId}'`,
+      );
+      expect((await session.execute('OCTO_WHOAMI', {})).successful).toBe(true);
+      const mailConfig = await mux.authConfigs.create('mail', { type: 'api_key' });
+      const apiKey = 'sk_live_mail_key_0123456789';
+      const mailAccount = await mux.connectedAccounts.create('user_1', mailConfig.id, { apiKey });
+      await session.update({ authConfigs: { mail: mailConfig.id } });
+      const pending = await session.authorize('octo', { callbackUrl: appCallback });
+      const pendingCallback = await oauthServer.signIn(pending.redirectUrl);
+      expect(
+        (await session.execute('MAIL_SEND_EMAIL', { to: 'a@b.c', subject: apiKey, body: 'x' })).successful,
+      ).toBe(true);
+      await fetch(pendingCallback, { redirect: 'manual' });
+
+      const secrets = [
+        oauthServer.clientSecret,
+        apiKey,
+        ...seen.codeVerifiers,
+        ...seen.accessTokens,
+        ...seen.refreshTokens,
+      ];
+      expect(seen.codeVerifiers).toHaveLength(2);
+      expect(seen.accessTokens.length).toBeGreaterThanOrEqual(3);
+      expect(seen.refreshTokens.length).toBeGreaterThanOrEqual(3);
+      const tables = [
+        'toolmux_auth_configs',
+        'toolmux_connected_accounts',
+        'toolmux_connection_requests',
+        'toolmux_sessions',
+        'toolmux_execution_logs',
+      ];
+      let dump = '';
+      for (const table of tables) dump += JSON.stringify(await database.rows(`SELECT * FROM ${table}`));
+      expect(dump).toContain(request.connectedAccountId);
+      for (const secret of secrets) expect(dump).not.toContain(secret);
+      // nor any state: only its hash is stored
+      expect(dump).not.toContain(new URL(pending.redirectUrl).searchParams.get('state'));
+
+      const shown = [
+        mux,
+        session,
+        pending,
+        await mux.authConfigs.list(),
+        await mux.connectedAccounts.list({ userIds: ['user_1'] }),
+        await mux.connectedAccounts.get(mailAccount.id),
+        await session.toolkits(),
+      ];
+      for (const value of shown) {
+        const text = `${JSON.stringify(value)}\n${inspect(value, { depth: 20, showHidden: true })}`;
+        for (const secret of [...secrets, secretKey]) expect(text).not.toContain(secret);
+      }
+      const configs = (await mux.authConfigs.list({ toolkit: 'octo' })).items;
+      expect(configs[0]).toMatchObject({
+        createdBy: 'toolmux',
+        clientId: oauthServer.clientId,
+        hasClientSecret: true,
+      });
+      expect((configs[0] as unknown as Record<string, unknown>).clientSecret).toBeUndefined();
+    });
+
+    it('waitForConnection resolves when the callback lands in another process', async () => {
+      const { mux } = setup();
+      const serverScript = `
+        import { createServer } from 'node:http';
+        import { ToolMux, defineTool, defineToolkit } from ${JSON.stringify(join(dist, 'index.js'))};
+        import { z } from 'zod';
+        const octo = defineToolkit({ slug: 'octo', name: 'Octo', description: 'x',
+          tools: [defineTool({ slug: 'OCTO_WHOAMI', description: 'x', inputSchema: z.object({}), execute: () => null })],
+          auth: { type: 'oauth2', authorizationUrl: process.env.AUTH_URL, tokenUrl: process.env.TOKEN_URL } });
+        const mux = new ToolMux({ toolkits: [octo], store: process.env.STORE, secretKey: process.env.KEY,
+          logger: { debug() {}, warn() {}, error() {} } });
+        createServer(async (incoming, outgoing) => {
+          const response = await mux.auth.handleCallback(new Request('http://127.0.0.1' + incoming.url));
+          outgoing.writeHead(response.status, Object.fromEntries(response.headers));
+          outgoing.end(await response.text());
+        }).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening'));
+      `;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', serverScript], {
+        cwd: resolve(import.meta.dirname, '../..'),
+        env: {
+          ...process.env,
+          STORE: database.spec,
+          KEY: secretKey,
+          PORT: String(otherProcessPort),
+          AUTH_URL: oauthServer.authorizationUrl,
+          TOKEN_URL: oauthServer.tokenUrl,
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      try {
+        await new Promise<void>((ready, failed) => {
+          child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('listening') && ready());
+          child.once('exit', (code) => failed(new Error(`the callback process exited with ${code}`)));
+        });
+        const elsewhere = new ToolMux({
+          toolkits: [octoToolkit(oauthServer).toolkit],
+          store: database.spec,
+          secretKey,
+          logger: quiet,
+          oauthRedirectUri: `http://127.0.0.1:${otherProcessPort}/auth/callback`,
+        });
+        opened.push(elsewhere);
+        const config = await mux.authConfigs.create('octo', {
+          type: 'oauth2',
+          clientId: oauthServer.clientId,
+          clientSecret: oauthServer.clientSecret,
+        });
+        const request = await elsewhere.connectedAccounts.link('user_9', config.id, {
+          callbackUrl: appCallback,
+        });
+        const waiting = request.waitForConnection(15_000);
+        const { response } = await completeConnection(request.redirectUrl);
+        expect(response.status).toBe(302);
+        expect(await waiting).toEqual({ id: request.connectedAccountId, status: 'ACTIVE', toolkit: 'octo' });
+        const session = await mux.create('user_9', { toolkits: ['octo'], authConfigs: { octo: config.id } });
+        expect((await session.execute('OCTO_WHOAMI', {})).successful).toBe(true);
+      } finally {
+        child.kill();
+      }
+    });
+  });
+});

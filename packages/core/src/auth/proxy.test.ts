@@ -1,0 +1,188 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool, defineToolkit } from '../catalog/define.js';
+import type { AuthScheme } from '../catalog/types.js';
+import { ToolMuxError } from '../errors.js';
+import { quiet } from '../test/auth-fixtures.js';
+import { ToolMux } from '../toolmux.js';
+
+let server: Server;
+let baseUrl: string;
+
+beforeAll(async () => {
+  // echoes what it received, credentials included, like an API that reflects its input
+  server = createServer((request, response) => {
+    if (request.url === '/redirect') {
+      response.writeHead(302, { location: 'https://elsewhere.example.com/steal' }).end();
+      return;
+    }
+    let body = '';
+    request.on('data', (chunk) => {
+      body += chunk;
+    });
+    request.on('end', () => {
+      response.writeHead(200, {
+        'content-type': 'application/json',
+        'x-echo-auth': request.headers.authorization ?? '',
+      });
+      response.end(
+        JSON.stringify({ method: request.method, url: request.url, headers: request.headers, body }),
+      );
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
+});
+afterAll(() => new Promise<void>((done) => server.close(() => done())));
+
+function toolkit(slug: string, auth: AuthScheme) {
+  return defineToolkit({
+    slug,
+    description: `${slug} API`,
+    baseUrl,
+    auth,
+    tools: [
+      defineTool({
+        slug: `${slug.toUpperCase()}_PING`,
+        description: 'Ping.',
+        inputSchema: z.object({}),
+        execute: () => 'pong',
+      }),
+    ],
+  });
+}
+
+async function setup() {
+  const mux = new ToolMux({
+    toolkits: [
+      toolkit('keyed', {
+        type: 'api_key',
+        fields: [{ name: 'apiKey' }],
+        placement: { in: 'header', name: 'X-API-Key' },
+      }),
+      toolkit('queried', {
+        type: 'api_key',
+        fields: [{ name: 'apiKey' }],
+        placement: { in: 'query', name: 'api_key' },
+      }),
+      toolkit('plainkey', { type: 'api_key', fields: [{ name: 'apiKey' }] }),
+      toolkit('basicauth', { type: 'basic' }),
+      toolkit('tokened', { type: 'bearer' }),
+      toolkit('open', { type: 'none' }),
+    ],
+    store: ':memory:',
+    logger: quiet,
+  });
+  const authConfigs: Record<string, string> = {};
+  const connect = async (
+    slug: string,
+    type: 'api_key' | 'basic' | 'bearer',
+    credentials: Record<string, string>,
+  ) => {
+    const config = await mux.authConfigs.create(slug, { type });
+    authConfigs[slug] = config.id;
+    await mux.connectedAccounts.create('user_1', config.id, credentials);
+  };
+  await connect('keyed', 'api_key', { apiKey: 'key-header-123456' });
+  await connect('queried', 'api_key', { apiKey: 'key-query-123456' });
+  await connect('plainkey', 'api_key', { apiKey: 'key-plain-123456' });
+  await connect('basicauth', 'basic', { username: 'alice', password: 'pw-basic-123456' });
+  await connect('tokened', 'bearer', { token: 'tok-bearer-123456' });
+  const session = await mux.create('user_1', { authConfigs });
+  return { mux, session };
+}
+
+type Echo = { method: string; url: string; headers: Record<string, string>; body: string };
+
+describe('session.proxyExecute', () => {
+  it('applies each scheme’s credentials and masks them in what comes back', async () => {
+    const { session } = await setup();
+    const keyed = await session.proxyExecute({
+      toolkit: 'keyed',
+      endpoint: '/items?page=2',
+      method: 'POST',
+      body: { name: 'x' },
+      parameters: [
+        { in: 'header', name: 'X-Trace', value: 't-1' },
+        { in: 'query', name: 'limit', value: 5 },
+        { in: 'header', name: 'X-API-Key', value: 'caller-tries-to-override' },
+      ],
+    });
+    expect(keyed.status).toBe(200);
+    const echo = keyed.data as Echo;
+    expect(echo.method).toBe('POST');
+    expect(echo.url).toBe('/api/items?page=2&limit=5');
+    expect(echo.headers['x-api-key']).toBe('[REDACTED]'); // it was sent: the server saw the real key
+    expect(echo.headers['x-trace']).toBe('t-1');
+    expect(echo.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(echo.body)).toEqual({ name: 'x' });
+
+    const queried = await session.proxyExecute({ toolkit: 'queried', endpoint: 'search' });
+    expect((queried.data as Echo).url).toBe('/api/search?api_key=[REDACTED]');
+
+    const plain = await session.proxyExecute({ toolkit: 'plainkey', endpoint: '/' });
+    expect((plain.data as Echo).headers.authorization).toBe('Bearer [REDACTED]');
+
+    const basic = await session.proxyExecute({ toolkit: 'basicauth', endpoint: '/me' });
+    expect((basic.data as Echo).headers.authorization).toBe('Basic [REDACTED]');
+    expect(basic.headers['x-echo-auth']).toBe('Basic [REDACTED]');
+
+    const bearer = await session.proxyExecute({ toolkit: 'tokened', endpoint: '/me' });
+    expect((bearer.data as Echo).headers.authorization).toBe('Bearer [REDACTED]');
+
+    for (const result of [keyed, queried, plain, basic, bearer]) {
+      const text = JSON.stringify(result);
+      for (const secret of [
+        'key-header-123456',
+        'key-query-123456',
+        'key-plain-123456',
+        'pw-basic-123456',
+        'tok-bearer-123456',
+      ]) {
+        expect(text).not.toContain(secret);
+      }
+      expect(text).not.toContain(Buffer.from('alice:pw-basic-123456').toString('base64'));
+    }
+    const open = await session.proxyExecute({ toolkit: 'open', endpoint: '/x', method: 'DELETE' });
+    expect(open).toMatchObject({ status: 200, data: { method: 'DELETE' } });
+  });
+
+  it('sends credentials only to the toolkit’s origin and does not follow redirects', async () => {
+    const { session } = await setup();
+    const origin = new URL(baseUrl).origin;
+    const sameOrigin = await session.proxyExecute({ toolkit: 'keyed', endpoint: `${origin}/other/path` });
+    expect((sameOrigin.data as Echo).url).toBe('/other/path');
+    for (const endpoint of [
+      'https://evil.example.com/api',
+      '//evil.example.com/api',
+      'http://127.0.0.1:1/api',
+    ]) {
+      const error = await session
+        .proxyExecute({ toolkit: 'keyed', endpoint })
+        .catch((caught: unknown) => caught);
+      expect(ToolMuxError.isInstance(error) && error.code).toBe('INVALID_REQUEST');
+    }
+    const redirected = await session.proxyExecute({ toolkit: 'keyed', endpoint: '/../redirect' });
+    expect(redirected.status).toBe(302);
+    expect(redirected.headers.location).toBe('https://elsewhere.example.com/steal');
+  });
+
+  it('needs a toolkit of the session and a connected account', async () => {
+    const { mux } = await setup();
+    const session = await mux.create('user_2', { toolkits: ['keyed'] });
+    const unknown = await session
+      .proxyExecute({ toolkit: 'queried', endpoint: '/' })
+      .catch((caught: unknown) => caught);
+    expect((unknown as ToolMuxError).code).toBe('TOOL_NOT_IN_SESSION');
+    const unconnected = await session
+      .proxyExecute({ toolkit: 'keyed', endpoint: '/' })
+      .catch((caught: unknown) => caught);
+    expect((unconnected as ToolMuxError).code).toBe('CONNECTION_REQUIRED');
+    const badMethod = await session
+      .proxyExecute({ toolkit: 'keyed', endpoint: '/', method: 'TRACE' as never })
+      .catch((caught: unknown) => caught);
+    expect((badMethod as ToolMuxError).code).toBe('INVALID_REQUEST');
+  });
+});

@@ -1,0 +1,122 @@
+import type { Toolkit } from '../catalog/types.js';
+import { ToolMuxError } from '../errors.js';
+import type { AccountSelection } from '../execution/execute.js';
+import { REDACTED } from '../util/redact.js';
+import type { AuthService } from './auth-service.js';
+import { applyCredentials } from './schemes.js';
+import type { ProxyExecuteRequest, ProxyExecuteResponse } from './types.js';
+
+const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']);
+
+function invalid(message: string): ToolMuxError {
+  return new ToolMuxError({ code: 'INVALID_REQUEST', message });
+}
+
+/** `toolkit.baseUrl` + a path, or an absolute URL on the base URL's origin: credentials go nowhere else. */
+function targetUrl(toolkit: Toolkit, endpoint: string): URL {
+  if (!toolkit.baseUrl) {
+    throw invalid(
+      `${toolkit.name} (${toolkit.slug}) declares no baseUrl, so proxyExecute cannot call its API.`,
+    );
+  }
+  const base = new URL(toolkit.baseUrl);
+  if (typeof endpoint !== 'string' || endpoint === '')
+    throw invalid('endpoint must be a path like "/user" or a URL.');
+  if (/^[a-z][a-z0-9+.-]*:/i.test(endpoint) || endpoint.startsWith('//')) {
+    const url = new URL(endpoint, base);
+    if (url.origin !== base.origin) {
+      throw invalid(
+        `endpoint ${JSON.stringify(endpoint.slice(0, 200))} is not on ${base.origin}, the API of ${toolkit.slug}: proxyExecute sends credentials only there.`,
+      );
+    }
+    return url;
+  }
+  const url = new URL(`${base.href.replace(/\/+$/, '')}/${endpoint.replace(/^\/+/, '')}`);
+  if (url.origin !== base.origin)
+    throw invalid(`endpoint ${JSON.stringify(endpoint.slice(0, 200))} leaves ${base.origin}.`);
+  return url;
+}
+
+/** Replaces every credential value (4 characters or more) in strings of `value`. */
+function mask(value: unknown, secrets: readonly string[]): unknown {
+  if (typeof value === 'string') {
+    let out = value;
+    for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join(REDACTED);
+    return out;
+  }
+  if (Array.isArray(value)) return value.map((item) => mask(item, secrets));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, mask(item, secrets)]));
+  }
+  return value;
+}
+
+/**
+ * A raw call to a toolkit's API with the user's account (`session.proxyExecute`): the account comes
+ * from the precedence rules (or `connectedAccountId`), its credentials are applied as the scheme says,
+ * redirects are not followed (so credentials never travel to another host), and credential values are
+ * masked in what comes back.
+ */
+export async function proxyExecute(
+  auth: AuthService,
+  fetch: typeof globalThis.fetch,
+  call: {
+    toolkit: Toolkit;
+    userId: string;
+    selection: AccountSelection | undefined;
+    request: ProxyExecuteRequest;
+  },
+): Promise<ProxyExecuteResponse> {
+  const { toolkit, request } = call;
+  const method = (request.method ?? 'GET').toUpperCase();
+  if (!METHODS.has(method))
+    throw invalid(`method must be one of ${[...METHODS].join(', ')}; got ${JSON.stringify(request.method)}.`);
+  const url = targetUrl(toolkit, request.endpoint);
+  const headers = new Headers();
+  for (const parameter of request.parameters ?? []) {
+    if (parameter.in === 'header') headers.set(parameter.name, String(parameter.value));
+    else if (parameter.in === 'query') url.searchParams.append(parameter.name, String(parameter.value));
+    else throw invalid(`parameter ${JSON.stringify(parameter.name)} must be "in": "header" or "query".`);
+  }
+  let secrets: string[] = [];
+  if (!toolkit.noAuth) {
+    const account = await auth.selectAccount({
+      toolkit,
+      userId: call.userId,
+      selection: call.selection,
+      connectedAccountId: request.connectedAccountId,
+    });
+    const credentials = await auth.credentials.load(account);
+    secrets = Object.values(credentials);
+    applyCredentials(await auth.schemeOfAccount(account, toolkit), credentials, url, headers);
+    const authorization = headers.get('authorization');
+    if (authorization) secrets.push(authorization.replace(/^\S+\s+/, '')); // e.g. Basic's base64
+  }
+  let body: string | undefined;
+  if (request.body !== undefined && request.body !== null) {
+    if (typeof request.body === 'string') body = request.body;
+    else {
+      body = JSON.stringify(request.body);
+      if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+    }
+  }
+  const response = await fetch(url, { method, headers, body, redirect: 'manual', signal: request.signal });
+  const text = method === 'HEAD' ? '' : await response.text();
+  let data: unknown = text === '' ? null : text;
+  if (text !== '' && /\bjson\b/i.test(response.headers.get('content-type') ?? '')) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      // not JSON after all: keep the text
+    }
+  }
+  const responseHeaders: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    responseHeaders[name] = value;
+  });
+  return {
+    status: response.status,
+    headers: mask(responseHeaders, secrets) as Record<string, string>,
+    data: mask(data, secrets),
+  };
+}

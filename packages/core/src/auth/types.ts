@@ -1,0 +1,96 @@
+import type { AuthConfigType, ConnectionStatus } from '../store/types.js';
+
+export type { AuthConfigType, ConnectionStatus };
+
+/** An auth config as the API returns it: never the client secret. */
+export interface AuthConfig {
+  /** `ac_…` */
+  id: string;
+  toolkit: string;
+  type: AuthConfigType;
+  /** `toolmux` when toolmux created it from the `managedAuth` option. */
+  createdBy: 'user' | 'toolmux';
+  name: string | undefined;
+  /** OAuth client id (oauth2). */
+  clientId: string | undefined;
+  /** Scopes asked for (oauth2); the toolkit's default scopes when the config names none. */
+  scopes: string[] | undefined;
+  /** Whether a client secret is stored (encrypted; it is never returned). */
+  hasClientSecret: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What `authConfigs.create(toolkit, options)` takes. */
+export type CreateAuthConfigOptions =
+  | {
+      type: 'oauth2';
+      clientId: string;
+      /** Omit for a public client (PKCE only). Stored encrypted, never returned. */
+      clientSecret?: string;
+      /** @default the toolkit scheme's scopes */
+      scopes?: string[];
+      name?: string;
+    }
+  | {
+      type: 'api_key' | 'bearer' | 'basic';
+      name?: string;
+    };
+
+/** The operator's OAuth app for a toolkit (`managedAuth` option). */
+export interface ManagedAuthCredentials {
+  clientId: string;
+  clientSecret?: string;
+  /** @default the toolkit scheme's scopes */
+  scopes?: string[];
+}
+
+/** A connected account as the API returns it: never its credentials. */
+export interface ConnectedAccount {
+  /** `ca_…` */
+  id: string;
+  userId: string;
+  toolkit: string;
+  authConfigId: string;
+  status: ConnectionStatus;
+  /** Why it is FAILED or EXPIRED, in the provider's words (`invalid_grant: …`). */
+  statusReason: string | null;
+  /** When it last became ACTIVE. */
+  connectedAt: Date | null;
+  /** When the current OAuth access token expires (toolmux refreshes it before). */
+  expiresAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What `waitForConnection` resolves with. */
+export interface ConnectionResult {
+  /** The connected account id (`ca_…`). */
+  id: string;
+  status: 'ACTIVE';
+  toolkit: string;
+}
+
+/** A raw API call with a user's account (`session.proxyExecute`). */
+export interface ProxyExecuteRequest {
+  toolkit: string;
+  /** A path under the toolkit's `baseUrl` (`/user`), or an absolute URL on the same origin. */
+  endpoint: string;
+  /** @default 'GET' */
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
+  /** An object is sent as JSON; a string as is. */
+  body?: unknown;
+  /** Extra headers and query parameters. Credentials are set by toolmux and win over these. */
+  parameters?: Array<{ in: 'header' | 'query'; name: string; value: string | number | boolean }>;
+  /** Use this account (checked to belong to the user and toolkit) instead of the precedence rules. */
+  connectedAccountId?: string;
+  signal?: AbortSignal;
+}
+
+/** The provider's answer to a proxied call, with every credential value masked. */
+export interface ProxyExecuteResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** Parsed JSON when the answer is JSON, else text (`null` when empty). */
+  data: unknown;
+}

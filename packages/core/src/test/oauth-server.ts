@@ -1,0 +1,185 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Provider from 'oidc-provider';
+
+/**
+ * A real OAuth 2.0 / OpenID Connect authorization server for tests: `oidc-provider` on a loopback
+ * port, with one confidential client that must use PKCE and gets refresh tokens. Users sign in and
+ * consent through oidc-provider's development forms, which {@link TestOAuthServer.signIn} fills in
+ * with plain HTTP requests, as a browser would.
+ *
+ * Not exported from `@toolmux/core/test`: it needs the `oidc-provider` dev dependency.
+ */
+export interface TestOAuthServer {
+  issuer: string;
+  authorizationUrl: string;
+  tokenUrl: string;
+  userinfoUrl: string;
+  clientId: string;
+  clientSecret: string;
+  /** The oidc-provider instance (to look up or revoke what it issued). */
+  provider: Provider;
+  /** POST requests that reached the token endpoint, by `grant_type`. */
+  tokenRequests: { authorization_code: number; refresh_token: number };
+  /**
+   * Opens `redirectUrl` like a browser (cookies, manual redirects), signs in as `login` and consents
+   * (or cancels with `deny`), and returns the URL the provider finally redirects to (the callback with
+   * `code` and `state`), without opening it.
+   */
+  signIn(redirectUrl: string, options?: { login?: string; deny?: boolean }): Promise<string>;
+  /** Revokes every grant (and so every refresh token) of `accessToken`'s sign-in. */
+  revokeGrantOf(accessToken: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}
+
+export async function startTestOAuthServer(options: {
+  /** redirect_uris the client may use. */
+  redirectUris: string[];
+  /** Access token lifetime in seconds. @default 3600 */
+  accessTokenTtl?: number;
+}): Promise<TestOAuthServer> {
+  let handler: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
+  const tokenRequests = { authorization_code: 0, refresh_token: 0 };
+  const server = createServer((request, response) => handler!(request, response));
+  const port = await listen(server);
+  const issuer = `http://127.0.0.1:${port}`;
+  const clientId = 'toolmux-test-client';
+  const clientSecret = `cs_${randomBytes(24).toString('hex')}`;
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: clientId,
+        client_secret: clientSecret,
+        redirect_uris: options.redirectUris,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
+    pkce: { required: () => true },
+    scopes: ['openid', 'offline_access', 'repo'],
+    issueRefreshToken: async (_context, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
+    ttl: { AccessToken: options.accessTokenTtl ?? 3600 },
+    features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
+    findAccount: async (_context, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
+  });
+  const callback = provider.callback();
+  provider.on('grant.success', (context) => count(context.oidc.params?.grant_type));
+  provider.on('grant.error', (context) => count(context.oidc.params?.grant_type));
+  function count(grantType: unknown) {
+    if (grantType === 'authorization_code' || grantType === 'refresh_token') tokenRequests[grantType]++;
+  }
+  handler = (request, response) => void callback(request, response);
+
+  async function signIn(
+    redirectUrl: string,
+    signInOptions: { login?: string; deny?: boolean } = {},
+  ): Promise<string> {
+    const cookies = new Map<string, string>();
+    let url = new URL(redirectUrl);
+    let init: RequestInit = { method: 'GET' };
+    for (let step = 0; step < 20; step++) {
+      const response = await fetch(url, {
+        ...init,
+        redirect: 'manual',
+        headers: {
+          ...(init.headers as Record<string, string> | undefined),
+          cookie: [...cookies].map(([name, value]) => `${name}=${value}`).join('; '),
+        },
+      });
+      for (const line of response.headers.getSetCookie()) {
+        const [pair] = line.split(';');
+        const index = pair!.indexOf('=');
+        cookies.set(pair!.slice(0, index).trim(), pair!.slice(index + 1));
+      }
+      if (response.status >= 300 && response.status < 400) {
+        await response.arrayBuffer();
+        const next = new URL(response.headers.get('location')!, url);
+        if (next.origin !== issuer) return next.toString();
+        url = next;
+        init = { method: 'GET' };
+        continue;
+      }
+      const html = await response.text();
+      if (response.status !== 200)
+        throw new Error(`the authorization server answered ${response.status}: ${html.slice(0, 500)}`);
+      const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+      const prompt = /name="prompt" value="([^"]+)"/.exec(html)?.[1];
+      if (!action || !prompt) throw new Error(`no sign-in or consent form in: ${html.slice(0, 500)}`);
+      if (signInOptions.deny && prompt === 'consent') {
+        const abort = /<a href="([^"]+\/abort)"/.exec(html)?.[1];
+        url = new URL(abort!.replaceAll('&amp;', '&'), url);
+        init = { method: 'GET' };
+        continue;
+      }
+      const form = new URLSearchParams({ prompt });
+      if (prompt === 'login') {
+        form.set('login', signInOptions.login ?? 'user-1');
+        form.set('password', 'any');
+      }
+      url = new URL(action.replaceAll('&amp;', '&'), url);
+      init = {
+        method: 'POST',
+        body: form.toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      };
+    }
+    throw new Error('the sign-in did not end in a redirect to the client within 20 steps');
+  }
+
+  return {
+    issuer,
+    authorizationUrl: `${issuer}/auth`,
+    tokenUrl: `${issuer}/token`,
+    userinfoUrl: `${issuer}/me`,
+    clientId,
+    clientSecret,
+    provider,
+    tokenRequests,
+    signIn,
+    async revokeGrantOf(accessToken) {
+      const token = await provider.AccessToken.find(accessToken);
+      if (!token?.grantId) throw new Error('unknown access token');
+      const grant = await provider.Grant.find(token.grantId);
+      await grant?.destroy();
+    },
+    close: () => closeServer(server),
+  };
+}
+
+/** Serves a fetch handler (`Request` → `Response`) on a loopback port, as a web framework would. */
+export async function serveFetchHandler(
+  handle: (request: Request) => Promise<Response>,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer(async (incoming, outgoing) => {
+    const request = new Request(`http://${incoming.headers.host}${incoming.url}`, {
+      method: incoming.method,
+      headers: Object.entries(incoming.headers).flatMap(([name, value]) =>
+        value === undefined
+          ? []
+          : (Array.isArray(value) ? value : [value]).map((each) => [name, each] as [string, string]),
+      ),
+    });
+    const response = await handle(request);
+    outgoing.writeHead(response.status, Object.fromEntries(response.headers));
+    outgoing.end(Buffer.from(await response.arrayBuffer()));
+  });
+  const port = await listen(server);
+  return { url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
+}

@@ -1,0 +1,41 @@
+import type { SealedSecretKind, Store } from '../store/types.js';
+import type { Vault } from './vault.js';
+
+const KINDS: readonly SealedSecretKind[] = ['auth_config', 'connected_account', 'connection_request'];
+
+export interface RotationResult {
+  /** Records now encrypted under the current key. */
+  reencrypted: number;
+  /** Records that changed while they were re-encrypted (a token refresh wrote them anew meanwhile). */
+  skipped: number;
+}
+
+/**
+ * Re-encrypts every record that is not under the vault's current key, in batches of `batchSize`. Each
+ * record is replaced by a conditional update (only if it still holds the ciphertext that was read), so
+ * it runs beside live traffic: reads decrypt either form throughout (the old key is among the vault's
+ * previous keys), and a record rewritten meanwhile (a token refresh) is left as the writer left it.
+ * Throws SECRET_KEY_MISSING when a record's key is not known at all.
+ */
+export async function rotateSecrets(
+  store: Store,
+  vault: Vault,
+  options: { batchSize?: number } = {},
+): Promise<RotationResult> {
+  const batchSize = options.batchSize ?? 100;
+  const result: RotationResult = { reencrypted: 0, skipped: 0 };
+  for (const kind of KINDS) {
+    let afterId: string | undefined;
+    for (;;) {
+      const batch = await store.listSealedSecrets({ kind, notKeyId: vault.keyId, afterId, limit: batchSize });
+      if (batch.length === 0) break;
+      for (const record of batch) {
+        const next = vault.seal(record.id, vault.open(record.id, record.secret));
+        if (await store.replaceSealedSecret(kind, record.id, record.secret, next)) result.reencrypted++;
+        else result.skipped++;
+      }
+      afterId = batch[batch.length - 1]!.id;
+    }
+  }
+  return result;
+}
