@@ -1,0 +1,175 @@
+import { defineToolkit, type Toolkit, ToolMux } from '@toolmux/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeApi, startFakeApi } from '../test/api-server.js';
+import { createExaToolkit } from './exa.js';
+import { createFirecrawlToolkit } from './firecrawl.js';
+import { createGithubToolkit } from './github.js';
+import { createGmailToolkit } from './gmail.js';
+import { createLinearToolkit } from './linear.js';
+import { createNotionToolkit } from './notion.js';
+import { createSlackToolkit } from './slack.js';
+
+/**
+ * The full session path for every toolkit that needs an account: an auth config, a connected account
+ * (API key, or an OAuth code flow against a token endpoint on loopback), a session, a call. The
+ * credential must arrive at the provider the way the toolkit's scheme says, and the log names the account.
+ */
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const redirectUri = 'http://127.0.0.1:9/auth/callback';
+
+let api: FakeApi;
+let mux: ToolMux;
+let toolkits: Record<string, Toolkit>;
+
+/** The toolkit with its OAuth endpoints moved to the fake provider (the rest as shipped). */
+function withLocalOAuth(toolkit: Toolkit): Toolkit {
+  return defineToolkit({
+    ...toolkit,
+    tools: [...toolkit.tools],
+    categories: [...toolkit.categories],
+    auth: toolkit.auth.map((scheme) =>
+      scheme.type === 'oauth2'
+        ? {
+            ...scheme,
+            authorizationUrl: `${api.url}/oauth/authorize`,
+            tokenUrl: `${api.url}/oauth/token`,
+            issuer: api.url,
+          }
+        : scheme,
+    ),
+  });
+}
+
+beforeAll(async () => {
+  api = await startFakeApi();
+  api.route('POST', '/oauth/token', (request) => ({
+    body: {
+      access_token: `oauth-token-for-${new URLSearchParams(String(request.body)).get('code')}`,
+      token_type: 'Bearer',
+      expires_in: 3600,
+      refresh_token: 'refresh-1',
+      scope: 'granted',
+    },
+  }));
+  api.route('GET', '/github/user', {
+    body: { login: 'octocat', id: 1, html_url: 'https://github.com/octocat' },
+  });
+  api.route('GET', '/gmail/users/me/profile', {
+    body: { emailAddress: 'sam@example.com', messagesTotal: 1, threadsTotal: 1 },
+  });
+  api.route('GET', '/slack/users.list', {
+    body: { ok: true, members: [], response_metadata: { next_cursor: '' } },
+  });
+  api.route('POST', '/exa/search', { body: { results: [] } });
+  api.route('POST', '/firecrawl/v2/map', { body: { success: true, links: [] } });
+  api.route('GET', '/notion/users', { body: { object: 'list', results: [], next_cursor: null } });
+  api.route('POST', '/linear/graphql', { body: { data: { teams: { nodes: [] } } } });
+  toolkits = {
+    github: createGithubToolkit({ baseUrl: `${api.url}/github` }),
+    gmail: withLocalOAuth(createGmailToolkit({ baseUrl: `${api.url}/gmail` })),
+    slack: withLocalOAuth(createSlackToolkit({ baseUrl: `${api.url}/slack` })),
+    exa: createExaToolkit({ baseUrl: `${api.url}/exa` }),
+    firecrawl: createFirecrawlToolkit({ baseUrl: `${api.url}/firecrawl` }),
+    notion: createNotionToolkit({ baseUrl: `${api.url}/notion` }),
+    linear: createLinearToolkit({ baseUrl: `${api.url}/linear/graphql` }),
+  };
+  mux = new ToolMux({
+    toolkits: Object.values(toolkits),
+    store: ':memory:',
+    logger: quiet,
+    oauthRedirectUri: redirectUri,
+  });
+});
+
+afterAll(async () => {
+  await mux.close();
+  await api.close();
+});
+
+/** Connects an API key account and runs one tool through a session; returns the request the provider got. */
+async function viaApiKey(toolkit: string, key: string, slug: string, args: object) {
+  const config = await mux.authConfigs.create(toolkit, { type: 'api_key' });
+  const account = await mux.connectedAccounts.create(`user_${toolkit}`, config.id, { apiKey: key });
+  const session = await mux.create(`user_${toolkit}`, {
+    toolkits: [toolkit],
+    connectedAccounts: { [toolkit]: account.id },
+  });
+  const result = await session.execute(slug, args);
+  expect(result.error).toBeNull();
+  expect((await session.logs()).items[0]).toMatchObject({
+    toolSlug: slug,
+    connectedAccountId: account.id,
+    status: 'success',
+  });
+  return api.requests.at(-1)!;
+}
+
+/** Connects through the OAuth code flow (the provider's sign-in answered with a code) and runs one tool. */
+async function viaOAuth(toolkit: string, slug: string, args: object) {
+  const config = await mux.authConfigs.create(toolkit, {
+    type: 'oauth2',
+    clientId: `${toolkit}-client`,
+    clientSecret: 'shh',
+  });
+  const request = await mux.connectedAccounts.link(`user_${toolkit}`, config.id);
+  const authorize = new URL(request.redirectUrl);
+  expect(authorize.origin + authorize.pathname).toBe(`${api.url}/oauth/authorize`);
+  const callback = new URL(redirectUri);
+  callback.searchParams.set('code', `${toolkit}-code`);
+  callback.searchParams.set('state', authorize.searchParams.get('state')!);
+  const response = await mux.auth.handleCallback(new Request(callback));
+  expect(response.status).toBe(302);
+  const account = await request.waitForConnection(5_000);
+  const session = await mux.create(`user_${toolkit}`, {
+    toolkits: [toolkit],
+    connectedAccounts: { [toolkit]: account.id },
+  });
+  const result = await session.execute(slug, args);
+  expect(result.error).toBeNull();
+  return { authorize, call: api.requests.at(-1)! };
+}
+
+describe('every auth toolkit through a session with a connected account', () => {
+  it('github: a personal access token is sent as a Bearer token', async () => {
+    const call = await viaApiKey('github', 'ghp_personal', 'GITHUB_GET_AUTHENTICATED_USER', {});
+    expect(call.headers.authorization).toBe('Bearer ghp_personal');
+  });
+
+  it('exa: the API key goes in x-api-key', async () => {
+    const call = await viaApiKey('exa', 'exa-key', 'EXA_SEARCH', { query: 'x' });
+    expect(call.headers['x-api-key']).toBe('exa-key');
+  });
+
+  it('firecrawl: the API key is a Bearer token', async () => {
+    const call = await viaApiKey('firecrawl', 'fc-key', 'FIRECRAWL_MAP', { url: 'https://a.dev' });
+    expect(call.headers.authorization).toBe('Bearer fc-key');
+  });
+
+  it('notion: an internal integration secret is a Bearer token', async () => {
+    const call = await viaApiKey('notion', 'secret_abc', 'NOTION_LIST_USERS', {});
+    expect(call.headers.authorization).toBe('Bearer secret_abc');
+  });
+
+  it('linear: a personal API key goes in Authorization as it is', async () => {
+    const call = await viaApiKey('linear', 'lin_api_key', 'LINEAR_LIST_TEAMS', {});
+    expect(call.headers.authorization).toBe('lin_api_key');
+  });
+
+  it('gmail: OAuth with offline access; the access token is a Bearer token', async () => {
+    const { authorize, call } = await viaOAuth('gmail', 'GMAIL_GET_PROFILE', {});
+    expect(Object.fromEntries(authorize.searchParams)).toMatchObject({
+      access_type: 'offline',
+      prompt: 'consent',
+      scope: 'https://www.googleapis.com/auth/gmail.modify',
+      code_challenge_method: 'S256',
+    });
+    expect(call.headers.authorization).toBe('Bearer oauth-token-for-gmail-code');
+  });
+
+  it('slack: OAuth with comma-separated scopes', async () => {
+    const { authorize, call } = await viaOAuth('slack', 'SLACK_LIST_USERS', {});
+    expect(authorize.searchParams.get('scope')).toContain('channels:read,groups:read');
+    expect(call.headers.authorization).toBe('Bearer oauth-token-for-slack-code');
+  });
+});

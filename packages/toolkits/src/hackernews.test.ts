@@ -1,0 +1,272 @@
+import { type Session, ToolMux } from '@toolmux/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeApi, startFakeApi } from '../test/api-server.js';
+import { createHackernewsToolkit } from './hackernews.js';
+
+/** Items, users and search answers as the HN Firebase API and the Algolia HN API document them. */
+const items: Record<number, unknown> = {
+  8863: {
+    by: 'dhouston',
+    descendants: 71,
+    id: 8863,
+    kids: [9224, 8917, 8952, 8884, 8887, 8869],
+    score: 104,
+    time: 1175714200,
+    title: 'My YC app: Dropbox - Throw away your USB drive',
+    type: 'story',
+    url: 'http://www.getdropbox.com/u/2/screencast.html',
+  },
+  121003: {
+    by: 'tel',
+    descendants: 16,
+    id: 121003,
+    kids: [121016, 121109, 121168],
+    score: 25,
+    text: '<i>or</i> HN: the Next Iteration<p>I get the impression that with Arc being released a lot of people who never had time for HN before are suddenly dropping in more often.',
+    time: 1203647620,
+    title: 'Ask HN: The Arc Effect',
+    type: 'story',
+  },
+  2921983: {
+    by: 'norvig',
+    id: 2921983,
+    kids: [2922097, 2922429, 2924562],
+    parent: 2921506,
+    text: 'Aw shucks, guys ... you make me blush with your compliments.<p>Tell you what, Ill make a deal: I&#x27;ll keep writing if you keep reading. K?',
+    time: 1314211127,
+    type: 'comment',
+  },
+};
+
+let api: FakeApi;
+let mux: ToolMux;
+let session: Session;
+
+beforeAll(async () => {
+  api = await startFakeApi();
+  api.route('GET', '/v0/topstories.json', { body: [8863, 121003, 2921983] });
+  api.route('GET', '/v0/newstories.json', { body: [121003] });
+  api.route('GET', '/v0/beststories.json', { body: [8863] });
+  api.route('GET', '/v0/askstories.json', { body: [121003] });
+  api.route('GET', '/v0/showstories.json', { body: [8863] });
+  api.route('GET', '/v0/jobstories.json', { body: [8863] });
+  api.route('GET', '/v0/item/:id', (request) => ({
+    body: items[Number(request.path.match(/(\d+)\.json$/)![1])] ?? null,
+  }));
+  api.route('GET', '/v0/user/:id', (request) =>
+    request.path === '/v0/user/jl.json'
+      ? {
+          body: {
+            about: 'This is a test',
+            created: 1173923446,
+            id: 'jl',
+            karma: 2937,
+            submitted: [8265435, 8168423, 8090946],
+          },
+        }
+      : { body: null },
+  );
+  api.route('GET', '/api/v1/search', {
+    body: {
+      hits: [
+        {
+          _tags: ['story', 'author_pg', 'story_1'],
+          author: 'pg',
+          created_at: '2006-10-09T18:21:51.000Z',
+          created_at_i: 1160418111,
+          num_comments: 15,
+          objectID: '1',
+          points: 57,
+          story_id: 1,
+          title: 'Y Combinator',
+          updated_at: '2024-09-21T08:36:02Z',
+          url: 'http://ycombinator.com',
+        },
+      ],
+      hitsPerPage: 20,
+      nbHits: 1,
+      nbPages: 1,
+      page: 0,
+      params: 'query=y+combinator&tags=story',
+      processingTimeMS: 1,
+      query: 'y combinator',
+    },
+  });
+  api.route('GET', '/api/v1/search_by_date', {
+    body: { hits: [], nbHits: 0, page: 0, nbPages: 0, hitsPerPage: 20 },
+  });
+  api.route('GET', '/api/v1/items/:id', {
+    body: {
+      id: 1,
+      created_at: '2006-10-09T18:21:51.000Z',
+      type: 'story',
+      author: 'pg',
+      title: 'Y Combinator',
+      url: 'http://ycombinator.com',
+      text: null,
+      points: 57,
+      parent_id: null,
+      children: [
+        {
+          id: 15,
+          created_at: '2006-10-09T19:51:01.000Z',
+          type: 'comment',
+          author: 'sama',
+          text: '&quot;the rising star of venture capital&quot; -unknown VC eating lunch on SHR',
+          points: null,
+          parent_id: 1,
+          children: [
+            {
+              id: 17,
+              created_at: '2006-10-09T19:52:45.000Z',
+              type: 'comment',
+              author: 'pg',
+              text: 'Is there anywhere to eat on Sandhill Road?',
+              parent_id: 15,
+              children: [],
+            },
+          ],
+        },
+      ],
+    },
+  });
+  const toolkit = createHackernewsToolkit({ baseUrl: `${api.url}/v0`, searchBaseUrl: `${api.url}/api/v1` });
+  mux = new ToolMux({ toolkits: [toolkit], store: ':memory:' });
+  session = await mux.create('user_hn', { toolkits: ['hackernews'] });
+});
+
+afterAll(async () => {
+  await mux.close();
+  await api.close();
+});
+
+describe('hackernews through a session (no account needed)', () => {
+  it('gets top stories with items resolved, leaving out non-stories only by type', async () => {
+    const result = await session.execute('HACKERNEWS_GET_TOP_STORIES', { limit: 2 });
+    expect(result.successful).toBe(true);
+    expect((result.data as { stories: unknown[] }).stories).toEqual([
+      {
+        id: 8863,
+        type: 'story',
+        title: 'My YC app: Dropbox - Throw away your USB drive',
+        url: 'http://www.getdropbox.com/u/2/screencast.html',
+        text: null,
+        by: 'dhouston',
+        score: 104,
+        comments: 71,
+        time: '2007-04-04T19:16:40.000Z',
+        hn_url: 'https://news.ycombinator.com/item?id=8863',
+      },
+      expect.objectContaining({ id: 121003, title: 'Ask HN: The Arc Effect' }),
+    ]);
+    for (const slug of ['NEW', 'BEST', 'ASK', 'SHOW', 'JOB']) {
+      const list = await session.execute(`HACKERNEWS_GET_${slug}_STORIES`, {});
+      expect(list.successful, slug).toBe(true);
+    }
+  });
+
+  it('gets an item (HTML turned into text) and a user', async () => {
+    const comment = await session.execute('HACKERNEWS_GET_ITEM', { id: 2921983 });
+    expect(comment.data).toMatchObject({
+      type: 'comment',
+      by: 'norvig',
+      parent: 2921506,
+      text: "Aw shucks, guys ... you make me blush with your compliments.\n\nTell you what, Ill make a deal: I'll keep writing if you keep reading. K?",
+    });
+    const user = await session.execute('HACKERNEWS_GET_USER', { username: 'jl' });
+    expect(user.data).toEqual({
+      id: 'jl',
+      karma: 2937,
+      created: '2007-03-15T01:50:46.000Z',
+      about: 'This is a test',
+      submissions: 3,
+    });
+  });
+
+  it('searches by relevance and by date, with filters', async () => {
+    const result = await session.execute('HACKERNEWS_SEARCH', { query: 'y combinator', minPoints: 50 });
+    expect(result.data).toMatchObject({
+      total: 1,
+      hits: [
+        {
+          id: 1,
+          title: 'Y Combinator',
+          author: 'pg',
+          points: 57,
+          hn_url: 'https://news.ycombinator.com/item?id=1',
+        },
+      ],
+    });
+    expect(api.requests.at(-1)!.query).toEqual({
+      query: 'y combinator',
+      tags: 'story',
+      hitsPerPage: '20',
+      page: '0',
+      numericFilters: 'points>=50',
+    });
+    await session.execute('HACKERNEWS_SEARCH', { query: 'rust', sortBy: 'date', createdAfter: '2024-01-01' });
+    expect(api.requests.at(-1)!.path).toBe('/api/v1/search_by_date');
+    expect(api.requests.at(-1)!.query.numericFilters).toBe(
+      `created_at_i>=${Date.parse('2024-01-01') / 1000}`,
+    );
+  });
+
+  it('flattens a story’s comment tree', async () => {
+    const result = await session.execute('HACKERNEWS_GET_COMMENTS', { id: 1 });
+    expect(result.data).toEqual({
+      story: { id: 1, title: 'Y Combinator', url: 'http://ycombinator.com', points: 57 },
+      comments: [
+        {
+          id: 15,
+          by: 'sama',
+          text: '"the rising star of venture capital" -unknown VC eating lunch on SHR',
+          time: '2006-10-09T19:51:01.000Z',
+          depth: 1,
+          parent: 1,
+        },
+        {
+          id: 17,
+          by: 'pg',
+          text: 'Is there anywhere to eat on Sandhill Road?',
+          time: '2006-10-09T19:52:45.000Z',
+          depth: 2,
+          parent: 15,
+        },
+      ],
+    });
+  });
+});
+
+describe('hackernews errors as session results', () => {
+  it('a missing item (the API answers null) is a 404 naming the item', async () => {
+    const result = await session.execute('HACKERNEWS_GET_ITEM', { id: 99999999 });
+    expect(result).toMatchObject({ successful: false, code: 'TOOL_EXECUTION_FAILED' });
+    expect(result.error).toMatch(/Hacker News found no item 99999999 \(404 Not Found\)/);
+    const user = await session.execute('HACKERNEWS_GET_USER', { username: 'nobody_here' });
+    expect(user.error).toMatch(/found no user "nobody_here" \(names are case-sensitive\)/);
+  });
+
+  it('a 401 does not tell the user to reconnect an account they do not have', async () => {
+    api.failNext({ status: 401, body: { error: 'Permission denied' } });
+    const result = await session.execute('HACKERNEWS_GET_ITEM', { id: 8863 });
+    expect(result.error).toMatch(
+      /asked for authentication for item 8863 \(401 Unauthorized: Permission denied\)/,
+    );
+    expect(result.error).not.toMatch(/reconnect/);
+  });
+
+  it('429 is retried after a short wait, and reported after a long one', async () => {
+    api.failNext({ status: 429, headers: { 'retry-after': '0' }, body: { message: 'Too many requests' } });
+    expect((await session.execute('HACKERNEWS_SEARCH', { query: 'x' })).successful).toBe(true);
+    api.failNext({ status: 429, headers: { 'retry-after': '120' }, body: { message: 'Too many requests' } });
+    const result = await session.execute('HACKERNEWS_SEARCH', { query: 'x' });
+    expect(result.error).toMatch(/Hacker News search rate limit reached.*Retry after 2 minutes/);
+  });
+
+  it('the session logs every call', async () => {
+    const logs = await session.logs({ limit: 100 });
+    expect(logs.items.some((log) => log.toolSlug === 'HACKERNEWS_GET_ITEM' && log.status === 'error')).toBe(
+      true,
+    );
+  });
+});

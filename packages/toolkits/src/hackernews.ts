@@ -1,0 +1,347 @@
+import { defineTool, defineToolkit, type Tool, type Toolkit } from '@toolmux/core';
+import { z } from 'zod';
+import { READ } from './annotations.js';
+import { type Api, createApi, providerError, type RequestContext } from './http.js';
+
+export interface HackernewsToolkitOptions {
+  /** The official Firebase API. @default 'https://hacker-news.firebaseio.com/v0' */
+  baseUrl?: string;
+  /** The Algolia search API. @default 'https://hn.algolia.com/api/v1' */
+  searchBaseUrl?: string;
+}
+
+type Json = Record<string, any>;
+
+const ITEM_PAGE = 'https://news.ycombinator.com/item?id=';
+
+const storyOut = z.object({
+  id: z.number(),
+  type: z.string(),
+  title: z.string().nullable(),
+  url: z.string().nullable(),
+  text: z.string().nullable(),
+  by: z.string().nullable(),
+  score: z.number().nullable(),
+  comments: z.number().nullable(),
+  time: z.string().nullable(),
+  hn_url: z.string(),
+});
+const itemOut = storyOut.extend({
+  parent: z.number().nullable(),
+  kids: z.array(z.number()),
+  dead: z.boolean(),
+  deleted: z.boolean(),
+});
+const limit = z.number().int().min(1).max(50).default(10).describe('How many stories to return (1-50)');
+
+/** HN text fields are HTML; the model reads plain text better. */
+function htmlToText(html: string | null | undefined): string | null {
+  if (!html) return null;
+  return html
+    .replace(/<p>/gi, '\n\n')
+    .replace(/<a [^>]*href="([^"]*)"[^>]*>[^<]*<\/a>/gi, '$1')
+    .replace(/<[^>]+>/g, '')
+    .replace(/&#x27;|&#39;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&#x2F;/g, '/')
+    .replace(/&gt;/g, '>')
+    .replace(/&lt;/g, '<')
+    .replace(/&amp;/g, '&')
+    .trim();
+}
+
+const isoTime = (seconds: number | undefined) => (seconds ? new Date(seconds * 1000).toISOString() : null);
+
+const toItem = (item: Json): z.infer<typeof itemOut> => ({
+  id: item.id,
+  type: item.type ?? 'story',
+  title: item.title ?? null,
+  url: item.url ?? null,
+  text: htmlToText(item.text),
+  by: item.by ?? null,
+  score: item.score ?? null,
+  comments: item.descendants ?? null,
+  time: isoTime(item.time),
+  hn_url: `${ITEM_PAGE}${item.id}`,
+  parent: item.parent ?? null,
+  kids: item.kids ?? [],
+  dead: item.dead ?? false,
+  deleted: item.deleted ?? false,
+});
+
+async function getItem(api: Api, context: RequestContext, id: number): Promise<Json> {
+  const item = await api.request(context, { path: `/item/${id}.json`, resource: `item ${id}` });
+  // The Firebase API answers `null` (200) for an id that does not exist.
+  if (item === null)
+    throw providerError({
+      service: 'Hacker News',
+      status: 404,
+      statusText: 'Not Found',
+      resource: `item ${id}`,
+    });
+  return item;
+}
+
+interface CommentNode {
+  id: number;
+  by: string | null;
+  text: string | null;
+  time: string | null;
+  depth: number;
+  parent: number | null;
+}
+
+/** The comment tree of an Algolia item, depth first, up to `max` comments and `maxDepth` levels. */
+function flattenComments(root: Json, max: number, maxDepth: number): CommentNode[] {
+  const out: CommentNode[] = [];
+  const walk = (node: Json, depth: number) => {
+    for (const child of node.children ?? []) {
+      if (out.length >= max) return;
+      if (child.text === null && !child.author) continue;
+      out.push({
+        id: child.id,
+        by: child.author ?? null,
+        text: htmlToText(child.text),
+        time: child.created_at ?? null,
+        depth,
+        parent: child.parent_id ?? null,
+      });
+      if (depth < maxDepth) walk(child, depth + 1);
+    }
+  };
+  walk(root, 1);
+  return out;
+}
+
+/** Hacker News: front page lists, items, users and full-text search. No account needed. */
+export function createHackernewsToolkit(options: HackernewsToolkitOptions = {}): Toolkit {
+  const baseUrl = options.baseUrl ?? 'https://hacker-news.firebaseio.com/v0';
+  const api = createApi({ service: 'Hacker News', baseUrl, hasAccount: false });
+  const search = createApi({
+    service: 'Hacker News search',
+    baseUrl: options.searchBaseUrl ?? 'https://hn.algolia.com/api/v1',
+    hasAccount: false,
+  });
+
+  const storyList = (slug: string, list: string, description: string): Tool =>
+    defineTool({
+      slug,
+      description,
+      inputSchema: z.object({ limit }),
+      outputSchema: z.object({ stories: z.array(storyOut) }),
+      annotations: READ,
+      execute: async ({ limit }, context) => {
+        const ids: number[] = await api.request(context, { path: `/${list}.json`, resource: `${list} list` });
+        const items = await Promise.all(
+          ids.slice(0, limit).map((id) => getItem(api, context, id).catch(() => null)),
+        );
+        return {
+          stories: items
+            .filter((item): item is Json => item !== null && !item.deleted && !item.dead)
+            .map((item) => {
+              const { parent: _parent, kids: _kids, dead: _dead, deleted: _deleted, ...story } = toItem(item);
+              return story;
+            }),
+        };
+      },
+    });
+
+  const tools = [
+    storyList(
+      'HACKERNEWS_GET_TOP_STORIES',
+      'topstories',
+      'Get the current top stories on the Hacker News front page, with title, link, points and comment count.',
+    ),
+    storyList('HACKERNEWS_GET_NEW_STORIES', 'newstories', 'Get the newest stories submitted to Hacker News.'),
+    storyList(
+      'HACKERNEWS_GET_BEST_STORIES',
+      'beststories',
+      'Get the best (highest voted recent) Hacker News stories.',
+    ),
+    storyList(
+      'HACKERNEWS_GET_ASK_STORIES',
+      'askstories',
+      'Get the latest "Ask HN" questions posted to Hacker News.',
+    ),
+    storyList(
+      'HACKERNEWS_GET_SHOW_STORIES',
+      'showstories',
+      'Get the latest "Show HN" project launches on Hacker News.',
+    ),
+    storyList(
+      'HACKERNEWS_GET_JOB_STORIES',
+      'jobstories',
+      'Get the latest job postings on Hacker News (YC startups hiring).',
+    ),
+    defineTool({
+      slug: 'HACKERNEWS_GET_ITEM',
+      description:
+        'Get one Hacker News item by id: a story, comment, job or poll, with its text, author, score and the ids of its replies.',
+      inputSchema: z.object({
+        id: z.number().int().min(1).describe('The item id, as in news.ycombinator.com/item?id=…'),
+      }),
+      outputSchema: itemOut,
+      annotations: READ,
+      execute: async ({ id }, context) => toItem(await getItem(api, context, id)),
+    }),
+    defineTool({
+      slug: 'HACKERNEWS_GET_COMMENTS',
+      description:
+        'Read what people are saying about a Hacker News story: its discussion (comment tree), flattened with the depth of each comment.',
+      inputSchema: z.object({
+        id: z.number().int().min(1).describe('Id of the story'),
+        maxComments: z.number().int().min(1).max(500).default(50).describe('Most comments to return'),
+        maxDepth: z.number().int().min(1).max(20).default(3).describe('How deep into reply chains to go'),
+      }),
+      outputSchema: z.object({
+        story: z.object({
+          id: z.number(),
+          title: z.string().nullable(),
+          url: z.string().nullable(),
+          points: z.number().nullable(),
+        }),
+        comments: z.array(
+          z.object({
+            id: z.number(),
+            by: z.string().nullable(),
+            text: z.string().nullable(),
+            time: z.string().nullable(),
+            depth: z.number(),
+            parent: z.number().nullable(),
+          }),
+        ),
+      }),
+      annotations: READ,
+      execute: async ({ id, maxComments, maxDepth }, context) => {
+        const tree = await search.request(context, { path: `/items/${id}`, resource: `item ${id}` });
+        return {
+          story: {
+            id: tree.id,
+            title: tree.title ?? null,
+            url: tree.url ?? null,
+            points: tree.points ?? null,
+          },
+          comments: flattenComments(tree, maxComments, maxDepth),
+        };
+      },
+    }),
+    defineTool({
+      slug: 'HACKERNEWS_GET_USER',
+      description:
+        'Get a Hacker News user’s profile: karma, account age, about text and number of submissions.',
+      inputSchema: z.object({ username: z.string().min(1).describe('The HN username (case-sensitive)') }),
+      outputSchema: z.object({
+        id: z.string(),
+        karma: z.number(),
+        created: z.string().nullable(),
+        about: z.string().nullable(),
+        submissions: z.number(),
+      }),
+      annotations: READ,
+      execute: async ({ username }, context) => {
+        const user = await api.request(context, {
+          path: `/user/${encodeURIComponent(username)}.json`,
+          resource: `user "${username}"`,
+        });
+        if (user === null) {
+          throw providerError({
+            service: 'Hacker News',
+            status: 404,
+            statusText: 'Not Found',
+            resource: `user "${username}" (names are case-sensitive)`,
+          });
+        }
+        return {
+          id: user.id,
+          karma: user.karma ?? 0,
+          created: isoTime(user.created),
+          about: htmlToText(user.about),
+          submissions: (user.submitted ?? []).length,
+        };
+      },
+    }),
+    defineTool({
+      slug: 'HACKERNEWS_SEARCH',
+      description:
+        'Full-text search of Hacker News stories and comments (by relevance or date), e.g. to find discussions about a product, library or company.',
+      inputSchema: z.object({
+        query: z.string().describe('Words to search for'),
+        tags: z
+          .string()
+          .default('story')
+          .describe(
+            'Filter: story, comment, ask_hn, show_hn, job, poll, author_USERNAME, story_ID; comma = AND',
+          ),
+        sortBy: z
+          .enum(['relevance', 'date'])
+          .default('relevance')
+          .describe('Sort by relevance or newest first'),
+        minPoints: z.number().int().min(0).optional().describe('Only items with at least this many points'),
+        createdAfter: z.string().optional().describe('Only items created after this ISO 8601 date'),
+        hitsPerPage: z.number().int().min(1).max(100).default(20).describe('Results per page'),
+        page: z.number().int().min(0).default(0).describe('Page number, starting at 0'),
+      }),
+      outputSchema: z.object({
+        total: z.number(),
+        hits: z.array(
+          z.object({
+            id: z.number(),
+            title: z.string().nullable(),
+            url: z.string().nullable(),
+            author: z.string().nullable(),
+            points: z.number().nullable(),
+            comments: z.number().nullable(),
+            created_at: z.string().nullable(),
+            text: z.string().nullable(),
+            hn_url: z.string(),
+          }),
+        ),
+      }),
+      annotations: READ,
+      execute: async ({ query, tags, sortBy, minPoints, createdAfter, hitsPerPage, page }, context) => {
+        const numericFilters = [
+          minPoints !== undefined ? `points>=${minPoints}` : undefined,
+          createdAfter ? `created_at_i>=${Math.floor(Date.parse(createdAfter) / 1000)}` : undefined,
+        ].filter(Boolean);
+        const result = await search.request(context, {
+          path: sortBy === 'date' ? '/search_by_date' : '/search',
+          query: {
+            query,
+            tags,
+            hitsPerPage,
+            page,
+            numericFilters: numericFilters.length > 0 ? numericFilters.join(',') : undefined,
+          },
+          resource: 'search results',
+        });
+        return {
+          total: result.nbHits ?? 0,
+          hits: (result.hits ?? []).map((hit: Json) => ({
+            id: Number(hit.objectID),
+            title: hit.title ?? hit.story_title ?? null,
+            url: hit.url ?? hit.story_url ?? null,
+            author: hit.author ?? null,
+            points: hit.points ?? null,
+            comments: hit.num_comments ?? null,
+            created_at: hit.created_at ?? null,
+            text: htmlToText(hit.comment_text ?? hit.story_text),
+            hn_url: `${ITEM_PAGE}${hit.objectID}`,
+          })),
+        };
+      },
+    }),
+  ];
+
+  return defineToolkit({
+    slug: 'hackernews',
+    name: 'Hacker News',
+    description:
+      'Hacker News (news.ycombinator.com): top, new, best, Ask HN and Show HN stories, items, comments, users and search. No account needed.',
+    categories: ['news', 'social'],
+    baseUrl,
+    tools,
+  });
+}
+
+/** Hacker News against the official Firebase API and Algolia search. */
+export const hackernews: Toolkit = createHackernewsToolkit();

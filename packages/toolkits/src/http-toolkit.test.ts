@@ -1,0 +1,200 @@
+import { type Session, ToolMux } from '@toolmux/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeApi, run, startFakeApi, toolContext } from '../test/api-server.js';
+import { createHttpToolkit, http } from './http-toolkit.js';
+
+let api: FakeApi;
+let mux: ToolMux;
+let session: Session;
+
+beforeAll(async () => {
+  api = await startFakeApi();
+  api.route('GET', '/v1/items', { body: { items: [{ id: 1, name: 'first' }], total: 1 } });
+  api.route('POST', '/v1/items', (request) => ({
+    status: 201,
+    body: { id: 2, ...(request.body as object) },
+    headers: { location: '/v1/items/2' },
+  }));
+  api.route('PUT', '/v1/items/:id', (request) => ({ body: request.body }));
+  api.route('PATCH', '/v1/items/:id', (request) => ({ body: { id: 1, ...(request.body as object) } }));
+  api.route('DELETE', '/v1/items/:id', { status: 204 });
+  api.route('GET', '/page', {
+    body: '<html><body>hello</body></html>',
+    headers: { 'content-type': 'text/html' },
+  });
+  api.route('GET', '/moved', {
+    status: 302,
+    headers: { location: 'http://169.254.169.254/latest/meta-data/' },
+  });
+  api.route('POST', '/echo', (request) => ({
+    body: { contentType: request.headers['content-type'], received: request.body },
+  }));
+  // The no-auth toolkit may reach loopback only when told to (the fake API lives there).
+  mux = new ToolMux({ toolkits: [createHttpToolkit({ allowPrivateNetwork: true })], store: ':memory:' });
+  session = await mux.create('user_http', { toolkits: ['http'] });
+});
+
+afterAll(async () => {
+  await mux.close();
+  await api.close();
+});
+
+describe('http toolkit without an account, through a session', () => {
+  it('GETs JSON and text, POSTs JSON or raw text, PUTs, PATCHes and DELETEs', async () => {
+    const got = await session.execute('HTTP_GET', { url: `${api.url}/v1/items`, query: { page: '2' } });
+    expect(got.data).toEqual({
+      status: 200,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: { items: [{ id: 1, name: 'first' }], total: 1 },
+      truncated: false,
+    });
+    expect(api.requests.at(-1)!.query).toEqual({ page: '2' });
+    expect(api.requests.at(-1)!.headers.authorization).toBeUndefined();
+
+    const page = await session.execute('HTTP_GET', { url: `${api.url}/page` });
+    expect((page.data as { body: string }).body).toBe('<html><body>hello</body></html>');
+
+    const created = await session.execute('HTTP_POST', {
+      url: `${api.url}/v1/items`,
+      body: { name: 'second' },
+    });
+    expect(created.data).toMatchObject({
+      status: 201,
+      headers: { location: '/v1/items/2' },
+      body: { id: 2, name: 'second' },
+    });
+    const raw = await session.execute('HTTP_POST', {
+      url: `${api.url}/echo`,
+      text: 'a=1&b=2',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    });
+    expect((raw.data as { body: unknown }).body).toEqual({
+      contentType: 'application/x-www-form-urlencoded',
+      received: 'a=1&b=2',
+    });
+
+    expect(
+      (await session.execute('HTTP_PUT', { url: `${api.url}/v1/items/1`, body: { name: 'renamed' } })).data,
+    ).toMatchObject({ status: 200 });
+    expect(
+      (await session.execute('HTTP_PATCH', { url: `${api.url}/v1/items/1`, body: { name: 'patched' } })).data,
+    ).toMatchObject({
+      body: { id: 1, name: 'patched' },
+    });
+    expect((await session.execute('HTTP_DELETE', { url: `${api.url}/v1/items/1` })).data).toMatchObject({
+      status: 204,
+      body: null,
+    });
+  });
+
+  it('returns redirects instead of following them (each hop is checked again)', async () => {
+    const moved = await session.execute('HTTP_GET', { url: `${api.url}/moved` });
+    expect(moved.data).toMatchObject({
+      status: 302,
+      headers: { location: 'http://169.254.169.254/latest/meta-data/' },
+    });
+  });
+
+  it('annotates GET read-only and DELETE destructive', () => {
+    const [get, , , , remove] = http.tools;
+    expect(get!.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
+    expect(remove!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
+  });
+
+  it('refuses relative URLs and, by default, loopback / private / metadata addresses', async () => {
+    expect((await session.execute('HTTP_GET', { url: '/v1/items' })).error).toMatch(
+      /not an absolute http\(s\) URL/,
+    );
+    const guarded = new ToolMux({ toolkits: [http], store: ':memory:' });
+    const guardedSession = await guarded.create('user_http', { toolkits: ['http'] });
+    for (const url of [
+      `${api.url}/v1/items`,
+      'http://localhost:1/',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[::1]:1/',
+      'http://10.0.0.8/',
+    ]) {
+      const result = await guardedSession.execute('HTTP_GET', { url });
+      expect(result.error, url).toMatch(/Refused to call .*private, loopback or link-local/);
+    }
+    await guarded.close();
+  });
+});
+
+describe('http toolkit errors', () => {
+  it('401 says the resource needs an account (none is sent)', async () => {
+    api.failNext({
+      status: 401,
+      body: { message: 'Authentication required' },
+      headers: { 'www-authenticate': 'Bearer' },
+    });
+    const result = await session.execute('HTTP_GET', { url: `${api.url}/v1/items` });
+    expect(result.error).toMatch(/asked for authentication .*\(401 Unauthorized: Authentication required\)/);
+  });
+
+  it('404 names the URL', async () => {
+    const result = await session.execute('HTTP_GET', { url: `${api.url}/nothing/here` });
+    expect(result.error).toMatch(/HTTP found no http:\/\/127\.0\.0\.1:\d+\/nothing\/here \(404 Not Found/);
+  });
+
+  it('429 is retried after a short Retry-After, else reported', async () => {
+    api.failNext({ status: 429, headers: { 'retry-after': '1' }, body: 'slow down' });
+    expect((await session.execute('HTTP_GET', { url: `${api.url}/v1/items` })).successful).toBe(true);
+    api.failNext({
+      status: 429,
+      headers: { 'retry-after': new Date(Date.now() + 3 * 3600_000).toUTCString() },
+      body: 'slow down',
+    });
+    expect((await session.execute('HTTP_GET', { url: `${api.url}/v1/items` })).error).toMatch(
+      /rate limit reached \(429 Too Many Requests: slow down\)\. Retry after 3 hours/,
+    );
+  });
+});
+
+describe('http toolkit with an account', () => {
+  const bearer = createHttpToolkit({ slug: 'acme_api', auth: 'bearer' });
+
+  it('sends the credentials to the account’s base URL, and nowhere else', async () => {
+    const context = toolContext({ token: 'tok_123', baseUrl: `${api.url}/v1` });
+    const result = await run(
+      bearer,
+      'ACME_API_GET',
+      { url: '/items', headers: { authorization: 'Bearer forged' } },
+      context,
+    );
+    expect(result.body).toEqual({ items: [{ id: 1, name: 'first' }], total: 1 });
+    expect(api.requests.at(-1)!.path).toBe('/v1/items');
+    expect(api.requests.at(-1)!.headers.authorization).toBe('Bearer tok_123');
+
+    await expect(run(bearer, 'ACME_API_GET', { url: 'https://example.com/steal' }, context)).rejects.toThrow(
+      /outside http:\/\/127\.0\.0\.1:\d+\/v1, and the account's credentials are only sent there/,
+    );
+    await expect(run(bearer, 'ACME_API_GET', { url: `${api.url}/v10/items` }, context)).rejects.toThrow(
+      /outside/,
+    );
+  });
+
+  it('sends API keys in their header and basic credentials encoded', async () => {
+    const keyed = createHttpToolkit({
+      slug: 'keyed',
+      auth: 'api_key',
+      apiKeyHeader: 'X-Api-Token',
+      baseUrl: `${api.url}/v1`,
+    });
+    await run(keyed, 'KEYED_GET', { url: '/items' }, toolContext({ apiKey: 'key_1' }));
+    expect(api.requests.at(-1)!.headers['x-api-token']).toBe('key_1');
+    const basic = createHttpToolkit({ slug: 'basic', auth: 'basic', baseUrl: `${api.url}/v1` });
+    await run(basic, 'BASIC_GET', { url: 'items' }, toolContext({ username: 'ada', password: 'pw' }));
+    expect(api.requests.at(-1)!.headers.authorization).toBe(
+      `Basic ${Buffer.from('ada:pw').toString('base64')}`,
+    );
+    expect(basic.auth[0]).toMatchObject({ type: 'basic' });
+  });
+
+  it('401 with an account asks for a reconnect', async () => {
+    api.failNext({ status: 401, body: { error: 'token expired' } });
+    await expect(
+      run(bearer, 'ACME_API_GET', { url: '/items' }, toolContext({ token: 't', baseUrl: `${api.url}/v1` })),
+    ).rejects.toThrow(/rejected the credentials .*reconnect/);
+  });
+});

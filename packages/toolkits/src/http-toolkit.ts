@@ -1,0 +1,326 @@
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+import {
+  type AuthScheme,
+  type Credentials,
+  defineTool,
+  defineToolkit,
+  type ToolAnnotations,
+  type Toolkit,
+} from '@toolmux/core';
+import { z } from 'zod';
+import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
+import { ApiError, createApi, type HttpMethod, tokenOf } from './http.js';
+
+export interface HttpToolkitOptions {
+  /** Toolkit slug; tool slugs are `${SLUG}_GET` etc. @default 'http' */
+  slug?: string;
+  /** @default 'HTTP' */
+  name?: string;
+  description?: string;
+  /**
+   * Relative request paths resolve against it. With `auth`, requests may only go below it (or below the
+   * connected account's own `baseUrl` credential field, which takes precedence).
+   */
+  baseUrl?: string;
+  /**
+   * How the connected account's credentials are sent. Omit for a toolkit without accounts that may
+   * call any public URL.
+   */
+  auth?: 'bearer' | 'api_key' | 'basic';
+  /** Header carrying the API key when `auth` is `api_key`. @default 'X-API-Key' */
+  apiKeyHeader?: string;
+  /**
+   * Let requests reach loopback, private-network and link-local addresses (cloud metadata services
+   * live there). Only for trusted agents or tests. @default false
+   */
+  allowPrivateNetwork?: boolean;
+  /** Longest text body returned to the model. @default 50_000 */
+  maxResponseCharacters?: number;
+}
+
+const blocked = new BlockList();
+for (const [network, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+  ['224.0.0.0', 4],
+] as const) {
+  blocked.addSubnet(network, prefix, 'ipv4');
+}
+for (const [network, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+] as const) {
+  blocked.addSubnet(network, prefix, 'ipv6');
+}
+
+function isPrivateAddress(address: string): boolean {
+  const mapped = address.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i);
+  if (mapped) return blocked.check(mapped[1]!, 'ipv4');
+  const family = isIP(address);
+  return family === 4
+    ? blocked.check(address, 'ipv4')
+    : family === 6
+      ? blocked.check(address, 'ipv6')
+      : false;
+}
+
+/**
+ * Refuses URLs whose host is, or resolves to, a loopback / private / link-local address. Checked
+ * before the request; redirects are not followed automatically, so each hop is checked again.
+ */
+async function assertPublicUrl(url: URL): Promise<void> {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const addresses = isIP(host)
+    ? [host]
+    : host === 'localhost' || host.endsWith('.localhost')
+      ? ['127.0.0.1']
+      : (await lookup(host, { all: true }).catch(() => [])).map((entry) => entry.address);
+  if (addresses.some(isPrivateAddress)) {
+    throw new ApiError(
+      'HTTP',
+      403,
+      `Refused to call ${url.origin}: it is a private, loopback or link-local address. This toolkit only calls public URLs.`,
+    );
+  }
+}
+
+function authHeaders(
+  auth: HttpToolkitOptions['auth'],
+  credentials: Credentials | undefined,
+  apiKeyHeader: string,
+): Record<string, string> {
+  if (!auth) return {};
+  if (auth === 'basic') {
+    if (!credentials?.username)
+      throw new ApiError(
+        'HTTP',
+        401,
+        'The connected account has no username: reconnect it with a username and password.',
+      );
+    return {
+      Authorization: `Basic ${Buffer.from(`${credentials.username}:${credentials.password ?? ''}`).toString('base64')}`,
+    };
+  }
+  const token = tokenOf(credentials);
+  if (!token)
+    throw new ApiError(
+      'HTTP',
+      401,
+      'The connected account has no token or API key: reconnect it, then retry.',
+    );
+  return auth === 'bearer' ? { Authorization: `Bearer ${token}` } : { [apiKeyHeader]: token };
+}
+
+/** The caller's headers with the account's auth headers on top (a forged one of any case is dropped). */
+function withAuth(
+  headers: Record<string, string> | undefined,
+  auth: Record<string, string>,
+): Record<string, string> {
+  const reserved = new Set(Object.keys(auth).map((name) => name.toLowerCase()));
+  const own = Object.entries(headers ?? {}).filter(([name]) => !reserved.has(name.toLowerCase()));
+  return { Accept: '*/*', ...Object.fromEntries(own), ...auth };
+}
+
+function schemeOf(auth: NonNullable<HttpToolkitOptions['auth']>, apiKeyHeader: string): AuthScheme {
+  const baseUrlField = {
+    name: 'baseUrl',
+    label: 'API base URL',
+    description: 'Requests of this account go below this URL, e.g. https://api.example.com/v1',
+    secret: false,
+    required: false,
+  };
+  if (auth === 'basic') {
+    return {
+      type: 'basic',
+      fields: [
+        { name: 'username', label: 'Username', secret: false },
+        { name: 'password', label: 'Password' },
+        baseUrlField,
+      ],
+    };
+  }
+  if (auth === 'bearer')
+    return { type: 'bearer', fields: [{ name: 'token', label: 'Bearer token' }, baseUrlField] };
+  return {
+    type: 'api_key',
+    fields: [{ name: 'apiKey', label: 'API key' }, baseUrlField],
+    placement: { in: 'header', name: apiKeyHeader, field: 'apiKey' },
+  };
+}
+
+interface HttpInput {
+  url: string;
+  query?: Record<string, string> | undefined;
+  headers?: Record<string, string> | undefined;
+  body?: unknown;
+  text?: string | undefined;
+}
+
+const METHODS: Array<{ method: HttpMethod; annotations: ToolAnnotations; verb: string; hasBody: boolean }> = [
+  { method: 'GET', annotations: READ, verb: 'Fetch (read) a resource', hasBody: false },
+  {
+    method: 'POST',
+    annotations: CREATE,
+    verb: 'Send data to create a resource or trigger an action',
+    hasBody: true,
+  },
+  {
+    method: 'PUT',
+    annotations: { ...UPDATE, destructiveHint: true },
+    verb: 'Replace a resource',
+    hasBody: true,
+  },
+  {
+    method: 'PATCH',
+    annotations: { ...UPDATE, destructiveHint: true },
+    verb: 'Partially update a resource',
+    hasBody: true,
+  },
+  { method: 'DELETE', annotations: DESTROY, verb: 'Delete a resource', hasBody: false },
+];
+
+/**
+ * Generic HTTP requests. Without `auth`: any public URL, no credentials. With `auth`: requests go to the
+ * connected account's base URL (or `baseUrl`) with its credentials, and nowhere else.
+ *
+ * @example
+ * const internal = createHttpToolkit({ slug: 'acme_api', baseUrl: 'https://api.acme.com/v1', auth: 'bearer' });
+ */
+export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
+  const slug = options.slug ?? 'http';
+  const prefix = `${slug.toUpperCase().replace(/-/g, '_')}_`;
+  const apiKeyHeader = options.apiKeyHeader ?? 'X-API-Key';
+  const maxCharacters = options.maxResponseCharacters ?? 50_000;
+  const api = createApi({
+    service: 'HTTP',
+    baseUrl: options.baseUrl ?? 'http://invalid.invalid',
+    hasAccount: options.auth !== undefined,
+  });
+
+  const resolveUrl = (url: string, credentials: Credentials | undefined): URL => {
+    const base = (options.auth ? (credentials?.baseUrl ?? options.baseUrl) : options.baseUrl)?.replace(
+      /\/+$/,
+      '',
+    );
+    const isAbsolute = /^https?:\/\//i.test(url);
+    if (!isAbsolute && !base) {
+      throw new ApiError(
+        'HTTP',
+        400,
+        `"${url}" is not an absolute http(s) URL: give the full URL, e.g. https://example.com/path.`,
+      );
+    }
+    const resolved = new URL(isAbsolute ? url : `${base}${url.startsWith('/') ? '' : '/'}${url}`);
+    if (options.auth) {
+      if (!base)
+        throw new ApiError('HTTP', 400, 'The connected account has no base URL, and the toolkit sets none.');
+      const root = new URL(`${base}/`);
+      if (resolved.origin !== root.origin || !`${resolved.pathname}/`.startsWith(root.pathname)) {
+        throw new ApiError(
+          'HTTP',
+          403,
+          `Refused: ${resolved.origin}${resolved.pathname} is outside ${base}, and the account's credentials are only sent there. Use a path relative to it.`,
+        );
+      }
+    }
+    return resolved;
+  };
+
+  const tools = METHODS.map(({ method, annotations, verb, hasBody }) =>
+    defineTool({
+      slug: `${prefix}${method}`,
+      description: `${verb} with an HTTP ${method} request${
+        options.auth
+          ? ` to the connected account's API (paths are relative to its base URL; its credentials are added)`
+          : ' to any public URL (no credentials are sent)'
+      }. Returns the status, main headers and the body (JSON parsed, else text). Use it for REST APIs and web pages no dedicated tool covers.`,
+      inputSchema: z.object({
+        url: z
+          .string()
+          .min(1)
+          .describe(
+            options.auth || options.baseUrl
+              ? 'Path relative to the base URL (e.g. "/v1/items"), or a full URL below it'
+              : 'Full URL, e.g. "https://api.example.com/items"',
+          ),
+        query: z.record(z.string(), z.string()).optional().describe('Query parameters to add to the URL'),
+        headers: z
+          .record(z.string(), z.string())
+          .optional()
+          .describe('Extra request headers, e.g. {"Accept": "text/html"}'),
+        ...(hasBody
+          ? {
+              body: z.unknown().optional().describe('JSON request body (an object or array)'),
+              text: z
+                .string()
+                .optional()
+                .describe(
+                  'Raw request body instead of JSON, e.g. form data or XML; set Content-Type in headers',
+                ),
+            }
+          : {}),
+      }),
+      outputSchema: z.object({
+        status: z.number(),
+        headers: z.record(z.string(), z.string()),
+        body: z.unknown(),
+        truncated: z.boolean(),
+      }),
+      annotations: { ...annotations, openWorldHint: true },
+      execute: async (args, context) => {
+        // GET and DELETE have no body fields; one handler serves all five methods.
+        const input = args as HttpInput;
+        const url = resolveUrl(input.url, context.credentials);
+        if (!options.auth && !options.allowPrivateNetwork) await assertPublicUrl(url);
+        const response = await api.send(context, {
+          method,
+          path: url.href,
+          query: input.query,
+          headers: withAuth(input.headers, authHeaders(options.auth, context.credentials, apiKeyHeader)),
+          body: input.body,
+          text: input.text,
+          responseType: 'auto',
+          redirect: 'manual',
+          resource: `${url.origin}${url.pathname}`,
+        });
+        const headers: Record<string, string> = {};
+        for (const name of ['content-type', 'location', 'etag', 'last-modified', 'link', 'retry-after']) {
+          const value = response.headers.get(name);
+          if (value) headers[name] = value;
+        }
+        let body = response.body;
+        let truncated = false;
+        if (typeof body === 'string' && body.length > maxCharacters) {
+          body = `${body.slice(0, maxCharacters)}…`;
+          truncated = true;
+        }
+        return { status: response.status, headers, body, truncated };
+      },
+    }),
+  );
+
+  return defineToolkit({
+    slug,
+    name: options.name ?? 'HTTP',
+    description:
+      options.description ??
+      (options.auth
+        ? `HTTP requests (GET, POST, PUT, PATCH, DELETE) to ${options.baseUrl ?? 'the connected account’s API'} with the account's credentials.`
+        : 'Generic HTTP requests (GET, POST, PUT, PATCH, DELETE) to any public URL or REST API, without credentials.'),
+    categories: ['developer tools', 'web'],
+    baseUrl: options.baseUrl,
+    auth: options.auth ? schemeOf(options.auth, apiKeyHeader) : undefined,
+    tools,
+  });
+}
+
+/** Requests to any public URL, no account. */
+export const http: Toolkit = createHttpToolkit();

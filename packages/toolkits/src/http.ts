@@ -1,0 +1,385 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Credentials, ToolContext } from '@toolmux/core';
+
+/** What a request needs from the tool's context. */
+export type RequestContext = Pick<ToolContext, 'credentials' | 'fetch' | 'signal'>;
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+type QueryValue = string | number | boolean | null | undefined | ReadonlyArray<string | number>;
+
+export interface ApiOptions {
+  /** The provider's name as the model should read it, e.g. `GitHub`. */
+  service: string;
+  /** Every relative request path is resolved against it. */
+  baseUrl: string;
+  /** Headers for every request, usually built from the connected account's credentials. */
+  headers?: (credentials: Credentials | undefined) => Record<string, string>;
+  /** Reads the provider's error body into a short message. @default common `message` / `error` shapes */
+  errorDetail?: (body: unknown) => string | undefined;
+  /**
+   * Turns a successful-looking answer that is an error (Slack's `ok: false`, GraphQL `errors`) into
+   * the HTTP status it stands for, so it gets the same message as a real one.
+   */
+  bodyError?: (body: any) => { status: number; detail: string; retryAfterSeconds?: number } | undefined;
+  /** Longest Retry-After (seconds) that is waited out before retrying once. @default 5 */
+  maxRetryWaitSeconds?: number;
+  /** False for APIs called without a connected account (401 is then not "reconnect"). @default true */
+  hasAccount?: boolean;
+}
+
+export interface ApiRequest {
+  /** @default 'GET' */
+  method?: HttpMethod;
+  /** A path relative to the base URL (`/repos/a/b`), or an absolute URL. */
+  path: string;
+  /** Query parameters; `undefined` and `null` are left out, arrays repeat the parameter (`a=1&a=2`). */
+  query?: Record<string, QueryValue>;
+  /** JSON request body. */
+  body?: unknown;
+  /** A request body sent as it is (instead of `body`), `text/plain` unless a Content-Type header is given. */
+  text?: string;
+  /**
+   * `manual` returns a 3xx answer (with its Location header) instead of following it, so credentials
+   * and network checks are never carried to another host. @default 'follow'
+   */
+  redirect?: 'follow' | 'manual';
+  headers?: Record<string, string>;
+  /** What a 404 means in words, e.g. `issue #12 in octo/hello`. @default the method and path */
+  resource?: string;
+  /** How to read the answer. @default 'json' */
+  responseType?: 'json' | 'text' | 'auto';
+}
+
+export interface ApiResponse<T> {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON (`null` for an empty answer), or text for `responseType: 'text'`. */
+  body: T;
+}
+
+/**
+ * A provider's answer that the model should read as a failure: the message says what happened and
+ * what to do next (reconnect, ask for access, fix an id, wait).
+ */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly service: string,
+    /** HTTP status, or 0 when the provider could not be reached. */
+    readonly status: number,
+    message: string,
+    /** Seconds to wait before retrying, for rate limits. */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface Api {
+  readonly service: string;
+  readonly baseUrl: string;
+  /** Sends a request and returns the parsed body; provider errors throw an {@link ApiError}. */
+  request<T = any>(context: RequestContext, request: ApiRequest): Promise<T>;
+  /** Like `request`, with the status and headers. */
+  send<T = any>(context: RequestContext, request: ApiRequest): Promise<ApiResponse<T>>;
+}
+
+const DETAIL_MAX = 400;
+
+/** The connected account's token: an OAuth access token, a bearer token or an API key. */
+export function tokenOf(credentials: Credentials | undefined): string | undefined {
+  return credentials?.accessToken ?? credentials?.token ?? credentials?.apiKey;
+}
+
+/**
+ * The token of the connected account, or an error that tells the model to connect one. Used by
+ * header builders of toolkits that need an account.
+ */
+export function requireToken(credentials: Credentials | undefined, service: string): string {
+  const token = tokenOf(credentials);
+  if (!token) {
+    throw new ApiError(
+      service,
+      401,
+      `No ${service} credentials were given for this call: connect a ${service} account (OAuth or API key) and retry.`,
+    );
+  }
+  return token;
+}
+
+/** The usual places a JSON error body keeps its message. */
+export function defaultErrorDetail(body: unknown): string | undefined {
+  if (typeof body === 'string') return body.trim() || undefined;
+  if (typeof body !== 'object' || body === null) return undefined;
+  const record = body as Record<string, any>;
+  const nested = typeof record.error === 'object' && record.error !== null ? record.error : undefined;
+  const candidates = [
+    record.message,
+    nested?.message,
+    typeof record.error === 'string' ? record.error : undefined,
+    record.error_description,
+    record.detail,
+  ];
+  const message = candidates.find((value) => typeof value === 'string' && value.trim() !== '');
+  const errors = Array.isArray(record.errors)
+    ? record.errors
+        .map((entry: any) =>
+          typeof entry === 'string' ? entry : (entry?.message ?? [entry?.field, entry?.code].join(' ')),
+        )
+        .filter(Boolean)
+        .join('; ')
+    : '';
+  return [message, errors].filter(Boolean).join(' — ') || undefined;
+}
+
+function clip(text: string): string {
+  const single = text.replace(/\s+/g, ' ').trim();
+  return single.length > DETAIL_MAX ? `${single.slice(0, DETAIL_MAX)}…` : single;
+}
+
+/** Seconds until the provider accepts requests again, from Retry-After or rate-limit reset headers. */
+export function retryAfterSeconds(headers: Headers, now = Date.now()): number | undefined {
+  const retryAfter = headers.get('retry-after');
+  if (retryAfter) {
+    const seconds = Number(retryAfter);
+    if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds));
+    const date = Date.parse(retryAfter);
+    if (!Number.isNaN(date)) return Math.max(0, Math.ceil((date - now) / 1000));
+  }
+  const reset = headers.get('x-ratelimit-reset') ?? headers.get('x-ratelimit-requests-reset');
+  if (reset && Number.isFinite(Number(reset))) {
+    const value = Number(reset);
+    // Epoch milliseconds (Linear), epoch seconds (GitHub), or seconds from now.
+    const resetAt = value > 1e12 ? value : value > 1e9 ? value * 1000 : now + value * 1000;
+    return Math.max(0, Math.ceil((resetAt - now) / 1000));
+  }
+  return undefined;
+}
+
+function buildUrl(baseUrl: string, path: string, query: ApiRequest['query']): URL {
+  const url = /^https?:\/\//i.test(path) ? new URL(path) : new URL(baseUrl.replace(/\/+$/, '') + path);
+  for (const [key, value] of Object.entries(query ?? {})) {
+    if (value === undefined || value === null) continue;
+    if (Array.isArray(value)) for (const item of value) url.searchParams.append(key, String(item));
+    else url.searchParams.set(key, String(value));
+  }
+  return url;
+}
+
+function describeWait(seconds: number): string {
+  if (seconds < 120) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  if (seconds < 7200) return `${Math.ceil(seconds / 60)} minutes`;
+  return `${Math.round(seconds / 3600)} hours`;
+}
+
+/**
+ * The error for a provider status, worded for the model: 401 → reconnect, 403 → permission or scope,
+ * 404 → names what was not found, 429 → when to retry, 5xx → the provider's side. Exported for answers
+ * that are errors without an HTTP status (an API that answers `null` for a missing item).
+ */
+export function providerError(failure: {
+  service: string;
+  status: number;
+  statusText?: string | undefined;
+  detail?: string | undefined;
+  /** What was asked for, e.g. `issue #12 in octo/hello`. */
+  resource: string;
+  retryAfter?: number | undefined;
+  /** False for APIs used without an account: a 401 then cannot mean "reconnect". @default true */
+  hasAccount?: boolean | undefined;
+}): ApiError {
+  const { service, status, statusText, detail, resource, retryAfter } = failure;
+  const said = detail ? `: ${clip(detail)}` : '';
+  const code = `${status}${statusText ? ` ${statusText}` : ''}`;
+  if (status === 401 && failure.hasAccount === false) {
+    return new ApiError(
+      service,
+      status,
+      `${service} asked for authentication for ${resource} (${code}${said}). No credentials are sent by this toolkit: this resource needs an account, use a toolkit connected to it.`,
+    );
+  }
+  if (status === 401) {
+    return new ApiError(
+      service,
+      status,
+      `${service} rejected the credentials (${code}${said}). The connected ${service} account's token is invalid, expired or revoked: ask the user to reconnect the ${service} account, then retry.`,
+    );
+  }
+  if (status === 402) {
+    return new ApiError(
+      service,
+      status,
+      `${service} refused ${resource} because the account is out of credits or needs a paid plan (${code}${said}). Tell the user; retrying will not help.`,
+    );
+  }
+  if (status === 403) {
+    return new ApiError(
+      service,
+      status,
+      `${service} refused access to ${resource} (${code}${said}). The connected account lacks permission for it, or its token lacks a required scope: ask the user to grant access (or reconnect with the needed scopes), or use a resource the account can access.`,
+    );
+  }
+  if (status === 404) {
+    return new ApiError(
+      service,
+      status,
+      `${service} found no ${resource} (${code}${said}). Check the identifiers (spelling, owner, id) and that the connected account can see it.`,
+    );
+  }
+  if (status === 429) {
+    const when =
+      retryAfter === undefined
+        ? 'Wait a minute before retrying'
+        : `Retry after ${describeWait(retryAfter)} (at ${new Date(Date.now() + retryAfter * 1000).toISOString()}), not before`;
+    return new ApiError(
+      service,
+      status,
+      `${service} rate limit reached (${code}${said}). ${when}.`,
+      retryAfter,
+    );
+  }
+  if (status >= 500) {
+    return new ApiError(
+      service,
+      status,
+      `${service} had a server error (${code}${said}). The problem is on ${service}'s side: retry in a little while.`,
+    );
+  }
+  if (status === 400 || status === 409 || status === 422) {
+    return new ApiError(
+      service,
+      status,
+      `${service} rejected the request for ${resource} (${code}${said}). Fix the arguments and retry.`,
+    );
+  }
+  return new ApiError(service, status, `${service} answered ${code} for ${resource}${said}.`);
+}
+
+async function readBody(response: Response, type: ApiRequest['responseType']): Promise<unknown> {
+  const text = await response.text();
+  if (type === 'text') return text;
+  if (text.trim() === '') return null;
+  const contentType = response.headers.get('content-type') ?? '';
+  if (type === 'auto' && !/json/i.test(contentType)) return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    if (type === 'auto' || !response.ok) return text;
+    throw new Error(
+      `the answer is not JSON (content-type "${contentType}", starts with ${JSON.stringify(text.slice(0, 80))})`,
+    );
+  }
+}
+
+/**
+ * The one HTTP path of every built-in toolkit: resolves the URL against the (overridable) base URL,
+ * adds the account's headers, passes the call's abort signal, and turns provider errors into
+ * {@link ApiError}s the model can act on. A 429 whose Retry-After is at most `maxRetryWaitSeconds`
+ * is waited out and retried once.
+ *
+ * @example
+ * const api = createApi({ service: 'Acme', baseUrl, headers: (c) => ({ Authorization: `Bearer ${requireToken(c, 'Acme')}` }) });
+ * const order = await api.request(context, { path: `/orders/${id}`, resource: `order ${id}` });
+ */
+export function createApi(options: ApiOptions): Api {
+  const { service, baseUrl } = options;
+  const errorDetail = options.errorDetail ?? defaultErrorDetail;
+  const maxWait = options.maxRetryWaitSeconds ?? 5;
+
+  async function attempt(context: RequestContext, request: ApiRequest, url: URL): Promise<Response> {
+    const method = request.method ?? 'GET';
+    const headers: Record<string, string> = {
+      Accept: 'application/json',
+      ...options.headers?.(context.credentials),
+      ...request.headers,
+    };
+    const hasContentType = Object.keys(headers).some((name) => name.toLowerCase() === 'content-type');
+    let body: string | undefined;
+    if (request.text !== undefined) {
+      if (!hasContentType) headers['Content-Type'] = 'text/plain; charset=utf-8';
+      body = request.text;
+    } else if (request.body !== undefined) {
+      if (!hasContentType) headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(request.body);
+    }
+    try {
+      return await context.fetch(url, {
+        method,
+        headers,
+        body,
+        signal: context.signal,
+        redirect: request.redirect ?? 'follow',
+      });
+    } catch (error) {
+      if (context.signal.aborted) throw error;
+      const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
+      throw new ApiError(
+        service,
+        0,
+        `Could not reach ${service} at ${url.origin} (${cause}). Check the network or the toolkit's base URL, then retry.`,
+      );
+    }
+  }
+
+  async function send<T>(context: RequestContext, request: ApiRequest): Promise<ApiResponse<T>> {
+    const url = buildUrl(baseUrl, request.path, request.query);
+    const resource = request.resource ?? `${request.method ?? 'GET'} ${url.pathname}`;
+    for (let retried = false; ; retried = true) {
+      const response = await attempt(context, request, url);
+      let body: unknown;
+      try {
+        body = await readBody(response, request.responseType);
+      } catch (error) {
+        if (context.signal.aborted) throw error;
+        throw new ApiError(
+          service,
+          response.status,
+          `${service} sent an unreadable answer: ${(error as Error).message}.`,
+        );
+      }
+      let status = response.status;
+      let detail: string | undefined;
+      let retryAfter = retryAfterSeconds(response.headers);
+      const isRedirect = request.redirect === 'manual' && status >= 300 && status < 400;
+      if (response.ok || isRedirect) {
+        const inBody = options.bodyError?.(body);
+        if (!inBody) return { status, headers: response.headers, body: body as T };
+        status = inBody.status;
+        detail = inBody.detail;
+        retryAfter = inBody.retryAfterSeconds ?? retryAfter;
+      } else {
+        detail = errorDetail(body);
+        const inBody = options.bodyError?.(body);
+        if (inBody) {
+          status = inBody.status;
+          detail = inBody.detail;
+          retryAfter = inBody.retryAfterSeconds ?? retryAfter;
+        }
+        // GitHub signals exhausted rate limits as 403 with x-ratelimit-remaining: 0.
+        if (status === 403 && response.headers.get('x-ratelimit-remaining') === '0') status = 429;
+      }
+      if (status === 429 && !retried && retryAfter !== undefined && retryAfter <= maxWait) {
+        await sleep(retryAfter * 1000, undefined, { signal: context.signal });
+        continue;
+      }
+      throw providerError({
+        service,
+        status,
+        statusText: status === response.status ? response.statusText : '',
+        detail,
+        resource,
+        retryAfter,
+        hasAccount: options.hasAccount,
+      });
+    }
+  }
+
+  return {
+    service,
+    baseUrl,
+    send,
+    request: async <T>(context: RequestContext, request: ApiRequest) =>
+      (await send<T>(context, request)).body,
+  };
+}

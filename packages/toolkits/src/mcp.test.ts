@@ -1,0 +1,444 @@
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { MetaToolSlug, type PlainTool, SessionPreset, ToolMux } from '@toolmux/core';
+import { VercelProvider } from '@toolmux/vercel';
+import { generateText, stepCountIs } from 'ai';
+import { MockLanguageModelV4 } from 'ai/test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toolContext } from '../test/api-server.js';
+import { builtinToolkits } from './index.js';
+import { type McpToolkit, mcpToolkit } from './mcp.js';
+
+const require = createRequire(import.meta.url);
+const SECRET = 'TOOLMUX_TEST_SECRET_SHOULD_NOT_LEAK';
+
+/** The bin script of an npm package, run with this Node (no npx, works offline). */
+function binOf(name: string): string {
+  const manifest = require(`${name}/package.json`) as { bin: string | Record<string, string> };
+  const bin = typeof manifest.bin === 'string' ? manifest.bin : Object.values(manifest.bin)[0]!;
+  return join(dirname(require.resolve(`${name}/package.json`)), bin);
+}
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+beforeAll(() => {
+  process.env[SECRET] = 'hunter2';
+});
+afterAll(() => {
+  delete process.env[SECRET];
+});
+
+describe('stdio: @modelcontextprotocol/server-everything', () => {
+  let everything: McpToolkit;
+  let mux: ToolMux;
+
+  beforeAll(async () => {
+    everything = await mcpToolkit({
+      slug: 'everything',
+      command: process.execPath,
+      args: [binOf('@modelcontextprotocol/server-everything'), 'stdio'],
+      env: { GREETING: 'hello' },
+    });
+    mux = new ToolMux({ toolkits: [...builtinToolkits, everything], store: ':memory:', logger: quiet });
+  });
+  afterAll(async () => {
+    await mux.close();
+    await everything.close();
+  });
+
+  it('lists the server’s tools as catalog tools with upper-snake slugs, schemas and annotations', () => {
+    expect(everything.server.name).toBe('mcp-servers/everything');
+    const slugs = everything.tools.map((tool) => tool.slug);
+    expect(slugs).toEqual(
+      expect.arrayContaining([
+        'EVERYTHING_ECHO',
+        'EVERYTHING_GET_SUM',
+        'EVERYTHING_GET_ENV',
+        'EVERYTHING_GET_TINY_IMAGE',
+      ]),
+    );
+    const sum = everything.tools.find((tool) => tool.slug === 'EVERYTHING_GET_SUM')!;
+    expect(sum.description).toBe('Returns the sum of two numbers');
+    expect(sum.inputSchema).toMatchObject({
+      type: 'object',
+      properties: { a: { type: 'number' }, b: { type: 'number' } },
+      required: ['a', 'b'],
+    });
+    expect(sum.annotations).toEqual({
+      title: 'Get Sum Tool',
+      readOnlyHint: true,
+      destructiveHint: false,
+      idempotentHint: true,
+      openWorldHint: false,
+    });
+  });
+
+  it('is searchable, scoped by the session, validated and logged like any tool', async () => {
+    const session = await mux.create('user_mcp', { toolkits: ['everything', 'github'] });
+    const found = await session.search({ query: 'add two numbers together' });
+    expect(found.results[0]!.tools[0]!.tool_slug).toBe('EVERYTHING_GET_SUM');
+
+    expect(await session.execute('EVERYTHING_GET_SUM', { a: 2, b: 40 })).toMatchObject({
+      successful: true,
+      data: 'The sum of 2 and 40 is 42.',
+    });
+    const invalid = await session.execute('EVERYTHING_GET_SUM', { a: 'two' });
+    expect(invalid).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+
+    const scoped = await mux.create('user_mcp', { toolkits: ['github'] });
+    expect((await scoped.execute('EVERYTHING_ECHO', { message: 'hi' })).code).toBe('TOOL_NOT_IN_SESSION');
+
+    const logs = await session.logs();
+    expect(logs.items.map((log) => log.toolSlug)).toEqual(['EVERYTHING_GET_SUM', 'EVERYTHING_GET_SUM']);
+  });
+
+  it('runs through a provider (PlainProvider, direct tools)', async () => {
+    const session = await mux.create('user_mcp', {
+      toolkits: ['everything'],
+      sessionPreset: SessionPreset.DIRECT_TOOLS,
+    });
+    const tools = (await session.tools()) as PlainTool[];
+    const echo = tools.find((tool) => tool.name === 'EVERYTHING_ECHO')!;
+    expect(echo.inputSchema).toMatchObject({ properties: { message: { type: 'string' } } });
+    expect(await echo.execute({ message: 'through the provider' })).toMatchObject({
+      successful: true,
+      data: 'Echo: through the provider',
+    });
+  });
+
+  it('runs in a Vercel AI SDK agent loop: the model searches, then calls the MCP tool through the meta-tools', async () => {
+    const vercelMux = new ToolMux({
+      provider: new VercelProvider(),
+      toolkits: [everything],
+      store: ':memory:',
+      logger: quiet,
+    });
+    const session = await vercelMux.create('user_mcp', { toolkits: ['everything'] });
+    type CallOptions = Parameters<MockLanguageModelV4['doGenerate']>[0];
+    const prompts: CallOptions[] = [];
+    const usage = {
+      inputTokens: { total: 10, noCache: 10, cacheRead: undefined, cacheWrite: undefined },
+      outputTokens: { total: 5, text: 5, reasoning: undefined },
+    };
+    const script = [
+      { toolName: MetaToolSlug.SEARCH_TOOLS, input: { queries: [{ use_case: 'add two numbers' }] } },
+      {
+        toolName: MetaToolSlug.MULTI_EXECUTE_TOOL,
+        input: { tools: [{ tool_slug: 'EVERYTHING_GET_SUM', arguments: { a: 19, b: 23 } }] },
+      },
+    ];
+    const model = new MockLanguageModelV4({
+      doGenerate: async (options) => {
+        prompts.push(options);
+        const call = script[prompts.length - 1];
+        if (!call) {
+          return {
+            content: [{ type: 'text', text: 'done' }],
+            finishReason: { unified: 'stop', raw: 'stop' },
+            usage,
+            warnings: [],
+          };
+        }
+        return {
+          content: [
+            {
+              type: 'tool-call',
+              toolCallId: `call_${prompts.length}`,
+              toolName: call.toolName,
+              input: JSON.stringify(call.input),
+            },
+          ],
+          finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
+          usage,
+          warnings: [],
+        };
+      },
+    });
+    await generateText({
+      model,
+      tools: await session.tools(),
+      stopWhen: stepCountIs(4),
+      prompt: 'What is 19 + 23?',
+    });
+    const toolOutput = (options: CallOptions | undefined) => JSON.stringify(options?.prompt.at(-1)?.content);
+    expect(toolOutput(prompts[1])).toContain('EVERYTHING_GET_SUM');
+    expect(toolOutput(prompts[2])).toContain('The sum of 19 and 23 is 42.');
+    const logs = (await session.logs()).items.map((log) => log.toolSlug);
+    expect(logs).toContain('EVERYTHING_GET_SUM');
+    await vercelMux.close();
+  });
+
+  it('starts the server with only PATH and the given env: the host’s secrets stay out', async () => {
+    const session = await mux.create('user_mcp', { toolkits: ['everything'] });
+    const result = await session.execute('EVERYTHING_GET_ENV', {});
+    const seen = JSON.parse(result.data as string) as Record<string, string>;
+    expect(Object.keys(seen).sort()).toEqual(['GREETING', 'PATH']);
+    expect(seen.GREETING).toBe('hello');
+    expect(JSON.stringify(seen)).not.toContain('hunter2');
+    expect(process.env[SECRET]).toBe('hunter2');
+  });
+});
+
+describe('stdio: a probe server (env, isError, reconnect, defaults)', () => {
+  let probe: McpToolkit;
+  let mux: ToolMux;
+  const probeScript = join(dirname(fileURLToPath(import.meta.url)), '../test/mcp-probe-server.mjs');
+
+  beforeAll(async () => {
+    probe = await mcpToolkit({
+      slug: 'probe',
+      command: process.execPath,
+      args: [probeScript],
+      env: { ONLY_THIS: '1' },
+    });
+    mux = new ToolMux({ toolkits: [probe], store: ':memory:', logger: quiet });
+  });
+  afterAll(async () => {
+    await mux.close();
+    await probe.close();
+  });
+
+  it('the child sees PATH and the given env only (not HOME, USER, SHELL or the test’s secret)', async () => {
+    const session = await mux.create('user_probe', {});
+    const result = await session.execute('PROBE_ENV_KEYS', {});
+    expect((result.data as { keys: string[] }).keys).toEqual(['ONLY_THIS', 'PATH']);
+  });
+
+  it('an isError result fails the call with the tool’s message', async () => {
+    const session = await mux.create('user_probe', {});
+    const result = await session.execute('PROBE_FAIL_WITH', { message: 'quota of 10 files exceeded' });
+    expect(result).toMatchObject({ successful: false, code: 'TOOL_EXECUTION_FAILED' });
+    expect(result.error).toBe('PROBE_FAIL_WITH failed: quota of 10 files exceeded');
+  });
+
+  it('missing annotations take MCP’s cautious defaults (destructive, open world)', () => {
+    const fail = probe.tools.find((tool) => tool.slug === 'PROBE_FAIL_WITH')!;
+    expect(fail.annotations).toEqual({
+      readOnlyHint: false,
+      destructiveHint: true,
+      idempotentHint: false,
+      openWorldHint: true,
+    });
+  });
+
+  it('reconnects (a new process) after the server exited', async () => {
+    const session = await mux.create('user_probe', {});
+    const before = (await session.execute('PROBE_ENV_KEYS', {})).data as { pid: number };
+    expect((await session.execute('PROBE_EXIT_PROCESS', {})).data).toBe('bye');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const after = await session.execute('PROBE_ENV_KEYS', {});
+    expect(after.successful).toBe(true);
+    expect((after.data as { pid: number }).pid).not.toBe(before.pid);
+  });
+
+  it('reports a server that cannot start, with its stderr', async () => {
+    await expect(
+      mcpToolkit({
+        slug: 'broken',
+        command: process.execPath,
+        args: ['-e', 'console.error("missing config file /etc/x.json"); process.exit(3)'],
+      }),
+    ).rejects.toThrow(/Could not connect to the MCP server "broken".*\n.*missing config file \/etc\/x\.json/);
+  });
+});
+
+describe('stdio: @modelcontextprotocol/server-filesystem on a temporary directory', () => {
+  let directory: string;
+  let files: McpToolkit;
+  let mux: ToolMux;
+
+  beforeAll(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'toolmux-fs-'));
+    await writeFile(join(directory, 'notes.txt'), 'buy milk\ncall mom\n');
+    files = await mcpToolkit({
+      slug: 'filesystem',
+      command: process.execPath,
+      args: [binOf('@modelcontextprotocol/server-filesystem'), directory],
+    });
+    mux = new ToolMux({ toolkits: [...builtinToolkits, files], store: ':memory:', logger: quiet });
+  });
+  afterAll(async () => {
+    await mux.close();
+    await files.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it('finds, reads, writes and lists files through a session', async () => {
+    const session = await mux.create('user_fs', { toolkits: ['filesystem'] });
+    const found = await session.search({ query: 'read the text of a file' });
+    expect(found.results[0]!.tools.map((tool) => tool.tool_slug)).toContain('FILESYSTEM_READ_TEXT_FILE');
+
+    const read = await session.execute('FILESYSTEM_READ_TEXT_FILE', { path: join(directory, 'notes.txt') });
+    expect(read.successful).toBe(true);
+    expect(JSON.stringify(read.data)).toContain('buy milk');
+
+    const written = await session.execute('FILESYSTEM_WRITE_FILE', {
+      path: join(directory, 'todo.md'),
+      content: '# Todo\n- ship it\n',
+    });
+    expect(written.successful).toBe(true);
+    expect(await readFile(join(directory, 'todo.md'), 'utf8')).toBe('# Todo\n- ship it\n');
+
+    const listed = await session.execute('FILESYSTEM_LIST_DIRECTORY', { path: directory });
+    expect(JSON.stringify(listed.data)).toMatch(/notes\.txt.*todo\.md|todo\.md.*notes\.txt/s);
+  });
+
+  it('a path outside the allowed directory comes back as the server’s error', async () => {
+    const session = await mux.create('user_fs', { toolkits: ['filesystem'] });
+    const result = await session.execute('FILESYSTEM_READ_TEXT_FILE', { path: '/etc/hostname' });
+    expect(result.successful).toBe(false);
+    expect(result.error).toMatch(/FILESYSTEM_READ_TEXT_FILE failed: .*(denied|outside allowed)/i);
+  });
+});
+
+describe('stdio: @modelcontextprotocol/server-memory', () => {
+  let directory: string;
+  let memory: McpToolkit;
+  let mux: ToolMux;
+
+  beforeAll(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'toolmux-memory-'));
+    memory = await mcpToolkit({
+      slug: 'memory',
+      command: process.execPath,
+      args: [binOf('@modelcontextprotocol/server-memory')],
+      env: { MEMORY_FILE_PATH: join(directory, 'memory.jsonl') },
+    });
+    mux = new ToolMux({ toolkits: [memory], store: ':memory:', logger: quiet });
+  });
+  afterAll(async () => {
+    await mux.close();
+    await memory.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it('creates and searches a knowledge graph through the provider’s tools', async () => {
+    const session = await mux.create('user_memory', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    const tools = new Map(((await session.tools()) as PlainTool[]).map((tool) => [tool.name, tool]));
+    const created = await tools.get('MEMORY_CREATE_ENTITIES')!.execute({
+      entities: [{ name: 'Ada Lovelace', entityType: 'person', observations: ['wrote the first program'] }],
+    });
+    expect(created.successful).toBe(true);
+    const searched = await tools.get('MEMORY_SEARCH_NODES')!.execute({ query: 'Ada' });
+    expect(JSON.stringify(searched.data)).toContain('wrote the first program');
+    expect(await readFile(join(directory, 'memory.jsonl'), 'utf8')).toContain('Ada Lovelace');
+  });
+});
+
+describe('Streamable HTTP: an MCP server on loopback, with per-user credentials', () => {
+  let server: Server;
+  let url: string;
+  const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const initializedWith: string[] = [];
+  let remote: McpToolkit;
+
+  beforeAll(async () => {
+    server = createServer(async (request, response) => {
+      const sessionId = request.headers['mcp-session-id'] as string | undefined;
+      let transport = sessionId ? sessions.get(sessionId) : undefined;
+      if (!transport) {
+        if (sessionId) {
+          response.writeHead(404, { 'content-type': 'application/json' });
+          response.end(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              error: { code: -32001, message: 'Session not found' },
+              id: null,
+            }),
+          );
+          return;
+        }
+        const created = new StreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          onsessioninitialized: (id) => {
+            sessions.set(id, created);
+          },
+        });
+        transport = created;
+        initializedWith.push(String(request.headers.authorization ?? 'anonymous'));
+        const mcp = new McpServer(
+          { name: 'remote-tools', version: '2.0.0' },
+          { instructions: 'Tools of a remote test service.' },
+        );
+        mcp.registerTool(
+          'whoami',
+          {
+            description: 'Tell which credential and operator header the request carried.',
+            annotations: { readOnlyHint: true },
+          },
+          async (extra) => ({
+            content: [{ type: 'text', text: 'see structured content' }],
+            structuredContent: {
+              authorization: String(extra.requestInfo?.headers.authorization ?? 'anonymous'),
+              operator: String(extra.requestInfo?.headers['x-operator'] ?? ''),
+            },
+          }),
+        );
+        await mcp.connect(transport);
+      }
+      await transport.handleRequest(request, response);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+    remote = await mcpToolkit({
+      slug: 'remote',
+      url,
+      headers: { 'X-Operator': 'ops-key' },
+      credentialHeader: 'Authorization',
+    });
+  });
+  afterAll(async () => {
+    await remote.close();
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('mounts the remote server (listing with the operator headers) as a toolkit that needs an account', () => {
+    expect(remote.tools.map((tool) => tool.slug)).toEqual(['REMOTE_WHOAMI']);
+    expect(remote.description).toBe('Tools of a remote test service.');
+    expect(remote.noAuth).toBe(false);
+    expect(remote.auth).toEqual([expect.objectContaining({ type: 'api_key' })]);
+    expect(initializedWith).toEqual(['anonymous']);
+  });
+
+  it('sends each user’s credential on that user’s own client, reused across calls', async () => {
+    const whoami = remote.tools[0]!;
+    const alice = await whoami.execute({}, toolContext({ accessToken: 'alice-token' }));
+    const bob = await whoami.execute({}, toolContext({ apiKey: 'bob-key' }));
+    const aliceAgain = await whoami.execute({}, toolContext({ accessToken: 'alice-token' }));
+    expect(alice).toEqual({ authorization: 'Bearer alice-token', operator: 'ops-key' });
+    expect(bob).toEqual({ authorization: 'Bearer bob-key', operator: 'ops-key' });
+    expect(aliceAgain).toEqual(alice);
+    expect(initializedWith).toEqual(['anonymous', 'Bearer alice-token', 'Bearer bob-key']);
+  });
+
+  it('through a session: the connected account’s API key reaches the server', async () => {
+    const mux = new ToolMux({ toolkits: [remote], store: ':memory:', logger: quiet });
+    const config = await mux.authConfigs.create('remote', { type: 'api_key' });
+    const account = await mux.connectedAccounts.create('carol', config.id, { apiKey: 'carol-key' });
+    const session = await mux.create('carol', { connectedAccounts: { remote: account.id } });
+    const result = await session.execute('REMOTE_WHOAMI', {});
+    expect(result).toMatchObject({ successful: true, data: { authorization: 'Bearer carol-key' } });
+    const [log] = (await session.logs()).items;
+    expect(log).toMatchObject({ toolSlug: 'REMOTE_WHOAMI', connectedAccountId: account.id });
+    expect(log!.output).not.toContain('carol-key');
+    await mux.close();
+  });
+
+  it('opens a new MCP session when the server lost the old one (read-only calls are retried)', async () => {
+    sessions.clear();
+    const result = await remote.tools[0]!.execute({}, toolContext({ accessToken: 'alice-token' }));
+    expect(result).toEqual({ authorization: 'Bearer alice-token', operator: 'ops-key' });
+    expect(initializedWith.at(-1)).toBe('Bearer alice-token');
+  });
+});

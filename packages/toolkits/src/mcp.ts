@@ -1,0 +1,398 @@
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { DEFAULT_INHERITED_ENV_VARS, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type AuthScheme,
+  type Credentials,
+  defineTool,
+  defineToolkit,
+  type JSONSchema,
+  type Tool,
+  type ToolAnnotations,
+  type ToolContext,
+  type Toolkit,
+} from '@toolmux/core';
+import { tokenOf } from './http.js';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+interface McpCommonOptions {
+  /** Toolkit slug (lower case); tool slugs become `${SLUG}_${TOOL_NAME}`. */
+  slug: string;
+  /** @default the server's own name */
+  name?: string;
+  /** @default the server's instructions, or a sentence naming the server */
+  description?: string;
+  categories?: string[];
+  /** Per-call timeout of every tool. @default 60_000 */
+  timeoutMs?: number;
+}
+
+/** A local MCP server started as a child process, spoken to over stdio. */
+export interface McpStdioOptions extends McpCommonOptions {
+  command: string;
+  args?: string[];
+  /**
+   * The child's whole environment besides PATH. Nothing else of the host's environment is passed on
+   * (not even HOME or USER), so secrets in `process.env` stay out of the server.
+   */
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+/** A remote MCP server spoken to over Streamable HTTP. */
+export interface McpHttpOptions extends McpCommonOptions {
+  url: string | URL;
+  /** Headers of every request, e.g. an operator's key for the server. */
+  headers?: Record<string, string>;
+  /**
+   * Sends the connected account's token (OAuth access token, bearer token or API key) on every call in
+   * this header: `Authorization` gets `Bearer <token>`, any other header the bare token. Setting it
+   * makes the toolkit need a connected account (see `auth`).
+   */
+  credentialHeader?: string;
+  /**
+   * How users connect an account for this server. @default an API-key scheme when `credentialHeader`
+   * is set, else none
+   */
+  auth?: AuthScheme | AuthScheme[];
+  /** Clients kept open for distinct credentials; the least recently used beyond it is closed. @default 100 */
+  maxClients?: number;
+  /** @default globalThis.fetch */
+  fetch?: typeof globalThis.fetch;
+}
+
+export type McpToolkitOptions = McpStdioOptions | McpHttpOptions;
+
+/** A toolkit backed by an MCP server; `close()` ends its connections (and child process). */
+export interface McpToolkit extends Toolkit {
+  /** The server's name and version as it announced them. */
+  readonly server: { name: string; version: string };
+  close(): Promise<void>;
+}
+
+/**
+ * One client connection, opened on first use and opened again after the server went away (child
+ * process exited, session lost).
+ */
+class McpConnection {
+  #client: Promise<Client> | undefined;
+  #current: Client | undefined;
+  #closed = false;
+
+  constructor(
+    readonly label: string,
+    private readonly createTransport: () => { transport: Transport; stderr: () => string },
+  ) {}
+
+  client(): Promise<Client> {
+    if (this.#closed) return Promise.reject(new Error(`The MCP toolkit ${this.label} was closed.`));
+    this.#client ??= this.#connect();
+    return this.#client;
+  }
+
+  /** Forgets `client` (if it is still the current one) so the next call connects again. */
+  reset(client: Client): void {
+    if (this.#current !== client) return;
+    this.#current = undefined;
+    this.#client = undefined;
+    void client.close().catch(() => {});
+  }
+
+  #connect(): Promise<Client> {
+    const { transport, stderr } = this.createTransport();
+    const client = new Client({ name: 'toolmux', version });
+    return (async () => {
+      try {
+        await client.connect(transport);
+      } catch (error) {
+        this.#client = undefined;
+        await client.close().catch(() => {});
+        const output = stderr().trim();
+        throw new Error(
+          `Could not connect to the MCP server ${this.label}: ${(error as Error).message}${output ? `\nserver stderr: ${output}` : ''}`,
+          { cause: error },
+        );
+      }
+      this.#current = client;
+      // The child process exited or the transport closed: the next call starts a new connection.
+      client.onclose = () => {
+        if (this.#current === client) {
+          this.#current = undefined;
+          this.#client = undefined;
+        }
+      };
+      return client;
+    })();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const client = this.#client;
+    this.#client = undefined;
+    this.#current = undefined;
+    if (client) await (await client.catch(() => undefined))?.close().catch(() => {});
+  }
+}
+
+/** `getDataStuff` / `get-data_stuff` → `GET_DATA_STUFF`. */
+function upperSnake(name: string): string {
+  return (
+    name
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .replace(/[^A-Za-z0-9]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .toUpperCase() || 'TOOL'
+  );
+}
+
+/** MCP's defaults for absent hints (a tool may write, destroy and reach the world unless it says otherwise). */
+function annotationsOf(tool: { title?: string; annotations?: Record<string, unknown> }): ToolAnnotations {
+  const hints = tool.annotations ?? {};
+  const flag = (name: string) => (typeof hints[name] === 'boolean' ? (hints[name] as boolean) : undefined);
+  const readOnly = flag('readOnlyHint') ?? false;
+  const title = (typeof hints.title === 'string' ? hints.title : undefined) ?? tool.title;
+  return {
+    ...(title ? { title } : {}),
+    readOnlyHint: readOnly,
+    destructiveHint: readOnly ? false : (flag('destructiveHint') ?? true),
+    idempotentHint: flag('idempotentHint') ?? readOnly,
+    openWorldHint: flag('openWorldHint') ?? true,
+  };
+}
+
+function textOf(content: unknown): string {
+  return (Array.isArray(content) ? content : [])
+    .filter((part): part is { type: 'text'; text: string } => part?.type === 'text')
+    .map((part) => part.text)
+    .join('\n');
+}
+
+/** A tool result as data: structured content, else its text, else its content parts. */
+function dataOf(result: Record<string, unknown>, label: string): unknown {
+  // Servers of protocol version 2024-10-07 answer with `toolResult`.
+  if ('toolResult' in result && !('content' in result)) return result.toolResult;
+  if (result.isError) {
+    throw new Error(textOf(result.content) || `the MCP server ${label} reported an error without a message`);
+  }
+  if (result.structuredContent !== undefined) return result.structuredContent;
+  const content = Array.isArray(result.content) ? result.content : [];
+  if (content.every((part) => part?.type === 'text')) return textOf(content);
+  return content;
+}
+
+function isConnectionLost(error: unknown): boolean {
+  return (
+    (error instanceof McpError && error.code === ErrorCode.ConnectionClosed) ||
+    (error instanceof StreamableHTTPError && error.code === 404) ||
+    (error instanceof Error && /not connected/i.test(error.message))
+  );
+}
+
+function stdioTransport(options: McpStdioOptions): { transport: Transport; stderr: () => string } {
+  // StdioClientTransport merges getDefaultEnvironment() (HOME, LOGNAME, PATH, SHELL, TERM, USER) under the
+  // env it is given; setting those keys to undefined removes them (Node leaves undefined entries out).
+  const env: Record<string, string | undefined> = Object.fromEntries(
+    DEFAULT_INHERITED_ENV_VARS.map((key) => [key, undefined]),
+  );
+  if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
+  Object.assign(env, options.env);
+  const transport = new StdioClientTransport({
+    command: options.command,
+    args: options.args ?? [],
+    env: env as Record<string, string>,
+    cwd: options.cwd,
+    stderr: 'pipe',
+  });
+  let tail = '';
+  transport.stderr?.on('data', (chunk: Buffer) => {
+    tail = (tail + chunk.toString('utf8')).slice(-2000);
+  });
+  return { transport, stderr: () => tail };
+}
+
+function credentialValue(header: string, credentials: Credentials | undefined): string | undefined {
+  const token = tokenOf(credentials);
+  if (!token) return undefined;
+  return header.toLowerCase() === 'authorization' ? `Bearer ${token}` : token;
+}
+
+/**
+ * Mounts an MCP server as a toolkit: connects, lists its tools and returns a toolkit whose tools call
+ * the server. Its tools are searchable, filtered by sessions and logged like any other tool.
+ *
+ * - stdio: `{ slug, command, args?, env? }` starts the server with only PATH and `env` in its
+ *   environment. All calls share one connection, reopened if the process exits.
+ * - Streamable HTTP: `{ slug, url, headers?, credentialHeader? }`. Calls without a per-user credential
+ *   share one client; with `credentialHeader`, each distinct credential gets its own client (and MCP
+ *   session), so one user's token is never sent on another user's session.
+ *
+ * Results: `structuredContent` when the tool gives it, else its text; `isError` results fail the call
+ * with the tool's message.
+ *
+ * @example
+ * const files = await mcpToolkit({ slug: 'files', command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem', '/data'] });
+ * const mux = new ToolMux({ toolkits: [...builtinToolkits, files] });
+ * // …
+ * await files.close();
+ */
+export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit> {
+  const label = `"${options.slug}"`;
+  const connections = new Map<string, McpConnection>();
+  let shared: McpConnection;
+  let forCredentials: ((credentials: Credentials | undefined) => McpConnection) | undefined;
+  let auth: AuthScheme | AuthScheme[] | undefined;
+
+  if ('command' in options) {
+    shared = new McpConnection(`${label} (${options.command})`, () => stdioTransport(options));
+  } else {
+    const url = new URL(options.url);
+    const fetch = options.fetch ?? globalThis.fetch;
+    const maxClients = options.maxClients ?? 100;
+    const httpConnection = (headers: Record<string, string>) =>
+      new McpConnection(`${label} (${url.origin})`, () => ({
+        transport: new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch }),
+        stderr: () => '',
+      }));
+    shared = httpConnection({ ...options.headers });
+    const header = options.credentialHeader;
+    if (header) {
+      auth = options.auth ?? {
+        type: 'api_key',
+        fields: [
+          {
+            name: 'apiKey',
+            label: `${options.name ?? options.slug} token`,
+            description: `Sent as the ${header} header.`,
+          },
+        ],
+      };
+      forCredentials = (credentials) => {
+        const value = credentialValue(header, credentials);
+        if (!value) return shared;
+        const key = createHash('sha256').update(value).digest('hex');
+        let connection = connections.get(key);
+        if (connection) connections.delete(key);
+        else connection = httpConnection({ ...options.headers, [header]: value });
+        connections.set(key, connection); // most recently used last
+        if (connections.size > maxClients) {
+          const [oldestKey, oldest] = connections.entries().next().value!;
+          connections.delete(oldestKey);
+          void oldest.close();
+        }
+        return connection;
+      };
+    } else {
+      auth = options.auth;
+    }
+  }
+
+  const client = await shared.client();
+  const listed = [];
+  try {
+    let cursor: string | undefined;
+    do {
+      const page = await client.listTools(cursor ? { cursor } : undefined);
+      listed.push(...page.tools);
+      cursor = page.nextCursor;
+    } while (cursor);
+  } catch (error) {
+    await shared.close();
+    throw new Error(
+      `The MCP server ${label} connected but could not list its tools: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+
+  const server = client.getServerVersion() ?? { name: options.slug, version: 'unknown' };
+  const prefix = `${options.slug.toUpperCase().replace(/-/g, '_')}_`;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const taken = new Set<string>();
+
+  const call = async (name: string, args: unknown, context: ToolContext, retrySafe: boolean) => {
+    const connection = forCredentials?.(context.credentials) ?? shared;
+    for (let attempt = 1; ; attempt++) {
+      const current = await connection.client();
+      try {
+        const result = await current.callTool(
+          { name, arguments: args as Record<string, unknown> },
+          undefined,
+          {
+            signal: context.signal,
+            timeout: timeoutMs,
+          },
+        );
+        return dataOf(result, label);
+      } catch (error) {
+        if (context.signal.aborted || !isConnectionLost(error)) throw error;
+        connection.reset(current);
+        if (attempt === 1 && retrySafe) continue;
+        throw new Error(
+          `The connection to the MCP server ${label} was lost during the call${
+            retrySafe ? '' : '; the tool may or may not have run, so check its effect before calling it again'
+          }. The next call reconnects.`,
+          { cause: error },
+        );
+      }
+    }
+  };
+
+  const tools: Tool[] = listed
+    // Tools that only run as MCP tasks cannot be called with a plain tools/call.
+    .filter(
+      (tool) => (tool as { execution?: { taskSupport?: string } }).execution?.taskSupport !== 'required',
+    )
+    .map((tool) => {
+      let slug = `${prefix}${upperSnake(tool.name)}`;
+      for (let index = 2; taken.has(slug); index++) slug = `${prefix}${upperSnake(tool.name)}_${index}`;
+      taken.add(slug);
+      const annotations = annotationsOf(tool);
+      const retrySafe = annotations.readOnlyHint === true || annotations.idempotentHint === true;
+      return defineTool({
+        slug,
+        name: tool.title ?? tool.name,
+        description:
+          tool.description?.trim() || `${tool.title ?? tool.name} (a tool of the ${server.name} MCP server).`,
+        inputSchema: { type: 'object', ...(tool.inputSchema as JSONSchema) },
+        outputSchema: tool.outputSchema as JSONSchema | undefined,
+        annotations,
+        tags: ['mcp', tool.name],
+        timeoutMs,
+        execute: (input, context) => call(tool.name, input, context, retrySafe),
+      });
+    });
+
+  const instructions = client.getInstructions()?.trim();
+  const toolkit = defineToolkit({
+    slug: options.slug,
+    name: options.name ?? server.name,
+    description:
+      options.description ??
+      (instructions ? instructions.slice(0, 500) : `Tools of the ${server.name} MCP server.`),
+    categories: options.categories ?? ['mcp'],
+    baseUrl: 'url' in options ? String(options.url) : undefined,
+    auth,
+    tools,
+  });
+
+  return Object.freeze({
+    ...toolkit,
+    server: { name: server.name, version: server.version },
+    close: async () => {
+      await Promise.all([
+        shared.close(),
+        ...[...connections.values()].map((connection) => connection.close()),
+      ]);
+      connections.clear();
+    },
+  });
+}
