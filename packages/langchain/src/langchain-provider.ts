@@ -61,7 +61,7 @@ export class LangChainProvider implements Provider<StructuredTool[]> {
   wrapTools(tools: readonly ToolSpec[], execute: ExecuteFn): StructuredTool[] {
     return tools.map((spec) => {
       const { schema, strict } = this.#schemaOf(spec);
-      return new SessionTool(spec, structuredClone(schema), strict, execute);
+      return new SessionTool(spec, plainCopyOf(schema), strict, execute);
     });
   }
 
@@ -69,10 +69,37 @@ export class LangChainProvider implements Provider<StructuredTool[]> {
     if (!this.#strict) return { schema: spec.inputSchema, strict: false };
     const shaped = strictSchemaOf(spec);
     if (!shaped.strict) {
-      this.#logger.warn(`toolmux: ${spec.slug} cannot use strict mode (${shaped.reason}); it keeps its non-strict schema.`);
+      this.#logger.warn(
+        `toolmux: ${spec.slug} cannot use strict mode (${shaped.reason}); it keeps its non-strict schema.`,
+      );
     }
     return shaped;
   }
+}
+
+const copies = new WeakMap<JSONSchema, JSONSchema>();
+
+/**
+ * The schema handed to LangChain: a plain JSON copy (own enumerable keys only, so no hidden
+ * `~standard` marker that LangChain would take for a Standard Schema), so that what LangChain does to
+ * it (its validator marks every subschema) never reaches core's schemas. Core keeps one schema object
+ * per tool, so the copy is made once per tool, not once per session.
+ */
+function plainCopyOf(schema: JSONSchema): JSONSchema {
+  let copy = copies.get(schema);
+  if (!copy) {
+    copy = plainJson(schema) as JSONSchema;
+    copies.set(schema, copy);
+  }
+  return copy;
+}
+
+function plainJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plainJson);
+  if (typeof value !== 'object' || value === null) return value;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) copy[key] = plainJson((value as Record<string, unknown>)[key]);
+  return copy;
 }
 
 /**
@@ -95,12 +122,21 @@ class SessionTool extends DynamicStructuredTool<JSONSchema> {
         const content = formatToolResultForModel(result);
         if (!toolCall?.id) return content;
         const status = result.successful ? 'success' : 'error';
-        return new ToolMessage({ content, tool_call_id: toolCall.id, name: spec.slug, status, artifact: result });
+        return new ToolMessage({
+          content,
+          tool_call_id: toolCall.id,
+          name: spec.slug,
+          status,
+          artifact: result,
+        });
       },
     });
   }
 
-  override async call<TArg extends StructuredToolCallInput<JSONSchema>, TConfig extends ToolRunnableConfig | undefined>(
+  override async call<
+    TArg extends StructuredToolCallInput<JSONSchema>,
+    TConfig extends ToolRunnableConfig | undefined,
+  >(
     arg: TArg,
     configArg?: TConfig,
     tags?: string[],
@@ -109,9 +145,12 @@ class SessionTool extends DynamicStructuredTool<JSONSchema> {
       return await super.call(arg, configArg, tags);
     } catch (error) {
       if (!(error instanceof ToolInputParsingException)) throw error;
-      const toolCall = isToolCall(arg) ? arg : configArg?.toolCall;
-      const args = isToolCall(arg) ? arg.args : arg;
-      return (await this.func(args, undefined, { ...configArg, toolCall })) as ToolReturnType<NonNullable<TArg>, TConfig, unknown>;
+      const config: ToolRunnableConfig = {
+        ...configArg,
+        toolCall: isToolCall(arg) ? arg : configArg?.toolCall,
+      };
+      const output = await this.func(isToolCall(arg) ? arg.args : arg, undefined, config);
+      return output as ToolReturnType<NonNullable<TArg>, TConfig, unknown>;
     }
   }
 }

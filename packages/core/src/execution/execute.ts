@@ -63,6 +63,8 @@ export interface ExecuteRequest {
   selection?: AccountSelection;
 }
 
+const NO_ACCOUNT: ResolvedAccount = Object.freeze({ accountId: null, credentials: undefined });
+
 const stripperCache = new WeakMap<object, (value: unknown) => unknown>();
 
 function stripNulls(tool: Tool, value: unknown): unknown {
@@ -123,13 +125,15 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
         formatValidationIssues(tool.slug, validation.issues),
       );
     }
-    const account = await env.resolveAccount({
-      toolkit: request.toolkit,
-      userId,
-      sessionId,
-      connectedAccountId: request.connectedAccountId,
-      selection: request.selection,
-    });
+    const account = request.toolkit.noAuth
+      ? NO_ACCOUNT
+      : await env.resolveAccount({
+          toolkit: request.toolkit,
+          userId,
+          sessionId,
+          connectedAccountId: request.connectedAccountId,
+          selection: request.selection,
+        });
     accountId = account.accountId;
     secrets = account.secrets ?? (account.credentials ? Object.values(account.credentials) : []);
     const data = await runHandler(env, tool, validation.value, {

@@ -2,6 +2,18 @@
 const SECRET_KEY =
   /(pass(word|phrase)?|secret|token|api[-_]?key|authorization|cookie|credential|private[-_]?key|session[-_]?key|^auth$|bearer|signature)/i;
 
+/** A secret-looking key as it appears in JSON text (`"apiKey":`); may match more than keys, never less. */
+const SECRET_KEY_IN_JSON =
+  /"[^"]*(pass(word|phrase)?|secret|token|api[-_]?key|authorization|cookie|credential|private[-_]?key|session[-_]?key|bearer|signature|auth)[^"]*":/i;
+
+function needsRedaction(json: string, secrets: readonly string[]): boolean {
+  if (SECRET_KEY_IN_JSON.test(json)) return true;
+  for (const secret of secrets) {
+    if (secret.length >= 4 && json.includes(JSON.stringify(secret).slice(1, -1))) return true;
+  }
+  return false;
+}
+
 export const REDACTED = '[REDACTED]';
 export const MAX_LOG_PAYLOAD_BYTES = 4096;
 
@@ -35,11 +47,12 @@ export function redactForLog(value: unknown, secrets: readonly string[] = []): s
   if (value === undefined) return 'null';
   let json: string;
   try {
-    json = JSON.stringify(redactValue(value, secrets, 0)) ?? 'null';
+    // fast path, the common case: no secret-looking key and no known secret anywhere in the JSON
+    const raw = JSON.stringify(value) ?? 'null';
+    json = needsRedaction(raw, secrets) ? (JSON.stringify(redactValue(value, secrets, 0)) ?? 'null') : raw;
   } catch {
     json = JSON.stringify(String(value));
   }
-  // PostgreSQL text cannot hold NUL; a payload must never fail the log write because of one
   return truncateUtf8(
     json.includes('\\u0000') ? json.replaceAll('\\u0000', '\\ufffd') : json,
     MAX_LOG_PAYLOAD_BYTES,

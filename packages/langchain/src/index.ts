@@ -1,0 +1,2 @@
+export type { LangChainProviderOptions, LangChainToolMetadata } from './langchain-provider.js';
+export { LangChainProvider } from './langchain-provider.js';

@@ -1,0 +1,474 @@
+import { AIMessage, type BaseMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
+import { fakeModel } from '@langchain/core/testing';
+import { tool } from '@langchain/core/tools';
+import { convertToOpenAITool } from '@langchain/core/utils/function_calling';
+import { FakeStreamingChatModel } from '@langchain/core/utils/testing';
+import { createReactAgent } from '@langchain/langgraph/prebuilt';
+import {
+  type ExecutionLog,
+  MetaToolSlug,
+  type Provider,
+  SessionPreset,
+  strictSchemaOf,
+  type Toolkit,
+  ToolMux,
+  type ToolResult,
+  type ToolSpec,
+} from '@toolmux/core';
+import { createSampleToolkits } from '@toolmux/core/test';
+import { createAgent } from 'langchain';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { LangChainProvider, type LangChainToolMetadata } from './index.js';
+
+const open: ToolMux<Provider<unknown>>[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((mux) => mux.close()));
+});
+
+async function setup(options: { preset?: SessionPreset; strict?: boolean; preload?: string[] } = {}) {
+  const sample = createSampleToolkits();
+  const warnings: string[] = [];
+  const provider = new LangChainProvider({
+    strict: options.strict,
+    logger: { warn: (message) => warnings.push(message) },
+  });
+  const mux = new ToolMux({ provider, toolkits: sample.toolkits, store: ':memory:' });
+  open.push(mux);
+  const session = await mux.create('user_1', {
+    toolkits: ['tasks', 'notes'],
+    sessionPreset: options.preset ?? SessionPreset.META_TOOLS,
+    preload: { tools: options.preload ?? [] },
+  });
+  return { ...sample, mux, session, warnings, tools: await session.tools() };
+}
+
+/** The tool specs core hands a provider, captured as they are. */
+class SpecCapture implements Provider<ToolSpec[]> {
+  readonly name = 'capture';
+  wrapTools(tools: readonly ToolSpec[]): ToolSpec[] {
+    return [...tools];
+  }
+}
+
+async function specsOf(preset: SessionPreset, toolkits: Toolkit[]): Promise<Map<string, ToolSpec>> {
+  const mux = new ToolMux({ provider: new SpecCapture(), toolkits, store: ':memory:' });
+  open.push(mux);
+  const session = await mux.create('user_1', { toolkits: ['tasks', 'notes'], sessionPreset: preset });
+  return new Map((await session.tools()).map((spec) => [spec.slug, spec]));
+}
+
+function callTools(...calls: Array<{ name: string; args: Record<string, unknown>; id: string }>): AIMessage {
+  return new AIMessage({
+    content: '',
+    tool_calls: calls.map((call) => ({ ...call, type: 'tool_call' as const })),
+  });
+}
+
+function toolMessage(messages: readonly BaseMessage[], callId: string): ToolMessage {
+  const found = messages.find(
+    (message) => ToolMessage.isInstance(message) && message.tool_call_id === callId,
+  );
+  if (!found) throw new Error(`no ToolMessage for ${callId}`);
+  return found as ToolMessage;
+}
+
+async function logFor(
+  session: { logs(): Promise<{ items: ExecutionLog[] }> },
+  callId: string,
+): Promise<ExecutionLog> {
+  const entry = (await session.logs()).items.find((log) => log.callId === callId);
+  if (!entry) throw new Error(`no log entry for ${callId}`);
+  return entry;
+}
+
+const titleIsNumber = 'title: Invalid input: expected string, received number';
+const priorityIsUnknown = 'priority: Invalid option: expected one of "low"|"normal"|"high"';
+
+describe('createAgent (langchain) with the META_TOOLS preset', () => {
+  test('the model searches, then runs a tool it found through TOOLMUX_MULTI_EXECUTE_TOOL', async () => {
+    const { session, tools, calls } = await setup();
+    expect(tools.map((each) => each.name)).toEqual([
+      MetaToolSlug.SEARCH_TOOLS,
+      MetaToolSlug.GET_TOOL_SCHEMAS,
+      MetaToolSlug.MANAGE_CONNECTIONS,
+      MetaToolSlug.MULTI_EXECUTE_TOOL,
+    ]);
+    let found: string[] = [];
+    const model = fakeModel()
+      .respond(
+        callTools({
+          name: MetaToolSlug.SEARCH_TOOLS,
+          args: { queries: [{ use_case: 'create a new task' }] },
+          id: 'call_search',
+        }),
+      )
+      .respond((messages) => {
+        // the slug comes from what the search returned to the model
+        const search = JSON.parse(toolMessage(messages, 'call_search').text);
+        found = search.results[0].tools.map((each: { tool_slug: string }) => each.tool_slug);
+        const args = { tool_slug: found[0], arguments: { title: 'Write the report', priority: 'high' } };
+        return callTools({ name: MetaToolSlug.MULTI_EXECUTE_TOOL, args: { tools: [args] }, id: 'call_run' });
+      })
+      .respond(new AIMessage('Created the task.'));
+    const agent = createAgent({ model, tools });
+
+    const result = await agent.invoke({
+      messages: [new HumanMessage('Add a task: write the report, high priority')],
+    });
+
+    expect(found[0]).toBe('TASKS_CREATE_TASK');
+    expect(calls).toEqual([
+      {
+        slug: 'TASKS_CREATE_TASK',
+        input: { title: 'Write the report', priority: 'high' },
+        context: expect.objectContaining({
+          userId: 'user_1',
+          sessionId: session.sessionId,
+          callId: 'call_run#0',
+        }),
+      },
+    ]);
+    // the tool's result is in what the model got next
+    expect(model.callCount).toBe(3);
+    const seen = toolMessage(model.calls[2]!.messages, 'call_run');
+    expect(seen.status).toBe('success');
+    expect(JSON.parse(seen.text)).toMatchObject({
+      results: [
+        {
+          tool_slug: 'TASKS_CREATE_TASK',
+          successful: true,
+          data: { id: 'task_1', title: 'Write the report' },
+        },
+      ],
+      successful_count: 1,
+    });
+    expect(result.messages.at(-1)?.text).toBe('Created the task.');
+    // every call is in the session's log, under the framework's tool call ids
+    const run = await logFor(session, 'call_run#0');
+    expect(run).toMatchObject({ toolSlug: 'TASKS_CREATE_TASK', status: 'success' });
+    expect((await logFor(session, 'call_run')).toolSlug).toBe(MetaToolSlug.MULTI_EXECUTE_TOOL);
+    expect((await logFor(session, 'call_search')).toolSlug).toBe(MetaToolSlug.SEARCH_TOOLS);
+    // the ToolResult rides along as the artifact, never sent to the model
+    expect((seen.artifact as ToolResult).logId).toBe((await logFor(session, 'call_run')).id);
+  });
+
+  test('a preloaded tool is exposed beside the meta-tools and called directly', async () => {
+    const { session, tools, calls, tasks } = await setup({ preload: ['TASKS_LIST_TASKS'] });
+    tasks.set('task_9', { id: 'task_9', title: 'Pay rent', done: false });
+    expect(tools.map((each) => each.name)).toContain('TASKS_LIST_TASKS');
+    const model = fakeModel()
+      .respond(callTools({ name: 'TASKS_LIST_TASKS', args: { openOnly: true }, id: 'call_list' }))
+      .respond(new AIMessage('You have one open task.'));
+
+    await createAgent({ model, tools }).invoke({ messages: [new HumanMessage('What is open?')] });
+
+    expect(calls).toEqual([
+      { slug: 'TASKS_LIST_TASKS', input: { openOnly: true }, context: expect.anything() },
+    ]);
+    expect(toolMessage(model.calls[1]!.messages, 'call_list').text).toBe(
+      '{"tasks":[{"id":"task_9","title":"Pay rent","done":false}]}',
+    );
+    expect(await logFor(session, 'call_list')).toMatchObject({
+      toolSlug: 'TASKS_LIST_TASKS',
+      status: 'success',
+    });
+  });
+
+  test('invalid arguments and a throwing tool reach the model as readable errors, and the loop goes on', async () => {
+    const { session, tools, calls } = await setup();
+    const model = fakeModel()
+      .respond(
+        callTools({ name: MetaToolSlug.SEARCH_TOOLS, args: { queries: 'tasks' }, id: 'call_bad_search' }),
+      )
+      .respond(
+        callTools({
+          name: MetaToolSlug.MULTI_EXECUTE_TOOL,
+          args: {
+            tools: [
+              { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 5, priority: 'urgent' } },
+              { tool_slug: 'TASKS_SYNC_CALENDAR', arguments: { calendarId: 'work' } },
+            ],
+          },
+          id: 'call_run',
+        }),
+      )
+      .respond(new AIMessage('Sorry, that did not work.'));
+
+    const result = await createAgent({ model, tools }).invoke({
+      messages: [new HumanMessage('Sync my tasks')],
+    });
+
+    const badSearch = toolMessage(model.calls[1]!.messages, 'call_bad_search');
+    expect(badSearch.text).toBe(
+      'Error (TOOL_ARGUMENTS_INVALID): Invalid arguments for TOOLMUX_SEARCH_TOOLS: queries: Invalid input: expected array, received string',
+    );
+    expect(badSearch.status).toBe('error');
+    const run = JSON.parse(toolMessage(model.calls[2]!.messages, 'call_run').text);
+    expect(run.results).toEqual([
+      expect.objectContaining({
+        tool_slug: 'TASKS_CREATE_TASK',
+        successful: false,
+        error: `Invalid arguments for TASKS_CREATE_TASK: ${titleIsNumber}; ${priorityIsUnknown}`,
+      }),
+      expect.objectContaining({
+        tool_slug: 'TASKS_SYNC_CALENDAR',
+        successful: false,
+        error: 'TASKS_SYNC_CALENDAR failed: calendar work is unreachable',
+      }),
+    ]);
+    expect(calls.map((call) => call.slug)).toEqual(['TASKS_SYNC_CALENDAR']);
+    expect(result.messages.at(-1)?.text).toBe('Sorry, that did not work.');
+    expect(await logFor(session, 'call_bad_search')).toMatchObject({
+      status: 'error',
+      errorCode: 'TOOL_ARGUMENTS_INVALID',
+    });
+    expect(await logFor(session, 'call_run#1')).toMatchObject({
+      status: 'error',
+      errorCode: 'TOOL_EXECUTION_FAILED',
+    });
+  });
+
+  test('with strict: true, arguments sent as strict mode shapes them still run (JSON-string arguments)', async () => {
+    const { tools, calls, warnings } = await setup({ strict: true });
+    expect(warnings).toEqual([]);
+    const model = fakeModel()
+      .respond(
+        callTools({
+          name: MetaToolSlug.MULTI_EXECUTE_TOOL,
+          args: { tools: [{ tool_slug: 'NOTES_SEARCH_NOTES', arguments: '{"query":"rent","filter":null}' }] },
+          id: 'call_run',
+        }),
+      )
+      .respond(new AIMessage('Found it.'));
+
+    await createAgent({ model, tools }).invoke({ messages: [new HumanMessage('Find my rent note')] });
+
+    expect(calls).toEqual([
+      { slug: 'NOTES_SEARCH_NOTES', input: { query: 'rent', limit: 10 }, context: expect.anything() },
+    ]);
+    expect(JSON.parse(toolMessage(model.calls[1]!.messages, 'call_run').text).successful_count).toBe(1);
+  });
+});
+
+describe('createAgent (langchain) with the DIRECT_TOOLS preset', () => {
+  test('every enabled tool is exposed, no meta-tool, and the model calls one directly', async () => {
+    const { session, tools, calls, toolkits } = await setup({ preset: SessionPreset.DIRECT_TOOLS });
+    const enabled = toolkits
+      .filter((toolkit) => toolkit.slug !== 'mail')
+      .flatMap((toolkit) => toolkit.tools.map((each) => each.slug));
+    expect(tools.map((each) => each.name).sort()).toEqual([...enabled].sort());
+    expect(tools.some((each) => each.name.startsWith('TOOLMUX_'))).toBe(false);
+    const model = fakeModel()
+      .respond(callTools({ name: 'TASKS_CREATE_TASK', args: { title: 'Call the bank' }, id: 'call_create' }))
+      .respond(new AIMessage('Done.'));
+
+    await createAgent({ model, tools }).invoke({
+      messages: [new HumanMessage('Remind me to call the bank')],
+    });
+
+    expect(calls).toEqual([
+      {
+        slug: 'TASKS_CREATE_TASK',
+        input: { title: 'Call the bank' },
+        context: expect.objectContaining({ callId: 'call_create' }),
+      },
+    ]);
+    expect(toolMessage(model.calls[1]!.messages, 'call_create').text).toBe(
+      '{"id":"task_1","title":"Call the bank"}',
+    );
+    expect(await logFor(session, 'call_create')).toMatchObject({
+      toolSlug: 'TASKS_CREATE_TASK',
+      status: 'success',
+    });
+  });
+
+  test('invalid arguments and a throwing tool reach the model as readable errors, and the loop goes on', async () => {
+    const { session, tools, calls } = await setup({ preset: SessionPreset.DIRECT_TOOLS });
+    const model = fakeModel()
+      .respond(
+        callTools(
+          { name: 'TASKS_CREATE_TASK', args: { title: 5, priority: 'urgent' }, id: 'call_create' },
+          { name: 'TASKS_SYNC_CALENDAR', args: { calendarId: 'work' }, id: 'call_sync' },
+        ),
+      )
+      .respond(callTools({ name: 'TASKS_CREATE_TASK', args: { title: 'Sync calendar' }, id: 'call_retry' }))
+      .respond(new AIMessage('Created a reminder instead.'));
+
+    const result = await createAgent({ model, tools }).invoke({
+      messages: [new HumanMessage('Sync my tasks')],
+    });
+
+    const invalid = toolMessage(model.calls[1]!.messages, 'call_create');
+    expect(invalid.text).toBe(
+      `Error (TOOL_ARGUMENTS_INVALID): Invalid arguments for TASKS_CREATE_TASK: ${titleIsNumber}; ${priorityIsUnknown}`,
+    );
+    expect(invalid.status).toBe('error');
+    const thrown = toolMessage(model.calls[1]!.messages, 'call_sync');
+    expect(thrown.text).toBe(
+      'Error (TOOL_EXECUTION_FAILED): TASKS_SYNC_CALENDAR failed: calendar work is unreachable',
+    );
+    expect(thrown.status).toBe('error');
+    // the loop went on: the model corrected itself
+    expect(calls.map((call) => call.slug)).toEqual(['TASKS_SYNC_CALENDAR', 'TASKS_CREATE_TASK']);
+    expect(toolMessage(model.calls[2]!.messages, 'call_retry').text).toBe(
+      '{"id":"task_1","title":"Sync calendar"}',
+    );
+    expect(result.messages.at(-1)?.text).toBe('Created a reminder instead.');
+    expect(await logFor(session, 'call_create')).toMatchObject({
+      status: 'error',
+      errorCode: 'TOOL_ARGUMENTS_INVALID',
+    });
+  });
+
+  test("LangChain's own check of the same arguments names no field, inside a stack trace", async () => {
+    // why the provider lets the session validate: a plain tool() over the same JSON schema
+    const { tools } = await setup({ preset: SessionPreset.DIRECT_TOOLS });
+    const create = tools.find((each) => each.name === 'TASKS_CREATE_TASK')!;
+    const plain = tool(async () => 'ran', {
+      name: create.name,
+      description: create.description,
+      schema: create.schema,
+    });
+    const model = fakeModel()
+      .respond(callTools({ name: create.name, args: { title: 5, priority: 'urgent' }, id: 'call_plain' }))
+      .respond(new AIMessage('…'));
+    await createAgent({ model, tools: [plain] }).invoke({ messages: [new HumanMessage('Add a task')] });
+    const message = toolMessage(model.calls[1]!.messages, 'call_plain');
+    expect(message.text).toMatch(
+      /^Error invoking tool 'TASKS_CREATE_TASK' with kwargs .* with error: Error: Received tool input did not match expected schema\n {4}at /,
+    );
+    expect(message.text).not.toContain('title:'); // no field is named
+  });
+
+  test('with strict: true, the nulls strict mode sends for optional fields mean "absent"', async () => {
+    const { tools, calls } = await setup({ preset: SessionPreset.DIRECT_TOOLS, strict: true });
+    const model = fakeModel()
+      .respond(
+        callTools({
+          name: 'TASKS_CREATE_TASK',
+          args: { title: 'Water plants', priority: null, labels: null },
+          id: 'call_create',
+        }),
+      )
+      .respond(new AIMessage('Done.'));
+
+    await createAgent({ model, tools }).invoke({ messages: [new HumanMessage('Water the plants')] });
+
+    expect(calls).toEqual([
+      { slug: 'TASKS_CREATE_TASK', input: { title: 'Water plants' }, context: expect.anything() },
+    ]);
+    expect(toolMessage(model.calls[1]!.messages, 'call_create').status).toBe('success');
+  });
+});
+
+describe.each([SessionPreset.META_TOOLS, SessionPreset.DIRECT_TOOLS])('aborting the run (%s)', (preset) => {
+  test('agent.invoke(..., { signal }) stops the running tool, logged as TOOL_ABORTED', async () => {
+    const { session, tools, calls } = await setup({ preset });
+    const wait = { tool_slug: 'TASKS_WAIT_FOR_APPROVAL', arguments: { taskId: 'task_1' } };
+    const model = fakeModel().respond(
+      preset === SessionPreset.META_TOOLS
+        ? callTools({ name: MetaToolSlug.MULTI_EXECUTE_TOOL, args: { tools: [wait] }, id: 'call_wait' })
+        : callTools({ name: wait.tool_slug, args: wait.arguments, id: 'call_wait' }),
+    );
+    const controller = new AbortController();
+
+    const run = createAgent({ model, tools }).invoke(
+      { messages: [new HumanMessage('Wait for approval')] },
+      { signal: controller.signal },
+    );
+    await vi.waitFor(() => expect(calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']));
+    controller.abort();
+
+    await expect(run).rejects.toThrow(/abort/i);
+    const callId = preset === SessionPreset.META_TOOLS ? 'call_wait#0' : 'call_wait';
+    await vi.waitFor(async () =>
+      expect(await logFor(session, callId)).toMatchObject({
+        toolSlug: 'TASKS_WAIT_FOR_APPROVAL',
+        status: 'error',
+        errorCode: 'TOOL_ABORTED',
+      }),
+    );
+    expect(model.callCount).toBe(1);
+  });
+});
+
+describe('other LangChain entry points', () => {
+  test('createReactAgent (@langchain/langgraph/prebuilt) runs a tool round', async () => {
+    const { session, tools, calls } = await setup({ preset: SessionPreset.DIRECT_TOOLS });
+    const model = fakeModel()
+      .respond(
+        callTools({
+          name: 'NOTES_CREATE_NOTE',
+          args: { text: 'Buy milk', tags: [{ name: 'shopping' }] },
+          id: 'call_note',
+        }),
+      )
+      .respond(new AIMessage('Noted.'));
+
+    const result = await createReactAgent({ llm: model, tools }).invoke({
+      messages: [new HumanMessage('Note: buy milk')],
+    });
+
+    expect(calls).toEqual([
+      {
+        slug: 'NOTES_CREATE_NOTE',
+        input: { text: 'Buy milk', tags: [{ name: 'shopping' }] },
+        context: expect.anything(),
+      },
+    ]);
+    expect(toolMessage(model.calls[1]!.messages, 'call_note').text).toBe('{"id":"note_2"}');
+    expect(result.messages.at(-1)?.text).toBe('Noted.');
+    expect((await logFor(session, 'call_note')).status).toBe('success');
+  });
+
+  test('a tool invoked on its own (no tool call) returns the result text', async () => {
+    const { tools, session } = await setup({ preset: SessionPreset.DIRECT_TOOLS });
+    const create = tools.find((each) => each.name === 'TASKS_CREATE_TASK')!;
+    expect(await create.invoke({ title: 'Plain call' })).toBe('{"id":"task_1","title":"Plain call"}');
+    expect(await create.invoke({ title: '' })).toBe(
+      'Error (TOOL_ARGUMENTS_INVALID): Invalid arguments for TASKS_CREATE_TASK: title: Too small: expected string to have >=1 characters',
+    );
+    expect((await session.logs()).items).toHaveLength(2);
+  });
+
+  test("LangChain's own validator works on a copy of the schema, never on core's", async () => {
+    const { tools, toolkits } = await setup({ preset: SessionPreset.DIRECT_TOOLS });
+    const spec = (await specsOf(SessionPreset.DIRECT_TOOLS, toolkits)).get('TASKS_CREATE_TASK')!;
+    const create = tools.find((each) => each.name === 'TASKS_CREATE_TASK')!;
+    await create.invoke({ title: 'Validated by LangChain first' });
+    expect(create.schema).toEqual(spec.inputSchema);
+    expect(create.schema).not.toBe(spec.inputSchema);
+    // @cfworker/json-schema (LangChain's validator) defines hidden properties on every subschema it sees
+    expect(Object.getOwnPropertyNames(spec.inputSchema)).not.toContain('__absolute_uri__');
+  });
+
+  describe.each([false, true])('bindTools and the converted definitions (strict: %s)', (strict) => {
+    test.each([SessionPreset.META_TOOLS, SessionPreset.DIRECT_TOOLS])('%s', async (preset) => {
+      const { tools, warnings, toolkits } = await setup({ preset, strict });
+      const specs = await specsOf(preset, toolkits);
+      expect(warnings).toEqual([]);
+      // a fake chat model whose bindTools converts the tools as OpenAI-style integrations do
+      const bound = new FakeStreamingChatModel({}).bindTools(tools) as unknown as {
+        config: { tools: Array<{ function: { name: string; parameters: unknown } }> };
+      };
+      expect(bound.config.tools.map((definition) => definition.function.name)).toEqual([...specs.keys()]);
+      expect(fakeModel().bindTools(tools)).toBeDefined();
+      for (const each of tools) {
+        const spec = specs.get(each.name)!;
+        const metadata = each.metadata!.toolmux as LangChainToolMetadata;
+        expect(metadata).toEqual({ toolkit: spec.toolkit, strict });
+        const definition = convertToOpenAITool(each, metadata.strict ? { strict: true } : undefined);
+        const expected = strict ? strictSchemaOf(spec).schema : spec.inputSchema;
+        expect(definition.function.parameters).toEqual(expected);
+        expect(definition.function.parameters).not.toBe(expected); // a copy: frameworks may not change core's schema
+        expect(Object.entries(definition.function).filter(([key]) => key === 'strict')).toEqual(
+          strict ? [['strict', true]] : [],
+        );
+        expect(definition.function.description).toBe(spec.description);
+        expect(
+          bound.config.tools.find((bound) => bound.function.name === each.name)!.function.parameters,
+        ).toEqual(expected);
+      }
+    });
+  });
+});
