@@ -11,7 +11,13 @@ export type {
   ProxyExecuteResponse,
 } from './auth/types.js';
 export type { DefineToolkitOptions, DefineToolOptions } from './catalog/define.js';
-export { defineTool, defineToolkit } from './catalog/define.js';
+export {
+  defineTool,
+  defineToolkit,
+  MAX_TOOL_SLUG_LENGTH,
+  toolSlugFor,
+  toolSlugPrefix,
+} from './catalog/define.js';
 export type {
   AuthField,
   AuthScheme,

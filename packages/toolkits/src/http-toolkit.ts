@@ -7,6 +7,7 @@ import {
   defineToolkit,
   type ToolAnnotations,
   type Toolkit,
+  toolSlugPrefix,
 } from '@toolmux/core';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
@@ -196,7 +197,7 @@ const METHODS: Array<{ method: HttpMethod; annotations: ToolAnnotations; verb: s
  */
 export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
   const slug = options.slug ?? 'http';
-  const prefix = `${slug.toUpperCase().replace(/-/g, '_')}_`;
+  const prefix = toolSlugPrefix(slug);
   const apiKeyHeader = options.apiKeyHeader ?? 'X-API-Key';
   const maxCharacters = options.maxResponseCharacters ?? 50_000;
   const api = createApi({

@@ -18,6 +18,7 @@ import {
   type ToolAnnotations,
   type ToolContext,
   type Toolkit,
+  toolSlugFor,
 } from '@toolmux/core';
 import { tokenOf } from './http.js';
 
@@ -140,17 +141,6 @@ class McpConnection {
     this.#current = undefined;
     if (client) await (await client.catch(() => undefined))?.close().catch(() => {});
   }
-}
-
-/** `getDataStuff` / `get-data_stuff` → `GET_DATA_STUFF`. */
-function upperSnake(name: string): string {
-  return (
-    name
-      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-      .replace(/[^A-Za-z0-9]+/g, '_')
-      .replace(/^_+|_+$/g, '')
-      .toUpperCase() || 'TOOL'
-  );
 }
 
 /** MCP's defaults for absent hints (a tool may write, destroy and reach the world unless it says otherwise). */
@@ -314,7 +304,6 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
   }
 
   const server = client.getServerVersion() ?? { name: options.slug, version: 'unknown' };
-  const prefix = `${options.slug.toUpperCase().replace(/-/g, '_')}_`;
   const timeoutMs = options.timeoutMs ?? 60_000;
   const taken = new Set<string>();
 
@@ -352,9 +341,7 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
       (tool) => (tool as { execution?: { taskSupport?: string } }).execution?.taskSupport !== 'required',
     )
     .map((tool) => {
-      let slug = `${prefix}${upperSnake(tool.name)}`;
-      for (let index = 2; taken.has(slug); index++) slug = `${prefix}${upperSnake(tool.name)}_${index}`;
-      taken.add(slug);
+      const slug = toolSlugFor(options.slug, tool.name, taken);
       const annotations = annotationsOf(tool);
       const retrySafe = annotations.readOnlyHint === true || annotations.idempotentHint === true;
       return defineTool({

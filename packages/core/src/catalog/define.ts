@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ToolMuxError } from '../errors.js';
 import { compileJsonSchemaValidator } from '../schema/validate.js';
 import type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.js';
@@ -14,6 +15,8 @@ import type {
 } from './types.js';
 
 const TOOL_SLUG = /^[A-Z][A-Z0-9_]*[A-Z0-9]$/;
+/** OpenAI (and so most frameworks) refuse function names longer than this. */
+export const MAX_TOOL_SLUG_LENGTH = 64;
 const TOOLKIT_SLUG = /^[a-z][a-z0-9_-]*$/;
 
 type SchemaInput = StandardSchemaV1 | JSONSchema;
@@ -147,6 +150,11 @@ export function defineTool<
       `Tool slug "${String(slug)}" is invalid: use UPPER_SNAKE_CASE prefixed by the toolkit, like "ACME_GET_ORDER".`,
     );
   }
+  if (slug.length > MAX_TOOL_SLUG_LENGTH) {
+    throw invalid(
+      `Tool slug ${slug} has ${slug.length} characters; models accept tool names of at most ${MAX_TOOL_SLUG_LENGTH}. Shorten it (toolSlugFor() does so for generated names).`,
+    );
+  }
   if (typeof description !== 'string' || description.trim() === '') {
     throw invalid(`Tool ${slug} needs a description: say what it does and when to use it.`);
   }
@@ -211,6 +219,31 @@ export interface DefineToolkitOptions {
 /** The prefix every tool slug of a toolkit starts with: `google-drive` → `GOOGLE_DRIVE_`. */
 export function toolSlugPrefix(toolkitSlug: string): string {
   return `${toolkitSlug.toUpperCase().replace(/-/g, '_')}_`;
+}
+
+/**
+ * A valid, unique tool slug for a generated tool (an MCP tool, an OpenAPI operation): the toolkit
+ * prefix + the name in UPPER_SNAKE (`getDataStuff` → `GETDATA…`: `ACME_GET_DATA_STUFF`), at most 64
+ * characters (a long name keeps its start and gets a short hash of the whole), `_2`, `_3`… when `taken`
+ * already holds it. Adds the result to `taken`.
+ */
+export function toolSlugFor(toolkitSlug: string, name: string, taken: Set<string> = new Set()): string {
+  const snake =
+    name
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .replace(/[^A-Za-z0-9]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .toUpperCase() || 'TOOL';
+  const fit = (candidate: string) => {
+    if (candidate.length <= MAX_TOOL_SLUG_LENGTH) return candidate;
+    const hash = createHash('sha256').update(candidate).digest('hex').slice(0, 6).toUpperCase();
+    return `${candidate.slice(0, MAX_TOOL_SLUG_LENGTH - hash.length - 1).replace(/_+$/, '')}_${hash}`;
+  };
+  const base = toolSlugPrefix(toolkitSlug) + snake;
+  let slug = fit(base);
+  for (let suffix = 2; taken.has(slug); suffix++) slug = fit(`${base}_${suffix}`);
+  taken.add(slug);
+  return slug;
 }
 
 /** Define a toolkit: a named group of tools that share authentication. */

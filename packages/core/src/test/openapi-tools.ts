@@ -1,4 +1,4 @@
-import { defineTool, defineToolkit, toolSlugPrefix } from '../catalog/define.js';
+import { defineTool, defineToolkit, toolSlugFor } from '../catalog/define.js';
 import type { JSONSchema, Tool, ToolAnnotations, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import { resolveLocalRef } from '../schema/inline-refs.js';
@@ -107,15 +107,13 @@ export function toolkitFromOpenApi(
   options: OpenApiToolkitOptions,
 ): { toolkit: Toolkit; operations: OperationInfo[] } {
   const openApi = asOpenApiDocument(document);
-  const prefix = toolSlugPrefix(options.slug);
   const components = new ComponentDefinitions(openApi);
   const slugs = new Set<string>();
   const tools: Tool[] = [];
   const operations: OperationInfo[] = [];
   for (const { path, method, operation, pathItem } of listOperations(openApi, options.limit)) {
     const operationId = operation.operationId ?? `${method.toUpperCase()} ${path}`;
-    const slug = uniqueName(prefix + upperSnake(operationId), slugs);
-    slugs.add(slug);
+    const slug = toolSlugFor(options.slug, operationId, slugs);
     const info = { slug, method: method.toUpperCase(), path, operationId };
     tools.push(operationTool(info, operation, inputSchemaOf(openApi, components, pathItem, operation)));
     operations.push(info);
@@ -195,22 +193,6 @@ function truncate(text: string, maxLength: number): string {
   const cut = text.slice(0, maxLength - 1);
   const wordEnd = cut.lastIndexOf(' ');
   return `${(wordEnd > maxLength / 2 ? cut.slice(0, wordEnd) : cut).trimEnd()}…`;
-}
-
-/** `issues/create` → `ISSUES_CREATE`, `listPetsByOwner` → `LIST_PETS_BY_OWNER`. */
-function upperSnake(name: string): string {
-  return name
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .replace(/[^A-Za-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '')
-    .toUpperCase();
-}
-
-/** `name`, or `name_2`, `name_3`… — the first that is not taken. */
-function uniqueName(name: string, taken: ReadonlySet<string>): string {
-  let candidate = name;
-  for (let suffix = 2; taken.has(candidate); suffix++) candidate = `${name}_${suffix}`;
-  return candidate;
 }
 
 /** The input schema of one operation: its path and query parameters and its request body, self-contained. */
@@ -294,7 +276,8 @@ function bodyArguments(
       constraints: splitAnnotations(rest).constraints,
     };
   }
-  const name = uniqueName('body', parameterNames);
+  let name = 'body';
+  for (let suffix = 2; parameterNames.has(name); suffix++) name = `body_${suffix}`;
   return {
     properties: { [name]: components.localize(schema) },
     required: bodyRequired ? [name] : [],

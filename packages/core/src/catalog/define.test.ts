@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ToolMuxError } from '../errors.js';
+import { defineTool, defineToolkit, MAX_TOOL_SLUG_LENGTH, toolSlugFor, toolSlugPrefix } from './define.js';
+
+const execute = async () => null;
+
+function definitionError(define: () => unknown): ToolMuxError {
+  try {
+    define();
+  } catch (error) {
+    if (ToolMuxError.isInstance(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a ToolMuxError');
+}
+
+describe('defineTool', () => {
+  it('turns a zod schema into a plain JSON Schema once, without hidden markers', () => {
+    const tool = defineTool({
+      slug: 'ACME_GET_ORDER',
+      description: 'Get an order',
+      inputSchema: z.object({ orderId: z.string().describe('The id'), expand: z.boolean().optional() }),
+      outputSchema: z.object({ status: z.string() }),
+      annotations: { readOnlyHint: true },
+      execute,
+    });
+    expect(tool.inputSchema).toEqual({
+      type: 'object',
+      properties: { orderId: { type: 'string', description: 'The id' }, expand: { type: 'boolean' } },
+      required: ['orderId'],
+    });
+    expect(Object.getOwnPropertyNames(tool.inputSchema)).not.toContain('~standard');
+    expect(tool.outputSchema).toMatchObject({ properties: { status: { type: 'string' } } });
+    expect(tool.name).toBe('Acme Get Order');
+    expect(tool.validate({ orderId: 1 })).toMatchObject({ success: false, issues: [{ path: 'orderId' }] });
+    expect(tool.validate({ orderId: 'A1' })).toEqual({ success: true, value: { orderId: 'A1' } });
+  });
+
+  it('accepts a plain JSON Schema and validates against it', () => {
+    const tool = defineTool({
+      slug: 'ACME_LIST',
+      description: 'List',
+      inputSchema: { type: 'object', properties: { limit: { type: 'integer', default: 10 } } },
+      execute,
+    });
+    expect(tool.validate({})).toEqual({ success: true, value: { limit: 10 } });
+    expect(tool.validate({ limit: 'x' })).toMatchObject({ success: false, issues: [{ path: 'limit' }] });
+  });
+
+  it('rejects bad definitions with a message naming the value and the fix', () => {
+    const cases: Array<[() => unknown, string]> = [
+      [
+        () => defineTool({ slug: 'acme_get', description: 'x', inputSchema: z.object({}), execute }),
+        'UPPER_SNAKE_CASE',
+      ],
+      [
+        () => defineTool({ slug: 'ACME_GET', description: ' ', inputSchema: z.object({}), execute }),
+        'needs a description',
+      ],
+      [
+        () => defineTool({ slug: 'ACME_GET', description: 'x', inputSchema: z.string() as never, execute }),
+        'object schema',
+      ],
+      [
+        () =>
+          defineTool({
+            slug: 'ACME_GET',
+            description: 'x',
+            inputSchema: z.object({}),
+            execute,
+            timeoutMs: -1,
+          }),
+        'timeoutMs',
+      ],
+      [
+        () =>
+          defineTool({
+            slug: `ACME_${'X'.repeat(MAX_TOOL_SLUG_LENGTH)}`,
+            description: 'x',
+            inputSchema: z.object({}),
+            execute,
+          }),
+        'at most 64',
+      ],
+      [() => defineToolkit({ slug: 'Acme', description: 'x', tools: [] }), 'lower case'],
+      [
+        () =>
+          defineToolkit({
+            slug: 'acme',
+            description: 'x',
+            tools: [defineTool({ slug: 'OTHER_GET', description: 'x', inputSchema: z.object({}), execute })],
+          }),
+        'starting with "ACME_"',
+      ],
+      [
+        () => defineToolkit({ slug: 'acme', description: 'x', tools: [], auth: { type: 'magic' } as never }),
+        'unknown auth type',
+      ],
+    ];
+    for (const [define, mention] of cases) {
+      const error = definitionError(define);
+      expect(error.code).toBe('TOOL_DEFINITION_INVALID');
+      expect(error.message).toContain(mention);
+    }
+  });
+
+  it('defineToolkit assigns the toolkit and derives noAuth', () => {
+    const tool = defineTool({ slug: 'ACME_GET', description: 'x', inputSchema: z.object({}), execute });
+    const open = defineToolkit({ slug: 'acme', description: 'Acme', tools: [tool] });
+    expect(open.tools[0]!.toolkit).toBe('acme');
+    expect(open.noAuth).toBe(true);
+    const keyed = defineToolkit({
+      slug: 'acme',
+      description: 'Acme',
+      tools: [tool],
+      auth: { type: 'api_key', fields: [{ name: 'apiKey' }] },
+    });
+    expect(keyed.noAuth).toBe(false);
+  });
+});
+
+describe('toolSlugFor', () => {
+  it('makes generated names valid, short enough and unique', () => {
+    expect(toolSlugPrefix('google-drive')).toBe('GOOGLE_DRIVE_');
+    const taken = new Set<string>();
+    expect(toolSlugFor('files', 'read_text_file', taken)).toBe('FILES_READ_TEXT_FILE');
+    expect(toolSlugFor('files', 'readTextFile', taken)).toBe('FILES_READ_TEXT_FILE_2');
+    const long = 'actions/list-self-hosted-runners-for-a-repository-in-an-organization-and-more';
+    const first = toolSlugFor('github', long, taken);
+    const second = toolSlugFor('github', long, taken);
+    for (const slug of [first, second]) {
+      expect(slug.length).toBeLessThanOrEqual(MAX_TOOL_SLUG_LENGTH);
+      expect(slug).toMatch(/^GITHUB_ACTIONS_LIST_SELF_HOSTED_RUNNERS_[A-Z0-9_]+$/);
+      expect(() => defineTool({ slug, description: 'x', inputSchema: z.object({}), execute })).not.toThrow();
+    }
+    expect(first).not.toBe(second);
+  });
+});
