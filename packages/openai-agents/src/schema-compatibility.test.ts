@@ -357,9 +357,9 @@ describe('the GitHub REST API as ~1,200 tools (@octokit/openapi)', () => {
     expect(JSON.parse(text) as OpenApiToolCall).toEqual({
       method: 'POST',
       path: '/repos/{owner}/{repo}/issues',
-      // `assignee` and `type` accept null in GitHub's own schema (`nullable: true`): their null stays a
-      // value; the nulls of the other optional fields mean "absent" and are gone.
-      arguments: { ...given, assignee: null, type: null },
+      // `assignee`, `milestone` and `type` accept null in GitHub's own schema (`nullable: true`): their
+      // null stays a value; the nulls of the other optional fields mean "absent" and are gone.
+      arguments: { ...given, assignee: null, milestone: null, type: null },
     });
   });
 });

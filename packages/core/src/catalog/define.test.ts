@@ -23,7 +23,7 @@ describe('defineTool', () => {
       inputSchema: z.object({ orderId: z.string().describe('The id'), expand: z.boolean().optional() }),
       outputSchema: z.object({ status: z.string() }),
       annotations: { readOnlyHint: true },
-      execute,
+      execute: async () => ({ status: 'open' }),
     });
     expect(tool.inputSchema).toEqual({
       type: 'object',
