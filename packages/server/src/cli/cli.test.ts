@@ -1,0 +1,212 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './commands.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('./fixture-toolkits.mjs', import.meta.url));
+const run = promisify(execFile);
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  const {
+    TOOLMUX_API_KEY: _a,
+    TOOLMUX_STORE: _s,
+    TOOLMUX_BASE_URL: _b,
+    TOOLMUX_SECRET_KEY: _k,
+    PORT: _p,
+    ...env
+  } = process.env;
+  return env;
+}
+
+async function toolmux(args: string[], options: { cwd?: string } = {}) {
+  return run(process.execPath, [CLI, ...args], { cwd: options.cwd, env: cleanEnv() });
+}
+
+async function inProcess(args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    env: cleanEnv(),
+    stopSignal: async () => {},
+  });
+  return { code, stdout, stderr };
+}
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "pnpm build" in packages/server first.`);
+});
+
+describe('toolmux toolkits', () => {
+  it('lists the built-in catalog as JSON', async () => {
+    const { stdout } = await toolmux(['toolkits', 'list', '--json']);
+    const toolkits = JSON.parse(stdout) as Array<{ slug: string; toolCount: number; noAuth: boolean }>;
+    const slugs = toolkits.map((toolkit) => toolkit.slug);
+    expect(slugs).toEqual([...slugs].sort());
+    expect(slugs).toEqual(expect.arrayContaining(['github', 'gmail', 'slack', 'hackernews']));
+    expect(toolkits.find((toolkit) => toolkit.slug === 'hackernews')).toMatchObject({ noAuth: true });
+    expect(toolkits.every((toolkit) => toolkit.toolCount > 0)).toBe(true);
+  });
+
+  it('lists as a table, with a search and toolkits from a module', async () => {
+    const { stdout } = await toolmux(['toolkits', 'list', '--toolkits', FIXTURE, '--search', 'to-do']);
+    expect(stdout.split('\n')[0]).toMatch(/^SLUG\s+NAME\s+AUTH\s+TOOLS\s+DESCRIPTION$/);
+    expect(stdout).toMatch(/^tasks\s+Tasks\s+none\s+6\s+A to-do list/m);
+  });
+
+  it('shows one toolkit', async () => {
+    const { stdout } = await toolmux(['toolkits', 'info', 'hackernews', '--json']);
+    const info = JSON.parse(stdout);
+    expect(info).toMatchObject({ slug: 'hackernews', noAuth: true });
+    expect(info.tools.length).toBe(info.toolCount);
+    const text = await toolmux(['toolkits', 'info', 'tasks', '--toolkits', FIXTURE]);
+    expect(text.stdout).toContain('Tasks (tasks)');
+    expect(text.stdout).toMatch(/^\s+TASKS_CREATE_TASK\s+Create a new task/m);
+  });
+
+  it('names an unknown toolkit and exits 1', async () => {
+    const result = await inProcess(['toolkits', 'info', 'nope']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('TOOLKIT_NOT_FOUND');
+  });
+
+  it('refuses a module without toolkits', async () => {
+    const result = await inProcess(['toolkits', 'list', '--toolkits', fileURLToPath(import.meta.url)]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('must export an array of toolkits');
+  });
+});
+
+describe('--help and usage errors', () => {
+  it('prints help for every command, exit 0', async () => {
+    const main = await toolmux(['--help']);
+    expect(main.stdout).toContain('Usage: toolmux <command>');
+    for (const [args, expected] of [
+      [['serve', '--help'], 'Usage: toolmux serve'],
+      [['toolkits', 'list', '--help'], 'Usage: toolmux toolkits list'],
+      [['toolkits', 'info', '-h'], 'Usage: toolmux toolkits info <slug>'],
+      [['sessions', 'list', '--help'], 'Usage: toolmux sessions list'],
+      [['toolkits', '--help'], 'Usage: toolmux toolkits list'],
+    ] as const) {
+      const result = await inProcess([...args]);
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.stdout).toContain(expected);
+    }
+  });
+
+  it('exits 2 on unknown commands, options and arguments', async () => {
+    for (const args of [['launch'], ['serve', '--bogus'], ['serve', 'extra'], ['toolkits', 'info'], []]) {
+      const result = await inProcess(args);
+      expect(result.code, args.join(' ')).toBe(2);
+    }
+    expect((await inProcess(['serve', '--port', 'abc'])).stderr).toContain('--port must be a port number');
+  });
+});
+
+describe('toolmux serve', () => {
+  let directory: string;
+  let child: ChildProcess;
+  let output = '';
+  let url: string;
+
+  beforeAll(async () => {
+    directory = mkdtempSync(join(tmpdir(), 'toolmux-cli-'));
+    child = spawn(
+      process.execPath,
+      [CLI, 'serve', '--port', '0', '--store', 'sqlite:./data/toolmux.db', '--toolkits', FIXTURE],
+      { cwd: directory, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`serve printed no URL in time:\n${output}`)), 15_000);
+      const read = (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /listening on (http:\/\/\S+)/.exec(output);
+        if (match && output.includes('Try:')) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      };
+      child.stdout!.on('data', read);
+      child.stderr!.on('data', read);
+      child.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${output}`)));
+    });
+  });
+
+  afterAll(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('prints its URL, where the API key is, and a first curl', () => {
+    const keyFile = join(directory, 'data', 'api.key');
+    expect(output).toContain(`API key:  ${keyFile} (created now)`);
+    expect(output).toContain(`curl -s -H "Authorization: Bearer $(cat ${keyFile})" ${url}/api/v1/toolkits`);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+  });
+
+  it('answers the REST API with the key from the key file, and nothing without it', async () => {
+    const apiKey = readFileSync(join(directory, 'data', 'api.key'), 'utf8').trim();
+    const toolkits = await fetch(`${url}/api/v1/toolkits?search=tasks`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
+    expect(toolkits.status).toBe(200);
+    expect((await toolkits.json()).items.map((toolkit: { slug: string }) => toolkit.slug)).toEqual(['tasks']);
+    expect((await fetch(`${url}/api/v1/toolkits`)).status).toBe(401);
+
+    const created = await fetch(`${url}/api/v1/sessions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user_id: 'cli_user', config: { toolkits: ['tasks'] } }),
+    });
+    expect(created.status).toBe(201);
+    const session = await created.json();
+    expect(session.mcp.url).toBe(`${url}/mcp/${session.session_id}`);
+    const mcp = await fetch(session.mcp.url, {
+      method: 'POST',
+      headers: { ...session.mcp.headers, 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect((await mcp.json()).result.tools.map((tool: { name: string }) => tool.name)).toContain(
+      'TOOLMUX_SEARCH_TOOLS',
+    );
+
+    const listed = await toolmux(['sessions', 'list', '--store', 'sqlite:./data/toolmux.db', '--json'], {
+      cwd: directory,
+    });
+    expect(JSON.parse(listed.stdout)).toEqual([
+      expect.objectContaining({ sessionId: session.session_id, userId: 'cli_user' }),
+    ]);
+    const table = await toolmux(
+      ['sessions', 'list', '--store', 'sqlite:./data/toolmux.db', '--user', 'nobody'],
+      {
+        cwd: directory,
+      },
+    );
+    expect(table.stdout).toBe('No sessions.\n');
+  });
+
+  it('stops on SIGTERM with exit code 0', async () => {
+    child.kill('SIGTERM');
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+  });
+
+  it('reuses the key file on the next start', async () => {
+    const again = await inProcess(['serve', '--port', '0', '--store', join(directory, 'data', 'toolmux.db')]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`API key:  ${join(directory, 'data', 'api.key')}\n`);
+  });
+});

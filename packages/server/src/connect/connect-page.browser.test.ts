@@ -1,0 +1,162 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ToolMux } from '@toolmux/core';
+import { createSampleToolkits } from '@toolmux/core/test';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type RunningServer } from '../server.js';
+import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
+import { freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oauth.js';
+
+/**
+ * The hosted connect page in a real browser (Debian's chromium, driven by playwright-core): a user
+ * opens the link the application got, sees which app and which user, and either signs in at the
+ * OAuth provider or fills in an API key, and lands back on the application's callback URL.
+ */
+const CHROMIUM = process.env.TOOLMUX_CHROMIUM ?? '/usr/bin/chromium';
+const OUTPUT = fileURLToPath(new URL('../../test-output/', import.meta.url));
+const APP_CALLBACK = 'http://localhost:3000/connected';
+
+function skipReason(): string | undefined {
+  if (existsSync(CHROMIUM)) return undefined;
+  const reason = `no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set TOOLMUX_CHROMIUM)`;
+  const ci = process.env.CI;
+  if (ci && ci !== 'false' && ci !== '0') throw new Error(`${reason}; CI must run the browser test.`);
+  return reason;
+}
+const skip = skipReason();
+
+describe.skipIf(skip !== undefined)(`connect page in Chromium ${skip ?? ''}`, () => {
+  let oauth: TestOAuthServer;
+  let mux: ToolMux;
+  let running: RunningServer;
+  let baseUrl: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    mkdirSync(OUTPUT, { recursive: true });
+    const port = await freePort();
+    baseUrl = `http://127.0.0.1:${port}`;
+    oauth = await startTestOAuthServer({ redirectUris: [`${baseUrl}/auth/callback`] });
+    mux = new ToolMux({
+      toolkits: [...createSampleToolkits().toolkits, oauth.toolkit],
+      store: ':memory:',
+      secretKey: randomBytes(32).toString('base64'),
+      baseUrl,
+      logger: recordingLogger(),
+    });
+    running = await createServer({ toolmux: mux, apiKey: TEST_API_KEY }).serve({ port });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-background-networking',
+        '--disable-gpu',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await running?.close();
+    await mux?.close();
+    await oauth?.close();
+  });
+
+  async function authorize(userId: string, toolkit: string, authConfigId: string): Promise<string> {
+    const session = await mux.create(userId, {
+      toolkits: [toolkit],
+      authConfigs: { [toolkit]: authConfigId },
+    });
+    const response = await fetch(`${baseUrl}/api/v1/sessions/${session.sessionId}/authorize`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ toolkit, callback_url: APP_CALLBACK }),
+    });
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { redirect_url: string }).redirect_url;
+  }
+
+  /** A page whose requests to the application's callback are answered here (nothing listens there). */
+  async function newPage(): Promise<Page> {
+    const page = await browser.newPage();
+    await page.route(`${APP_CALLBACK}**`, (route) =>
+      route.fulfill({
+        contentType: 'text/html',
+        body: '<!doctype html><title>App</title><h1>Back in the app</h1>',
+      }),
+    );
+    return page;
+  }
+
+  it('OAuth: shows app and user, continues to the provider, and returns to the app connected', async () => {
+    const config = await mux.authConfigs.create('octo', {
+      type: 'oauth2',
+      clientId: oauth.clientId,
+      clientSecret: oauth.clientSecret,
+    });
+    const link = await authorize('user_browser', 'octo', config.id);
+    const page = await newPage();
+    await page.goto(link);
+
+    expect(await page.getAttribute('html', 'lang')).toBe('en');
+    await expect(page.title()).resolves.toBe('Connect Octo · toolmux');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Connect Octo');
+    const snapshot = await page.locator('main').ariaSnapshot();
+    expect(snapshot).toContain('heading "Connect Octo" [level=1]');
+    expect(snapshot).toContain('user_browser');
+    await page.screenshot({ path: `${OUTPUT}connect-oauth.png`, fullPage: true });
+
+    await page.getByRole('link', { name: 'Continue to Octo' }).click();
+    await page.waitForURL(`${oauth.issuer}/**`);
+    await page.locator('input[name="login"]').fill('browser-user');
+    await page.locator('input[name="password"]').fill('any');
+    await page.locator('button[type="submit"]').click();
+    await page.locator('button[type="submit"]').click(); // consent
+    await page.waitForURL(`${APP_CALLBACK}**`);
+
+    const back = new URL(page.url());
+    expect(back.searchParams.get('status')).toBe('success');
+    const accountId = back.searchParams.get('connected_account_id')!;
+    expect(await mux.connectedAccounts.get(accountId)).toMatchObject({
+      status: 'ACTIVE',
+      userId: 'user_browser',
+    });
+    await page.screenshot({ path: `${OUTPUT}connect-oauth-done.png` });
+    await page.close();
+  });
+
+  it('API key: a labelled form that creates the account and returns to the app', async () => {
+    const config = await mux.authConfigs.create('mail', { type: 'api_key' });
+    const link = await authorize('user_form_browser', 'mail', config.id);
+    const page = await newPage();
+    await page.goto(link);
+
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Connect Mail');
+    const field = page.getByLabel('API key');
+    expect(await field.getAttribute('type')).toBe('password');
+    expect(await field.getAttribute('required')).not.toBeNull();
+    await page.screenshot({ path: `${OUTPUT}connect-api-key.png`, fullPage: true });
+
+    // The browser's own validation keeps an empty required field from being sent.
+    await page.getByRole('button', { name: 'Connect Mail' }).click();
+    expect(page.url()).toBe(link);
+
+    await field.fill('sk_typed_in_the_browser');
+    await page.getByRole('button', { name: 'Connect Mail' }).click();
+    await page.waitForURL(`${APP_CALLBACK}**`);
+    const back = new URL(page.url());
+    expect(back.searchParams.get('status')).toBe('success');
+    const accountId = back.searchParams.get('connected_account_id')!;
+    expect(await mux.connectedAccounts.get(accountId)).toMatchObject({
+      status: 'ACTIVE',
+      userId: 'user_form_browser',
+      toolkit: 'mail',
+    });
+    await page.close();
+  });
+});

@@ -1,0 +1,228 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ToolMux } from '@toolmux/core';
+import { createSampleToolkits, createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordingLogger } from './test-helpers.js';
+import { freePort, startTestOAuthServer, type TestOAuthServer } from './test-oauth.js';
+
+/**
+ * Two server processes on one PostgreSQL schema behave as one: what one stores, the other serves.
+ * They share the API key and the secret key (as replicas behind a load balancer do) and one public
+ * base URL; the test plays the load balancer by sending each request to the instance it picks.
+ */
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('./cli/fixture-octo.mjs', import.meta.url));
+const API_KEY = `tmx_ak_${randomBytes(24).toString('base64url')}`;
+const SECRET_KEY = randomBytes(32).toString('base64');
+const APP_CALLBACK = 'http://localhost:3000/connected';
+
+const skipPostgres = await postgresSkipReason();
+
+interface Instance {
+  url: string;
+  process: ChildProcess;
+}
+
+function startInstance(store: string, publicUrl: string, issuer: string): Promise<Instance> {
+  const child = spawn(
+    process.execPath,
+    [CLI, 'serve', '--port', '0', '--store', store, '--base-url', publicUrl, '--toolkits', FIXTURE],
+    {
+      env: {
+        ...process.env,
+        TOOLMUX_API_KEY: API_KEY,
+        TOOLMUX_SECRET_KEY: SECRET_KEY,
+        TOOLMUX_TEST_OAUTH_ISSUER: issuer,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL from the server in time:\n${output}`)), 20_000);
+    const read = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ url: match[1]!, process: child });
+      }
+    };
+    child.stdout!.on('data', read);
+    child.stderr!.on('data', read);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  });
+}
+
+async function stop(instance: Instance | undefined): Promise<void> {
+  if (!instance || instance.process.exitCode !== null) return;
+  instance.process.kill('SIGTERM');
+  await new Promise((resolve) => instance.process.once('exit', resolve));
+}
+
+/** The same request, sent to the instance the "load balancer" picked. */
+function on(instance: Instance, url: string): string {
+  const parsed = new URL(url);
+  return `${instance.url}${parsed.pathname}${parsed.search}`;
+}
+
+describe.skipIf(skipPostgres !== undefined)(`two instances on one PostgreSQL ${skipPostgres ?? ''}`, () => {
+  let database: { url: string; cleanup(): Promise<void> };
+  let oauth: TestOAuthServer;
+  let publicUrl: string;
+  let first: Instance | undefined;
+  let second: Instance | undefined;
+
+  beforeAll(async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "pnpm build" in packages/server first.`);
+    database = await createTestPostgresUrl();
+    publicUrl = `http://127.0.0.1:${await freePort()}`;
+    oauth = await startTestOAuthServer({ redirectUris: [`${publicUrl}/auth/callback`] });
+    [first, second] = await Promise.all([
+      startInstance(database.url, publicUrl, oauth.issuer),
+      startInstance(database.url, publicUrl, oauth.issuer),
+    ]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([stop(first), stop(second)]);
+    await oauth?.close();
+    await database?.cleanup();
+  });
+
+  async function api(instance: Instance, method: string, path: string, body?: unknown) {
+    const response = await fetch(`${instance.url}/api/v1${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${API_KEY}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, json: await response.json() };
+  }
+
+  it('serves over MCP, on one instance, a session created through the other', async () => {
+    const created = await api(first!, 'POST', '/sessions', {
+      user_id: 'user_shared',
+      config: { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' },
+    });
+    expect(created.status).toBe(201);
+    const session = created.json;
+    expect(session.mcp.url).toBe(`${publicUrl}/mcp/${session.session_id}`);
+
+    const client = new Client({ name: 'multi-instance', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(on(second!, session.mcp.url)), {
+        requestInit: { headers: session.mcp.headers },
+      }),
+    );
+    const { tools } = await client.listTools();
+    expect(tools.map((tool) => tool.name)).toContain('TASKS_CREATE_TASK');
+    const result = (await client.callTool({
+      name: 'TASKS_CREATE_TASK',
+      arguments: { title: 'from the second instance' },
+    })) as CallToolResult;
+    expect(result.structuredContent).toMatchObject({ title: 'from the second instance' });
+    await client.close();
+
+    // The first instance sees the call in the shared execution log.
+    await expect
+      .poll(async () => (await api(first!, 'GET', `/sessions/${session.session_id}/logs`)).json.items[0])
+      .toMatchObject({ tool_slug: 'TASKS_CREATE_TASK', status: 'success' });
+    // And the other session's token is refused by both.
+    const other = (await api(second!, 'POST', '/sessions', { user_id: 'user_other' })).json;
+    for (const instance of [first!, second!]) {
+      const refused = await fetch(on(instance, session.mcp.url), {
+        method: 'POST',
+        headers: { ...other.mcp.headers, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      expect(refused.status).toBe(401);
+    }
+  });
+
+  it('completes an OAuth connection started on one instance when the callback lands on the other', async () => {
+    const config = await api(first!, 'POST', '/auth-configs', {
+      toolkit: 'octo',
+      type: 'oauth2',
+      client_id: oauth.clientId,
+      client_secret: oauth.clientSecret,
+    });
+    const session = await api(first!, 'POST', '/sessions', {
+      user_id: 'user_oauth_shared',
+      config: { toolkits: ['octo'], authConfigs: { octo: config.json.id } },
+    });
+    const started = await api(first!, 'POST', `/sessions/${session.json.session_id}/authorize`, {
+      toolkit: 'octo',
+      callback_url: APP_CALLBACK,
+    });
+    expect(started.status).toBe(201);
+    // The hosted page works on either instance (its link is sealed with the shared API key).
+    const page = await (await fetch(on(second!, started.json.redirect_url))).text();
+    const authorizationUrl = /<a class="button" href="([^"]+)"/.exec(page)![1]!.replaceAll('&#38;', '&');
+    const callback = await oauth.signIn(authorizationUrl);
+    const landed = await fetch(on(second!, callback), { redirect: 'manual' });
+    expect(landed.status).toBe(302);
+    expect(new URL(landed.headers.get('location')!).searchParams.get('status')).toBe('success');
+    const account = await api(first!, 'GET', `/connected-accounts/${started.json.connected_account_id}`);
+    expect(account.json.status).toBe('ACTIVE');
+  });
+
+  it("resolves an application's waitForConnection when the callback lands on a server instance", async () => {
+    // The application: its own ToolMux on the same database, pointing users at the servers.
+    const app = new ToolMux({
+      toolkits: [...createSampleToolkits().toolkits, oauth.toolkit],
+      store: database.url,
+      secretKey: SECRET_KEY,
+      baseUrl: publicUrl,
+      logger: recordingLogger(),
+    });
+    try {
+      const config = await app.authConfigs.create('octo', {
+        type: 'oauth2',
+        clientId: oauth.clientId,
+        clientSecret: oauth.clientSecret,
+      });
+      const session = await app.create('user_wait', { toolkits: ['octo'], authConfigs: { octo: config.id } });
+      const request = await session.authorize('octo', { callbackUrl: APP_CALLBACK });
+      const waiting = request.waitForConnection(15_000);
+      const callback = await oauth.signIn(request.redirectUrl);
+      const started = Date.now();
+      const landed = await fetch(on(first!, callback), { redirect: 'manual' });
+      expect(landed.status).toBe(302);
+      await expect(waiting).resolves.toEqual({
+        id: request.connectedAccountId,
+        status: 'ACTIVE',
+        toolkit: 'octo',
+      });
+      // Polling the store (at most every second) is what carries the news across processes.
+      expect(Date.now() - started).toBeLessThan(3_000);
+
+      // The account connected through the first server runs the session's tool on the second.
+      const client = new Client({ name: 'multi-instance-oauth', version: '1.0.0' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(on(second!, session.mcp.url)), {
+          requestInit: { headers: session.mcp.headers },
+        }),
+      );
+      const result = (await client.callTool({
+        name: 'TOOLMUX_MULTI_EXECUTE_TOOL',
+        arguments: { tools: [{ tool_slug: 'OCTO_WHOAMI', arguments: {} }] },
+      })) as CallToolResult;
+      const [content] = result.content;
+      expect(JSON.parse(content?.type === 'text' ? content.text : '{}')).toMatchObject({
+        results: [{ successful: true, data: { sub: 'user-1' } }],
+      });
+      await client.close();
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -1,0 +1,72 @@
+import { HttpError, invalidRequest } from './http-errors.js';
+
+/** Default limit of a request body: 1 MiB. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+const decoder = new TextDecoder();
+
+function tooLarge(maxBytes: number): HttpError {
+  return new HttpError(
+    'REQUEST_TOO_LARGE',
+    `The request body is larger than ${maxBytes} bytes; send less data per request.`,
+  );
+}
+
+/**
+ * Reads a request body as text, at most `maxBytes`. A body with a `Content-Length` over the limit is
+ * refused before it is read; a chunked one is read until it passes the limit. (Hono's `bodyLimit`
+ * does the same, but it touches `request.body` first, which makes `@hono/node-server` build a full
+ * `Request` and lose its fast path for small JSON bodies.)
+ */
+export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
+  const length = request.headers.get('content-length');
+  if (length !== null && !request.headers.has('transfer-encoding')) {
+    if (Number(length) > maxBytes) throw tooLarge(maxBytes);
+    return request.text();
+  }
+  const body = request.body;
+  if (!body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  return decoder.decode(Buffer.concat(chunks));
+}
+
+/** True when a `Content-Type` header names JSON (`application/json`, `application/*+json`). */
+export function isJsonContentType(contentType: string | null | undefined): boolean {
+  if (!contentType) return false;
+  const type = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+}
+
+/**
+ * Reads and parses a JSON body. An empty body is `undefined`; a wrong `Content-Type` is 415, broken
+ * JSON 400, a body over the limit 413.
+ */
+export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+  const text = await readBodyText(request, maxBytes);
+  if (text.trim() === '') return undefined;
+  if (!isJsonContentType(request.headers.get('content-type'))) {
+    throw new HttpError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      'The request body must be JSON: send it with "Content-Type: application/json".',
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw invalidRequest(
+      `The request body is not valid JSON (${error instanceof Error ? error.message : 'parse error'}).`,
+    );
+  }
+}

@@ -1,0 +1,275 @@
+import {
+  type AuthConfig,
+  type ConnectedAccount,
+  type CreateAuthConfigOptions,
+  type Provider,
+  type ToolMux,
+  ToolMuxError,
+} from '@toolmux/core';
+import type { z } from 'zod';
+import type { ConnectLink, ConnectPages } from '../connect/connect-page.js';
+import type { SessionCache } from '../session-cache.js';
+import {
+  AuthConfigListSchema,
+  AuthConfigParams,
+  AuthConfigSchema,
+  AuthorizeBody,
+  ConnectedAccountListSchema,
+  ConnectedAccountParams,
+  ConnectedAccountSchema,
+  ConnectionRequestSchema,
+  CreateAuthConfigBody,
+  CreateConnectedAccountBody,
+  DeletedSchema,
+  LinkConnectedAccountBody,
+  ListAuthConfigsQuery,
+  ListConnectedAccountsQuery,
+} from './auth-schemas.js';
+import { type Route, route } from './route.js';
+import { SessionParams } from './schemas.js';
+
+type Wire<S extends z.ZodType> = z.input<S>;
+
+function authConfigJson(config: AuthConfig): Wire<typeof AuthConfigSchema> {
+  return {
+    id: config.id,
+    toolkit: config.toolkit,
+    type: config.type,
+    created_by: config.createdBy,
+    name: config.name ?? null,
+    client_id: config.clientId ?? null,
+    scopes: config.scopes ?? null,
+    has_client_secret: config.hasClientSecret,
+    created_at: config.createdAt.toISOString(),
+    updated_at: config.updatedAt.toISOString(),
+  };
+}
+
+function connectedAccountJson(account: ConnectedAccount): Wire<typeof ConnectedAccountSchema> {
+  return {
+    id: account.id,
+    user_id: account.userId,
+    toolkit: account.toolkit,
+    auth_config_id: account.authConfigId,
+    status: account.status,
+    status_reason: account.statusReason,
+    connected_at: account.connectedAt?.toISOString() ?? null,
+    expires_at: account.expiresAt?.toISOString() ?? null,
+    created_at: account.createdAt.toISOString(),
+    updated_at: account.updatedAt.toISOString(),
+  };
+}
+
+function connectLinkJson(link: ConnectLink): Wire<typeof ConnectionRequestSchema> {
+  return {
+    id: link.id,
+    connected_account_id: link.connectedAccountId,
+    toolkit: link.toolkit,
+    redirect_url: link.redirectUrl,
+    expires_at: link.expiresAt.toISOString(),
+  };
+}
+
+export interface AuthRouteContext {
+  toolmux: ToolMux<Provider<unknown>>;
+  sessions: SessionCache;
+  connect: ConnectPages;
+}
+
+/** REST routes of auth configs, connected accounts and connections (`mux.authConfigs`, …). */
+export function authRoutes({ toolmux, sessions, connect }: AuthRouteContext): Route[] {
+  return [
+    route({
+      method: 'post',
+      path: '/auth-configs',
+      operationId: 'createAuthConfig',
+      summary: 'Create an auth config for a toolkit (mux.authConfigs.create).',
+      tag: 'auth',
+      body: CreateAuthConfigBody,
+      response: AuthConfigSchema,
+      status: 201,
+      handle: async ({ body }) => {
+        const options: CreateAuthConfigOptions =
+          body.type === 'oauth2'
+            ? {
+                type: 'oauth2',
+                clientId: body.client_id ?? '',
+                clientSecret: body.client_secret,
+                scopes: body.scopes,
+                name: body.name,
+              }
+            : { type: body.type, name: body.name };
+        return authConfigJson(await toolmux.authConfigs.create(body.toolkit, options));
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/auth-configs',
+      operationId: 'listAuthConfigs',
+      summary: 'Auth configs, newest first (mux.authConfigs.list).',
+      tag: 'auth',
+      query: ListAuthConfigsQuery,
+      response: AuthConfigListSchema,
+      handle: async ({ query }) => {
+        const page = await toolmux.authConfigs.list(query);
+        return { items: page.items.map(authConfigJson), next_cursor: page.nextCursor ?? null };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/auth-configs/:authConfigId',
+      operationId: 'getAuthConfig',
+      summary: 'One auth config (mux.authConfigs.get).',
+      tag: 'auth',
+      params: AuthConfigParams,
+      response: AuthConfigSchema,
+      handle: async ({ params }) => authConfigJson(await toolmux.authConfigs.get(params.authConfigId)),
+    }),
+    route({
+      method: 'delete',
+      path: '/auth-configs/:authConfigId',
+      operationId: 'deleteAuthConfig',
+      summary: 'Delete an auth config and every account connected through it (mux.authConfigs.delete).',
+      tag: 'auth',
+      params: AuthConfigParams,
+      response: DeletedSchema,
+      handle: async ({ params }) => {
+        await toolmux.authConfigs.delete(params.authConfigId);
+        return { id: params.authConfigId, deleted: true as const };
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/connected-accounts',
+      operationId: 'createConnectedAccount',
+      summary:
+        "Store a user's API key / token / password as an ACTIVE account (mux.connectedAccounts.create).",
+      tag: 'auth',
+      body: CreateConnectedAccountBody,
+      response: ConnectedAccountSchema,
+      status: 201,
+      handle: async ({ body }) =>
+        connectedAccountJson(
+          await toolmux.connectedAccounts.create(body.user_id, body.auth_config_id, body.credentials),
+        ),
+    }),
+    route({
+      method: 'post',
+      path: '/connected-accounts/link',
+      operationId: 'linkConnectedAccount',
+      summary:
+        'A hosted page where the user connects an account of an auth config: OAuth sign-in, or a credentials form (mux.connectedAccounts.link).',
+      tag: 'auth',
+      body: LinkConnectedAccountBody,
+      response: ConnectionRequestSchema,
+      status: 201,
+      handle: async ({ body }) => {
+        const config = await toolmux.authConfigs.get(body.auth_config_id);
+        if (config.type !== 'oauth2') {
+          return connectLinkJson(
+            connect.fieldsLink({
+              userId: body.user_id,
+              authConfigId: config.id,
+              type: config.type,
+              toolkit: config.toolkit,
+              callbackUrl: body.callback_url,
+            }),
+          );
+        }
+        const request = await toolmux.connectedAccounts.link(body.user_id, config.id, {
+          callbackUrl: body.callback_url,
+        });
+        return connectLinkJson(connect.oauthLink(request, body.user_id, body.callback_url));
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/connected-accounts',
+      operationId: 'listConnectedAccounts',
+      summary: 'Connected accounts, newest first (mux.connectedAccounts.list).',
+      tag: 'auth',
+      query: ListConnectedAccountsQuery,
+      response: ConnectedAccountListSchema,
+      handle: async ({ query }) => {
+        const page = await toolmux.connectedAccounts.list({
+          userIds: query.user_ids,
+          toolkits: query.toolkits,
+          statuses: query.statuses,
+          authConfigIds: query.auth_config_ids,
+          limit: query.limit,
+          cursor: query.cursor,
+        });
+        return { items: page.items.map(connectedAccountJson), next_cursor: page.nextCursor ?? null };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/connected-accounts/:connectedAccountId',
+      operationId: 'getConnectedAccount',
+      summary:
+        'One connected account; poll its status while a connection is in flight (mux.connectedAccounts.get).',
+      tag: 'auth',
+      params: ConnectedAccountParams,
+      response: ConnectedAccountSchema,
+      handle: async ({ params }) =>
+        connectedAccountJson(await toolmux.connectedAccounts.get(params.connectedAccountId)),
+    }),
+    route({
+      method: 'delete',
+      path: '/connected-accounts/:connectedAccountId',
+      operationId: 'deleteConnectedAccount',
+      summary: 'Delete a connected account and its credentials (mux.connectedAccounts.delete).',
+      tag: 'auth',
+      params: ConnectedAccountParams,
+      response: DeletedSchema,
+      handle: async ({ params }) => {
+        await toolmux.connectedAccounts.delete(params.connectedAccountId);
+        return { id: params.connectedAccountId, deleted: true as const };
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/connected-accounts/:connectedAccountId/refresh',
+      operationId: 'refreshConnectedAccount',
+      summary: "Refresh an OAuth account's access token now (mux.connectedAccounts.refresh).",
+      tag: 'auth',
+      params: ConnectedAccountParams,
+      response: ConnectedAccountSchema,
+      handle: async ({ params }) =>
+        connectedAccountJson(await toolmux.connectedAccounts.refresh(params.connectedAccountId)),
+    }),
+    route({
+      method: 'post',
+      path: '/sessions/:sessionId/authorize',
+      operationId: 'authorizeSessionToolkit',
+      summary:
+        "Start connecting one of the session's toolkits for its user (session.authorize): send the user to redirect_url.",
+      tag: 'sessions',
+      params: SessionParams,
+      body: AuthorizeBody,
+      response: ConnectionRequestSchema,
+      status: 201,
+      handle: async ({ params, body }) => {
+        const { session } = await sessions.get(params.sessionId);
+        try {
+          const request = await session.authorize(body.toolkit, { callbackUrl: body.callback_url });
+          return connectLinkJson(connect.oauthLink(request, session.userId, body.callback_url));
+        } catch (error) {
+          // Core connects OAuth only; a credentials toolkit with an auth config gets the hosted form.
+          const authConfigId = session.config.authConfigs[body.toolkit];
+          if (!ToolMuxError.isInstance(error) || error.code !== 'NOT_SUPPORTED' || !authConfigId) throw error;
+          const config = await toolmux.authConfigs.get(authConfigId);
+          return connectLinkJson(
+            connect.fieldsLink({
+              userId: session.userId,
+              authConfigId: config.id,
+              type: config.type,
+              toolkit: config.toolkit,
+              callbackUrl: body.callback_url,
+            }),
+          );
+        }
+      },
+    }),
+  ];
+}

@@ -1,0 +1,149 @@
+import { z } from 'zod';
+import { component, cursor, limit, nextCursor, timestamp, userId } from './schemas.js';
+
+/** REST schemas of auth configs, connected accounts and connection requests. */
+
+const STATUSES = ['INITIATED', 'ACTIVE', 'FAILED', 'EXPIRED', 'INACTIVE', 'REVOKED'] as const;
+const authConfigId = z.string().min(1).max(128).describe('An auth config id (`ac_…`).');
+const callbackUrl = z
+  .url({ protocol: /^https?$/ })
+  .optional()
+  .describe('Where the user is sent back after connecting, with `status` and `connected_account_id`.');
+/** A comma-separated list in a query string. */
+const list = <T extends z.ZodType>(item: T, description: string) =>
+  z
+    .string()
+    .optional()
+    .transform((value, context) => {
+      if (value === undefined) return undefined;
+      const items = value
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean);
+      const parsed = z.array(item).safeParse(items);
+      if (!parsed.success) {
+        context.addIssue({ code: 'custom', message: parsed.error.issues[0]?.message ?? 'invalid list' });
+        return z.NEVER;
+      }
+      return parsed.data as z.output<T>[];
+    })
+    .describe(`${description} (comma-separated).`);
+
+export const CreateAuthConfigBody = component(
+  'CreateAuthConfigRequest',
+  z.strictObject({
+    toolkit: z.string().min(1).describe('The toolkit slug.'),
+    type: z.enum(['oauth2', 'api_key', 'bearer', 'basic']),
+    client_id: z.string().min(1).optional().describe('OAuth client id (oauth2).'),
+    client_secret: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('OAuth client secret; stored encrypted, never returned.'),
+    scopes: z.array(z.string()).optional(),
+    name: z.string().max(200).optional(),
+  }),
+);
+
+export const AuthConfigSchema = component(
+  'AuthConfig',
+  z.object({
+    id: z.string(),
+    toolkit: z.string(),
+    type: z.enum(['oauth2', 'api_key', 'bearer', 'basic']),
+    created_by: z.enum(['user', 'toolmux']),
+    name: z.string().nullable(),
+    client_id: z.string().nullable(),
+    scopes: z.array(z.string()).nullable(),
+    has_client_secret: z.boolean(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  }),
+  'How a toolkit authenticates. The client secret is never returned.',
+);
+
+export const AuthConfigListSchema = component(
+  'AuthConfigList',
+  z.object({ items: z.array(AuthConfigSchema), next_cursor: nextCursor }),
+);
+
+export const ListAuthConfigsQuery = z.strictObject({
+  toolkit: z.string().min(1).optional(),
+  limit: limit(1000),
+  cursor,
+});
+
+export const AuthConfigParams = z.object({ authConfigId });
+
+export const ConnectedAccountSchema = component(
+  'ConnectedAccount',
+  z.object({
+    id: z.string(),
+    user_id: z.string(),
+    toolkit: z.string(),
+    auth_config_id: z.string(),
+    status: z.enum(STATUSES),
+    status_reason: z.string().nullable(),
+    connected_at: timestamp.nullable(),
+    expires_at: timestamp.nullable(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  }),
+  "One user's credentials for one auth config. The credentials are never returned.",
+);
+
+export const ConnectedAccountListSchema = component(
+  'ConnectedAccountList',
+  z.object({ items: z.array(ConnectedAccountSchema), next_cursor: nextCursor }),
+);
+
+export const ListConnectedAccountsQuery = z.strictObject({
+  user_ids: list(z.string().min(1), 'Only accounts of these users'),
+  toolkits: list(z.string().min(1), 'Only accounts of these toolkits'),
+  statuses: list(z.enum(STATUSES), 'Only accounts in these statuses'),
+  auth_config_ids: list(z.string().min(1), 'Only accounts of these auth configs'),
+  limit: limit(1000),
+  cursor,
+});
+
+export const ConnectedAccountParams = z.object({
+  connectedAccountId: z.string().min(1).max(128).describe('A connected account id (`ca_…`).'),
+});
+
+export const CreateConnectedAccountBody = component(
+  'CreateConnectedAccountRequest',
+  z.strictObject({
+    user_id: userId,
+    auth_config_id: authConfigId,
+    credentials: z
+      .record(z.string(), z.string())
+      .describe('The fields of the auth scheme, e.g. { "apiKey": "…" }; stored encrypted.'),
+  }),
+);
+
+export const LinkConnectedAccountBody = component(
+  'LinkConnectedAccountRequest',
+  z.strictObject({ user_id: userId, auth_config_id: authConfigId, callback_url: callbackUrl }),
+);
+
+export const AuthorizeBody = component(
+  'AuthorizeRequest',
+  z.strictObject({ toolkit: z.string().min(1), callback_url: callbackUrl }),
+);
+
+export const ConnectionRequestSchema = component(
+  'ConnectionRequest',
+  z.object({
+    id: z.string(),
+    connected_account_id: z
+      .string()
+      .nullable()
+      .describe('The INITIATED account an OAuth connection fills; null for a credentials form.'),
+    toolkit: z.string(),
+    redirect_url: z.string().describe('The hosted connect page the user opens.'),
+    expires_at: timestamp,
+  }),
+  'A connection in flight: send the user to redirect_url, then poll the connected account.',
+);
+
+export const DeletedSchema = component('Deleted', z.object({ id: z.string(), deleted: z.literal(true) }));

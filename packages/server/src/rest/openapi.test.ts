@@ -1,0 +1,118 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConnectPages } from '../connect/connect-page.js';
+import { SessionCache } from '../session-cache.js';
+import { createTestServer } from '../test-helpers.js';
+import { apiRoutes } from './api.js';
+
+const { mux, server } = createTestServer();
+afterAll(() => mux.close());
+
+async function fetchDocument() {
+  const response = await server.fetch(new Request('http://localhost/api/v1/openapi.json'));
+  return { response, text: await response.text() };
+}
+
+describe('GET /api/v1/openapi.json', () => {
+  it('is public JSON', async () => {
+    const { response, text } = await fetchDocument();
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('application/json');
+    expect(() => JSON.parse(text)).not.toThrow();
+  });
+
+  it('is a valid OpenAPI 3.1 document', async () => {
+    const document = JSON.parse((await fetchDocument()).text);
+    const validator = new Validator();
+    const result = await validator.validate(document);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
+  });
+
+  it('lists every route the server answers, with its method', async () => {
+    const document = JSON.parse((await fetchDocument()).text) as {
+      paths: Record<string, Record<string, { operationId: string }>>;
+    };
+    const routes = apiRoutes({
+      toolmux: mux,
+      sessions: new SessionCache({ toolmux: mux }),
+      connect: new ConnectPages({ toolmux: mux, apiKey: 'k'.repeat(16), bodyLimit: 1024 }),
+      version: '0.0.0',
+    });
+    const documented = Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.keys(item)
+        .filter((key) => key !== 'parameters')
+        .map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    const served = routes.map(
+      (route) => `${route.method.toUpperCase()} /api/v1${route.path.replace(/:(\w+)/g, '{$1}')}`,
+    );
+    expect(documented.sort()).toEqual([...served, 'POST /mcp/{sessionId}', 'GET /mcp/{sessionId}'].sort());
+    expect(served).toEqual(
+      expect.arrayContaining([
+        'POST /api/v1/sessions',
+        'GET /api/v1/sessions',
+        'GET /api/v1/sessions/{sessionId}',
+        'PATCH /api/v1/sessions/{sessionId}',
+        'GET /api/v1/sessions/{sessionId}/tools',
+        'POST /api/v1/sessions/{sessionId}/execute',
+        'POST /api/v1/sessions/{sessionId}/search',
+        'GET /api/v1/sessions/{sessionId}/toolkits',
+        'GET /api/v1/sessions/{sessionId}/logs',
+        'GET /api/v1/toolkits',
+        'GET /api/v1/toolkits/{slug}',
+        'POST /api/v1/tools/execute',
+        'POST /api/v1/sessions/{sessionId}/authorize',
+        'POST /api/v1/auth-configs',
+        'GET /api/v1/auth-configs',
+        'GET /api/v1/auth-configs/{authConfigId}',
+        'DELETE /api/v1/auth-configs/{authConfigId}',
+        'POST /api/v1/connected-accounts',
+        'POST /api/v1/connected-accounts/link',
+        'GET /api/v1/connected-accounts',
+        'GET /api/v1/connected-accounts/{connectedAccountId}',
+        'DELETE /api/v1/connected-accounts/{connectedAccountId}',
+        'POST /api/v1/connected-accounts/{connectedAccountId}/refresh',
+        'GET /api/v1/openapi.json',
+      ]),
+    );
+  });
+
+  it('documents request bodies, parameters and errors from the validating schemas', async () => {
+    const document = JSON.parse((await fetchDocument()).text);
+    const create = document.paths['/api/v1/sessions'].post;
+    expect(create.requestBody.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/CreateSessionRequest',
+    });
+    expect(document.components.schemas.CreateSessionRequest).toMatchObject({
+      type: 'object',
+      required: ['user_id'],
+      additionalProperties: false,
+    });
+    expect(document.components.schemas.SessionConfig.properties.sessionPreset.enum).toEqual([
+      'META_TOOLS',
+      'DIRECT_TOOLS',
+    ]);
+    expect(create.responses['201'].content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/Session',
+    );
+    expect(create.responses['401'].content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/Error',
+    );
+    const list = document.paths['/api/v1/sessions'].get;
+    expect(list.parameters).toContainEqual(
+      expect.objectContaining({
+        name: 'limit',
+        in: 'query',
+        required: false,
+        schema: expect.objectContaining({ maximum: 1000 }),
+      }),
+    );
+    expect(document.paths['/api/v1/openapi.json'].get.security).toEqual([]);
+    expect(document.components.schemas.Error.properties.error.properties.code.enum).toContain(
+      'SESSION_NOT_FOUND',
+    );
+    expect(JSON.stringify(document)).not.toContain('$schema');
+  });
+});

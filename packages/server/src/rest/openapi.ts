@@ -1,0 +1,162 @@
+import { z } from 'zod';
+import type { Route } from './route.js';
+import { components } from './schemas.js';
+
+type JsonObject = Record<string, unknown>;
+
+const REF_PREFIX = '#/components/schemas/';
+
+function withoutIdentity(schema: JsonObject): JsonObject {
+  const { $schema: _schema, $id: _id, ...rest } = schema;
+  return rest;
+}
+
+/** A `$ref` to the component a schema is registered as, or the schema inline. */
+function schemaOf(schema: z.ZodType): JsonObject {
+  const id = components.get(schema)?.id;
+  if (id) return { $ref: `${REF_PREFIX}${id}` };
+  return withoutIdentity(
+    z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', metadata: components }) as JsonObject,
+  );
+}
+
+function parametersOf(shape: z.ZodObject | undefined, location: 'path' | 'query'): JsonObject[] {
+  if (!shape) return [];
+  return Object.entries(shape.shape).map(([name, field]) => {
+    const schema = withoutIdentity(
+      z.toJSONSchema(field as z.ZodType, { io: 'input', unrepresentable: 'any' }) as JsonObject,
+    );
+    const { description, ...rest } = schema;
+    return {
+      name,
+      in: location,
+      required: location === 'path' || !(field as z.ZodType).safeParse(undefined).success,
+      ...(typeof description === 'string' ? { description } : {}),
+      schema: rest,
+    };
+  });
+}
+
+const errorContent = { 'application/json': { schema: { $ref: `${REF_PREFIX}Error` } } };
+
+function errorResponses(route: Route): JsonObject {
+  const responses: JsonObject = {
+    '400': { description: 'Invalid request (INVALID_REQUEST, CONFIG_INVALID, …)', content: errorContent },
+  };
+  if (route.auth !== false) {
+    responses['401'] = { description: 'Missing or wrong API key (UNAUTHORIZED)', content: errorContent };
+  }
+  if (route.params) responses['404'] = { description: 'Not found', content: errorContent };
+  if (route.body) {
+    responses['413'] = { description: 'Body over the limit (REQUEST_TOO_LARGE)', content: errorContent };
+    responses['415'] = { description: 'Body is not JSON (UNSUPPORTED_MEDIA_TYPE)', content: errorContent };
+  }
+  responses['500'] = { description: 'Unexpected failure (INTERNAL_ERROR)', content: errorContent };
+  return responses;
+}
+
+/** The MCP endpoint, documented beside the REST routes (its messages are MCP's JSON-RPC). */
+const mcpPath = {
+  parameters: [{ name: 'sessionId', in: 'path', required: true, schema: { type: 'string' } }],
+  post: {
+    operationId: 'mcp',
+    summary: 'MCP Streamable HTTP endpoint of one session (stateless, JSON responses).',
+    description:
+      'JSON-RPC 2.0 messages of the Model Context Protocol: initialize, ping, tools/list, tools/call. ' +
+      'Authenticate with the session token from `Session.mcp.headers`; no other token is accepted.',
+    tags: ['mcp'],
+    security: [{ sessionToken: [] }],
+    requestBody: {
+      required: true,
+      content: { 'application/json': { schema: { type: 'object', description: 'A JSON-RPC message' } } },
+    },
+    responses: {
+      '200': {
+        description: 'JSON-RPC response',
+        content: { 'application/json': { schema: { type: 'object' } } },
+      },
+      '202': { description: 'Notification accepted' },
+      '401': { description: 'Missing or wrong session token' },
+      '404': { description: 'Unknown session' },
+    },
+  },
+  get: {
+    operationId: 'mcpStream',
+    summary: 'Not offered: this server sends no server-initiated messages.',
+    tags: ['mcp'],
+    security: [],
+    responses: { '405': { description: 'Method not allowed' } },
+  },
+};
+
+/**
+ * The OpenAPI 3.1 document of the REST API, written from the routes' own zod schemas (zod 4's
+ * JSON Schema output is draft 2020-12, which OpenAPI 3.1 uses as is).
+ */
+export function buildOpenApiDocument(routes: readonly Route[], version = '0.0.0'): JsonObject {
+  const generated = z.toJSONSchema(components, {
+    io: 'input',
+    unrepresentable: 'any',
+    uri: (id) => `${REF_PREFIX}${id}`,
+  }) as { schemas: Record<string, JsonObject> };
+  const schemas = Object.fromEntries(
+    Object.entries(generated.schemas).map(([id, schema]) => [id, withoutIdentity(schema)]),
+  );
+  const paths: Record<string, JsonObject> = {};
+  for (const route of routes) {
+    const path = `/api/v1${route.path.replace(/:(\w+)/g, '{$1}')}`;
+    const parameters = [...parametersOf(route.params, 'path'), ...parametersOf(route.query, 'query')];
+    const status = String(route.status ?? 200);
+    paths[path] ??= {};
+    paths[path][route.method] = {
+      operationId: route.operationId,
+      summary: route.summary,
+      tags: [route.tag],
+      ...(route.auth === false ? { security: [] } : {}),
+      ...(parameters.length > 0 ? { parameters } : {}),
+      ...(route.body
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: schemaOf(route.body) } },
+            },
+          }
+        : {}),
+      responses: {
+        [status]: {
+          description: route.summary,
+          content: { 'application/json': { schema: schemaOf(route.response) } },
+        },
+        ...errorResponses(route),
+      },
+    };
+  }
+  paths['/mcp/{sessionId}'] = mcpPath;
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'toolmux',
+      version,
+      description:
+        'The toolmux server: sessions, toolkits and tool execution over REST, and a per-session MCP endpoint. ' +
+        'Every error is `{ "error": { "code", "message" } }` (schema `Error`) with the HTTP status of its code.',
+    },
+    security: [{ apiKey: [] }],
+    paths,
+    components: {
+      schemas,
+      securitySchemes: {
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'The project API key: `Authorization: Bearer <key>`.',
+        },
+        sessionToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'A session token (`Session.mcp.headers.Authorization`), valid for that session only.',
+        },
+      },
+    },
+  };
+}

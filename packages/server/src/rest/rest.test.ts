@@ -1,0 +1,436 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { createTestServer, TEST_API_KEY } from '../test-helpers.js';
+import {
+  ErrorSchema,
+  ExecutionLogListSchema,
+  SearchResultSchema,
+  SessionListSchema,
+  SessionSchema,
+  SessionToolkitListSchema,
+  ToolkitListSchema,
+  ToolkitSchema,
+  ToolResultSchema,
+  ToolSpecListSchema,
+} from './schemas.js';
+
+const { mux, server, sample, logger } = createTestServer({ bodyLimit: 64 * 1024 });
+
+afterAll(() => mux.close());
+
+interface CallOptions {
+  body?: unknown;
+  rawBody?: string;
+  apiKey?: string | null;
+  headers?: Record<string, string>;
+}
+
+async function call(method: string, path: string, options: CallOptions = {}) {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.apiKey !== null) headers.authorization = `Bearer ${options.apiKey ?? TEST_API_KEY}`;
+  let body: string | undefined = options.rawBody;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const response = await server.fetch(new Request(`http://localhost${path}`, { method, headers, body }));
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, json: text ? JSON.parse(text) : undefined };
+}
+
+/** Asserts the body matches the documented response schema, and returns it typed. */
+function documented<S extends z.ZodType>(schema: S, json: unknown): z.output<S> {
+  const result = schema.safeParse(json);
+  if (!result.success) throw new Error(`response does not match its schema: ${result.error.message}`);
+  return result.data;
+}
+
+function expectError(result: { status: number; json: unknown }, status: number, code: string) {
+  expect(result.status).toBe(status);
+  const body = documented(ErrorSchema, result.json);
+  expect(body.error.code).toBe(code);
+  expect(body.error.message.length).toBeGreaterThan(10);
+}
+
+describe('sessions', () => {
+  let sessionId: string;
+
+  beforeAll(async () => {
+    const created = await call('POST', '/api/v1/sessions', {
+      body: {
+        user_id: 'user_rest',
+        config: {
+          toolkits: ['tasks', 'notes'],
+          preload: { tools: ['TASKS_LIST_TASKS'] },
+          metadata: { bot: 'a' },
+        },
+      },
+    });
+    expect(created.status).toBe(201);
+    sessionId = documented(SessionSchema, created.json).session_id;
+  });
+
+  it('creates a session like mux.create, with its MCP url and token', async () => {
+    const created = await call('POST', '/api/v1/sessions', { body: { user_id: 'user_rest_2' } });
+    expect(created.status).toBe(201);
+    const session = documented(SessionSchema, created.json);
+    expect(session.session_id).toMatch(/^ses_/);
+    expect(session.config_version).toBe(1);
+    const resumed = await mux.use(session.session_id);
+    expect(session.mcp).toEqual(resumed.mcp);
+    expect(session.mcp.url).toBe(`http://localhost:8787/mcp/${session.session_id}`);
+  });
+
+  it('gets a session', async () => {
+    const got = await call('GET', `/api/v1/sessions/${sessionId}`);
+    expect(got.status).toBe(200);
+    const session = documented(SessionSchema, got.json);
+    expect(session).toMatchObject({ session_id: sessionId, user_id: 'user_rest', metadata: { bot: 'a' } });
+    expect(session.config).toMatchObject({ toolkits: { mode: 'enable', slugs: ['tasks', 'notes'] } });
+  });
+
+  it('lists sessions of a user with a cursor', async () => {
+    const other = await call('POST', '/api/v1/sessions', { body: { user_id: 'user_rest' } });
+    const first = documented(
+      SessionListSchema,
+      (await call('GET', '/api/v1/sessions?user_id=user_rest&limit=1')).json,
+    );
+    expect(first.items).toHaveLength(1);
+    expect(first.items[0]!.session_id).toBe(other.json.session_id);
+    expect(first.next_cursor).toEqual(expect.any(String));
+    const second = documented(
+      SessionListSchema,
+      (await call('GET', `/api/v1/sessions?user_id=user_rest&limit=1&cursor=${first.next_cursor}`)).json,
+    );
+    expect(second.items[0]!.session_id).toBe(sessionId);
+    expect(second.items[0]!.created_at).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('updates the config (PATCH) and checks expected_version', async () => {
+    const created = documented(
+      SessionSchema,
+      (
+        await call('POST', '/api/v1/sessions', {
+          body: { user_id: 'user_patch', config: { toolkits: ['tasks'] } },
+        })
+      ).json,
+    );
+    const path = `/api/v1/sessions/${created.session_id}`;
+    const updated = await call('PATCH', path, {
+      body: { config: { toolkits: ['notes'], sessionPreset: 'DIRECT_TOOLS' }, expected_version: 1 },
+    });
+    expect(updated.status).toBe(200);
+    expect(documented(SessionSchema, updated.json).config_version).toBe(2);
+    const tools = documented(ToolSpecListSchema, (await call('GET', `${path}/tools`)).json);
+    expect(tools.items.map((tool) => tool.slug).sort()).toEqual(['NOTES_CREATE_NOTE', 'NOTES_SEARCH_NOTES']);
+    expectError(
+      await call('PATCH', path, { body: { config: {}, expected_version: 1 } }),
+      409,
+      'SESSION_VERSION_CONFLICT',
+    );
+  });
+
+  it('lists the tools the session hands out (meta-tools + preloaded), as session.tools() does', async () => {
+    const listed = documented(
+      ToolSpecListSchema,
+      (await call('GET', `/api/v1/sessions/${sessionId}/tools`)).json,
+    );
+    const tools = await (await mux.use(sessionId)).tools();
+    expect(listed.items.map((tool) => tool.slug)).toEqual(tools.map((tool) => tool.name));
+    expect(listed.items.map((tool) => tool.input_schema)).toEqual(tools.map((tool) => tool.inputSchema));
+    expect(listed.items.map((tool) => tool.slug)).toContain('TOOLMUX_SEARCH_TOOLS');
+    expect(listed.items.find((tool) => tool.slug === 'TASKS_LIST_TASKS')).toMatchObject({
+      toolkit: 'tasks',
+      annotations: { readOnlyHint: true, idempotentHint: true },
+    });
+  });
+
+  it('executes a tool of the session', async () => {
+    const executed = await call('POST', `/api/v1/sessions/${sessionId}/execute`, {
+      body: {
+        tool_slug: 'TOOLMUX_MULTI_EXECUTE_TOOL',
+        arguments: { tools: [{ tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'Buy milk' } }] },
+      },
+    });
+    expect(executed.status).toBe(200);
+    const result = documented(ToolResultSchema, executed.json);
+    expect(result.successful).toBe(true);
+    expect(result.log_id).toMatch(/^log_/);
+    expect(sample.calls.at(-1)).toMatchObject({ slug: 'TASKS_CREATE_TASK', input: { title: 'Buy milk' } });
+    expect(sample.calls.at(-1)!.context.sessionId).toBe(sessionId);
+  });
+
+  it('returns a failed tool as a result (200), not an HTTP error', async () => {
+    const executed = await call('POST', `/api/v1/sessions/${sessionId}/execute`, {
+      body: { tool_slug: 'MAIL_SEND_EMAIL', arguments: { to: 'a@b.c', subject: 's', body: 'b' } },
+    });
+    expect(executed.status).toBe(200);
+    const result = documented(ToolResultSchema, executed.json);
+    expect(result).toMatchObject({ successful: false, code: 'TOOL_NOT_IN_SESSION', data: null });
+  });
+
+  it('searches the session tools', async () => {
+    const searched = await call('POST', `/api/v1/sessions/${sessionId}/search`, {
+      body: { query: 'create a to-do item' },
+    });
+    expect(searched.status).toBe(200);
+    const result = documented(SearchResultSchema, searched.json);
+    expect(result.results[0]!.tools[0]!.tool_slug).toBe('TASKS_CREATE_TASK');
+    expect(result.toolkit_connections).toContainEqual({ toolkit: 'tasks', connected: true });
+  });
+
+  it('lists the session toolkits with their connection, filtered by connected', async () => {
+    const listed = documented(
+      SessionToolkitListSchema,
+      (await call('GET', `/api/v1/sessions/${sessionId}/toolkits?limit=1`)).json,
+    );
+    expect(listed.total).toBe(2);
+    expect(listed.items).toEqual([
+      {
+        slug: 'notes',
+        name: 'Notes',
+        description: 'Personal notes.',
+        no_auth: true,
+        connection: { is_active: true },
+      },
+    ]);
+    expect(listed.next_cursor).toEqual(expect.any(String));
+    const unconnected = documented(
+      SessionToolkitListSchema,
+      (await call('GET', `/api/v1/sessions/${sessionId}/toolkits?connected=false`)).json,
+    );
+    expect(unconnected.items).toEqual([]);
+  });
+
+  it('reads the session execution log, newest first', async () => {
+    const logs = documented(
+      ExecutionLogListSchema,
+      (await call('GET', `/api/v1/sessions/${sessionId}/logs?limit=50`)).json,
+    );
+    expect(logs.items.length).toBeGreaterThanOrEqual(2);
+    expect(logs.items[0]).toMatchObject({ session_id: sessionId, user_id: 'user_rest', status: 'error' });
+    expect(logs.items[0]!.error_code).toBe('TOOL_NOT_IN_SESSION');
+    expect(logs.items.map((log) => log.tool_slug)).toContain('TASKS_CREATE_TASK');
+  });
+
+  it('answers 404 SESSION_NOT_FOUND for an unknown session', async () => {
+    expectError(await call('GET', '/api/v1/sessions/ses_unknown'), 404, 'SESSION_NOT_FOUND');
+    expectError(await call('GET', '/api/v1/sessions/ses_unknown/tools'), 404, 'SESSION_NOT_FOUND');
+  });
+
+  it('rejects an invalid config with the config error of core', async () => {
+    expectError(
+      await call('POST', '/api/v1/sessions', { body: { user_id: 'u', config: { toolkits: ['nope'] } } }),
+      404,
+      'TOOLKIT_NOT_FOUND',
+    );
+    expectError(
+      await call('POST', '/api/v1/sessions', {
+        body: { user_id: 'u', config: { toolkits: { enable: ['tasks'], disable: ['notes'] } } },
+      }),
+      400,
+      'CONFIG_CONFLICT',
+    );
+    const custom = await call('POST', '/api/v1/sessions', {
+      body: { user_id: 'u', config: { experimental: { customTools: [] } } },
+    });
+    expectError(custom, 400, 'INVALID_REQUEST');
+    expect(custom.json.error.message).toContain('experimental');
+  });
+});
+
+describe('toolkits and tools', () => {
+  it('lists toolkits with search and pages', async () => {
+    const all = documented(ToolkitListSchema, (await call('GET', '/api/v1/toolkits')).json);
+    expect(all.items.map((toolkit) => toolkit.slug)).toEqual(['mail', 'notes', 'tasks']);
+    expect(all.next_cursor).toBeNull();
+    expect(all.items[0]).toMatchObject({ no_auth: false, auth_schemes: ['api_key'], tool_count: 1 });
+    const found = documented(
+      ToolkitListSchema,
+      (await call('GET', '/api/v1/toolkits?search=to-do&limit=1')).json,
+    );
+    expect(found.items.map((toolkit) => toolkit.slug)).toEqual(['tasks']);
+  });
+
+  it('gets one toolkit, 404 for an unknown one', async () => {
+    const tasks = documented(ToolkitSchema, (await call('GET', '/api/v1/toolkits/tasks')).json);
+    expect(tasks.tools.map((tool) => tool.slug)).toContain('TASKS_CREATE_TASK');
+    expectError(await call('GET', '/api/v1/toolkits/nope'), 404, 'TOOLKIT_NOT_FOUND');
+  });
+
+  it('executes a tool for a user without a session', async () => {
+    const executed = await call('POST', '/api/v1/tools/execute', {
+      body: { tool_slug: 'NOTES_SEARCH_NOTES', user_id: 'user_direct', arguments: { query: 'milk' } },
+    });
+    expect(executed.status).toBe(200);
+    const result = documented(ToolResultSchema, executed.json);
+    expect(result).toMatchObject({ successful: true, data: { notes: [{ id: 'note_1' }], limit: 10 } });
+    expect(sample.calls.at(-1)!.context).toMatchObject({ userId: 'user_direct', sessionId: undefined });
+  });
+
+  it('returns CONNECTION_REQUIRED as a result when the toolkit needs an account', async () => {
+    const executed = await call('POST', '/api/v1/tools/execute', {
+      body: {
+        tool_slug: 'MAIL_SEND_EMAIL',
+        user_id: 'user_direct',
+        arguments: { to: 'a@b.c', subject: 's', body: 'b' },
+      },
+    });
+    const result = documented(ToolResultSchema, executed.json);
+    expect(result.successful).toBe(false);
+    expect(result.code).toMatch(/CONNECTION_REQUIRED|AUTH_CONFIG_NOT_FOUND/);
+  });
+});
+
+describe('authentication', () => {
+  it('refuses a missing API key with 401 and WWW-Authenticate', async () => {
+    const result = await call('GET', '/api/v1/toolkits', { apiKey: null });
+    expectError(result, 401, 'UNAUTHORIZED');
+    expect(result.headers.get('www-authenticate')).toContain('Bearer');
+  });
+
+  it('refuses a wrong API key on every kind of route', async () => {
+    for (const [method, path] of [
+      ['GET', '/api/v1/toolkits'],
+      ['GET', '/api/v1/sessions'],
+      ['POST', '/api/v1/sessions'],
+      ['POST', '/api/v1/tools/execute'],
+      ['GET', '/api/v1/sessions/ses_x/logs'],
+    ] as const) {
+      const body = method === 'GET' ? undefined : {};
+      expectError(await call(method, path, { apiKey: `${TEST_API_KEY}x`, body }), 401, 'UNAUTHORIZED');
+    }
+  });
+
+  it('does not take a session token for the API key', async () => {
+    const session = await mux.create('user_token', { toolkits: ['tasks'] });
+    const token = session.mcp.headers.Authorization.slice('Bearer '.length);
+    expectError(await call('GET', '/api/v1/toolkits', { apiKey: token }), 401, 'UNAUTHORIZED');
+  });
+
+  it('refuses to start without a usable API key', async () => {
+    const { createServer } = await import('../server.js');
+    const previous = process.env.TOOLMUX_API_KEY;
+    delete process.env.TOOLMUX_API_KEY;
+    try {
+      expect(() => createServer({ toolmux: mux })).toThrow(/API key/);
+      expect(() => createServer({ toolmux: mux, apiKey: 'short' })).toThrow(/at least 16/);
+    } finally {
+      if (previous !== undefined) process.env.TOOLMUX_API_KEY = previous;
+    }
+  });
+});
+
+describe('bad requests get a 4xx with { error: { code, message } }', () => {
+  it('broken JSON → 400', async () => {
+    const result = await call('POST', '/api/v1/sessions', {
+      rawBody: '{"user_id": "u",',
+      headers: { 'content-type': 'application/json' },
+    });
+    expectError(result, 400, 'INVALID_REQUEST');
+    expect(result.json.error.message).toContain('not valid JSON');
+  });
+
+  it('a body that is not JSON → 415', async () => {
+    expectError(
+      await call('POST', '/api/v1/sessions', {
+        rawBody: 'user_id=u',
+        headers: { 'content-type': 'text/plain' },
+      }),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
+  });
+
+  it('wrong types name the field', async () => {
+    const result = await call('POST', '/api/v1/sessions', { body: { user_id: 42 } });
+    expectError(result, 400, 'INVALID_REQUEST');
+    expect(result.json.error.message).toContain('body.user_id');
+    const array = await call('POST', '/api/v1/tools/execute', { body: [] });
+    expectError(array, 400, 'INVALID_REQUEST');
+    const args = await call('POST', `/api/v1/tools/execute`, {
+      body: { tool_slug: 'NOTES_SEARCH_NOTES', user_id: 'u', arguments: 'query' },
+    });
+    expect(args.json.error.message).toContain('body.arguments');
+  });
+
+  it('unknown fields and bad query values are refused', async () => {
+    const extra = await call('POST', '/api/v1/sessions', { body: { user_id: 'u', userId: 'u' } });
+    expectError(extra, 400, 'INVALID_REQUEST');
+    expect(extra.json.error.message).toContain('userId');
+    expectError(await call('GET', '/api/v1/sessions?limit=0'), 400, 'INVALID_REQUEST');
+    expectError(await call('GET', '/api/v1/sessions?limit=abc'), 400, 'INVALID_REQUEST');
+    expectError(await call('GET', '/api/v1/toolkits?cursor=bogus'), 400, 'INVALID_REQUEST');
+    expectError(await call('GET', '/api/v1/sessions?user=u'), 400, 'INVALID_REQUEST');
+  });
+
+  it('arguments that do not match the tool schema are a result, not a 500', async () => {
+    const result = await call('POST', '/api/v1/tools/execute', {
+      body: { tool_slug: 'NOTES_SEARCH_NOTES', user_id: 'u', arguments: { query: 5 } },
+    });
+    expect(result.status).toBe(200);
+    expect(result.json).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+  });
+
+  it('a body over the limit → 413, with or without Content-Length', async () => {
+    const big = JSON.stringify({ user_id: 'u', config: { metadata: { blob: 'x'.repeat(70 * 1024) } } });
+    expectError(
+      await call('POST', '/api/v1/sessions', {
+        rawBody: big,
+        headers: { 'content-type': 'application/json' },
+      }),
+      413,
+      'REQUEST_TOO_LARGE',
+    );
+    const chunks = new TextEncoder().encode(big);
+    const stream = new ReadableStream({
+      start(controller) {
+        for (let offset = 0; offset < chunks.length; offset += 8192)
+          controller.enqueue(chunks.slice(offset, offset + 8192));
+        controller.close();
+      },
+    });
+    const response = await server.fetch(
+      new Request('http://localhost/api/v1/sessions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+        body: stream,
+        duplex: 'half',
+      } as RequestInit),
+    );
+    expect(response.status).toBe(413);
+    expect((await response.json()).error.code).toBe('REQUEST_TOO_LARGE');
+  });
+
+  it('an unknown route → 404 ROUTE_NOT_FOUND', async () => {
+    expectError(await call('GET', '/api/v1/nothing'), 404, 'ROUTE_NOT_FOUND');
+    expectError(await call('DELETE', '/api/v1/toolkits'), 404, 'ROUTE_NOT_FOUND');
+  });
+
+  it('an unexpected exception → 500 with a generic message; the cause goes to the log only', async () => {
+    const { createServer } = await import('../server.js');
+    const broken = createServer({
+      toolmux: {
+        ...mux,
+        toolkits: {
+          list: async () => {
+            throw new Error('db password is hunter2');
+          },
+        },
+      } as unknown as typeof mux,
+      apiKey: TEST_API_KEY,
+      logger,
+    });
+    const response = await broken.fetch(
+      new Request('http://localhost/api/v1/toolkits', {
+        headers: { authorization: `Bearer ${TEST_API_KEY}` },
+      }),
+    );
+    expect(response.status).toBe(500);
+    const text = await response.text();
+    expect(text).not.toContain('hunter2');
+    expect(text).not.toMatch(/\n\s+at /);
+    expect(JSON.parse(text).error.code).toBe('INTERNAL_ERROR');
+    expect(logger.errors.at(-1)).toContain('hunter2');
+  });
+});

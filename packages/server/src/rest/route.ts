@@ -1,0 +1,67 @@
+import type { z } from 'zod';
+import { invalidRequest } from '../http-errors.js';
+
+type Output<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+/** What a route handler receives: its validated path parameters, query and body. */
+export interface RouteInput<P, Q, B> {
+  params: Output<P>;
+  query: Output<Q>;
+  body: Output<B>;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+}
+
+/**
+ * One REST route. The same zod schemas validate the request and write the OpenAPI document, so the
+ * document cannot drift from what the server accepts.
+ */
+export interface Route<
+  P extends z.ZodObject | undefined = z.ZodObject | undefined,
+  Q extends z.ZodObject | undefined = z.ZodObject | undefined,
+  B extends z.ZodType | undefined = z.ZodType | undefined,
+  R extends z.ZodType = z.ZodType,
+> {
+  method: 'get' | 'post' | 'patch' | 'delete';
+  /** Below `/api/v1`, Hono style: `/sessions/:sessionId`. */
+  path: string;
+  operationId: string;
+  summary: string;
+  tag: string;
+  params?: P;
+  query?: Q;
+  body?: B;
+  response: R;
+  /** @default 200 */
+  status?: 200 | 201;
+  /** @default true: needs the project API key */
+  auth?: boolean;
+  handle(input: RouteInput<P, Q, B>): Promise<z.input<R>>;
+}
+
+/** Declares a route with its types inferred from its schemas. */
+export function route<
+  P extends z.ZodObject | undefined = undefined,
+  Q extends z.ZodObject | undefined = undefined,
+  B extends z.ZodType | undefined = undefined,
+  R extends z.ZodType = z.ZodType,
+>(definition: Route<P, Q, B, R>): Route {
+  return definition as unknown as Route;
+}
+
+/** Parses one part of a request; a mismatch is a 400 that names every bad field (up to five). */
+export function parseRequestPart(
+  schema: z.ZodType | undefined,
+  value: unknown,
+  part: 'path' | 'query' | 'body',
+): unknown {
+  if (!schema) return undefined;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.slice(0, 5).map((issue) => {
+    const where = issue.path.length > 0 ? `${part}.${issue.path.join('.')}` : part;
+    return `${where}: ${issue.message}`;
+  });
+  const more = result.error.issues.length > 5 ? ` (and ${result.error.issues.length - 5} more)` : '';
+  throw invalidRequest(`Invalid request ${part}: ${issues.join('; ')}${more}.`);
+}

@@ -1,0 +1,337 @@
+import type { ToolSpec } from '@toolmux/core';
+import {
+  type ExecutionLog,
+  type Provider,
+  type Session,
+  type SessionConfig,
+  type SessionSummary,
+  type SessionToolkit,
+  type ToolkitInfo,
+  type ToolMux,
+  ToolMuxError,
+  type ToolResult,
+} from '@toolmux/core';
+import type { z } from 'zod';
+import type { SessionCache } from '../session-cache.js';
+import { type Route, route } from './route.js';
+import {
+  CreateSessionBody,
+  ExecuteInSessionBody,
+  ExecuteToolBody,
+  ExecutionLogListSchema,
+  type ExecutionLogSchema,
+  ListLogsQuery,
+  ListSessionsQuery,
+  ListToolkitsQuery,
+  SearchBody,
+  SearchResultSchema,
+  SessionListSchema,
+  SessionParams,
+  SessionSchema,
+  type SessionSummarySchema,
+  SessionToolkitListSchema,
+  type SessionToolkitSchema,
+  SessionToolkitsQuery,
+  ToolkitListSchema,
+  ToolkitParams,
+  ToolkitSchema,
+  ToolResultSchema,
+  ToolSpecListSchema,
+  type ToolSpecSchema,
+  UpdateSessionBody,
+} from './schemas.js';
+
+type Wire<S extends z.ZodType> = z.input<S>;
+
+function sessionJson(session: Session<unknown>): Wire<typeof SessionSchema> {
+  return {
+    session_id: session.sessionId,
+    user_id: session.userId,
+    config_version: session.configVersion,
+    config: { ...session.config },
+    metadata: { ...session.metadata },
+    mcp: session.mcp,
+  };
+}
+
+function sessionSummaryJson(summary: SessionSummary): Wire<typeof SessionSummarySchema> {
+  return {
+    session_id: summary.sessionId,
+    user_id: summary.userId,
+    metadata: summary.metadata,
+    config_version: summary.configVersion,
+    created_at: summary.createdAt.toISOString(),
+    updated_at: summary.updatedAt.toISOString(),
+  };
+}
+
+export function toolSpecJson(spec: ToolSpec): Wire<typeof ToolSpecSchema> {
+  return {
+    slug: spec.slug,
+    name: spec.name,
+    description: spec.description,
+    toolkit: spec.toolkit,
+    input_schema: spec.inputSchema,
+    ...(spec.outputSchema ? { output_schema: spec.outputSchema } : {}),
+    annotations: spec.annotations,
+  };
+}
+
+function toolResultJson(result: ToolResult): Wire<typeof ToolResultSchema> {
+  return {
+    successful: result.successful,
+    data: result.data,
+    error: result.error,
+    ...(result.code ? { code: result.code } : {}),
+    log_id: result.logId,
+  };
+}
+
+function sessionToolkitJson(toolkit: SessionToolkit): Wire<typeof SessionToolkitSchema> {
+  const { connectedAccount } = toolkit.connection;
+  return {
+    slug: toolkit.slug,
+    name: toolkit.name,
+    description: toolkit.description,
+    no_auth: toolkit.noAuth,
+    connection: {
+      is_active: toolkit.connection.isActive,
+      ...(connectedAccount ? { connected_account: connectedAccount } : {}),
+    },
+  };
+}
+
+function toolkitJson(toolkit: ToolkitInfo): Wire<typeof ToolkitSchema> {
+  return {
+    slug: toolkit.slug,
+    name: toolkit.name,
+    description: toolkit.description,
+    no_auth: toolkit.noAuth,
+    auth_schemes: toolkit.authSchemes,
+    categories: toolkit.categories,
+    tool_count: toolkit.toolCount,
+    tools: toolkit.tools,
+  };
+}
+
+function executionLogJson(log: ExecutionLog): Wire<typeof ExecutionLogSchema> {
+  return {
+    id: log.id,
+    session_id: log.sessionId,
+    user_id: log.userId,
+    tool_slug: log.toolSlug,
+    toolkit: log.toolkit,
+    connected_account_id: log.connectedAccountId,
+    call_id: log.callId,
+    status: log.status,
+    error_code: log.errorCode,
+    error_message: log.errorMessage,
+    duration_ms: log.durationMs,
+    input: log.input,
+    output: log.output,
+    created_at: log.createdAt.toISOString(),
+  };
+}
+
+export interface RestRouteContext {
+  toolmux: ToolMux<Provider<unknown>>;
+  sessions: SessionCache;
+}
+
+/**
+ * The REST API under `/api/v1`, one route per SDK call. Session-scoped reads and calls go through
+ * the session cache (as MCP does); reading and updating the session itself always reads the store.
+ */
+export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
+  return [
+    route({
+      method: 'post',
+      path: '/sessions',
+      operationId: 'createSession',
+      summary: 'Create a session for a user (mux.create).',
+      tag: 'sessions',
+      body: CreateSessionBody,
+      response: SessionSchema,
+      status: 201,
+      handle: async ({ body }) =>
+        sessionJson(await toolmux.create(body.user_id, body.config as SessionConfig | undefined)),
+    }),
+    route({
+      method: 'get',
+      path: '/sessions',
+      operationId: 'listSessions',
+      summary: 'List sessions, newest first (mux.sessions.list).',
+      tag: 'sessions',
+      query: ListSessionsQuery,
+      response: SessionListSchema,
+      handle: async ({ query }) => {
+        const page = await toolmux.sessions.list({
+          userId: query.user_id,
+          limit: query.limit,
+          cursor: query.cursor,
+        });
+        return { items: page.items.map(sessionSummaryJson), next_cursor: page.nextCursor ?? null };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/sessions/:sessionId',
+      operationId: 'getSession',
+      summary: 'Get a session (mux.use).',
+      tag: 'sessions',
+      params: SessionParams,
+      response: SessionSchema,
+      handle: async ({ params }) => sessionJson(await toolmux.use(params.sessionId)),
+    }),
+    route({
+      method: 'patch',
+      path: '/sessions/:sessionId',
+      operationId: 'updateSession',
+      summary: "Change a session's config (session.update).",
+      tag: 'sessions',
+      params: SessionParams,
+      body: UpdateSessionBody,
+      response: SessionSchema,
+      handle: async ({ params, body }) => {
+        const session = await toolmux.use(params.sessionId);
+        if (body.expected_version !== undefined && body.expected_version !== session.configVersion) {
+          throw new ToolMuxError({
+            code: 'SESSION_VERSION_CONFLICT',
+            message: `Session "${session.sessionId}" is at config version ${session.configVersion}, not ${body.expected_version}: read it again and retry the update.`,
+          });
+        }
+        await session.update(body.config as SessionConfig);
+        sessions.invalidate(session.sessionId);
+        return sessionJson(session);
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/sessions/:sessionId/tools',
+      operationId: 'listSessionTools',
+      summary: 'The tools the session hands to the agent (session.tools).',
+      tag: 'sessions',
+      params: SessionParams,
+      response: ToolSpecListSchema,
+      handle: async ({ params }) => ({
+        items: (await sessions.get(params.sessionId)).specs().map(toolSpecJson),
+      }),
+    }),
+    route({
+      method: 'post',
+      path: '/sessions/:sessionId/execute',
+      operationId: 'executeInSession',
+      summary: 'Run a tool or meta-tool of the session (session.execute).',
+      tag: 'sessions',
+      params: SessionParams,
+      body: ExecuteInSessionBody,
+      response: ToolResultSchema,
+      handle: async ({ params, body, signal }) => {
+        const { session } = await sessions.get(params.sessionId);
+        return toolResultJson(await session.execute(body.tool_slug, body.arguments ?? {}, { signal }));
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/sessions/:sessionId/search',
+      operationId: 'searchSessionTools',
+      summary: 'Search the session’s tools (session.search).',
+      tag: 'sessions',
+      params: SessionParams,
+      body: SearchBody,
+      response: SearchResultSchema,
+      handle: async ({ params, body }) => {
+        const { session } = await sessions.get(params.sessionId);
+        const result: Wire<typeof SearchResultSchema> = await session.search({
+          query: body.query,
+          knownFields: body.known_fields,
+          limit: body.limit,
+        });
+        return result;
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/sessions/:sessionId/toolkits',
+      operationId: 'listSessionToolkits',
+      summary: 'Toolkits of the session with their connection status (session.toolkits).',
+      tag: 'sessions',
+      params: SessionParams,
+      query: SessionToolkitsQuery,
+      response: SessionToolkitListSchema,
+      handle: async ({ params, query }) => {
+        const { session } = await sessions.get(params.sessionId);
+        const page = await session.toolkits({
+          limit: query.limit,
+          cursor: query.cursor,
+          connected: query.connected === undefined ? undefined : query.connected === 'true',
+        });
+        return {
+          items: page.items.map(sessionToolkitJson),
+          next_cursor: page.nextCursor ?? null,
+          total: page.total,
+        };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/sessions/:sessionId/logs',
+      operationId: 'listSessionLogs',
+      summary: "The session's execution log, newest first (session.logs).",
+      tag: 'sessions',
+      params: SessionParams,
+      query: ListLogsQuery,
+      response: ExecutionLogListSchema,
+      handle: async ({ params, query }) => {
+        const { session } = await sessions.get(params.sessionId);
+        const page = await session.logs({ limit: query.limit, cursor: query.cursor });
+        return { items: page.items.map(executionLogJson), next_cursor: page.nextCursor ?? null };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/toolkits',
+      operationId: 'listToolkits',
+      summary: 'Toolkits of the catalog (mux.toolkits.list).',
+      tag: 'toolkits',
+      query: ListToolkitsQuery,
+      response: ToolkitListSchema,
+      handle: async ({ query }) => {
+        const page = await toolmux.toolkits.list(query);
+        return {
+          items: page.items.map(toolkitJson),
+          next_cursor: page.nextCursor ?? null,
+          total: page.total,
+        };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/toolkits/:slug',
+      operationId: 'getToolkit',
+      summary: 'One toolkit with its tools (mux.toolkits.get).',
+      tag: 'toolkits',
+      params: ToolkitParams,
+      response: ToolkitSchema,
+      handle: async ({ params }) => toolkitJson(await toolmux.toolkits.get(params.slug)),
+    }),
+    route({
+      method: 'post',
+      path: '/tools/execute',
+      operationId: 'executeTool',
+      summary: 'Run one tool for a user without a session (mux.tools.execute).',
+      tag: 'tools',
+      body: ExecuteToolBody,
+      response: ToolResultSchema,
+      handle: async ({ body, signal }) =>
+        toolResultJson(
+          await toolmux.tools.execute(body.tool_slug, {
+            userId: body.user_id,
+            arguments: body.arguments ?? {},
+            connectedAccountId: body.connected_account_id,
+            signal,
+          }),
+        ),
+    }),
+  ];
+}

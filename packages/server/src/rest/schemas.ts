@@ -1,0 +1,329 @@
+import { TOOL_TAGS, TOOLMUX_ERROR_CODES } from '@toolmux/core';
+import { z } from 'zod';
+import { HTTP_ERROR_CODES } from '../http-errors.js';
+
+/**
+ * The zod schemas of the REST API: each one validates requests (or types responses) and becomes a
+ * component of the OpenAPI document. Field names on the wire are snake_case; a session `config` is
+ * the SDK's `SessionConfig` verbatim (camelCase), since it is the same JSON `mux.create()` takes.
+ */
+export const components = z.registry<{ id: string; description?: string }>();
+
+export function component<T extends z.ZodType>(id: string, schema: T, description?: string): T {
+  components.add(schema, description ? { id, description } : { id });
+  return schema;
+}
+
+const ERROR_CODES = [...Object.keys(TOOLMUX_ERROR_CODES), ...Object.keys(HTTP_ERROR_CODES)] as [
+  string,
+  ...string[],
+];
+
+export const ErrorSchema = component(
+  'Error',
+  z.object({
+    error: z.object({
+      code: z.enum(ERROR_CODES).describe('Stable error code; the HTTP status follows from it.'),
+      message: z.string().describe('What went wrong and how to fix it.'),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  }),
+  'Every error response.',
+);
+
+export const OpenApiDocumentSchema = component(
+  'OpenApiDocument',
+  z.record(z.string(), z.unknown()),
+  'An OpenAPI 3.1 document.',
+);
+
+// ---- shared pieces ----
+
+export const limit = (max: number) =>
+  z.coerce.number().int().min(1).max(max).optional().describe(`Page size, 1 to ${max}.`);
+export const cursor = z.string().min(1).optional().describe('The `next_cursor` of the previous page.');
+export const nextCursor = z
+  .string()
+  .nullable()
+  .describe('Pass as `cursor` for the next page; null on the last.');
+export const userId = z.string().min(1).max(256).describe("Your application's id for the user.");
+const sessionId = z.string().min(1).max(128).describe('A session id (`ses_…`).');
+export const timestamp = z.string().describe('ISO 8601 time.');
+const jsonSchema = z.record(z.string(), z.unknown()).describe('A JSON Schema (draft 2020-12).');
+const toolArguments = z
+  .record(z.string(), z.unknown())
+  .optional()
+  .describe('Arguments matching the input schema of the tool.');
+
+// ---- session config (the SDK's SessionConfig, JSON-safe part) ----
+
+const slugList = z.array(z.string().min(1));
+/** `{ enable, disable }` together passes here so that core names the conflict (CONFIG_CONFLICT). */
+const slugFilter = z.union([
+  slugList,
+  z.strictObject({ enable: slugList.optional(), disable: slugList.optional() }),
+]);
+const tag = z.enum(TOOL_TAGS);
+const tagFilter = z.union([
+  z.array(tag),
+  z.strictObject({ enable: z.array(tag).optional(), disable: z.array(tag).optional() }),
+]);
+
+export const SessionConfigSchema = component(
+  'SessionConfig',
+  z.strictObject({
+    toolkits: slugFilter.optional().describe('Toolkits the session may use; default: every toolkit.'),
+    tools: z
+      .record(z.string(), z.union([slugFilter, z.strictObject({ tags: tagFilter })]))
+      .optional()
+      .describe('Per toolkit: which of its tools (a list, { enable }, { disable } or { tags }).'),
+    tags: tagFilter.optional().describe('Filter every tool by its MCP annotations.'),
+    authConfigs: z.record(z.string(), z.string()).optional().describe('Per toolkit: an auth config id.'),
+    connectedAccounts: z
+      .record(z.string(), z.union([z.string(), z.array(z.string())]))
+      .optional()
+      .describe('Per toolkit: connected account id(s); the first ACTIVE one wins.'),
+    preload: z
+      .strictObject({ tools: slugList.optional() })
+      .optional()
+      .describe('Tools exposed directly beside the meta-tools.'),
+    sessionPreset: z.enum(['META_TOOLS', 'DIRECT_TOOLS']).optional(),
+    manageConnections: z.boolean().optional(),
+    metadata: z.record(z.string(), z.string()).optional().describe('Free-form labels.'),
+  }),
+  'The config `mux.create(userId, config)` takes (custom tools are code and cannot be sent over HTTP).',
+);
+
+// ---- sessions ----
+
+export const CreateSessionBody = component(
+  'CreateSessionRequest',
+  z.strictObject({ user_id: userId, config: SessionConfigSchema.optional() }),
+);
+
+export const UpdateSessionBody = component(
+  'UpdateSessionRequest',
+  z.strictObject({
+    config: SessionConfigSchema.describe('Top-level keys given replace the stored ones.'),
+    expected_version: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('Fail with SESSION_VERSION_CONFLICT (409) unless the stored config has this version.'),
+  }),
+);
+
+export const SessionSchema = component(
+  'Session',
+  z.object({
+    session_id: z.string(),
+    user_id: z.string(),
+    config_version: z.number().int(),
+    config: z.record(z.string(), z.unknown()).describe('The normalized config as stored.'),
+    metadata: z.record(z.string(), z.string()),
+    mcp: z.object({
+      url: z.string().describe('The MCP endpoint of this session (Streamable HTTP).'),
+      headers: z
+        .object({ Authorization: z.string() })
+        .describe('Send these to the MCP endpoint; the token works for this session only.'),
+    }),
+  }),
+);
+
+export const SessionSummarySchema = component(
+  'SessionSummary',
+  z.object({
+    session_id: z.string(),
+    user_id: z.string(),
+    metadata: z.record(z.string(), z.string()),
+    config_version: z.number().int(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  }),
+);
+
+export const SessionListSchema = component(
+  'SessionList',
+  z.object({ items: z.array(SessionSummarySchema), next_cursor: nextCursor }),
+);
+
+export const SessionParams = z.object({ sessionId });
+export const ListSessionsQuery = z.strictObject({ user_id: userId.optional(), limit: limit(1000), cursor });
+
+// ---- tools and execution ----
+
+export const ToolAnnotationsSchema = component(
+  'ToolAnnotations',
+  z.object({
+    title: z.string().optional(),
+    readOnlyHint: z.boolean().optional(),
+    destructiveHint: z.boolean().optional(),
+    idempotentHint: z.boolean().optional(),
+    openWorldHint: z.boolean().optional(),
+  }),
+  'MCP tool annotations.',
+);
+
+export const ToolSpecSchema = component(
+  'ToolSpec',
+  z.object({
+    slug: z.string(),
+    name: z.string(),
+    description: z.string(),
+    toolkit: z.string(),
+    input_schema: jsonSchema,
+    output_schema: jsonSchema.optional(),
+    annotations: ToolAnnotationsSchema,
+  }),
+  'A tool as `session.tools()` hands it to a provider.',
+);
+
+export const ToolSpecListSchema = component('ToolSpecList', z.object({ items: z.array(ToolSpecSchema) }));
+
+export const ExecuteInSessionBody = component(
+  'ExecuteInSessionRequest',
+  z.strictObject({ tool_slug: z.string().min(1), arguments: toolArguments }),
+);
+
+export const ExecuteToolBody = component(
+  'ExecuteToolRequest',
+  z.strictObject({
+    tool_slug: z.string().min(1),
+    user_id: userId,
+    arguments: toolArguments,
+    connected_account_id: z.string().min(1).optional().describe('Run with this account (`ca_…`).'),
+  }),
+);
+
+export const ToolResultSchema = component(
+  'ToolResult',
+  z.object({
+    successful: z.boolean(),
+    data: z.unknown().describe("The tool's output; null when it failed."),
+    error: z.string().nullable().describe('A message the model can act on; null on success.'),
+    code: z.string().optional().describe('The stable error code when it failed.'),
+    log_id: z.string().describe('Id of the execution log entry.'),
+  }),
+  'What every tool call returns: failures are results, not HTTP errors.',
+);
+
+export const SearchBody = component(
+  'SearchRequest',
+  z.strictObject({
+    query: z.string().min(1).max(2000).describe('What the agent wants to do.'),
+    known_fields: z.string().max(2000).optional().describe('Values already known, e.g. "repo: acme/web".'),
+    limit: z.number().int().min(1).max(50).optional(),
+  }),
+);
+
+export const SearchResultSchema = component(
+  'SearchResult',
+  z.object({
+    results: z.array(
+      z.object({
+        use_case: z.string(),
+        tools: z.array(
+          z.object({
+            tool_slug: z.string(),
+            toolkit: z.string(),
+            description: z.string(),
+            input_schema: jsonSchema,
+          }),
+        ),
+      }),
+    ),
+    toolkit_connections: z.array(
+      z.object({
+        toolkit: z.string(),
+        connected: z.boolean(),
+        connected_account_id: z.string().optional(),
+      }),
+    ),
+    next_steps: z.string(),
+  }),
+  'What TOOLMUX_SEARCH_TOOLS returns.',
+);
+
+// ---- toolkits ----
+
+export const SessionToolkitSchema = component(
+  'SessionToolkit',
+  z.object({
+    slug: z.string(),
+    name: z.string(),
+    description: z.string(),
+    no_auth: z.boolean(),
+    connection: z.object({
+      is_active: z.boolean(),
+      connected_account: z.object({ id: z.string(), status: z.string() }).optional(),
+    }),
+  }),
+);
+
+export const SessionToolkitListSchema = component(
+  'SessionToolkitList',
+  z.object({ items: z.array(SessionToolkitSchema), next_cursor: nextCursor, total: z.number().int() }),
+);
+
+export const SessionToolkitsQuery = z.strictObject({
+  limit: limit(100),
+  cursor,
+  connected: z.enum(['true', 'false']).optional().describe('Only connected (true) or unconnected (false).'),
+});
+
+export const ToolkitSchema = component(
+  'Toolkit',
+  z.object({
+    slug: z.string(),
+    name: z.string(),
+    description: z.string(),
+    no_auth: z.boolean(),
+    auth_schemes: z.array(z.string()),
+    categories: z.array(z.string()),
+    tool_count: z.number().int(),
+    tools: z.array(z.object({ slug: z.string(), name: z.string(), description: z.string() })),
+  }),
+);
+
+export const ToolkitListSchema = component(
+  'ToolkitList',
+  z.object({ items: z.array(ToolkitSchema), next_cursor: nextCursor, total: z.number().int() }),
+);
+
+export const ListToolkitsQuery = z.strictObject({
+  search: z.string().max(200).optional().describe('Text in the slug, name or description.'),
+  limit: limit(500),
+  cursor,
+});
+
+export const ToolkitParams = z.object({ slug: z.string().min(1).max(128).describe('A toolkit slug.') });
+
+// ---- logs ----
+
+export const ExecutionLogSchema = component(
+  'ExecutionLog',
+  z.object({
+    id: z.string(),
+    session_id: z.string().nullable(),
+    user_id: z.string(),
+    tool_slug: z.string(),
+    toolkit: z.string(),
+    connected_account_id: z.string().nullable(),
+    call_id: z.string().nullable(),
+    status: z.enum(['success', 'error']),
+    error_code: z.string().nullable(),
+    error_message: z.string().nullable(),
+    duration_ms: z.number(),
+    input: z.string().describe('Redacted, truncated JSON of the arguments.'),
+    output: z.string().describe('Redacted, truncated JSON of the result.'),
+    created_at: timestamp,
+  }),
+);
+
+export const ExecutionLogListSchema = component(
+  'ExecutionLogList',
+  z.object({ items: z.array(ExecutionLogSchema), next_cursor: nextCursor }),
+);
+
+export const ListLogsQuery = z.strictObject({ limit: limit(1000), cursor });

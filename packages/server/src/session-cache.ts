@@ -1,0 +1,94 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Provider, Session, ToolMux, ToolSpec } from '@toolmux/core';
+import { exposedToolSpecs } from './tool-specs.js';
+
+/** A resumed session and what the server derives from it once. */
+export class CachedSession {
+  readonly session: Session<unknown>;
+  readonly expiresAt: number;
+  readonly #authorizationHash: Buffer;
+  #specs: ToolSpec[] | undefined;
+
+  constructor(session: Session<unknown>, expiresAt: number) {
+    this.session = session;
+    this.expiresAt = expiresAt;
+    this.#authorizationHash = sha256(session.mcp.headers.Authorization);
+  }
+
+  /**
+   * True when `authorization` is this session's `Authorization` header (`Bearer <session token>`).
+   * Compares SHA-256 digests in constant time, so neither the length nor a prefix of the token leaks.
+   */
+  authorizes(authorization: string): boolean {
+    return timingSafeEqual(sha256(authorization), this.#authorizationHash);
+  }
+
+  /** The session's exposed tools, computed once per cache entry. */
+  specs(): ToolSpec[] {
+    this.#specs ??= exposedToolSpecs(this.session);
+    return this.#specs;
+  }
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+export interface SessionCacheOptions {
+  toolmux: ToolMux<Provider<unknown>>;
+  /**
+   * How long a resumed session is reused before it is read from the store again. Another instance's
+   * `update()` becomes visible here after at most this long; this instance's own REST updates
+   * invalidate at once. `0` reads the store on every request. @default 2000
+   */
+  ttlMs?: number;
+  /** At most this many sessions are kept; the oldest goes first. @default 10_000 */
+  maxEntries?: number;
+}
+
+/**
+ * Resumed sessions by id, for a few seconds, so that MCP calls do not read the store every time.
+ * Concurrent lookups of one id share one `use()`. Nothing here is needed by another instance: it
+ * only saves reads, and every entry expires.
+ */
+export class SessionCache {
+  readonly #toolmux: ToolMux<Provider<unknown>>;
+  readonly #ttlMs: number;
+  readonly #maxEntries: number;
+  readonly #entries = new Map<string, Promise<CachedSession>>();
+
+  constructor({ toolmux, ttlMs = 2000, maxEntries = 10_000 }: SessionCacheOptions) {
+    this.#toolmux = toolmux;
+    this.#ttlMs = ttlMs;
+    this.#maxEntries = maxEntries;
+  }
+
+  /** The session, resumed with `use()` at most `ttlMs` ago. Throws `SESSION_NOT_FOUND` like `use()`. */
+  async get(sessionId: string): Promise<CachedSession> {
+    const pending = this.#entries.get(sessionId);
+    if (pending) {
+      const entry = await pending;
+      if (entry.expiresAt > Date.now()) return entry;
+      if (this.#entries.get(sessionId) === pending) this.#entries.delete(sessionId);
+      return this.get(sessionId);
+    }
+    const loading = this.#toolmux
+      .use(sessionId)
+      .then((session) => new CachedSession(session as Session<unknown>, Date.now() + this.#ttlMs));
+    if (this.#ttlMs <= 0) return loading;
+    this.#entries.set(sessionId, loading);
+    loading.catch(() => {
+      if (this.#entries.get(sessionId) === loading) this.#entries.delete(sessionId);
+    });
+    if (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+    return loading;
+  }
+
+  /** Forgets a session (after this instance changed it). */
+  invalidate(sessionId: string): void {
+    this.#entries.delete(sessionId);
+  }
+}
