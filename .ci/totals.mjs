@@ -2,9 +2,14 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const [dir, flag, extra] = process.argv.slice(2);
+// usage: totals.mjs <dir> [--extra-failed N] [--status <exit status of the test command>]
+const [dir, ...flags] = process.argv.slice(2);
+const option = (name) => {
+  const index = flags.indexOf(name);
+  return index === -1 ? undefined : Number(flags[index + 1]);
+};
 let passed = 0;
-let failed = flag === '--extra-failed' ? Number(extra) : 0;
+let failed = option('--extra-failed') ?? 0;
 if (existsSync(dir)) {
   for (const file of readdirSync(dir).filter((name) => name.endsWith('.json'))) {
     try {
@@ -20,4 +25,6 @@ if (existsSync(dir)) {
     }
   }
 }
+// a run that failed outside any test (an unhandled error, a crashed worker) must not read as green
+if ((option('--status') ?? 0) !== 0 && failed === 0) failed = 1;
 console.log(`${passed} passed, ${failed} failed`);

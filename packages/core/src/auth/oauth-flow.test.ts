@@ -274,17 +274,21 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       );
       const before = oauthServer.tokenRequests.refresh_token;
       const leases: unknown[] = [];
+      const reads: Promise<unknown>[] = [];
       const watch = setInterval(() => {
-        void database
-          .rows(
-            `SELECT refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${request.connectedAccountId}'`,
-          )
-          .then((rows) => rows[0]?.refresh_lease_until !== null && leases.push(rows[0]!.refresh_lease_until));
+        reads.push(
+          database
+            .rows(
+              `SELECT refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${request.connectedAccountId}'`,
+            )
+            .then((rows) => rows[0]?.refresh_lease_until !== null && leases.push(rows[0]!.refresh_lease_until)),
+        );
       }, 50);
       const results = await Promise.all([
         ...Array.from({ length: 8 }, () => session.execute('OCTO_WHOAMI', {})),
         ...Array.from({ length: 8 }, () => otherSession.execute('OCTO_WHOAMI', {})),
       ]).finally(() => clearInterval(watch));
+      await Promise.all(reads); // no read may outlive the test's database
       expect(leases.length).toBeGreaterThan(0); // a lease was held while the token was refreshed
       for (const result of results) expect(result.successful, result.error ?? '').toBe(true);
       expect(oauthServer.tokenRequests.refresh_token - before).toBe(1);
