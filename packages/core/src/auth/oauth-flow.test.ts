@@ -281,7 +281,9 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
             .rows(
               `SELECT refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${request.connectedAccountId}'`,
             )
-            .then((rows) => rows[0]?.refresh_lease_until !== null && leases.push(rows[0]!.refresh_lease_until)),
+            .then(
+              (rows) => rows[0]?.refresh_lease_until !== null && leases.push(rows[0]!.refresh_lease_until),
+            ),
         );
       }, 50);
       const results = await Promise.all([
