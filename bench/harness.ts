@@ -61,3 +61,61 @@ export function printTable(title: string, rows: Measurement[], baseline?: Measur
     );
   }
 }
+
+/** What `measureInterleaved` found: the median time of a run, and the paired comparisons. */
+export interface InterleavedResult<K extends string> {
+  /** Median over rounds of each contender's mean time per run, in ns. */
+  nsPerRun: Record<K, number>;
+  /** Median over rounds of `value`'s time divided by `baseline`'s in the same round. */
+  ratio(value: K, baseline: K): number;
+  /** Median over rounds of `value`'s mean time per run minus `baseline`'s in the same round, in ns. */
+  difference(value: K, baseline: K): number;
+}
+
+/**
+ * For operations of about a millisecond and more (a whole agent loop run) on a shared, loaded machine:
+ * the contenders take turns run by run, in an order that rotates from one run to the next, so that a
+ * burst of load or a garbage collection falls on all of them alike; each round adds up every
+ * contender's own runs, and the median round counts (after `warmupRuns` untimed runs of each).
+ * Comparisons are paired by round (the ratio or difference within each round, then their median),
+ * which cancels the slow drift of the machine's load between rounds.
+ * `settle`, when given, is awaited after every run of every contender and timed as part of the run.
+ */
+export async function measureInterleaved<K extends string>(
+  contenders: Record<K, () => Promise<unknown>>,
+  options: { rounds: number; runsPerRound: number; warmupRuns?: number; settle?: () => Promise<unknown> },
+): Promise<InterleavedResult<K>> {
+  const names = Object.keys(contenders) as K[];
+  const runOnce = async (name: K) => {
+    await contenders[name]();
+    await options.settle?.();
+  };
+  for (let index = 0; index < (options.warmupRuns ?? options.runsPerRound); index++) {
+    for (const name of names) await runOnce(name);
+  }
+  const rounds: Array<Record<K, number>> = [];
+  for (let round = 0; round < options.rounds; round++) {
+    const total = new Map<K, bigint>(names.map((name) => [name, 0n]));
+    for (let index = 0; index < options.runsPerRound; index++) {
+      const offset = (round * options.runsPerRound + index) % names.length;
+      for (const name of [...names.slice(offset), ...names.slice(0, offset)]) {
+        const started = process.hrtime.bigint();
+        await runOnce(name);
+        total.set(name, total.get(name)! + (process.hrtime.bigint() - started));
+      }
+    }
+    rounds.push(
+      Object.fromEntries(
+        names.map((name) => [name, Number(total.get(name)!) / options.runsPerRound]),
+      ) as Record<K, number>,
+    );
+  }
+  const medianOf = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  return {
+    nsPerRun: Object.fromEntries(
+      names.map((name) => [name, medianOf(rounds.map((round) => round[name]))]),
+    ) as Record<K, number>,
+    ratio: (value, baseline) => medianOf(rounds.map((round) => round[value] / round[baseline])),
+    difference: (value, baseline) => medianOf(rounds.map((round) => round[value] - round[baseline])),
+  };
+}

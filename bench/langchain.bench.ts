@@ -5,6 +5,12 @@
  *    toolmux's validation, the execution log written to ':memory:' SQLite, the result as a ToolMessage)
  *    against a hand-written `tool(fn, { schema: zodSchema })` calling the same handler. A breakdown
  *    shows where the difference goes.
+ * 1′. Per call inside LangChain's own agent loop, the unit a user pays for: `createAgent({ model:
+ *    fakeModel(), tools })` built once per contender (not timed), then per timed run: two answers queued
+ *    on the fake model (an AIMessage with one tool call, then a text AIMessage) and one
+ *    `agent.invoke({ messages: [HumanMessage] })` — two model calls, one ToolNode step running the tool,
+ *    with the hand-written tools and with the toolmux one (the same handler and arguments), next to the
+ *    bare `invoke(toolCall)` figures of 1.
  * 2. Wrap time: the GitHub REST description as ~1,200 tools, `LangChainProvider.wrapTools` against a
  *    hand-written wrap with LangChain's `tool()` over the same JSON schemas.
  *
@@ -12,10 +18,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setImmediate } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
 import type { ToolCall } from '@langchain/core/messages/tool';
+import { fakeModel } from '@langchain/core/testing';
 import { DynamicStructuredTool, tool } from '@langchain/core/tools';
 import {
   defineTool,
@@ -30,6 +41,16 @@ import {
 import { toolkitFromOpenApi } from '@toolmux/core/test';
 import { LangChainProvider } from '@toolmux/langchain';
 import { z } from 'zod';
+import { measureInterleaved } from './harness.ts';
+
+// `createAgent` comes from the `langchain` package, a dev dependency of @toolmux/langchain (not of the
+// bench): loaded from there, as ESM, so that it shares this file's @langchain/core
+const langchainPackage = createRequire(fileURLToPath(import.meta.resolve('@toolmux/langchain'))).resolve(
+  'langchain/package.json',
+);
+const { createAgent } = (await import(
+  pathToFileURL(join(dirname(langchainPackage), 'dist/index.js')).href
+)) as typeof import('langchain');
 
 const ROUNDS = 21;
 
@@ -76,10 +97,16 @@ class SpecCapture implements Provider<ToolSpec[]> {
   }
 }
 
-await perCallOverhead();
+await perCallInAgentLoop(await perCallOverhead());
 await wrapTime();
 
-async function perCallOverhead(): Promise<void> {
+/** The bare per-call figures of 1, in ns, for the comparison with the agent loop. */
+interface BareFigures {
+  baseline: number;
+  toolmux: number;
+}
+
+async function perCallOverhead(): Promise<BareFigures> {
   const inputSchema = z.object({
     title: z.string().min(1).describe('What needs to be done'),
     priority: z.enum(['low', 'normal', 'high']).optional().describe('How urgent the task is'),
@@ -180,6 +207,129 @@ async function perCallOverhead(): Promise<void> {
   console.log(`| the handler alone | ${format(handlerOnly)} |`);
   console.log(
     `\nRatio ${(toolmux / baseline).toFixed(2)}× (target ≤ 1.2×); toolmux adds ${format(toolmux - baseline)} per call.`,
+  );
+  return { baseline, toolmux };
+}
+
+async function perCallInAgentLoop(bare: BareFigures): Promise<void> {
+  const inputSchema = z.object({
+    title: z.string().min(1).describe('What needs to be done'),
+    priority: z.enum(['low', 'normal', 'high']).optional().describe('How urgent the task is'),
+    labels: z.array(z.string()).optional().describe('Labels to attach'),
+  });
+  const handler = (input: z.infer<typeof inputSchema>) => ({ id: 'task_1', title: input.title });
+  const createTask = defineTool({
+    slug: 'BENCH_CREATE_TASK',
+    description: 'Create a task.',
+    inputSchema,
+    execute: async (input) => handler(input),
+  });
+  const toolkit = defineToolkit({ slug: 'bench', name: 'Bench', description: 'Bench.', tools: [createTask] });
+  const mux = new ToolMux({ provider: new LangChainProvider(), toolkits: [toolkit], store: ':memory:' });
+  const session = await mux.create('user_1', {
+    toolkits: ['bench'],
+    sessionPreset: SessionPreset.DIRECT_TOOLS,
+  });
+  const toolmuxTools = await session.tools();
+  const zodTools = [
+    tool(async (input) => handler(input), {
+      name: 'BENCH_CREATE_TASK',
+      description: 'Create a task.',
+      schema: inputSchema,
+    }),
+  ];
+  // like for like in kind: toolmux's tool is a DynamicStructuredTool, without the wrapper tool() adds
+  const classTools = [
+    new DynamicStructuredTool({
+      name: 'BENCH_CREATE_TASK',
+      description: 'Create a task.',
+      schema: inputSchema,
+      func: async (input) => handler(input),
+    }),
+  ];
+  const args = { title: 'Write the report', priority: 'high' as const, labels: ['work'] };
+  // one agent (and fake model) per contender; each run queues the model's two answers, then invokes
+  const agentOf = (tools: typeof toolmuxTools) => {
+    const model = fakeModel();
+    const agent = createAgent({ model, tools });
+    return () => {
+      model
+        .respond(
+          new AIMessage({
+            content: '',
+            tool_calls: [{ name: 'BENCH_CREATE_TASK', args, id: 'call_1', type: 'tool_call' }],
+          }),
+        )
+        .respond(new AIMessage('Done: the task is created.'));
+      return agent.invoke({ messages: [new HumanMessage('Add "Write the report" to my tasks.')] });
+    };
+  };
+  const contenders = {
+    'hand-written `tool(fn, { schema: zod })`': agentOf(zodTools),
+    'hand-written `new DynamicStructuredTool({ schema: zod, func })`': agentOf(classTools),
+    '**toolmux `LangChainProvider` tool**': agentOf(toolmuxTools),
+  };
+
+  // every run must call the tool once, get the task back, and end with the final answer
+  for (const [name, agentRun] of Object.entries(contenders)) {
+    const { messages } = await agentRun();
+    const results = messages.filter((message) => ToolMessage.isInstance(message));
+    if (
+      messages.at(-1)?.text !== 'Done: the task is created.' ||
+      results.length !== 1 ||
+      !results[0]!.text.includes('Write the report')
+    ) {
+      throw new Error(`the agent with ${name} went wrong: ${JSON.stringify(messages)}`);
+    }
+  }
+
+  // Runs of several ms on a loaded machine: the contenders take turns run by run (harness.ts). After
+  // every run the event loop turns once (`settle`), as it does while a real model is called over the
+  // network; that is when toolmux writes the call's execution log entry, so the write counts in the run.
+  // (a generous warmup: LangGraph's code keeps getting faster for the first hundred runs or so)
+  const rounds = 31;
+  const runs = 8;
+  const measured = await measureInterleaved(contenders, {
+    rounds,
+    runsPerRound: runs,
+    warmupRuns: 60,
+    settle: () => setImmediate(),
+  });
+  if ((await session.logs({ limit: 1 })).items[0]?.status !== 'success') {
+    throw new Error('toolmux logged no successful call');
+  }
+  await mux.close();
+  type Name = keyof typeof contenders;
+  const [zodName, className, toolmuxName] = Object.keys(contenders) as Name[];
+
+  console.log(
+    `\nPer call inside the agent loop: one \`agent.invoke()\` of a \`createAgent({ model: fakeModel(), tools })\` ` +
+      `built once per contender; the model answers one tool call, then text: 2 model calls + 1 tool call; ` +
+      `${rounds} rounds × ${runs} runs of each, taking turns run by run; median, ratios paired by round\n`,
+  );
+  console.log('| tools | per invoke | vs `tool()` | vs `DynamicStructuredTool` |');
+  console.log('|---|---|---|---|');
+  for (const name of Object.keys(contenders) as Name[]) {
+    console.log(
+      `| ${name} | ${format(measured.nsPerRun[name])} | ${measured.ratio(name, zodName!).toFixed(2)}× | ${measured.ratio(name, className!).toFixed(2)}× |`,
+    );
+  }
+  console.log('\ntoolmux against the hand-written tool, per tool call, both measurements:\n');
+  console.log('| measurement | hand-written | toolmux | ratio | toolmux − hand-written per call |');
+  console.log('|---|---|---|---|---|');
+  console.log(
+    `| bare \`invoke(toolCall)\`, \`tool(fn, { schema: zod })\` | ${format(bare.baseline)} | ${format(bare.toolmux)} | ${(bare.toolmux / bare.baseline).toFixed(2)}× | ${format(bare.toolmux - bare.baseline)} |`,
+  );
+  const compare = (label: string, baseline: Name) =>
+    console.log(
+      `| ${label} | ${format(measured.nsPerRun[baseline])} | ${format(measured.nsPerRun[toolmuxName!])} | ${measured.ratio(toolmuxName!, baseline).toFixed(2)}× | ${format(measured.difference(toolmuxName!, baseline))} |`,
+    );
+  compare('one `agent.invoke()`, `tool(fn, { schema: zod })`', zodName!);
+  compare('one `agent.invoke()`, `new DynamicStructuredTool({ schema: zod })`', className!);
+  console.log(
+    "\nPer-run columns: each contender's median round. Ratios and differences: the median over rounds of " +
+      'the ratio or difference within the round (steadier on a loaded machine), so they need not match the ' +
+      'per-run columns exactly.',
   );
 }
 

@@ -5,6 +5,10 @@
  *     null stripping, validation against the original schema, account lookup, timeout, execution log
  *     on ':memory:') against a hand-written `tool({ parameters: zodSchema, execute })` that calls the
  *     same handler (zod validation by the SDK). Both return the text the model gets.
+ * (a′) Per call inside the SDK's own agent loop, the unit a user pays for: one `run(new Agent({ model:
+ *     ScriptedModel, tools }), input)` whose model answers a function call first and a final message
+ *     second: two model turns and one tool call, with the hand-written tool and with the toolmux one (the
+ *     same handler and arguments), next to the bare `invoke` figures of (a).
  * (b) Wrap time of the GitHub corpus (~1,200 tools from @octokit/openapi): `provider.wrapTools(specs,
  *     execute)` against a hand-written `tool()` per spec over the same JSON schemas, in both strict modes.
  *
@@ -12,7 +16,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { type FunctionTool, RunContext, tool } from '@openai/agents-core';
+import { setImmediate } from 'node:timers/promises';
+import { Agent, type FunctionTool, RunContext, run, setTraceProcessors, tool } from '@openai/agents-core';
+import { assistantMessage, functionCall, ScriptedModel } from '@openai/agents-core/testing';
 import {
   defineTool,
   defineToolkit,
@@ -26,6 +32,7 @@ import {
 import { toolkitFromOpenApi } from '@toolmux/core/test';
 import { OpenAIAgentsProvider } from '@toolmux/openai-agents';
 import { z } from 'zod';
+import { measureInterleaved } from './harness.ts';
 
 const ROUNDS = 11;
 
@@ -73,10 +80,16 @@ function msPerRun<K extends string>(contenders: Record<K, () => unknown>, warmup
 const formatNs = (ns: number) => `${(ns / 1000).toFixed(2)} µs`;
 const ratio = (value: number, baseline: number) => `${(value / baseline).toFixed(2)}×`;
 
-await perCallOverhead();
+await perCallInAgentLoop(await perCallOverhead());
 await wrapTime();
 
-async function perCallOverhead(): Promise<void> {
+/** The bare per-call figures of (a), in ns, for the comparison with the agent loop. */
+interface BareFigures {
+  baseline: number;
+  toolmux: number;
+}
+
+async function perCallOverhead(): Promise<BareFigures> {
   const inputSchema = z.object({
     title: z.string().min(1).describe('What needs to be done'),
     priority: z.enum(['low', 'normal', 'high']).optional().describe('How urgent the task is'),
@@ -165,6 +178,143 @@ async function perCallOverhead(): Promise<void> {
   console.log(`- the handler alone: ${formatNs(bareHandler)}`);
   console.log(
     `- overhead per call: toolmux ${formatNs(toolmux - bareHandler)}, hand-written ${formatNs(baseline - bareHandler)}; difference ${formatNs(toolmux - baseline)}`,
+  );
+  return { baseline, toolmux };
+}
+
+async function perCallInAgentLoop(bare: BareFigures): Promise<void> {
+  const inputSchema = z.object({
+    title: z.string().min(1).describe('What needs to be done'),
+    priority: z.enum(['low', 'normal', 'high']).optional().describe('How urgent the task is'),
+    labels: z.array(z.string()).optional().describe('Labels to attach'),
+  });
+  const handler = async (input: { title: string }) => ({ id: 'task_1', title: input.title });
+  const createTask = defineTool({
+    slug: 'TASKS_CREATE_TASK',
+    description: 'Create a new task.',
+    inputSchema,
+    execute: (input) => handler(input),
+  });
+  const sessionWith = async (strict: boolean) => {
+    const mux = new ToolMux({
+      provider: new OpenAIAgentsProvider({ strict }),
+      toolkits: [defineToolkit({ slug: 'tasks', name: 'Tasks', description: 'Tasks.', tools: [createTask] })],
+      store: ':memory:',
+    });
+    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    return { mux, session, tools: await session.tools() };
+  };
+  const plain = await sessionWith(false); // the provider's default
+  const strict = await sessionWith(true);
+  // the SDK's tool() over zod: strict by default, the SDK parses the arguments with zod
+  const zodTools = [
+    tool({
+      name: 'TASKS_CREATE_TASK',
+      description: 'Create a new task.',
+      parameters: inputSchema,
+      execute: async (input) => JSON.stringify(await handler(input)),
+    }),
+  ];
+  // like for like with the provider's default: tool() over the very JSON schema it hands out
+  // (strict: false), the arguments parsed with zod in execute
+  const jsonSchemaTools = [
+    tool<any>({
+      name: 'TASKS_CREATE_TASK',
+      description: 'Create a new task.',
+      parameters: plain.tools[0]!.parameters,
+      strict: false,
+      execute: async (input) => JSON.stringify(await handler(inputSchema.parse(input))),
+    }),
+  ];
+  const args = { title: 'Buy milk', priority: 'high', labels: ['home'] };
+  // agents-core alone exports every trace to the console; keep the traces and spans, drop the export
+  setTraceProcessors([]);
+  // a new scripted model (and agent) per run: it plays its two answers from the start
+  const agentRun = (tools: FunctionTool[]) =>
+    run(
+      new Agent({
+        name: 'assistant',
+        instructions: 'You manage the tasks of the user.',
+        model: new ScriptedModel([
+          [functionCall('TASKS_CREATE_TASK', args, { callId: 'call_1' })],
+          [assistantMessage('Done: the task is created.')],
+        ]),
+        tools,
+      }),
+      'Add "Buy milk" to my tasks, high priority, label it home.',
+    );
+  const contenders = {
+    'hand-written tool({ parameters: zod }) (strict, SDK default)': zodTools,
+    'OpenAIAgentsProvider({ strict: true }) tool': strict.tools,
+    'hand-written tool({ parameters: same JSON schema, strict: false }), zod parse in execute':
+      jsonSchemaTools,
+    'OpenAIAgentsProvider() tool (strict: false, provider default)': plain.tools,
+  };
+
+  // every run must make the one tool call, get the task back, and reach the final message
+  for (const [name, tools] of Object.entries(contenders)) {
+    const result = await agentRun(tools);
+    const outputs = result.newItems.filter((item) => item.type === 'tool_call_output_item');
+    if (
+      result.finalOutput !== 'Done: the task is created.' ||
+      outputs.length !== 1 ||
+      !JSON.stringify(outputs[0]!.output).includes('Buy milk')
+    ) {
+      throw new Error(`the run with ${name} went wrong: ${JSON.stringify(result.newItems)}`);
+    }
+  }
+
+  // Runs of ~1 ms on a loaded machine: the contenders take turns run by run (harness.ts). After every
+  // run the event loop turns once (`settle`), as it does while a real model is called over the network;
+  // that is when toolmux writes the call's execution log entry, so the write counts in the run.
+  const rounds = 15;
+  const runs = 40;
+  const measured = await measureInterleaved(
+    Object.fromEntries(
+      Object.entries(contenders).map(([name, tools]) => [name, () => agentRun(tools)]),
+    ) as Record<keyof typeof contenders, () => Promise<unknown>>,
+    { rounds, runsPerRound: runs, warmupRuns: 60, settle: () => setImmediate() },
+  );
+  await Promise.all(
+    [plain, strict].map(async ({ mux, session }) => {
+      if ((await session.logs({ limit: 1 })).items[0]?.status !== 'success') {
+        throw new Error('toolmux logged no successful call');
+      }
+      await mux.close();
+    }),
+  );
+  type Name = keyof typeof contenders;
+  const [zodName, strictName, jsonName, plainName] = Object.keys(contenders) as Name[];
+
+  console.log(
+    `\n(a′) Per call inside the agent loop: one run(new Agent({ model: ScriptedModel, tools }), input) — ` +
+      `function call, then final message: 2 model turns + 1 tool call; ${rounds} rounds × ${runs} runs of each, ` +
+      'taking turns run by run; median, ratios paired by round\n',
+  );
+  console.log('| tools | per run | vs zod tool() | vs JSON-schema tool() |');
+  console.log('|---|---|---|---|');
+  for (const name of Object.keys(contenders) as Name[]) {
+    console.log(
+      `| ${name} | ${formatNs(measured.nsPerRun[name])} | ${measured.ratio(name, zodName!).toFixed(2)}× | ${measured.ratio(name, jsonName!).toFixed(2)}× |`,
+    );
+  }
+  console.log('\ntoolmux against the hand-written tool, per tool call, both measurements:\n');
+  console.log('| measurement | hand-written | toolmux | ratio | toolmux − hand-written per call |');
+  console.log('|---|---|---|---|---|');
+  console.log(
+    `| (a) bare invoke (zod tool vs provider default) | ${formatNs(bare.baseline)} | ${formatNs(bare.toolmux)} | ${ratio(bare.toolmux, bare.baseline)} | ${formatNs(bare.toolmux - bare.baseline)} |`,
+  );
+  const compare = (label: string, baseline: Name, value: Name) =>
+    console.log(
+      `| ${label} | ${formatNs(measured.nsPerRun[baseline])} | ${formatNs(measured.nsPerRun[value])} | ${measured.ratio(value, baseline).toFixed(2)}× | ${formatNs(measured.difference(value, baseline))} |`,
+    );
+  compare('(a′) agent run, strict: zod tool vs provider({ strict: true })', zodName!, strictName!);
+  compare('(a′) agent run, non-strict: JSON-schema tool vs provider default', jsonName!, plainName!);
+  compare('(a′) agent run, zod tool vs provider default (mixed strictness)', zodName!, plainName!);
+  console.log(
+    "\nPer-run columns: each contender's median round. Ratios and differences: the median over rounds of " +
+      'the ratio or difference within the round (steadier on a loaded machine), so they need not match the ' +
+      'per-run columns exactly.',
   );
 }
 

@@ -5,6 +5,10 @@
  * (a) Per-call overhead: a toolmux-wrapped tool's `execute` (session validation, execution log write
  *     on a `:memory:` SQLite store, ToolResult) against a hand-written `tool({ inputSchema: zodSchema,
  *     execute })` calling the same handler, with a breakdown of where the difference goes.
+ * (a′) Per call inside the AI SDK's own loop, the unit a user pays for: one `generateText` with a mock
+ *     model (`MockLanguageModelV4` from 'ai/test') that answers a tool call first and text second
+ *     (`stopWhen: stepCountIs(2)`): two model steps and one tool call, with the hand-written tool and
+ *     with the toolmux-wrapped one (the same handler and arguments), next to the bare figures of (a).
  * (b) Wrap time for the GitHub REST API as ~1,000 tools: `VercelProvider.wrapTools()` against a
  *     hand-written wrap with `tool()` + `jsonSchema()` over the same JSON schemas, in both strict modes.
  *
@@ -14,6 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
+import { setImmediate } from 'node:timers/promises';
 import {
   defineTool,
   defineToolkit,
@@ -28,11 +33,15 @@ import {
 } from '@toolmux/core';
 import { toolkitFromOpenApi } from '@toolmux/core/test';
 import { VercelProvider } from '@toolmux/vercel';
-import { asSchema, jsonSchema, tool } from 'ai';
+import { asSchema, generateText, jsonSchema, stepCountIs, type ToolSet, tool } from 'ai';
+import { MockLanguageModelV4 } from 'ai/test';
 import { z } from 'zod';
+import { measureInterleaved } from './harness.ts';
 
 const ROUNDS = 11;
 const CALLS_PER_ROUND = 20_000;
+const LOOP_ROUNDS = 21;
+const LOOPS_PER_ROUND = 100;
 const WRAPS_PER_ROUND = 20;
 const GITHUB_TOOLS = 1_000;
 
@@ -92,7 +101,13 @@ function storeWithoutLogs(): Store {
 // ---------------------------------------------------------------------------------------------
 // (a) per-call overhead
 
-async function perCallOverhead(): Promise<void> {
+/** The bare per-call figures of (a), in ns, for the comparison with the agent loop. */
+interface BareFigures {
+  native: number;
+  toolmux: number;
+}
+
+async function perCallOverhead(): Promise<BareFigures> {
   const inputSchema = z.object({
     title: z.string().min(1).describe('What needs to be done'),
     priority: z.enum(['low', 'normal', 'high']).optional().describe('How urgent the task is'),
@@ -211,6 +226,211 @@ async function perCallOverhead(): Promise<void> {
   console.log(
     `- VercelProvider wrapper (option mapping, measured over an ExecuteFn stub): ${(ns('VercelProvider tool over the stub') - ns('ExecuteFn stub')).toFixed(0)}`,
   );
+  return { native: ns('native'), toolmux: ns('toolmux tool') };
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a′) per call inside the AI SDK loop
+
+async function perCallInAgentLoop(bare: BareFigures): Promise<void> {
+  const inputSchema = z.object({
+    title: z.string().min(1).describe('What needs to be done'),
+    priority: z.enum(['low', 'normal', 'high']).optional().describe('How urgent the task is'),
+    labels: z.array(z.string()).optional().describe('Labels to attach'),
+  });
+  const description = 'Create a new task with a title and an optional priority.';
+  const handler = async (input: { title: string }) => ({ id: 'task_1', title: input.title });
+  const toolkits = [
+    defineToolkit({
+      slug: 'tasks',
+      name: 'Tasks',
+      description: 'To-do list.',
+      tools: [
+        defineTool({
+          slug: 'TASKS_CREATE_TASK',
+          description,
+          inputSchema,
+          execute: (input) => handler(input),
+        }),
+      ],
+    }),
+  ];
+  const nativeTools: ToolSet = {
+    TASKS_CREATE_TASK: tool({ description, inputSchema, execute: (input) => handler(input) }),
+  };
+  const args = { title: 'Buy milk', priority: 'high', labels: ['home'] };
+  const usage = {
+    inputTokens: { total: 10, noCache: 10, cacheRead: undefined, cacheWrite: undefined },
+    outputTokens: { total: 5, text: 5, reasoning: undefined },
+  };
+  // the model's two answers: a call of the tool, then the final text
+  const script = [
+    {
+      content: [
+        {
+          type: 'tool-call' as const,
+          toolCallId: 'call_1',
+          toolName: 'TASKS_CREATE_TASK',
+          input: JSON.stringify(args),
+        },
+      ],
+      finishReason: { unified: 'tool-calls' as const, raw: undefined },
+      usage,
+      warnings: [],
+    },
+    {
+      content: [{ type: 'text' as const, text: 'Done: the task is created.' }],
+      finishReason: { unified: 'stop' as const, raw: undefined },
+      usage,
+      warnings: [],
+    },
+  ];
+  // a new mock per run: it plays its script from the start and records only that run's two calls
+  const agentTurn = (tools: ToolSet) =>
+    generateText({
+      model: new MockLanguageModelV4({ doGenerate: script }),
+      tools,
+      stopWhen: stepCountIs(2),
+      prompt: 'Add "Buy milk" to my tasks, high priority, label it home.',
+    });
+  const sessionOn = async (store: string | Store = ':memory:') => {
+    const mux = new ToolMux({
+      provider: new VercelProvider(),
+      toolkits,
+      store,
+      secretKey: randomBytes(32).toString('base64'),
+      logger: silent,
+    });
+    const session = await mux.create('user_1', {
+      toolkits: ['tasks'],
+      sessionPreset: SessionPreset.DIRECT_TOOLS,
+    });
+    return { mux, session, tools: await session.tools() };
+  };
+
+  const check = await sessionOn();
+  // A zod inputSchema is converted to JSON Schema again on every generateText step (the AI SDK does not
+  // keep the conversion); a hand-written tool can avoid that with jsonSchema() over a JSON schema made
+  // once (here the very one toolmux hands out) and zod as its validator: a second, tighter baseline.
+  const convertedOnce = structuredClone(
+    await asSchema(check.tools.TASKS_CREATE_TASK!.inputSchema).jsonSchema,
+  );
+  const jsonSchemaTools: ToolSet = {
+    TASKS_CREATE_TASK: tool({
+      description,
+      inputSchema: jsonSchema<z.infer<typeof inputSchema>>(convertedOnce, {
+        validate: (value) => {
+          const parsed = inputSchema.safeParse(value);
+          return parsed.success
+            ? { success: true, value: parsed.data }
+            : { success: false, error: parsed.error };
+        },
+      }),
+      execute: (input) => handler(input),
+    }),
+  };
+
+  // every loop must make the one tool call, succeed, and reach the final text
+  for (const [name, tools] of [
+    ['native', nativeTools],
+    ['native, JSON schema', jsonSchemaTools],
+    ['toolmux', check.tools],
+  ] as const) {
+    const result = await agentTurn(tools);
+    const output = result.steps[0]?.toolResults[0]?.output as { title?: string; data?: { title?: string } };
+    if (
+      result.steps.length !== 2 ||
+      result.text !== 'Done: the task is created.' ||
+      (output?.data ?? output)?.title !== 'Buy milk'
+    ) {
+      throw new Error(
+        `the ${name} loop went wrong: ${JSON.stringify(result.steps.map((step) => step.content))}`,
+      );
+    }
+  }
+
+  // Runs of ~1 ms on a loaded machine: the contenders take turns run by run (harness.ts). After every
+  // run the event loop turns once (`settle`), as it does while a real model is called over the network;
+  // that is when toolmux writes the call's execution log entry, so the write counts in the run.
+  const session = await sessionOn();
+  const withoutLogs = await sessionOn(storeWithoutLogs());
+  const contenders = {
+    native: {
+      label: 'native `tool({ inputSchema: zod, execute: handler })`',
+      run: () => agentTurn(nativeTools),
+    },
+    json: {
+      label:
+        'native, JSON schema `tool({ inputSchema: jsonSchema(json, { validate: zod }), execute: handler })`',
+      run: () => agentTurn(jsonSchemaTools),
+    },
+    toolmux: {
+      label: "toolmux tool (DIRECT_TOOLS, ':memory:' store, same handler)",
+      run: () => agentTurn(session.tools),
+    },
+    noLog: {
+      label: 'toolmux tool, store that drops log entries (without the execution log write)',
+      run: () => agentTurn(withoutLogs.tools),
+    },
+  };
+  type Name = keyof typeof contenders;
+  const result = await measureInterleaved(
+    Object.fromEntries(Object.entries(contenders).map(([name, { run }]) => [name, run])) as Record<
+      Name,
+      () => Promise<unknown>
+    >,
+    { rounds: LOOP_ROUNDS, runsPerRound: LOOPS_PER_ROUND, warmupRuns: 200, settle: () => setImmediate() },
+  );
+  if ((await session.session.logs({ limit: 1 })).items[0]?.status !== 'success') {
+    throw new Error('toolmux logged no successful call');
+  }
+  await Promise.all([check.mux.close(), session.mux.close(), withoutLogs.mux.close()]);
+
+  const us = (ns: number) => `${(ns / 1e3).toFixed(2)} µs`;
+  console.log(
+    `\n(a′) Per call inside the AI SDK loop: one generateText (mock model: tool call, then text; ` +
+      `stepCountIs(2)) = 2 model steps + 1 tool call; ${LOOP_ROUNDS} rounds × ${LOOPS_PER_ROUND} runs of each, ` +
+      'taking turns run by run; median, ratios paired by round\n',
+  );
+  console.log('| tool in `tools` | ns per generateText | vs native | vs native, JSON schema |');
+  console.log('|---|---:|---:|---:|');
+  for (const [name, { label }] of Object.entries(contenders) as Array<[Name, { label: string }]>) {
+    console.log(
+      `| ${label} | ${result.nsPerRun[name].toFixed(0)} | ${result.ratio(name, 'native').toFixed(2)}× | ${result.ratio(name, 'json').toFixed(2)}× |`,
+    );
+  }
+  console.log('\ntoolmux against the hand-written tool, per tool call, both measurements:\n');
+  console.log('| measurement | hand-written | toolmux | ratio | toolmux − hand-written per call |');
+  console.log('|---|---:|---:|---:|---:|');
+  const compare = (label: string, baseline: number, value: number, ratio: number, difference: number) =>
+    console.log(`| ${label} | ${us(baseline)} | ${us(value)} | ${ratio.toFixed(2)}× | ${us(difference)} |`);
+  compare(
+    '(a) bare `execute` (native: no validation)',
+    bare.native,
+    bare.toolmux,
+    bare.toolmux / bare.native,
+    bare.toolmux - bare.native,
+  );
+  for (const [baseline, label] of [
+    ['native', '(a′) one generateText, native zod tool'],
+    ['json', '(a′) one generateText, native JSON-schema tool'],
+  ] as const) {
+    compare(
+      label,
+      result.nsPerRun[baseline],
+      result.nsPerRun.toolmux,
+      result.ratio('toolmux', baseline),
+      result.difference('toolmux', baseline),
+    );
+  }
+  console.log(
+    "\nPer-run columns: each contender's median round. Ratios and differences: the median over rounds of " +
+      'the ratio or difference within the round (steadier on a loaded machine), so they need not match the ' +
+      'per-run columns exactly.',
+  );
+  console.log(
+    `\nThe execution log write (one row per call, as in a real loop): ${us(result.difference('toolmux', 'noLog'))} per call.`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -326,5 +546,5 @@ async function wrapTime(): Promise<void> {
   );
 }
 
-await perCallOverhead();
+await perCallInAgentLoop(await perCallOverhead());
 await wrapTime();

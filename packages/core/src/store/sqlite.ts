@@ -78,6 +78,9 @@ function prepareStatements(database: DatabaseSync) {
     insertLog: database.prepare(
       `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    begin: database.prepare('BEGIN'),
+    commit: database.prepare('COMMIT'),
+    rollback: database.prepare('ROLLBACK'),
     insertAuthConfig: database.prepare(
       `INSERT INTO toolmux_auth_configs (${AUTH_CONFIG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     ),
@@ -325,34 +328,41 @@ export class SqliteStore implements Store {
     return toPage(rows.map(toSession), limit);
   }
 
-  /** One transaction for the batch; each row is one run of a prepared statement. */
+  /**
+   * One transaction for the batch; each row is one run of a prepared statement. A single row (the
+   * common case in an agent loop: one call per turn) is one autocommitted statement.
+   */
   async insertLogs(records: readonly ExecutionLogRecord[]): Promise<void> {
     if (records.length === 0) return;
     this.run('insert execution logs', () => {
-      const { insertLog } = this.prepared();
-      this.database.exec('BEGIN');
+      const { insertLog, begin, commit, rollback } = this.prepared();
+      const insert = (record: ExecutionLogRecord) =>
+        insertLog.run(
+          record.id,
+          record.sessionId,
+          record.userId,
+          record.toolSlug,
+          record.toolkit,
+          record.connectedAccountId,
+          record.callId,
+          record.status,
+          record.errorCode,
+          record.errorMessage,
+          record.durationMs,
+          record.input,
+          record.output,
+          record.createdAt.getTime(),
+        );
+      if (records.length === 1) {
+        insert(records[0]!);
+        return;
+      }
+      begin.run();
       try {
-        for (const record of records) {
-          insertLog.run(
-            record.id,
-            record.sessionId,
-            record.userId,
-            record.toolSlug,
-            record.toolkit,
-            record.connectedAccountId,
-            record.callId,
-            record.status,
-            record.errorCode,
-            record.errorMessage,
-            record.durationMs,
-            record.input,
-            record.output,
-            record.createdAt.getTime(),
-          );
-        }
-        this.database.exec('COMMIT');
+        for (const record of records) insert(record);
+        commit.run();
       } catch (error) {
-        this.database.exec('ROLLBACK');
+        rollback.run();
         throw error;
       }
     });
