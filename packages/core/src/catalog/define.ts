@@ -234,14 +234,14 @@ export function toolSlugFor(toolkitSlug: string, name: string, taken: Set<string
       .replace(/[^A-Za-z0-9]+/g, '_')
       .replace(/^_+|_+$/g, '')
       .toUpperCase() || 'TOOL';
-  const fit = (candidate: string) => {
+  const shorten = (candidate: string) => {
     if (candidate.length <= MAX_TOOL_SLUG_LENGTH) return candidate;
     const hash = createHash('sha256').update(candidate).digest('hex').slice(0, 6).toUpperCase();
     return `${candidate.slice(0, MAX_TOOL_SLUG_LENGTH - hash.length - 1).replace(/_+$/, '')}_${hash}`;
   };
   const base = toolSlugPrefix(toolkitSlug) + snake;
-  let slug = fit(base);
-  for (let suffix = 2; taken.has(slug); suffix++) slug = fit(`${base}_${suffix}`);
+  let slug = shorten(base);
+  for (let suffix = 2; taken.has(slug); suffix++) slug = shorten(`${base}_${suffix}`);
   taken.add(slug);
   return slug;
 }
