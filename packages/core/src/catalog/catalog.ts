@@ -80,10 +80,12 @@ export class Catalog {
   readonly tools: ReadonlyMap<string, Tool>;
   #index: ToolIndex | undefined;
   readonly #embed: ((texts: string[]) => Promise<number[][]>) | undefined;
+  /** For a catalog made by `extend()`: the catalog it extends, whose index it builds on. */
+  readonly #base: Catalog | undefined;
 
   constructor(
     toolkits: readonly Toolkit[],
-    options: { embed?: (texts: string[]) => Promise<number[][]> } = {},
+    options: { embed?: (texts: string[]) => Promise<number[][]>; base?: Catalog } = {},
   ) {
     const toolkitMap = new Map<string, Toolkit>();
     const toolMap = new Map<string, Tool>();
@@ -114,14 +116,24 @@ export class Catalog {
     this.toolkits = toolkitMap;
     this.tools = toolMap;
     this.#embed = options.embed;
+    this.#base = options.base;
   }
 
-  /** The search index over every tool, built on first use. */
+  /**
+   * The search index over every tool, built on first use. An extended catalog extends its base
+   * catalog's index with only the tools the base does not have.
+   */
   get index(): ToolIndex {
-    this.#index ??= new ToolIndex(
-      [...this.tools.values()].map((tool) => searchDocumentOf(tool, this.toolkits.get(tool.toolkit))),
-      { embed: this.#embed },
-    );
+    if (!this.#index) {
+      const base = this.#base;
+      const documentsOf = (tools: Iterable<Tool>) =>
+        [...tools].map((tool) => searchDocumentOf(tool, this.toolkits.get(tool.toolkit)));
+      this.#index = base
+        ? base.index.extend(
+            documentsOf([...this.tools.values()].filter((tool) => !base.tools.has(tool.slug))),
+          )
+        : new ToolIndex(documentsOf(this.tools.values()), { embed: this.#embed });
+    }
     return this.#index;
   }
 
@@ -156,7 +168,7 @@ export class Catalog {
         tools: [...owner.tools, tool.toolkit === slug ? tool : { ...tool, toolkit: slug }],
       });
     }
-    return new Catalog([...toolkits.values()], { embed: this.#embed });
+    return new Catalog([...toolkits.values()], { embed: this.#embed, base: this });
   }
 
   #toolkitByPrefix(toolSlug: string, toolkits: ReadonlyMap<string, Toolkit>): string | undefined {

@@ -15,10 +15,19 @@ export class DocumentEmbeddings {
   /** The size of the first vector seen; every later one must match it. */
   #dimensions: number | undefined;
   #batchInFlight: Promise<void> | undefined;
+  /** The embeddings this one was forked from, and how many of their documents it starts with. */
+  #base: { embeddings: DocumentEmbeddings; count: number } | undefined;
 
   constructor(embed: EmbedFunction, batchSize: number) {
     this.#embed = embed;
     this.#batchSize = Math.max(1, Math.floor(batchSize));
+  }
+
+  /** A copy that shares these documents' vectors (embedded once, by whichever asks first) and adds its own. */
+  fork(): DocumentEmbeddings {
+    const copy = new DocumentEmbeddings(this.#embed, this.#batchSize);
+    copy.#base = { embeddings: this, count: this.#texts.length + (this.#base?.count ?? 0) };
+    return copy;
   }
 
   /** Queues the texts of new documents, in document-id order. */
@@ -28,13 +37,14 @@ export class DocumentEmbeddings {
 
   /** Unit vectors of all queued documents, indexed by document id. */
   async vectors(): Promise<readonly Float32Array[]> {
+    const base = this.#base ? (await this.#base.embeddings.vectors()).slice(0, this.#base.count) : [];
     while (this.#vectors.length < this.#texts.length) {
       this.#batchInFlight ??= this.#embedNextBatch().finally(() => {
         this.#batchInFlight = undefined;
       });
       await this.#batchInFlight;
     }
-    return this.#vectors;
+    return this.#base ? [...base, ...this.#vectors] : this.#vectors;
   }
 
   /** The unit vector of a query, of the same size as the documents'. */

@@ -27,12 +27,14 @@ const MAX_FIELDS = Math.floor(31 / COUNT_BITS);
 export class InvertedIndex {
   readonly #fields: readonly FieldScoring[];
   readonly #k1: number;
-  readonly #termIds = new Map<string, number>();
-  readonly #postingDocuments: number[][] = [];
-  readonly #postingCounts: number[][] = [];
+  #termIds = new Map<string, number>();
+  #postingDocuments: number[][] = [];
+  #postingCounts: number[][] = [];
+  /** Posting lists shared with the index this one was forked from: copied before the first write. */
+  #sharedPostings: Set<number> | undefined;
   /** Per document, the length (in terms) of each field. */
-  readonly #fieldLengths: number[] = [];
-  readonly #fieldLengthTotals: number[];
+  #fieldLengths: number[] = [];
+  #fieldLengthTotals: number[];
   #documentCount = 0;
   /** Per document and field, `weight / (1 - b + b · length / average length)`; rebuilt after adds. */
   #fieldFactors: Float64Array | undefined;
@@ -64,11 +66,32 @@ export class InvertedIndex {
       }
     });
     for (const [termId, packed] of packedCounts) {
+      if (this.#sharedPostings?.delete(termId)) {
+        this.#postingDocuments[termId] = [...this.#postingDocuments[termId]!];
+        this.#postingCounts[termId] = [...this.#postingCounts[termId]!];
+      }
       this.#postingDocuments[termId]!.push(document);
       this.#postingCounts[termId]!.push(packed);
     }
     this.#fieldFactors = undefined;
     return document;
+  }
+
+  /**
+   * A copy that can take more documents without changing this index: the term table and lengths are
+   * copied, posting lists are shared until the copy adds to them. Much cheaper than indexing again.
+   */
+  fork(): InvertedIndex {
+    const copy = new InvertedIndex(this.#fields, this.#k1);
+    copy.#termIds = new Map(this.#termIds);
+    copy.#postingDocuments = [...this.#postingDocuments];
+    copy.#postingCounts = [...this.#postingCounts];
+    copy.#sharedPostings = new Set(this.#postingDocuments.keys());
+    copy.#fieldLengths = [...this.#fieldLengths];
+    copy.#fieldLengthTotals = [...this.#fieldLengthTotals];
+    copy.#documentCount = this.#documentCount;
+    copy.#sortedTerms = this.#sortedTerms;
+    return copy;
   }
 
   /** The id of an indexed term, `undefined` when no document contains it. */

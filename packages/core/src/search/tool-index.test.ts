@@ -243,3 +243,38 @@ describe('ToolIndex.searchHybrid', () => {
     expect(await index.searchHybrid('send cash')).toHaveLength(MONEY_CATALOG.length);
   });
 });
+
+describe('ToolIndex.extend', () => {
+  it('ranks like an index built with all tools, and leaves the extended index unchanged', () => {
+    const base = new ToolIndex(CATALOG);
+    const before = ['create a page', 'send an email', 'repository issues'].map((query) => base.search(query));
+    const custom = [
+      tool('CRM_CREATE_CONTACT', 'Create contact', 'Create a contact page in the CRM with an email address.'),
+      tool('CRM_FIND_ISSUES', 'Find issues', 'Find support issues of a customer.'),
+    ];
+    const extended = base.extend(custom);
+    const whole = new ToolIndex([...CATALOG, ...custom]);
+    for (const query of ['create a page', 'send an email', 'repository issues', 'contact']) {
+      expect(extended.search(query)).toEqual(whole.search(query));
+    }
+    expect(extended.size).toBe(CATALOG.length + 2);
+    expect(base.size).toBe(CATALOG.length);
+    // terms the custom tools share with the base ("create", "page", "email", "issues") kept their base postings
+    expect(
+      ['create a page', 'send an email', 'repository issues'].map((query) => base.search(query)),
+    ).toEqual(before);
+    expect(slugs(base.search('contact'))).toEqual([]);
+  });
+
+  it('embeds only the added tools; the base documents are embedded once for both indexes', async () => {
+    const { embed, calls } = conceptEmbedder();
+    const base = new ToolIndex(MONEY_CATALOG, { embed });
+    const extended = base.extend([
+      tool('PAYPAL_REQUEST_PAYMENT', 'Request payment', 'Ask someone for money.'),
+    ]);
+    expect(slugs(await extended.searchHybrid('cash'))).toContain('PAYPAL_REQUEST_PAYMENT');
+    await base.searchHybrid('cash');
+    const documentTexts = calls.filter((texts) => texts[0] !== 'cash').flat();
+    expect(documentTexts).toHaveLength(MONEY_CATALOG.length + 1);
+  });
+});

@@ -130,13 +130,15 @@ const DEFAULT_SYNONYM_MAP = buildSynonymMap(DEFAULT_SYNONYMS);
 export class ToolIndex {
   readonly #ranking: RankingParameters;
   readonly #synonyms: SynonymMap;
-  readonly #index: InvertedIndex;
   readonly #board = new ScoreBoard();
-  readonly #slugs: string[] = [];
-  readonly #documentIds = new Map<string, number>();
-  readonly #embeddings: DocumentEmbeddings | undefined;
+  readonly #options: ToolIndexOptions;
+  #index: InvertedIndex;
+  #slugs: string[] = [];
+  #documentIds = new Map<string, number>();
+  #embeddings: DocumentEmbeddings | undefined;
 
   constructor(documents: Iterable<SearchDocument> = [], options: ToolIndexOptions = {}) {
+    this.#options = options;
     this.#ranking = mergeRanking(options.ranking);
     this.#synonyms = options.synonyms ? buildSynonymMap(options.synonyms) : DEFAULT_SYNONYM_MAP;
     const fields = SEARCH_FIELDS.map((field) => this.#ranking.fields[field]);
@@ -167,6 +169,21 @@ export class ToolIndex {
     }
     this.#board.reserve(this.#slugs.length);
     this.#embeddings?.add(added.map(embeddingText));
+  }
+
+  /**
+   * A new index holding this one's tools plus `documents` (a session's custom tools), leaving this one
+   * unchanged. Only the new tools are tokenized and embedded; the rest is shared or copied, so a
+   * session with a few custom tools does not index (or embed) the whole catalog again.
+   */
+  extend(documents: Iterable<SearchDocument>): ToolIndex {
+    const copy = new ToolIndex([], this.#options);
+    copy.#index = this.#index.fork();
+    copy.#slugs = [...this.#slugs];
+    copy.#documentIds = new Map(this.#documentIds);
+    copy.#embeddings = this.#embeddings?.fork();
+    copy.add(documents);
+    return copy;
   }
 
   /**
