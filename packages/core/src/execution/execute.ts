@@ -148,24 +148,53 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
   } catch (error) {
     result = failureResult(error, tool, logId, secrets);
   }
-  const record: ExecutionLogRecord = {
-    id: logId,
-    sessionId,
-    userId,
-    toolSlug: tool.slug,
-    toolkit: tool.toolkit,
-    connectedAccountId: accountId,
-    callId: request.callId ?? null,
+  env.logs.write(
+    logEntry(result, {
+      slug: tool.slug,
+      toolkit: tool.toolkit,
+      arguments: request.arguments,
+      userId,
+      sessionId,
+      callId: request.callId,
+      connectedAccountId: accountId,
+      durationMs: performance.now() - started,
+      secrets,
+    }),
+  );
+  return result;
+}
+
+/** The execution log entry of one answered call; payloads redacted (known secrets too) and cut to 4 KB. */
+function logEntry(
+  result: ToolResult,
+  call: {
+    slug: string;
+    toolkit: string;
+    arguments: unknown;
+    userId: string;
+    sessionId: string | null;
+    callId?: string;
+    connectedAccountId: string | null;
+    durationMs: number;
+    secrets: readonly string[];
+  },
+): ExecutionLogRecord {
+  return {
+    id: result.logId,
+    sessionId: call.sessionId,
+    userId: call.userId,
+    toolSlug: call.slug.slice(0, 200),
+    toolkit: call.toolkit,
+    connectedAccountId: call.connectedAccountId,
+    callId: call.callId ?? null,
     status: result.successful ? 'success' : 'error',
     errorCode: result.code ?? null,
     errorMessage: result.error?.replaceAll('\0', '\uFFFD') ?? null,
-    durationMs: performance.now() - started,
-    input: redactForLog(request.arguments, secrets),
-    output: result.successful ? redactForLog(result.data, secrets) : 'null',
+    durationMs: call.durationMs,
+    input: redactForLog(call.arguments, call.secrets),
+    output: result.successful ? redactForLog(result.data, call.secrets) : 'null',
     createdAt: new Date(),
   };
-  env.logs.write(record);
-  return result;
 }
 
 /**
@@ -177,24 +206,17 @@ export async function rejectToolCall(
   call: { slug: string; arguments: unknown; userId: string; sessionId: string | null; callId?: string },
   error: ToolMuxError,
 ): Promise<ToolResult> {
-  const logId = newId('log');
-  env.logs.write({
-    id: logId,
-    sessionId: call.sessionId,
-    userId: call.userId,
-    toolSlug: call.slug.slice(0, 200),
-    toolkit: '',
-    connectedAccountId: null,
-    callId: call.callId ?? null,
-    status: 'error',
-    errorCode: error.code,
-    errorMessage: error.message,
-    durationMs: 0,
-    input: redactForLog(call.arguments),
-    output: 'null',
-    createdAt: new Date(),
-  });
-  return { successful: false, data: null, error: error.message, code: error.code, logId };
+  const result: ToolResult = {
+    successful: false,
+    data: null,
+    error: error.message,
+    code: error.code,
+    logId: newId('log'),
+  };
+  env.logs.write(
+    logEntry(result, { ...call, toolkit: '', connectedAccountId: null, durationMs: 0, secrets: [] }),
+  );
+  return result;
 }
 
 function failureResult(error: unknown, tool: Tool, logId: string, secrets: readonly string[]): ToolResult {
