@@ -5,15 +5,14 @@ import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ToolMuxError } from '../errors.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
+import { databaseBackends, type OpenedDatabase, pastTime, quiet } from '../test/auth-fixtures.js';
 import {
-  databaseBackends,
   type OctoCall,
-  type OpenedDatabase,
   octoToolkit,
-  pastTime,
-  quiet,
-} from '../test/auth-fixtures.js';
-import { serveFetchHandler, startTestOAuthServer, type TestOAuthServer } from '../test/oauth-server.js';
+  serveFetchHandler,
+  startTestOAuthServer,
+  type TestOAuthServer,
+} from '../test/oauth-server.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
 

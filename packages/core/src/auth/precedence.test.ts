@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ToolMuxError } from '../errors.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
-import { octoToolkit, quiet } from '../test/auth-fixtures.js';
-import { startTestOAuthServer, type TestOAuthServer } from '../test/oauth-server.js';
+import { quiet } from '../test/auth-fixtures.js';
+import { octoToolkit, startTestOAuthServer, type TestOAuthServer } from '../test/oauth-server.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
 

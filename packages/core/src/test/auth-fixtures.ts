@@ -2,9 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { z } from 'zod';
-import { defineTool, defineToolkit } from '../catalog/define.js';
-import type { Credentials, Toolkit } from '../catalog/types.js';
 import { createTestPostgresUrl, postgresSkipReason } from './postgres.js';
 
 /**
@@ -91,56 +88,4 @@ export async function databaseBackends(): Promise<DatabaseBackend[]> {
 export function pastTime(spec: string, agoMs: number): string {
   const at = Date.now() - agoMs;
   return spec.startsWith('sqlite:') ? String(at) : `to_timestamp(${at / 1000})`;
-}
-
-/** What the `octo` toolkit's handler saw. */
-export interface OctoCall {
-  credentials: Credentials | undefined;
-  userinfo: unknown;
-}
-
-/**
- * `octo`: an OAuth toolkit against the test authorization server. OCTO_WHOAMI calls the userinfo
- * endpoint with the access token it was given (proving the token works) and records the credentials.
- */
-export function octoToolkit(server: {
-  issuer: string;
-  authorizationUrl: string;
-  tokenUrl: string;
-  userinfoUrl: string;
-}): {
-  toolkit: Toolkit;
-  calls: OctoCall[];
-} {
-  const calls: OctoCall[] = [];
-  const whoami = defineTool({
-    slug: 'OCTO_WHOAMI',
-    description: 'Who is the connected Octo user.',
-    inputSchema: z.object({}),
-    execute: async (_input, context) => {
-      const response = await context.fetch(server.userinfoUrl, {
-        headers: { authorization: `Bearer ${context.credentials?.accessToken}` },
-      });
-      const userinfo = response.ok ? await response.json() : { status: response.status };
-      calls.push({ credentials: context.credentials, userinfo });
-      if (!response.ok) throw new Error(`userinfo answered ${response.status}`);
-      return userinfo;
-    },
-  });
-  return {
-    calls,
-    toolkit: defineToolkit({
-      slug: 'octo',
-      name: 'Octo',
-      description: 'The test OAuth provider.',
-      baseUrl: server.issuer,
-      tools: [whoami],
-      auth: {
-        type: 'oauth2',
-        authorizationUrl: server.authorizationUrl,
-        tokenUrl: server.tokenUrl,
-        scopes: ['openid', 'repo'],
-      },
-    }),
-  };
 }

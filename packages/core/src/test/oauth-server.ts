@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
+import { z } from 'zod';
+import { defineTool, defineToolkit } from '../catalog/define.js';
+import type { Credentials, Toolkit } from '../catalog/types.js';
 
 /**
  * A real OAuth 2.0 / OpenID Connect authorization server for tests: `oidc-provider` on a loopback
@@ -9,7 +12,8 @@ import Provider from 'oidc-provider';
  * consent through oidc-provider's development forms, which {@link TestOAuthServer.signIn} fills in
  * with plain HTTP requests, as a browser would.
  *
- * Not exported from `@toolmux/core/test`: it needs the `oidc-provider` dev dependency.
+ * Exported as `@toolmux/core/test/oauth-server`, apart from `@toolmux/core/test`, because it needs
+ * `oidc-provider`, which only the packages that run these tests install (as a dev dependency).
  */
 export interface TestOAuthServer {
   issuer: string;
@@ -182,4 +186,56 @@ export async function serveFetchHandler(
   });
   const port = await listen(server);
   return { url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
+}
+
+/** What the `octo` toolkit's handler saw. */
+export interface OctoCall {
+  credentials: Credentials | undefined;
+  userinfo: unknown;
+}
+
+/**
+ * `octo`: an OAuth toolkit against the test authorization server. OCTO_WHOAMI calls the userinfo
+ * endpoint with the access token it was given (proving the token works) and records the credentials.
+ */
+export function octoToolkit(server: {
+  issuer: string;
+  authorizationUrl: string;
+  tokenUrl: string;
+  userinfoUrl: string;
+}): {
+  toolkit: Toolkit;
+  calls: OctoCall[];
+} {
+  const calls: OctoCall[] = [];
+  const whoami = defineTool({
+    slug: 'OCTO_WHOAMI',
+    description: 'Who is the connected Octo user.',
+    inputSchema: z.object({}),
+    execute: async (_input, context) => {
+      const response = await context.fetch(server.userinfoUrl, {
+        headers: { authorization: `Bearer ${context.credentials?.accessToken}` },
+      });
+      const userinfo = response.ok ? await response.json() : { status: response.status };
+      calls.push({ credentials: context.credentials, userinfo });
+      if (!response.ok) throw new Error(`userinfo answered ${response.status}`);
+      return userinfo;
+    },
+  });
+  return {
+    calls,
+    toolkit: defineToolkit({
+      slug: 'octo',
+      name: 'Octo',
+      description: 'The test OAuth provider.',
+      baseUrl: server.issuer,
+      tools: [whoami],
+      auth: {
+        type: 'oauth2',
+        authorizationUrl: server.authorizationUrl,
+        tokenUrl: server.tokenUrl,
+        scopes: ['openid', 'repo'],
+      },
+    }),
+  };
 }
