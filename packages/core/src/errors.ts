@@ -73,6 +73,18 @@ export const TOOLMUX_ERROR_CODES = {
   CALLBACK_URL_NOT_ALLOWED: 400,
   /** The OAuth provider answered with an error or could not be reached. */
   OAUTH_ERROR: 502,
+  /** An HTTP request body is larger than the server's body limit. */
+  REQUEST_TOO_LARGE: 413,
+  /** An HTTP request body is not JSON (`Content-Type` or syntax). */
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  /** No HTTP route matches the path. */
+  ROUTE_NOT_FOUND: 404,
+  /** The HTTP route exists but not with this method. */
+  METHOD_NOT_ALLOWED: 405,
+  /** An unexpected failure inside the server; the cause is in the server's log only. */
+  INTERNAL_ERROR: 500,
+  /** Remote mode: the toolmux server could not be reached or did not answer as a toolmux server. */
+  SERVER_UNREACHABLE: 503,
 } as const;
 
 export type ToolMuxErrorCode = keyof typeof TOOLMUX_ERROR_CODES;

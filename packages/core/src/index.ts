@@ -50,8 +50,7 @@ export { MetaToolSlug } from './meta-tools/meta-tools.js';
 export type { CollectionOf, ExecuteFn, ExecuteOptions, PlainTool, Provider, ToolSpec } from './provider.js';
 export { PlainProvider } from './provider.js';
 export { strictSchemaOf } from './schema/strict-spec.js';
-export type { ExecutionLog, SearchToolsResult, SessionToolkit } from './session.js';
-export { Session } from './session.js';
+export type { ExecutionLog, SearchToolsResult, Session, SessionToolkit } from './session.js';
 export type {
   AuthConfigRecord,
   ConnectedAccountChanges,
@@ -65,7 +64,7 @@ export type {
   SessionRecord,
   Store,
 } from './store/types.js';
-export type { SessionSummary, ToolkitInfo, ToolMuxOptions } from './toolmux.js';
+export type { SessionSummary, ToolkitInfo, ToolMuxApi, ToolMuxOptions } from './toolmux.js';
 export { ToolMux } from './toolmux.js';
 export type { Logger } from './util/logger.js';
 export type { RotationResult } from './vault/rotate.js';

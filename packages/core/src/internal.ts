@@ -3,6 +3,8 @@
  * the stable public API: names here may change in a minor release.
  */
 export { Catalog, searchDocumentOf } from './catalog/catalog.js';
+export type { ToolDeclaration, ToolkitDeclaration } from './catalog/declarations.js';
+export { declaredTool, declaredToolkit } from './catalog/declarations.js';
 export { META_TOOLKIT, META_TOOLS } from './meta-tools/meta-tools.js';
 export { shapeInputSchema } from './schema/shape.js';
 export { toStrictSchema } from './schema/strict.js';
@@ -18,6 +20,6 @@ export type {
   ToolSearchResult,
 } from './search/tool-index.js';
 export { DEFAULT_RANKING, ToolIndex } from './search/tool-index.js';
-export { toolSpecOf } from './session.js';
+export { EmbeddedSession, embeddedSession, exposedToolSpecs, toolSpecOf } from './session.js';
 export { newId } from './util/ids.js';
 export { deriveSessionToken, hashToken, tokenMatches } from './util/secret-key.js';

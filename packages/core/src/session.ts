@@ -21,10 +21,16 @@ import {
   rejectToolCall,
 } from './execution/execute.js';
 import type { ToolResult } from './execution/result.js';
-import { META_TOOLKIT, META_TOOLS, type MetaToolHost, MetaToolSlug } from './meta-tools/meta-tools.js';
+import {
+  META_TOOLKIT,
+  META_TOOLS,
+  type MetaToolHost,
+  MetaToolSlug,
+  runCalls,
+} from './meta-tools/meta-tools.js';
 import type { ExecuteOptions, Provider, ToolSpec } from './provider.js';
 import { shapeInputSchema } from './schema/shape.js';
-import type { ExecutionLogRecord, SessionRecord } from './store/types.js';
+import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 
 /** A toolkit as `session.toolkits()` lists it. */
@@ -42,6 +48,7 @@ export type ExecutionLog = ExecutionLogRecord;
 /** What the session needs from its ToolMux; internal. */
 export interface SessionRuntime {
   env: ExecutionEnvironment;
+  store: Store;
   auth: AuthService;
   catalog: Catalog;
   provider: Provider<unknown>;
@@ -78,9 +85,58 @@ export function toolSpecOf(tool: Tool): ToolSpec {
 
 /**
  * One user's tool session: which toolkits and tools the agent may use, with whose accounts.
- * Create with `toolmux.create()`, resume with `toolmux.use()`.
+ * Create with `toolmux.create()`, resume with `toolmux.use()`. The same interface whether the
+ * ToolMux is embedded (this process runs the calls) or remote (a toolmux server does).
  */
-export class Session<TCollection = unknown> {
+export interface Session<TCollection = unknown> {
+  readonly sessionId: string;
+  readonly userId: string;
+  /** The normalized config as stored. */
+  readonly config: Readonly<NormalizedSessionConfig>;
+  /** Starts at 1; `update()` increments it. */
+  readonly configVersion: number;
+  readonly metadata: Readonly<Record<string, string>>;
+  /** The per-session MCP endpoint and the headers that authenticate to it (this session only). */
+  readonly mcp: { url: string; headers: { Authorization: string } };
+  /**
+   * The session's tools as the provider's native collection (a Vercel `ToolSet`, OpenAI Agents
+   * `FunctionTool[]`, LangChain tools, or plain tools by default).
+   */
+  tools(): Promise<TCollection>;
+  /**
+   * Runs a tool of this session (or a meta-tool). Never throws for a tool's failure: the result says
+   * what went wrong in words the model can act on.
+   */
+  execute(slug: string, args?: unknown, options?: ExecuteOptions): Promise<ToolResult>;
+  /**
+   * Starts connecting one of the session's toolkits for the session's user: the user opens
+   * `redirectUrl`, and `waitForConnection()` resolves once the account is ACTIVE.
+   */
+  authorize(toolkit: string, options?: { callbackUrl?: string }): Promise<ConnectionRequest>;
+  /** Calls a toolkit's API directly with the user's account (chosen like a tool call's). */
+  proxyExecute(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse>;
+  /** Toolkits the session enables, with their connection status. */
+  toolkits(options?: { limit?: number; cursor?: string; connected?: boolean }): Promise<{
+    items: SessionToolkit[];
+    nextCursor: string | undefined;
+    total: number;
+  }>;
+  /** What TOOLMUX_SEARCH_TOOLS returns, without a model. */
+  search(options: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult>;
+  /** Changes the stored config and returns the new config version. Validated like `create()`. */
+  update(changes: SessionConfig): Promise<number>;
+  /** This session's execution log, newest first. */
+  logs(options?: {
+    limit?: number;
+    cursor?: string;
+  }): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }>;
+  toJSON(): { sessionId: string; userId: string; configVersion: number; mcp: { url: string } };
+}
+
+/**
+ * A session of an embedded ToolMux: its tools run in this process, against the store.
+ */
+export class EmbeddedSession<TCollection = unknown> implements Session<TCollection> {
   readonly sessionId: string;
   readonly userId: string;
   readonly #runtime: SessionRuntime;
@@ -426,33 +482,8 @@ export class Session<TCollection = unknown> {
         }
         return { results };
       },
-      multiExecute: async (calls, options) => {
-        const results = await Promise.all(
-          calls.map(async (call, index) => {
-            if (META_TOOLS.has(call.tool_slug)) {
-              return {
-                tool_slug: call.tool_slug,
-                successful: false,
-                data: null,
-                error: `${call.tool_slug} is a meta-tool: call it directly, not through ${MetaToolSlug.MULTI_EXECUTE_TOOL}.`,
-              };
-            }
-            const result = await this.execute(call.tool_slug, call.arguments, {
-              signal: options.signal,
-              callId: options.callId ? `${options.callId}#${index}` : undefined,
-            });
-            return {
-              tool_slug: call.tool_slug,
-              successful: result.successful,
-              data: result.data,
-              error: result.error,
-              log_id: result.logId,
-            };
-          }),
-        );
-        const failed = results.filter((result) => !result.successful).length;
-        return { results, successful_count: results.length - failed, failed_count: failed };
-      },
+      multiExecute: (calls, options) =>
+        runCalls(calls, options, (slug, args, callOptions) => this.execute(slug, args, callOptions)),
     };
   }
 
@@ -525,7 +556,7 @@ export class Session<TCollection = unknown> {
     };
     const config = normalizeSessionConfig(merged, this.#runtime.catalog);
     await this.#runtime.auth.checkSelection(this.userId, config);
-    const record = await this.#runtime.env.store.updateSession(this.sessionId, {
+    const record = await this.#runtime.store.updateSession(this.sessionId, {
       config: config as unknown as Record<string, unknown>,
       metadata: config.metadata,
       expectedVersion: this.#configVersion,
@@ -539,12 +570,41 @@ export class Session<TCollection = unknown> {
     return record.configVersion;
   }
 
+  /**
+   * Adds log entries of calls a remote-mode client ran itself (its custom tools, and
+   * TOOLMUX_MULTI_EXECUTE_TOOL around them): each must name one of those tools; session and user are
+   * this session's, whatever the entry says.
+   *
+   * @internal the server's `POST /sessions/:id/logs`
+   */
+  recordClientLogs(records: readonly ExecutionLogRecord[]): void {
+    const clientSlugs = new Set([
+      ...(this.#config.clientTools ?? []).map((tool) => tool.slug),
+      ...(this.#config.clientToolkits ?? []).flatMap((toolkit) => toolkit.tools.map((tool) => tool.slug)),
+    ]);
+    if (clientSlugs.size > 0) clientSlugs.add(MetaToolSlug.MULTI_EXECUTE_TOOL);
+    for (const record of records) {
+      if (!clientSlugs.has(record.toolSlug)) {
+        throw new ToolMuxError({
+          code: 'INVALID_REQUEST',
+          message: `Log entry ${record.id} names ${record.toolSlug}, which is not a custom tool of session ${this.sessionId}: only calls the client ran itself can be added to its log.`,
+        });
+      }
+    }
+    for (const record of records) {
+      const toolkit = META_TOOLS.has(record.toolSlug)
+        ? META_TOOLKIT.slug
+        : (this.#runtime.catalog.tools.get(record.toolSlug)?.toolkit ?? record.toolkit);
+      this.#runtime.env.logs.write({ ...record, sessionId: this.sessionId, userId: this.userId, toolkit });
+    }
+  }
+
   /** This session's execution log, newest first. */
   async logs(
     options: { limit?: number; cursor?: string } = {},
   ): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
     await this.#runtime.env.logs.flush();
-    return this.#runtime.env.store.listLogs({
+    return this.#runtime.store.listLogs({
       sessionId: this.sessionId,
       limit: options.limit ?? 50,
       cursor: options.cursor,
@@ -600,4 +660,18 @@ function denormalize(config: NormalizedSessionConfig): SessionConfig {
     manageConnections: config.manageConnections,
     metadata: config.metadata,
   };
+}
+
+/** The tool specs an embedded session hands its provider (the server describes sessions from them). */
+export function exposedToolSpecs(session: Session<unknown>): ToolSpec[] {
+  return embeddedSession(session).exposedTools().map(toolSpecOf);
+}
+
+/** The session as an embedded one; a remote session here is a programming error of the caller. */
+export function embeddedSession(session: Session<unknown>): EmbeddedSession<unknown> {
+  if (session instanceof EmbeddedSession) return session;
+  throw new ToolMuxError({
+    code: 'NOT_SUPPORTED',
+    message: 'This needs a session of an embedded ToolMux; this one is served by a remote toolmux server.',
+  });
 }

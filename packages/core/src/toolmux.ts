@@ -1,41 +1,25 @@
-import { dirname, join } from 'node:path';
 import { inspect } from 'node:util';
-import { AuthService } from './auth/auth-service.js';
-import { CallbackUrlPolicy } from './auth/callback-urls.js';
-import type { ConnectionRequest } from './auth/connection-request.js';
-import type {
-  AuthConfig,
-  ConnectedAccount,
-  ConnectionStatus,
-  CreateAuthConfigOptions,
-  ManagedAuthCredentials,
-} from './auth/types.js';
-import { Catalog } from './catalog/catalog.js';
+import type { ManagedAuthCredentials } from './auth/types.js';
+import type { Catalog } from './catalog/catalog.js';
 import type { Tool, Toolkit } from './catalog/types.js';
-import {
-  isToolVisible,
-  normalizeSessionConfig,
-  parseSessionConfig,
-  type SessionConfig,
-} from './config/session-config.js';
+import type { SessionConfig } from './config/session-config.js';
+import { EmbeddedToolMux } from './embedded-toolmux.js';
 import { ToolMuxError } from './errors.js';
-import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execution/execute.js';
-import { ExecutionLogWriter } from './execution/log-writer.js';
-import type { ToolResult } from './execution/result.js';
 import { type CollectionOf, PlainProvider, type Provider } from './provider.js';
-import { Session, type SessionRuntime, toolSpecOf } from './session.js';
-import { openStore, parseStoreSpec } from './store/open-store.js';
-import type { SessionRecord, Store } from './store/types.js';
-import { newId } from './util/ids.js';
-import { consoleLogger, type Logger } from './util/logger.js';
-import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
-import { deriveSessionToken, hashToken, parseSecretKey, resolveSecretKey } from './util/secret-key.js';
-import { type RotationResult, rotateSecrets } from './vault/rotate.js';
-import { Vault } from './vault/vault.js';
+import { RemoteToolMux } from './remote/remote-toolmux.js';
+import type { Session } from './session.js';
+import type { Store } from './store/types.js';
+import type { Logger } from './util/logger.js';
 
 export interface ToolMuxOptions<P extends Provider<unknown>> {
   /** Turns tools into your framework's tool type. @default new PlainProvider() */
   provider?: P;
+  /**
+   * Remote mode: the project API key of the toolmux server at `baseUrl`. With it, this ToolMux keeps
+   * no store and no catalog of its own: every call goes to the server's REST API (custom tools of a
+   * session still run in this process). Without it, toolmux runs embedded.
+   */
+  apiKey?: string;
   /** The catalog: built-in toolkits (`@toolmux/toolkits`) and your own `defineToolkit()`s. @default [] */
   toolkits?: readonly Toolkit[];
   /**
@@ -48,11 +32,14 @@ export interface ToolMuxOptions<P extends Provider<unknown>> {
    * @default process.env.TOOLMUX_SECRET_KEY, else a key file created beside the SQLite database
    */
   secretKey?: string;
-  /** Where @toolmux/server is reachable (MCP URLs, OAuth callbacks). @default 'http://localhost:8787' */
+  /**
+   * Where @toolmux/server is reachable: embedded, it makes MCP URLs and OAuth callbacks; in remote
+   * mode it is the server this ToolMux talks to. @default 'http://localhost:8787'
+   */
   baseUrl?: string;
   /** Adds an embedding model to tool search (hybrid ranking). */
   embed?: (texts: string[]) => Promise<number[][]>;
-  /** `fetch` handed to tool handlers. @default globalThis.fetch */
+  /** `fetch` handed to tool handlers (and, in remote mode, used to call the server). @default globalThis.fetch */
   fetch?: typeof globalThis.fetch;
   /** @default console (debug only with TOOLMUX_DEBUG=1) */
   logger?: Logger;
@@ -108,449 +95,140 @@ export interface SessionSummary {
   updatedAt: Date;
 }
 
-interface Engine {
-  store: Store;
-  key: Buffer;
-  vault: Vault;
-  auth: AuthService;
-  env: ExecutionEnvironment;
+/** A toolkit as `toolkits.list()` / `toolkits.get()` describe it. */
+export interface ToolkitInfo {
+  slug: string;
+  name: string;
+  description: string;
+  noAuth: boolean;
+  authSchemes: string[];
+  categories: string[];
+  toolCount: number;
+  tools: Array<{ slug: string; name: string; description: string }>;
 }
 
-function previousKeys(option: string[] | undefined): Buffer[] {
-  if (option) return option.map((key, index) => parseSecretKey(key, `previousSecretKeys[${index}]`));
-  const fromEnv = process.env.TOOLMUX_PREVIOUS_SECRET_KEYS;
-  if (!fromEnv) return [];
-  return fromEnv
-    .split(',')
-    .map((key) => key.trim())
-    .filter(Boolean)
-    .map((key, index) => parseSecretKey(key, `TOOLMUX_PREVIOUS_SECRET_KEYS (entry ${index + 1})`));
+/** A session as `sessions.list()` lists it. */
+export interface SessionSummary {
+  sessionId: string;
+  userId: string;
+  metadata: Record<string, string>;
+  configVersion: number;
+  createdAt: Date;
+  updatedAt: Date;
 }
 
-const USER_ID_MAX = 256;
-
-function checkUserId(userId: unknown): string {
-  if (typeof userId !== 'string' || userId.trim() === '' || userId.length > USER_ID_MAX) {
-    throw new ToolMuxError({
-      code: 'INVALID_REQUEST',
-      message: `userId must be a non-empty string of at most ${USER_ID_MAX} characters (your application's id for the user), got ${JSON.stringify(userId)}.`,
-    });
-  }
-  return userId;
-}
-
-function toolkitInfo(toolkit: Toolkit): ToolkitInfo {
-  return {
-    slug: toolkit.slug,
-    name: toolkit.name,
-    description: toolkit.description,
-    noAuth: toolkit.noAuth,
-    authSchemes: toolkit.auth.map((scheme) => scheme.type),
-    categories: [...toolkit.categories],
-    toolCount: toolkit.tools.length,
-    tools: toolkit.tools.map((tool) => ({ slug: tool.slug, name: tool.name, description: tool.description })),
-  };
-}
+/** What an embedded and a remote ToolMux both offer: the API of API.md. */
+export type ToolMuxApi<P extends Provider<unknown>> = Pick<
+  EmbeddedToolMux<P>,
+  'create' | 'use' | 'sessions' | 'toolkits' | 'tools' | 'authConfigs' | 'connectedAccounts' | 'close'
+>;
 
 /**
- * The toolmux engine: a catalog of toolkits, a store, and sessions that route an agent's tool calls.
+ * toolmux: a catalog of toolkits, a store, and sessions that route an agent's tool calls.
+ * Embedded by default (this process runs everything, on SQLite or PostgreSQL); with `apiKey`, the same
+ * API served by a toolmux server at `baseUrl` (remote mode).
  *
  * @example
  * const mux = new ToolMux({ toolkits: [acme] });
  * const session = await mux.create('user_123', { toolkits: ['acme'] });
  * const tools = await session.tools();
+ *
+ * // remote mode
+ * const remote = new ToolMux({ baseUrl: 'https://tools.example.com', apiKey: process.env.TOOLMUX_API_KEY });
  */
-export class ToolMux<P extends Provider<unknown> = PlainProvider> {
+export class ToolMux<P extends Provider<unknown> = PlainProvider> implements ToolMuxApi<P> {
   readonly provider: P;
-  readonly catalog: Catalog;
   readonly baseUrl: string;
-  /** Where connections without a callbackUrl send the user back to. */
-  readonly defaultCallbackUrl: string;
-  /** The OAuth `redirect_uri`, where `auth.handleCallback` must be mounted. */
-  readonly oauthRedirectUri: string;
-  readonly #options: ToolMuxOptions<P>;
-  readonly #callbackUrls: CallbackUrlPolicy;
-  readonly #logger: Logger;
-  #engine: Promise<Engine> | undefined;
+  /** `'embedded'`, or `'remote'` when an `apiKey` was given. */
+  readonly mode: 'embedded' | 'remote';
+  readonly sessions: ToolMuxApi<P>['sessions'];
+  readonly toolkits: ToolMuxApi<P>['toolkits'];
+  readonly tools: ToolMuxApi<P>['tools'];
+  readonly authConfigs: ToolMuxApi<P>['authConfigs'];
+  readonly connectedAccounts: ToolMuxApi<P>['connectedAccounts'];
+  readonly #engine: EmbeddedToolMux<P> | RemoteToolMux<P>;
 
   constructor(options: ToolMuxOptions<P> = {}) {
-    this.#options = options;
     this.provider = options.provider ?? (new PlainProvider() as unknown as P);
-    this.#logger = options.logger ?? consoleLogger;
-    this.catalog = new Catalog(options.toolkits ?? [], { embed: options.embed });
-    this.baseUrl = (options.baseUrl ?? 'http://localhost:8787').replace(/\/+$/, '');
-    if (!/^https?:\/\//.test(this.baseUrl)) {
-      throw new ToolMuxError({
-        code: 'INVALID_REQUEST',
-        message: `baseUrl must be an http(s) URL, got "${options.baseUrl}".`,
-      });
-    }
-    this.defaultCallbackUrl = options.defaultCallbackUrl ?? `${this.baseUrl}/connect/done`;
-    this.#callbackUrls = new CallbackUrlPolicy({
-      allowed: options.allowedCallbackUrls,
-      baseUrl: this.baseUrl,
-      production: process.env.NODE_ENV === 'production',
-      defaultCallbackUrl: this.defaultCallbackUrl,
-    });
-    this.oauthRedirectUri = options.oauthRedirectUri ?? `${this.baseUrl}/auth/callback`;
+    this.#engine =
+      options.apiKey === undefined
+        ? new EmbeddedToolMux(options, this.provider)
+        : new RemoteToolMux(options, this.provider);
+    this.mode = this.#engine instanceof EmbeddedToolMux ? 'embedded' : 'remote';
+    this.baseUrl = this.#engine.baseUrl;
+    this.sessions = this.#engine.sessions;
+    this.toolkits = this.#engine.toolkits;
+    this.tools = this.#engine.tools;
+    this.authConfigs = this.#engine.authConfigs;
+    this.connectedAccounts = this.#engine.connectedAccounts;
   }
 
-  /** Opens the store and loads the key on first use; later calls share the same promise. */
-  #ready(): Promise<Engine> {
-    this.#engine ??= (async () => {
-      const spec = this.#options.store;
-      const parsed = typeof spec === 'object' ? undefined : parseStoreSpec(spec);
-      const key = resolveSecretKey({
-        secretKey: this.#options.secretKey,
-        keyFile:
-          parsed?.dialect === 'sqlite' && parsed.path !== ':memory:'
-            ? join(dirname(parsed.path), 'secret.key')
-            : undefined,
-        ephemeral: parsed?.dialect === 'sqlite' && parsed.path === ':memory:',
-        logger: this.#logger,
-      });
-      const vault = new Vault(key, previousKeys(this.#options.previousSecretKeys));
-      const store = await openStore(spec);
-      const fetch = this.#options.fetch ?? globalThis.fetch;
-      const auth = new AuthService({
-        store,
-        vault,
-        catalog: this.catalog,
-        logger: this.#logger,
-        fetch,
-        managedAuth: this.#options.managedAuth ?? {},
-        callbackUrls: this.#callbackUrls,
-        defaultCallbackUrl: this.defaultCallbackUrl,
-        redirectUri: this.oauthRedirectUri,
-      });
-      const env: ExecutionEnvironment = {
-        store,
-        logs: new ExecutionLogWriter(store, this.#logger),
-        logger: this.#logger,
-        fetch,
-        resolveAccount: (request) => auth.resolveAccount(request),
-      };
-      return { store, key, vault, auth, env };
-    })();
-    this.#engine.catch(() => {
-      this.#engine = undefined;
+  /** The embedded engine, for what only exists in this process. */
+  #embedded(member: string): EmbeddedToolMux<P> {
+    if (this.#engine instanceof EmbeddedToolMux) return this.#engine;
+    throw new ToolMuxError({
+      code: 'NOT_SUPPORTED',
+      message: `mux.${member} exists only on an embedded ToolMux; in remote mode the toolmux server at ${this.baseUrl} owns it.`,
     });
-    return this.#engine;
   }
 
-  #runtime(engine: Engine, catalog: Catalog): SessionRuntime {
-    return {
-      env: engine.env,
-      auth: engine.auth,
-      catalog,
-      provider: this.provider,
-      mcpUrl: (sessionId) => `${this.baseUrl}/mcp/${sessionId}`,
-      sessionToken: (sessionId) => deriveSessionToken(engine.key, sessionId),
-    };
+  /** The catalog (embedded only): every toolkit and tool, with the search index. */
+  get catalog(): Catalog {
+    return this.#embedded('catalog').catalog;
+  }
+
+  /** Where connections without a callbackUrl send the user back to (embedded only). */
+  get defaultCallbackUrl(): string {
+    return this.#embedded('defaultCallbackUrl').defaultCallbackUrl;
+  }
+
+  /** The OAuth `redirect_uri`, where `auth.handleCallback` must be mounted (embedded only). */
+  get oauthRedirectUri(): string {
+    return this.#embedded('oauthRedirectUri').oauthRedirectUri;
+  }
+
+  /** The OAuth callback handler (embedded only; a toolmux server mounts it for you). */
+  get auth(): EmbeddedToolMux<P>['auth'] {
+    return this.#embedded('auth').auth;
+  }
+
+  /** Credential key rotation (embedded only). */
+  get vault(): EmbeddedToolMux<P>['vault'] {
+    return this.#embedded('vault').vault;
   }
 
   /**
    * Creates a session for one of your users. The config is validated against the catalog; every
    * mistake is a ToolMuxError naming the bad value.
    */
-  async create(userId: string, config: SessionConfig = {}): Promise<Session<CollectionOf<P>>> {
-    checkUserId(userId);
-    const parsed = parseSessionConfig(config);
-    const customTools = parsed.experimental?.customTools ?? [];
-    const customToolkits = parsed.experimental?.customToolkits ?? [];
-    const catalog = this.catalog.extend(customToolkits, customTools);
-    const normalized = normalizeSessionConfig(parsed, catalog);
-    if (userId === 'default') {
-      this.#logger.warn(
-        'toolmux: a session for user "default" shares connected accounts with every caller using that id; pass your own user id.',
-      );
-    }
-    const engine = await this.#ready();
-    await engine.auth.checkSelection(userId, normalized);
-    const id = newId('ses');
-    const now = new Date();
-    const record: SessionRecord = {
-      id,
-      userId,
-      config: normalized as unknown as Record<string, unknown>,
-      configVersion: 1,
-      tokenHash: hashToken(deriveSessionToken(engine.key, id)),
-      metadata: normalized.metadata,
-      createdAt: now,
-      updatedAt: now,
-    };
-    await engine.store.insertSession(record);
-    return new Session(record, this.#runtime(engine, catalog), {
-      tools: customTools,
-      toolkits: customToolkits,
-    });
+  create(userId: string, config?: SessionConfig): Promise<Session<CollectionOf<P>>> {
+    return this.#engine.create(userId, config);
   }
 
   /**
    * Resumes a stored session (in a later turn, another process, another instance). Custom tools the
    * session was created with must be given again: their code is not stored.
    */
-  async use(
+  use(
     sessionId: string,
-    options: { customTools?: Tool[]; customToolkits?: Toolkit[] } = {},
+    options?: { customTools?: Tool[]; customToolkits?: Toolkit[] },
   ): Promise<Session<CollectionOf<P>>> {
-    const engine = await this.#ready();
-    const record = typeof sessionId === 'string' ? await engine.store.getSession(sessionId) : undefined;
-    if (!record) {
-      throw new ToolMuxError({
-        code: 'SESSION_NOT_FOUND',
-        message: `No session "${String(sessionId)}". Create one with create(userId, config); session ids start with "ses_".`,
-      });
-    }
-    const config = record.config as { customTools?: string[]; customToolkits?: string[] };
-    const customTools = options.customTools ?? [];
-    const customToolkits = options.customToolkits ?? [];
-    const missing = [
-      ...(config.customTools ?? []).filter((slug) => !customTools.some((tool) => tool.slug === slug)),
-      ...(config.customToolkits ?? []).filter(
-        (slug) => !customToolkits.some((toolkit) => toolkit.slug === slug),
-      ),
-    ];
-    if (missing.length > 0) {
-      throw new ToolMuxError({
-        code: 'SESSION_CUSTOM_TOOLS_MISSING',
-        message: `Session ${sessionId} was created with custom tools or toolkits ${missing.join(', ')}; pass them again: use(sessionId, { customTools, customToolkits }).`,
-      });
-    }
-    const catalog = this.catalog.extend(customToolkits, customTools);
-    return new Session(record, this.#runtime(engine, catalog), {
-      tools: customTools,
-      toolkits: customToolkits,
-    });
+    return this.#engine.use(sessionId, options);
   }
 
-  readonly sessions = {
-    /** Sessions, newest first, optionally of one user. */
-    list: async (
-      query: { userId?: string; limit?: number; cursor?: string } = {},
-    ): Promise<{
-      items: SessionSummary[];
-      nextCursor: string | undefined;
-    }> => {
-      const engine = await this.#ready();
-      const page = await engine.store.listSessions({
-        userId: query.userId,
-        limit: query.limit ?? 20,
-        cursor: query.cursor,
-      });
-      return {
-        items: page.items.map((record) => ({
-          sessionId: record.id,
-          userId: record.userId,
-          metadata: record.metadata,
-          configVersion: record.configVersion,
-          createdAt: record.createdAt,
-          updatedAt: record.updatedAt,
-        })),
-        nextCursor: page.nextCursor,
-      };
-    },
-  };
-
-  readonly toolkits = {
-    /** Toolkits of the catalog, by slug, optionally matching a search text. */
-    list: async (
-      query: { search?: string; limit?: number; cursor?: string } = {},
-    ): Promise<{
-      items: ToolkitInfo[];
-      nextCursor: string | undefined;
-      total: number;
-    }> => {
-      const limit = validateLimit(query.limit ?? 50, 500);
-      const offset = decodeOffsetCursor(query.cursor);
-      const needle = query.search?.trim().toLowerCase();
-      const all = [...this.catalog.toolkits.values()]
-        .filter(
-          (toolkit) =>
-            !needle ||
-            toolkit.slug.includes(needle) ||
-            toolkit.name.toLowerCase().includes(needle) ||
-            toolkit.description.toLowerCase().includes(needle),
-        )
-        .sort((a, b) => a.slug.localeCompare(b.slug));
-      return {
-        items: all.slice(offset, offset + limit).map(toolkitInfo),
-        nextCursor: offset + limit < all.length ? encodeOffsetCursor(offset + limit) : undefined,
-        total: all.length,
-      };
-    },
-    /** One toolkit with its tools. */
-    get: async (slug: string): Promise<ToolkitInfo> => toolkitInfo(this.catalog.getToolkit(slug)),
-  };
-
-  readonly tools = {
-    /** Provider-wrapped tools for a user, without a session or meta-tools. */
-    get: async (
-      userId: string,
-      filter: Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'>,
-    ): Promise<CollectionOf<P>> => {
-      checkUserId(userId);
-      const parsed = parseSessionConfig(filter);
-      const config = normalizeSessionConfig(parsed, this.catalog);
-      const tools = [...this.catalog.tools.values()].filter((tool) => isToolVisible(config, tool));
-      return this.provider.wrapTools(tools.map(toolSpecOf), (slug, args, options) =>
-        this.tools.execute(slug, {
-          userId,
-          arguments: args,
-          callId: options?.callId,
-          signal: options?.signal,
-        }),
-      ) as CollectionOf<P>;
-    },
-    /** Runs one tool for a user, without a session. */
-    execute: async (
-      slug: string,
-      request: {
-        userId: string;
-        arguments?: unknown;
-        connectedAccountId?: string;
-        signal?: AbortSignal;
-        callId?: string;
-      },
-    ): Promise<ToolResult> => {
-      checkUserId(request.userId);
-      const engine = await this.#ready();
-      const tool = this.catalog.tools.get(slug);
-      if (!tool) {
-        return rejectToolCall(
-          engine.env,
-          {
-            slug,
-            arguments: request.arguments,
-            userId: request.userId,
-            sessionId: null,
-            callId: request.callId,
-          },
-          new ToolMuxError({ code: 'TOOL_NOT_FOUND', message: `There is no tool "${slug}" in the catalog.` }),
-        );
-      }
-      return executeTool(engine.env, {
-        tool,
-        toolkit: this.catalog.getToolkit(tool.toolkit),
-        arguments: request.arguments ?? {},
-        userId: request.userId,
-        sessionId: null,
-        callId: request.callId,
-        signal: request.signal,
-        connectedAccountId: request.connectedAccountId,
-      });
-    },
-  };
-
-  readonly authConfigs = {
-    /**
-     * How a toolkit authenticates: an OAuth app (client id and secret, scopes) or the kind of
-     * credentials users provide. The client secret is encrypted and never returned.
-     *
-     * @example
-     * const config = await mux.authConfigs.create('github', { type: 'oauth2', clientId, clientSecret });
-     */
-    create: async (toolkit: string, options: CreateAuthConfigOptions): Promise<AuthConfig> =>
-      (await this.#ready()).auth.createAuthConfig(toolkit, options),
-    /** Auth configs, newest first, optionally of one toolkit. */
-    list: async (
-      query: { toolkit?: string; limit?: number; cursor?: string } = {},
-    ): Promise<{ items: AuthConfig[]; nextCursor: string | undefined }> =>
-      (await this.#ready()).auth.listAuthConfigs(query),
-    get: async (id: string): Promise<AuthConfig> => (await this.#ready()).auth.getAuthConfig(id),
-    /** Deletes the config and every account connected through it. */
-    delete: async (id: string): Promise<void> => (await this.#ready()).auth.deleteAuthConfig(id),
-  };
-
-  readonly connectedAccounts = {
-    /**
-     * Starts an OAuth connection for a user through an oauth2 auth config: the user opens
-     * `redirectUrl`; `waitForConnection()` resolves when the account is ACTIVE.
-     */
-    link: async (
-      userId: string,
-      authConfigId: string,
-      options: { callbackUrl?: string } = {},
-    ): Promise<ConnectionRequest> => {
-      checkUserId(userId);
-      return (await this.#ready()).auth.link(userId, authConfigId, options);
-    },
-    /**
-     * Stores credentials a user gave (API key, token, username and password) as an ACTIVE account. The
-     * fields are checked against the toolkit's auth scheme.
-     *
-     * @example
-     * await mux.connectedAccounts.create('user_123', config.id, { apiKey: 'sk_…' });
-     */
-    create: async (
-      userId: string,
-      authConfigId: string,
-      credentials: Record<string, string>,
-    ): Promise<ConnectedAccount> => {
-      checkUserId(userId);
-      return (await this.#ready()).auth.createConnectedAccount(userId, authConfigId, credentials);
-    },
-    /** Accounts, newest first, filtered by any of the given users, toolkits, statuses. */
-    list: async (
-      query: {
-        userIds?: string[];
-        toolkits?: string[];
-        statuses?: ConnectionStatus[];
-        authConfigIds?: string[];
-        limit?: number;
-        cursor?: string;
-      } = {},
-    ): Promise<{ items: ConnectedAccount[]; nextCursor: string | undefined }> =>
-      (await this.#ready()).auth.listConnectedAccounts(query),
-    get: async (id: string): Promise<ConnectedAccount> => (await this.#ready()).auth.getConnectedAccount(id),
-    delete: async (id: string): Promise<void> => (await this.#ready()).auth.deleteConnectedAccount(id),
-    /** Refreshes an OAuth account's access token now. */
-    refresh: async (id: string): Promise<ConnectedAccount> =>
-      (await this.#ready()).auth.refreshConnectedAccount(id),
-  };
-
-  readonly auth = {
-    /**
-     * The OAuth callback as a fetch handler (`Request` → `Response`): mount it at `oauthRedirectUri`
-     * in any web framework. It completes the connection and redirects (302) to the callbackUrl of the
-     * connection with `status=success|failed&connected_account_id=…`; an unknown, reused or expired
-     * state is answered 400 with its code, and nothing is stored.
-     *
-     * @example
-     * app.get('/auth/callback', (c) => mux.auth.handleCallback(c.req.raw)); // Hono
-     */
-    handleCallback: async (request: Request): Promise<Response> =>
-      (await this.#ready()).auth.handleCallback(request),
-  };
-
-  readonly vault = {
-    /**
-     * Re-encrypts every stored credential under the current `secretKey`, in batches, while the
-     * service keeps running. Rotate by setting the new key as `secretKey` and the old one in
-     * `previousSecretKeys`, calling this once, then dropping the old key.
-     */
-    rotate: async (options: { batchSize?: number } = {}): Promise<RotationResult> => {
-      const engine = await this.#ready();
-      return rotateSecrets(engine.store, engine.vault, options);
-    },
-  };
-
-  /** Closes the store. */
-  async close(): Promise<void> {
-    const engine = this.#engine;
-    this.#engine = undefined;
-    if (engine) {
-      const { env, store } = await engine;
-      await env.logs.flush();
-      await store.close();
-    }
+  /** Closes the store (embedded) or waits for pending log uploads (remote). */
+  close(): Promise<void> {
+    return this.#engine.close();
   }
 
-  toJSON(): { baseUrl: string; provider: string; toolkits: string[] } {
+  toJSON(): { mode: 'embedded' | 'remote'; baseUrl: string; provider: string; toolkits?: string[] } {
     return {
+      mode: this.mode,
       baseUrl: this.baseUrl,
       provider: this.provider.name,
-      toolkits: [...this.catalog.toolkits.keys()],
+      ...(this.#engine instanceof EmbeddedToolMux
+        ? { toolkits: [...this.#engine.catalog.toolkits.keys()] }
+        : {}),
     };
   }
 

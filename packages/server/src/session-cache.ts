@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Provider, Session, ToolMux, ToolSpec } from '@toolmux/core';
-import { exposedToolSpecs } from './tool-specs.js';
+import { exposedToolSpecs } from '@toolmux/core/internal';
 
 /** A resumed session and what the server derives from it once. */
 export class CachedSession {

@@ -1,5 +1,12 @@
 import { z } from 'zod';
 import { type Catalog, didYouMean } from '../catalog/catalog.js';
+import {
+  declarationOf,
+  isDeclaredTool,
+  type ToolDeclaration,
+  type ToolkitDeclaration,
+  toolkitDeclarationOf,
+} from '../catalog/declarations.js';
 import { TOOL_TAGS, type Tool, type Toolkit, type ToolTag } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 
@@ -60,6 +67,10 @@ export interface NormalizedSessionConfig {
   metadata: Record<string, string>;
   customTools: string[];
   customToolkits: string[];
+  /** Custom tools whose code runs in a remote-mode client: stored so that any instance can describe them. */
+  clientTools?: ToolDeclaration[];
+  /** Custom toolkits of a remote-mode client, likewise. */
+  clientToolkits?: ToolkitDeclaration[];
 }
 
 const slugList = z.array(z.string().min(1));
@@ -249,6 +260,7 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
     metadata: { ...config.metadata },
     customTools: (config.experimental?.customTools ?? []).map((tool) => tool.slug),
     customToolkits: (config.experimental?.customToolkits ?? []).map((toolkit) => toolkit.slug),
+    ...clientDeclarations(config.experimental?.customTools ?? [], config.experimental?.customToolkits ?? []),
   };
   for (const slug of preload) {
     if (!isToolVisible(normalized, catalog.getTool(slug))) {
@@ -259,6 +271,21 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
     }
   }
   return normalized;
+}
+
+/** The declarations of the custom tools and toolkits that run in a remote-mode client, if any. */
+function clientDeclarations(
+  tools: readonly Tool[],
+  toolkits: readonly Toolkit[],
+): Pick<NormalizedSessionConfig, 'clientTools' | 'clientToolkits'> {
+  const clientTools = tools.filter(isDeclaredTool).map(declarationOf);
+  const clientToolkits = toolkits
+    .filter((toolkit) => toolkit.tools.some(isDeclaredTool))
+    .map(toolkitDeclarationOf);
+  return {
+    ...(clientTools.length > 0 ? { clientTools } : {}),
+    ...(clientToolkits.length > 0 ? { clientToolkits } : {}),
+  };
 }
 
 function hasAnyTag(tool: Tool, tags: readonly ToolTag[]): boolean {

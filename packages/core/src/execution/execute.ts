@@ -2,7 +2,7 @@ import type { Credentials, Tool, ToolContext, Toolkit } from '../catalog/types.j
 import { errorMessage, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
 import { createNullStripper } from '../schema/nulls.js';
 import { formatValidationIssues } from '../schema/validate.js';
-import type { ExecutionLogRecord, Store } from '../store/types.js';
+import type { ExecutionLogRecord } from '../store/types.js';
 import { newId } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
 import { redactForLog } from '../util/redact.js';
@@ -14,7 +14,6 @@ export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
 
 /** Everything one call needs besides the tool and its arguments. */
 export interface ExecutionEnvironment {
-  store: Store;
   /** Where every call's log entry goes (batched, off the call's path). */
   logs: ExecutionLogWriter;
   logger: Logger;

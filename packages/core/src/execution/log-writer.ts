@@ -11,14 +11,17 @@ const MAX_BATCH = 500;
  * Batches are written in order, one at a time. `flush()` waits for everything queued so far; reads of
  * the log (`session.logs()`) and `close()` flush first, so a caller always reads its own writes.
  */
+/** Where batches of log entries go: the store, or (remote mode) the server. */
+export type ExecutionLogSink = Pick<Store, 'insertLogs'>;
+
 export class ExecutionLogWriter {
-  readonly #store: Store;
+  readonly #store: ExecutionLogSink;
   readonly #logger: Logger;
   #queue: ExecutionLogRecord[] = [];
   #scheduled = false;
   #writing: Promise<void> = Promise.resolve();
 
-  constructor(store: Store, logger: Logger) {
+  constructor(store: ExecutionLogSink, logger: Logger) {
     this.#store = store;
     this.#logger = logger;
   }

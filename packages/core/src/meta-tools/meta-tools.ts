@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from '../catalog/define.js';
 import type { JSONSchema, Tool, Toolkit, ValidationResult } from '../catalog/types.js';
+import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
 import { toStrictSchema } from '../schema/strict.js';
 
@@ -210,3 +211,49 @@ const multiExecute = metaTool({
 export const META_TOOLS: ReadonlyMap<string, MetaTool> = new Map(
   [searchTools, getToolSchemas, manageConnections, multiExecute].map((tool) => [tool.slug, tool]),
 );
+
+/**
+ * TOOLMUX_MULTI_EXECUTE_TOOL's work: every call in parallel through `execute`, each with its own
+ * result (a meta-tool inside is refused), and the counts.
+ */
+export async function runCalls(
+  calls: Array<{ tool_slug: string; arguments: Record<string, unknown> }>,
+  options: ExecuteOptions,
+  execute: (slug: string, args: unknown, options: ExecuteOptions) => Promise<ToolResult>,
+): Promise<{
+  results: Array<{
+    tool_slug: string;
+    successful: boolean;
+    data: unknown;
+    error: string | null;
+    log_id?: string;
+  }>;
+  successful_count: number;
+  failed_count: number;
+}> {
+  const results = await Promise.all(
+    calls.map(async (call, index) => {
+      if (META_TOOLS.has(call.tool_slug)) {
+        return {
+          tool_slug: call.tool_slug,
+          successful: false,
+          data: null,
+          error: `${call.tool_slug} is a meta-tool: call it directly, not through ${MetaToolSlug.MULTI_EXECUTE_TOOL}.`,
+        };
+      }
+      const result = await execute(call.tool_slug, call.arguments, {
+        signal: options.signal,
+        callId: options.callId ? `${options.callId}#${index}` : undefined,
+      });
+      return {
+        tool_slug: call.tool_slug,
+        successful: result.successful,
+        data: result.data,
+        error: result.error,
+        log_id: result.logId,
+      };
+    }),
+  );
+  const failed = results.filter((result) => !result.successful).length;
+  return { results, successful_count: results.length - failed, failed_count: failed };
+}

@@ -1,0 +1,106 @@
+import { ToolMuxError } from '../errors.js';
+import { defineTool, defineToolkit } from './define.js';
+import type { JSONSchema, Tool, ToolAnnotations, Toolkit } from './types.js';
+
+/**
+ * A custom tool without its code: what a remote-mode client tells the server about a tool that runs
+ * in the client's process. The server lists it, searches it and describes it (REST, MCP); calling it
+ * anywhere but in the client answers that it runs there.
+ */
+export interface ToolDeclaration {
+  slug: string;
+  name: string;
+  description: string;
+  /** Empty when the tool names no toolkit (it then joins `custom`, or the toolkit of its prefix). */
+  toolkit: string;
+  inputSchema: JSONSchema;
+  outputSchema?: JSONSchema;
+  annotations: ToolAnnotations;
+  /** Free-form tags of the tool. */
+  tags: string[];
+}
+
+/** A custom toolkit without its code. Client toolkits have no auth: credentials stay on the server. */
+export interface ToolkitDeclaration {
+  slug: string;
+  name: string;
+  description: string;
+  categories: string[];
+  tools: ToolDeclaration[];
+}
+
+const declared = new WeakSet<Tool>();
+
+/** The declaration of a custom tool, as plain JSON. */
+export function declarationOf(tool: Tool): ToolDeclaration {
+  return {
+    slug: tool.slug,
+    name: tool.name,
+    description: tool.description,
+    toolkit: tool.toolkit,
+    inputSchema: tool.inputSchema,
+    ...(tool.outputSchema ? { outputSchema: tool.outputSchema } : {}),
+    annotations: { ...tool.annotations },
+    tags: [...tool.tags],
+  };
+}
+
+/** The declaration of a custom toolkit; refuses one with auth (its accounts would need credentials here). */
+export function toolkitDeclarationOf(toolkit: Toolkit): ToolkitDeclaration {
+  if (!toolkit.noAuth) {
+    throw new ToolMuxError({
+      code: 'NOT_SUPPORTED',
+      message: `Custom toolkit "${toolkit.slug}" has auth (${toolkit.auth.map((scheme) => scheme.type).join(', ')}). In remote mode custom tools run in your process and credentials never leave the server, so a custom toolkit cannot have accounts: drop its auth and call session.proxyExecute() from its tools, or run toolmux embedded.`,
+    });
+  }
+  return {
+    slug: toolkit.slug,
+    name: toolkit.name,
+    description: toolkit.description,
+    categories: [...toolkit.categories],
+    tools: toolkit.tools.map(declarationOf),
+  };
+}
+
+/**
+ * A catalog tool made from a declaration: described like the real one, but its handler runs in the
+ * client that declared it, so running it here answers NOT_SUPPORTED with that hint.
+ */
+export function declaredTool(declaration: ToolDeclaration): Tool {
+  const tool = defineTool({
+    slug: declaration.slug,
+    name: declaration.name,
+    description: declaration.description,
+    ...(declaration.toolkit ? { toolkit: declaration.toolkit } : {}),
+    inputSchema: declaration.inputSchema,
+    ...(declaration.outputSchema ? { outputSchema: declaration.outputSchema } : {}),
+    annotations: declaration.annotations,
+    tags: declaration.tags,
+    execute: () => {
+      throw new ToolMuxError({
+        code: 'NOT_SUPPORTED',
+        message: `${declaration.slug} is a custom tool of the application: it runs in the application's own process (its toolmux SDK session), not on the toolmux server or over MCP. Use another tool, or ask the user to run this from the application.`,
+      });
+    },
+  });
+  declared.add(tool);
+  return tool;
+}
+
+/** A catalog toolkit (without auth) made from a declaration. */
+export function declaredToolkit(declaration: ToolkitDeclaration): Toolkit {
+  const toolkit = defineToolkit({
+    slug: declaration.slug,
+    name: declaration.name,
+    description: declaration.description,
+    categories: declaration.categories,
+    tools: declaration.tools.map((tool) => declaredTool({ ...tool, toolkit: declaration.slug })),
+  });
+  for (const tool of toolkit.tools) declared.add(tool);
+  return toolkit;
+}
+
+/** True for a tool made by {@link declaredTool}: its code lives in a remote client. */
+export function isDeclaredTool(tool: Tool): boolean {
+  return declared.has(tool);
+}

@@ -1,0 +1,498 @@
+import { dirname, join } from 'node:path';
+import { AuthService } from './auth/auth-service.js';
+import { CallbackUrlPolicy } from './auth/callback-urls.js';
+import type { ConnectionRequest } from './auth/connection-request.js';
+import type {
+  AuthConfig,
+  ConnectedAccount,
+  ConnectionStatus,
+  CreateAuthConfigOptions,
+  ManagedAuthCredentials,
+} from './auth/types.js';
+import { Catalog } from './catalog/catalog.js';
+import { declaredTool, declaredToolkit, isDeclaredTool } from './catalog/declarations.js';
+import type { Tool, Toolkit } from './catalog/types.js';
+import {
+  isToolVisible,
+  type NormalizedSessionConfig,
+  normalizeSessionConfig,
+  parseSessionConfig,
+  type SessionConfig,
+} from './config/session-config.js';
+import { ToolMuxError } from './errors.js';
+import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execution/execute.js';
+import { ExecutionLogWriter } from './execution/log-writer.js';
+import type { ToolResult } from './execution/result.js';
+import type { CollectionOf, PlainProvider, Provider } from './provider.js';
+import { EmbeddedSession, type Session, type SessionRuntime, toolSpecOf } from './session.js';
+import { openStore, parseStoreSpec } from './store/open-store.js';
+import type { SessionRecord, Store } from './store/types.js';
+import type { SessionSummary, ToolkitInfo, ToolMuxOptions } from './toolmux.js';
+import { newId } from './util/ids.js';
+import { consoleLogger, type Logger } from './util/logger.js';
+import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
+import { deriveSessionToken, hashToken, parseSecretKey, resolveSecretKey } from './util/secret-key.js';
+import { type RotationResult, rotateSecrets } from './vault/rotate.js';
+import { Vault } from './vault/vault.js';
+
+interface Engine {
+  store: Store;
+  key: Buffer;
+  vault: Vault;
+  auth: AuthService;
+  env: ExecutionEnvironment;
+}
+
+function previousKeys(option: string[] | undefined): Buffer[] {
+  if (option) return option.map((key, index) => parseSecretKey(key, `previousSecretKeys[${index}]`));
+  const fromEnv = process.env.TOOLMUX_PREVIOUS_SECRET_KEYS;
+  if (!fromEnv) return [];
+  return fromEnv
+    .split(',')
+    .map((key) => key.trim())
+    .filter(Boolean)
+    .map((key, index) => parseSecretKey(key, `TOOLMUX_PREVIOUS_SECRET_KEYS (entry ${index + 1})`));
+}
+
+const USER_ID_MAX = 256;
+
+/** A tool whose code runs in a remote client cannot get credentials there: it must need no account. */
+function checkClientToolsNeedNoAccount(catalog: Catalog, tools: readonly Tool[]): void {
+  for (const tool of tools) {
+    const toolkit = catalog.tools.get(tool.slug)?.toolkit;
+    if (isDeclaredTool(tool) && toolkit && !catalog.getToolkit(toolkit).noAuth) {
+      throw new ToolMuxError({
+        code: 'CONFIG_INVALID',
+        message: `Custom tool ${tool.slug} joins toolkit "${toolkit}", which needs a connected account. In remote mode custom tools run in your process and credentials never leave the server: give the tool a slug outside "${toolkit}" (it then needs no account) and call session.proxyExecute() from it, or run toolmux embedded.`,
+      });
+    }
+  }
+}
+
+function checkUserId(userId: unknown): string {
+  if (typeof userId !== 'string' || userId.trim() === '' || userId.length > USER_ID_MAX) {
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `userId must be a non-empty string of at most ${USER_ID_MAX} characters (your application's id for the user), got ${JSON.stringify(userId)}.`,
+    });
+  }
+  return userId;
+}
+
+function toolkitInfo(toolkit: Toolkit): ToolkitInfo {
+  return {
+    slug: toolkit.slug,
+    name: toolkit.name,
+    description: toolkit.description,
+    noAuth: toolkit.noAuth,
+    authSchemes: toolkit.auth.map((scheme) => scheme.type),
+    categories: [...toolkit.categories],
+    toolCount: toolkit.tools.length,
+    tools: toolkit.tools.map((tool) => ({ slug: tool.slug, name: tool.name, description: tool.description })),
+  };
+}
+
+/**
+ * The embedded engine behind `new ToolMux()` without an `apiKey`: the catalog, the store, and sessions
+ * whose calls run in this process.
+ */
+export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
+  readonly provider: P;
+  readonly catalog: Catalog;
+  readonly baseUrl: string;
+  /** Where connections without a callbackUrl send the user back to. */
+  readonly defaultCallbackUrl: string;
+  /** The OAuth `redirect_uri`, where `auth.handleCallback` must be mounted. */
+  readonly oauthRedirectUri: string;
+  readonly #options: ToolMuxOptions<P>;
+  readonly #callbackUrls: CallbackUrlPolicy;
+  readonly #logger: Logger;
+  #engine: Promise<Engine> | undefined;
+
+  constructor(options: ToolMuxOptions<P>, provider: P) {
+    this.#options = options;
+    this.provider = provider;
+    this.#logger = options.logger ?? consoleLogger;
+    this.catalog = new Catalog(options.toolkits ?? [], { embed: options.embed });
+    this.baseUrl = (options.baseUrl ?? 'http://localhost:8787').replace(/\/+$/, '');
+    if (!/^https?:\/\//.test(this.baseUrl)) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `baseUrl must be an http(s) URL, got "${options.baseUrl}".`,
+      });
+    }
+    this.defaultCallbackUrl = options.defaultCallbackUrl ?? `${this.baseUrl}/connect/done`;
+    this.#callbackUrls = new CallbackUrlPolicy({
+      allowed: options.allowedCallbackUrls,
+      baseUrl: this.baseUrl,
+      production: process.env.NODE_ENV === 'production',
+      defaultCallbackUrl: this.defaultCallbackUrl,
+    });
+    this.oauthRedirectUri = options.oauthRedirectUri ?? `${this.baseUrl}/auth/callback`;
+  }
+
+  /** Opens the store and loads the key on first use; later calls share the same promise. */
+  #ready(): Promise<Engine> {
+    this.#engine ??= (async () => {
+      const spec = this.#options.store;
+      const parsed = typeof spec === 'object' ? undefined : parseStoreSpec(spec);
+      const key = resolveSecretKey({
+        secretKey: this.#options.secretKey,
+        keyFile:
+          parsed?.dialect === 'sqlite' && parsed.path !== ':memory:'
+            ? join(dirname(parsed.path), 'secret.key')
+            : undefined,
+        ephemeral: parsed?.dialect === 'sqlite' && parsed.path === ':memory:',
+        logger: this.#logger,
+      });
+      const vault = new Vault(key, previousKeys(this.#options.previousSecretKeys));
+      const store = await openStore(spec);
+      const fetch = this.#options.fetch ?? globalThis.fetch;
+      const auth = new AuthService({
+        store,
+        vault,
+        catalog: this.catalog,
+        logger: this.#logger,
+        fetch,
+        managedAuth: this.#options.managedAuth ?? {},
+        callbackUrls: this.#callbackUrls,
+        defaultCallbackUrl: this.defaultCallbackUrl,
+        redirectUri: this.oauthRedirectUri,
+      });
+      const env: ExecutionEnvironment = {
+        logs: new ExecutionLogWriter(store, this.#logger),
+        logger: this.#logger,
+        fetch,
+        resolveAccount: (request) => auth.resolveAccount(request),
+      };
+      return { store, key, vault, auth, env };
+    })();
+    this.#engine.catch(() => {
+      this.#engine = undefined;
+    });
+    return this.#engine;
+  }
+
+  #runtime(engine: Engine, catalog: Catalog): SessionRuntime {
+    return {
+      env: engine.env,
+      store: engine.store,
+      auth: engine.auth,
+      catalog,
+      provider: this.provider,
+      mcpUrl: (sessionId) => `${this.baseUrl}/mcp/${sessionId}`,
+      sessionToken: (sessionId) => deriveSessionToken(engine.key, sessionId),
+    };
+  }
+
+  /**
+   * Creates a session for one of your users. The config is validated against the catalog; every
+   * mistake is a ToolMuxError naming the bad value.
+   */
+  async create(userId: string, config: SessionConfig = {}): Promise<Session<CollectionOf<P>>> {
+    checkUserId(userId);
+    const parsed = parseSessionConfig(config);
+    const customTools = parsed.experimental?.customTools ?? [];
+    const customToolkits = parsed.experimental?.customToolkits ?? [];
+    const catalog = this.catalog.extend(customToolkits, customTools);
+    const normalized = normalizeSessionConfig(parsed, catalog);
+    checkClientToolsNeedNoAccount(catalog, customTools);
+    if (userId === 'default') {
+      this.#logger.warn(
+        'toolmux: a session for user "default" shares connected accounts with every caller using that id; pass your own user id.',
+      );
+    }
+    const engine = await this.#ready();
+    await engine.auth.checkSelection(userId, normalized);
+    const id = newId('ses');
+    const now = new Date();
+    const record: SessionRecord = {
+      id,
+      userId,
+      config: normalized as unknown as Record<string, unknown>,
+      configVersion: 1,
+      tokenHash: hashToken(deriveSessionToken(engine.key, id)),
+      metadata: normalized.metadata,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await engine.store.insertSession(record);
+    return new EmbeddedSession(record, this.#runtime(engine, catalog), {
+      tools: customTools,
+      toolkits: customToolkits,
+    });
+  }
+
+  /**
+   * Resumes a stored session (in a later turn, another process, another instance). Custom tools the
+   * session was created with must be given again: their code is not stored.
+   */
+  async use(
+    sessionId: string,
+    options: { customTools?: Tool[]; customToolkits?: Toolkit[] } = {},
+  ): Promise<Session<CollectionOf<P>>> {
+    const engine = await this.#ready();
+    const record = typeof sessionId === 'string' ? await engine.store.getSession(sessionId) : undefined;
+    if (!record) {
+      throw new ToolMuxError({
+        code: 'SESSION_NOT_FOUND',
+        message: `No session "${String(sessionId)}". Create one with create(userId, config); session ids start with "ses_".`,
+      });
+    }
+    const config = record.config as Partial<NormalizedSessionConfig>;
+    // Tools of a remote-mode client are rebuilt from their stored declarations (their code is there).
+    const customTools = [
+      ...(options.customTools ?? []),
+      ...(config.clientTools ?? [])
+        .filter((declaration) => !options.customTools?.some((tool) => tool.slug === declaration.slug))
+        .map(declaredTool),
+    ];
+    const customToolkits = [
+      ...(options.customToolkits ?? []),
+      ...(config.clientToolkits ?? [])
+        .filter(
+          (declaration) => !options.customToolkits?.some((toolkit) => toolkit.slug === declaration.slug),
+        )
+        .map(declaredToolkit),
+    ];
+    const missing = [
+      ...(config.customTools ?? []).filter((slug) => !customTools.some((tool) => tool.slug === slug)),
+      ...(config.customToolkits ?? []).filter(
+        (slug) => !customToolkits.some((toolkit) => toolkit.slug === slug),
+      ),
+    ];
+    if (missing.length > 0) {
+      throw new ToolMuxError({
+        code: 'SESSION_CUSTOM_TOOLS_MISSING',
+        message: `Session ${sessionId} was created with custom tools or toolkits ${missing.join(', ')}; pass them again: use(sessionId, { customTools, customToolkits }).`,
+      });
+    }
+    const catalog = this.catalog.extend(customToolkits, customTools);
+    return new EmbeddedSession(record, this.#runtime(engine, catalog), {
+      tools: customTools,
+      toolkits: customToolkits,
+    });
+  }
+
+  readonly sessions = {
+    /** Sessions, newest first, optionally of one user. */
+    list: async (
+      query: { userId?: string; limit?: number; cursor?: string } = {},
+    ): Promise<{
+      items: SessionSummary[];
+      nextCursor: string | undefined;
+    }> => {
+      const engine = await this.#ready();
+      const page = await engine.store.listSessions({
+        userId: query.userId,
+        limit: query.limit ?? 20,
+        cursor: query.cursor,
+      });
+      return {
+        items: page.items.map((record) => ({
+          sessionId: record.id,
+          userId: record.userId,
+          metadata: record.metadata,
+          configVersion: record.configVersion,
+          createdAt: record.createdAt,
+          updatedAt: record.updatedAt,
+        })),
+        nextCursor: page.nextCursor,
+      };
+    },
+  };
+
+  readonly toolkits = {
+    /** Toolkits of the catalog, by slug, optionally matching a search text. */
+    list: async (
+      query: { search?: string; limit?: number; cursor?: string } = {},
+    ): Promise<{
+      items: ToolkitInfo[];
+      nextCursor: string | undefined;
+      total: number;
+    }> => {
+      const limit = validateLimit(query.limit ?? 50, 500);
+      const offset = decodeOffsetCursor(query.cursor);
+      const needle = query.search?.trim().toLowerCase();
+      const all = [...this.catalog.toolkits.values()]
+        .filter(
+          (toolkit) =>
+            !needle ||
+            toolkit.slug.includes(needle) ||
+            toolkit.name.toLowerCase().includes(needle) ||
+            toolkit.description.toLowerCase().includes(needle),
+        )
+        .sort((a, b) => a.slug.localeCompare(b.slug));
+      return {
+        items: all.slice(offset, offset + limit).map(toolkitInfo),
+        nextCursor: offset + limit < all.length ? encodeOffsetCursor(offset + limit) : undefined,
+        total: all.length,
+      };
+    },
+    /** One toolkit with its tools. */
+    get: async (slug: string): Promise<ToolkitInfo> => toolkitInfo(this.catalog.getToolkit(slug)),
+  };
+
+  readonly tools = {
+    /** Provider-wrapped tools for a user, without a session or meta-tools. */
+    get: async (
+      userId: string,
+      filter: Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'>,
+    ): Promise<CollectionOf<P>> => {
+      checkUserId(userId);
+      const parsed = parseSessionConfig(filter);
+      const config = normalizeSessionConfig(parsed, this.catalog);
+      const tools = [...this.catalog.tools.values()].filter((tool) => isToolVisible(config, tool));
+      return this.provider.wrapTools(tools.map(toolSpecOf), (slug, args, options) =>
+        this.tools.execute(slug, {
+          userId,
+          arguments: args,
+          callId: options?.callId,
+          signal: options?.signal,
+        }),
+      ) as CollectionOf<P>;
+    },
+    /** Runs one tool for a user, without a session. */
+    execute: async (
+      slug: string,
+      request: {
+        userId: string;
+        arguments?: unknown;
+        connectedAccountId?: string;
+        signal?: AbortSignal;
+        callId?: string;
+      },
+    ): Promise<ToolResult> => {
+      checkUserId(request.userId);
+      const engine = await this.#ready();
+      const tool = this.catalog.tools.get(slug);
+      if (!tool) {
+        return rejectToolCall(
+          engine.env,
+          {
+            slug,
+            arguments: request.arguments,
+            userId: request.userId,
+            sessionId: null,
+            callId: request.callId,
+          },
+          new ToolMuxError({ code: 'TOOL_NOT_FOUND', message: `There is no tool "${slug}" in the catalog.` }),
+        );
+      }
+      return executeTool(engine.env, {
+        tool,
+        toolkit: this.catalog.getToolkit(tool.toolkit),
+        arguments: request.arguments ?? {},
+        userId: request.userId,
+        sessionId: null,
+        callId: request.callId,
+        signal: request.signal,
+        connectedAccountId: request.connectedAccountId,
+      });
+    },
+  };
+
+  readonly authConfigs = {
+    /**
+     * How a toolkit authenticates: an OAuth app (client id and secret, scopes) or the kind of
+     * credentials users provide. The client secret is encrypted and never returned.
+     *
+     * @example
+     * const config = await mux.authConfigs.create('github', { type: 'oauth2', clientId, clientSecret });
+     */
+    create: async (toolkit: string, options: CreateAuthConfigOptions): Promise<AuthConfig> =>
+      (await this.#ready()).auth.createAuthConfig(toolkit, options),
+    /** Auth configs, newest first, optionally of one toolkit. */
+    list: async (
+      query: { toolkit?: string; limit?: number; cursor?: string } = {},
+    ): Promise<{ items: AuthConfig[]; nextCursor: string | undefined }> =>
+      (await this.#ready()).auth.listAuthConfigs(query),
+    get: async (id: string): Promise<AuthConfig> => (await this.#ready()).auth.getAuthConfig(id),
+    /** Deletes the config and every account connected through it. */
+    delete: async (id: string): Promise<void> => (await this.#ready()).auth.deleteAuthConfig(id),
+  };
+
+  readonly connectedAccounts = {
+    /**
+     * Starts an OAuth connection for a user through an oauth2 auth config: the user opens
+     * `redirectUrl`; `waitForConnection()` resolves when the account is ACTIVE.
+     */
+    link: async (
+      userId: string,
+      authConfigId: string,
+      options: { callbackUrl?: string } = {},
+    ): Promise<ConnectionRequest> => {
+      checkUserId(userId);
+      return (await this.#ready()).auth.link(userId, authConfigId, options);
+    },
+    /**
+     * Stores credentials a user gave (API key, token, username and password) as an ACTIVE account. The
+     * fields are checked against the toolkit's auth scheme.
+     *
+     * @example
+     * await mux.connectedAccounts.create('user_123', config.id, { apiKey: 'sk_…' });
+     */
+    create: async (
+      userId: string,
+      authConfigId: string,
+      credentials: Record<string, string>,
+    ): Promise<ConnectedAccount> => {
+      checkUserId(userId);
+      return (await this.#ready()).auth.createConnectedAccount(userId, authConfigId, credentials);
+    },
+    /** Accounts, newest first, filtered by any of the given users, toolkits, statuses. */
+    list: async (
+      query: {
+        userIds?: string[];
+        toolkits?: string[];
+        statuses?: ConnectionStatus[];
+        authConfigIds?: string[];
+        limit?: number;
+        cursor?: string;
+      } = {},
+    ): Promise<{ items: ConnectedAccount[]; nextCursor: string | undefined }> =>
+      (await this.#ready()).auth.listConnectedAccounts(query),
+    get: async (id: string): Promise<ConnectedAccount> => (await this.#ready()).auth.getConnectedAccount(id),
+    delete: async (id: string): Promise<void> => (await this.#ready()).auth.deleteConnectedAccount(id),
+    /** Refreshes an OAuth account's access token now. */
+    refresh: async (id: string): Promise<ConnectedAccount> =>
+      (await this.#ready()).auth.refreshConnectedAccount(id),
+  };
+
+  readonly auth = {
+    /**
+     * The OAuth callback as a fetch handler (`Request` → `Response`): mount it at `oauthRedirectUri`
+     * in any web framework. It completes the connection and redirects (302) to the callbackUrl of the
+     * connection with `status=success|failed&connected_account_id=…`; an unknown, reused or expired
+     * state is answered 400 with its code, and nothing is stored.
+     *
+     * @example
+     * app.get('/auth/callback', (c) => mux.auth.handleCallback(c.req.raw)); // Hono
+     */
+    handleCallback: async (request: Request): Promise<Response> =>
+      (await this.#ready()).auth.handleCallback(request),
+  };
+
+  readonly vault = {
+    /**
+     * Re-encrypts every stored credential under the current `secretKey`, in batches, while the
+     * service keeps running. Rotate by setting the new key as `secretKey` and the old one in
+     * `previousSecretKeys`, calling this once, then dropping the old key.
+     */
+    rotate: async (options: { batchSize?: number } = {}): Promise<RotationResult> => {
+      const engine = await this.#ready();
+      return rotateSecrets(engine.store, engine.vault, options);
+    },
+  };
+
+  /** Closes the store. */
+  async close(): Promise<void> {
+    const engine = this.#engine;
+    this.#engine = undefined;
+    if (engine) {
+      const { env, store } = await engine;
+      await env.logs.flush();
+      await store.close();
+    }
+  }
+}

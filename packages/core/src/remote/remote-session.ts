@@ -1,0 +1,263 @@
+import { inspect } from 'node:util';
+import { ConnectionRequest } from '../auth/connection-request.js';
+import type { ProxyExecuteRequest, ProxyExecuteResponse } from '../auth/types.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { Tool } from '../catalog/types.js';
+import {
+  type NormalizedSessionConfig,
+  parseSessionConfig,
+  type SessionConfig,
+} from '../config/session-config.js';
+import { ToolMuxError } from '../errors.js';
+import { type ExecutionEnvironment, executeTool } from '../execution/execute.js';
+import type { ToolResult } from '../execution/result.js';
+import { META_TOOLKIT, META_TOOLS, MetaToolSlug, runCalls } from '../meta-tools/meta-tools.js';
+import type { ExecuteOptions, Provider } from '../provider.js';
+import type { ExecutionLog, SearchToolsResult, Session, SessionToolkit } from '../session.js';
+import type { RemoteApi } from './http.js';
+import {
+  type ConnectedAccountWire,
+  type ConnectionRequestWire,
+  type ExecutionLogWire,
+  executionLogOf,
+  type Paged,
+  pageOf,
+  type SessionToolkitWire,
+  type SessionWire,
+  sessionToolkitOf,
+  type ToolResultWire,
+  type ToolSpecWire,
+  toolResultOf,
+  toolSpecOfWire,
+} from './wire.js';
+
+/** What a remote session shares with its ToolMux. */
+export interface RemoteSessionRuntime {
+  api: RemoteApi;
+  provider: Provider<unknown>;
+  /** Runs the session's custom tools here, in the client: no accounts, logs sent to the server. */
+  env: ExecutionEnvironment;
+}
+
+/** A connection request whose status is read from the server. */
+export function remoteConnectionRequest(api: RemoteApi, wire: ConnectionRequestWire): ConnectionRequest {
+  return new ConnectionRequest(
+    {
+      id: wire.id,
+      connectedAccountId: wire.connected_account_id ?? '',
+      toolkit: wire.toolkit,
+      redirectUrl: wire.redirect_url,
+      expiresAt: new Date(wire.expires_at),
+    },
+    async (accountId) => {
+      try {
+        const account = await api.get<ConnectedAccountWire>(
+          `/connected-accounts/${encodeURIComponent(accountId)}`,
+        );
+        return {
+          id: account.id,
+          status: account.status,
+          statusReason: account.status_reason,
+          toolkit: account.toolkit,
+          version: 0,
+        };
+      } catch (error) {
+        if (ToolMuxError.isInstance(error) && error.code === 'CONNECTED_ACCOUNT_NOT_FOUND') return undefined;
+        throw error;
+      }
+    },
+  );
+}
+
+/**
+ * A session served by a toolmux server: tool lists, calls, search, connections and logs go over its
+ * REST API; the session's custom tools (their code is here) run in this process and their log
+ * entries are sent to the server, so `logs()` shows every call.
+ */
+export class RemoteSession<TCollection = unknown> implements Session<TCollection> {
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly #runtime: RemoteSessionRuntime;
+  /** The session's custom tools and their toolkits, as this process runs them. */
+  readonly #local: Catalog;
+  readonly #localSlugs: ReadonlySet<string>;
+  readonly #path: string;
+  #wire: SessionWire;
+  #tools: Promise<TCollection> | undefined;
+
+  /** @internal use `toolmux.create()` or `toolmux.use()` */
+  constructor(wire: SessionWire, runtime: RemoteSessionRuntime, local: Catalog) {
+    this.sessionId = wire.session_id;
+    this.userId = wire.user_id;
+    this.#wire = wire;
+    this.#runtime = runtime;
+    this.#local = local;
+    this.#localSlugs = new Set(local.tools.keys());
+    this.#path = `/sessions/${encodeURIComponent(this.sessionId)}`;
+  }
+
+  get config(): Readonly<NormalizedSessionConfig> {
+    return this.#wire.config;
+  }
+
+  get configVersion(): number {
+    return this.#wire.config_version;
+  }
+
+  get metadata(): Readonly<Record<string, string>> {
+    return this.#wire.metadata;
+  }
+
+  get mcp(): { url: string; headers: { Authorization: string } } {
+    return { url: this.#wire.mcp.url, headers: { ...this.#wire.mcp.headers } };
+  }
+
+  tools(): Promise<TCollection> {
+    this.#tools ??= this.#runtime.api
+      .get<{ items: ToolSpecWire[] }>(`${this.#path}/tools`)
+      .then(
+        (page) =>
+          this.#runtime.provider.wrapTools(page.items.map(toolSpecOfWire), (slug, args, options) =>
+            this.execute(slug, args, options),
+          ) as TCollection,
+      );
+    this.#tools.catch(() => {
+      this.#tools = undefined;
+    });
+    return this.#tools;
+  }
+
+  async execute(slug: string, args: unknown = {}, options: ExecuteOptions = {}): Promise<ToolResult> {
+    const local = this.#localSlugs.has(slug) ? this.#local.tools.get(slug) : undefined;
+    if (local) {
+      return executeTool(this.#runtime.env, {
+        tool: local,
+        toolkit: this.#local.getToolkit(local.toolkit),
+        arguments: args,
+        userId: this.userId,
+        sessionId: this.sessionId,
+        callId: options.callId,
+        signal: options.signal,
+      });
+    }
+    if (slug === MetaToolSlug.MULTI_EXECUTE_TOOL && this.#localSlugs.size > 0) {
+      return this.#multiExecute(args, options);
+    }
+    return this.#remoteExecute(slug, args, options);
+  }
+
+  async #remoteExecute(slug: string, args: unknown, options: ExecuteOptions): Promise<ToolResult> {
+    const result = await this.#runtime.api.post<ToolResultWire>(
+      `${this.#path}/execute`,
+      { tool_slug: slug, arguments: args ?? {}, ...(options.callId ? { call_id: options.callId } : {}) },
+      options.signal,
+    );
+    return toolResultOf(result);
+  }
+
+  /**
+   * TOOLMUX_MULTI_EXECUTE_TOOL in a session with custom tools: run here, so that each custom call
+   * runs in this process and every other call goes to the server (in parallel, as on the server).
+   */
+  #multiExecute(args: unknown, options: ExecuteOptions): Promise<ToolResult> {
+    const meta = META_TOOLS.get(MetaToolSlug.MULTI_EXECUTE_TOOL)!;
+    const tool: Tool = {
+      ...meta,
+      execute: (
+        input: { tools: Array<{ tool_slug: string; arguments: Record<string, unknown> }> },
+        context,
+      ) =>
+        runCalls(
+          input.tools,
+          { signal: context.signal, callId: context.callId },
+          (slug, callArgs, callOptions) => this.execute(slug, callArgs, callOptions),
+        ),
+    };
+    return executeTool(this.#runtime.env, {
+      tool,
+      toolkit: META_TOOLKIT,
+      arguments: args,
+      userId: this.userId,
+      sessionId: this.sessionId,
+      callId: options.callId,
+      signal: options.signal,
+    });
+  }
+
+  async authorize(toolkit: string, options: { callbackUrl?: string } = {}): Promise<ConnectionRequest> {
+    const wire = await this.#runtime.api.post<ConnectionRequestWire>(`${this.#path}/authorize`, {
+      toolkit,
+      ...(options.callbackUrl ? { callback_url: options.callbackUrl } : {}),
+    });
+    return remoteConnectionRequest(this.#runtime.api, wire);
+  }
+
+  async proxyExecute(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse> {
+    const { signal, connectedAccountId, ...rest } = request;
+    return this.#runtime.api.post<ProxyExecuteResponse>(
+      `${this.#path}/proxy`,
+      { ...rest, ...(connectedAccountId ? { connected_account_id: connectedAccountId } : {}) },
+      signal,
+    );
+  }
+
+  async toolkits(options: { limit?: number; cursor?: string; connected?: boolean } = {}): Promise<{
+    items: SessionToolkit[];
+    nextCursor: string | undefined;
+    total: number;
+  }> {
+    const page = await this.#runtime.api.get<Paged<SessionToolkitWire> & { total: number }>(
+      `${this.#path}/toolkits`,
+      { limit: options.limit, cursor: options.cursor, connected: options.connected },
+    );
+    return { ...pageOf(page, sessionToolkitOf), total: page.total };
+  }
+
+  search(options: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult> {
+    return this.#runtime.api.post<SearchToolsResult>(`${this.#path}/search`, {
+      query: options.query,
+      ...(options.knownFields ? { known_fields: options.knownFields } : {}),
+      ...(options.limit ? { limit: options.limit } : {}),
+    });
+  }
+
+  async update(changes: SessionConfig): Promise<number> {
+    const parsed = parseSessionConfig(changes);
+    if (parsed.experimental) {
+      throw new ToolMuxError({
+        code: 'CONFIG_INVALID',
+        message:
+          'experimental (custom tools and toolkits) cannot change in update(): create a new session with them.',
+      });
+    }
+    this.#wire = await this.#runtime.api.call<SessionWire>('PATCH', this.#path, {
+      body: { config: parsed, expected_version: this.#wire.config_version },
+    });
+    this.#tools = undefined;
+    return this.#wire.config_version;
+  }
+
+  async logs(
+    options: { limit?: number; cursor?: string } = {},
+  ): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
+    await this.#runtime.env.logs.flush();
+    const page = await this.#runtime.api.get<Paged<ExecutionLogWire>>(`${this.#path}/logs`, {
+      limit: options.limit,
+      cursor: options.cursor,
+    });
+    return pageOf(page, executionLogOf);
+  }
+
+  toJSON(): { sessionId: string; userId: string; configVersion: number; mcp: { url: string } } {
+    return {
+      sessionId: this.sessionId,
+      userId: this.userId,
+      configVersion: this.configVersion,
+      mcp: { url: this.mcp.url },
+    };
+  }
+
+  [inspect.custom](): string {
+    return `Session ${inspect({ ...this.toJSON(), remote: true })}`;
+  }
+}

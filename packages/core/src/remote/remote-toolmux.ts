@@ -1,0 +1,353 @@
+import type { ConnectionRequest } from '../auth/connection-request.js';
+import type {
+  AuthConfig,
+  ConnectedAccount,
+  ConnectionStatus,
+  CreateAuthConfigOptions,
+} from '../auth/types.js';
+import { Catalog } from '../catalog/catalog.js';
+import { declarationOf, toolkitDeclarationOf } from '../catalog/declarations.js';
+import type { Tool, Toolkit } from '../catalog/types.js';
+import { parseSessionConfig, type SessionConfig } from '../config/session-config.js';
+import { ToolMuxError } from '../errors.js';
+import type { ExecutionEnvironment } from '../execution/execute.js';
+import { ExecutionLogWriter } from '../execution/log-writer.js';
+import type { ToolResult } from '../execution/result.js';
+import type { CollectionOf, Provider } from '../provider.js';
+import type { Session } from '../session.js';
+import type { ExecutionLogRecord } from '../store/types.js';
+import type { SessionSummary, ToolkitInfo, ToolMuxApi, ToolMuxOptions } from '../toolmux.js';
+import { consoleLogger } from '../util/logger.js';
+import { RemoteApi } from './http.js';
+import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
+import {
+  type AuthConfigWire,
+  authConfigOf,
+  type ConnectedAccountWire,
+  type ConnectionRequestWire,
+  connectedAccountOf,
+  executionLogWire,
+  type Paged,
+  pageOf,
+  type SessionSummaryWire,
+  type SessionWire,
+  sessionSummaryOf,
+  type ToolkitWire,
+  type ToolResultWire,
+  type ToolSpecWire,
+  toolkitInfoOf,
+  toolResultOf,
+  toolSpecOfWire,
+} from './wire.js';
+
+/** Options that configure an embedded engine; a remote ToolMux refuses them rather than ignore them. */
+const EMBEDDED_ONLY = [
+  'toolkits',
+  'store',
+  'secretKey',
+  'previousSecretKeys',
+  'embed',
+  'managedAuth',
+  'allowedCallbackUrls',
+  'defaultCallbackUrl',
+  'oauthRedirectUri',
+] as const;
+
+const MIN_API_KEY_LENGTH = 16;
+
+const id = (value: string) => encodeURIComponent(value);
+
+/**
+ * The engine behind `new ToolMux({ baseUrl, apiKey })`: the API of an embedded ToolMux, answered by
+ * the toolmux server at `baseUrl`. Sessions may carry custom tools: the server learns their
+ * declarations (name, description, schemas) so search and tool lists include them, and their calls
+ * run here.
+ */
+export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P> {
+  readonly provider: P;
+  readonly baseUrl: string;
+  readonly #api: RemoteApi;
+  readonly #env: ExecutionEnvironment;
+  readonly #logs: ExecutionLogWriter;
+
+  constructor(options: ToolMuxOptions<P>, provider: P) {
+    this.provider = provider;
+    const given = EMBEDDED_ONLY.filter((key) => options[key] !== undefined);
+    if (given.length > 0) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `${given.join(', ')} configure an embedded ToolMux; with apiKey (remote mode) the server at baseUrl owns them. Remove ${given.length === 1 ? 'it' : 'them'}, or drop apiKey to run embedded.`,
+      });
+    }
+    if (options.baseUrl === undefined) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message:
+          'Remote mode needs baseUrl: the URL of your toolmux server, e.g. new ToolMux({ baseUrl: "https://tools.example.com", apiKey }).',
+      });
+    }
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    if (!/^https?:\/\/[^/]/.test(this.baseUrl)) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `baseUrl must be an http(s) URL, got "${options.baseUrl}".`,
+      });
+    }
+    if (typeof options.apiKey !== 'string' || options.apiKey.length < MIN_API_KEY_LENGTH) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `apiKey must be the server's project API key (TOOLMUX_API_KEY, at least ${MIN_API_KEY_LENGTH} characters), got ${typeof options.apiKey === 'string' ? `${options.apiKey.length} characters` : typeof options.apiKey}.`,
+      });
+    }
+    const fetch = options.fetch ?? globalThis.fetch;
+    const logger = options.logger ?? consoleLogger;
+    this.#api = new RemoteApi({ baseUrl: this.baseUrl, apiKey: options.apiKey, fetch });
+    this.#logs = new ExecutionLogWriter({ insertLogs: (records) => this.#uploadLogs(records) }, logger);
+    this.#env = {
+      logs: this.#logs,
+      logger,
+      fetch,
+      // Custom tools of a remote session need no account (the server checks it at create()).
+      resolveAccount: async () => ({ accountId: null, credentials: undefined }),
+    };
+  }
+
+  /** Log entries of calls that ran here, sent to their sessions on the server. */
+  async #uploadLogs(records: readonly ExecutionLogRecord[]): Promise<void> {
+    const bySession = new Map<string, ExecutionLogRecord[]>();
+    for (const record of records) {
+      const key = record.sessionId ?? '';
+      bySession.set(key, [...(bySession.get(key) ?? []), record]);
+    }
+    await Promise.all(
+      [...bySession].map(([sessionId, items]) =>
+        this.#api.post(`/sessions/${id(sessionId)}/logs`, { items: items.map(executionLogWire) }),
+      ),
+    );
+  }
+
+  #session(wire: SessionWire, customTools: readonly Tool[], customToolkits: readonly Toolkit[]) {
+    const local = new Catalog([]).extend(customToolkits, customTools);
+    return new RemoteSession<CollectionOf<P>>(
+      wire,
+      { api: this.#api, provider: this.provider, env: this.#env },
+      local,
+    );
+  }
+
+  async create(userId: string, config: SessionConfig = {}): Promise<Session<CollectionOf<P>>> {
+    const { experimental, ...rest } = parseSessionConfig(config);
+    const customTools = experimental?.customTools ?? [];
+    const customToolkits = experimental?.customToolkits ?? [];
+    const notTools = [...customTools, ...customToolkits.flatMap((toolkit) => toolkit?.tools ?? [])].filter(
+      (tool) => tool?.kind !== 'toolmux.tool',
+    );
+    if (notTools.length > 0 || customToolkits.some((toolkit) => toolkit?.kind !== 'toolmux.toolkit')) {
+      throw new ToolMuxError({
+        code: 'CONFIG_INVALID',
+        message:
+          'experimental.customTools must hold defineTool() results and experimental.customToolkits defineToolkit() results.',
+      });
+    }
+    const declarations =
+      customTools.length + customToolkits.length > 0
+        ? {
+            experimental: {
+              customTools: customTools.map(declarationOf),
+              customToolkits: customToolkits.map(toolkitDeclarationOf),
+            },
+          }
+        : {};
+    const wire = await this.#api.post<SessionWire>('/sessions', {
+      user_id: userId,
+      config: { ...rest, ...declarations },
+    });
+    return this.#session(wire, customTools, customToolkits);
+  }
+
+  async use(
+    sessionId: string,
+    options: { customTools?: Tool[]; customToolkits?: Toolkit[] } = {},
+  ): Promise<Session<CollectionOf<P>>> {
+    if (typeof sessionId !== 'string' || sessionId === '') {
+      throw new ToolMuxError({
+        code: 'SESSION_NOT_FOUND',
+        message: `No session "${String(sessionId)}". Create one with create(userId, config); session ids start with "ses_".`,
+      });
+    }
+    const wire = await this.#api.get<SessionWire>(`/sessions/${id(sessionId)}`);
+    const customTools = options.customTools ?? [];
+    const customToolkits = options.customToolkits ?? [];
+    const missing = [
+      ...wire.config.customTools.filter((slug) => !customTools.some((tool) => tool.slug === slug)),
+      ...wire.config.customToolkits.filter(
+        (slug) => !customToolkits.some((toolkit) => toolkit.slug === slug),
+      ),
+    ];
+    if (missing.length > 0) {
+      throw new ToolMuxError({
+        code: 'SESSION_CUSTOM_TOOLS_MISSING',
+        message: `Session ${sessionId} was created with custom tools or toolkits ${missing.join(', ')}; pass them again: use(sessionId, { customTools, customToolkits }).`,
+      });
+    }
+    return this.#session(wire, customTools, customToolkits);
+  }
+
+  readonly sessions = {
+    list: async (
+      query: { userId?: string; limit?: number; cursor?: string } = {},
+    ): Promise<{ items: SessionSummary[]; nextCursor: string | undefined }> =>
+      pageOf(
+        await this.#api.get<Paged<SessionSummaryWire>>('/sessions', {
+          user_id: query.userId,
+          limit: query.limit,
+          cursor: query.cursor,
+        }),
+        sessionSummaryOf,
+      ),
+  };
+
+  readonly toolkits = {
+    list: async (
+      query: { search?: string; limit?: number; cursor?: string } = {},
+    ): Promise<{ items: ToolkitInfo[]; nextCursor: string | undefined; total: number }> => {
+      const page = await this.#api.get<Paged<ToolkitWire> & { total: number }>('/toolkits', query);
+      return { ...pageOf(page, toolkitInfoOf), total: page.total };
+    },
+    get: async (slug: string): Promise<ToolkitInfo> =>
+      toolkitInfoOf(await this.#api.get<ToolkitWire>(`/toolkits/${id(slug)}`)),
+  };
+
+  readonly tools = {
+    get: async (
+      userId: string,
+      filter: Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'>,
+    ): Promise<CollectionOf<P>> => {
+      const page = await this.#api.post<{ items: ToolSpecWire[] }>('/tools/list', {
+        user_id: userId,
+        filter: parseSessionConfig(filter),
+      });
+      return this.provider.wrapTools(page.items.map(toolSpecOfWire), (slug, args, options) =>
+        this.tools.execute(slug, {
+          userId,
+          arguments: args,
+          callId: options?.callId,
+          signal: options?.signal,
+        }),
+      ) as CollectionOf<P>;
+    },
+    execute: async (
+      slug: string,
+      request: {
+        userId: string;
+        arguments?: unknown;
+        connectedAccountId?: string;
+        signal?: AbortSignal;
+        callId?: string;
+      },
+    ): Promise<ToolResult> =>
+      toolResultOf(
+        await this.#api.post<ToolResultWire>(
+          '/tools/execute',
+          {
+            tool_slug: slug,
+            user_id: request.userId,
+            arguments: request.arguments ?? {},
+            ...(request.connectedAccountId ? { connected_account_id: request.connectedAccountId } : {}),
+            ...(request.callId ? { call_id: request.callId } : {}),
+          },
+          request.signal,
+        ),
+      ),
+  };
+
+  readonly authConfigs = {
+    create: async (toolkit: string, options: CreateAuthConfigOptions): Promise<AuthConfig> =>
+      authConfigOf(
+        await this.#api.post<AuthConfigWire>('/auth-configs', {
+          toolkit,
+          type: options.type,
+          ...(options.name ? { name: options.name } : {}),
+          ...(options.type === 'oauth2'
+            ? {
+                client_id: options.clientId,
+                ...(options.clientSecret ? { client_secret: options.clientSecret } : {}),
+                ...(options.scopes ? { scopes: options.scopes } : {}),
+              }
+            : {}),
+        }),
+      ),
+    list: async (
+      query: { toolkit?: string; limit?: number; cursor?: string } = {},
+    ): Promise<{ items: AuthConfig[]; nextCursor: string | undefined }> =>
+      pageOf(await this.#api.get<Paged<AuthConfigWire>>('/auth-configs', query), authConfigOf),
+    get: async (configId: string): Promise<AuthConfig> =>
+      authConfigOf(await this.#api.get<AuthConfigWire>(`/auth-configs/${id(configId)}`)),
+    delete: async (configId: string): Promise<void> => {
+      await this.#api.call('DELETE', `/auth-configs/${id(configId)}`);
+    },
+  };
+
+  readonly connectedAccounts = {
+    link: async (
+      userId: string,
+      authConfigId: string,
+      options: { callbackUrl?: string } = {},
+    ): Promise<ConnectionRequest> =>
+      remoteConnectionRequest(
+        this.#api,
+        await this.#api.post<ConnectionRequestWire>('/connected-accounts/link', {
+          user_id: userId,
+          auth_config_id: authConfigId,
+          ...(options.callbackUrl ? { callback_url: options.callbackUrl } : {}),
+        }),
+      ),
+    create: async (
+      userId: string,
+      authConfigId: string,
+      credentials: Record<string, string>,
+    ): Promise<ConnectedAccount> =>
+      connectedAccountOf(
+        await this.#api.post<ConnectedAccountWire>('/connected-accounts', {
+          user_id: userId,
+          auth_config_id: authConfigId,
+          credentials,
+        }),
+      ),
+    list: async (
+      query: {
+        userIds?: string[];
+        toolkits?: string[];
+        statuses?: ConnectionStatus[];
+        authConfigIds?: string[];
+        limit?: number;
+        cursor?: string;
+      } = {},
+    ): Promise<{ items: ConnectedAccount[]; nextCursor: string | undefined }> =>
+      pageOf(
+        await this.#api.get<Paged<ConnectedAccountWire>>('/connected-accounts', {
+          user_ids: query.userIds,
+          toolkits: query.toolkits,
+          statuses: query.statuses,
+          auth_config_ids: query.authConfigIds,
+          limit: query.limit,
+          cursor: query.cursor,
+        }),
+        connectedAccountOf,
+      ),
+    get: async (accountId: string): Promise<ConnectedAccount> =>
+      connectedAccountOf(await this.#api.get<ConnectedAccountWire>(`/connected-accounts/${id(accountId)}`)),
+    delete: async (accountId: string): Promise<void> => {
+      await this.#api.call('DELETE', `/connected-accounts/${id(accountId)}`);
+    },
+    refresh: async (accountId: string): Promise<ConnectedAccount> =>
+      connectedAccountOf(
+        await this.#api.post<ConnectedAccountWire>(`/connected-accounts/${id(accountId)}/refresh`, undefined),
+      ),
+  };
+
+  /** Sends the log entries of calls that ran here. */
+  async close(): Promise<void> {
+    await this.#logs.flush();
+  }
+}
