@@ -20,6 +20,12 @@ export type {
   ToolSearchResult,
 } from './search/tool-index.js';
 export { DEFAULT_RANKING, ToolIndex } from './search/tool-index.js';
-export { EmbeddedSession, embeddedSession, exposedToolSpecs, toolSpecOf } from './session.js';
+export {
+  catalogToolSpecs,
+  EmbeddedSession,
+  embeddedSession,
+  exposedToolSpecs,
+  toolSpecOf,
+} from './session.js';
 export { newId } from './util/ids.js';
 export { deriveSessionToken, hashToken, tokenMatches } from './util/secret-key.js';

@@ -675,3 +675,15 @@ export function embeddedSession(session: Session<unknown>): EmbeddedSession<unkn
     message: 'This needs a session of an embedded ToolMux; this one is served by a remote toolmux server.',
   });
 }
+
+/**
+ * The specs of the catalog tools a filter selects (`mux.tools.get` without the provider), validated
+ * like a session config.
+ */
+export function catalogToolSpecs(
+  catalog: Catalog,
+  filter: Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'>,
+): ToolSpec[] {
+  const config = normalizeSessionConfig(parseSessionConfig(filter), catalog);
+  return [...catalog.tools.values()].filter((tool) => isToolVisible(config, tool)).map(toolSpecOf);
+}

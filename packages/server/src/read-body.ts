@@ -1,15 +1,16 @@
-import { HttpError, invalidRequest } from './http-errors.js';
+import { ToolMuxError } from '@toolmux/core';
+import { invalidRequest } from './http-errors.js';
 
 /** Default limit of a request body: 1 MiB. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 const decoder = new TextDecoder();
 
-function tooLarge(maxBytes: number): HttpError {
-  return new HttpError(
-    'REQUEST_TOO_LARGE',
-    `The request body is larger than ${maxBytes} bytes; send less data per request.`,
-  );
+function tooLarge(maxBytes: number): ToolMuxError {
+  return new ToolMuxError({
+    code: 'REQUEST_TOO_LARGE',
+    message: `The request body is larger than ${maxBytes} bytes; send less data per request.`,
+  });
 }
 
 /**
@@ -57,10 +58,10 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   const text = await readBodyText(request, maxBytes);
   if (text.trim() === '') return undefined;
   if (!isJsonContentType(request.headers.get('content-type'))) {
-    throw new HttpError(
-      'UNSUPPORTED_MEDIA_TYPE',
-      'The request body must be JSON: send it with "Content-Type: application/json".',
-    );
+    throw new ToolMuxError({
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      message: 'The request body must be JSON: send it with "Content-Type: application/json".',
+    });
   }
   try {
     return JSON.parse(text);

@@ -146,13 +146,32 @@ export class RemoteSession<TCollection = unknown> implements Session<TCollection
     return this.#remoteExecute(slug, args, options);
   }
 
+  /**
+   * One call on the server. Like an embedded call it never throws: an abort, an unreachable server or
+   * a refused request is a failed result the model can read (`logId` is empty when the server's log
+   * entry is not known here; the server logs an aborted call as TOOL_ABORTED).
+   */
   async #remoteExecute(slug: string, args: unknown, options: ExecuteOptions): Promise<ToolResult> {
-    const result = await this.#runtime.api.post<ToolResultWire>(
-      `${this.#path}/execute`,
-      { tool_slug: slug, arguments: args ?? {}, ...(options.callId ? { call_id: options.callId } : {}) },
-      options.signal,
-    );
-    return toolResultOf(result);
+    try {
+      const result = await this.#runtime.api.post<ToolResultWire>(
+        `${this.#path}/execute`,
+        { tool_slug: slug, arguments: args ?? {}, ...(options.callId ? { call_id: options.callId } : {}) },
+        options.signal,
+      );
+      return toolResultOf(result);
+    } catch (error) {
+      if (options.signal?.aborted) {
+        return {
+          successful: false,
+          data: null,
+          error: `${slug} was aborted.`,
+          code: 'TOOL_ABORTED',
+          logId: '',
+        };
+      }
+      if (!ToolMuxError.isInstance(error)) throw error;
+      return { successful: false, data: null, error: error.message, code: error.code, logId: '' };
+    }
   }
 
   /**

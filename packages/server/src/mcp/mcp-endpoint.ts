@@ -10,7 +10,6 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolSpec } from '@toolmux/core';
 import { formatToolResultForModel, ToolMuxError, type ToolResult } from '@toolmux/core';
-import { HttpError } from '../http-errors.js';
 import { isJsonContentType, readBodyText } from '../read-body.js';
 import type { CachedSession, SessionCache } from '../session-cache.js';
 
@@ -161,7 +160,7 @@ export class McpEndpoint {
     try {
       payload = JSON.parse(await readBodyText(request, this.#options.bodyLimit));
     } catch (error) {
-      if (error instanceof HttpError) {
+      if (ToolMuxError.isInstance(error)) {
         return httpRpcError(error.status, ErrorCode.InvalidRequest, error.message, error.code);
       }
       return httpRpcError(

@@ -11,10 +11,20 @@ import {
   ToolMuxError,
   type ToolResult,
 } from '@toolmux/core';
+import {
+  catalogToolSpecs,
+  declaredTool,
+  declaredToolkit,
+  embeddedSession,
+  type ToolDeclaration,
+  type ToolkitDeclaration,
+} from '@toolmux/core/internal';
 import type { z } from 'zod';
 import type { SessionCache } from '../session-cache.js';
 import { type Route, route } from './route.js';
 import {
+  AddLogsBody,
+  AddLogsResultSchema,
   CreateSessionBody,
   ExecuteInSessionBody,
   ExecuteToolBody,
@@ -23,6 +33,9 @@ import {
   ListLogsQuery,
   ListSessionsQuery,
   ListToolkitsQuery,
+  ListToolsBody,
+  ProxyBody,
+  ProxyResponseSchema,
   SearchBody,
   SearchResultSchema,
   SessionListSchema,
@@ -72,6 +85,7 @@ export function toolSpecJson(spec: ToolSpec): Wire<typeof ToolSpecSchema> {
     description: spec.description,
     toolkit: spec.toolkit,
     input_schema: spec.inputSchema,
+    ...(spec.strictInputSchema ? { strict_input_schema: spec.strictInputSchema } : {}),
     ...(spec.outputSchema ? { output_schema: spec.outputSchema } : {}),
     annotations: spec.annotations,
   };
@@ -153,8 +167,27 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       body: CreateSessionBody,
       response: SessionSchema,
       status: 201,
-      handle: async ({ body }) =>
-        sessionJson(await toolmux.create(body.user_id, body.config as SessionConfig | undefined)),
+      handle: async ({ body }) => {
+        const { experimental, ...config } = body.config ?? {};
+        return sessionJson(
+          await toolmux.create(body.user_id, {
+            ...(config as SessionConfig),
+            // A remote SDK's custom tools: described here, run in the SDK's process.
+            ...(experimental
+              ? {
+                  experimental: {
+                    customTools: (experimental.customTools ?? []).map((tool) =>
+                      declaredTool(tool as ToolDeclaration),
+                    ),
+                    customToolkits: (experimental.customToolkits ?? []).map((toolkit) =>
+                      declaredToolkit(toolkit as ToolkitDeclaration),
+                    ),
+                  },
+                }
+              : {}),
+          }),
+        );
+      },
     }),
     route({
       method: 'get',
@@ -228,7 +261,9 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       response: ToolResultSchema,
       handle: async ({ params, body, signal }) => {
         const { session } = await sessions.get(params.sessionId);
-        return toolResultJson(await session.execute(body.tool_slug, body.arguments ?? {}, { signal }));
+        return toolResultJson(
+          await session.execute(body.tool_slug, body.arguments ?? {}, { signal, callId: body.call_id }),
+        );
       },
     }),
     route({
@@ -289,6 +324,74 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       },
     }),
     route({
+      method: 'post',
+      path: '/sessions/:sessionId/proxy',
+      operationId: 'proxyExecute',
+      summary: "Call a toolkit's API directly with the session user's account (session.proxyExecute).",
+      tag: 'sessions',
+      params: SessionParams,
+      body: ProxyBody,
+      response: ProxyResponseSchema,
+      handle: async ({ params, body, signal }) => {
+        const { session } = await sessions.get(params.sessionId);
+        return session.proxyExecute({
+          toolkit: body.toolkit,
+          endpoint: body.endpoint,
+          method: body.method,
+          body: body.body,
+          parameters: body.parameters,
+          connectedAccountId: body.connected_account_id,
+          signal,
+        });
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/sessions/:sessionId/logs',
+      operationId: 'addSessionLogs',
+      summary:
+        "Add log entries of calls a remote-mode SDK ran itself (the session's custom tools); other tools are refused.",
+      tag: 'sessions',
+      params: SessionParams,
+      body: AddLogsBody,
+      response: AddLogsResultSchema,
+      status: 201,
+      handle: async ({ params, body }) => {
+        const { session } = await sessions.get(params.sessionId);
+        embeddedSession(session).recordClientLogs(
+          body.items.map((item) => ({
+            id: item.id,
+            sessionId: session.sessionId,
+            userId: session.userId,
+            toolSlug: item.tool_slug,
+            toolkit: item.toolkit,
+            connectedAccountId: null,
+            callId: item.call_id,
+            status: item.status,
+            errorCode: item.error_code,
+            errorMessage: item.error_message,
+            durationMs: item.duration_ms,
+            input: item.input,
+            output: item.output,
+            createdAt: new Date(item.created_at),
+          })),
+        );
+        return { added: body.items.length };
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/tools/list',
+      operationId: 'listTools',
+      summary: 'The tools a filter selects, as providers receive them, without a session (mux.tools.get).',
+      tag: 'tools',
+      body: ListToolsBody,
+      response: ToolSpecListSchema,
+      handle: async ({ body }) => ({
+        items: catalogToolSpecs(toolmux.catalog, (body.filter ?? {}) as SessionConfig).map(toolSpecJson),
+      }),
+    }),
+    route({
       method: 'get',
       path: '/toolkits',
       operationId: 'listToolkits',
@@ -329,6 +432,7 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
             userId: body.user_id,
             arguments: body.arguments ?? {},
             connectedAccountId: body.connected_account_id,
+            callId: body.call_id,
             signal,
           }),
         ),

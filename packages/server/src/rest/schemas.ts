@@ -1,6 +1,5 @@
 import { TOOL_TAGS, TOOLMUX_ERROR_CODES } from '@toolmux/core';
 import { z } from 'zod';
-import { HTTP_ERROR_CODES } from '../http-errors.js';
 
 /**
  * The zod schemas of the REST API: each one validates requests (or types responses) and becomes a
@@ -14,10 +13,7 @@ export function component<T extends z.ZodType>(id: string, schema: T, descriptio
   return schema;
 }
 
-const ERROR_CODES = [...Object.keys(TOOLMUX_ERROR_CODES), ...Object.keys(HTTP_ERROR_CODES)] as [
-  string,
-  ...string[],
-];
+const ERROR_CODES = Object.keys(TOOLMUX_ERROR_CODES) as [string, ...string[]];
 
 export const ErrorSchema = component(
   'Error',
@@ -94,11 +90,61 @@ export const SessionConfigSchema = component(
   'The config `mux.create(userId, config)` takes (custom tools are code and cannot be sent over HTTP).',
 );
 
+// ---- custom tools of remote-mode clients ----
+
+const ToolAnnotationsInput = z.strictObject({
+  title: z.string().optional(),
+  readOnlyHint: z.boolean().optional(),
+  destructiveHint: z.boolean().optional(),
+  idempotentHint: z.boolean().optional(),
+  openWorldHint: z.boolean().optional(),
+});
+
+export const ToolDeclarationSchema = component(
+  'ToolDeclaration',
+  z.strictObject({
+    slug: z.string().min(1).max(64),
+    name: z.string().min(1).max(200),
+    description: z.string().min(1).max(8192),
+    toolkit: z.string().max(64).describe('Empty: the tool joins `custom` (or the toolkit of its prefix).'),
+    inputSchema: jsonSchema,
+    outputSchema: jsonSchema.optional(),
+    annotations: ToolAnnotationsInput,
+    tags: z.array(z.string().max(100)).max(50),
+  }),
+  'A custom tool without its code: it runs in the client that declared it (remote mode).',
+);
+
+export const ToolkitDeclarationSchema = component(
+  'ToolkitDeclaration',
+  z.strictObject({
+    slug: z.string().min(1).max(64),
+    name: z.string().min(1).max(200),
+    description: z.string().min(1).max(8192),
+    categories: z.array(z.string().max(100)).max(20),
+    tools: z.array(ToolDeclarationSchema).max(500),
+  }),
+  'A custom toolkit (no auth) whose tools run in the client that declared it.',
+);
+
 // ---- sessions ----
 
 export const CreateSessionBody = component(
   'CreateSessionRequest',
-  z.strictObject({ user_id: userId, config: SessionConfigSchema.optional() }),
+  z.strictObject({
+    user_id: userId,
+    config: SessionConfigSchema.extend({
+      experimental: z
+        .strictObject({
+          customTools: z.array(ToolDeclarationSchema).max(500).optional(),
+          customToolkits: z.array(ToolkitDeclarationSchema).max(50).optional(),
+        })
+        .optional()
+        .describe(
+          "Declarations of the custom tools a remote-mode SDK runs itself: the server lists and searches them; calls run in the SDK's process.",
+        ),
+    }).optional(),
+  }),
 );
 
 export const UpdateSessionBody = component(
@@ -173,6 +219,9 @@ export const ToolSpecSchema = component(
     description: z.string(),
     toolkit: z.string(),
     input_schema: jsonSchema,
+    strict_input_schema: jsonSchema
+      .optional()
+      .describe("The author's schema for OpenAI strict mode, when there is one (meta-tools)."),
     output_schema: jsonSchema.optional(),
     annotations: ToolAnnotationsSchema,
   }),
@@ -181,9 +230,61 @@ export const ToolSpecSchema = component(
 
 export const ToolSpecListSchema = component('ToolSpecList', z.object({ items: z.array(ToolSpecSchema) }));
 
+const callId = z
+  .string()
+  .min(1)
+  .max(256)
+  .optional()
+  .describe("The agent framework's tool call id, written to the execution log.");
+
 export const ExecuteInSessionBody = component(
   'ExecuteInSessionRequest',
-  z.strictObject({ tool_slug: z.string().min(1), arguments: toolArguments }),
+  z.strictObject({ tool_slug: z.string().min(1), arguments: toolArguments, call_id: callId }),
+);
+
+export const ListToolsBody = component(
+  'ListToolsRequest',
+  z.strictObject({
+    user_id: userId,
+    filter: SessionConfigSchema.pick({ toolkits: true, tools: true, tags: true })
+      .optional()
+      .describe('Which tools: toolkits, per-toolkit tools and tags, as in a session config.'),
+  }),
+);
+
+export const ProxyBody = component(
+  'ProxyRequest',
+  z.strictObject({
+    toolkit: z.string().min(1),
+    endpoint: z
+      .string()
+      .min(1)
+      .max(4096)
+      .describe("A path under the toolkit's base URL, or a URL on its origin."),
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).optional(),
+    body: z.unknown().optional().describe('An object is sent as JSON; a string as is.'),
+    parameters: z
+      .array(
+        z.strictObject({
+          in: z.enum(['header', 'query']),
+          name: z.string().min(1),
+          value: z.union([z.string(), z.number(), z.boolean()]),
+        }),
+      )
+      .max(100)
+      .optional(),
+    connected_account_id: z.string().min(1).optional(),
+  }),
+);
+
+export const ProxyResponseSchema = component(
+  'ProxyResponse',
+  z.object({
+    status: z.number().int(),
+    headers: z.record(z.string(), z.string()),
+    data: z.unknown().describe('Parsed JSON, else text; credentials masked.'),
+  }),
+  "The provider's answer to a proxied call, with every credential value masked.",
 );
 
 export const ExecuteToolBody = component(
@@ -193,6 +294,7 @@ export const ExecuteToolBody = component(
     user_id: userId,
     arguments: toolArguments,
     connected_account_id: z.string().min(1).optional().describe('Run with this account (`ca_…`).'),
+    call_id: callId,
   }),
 );
 
@@ -327,3 +429,24 @@ export const ExecutionLogListSchema = component(
 );
 
 export const ListLogsQuery = z.strictObject({ limit: limit(1000), cursor });
+
+export const AddLogsBody = component(
+  'AddExecutionLogsRequest',
+  z.strictObject({
+    items: z
+      .array(
+        ExecutionLogSchema.extend({
+          id: z.string().regex(/^log_[A-Za-z0-9]+$/, 'must be a log id (log_…)'),
+          input: z.string().max(8192),
+          output: z.string().max(8192),
+          error_message: z.string().max(8192).nullable(),
+          duration_ms: z.number().min(0),
+          created_at: z.iso.datetime({ offset: true }),
+        }),
+      )
+      .min(1)
+      .max(500),
+  }),
+);
+
+export const AddLogsResultSchema = component('AddExecutionLogsResult', z.object({ added: z.number().int() }));

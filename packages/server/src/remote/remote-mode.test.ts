@@ -1,0 +1,467 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  defineTool,
+  defineToolkit,
+  MetaToolSlug,
+  type PlainTool,
+  SessionPreset,
+  ToolMux,
+  ToolMuxError,
+} from '@toolmux/core';
+import { createSampleToolkits } from '@toolmux/core/test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { startTestServer, type TestServer } from '../testing/index.js';
+
+const sample = createSampleToolkits();
+let server: TestServer;
+let remote: ToolMux;
+
+beforeAll(async () => {
+  server = await startTestServer({ toolkits: sample.toolkits });
+  remote = server.remote();
+});
+afterAll(() => server.close());
+
+/** The error a promise rejects with (fails the test when it resolves). */
+async function rejection(promise: Promise<unknown>): Promise<ToolMuxError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  if (!ToolMuxError.isInstance(error)) throw new Error(`expected a ToolMuxError, got ${String(error)}`);
+  return error;
+}
+
+/** A custom tool of the app, run in the SDK's process; `ran` shows which process ran it. */
+function lookupTool(ran: Array<{ sku: string; sessionId: string | undefined }>) {
+  return defineTool({
+    slug: 'SHOP_LOOKUP_STOCK',
+    toolkit: 'shop',
+    description: 'Look up how many items of a product (by SKU) are in stock in the warehouse.',
+    inputSchema: z.object({ sku: z.string().describe('The product SKU, like "A-100"') }),
+    annotations: { readOnlyHint: true },
+    execute: async ({ sku }, ctx) => {
+      ran.push({ sku, sessionId: ctx.sessionId });
+      if (sku === 'BROKEN') throw new Error('warehouse offline');
+      return { sku, inStock: 7 };
+    },
+  });
+}
+
+describe('remote mode: the same API over REST', () => {
+  it('creates, lists and resumes sessions that the embedded ToolMux of the server stores', async () => {
+    expect(remote.mode).toBe('remote');
+    const session = await remote.create('user_remote_1', {
+      toolkits: ['tasks', 'notes'],
+      metadata: { bot: 'support' },
+    });
+    expect(session.sessionId).toMatch(/^ses_/);
+    expect(session.userId).toBe('user_remote_1');
+    expect(session.configVersion).toBe(1);
+    expect(session.mcp.url).toBe(`${server.url}/mcp/${session.sessionId}`);
+
+    const stored = await server.embedded.use(session.sessionId);
+    expect(stored.config).toEqual(session.config);
+    expect(stored.mcp.headers).toEqual(session.mcp.headers);
+
+    const listed = await remote.sessions.list({ userId: 'user_remote_1' });
+    expect(listed.items.map((item) => item.sessionId)).toEqual([session.sessionId]);
+    expect(listed.items[0]!.metadata).toEqual({ bot: 'support' });
+    expect(listed.items[0]!.createdAt).toBeInstanceOf(Date);
+
+    const resumed = await remote.use(session.sessionId);
+    expect(resumed.config).toEqual(session.config);
+  });
+
+  it('hands out the same tools as an embedded session, and runs them on the server', async () => {
+    const session = await remote.create('user_remote_2', {
+      toolkits: ['tasks'],
+      preload: { tools: ['TASKS_CREATE_TASK'] },
+    });
+    const embedded = await server.embedded.use(session.sessionId);
+    const tools = (await session.tools()) as PlainTool[];
+    const embeddedTools = (await embedded.tools()) as PlainTool[];
+    expect(tools.map(({ name, description, inputSchema }) => ({ name, description, inputSchema }))).toEqual(
+      embeddedTools.map(({ name, description, inputSchema }) => ({ name, description, inputSchema })),
+    );
+
+    const before = sample.calls.length;
+    const create = tools.find((tool) => tool.name === 'TASKS_CREATE_TASK')!;
+    const result = await create.execute({ title: 'Ship remote mode' }, { callId: 'call_1' });
+    expect(result).toMatchObject({ successful: true, error: null, data: { title: 'Ship remote mode' } });
+    expect(result.logId).toMatch(/^log_/);
+    expect(sample.calls.slice(before)).toEqual([
+      expect.objectContaining({
+        slug: 'TASKS_CREATE_TASK',
+        context: expect.objectContaining({ sessionId: session.sessionId, callId: 'call_1' }),
+      }),
+    ]);
+
+    const invalid = await session.execute('TASKS_CREATE_TASK', { title: 42 });
+    expect(invalid).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+    const hidden = await session.execute('NOTES_CREATE_NOTE', { title: 'x' });
+    expect(hidden).toMatchObject({ successful: false, code: 'TOOL_NOT_IN_SESSION' });
+
+    const logs = await session.logs();
+    expect(logs.items.map((log) => log.toolSlug)).toEqual([
+      'NOTES_CREATE_NOTE',
+      'TASKS_CREATE_TASK',
+      'TASKS_CREATE_TASK',
+    ]);
+    expect(logs.items[2]).toMatchObject({ id: result.logId, callId: 'call_1', status: 'success' });
+    expect(logs.items[2]!.createdAt).toBeInstanceOf(Date);
+  });
+
+  it('searches, lists toolkits with their connection, and updates the config', async () => {
+    const session = await remote.create('user_remote_3', { toolkits: ['tasks', 'mail'] });
+    const found = await session.search({ query: 'send an email' });
+    expect(found.results[0]!.tools[0]!.tool_slug).toBe('MAIL_SEND_EMAIL');
+    expect(found.toolkit_connections).toEqual([{ toolkit: 'mail', connected: false }]);
+
+    const toolkits = await session.toolkits();
+    expect(toolkits.total).toBe(2);
+    expect(toolkits.items.map((item) => [item.slug, item.connection.isActive])).toEqual([
+      ['mail', false],
+      ['tasks', true],
+    ]);
+
+    const version = await session.update({ toolkits: ['tasks'] });
+    expect(version).toBe(2);
+    expect(session.configVersion).toBe(2);
+    expect((await session.toolkits()).items.map((item) => item.slug)).toEqual(['tasks']);
+
+    // another writer changed the session meanwhile: the stale copy is refused, not merged
+    const stale = await remote.use(session.sessionId);
+    await session.update({ metadata: { step: 'two' } });
+    expect((await rejection(stale.update({ metadata: { step: 'stale' } }))).code).toBe(
+      'SESSION_VERSION_CONFLICT',
+    );
+  });
+
+  it('runs tools without a session and lists the toolkits of the server', async () => {
+    const tools = (await remote.tools.get('user_remote_4', { toolkits: ['notes'] })) as PlainTool[];
+    expect(tools.map((tool) => tool.name).sort()).toEqual(['NOTES_CREATE_NOTE', 'NOTES_SEARCH_NOTES']);
+    const result = await tools[0]!.execute({ query: 'groceries' });
+    expect(result.successful).toBe(true);
+
+    const direct = await remote.tools.execute('TASKS_LIST_TASKS', { userId: 'user_remote_4' });
+    expect(direct.successful).toBe(true);
+
+    const page = await remote.toolkits.list({ limit: 2 });
+    expect(page.total).toBe(3);
+    expect(page.items.map((toolkit) => toolkit.slug)).toEqual(['mail', 'notes']);
+    const next = await remote.toolkits.list({ limit: 2, cursor: page.nextCursor });
+    expect(next.items.map((toolkit) => toolkit.slug)).toEqual(['tasks']);
+    expect((await remote.toolkits.get('mail')).authSchemes).toEqual(['api_key']);
+  });
+
+  it('connects an API-key account and runs an authenticated tool with it; the key never comes back', async () => {
+    const config = await remote.authConfigs.create('mail', { type: 'api_key' });
+    expect(config.id).toMatch(/^ac_/);
+    expect(await remote.authConfigs.get(config.id)).toEqual(config);
+    const account = await remote.connectedAccounts.create('user_remote_5', config.id, {
+      apiKey: 'sk-remote-secret-1234',
+    });
+    expect(account).toMatchObject({ status: 'ACTIVE', toolkit: 'mail', userId: 'user_remote_5' });
+    expect(JSON.stringify(account)).not.toContain('sk-remote-secret-1234');
+    const listed = await remote.connectedAccounts.list({ userIds: ['user_remote_5'], statuses: ['ACTIVE'] });
+    expect(listed.items.map((item) => item.id)).toEqual([account.id]);
+
+    const session = await remote.create('user_remote_5', {
+      toolkits: ['mail'],
+      authConfigs: { mail: config.id },
+    });
+    const sent = await session.execute('MAIL_SEND_EMAIL', {
+      to: 'a@example.com',
+      subject: 'Hi',
+      body: 'Hello',
+    });
+    expect(sent).toMatchObject({ successful: true, error: null });
+    const logs = await session.logs();
+    expect(JSON.stringify(logs)).not.toContain('sk-remote-secret-1234');
+
+    await remote.connectedAccounts.delete(account.id);
+    expect((await rejection(remote.connectedAccounts.get(account.id))).code).toBe(
+      'CONNECTED_ACCOUNT_NOT_FOUND',
+    );
+    await remote.authConfigs.delete(config.id);
+    expect((await rejection(remote.authConfigs.get(config.id))).code).toBe('AUTH_CONFIG_NOT_FOUND');
+  });
+
+  it('refuses bad input with the server’s error code and message', async () => {
+    const unknown = await rejection(remote.create('user_remote_6', { toolkits: ['githb'] }));
+    expect(unknown.code).toBe('TOOLKIT_NOT_FOUND');
+    expect(unknown.message).toContain('githb');
+    const local = await rejection(server.embedded.create('user_remote_6', { toolkits: ['githb'] }));
+    expect(unknown.message).toBe(local.message);
+
+    expect((await rejection(remote.use('ses_doesnotexist'))).code).toBe('SESSION_NOT_FOUND');
+    // checked before anything is sent
+    expect((await rejection(remote.create('user_remote_6', { toolkitz: ['tasks'] } as never))).code).toBe(
+      'CONFIG_INVALID',
+    );
+  });
+});
+
+describe('remote mode: custom tools run in the client', () => {
+  it('are listed and searched by the server, run here, and land in the session log', async () => {
+    const ran: Array<{ sku: string; sessionId: string | undefined }> = [];
+    const lookup = lookupTool(ran);
+    const session = await remote.create('user_custom_1', {
+      toolkits: ['tasks', 'shop'],
+      experimental: { customTools: [lookup] },
+    });
+    expect(session.config.customTools).toEqual(['SHOP_LOOKUP_STOCK']);
+
+    // the server searches the declaration like any tool
+    const found = await session.search({ query: 'how many items are in stock' });
+    expect(found.results[0]!.tools[0]).toMatchObject({ tool_slug: 'SHOP_LOOKUP_STOCK', toolkit: 'shop' });
+
+    const direct = await session.execute('SHOP_LOOKUP_STOCK', { sku: 'A-100' }, { callId: 'call_lookup' });
+    expect(direct).toMatchObject({ successful: true, data: { sku: 'A-100', inStock: 7 } });
+    expect(ran).toEqual([{ sku: 'A-100', sessionId: session.sessionId }]);
+    const invalid = await session.execute('SHOP_LOOKUP_STOCK', { sku: 5 });
+    expect(invalid).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+    const failed = await session.execute('SHOP_LOOKUP_STOCK', { sku: 'BROKEN' });
+    expect(failed).toMatchObject({ successful: false, code: 'TOOL_EXECUTION_FAILED' });
+    expect(failed.error).toContain('warehouse offline');
+
+    // one multi-execute mixes a custom call (here) and a catalog call (on the server)
+    const before = sample.calls.length;
+    const multi = await session.execute(
+      MetaToolSlug.MULTI_EXECUTE_TOOL,
+      {
+        tools: [
+          { tool_slug: 'SHOP_LOOKUP_STOCK', arguments: { sku: 'B-200' } },
+          { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'Restock B-200' } },
+        ],
+      },
+      { callId: 'call_multi' },
+    );
+    expect(multi.successful).toBe(true);
+    expect(multi.data).toMatchObject({
+      successful_count: 2,
+      failed_count: 0,
+      results: [
+        { tool_slug: 'SHOP_LOOKUP_STOCK', successful: true, data: { sku: 'B-200', inStock: 7 } },
+        { tool_slug: 'TASKS_CREATE_TASK', successful: true, data: { title: 'Restock B-200' } },
+      ],
+    });
+    expect(ran.at(-1)).toEqual({ sku: 'B-200', sessionId: session.sessionId });
+    expect(sample.calls.slice(before)).toEqual([
+      expect.objectContaining({
+        slug: 'TASKS_CREATE_TASK',
+        context: expect.objectContaining({ callId: 'call_multi#1' }),
+      }),
+    ]);
+
+    const logs = await session.logs({ limit: 10 });
+    expect(logs.items.map((log) => `${log.toolSlug} ${log.status} ${log.callId}`).sort()).toEqual([
+      'SHOP_LOOKUP_STOCK error null',
+      'SHOP_LOOKUP_STOCK error null',
+      'SHOP_LOOKUP_STOCK success call_lookup',
+      'SHOP_LOOKUP_STOCK success call_multi#0',
+      'TASKS_CREATE_TASK success call_multi#1',
+      'TOOLMUX_MULTI_EXECUTE_TOOL success call_multi',
+    ]);
+    expect(logs.items.find((log) => log.callId === 'call_lookup')).toMatchObject({
+      id: direct.logId,
+      sessionId: session.sessionId,
+      userId: 'user_custom_1',
+      toolkit: 'shop',
+    });
+  });
+
+  it('are shown over MCP, where calling one says it runs in the application', async () => {
+    const session = await remote.create('user_custom_2', {
+      sessionPreset: SessionPreset.DIRECT_TOOLS,
+      toolkits: ['shop'],
+      experimental: { customTools: [lookupTool([])] },
+    });
+    const client = new Client({ name: 'test', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(session.mcp.url), {
+        requestInit: { headers: session.mcp.headers },
+      }),
+    );
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((tool) => tool.name)).toEqual(['SHOP_LOOKUP_STOCK']);
+      expect(tools[0]!.annotations).toMatchObject({ readOnlyHint: true });
+      const called = await client.callTool({ name: 'SHOP_LOOKUP_STOCK', arguments: { sku: 'A-1' } });
+      expect(called.isError).toBe(true);
+      expect(JSON.stringify(called.content)).toContain("runs in the application's own process");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('must be given again to use(), and custom toolkits run here too', async () => {
+    const ran: Array<{ sku: string; sessionId: string | undefined }> = [];
+    const shop = defineToolkit({
+      slug: 'warehouse',
+      name: 'Warehouse',
+      description: 'The shop warehouse',
+      tools: [
+        defineTool({
+          slug: 'WAREHOUSE_COUNT',
+          description: 'Count items in the warehouse',
+          inputSchema: z.object({}),
+          execute: async (_input, ctx) => {
+            ran.push({ sku: '*', sessionId: ctx.sessionId });
+            return { count: 3 };
+          },
+        }),
+      ],
+    });
+    const session = await remote.create('user_custom_3', { experimental: { customToolkits: [shop] } });
+    const missing = await rejection(remote.use(session.sessionId));
+    expect(missing.code).toBe('SESSION_CUSTOM_TOOLS_MISSING');
+    expect(missing.message).toContain('warehouse');
+    const resumed = await remote.use(session.sessionId, { customToolkits: [shop] });
+    expect(await resumed.execute('WAREHOUSE_COUNT', {})).toMatchObject({
+      successful: true,
+      data: { count: 3 },
+    });
+    expect(ran).toEqual([{ sku: '*', sessionId: session.sessionId }]);
+    expect((await resumed.toolkits()).items.map((item) => item.slug)).toContain('warehouse');
+  });
+
+  it('cannot need an account: credentials never leave the server', async () => {
+    const joinsMail = defineTool({
+      slug: 'MAIL_COUNT_DRAFTS',
+      description: 'Count drafts',
+      inputSchema: z.object({}),
+      execute: async () => 0,
+    });
+    const joined = await rejection(
+      remote.create('user_custom_4', { experimental: { customTools: [joinsMail] } }),
+    );
+    expect(joined.code).toBe('CONFIG_INVALID');
+    expect(joined.message).toContain('MAIL_COUNT_DRAFTS');
+
+    const withAuth = defineToolkit({
+      slug: 'crm',
+      description: 'A CRM',
+      auth: { type: 'api_key', fields: [{ name: 'apiKey' }] },
+      tools: [
+        defineTool({
+          slug: 'CRM_FIND',
+          description: 'Find',
+          inputSchema: z.object({}),
+          execute: async () => 0,
+        }),
+      ],
+    });
+    const refused = await rejection(
+      remote.create('user_custom_4', { experimental: { customToolkits: [withAuth] } }),
+    );
+    expect(refused.code).toBe('NOT_SUPPORTED');
+    expect(refused.message).toContain('crm');
+  });
+
+  it('only the session’s own custom tools may be added to its log', async () => {
+    const session = await remote.create('user_custom_5', { experimental: { customTools: [lookupTool([])] } });
+    const response = await fetch(`${server.url}/api/v1/sessions/${session.sessionId}/logs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        items: [
+          {
+            id: 'log_forged',
+            session_id: session.sessionId,
+            user_id: 'user_custom_5',
+            tool_slug: 'TASKS_DELETE_TASK',
+            toolkit: 'tasks',
+            connected_account_id: null,
+            call_id: null,
+            status: 'success',
+            error_code: null,
+            error_message: null,
+            duration_ms: 1,
+            input: '{}',
+            output: '{}',
+            created_at: new Date().toISOString(),
+          },
+        ],
+      }),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain(
+      'TASKS_DELETE_TASK',
+    );
+    expect((await session.logs()).items).toEqual([]);
+  });
+});
+
+describe('remote mode: configuration and failures', () => {
+  it('refuses options of an embedded engine, a missing baseUrl and a short key', () => {
+    const attempt = (options: ConstructorParameters<typeof ToolMux>[0]) => {
+      try {
+        new ToolMux(options);
+      } catch (error) {
+        return error as ToolMuxError;
+      }
+      throw new Error('expected the constructor to throw');
+    };
+    const store = attempt({ baseUrl: server.url, apiKey: server.apiKey, store: ':memory:' });
+    expect(store.code).toBe('INVALID_REQUEST');
+    expect(store.message).toContain('store');
+    expect(attempt({ apiKey: server.apiKey }).message).toContain('baseUrl');
+    expect(attempt({ baseUrl: server.url, apiKey: 'short' }).message).toContain('at least 16');
+  });
+
+  it('embedded-only members say so in remote mode', () => {
+    expect(() => remote.catalog).toThrow(/only on an embedded ToolMux/);
+    expect(() => remote.auth).toThrow(expect.objectContaining({ code: 'NOT_SUPPORTED' }));
+  });
+
+  it('a wrong API key is UNAUTHORIZED; an unreachable server is SERVER_UNREACHABLE, and a call a result', async () => {
+    const wrongKey = new ToolMux({ baseUrl: server.url, apiKey: 'not-the-right-key-000000' });
+    const unauthorized = await rejection(wrongKey.sessions.list());
+    expect(unauthorized.code).toBe('UNAUTHORIZED');
+    expect(unauthorized.message).not.toContain('not-the-right-key');
+
+    let down = false;
+    const flaky = new ToolMux({
+      baseUrl: server.url,
+      apiKey: server.apiKey,
+      fetch: (input, init) => (down ? Promise.reject(new TypeError('fetch failed')) : fetch(input, init)),
+    });
+    const gone = await rejection(
+      new ToolMux({ baseUrl: 'http://127.0.0.1:9', apiKey: server.apiKey }).toolkits.list(),
+    );
+    expect(gone.code).toBe('SERVER_UNREACHABLE');
+    expect(gone.message).toContain('127.0.0.1:9');
+    expect(gone.message).not.toContain(server.apiKey);
+
+    // a call of a session whose server went away is a result the model can read, not a crash
+    const session = await flaky.create('user_failures', { toolkits: ['tasks'] });
+    down = true;
+    const result = await session.execute('TASKS_LIST_TASKS', {});
+    expect(result).toMatchObject({ successful: false, code: 'SERVER_UNREACHABLE', data: null });
+    expect(result.error).toContain('fetch failed');
+  });
+
+  it('an abort stops the call on the server and is a TOOL_ABORTED result here', async () => {
+    const session = await remote.create('user_abort', { toolkits: ['tasks'] });
+    const controller = new AbortController();
+    const pending = session.execute(
+      'TASKS_WAIT_FOR_APPROVAL',
+      { taskId: 't1' },
+      { signal: controller.signal, callId: 'call_wait' },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    controller.abort();
+    const result = await pending;
+    expect(result).toMatchObject({ successful: false, code: 'TOOL_ABORTED' });
+    // the server saw the client go away and aborted the handler
+    await expect
+      .poll(async () => (await session.logs()).items.find((log) => log.callId === 'call_wait')?.errorCode, {
+        timeout: 5000,
+      })
+      .toBe('TOOL_ABORTED');
+  });
+});
