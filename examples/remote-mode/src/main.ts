@@ -1,0 +1,145 @@
+/**
+ * Remote mode: the application talks to a toolmux server through `new ToolMux({ baseUrl, apiKey })`,
+ * with the same API as embedded. The server (here started in this process, standing in for
+ * `toolmux serve` on another machine) owns the catalog, the store and the credentials; the
+ * application's own custom tool runs in the application. Runs offline with a scripted model.
+ *
+ * Against a real server: TOOLMUX_URL=http://127.0.0.1:8787 TOOLMUX_API_KEY=$(cat .toolmux/api.key)
+ * (its catalog then needs an `acme` toolkit, e.g. `toolmux serve --toolkits ./acme.js`).
+ */
+import { randomBytes } from 'node:crypto';
+import { defineTool, defineToolkit, ToolMux } from '@toolmux/core';
+import { createServer } from '@toolmux/server';
+import { VercelProvider } from '@toolmux/vercel';
+import { generateText, type LanguageModel, stepCountIs } from 'ai';
+import { MockLanguageModelV4 } from 'ai/test';
+import { z } from 'zod';
+
+// ---- the server side: a catalog with one toolkit ----
+
+const acme = defineToolkit({
+  slug: 'acme',
+  name: 'Acme Shop',
+  description: 'Orders of the Acme online shop.',
+  tools: [
+    defineTool({
+      slug: 'ACME_GET_ORDER',
+      description: 'Get the status and carrier of an order by its id.',
+      inputSchema: z.object({ orderId: z.string().describe('The order id, like A-1001') }),
+      annotations: { readOnlyHint: true },
+      execute: async ({ orderId }) => {
+        console.log(`  [server] ACME_GET_ORDER ${orderId}`);
+        return { orderId, status: 'shipped', carrier: 'DHL' };
+      },
+    }),
+  ],
+});
+
+async function startServer(): Promise<{ baseUrl: string; apiKey: string; stop: () => Promise<void> }> {
+  if (process.env.TOOLMUX_URL && process.env.TOOLMUX_API_KEY) {
+    return { baseUrl: process.env.TOOLMUX_URL, apiKey: process.env.TOOLMUX_API_KEY, stop: async () => {} };
+  }
+  const apiKey = randomBytes(24).toString('base64url');
+  const engine = new ToolMux({ toolkits: [acme], store: ':memory:', baseUrl: 'http://127.0.0.1:8788' });
+  const running = await createServer({ toolmux: engine, apiKey }).serve({ port: 8788 });
+  return {
+    baseUrl: running.url,
+    apiKey,
+    stop: async () => {
+      await running.close();
+      await engine.close();
+    },
+  };
+}
+
+// ---- the application side ----
+
+/** The application's own tool: its code stays here; the server only learns its description. */
+const lookupCustomer = defineTool({
+  slug: 'CRM_FIND_LAST_ORDER',
+  toolkit: 'crm',
+  description: "Find a customer's most recent order id by the customer's email address.",
+  inputSchema: z.object({ email: z.string().describe('The customer email') }),
+  annotations: { readOnlyHint: true },
+  execute: async ({ email }) => {
+    console.log(`  [app] CRM_FIND_LAST_ORDER ${email}`);
+    return { email, lastOrderId: 'A-1001' };
+  },
+});
+
+/** Stands in for a model: search, run the CRM tool, then the order tool with what it found, answer. */
+function scriptedModel(): LanguageModel {
+  const usage = {
+    inputTokens: { total: undefined, noCache: undefined, cacheRead: undefined, cacheWrite: undefined },
+    outputTokens: { total: undefined, text: undefined, reasoning: undefined },
+  };
+  const call = (toolName: string, input: unknown) => ({
+    content: [
+      { type: 'tool-call' as const, toolCallId: `call_${toolName}`, toolName, input: JSON.stringify(input) },
+    ],
+    finishReason: { unified: 'tool-calls' as const, raw: undefined },
+    usage,
+    warnings: [],
+  });
+  let step = 0;
+  return new MockLanguageModelV4({
+    doGenerate: async ({ prompt }) => {
+      step += 1;
+      const last = prompt.at(-1);
+      const result = last?.role === 'tool' ? last.content[0] : undefined;
+      const text = result?.type === 'tool-result' && result.output.type === 'text' ? result.output.value : '';
+      if (step === 1) {
+        return call('TOOLMUX_SEARCH_TOOLS', {
+          queries: [
+            { use_case: "find a customer's last order by email" },
+            { use_case: 'get the status of an order' },
+          ],
+        });
+      }
+      if (step === 2) {
+        return call('TOOLMUX_MULTI_EXECUTE_TOOL', {
+          tools: [{ tool_slug: 'CRM_FIND_LAST_ORDER', arguments: { email: 'ada@example.com' } }],
+        });
+      }
+      if (step === 3) {
+        const found = JSON.parse(text) as { results: Array<{ data: { lastOrderId: string } }> };
+        return call('TOOLMUX_MULTI_EXECUTE_TOOL', {
+          tools: [
+            { tool_slug: 'ACME_GET_ORDER', arguments: { orderId: found.results[0]!.data.lastOrderId } },
+          ],
+        });
+      }
+      return {
+        content: [{ type: 'text', text: `Your last order: ${text}` }],
+        finishReason: { unified: 'stop', raw: undefined },
+        usage,
+        warnings: [],
+      };
+    },
+  });
+}
+
+const server = await startServer();
+const mux = new ToolMux({ baseUrl: server.baseUrl, apiKey: server.apiKey, provider: new VercelProvider() });
+console.log(`remote ToolMux on ${mux.baseUrl} (mode: ${mux.mode})`);
+
+const session = await mux.create('user_123', {
+  toolkits: ['acme', 'crm'],
+  experimental: { customTools: [lookupCustomer] },
+});
+const tools = await session.tools();
+console.log('tools handed to the model:', Object.keys(tools).join(', '));
+
+const { text, steps } = await generateText({
+  model: scriptedModel(),
+  tools,
+  stopWhen: stepCountIs(6),
+  prompt: 'Where is the last order of ada@example.com?',
+});
+console.log(`answer after ${steps.length} steps: ${text}`);
+
+for (const log of (await session.logs()).items.reverse()) {
+  console.log(`log ${log.toolSlug} ${log.status} (toolkit ${log.toolkit})`);
+}
+await mux.close();
+await server.stop();
