@@ -14,42 +14,87 @@ import {
   ScriptedModel,
   type ScriptedModelInput,
 } from '@openai/agents-core/testing';
-import { defineTool, defineToolkit, type ExecutionLog, SessionPreset, ToolMux } from '@toolmux/core';
+import {
+  defineTool,
+  defineToolkit,
+  type ExecutionLog,
+  SessionPreset,
+  type Tool,
+  ToolMux,
+  type ToolResult,
+} from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { startTestServer, type TestServer } from '@toolmux/server/test';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { OpenAIAgentsProvider } from './openai-agents-provider.js';
 
 setTracingDisabled(true);
+
+/**
+ * The agent-loop tests run twice: against an embedded ToolMux, and against a remote-mode ToolMux
+ * (`new ToolMux({ baseUrl, apiKey, provider })`) talking to a live toolmux server in this process.
+ */
+const modes = ['embedded', 'remote'] as const;
+type Mode = (typeof modes)[number];
+
+/** The sample toolkits the server serves; its handlers run in this process, so `calls` records them. */
+const served = createSampleToolkits();
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ toolkits: served.toolkits });
+});
+afterAll(() => server?.close());
 
 const muxes: ToolMux<OpenAIAgentsProvider>[] = [];
 afterEach(async () => {
   await Promise.all(muxes.splice(0).map((mux) => mux.close()));
 });
 
-/** A ToolMux over the sample toolkits with one session, its tools wrapped by the provider under test. */
+/**
+ * A ToolMux over the sample toolkits with one session, its tools wrapped by the provider under test:
+ * embedded (its own store and sample toolkits), or remote on the file's server (whose sample toolkits
+ * are reset here, so `sample.calls` holds this test's calls only).
+ */
 async function setup(
   options: {
+    mode?: Mode;
     preset?: SessionPreset;
     strict?: boolean;
     preload?: string[];
     extraToolkits?: ReturnType<typeof defineToolkit>[];
+    toolkits?: string[];
+    customTools?: Tool[];
   } = {},
 ) {
-  const sample = createSampleToolkits();
   const warnings: string[] = [];
-  const mux = new ToolMux({
-    provider: new OpenAIAgentsProvider({
-      strict: options.strict,
-      logger: { warn: (message) => warnings.push(message) },
-    }),
-    toolkits: [...sample.toolkits, ...(options.extraToolkits ?? [])],
-    store: ':memory:',
+  const provider = new OpenAIAgentsProvider({
+    strict: options.strict,
+    logger: { warn: (message) => warnings.push(message) },
   });
-  muxes.push(mux);
+  let sample: ReturnType<typeof createSampleToolkits>;
+  let mux: ToolMux<OpenAIAgentsProvider>;
+  if (options.mode === 'remote') {
+    if (options.extraToolkits) throw new Error('the test server serves the sample toolkits only');
+    sample = served;
+    sample.calls.length = 0;
+    sample.tasks.clear();
+    mux = server.remote(provider); // closed by server.close()
+  } else {
+    sample = createSampleToolkits();
+    mux = new ToolMux({
+      provider,
+      toolkits: [...sample.toolkits, ...(options.extraToolkits ?? [])],
+      store: ':memory:',
+    });
+    muxes.push(mux);
+  }
+  expect(mux.mode).toBe(options.mode ?? 'embedded');
   const session = await mux.create('user_1', {
     sessionPreset: options.preset ?? SessionPreset.META_TOOLS,
     preload: { tools: options.preload ?? [] },
+    ...(options.toolkits ? { toolkits: options.toolkits } : {}),
+    ...(options.customTools ? { experimental: { customTools: options.customTools } } : {}),
   });
   const tools = await session.tools();
   return { sample, mux, session, tools, warnings };
@@ -93,9 +138,9 @@ async function logOf(
 
 const done = [assistantMessage('ok')];
 
-describe('OpenAIAgentsProvider in the agent loop — META_TOOLS', () => {
+describe.each(modes)('OpenAIAgentsProvider in the agent loop — META_TOOLS (%s)', (mode) => {
   it('searches, then runs the found tool through TOOLMUX_MULTI_EXECUTE_TOOL', async () => {
-    const { sample, session, tools } = await setup();
+    const { sample, session, tools } = await setup({ mode });
     expect(tools.map((tool) => tool.name).sort()).toEqual([
       'TOOLMUX_GET_TOOL_SCHEMAS',
       'TOOLMUX_MANAGE_CONNECTIONS',
@@ -151,7 +196,7 @@ describe('OpenAIAgentsProvider in the agent loop — META_TOOLS', () => {
   });
 
   it('exposes a preloaded tool beside the meta-tools and runs it directly with the call id', async () => {
-    const { sample, session, tools } = await setup({ preload: ['TASKS_CREATE_TASK'] });
+    const { sample, session, tools } = await setup({ mode, preload: ['TASKS_CREATE_TASK'] });
     expect(tools.map((tool) => tool.name)).toContain('TASKS_CREATE_TASK');
     expect(tools).toHaveLength(5);
     const { model } = await runAgent(tools, [
@@ -173,7 +218,7 @@ describe('OpenAIAgentsProvider in the agent loop — META_TOOLS', () => {
   });
 
   it('returns the toolmux error of a failed call inside TOOLMUX_MULTI_EXECUTE_TOOL and goes on', async () => {
-    const { sample, session, tools } = await setup();
+    const { sample, session, tools } = await setup({ mode });
     const { model, result } = await runAgent(tools, [
       [
         functionCall(
@@ -206,9 +251,9 @@ describe('OpenAIAgentsProvider in the agent loop — META_TOOLS', () => {
   });
 });
 
-describe('OpenAIAgentsProvider in the agent loop — DIRECT_TOOLS', () => {
+describe.each(modes)('OpenAIAgentsProvider in the agent loop — DIRECT_TOOLS (%s)', (mode) => {
   it('exposes every enabled tool and no meta-tool, and runs a tool directly', async () => {
-    const { sample, session, tools } = await setup({ preset: SessionPreset.DIRECT_TOOLS });
+    const { sample, session, tools } = await setup({ mode, preset: SessionPreset.DIRECT_TOOLS });
     const allSlugs = sample.toolkits.flatMap((toolkit) => toolkit.tools.map((tool) => tool.slug));
     expect(tools.map((tool) => tool.name).sort()).toEqual([...allSlugs].sort());
     expect(tools.some((tool) => tool.name.startsWith('TOOLMUX_'))).toBe(false);
@@ -240,15 +285,119 @@ describe('OpenAIAgentsProvider in the agent loop — DIRECT_TOOLS', () => {
   });
 });
 
-describe.each([
-  {
-    preset: SessionPreset.META_TOOLS,
-    preload: ['TASKS_CREATE_TASK', 'TASKS_SYNC_CALENDAR', 'TASKS_WAIT_FOR_APPROVAL'],
-  },
-  { preset: SessionPreset.DIRECT_TOOLS, preload: [] },
-])('errors and aborts reach the model — $preset', ({ preset, preload }) => {
+describe('OpenAIAgentsProvider in the agent loop — remote mode, a custom tool of the session', () => {
+  it('finds the custom tool with the server’s search and runs it here, beside a server tool, in one multi-execute', async () => {
+    const ran: Array<{ sku: string; sessionId: string | undefined; callId: string | undefined }> = [];
+    const lookup = defineTool({
+      slug: 'SHOP_LOOKUP_STOCK',
+      toolkit: 'shop',
+      description: 'Look up how many items of a product (by SKU) are in stock in the warehouse.',
+      inputSchema: z.object({ sku: z.string().describe('The product SKU, like "A-100"') }),
+      annotations: { readOnlyHint: true },
+      execute: async ({ sku }, ctx) => {
+        ran.push({ sku, sessionId: ctx.sessionId, callId: ctx.callId });
+        return { sku, inStock: 7 };
+      },
+    });
+    const { sample, session, tools } = await setup({
+      mode: 'remote',
+      toolkits: ['tasks', 'shop'],
+      customTools: [lookup],
+    });
+    expect(session.config.customTools).toEqual(['SHOP_LOOKUP_STOCK']);
+    expect(tools.map((tool) => tool.name).sort()).toEqual([
+      'TOOLMUX_GET_TOOL_SCHEMAS',
+      'TOOLMUX_MANAGE_CONNECTIONS',
+      'TOOLMUX_MULTI_EXECUTE_TOOL',
+      'TOOLMUX_SEARCH_TOOLS',
+    ]);
+
+    let foundSlug = '';
+    const { model, result } = await runAgent(tools, [
+      [
+        functionCall(
+          'TOOLMUX_SEARCH_TOOLS',
+          { queries: [{ use_case: 'how many items of a product are in stock' }] },
+          { callId: 'call_search' },
+        ),
+      ],
+      modelResponder((call) => {
+        const search = JSON.parse(toolOutputSeen(call, 'call_search'));
+        foundSlug = search.results[0].tools[0].tool_slug;
+        return [
+          functionCall(
+            'TOOLMUX_MULTI_EXECUTE_TOOL',
+            {
+              tools: [
+                { tool_slug: foundSlug, arguments: { sku: 'B-200' } },
+                { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'Restock B-200' } },
+              ],
+            },
+            { callId: 'call_exec' },
+          ),
+        ];
+      }),
+      done,
+    ]);
+
+    expect(result.finalOutput).toBe('ok');
+    model.assertComplete();
+    // the server searched the custom tool's declaration
+    expect(foundSlug).toBe('SHOP_LOOKUP_STOCK');
+    // the custom handler ran here, in the client; the sample tool on the server
+    expect(ran).toEqual([{ sku: 'B-200', sessionId: session.sessionId, callId: 'call_exec#0' }]);
+    expect(sample.calls).toEqual([
+      {
+        slug: 'TASKS_CREATE_TASK',
+        input: { title: 'Restock B-200' },
+        context: expect.objectContaining({ callId: 'call_exec#1', sessionId: session.sessionId }),
+      },
+    ]);
+    const seen = JSON.parse(toolOutputSeen(model.lastCall, 'call_exec'));
+    expect(seen).toMatchObject({
+      successful_count: 2,
+      failed_count: 0,
+      results: [
+        { tool_slug: 'SHOP_LOOKUP_STOCK', successful: true, data: { sku: 'B-200', inStock: 7 } },
+        { tool_slug: 'TASKS_CREATE_TASK', successful: true, data: { id: 'task_1', title: 'Restock B-200' } },
+      ],
+    });
+
+    // session.logs() lists both calls, each under the id the model was given
+    const { items } = await session.logs();
+    expect(items.map((log) => `${log.toolSlug} ${log.status} ${log.callId}`).sort()).toEqual([
+      'SHOP_LOOKUP_STOCK success call_exec#0',
+      'TASKS_CREATE_TASK success call_exec#1',
+      'TOOLMUX_MULTI_EXECUTE_TOOL success call_exec',
+      'TOOLMUX_SEARCH_TOOLS success call_search',
+    ]);
+    expect(await logOf(session, 'SHOP_LOOKUP_STOCK')).toMatchObject({
+      id: seen.results[0].log_id,
+      toolkit: 'shop',
+      sessionId: session.sessionId,
+      userId: 'user_1',
+    });
+    expect(await logOf(session, 'TASKS_CREATE_TASK')).toMatchObject({ id: seen.results[1].log_id });
+    // the client's log entry was sent to the server: its own session reads it too
+    const onServer = await server.embedded.use(session.sessionId, { customTools: [lookup] });
+    expect((await onServer.logs()).items.map((log) => log.id).sort()).toEqual(
+      items.map((log) => log.id).sort(),
+    );
+  });
+});
+
+describe.each(
+  modes.flatMap((mode) => [
+    {
+      mode,
+      preset: SessionPreset.META_TOOLS,
+      preload: ['TASKS_CREATE_TASK', 'TASKS_SYNC_CALENDAR', 'TASKS_WAIT_FOR_APPROVAL'],
+    },
+    { mode, preset: SessionPreset.DIRECT_TOOLS, preload: [] },
+  ]),
+)('errors and aborts reach the model — $preset ($mode)', ({ mode, preset, preload }) => {
   it('gives the model the toolmux validation message for invalid arguments and goes on', async () => {
-    const { sample, session, tools } = await setup({ preset, preload });
+    const { sample, session, tools } = await setup({ mode, preset, preload });
     const { model, result } = await runAgent(tools, [
       [functionCall('TASKS_CREATE_TASK', { title: 42, priority: 'urgent' }, { callId: 'call_bad' })],
       [functionCall('TASKS_CREATE_TASK', { title: 'Fixed' }, { callId: 'call_good' })],
@@ -267,7 +416,7 @@ describe.each([
   });
 
   it('gives the model the error of a tool that throws, not the SDK generic message', async () => {
-    const { session, tools } = await setup({ preset, preload });
+    const { session, tools } = await setup({ mode, preset, preload });
     const { model, result } = await runAgent(tools, [
       [functionCall('TASKS_SYNC_CALENDAR', { calendarId: 'cal_9' }, { callId: 'call_sync' })],
       done,
@@ -281,7 +430,9 @@ describe.each([
   });
 
   it('stops a running tool when the run is aborted', async () => {
-    const { sample, session, tools } = await setup({ preset, preload });
+    const { sample, session, tools } = await setup({ mode, preset, preload });
+    // what the session answers the SDK's tool call (the run rejects before the model reads it)
+    const execute = vi.spyOn(session, 'execute');
     const controller = new AbortController();
     const running = runAgent(
       tools,
@@ -293,14 +444,31 @@ describe.each([
     );
     controller.abort();
     await expect(running).rejects.toMatchObject({ name: 'AbortError' });
-    const entry = await vi.waitFor(() => logOf(session, 'TASKS_WAIT_FOR_APPROVAL'));
+    await vi.waitFor(() => expect(execute.mock.settledResults[0]?.type).toBe('fulfilled'));
+    expect(execute).toHaveBeenCalledTimes(1);
+    expect(execute.mock.calls[0]![0]).toBe('TASKS_WAIT_FOR_APPROVAL');
+    const answered: ToolResult = await execute.mock.results[0]!.value;
+    expect(answered).toMatchObject({ successful: false, code: 'TOOL_ABORTED' });
+    let entry: ExecutionLog;
+    if (mode === 'embedded') {
+      entry = await vi.waitFor(() => logOf(session, 'TASKS_WAIT_FOR_APPROVAL'));
+      expect(answered.logId).toBe(entry.id);
+    } else {
+      // the client answers the abort at once, without the server's log entry: no logId; the server
+      // sees the client go away, aborts the handler and logs TOOL_ABORTED a moment later
+      expect(answered.logId).toBe('');
+      const loggedCode = async () =>
+        (await session.logs()).items.find((log) => log.callId === 'call_wait')?.errorCode;
+      await expect.poll(loggedCode, { timeout: 5000 }).toBe('TOOL_ABORTED');
+      entry = await logOf(session, 'TASKS_WAIT_FOR_APPROVAL');
+    }
     expect(entry).toMatchObject({ status: 'error', errorCode: 'TOOL_ABORTED', callId: 'call_wait' });
   });
 });
 
-describe('strict: true', () => {
+describe.each(modes)('strict: true (%s)', (mode) => {
   it('hands out strict schemas: optional fields required and nullable, additionalProperties false', async () => {
-    const { tools, warnings } = await setup({ strict: true, preset: SessionPreset.DIRECT_TOOLS });
+    const { tools, warnings } = await setup({ mode, strict: true, preset: SessionPreset.DIRECT_TOOLS });
     expect(warnings).toEqual([]);
     for (const tool of tools) {
       expect(tool.strict).toBe(true);
@@ -323,7 +491,7 @@ describe('strict: true', () => {
   });
 
   it('accepts null for an optional field and the handler never sees it — direct and through multi-execute', async () => {
-    const { sample, tools } = await setup({ strict: true, preload: ['TASKS_CREATE_TASK'] });
+    const { sample, tools } = await setup({ mode, strict: true, preload: ['TASKS_CREATE_TASK'] });
     expect(tools.every((tool) => tool.strict)).toBe(true);
     const multiExecute = tools.find((tool) => tool.name === 'TOOLMUX_MULTI_EXECUTE_TOOL')!;
     expect(multiExecute.parameters).toMatchObject({ additionalProperties: false, required: ['tools'] });
@@ -358,7 +526,10 @@ describe('strict: true', () => {
     expect(toolOutputSeen(model.lastCall, 'call_direct')).toMatch(/"title":"Direct"/);
     expect(JSON.parse(toolOutputSeen(model.lastCall, 'call_multi'))).toMatchObject({ successful_count: 1 });
   });
+});
 
+// the test server serves the sample toolkits only: a toolkit of its own needs an embedded ToolMux
+describe('strict: true, a tool that cannot be strict', () => {
   it('falls back to strict: false for a tool that cannot be strict, alone, with a warning', async () => {
     const tagger = defineTool({
       slug: 'META_TAG_RECORD',
