@@ -5,19 +5,23 @@ import { convertToOpenAITool } from '@langchain/core/utils/function_calling';
 import { FakeStreamingChatModel } from '@langchain/core/utils/testing';
 import { createReactAgent } from '@langchain/langgraph/prebuilt';
 import {
+  defineTool,
   type ExecutionLog,
   MetaToolSlug,
   type Provider,
   SessionPreset,
   strictSchemaOf,
+  type Tool,
   type Toolkit,
   ToolMux,
   type ToolResult,
   type ToolSpec,
 } from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
+import { startTestServer, type TestServer } from '@toolmux/server/test';
 import { createAgent } from 'langchain';
-import { afterEach, describe, expect, test, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
+import { z } from 'zod';
 import { LangChainProvider, type LangChainToolMetadata } from './index.js';
 
 const open: ToolMux<Provider<unknown>>[] = [];
@@ -25,19 +29,58 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((mux) => mux.close()));
 });
 
-async function setup(options: { preset?: SessionPreset; strict?: boolean; preload?: string[] } = {}) {
-  const sample = createSampleToolkits();
+/**
+ * The agent loops run twice: on an embedded ToolMux, and on a remote-mode ToolMux talking to a live
+ * toolmux server (in this process, so the sample toolkits' `calls` still show what the handlers got).
+ */
+type Mode = 'embedded' | 'remote';
+const modes: Mode[] = ['embedded', 'remote'];
+
+/** The sample toolkits the test server serves; reset for each remote test. */
+const served = createSampleToolkits();
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ toolkits: served.toolkits });
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+async function setUp(
+  mode: Mode,
+  options: {
+    preset?: SessionPreset;
+    strict?: boolean;
+    preload?: string[];
+    toolkits?: string[];
+    customTools?: Tool[];
+  } = {},
+) {
   const warnings: string[] = [];
   const provider = new LangChainProvider({
     strict: options.strict,
     logger: { warn: (message) => warnings.push(message) },
   });
-  const mux = new ToolMux({ provider, toolkits: sample.toolkits, store: ':memory:' });
+  let sample: ReturnType<typeof createSampleToolkits>;
+  let mux: ToolMux<LangChainProvider>;
+  if (mode === 'embedded') {
+    sample = createSampleToolkits();
+    mux = new ToolMux({ provider, toolkits: sample.toolkits, store: ':memory:' });
+  } else {
+    // one server per file: its sample state starts empty for each test, as a new embedded one would
+    sample = served;
+    sample.calls.length = 0;
+    sample.tasks.clear();
+    mux = server.remote(provider);
+    expect(mux.mode).toBe('remote');
+  }
   open.push(mux);
+  const customTools = options.customTools ?? [];
   const session = await mux.create('user_1', {
-    toolkits: ['tasks', 'notes'],
+    toolkits: options.toolkits ?? ['tasks', 'notes'],
     sessionPreset: options.preset ?? SessionPreset.META_TOOLS,
     preload: { tools: options.preload ?? [] },
+    ...(customTools.length > 0 ? { experimental: { customTools } } : {}),
   });
   return { ...sample, mux, session, warnings, tools: await session.tools() };
 }
@@ -72,11 +115,14 @@ function toolMessage(messages: readonly BaseMessage[], callId: string): ToolMess
   return found as ToolMessage;
 }
 
-async function logFor(
-  session: { logs(): Promise<{ items: ExecutionLog[] }> },
-  callId: string,
-): Promise<ExecutionLog> {
-  const entry = (await session.logs()).items.find((log) => log.callId === callId);
+type Logged = { logs(): Promise<{ items: ExecutionLog[] }> };
+
+async function findLog(session: Logged, callId: string): Promise<ExecutionLog | undefined> {
+  return (await session.logs()).items.find((log) => log.callId === callId);
+}
+
+async function logFor(session: Logged, callId: string): Promise<ExecutionLog> {
+  const entry = await findLog(session, callId);
   if (!entry) throw new Error(`no log entry for ${callId}`);
   return entry;
 }
@@ -84,9 +130,9 @@ async function logFor(
 const titleIsNumber = 'title: Invalid input: expected string, received number';
 const priorityIsUnknown = 'priority: Invalid option: expected one of "low"|"normal"|"high"';
 
-describe('createAgent (langchain) with the META_TOOLS preset', () => {
+describe.each(modes)('createAgent (langchain) with the META_TOOLS preset (%s)', (mode) => {
   test('the model searches, then runs a tool it found through TOOLMUX_MULTI_EXECUTE_TOOL', async () => {
-    const { session, tools, calls } = await setup();
+    const { session, tools, calls } = await setUp(mode);
     expect(tools.map((each) => each.name)).toEqual([
       MetaToolSlug.SEARCH_TOOLS,
       MetaToolSlug.GET_TOOL_SCHEMAS,
@@ -153,7 +199,7 @@ describe('createAgent (langchain) with the META_TOOLS preset', () => {
   });
 
   test('a preloaded tool is exposed beside the meta-tools and called directly', async () => {
-    const { session, tools, calls, tasks } = await setup({ preload: ['TASKS_LIST_TASKS'] });
+    const { session, tools, calls, tasks } = await setUp(mode, { preload: ['TASKS_LIST_TASKS'] });
     tasks.set('task_9', { id: 'task_9', title: 'Pay rent', done: false });
     expect(tools.map((each) => each.name)).toContain('TASKS_LIST_TASKS');
     const model = fakeModel()
@@ -175,7 +221,7 @@ describe('createAgent (langchain) with the META_TOOLS preset', () => {
   });
 
   test('invalid arguments and a throwing tool reach the model as readable errors, and the loop goes on', async () => {
-    const { session, tools, calls } = await setup();
+    const { session, tools, calls } = await setUp(mode);
     const model = fakeModel()
       .respond(
         callTools({ name: MetaToolSlug.SEARCH_TOOLS, args: { queries: 'tasks' }, id: 'call_bad_search' }),
@@ -229,7 +275,7 @@ describe('createAgent (langchain) with the META_TOOLS preset', () => {
   });
 
   test('with strict: true, arguments sent as strict mode shapes them still run (JSON-string arguments)', async () => {
-    const { tools, calls, warnings } = await setup({ strict: true });
+    const { tools, calls, warnings } = await setUp(mode, { strict: true });
     expect(warnings).toEqual([]);
     const model = fakeModel()
       .respond(
@@ -250,9 +296,9 @@ describe('createAgent (langchain) with the META_TOOLS preset', () => {
   });
 });
 
-describe('createAgent (langchain) with the DIRECT_TOOLS preset', () => {
+describe.each(modes)('createAgent (langchain) with the DIRECT_TOOLS preset (%s)', (mode) => {
   test('every enabled tool is exposed, no meta-tool, and the model calls one directly', async () => {
-    const { session, tools, calls, toolkits } = await setup({ preset: SessionPreset.DIRECT_TOOLS });
+    const { session, tools, calls, toolkits } = await setUp(mode, { preset: SessionPreset.DIRECT_TOOLS });
     const enabled = toolkits
       .filter((toolkit) => toolkit.slug !== 'mail')
       .flatMap((toolkit) => toolkit.tools.map((each) => each.slug));
@@ -283,7 +329,7 @@ describe('createAgent (langchain) with the DIRECT_TOOLS preset', () => {
   });
 
   test('invalid arguments and a throwing tool reach the model as readable errors, and the loop goes on', async () => {
-    const { session, tools, calls } = await setup({ preset: SessionPreset.DIRECT_TOOLS });
+    const { session, tools, calls } = await setUp(mode, { preset: SessionPreset.DIRECT_TOOLS });
     const model = fakeModel()
       .respond(
         callTools(
@@ -320,28 +366,8 @@ describe('createAgent (langchain) with the DIRECT_TOOLS preset', () => {
     });
   });
 
-  test("LangChain's own check of the same arguments names no field, inside a stack trace", async () => {
-    // why the provider lets the session validate: a plain tool() over the same JSON schema
-    const { tools } = await setup({ preset: SessionPreset.DIRECT_TOOLS });
-    const create = tools.find((each) => each.name === 'TASKS_CREATE_TASK')!;
-    const plain = tool(async () => 'ran', {
-      name: create.name,
-      description: create.description,
-      schema: create.schema,
-    });
-    const model = fakeModel()
-      .respond(callTools({ name: create.name, args: { title: 5, priority: 'urgent' }, id: 'call_plain' }))
-      .respond(new AIMessage('…'));
-    await createAgent({ model, tools: [plain] }).invoke({ messages: [new HumanMessage('Add a task')] });
-    const message = toolMessage(model.calls[1]!.messages, 'call_plain');
-    expect(message.text).toMatch(
-      /^Error invoking tool 'TASKS_CREATE_TASK' with kwargs .* with error: Error: Received tool input did not match expected schema\n {4}at /,
-    );
-    expect(message.text).not.toContain('title:'); // no field is named
-  });
-
   test('with strict: true, the nulls strict mode sends for optional fields mean "absent"', async () => {
-    const { tools, calls } = await setup({ preset: SessionPreset.DIRECT_TOOLS, strict: true });
+    const { tools, calls } = await setUp(mode, { preset: SessionPreset.DIRECT_TOOLS, strict: true });
     const model = fakeModel()
       .respond(
         callTools({
@@ -361,9 +387,35 @@ describe('createAgent (langchain) with the DIRECT_TOOLS preset', () => {
   });
 });
 
-describe.each([SessionPreset.META_TOOLS, SessionPreset.DIRECT_TOOLS])('aborting the run (%s)', (preset) => {
+describe('createAgent (langchain) with the DIRECT_TOOLS preset', () => {
+  test("LangChain's own check of the same arguments names no field, inside a stack trace", async () => {
+    // why the provider lets the session validate: a plain tool() over the same JSON schema
+    const { tools } = await setUp('embedded', { preset: SessionPreset.DIRECT_TOOLS });
+    const create = tools.find((each) => each.name === 'TASKS_CREATE_TASK')!;
+    const plain = tool(async () => 'ran', {
+      name: create.name,
+      description: create.description,
+      schema: create.schema,
+    });
+    const model = fakeModel()
+      .respond(callTools({ name: create.name, args: { title: 5, priority: 'urgent' }, id: 'call_plain' }))
+      .respond(new AIMessage('…'));
+    await createAgent({ model, tools: [plain] }).invoke({ messages: [new HumanMessage('Add a task')] });
+    const message = toolMessage(model.calls[1]!.messages, 'call_plain');
+    expect(message.text).toMatch(
+      /^Error invoking tool 'TASKS_CREATE_TASK' with kwargs .* with error: Error: Received tool input did not match expected schema\n {4}at /,
+    );
+    expect(message.text).not.toContain('title:'); // no field is named
+  });
+});
+
+const abortCases = modes.flatMap((mode) =>
+  [SessionPreset.META_TOOLS, SessionPreset.DIRECT_TOOLS].map((preset) => ({ mode, preset })),
+);
+
+describe.each(abortCases)('aborting the run ($preset, $mode)', ({ mode, preset }) => {
   test('agent.invoke(..., { signal }) stops the running tool, logged as TOOL_ABORTED', async () => {
-    const { session, tools, calls } = await setup({ preset });
+    const { session, tools, calls } = await setUp(mode, { preset });
     const wait = { tool_slug: 'TASKS_WAIT_FOR_APPROVAL', arguments: { taskId: 'task_1' } };
     const model = fakeModel().respond(
       preset === SessionPreset.META_TOOLS
@@ -371,30 +423,157 @@ describe.each([SessionPreset.META_TOOLS, SessionPreset.DIRECT_TOOLS])('aborting 
         : callTools({ name: wait.tool_slug, args: wait.arguments, id: 'call_wait' }),
     );
     const controller = new AbortController();
+    // what the tool still returns once the run is gone (LangChain's callbacks see it, the model never)
+    const ended: unknown[] = [];
 
     const run = createAgent({ model, tools }).invoke(
       { messages: [new HumanMessage('Wait for approval')] },
-      { signal: controller.signal },
+      { signal: controller.signal, callbacks: [{ handleToolEnd: (output) => void ended.push(output) }] },
     );
     await vi.waitFor(() => expect(calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']));
     controller.abort();
 
     await expect(run).rejects.toThrow(/abort/i);
+    const slug = preset === SessionPreset.META_TOOLS ? MetaToolSlug.MULTI_EXECUTE_TOOL : wait.tool_slug;
     const callId = preset === SessionPreset.META_TOOLS ? 'call_wait#0' : 'call_wait';
-    await vi.waitFor(async () =>
-      expect(await logFor(session, callId)).toMatchObject({
-        toolSlug: 'TASKS_WAIT_FOR_APPROVAL',
-        status: 'error',
-        errorCode: 'TOOL_ABORTED',
-      }),
-    );
+    await vi.waitFor(() => expect(ended).toHaveLength(1));
+    const late = ended[0] as ToolMessage;
+    expect(late).toBeInstanceOf(ToolMessage);
+    expect(late.status).toBe('error');
+    if (mode === 'embedded') {
+      await vi.waitFor(async () =>
+        expect(await logFor(session, callId)).toMatchObject({
+          toolSlug: 'TASKS_WAIT_FOR_APPROVAL',
+          status: 'error',
+          errorCode: 'TOOL_ABORTED',
+        }),
+      );
+      expect(late.text).toBe(`Error (TOOL_ABORTED): ${slug} was aborted by the caller.`);
+      expect((late.artifact as ToolResult).logId).toBe((await logFor(session, 'call_wait')).id);
+    } else {
+      // the client stopped waiting for the server: it knows no log id, and says so with its own message
+      expect(late.text).toBe(`Error (TOOL_ABORTED): ${slug} was aborted.`);
+      expect(late.artifact).toEqual({
+        successful: false,
+        data: null,
+        error: `${slug} was aborted.`,
+        code: 'TOOL_ABORTED',
+        logId: '',
+      });
+      // the server saw the request go away, aborted the handler, and logs it a moment later
+      await expect
+        .poll(() => findLog(session, callId), { timeout: 5000 })
+        .toMatchObject({ toolSlug: 'TASKS_WAIT_FOR_APPROVAL', status: 'error', errorCode: 'TOOL_ABORTED' });
+    }
+    await expect
+      .poll(() => findLog(session, 'call_wait'), { timeout: 5000 })
+      .toMatchObject({ toolSlug: slug, status: 'error', errorCode: 'TOOL_ABORTED' });
     expect(model.callCount).toBe(1);
   });
 });
 
-describe('other LangChain entry points', () => {
+describe('createAgent (langchain) on a remote session with a custom tool', () => {
+  test('the model finds the custom tool by search and runs it beside a catalog tool in one TOOLMUX_MULTI_EXECUTE_TOOL', async () => {
+    // the custom tool's code is here, in the client: only its declaration goes to the server
+    const ran: Array<{ sku: string; sessionId: string | undefined; callId: string | undefined }> = [];
+    const lookup = defineTool({
+      slug: 'SHOP_LOOKUP_STOCK',
+      toolkit: 'shop',
+      description: 'Look up how many items of a product (by SKU) are in stock in the warehouse.',
+      inputSchema: z.object({ sku: z.string().describe('The product SKU, like "A-100"') }),
+      annotations: { readOnlyHint: true },
+      execute: async ({ sku }, context) => {
+        ran.push({ sku, sessionId: context.sessionId, callId: context.callId });
+        return { sku, inStock: 7 };
+      },
+    });
+    const { session, tools, calls } = await setUp('remote', {
+      toolkits: ['tasks', 'shop'],
+      customTools: [lookup],
+    });
+    expect(session.config.customTools).toEqual(['SHOP_LOOKUP_STOCK']);
+    expect(tools.map((each) => each.name)).toEqual([
+      MetaToolSlug.SEARCH_TOOLS,
+      MetaToolSlug.GET_TOOL_SCHEMAS,
+      MetaToolSlug.MANAGE_CONNECTIONS,
+      MetaToolSlug.MULTI_EXECUTE_TOOL,
+    ]);
+    let found: Array<{ tool_slug: string; toolkit: string }> = [];
+    const model = fakeModel()
+      .respond(
+        callTools({
+          name: MetaToolSlug.SEARCH_TOOLS,
+          args: { queries: [{ use_case: 'check how many items of a product are in stock' }] },
+          id: 'call_search',
+        }),
+      )
+      .respond((messages) => {
+        // the slug comes from what the server's search returned to the model
+        const search = JSON.parse(toolMessage(messages, 'call_search').text);
+        found = search.results[0].tools;
+        return callTools({
+          name: MetaToolSlug.MULTI_EXECUTE_TOOL,
+          args: {
+            tools: [
+              { tool_slug: found[0]!.tool_slug, arguments: { sku: 'B-200' } },
+              { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'Restock B-200' } },
+            ],
+          },
+          id: 'call_run',
+        });
+      })
+      .respond(new AIMessage('7 left of B-200; I added a restock task.'));
+
+    const result = await createAgent({ model, tools }).invoke({
+      messages: [new HumanMessage('How many B-200 are left? Add a task to restock them.')],
+    });
+
+    expect(found[0]).toMatchObject({ tool_slug: 'SHOP_LOOKUP_STOCK', toolkit: 'shop' });
+    // the custom handler ran here, the catalog handler on the server, under the same call ids
+    expect(ran).toEqual([{ sku: 'B-200', sessionId: session.sessionId, callId: 'call_run#0' }]);
+    expect(calls).toEqual([
+      {
+        slug: 'TASKS_CREATE_TASK',
+        input: { title: 'Restock B-200' },
+        context: expect.objectContaining({
+          userId: 'user_1',
+          sessionId: session.sessionId,
+          callId: 'call_run#1',
+        }),
+      },
+    ]);
+    expect(model.callCount).toBe(3);
+    const seen = toolMessage(model.calls[2]!.messages, 'call_run');
+    expect(seen.status).toBe('success');
+    expect(JSON.parse(seen.text)).toMatchObject({
+      results: [
+        { tool_slug: 'SHOP_LOOKUP_STOCK', successful: true, data: { sku: 'B-200', inStock: 7 } },
+        { tool_slug: 'TASKS_CREATE_TASK', successful: true, data: { id: 'task_1', title: 'Restock B-200' } },
+      ],
+      successful_count: 2,
+    });
+    expect(result.messages.at(-1)?.text).toBe('7 left of B-200; I added a restock task.');
+    // the session's log, read from the server, has every call: those that ran here were sent to it
+    const logs = (await session.logs()).items;
+    expect(logs.map((log) => `${log.toolSlug} ${log.status} ${log.callId}`).sort()).toEqual([
+      'SHOP_LOOKUP_STOCK success call_run#0',
+      'TASKS_CREATE_TASK success call_run#1',
+      'TOOLMUX_MULTI_EXECUTE_TOOL success call_run',
+      'TOOLMUX_SEARCH_TOOLS success call_search',
+    ]);
+    expect(await logFor(session, 'call_run#0')).toMatchObject({
+      sessionId: session.sessionId,
+      userId: 'user_1',
+      toolkit: 'shop',
+      input: JSON.stringify({ sku: 'B-200' }),
+    });
+    expect((seen.artifact as ToolResult).logId).toBe((await logFor(session, 'call_run')).id);
+  });
+});
+
+describe.each(modes)('other LangChain entry points (%s)', (mode) => {
   test('createReactAgent (@langchain/langgraph/prebuilt) runs a tool round', async () => {
-    const { session, tools, calls } = await setup({ preset: SessionPreset.DIRECT_TOOLS });
+    const { session, tools, calls } = await setUp(mode, { preset: SessionPreset.DIRECT_TOOLS });
     const model = fakeModel()
       .respond(
         callTools({
@@ -422,7 +601,7 @@ describe('other LangChain entry points', () => {
   });
 
   test('a tool invoked on its own (no tool call) returns the result text', async () => {
-    const { tools, session } = await setup({ preset: SessionPreset.DIRECT_TOOLS });
+    const { tools, session } = await setUp(mode, { preset: SessionPreset.DIRECT_TOOLS });
     const create = tools.find((each) => each.name === 'TASKS_CREATE_TASK')!;
     expect(await create.invoke({ title: 'Plain call' })).toBe('{"id":"task_1","title":"Plain call"}');
     expect(await create.invoke({ title: '' })).toBe(
@@ -431,20 +610,9 @@ describe('other LangChain entry points', () => {
     expect((await session.logs()).items).toHaveLength(2);
   });
 
-  test("LangChain's own validator works on a copy of the schema, never on core's", async () => {
-    const { tools, toolkits } = await setup({ preset: SessionPreset.DIRECT_TOOLS });
-    const spec = (await specsOf(SessionPreset.DIRECT_TOOLS, toolkits)).get('TASKS_CREATE_TASK')!;
-    const create = tools.find((each) => each.name === 'TASKS_CREATE_TASK')!;
-    await create.invoke({ title: 'Validated by LangChain first' });
-    expect(create.schema).toEqual(spec.inputSchema);
-    expect(create.schema).not.toBe(spec.inputSchema);
-    // @cfworker/json-schema (LangChain's validator) defines hidden properties on every subschema it sees
-    expect(Object.getOwnPropertyNames(spec.inputSchema)).not.toContain('__absolute_uri__');
-  });
-
   describe.each([false, true])('bindTools and the converted definitions (strict: %s)', (strict) => {
     test.each([SessionPreset.META_TOOLS, SessionPreset.DIRECT_TOOLS])('%s', async (preset) => {
-      const { tools, warnings, toolkits } = await setup({ preset, strict });
+      const { tools, warnings, toolkits } = await setUp(mode, { preset, strict });
       const specs = await specsOf(preset, toolkits);
       expect(warnings).toEqual([]);
       // a fake chat model whose bindTools converts the tools as OpenAI-style integrations do
@@ -470,5 +638,18 @@ describe('other LangChain entry points', () => {
         ).toEqual(expected);
       }
     });
+  });
+});
+
+describe('other LangChain entry points', () => {
+  test("LangChain's own validator works on a copy of the schema, never on core's", async () => {
+    const { tools, toolkits } = await setUp('embedded', { preset: SessionPreset.DIRECT_TOOLS });
+    const spec = (await specsOf(SessionPreset.DIRECT_TOOLS, toolkits)).get('TASKS_CREATE_TASK')!;
+    const create = tools.find((each) => each.name === 'TASKS_CREATE_TASK')!;
+    await create.invoke({ title: 'Validated by LangChain first' });
+    expect(create.schema).toEqual(spec.inputSchema);
+    expect(create.schema).not.toBe(spec.inputSchema);
+    // @cfworker/json-schema (LangChain's validator) defines hidden properties on every subschema it sees
+    expect(Object.getOwnPropertyNames(spec.inputSchema)).not.toContain('__absolute_uri__');
   });
 });
