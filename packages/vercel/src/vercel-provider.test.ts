@@ -1,8 +1,9 @@
-import { defineTool, defineToolkit, SessionPreset, ToolMux } from '@toolmux/core';
+import { defineTool, defineToolkit, SessionPreset, type Tool, ToolMux, type ToolResult } from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
+import { startTestServer, type TestServer } from '@toolmux/server/test';
 import { generateText, stepCountIs, type ToolSet } from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { VercelProvider } from './index.js';
 
@@ -71,20 +72,60 @@ afterEach(async () => {
   await Promise.all(muxes.splice(0).map((mux) => mux.close()));
 });
 
-/** A session over the sample toolkits (tasks and notes enabled) and its tools as a ToolSet. */
-async function setUp(options: { preset?: SessionPreset; preload?: string[]; strict?: boolean } = {}) {
-  const sample = createSampleToolkits();
-  const mux = new ToolMux({
-    provider: new VercelProvider({ strict: options.strict ?? false }),
-    toolkits: sample.toolkits,
-    store: ':memory:',
-    logger: silent,
-  });
+/**
+ * The agent-loop tests run twice: on an embedded ToolMux, and on a remote-mode ToolMux talking to a
+ * live toolmux server (`startTestServer`). The server runs in this process, so the handlers of its
+ * sample toolkits still record their calls in `served.calls`.
+ */
+const modes = ['embedded', 'remote'] as const;
+type Mode = (typeof modes)[number];
+
+const served = createSampleToolkits();
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ toolkits: served.toolkits });
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+/**
+ * A ToolMux in the given mode: embedded over fresh sample toolkits, or remote on the test server,
+ * whose sample toolkits start empty again (no calls, no tasks), as fresh ones would.
+ */
+function muxOf(mode: Mode, provider: VercelProvider) {
+  if (mode === 'embedded') {
+    const sample = createSampleToolkits();
+    const mux = new ToolMux({ provider, toolkits: sample.toolkits, store: ':memory:', logger: silent });
+    muxes.push(mux);
+    return { ...sample, mux };
+  }
+  served.calls.length = 0;
+  served.tasks.clear();
+  const mux = server.remote(provider);
   muxes.push(mux);
+  return { ...served, mux };
+}
+
+/** A session over the sample toolkits (tasks and notes enabled) and its tools as a ToolSet. */
+async function setUp(
+  options: {
+    mode?: Mode;
+    preset?: SessionPreset;
+    preload?: string[];
+    strict?: boolean;
+    toolkits?: string[];
+    customTools?: Tool[];
+  } = {},
+) {
+  const mode = options.mode ?? 'embedded';
+  const { mux, ...sample } = muxOf(mode, new VercelProvider({ strict: options.strict ?? false }));
+  expect(mux.mode).toBe(mode);
   const session = await mux.create('user_1', {
-    toolkits: ['tasks', 'notes'],
+    toolkits: options.toolkits ?? ['tasks', 'notes'],
     sessionPreset: options.preset ?? SessionPreset.META_TOOLS,
     preload: { tools: options.preload ?? [] },
+    ...(options.customTools ? { experimental: { customTools: options.customTools } } : {}),
   });
   const tools: ToolSet = await session.tools();
   return { ...sample, mux, session, tools };
@@ -94,9 +135,9 @@ const presets = [SessionPreset.META_TOOLS, SessionPreset.DIRECT_TOOLS] as const;
 /** Tools called directly in the preset-independent tests (preloaded under META_TOOLS). */
 const directTools = ['TASKS_CREATE_TASK', 'TASKS_SYNC_CALENDAR', 'TASKS_WAIT_FOR_APPROVAL'];
 
-describe('VercelProvider in the AI SDK agent loop', () => {
+describe.each(modes)('VercelProvider in the AI SDK agent loop (%s)', (mode) => {
   it('META_TOOLS: the model searches, then runs the tool it found through TOOLMUX_MULTI_EXECUTE_TOOL', async () => {
-    const { tools, session, calls } = await setUp();
+    const { tools, session, calls } = await setUp({ mode });
     expect(Object.keys(tools).sort()).toEqual([
       'TOOLMUX_GET_TOOL_SCHEMAS',
       'TOOLMUX_MANAGE_CONNECTIONS',
@@ -161,10 +202,14 @@ describe('VercelProvider in the AI SDK agent loop', () => {
       userId: 'user_1',
     });
     expect(logs.get('TOOLMUX_MULTI_EXECUTE_TOOL')).toMatchObject({ status: 'success', callId: 'call_multi' });
+    // the log id the application got is the session log's entry (in remote mode: the server's)
+    expect(logs.get('TOOLMUX_MULTI_EXECUTE_TOOL')!.id).toBe(
+      (result.steps[1]!.toolResults[0]!.output as ToolResult).logId,
+    );
   });
 
   it('META_TOOLS: a preloaded tool is exposed beside the meta-tools and called directly', async () => {
-    const { tools, calls, session } = await setUp({ preload: ['TASKS_CREATE_TASK'] });
+    const { tools, calls, session } = await setUp({ mode, preload: ['TASKS_CREATE_TASK'] });
     expect(Object.keys(tools)).toContain('TASKS_CREATE_TASK');
     expect(Object.keys(tools)).not.toContain('TASKS_LIST_TASKS');
     const script = scriptedModel([
@@ -188,7 +233,7 @@ describe('VercelProvider in the AI SDK agent loop', () => {
   });
 
   it('DIRECT_TOOLS: every enabled tool is exposed, no meta-tool, and the model calls them directly', async () => {
-    const { tools, calls, session } = await setUp({ preset: SessionPreset.DIRECT_TOOLS });
+    const { tools, calls, session } = await setUp({ mode, preset: SessionPreset.DIRECT_TOOLS });
     expect(Object.keys(tools).sort()).toEqual([
       'NOTES_CREATE_NOTE',
       'NOTES_SEARCH_NOTES',
@@ -226,7 +271,7 @@ describe('VercelProvider in the AI SDK agent loop', () => {
 
   describe.each(presets)('%s', (preset) => {
     it('invalid arguments and a throwing tool reach the model as readable errors, and the loop goes on', async () => {
-      const { tools, calls } = await setUp({ preset, preload: directTools });
+      const { tools, calls } = await setUp({ mode, preset, preload: directTools });
       const script = scriptedModel([
         () => [{ toolName: 'TASKS_CREATE_TASK', input: { title: '', priority: 'urgent' } }],
         () => [{ toolName: 'TASKS_SYNC_CALENDAR', input: { calendarId: 'work' } }],
@@ -264,17 +309,21 @@ describe('VercelProvider in the AI SDK agent loop', () => {
     });
 
     it('an abort from the framework stops the running tool and the log says TOOL_ABORTED', async () => {
-      const { tools, calls, session } = await setUp({ preset, preload: directTools });
+      const { tools, calls, session } = await setUp({ mode, preset, preload: directTools });
       const script = scriptedModel([
         () => [{ toolName: 'TASKS_WAIT_FOR_APPROVAL', toolCallId: 'call_wait', input: { taskId: 'task_9' } }],
       ]);
       const controller = new AbortController();
+      const answered: ToolResult[] = [];
       const running = generateText({
         model: script.model,
         tools,
         stopWhen: stepCountIs(3),
         prompt: 'Wait for approval',
         abortSignal: controller.signal,
+        onToolExecutionEnd: ({ toolOutput }) => {
+          if (toolOutput.type === 'tool-result') answered.push(toolOutput.output as ToolResult);
+        },
       });
       const outcome = running.then(
         () => 'finished',
@@ -284,6 +333,23 @@ describe('VercelProvider in the AI SDK agent loop', () => {
       controller.abort();
 
       expect(await outcome).toMatchObject({ name: 'AbortError' });
+      // the tool did not throw: it answered the framework with a TOOL_ABORTED result
+      expect(answered).toEqual([
+        expect.objectContaining({ successful: false, data: null, code: 'TOOL_ABORTED' }),
+      ]);
+      if (mode === 'embedded') {
+        // the session logged the call before it answered
+        const logs = (await session.logs()).items;
+        expect(logs).toHaveLength(1);
+        expect(answered[0]!.logId).toBe(logs[0]!.id);
+      } else {
+        // the client gave up on the request: it knows no log entry, and the server logs the call once it
+        // has seen the client go away and aborted the handler
+        expect(answered[0]!.logId).toBe('');
+        await expect
+          .poll(async () => (await session.logs()).items.map((entry) => entry.errorCode), { timeout: 5000 })
+          .toEqual(['TOOL_ABORTED']);
+      }
       const log = await vi.waitFor(async () => {
         const [entry] = (await session.logs()).items;
         expect(entry).toBeDefined();
@@ -295,29 +361,149 @@ describe('VercelProvider in the AI SDK agent loop', () => {
         status: 'error',
         errorCode: 'TOOL_ABORTED',
       });
+      expect(log.id).toMatch(/^log_/);
       expect(script.calls).toHaveLength(1);
     });
   });
 });
 
-describe('VercelProvider edge cases', () => {
-  it('arguments that are not JSON are answered by the AI SDK itself, and the loop goes on', async () => {
-    const { tools, calls, session } = await setUp({ preset: SessionPreset.DIRECT_TOOLS });
-    const script = scriptedModel([() => [{ toolName: 'TASKS_CREATE_TASK', rawInput: '{"title": "Buy' }]]);
+describe('VercelProvider in the AI SDK agent loop, remote mode with a custom tool', () => {
+  it('the server searches the custom tool; one TOOLMUX_MULTI_EXECUTE_TOOL runs it here and a sample tool on the server', async () => {
+    /** Calls of the custom handler: a closure of this test, so only the client can have run it. */
+    const ran: Array<{ sku: string; sessionId: string | undefined; callId: string | undefined }> = [];
+    const lookup = defineTool({
+      slug: 'SHOP_LOOKUP_STOCK',
+      toolkit: 'shop',
+      description: 'Look up how many items of a product (by SKU) are in stock in the warehouse.',
+      inputSchema: z.object({ sku: z.string().describe('The product SKU, like "A-100"') }),
+      annotations: { readOnlyHint: true },
+      execute: async ({ sku }, context) => {
+        ran.push({ sku, sessionId: context.sessionId, callId: context.callId });
+        return { sku, inStock: 7 };
+      },
+    });
+    const { tools, session, calls } = await setUp({
+      mode: 'remote',
+      toolkits: ['tasks', 'shop'],
+      customTools: [lookup],
+    });
+    expect(session.config.customTools).toEqual(['SHOP_LOOKUP_STOCK']);
+    expect(Object.keys(tools).sort()).toEqual([
+      'TOOLMUX_GET_TOOL_SCHEMAS',
+      'TOOLMUX_MANAGE_CONNECTIONS',
+      'TOOLMUX_MULTI_EXECUTE_TOOL',
+      'TOOLMUX_SEARCH_TOOLS',
+    ]);
+    let found: Array<{ tool_slug: string; input_schema?: unknown }> = [];
+    const script = scriptedModel([
+      () => [
+        {
+          toolName: 'TOOLMUX_SEARCH_TOOLS',
+          toolCallId: 'call_search',
+          input: {
+            queries: [
+              { use_case: 'how many items of a product are in stock' },
+              { use_case: 'create a new to-do task' },
+            ],
+          },
+        },
+      ],
+      (options) => {
+        const search = JSON.parse(toolResultTexts(options)[0]!) as {
+          results: Array<{ tools: Array<{ tool_slug: string; input_schema?: unknown }> }>;
+        };
+        found = search.results.map((result) => result.tools[0]!);
+        return [
+          {
+            toolName: 'TOOLMUX_MULTI_EXECUTE_TOOL',
+            toolCallId: 'call_multi',
+            input: {
+              tools: [
+                { tool_slug: found[0]!.tool_slug, arguments: { sku: 'B-200' } },
+                { tool_slug: found[1]!.tool_slug, arguments: { title: 'Restock B-200' } },
+              ],
+            },
+          },
+        ];
+      },
+    ]);
 
     const result = await generateText({
       model: script.model,
       tools,
-      stopWhen: stepCountIs(3),
-      prompt: 'Add a task',
+      stopWhen: stepCountIs(5),
+      prompt: 'How many B-200 are left? Add a task to restock them.',
     });
 
-    const [output] = lastToolOutputs(script.calls[1]);
-    expect(output).toMatchObject({ type: 'error-text', value: expect.stringContaining('TASKS_CREATE_TASK') });
     expect(result.text).toBe('done');
-    expect(calls).toEqual([]);
-    expect((await session.logs()).items).toEqual([]);
+    // the server found the custom tool by its declaration, schema included
+    expect(found.map((tool) => tool.tool_slug)).toEqual(['SHOP_LOOKUP_STOCK', 'TASKS_CREATE_TASK']);
+    expect(found[0]!.input_schema).toMatchObject({
+      type: 'object',
+      required: ['sku'],
+      properties: { sku: { type: 'string' } },
+    });
+    // the custom handler ran here, the sample tool on the server (its handler records into `calls`)
+    expect(ran).toEqual([{ sku: 'B-200', sessionId: session.sessionId, callId: 'call_multi#0' }]);
+    expect(calls).toEqual([
+      expect.objectContaining({
+        slug: 'TASKS_CREATE_TASK',
+        input: { title: 'Restock B-200' },
+        context: expect.objectContaining({ sessionId: session.sessionId, callId: 'call_multi#1' }),
+      }),
+    ]);
+    // the model reads both results, in the order it asked for them
+    expect(JSON.parse(toolResultTexts(script.calls[2])[0]!)).toMatchObject({
+      successful_count: 2,
+      failed_count: 0,
+      results: [
+        { tool_slug: 'SHOP_LOOKUP_STOCK', successful: true, data: { sku: 'B-200', inStock: 7 } },
+        { tool_slug: 'TASKS_CREATE_TASK', successful: true, data: { id: 'task_1', title: 'Restock B-200' } },
+      ],
+    });
+    const multi = result.steps[1]!.toolResults[0]!.output as ToolResult;
+    expect(multi).toMatchObject({ successful: true, logId: expect.stringMatching(/^log_/) });
+    // the session's log on the server lists every call: those that ran here and those that ran there
+    const logs = (await session.logs()).items;
+    expect(logs.map((log) => `${log.toolSlug} ${log.status} ${log.callId}`).sort()).toEqual([
+      'SHOP_LOOKUP_STOCK success call_multi#0',
+      'TASKS_CREATE_TASK success call_multi#1',
+      'TOOLMUX_MULTI_EXECUTE_TOOL success call_multi',
+      'TOOLMUX_SEARCH_TOOLS success call_search',
+    ]);
+    expect(logs.find((log) => log.toolSlug === 'TOOLMUX_MULTI_EXECUTE_TOOL')!.id).toBe(multi.logId);
+    expect(logs.find((log) => log.toolSlug === 'SHOP_LOOKUP_STOCK')).toMatchObject({
+      sessionId: session.sessionId,
+      userId: 'user_1',
+      toolkit: 'shop',
+    });
   });
+});
+
+describe('VercelProvider edge cases', () => {
+  it.each(modes)(
+    'arguments that are not JSON are answered by the AI SDK itself, and the loop goes on (%s)',
+    async (mode) => {
+      const { tools, calls, session } = await setUp({ mode, preset: SessionPreset.DIRECT_TOOLS });
+      const script = scriptedModel([() => [{ toolName: 'TASKS_CREATE_TASK', rawInput: '{"title": "Buy' }]]);
+
+      const result = await generateText({
+        model: script.model,
+        tools,
+        stopWhen: stepCountIs(3),
+        prompt: 'Add a task',
+      });
+
+      const [output] = lastToolOutputs(script.calls[1]);
+      expect(output).toMatchObject({
+        type: 'error-text',
+        value: expect.stringContaining('TASKS_CREATE_TASK'),
+      });
+      expect(result.text).toBe('done');
+      expect(calls).toEqual([]);
+      expect((await session.logs()).items).toEqual([]);
+    },
+  );
 
   it('toModelOutput reads both the ai 5 call, toModelOutput(output), and the ai 6+ call, toModelOutput({ output })', async () => {
     const { tools } = await setUp({ preset: SessionPreset.DIRECT_TOOLS });
@@ -342,109 +528,119 @@ describe('VercelProvider edge cases', () => {
 });
 
 describe('VercelProvider({ strict: true })', () => {
-  it('hands the model strict-shaped schemas with strict: true, and accepts null for an optional field', async () => {
-    const { tools, calls } = await setUp({
-      strict: true,
-      preload: ['TASKS_CREATE_TASK', 'NOTES_SEARCH_NOTES'],
-    });
-    const script = scriptedModel([
-      () => [
-        { toolName: 'TASKS_CREATE_TASK', input: { title: 'Strict task', priority: null, labels: null } },
-      ],
-      () => [
-        {
-          toolName: 'TOOLMUX_MULTI_EXECUTE_TOOL',
-          input: {
-            tools: [
-              { tool_slug: 'NOTES_SEARCH_NOTES', arguments: '{"query":"milk","filter":null,"limit":null}' },
+  describe.each(modes)('in the agent loop (%s)', (mode) => {
+    it('hands the model strict-shaped schemas with strict: true, and accepts null for an optional field', async () => {
+      const { tools, calls } = await setUp({
+        mode,
+        strict: true,
+        preload: ['TASKS_CREATE_TASK', 'NOTES_SEARCH_NOTES'],
+      });
+      const script = scriptedModel([
+        () => [
+          { toolName: 'TASKS_CREATE_TASK', input: { title: 'Strict task', priority: null, labels: null } },
+        ],
+        () => [
+          {
+            toolName: 'TOOLMUX_MULTI_EXECUTE_TOOL',
+            input: {
+              tools: [
+                { tool_slug: 'NOTES_SEARCH_NOTES', arguments: '{"query":"milk","filter":null,"limit":null}' },
+              ],
+            },
+          },
+        ],
+      ]);
+
+      await generateText({ model: script.model, tools, stopWhen: stepCountIs(4), prompt: 'Add a task' });
+
+      const sent = new Map(script.calls[0]!.tools!.map((tool) => [tool.name, tool]));
+      expect(sent.size).toBe(6);
+      for (const tool of sent.values()) {
+        expect(tool).toMatchObject({
+          type: 'function',
+          strict: true,
+          inputSchema: { type: 'object', additionalProperties: false },
+        });
+      }
+      const createTask = sent.get('TASKS_CREATE_TASK');
+      expect(createTask?.type === 'function' && createTask.inputSchema).toMatchObject({
+        required: ['title', 'priority', 'labels'],
+        properties: {
+          title: { type: 'string' },
+          priority: { enum: expect.arrayContaining(['low', 'normal', 'high', null]) },
+          labels: { anyOf: [{ type: 'array' }, { type: 'null' }] },
+        },
+      });
+      const searchNotes = sent.get('NOTES_SEARCH_NOTES');
+      expect(searchNotes?.type === 'function' && searchNotes.inputSchema).toMatchObject({
+        required: ['query', 'filter', 'limit'],
+        properties: {
+          filter: {
+            anyOf: [
+              { type: 'object', additionalProperties: false, required: ['tag', 'createdAfter'] },
+              { type: 'null' },
             ],
           },
         },
-      ],
-    ]);
-
-    await generateText({ model: script.model, tools, stopWhen: stepCountIs(4), prompt: 'Add a task' });
-
-    const sent = new Map(script.calls[0]!.tools!.map((tool) => [tool.name, tool]));
-    expect(sent.size).toBe(6);
-    for (const tool of sent.values()) {
-      expect(tool).toMatchObject({
-        type: 'function',
-        strict: true,
-        inputSchema: { type: 'object', additionalProperties: false },
       });
-    }
-    const createTask = sent.get('TASKS_CREATE_TASK');
-    expect(createTask?.type === 'function' && createTask.inputSchema).toMatchObject({
-      required: ['title', 'priority', 'labels'],
-      properties: {
-        title: { type: 'string' },
-        priority: { enum: expect.arrayContaining(['low', 'normal', 'high', null]) },
-        labels: { anyOf: [{ type: 'array' }, { type: 'null' }] },
-      },
-    });
-    const searchNotes = sent.get('NOTES_SEARCH_NOTES');
-    expect(searchNotes?.type === 'function' && searchNotes.inputSchema).toMatchObject({
-      required: ['query', 'filter', 'limit'],
-      properties: {
-        filter: {
-          anyOf: [
-            { type: 'object', additionalProperties: false, required: ['tag', 'createdAfter'] },
-            { type: 'null' },
-          ],
-        },
-      },
+
+      // null meant "absent": the handler got no priority or labels, and the default limit applied
+      expect(calls.map((call) => [call.slug, call.input])).toEqual([
+        ['TASKS_CREATE_TASK', { title: 'Strict task' }],
+        ['NOTES_SEARCH_NOTES', { query: 'milk', limit: 10 }],
+      ]);
+      expect(toolResultTexts(script.calls[1])).toEqual(['{"id":"task_1","title":"Strict task"}']);
     });
 
-    // null meant "absent": the handler got no priority or labels, and the default limit applied
-    expect(calls.map((call) => [call.slug, call.input])).toEqual([
-      ['TASKS_CREATE_TASK', { title: 'Strict task' }],
-      ['NOTES_SEARCH_NOTES', { query: 'milk', limit: 10 }],
-    ]);
-    expect(toolResultTexts(script.calls[1])).toEqual(['{"id":"task_1","title":"Strict task"}']);
-  });
+    it('a tool that cannot be strict is handed out non-strict with one warning', async () => {
+      const lookup = defineTool({
+        slug: 'META_TAG_LOOKUP',
+        description: 'Look up values by free-form tags.',
+        inputSchema: z.object({ tags: z.record(z.string(), z.string()).describe('Any tags') }),
+        execute: async (input) => ({ count: Object.keys(input.tags).length }),
+      });
+      const warn = vi.fn();
+      const provider = new VercelProvider({ strict: true, logger: { warn } });
+      const meta = defineToolkit({ slug: 'meta', name: 'Meta', description: 'Tags', tools: [lookup] });
+      // embedded, the toolkit joins the catalog; remote, it is a custom toolkit of each session (the
+      // server lists its declaration, and its handler runs here)
+      const mux =
+        mode === 'embedded'
+          ? new ToolMux({ provider, toolkits: [meta], store: ':memory:', logger: silent })
+          : server.remote(provider);
+      muxes.push(mux);
+      const custom = mode === 'remote' ? { experimental: { customToolkits: [meta] } } : {};
+      const first = await mux.create('user_1', {
+        toolkits: ['meta'],
+        preload: { tools: ['META_TAG_LOOKUP'] },
+        ...custom,
+      });
+      const second = await mux.create('user_2', {
+        toolkits: ['meta'],
+        sessionPreset: SessionPreset.DIRECT_TOOLS,
+        ...custom,
+      });
+      const tools = await first.tools();
+      await second.tools();
 
-  it('a tool that cannot be strict is handed out non-strict with one warning', async () => {
-    const lookup = defineTool({
-      slug: 'META_TAG_LOOKUP',
-      description: 'Look up values by free-form tags.',
-      inputSchema: z.object({ tags: z.record(z.string(), z.string()).describe('Any tags') }),
-      execute: async (input) => ({ count: Object.keys(input.tags).length }),
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0]![0]).toMatch(
+        /^toolmux: 1 tool cannot be handed out in strict mode and stay non-strict: META_TAG_LOOKUP \(.+\)$/,
+      );
+      const script = scriptedModel([
+        () => [{ toolName: 'META_TAG_LOOKUP', input: { tags: { a: 'x', b: 'y' } } }],
+      ]);
+      await generateText({ model: script.model, tools, stopWhen: stepCountIs(3), prompt: 'Count tags' });
+      const sent = script.calls[0]!.tools!.find((tool) => tool.name === 'META_TAG_LOOKUP');
+      expect(sent).toMatchObject({
+        strict: false,
+        inputSchema: { properties: { tags: { additionalProperties: { type: 'string' } } } },
+      });
+      expect(script.calls[0]!.tools!.find((tool) => tool.name === 'TOOLMUX_SEARCH_TOOLS')).toMatchObject({
+        strict: true,
+      });
+      expect(toolResultTexts(script.calls[1])).toEqual(['{"count":2}']);
     });
-    const warn = vi.fn();
-    const provider = new VercelProvider({ strict: true, logger: { warn } });
-    const mux = new ToolMux({
-      provider,
-      toolkits: [defineToolkit({ slug: 'meta', name: 'Meta', description: 'Tags', tools: [lookup] })],
-      store: ':memory:',
-      logger: silent,
-    });
-    muxes.push(mux);
-    const first = await mux.create('user_1', { toolkits: ['meta'], preload: { tools: ['META_TAG_LOOKUP'] } });
-    const second = await mux.create('user_2', {
-      toolkits: ['meta'],
-      sessionPreset: SessionPreset.DIRECT_TOOLS,
-    });
-    const tools = await first.tools();
-    await second.tools();
-
-    expect(warn).toHaveBeenCalledTimes(1);
-    expect(warn.mock.calls[0]![0]).toMatch(
-      /^toolmux: 1 tool cannot be handed out in strict mode and stay non-strict: META_TAG_LOOKUP \(.+\)$/,
-    );
-    const script = scriptedModel([
-      () => [{ toolName: 'META_TAG_LOOKUP', input: { tags: { a: 'x', b: 'y' } } }],
-    ]);
-    await generateText({ model: script.model, tools, stopWhen: stepCountIs(3), prompt: 'Count tags' });
-    const sent = script.calls[0]!.tools!.find((tool) => tool.name === 'META_TAG_LOOKUP');
-    expect(sent).toMatchObject({
-      strict: false,
-      inputSchema: { properties: { tags: { additionalProperties: { type: 'string' } } } },
-    });
-    expect(script.calls[0]!.tools!.find((tool) => tool.name === 'TOOLMUX_SEARCH_TOOLS')).toMatchObject({
-      strict: true,
-    });
-    expect(toolResultTexts(script.calls[1])).toEqual(['{"count":2}']);
   });
 
   it('leaves strict unset and the schema as shaped when strict mode is off', async () => {
