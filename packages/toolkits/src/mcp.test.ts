@@ -9,10 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { MetaToolSlug, type PlainTool, SessionPreset, ToolMux } from '@toolmux/core';
-import { VercelProvider } from '@toolmux/vercel';
-import { generateText, stepCountIs } from 'ai';
-import { MockLanguageModelV4 } from 'ai/test';
+import { type PlainTool, SessionPreset, ToolMux } from '@toolmux/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toolContext } from '../test/api-server.js';
 import { builtinToolkits } from './index.js';
@@ -113,68 +110,6 @@ describe('stdio: @modelcontextprotocol/server-everything', () => {
       successful: true,
       data: 'Echo: through the provider',
     });
-  });
-
-  it('runs in a Vercel AI SDK agent loop: the model searches, then calls the MCP tool through the meta-tools', async () => {
-    const vercelMux = new ToolMux({
-      provider: new VercelProvider(),
-      toolkits: [everything],
-      store: ':memory:',
-      logger: quiet,
-    });
-    const session = await vercelMux.create('user_mcp', { toolkits: ['everything'] });
-    type CallOptions = Parameters<MockLanguageModelV4['doGenerate']>[0];
-    const prompts: CallOptions[] = [];
-    const usage = {
-      inputTokens: { total: 10, noCache: 10, cacheRead: undefined, cacheWrite: undefined },
-      outputTokens: { total: 5, text: 5, reasoning: undefined },
-    };
-    const script = [
-      { toolName: MetaToolSlug.SEARCH_TOOLS, input: { queries: [{ use_case: 'add two numbers' }] } },
-      {
-        toolName: MetaToolSlug.MULTI_EXECUTE_TOOL,
-        input: { tools: [{ tool_slug: 'EVERYTHING_GET_SUM', arguments: { a: 19, b: 23 } }] },
-      },
-    ];
-    const model = new MockLanguageModelV4({
-      doGenerate: async (options) => {
-        prompts.push(options);
-        const call = script[prompts.length - 1];
-        if (!call) {
-          return {
-            content: [{ type: 'text', text: 'done' }],
-            finishReason: { unified: 'stop', raw: 'stop' },
-            usage,
-            warnings: [],
-          };
-        }
-        return {
-          content: [
-            {
-              type: 'tool-call',
-              toolCallId: `call_${prompts.length}`,
-              toolName: call.toolName,
-              input: JSON.stringify(call.input),
-            },
-          ],
-          finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
-          usage,
-          warnings: [],
-        };
-      },
-    });
-    await generateText({
-      model,
-      tools: await session.tools(),
-      stopWhen: stepCountIs(4),
-      prompt: 'What is 19 + 23?',
-    });
-    const toolOutput = (options: CallOptions | undefined) => JSON.stringify(options?.prompt.at(-1)?.content);
-    expect(toolOutput(prompts[1])).toContain('EVERYTHING_GET_SUM');
-    expect(toolOutput(prompts[2])).toContain('The sum of 19 and 23 is 42.');
-    const logs = (await session.logs()).items.map((log) => log.toolSlug);
-    expect(logs).toContain('EVERYTHING_GET_SUM');
-    await vercelMux.close();
   });
 
   it('starts the server with only PATH and the given env: the host’s secrets stay out', async () => {
