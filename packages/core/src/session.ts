@@ -572,8 +572,8 @@ export class EmbeddedSession<TCollection = unknown> implements Session<TCollecti
 
   /**
    * Adds log entries of calls a remote-mode client ran itself (its custom tools, and
-   * TOOLMUX_MULTI_EXECUTE_TOOL around them): each must name one of those tools; session and user are
-   * this session's, whatever the entry says.
+   * TOOLMUX_MULTI_EXECUTE_TOOL around them) or never sent (aborted before they started): any other
+   * entry is refused; session and user are this session's, whatever the entry says.
    *
    * @internal the server's `POST /sessions/:id/logs`
    */
@@ -584,10 +584,11 @@ export class EmbeddedSession<TCollection = unknown> implements Session<TCollecti
     ]);
     if (clientSlugs.size > 0) clientSlugs.add(MetaToolSlug.MULTI_EXECUTE_TOOL);
     for (const record of records) {
-      if (!clientSlugs.has(record.toolSlug)) {
+      const neverSent = record.status === 'error' && record.errorCode === 'TOOL_ABORTED';
+      if (!clientSlugs.has(record.toolSlug) && !neverSent) {
         throw new ToolMuxError({
           code: 'INVALID_REQUEST',
-          message: `Log entry ${record.id} names ${record.toolSlug}, which is not a custom tool of session ${this.sessionId}: only calls the client ran itself can be added to its log.`,
+          message: `Log entry ${record.id} names ${record.toolSlug}, which is not a custom tool of session ${this.sessionId}: only calls the client ran itself (or that were aborted before they were sent) can be added to its log.`,
         });
       }
     }

@@ -451,12 +451,12 @@ describe.each(abortCases)('aborting the run ($preset, $mode)', ({ mode, preset }
       expect(late.text).toBe(`Error (TOOL_ABORTED): ${slug} was aborted by the caller.`);
       expect((late.artifact as ToolResult).logId).toBe((await logFor(session, 'call_wait')).id);
     } else {
-      // the client stopped waiting for the server: it knows no log id, and says so with its own message
-      expect(late.text).toBe(`Error (TOOL_ABORTED): ${slug} was aborted.`);
+      // the client stopped waiting for the server: it knows no log id (the server logs the call itself)
+      expect(late.text).toBe(`Error (TOOL_ABORTED): ${slug} was aborted by the caller.`);
       expect(late.artifact).toEqual({
         successful: false,
         data: null,
-        error: `${slug} was aborted.`,
+        error: `${slug} was aborted by the caller.`,
         code: 'TOOL_ABORTED',
         logId: '',
       });

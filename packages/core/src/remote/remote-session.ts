@@ -9,7 +9,7 @@ import {
   type SessionConfig,
 } from '../config/session-config.js';
 import { ToolMuxError } from '../errors.js';
-import { type ExecutionEnvironment, executeTool } from '../execution/execute.js';
+import { type ExecutionEnvironment, executeTool, rejectToolCall } from '../execution/execute.js';
 import type { ToolResult } from '../execution/result.js';
 import { META_TOOLKIT, META_TOOLS, MetaToolSlug, runCalls } from '../meta-tools/meta-tools.js';
 import type { ExecuteOptions, Provider } from '../provider.js';
@@ -152,6 +152,14 @@ export class RemoteSession<TCollection = unknown> implements Session<TCollection
    * entry is not known here; the server logs an aborted call as TOOL_ABORTED).
    */
   async #remoteExecute(slug: string, args: unknown, options: ExecuteOptions): Promise<ToolResult> {
+    if (options.signal?.aborted) {
+      // Never sent: logged here, like an embedded call aborted before it started.
+      return rejectToolCall(
+        this.#runtime.env,
+        { slug, arguments: args, userId: this.userId, sessionId: this.sessionId, callId: options.callId },
+        new ToolMuxError({ code: 'TOOL_ABORTED', message: `${slug} was aborted before it started.` }),
+      );
+    }
     try {
       const result = await this.#runtime.api.post<ToolResultWire>(
         `${this.#path}/execute`,
@@ -164,7 +172,7 @@ export class RemoteSession<TCollection = unknown> implements Session<TCollection
         return {
           successful: false,
           data: null,
-          error: `${slug} was aborted.`,
+          error: `${slug} was aborted by the caller.`,
           code: 'TOOL_ABORTED',
           logId: '',
         };

@@ -445,6 +445,21 @@ describe('remote mode: configuration and failures', () => {
     expect(result.error).toContain('fetch failed');
   });
 
+  it('a call aborted before it is sent is not sent, and is logged like an embedded one', async () => {
+    const session = await remote.create('user_preabort', { toolkits: ['tasks'] });
+    const before = sample.calls.length;
+    const result = await session.execute(
+      'TASKS_CREATE_TASK',
+      { title: 'never' },
+      { signal: AbortSignal.abort(), callId: 'call_pre' },
+    );
+    expect(result).toMatchObject({ successful: false, code: 'TOOL_ABORTED' });
+    expect(result.error).toContain('aborted before it started');
+    expect(sample.calls.length).toBe(before);
+    const [entry] = (await session.logs()).items;
+    expect(entry).toMatchObject({ id: result.logId, callId: 'call_pre', errorCode: 'TOOL_ABORTED' });
+  });
+
   it('an abort stops the call on the server and is a TOOL_ABORTED result here', async () => {
     const session = await remote.create('user_abort', { toolkits: ['tasks'] });
     const controller = new AbortController();
