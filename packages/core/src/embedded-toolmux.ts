@@ -5,9 +5,9 @@ import type { ConnectionRequest } from './auth/connection-request.js';
 import type {
   AuthConfig,
   ConnectedAccount,
+  ConnectionRequestInfo,
   ConnectionStatus,
   CreateAuthConfigOptions,
-  ManagedAuthCredentials,
 } from './auth/types.js';
 import { Catalog } from './catalog/catalog.js';
 import { declaredTool, declaredToolkit, isDeclaredTool } from './catalog/declarations.js';
@@ -107,6 +107,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   readonly #options: ToolMuxOptions<P>;
   readonly #callbackUrls: CallbackUrlPolicy;
   readonly #logger: Logger;
+  #hostedConnectPage: boolean;
   #engine: Promise<Engine> | undefined;
 
   constructor(options: ToolMuxOptions<P>, provider: P) {
@@ -129,6 +130,20 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       defaultCallbackUrl: this.defaultCallbackUrl,
     });
     this.oauthRedirectUri = options.oauthRedirectUri ?? `${this.baseUrl}/auth/callback`;
+    this.#hostedConnectPage = options.hostedConnectPage ?? false;
+  }
+
+  /**
+   * @internal `createServer()` of @toolmux/server calls this for the ToolMux it serves: from now on
+   * OAuth links open its hosted connect page (see `ToolMuxOptions.hostedConnectPage`).
+   */
+  useHostedConnectPage(): void {
+    this.#hostedConnectPage = true;
+  }
+
+  /** @internal the provider's authorization URL of an open OAuth request, for the hosted connect page */
+  async connectionRequestAuthorizationUrl(id: string): Promise<string> {
+    return (await this.#ready()).auth.connectionRequestAuthorizationUrl(id);
   }
 
   /** Opens the store and loads the key on first use; later calls share the same promise. */
@@ -158,6 +173,8 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         callbackUrls: this.#callbackUrls,
         defaultCallbackUrl: this.defaultCallbackUrl,
         redirectUri: this.oauthRedirectUri,
+        connectPageUrl: (requestId) => `${this.baseUrl}/connect/${encodeURIComponent(requestId)}`,
+        hostedConnectPage: () => this.#hostedConnectPage,
       });
       const env: ExecutionEnvironment = {
         logs: new ExecutionLogWriter(store, this.#logger),
@@ -414,8 +431,15 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
 
   readonly connectedAccounts = {
     /**
-     * Starts an OAuth connection for a user through an oauth2 auth config: the user opens
-     * `redirectUrl`; `waitForConnection()` resolves when the account is ACTIVE.
+     * Starts connecting a user's account through an auth config: the user opens `redirectUrl` and
+     * signs in at the provider (oauth2) or gives the API key, token or password on the hosted connect
+     * page (api_key, bearer, basic); `waitForConnection()` resolves when the account is ACTIVE.
+     * `callbackUrl` must be allowed by `allowedCallbackUrls`.
+     *
+     * @example
+     * const request = await mux.connectedAccounts.link('user_123', config.id, { callbackUrl });
+     * // send the user to request.redirectUrl, then
+     * const account = await request.waitForConnection(120_000);
      */
     link: async (
       userId: string,
@@ -457,6 +481,28 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     /** Refreshes an OAuth account's access token now. */
     refresh: async (id: string): Promise<ConnectedAccount> =>
       (await this.#ready()).auth.refreshConnectedAccount(id),
+  };
+
+  readonly connectionRequests = {
+    /**
+     * How a connection request (from `session.authorize()` or `connectedAccounts.link()`) stands:
+     * PENDING, COMPLETED, FAILED or EXPIRED, with its account once there is one. Never the provider's
+     * authorization URL or any secret. CONNECTION_REQUEST_NOT_FOUND for an unknown id.
+     */
+    get: async (id: string): Promise<ConnectionRequestInfo> =>
+      (await this.#ready()).auth.getConnectionRequest(id),
+    /**
+     * Completes a credentials request (kind `fields`) with what the user gave: the fields are checked
+     * like `connectedAccounts.create()` (wrong ones leave the request open), the account is stored
+     * ACTIVE and the request COMPLETED, once. A used request fails with CONNECTION_REQUEST_INVALID, an
+     * expired one with CONNECTION_REQUEST_EXPIRED. The hosted connect page calls this; an application
+     * with its own form may too.
+     *
+     * @example
+     * const account = await mux.connectionRequests.complete(request.id, { apiKey: 'sk_…' });
+     */
+    complete: async (id: string, credentials: Record<string, string>): Promise<ConnectedAccount> =>
+      (await this.#ready()).auth.completeConnectionRequest(id, credentials),
   };
 
   readonly auth = {

@@ -59,6 +59,8 @@ export const TOOLMUX_ERROR_CODES = {
   CONNECTED_ACCOUNT_MISMATCH: 403,
   /** Credentials given for a connected account do not match the auth scheme's fields. */
   CONNECTED_ACCOUNT_INVALID: 400,
+  /** A connection request id is unknown (or it was deleted with its auth config or account). */
+  CONNECTION_REQUEST_NOT_FOUND: 404,
   /** An OAuth callback's state is unknown, altered or already used. */
   CONNECTION_REQUEST_INVALID: 400,
   /** An OAuth connection request is older than its 10 minutes. */

@@ -2,6 +2,8 @@
  * Building blocks for toolmux's own packages (server, providers, toolkits, benchmarks). Not part of
  * the stable public API: names here may change in a minor release.
  */
+
+export { connectionRequestAuthorizationUrl, useHostedConnectPage } from './auth/hosted-connect-page.js';
 export { Catalog, searchDocumentOf } from './catalog/catalog.js';
 export type { ToolDeclaration, ToolkitDeclaration } from './catalog/declarations.js';
 export { declaredTool, declaredToolkit } from './catalog/declarations.js';

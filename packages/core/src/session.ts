@@ -281,10 +281,10 @@ export class EmbeddedSession<TCollection = unknown> implements Session<TCollecti
   }
 
   /**
-   * Starts connecting one of the session's toolkits for the session's user (OAuth): the user opens
-   * `redirectUrl`, and `waitForConnection()` resolves once the account is ACTIVE, whichever process
-   * received the callback. The auth config is the session's `authConfigs` entry, else the one toolmux
-   * manages from `managedAuth`.
+   * Starts connecting one of the session's toolkits for the session's user: the user opens
+   * `redirectUrl` (to sign in at the provider, or to give an API key, token or password), and
+   * `waitForConnection()` resolves once the account is ACTIVE, whichever process saw it finish. The auth
+   * config is the session's `authConfigs` entry, else the one toolmux manages from `managedAuth`.
    *
    * @example
    * const request = await session.authorize('github', { callbackUrl: 'https://myapp.com/connected' });
@@ -510,8 +510,19 @@ export class EmbeddedSession<TCollection = unknown> implements Session<TCollecti
     }
     const expired = connection.connectedAccount?.status === 'EXPIRED' ? ' Its connection has expired.' : '';
     const plan = await this.#runtime.auth.connectionPlan(toolkit, this.#selection(), { create: true });
-    if (plan.kind === 'oauth2') {
+    const credentials =
+      plan.kind === 'fields'
+        ? plan.type === 'basic'
+          ? 'a username and password'
+          : plan.type === 'bearer'
+            ? 'an access token'
+            : 'an API key'
+        : undefined;
+    // A credentials form exists where a toolmux server hosts the connect page.
+    const formLink = plan.kind === 'fields' && plan.authConfigId && this.#runtime.auth.hostedConnectPage;
+    if (plan.kind === 'oauth2' || formLink) {
       const request = await this.authorize(toolkit.slug);
+      const action = credentials ? `enter ${credentials} for ${toolkit.name}` : `connect ${toolkit.name}`;
       return {
         toolkit: toolkit.slug,
         connected: connection.isActive,
@@ -520,7 +531,7 @@ export class EmbeddedSession<TCollection = unknown> implements Session<TCollecti
         connection_request_id: request.id,
         expires_at: request.expiresAt.toISOString(),
         message: (
-          `${expired.trim()} Ask the user to open redirect_url to connect ${toolkit.name} (the link works for 10 minutes), ` +
+          `${expired.trim()} Ask the user to open redirect_url to ${action} (the link works for 10 minutes), ` +
           'then continue the task once they say they are done.'
         ).trim(),
       };
@@ -529,10 +540,9 @@ export class EmbeddedSession<TCollection = unknown> implements Session<TCollecti
       toolkit: toolkit.slug,
       connected: connection.isActive,
       ...accountId,
-      message:
-        plan.kind === 'fields'
-          ? `${toolkit.name} is not connected for this user.${expired} It connects with ${plan.type === 'basic' ? 'a username and password' : plan.type === 'bearer' ? 'an access token' : 'an API key'}, which the user must provide in the application (there is no link to open). Ask the user to add it there, then try again.`
-          : `${toolkit.name} cannot be connected yet: the application has no OAuth app configured for it. Tell the user that a developer must set one up.`,
+      message: credentials
+        ? `${toolkit.name} is not connected for this user.${expired} It connects with ${credentials}, which the user must provide in the application (there is no link to open). Ask the user to add it there, then try again.`
+        : `${toolkit.name} cannot be connected yet: the application has no OAuth app configured for it. Tell the user that a developer must set one up.`,
     };
   }
 

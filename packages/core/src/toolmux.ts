@@ -71,6 +71,22 @@ export interface ToolMuxOptions<P extends Provider<unknown>> {
    * OAuth app). @default `${baseUrl}/auth/callback`
    */
   oauthRedirectUri?: string;
+  /**
+   * Where connection links (`redirectUrl` of `session.authorize()` and `connectedAccounts.link()`,
+   * `redirect_url` of TOOLMUX_MANAGE_CONNECTIONS) lead for OAuth:
+   *
+   * - `true`: the hosted connect page of @toolmux/server at `baseUrl`, `${baseUrl}/connect/${requestId}`.
+   *   The user sees which app and which account before going on to the provider, and the OAuth
+   *   state stays encrypted in the store until then. `createServer()` turns this on for the ToolMux
+   *   it serves; set it yourself on a ToolMux that shares its store with a toolmux server at `baseUrl`.
+   * - `false`: the provider's authorization URL itself, since nothing serves `/connect` when you only
+   *   mount `auth.handleCallback` in your own app.
+   *
+   * Credential requests (api_key, bearer, basic) have no provider page: their link is the hosted page
+   * either way (without the server, collect the fields yourself and call `connectionRequests.complete`).
+   * @default false (true once served by `createServer()`)
+   */
+  hostedConnectPage?: boolean;
 }
 
 /** A toolkit as `toolkits.list()` / `toolkits.get()` describe it. */
@@ -120,8 +136,32 @@ export interface SessionSummary {
 /** What an embedded and a remote ToolMux both offer: the API of API.md. */
 export type ToolMuxApi<P extends Provider<unknown>> = Pick<
   EmbeddedToolMux<P>,
-  'create' | 'use' | 'sessions' | 'toolkits' | 'tools' | 'authConfigs' | 'connectedAccounts' | 'close'
+  | 'create'
+  | 'use'
+  | 'sessions'
+  | 'toolkits'
+  | 'tools'
+  | 'authConfigs'
+  | 'connectedAccounts'
+  | 'connectionRequests'
+  | 'close'
 >;
+
+/** The engine behind each ToolMux, for `@toolmux/core/internal`. */
+const engines = new WeakMap<object, EmbeddedToolMux<Provider<unknown>> | RemoteToolMux<Provider<unknown>>>();
+
+/** @internal The embedded engine of a ToolMux; NOT_SUPPORTED for a remote one. */
+export function embeddedEngineOf(
+  mux: ToolMux<Provider<unknown>>,
+  member: string,
+): EmbeddedToolMux<Provider<unknown>> {
+  const engine = engines.get(mux);
+  if (engine instanceof EmbeddedToolMux) return engine;
+  throw new ToolMuxError({
+    code: 'NOT_SUPPORTED',
+    message: `${member} needs an embedded ToolMux; ${engine ? `this one is served by the toolmux server at ${engine.baseUrl}` : 'this is not a ToolMux'}.`,
+  });
+}
 
 /**
  * toolmux: a catalog of toolkits, a store, and sessions that route an agent's tool calls.
@@ -146,6 +186,7 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> implements Too
   readonly tools: ToolMuxApi<P>['tools'];
   readonly authConfigs: ToolMuxApi<P>['authConfigs'];
   readonly connectedAccounts: ToolMuxApi<P>['connectedAccounts'];
+  readonly connectionRequests: ToolMuxApi<P>['connectionRequests'];
   readonly #engine: EmbeddedToolMux<P> | RemoteToolMux<P>;
 
   constructor(options: ToolMuxOptions<P> = {}) {
@@ -161,6 +202,8 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> implements Too
     this.tools = this.#engine.tools;
     this.authConfigs = this.#engine.authConfigs;
     this.connectedAccounts = this.#engine.connectedAccounts;
+    this.connectionRequests = this.#engine.connectionRequests;
+    engines.set(this, this.#engine);
   }
 
   /** The embedded engine, for what only exists in this process. */

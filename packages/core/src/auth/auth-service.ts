@@ -6,6 +6,7 @@ import type { AccountRequest, AccountSelection, ResolvedAccount } from '../execu
 import type {
   AuthConfigRecord,
   ConnectedAccountRecord,
+  ConnectionRequestRecord,
   ConnectionStatus,
   ListConnectedAccountsQuery,
   Store,
@@ -14,13 +15,15 @@ import { newId } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
 import type { Vault } from '../vault/vault.js';
 import type { CallbackUrlPolicy } from './callback-urls.js';
-import { ConnectionRequest } from './connection-request.js';
+import { ConnectionRequest, type ConnectionRequestProgress } from './connection-request.js';
 import { CredentialLoader, connectionExpiredError, type StoredCredentials } from './credentials.js';
 import { exchangeCode, type OAuthClient, OAuthFailure, startAuthorization } from './oauth.js';
 import { checkFields, defaultSchemeOf, oauth2SchemeOf, schemeList, schemeOf } from './schemes.js';
 import type {
   AuthConfig,
   ConnectedAccount,
+  ConnectionRequestInfo,
+  ConnectionRequestStatus,
   CreateAuthConfigOptions,
   ManagedAuthCredentials,
 } from './types.js';
@@ -40,6 +43,19 @@ export interface AuthServiceOptions {
   defaultCallbackUrl: string;
   /** The OAuth `redirect_uri`: where `handleCallback` is mounted. */
   redirectUri: string;
+  /** The hosted connect page of a request: `${baseUrl}/connect/${requestId}`. */
+  connectPageUrl: (requestId: string) => string;
+  /**
+   * Whether OAuth links open the hosted connect page (true when @toolmux/server serves the ToolMux)
+   * rather than the provider's authorization URL. Read at each new request.
+   */
+  hostedConnectPage: () => boolean;
+}
+
+/** The sealed part of an OAuth connection request (`authorizationUrl` is absent in rows of before migration 3). */
+interface OAuthRequestSecret {
+  codeVerifier: string | null;
+  authorizationUrl?: string;
 }
 
 /** How a toolkit gets connected for a user in a session. */
@@ -93,12 +109,19 @@ function publicAccount(record: ConnectedAccountRecord): ConnectedAccount {
   };
 }
 
-/**
- * The link the user opens to connect. Today it is the provider's authorization URL; when the server
- * puts a hosted connect page in front, only this function changes.
- */
-export function connectLink(request: { id: string; authorizationUrl: URL }): string {
-  return request.authorizationUrl.toString();
+/** How a stored request stands now: EXPIRED is a PENDING request nobody took before `expiresAt`. */
+function requestStatus(record: ConnectionRequestRecord, now: Date): ConnectionRequestStatus {
+  if (record.status !== 'PENDING') return record.status;
+  // a used request is being completed (the OAuth code is being exchanged): not expired
+  return record.usedAt === null && record.expiresAt <= now ? 'EXPIRED' : 'PENDING';
+}
+
+function connectionRequestNotFound(id: unknown): ToolMuxError {
+  return new ToolMuxError({
+    code: 'CONNECTION_REQUEST_NOT_FOUND',
+    message: `No connection request "${String(id).slice(0, 100)}". Connection requests come from session.authorize() and connectedAccounts.link() (ids start with "cr_"); they are deleted with their auth config or account.`,
+    details: { connectionRequestId: typeof id === 'string' ? id.slice(0, 100) : null },
+  });
 }
 
 /**
@@ -128,6 +151,11 @@ export class AuthService {
 
   get #store(): Store {
     return this.#options.store;
+  }
+
+  /** Whether links open the hosted connect page (a toolmux server serves this ToolMux). */
+  get hostedConnectPage(): boolean {
+    return this.#options.hostedConnectPage();
   }
 
   #label(slug: string): string {
@@ -311,25 +339,38 @@ export class AuthService {
     credentials: unknown,
   ): Promise<ConnectedAccount> {
     const config = await this.#authConfigRecord(authConfigId);
-    const toolkit = this.#toolkit(config.toolkit);
     if (config.type === 'oauth2') {
       throw new ToolMuxError({
         code: 'AUTH_CONFIG_INVALID',
-        message: `Auth config ${config.id} is oauth2: connect it with connectedAccounts.link(userId, "${config.id}", { callbackUrl }) (or session.authorize("${toolkit.slug}")), not create().`,
+        message: `Auth config ${config.id} is oauth2: connect it with connectedAccounts.link(userId, "${config.id}", { callbackUrl }) (or session.authorize("${config.toolkit}")), not create().`,
       });
     }
-    const scheme = schemeOf(toolkit, config.type) as FieldAuthScheme | undefined;
-    if (!scheme) {
+    const record = this.#fieldsAccount(userId, config, credentials);
+    await this.#store.insertConnectedAccount(record);
+    return publicAccount(record);
+  }
+
+  /** The field scheme of a non-OAuth config's toolkit; AUTH_CONFIG_INVALID when the toolkit dropped it. */
+  #fieldScheme(config: AuthConfigRecord): { toolkit: Toolkit; scheme: FieldAuthScheme } {
+    const toolkit = this.#toolkit(config.toolkit);
+    const scheme = schemeOf(toolkit, config.type);
+    if (!scheme || scheme.type === 'oauth2') {
       throw new ToolMuxError({
         code: 'AUTH_CONFIG_INVALID',
         message: `${toolkit.name} (${toolkit.slug}) no longer has a ${config.type} auth scheme.`,
       });
     }
+    return { toolkit, scheme };
+  }
+
+  /** An ACTIVE account of checked, encrypted credentials (not stored yet). */
+  #fieldsAccount(userId: string, config: AuthConfigRecord, credentials: unknown): ConnectedAccountRecord {
+    const { toolkit, scheme } = this.#fieldScheme(config);
     const fields = checkFields(toolkit, scheme, credentials);
     const id = newId('ca');
     const now = new Date();
-    const stored: StoredCredentials = { type: config.type, fields };
-    const record: ConnectedAccountRecord = {
+    const stored: StoredCredentials = { type: scheme.type, fields };
+    return {
       id,
       userId,
       toolkit: toolkit.slug,
@@ -344,8 +385,6 @@ export class AuthService {
       createdAt: now,
       updatedAt: now,
     };
-    await this.#store.insertConnectedAccount(record);
-    return publicAccount(record);
   }
 
   async getConnectedAccount(id: string): Promise<ConnectedAccount> {
@@ -387,7 +426,10 @@ export class AuthService {
 
   // ---------------------------------------------------------------- connection requests
 
-  /** Starts an OAuth connection of `userId` through an oauth2 auth config: a new INITIATED account. */
+  /**
+   * Starts connecting `userId` through an auth config: OAuth (a new INITIATED account the callback
+   * fills) or credentials (the account is made when the request is completed with them).
+   */
   async link(
     userId: string,
     authConfigId: string,
@@ -395,16 +437,76 @@ export class AuthService {
   ): Promise<ConnectionRequest> {
     this.#options.callbackUrls.check(options.callbackUrl ?? this.#options.defaultCallbackUrl);
     const config = await this.#authConfigRecord(authConfigId);
-    if (config.type !== 'oauth2') {
-      throw new ToolMuxError({
-        code: 'AUTH_CONFIG_INVALID',
-        message: `Auth config ${config.id} is ${config.type}: there is no link to open; pass the user's credentials to connectedAccounts.create(userId, "${config.id}", { … }).`,
-      });
-    }
-    return this.#startConnection(userId, config, options.callbackUrl);
+    return config.type === 'oauth2'
+      ? this.#startOAuth(userId, config, options.callbackUrl)
+      : this.#startFields(userId, config, options.callbackUrl);
   }
 
-  async #startConnection(
+  /**
+   * A request for the fields of an api_key / bearer / basic config. It has no provider page: its link
+   * is always the hosted connect page (or the application collects the fields itself and calls
+   * `completeConnectionRequest`).
+   */
+  async #startFields(
+    userId: string,
+    config: AuthConfigRecord,
+    callbackUrl: string | undefined,
+  ): Promise<ConnectionRequest> {
+    const { store, callbackUrls, defaultCallbackUrl, connectPageUrl } = this.#options;
+    const checkedCallbackUrl = callbackUrls.check(callbackUrl ?? defaultCallbackUrl);
+    const { toolkit } = this.#fieldScheme(config);
+    const now = new Date();
+    const record: ConnectionRequestRecord = {
+      id: newId('cr'),
+      kind: 'fields',
+      connectedAccountId: null,
+      userId,
+      toolkit: toolkit.slug,
+      authConfigId: config.id,
+      stateHash: null,
+      secret: null,
+      callbackUrl: checkedCallbackUrl,
+      redirectUri: null,
+      status: 'PENDING',
+      expiresAt: new Date(now.getTime() + CONNECTION_REQUEST_TTL_MS),
+      usedAt: null,
+      createdAt: now,
+    };
+    await store.insertConnectionRequest(record);
+    return this.#connectionRequest(record, connectPageUrl(record.id));
+  }
+
+  #connectionRequest(record: ConnectionRequestRecord, redirectUrl: string): ConnectionRequest {
+    return new ConnectionRequest(
+      {
+        id: record.id,
+        kind: record.kind,
+        connectedAccountId: record.connectedAccountId,
+        toolkit: record.toolkit,
+        redirectUrl,
+        expiresAt: record.expiresAt,
+      },
+      () => this.#progress(record.id),
+    );
+  }
+
+  /** What `waitForConnection` polls: the request's status, and why it failed. */
+  async #progress(id: string): Promise<ConnectionRequestProgress | undefined> {
+    const record = await this.#store.getConnectionRequest(id);
+    if (!record) return undefined;
+    const status = requestStatus(record, new Date());
+    const failedAccount =
+      status === 'FAILED' && record.connectedAccountId
+        ? await this.#store.getConnectedAccountStatus(record.connectedAccountId)
+        : undefined;
+    return {
+      status,
+      connectedAccountId: record.connectedAccountId,
+      statusReason: failedAccount?.statusReason ?? null,
+    };
+  }
+
+  async #startOAuth(
     userId: string,
     config: AuthConfigRecord,
     callbackUrl: string | undefined,
@@ -437,30 +539,149 @@ export class AuthService {
       createdAt: now,
       updatedAt: now,
     });
-    await store.insertConnectionRequest({
+    const secret: OAuthRequestSecret = {
+      codeVerifier: codeVerifier ?? null,
+      authorizationUrl: url.toString(),
+    };
+    const record: ConnectionRequestRecord = {
       id: requestId,
+      kind: 'oauth2',
       connectedAccountId: accountId,
       userId,
       toolkit: toolkit.slug,
       authConfigId: config.id,
       stateHash: hashState(state),
-      secret: vault.sealJson(requestId, { codeVerifier: codeVerifier ?? null }),
+      secret: vault.sealJson(requestId, secret),
       callbackUrl: checkedCallbackUrl,
       redirectUri,
+      status: 'PENDING',
       expiresAt,
       usedAt: null,
       createdAt: now,
-    });
-    return new ConnectionRequest(
-      {
-        id: requestId,
-        connectedAccountId: accountId,
-        toolkit: toolkit.slug,
-        redirectUrl: connectLink({ id: requestId, authorizationUrl: url }),
-        expiresAt,
-      },
-      (id) => store.getConnectedAccountStatus(id),
+    };
+    await store.insertConnectionRequest(record);
+    return this.#connectionRequest(record, this.#oauthLink(requestId, url));
+  }
+
+  /**
+   * The link an OAuth request hands out. Served by @toolmux/server, the hosted connect page: the user
+   * sees which app and which account before leaving for the provider, the OAuth state stays in the
+   * store (encrypted) until then, and every kind of request has the same kind of link. Without the
+   * server (library use, only `handleCallback` mounted) there is no page at `/connect`, so the link is
+   * the provider's authorization URL itself.
+   */
+  #oauthLink(requestId: string, authorizationUrl: URL): string {
+    return this.#options.hostedConnectPage()
+      ? this.#options.connectPageUrl(requestId)
+      : authorizationUrl.toString();
+  }
+
+  async #requestRecord(id: string): Promise<ConnectionRequestRecord> {
+    const record =
+      typeof id === 'string' && id.startsWith('cr_') ? await this.#store.getConnectionRequest(id) : undefined;
+    if (!record) throw connectionRequestNotFound(id);
+    return record;
+  }
+
+  /** `connectionRequests.get(id)`: how a request stands; never its authorization URL or secrets. */
+  async getConnectionRequest(id: string): Promise<ConnectionRequestInfo> {
+    const record = await this.#requestRecord(id);
+    return {
+      id: record.id,
+      kind: record.kind,
+      userId: record.userId,
+      toolkit: record.toolkit,
+      authConfigId: record.authConfigId,
+      connectedAccountId: record.connectedAccountId,
+      status: requestStatus(record, new Date()),
+      callbackUrl: record.callbackUrl,
+      expiresAt: record.expiresAt,
+      redirectUrl: this.#options.connectPageUrl(record.id),
+    };
+  }
+
+  /** Why a request cannot be taken (completed, or continued at the provider) any more, if it cannot. */
+  #notOpen(record: ConnectionRequestRecord, now: Date): ToolMuxError | undefined {
+    const status = requestStatus(record, now);
+    if (status === 'EXPIRED') {
+      return new ToolMuxError({
+        code: 'CONNECTION_REQUEST_EXPIRED',
+        message: `Connection request ${record.id} expired at ${record.expiresAt.toISOString()} (it works for 10 minutes). Start a new one with connectedAccounts.link(userId, "${record.authConfigId}") or session.authorize("${record.toolkit}").`,
+        details: { connectionRequestId: record.id },
+      });
+    }
+    if (status !== 'PENDING' || record.usedAt !== null) {
+      const account = record.connectedAccountId ? ` (account ${record.connectedAccountId})` : '';
+      return new ToolMuxError({
+        code: 'CONNECTION_REQUEST_INVALID',
+        message: `Connection request ${record.id} was already used${account}: it is ${status === 'PENDING' ? 'being completed' : status}. A connection request is used once; start a new one with connectedAccounts.link(userId, "${record.authConfigId}").`,
+        details: { connectionRequestId: record.id, status },
+      });
+    }
+    return undefined;
+  }
+
+  /**
+   * `connectionRequests.complete(id, credentials)`: the user's fields for a `fields` request, checked
+   * like `connectedAccounts.create`, become an ACTIVE account, and the request is COMPLETED, once.
+   * Wrong fields leave the request open, so the user can correct them.
+   */
+  async completeConnectionRequest(id: string, credentials: unknown): Promise<ConnectedAccount> {
+    const record = await this.#requestRecord(id);
+    if (record.kind !== 'fields') {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `Connection request ${record.id} is an OAuth request: the user completes it by signing in at the provider (its redirectUrl). complete() takes the credentials of api_key, bearer and basic requests.`,
+        details: { connectionRequestId: record.id },
+      });
+    }
+    const closed = this.#notOpen(record, new Date());
+    if (closed) throw closed;
+    const account = this.#fieldsAccount(
+      record.userId,
+      await this.#authConfigRecord(record.authConfigId),
+      credentials,
     );
+    if (await this.#store.completeConnectionRequest(record.id, account, new Date())) {
+      return publicAccount(account);
+    }
+    // taken, expired or deleted since it was read: say which
+    const current = await this.#store.getConnectionRequest(record.id);
+    if (!current) throw connectionRequestNotFound(record.id);
+    throw (
+      this.#notOpen(current, new Date()) ??
+      new ToolMuxError({
+        code: 'CONNECTION_REQUEST_INVALID',
+        message: `Connection request ${record.id} could not be completed; start a new one with connectedAccounts.link(userId, "${record.authConfigId}").`,
+        details: { connectionRequestId: record.id },
+      })
+    );
+  }
+
+  /**
+   * The provider's authorization URL of an open OAuth request, for the hosted connect page's
+   * "Continue" link (internal: it carries the OAuth state).
+   */
+  async connectionRequestAuthorizationUrl(id: string): Promise<string> {
+    const record = await this.#requestRecord(id);
+    if (record.kind !== 'oauth2' || !record.secret) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `Connection request ${record.id} asks for credentials; it has no authorization URL.`,
+        details: { connectionRequestId: record.id },
+      });
+    }
+    const closed = this.#notOpen(record, new Date());
+    if (closed) throw closed;
+    const { authorizationUrl } = this.#options.vault.openJson<OAuthRequestSecret>(record.id, record.secret);
+    if (!authorizationUrl) {
+      throw new ToolMuxError({
+        code: 'CONNECTION_REQUEST_INVALID',
+        message: `Connection request ${record.id} was made by an earlier toolmux version, which kept no link for the connect page. Start a new connection.`,
+        details: { connectionRequestId: record.id },
+      });
+    }
+    return authorizationUrl;
   }
 
   /**
@@ -502,18 +723,23 @@ export class AuthService {
     const plan = await this.connectionPlan(toolkit, request.selection, { create: true });
     switch (plan.kind) {
       case 'oauth2':
-        return this.#startConnection(request.userId, plan.authConfig, request.callbackUrl);
+        return this.#startOAuth(request.userId, plan.authConfig, request.callbackUrl);
       case 'none':
         throw new ToolMuxError({
           code: 'INVALID_REQUEST',
           message: `${toolkit.name} (${toolkit.slug}) needs no connected account: its tools run directly.`,
         });
       case 'fields':
+        if (plan.authConfigId) {
+          const config = await this.#authConfigRecord(plan.authConfigId);
+          return this.#startFields(request.userId, config, request.callbackUrl);
+        }
         throw new ToolMuxError({
-          code: 'NOT_SUPPORTED',
+          code: 'AUTH_CONFIG_NOT_FOUND',
           message:
-            `${toolkit.name} (${toolkit.slug}) connects with ${plan.type} credentials, not OAuth: collect them in your ` +
-            `application and pass them to connectedAccounts.create(userId, authConfigId, { … }).`,
+            `${toolkit.name} (${toolkit.slug}) connects with ${plan.type} credentials, and the session names no auth config for it: ` +
+            `create one with authConfigs.create("${toolkit.slug}", { type: "${plan.type}" }) and pass it in the session's authConfigs ` +
+            '(or store credentials directly with connectedAccounts.create(userId, authConfigId, { … })).',
         });
       case 'unconfigured':
         throw new ToolMuxError({ code: 'AUTH_CONFIG_NOT_FOUND', message: plan.message });
@@ -736,10 +962,11 @@ export class AuthService {
         `Connection request ${connection.id} was already used. Start a new connection from the application.`,
       );
     }
+    const accountId = connection.connectedAccountId!;
     const back = (status: 'success' | 'failed', error?: string) => {
       const url = new URL(connection.callbackUrl);
       url.searchParams.set('status', status);
-      url.searchParams.set('connected_account_id', connection.connectedAccountId);
+      url.searchParams.set('connected_account_id', accountId);
       if (error) url.searchParams.set('error', error);
       return new Response(null, {
         status: 302,
@@ -749,30 +976,31 @@ export class AuthService {
     try {
       const config = await this.#authConfigRecord(connection.authConfigId);
       const toolkit = this.#toolkit(config.toolkit);
-      const { codeVerifier } = vault.openJson<{ codeVerifier: string | null }>(
-        connection.id,
-        connection.secret,
-      );
+      const { codeVerifier } = vault.openJson<OAuthRequestSecret>(connection.id, connection.secret!);
       const tokens = await exchangeCode(
         oauth2SchemeOf(toolkit),
         this.#oauthClient(config, toolkit),
         parameters,
         {
-          redirectUri: connection.redirectUri,
+          redirectUri: connection.redirectUri!,
           codeVerifier: codeVerifier ?? undefined,
           fetch,
         },
       );
       const stored: StoredCredentials = { type: 'oauth2', ...tokens };
-      const updated = await store.updateConnectedAccount(connection.connectedAccountId, {
+      const updated = await store.updateConnectedAccount(accountId, {
         status: 'ACTIVE',
         statusReason: null,
-        secret: vault.sealJson(connection.connectedAccountId, stored),
+        secret: vault.sealJson(accountId, stored),
         expiresAt: tokens.expiresAt === undefined ? null : new Date(tokens.expiresAt),
         refreshLeaseUntil: null,
         connectedAt: new Date(),
       });
-      if (!updated) return back('failed', 'account_deleted');
+      if (!updated) {
+        await store.finishConnectionRequest(connection.id, 'FAILED');
+        return back('failed', 'account_deleted');
+      }
+      await store.finishConnectionRequest(connection.id, 'COMPLETED');
       return back('success');
     } catch (error) {
       const failure =
@@ -784,10 +1012,11 @@ export class AuthService {
             );
       if (!(error instanceof OAuthFailure))
         logger.warn(`toolmux: OAuth callback of ${connection.id} failed: ${failure.description}`);
-      await store.updateConnectedAccount(connection.connectedAccountId, {
+      await store.updateConnectedAccount(accountId, {
         status: 'FAILED',
         statusReason: `${failure.error}: ${failure.description}`,
       });
+      await store.finishConnectionRequest(connection.id, 'FAILED');
       return back('failed', failure.error);
     }
   }

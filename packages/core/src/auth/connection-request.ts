@@ -1,102 +1,133 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
 import { ToolMuxError } from '../errors.js';
-import type { ConnectedAccountStatusRecord } from '../store/types.js';
-import type { ConnectionResult } from './types.js';
+import type { ConnectionRequestKind } from '../store/types.js';
+import type { ConnectionRequestStatus, ConnectionResult } from './types.js';
 
-/** First wait between two looks at the store; it grows to {@link MAX_POLL_MS}. */
+/** First wait between two looks at the request; it grows to {@link MAX_POLL_MS}. */
 const FIRST_POLL_MS = 100;
 const MAX_POLL_MS = 1_000;
 
 /** @default 60 seconds */
 export const DEFAULT_WAIT_MS = 60_000;
 
+/** What `waitForConnection` reads at each look: how the request stands. */
+export interface ConnectionRequestProgress {
+  status: ConnectionRequestStatus;
+  /** The account the request connected (or, for OAuth, is connecting). */
+  connectedAccountId: string | null;
+  /** Why a FAILED request failed, in the provider's words, where it is known. */
+  statusReason?: string | null;
+}
+
 /**
- * An OAuth connection in flight: the link the user opens, and `waitForConnection()` to learn how it
- * ended. The callback may land in any process on the same store: waiting reads the account's status
- * (one primary-key lookup of a few columns), first after 100 ms, then less often, at most every second.
+ * A connection in flight: the link the user opens, and `waitForConnection()` to learn how it ended.
+ * The user may finish in any process on the same store (or through the server): waiting reads the
+ * request (one primary-key lookup), first after 100 ms, then less often, at most every second.
  */
 export class ConnectionRequest {
   /** `cr_…` */
   readonly id: string;
-  /** The account this request connects (`ca_…`), INITIATED until the callback. */
-  readonly connectedAccountId: string;
+  /** `oauth2`: the user signs in at the provider; `fields`: the user gives an API key, token or password. */
+  readonly kind: ConnectionRequestKind;
+  /**
+   * `oauth2`: the account this request connects (`ca_…`), INITIATED until the callback. `fields`:
+   * null; the account exists once the user has given the credentials (`waitForConnection()` returns it).
+   */
+  readonly connectedAccountId: string | null;
   readonly toolkit: string;
   /** The page the user opens to connect. */
   readonly redirectUrl: string;
   /** After this the link no longer works (10 minutes after it was made). */
   readonly expiresAt: Date;
-  readonly #readStatus: (accountId: string) => Promise<ConnectedAccountStatusRecord | undefined>;
+  readonly #read: () => Promise<ConnectionRequestProgress | undefined>;
 
   /** @internal made by `session.authorize()` and `connectedAccounts.link()` */
   constructor(
-    fields: { id: string; connectedAccountId: string; toolkit: string; redirectUrl: string; expiresAt: Date },
-    readStatus: (accountId: string) => Promise<ConnectedAccountStatusRecord | undefined>,
+    fields: {
+      id: string;
+      kind: ConnectionRequestKind;
+      connectedAccountId: string | null;
+      toolkit: string;
+      redirectUrl: string;
+      expiresAt: Date;
+    },
+    read: () => Promise<ConnectionRequestProgress | undefined>,
   ) {
     this.id = fields.id;
+    this.kind = fields.kind;
     this.connectedAccountId = fields.connectedAccountId;
     this.toolkit = fields.toolkit;
     this.redirectUrl = fields.redirectUrl;
     this.expiresAt = fields.expiresAt;
-    this.#readStatus = readStatus;
+    this.#read = read;
   }
 
   /**
-   * Resolves when the account is ACTIVE. Rejects with a ToolMuxError when it ends FAILED, EXPIRED or
-   * REVOKED (`CONNECTION_FAILED` / `CONNECTION_EXPIRED`), when the request expires
-   * (`CONNECTION_REQUEST_EXPIRED`) and after `timeoutMs` (`CONNECTION_TIMEOUT`).
+   * Resolves with the account when the request is COMPLETED (the OAuth callback, or the credentials
+   * form, succeeded). Rejects with a ToolMuxError when it FAILED (`CONNECTION_FAILED`), when it
+   * EXPIRED before the user finished (`CONNECTION_REQUEST_EXPIRED`), when it was deleted with its
+   * auth config or account (`CONNECTION_REQUEST_NOT_FOUND`), and after `timeoutMs` (`CONNECTION_TIMEOUT`).
    */
   async waitForConnection(timeoutMs: number = DEFAULT_WAIT_MS): Promise<ConnectionResult> {
     const deadline = Date.now() + timeoutMs;
     let pause = FIRST_POLL_MS;
     for (;;) {
-      const account = await this.#readStatus(this.connectedAccountId);
-      if (!account) {
-        throw new ToolMuxError({
-          code: 'CONNECTED_ACCOUNT_NOT_FOUND',
-          message: `Connected account ${this.connectedAccountId} of connection request ${this.id} was deleted before it connected.`,
-        });
+      const progress = await this.#read();
+      const details = {
+        connectionRequestId: this.id,
+        connectedAccountId: progress?.connectedAccountId ?? null,
+      };
+      switch (progress?.status) {
+        case undefined:
+          throw new ToolMuxError({
+            code: 'CONNECTION_REQUEST_NOT_FOUND',
+            message: `The ${this.toolkit} connection request ${this.id} was deleted (with its auth config or account) before the user finished. Start a new connection with authorize().`,
+            details,
+          });
+        case 'COMPLETED':
+          return { id: progress.connectedAccountId!, status: 'ACTIVE', toolkit: this.toolkit };
+        case 'FAILED': {
+          const reason = progress.statusReason ? ` (${progress.statusReason})` : '';
+          throw new ToolMuxError({
+            code: 'CONNECTION_FAILED',
+            message: `The ${this.toolkit} connection ${progress.connectedAccountId ?? this.id} failed${reason}. Start a new connection with authorize().`,
+            details,
+          });
+        }
+        case 'EXPIRED':
+          throw new ToolMuxError({
+            code: 'CONNECTION_REQUEST_EXPIRED',
+            message: `The ${this.toolkit} connection request ${this.id} expired before the user finished; start a new one with authorize().`,
+            details,
+          });
+        case 'PENDING':
+          break;
       }
-      if (account.status === 'ACTIVE') return { id: account.id, status: 'ACTIVE', toolkit: account.toolkit };
-      if (account.status !== 'INITIATED') throw this.#ended(account);
       const now = Date.now();
-      if (now >= this.expiresAt.getTime()) {
-        throw new ToolMuxError({
-          code: 'CONNECTION_REQUEST_EXPIRED',
-          message: `The ${this.toolkit} connection request ${this.id} expired before the user finished; start a new one with authorize().`,
-          details: { connectionRequestId: this.id, connectedAccountId: this.connectedAccountId },
-        });
-      }
       if (now >= deadline) {
         throw new ToolMuxError({
           code: 'CONNECTION_TIMEOUT',
-          message: `The ${this.toolkit} account ${this.connectedAccountId} was not connected within ${timeoutMs} ms; the user may still finish (the link works until ${this.expiresAt.toISOString()}): wait again or start a new connection.`,
-          details: { connectionRequestId: this.id, connectedAccountId: this.connectedAccountId },
+          message: `The ${this.toolkit} connection request ${this.id} was not completed within ${timeoutMs} ms; the user may still finish (the link works until ${this.expiresAt.toISOString()}): wait again or start a new connection.`,
+          details,
         });
       }
-      await sleep(Math.min(pause, deadline - now, this.expiresAt.getTime() - now));
+      await sleep(Math.min(pause, deadline - now));
       pause = Math.min(pause * 1.5, MAX_POLL_MS);
     }
   }
 
-  #ended(account: ConnectedAccountStatusRecord): ToolMuxError {
-    const reason = account.statusReason ? ` (${account.statusReason})` : '';
-    return new ToolMuxError({
-      code: account.status === 'FAILED' ? 'CONNECTION_FAILED' : 'CONNECTION_EXPIRED',
-      message: `The ${this.toolkit} connection ${this.connectedAccountId} ended ${account.status}${reason}. Start a new connection with authorize().`,
-      details: { connectedAccountId: this.connectedAccountId, status: account.status },
-    });
-  }
-
   toJSON(): {
     id: string;
-    connectedAccountId: string;
+    kind: ConnectionRequestKind;
+    connectedAccountId: string | null;
     toolkit: string;
     redirectUrl: string;
     expiresAt: string;
   } {
     return {
       id: this.id,
+      kind: this.kind,
       connectedAccountId: this.connectedAccountId,
       toolkit: this.toolkit,
       redirectUrl: this.redirectUrl,

@@ -170,7 +170,7 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       expect(redirect.searchParams.get('client_id')).toBe(oauthServer.clientId);
       expect(redirect.searchParams.get('redirect_uri')).toBe(`${callbackServer.url}/auth/callback`);
       expect(redirect.searchParams.get('scope')).toBe('openid repo');
-      expect((await mux.connectedAccounts.get(request.connectedAccountId)).status).toBe('INITIATED');
+      expect((await mux.connectedAccounts.get(request.connectedAccountId!)).status).toBe('INITIATED');
 
       const waiting = request.waitForConnection(10_000);
       const { response } = await completeConnection(request.redirectUrl);
@@ -191,7 +191,7 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       const issued = await oauthServer.provider.AccessToken.find(credentials.accessToken!);
       expect(issued).toMatchObject({ clientId: oauthServer.clientId, accountId: 'user-1' });
 
-      const account = await mux.connectedAccounts.get(request.connectedAccountId);
+      const account = await mux.connectedAccounts.get(request.connectedAccountId!);
       expect(account).toMatchObject({
         status: 'ACTIVE',
         userId: 'user_1',
@@ -228,12 +228,12 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       expect(new Set(tokens).size).toBe(3);
       expect(tokens[0]).toBe(first);
       expect(
-        (await mux.connectedAccounts.get(request.connectedAccountId)).expiresAt!.getTime(),
+        (await mux.connectedAccounts.get(request.connectedAccountId!)).expiresAt!.getTime(),
       ).toBeGreaterThan(Date.now() + 3_000_000);
       // a token that is still fresh is not refreshed again
       await session.execute('OCTO_WHOAMI', {});
       expect(oauthServer.tokenRequests.refresh_token).toBe(before + 2);
-      const refreshed = await mux.connectedAccounts.refresh(request.connectedAccountId);
+      const refreshed = await mux.connectedAccounts.refresh(request.connectedAccountId!);
       expect(refreshed.status).toBe('ACTIVE');
       expect(oauthServer.tokenRequests.refresh_token).toBe(before + 3);
     });
@@ -249,7 +249,7 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       expect(result).toMatchObject({ successful: false, code: 'CONNECTION_EXPIRED' });
       expect(result.error).toContain('Octo (octo)');
       expect(result.error).toMatch(/reconnect/);
-      const account = await mux.connectedAccounts.get(request.connectedAccountId);
+      const account = await mux.connectedAccounts.get(request.connectedAccountId!);
       expect(account.status).toBe('EXPIRED');
       expect(account.statusReason).toMatch(/^invalid_grant/);
       // later calls say the same without asking the provider again
@@ -349,7 +349,7 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       expect(expired.status).toBe(400);
       expect(await expired.json()).toMatchObject({ error: { code: 'CONNECTION_REQUEST_EXPIRED' } });
       expect([await snapshot(), await requests()]).toEqual(beforeLate);
-      expect((await mux.connectedAccounts.get(late.connectedAccountId)).status).toBe('INITIATED');
+      expect((await mux.connectedAccounts.get(late.connectedAccountId!)).status).toBe('INITIATED');
     });
 
     it('rejects a callbackUrl off the allowlist before storing anything', async () => {
@@ -390,7 +390,7 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       expect(back.searchParams.get('status')).toBe('failed');
       expect(back.searchParams.get('error')).toBe('access_denied');
       expect((await waiting).code).toBe('CONNECTION_FAILED');
-      expect((await mux.connectedAccounts.get(request.connectedAccountId)).statusReason).toMatch(
+      expect((await mux.connectedAccounts.get(request.connectedAccountId!)).statusReason).toMatch(
         /^access_denied/,
       );
     });

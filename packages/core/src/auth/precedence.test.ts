@@ -293,7 +293,12 @@ describe('connected accounts and auth configs', () => {
     expect((await mux.authConfigs.list({ toolkit: 'octo' })).items.map((item) => item.id)).toEqual([octo.id]);
     expect((await mux.authConfigs.list()).items.map((item) => item.id)).toEqual([mail.id, octo.id]);
     expect(await mux.authConfigs.get(mail.id)).toEqual(mail);
-    await rejection(mux.connectedAccounts.link('user_1', mail.id), 'AUTH_CONFIG_INVALID');
+    // a credentials config links too: to a form for the key, no account until it is filled in
+    expect(await mux.connectedAccounts.link('user_1', mail.id)).toMatchObject({
+      kind: 'fields',
+      connectedAccountId: null,
+      toolkit: 'mail',
+    });
     await rejection(mux.connectedAccounts.create('user_1', octo.id, { apiKey: 'x' }), 'AUTH_CONFIG_INVALID');
     const account = await mux.connectedAccounts.create('user_1', mail.id, { apiKey: 'k-1234' });
     expect(
@@ -321,8 +326,8 @@ describe('connected accounts and auth configs', () => {
     expect(await list({ statuses: ['INITIATED'] })).toEqual([pending.connectedAccountId]);
     await mux.connectedAccounts.delete(a.id);
     expect(await list({ toolkits: ['mail'] })).toEqual([b.id]);
-    await mux.connectedAccounts.delete(pending.connectedAccountId);
-    await rejection(pending.waitForConnection(1_000), 'CONNECTED_ACCOUNT_NOT_FOUND');
+    await mux.connectedAccounts.delete(pending.connectedAccountId!);
+    await rejection(pending.waitForConnection(1_000), 'CONNECTION_REQUEST_NOT_FOUND');
   });
 });
 

@@ -1,6 +1,6 @@
-import type { AuthConfigType, ConnectionStatus } from '../store/types.js';
+import type { AuthConfigType, ConnectionRequestKind, ConnectionStatus } from '../store/types.js';
 
-export type { AuthConfigType, ConnectionStatus };
+export type { AuthConfigType, ConnectionRequestKind, ConnectionStatus };
 
 /** An auth config as the API returns it: never the client secret. */
 export interface AuthConfig {
@@ -61,6 +61,31 @@ export interface ConnectedAccount {
   expiresAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/**
+ * How a connection request stands: PENDING until the user finishes (or, past `expiresAt`, EXPIRED);
+ * COMPLETED once the account is connected; FAILED when the provider refused or the user denied access.
+ */
+export type ConnectionRequestStatus = 'PENDING' | 'COMPLETED' | 'FAILED' | 'EXPIRED';
+
+/** A connection request as `connectionRequests.get(id)` returns it: never the provider's URL or a secret. */
+export interface ConnectionRequestInfo {
+  /** `cr_…` */
+  id: string;
+  /** `oauth2`: the user signs in at the provider; `fields`: the user gives an API key, token or password. */
+  kind: ConnectionRequestKind;
+  userId: string;
+  toolkit: string;
+  authConfigId: string;
+  /** `oauth2`: the account being connected; `fields`: null until completed, then the new account. */
+  connectedAccountId: string | null;
+  status: ConnectionRequestStatus;
+  /** Where the user is sent back after connecting. */
+  callbackUrl: string;
+  expiresAt: Date;
+  /** The hosted connect page of this request, `${baseUrl}/connect/${id}` (served by @toolmux/server). */
+  redirectUrl: string;
 }
 
 /** What `waitForConnection` resolves with. */

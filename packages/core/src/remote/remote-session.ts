@@ -16,7 +16,6 @@ import type { ExecuteOptions, Provider } from '../provider.js';
 import type { ExecutionLog, SearchToolsResult, Session, SessionToolkit } from '../session.js';
 import type { RemoteApi } from './http.js';
 import {
-  type ConnectedAccountWire,
   type ConnectionRequestWire,
   type ExecutionLogWire,
   executionLogOf,
@@ -39,30 +38,28 @@ export interface RemoteSessionRuntime {
   env: ExecutionEnvironment;
 }
 
-/** A connection request whose status is read from the server. */
+/**
+ * A connection request whose status is read from the server (`GET /connection-requests/:id`), for
+ * OAuth and credential requests alike.
+ */
 export function remoteConnectionRequest(api: RemoteApi, wire: ConnectionRequestWire): ConnectionRequest {
   return new ConnectionRequest(
     {
       id: wire.id,
-      connectedAccountId: wire.connected_account_id ?? '',
+      kind: wire.kind,
+      connectedAccountId: wire.connected_account_id,
       toolkit: wire.toolkit,
       redirectUrl: wire.redirect_url,
       expiresAt: new Date(wire.expires_at),
     },
-    async (accountId) => {
+    async () => {
       try {
-        const account = await api.get<ConnectedAccountWire>(
-          `/connected-accounts/${encodeURIComponent(accountId)}`,
+        const current = await api.get<ConnectionRequestWire>(
+          `/connection-requests/${encodeURIComponent(wire.id)}`,
         );
-        return {
-          id: account.id,
-          status: account.status,
-          statusReason: account.status_reason,
-          toolkit: account.toolkit,
-          version: 0,
-        };
+        return { status: current.status, connectedAccountId: current.connected_account_id };
       } catch (error) {
-        if (ToolMuxError.isInstance(error) && error.code === 'CONNECTED_ACCOUNT_NOT_FOUND') return undefined;
+        if (ToolMuxError.isInstance(error) && error.code === 'CONNECTION_REQUEST_NOT_FOUND') return undefined;
         throw error;
       }
     },

@@ -2,6 +2,7 @@ import type { ConnectionRequest } from '../auth/connection-request.js';
 import type {
   AuthConfig,
   ConnectedAccount,
+  ConnectionRequestInfo,
   ConnectionStatus,
   CreateAuthConfigOptions,
 } from '../auth/types.js';
@@ -26,6 +27,7 @@ import {
   type ConnectedAccountWire,
   type ConnectionRequestWire,
   connectedAccountOf,
+  connectionRequestInfoOf,
   executionLogWire,
   type Paged,
   pageOf,
@@ -343,6 +345,19 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     refresh: async (accountId: string): Promise<ConnectedAccount> =>
       connectedAccountOf(
         await this.#api.post<ConnectedAccountWire>(`/connected-accounts/${id(accountId)}/refresh`, undefined),
+      ),
+  };
+
+  readonly connectionRequests = {
+    get: async (requestId: string): Promise<ConnectionRequestInfo> =>
+      connectionRequestInfoOf(
+        await this.#api.get<ConnectionRequestWire>(`/connection-requests/${id(requestId)}`),
+      ),
+    complete: async (requestId: string, credentials: Record<string, string>): Promise<ConnectedAccount> =>
+      connectedAccountOf(
+        await this.#api.post<ConnectedAccountWire>(`/connection-requests/${id(requestId)}/complete`, {
+          credentials,
+        }),
       ),
   };
 

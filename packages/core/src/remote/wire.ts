@@ -1,4 +1,12 @@
-import type { AuthConfig, AuthConfigType, ConnectedAccount, ConnectionStatus } from '../auth/types.js';
+import type {
+  AuthConfig,
+  AuthConfigType,
+  ConnectedAccount,
+  ConnectionRequestInfo,
+  ConnectionRequestKind,
+  ConnectionRequestStatus,
+  ConnectionStatus,
+} from '../auth/types.js';
 import type { JSONSchema, ToolAnnotations } from '../catalog/types.js';
 import type { NormalizedSessionConfig } from '../config/session-config.js';
 import type { ToolMuxErrorCode } from '../errors.js';
@@ -118,10 +126,16 @@ export interface ConnectedAccountWire {
   updated_at: string;
 }
 
+/** A connection request: what authorize, link and `GET /connection-requests/:id` answer. */
 export interface ConnectionRequestWire {
   id: string;
-  connected_account_id: string | null;
+  kind: ConnectionRequestKind;
+  user_id: string;
   toolkit: string;
+  auth_config_id: string;
+  connected_account_id: string | null;
+  status: ConnectionRequestStatus;
+  callback_url: string;
   redirect_url: string;
   expires_at: string;
 }
@@ -261,5 +275,20 @@ export function connectedAccountOf(wire: ConnectedAccountWire): ConnectedAccount
     expiresAt: dateOrNull(wire.expires_at),
     createdAt: new Date(wire.created_at),
     updatedAt: new Date(wire.updated_at),
+  };
+}
+
+export function connectionRequestInfoOf(wire: ConnectionRequestWire): ConnectionRequestInfo {
+  return {
+    id: wire.id,
+    kind: wire.kind,
+    userId: wire.user_id,
+    toolkit: wire.toolkit,
+    authConfigId: wire.auth_config_id,
+    connectedAccountId: wire.connected_account_id,
+    status: wire.status,
+    callbackUrl: wire.callback_url,
+    expiresAt: new Date(wire.expires_at),
+    redirectUrl: wire.redirect_url,
   };
 }

@@ -229,6 +229,78 @@ export const MIGRATIONS: readonly Migration[] = [
       `,
     },
   },
+  {
+    version: 3,
+    name: 'connection_requests_by_id_of_both_kinds',
+    // Connection requests of credentials (api_key / bearer / basic) beside OAuth ones, read by id: a
+    // kind, a stored outcome (EXPIRED is derived from expires_at), and the OAuth-only columns made
+    // nullable. A request used before this migration ended as its account did. SQLite cannot drop
+    // NOT NULL, so it copies the table; PostgreSQL alters it in place.
+    sql: {
+      sqlite: `
+        CREATE TABLE toolmux_connection_requests_v3 (
+          id TEXT PRIMARY KEY NOT NULL,
+          kind TEXT NOT NULL CHECK (kind IN ('oauth2', 'fields')),
+          connected_account_id TEXT,
+          user_id TEXT NOT NULL,
+          toolkit TEXT NOT NULL,
+          auth_config_id TEXT NOT NULL,
+          state_hash TEXT UNIQUE,
+          secret TEXT,
+          key_id TEXT,
+          callback_url TEXT NOT NULL,
+          redirect_uri TEXT,
+          status TEXT NOT NULL CHECK (status IN ('PENDING', 'COMPLETED', 'FAILED')),
+          expires_at INTEGER NOT NULL,
+          used_at INTEGER,
+          created_at INTEGER NOT NULL,
+          CHECK (kind = 'fields' OR (connected_account_id IS NOT NULL AND state_hash IS NOT NULL
+            AND secret IS NOT NULL AND key_id IS NOT NULL AND redirect_uri IS NOT NULL))
+        ) STRICT;
+        INSERT INTO toolmux_connection_requests_v3 (id, kind, connected_account_id, user_id, toolkit,
+            auth_config_id, state_hash, secret, key_id, callback_url, redirect_uri, status, expires_at,
+            used_at, created_at)
+          SELECT id, 'oauth2', connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret,
+            key_id, callback_url, redirect_uri,
+            CASE
+              WHEN used_at IS NULL THEN 'PENDING'
+              WHEN EXISTS (SELECT 1 FROM toolmux_connected_accounts AS account
+                WHERE account.id = request.connected_account_id AND account.status = 'ACTIVE') THEN 'COMPLETED'
+              ELSE 'FAILED'
+            END,
+            expires_at, used_at, created_at
+          FROM toolmux_connection_requests AS request;
+        DROP TABLE toolmux_connection_requests;
+        ALTER TABLE toolmux_connection_requests_v3 RENAME TO toolmux_connection_requests;
+        CREATE INDEX toolmux_connection_requests_account ON toolmux_connection_requests (connected_account_id);
+        CREATE INDEX toolmux_connection_requests_auth_config_id ON toolmux_connection_requests (auth_config_id);
+      `,
+      postgres: `
+        ALTER TABLE toolmux_connection_requests
+          ADD COLUMN kind text NOT NULL DEFAULT 'oauth2' CHECK (kind IN ('oauth2', 'fields')),
+          ADD COLUMN status text NOT NULL DEFAULT 'PENDING'
+            CHECK (status IN ('PENDING', 'COMPLETED', 'FAILED')),
+          ALTER COLUMN connected_account_id DROP NOT NULL,
+          ALTER COLUMN state_hash DROP NOT NULL,
+          ALTER COLUMN secret DROP NOT NULL,
+          ALTER COLUMN key_id DROP NOT NULL,
+          ALTER COLUMN redirect_uri DROP NOT NULL;
+        UPDATE toolmux_connection_requests AS request SET status =
+            CASE
+              WHEN EXISTS (SELECT 1 FROM toolmux_connected_accounts AS account
+                WHERE account.id = request.connected_account_id AND account.status = 'ACTIVE') THEN 'COMPLETED'
+              ELSE 'FAILED'
+            END
+          WHERE used_at IS NOT NULL;
+        ALTER TABLE toolmux_connection_requests
+          ALTER COLUMN kind DROP DEFAULT,
+          ALTER COLUMN status DROP DEFAULT,
+          ADD CONSTRAINT toolmux_connection_requests_oauth2_columns CHECK (kind = 'fields' OR (
+            connected_account_id IS NOT NULL AND state_hash IS NOT NULL AND secret IS NOT NULL
+            AND key_id IS NOT NULL AND redirect_uri IS NOT NULL));
+      `,
+    },
+  },
 ];
 
 /** The table of each kind of record that holds encrypted values. */

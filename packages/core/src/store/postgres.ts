@@ -86,8 +86,8 @@ const ACCOUNT_COLUMNS =
   'id, user_id, toolkit, auth_config_id, status, status_reason, secret, key_id, expires_at, version, ' +
   'refresh_lease_until, connected_at, created_at, updated_at';
 const REQUEST_COLUMNS =
-  'id, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, callback_url, ' +
-  'redirect_uri, expires_at, used_at, created_at';
+  'id, kind, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, ' +
+  'callback_url, redirect_uri, status, expires_at, used_at, created_at';
 
 /** Columns of {@link ConnectedAccountChanges}, by property. */
 const ACCOUNT_CHANGE_COLUMNS = {
@@ -136,18 +136,40 @@ function toAccount(row: QueryResultRow): ConnectedAccountRecord {
 function toRequest(row: QueryResultRow): ConnectionRequestRecord {
   return {
     id: row.id,
+    kind: row.kind,
     connectedAccountId: row.connected_account_id,
     userId: row.user_id,
     toolkit: row.toolkit,
     authConfigId: row.auth_config_id,
     stateHash: row.state_hash,
-    secret: sealed(row)!,
+    secret: sealed(row),
     callbackUrl: row.callback_url,
     redirectUri: row.redirect_uri,
+    status: row.status,
     expiresAt: row.expires_at,
     usedAt: row.used_at,
     createdAt: row.created_at,
   };
+}
+
+/** The values of {@link ACCOUNT_COLUMNS}, in order. */
+function accountValues(record: ConnectedAccountRecord): unknown[] {
+  return [
+    record.id,
+    record.userId,
+    record.toolkit,
+    record.authConfigId,
+    record.status,
+    record.statusReason,
+    record.secret?.ciphertext ?? null,
+    record.secret?.keyId ?? null,
+    record.expiresAt,
+    record.version,
+    record.refreshLeaseUntil,
+    record.connectedAt,
+    record.createdAt,
+    record.updatedAt,
+  ];
 }
 
 function invalidOption(message: string): ToolMuxError {
@@ -410,22 +432,7 @@ export class PostgresStore implements Store {
       'insert a connected account',
       `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) ` +
         'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)',
-      [
-        record.id,
-        record.userId,
-        record.toolkit,
-        record.authConfigId,
-        record.status,
-        record.statusReason,
-        record.secret?.ciphertext ?? null,
-        record.secret?.keyId ?? null,
-        record.expiresAt,
-        record.version,
-        record.refreshLeaseUntil,
-        record.connectedAt,
-        record.createdAt,
-        record.updatedAt,
-      ],
+      accountValues(record),
     );
   }
 
@@ -553,23 +560,35 @@ export class PostgresStore implements Store {
     await this.query(
       'insert a connection request',
       `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) ` +
-        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
+        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)',
       [
         record.id,
+        record.kind,
         record.connectedAccountId,
         record.userId,
         record.toolkit,
         record.authConfigId,
         record.stateHash,
-        record.secret.ciphertext,
-        record.secret.keyId,
+        record.secret?.ciphertext ?? null,
+        record.secret?.keyId ?? null,
         record.callbackUrl,
         record.redirectUri,
+        record.status,
         record.expiresAt,
         record.usedAt,
         record.createdAt,
       ],
     );
+  }
+
+  async getConnectionRequest(id: string): Promise<ConnectionRequestRecord | undefined> {
+    const rows = await this.query(
+      'read a connection request',
+      `SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE id = $1`,
+      [id],
+      'toolmux_connection_request',
+    );
+    return rows[0] === undefined ? undefined : toRequest(rows[0]);
   }
 
   async getConnectionRequestByStateHash(stateHash: string): Promise<ConnectionRequestRecord | undefined> {
@@ -586,6 +605,30 @@ export class PostgresStore implements Store {
       'mark a connection request used',
       'UPDATE toolmux_connection_requests SET used_at = $1 WHERE id = $2 AND used_at IS NULL RETURNING id',
       [usedAt, id],
+    );
+    return rows.length > 0;
+  }
+
+  async finishConnectionRequest(id: string, status: 'COMPLETED' | 'FAILED'): Promise<boolean> {
+    const rows = await this.query(
+      'finish a connection request',
+      "UPDATE toolmux_connection_requests SET status = $1 WHERE id = $2 AND status = 'PENDING' RETURNING id",
+      [status, id],
+    );
+    return rows.length > 0;
+  }
+
+  /** One statement: the account is inserted only when the request was claimed, atomically. */
+  async completeConnectionRequest(id: string, account: ConnectedAccountRecord, now: Date): Promise<boolean> {
+    const rows = await this.query(
+      'complete a connection request',
+      "WITH claimed AS (UPDATE toolmux_connection_requests SET used_at = $15, status = 'COMPLETED', " +
+        'connected_account_id = $1 ' +
+        "WHERE id = $16 AND kind = 'fields' AND status = 'PENDING' AND used_at IS NULL AND expires_at > $15 " +
+        'RETURNING id) ' +
+        `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) ` +
+        'SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM claimed RETURNING id',
+      [...accountValues(account), now, id],
     );
     return rows.length > 0;
   }

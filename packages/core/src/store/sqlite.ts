@@ -51,8 +51,8 @@ const ACCOUNT_COLUMNS =
   'id, user_id, toolkit, auth_config_id, status, status_reason, secret, key_id, expires_at, version, ' +
   'refresh_lease_until, connected_at, created_at, updated_at';
 const REQUEST_COLUMNS =
-  'id, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, callback_url, ' +
-  'redirect_uri, expires_at, used_at, created_at';
+  'id, kind, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, ' +
+  'callback_url, redirect_uri, status, expires_at, used_at, created_at';
 
 /** Columns of {@link ConnectedAccountChanges}, by property. */
 const ACCOUNT_CHANGE_COLUMNS = {
@@ -114,13 +114,21 @@ function prepareStatements(database: DatabaseSync) {
         'ORDER BY connected_at DESC NULLS LAST, id DESC LIMIT ?',
     ),
     insertRequest: database.prepare(
-      `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    getRequest: database.prepare(`SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE id = ?`),
     getRequestByStateHash: database.prepare(
       `SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE state_hash = ?`,
     ),
     markRequestUsed: database.prepare(
       'UPDATE toolmux_connection_requests SET used_at = ? WHERE id = ? AND used_at IS NULL',
+    ),
+    finishRequest: database.prepare(
+      "UPDATE toolmux_connection_requests SET status = ? WHERE id = ? AND status = 'PENDING'",
+    ),
+    claimFieldsRequest: database.prepare(
+      "UPDATE toolmux_connection_requests SET used_at = ?, status = 'COMPLETED', connected_account_id = ? " +
+        "WHERE id = ? AND kind = 'fields' AND status = 'PENDING' AND used_at IS NULL AND expires_at > ?",
     ),
   };
 }
@@ -166,14 +174,16 @@ function toAccount(row: Row): ConnectedAccountRecord {
 function toRequest(row: Row): ConnectionRequestRecord {
   return {
     id: row.id as string,
-    connectedAccountId: row.connected_account_id as string,
+    kind: row.kind as ConnectionRequestRecord['kind'],
+    connectedAccountId: row.connected_account_id as string | null,
     userId: row.user_id as string,
     toolkit: row.toolkit as string,
     authConfigId: row.auth_config_id as string,
-    stateHash: row.state_hash as string,
-    secret: sealed(row)!,
+    stateHash: row.state_hash as string | null,
+    secret: sealed(row),
     callbackUrl: row.callback_url as string,
-    redirectUri: row.redirect_uri as string,
+    redirectUri: row.redirect_uri as string | null,
+    status: row.status as ConnectionRequestRecord['status'],
     expiresAt: new Date(row.expires_at as number),
     usedAt: date(row.used_at),
     createdAt: new Date(row.created_at as number),
@@ -434,24 +444,7 @@ export class SqliteStore implements Store {
   }
 
   async insertConnectedAccount(record: ConnectedAccountRecord): Promise<void> {
-    this.run('insert a connected account', () => {
-      this.prepared().insertAccount.run(
-        record.id,
-        record.userId,
-        record.toolkit,
-        record.authConfigId,
-        record.status,
-        record.statusReason,
-        record.secret?.ciphertext ?? null,
-        record.secret?.keyId ?? null,
-        time(record.expiresAt),
-        record.version,
-        time(record.refreshLeaseUntil),
-        time(record.connectedAt),
-        record.createdAt.getTime(),
-        record.updatedAt.getTime(),
-      );
-    });
+    this.run('insert a connected account', () => this.insertAccount(record));
   }
 
   async getConnectedAccount(id: string): Promise<ConnectedAccountRecord | undefined> {
@@ -561,20 +554,27 @@ export class SqliteStore implements Store {
     this.run('insert a connection request', () => {
       this.prepared().insertRequest.run(
         record.id,
+        record.kind,
         record.connectedAccountId,
         record.userId,
         record.toolkit,
         record.authConfigId,
         record.stateHash,
-        record.secret.ciphertext,
-        record.secret.keyId,
+        record.secret?.ciphertext ?? null,
+        record.secret?.keyId ?? null,
         record.callbackUrl,
         record.redirectUri,
+        record.status,
         record.expiresAt.getTime(),
         time(record.usedAt),
         record.createdAt.getTime(),
       );
     });
+  }
+
+  async getConnectionRequest(id: string): Promise<ConnectionRequestRecord | undefined> {
+    const row = this.run('read a connection request', () => this.prepared().getRequest.get(id));
+    return row === undefined ? undefined : toRequest(row);
   }
 
   async getConnectionRequestByStateHash(stateHash: string): Promise<ConnectionRequestRecord | undefined> {
@@ -589,6 +589,22 @@ export class SqliteStore implements Store {
       this.prepared().markRequestUsed.run(usedAt.getTime(), id),
     );
     return result.changes > 0;
+  }
+
+  async finishConnectionRequest(id: string, status: 'COMPLETED' | 'FAILED'): Promise<boolean> {
+    const result = this.run('finish a connection request', () =>
+      this.prepared().finishRequest.run(status, id),
+    );
+    return result.changes > 0;
+  }
+
+  async completeConnectionRequest(id: string, account: ConnectedAccountRecord, now: Date): Promise<boolean> {
+    return this.transaction('complete a connection request', () => {
+      const claimed = this.prepared().claimFieldsRequest.run(now.getTime(), account.id, id, now.getTime());
+      if (claimed.changes === 0) return false;
+      this.insertAccount(account);
+      return true;
+    });
   }
 
   async listSealedSecrets({
@@ -619,6 +635,26 @@ export class SqliteStore implements Store {
       ).run(next.ciphertext, next.keyId, id, expected.ciphertext, expected.keyId),
     );
     return result.changes > 0;
+  }
+
+  /** Inserts an account (inside a transaction or alone). */
+  private insertAccount(record: ConnectedAccountRecord): void {
+    this.prepared().insertAccount.run(
+      record.id,
+      record.userId,
+      record.toolkit,
+      record.authConfigId,
+      record.status,
+      record.statusReason,
+      record.secret?.ciphertext ?? null,
+      record.secret?.keyId ?? null,
+      time(record.expiresAt),
+      record.version,
+      time(record.refreshLeaseUntil),
+      time(record.connectedAt),
+      record.createdAt.getTime(),
+      record.updatedAt.getTime(),
+    );
   }
 
   /** A statement built at run time, prepared once per distinct text. */

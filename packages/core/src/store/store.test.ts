@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
 import { createTestPostgresStore, postgresSkipReason, withTestDatabase } from '../test/postgres.js';
 import { newId } from '../util/ids.js';
-import { MIGRATIONS } from './migrations.js';
+import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from './migrations.js';
 import { DEFAULT_STORE_SPEC, openStore, parseStoreSpec } from './open-store.js';
 import { PostgresStore } from './postgres.js';
 import { SqliteStore } from './sqlite.js';
@@ -187,6 +187,7 @@ function account(overrides: Partial<ConnectedAccountRecord> = {}): ConnectedAcco
 function connectionRequest(overrides: Partial<ConnectionRequestRecord> = {}): ConnectionRequestRecord {
   return {
     id: newId('cr'),
+    kind: 'oauth2',
     connectedAccountId: 'ca_none',
     userId: 'user_1',
     toolkit: 'github',
@@ -195,11 +196,25 @@ function connectionRequest(overrides: Partial<ConnectionRequestRecord> = {}): Co
     secret: { keyId: '0011223344556677', ciphertext: 'v1.dmVyaWZpZXI' },
     callbackUrl: 'https://app.example.com/connected?x=1',
     redirectUri: 'https://tools.example.com/auth/callback',
+    status: 'PENDING',
     expiresAt: new Date('2025-03-01T10:10:00.000Z'),
     usedAt: null,
     createdAt: new Date('2025-03-01T10:00:00.000Z'),
     ...overrides,
   };
+}
+
+/** A request for an API key / token / password: no account, state, secret or redirect URI yet. */
+function fieldsRequest(overrides: Partial<ConnectionRequestRecord> = {}): ConnectionRequestRecord {
+  return connectionRequest({
+    kind: 'fields',
+    connectedAccountId: null,
+    stateHash: null,
+    secret: null,
+    redirectUri: null,
+    toolkit: 'mail',
+    ...overrides,
+  });
 }
 
 /** The error `promise` rejects with, checked to be a ToolMuxError with `code`. */
@@ -583,11 +598,14 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
         await store.insertConnectedAccount(stays);
         const request = connectionRequest({ authConfigId: config.id, connectedAccountId: gone.id });
         await store.insertConnectionRequest(request);
+        const pendingFields = fieldsRequest({ authConfigId: config.id });
+        await store.insertConnectionRequest(pendingFields);
         expect(await store.deleteAuthConfig(config.id)).toBe(true);
+        expect(await store.getConnectionRequest(pendingFields.id)).toBeUndefined();
         expect(await store.deleteAuthConfig(config.id)).toBe(false);
         expect(await store.getAuthConfig(config.id)).toBeUndefined();
         expect(await store.getConnectedAccount(gone.id)).toBeUndefined();
-        expect(await store.getConnectionRequestByStateHash(request.stateHash)).toBeUndefined();
+        expect(await store.getConnectionRequestByStateHash(request.stateHash!)).toBeUndefined();
         expect(await store.getConnectedAccount(stays.id)).toEqual(stays);
       });
     });
@@ -721,7 +739,7 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
         await store.insertConnectionRequest(request);
         expect(await store.deleteConnectedAccount(record.id)).toBe(true);
         expect(await store.deleteConnectedAccount(record.id)).toBe(false);
-        expect(await store.getConnectionRequestByStateHash(request.stateHash)).toBeUndefined();
+        expect(await store.getConnectionRequestByStateHash(request.stateHash!)).toBeUndefined();
       });
     });
 
@@ -729,7 +747,7 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
       it('are found by state hash only, and used once even by two callbacks at once', async () => {
         const request = connectionRequest();
         await store.insertConnectionRequest(request);
-        expect(await store.getConnectionRequestByStateHash(request.stateHash)).toEqual(request);
+        expect(await store.getConnectionRequestByStateHash(request.stateHash!)).toEqual(request);
         expect(await store.getConnectionRequestByStateHash(`${request.stateHash}x`)).toBeUndefined();
         const usedAt = new Date('2025-03-01T10:01:00.000Z');
         const results = await Promise.all([
@@ -737,7 +755,7 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
           store.markConnectionRequestUsed(request.id, usedAt),
         ]);
         expect(results.sort()).toEqual([false, true]);
-        expect(await store.getConnectionRequestByStateHash(request.stateHash)).toEqual({
+        expect(await store.getConnectionRequestByStateHash(request.stateHash!)).toEqual({
           ...request,
           usedAt,
         });
@@ -745,6 +763,74 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
           store.insertConnectionRequest({ ...connectionRequest(), stateHash: request.stateHash }),
           'STORE_ERROR',
         );
+      });
+
+      it('are read by id, of both kinds, nulls included; an unknown id is undefined', async () => {
+        const oauth = connectionRequest();
+        const fields = fieldsRequest();
+        const other = fieldsRequest();
+        for (const record of [oauth, fields, other]) await store.insertConnectionRequest(record);
+        expect(await store.getConnectionRequest(oauth.id)).toEqual(oauth);
+        expect(await store.getConnectionRequest(fields.id)).toEqual(fields);
+        expect(await store.getConnectionRequest(newId('cr'))).toBeUndefined();
+        // many fields requests have no state hash: the unique index leaves NULLs alone
+        expect((await store.getConnectionRequest(other.id))!.stateHash).toBeNull();
+        // an OAuth request needs its state, verifier and account
+        await rejection(store.insertConnectionRequest(connectionRequest({ stateHash: null })), 'STORE_ERROR');
+        await rejection(store.insertConnectionRequest(connectionRequest({ secret: null })), 'STORE_ERROR');
+      });
+
+      it('record how a used OAuth request ended, once', async () => {
+        const request = connectionRequest();
+        await store.insertConnectionRequest(request);
+        expect(await store.markConnectionRequestUsed(request.id, new Date('2025-03-01T10:01:00.000Z'))).toBe(
+          true,
+        );
+        expect(await store.finishConnectionRequest(request.id, 'FAILED')).toBe(true);
+        expect(await store.finishConnectionRequest(request.id, 'COMPLETED')).toBe(false);
+        expect(await store.finishConnectionRequest(newId('cr'), 'COMPLETED')).toBe(false);
+        expect((await store.getConnectionRequest(request.id))!.status).toBe('FAILED');
+      });
+
+      it('complete a fields request with its account once, even when two complete it at once', async () => {
+        const request = fieldsRequest({ expiresAt: new Date('2025-03-01T10:10:00.000Z') });
+        await store.insertConnectionRequest(request);
+        const now = new Date('2025-03-01T10:05:00.000Z');
+        const accounts = [account({ toolkit: 'mail' }), account({ toolkit: 'mail' })];
+        const results = await Promise.all(
+          accounts.map((candidate) => store.completeConnectionRequest(request.id, candidate, now)),
+        );
+        expect([...results].sort()).toEqual([false, true]);
+        const winner = accounts[results.indexOf(true)]!;
+        const loser = accounts[results.indexOf(false)]!;
+        expect(await store.getConnectedAccount(winner.id)).toEqual(winner);
+        expect(await store.getConnectedAccount(loser.id)).toBeUndefined();
+        expect(await store.getConnectionRequest(request.id)).toEqual({
+          ...request,
+          status: 'COMPLETED',
+          connectedAccountId: winner.id,
+          usedAt: now,
+        });
+        // deleting the account deletes the request it completed
+        await store.deleteConnectedAccount(winner.id);
+        expect(await store.getConnectionRequest(request.id)).toBeUndefined();
+      });
+
+      it('do not complete an expired fields request, an OAuth request, or an unknown one', async () => {
+        const expired = fieldsRequest({ expiresAt: new Date('2025-03-01T10:10:00.000Z') });
+        const oauth = connectionRequest({ expiresAt: new Date('2025-03-01T10:10:00.000Z') });
+        await store.insertConnectionRequest(expired);
+        await store.insertConnectionRequest(oauth);
+        const candidate = account({ toolkit: 'mail' });
+        expect(
+          await store.completeConnectionRequest(expired.id, candidate, new Date('2025-03-01T10:10:00.000Z')),
+        ).toBe(false);
+        const early = new Date('2025-03-01T10:01:00.000Z');
+        expect(await store.completeConnectionRequest(oauth.id, candidate, early)).toBe(false);
+        expect(await store.completeConnectionRequest(newId('cr'), candidate, early)).toBe(false);
+        expect(await store.getConnectedAccount(candidate.id)).toBeUndefined();
+        expect(await store.getConnectionRequest(expired.id)).toEqual(expired);
+        expect(await store.getConnectionRequest(oauth.id)).toEqual(oauth);
       });
     });
 
@@ -787,6 +873,19 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
         );
         expect((await store.getConnectedAccount(accounts[0]!.id))!.secret).toEqual(newKey);
       });
+
+      it('list and replace the sealed secrets of OAuth connection requests, not of fields requests', async () => {
+        const oldKey = { keyId: 'aaaaaaaaaaaaaaaa', ciphertext: 'v1.b2xk' };
+        const newKey = { keyId: 'bbbbbbbbbbbbbbbb', ciphertext: 'v1.bmV3' };
+        const oauth = connectionRequest({ secret: oldKey });
+        await store.insertConnectionRequest(oauth);
+        await store.insertConnectionRequest(fieldsRequest());
+        expect(
+          await store.listSealedSecrets({ kind: 'connection_request', notKeyId: newKey.keyId, limit: 10 }),
+        ).toEqual([{ id: oauth.id, secret: oldKey }]);
+        expect(await store.replaceSealedSecret('connection_request', oauth.id, oldKey, newKey)).toBe(true);
+        expect((await store.getConnectionRequest(oauth.id))!.secret).toEqual(newKey);
+      });
     });
 
     describe('query validation', () => {
@@ -811,6 +910,115 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
       });
     });
   });
+});
+
+/** A database at migration 2 with OAuth connection requests made then; `migrate()` then moves it to the latest. */
+interface VersionTwoDatabase {
+  store: Store;
+  exec(sql: string): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+const versionTwoBackends: Array<{
+  name: string;
+  skipReason: string | undefined;
+  open(): Promise<VersionTwoDatabase>;
+}> = [
+  {
+    name: 'sqlite',
+    skipReason: undefined,
+    async open() {
+      const path = join(temporaryDirectory(), 'toolmux.db');
+      const store = new SqliteStore({ path });
+      return {
+        store,
+        async exec(sql) {
+          const database = new DatabaseSync(path);
+          try {
+            database.exec(sql);
+          } finally {
+            database.close();
+          }
+        },
+        cleanup: () => store.close(),
+      };
+    },
+  },
+  {
+    name: 'postgres',
+    skipReason: skipPostgres,
+    async open() {
+      const database = await createTestPostgresStore();
+      await database.query(`CREATE SCHEMA "${database.schema}"`);
+      return {
+        store: database.store,
+        async exec(sql) {
+          await database.query(sql);
+        },
+        cleanup: () => database.cleanup(),
+      };
+    },
+  },
+];
+
+describe.each(versionTwoBackends)('migration 3 on $name', ({ skipReason, open }) => {
+  it.skipIf(skipReason !== undefined)(
+    'keeps the OAuth connection requests of version 2: pending stays PENDING, a used one ends as its account did',
+    async () => {
+      const database = await open();
+      try {
+        const dialect = database.store.dialect;
+        await database.exec(MIGRATIONS_TABLE_SQL[dialect]);
+        for (const migration of MIGRATIONS.slice(0, 2)) {
+          await database.exec(migration.sql[dialect]);
+          await database.exec(
+            `INSERT INTO toolmux_migrations (version, name, applied_at) VALUES (${migration.version}, '${migration.name}', ${dialect === 'sqlite' ? '0' : 'now()'})`,
+          );
+        }
+        const at = (iso: string) => (dialect === 'sqlite' ? String(Date.parse(iso)) : `'${iso}'`);
+        const accountRow = (id: string, status: string) =>
+          `INSERT INTO toolmux_connected_accounts (id, user_id, toolkit, auth_config_id, status, version, created_at, updated_at) VALUES ('${id}', 'user_1', 'github', 'ac_1', '${status}', 1, ${at('2025-03-01T10:00:00.000Z')}, ${at('2025-03-01T10:00:00.000Z')})`;
+        const requestRow = (id: string, accountId: string, usedAt: string | null) =>
+          'INSERT INTO toolmux_connection_requests (id, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, callback_url, redirect_uri, expires_at, used_at, created_at) ' +
+          `VALUES ('${id}', '${accountId}', 'user_1', 'github', 'ac_1', '${id}-state', 'v1.c2VjcmV0', '0011223344556677', 'https://app.example.com/cb', 'https://tools.example.com/auth/callback', ${at('2025-03-01T10:10:00.000Z')}, ${usedAt === null ? 'NULL' : at(usedAt)}, ${at('2025-03-01T10:00:00.000Z')})`;
+        await database.exec(accountRow('ca_active', 'ACTIVE'));
+        await database.exec(accountRow('ca_failed', 'FAILED'));
+        await database.exec(accountRow('ca_waiting', 'INITIATED'));
+        await database.exec(requestRow('cr_completed', 'ca_active', '2025-03-01T10:01:00.000Z'));
+        await database.exec(requestRow('cr_failed', 'ca_failed', '2025-03-01T10:01:00.000Z'));
+        await database.exec(requestRow('cr_pending', 'ca_waiting', null));
+
+        await database.store.migrate();
+        const completed = await database.store.getConnectionRequest('cr_completed');
+        expect(completed).toEqual({
+          id: 'cr_completed',
+          kind: 'oauth2',
+          connectedAccountId: 'ca_active',
+          userId: 'user_1',
+          toolkit: 'github',
+          authConfigId: 'ac_1',
+          stateHash: 'cr_completed-state',
+          secret: { keyId: '0011223344556677', ciphertext: 'v1.c2VjcmV0' },
+          callbackUrl: 'https://app.example.com/cb',
+          redirectUri: 'https://tools.example.com/auth/callback',
+          status: 'COMPLETED',
+          expiresAt: new Date('2025-03-01T10:10:00.000Z'),
+          usedAt: new Date('2025-03-01T10:01:00.000Z'),
+          createdAt: new Date('2025-03-01T10:00:00.000Z'),
+        });
+        expect((await database.store.getConnectionRequest('cr_failed'))!.status).toBe('FAILED');
+        expect((await database.store.getConnectionRequestByStateHash('cr_pending-state'))!.status).toBe(
+          'PENDING',
+        );
+        // and the new kind fits in the migrated table
+        const fields = fieldsRequest();
+        await database.store.insertConnectionRequest(fields);
+        expect(await database.store.getConnectionRequest(fields.id)).toEqual(fields);
+      } finally {
+        await database.cleanup();
+      }
+    },
+  );
 });
 
 describe('MIGRATIONS', () => {

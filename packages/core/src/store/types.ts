@@ -76,9 +76,22 @@ export interface Store {
   deleteConnectedAccount(id: string): Promise<boolean>;
 
   insertConnectionRequest(record: ConnectionRequestRecord): Promise<void>;
+  getConnectionRequest(id: string): Promise<ConnectionRequestRecord | undefined>;
   getConnectionRequestByStateHash(stateHash: string): Promise<ConnectionRequestRecord | undefined>;
   /** Sets `usedAt` if the request was not used yet; false when it was (or does not exist). */
   markConnectionRequestUsed(id: string, usedAt: Date): Promise<boolean>;
+  /**
+   * Records how a used OAuth request ended: sets `status` if it is still PENDING; false otherwise
+   * (or for an unknown id).
+   */
+  finishConnectionRequest(id: string, status: 'COMPLETED' | 'FAILED'): Promise<boolean>;
+  /**
+   * Completes a `fields` request with the account made from the user's credentials, in one
+   * transaction: marks the request used and COMPLETED (with `account.id`) and inserts the account, if
+   * the request is a PENDING `fields` request, unused and not expired at `now`. Returns false and
+   * writes nothing otherwise, so two completions of one request create one account.
+   */
+  completeConnectionRequest(id: string, account: ConnectedAccountRecord, now: Date): Promise<boolean>;
 
   /** Encrypted records not under `keyId`, by id ascending after `afterId` (for key rotation). */
   listSealedSecrets(query: SealedSecretsQuery): Promise<Array<{ id: string; secret: SealedSecret }>>;
@@ -189,22 +202,38 @@ export interface RecentConnectedAccountsQuery {
   limit: number;
 }
 
+export type ConnectionRequestKind = 'oauth2' | 'fields';
+
+/** What the store keeps; `EXPIRED` is not stored: a PENDING request past `expiresAt` is expired. */
+export type ConnectionRequestRecordStatus = 'PENDING' | 'COMPLETED' | 'FAILED';
+
 export interface ConnectionRequestRecord {
   /** `cr_…` */
   id: string;
-  connectedAccountId: string;
+  /** `oauth2`: the user signs in at the provider; `fields`: the user gives an API key, token or password. */
+  kind: ConnectionRequestKind;
+  /**
+   * `oauth2`: the INITIATED account the callback fills. `fields`: null until completed, then the
+   * account made from the credentials.
+   */
+  connectedAccountId: string | null;
   userId: string;
   toolkit: string;
   authConfigId: string;
-  /** SHA-256 (hex) of the OAuth `state`; the state itself is never stored. */
-  stateHash: string;
-  /** The encrypted PKCE code verifier (JSON). */
-  secret: SealedSecret;
-  /** Where the user is sent back after the callback (the application's URL). */
+  /** `oauth2`: SHA-256 (hex) of the OAuth `state`, which is never stored in the clear. `fields`: null. */
+  stateHash: string | null;
+  /**
+   * `oauth2`: the encrypted JSON `{ codeVerifier, authorizationUrl }` (the URL carries the state).
+   * `fields`: null.
+   */
+  secret: SealedSecret | null;
+  /** Where the user is sent back after connecting (the application's URL). */
   callbackUrl: string;
-  /** The `redirect_uri` sent to the provider (where `handleCallback` is mounted). */
-  redirectUri: string;
+  /** `oauth2`: the `redirect_uri` sent to the provider (where `handleCallback` is mounted). `fields`: null. */
+  redirectUri: string | null;
+  status: ConnectionRequestRecordStatus;
   expiresAt: Date;
+  /** When the callback or the completion took the request (it is used once). */
   usedAt: Date | null;
   createdAt: Date;
 }

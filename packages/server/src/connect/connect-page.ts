@@ -77,7 +77,7 @@ export class ConnectPages {
       id: request.id,
       userId,
       toolkit: request.toolkit,
-      connectedAccountId: request.connectedAccountId,
+      connectedAccountId: request.connectedAccountId!,
       authorizationUrl: request.redirectUrl,
       callbackUrl: callbackUrl ?? this.#toolmux.defaultCallbackUrl,
       expiresAt: request.expiresAt.getTime(),
