@@ -164,7 +164,7 @@ describe.skipIf(skipPostgres !== undefined)(`two instances on one PostgreSQL ${s
       callback_url: APP_CALLBACK,
     });
     expect(started.status).toBe(201);
-    // The hosted page works on either instance (its link is sealed with the shared API key).
+    // The hosted page works on either instance (it reads the request from the shared store).
     const page = await (await fetch(on(second!, started.json.redirect_url))).text();
     const authorizationUrl = /<a class="button" href="([^"]+)"/.exec(page)![1]!.replaceAll('&#38;', '&');
     const callback = await oauth.signIn(authorizationUrl);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve as serveNode } from '@hono/node-server';
 import { type Logger, type Provider, type ToolMux, ToolMuxError } from '@toolmux/core';
+import { useHostedConnectPage } from '@toolmux/core/internal';
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ConnectPages } from './connect/connect-page.js';
@@ -146,8 +147,9 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     }
   };
 
-  const connect = new ConnectPages({ toolmux: options.toolmux, apiKey, bodyLimit });
-  for (const route of apiRoutes({ toolmux: options.toolmux, sessions, connect, version })) {
+  useHostedConnectPage(options.toolmux); // connection links of the served ToolMux open /connect/:requestId
+  const connect = new ConnectPages({ toolmux: options.toolmux, bodyLimit });
+  for (const route of apiRoutes({ toolmux: options.toolmux, sessions, version })) {
     app.on(route.method.toUpperCase(), `/api/v1${route.path}`, async (c) => {
       if (route.auth !== false) checkApiKey(c.req.header('authorization'));
       const params = parseRequestPart(route.params, c.req.param(), 'path');
@@ -164,10 +166,8 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   const callbackPath = new URL(options.toolmux.oauthRedirectUri).pathname;
   app.get(callbackPath, (c) => options.toolmux.auth.handleCallback(c.req.raw));
   app.get('/connect/done', (c) => connect.done(new URL(c.req.url)));
-  app.get('/connect/:requestId', (c) => connect.show(c.req.param('requestId'), c.req.query('t')));
-  app.post('/connect/:requestId', (c) =>
-    connect.submit(c.req.param('requestId'), c.req.query('t'), c.req.raw),
-  );
+  app.get('/connect/:requestId', (c) => connect.show(c.req.param('requestId')));
+  app.post('/connect/:requestId', (c) => connect.submit(c.req.param('requestId'), c.req.raw));
 
   app.post('/mcp/:sessionId', (c) => mcp.handlePost(c.req.raw, c.req.param('sessionId')));
   app.get('/mcp/:sessionId', () => mcpMethodNotAllowed());

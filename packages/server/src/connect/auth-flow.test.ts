@@ -1,15 +1,18 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { ToolMux } from '@toolmux/core';
+import { MetaToolSlug, ToolMux, ToolMuxError } from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorSchema } from '../rest/schemas.js';
 import { createServer, type RunningServer } from '../server.js';
 import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
 import { freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oauth.js';
-import { ConnectLinks } from './connect-link.js';
 
 const APP_CALLBACK = 'http://localhost:3000/connected';
 
@@ -17,33 +20,38 @@ let oauth: TestOAuthServer;
 let mux: ToolMux;
 let running: RunningServer;
 let baseUrl: string;
+let directory: string;
+const logger = recordingLogger();
 const sample = createSampleToolkits();
 
 beforeAll(async () => {
   const port = await freePort();
   baseUrl = `http://127.0.0.1:${port}`;
+  directory = mkdtempSync(join(tmpdir(), 'toolmux-auth-flow-'));
   oauth = await startTestOAuthServer({ redirectUris: [`${baseUrl}/auth/callback`] });
   mux = new ToolMux({
     toolkits: [...sample.toolkits, oauth.toolkit],
-    store: ':memory:',
+    // a file, so that a test can move a request's expiry into the past
+    store: `sqlite:${join(directory, 'toolmux.db')}`,
     secretKey: randomBytes(32).toString('base64'),
     baseUrl,
-    logger: recordingLogger(),
+    logger,
   });
-  running = await createServer({ toolmux: mux, apiKey: TEST_API_KEY }).serve({ port });
+  running = await createServer({ toolmux: mux, apiKey: TEST_API_KEY, logger }).serve({ port });
 });
 
 afterAll(async () => {
   await running.close();
   await mux.close();
   await oauth.close();
+  rmSync(directory, { recursive: true, force: true });
 });
 
-async function api(method: string, path: string, body?: unknown) {
+async function api(method: string, path: string, body?: unknown, apiKey: string | null = TEST_API_KEY) {
   const response = await fetch(`${baseUrl}/api/v1${path}`, {
     method,
     headers: {
-      authorization: `Bearer ${TEST_API_KEY}`,
+      ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -62,11 +70,55 @@ async function octoConfig(): Promise<string> {
   return created.json.id;
 }
 
+async function mailConfig(): Promise<string> {
+  return (await api('POST', '/auth-configs', { toolkit: 'mail', type: 'api_key' })).json.id;
+}
+
 /** The link inside the hosted page's "Continue" button. */
 function continueLink(html: string): string {
   const href = /<a class="button" href="([^"]+)"/.exec(html)?.[1];
   if (!href) throw new Error(`no continue link in ${html}`);
   return href.replaceAll('&#38;', '&');
+}
+
+/** Opens a hosted connect page, continues to the provider, signs in, and lands on the callback. */
+async function connectThroughPage(redirectUrl: string, options: { deny?: boolean } = {}) {
+  const html = await (await fetch(redirectUrl)).text();
+  const authorizationUrl = continueLink(html);
+  const landed = await fetch(await oauth.signIn(authorizationUrl, options), { redirect: 'manual' });
+  expect(landed.status).toBe(302);
+  return { authorizationUrl, back: new URL(landed.headers.get('location')!) };
+}
+
+/** Posts the credentials form of a hosted page. */
+function submitForm(requestId: string, fields: Record<string, string>) {
+  return fetch(`${baseUrl}/connect/${requestId}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+    redirect: 'manual',
+  });
+}
+
+/** Moves a request's expiry into the past, past toolmux. */
+function expire(requestId: string): void {
+  const database = new DatabaseSync(join(directory, 'toolmux.db'));
+  try {
+    database
+      .prepare('UPDATE toolmux_connection_requests SET expires_at = ? WHERE id = ?')
+      .run(Date.now() - 1, requestId);
+  } finally {
+    database.close();
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ToolMuxError> {
+  const error = await promise.then(
+    () => undefined,
+    (rejected: unknown) => rejected,
+  );
+  expect(ToolMuxError.isInstance(error), `expected a ToolMuxError, got ${String(error)}`).toBe(true);
+  return error as ToolMuxError;
 }
 
 describe('auth configs', () => {
@@ -100,10 +152,10 @@ describe('auth configs', () => {
 
 describe('connected accounts', () => {
   it('stores an API key account, lists, gets and deletes it, without the key', async () => {
-    const config = (await api('POST', '/auth-configs', { toolkit: 'mail', type: 'api_key' })).json;
+    const configId = await mailConfig();
     const created = await api('POST', '/connected-accounts', {
       user_id: 'user_keys',
-      auth_config_id: config.id,
+      auth_config_id: configId,
       credentials: { apiKey: 'sk_secret_value_123' },
     });
     expect(created.status).toBe(201);
@@ -133,10 +185,9 @@ describe('connected accounts', () => {
   });
 
   it('names wrong credentials', async () => {
-    const config = (await api('POST', '/auth-configs', { toolkit: 'mail', type: 'api_key' })).json;
     const refused = await api('POST', '/connected-accounts', {
       user_id: 'u',
-      auth_config_id: config.id,
+      auth_config_id: await mailConfig(),
       credentials: { token: 'x' },
     });
     expect(refused.status).toBe(400);
@@ -157,10 +208,18 @@ describe('OAuth through the hosted connect page', () => {
       callback_url: APP_CALLBACK,
     });
     expect(started.status).toBe(201);
-    expect(started.json.redirect_url).toMatch(new RegExp(`^${baseUrl}/connect/cr_[0-9a-z]+\\?t=`));
+    const requestId = started.json.id as string;
+    expect(started.json).toMatchObject({
+      kind: 'oauth2',
+      user_id: 'user_oauth',
+      toolkit: 'octo',
+      auth_config_id: authConfigId,
+      status: 'PENDING',
+      callback_url: APP_CALLBACK,
+      redirect_url: `${baseUrl}/connect/${requestId}`,
+    });
     const accountId = started.json.connected_account_id as string;
-    const waiting = (await mux.connectedAccounts.get(accountId)).status;
-    expect(waiting).toBe('INITIATED');
+    expect((await mux.connectedAccounts.get(accountId)).status).toBe('INITIATED');
 
     const page = await fetch(started.json.redirect_url);
     expect(page.status).toBe(200);
@@ -171,6 +230,14 @@ describe('OAuth through the hosted connect page', () => {
     expect(html).toContain('<strong>user_oauth</strong>');
     const authorizationUrl = continueLink(html);
     expect(authorizationUrl.startsWith(`${oauth.issuer}/auth?`)).toBe(true);
+    // the authorization URL carries the state: the REST API never shows it
+    const state = new URL(authorizationUrl).searchParams.get('state')!;
+    const polled = await api('GET', `/connection-requests/${requestId}`);
+    expect(polled.json).toEqual(started.json);
+    for (const shown of [started.json, polled.json]) {
+      expect(JSON.stringify(shown)).not.toContain(state);
+      expect(JSON.stringify(shown)).not.toContain(oauth.issuer);
+    }
 
     const callback = await oauth.signIn(authorizationUrl);
     expect(callback.startsWith(`${baseUrl}/auth/callback?`)).toBe(true);
@@ -181,10 +248,17 @@ describe('OAuth through the hosted connect page', () => {
     expect(back.searchParams.get('status')).toBe('success');
     expect(back.searchParams.get('connected_account_id')).toBe(accountId);
 
+    expect((await api('GET', `/connection-requests/${requestId}`)).json).toMatchObject({
+      status: 'COMPLETED',
+      connected_account_id: accountId,
+    });
     const account = await api('GET', `/connected-accounts/${accountId}`);
     expect(account.json).toMatchObject({ status: 'ACTIVE', user_id: 'user_oauth', toolkit: 'octo' });
-    const after = await (await fetch(started.json.redirect_url)).text();
-    expect(after).toContain('Octo is connected');
+    const after = await fetch(started.json.redirect_url);
+    expect(after.status).toBe(200);
+    const afterHtml = await after.text();
+    expect(afterHtml).toContain('Octo is connected');
+    expect(afterHtml).not.toContain(state);
 
     const client = new Client({ name: 'oauth-test', version: '1.0.0' });
     await client.connect(
@@ -210,97 +284,267 @@ describe('OAuth through the hosted connect page', () => {
       auth_config_id: authConfigId,
     });
     expect(started.status).toBe(201);
-    const html = await (await fetch(started.json.redirect_url)).text();
-    const landed = await fetch(await oauth.signIn(continueLink(html)), { redirect: 'manual' });
-    const back = new URL(landed.headers.get('location')!);
+    expect(started.json.redirect_url).toBe(`${baseUrl}/connect/${started.json.id}`);
+    expect(started.json.callback_url).toBe(`${baseUrl}/connect/done`);
+    const { back } = await connectThroughPage(started.json.redirect_url);
     expect(`${back.origin}${back.pathname}`).toBe(`${baseUrl}/connect/done`);
     const done = await fetch(back);
     expect(await done.text()).toContain('<h1>Connected</h1>');
     expect((await mux.connectedAccounts.get(started.json.connected_account_id)).status).toBe('ACTIVE');
   });
+
+  it('gives the hosted link to session.authorize() and TOOLMUX_MANAGE_CONNECTIONS of the served ToolMux', async () => {
+    const authConfigId = await octoConfig();
+    const session = await mux.create('user_embedded', {
+      toolkits: ['octo'],
+      authConfigs: { octo: authConfigId },
+    });
+    const request = await session.authorize('octo', { callbackUrl: APP_CALLBACK });
+    expect(request.kind).toBe('oauth2');
+    expect(request.redirectUrl).toBe(`${baseUrl}/connect/${request.id}`);
+    const waiting = request.waitForConnection(10_000);
+    const { back } = await connectThroughPage(request.redirectUrl);
+    expect(back.searchParams.get('status')).toBe('success');
+    expect(await waiting).toEqual({ id: request.connectedAccountId, status: 'ACTIVE', toolkit: 'octo' });
+
+    const managed = await session.execute(MetaToolSlug.MANAGE_CONNECTIONS, {
+      toolkits: ['octo'],
+      reinitiate: true,
+    });
+    const [entry] = (managed.data as { results: Array<Record<string, string>> }).results;
+    expect(entry!.redirect_url).toBe(`${baseUrl}/connect/${entry!.connection_request_id}`);
+  });
+
+  it('shows a failed connection as no longer usable, and an expired or used one as such', async () => {
+    const authConfigId = await octoConfig();
+    const denied = await mux.connectedAccounts.link('user_denied', authConfigId, {
+      callbackUrl: APP_CALLBACK,
+    });
+    const waiting = rejection(denied.waitForConnection(10_000));
+    const { back } = await connectThroughPage(denied.redirectUrl, { deny: true });
+    expect(back.searchParams.get('status')).toBe('failed');
+    expect((await waiting).code).toBe('CONNECTION_FAILED');
+    expect((await mux.connectionRequests.get(denied.id)).status).toBe('FAILED');
+    const failedPage = await fetch(denied.redirectUrl);
+    expect(failedPage.status).toBe(410);
+    expect(await failedPage.text()).toContain('Link no longer usable');
+
+    const late = await mux.connectedAccounts.link('user_late', authConfigId, { callbackUrl: APP_CALLBACK });
+    expire(late.id);
+    expect((await mux.connectionRequests.get(late.id)).status).toBe('EXPIRED');
+    const expiredPage = await fetch(late.redirectUrl);
+    expect(expiredPage.status).toBe(410);
+    expect(await expiredPage.text()).toContain('Link expired');
+    expect(await (await fetch(`${baseUrl}/connect/${late.id}`, { method: 'POST', body: '' })).status).toBe(
+      410,
+    );
+  });
 });
 
 describe('credentials form on the hosted connect page', () => {
-  it('asks for the fields, refuses wrong ones, and redirects to the app with the account', async () => {
-    const config = (await api('POST', '/auth-configs', { toolkit: 'mail', type: 'api_key' })).json;
-    const session = await mux.create('user_form', { toolkits: ['mail'], authConfigs: { mail: config.id } });
+  it('asks for the fields, refuses wrong ones, and redirects to the app with the account, once', async () => {
+    const configId = await mailConfig();
+    const session = await mux.create('user_form', { toolkits: ['mail'], authConfigs: { mail: configId } });
     const started = await api('POST', `/sessions/${session.sessionId}/authorize`, {
       toolkit: 'mail',
       callback_url: APP_CALLBACK,
     });
     expect(started.status).toBe(201);
-    expect(started.json.connected_account_id).toBeNull();
+    const requestId = started.json.id as string;
+    expect(started.json).toMatchObject({
+      kind: 'fields',
+      connected_account_id: null,
+      status: 'PENDING',
+      auth_config_id: configId,
+      redirect_url: `${baseUrl}/connect/${requestId}`,
+    });
 
     const page = await fetch(started.json.redirect_url);
     const html = await page.text();
     expect(page.headers.get('content-security-policy')).toContain("form-action 'self' http://localhost:3000");
+    expect(html).toContain('<strong>user_form</strong>');
     expect(html).toContain('<label for="field-0">API key</label>');
     expect(html).toContain('<input id="field-0" name="apiKey" type="password"');
-    const action = /<form method="post" action="([^"]+)"/.exec(html)![1]!.replaceAll('&#38;', '&');
+    const action = /<form method="post" action="([^"]+)"/.exec(html)![1]!;
+    expect(action).toBe(`/connect/${requestId}`);
 
-    const wrong = await fetch(new URL(action, baseUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ apiKey: '' }).toString(),
-    });
+    const wrong = await submitForm(requestId, { apiKey: '' });
     expect(wrong.status).toBe(400);
     expect(await wrong.text()).toContain('role="alert"');
+    expect((await api('GET', `/connection-requests/${requestId}`)).json.status).toBe('PENDING');
 
-    const submitted = await fetch(new URL(action, baseUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ apiKey: 'sk_from_form' }).toString(),
-      redirect: 'manual',
-    });
+    const submitted = await submitForm(requestId, { apiKey: 'sk_from_form' });
     expect(submitted.status).toBe(303);
     const back = new URL(submitted.headers.get('location')!);
+    expect(`${back.origin}${back.pathname}`).toBe(APP_CALLBACK);
     expect(back.searchParams.get('status')).toBe('success');
     const accountId = back.searchParams.get('connected_account_id')!;
     expect(await mux.connectedAccounts.get(accountId)).toMatchObject({
       status: 'ACTIVE',
       userId: 'user_form',
     });
+    const completed = await api('GET', `/connection-requests/${requestId}`);
+    expect(completed.json).toMatchObject({ status: 'COMPLETED', connected_account_id: accountId });
+    expect(JSON.stringify(completed.json)).not.toContain('sk_from_form');
+
+    // used once: a second submission is refused, the page says it is connected
+    const again = await submitForm(requestId, { apiKey: 'sk_second' });
+    expect(again.status).toBe(410);
+    expect(await again.text()).toContain('Link already used');
+    const connectedPage = await (await fetch(started.json.redirect_url)).text();
+    expect(connectedPage).toContain('Mail is connected');
+    expect(connectedPage).not.toContain('sk_from_form');
 
     const sent = await session.execute('MAIL_SEND_EMAIL', { to: 'a@b.c', subject: 's', body: 'b' });
     expect(sent.successful).toBe(true);
     expect(sample.calls.at(-1)!.context.credentials).toEqual({ apiKey: 'sk_from_form' });
   });
 
-  it('refuses links that were altered, made for another id, or expired', async () => {
-    expect((await fetch(`${baseUrl}/connect/cr_x`)).status).toBe(404);
-    expect((await fetch(`${baseUrl}/connect/cr_x?t=AAAA`)).status).toBe(404);
-    const links = new ConnectLinks(TEST_API_KEY);
-    const payload = {
-      kind: 'fields' as const,
-      id: 'cr_1',
-      userId: 'u',
-      toolkit: 'mail',
-      authConfigId: 'ac_1',
-      type: 'api_key',
+  it("resolves the embedded request's waitForConnection when the form is sent", async () => {
+    const request = await mux.connectedAccounts.link('user_wait_form', await mailConfig(), {
       callbackUrl: APP_CALLBACK,
-      expiresAt: Date.now() - 1,
-    };
-    expect((await fetch(`${baseUrl}/connect/cr_2?t=${links.seal(payload)}`)).status).toBe(404);
-    expect((await fetch(`${baseUrl}/connect/cr_1?t=${links.seal(payload)}`)).status).toBe(410);
-    const other = new ConnectLinks('another-api-key-0123456789');
-    const foreign = other.seal({ ...payload, expiresAt: Date.now() + 60_000 });
-    expect((await fetch(`${baseUrl}/connect/cr_1?t=${foreign}`)).status).toBe(404);
+    });
+    expect(request).toMatchObject({ kind: 'fields', connectedAccountId: null, toolkit: 'mail' });
+    expect(request.redirectUrl).toBe(`${baseUrl}/connect/${request.id}`);
+    const waiting = request.waitForConnection(10_000);
+    const submitted = await submitForm(request.id, { apiKey: 'sk_waited_for' });
+    const accountId = new URL(submitted.headers.get('location')!).searchParams.get('connected_account_id');
+    expect(await waiting).toEqual({ id: accountId, status: 'ACTIVE', toolkit: 'mail' });
+  });
+
+  it('refuses unknown and expired links', async () => {
+    for (const path of ['/connect/cr_x', `/connect/cr_${'0'.repeat(38)}`, '/connect/not-an-id']) {
+      const response = await fetch(`${baseUrl}${path}`);
+      expect(response.status).toBe(404);
+      expect(await response.text()).toContain('Link not valid');
+    }
+    expect((await submitForm(`cr_${'0'.repeat(38)}`, { apiKey: 'x' })).status).toBe(404);
+    const request = await mux.connectedAccounts.link('user_expired_form', await mailConfig(), {
+      callbackUrl: APP_CALLBACK,
+    });
+    expire(request.id);
+    expect((await fetch(request.redirectUrl)).status).toBe(410);
+    const late = await submitForm(request.id, { apiKey: 'sk_too_late' });
+    expect(late.status).toBe(410);
+    expect(await late.text()).toContain('Link expired');
+    expect((await api('GET', `/connection-requests/${request.id}`)).json.status).toBe('EXPIRED');
+    expect((await mux.connectedAccounts.list({ userIds: ['user_expired_form'] })).items).toEqual([]);
   });
 
   it('escapes what it shows', async () => {
-    const links = new ConnectLinks(TEST_API_KEY);
-    const token = links.seal({
-      kind: 'fields',
-      id: 'cr_3',
-      userId: '<script>alert(1)</script>',
-      toolkit: 'mail',
-      authConfigId: 'ac_1',
-      type: 'api_key',
+    const request = await mux.connectedAccounts.link('<script>alert(1)</script>', await mailConfig(), {
       callbackUrl: APP_CALLBACK,
-      expiresAt: Date.now() + 60_000,
     });
-    const html = await (await fetch(`${baseUrl}/connect/cr_3?t=${token}`)).text();
+    const html = await (await fetch(request.redirectUrl)).text();
     expect(html).not.toContain('<script>');
     expect(html).toContain('&#60;script&#62;');
+  });
+});
+
+describe('connection requests over REST', () => {
+  it('reads one with the API key only; an unknown id is 404 CONNECTION_REQUEST_NOT_FOUND naming it', async () => {
+    const request = await mux.connectedAccounts.link('user_rest', await mailConfig());
+    expect((await api('GET', `/connection-requests/${request.id}`, undefined, null)).status).toBe(401);
+    const missing = await api('GET', '/connection-requests/cr_missing');
+    expect(missing.status).toBe(404);
+    expect(missing.json.error.code).toBe('CONNECTION_REQUEST_NOT_FOUND');
+    expect(missing.json.error.message).toContain('cr_missing');
+  });
+
+  it('completes a credentials request once; an OAuth request cannot be completed with fields', async () => {
+    const request = await mux.connectedAccounts.link('user_complete', await mailConfig());
+    const wrong = await api('POST', `/connection-requests/${request.id}/complete`, {
+      credentials: { password: 'x' },
+    });
+    expect(wrong.status).toBe(400);
+    expect(wrong.json.error.code).toBe('CONNECTED_ACCOUNT_INVALID');
+    const completed = await api('POST', `/connection-requests/${request.id}/complete`, {
+      credentials: { apiKey: 'sk_over_rest_123' },
+    });
+    expect(completed.status).toBe(200);
+    expect(completed.json).toMatchObject({ user_id: 'user_complete', toolkit: 'mail', status: 'ACTIVE' });
+    expect(JSON.stringify(completed.json)).not.toContain('sk_over_rest_123');
+    const twice = await api('POST', `/connection-requests/${request.id}/complete`, {
+      credentials: { apiKey: 'sk_over_rest_456' },
+    });
+    expect(twice.status).toBe(400);
+    expect(twice.json.error.code).toBe('CONNECTION_REQUEST_INVALID');
+    expect(twice.json.error.message).toContain(completed.json.id);
+    expect(JSON.stringify(twice.json)).not.toContain('sk_over_rest_456');
+
+    const oauthRequest = await mux.connectedAccounts.link('user_complete', await octoConfig());
+    const refused = await api('POST', `/connection-requests/${oauthRequest.id}/complete`, {
+      credentials: { apiKey: 'x' },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.json.error.code).toBe('INVALID_REQUEST');
+  });
+});
+
+describe('remote mode', () => {
+  let remote: ToolMux;
+  beforeAll(() => {
+    remote = new ToolMux({ baseUrl, apiKey: TEST_API_KEY, logger });
+  });
+  afterAll(() => remote.close());
+
+  it('waits for an OAuth connection by polling the request on the server', async () => {
+    const authConfigId = await octoConfig();
+    const session = await remote.create('user_remote', {
+      toolkits: ['octo'],
+      authConfigs: { octo: authConfigId },
+    });
+    const request = await session.authorize('octo', { callbackUrl: APP_CALLBACK });
+    expect(request.redirectUrl).toBe(`${baseUrl}/connect/${request.id}`);
+    const waiting = request.waitForConnection(10_000);
+    await connectThroughPage(request.redirectUrl);
+    expect(await waiting).toEqual({ id: request.connectedAccountId, status: 'ACTIVE', toolkit: 'octo' });
+    expect(await remote.connectionRequests.get(request.id)).toMatchObject({
+      id: request.id,
+      kind: 'oauth2',
+      userId: 'user_remote',
+      status: 'COMPLETED',
+      connectedAccountId: request.connectedAccountId,
+      callbackUrl: APP_CALLBACK,
+    });
+  });
+
+  it('waits for a credentials form, completes one itself, and names an unknown request', async () => {
+    const configId = await mailConfig();
+    const request = await remote.connectedAccounts.link('user_remote_form', configId, {
+      callbackUrl: APP_CALLBACK,
+    });
+    expect(request).toMatchObject({ kind: 'fields', connectedAccountId: null });
+    const waiting = request.waitForConnection(10_000);
+    const submitted = await submitForm(request.id, { apiKey: 'sk_remote_form' });
+    const accountId = new URL(submitted.headers.get('location')!).searchParams.get('connected_account_id');
+    expect(await waiting).toEqual({ id: accountId, status: 'ACTIVE', toolkit: 'mail' });
+
+    const own = await remote.connectedAccounts.link('user_remote_form', configId);
+    const account = await remote.connectionRequests.complete(own.id, { apiKey: 'sk_own_form' });
+    expect(account).toMatchObject({ userId: 'user_remote_form', status: 'ACTIVE', toolkit: 'mail' });
+    expect((await remote.connectionRequests.get(own.id)).status).toBe('COMPLETED');
+    expect((await rejection(remote.connectionRequests.get('cr_unknown'))).code).toBe(
+      'CONNECTION_REQUEST_NOT_FOUND',
+    );
+
+    const late = await remote.connectedAccounts.link('user_remote_form', configId);
+    expire(late.id);
+    expect((await rejection(late.waitForConnection(5_000))).code).toBe('CONNECTION_REQUEST_EXPIRED');
+  });
+});
+
+describe('secrets', () => {
+  it('never reach the log', () => {
+    const logged = [...logger.errors, ...logger.warnings].join('\n');
+    for (const secret of [
+      oauth.clientSecret,
+      'sk_from_form',
+      'sk_over_rest',
+      'sk_remote_form',
+      'sk_own_form',
+    ]) {
+      expect(logged).not.toContain(secret);
+    }
   });
 });

@@ -78,7 +78,9 @@ describe.skipIf(skip !== undefined)(`connect page in Chromium ${skip ?? ''}`, ()
       body: JSON.stringify({ toolkit, callback_url: APP_CALLBACK }),
     });
     expect(response.status).toBe(201);
-    return ((await response.json()) as { redirect_url: string }).redirect_url;
+    const { id, redirect_url } = (await response.json()) as { id: string; redirect_url: string };
+    expect(redirect_url).toBe(`${baseUrl}/connect/${id}`);
+    return redirect_url;
   }
 
   /** A page whose requests to the application's callback are answered here (nothing listens there). */
@@ -91,6 +93,17 @@ describe.skipIf(skip !== undefined)(`connect page in Chromium ${skip ?? ''}`, ()
       }),
     );
     return page;
+  }
+
+  /** Continues from the hosted page to the provider, signs in, consents, and lands on the app's callback. */
+  async function continueAndSignIn(page: Page): Promise<void> {
+    await page.getByRole('link', { name: 'Continue to Octo' }).click();
+    await page.waitForURL(`${oauth.issuer}/**`);
+    await page.locator('input[name="login"]').fill('browser-user');
+    await page.locator('input[name="password"]').fill('any');
+    await page.locator('button[type="submit"]').click();
+    await page.locator('button[type="submit"]').click(); // consent
+    await page.waitForURL(`${APP_CALLBACK}**`);
   }
 
   it('OAuth: shows app and user, continues to the provider, and returns to the app connected', async () => {
@@ -111,13 +124,7 @@ describe.skipIf(skip !== undefined)(`connect page in Chromium ${skip ?? ''}`, ()
     expect(snapshot).toContain('user_browser');
     await page.screenshot({ path: `${OUTPUT}connect-oauth.png`, fullPage: true });
 
-    await page.getByRole('link', { name: 'Continue to Octo' }).click();
-    await page.waitForURL(`${oauth.issuer}/**`);
-    await page.locator('input[name="login"]').fill('browser-user');
-    await page.locator('input[name="password"]').fill('any');
-    await page.locator('button[type="submit"]').click();
-    await page.locator('button[type="submit"]').click(); // consent
-    await page.waitForURL(`${APP_CALLBACK}**`);
+    await continueAndSignIn(page);
 
     const back = new URL(page.url());
     expect(back.searchParams.get('status')).toBe('success');
@@ -127,6 +134,39 @@ describe.skipIf(skip !== undefined)(`connect page in Chromium ${skip ?? ''}`, ()
       userId: 'user_browser',
     });
     await page.screenshot({ path: `${OUTPUT}connect-oauth-done.png` });
+    await page.close();
+  });
+
+  it('OAuth from session.authorize() of the served ToolMux: its link is the hosted page', async () => {
+    const config = await mux.authConfigs.create('octo', {
+      type: 'oauth2',
+      clientId: oauth.clientId,
+      clientSecret: oauth.clientSecret,
+    });
+    const session = await mux.create('user_sdk_browser', {
+      toolkits: ['octo'],
+      authConfigs: { octo: config.id },
+    });
+    const request = await session.authorize('octo', { callbackUrl: APP_CALLBACK });
+    expect(request.redirectUrl).toBe(`${baseUrl}/connect/${request.id}`);
+    const waiting = request.waitForConnection(30_000);
+    const page = await newPage();
+    await page.goto(request.redirectUrl);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Connect Octo');
+    expect(await page.locator('main').ariaSnapshot()).toContain('user_sdk_browser');
+
+    await continueAndSignIn(page);
+    const back = new URL(page.url());
+    expect(back.searchParams.get('status')).toBe('success');
+    expect(await waiting).toEqual({ id: request.connectedAccountId, status: 'ACTIVE', toolkit: 'octo' });
+    expect((await mux.connectionRequests.get(request.id)).status).toBe('COMPLETED');
+
+    // the link, opened again, says it is done and leads back to the app
+    await page.goto(request.redirectUrl);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Octo is connected');
+    await page.getByRole('link', { name: 'Back to the application' }).click();
+    await page.waitForURL(`${APP_CALLBACK}**`);
+    expect(new URL(page.url()).searchParams.get('connected_account_id')).toBe(request.connectedAccountId);
     await page.close();
   });
 
@@ -157,6 +197,10 @@ describe.skipIf(skip !== undefined)(`connect page in Chromium ${skip ?? ''}`, ()
       userId: 'user_form_browser',
       toolkit: 'mail',
     });
+
+    // used once: going back and sending the form again is refused
+    await page.goto(link);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Mail is connected');
     await page.close();
   });
 });

@@ -1,26 +1,13 @@
 import {
   type AuthField,
-  type ConnectionRequest,
+  type ConnectionRequestInfo,
   type Provider,
   type Toolkit,
   type ToolMux,
   ToolMuxError,
 } from '@toolmux/core';
-import { newId } from '@toolmux/core/internal';
+import { connectionRequestAuthorizationUrl } from '@toolmux/core/internal';
 import { readBodyText } from '../read-body.js';
-import { type ConnectLinkPayload, ConnectLinks } from './connect-link.js';
-
-/** A credentials link works this long (as core's OAuth connection requests do). */
-const FIELDS_LINK_TTL_MS = 10 * 60_000;
-
-/** What REST answers for a connection in flight. */
-export interface ConnectLink {
-  id: string;
-  connectedAccountId: string | null;
-  toolkit: string;
-  redirectUrl: string;
-  expiresAt: Date;
-}
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
@@ -40,102 +27,75 @@ export function fieldsOf(toolkit: Toolkit, type: string): AuthField[] {
   return [{ name: 'apiKey', label: 'API key', secret: true }];
 }
 
-function withStatus(callbackUrl: string, status: 'success' | 'failed', accountId?: string): string {
+function withStatus(
+  callbackUrl: string,
+  status: 'success' | 'failed',
+  accountId: string | null,
+  error?: string,
+): string {
   const url = new URL(callbackUrl);
   url.searchParams.set('status', status);
   if (accountId) url.searchParams.set('connected_account_id', accountId);
+  if (error) url.searchParams.set('error', error);
   return url.toString();
 }
 
+const START_AGAIN = '<p>Go back to the application and start connecting again.</p>';
+
+function notFoundPage(): Response {
+  return page(404, 'Link not valid', [
+    '<p>This connect link is not valid: it is incomplete or was changed, or its connection was deleted.</p>',
+    START_AGAIN,
+  ]);
+}
+
+function expiredPage(): Response {
+  return page(410, 'Link expired', [
+    '<p>This connect link has expired (links work for 10 minutes).</p>',
+    START_AGAIN,
+  ]);
+}
+
+function usedPage(): Response {
+  return page(410, 'Link already used', ['<p>This connect link was already used.</p>', START_AGAIN]);
+}
+
+/** The page for a request core refused to continue or complete, when the refusal says why. */
+function refusalPage(error: unknown): Response | undefined {
+  if (!ToolMuxError.isInstance(error)) return undefined;
+  if (error.code === 'CONNECTION_REQUEST_NOT_FOUND') return notFoundPage();
+  if (error.code === 'CONNECTION_REQUEST_EXPIRED') return expiredPage();
+  if (error.code === 'CONNECTION_REQUEST_INVALID') return usedPage();
+  return undefined;
+}
+
 /**
- * The hosted connect flow: links the REST API hands out (`redirect_url`), the page a user opens from
- * one (`GET /connect/:requestId`: which app, for which user, then on to the provider or a credentials
- * form), the form's submission, and the default landing page (`/connect/done`).
+ * The hosted connect flow: the page a user opens from a connection link (`GET /connect/:requestId`:
+ * which app, for which user, then on to the provider or a credentials form), the form's submission,
+ * and the default landing page (`/connect/done`). Everything it shows comes from core's connection
+ * request, read by id from the shared store, so any instance serves any link.
  *
  * Plain server-rendered HTML, no script: a language, a title, one heading, labelled fields, and
  * headers that keep the link out of referrers, caches and frames.
  */
 export class ConnectPages {
   readonly #toolmux: ToolMux<Provider<unknown>>;
-  readonly #links: ConnectLinks;
   readonly #bodyLimit: number;
 
-  constructor(options: { toolmux: ToolMux<Provider<unknown>>; apiKey: string; bodyLimit: number }) {
+  constructor(options: { toolmux: ToolMux<Provider<unknown>>; bodyLimit: number }) {
     this.#toolmux = options.toolmux;
-    this.#links = new ConnectLinks(options.apiKey);
     this.#bodyLimit = options.bodyLimit;
   }
 
-  #url(id: string, token: string): string {
-    return `${this.#toolmux.baseUrl}/connect/${encodeURIComponent(id)}?t=${token}`;
-  }
-
-  /** The hosted page for an OAuth connection request core made. */
-  oauthLink(request: ConnectionRequest, userId: string, callbackUrl: string | undefined): ConnectLink {
-    const token = this.#links.seal({
-      kind: 'oauth2',
-      id: request.id,
-      userId,
-      toolkit: request.toolkit,
-      connectedAccountId: request.connectedAccountId!,
-      authorizationUrl: request.redirectUrl,
-      callbackUrl: callbackUrl ?? this.#toolmux.defaultCallbackUrl,
-      expiresAt: request.expiresAt.getTime(),
-    });
-    return {
-      id: request.id,
-      connectedAccountId: request.connectedAccountId,
-      toolkit: request.toolkit,
-      redirectUrl: this.#url(request.id, token),
-      expiresAt: request.expiresAt,
-    };
-  }
-
-  /** A page that asks the user for an api_key / bearer / basic auth config's fields. */
-  fieldsLink(options: {
-    userId: string;
-    authConfigId: string;
-    type: string;
-    toolkit: string;
-    callbackUrl: string | undefined;
-  }): ConnectLink {
-    const id = newId('cr');
-    const expiresAt = new Date(Date.now() + FIELDS_LINK_TTL_MS);
-    const callbackUrl = options.callbackUrl ?? this.#toolmux.defaultCallbackUrl;
-    const token = this.#links.seal({
-      kind: 'fields',
-      id,
-      userId: options.userId,
-      toolkit: options.toolkit,
-      authConfigId: options.authConfigId,
-      type: options.type,
-      callbackUrl,
-      expiresAt: expiresAt.getTime(),
-    });
-    return {
-      id,
-      connectedAccountId: null,
-      toolkit: options.toolkit,
-      redirectUrl: this.#url(id, token),
-      expiresAt,
-    };
-  }
-
-  #open(id: string, token: string | undefined): ConnectLinkPayload | Response {
-    const payload = token ? this.#links.open(id, token) : undefined;
-    if (!payload) {
-      return page(404, 'Link not valid', [
-        '<p>This connect link is not valid: it is incomplete, was changed, or comes from another server.</p>',
-        '<p>Go back to the application and start connecting again.</p>',
-      ]);
+  /** The request, or the 404 page for an unknown id. */
+  async #request(id: string): Promise<ConnectionRequestInfo | Response> {
+    try {
+      return await this.#toolmux.connectionRequests.get(id);
+    } catch (error) {
+      const refusal = refusalPage(error);
+      if (refusal) return refusal;
+      throw error;
     }
-    if (payload.expiresAt <= Date.now()) {
-      return page(410, 'Link expired', [
-        '<p>This connect link has expired (links work for 10 minutes).</p>',
-        '<p>Go back to the application and start connecting again.</p>',
-      ]);
-    }
-    return payload;
   }
 
   #toolkit(slug: string): Toolkit | undefined {
@@ -143,49 +103,59 @@ export class ConnectPages {
   }
 
   /** `GET /connect/:requestId` */
-  async show(id: string, token: string | undefined): Promise<Response> {
-    const payload = this.#open(id, token);
-    if (payload instanceof Response) return payload;
-    const toolkit = this.#toolkit(payload.toolkit);
-    const appName = toolkit?.name ?? payload.toolkit;
-    const intro = [
-      `<p>You are connecting your <strong>${escapeHtml(appName)}</strong> account for user <strong>${escapeHtml(payload.userId)}</strong>.</p>`,
-      toolkit ? `<p class="muted">${escapeHtml(toolkit.description)}</p>` : '',
-    ];
-    if (payload.kind === 'oauth2') {
-      const account = await this.#toolmux.connectedAccounts
-        .get(payload.connectedAccountId)
-        .catch(() => undefined);
-      if (account?.status === 'ACTIVE') {
+  async show(id: string): Promise<Response> {
+    const request = await this.#request(id);
+    if (request instanceof Response) return request;
+    const appName = this.#toolkit(request.toolkit)?.name ?? request.toolkit;
+    switch (request.status) {
+      case 'EXPIRED':
+        return expiredPage();
+      case 'FAILED':
+        return page(410, 'Link no longer usable', [
+          `<p>This ${escapeHtml(appName)} connection failed.</p>`,
+          START_AGAIN,
+        ]);
+      case 'COMPLETED':
         return page(200, `${appName} is connected`, [
           `<p>Your ${escapeHtml(appName)} account is connected.</p>`,
-          `<p><a href="${escapeHtml(withStatus(payload.callbackUrl, 'success', account.id))}">Back to the application</a></p>`,
+          `<p><a href="${escapeHtml(withStatus(request.callbackUrl, 'success', request.connectedAccountId))}">Back to the application</a></p>`,
         ]);
-      }
-      if (!account || account.status !== 'INITIATED') {
-        return page(410, 'Link no longer usable', [
-          `<p>This connection ended ${escapeHtml(account?.status ?? 'DELETED')}. Go back to the application and start again.</p>`,
-        ]);
-      }
-      return page(200, `Connect ${appName}`, [
-        ...intro,
-        `<p>Continue to ${escapeHtml(appName)} to sign in and allow access. You will come back here afterwards.</p>`,
-        `<p><a class="button" href="${escapeHtml(payload.authorizationUrl)}">Continue to ${escapeHtml(appName)}</a></p>`,
-      ]);
+      case 'PENDING':
+        break;
     }
-    return this.#form(payload, token!, appName, intro, undefined, 200);
+    if (request.kind === 'fields') return this.#form(request, appName, undefined, 200);
+    let authorizationUrl: string;
+    try {
+      authorizationUrl = await connectionRequestAuthorizationUrl(this.#toolmux, request.id);
+    } catch (error) {
+      const refusal = refusalPage(error);
+      if (refusal) return refusal;
+      throw error;
+    }
+    return page(200, `Connect ${appName}`, [
+      ...this.#intro(request, appName),
+      `<p>Continue to ${escapeHtml(appName)} to sign in and allow access. You will come back here afterwards.</p>`,
+      `<p><a class="button" href="${escapeHtml(authorizationUrl)}">Continue to ${escapeHtml(appName)}</a></p>`,
+    ]);
   }
 
-  #form(
-    payload: Extract<ConnectLinkPayload, { kind: 'fields' }>,
-    token: string,
+  #intro(request: ConnectionRequestInfo, appName: string): string[] {
+    const toolkit = this.#toolkit(request.toolkit);
+    return [
+      `<p>You are connecting your <strong>${escapeHtml(appName)}</strong> account for user <strong>${escapeHtml(request.userId)}</strong>.</p>`,
+      toolkit ? `<p class="muted">${escapeHtml(toolkit.description)}</p>` : '',
+    ];
+  }
+
+  async #form(
+    request: ConnectionRequestInfo,
     appName: string,
-    intro: string[],
     error: string | undefined,
     status: number,
-  ): Response {
-    const toolkit = this.#toolkit(payload.toolkit);
-    const fields = toolkit ? fieldsOf(toolkit, payload.type) : [];
+  ): Promise<Response> {
+    const toolkit = this.#toolkit(request.toolkit);
+    const config = await this.#toolmux.authConfigs.get(request.authConfigId);
+    const fields = toolkit ? fieldsOf(toolkit, config.type) : [];
     const inputs = fields.map((field, index) => {
       const inputId = `field-${index}`;
       const hintId = `${inputId}-hint`;
@@ -200,41 +170,46 @@ export class ConnectPages {
       ].join('');
     });
     const body = [
-      ...intro,
+      ...(error ? [] : this.#intro(request, appName)),
       error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : '',
-      `<form method="post" action="/connect/${encodeURIComponent(payload.id)}?t=${encodeURIComponent(token)}">`,
+      `<form method="post" action="/connect/${encodeURIComponent(request.id)}">`,
       ...inputs,
       `<button type="submit">Connect ${escapeHtml(appName)}</button>`,
       '</form>',
       `<p class="muted">What you enter is encrypted and only used for ${escapeHtml(appName)} tool calls for this user.</p>`,
     ];
-    return page(status, `Connect ${appName}`, body, { formTarget: payload.callbackUrl });
+    return page(status, `Connect ${appName}`, body, { formTarget: request.callbackUrl });
   }
 
-  /** `POST /connect/:requestId`: the credentials form. */
-  async submit(id: string, token: string | undefined, request: Request): Promise<Response> {
-    const payload = this.#open(id, token);
-    if (payload instanceof Response) return payload;
-    if (payload.kind !== 'fields') {
+  /**
+   * `POST /connect/:requestId`: the credentials form. Core checks the fields and completes the
+   * request once; the user goes on to the application's callbackUrl (303). Wrong fields show the form
+   * again with what is wrong (never what was typed).
+   */
+  async submit(id: string, incoming: Request): Promise<Response> {
+    const request = await this.#request(id);
+    if (request instanceof Response) return request;
+    if (request.status === 'EXPIRED') return expiredPage();
+    if (request.status !== 'PENDING') return usedPage();
+    if (request.kind !== 'fields') {
       return page(405, 'Nothing to submit', ['<p>This connection continues at the provider, not here.</p>']);
     }
-    const form = new URLSearchParams(await readBodyText(request, this.#bodyLimit));
+    const form = new URLSearchParams(await readBodyText(incoming, this.#bodyLimit));
     const credentials: Record<string, string> = {};
     for (const [name, value] of form) if (value !== '') credentials[name] = value;
-    const appName = this.#toolkit(payload.toolkit)?.name ?? payload.toolkit;
+    const appName = this.#toolkit(request.toolkit)?.name ?? request.toolkit;
+    const back = (location: string) =>
+      new Response(null, { status: 303, headers: { location, ...SECURITY_HEADERS } });
     try {
-      const account = await this.#toolmux.connectedAccounts.create(
-        payload.userId,
-        payload.authConfigId,
-        credentials,
-      );
-      return new Response(null, {
-        status: 303,
-        headers: { location: withStatus(payload.callbackUrl, 'success', account.id), ...SECURITY_HEADERS },
-      });
+      const account = await this.#toolmux.connectionRequests.complete(request.id, credentials);
+      return back(withStatus(request.callbackUrl, 'success', account.id));
     } catch (error) {
+      const refusal = refusalPage(error);
+      if (refusal) return refusal;
       if (!ToolMuxError.isInstance(error) || error.status >= 500) throw error;
-      return this.#form(payload, token!, appName, [], error.message, 400);
+      if (error.code === 'CONNECTED_ACCOUNT_INVALID') return this.#form(request, appName, error.message, 400);
+      // the auth config no longer fits (its toolkit dropped the scheme, …): the user cannot fix it here
+      return back(withStatus(request.callbackUrl, 'failed', null, error.code));
     }
   }
 

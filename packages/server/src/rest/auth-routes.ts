@@ -1,22 +1,23 @@
-import {
-  type AuthConfig,
-  type ConnectedAccount,
-  type CreateAuthConfigOptions,
-  type Provider,
-  type ToolMux,
-  ToolMuxError,
+import type {
+  AuthConfig,
+  ConnectedAccount,
+  ConnectionRequestInfo,
+  CreateAuthConfigOptions,
+  Provider,
+  ToolMux,
 } from '@toolmux/core';
 import type { z } from 'zod';
-import type { ConnectLink, ConnectPages } from '../connect/connect-page.js';
 import type { SessionCache } from '../session-cache.js';
 import {
   AuthConfigListSchema,
   AuthConfigParams,
   AuthConfigSchema,
   AuthorizeBody,
+  CompleteConnectionRequestBody,
   ConnectedAccountListSchema,
   ConnectedAccountParams,
   ConnectedAccountSchema,
+  ConnectionRequestParams,
   ConnectionRequestSchema,
   CreateAuthConfigBody,
   CreateConnectedAccountBody,
@@ -60,24 +61,32 @@ function connectedAccountJson(account: ConnectedAccount): Wire<typeof ConnectedA
   };
 }
 
-function connectLinkJson(link: ConnectLink): Wire<typeof ConnectionRequestSchema> {
+function connectionRequestJson(request: ConnectionRequestInfo): Wire<typeof ConnectionRequestSchema> {
   return {
-    id: link.id,
-    connected_account_id: link.connectedAccountId,
-    toolkit: link.toolkit,
-    redirect_url: link.redirectUrl,
-    expires_at: link.expiresAt.toISOString(),
+    id: request.id,
+    kind: request.kind,
+    user_id: request.userId,
+    toolkit: request.toolkit,
+    auth_config_id: request.authConfigId,
+    connected_account_id: request.connectedAccountId,
+    status: request.status,
+    callback_url: request.callbackUrl,
+    redirect_url: request.redirectUrl,
+    expires_at: request.expiresAt.toISOString(),
   };
 }
 
 export interface AuthRouteContext {
   toolmux: ToolMux<Provider<unknown>>;
   sessions: SessionCache;
-  connect: ConnectPages;
 }
 
-/** REST routes of auth configs, connected accounts and connections (`mux.authConfigs`, …). */
-export function authRoutes({ toolmux, sessions, connect }: AuthRouteContext): Route[] {
+/** REST routes of auth configs, connected accounts and connection requests (`mux.authConfigs`, …). */
+export function authRoutes({ toolmux, sessions }: AuthRouteContext): Route[] {
+  /** A request core just made, as `GET /connection-requests/:id` shows it. */
+  const madeRequest = async (request: { id: string }) =>
+    connectionRequestJson(await toolmux.connectionRequests.get(request.id));
+
   return [
     route({
       method: 'post',
@@ -163,24 +172,12 @@ export function authRoutes({ toolmux, sessions, connect }: AuthRouteContext): Ro
       body: LinkConnectedAccountBody,
       response: ConnectionRequestSchema,
       status: 201,
-      handle: async ({ body }) => {
-        const config = await toolmux.authConfigs.get(body.auth_config_id);
-        if (config.type !== 'oauth2') {
-          return connectLinkJson(
-            connect.fieldsLink({
-              userId: body.user_id,
-              authConfigId: config.id,
-              type: config.type,
-              toolkit: config.toolkit,
-              callbackUrl: body.callback_url,
-            }),
-          );
-        }
-        const request = await toolmux.connectedAccounts.link(body.user_id, config.id, {
-          callbackUrl: body.callback_url,
-        });
-        return connectLinkJson(connect.oauthLink(request, body.user_id, body.callback_url));
-      },
+      handle: async ({ body }) =>
+        madeRequest(
+          await toolmux.connectedAccounts.link(body.user_id, body.auth_config_id, {
+            callbackUrl: body.callback_url,
+          }),
+        ),
     }),
     route({
       method: 'get',
@@ -251,25 +248,35 @@ export function authRoutes({ toolmux, sessions, connect }: AuthRouteContext): Ro
       status: 201,
       handle: async ({ params, body }) => {
         const { session } = await sessions.get(params.sessionId);
-        try {
-          const request = await session.authorize(body.toolkit, { callbackUrl: body.callback_url });
-          return connectLinkJson(connect.oauthLink(request, session.userId, body.callback_url));
-        } catch (error) {
-          // Core connects OAuth only; a credentials toolkit with an auth config gets the hosted form.
-          const authConfigId = session.config.authConfigs[body.toolkit];
-          if (!ToolMuxError.isInstance(error) || error.code !== 'NOT_SUPPORTED' || !authConfigId) throw error;
-          const config = await toolmux.authConfigs.get(authConfigId);
-          return connectLinkJson(
-            connect.fieldsLink({
-              userId: session.userId,
-              authConfigId: config.id,
-              type: config.type,
-              toolkit: config.toolkit,
-              callbackUrl: body.callback_url,
-            }),
-          );
-        }
+        return madeRequest(await session.authorize(body.toolkit, { callbackUrl: body.callback_url }));
       },
+    }),
+    route({
+      method: 'get',
+      path: '/connection-requests/:connectionRequestId',
+      operationId: 'getConnectionRequest',
+      summary:
+        'How a connection request stands: PENDING, COMPLETED (with its account), FAILED or EXPIRED; poll it while the user connects (mux.connectionRequests.get).',
+      tag: 'auth',
+      params: ConnectionRequestParams,
+      response: ConnectionRequestSchema,
+      handle: async ({ params }) =>
+        connectionRequestJson(await toolmux.connectionRequests.get(params.connectionRequestId)),
+    }),
+    route({
+      method: 'post',
+      path: '/connection-requests/:connectionRequestId/complete',
+      operationId: 'completeConnectionRequest',
+      summary:
+        "Complete a credentials request (kind fields) with the user's API key / token / password, once: the account is stored ACTIVE (mux.connectionRequests.complete).",
+      tag: 'auth',
+      params: ConnectionRequestParams,
+      body: CompleteConnectionRequestBody,
+      response: ConnectedAccountSchema,
+      handle: async ({ params, body }) =>
+        connectedAccountJson(
+          await toolmux.connectionRequests.complete(params.connectionRequestId, body.credentials),
+        ),
     }),
   ];
 }

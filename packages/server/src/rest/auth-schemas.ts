@@ -135,15 +135,43 @@ export const ConnectionRequestSchema = component(
   'ConnectionRequest',
   z.object({
     id: z.string(),
+    kind: z
+      .enum(['oauth2', 'fields'])
+      .describe(
+        'oauth2: the user signs in at the provider; fields: the user gives an API key, token or password.',
+      ),
+    user_id: z.string(),
+    toolkit: z.string(),
+    auth_config_id: z.string(),
     connected_account_id: z
       .string()
       .nullable()
-      .describe('The INITIATED account an OAuth connection fills; null for a credentials form.'),
-    toolkit: z.string(),
+      .describe(
+        'oauth2: the INITIATED account the callback fills. fields: null until completed, then the new account.',
+      ),
+    status: z
+      .enum(['PENDING', 'COMPLETED', 'FAILED', 'EXPIRED'])
+      .describe(
+        'PENDING until the user finishes (EXPIRED after expires_at); COMPLETED once the account is connected.',
+      ),
+    callback_url: z.string().describe('Where the user is sent back after connecting.'),
     redirect_url: z.string().describe('The hosted connect page the user opens.'),
     expires_at: timestamp,
   }),
-  'A connection in flight: send the user to redirect_url, then poll the connected account.',
+  'A connection: send the user to redirect_url, then poll GET /connection-requests/{id} until it is COMPLETED. Never carries the provider URL or a secret.',
+);
+
+export const ConnectionRequestParams = z.object({
+  connectionRequestId: z.string().min(1).max(128).describe('A connection request id (`cr_…`).'),
+});
+
+export const CompleteConnectionRequestBody = component(
+  'CompleteConnectionRequestRequest',
+  z.strictObject({
+    credentials: z
+      .record(z.string(), z.string())
+      .describe('The fields of the auth scheme, e.g. { "apiKey": "…" }; stored encrypted.'),
+  }),
 );
 
 export const DeletedSchema = component('Deleted', z.object({ id: z.string(), deleted: z.literal(true) }));

@@ -1,6 +1,5 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConnectPages } from '../connect/connect-page.js';
 import { SessionCache } from '../session-cache.js';
 import { createTestServer } from '../test-helpers.js';
 import { apiRoutes } from './api.js';
@@ -37,7 +36,6 @@ describe('GET /api/v1/openapi.json', () => {
     const routes = apiRoutes({
       toolmux: mux,
       sessions: new SessionCache({ toolmux: mux }),
-      connect: new ConnectPages({ toolmux: mux, apiKey: 'k'.repeat(16), bodyLimit: 1024 }),
       version: '0.0.0',
     });
     const documented = Object.entries(document.paths).flatMap(([path, item]) =>
@@ -74,6 +72,8 @@ describe('GET /api/v1/openapi.json', () => {
         'GET /api/v1/connected-accounts/{connectedAccountId}',
         'DELETE /api/v1/connected-accounts/{connectedAccountId}',
         'POST /api/v1/connected-accounts/{connectedAccountId}/refresh',
+        'GET /api/v1/connection-requests/{connectionRequestId}',
+        'POST /api/v1/connection-requests/{connectionRequestId}/complete',
         'GET /api/v1/openapi.json',
       ]),
     );
