@@ -19,7 +19,7 @@ export function useHostedConnectPage(mux: ToolMux<Provider<unknown>>): void {
  * where the page's "Continue" link goes. It carries the OAuth state, so it is never part of
  * `connectionRequests.get()`. CONNECTION_REQUEST_NOT_FOUND / _EXPIRED / _INVALID (used) otherwise.
  */
-export function connectionRequestAuthorizationUrl(
+export async function connectionRequestAuthorizationUrl(
   mux: ToolMux<Provider<unknown>>,
   id: string,
 ): Promise<string> {
