@@ -61,9 +61,12 @@ export const TOOLMUX_ERROR_CODES = {
   CONNECTED_ACCOUNT_INVALID: 400,
   /** A connection request id is unknown (or it was deleted with its auth config or account). */
   CONNECTION_REQUEST_NOT_FOUND: 404,
-  /** An OAuth callback's state is unknown, altered or already used. */
+  /**
+   * A connection request cannot be used this way: an OAuth callback's state is unknown, altered or
+   * already used, or a request was already completed, or is of the other kind.
+   */
   CONNECTION_REQUEST_INVALID: 400,
-  /** An OAuth connection request is older than its 10 minutes. */
+  /** A connection request (OAuth or credentials) is older than its 10 minutes. */
   CONNECTION_REQUEST_EXPIRED: 400,
   /** A connection ended FAILED (the provider refused or the user denied access). */
   CONNECTION_FAILED: 400,

@@ -53,6 +53,7 @@ const EMBEDDED_ONLY = [
   'allowedCallbackUrls',
   'defaultCallbackUrl',
   'oauthRedirectUri',
+  'hostedConnectPage',
 ] as const;
 
 const MIN_API_KEY_LENGTH = 16;

@@ -190,6 +190,34 @@ describe('remote mode: the same API over REST', () => {
     expect((await rejection(remote.authConfigs.get(config.id))).code).toBe('AUTH_CONFIG_NOT_FOUND');
   });
 
+  it('authorize() hands out the hosted connect page; waitForConnection() resolves once it is completed', async () => {
+    const config = await remote.authConfigs.create('mail', { type: 'api_key' });
+    const session = await remote.create('user_remote_7', {
+      toolkits: ['mail'],
+      authConfigs: { mail: config.id },
+    });
+    const request = await session.authorize('mail', { callbackUrl: 'http://localhost:3000/connected' });
+    expect(request.redirectUrl).toBe(`${server.url}/connect/${request.id}`);
+    const info = await remote.connectionRequests.get(request.id);
+    expect(info).toMatchObject({
+      kind: 'fields',
+      status: 'PENDING',
+      userId: 'user_remote_7',
+      toolkit: 'mail',
+    });
+
+    const waiting = request.waitForConnection(10_000);
+    const account = await remote.connectionRequests.complete(request.id, { apiKey: 'sk-remote-form-5678' });
+    expect(await waiting).toEqual({ id: account.id, status: 'ACTIVE', toolkit: 'mail' });
+    expect((await remote.connectionRequests.get(request.id)).status).toBe('COMPLETED');
+    const again = await rejection(remote.connectionRequests.complete(request.id, { apiKey: 'sk-other' }));
+    expect(again.code).toBe('CONNECTION_REQUEST_INVALID');
+    expect(JSON.stringify(again)).not.toContain('sk-remote-form-5678');
+    expect(
+      await session.execute('MAIL_SEND_EMAIL', { to: 'b@example.com', subject: 'Hi', body: 'x' }),
+    ).toMatchObject({ successful: true });
+  });
+
   it('refuses bad input with the server’s error code and message', async () => {
     const unknown = await rejection(remote.create('user_remote_6', { toolkits: ['githb'] }));
     expect(unknown.code).toBe('TOOLKIT_NOT_FOUND');
