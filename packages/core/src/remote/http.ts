@@ -47,13 +47,20 @@ export class RemoteApi {
       accept: 'application/json',
     };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
-    try {
-      response = await this.#fetch(url, {
+    const send = () =>
+      this.#fetch(url, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,
+      });
+    let response: Response;
+    try {
+      // A read is retried once when the connection fails (a keep-alive socket the server just
+      // closed, a restarting instance); a write is not, since it may have reached the server.
+      response = await send().catch((error: unknown) => {
+        if (method !== 'GET' || signal?.aborted) throw error;
+        return send();
       });
     } catch (error) {
       if (signal?.aborted) throw error;

@@ -465,6 +465,29 @@ describe('remote mode: configuration and failures', () => {
     expect(gone.message).toContain('127.0.0.1:9');
     expect(gone.message).not.toContain(server.apiKey);
 
+    // a read that meets a dropped connection is tried once more; a write is not (it may have landed)
+    let failNext = 0;
+    let attempts = 0;
+    const dropping = new ToolMux({
+      baseUrl: server.url,
+      apiKey: server.apiKey,
+      fetch: (input, init) => {
+        attempts += 1;
+        if (failNext > 0) {
+          failNext -= 1;
+          return Promise.reject(new TypeError('socket hang up'));
+        }
+        return fetch(input, init);
+      },
+    });
+    failNext = 1;
+    expect((await dropping.toolkits.list()).total).toBe(3);
+    expect(attempts).toBe(2);
+    failNext = 1;
+    attempts = 0;
+    expect((await rejection(dropping.create('user_failures', {}))).code).toBe('SERVER_UNREACHABLE');
+    expect(attempts).toBe(1);
+
     // a call of a session whose server went away is a result the model can read, not a crash
     const session = await flaky.create('user_failures', { toolkits: ['tasks'] });
     down = true;
