@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { ToolMux } from '@toolmux/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './commands.js';
 
@@ -196,6 +197,22 @@ describe('toolmux serve', () => {
       },
     );
     expect(table.stdout).toBe('No sessions.\n');
+  });
+
+  it('serves the SDK in remote mode with the printed base URL and the key from the key file', async () => {
+    expect(output).toContain(`SDK:      new ToolMux({ baseUrl: '${url}', apiKey }) from @toolmux/core`);
+    const apiKey = readFileSync(join(directory, 'data', 'api.key'), 'utf8').trim();
+    const mux = new ToolMux({ baseUrl: url, apiKey });
+    try {
+      const session = await mux.create('cli_remote', { toolkits: ['tasks'] });
+      const found = await session.search({ query: 'create a to-do task' });
+      expect(found.results[0]!.tools[0]!.tool_slug).toBe('TASKS_CREATE_TASK');
+      const created = await session.execute('TASKS_CREATE_TASK', { title: 'from the SDK' });
+      expect(created).toMatchObject({ successful: true, data: { title: 'from the SDK' } });
+      expect((await session.logs()).items.map((log) => log.id)).toEqual([created.logId]);
+    } finally {
+      await mux.close();
+    }
   });
 
   it('stops on SIGTERM with exit code 0', async () => {

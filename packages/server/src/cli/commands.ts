@@ -230,6 +230,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
       `  API key:  ${source}`,
       `  OpenAPI:  ${url}/api/v1/openapi.json`,
       `  MCP:      ${baseUrl}/mcp/<sessionId> (Authorization: the session's token)`,
+      `  SDK:      new ToolMux({ baseUrl: '${baseUrl}', apiKey }) from @toolmux/core (remote mode)`,
       '',
       'Try:',
       `  curl -s -H "Authorization: Bearer ${keyExpression}" ${url}/api/v1/toolkits`,
