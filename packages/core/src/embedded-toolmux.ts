@@ -181,6 +181,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         logger: this.#logger,
         fetch,
         resolveAccount: (request) => auth.resolveAccount(request),
+        renewCredentials: (request) => auth.renewCredentials(request),
       };
       return { store, key, vault, auth, env };
     })();

@@ -74,6 +74,12 @@ export const TOOLMUX_ERROR_CODES = {
   CONNECTION_TIMEOUT: 408,
   /** A connected account's access expired or was revoked: the user must connect it again. */
   CONNECTION_EXPIRED: 412,
+  /**
+   * Thrown by a tool handler when the provider refused the connected account's credentials (HTTP
+   * 401). toolmux then refreshes an OAuth token and runs the handler once more; when that is not
+   * possible or is refused again, the account becomes EXPIRED and the call CONNECTION_EXPIRED.
+   */
+  CREDENTIALS_REJECTED: 401,
   /** A callback URL is not on the allowlist (`allowedCallbackUrls`). */
   CALLBACK_URL_NOT_ALLOWED: 400,
   /** The OAuth provider answered with an error or could not be reached. */

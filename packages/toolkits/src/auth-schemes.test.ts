@@ -173,3 +173,62 @@ describe('every auth toolkit through a session with a connected account', () => 
     expect(call.headers.authorization).toBe('Bearer oauth-token-for-slack-code');
   });
 });
+
+describe('a provider that answers 401 through a session', () => {
+  it('OAuth (gmail): the token is refreshed and the call runs again with the new one', async () => {
+    const config = await mux.authConfigs.create('gmail', {
+      type: 'oauth2',
+      clientId: 'gmail-client',
+      clientSecret: 'shh',
+    });
+    const request = await mux.connectedAccounts.link('user_gmail_401', config.id);
+    const callback = new URL(redirectUri);
+    callback.searchParams.set('code', 'gmail-401-code');
+    callback.searchParams.set('state', new URL(request.redirectUrl).searchParams.get('state')!);
+    expect((await mux.auth.handleCallback(new Request(callback))).status).toBe(302);
+    const account = await request.waitForConnection(5_000);
+    const session = await mux.create('user_gmail_401', {
+      toolkits: ['gmail'],
+      authConfigs: { gmail: config.id },
+    });
+
+    const before = api.requests.length;
+    api.failNext({ status: 401, body: { error: { code: 401, message: 'Invalid Credentials' } } });
+    const result = await session.execute('GMAIL_GET_PROFILE', {});
+    expect(result).toMatchObject({
+      successful: true,
+      error: null,
+      data: { emailAddress: 'sam@example.com' },
+    });
+    const sent = api.requests.slice(before);
+    expect(sent.map((each) => `${each.method} ${each.path}`)).toEqual([
+      'GET /gmail/users/me/profile',
+      'POST /oauth/token',
+      'GET /gmail/users/me/profile',
+    ]);
+    expect(new URLSearchParams(String(sent[1]!.body)).get('grant_type')).toBe('refresh_token');
+    expect(sent[0]!.headers.authorization).toBe('Bearer oauth-token-for-gmail-401-code');
+    expect(sent[2]!.headers.authorization).not.toBe(sent[0]!.headers.authorization);
+    expect((await mux.connectedAccounts.get(account.id)).status).toBe('ACTIVE');
+  });
+
+  it('an API key (github PAT): the account becomes EXPIRED and the agent is told to reconnect', async () => {
+    const config = await mux.authConfigs.create('github', { type: 'api_key' });
+    const account = await mux.connectedAccounts.create('user_github_401', config.id, {
+      apiKey: 'ghp_revoked',
+    });
+    const session = await mux.create('user_github_401', {
+      toolkits: ['github'],
+      authConfigs: { github: config.id },
+    });
+    api.failNext({ status: 401, body: { message: 'Bad credentials' } });
+    const result = await session.execute('GITHUB_GET_AUTHENTICATED_USER', {});
+    expect(result).toMatchObject({ successful: false, code: 'CONNECTION_EXPIRED' });
+    expect(result.error).toMatch(/GitHub \(github\) connection .* reconnect/i);
+    expect(result.error).not.toContain('ghp_revoked');
+    expect(await mux.connectedAccounts.get(account.id)).toMatchObject({
+      status: 'EXPIRED',
+      statusReason: 'GitHub (github) refused the credentials',
+    });
+  });
+});

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Credentials, ToolContext } from '@toolmux/core';
+import { type Credentials, type ToolContext, ToolMuxError } from '@toolmux/core';
 
 /** What a request needs from the tool's context. */
 export type RequestContext = Pick<ToolContext, 'credentials' | 'fetch' | 'signal'>;
@@ -174,7 +174,9 @@ function describeWait(seconds: number): string {
 }
 
 /**
- * The error for a provider status, worded for the model: 401 → reconnect, 403 → permission or scope,
+ * The error for a provider status, worded for the model: 401 → reconnect (a CREDENTIALS_REJECTED
+ * ToolMuxError, on which core refreshes an OAuth token and retries once, else marks the account
+ * EXPIRED), 403 → permission or scope,
  * 404 → names what was not found, 429 → when to retry, 5xx → the provider's side. Exported for answers
  * that are errors without an HTTP status (an API that answers `null` for a missing item).
  */
@@ -188,7 +190,7 @@ export function providerError(failure: {
   retryAfter?: number | undefined;
   /** False for APIs used without an account: a 401 then cannot mean "reconnect". @default true */
   hasAccount?: boolean | undefined;
-}): ApiError {
+}): ApiError | ToolMuxError {
   const { service, status, statusText, detail, resource, retryAfter } = failure;
   const said = detail ? `: ${clip(detail)}` : '';
   const code = `${status}${statusText ? ` ${statusText}` : ''}`;
@@ -200,11 +202,12 @@ export function providerError(failure: {
     );
   }
   if (status === 401) {
-    return new ApiError(
-      service,
-      status,
-      `${service} rejected the credentials (${code}${said}). The connected ${service} account's token is invalid, expired or revoked: ask the user to reconnect the ${service} account, then retry.`,
-    );
+    // core refreshes an OAuth token and retries once; else the account becomes EXPIRED
+    return new ToolMuxError({
+      code: 'CREDENTIALS_REJECTED',
+      message: `${service} rejected the credentials (${code}${said}). The connected ${service} account's token is invalid, expired or revoked: ask the user to reconnect the ${service} account, then retry.`,
+      details: { service, status },
+    });
   }
   if (status === 402) {
     return new ApiError(

@@ -1,8 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Catalog } from '../catalog/catalog.js';
-import type { FieldAuthScheme, OAuth2Scheme, Toolkit } from '../catalog/types.js';
+import type { Credentials, FieldAuthScheme, OAuth2Scheme, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
-import type { AccountRequest, AccountSelection, ResolvedAccount } from '../execution/execute.js';
+import type {
+  AccountRequest,
+  AccountSelection,
+  RenewRequest,
+  ResolvedAccount,
+} from '../execution/execute.js';
 import type {
   AuthConfigRecord,
   ConnectedAccountRecord,
@@ -122,6 +127,13 @@ function connectionRequestNotFound(id: unknown): ToolMuxError {
     message: `No connection request "${String(id).slice(0, 100)}". Connection requests come from session.authorize() and connectedAccounts.link() (ids start with "cr_"); they are deleted with their auth config or account.`,
     details: { connectionRequestId: typeof id === 'string' ? id.slice(0, 100) : null },
   });
+}
+
+/** The credential values to mask: token type, scope and expiry are not secrets (masking them would blank words like "bearer"). */
+function credentialSecrets(credentials: Credentials): string[] {
+  return Object.entries(credentials)
+    .filter(([name]) => name !== 'tokenType' && name !== 'scope' && name !== 'expiresAt')
+    .map(([, value]) => value);
 }
 
 /**
@@ -883,11 +895,55 @@ export class AuthService {
     const account = await this.selectAccount(request);
     if (request.peek) return { accountId: account.id, credentials: undefined, status: account.status };
     const credentials = await this.credentials.load(account);
-    // token type, scope and expiry are not secrets: masking them would blank words like "bearer"
-    const secrets = Object.entries(credentials)
-      .filter(([name]) => name !== 'tokenType' && name !== 'scope' && name !== 'expiresAt')
-      .map(([, value]) => value);
-    return { accountId: account.id, credentials, status: account.status, secrets };
+    return {
+      accountId: account.id,
+      credentials,
+      status: account.status,
+      secrets: credentialSecrets(credentials),
+    };
+  }
+
+  /**
+   * A tool's provider refused an account's credentials (a handler threw CREDENTIALS_REJECTED). An
+   * OAuth account with a refresh token gets a new access token, unless another call already got one
+   * since (then that one is used), and the call runs once more with it. Otherwise, or when the renewed
+   * credentials are refused too (`final`), the account becomes EXPIRED, so that the session shows it
+   * as not connected and TOOLMUX_MANAGE_CONNECTIONS offers a new link, and CONNECTION_EXPIRED is
+   * thrown. An account changed meanwhile (reconnected, refreshed elsewhere) is not marked.
+   */
+  async renewCredentials(request: RenewRequest): Promise<ResolvedAccount> {
+    const account = await this.#accountRecord(request.accountId);
+    const label = this.#label(account.toolkit);
+    if (account.status !== 'ACTIVE') {
+      throw connectionExpiredError(label, account.id, account.statusReason);
+    }
+    const resolved = (credentials: Credentials): ResolvedAccount => ({
+      accountId: account.id,
+      credentials,
+      status: 'ACTIVE',
+      secrets: credentialSecrets(credentials),
+    });
+    if (!request.final && this.credentials.canRefresh(account)) {
+      const refreshed = await this.credentials.refresh(account.id, {
+        force: true,
+        replacing: request.rejected?.accessToken,
+      });
+      return resolved(await this.credentials.load(refreshed));
+    }
+    const reason = request.final
+      ? `${label} refused the credentials again after they were renewed`
+      : `${label} refused the credentials`;
+    const marked = await this.#store.updateConnectedAccount(
+      account.id,
+      { status: 'EXPIRED', statusReason: reason },
+      account.version,
+    );
+    if (!marked && !request.final) {
+      const now = await this.#store.getConnectedAccount(account.id);
+      if (now?.status === 'ACTIVE') return resolved(await this.credentials.load(now));
+    }
+    this.#options.logger.warn(`toolmux: connected account ${account.id} is EXPIRED now: ${reason}.`);
+    throw connectionExpiredError(label, account.id, reason);
   }
 
   /** The scheme an account's credentials follow. */

@@ -105,15 +105,34 @@ export class CredentialLoader {
    * Refreshes an account's OAuth token (even a fresh one with `force`), or waits for the refresh
    * another caller or process is doing. Resolves with the updated account.
    */
-  refresh(accountId: string, options: { force?: boolean } = {}): Promise<ConnectedAccountRecord> {
+  refresh(
+    accountId: string,
+    options: {
+      force?: boolean;
+      /** Refresh only while this is still the stored access token (it was refused): else it was renewed already. */
+      replacing?: string;
+    } = {},
+  ): Promise<ConnectedAccountRecord> {
     let pending = this.#inFlight.get(accountId);
     if (!pending) {
-      pending = this.#refresh(accountId, options.force === true).finally(() =>
+      pending = this.#refresh(accountId, options.force === true, options.replacing).finally(() =>
         this.#inFlight.delete(accountId),
       );
       this.#inFlight.set(accountId, pending);
     }
     return pending;
+  }
+
+  #accessTokenOf(account: ConnectedAccountRecord): string | undefined {
+    const stored = account.secret ? this.#open(account) : undefined;
+    return stored?.type === 'oauth2' ? stored.accessToken : undefined;
+  }
+
+  /** True for an OAuth account that holds a refresh token. */
+  canRefresh(account: ConnectedAccountRecord): boolean {
+    if (!account.secret) return false;
+    const stored = this.#open(account);
+    return stored.type === 'oauth2' && Boolean(stored.refreshToken);
   }
 
   #open(account: ConnectedAccountRecord): StoredCredentials {
@@ -126,7 +145,7 @@ export class CredentialLoader {
     return this.#options.vault.openJson<StoredCredentials>(account.id, account.secret);
   }
 
-  async #refresh(accountId: string, force: boolean): Promise<ConnectedAccountRecord> {
+  async #refresh(accountId: string, force: boolean, replacing?: string): Promise<ConnectedAccountRecord> {
     const { store, toolkitLabel } = this.#options;
     const started = Date.now();
     let waitedForAnother = false;
@@ -142,6 +161,7 @@ export class CredentialLoader {
         throw connectionExpiredError(toolkitLabel(account.toolkit), account.id, account.statusReason);
       }
       if (!force && !needsRefresh(account.expiresAt)) return account; // another process refreshed it
+      if (replacing !== undefined && this.#accessTokenOf(account) !== replacing) return account; // renewed already
       const now = new Date();
       if (account.refreshLeaseUntil && account.refreshLeaseUntil > now) {
         if (Date.now() - started > 2 * LEASE_MS) {

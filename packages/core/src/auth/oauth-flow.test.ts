@@ -238,6 +238,52 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       expect(oauthServer.tokenRequests.refresh_token).toBe(before + 3);
     });
 
+    it('a provider that refuses the access token gets a refreshed one, and the call runs again with it', async () => {
+      const { mux, session, calls, request } = await connected();
+      await session.execute('OCTO_WHOAMI', {});
+      const first = calls[0]!.credentials!.accessToken!;
+      await oauthServer.revokeAccessToken(first); // the refresh token still works
+      const refreshes = oauthServer.tokenRequests.refresh_token;
+
+      const result = await session.execute('OCTO_WHOAMI', {}, { callId: 'call_after_revoke' });
+      expect(result, result.error ?? '').toMatchObject({ successful: true, data: { sub: 'user_1-login' } });
+      expect(oauthServer.tokenRequests.refresh_token).toBe(refreshes + 1);
+      // refused once with the old token, then answered with the new one
+      expect(calls.slice(1).map((call) => [call.credentials!.accessToken === first, call.userinfo])).toEqual([
+        [true, { status: 401 }],
+        [false, { sub: 'user_1-login' }],
+      ]);
+      expect((await mux.connectedAccounts.get(request.connectedAccountId!)).status).toBe('ACTIVE');
+      const [log] = (await session.logs()).items;
+      expect(log).toMatchObject({ callId: 'call_after_revoke', status: 'success' });
+      expect(JSON.stringify(log)).not.toContain(calls.at(-1)!.credentials!.accessToken!);
+
+      // concurrent refusals of one token refresh it once
+      await oauthServer.revokeAccessToken(calls.at(-1)!.credentials!.accessToken!);
+      const before = oauthServer.tokenRequests.refresh_token;
+      const results = await Promise.all(Array.from({ length: 4 }, () => session.execute('OCTO_WHOAMI', {})));
+      expect(results.map((each) => each.successful)).toEqual([true, true, true, true]);
+      expect(oauthServer.tokenRequests.refresh_token).toBe(before + 1);
+    });
+
+    it('a refused token whose grant is revoked too ends EXPIRED, and the call says to reconnect', async () => {
+      const { mux, session, calls, request } = await connected();
+      await session.execute('OCTO_WHOAMI', {});
+      await oauthServer.revokeGrantOf(calls[0]!.credentials!.accessToken!);
+      const result = await session.execute('OCTO_WHOAMI', {});
+      expect(result).toMatchObject({ successful: false, code: 'CONNECTION_EXPIRED' });
+      expect(result.error).toMatch(/reconnect/);
+      const account = await mux.connectedAccounts.get(request.connectedAccountId!);
+      expect(account).toMatchObject({
+        status: 'EXPIRED',
+        statusReason: expect.stringMatching(/^invalid_grant/),
+      });
+      expect((await session.toolkits()).items.find((item) => item.slug === 'octo')!.connection).toEqual({
+        isActive: false,
+        connectedAccount: { id: account.id, status: 'EXPIRED' },
+      });
+    });
+
     it('a revoked refresh token marks the account EXPIRED and the result tells the agent to reconnect', async () => {
       const { mux, session, calls, request } = await connected();
       await session.execute('OCTO_WHOAMI', {});

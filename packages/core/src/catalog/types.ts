@@ -61,7 +61,11 @@ export interface ToolContext {
   sessionId: string | undefined;
   /** The tool call id the framework assigned, if any. */
   callId: string | undefined;
-  /** Credentials of the resolved connected account; `undefined` for toolkits without auth. */
+  /**
+   * Credentials of the resolved connected account; `undefined` for toolkits without auth. When the
+   * provider refuses them (HTTP 401), throw `new ToolMuxError({ code: 'CREDENTIALS_REJECTED', message })`:
+   * toolmux refreshes an OAuth token and runs the handler once more, or marks the account EXPIRED.
+   */
   credentials: Credentials | undefined;
   /** Aborted when the caller aborts or the tool times out. Pass it to every request. */
   signal: AbortSignal;

@@ -20,6 +20,20 @@ export interface ExecutionEnvironment {
   fetch: typeof globalThis.fetch;
   /** Picks the connected account and loads its credentials (precedence rules). */
   resolveAccount: (request: AccountRequest) => Promise<ResolvedAccount>;
+  /**
+   * A handler threw CREDENTIALS_REJECTED: the credentials to run it once more with (an OAuth token
+   * refreshed now, or one another call refreshed meanwhile), or a CONNECTION_EXPIRED error once the
+   * account is marked EXPIRED. `final`: the handler refused the renewed credentials too.
+   */
+  renewCredentials?: (request: RenewRequest) => Promise<ResolvedAccount>;
+}
+
+export interface RenewRequest {
+  toolkit: Toolkit;
+  accountId: string;
+  /** The credentials the provider refused. */
+  rejected: Credentials | undefined;
+  final: boolean;
 }
 
 /** What a session says about accounts (its config's `connectedAccounts` and `authConfigs`). */
@@ -134,15 +148,36 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
           selection: request.selection,
         });
     accountId = account.accountId;
-    secrets = account.secrets ?? (account.credentials ? Object.values(account.credentials) : []);
-    const data = await runHandler(env, tool, validation.value, {
-      userId,
-      sessionId: sessionId ?? undefined,
-      callId: request.callId,
-      credentials: account.credentials,
-      signal: request.signal,
-      logId,
-    });
+    secrets = secretsOf(account);
+    const run = (credentials: Credentials | undefined) =>
+      runHandler(env, tool, validation.value, {
+        userId,
+        sessionId: sessionId ?? undefined,
+        callId: request.callId,
+        credentials,
+        signal: request.signal,
+        logId,
+      });
+    let data: unknown;
+    try {
+      data = await run(account.credentials);
+    } catch (error) {
+      const { renewCredentials } = env;
+      const rejectedId = accountId;
+      if (rejectedId === null || renewCredentials === undefined || !rejectsCredentials(error)) throw error;
+      // The provider refused the credentials: renew them (OAuth refresh) and run once more.
+      const renew = (rejected: Credentials | undefined, final: boolean) =>
+        renewCredentials({ toolkit: request.toolkit, accountId: rejectedId, rejected, final });
+      const renewed = await renew(account.credentials, false);
+      secrets = [...secrets, ...secretsOf(renewed)];
+      try {
+        data = await run(renewed.credentials);
+      } catch (again) {
+        if (!rejectsCredentials(again)) throw again;
+        await renew(renewed.credentials, true);
+        throw again;
+      }
+    }
     result = { successful: true, data: data === undefined ? null : data, error: null, logId };
   } catch (error) {
     result = failureResult(error, tool, logId, secrets);
@@ -161,6 +196,15 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     }),
   );
   return result;
+}
+
+function secretsOf(account: ResolvedAccount): string[] {
+  return account.secrets ?? (account.credentials ? Object.values(account.credentials) : []);
+}
+
+/** A handler's CREDENTIALS_REJECTED: the provider refused the account's credentials. */
+function rejectsCredentials(error: unknown): boolean {
+  return ToolMuxError.isInstance(error) && error.code === 'CREDENTIALS_REJECTED';
 }
 
 /** The execution log entry of one answered call; payloads redacted (known secrets too) and cut to 4 KB. */

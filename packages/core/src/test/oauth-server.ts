@@ -5,6 +5,7 @@ import Provider from 'oidc-provider';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { Credentials, Toolkit } from '../catalog/types.js';
+import { ToolMuxError } from '../errors.js';
 
 /**
  * A real OAuth 2.0 / OpenID Connect authorization server for tests: `oidc-provider` on a loopback
@@ -34,6 +35,8 @@ export interface TestOAuthServer {
   signIn(redirectUrl: string, options?: { login?: string; deny?: boolean }): Promise<string>;
   /** Revokes every grant (and so every refresh token) of `accessToken`'s sign-in. */
   revokeGrantOf(accessToken: string): Promise<void>;
+  /** Revokes one access token only (its refresh token still works), as a provider's "sign out" might. */
+  revokeAccessToken(accessToken: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -163,6 +166,11 @@ export async function startTestOAuthServer(options: {
       const grant = await provider.Grant.find(token.grantId);
       await grant?.destroy();
     },
+    async revokeAccessToken(accessToken) {
+      const token = await provider.AccessToken.find(accessToken);
+      if (!token) throw new Error('unknown access token');
+      await token.destroy();
+    },
     close: () => closeServer(server),
   };
 }
@@ -218,6 +226,12 @@ export function octoToolkit(server: {
       });
       const userinfo = response.ok ? await response.json() : { status: response.status };
       calls.push({ credentials: context.credentials, userinfo });
+      if (response.status === 401) {
+        throw new ToolMuxError({
+          code: 'CREDENTIALS_REJECTED',
+          message: 'Octo refused the access token (401).',
+        });
+      }
       if (!response.ok) throw new Error(`userinfo answered ${response.status}`);
       return userinfo;
     },
