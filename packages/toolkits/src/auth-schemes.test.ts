@@ -34,6 +34,7 @@ function withLocalOAuth(toolkit: Toolkit): Toolkit {
             ...scheme,
             authorizationUrl: `${api.url}/oauth/authorize`,
             tokenUrl: `${api.url}/oauth/token`,
+            ...(scheme.revocationUrl ? { revocationUrl: `${api.url}/oauth/revoke` } : {}),
             issuer: api.url,
           }
         : scheme,
@@ -52,6 +53,7 @@ beforeAll(async () => {
       scope: 'granted',
     },
   }));
+  api.route('POST', '/oauth/revoke', { status: 200, body: {} });
   api.route('GET', '/github/user', {
     body: { login: 'octocat', id: 1, html_url: 'https://github.com/octocat' },
   });
@@ -210,6 +212,22 @@ describe('a provider that answers 401 through a session', () => {
     expect(sent[0]!.headers.authorization).toBe('Bearer oauth-token-for-gmail-401-code');
     expect(sent[2]!.headers.authorization).not.toBe(sent[0]!.headers.authorization);
     expect((await mux.connectedAccounts.get(account.id)).status).toBe('ACTIVE');
+
+    // deleting the account ends the grant at Google (RFC 7009), refresh token first
+    const beforeDelete = api.requests.length;
+    await mux.connectedAccounts.delete(account.id);
+    const revoked = api.requests.slice(beforeDelete);
+    expect(revoked.map((each) => `${each.method} ${each.path}`)).toEqual([
+      'POST /oauth/revoke',
+      'POST /oauth/revoke',
+    ]);
+    expect(revoked.map((each) => new URLSearchParams(String(each.body)).get('token_type_hint'))).toEqual([
+      'refresh_token',
+      'access_token',
+    ]);
+    expect(new URLSearchParams(String(revoked[1]!.body)).get('token')).toBe(
+      sent[2]!.headers.authorization!.slice(7),
+    );
   });
 
   it('an API key (github PAT): the account becomes EXPIRED and the agent is told to reconnect', async () => {

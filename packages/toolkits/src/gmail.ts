@@ -540,6 +540,8 @@ export function createGmailToolkit(options: GmailToolkitOptions = {}): Toolkit {
       type: 'oauth2',
       authorizationUrl: 'https://accounts.google.com/o/oauth2/v2/auth',
       tokenUrl: 'https://oauth2.googleapis.com/token',
+      // Google's RFC 7009 endpoint: deleting the account ends the user's grant.
+      revocationUrl: 'https://oauth2.googleapis.com/revoke',
       scopes: ['https://www.googleapis.com/auth/gmail.modify'],
       // Without these Google issues no refresh token, and the account expires after an hour.
       authorizationParams: { access_type: 'offline', prompt: 'consent' },

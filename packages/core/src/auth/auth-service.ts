@@ -22,7 +22,7 @@ import type { Vault } from '../vault/vault.js';
 import type { CallbackUrlPolicy } from './callback-urls.js';
 import { ConnectionRequest, type ConnectionRequestProgress } from './connection-request.js';
 import { CredentialLoader, connectionExpiredError, type StoredCredentials } from './credentials.js';
-import { exchangeCode, type OAuthClient, OAuthFailure, startAuthorization } from './oauth.js';
+import { exchangeCode, type OAuthClient, OAuthFailure, revokeToken, startAuthorization } from './oauth.js';
 import { checkFields, defaultSchemeOf, oauth2SchemeOf, schemeList, schemeOf } from './schemes.js';
 import type {
   AuthConfig,
@@ -284,10 +284,49 @@ export class AuthService {
     return { items: page.items.map(publicAuthConfig), nextCursor: page.nextCursor };
   }
 
-  /** Deletes the config and every account connected through it. */
+  /**
+   * Deletes the config and every account connected through it (their tokens are revoked first when
+   * the toolkit has a revocation endpoint).
+   */
   async deleteAuthConfig(id: string): Promise<void> {
-    await this.#authConfigRecord(id);
+    const config = await this.#authConfigRecord(id);
+    if (config.type === 'oauth2') {
+      for (let cursor: string | undefined, first = true; first || cursor; first = false) {
+        const page = await this.#store.listConnectedAccounts({ authConfigIds: [id], limit: 100, cursor });
+        for (const account of page.items) await this.#revokeTokens(account, config);
+        cursor = page.nextCursor;
+      }
+    }
     await this.#store.deleteAuthConfig(id);
+  }
+
+  /**
+   * Revokes an OAuth account's tokens at the provider (RFC 7009) when its scheme names a
+   * `revocationUrl`: the refresh token, then the access token. A provider that cannot be reached or
+   * refuses does not stop the deletion: it is logged (without the tokens).
+   */
+  async #revokeTokens(account: ConnectedAccountRecord, config: AuthConfigRecord): Promise<void> {
+    if (!account.secret) return;
+    const toolkit = this.#options.catalog.toolkits.get(account.toolkit);
+    const scheme = toolkit ? schemeOf(toolkit, 'oauth2') : undefined;
+    if (!toolkit || scheme?.type !== 'oauth2' || !scheme.revocationUrl) return;
+    const stored = this.#options.vault.openJson<StoredCredentials>(account.id, account.secret);
+    if (stored.type !== 'oauth2') return;
+    const client = this.#oauthClient(config, toolkit);
+    const withEndpoint = { ...scheme, revocationUrl: scheme.revocationUrl };
+    const tokens = [
+      ...(stored.refreshToken ? [[stored.refreshToken, 'refresh_token'] as const] : []),
+      [stored.accessToken, 'access_token'] as const,
+    ];
+    for (const [token, hint] of tokens) {
+      try {
+        await revokeToken(withEndpoint, client, token, hint, this.#options.fetch);
+      } catch (error) {
+        this.#options.logger.warn(
+          `toolmux: could not revoke the ${hint.replace('_', ' ')} of ${account.id} at ${this.#label(account.toolkit)} (${error instanceof Error ? error.message : 'unknown error'}); the account is deleted here anyway.`,
+        );
+      }
+    }
   }
 
   #oauthClient(config: AuthConfigRecord, toolkit: Toolkit): OAuthClient {
@@ -418,8 +457,11 @@ export class AuthService {
     return { items: page.items.map(publicAccount), nextCursor: page.nextCursor };
   }
 
+  /** Deletes an account and its credentials; OAuth tokens are revoked at the provider first (`revocationUrl`). */
   async deleteConnectedAccount(id: string): Promise<void> {
-    await this.#accountRecord(id);
+    const account = await this.#accountRecord(id);
+    const config = await this.#store.getAuthConfig(account.authConfigId);
+    if (config?.type === 'oauth2') await this.#revokeTokens(account, config);
     await this.#store.deleteConnectedAccount(id);
   }
 

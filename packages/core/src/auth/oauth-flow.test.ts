@@ -284,6 +284,54 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       });
     });
 
+    it('deleting an account revokes its tokens at the provider (RFC 7009) before the row goes', async () => {
+      const seen: Seen = { codeVerifiers: [], accessTokens: [], refreshTokens: [] };
+      const { mux, session, calls, request } = await connected('user_1', seen);
+      await session.execute('OCTO_WHOAMI', {});
+      const accessToken = calls[0]!.credentials!.accessToken!;
+      const refreshToken = seen.refreshTokens.at(-1)!;
+      expect(await oauthServer.provider.AccessToken.find(accessToken)).toBeDefined();
+      expect(await oauthServer.provider.RefreshToken.find(refreshToken)).toBeDefined();
+
+      await mux.connectedAccounts.delete(request.connectedAccountId!);
+      expect(await oauthServer.provider.AccessToken.find(accessToken)).toBeUndefined();
+      expect(await oauthServer.provider.RefreshToken.find(refreshToken)).toBeUndefined();
+      const userinfo = await fetch(oauthServer.userinfoUrl, {
+        headers: { authorization: `Bearer ${accessToken}` },
+      });
+      expect(userinfo.status).toBe(401);
+      expect((await rejection(mux.connectedAccounts.get(request.connectedAccountId!))).code).toBe(
+        'CONNECTED_ACCOUNT_NOT_FOUND',
+      );
+    });
+
+    it('deleting an auth config revokes the tokens of every account connected through it', async () => {
+      const first = await connected('user_1');
+      await first.session.execute('OCTO_WHOAMI', {});
+      const second = await connected('user_2');
+      await second.session.execute('OCTO_WHOAMI', {});
+      const tokens = [first.calls[0]!, second.calls[0]!].map((call) => call.credentials!.accessToken!);
+      const account = await first.mux.connectedAccounts.get(first.request.connectedAccountId!);
+      await first.mux.authConfigs.delete(account.authConfigId);
+      for (const token of tokens) expect(await oauthServer.provider.AccessToken.find(token)).toBeUndefined();
+      expect((await first.mux.connectedAccounts.list({ userIds: ['user_1', 'user_2'] })).items).toEqual([]);
+    });
+
+    it('an account is deleted even when the provider cannot revoke its tokens', async () => {
+      const failingRevocation: typeof fetch = async (input, init) =>
+        String(input instanceof Request ? input.url : input) === oauthServer.revocationUrl
+          ? Promise.reject(new TypeError('fetch failed'))
+          : fetch(input, init);
+      const { mux, session, calls, request } = await connected('user_1', undefined, failingRevocation);
+      await session.execute('OCTO_WHOAMI', {});
+      await mux.connectedAccounts.delete(request.connectedAccountId!);
+      expect((await rejection(mux.connectedAccounts.get(request.connectedAccountId!))).code).toBe(
+        'CONNECTED_ACCOUNT_NOT_FOUND',
+      );
+      // the token could not be revoked: it still works at the provider, and toolmux no longer holds it
+      expect(await oauthServer.provider.AccessToken.find(calls[0]!.credentials!.accessToken!)).toBeDefined();
+    });
+
     it('a revoked refresh token marks the account EXPIRED and the result tells the agent to reconnect', async () => {
       const { mux, session, calls, request } = await connected();
       await session.execute('OCTO_WHOAMI', {});

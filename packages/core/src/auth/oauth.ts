@@ -45,6 +45,7 @@ function authorizationServer(scheme: OAuth2Scheme): oauth.AuthorizationServer {
     issuer: scheme.issuer ?? new URL(scheme.authorizationUrl).origin,
     authorization_endpoint: scheme.authorizationUrl,
     token_endpoint: scheme.tokenUrl,
+    ...(scheme.revocationUrl ? { revocation_endpoint: scheme.revocationUrl } : {}),
   };
 }
 
@@ -188,6 +189,37 @@ export async function refreshTokens(
       requestOptions(scheme, fetch),
     );
     return tokenSetOf(await oauth.processRefreshTokenResponse(as, oauthClient, response));
+  } catch (error) {
+    throw failureOf(error);
+  }
+}
+
+/**
+ * Revokes a token at the provider's revocation endpoint (RFC 7009): a refresh token (which most
+ * providers take to end the whole grant), then the access token.
+ */
+export async function revokeToken(
+  scheme: OAuth2Scheme & { revocationUrl: string },
+  client: OAuthClient,
+  token: string,
+  hint: 'refresh_token' | 'access_token',
+  fetch: typeof globalThis.fetch,
+): Promise<void> {
+  const as = authorizationServer(scheme);
+  const options = requestOptions(scheme, fetch);
+  try {
+    const response = await oauth.revocationRequest(
+      as,
+      { client_id: client.clientId },
+      clientAuthentication(scheme, client),
+      token,
+      {
+        ...options,
+        [oauth.allowInsecureRequests]: LOOPBACK_HOSTS.has(new URL(scheme.revocationUrl).hostname),
+        additionalParameters: { token_type_hint: hint },
+      },
+    );
+    await oauth.processRevocationResponse(response);
   } catch (error) {
     throw failureOf(error);
   }

@@ -108,6 +108,11 @@ export interface OAuth2Scheme {
   tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'none';
   /** Separator of the `scope` parameter (Slack uses `,`). @default ' ' */
   scopeSeparator?: string;
+  /**
+   * The provider's token revocation endpoint (RFC 7009). With it, deleting a connected account (or its
+   * auth config) revokes the account's tokens there first, so they stop working everywhere.
+   */
+  revocationUrl?: string;
 }
 
 /** Schemes whose credentials are fields the user provides (an API key, a token, a password). */

@@ -21,6 +21,8 @@ export interface TestOAuthServer {
   authorizationUrl: string;
   tokenUrl: string;
   userinfoUrl: string;
+  /** RFC 7009 token revocation endpoint. */
+  revocationUrl: string;
   clientId: string;
   clientSecret: string;
   /** The oidc-provider instance (to look up or revoke what it issued). */
@@ -155,6 +157,7 @@ export async function startTestOAuthServer(options: {
     authorizationUrl: `${issuer}/auth`,
     tokenUrl: `${issuer}/token`,
     userinfoUrl: `${issuer}/me`,
+    revocationUrl: `${issuer}/token/revocation`,
     clientId,
     clientSecret,
     provider,
@@ -211,6 +214,7 @@ export function octoToolkit(server: {
   authorizationUrl: string;
   tokenUrl: string;
   userinfoUrl: string;
+  revocationUrl?: string;
 }): {
   toolkit: Toolkit;
   calls: OctoCall[];
@@ -248,6 +252,7 @@ export function octoToolkit(server: {
         type: 'oauth2',
         authorizationUrl: server.authorizationUrl,
         tokenUrl: server.tokenUrl,
+        ...(server.revocationUrl ? { revocationUrl: server.revocationUrl } : {}),
         scopes: ['openid', 'repo'],
       },
     }),
