@@ -482,6 +482,12 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     /** Refreshes an OAuth account's access token now. */
     refresh: async (id: string): Promise<ConnectedAccount> =>
       (await this.#ready()).auth.refreshConnectedAccount(id),
+    /** Stops using an ACTIVE account (INACTIVE): its credentials stay, no call runs with it. */
+    disable: async (id: string): Promise<ConnectedAccount> =>
+      (await this.#ready()).auth.setConnectedAccountEnabled(id, false),
+    /** Uses an INACTIVE account again (ACTIVE). */
+    enable: async (id: string): Promise<ConnectedAccount> =>
+      (await this.#ready()).auth.setConnectedAccountEnabled(id, true),
   };
 
   readonly connectionRequests = {

@@ -465,6 +465,35 @@ export class AuthService {
     await this.#store.deleteConnectedAccount(id);
   }
 
+  /**
+   * Disables (ACTIVE → INACTIVE) or enables again (INACTIVE → ACTIVE) an account: a disabled account
+   * keeps its credentials but no call uses it, and the precedence rules pass over it.
+   */
+  async setConnectedAccountEnabled(id: string, enabled: boolean): Promise<ConnectedAccount> {
+    const account = await this.#accountRecord(id);
+    const [from, to] = enabled ? (['INACTIVE', 'ACTIVE'] as const) : (['ACTIVE', 'INACTIVE'] as const);
+    if (account.status === to) return publicAccount(account);
+    if (account.status !== from) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `Connected account ${id} is ${account.status}: only an ${from} account can be ${enabled ? 'enabled' : 'disabled'}.${account.status === 'EXPIRED' || account.status === 'FAILED' ? ' Connect it again instead.' : ''}`,
+        details: { connectedAccountId: id, status: account.status },
+      });
+    }
+    const updated = await this.#store.updateConnectedAccount(
+      id,
+      { status: to, statusReason: enabled ? null : 'disabled' },
+      account.version,
+    );
+    if (!updated) {
+      throw new ToolMuxError({
+        code: 'SESSION_VERSION_CONFLICT',
+        message: `Connected account ${id} changed while it was being ${enabled ? 'enabled' : 'disabled'}; read it again and retry.`,
+      });
+    }
+    return publicAccount(updated);
+  }
+
   /** Refreshes an OAuth account's token now (once, even if several ask at once). */
   async refreshConnectedAccount(id: string): Promise<ConnectedAccount> {
     const account = await this.#accountRecord(id);

@@ -347,6 +347,14 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       connectedAccountOf(
         await this.#api.post<ConnectedAccountWire>(`/connected-accounts/${id(accountId)}/refresh`, undefined),
       ),
+    disable: async (accountId: string): Promise<ConnectedAccount> =>
+      connectedAccountOf(
+        await this.#api.post<ConnectedAccountWire>(`/connected-accounts/${id(accountId)}/disable`, undefined),
+      ),
+    enable: async (accountId: string): Promise<ConnectedAccount> =>
+      connectedAccountOf(
+        await this.#api.post<ConnectedAccountWire>(`/connected-accounts/${id(accountId)}/enable`, undefined),
+      ),
   };
 
   readonly connectionRequests = {

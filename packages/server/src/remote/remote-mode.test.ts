@@ -182,6 +182,12 @@ describe('remote mode: the same API over REST', () => {
     const logs = await session.logs();
     expect(JSON.stringify(logs)).not.toContain('sk-remote-secret-1234');
 
+    expect(await remote.connectedAccounts.disable(account.id)).toMatchObject({ status: 'INACTIVE' });
+    expect(
+      await session.execute('MAIL_SEND_EMAIL', { to: 'a@example.com', subject: 'Hi', body: 'x' }),
+    ).toMatchObject({ successful: false, code: 'CONNECTION_REQUIRED' });
+    expect(await remote.connectedAccounts.enable(account.id)).toMatchObject({ status: 'ACTIVE' });
+
     await remote.connectedAccounts.delete(account.id);
     expect((await rejection(remote.connectedAccounts.get(account.id))).code).toBe(
       'CONNECTED_ACCOUNT_NOT_FOUND',

@@ -237,6 +237,29 @@ export function authRoutes({ toolmux, sessions }: AuthRouteContext): Route[] {
     }),
     route({
       method: 'post',
+      path: '/connected-accounts/:connectedAccountId/disable',
+      operationId: 'disableConnectedAccount',
+      summary:
+        'Stop using an ACTIVE account: it becomes INACTIVE, keeps its credentials, and no call runs with it (mux.connectedAccounts.disable).',
+      tag: 'auth',
+      params: ConnectedAccountParams,
+      response: ConnectedAccountSchema,
+      handle: async ({ params }) =>
+        connectedAccountJson(await toolmux.connectedAccounts.disable(params.connectedAccountId)),
+    }),
+    route({
+      method: 'post',
+      path: '/connected-accounts/:connectedAccountId/enable',
+      operationId: 'enableConnectedAccount',
+      summary: 'Use an INACTIVE account again: it becomes ACTIVE (mux.connectedAccounts.enable).',
+      tag: 'auth',
+      params: ConnectedAccountParams,
+      response: ConnectedAccountSchema,
+      handle: async ({ params }) =>
+        connectedAccountJson(await toolmux.connectedAccounts.enable(params.connectedAccountId)),
+    }),
+    route({
+      method: 'post',
       path: '/sessions/:sessionId/authorize',
       operationId: 'authorizeSessionToolkit',
       summary:
