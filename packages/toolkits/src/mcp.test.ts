@@ -278,6 +278,11 @@ describe('Streamable HTTP: an MCP server on loopback, with per-user credentials'
 
   beforeAll(async () => {
     server = createServer(async (request, response) => {
+      if (request.headers.authorization === 'Bearer revoked-key') {
+        response.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
+        response.end(JSON.stringify({ error: 'invalid_token' }));
+        return;
+      }
       const sessionId = request.headers['mcp-session-id'] as string | undefined;
       let transport = sessionId ? sessions.get(sessionId) : undefined;
       if (!transport) {
@@ -370,6 +375,21 @@ describe('Streamable HTTP: an MCP server on loopback, with per-user credentials'
     await mux.close();
   });
 
+  it('a credential the server refuses (401) is CREDENTIALS_REJECTED; through a session the account becomes EXPIRED', async () => {
+    const refused = await rejectionOf(remote.tools[0]!.execute({}, toolContext({ apiKey: 'revoked-key' })));
+    expect(refused).toMatchObject({ code: 'CREDENTIALS_REJECTED' });
+    expect(String((refused as Error).message)).not.toContain('revoked-key');
+
+    const mux = new ToolMux({ toolkits: [remote], store: ':memory:', logger: quiet });
+    const config = await mux.authConfigs.create('remote', { type: 'api_key' });
+    const account = await mux.connectedAccounts.create('dave', config.id, { apiKey: 'revoked-key' });
+    const session = await mux.create('dave', { authConfigs: { remote: config.id } });
+    const result = await session.execute('REMOTE_WHOAMI', {});
+    expect(result).toMatchObject({ successful: false, code: 'CONNECTION_EXPIRED' });
+    expect((await mux.connectedAccounts.get(account.id)).status).toBe('EXPIRED');
+    await mux.close();
+  });
+
   it('opens a new MCP session when the server lost the old one (read-only calls are retried)', async () => {
     sessions.clear();
     const result = await remote.tools[0]!.execute({}, toolContext({ accessToken: 'alice-token' }));
@@ -377,3 +397,12 @@ describe('Streamable HTTP: an MCP server on loopback, with per-user credentials'
     expect(initializedWith.at(-1)).toBe('Bearer alice-token');
   });
 });
+
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
+}

@@ -18,6 +18,7 @@ import {
   type ToolAnnotations,
   type ToolContext,
   type Toolkit,
+  ToolMuxError,
   toolSlugFor,
 } from '@toolmux/core';
 import { tokenOf } from './http.js';
@@ -178,6 +179,21 @@ function dataOf(result: Record<string, unknown>, label: string): unknown {
   return content;
 }
 
+/** The server answered 401 (at connect or on a call): it refused the credential the request carried. */
+function refusedCredentials(error: unknown): boolean {
+  const http =
+    error instanceof StreamableHTTPError ? error : (error as { cause?: unknown } | undefined)?.cause;
+  return http instanceof StreamableHTTPError && http.code === 401;
+}
+
+/** CREDENTIALS_REJECTED: core renews the account's credentials (or marks it EXPIRED) and retries. */
+function credentialsRejected(label: string): ToolMuxError {
+  return new ToolMuxError({
+    code: 'CREDENTIALS_REJECTED',
+    message: `The MCP server ${label} refused the connected account's credentials (401): reconnect the account, then retry.`,
+  });
+}
+
 function isConnectionLost(error: unknown): boolean {
   return (
     (error instanceof McpError && error.code === ErrorCode.ConnectionClosed) ||
@@ -310,7 +326,9 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
   const call = async (name: string, args: unknown, context: ToolContext, retrySafe: boolean) => {
     const connection = forCredentials?.(context.credentials) ?? shared;
     for (let attempt = 1; ; attempt++) {
-      const current = await connection.client();
+      const current = await connection.client().catch((error: unknown) => {
+        throw forCredentials && refusedCredentials(error) ? credentialsRejected(label) : error;
+      });
       try {
         const result = await current.callTool(
           { name, arguments: args as Record<string, unknown> },
@@ -322,6 +340,10 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
         );
         return dataOf(result, label);
       } catch (error) {
+        if (forCredentials && refusedCredentials(error)) {
+          connection.reset(current);
+          throw credentialsRejected(label);
+        }
         if (context.signal.aborted || !isConnectionLost(error)) throw error;
         connection.reset(current);
         if (attempt === 1 && retrySafe) continue;
