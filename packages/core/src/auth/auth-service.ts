@@ -589,6 +589,24 @@ export class AuthService {
     };
   }
 
+  /**
+   * Deletes the user's INITIATED accounts of this auth config whose connection request has expired:
+   * attempts the user never finished, which no callback can complete any more. Done when the user
+   * starts a new attempt, so they do not pile up in `connectedAccounts.list()`.
+   */
+  async #dropAbandonedAttempts(userId: string, authConfigId: string, now: Date): Promise<void> {
+    const cutoff = now.getTime() - CONNECTION_REQUEST_TTL_MS;
+    const page = await this.#store.listConnectedAccounts({
+      userIds: [userId],
+      authConfigIds: [authConfigId],
+      statuses: ['INITIATED'],
+      limit: 100,
+    });
+    for (const account of page.items) {
+      if (account.createdAt.getTime() < cutoff) await this.#store.deleteConnectedAccount(account.id);
+    }
+  }
+
   async #startOAuth(
     userId: string,
     config: AuthConfigRecord,
@@ -604,6 +622,7 @@ export class AuthService {
       redirectUri,
     );
     const now = new Date();
+    await this.#dropAbandonedAttempts(userId, config.id, now);
     const accountId = newId('ca');
     const requestId = newId('cr');
     const expiresAt = new Date(now.getTime() + CONNECTION_REQUEST_TTL_MS);

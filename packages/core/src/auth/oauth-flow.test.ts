@@ -317,6 +317,28 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       expect((await first.mux.connectedAccounts.list({ userIds: ['user_1', 'user_2'] })).items).toEqual([]);
     });
 
+    it('an attempt the user abandoned (INITIATED past its request) is dropped when they start again', async () => {
+      const { mux } = setup();
+      const session = await mux.create('user_1', { toolkits: ['octo'] });
+      const abandoned = await session.authorize('octo');
+      const recent = await session.authorize('octo');
+      await database.exec(
+        `UPDATE toolmux_connected_accounts SET created_at = ${pastTime(database.spec, 11 * 60_000)} WHERE id = '${abandoned.connectedAccountId}'`,
+      );
+      const next = await session.authorize('octo');
+      const initiated = await mux.connectedAccounts.list({ userIds: ['user_1'], statuses: ['INITIATED'] });
+      expect(initiated.items.map((item) => item.id).sort()).toEqual(
+        [recent.connectedAccountId, next.connectedAccountId].sort(),
+      );
+      expect((await rejection(mux.connectionRequests.get(abandoned.id))).code).toBe(
+        'CONNECTION_REQUEST_NOT_FOUND',
+      );
+      // the attempt still in its 10 minutes completes as usual
+      const { response } = await completeConnection(recent.redirectUrl);
+      expect(response.status).toBe(302);
+      expect((await recent.waitForConnection(5_000)).status).toBe('ACTIVE');
+    });
+
     it('an account is deleted even when the provider cannot revoke its tokens', async () => {
       const failingRevocation: typeof fetch = async (input, init) =>
         String(input instanceof Request ? input.url : input) === oauthServer.revocationUrl
