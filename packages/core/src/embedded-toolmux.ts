@@ -13,7 +13,6 @@ import { Catalog } from './catalog/catalog.js';
 import { declaredTool, declaredToolkit, isDeclaredTool } from './catalog/declarations.js';
 import type { Tool, Toolkit } from './catalog/types.js';
 import {
-  isToolVisible,
   type NormalizedSessionConfig,
   normalizeSessionConfig,
   parseSessionConfig,
@@ -24,7 +23,7 @@ import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execut
 import { ExecutionLogWriter } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
 import type { CollectionOf, PlainProvider, Provider } from './provider.js';
-import { EmbeddedSession, type Session, type SessionRuntime, toolSpecOf } from './session.js';
+import { catalogToolSpecs, EmbeddedSession, type Session, type SessionRuntime } from './session.js';
 import { openStore, parseStoreSpec } from './store/open-store.js';
 import type { SessionRecord, Store } from './store/types.js';
 import type { SessionSummary, ToolkitInfo, ToolMuxOptions } from './toolmux.js';
@@ -358,10 +357,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       filter: Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'>,
     ): Promise<CollectionOf<P>> => {
       checkUserId(userId);
-      const parsed = parseSessionConfig(filter);
-      const config = normalizeSessionConfig(parsed, this.catalog);
-      const tools = [...this.catalog.tools.values()].filter((tool) => isToolVisible(config, tool));
-      return this.provider.wrapTools(tools.map(toolSpecOf), (slug, args, options) =>
+      return this.provider.wrapTools(catalogToolSpecs(this.catalog, filter), (slug, args, options) =>
         this.tools.execute(slug, {
           userId,
           arguments: args,
