@@ -130,5 +130,69 @@ async function sessionThroughput() {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/**
+ * An authenticated call (API-key account through the session's auth config) with the account cache
+ * (default 2 s) and without it (`accountCacheTtlMs: 0`: the precedence queries and the decryption
+ * run on every call), next to the same session's call of a tool that needs no account.
+ */
+async function accountCache(name: string, store: string, secretKey: string) {
+  const mailbox = defineToolkit({
+    slug: 'mailbox',
+    description: 'Needs an API key',
+    auth: { type: 'api_key', fields: [{ name: 'apiKey' }] },
+    tools: [
+      defineTool({
+        slug: 'MAILBOX_SEND',
+        description: 'Send',
+        inputSchema: z.object({ to: z.string() }),
+        execute: async ({ to }) => ({ to }),
+      }),
+    ],
+  });
+  const rows = [];
+  for (const ttl of [0, 2000]) {
+    const mux = new ToolMux({
+      toolkits: [toolkit, mailbox],
+      store,
+      secretKey,
+      logger: quiet,
+      accountCacheTtlMs: ttl,
+    });
+    const config = await mux.authConfigs.create('mailbox', { type: 'api_key' });
+    await mux.connectedAccounts.create('user_1', config.id, { apiKey: 'key' });
+    const session = await mux.create('user_1', { authConfigs: { mailbox: config.id } });
+    if (ttl === 0) {
+      rows.push(
+        await measure(`${name}: call without an account`, () => session.execute('BENCH_CREATE_ISSUE', args)),
+      );
+    }
+    rows.push(
+      await measure(`${name}: authenticated call, ${ttl === 0 ? 'no account cache' : 'account cache'}`, () =>
+        session.execute('MAILBOX_SEND', { to: 'a@example.com' }),
+      ),
+    );
+    await mux.close();
+  }
+  printTable(`authenticated calls on ${name}`, rows, rows[1]);
+}
+
+async function accountCaches() {
+  const dir = mkdtempSync(join(tmpdir(), 'toolmux-bench-'));
+  const secretKey = Buffer.alloc(32, 2).toString('base64');
+  await accountCache('SQLite file', `sqlite:${join(dir, 'accounts.db')}`, secretKey);
+  try {
+    const { url, cleanup } = await createTestPostgresUrl();
+    try {
+      await accountCache('PostgreSQL', url, secretKey);
+    } finally {
+      await cleanup();
+    }
+  } catch (error) {
+    console.log(`PostgreSQL skipped: ${(error as Error).message}`);
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
 await routing();
 await sessionThroughput();
+await accountCaches();

@@ -174,6 +174,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         redirectUri: this.oauthRedirectUri,
         connectPageUrl: (requestId) => `${this.baseUrl}/connect/${encodeURIComponent(requestId)}`,
         hostedConnectPage: () => this.#hostedConnectPage,
+        accountCacheTtlMs: this.#options.accountCacheTtlMs ?? 2000,
       });
       const env: ExecutionEnvironment = {
         logs: new ExecutionLogWriter(store, this.#logger),

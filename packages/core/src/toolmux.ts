@@ -87,6 +87,16 @@ export interface ToolMuxOptions<P extends Provider<unknown>> {
    * @default false (true once served by `createServer()`)
    */
   hostedConnectPage?: boolean;
+  /**
+   * How long the connected account (and its decrypted credentials) a call ran with is reused by the
+   * next calls of the same user, toolkit and session selection, instead of running the precedence
+   * queries again (one to three database round trips per call). Changes made through this ToolMux
+   * apply at once; one made by another instance on the same database (an account disabled, deleted
+   * or newly connected there) shows after at most this long. OAuth tokens near their expiry and
+   * credentials a provider refused are always read again. `0` turns the cache off.
+   * @default 2000
+   */
+  accountCacheTtlMs?: number;
 }
 
 /** A toolkit as `toolkits.list()` / `toolkits.get()` describe it. */

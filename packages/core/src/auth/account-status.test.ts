@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
@@ -90,5 +93,78 @@ describe('disabling and enabling a connected account (INACTIVE)', () => {
       expect(error.message).toContain('Connect it again');
     }
     expect((await mux.connectedAccounts.get(account.id)).status).toBe('EXPIRED');
+  });
+});
+
+describe('the account cache (accountCacheTtlMs)', () => {
+  it('another instance’s change shows after at most the TTL; this instance’s own change at once', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'toolmux-account-cache-'));
+    const store = `sqlite:${join(directory, 'toolmux.db')}`;
+    const secretKey = Buffer.alloc(32, 7).toString('base64');
+    const sample = createSampleToolkits();
+    const a = new ToolMux({
+      toolkits: sample.toolkits,
+      store,
+      secretKey,
+      logger: quiet,
+      accountCacheTtlMs: 1500,
+    });
+    const b = new ToolMux({
+      toolkits: sample.toolkits,
+      store,
+      secretKey,
+      logger: quiet,
+      accountCacheTtlMs: 1500,
+    });
+    opened.push(a, b);
+    try {
+      const config = await a.authConfigs.create('mail', { type: 'api_key' });
+      const account = await a.connectedAccounts.create('user_1', config.id, { apiKey: 'key-1' });
+      const session = await a.create('user_1', { toolkits: ['mail'], authConfigs: { mail: config.id } });
+      const send = () => session.execute('MAIL_SEND_EMAIL', { to: 'a@example.com', subject: 's', body: 'b' });
+      expect((await send()).successful).toBe(true);
+
+      await b.connectedAccounts.disable(account.id); // another instance
+      const soon = await send();
+      expect(soon.successful).toBe(true); // still within the TTL of a's cache
+      await new Promise((resolve) => setTimeout(resolve, 1600));
+      expect(await send()).toMatchObject({ successful: false, code: 'CONNECTION_REQUIRED' });
+
+      await a.connectedAccounts.enable(account.id);
+      expect((await send()).successful).toBe(true);
+      await a.connectedAccounts.disable(account.id); // this instance: no wait
+      expect((await send()).code).toBe('CONNECTION_REQUIRED');
+    } finally {
+      await Promise.all(opened.splice(0).map((mux) => mux.close()));
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('0 turns it off: every call reads the store', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'toolmux-account-cache-'));
+    const store = `sqlite:${join(directory, 'toolmux.db')}`;
+    const secretKey = Buffer.alloc(32, 7).toString('base64');
+    const sample = createSampleToolkits();
+    const a = new ToolMux({
+      toolkits: sample.toolkits,
+      store,
+      secretKey,
+      logger: quiet,
+      accountCacheTtlMs: 0,
+    });
+    const b = new ToolMux({ toolkits: sample.toolkits, store, secretKey, logger: quiet });
+    opened.push(a, b);
+    try {
+      const config = await a.authConfigs.create('mail', { type: 'api_key' });
+      const account = await a.connectedAccounts.create('user_1', config.id, { apiKey: 'key-1' });
+      const session = await a.create('user_1', { toolkits: ['mail'], authConfigs: { mail: config.id } });
+      const send = () => session.execute('MAIL_SEND_EMAIL', { to: 'a@example.com', subject: 's', body: 'b' });
+      expect((await send()).successful).toBe(true);
+      await b.connectedAccounts.disable(account.id);
+      expect((await send()).code).toBe('CONNECTION_REQUIRED');
+    } finally {
+      await Promise.all(opened.splice(0).map((mux) => mux.close()));
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });

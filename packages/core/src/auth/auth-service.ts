@@ -19,6 +19,7 @@ import type {
 import { newId } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
 import type { Vault } from '../vault/vault.js';
+import { AccountCache } from './account-cache.js';
 import type { CallbackUrlPolicy } from './callback-urls.js';
 import { ConnectionRequest, type ConnectionRequestProgress } from './connection-request.js';
 import { CredentialLoader, connectionExpiredError, type StoredCredentials } from './credentials.js';
@@ -55,6 +56,8 @@ export interface AuthServiceOptions {
    * rather than the provider's authorization URL. Read at each new request.
    */
   hostedConnectPage: () => boolean;
+  /** How long a call's account is reused by the next calls of the same selection (0: never). */
+  accountCacheTtlMs: number;
 }
 
 /** The sealed part of an OAuth connection request (`authorizationUrl` is absent in rows of before migration 3). */
@@ -143,12 +146,15 @@ function credentialSecrets(credentials: Credentials): string[] {
  */
 export class AuthService {
   readonly #options: AuthServiceOptions;
+  readonly #accounts: AccountCache;
   readonly credentials: CredentialLoader;
 
   constructor(options: AuthServiceOptions) {
-    this.#options = options;
+    this.#accounts = new AccountCache({ ttlMs: options.accountCacheTtlMs });
+    const store = this.#accounts.watch(options.store);
+    this.#options = { ...options, store };
     this.credentials = new CredentialLoader({
-      store: options.store,
+      store,
       vault: options.vault,
       fetch: options.fetch,
       logger: options.logger,
@@ -982,15 +988,20 @@ export class AuthService {
   /** The execution path's account step: select by precedence, then load (and refresh) credentials. */
   async resolveAccount(request: AccountRequest): Promise<ResolvedAccount> {
     if (request.toolkit.noAuth) return { accountId: null, credentials: undefined };
+    const cached = this.#accounts.get(request);
+    if (cached) return cached;
+    const generation = this.#accounts.generation();
     const account = await this.selectAccount(request);
     if (request.peek) return { accountId: account.id, credentials: undefined, status: account.status };
     const credentials = await this.credentials.load(account);
-    return {
+    const resolved: ResolvedAccount = {
       accountId: account.id,
       credentials,
       status: account.status,
       secrets: credentialSecrets(credentials),
     };
+    this.#accounts.set(request, resolved, generation);
+    return resolved;
   }
 
   /**
@@ -1002,6 +1013,7 @@ export class AuthService {
    * thrown. An account changed meanwhile (reconnected, refreshed elsewhere) is not marked.
    */
   async renewCredentials(request: RenewRequest): Promise<ResolvedAccount> {
+    this.#accounts.clear(); // the refused credentials may be cached
     const account = await this.#accountRecord(request.accountId);
     const label = this.#label(account.toolkit);
     if (account.status !== 'ACTIVE') {

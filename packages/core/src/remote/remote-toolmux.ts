@@ -54,6 +54,7 @@ const EMBEDDED_ONLY = [
   'defaultCallbackUrl',
   'oauthRedirectUri',
   'hostedConnectPage',
+  'accountCacheTtlMs',
 ] as const;
 
 const MIN_API_KEY_LENGTH = 16;
