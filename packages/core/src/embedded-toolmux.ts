@@ -26,7 +26,7 @@ import type { CollectionOf, PlainProvider, Provider } from './provider.js';
 import { catalogToolSpecs, EmbeddedSession, type Session, type SessionRuntime } from './session.js';
 import { openStore, parseStoreSpec } from './store/open-store.js';
 import type { SessionRecord, Store } from './store/types.js';
-import type { SessionSummary, ToolkitInfo, ToolMuxOptions } from './toolmux.js';
+import type { SessionSummary, ToolExecuteRequest, ToolkitInfo, ToolMuxOptions } from './toolmux.js';
 import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
@@ -368,16 +368,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       ) as CollectionOf<P>;
     },
     /** Runs one tool for a user, without a session. */
-    execute: async (
-      slug: string,
-      request: {
-        userId: string;
-        arguments?: unknown;
-        connectedAccountId?: string;
-        signal?: AbortSignal;
-        callId?: string;
-      },
-    ): Promise<ToolResult> => {
+    execute: async (slug: string, request: ToolExecuteRequest): Promise<ToolResult> => {
       checkUserId(request.userId);
       const engine = await this.#ready();
       const tool = this.catalog.tools.get(slug);

@@ -67,7 +67,13 @@ export type {
   SessionRecord,
   Store,
 } from './store/types.js';
-export type { SessionSummary, ToolkitInfo, ToolMuxApi, ToolMuxOptions } from './toolmux.js';
+export type {
+  SessionSummary,
+  ToolExecuteRequest,
+  ToolkitInfo,
+  ToolMuxApi,
+  ToolMuxOptions,
+} from './toolmux.js';
 export { ToolMux } from './toolmux.js';
 export type { Logger } from './util/logger.js';
 export type { RotationResult } from './vault/rotate.js';

@@ -111,26 +111,15 @@ export interface ToolkitInfo {
   tools: Array<{ slug: string; name: string; description: string }>;
 }
 
-/** A session as `sessions.list()` lists it. */
-export interface SessionSummary {
-  sessionId: string;
+/** What `mux.tools.execute(slug, request)` takes: a call without a session. */
+export interface ToolExecuteRequest {
   userId: string;
-  metadata: Record<string, string>;
-  configVersion: number;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-/** A toolkit as `toolkits.list()` / `toolkits.get()` describe it. */
-export interface ToolkitInfo {
-  slug: string;
-  name: string;
-  description: string;
-  noAuth: boolean;
-  authSchemes: string[];
-  categories: string[];
-  toolCount: number;
-  tools: Array<{ slug: string; name: string; description: string }>;
+  arguments?: unknown;
+  /** Run with this account (checked to be the user's, of the tool's toolkit) instead of the precedence rules. */
+  connectedAccountId?: string;
+  signal?: AbortSignal;
+  /** The framework's tool call id, written to the execution log. */
+  callId?: string;
 }
 
 /** A session as `sessions.list()` lists it. */

@@ -17,7 +17,13 @@ import type { ToolResult } from '../execution/result.js';
 import type { CollectionOf, Provider } from '../provider.js';
 import type { Session } from '../session.js';
 import type { ExecutionLogRecord } from '../store/types.js';
-import type { SessionSummary, ToolkitInfo, ToolMuxApi, ToolMuxOptions } from '../toolmux.js';
+import type {
+  SessionSummary,
+  ToolExecuteRequest,
+  ToolkitInfo,
+  ToolMuxApi,
+  ToolMuxOptions,
+} from '../toolmux.js';
 import { consoleLogger } from '../util/logger.js';
 import { RemoteApi } from './http.js';
 import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
@@ -240,16 +246,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         }),
       ) as CollectionOf<P>;
     },
-    execute: async (
-      slug: string,
-      request: {
-        userId: string;
-        arguments?: unknown;
-        connectedAccountId?: string;
-        signal?: AbortSignal;
-        callId?: string;
-      },
-    ): Promise<ToolResult> =>
+    execute: async (slug: string, request: ToolExecuteRequest): Promise<ToolResult> =>
       toolResultOf(
         await this.#api.post<ToolResultWire>(
           '/tools/execute',
