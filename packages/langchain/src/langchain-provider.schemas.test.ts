@@ -6,8 +6,6 @@ import { type StructuredTool, tool } from '@langchain/core/tools';
 import { convertToOpenAITool } from '@langchain/core/utils/function_calling';
 import { FakeStreamingChatModel } from '@langchain/core/utils/testing';
 import {
-  defineTool,
-  defineToolkit,
   type JSONSchema,
   type Provider,
   SessionPreset,
@@ -16,10 +14,15 @@ import {
   ToolMux,
   type ToolSpec,
 } from '@toolmux/core';
-import { findSchemaViolations, toolkitFromOpenApi } from '@toolmux/core/test';
+import {
+  findSchemaViolations,
+  hardSchemaCall,
+  hardSchemaToolkit,
+  notStrictReasonPattern,
+  toolkitFromOpenApi,
+} from '@toolmux/core/test';
 import { createAgent } from 'langchain';
 import { afterAll, describe, expect, test } from 'vitest';
-import { z } from 'zod';
 import { LangChainProvider, type LangChainToolMetadata } from './index.js';
 
 const open: ToolMux<Provider<unknown>>[] = [];
@@ -76,161 +79,50 @@ function checkHandedOut(
   return problems;
 }
 
-interface TreeNode {
-  name: string;
-  children?: TreeNode[];
-}
-const treeNode: z.ZodType<TreeNode> = z.object({
-  name: z.string().describe('Node name'),
-  get children() {
-    return z.array(treeNode).optional();
-  },
-});
-
-/** Schemas that have broken tool wrappers before, each with valid arguments and what the handler gets. */
-const hardTools = [
-  {
-    tool: defineTool({
-      slug: 'HARD_OPTIONAL_NESTED',
-      description: 'Optional fields, nested objects.',
-      inputSchema: z.object({
-        query: z.string(),
-        filter: z
-          .object({
-            tag: z.string().optional(),
-            range: z.object({ from: z.string(), to: z.string().optional() }).optional(),
-          })
-          .optional(),
-      }),
-      execute: async (input) => input,
-    }),
-    strictArgs: { query: 'q', filter: { tag: null, range: { from: '2024-01-01', to: null } } },
-    looseArgs: { query: 'q', filter: { range: { from: '2024-01-01' } } },
-    received: { query: 'q', filter: { range: { from: '2024-01-01' } } },
-  },
-  {
-    tool: defineTool({
-      slug: 'HARD_ARRAY_OF_OBJECTS',
-      description: 'An array of objects with optional fields.',
-      inputSchema: z.object({
-        items: z.array(
-          z.object({ sku: z.string(), quantity: z.number().int().min(1), note: z.string().optional() }),
-        ),
-      }),
-      execute: async (input) => input,
-    }),
-    strictArgs: { items: [{ sku: 'A', quantity: 2, note: null }] },
-    looseArgs: { items: [{ sku: 'A', quantity: 2 }] },
-    received: { items: [{ sku: 'A', quantity: 2 }] },
-  },
-  {
-    tool: defineTool({
-      slug: 'HARD_ENUMS_AND_UNIONS',
-      description: 'Enums, a discriminated union and a union of scalars.',
-      inputSchema: z.object({
-        state: z.enum(['open', 'closed', 'all']).optional(),
-        target: z.discriminatedUnion('kind', [
-          z.object({ kind: z.literal('user'), login: z.string() }),
-          z.object({
-            kind: z.literal('team'),
-            slug: z.string(),
-            role: z.enum(['member', 'maintainer']).optional(),
-          }),
-        ]),
-        value: z.union([z.string(), z.number()]),
-      }),
-      execute: async (input) => input,
-    }),
-    strictArgs: { state: null, target: { kind: 'team', slug: 'core', role: null }, value: 3 },
-    looseArgs: { target: { kind: 'team', slug: 'core' }, value: 3 },
-    received: { target: { kind: 'team', slug: 'core' }, value: 3 },
-  },
-  {
-    tool: defineTool({
-      slug: 'HARD_RECURSIVE_TREE',
-      description: 'A recursive schema ($defs and $ref).',
-      inputSchema: z.object({ root: treeNode }),
-      execute: async (input) => input,
-    }),
-    strictArgs: { root: { name: 'a', children: [{ name: 'b', children: null }] } },
-    looseArgs: { root: { name: 'a', children: [{ name: 'b' }] } },
-    received: { root: { name: 'a', children: [{ name: 'b' }] } },
-  },
-  {
-    tool: defineTool({
-      slug: 'HARD_RECORD',
-      description: 'A record (free-form keys): cannot be strict.',
-      inputSchema: z.object({ title: z.string(), labels: z.record(z.string(), z.string()) }),
-      execute: async (input) => input,
-    }),
-    strictArgs: { title: 't', labels: { team: 'core' } },
-    looseArgs: { title: 't', labels: { team: 'core' } },
-    received: { title: 't', labels: { team: 'core' } },
-  },
-  {
-    tool: defineTool({
-      slug: 'HARD_DEFAULTS',
-      description: 'Defaults the handler receives when the model leaves the field out.',
-      inputSchema: z.object({
-        limit: z.number().int().default(10),
-        sort: z.enum(['asc', 'desc']).default('asc'),
-        query: z.string().optional(),
-      }),
-      execute: async (input) => input,
-    }),
-    strictArgs: { limit: null, sort: null, query: 'x' },
-    looseArgs: { query: 'x' },
-    received: { limit: 10, sort: 'asc', query: 'x' },
-  },
-];
-const hard = defineToolkit({
-  slug: 'hard',
-  name: 'Hard',
-  description: 'Hard schemas.',
-  tools: hardTools.map((each) => each.tool),
-});
-
-describe.each([false, true])('hard zod schemas (strict: %s)', (strict) => {
+describe.each([false, true])('hard zod schemas (hardSchemaCases, strict: %s)', (strict) => {
   test('what the model is shown keeps every field, optionality and enum value', async () => {
-    const { tools, specs, warnings } = await wrapAll(hard, strict);
+    const { toolkit, cases } = hardSchemaToolkit();
+    const { tools, specs, warnings } = await wrapAll(toolkit, strict);
     const violations = Object.fromEntries(
       tools.map((tool) => {
-        const original = hard.tools.find((each) => each.slug === tool.name)!.inputSchema;
+        const original = toolkit.tools.find((each) => each.slug === tool.name)!.inputSchema;
         return [tool.name, checkHandedOut(tool, original, specs.get(tool.name)!, strict)];
       }),
     );
-    expect(violations).toEqual(Object.fromEntries(hardTools.map(({ tool }) => [tool.slug, []])));
+    expect(violations).toEqual(Object.fromEntries(cases.map(({ slug }) => [slug, []])));
     // a record and a recursive schema cannot be strict: each falls back alone, with a warning that says why
-    const fallbacks = ['HARD_RECURSIVE_TREE', 'HARD_RECORD'];
     const strictNames = tools.filter((tool) => metadataOf(tool).strict);
     expect(strictNames.map((tool) => tool.name)).toEqual(
-      strict ? hardTools.map(({ tool }) => tool.slug).filter((slug) => !fallbacks.includes(slug)) : [],
+      strict ? cases.filter((entry) => entry.strict).map(({ slug }) => slug) : [],
     );
     expect(warnings).toEqual(
       strict
-        ? [
-            // the reason is core's: where in the schema, and what strict mode cannot express
-            expect.stringMatching(
-              /^toolmux: HARD_RECURSIVE_TREE cannot use strict mode \(\$\.root\.children.+\); it keeps its non-strict schema\.$/,
-            ),
-            expect.stringMatching(
-              /^toolmux: HARD_RECORD cannot use strict mode \(\$\.labels: .+\); it keeps its non-strict schema\.$/,
-            ),
-          ]
+        ? cases
+            .filter((entry) => !entry.strict)
+            .map((entry) =>
+              // the reason is core's: where in the schema, and what strict mode cannot express
+              expect.stringMatching(
+                new RegExp(
+                  `^toolmux: ${entry.slug} cannot use strict mode \\(${notStrictReasonPattern(entry)}\\); it keeps its non-strict schema\\.$`,
+                ),
+              ),
+            )
         : [],
     );
   });
 
   test('each tool runs in the agent loop with the arguments the model would send', async () => {
-    const { tools, session } = await wrapAll(hard, strict);
+    const { toolkit, cases, received } = hardSchemaToolkit();
+    const { tools, session } = await wrapAll(toolkit, strict);
+    // in strict mode the model sends strict arguments to every tool, also to those that fell back
     const model = fakeModel()
       .respond(
         new AIMessage({
           content: '',
-          tool_calls: hardTools.map(({ tool, strictArgs, looseArgs }) => ({
-            name: tool.slug,
-            args: strict ? strictArgs : looseArgs,
-            id: `call_${tool.slug}`,
+          tool_calls: cases.map((entry) => ({
+            name: entry.slug,
+            args: hardSchemaCall(entry, strict).args,
+            id: `call_${entry.slug}`,
             type: 'tool_call' as const,
           })),
         }),
@@ -240,8 +132,12 @@ describe.each([false, true])('hard zod schemas (strict: %s)', (strict) => {
     await createAgent({ model, tools }).invoke({ messages: [new HumanMessage('Run them all')] });
 
     const results = model.calls[1]!.messages.filter((message) => ToolMessage.isInstance(message));
+    const expected = cases.map((entry) => [entry.slug, hardSchemaCall(entry, strict).received] as const);
     expect(Object.fromEntries(results.map((message) => [message.name, JSON.parse(message.text)]))).toEqual(
-      Object.fromEntries(hardTools.map(({ tool, received }) => [tool.slug, received])),
+      Object.fromEntries(expected),
+    );
+    expect(Object.fromEntries(received)).toEqual(
+      Object.fromEntries(expected.map(([slug, input]) => [slug, [input]])),
     );
     expect((await session.logs()).items.every((log) => log.status === 'success')).toBe(true);
   });

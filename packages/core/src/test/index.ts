@@ -1,3 +1,10 @@
+export type { HardSchemaCase } from './hard-schemas.js';
+export {
+  hardSchemaCall,
+  hardSchemaCases,
+  hardSchemaToolkit,
+  notStrictReasonPattern,
+} from './hard-schemas.js';
 export type { OpenApiToolCall, OpenApiToolkitOptions, OperationInfo } from './openapi-tools.js';
 export { toolkitFromOpenApi } from './openapi-tools.js';
 export type { TestPostgresStore } from './postgres.js';
