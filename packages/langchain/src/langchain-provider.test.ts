@@ -5,7 +5,6 @@ import { convertToOpenAITool } from '@langchain/core/utils/function_calling';
 import { FakeStreamingChatModel } from '@langchain/core/utils/testing';
 import { createReactAgent } from '@langchain/langgraph/prebuilt';
 import {
-  defineTool,
   type ExecutionLog,
   MetaToolSlug,
   type Provider,
@@ -17,11 +16,10 @@ import {
   type ToolResult,
   type ToolSpec,
 } from '@toolmux/core';
-import { createSampleToolkits } from '@toolmux/core/test';
+import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
 import { startTestServer, type TestServer } from '@toolmux/server/test';
 import { createAgent } from 'langchain';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
-import { z } from 'zod';
 import { LangChainProvider, type LangChainToolMetadata } from './index.js';
 
 const open: ToolMux<Provider<unknown>>[] = [];
@@ -475,18 +473,7 @@ describe.each(abortCases)('aborting the run ($preset, $mode)', ({ mode, preset }
 describe('createAgent (langchain) on a remote session with a custom tool', () => {
   test('the model finds the custom tool by search and runs it beside a catalog tool in one TOOLMUX_MULTI_EXECUTE_TOOL', async () => {
     // the custom tool's code is here, in the client: only its declaration goes to the server
-    const ran: Array<{ sku: string; sessionId: string | undefined; callId: string | undefined }> = [];
-    const lookup = defineTool({
-      slug: 'SHOP_LOOKUP_STOCK',
-      toolkit: 'shop',
-      description: 'Look up how many items of a product (by SKU) are in stock in the warehouse.',
-      inputSchema: z.object({ sku: z.string().describe('The product SKU, like "A-100"') }),
-      annotations: { readOnlyHint: true },
-      execute: async ({ sku }, context) => {
-        ran.push({ sku, sessionId: context.sessionId, callId: context.callId });
-        return { sku, inStock: 7 };
-      },
-    });
+    const { tool: lookup, ran } = stockLookupTool();
     const { session, tools, calls } = await setUp('remote', {
       toolkits: ['tasks', 'shop'],
       customTools: [lookup],

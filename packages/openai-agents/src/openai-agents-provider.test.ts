@@ -23,7 +23,7 @@ import {
   ToolMux,
   type ToolResult,
 } from '@toolmux/core';
-import { createSampleToolkits } from '@toolmux/core/test';
+import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
 import { startTestServer, type TestServer } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -287,18 +287,8 @@ describe.each(modes)('OpenAIAgentsProvider in the agent loop — DIRECT_TOOLS (%
 
 describe('OpenAIAgentsProvider in the agent loop — remote mode, a custom tool of the session', () => {
   it('finds the custom tool with the server’s search and runs it here, beside a server tool, in one multi-execute', async () => {
-    const ran: Array<{ sku: string; sessionId: string | undefined; callId: string | undefined }> = [];
-    const lookup = defineTool({
-      slug: 'SHOP_LOOKUP_STOCK',
-      toolkit: 'shop',
-      description: 'Look up how many items of a product (by SKU) are in stock in the warehouse.',
-      inputSchema: z.object({ sku: z.string().describe('The product SKU, like "A-100"') }),
-      annotations: { readOnlyHint: true },
-      execute: async ({ sku }, ctx) => {
-        ran.push({ sku, sessionId: ctx.sessionId, callId: ctx.callId });
-        return { sku, inStock: 7 };
-      },
-    });
+    // the custom tool's code is here, in the client: only its declaration goes to the server
+    const { tool: lookup, ran } = stockLookupTool();
     const { sample, session, tools } = await setup({
       mode: 'remote',
       toolkits: ['tasks', 'shop'],

@@ -1,5 +1,5 @@
 import { defineTool, defineToolkit, SessionPreset, type Tool, ToolMux, type ToolResult } from '@toolmux/core';
-import { createSampleToolkits } from '@toolmux/core/test';
+import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
 import { startTestServer, type TestServer } from '@toolmux/server/test';
 import { generateText, stepCountIs, type ToolSet } from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
@@ -369,19 +369,8 @@ describe.each(modes)('VercelProvider in the AI SDK agent loop (%s)', (mode) => {
 
 describe('VercelProvider in the AI SDK agent loop, remote mode with a custom tool', () => {
   it('the server searches the custom tool; one TOOLMUX_MULTI_EXECUTE_TOOL runs it here and a sample tool on the server', async () => {
-    /** Calls of the custom handler: a closure of this test, so only the client can have run it. */
-    const ran: Array<{ sku: string; sessionId: string | undefined; callId: string | undefined }> = [];
-    const lookup = defineTool({
-      slug: 'SHOP_LOOKUP_STOCK',
-      toolkit: 'shop',
-      description: 'Look up how many items of a product (by SKU) are in stock in the warehouse.',
-      inputSchema: z.object({ sku: z.string().describe('The product SKU, like "A-100"') }),
-      annotations: { readOnlyHint: true },
-      execute: async ({ sku }, context) => {
-        ran.push({ sku, sessionId: context.sessionId, callId: context.callId });
-        return { sku, inStock: 7 };
-      },
-    });
+    // the custom tool's code is here, in the client: only its declaration goes to the server
+    const { tool: lookup, ran } = stockLookupTool();
     const { tools, session, calls } = await setUp({
       mode: 'remote',
       toolkits: ['tasks', 'shop'],

@@ -20,3 +20,5 @@ export type { RecordedCall } from './sample-toolkits.js';
 export { createSampleToolkits } from './sample-toolkits.js';
 export type { SchemaViolationOptions } from './schema-invariants.js';
 export { countOptionalEnumFields, findSchemaViolations } from './schema-invariants.js';
+export type { StockLookupCall } from './stock-lookup.js';
+export { stockLookupTool } from './stock-lookup.js';

@@ -9,7 +9,7 @@ import {
   ToolMux,
   ToolMuxError,
 } from '@toolmux/core';
-import { createSampleToolkits } from '@toolmux/core/test';
+import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startTestServer, type TestServer } from '../testing/index.js';
@@ -32,22 +32,6 @@ async function rejection(promise: Promise<unknown>): Promise<ToolMuxError> {
   );
   if (!ToolMuxError.isInstance(error)) throw new Error(`expected a ToolMuxError, got ${String(error)}`);
   return error;
-}
-
-/** A custom tool of the app, run in the SDK's process; `ran` shows which process ran it. */
-function lookupTool(ran: Array<{ sku: string; sessionId: string | undefined }>) {
-  return defineTool({
-    slug: 'SHOP_LOOKUP_STOCK',
-    toolkit: 'shop',
-    description: 'Look up how many items of a product (by SKU) are in stock in the warehouse.',
-    inputSchema: z.object({ sku: z.string().describe('The product SKU, like "A-100"') }),
-    annotations: { readOnlyHint: true },
-    execute: async ({ sku }, ctx) => {
-      ran.push({ sku, sessionId: ctx.sessionId });
-      if (sku === 'BROKEN') throw new Error('warehouse offline');
-      return { sku, inStock: 7 };
-    },
-  });
 }
 
 describe('remote mode: the same API over REST', () => {
@@ -241,8 +225,7 @@ describe('remote mode: the same API over REST', () => {
 
 describe('remote mode: custom tools run in the client', () => {
   it('are listed and searched by the server, run here, and land in the session log', async () => {
-    const ran: Array<{ sku: string; sessionId: string | undefined }> = [];
-    const lookup = lookupTool(ran);
+    const { tool: lookup, ran } = stockLookupTool();
     const session = await remote.create('user_custom_1', {
       toolkits: ['tasks', 'shop'],
       experimental: { customTools: [lookup] },
@@ -255,7 +238,7 @@ describe('remote mode: custom tools run in the client', () => {
 
     const direct = await session.execute('SHOP_LOOKUP_STOCK', { sku: 'A-100' }, { callId: 'call_lookup' });
     expect(direct).toMatchObject({ successful: true, data: { sku: 'A-100', inStock: 7 } });
-    expect(ran).toEqual([{ sku: 'A-100', sessionId: session.sessionId }]);
+    expect(ran).toEqual([{ sku: 'A-100', sessionId: session.sessionId, callId: 'call_lookup' }]);
     const invalid = await session.execute('SHOP_LOOKUP_STOCK', { sku: 5 });
     expect(invalid).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
     const failed = await session.execute('SHOP_LOOKUP_STOCK', { sku: 'BROKEN' });
@@ -283,7 +266,7 @@ describe('remote mode: custom tools run in the client', () => {
         { tool_slug: 'TASKS_CREATE_TASK', successful: true, data: { title: 'Restock B-200' } },
       ],
     });
-    expect(ran.at(-1)).toEqual({ sku: 'B-200', sessionId: session.sessionId });
+    expect(ran.at(-1)).toEqual({ sku: 'B-200', sessionId: session.sessionId, callId: 'call_multi#0' });
     expect(sample.calls.slice(before)).toEqual([
       expect.objectContaining({
         slug: 'TASKS_CREATE_TASK',
@@ -312,7 +295,7 @@ describe('remote mode: custom tools run in the client', () => {
     const session = await remote.create('user_custom_2', {
       sessionPreset: SessionPreset.DIRECT_TOOLS,
       toolkits: ['shop'],
-      experimental: { customTools: [lookupTool([])] },
+      experimental: { customTools: [stockLookupTool().tool] },
     });
     const client = new Client({ name: 'test', version: '1.0.0' });
     await client.connect(
@@ -397,7 +380,9 @@ describe('remote mode: custom tools run in the client', () => {
   });
 
   it('only the session’s own custom tools may be added to its log', async () => {
-    const session = await remote.create('user_custom_5', { experimental: { customTools: [lookupTool([])] } });
+    const session = await remote.create('user_custom_5', {
+      experimental: { customTools: [stockLookupTool().tool] },
+    });
     const response = await fetch(`${server.url}/api/v1/sessions/${session.sessionId}/logs`, {
       method: 'POST',
       headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
