@@ -39,15 +39,23 @@ export class AccountCache {
   /** The store, with every account write emptying this cache (before and after it lands). */
   watch(store: Store): Store {
     if (this.#ttlMs <= 0) return store;
+    // One wrapper per method, made on first use: the store's methods are looked up on every call.
+    const methods = new Map<PropertyKey, unknown>();
     return new Proxy(store, {
       get: (target, property, receiver) => {
         const value = Reflect.get(target, property, receiver);
         if (typeof value !== 'function') return value;
-        if (!ACCOUNT_WRITES.has(property as keyof Store)) return value.bind(target);
-        return (...args: unknown[]) => {
-          this.clear();
-          return Promise.resolve(value.apply(target, args)).finally(() => this.clear());
-        };
+        let method = methods.get(property);
+        if (!method) {
+          method = ACCOUNT_WRITES.has(property as keyof Store)
+            ? (...args: unknown[]) => {
+                this.clear();
+                return Promise.resolve(value.apply(target, args)).finally(() => this.clear());
+              }
+            : value.bind(target);
+          methods.set(property, method);
+        }
+        return method;
       },
     });
   }
