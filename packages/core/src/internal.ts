@@ -10,6 +10,7 @@ export { declaredTool, declaredToolkit } from './catalog/declarations.js';
 export { META_TOOLKIT, META_TOOLS } from './meta-tools/meta-tools.js';
 export { shapeInputSchema } from './schema/shape.js';
 export { toStrictSchema } from './schema/strict.js';
+export { compileJsonSchemaValidator } from './schema/validate.js';
 export { DEFAULT_SYNONYMS } from './search/synonyms.js';
 export type {
   EmbedFunction,

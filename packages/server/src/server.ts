@@ -8,7 +8,7 @@ import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ConnectPages } from './connect/connect-page.js';
 import { errorResponse } from './http-errors.js';
-import { McpEndpoint, mcpMethodNotAllowed } from './mcp/mcp-endpoint.js';
+import { McpEndpoint, type McpOptions } from './mcp/mcp-endpoint.js';
 import { DEFAULT_BODY_LIMIT, readJsonBody } from './read-body.js';
 import { apiRoutes } from './rest/api.js';
 import { parseRequestPart } from './rest/route.js';
@@ -35,6 +35,11 @@ export interface CreateServerOptions {
   sessionCacheTtlMs?: number;
   /** Where unexpected errors are logged (with their stack; responses never carry it). @default console */
   logger?: Logger;
+  /**
+   * The MCP endpoint's browser access (`allowedOrigins`) and limits (`tools/list` page size, batch
+   * size and batch response size). @default {} (see {@link McpOptions} for each default)
+   */
+  mcp?: McpOptions;
 }
 
 export interface ServeOptions {
@@ -110,10 +115,13 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   const sessions = new SessionCache({ toolmux: options.toolmux, ttlMs: options.sessionCacheTtlMs });
   const version = packageVersion();
   const mcp = new McpEndpoint({
+    ...options.mcp,
     sessions,
     bodyLimit,
     serverInfo: { name: 'toolmux', version },
+    baseUrl: options.toolmux.baseUrl,
     onUnexpected,
+    onWarning: (message) => logger.warn(message),
   });
 
   const app = new Hono();
@@ -170,8 +178,8 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   app.post('/connect/:requestId', (c) => connect.submit(c.req.param('requestId'), c.req.raw));
 
   app.post('/mcp/:sessionId', (c) => mcp.handlePost(c.req.raw, c.req.param('sessionId')));
-  app.get('/mcp/:sessionId', () => mcpMethodNotAllowed());
-  app.delete('/mcp/:sessionId', () => mcpMethodNotAllowed());
+  app.get('/mcp/:sessionId', (c) => mcp.handleOther(c.req.raw));
+  app.delete('/mcp/:sessionId', (c) => mcp.handleOther(c.req.raw));
 
   return {
     app,

@@ -1,6 +1,7 @@
 import type { Logger } from '@toolmux/core';
 import { ToolMux } from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
+import type { McpOptions } from './mcp/mcp-endpoint.js';
 import { createServer, type ToolMuxServer } from './server.js';
 
 export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
@@ -24,7 +25,7 @@ export function recordingLogger(): Logger & { errors: string[]; warnings: string
 
 /** A ToolMux on an in-memory store with the sample toolkits, and a server over it. */
 export function createTestServer(
-  options: { bodyLimit?: number; baseUrl?: string; sessionCacheTtlMs?: number } = {},
+  options: { bodyLimit?: number; baseUrl?: string; sessionCacheTtlMs?: number; mcp?: McpOptions } = {},
 ): {
   mux: ToolMux;
   server: ToolMuxServer;
@@ -45,6 +46,7 @@ export function createTestServer(
     bodyLimit: options.bodyLimit,
     sessionCacheTtlMs: options.sessionCacheTtlMs,
     logger,
+    mcp: options.mcp,
   });
   return { mux, server, logger, sample };
 }

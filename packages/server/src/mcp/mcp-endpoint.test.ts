@@ -341,3 +341,263 @@ describe('session cache', () => {
     }
   });
 });
+
+/** A raw MCP POST (fetch), for what the SDK client never sends. */
+async function rawPost(
+  url: string,
+  body: unknown,
+  headers: Record<string, string>,
+): Promise<{ status: number; text: string; body: any }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...headers,
+    },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, text, body: text ? JSON.parse(text) : undefined };
+}
+
+describe('MCP batches', () => {
+  const list = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/list' });
+  const call = (id: number) => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'TASKS_LIST_TASKS', arguments: {} },
+  });
+
+  it('refuses batches under protocol versions that removed them (2025-06-18 and later)', async () => {
+    for (const version of ['2025-06-18', LATEST_PROTOCOL_VERSION]) {
+      const before = sample.calls.length;
+      const result = await rawPost(endpoint(direct.sessionId).href, [call(1), call(2)], {
+        ...direct.mcp.headers,
+        'mcp-protocol-version': version,
+      });
+      expect(result.status).toBe(400);
+      expect(result.body).toMatchObject({ id: null, error: { code: -32600 } });
+      expect(result.body.error.message).toContain('one message per request');
+      expect(sample.calls.length).toBe(before);
+      // The same message alone is answered.
+      const single = await rawPost(endpoint(direct.sessionId).href, list(3), {
+        ...direct.mcp.headers,
+        'mcp-protocol-version': version,
+      });
+      expect(single.body).toMatchObject({ id: 3, result: { tools: expect.any(Array) } });
+    }
+  });
+
+  it('answers batches of 2025-03-26 (also assumed without the header), up to the batch size limit', async () => {
+    for (const headers of [{ 'mcp-protocol-version': '2025-03-26' }, {}]) {
+      const result = await rawPost(endpoint(direct.sessionId).href, [list(1), list(2)], {
+        ...direct.mcp.headers,
+        ...headers,
+      });
+      expect(result.status).toBe(200);
+      expect(result.body.map((response: { id: number }) => response.id)).toEqual([1, 2]);
+    }
+    const before = sample.calls.length;
+    const big = Array.from({ length: 101 }, (_, index) => call(index));
+    const refused = await rawPost(endpoint(direct.sessionId).href, big, direct.mcp.headers);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ code: -32600, data: { code: 'INVALID_REQUEST' } });
+    expect(refused.body.error.message).toContain('101 messages is over the limit of 100');
+    expect(sample.calls.length).toBe(before);
+  });
+
+  it('answers the 20,000-message batch of the report with one small error', async () => {
+    const batch = JSON.stringify(Array.from({ length: 20_000 }, (_, index) => list(index)));
+    expect(batch.length).toBeLessThan(1024 * 1024);
+    const result = await rawPost(endpoint(direct.sessionId).href, batch, direct.mcp.headers);
+    expect(result.status).toBe(400);
+    expect(result.text.length).toBeLessThan(500);
+  });
+
+  it('refuses initialize inside a batch', async () => {
+    const result = await rawPost(
+      endpoint(direct.sessionId).href,
+      [
+        {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: {
+            protocolVersion: '2025-03-26',
+            capabilities: {},
+            clientInfo: { name: 'raw', version: '0' },
+          },
+        },
+        list(2),
+      ],
+      direct.mcp.headers,
+    );
+    expect(result.status).toBe(400);
+    expect(result.body.error.message).toContain('initialize must not be part of a JSON-RPC batch');
+  });
+
+  it('caps the size of a batch answer: later requests get an error and do not run', async () => {
+    const limited = createTestServer({ mcp: { maxBatchResponseBytes: 4000 } });
+    const live = await limited.server.serve({ port: 0 });
+    try {
+      const session = await limited.mux.create('user_batch', {
+        toolkits: ['tasks'],
+        sessionPreset: 'DIRECT_TOOLS',
+      });
+      const one = await rawPost(`${live.url}/mcp/${session.sessionId}`, list(1), session.mcp.headers);
+      const size = one.text.length;
+      expect(size).toBeGreaterThan(1000);
+      expect(size).toBeLessThan(4000);
+      const fits = Math.floor(4000 / (size + 1));
+      const result = await rawPost(
+        `${live.url}/mcp/${session.sessionId}`,
+        [...Array.from({ length: 6 }, (_, index) => list(index)), call(100), call(101)],
+        session.mcp.headers,
+      );
+      expect(result.status).toBe(200);
+      expect(result.body).toHaveLength(8);
+      const answered = result.body.filter((response: { result?: unknown }) => response.result);
+      expect(answered).toHaveLength(fits);
+      expect(result.body.slice(0, fits).every((response: { result?: unknown }) => response.result)).toBe(
+        true,
+      );
+      for (const response of result.body.slice(fits)) {
+        expect(response.error).toMatchObject({ code: -32600, data: { code: 'RESPONSE_TOO_LARGE' } });
+      }
+      expect(result.body[fits].error.message).toContain('this request ran');
+      expect(result.body[7]).toMatchObject({ id: 101, error: { code: -32600 } });
+      expect(result.body[7].error.message).toContain('was not run');
+      // The tools/call requests after the limit never ran.
+      expect(limited.sample.calls.filter((entry) => entry.slug === 'TASKS_LIST_TASKS')).toHaveLength(0);
+      expect(result.text.length).toBeLessThan(4000 + 8 * 400);
+    } finally {
+      await live.close();
+      await limited.mux.close();
+    }
+  });
+});
+
+describe('MCP Origin check', () => {
+  const ping = { jsonrpc: '2.0', id: 1, method: 'ping' };
+
+  it("refuses a browser request from another origin with 403, before anything else; allows baseUrl's origin", async () => {
+    for (const origin of ['http://evil.example', 'null', 'http://localhost:8788', 'https://localhost:8787']) {
+      for (const headers of [meta.mcp.headers, {}]) {
+        const result = await rawPost(endpoint(meta.sessionId).href, ping, { ...headers, origin });
+        expect(result.status).toBe(403);
+        expect(result.body).toMatchObject({
+          id: null,
+          error: { code: -32000, data: { code: 'ORIGIN_NOT_ALLOWED' } },
+        });
+        expect(result.body.error.message).toContain('allowedOrigins');
+      }
+      const get = await fetch(endpoint(meta.sessionId), { headers: { ...meta.mcp.headers, origin } });
+      expect(get.status).toBe(403);
+    }
+    const own = await rawPost(endpoint(meta.sessionId).href, ping, {
+      ...meta.mcp.headers,
+      origin: 'http://localhost:8787',
+    });
+    expect(own).toMatchObject({ status: 200, body: { id: 1, result: {} } });
+    const get = await fetch(endpoint(meta.sessionId), {
+      headers: { ...meta.mcp.headers, origin: 'http://localhost:8787' },
+    });
+    expect(get.status).toBe(405);
+  });
+
+  it('allows the configured origins (normalized), or any with "*"', async () => {
+    const configured = createTestServer({ mcp: { allowedOrigins: ['https://App.example.com:443/'] } });
+    const any = createTestServer({ mcp: { allowedOrigins: ['*'] } });
+    try {
+      const session = await configured.mux.create('user_origin', { toolkits: ['tasks'] });
+      const post = (origin: string) =>
+        configured.server.fetch(
+          new Request(`http://localhost:8787/mcp/${session.sessionId}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', origin, ...session.mcp.headers },
+            body: JSON.stringify(ping),
+          }),
+        );
+      expect((await post('https://app.example.com')).status).toBe(200);
+      expect((await post('http://app.example.com')).status).toBe(403);
+      const anySession = await any.mux.create('user_origin', { toolkits: ['tasks'] });
+      const anyResponse = await any.server.fetch(
+        new Request(`http://localhost:8787/mcp/${anySession.sessionId}`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            origin: 'http://evil.example',
+            ...anySession.mcp.headers,
+          },
+          body: JSON.stringify(ping),
+        }),
+      );
+      expect(anyResponse.status).toBe(200);
+    } finally {
+      await configured.mux.close();
+      await any.mux.close();
+    }
+  });
+
+  it('refuses unusable options when the server is created', () => {
+    expect(() => createTestServer({ mcp: { allowedOrigins: ['app.example.com'] } })).toThrow(
+      /mcp\.allowedOrigins: "app\.example\.com" is not an origin/,
+    );
+    expect(() => createTestServer({ mcp: { toolsPageSize: 0 } })).toThrow(
+      /mcp\.toolsPageSize must be a positive integer/,
+    );
+    expect(() => createTestServer({ mcp: { maxBatchSize: 1.5 } })).toThrow(/mcp\.maxBatchSize/);
+  });
+});
+
+describe('MCP tools/list pages', () => {
+  it('pages with an opaque cursor; the SDK client reads every page', async () => {
+    const paged = createTestServer({ mcp: { toolsPageSize: 2 } });
+    const live = await paged.server.serve({ port: 0 });
+    try {
+      const session = await paged.mux.create('user_pages', {
+        toolkits: ['tasks'],
+        sessionPreset: 'DIRECT_TOOLS',
+      });
+      const expected = (await session.tools()).map((tool) => tool.name);
+      expect(expected.length).toBeGreaterThan(4);
+      const client = new Client({ name: 'pages-test', version: '1.0.0' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${live.url}/mcp/${session.sessionId}`), {
+          requestInit: { headers: session.mcp.headers },
+        }),
+      );
+      clients.push(client);
+      const names: string[] = [];
+      const cursors: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await client.listTools(cursor === undefined ? {} : { cursor });
+        expect(page.tools.length).toBeLessThanOrEqual(2);
+        names.push(...page.tools.map((tool) => tool.name));
+        cursor = page.nextCursor;
+        if (cursor !== undefined) cursors.push(cursor);
+      } while (cursor !== undefined);
+      expect(names).toEqual(expected);
+      expect(cursors).toHaveLength(Math.ceil(expected.length / 2) - 1);
+
+      // Anything that is not a cursor this endpoint gave out is -32602.
+      const forged = Buffer.from(`tools:${expected.length}`).toString('base64url');
+      for (const bad of ['nope', '', forged, `${cursors[0]}x`, 'dG9vbHM6MDA']) {
+        await expect(client.listTools({ cursor: bad })).rejects.toMatchObject({ code: -32602 });
+      }
+      const wrongType = await rawPost(
+        `${live.url}/mcp/${session.sessionId}`,
+        { jsonrpc: '2.0', id: 9, method: 'tools/list', params: { cursor: 5 } },
+        session.mcp.headers,
+      );
+      expect(wrongType.body).toMatchObject({ id: 9, error: { code: -32602 } });
+      expect(wrongType.body.error.message).toContain('Invalid cursor');
+    } finally {
+      await live.close();
+      await paged.mux.close();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import {
   CallToolRequestSchema,
   type CallToolResult,
+  DEFAULT_NEGOTIATED_PROTOCOL_VERSION,
   ErrorCode,
   JSONRPCMessageSchema,
   type JSONRPCRequest,
@@ -8,17 +9,60 @@ import {
   type Tool as McpTool,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { ToolSpec } from '@toolmux/core';
+import type { JSONSchema, ToolSpec } from '@toolmux/core';
 import { formatToolResultForModel, ToolMuxError, type ToolResult } from '@toolmux/core';
+import { compileJsonSchemaValidator } from '@toolmux/core/internal';
 import { isJsonContentType, readBodyText } from '../read-body.js';
 import type { CachedSession, SessionCache } from '../session-cache.js';
 
-export interface McpEndpointOptions {
+/**
+ * Limits and browser access of the MCP endpoint (`createServer({ mcp })`). Every limit answers with a
+ * JSON-RPC error that says what to change, never by dropping messages.
+ */
+export interface McpOptions {
+  /**
+   * Origins (`scheme://host[:port]`) whose web pages may call the MCP endpoint. A request with an
+   * `Origin` header that is neither listed nor the origin of the ToolMux's `baseUrl` is refused with
+   * 403, as the Streamable HTTP transport requires (it stops DNS rebinding: a page of another site
+   * reaching a server on localhost). Requests without `Origin` (MCP clients outside a browser) are
+   * not affected. `'*'` allows every origin.
+   * @default [] (only the origin of `baseUrl`)
+   */
+  allowedOrigins?: string[];
+  /** At most this many tools per `tools/list` page; the rest follow with `nextCursor`. @default 100 */
+  toolsPageSize?: number;
+  /**
+   * At most this many messages in one JSON-RPC batch (batches exist only up to protocol version
+   * 2025-03-26; later versions refuse them). @default 100
+   */
+  maxBatchSize?: number;
+  /**
+   * At most this many bytes of JSON in the answer to one batch: a response that would go past it is
+   * replaced by an error, and the batch's later requests are not run. @default 4_194_304 (4 MiB)
+   */
+  maxBatchResponseBytes?: number;
+}
+
+/** {@link McpOptions} with its defaults. */
+export const MCP_DEFAULTS = {
+  toolsPageSize: 100,
+  maxBatchSize: 100,
+  maxBatchResponseBytes: 4 * 1024 * 1024,
+} as const;
+
+export interface McpEndpointOptions extends McpOptions {
   sessions: SessionCache;
   bodyLimit: number;
   serverInfo: { name: string; version: string };
+  /** The served ToolMux's `baseUrl`: its origin may always call the endpoint. */
+  baseUrl: string;
   onUnexpected: (error: unknown) => void;
+  /** Where problems that are not errors of the request go (a tool result that breaks its schema). */
+  onWarning: (message: string) => void;
 }
+
+/** The first protocol version without JSON-RPC batching. */
+const NO_BATCH_PROTOCOL_VERSION = '2025-06-18';
 
 type JsonRpcId = string | number | null;
 
@@ -30,6 +74,60 @@ function rpcError(id: JsonRpcId, code: number, message: string, data?: unknown) 
     id,
     error: data === undefined ? { code, message } : { code, message, data },
   };
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `mcp.${name} must be a positive integer, not ${String(value)}.`,
+    });
+  }
+  return value;
+}
+
+/** The origins of `allowedOrigins`, normalized (`https://Example.com:443/` → `https://example.com`). */
+function originsOf(allowed: readonly string[], baseUrl: string): { any: boolean; origins: Set<string> } {
+  const origins = new Set<string>();
+  let any = false;
+  try {
+    origins.add(new URL(baseUrl).origin);
+  } catch {
+    // An unusable baseUrl fails elsewhere; it just allows no origin here.
+  }
+  for (const entry of allowed) {
+    if (entry === '*') {
+      any = true;
+      continue;
+    }
+    let origin: string | undefined;
+    try {
+      origin = new URL(entry).origin;
+    } catch {
+      origin = undefined;
+    }
+    if (!origin || origin === 'null') {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `mcp.allowedOrigins: "${entry}" is not an origin; write scheme://host[:port], e.g. "https://app.example.com", or "*" for any.`,
+      });
+    }
+    origins.add(origin);
+  }
+  return { any, origins };
+}
+
+/** The opaque `tools/list` cursor of the page starting at `offset`. */
+function toolsCursor(offset: number): string {
+  return Buffer.from(`tools:${offset}`).toString('base64url');
+}
+
+/** The offset of a `tools/list` cursor, or undefined when it is not one this endpoint gave out. */
+function toolsCursorOffset(cursor: string): number | undefined {
+  if (!/^[A-Za-z0-9_-]{1,40}$/.test(cursor)) return undefined;
+  const match = /^tools:([1-9]\d{0,8})$/.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
+  return match ? Number(match[1]) : undefined;
 }
 
 function httpRpcError(
@@ -72,19 +170,83 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A toolmux result as an MCP tool result: the text the model reads, plus structured data if declared. */
-function callToolResultOf(result: ToolResult, hasOutputSchema: boolean): CallToolResult {
-  const content: CallToolResult['content'] = [{ type: 'text', text: formatToolResultForModel(result) }];
-  if (!result.successful) return { content, isError: true };
-  if (hasOutputSchema && isPlainObject(result.data)) return { content, structuredContent: result.data };
-  return { content };
+type OutputValidator = (data: unknown) => { success: true } | { success: false; problem: string };
+
+/** Output validators by output schema object: a tool's schema is compiled once, whatever the session. */
+const outputValidators = new WeakMap<object, OutputValidator | null>();
+
+/**
+ * The validator of a tool's object output schema, compiled once; null when the schema cannot be
+ * compiled (then the tool is listed without it, so that clients do not validate against it either).
+ */
+function outputValidatorOf(spec: ToolSpec, warn: (message: string) => void): OutputValidator | null {
+  const schema = spec.outputSchema as JSONSchema;
+  let validator = outputValidators.get(schema);
+  if (validator !== undefined) return validator;
+  try {
+    const validate = compileJsonSchemaValidator(schema, spec.slug);
+    validator = (data) => {
+      if (!isPlainObject(data)) {
+        return {
+          success: false,
+          problem: `it is ${data === null ? 'null' : Array.isArray(data) ? 'an array' : `a ${typeof data}`}, not an object`,
+        };
+      }
+      const result = validate(data);
+      if (result.success) return { success: true };
+      const issues = result.issues.slice(0, 5).map(({ path, message }) => `${path || '(root)'}: ${message}`);
+      if (result.issues.length > 5) issues.push(`${result.issues.length - 5} more`);
+      return { success: false, problem: issues.join('; ') };
+    };
+  } catch (error) {
+    warn(
+      `toolmux server: ${spec.slug} is listed over MCP without its output schema, which cannot be compiled (${error instanceof Error ? error.message : String(error)}).`,
+    );
+    validator = null;
+  }
+  outputValidators.set(schema, validator);
+  return validator;
+}
+
+/**
+ * A toolmux result as an MCP tool result: the text the model reads, plus `structuredContent` for a
+ * tool with an output schema. A failed call is `isError` without structured content (clients accept
+ * that from any tool). A successful result that breaks the declared schema cannot be sent as
+ * structured content (validating clients refuse the whole call), so it goes as text the model can
+ * still read, marked `isError` as the protocol requires of a result without structured content.
+ */
+function callToolResultOf(
+  result: ToolResult,
+  validator: OutputValidator | undefined,
+  warn: (message: string) => void,
+  slug: string,
+): CallToolResult {
+  const text = formatToolResultForModel(result);
+  if (!result.successful) return { content: [{ type: 'text', text }], isError: true };
+  if (!validator) return { content: [{ type: 'text', text }] };
+  const checked = validator(result.data);
+  if (checked.success) {
+    return { content: [{ type: 'text', text }], structuredContent: result.data as Record<string, unknown> };
+  }
+  warn(
+    `toolmux server: ${slug} returned a result that does not match its output schema (${checked.problem}); the MCP client got it as text with isError.`,
+  );
+  return {
+    content: [
+      {
+        type: 'text',
+        text: `${slug} ran, but its result does not match the tool's declared output schema (${checked.problem}), so it is given as text. Do not run it again just because of this. The result:\n${text}`,
+      },
+    ],
+    isError: true,
+  };
 }
 
 /** What `tools/list` answers for a session, built once per cache entry. */
 interface McpToolView {
   tools: McpTool[];
-  /** Tools that declare an object output schema: their results carry `structuredContent`. */
-  structured: Set<string>;
+  /** Validators of the tools that list an object output schema: their results carry `structuredContent`. */
+  validators: Map<string, OutputValidator>;
 }
 
 /**
@@ -99,13 +261,48 @@ interface McpToolView {
 export class McpEndpoint {
   readonly #options: McpEndpointOptions;
   readonly #views = new WeakMap<CachedSession, McpToolView>();
+  readonly #origins: { any: boolean; origins: Set<string> };
+  readonly #pageSize: number;
+  readonly #maxBatchSize: number;
+  readonly #maxBatchResponseBytes: number;
 
+  /** @throws {ToolMuxError} `INVALID_REQUEST` for an option that is not usable, naming it. */
   constructor(options: McpEndpointOptions) {
     this.#options = options;
+    this.#origins = originsOf(options.allowedOrigins ?? [], options.baseUrl);
+    this.#pageSize = positiveInteger(options.toolsPageSize, MCP_DEFAULTS.toolsPageSize, 'toolsPageSize');
+    this.#maxBatchSize = positiveInteger(options.maxBatchSize, MCP_DEFAULTS.maxBatchSize, 'maxBatchSize');
+    this.#maxBatchResponseBytes = positiveInteger(
+      options.maxBatchResponseBytes,
+      MCP_DEFAULTS.maxBatchResponseBytes,
+      'maxBatchResponseBytes',
+    );
+  }
+
+  /**
+   * 403 for a request from a web page of an origin that is not allowed (Streamable HTTP: servers
+   * must validate `Origin`, against DNS rebinding); undefined when the request may go on.
+   */
+  #refuseOrigin(request: Request): Response | undefined {
+    const origin = request.headers.get('origin');
+    if (origin === null || this.#origins.any || this.#origins.origins.has(origin)) return undefined;
+    return httpRpcError(
+      403,
+      -32000,
+      `Origin "${origin.slice(0, 200)}" may not call this MCP endpoint. Allow it with createServer({ mcp: { allowedOrigins: ["${origin.slice(0, 200)}"] } }) (or mcp.allowedOrigins in the config file).`,
+      'ORIGIN_NOT_ALLOWED',
+    );
+  }
+
+  /** `GET` / `DELETE /mcp/:sessionId`: no SSE stream and no session to end in a stateless server. */
+  handleOther(request: Request): Response {
+    return this.#refuseOrigin(request) ?? mcpMethodNotAllowed();
   }
 
   /** Answers `POST /mcp/:sessionId`. */
   async handlePost(request: Request, sessionId: string): Promise<Response> {
+    const refused = this.#refuseOrigin(request);
+    if (refused) return refused;
     const authorization = request.headers.get('authorization');
     if (!authorization || !/^bearer\s+\S/i.test(authorization)) {
       return unauthorized(
@@ -173,47 +370,130 @@ export class McpEndpoint {
 
     const batch = Array.isArray(payload);
     const messages: unknown[] = Array.isArray(payload) ? payload : [payload];
-    if (messages.length === 0) {
-      return httpRpcError(400, ErrorCode.InvalidRequest, 'Empty JSON-RPC batch.', 'INVALID_REQUEST');
+    if (batch) {
+      const refusedBatch = this.#refuseBatch(
+        messages,
+        protocolVersion ?? DEFAULT_NEGOTIATED_PROTOCOL_VERSION,
+      );
+      if (refusedBatch) return refusedBatch;
     }
-    const responses: unknown[] = [];
+    // The answer is built as text, so that a batch's size is known before it is all in memory.
+    const responses: string[] = [];
+    let responseBytes = 2;
+    let overflowed = false;
+    const respond = (response: unknown, id: JsonRpcId) => {
+      let json: string;
+      if (!batch) json = JSON.stringify(response);
+      else if (overflowed) json = JSON.stringify(this.#tooLarge(id, false));
+      else {
+        json = JSON.stringify(response);
+        if (responseBytes + Buffer.byteLength(json) + 1 > this.#maxBatchResponseBytes) {
+          overflowed = true;
+          json = JSON.stringify(this.#tooLarge(id, true));
+        }
+      }
+      responseBytes += Buffer.byteLength(json) + 1;
+      responses.push(json);
+    };
     for (const message of messages) {
       const parsed = JSONRPCMessageSchema.safeParse(message);
       if (!parsed.success) {
         const id =
           isPlainObject(message) && (typeof message.id === 'string' || typeof message.id === 'number');
-        responses.push(
-          rpcError(
-            id ? (message as { id: string | number }).id : null,
-            ErrorCode.InvalidRequest,
-            'Invalid JSON-RPC message.',
-          ),
-        );
+        const messageId = id ? (message as { id: string | number }).id : null;
+        respond(rpcError(messageId, ErrorCode.InvalidRequest, 'Invalid JSON-RPC message.'), messageId);
         continue;
       }
       const value = parsed.data;
       // Notifications (initialized, cancelled) and responses need no answer from a stateless server.
       if (!('method' in value) || !('id' in value)) continue;
-      responses.push(await this.#answer(value as JSONRPCRequest, entry, request.signal));
+      const rpcRequest = value as JSONRPCRequest;
+      // Past the response limit, the batch's remaining requests are answered without being run.
+      if (overflowed) respond(undefined, rpcRequest.id);
+      else respond(await this.#answer(rpcRequest, entry, request.signal), rpcRequest.id);
     }
     if (responses.length === 0) return new Response(null, { status: 202 });
-    return new Response(JSON.stringify(batch ? responses : responses[0]), {
+    return new Response(batch ? `[${responses.join(',')}]` : responses[0], {
       status: 200,
       headers: JSON_HEADERS,
     });
   }
 
+  /** A 400 for a batch this endpoint does not run (protocol version, size, initialize inside). */
+  #refuseBatch(messages: unknown[], protocolVersion: string): Response | undefined {
+    if (protocolVersion >= NO_BATCH_PROTOCOL_VERSION) {
+      return httpRpcError(
+        400,
+        ErrorCode.InvalidRequest,
+        `JSON-RPC batches are not part of MCP ${protocolVersion} (removed in ${NO_BATCH_PROTOCOL_VERSION}): send one message per request.`,
+        'INVALID_REQUEST',
+      );
+    }
+    if (messages.length === 0) {
+      return httpRpcError(400, ErrorCode.InvalidRequest, 'Empty JSON-RPC batch.', 'INVALID_REQUEST');
+    }
+    if (messages.length > this.#maxBatchSize) {
+      return httpRpcError(
+        400,
+        ErrorCode.InvalidRequest,
+        `A JSON-RPC batch of ${messages.length} messages is over the limit of ${this.#maxBatchSize}: send at most ${this.#maxBatchSize} per request.`,
+        'INVALID_REQUEST',
+      );
+    }
+    if (messages.some((message) => isPlainObject(message) && message.method === 'initialize')) {
+      return httpRpcError(
+        400,
+        ErrorCode.InvalidRequest,
+        'initialize must not be part of a JSON-RPC batch: send it alone.',
+        'INVALID_REQUEST',
+      );
+    }
+    return undefined;
+  }
+
+  /** The error in place of a response that would take a batch's answer over the limit. */
+  #tooLarge(id: JsonRpcId, ran: boolean) {
+    return rpcError(
+      id,
+      ErrorCode.InvalidRequest,
+      `The answer to this batch would be over ${this.#maxBatchResponseBytes} bytes: ${ran ? 'this request ran, but its response is left out' : 'this request was not run'}. Send fewer requests per batch, or this one alone.`,
+      { code: 'RESPONSE_TOO_LARGE' },
+    );
+  }
+
   #view(entry: CachedSession): McpToolView {
     let view = this.#views.get(entry);
     if (!view) {
-      const tools = entry.specs().map(mcpToolOf);
-      view = {
-        tools,
-        structured: new Set(tools.filter((tool) => tool.outputSchema).map((tool) => tool.name)),
-      };
+      const validators = new Map<string, OutputValidator>();
+      const tools = entry.specs().map((spec) => {
+        const tool = mcpToolOf(spec);
+        if (!tool.outputSchema) return tool;
+        const validator = outputValidatorOf(spec, this.#options.onWarning);
+        if (validator) validators.set(tool.name, validator);
+        else delete tool.outputSchema;
+        return tool;
+      });
+      view = { tools, validators };
       this.#views.set(entry, view);
     }
     return view;
+  }
+
+  /** One page of `tools/list`; undefined for a cursor this endpoint did not give out. */
+  #toolsPage(entry: CachedSession, cursor: unknown): { tools: McpTool[]; nextCursor?: string } | undefined {
+    const { tools } = this.#view(entry);
+    let offset = 0;
+    if (cursor !== undefined) {
+      const decoded = typeof cursor === 'string' ? toolsCursorOffset(cursor) : undefined;
+      if (decoded === undefined || decoded >= tools.length) return undefined;
+      offset = decoded;
+    }
+    const end = offset + this.#pageSize;
+    if (offset === 0 && end >= tools.length) return { tools };
+    return {
+      tools: tools.slice(offset, end),
+      ...(end < tools.length ? { nextCursor: toolsCursor(end) } : {}),
+    };
   }
 
   async #answer(message: JSONRPCRequest, entry: CachedSession, signal: AbortSignal): Promise<unknown> {
@@ -237,8 +517,17 @@ export class McpEndpoint {
         }
         case 'ping':
           return { jsonrpc: '2.0', id, result: {} };
-        case 'tools/list':
-          return { jsonrpc: '2.0', id, result: { tools: this.#view(entry).tools } };
+        case 'tools/list': {
+          const page = this.#toolsPage(entry, (message.params as { cursor?: unknown } | undefined)?.cursor);
+          if (!page) {
+            return rpcError(
+              id,
+              ErrorCode.InvalidParams,
+              'Invalid cursor: pass the nextCursor of the previous tools/list answer, or no cursor for the first page (the session may have changed: start again).',
+            );
+          }
+          return { jsonrpc: '2.0', id, result: page };
+        }
         case 'tools/call': {
           const call = CallToolRequestSchema.safeParse(message);
           if (!call.success) {
@@ -249,7 +538,12 @@ export class McpEndpoint {
           return {
             jsonrpc: '2.0',
             id,
-            result: callToolResultOf(result, this.#view(entry).structured.has(name)),
+            result: callToolResultOf(
+              result,
+              this.#view(entry).validators.get(name),
+              this.#options.onWarning,
+              name,
+            ),
           };
         }
         default:
