@@ -2,10 +2,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
-import type { PlainTool, Session } from '@toolmux/core';
+import { defineTool, defineToolkit, type PlainTool, type Session, ToolMux } from '@toolmux/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../server.js';
-import { createTestServer, TEST_API_KEY } from '../test-helpers.js';
+import { z } from 'zod';
+import { createServer, type RunningServer } from '../server.js';
+import { createTestServer, recordingLogger, TEST_API_KEY } from '../test-helpers.js';
 
 const { mux, server, sample } = createTestServer();
 let running: RunningServer;
@@ -599,5 +600,136 @@ describe('MCP tools/list pages', () => {
       await live.close();
       await paged.mux.close();
     }
+  });
+});
+
+describe('MCP results and output schemas (official client)', () => {
+  const counted = z.object({ count: z.number(), label: z.string() });
+  const shapes = defineToolkit({
+    slug: 'shapes',
+    name: 'Shapes',
+    description: 'Tools whose results match, or break, their output schema.',
+    tools: [
+      defineTool({
+        slug: 'SHAPES_GOOD',
+        description: 'Returns what its output schema says.',
+        inputSchema: z.object({}),
+        outputSchema: counted,
+        execute: () => ({ count: 1, label: 'one' }),
+      }),
+      defineTool({
+        slug: 'SHAPES_WRONG_SHAPE',
+        description: 'Returns an object of the wrong shape.',
+        inputSchema: z.object({}),
+        outputSchema: counted,
+        execute: () => ({ count: 'one' }) as never,
+      }),
+      defineTool({
+        slug: 'SHAPES_NOT_OBJECT',
+        description: 'Returns a string, an array or null despite its object output schema.',
+        inputSchema: z.object({ kind: z.enum(['string', 'array', 'null']) }),
+        outputSchema: counted,
+        execute: ({ kind }) => (kind === 'string' ? 'seven' : kind === 'array' ? [7] : null) as never,
+      }),
+      defineTool({
+        slug: 'SHAPES_FAILS',
+        description: 'Always fails.',
+        inputSchema: z.object({}),
+        outputSchema: counted,
+        execute: () => {
+          throw new Error('the shape service is down');
+        },
+      }),
+      defineTool({
+        slug: 'SHAPES_BROKEN_SCHEMA',
+        description: 'Declares an output schema that cannot be compiled.',
+        inputSchema: z.object({}),
+        outputSchema: { type: 'object', properties: { x: { $ref: '#/$defs/missing' } } },
+        execute: () => ({ x: 1 }),
+      }),
+    ],
+  });
+  const logger = recordingLogger();
+  const mux = new ToolMux({ toolkits: [shapes], store: ':memory:', logger });
+  const server = createServer({ toolmux: mux, apiKey: TEST_API_KEY, logger });
+  let live: RunningServer;
+  let client: Client;
+
+  beforeAll(async () => {
+    live = await server.serve({ port: 0 });
+    const session = await mux.create('user_shapes', { toolkits: ['shapes'], sessionPreset: 'DIRECT_TOOLS' });
+    client = new Client({ name: 'shapes-test', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${live.url}/mcp/${session.sessionId}`), {
+        requestInit: { headers: session.mcp.headers },
+      }),
+    );
+    clients.push(client);
+  });
+
+  afterAll(async () => {
+    await live.close();
+    await mux.close();
+  });
+
+  const callTool = async (name: string, args: Record<string, unknown> = {}) => {
+    await client.listTools(); // the client validates results against the schemas it listed
+    return (await client.callTool({ name, arguments: args })) as CallToolResult;
+  };
+
+  it('sends a matching result as structuredContent', async () => {
+    const result = await callTool('SHAPES_GOOD');
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toEqual({ count: 1, label: 'one' });
+  });
+
+  it('sends a result of the wrong shape as readable text with isError, and logs a warning', async () => {
+    const result = await callTool('SHAPES_WRONG_SHAPE');
+    expect(result.isError).toBe(true);
+    expect(result.structuredContent).toBeUndefined();
+    expect(text(result)).toContain("does not match the tool's declared output schema");
+    expect(text(result)).toContain('count: must be number');
+    expect(text(result)).toContain('label: is required');
+    expect(text(result)).toContain('"count":"one"');
+    expect(logger.warnings).toContainEqual(
+      expect.stringContaining('SHAPES_WRONG_SHAPE returned a result that does not match'),
+    );
+  });
+
+  it('sends a result that is not an object the same way', async () => {
+    for (const [kind, shown, problem] of [
+      ['string', 'seven', 'it is a string, not an object'],
+      ['array', '[7]', 'it is an array, not an object'],
+      ['null', 'null', 'it is null, not an object'],
+    ] as const) {
+      const result = await callTool('SHAPES_NOT_OBJECT', { kind });
+      expect(result.isError).toBe(true);
+      expect(result.structuredContent).toBeUndefined();
+      expect(text(result)).toContain(problem);
+      expect(text(result)).toContain(shown);
+    }
+  });
+
+  it('sends failures of a tool with an output schema as isError, which the client accepts', async () => {
+    const failed = await callTool('SHAPES_FAILS');
+    expect(failed.isError).toBe(true);
+    expect(text(failed)).toContain('the shape service is down');
+    const invalid = await callTool('SHAPES_NOT_OBJECT', { kind: 'number' });
+    expect(invalid.isError).toBe(true);
+    expect(text(invalid)).toContain('TOOL_ARGUMENTS_INVALID');
+  });
+
+  it('lists a tool whose output schema cannot be compiled without it, and returns its result as text', async () => {
+    const { tools } = await client.listTools();
+    const byName = new Map(tools.map((tool) => [tool.name, tool]));
+    expect(byName.get('SHAPES_GOOD')!.outputSchema).toBeDefined();
+    expect(byName.get('SHAPES_BROKEN_SCHEMA')!.outputSchema).toBeUndefined();
+    expect(logger.warnings).toContainEqual(
+      expect.stringContaining('SHAPES_BROKEN_SCHEMA is listed over MCP without its output schema'),
+    );
+    const result = await callTool('SHAPES_BROKEN_SCHEMA');
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toBeUndefined();
+    expect(JSON.parse(text(result))).toEqual({ x: 1 });
   });
 });
