@@ -199,7 +199,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       catalog,
       provider: this.provider,
       mcpUrl: (sessionId) => `${this.baseUrl}/mcp/${sessionId}`,
-      sessionToken: (sessionId) => deriveSessionToken(engine.key, sessionId),
+      sessionToken: (sessionId, version) => deriveSessionToken(engine.key, sessionId, version),
     };
   }
 
@@ -230,6 +230,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       config: normalized as unknown as Record<string, unknown>,
       configVersion: 1,
       tokenHash: hashToken(deriveSessionToken(engine.key, id)),
+      tokenVersion: 0,
       metadata: normalized.metadata,
       createdAt: now,
       updatedAt: now,

@@ -65,6 +65,7 @@ export type {
   SealedSecret,
   SealedSecretKind,
   SessionRecord,
+  SessionTokenRotation,
   Store,
 } from './store/types.js';
 export type {

@@ -4,8 +4,10 @@ import { z } from 'zod';
 import { defineTool } from './catalog/define.js';
 import { ToolMuxError } from './errors.js';
 import { MetaToolSlug } from './meta-tools/meta-tools.js';
+import { embeddedSession } from './session.js';
 import { createSampleToolkits } from './test/sample-toolkits.js';
 import { ToolMux } from './toolmux.js';
+import { hashToken } from './util/secret-key.js';
 
 const quiet = { debug() {}, warn() {}, error() {} };
 
@@ -123,6 +125,36 @@ describe('sessions', () => {
     expect(inspect(session, { depth: 10 })).not.toContain(token);
     const other = await mux.create('user_1');
     expect(other.mcp.headers.Authorization).not.toBe(session.mcp.headers.Authorization);
+  });
+
+  it('rotate their MCP token: a new token, stored as its hash, that use() shows; nothing else changes', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks'], metadata: { bot: 'support' } });
+    const stale = await mux.use(session.sessionId);
+    const before = session.mcp;
+    const rotated = await session.rotateMcpToken();
+    expect(rotated.url).toBe(before.url);
+    expect(rotated.headers.Authorization).toMatch(/^Bearer tmx_st_[A-Za-z0-9_-]{43}$/);
+    expect(rotated.headers.Authorization).not.toBe(before.headers.Authorization);
+    expect(session.mcp).toEqual(rotated);
+    const resumed = await mux.use(session.sessionId);
+    expect(resumed.mcp).toEqual(rotated);
+    expect(resumed.configVersion).toBe(1);
+    expect(resumed.metadata).toEqual({ bot: 'support' });
+    const stored = await embeddedSession(resumed).storedTokenHash();
+    expect(stored).toBe(hashToken(rotated.headers.Authorization.slice('Bearer '.length)));
+
+    // A session object resumed before the rotation rotates after it: its token is the newest.
+    const again = await stale.rotateMcpToken();
+    expect([before, rotated].map((mcp) => mcp.headers.Authorization)).not.toContain(
+      again.headers.Authorization,
+    );
+    expect((await mux.use(session.sessionId)).mcp).toEqual(again);
+    const concurrent = await Promise.all([session.rotateMcpToken(), stale.rotateMcpToken()]);
+    expect(new Set(concurrent.map((mcp) => mcp.headers.Authorization)).size).toBe(2);
+    expect(concurrent.map((mcp) => mcp.headers.Authorization)).toContain(
+      (await mux.use(session.sessionId)).mcp.headers.Authorization,
+    );
   });
 });
 

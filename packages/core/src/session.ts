@@ -32,6 +32,7 @@ import type { ExecuteOptions, Provider, ToolSpec } from './provider.js';
 import { shapeInputSchema } from './schema/shape.js';
 import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
+import { hashToken } from './util/secret-key.js';
 
 /** A toolkit as `session.toolkits()` lists it. */
 export interface SessionToolkit {
@@ -53,7 +54,7 @@ export interface SessionRuntime {
   catalog: Catalog;
   provider: Provider<unknown>;
   mcpUrl: (sessionId: string) => string;
-  sessionToken: (sessionId: string) => string;
+  sessionToken: (sessionId: string, version: number) => string;
 }
 
 /** How many tools one TOOLMUX_SEARCH_TOOLS query returns. */
@@ -98,6 +99,16 @@ export interface Session<TCollection = unknown> {
   readonly metadata: Readonly<Record<string, string>>;
   /** The per-session MCP endpoint and the headers that authenticate to it (this session only). */
   readonly mcp: { url: string; headers: { Authorization: string } };
+  /**
+   * Replaces the session's MCP token and returns the new `mcp` (URL and headers). The old token stops
+   * working at once, on every server instance sharing the store; the session, its config and its log
+   * stay as they were. Session objects resumed before the rotation (here or elsewhere) still show the
+   * old token in `mcp`: resume the session again to read the new one.
+   *
+   * @example
+   * const { url, headers } = await session.rotateMcpToken(); // hand these to the MCP client again
+   */
+  rotateMcpToken(): Promise<{ url: string; headers: { Authorization: string } }>;
   /**
    * The session's tools as the provider's native collection (a Vercel `ToolSet`, OpenAI Agents
    * `FunctionTool[]`, LangChain tools, or plain tools by default).
@@ -145,6 +156,7 @@ export class EmbeddedSession<TCollection = unknown> implements Session<TCollecti
   #config: NormalizedSessionConfig;
   #configVersion: number;
   #metadata: Record<string, string>;
+  #tokenVersion: number;
   #visible: Map<string, Tool> | undefined;
   #tools: TCollection | undefined;
   #metaRuntime: Map<string, Tool> | undefined;
@@ -161,6 +173,7 @@ export class EmbeddedSession<TCollection = unknown> implements Session<TCollecti
     this.#config = record.config as unknown as NormalizedSessionConfig;
     this.#configVersion = record.configVersion;
     this.#metadata = record.metadata;
+    this.#tokenVersion = record.tokenVersion;
     this.#customTools = custom.tools;
     this.#customToolkits = custom.toolkits;
   }
@@ -183,8 +196,51 @@ export class EmbeddedSession<TCollection = unknown> implements Session<TCollecti
   get mcp(): { url: string; headers: { Authorization: string } } {
     return {
       url: this.#runtime.mcpUrl(this.sessionId),
-      headers: { Authorization: `Bearer ${this.#runtime.sessionToken(this.sessionId)}` },
+      headers: {
+        Authorization: `Bearer ${this.#runtime.sessionToken(this.sessionId, this.#tokenVersion)}`,
+      },
     };
+  }
+
+  /**
+   * Replaces the session's MCP token (the next token version) and returns the new `mcp`. When another
+   * rotation wins the race, this one rotates again after it, so the token returned is always the
+   * newest. Throws `SESSION_NOT_FOUND` if the session is gone.
+   */
+  async rotateMcpToken(): Promise<{ url: string; headers: { Authorization: string } }> {
+    const { store } = this.#runtime;
+    let current = this.#tokenVersion;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const next = current + 1;
+      const rotated = await store.rotateSessionToken(this.sessionId, {
+        expectedTokenVersion: current,
+        tokenVersion: next,
+        tokenHash: hashToken(this.#runtime.sessionToken(this.sessionId, next)),
+      });
+      if (rotated) {
+        this.#tokenVersion = rotated.tokenVersion;
+        return this.mcp;
+      }
+      const stored = await store.getSession(this.sessionId);
+      if (!stored) {
+        throw new ToolMuxError({ code: 'SESSION_NOT_FOUND', message: `No session "${this.sessionId}".` });
+      }
+      current = stored.tokenVersion;
+    }
+    throw new ToolMuxError({
+      code: 'SESSION_VERSION_CONFLICT',
+      message: `The MCP token of session "${this.sessionId}" is being rotated by other callers at the same time; try again.`,
+    });
+  }
+
+  /**
+   * The hash of the session's current MCP token as stored (undefined if the session is gone): read
+   * on every request to the MCP endpoint, so a rotation through any instance counts at once.
+   *
+   * @internal the server's MCP endpoint
+   */
+  storedTokenHash(): Promise<string | undefined> {
+    return this.#runtime.store.getSessionTokenHash(this.sessionId);
   }
 
   /** Tools the session may run (its toolkits, tools and tags filters applied), by slug. */

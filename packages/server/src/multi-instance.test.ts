@@ -148,6 +148,34 @@ describe.skipIf(skipPostgres !== undefined)(`two instances on one PostgreSQL ${s
     }
   });
 
+  it('rotates a session’s MCP token on one instance: the old token stops working on both at once', async () => {
+    const session = (
+      await api(first!, 'POST', '/sessions', {
+        user_id: 'user_rotate',
+        config: { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' },
+      })
+    ).json;
+    const list = (instance: Instance, headers: Record<string, string>) =>
+      fetch(on(instance, session.mcp.url), {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      }).then((response) => response.status);
+    // Both instances have the session cached (the TTL is 2 s) with its first token.
+    for (const instance of [first!, second!]) expect(await list(instance, session.mcp.headers)).toBe(200);
+
+    const rotated = await api(second!, 'POST', `/sessions/${session.session_id}/mcp-token/rotate`);
+    expect(rotated.status).toBe(200);
+    expect(rotated.json.url).toBe(session.mcp.url);
+    expect(rotated.json.headers.Authorization).not.toBe(session.mcp.headers.Authorization);
+    for (const instance of [first!, second!]) {
+      expect(await list(instance, session.mcp.headers)).toBe(401);
+      expect(await list(instance, rotated.json.headers)).toBe(200);
+    }
+    expect((await api(first!, 'GET', `/sessions/${session.session_id}`)).json.mcp).toEqual(rotated.json);
+    expect((await api(first!, 'POST', '/sessions/ses_nope/mcp-token/rotate')).status).toBe(404);
+  });
+
   it('completes an OAuth connection started on one instance when the callback lands on the other', async () => {
     const config = await api(first!, 'POST', '/auth-configs', {
       toolkit: 'octo',

@@ -1,26 +1,18 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Provider, Session, ToolMux, ToolSpec } from '@toolmux/core';
-import { exposedToolSpecs } from '@toolmux/core/internal';
+import { type Provider, type Session, type ToolMux, ToolMuxError, type ToolSpec } from '@toolmux/core';
+import { EmbeddedSession, exposedToolSpecs, hashToken, tokenMatches } from '@toolmux/core/internal';
 
 /** A resumed session and what the server derives from it once. */
 export class CachedSession {
   readonly session: Session<unknown>;
   readonly expiresAt: number;
-  readonly #authorizationHash: Buffer;
+  /** SHA-256 (hex) of the token the session had when it was resumed. */
+  readonly tokenHash: string;
   #specs: ToolSpec[] | undefined;
 
   constructor(session: Session<unknown>, expiresAt: number) {
     this.session = session;
     this.expiresAt = expiresAt;
-    this.#authorizationHash = sha256(session.mcp.headers.Authorization);
-  }
-
-  /**
-   * True when `authorization` is this session's `Authorization` header (`Bearer <session token>`).
-   * Compares SHA-256 digests in constant time, so neither the length nor a prefix of the token leaks.
-   */
-  authorizes(authorization: string): boolean {
-    return timingSafeEqual(sha256(authorization), this.#authorizationHash);
+    this.tokenHash = hashToken(session.mcp.headers.Authorization.slice('Bearer '.length));
   }
 
   /** The session's exposed tools, computed once per cache entry. */
@@ -28,10 +20,6 @@ export class CachedSession {
     this.#specs ??= exposedToolSpecs(this.session);
     return this.#specs;
   }
-}
-
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
 }
 
 export interface SessionCacheOptions {
@@ -85,6 +73,29 @@ export class SessionCache {
       if (oldest !== undefined) this.#entries.delete(oldest);
     }
     return loading;
+  }
+
+  /**
+   * The session if `authorization` (`Bearer <token>`) carries its current MCP token, else undefined.
+   * The token is checked against the hash in the store on every call, never against the cached
+   * session, so a token rotated through any instance stops working at once everywhere; an entry
+   * cached before that rotation is read again. Compares hashes in constant time.
+   * Throws `SESSION_NOT_FOUND` like `get()`.
+   */
+  async authorize(sessionId: string, authorization: string): Promise<CachedSession | undefined> {
+    const entry = await this.get(sessionId);
+    // A session of a remote ToolMux (a server in front of another) has only its resumed token.
+    const stored =
+      entry.session instanceof EmbeddedSession ? await entry.session.storedTokenHash() : entry.tokenHash;
+    const token = /^Bearer (\S+)$/.exec(authorization)?.[1];
+    if (stored === undefined) {
+      this.invalidate(sessionId);
+      throw new ToolMuxError({ code: 'SESSION_NOT_FOUND', message: `No session "${sessionId}".` });
+    }
+    if (token === undefined || !tokenMatches(token, stored)) return undefined;
+    if (entry.tokenHash === stored) return entry;
+    this.invalidate(sessionId);
+    return this.get(sessionId);
   }
 
   /** Forgets a session (after this instance changed it). */

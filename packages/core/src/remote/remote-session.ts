@@ -109,6 +109,16 @@ export class RemoteSession<TCollection = unknown> implements Session<TCollection
     return { url: this.#wire.mcp.url, headers: { ...this.#wire.mcp.headers } };
   }
 
+  /**
+   * Replaces the session's MCP token on the server (`POST /sessions/:id/mcp-token/rotate`) and
+   * returns the new `mcp`; the old token stops working at once on every instance.
+   */
+  async rotateMcpToken(): Promise<{ url: string; headers: { Authorization: string } }> {
+    const mcp = await this.#runtime.api.post<SessionWire['mcp']>(`${this.#path}/mcp-token/rotate`, {});
+    this.#wire = { ...this.#wire, mcp };
+    return this.mcp;
+  }
+
   tools(): Promise<TCollection> {
     this.#tools ??= this.#runtime.api
       .get<{ items: ToolSpecWire[] }>(`${this.#path}/tools`)

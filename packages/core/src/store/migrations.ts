@@ -301,6 +301,16 @@ export const MIGRATIONS: readonly Migration[] = [
       `,
     },
   },
+  {
+    version: 4,
+    name: 'session_token_versions',
+    // A session's MCP token is derived from the secret key, the session id and this version; rotating
+    // the token increments it (0: the token sessions had before rotation existed).
+    sql: {
+      sqlite: 'ALTER TABLE toolmux_sessions ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;',
+      postgres: 'ALTER TABLE toolmux_sessions ADD COLUMN token_version integer NOT NULL DEFAULT 0;',
+    },
+  },
 ];
 
 /** The table of each kind of record that holds encrypted values. */

@@ -25,6 +25,7 @@ import type {
   SealedSecretKind,
   SealedSecretsQuery,
   SessionRecord,
+  SessionTokenRotation,
   SessionUpdate,
   Store,
 } from './types.js';
@@ -44,7 +45,8 @@ export interface PostgresStoreOptions {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-const SESSION_COLUMNS = 'id, user_id, config, config_version, token_hash, metadata, created_at, updated_at';
+const SESSION_COLUMNS =
+  'id, user_id, config, config_version, token_hash, metadata, created_at, updated_at, token_version';
 const LOG_COLUMNS =
   'id, session_id, user_id, tool_slug, toolkit, connected_account_id, call_id, status, error_code, ' +
   'error_message, duration_ms, input, output, created_at';
@@ -56,6 +58,7 @@ function toSession(row: QueryResultRow): SessionRecord {
     config: row.config,
     configVersion: row.config_version,
     tokenHash: row.token_hash,
+    tokenVersion: row.token_version,
     metadata: row.metadata,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -268,7 +271,7 @@ export class PostgresStore implements Store {
   async insertSession(record: SessionRecord): Promise<void> {
     await this.query(
       'insert a session',
-      `INSERT INTO toolmux_sessions (${SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      `INSERT INTO toolmux_sessions (${SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [
         record.id,
         record.userId,
@@ -278,8 +281,35 @@ export class PostgresStore implements Store {
         JSON.stringify(record.metadata),
         record.createdAt,
         record.updatedAt,
+        record.tokenVersion,
       ],
     );
+  }
+
+  async rotateSessionToken(
+    id: string,
+    { expectedTokenVersion, tokenVersion, tokenHash }: SessionTokenRotation,
+  ): Promise<SessionRecord | undefined> {
+    const updated = await this.query(
+      'rotate a session token',
+      'UPDATE toolmux_sessions SET token_version = $1, token_hash = $2 ' +
+        `WHERE id = $3 AND token_version = $4 RETURNING ${SESSION_COLUMNS}`,
+      [tokenVersion, tokenHash, id, expectedTokenVersion],
+    );
+    if (updated[0]) return toSession(updated[0]);
+    if ((await this.getSessionTokenHash(id)) === undefined) throw sessionNotFoundError(id);
+    return undefined;
+  }
+
+  /** On the path of every MCP request: a named statement, parsed once per pooled connection. */
+  async getSessionTokenHash(id: string): Promise<string | undefined> {
+    const rows = await this.query(
+      'read a session token',
+      'SELECT token_hash FROM toolmux_sessions WHERE id = $1',
+      [id],
+      'toolmux_session_token_hash',
+    );
+    return rows[0]?.token_hash;
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {

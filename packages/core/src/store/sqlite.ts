@@ -27,6 +27,7 @@ import type {
   SealedSecretKind,
   SealedSecretsQuery,
   SessionRecord,
+  SessionTokenRotation,
   SessionUpdate,
   Store,
 } from './types.js';
@@ -41,7 +42,8 @@ export interface SqliteStoreOptions {
 
 type Row = Record<string, unknown>;
 
-const SESSION_COLUMNS = 'id, user_id, config, config_version, token_hash, metadata, created_at, updated_at';
+const SESSION_COLUMNS =
+  'id, user_id, config, config_version, token_hash, metadata, created_at, updated_at, token_version';
 const LOG_COLUMNS =
   'id, session_id, user_id, tool_slug, toolkit, connected_account_id, call_id, status, error_code, ' +
   'error_message, duration_ms, input, output, created_at';
@@ -67,8 +69,13 @@ const ACCOUNT_CHANGE_COLUMNS = {
 function prepareStatements(database: DatabaseSync) {
   return {
     insertSession: database.prepare(
-      `INSERT INTO toolmux_sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO toolmux_sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    rotateSessionToken: database.prepare(
+      'UPDATE toolmux_sessions SET token_version = ?, token_hash = ? ' +
+        `WHERE id = ? AND token_version = ? RETURNING ${SESSION_COLUMNS}`,
+    ),
+    getSessionTokenHash: database.prepare('SELECT token_hash FROM toolmux_sessions WHERE id = ?'),
     getSession: database.prepare(`SELECT ${SESSION_COLUMNS} FROM toolmux_sessions WHERE id = ?`),
     updateSession: database.prepare(
       'UPDATE toolmux_sessions SET config = ?, metadata = ?, config_version = config_version + 1, updated_at = ? ' +
@@ -197,6 +204,7 @@ function toSession(row: Row): SessionRecord {
     config: JSON.parse(row.config as string) as Record<string, unknown>,
     configVersion: row.config_version as number,
     tokenHash: row.token_hash as string,
+    tokenVersion: row.token_version as number,
     metadata: JSON.parse(row.metadata as string) as Record<string, string>,
     createdAt: new Date(row.created_at as number),
     updatedAt: new Date(row.updated_at as number),
@@ -298,8 +306,28 @@ export class SqliteStore implements Store {
         JSON.stringify(record.metadata),
         record.createdAt.getTime(),
         record.updatedAt.getTime(),
+        record.tokenVersion,
       );
     });
+  }
+
+  async rotateSessionToken(
+    id: string,
+    { expectedTokenVersion, tokenVersion, tokenHash }: SessionTokenRotation,
+  ): Promise<SessionRecord | undefined> {
+    const { updated, current } = this.run('rotate a session token', () => {
+      const statements = this.prepared();
+      const updated = statements.rotateSessionToken.get(tokenVersion, tokenHash, id, expectedTokenVersion);
+      return { updated, current: updated ? undefined : statements.getSessionTokenHash.get(id) };
+    });
+    if (updated) return toSession(updated);
+    if (!current) throw sessionNotFoundError(id);
+    return undefined;
+  }
+
+  async getSessionTokenHash(id: string): Promise<string | undefined> {
+    const row = this.run('read a session token', () => this.prepared().getSessionTokenHash.get(id));
+    return row === undefined ? undefined : (row.token_hash as string);
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {

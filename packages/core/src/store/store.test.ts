@@ -124,6 +124,7 @@ function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
     },
     configVersion: 1,
     tokenHash: 'a'.repeat(64),
+    tokenVersion: 0,
     metadata: { team: 'growth' },
     createdAt: new Date('2024-02-29T12:34:56.789Z'),
     updatedAt: new Date('2024-02-29T12:34:56.789Z'),
@@ -433,6 +434,51 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
             'INVALID_REQUEST',
           );
         }
+      });
+    });
+
+    describe('rotateSessionToken', () => {
+      it('replaces version and hash, leaves the rest alone, and getSessionTokenHash reads it', async () => {
+        const record = session();
+        await store.insertSession(record);
+        expect(await store.getSessionTokenHash(record.id)).toBe(record.tokenHash);
+        const rotated = await store.rotateSessionToken(record.id, {
+          expectedTokenVersion: 0,
+          tokenVersion: 1,
+          tokenHash: 'b'.repeat(64),
+        });
+        expect(rotated).toEqual({ ...record, tokenVersion: 1, tokenHash: 'b'.repeat(64) });
+        expect(await store.getSession(record.id)).toEqual(rotated);
+        expect(await store.getSessionTokenHash(record.id)).toBe('b'.repeat(64));
+        expect(await store.getSessionTokenHash(newId('ses'))).toBeUndefined();
+      });
+
+      it('lets exactly one of two rotations from one version win; the other gets undefined', async () => {
+        const record = session();
+        await store.insertSession(record);
+        const results = await Promise.all(
+          ['c', 'd'].map((hash) =>
+            store.rotateSessionToken(record.id, {
+              expectedTokenVersion: 0,
+              tokenVersion: 1,
+              tokenHash: hash.repeat(64),
+            }),
+          ),
+        );
+        expect(results.filter((result) => result === undefined)).toHaveLength(1);
+        const winner = results.find((result) => result !== undefined)!;
+        expect(await store.getSessionTokenHash(record.id)).toBe(winner.tokenHash);
+      });
+
+      it('throws SESSION_NOT_FOUND for an unknown id', async () => {
+        await rejection(
+          store.rotateSessionToken(newId('ses'), {
+            expectedTokenVersion: 0,
+            tokenVersion: 1,
+            tokenHash: 'e',
+          }),
+          'SESSION_NOT_FOUND',
+        );
       });
     });
 

@@ -18,6 +18,17 @@ export interface Store {
    * version moved (someone else updated it first).
    */
   updateSession(id: string, update: SessionUpdate): Promise<SessionRecord>;
+  /**
+   * Replaces the session's token (its version and hash) if the stored token version is
+   * `expectedTokenVersion`; returns the new record, or undefined when the version moved (another
+   * rotation came first). Throws `ToolMuxError` `SESSION_NOT_FOUND` for an unknown id.
+   */
+  rotateSessionToken(id: string, rotation: SessionTokenRotation): Promise<SessionRecord | undefined>;
+  /**
+   * The stored token hash of a session, or undefined for an unknown id: what authenticates a request
+   * to the session's MCP endpoint, read on every one (so a rotation shows at once on every instance).
+   */
+  getSessionTokenHash(id: string): Promise<string | undefined>;
   /** Newest first. */
   listSessions(query: ListSessionsQuery): Promise<Page<SessionRecord>>;
 
@@ -254,6 +265,8 @@ export interface SessionRecord {
   configVersion: number;
   /** SHA-256 (hex) of the session token. */
   tokenHash: string;
+  /** Which token the session has: 0 at first, +1 on every rotation. */
+  tokenVersion: number;
   metadata: Record<string, string>;
   createdAt: Date;
   updatedAt: Date;
@@ -263,6 +276,13 @@ export interface SessionUpdate {
   config: Record<string, unknown>;
   metadata: Record<string, string>;
   expectedVersion: number;
+}
+
+export interface SessionTokenRotation {
+  expectedTokenVersion: number;
+  /** The new version (`expectedTokenVersion + 1`) and the hash of the token it derives. */
+  tokenVersion: number;
+  tokenHash: string;
 }
 
 export interface ListSessionsQuery {

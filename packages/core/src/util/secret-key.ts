@@ -57,11 +57,15 @@ export function resolveSecretKey(options: {
 
 const TOKEN_PREFIX = 'tmx_st_';
 
-/** The bearer token of a session: derived from the secret key, so it is never stored. */
-export function deriveSessionToken(key: Buffer, sessionId: string): string {
-  return (
-    TOKEN_PREFIX + createHmac('sha256', key).update(`toolmux.session-token\0${sessionId}`).digest('base64url')
-  );
+/**
+ * The bearer token of a session: derived from the secret key, the session id and the token version
+ * (which a rotation increments), so it is never stored. Version 0 is the token of a session that was
+ * never rotated.
+ */
+export function deriveSessionToken(key: Buffer, sessionId: string, version = 0): string {
+  const input =
+    version === 0 ? `toolmux.session-token\0${sessionId}` : `toolmux.session-token\0${sessionId}\0${version}`;
+  return TOKEN_PREFIX + createHmac('sha256', key).update(input).digest('base64url');
 }
 
 /** SHA-256 hex of a token: what the store keeps. */

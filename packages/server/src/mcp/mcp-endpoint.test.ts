@@ -210,6 +210,65 @@ describe('MCP authentication', () => {
   });
 });
 
+describe('MCP token rotation', () => {
+  async function status(sessionId: string, headers: Record<string, string>, target = server) {
+    const response = await target.fetch(
+      new Request(`http://localhost/mcp/${sessionId}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      }),
+    );
+    return response.status;
+  }
+
+  it('POST /api/v1/sessions/:id/mcp-token/rotate: the old token is refused at once, the new one works', async () => {
+    const session = await mux.create('user_rotate', { toolkits: ['tasks'] });
+    expect(await status(session.sessionId, session.mcp.headers)).toBe(200); // cached now
+    const response = await server.fetch(
+      new Request(`http://localhost/api/v1/sessions/${session.sessionId}/mcp-token/rotate`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_API_KEY}` },
+      }),
+    );
+    expect(response.status).toBe(200);
+    const rotated = (await response.json()) as { url: string; headers: { Authorization: string } };
+    expect(rotated.url).toBe(session.mcp.url);
+    expect(rotated.headers.Authorization).toMatch(/^Bearer tmx_st_/);
+    expect(rotated.headers.Authorization).not.toBe(session.mcp.headers.Authorization);
+    expect(await status(session.sessionId, session.mcp.headers)).toBe(401);
+    expect(await status(session.sessionId, rotated.headers)).toBe(200);
+    const client = await connect(session.sessionId, rotated.headers);
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+    await expect(connect(session.sessionId, session.mcp.headers)).rejects.toMatchObject({ code: 401 });
+  });
+
+  it('a rotation elsewhere (another instance on the store) counts at once, despite the session cache', async () => {
+    const session = await mux.create('user_rotate', { toolkits: ['tasks'] });
+    expect(await status(session.sessionId, session.mcp.headers)).toBe(200); // cached now, for 2 s
+    // The engine itself rotates: this server's cache is not told, as with another instance.
+    const rotated = await (await mux.use(session.sessionId)).rotateMcpToken();
+    expect(await status(session.sessionId, session.mcp.headers)).toBe(401);
+    expect(await status(session.sessionId, rotated.headers)).toBe(200);
+    expect(await status(session.sessionId, rotated.headers)).toBe(200);
+  });
+
+  it('the rotate route needs the API key and an existing session', async () => {
+    const rotate = (sessionId: string, headers: Record<string, string>) =>
+      server.fetch(
+        new Request(`http://localhost/api/v1/sessions/${sessionId}/mcp-token/rotate`, {
+          method: 'POST',
+          headers,
+        }),
+      );
+    expect((await rotate(meta.sessionId, meta.mcp.headers)).status).toBe(401);
+    const missing = await rotate('ses_doesnotexist', { authorization: `Bearer ${TEST_API_KEY}` });
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('SESSION_NOT_FOUND');
+    expect(await status(meta.sessionId, meta.mcp.headers)).toBe(200);
+  });
+});
+
 describe('MCP protocol edges', () => {
   async function rpc(body: string, headers: Record<string, string> = {}) {
     const response = await fetch(endpoint(meta.sessionId), {
@@ -392,7 +451,7 @@ describe('MCP batches', () => {
   });
 
   it('answers batches of 2025-03-26 (also assumed without the header), up to the batch size limit', async () => {
-    for (const headers of [{ 'mcp-protocol-version': '2025-03-26' }, {}]) {
+    for (const headers of [{ 'mcp-protocol-version': '2025-03-26' }, {}] as Record<string, string>[]) {
       const result = await rawPost(endpoint(direct.sessionId).href, [list(1), list(2)], {
         ...direct.mcp.headers,
         ...headers,

@@ -310,9 +310,9 @@ export class McpEndpoint {
         false,
       );
     }
-    let entry: CachedSession;
+    let entry: CachedSession | undefined;
     try {
-      entry = await this.#options.sessions.get(sessionId);
+      entry = await this.#options.sessions.authorize(sessionId, authorization);
     } catch (error) {
       if (ToolMuxError.isInstance(error) && error.code === 'SESSION_NOT_FOUND') {
         return httpRpcError(404, -32001, `No session "${sessionId}".`, 'SESSION_NOT_FOUND');
@@ -322,7 +322,7 @@ export class McpEndpoint {
       }
       throw error;
     }
-    if (!entry.authorizes(authorization)) {
+    if (!entry) {
       return unauthorized('The token is not valid for this session.', true);
     }
 

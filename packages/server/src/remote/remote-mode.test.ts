@@ -59,6 +59,28 @@ describe('remote mode: the same API over REST', () => {
     expect(resumed.config).toEqual(session.config);
   });
 
+  it('rotates the MCP token: the new one works over MCP at once, the old one is refused', async () => {
+    const session = await remote.create('user_remote_rotate', { toolkits: ['tasks'] });
+    const before = session.mcp;
+    const mcpStatus = async (headers: Record<string, string>) =>
+      (
+        await fetch(before.url, {
+          method: 'POST',
+          headers: { ...headers, 'content-type': 'application/json', accept: 'application/json' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+        })
+      ).status;
+    expect(await mcpStatus(before.headers)).toBe(200);
+    const rotated = await session.rotateMcpToken();
+    expect(rotated.url).toBe(before.url);
+    expect(rotated.headers.Authorization).not.toBe(before.headers.Authorization);
+    expect(session.mcp).toEqual(rotated);
+    expect((await remote.use(session.sessionId)).mcp).toEqual(rotated);
+    expect((await server.embedded.use(session.sessionId)).mcp).toEqual(rotated);
+    expect(await mcpStatus(before.headers)).toBe(401);
+    expect(await mcpStatus(rotated.headers)).toBe(200);
+  });
+
   it('hands out the same tools as an embedded session, and runs them on the server', async () => {
     const session = await remote.create('user_remote_2', {
       toolkits: ['tasks'],

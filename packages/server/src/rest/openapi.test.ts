@@ -53,6 +53,7 @@ describe('GET /api/v1/openapi.json', () => {
         'GET /api/v1/sessions',
         'GET /api/v1/sessions/{sessionId}',
         'PATCH /api/v1/sessions/{sessionId}',
+        'POST /api/v1/sessions/{sessionId}/mcp-token/rotate',
         'GET /api/v1/sessions/{sessionId}/tools',
         'POST /api/v1/sessions/{sessionId}/execute',
         'POST /api/v1/sessions/{sessionId}/search',

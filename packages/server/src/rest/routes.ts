@@ -39,6 +39,7 @@ import {
   SearchBody,
   SearchResultSchema,
   SessionListSchema,
+  SessionMcpSchema,
   SessionParams,
   SessionSchema,
   type SessionSummarySchema,
@@ -236,6 +237,21 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
         await session.update(body.config as SessionConfig);
         sessions.invalidate(session.sessionId);
         return sessionJson(session);
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/sessions/:sessionId/mcp-token/rotate',
+      operationId: 'rotateSessionMcpToken',
+      summary:
+        "Replace the session's MCP token and return the new MCP URL and headers (session.rotateMcpToken); the old token stops working at once, on every instance.",
+      tag: 'sessions',
+      params: SessionParams,
+      response: SessionMcpSchema,
+      handle: async ({ params }) => {
+        const mcp = await (await toolmux.use(params.sessionId)).rotateMcpToken();
+        sessions.invalidate(params.sessionId);
+        return mcp;
       },
     }),
     route({

@@ -160,6 +160,16 @@ export const UpdateSessionBody = component(
   }),
 );
 
+export const SessionMcpSchema = component(
+  'SessionMcp',
+  z.object({
+    url: z.string().describe('The MCP endpoint of this session (Streamable HTTP).'),
+    headers: z
+      .object({ Authorization: z.string() })
+      .describe('Send these to the MCP endpoint; the token works for this session only.'),
+  }),
+);
+
 export const SessionSchema = component(
   'Session',
   z.object({
@@ -168,12 +178,7 @@ export const SessionSchema = component(
     config_version: z.number().int(),
     config: z.record(z.string(), z.unknown()).describe('The normalized config as stored.'),
     metadata: z.record(z.string(), z.string()),
-    mcp: z.object({
-      url: z.string().describe('The MCP endpoint of this session (Streamable HTTP).'),
-      headers: z
-        .object({ Authorization: z.string() })
-        .describe('Send these to the MCP endpoint; the token works for this session only.'),
-    }),
+    mcp: SessionMcpSchema,
   }),
 );
 
