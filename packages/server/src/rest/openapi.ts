@@ -62,8 +62,10 @@ const mcpPath = {
     operationId: 'mcp',
     summary: 'MCP Streamable HTTP endpoint of one session (stateless, JSON responses).',
     description:
-      'JSON-RPC 2.0 messages of the Model Context Protocol: initialize, ping, tools/list, tools/call. ' +
-      'Authenticate with the session token from `Session.mcp.headers`; no other token is accepted.',
+      'JSON-RPC 2.0 messages of the Model Context Protocol: initialize, ping, tools/list (paged with ' +
+      '`cursor` / `nextCursor`), tools/call. Authenticate with the session token from ' +
+      '`Session.mcp.headers`; no other token is accepted. Batches (an array of messages) only under ' +
+      'protocol versions before 2025-06-18, at most `mcp.maxBatchSize` messages.',
     tags: ['mcp'],
     security: [{ sessionToken: [] }],
     requestBody: {
@@ -76,7 +78,9 @@ const mcpPath = {
         content: { 'application/json': { schema: { type: 'object' } } },
       },
       '202': { description: 'Notification accepted' },
+      '400': { description: 'Not JSON-RPC, or a batch that is refused (protocol version, size)' },
       '401': { description: 'Missing or wrong session token' },
+      '403': { description: 'A browser Origin that is not allowed (`mcp.allowedOrigins`)' },
       '404': { description: 'Unknown session' },
     },
   },
@@ -85,7 +89,10 @@ const mcpPath = {
     summary: 'Not offered: this server sends no server-initiated messages.',
     tags: ['mcp'],
     security: [],
-    responses: { '405': { description: 'Method not allowed' } },
+    responses: {
+      '403': { description: 'A browser Origin that is not allowed (`mcp.allowedOrigins`)' },
+      '405': { description: 'Method not allowed' },
+    },
   },
 };
 
