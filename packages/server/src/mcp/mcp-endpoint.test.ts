@@ -791,4 +791,61 @@ describe('MCP results and output schemas (official client)', () => {
     expect(result.structuredContent).toBeUndefined();
     expect(JSON.parse(text(result))).toEqual({ x: 1 });
   });
+
+  it('compiles the output schema of a remote SDK’s custom tool once, though each resume makes it anew', async () => {
+    const fresh = createTestServer({ sessionCacheTtlMs: 0 });
+    try {
+      const created = await fresh.server.fetch(
+        new Request('http://localhost/api/v1/sessions', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            user_id: 'user_declared',
+            config: {
+              sessionPreset: 'DIRECT_TOOLS',
+              experimental: {
+                customTools: [
+                  {
+                    slug: 'CRM_BROKEN_OUTPUT',
+                    name: 'Broken output',
+                    description: 'A declared tool whose output schema cannot be compiled.',
+                    toolkit: '',
+                    inputSchema: { type: 'object', properties: {} },
+                    outputSchema: { type: 'object', properties: { x: { $ref: '#/$defs/missing' } } },
+                    annotations: {},
+                    tags: [],
+                  },
+                ],
+              },
+            },
+          }),
+        }),
+      );
+      expect(created.status).toBe(201);
+      const session = (await created.json()) as {
+        session_id: string;
+        mcp: { headers: Record<string, string> };
+      };
+      for (let i = 0; i < 3; i++) {
+        const listed = await fresh.server.fetch(
+          new Request(`http://localhost/mcp/${session.session_id}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ...session.mcp.headers },
+            body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/list' }),
+          }),
+        );
+        const { result } = (await listed.json()) as {
+          result: { tools: Array<{ name: string; outputSchema?: unknown }> };
+        };
+        const declared = result.tools.find((tool) => tool.name === 'CRM_BROKEN_OUTPUT');
+        expect(declared).toBeDefined();
+        expect(declared!.outputSchema).toBeUndefined();
+      }
+      expect(fresh.logger.warnings.filter((warning) => warning.includes('CRM_BROKEN_OUTPUT'))).toHaveLength(
+        1,
+      );
+    } finally {
+      await fresh.mux.close();
+    }
+  });
 });

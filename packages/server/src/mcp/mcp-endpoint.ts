@@ -174,6 +174,12 @@ type OutputValidator = (data: unknown) => { success: true } | { success: false; 
 
 /** Output validators by output schema object: a tool's schema is compiled once, whatever the session. */
 const outputValidators = new WeakMap<object, OutputValidator | null>();
+/**
+ * The same by slug and schema text, for schemas that are new objects each time a session is resumed
+ * (custom tools declared by a remote SDK): compiled schemas stay in the validator for good, so each
+ * distinct one is compiled once.
+ */
+const outputValidatorsByText = new Map<string, OutputValidator | null>();
 
 /**
  * The validator of a tool's object output schema, compiled once; null when the schema cannot be
@@ -183,6 +189,12 @@ function outputValidatorOf(spec: ToolSpec, warn: (message: string) => void): Out
   const schema = spec.outputSchema as JSONSchema;
   let validator = outputValidators.get(schema);
   if (validator !== undefined) return validator;
+  const text = `${spec.slug}\0${JSON.stringify(schema)}`;
+  validator = outputValidatorsByText.get(text);
+  if (validator !== undefined) {
+    outputValidators.set(schema, validator);
+    return validator;
+  }
   try {
     const validate = compileJsonSchemaValidator(schema, spec.slug);
     validator = (data) => {
@@ -205,6 +217,7 @@ function outputValidatorOf(spec: ToolSpec, warn: (message: string) => void): Out
     validator = null;
   }
   outputValidators.set(schema, validator);
+  outputValidatorsByText.set(text, validator);
   return validator;
 }
 
