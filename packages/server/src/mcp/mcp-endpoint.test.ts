@@ -655,6 +655,14 @@ describe('MCP tools/list pages', () => {
       );
       expect(wrongType.body).toMatchObject({ id: 9, error: { code: -32602 } });
       expect(wrongType.body.error.message).toContain('Invalid cursor');
+      const nullCursor = await rawPost(
+        `${live.url}/mcp/${session.sessionId}`,
+        { jsonrpc: '2.0', id: 10, method: 'tools/list', params: { cursor: null } },
+        session.mcp.headers,
+      );
+      expect(nullCursor.body.result.tools.map((tool: { name: string }) => tool.name)).toEqual(
+        expected.slice(0, 2),
+      );
     } finally {
       await live.close();
       await paged.mux.close();

@@ -496,7 +496,8 @@ export class McpEndpoint {
   #toolsPage(entry: CachedSession, cursor: unknown): { tools: McpTool[]; nextCursor?: string } | undefined {
     const { tools } = this.#view(entry);
     let offset = 0;
-    if (cursor !== undefined) {
+    // No cursor (or a null one, which some clients send for "none") is the first page.
+    if (cursor !== undefined && cursor !== null) {
       const decoded = typeof cursor === 'string' ? toolsCursorOffset(cursor) : undefined;
       if (decoded === undefined || decoded >= tools.length) return undefined;
       offset = decoded;
