@@ -384,6 +384,8 @@ export class McpEndpoint {
     const batch = Array.isArray(payload);
     const messages: unknown[] = Array.isArray(payload) ? payload : [payload];
     if (batch) {
+      // A stateless server knows the negotiated version only from the MCP-Protocol-Version header,
+      // which clients send after initialize; without it the spec says to assume 2025-03-26.
       const refusedBatch = this.#refuseBatch(
         messages,
         protocolVersion ?? DEFAULT_NEGOTIATED_PROTOCOL_VERSION,
