@@ -3,8 +3,8 @@ import { dirname, join } from 'node:path';
 import { MetaToolSlug, ToolMux } from '@toolmux/core';
 import { type McpToolkit, mcpToolkit } from '@toolmux/toolkits';
 import { generateText, stepCountIs } from 'ai';
-import { MockLanguageModelV4 } from 'ai/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CallOptions, mockModel } from './test-model.js';
 import { VercelProvider } from './vercel-provider.js';
 
 const require = createRequire(import.meta.url);
@@ -39,7 +39,6 @@ describe('an MCP server mounted as a toolkit (mcpToolkit, @modelcontextprotocol/
       logger: quiet,
     });
     const session = await vercelMux.create('user_mcp', { toolkits: ['everything'] });
-    type CallOptions = Parameters<MockLanguageModelV4['doGenerate']>[0];
     const prompts: CallOptions[] = [];
     const usage = {
       inputTokens: { total: 10, noCache: 10, cacheRead: undefined, cacheWrite: undefined },
@@ -52,32 +51,30 @@ describe('an MCP server mounted as a toolkit (mcpToolkit, @modelcontextprotocol/
         input: { tools: [{ tool_slug: 'EVERYTHING_GET_SUM', arguments: { a: 19, b: 23 } }] },
       },
     ];
-    const model = new MockLanguageModelV4({
-      doGenerate: async (options) => {
-        prompts.push(options);
-        const call = script[prompts.length - 1];
-        if (!call) {
-          return {
-            content: [{ type: 'text', text: 'done' }],
-            finishReason: { unified: 'stop', raw: 'stop' },
-            usage,
-            warnings: [],
-          };
-        }
+    const model = mockModel(async (options) => {
+      prompts.push(options);
+      const call = script[prompts.length - 1];
+      if (!call) {
         return {
-          content: [
-            {
-              type: 'tool-call',
-              toolCallId: `call_${prompts.length}`,
-              toolName: call.toolName,
-              input: JSON.stringify(call.input),
-            },
-          ],
-          finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
+          content: [{ type: 'text', text: 'done' }],
+          finishReason: { unified: 'stop', raw: 'stop' },
           usage,
           warnings: [],
         };
-      },
+      }
+      return {
+        content: [
+          {
+            type: 'tool-call',
+            toolCallId: `call_${prompts.length}`,
+            toolName: call.toolName,
+            input: JSON.stringify(call.input),
+          },
+        ],
+        finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
+        usage,
+        warnings: [],
+      };
     });
     await generateText({
       model,

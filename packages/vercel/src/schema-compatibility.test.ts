@@ -8,11 +8,9 @@ import {
   toolkitFromOpenApi,
 } from '@toolmux/core/test';
 import { generateText, stepCountIs, type ToolSet } from 'ai';
-import { MockLanguageModelV4 } from 'ai/test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { VercelProvider } from './index.js';
-
-type CallOptions = Parameters<MockLanguageModelV4['doGenerate']>[0];
+import { type CallOptions, mockModel, sentStrict } from './test-model.js';
 
 const muxes: ToolMux<VercelProvider>[] = [];
 afterEach(async () => {
@@ -42,28 +40,26 @@ function jsonSchemaOf(tools: ToolSet, slug: string): Record<string, unknown> {
  */
 async function modelRequest(tools: ToolSet, toolCalls: Array<{ toolName: string; input: unknown }> = []) {
   const calls: CallOptions[] = [];
-  const model = new MockLanguageModelV4({
-    doGenerate: async (options) => {
-      calls.push(options);
-      const step = calls.length === 1 ? toolCalls : [];
-      return {
-        content:
-          step.length > 0
-            ? step.map((call, index) => ({
-                type: 'tool-call' as const,
-                toolCallId: `call_${index}`,
-                toolName: call.toolName,
-                input: JSON.stringify(call.input),
-              }))
-            : [{ type: 'text' as const, text: 'done' }],
-        finishReason: { unified: step.length > 0 ? 'tool-calls' : 'stop', raw: undefined },
-        usage: {
-          inputTokens: { total: 1, noCache: 1, cacheRead: undefined, cacheWrite: undefined },
-          outputTokens: { total: 1, text: 1, reasoning: undefined },
-        },
-        warnings: [],
-      };
-    },
+  const model = mockModel(async (options) => {
+    calls.push(options);
+    const step = calls.length === 1 ? toolCalls : [];
+    return {
+      content:
+        step.length > 0
+          ? step.map((call, index) => ({
+              type: 'tool-call' as const,
+              toolCallId: `call_${index}`,
+              toolName: call.toolName,
+              input: JSON.stringify(call.input),
+            }))
+          : [{ type: 'text' as const, text: 'done' }],
+      finishReason: { unified: step.length > 0 ? 'tool-calls' : 'stop', raw: undefined },
+      usage: {
+        inputTokens: { total: 1, noCache: 1, cacheRead: undefined, cacheWrite: undefined },
+        outputTokens: { total: 1, text: 1, reasoning: undefined },
+      },
+      warnings: [],
+    };
   });
   await generateText({ model, tools, stopWhen: stepCountIs(3), prompt: 'hi' });
   return calls;
@@ -94,7 +90,7 @@ function expectSentToModel(sent: CallOptions['tools'], tools: ToolSet) {
     expect(tool.type).toBe('function');
     if (tool.type !== 'function') continue;
     expect(tool.inputSchema).toEqual(jsonSchemaOf(tools, tool.name));
-    expect(tool.strict).toBe(tools[tool.name]!.strict);
+    expect(tool.strict).toBe(sentStrict(tools[tool.name]!.strict));
   }
 }
 

@@ -2,13 +2,11 @@ import { defineTool, defineToolkit, SessionPreset, type Tool, ToolMux, type Tool
 import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
 import { startTestServer, type TestServer } from '@toolmux/server/test';
 import { generateText, stepCountIs, type ToolSet } from 'ai';
-import { MockLanguageModelV4 } from 'ai/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { VercelProvider } from './index.js';
+import { type CallOptions, type GenerateResult, mockModel, strictFieldSent } from './test-model.js';
 
-type CallOptions = Parameters<MockLanguageModelV4['doGenerate']>[0];
-type GenerateResult = Awaited<ReturnType<MockLanguageModelV4['doGenerate']>>;
 /** A tool call the scripted model makes; `rawInput` sends text that is not JSON-encoded `input`. */
 type ToolCall = { toolName: string; input?: unknown; rawInput?: string; toolCallId?: string };
 
@@ -23,26 +21,24 @@ const usage: GenerateResult['usage'] = {
  */
 function scriptedModel(steps: Array<(options: CallOptions) => ToolCall[]>) {
   const calls: CallOptions[] = [];
-  const model = new MockLanguageModelV4({
-    doGenerate: async (options) => {
-      calls.push(options);
-      const step = steps[calls.length - 1];
-      if (!step) {
-        return {
-          content: [{ type: 'text', text: 'done' }],
-          finishReason: { unified: 'stop', raw: 'stop' },
-          usage,
-          warnings: [],
-        };
-      }
-      const content = step(options).map((call, index) => ({
-        type: 'tool-call' as const,
-        toolCallId: call.toolCallId ?? `call_${calls.length}_${index}`,
-        toolName: call.toolName,
-        input: call.rawInput ?? JSON.stringify(call.input),
-      }));
-      return { content, finishReason: { unified: 'tool-calls', raw: 'tool_calls' }, usage, warnings: [] };
-    },
+  const model = mockModel(async (options) => {
+    calls.push(options);
+    const step = steps[calls.length - 1];
+    if (!step) {
+      return {
+        content: [{ type: 'text', text: 'done' }],
+        finishReason: { unified: 'stop', raw: 'stop' },
+        usage,
+        warnings: [],
+      };
+    }
+    const content = step(options).map((call, index) => ({
+      type: 'tool-call' as const,
+      toolCallId: call.toolCallId ?? `call_${calls.length}_${index}`,
+      toolName: call.toolName,
+      input: call.rawInput ?? JSON.stringify(call.input),
+    }));
+    return { content, finishReason: { unified: 'tool-calls', raw: 'tool_calls' }, usage, warnings: [] };
   });
   return { model, calls };
 }
@@ -315,15 +311,26 @@ describe.each(modes)('VercelProvider in the AI SDK agent loop (%s)', (mode) => {
       ]);
       const controller = new AbortController();
       const answered: ToolResult[] = [];
+      // what each tool answered the framework (observed around `execute`, which every ai major calls)
+      const observed: ToolSet = Object.fromEntries(
+        Object.entries(tools).map(([name, tool]) => [
+          name,
+          {
+            ...tool,
+            execute: async (input: unknown, options: Parameters<NonNullable<typeof tool.execute>>[1]) => {
+              const output = await tool.execute!(input, options);
+              answered.push(output as ToolResult);
+              return output;
+            },
+          },
+        ]),
+      );
       const running = generateText({
         model: script.model,
-        tools,
+        tools: observed,
         stopWhen: stepCountIs(3),
         prompt: 'Wait for approval',
         abortSignal: controller.signal,
-        onToolExecutionEnd: ({ toolOutput }) => {
-          if (toolOutput.type === 'tool-result') answered.push(toolOutput.output as ToolResult);
-        },
       });
       const outcome = running.then(
         () => 'finished',
@@ -547,7 +554,7 @@ describe('VercelProvider({ strict: true })', () => {
       for (const tool of sent.values()) {
         expect(tool).toMatchObject({
           type: 'function',
-          strict: true,
+          ...strictFieldSent(true),
           inputSchema: { type: 'object', additionalProperties: false },
         });
       }
@@ -622,11 +629,11 @@ describe('VercelProvider({ strict: true })', () => {
       await generateText({ model: script.model, tools, stopWhen: stepCountIs(3), prompt: 'Count tags' });
       const sent = script.calls[0]!.tools!.find((tool) => tool.name === 'META_TAG_LOOKUP');
       expect(sent).toMatchObject({
-        strict: false,
+        ...strictFieldSent(false),
         inputSchema: { properties: { tags: { additionalProperties: { type: 'string' } } } },
       });
       expect(script.calls[0]!.tools!.find((tool) => tool.name === 'TOOLMUX_SEARCH_TOOLS')).toMatchObject({
-        strict: true,
+        ...strictFieldSent(true),
       });
       expect(toolResultTexts(script.calls[1])).toEqual(['{"count":2}']);
     });
