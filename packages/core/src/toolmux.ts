@@ -6,7 +6,7 @@ import type { SessionConfig } from './config/session-config.js';
 import { EmbeddedToolMux } from './embedded-toolmux.js';
 import { ToolMuxError } from './errors.js';
 import { type CollectionOf, PlainProvider, type Provider } from './provider.js';
-import { RemoteToolMux } from './remote/remote-toolmux.js';
+import { EMBEDDED_ONLY, RemoteToolMux } from './remote/remote-toolmux.js';
 import type { Session } from './session.js';
 import type { Store } from './store/types.js';
 import type { Logger } from './util/logger.js';
@@ -17,7 +17,9 @@ export interface ToolMuxOptions<P extends Provider<unknown>> {
   /**
    * Remote mode: the project API key of the toolmux server at `baseUrl`. With it, this ToolMux keeps
    * no store and no catalog of its own: every call goes to the server's REST API (custom tools of a
-   * session still run in this process). Without it, toolmux runs embedded.
+   * session still run in this process). Without it, toolmux runs embedded. Present but undefined or
+   * empty (`apiKey: process.env.TOOLMUX_API_KEY` with the variable unset) is an error, never a silent
+   * fallback to embedded; so is `baseUrl` alone, with neither `apiKey` nor `toolkits`/`store`.
    */
   apiKey?: string;
   /** The catalog: built-in toolkits (`@toolmux/toolkits`) and your own `defineToolkit()`s. @default [] */
@@ -163,6 +165,23 @@ export function embeddedEngineOf(
 }
 
 /**
+ * Which engine options ask for, never by a silent fallback: an `apiKey` key is remote mode even when
+ * its value is undefined or empty (`apiKey: process.env.TOOLMUX_API_KEY` with the variable unset is
+ * refused by the remote engine, naming the variable), and a `baseUrl` with nothing that configures an
+ * embedded engine (no `toolkits`, `store`, …) is an application that forgot its API key.
+ */
+function modeOf(options: ToolMuxOptions<Provider<unknown>>): 'embedded' | 'remote' {
+  if ('apiKey' in options) return 'remote';
+  if (options.baseUrl !== undefined && !EMBEDDED_ONLY.some((key) => options[key] !== undefined)) {
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `baseUrl "${options.baseUrl}" without apiKey and without toolkits or store: for remote mode, pass the toolmux server's project API key as apiKey (e.g. apiKey: process.env.TOOLMUX_API_KEY, and set TOOLMUX_API_KEY); to run embedded, give toolkits (toolkits: [] for custom tools only).`,
+    });
+  }
+  return 'embedded';
+}
+
+/**
  * toolmux: a catalog of toolkits, a store, and sessions that route an agent's tool calls.
  * Embedded by default (this process runs everything, on SQLite or PostgreSQL); with `apiKey`, the same
  * API served by a toolmux server at `baseUrl` (remote mode).
@@ -191,7 +210,7 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> implements Too
   constructor(options: ToolMuxOptions<P> = {}) {
     this.provider = options.provider ?? (new PlainProvider() as unknown as P);
     this.#engine =
-      options.apiKey === undefined
+      modeOf(options) === 'embedded'
         ? new EmbeddedToolMux(options, this.provider)
         : new RemoteToolMux(options, this.provider);
     this.mode = this.#engine instanceof EmbeddedToolMux ? 'embedded' : 'remote';

@@ -49,7 +49,7 @@ import {
 } from './wire.js';
 
 /** Options that configure an embedded engine; a remote ToolMux refuses them rather than ignore them. */
-const EMBEDDED_ONLY = [
+export const EMBEDDED_ONLY = [
   'toolkits',
   'store',
   'secretKey',
@@ -82,6 +82,16 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
 
   constructor(options: ToolMuxOptions<P>, provider: P) {
     this.provider = provider;
+    if (
+      options.apiKey === undefined ||
+      options.apiKey === null ||
+      (typeof options.apiKey === 'string' && options.apiKey.trim() === '')
+    ) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `apiKey is ${options.apiKey === undefined || options.apiKey === null ? String(options.apiKey) : 'empty'}: remote mode needs the project API key of the toolmux server${options.baseUrl === undefined ? '' : ` at ${options.baseUrl}`}. Set TOOLMUX_API_KEY (\`toolmux serve\` writes the key to ./.toolmux/api.key unless TOOLMUX_API_KEY was set for it), or leave apiKey out and give toolkits to run embedded.`,
+      });
+    }
     const given = EMBEDDED_ONLY.filter((key) => options[key] !== undefined);
     if (given.length > 0) {
       throw new ToolMuxError({

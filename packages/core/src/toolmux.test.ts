@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { ToolMuxError } from './errors.js';
+import { createSampleToolkits } from './test/sample-toolkits.js';
+import { ToolMux } from './toolmux.js';
+
+const BASE_URL = 'https://tools.example.com';
+
+function thrown(make: () => unknown): ToolMuxError {
+  try {
+    make();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ToolMuxError);
+    return error as ToolMuxError;
+  }
+  throw new Error('expected new ToolMux() to throw');
+}
+
+describe('how new ToolMux() picks its mode: never a silent fallback to embedded', () => {
+  it.each([
+    ['undefined', undefined, 'apiKey is undefined'],
+    ['an empty string', '', 'apiKey is empty'],
+    ['blank', '   ', 'apiKey is empty'],
+  ])(
+    'an apiKey that is %s (an unset environment variable) is an error naming TOOLMUX_API_KEY',
+    (_, apiKey, start) => {
+      const error = thrown(() => new ToolMux({ baseUrl: BASE_URL, apiKey }));
+      expect(error.code).toBe('INVALID_REQUEST');
+      expect(error.message.startsWith(`${start}: remote mode needs the project API key`)).toBe(true);
+      expect(error.message).toContain(`toolmux server at ${BASE_URL}`);
+      expect(error.message).toContain('Set TOOLMUX_API_KEY');
+      expect(error.message).toContain('./.toolmux/api.key');
+    },
+  );
+
+  it('an undefined apiKey is refused even with nothing else given, and before embedded-only options', () => {
+    expect(thrown(() => new ToolMux({ apiKey: undefined })).message).toMatch(
+      /^apiKey is undefined: .*TOOLMUX_API_KEY/,
+    );
+    const { toolkits } = createSampleToolkits();
+    expect(thrown(() => new ToolMux({ apiKey: undefined, toolkits })).message).toMatch(
+      /^apiKey is undefined/,
+    );
+  });
+
+  it('baseUrl alone (no apiKey, no toolkits, no store) is an application that forgot its API key', () => {
+    const error = thrown(() => new ToolMux({ baseUrl: BASE_URL }));
+    expect(error.code).toBe('INVALID_REQUEST');
+    expect(error.message).toContain(`baseUrl "${BASE_URL}" without apiKey`);
+    expect(error.message).toContain('TOOLMUX_API_KEY');
+    expect(error.message).toContain('toolkits: []');
+  });
+
+  it('baseUrl with toolkits or a store stays embedded: the server builds its URLs from it', async () => {
+    const { toolkits } = createSampleToolkits();
+    const withToolkits = new ToolMux({ baseUrl: BASE_URL, toolkits, store: ':memory:' });
+    expect(withToolkits.mode).toBe('embedded');
+    expect(withToolkits.oauthRedirectUri).toBe(`${BASE_URL}/auth/callback`);
+    await withToolkits.close();
+    const customOnly = new ToolMux({ baseUrl: BASE_URL, toolkits: [] });
+    expect(customOnly.mode).toBe('embedded');
+    const storeOnly = new ToolMux({ baseUrl: BASE_URL, store: ':memory:' });
+    expect(storeOnly.mode).toBe('embedded');
+    await storeOnly.close();
+  });
+
+  it('nothing at all is embedded on the default store, and a real apiKey is remote', () => {
+    expect(new ToolMux({ store: ':memory:' }).mode).toBe('embedded');
+    expect(new ToolMux({ baseUrl: BASE_URL, apiKey: 'tmx_ak_0123456789abcdef' }).mode).toBe('remote');
+  });
+});
