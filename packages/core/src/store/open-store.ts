@@ -1,6 +1,5 @@
-import { ToolMuxError } from '../errors.js';
+import { errorMessage, ToolMuxError } from '../errors.js';
 import { PostgresStore } from './postgres.js';
-import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
 /** The store used when none is given: a SQLite file under the working directory. */
@@ -50,6 +49,23 @@ export function parseStoreSpec(spec: string | undefined = DEFAULT_STORE_SPEC): S
   throw invalidSpec(JSON.stringify(spec.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@')));
 }
 
+/**
+ * The SQLite store, imported when a SQLite store is opened: `node:sqlite` (Node ≥ 22.13) is then
+ * loaded, so an application that never opens one — remote mode, a PostgreSQL store — runs where it
+ * does not exist (like `pg`, which PostgresStore.create() imports).
+ */
+async function loadSqliteStore() {
+  try {
+    return (await import('./sqlite.js')).SqliteStore;
+  } catch (error) {
+    throw new ToolMuxError({
+      code: 'STORE_CONFIG_INVALID',
+      message: `A SQLite store needs node:sqlite, built into Node.js 22.13 and later; this is Node.js ${process.versions.node} (${errorMessage(error)}). Upgrade Node.js, use a PostgreSQL store, or remote mode.`,
+      cause: error,
+    });
+  }
+}
+
 function isStore(value: unknown): value is Store {
   return typeof value === 'object' && value !== null && typeof (value as Store).migrate === 'function';
 }
@@ -71,7 +87,7 @@ export async function openStore(spec?: string | Store): Promise<Store> {
     const parsed = parseStoreSpec(spec);
     store =
       parsed.dialect === 'sqlite'
-        ? new SqliteStore({ path: parsed.path })
+        ? new (await loadSqliteStore())({ path: parsed.path })
         : await PostgresStore.create({ connectionString: parsed.connectionString });
   }
   try {
