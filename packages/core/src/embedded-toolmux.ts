@@ -1,4 +1,5 @@
 import { dirname, join } from 'node:path';
+import { apiRef } from './api-refs.js';
 import { AuthService } from './auth/auth-service.js';
 import { CallbackUrlPolicy } from './auth/callback-urls.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
@@ -62,7 +63,7 @@ function checkClientToolsNeedNoAccount(catalog: Catalog, tools: readonly Tool[])
     if (isDeclaredTool(tool) && toolkit && !catalog.getToolkit(toolkit).noAuth) {
       throw new ToolMuxError({
         code: 'CONFIG_INVALID',
-        message: `Custom tool ${tool.slug} joins toolkit "${toolkit}", which needs a connected account. In remote mode custom tools run in your process and credentials never leave the server: give the tool a slug outside "${toolkit}" (it then needs no account) and call session.proxyExecute() from it, or run toolmux embedded.`,
+        message: `Custom tool ${tool.slug} joins toolkit "${toolkit}", which needs a connected account. In remote mode custom tools run in your process and credentials never leave the server: give the tool a slug outside "${toolkit}" (it then needs no account) and call ${apiRef('session.proxyExecute')} from it, or run toolmux embedded.`,
       });
     }
   }
@@ -255,7 +256,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     if (!record) {
       throw new ToolMuxError({
         code: 'SESSION_NOT_FOUND',
-        message: `No session "${String(sessionId)}". Create one with create(userId, config); session ids start with "ses_".`,
+        message: `No session "${String(sessionId)}". Create one with ${apiRef('create')}; session ids start with "ses_".`,
       });
     }
     const config = record.config as Partial<NormalizedSessionConfig>;

@@ -1,3 +1,5 @@
+import { type ErrorAudience, hasApiRefs, renderApiRefs } from './api-refs.js';
+
 /**
  * Every error toolmux raises is a `ToolMuxError` with a stable `code`. The codes live in one map
  * with the HTTP status the server answers with, so the SDK, the REST API and the MCP endpoint agree.
@@ -115,11 +117,22 @@ export class ToolMuxError extends Error {
   override readonly name = 'ToolMuxError';
   readonly code: ToolMuxErrorCode;
   readonly details: Record<string, unknown> | undefined;
+  /** The message with its {@link apiRef} references still in it, when it has any. */
+  readonly #template: string | undefined;
 
   constructor({ code, message, cause, details }: ToolMuxErrorOptions) {
-    super(message, cause === undefined ? undefined : { cause });
+    super(renderApiRefs(message, 'sdk'), cause === undefined ? undefined : { cause });
     this.code = code;
     this.details = details;
+    if (hasApiRefs(message)) this.#template = message;
+  }
+
+  /**
+   * The message in the words of its reader: `message` names SDK operations (`toolkits.list()`),
+   * `messageFor('rest')` the REST routes (`GET /api/v1/toolkits`) for an HTTP client of the server.
+   */
+  messageFor(audience: ErrorAudience): string {
+    return this.#template === undefined ? this.message : renderApiRefs(this.#template, audience);
   }
 
   /** HTTP status for this error's code. */

@@ -3,6 +3,8 @@
  * the stable public API: names here may change in a minor release.
  */
 
+export type { ApiOperation, ErrorAudience } from './api-refs.js';
+export { apiRef, renderApiRefs } from './api-refs.js';
 export { connectionRequestAuthorizationUrl, useHostedConnectPage } from './auth/hosted-connect-page.js';
 export { Catalog, searchDocumentOf } from './catalog/catalog.js';
 export type { ToolDeclaration, ToolkitDeclaration } from './catalog/declarations.js';
@@ -32,3 +34,4 @@ export {
 } from './session.js';
 export { newId } from './util/ids.js';
 export { deriveSessionToken, hashToken, tokenMatches } from './util/secret-key.js';
+export { describeZodIssue } from './util/zod-issues.js';

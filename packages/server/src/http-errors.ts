@@ -1,4 +1,16 @@
 import { TOOLMUX_ERROR_CODES, ToolMuxError, type ToolMuxErrorCode } from '@toolmux/core';
+import type { ErrorAudience } from '@toolmux/core/internal';
+
+/**
+ * The request header a remote-mode ToolMux (`@toolmux/core`) sends with `sdk`, so that error messages
+ * name SDK methods for it; every other caller reads REST routes and fields.
+ */
+export const CLIENT_HEADER = 'x-toolmux-client';
+
+/** Who reads the error messages of a request: the SDK of remote mode, or a REST client. */
+export function audienceOf(request: Request): ErrorAudience {
+  return request.headers.get(CLIENT_HEADER) === 'sdk' ? 'sdk' : 'rest';
+}
 
 /** What every error response of the REST API carries. */
 export interface ErrorBody {
@@ -12,16 +24,21 @@ export function invalidRequest(message: string): ToolMuxError {
 
 /**
  * The status and body for anything a handler threw. ToolMuxError messages are written to be shown
- * (they never hold secrets); anything else is a 500 with a generic message, and `onUnexpected` gets
- * the real error for the server's log.
+ * (they never hold secrets), in the words of `audience` (REST routes, or SDK methods for a remote-mode
+ * ToolMux); anything else is a 500 with a generic message, and `onUnexpected` gets the real error for
+ * the server's log.
  */
 export function errorResponse(
   error: unknown,
   onUnexpected: (error: unknown) => void,
+  audience: ErrorAudience = 'rest',
 ): { status: number; body: ErrorBody } {
   if (ToolMuxError.isInstance(error)) {
     const status = TOOLMUX_ERROR_CODES[error.code] ?? 500;
-    return { status, body: { error: error.toJSON() } };
+    const json = error.toJSON();
+    // a ToolMuxError of an older copy of core has no messageFor(): its message is the SDK's
+    const message = typeof error.messageFor === 'function' ? error.messageFor(audience) : json.message;
+    return { status, body: { error: { ...json, message } } };
   }
   onUnexpected(error);
   return {

@@ -7,7 +7,7 @@ import { useHostedConnectPage } from '@toolmux/core/internal';
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ConnectPages } from './connect/connect-page.js';
-import { errorResponse } from './http-errors.js';
+import { audienceOf, errorResponse } from './http-errors.js';
 import { McpEndpoint, type McpOptions } from './mcp/mcp-endpoint.js';
 import { DEFAULT_BODY_LIMIT, readJsonBody } from './read-body.js';
 import { apiRoutes } from './rest/api.js';
@@ -74,6 +74,11 @@ export interface ToolMuxServer {
 
 const MIN_API_KEY_LENGTH = 16;
 
+/** Where a caller finds the project API key (never the key itself). */
+const WHERE_THE_API_KEY_IS =
+  "The key is the server's TOOLMUX_API_KEY or, for `toolmux serve` started without it, the contents of " +
+  'api.key beside its SQLite database: ./.toolmux/api.key by default.';
+
 function packageVersion(): string {
   try {
     const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
@@ -127,7 +132,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   const app = new Hono();
 
   app.onError((error, c) => {
-    const { status, body } = errorResponse(error, onUnexpected);
+    const { status, body } = errorResponse(error, onUnexpected, audienceOf(c.req.raw));
     if (status === 401) c.header('www-authenticate', 'Bearer realm="toolmux"');
     return c.json(body, status as ContentfulStatusCode);
   });
@@ -147,11 +152,14 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     if (!authorization) {
       throw new ToolMuxError({
         code: 'UNAUTHORIZED',
-        message: 'Send the project API key: Authorization: Bearer <key>.',
+        message: `Send the project API key in the Authorization header, after "Bearer ": Authorization: Bearer <key>. ${WHERE_THE_API_KEY_IS}`,
       });
     }
     if (!timingSafeEqual(sha256(authorization), apiKeyHash)) {
-      throw new ToolMuxError({ code: 'UNAUTHORIZED', message: 'The API key is not valid.' });
+      const scheme = /^bearer /i.test(authorization)
+        ? 'The API key after "Bearer " is not this server\'s project API key.'
+        : 'The Authorization header must be "Bearer " followed by the project API key; this one does not start with "Bearer ".';
+      throw new ToolMuxError({ code: 'UNAUTHORIZED', message: `${scheme} ${WHERE_THE_API_KEY_IS}` });
     }
   };
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { apiRef } from '../api-refs.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Credentials, FieldAuthScheme, OAuth2Scheme, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
@@ -127,7 +128,7 @@ function requestStatus(record: ConnectionRequestRecord, now: Date): ConnectionRe
 function connectionRequestNotFound(id: unknown): ToolMuxError {
   return new ToolMuxError({
     code: 'CONNECTION_REQUEST_NOT_FOUND',
-    message: `No connection request "${String(id).slice(0, 100)}". Connection requests come from session.authorize() and connectedAccounts.link() (ids start with "cr_"); they are deleted with their auth config or account.`,
+    message: `No connection request "${String(id).slice(0, 100)}". Connection requests come from ${apiRef('session.authorize')} and ${apiRef('connectedAccounts.link')} (ids start with "cr_"); they are deleted with their auth config or account.`,
     details: { connectionRequestId: typeof id === 'string' ? id.slice(0, 100) : null },
   });
 }
@@ -267,7 +268,7 @@ export class AuthService {
     if (!record) {
       throw new ToolMuxError({
         code: 'AUTH_CONFIG_NOT_FOUND',
-        message: `No auth config "${String(id)}". Create one with authConfigs.create(toolkit, { type, … }); ids start with "ac_".`,
+        message: `No auth config "${String(id)}". Create one with ${apiRef('authConfigs.create')}; ids start with "ac_".`,
         details: { authConfigId: id },
       });
     }
@@ -382,7 +383,7 @@ export class AuthService {
     if (!record) {
       throw new ToolMuxError({
         code: 'CONNECTED_ACCOUNT_NOT_FOUND',
-        message: `No connected account "${String(id)}". List them with connectedAccounts.list({ userIds }); ids start with "ca_".`,
+        message: `No connected account "${String(id)}". List them with ${apiRef('connectedAccounts.list')}; ids start with "ca_".`,
         details: { connectedAccountId: id },
       });
     }
@@ -399,7 +400,7 @@ export class AuthService {
     if (config.type === 'oauth2') {
       throw new ToolMuxError({
         code: 'AUTH_CONFIG_INVALID',
-        message: `Auth config ${config.id} is oauth2: connect it with connectedAccounts.link(userId, "${config.id}", { callbackUrl }) (or session.authorize("${config.toolkit}")), not create().`,
+        message: `Auth config ${config.id} is oauth2: connect it with ${apiRef('connectedAccounts.link', { authConfigId: config.id })} (or ${apiRef('session.authorize', { toolkit: config.toolkit })}), not ${apiRef('connectedAccounts.create')}.`,
       });
     }
     const record = this.#fieldsAccount(userId, config, credentials);
@@ -714,7 +715,7 @@ export class AuthService {
     if (status === 'EXPIRED') {
       return new ToolMuxError({
         code: 'CONNECTION_REQUEST_EXPIRED',
-        message: `Connection request ${record.id} expired at ${record.expiresAt.toISOString()} (it works for 10 minutes). Start a new one with connectedAccounts.link(userId, "${record.authConfigId}") or session.authorize("${record.toolkit}").`,
+        message: `Connection request ${record.id} expired at ${record.expiresAt.toISOString()} (it works for 10 minutes). Start a new one with ${apiRef('connectedAccounts.link', { authConfigId: record.authConfigId })} or ${apiRef('session.authorize', { toolkit: record.toolkit })}.`,
         details: { connectionRequestId: record.id },
       });
     }
@@ -722,7 +723,7 @@ export class AuthService {
       const account = record.connectedAccountId ? ` (account ${record.connectedAccountId})` : '';
       return new ToolMuxError({
         code: 'CONNECTION_REQUEST_INVALID',
-        message: `Connection request ${record.id} was already used${account}: it is ${status === 'PENDING' ? 'being completed' : status}. A connection request is used once; start a new one with connectedAccounts.link(userId, "${record.authConfigId}").`,
+        message: `Connection request ${record.id} was already used${account}: it is ${status === 'PENDING' ? 'being completed' : status}. A connection request is used once; start a new one with ${apiRef('connectedAccounts.link', { authConfigId: record.authConfigId })}.`,
         details: { connectionRequestId: record.id, status },
       });
     }
@@ -760,7 +761,7 @@ export class AuthService {
       this.#notOpen(current, new Date()) ??
       new ToolMuxError({
         code: 'CONNECTION_REQUEST_INVALID',
-        message: `Connection request ${record.id} could not be completed; start a new one with connectedAccounts.link(userId, "${record.authConfigId}").`,
+        message: `Connection request ${record.id} could not be completed; start a new one with ${apiRef('connectedAccounts.link', { authConfigId: record.authConfigId })}.`,
         details: { connectionRequestId: record.id },
       })
     );
@@ -814,7 +815,7 @@ export class AuthService {
       kind: 'unconfigured',
       message:
         `${toolkit.name} (${toolkit.slug}) has no OAuth app configured: create one with ` +
-        `authConfigs.create("${toolkit.slug}", { type: "oauth2", clientId, clientSecret }) and pass it in the session's ` +
+        `${apiRef('authConfigs.createOAuth', { toolkit: toolkit.slug })} and pass it in the session's ` +
         `authConfigs, or set managedAuth.${toolkit.slug} on ToolMux.`,
     };
   }
@@ -846,8 +847,8 @@ export class AuthService {
           code: 'AUTH_CONFIG_NOT_FOUND',
           message:
             `${toolkit.name} (${toolkit.slug}) connects with ${plan.type} credentials, and the session names no auth config for it: ` +
-            `create one with authConfigs.create("${toolkit.slug}", { type: "${plan.type}" }) and pass it in the session's authConfigs ` +
-            '(or store credentials directly with connectedAccounts.create(userId, authConfigId, { … })).',
+            `create one with ${apiRef('authConfigs.create', { toolkit: toolkit.slug, type: plan.type })} and pass it in the session's authConfigs ` +
+            `(or store credentials directly with ${apiRef('connectedAccounts.create')}).`,
         });
       case 'unconfigured':
         throw new ToolMuxError({ code: 'AUTH_CONFIG_NOT_FOUND', message: plan.message });
@@ -866,7 +867,7 @@ export class AuthService {
       if (!config) {
         throw new ToolMuxError({
           code: 'AUTH_CONFIG_NOT_FOUND',
-          message: `authConfigs.${toolkit} names auth config "${id}", which does not exist. Create one with authConfigs.create("${toolkit}", { … }) or remove the entry.`,
+          message: `authConfigs.${toolkit} names auth config "${id}", which does not exist. Create one with ${apiRef('authConfigs.create', { toolkit })} or remove the entry.`,
           details: { toolkit, authConfigId: id },
         });
       }
@@ -884,7 +885,7 @@ export class AuthService {
         if (!account) {
           throw new ToolMuxError({
             code: 'CONNECTED_ACCOUNT_NOT_FOUND',
-            message: `connectedAccounts.${toolkit} names connected account "${id}", which does not exist. List the user's accounts with connectedAccounts.list({ userIds: ["${userId}"] }).`,
+            message: `connectedAccounts.${toolkit} names connected account "${id}", which does not exist. List the user's accounts with ${apiRef('connectedAccounts.list', { userId })}.`,
             details: { toolkit, connectedAccountId: id },
           });
         }

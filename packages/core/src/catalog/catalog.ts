@@ -1,3 +1,4 @@
+import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import type { SearchDocument } from '../search/tool-index.js';
 import { ToolIndex } from '../search/tool-index.js';
@@ -181,7 +182,7 @@ export class Catalog {
     if (!toolkit) {
       throw new ToolMuxError({
         code: 'TOOLKIT_NOT_FOUND',
-        message: `Unknown toolkit "${slug}".${didYouMean(slug, this.toolkits.keys())} List the available ones with toolkits.list().`,
+        message: `Unknown toolkit "${slug}".${didYouMean(slug, this.toolkits.keys())} List the available ones with ${apiRef('toolkits.list')}.`,
       });
     }
     return toolkit;

@@ -1,3 +1,4 @@
+import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import { defineTool, defineToolkit } from './define.js';
 import type { JSONSchema, Tool, ToolAnnotations, Toolkit } from './types.js';
@@ -50,7 +51,7 @@ export function toolkitDeclarationOf(toolkit: Toolkit): ToolkitDeclaration {
   if (!toolkit.noAuth) {
     throw new ToolMuxError({
       code: 'NOT_SUPPORTED',
-      message: `Custom toolkit "${toolkit.slug}" has auth (${toolkit.auth.map((scheme) => scheme.type).join(', ')}). In remote mode custom tools run in your process and credentials never leave the server, so a custom toolkit cannot have accounts: drop its auth and call session.proxyExecute() from its tools, or run toolmux embedded.`,
+      message: `Custom toolkit "${toolkit.slug}" has auth (${toolkit.auth.map((scheme) => scheme.type).join(', ')}). In remote mode custom tools run in your process and credentials never leave the server, so a custom toolkit cannot have accounts: drop its auth and call ${apiRef('session.proxyExecute')} from its tools, or run toolmux embedded.`,
     });
   }
   return {

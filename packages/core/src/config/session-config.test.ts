@@ -178,3 +178,25 @@ describe('session config rules', () => {
     expect(error.message).toContain('"tasks"');
   });
 });
+
+describe('config shape errors name the bad key and the fix', () => {
+  it('an unknown key suggests the closest known key and lists them all', async () => {
+    const error = await rejection(mux().create('user_1', { tagz: ['readOnlyHint'] } as never));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toBe(
+      'Invalid session config at (config): unknown key "tagz". Did you mean "tags"? Known keys: toolkits, tools, tags, authConfigs, connectedAccounts, preload, sessionPreset, manageConnections, metadata, experimental.',
+    );
+  });
+
+  it('an unknown key in a nested object lists that object’s keys', async () => {
+    const error = await rejection(mux().create('user_1', { preload: { tool: [] } } as never));
+    expect(error.message).toBe(
+      'Invalid session config at preload: unknown key "tool". Did you mean "tools"? Known keys: tools.',
+    );
+  });
+
+  it('a filter of the wrong type names the forms it accepts', async () => {
+    const error = await rejection(mux().create('user_1', { toolkits: 'tasks' } as never));
+    expect(error.message).toBe('Invalid session config at toolkits: expected array or object, got string.');
+  });
+});

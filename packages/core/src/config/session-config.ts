@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { apiRef } from '../api-refs.js';
 import { type Catalog, didYouMean } from '../catalog/catalog.js';
 import {
   declarationOf,
@@ -9,6 +10,7 @@ import {
 } from '../catalog/declarations.js';
 import { TOOL_TAGS, type Tool, type Toolkit, type ToolTag } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
+import { describeZodIssue } from '../util/zod-issues.js';
 
 /** Which tools a session hands to the agent. */
 export const SessionPreset = {
@@ -25,7 +27,7 @@ export type SlugFilter = string[] | { enable: string[] } | { disable: string[] }
 export type TagFilter = ToolTag[] | { enable?: ToolTag[]; disable?: ToolTag[] };
 export type ToolFilter = SlugFilter | { tags: TagFilter };
 
-/** The config `create()` takes (API.md, "Sessions"). */
+/** The config `create()` takes (docs/sessions.md). */
 export interface SessionConfig {
   /** Toolkits the session may use. @default every toolkit in the catalog */
   toolkits?: SlugFilter;
@@ -127,13 +129,10 @@ export function parseSessionConfig(config: unknown): SessionConfig {
   if (config === undefined) return {};
   const result = configSchema.safeParse(config);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const path = issue.path.join('.') || '(config)';
-    const hint =
-      issue.code === 'unrecognized_keys'
-        ? ` Unknown key(s) ${issue.keys.map((key) => `"${key}"`).join(', ')}: check the spelling against API.md.`
-        : '';
-    throw configError('CONFIG_INVALID', `Invalid session config at ${path}: ${issue.message}.${hint}`);
+    const described = describeZodIssue(configSchema, config, result.error.issues[0]!);
+    const path = described.path.join('.') || '(config)';
+    const message = described.message.endsWith('.') ? described.message : `${described.message}.`;
+    throw configError('CONFIG_INVALID', `Invalid session config at ${path}: ${message}`);
   }
   return config as SessionConfig;
 }
@@ -177,7 +176,7 @@ function requireToolkit(catalog: Catalog, slug: string, field: string): void {
   if (!catalog.toolkits.has(slug)) {
     throw new ToolMuxError({
       code: 'TOOLKIT_NOT_FOUND',
-      message: `${field} names unknown toolkit "${slug}".${didYouMean(slug, catalog.toolkits.keys())} Known toolkits are listed by toolkits.list().`,
+      message: `${field} names unknown toolkit "${slug}".${didYouMean(slug, catalog.toolkits.keys())} Known toolkits are listed by ${apiRef('toolkits.list')}.`,
     });
   }
 }

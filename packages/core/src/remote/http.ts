@@ -45,6 +45,8 @@ export class RemoteApi {
     const headers: Record<string, string> = {
       authorization: this.#authorization,
       accept: 'application/json',
+      // error messages then name SDK methods (`toolkits.list()`), not REST routes
+      'x-toolmux-client': 'sdk',
     };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const send = () =>

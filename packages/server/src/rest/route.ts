@@ -1,3 +1,4 @@
+import { describeZodIssue } from '@toolmux/core/internal';
 import type { z } from 'zod';
 import { invalidRequest } from '../http-errors.js';
 
@@ -49,7 +50,11 @@ export function route<
   return definition as unknown as Route;
 }
 
-/** Parses one part of a request; a mismatch is a 400 that names every bad field (up to five). */
+/**
+ * Parses one part of a request; a mismatch is a 400 that names every bad field (up to five) by its
+ * REST path (`body.config.tags.0`), with the precise message of core's `describeZodIssue` (the value
+ * a union came closest to, "did you mean", the known keys) rather than zod's "Invalid input".
+ */
 export function parseRequestPart(
   schema: z.ZodType | undefined,
   value: unknown,
@@ -59,9 +64,11 @@ export function parseRequestPart(
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issues = result.error.issues.slice(0, 5).map((issue) => {
-    const where = issue.path.length > 0 ? `${part}.${issue.path.join('.')}` : part;
-    return `${where}: ${issue.message}`;
+    const { path, message } = describeZodIssue(schema, value, issue);
+    const where = path.length > 0 ? `${part}.${path.join('.')}` : part;
+    return `${where}: ${message.replace(/\.$/, '')}`;
   });
   const more = result.error.issues.length > 5 ? ` (and ${result.error.issues.length - 5} more)` : '';
-  throw invalidRequest(`Invalid request ${part}: ${issues.join('; ')}${more}.`);
+  const text = `${issues.join('; ')}${more}`;
+  throw invalidRequest(`Invalid request ${part}: ${text}${/[.?!]$/.test(text) ? '' : '.'}`);
 }

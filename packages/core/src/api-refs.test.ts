@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { API_OPERATIONS, apiRef, renderApiRefs } from './api-refs.js';
+import { ToolMuxError } from './errors.js';
+
+describe('apiRef: one message, read in the SDK’s words or the REST API’s', () => {
+  it.each(API_OPERATIONS)('%s names a REST route for REST and a method call for the SDK', (operation) => {
+    const message = `Fix it with ${apiRef(operation, { toolkit: 'mail', authConfigId: 'ac_1', userId: 'user 1' })}.`;
+    const rest = renderApiRefs(message, 'rest');
+    const sdk = renderApiRefs(message, 'sdk');
+    expect(rest).toMatch(/^Fix it with (GET|POST|PATCH|DELETE) \/api\/v1\/[^ ]*/);
+    expect(rest).not.toMatch(/[a-z]\(/);
+    expect(sdk).toMatch(/^Fix it with [a-zA-Z.]+\(.*\)\.$/);
+    expect(sdk).not.toContain('/api/v1');
+    for (const text of [rest, sdk]) expect(text).not.toMatch(/[\u2063⟦⟧]/);
+  });
+
+  it('a ToolMuxError shows the SDK wording as its message and the REST wording on request', () => {
+    const error = new ToolMuxError({
+      code: 'TOOLKIT_NOT_FOUND',
+      message: `Unknown toolkit "x". List them with ${apiRef('toolkits.list')}.`,
+    });
+    expect(error.message).toBe('Unknown toolkit "x". List them with toolkits.list().');
+    expect(error.toJSON().message).toBe(error.message);
+    expect(error.messageFor('sdk')).toBe(error.message);
+    expect(error.messageFor('rest')).toBe('Unknown toolkit "x". List them with GET /api/v1/toolkits.');
+    expect(String(error)).not.toMatch(/[\u2063⟦⟧]/);
+  });
+
+  it('arguments are quoted and escaped, and a message without references is left alone', () => {
+    const message = apiRef('connectedAccounts.list', { userId: 'a "b" c' });
+    expect(renderApiRefs(message, 'sdk')).toBe('connectedAccounts.list({ userIds: ["a \\"b\\" c"] })');
+    expect(renderApiRefs(message, 'rest')).toBe('GET /api/v1/connected-accounts?user_ids=a%20%22b%22%20c');
+    const plain = new ToolMuxError({ code: 'INVALID_REQUEST', message: 'limit must be 1–100 (got 0).' });
+    expect(plain.messageFor('rest')).toBe('limit must be 1–100 (got 0).');
+  });
+});

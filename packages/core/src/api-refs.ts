@@ -1,0 +1,103 @@
+/**
+ * Error messages point callers to the operation that fixes the problem ("list them with …"). The
+ * same error reaches an application through the SDK and an HTTP client through the REST API of
+ * @toolmux/server, so a message names the operation with {@link apiRef}, and each caller reads it in
+ * its own words: `toolkits.list()` for the SDK, `GET /api/v1/toolkits` for REST.
+ */
+
+/** Who reads an error message. */
+export type ErrorAudience = 'sdk' | 'rest';
+
+type Args = Record<string, string>;
+type Wording = Record<ErrorAudience, (args: Args) => string>;
+
+const quoted = (value: string | undefined, fallback: string) =>
+  value === undefined ? fallback : JSON.stringify(value);
+
+/** Every operation a message may name, in the SDK's words and in the REST API's. */
+const OPERATIONS = {
+  'toolkits.list': {
+    sdk: () => 'toolkits.list()',
+    rest: () => 'GET /api/v1/toolkits',
+  },
+  create: {
+    sdk: () => 'create(userId, config)',
+    rest: () => 'POST /api/v1/sessions',
+  },
+  'authConfigs.create': {
+    sdk: ({ toolkit, type }) =>
+      `authConfigs.create(${quoted(toolkit, 'toolkit')}, { ${type === undefined ? 'type, …' : `type: ${quoted(type, 'type')}`} })`,
+    rest: ({ toolkit, type }) =>
+      `POST /api/v1/auth-configs with { "toolkit": ${quoted(toolkit, '…')}, "type": ${quoted(type, '…')} }`,
+  },
+  'authConfigs.createOAuth': {
+    sdk: ({ toolkit }) =>
+      `authConfigs.create(${quoted(toolkit, 'toolkit')}, { type: "oauth2", clientId, clientSecret })`,
+    rest: ({ toolkit }) =>
+      `POST /api/v1/auth-configs with { "toolkit": ${quoted(toolkit, '…')}, "type": "oauth2", "client_id": …, "client_secret": … }`,
+  },
+  'connectedAccounts.list': {
+    sdk: ({ userId }) => `connectedAccounts.list({ userIds: [${quoted(userId, 'userId')}] })`,
+    rest: ({ userId }) =>
+      `GET /api/v1/connected-accounts?user_ids=${userId === undefined ? '…' : encodeURIComponent(userId)}`,
+  },
+  'connectedAccounts.create': {
+    sdk: () => 'connectedAccounts.create(userId, authConfigId, { … })',
+    rest: () => 'POST /api/v1/connected-accounts with { "user_id", "auth_config_id", "credentials" }',
+  },
+  'connectedAccounts.link': {
+    sdk: ({ authConfigId }) =>
+      `connectedAccounts.link(userId, ${quoted(authConfigId, 'authConfigId')}, { callbackUrl })`,
+    rest: ({ authConfigId }) =>
+      `POST /api/v1/connected-accounts/link with { "user_id", "auth_config_id": ${quoted(authConfigId, '…')}, "callback_url" }`,
+  },
+  'session.authorize': {
+    sdk: ({ toolkit }) => `session.authorize(${quoted(toolkit, 'toolkit')})`,
+    rest: ({ toolkit }) =>
+      `POST /api/v1/sessions/:sessionId/authorize with { "toolkit": ${quoted(toolkit, '…')} }`,
+  },
+  'session.proxyExecute': {
+    sdk: () => 'session.proxyExecute()',
+    rest: () => 'POST /api/v1/sessions/:sessionId/proxy',
+  },
+} satisfies Record<string, Wording>;
+
+/** An operation an error message can name. */
+export type ApiOperation = keyof typeof OPERATIONS;
+
+const START = '\u2063⟦';
+const END = '⟧\u2063';
+const REFERENCE = /\u2063⟦([^⟧]*)⟧\u2063/g;
+
+/**
+ * A reference to an operation, for a ToolMuxError message: the error's `message` shows it in the
+ * SDK's words, `messageFor('rest')` in the REST API's.
+ *
+ * @example
+ * new ToolMuxError({ code: 'TOOLKIT_NOT_FOUND', message: `Unknown toolkit "x". List them with ${apiRef('toolkits.list')}.` })
+ */
+export function apiRef(operation: ApiOperation, args: Args = {}): string {
+  return `${START}${JSON.stringify([operation, args])}${END}`;
+}
+
+/** Whether a message holds references of {@link apiRef}. */
+export function hasApiRefs(message: string): boolean {
+  return message.includes(START);
+}
+
+/** A message with its references in the words of `audience`. */
+export function renderApiRefs(message: string, audience: ErrorAudience): string {
+  if (!hasApiRefs(message)) return message;
+  return message.replace(REFERENCE, (_, json: string) => {
+    try {
+      const [operation, args] = JSON.parse(json) as [ApiOperation, Args];
+      const wording: Wording | undefined = OPERATIONS[operation];
+      return wording ? wording[audience](args) : operation;
+    } catch {
+      return '';
+    }
+  });
+}
+
+/** Every operation {@link apiRef} knows. */
+export const API_OPERATIONS = Object.keys(OPERATIONS) as ApiOperation[];

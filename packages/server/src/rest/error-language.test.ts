@@ -1,0 +1,193 @@
+import { ToolMuxError } from '@toolmux/core';
+import { createSampleToolkits } from '@toolmux/core/test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../testing/index.js';
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer({ toolkits: createSampleToolkits().toolkits });
+});
+afterAll(() => server.close());
+
+/** A REST call as an HTTP client makes it (no SDK header). */
+async function rest(method: string, path: string, body?: unknown, authorization?: string | null) {
+  const headers: Record<string, string> = {};
+  if (authorization !== null) headers.authorization = authorization ?? `Bearer ${server.apiKey}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${server.url}/api/v1${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = (await response.json()) as { error: { code: string; message: string } };
+  return { status: response.status, ...json.error };
+}
+
+/** The error a promise rejects with. */
+async function rejection(promise: Promise<unknown>): Promise<ToolMuxError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  if (!ToolMuxError.isInstance(error)) throw new Error(`expected a ToolMuxError, got ${String(error)}`);
+  return error;
+}
+
+/** SDK method syntax (`toolkits.list()`, `create(userId, config)`, `session.authorize("x")`). */
+const SDK_CALL = /\b[a-z][A-Za-z]*(\.[a-z][A-Za-z]*)*\([^)]*\)/;
+
+describe('REST errors name REST routes and fields; the SDK of remote mode gets SDK methods', () => {
+  it.each([
+    {
+      what: 'an unknown toolkit in a session config',
+      request: ['POST', '/sessions', { user_id: 'user_lang', config: { toolkits: ['taks'] } }] as const,
+      sdk: () => server.remote().create('user_lang', { toolkits: ['taks'] }),
+      code: 'TOOLKIT_NOT_FOUND',
+      rest: 'Known toolkits are listed by GET /api/v1/toolkits.',
+      sdkText: 'Known toolkits are listed by toolkits.list().',
+    },
+    {
+      what: 'an unknown session',
+      request: ['GET', '/sessions/ses_missing000000000000'] as const,
+      sdk: () => server.remote().use('ses_missing000000000000'),
+      code: 'SESSION_NOT_FOUND',
+      rest: 'Create one with POST /api/v1/sessions;',
+      sdkText: 'Create one with create(userId, config);',
+    },
+    {
+      what: 'an unknown auth config',
+      request: ['GET', '/auth-configs/ac_missing000000000000'] as const,
+      sdk: () => server.remote().authConfigs.get('ac_missing000000000000'),
+      code: 'AUTH_CONFIG_NOT_FOUND',
+      rest: 'Create one with POST /api/v1/auth-configs with { "toolkit": …, "type": … };',
+      sdkText: 'Create one with authConfigs.create(toolkit, { type, … });',
+    },
+    {
+      what: 'an unknown connected account',
+      request: ['GET', '/connected-accounts/ca_missing000000000000'] as const,
+      sdk: () => server.remote().connectedAccounts.get('ca_missing000000000000'),
+      code: 'CONNECTED_ACCOUNT_NOT_FOUND',
+      rest: 'List them with GET /api/v1/connected-accounts?user_ids=…;',
+      sdkText: 'List them with connectedAccounts.list({ userIds: [userId] });',
+    },
+  ])('$what', async ({ request, sdk, code, rest: restText, sdkText }) => {
+    const [method, path, body] = request;
+    const answered = await rest(method, path, body);
+    expect(answered.code).toBe(code);
+    expect(answered.message).toContain(restText);
+    expect(answered.message).not.toMatch(SDK_CALL);
+    // the remote SDK reads the same error in its own words
+    const error = await rejection(sdk());
+    expect(error.code).toBe(code);
+    expect(error.message).toContain(sdkText);
+    expect(error.message).not.toContain('/api/v1');
+  });
+
+  it('a credentials connection without an auth config names the REST routes that fix it', async () => {
+    const response = await fetch(`${server.url}/api/v1/sessions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user_id: 'user_lang', config: { toolkits: ['mail'] } }),
+    });
+    const { session_id: sessionId } = (await response.json()) as { session_id: string };
+    const answered = await rest('POST', `/sessions/${sessionId}/authorize`, { toolkit: 'mail' });
+    expect(answered.code).toBe('AUTH_CONFIG_NOT_FOUND');
+    expect(answered.message).toContain(
+      'create one with POST /api/v1/auth-configs with { "toolkit": "mail", "type": "api_key" } and pass it',
+    );
+    expect(answered.message).toContain(
+      'store credentials directly with POST /api/v1/connected-accounts with { "user_id", "auth_config_id", "credentials" }',
+    );
+    expect(answered.message).not.toMatch(SDK_CALL);
+    const session = await server.remote().use(sessionId);
+    const error = await rejection(session.authorize('mail'));
+    expect(error.message).toContain(
+      'create one with authConfigs.create("mail", { type: "api_key" }) and pass it',
+    );
+  });
+});
+
+describe('REST body validation is as precise as the SDK', () => {
+  const createSession = (config: unknown) => rest('POST', '/sessions', { user_id: 'user_lang', config });
+
+  it('an unknown tag names the value, the allowed tags and the closest one', async () => {
+    const answered = await createSession({ tags: ['destructive'] });
+    expect(answered.status).toBe(400);
+    expect(answered.code).toBe('INVALID_REQUEST');
+    expect(answered.message).toBe(
+      'Invalid request body: body.config.tags.0: unknown value "destructive"; use one of readOnlyHint, destructiveHint, idempotentHint, openWorldHint. Did you mean "destructiveHint"?',
+    );
+    // the same mistake through the SDK
+    const error = await rejection(server.remote().create('user_lang', { tags: ['destructive' as never] }));
+    expect(error.message).toContain('Did you mean "destructiveHint"?');
+  });
+
+  it('inside { disable } the path goes down to the bad entry, not "Invalid input" at the union', async () => {
+    const answered = await createSession({ tags: { disable: ['readOnly'] } });
+    expect(answered.message).toContain('body.config.tags.disable.0: unknown value "readOnly";');
+    expect(answered.message).toContain('Did you mean "readOnlyHint"?');
+    expect(answered.message).not.toContain('Invalid input');
+  });
+
+  it('an unknown key suggests the known key and lists them', async () => {
+    const answered = await createSession({ tagz: ['readOnlyHint'] });
+    expect(answered.message).toContain(
+      'body.config: unknown key "tagz". Did you mean "tags"? Known keys: toolkits, tools, tags,',
+    );
+  });
+
+  it('a value of the wrong type says what each accepted form is', async () => {
+    const answered = await createSession({ toolkits: 'tasks' });
+    expect(answered.message).toContain('body.config.toolkits: expected array or object, got string');
+  });
+
+  it('an unknown enum value elsewhere (an auth config type) gets the same treatment', async () => {
+    const answered = await rest('POST', '/auth-configs', { toolkit: 'mail', type: 'apikey' });
+    expect(answered.message).toContain(
+      'body.type: unknown value "apikey"; use one of oauth2, api_key, bearer, basic. Did you mean "api_key"?',
+    );
+  });
+
+  it('never echoes a value that is not an enum value or a key (credentials stay out)', async () => {
+    const answered = await rest('POST', '/connected-accounts', {
+      user_id: 'user_lang',
+      auth_config_id: 'ac_x',
+      credentials: { apiKey: 12345678901234 },
+    });
+    expect(answered.status).toBe(400);
+    expect(answered.message).toContain('body.credentials.apiKey');
+    expect(answered.message).not.toContain('12345678901234');
+  });
+});
+
+describe('the API key message says where the key is and that it goes after "Bearer "', () => {
+  const WHERE =
+    "The key is the server's TOOLMUX_API_KEY or, for `toolmux serve` started without it, the contents of api.key beside its SQLite database: ./.toolmux/api.key by default.";
+
+  it.each([
+    [
+      'no Authorization header',
+      null,
+      'Send the project API key in the Authorization header, after "Bearer ": Authorization: Bearer <key>.',
+    ],
+    [
+      'the key without "Bearer "',
+      'KEY',
+      'The Authorization header must be "Bearer " followed by the project API key; this one does not start with "Bearer ".',
+    ],
+    [
+      'a wrong key',
+      'Bearer wrong-key-0123456789abcdef',
+      'The API key after "Bearer " is not this server\'s project API key.',
+    ],
+  ])('%s', async (_, header, start) => {
+    const authorization = header === 'KEY' ? server.apiKey : header;
+    const answered = await rest('GET', '/toolkits', undefined, authorization);
+    expect(answered.status).toBe(401);
+    expect(answered.code).toBe('UNAUTHORIZED');
+    expect(answered.message).toBe(`${start} ${WHERE}`);
+    expect(answered.message).not.toContain(server.apiKey);
+    expect(answered.message).not.toContain('wrong-key');
+  });
+});
