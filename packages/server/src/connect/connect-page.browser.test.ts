@@ -20,12 +20,16 @@ const APP_CALLBACK = 'http://localhost:3000/connected';
 
 function skipReason(): string | undefined {
   if (existsSync(CHROMIUM)) return undefined;
-  const reason = `no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set TOOLMUX_CHROMIUM)`;
+  const reason =
+    `no Chromium at ${CHROMIUM}: install it (Debian/Ubuntu: apt-get install -y chromium; macOS: ` +
+    'brew install --cask chromium) or set TOOLMUX_CHROMIUM to any Chromium or Chrome binary';
   const ci = process.env.CI;
   if (ci && ci !== 'false' && ci !== '0') throw new Error(`${reason}; CI must run the browser test.`);
   return reason;
 }
 const skip = skipReason();
+// a skipped suite shows only as "skipped" in the summary: say why, where everyone sees it
+if (skip) console.warn(`connect-page.browser.test.ts: the connect page browser tests are SKIPPED — ${skip}.`);
 
 describe.skipIf(skip !== undefined)(`connect page in Chromium ${skip ?? ''}`, () => {
   let oauth: TestOAuthServer;
