@@ -32,7 +32,8 @@ function importedSpecifiers(dir, names) {
       else if (entry.name.endsWith('.ts')) {
         for (const match of readFileSync(path, 'utf8').matchAll(/(?:from |import\()'([^']+)'/g)) {
           const specifier = match[1];
-          if (names.some((name) => specifier === name || specifier.startsWith(`${name}/`))) found.add(specifier);
+          if (names.some((name) => specifier === name || specifier.startsWith(`${name}/`)))
+            found.add(specifier);
         }
       }
     }
@@ -56,7 +57,10 @@ function run(entry) {
   const packageDir = join(root, entry.dir);
   const specifiers = importedSpecifiers(packageDir, entry.specifiers);
   const resolver = `for (const s of ${JSON.stringify(specifiers)}) console.log(JSON.stringify([s, import.meta.resolve(s)]));`;
-  const resolved = execFileSync(process.execPath, ['--input-type=module', '-e', resolver], { cwd: work, encoding: 'utf8' })
+  const resolved = execFileSync(process.execPath, ['--input-type=module', '-e', resolver], {
+    cwd: work,
+    encoding: 'utf8',
+  })
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line));
@@ -65,9 +69,12 @@ function run(entry) {
     return `${name}@${JSON.parse(readFileSync(join(work, 'node_modules', name, 'package.json'), 'utf8')).version}`;
   });
   console.log(`matrix ${entry.name}: ${entry.dir} against ${installed.join(', ')}`);
-  const escape = (text) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
   const aliases = resolved
-    .map(([specifier, url]) => `{ find: /^${escape(specifier)}$/, replacement: ${JSON.stringify(new URL(url).pathname)} }`)
+    .map(
+      ([specifier, url]) =>
+        `{ find: /^${escapeRegExp(specifier)}$/, replacement: ${JSON.stringify(new URL(url).pathname)} }`,
+    )
     .join(',\n    ');
   const config = join(work, 'vitest.config.mjs');
   writeFileSync(
@@ -85,7 +92,10 @@ function run(entry) {
 };
 `,
   );
-  const result = spawnSync('pnpm', ['exec', 'vitest', 'run', '--config', config], { cwd: packageDir, stdio: 'inherit' });
+  const result = spawnSync('pnpm', ['exec', 'vitest', 'run', '--config', config], {
+    cwd: packageDir,
+    stdio: 'inherit',
+  });
   rmSync(work, { recursive: true, force: true });
   return result.status ?? 1;
 }
@@ -93,7 +103,9 @@ function run(entry) {
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !MATRIX.some((entry) => entry.name === name));
 if (unknown.length > 0) {
-  console.error(`matrix: unknown entry ${unknown.join(', ')}; entries: ${MATRIX.map((entry) => entry.name).join(', ')}`);
+  console.error(
+    `matrix: unknown entry ${unknown.join(', ')}; entries: ${MATRIX.map((entry) => entry.name).join(', ')}`,
+  );
   process.exit(2);
 }
 let failed = 0;
