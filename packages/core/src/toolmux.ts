@@ -134,7 +134,7 @@ export interface SessionSummary {
   updatedAt: Date;
 }
 
-/** What an embedded and a remote ToolMux both offer: the API of API.md. */
+/** What an embedded and a remote ToolMux both offer (docs/sessions.md, docs/direct-access.md). */
 export type ToolMuxApi<P extends Provider<unknown>> = Pick<
   EmbeddedToolMux<P>,
   | 'create'

@@ -142,7 +142,7 @@ function credentialSecrets(credentials: Credentials): string[] {
 
 /**
  * Auth configs, connected accounts, connection requests and the precedence rules of
- * ARCHITECTURE.md ("Connected-account precedence"). Credentials live only in the vault's ciphertext
+ * docs/auth.md ("Which account a call uses"). Credentials live only in the vault's ciphertext
  * and in the `ctx.credentials` of a running call.
  */
 export class AuthService {
@@ -908,7 +908,7 @@ export class AuthService {
   }
 
   /**
-   * The account a call runs with (ARCHITECTURE.md, "Connected-account precedence"):
+   * The account a call runs with (docs/auth.md, "Which account a call uses"):
    *
    * 1. the session's `connectedAccounts[toolkit]`, in the order listed: the first ACTIVE one;
    * 2. the session's `authConfigs[toolkit]`: the user's most recently connected ACTIVE account on it;

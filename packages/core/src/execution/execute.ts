@@ -119,7 +119,7 @@ function runUntilAborted<T>(run: () => Promise<T> | T, signal: AbortSignal): Pro
 }
 
 /**
- * The one path every tool call takes (ARCHITECTURE.md, "The flow of one tool call"):
+ * The one path every tool call takes (docs/sessions.md):
  * validate → account → credentials → run under a timeout → log. Never throws for a tool's failure.
  */
 export async function executeTool(env: ExecutionEnvironment, request: ExecuteRequest): Promise<ToolResult> {

@@ -196,7 +196,7 @@ export function hardSchemaCases(): HardSchemaCase[] {
       strictArgs: { name: 'n', tags: null },
       received: { name: 'n' },
       strict: true,
-      note: 'The OpenAI Agents SDK would demand strict mode for it if it reached `tool()` as is (API.md, "Known traps").',
+      note: 'The OpenAI Agents SDK would demand strict mode for it if it reached `tool()` as is (docs/providers.md).',
     },
   ];
 }
