@@ -233,16 +233,6 @@ export class EmbeddedSession<TCollection = unknown> implements Session<TCollecti
     });
   }
 
-  /**
-   * The hash of the session's current MCP token as stored (undefined if the session is gone): read
-   * on every request to the MCP endpoint, so a rotation through any instance counts at once.
-   *
-   * @internal the server's MCP endpoint
-   */
-  storedTokenHash(): Promise<string | undefined> {
-    return this.#runtime.store.getSessionTokenHash(this.sessionId);
-  }
-
   /** Tools the session may run (its toolkits, tools and tags filters applied), by slug. */
   #visibleTools(): Map<string, Tool> {
     if (!this.#visible) {

@@ -148,7 +148,7 @@ describe.skipIf(skipPostgres !== undefined)(`two instances on one PostgreSQL ${s
     }
   });
 
-  it('rotates a session’s MCP token on one instance: the old token stops working on both at once', async () => {
+  it('rotates a session’s MCP token on one instance: the new token works on both at once, the old one stops at once there and within the session cache TTL on the other', async () => {
     const session = (
       await api(first!, 'POST', '/sessions', {
         user_id: 'user_rotate',
@@ -168,10 +168,18 @@ describe.skipIf(skipPostgres !== undefined)(`two instances on one PostgreSQL ${s
     expect(rotated.status).toBe(200);
     expect(rotated.json.url).toBe(session.mcp.url);
     expect(rotated.json.headers.Authorization).not.toBe(session.mcp.headers.Authorization);
-    for (const instance of [first!, second!]) {
-      expect(await list(instance, session.mcp.headers)).toBe(401);
-      expect(await list(instance, rotated.json.headers)).toBe(200);
-    }
+    // The rotating instance forgets its cached entry: the old token is refused there at once.
+    expect(await list(second!, session.mcp.headers)).toBe(401);
+    expect(await list(second!, rotated.json.headers)).toBe(200);
+    // The other one still has the old token cached (for at most the 2 s TTL) ...
+    expect(await list(first!, session.mcp.headers)).toBe(200);
+    // ... but a token it does not know makes it read the session again: the new one works at once,
+    // and from then on the old one is refused there too.
+    expect(await list(first!, rotated.json.headers)).toBe(200);
+    expect(await list(first!, session.mcp.headers)).toBe(401);
+    // A token that matches neither is refused and leaves the session usable.
+    expect(await list(first!, { authorization: 'Bearer tmx_st_wrong' })).toBe(401);
+    expect(await list(first!, rotated.json.headers)).toBe(200);
     expect((await api(first!, 'GET', `/sessions/${session.session_id}`)).json.mcp).toEqual(rotated.json);
     expect((await api(first!, 'POST', '/sessions/ses_nope/mcp-token/rotate')).status).toBe(404);
   });

@@ -1,5 +1,5 @@
 import { type Provider, type Session, type ToolMux, ToolMuxError, type ToolSpec } from '@toolmux/core';
-import { EmbeddedSession, exposedToolSpecs, hashToken, tokenMatches } from '@toolmux/core/internal';
+import { exposedToolSpecs, hashToken, tokenMatches } from '@toolmux/core/internal';
 
 /** A resumed session and what the server derives from it once. */
 export class CachedSession {
@@ -77,25 +77,22 @@ export class SessionCache {
 
   /**
    * The session if `authorization` (`Bearer <token>`) carries its current MCP token, else undefined.
-   * The token is checked against the hash in the store on every call, never against the cached
-   * session, so a token rotated through any instance stops working at once everywhere; an entry
-   * cached before that rotation is read again. Compares hashes in constant time.
+   * The token is derived from the secret key and the session's token version, so checking it needs
+   * no read: it is compared (as SHA-256 digests, in constant time) with the cached session's. A token
+   * that does not match reads the session again once, so a token rotated on another instance works
+   * here at once (and from then on the one it replaced is refused here); otherwise the replaced token
+   * stops working here when the entry expires (`ttlMs`), and at once when the rotation went through
+   * this instance. (An unknown session id costs a read as well, so a wrong token adds nothing new.)
    * Throws `SESSION_NOT_FOUND` like `get()`.
    */
   async authorize(sessionId: string, authorization: string): Promise<CachedSession | undefined> {
+    const token = /^Bearer (\S+)$/i.exec(authorization)?.[1];
+    if (token === undefined) return undefined;
     const entry = await this.get(sessionId);
-    // A session of a remote ToolMux (a server in front of another) has only its resumed token.
-    const stored =
-      entry.session instanceof EmbeddedSession ? await entry.session.storedTokenHash() : entry.tokenHash;
-    const token = /^Bearer (\S+)$/.exec(authorization)?.[1];
-    if (stored === undefined) {
-      this.invalidate(sessionId);
-      throw new ToolMuxError({ code: 'SESSION_NOT_FOUND', message: `No session "${sessionId}".` });
-    }
-    if (token === undefined || !tokenMatches(token, stored)) return undefined;
-    if (entry.tokenHash === stored) return entry;
+    if (tokenMatches(token, entry.tokenHash)) return entry;
     this.invalidate(sessionId);
-    return this.get(sessionId);
+    const fresh = await this.get(sessionId);
+    return tokenMatches(token, fresh.tokenHash) ? fresh : undefined;
   }
 
   /** Forgets a session (after this instance changed it). */

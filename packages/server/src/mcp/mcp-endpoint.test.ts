@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -243,14 +247,49 @@ describe('MCP token rotation', () => {
     await expect(connect(session.sessionId, session.mcp.headers)).rejects.toMatchObject({ code: 401 });
   });
 
-  it('a rotation elsewhere (another instance on the store) counts at once, despite the session cache', async () => {
+  it('a rotation elsewhere (another instance on the store): the new token works at once, then the old one is refused', async () => {
     const session = await mux.create('user_rotate', { toolkits: ['tasks'] });
     expect(await status(session.sessionId, session.mcp.headers)).toBe(200); // cached now, for 2 s
     // The engine itself rotates: this server's cache is not told, as with another instance.
     const rotated = await (await mux.use(session.sessionId)).rotateMcpToken();
+    // A token the cached entry does not know makes the endpoint read the session again ...
+    expect(await status(session.sessionId, rotated.headers)).toBe(200);
+    // ... which replaces the entry: the old token is refused from then on.
     expect(await status(session.sessionId, session.mcp.headers)).toBe(401);
+    expect(await status(session.sessionId, { Authorization: 'Bearer tmx_st_not-a-token' })).toBe(401);
     expect(await status(session.sessionId, rotated.headers)).toBe(200);
-    expect(await status(session.sessionId, rotated.headers)).toBe(200);
+  });
+
+  it('after the secret key is rotated, the token use() hands out opens the endpoint', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'toolmux-key-rotation-'));
+    const store = `sqlite:${join(directory, 'toolmux.db')}`;
+    const [oldKey, newKey] = [randomBytes(32).toString('base64'), randomBytes(32).toString('base64')];
+    const before = new ToolMux({
+      toolkits: sample.toolkits,
+      store,
+      secretKey: oldKey,
+      logger: recordingLogger(),
+    });
+    const created = await before.create('user_key_rotation', { toolkits: ['tasks'] });
+    await before.close();
+    const after = new ToolMux({
+      toolkits: sample.toolkits,
+      store,
+      secretKey: newKey,
+      previousSecretKeys: [oldKey],
+      logger: recordingLogger(),
+    });
+    const rotatedServer = createServer({ toolmux: after, apiKey: TEST_API_KEY, logger: recordingLogger() });
+    try {
+      await after.vault.rotate();
+      const resumed = await after.use(created.sessionId);
+      expect(resumed.mcp.headers.Authorization).not.toBe(created.mcp.headers.Authorization);
+      expect(await status(created.sessionId, resumed.mcp.headers, rotatedServer)).toBe(200);
+      expect(await status(created.sessionId, created.mcp.headers, rotatedServer)).toBe(401);
+    } finally {
+      await after.close();
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 
   it('the rotate route needs the API key and an existing session', async () => {

@@ -244,7 +244,7 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       path: '/sessions/:sessionId/mcp-token/rotate',
       operationId: 'rotateSessionMcpToken',
       summary:
-        "Replace the session's MCP token and return the new MCP URL and headers (session.rotateMcpToken); the old token stops working at once, on every instance.",
+        "Replace the session's MCP token and return the new MCP URL and headers (session.rotateMcpToken); the old token stops working at once on this instance, and on others within their session cache TTL.",
       tag: 'sessions',
       params: SessionParams,
       response: SessionMcpSchema,
