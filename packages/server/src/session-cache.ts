@@ -1,4 +1,4 @@
-import { type Provider, type Session, type ToolMux, ToolMuxError, type ToolSpec } from '@toolmux/core';
+import type { Provider, Session, ToolMux, ToolSpec } from '@toolmux/core';
 import { exposedToolSpecs, hashToken, tokenMatches } from '@toolmux/core/internal';
 
 /** A resumed session and what the server derives from it once. */
