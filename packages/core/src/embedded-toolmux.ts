@@ -26,7 +26,7 @@ import type { ToolResult } from './execution/result.js';
 import type { CollectionOf, PlainProvider, Provider } from './provider.js';
 import { catalogToolSpecs, EmbeddedSession, type Session, type SessionRuntime } from './session.js';
 import { openStore, parseStoreSpec } from './store/open-store.js';
-import type { SessionRecord, Store } from './store/types.js';
+import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import type { SessionSummary, ToolExecuteRequest, ToolkitInfo, ToolMuxOptions } from './toolmux.js';
 import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
@@ -92,6 +92,32 @@ function toolkitInfo(toolkit: Toolkit): ToolkitInfo {
   };
 }
 
+/** A listener of every answered tool call (`onToolCall` of `@toolmux/core/internal`). */
+export type ToolCallListener = (record: Readonly<ExecutionLogRecord>) => void;
+
+/** The execution log writer that also tells listeners (metrics) about each call it is given. */
+class ObservedLogWriter extends ExecutionLogWriter {
+  readonly #listeners: ReadonlySet<ToolCallListener>;
+  readonly #observerLogger: Logger;
+
+  constructor(store: Store, logger: Logger, listeners: ReadonlySet<ToolCallListener>) {
+    super(store, logger);
+    this.#listeners = listeners;
+    this.#observerLogger = logger;
+  }
+
+  override write(record: ExecutionLogRecord): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(record);
+      } catch (error) {
+        this.#observerLogger.error(`toolmux: a tool call listener failed: ${String(error)}`);
+      }
+    }
+    super.write(record);
+  }
+}
+
 /**
  * The embedded engine behind `new ToolMux()` without an `apiKey`: the catalog, the store, and sessions
  * whose calls run in this process.
@@ -109,6 +135,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   readonly #logger: Logger;
   #hostedConnectPage: boolean;
   #engine: Promise<Engine> | undefined;
+  readonly #callListeners = new Set<ToolCallListener>();
 
   constructor(options: ToolMuxOptions<P>, provider: P) {
     this.#options = options;
@@ -139,6 +166,20 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
    */
   useHostedConnectPage(): void {
     this.#hostedConnectPage = true;
+  }
+
+  /** @internal Calls `listener` with the log entry of every tool call from now on; returns the unsubscribe. */
+  onToolCall(listener: ToolCallListener): () => void {
+    this.#callListeners.add(listener);
+    return () => this.#callListeners.delete(listener);
+  }
+
+  /**
+   * @internal Opens (and migrates) the store and loads the secret key now instead of on first use,
+   * so a server can refuse to start on a bad store or key; resolves with the store.
+   */
+  async openStore(): Promise<Store> {
+    return (await this.#ready()).store;
   }
 
   /** @internal the provider's authorization URL of an open OAuth request, for the hosted connect page */
@@ -178,7 +219,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         accountCacheTtlMs: this.#options.accountCacheTtlMs ?? 2000,
       });
       const env: ExecutionEnvironment = {
-        logs: new ExecutionLogWriter(store, this.#logger),
+        logs: new ObservedLogWriter(store, this.#logger, this.#callListeners),
         logger: this.#logger,
         fetch,
         resolveAccount: (request) => auth.resolveAccount(request),

@@ -1199,13 +1199,23 @@ function callbackError(
   code: 'CONNECTION_REQUEST_INVALID' | 'CONNECTION_REQUEST_EXPIRED',
   message: string,
 ): Response {
-  const headers = { 'cache-control': 'no-store' };
+  const headers = {
+    'cache-control': 'no-store',
+    'referrer-policy': 'no-referrer',
+    'x-content-type-options': 'nosniff',
+  };
   if (json) return Response.json({ error: { code, message } }, { status: 400, headers });
   const body =
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Connection failed</title></head>' +
     `<body><h1>The connection could not be completed</h1><p>${escapeHtml(message)}</p><p><code>${code}</code></p></body></html>`;
   return new Response(body, {
     status: 400,
-    headers: { ...headers, 'content-type': 'text/html; charset=utf-8' },
+    headers: {
+      ...headers,
+      'content-type': 'text/html; charset=utf-8',
+      // the same protections as the hosted connect pages: no scripts, no framing, no sniffing
+      'content-security-policy': "default-src 'none'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+      'x-frame-options': 'DENY',
+    },
   });
 }

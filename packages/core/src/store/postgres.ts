@@ -262,6 +262,11 @@ export class PostgresStore implements Store {
     }
   }
 
+  /** One round trip that reads a toolmux table: fails when the database or the schema is gone. */
+  async ping(): Promise<void> {
+    await this.query('answer a ping', 'SELECT 1 FROM toolmux_migrations LIMIT 1', []);
+  }
+
   /** Closes the pool's connections; a second call waits for the first. */
   async close(): Promise<void> {
     this.ending ??= this.pool.end();

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { MIGRATIONS_TABLE_SQL, pendingMigrations, SEALED_SECRET_TABLES } from './migrations.js';
@@ -231,6 +231,19 @@ function toLog(row: Row): ExecutionLogRecord {
 }
 
 /**
+ * Creates the database file readable by its owner only (0600), in directories created 0700 (like the
+ * key files beside it), and narrows an existing file and its `-wal` / `-shm` to 0600. SQLite gives
+ * the `-wal` and `-shm` files it creates the database file's mode.
+ */
+function createPrivateFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    if (existsSync(file)) chmodSync(file, 0o600);
+  }
+}
+
+/**
  * The embedded store: SQLite through Node's built-in `node:sqlite`. Files use WAL journaling, so
  * readers do not block the writer, and wait up to 5 s for a lock held by another process. JSON is
  * stored as text and dates as integer milliseconds since the epoch, which round-trip a `Date` exactly.
@@ -251,7 +264,7 @@ export class SqliteStore implements Store {
 
   constructor({ path }: SqliteStoreOptions) {
     try {
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      if (path !== ':memory:') createPrivateFile(path);
       this.database = new DatabaseSync(path);
       if (path !== ':memory:') {
         this.database.exec(
@@ -286,6 +299,11 @@ export class SqliteStore implements Store {
         throw error;
       }
     });
+  }
+
+  /** A cheap query that fails when the database file cannot be read. */
+  async ping(): Promise<void> {
+    this.run('answer a ping', () => this.database.prepare('SELECT 1 FROM toolmux_migrations LIMIT 1').get());
   }
 
   /** Closes the database; a second call does nothing. */

@@ -9,6 +9,11 @@ export interface Store {
   /** Creates tables and runs pending migrations. Safe to call from several processes at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Resolves when the database answers a cheap query (readiness checks); throws `STORE_ERROR`
+   * otherwise. Optional for stores of your own.
+   */
+  ping?(): Promise<void>;
 
   insertSession(record: SessionRecord): Promise<void>;
   getSession(id: string): Promise<SessionRecord | undefined>;

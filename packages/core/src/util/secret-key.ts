@@ -45,7 +45,7 @@ export function resolveSecretKey(options: {
     });
   }
   if (existsSync(keyFile)) return parseSecretKey(readFileSync(keyFile, 'utf8'), keyFile);
-  mkdirSync(dirname(keyFile), { recursive: true });
+  mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   writeFileSync(keyFile, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(keyFile, 0o600);
