@@ -25,22 +25,24 @@ export function invalidRequest(message: string): ToolMuxError {
 /**
  * The status and body for anything a handler threw. ToolMuxError messages are written to be shown
  * (they never hold secrets), in the words of `audience` (REST routes, or SDK methods for a remote-mode
- * ToolMux); anything else is a 500 with a generic message, and `onUnexpected` gets the real error for
- * the server's log.
+ * ToolMux); anything else is a 500 with a generic message. `onServerError` gets the real error of
+ * every 5xx for the server's log: a ToolMuxError such as `STORE_ERROR` carries the database error as
+ * its cause.
  */
 export function errorResponse(
   error: unknown,
-  onUnexpected: (error: unknown) => void,
+  onServerError: (error: unknown) => void,
   audience: ErrorAudience = 'rest',
 ): { status: number; body: ErrorBody } {
   if (ToolMuxError.isInstance(error)) {
     const status = TOOLMUX_ERROR_CODES[error.code] ?? 500;
+    if (status >= 500) onServerError(error);
     const json = error.toJSON();
     // a ToolMuxError of an older copy of core has no messageFor(): its message is the SDK's
     const message = typeof error.messageFor === 'function' ? error.messageFor(audience) : json.message;
     return { status, body: { error: { ...json, message } } };
   }
-  onUnexpected(error);
+  onServerError(error);
   return {
     status: 500,
     body: {

@@ -2,14 +2,23 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve as serveNode } from '@hono/node-server';
-import { type Logger, type Provider, type ToolMux, ToolMuxError } from '@toolmux/core';
-import { useHostedConnectPage } from '@toolmux/core/internal';
+import { type Provider, type Store, type ToolMux, ToolMuxError } from '@toolmux/core';
+import { onToolCall, openToolMuxStore, useHostedConnectPage } from '@toolmux/core/internal';
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ConnectPages } from './connect/connect-page.js';
 import { audienceOf, errorResponse } from './http-errors.js';
 import { McpEndpoint, type McpOptions } from './mcp/mcp-endpoint.js';
+import { type MetricsOptions, ServerMetrics } from './metrics.js';
 import { DEFAULT_BODY_LIMIT, readJsonBody } from './read-body.js';
+import {
+  causeText,
+  defaultServerLogger,
+  errorFields,
+  recordFault,
+  requestLog,
+  type ServerLogger,
+} from './request-log.js';
 import { apiRoutes } from './rest/api.js';
 import { parseRequestPart } from './rest/route.js';
 import { SessionCache } from './session-cache.js';
@@ -33,8 +42,18 @@ export interface CreateServerOptions {
    * @default 2000
    */
   sessionCacheTtlMs?: number;
-  /** Where unexpected errors are logged (with their stack; responses never carry it). @default console */
-  logger?: Logger;
+  /**
+   * Where the server writes one line per request (method, route pattern, status, duration, request
+   * id; to `info`, else `debug`) and every server fault with its cause (to `error`, with the stack;
+   * responses never carry it). Core's `Logger` and `console` fit. Never a secret, token or body.
+   * @default errors and warnings to the console, request lines only with TOOLMUX_DEBUG=1
+   */
+  logger?: ServerLogger;
+  /**
+   * `GET /metrics` (Prometheus text format) and who may read it.
+   * @default { enabled: true, public: false, allowFrom: loopback } (others send the API key)
+   */
+  metrics?: MetricsOptions;
   /**
    * The MCP endpoint's browser access (`allowedOrigins`) and limits (`tools/list` page size, batch
    * size and batch response size). @default {} (see {@link McpOptions} for each default)
@@ -55,8 +74,11 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly hostname: string;
-  /** Stops accepting connections and resolves when open requests have finished. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections (`/readyz` answers 503 from now on) and resolves when open requests
+   * have finished; connections still open after `timeoutMs` are cut.
+   */
+  close(options?: { /** @default 10_000 */ timeoutMs?: number }): Promise<void>;
 }
 
 /** The toolmux HTTP server: a Hono app, usable as a fetch handler anywhere or served on Node. */
@@ -73,6 +95,43 @@ export interface ToolMuxServer {
 }
 
 const MIN_API_KEY_LENGTH = 16;
+/** How long `/readyz` waits for the store's answer. */
+const READY_TIMEOUT_MS = 2000;
+const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
+/** A cheap read that fails when the store does not answer: `ping()`, else a session lookup. */
+async function pingStore(store: Store): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`the store did not answer within ${READY_TIMEOUT_MS} ms`)),
+      READY_TIMEOUT_MS,
+    );
+  });
+  try {
+    await Promise.race([store.ping ? store.ping() : store.getSession('ses_readiness_probe'), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The methods routes answer at `path` (HEAD with GET), for 405 instead of 404. */
+function allowedMethods(routes: ReadonlyArray<{ method: string; path: string }>, path: string): string[] {
+  const segments = path.split('/');
+  const methods = new Set<string>();
+  for (const route of routes) {
+    if (route.method === 'ALL') continue;
+    const pattern = route.path.split('/');
+    if (pattern.length !== segments.length) continue;
+    if (
+      pattern.every((part, index) => part === segments[index] || (part.startsWith(':') && segments[index]))
+    ) {
+      methods.add(route.method);
+      if (route.method === 'GET') methods.add('HEAD');
+    }
+  }
+  return [...methods].sort();
+}
 
 /** Where a caller finds the project API key (never the key itself). */
 const WHERE_THE_API_KEY_IS =
@@ -112,11 +171,19 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   }
   const apiKeyHash = sha256(`Bearer ${apiKey}`);
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  const logger: Logger = options.logger ?? console;
-  const onUnexpected = (error: unknown) =>
-    logger.error(
-      `toolmux server: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-    );
+  const logger: ServerLogger = options.logger ?? defaultServerLogger;
+  // a server fault: the request's log line carries it (outside a request, it is logged here)
+  const onUnexpected = (error: unknown) => {
+    if (!recordFault(error)) {
+      logger.error(`toolmux server: unexpected error: ${causeText(error)}`, { err: errorFields(error) });
+    }
+  };
+  const metricsOptions = options.metrics ?? {};
+  const metrics = metricsOptions.enabled === false ? undefined : new ServerMetrics(metricsOptions);
+  if (metrics) {
+    onToolCall(options.toolmux, (call) => metrics.toolCall(call.toolkit, call.status, call.durationMs));
+  }
+  let draining = false;
   const sessions = new SessionCache({ toolmux: options.toolmux, ttlMs: options.sessionCacheTtlMs });
   const version = packageVersion();
   const mcp = new McpEndpoint({
@@ -130,14 +197,35 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   });
 
   const app = new Hono();
+  app.use(
+    requestLog({
+      logger,
+      onResponse: metrics
+        ? ({ method, route, status, durationMs }) => metrics.httpRequest(method, route, status, durationMs)
+        : undefined,
+    }),
+  );
 
   app.onError((error, c) => {
-    const { status, body } = errorResponse(error, onUnexpected, audienceOf(c.req.raw));
+    const { status, body } = errorResponse(error, recordFault, audienceOf(c.req.raw));
     if (status === 401) c.header('www-authenticate', 'Bearer realm="toolmux"');
     return c.json(body, status as ContentfulStatusCode);
   });
-  app.notFound((c) =>
-    c.json(
+  app.notFound((c) => {
+    const allow = allowedMethods(app.routes, c.req.path);
+    if (allow.length > 0) {
+      c.header('allow', allow.join(', '));
+      return c.json(
+        {
+          error: {
+            code: 'METHOD_NOT_ALLOWED',
+            message: `${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(', ')}.`,
+          },
+        },
+        405,
+      );
+    }
+    return c.json(
       {
         error: {
           code: 'ROUTE_NOT_FOUND',
@@ -145,8 +233,8 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
         },
       },
       404,
-    ),
-  );
+    );
+  });
 
   const checkApiKey = (authorization: string | undefined) => {
     if (!authorization) {
@@ -162,6 +250,31 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       throw new ToolMuxError({ code: 'UNAUTHORIZED', message: `${scheme} ${WHERE_THE_API_KEY_IS}` });
     }
   };
+
+  // Operations: liveness, readiness (the store answers), Prometheus metrics.
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    if (draining) return c.json({ status: 'draining' }, 503);
+    try {
+      await pingStore(await openToolMuxStore(options.toolmux));
+      return c.json({ status: 'ready' });
+    } catch (error) {
+      recordFault(error);
+      return c.json(
+        { status: 'unavailable', message: 'The store does not answer; the log has the cause.' },
+        503,
+      );
+    }
+  });
+  if (metrics) {
+    app.get('/metrics', async (c) => {
+      const remote = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming
+        ?.socket?.remoteAddress;
+      if (!metrics.openTo(remote, c.req.raw.headers)) checkApiKey(c.req.header('authorization'));
+      const { contentType, text } = await metrics.render();
+      return c.body(text, 200, { 'content-type': contentType, 'cache-control': 'no-store' });
+    });
+  }
 
   useHostedConnectPage(options.toolmux); // connection links of the served ToolMux open /connect/:requestId
   const connect = new ConnectPages({ toolmux: options.toolmux, bodyLimit });
@@ -201,10 +314,23 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
             url: `http://${host}:${info.port}`,
             port: info.port,
             hostname: info.address,
-            close: () =>
+            close: ({ timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS } = {}) =>
               new Promise<void>((done, fail) => {
-                server.close((error) => (error ? fail(error) : done()));
-                if ('closeIdleConnections' in server) server.closeIdleConnections();
+                draining = true;
+                const http = server as typeof server & {
+                  closeIdleConnections?: () => void;
+                  closeAllConnections?: () => void;
+                };
+                // keep-alive connections go as soon as their request is answered; after the timeout, all
+                const idle = setInterval(() => http.closeIdleConnections?.(), 50);
+                const cut = setTimeout(() => http.closeAllConnections?.(), timeoutMs);
+                server.close((error) => {
+                  clearInterval(idle);
+                  clearTimeout(cut);
+                  if (error) fail(error);
+                  else done();
+                });
+                http.closeIdleConnections?.();
               }),
           });
         });

@@ -2,17 +2,34 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
+import { openToolMuxStore, parseStoreSpec } from '@toolmux/core/internal';
 import { builtinToolkits } from '@toolmux/toolkits';
+import {
+  findConfigFile,
+  importModule,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+  loadConfigFile,
+  type ToolMuxConfig,
+  toolkitsOfModule,
+} from '../config.js';
+import { causeText } from '../request-log.js';
 import { createServer } from '../server.js';
+import { didYouMean } from '../suggest.js';
+import { createCliLogger, serverLoggerOf } from './log.js';
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: NodeJS.ProcessEnv;
+  /** Where a config file and relative paths are looked up. @default process.cwd() */
+  cwd?: string;
+  /** Whether stdout is a terminal (the default log format is pretty there, else JSON). @default false */
+  isTty?: boolean;
   /** Resolves when the process should stop serving (SIGINT / SIGTERM). */
   stopSignal: () => Promise<void>;
 }
@@ -39,16 +56,20 @@ Run "toolmux <command> --help" for the options of a command.`,
 Starts the toolmux server: REST API under /api/v1 (OpenAPI at /api/v1/openapi.json) and the
 per-session MCP endpoint at /mcp/:sessionId.
 
-Options:
+Options (they override the config file; environment variables in brackets):
+  --config <file>        Config file                                     [default: toolmux.config.{ts,mjs,js,json} in the working directory]
   --port <port>          Port to listen on (0: any free port)           [default: 8787, env PORT]
-  --host <host>          Interface to listen on                          [default: 127.0.0.1]
+  --host <host>          Interface to listen on                          [default: 127.0.0.1, env TOOLMUX_HOST]
   --store <spec>         sqlite:<path> | postgres://… | :memory:         [default: ${DEFAULT_STORE}, env TOOLMUX_STORE]
   --base-url <url>       Where clients reach this server (MCP URLs)      [default: http://<host>:<port>, env TOOLMUX_BASE_URL]
-  --toolkits <module>    Also serve the toolkits a module exports (default export or "toolkits")
+  --toolkits <module>    Also serve the toolkits a module exports (a toolkit or an array, default export or "toolkits")
+  --log-level <level>    ${LOG_LEVELS.join(' | ')}     [default: info, env TOOLMUX_LOG_LEVEL]
+  --log-format <format>  json | pretty                                   [default: pretty on a terminal, else json, env TOOLMUX_LOG_FORMAT]
   -h, --help             Show this help
 
 The API key is TOOLMUX_API_KEY; without it, a key file "api.key" (mode 0600) is created beside
-the SQLite database. A PostgreSQL store needs TOOLMUX_API_KEY and TOOLMUX_SECRET_KEY.`,
+the SQLite database. A PostgreSQL store needs TOOLMUX_API_KEY and TOOLMUX_SECRET_KEY.
+GET /healthz, /readyz and /metrics (loopback or the API key) are for your orchestrator.`,
   'toolkits list': `Usage: toolmux toolkits list [options]
 
 Options:
@@ -73,6 +94,8 @@ Options:
 } as const;
 
 class UsageError extends Error {}
+/** A setting the server cannot start with (not a typo in the command line): exit 1, one line. */
+class StartupError extends Error {}
 
 /** Runs one CLI invocation; resolves with the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -95,28 +118,71 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       );
       return subcommand === '--help' || subcommand === '-h' ? 0 : 2;
     }
-    throw new UsageError(`Unknown command "${argv.slice(0, 2).join(' ')}".`);
+    throw new UsageError(unknownCommand(argv));
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr(`toolmux: ${(error as Error).message}\nRun "toolmux --help" for usage.\n`);
+      io.stderr(`toolmux: ${oneLine((error as Error).message)} (usage: toolmux --help)\n`);
       return 2;
     }
     if (ToolMuxError.isInstance(error)) {
-      io.stderr(`toolmux: ${error.message} (${error.code})\n`);
+      io.stderr(`toolmux: ${oneLine(describeFailure(error))} (${error.code})\n`);
       return 1;
     }
-    throw error;
+    if (error instanceof StartupError) {
+      io.stderr(`toolmux: ${oneLine(error.message)}\n`);
+      return 1;
+    }
+    // not ours: still one line; the stack only when asked for
+    io.stderr(
+      `toolmux: unexpected error: ${oneLine(causeText(error))}${io.env.TOOLMUX_DEBUG ? `\n${(error as Error)?.stack ?? ''}` : ' (set TOOLMUX_DEBUG=1 for the stack)'}\n`,
+    );
+    return 1;
   }
+}
+
+const COMMANDS = ['serve', 'toolkits list', 'toolkits info', 'sessions list', 'help'];
+
+function unknownCommand(argv: readonly string[]): string {
+  const [command = '', subcommand] = argv;
+  const typed =
+    subcommand && !subcommand.startsWith('-') && command !== 'serve' ? `${command} ${subcommand}` : command;
+  const suggestion =
+    didYouMean(typed, COMMANDS) ?? didYouMean(command, ['serve', 'toolkits', 'sessions', 'help']);
+  return `Unknown command "${typed}".${suggestion ? ` Did you mean "toolmux ${suggestion}"?` : ''}`;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** A ToolMuxError's message, plus its cause when the message points at it (STORE_ERROR). */
+function describeFailure(error: ToolMuxError): string {
+  if (error.code !== 'STORE_ERROR' || error.cause === undefined) return error.message;
+  const operation = (error.details as { operation?: string } | undefined)?.operation ?? 'answer';
+  const store = (error.details as { store?: string } | undefined)?.store;
+  const cause = causeText(error.cause);
+  return `The store${store ? ` ${store}` : ''} failed to ${operation}: ${cause}. Check that the database is running and reachable at this address with these credentials, or set another with --store / TOOLMUX_STORE.`;
 }
 
 type OptionValues = Record<string, string | boolean | undefined>;
 
-/** node:util parseArgs, strict, with `-h/--help` on every command. */
+/** node:util parseArgs, strict, with `-h/--help` on every command; an unknown flag gets "did you mean". */
 function parse(
   args: readonly string[],
   options: Record<string, { type: 'string' | 'boolean' }>,
   maxPositionals = 0,
 ): { values: OptionValues; positionals: string[] } {
+  const known = [...Object.keys(options), 'help'];
+  for (const arg of args) {
+    if (arg === '--') break;
+    const name = /^--([^=]+)/.exec(arg)?.[1];
+    if (name !== undefined && !known.includes(name)) {
+      const suggestion = didYouMean(name, known);
+      throw new UsageError(
+        `Unknown option "--${name}".${suggestion ? ` Did you mean "--${suggestion}"?` : ''}`,
+      );
+    }
+  }
   const { values, positionals } = parseArgs({
     args: [...args],
     options: { ...options, help: { type: 'boolean', short: 'h' } },
@@ -128,43 +194,45 @@ function parse(
   return { values: values as OptionValues, positionals };
 }
 
-/** The catalog: the built-in toolkits, plus those of a `--toolkits` module. */
-async function loadCatalog(modulePath: string | undefined): Promise<Toolkit[]> {
-  const catalog = [...builtinToolkits];
+/** The catalog: `base` (the built-in toolkits unless a config file names its own), plus a `--toolkits` module's. */
+async function loadCatalog(
+  modulePath: string | undefined,
+  base: readonly Toolkit[] = builtinToolkits,
+  cwd = process.cwd(),
+): Promise<Toolkit[]> {
+  const catalog = [...base];
   if (!modulePath) return catalog;
-  const loaded = (await import(pathToFileURL(resolve(modulePath)).href)) as {
-    default?: unknown;
-    toolkits?: unknown;
-  };
-  const toolkits = loaded.toolkits ?? loaded.default;
-  if (!Array.isArray(toolkits) || toolkits.some((toolkit) => toolkit?.kind !== 'toolmux.toolkit')) {
-    throw new UsageError(
-      `${modulePath} must export an array of toolkits (defineToolkit) as "toolkits" or as its default export.`,
-    );
-  }
-  return [...catalog, ...(toolkits as Toolkit[])];
+  const what = `--toolkits ${modulePath}`;
+  const added = toolkitsOfModule(await importModule(modulePath, cwd, what), what);
+  const known = new Set(catalog.map((toolkit) => toolkit.slug));
+  return [...catalog, ...added.filter((toolkit) => !known.has(toolkit.slug))];
 }
 
 function storeOf(value: string | undefined, io: CliIo): string {
   return value ?? io.env.TOOLMUX_STORE ?? DEFAULT_STORE;
 }
 
+/** The SQLite file a store spec names (undefined for memory and PostgreSQL); STORE_CONFIG_INVALID for a bad spec. */
 function sqlitePathOf(store: string): string | undefined {
-  if (store === ':memory:' || store === 'sqlite::memory:') return undefined;
-  if (store.startsWith('sqlite:')) return store.slice('sqlite:'.length);
-  if (/^postgres(ql)?:\/\//.test(store)) return undefined;
-  return store;
+  const spec = parseStoreSpec(store);
+  return spec.dialect === 'sqlite' && spec.path !== ':memory:' ? spec.path : undefined;
 }
 
 /**
  * The project API key: TOOLMUX_API_KEY, else a key file beside the SQLite database, created once
  * (mode 0600). A server on PostgreSQL or in memory has no such place: it needs the variable.
  */
-function resolveApiKey(store: string, io: CliIo): { apiKey: string; source: string; keyFile?: string } {
-  if (io.env.TOOLMUX_API_KEY) return { apiKey: io.env.TOOLMUX_API_KEY, source: 'TOOLMUX_API_KEY' };
+function resolveApiKey(
+  store: string,
+  io: CliIo,
+  fromConfig?: { apiKey: string; file: string },
+): { apiKey: string; source: string; keyFile?: string } {
+  const fromEnv = env(io, 'TOOLMUX_API_KEY');
+  if (fromEnv) return { apiKey: fromEnv, source: 'TOOLMUX_API_KEY' };
+  if (fromConfig) return { apiKey: fromConfig.apiKey, source: `apiKey of ${fromConfig.file}` };
   const databasePath = sqlitePathOf(store);
   if (!databasePath) {
-    throw new UsageError(
+    throw new StartupError(
       'Set TOOLMUX_API_KEY (e.g. `openssl rand -base64 32`): only a server on an SQLite file keeps its key in a file.',
     );
   }
@@ -172,7 +240,7 @@ function resolveApiKey(store: string, io: CliIo): { apiKey: string; source: stri
   if (existsSync(keyFile)) {
     return { apiKey: readFileSync(keyFile, 'utf8').trim(), source: keyFile, keyFile };
   }
-  mkdirSync(dirname(keyFile), { recursive: true });
+  mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 });
   const apiKey = `tmx_ak_${randomBytes(32).toString('base64url')}`;
   writeFileSync(keyFile, `${apiKey}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(keyFile, 0o600);
@@ -190,58 +258,182 @@ function freePort(host: string): Promise<number> {
   });
 }
 
+/** An environment variable, unset when empty. */
+function env(io: CliIo, name: string): string | undefined {
+  const value = io.env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  const suggestion = didYouMean(value, allowed);
+  throw new UsageError(
+    `${name} must be one of ${allowed.join(', ')}, got "${value}".${suggestion ? ` Did you mean "${suggestion}"?` : ''}`,
+  );
+}
+
+function portOf(text: string, name: string): number {
+  const port = Number(text);
+  if (text.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new UsageError(`${name} must be a port number from 0 to 65535, got "${text}".`);
+  }
+  return port;
+}
+
+/** The one line for a port that cannot be bound. */
+function listenFailure(error: unknown, host: string, port: number): Error {
+  const code = (error as { code?: string }).code;
+  if (code === 'EADDRINUSE') {
+    return new StartupError(
+      `Port ${port} on ${host} is already in use (EADDRINUSE): stop the process that holds it, or pick another port with --port / PORT (0 picks a free one).`,
+    );
+  }
+  if (code === 'EACCES') {
+    return new StartupError(
+      `Listening on port ${port} needs privileges this user lacks (EACCES): use a port above 1023 with --port / PORT.`,
+    );
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    return new StartupError(
+      `Cannot listen on host "${host}" (${code}): it is no address of this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses with --host / TOOLMUX_HOST.`,
+    );
+  }
+  return error as Error;
+}
+
+/**
+ * `toolmux serve`: reads the config (file < environment < flags), then checks everything before it
+ * says it is listening: the config, the toolkits modules, the store (opened and migrated), the secret
+ * key and the port. A mistake is one line and a non-zero exit.
+ */
 async function serve(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parse(args, {
+    config: { type: 'string' },
     port: { type: 'string' },
     host: { type: 'string' },
     store: { type: 'string' },
     'base-url': { type: 'string' },
     toolkits: { type: 'string' },
+    'log-level': { type: 'string' },
+    'log-format': { type: 'string' },
   });
   if (values.help) {
     io.stdout(`${HELP.serve}\n`);
     return 0;
   }
-  const host = (values.host as string | undefined) ?? '127.0.0.1';
-  const portText = (values.port as string | undefined) ?? io.env.PORT ?? '8787';
-  const requestedPort = Number(portText);
-  if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65_535) {
-    throw new UsageError(`--port must be a port number from 0 to 65535, got "${portText}".`);
-  }
-  const port = requestedPort === 0 ? await freePort(host) : requestedPort;
-  const store = storeOf(values.store as string | undefined, io);
+  const flag = (name: string) => values[name] as string | undefined;
+  const cwd = io.cwd ?? process.cwd();
+  const configFile = findConfigFile(flag('config'), cwd);
+  const config: ToolMuxConfig & { toolkits?: Toolkit[] } = configFile ? await loadConfigFile(configFile) : {};
+  const configName = configFile ? configFile : undefined;
+
+  const logLevelText = flag('log-level') ?? env(io, 'TOOLMUX_LOG_LEVEL');
+  const logLevel: LogLevel = logLevelText
+    ? oneOf(logLevelText, LOG_LEVELS, flag('log-level') ? '--log-level' : 'TOOLMUX_LOG_LEVEL')
+    : (config.log?.level ?? 'info');
+  const logFormatText = flag('log-format') ?? env(io, 'TOOLMUX_LOG_FORMAT');
+  const logFormat: LogFormat = logFormatText
+    ? oneOf(
+        logFormatText,
+        ['json', 'pretty'] as const,
+        flag('log-format') ? '--log-format' : 'TOOLMUX_LOG_FORMAT',
+      )
+    : (config.log?.format ?? (io.isTty ? 'pretty' : 'json'));
+
+  const host = flag('host') ?? env(io, 'TOOLMUX_HOST') ?? config.host ?? '127.0.0.1';
+  const portText = flag('port') ?? env(io, 'PORT');
+  const requestedPort =
+    portText !== undefined ? portOf(portText, flag('port') ? '--port' : 'PORT') : (config.port ?? 8787);
+  const store = flag('store') ?? env(io, 'TOOLMUX_STORE') ?? config.store ?? DEFAULT_STORE;
+  parseStoreSpec(store); // a bad spec fails here, before anything is created on disk
+  const toolkits = await loadCatalog(flag('toolkits'), config.toolkits ?? builtinToolkits, cwd);
+  const { apiKey, source, keyFile } = resolveApiKey(
+    store,
+    io,
+    config.apiKey && configName ? { apiKey: config.apiKey, file: configName } : undefined,
+  );
+
+  const log = createCliLogger({ level: logLevel, format: logFormat, write: io.stdout });
+  const logger = serverLoggerOf(log);
+  const port =
+    requestedPort === 0
+      ? await freePort(host).catch((error) => Promise.reject(listenFailure(error, host, 0)))
+      : requestedPort;
   const publicHost =
     host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const baseUrl =
-    (values['base-url'] as string | undefined) ?? io.env.TOOLMUX_BASE_URL ?? `http://${publicHost}:${port}`;
-  const { apiKey, source, keyFile } = resolveApiKey(store, io);
-  const toolkits = await loadCatalog(values.toolkits as string | undefined);
-
-  const toolmux = new ToolMux({ toolkits, store, baseUrl });
-  const server = createServer({ toolmux, apiKey });
-  const running = await server.serve({ port, hostname: host });
-  const url = `http://${publicHost}:${running.port}`;
-  const keyExpression = keyFile ? `$(cat ${shellQuote(keyFile)})` : '$TOOLMUX_API_KEY';
-  io.stdout(
-    [
-      `toolmux server listening on ${url}`,
-      `  store:    ${store.replace(/\/\/[^@/]*@/, '//***@')}`,
-      `  toolkits: ${toolkits.length} (${toolkits.map((toolkit) => toolkit.slug).join(', ') || 'none'})`,
-      `  API key:  ${source}`,
-      `  OpenAPI:  ${url}/api/v1/openapi.json`,
-      `  MCP:      ${baseUrl}/mcp/<sessionId> (Authorization: the session's token)`,
-      `  SDK:      new ToolMux({ baseUrl: '${baseUrl}', apiKey }) from @toolmux/core (remote mode)`,
-      '',
-      'Try:',
-      `  curl -s -H "Authorization: Bearer ${keyExpression}" ${url}/api/v1/toolkits`,
-      `  curl -s -X POST -H "Authorization: Bearer ${keyExpression}" -H 'content-type: application/json' \\`,
-      `    -d '{"user_id":"user_123"}' ${url}/api/v1/sessions`,
-      '',
-    ].join('\n'),
-  );
-  await io.stopSignal();
-  await running.close();
-  await toolmux.close();
+    flag('base-url') ?? env(io, 'TOOLMUX_BASE_URL') ?? config.baseUrl ?? `http://${publicHost}:${port}`;
+  const shownStore = store.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
+  const toolmux = new ToolMux({
+    toolkits,
+    store,
+    baseUrl,
+    logger,
+    secretKey: env(io, 'TOOLMUX_SECRET_KEY') ?? config.secretKey,
+    managedAuth: config.managedAuth,
+    allowedCallbackUrls: config.allowedCallbackUrls,
+    defaultCallbackUrl: config.defaultCallbackUrl,
+  });
+  try {
+    // store reachable and migrated, secret key present and valid
+    await openToolMuxStore(toolmux).catch((error: unknown) => {
+      if (ToolMuxError.isInstance(error) && error.code === 'STORE_ERROR') {
+        throw new ToolMuxError({
+          code: 'STORE_ERROR',
+          message: error.message,
+          cause: error.cause,
+          details: { ...error.details, store: shownStore },
+        });
+      }
+      throw error;
+    });
+    const server = createServer({
+      toolmux,
+      apiKey,
+      logger,
+      bodyLimit: config.bodyLimit,
+      metrics: config.metrics,
+      mcp: config.mcp,
+    });
+    const running = await server
+      .serve({ port, hostname: host })
+      .catch((error: unknown) => Promise.reject(listenFailure(error, host, port)));
+    const url = `http://${publicHost}:${running.port}`;
+    if (logFormat === 'json') {
+      log.info(
+        { url, store: shownStore, toolkits: toolkits.length, api_key: source, config: configName ?? null },
+        `toolmux server listening on ${url}`,
+      );
+    } else {
+      const keyExpression = keyFile ? `$(cat ${shellQuote(keyFile)})` : '$TOOLMUX_API_KEY';
+      io.stdout(
+        [
+          `toolmux server listening on ${url}`,
+          `  config:   ${configName ?? 'none (flags, environment and defaults)'}`,
+          `  store:    ${shownStore}`,
+          `  toolkits: ${toolkits.length} (${toolkits.map((toolkit) => toolkit.slug).join(', ') || 'none'})`,
+          `  API key:  ${source}`,
+          `  OpenAPI:  ${url}/api/v1/openapi.json`,
+          `  MCP:      ${baseUrl}/mcp/<sessionId> (Authorization: the session's token)`,
+          `  SDK:      new ToolMux({ baseUrl: '${baseUrl}', apiKey }) from @toolmux/core (remote mode)`,
+          `  health:   ${url}/healthz, ${url}/readyz, ${url}/metrics`,
+          '',
+          'Try:',
+          `  curl -s -H "Authorization: Bearer ${keyExpression}" ${url}/api/v1/toolkits`,
+          `  curl -s -X POST -H "Authorization: Bearer ${keyExpression}" -H 'content-type: application/json' \\`,
+          `    -d '{"user_id":"user_123"}' ${url}/api/v1/sessions`,
+          '',
+        ].join('\n'),
+      );
+    }
+    await io.stopSignal();
+    const timeoutMs = config.shutdownTimeoutMs ?? 10_000;
+    log.info({ timeout_ms: timeoutMs }, 'toolmux server stopping: draining in-flight requests');
+    await running.close({ timeoutMs });
+  } finally {
+    await toolmux.close(); // flushes the execution log
+  }
+  log.info('toolmux server stopped');
   return 0;
 }
 

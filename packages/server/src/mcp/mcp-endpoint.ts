@@ -331,6 +331,7 @@ export class McpEndpoint {
         return httpRpcError(404, -32001, `No session "${sessionId}".`, 'SESSION_NOT_FOUND');
       }
       if (ToolMuxError.isInstance(error)) {
+        if (error.status >= 500) this.#options.onUnexpected(error); // logged with its cause
         return httpRpcError(error.status, -32001, error.message, error.code);
       }
       throw error;

@@ -1,0 +1,318 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type Toolkit, ToolMuxError } from '@toolmux/core';
+import { z } from 'zod';
+import type { MetricsOptions } from './metrics.js';
+import { didYouMean } from './suggest.js';
+
+/** Log levels, most to least severe (`silent` writes nothing). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * The configuration of `toolmux serve`, from `toolmux.config.ts|js|mjs|json` (found in the working
+ * directory, or named with `--config`). Command-line flags and environment variables override it.
+ */
+export interface ToolMuxConfig {
+  /**
+   * The catalog. In a `.json` file: module paths (relative to the file, or package names), each
+   * exporting toolkits as its default export, as `toolkits`, or as any named exports.
+   * @default the built-in toolkits of @toolmux/toolkits
+   */
+  toolkits?: ReadonlyArray<Toolkit | string>;
+  /** `sqlite:./path.db`, `:memory:` or `postgres://…`. @default 'sqlite:./.toolmux/toolmux.db' */
+  store?: string;
+  /** Where clients reach this server (MCP URLs, OAuth callbacks). @default `http://<host>:<port>` */
+  baseUrl?: string;
+  /** @default 8787 (0 picks a free port) */
+  port?: number;
+  /** The interface to listen on. @default '127.0.0.1' */
+  host?: string;
+  /**
+   * The project API key (at least 16 characters). Prefer TOOLMUX_API_KEY to a key in a file.
+   * @default TOOLMUX_API_KEY, else a key file `api.key` beside the SQLite database
+   */
+  apiKey?: string;
+  /**
+   * 32-byte key (base64 or hex) that encrypts credentials. Prefer TOOLMUX_SECRET_KEY.
+   * @default TOOLMUX_SECRET_KEY, else (SQLite only) a key file `secret.key` beside the database
+   */
+  secretKey?: string;
+  /** The operator's OAuth apps, per toolkit slug (`ToolMuxOptions.managedAuth`). @default {} */
+  managedAuth?: Record<string, { clientId: string; clientSecret?: string; scopes?: string[] }>;
+  /**
+   * Where connections may send users back to: origins or URL prefixes.
+   * @default the origin of baseUrl, plus localhost on any port unless NODE_ENV is 'production'
+   */
+  allowedCallbackUrls?: string[];
+  /** Where users land after connecting when no callbackUrl was given. @default `${baseUrl}/connect/done` */
+  defaultCallbackUrl?: string;
+  /** The MCP endpoint. */
+  mcp?: {
+    /** Browser origins allowed to call the MCP endpoint (`Origin` header). @default [] (none) */
+    allowedOrigins?: string[];
+  };
+  /** The server's log. */
+  log?: {
+    /** @default 'info' */
+    level?: LogLevel;
+    /** JSON lines, or human-readable lines. @default 'pretty' on a terminal, else 'json' */
+    format?: LogFormat;
+  };
+  /** `GET /metrics` and who may read it. @default { enabled: true, public: false, allowFrom: loopback } */
+  metrics?: MetricsOptions;
+  /** Largest request body in bytes. @default 1_048_576 */
+  bodyLimit?: number;
+  /** How long in-flight requests may take to finish after SIGTERM / SIGINT. @default 10_000 */
+  shutdownTimeoutMs?: number;
+}
+
+/**
+ * Types a `toolmux.config.ts` (or `.js` / `.mjs`): returns the config as is.
+ *
+ * @example
+ * // toolmux.config.ts
+ * import { defineConfig } from '@toolmux/server';
+ * import { builtinToolkits } from '@toolmux/toolkits';
+ * export default defineConfig({ toolkits: builtinToolkits, store: process.env.DATABASE_URL });
+ */
+export function defineConfig(config: ToolMuxConfig): ToolMuxConfig {
+  return config;
+}
+
+/** The names `toolmux serve` looks for in the working directory, in this order. */
+export const CONFIG_FILE_NAMES = [
+  'toolmux.config.ts',
+  'toolmux.config.mjs',
+  'toolmux.config.js',
+  'toolmux.config.json',
+] as const;
+
+const isToolkit = (value: unknown): value is Toolkit =>
+  typeof value === 'object' && value !== null && (value as Toolkit).kind === 'toolmux.toolkit';
+
+const stringList = z.array(z.string().min(1));
+
+const configSchema = z.strictObject({
+  toolkits: z
+    .array(
+      z.union([
+        z.string().min(1),
+        z.custom<Toolkit>(isToolkit, { message: 'expected a toolkit (defineToolkit) or a module path' }),
+      ]),
+    )
+    .optional(),
+  store: z.string().min(1).optional(),
+  baseUrl: z.string().min(1).optional(),
+  port: z.number().int().min(0).max(65_535).optional(),
+  host: z.string().min(1).optional(),
+  apiKey: z.string().min(1).optional(),
+  secretKey: z.string().min(1).optional(),
+  managedAuth: z
+    .record(
+      z.string(),
+      z.strictObject({
+        clientId: z.string().min(1),
+        clientSecret: z.string().min(1).optional(),
+        scopes: stringList.optional(),
+      }),
+    )
+    .optional(),
+  allowedCallbackUrls: stringList.optional(),
+  defaultCallbackUrl: z.string().min(1).optional(),
+  mcp: z.strictObject({ allowedOrigins: stringList.optional() }).optional(),
+  log: z
+    .strictObject({
+      level: z.enum(LOG_LEVELS).optional(),
+      format: z.enum(['json', 'pretty']).optional(),
+    })
+    .optional(),
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      public: z.boolean().optional(),
+      allowFrom: stringList.optional(),
+    })
+    .optional(),
+  bodyLimit: z.number().int().positive().optional(),
+  shutdownTimeoutMs: z.number().int().min(0).optional(),
+});
+
+/** The keys each object of the config accepts, for "did you mean". */
+function knownKeys(path: readonly PropertyKey[]): string[] {
+  let schema: z.ZodType = configSchema;
+  for (const key of path) {
+    let inner: unknown = schema;
+    while (inner instanceof z.ZodOptional) inner = inner.unwrap();
+    if (inner instanceof z.ZodObject) schema = inner.shape[key as string];
+    else if (inner instanceof z.ZodRecord) schema = inner.valueType as z.ZodType;
+    else return [];
+    if (!schema) return [];
+  }
+  while (schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
+
+function pathText(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (text, key) =>
+      typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key),
+    '',
+  );
+}
+
+function configError(source: string, message: string): ToolMuxError {
+  return new ToolMuxError({ code: 'CONFIG_INVALID', message: `${source}: ${message}` });
+}
+
+/**
+ * Checks a config object (from a file); a mistake is `CONFIG_INVALID` naming the file, the key and
+ * the fix (an unknown key gets "did you mean").
+ */
+export function validateConfig(value: unknown, source: string): ToolMuxConfig {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw configError(
+      source,
+      'export the config object as the default export (export default defineConfig({ … })), or write a JSON object.',
+    );
+  }
+  const parsed = configSchema.safeParse(value);
+  if (parsed.success) return parsed.data as ToolMuxConfig;
+  const issue = parsed.error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0]!;
+    const where = pathText([...issue.path, key]);
+    const known = knownKeys(issue.path);
+    const suggestion = didYouMean(key, known);
+    throw configError(
+      source,
+      `unknown key "${where}".${suggestion ? ` Did you mean "${pathText([...issue.path, suggestion])}"?` : ''} Known keys${issue.path.length ? ` of ${pathText(issue.path)}` : ''}: ${known.join(', ')}.`,
+    );
+  }
+  const where = pathText(issue.path) || 'the config';
+  const received = issue.path.reduce<unknown>(
+    (current, key) => (current as Record<PropertyKey, unknown> | undefined)?.[key],
+    value,
+  );
+  const shown = typeof received === 'string' ? JSON.stringify(received) : typeof received;
+  throw configError(source, `${where}: ${issue.message} (got ${shown}).`);
+}
+
+/** The config file to read: `--config`, else the one of {@link CONFIG_FILE_NAMES} in `cwd`, if any. */
+export function findConfigFile(explicit: string | undefined, cwd: string): string | undefined {
+  if (explicit !== undefined) {
+    const file = resolve(cwd, explicit);
+    if (!existsSync(file)) {
+      throw configError(
+        `--config ${explicit}`,
+        `no such file (${file}). Check the path, relative to the working directory.`,
+      );
+    }
+    return file;
+  }
+  const found = CONFIG_FILE_NAMES.filter((name) => existsSync(resolve(cwd, name)));
+  if (found.length > 1) {
+    throw configError(
+      cwd,
+      `found ${found.join(' and ')}; keep one, or name the one to use with --config <file>.`,
+    );
+  }
+  return found[0] === undefined ? undefined : resolve(cwd, found[0]);
+}
+
+/** `import()` of a file or package, with one-line errors that name the module and the fix. */
+export async function importModule(specifier: string, from: string, what: string): Promise<unknown> {
+  let url: string;
+  if (specifier.startsWith('.') || isAbsolute(specifier)) {
+    const file = resolve(from, specifier);
+    if (!existsSync(file)) {
+      throw configError(what, `no such file (${file}). Check the path (relative to ${from}).`);
+    }
+    url = pathToFileURL(file).href;
+  } else {
+    try {
+      url = pathToFileURL(createRequire(resolve(from, 'noop.js')).resolve(specifier)).href;
+    } catch {
+      throw configError(
+        what,
+        `cannot find package "${specifier}" from ${from}. Install it, or write a path starting with ./`,
+      );
+    }
+  }
+  if (/\.[mc]?ts$/.test(url) && !(process.features as { typescript?: unknown }).typescript) {
+    throw configError(
+      what,
+      `loading TypeScript needs Node.js >= 22.18 with type stripping (this is ${process.version}${process.execArgv.length ? ` with ${process.execArgv.join(' ')}` : ''}); use a .mjs / .js / .json file, or upgrade Node.js.`,
+    );
+  }
+  try {
+    return await import(url);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    if (code === 'ERR_MODULE_NOT_FOUND') {
+      throw configError(what, `it imports something that cannot be found: ${message}`);
+    }
+    if (code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+      throw configError(what, `Node.js ${process.version} cannot load this file type: ${message}`);
+    }
+    throw configError(what, `failed to load: ${error instanceof Error ? `${error.name}: ` : ''}${message}`);
+  }
+}
+
+/**
+ * The toolkits a module exports: its default export or `toolkits` (a toolkit or an array of them),
+ * else every named export that is a toolkit or an array of toolkits (so `@toolmux/toolkits` works).
+ */
+export function toolkitsOfModule(loaded: unknown, what: string): Toolkit[] {
+  const exports = loaded as Record<string, unknown>;
+  const listOf = (value: unknown): Toolkit[] | undefined => {
+    if (isToolkit(value)) return [value];
+    if (Array.isArray(value) && value.length > 0 && value.every(isToolkit)) return value;
+    return undefined;
+  };
+  const chosen = listOf(exports.default) ?? listOf(exports.toolkits);
+  if (chosen) return chosen;
+  const bySlug = new Map<string, Toolkit>();
+  for (const value of Object.values(exports)) {
+    for (const toolkit of listOf(value) ?? [])
+      if (!bySlug.has(toolkit.slug)) bySlug.set(toolkit.slug, toolkit);
+  }
+  if (bySlug.size > 0) return [...bySlug.values()];
+  throw configError(
+    what,
+    'exports no toolkits: export a toolkit (defineToolkit) or an array of them as the default export or as "toolkits".',
+  );
+}
+
+/** Reads and checks a config file; toolkits named by module path are loaded (relative to the file). */
+export async function loadConfigFile(file: string): Promise<ToolMuxConfig & { toolkits?: Toolkit[] }> {
+  const name = basename(file);
+  let raw: unknown;
+  if (file.endsWith('.json')) {
+    const { readFileSync } = await import('node:fs');
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw configError(name, `not valid JSON: ${(error as Error).message}`);
+    }
+  } else {
+    const loaded = (await importModule(file, dirname(file), name)) as { default?: unknown };
+    raw = loaded.default;
+  }
+  const config = validateConfig(raw, name);
+  if (!config.toolkits) return config as ToolMuxConfig & { toolkits?: Toolkit[] };
+  const toolkits: Toolkit[] = [];
+  for (const [index, entry] of config.toolkits.entries()) {
+    if (typeof entry !== 'string') {
+      toolkits.push(entry);
+      continue;
+    }
+    const what = `${name}: toolkits[${index}] "${entry}"`;
+    toolkits.push(...toolkitsOfModule(await importModule(entry, dirname(file), what), what));
+  }
+  return { ...config, toolkits };
+}

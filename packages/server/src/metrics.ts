@@ -1,0 +1,115 @@
+import { BlockList, isIP } from 'node:net';
+import { ToolMuxError } from '@toolmux/core';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+/** Who may read `GET /metrics`. */
+export interface MetricsOptions {
+  /** Serve `GET /metrics`. @default true */
+  enabled?: boolean;
+  /** Anyone may read it, without the API key (only behind a network boundary of your own). @default false */
+  public?: boolean;
+  /**
+   * Client addresses (IPs or CIDR ranges such as `10.0.0.0/8`) that may read it without the API key.
+   * A request that came through a proxy (`Forwarded` / `X-Forwarded-For` set) never counts as from
+   * these addresses: behind a reverse proxy on the same host every request comes from loopback.
+   * Anyone else sends the project API key (`Authorization: Bearer <key>`).
+   * @default ['127.0.0.0/8', '::1/128'] (loopback)
+   */
+  allowFrom?: string[];
+}
+
+const DEFAULT_ALLOW_FROM = ['127.0.0.0/8', '::1/128'];
+
+/** Latency buckets in seconds: 1 ms to 30 s. */
+const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+function blockListOf(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = '', prefixText] = entry.split('/');
+    const family = isIP(address);
+    const prefix = prefixText === undefined ? undefined : Number(prefixText);
+    const maxPrefix = family === 6 ? 128 : 32;
+    if (
+      family === 0 ||
+      (prefix !== undefined && (!Number.isInteger(prefix) || prefix < 0 || prefix > maxPrefix))
+    ) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `metrics.allowFrom: "${entry}" is not an IP address or CIDR range; write e.g. "10.0.0.5" or "10.0.0.0/8".`,
+      });
+    }
+    const type = family === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, prefix, type);
+  }
+  return list;
+}
+
+/**
+ * The server's Prometheus metrics, in a registry of their own (several servers in one process do not
+ * share counters): tool calls by toolkit and status, tool-call latency, HTTP request latency by
+ * method, route pattern and status, and Node's process metrics.
+ */
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly #toolCalls: Counter<'toolkit' | 'status'>;
+  readonly #toolCallSeconds: Histogram<'toolkit' | 'status'>;
+  readonly #httpSeconds: Histogram<'method' | 'route' | 'status'>;
+  readonly #allowFrom: BlockList;
+  readonly #public: boolean;
+
+  constructor(options: MetricsOptions = {}) {
+    this.#public = options.public ?? false;
+    this.#allowFrom = blockListOf(options.allowFrom ?? DEFAULT_ALLOW_FROM);
+    collectDefaultMetrics({ register: this.registry });
+    this.#toolCalls = new Counter({
+      name: 'toolmux_tool_calls_total',
+      help: 'Tool calls answered, by toolkit and status (success or error).',
+      labelNames: ['toolkit', 'status'],
+      registers: [this.registry],
+    });
+    this.#toolCallSeconds = new Histogram({
+      name: 'toolmux_tool_call_duration_seconds',
+      help: 'How long tool calls took, by toolkit and status.',
+      labelNames: ['toolkit', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers: [this.registry],
+    });
+    this.#httpSeconds = new Histogram({
+      name: 'toolmux_http_request_duration_seconds',
+      help: 'How long HTTP requests took to answer, by method, route pattern and status.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers: [this.registry],
+    });
+  }
+
+  toolCall(toolkit: string, status: string, durationMs: number): void {
+    this.#toolCalls.inc({ toolkit, status });
+    this.#toolCallSeconds.observe({ toolkit, status }, durationMs / 1000);
+  }
+
+  httpRequest(method: string, route: string, status: number, durationMs: number): void {
+    this.#httpSeconds.observe({ method, route, status: String(status) }, durationMs / 1000);
+  }
+
+  /**
+   * Whether a request may read the metrics without the API key: always when public, else when it
+   * comes straight (no proxy headers) from an allowed address.
+   */
+  openTo(remoteAddress: string | undefined, headers: Headers): boolean {
+    if (this.#public) return true;
+    if (!remoteAddress || headers.has('forwarded') || headers.has('x-forwarded-for')) return false;
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress)?.[1];
+    const address = mapped ?? remoteAddress;
+    const family = isIP(address);
+    if (family === 0) return false;
+    return this.#allowFrom.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  }
+
+  /** The exposition: Prometheus text format 0.0.4. */
+  async render(): Promise<{ contentType: string; text: string }> {
+    return { contentType: this.registry.contentType, text: await this.registry.metrics() };
+  }
+}

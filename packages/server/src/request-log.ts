@@ -1,0 +1,145 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import { ToolMuxError } from '@toolmux/core';
+import type { Context, MiddlewareHandler } from 'hono';
+import { matchedRoutes } from 'hono/route';
+
+/**
+ * Where the server writes: one line per request, and every server fault with its cause. Core's
+ * `Logger` (`debug` / `warn` / `error`) and `console` fit; `data` holds the line's fields for
+ * structured loggers (pino and the like), and `message` reads on its own for the others.
+ */
+export interface ServerLogger {
+  debug(message: string, data?: Record<string, unknown>): void;
+  /** The request lines; a logger without `info` gets them as `debug`. */
+  info?(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+  error(message: string, data?: Record<string, unknown>): void;
+}
+
+/** The default logger: errors and warnings on the console, request lines only with TOOLMUX_DEBUG=1. */
+export const defaultServerLogger: ServerLogger = {
+  debug(message, data) {
+    if (process.env.TOOLMUX_DEBUG) console.debug(message, data ?? '');
+  },
+  warn: (message) => console.warn(message),
+  error: (message) => console.error(message),
+};
+
+/** The response header that carries the request id (taken from the request when it is sane). */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/** A request id a client or proxy may set: short, and nothing a log line could be forged with. */
+const SANE_REQUEST_ID = /^[\w.:/+=@-]{1,128}$/;
+
+/** What the server knows about the request being handled (through AsyncLocalStorage). */
+interface RequestContext {
+  id: string;
+  /** The error behind the response, when a handler threw or a fault was reported. */
+  fault?: unknown;
+}
+
+const requests = new AsyncLocalStorage<RequestContext>();
+
+/**
+ * Records a server fault (a 5xx, or an internal error answered inside a 200 such as a JSON-RPC
+ * internal error) against the request being handled: its log line carries the cause. Outside a
+ * request, returns false and the caller logs it itself.
+ */
+export function recordFault(error: unknown): boolean {
+  const context = requests.getStore();
+  if (!context) return false;
+  context.fault ??= error;
+  return true;
+}
+
+/** The request id of the request being handled. */
+export function currentRequestId(): string | undefined {
+  return requests.getStore()?.id;
+}
+
+/**
+ * The route pattern that answered (`/api/v1/sessions/:sessionId`), never the path itself: paths hold
+ * ids, and the OAuth callback's query holds codes. `unmatched` when no route did.
+ */
+export function routeOf(c: Context): string {
+  const routes = matchedRoutes(c).filter((route) => route.method !== 'ALL');
+  return routes.at(-1)?.path ?? 'unmatched';
+}
+
+/**
+ * A cause as log fields: type, code, message and stack, then its causes (a STORE_ERROR carries the
+ * database error), at most 4 deep. Request bodies and headers never get here.
+ */
+export function errorFields(error: unknown, depth = 0): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const fields: Record<string, unknown> = { type: error.name, message: error.message };
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' || typeof code === 'number') fields.code = code;
+  if (error.stack) fields.stack = error.stack;
+  if (error.cause !== undefined && depth < 4) fields.cause = errorFields(error.cause, depth + 1);
+  return fields;
+}
+
+/** One line: the message of an error and of each cause (`STORE_ERROR …: connect ECONNREFUSED …`). */
+export function causeText(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && depth < 5; depth++) {
+    if (current instanceof Error) {
+      const code = ToolMuxError.isInstance(current) ? ` (${current.code})` : '';
+      parts.push(`${current.message}${code}`);
+      current = current.cause;
+    } else {
+      parts.push(String(current));
+      current = undefined;
+    }
+  }
+  return parts.join(' ← ').replace(/\s*\n\s*/g, ' ');
+}
+
+export interface RequestLogOptions {
+  logger: ServerLogger;
+  /** Called when a response is ready, with its route pattern, status and duration (metrics). */
+  onResponse?: (entry: { method: string; route: string; status: number; durationMs: number }) => void;
+}
+
+/**
+ * The middleware that gives every request an id (`x-request-id`, echoed), and writes one line when it
+ * is answered: method, route pattern, status, duration, request id. A 5xx (or a fault recorded with
+ * {@link recordFault}) is an `error` line with the cause; the rest go to `info`.
+ */
+export function requestLog({ logger, onResponse }: RequestLogOptions): MiddlewareHandler {
+  const info = (logger.info ?? logger.debug).bind(logger);
+  return async (c, next) => {
+    const started = performance.now();
+    const incoming = c.req.header(REQUEST_ID_HEADER);
+    const context: RequestContext = {
+      id: incoming && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID(),
+    };
+    await requests.run(context, next);
+    try {
+      c.res.headers.set(REQUEST_ID_HEADER, context.id);
+    } catch {
+      // a response with immutable headers (Response.redirect, a fetched response): copy it
+      c.res = new Response(c.res.body, c.res);
+      c.res.headers.set(REQUEST_ID_HEADER, context.id);
+    }
+    const durationMs = Math.round((performance.now() - started) * 100) / 100;
+    const method = c.req.method;
+    const route = routeOf(c);
+    const status = c.res.status;
+    onResponse?.({ method, route, status, durationMs });
+    const fields = { req_id: context.id, method, route, status, duration_ms: durationMs };
+    const line = `${method} ${route} ${status} ${durationMs}ms`;
+    if (status >= 500 || context.fault !== undefined) {
+      const cause = context.fault === undefined ? 'no cause recorded' : causeText(context.fault);
+      logger.error(`${line} (request ${context.id}): ${cause}`, {
+        ...fields,
+        ...(context.fault === undefined ? {} : { err: errorFields(context.fault) }),
+      });
+    } else {
+      info(line, fields);
+    }
+  };
+}
