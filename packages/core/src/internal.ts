@@ -10,10 +10,6 @@ export { Catalog, searchDocumentOf } from './catalog/catalog.js';
 export type { ToolDeclaration, ToolkitDeclaration } from './catalog/declarations.js';
 export { declaredTool, declaredToolkit } from './catalog/declarations.js';
 export { META_TOOLKIT, META_TOOLS } from './meta-tools/meta-tools.js';
-export type { ToolCallListener } from './server-support.js';
-export { onToolCall, openToolMuxStore } from './server-support.js';
-export type { StoreSpec } from './store/open-store.js';
-export { DEFAULT_STORE_SPEC, parseStoreSpec } from './store/open-store.js';
 export { shapeInputSchema } from './schema/shape.js';
 export { toStrictSchema } from './schema/strict.js';
 export { compileJsonSchemaValidator } from './schema/validate.js';
@@ -29,6 +25,8 @@ export type {
   ToolSearchResult,
 } from './search/tool-index.js';
 export { DEFAULT_RANKING, ToolIndex } from './search/tool-index.js';
+export type { ToolCallListener } from './server-support.js';
+export { onToolCall, openToolMuxStore } from './server-support.js';
 export {
   catalogToolSpecs,
   EmbeddedSession,
@@ -36,6 +34,8 @@ export {
   exposedToolSpecs,
   toolSpecOf,
 } from './session.js';
+export type { StoreSpec } from './store/open-store.js';
+export { DEFAULT_STORE_SPEC, parseStoreSpec } from './store/open-store.js';
 export { newId } from './util/ids.js';
 export { deriveSessionToken, hashToken, tokenMatches } from './util/secret-key.js';
 export { describeZodIssue } from './util/zod-issues.js';

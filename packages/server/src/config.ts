@@ -181,7 +181,10 @@ export function validateConfig(value: unknown, source: string): ToolMuxConfig {
   }
   const parsed = configSchema.safeParse(value);
   if (parsed.success) return parsed.data as ToolMuxConfig;
-  const issue = parsed.error.issues[0]!;
+  // a misspelt key is the likeliest cause of any other issue (a required value that seems missing)
+  const issue =
+    parsed.error.issues.find((candidate) => candidate.code === 'unrecognized_keys') ??
+    parsed.error.issues[0]!;
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0]!;
     const where = pathText([...issue.path, key]);

@@ -48,7 +48,7 @@ function startInstance(store: string, publicUrl: string, issuer: string): Promis
     const timer = setTimeout(() => reject(new Error(`no URL from the server in time:\n${output}`)), 20_000);
     const read = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(output);
+      const match = /listening on (http:\/\/[^\s"]+)/.exec(output);
       if (match) {
         clearTimeout(timer);
         resolve({ url: match[1]!, process: child });

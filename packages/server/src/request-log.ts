@@ -136,7 +136,7 @@ export function requestLog({ logger, onResponse }: RequestLogOptions): Middlewar
       const cause = context.fault === undefined ? 'no cause recorded' : causeText(context.fault);
       logger.error(`${line} (request ${context.id}): ${cause}`, {
         ...fields,
-        ...(context.fault === undefined ? {} : { err: errorFields(context.fault) }),
+        ...(context.fault === undefined ? {} : { error: errorFields(context.fault) }),
       });
     } else {
       info(line, fields);

@@ -175,7 +175,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   // a server fault: the request's log line carries it (outside a request, it is logged here)
   const onUnexpected = (error: unknown) => {
     if (!recordFault(error)) {
-      logger.error(`toolmux server: unexpected error: ${causeText(error)}`, { err: errorFields(error) });
+      logger.error(`toolmux server: unexpected error: ${causeText(error)}`, { error: errorFields(error) });
     }
   };
   const metricsOptions = options.metrics ?? {};

@@ -1214,7 +1214,8 @@ function callbackError(
       ...headers,
       'content-type': 'text/html; charset=utf-8',
       // the same protections as the hosted connect pages: no scripts, no framing, no sniffing
-      'content-security-policy': "default-src 'none'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+      'content-security-policy':
+        "default-src 'none'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
       'x-frame-options': 'DENY',
     },
   });

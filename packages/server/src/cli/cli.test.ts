@@ -83,8 +83,8 @@ describe('toolmux toolkits', () => {
 
   it('refuses a module without toolkits', async () => {
     const result = await inProcess(['toolkits', 'list', '--toolkits', fileURLToPath(import.meta.url)]);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('must export an array of toolkits');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('exports no toolkits');
   });
 });
 
@@ -124,14 +124,25 @@ describe('toolmux serve', () => {
     directory = mkdtempSync(join(tmpdir(), 'toolmux-cli-'));
     child = spawn(
       process.execPath,
-      [CLI, 'serve', '--port', '0', '--store', 'sqlite:./data/toolmux.db', '--toolkits', FIXTURE],
+      [
+        CLI,
+        'serve',
+        '--port',
+        '0',
+        '--store',
+        'sqlite:./data/toolmux.db',
+        '--toolkits',
+        FIXTURE,
+        '--log-format',
+        'pretty',
+      ],
       { cwd: directory, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`serve printed no URL in time:\n${output}`)), 15_000);
       const read = (chunk: Buffer) => {
         output += chunk.toString();
-        const match = /listening on (http:\/\/\S+)/.exec(output);
+        const match = /listening on (http:\/\/[^\s"]+)/.exec(output);
         if (match && output.includes('Try:')) {
           clearTimeout(timer);
           resolve(match[1]!);
@@ -224,6 +235,10 @@ describe('toolmux serve', () => {
   it('reuses the key file on the next start', async () => {
     const again = await inProcess(['serve', '--port', '0', '--store', join(directory, 'data', 'toolmux.db')]);
     expect(again.code).toBe(0);
-    expect(again.stdout).toContain(`API key:  ${join(directory, 'data', 'api.key')}\n`);
+    const listening = JSON.parse(again.stdout.split('\n')[0]!);
+    expect(listening).toMatchObject({
+      msg: expect.stringContaining('listening on'),
+      api_key: join(directory, 'data', 'api.key'),
+    });
   });
 });

@@ -35,9 +35,9 @@ export function prettyLine(json: string): string {
   const time = typeof entry.time === 'string' ? entry.time.slice(11, 23) : '';
   const level = (LEVEL_NAMES[entry.level as number] ?? String(entry.level)).padEnd(5);
   const extras = Object.entries(entry)
-    .filter(([key]) => !SHOWN_IN_MESSAGE.has(key) && key !== 'err')
+    .filter(([key]) => !SHOWN_IN_MESSAGE.has(key) && key !== 'error')
     .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
-  const stack = (entry.err as { stack?: string } | undefined)?.stack;
+  const stack = (entry.error as { stack?: string } | undefined)?.stack;
   return `${time} ${level} ${entry.msg ?? ''}${extras.length ? `  ${extras.join(' ')}` : ''}${stack ? `\n  ${stack.replace(/\n/g, '\n  ')}` : ''}\n`;
 }
 

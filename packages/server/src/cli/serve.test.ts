@@ -1,0 +1,716 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { createServer as createNetServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createTestPostgresStore, createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oauth.js';
+
+/**
+ * `toolmux serve` as operators run it, in a child process: every bad configuration is one line and
+ * a non-zero exit; a config file; request logs as JSON lines; health, readiness, metrics; SIGTERM.
+ */
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const SERVER_INDEX = pathToFileURL(fileURLToPath(new URL('../../dist/index.js', import.meta.url))).href;
+const SAMPLE = fileURLToPath(new URL('./fixture-toolkits.mjs', import.meta.url));
+const SLOW = fileURLToPath(new URL('./fixture-slow.mjs', import.meta.url));
+const OCTO = fileURLToPath(new URL('./fixture-octo.mjs', import.meta.url));
+const API_KEY = `tmx_ak_${randomBytes(24).toString('base64url')}`;
+const SECRET_KEY = randomBytes(32).toString('base64');
+
+const skipPostgres = await postgresSkipReason();
+
+/** The environment without any toolmux variable of the machine running the tests. */
+function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('TOOLMUX_') && name !== 'PORT' && name !== 'NODE_ENV') env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+const directories: string[] = [];
+function tempDirectory(): string {
+  const directory = mkdtempSync(join(tmpdir(), 'toolmux-serve-'));
+  directories.push(directory);
+  return directory;
+}
+
+afterAll(() => {
+  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
+});
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "pnpm build" in packages/server first.`);
+});
+
+/** Runs `toolmux serve` that must fail: its exit code and output. */
+function failingServe(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: options.cwd ?? tempDirectory(),
+    env: cleanEnv(options.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`serve ${args.join(' ')} did not exit:\n${stdout}${stderr}`));
+    }, 20_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      // let the pipes drain
+      setImmediate(() => resolve({ code, stdout, stderr }));
+    });
+  });
+}
+
+/** One line on stderr, no stack trace, nothing claiming to listen. */
+function expectOneLine(result: { stdout: string; stderr: string }): string {
+  const lines = result.stderr.trimEnd().split('\n');
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(result.stderr).not.toMatch(/^\s+at /m);
+  expect(result.stdout).not.toContain('listening');
+  expect(lines[0]).toMatch(/^toolmux: /);
+  return lines[0]!;
+}
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  /** Everything on stdout so far. */
+  stdout(): string;
+  /** stdout as JSON log lines. */
+  lines(): Array<Record<string, unknown>>;
+  /** Sends the signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `toolmux serve` (JSON logs) and resolves once it says it is listening. */
+function startServe(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Served> {
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+    cwd: options.cwd ?? tempDirectory(),
+    env: cleanEnv(options.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const lines = () =>
+    stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${stdout}${stderr}`)), 20_000);
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const listening = lines().find((line) => String(line.msg).includes('listening on'));
+      if (listening) {
+        clearTimeout(timer);
+        resolve({
+          child,
+          url: listening.url as string,
+          stdout: () => stdout,
+          lines,
+          stop: async (signal = 'SIGTERM') => {
+            if (child.exitCode === null) child.kill(signal);
+            return exited;
+          },
+        });
+      }
+    });
+    void exited.then((code) => reject(new Error(`serve exited with ${code}:\n${stdout}${stderr}`)));
+  });
+}
+
+async function api(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: any; headers: Headers }> {
+  const response = await fetch(`${url}/api/v1${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${API_KEY}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, json: await response.json(), headers: response.headers };
+}
+
+/** Polls until `check` passes (the server's view of its store changes asynchronously). */
+async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+describe('toolmux serve refuses to start, in one line, on', () => {
+  it('a store it does not know (and creates nothing on disk)', async () => {
+    const cwd = tempDirectory();
+    const result = await failingServe(['serve', '--store', 'mysql://user:hunter2@db/x'], { cwd });
+    expect(result.code).toBe(1);
+    const line = expectOneLine(result);
+    expect(line).toContain('Invalid store "mysql://user:***@db/x"');
+    expect(line).toContain('STORE_CONFIG_INVALID');
+    expect(line).not.toContain('hunter2');
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('an unreachable PostgreSQL server', async () => {
+    const closedPort = await freePort();
+    const result = await failingServe(
+      ['serve', '--store', `postgres://postgres:pw@127.0.0.1:${closedPort}/toolmux`],
+      { env: { TOOLMUX_API_KEY: API_KEY, TOOLMUX_SECRET_KEY: SECRET_KEY } },
+    );
+    expect(result.code).toBe(1);
+    const line = expectOneLine(result);
+    expect(line).toContain(
+      `The store postgres://postgres:***@127.0.0.1:${closedPort}/toolmux failed to connect`,
+    );
+    expect(line).toContain('ECONNREFUSED');
+    expect(line).toContain('--store / TOOLMUX_STORE');
+    expect(line).not.toContain(':pw@');
+  });
+
+  it.skipIf(skipPostgres !== undefined)('PostgreSQL without TOOLMUX_SECRET_KEY', async () => {
+    const database = await createTestPostgresUrl();
+    try {
+      const result = await failingServe(['serve', '--store', database.url], {
+        env: { TOOLMUX_API_KEY: API_KEY },
+      });
+      expect(result.code).toBe(1);
+      expect(expectOneLine(result)).toContain('set TOOLMUX_SECRET_KEY');
+    } finally {
+      await database.cleanup();
+    }
+  });
+
+  it('PostgreSQL without TOOLMUX_API_KEY', async () => {
+    const result = await failingServe(['serve', '--store', 'postgres://postgres@127.0.0.1:1/x'], {
+      env: { TOOLMUX_SECRET_KEY: SECRET_KEY },
+    });
+    expect(result.code).toBe(1);
+    expect(expectOneLine(result)).toContain('Set TOOLMUX_API_KEY');
+  });
+
+  it('a port in use', async () => {
+    const holder: Server = createNetServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as { port: number };
+    try {
+      const result = await failingServe(['serve', '--port', String(port), '--store', ':memory:'], {
+        env: { TOOLMUX_API_KEY: API_KEY },
+      });
+      expect(result.code).toBe(1);
+      const line = expectOneLine(result);
+      expect(line).toContain(`Port ${port} on 127.0.0.1 is already in use (EADDRINUSE)`);
+      expect(line).toContain('--port / PORT');
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('a --toolkits module that is missing, or imports what is missing', async () => {
+    const cwd = tempDirectory();
+    const missing = await failingServe(['serve', '--toolkits', './nope.mjs'], { cwd });
+    expect(missing.code).toBe(1);
+    expect(expectOneLine(missing)).toContain(
+      `--toolkits ./nope.mjs: no such file (${join(cwd, 'nope.mjs')})`,
+    );
+
+    writeFileSync(join(cwd, 'broken.mjs'), "import 'toolmux-no-such-package';\nexport default [];\n");
+    const broken = await failingServe(['serve', '--toolkits', './broken.mjs'], { cwd });
+    expect(broken.code).toBe(1);
+    const line = expectOneLine(broken);
+    expect(line).toContain('--toolkits ./broken.mjs: it imports something that cannot be found');
+    expect(line).toContain('toolmux-no-such-package');
+  });
+
+  it('a --config file that is missing, has an unknown key, or a wrong value', async () => {
+    const cwd = tempDirectory();
+    const missing = await failingServe(['serve', '--config', 'prod.config.mjs'], { cwd });
+    expect(missing.code).toBe(1);
+    expect(expectOneLine(missing)).toContain('--config prod.config.mjs: no such file');
+
+    writeFileSync(join(cwd, 'toolmux.config.json'), JSON.stringify({ stroe: ':memory:' }));
+    const typo = await failingServe(['serve'], { cwd });
+    expect(typo.code).toBe(1);
+    expect(expectOneLine(typo)).toContain('toolmux.config.json: unknown key "stroe". Did you mean "store"?');
+
+    writeFileSync(join(cwd, 'toolmux.config.json'), JSON.stringify({ log: { levle: 'info' } }));
+    const nested = await failingServe(['serve'], { cwd });
+    expect(expectOneLine(nested)).toContain('unknown key "log.levle". Did you mean "log.level"?');
+
+    writeFileSync(join(cwd, 'toolmux.config.json'), JSON.stringify({ port: 'eighty' }));
+    const wrong = await failingServe(['serve'], { cwd });
+    expect(expectOneLine(wrong)).toContain(
+      'toolmux.config.json: port: Invalid input: expected number, received string (got "eighty").',
+    );
+  });
+
+  it('a mistyped command, flag or value, with the right one', async () => {
+    const command = await failingServe(['serv']);
+    expect(command.code).toBe(2);
+    expect(expectOneLine(command)).toContain('Unknown command "serv". Did you mean "toolmux serve"?');
+    const list = await failingServe(['toolkits', 'lsit']);
+    expect(expectOneLine(list)).toContain('Did you mean "toolmux toolkits list"?');
+    const flag = await failingServe(['serve', '--prot', '80']);
+    expect(flag.code).toBe(2);
+    expect(expectOneLine(flag)).toContain('Unknown option "--prot". Did you mean "--port"?');
+    const format = await failingServe(['serve', '--log-format', 'jsno']);
+    expect(expectOneLine(format)).toContain(
+      '--log-format must be one of json, pretty, got "jsno". Did you mean "json"?',
+    );
+  });
+
+  it('a Node.js older than the floor', async () => {
+    // any older node on the machine (CI images and this repository's dev container carry one in /usr/bin)
+    const old = ['/usr/bin/node', '/usr/local/bin/node'].find(
+      (path) => existsSync(path) && path !== process.execPath,
+    );
+    const version = old
+      ? await new Promise<string>((resolve) => {
+          const child = spawn(old, ['--version']);
+          let text = '';
+          child.stdout.on('data', (chunk: Buffer) => {
+            text += chunk.toString();
+          });
+          child.once('exit', () => resolve(text.trim()));
+        })
+      : '';
+    const [major = 0, minor = 0] = version.replace(/^v/, '').split('.').map(Number);
+    if (!old || major > 22 || (major === 22 && minor >= 18)) {
+      console.warn(
+        `no Node.js older than 22.18 found (${old ?? 'none'} ${version}): the floor check runs only in its unit test`,
+      );
+      return;
+    }
+    const child = spawn(old, [CLI, 'serve'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(expectOneLine({ stdout: '', stderr })).toContain(`Node.js >= 22.18.0 is required`);
+    expect(stderr).toContain(`this is ${version}`);
+  });
+});
+
+describe('a toolmux.config.ts', () => {
+  let oauth: TestOAuthServer;
+  let served: Served;
+  let baseUrl: string;
+  let cwd: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    baseUrl = `http://127.0.0.1:${port}`;
+    oauth = await startTestOAuthServer({ redirectUris: [`${baseUrl}/auth/callback`] });
+    cwd = tempDirectory();
+    // TypeScript, run by Node's type stripping; managed OAuth app and allowed callback URL from here only
+    writeFileSync(
+      join(cwd, 'toolmux.config.ts'),
+      `import { defineConfig, type ToolMuxConfig } from '${SERVER_INDEX}';
+import { toolkits } from '${pathToFileURL(OCTO).href}';
+
+const config: ToolMuxConfig = defineConfig({
+  toolkits,
+  store: 'sqlite:./data/toolmux.db',
+  port: ${port},
+  managedAuth: { octo: { clientId: process.env.OCTO_CLIENT_ID!, clientSecret: process.env.OCTO_CLIENT_SECRET } },
+  allowedCallbackUrls: ['https://app.example.test/connected'],
+  log: { level: 'info', format: 'json' },
+});
+export default config;
+`,
+    );
+    served = await startServe([], {
+      cwd,
+      env: {
+        TOOLMUX_API_KEY: API_KEY,
+        TOOLMUX_TEST_OAUTH_ISSUER: oauth.issuer,
+        OCTO_CLIENT_ID: oauth.clientId,
+        OCTO_CLIENT_SECRET: oauth.clientSecret,
+        // production: only allowedCallbackUrls (no localhost) may receive users
+        NODE_ENV: 'production',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await served?.stop();
+    await oauth?.close();
+  });
+
+  it('is found in the working directory and applied', () => {
+    expect(served.url).toBe(baseUrl);
+    const listening = served.lines().find((line) => String(line.msg).includes('listening on'))!;
+    expect(listening).toMatchObject({
+      config: join(cwd, 'toolmux.config.ts'),
+      store: 'sqlite:./data/toolmux.db',
+    });
+    expect(existsSync(join(cwd, 'data', 'toolmux.db'))).toBe(true);
+  });
+
+  it('connects an account through the managed OAuth app to an allowed callback URL only', async () => {
+    const session = await api(baseUrl, 'POST', '/sessions', {
+      user_id: 'config_user',
+      config: { toolkits: ['octo'] },
+    });
+    expect(session.status).toBe(201);
+    const sessionId = session.json.session_id as string;
+
+    const refused = await api(baseUrl, 'POST', `/sessions/${sessionId}/authorize`, {
+      toolkit: 'octo',
+      callback_url: 'https://evil.example.test/steal',
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.json.error.code).toBe('CALLBACK_URL_NOT_ALLOWED');
+
+    const started = await api(baseUrl, 'POST', `/sessions/${sessionId}/authorize`, {
+      toolkit: 'octo',
+      callback_url: 'https://app.example.test/connected',
+    });
+    expect(started.status).toBe(201);
+    const config = await api(baseUrl, 'GET', `/auth-configs/${started.json.auth_config_id}`);
+    expect(config.json).toMatchObject({ toolkit: 'octo', created_by: 'toolmux', client_id: oauth.clientId });
+
+    const html = await (await fetch(started.json.redirect_url)).text();
+    const authorizationUrl = /<a class="button" href="([^"]+)"/.exec(html)![1]!.replaceAll('&#38;', '&');
+    const landed = await fetch(await oauth.signIn(authorizationUrl), { redirect: 'manual' });
+    expect(landed.status).toBe(302);
+    const back = new URL(landed.headers.get('location')!);
+    expect(`${back.origin}${back.pathname}`).toBe('https://app.example.test/connected');
+    expect(back.searchParams.get('status')).toBe('success');
+
+    const account = await api(baseUrl, 'GET', `/connected-accounts/${started.json.connected_account_id}`);
+    expect(account.json).toMatchObject({ status: 'ACTIVE', user_id: 'config_user', toolkit: 'octo' });
+    const whoami = await api(baseUrl, 'POST', `/sessions/${sessionId}/execute`, {
+      tool_slug: 'OCTO_WHOAMI',
+      arguments: {},
+    });
+    expect(whoami.json).toMatchObject({ successful: true });
+    // the client secret from the config never reaches the log
+    expect(served.stdout()).not.toContain(oauth.clientSecret);
+  });
+});
+
+describe('a running server', () => {
+  let served: Served;
+  let cwd: string;
+
+  beforeAll(async () => {
+    cwd = tempDirectory();
+    // JSON config, toolkits by module path: the sample toolkits and a single default-exported toolkit
+    writeFileSync(
+      join(cwd, 'toolmux.config.json'),
+      JSON.stringify({ toolkits: [SAMPLE, SLOW], store: 'sqlite:./data/toolmux.db', port: 0 }),
+    );
+    served = await startServe(['--log-format', 'json', '--log-level', 'info', '--toolkits', SLOW], {
+      cwd,
+      env: { TOOLMUX_API_KEY: API_KEY },
+    });
+  });
+
+  afterAll(async () => {
+    await served?.stop();
+  });
+
+  it('answers /healthz and /readyz', async () => {
+    const health = await fetch(`${served.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${served.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+  });
+
+  it('writes one JSON line per request with its id, echoed, and never a key or token', async () => {
+    const session = await api(
+      served.url,
+      'POST',
+      '/sessions',
+      { user_id: 'log_user', config: { toolkits: ['tasks'] } },
+      {
+        'x-request-id': 'client-req-42',
+      },
+    );
+    expect(session.status).toBe(201);
+    expect(session.headers.get('x-request-id')).toBe('client-req-42');
+    const token = (session.json.mcp.headers.Authorization as string).replace('Bearer ', '');
+    const mcp = await fetch(session.json.mcp.url, {
+      method: 'POST',
+      headers: {
+        ...session.json.mcp.headers,
+        'content-type': 'application/json',
+        accept: 'application/json',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect(mcp.status).toBe(200);
+    // an id that could forge log lines is replaced by a fresh one
+    const unsafe = await fetch(`${served.url}/healthz`, { headers: { 'x-request-id': 'a b"c' } });
+    const replaced = unsafe.headers.get('x-request-id')!;
+    expect(replaced).toMatch(/^[0-9a-f-]{36}$/);
+    const missing = await api(served.url, 'GET', '/sessions/ses_nope', undefined, {
+      'x-request-id': 'client-req-43',
+    });
+    expect(missing.status).toBe(404);
+
+    const lines = await eventually(async () => {
+      const found = served.lines();
+      expect(found.some((line) => line.req_id === 'client-req-43')).toBe(true);
+      return found;
+    });
+    const created = lines.find((line) => line.req_id === 'client-req-42')!;
+    expect(created).toMatchObject({
+      level: 30,
+      method: 'POST',
+      route: '/api/v1/sessions',
+      status: 201,
+      duration_ms: expect.any(Number),
+    });
+    expect(typeof created.time).toBe('string');
+    expect(lines.find((line) => line.req_id === 'client-req-43')).toMatchObject({
+      route: '/api/v1/sessions/:sessionId',
+      status: 404,
+    });
+    expect(lines.find((line) => line.route === '/mcp/:sessionId')).toMatchObject({
+      method: 'POST',
+      status: 200,
+    });
+    expect(lines.find((line) => line.req_id === replaced)).toMatchObject({ route: '/healthz' });
+    const output = served.stdout();
+    expect(output).not.toContain(API_KEY);
+    expect(output).not.toContain(token);
+    expect(output).not.toContain(session.json.session_id); // routes are patterns, never paths
+  });
+
+  it('serves Prometheus metrics to loopback, and to others only with the API key', async () => {
+    const session = await api(served.url, 'POST', '/sessions', {
+      user_id: 'metrics_user',
+      config: { toolkits: ['tasks', 'slow'] },
+    });
+    const id = session.json.session_id as string;
+    for (const title of ['one', 'two']) {
+      const done = await api(served.url, 'POST', `/sessions/${id}/execute`, {
+        tool_slug: 'TASKS_CREATE_TASK',
+        arguments: { title },
+      });
+      expect(done.json.successful).toBe(true);
+    }
+    const failed = await api(served.url, 'POST', `/sessions/${id}/execute`, {
+      tool_slug: 'SLOW_WAIT',
+      arguments: { ms: 'long' },
+    });
+    expect(failed.json.successful).toBe(false);
+
+    const response = await fetch(`${served.url}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/plain');
+    const text = await response.text();
+    expect(text).toContain('# TYPE toolmux_tool_calls_total counter');
+    expect(text).toContain('toolmux_tool_calls_total{toolkit="tasks",status="success"} 2');
+    expect(text).toContain('toolmux_tool_calls_total{toolkit="slow",status="error"} 1');
+    expect(text).toContain('# TYPE toolmux_tool_call_duration_seconds histogram');
+    expect(text).toMatch(/toolmux_tool_call_duration_seconds_count\{toolkit="tasks",status="success"\} 2/);
+    expect(text).toContain('# TYPE toolmux_http_request_duration_seconds histogram');
+    expect(text).toMatch(
+      /toolmux_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/sessions\/:sessionId\/execute",status="200"\} 3/,
+    );
+    expect(text).toContain('process_resident_memory_bytes');
+
+    // through a proxy (or from elsewhere) the API key is needed
+    const proxied = await fetch(`${served.url}/metrics`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+    expect(proxied.status).toBe(401);
+    const withKey = await fetch(`${served.url}/metrics`, {
+      headers: { 'x-forwarded-for': '203.0.113.7', authorization: `Bearer ${API_KEY}` },
+    });
+    expect(withKey.status).toBe(200);
+  });
+
+  it('answers 405 with Allow for other methods on its routes, 404 elsewhere', async () => {
+    for (const [method, path, allow] of [
+      ['OPTIONS', '/api/v1/sessions', 'GET, HEAD, POST'],
+      ['PUT', '/api/v1/sessions/ses_x', 'GET, HEAD, PATCH'],
+      ['PUT', '/mcp/ses_x', 'DELETE, GET, HEAD, POST'],
+      ['DELETE', '/healthz', 'GET, HEAD'],
+    ] as const) {
+      const response = await fetch(`${served.url}${path}`, { method });
+      expect(response.status, `${method} ${path}`).toBe(405);
+      expect(response.headers.get('allow')).toBe(allow);
+      expect((await response.json()).error.code).toBe('METHOD_NOT_ALLOWED');
+    }
+    expect((await fetch(`${served.url}/api/v1/nothing-here`, { method: 'PUT' })).status).toBe(404);
+    // TRACE, which fetch() refuses to send
+    const trace = await new Promise<{ status?: number; allow?: string | string[] }>((resolve, reject) => {
+      const request = httpRequest(`${served.url}/api/v1/toolkits`, { method: 'TRACE' }, (response) => {
+        response.resume();
+        resolve({ status: response.statusCode, allow: response.headers.allow });
+      });
+      request.once('error', reject);
+      request.end();
+    });
+    expect(trace).toEqual({ status: 405, allow: 'GET, HEAD' });
+  });
+
+  it('on SIGTERM answers every call in flight, logs each, flushes the execution log, exits 0', async () => {
+    const session = await api(served.url, 'POST', '/sessions', {
+      user_id: 'drain_user',
+      config: { toolkits: ['slow'] },
+    });
+    const id = session.json.session_id as string;
+    const calls = Array.from({ length: 6 }, (_, index) =>
+      api(
+        served.url,
+        'POST',
+        `/sessions/${id}/execute`,
+        { tool_slug: 'SLOW_WAIT', arguments: { ms: 1500 } },
+        {
+          'x-request-id': `drain-${index}`,
+        },
+      ),
+    );
+    // every call has reached the tool once the store holds... nothing yet: wait for the server to have them
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const code = served.stop('SIGTERM');
+    const results = await Promise.all(calls);
+    for (const result of results)
+      expect(result.json).toMatchObject({ successful: true, data: { waited: 1500 } });
+    expect(await code).toBe(0);
+    // no new connections once it stopped
+    await expect(fetch(`${served.url}/healthz`)).rejects.toThrow();
+
+    const lines = served.lines();
+    for (let index = 0; index < 6; index++) {
+      expect(lines.find((line) => line.req_id === `drain-${index}`)).toMatchObject({
+        route: '/api/v1/sessions/:sessionId/execute',
+        status: 200,
+      });
+    }
+    expect(lines.at(-1)).toMatchObject({ msg: 'toolmux server stopped' });
+    // the execution log of every answered call is in the store
+    const database = new DatabaseSync(join(cwd, 'data', 'toolmux.db'), { readOnly: true });
+    try {
+      const row = database
+        .prepare(
+          "SELECT count(*) AS n FROM toolmux_execution_logs WHERE session_id = ? AND tool_slug = 'SLOW_WAIT'",
+        )
+        .get(id) as { n: number };
+      expect(row.n).toBe(6);
+    } finally {
+      database.close();
+    }
+  });
+});
+
+describe.skipIf(skipPostgres !== undefined)(`readiness on PostgreSQL ${skipPostgres ?? ''}`, () => {
+  const role = `toolmux_ready_${randomBytes(4).toString('hex')}`;
+  let admin: Awaited<ReturnType<typeof createTestPostgresStore>>;
+  let database: Awaited<ReturnType<typeof createTestPostgresUrl>>;
+  let served: Served;
+
+  beforeAll(async () => {
+    admin = await createTestPostgresStore(); // only to run SQL as the superuser
+    database = await createTestPostgresUrl();
+    await admin.query(`CREATE ROLE "${role}" LOGIN`);
+    await admin.query(`GRANT ALL ON SCHEMA "${database.schema}" TO "${role}"`);
+    const url = new URL(database.url);
+    url.username = role;
+    url.password = '';
+    served = await startServe(['--store', url.toString(), '--port', '0', '--toolkits', SAMPLE], {
+      env: { TOOLMUX_API_KEY: API_KEY, TOOLMUX_SECRET_KEY: SECRET_KEY },
+    });
+  });
+
+  afterAll(async () => {
+    await served?.stop();
+    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [role]);
+    await database.cleanup();
+    await admin.query(`DROP ROLE IF EXISTS "${role}"`);
+    await admin.cleanup();
+  });
+
+  const cut = () =>
+    admin.query(
+      `ALTER ROLE "${role}" NOLOGIN; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '${role}'`,
+    );
+
+  it('answers 503 while the database refuses the server, logs every 5xx with its cause, and recovers', async () => {
+    expect((await fetch(`${served.url}/readyz`)).status).toBe(200);
+    const session = await api(served.url, 'POST', '/sessions', {
+      user_id: 'pg_user',
+      config: { toolkits: ['tasks'] },
+    });
+    expect(session.status).toBe(201);
+
+    await cut();
+    const unready = await eventually(async () => {
+      const response = await fetch(`${served.url}/readyz`);
+      expect(response.status).toBe(503);
+      return response.json();
+    });
+    expect(unready).toMatchObject({ status: 'unavailable' });
+    expect(JSON.stringify(unready)).not.toContain(role);
+    // a request that needs the store is a 500 STORE_ERROR, and its log line says why
+    const failed = await api(served.url, 'GET', '/sessions?user_id=pg_user', undefined, {
+      'x-request-id': 'pg-down-1',
+    });
+    expect(failed.status).toBe(500);
+    expect(failed.json.error.code).toBe('STORE_ERROR');
+    const line = await eventually(async () => {
+      const found = served.lines().find((entry) => entry.req_id === 'pg-down-1');
+      expect(found).toBeDefined();
+      return found!;
+    });
+    expect(line).toMatchObject({ level: 50, route: '/api/v1/sessions', status: 500 });
+    // the database's own words: the role may not log in, or its connection was terminated
+    const databaseError = /not permitted to log in|terminat/i;
+    expect(line.msg).toContain('STORE_ERROR');
+    expect(line.msg).toMatch(databaseError);
+    expect(JSON.stringify((line.error as { cause?: unknown }).cause)).toMatch(databaseError);
+    const readyLine = served.lines().find((entry) => entry.route === '/readyz' && entry.status === 503)!;
+    expect(readyLine).toMatchObject({ level: 50 });
+    expect(String(readyLine.msg)).toMatch(databaseError);
+    expect(served.stdout()).not.toContain(API_KEY);
+    expect(served.stdout()).not.toContain(SECRET_KEY);
+
+    await admin.query(`ALTER ROLE "${role}" LOGIN`);
+    await eventually(async () => expect((await fetch(`${served.url}/readyz`)).status).toBe(200));
+    expect((await api(served.url, 'GET', '/sessions?user_id=pg_user')).status).toBe(200);
+  });
+});

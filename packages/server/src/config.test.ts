@@ -1,0 +1,145 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ToolMuxError } from '@toolmux/core';
+import { createSampleToolkits } from '@toolmux/core/test';
+import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
+import {
+  defineConfig,
+  findConfigFile,
+  loadConfigFile,
+  type ToolMuxConfig,
+  toolkitsOfModule,
+  validateConfig,
+} from './config.js';
+import { didYouMean } from './suggest.js';
+
+const directory = mkdtempSync(join(tmpdir(), 'toolmux-config-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+function failure(work: () => unknown): ToolMuxError {
+  try {
+    work();
+  } catch (error) {
+    expect(ToolMuxError.isInstance(error)).toBe(true);
+    return error as ToolMuxError;
+  }
+  throw new Error('expected a ToolMuxError');
+}
+
+describe('validateConfig', () => {
+  it('accepts the documented shape', () => {
+    const { toolkits } = createSampleToolkits();
+    const config = {
+      toolkits: [...toolkits, './more.mjs'],
+      store: 'postgres://db/toolmux',
+      baseUrl: 'https://tools.example.com',
+      port: 8080,
+      host: '0.0.0.0',
+      managedAuth: { github: { clientId: 'id', clientSecret: 'secret', scopes: ['repo'] } },
+      allowedCallbackUrls: ['https://myapp.com'],
+      mcp: { allowedOrigins: ['https://myapp.com'] },
+      log: { level: 'debug', format: 'pretty' },
+      metrics: { enabled: true, allowFrom: ['10.0.0.0/8'] },
+      shutdownTimeoutMs: 5000,
+    } satisfies ToolMuxConfig;
+    expect(validateConfig(config, 'toolmux.config.ts')).toEqual(config);
+  });
+
+  it('names unknown keys with the closest known one, at any depth', () => {
+    expect(failure(() => validateConfig({ baseURL: 'x' }, 'c.json')).message).toBe(
+      'c.json: unknown key "baseURL". Did you mean "baseUrl"? Known keys: toolkits, store, baseUrl, port, host, apiKey, secretKey, managedAuth, allowedCallbackUrls, defaultCallbackUrl, mcp, log, metrics, bodyLimit, shutdownTimeoutMs.',
+    );
+    expect(failure(() => validateConfig({ mcp: { allowedOrigin: [] } }, 'c.json')).message).toContain(
+      'unknown key "mcp.allowedOrigin". Did you mean "mcp.allowedOrigins"?',
+    );
+    expect(
+      failure(() => validateConfig({ managedAuth: { github: { clientID: 'x' } } }, 'c.json')).message,
+    ).toContain('Did you mean "managedAuth.github.clientId"?');
+    expect(failure(() => validateConfig({ zzzzzz: 1 }, 'c.json')).message).not.toContain('Did you mean');
+  });
+
+  it('names wrong values and what it got', () => {
+    const error = failure(() => validateConfig({ log: { format: 'xml' } }, 'c.json'));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toMatch(/^c\.json: log\.format: .*"json".*"pretty".*\(got "xml"\)\.$/);
+    expect(failure(() => validateConfig({ toolkits: [42] }, 'c.json')).message).toContain('toolkits[0]');
+    expect(failure(() => validateConfig([], 'c.json')).message).toContain('export the config object');
+  });
+});
+
+describe('didYouMean', () => {
+  it('suggests close names only', () => {
+    expect(didYouMean('prot', ['port', 'host'])).toBe('port');
+    expect(didYouMean('strore', ['store'])).toBe('store');
+    expect(didYouMean('log-lev', ['log-level', 'log-format'])).toBe('log-level');
+    expect(didYouMean('xyz', ['port', 'store'])).toBeUndefined();
+  });
+});
+
+describe('config files and toolkit modules', () => {
+  it('finds the one config file of the working directory, and refuses two', () => {
+    const cwd = mkdtempSync(join(directory, 'cwd-'));
+    expect(findConfigFile(undefined, cwd)).toBeUndefined();
+    writeFileSync(join(cwd, 'toolmux.config.mjs'), 'export default {};');
+    expect(findConfigFile(undefined, cwd)).toBe(join(cwd, 'toolmux.config.mjs'));
+    writeFileSync(join(cwd, 'toolmux.config.json'), '{}');
+    expect(failure(() => findConfigFile(undefined, cwd)).message).toContain(
+      'found toolmux.config.mjs and toolmux.config.json; keep one, or name the one to use with --config <file>.',
+    );
+    expect(findConfigFile('toolmux.config.json', cwd)).toBe(join(cwd, 'toolmux.config.json'));
+  });
+
+  it('loads toolkits a JSON file names by path (relative to the file) and by package name', async () => {
+    const cwd = mkdtempSync(join(directory, 'json-'));
+    const sample = fileURLToPath(new URL('./cli/fixture-toolkits.mjs', import.meta.url));
+    const slow = fileURLToPath(new URL('./cli/fixture-slow.mjs', import.meta.url));
+    writeFileSync(join(cwd, 'local.mjs'), `export { default } from ${JSON.stringify(slow)};\n`);
+    writeFileSync(
+      join(cwd, 'toolmux.config.json'),
+      JSON.stringify({ toolkits: ['./local.mjs', 'toolmux-no-such-package'] }),
+    );
+    const missing = await loadConfigFile(join(cwd, 'toolmux.config.json')).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(missing?.message).toBe(
+      `toolmux.config.json: toolkits[1] "toolmux-no-such-package": cannot find package "toolmux-no-such-package" from ${cwd}. Install it, or write a path starting with ./`,
+    );
+
+    // inside the package, @toolmux/toolkits resolves (node_modules of packages/server)
+    const inPackage = mkdtempSync(fileURLToPath(new URL('../.config-test-', import.meta.url)));
+    const inPackageFile = join(inPackage, 'toolmux.config.json');
+    writeFileSync(
+      inPackageFile,
+      JSON.stringify({ toolkits: ['@toolmux/toolkits', sample, join(cwd, 'local.mjs')] }),
+    );
+    try {
+      const loaded = await loadConfigFile(inPackageFile);
+      const slugs = loaded.toolkits!.map((toolkit) => toolkit.slug);
+      expect(slugs).toEqual(expect.arrayContaining(['github', 'hackernews', 'tasks', 'notes', 'slow']));
+      expect(new Set(slugs).size).toBe(slugs.length);
+    } finally {
+      rmSync(inPackage, { recursive: true, force: true });
+    }
+  });
+
+  it('takes a toolkit or an array, as the default export or "toolkits"', () => {
+    const { toolkits } = createSampleToolkits();
+    expect(toolkitsOfModule({ default: toolkits[0] }, 'm')).toEqual([toolkits[0]]);
+    expect(toolkitsOfModule({ default: toolkits }, 'm')).toEqual(toolkits);
+    expect(toolkitsOfModule({ toolkits }, 'm')).toEqual(toolkits);
+    expect(failure(() => toolkitsOfModule({ default: { kind: 'other' } }, './m.mjs')).message).toContain(
+      './m.mjs: exports no toolkits',
+    );
+  });
+
+  it('defineConfig is typed', () => {
+    expectTypeOf(defineConfig).parameter(0).toEqualTypeOf<ToolMuxConfig>();
+    // @ts-expect-error an unknown key is a type error too
+    defineConfig({ stroe: ':memory:' });
+    // @ts-expect-error and so is a wrong log format
+    defineConfig({ log: { format: 'xml' } });
+  });
+});

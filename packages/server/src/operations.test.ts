@@ -1,0 +1,232 @@
+import { type Logger, type Store, ToolMux, ToolMuxError } from '@toolmux/core';
+import { openToolMuxStore } from '@toolmux/core/internal';
+import { createSampleToolkits } from '@toolmux/core/test';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { ServerMetrics } from './metrics.js';
+import type { ServerLogger } from './request-log.js';
+import { createServer } from './server.js';
+import { TEST_API_KEY } from './test-helpers.js';
+
+const BASE = 'http://localhost:8787';
+const SECRET_KEY = Buffer.alloc(32, 7).toString('base64');
+
+/** A logger that keeps every line with its fields. */
+function linesLogger() {
+  const lines: Array<{ level: string; message: string; data?: Record<string, unknown> }> = [];
+  const at =
+    (level: string) =>
+    (message: string, data?: Record<string, unknown>): void => {
+      lines.push({ level, message, data });
+    };
+  return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
+}
+
+const opened: ToolMux[] = [];
+afterEach(async () => {
+  for (const mux of opened.splice(0).reverse()) await mux.close();
+});
+
+/** A server over an in-memory store whose methods the test can make fail. */
+async function setup(failures: { ping?: () => Promise<void>; listSessions?: boolean } = {}) {
+  const sample = createSampleToolkits();
+  const base = new ToolMux({ store: ':memory:', toolkits: [] });
+  opened.push(base);
+  const real = await openToolMuxStore(base);
+  const store = new Proxy(real, {
+    get(target, property, receiver) {
+      if (property === 'close') return async () => {};
+      if (property === 'ping' && failures.ping) return failures.ping;
+      if (property === 'listSessions' && failures.listSessions) {
+        return async () => {
+          throw new ToolMuxError({
+            code: 'STORE_ERROR',
+            message:
+              'The postgres store failed to list sessions. The database error is attached as the cause.',
+            cause: Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' }),
+          });
+        };
+      }
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  }) as Store;
+  const mux = new ToolMux({
+    store,
+    toolkits: sample.toolkits,
+    baseUrl: BASE,
+    logger: quiet,
+    secretKey: SECRET_KEY,
+  });
+  opened.push(mux);
+  const { lines, logger } = linesLogger();
+  const server = createServer({ toolmux: mux, apiKey: TEST_API_KEY, logger });
+  const call = (method: string, path: string, headers: Record<string, string> = {}) =>
+    server.fetch(
+      new Request(`${BASE}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, ...headers },
+      }),
+    );
+  return { server, lines, call, mux };
+}
+
+const quiet: Logger = { debug() {}, warn() {}, error() {} };
+
+describe('logging', () => {
+  it('logs a ToolMuxError 5xx (STORE_ERROR) with its cause, and the request line carries the id', async () => {
+    const { call, lines } = await setup({ listSessions: true });
+    const response = await call('GET', '/api/v1/sessions', { 'x-request-id': 'req-store-1' });
+    expect(response.status).toBe(500);
+    expect(response.headers.get('x-request-id')).toBe('req-store-1');
+    const body = await response.json();
+    expect(body.error.code).toBe('STORE_ERROR');
+    expect(JSON.stringify(body)).not.toContain('Connection terminated'); // the cause stays in the log
+    expect(lines).toHaveLength(1);
+    const [line] = lines;
+    expect(line!.level).toBe('error');
+    expect(line!.message).toContain('GET /api/v1/sessions 500');
+    expect(line!.message).toContain('(request req-store-1)');
+    expect(line!.message).toContain('STORE_ERROR');
+    expect(line!.message).toContain('Connection terminated unexpectedly');
+    expect(line!.data).toMatchObject({
+      req_id: 'req-store-1',
+      method: 'GET',
+      route: '/api/v1/sessions',
+      status: 500,
+      error: {
+        code: 'STORE_ERROR',
+        cause: { message: 'Connection terminated unexpectedly', code: 'ECONNRESET' },
+      },
+    });
+  });
+
+  it('writes one info line per answered request, never its path ids, headers or body', async () => {
+    const { call, lines } = await setup();
+    const response = await call('GET', '/api/v1/sessions/ses_secretish');
+    expect(response.status).toBe(404);
+    expect(lines).toEqual([
+      {
+        level: 'info',
+        message: expect.stringMatching(/^GET \/api\/v1\/sessions\/:sessionId 404 [\d.]+ms$/),
+        data: {
+          req_id: response.headers.get('x-request-id'),
+          method: 'GET',
+          route: '/api/v1/sessions/:sessionId',
+          status: 404,
+          duration_ms: expect.any(Number),
+        },
+      },
+    ]);
+    expect(JSON.stringify(lines)).not.toContain(TEST_API_KEY);
+    expect(JSON.stringify(lines)).not.toContain('ses_secretish');
+  });
+
+  it("takes core's Logger and console as they are", () => {
+    expectTypeOf<Logger>().toExtend<ServerLogger>();
+    expectTypeOf<Console>().toExtend<ServerLogger>();
+  });
+});
+
+describe('/readyz', () => {
+  it('is 503 with the cause in the log when the store does not answer, 200 again when it does', async () => {
+    let down = true;
+    const { call, lines } = await setup({
+      ping: async () => {
+        if (down)
+          throw new ToolMuxError({
+            code: 'STORE_ERROR',
+            message: 'ping failed',
+            cause: new Error('ECONNREFUSED'),
+          });
+      },
+    });
+    const unready = await call('GET', '/readyz', { authorization: '' });
+    expect(unready.status).toBe(503);
+    expect(await unready.json()).toEqual({
+      status: 'unavailable',
+      message: 'The store does not answer; the log has the cause.',
+    });
+    expect(lines.at(-1)).toMatchObject({ level: 'error', data: { route: '/readyz', status: 503 } });
+    expect(lines.at(-1)!.message).toContain('ECONNREFUSED');
+    down = false;
+    expect((await call('GET', '/readyz')).status).toBe(200);
+    expect((await call('GET', '/healthz')).status).toBe(200);
+  });
+});
+
+describe('methods', () => {
+  it('answers 405 with Allow on known routes for any other method, 404 on unknown paths', async () => {
+    const { call } = await setup();
+    for (const method of ['OPTIONS', 'PUT', 'PATCH']) {
+      const response = await call(method, '/api/v1/toolkits');
+      expect(response.status, method).toBe(405);
+      expect(response.headers.get('allow')).toBe('GET, HEAD');
+    }
+    const connect = await call('PUT', '/connect/cr_1');
+    expect(connect.headers.get('allow')).toBe('GET, HEAD, POST');
+    expect((await call('PUT', '/api/v1/unknown')).status).toBe(404);
+    expect((await call('GET', '/api/v1/toolkits/github/extra')).status).toBe(404);
+  });
+});
+
+describe('the OAuth callback error page', () => {
+  it('has the connect pages’ CSP, frame and nosniff headers', async () => {
+    const { call } = await setup();
+    const response = await call('GET', '/auth/callback?state=forged&code=x');
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toContain('text/html');
+    expect(response.headers.get('content-security-policy')).toBe(
+      "default-src 'none'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    expect(response.headers.get('x-frame-options')).toBe('DENY');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+  });
+});
+
+describe('who may read /metrics', () => {
+  const headers = (entries: Record<string, string> = {}) => new Headers(entries);
+
+  it('loopback by default, never through a proxy, others with the API key', async () => {
+    const metrics = new ServerMetrics();
+    expect(metrics.openTo('127.0.0.1', headers())).toBe(true);
+    expect(metrics.openTo('::1', headers())).toBe(true);
+    expect(metrics.openTo('::ffff:127.0.0.1', headers())).toBe(true);
+    expect(metrics.openTo('10.0.0.5', headers())).toBe(false);
+    expect(metrics.openTo('127.0.0.1', headers({ 'x-forwarded-for': '203.0.113.9' }))).toBe(false);
+    expect(metrics.openTo('127.0.0.1', headers({ forwarded: 'for=203.0.113.9' }))).toBe(false);
+    expect(metrics.openTo(undefined, headers())).toBe(false);
+
+    const { call } = await setup();
+    // app.fetch has no socket: the API key is needed
+    expect((await call('GET', '/metrics', { authorization: '' })).status).toBe(401);
+    const withKey = await call('GET', '/metrics');
+    expect(withKey.status).toBe(200);
+    expect(await withKey.text()).toContain('# TYPE toolmux_tool_calls_total counter');
+  });
+
+  it('allowFrom ranges, public, or not served at all', async () => {
+    const ranges = new ServerMetrics({ allowFrom: ['10.0.0.0/8', '2001:db8::/32'] });
+    expect(ranges.openTo('10.1.2.3', headers())).toBe(true);
+    expect(ranges.openTo('2001:db8::1', headers())).toBe(true);
+    expect(ranges.openTo('127.0.0.1', headers())).toBe(false);
+    expect(new ServerMetrics({ public: true }).openTo(undefined, headers())).toBe(true);
+    expect(() => new ServerMetrics({ allowFrom: ['10.0.0.0/33'] })).toThrow(
+      /"10.0.0.0\/33" is not an IP address/,
+    );
+
+    const mux = new ToolMux({ store: ':memory:', toolkits: [], baseUrl: BASE, logger: quiet });
+    opened.push(mux);
+    const server = createServer({
+      toolmux: mux,
+      apiKey: TEST_API_KEY,
+      logger: quiet,
+      metrics: { enabled: false },
+    });
+    const response = await server.fetch(
+      new Request(`${BASE}/metrics`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } }),
+    );
+    expect(response.status).toBe(404);
+  });
+});
