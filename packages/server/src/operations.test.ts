@@ -27,7 +27,9 @@ afterEach(async () => {
 });
 
 /** A server over an in-memory store whose methods the test can make fail. */
-async function setup(failures: { ping?: () => Promise<void>; listSessions?: boolean } = {}) {
+async function setup(
+  failures: { ping?: () => Promise<void>; listSessions?: boolean; getSession?: boolean } = {},
+) {
   const sample = createSampleToolkits();
   const base = new ToolMux({ store: ':memory:', toolkits: [] });
   opened.push(base);
@@ -36,7 +38,7 @@ async function setup(failures: { ping?: () => Promise<void>; listSessions?: bool
     get(target, property, receiver) {
       if (property === 'close') return async () => {};
       if (property === 'ping' && failures.ping) return failures.ping;
-      if (property === 'listSessions' && failures.listSessions) {
+      if ((property === 'listSessions' && failures.listSessions) || (property === 'getSession' && failures.getSession)) {
         return async () => {
           throw new ToolMuxError({
             code: 'STORE_ERROR',
@@ -98,6 +100,22 @@ describe('logging', () => {
         cause: { message: 'Connection terminated unexpectedly', code: 'ECONNRESET' },
       },
     });
+  });
+
+  it('logs the MCP endpoint’s 5xx with its cause too', async () => {
+    const { server, lines } = await setup({ getSession: true });
+    const response = await server.fetch(
+      new Request(`${BASE}/mcp/ses_1`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer tmx_st_x', 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      }),
+    );
+    expect(response.status).toBe(500);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.level).toBe('error');
+    expect(lines[0]!.message).toContain('POST /mcp/:sessionId 500');
+    expect(lines[0]!.message).toContain('Connection terminated unexpectedly');
   });
 
   it('writes one info line per answered request, never its path ids, headers or body', async () => {
