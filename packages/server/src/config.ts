@@ -291,8 +291,11 @@ export function toolkitsOfModule(loaded: unknown, what: string): Toolkit[] {
   );
 }
 
+/** A config file as read: toolkits named by module path are loaded. */
+export type LoadedConfig = Omit<ToolMuxConfig, 'toolkits'> & { toolkits?: Toolkit[] };
+
 /** Reads and checks a config file; toolkits named by module path are loaded (relative to the file). */
-export async function loadConfigFile(file: string): Promise<ToolMuxConfig & { toolkits?: Toolkit[] }> {
+export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   const name = basename(file);
   let raw: unknown;
   if (file.endsWith('.json')) {
@@ -307,7 +310,7 @@ export async function loadConfigFile(file: string): Promise<ToolMuxConfig & { to
     raw = loaded.default;
   }
   const config = validateConfig(raw, name);
-  if (!config.toolkits) return config as ToolMuxConfig & { toolkits?: Toolkit[] };
+  if (!config.toolkits) return config as LoadedConfig;
   const toolkits: Toolkit[] = [];
   for (const [index, entry] of config.toolkits.entries()) {
     if (typeof entry !== 'string') {

@@ -38,7 +38,10 @@ async function setup(
     get(target, property, receiver) {
       if (property === 'close') return async () => {};
       if (property === 'ping' && failures.ping) return failures.ping;
-      if ((property === 'listSessions' && failures.listSessions) || (property === 'getSession' && failures.getSession)) {
+      if (
+        (property === 'listSessions' && failures.listSessions) ||
+        (property === 'getSession' && failures.getSession)
+      ) {
         return async () => {
           throw new ToolMuxError({
             code: 'STORE_ERROR',
@@ -107,7 +110,11 @@ describe('logging', () => {
     const response = await server.fetch(
       new Request(`${BASE}/mcp/ses_1`, {
         method: 'POST',
-        headers: { authorization: 'Bearer tmx_st_x', 'content-type': 'application/json', accept: 'application/json' },
+        headers: {
+          authorization: 'Bearer tmx_st_x',
+          'content-type': 'application/json',
+          accept: 'application/json',
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
       }),
     );

@@ -10,10 +10,10 @@ import {
   findConfigFile,
   importModule,
   LOG_LEVELS,
+  type LoadedConfig,
   type LogFormat,
   type LogLevel,
   loadConfigFile,
-  type ToolMuxConfig,
   toolkitsOfModule,
 } from '../config.js';
 import { causeText } from '../request-log.js';
@@ -324,7 +324,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   const flag = (name: string) => values[name] as string | undefined;
   const cwd = io.cwd ?? process.cwd();
   const configFile = findConfigFile(flag('config'), cwd);
-  const config: ToolMuxConfig & { toolkits?: Toolkit[] } = configFile ? await loadConfigFile(configFile) : {};
+  const config: LoadedConfig = configFile ? await loadConfigFile(configFile) : {};
   const configName = configFile ? configFile : undefined;
 
   const logLevelText = flag('log-level') ?? env(io, 'TOOLMUX_LOG_LEVEL');

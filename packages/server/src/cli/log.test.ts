@@ -6,7 +6,7 @@ describe('the CLI log', () => {
     const lines: string[] = [];
     const log = createCliLogger({ level: 'info', format: 'json', write: (text) => lines.push(text) });
     const logger = serverLoggerOf(log);
-    logger.info('GET /healthz 200 1ms', { req_id: 'r1', route: '/healthz', status: 200 });
+    logger.info!('GET /healthz 200 1ms', { req_id: 'r1', route: '/healthz', status: 200 });
     logger.debug('not at info level');
     logger.error('oops', { authorization: 'Bearer secret-value', apiKey: 'k-secret' });
     expect(lines).toHaveLength(2);
