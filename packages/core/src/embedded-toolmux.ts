@@ -106,7 +106,7 @@ class ObservedLogWriter extends ExecutionLogWriter {
     this.#observerLogger = logger;
   }
 
-  override write(record: ExecutionLogRecord): void {
+  override write(record: ExecutionLogRecord): ReturnType<ExecutionLogWriter['write']> {
     for (const listener of this.#listeners) {
       try {
         listener(record);
@@ -114,7 +114,7 @@ class ObservedLogWriter extends ExecutionLogWriter {
         this.#observerLogger.error(`toolmux: a tool call listener failed: ${String(error)}`);
       }
     }
-    super.write(record);
+    return super.write(record);
   }
 }
 
