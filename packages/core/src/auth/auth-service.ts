@@ -816,7 +816,7 @@ export class AuthService {
       message:
         `${toolkit.name} (${toolkit.slug}) has no OAuth app configured: create one with ` +
         `${apiRef('authConfigs.createOAuth', { toolkit: toolkit.slug })} and pass it in the session's ` +
-        `authConfigs, or set managedAuth.${toolkit.slug} on ToolMux.`,
+        `authConfigs, or set managedAuth.${toolkit.slug} on ToolMux (in toolmux.config for \`toolmux serve\`).`,
     };
   }
 

@@ -62,7 +62,7 @@ export class CallbackUrlPolicy {
     if (!allowed) {
       throw new ToolMuxError({
         code: 'CALLBACK_URL_NOT_ALLOWED',
-        message: `callbackUrl ${JSON.stringify(String(callbackUrl).slice(0, 300))} is not allowed. Add its origin to the allowedCallbackUrls option of ToolMux (allowed now: ${this.describe()}).`,
+        message: `callbackUrl ${JSON.stringify(String(callbackUrl).slice(0, 300))} is not allowed. Add its origin to the allowedCallbackUrls option of ToolMux (in toolmux.config for \`toolmux serve\`; allowed now: ${this.describe()}).`,
       });
     }
     return url!.toString();

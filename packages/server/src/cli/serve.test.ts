@@ -400,6 +400,8 @@ export default config;
     });
     expect(refused.status).toBe(400);
     expect(refused.json.error.code).toBe('CALLBACK_URL_NOT_ALLOWED');
+    // the fix, in the operator's terms
+    expect(refused.json.error.message).toContain('allowedCallbackUrls option of ToolMux (in toolmux.config');
 
     const started = await api(baseUrl, 'POST', `/sessions/${sessionId}/authorize`, {
       toolkit: 'octo',
