@@ -353,6 +353,7 @@ const config: ToolMuxConfig = defineConfig({
   port: ${port},
   managedAuth: { octo: { clientId: process.env.OCTO_CLIENT_ID!, clientSecret: process.env.OCTO_CLIENT_SECRET } },
   allowedCallbackUrls: ['https://app.example.test/connected'],
+  mcp: { allowedOrigins: ['https://app.example.test'] },
   log: { level: 'info', format: 'json' },
 });
 export default config;
@@ -384,6 +385,26 @@ export default config;
       store: 'sqlite:./data/toolmux.db',
     });
     expect(existsSync(join(cwd, 'data', 'toolmux.db'))).toBe(true);
+  });
+
+  it('lets the MCP endpoint answer pages of mcp.allowedOrigins only', async () => {
+    const session = await api(baseUrl, 'POST', '/sessions', {
+      user_id: 'origin_user',
+      config: { toolkits: ['tasks'] },
+    });
+    const post = (origin: string) =>
+      fetch(session.json.mcp.url, {
+        method: 'POST',
+        headers: {
+          ...session.json.mcp.headers,
+          origin,
+          'content-type': 'application/json',
+          accept: 'application/json',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+    expect((await post('https://app.example.test')).status).toBe(200);
+    expect((await post('https://evil.example.test')).status).toBe(403);
   });
 
   it('connects an account through the managed OAuth app to an allowed callback URL only', async () => {
