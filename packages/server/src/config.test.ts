@@ -39,7 +39,7 @@ describe('validateConfig', () => {
       host: '0.0.0.0',
       managedAuth: { github: { clientId: 'id', clientSecret: 'secret', scopes: ['repo'] } },
       allowedCallbackUrls: ['https://myapp.com'],
-      mcp: { allowedOrigins: ['https://myapp.com'] },
+      mcp: { allowedOrigins: ['https://myapp.com'], toolsPageSize: 50, maxBatchSize: 10 },
       log: { level: 'debug', format: 'pretty' },
       metrics: { enabled: true, allowFrom: ['10.0.0.0/8'] },
       shutdownTimeoutMs: 5000,

@@ -4,6 +4,7 @@ import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Toolkit, ToolMuxError } from '@toolmux/core';
 import { z } from 'zod';
+import type { McpOptions } from './mcp/mcp-endpoint.js';
 import type { MetricsOptions } from './metrics.js';
 import { didYouMean } from './suggest.js';
 
@@ -50,11 +51,12 @@ export interface ToolMuxConfig {
   allowedCallbackUrls?: string[];
   /** Where users land after connecting when no callbackUrl was given. @default `${baseUrl}/connect/done` */
   defaultCallbackUrl?: string;
-  /** The MCP endpoint. */
-  mcp?: {
-    /** Browser origins allowed to call the MCP endpoint (`Origin` header). @default [] (none) */
-    allowedOrigins?: string[];
-  };
+  /**
+   * The MCP endpoint: `allowedOrigins` (browser origins besides `baseUrl`'s that may call it, `'*'`
+   * for any), `toolsPageSize`, `maxBatchSize`, `maxBatchResponseBytes` (`createServer`'s `mcp`).
+   * @default {}
+   */
+  mcp?: McpOptions;
   /** The server's log. */
   log?: {
     /** @default 'info' */
@@ -123,7 +125,14 @@ const configSchema = z.strictObject({
     .optional(),
   allowedCallbackUrls: stringList.optional(),
   defaultCallbackUrl: z.string().min(1).optional(),
-  mcp: z.strictObject({ allowedOrigins: stringList.optional() }).optional(),
+  mcp: z
+    .strictObject({
+      allowedOrigins: stringList.optional(),
+      toolsPageSize: z.number().int().positive().optional(),
+      maxBatchSize: z.number().int().positive().optional(),
+      maxBatchResponseBytes: z.number().int().positive().optional(),
+    })
+    .optional(),
   log: z
     .strictObject({
       level: z.enum(LOG_LEVELS).optional(),
