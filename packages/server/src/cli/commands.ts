@@ -395,6 +395,8 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
       metrics: config.metrics,
       mcp: config.mcp,
     });
+    // from here on SIGTERM / SIGINT drain the server (a signal right after "listening" included)
+    const stopped = io.stopSignal();
     const running = await server
       .serve({ port, hostname: host })
       .catch((error: unknown) => Promise.reject(listenFailure(error, host, port)));
@@ -426,7 +428,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
         ].join('\n'),
       );
     }
-    await io.stopSignal();
+    await stopped;
     const timeoutMs = config.shutdownTimeoutMs ?? 10_000;
     log.info({ timeout_ms: timeoutMs }, 'toolmux server stopping: draining in-flight requests');
     await running.close({ timeoutMs });

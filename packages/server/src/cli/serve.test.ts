@@ -452,6 +452,33 @@ export default config;
   });
 });
 
+describe('precedence', () => {
+  it('flags override environment variables, which override the config file', async () => {
+    const cwd = tempDirectory();
+    writeFileSync(
+      join(cwd, 'toolmux.config.mjs'),
+      "export default { store: 'sqlite:./from-file/t.db', port: 1, log: { level: 'warn', format: 'pretty' } };\n",
+    );
+    const env = {
+      TOOLMUX_API_KEY: API_KEY,
+      TOOLMUX_STORE: 'sqlite:./from-env/t.db',
+      TOOLMUX_LOG_LEVEL: 'info', // the file says warn: the listening line (info) shows only if this wins
+      TOOLMUX_LOG_FORMAT: 'json',
+      PORT: '0',
+    };
+    const fromFlag = await startServe(['--store', 'sqlite:./from-flag/t.db'], { cwd, env });
+    expect(fromFlag.lines().find((line) => line.url)).toMatchObject({
+      store: 'sqlite:./from-flag/t.db',
+      config: join(cwd, 'toolmux.config.mjs'),
+    });
+    expect(await fromFlag.stop()).toBe(0);
+    const fromEnv = await startServe([], { cwd, env });
+    expect(fromEnv.lines().find((line) => line.url)).toMatchObject({ store: 'sqlite:./from-env/t.db' });
+    expect(await fromEnv.stop()).toBe(0);
+    expect(existsSync(join(cwd, 'from-file'))).toBe(false);
+  });
+});
+
 describe('a running server', () => {
   let served: Served;
   let cwd: string;
