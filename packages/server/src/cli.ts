@@ -20,4 +20,6 @@ const exitCode = await runCli(process.argv.slice(2), {
       process.once('SIGTERM', () => resolve());
     }),
 });
+// a failed start may leave a connection attempt open (a database that never answers): do not wait for it
+if (exitCode !== 0) process.exit(exitCode);
 process.exitCode = exitCode;

@@ -70,6 +70,8 @@ export interface ToolMuxConfig {
   bodyLimit?: number;
   /** How long in-flight requests may take to finish after SIGTERM / SIGINT. @default 10_000 */
   shutdownTimeoutMs?: number;
+  /** How long opening the store (connecting, migrating) may take before `serve` gives up. @default 30_000 */
+  startupTimeoutMs?: number;
 }
 
 /**
@@ -148,6 +150,7 @@ const configSchema = z.strictObject({
     .optional(),
   bodyLimit: z.number().int().positive().optional(),
   shutdownTimeoutMs: z.number().int().min(0).optional(),
+  startupTimeoutMs: z.number().int().positive().optional(),
 });
 
 /** The keys each object of the config accepts, for "did you mean". */

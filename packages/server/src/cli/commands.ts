@@ -374,9 +374,13 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     allowedCallbackUrls: config.allowedCallbackUrls,
     defaultCallbackUrl: config.defaultCallbackUrl,
   });
+  let storeOpened = false;
   try {
-    // store reachable and migrated, secret key present and valid
-    await openToolMuxStore(toolmux).catch((error: unknown) => {
+    // store reachable and migrated, secret key present and valid, in bounded time: a database that
+    // accepts the connection but never answers must not hold the start forever
+    const startupTimeoutMs = config.startupTimeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const opening = openToolMuxStore(toolmux).catch((error: unknown) => {
       if (ToolMuxError.isInstance(error) && error.code === 'STORE_ERROR') {
         throw new ToolMuxError({
           code: 'STORE_ERROR',
@@ -387,6 +391,21 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
       }
       throw error;
     });
+    await Promise.race([
+      opening,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new StartupError(
+                `The store ${shownStore} did not answer within ${startupTimeoutMs} ms (connecting and running migrations): check that its host and port are those of the database and that nothing drops the traffic, or raise startupTimeoutMs in the config file.`,
+              ),
+            ),
+          startupTimeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    storeOpened = true;
     const server = createServer({
       toolmux,
       apiKey,
@@ -433,7 +452,10 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     log.info({ timeout_ms: timeoutMs }, 'toolmux server stopping: draining in-flight requests');
     await running.close({ timeoutMs });
   } finally {
-    await toolmux.close(); // flushes the execution log
+    // flushes the execution log; a store that never opened has nothing to flush (and closing would
+    // wait for it): the CLI exits without it
+    if (storeOpened) await toolmux.close();
+    else void toolmux.close().catch(() => {});
   }
   log.info('toolmux server stopped');
   return 0;

@@ -205,6 +205,28 @@ describe('toolmux serve refuses to start, in one line, on', () => {
     expect(line).not.toContain(':pw@');
   });
 
+  it('a database that accepts the connection but never answers, after startupTimeoutMs', async () => {
+    const silent: Server = createNetServer(() => {}); // takes connections, says nothing
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    const cwd = tempDirectory();
+    writeFileSync(join(cwd, 'toolmux.config.json'), JSON.stringify({ startupTimeoutMs: 1500 }));
+    try {
+      const result = await failingServe(['serve', '--store', `postgres://app:pw@127.0.0.1:${port}/toolmux`], {
+        cwd,
+        env: { TOOLMUX_API_KEY: API_KEY, TOOLMUX_SECRET_KEY: SECRET_KEY },
+      });
+      expect(result.code).toBe(1);
+      const line = expectOneLine(result);
+      expect(line).toContain(
+        `The store postgres://app:***@127.0.0.1:${port}/toolmux did not answer within 1500 ms`,
+      );
+      expect(line).toContain('raise startupTimeoutMs');
+    } finally {
+      silent.close();
+    }
+  });
+
   it.skipIf(skipPostgres !== undefined)('PostgreSQL without TOOLMUX_SECRET_KEY', async () => {
     const database = await createTestPostgresUrl();
     try {
