@@ -122,6 +122,8 @@ export function checkId(
     field,
     code: options.code ?? 'INVALID_REQUEST',
     maxLength: MAX_ID_LENGTH,
+    // an empty id is merely unknown: the lookup answers NOT_FOUND
+    allowEmpty: true,
     ...(options.fix ? { fix: options.fix } : {}),
   });
 }
