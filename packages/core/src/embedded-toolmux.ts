@@ -29,10 +29,10 @@ import { openStore, parseStoreSpec } from './store/open-store.js';
 import type { SessionRecord, Store } from './store/types.js';
 import type { SessionSummary, ToolExecuteRequest, ToolkitInfo, ToolMuxOptions } from './toolmux.js';
 import { newId } from './util/ids.js';
-import { checkCallId, checkId, checkUserId } from './util/stored-text.js';
 import { consoleLogger, type Logger } from './util/logger.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { deriveSessionToken, hashToken, parseSecretKey, resolveSecretKey } from './util/secret-key.js';
+import { checkCallId, checkId, checkUserId } from './util/stored-text.js';
 import { type RotationResult, rotateSecrets } from './vault/rotate.js';
 import { Vault } from './vault/vault.js';
 

@@ -33,8 +33,15 @@ export {
   toolSpecOf,
 } from './session.js';
 export { newId } from './util/ids.js';
-export { deriveSessionToken, hashToken, tokenMatches } from './util/secret-key.js';
 export { jsonDepthExceeds, MAX_JSON_DEPTH } from './util/json-depth.js';
+export { deriveSessionToken, hashToken, tokenMatches } from './util/secret-key.js';
 export type { TextRule } from './util/stored-text.js';
-export { checkId, checkText, checkUserId, MAX_ID_LENGTH, shownValue, textProblem } from './util/stored-text.js';
+export {
+  checkId,
+  checkText,
+  checkUserId,
+  MAX_ID_LENGTH,
+  shownValue,
+  textProblem,
+} from './util/stored-text.js';
 export { describeZodIssue } from './util/zod-issues.js';

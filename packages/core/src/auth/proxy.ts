@@ -101,8 +101,7 @@ export async function proxyExecute(
         );
       }
       headers.set(parameter.name, value);
-    }
-    else if (parameter.in === 'query') url.searchParams.append(parameter.name, String(parameter.value));
+    } else if (parameter.in === 'query') url.searchParams.append(parameter.name, String(parameter.value));
     else throw invalid(`parameter ${JSON.stringify(parameter.name)} must be "in": "header" or "query".`);
   }
   let secrets: string[] = [];

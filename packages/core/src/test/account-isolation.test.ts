@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IsolationWorld, isAcceptableUserId, scenarioArbitrary, TRICKY_USER_IDS } from './account-isolation.js';
+import {
+  IsolationWorld,
+  isAcceptableUserId,
+  scenarioArbitrary,
+  TRICKY_USER_IDS,
+} from './account-isolation.js';
 import { createTestPostgresUrl, postgresSkipReason } from './postgres.js';
 
 /**

@@ -92,7 +92,13 @@ export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('connect' as const), user: index, config: index }) },
   {
     weight: 3,
-    arbitrary: fc.record({ kind: fc.constant('create' as const), user: index, pick, config: index, accounts }),
+    arbitrary: fc.record({
+      kind: fc.constant('create' as const),
+      user: index,
+      pick,
+      config: index,
+      accounts,
+    }),
   },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('execute' as const), session: index }) },
   {
@@ -125,7 +131,11 @@ export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('deleteAccount' as const), account: index }) },
   {
     weight: 1,
-    arbitrary: fc.record({ kind: fc.constant('disableAccount' as const), account: index, enable: fc.boolean() }),
+    arbitrary: fc.record({
+      kind: fc.constant('disableAccount' as const),
+      account: index,
+      enable: fc.boolean(),
+    }),
   },
 );
 
@@ -292,7 +302,10 @@ export class IsolationWorld {
           const result =
             step.kind === 'multiExecute'
               ? await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
-                  tools: Array.from({ length: step.count }, () => ({ tool_slug: 'KEYED_WHOAMI', arguments: {} })),
+                  tools: Array.from({ length: step.count }, () => ({
+                    tool_slug: 'KEYED_WHOAMI',
+                    arguments: {},
+                  })),
                 })
               : await session.execute('KEYED_WHOAMI', {});
           if (step.kind !== 'multiExecute' && !result.successful && !CALL_REFUSALS.includes(result.code!)) {
@@ -311,7 +324,10 @@ export class IsolationWorld {
               ...(account ? { connectedAccountId: account.id } : {}),
             });
             if (!isAcceptableUserId(user)) fail(step, `user id ${JSON.stringify(user)} was accepted`);
-            if (!result.successful && ![...CALL_REFUSALS, 'CONNECTED_ACCOUNT_NOT_FOUND'].includes(result.code!)) {
+            if (
+              !result.successful &&
+              ![...CALL_REFUSALS, 'CONNECTED_ACCOUNT_NOT_FOUND'].includes(result.code!)
+            ) {
               fail(step, `failed with ${result.code}: ${result.error}`);
             }
           } catch (error) {
@@ -349,7 +365,11 @@ export class IsolationWorld {
             if (step.enable) await this.mux.connectedAccounts.enable(account.id);
             else await this.mux.connectedAccounts.disable(account.id);
           } catch (error) {
-            refused(step, error, ['CONNECTED_ACCOUNT_NOT_FOUND', 'CONNECTED_ACCOUNT_INVALID', 'INVALID_REQUEST']);
+            refused(step, error, [
+              'CONNECTED_ACCOUNT_NOT_FOUND',
+              'CONNECTED_ACCOUNT_INVALID',
+              'INVALID_REQUEST',
+            ]);
           }
           break;
         }

@@ -29,9 +29,16 @@ export interface TextRule {
   fix?: string;
 }
 
-// C0 controls, DEL and C1 controls; free text keeps tab, LF and CR.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-const CONTROL_IN_FREE_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+/** The index of the first C0 control, DEL or C1 control (free text keeps tab, LF and CR), or -1. */
+function firstControl(value: string, freeText: boolean): number {
+  for (let index = 0; index < value.length; index++) {
+    const unit = value.charCodeAt(index);
+    if (unit < 0x20) {
+      if (!(freeText && (unit === 0x09 || unit === 0x0a || unit === 0x0d))) return index;
+    } else if (unit >= 0x7f && unit <= 0x9f) return index;
+  }
+  return -1;
+}
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function codePoint(char: string): string {
@@ -51,9 +58,9 @@ export function textProblem(value: string, rule: Omit<TextRule, 'field' | 'code'
     const at = LONE_SURROGATE.exec(value)!;
     return `holds a lone UTF-16 surrogate (${codePoint(at[0])}) at index ${at.index}, which no database can store`;
   }
-  const control = (rule.freeText ? CONTROL_IN_FREE_TEXT : CONTROL).exec(value);
-  if (control) {
-    return `holds the control character ${codePoint(control[0])} at index ${control.index}`;
+  const control = firstControl(value, rule.freeText ?? false);
+  if (control >= 0) {
+    return `holds the control character ${codePoint(value[control]!)} at index ${control}`;
   }
   return undefined;
 }
@@ -69,7 +76,11 @@ export function shownValue(value: unknown): string {
     return `${typeof value} ${String(value).slice(0, 64)}`;
   }
   const cut = value.length > 64 ? `${value.slice(0, 64)}…` : value;
-  return JSON.stringify(cut);
+  // JSON escapes C0 controls and lone surrogates; DEL and C1 controls too, here
+  return JSON.stringify(cut).replace(
+    /[\x7f-\x9f]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 function defaultFix(rule: TextRule): string {
@@ -81,7 +92,9 @@ function defaultFix(rule: TextRule): string {
 /** `value` when it is a string `rule` allows; otherwise throws `rule.code` naming the value and the fix. */
 export function checkText(value: unknown, rule: TextRule): string {
   const problem =
-    typeof value === 'string' ? textProblem(value, rule) : `is ${value === null ? 'null' : typeof value}, not a string`;
+    typeof value === 'string'
+      ? textProblem(value, rule)
+      : `is ${value === null ? 'null' : typeof value}, not a string`;
   if (problem === undefined) return value as string;
   throw new ToolMuxError({
     code: rule.code,
