@@ -85,7 +85,7 @@ export type Step =
   | { kind: 'disableAccount'; account: number; enable: boolean };
 
 const index = fc.nat({ max: 1000 });
-const pick = fc.constantFrom<Pick>('precedence', 'authConfig', 'accounts');
+const pick = fc.constantFrom<Pick>('precedence', 'authConfig', 'authConfig', 'accounts', 'accounts');
 const accounts = fc.array(index, { minLength: 1, maxLength: 3 });
 
 export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
@@ -145,10 +145,16 @@ export interface Scenario {
   steps: Step[];
 }
 
+/** Valid ids that differ only in case, spacing, invisible or combining characters. */
+const nearDuplicate = fc.constantFrom(...TRICKY_USER_IDS.filter(isAcceptableUserId));
+
 export function scenarioArbitrary(maxSteps: number): fc.Arbitrary<Scenario> {
   return fc.record({
-    users: fc.array(userIdArbitrary, { minLength: 2, maxLength: 6 }),
-    steps: fc.array(stepArbitrary, { minLength: 1, maxLength: maxSteps }),
+    // two valid near-duplicates (so that calls run), then anything
+    users: fc
+      .tuple(nearDuplicate, nearDuplicate, fc.array(userIdArbitrary, { maxLength: 4 }))
+      .map(([first, second, rest]) => [first, second, ...rest]),
+    steps: fc.array(stepArbitrary, { minLength: 1, maxLength: maxSteps, size: 'max' }),
   });
 }
 
@@ -172,6 +178,8 @@ export class IsolationWorld {
   steps = 0;
   /** Calls that ran with an account, over every scenario. */
   callsWithAccount = 0;
+  /** How calls ended, by code (`ok` for a success), over every scenario. */
+  readonly outcomes = new Map<string, number>();
 
   constructor(store: string) {
     const whoami = defineTool({
@@ -210,8 +218,15 @@ export class IsolationWorld {
   async run(scenario: Scenario): Promise<void> {
     const run = ++this.#runs;
     const suffix = `#${process.pid}.${run}`;
-    // the suffix keeps a lone surrogate lone and a NUL a NUL; a long id stays too long
-    const users = scenario.users.map((user) => (user === '' ? '' : `${user}${suffix}`));
+    // the suffix keeps a lone surrogate lone and a NUL a NUL; a long id stays too long, one of
+    // the longest allowed length keeps that length
+    const users = scenario.users.map((user) => {
+      if (user === '') return '';
+      if (user.length <= 256 && user.length + suffix.length > 256) {
+        return `${user.slice(0, 256 - suffix.length)}${suffix}`;
+      }
+      return `${user}${suffix}`;
+    });
     const configs = [
       (await this.mux.authConfigs.create('keyed', { type: 'api_key', name: `a${suffix}` })).id,
       (await this.mux.authConfigs.create('keyed', { type: 'api_key', name: `b${suffix}` })).id,
@@ -260,7 +275,17 @@ export class IsolationWorld {
     const SELECTION_REFUSALS = ['CONNECTED_ACCOUNT_MISMATCH', 'CONNECTED_ACCOUNT_NOT_FOUND'];
     const CALL_REFUSALS = ['CONNECTION_REQUIRED', 'CONNECTION_EXPIRED', 'CONNECTED_ACCOUNT_MISMATCH'];
 
-    for (const step of scenario.steps) {
+    // a prelude, so that calls have accounts to run with: the first two users connect on both auth
+    // configs and open a session each (config 0, config 1, by precedence)
+    const prelude: Step[] = [
+      { kind: 'connect', user: 0, config: 0 },
+      { kind: 'connect', user: 1, config: 0 },
+      { kind: 'connect', user: 0, config: 1 },
+      { kind: 'connect', user: 1, config: 1 },
+      { kind: 'create', user: 0, pick: 'authConfig', config: 0, accounts: [] },
+      { kind: 'create', user: 1, pick: 'authConfig', config: 1, accounts: [] },
+    ];
+    for (const step of [...prelude, ...scenario.steps]) {
       this.steps++;
       const from = this.#seen.length;
       switch (step.kind) {
@@ -308,6 +333,8 @@ export class IsolationWorld {
                   })),
                 })
               : await session.execute('KEYED_WHOAMI', {});
+          const outcome = result.successful ? 'ok' : result.code!;
+          this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
           if (step.kind !== 'multiExecute' && !result.successful && !CALL_REFUSALS.includes(result.code!)) {
             fail(step, `failed with ${result.code}: ${result.error}`);
           }
@@ -376,4 +403,18 @@ export class IsolationWorld {
       }
     }
   }
+}
+
+/**
+ * Checks the property over `numRuns` random scenarios of up to `maxSteps` steps in `world` (seeded:
+ * the same seed replays the same scenarios); throws with the shrunk counterexample when it breaks.
+ */
+export async function checkIsolation(
+  world: IsolationWorld,
+  options: { numRuns: number; seed: number; maxSteps?: number },
+): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(scenarioArbitrary(options.maxSteps ?? 40), (scenario) => world.run(scenario)),
+    { numRuns: options.numRuns, seed: options.seed, endOnFailure: true },
+  );
 }

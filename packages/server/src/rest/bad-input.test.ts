@@ -95,14 +95,23 @@ function badInputSuite(name: string, openStore: () => Promise<{ url: string; cle
         ['GET', '/api/v1/auth-configs?toolkit=%00'],
       ]) {
         const result = await call(method!, path!, method === 'PATCH' ? { config: {} } : undefined);
-        expect(result.status, `${method} ${path}: ${JSON.stringify(result.json)}`).toBeGreaterThanOrEqual(400);
+        expect(result.status, `${method} ${path}: ${JSON.stringify(result.json)}`).toBeGreaterThanOrEqual(
+          400,
+        );
         expect(result.status, `${method} ${path}`).toBeLessThan(500);
         expect(result.json.error.message).toContain('U+0000');
       }
-      const metadata = await call('POST', '/api/v1/sessions', { user_id: 'user_1', config: { metadata: { k: 'v\u0000' } } });
+      const metadata = await call('POST', '/api/v1/sessions', {
+        user_id: 'user_1',
+        config: { metadata: { k: 'v\u0000' } },
+      });
       expect(metadata.status).toBe(400);
       expect(metadata.json.error.code).toBe('CONFIG_INVALID');
-      const named = await call('POST', '/api/v1/auth-configs', { toolkit: 'mail', type: 'api_key', name: 'n\u0000' });
+      const named = await call('POST', '/api/v1/auth-configs', {
+        toolkit: 'mail',
+        type: 'api_key',
+        name: 'n\u0000',
+      });
       expect(named.status).toBe(400);
       expect(named.json.error.code).toBe('AUTH_CONFIG_INVALID');
     });
@@ -157,10 +166,10 @@ function badInputSuite(name: string, openStore: () => Promise<{ url: string; cle
           annotations: {},
           tags: [],
         };
-        const body = JSON.stringify({ user_id: 'user_1', config: { experimental: { customTools: [tool] } } }).replace(
-          '"__DEEP__"',
-          JSON.stringify(deepSchema(1)).replace('{"type":"string"}', deepJson(depth)),
-        );
+        const body = JSON.stringify({
+          user_id: 'user_1',
+          config: { experimental: { customTools: [tool] } },
+        }).replace('"__DEEP__"', JSON.stringify(deepSchema(1)).replace('{"type":"string"}', deepJson(depth)));
         const result = await call('POST', '/api/v1/sessions', body);
         expect(result.status, `${depth}: ${JSON.stringify(result.json).slice(0, 300)}`).toBe(400);
         expect(['INVALID_REQUEST', 'TOOL_DEFINITION_INVALID']).toContain(result.json.error.code);

@@ -462,7 +462,7 @@ function buildCases(doc: Json, fixture: Fixture, random: Random, count: number):
         ])();
       const payload = random.chance(0.15) ? Array.from({ length: random.int(10) }, message) : message();
       body = json(payload);
-      label = `MCP ${payload && typeof payload === 'object' && 'method' in (payload as Json) ? String((payload as Json).method) : Array.isArray(payload) ? 'batch' : 'message'}`;
+      label = `MCP ${payload && typeof payload === 'object' && 'method' in (payload as Json) ? (typeof (payload as Json).method === 'string' ? (payload as Json).method : 'odd method') : Array.isArray(payload) ? 'batch' : 'message'}`;
       headers['content-type'] = random.chance(0.9) ? 'application/json' : random.pick(CONTENT_TYPES);
     } else if (requestSchema) {
       const example = exampleOf(requestSchema, doc, '', fixture, random);
