@@ -205,6 +205,8 @@ function exampleOf(
       return random.pick(['TASKS_LIST_TASKS', 'TASKS_CREATE_TASK', 'MAIL_SEND_EMAIL', 'ECHOAPI_PING']);
     case 'endpoint':
       return '/echo';
+    case 'error_code':
+      return 'TOOL_ABORTED'; // the one kind of client log entry a session without client tools takes
     case 'callback_url':
       return 'http://localhost:8787/connect/done';
     case 'type':
@@ -232,6 +234,7 @@ function exampleOf(
       return random.chance(0.5);
     case 'string':
       if (current.format === 'uri') return 'http://localhost:8787/connect/done';
+      if (current.format === 'date-time') return new Date().toISOString();
       return typeof current.pattern === 'string' ? 'log_0' : `fuzz-${name}`;
   }
   return {};
