@@ -495,7 +495,7 @@ function buildCases(doc: Json, fixture: Fixture, random: Random, count: number):
     if (random.chance(0.05)) {
       const id = segment(random.pick(NASTY_STRINGS.filter((value) => value.length < 10_000)));
       cases.push(
-        random.pick([
+        random.pick<FuzzCase>([
           { label: 'GET /connect/{requestId}', method: 'GET', path: `/connect/cr_${id}`, headers: {} },
           {
             label: 'POST /connect/{requestId}',
