@@ -19,7 +19,7 @@ import type {
 } from '../store/types.js';
 import { newId } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
-import { checkId, checkText, checkUserId, shownValue } from '../util/stored-text.js';
+import { checkId, checkText, checkUserId, shownValue, storableText } from '../util/stored-text.js';
 import type { Vault } from '../vault/vault.js';
 import { AccountCache } from './account-cache.js';
 import type { CallbackUrlPolicy } from './callback-urls.js';
@@ -1218,7 +1218,8 @@ export class AuthService {
         logger.warn(`toolmux: OAuth callback of ${connection.id} failed: ${failure.description}`);
       await store.updateConnectedAccount(accountId, {
         status: 'FAILED',
-        statusReason: `${failure.error}: ${failure.description}`,
+        // the provider's words (or a forged redirect's): stored as text the database can keep
+        statusReason: storableText(`${failure.error}: ${failure.description}`),
       });
       await store.finishConnectionRequest(connection.id, 'FAILED');
       return back('failed', failure.error);

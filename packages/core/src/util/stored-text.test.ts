@@ -6,6 +6,7 @@ import {
   checkUserId,
   findUnstorableString,
   shownValue,
+  storableText,
   textProblem,
 } from './stored-text.js';
 
@@ -82,5 +83,13 @@ describe('stored text', () => {
     });
     expect(findUnstorableString({ a: ['ok', 'x\u0001'] }, { maxLength: 10 })?.path).toBe('a[1]');
     expect(findUnstorableString({ a: ['ok', { b: 'fine' }] }, { maxLength: 10 })).toBeUndefined();
+  });
+
+  it('makes outside text storable: lone surrogates and controls become U+FFFD, line breaks stay', () => {
+    expect(storableText('access_denied: no\u0000pe \ud800 x\ny')).toBe(
+      'access_denied: no\ufffdpe \ufffd x\ny',
+    );
+    expect(storableText('fine text')).toBe('fine text');
+    expect(textProblem(storableText('\u0000\u0001\udc00'), { maxLength: 10 })).toBeUndefined();
   });
 });

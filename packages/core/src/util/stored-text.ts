@@ -83,6 +83,18 @@ export function shownValue(value: unknown): string {
   );
 }
 
+/**
+ * Text from outside (a provider's error description) made storable as is: lone surrogates and
+ * control characters (but tab and line breaks) become U+FFFD.
+ */
+export function storableText(text: string): string {
+  const wellFormed = text.toWellFormed();
+  if (firstControl(wellFormed, true) < 0) return wellFormed;
+  let out = '';
+  for (const char of wellFormed) out += firstControl(char, true) < 0 ? char : '\ufffd';
+  return out;
+}
+
 function defaultFix(rule: TextRule): string {
   const length = `${rule.allowEmpty ? 0 : 1} to ${rule.maxLength} characters`;
   const controls = rule.freeText ? 'no control characters but tab and line breaks' : 'no control characters';
