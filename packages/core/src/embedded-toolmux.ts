@@ -32,6 +32,7 @@ import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { deriveSessionToken, hashToken, parseSecretKey, resolveSecretKey } from './util/secret-key.js';
+import { checkCallId, checkId, checkUserId } from './util/stored-text.js';
 import { type RotationResult, rotateSecrets } from './vault/rotate.js';
 import { Vault } from './vault/vault.js';
 
@@ -54,8 +55,6 @@ function previousKeys(option: string[] | undefined): Buffer[] {
     .map((key, index) => parseSecretKey(key, `TOOLMUX_PREVIOUS_SECRET_KEYS (entry ${index + 1})`));
 }
 
-const USER_ID_MAX = 256;
-
 /** A tool whose code runs in a remote client cannot get credentials there: it must need no account. */
 function checkClientToolsNeedNoAccount(catalog: Catalog, tools: readonly Tool[]): void {
   for (const tool of tools) {
@@ -69,14 +68,8 @@ function checkClientToolsNeedNoAccount(catalog: Catalog, tools: readonly Tool[])
   }
 }
 
-function checkUserId(userId: unknown): string {
-  if (typeof userId !== 'string' || userId.trim() === '' || userId.length > USER_ID_MAX) {
-    throw new ToolMuxError({
-      code: 'INVALID_REQUEST',
-      message: `userId must be a non-empty string of at most ${USER_ID_MAX} characters (your application's id for the user), got ${JSON.stringify(userId)}.`,
-    });
-  }
-  return userId;
+function checkSessionId(sessionId: string): void {
+  checkId(sessionId, 'sessionId', { fix: 'pass a session id as create() returned it (ses_…)' });
 }
 
 function toolkitInfo(toolkit: Toolkit): ToolkitInfo {
@@ -292,6 +285,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     sessionId: string,
     options: { customTools?: Tool[]; customToolkits?: Toolkit[] } = {},
   ): Promise<Session<CollectionOf<P>>> {
+    if (typeof sessionId === 'string') checkSessionId(sessionId);
     const engine = await this.#ready();
     const record = typeof sessionId === 'string' ? await engine.store.getSession(sessionId) : undefined;
     if (!record) {
@@ -343,6 +337,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       items: SessionSummary[];
       nextCursor: string | undefined;
     }> => {
+      if (query.userId !== undefined) checkUserId(query.userId);
       const engine = await this.#ready();
       const page = await engine.store.listSessions({
         userId: query.userId,
@@ -413,6 +408,8 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     /** Runs one tool for a user, without a session. */
     execute: async (slug: string, request: ToolExecuteRequest): Promise<ToolResult> => {
       checkUserId(request.userId);
+      checkCallId(request.callId);
+      if (request.connectedAccountId !== undefined) checkId(request.connectedAccountId, 'connectedAccountId');
       const engine = await this.#ready();
       const tool = this.catalog.tools.get(slug);
       if (!tool) {

@@ -41,6 +41,11 @@ export const TOOLMUX_ERROR_CODES = {
   CONNECTION_REQUIRED: 412,
   /** A request argument is invalid (limits, cursors, ids). */
   INVALID_REQUEST: 400,
+  /**
+   * A user id cannot be stored as given: empty, longer than 256 characters, ill-formed Unicode (a
+   * lone surrogate) or holding control characters.
+   */
+  USER_ID_INVALID: 400,
   /** Missing or wrong credentials for the API or a session. */
   UNAUTHORIZED: 401,
   /** The feature is not available in this mode. */

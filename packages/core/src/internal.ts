@@ -37,5 +37,15 @@ export {
 export type { StoreSpec } from './store/open-store.js';
 export { DEFAULT_STORE_SPEC, parseStoreSpec } from './store/open-store.js';
 export { newId } from './util/ids.js';
+export { jsonDepthExceeds, MAX_JSON_DEPTH } from './util/json-depth.js';
 export { deriveSessionToken, hashToken, tokenMatches } from './util/secret-key.js';
+export type { TextRule } from './util/stored-text.js';
+export {
+  checkId,
+  checkText,
+  checkUserId,
+  MAX_ID_LENGTH,
+  shownValue,
+  textProblem,
+} from './util/stored-text.js';
 export { describeZodIssue } from './util/zod-issues.js';

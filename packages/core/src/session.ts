@@ -33,6 +33,7 @@ import { shapeInputSchema } from './schema/shape.js';
 import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
+import { checkCallId } from './util/stored-text.js';
 
 /** A toolkit as `session.toolkits()` lists it. */
 export interface SessionToolkit {
@@ -287,6 +288,7 @@ export class EmbeddedSession<TCollection = unknown> implements Session<TCollecti
    * what went wrong in words the model can act on.
    */
   async execute(slug: string, args: unknown = {}, options: ExecuteOptions = {}): Promise<ToolResult> {
+    checkCallId(options.callId);
     const meta = this.#config.sessionPreset === 'META_TOOLS' ? this.#metaTools().get(slug) : undefined;
     const tool = meta ?? this.#visibleTools().get(slug);
     const call = {

@@ -1,8 +1,15 @@
 import { ToolMuxError } from '@toolmux/core';
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from '@toolmux/core/internal';
 import { invalidRequest } from './http-errors.js';
 
 /** Default limit of a request body: 1 MiB. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * How deep a JSON request body may nest: room for the deepest tool arguments or tool schema core
+ * accepts, plus the envelope around them (a custom toolkit's tool schema sits 8 levels down).
+ */
+export const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 16;
 
 const decoder = new TextDecoder();
 
@@ -63,11 +70,26 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
       message: 'The request body must be JSON: send it with "Content-Type: application/json".',
     });
   }
+  return parseJsonBody(text);
+}
+
+/**
+ * Parses a JSON request body: broken JSON, or JSON nested deeper than {@link MAX_BODY_DEPTH}, is a
+ * 400 (nothing past the boundary then walks a value deep enough to overflow the stack).
+ */
+export function parseJsonBody(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw invalidRequest(
       `The request body is not valid JSON (${error instanceof Error ? error.message : 'parse error'}).`,
     );
   }
+  if (jsonDepthExceeds(value, MAX_BODY_DEPTH)) {
+    throw invalidRequest(
+      `The request body nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep; tool arguments and schemas may nest at most ${MAX_JSON_DEPTH} levels.`,
+    );
+  }
+  return value;
 }

@@ -19,6 +19,7 @@ import type {
 } from '../store/types.js';
 import { newId } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
+import { checkId, checkText, checkUserId, shownValue, storableText } from '../util/stored-text.js';
 import type { Vault } from '../vault/vault.js';
 import { AccountCache } from './account-cache.js';
 import type { CallbackUrlPolicy } from './callback-urls.js';
@@ -34,6 +35,8 @@ import type {
   CreateAuthConfigOptions,
   ManagedAuthCredentials,
 } from './types.js';
+
+const ID_FIX = 'pass an id exactly as toolmux returned it (ac_…, ca_…, cr_…)';
 
 /** A connection request works for this long. */
 export const CONNECTION_REQUEST_TTL_MS = 10 * 60_000;
@@ -204,6 +207,15 @@ export class AuthService {
     }
     if (options.name !== undefined && typeof options.name !== 'string')
       throw invalid('name must be a string.');
+    if (options.name !== undefined) {
+      checkText(options.name, {
+        field: 'name',
+        code: 'AUTH_CONFIG_INVALID',
+        maxLength: 200,
+        allowEmpty: true,
+        freeText: true,
+      });
+    }
     if (options.type !== 'oauth2') {
       const record = this.#newAuthConfig(
         toolkit.slug,
@@ -229,6 +241,10 @@ export class AuthService {
       (!Array.isArray(options.scopes) || options.scopes.some((scope) => typeof scope !== 'string'))
     ) {
       throw invalid('scopes must be a list of strings.');
+    }
+    checkText(options.clientId, { field: 'clientId', code: 'AUTH_CONFIG_INVALID', maxLength: 1024 });
+    for (const scope of options.scopes ?? []) {
+      checkText(scope, { field: 'scope', code: 'AUTH_CONFIG_INVALID', maxLength: 1024 });
     }
     const record = this.#newAuthConfig(
       toolkit.slug,
@@ -263,6 +279,7 @@ export class AuthService {
   }
 
   async #authConfigRecord(id: string): Promise<AuthConfigRecord> {
+    if (typeof id === 'string') checkId(id, 'authConfigId', { fix: ID_FIX });
     const record =
       typeof id === 'string' && id.startsWith('ac_') ? await this.#store.getAuthConfig(id) : undefined;
     if (!record) {
@@ -283,6 +300,7 @@ export class AuthService {
     items: AuthConfig[];
     nextCursor: string | undefined;
   }> {
+    if (query.toolkit !== undefined) checkId(query.toolkit, 'toolkit');
     const page = await this.#store.listAuthConfigs({
       toolkit: query.toolkit,
       limit: query.limit ?? 50,
@@ -378,6 +396,7 @@ export class AuthService {
   // ---------------------------------------------------------------- connected accounts
 
   async #accountRecord(id: string): Promise<ConnectedAccountRecord> {
+    if (typeof id === 'string') checkId(id, 'connectedAccountId', { fix: ID_FIX });
     const record =
       typeof id === 'string' && id.startsWith('ca_') ? await this.#store.getConnectedAccount(id) : undefined;
     if (!record) {
@@ -460,6 +479,9 @@ export class AuthService {
         });
       }
     }
+    for (const userId of query.userIds ?? []) checkUserId(userId, 'userIds[]');
+    for (const toolkit of query.toolkits ?? []) checkId(toolkit, 'toolkits[]');
+    for (const id of query.authConfigIds ?? []) checkId(id, 'authConfigIds[]', { fix: ID_FIX });
     const page = await this.#store.listConnectedAccounts({ ...query, limit: query.limit ?? 50 });
     return { items: page.items.map(publicAccount), nextCursor: page.nextCursor };
   }
@@ -686,6 +708,7 @@ export class AuthService {
   }
 
   async #requestRecord(id: string): Promise<ConnectionRequestRecord> {
+    if (typeof id === 'string') checkId(id, 'connectionRequestId', { fix: ID_FIX });
     const record =
       typeof id === 'string' && id.startsWith('cr_') ? await this.#store.getConnectionRequest(id) : undefined;
     if (!record) throw connectionRequestNotFound(id);
@@ -921,6 +944,28 @@ export class AuthService {
    * to accounts it did not name. `connectedAccountId` (direct execution) bypasses the rules, checked.
    */
   async selectAccount(request: {
+    toolkit: Toolkit;
+    userId: string;
+    selection?: AccountSelection | undefined;
+    connectedAccountId?: string | undefined;
+  }): Promise<ConnectedAccountRecord> {
+    const account = await this.#selectByPrecedence(request);
+    // Defence in depth: whatever a query returned (a database that folds ill-formed text, a bug in
+    // a filter), credentials are only ever decrypted for an account of the caller's user and toolkit.
+    if (account.userId !== request.userId || account.toolkit !== request.toolkit.slug) {
+      this.#options.logger.error(
+        `toolmux: refused connected account ${account.id}: the account lookup for a ${request.toolkit.slug} call returned an account of another user or toolkit.`,
+      );
+      throw new ToolMuxError({
+        code: 'CONNECTED_ACCOUNT_MISMATCH',
+        message: `Connected account ${account.id} is not a ${request.toolkit.slug} account of user ${shownValue(request.userId)}, so it was not used.`,
+        details: { connectedAccountId: account.id },
+      });
+    }
+    return account;
+  }
+
+  async #selectByPrecedence(request: {
     toolkit: Toolkit;
     userId: string;
     selection?: AccountSelection | undefined;
@@ -1173,7 +1218,8 @@ export class AuthService {
         logger.warn(`toolmux: OAuth callback of ${connection.id} failed: ${failure.description}`);
       await store.updateConnectedAccount(accountId, {
         status: 'FAILED',
-        statusReason: `${failure.error}: ${failure.description}`,
+        // the provider's words (or a forged redirect's): stored as text the database can keep
+        statusReason: storableText(`${failure.error}: ${failure.description}`),
       });
       await store.finishConnectionRequest(connection.id, 'FAILED');
       return back('failed', failure.error);

@@ -522,6 +522,20 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       );
     });
 
+    it("stores a provider's error description with NUL and control characters as storable text", async () => {
+      const { mux } = setup();
+      const session = await mux.create('user_1', { toolkits: ['octo'] });
+      const request = await session.authorize('octo', { callbackUrl: appCallback });
+      const callback = new URL(await oauthServer.signIn(request.redirectUrl, { deny: true }));
+      callback.searchParams.set('error_description', 'no\u0000pe\u001b[31m\nline');
+      const response = await fetch(callback, { redirect: 'manual' });
+      expect(response.status).toBe(302);
+      expect(new URL(response.headers.get('location')!).searchParams.get('status')).toBe('failed');
+      expect((await mux.connectedAccounts.get(request.connectedAccountId!)).statusReason).toBe(
+        'access_denied: no\ufffdpe\ufffd[31m\nline',
+      );
+    });
+
     it('waitForConnection times out with CONNECTION_TIMEOUT', async () => {
       const { mux } = setup();
       const session = await mux.create('user_1', { toolkits: ['octo'] });

@@ -185,4 +185,40 @@ describe('session.proxyExecute', () => {
       .catch((caught: unknown) => caught);
     expect((badMethod as ToolMuxError).code).toBe('INVALID_REQUEST');
   });
+
+  it('refuses a body without a method (GET cannot carry one) and header values HTTP cannot carry, before any account is used', async () => {
+    const { session } = await setup();
+    const refused = async (request: Parameters<typeof session.proxyExecute>[0]) => {
+      const error = await session.proxyExecute(request).catch((caught: unknown) => caught);
+      expect(ToolMuxError.isInstance(error), String(error)).toBe(true);
+      expect((error as ToolMuxError).code).toBe('INVALID_REQUEST');
+      return (error as ToolMuxError).message;
+    };
+    expect(await refused({ toolkit: 'keyed', endpoint: '/', body: { a: 1 } })).toContain(
+      'pass method "POST"',
+    );
+    expect(await refused({ toolkit: 'keyed', endpoint: '/', method: 'HEAD', body: 'x' })).toContain(
+      'HEAD request cannot carry a body',
+    );
+    for (const [name, value] of [
+      ['X-Test', 'a\u0000b'],
+      ['X-Test', 'line\r\nInjected: 1'],
+      ['X-Test', '\ud800'],
+      ['X Bad', 'ok'],
+    ]) {
+      await refused({
+        toolkit: 'keyed',
+        endpoint: '/',
+        parameters: [{ in: 'header', name: name!, value: value! }],
+      });
+    }
+    // with a method, the body goes through
+    const posted = await session.proxyExecute({
+      toolkit: 'keyed',
+      endpoint: '/',
+      method: 'POST',
+      body: { a: 1 },
+    });
+    expect((posted.data as Echo).body).toBe('{"a":1}');
+  });
 });

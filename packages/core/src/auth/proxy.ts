@@ -2,11 +2,16 @@ import type { Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { AccountSelection } from '../execution/execute.js';
 import { REDACTED } from '../util/redact.js';
+import { shownValue } from '../util/stored-text.js';
 import type { AuthService } from './auth-service.js';
 import { applyCredentials } from './schemes.js';
 import type { ProxyExecuteRequest, ProxyExecuteResponse } from './types.js';
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']);
+/** RFC 9110 token characters. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What `Headers` accepts: Latin-1, no control characters but tab. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 function invalid(message: string): ToolMuxError {
   return new ToolMuxError({ code: 'INVALID_REQUEST', message });
@@ -68,14 +73,35 @@ export async function proxyExecute(
   },
 ): Promise<ProxyExecuteResponse> {
   const { toolkit, request } = call;
+  const hasBody = request.body !== undefined && request.body !== null;
+  if (request.method !== undefined && typeof request.method !== 'string') {
+    throw invalid(`method must be one of ${[...METHODS].join(', ')}; got ${shownValue(request.method)}.`);
+  }
   const method = (request.method ?? 'GET').toUpperCase();
   if (!METHODS.has(method))
-    throw invalid(`method must be one of ${[...METHODS].join(', ')}; got ${JSON.stringify(request.method)}.`);
+    throw invalid(`method must be one of ${[...METHODS].join(', ')}; got ${shownValue(request.method)}.`);
+  if (hasBody && (method === 'GET' || method === 'HEAD')) {
+    throw invalid(
+      request.method === undefined
+        ? 'The request has a body but no method, and the default method GET cannot carry a body: pass method "POST" (or PUT, PATCH, DELETE) with it.'
+        : `A ${method} request cannot carry a body: pass method "POST" (or PUT, PATCH, DELETE), or leave the body out.`,
+    );
+  }
   const url = targetUrl(toolkit, request.endpoint);
   const headers = new Headers();
   for (const parameter of request.parameters ?? []) {
-    if (parameter.in === 'header') headers.set(parameter.name, String(parameter.value));
-    else if (parameter.in === 'query') url.searchParams.append(parameter.name, String(parameter.value));
+    if (parameter.in === 'header') {
+      const value = String(parameter.value);
+      if (typeof parameter.name !== 'string' || !HEADER_NAME.test(parameter.name)) {
+        throw invalid(`header name ${shownValue(parameter.name)} is not a valid HTTP header name.`);
+      }
+      if (!HEADER_VALUE.test(value)) {
+        throw invalid(
+          `header ${parameter.name} has the value ${shownValue(value)}, which an HTTP header cannot carry: use Latin-1 text without control characters (percent-encode anything else).`,
+        );
+      }
+      headers.set(parameter.name, value);
+    } else if (parameter.in === 'query') url.searchParams.append(parameter.name, String(parameter.value));
     else throw invalid(`parameter ${JSON.stringify(parameter.name)} must be "in": "header" or "query".`);
   }
   let secrets: string[] = [];

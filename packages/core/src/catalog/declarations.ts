@@ -1,5 +1,7 @@
 import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
+import { checkJsonDepth, MAX_JSON_DEPTH } from '../util/json-depth.js';
+import { findUnstorableString, shownValue } from '../util/stored-text.js';
 import { defineTool, defineToolkit } from './define.js';
 import type { JSONSchema, Tool, ToolAnnotations, Toolkit } from './types.js';
 
@@ -68,6 +70,7 @@ export function toolkitDeclarationOf(toolkit: Toolkit): ToolkitDeclaration {
  * client that declared it, so running it here answers NOT_SUPPORTED with that hint.
  */
 export function declaredTool(declaration: ToolDeclaration): Tool {
+  checkStorable(declaration, `Custom tool ${shownValue(declaration?.slug)}`);
   const tool = defineTool({
     slug: declaration.slug,
     name: declaration.name,
@@ -88,8 +91,25 @@ export function declaredTool(declaration: ToolDeclaration): Tool {
   return tool;
 }
 
+/**
+ * Declarations are stored with the session (its config), so every string in them must be storable
+ * text, and they must not nest deeper than a tool schema may.
+ */
+function checkStorable(declaration: ToolDeclaration | ToolkitDeclaration, subject: string): void {
+  // a toolkit's tools and their schemas sit 3 levels below the toolkit
+  checkJsonDepth(declaration, `${subject}'s declaration`, 'TOOL_DEFINITION_INVALID', MAX_JSON_DEPTH + 4);
+  const bad = findUnstorableString(declaration, { maxLength: 65_536, allowEmpty: true, freeText: true });
+  if (bad) {
+    throw new ToolMuxError({
+      code: 'TOOL_DEFINITION_INVALID',
+      message: `${subject}: the ${bad.isKey ? 'key' : 'string'} ${shownValue(bad.value)} at ${bad.path} ${bad.problem}; use well-formed Unicode text without control characters (but tab and line breaks).`,
+    });
+  }
+}
+
 /** A catalog toolkit (without auth) made from a declaration. */
 export function declaredToolkit(declaration: ToolkitDeclaration): Toolkit {
+  checkStorable(declaration, `Custom toolkit ${shownValue(declaration?.slug)}`);
   const toolkit = defineToolkit({
     slug: declaration.slug,
     name: declaration.name,

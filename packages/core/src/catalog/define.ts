@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ToolMuxError } from '../errors.js';
 import { compileJsonSchemaValidator } from '../schema/validate.js';
+import { checkJsonDepth } from '../util/json-depth.js';
 import type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.js';
 import { isStandardSchema } from './standard-schema.js';
 import type {
@@ -74,8 +75,10 @@ function toJsonSchema(slug: string, schema: SchemaInput, io: 'input' | 'output')
     try {
       const json = plainJson(converter[io]({ target: 'draft-2020-12' }));
       delete json.$schema;
+      checkJsonDepth(json, `Tool ${slug}: its ${io} schema`, 'TOOL_DEFINITION_INVALID');
       return json;
     } catch (error) {
+      if (ToolMuxError.isInstance(error)) throw error;
       throw new ToolMuxError({
         code: 'TOOL_DEFINITION_INVALID',
         message: `Tool ${slug}: its ${io} schema cannot be expressed as JSON Schema (${(error as Error).message}). Avoid transforms and custom types in tool schemas.`,
@@ -88,6 +91,8 @@ function toJsonSchema(slug: string, schema: SchemaInput, io: 'input' | 'output')
       `Tool ${slug}: ${io}Schema must be a zod schema or a JSON Schema object, got ${typeof schema}.`,
     );
   }
+  // before the copy: JSON.stringify recurses, and search, validation and shaping walk schemas too
+  checkJsonDepth(schema, `Tool ${slug}: its ${io} schema`, 'TOOL_DEFINITION_INVALID');
   const json = plainJson(schema);
   delete json.$schema;
   return json;

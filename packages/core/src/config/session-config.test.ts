@@ -147,7 +147,7 @@ describe('session config rules', () => {
 
   it('rejects a bad user id and warns for "default"', async () => {
     const error = await rejection(mux().create('', {}));
-    expect(error.code).toBe('INVALID_REQUEST');
+    expect(error.code).toBe('USER_ID_INVALID');
     const warnings: string[] = [];
     const { toolkits } = createSampleToolkits();
     const shared = new ToolMux({

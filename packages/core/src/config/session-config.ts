@@ -10,6 +10,7 @@ import {
 } from '../catalog/declarations.js';
 import { TOOL_TAGS, type Tool, type Toolkit, type ToolTag } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
+import { checkText, findUnstorableString, MAX_ID_LENGTH, shownValue } from '../util/stored-text.js';
 import { describeZodIssue } from '../util/zod-issues.js';
 
 /** Which tools a session hands to the agent. */
@@ -134,7 +135,39 @@ export function parseSessionConfig(config: unknown): SessionConfig {
     const message = described.message.endsWith('.') ? described.message : `${described.message}.`;
     throw configError('CONFIG_INVALID', `Invalid session config at ${path}: ${message}`);
   }
+  checkStorableConfig(config as SessionConfig);
   return config as SessionConfig;
+}
+
+/**
+ * The config is stored as JSON: every slug, id and metadata key must be storable id text, and every
+ * metadata value storable free text. (Custom tools are checked where they are defined.)
+ */
+function checkStorableConfig(config: SessionConfig): void {
+  const { metadata, experimental: _experimental, ...rest } = config;
+  const bad = findUnstorableString(rest, { maxLength: MAX_ID_LENGTH });
+  if (bad) {
+    throw configError(
+      'CONFIG_INVALID',
+      `Invalid session config at ${bad.path}: the ${bad.isKey ? 'key' : 'value'} ${shownValue(bad.value)} ${bad.problem}; slugs and ids are well-formed Unicode text of at most ${MAX_ID_LENGTH} characters without control characters.`,
+    );
+  }
+  for (const [key, value] of Object.entries(metadata ?? {})) {
+    checkText(key, {
+      field: 'Invalid session config: metadata key',
+      code: 'CONFIG_INVALID',
+      maxLength: 128,
+      fix: 'metadata keys are well-formed Unicode text of 1 to 128 characters without control characters',
+    });
+    checkText(value, {
+      field: `Invalid session config: metadata.${key}`,
+      code: 'CONFIG_INVALID',
+      maxLength: 1024,
+      allowEmpty: true,
+      freeText: true,
+      fix: 'metadata values are well-formed Unicode text of at most 1024 characters without control characters (but tab and line breaks)',
+    });
+  }
 }
 
 function normalizeSlugFilter(field: string, filter: SlugFilter | undefined): NormalizedSlugFilter {

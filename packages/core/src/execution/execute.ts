@@ -4,8 +4,10 @@ import { createNullStripper } from '../schema/nulls.js';
 import { formatValidationIssues } from '../schema/validate.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import { newId } from '../util/ids.js';
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import type { Logger } from '../util/logger.js';
 import { redactForLog } from '../util/redact.js';
+import { shownValue, textProblem } from '../util/stored-text.js';
 import type { ExecutionLogWriter } from './log-writer.js';
 import type { ToolResult } from './result.js';
 
@@ -130,6 +132,13 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
   let secrets: string[] = [];
   let result: ToolResult;
   try {
+    // before anything walks them: null stripping and validation recurse
+    if (jsonDepthExceeds(request.arguments, MAX_JSON_DEPTH)) {
+      throw new ToolCallFailure(
+        'TOOL_ARGUMENTS_INVALID',
+        `The arguments of ${tool.slug} nest objects and arrays more than ${MAX_JSON_DEPTH} levels deep, which its input schema cannot need: send them as the schema describes.`,
+      );
+    }
     const args = stripNulls(tool, request.arguments ?? {});
     const validation = tool.validate(args);
     if (!validation.success) {
@@ -226,7 +235,8 @@ function logEntry(
     id: result.logId,
     sessionId: call.sessionId,
     userId: call.userId,
-    toolSlug: call.slug.slice(0, 200),
+    // a slug no tool has can be anything: logged escaped when the store could not keep it as is
+    toolSlug: textProblem(call.slug, { maxLength: 200 }) === undefined ? call.slug : shownValue(call.slug),
     toolkit: call.toolkit,
     connectedAccountId: call.connectedAccountId,
     callId: call.callId ?? null,

@@ -1,4 +1,5 @@
 import { errorMessage, TOOLMUX_ERROR_CODES, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
+import { checkText, checkUserId } from '../util/stored-text.js';
 
 type Query = Record<string, string | number | boolean | string[] | undefined>;
 
@@ -40,6 +41,13 @@ export class RemoteApi {
     const url = new URL(this.#base + path);
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value === undefined) continue;
+      // a URL turns a lone surrogate into U+FFFD, which would name another user: refuse it here
+      for (const item of Array.isArray(value) ? value : [value]) {
+        if (typeof item !== 'string') continue;
+        if (key === 'user_id' || key === 'user_ids')
+          checkUserId(item, key === 'user_id' ? 'userId' : 'userIds[]');
+        else checkText(item, { field: key, code: 'INVALID_REQUEST', maxLength: 8192, allowEmpty: true });
+      }
       url.searchParams.set(key, Array.isArray(value) ? value.join(',') : String(value));
     }
     const headers: Record<string, string> = {

@@ -92,6 +92,8 @@ export class ConnectPages {
     try {
       return await this.#toolmux.connectionRequests.get(id);
     } catch (error) {
+      // an id that cannot be an id (control characters, ill-formed text) is no link of ours either
+      if (ToolMuxError.isInstance(error) && error.code === 'INVALID_REQUEST') return notFoundPage();
       const refusal = refusalPage(error);
       if (refusal) return refusal;
       throw error;

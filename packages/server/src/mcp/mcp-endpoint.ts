@@ -11,8 +11,8 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { JSONSchema, ToolSpec } from '@toolmux/core';
 import { formatToolResultForModel, ToolMuxError, type ToolResult } from '@toolmux/core';
-import { compileJsonSchemaValidator } from '@toolmux/core/internal';
-import { isJsonContentType, readBodyText } from '../read-body.js';
+import { compileJsonSchemaValidator, jsonDepthExceeds } from '@toolmux/core/internal';
+import { isJsonContentType, MAX_BODY_DEPTH, readBodyText } from '../read-body.js';
 import type { CachedSession, SessionCache } from '../session-cache.js';
 
 /**
@@ -382,6 +382,10 @@ export class McpEndpoint {
       );
     }
 
+    if (jsonDepthExceeds(payload, MAX_BODY_DEPTH)) {
+      const message = `The request nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep; send tool arguments as the tool's input schema describes.`;
+      return httpRpcError(400, ErrorCode.InvalidRequest, message, 'INVALID_REQUEST');
+    }
     const batch = Array.isArray(payload);
     const messages: unknown[] = Array.isArray(payload) ? payload : [payload];
     if (batch) {

@@ -243,6 +243,20 @@ describe('remote mode: the same API over REST', () => {
       'CONFIG_INVALID',
     );
   });
+
+  it('refuses a user id a URL or a database would fold into another user’s, in the body and in the query', async () => {
+    await server.embedded.create('\ufffdv1-remote');
+    // in a query string a lone surrogate would become U+FFFD: listing "\ud800v1…" must not show "\ufffdv1…"
+    const listed = await rejection(remote.sessions.list({ userId: '\ud800v1-remote' }));
+    expect(listed.code).toBe('USER_ID_INVALID');
+    const accounts = await rejection(remote.connectedAccounts.list({ userIds: ['\udc00v1-remote'] }));
+    expect(accounts.code).toBe('USER_ID_INVALID');
+    // in a body the server refuses it
+    const created = await rejection(remote.create('\ud800v1-remote'));
+    expect(created.code).toBe('USER_ID_INVALID');
+    expect(created.message).toContain('"\\ud800v1-remote"');
+    expect((await remote.sessions.list({ userId: '\ufffdv1-remote' })).items).toHaveLength(1);
+  });
 });
 
 describe('remote mode: custom tools run in the client', () => {

@@ -1,4 +1,4 @@
-import { describeZodIssue } from '@toolmux/core/internal';
+import { checkText, checkUserId, describeZodIssue } from '@toolmux/core/internal';
 import type { z } from 'zod';
 import { invalidRequest } from '../http-errors.js';
 
@@ -61,6 +61,7 @@ export function parseRequestPart(
   part: 'path' | 'query' | 'body',
 ): unknown {
   if (!schema) return undefined;
+  checkRequestText(value, part);
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issues = result.error.issues.slice(0, 5).map((issue) => {
@@ -71,4 +72,27 @@ export function parseRequestPart(
   const more = result.error.issues.length > 5 ? ` (and ${result.error.issues.length - 5} more)` : '';
   const text = `${issues.join('; ')}${more}`;
   throw invalidRequest(`Invalid request ${part}: ${text}${/[.?!]$/.test(text) ? '' : '.'}`);
+}
+
+/**
+ * Path and query values are ids, slugs, cursors and search text: each must be text the store can
+ * keep (core's rule: well-formed Unicode, no control characters), checked here before anything looks
+ * them up. A `user_id` anywhere is checked as a user id (USER_ID_INVALID). Core checks the rest of a
+ * body where it is used.
+ */
+function checkRequestText(value: unknown, part: 'path' | 'query' | 'body'): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
+  for (const [name, item] of Object.entries(value)) {
+    if (typeof item !== 'string') continue;
+    if (name === 'user_id') checkUserId(item, `${part}.user_id`);
+    else if (part !== 'body') {
+      checkText(item, {
+        field: `${part} parameter ${name}`,
+        code: 'INVALID_REQUEST',
+        maxLength: 8192,
+        allowEmpty: true,
+        fix: 'ids, slugs and cursors are well-formed Unicode text without control characters; pass them as the API returned them',
+      });
+    }
+  }
 }

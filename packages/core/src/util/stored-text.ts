@@ -1,0 +1,191 @@
+import { ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
+
+/**
+ * Every id and label that reaches the store passes one check here: the databases cannot keep every
+ * JavaScript string. SQLite and PostgreSQL store text as UTF-8, where a lone UTF-16 surrogate becomes
+ * U+FFFD (so `"\ud800v1"` and `"\udc00v1"` would be one user), and PostgreSQL refuses a NUL byte in
+ * text and JSON (a server fault, not an answer). Control characters in ids only ever come from bugs
+ * or attacks. A value that fails is refused at the entry point with a code and a message that names
+ * it (escaped and cut) and the fix.
+ */
+
+/** The longest user id. */
+export const MAX_USER_ID_LENGTH = 256;
+/** The longest id, slug or label a caller passes in (session, account, auth config ids, call ids, …). */
+export const MAX_ID_LENGTH = 256;
+
+/** What a stored string may hold. */
+export interface TextRule {
+  /** How the message names the value: `userId`, `metadata key`, `path parameter sessionId`. */
+  field: string;
+  code: ToolMuxErrorCode;
+  /** Longest length in UTF-16 code units. */
+  maxLength: number;
+  /** The value may be empty. @default false */
+  allowEmpty?: boolean;
+  /** Free text (names, descriptions, metadata values): tab, line feed and carriage return are allowed. @default false */
+  freeText?: boolean;
+  /** The sentence that tells the caller what to pass instead. */
+  fix?: string;
+}
+
+/** The index of the first C0 control, DEL or C1 control (free text keeps tab, LF and CR), or -1. */
+function firstControl(value: string, freeText: boolean): number {
+  for (let index = 0; index < value.length; index++) {
+    const unit = value.charCodeAt(index);
+    if (unit < 0x20) {
+      if (!(freeText && (unit === 0x09 || unit === 0x0a || unit === 0x0d))) return index;
+    } else if (unit >= 0x7f && unit <= 0x9f) return index;
+  }
+  return -1;
+}
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function codePoint(char: string): string {
+  return `U+${char.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/**
+ * Why `value` cannot be stored under `rule`, or undefined when it can. Linear in the length, and a
+ * value over the length limit is refused before it is scanned.
+ */
+export function textProblem(value: string, rule: Omit<TextRule, 'field' | 'code'>): string | undefined {
+  if (value.length > rule.maxLength) {
+    return `is ${value.length} characters long, over the limit of ${rule.maxLength}`;
+  }
+  if (value.length === 0 && !rule.allowEmpty) return 'is empty';
+  if (!value.isWellFormed()) {
+    const at = LONE_SURROGATE.exec(value)!;
+    return `holds a lone UTF-16 surrogate (${codePoint(at[0])}) at index ${at.index}, which no database can store`;
+  }
+  const control = firstControl(value, rule.freeText ?? false);
+  if (control >= 0) {
+    return `holds the control character ${codePoint(value[control]!)} at index ${control}`;
+  }
+  return undefined;
+}
+
+/**
+ * A value as messages show it: JSON-escaped (control characters and lone surrogates become `\u…`
+ * escapes, so a message is always storable and printable) and cut to 64 characters.
+ */
+export function shownValue(value: unknown): string {
+  if (typeof value !== 'string') {
+    if (value === undefined) return 'undefined';
+    if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
+    return `${typeof value} ${String(value).slice(0, 64)}`;
+  }
+  const cut = value.length > 64 ? `${value.slice(0, 64)}…` : value;
+  // JSON escapes C0 controls and lone surrogates; DEL and C1 controls too, here
+  return JSON.stringify(cut).replace(
+    /[\x7f-\x9f]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/**
+ * Text from outside (a provider's error description) made storable as is: lone surrogates and
+ * control characters (but tab and line breaks) become U+FFFD.
+ */
+export function storableText(text: string): string {
+  const wellFormed = text.toWellFormed();
+  if (firstControl(wellFormed, true) < 0) return wellFormed;
+  let out = '';
+  for (const char of wellFormed) out += firstControl(char, true) < 0 ? char : '\ufffd';
+  return out;
+}
+
+function defaultFix(rule: TextRule): string {
+  const length = `${rule.allowEmpty ? 0 : 1} to ${rule.maxLength} characters`;
+  const controls = rule.freeText ? 'no control characters but tab and line breaks' : 'no control characters';
+  return `pass well-formed Unicode text of ${length}, with ${controls}`;
+}
+
+/** `value` when it is a string `rule` allows; otherwise throws `rule.code` naming the value and the fix. */
+export function checkText(value: unknown, rule: TextRule): string {
+  const problem =
+    typeof value === 'string'
+      ? textProblem(value, rule)
+      : `is ${value === null ? 'null' : typeof value}, not a string`;
+  if (problem === undefined) return value as string;
+  throw new ToolMuxError({
+    code: rule.code,
+    message: `${rule.field} ${shownValue(value)} ${problem}: ${rule.fix ?? defaultFix(rule)}.`,
+    details: { field: rule.field },
+  });
+}
+
+const USER_ID_RULE: TextRule = {
+  field: 'userId',
+  code: 'USER_ID_INVALID',
+  maxLength: MAX_USER_ID_LENGTH,
+  fix: `pass your application's id for the user: well-formed Unicode text of 1 to ${MAX_USER_ID_LENGTH} characters without control characters (e.g. its database id)`,
+};
+
+/** A user id: well-formed, no control characters, 1 to 256 characters; USER_ID_INVALID otherwise. */
+export function checkUserId(userId: unknown, field = 'userId'): string {
+  if (typeof userId === 'string' && userId.trim() === '' && userId.length <= MAX_USER_ID_LENGTH) {
+    throw new ToolMuxError({
+      code: 'USER_ID_INVALID',
+      message: `${field} ${shownValue(userId)} is blank: ${USER_ID_RULE.fix}.`,
+      details: { field },
+    });
+  }
+  return checkText(userId, field === 'userId' ? USER_ID_RULE : { ...USER_ID_RULE, field });
+}
+
+/**
+ * An id a caller passes in (`ses_…`, `ca_…`, `ac_…`, `cr_…`, a call id, a slug): INVALID_REQUEST when
+ * it cannot be an id at all. An id that is well-formed but unknown is the caller's NOT_FOUND.
+ */
+export function checkId(
+  value: unknown,
+  field: string,
+  options: { code?: ToolMuxErrorCode; fix?: string } = {},
+): string {
+  return checkText(value, {
+    field,
+    code: options.code ?? 'INVALID_REQUEST',
+    maxLength: MAX_ID_LENGTH,
+    // an empty id is merely unknown: the lookup answers NOT_FOUND
+    allowEmpty: true,
+    ...(options.fix ? { fix: options.fix } : {}),
+  });
+}
+
+/** A call id is the agent framework's tool call id; it is written to the execution log. */
+export function checkCallId(callId: unknown): void {
+  if (callId !== undefined) {
+    checkId(callId, 'callId', { fix: "pass the agent framework's tool call id, or none" });
+  }
+}
+
+/**
+ * The first string (key or value) in a JSON-like value that cannot be stored under `rule`, with its
+ * path (`.tools.github[0]`), or undefined. Iterative, and stops at the first bad string. The value
+ * must be finite (parsed JSON, or checked with `jsonDepthExceeds`): a cycle would not end.
+ */
+export function findUnstorableString(
+  value: unknown,
+  rule: Omit<TextRule, 'field' | 'code'>,
+): { path: string; value: string; problem: string; isKey: boolean } | undefined {
+  const stack: Array<{ value: unknown; path: string }> = [{ value, path: '' }];
+  while (stack.length > 0) {
+    const { value: current, path } = stack.pop()!;
+    if (typeof current === 'string') {
+      const problem = textProblem(current, rule);
+      if (problem) return { path: path || '(root)', value: current, problem, isKey: false };
+    } else if (Array.isArray(current)) {
+      for (let index = current.length - 1; index >= 0; index--) {
+        stack.push({ value: current[index], path: `${path}[${index}]` });
+      }
+    } else if (current !== null && typeof current === 'object') {
+      for (const [key, item] of Object.entries(current)) {
+        const problem = textProblem(key, { ...rule, allowEmpty: true });
+        if (problem) return { path: path || '(root)', value: key, problem, isKey: true };
+        stack.push({ value: item, path: path ? `${path}.${key}` : key });
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,219 @@
+import { randomBytes } from 'node:crypto';
+import { ToolMux } from '@toolmux/core';
+import { createSampleToolkits, createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_BODY_DEPTH } from '../read-body.js';
+import { createServer, type ToolMuxServer } from '../server.js';
+import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
+
+/**
+ * The reported 5xx from bad input (issue "Hardening", items 1 and 6), over HTTP on both stores: NUL
+ * and lone surrogates in ids, user ids, metadata and names; a proxy body without a method; deeply
+ * nested custom tool schemas and tool arguments. Each is a 4xx naming the value; nothing is stored.
+ */
+const skipPostgres = await postgresSkipReason();
+
+function deepSchema(depth: number): Record<string, unknown> {
+  let schema: Record<string, unknown> = { type: 'string' };
+  for (let i = 0; i < depth; i++) schema = { type: 'object', properties: { a: schema } };
+  return schema;
+}
+
+/** JSON text nested `depth` levels, written out (JSON.stringify of such a value overflows). */
+function deepJson(depth: number): string {
+  return `${'{"a":'.repeat(depth)}"x"${'}'.repeat(depth)}`;
+}
+
+function badInputSuite(name: string, openStore: () => Promise<{ url: string; cleanup(): Promise<void> }>) {
+  describe(`bad input answers 4xx, never 5xx (${name})`, () => {
+    let server: ToolMuxServer;
+    let mux: ToolMux;
+    let cleanup: () => Promise<void>;
+    const logger = recordingLogger();
+    let session: { session_id: string; mcp: { headers: { Authorization: string } } };
+
+    beforeAll(async () => {
+      const store = await openStore();
+      mux = new ToolMux({
+        toolkits: createSampleToolkits().toolkits,
+        store: store.url,
+        secretKey: randomBytes(32).toString('base64'),
+        logger,
+      });
+      server = createServer({ toolmux: mux, apiKey: TEST_API_KEY, logger });
+      session = (await call('POST', '/api/v1/sessions', { user_id: 'user_1' })).json;
+      cleanup = async () => {
+        await mux.close();
+        await store.cleanup();
+      };
+    });
+    afterAll(() => cleanup());
+
+    async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+      const init: RequestInit = {
+        method,
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json', ...headers },
+      };
+      if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
+      const response = await server.fetch(new Request(`http://localhost${path}`, init));
+      const text = await response.text();
+      let json: any;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = text;
+      }
+      return { status: response.status, json };
+    }
+
+    it('refuses ill-formed and control-character user ids with USER_ID_INVALID (400)', async () => {
+      for (const userId of ['\ud800v1', '\udc00v1', 'u\u0000', 'a\u001bb', 'x'.repeat(257)]) {
+        for (const [path, body] of [
+          ['/api/v1/sessions', { user_id: userId }],
+          ['/api/v1/tools/execute', { user_id: userId, tool_slug: 'TASKS_LIST_TASKS' }],
+          ['/api/v1/tools/list', { user_id: userId }],
+        ] as const) {
+          const result = await call('POST', path, body);
+          expect(result.status, JSON.stringify(result.json)).toBe(400);
+          expect(result.json.error.code).toBe('USER_ID_INVALID');
+        }
+      }
+      const nul = await call('GET', '/api/v1/sessions?user_id=u%00');
+      expect(nul.json.error.code).toBe('USER_ID_INVALID');
+      expect(nul.json.error.message).toContain('"u\\u0000"');
+    });
+
+    it('refuses NUL in path ids, metadata and names with a 400 naming the value', async () => {
+      for (const [method, path] of [
+        ['GET', '/api/v1/sessions/ses_%00'],
+        ['PATCH', '/api/v1/sessions/ses_%00'],
+        ['GET', '/api/v1/sessions/ses_%00/logs'],
+        ['GET', '/api/v1/auth-configs/ac_%00'],
+        ['DELETE', '/api/v1/connected-accounts/ca_%00'],
+        ['GET', '/api/v1/connection-requests/cr_%00'],
+        ['GET', '/api/v1/connected-accounts?user_ids=u%00'],
+        ['GET', '/api/v1/auth-configs?toolkit=%00'],
+      ]) {
+        const result = await call(method!, path!, method === 'PATCH' ? { config: {} } : undefined);
+        expect(result.status, `${method} ${path}: ${JSON.stringify(result.json)}`).toBeGreaterThanOrEqual(
+          400,
+        );
+        expect(result.status, `${method} ${path}`).toBeLessThan(500);
+        expect(result.json.error.message).toContain('U+0000');
+      }
+      const metadata = await call('POST', '/api/v1/sessions', {
+        user_id: 'user_1',
+        config: { metadata: { k: 'v\u0000' } },
+      });
+      expect(metadata.status).toBe(400);
+      expect(metadata.json.error.code).toBe('CONFIG_INVALID');
+      const named = await call('POST', '/api/v1/auth-configs', {
+        toolkit: 'mail',
+        type: 'api_key',
+        name: 'n\u0000',
+      });
+      expect(named.status).toBe(400);
+      expect(named.json.error.code).toBe('AUTH_CONFIG_INVALID');
+    });
+
+    it('answers the MCP endpoint and the connect pages for a NUL id without a 5xx, with or without credentials', async () => {
+      for (const authorization of [undefined, 'Bearer x', session.mcp.headers.Authorization]) {
+        const response = await server.fetch(
+          new Request('http://localhost/mcp/ses_%00', {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              accept: 'application/json, text/event-stream',
+              ...(authorization ? { authorization } : {}),
+            },
+            body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+          }),
+        );
+        expect(response.status).toBeGreaterThanOrEqual(400);
+        expect(response.status).toBeLessThan(500);
+      }
+      for (const method of ['GET', 'POST']) {
+        const response = await server.fetch(
+          new Request('http://localhost/connect/cr_%00', {
+            method,
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            ...(method === 'POST' ? { body: 'apiKey=k' } : {}),
+          }),
+        );
+        expect(response.status).toBe(404);
+        expect(response.headers.get('content-type')).toContain('text/html');
+      }
+    });
+
+    it('refuses a proxy body without a method (GET cannot carry one) with a 400 naming the fix', async () => {
+      const result = await call('POST', `/api/v1/sessions/${session.session_id}/proxy`, {
+        toolkit: 'mail',
+        endpoint: '/send',
+        body: { to: 'a' },
+      });
+      expect(result.status).toBe(400);
+      expect(result.json.error.message).toContain('has a body but no method');
+    });
+
+    it('refuses custom tool schemas nested past the limit, so no session exists whose search fails', async () => {
+      for (const depth of [130, 200, 3_000, 4_000, 5_000]) {
+        const tool = {
+          slug: 'DEEP_TOOL',
+          name: 'Deep',
+          description: 'A tool with a deep schema.',
+          toolkit: '',
+          inputSchema: { type: 'object', properties: { a: '__DEEP__' } },
+          annotations: {},
+          tags: [],
+        };
+        const body = JSON.stringify({
+          user_id: 'user_1',
+          config: { experimental: { customTools: [tool] } },
+        }).replace('"__DEEP__"', JSON.stringify(deepSchema(1)).replace('{"type":"string"}', deepJson(depth)));
+        const result = await call('POST', '/api/v1/sessions', body);
+        expect(result.status, `${depth}: ${JSON.stringify(result.json).slice(0, 300)}`).toBe(400);
+        expect(['INVALID_REQUEST', 'TOOL_DEFINITION_INVALID']).toContain(result.json.error.code);
+        expect(result.json.error.message).toMatch(/levels deep/);
+      }
+      expect(logger.errors).toEqual([]);
+    });
+
+    it('refuses tool arguments nested past the limit before the tool runs, REST and MCP alike', async () => {
+      for (const depth of [150, 4_000, 10_000]) {
+        const body = `{"tool_slug":"TASKS_CREATE_TASK","arguments":{"title":"t","labels":[${deepJson(depth)}]}}`;
+        const result = await call('POST', `/api/v1/sessions/${session.session_id}/execute`, body);
+        expect(result.status).toBeLessThan(500);
+        const code = result.status === 200 ? result.json.code : result.json.error.code;
+        expect(code).toMatch(/^(TOOL_ARGUMENTS_INVALID|INVALID_REQUEST)$/);
+        expect(JSON.stringify(result.json)).not.toContain('Maximum call stack');
+      }
+      // just past the tool limit but within the body limit: the tool's answer, a result the model reads
+      const within = await call(
+        'POST',
+        `/api/v1/sessions/${session.session_id}/execute`,
+        `{"tool_slug":"TASKS_CREATE_TASK","arguments":{"title":"t","labels":[${deepJson(MAX_BODY_DEPTH - 10)}]}}`,
+      );
+      expect(within.status).toBe(200);
+      expect(within.json).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+      const mcp = await server.fetch(
+        new Request(`http://localhost/mcp/${session.session_id}`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            authorization: session.mcp.headers.Authorization,
+          },
+          body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"TASKS_CREATE_TASK","arguments":{"title":"t","labels":[${deepJson(5_000)}]}}}`,
+        }),
+      );
+      expect(mcp.status).toBe(400);
+      expect(await mcp.text()).toContain('levels deep');
+    });
+  });
+}
+
+badInputSuite('sqlite', async () => ({ url: ':memory:', cleanup: async () => {} }));
+
+describe.skipIf(skipPostgres !== undefined)(`postgres ${skipPostgres ?? ''}`, () => {
+  badInputSuite('postgres', () => createTestPostgresUrl());
+});

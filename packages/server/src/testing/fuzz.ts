@@ -1,0 +1,715 @@
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { defineTool, defineToolkit, type Logger, ToolMux } from '@toolmux/core';
+import { createSampleToolkits } from '@toolmux/core/test';
+import { z } from 'zod';
+import { createServer, type RunningServer } from '../server.js';
+
+/**
+ * A seeded fuzzer for the toolmux server: every REST operation of the served OpenAPI document, the
+ * MCP endpoint and tool arguments get wrong types, huge and deeply nested values, NUL, lone
+ * surrogates, control characters, prototype keys, wrong content types, broken JSON and JSON-RPC
+ * batches. It checks that no response is a 5xx, that the server keeps answering and logs no
+ * unexpected error, that the victims' data (two users whose ids a careless store would fold into
+ * near-duplicates) is unchanged, and that every tool call ran with its own user's key.
+ *
+ * Used by `server.fuzz.test.ts` (a fixed number of cases, seeded, on SQLite and PostgreSQL) and by
+ * `bench/fuzz.bench.ts` (a longer run). Not exported from `@toolmux/server/test`.
+ */
+
+const API_KEY = `fuzz-api-key-${randomBytes(12).toString('hex')}`;
+/** Two users whose ids differ from the near-duplicates the fuzzer sends only where a store could fold them. */
+export const VICTIMS = ['alice', '\ufffdv1'] as const;
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same cases. */
+export class Random {
+  #state: number;
+  constructor(seed: number) {
+    this.#state = seed >>> 0;
+  }
+  next(): number {
+    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
+    let t = this.#state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  int(max: number): number {
+    return Math.floor(this.next() * max);
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)]!;
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+}
+
+/**
+ * A value nested `depth` levels deep. Deep values stay markers until they are written out (see
+ * {@link toJson}): building and stringifying them as objects would overflow this process's stack.
+ */
+function deep(kind: 'array' | 'object', depth: number, key = 'a'): string {
+  return `\u0001DEEP:${kind}:${depth}:${key}`;
+}
+
+/** JSON text of a fuzz value, with deep markers expanded. */
+function toJson(value: unknown): string {
+  return (JSON.stringify(value) ?? 'null').replace(
+    /"\\u0001DEEP:(array|object):(\d+):([\w$]*)"/g,
+    (_, kind: string, depth: string, key: string) => {
+      const levels = Number(depth);
+      return kind === 'array'
+        ? `${'['.repeat(levels)}"x"${']'.repeat(levels)}`
+        : `${`{"${key}":`.repeat(levels)}"x"${'}'.repeat(levels)}`;
+    },
+  );
+}
+
+/** Strings that break stores, parsers and naive comparisons. Never a victim's exact id or a real id. */
+const NASTY_STRINGS: readonly string[] = [
+  '',
+  ' ',
+  '\u0000',
+  'a\u0000b',
+  'ses_\u0000',
+  'ca_\u0000',
+  'ac_\u0000',
+  'cr_\u0000',
+  'log_\u0000',
+  '\ud800',
+  '\udc00',
+  '\ud800v1',
+  '\udc00v1',
+  'v1\ud800',
+  'alice\u0000',
+  'alice\ud800',
+  'Alice',
+  'alice ',
+  'u\u001b[31m',
+  'u\u0085',
+  'line\r\nX-Injected: 1',
+  '\u202eevil',
+  '\uffff',
+  '😀',
+  'x'.repeat(257),
+  'x'.repeat(5_000),
+  'x'.repeat(200_000),
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  '../../../etc/passwd',
+  '%00',
+  '%ED%A0%80',
+  '<script>alert(1)</script>',
+  "' OR 1=1 --",
+  'log_ZZZ',
+  'ses_00000000000000000000000000000000000000',
+  'TASKS_LIST_TASKS\u0000',
+  'MAIL_SEND_EMAIL',
+  'TOOLMUX_MULTI_EXECUTE_TOOL',
+  'GET',
+  'TRACE',
+  'null',
+  'true',
+  '1e309',
+  '-1',
+];
+
+function protoObject(): unknown {
+  return JSON.parse('{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"a":1}');
+}
+
+/** Any JSON value, nasty ones likely. */
+function nastyValue(random: Random): unknown {
+  switch (random.int(16)) {
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+      return random.pick(NASTY_STRINGS);
+    case 4:
+      return random.pick([0, -1, 1.5, 2 ** 53 + 1, 1e308, -1e308, Number.MAX_SAFE_INTEGER, 1e-320]);
+    case 5:
+      return random.pick([true, false, null]);
+    case 6:
+      return random.pick([[], {}, [null], [[]], [{}]]);
+    case 7:
+      return deep('array', random.pick([50, 129, 200, 3_000, 5_000, 20_000]));
+    case 8:
+      return deep(
+        'object',
+        random.pick([50, 129, 200, 3_000, 5_000, 20_000]),
+        random.pick(['a', '__proto__', 'properties']),
+      );
+    case 9:
+      return protoObject();
+    case 10:
+      return Object.fromEntries(Array.from({ length: random.pick([100, 10_000]) }, (_, i) => [`k${i}`, i]));
+    case 11:
+      return Array.from({ length: random.pick([10, 1_000, 50_000]) }, () =>
+        random.pick(NASTY_STRINGS.slice(0, 20)),
+      );
+    case 12:
+      return { [random.pick(NASTY_STRINGS)]: random.pick(NASTY_STRINGS) };
+    case 13:
+      return [random.pick(NASTY_STRINGS), random.pick(NASTY_STRINGS)];
+    case 14:
+      return { type: 'object', properties: { a: deep('object', random.pick([10, 3_000, 5_000]), 'items') } };
+    default:
+      return random.pick(NASTY_STRINGS).repeat(random.pick([1, 2, 100]));
+  }
+}
+
+type Json = Record<string, unknown>;
+
+/** What the fuzzer knows of the world: ids it may use in bodies and in harmless routes. */
+interface Fixture {
+  sessions: Array<{ id: string; user: string; token: string }>;
+  authConfigIds: string[];
+  accountIds: string[];
+  echoToolkit: string;
+}
+
+/** A plausible value for a schema, with names the fixture knows filled from it. */
+function exampleOf(
+  schema: unknown,
+  doc: Json,
+  name: string,
+  fixture: Fixture,
+  random: Random,
+  depth = 0,
+): unknown {
+  let current = schema as Json | undefined;
+  if (!current || depth > 8) return undefined;
+  if (typeof current.$ref === 'string') {
+    const ref = current.$ref.replace('#/components/schemas/', '');
+    current = ((doc.components as Json).schemas as Json)[ref] as Json;
+  }
+  const variants = (current.anyOf ?? current.oneOf) as unknown[] | undefined;
+  if (variants) return exampleOf(random.pick(variants), doc, name, fixture, random, depth + 1);
+  if (Array.isArray(current.enum)) return random.pick(current.enum);
+  switch (name) {
+    case 'user_id':
+      return random.pick(['fuzz-user', 'fuzz-user-2']);
+    case 'auth_config_id':
+      return random.pick(fixture.authConfigIds);
+    case 'connected_account_id':
+      return random.pick(fixture.accountIds);
+    case 'toolkit':
+      return random.pick(['mail', 'tasks', fixture.echoToolkit]);
+    case 'tool_slug':
+      return random.pick(['TASKS_LIST_TASKS', 'TASKS_CREATE_TASK', 'MAIL_SEND_EMAIL', 'ECHOAPI_PING']);
+    case 'endpoint':
+      return '/echo';
+    case 'error_code':
+      return 'TOOL_ABORTED'; // the one kind of client log entry a session without client tools takes
+    case 'callback_url':
+      return 'http://localhost:8787/connect/done';
+    case 'type':
+      if (!current.enum) break;
+  }
+  switch (current.type) {
+    case 'object': {
+      const out: Json = {};
+      const properties = (current.properties ?? {}) as Json;
+      const required = new Set((current.required ?? []) as string[]);
+      for (const [key, property] of Object.entries(properties)) {
+        if (required.has(key) || random.chance(0.4)) {
+          const value = exampleOf(property, doc, key, fixture, random, depth + 1);
+          if (value !== undefined) out[key] = value;
+        }
+      }
+      return out;
+    }
+    case 'array':
+      return random.chance(0.5) ? [] : [exampleOf(current.items, doc, name, fixture, random, depth + 1)];
+    case 'integer':
+    case 'number':
+      return typeof current.minimum === 'number' ? current.minimum : 1;
+    case 'boolean':
+      return random.chance(0.5);
+    case 'string':
+      if (current.format === 'uri') return 'http://localhost:8787/connect/done';
+      if (current.format === 'date-time') return new Date().toISOString();
+      return typeof current.pattern === 'string' ? 'log_0' : `fuzz-${name}`;
+  }
+  return {};
+}
+
+/** Replaces a random node of `value` (or adds a key) with a nasty value. */
+function mutate(value: unknown, random: Random): unknown {
+  if (value === null || typeof value !== 'object' || random.chance(0.15)) return nastyValue(random);
+  const copy: Json | unknown[] = Array.isArray(value) ? [...value] : { ...(value as Json) };
+  const keys = Object.keys(copy);
+  if (keys.length === 0 || random.chance(0.2)) {
+    const key = random.pick(['__proto__', 'constructor', 'extra', random.pick(NASTY_STRINGS)]);
+    if (Array.isArray(copy)) copy.push(nastyValue(random));
+    else
+      Object.defineProperty(copy, key, {
+        value: nastyValue(random),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    return copy;
+  }
+  const key = random.pick(keys);
+  (copy as Json)[key] = mutate((copy as Json)[key], random);
+  return copy;
+}
+
+/** A request the fuzzer sends. */
+interface FuzzCase {
+  label: string;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** Percent-encodes a path segment; lone surrogates (which `encodeURIComponent` refuses) as broken UTF-8. */
+function segment(value: string): string {
+  if (value.startsWith('%')) return value; // already raw
+  return [...value]
+    .map((char) => {
+      const unit = char.charCodeAt(0);
+      if (char.length === 1 && unit >= 0xd800 && unit <= 0xdfff)
+        return `%ED%${(0xa0 + ((unit >> 6) & 0x1f)).toString(16).toUpperCase()}%80`;
+      return encodeURIComponent(char);
+    })
+    .join('');
+}
+
+const RAW_BODIES: ReadonlyArray<[string, string]> = [
+  ['broken json', '{"a":'],
+  [
+    'json with NUL escape',
+    '{"user_id":"u\\u0000","tool_slug":"TASKS_LIST_TASKS\\u0000","config":{"metadata":{"k":"\\u0000"}}}',
+  ],
+  [
+    'json with lone surrogates',
+    '{"user_id":"\\ud800v1","tool_slug":"\\udc00","toolkit":"\\ud800","config":{"metadata":{"\\ud800":"\\udc00"}}}',
+  ],
+  ['deep raw array', `${'['.repeat(100_000)}${']'.repeat(100_000)}`],
+  ['deep raw object', `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`],
+  ['unclosed deep', '['.repeat(200_000)],
+  ['proto keys', '{"__proto__":{"isAdmin":true},"constructor":{"prototype":{"x":1}},"user_id":"fuzz-user"}'],
+  ['duplicate keys', '{"user_id":"fuzz-user","user_id":"alice\\u0000"}'],
+  ['top-level array', '[1,2,3]'],
+  ['top-level string', '"text"'],
+  ['top-level null', 'null'],
+  ['number overflow', '{"limit":1e999,"expected_version":1e999}'],
+  ['whitespace', '   \n\t  '],
+  ['bom', '\ufeff{}'],
+  ['invalid utf-8', '\u00ff\u00fe{"a":1}'],
+];
+
+const CONTENT_TYPES = [
+  'application/json',
+  'application/json; charset=utf-8',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/vnd.api+json',
+  'application/json; charset=latin1',
+  '',
+];
+
+/** Builds the cases of one run from the served OpenAPI document. */
+function buildCases(doc: Json, fixture: Fixture, random: Random, count: number): FuzzCase[] {
+  const operations: Array<{ method: string; path: string; operation: Json }> = [];
+  for (const [path, item] of Object.entries(doc.paths as Json)) {
+    for (const [method, operation] of Object.entries(item as Json)) {
+      if (['get', 'post', 'patch', 'delete', 'put'].includes(method))
+        operations.push({ method, path, operation: operation as Json });
+    }
+  }
+  const session = () => random.pick(fixture.sessions);
+  const json = toJson;
+  const cases: FuzzCase[] = [];
+  for (let i = 0; i < count; i++) {
+    const { method, path, operation } = random.pick(operations);
+    const mcp = path.startsWith('/mcp/');
+    const target = mcp ? session() : undefined;
+    // path parameters: a nasty value, or (only where nothing is changed) a real id
+    const harmless = method === 'get' || /\/(execute|search|proxy|tools\/list|authorize)$/.test(path) || mcp;
+    const resolved = path.replace(/\{(\w+)\}/g, (_, name: string) => {
+      if (mcp && random.chance(0.8)) return target!.id;
+      if (harmless && random.chance(0.5)) {
+        if (name === 'sessionId') return session().id;
+        if (name === 'authConfigId') return random.pick(fixture.authConfigIds);
+        if (name === 'connectedAccountId') return random.pick(fixture.accountIds);
+        if (name === 'slug') return random.pick(['mail', 'tasks']);
+      }
+      return segment(random.pick(NASTY_STRINGS.filter((value) => value.length < 10_000)));
+    });
+    const headers: Record<string, string> = { authorization: `Bearer ${API_KEY}` };
+    if (mcp) {
+      headers.authorization = random.chance(0.9)
+        ? `Bearer ${target!.token}`
+        : random.pick(['Bearer wrong', 'Basic x', `Bearer ${API_KEY}`]);
+      headers.accept = random.pick([
+        'application/json, text/event-stream',
+        'application/json',
+        '*/*',
+        'text/html',
+      ]);
+      headers['mcp-protocol-version'] = random.pick([
+        '2025-06-18',
+        '2025-03-26',
+        '2024-11-05',
+        '1999-01-01',
+        '2025-06-18',
+      ]);
+    } else if (random.chance(0.05)) {
+      headers.authorization = random.pick([
+        '',
+        'Bearer',
+        'Bearer wrong',
+        `Bearer ${API_KEY}x`,
+        `bearer ${API_KEY}`,
+        `Bearer ${'x'.repeat(10_000)}`,
+      ]);
+    }
+    // query parameters: declared ones with nasty values, unknown ones, repeated ones
+    const query = new URLSearchParams();
+    for (const parameter of (operation.parameters ?? []) as Json[]) {
+      if (parameter.in === 'query' && random.chance(0.5)) {
+        query.append(
+          parameter.name as string,
+          String(
+            random.chance(0.5)
+              ? random.pick(NASTY_STRINGS.filter((value) => value.length < 10_000))
+              : random.pick([0, -1, 1, 1001, 'NaN', '1e3']),
+          ),
+        );
+      }
+    }
+    if (random.chance(0.1))
+      query.append(
+        random.pick(['__proto__', 'constructor', 'unknown', 'limit']),
+        random.pick(['1', '\u0000', '\ud800']),
+      );
+    let search = query.toString();
+    if (random.chance(0.05))
+      search = random.pick([
+        'limit=%00',
+        'cursor=%ED%A0%80',
+        'user_id=%00',
+        'user_ids=a,%00',
+        'limit=1&limit=2',
+        '%%%',
+      ]);
+    let body: string | undefined;
+    let label = `${method.toUpperCase()} ${path}`;
+    const requestSchema = (
+      ((operation.requestBody as Json | undefined)?.content as Json | undefined)?.['application/json'] as
+        | Json
+        | undefined
+    )?.schema;
+    if (mcp) {
+      const call = () => {
+        const name = random.pick([
+          'TASKS_LIST_TASKS',
+          'TASKS_CREATE_TASK',
+          'MAIL_SEND_EMAIL',
+          'TOOLMUX_SEARCH_TOOLS',
+          'TOOLMUX_MULTI_EXECUTE_TOOL',
+          random.pick(NASTY_STRINGS),
+        ]);
+        const args = random.chance(0.7)
+          ? mutate(
+              { title: 'x', query: 'x', tools: [{ tool_slug: 'TASKS_LIST_TASKS', arguments: {} }] },
+              random,
+            )
+          : nastyValue(random);
+        return {
+          jsonrpc: '2.0',
+          id: random.pick([1, 'a', 0]),
+          method: 'tools/call',
+          params: { name, arguments: args },
+        };
+      };
+      const message = () =>
+        random.pick([
+          () => ({
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'initialize',
+            params: {
+              protocolVersion: '2025-06-18',
+              capabilities: {},
+              clientInfo: { name: 'fuzz', version: '1' },
+            },
+          }),
+          () => ({
+            jsonrpc: '2.0',
+            id: 2,
+            method: 'tools/list',
+            params: random.chance(0.3) ? { cursor: random.pick(NASTY_STRINGS) } : {},
+          }),
+          call,
+          call,
+          () => mutate(call(), random),
+          () => ({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+          () => ({
+            jsonrpc: random.pick(['1.0', 2, null]),
+            id: nastyValue(random),
+            method: nastyValue(random),
+          }),
+          () => nastyValue(random),
+        ])();
+      const payload = random.chance(0.15) ? Array.from({ length: random.int(10) }, message) : message();
+      body = json(payload);
+      label = `MCP ${payload && typeof payload === 'object' && 'method' in (payload as Json) ? (typeof (payload as Json).method === 'string' ? (payload as Json).method : 'odd method') : Array.isArray(payload) ? 'batch' : 'message'}`;
+      headers['content-type'] = random.chance(0.9) ? 'application/json' : random.pick(CONTENT_TYPES);
+    } else if (requestSchema) {
+      const example = exampleOf(requestSchema, doc, '', fixture, random);
+      const roll = random.next();
+      if (roll < 0.7) body = json(mutate(example, random));
+      else if (roll < 0.8) body = json(example);
+      else {
+        const [raw, text] = random.pick(RAW_BODIES);
+        body = text;
+        label += ` (${raw})`;
+      }
+      headers['content-type'] = random.chance(0.85) ? 'application/json' : random.pick(CONTENT_TYPES);
+    } else if (random.chance(0.1)) {
+      body = json(nastyValue(random));
+      headers['content-type'] = 'application/json';
+    }
+    if (!headers['content-type']) delete headers['content-type'];
+    if (body !== undefined && random.chance(0.01)) body = 'x'.repeat(1_100_000); // over the body limit
+    cases.push({
+      label,
+      method: method.toUpperCase(),
+      path: `${resolved}${search ? `?${search}` : ''}`,
+      headers,
+      ...(body === undefined ? {} : { body }),
+    });
+    // the hosted connect pages and the OAuth callback, which the OpenAPI document does not list
+    if (random.chance(0.05)) {
+      const id = segment(random.pick(NASTY_STRINGS.filter((value) => value.length < 10_000)));
+      cases.push(
+        random.pick<FuzzCase>([
+          { label: 'GET /connect/{requestId}', method: 'GET', path: `/connect/cr_${id}`, headers: {} },
+          {
+            label: 'POST /connect/{requestId}',
+            method: 'POST',
+            path: `/connect/${id}`,
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: `apiKey=${encodeURIComponent('k')}&${id}=${id}`,
+          },
+          {
+            label: 'GET /auth/callback',
+            method: 'GET',
+            path: `/auth/callback?state=${id}&code=${id}`,
+            headers: {},
+          },
+          { label: 'GET /connect/done', method: 'GET', path: `/connect/done?status=${id}`, headers: {} },
+        ]),
+      );
+    }
+    // now and then, the same route with a method it does not have
+    if (random.chance(0.02))
+      cases.push({
+        label: `${label} as PUT`,
+        method: random.pick(['PUT', 'OPTIONS', 'HEAD']),
+        path: resolved,
+        headers,
+      });
+  }
+  return cases;
+}
+
+export interface FuzzOptions {
+  /** A store spec: `:memory:`, a SQLite path or a PostgreSQL URL. */
+  store: string;
+  /** How many cases (a few more with wrong methods). */
+  cases: number;
+  seed: number;
+  /** Requests in flight at once. @default 4 */
+  concurrency?: number;
+}
+
+export interface FuzzReport {
+  cases: number;
+  /** Responses by status. */
+  statuses: Record<number, number>;
+  /** Every 5xx (and every request that failed without a response), with what was sent. */
+  failures: Array<{
+    label: string;
+    method: string;
+    path: string;
+    status: number | 'no response';
+    body: string;
+  }>;
+  /** Unexpected errors the server logged. */
+  serverErrors: string[];
+  /** What changed in the victims' data (empty when nothing did). */
+  changed: string[];
+  /** Tool calls that ran with another user's key. */
+  crossed: string[];
+  /** Whether the server still answered after the run. */
+  alive: boolean;
+}
+
+/** Runs one seeded fuzz run against a server started in-process on loopback. */
+export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
+  const random = new Random(options.seed);
+  const sample = createSampleToolkits();
+  const echo = await startEcho();
+  const echoCalls: Array<{ userId: string; apiKey: string | undefined }> = [];
+  const ping = defineTool({
+    slug: 'ECHOAPI_PING',
+    description: 'Ping the echo API.',
+    inputSchema: z.object({ text: z.string().optional() }),
+    execute: (_input, context) => {
+      echoCalls.push({ userId: context.userId, apiKey: context.credentials?.apiKey });
+      return { ok: true };
+    },
+  });
+  const echoToolkit = defineToolkit({
+    slug: 'echoapi',
+    description: 'An API that echoes requests.',
+    baseUrl: echo.url,
+    auth: { type: 'api_key', fields: [{ name: 'apiKey' }], placement: { in: 'header', name: 'X-API-Key' } },
+    tools: [ping],
+  });
+  const serverErrors: string[] = [];
+  const logger: Logger = { debug() {}, warn() {}, error: (message) => serverErrors.push(message) };
+  const mux = new ToolMux({
+    toolkits: [...sample.toolkits, echoToolkit],
+    store: options.store,
+    secretKey: randomBytes(32).toString('base64'),
+    logger,
+  });
+  let running: RunningServer | undefined;
+  try {
+    const server = createServer({ toolmux: mux, apiKey: API_KEY, logger, sessionCacheTtlMs: 0 });
+    running = await server.serve({ port: 0, hostname: '127.0.0.1' });
+    // the victims: each has an account (unique key) on its own auth configs and a session using them
+    const keyOwner = new Map<string, string>();
+    const fixture: Fixture = { sessions: [], authConfigIds: [], accountIds: [], echoToolkit: 'echoapi' };
+    for (const [index, user] of VICTIMS.entries()) {
+      const authConfigs: Record<string, string> = {};
+      for (const toolkit of ['mail', 'echoapi']) {
+        const config = await mux.authConfigs.create(toolkit, { type: 'api_key', name: `victim ${index}` });
+        const key = `victim-key-${index}-${toolkit}-${randomBytes(6).toString('hex')}`;
+        const account = await mux.connectedAccounts.create(user, config.id, { apiKey: key });
+        keyOwner.set(key, user);
+        authConfigs[toolkit] = config.id;
+        fixture.authConfigIds.push(config.id);
+        fixture.accountIds.push(account.id);
+      }
+      const session = await mux.create(user, { authConfigs, metadata: { victim: String(index) } });
+      const token = session.mcp.headers.Authorization.replace(/^Bearer /, '');
+      fixture.sessions.push({ id: session.sessionId, user, token });
+    }
+    const snapshot = async () => {
+      const sessions = (await mux.sessions.list({ limit: 1000 })).items
+        .filter((item) => (VICTIMS as readonly string[]).includes(item.userId))
+        .map((item) =>
+          JSON.stringify([item.sessionId, item.userId, item.configVersion, item.metadata, item.updatedAt]),
+        );
+      const accounts = (await mux.connectedAccounts.list({ userIds: [...VICTIMS], limit: 1000 })).items.map(
+        (item) => JSON.stringify([item.id, item.userId, item.status, item.authConfigId, item.updatedAt]),
+      );
+      const configs = await Promise.all(
+        fixture.authConfigIds.map(async (id) => JSON.stringify(await mux.authConfigs.get(id))),
+      );
+      return [...sessions, ...accounts, ...configs];
+    };
+    const before = await snapshot();
+
+    const doc = (await (await fetch(`${running.url}/api/v1/openapi.json`)).json()) as Json;
+    const cases = buildCases(doc, fixture, random, options.cases);
+    const statuses: Record<number, number> = {};
+    const failures: FuzzReport['failures'] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < cases.length) {
+        const fuzzCase = cases[next++]!;
+        try {
+          const response = await fetch(`${running!.url}${fuzzCase.path}`, {
+            method: fuzzCase.method,
+            headers: fuzzCase.headers,
+            ...(fuzzCase.body !== undefined && !['GET', 'HEAD'].includes(fuzzCase.method)
+              ? { body: fuzzCase.body }
+              : {}),
+          });
+          const text = await response.text();
+          statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+          if (response.status >= 500) {
+            failures.push({ ...describe(fuzzCase), status: response.status, body: text.slice(0, 300) });
+          }
+        } catch (error) {
+          failures.push({ ...describe(fuzzCase), status: 'no response', body: String(error) });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
+
+    const after = await snapshot();
+    const changed = [
+      ...before.filter((item) => !after.includes(item)).map((item) => `gone or changed: ${item}`),
+      ...after.filter((item) => !before.includes(item)).map((item) => `new or changed: ${item}`),
+    ];
+    const crossed: string[] = [];
+    const mailCalls = sample.calls
+      .filter((call) => call.slug === 'MAIL_SEND_EMAIL')
+      .map((call) => ({ userId: call.context.userId, apiKey: call.context.credentials?.apiKey }));
+    for (const call of [...mailCalls, ...echoCalls]) {
+      const owner = call.apiKey === undefined ? undefined : keyOwner.get(call.apiKey);
+      if (owner !== undefined && owner !== call.userId) {
+        crossed.push(`user ${JSON.stringify(call.userId)} ran with the key of ${JSON.stringify(owner)}`);
+      }
+    }
+    // each victim's session still runs with its own key
+    for (const victim of fixture.sessions) {
+      const from = echoCalls.length;
+      const response = await fetch(`${running.url}/api/v1/sessions/${victim.id}/execute`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ tool_slug: 'ECHOAPI_PING', arguments: {} }),
+      });
+      const result = (await response.json()) as { successful?: boolean };
+      const call = echoCalls[from];
+      if (!result.successful || !call || keyOwner.get(call.apiKey ?? '') !== victim.user) {
+        crossed.push(`victim ${JSON.stringify(victim.user)} no longer runs with its own key`);
+      }
+    }
+    const alive = (
+      await fetch(`${running.url}/api/v1/toolkits`, { headers: { authorization: `Bearer ${API_KEY}` } })
+    ).ok;
+    return { cases: cases.length, statuses, failures, serverErrors, changed, crossed, alive };
+  } finally {
+    await running?.close();
+    await mux.close();
+    await new Promise<void>((done) => echo.server.close(() => done()));
+  }
+}
+
+function describe(fuzzCase: FuzzCase): { label: string; method: string; path: string } {
+  return {
+    label: fuzzCase.label,
+    method: fuzzCase.method,
+    path: fuzzCase.path.length > 200 ? `${fuzzCase.path.slice(0, 200)}…` : fuzzCase.path,
+  };
+}
+
+async function startEcho(): Promise<{ server: Server; url: string }> {
+  const server = createHttpServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ method: request.method, url: request.url }));
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
