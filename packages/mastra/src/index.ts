@@ -1,0 +1,2 @@
+export type { MastraProviderOptions, MastraTool, MastraToolSet } from './mastra-provider.js';
+export { MastraProvider } from './mastra-provider.js';

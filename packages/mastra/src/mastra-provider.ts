@@ -1,0 +1,183 @@
+import type { StandardSchemaWithJSON } from '@mastra/core/schema';
+import { createTool, type Tool } from '@mastra/core/tools';
+import {
+  type ExecuteFn,
+  formatToolResultForModel,
+  type JSONSchema,
+  type Logger,
+  type Provider,
+  strictSchemaOf,
+  type ToolResult,
+  type ToolSpec,
+} from '@toolmux/core';
+
+/** A session tool as Mastra sees it: any input, toolmux's whole `ToolResult` as output. */
+export type MastraTool = Tool<unknown, ToolResult>;
+
+/**
+ * What `session.tools()` returns with this provider: Mastra tools keyed by tool slug (a slug longer than
+ * the 63 characters Mastra accepts as a tool name is keyed by a unique 63-character name; the tool's
+ * `id` is always the slug).
+ */
+export type MastraToolSet = Record<string, MastraTool>;
+
+export interface MastraProviderOptions {
+  /**
+   * Hand out schemas rewritten for OpenAI strict mode (optional fields become required and nullable,
+   * `additionalProperties: false`) with the tool's `strict: true`, so model providers that support it
+   * constrain the model's arguments to the schema. A tool whose schema cannot be strict is handed out
+   * non-strict with a warning.
+   *
+   * Mastra also runs its own per-model schema rewrites ("schema compat layers", for OpenAI, Google,
+   * Anthropic… models) on every tool that does not say `strict: false`. With the default `false`, every
+   * tool says `strict: false`: its schema reaches the model exactly as toolmux shaped it, and toolmux
+   * validates each call against the tool's original schema. With `true`, Mastra's layer for the model
+   * applies on top of toolmux's strict schema.
+   * @default false
+   */
+  strict?: boolean;
+  /**
+   * Where the warning about tools that fall back to non-strict goes: one warning per `wrapTools()`
+   * call, naming each tool the first time it falls back. @default console
+   */
+  logger?: Pick<Logger, 'warn'>;
+}
+
+/**
+ * toolmux provider for [Mastra](https://mastra.ai): `session.tools()` returns a record of Mastra tools
+ * (`createTool()` from `@mastra/core/tools`) keyed by tool slug (`id` is the slug), ready for `new Agent({ tools })` or
+ * `agent.generate(prompt, { toolsets })`. Each tool runs through the session (validation, accounts,
+ * execution log) with the agent run's `abortSignal` and the model's tool call id. A failed tool does not
+ * throw: the model reads its error message as the tool's output.
+ *
+ * @example
+ * const mux = new ToolMux({ provider: new MastraProvider(), toolkits });
+ * const session = await mux.create('user_123', { toolkits: ['github'] });
+ * const agent = new Agent({ id: 'assistant', name: 'Assistant', instructions, model, tools: await session.tools() });
+ * const { text } = await agent.generate('Star the octocat/hello-world repository');
+ */
+export class MastraProvider implements Provider<MastraToolSet> {
+  readonly name = 'mastra';
+  readonly strict: boolean;
+  readonly #logger: Pick<Logger, 'warn'>;
+  readonly #warned = new Set<string>();
+
+  constructor({ strict = false, logger = console }: MastraProviderOptions = {}) {
+    this.strict = strict;
+    this.#logger = logger;
+  }
+
+  wrapTools(tools: readonly ToolSpec[], execute: ExecuteFn): MastraToolSet {
+    const toolSet: MastraToolSet = {};
+    const fallbacks: string[] = [];
+    const names = toolNamesOf(tools);
+    for (const spec of tools) {
+      const shaped = this.strict ? strictSchemaOf(spec) : undefined;
+      if (shaped && !shaped.strict && !this.#warned.has(spec.slug)) {
+        this.#warned.add(spec.slug);
+        fallbacks.push(`${spec.slug} (${shaped.reason})`);
+      }
+      const slug = spec.slug;
+      toolSet[names.get(slug)!] = createTool({
+        id: slug,
+        description: spec.description,
+        inputSchema: passThroughSchema(shaped?.schema ?? spec.inputSchema),
+        strict: shaped?.strict ?? false,
+        execute: (input: unknown, context) =>
+          execute(slug, input, {
+            callId: context?.agent?.toolCallId || undefined,
+            signal: context?.abortSignal,
+          }),
+        toModelOutput: modelOutputOf,
+      }) as MastraTool;
+    }
+    if (fallbacks.length > 0) {
+      this.#logger.warn(
+        `toolmux: ${fallbacks.length} tool${fallbacks.length === 1 ? '' : 's'} cannot be handed out in strict mode and stay non-strict: ${fallbacks.join('; ')}`,
+      );
+    }
+    return toolSet;
+  }
+}
+
+/** The longest tool name a Mastra agent keeps: it renames longer ones, and throws when two collide. */
+const MAX_NAME_LENGTH = 63;
+
+/**
+ * The key (and so the name the model sees) of each tool in the record: its slug, or for a slug longer
+ * than Mastra accepts (toolmux allows 64 characters), its first 63 characters, with a short hash of the
+ * whole slug in place of the last ones when that would collide with another tool's name. Calls still run
+ * the tool by its slug, and the execution log names the slug.
+ */
+function toolNamesOf(tools: readonly ToolSpec[]): Map<string, string> {
+  const names = new Map<string, string>();
+  const taken = new Set<string>();
+  for (const { slug } of tools) {
+    if (slug.length <= MAX_NAME_LENGTH) {
+      names.set(slug, slug);
+      taken.add(slug);
+    }
+  }
+  for (const { slug } of tools) {
+    if (names.has(slug)) continue;
+    let name = slug.slice(0, MAX_NAME_LENGTH);
+    if (taken.has(name)) name = `${slug.slice(0, MAX_NAME_LENGTH - 8)}_${hashOf(slug)}`;
+    names.set(slug, name);
+    taken.add(name);
+  }
+  return names;
+}
+
+/** Seven base-36 characters of the FNV-1a hash of `text`. */
+function hashOf(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index++) {
+    hash ^= text.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0).toString(36).padStart(7, '0').slice(-7).toUpperCase();
+}
+
+/**
+ * The tool's input schema for Mastra: a Standard Schema whose JSON Schema is a plain copy of the
+ * session's (made when Mastra first asks for it, so wrapping stays cheap and changing it cannot reach
+ * the session), and whose validation lets every value through: the session validates each call against
+ * the tool's original schema, once, and answers the model with a message that names each bad field.
+ */
+function passThroughSchema(schema: JSONSchema): StandardSchemaWithJSON<unknown> {
+  let copy: JSONSchema | undefined;
+  const jsonSchema = () => {
+    copy ??= plainJsonCopy(schema) as JSONSchema;
+    return copy;
+  };
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'toolmux',
+      validate: (value) => ({ value }),
+      jsonSchema: { input: jsonSchema, output: jsonSchema },
+    },
+  };
+}
+
+/** A plain JSON copy: own enumerable keys only, so hidden markers such as zod's `~standard` stay behind. */
+function plainJsonCopy(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(plainJsonCopy);
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const child = (value as Record<string, unknown>)[key];
+    if (child !== undefined && typeof child !== 'function') copy[key] = plainJsonCopy(child);
+  }
+  return copy;
+}
+
+/**
+ * What the model reads for a tool result: toolmux's text (the data as JSON on success, the message with
+ * its code on failure, as an `error-text` output that model providers can mark as failed). The tool's
+ * output stays the whole `ToolResult`, so the run's `toolResults` keep `logId` and `code`.
+ */
+function modelOutputOf(output: unknown): { type: 'text' | 'error-text'; value: string } {
+  const result = output as ToolResult;
+  return { type: result.successful ? 'text' : 'error-text', value: formatToolResultForModel(result) };
+}
