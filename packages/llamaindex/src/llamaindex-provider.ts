@@ -1,0 +1,160 @@
+import { type CallbackManager, Settings } from '@llamaindex/core/global';
+import { FunctionTool } from '@llamaindex/core/tools';
+import {
+  type ExecuteFn,
+  formatToolResultForModel,
+  type JSONSchema,
+  type Logger,
+  type Provider,
+  strictSchemaOf,
+  type ToolResult,
+  type ToolSpec,
+} from '@toolmux/core';
+
+/**
+ * What a tool of this provider accepts as its bound argument (`tool.bind({ signal })`, LlamaIndex's way
+ * to hand a tool more than its input): the signal that aborts the running tool.
+ */
+export interface LlamaIndexToolContext {
+  /** Aborts the running tool: the session stops it and logs `TOOL_ABORTED`. */
+  signal?: AbortSignal;
+}
+
+/** A session tool as a LlamaIndex `FunctionTool`. */
+export type LlamaIndexTool = FunctionTool<unknown, Promise<string>, LlamaIndexToolContext>;
+
+export interface LlamaIndexProviderOptions {
+  /**
+   * Hand out input schemas rewritten for OpenAI strict mode: optional fields become required and
+   * nullable, objects get `additionalProperties: false`. A tool whose schema cannot be strict keeps its
+   * non-strict schema, alone, with a warning. Whether the model is asked for strict tool calls is up to
+   * the LlamaIndex LLM class, not the tool.
+   * @default false
+   */
+  strict?: boolean;
+  /** Receives the warning that lists tools that keep a non-strict schema. @default console */
+  logger?: Pick<Logger, 'warn'>;
+}
+
+/**
+ * Session tools as LlamaIndex.TS `FunctionTool`s, for `agent({ tools })` and `multiAgent()` from
+ * `@llamaindex/workflow` (or `llamaindex`), or any LLM's `chat({ tools })`.
+ *
+ * Each tool runs through the session (validation, accounts, timeout, execution log). The model reads the
+ * tool's data on success, and `Error (CODE): message` on failure: a failing tool never throws into the
+ * agent loop. The model's tool call id is taken from LlamaIndex's `llm-tool-call` event; LlamaIndex's
+ * agents hand tools no abort signal, so bind one: `tools.map((tool) => tool.bind({ signal }))`.
+ *
+ * @example
+ * const mux = new ToolMux({ provider: new LlamaIndexProvider(), toolkits });
+ * const session = await mux.create('user_123', { toolkits: ['github'] });
+ * const assistant = agent({ llm: openai({ model: 'gpt-5-mini' }), tools: await session.tools() });
+ * const result = await assistant.run('Star the octocat/hello-world repository');
+ */
+export class LlamaIndexProvider implements Provider<LlamaIndexTool[]> {
+  readonly name = 'llamaindex';
+  readonly strict: boolean;
+  readonly #logger: Pick<Logger, 'warn'>;
+  readonly #warned = new Set<string>();
+
+  constructor({ strict = false, logger = console }: LlamaIndexProviderOptions = {}) {
+    this.strict = strict;
+    this.#logger = logger;
+  }
+
+  wrapTools(specs: readonly ToolSpec[], execute: ExecuteFn): LlamaIndexTool[] {
+    listenForToolCalls();
+    const fallbacks: string[] = [];
+    const tools = specs.map((spec) => {
+      const shaped = this.strict ? strictSchemaOf(spec) : undefined;
+      if (shaped && !shaped.strict && !this.#warned.has(spec.slug)) {
+        this.#warned.add(spec.slug);
+        fallbacks.push(`${spec.slug} (${shaped.reason})`);
+      }
+      return functionTool(spec, shaped?.strict ? shaped.schema : spec.inputSchema, execute);
+    });
+    if (fallbacks.length > 0) {
+      this.#logger.warn(
+        `toolmux: ${fallbacks.length} tool${fallbacks.length === 1 ? '' : 's'} cannot be handed out in strict mode and stay non-strict: ${fallbacks.join('; ')}`,
+      );
+    }
+    return tools;
+  }
+}
+
+function functionTool(spec: ToolSpec, schema: JSONSchema, execute: ExecuteFn): LlamaIndexTool {
+  const slug = spec.slug;
+  const run = async (input: unknown, context?: LlamaIndexToolContext): Promise<string> => {
+    listenForToolCalls();
+    // LlamaIndex announces the call (with its id) in a microtask queued just before it called the tool
+    await undefined;
+    const callId = typeof input === 'object' && input !== null ? callIds.get(input) : undefined;
+    return answerOf(await execute(slug, input, { callId, signal: context?.signal }));
+  };
+  // the schema is copied when LlamaIndex first reads it, and once per schema object
+  const metadata = {
+    name: slug,
+    description: spec.description,
+    get parameters() {
+      return plainCopyOf(schema);
+    },
+  };
+  return FunctionTool.from<unknown, LlamaIndexToolContext>(run, metadata as never) as LlamaIndexTool;
+}
+
+/** The tool call id of each call's input object, from LlamaIndex's `llm-tool-call` event. */
+const callIds = new WeakMap<object, string>();
+const listening = new WeakSet<CallbackManager>();
+
+/**
+ * Listens to the `llm-tool-call` events of the callback manager in effect (`Settings.callbackManager`,
+ * the global one or the one `Settings.withCallbackManager()` set for this run), when the tools are made
+ * and at each call. LlamaIndex's agents dispatch the event with the model's tool call and the very input
+ * object they then pass to the tool; an event dispatched before anyone listened to that manager (the
+ * first call of a run-scoped manager the tools were not made under) is gone, and that call has no id.
+ */
+function listenForToolCalls(): void {
+  const manager = Settings.callbackManager;
+  if (listening.has(manager)) return;
+  listening.add(manager);
+  manager.on('llm-tool-call', (event) => {
+    const { toolCall } = event.detail;
+    if (typeof toolCall.input === 'object' && toolCall.input !== null && toolCall.id) {
+      callIds.set(toolCall.input, toolCall.id);
+    }
+  });
+}
+
+const copies = new WeakMap<JSONSchema, JSONSchema>();
+
+/** A plain JSON copy of a schema (no hidden `~standard` marker), so nothing LlamaIndex does reaches core. */
+function plainCopyOf(schema: JSONSchema): JSONSchema {
+  let copy = copies.get(schema);
+  if (!copy) {
+    copy = plainJson(schema) as JSONSchema;
+    copies.set(schema, copy);
+  }
+  return copy;
+}
+
+function plainJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plainJson);
+  if (typeof value !== 'object' || value === null) return value;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const child = (value as Record<string, unknown>)[key];
+    if (child !== undefined && typeof child !== 'function') copy[key] = plainJson(child);
+  }
+  return copy;
+}
+
+/**
+ * What the tool answers LlamaIndex: toolmux's text for the model (the data as JSON on success,
+ * `Error (CODE): message` on failure), always a string. LlamaIndex's agents refuse outputs with a `null`
+ * anywhere in them (`assertIsJSONValue`), and show the model every output as `JSON.stringify(output)`
+ * with each `"…"` pair's quotes removed, which would leave stray backslashes in JSON text: its double
+ * quotes are made single.
+ */
+function answerOf(result: ToolResult): string {
+  return formatToolResultForModel(result).replaceAll('"', "'");
+}
