@@ -91,14 +91,8 @@ function functionTool(spec: ToolSpec, schema: JSONSchema, execute: ExecuteFn): L
     const callId = typeof input === 'object' && input !== null ? callIds.get(input) : undefined;
     return answerOf(await execute(slug, input, { callId, signal: context?.signal }));
   };
-  // the schema is copied when LlamaIndex first reads it, and once per schema object
-  const metadata = {
-    name: slug,
-    description: spec.description,
-    get parameters() {
-      return plainCopyOf(schema);
-    },
-  };
+  // the schema is copied once per schema object (core keeps one per tool), not once per session
+  const metadata = { name: slug, description: spec.description, parameters: plainCopyOf(schema) };
   return FunctionTool.from<unknown, LlamaIndexToolContext>(run, metadata as never) as LlamaIndexTool;
 }
 
@@ -127,7 +121,10 @@ function listenForToolCalls(): void {
 
 const copies = new WeakMap<JSONSchema, JSONSchema>();
 
-/** A plain JSON copy of a schema (no hidden `~standard` marker), so nothing LlamaIndex does reaches core. */
+/**
+ * A plain JSON copy of a schema (no hidden `~standard` marker), so nothing LlamaIndex does reaches core;
+ * made once per schema object, so later sessions' tools share it.
+ */
 function plainCopyOf(schema: JSONSchema): JSONSchema {
   let copy = copies.get(schema);
   if (!copy) {
