@@ -60,9 +60,11 @@ function jsonSchemaOf(tools: MastraToolSet, slug: string): Record<string, unknow
 async function modelRequest(
   tools: MastraToolSet,
   toolCalls: Array<{ toolName: string; input: unknown }> = [],
+  as: { provider: string; modelId: string } = { provider: 'mock-provider', modelId: 'mock-model-id' },
 ): Promise<CallOptions[]> {
   const calls: CallOptions[] = [];
   const model = new MockLanguageModelV4({
+    ...as,
     doGenerate: async (options) => {
       calls.push(options);
       const step = calls.length === 1 ? toolCalls : [];
@@ -175,6 +177,30 @@ describe.each([false, true])('hard zod schemas (hardSchemaCases), strict: %s', (
   });
 });
 
+describe.each([false, true])(
+  'an OpenAI model (Mastra applies its per-model schema layers), strict: %s',
+  (strict) => {
+    it('the model gets every hard schema without a violation; non-strict, exactly as toolmux shaped it', async () => {
+      const originals = new Map(
+        hardSchemaToolkit().toolkit.tools.map((tool) => [tool.slug, tool.inputSchema]),
+      );
+      const { toolkit } = hardSchemaToolkit();
+      const { tools } = await wrapAll([toolkit], strict);
+      const [request] = await modelRequest(tools, [], { provider: 'openai.responses', modelId: 'gpt-5.4' });
+      const sent = request!.tools ?? [];
+      expect(sent).toHaveLength(Object.keys(tools).length);
+      for (const tool of sent) {
+        if (tool.type !== 'function') throw new Error(`${tool.name} is not a function tool`);
+        expect(
+          findSchemaViolations(originals.get(tool.name)!, tool.inputSchema, { strict: tool.strict === true }),
+        ).toEqual([]);
+        // strict tools get Mastra's OpenAI layer on top (limits become descriptions); the others opt out
+        if (tool.strict !== true) expect(tool.inputSchema).toEqual(jsonSchemaOf(tools, tool.name));
+      }
+    });
+  },
+);
+
 describe('the GitHub REST API as ~1,200 tools (@octokit/openapi)', () => {
   let github: Toolkit;
   beforeAll(() => {
@@ -224,6 +250,18 @@ describe('the GitHub REST API as ~1,200 tools (@octokit/openapi)', () => {
       );
 
       expectSentToModel((await modelRequest(tools))[0]!.tools, tools);
+
+      // an OpenAI model: Mastra's per-model layer applies to strict tools, and still breaks none
+      const [openai] = await modelRequest(tools, [], { provider: 'openai.responses', modelId: 'gpt-5.4' });
+      const sentViolations = (openai!.tools ?? []).flatMap((tool) =>
+        tool.type === 'function'
+          ? findSchemaViolations(originals.get(toolOf(tools, tool.name).id)!, tool.inputSchema, {
+              strict: tool.strict === true,
+            }).map((violation) => `${tool.name} ${violation}`)
+          : [`${tool.name} is not a function tool`],
+      );
+      expect(openai!.tools).toHaveLength(specs.length);
+      expect(sentViolations).toEqual([]);
     },
     120_000,
   );
