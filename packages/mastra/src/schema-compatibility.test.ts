@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Agent } from '@mastra/core/agent';
-import { SessionPreset, strictSchemaOf, type Toolkit, ToolMux, type ToolSpec } from '@toolmux/core';
+import {
+  type JSONSchema,
+  SessionPreset,
+  strictSchemaOf,
+  type Toolkit,
+  ToolMux,
+  type ToolSpec,
+} from '@toolmux/core';
 import {
   findSchemaViolations,
   hardSchemaCall,
@@ -192,7 +199,9 @@ describe.each([false, true])(
       for (const tool of sent) {
         if (tool.type !== 'function') throw new Error(`${tool.name} is not a function tool`);
         expect(
-          findSchemaViolations(originals.get(tool.name)!, tool.inputSchema, { strict: tool.strict === true }),
+          findSchemaViolations(originals.get(tool.name)!, tool.inputSchema as JSONSchema, {
+            strict: tool.strict === true,
+          }),
         ).toEqual([]);
         // strict tools get Mastra's OpenAI layer on top (limits become descriptions); the others opt out
         if (tool.strict !== true) expect(tool.inputSchema).toEqual(jsonSchemaOf(tools, tool.name));
@@ -255,9 +264,13 @@ describe('the GitHub REST API as ~1,200 tools (@octokit/openapi)', () => {
       const [openai] = await modelRequest(tools, [], { provider: 'openai.responses', modelId: 'gpt-5.4' });
       const sentViolations = (openai!.tools ?? []).flatMap((tool) =>
         tool.type === 'function'
-          ? findSchemaViolations(originals.get(toolOf(tools, tool.name).id)!, tool.inputSchema, {
-              strict: tool.strict === true,
-            }).map((violation) => `${tool.name} ${violation}`)
+          ? findSchemaViolations(
+              originals.get(toolOf(tools, tool.name).id)!,
+              tool.inputSchema as JSONSchema,
+              {
+                strict: tool.strict === true,
+              },
+            ).map((violation) => `${tool.name} ${violation}`)
           : [`${tool.name} is not a function tool`],
       );
       expect(openai!.tools).toHaveLength(specs.length);
