@@ -24,7 +24,7 @@ import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execut
 import { ExecutionLogWriter } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
 import type { CollectionOf, PlainProvider, Provider } from './provider.js';
-import { catalogToolSpecs, EmbeddedSession, type Session, type SessionRuntime } from './session.js';
+import { catalogToolSpecs, EmbeddedSession, type SessionOf, type SessionRuntime } from './session.js';
 import { openStore, parseStoreSpec } from './store/open-store.js';
 import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import type { SessionSummary, ToolExecuteRequest, ToolkitInfo, ToolMuxOptions } from './toolmux.js';
@@ -242,7 +242,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
    * Creates a session for one of your users. The config is validated against the catalog; every
    * mistake is a ToolMuxError naming the bad value.
    */
-  async create(userId: string, config: SessionConfig = {}): Promise<Session<CollectionOf<P>>> {
+  async create(userId: string, config: SessionConfig = {}): Promise<SessionOf<P>> {
     checkUserId(userId);
     const parsed = parseSessionConfig(config);
     const customTools = parsed.experimental?.customTools ?? [];
@@ -284,7 +284,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   async use(
     sessionId: string,
     options: { customTools?: Tool[]; customToolkits?: Toolkit[] } = {},
-  ): Promise<Session<CollectionOf<P>>> {
+  ): Promise<SessionOf<P>> {
     if (typeof sessionId === 'string') checkSessionId(sessionId);
     const engine = await this.#ready();
     const record = typeof sessionId === 'string' ? await engine.store.getSession(sessionId) : undefined;

@@ -50,10 +50,26 @@ export { TOOLMUX_ERROR_CODES, ToolMuxError } from './errors.js';
 export type { ToolResult } from './execution/result.js';
 export { formatToolResultForModel } from './execution/result.js';
 export { MetaToolSlug } from './meta-tools/meta-tools.js';
-export type { CollectionOf, ExecuteFn, ExecuteOptions, PlainTool, Provider, ToolSpec } from './provider.js';
+export type {
+  CollectionOf,
+  ExecuteFn,
+  ExecuteOptions,
+  PlainTool,
+  Provider,
+  ToolCallReplyOf,
+  ToolCallResponseOf,
+  ToolSpec,
+} from './provider.js';
 export { PlainProvider } from './provider.js';
+export type { GeminiSchemaResult, JsonStringPath } from './schema/gemini.js';
+export {
+  decodeGeminiArguments,
+  geminiSchemaOf,
+  geminiSchemaViolations,
+  toGeminiSchema,
+} from './schema/gemini.js';
 export { strictSchemaOf } from './schema/strict-spec.js';
-export type { ExecutionLog, SearchToolsResult, Session, SessionToolkit } from './session.js';
+export type { ExecutionLog, SearchToolsResult, Session, SessionOf, SessionToolkit } from './session.js';
 export type {
   AuthConfigRecord,
   ConnectedAccountChanges,

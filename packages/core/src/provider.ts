@@ -27,14 +27,40 @@ export interface ExecuteOptions {
 
 export type ExecuteFn = (slug: string, args: unknown, options?: ExecuteOptions) => Promise<ToolResult>;
 
-/** Turns session tools into one framework's native tool collection. */
-export interface Provider<TCollection = unknown> {
+/**
+ * Turns session tools into one framework's native tool collection.
+ *
+ * `TResponse` and `TReply` are for SDKs whose tools are plain definitions (OpenAI, Anthropic,
+ * Google): the model response whose tool calls `handleToolCalls` runs, and what it returns to send
+ * back to the model.
+ */
+export interface Provider<TCollection = unknown, TResponse = never, TReply = unknown> {
   readonly name: string;
   wrapTools(tools: readonly ToolSpec[], execute: ExecuteFn): TCollection;
+  /**
+   * Runs every tool call of a model response with `execute` (in parallel, each with its call id) and
+   * returns the results in the SDK's own format. Optional: frameworks that run tools themselves
+   * (their tools carry an `execute`) do not need it. Called by `session.handleToolCalls()`.
+   */
+  handleToolCalls?(response: TResponse, execute: ExecuteFn): Promise<TReply>;
 }
 
 /** The collection type a provider produces. */
 export type CollectionOf<P> = P extends Provider<infer C> ? C : never;
+
+/** The model response `handleToolCalls` of a provider takes (`never` when it has none). */
+export type ToolCallResponseOf<P> = P extends {
+  handleToolCalls(response: infer R, execute: ExecuteFn): Promise<unknown>;
+}
+  ? R
+  : never;
+
+/** What `handleToolCalls` of a provider returns (`unknown` when it has none). */
+export type ToolCallReplyOf<P> = P extends {
+  handleToolCalls(response: never, execute: ExecuteFn): Promise<infer T>;
+}
+  ? T
+  : unknown;
 
 /** A tool of the default provider, usable in any custom agent loop. */
 export interface PlainTool {

@@ -1,9 +1,11 @@
 import { inspect } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineTool } from './catalog/define.js';
 import { ToolMuxError } from './errors.js';
+import type { ToolResult } from './execution/result.js';
 import { MetaToolSlug } from './meta-tools/meta-tools.js';
+import type { ExecuteFn, Provider, ToolSpec } from './provider.js';
 import { createSampleToolkits } from './test/sample-toolkits.js';
 import { ToolMux } from './toolmux.js';
 
@@ -248,5 +250,86 @@ describe('direct access', () => {
       context: { userId: 'user_9', sessionId: undefined },
     });
     expect((await mux.tools.execute('TASKS_NOPE', { userId: 'user_9' })).code).toBe('TOOL_NOT_FOUND');
+  });
+});
+
+describe('session.handleToolCalls()', () => {
+  /** A provider for a made-up SDK whose responses list calls and whose replies are their results. */
+  class CallListProvider
+    implements
+      Provider<
+        string[],
+        { calls: Array<{ id: string; name: string; args: unknown }> },
+        Array<{ id: string; result: ToolResult }>
+      >
+  {
+    readonly name = 'call-list';
+    wrapTools(specs: readonly ToolSpec[]): string[] {
+      return specs.map((spec) => spec.slug);
+    }
+    handleToolCalls(
+      response: { calls: Array<{ id: string; name: string; args: unknown }> },
+      execute: ExecuteFn,
+    ): Promise<Array<{ id: string; result: ToolResult }>> {
+      return Promise.all(
+        response.calls.map(async (call) => ({
+          id: call.id,
+          result: await execute(call.name, call.args, { callId: call.id }),
+        })),
+      );
+    }
+  }
+
+  it('runs every call in parallel with its call id and the caller signal; unknown tools are error results', async () => {
+    const { toolkits, calls } = createSampleToolkits();
+    const mux = new ToolMux({ toolkits, provider: new CallListProvider(), store: ':memory:', logger: quiet });
+    const session = await mux.create('user_1', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
+    const controller = new AbortController();
+    const pending = session.handleToolCalls(
+      {
+        calls: [
+          { id: 'call_wait', name: 'TASKS_WAIT_FOR_APPROVAL', args: { taskId: 't1' } },
+          { id: 'call_create', name: 'TASKS_CREATE_TASK', args: { title: 'a' } },
+          { id: 'call_none', name: 'NOPE_TOOL', args: {} },
+        ],
+      },
+      { signal: controller.signal },
+    );
+    // the waiting call holds the batch until the abort: the other two ran beside it
+    await vi.waitFor(() =>
+      expect(calls.map((call) => call.slug)).toEqual(
+        expect.arrayContaining(['TASKS_CREATE_TASK', 'TASKS_WAIT_FOR_APPROVAL']),
+      ),
+    );
+    controller.abort();
+    const replies = await pending;
+    expectTypeOf(replies).toEqualTypeOf<Array<{ id: string; result: ToolResult }>>();
+    expect(replies.map((reply) => [reply.id, reply.result.successful, reply.result.code])).toEqual([
+      ['call_wait', false, 'TOOL_ABORTED'],
+      ['call_create', true, undefined],
+      ['call_none', false, 'TOOL_NOT_FOUND'],
+    ]);
+    expect(replies[2]!.result.error).toContain('NOPE_TOOL');
+    const logged = (await session.logs()).items.map((entry) => [entry.toolSlug, entry.callId]);
+    expect(logged).toEqual(
+      expect.arrayContaining([
+        ['TASKS_WAIT_FOR_APPROVAL', 'call_wait'],
+        ['TASKS_CREATE_TASK', 'call_create'],
+        ['NOPE_TOOL', 'call_none'],
+      ]),
+    );
+    await mux.close();
+  });
+
+  it('is NOT_SUPPORTED with a provider that runs tools itself', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1');
+    // @ts-expect-error the plain provider has no handleToolCalls: nothing can be passed
+    const call = session.handleToolCalls({});
+    await expect(call).rejects.toMatchObject({
+      code: 'NOT_SUPPORTED',
+      message: expect.stringContaining('"plain"'),
+    });
+    await mux.close();
   });
 });

@@ -28,7 +28,15 @@ import {
   MetaToolSlug,
   runCalls,
 } from './meta-tools/meta-tools.js';
-import type { ExecuteOptions, Provider, ToolSpec } from './provider.js';
+import type {
+  CollectionOf,
+  ExecuteFn,
+  ExecuteOptions,
+  Provider,
+  ToolCallReplyOf,
+  ToolCallResponseOf,
+  ToolSpec,
+} from './provider.js';
 import { shapeInputSchema } from './schema/shape.js';
 import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
@@ -53,7 +61,7 @@ export interface SessionRuntime {
   store: Store;
   auth: AuthService;
   catalog: Catalog;
-  provider: Provider<unknown>;
+  provider: Provider<unknown, unknown>;
   mcpUrl: (sessionId: string) => string;
   sessionToken: (sessionId: string, version: number) => string;
 }
@@ -90,7 +98,7 @@ export function toolSpecOf(tool: Tool): ToolSpec {
  * Create with `toolmux.create()`, resume with `toolmux.use()`. The same interface whether the
  * ToolMux is embedded (this process runs the calls) or remote (a toolmux server does).
  */
-export interface Session<TCollection = unknown> {
+export interface Session<TCollection = unknown, TResponse = never, TReply = unknown> {
   readonly sessionId: string;
   readonly userId: string;
   /** The normalized config as stored. */
@@ -121,6 +129,20 @@ export interface Session<TCollection = unknown> {
    */
   execute(slug: string, args?: unknown, options?: ExecuteOptions): Promise<ToolResult>;
   /**
+   * Runs every tool call of a model response through the session, in parallel, each with its call
+   * id, and returns what to send back to the model in the SDK's own format (Chat Completions `tool`
+   * messages, Responses `function_call_output` items, Anthropic `tool_result` blocks, Google
+   * `functionResponse` parts). A call to a tool the session does not have, or one that fails, is an
+   * error result the model can read, never a throw. `signal` aborts every call still running.
+   * Needs a provider with `handleToolCalls` (`@toolmux/openai`, `@toolmux/anthropic`,
+   * `@toolmux/google`); with any other it throws `NOT_SUPPORTED`.
+   *
+   * @example
+   * const response = await openai.chat.completions.create({ model, messages, tools: await session.tools() });
+   * messages.push(response.choices[0].message, ...(await session.handleToolCalls(response)));
+   */
+  handleToolCalls(response: TResponse, options?: { signal?: AbortSignal }): Promise<TReply>;
+  /**
    * Starts connecting one of the session's toolkits for the session's user: the user opens
    * `redirectUrl`, and `waitForConnection()` resolves once the account is ACTIVE.
    */
@@ -148,7 +170,9 @@ export interface Session<TCollection = unknown> {
 /**
  * A session of an embedded ToolMux: its tools run in this process, against the store.
  */
-export class EmbeddedSession<TCollection = unknown> implements Session<TCollection> {
+export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = unknown>
+  implements Session<TCollection, TResponse, TReply>
+{
   readonly sessionId: string;
   readonly userId: string;
   readonly #runtime: SessionRuntime;
@@ -309,6 +333,16 @@ export class EmbeddedSession<TCollection = unknown> implements Session<TCollecti
       signal: options.signal,
       selection: this.#selection(),
     });
+  }
+
+  /**
+   * Runs every tool call of a model response through the session with the provider's
+   * `handleToolCalls`; see `Session.handleToolCalls`.
+   */
+  handleToolCalls(response: TResponse, options: { signal?: AbortSignal } = {}): Promise<TReply> {
+    return handleToolCallsWith(this.#runtime.provider, response, options.signal, (slug, args, callOptions) =>
+      this.execute(slug, args, callOptions),
+    ) as Promise<TReply>;
   }
 
   /** The config's say on accounts, for the precedence rules. */
@@ -682,6 +716,32 @@ export class EmbeddedSession<TCollection = unknown> implements Session<TCollecti
   [inspect.custom](): string {
     return `Session ${inspect(this.toJSON())}`;
   }
+}
+
+/** The session a ToolMux with provider `P` hands out: its tools and tool-call types follow `P`. */
+export type SessionOf<P> = Session<CollectionOf<P>, ToolCallResponseOf<P>, ToolCallReplyOf<P>>;
+
+/**
+ * `session.handleToolCalls()` of both session kinds: the provider's `handleToolCalls` with an
+ * `execute` that adds the caller's abort signal to each call (the provider passes its call id).
+ */
+export function handleToolCallsWith(
+  provider: Provider<unknown, unknown>,
+  response: unknown,
+  signal: AbortSignal | undefined,
+  execute: ExecuteFn,
+): Promise<unknown> {
+  if (!provider.handleToolCalls) {
+    return Promise.reject(
+      new ToolMuxError({
+        code: 'NOT_SUPPORTED',
+        message: `handleToolCalls() needs a provider for an SDK whose tools are plain definitions (@toolmux/openai, @toolmux/anthropic, @toolmux/google); the "${provider.name}" provider runs tool calls itself: its tools carry their own execute.`,
+      }),
+    );
+  }
+  return provider.handleToolCalls(response, (slug, args, options = {}) =>
+    execute(slug, args, signal && !options.signal ? { ...options, signal } : options),
+  );
 }
 
 /** The result of TOOLMUX_SEARCH_TOOLS and `session.search()`. */

@@ -7,7 +7,7 @@ import { EmbeddedToolMux } from './embedded-toolmux.js';
 import { ToolMuxError } from './errors.js';
 import { type CollectionOf, PlainProvider, type Provider } from './provider.js';
 import { EMBEDDED_ONLY, RemoteToolMux } from './remote/remote-toolmux.js';
-import type { Session } from './session.js';
+import type { SessionOf } from './session.js';
 import type { Store } from './store/types.js';
 import type { Logger } from './util/logger.js';
 
@@ -262,7 +262,7 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> implements Too
    * Creates a session for one of your users. The config is validated against the catalog; every
    * mistake is a ToolMuxError naming the bad value.
    */
-  create(userId: string, config?: SessionConfig): Promise<Session<CollectionOf<P>>> {
+  create(userId: string, config?: SessionConfig): Promise<SessionOf<P>> {
     return this.#engine.create(userId, config);
   }
 
@@ -273,7 +273,7 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> implements Too
   use(
     sessionId: string,
     options?: { customTools?: Tool[]; customToolkits?: Toolkit[] },
-  ): Promise<Session<CollectionOf<P>>> {
+  ): Promise<SessionOf<P>> {
     return this.#engine.use(sessionId, options);
   }
 

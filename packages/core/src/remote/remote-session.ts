@@ -13,7 +13,13 @@ import { type ExecutionEnvironment, executeTool, rejectToolCall } from '../execu
 import type { ToolResult } from '../execution/result.js';
 import { META_TOOLKIT, META_TOOLS, MetaToolSlug, runCalls } from '../meta-tools/meta-tools.js';
 import type { ExecuteOptions, Provider } from '../provider.js';
-import type { ExecutionLog, SearchToolsResult, Session, SessionToolkit } from '../session.js';
+import {
+  type ExecutionLog,
+  handleToolCallsWith,
+  type SearchToolsResult,
+  type Session,
+  type SessionToolkit,
+} from '../session.js';
 import type { RemoteApi } from './http.js';
 import {
   type ConnectionRequestWire,
@@ -33,7 +39,7 @@ import {
 /** What a remote session shares with its ToolMux. */
 export interface RemoteSessionRuntime {
   api: RemoteApi;
-  provider: Provider<unknown>;
+  provider: Provider<unknown, unknown>;
   /** Runs the session's custom tools here, in the client: no accounts, logs sent to the server. */
   env: ExecutionEnvironment;
 }
@@ -71,7 +77,9 @@ export function remoteConnectionRequest(api: RemoteApi, wire: ConnectionRequestW
  * REST API; the session's custom tools (their code is here) run in this process and their log
  * entries are sent to the server, so `logs()` shows every call.
  */
-export class RemoteSession<TCollection = unknown> implements Session<TCollection> {
+export class RemoteSession<TCollection = unknown, TResponse = never, TReply = unknown>
+  implements Session<TCollection, TResponse, TReply>
+{
   readonly sessionId: string;
   readonly userId: string;
   readonly #runtime: RemoteSessionRuntime;
@@ -216,6 +224,16 @@ export class RemoteSession<TCollection = unknown> implements Session<TCollection
       callId: options.callId,
       signal: options.signal,
     });
+  }
+
+  /**
+   * Runs every tool call of a model response (on the server, or here for custom tools) with the
+   * provider's `handleToolCalls`; see `Session.handleToolCalls`.
+   */
+  handleToolCalls(response: TResponse, options: { signal?: AbortSignal } = {}): Promise<TReply> {
+    return handleToolCallsWith(this.#runtime.provider, response, options.signal, (slug, args, callOptions) =>
+      this.execute(slug, args, callOptions),
+    ) as Promise<TReply>;
   }
 
   async authorize(toolkit: string, options: { callbackUrl?: string } = {}): Promise<ConnectionRequest> {

@@ -14,8 +14,8 @@ import { ToolMuxError } from '../errors.js';
 import type { ExecutionEnvironment } from '../execution/execute.js';
 import { ExecutionLogWriter } from '../execution/log-writer.js';
 import type { ToolResult } from '../execution/result.js';
-import type { CollectionOf, Provider } from '../provider.js';
-import type { Session } from '../session.js';
+import type { CollectionOf, Provider, ToolCallReplyOf, ToolCallResponseOf } from '../provider.js';
+import type { SessionOf } from '../session.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import type {
   SessionSummary,
@@ -148,14 +148,14 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
 
   #session(wire: SessionWire, customTools: readonly Tool[], customToolkits: readonly Toolkit[]) {
     const local = new Catalog([]).extend(customToolkits, customTools);
-    return new RemoteSession<CollectionOf<P>>(
+    return new RemoteSession<CollectionOf<P>, ToolCallResponseOf<P>, ToolCallReplyOf<P>>(
       wire,
       { api: this.#api, provider: this.provider, env: this.#env },
       local,
     );
   }
 
-  async create(userId: string, config: SessionConfig = {}): Promise<Session<CollectionOf<P>>> {
+  async create(userId: string, config: SessionConfig = {}): Promise<SessionOf<P>> {
     const { experimental, ...rest } = parseSessionConfig(config);
     const customTools = experimental?.customTools ?? [];
     const customToolkits = experimental?.customToolkits ?? [];
@@ -188,7 +188,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
   async use(
     sessionId: string,
     options: { customTools?: Tool[]; customToolkits?: Toolkit[] } = {},
-  ): Promise<Session<CollectionOf<P>>> {
+  ): Promise<SessionOf<P>> {
     if (typeof sessionId !== 'string' || sessionId === '') {
       throw new ToolMuxError({
         code: 'SESSION_NOT_FOUND',

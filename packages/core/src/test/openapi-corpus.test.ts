@@ -5,10 +5,12 @@ import type { JSONSchema, Tool, ToolContext } from '../catalog/types.js';
 import type { ToolSpec } from '../provider.js';
 import { resolveLocalRef } from '../schema/inline-refs.js';
 import { acceptsNull } from '../schema/nullability.js';
+import { decodeGeminiArguments, geminiSchemaOf } from '../schema/gemini.js';
 import { strictSchemaOf } from '../schema/strict-spec.js';
 import { toolSpecOf } from '../session.js';
 import { ToolMux } from '../toolmux.js';
 import { type OpenApiToolCall, toolkitFromOpenApi } from './openapi-tools.js';
+import { findGeminiViolations } from './gemini-invariants.js';
 import { countOptionalEnumFields, findSchemaViolations } from './schema-invariants.js';
 
 /*
@@ -129,6 +131,37 @@ describe('schema shaping on the GitHub corpus', () => {
     );
     expect(violations).toEqual({});
     expect(strictCount).toBeGreaterThan(toolkit.tools.length * 0.9);
+  });
+
+  it('shapes every tool into the Gemini subset, keeping every property and which ones are required', () => {
+    let loosened = 0;
+    let jsonStrings = 0;
+    const violations = violationsBy((tool, spec) => {
+      const gemini = geminiSchemaOf(spec);
+      loosened += gemini.loosened.length > 0 ? 1 : 0;
+      jsonStrings += gemini.jsonStrings.length;
+      return findGeminiViolations(tool.inputSchema, gemini.parameters);
+    });
+    console.log(
+      `GitHub corpus, Gemini: ${toolkit.tools.length} tools, 0 refused; ${loosened} with a constraint only described, ${jsonStrings} free-form values sent as JSON strings`,
+    );
+    expect(violations).toEqual({});
+    let originalEnums = 0;
+    let geminiEnums = 0;
+    for (const tool of toolkit.tools) {
+      originalEnums += countOptionalEnumFields(tool.inputSchema);
+      const { parameters } = geminiSchemaOf(toolSpecOf(tool));
+      if (parameters) geminiEnums += countOptionalEnumFields(parameters);
+    }
+    expect(geminiEnums).toBe(originalEnums);
+  });
+
+  it('parses back the free-form values a Gemini model sends as JSON strings (workflow inputs)', () => {
+    const spec = toolSpecOf(toolOf('actions/create-workflow-dispatch'));
+    const gemini = geminiSchemaOf(spec);
+    expect(gemini.jsonStrings).toContainEqual(['inputs']);
+    const sent = { owner: 'o', repo: 'r', workflow_id: 'ci.yml', ref: 'main', inputs: '{"debug":"true"}' };
+    expect(decodeGeminiArguments(sent, gemini.jsonStrings)).toEqual({ ...sent, inputs: { debug: 'true' } });
   });
 
   it('keeps every optional enum field optional: absent from required, or nullable in strict mode', () => {

@@ -1,0 +1,200 @@
+import { describe, expect, it } from 'vitest';
+import { toolSpecOf } from '../session.js';
+import { findGeminiViolations } from '../test/gemini-invariants.js';
+import { hardSchemaToolkit } from '../test/hard-schemas.js';
+import { decodeGeminiArguments, geminiSchemaViolations, toGeminiSchema } from './gemini.js';
+import { shapeInputSchema } from './shape.js';
+
+function gemini(properties: Record<string, unknown>, required: string[] = []) {
+  const original = { type: 'object', properties, ...(required.length > 0 ? { required } : {}) };
+  const result = toGeminiSchema(shapeInputSchema(original).schema);
+  expect(findGeminiViolations(original, result.parameters)).toEqual([]);
+  return { ...result, properties: result.parameters!.properties as Record<string, Record<string, unknown>> };
+}
+
+describe('toGeminiSchema', () => {
+  it('turns type lists and null variants into one type with nullable, and oneOf into anyOf', () => {
+    const { properties, loosened } = gemini(
+      {
+        a: { type: ['string', 'null'] },
+        b: { anyOf: [{ type: 'integer' }, { type: 'null' }], description: 'B' },
+        c: { oneOf: [{ type: 'string' }, { type: 'number' }] },
+        d: { type: ['string', 'integer'] },
+        e: { type: 'string', nullable: true },
+      },
+      ['a'],
+    );
+    expect(properties.a).toEqual({ type: 'STRING', nullable: true });
+    expect(properties.b).toEqual({ type: 'INTEGER', nullable: true, description: 'B' });
+    expect(properties.c).toEqual({ anyOf: [{ type: 'STRING' }, { type: 'NUMBER' }] });
+    expect(properties.d).toEqual({ anyOf: [{ type: 'STRING' }, { type: 'INTEGER' }] });
+    expect(properties.e).toEqual({ type: 'STRING', nullable: true });
+    expect(loosened).toEqual([]);
+  });
+
+  it('makes const and enums string enums, and describes the values it cannot enumerate', () => {
+    const { properties, loosened } = gemini({
+      kind: { const: 'user' },
+      state: { type: 'string', enum: ['open', 'closed', null] },
+      size: { type: 'integer', enum: [1, 2, 3] },
+      ratio: { type: 'number', enum: [0.5, 1.5] },
+      flag: { const: true },
+    });
+    expect(properties.kind).toEqual({ type: 'STRING', enum: ['user'], format: 'enum' });
+    expect(properties.state).toEqual({
+      type: 'STRING',
+      nullable: true,
+      enum: ['open', 'closed'],
+      format: 'enum',
+    });
+    expect(properties.size).toEqual({ type: 'INTEGER', enum: ['1', '2', '3'], format: 'enum' });
+    expect(properties.ratio).toEqual({ type: 'NUMBER', description: 'One of: 0.5, 1.5.' });
+    expect(properties.flag).toEqual({ type: 'BOOLEAN', description: 'One of: true.' });
+    expect(loosened).toHaveLength(2);
+  });
+
+  it('describes formats, bounds and extra properties it cannot declare, and keeps what it can', () => {
+    const { properties, loosened } = gemini({
+      email: { type: 'string', format: 'email', description: 'Mail', minLength: 3, pattern: '^.+@.+$' },
+      at: { type: 'string', format: 'date-time' },
+      n: { type: 'number', exclusiveMinimum: 0, maximum: 10, multipleOf: 0.5 },
+      tags: { type: 'array', items: { type: 'string' }, uniqueItems: true, maxItems: 5 },
+      pair: { type: 'array', prefixItems: [{ type: 'string' }, { type: 'integer' }] },
+      meta: {
+        type: 'object',
+        properties: { a: { type: 'string' } },
+        additionalProperties: { type: 'number' },
+      },
+    });
+    expect(properties.email).toEqual({
+      type: 'STRING',
+      description: 'Mail Format: email.',
+      minLength: '3',
+      pattern: '^.+@.+$',
+    });
+    expect(properties.at).toEqual({ type: 'STRING', format: 'date-time' });
+    expect(properties.n).toEqual({
+      type: 'NUMBER',
+      maximum: 10,
+      description: 'Greater than 0. A multiple of 0.5.',
+    });
+    expect(properties.tags).toEqual({
+      type: 'ARRAY',
+      items: { type: 'STRING' },
+      maxItems: '5',
+      description: 'Items must be unique.',
+    });
+    expect(properties.pair!.items).toEqual({ anyOf: [{ type: 'STRING' }, { type: 'INTEGER' }] });
+    expect(properties.meta).toEqual({
+      type: 'OBJECT',
+      properties: { a: { type: 'STRING' } },
+      description: 'Other properties (number) are allowed too.',
+    });
+    expect(loosened.map((line) => line.split(':')[0])).toEqual(['$.pair', '$.meta']);
+  });
+
+  it('sends records, free-form objects and values of any type as JSON strings and parses them back', () => {
+    const { properties, jsonStrings } = gemini({
+      labels: { type: 'object', additionalProperties: { type: 'number' } },
+      rows: { type: 'array', items: { type: 'object' } },
+      anything: {},
+    });
+    expect(properties.labels).toEqual({
+      type: 'STRING',
+      description: 'Write a JSON object whose values are number as a JSON string.',
+    });
+    expect(properties.rows!.items).toMatchObject({ type: 'STRING' });
+    expect(jsonStrings).toEqual([['labels'], ['rows', '*'], ['anything']]);
+    const sent = { labels: '{"stars":5}', rows: ['{"a":1}', '{"b":2}'], anything: '42', other: '{"x":1}' };
+    const decoded = decodeGeminiArguments(sent, jsonStrings);
+    expect(decoded).toEqual({
+      labels: { stars: 5 },
+      rows: [{ a: 1 }, { b: 2 }],
+      anything: 42,
+      other: '{"x":1}',
+    });
+    expect(sent.labels).toBe('{"stars":5}');
+    expect(decodeGeminiArguments({ labels: 'not json' }, jsonStrings)).toEqual({ labels: 'not json' });
+  });
+
+  it('declares no parameters for a tool without properties', () => {
+    expect(toGeminiSchema({ type: 'object', properties: {} })).toEqual({
+      parameters: undefined,
+      loosened: [],
+      jsonStrings: [],
+    });
+  });
+
+  it('shapes every hard schema with no violation', () => {
+    for (const tool of hardSchemaToolkit().toolkit.tools) {
+      const { parameters } = toGeminiSchema(toolSpecOf(tool).inputSchema);
+      expect(findGeminiViolations(tool.inputSchema, parameters), tool.slug).toEqual([]);
+    }
+  });
+});
+
+describe('geminiSchemaViolations', () => {
+  it.each([
+    [{ type: 'object', properties: { a: { type: 'STRING' } } }, '$: parameters must be type OBJECT'],
+    [{ type: 'OBJECT', properties: {} }, '$: properties should be non-empty for OBJECT type'],
+    [{ type: 'OBJECT', properties: { a: { type: ['STRING', 'NULL'] } } }, '$.a: type must be one of'],
+    [
+      { type: 'OBJECT', properties: { a: { $ref: '#/x' } } },
+      '$.a: keyword "$ref" is not in the Gemini subset',
+    ],
+    [
+      {
+        type: 'OBJECT',
+        properties: {
+          a: { type: 'OBJECT', properties: { b: { type: 'STRING' } }, additionalProperties: false },
+        },
+      },
+      'keyword "additionalProperties"',
+    ],
+    [{ type: 'OBJECT', properties: { a: { type: 'STRING', const: 'x' } } }, 'keyword "const"'],
+    [
+      { type: 'OBJECT', properties: { a: { type: 'STRING', format: 'email' } } },
+      '$.a: format "email" is not supported',
+    ],
+    [
+      { type: 'OBJECT', properties: { a: { type: 'BOOLEAN', enum: ['true'] } } },
+      '$.a: enum is only allowed for STRING or INTEGER',
+    ],
+    [
+      { type: 'OBJECT', properties: { a: { type: 'INTEGER', enum: [1] } } },
+      '$.a: enum must be a non-empty list of strings',
+    ],
+    [{ type: 'OBJECT', properties: { a: { type: 'ARRAY' } } }, '$.a: items is required for type ARRAY'],
+    [
+      { type: 'OBJECT', properties: { a: { type: 'STRING', items: { type: 'STRING' } } } },
+      '$.a: items is only allowed for type ARRAY',
+    ],
+    [
+      { type: 'OBJECT', properties: { a: { type: 'STRING', maxLength: 5 } } },
+      '$.a: maxLength must be a decimal string',
+    ],
+    [
+      { type: 'OBJECT', properties: { a: { type: 'STRING' } }, required: ['b'] },
+      '$: required must list only names of its properties',
+    ],
+    [{ type: 'OBJECT', properties: { a: { anyOf: [] } } }, '$.a: anyOf must be a non-empty list'],
+  ])('refuses %j', (schema, message) => {
+    expect(geminiSchemaViolations(schema).join('\n')).toContain(message);
+  });
+
+  it('accepts the documented subset', () => {
+    expect(
+      geminiSchemaViolations({
+        type: 'OBJECT',
+        properties: {
+          a: { type: 'STRING', format: 'enum', enum: ['x'], nullable: true, description: 'A' },
+          b: { type: 'INTEGER', format: 'int64', minimum: 0, maximum: 9 },
+          c: { type: 'ARRAY', items: { anyOf: [{ type: 'STRING' }, { type: 'NUMBER' }] }, minItems: '1' },
+          d: { type: 'STRING', format: 'date-time', pattern: '^2', maxLength: '30' },
+        },
+        required: ['a'],
+        propertyOrdering: ['a', 'b', 'c', 'd'],
+      }),
+    ).toEqual([]);
+  });
+});

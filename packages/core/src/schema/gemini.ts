@@ -1,0 +1,507 @@
+import type { JSONSchema } from '../catalog/types.js';
+import type { ToolSpec } from '../provider.js';
+import { mergeAllOf } from './all-of.js';
+import { typeList } from './nullability.js';
+import { isSchemaObject } from './subschemas.js';
+
+/*
+ * Gemini function declarations take `parameters` in "a select subset of an OpenAPI 3.0 schema
+ * object" (the `Schema` type of the Gemini API and of `@google/genai`):
+ *
+ * - keywords: `type`, `format`, `title`, `description`, `nullable`, `enum`, `properties`, `required`,
+ *   `propertyOrdering`, `minProperties`, `maxProperties`, `items`, `minItems`, `maxItems`, `minLength`,
+ *   `maxLength`, `pattern`, `minimum`, `maximum`, `anyOf`, `default`, `example`; nothing else (no
+ *   `$ref`, `additionalProperties`, `oneOf`, `allOf`, `const`, `not`, `exclusiveMinimum`…);
+ * - `type` is ONE of STRING, NUMBER, INTEGER, BOOLEAN, ARRAY, OBJECT (no type lists: `nullable: true`
+ *   says null is allowed);
+ * - `enum` lists strings, for a STRING (`format: "enum"`) or an INTEGER;
+ * - `format`: `enum` or `date-time` for STRING, `float` or `double` for NUMBER, `int32` or `int64` for
+ *   INTEGER;
+ * - an OBJECT has non-empty `properties` ("should be non-empty for OBJECT type"), and `required` names
+ *   only those; `properties` and `required` only on an OBJECT, `items` only on an ARRAY, which must
+ *   have it;
+ * - the `int64` keywords (`minItems`, `maxLength`…) are decimal strings; `parameters` is an OBJECT, and a
+ *   tool without arguments has no `parameters`.
+ */
+
+/** The Gemini `Type` names, by JSON Schema type. */
+const GEMINI_TYPES: Record<string, string> = {
+  string: 'STRING',
+  number: 'NUMBER',
+  integer: 'INTEGER',
+  boolean: 'BOOLEAN',
+  array: 'ARRAY',
+  object: 'OBJECT',
+};
+
+const ALLOWED_KEYWORDS = new Set([
+  'type',
+  'format',
+  'title',
+  'description',
+  'nullable',
+  'enum',
+  'properties',
+  'required',
+  'propertyOrdering',
+  'minProperties',
+  'maxProperties',
+  'items',
+  'minItems',
+  'maxItems',
+  'minLength',
+  'maxLength',
+  'pattern',
+  'minimum',
+  'maximum',
+  'anyOf',
+  'default',
+  'example',
+]);
+
+const FORMATS: Record<string, readonly string[]> = {
+  STRING: ['enum', 'date-time'],
+  NUMBER: ['float', 'double'],
+  INTEGER: ['int32', 'int64', 'enum'],
+};
+
+/** Keywords allowed only with one type, and the int64 ones Gemini takes as decimal strings. */
+const TYPE_KEYWORDS: Record<string, readonly string[]> = {
+  OBJECT: ['properties', 'required', 'propertyOrdering', 'minProperties', 'maxProperties'],
+  ARRAY: ['items', 'minItems', 'maxItems'],
+  STRING: ['minLength', 'maxLength', 'pattern'],
+};
+const INT64_KEYWORDS = ['minProperties', 'maxProperties', 'minItems', 'maxItems', 'minLength', 'maxLength'];
+
+/**
+ * Where the model sends a JSON value as a string (`free-form objects`, records, values of any type):
+ * property names, and `*` for the items of an array.
+ */
+export type JsonStringPath = readonly string[];
+
+/** A tool's input schema in the Gemini subset. */
+export interface GeminiSchemaResult {
+  /** The declaration's `parameters`, or `undefined` for a tool that takes no arguments. */
+  parameters: JSONSchema | undefined;
+  /**
+   * What the subset cannot express and was loosened (and described in the schema's descriptions),
+   * one sentence each, starting with the JSON path; empty when nothing was.
+   */
+  loosened: string[];
+  /** Where the model sends a JSON value as a string; `decodeGeminiArguments` parses them back. */
+  jsonStrings: JsonStringPath[];
+}
+
+/**
+ * Rewrite an input schema shaped by `shapeInputSchema` into the Gemini subset (see the rules above),
+ * keeping every property and whether it is required:
+ *
+ * - a type list becomes one type with `nullable: true`, or an `anyOf` of single types; `null` in an
+ *   `anyOf`/`oneOf`/`enum` becomes `nullable: true`; `oneOf` becomes `anyOf`; `allOf` is merged;
+ * - `const` becomes a one-value `enum`; an `enum` of other than strings or integers is described;
+ * - formats, `exclusiveMinimum`/`exclusiveMaximum`, `multipleOf`, `uniqueItems`, tuples and extra
+ *   properties beside named ones are written into the description instead;
+ * - an object without named properties (a record or free-form object) and a value of any type become
+ *   a STRING holding JSON, described as such, that {@link decodeGeminiArguments} parses back.
+ *
+ * Arguments are still validated against the original schema when the tool runs, so loosening only
+ * changes what the model is shown.
+ */
+export function toGeminiSchema(schema: JSONSchema): GeminiSchemaResult {
+  const shaper = new GeminiShaper();
+  const properties = isSchemaObject(schema.properties) ? schema.properties : {};
+  if (Object.keys(properties).length === 0) {
+    if (schema.additionalProperties !== undefined && schema.additionalProperties !== false) {
+      shaper.loosened.push('$: takes an object of any properties; Gemini declares no parameters for it');
+    }
+    return { parameters: undefined, loosened: shaper.loosened, jsonStrings: [] };
+  }
+  const parameters = shaper.shape(schema, '$', []);
+  return { parameters, loosened: shaper.loosened, jsonStrings: shaper.jsonStrings };
+}
+
+const cache = new WeakMap<ToolSpec, GeminiSchemaResult>();
+
+/** {@link toGeminiSchema} of a tool's input schema, computed once per spec. */
+export function geminiSchemaOf(spec: ToolSpec): GeminiSchemaResult {
+  let result = cache.get(spec);
+  if (!result) {
+    result = toGeminiSchema(spec.inputSchema);
+    cache.set(spec, result);
+  }
+  return result;
+}
+
+class GeminiShaper {
+  readonly loosened: string[] = [];
+  readonly jsonStrings: JsonStringPath[] = [];
+
+  shape(input: JSONSchema, path: string, steps: readonly string[]): JSONSchema {
+    const merged = mergeAllOf(input);
+    let schema = input;
+    const notes: string[] = [];
+    if (merged.ok) schema = merged.schema;
+    else {
+      const { allOf: _allOf, ...rest } = input;
+      schema = rest;
+      notes.push('It must also match further conditions, checked when the tool runs.');
+      this.loosened.push(`${path}: allOf cannot be merged (${merged.reason}); its parts are not shown`);
+    }
+    const variants = (
+      Array.isArray(schema.anyOf) ? schema.anyOf : Array.isArray(schema.oneOf) ? schema.oneOf : []
+    ).filter(isSchemaObject);
+    if (variants.length > 0) return this.#union(schema, variants, path, steps, notes);
+    const types = typeList(schema.type);
+    const nullable = types.includes('null') || (Array.isArray(schema.enum) && schema.enum.includes(null));
+    const nonNull = types.filter((type) => type !== 'null');
+    if (nonNull.length > 1) {
+      const { type: _type, ...rest } = schema;
+      return this.#union(
+        rest,
+        nonNull.map((type) => ({ ...rest, type })),
+        path,
+        steps,
+        notes,
+      );
+    }
+    return this.#single(schema, nonNull[0], nullable, path, steps, notes);
+  }
+
+  #union(
+    schema: JSONSchema,
+    variants: JSONSchema[],
+    path: string,
+    steps: readonly string[],
+    notes: string[],
+  ): JSONSchema {
+    const { anyOf: _anyOf, oneOf: _oneOf, ...base } = schema;
+    const siblings = Object.keys(base).filter((key) => !['title', 'description', 'default'].includes(key));
+    const nonNull = variants.filter(
+      (variant) => !(typeList(variant.type).length === 1 && variant.type === 'null'),
+    );
+    const nullable = nonNull.length < variants.length || typeList(schema.type).includes('null');
+    // keywords beside the union (a shared `type`, `properties`…) apply to every variant
+    const parts = nonNull.map((variant) =>
+      siblings.length > 0
+        ? { ...Object.fromEntries(siblings.map((key) => [key, base[key]])), ...variant }
+        : variant,
+    );
+    if (parts.length === 0)
+      return this.#single({ ...base, type: 'null' }, undefined, true, path, steps, notes);
+    if (parts.length === 1) {
+      const shaped = this.shape(parts[0]!, path, steps);
+      return withNotes(
+        { ...shaped, ...annotations(base, shaped), ...(nullable ? { nullable: true } : {}) },
+        notes,
+      );
+    }
+    const anyOf = parts.map((part, index) => this.shape(part, `${path}/anyOf/${index}`, steps));
+    return withNotes({ ...annotations(base, {}), anyOf, ...(nullable ? { nullable: true } : {}) }, notes);
+  }
+
+  #single(
+    schema: JSONSchema,
+    declaredType: string | undefined,
+    nullable: boolean,
+    path: string,
+    steps: readonly string[],
+    notes: string[],
+  ): JSONSchema {
+    const values = Array.isArray(schema.enum)
+      ? schema.enum.filter((value) => value !== null)
+      : 'const' in schema
+        ? [schema.const]
+        : undefined;
+    const type = declaredType ?? inferType(schema, values);
+    const out: JSONSchema = annotations(schema, {});
+    if (nullable) out.nullable = true;
+    if (type === undefined || type === 'null') {
+      if (type === 'null') {
+        notes.push('Always null.');
+        return withNotes({ ...out, type: 'STRING', nullable: true, enum: ['null'], format: 'enum' }, notes);
+      }
+      return this.#jsonString(out, 'any JSON value', path, steps, notes);
+    }
+    if (values !== undefined && !enumFits(type, values)) {
+      notes.push(`One of: ${values.map((value) => JSON.stringify(value)).join(', ')}.`);
+      this.loosened.push(`${path}: the allowed values ${JSON.stringify(values)} are described, not enforced`);
+    } else if (values !== undefined) {
+      out.enum = values.map(String);
+      out.format = 'enum';
+    }
+    out.type = GEMINI_TYPES[type];
+    if (type === 'object') return this.#object(schema, out, path, steps, notes);
+    if (type === 'array') return this.#array(schema, out, path, steps, notes);
+    if (type === 'string') {
+      copyInt64(schema, out, ['minLength', 'maxLength']);
+      if (typeof schema.pattern === 'string') out.pattern = schema.pattern;
+    }
+    if (type === 'number' || type === 'integer') {
+      for (const keyword of ['minimum', 'maximum'] as const) {
+        if (typeof schema[keyword] === 'number') out[keyword] = schema[keyword];
+      }
+      if (typeof schema.exclusiveMinimum === 'number') notes.push(`Greater than ${schema.exclusiveMinimum}.`);
+      if (typeof schema.exclusiveMaximum === 'number') notes.push(`Less than ${schema.exclusiveMaximum}.`);
+      if (typeof schema.multipleOf === 'number') notes.push(`A multiple of ${schema.multipleOf}.`);
+    }
+    if (typeof schema.format === 'string' && out.format === undefined) {
+      if (FORMATS[out.type as string]?.includes(schema.format)) out.format = schema.format;
+      else notes.push(`Format: ${schema.format}.`);
+    }
+    return withNotes(out, notes);
+  }
+
+  #object(schema: JSONSchema, out: JSONSchema, path: string, steps: readonly string[], notes: string[]) {
+    const properties = isSchemaObject(schema.properties) ? schema.properties : {};
+    const names = Object.keys(properties);
+    if (names.length === 0) {
+      const values = isSchemaObject(schema.additionalProperties)
+        ? ` whose values are ${describeType(schema.additionalProperties)}`
+        : '';
+      const { format: _format, enum: _enum, ...rest } = out;
+      return this.#jsonString(rest, `a JSON object${values}`, path, steps, notes);
+    }
+    out.properties = Object.fromEntries(
+      names.map((name) => [
+        name,
+        this.shape(properties[name] as JSONSchema, `${path}.${name}`, [...steps, name]),
+      ]),
+    );
+    const required = Array.isArray(schema.required)
+      ? [...new Set(schema.required.filter((name) => typeof name === 'string' && names.includes(name)))]
+      : [];
+    if (required.length > 0) out.required = required;
+    copyInt64(schema, out, ['minProperties', 'maxProperties']);
+    const extra = schema.additionalProperties ?? (schema.patternProperties ? {} : undefined);
+    if (extra !== undefined && extra !== false) {
+      notes.push(
+        `Other properties${isSchemaObject(extra) && Object.keys(extra).length > 0 ? ` (${describeType(extra)})` : ''} are allowed too.`,
+      );
+      this.loosened.push(`${path}: properties beyond the named ones cannot be declared`);
+    }
+    return withNotes(out, notes);
+  }
+
+  #array(schema: JSONSchema, out: JSONSchema, path: string, steps: readonly string[], notes: string[]) {
+    const tuple = Array.isArray(schema.prefixItems)
+      ? schema.prefixItems
+      : Array.isArray(schema.items)
+        ? schema.items
+        : undefined;
+    const itemSteps = [...steps, '*'];
+    if (tuple) {
+      const parts = tuple.filter(isSchemaObject);
+      notes.push(`A list of ${parts.length} items, in order: ${parts.map(describeType).join(', ')}.`);
+      this.loosened.push(`${path}: a tuple is declared as a list of any of its item types`);
+      out.items = this.shape(parts.length === 1 ? parts[0]! : { anyOf: parts }, `${path}[*]`, itemSteps);
+    } else {
+      out.items = this.shape(isSchemaObject(schema.items) ? schema.items : {}, `${path}[*]`, itemSteps);
+    }
+    copyInt64(schema, out, ['minItems', 'maxItems']);
+    if (schema.uniqueItems === true) notes.push('Items must be unique.');
+    return withNotes(out, notes);
+  }
+
+  /** A value Gemini cannot declare, sent by the model as a string of JSON and parsed back. */
+  #jsonString(out: JSONSchema, what: string, path: string, steps: readonly string[], notes: string[]) {
+    this.jsonStrings.push(steps);
+    this.loosened.push(`${path}: ${what} is sent as a string of JSON`);
+    notes.push(`Write ${what} as a JSON string.`);
+    return withNotes({ ...out, type: 'STRING' }, notes);
+  }
+}
+
+/** `title`, `description` and `default` of `schema`, keeping those `over` already has. */
+function annotations(schema: JSONSchema, over: JSONSchema): JSONSchema {
+  const out: JSONSchema = {};
+  if (typeof schema.title === 'string') out.title = schema.title;
+  if (typeof schema.description === 'string') out.description = schema.description;
+  if (schema.default !== undefined && schema.default !== null && typeof schema.default !== 'object') {
+    out.default = schema.default;
+  }
+  for (const key of Object.keys(out)) if (over[key] !== undefined) delete out[key];
+  return out;
+}
+
+function withNotes(schema: JSONSchema, notes: readonly string[]): JSONSchema {
+  if (notes.length === 0) return schema;
+  const description = [schema.description, ...notes].filter((text) => typeof text === 'string' && text);
+  return { ...schema, description: description.join(' ') };
+}
+
+function copyInt64(schema: JSONSchema, out: JSONSchema, keywords: readonly string[]): void {
+  for (const keyword of keywords) {
+    const value = schema[keyword];
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0) out[keyword] = String(value);
+  }
+}
+
+function inferType(schema: JSONSchema, values: unknown[] | undefined): string | undefined {
+  if (isSchemaObject(schema.properties) || 'additionalProperties' in schema) return 'object';
+  if ('items' in schema || 'prefixItems' in schema) return 'array';
+  if (values && values.length > 0) {
+    const kinds = new Set(values.map((value) => (Number.isInteger(value) ? 'integer' : typeof value)));
+    if (kinds.size === 1) {
+      const [kind] = kinds;
+      if (kind === 'string' || kind === 'integer' || kind === 'number' || kind === 'boolean') return kind;
+    }
+    return 'string';
+  }
+  if ('pattern' in schema || 'minLength' in schema || 'maxLength' in schema) return 'string';
+  if ('minimum' in schema || 'maximum' in schema) return 'number';
+  return undefined;
+}
+
+/** Whether Gemini's string-only `enum` can say exactly these values for this type. */
+function enumFits(type: string, values: unknown[]): boolean {
+  if (values.length === 0) return false;
+  if (type === 'string') return values.every((value) => typeof value === 'string');
+  if (type === 'integer') return values.every((value) => Number.isInteger(value));
+  return false;
+}
+
+function describeType(schema: JSONSchema): string {
+  const types = typeList(schema.type);
+  if (types.length > 0) return types.join(' or ');
+  if (Array.isArray(schema.enum))
+    return `one of ${schema.enum.map((value) => JSON.stringify(value)).join(', ')}`;
+  if ('const' in schema) return JSON.stringify(schema.const);
+  return 'any value';
+}
+
+/**
+ * Parse back the values the model sent as strings of JSON (see `jsonStrings`), so the arguments can
+ * be validated against the original schema. A string that is not valid JSON stays as it is (the
+ * validation then says what is wrong). Never mutates `args`.
+ */
+export function decodeGeminiArguments(args: unknown, jsonStrings: readonly JsonStringPath[]): unknown {
+  let result = args;
+  for (const steps of jsonStrings) result = decodeAt(result, steps, 0);
+  return result;
+}
+
+function decodeAt(value: unknown, steps: readonly string[], index: number): unknown {
+  if (index === steps.length) {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value);
+    } catch {
+      return value;
+    }
+  }
+  const step = steps[index]!;
+  if (step === '*' && Array.isArray(value)) {
+    let changed = false;
+    const items = value.map((item) => {
+      const decoded = decodeAt(item, steps, index + 1);
+      if (decoded !== item) changed = true;
+      return decoded;
+    });
+    return changed ? items : value;
+  }
+  if (isSchemaObject(value) && step in value) {
+    const child = value[step];
+    const decoded = decodeAt(child, steps, index + 1);
+    return decoded === child ? value : { ...value, [step]: decoded };
+  }
+  return value;
+}
+
+/**
+ * What the Gemini API would refuse in a function declaration's `parameters` (the rules at the top of
+ * this file): one sentence per problem, starting with its JSON path; empty when it is accepted.
+ *
+ * @example
+ * geminiSchemaViolations({ type: 'OBJECT', properties: { a: { type: ['STRING', 'NULL'] } } });
+ * // ['$.a: type must be one of STRING, NUMBER, INTEGER, BOOLEAN, ARRAY, OBJECT, got ["STRING","NULL"]']
+ */
+export function geminiSchemaViolations(parameters: JSONSchema): string[] {
+  const violations: string[] = [];
+  if (parameters.type !== 'OBJECT')
+    violations.push(`$: parameters must be type OBJECT, got ${JSON.stringify(parameters.type)}`);
+  checkNode(parameters, '$', violations);
+  return violations;
+}
+
+function checkNode(node: unknown, path: string, violations: string[]): void {
+  if (!isSchemaObject(node)) {
+    violations.push(`${path}: a schema must be an object, got ${JSON.stringify(node)}`);
+    return;
+  }
+  for (const keyword of Object.keys(node)) {
+    if (!ALLOWED_KEYWORDS.has(keyword))
+      violations.push(`${path}: keyword "${keyword}" is not in the Gemini subset`);
+  }
+  const type = node.type;
+  const anyOf = node.anyOf;
+  if (anyOf !== undefined) {
+    if (!Array.isArray(anyOf) || anyOf.length === 0)
+      violations.push(`${path}: anyOf must be a non-empty list`);
+    else anyOf.forEach((variant, index) => checkNode(variant, `${path}/anyOf/${index}`, violations));
+  } else if (typeof type !== 'string' || !Object.values(GEMINI_TYPES).includes(type)) {
+    violations.push(
+      `${path}: type must be one of ${Object.values(GEMINI_TYPES).join(', ')}, got ${JSON.stringify(type)}`,
+    );
+  }
+  for (const [only, keywords] of Object.entries(TYPE_KEYWORDS)) {
+    for (const keyword of keywords) {
+      if (keyword in node && type !== only)
+        violations.push(`${path}: ${keyword} is only allowed for type ${only}`);
+    }
+  }
+  for (const keyword of INT64_KEYWORDS) {
+    if (keyword in node && !(typeof node[keyword] === 'string' && /^\d+$/.test(node[keyword] as string))) {
+      violations.push(`${path}: ${keyword} must be a decimal string, got ${JSON.stringify(node[keyword])}`);
+    }
+  }
+  for (const keyword of ['minimum', 'maximum']) {
+    if (keyword in node && (typeof node[keyword] !== 'number' || (type !== 'NUMBER' && type !== 'INTEGER'))) {
+      violations.push(`${path}: ${keyword} must be a number on a NUMBER or INTEGER`);
+    }
+  }
+  for (const keyword of ['title', 'description', 'pattern']) {
+    if (keyword in node && typeof node[keyword] !== 'string')
+      violations.push(`${path}: ${keyword} must be a string`);
+  }
+  if ('nullable' in node && typeof node.nullable !== 'boolean')
+    violations.push(`${path}: nullable must be a boolean`);
+  if ('format' in node && !(typeof type === 'string' && FORMATS[type]?.includes(node.format as string))) {
+    violations.push(
+      `${path}: format ${JSON.stringify(node.format)} is not supported for type ${JSON.stringify(type)}`,
+    );
+  }
+  if ('enum' in node) {
+    const values = node.enum;
+    if (
+      !Array.isArray(values) ||
+      values.length === 0 ||
+      !values.every((value) => typeof value === 'string')
+    ) {
+      violations.push(`${path}: enum must be a non-empty list of strings`);
+    }
+    if (type !== 'STRING' && type !== 'INTEGER')
+      violations.push(`${path}: enum is only allowed for STRING or INTEGER`);
+  }
+  if (type === 'OBJECT') {
+    const properties = node.properties;
+    if (!isSchemaObject(properties) || Object.keys(properties).length === 0) {
+      violations.push(`${path}: properties should be non-empty for OBJECT type`);
+    } else {
+      for (const [name, property] of Object.entries(properties))
+        checkNode(property, `${path}.${name}`, violations);
+    }
+    const names = isSchemaObject(properties) ? Object.keys(properties) : [];
+    for (const keyword of ['required', 'propertyOrdering']) {
+      if (!(keyword in node)) continue;
+      const list = node[keyword];
+      if (!Array.isArray(list) || !list.every((name) => typeof name === 'string' && names.includes(name))) {
+        violations.push(`${path}: ${keyword} must list only names of its properties`);
+      } else if (new Set(list).size !== list.length)
+        violations.push(`${path}: ${keyword} lists a name twice`);
+    }
+  }
+  if (type === 'ARRAY') {
+    if (!('items' in node)) violations.push(`${path}: items is required for type ARRAY`);
+    else checkNode(node.items, `${path}[*]`, violations);
+  }
+}
