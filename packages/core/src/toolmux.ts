@@ -5,7 +5,7 @@ import type { Tool, Toolkit } from './catalog/types.js';
 import type { SessionConfig } from './config/session-config.js';
 import { EmbeddedToolMux } from './embedded-toolmux.js';
 import { ToolMuxError } from './errors.js';
-import { type CollectionOf, PlainProvider, type Provider } from './provider.js';
+import { PlainProvider, type Provider } from './provider.js';
 import { EMBEDDED_ONLY, RemoteToolMux } from './remote/remote-toolmux.js';
 import type { SessionOf } from './session.js';
 import type { Store } from './store/types.js';

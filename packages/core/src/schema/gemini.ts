@@ -437,7 +437,10 @@ function checkNode(node: unknown, path: string, violations: string[]): void {
   if (anyOf !== undefined) {
     if (!Array.isArray(anyOf) || anyOf.length === 0)
       violations.push(`${path}: anyOf must be a non-empty list`);
-    else anyOf.forEach((variant, index) => checkNode(variant, `${path}/anyOf/${index}`, violations));
+    else {
+      for (const [index, variant] of anyOf.entries())
+        checkNode(variant, `${path}/anyOf/${index}`, violations);
+    }
   } else if (typeof type !== 'string' || !Object.values(GEMINI_TYPES).includes(type)) {
     violations.push(
       `${path}: type must be one of ${Object.values(GEMINI_TYPES).join(', ')}, got ${JSON.stringify(type)}`,

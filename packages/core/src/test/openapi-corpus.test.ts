@@ -3,14 +3,14 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import type { JSONSchema, Tool, ToolContext } from '../catalog/types.js';
 import type { ToolSpec } from '../provider.js';
+import { decodeGeminiArguments, geminiSchemaOf } from '../schema/gemini.js';
 import { resolveLocalRef } from '../schema/inline-refs.js';
 import { acceptsNull } from '../schema/nullability.js';
-import { decodeGeminiArguments, geminiSchemaOf } from '../schema/gemini.js';
 import { strictSchemaOf } from '../schema/strict-spec.js';
 import { toolSpecOf } from '../session.js';
 import { ToolMux } from '../toolmux.js';
-import { type OpenApiToolCall, toolkitFromOpenApi } from './openapi-tools.js';
 import { findGeminiViolations } from './gemini-invariants.js';
+import { type OpenApiToolCall, toolkitFromOpenApi } from './openapi-tools.js';
 import { countOptionalEnumFields, findSchemaViolations } from './schema-invariants.js';
 
 /*
