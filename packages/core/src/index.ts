@@ -84,6 +84,8 @@ export type {
   SessionTokenRotation,
   Store,
 } from './store/types.js';
+export type { ToolCall } from './tool-calls.js';
+export { parseToolArguments, runToolCalls } from './tool-calls.js';
 export type {
   SessionSummary,
   ToolExecuteRequest,

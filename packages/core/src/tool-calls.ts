@@ -1,0 +1,37 @@
+import type { ToolResult } from './execution/result.js';
+import type { ExecuteFn } from './provider.js';
+
+/** One tool call of a model response, as a provider's `handleToolCalls` reads it from its SDK. */
+export interface ToolCall {
+  /** The SDK's call id, written to the execution log; `undefined` when the SDK gives none. */
+  id: string | undefined;
+  /** The tool slug the model called. */
+  name: string;
+  /** The arguments, parsed (see {@link parseToolArguments}). */
+  arguments: unknown;
+}
+
+/**
+ * The arguments of a tool call that an SDK hands over as JSON text. Empty text is `{}`; text that is
+ * not JSON is returned as it is, so that the session's validation refuses it with a result the
+ * model can read (and the call is logged), instead of a throw.
+ */
+export function parseToolArguments(text: string | null | undefined): unknown {
+  if (text === null || text === undefined || text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Runs the tool calls of one model response in parallel, each with its call id, and returns their
+ * results in the same order. Never throws for a tool's failure or a tool the session does not
+ * have: those are failed results.
+ */
+export function runToolCalls(calls: readonly ToolCall[], execute: ExecuteFn): Promise<ToolResult[]> {
+  return Promise.all(
+    calls.map((call) => execute(call.name, call.arguments, call.id === undefined ? {} : { callId: call.id })),
+  );
+}
