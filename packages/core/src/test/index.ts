@@ -21,5 +21,7 @@ export type { RecordedCall } from './sample-toolkits.js';
 export { createSampleToolkits } from './sample-toolkits.js';
 export type { SchemaViolationOptions } from './schema-invariants.js';
 export { countOptionalEnumFields, findSchemaViolations } from './schema-invariants.js';
+export type { ScriptedModelServer, ScriptedReply, ScriptedRequest } from './scripted-model-server.js';
+export { startScriptedModelServer } from './scripted-model-server.js';
 export type { StockLookupCall } from './stock-lookup.js';
 export { stockLookupTool } from './stock-lookup.js';

@@ -1,0 +1,84 @@
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** One request a vendor SDK sent to the scripted server. */
+export interface ScriptedRequest {
+  method: string;
+  /** Path and query, e.g. `/v1/chat/completions`. */
+  url: string;
+  headers: IncomingHttpHeaders;
+  /** The JSON body, parsed (`undefined` without one). */
+  body: any;
+}
+
+/** A reply of the script: the JSON body (status 200), or a status with its body. */
+export type ScriptedReply = unknown | { status: number; body: unknown };
+
+/** What {@link startScriptedModelServer} returns. */
+export interface ScriptedModelServer {
+  /** `http://127.0.0.1:<port>`: the SDK's `baseURL` (plus the vendor's path prefix). */
+  url: string;
+  /** Every request received, in order. */
+  requests: ScriptedRequest[];
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback HTTP server that plays a model API for a vendor's real SDK client: the n-th request is
+ * answered by `script[n]` (called with the request, so a step can read the tool results the SDK sent),
+ * in the vendor's wire format the script writes. Requests past the script get a 500 naming the step.
+ *
+ * @example
+ * const model = await startScriptedModelServer([(request) => chatCompletionWithToolCalls, () => finalAnswer]);
+ * const openai = new OpenAI({ apiKey: 'test', baseURL: `${model.url}/v1` });
+ */
+export async function startScriptedModelServer(
+  script: ReadonlyArray<(request: ScriptedRequest) => ScriptedReply | Promise<ScriptedReply>>,
+): Promise<ScriptedModelServer> {
+  const requests: ScriptedRequest[] = [];
+  const server = createServer((incoming, outgoing) => {
+    const chunks: Buffer[] = [];
+    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+    incoming.on('end', async () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const request: ScriptedRequest = {
+        method: incoming.method ?? 'GET',
+        url: incoming.url ?? '/',
+        headers: incoming.headers,
+        body: text ? JSON.parse(text) : undefined,
+      };
+      const step = script[requests.length];
+      requests.push(request);
+      let status = 200;
+      let body: unknown;
+      try {
+        if (!step)
+          throw new Error(`the script has ${script.length} steps; request ${requests.length} is past it`);
+        const reply = await step(request);
+        const withStatus =
+          typeof reply === 'object' && reply !== null && 'status' in reply && 'body' in reply
+            ? (reply as { status: number; body: unknown })
+            : undefined;
+        [status, body] = withStatus ? [withStatus.status, withStatus.body] : [200, reply];
+      } catch (error) {
+        [status, body] = [
+          500,
+          { error: { message: error instanceof Error ? error.message : String(error) } },
+        ];
+      }
+      outgoing.writeHead(status, { 'content-type': 'application/json' });
+      outgoing.end(JSON.stringify(body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}

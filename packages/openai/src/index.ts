@@ -1,0 +1,8 @@
+export type {
+  OpenAIApi,
+  OpenAIProviderOptions,
+  OpenAIResponse,
+  OpenAIToolOutputs,
+  OpenAITools,
+} from './openai-provider.js';
+export { OpenAIProvider } from './openai-provider.js';

@@ -1,0 +1,413 @@
+import { type Session, SessionPreset, ToolMux } from '@toolmux/core';
+import {
+  createSampleToolkits,
+  hardSchemaCall,
+  hardSchemaToolkit,
+  type ScriptedModelServer,
+  type ScriptedRequest,
+  startScriptedModelServer,
+} from '@toolmux/core/test';
+import { startTestServer, type TestServer } from '@toolmux/server/test';
+import OpenAI from 'openai';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type OpenAIApi, OpenAIProvider, type OpenAIResponse, type OpenAITools } from './index.js';
+
+/** A tool call the scripted model makes; `raw` sends text that is not JSON-encoded `args`. */
+type ScriptedCall = { id: string; name: string; args?: unknown; raw?: string };
+/** One step of the script: sees the request the SDK sent and answers with tool calls (none: "done"). */
+type Step = (request: ScriptedRequest) => ScriptedCall[];
+
+/** The OpenAI wire formats the scripted server speaks, and how each API's agent loop runs. */
+const wires = {
+  chat: {
+    reply: (calls: ScriptedCall[], index: number) => ({
+      id: `chatcmpl_${index}`,
+      object: 'chat.completion',
+      created: 0,
+      model: 'gpt-test',
+      choices: [
+        {
+          index: 0,
+          finish_reason: calls.length > 0 ? 'tool_calls' : 'stop',
+          logprobs: null,
+          message: {
+            role: 'assistant',
+            content: calls.length > 0 ? null : 'done',
+            refusal: null,
+            ...(calls.length > 0
+              ? {
+                  tool_calls: calls.map((call) => ({
+                    id: call.id,
+                    type: 'function',
+                    function: { name: call.name, arguments: call.raw ?? JSON.stringify(call.args) },
+                  })),
+                }
+              : {}),
+          },
+        },
+      ],
+      usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+    }),
+    /** The tool results the SDK sent back: the `tool` messages after the last assistant message. */
+    results: (request: ScriptedRequest) => {
+      const messages = request.body.messages as Array<{
+        role: string;
+        tool_call_id?: string;
+        content?: string;
+      }>;
+      const last = messages.findLastIndex((message) => message.role === 'assistant');
+      return messages
+        .slice(last + 1)
+        .filter((message) => message.role === 'tool')
+        .map((message) => ({ id: message.tool_call_id!, text: message.content! }));
+    },
+    toolNames: (request: ScriptedRequest) =>
+      (request.body.tools as Array<{ function: { name: string } }>).map((tool) => tool.function.name),
+    async loop(client: OpenAI, session: Session<unknown, any, any>, tools: unknown, signal?: AbortSignal) {
+      const messages: OpenAI.ChatCompletionMessageParam[] = [
+        { role: 'user', content: 'Help me with my tasks' },
+      ];
+      for (let step = 0; step < 6; step++) {
+        const response = await client.chat.completions.create({
+          model: 'gpt-test',
+          messages,
+          tools: tools as OpenAI.ChatCompletionTool[],
+        });
+        const message = response.choices[0]!.message;
+        messages.push(message);
+        if (!message.tool_calls?.length) return message.content;
+        messages.push(...(await session.handleToolCalls(response, { signal })));
+      }
+      throw new Error('the loop did not end');
+    },
+  },
+  responses: {
+    reply: (calls: ScriptedCall[], index: number) => ({
+      id: `resp_${index}`,
+      object: 'response',
+      created_at: 0,
+      status: 'completed',
+      model: 'gpt-test',
+      output:
+        calls.length > 0
+          ? calls.map((call) => ({
+              type: 'function_call',
+              id: `fc_${call.id}`,
+              call_id: call.id,
+              name: call.name,
+              arguments: call.raw ?? JSON.stringify(call.args),
+              status: 'completed',
+            }))
+          : [
+              {
+                type: 'message',
+                id: `msg_${index}`,
+                role: 'assistant',
+                status: 'completed',
+                content: [{ type: 'output_text', text: 'done', annotations: [] }],
+              },
+            ],
+      parallel_tool_calls: true,
+      tool_choice: 'auto',
+      tools: [],
+    }),
+    results: (request: ScriptedRequest) =>
+      (Array.isArray(request.body.input) ? (request.body.input as Array<Record<string, string>>) : [])
+        .filter((item) => item.type === 'function_call_output')
+        .map((item) => ({ id: item.call_id!, text: item.output! })),
+    toolNames: (request: ScriptedRequest) =>
+      (request.body.tools as Array<{ name: string }>).map((tool) => tool.name),
+    async loop(client: OpenAI, session: Session<unknown, any, any>, tools: unknown, signal?: AbortSignal) {
+      let input: OpenAI.Responses.ResponseInput | string = 'Help me with my tasks';
+      let previous: string | undefined;
+      for (let step = 0; step < 6; step++) {
+        const response: OpenAI.Responses.Response = await client.responses.create({
+          model: 'gpt-test',
+          input,
+          tools: tools as OpenAI.Responses.Tool[],
+          ...(previous ? { previous_response_id: previous } : {}),
+        });
+        if (!response.output.some((item) => item.type === 'function_call')) return response.output_text;
+        input = await session.handleToolCalls(response, { signal });
+        previous = response.id;
+      }
+      throw new Error('the loop did not end');
+    },
+  },
+} as const;
+
+const silent = { debug() {}, warn() {}, error() {} };
+const modes = ['embedded', 'remote'] as const;
+type Mode = (typeof modes)[number];
+
+const served = createSampleToolkits();
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ toolkits: served.toolkits });
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
+});
+
+/** A session over the sample toolkits, its tools, and the real OpenAI client on a scripted server. */
+async function setUp<A extends OpenAIApi>(
+  api: A,
+  steps: Step[],
+  options: { mode?: Mode; preset?: SessionPreset; strict?: boolean; warn?: (message: string) => void } = {},
+) {
+  const provider = new OpenAIProvider({
+    api,
+    strict: options.strict,
+    logger: { warn: options.warn ?? (() => {}) },
+  });
+  let sample = served;
+  let mux: ToolMux<OpenAIProvider<A>>;
+  if ((options.mode ?? 'embedded') === 'embedded') {
+    sample = createSampleToolkits();
+    mux = new ToolMux({ provider, toolkits: sample.toolkits, store: ':memory:', logger: silent });
+  } else {
+    served.calls.length = 0;
+    served.tasks.clear();
+    mux = server.remote(provider);
+  }
+  const session = await mux.create('user_1', {
+    toolkits: ['tasks', 'notes'],
+    sessionPreset: options.preset ?? SessionPreset.META_TOOLS,
+  });
+  const tools = await session.tools();
+  const model = await startScriptedModelServer([
+    ...steps.map((step, index) => (request: ScriptedRequest) => wires[api].reply(step(request), index)),
+    () => wires[api].reply([], steps.length),
+  ]);
+  cleanups.push(
+    () => mux.close(),
+    () => model.close(),
+  );
+  const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${model.url}/v1`, maxRetries: 0 });
+  const run = (signal?: AbortSignal) => wires[api].loop(client, session, tools, signal);
+  return { ...sample, session, tools, model, run };
+}
+
+/** The text the model received for each tool call of the previous step, by call id. */
+function resultsOf(api: OpenAIApi, model: ScriptedModelServer, request: number): Record<string, string> {
+  return Object.fromEntries(
+    wires[api].results(model.requests[request]!).map((result) => [result.id, result.text]),
+  );
+}
+
+describe.each(['chat', 'responses'] as const)(
+  'OpenAIProvider, %s API, with the real openai client',
+  (api) => {
+    it.each(modes)(
+      'META_TOOLS (%s): the model searches, then runs what it found through TOOLMUX_MULTI_EXECUTE_TOOL',
+      async (mode) => {
+        let found: string | undefined;
+        const { model, run, tools, calls, session } = await setUp(
+          api,
+          [
+            () => [
+              {
+                id: 'call_search',
+                name: 'TOOLMUX_SEARCH_TOOLS',
+                args: { queries: [{ use_case: 'create a to-do task' }] },
+              },
+            ],
+            (request) => {
+              const search = JSON.parse(wires[api].results(request)[0]!.text);
+              found = search.results[0].tools[0].tool_slug;
+              return [
+                {
+                  id: 'call_multi',
+                  name: 'TOOLMUX_MULTI_EXECUTE_TOOL',
+                  args: { tools: [{ tool_slug: found, arguments: { title: 'Buy milk', priority: 'high' } }] },
+                },
+              ];
+            },
+          ],
+          { mode },
+        );
+
+        expect(await run()).toBe('done');
+        // the definitions the SDK sent are the session's tools, as the provider made them
+        const sent = model.requests[0]!;
+        expect(sent.url).toBe(api === 'chat' ? '/v1/chat/completions' : '/v1/responses');
+        expect(sent.body.tools).toEqual(JSON.parse(JSON.stringify(tools)));
+        expect(wires[api].toolNames(sent).sort()).toEqual([
+          'TOOLMUX_GET_TOOL_SCHEMAS',
+          'TOOLMUX_MANAGE_CONNECTIONS',
+          'TOOLMUX_MULTI_EXECUTE_TOOL',
+          'TOOLMUX_SEARCH_TOOLS',
+        ]);
+        expect(found).toBe('TASKS_CREATE_TASK');
+        expect(calls).toEqual([
+          expect.objectContaining({
+            slug: 'TASKS_CREATE_TASK',
+            input: { title: 'Buy milk', priority: 'high' },
+          }),
+        ]);
+        expect(calls[0]!.context.callId).toBe('call_multi#0');
+        // the results went back with their call ids, and the model read them
+        expect(Object.keys(resultsOf(api, model, 1))).toEqual(['call_search']);
+        expect(JSON.parse(resultsOf(api, model, 2).call_multi!)).toMatchObject({
+          successful_count: 1,
+          results: [
+            { tool_slug: 'TASKS_CREATE_TASK', successful: true, data: { id: 'task_1', title: 'Buy milk' } },
+          ],
+        });
+        expect(model.requests).toHaveLength(3);
+        const logged = (await session.logs()).items.map((entry) => [entry.toolSlug, entry.callId]);
+        expect(logged).toEqual(
+          expect.arrayContaining([
+            ['TOOLMUX_SEARCH_TOOLS', 'call_search'],
+            ['TOOLMUX_MULTI_EXECUTE_TOOL', 'call_multi'],
+            ['TASKS_CREATE_TASK', 'call_multi#0'],
+          ]),
+        );
+      },
+    );
+
+    it('DIRECT_TOOLS: parallel calls run at once; failures, unknown tools and bad JSON are results the model reads', async () => {
+      const { model, run, calls, tools } = await setUp(
+        api,
+        [
+          () => [
+            { id: 'call_a', name: 'TASKS_CREATE_TASK', args: { title: 'A' } },
+            { id: 'call_b', name: 'TASKS_SYNC_CALENDAR', args: { calendarId: 'work' } },
+            { id: 'call_c', name: 'GITHUB_DELETE_REPO', args: {} },
+            { id: 'call_d', name: 'TASKS_CREATE_TASK', raw: '{"title": ' },
+            { id: 'call_e', name: 'TASKS_CREATE_TASK', args: { priority: 'high' } },
+          ],
+        ],
+        { preset: SessionPreset.DIRECT_TOOLS },
+      );
+      expect(await run()).toBe('done');
+      expect(wires[api].toolNames(model.requests[0]!)).toContain('TASKS_CREATE_TASK');
+      expect((tools as unknown[]).length).toBe(wires[api].toolNames(model.requests[0]!).length);
+      const results = resultsOf(api, model, 1);
+      expect(Object.keys(results)).toEqual(['call_a', 'call_b', 'call_c', 'call_d', 'call_e']);
+      expect(JSON.parse(results.call_a!)).toEqual({ id: 'task_1', title: 'A' });
+      expect(results.call_b).toMatch(/^Error \(TOOL_EXECUTION_FAILED\): .*calendar work is unreachable/);
+      expect(results.call_c).toMatch(/^Error \(TOOL_NOT_FOUND\): .*GITHUB_DELETE_REPO/);
+      expect(results.call_d).toMatch(/^Error \(TOOL_ARGUMENTS_INVALID\)/);
+      expect(results.call_e).toMatch(/^Error \(TOOL_ARGUMENTS_INVALID\): .*title/);
+      expect(calls.map((call) => [call.slug, call.context.callId])).toEqual([
+        ['TASKS_CREATE_TASK', 'call_a'],
+        ['TASKS_SYNC_CALENDAR', 'call_b'],
+      ]);
+    });
+
+    it('passes the abort signal: an aborted call is a TOOL_ABORTED result, logged with its call id', async () => {
+      const { model, run, calls, session } = await setUp(
+        api,
+        [
+          () => [
+            { id: 'call_wait', name: 'TASKS_WAIT_FOR_APPROVAL', args: { taskId: 't1' } },
+            { id: 'call_list', name: 'TASKS_LIST_TASKS', args: {} },
+          ],
+        ],
+        { preset: SessionPreset.DIRECT_TOOLS },
+      );
+      const controller = new AbortController();
+      const finished = run(controller.signal);
+      await vi.waitFor(() => expect(calls.map((call) => call.slug)).toContain('TASKS_WAIT_FOR_APPROVAL'));
+      controller.abort();
+      expect(await finished).toBe('done');
+      const results = resultsOf(api, model, 1);
+      expect(results.call_wait).toMatch(/^Error \(TOOL_ABORTED\)/);
+      expect(JSON.parse(results.call_list!)).toEqual({ tasks: [] });
+      const logged = (await session.logs()).items.map((entry) => [
+        entry.toolSlug,
+        entry.callId,
+        entry.errorCode,
+      ]);
+      expect(logged).toEqual(
+        expect.arrayContaining([
+          ['TASKS_WAIT_FOR_APPROVAL', 'call_wait', 'TOOL_ABORTED'],
+          ['TASKS_LIST_TASKS', 'call_list', null],
+        ]),
+      );
+    });
+  },
+);
+
+describe.each(['chat', 'responses'] as const)('strict mode, %s API', (api) => {
+  it('sends strict schemas where possible, falls back alone with a warning, and strips strict nulls', async () => {
+    const { toolkit, cases, received } = hardSchemaToolkit();
+    const warnings: string[] = [];
+    const provider = new OpenAIProvider({
+      api,
+      strict: true,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+    const mux = new ToolMux({ provider, toolkits: [toolkit], store: ':memory:', logger: silent });
+    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    const tools = await session.tools();
+    const model = await startScriptedModelServer([
+      () =>
+        wires[api].reply(
+          cases.map((entry, index) => ({
+            id: `call_${index}`,
+            name: entry.slug,
+            args: hardSchemaCall(entry, entry.strict).args,
+          })),
+          0,
+        ),
+      () => wires[api].reply([], 1),
+    ]);
+    cleanups.push(
+      () => mux.close(),
+      () => model.close(),
+    );
+    const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${model.url}/v1`, maxRetries: 0 });
+    expect(await wires[api].loop(client, session, tools)).toBe('done');
+
+    const sent = model.requests[0]!.body.tools as Array<Record<string, any>>;
+    for (const entry of cases) {
+      const tool = sent.find((candidate) => (candidate.function?.name ?? candidate.name) === entry.slug)!;
+      const definition = api === 'chat' ? tool.function : tool;
+      expect(definition.strict, entry.slug).toBe(entry.strict);
+      if (entry.strict) expect(definition.parameters.additionalProperties).toBe(false);
+      expect(received.get(entry.slug)).toEqual([hardSchemaCall(entry, entry.strict).received]);
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^toolmux: 2 tool\(s\) cannot use OpenAI strict mode/);
+  });
+
+  it('without strict, every tool says strict: false and keeps its schema as shaped', async () => {
+    const { toolkit } = hardSchemaToolkit();
+    const mux = new ToolMux({
+      provider: new OpenAIProvider({ api }),
+      toolkits: [toolkit],
+      store: ':memory:',
+      logger: silent,
+    });
+    cleanups.push(() => mux.close());
+    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    const tools = (await session.tools()) as OpenAITools<typeof api>;
+    for (const tool of tools as Array<Record<string, any>>) {
+      const definition = api === 'chat' ? tool.function : tool;
+      expect(definition.strict).toBe(false);
+      expect(definition.parameters.additionalProperties).not.toBe(false);
+    }
+  });
+});
+
+describe('session.handleToolCalls() types', () => {
+  it('follow the API the provider was made for', async () => {
+    const mux = new ToolMux({
+      provider: new OpenAIProvider({ api: 'responses' }),
+      toolkits: [],
+      store: ':memory:',
+      logger: silent,
+    });
+    cleanups.push(() => mux.close());
+    const session = await mux.create('user_1');
+    const response = { id: 'resp_1', output: [] } as unknown as OpenAIResponse<'responses'>;
+    expect(await session.handleToolCalls(response)).toEqual([]);
+  });
+});

@@ -1,0 +1,152 @@
+import {
+  type ExecuteFn,
+  formatToolResultForModel,
+  type JSONSchema,
+  type Logger,
+  type Provider,
+  parseToolArguments,
+  runToolCalls,
+  strictSchemaOf,
+  type ToolCall,
+  type ToolSpec,
+} from '@toolmux/core';
+import type {
+  ChatCompletion,
+  ChatCompletionFunctionTool,
+  ChatCompletionToolMessageParam,
+} from 'openai/resources/chat/completions';
+import type { FunctionTool, Response, ResponseInputItem } from 'openai/resources/responses/responses';
+
+/** Which OpenAI API the tools are for: Chat Completions or the Responses API. */
+export type OpenAIApi = 'chat' | 'responses';
+
+/** What `session.tools()` returns for an API: the `tools` array of its `create()` call. */
+export type OpenAITools<A extends OpenAIApi> = A extends 'responses'
+  ? FunctionTool[]
+  : ChatCompletionFunctionTool[];
+
+/** The model response `session.handleToolCalls()` takes for an API. */
+export type OpenAIResponse<A extends OpenAIApi> = A extends 'responses' ? Response : ChatCompletion;
+
+/**
+ * What `session.handleToolCalls()` returns for an API: the `tool` messages to append to `messages`
+ * (Chat Completions), or the `function_call_output` items to send as `input` (Responses API).
+ */
+export type OpenAIToolOutputs<A extends OpenAIApi> = A extends 'responses'
+  ? ResponseInputItem.FunctionCallOutput[]
+  : ChatCompletionToolMessageParam[];
+
+export interface OpenAIProviderOptions<A extends OpenAIApi = 'chat'> {
+  /** The API the tools and tool calls are for: `'chat'` (Chat Completions) or `'responses'`. @default 'chat' */
+  api?: A;
+  /**
+   * Hand tools out in OpenAI strict mode (`strict: true`, constrained decoding): each schema is
+   * rewritten by toolmux (optional fields become required and nullable, `additionalProperties: false`).
+   * A tool whose schema cannot be strict falls back to `strict: false` on its own, with a warning.
+   * When `false`, every tool says `strict: false` (the Responses API would otherwise assume strict).
+   * @default false
+   */
+  strict?: boolean;
+  /** Receives the warning that lists tools handed out non-strict under `strict: true`. @default console */
+  logger?: Pick<Logger, 'warn'>;
+}
+
+/**
+ * toolmux provider for the official `openai` SDK: `session.tools()` returns the `tools` array of
+ * `openai.chat.completions.create()` (`api: 'chat'`) or `openai.responses.create()` (`api: 'responses'`),
+ * and `session.handleToolCalls(response)` runs every function call of the model's response through the
+ * session (in parallel, each with its call id) and returns what to send back: `tool` messages, or
+ * `function_call_output` items. A failed tool is an error text the model reads, never a throw.
+ *
+ * @example
+ * const mux = new ToolMux({ provider: new OpenAIProvider({ api: 'responses' }), toolkits });
+ * const session = await mux.create('user_123', { toolkits: ['github'] });
+ * let response = await openai.responses.create({ model, input, tools: await session.tools() });
+ * const outputs = await session.handleToolCalls(response);
+ * response = await openai.responses.create({ model, previous_response_id: response.id, input: outputs, tools });
+ */
+export class OpenAIProvider<A extends OpenAIApi = 'chat'>
+  implements Provider<OpenAITools<A>, OpenAIResponse<A>, OpenAIToolOutputs<A>>
+{
+  readonly name = 'openai';
+  readonly api: A;
+  readonly strict: boolean;
+  readonly #logger: Pick<Logger, 'warn'>;
+
+  constructor({ api = 'chat' as A, strict = false, logger = console }: OpenAIProviderOptions<A> = {}) {
+    this.api = api;
+    this.strict = strict;
+    this.#logger = logger;
+  }
+
+  wrapTools(specs: readonly ToolSpec[], _execute: ExecuteFn): OpenAITools<A> {
+    const fallbacks: string[] = [];
+    const tools = specs.map((spec) => {
+      let parameters: JSONSchema = spec.inputSchema;
+      let strict = false;
+      if (this.strict) {
+        const shaped = strictSchemaOf(spec);
+        if (shaped.strict) [parameters, strict] = [shaped.schema, true];
+        else fallbacks.push(`${spec.slug}: ${shaped.reason}`);
+      }
+      return this.api === 'responses'
+        ? ({
+            type: 'function',
+            name: spec.slug,
+            description: spec.description,
+            parameters,
+            strict,
+          } as FunctionTool)
+        : ({
+            type: 'function',
+            function: { name: spec.slug, description: spec.description, parameters, strict },
+          } as ChatCompletionFunctionTool);
+    });
+    if (fallbacks.length > 0) {
+      this.#logger.warn(
+        `toolmux: ${fallbacks.length} tool(s) cannot use OpenAI strict mode and are handed out with strict: false (arguments are still validated):\n  ${fallbacks.join('\n  ')}`,
+      );
+    }
+    return tools as OpenAITools<A>;
+  }
+
+  async handleToolCalls(response: OpenAIResponse<A>, execute: ExecuteFn): Promise<OpenAIToolOutputs<A>> {
+    if (isChatCompletion(response)) {
+      const toolCalls = response.choices[0]?.message.tool_calls ?? [];
+      const calls: ToolCall[] = toolCalls.map((call) =>
+        call.type === 'function'
+          ? { id: call.id, name: call.function.name, arguments: parseToolArguments(call.function.arguments) }
+          : { id: call.id, name: call.custom.name, arguments: call.custom.input },
+      );
+      const results = await runToolCalls(calls, execute);
+      return results.map(
+        (result, index): ChatCompletionToolMessageParam => ({
+          role: 'tool',
+          tool_call_id: toolCalls[index]!.id,
+          content: formatToolResultForModel(result),
+        }),
+      ) as OpenAIToolOutputs<A>;
+    }
+    const functionCalls = response.output.filter((item) => item.type === 'function_call');
+    const results = await runToolCalls(
+      functionCalls.map((call) => ({
+        id: call.call_id,
+        name: call.name,
+        arguments: parseToolArguments(call.arguments),
+      })),
+      execute,
+    );
+    return results.map(
+      (result, index): ResponseInputItem.FunctionCallOutput => ({
+        type: 'function_call_output',
+        call_id: functionCalls[index]!.call_id,
+        output: formatToolResultForModel(result),
+      }),
+    ) as OpenAIToolOutputs<A>;
+  }
+}
+
+/** A Chat Completions response (`object: 'chat.completion'`), as opposed to a Responses API one. */
+function isChatCompletion(response: ChatCompletion | Response): response is ChatCompletion {
+  return 'choices' in response;
+}
