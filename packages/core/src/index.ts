@@ -61,6 +61,7 @@ export type {
   ToolSpec,
 } from './provider.js';
 export { PlainProvider } from './provider.js';
+export { anthropicStrictSchemaOf } from './schema/anthropic-strict.js';
 export type { GeminiSchemaResult, JsonStringPath } from './schema/gemini.js';
 export {
   decodeGeminiArguments,

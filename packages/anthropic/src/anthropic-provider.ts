@@ -1,0 +1,101 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import {
+  anthropicStrictSchemaOf,
+  type ExecuteFn,
+  formatToolResultForModel,
+  type Logger,
+  type Provider,
+  runToolCalls,
+  type ToolSpec,
+} from '@toolmux/core';
+
+/**
+ * What `session.handleToolCalls(message)` returns: the user message that answers every `tool_use`
+ * block of the assistant's message, one `tool_result` block each (`is_error: true` for a failure).
+ */
+export interface AnthropicToolResultMessage {
+  role: 'user';
+  content: Anthropic.ToolResultBlockParam[];
+}
+
+export interface AnthropicProviderOptions {
+  /**
+   * Hand tools out with `strict: true` (Anthropic's strict tool use, constrained decoding): each
+   * schema is rewritten by toolmux (optional fields become required and nullable,
+   * `additionalProperties: false`, numeric and length bounds moved into descriptions). A tool whose
+   * schema cannot be strict (records, free-form objects, recursion…) is handed out without `strict`,
+   * alone, with a warning. Arguments are validated against the original schema either way.
+   * @default false
+   */
+  strict?: boolean;
+  /** Receives the warning that lists tools handed out non-strict under `strict: true`. @default console */
+  logger?: Pick<Logger, 'warn'>;
+}
+
+/**
+ * toolmux provider for the official `@anthropic-ai/sdk`: `session.tools()` returns `Anthropic.Tool[]`
+ * for `anthropic.messages.create({ tools })`, and `session.handleToolCalls(message)` runs every
+ * `tool_use` block of the model's message through the session (in parallel, each with its id) and
+ * returns the user message of `tool_result` blocks to send back. A failed tool is a `tool_result`
+ * with `is_error: true` and a message the model can act on, never a throw.
+ *
+ * @example
+ * const mux = new ToolMux({ provider: new AnthropicProvider(), toolkits });
+ * const session = await mux.create('user_123', { toolkits: ['github'] });
+ * const message = await anthropic.messages.create({ model, max_tokens, messages, tools: await session.tools() });
+ * messages.push({ role: 'assistant', content: message.content }, await session.handleToolCalls(message));
+ */
+export class AnthropicProvider
+  implements Provider<Anthropic.Tool[], Anthropic.Message, AnthropicToolResultMessage>
+{
+  readonly name = 'anthropic';
+  readonly strict: boolean;
+  readonly #logger: Pick<Logger, 'warn'>;
+
+  constructor({ strict = false, logger = console }: AnthropicProviderOptions = {}) {
+    this.strict = strict;
+    this.#logger = logger;
+  }
+
+  wrapTools(specs: readonly ToolSpec[], _execute: ExecuteFn): Anthropic.Tool[] {
+    if (!this.strict) return specs.map((spec) => anthropicTool(spec, spec.inputSchema));
+    const fallbacks: string[] = [];
+    const tools = specs.map((spec) => {
+      const shaped = anthropicStrictSchemaOf(spec);
+      if (shaped.strict) return { ...anthropicTool(spec, shaped.schema), strict: true };
+      fallbacks.push(`${spec.slug}: ${shaped.reason}`);
+      return anthropicTool(spec, spec.inputSchema);
+    });
+    if (fallbacks.length > 0) {
+      this.#logger.warn(
+        `toolmux: ${fallbacks.length} tool(s) cannot use Anthropic strict tool use and are handed out without strict (arguments are still validated):\n  ${fallbacks.join('\n  ')}`,
+      );
+    }
+    return tools;
+  }
+
+  async handleToolCalls(message: Anthropic.Message, execute: ExecuteFn): Promise<AnthropicToolResultMessage> {
+    const uses = message.content.filter((block) => block.type === 'tool_use');
+    const results = await runToolCalls(
+      uses.map((use) => ({ id: use.id, name: use.name, arguments: use.input })),
+      execute,
+    );
+    return {
+      role: 'user',
+      content: results.map((result, index) => ({
+        type: 'tool_result',
+        tool_use_id: uses[index]!.id,
+        content: formatToolResultForModel(result),
+        ...(result.successful ? {} : { is_error: true }),
+      })),
+    };
+  }
+}
+
+function anthropicTool(spec: ToolSpec, schema: ToolSpec['inputSchema']): Anthropic.Tool {
+  return {
+    name: spec.slug,
+    description: spec.description,
+    input_schema: schema as Anthropic.Tool.InputSchema,
+  };
+}
