@@ -84,8 +84,10 @@ export interface GeminiSchemaResult {
   /** The declaration's `parameters`, or `undefined` for a tool that takes no arguments. */
   parameters: JSONSchema | undefined;
   /**
-   * What the subset cannot express and was loosened (and described in the schema's descriptions),
-   * one sentence each, starting with the JSON path; empty when nothing was.
+   * What the subset cannot express and the model is only told in a description (allowed values it
+   * cannot enumerate, tuples, properties beyond the named ones, unmergeable `allOf`), one sentence
+   * each, starting with the JSON path; empty when nothing was. Formats and bounds it cannot declare
+   * are described too but not listed, and values sent as JSON strings lose nothing.
    */
   loosened: string[];
   /** Where the model sends a JSON value as a string; `decodeGeminiArguments` parses them back. */
@@ -220,7 +222,7 @@ class GeminiShaper {
         notes.push('Always null.');
         return withNotes({ ...out, type: 'STRING', nullable: true, enum: ['null'], format: 'enum' }, notes);
       }
-      return this.#jsonString(out, 'any JSON value', path, steps, notes);
+      return this.#jsonString(out, 'any JSON value', steps, notes);
     }
     if (values !== undefined && !enumFits(type, values)) {
       notes.push(`One of: ${values.map((value) => JSON.stringify(value)).join(', ')}.`);
@@ -255,11 +257,13 @@ class GeminiShaper {
     const properties = isSchemaObject(schema.properties) ? schema.properties : {};
     const names = Object.keys(properties);
     if (names.length === 0) {
-      const values = isSchemaObject(schema.additionalProperties)
-        ? ` whose values are ${describeType(schema.additionalProperties)}`
-        : '';
+      const values =
+        isSchemaObject(schema.additionalProperties) &&
+        describeType(schema.additionalProperties) !== 'any value'
+          ? ` whose values are ${describeType(schema.additionalProperties)}`
+          : '';
       const { format: _format, enum: _enum, ...rest } = out;
-      return this.#jsonString(rest, `a JSON object${values}`, path, steps, notes);
+      return this.#jsonString(rest, `a JSON object${values}`, steps, notes);
     }
     out.properties = Object.fromEntries(
       names.map((name) => [
@@ -303,9 +307,9 @@ class GeminiShaper {
   }
 
   /** A value Gemini cannot declare, sent by the model as a string of JSON and parsed back. */
-  #jsonString(out: JSONSchema, what: string, path: string, steps: readonly string[], notes: string[]) {
+  #jsonString(out: JSONSchema, what: string, steps: readonly string[], notes: string[]) {
+    // nothing is lost: the model is told, and decodeGeminiArguments parses the value back
     this.jsonStrings.push(steps);
-    this.loosened.push(`${path}: ${what} is sent as a string of JSON`);
     notes.push(`Write ${what} as a JSON string.`);
     return withNotes({ ...out, type: 'STRING' }, notes);
   }

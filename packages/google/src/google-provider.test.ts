@@ -1,0 +1,328 @@
+import { type Content, type FunctionDeclaration, GoogleGenAI, type Part } from '@google/genai';
+import { geminiSchemaViolations, type Session, SessionPreset, ToolMux } from '@toolmux/core';
+import {
+  createSampleToolkits,
+  findGeminiViolations,
+  hardSchemaCall,
+  hardSchemaToolkit,
+  type ScriptedModelServer,
+  type ScriptedRequest,
+  startScriptedModelServer,
+} from '@toolmux/core/test';
+import { startTestServer, type TestServer } from '@toolmux/server/test';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { GoogleProvider, type GoogleTools } from './index.js';
+
+/** A `functionCall` part the scripted model sends (Gemini leaves `id` out on some models). */
+type ScriptedCall = { id?: string; name: string; args: Record<string, unknown> };
+/** One step of the script: sees the request the SDK sent and answers with function calls (none: "done"). */
+type Step = (request: ScriptedRequest) => ScriptedCall[];
+
+/** A `generateContent` response in the Gemini API's wire format. */
+function reply(calls: ScriptedCall[]) {
+  return {
+    candidates: [
+      {
+        index: 0,
+        finishReason: 'STOP',
+        content: {
+          role: 'model',
+          parts: calls.length > 0 ? calls.map((functionCall) => ({ functionCall })) : [{ text: 'done' }],
+        },
+      },
+    ],
+    usageMetadata: { promptTokenCount: 1, candidatesTokenCount: 1, totalTokenCount: 2 },
+    modelVersion: 'gemini-test',
+  };
+}
+
+/** The `functionResponse` parts of the request's last content (what the SDK sent back). */
+function resultsOf(model: ScriptedModelServer, request: number) {
+  const last = (model.requests[request]!.body.contents as Content[]).at(-1)!;
+  expect(last.role).toBe('user');
+  return last.parts!.map((part) => part.functionResponse!);
+}
+
+/** The function-calling loop of Google's documentation, with toolmux running the calls. */
+async function loop(
+  ai: GoogleGenAI,
+  session: Session<GoogleTools, any, Part[]>,
+  tools: GoogleTools,
+  signal?: AbortSignal,
+) {
+  const contents: Content[] = [{ role: 'user', parts: [{ text: 'Help me with my tasks' }] }];
+  for (let step = 0; step < 6; step++) {
+    const response = await ai.models.generateContent({ model: 'gemini-test', contents, config: { tools } });
+    if (!response.functionCalls?.length) return response.text;
+    contents.push(response.candidates![0]!.content!);
+    contents.push({ role: 'user', parts: await session.handleToolCalls(response, { signal }) });
+  }
+  throw new Error('the loop did not end');
+}
+
+const silent = { debug() {}, warn() {}, error() {} };
+const modes = ['embedded', 'remote'] as const;
+
+const served = createSampleToolkits();
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ toolkits: served.toolkits });
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
+});
+
+async function scriptedClient(steps: Step[]) {
+  const model = await startScriptedModelServer([
+    ...steps.map((step) => (request: ScriptedRequest) => reply(step(request))),
+    () => reply([]),
+  ]);
+  cleanups.push(() => model.close());
+  return { model, ai: new GoogleGenAI({ apiKey: 'test-key', httpOptions: { baseUrl: model.url } }) };
+}
+
+async function setUp(steps: Step[], options: { mode?: (typeof modes)[number]; preset?: SessionPreset } = {}) {
+  const provider = new GoogleProvider({ logger: { warn() {} } });
+  let sample = served;
+  let mux: ToolMux<GoogleProvider>;
+  if ((options.mode ?? 'embedded') === 'embedded') {
+    sample = createSampleToolkits();
+    mux = new ToolMux({ provider, toolkits: sample.toolkits, store: ':memory:', logger: silent });
+  } else {
+    served.calls.length = 0;
+    served.tasks.clear();
+    mux = server.remote(provider);
+  }
+  cleanups.push(() => mux.close());
+  const session = await mux.create('user_1', {
+    toolkits: ['tasks', 'notes'],
+    sessionPreset: options.preset ?? SessionPreset.META_TOOLS,
+  });
+  const tools = await session.tools();
+  const { model, ai } = await scriptedClient(steps);
+  return {
+    ...sample,
+    session,
+    tools,
+    model,
+    run: (signal?: AbortSignal) => loop(ai, session, tools, signal),
+  };
+}
+
+describe('GoogleProvider with the real @google/genai client', () => {
+  it.each(modes)(
+    'META_TOOLS (%s): the model searches, then runs what it found through TOOLMUX_MULTI_EXECUTE_TOOL',
+    async (mode) => {
+      let found: string | undefined;
+      const { model, run, tools, calls, session } = await setUp(
+        [
+          () => [
+            {
+              id: 'fc_search',
+              name: 'TOOLMUX_SEARCH_TOOLS',
+              args: { queries: [{ use_case: 'create a to-do task' }] },
+            },
+          ],
+          (request) => {
+            const response = (request.body.contents as Content[]).at(-1)!.parts![0]!.functionResponse!
+              .response!;
+            found = (response.output as { results: Array<{ tools: Array<{ tool_slug: string }> }> })
+              .results[0]!.tools[0]!.tool_slug;
+            // Gemini cannot declare free-form objects: the arguments of each call come as a string of JSON
+            const args = JSON.stringify({ title: 'Buy milk', priority: 'high' });
+            return [
+              {
+                id: 'fc_multi',
+                name: 'TOOLMUX_MULTI_EXECUTE_TOOL',
+                args: { tools: [{ tool_slug: found, arguments: args }] },
+              },
+            ];
+          },
+        ],
+        { mode },
+      );
+      expect(await run()).toBe('done');
+      const sent = model.requests[0]!;
+      expect(sent.url).toMatch(/^\/v1(beta)?\/models\/gemini-test:generateContent/);
+      expect(sent.body.tools).toEqual(JSON.parse(JSON.stringify(tools)));
+      const declarations = sent.body.tools[0].functionDeclarations as FunctionDeclaration[];
+      expect(declarations.map((declaration) => declaration.name).sort()).toEqual([
+        'TOOLMUX_GET_TOOL_SCHEMAS',
+        'TOOLMUX_MANAGE_CONNECTIONS',
+        'TOOLMUX_MULTI_EXECUTE_TOOL',
+        'TOOLMUX_SEARCH_TOOLS',
+      ]);
+      for (const declaration of declarations) {
+        expect(
+          geminiSchemaViolations(declaration.parameters as Record<string, unknown>),
+          declaration.name,
+        ).toEqual([]);
+      }
+      expect(found).toBe('TASKS_CREATE_TASK');
+      expect(calls).toEqual([
+        expect.objectContaining({
+          slug: 'TASKS_CREATE_TASK',
+          input: { title: 'Buy milk', priority: 'high' },
+        }),
+      ]);
+      expect(calls[0]!.context.callId).toBe('fc_multi#0');
+      expect(resultsOf(model, 1).map((part) => [part.id, part.name])).toEqual([
+        ['fc_search', 'TOOLMUX_SEARCH_TOOLS'],
+      ]);
+      const [multi] = resultsOf(model, 2);
+      expect(multi).toMatchObject({
+        id: 'fc_multi',
+        name: 'TOOLMUX_MULTI_EXECUTE_TOOL',
+        response: {
+          output: {
+            successful_count: 1,
+            results: [
+              { tool_slug: 'TASKS_CREATE_TASK', successful: true, data: { id: 'task_1', title: 'Buy milk' } },
+            ],
+          },
+        },
+      });
+      const logged = (await session.logs()).items.map((entry) => [entry.toolSlug, entry.callId]);
+      expect(logged).toEqual(
+        expect.arrayContaining([
+          ['TOOLMUX_SEARCH_TOOLS', 'fc_search'],
+          ['TOOLMUX_MULTI_EXECUTE_TOOL', 'fc_multi'],
+          ['TASKS_CREATE_TASK', 'fc_multi#0'],
+        ]),
+      );
+    },
+  );
+
+  it('DIRECT_TOOLS: parallel calls, with or without ids; failures are functionResponse errors the model reads', async () => {
+    const { model, run, calls } = await setUp(
+      [
+        () => [
+          { id: 'fc_a', name: 'TASKS_CREATE_TASK', args: { title: 'A' } },
+          { name: 'TASKS_SYNC_CALENDAR', args: { calendarId: 'work' } },
+          { id: 'fc_c', name: 'GITHUB_DELETE_REPO', args: {} },
+          { id: 'fc_d', name: 'TASKS_CREATE_TASK', args: { priority: 'high' } },
+        ],
+      ],
+      { preset: SessionPreset.DIRECT_TOOLS },
+    );
+    expect(await run()).toBe('done');
+    const results = resultsOf(model, 1);
+    expect(results.map((part) => [part.id, part.name])).toEqual([
+      ['fc_a', 'TASKS_CREATE_TASK'],
+      [undefined, 'TASKS_SYNC_CALENDAR'],
+      ['fc_c', 'GITHUB_DELETE_REPO'],
+      ['fc_d', 'TASKS_CREATE_TASK'],
+    ]);
+    expect(results[0]!.response).toEqual({ output: { id: 'task_1', title: 'A' } });
+    expect(results[1]!.response).toEqual({
+      error: expect.stringMatching(/^Error \(TOOL_EXECUTION_FAILED\): .*calendar work is unreachable/),
+    });
+    expect(results[2]!.response).toEqual({
+      error: expect.stringMatching(/^Error \(TOOL_NOT_FOUND\): .*GITHUB_DELETE_REPO/),
+    });
+    expect(results[3]!.response).toEqual({
+      error: expect.stringMatching(/^Error \(TOOL_ARGUMENTS_INVALID\): .*title/),
+    });
+    expect(calls.map((call) => [call.slug, call.context.callId])).toEqual([
+      ['TASKS_CREATE_TASK', 'fc_a'],
+      ['TASKS_SYNC_CALENDAR', undefined],
+    ]);
+  });
+
+  it('passes the abort signal: an aborted call is an error response, logged with its id', async () => {
+    const { model, run, calls, session } = await setUp(
+      [
+        () => [
+          { id: 'fc_wait', name: 'TASKS_WAIT_FOR_APPROVAL', args: { taskId: 't1' } },
+          { id: 'fc_list', name: 'TASKS_LIST_TASKS', args: {} },
+        ],
+      ],
+      { preset: SessionPreset.DIRECT_TOOLS },
+    );
+    const controller = new AbortController();
+    const finished = run(controller.signal);
+    await vi.waitFor(() => expect(calls.map((call) => call.slug)).toContain('TASKS_WAIT_FOR_APPROVAL'));
+    controller.abort();
+    expect(await finished).toBe('done');
+    const [wait, list] = resultsOf(model, 1);
+    expect(wait!.response).toEqual({ error: expect.stringMatching(/^Error \(TOOL_ABORTED\)/) });
+    expect(list!.response).toEqual({ output: { tasks: [] } });
+    const logged = (await session.logs()).items.map((entry) => [
+      entry.toolSlug,
+      entry.callId,
+      entry.errorCode,
+    ]);
+    expect(logged).toEqual(
+      expect.arrayContaining([
+        ['TASKS_WAIT_FOR_APPROVAL', 'fc_wait', 'TOOL_ABORTED'],
+        ['TASKS_LIST_TASKS', 'fc_list', null],
+      ]),
+    );
+  });
+});
+
+/** What a Gemini model sends for arguments: the values its declaration takes as JSON strings, encoded. */
+function asGeminiSends(args: Record<string, unknown>, slug: string, declarations: FunctionDeclaration[]) {
+  const declaration = declarations.find((candidate) => candidate.name === slug)!;
+  const encode = (value: unknown, schema: Record<string, any> | undefined): unknown => {
+    if (!schema || value === null || value === undefined) return value;
+    if (schema.type === 'STRING' && typeof value !== 'string') return JSON.stringify(value);
+    if (schema.type === 'ARRAY' && Array.isArray(value))
+      return value.map((item) => encode(item, schema.items));
+    if (schema.type === 'OBJECT' && typeof value === 'object') {
+      return Object.fromEntries(
+        Object.entries(value).map(([key, item]) => [key, encode(item, schema.properties?.[key])]),
+      );
+    }
+    return value;
+  };
+  return encode(args, declaration.parameters as Record<string, any>) as Record<string, unknown>;
+}
+
+describe('hard schemas (hardSchemaCases)', () => {
+  it('are declared in the Gemini subset with nothing lost, and the arguments reach each handler as defined', async () => {
+    const originals = new Map(hardSchemaToolkit().toolkit.tools.map((tool) => [tool.slug, tool.inputSchema]));
+    const { toolkit, cases, received } = hardSchemaToolkit();
+    const warnings: string[] = [];
+    const mux = new ToolMux({
+      provider: new GoogleProvider({ logger: { warn: (message) => warnings.push(message) } }),
+      toolkits: [toolkit],
+      store: ':memory:',
+      logger: silent,
+    });
+    cleanups.push(() => mux.close());
+    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    const tools = await session.tools();
+    const declarations = tools[0].functionDeclarations;
+    const { model, ai } = await scriptedClient([
+      () =>
+        cases.map((entry, index) => ({
+          id: `fc_${index}`,
+          name: entry.slug,
+          args: asGeminiSends(hardSchemaCall(entry, false).args, entry.slug, declarations),
+        })),
+    ]);
+    expect(await loop(ai, session, tools)).toBe('done');
+    const sent = model.requests[0]!.body.tools[0].functionDeclarations as FunctionDeclaration[];
+    for (const entry of cases) {
+      const declaration = sent.find((candidate) => candidate.name === entry.slug)!;
+      expect(
+        findGeminiViolations(originals.get(entry.slug)!, declaration.parameters as never),
+        entry.slug,
+      ).toEqual([]);
+      expect(received.get(entry.slug), entry.slug).toEqual([hardSchemaCall(entry, false).received]);
+    }
+    // the record travelled as a string of JSON, as its declaration asks, and reached the handler as an object
+    const modelTurn = (model.requests[1]!.body.contents as Content[]).at(-2)!;
+    const recordCall = modelTurn.parts!.find((part) => part.functionCall?.name === 'HARD_RECORD')!
+      .functionCall!;
+    expect(recordCall.args).toEqual({ id: 'r1', labels: '{"stars":5}' });
+    expect(resultsOf(model, 1).every((part) => 'output' in part.response!)).toBe(true);
+    expect(warnings).toEqual([]);
+  });
+});

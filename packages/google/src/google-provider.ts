@@ -1,0 +1,105 @@
+import type { FunctionDeclaration, GenerateContentResponse, Part, Schema } from '@google/genai';
+import {
+  decodeGeminiArguments,
+  type ExecuteFn,
+  formatToolResultForModel,
+  geminiSchemaOf,
+  type JsonStringPath,
+  type Logger,
+  type Provider,
+  runToolCalls,
+  type ToolSpec,
+} from '@toolmux/core';
+
+/** What `session.tools()` returns: one `Tool` with every function declaration, for `config.tools`. */
+export type GoogleTools = [{ functionDeclarations: FunctionDeclaration[] }];
+
+export interface GoogleProviderOptions {
+  /**
+   * Where the warning about schemas shaped with loss goes: one warning per `wrapTools()` call, naming
+   * each tool whose schema has a constraint Gemini's schema subset cannot declare (it is described in
+   * the tool's descriptions instead, and still checked when the tool runs). @default console
+   */
+  logger?: Pick<Logger, 'warn'>;
+}
+
+/**
+ * toolmux provider for Google's Gen AI SDK (`@google/genai`): `session.tools()` returns
+ * `[{ functionDeclarations }]` for `ai.models.generateContent({ config: { tools } })`, each schema
+ * shaped into the OpenAPI 3.0 subset Gemini accepts (one type with `nullable`, string enums, no
+ * `$ref` or `additionalProperties`; free-form objects are sent as JSON strings and parsed back), and
+ * `session.handleToolCalls(response)` runs every function call of the response through the session
+ * (in parallel, each with its id when Gemini gives one) and returns the `functionResponse` parts to
+ * send back. A failed tool is a `functionResponse` with an `error` the model can act on, never a throw.
+ *
+ * @example
+ * const mux = new ToolMux({ provider: new GoogleProvider(), toolkits });
+ * const session = await mux.create('user_123', { toolkits: ['github'] });
+ * const config = { tools: await session.tools() };
+ * const response = await ai.models.generateContent({ model, contents, config });
+ * contents.push(response.candidates[0].content, { role: 'user', parts: await session.handleToolCalls(response) });
+ */
+export class GoogleProvider implements Provider<GoogleTools, GenerateContentResponse, Part[]> {
+  readonly name = 'google';
+  readonly #logger: Pick<Logger, 'warn'>;
+  readonly #warned = new Set<string>();
+  /** Where each wrapped tool takes JSON strings, by slug: parsed back before the call runs. */
+  readonly #jsonStrings = new Map<string, readonly JsonStringPath[]>();
+
+  constructor({ logger = console }: GoogleProviderOptions = {}) {
+    this.#logger = logger;
+  }
+
+  wrapTools(specs: readonly ToolSpec[], _execute: ExecuteFn): GoogleTools {
+    const loosened: string[] = [];
+    const functionDeclarations = specs.map((spec): FunctionDeclaration => {
+      const shaped = geminiSchemaOf(spec);
+      if (shaped.jsonStrings.length > 0) this.#jsonStrings.set(spec.slug, shaped.jsonStrings);
+      else this.#jsonStrings.delete(spec.slug);
+      if (shaped.loosened.length > 0 && !this.#warned.has(spec.slug)) {
+        this.#warned.add(spec.slug);
+        loosened.push(`${spec.slug}: ${shaped.loosened.join('; ')}`);
+      }
+      return {
+        name: spec.slug,
+        description: spec.description,
+        ...(shaped.parameters ? { parameters: shaped.parameters as Schema } : {}),
+      };
+    });
+    if (loosened.length > 0) {
+      this.#logger.warn(
+        `toolmux: ${loosened.length} tool(s) have constraints Gemini's schema subset cannot declare; they are described to the model instead (arguments are still validated):\n  ${loosened.join('\n  ')}`,
+      );
+    }
+    return [{ functionDeclarations }];
+  }
+
+  async handleToolCalls(response: GenerateContentResponse, execute: ExecuteFn): Promise<Part[]> {
+    const functionCalls = (response.candidates?.[0]?.content?.parts ?? []).flatMap((part) =>
+      part.functionCall ? [part.functionCall] : [],
+    );
+    const results = await runToolCalls(
+      functionCalls.map((call) => {
+        const name = call.name ?? '';
+        const jsonStrings = this.#jsonStrings.get(name);
+        const args = call.args ?? {};
+        return {
+          id: call.id,
+          name,
+          arguments: jsonStrings ? decodeGeminiArguments(args, jsonStrings) : args,
+        };
+      }),
+      execute,
+    );
+    return results.map((result, index) => {
+      const { id, name } = functionCalls[index]!;
+      return {
+        functionResponse: {
+          ...(id ? { id } : {}),
+          name,
+          response: result.successful ? { output: result.data } : { error: formatToolResultForModel(result) },
+        },
+      };
+    });
+  }
+}

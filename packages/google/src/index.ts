@@ -1,0 +1,2 @@
+export type { GoogleProviderOptions, GoogleTools } from './google-provider.js';
+export { GoogleProvider } from './google-provider.js';
