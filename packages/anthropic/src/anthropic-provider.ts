@@ -62,7 +62,11 @@ export class AnthropicProvider
     const fallbacks: string[] = [];
     const tools = specs.map((spec) => {
       const shaped = anthropicStrictSchemaOf(spec);
-      if (shaped.strict) return { ...anthropicTool(spec, shaped.schema), strict: true };
+      if (shaped.strict) {
+        const tool = anthropicTool(spec, shaped.schema);
+        tool.strict = true;
+        return tool;
+      }
       fallbacks.push(`${spec.slug}: ${shaped.reason}`);
       return anthropicTool(spec, spec.inputSchema);
     });

@@ -45,6 +45,7 @@ export class GoogleProvider implements Provider<GoogleTools, GenerateContentResp
   readonly #warned = new Set<string>();
   /** Where each wrapped tool takes JSON strings, by slug: parsed back before the call runs. */
   readonly #jsonStrings = new Map<string, readonly JsonStringPath[]>();
+  readonly #declarations = new WeakMap<ToolSpec, FunctionDeclaration>();
 
   constructor({ logger = console }: GoogleProviderOptions = {}) {
     this.#logger = logger;
@@ -52,19 +53,13 @@ export class GoogleProvider implements Provider<GoogleTools, GenerateContentResp
 
   wrapTools(specs: readonly ToolSpec[], _execute: ExecuteFn): GoogleTools {
     const loosened: string[] = [];
-    const functionDeclarations = specs.map((spec): FunctionDeclaration => {
-      const shaped = geminiSchemaOf(spec);
-      if (shaped.jsonStrings.length > 0) this.#jsonStrings.set(spec.slug, shaped.jsonStrings);
-      else this.#jsonStrings.delete(spec.slug);
-      if (shaped.loosened.length > 0 && !this.#warned.has(spec.slug)) {
-        this.#warned.add(spec.slug);
-        loosened.push(`${spec.slug}: ${shaped.loosened.join('; ')}`);
+    const functionDeclarations = specs.map((spec) => {
+      let declaration = this.#declarations.get(spec);
+      if (!declaration) {
+        declaration = this.#declare(spec, loosened);
+        this.#declarations.set(spec, declaration);
       }
-      return {
-        name: spec.slug,
-        description: spec.description,
-        ...(shaped.parameters ? { parameters: shaped.parameters as Schema } : {}),
-      };
+      return declaration;
     });
     if (loosened.length > 0) {
       this.#logger.warn(
@@ -72,6 +67,20 @@ export class GoogleProvider implements Provider<GoogleTools, GenerateContentResp
       );
     }
     return [{ functionDeclarations }];
+  }
+
+  /** A tool's declaration, made once per spec (the spec and its shaped schema do not change). */
+  #declare(spec: ToolSpec, loosened: string[]): FunctionDeclaration {
+    const shaped = geminiSchemaOf(spec);
+    if (shaped.jsonStrings.length > 0) this.#jsonStrings.set(spec.slug, shaped.jsonStrings);
+    else this.#jsonStrings.delete(spec.slug);
+    if (shaped.loosened.length > 0 && !this.#warned.has(spec.slug)) {
+      this.#warned.add(spec.slug);
+      loosened.push(`${spec.slug}: ${shaped.loosened.join('; ')}`);
+    }
+    const declaration: FunctionDeclaration = { name: spec.slug, description: spec.description };
+    if (shaped.parameters) declaration.parameters = shaped.parameters as Schema;
+    return declaration;
   }
 
   async handleToolCalls(response: GenerateContentResponse, execute: ExecuteFn): Promise<Part[]> {

@@ -81,15 +81,18 @@ export class OpenAIProvider<A extends OpenAIApi = 'chat'>
 
   wrapTools(specs: readonly ToolSpec[], _execute: ExecuteFn): OpenAITools<A> {
     const fallbacks: string[] = [];
+    const responses = this.api === 'responses';
     const tools = specs.map((spec) => {
       let parameters: JSONSchema = spec.inputSchema;
       let strict = false;
       if (this.strict) {
         const shaped = strictSchemaOf(spec);
-        if (shaped.strict) [parameters, strict] = [shaped.schema, true];
-        else fallbacks.push(`${spec.slug}: ${shaped.reason}`);
+        if (shaped.strict) {
+          parameters = shaped.schema;
+          strict = true;
+        } else fallbacks.push(`${spec.slug}: ${shaped.reason}`);
       }
-      return this.api === 'responses'
+      return responses
         ? ({
             type: 'function',
             name: spec.slug,
