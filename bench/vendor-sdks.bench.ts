@@ -366,6 +366,31 @@ async function wrapTime(): Promise<void> {
       },
     ],
   };
+  // the hand-written strict wraps get the same strict schemas, made beforehand
+  const strictSchemas = new Map(specs.map((spec) => [spec, strictSchemaOf(spec)]));
+  const anthropicStrict = new Map(specs.map((spec) => [spec, anthropicStrictSchemaOf(spec)]));
+  const handStrict = {
+    chat: () =>
+      specs.map((spec) => {
+        const shaped = strictSchemas.get(spec)!;
+        return {
+          type: 'function',
+          function: {
+            name: spec.slug,
+            description: spec.description,
+            parameters: shaped.schema,
+            strict: shaped.strict,
+          },
+        };
+      }),
+    anthropic: () =>
+      specs.map((spec) => {
+        const shaped = anthropicStrict.get(spec)!;
+        return shaped.strict
+          ? { name: spec.slug, description: spec.description, input_schema: shaped.schema, strict: true }
+          : { name: spec.slug, description: spec.description, input_schema: spec.inputSchema };
+      }),
+  };
   const providers = {
     chat: new OpenAIProvider(),
     chatStrict: new OpenAIProvider({ strict: true, logger: silent }),
@@ -391,19 +416,21 @@ async function wrapTime(): Promise<void> {
     {
       handChat: hand.chat,
       chat: wrap(providers.chat),
+      handChatStrict: handStrict.chat,
       chatStrict: wrap(providers.chatStrict),
       handResponses: hand.responses,
       responses: wrap(providers.responses),
       handAnthropic: hand.anthropic,
       anthropic: wrap(providers.anthropic),
+      handAnthropicStrict: handStrict.anthropic,
       anthropicStrict: wrap(providers.anthropicStrict),
       handGoogle: hand.google,
       google: wrap(providers.google),
     },
-    { rounds: 15, runsPerRound: 100, warmupRuns: 50 },
+    { rounds: 21, runsPerRound: 200, warmupRuns: 100 },
   );
   console.log(
-    `\n(b) Wrap time: ${specs.length} GitHub tools, 15 rounds, medians per wrap, ratios paired by round\n`,
+    `\n(b) Wrap time: ${specs.length} GitHub tools, 21 rounds, medians per wrap, ratios paired by round\n`,
   );
   console.log('| wrap | per wrap | vs hand-written |');
   console.log('|---|---:|---:|');
@@ -411,12 +438,18 @@ async function wrapTime(): Promise<void> {
     console.log(`| ${label} | ${us(result.nsPerRun[name])} | ${result.ratio(name, baseline).toFixed(2)}× |`);
   row('hand-written Chat Completions tools', 'handChat', 'handChat');
   row('OpenAIProvider()', 'chat', 'handChat');
-  row('OpenAIProvider({ strict: true }) (strict schemas cached)', 'chatStrict', 'handChat');
+  row('hand-written Chat Completions tools, strict schemas', 'handChatStrict', 'handChatStrict');
+  row('OpenAIProvider({ strict: true }) (strict schemas cached)', 'chatStrict', 'handChatStrict');
   row('hand-written Responses tools', 'handResponses', 'handResponses');
   row("OpenAIProvider({ api: 'responses' })", 'responses', 'handResponses');
   row('hand-written Anthropic.Tool[]', 'handAnthropic', 'handAnthropic');
   row('AnthropicProvider()', 'anthropic', 'handAnthropic');
-  row('AnthropicProvider({ strict: true }) (strict schemas cached)', 'anthropicStrict', 'handAnthropic');
+  row('hand-written Anthropic.Tool[], strict schemas', 'handAnthropicStrict', 'handAnthropicStrict');
+  row(
+    'AnthropicProvider({ strict: true }) (strict schemas cached)',
+    'anthropicStrict',
+    'handAnthropicStrict',
+  );
   row('hand-written functionDeclarations (parametersJsonSchema)', 'handGoogle', 'handGoogle');
   row('GoogleProvider() (Gemini schemas cached)', 'google', 'handGoogle');
   console.log(
