@@ -454,7 +454,7 @@ async function wrapTime(): Promise<void> {
   row('GoogleProvider() (Gemini schemas cached)', 'google', 'handGoogle');
   console.log(
     `\nOnce per tool and process (core caches it per spec), for all ${specs.length} tools: OpenAI strict rewrite ` +
-      `${cold.strict.toFixed(1)} ms, Anthropic strict ${cold.anthropicStrict.toFixed(1)} ms (strict rewrite cached), ` +
+      `${cold.strict.toFixed(1)} ms, Anthropic strict (the same rewrite, then bounds into descriptions) ${cold.anthropicStrict.toFixed(1)} ms, ` +
       `Gemini subset ${cold.gemini.toFixed(1)} ms.`,
   );
 }
