@@ -23,6 +23,16 @@ export type { Api, ApiOptions, ApiRequest, ApiResponse, HttpMethod, RequestConte
 export { ApiError, createApi } from './http.js';
 export type { HttpToolkitOptions } from './http-toolkit.js';
 export { createHttpToolkit, http } from './http-toolkit.js';
+export type { PublicOnlyOptions } from './network-guard.js';
+export {
+  addressRange,
+  isPublicAddress,
+  PrivateAddressError,
+  publicOnlyDispatcher,
+  publicOnlyFetch,
+  publicOnlyLookup,
+  refusedHost,
+} from './network-guard.js';
 export type { LinearToolkitOptions } from './linear.js';
 export { createLinearToolkit, linear } from './linear.js';
 export type { McpHttpOptions, McpStdioOptions, McpToolkit, McpToolkitOptions } from './mcp.js';
