@@ -261,17 +261,20 @@ export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
         // GET and DELETE have no body fields; one handler serves all five methods.
         const input = args as HttpInput;
         const url = resolveUrl(input.url, context.credentials);
-        const response = await api.send(guardedFetch ? { ...context, fetch: refusing(guardedFetch, url) } : context, {
-          method,
-          path: url.href,
-          query: input.query,
-          headers: withAuth(input.headers, authHeaders(options.auth, context.credentials, apiKeyHeader)),
-          body: input.body,
-          text: input.text,
-          responseType: 'auto',
-          redirect: 'manual',
-          resource: `${url.origin}${url.pathname}`,
-        });
+        const response = await api.send(
+          guardedFetch ? { ...context, fetch: refusing(guardedFetch, url) } : context,
+          {
+            method,
+            path: url.href,
+            query: input.query,
+            headers: withAuth(input.headers, authHeaders(options.auth, context.credentials, apiKeyHeader)),
+            body: input.body,
+            text: input.text,
+            responseType: 'auto',
+            redirect: 'manual',
+            resource: `${url.origin}${url.pathname}`,
+          },
+        );
         const headers: Record<string, string> = {};
         for (const name of ['content-type', 'location', 'etag', 'last-modified', 'link', 'retry-after']) {
           const value = response.headers.get(name);

@@ -23,6 +23,10 @@ export type { Api, ApiOptions, ApiRequest, ApiResponse, HttpMethod, RequestConte
 export { ApiError, createApi } from './http.js';
 export type { HttpToolkitOptions } from './http-toolkit.js';
 export { createHttpToolkit, http } from './http-toolkit.js';
+export type { LinearToolkitOptions } from './linear.js';
+export { createLinearToolkit, linear } from './linear.js';
+export type { McpHttpOptions, McpStdioOptions, McpToolkit, McpToolkitOptions } from './mcp.js';
+export { mcpToolkit } from './mcp.js';
 export type { PublicOnlyOptions } from './network-guard.js';
 export {
   addressRange,
@@ -33,10 +37,6 @@ export {
   publicOnlyLookup,
   refusedHost,
 } from './network-guard.js';
-export type { LinearToolkitOptions } from './linear.js';
-export { createLinearToolkit, linear } from './linear.js';
-export type { McpHttpOptions, McpStdioOptions, McpToolkit, McpToolkitOptions } from './mcp.js';
-export { mcpToolkit } from './mcp.js';
 export type { NotionToolkitOptions } from './notion.js';
 export { createNotionToolkit, notion } from './notion.js';
 export type { SlackToolkitOptions } from './slack.js';

@@ -45,13 +45,10 @@ function embeddedIPv4(ipv6: ipaddr.IPv6, range: string): ipaddr.IPv4[] | undefin
       return [ipv4Of(parts[6]!, parts[7]!)];
     case 'rfc6052':
       // 64:ff9b::/96 keeps the address in the last 32 bits; the local-use 64:ff9b:1::/48 may use the
-      // RFC 6052 /48 layout (bits 48–63 and 72–87) or the /96 one: both are checked.
+      // RFC 6052 /48 layout (bits 48–63 and 72–87) or the /96 one: both readings must be public.
       return parts[2] === 0
         ? [ipv4Of(parts[6]!, parts[7]!)]
-        : [
-            ipv4Of(parts[6]!, parts[7]!),
-            ipv4Of(parts[3]!, ((parts[4]! & 0xff) << 8) | (parts[5]! >> 8)),
-          ];
+        : [ipv4Of(parts[6]!, parts[7]!), ipv4Of(parts[3]!, ((parts[4]! & 0xff) << 8) | (parts[5]! >> 8))];
     case '6to4':
       return [ipv4Of(parts[1]!, parts[2]!)];
     case 'teredo':
@@ -117,7 +114,9 @@ export function publicOnlyLookup(options: PublicOnlyOptions = {}): LookupFunctio
   return (hostname, lookupOptions, callback) => {
     resolve(hostname, { ...lookupOptions, all: true }, (error, result) => {
       if (error) return callback(error, '', 0);
-      const addresses = (Array.isArray(result) ? result : [{ address: result, family: 0 }]) as LookupAddress[];
+      const addresses = (
+        Array.isArray(result) ? result : [{ address: result, family: 0 }]
+      ) as LookupAddress[];
       if (addresses.length === 0) {
         return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
       }
@@ -141,7 +140,8 @@ export function refusedHost(
 ): PrivateAddressError | undefined {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (isIP(host)) return refusal(host, host, options.isAllowed ?? publicOnly);
-  if (host === 'localhost' || host.endsWith('.localhost')) return new PrivateAddressError(host, host, 'loopback');
+  if (host === 'localhost' || host.endsWith('.localhost'))
+    return new PrivateAddressError(host, host, 'loopback');
   return undefined;
 }
 
@@ -171,7 +171,8 @@ export function publicOnlyDispatcher(options: PublicOnlyOptions = {}): Dispatche
 export function publicOnlyFetch(options: PublicOnlyOptions = {}): typeof globalThis.fetch {
   const dispatcher = publicOnlyDispatcher(options);
   return async (input, init) => {
-    if (input instanceof Request) throw new TypeError('publicOnlyFetch takes a URL and options, not a Request');
+    if (input instanceof Request)
+      throw new TypeError('publicOnlyFetch takes a URL and options, not a Request');
     try {
       return (await undiciFetch(input, {
         ...(init as Parameters<typeof undiciFetch>[1]),
