@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { Agent, buildConnector, type Dispatcher, fetch as undiciFetch } from 'undici';
+import type { Dispatcher } from 'undici';
 
 /**
  * The `ipaddr.js` range of an IP address (`'unicast'` means public), looking through the IPv6 forms
@@ -149,9 +149,10 @@ export function refusedHost(
  * An undici dispatcher whose every connection goes to a checked public address: host names are
  * resolved at connect time by {@link publicOnlyLookup}, and addresses in URLs (`http://[::ffff:7f00:1]/`)
  * and `localhost` names are refused before connecting. Redirects followed by undici's `fetch` connect
- * through it too, so each hop is checked.
+ * through it too, so each hop is checked. (undici is loaded on first use.)
  */
-export function publicOnlyDispatcher(options: PublicOnlyOptions = {}): Dispatcher {
+export async function publicOnlyDispatcher(options: PublicOnlyOptions = {}): Promise<Dispatcher> {
+  const { Agent, buildConnector } = await import('undici');
   const connect = buildConnector({ lookup: publicOnlyLookup(options) });
   return new Agent({
     connect: (connectOptions, callback) => {
@@ -169,13 +170,19 @@ export function publicOnlyDispatcher(options: PublicOnlyOptions = {}): Dispatche
  * It takes a URL (string or `URL`) and options, not a `Request`.
  */
 export function publicOnlyFetch(options: PublicOnlyOptions = {}): typeof globalThis.fetch {
-  const dispatcher = publicOnlyDispatcher(options);
+  let ready: Promise<{ dispatcher: Dispatcher; fetch: typeof import('undici').fetch }> | undefined;
   return async (input, init) => {
-    if (input instanceof Request)
+    if (input instanceof Request) {
       throw new TypeError('publicOnlyFetch takes a URL and options, not a Request');
+    }
+    ready ??= Promise.all([publicOnlyDispatcher(options), import('undici')]).then(([dispatcher, undici]) => ({
+      dispatcher,
+      fetch: undici.fetch,
+    }));
+    const { dispatcher, fetch } = await ready;
     try {
-      return (await undiciFetch(input, {
-        ...(init as Parameters<typeof undiciFetch>[1]),
+      return (await fetch(input, {
+        ...(init as Parameters<typeof fetch>[1]),
         dispatcher,
       })) as unknown as Response;
     } catch (error) {
