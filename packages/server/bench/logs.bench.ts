@@ -169,7 +169,15 @@ async function fill(backend: Backend, sessionIds: string[], total: number): Prom
       `'user_other_' || (g % 1000)`,
     );
   }
-  await backend.run('ANALYZE toolmux_execution_logs');
+  // settle the bulk insert before measuring: statistics, hint bits and the visibility map (else
+  // autovacuum runs during the measurement), and the WAL it wrote
+  if (pg) {
+    await backend.run('VACUUM ANALYZE toolmux_execution_logs');
+    await backend.run('CHECKPOINT').catch(() => {}); // needs a superuser or pg_checkpoint
+  } else {
+    await backend.run('ANALYZE');
+    await backend.run('PRAGMA wal_checkpoint(TRUNCATE)');
+  }
 }
 
 function percentile(sorted: number[], p: number): number {
