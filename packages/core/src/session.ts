@@ -696,7 +696,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   async logs(
     options: { limit?: number; cursor?: string } = {},
   ): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
-    await this.#runtime.env.logs.flush();
+    await this.#runtime.env.logs.flushSession(this.sessionId);
     return this.#runtime.store.listLogs({
       sessionId: this.sessionId,
       limit: options.limit ?? 50,

@@ -113,6 +113,12 @@ describe('http toolkit without an account, through a session', () => {
       'http://169.254.169.254/latest/meta-data/',
       'http://[::1]:1/',
       'http://10.0.0.8/',
+      // IPv6 forms that carry a loopback / link-local IPv4 address
+      'http://[64:ff9b::a9fe:a9fe]/latest/meta-data/',
+      'http://[2002:a9fe:a9fe::]/',
+      'http://[::127.0.0.1]:1/',
+      'http://[::ffff:127.0.0.1]:1/',
+      'http://100.64.0.1/',
     ]) {
       const result = await guardedSession.execute('HTTP_GET', { url });
       expect(result.error, url).toMatch(/Refused to call .*private, loopback or link-local/);

@@ -1,5 +1,4 @@
-import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import type { LookupFunction } from 'node:net';
 import {
   type AuthScheme,
   type Credentials,
@@ -12,6 +11,7 @@ import {
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
 import { ApiError, createApi, type HttpMethod, tokenOf } from './http.js';
+import { PrivateAddressError, publicOnlyFetch, refusedHost } from './network-guard.js';
 
 export interface HttpToolkitOptions {
   /** Toolkit slug; tool slugs are `${SLUG}_GET` etc. @default 'http' */
@@ -36,61 +36,39 @@ export interface HttpToolkitOptions {
    * live there). Only for trusted agents or tests. @default false
    */
   allowPrivateNetwork?: boolean;
+  /**
+   * Resolves host names for the private-network check, which is made on the address each connection
+   * actually goes to (a `dns.lookup`-compatible function, e.g. to use another DNS server). Not used
+   * with `allowPrivateNetwork` or `auth`, whose requests go through the session's `fetch`.
+   * @default dns.lookup
+   */
+  lookup?: LookupFunction;
   /** Longest text body returned to the model. @default 50_000 */
   maxResponseCharacters?: number;
 }
 
-const blocked = new BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.168.0.0', 16],
-  ['224.0.0.0', 4],
-] as const) {
-  blocked.addSubnet(network, prefix, 'ipv4');
-}
-for (const [network, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-] as const) {
-  blocked.addSubnet(network, prefix, 'ipv6');
-}
-
-function isPrivateAddress(address: string): boolean {
-  const mapped = address.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i);
-  if (mapped) return blocked.check(mapped[1]!, 'ipv4');
-  const family = isIP(address);
-  return family === 4
-    ? blocked.check(address, 'ipv4')
-    : family === 6
-      ? blocked.check(address, 'ipv6')
-      : false;
+function refusedError(url: URL, error: PrivateAddressError): ApiError {
+  return new ApiError(
+    'HTTP',
+    403,
+    `Refused to call ${url.origin}: ${error.message} (a private, loopback or link-local address). This toolkit only calls public URLs.`,
+  );
 }
 
 /**
- * Refuses URLs whose host is, or resolves to, a loopback / private / link-local address. Checked
- * before the request; redirects are not followed automatically, so each hop is checked again.
+ * `fetch` whose refused connection to a private address becomes the 403 the model reads. A URL whose
+ * host is an address or `localhost` is refused before the request (the connection checks it again).
  */
-async function assertPublicUrl(url: URL): Promise<void> {
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const addresses = isIP(host)
-    ? [host]
-    : host === 'localhost' || host.endsWith('.localhost')
-      ? ['127.0.0.1']
-      : (await lookup(host, { all: true }).catch(() => [])).map((entry) => entry.address);
-  if (addresses.some(isPrivateAddress)) {
-    throw new ApiError(
-      'HTTP',
-      403,
-      `Refused to call ${url.origin}: it is a private, loopback or link-local address. This toolkit only calls public URLs.`,
-    );
-  }
+function refusing(fetch: typeof globalThis.fetch, url: URL): typeof globalThis.fetch {
+  return async (input, init) => {
+    const refused = refusedHost(url.hostname);
+    if (refused) throw refusedError(url, refused);
+    try {
+      return await fetch(input, init);
+    } catch (error) {
+      throw error instanceof PrivateAddressError ? refusedError(url, error) : error;
+    }
+  };
 }
 
 function authHeaders(
@@ -200,6 +178,9 @@ export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
   const prefix = toolSlugPrefix(slug);
   const apiKeyHeader = options.apiKeyHeader ?? 'X-API-Key';
   const maxCharacters = options.maxResponseCharacters ?? 50_000;
+  // Without an account, every connection (and every redirect hop) is checked where it is made.
+  const guardedFetch =
+    options.auth || options.allowPrivateNetwork ? undefined : publicOnlyFetch({ lookup: options.lookup });
   const api = createApi({
     service: 'HTTP',
     baseUrl: options.baseUrl ?? 'http://invalid.invalid',
@@ -280,18 +261,20 @@ export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
         // GET and DELETE have no body fields; one handler serves all five methods.
         const input = args as HttpInput;
         const url = resolveUrl(input.url, context.credentials);
-        if (!options.auth && !options.allowPrivateNetwork) await assertPublicUrl(url);
-        const response = await api.send(context, {
-          method,
-          path: url.href,
-          query: input.query,
-          headers: withAuth(input.headers, authHeaders(options.auth, context.credentials, apiKeyHeader)),
-          body: input.body,
-          text: input.text,
-          responseType: 'auto',
-          redirect: 'manual',
-          resource: `${url.origin}${url.pathname}`,
-        });
+        const response = await api.send(
+          guardedFetch ? { ...context, fetch: refusing(guardedFetch, url) } : context,
+          {
+            method,
+            path: url.href,
+            query: input.query,
+            headers: withAuth(input.headers, authHeaders(options.auth, context.credentials, apiKeyHeader)),
+            body: input.body,
+            text: input.text,
+            responseType: 'auto',
+            redirect: 'manual',
+            resource: `${url.origin}${url.pathname}`,
+          },
+        );
         const headers: Record<string, string> = {};
         for (const name of ['content-type', 'location', 'etag', 'last-modified', 'link', 'retry-after']) {
           const value = response.headers.get(name);

@@ -315,7 +315,8 @@ export function createApi(options: ApiOptions): Api {
         redirect: request.redirect ?? 'follow',
       });
     } catch (error) {
-      if (context.signal.aborted) throw error;
+      // an ApiError is already worded for the model (e.g. a refused connection of the http toolkit)
+      if (context.signal.aborted || error instanceof ApiError) throw error;
       const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
       throw new ApiError(
         service,

@@ -27,6 +27,16 @@ export type { LinearToolkitOptions } from './linear.js';
 export { createLinearToolkit, linear } from './linear.js';
 export type { McpHttpOptions, McpStdioOptions, McpToolkit, McpToolkitOptions } from './mcp.js';
 export { mcpToolkit } from './mcp.js';
+export type { PublicOnlyOptions } from './network-guard.js';
+export {
+  addressRange,
+  isPublicAddress,
+  PrivateAddressError,
+  publicOnlyDispatcher,
+  publicOnlyFetch,
+  publicOnlyLookup,
+  refusedHost,
+} from './network-guard.js';
 export type { NotionToolkitOptions } from './notion.js';
 export { createNotionToolkit, notion } from './notion.js';
 export type { SlackToolkitOptions } from './slack.js';

@@ -20,6 +20,8 @@ export class ExecutionLogWriter {
   #queue: ExecutionLogRecord[] = [];
   #scheduled = false;
   #writing: Promise<void> = Promise.resolve();
+  /** The batch being written that holds a session's latest entry, by session id. */
+  readonly #inFlight = new Map<string | null, Promise<void>>();
 
   constructor(store: ExecutionLogSink, logger: Logger) {
     this.#store = store;
@@ -44,9 +46,27 @@ export class ExecutionLogWriter {
     if (this.#queue.length > 0) {
       const batch = this.#queue;
       this.#queue = [];
-      this.#writing = this.#writing.then(() => this.#store_(batch));
+      const writing = this.#writing.then(() => this.#store_(batch));
+      this.#writing = writing;
+      const sessions = new Set(batch.map((record) => record.sessionId));
+      for (const sessionId of sessions) this.#inFlight.set(sessionId, writing);
+      void writing.then(() => {
+        for (const sessionId of sessions) {
+          if (this.#inFlight.get(sessionId) === writing) this.#inFlight.delete(sessionId);
+        }
+      });
     }
     return this.#writing;
+  }
+
+  /**
+   * Resolves when every entry of `sessionId` written so far is stored (or reported as lost), without
+   * waiting for other sessions' entries: a read of one session's log under load does not queue behind
+   * the writes of every other call. Never rejects.
+   */
+  flushSession(sessionId: string): Promise<void> {
+    if (this.#queue.some((record) => record.sessionId === sessionId)) return this.flush();
+    return this.#inFlight.get(sessionId) ?? Promise.resolve();
   }
 
   async #store_(batch: ExecutionLogRecord[]): Promise<void> {

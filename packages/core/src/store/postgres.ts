@@ -398,11 +398,17 @@ export class PostgresStore implements Store {
     cursor,
   }: ListLogsQuery): Promise<Page<ExecutionLogRecord>> {
     assertPageQuery({ limit, cursor }, 'log');
-    const rows = await this.list('list execution logs', 'toolmux_execution_logs', LOG_COLUMNS, {
-      filters: { session_id: sessionId, user_id: userId, tool_slug: toolSlug },
-      limit,
-      cursor,
-    });
+    // A session's log (`session.logs()`, `GET /sessions/:id/logs`) is read often: its two shapes are
+    // named statements, parsed and planned once per pooled connection (an index scan of
+    // (session_id, id), checked by store/log-query-plan.test.ts).
+    const sessionOnly = sessionId !== undefined && userId === undefined && toolSlug === undefined;
+    const rows = await this.list(
+      'list execution logs',
+      'toolmux_execution_logs',
+      LOG_COLUMNS,
+      { filters: { session_id: sessionId, user_id: userId, tool_slug: toolSlug }, limit, cursor },
+      sessionOnly ? `toolmux_session_logs${cursor === undefined ? '' : '_after'}` : undefined,
+    );
     return toPage(rows.map(toLog), limit);
   }
 
@@ -703,9 +709,11 @@ export class PostgresStore implements Store {
     table: string,
     columns: string,
     query: PageQuery,
+    /** A name for a query of fixed shape run often: it is then prepared once per connection. */
+    name?: string,
   ): Promise<QueryResultRow[]> {
     const { sql, params } = pageClause('postgres', query);
-    return this.query(operation, `SELECT ${columns} FROM ${table} ${sql}`, params);
+    return this.query(operation, `SELECT ${columns} FROM ${table} ${sql}`, params, name);
   }
 
   /** Runs one parameterized query, wrapping a failure as `STORE_ERROR` that names `operation`. */

@@ -1,0 +1,155 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { describe, expect, it } from 'vitest';
+import { postgresSkipReason, testPostgresUrl, withTestDatabase } from '../test/postgres.js';
+import { SqliteStore } from './sqlite.js';
+import type { Store } from './types.js';
+
+/**
+ * Reading a session's log must stay an index range scan of (session_id, id) — no sort, no scan of
+ * the table, no more rows read than the page holds — so that its cost does not grow with the table.
+ * Checked on the query plans of the statements the stores actually run (no timing).
+ */
+
+const SESSIONS = 100;
+const ROWS_PER_SESSION = 200;
+const ROWS = SESSIONS * ROWS_PER_SESSION;
+const LIMIT = 50;
+
+/** The session whose log is read (ids interleave with the 99 others' ids, as with concurrent sessions). */
+const SESSION = 'ses_00000000000000000000000000000000000042';
+
+/** Reads a first page and the page after it, returning the cursor of the first. */
+async function readTwoPages(store: Store): Promise<string> {
+  const first = await store.listLogs({ sessionId: SESSION, limit: LIMIT, cursor: undefined });
+  expect(first.items).toHaveLength(LIMIT);
+  expect(first.items.every((item) => item.sessionId === SESSION)).toBe(true);
+  const second = await store.listLogs({ sessionId: SESSION, limit: LIMIT, cursor: first.nextCursor });
+  expect(second.items).toHaveLength(LIMIT);
+  expect(second.items[0]!.id < first.nextCursor!).toBe(true);
+  return first.nextCursor!;
+}
+
+interface PlanNode {
+  'Node Type': string;
+  'Index Name'?: string;
+  'Scan Direction'?: string;
+  'Actual Rows'?: number;
+  Plans?: PlanNode[];
+}
+
+function nodes(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
+}
+
+const skipPostgres = await postgresSkipReason();
+
+describe.skipIf(skipPostgres !== undefined)(
+  `session log query plan on PostgreSQL ${skipPostgres ?? ''}`,
+  () => {
+    it('is a backward scan of (session_id, id) that reads only the page, with custom and generic plans', async () => {
+      await withTestDatabase(async (database) => {
+        await database.store.migrate();
+        await database.query(
+          'INSERT INTO toolmux_execution_logs (id, session_id, user_id, tool_slug, toolkit, status, duration_ms, input, output, created_at) ' +
+            `SELECT 'log_' || lpad(to_hex(g), 38, '0'), 'ses_' || lpad((g % ${SESSIONS})::text, 38, '0'), 'user_' || (g % 10), ` +
+            `'ECHO_ECHO', 'echo', 'success', 1, '{}', '{}', now() FROM generate_series(1, ${ROWS}) g`,
+        );
+        await database.query('ANALYZE toolmux_execution_logs');
+
+        // the statements the store sends, as it sends them
+        const sent: Array<{ text: string; values: unknown[]; name?: string }> = [];
+        const pool = (database.store as unknown as { pool: { query: (config: any) => Promise<unknown> } })
+          .pool;
+        const query = pool.query.bind(pool);
+        pool.query = (config) => {
+          if (typeof config === 'object' && /FROM toolmux_execution_logs/.test(config.text))
+            sent.push(config);
+          return query(config);
+        };
+        await readTwoPages(database.store);
+        expect(sent).toHaveLength(2);
+
+        const { Client } = await import('pg');
+        const client = new Client({
+          connectionString: testPostgresUrl(),
+          options: `-c search_path=${database.schema}`,
+        });
+        await client.connect();
+        try {
+          for (const [index, { text, values }] of sent.entries()) {
+            const literals = values.map((value) =>
+              typeof value === 'number' ? String(value) : client.escapeLiteral(String(value)),
+            );
+            for (const mode of ['force_custom_plan', 'force_generic_plan']) {
+              await client.query(`SET plan_cache_mode = ${mode}`);
+              await client.query(`PREPARE page_${index}_${mode} AS ${text}`);
+              const { rows } = await client.query(
+                `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE page_${index}_${mode}(${literals.join(', ')})`,
+              );
+              const plan = nodes((rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan);
+              const context = `${mode}: ${text}`;
+              const types = plan.map((node) => node['Node Type']);
+              expect(types, context).not.toContain('Seq Scan');
+              expect(types, context).not.toContain('Sort');
+              expect(types, context).not.toContain('Bitmap Heap Scan');
+              const scan = plan.find((node) => node['Node Type'] === 'Index Scan');
+              expect(scan?.['Index Name'], context).toBe('toolmux_execution_logs_session_id_id');
+              expect(scan?.['Scan Direction'], context).toBe('Backward');
+              // limit + 1 rows (the extra one tells whether a next page exists), not the session's 200
+              expect(scan?.['Actual Rows'], context).toBe(LIMIT + 1);
+            }
+          }
+        } finally {
+          await client.end();
+        }
+      });
+    });
+  },
+);
+
+describe('session log query plan on SQLite', () => {
+  it('searches (session_id, id) without a sort or a table scan', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'toolmux-plan-'));
+    const path = join(dir, 'plan.db');
+    const store = new SqliteStore({ path });
+    await store.migrate();
+    const database = new DatabaseSync(path);
+    try {
+      database.exec(
+        `WITH RECURSIVE series(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM series WHERE g < ${ROWS}) ` +
+          'INSERT INTO toolmux_execution_logs (id, session_id, user_id, tool_slug, toolkit, status, duration_ms, input, output, created_at) ' +
+          `SELECT 'log_' || printf('%038x', g), 'ses_' || printf('%038d', g % ${SESSIONS}), 'user_' || (g % 10), ` +
+          `'ECHO_ECHO', 'echo', 'success', 1, '{}', '{}', 0 FROM series`,
+      );
+      database.exec('ANALYZE');
+      const sent: string[] = [];
+      const prepared = store as unknown as { statement: (text: string) => unknown };
+      const statement = prepared.statement.bind(store);
+      prepared.statement = (text) => {
+        if (/FROM toolmux_execution_logs/.test(text)) sent.push(text);
+        return statement(text);
+      };
+      const cursor = await readTwoPages(store);
+      expect(sent).toHaveLength(2);
+      for (const text of sent) {
+        const params = text.includes('id < ?') ? [SESSION, cursor, LIMIT + 1] : [SESSION, LIMIT + 1];
+        const plan = database
+          .prepare(`EXPLAIN QUERY PLAN ${text}`)
+          .all(...params)
+          .map((row) => String(row.detail));
+        expect(plan, text).toEqual([
+          expect.stringMatching(
+            /^SEARCH toolmux_execution_logs USING INDEX toolmux_execution_logs_session_id_id \(session_id=\?( AND id<\?)?\)$/,
+          ),
+        ]);
+      }
+    } finally {
+      database.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
