@@ -2,72 +2,313 @@
 const SECRET_KEY =
   /(pass(word|phrase)?|secret|token|api[-_]?key|authorization|cookie|credential|private[-_]?key|session[-_]?key|^auth$|bearer|signature)/i;
 
-/** A secret-looking key as it appears in JSON text (`"apiKey":`); may match more than keys, never less. */
-const SECRET_KEY_IN_JSON =
-  /"[^"]*(pass(word|phrase)?|secret|token|api[-_]?key|authorization|cookie|credential|private[-_]?key|session[-_]?key|bearer|signature|auth)[^"]*":/i;
-
-function needsRedaction(json: string, secrets: readonly string[]): boolean {
-  if (SECRET_KEY_IN_JSON.test(json)) return true;
-  for (const secret of secrets) {
-    if (secret.length >= 4 && json.includes(JSON.stringify(secret).slice(1, -1))) return true;
-  }
-  return false;
-}
-
 export const REDACTED = '[REDACTED]';
 export const MAX_LOG_PAYLOAD_BYTES = 4096;
 
-function redactValue(value: unknown, secrets: readonly string[], depth: number): unknown {
-  if (typeof value === 'string') return redactString(value, secrets);
-  if (value === null || typeof value !== 'object') return value;
-  if (depth > 20) return '[…]';
-  if (Array.isArray(value)) return value.map((item) => redactValue(item, secrets, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    out[key] =
-      SECRET_KEY.test(key) && item !== null && item !== undefined && item !== ''
-        ? REDACTED
-        : redactValue(item, secrets, depth + 1);
-  }
-  return out;
-}
+const TRUNCATED = '…[truncated]';
+/** Known secrets shorter than this are not masked (they would mask ordinary words). */
+const MIN_SECRET_LENGTH = 4;
+/** Deeper values are logged as `"[…]"`. */
+const MAX_DEPTH = 100;
+/**
+ * How many characters of strings one payload may look at in all. Plain text uses up the byte budget
+ * long before this; only long runs of masked secrets get this far, and are cut here.
+ */
+const MAX_SCANNED_CHARS = 64 * MAX_LOG_PAYLOAD_BYTES;
 
-function redactString(text: string, secrets: readonly string[]): string {
-  let out = text;
+/** Thrown inside the serializer once the budget is spent; never escapes this module. */
+class BudgetSpent extends Error {}
+
+/** The known secrets worth masking, longest first, without duplicates. */
+function secretsToMask(secrets: readonly unknown[]): string[] {
+  const kept = new Set<string>();
   for (const secret of secrets)
-    if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join(REDACTED);
-  return out;
+    if (typeof secret === 'string' && secret.length >= MIN_SECRET_LENGTH) kept.add(secret);
+  return [...kept].sort((a, b) => b.length - a.length);
 }
 
 /**
- * JSON of `value` for the execution log: values under secret-looking keys and every known secret
- * string (the call's credentials) replaced by `[REDACTED]`, then cut to 4 KB.
+ * The spans `[start, end)` of `text` covered by an occurrence of a secret that overlaps
+ * `[from, to)`, clipped to start at `from`, merged and in order. Looks only at
+ * `text[from - longest + 1, to + longest - 1)`, so the cost is bounded by `to - from`.
  */
-export function redactForLog(value: unknown, secrets: readonly string[] = []): string {
-  if (value === undefined) return 'null';
-  let json: string;
-  try {
-    // fast path, the common case: no secret-looking key and no known secret anywhere in the JSON
-    const raw = JSON.stringify(value) ?? 'null';
-    json = needsRedaction(raw, secrets) ? (JSON.stringify(redactValue(value, secrets, 0)) ?? 'null') : raw;
-  } catch {
-    json = JSON.stringify(String(value));
+function secretSpans(
+  text: string,
+  from: number,
+  to: number,
+  secrets: readonly string[],
+): Array<[number, number]> {
+  if (secrets.length === 0) return [];
+  const longest = secrets[0]!.length;
+  const windowStart = Math.max(0, from - longest + 1);
+  const window = text.slice(windowStart, Math.min(text.length, to + longest - 1));
+  const spans: Array<[number, number]> = [];
+  for (const secret of secrets) {
+    for (let at = window.indexOf(secret); at !== -1; at = window.indexOf(secret, at + 1)) {
+      const start = windowStart + at;
+      const end = start + secret.length;
+      if (end > from && start < to) spans.push([Math.max(start, from), end]);
+    }
   }
-  return truncateUtf8(
-    json.includes('\\u0000') ? json.replaceAll('\\u0000', '\\ufffd') : json,
-    MAX_LOG_PAYLOAD_BYTES,
-  );
+  if (spans.length <= 1) return spans;
+  spans.sort((a, b) => a[0] - b[0]);
+  const merged: Array<[number, number]> = [spans[0]!];
+  for (const span of spans.slice(1)) {
+    const last = merged[merged.length - 1]!;
+    if (span[0] <= last[1]) last[1] = Math.max(last[1], span[1]);
+    else merged.push(span);
+  }
+  return merged;
+}
+
+/**
+ * `text` with every occurrence of a known secret (at least 4 characters) replaced by `[REDACTED]`;
+ * overlapping occurrences become one marker. Linear in the length of `text`.
+ */
+export function maskSecrets(text: string, secrets: readonly string[]): string {
+  const masked = secretsToMask(secrets);
+  if (masked.length === 0) return text;
+  const spans = secretSpans(text, 0, text.length, masked);
+  if (spans.length === 0) return text;
+  let out = '';
+  let position = 0;
+  for (const [start, end] of spans) {
+    out += text.slice(position, start) + REDACTED;
+    position = end;
+  }
+  return out + text.slice(position);
+}
+
+/** Bytes of the UTF-8 of `text[index]` (a surrogate pair: 4, with `units` 2). */
+function utf8Size(text: string, index: number): { bytes: number; units: number } {
+  const code = text.charCodeAt(index);
+  if (code < 0x80) return { bytes: 1, units: 1 };
+  if (code < 0x800) return { bytes: 2, units: 1 };
+  if (code >= 0xd800 && code <= 0xdbff) {
+    const next = text.charCodeAt(index + 1);
+    if (next >= 0xdc00 && next <= 0xdfff) return { bytes: 4, units: 2 };
+  }
+  return { bytes: 3, units: 1 };
+}
+
+/** Bytes of `text[index]` escaped by JSON.stringify (a surrogate pair: 4, with `units` 2). */
+function escapedSize(text: string, index: number): { bytes: number; units: number } {
+  const code = text.charCodeAt(index);
+  if (code === 0x22 || code === 0x5c) return { bytes: 2, units: 1 };
+  if (code < 0x20)
+    return { bytes: code === 8 || code === 9 || code === 10 || code === 12 || code === 13 ? 2 : 6, units: 1 };
+  const size = utf8Size(text, index);
+  // a lone surrogate is written as \uXXXX
+  return code >= 0xd800 && code <= 0xdfff && size.units === 1 ? { bytes: 6, units: 1 } : size;
+}
+
+/** How many UTF-16 units of `text` (whole characters) fit in `maxBytes` as sized by `size`. */
+function fittingUnits(
+  text: string,
+  maxBytes: number,
+  size: (text: string, index: number) => { bytes: number; units: number },
+): number {
+  let bytes = 0;
+  let index = 0;
+  while (index < text.length) {
+    const next = size(text, index);
+    if (bytes + next.bytes > maxBytes) break;
+    bytes += next.bytes;
+    index += next.units;
+  }
+  return index;
+}
+
+/** The longest prefix of `text` of at most `maxBytes` UTF-8 bytes that ends on a whole character. */
+export function cutUtf8(text: string, maxBytes: number): string {
+  if (text.length * 3 <= maxBytes) return text;
+  // every UTF-16 unit takes at least one byte: look no further than maxBytes units
+  const head = text.length > maxBytes ? text.slice(0, maxBytes) : text;
+  return text.slice(0, fittingUnits(head, maxBytes, utf8Size));
 }
 
 /** Cuts a string to at most `maxBytes` of UTF-8, marking the cut. */
 export function truncateUtf8(text: string, maxBytes: number): string {
   if (text.length * 3 <= maxBytes || Buffer.byteLength(text) <= maxBytes) return text;
-  const marker = '…[truncated]';
-  const budget = maxBytes - Buffer.byteLength(marker);
-  // a multi-byte character cut in half decodes to U+FFFD: drop it
-  const head = Buffer.from(text)
-    .subarray(0, budget)
-    .toString()
-    .replace(/\uFFFD+$/, '');
-  return head + marker;
+  return cutUtf8(text, maxBytes - Buffer.byteLength(TRUNCATED)) + TRUNCATED;
+}
+
+/**
+ * Builds JSON text of at most `budget` UTF-8 bytes; an append that does not fit adds the whole
+ * characters that do (never half an escape) and throws `BudgetSpent`.
+ */
+class BoundedJson {
+  text = '';
+  #bytes = 0;
+  #scanned = 0;
+  readonly #budget: number;
+  readonly #secrets: readonly string[];
+
+  constructor(budget: number, secrets: readonly string[]) {
+    this.#budget = budget;
+    this.#secrets = secrets;
+  }
+
+  get remaining(): number {
+    return this.#budget - this.#bytes;
+  }
+
+  /** Counts `units` of work that may write nothing (skipped keys, scanned secrets). */
+  visit(units: number): void {
+    this.#scanned += units;
+    if (this.#scanned > MAX_SCANNED_CHARS) throw new BudgetSpent();
+  }
+
+  /** Appends JSON syntax or a number (ASCII). */
+  raw(piece: string): void {
+    if (piece.length <= this.remaining) {
+      this.text += piece;
+      this.#bytes += piece.length;
+      return;
+    }
+    this.text += piece.slice(0, this.remaining);
+    this.#bytes = this.#budget;
+    throw new BudgetSpent();
+  }
+
+  /** Appends the characters of `text` escaped for a JSON string (without quotes), NUL as U+FFFD. */
+  #plain(text: string): void {
+    if (text.length === 0) return;
+    // every character takes at least one byte: no more than `remaining` of them can fit
+    const head = text.length > this.remaining ? text.slice(0, this.remaining) : text;
+    const clean = head.includes('\0') ? head.replaceAll('\0', '\uFFFD') : head;
+    const units = fittingUnits(clean, this.remaining, escapedSize);
+    const escaped = JSON.stringify(units === clean.length ? clean : clean.slice(0, units)).slice(1, -1);
+    this.text += escaped;
+    this.#bytes += Buffer.byteLength(escaped);
+    if (units < text.length) throw new BudgetSpent();
+  }
+
+  /** Appends `text` as a JSON string with known secrets masked, looking only at what can fit. */
+  string(text: string): void {
+    this.raw('"');
+    let position = 0;
+    let maskedTo = -1;
+    while (position < text.length) {
+      if (this.remaining <= 0) throw new BudgetSpent();
+      // every character takes at least one byte: no more than `remaining` of them can be written
+      const to = Math.min(text.length, position + this.remaining);
+      this.visit(to - position);
+      for (const [start, end] of secretSpans(text, position, to, this.#secrets)) {
+        // a span that goes on where the last marker ended is the same masked run: one marker
+        if (start > position || maskedTo !== position) {
+          this.#plain(text.slice(position, start));
+          this.raw(REDACTED);
+        }
+        position = end;
+        maskedTo = end;
+      }
+      if (position < to) {
+        this.#plain(text.slice(position, to));
+        position = to;
+      }
+    }
+    this.raw('"');
+  }
+}
+
+/** The bytes of a Buffer, written as the array `Buffer.toJSON` would give without copying them. */
+class ByteList {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** What JSON.stringify writes for `value`: the result of its `toJSON(key)` if it has one. */
+function jsonValue(value: unknown, key: string): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Buffer.isBuffer(value)) return { type: 'Buffer', data: new ByteList(value) };
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  return typeof toJSON === 'function' ? toJSON.call(value, key) : value;
+}
+
+/** Writes `value` (already passed through {@link jsonValue}) as JSON. */
+function writeValue(out: BoundedJson, value: unknown, ancestors: object[]): void {
+  switch (typeof value) {
+    case 'string':
+      out.string(value);
+      return;
+    case 'number':
+      out.raw(Number.isFinite(value) ? String(value) : 'null');
+      return;
+    case 'boolean':
+      out.raw(String(value));
+      return;
+    case 'bigint':
+      out.string(String(value));
+      return;
+    case 'object':
+      break;
+    default:
+      // undefined, functions and symbols: left out of objects, null elsewhere (as JSON.stringify)
+      out.raw('null');
+      return;
+  }
+  if (value === null) {
+    out.raw('null');
+    return;
+  }
+  if (ancestors.includes(value)) {
+    out.string('[circular]');
+    return;
+  }
+  if (ancestors.length >= MAX_DEPTH) {
+    out.string('[…]');
+    return;
+  }
+  ancestors.push(value);
+  if (value instanceof ByteList) {
+    out.raw('[');
+    for (let index = 0; index < value.bytes.length; index++)
+      out.raw(index === 0 ? String(value.bytes[index]) : `,${value.bytes[index]}`);
+    out.raw(']');
+  } else if (Array.isArray(value)) {
+    out.raw('[');
+    for (let index = 0; index < value.length; index++) {
+      if (index > 0) out.raw(',');
+      writeValue(out, jsonValue(value[index], String(index)), ancestors);
+    }
+    out.raw(']');
+  } else {
+    out.raw('{');
+    let first = true;
+    for (const name in value) {
+      out.visit(1);
+      if (!Object.hasOwn(value, name)) continue;
+      const item = jsonValue((value as Record<string, unknown>)[name], name);
+      if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+      if (!first) out.raw(',');
+      first = false;
+      out.string(name);
+      out.raw(':');
+      // the key was written whole, so it is shorter than the budget: testing it is cheap
+      if (SECRET_KEY.test(name) && item !== null && item !== '') out.string(REDACTED);
+      else writeValue(out, item, ancestors);
+    }
+    out.raw('}');
+  }
+  ancestors.pop();
+}
+
+/**
+ * JSON of `value` for the execution log: values under secret-looking keys and every known secret
+ * string (the call's credentials) replaced by `[REDACTED]`, NUL as U+FFFD, cut to 4 KB (marked
+ * `…[truncated]`). Walks the value once and stops when the budget is spent, so a payload of any size
+ * costs about as much as a 4 KB one.
+ */
+export function redactForLog(value: unknown, secrets: readonly string[] = []): string {
+  const out = new BoundedJson(MAX_LOG_PAYLOAD_BYTES, secretsToMask(secrets));
+  try {
+    writeValue(out, jsonValue(value, ''), []);
+    return out.text;
+  } catch (error) {
+    if (error instanceof BudgetSpent) {
+      return cutUtf8(out.text, MAX_LOG_PAYLOAD_BYTES - Buffer.byteLength(TRUNCATED)) + TRUNCATED;
+    }
+    // a toJSON or getter threw: log what the value is called, not its content
+    return redactForLog(String(Object.prototype.toString.call(value)));
+  }
 }
