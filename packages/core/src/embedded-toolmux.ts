@@ -572,7 +572,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     this.#engine = undefined;
     if (engine) {
       const { env, store } = await engine;
-      await env.logs.flush();
+      await env.logs.close();
       await store.close();
     }
   }

@@ -176,6 +176,59 @@ describe('the execution path', () => {
     expect(log!.input).toContain('[truncated]');
   });
 
+  it('answers only once the entry is stored, with the calls of one turn in one batch', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const batches: number[] = [];
+    const insertLogs = store.insertLogs.bind(store);
+    store.insertLogs = async (records) => {
+      batches.push(records.length);
+      await insertLogs(records);
+    };
+    const sample = createSampleToolkits();
+    const mux = new ToolMux({
+      toolkits: sample.toolkits,
+      store,
+      secretKey: Buffer.alloc(32, 7).toString('base64'),
+      logger: quiet,
+    });
+    const session = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
+    const results = await Promise.all(
+      Array.from({ length: 30 }, async (_, index) => {
+        const result = await session.execute('TASKS_LIST_TASKS', {}, { callId: `call_${index}` });
+        // read past the session (no flush): the entry is already committed
+        const stored = await store.listLogs({ sessionId: session.sessionId, limit: 100 });
+        expect(stored.items.map((item) => item.id)).toContain(result.logId);
+        return result;
+      }),
+    );
+    expect(results.every((result) => result.successful)).toBe(true);
+    expect(batches).toEqual([30]);
+  });
+
+  it('logs a huge error message cut to 4 KB, NUL as U+FFFD', async () => {
+    const failing = defineTool({
+      slug: 'ECHO_FAIL',
+      description: 'Fail with a long message.',
+      inputSchema: z.object({}),
+      execute: async () => {
+        throw new Error('\0auth'.repeat(200_000));
+      },
+    });
+    const mux = new ToolMux({
+      toolkits: [defineToolkit({ slug: 'echo', description: 'Echo', tools: [failing] })],
+      store: ':memory:',
+      logger: quiet,
+    });
+    const session = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
+    const result = await session.execute('ECHO_FAIL', {});
+    expect(result.code).toBe('TOOL_EXECUTION_FAILED');
+    const [log] = (await session.logs()).items;
+    expect(Buffer.byteLength(log!.errorMessage!)).toBeLessThanOrEqual(4096);
+    expect(log!.errorMessage).toMatch(/^ECHO_FAIL failed: \uFFFDauth/);
+    expect(log!.errorMessage!.endsWith('…[truncated]')).toBe(true);
+    expect(result.error).toHaveLength('ECHO_FAIL failed: '.length + 1_000_000);
+  });
+
   it('still answers when the log cannot be written', async () => {
     const errors: string[] = [];
     const sample = createSampleToolkits();
@@ -192,8 +245,8 @@ describe('the execution path', () => {
     const session = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
     const result = await session.execute('TASKS_LIST_TASKS', {});
     expect(result.successful).toBe(true);
-    expect(errors).toEqual([]);
-    await session.logs(); // flushes the log writer
+    // the call answers after its entry's write was tried: the loss is already reported
+    expect(errors).toHaveLength(1);
     expect(errors[0]).toContain('could not write 1 execution log entry');
     expect(errors[0]).toContain('disk full');
   });

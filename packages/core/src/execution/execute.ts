@@ -6,7 +6,7 @@ import type { ExecutionLogRecord } from '../store/types.js';
 import { newId } from '../util/ids.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import type { Logger } from '../util/logger.js';
-import { redactForLog } from '../util/redact.js';
+import { MAX_LOG_PAYLOAD_BYTES, maskSecrets, redactForLog, truncateUtf8 } from '../util/redact.js';
 import { shownValue, textProblem } from '../util/stored-text.js';
 import type { ExecutionLogWriter } from './log-writer.js';
 import type { ToolResult } from './result.js';
@@ -16,7 +16,7 @@ export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
 
 /** Everything one call needs besides the tool and its arguments. */
 export interface ExecutionEnvironment {
-  /** Where every call's log entry goes (batched, off the call's path). */
+  /** Where every call's log entry goes (group commit: a call answers once its entry is stored). */
   logs: ExecutionLogWriter;
   logger: Logger;
   fetch: typeof globalThis.fetch;
@@ -191,7 +191,8 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
   } catch (error) {
     result = failureResult(error, tool, logId, secrets);
   }
-  env.logs.write(
+  // the answer waits for the entry's commit (group commit: the calls of one turn share it)
+  await env.logs.write(
     logEntry(result, {
       slug: tool.slug,
       toolkit: tool.toolkit,
@@ -239,15 +240,24 @@ function logEntry(
     toolSlug: textProblem(call.slug, { maxLength: 200 }) === undefined ? call.slug : shownValue(call.slug),
     toolkit: call.toolkit,
     connectedAccountId: call.connectedAccountId,
-    callId: call.callId ?? null,
+    callId: typeof call.callId === 'string' ? logText(call.callId) : null,
     status: result.successful ? 'success' : 'error',
     errorCode: result.code ?? null,
-    errorMessage: result.error?.replaceAll('\0', '\uFFFD') ?? null,
+    errorMessage: result.error === null ? null : logText(result.error),
     durationMs: call.durationMs,
     input: redactForLog(call.arguments, call.secrets),
     output: result.successful ? redactForLog(result.data, call.secrets) : 'null',
     createdAt: new Date(),
   };
+}
+
+/**
+ * Text for the log (already masked): NUL as U+FFFD, cut to 4 KB. Only a prefix is looked at, so a
+ * huge error message costs no more than a short one.
+ */
+function logText(text: string): string {
+  const head = text.length > MAX_LOG_PAYLOAD_BYTES + 1 ? text.slice(0, MAX_LOG_PAYLOAD_BYTES + 1) : text;
+  return truncateUtf8(head.replaceAll('\0', '\uFFFD'), MAX_LOG_PAYLOAD_BYTES);
 }
 
 /**
@@ -266,7 +276,7 @@ export async function rejectToolCall(
     code: error.code,
     logId: newId('log'),
   };
-  env.logs.write(
+  await env.logs.write(
     logEntry(result, { ...call, toolkit: '', connectedAccountId: null, durationMs: 0, secrets: [] }),
   );
   return result;
@@ -282,7 +292,7 @@ function failureResult(error: unknown, tool: Tool, logId: string, secrets: reado
     code = 'TOOL_EXECUTION_FAILED';
     message = `${tool.slug} failed: ${errorMessage(error)}`;
   }
-  for (const secret of secrets) if (secret.length >= 4) message = message.split(secret).join('[REDACTED]');
+  message = maskSecrets(message, secrets);
   return { successful: false, data: null, error: message, code, logId };
 }
 

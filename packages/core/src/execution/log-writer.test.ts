@@ -1,11 +1,200 @@
-import { describe, expect, it } from 'vitest';
-import type { ExecutionLogRecord } from '../store/types.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../store/sqlite.js';
+import type { ExecutionLogRecord, Store } from '../store/types.js';
+import { createTestPostgresStore, postgresSkipReason } from '../test/postgres.js';
 import { newId } from '../util/ids.js';
 import { ExecutionLogWriter } from './log-writer.js';
 
+const directory = mkdtempSync(join(tmpdir(), 'toolmux-log-writer-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+const skipPostgres = await postgresSkipReason();
+
+function entry(userId: string, changes: Partial<ExecutionLogRecord> = {}): ExecutionLogRecord {
+  return {
+    id: newId('log'),
+    sessionId: null,
+    userId,
+    toolSlug: 'TASKS_LIST_TASKS',
+    toolkit: 'tasks',
+    connectedAccountId: null,
+    callId: `call_${userId}`,
+    status: 'success',
+    errorCode: null,
+    errorMessage: null,
+    durationMs: 1,
+    input: '{}',
+    output: '{}',
+    createdAt: new Date(),
+    ...changes,
+  };
+}
+
+function recordingLogger() {
+  const errors: string[] = [];
+  return { errors, logger: { debug() {}, warn() {}, error: (message: string) => errors.push(message) } };
+}
+
+/** Every stored entry, read past the writer. */
+async function storedIds(store: Store): Promise<Set<string>> {
+  const ids = new Set<string>();
+  let cursor: string | undefined;
+  do {
+    const page = await store.listLogs({ limit: 1000, cursor });
+    for (const item of page.items) ids.add(item.id);
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+  return ids;
+}
+
+interface Backend {
+  name: string;
+  skip: string | undefined;
+  open(): Promise<{ store: Store; close(): Promise<void> }>;
+  /** Entries this database refuses, besides a repeated id. */
+  refused: (userId: string) => ExecutionLogRecord[];
+}
+
+const backends: Backend[] = [
+  {
+    name: 'sqlite',
+    skip: undefined,
+    async open() {
+      const store = new SqliteStore({ path: join(mkdtempSync(join(directory, 'db-')), 'toolmux.db') });
+      await store.migrate();
+      return { store, close: () => store.close() };
+    },
+    // SQLite's NOT NULL: a record that lost its user id
+    refused: (userId) => [entry(userId, { userId: null as unknown as string })],
+  },
+  {
+    name: 'postgres',
+    skip: skipPostgres,
+    async open() {
+      const database = await createTestPostgresStore();
+      await database.store.migrate();
+      return { store: database.store, close: () => database.cleanup() };
+    },
+    // PostgreSQL refuses NUL in text
+    refused: (userId) => [entry(userId, { callId: 'call_\0' }), entry(userId, { toolSlug: 'A\0B' })],
+  },
+];
+
+for (const backend of backends) {
+  describe.skipIf(backend.skip !== undefined)(`ExecutionLogWriter on ${backend.name}`, () => {
+    it("stores every good entry of a batch when the database refuses one (other users' entries survive)", async () => {
+      const { store, close } = await backend.open();
+      try {
+        const { errors, logger } = recordingLogger();
+        const writer = new ExecutionLogWriter(store, logger);
+        const existing = entry('user_0');
+        await store.insertLogs([existing]);
+        const good = Array.from({ length: 160 }, (_, index) => entry(`user_${index}`));
+        const bad = [entry('user_bad', { id: existing.id }), ...backend.refused('user_bad')];
+        // all written in one turn: one batch, with the bad entries in the middle
+        const results = await Promise.all([
+          ...good.slice(0, 80).map((record) => writer.write(record)),
+          ...bad.map((record) => writer.write(record)),
+          ...good.slice(80).map((record) => writer.write(record)),
+        ]);
+        expect(results.filter((stored) => !stored)).toHaveLength(bad.length);
+        const ids = await storedIds(store);
+        for (const record of good) expect(ids.has(record.id)).toBe(true);
+        expect(ids.size).toBe(good.length + 1);
+        expect(errors).toHaveLength(1);
+        expect(errors[0]).toContain(`could not write ${bad.length} execution log entries`);
+        expect(errors[0]).toContain(existing.id);
+      } finally {
+        await close();
+      }
+    });
+
+    it('resolves each write once its entry is stored, sharing one insert among the writes of a turn', async () => {
+      const { store, close } = await backend.open();
+      try {
+        const batches: number[] = [];
+        const writer = new ExecutionLogWriter(
+          {
+            insertLogs: async (records) => {
+              batches.push(records.length);
+              await store.insertLogs(records);
+            },
+          },
+          recordingLogger().logger,
+        );
+        const records = Array.from({ length: 50 }, (_, index) => entry(`user_${index}`));
+        const seen = await Promise.all(
+          records.map(async (record) => {
+            expect(await writer.write(record)).toBe(true);
+            // read right away, past the writer: the entry is already there
+            return (await store.listLogs({ userId: record.userId, limit: 10 })).items.map((item) => item.id);
+          }),
+        );
+        expect(seen.map((ids) => ids[0])).toEqual(records.map((record) => record.id));
+        expect(batches).toEqual([50]);
+        // entries written while a batch is being stored form the next one
+        const first = writer.write(entry('late_0'));
+        await new Promise((resolve) => setImmediate(resolve));
+        const more = Array.from({ length: 20 }, (_, index) => writer.write(entry(`late_${index + 1}`)));
+        await Promise.all([first, ...more]);
+        expect(batches.slice(1).reduce((sum, size) => sum + size, 0)).toBe(21);
+        expect(batches.length).toBeLessThanOrEqual(3);
+      } finally {
+        await close();
+      }
+    });
+  });
+}
+
+describe('ExecutionLogWriter', () => {
+  it('flush() waits for queued entries; close() flushes, then reports later entries as lost', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.migrate();
+    const { errors, logger } = recordingLogger();
+    const writer = new ExecutionLogWriter(store, logger, { durable: false });
+    const queued = entry('user_1');
+    // not durable: resolves before the entry is stored
+    expect(await writer.write(queued)).toBe(true);
+    expect((await store.listLogs({ limit: 10 })).items).toHaveLength(0);
+    await writer.flush();
+    expect((await store.listLogs({ limit: 10 })).items.map((item) => item.id)).toEqual([queued.id]);
+    const last = entry('user_2');
+    void writer.write(last);
+    await writer.close();
+    expect((await store.listLogs({ limit: 10 })).items).toHaveLength(2);
+    const late = entry('user_3');
+    expect(await writer.write(late)).toBe(false);
+    expect(errors).toEqual([
+      expect.stringContaining(`${late.id} was written after the log writer was closed`),
+    ]);
+    await store.close();
+  });
+
+  it('retries a lone entry once, for a dropped connection', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.migrate();
+    let failures = 1;
+    const writer = new ExecutionLogWriter(
+      {
+        insertLogs: async (records) => {
+          if (failures-- > 0) throw new Error('connection terminated');
+          await store.insertLogs(records);
+        },
+      },
+      recordingLogger().logger,
+    );
+    expect(await writer.write(entry('user_1'))).toBe(true);
+    expect((await store.listLogs({ limit: 10 })).items).toHaveLength(1);
+    await store.close();
+  });
+});
+
 const quiet = { debug() {}, warn() {}, error() {} };
 
-function entry(sessionId: string): ExecutionLogRecord {
+function sessionEntry(sessionId: string): ExecutionLogRecord {
   return {
     id: newId('log'),
     sessionId,
@@ -41,7 +230,7 @@ function heldSink() {
   };
 }
 
-const settled = (promise: Promise<void>) => {
+const settled = (promise: Promise<unknown>) => {
   const state = { done: false };
   void promise.then(() => {
     state.done = true;
@@ -54,7 +243,7 @@ describe('ExecutionLogWriter.flushSession', () => {
   it("does not wait for other sessions' writes", async () => {
     const sink = heldSink();
     const writer = new ExecutionLogWriter(sink, quiet);
-    writer.write(entry('ses_b'));
+    void writer.write(sessionEntry('ses_b'));
     const all = settled(writer.flush()); // ses_b's batch is being written, and held
     await writer.flushSession('ses_a'); // nothing of ses_a is pending: resolves at once
     expect(all.done).toBe(false);
@@ -66,9 +255,9 @@ describe('ExecutionLogWriter.flushSession', () => {
   it("waits for the session's own entries, queued or being written (in order behind earlier batches)", async () => {
     const sink = heldSink();
     const writer = new ExecutionLogWriter(sink, quiet);
-    writer.write(entry('ses_b'));
+    void writer.write(sessionEntry('ses_b'));
     void writer.flush();
-    writer.write(entry('ses_a')); // queued behind ses_b's batch
+    void writer.write(sessionEntry('ses_a')); // queued behind ses_b's batch
     const queued = settled(writer.flushSession('ses_a'));
     await turn();
     expect(queued.done).toBe(false);

@@ -4,59 +4,127 @@ import type { Logger } from '../util/logger.js';
 
 /** A batch is written at the latest when it reaches this many entries. */
 const MAX_BATCH = 500;
-
 /**
- * Writes execution log entries off the call's path: entries of one event-loop turn go to the store
- * in one transaction (`Store.insertLogs`), so a tool call never waits for a disk or network write.
- * Batches are written in order, one at a time. `flush()` waits for everything queued so far; reads of
- * the log (`session.logs()`) and `close()` flush first, so a caller always reads its own writes.
+ * Batches being stored at once (PostgreSQL commits them on separate pooled connections): while one
+ * commits, the calls that answered meanwhile already run again and their entries form the next.
  */
+const MAX_BATCHES_IN_FLIGHT = 4;
+
 /** Where batches of log entries go: the store, or (remote mode) the server. */
 export type ExecutionLogSink = Pick<Store, 'insertLogs'>;
 
-export class ExecutionLogWriter {
-  readonly #store: ExecutionLogSink;
-  readonly #logger: Logger;
-  #queue: ExecutionLogRecord[] = [];
-  #scheduled = false;
-  #writing: Promise<void> = Promise.resolve();
-  /** The batch being written that holds a session's latest entry, by session id. */
-  readonly #inFlight = new Map<string | null, Promise<void>>();
+export interface ExecutionLogWriterOptions {
+  /**
+   * `write()` resolves only once the entry is stored, so a call answers after its log entry has
+   * committed (embedded and server mode). Off for remote-mode clients, whose uploads go on in the
+   * background and are flushed by `close()` and before the process exits.
+   * @default true
+   */
+  durable?: boolean;
+  /**
+   * Flush pending entries when the process is about to exit (`beforeExit`). A `process.exit()` or a
+   * SIGKILL cannot be covered: call `close()` first.
+   * @default false
+   */
+  flushBeforeExit?: boolean;
+}
 
-  constructor(store: ExecutionLogSink, logger: Logger) {
-    this.#store = store;
+interface Pending {
+  record: ExecutionLogRecord;
+  /** Settles with `settle`'s value. */
+  stored: Promise<boolean>;
+  settle: (stored: boolean) => void;
+}
+
+/** Writers with entries not yet stored, flushed on `beforeExit`. */
+const flushedBeforeExit = new Set<ExecutionLogWriter>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('beforeExit', () => {
+    // the flush keeps the event loop busy; `beforeExit` comes again once it is done and the set is empty
+    for (const writer of flushedBeforeExit) void writer.flush();
+  });
+}
+
+/**
+ * Writes execution log entries with group commit: the entries of one event-loop turn go to the store
+ * in one call (`Store.insertLogs`, one transaction), and entries written while a batch is being
+ * stored form the next batch. With `durable` (the default) `write()` resolves once its entry is
+ * stored, so `session.execute` answers only after its entry has committed, and a crash cannot lose an
+ * answered call's entry. If a batch is refused, its entries are stored one by one, so a bad entry
+ * costs only itself; entries that cannot be stored are reported to the logger.
+ */
+export class ExecutionLogWriter {
+  readonly #sink: ExecutionLogSink;
+  readonly #logger: Logger;
+  readonly #durable: boolean;
+  readonly #flushBeforeExit: boolean;
+  #queue: Pending[] = [];
+  #scheduled = false;
+  /** Batches being stored; each settles when its entries are stored or reported lost. */
+  readonly #batches = new Set<Promise<void>>();
+  /** Entries queued or being stored, by session id. */
+  readonly #pendingBySession = new Map<string | null, Set<Promise<boolean>>>();
+  #closed = false;
+
+  constructor(sink: ExecutionLogSink, logger: Logger, options: ExecutionLogWriterOptions = {}) {
+    this.#sink = sink;
     this.#logger = logger;
+    this.#durable = options.durable ?? true;
+    this.#flushBeforeExit = options.flushBeforeExit ?? false;
   }
 
-  write(record: ExecutionLogRecord): void {
-    this.#queue.push(record);
-    if (this.#queue.length >= MAX_BATCH) {
-      void this.flush();
-    } else if (!this.#scheduled) {
+  /**
+   * Queues `record` for the next batch. Resolves true once it is stored, false if it could not be
+   * (reported to the logger); a writer that is not `durable` resolves true at once. Never rejects.
+   */
+  write(record: ExecutionLogRecord): Promise<boolean> {
+    if (this.#closed) {
+      this.#logger.error(
+        `toolmux: execution log entry ${record.id} was written after the log writer was closed and is lost.`,
+      );
+      return Promise.resolve(false);
+    }
+    let settle!: (stored: boolean) => void;
+    const stored = new Promise<boolean>((resolve) => {
+      settle = resolve;
+    });
+    this.#queue.push({ record, stored, settle });
+    let pending = this.#pendingBySession.get(record.sessionId);
+    if (pending === undefined) {
+      pending = new Set();
+      this.#pendingBySession.set(record.sessionId, pending);
+    }
+    pending.add(stored);
+    void stored.then(() => {
+      pending.delete(stored);
+      if (pending.size === 0 && this.#pendingBySession.get(record.sessionId) === pending) {
+        this.#pendingBySession.delete(record.sessionId);
+      }
+    });
+    if (this.#flushBeforeExit) {
+      installExitHook();
+      flushedBeforeExit.add(this);
+    }
+    if (this.#queue.length >= MAX_BATCH) this.#drain();
+    else if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => {
         this.#scheduled = false;
-        void this.flush();
+        this.#drain();
       });
     }
+    return this.#durable ? stored : Promise.resolve(true);
   }
 
   /** Resolves when every entry written so far is stored (or reported as lost). Never rejects. */
-  flush(): Promise<void> {
-    if (this.#queue.length > 0) {
-      const batch = this.#queue;
-      this.#queue = [];
-      const writing = this.#writing.then(() => this.#store_(batch));
-      this.#writing = writing;
-      const sessions = new Set(batch.map((record) => record.sessionId));
-      for (const sessionId of sessions) this.#inFlight.set(sessionId, writing);
-      void writing.then(() => {
-        for (const sessionId of sessions) {
-          if (this.#inFlight.get(sessionId) === writing) this.#inFlight.delete(sessionId);
-        }
-      });
-    }
-    return this.#writing;
+  async flush(): Promise<void> {
+    const written = [...this.#batches, ...this.#queue.map((pending) => pending.stored)];
+    this.#drain();
+    await Promise.all(written);
   }
 
   /**
@@ -64,22 +132,71 @@ export class ExecutionLogWriter {
    * waiting for other sessions' entries: a read of one session's log under load does not queue behind
    * the writes of every other call. Never rejects.
    */
-  flushSession(sessionId: string): Promise<void> {
-    if (this.#queue.some((record) => record.sessionId === sessionId)) return this.flush();
-    return this.#inFlight.get(sessionId) ?? Promise.resolve();
+  async flushSession(sessionId: string): Promise<void> {
+    const pending = this.#pendingBySession.get(sessionId);
+    if (pending === undefined) return;
+    const written = [...pending];
+    this.#drain();
+    await Promise.all(written);
   }
 
-  async #store_(batch: ExecutionLogRecord[]): Promise<void> {
+  /**
+   * Flushes, then refuses further entries (they are reported as lost). Calls still running should
+   * finish first: each of them resolves after its own entry is stored.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flush();
+    flushedBeforeExit.delete(this);
+  }
+
+  /**
+   * Starts storing what is queued, in batches, as far as {@link MAX_BATCHES_IN_FLIGHT} allows; a
+   * batch that finishes starts the next one with whatever was queued meanwhile.
+   */
+  #drain(): void {
+    while (this.#queue.length > 0 && this.#batches.size < MAX_BATCHES_IN_FLIGHT) {
+      const batch = this.#queue.splice(0, MAX_BATCH);
+      const done = this.#store(batch.map((pending) => pending.record)).then((stored) => {
+        for (const [index, pending] of batch.entries()) pending.settle(stored[index]!);
+        this.#batches.delete(done);
+        if (this.#queue.length > 0) this.#drain();
+        else if (this.#batches.size === 0) flushedBeforeExit.delete(this);
+      });
+      this.#batches.add(done);
+    }
+  }
+
+  /** Stores a batch; if it is refused, each entry alone. Which entries are stored; never rejects. */
+  async #store(batch: ExecutionLogRecord[]): Promise<boolean[]> {
     try {
-      await this.#store.insertLogs(batch);
+      await this.#sink.insertLogs(batch);
+      return batch.map(() => true);
     } catch (first) {
-      try {
-        await this.#store.insertLogs(batch); // one retry: a dropped connection or a busy database
-      } catch {
+      // One retry for a single entry (a dropped connection, a busy database); a batch is retried
+      // entry by entry, so that an entry the database refuses does not take the others with it.
+      const stored = await Promise.all(
+        batch.map(async (record) => {
+          try {
+            await this.#sink.insertLogs([record]);
+            return { ok: true as const };
+          } catch (error) {
+            return { ok: false as const, error };
+          }
+        }),
+      );
+      const lost = batch.filter((_, index) => !stored[index]!.ok);
+      if (lost.length > 0) {
+        const cause =
+          batch.length === 1 ? first : (stored.find((outcome) => !outcome.ok) as { error: unknown }).error;
         this.#logger.error(
-          `toolmux: could not write ${batch.length} execution log entr${batch.length === 1 ? 'y' : 'ies'} (${batch[0]!.id}…): ${errorMessage(first)}`,
+          `toolmux: could not write ${lost.length} execution log entr${lost.length === 1 ? 'y' : 'ies'} (${lost
+            .slice(0, 5)
+            .map((record) => record.id)
+            .join(', ')}${lost.length > 5 ? ', …' : ''}): ${errorMessage(cause)}`,
         );
       }
+      return stored.map((outcome) => outcome.ok);
     }
   }
 }

@@ -122,7 +122,12 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     const fetch = options.fetch ?? globalThis.fetch;
     const logger = options.logger ?? consoleLogger;
     this.#api = new RemoteApi({ baseUrl: this.baseUrl, apiKey: options.apiKey, fetch });
-    this.#logs = new ExecutionLogWriter({ insertLogs: (records) => this.#uploadLogs(records) }, logger);
+    // uploads go on in the background (a round trip per call would be too slow); close() and the
+    // process's beforeExit flush them
+    this.#logs = new ExecutionLogWriter({ insertLogs: (records) => this.#uploadLogs(records) }, logger, {
+      durable: false,
+      flushBeforeExit: true,
+    });
     this.#env = {
       logs: this.#logs,
       logger,
@@ -378,7 +383,10 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       ),
   };
 
-  /** Sends the log entries of calls that ran here. */
+  /**
+   * Sends the log entries of calls that ran here (they are also sent before the process exits
+   * normally; a killed process loses what was not sent yet).
+   */
   async close(): Promise<void> {
     await this.#logs.flush();
   }
