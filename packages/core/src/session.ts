@@ -39,6 +39,7 @@ import type {
 } from './provider.js';
 import { shapeInputSchema } from './schema/shape.js';
 import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
+import { newId } from './util/ids.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
 import { checkCallId } from './util/stored-text.js';
@@ -665,11 +666,13 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   /**
    * Adds log entries of calls a remote-mode client ran itself (its custom tools, and
    * TOOLMUX_MULTI_EXECUTE_TOOL around them) or never sent (aborted before they started): any other
-   * entry is refused; session and user are this session's, whatever the entry says.
+   * entry is refused; session and user are this session's, whatever the entry says, and each entry
+   * gets a new id (a client's id could repeat another entry's or break cursor pagination). Resolves
+   * with the new ids once the entries are stored.
    *
    * @internal the server's `POST /sessions/:id/logs`
    */
-  recordClientLogs(records: readonly ExecutionLogRecord[]): void {
+  async recordClientLogs(records: readonly ExecutionLogRecord[]): Promise<string[]> {
     const clientSlugs = new Set([
       ...(this.#config.clientTools ?? []).map((tool) => tool.slug),
       ...(this.#config.clientToolkits ?? []).flatMap((toolkit) => toolkit.tools.map((tool) => tool.slug)),
@@ -684,12 +687,29 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         });
       }
     }
-    for (const record of records) {
-      const toolkit = META_TOOLS.has(record.toolSlug)
-        ? META_TOOLKIT.slug
-        : (this.#runtime.catalog.tools.get(record.toolSlug)?.toolkit ?? record.toolkit);
-      this.#runtime.env.logs.write({ ...record, sessionId: this.sessionId, userId: this.userId, toolkit });
+    const ids = records.map(() => newId('log'));
+    const stored = await Promise.all(
+      records.map((record, index) => {
+        const toolkit = META_TOOLS.has(record.toolSlug)
+          ? META_TOOLKIT.slug
+          : (this.#runtime.catalog.tools.get(record.toolSlug)?.toolkit ?? record.toolkit);
+        return this.#runtime.env.logs.write({
+          ...record,
+          id: ids[index]!,
+          sessionId: this.sessionId,
+          userId: this.userId,
+          toolkit,
+        });
+      }),
+    );
+    const lost = stored.filter((ok) => !ok).length;
+    if (lost > 0) {
+      throw new ToolMuxError({
+        code: 'STORE_ERROR',
+        message: `${lost} of ${records.length} log entries could not be stored (the database error is in the server's log); the other entries were added. Retry the failed ones later.`,
+      });
     }
+    return ids;
   }
 
   /** This session's execution log, newest first. */

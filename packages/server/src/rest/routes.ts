@@ -374,9 +374,10 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       status: 201,
       handle: async ({ params, body }) => {
         const { session } = await sessions.get(params.sessionId);
-        embeddedSession(session).recordClientLogs(
+        // stored (committed) before the answer; the server gives the entries their ids
+        const ids = await embeddedSession(session).recordClientLogs(
           body.items.map((item) => ({
-            id: item.id,
+            id: '',
             sessionId: session.sessionId,
             userId: session.userId,
             toolSlug: item.tool_slug,
@@ -392,7 +393,7 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
             createdAt: new Date(item.created_at),
           })),
         );
-        return { added: body.items.length };
+        return { added: ids.length, ids };
       },
     }),
     route({

@@ -435,16 +435,53 @@ export const ExecutionLogListSchema = component(
 
 export const ListLogsQuery = z.strictObject({ limit: limit(1000), cursor });
 
+/** A lone surrogate (ill-formed UTF-16): the database would store it as U+FFFD. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused
+const CONTROL = /[\u0000-\u001f\u007f]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused
+const CONTROL_BUT_WHITESPACE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+/** Text a client sends for the log: at most `max` characters, well-formed, no control characters. */
+const logText = (max: number, { multiline = false, min = 0 } = {}) =>
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((text) => !(multiline ? CONTROL_BUT_WHITESPACE : CONTROL).test(text), {
+      message: multiline
+        ? 'must not contain NUL or control characters other than tab and line breaks'
+        : 'must not contain NUL or control characters',
+    })
+    .refine((text) => !LONE_SURROGATE.test(text), {
+      message: 'must be well-formed UTF-16 (no lone surrogate)',
+    });
+
 export const AddLogsBody = component(
   'AddExecutionLogsRequest',
   z.strictObject({
     items: z
       .array(
         ExecutionLogSchema.extend({
-          id: z.string().regex(/^log_[A-Za-z0-9]+$/, 'must be a log id (log_…)'),
-          input: z.string().max(8192),
-          output: z.string().max(8192),
-          error_message: z.string().max(8192).nullable(),
+          id: z
+            .string()
+            .max(128)
+            .optional()
+            .describe('Ignored: the server gives each entry a new id (returned in `ids`).'),
+          session_id: z.string().max(128).nullable().describe("Ignored: the entry is the path's session's."),
+          user_id: z.string().max(256).describe("Ignored: the entry is the session's user's."),
+          connected_account_id: z
+            .string()
+            .max(128)
+            .nullable()
+            .describe('Ignored (client calls use no account).'),
+          tool_slug: logText(200, { min: 1 }),
+          toolkit: logText(128),
+          call_id: logText(256).nullable(),
+          error_code: logText(64).nullable(),
+          input: logText(8192, { multiline: true }),
+          output: logText(8192, { multiline: true }),
+          error_message: logText(8192, { multiline: true }).nullable(),
           duration_ms: z.number().min(0),
           created_at: z.iso.datetime({ offset: true }),
         }),
@@ -454,4 +491,10 @@ export const AddLogsBody = component(
   }),
 );
 
-export const AddLogsResultSchema = component('AddExecutionLogsResult', z.object({ added: z.number().int() }));
+export const AddLogsResultSchema = component(
+  'AddExecutionLogsResult',
+  z.object({
+    added: z.number().int(),
+    ids: z.array(z.string()).describe('The ids the server gave the entries, in the order sent.'),
+  }),
+);
