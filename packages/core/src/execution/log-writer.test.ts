@@ -173,6 +173,21 @@ describe('ExecutionLogWriter', () => {
     await store.close();
   });
 
+  it('with flushBeforeExit, starts storing queued entries on beforeExit', async () => {
+    const batches: number[] = [];
+    const writer = new ExecutionLogWriter(
+      { insertLogs: async (records) => void batches.push(records.length) },
+      recordingLogger().logger,
+      { durable: false, flushBeforeExit: true },
+    );
+    void writer.write(entry('user_1'));
+    void writer.write(entry('user_2'));
+    process.emit('beforeExit', 0);
+    // started at once, before the writer's own turn came
+    expect(batches).toEqual([2]);
+    await writer.close();
+  });
+
   it('retries a lone entry once, for a dropped connection', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     await store.migrate();

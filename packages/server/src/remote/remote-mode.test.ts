@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
@@ -319,8 +321,10 @@ describe('remote mode: custom tools run in the client', () => {
       'TASKS_CREATE_TASK success call_multi#1',
       'TOOLMUX_MULTI_EXECUTE_TOOL success call_multi',
     ]);
+    // the server gives an uploaded entry an id of its own (not the client's result.logId)
+    expect(direct.logId).toMatch(/^log_/);
     expect(logs.items.find((log) => log.callId === 'call_lookup')).toMatchObject({
-      id: direct.logId,
+      id: expect.stringMatching(/^log_[0-9a-z]{38}$/),
       sessionId: session.sessionId,
       userId: 'user_custom_1',
       toolkit: 'shop',
@@ -451,6 +455,47 @@ describe('remote mode: custom tools run in the client', () => {
   });
 });
 
+describe('remote mode: log uploads', () => {
+  it('close() sends every log entry of calls that ran here', async () => {
+    const mux = server.remote();
+    const { tool } = stockLookupTool();
+    const session = await mux.create('user_upload_close', { experimental: { customTools: [tool] } });
+    await Promise.all(
+      Array.from({ length: 30 }, (_, index) => session.execute(tool.slug, { sku: `A-${index}` })),
+    );
+    await mux.close();
+    // read on the server, past the remote client
+    const logs = await (await server.embedded.use(session.sessionId, { customTools: [tool] })).logs();
+    expect(logs.items).toHaveLength(30);
+  });
+
+  it('a client process that ends without close() still sends its entries before it exits', async () => {
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('./fixture-exit-without-close.mjs', import.meta.url))],
+      {
+        env: { ...process.env, TOOLMUX_URL: server.url, TOOLMUX_API_KEY: server.apiKey, CALLS: '25' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code, output).toBe(0);
+    const sessionId = output.trim();
+    const { tool } = stockLookupTool();
+    const logs = await (await server.embedded.use(sessionId, { customTools: [tool] })).logs();
+    expect(logs.items.map((entry) => entry.callId).sort()).toEqual(
+      Array.from({ length: 25 }, (_, index) => `call_${index}`).sort(),
+    );
+  });
+});
+
 describe('remote mode: configuration and failures', () => {
   it('refuses options of an embedded engine, a missing baseUrl and a short key', () => {
     const attempt = (options: ConstructorParameters<typeof ToolMux>[0]) => {
@@ -535,7 +580,7 @@ describe('remote mode: configuration and failures', () => {
     expect(result.error).toContain('aborted before it started');
     expect(sample.calls.length).toBe(before);
     const [entry] = (await session.logs()).items;
-    expect(entry).toMatchObject({ id: result.logId, callId: 'call_pre', errorCode: 'TOOL_ABORTED' });
+    expect(entry).toMatchObject({ callId: 'call_pre', errorCode: 'TOOL_ABORTED' });
   });
 
   it('an abort stops the call on the server and is a TOOL_ABORTED result here', async () => {

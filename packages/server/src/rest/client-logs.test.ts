@@ -1,0 +1,186 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ToolMux } from '@toolmux/core';
+import { createTestPostgresUrl, postgresSkipReason, stockLookupTool } from '@toolmux/core/test';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createServer } from '../server.js';
+import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
+
+/**
+ * `POST /sessions/:id/logs`: a remote-mode client's log entries. The server validates them, gives
+ * them ids of its own, and answers once they are stored; one client's bad entries never cost other
+ * users' entries.
+ */
+const skipPostgres = await postgresSkipReason();
+const directory = mkdtempSync(join(tmpdir(), 'toolmux-client-logs-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+const stock = stockLookupTool().tool;
+
+function item(changes: Record<string, unknown> = {}) {
+  return {
+    id: `log_${randomBytes(8).toString('hex')}`,
+    session_id: null,
+    user_id: 'ignored',
+    tool_slug: stock.slug,
+    toolkit: 'shop',
+    connected_account_id: null,
+    call_id: 'call_1',
+    status: 'success',
+    error_code: null,
+    error_message: null,
+    duration_ms: 1,
+    input: '{"sku":"A-1"}',
+    output: '{"inStock":3}',
+    created_at: new Date().toISOString(),
+    ...changes,
+  };
+}
+
+async function open(store: string) {
+  const logger = recordingLogger();
+  const mux = new ToolMux({ toolkits: [], store, secretKey: randomBytes(32).toString('base64'), logger });
+  const app = createServer({ toolmux: mux, apiKey: TEST_API_KEY, logger }).app;
+  const call = async (method: string, path: string, body?: unknown) => {
+    const response = await app.request(`/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, json: (await response.json()) as any };
+  };
+  const session = async (userId: string) =>
+    (
+      await call('POST', '/sessions', {
+        user_id: userId,
+        config: {
+          experimental: {
+            customTools: [
+              {
+                slug: stock.slug,
+                name: stock.name,
+                description: stock.description,
+                toolkit: stock.toolkit,
+                inputSchema: stock.inputSchema,
+                annotations: { ...stock.annotations },
+                tags: [...stock.tags],
+              },
+            ],
+          },
+        },
+      })
+    ).json.session_id as string;
+  const logIds = async (sessionId: string) => {
+    const ids: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await call(
+        'GET',
+        `/sessions/${sessionId}/logs?limit=7${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      expect(page.status).toBe(200);
+      ids.push(...page.json.items.map((entry: { id: string }) => entry.id));
+      cursor = page.json.next_cursor;
+    } while (cursor !== null);
+    return ids;
+  };
+  return { mux, call, session, logIds, logger };
+}
+
+const backends = [
+  {
+    name: 'SQLite',
+    skip: undefined,
+    store: async () => ({
+      spec: `sqlite:${join(mkdtempSync(join(directory, 'db-')), 'toolmux.db')}`,
+      cleanup: async () => {},
+    }),
+  },
+  {
+    name: 'PostgreSQL',
+    skip: skipPostgres,
+    store: async () => {
+      const database = await createTestPostgresUrl();
+      return { spec: database.url, cleanup: () => database.cleanup() };
+    },
+  },
+];
+
+for (const backend of backends) {
+  describe.skipIf(backend.skip !== undefined)(`POST /sessions/:id/logs on ${backend.name}`, () => {
+    it("gives entries server ids: repeated and forged ids cost no other user's entries and keep pagination working", async () => {
+      const { spec, cleanup } = await backend.store();
+      const { mux, call, session, logIds } = await open(spec);
+      try {
+        const users = await Promise.all(Array.from({ length: 8 }, (_, index) => session(`user_${index}`)));
+        const forger = await session('user_forger');
+        const repeated = item().id;
+        // many users' entries and the forger's, all in one turn of the server
+        const answers = await Promise.all([
+          ...users.flatMap((sessionId) =>
+            Array.from({ length: 20 }, () =>
+              call('POST', `/sessions/${sessionId}/logs`, { items: [item()] }),
+            ),
+          ),
+          call('POST', `/sessions/${forger}/logs`, {
+            items: [
+              item({ id: repeated }),
+              item({ id: repeated }),
+              item({ id: 'log_ZZZ' }),
+              item({ id: 'log_zzzzzzzzzz' }),
+            ],
+          }),
+        ]);
+        expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 201));
+        const forged = answers.at(-1)!.json as { added: number; ids: string[] };
+        expect(forged.added).toBe(4);
+        expect(new Set(forged.ids).size).toBe(4);
+        for (const id of forged.ids) expect(id).toMatch(/^log_[0-9a-z]{38}$/);
+        for (const [index, sessionId] of users.entries()) {
+          const acknowledged = answers.slice(index * 20, index * 20 + 20).map((answer) => answer.json.ids[0]);
+          expect((await logIds(sessionId)).sort()).toEqual(acknowledged.sort());
+        }
+        expect((await logIds(forger)).sort()).toEqual([...forged.ids].sort());
+      } finally {
+        await mux.close();
+        await cleanup();
+      }
+    });
+
+    it('refuses NUL, control characters, lone surrogates and over-long fields with 400 naming the field', async () => {
+      const { spec, cleanup } = await backend.store();
+      const { mux, call, session, logIds } = await open(spec);
+      try {
+        const sessionId = await session('user_1');
+        const cases: Array<[Record<string, unknown>, string]> = [
+          [{ call_id: 'call_\0' }, 'items.0.call_id'],
+          [{ tool_slug: `${stock.slug}\u0007` }, 'items.0.tool_slug'],
+          [{ toolkit: 'shop\u001b[31m' }, 'items.0.toolkit'],
+          [{ error_code: 'E\0' }, 'items.0.error_code'],
+          [{ error_message: 'broken \0 here' }, 'items.0.error_message'],
+          [{ input: '{"a":"\0"}' }, 'items.0.input'],
+          [{ output: '\ud800' }, 'items.0.output'],
+          [{ call_id: 'c'.repeat(257) }, 'items.0.call_id'],
+          [{ output: 'o'.repeat(8193) }, 'items.0.output'],
+        ];
+        for (const [changes, field] of cases) {
+          const answer = await call('POST', `/sessions/${sessionId}/logs`, { items: [item(changes)] });
+          expect(answer.status, field).toBe(400);
+          expect(answer.json.error.code).toBe('INVALID_REQUEST');
+          expect(answer.json.error.message).toContain(`body.${field}`);
+        }
+        // line breaks and tabs are fine in messages and payloads
+        const fine = await call('POST', `/sessions/${sessionId}/logs`, {
+          items: [item({ error_message: 'line 1\n\tline 2', output: '{\n"a": 1}' })],
+        });
+        expect(fine.status).toBe(201);
+        expect(await logIds(sessionId)).toEqual(fine.json.ids);
+      } finally {
+        await mux.close();
+        await cleanup();
+      }
+    });
+  });
+}
