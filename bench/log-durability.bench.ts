@@ -52,7 +52,12 @@ async function burst(session: Session, concurrency: number): Promise<void> {
 }
 
 async function compare(name: string, store: string, secretKey?: string) {
-  const mux = new ToolMux({ toolkits: [toolkit], store, secretKey, logger: { debug() {}, warn() {}, error() {} } });
+  const mux = new ToolMux({
+    toolkits: [toolkit],
+    store,
+    secretKey,
+    logger: { debug() {}, warn() {}, error() {} },
+  });
   const session = await mux.create('user_1', { toolkits: ['bench'] });
   for (const concurrency of [1, 16, 64]) {
     const result = await measureInterleaved(
@@ -108,7 +113,8 @@ async function compare(name: string, store: string, secretKey?: string) {
     },
     { rounds: 7, runsPerRound: 1, warmupRuns: 1, settle: () => session.logs({ limit: 1 }) },
   );
-  const restRate = (key: 'durable' | 'after the answer') => Math.round((CALLS_PER_RUN * 1e9) / rest.nsPerRun[key]);
+  const restRate = (key: 'durable' | 'after the answer') =>
+    Math.round((CALLS_PER_RUN * 1e9) / rest.nsPerRun[key]);
   console.log(
     `${name.padEnd(12)} REST, 64 clients: durable ${String(restRate('durable')).padStart(6)} calls/s, after the answer ${String(restRate('after the answer')).padStart(6)} calls/s  → throughput ratio ${(1 / rest.ratio('durable', 'after the answer')).toFixed(2)}×`,
   );
@@ -127,7 +133,10 @@ try {
     // A deployment may let PostgreSQL acknowledge commits before their WAL reaches the disk: they
     // survive a crash of toolmux (what item 4 is about) but not one of PostgreSQL itself.
     const asyncCommit = new URL(url);
-    asyncCommit.searchParams.set('options', `${asyncCommit.searchParams.get('options')} -c synchronous_commit=off`);
+    asyncCommit.searchParams.set(
+      'options',
+      `${asyncCommit.searchParams.get('options')} -c synchronous_commit=off`,
+    );
     await compare('PG async', asyncCommit.toString(), Buffer.alloc(32, 3).toString('base64'));
   } finally {
     await cleanup();

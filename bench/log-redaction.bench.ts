@@ -111,16 +111,18 @@ function timeOnce(run: () => unknown): number {
 
 function direct() {
   console.log('\n## one redactForLog call (blocks the event loop for its duration), ms');
-  console.log(`${'payload'.padEnd(36)} ${'size'.padStart(8)} ${'before'.padStart(12)} ${'now'.padStart(10)}  ratio`);
+  console.log(
+    `${'payload'.padEnd(36)} ${'size'.padStart(8)} ${'before'.padStart(12)} ${'now'.padStart(10)}  ratio`,
+  );
   for (const [name, make] of Object.entries(shapes)) {
     let oldStopped = false;
     for (const bytes of [16 * 1024, 64 * 1024, 128 * 1024, 256 * 1024, MB]) {
       const value = make(bytes);
       const size = Buffer.byteLength(JSON.stringify(value));
       // the median of 5 runs of the new one (each well under a millisecond)
-      const now = [1, 2, 3, 4, 5].map(() => timeOnce(() => redactForLog(value, ['sk_live_0123456789']))).sort(
-        (a, b) => a - b,
-      )[2]!;
+      const now = [1, 2, 3, 4, 5]
+        .map(() => timeOnce(() => redactForLog(value, ['sk_live_0123456789'])))
+        .sort((a, b) => a - b)[2]!;
       let before = Number.NaN;
       if (!oldStopped) {
         before = timeOnce(() => oldRedactForLog(value, ['sk_live_0123456789']));
@@ -137,7 +139,13 @@ function direct() {
  * Runs `call` `calls` times, one after another, while a concurrent client keeps sending a small
  * request to `probeUrl`: the event-loop delay over the run and the slowest small request.
  */
-async function underLoad(name: string, size: number, calls: number, call: () => Promise<void>, probeUrl: string) {
+async function underLoad(
+  name: string,
+  size: number,
+  calls: number,
+  call: () => Promise<void>,
+  probeUrl: string,
+) {
   let done = false;
   let slowest = 0;
   let probes = 0;
@@ -192,10 +200,16 @@ async function calls() {
   console.log('\n## embedded session.execute with a 1 MB argument and a 1 MB result (goal: max ≤ 20 ms)');
   for (const [name, payload] of [payloads[0]!, ...payloads]) {
     const size = Buffer.byteLength(JSON.stringify(payload));
-    await underLoad(name, size, 10, async () => {
-      const result = await session.execute('BENCH_ECHO', { payload });
-      if (!result.successful) throw new Error(`${name}: ${result.error}`);
-    }, probeUrl);
+    await underLoad(
+      name,
+      size,
+      10,
+      async () => {
+        const result = await session.execute('BENCH_ECHO', { payload });
+        if (!result.successful) throw new Error(`${name}: ${result.error}`);
+      },
+      probeUrl,
+    );
   }
 
   console.log(
@@ -203,15 +217,21 @@ async function calls() {
   );
   for (const [name, payload] of payloads) {
     const body = JSON.stringify({ tool_slug: 'BENCH_ECHO', arguments: { payload } });
-    await underLoad(name, body.length, 10, async () => {
-      const response = await fetch(`${running.url}/api/v1/sessions/${session.sessionId}/execute`, {
-        method: 'POST',
-        headers,
-        body,
-      });
-      const result = (await response.json()) as { successful: boolean };
-      if (!result.successful) throw new Error(`${name}: ${JSON.stringify(result).slice(0, 300)}`);
-    }, probeUrl);
+    await underLoad(
+      name,
+      body.length,
+      10,
+      async () => {
+        const response = await fetch(`${running.url}/api/v1/sessions/${session.sessionId}/execute`, {
+          method: 'POST',
+          headers,
+          body,
+        });
+        const result = (await response.json()) as { successful: boolean };
+        if (!result.successful) throw new Error(`${name}: ${JSON.stringify(result).slice(0, 300)}`);
+      },
+      probeUrl,
+    );
   }
   tiny.close();
   await running.close();
