@@ -39,10 +39,13 @@ import type {
 } from './provider.js';
 import { shapeInputSchema } from './schema/shape.js';
 import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
-import { newId } from './util/ids.js';
+import { idTime, newId } from './util/ids.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
 import { checkCallId } from './util/stored-text.js';
+
+/** How far from now the time in a client's log entry id may be for the entry to keep that id. */
+const CLIENT_LOG_ID_SKEW_MS = 5 * 60_000;
 
 /** A toolkit as `session.toolkits()` lists it. */
 export interface SessionToolkit {
@@ -666,9 +669,12 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   /**
    * Adds log entries of calls a remote-mode client ran itself (its custom tools, and
    * TOOLMUX_MULTI_EXECUTE_TOOL around them) or never sent (aborted before they started): any other
-   * entry is refused; session and user are this session's, whatever the entry says, and each entry
-   * gets a new id (a client's id could repeat another entry's or break cursor pagination). Resolves
-   * with the new ids once the entries are stored.
+   * entry is refused; session and user are this session's, whatever the entry says. An entry keeps
+   * its id only if that is a fresh log id (`newId('log')` form, made within
+   * {@link CLIENT_LOG_ID_SKEW_MS} of now) not used before; any other id (malformed, which would break
+   * cursor pagination; far from now, which would pin the entry to one end of the log; repeated in the
+   * request or already stored) is replaced by a new one. Resolves with the ids once the entries are
+   * stored.
    *
    * @internal the server's `POST /sessions/:id/logs`
    */
@@ -687,19 +693,32 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         });
       }
     }
-    const ids = records.map(() => newId('log'));
-    const stored = await Promise.all(
-      records.map((record, index) => {
-        const toolkit = META_TOOLS.has(record.toolSlug)
+    const now = Date.now();
+    const kept = new Set<string>();
+    const ids = records.map(({ id }) => {
+      const time = typeof id === 'string' && id.startsWith('log_') ? idTime(id) : undefined;
+      if (time === undefined || Math.abs(time - now) > CLIENT_LOG_ID_SKEW_MS || kept.has(id))
+        return newId('log');
+      kept.add(id);
+      return id;
+    });
+    const write = (record: ExecutionLogRecord, id: string) =>
+      this.#runtime.env.logs.write({
+        ...record,
+        id,
+        sessionId: this.sessionId,
+        userId: this.userId,
+        toolkit: META_TOOLS.has(record.toolSlug)
           ? META_TOOLKIT.slug
-          : (this.#runtime.catalog.tools.get(record.toolSlug)?.toolkit ?? record.toolkit);
-        return this.#runtime.env.logs.write({
-          ...record,
-          id: ids[index]!,
-          sessionId: this.sessionId,
-          userId: this.userId,
-          toolkit,
-        });
+          : (this.#runtime.catalog.tools.get(record.toolSlug)?.toolkit ?? record.toolkit),
+      });
+    const stored = await Promise.all(
+      records.map(async (record, index) => {
+        if (await write(record, ids[index]!)) return true;
+        if (!kept.has(ids[index]!)) return false;
+        // the client's id was taken (a replayed or repeated entry): store the entry under a new one
+        ids[index] = newId('log');
+        return write(record, ids[index]!);
       }),
     );
     const lost = stored.filter((ok) => !ok).length;

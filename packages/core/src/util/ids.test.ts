@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ID_PATTERN, newId } from './ids.js';
+import { ID_PATTERN, idTime, newId } from './ids.js';
 
 describe('newId', () => {
   it('is prefix_ + 38 base32 characters, unique, and sorts by creation', () => {
@@ -24,5 +24,17 @@ describe('newId', () => {
     }
     expect(differing / total).toBeGreaterThan(0.45);
     expect(differing / total).toBeLessThan(0.55);
+  });
+});
+
+describe('idTime', () => {
+  it('reads back the creation time of an id, and nothing from other strings', () => {
+    const before = Date.now();
+    const time = idTime(newId('log'))!;
+    expect(time).toBeGreaterThanOrEqual(before);
+    expect(time).toBeLessThanOrEqual(Date.now() + 1);
+    expect(idTime('log_ZZZ')).toBeUndefined();
+    expect(idTime(`log_${'u'.repeat(38)}`)).toBeUndefined(); // not an id: u is not in the alphabet
+    expect(idTime(`log_zzzzzzzzzz${'0'.repeat(28)}`)).toBe(32 ** 10 - 1);
   });
 });

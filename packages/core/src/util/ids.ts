@@ -70,3 +70,16 @@ export function newId(prefix: string): string {
 }
 
 export const ID_PATTERN = /^[a-z]+_[0-9a-z]{38}$/;
+
+/** The creation time (ms) in an id of {@link ID_PATTERN}'s form; undefined for any other string. */
+export function idTime(id: string): number | undefined {
+  if (!ID_PATTERN.test(id)) return undefined;
+  const encoded = id.slice(id.indexOf('_') + 1, id.indexOf('_') + 11);
+  let ms = 0;
+  for (const char of encoded) {
+    const digit = ALPHABET.indexOf(char);
+    if (digit === -1) return undefined;
+    ms = ms * 32 + digit;
+  }
+  return ms;
+}

@@ -3,15 +3,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ToolMux } from '@toolmux/core';
+import { newId } from '@toolmux/core/internal';
 import { createTestPostgresUrl, postgresSkipReason, stockLookupTool } from '@toolmux/core/test';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServer } from '../server.js';
 import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
 
 /**
- * `POST /sessions/:id/logs`: a remote-mode client's log entries. The server validates them, gives
- * them ids of its own, and answers once they are stored; one client's bad entries never cost other
- * users' entries.
+ * `POST /sessions/:id/logs`: a remote-mode client's log entries. The server validates them, replaces
+ * ids that are not fresh and unused, and answers once they are stored; one client's bad entries never
+ * cost other users' entries.
  */
 const skipPostgres = await postgresSkipReason();
 const directory = mkdtempSync(join(tmpdir(), 'toolmux-client-logs-'));
@@ -21,7 +22,7 @@ const stock = stockLookupTool().tool;
 
 function item(changes: Record<string, unknown> = {}) {
   return {
-    id: `log_${randomBytes(8).toString('hex')}`,
+    id: newId('log'),
     session_id: null,
     user_id: 'ignored',
     tool_slug: stock.slug,
@@ -110,39 +111,51 @@ const backends = [
 
 for (const backend of backends) {
   describe.skipIf(backend.skip !== undefined)(`POST /sessions/:id/logs on ${backend.name}`, () => {
-    it("gives entries server ids: repeated and forged ids cost no other user's entries and keep pagination working", async () => {
+    it("keeps fresh client ids and replaces the others: repeated, forged and replayed ids cost no other user's entries and keep pagination working", async () => {
       const { spec, cleanup } = await backend.store();
       const { mux, call, session, logIds } = await open(spec);
       try {
         const users = await Promise.all(Array.from({ length: 8 }, (_, index) => session(`user_${index}`)));
         const forger = await session('user_forger');
-        const repeated = item().id;
+        const repeated = newId('log');
+        const farFuture = `log_zzzzzzzzzz${'0'.repeat(28)}`;
+        const sent = users.map(() => Array.from({ length: 20 }, () => item()));
         // many users' entries and the forger's, all in one turn of the server
         const answers = await Promise.all([
-          ...users.flatMap((sessionId) =>
-            Array.from({ length: 20 }, () =>
-              call('POST', `/sessions/${sessionId}/logs`, { items: [item()] }),
-            ),
+          ...users.flatMap((sessionId, user) =>
+            sent[user]!.map((entry) => call('POST', `/sessions/${sessionId}/logs`, { items: [entry] })),
           ),
           call('POST', `/sessions/${forger}/logs`, {
             items: [
               item({ id: repeated }),
               item({ id: repeated }),
               item({ id: 'log_ZZZ' }),
-              item({ id: 'log_zzzzzzzzzz' }),
+              item({ id: farFuture }),
             ],
           }),
         ]);
         expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 201));
         const forged = answers.at(-1)!.json as { added: number; ids: string[] };
         expect(forged.added).toBe(4);
+        expect(forged.ids[0]).toBe(repeated);
+        expect(forged.ids.slice(1)).not.toContain(repeated);
+        expect(forged.ids).not.toContain('log_ZZZ');
+        expect(forged.ids).not.toContain(farFuture);
         expect(new Set(forged.ids).size).toBe(4);
         for (const id of forged.ids) expect(id).toMatch(/^log_[0-9a-z]{38}$/);
-        for (const [index, sessionId] of users.entries()) {
-          const acknowledged = answers.slice(index * 20, index * 20 + 20).map((answer) => answer.json.ids[0]);
-          expect((await logIds(sessionId)).sort()).toEqual(acknowledged.sort());
+        for (const [user, sessionId] of users.entries()) {
+          const acknowledged = answers.slice(user * 20, user * 20 + 20).map((answer) => answer.json.ids[0]);
+          // an honest client's ids are kept, so its results' logId finds the entry
+          expect(acknowledged).toEqual(sent[user]!.map((entry) => entry.id));
+          expect((await logIds(sessionId)).sort()).toEqual([...acknowledged].sort());
         }
-        expect((await logIds(forger)).sort()).toEqual([...forged.ids].sort());
+        // replaying another user's stored entry id: a new id for the replay, the other entry untouched
+        const victim = sent[0]![0]!.id;
+        const replay = await call('POST', `/sessions/${forger}/logs`, { items: [item({ id: victim })] });
+        expect(replay.status).toBe(201);
+        expect(replay.json.ids[0]).not.toBe(victim);
+        expect(await logIds(users[0]!)).toContain(victim);
+        expect((await logIds(forger)).sort()).toEqual([...forged.ids, replay.json.ids[0]].sort());
       } finally {
         await mux.close();
         await cleanup();

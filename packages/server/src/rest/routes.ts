@@ -374,10 +374,10 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       status: 201,
       handle: async ({ params, body }) => {
         const { session } = await sessions.get(params.sessionId);
-        // stored (committed) before the answer; the server gives the entries their ids
+        // stored (committed) before the answer; an id that is not a fresh, unused log id is replaced
         const ids = await embeddedSession(session).recordClientLogs(
           body.items.map((item) => ({
-            id: '',
+            id: item.id ?? '',
             sessionId: session.sessionId,
             userId: session.userId,
             toolSlug: item.tool_slug,

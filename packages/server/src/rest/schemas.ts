@@ -467,7 +467,9 @@ export const AddLogsBody = component(
             .string()
             .max(128)
             .optional()
-            .describe('Ignored: the server gives each entry a new id (returned in `ids`).'),
+            .describe(
+              'Kept if it is a fresh log id (made within 5 minutes of now) not used before; otherwise the server gives the entry a new one. `ids` in the answer says which.',
+            ),
           session_id: z.string().max(128).nullable().describe("Ignored: the entry is the path's session's."),
           user_id: z.string().max(256).describe("Ignored: the entry is the session's user's."),
           connected_account_id: z
@@ -495,6 +497,6 @@ export const AddLogsResultSchema = component(
   'AddExecutionLogsResult',
   z.object({
     added: z.number().int(),
-    ids: z.array(z.string()).describe('The ids the server gave the entries, in the order sent.'),
+    ids: z.array(z.string()).describe('The ids the entries were stored under, in the order sent.'),
   }),
 );
