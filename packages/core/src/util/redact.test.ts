@@ -218,3 +218,20 @@ describe('truncateUtf8', () => {
     );
   });
 });
+
+describe('redactForLog on long runs of masked secrets', () => {
+  it('never writes a surrogate pair as two escapes where its windows meet', () => {
+    // the masked run shrinks the output, so the serializer reads on in windows; with this many
+    // characters before it, a window ends between the two halves of the 😀 after the run
+    const secret = 'k😀😀k😀ébééé';
+    for (const [fill, repeats] of [
+      [3572, 40],
+      [3585, 39],
+    ] as const) {
+      const text = 'a'.repeat(fill) + secret.repeat(repeats) + '😀😀' + secret;
+      const logged = redactForLog(text, [secret]);
+      expect(logged).toBe(expected(text, [secret]));
+      expect(logged).not.toMatch(/\\ud83d/);
+    }
+  });
+});

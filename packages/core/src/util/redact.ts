@@ -79,6 +79,13 @@ export function maskSecrets(text: string, secrets: readonly string[]): string {
   return out + text.slice(position);
 }
 
+/** True when `text[index - 1]` and `text[index]` are the two halves of one surrogate pair. */
+function splitsPair(text: string, index: number): boolean {
+  const high = text.charCodeAt(index - 1);
+  const low = text.charCodeAt(index);
+  return high >= 0xd800 && high <= 0xdbff && low >= 0xdc00 && low <= 0xdfff;
+}
+
 /** Bytes of the UTF-8 of `text[index]` (a surrogate pair: 4, with `units` 2). */
 function utf8Size(text: string, index: number): { bytes: number; units: number } {
   const code = text.charCodeAt(index);
@@ -192,7 +199,8 @@ class BoundedJson {
     while (position < text.length) {
       if (this.remaining <= 0) throw new BudgetSpent();
       // every character takes at least one byte: no more than `remaining` of them can be written
-      const to = Math.min(text.length, position + this.remaining);
+      let to = Math.min(text.length, position + this.remaining);
+      if (splitsPair(text, to)) to = to - 1 > position ? to - 1 : to + 1;
       this.visit(to - position);
       for (const [start, end] of secretSpans(text, position, to, this.#secrets)) {
         // a span that goes on where the last marker ended is the same masked run: one marker
