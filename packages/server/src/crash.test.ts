@@ -44,7 +44,7 @@ function start(store: string): Promise<Server> {
     const timer = setTimeout(() => reject(new Error(`no URL from the server in time:\n${output}`)), 20_000);
     const read = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(output);
+      const match = /listening on (http:\/\/[^\s"]+)/.exec(output);
       if (match) {
         clearTimeout(timer);
         resolve({ url: match[1]!, child });
