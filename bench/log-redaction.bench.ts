@@ -83,11 +83,17 @@ function oldRedactForLog(value: unknown, secrets: readonly string[] = []): strin
 // ---- adversarial payloads of about `bytes` of JSON ----
 const shapes: Record<string, (bytes: number) => unknown> = {
   'a string of "auth" repeated': (bytes) => ({ text: 'auth'.repeat(Math.floor(bytes / 4)) }),
-  'keys with "auth", nested deep': (bytes) => {
+  // 120 levels (the arguments' depth limit is 128), each with keys holding "auth" beside the next one
+  'keys with "auth", nested 120 deep': (bytes) => {
+    const siblings = Math.max(1, Math.floor(bytes / 120 / 40));
     let value: unknown = 'bottom';
-    const key = `authority_${'x'.repeat(40)}`;
-    for (let level = 0; level < Math.min(2_000, Math.floor(bytes / 60)); level++) value = { [key]: value };
-    return { nested: value, pad: 'auth'.repeat(Math.max(0, Math.floor((bytes - 120_000) / 4))) };
+    for (let level = 0; level < 120; level++) {
+      const level_: Record<string, unknown> = {};
+      for (let index = 0; index < siblings; index++) level_[`author_${level}_${index}`] = 'auth auth auth';
+      level_[`authority_${level}`] = value;
+      value = level_;
+    }
+    return { nested: value };
   },
   'many keys with "auth"': (bytes) =>
     Object.fromEntries(
