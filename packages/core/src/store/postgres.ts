@@ -41,6 +41,16 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** The most connections the pool keeps open. @default 10 */
   poolSize?: number;
+  /**
+   * How execution log entries commit. `'server'`: the commit returns once PostgreSQL has the entry
+   * (`synchronous_commit = off` on the connections that write the log), so an answered call's entry
+   * survives any crash of a toolmux process, and a burst of calls costs one commit each batch instead
+   * of one disk flush; a crash of the database server itself may lose its last fraction of a second
+   * of log entries, as SQLite in WAL mode may on power loss. `'disk'`: every log commit waits for the
+   * disk, like every other write of the store (sessions, accounts, credentials always do).
+   * @default 'server'
+   */
+  logCommit?: 'server' | 'disk';
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -197,6 +207,8 @@ export class PostgresStore implements Store {
 
   private constructor(
     private readonly pool: Pool,
+    /** The connections that write the execution log (see `logCommit`). */
+    private readonly logPool: Pool,
     private readonly schema: string | undefined,
   ) {}
 
@@ -205,6 +217,7 @@ export class PostgresStore implements Store {
     connectionString,
     schema,
     poolSize = 10,
+    logCommit = 'server',
   }: PostgresStoreOptions): Promise<PostgresStore> {
     if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
       throw invalidOption(
@@ -214,16 +227,26 @@ export class PostgresStore implements Store {
     if (!Number.isInteger(poolSize) || poolSize < 1) {
       throw invalidOption(`poolSize must be a positive integer; got ${String(poolSize)}.`);
     }
+    if (logCommit !== 'server' && logCommit !== 'disk') {
+      throw invalidOption(`logCommit must be 'server' or 'disk'; got ${JSON.stringify(logCommit)}.`);
+    }
     const { Pool } = await import('pg');
-    const pool = new Pool({
-      connectionString,
-      max: poolSize,
-      options: schema === undefined ? undefined : `-c search_path=${schema}`,
-    });
+    const options = schema === undefined ? undefined : `-c search_path=${schema}`;
+    const pool = new Pool({ connectionString, max: poolSize, options });
+    // the log writer commits at most 4 batches at once (ExecutionLogWriter)
+    const logPool = new Pool({ connectionString, max: 4, options });
+    if (logCommit === 'server') {
+      // a query sent here runs before any other on the new connection (a client runs its queries in order);
+      // set here rather than in `options`, which an `options` parameter of the connection string replaces
+      logPool.on('connect', (client) => {
+        client.query('SET synchronous_commit = off').catch(() => {});
+      });
+    }
     // An idle connection that breaks (server restart, network) is dropped by the pool and replaced on
     // the next query; without a listener the pool's 'error' event would crash the process.
     pool.on('error', () => {});
-    return new PostgresStore(pool, schema);
+    logPool.on('error', () => {});
+    return new PostgresStore(pool, logPool, schema);
   }
 
   /**
@@ -269,7 +292,7 @@ export class PostgresStore implements Store {
 
   /** Closes the pool's connections; a second call waits for the first. */
   async close(): Promise<void> {
-    this.ending ??= this.pool.end();
+    this.ending ??= Promise.all([this.pool.end(), this.logPool.end()]).then(() => {});
     await this.ending;
   }
 
@@ -387,6 +410,7 @@ export class PostgresStore implements Store {
         column((record) => record.createdAt),
       ],
       'toolmux_insert_execution_logs',
+      this.logPool,
     );
   }
 
@@ -722,9 +746,10 @@ export class PostgresStore implements Store {
     text: string,
     values: unknown[],
     name?: string,
+    pool: Pool = this.pool,
   ): Promise<QueryResultRow[]> {
     try {
-      return (await this.pool.query({ name, text, values })).rows;
+      return (await pool.query({ name, text, values })).rows;
     } catch (error) {
       throw storeError('postgres', operation, error);
     }
