@@ -735,7 +735,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   async logs(
     options: { limit?: number; cursor?: string } = {},
   ): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
-    await this.#runtime.env.logs.flushSession(this.sessionId);
+    // Nothing to flush: a call answers only once its entry is stored (the engine's writer is durable),
+    // so every finished call's entry is read; waiting would only queue this read behind running calls.
     return this.#runtime.store.listLogs({
       sessionId: this.sessionId,
       limit: options.limit ?? 50,

@@ -67,7 +67,6 @@ export class ExecutionLogWriter {
   /** Batches being stored; each settles when its entries are stored or reported lost. */
   readonly #batches = new Set<Promise<void>>();
   /** Entries queued or being stored, by session id. */
-  readonly #pendingBySession = new Map<string | null, Set<Promise<boolean>>>();
   #closed = false;
 
   constructor(sink: ExecutionLogSink, logger: Logger, options: ExecutionLogWriterOptions = {}) {
@@ -93,18 +92,6 @@ export class ExecutionLogWriter {
       settle = resolve;
     });
     this.#queue.push({ record, stored, settle });
-    let pending = this.#pendingBySession.get(record.sessionId);
-    if (pending === undefined) {
-      pending = new Set();
-      this.#pendingBySession.set(record.sessionId, pending);
-    }
-    pending.add(stored);
-    void stored.then(() => {
-      pending.delete(stored);
-      if (pending.size === 0 && this.#pendingBySession.get(record.sessionId) === pending) {
-        this.#pendingBySession.delete(record.sessionId);
-      }
-    });
     if (this.#flushBeforeExit) {
       installExitHook();
       flushedBeforeExit.add(this);
@@ -123,19 +110,6 @@ export class ExecutionLogWriter {
   /** Resolves when every entry written so far is stored (or reported as lost). Never rejects. */
   async flush(): Promise<void> {
     const written = [...this.#batches, ...this.#queue.map((pending) => pending.stored)];
-    this.#drain();
-    await Promise.all(written);
-  }
-
-  /**
-   * Resolves when every entry of `sessionId` written so far is stored (or reported as lost), without
-   * waiting for other sessions' entries: a read of one session's log under load does not queue behind
-   * the writes of every other call. Never rejects.
-   */
-  async flushSession(sessionId: string): Promise<void> {
-    const pending = this.#pendingBySession.get(sessionId);
-    if (pending === undefined) return;
-    const written = [...pending];
     this.#drain();
     await Promise.all(written);
   }

@@ -7,7 +7,9 @@ const skipPostgres = await postgresSkipReason();
 
 /** What a pool's connections say of `synchronous_commit` (the pools are private to the store). */
 async function synchronousCommit(store: PostgresStore, pool: 'pool' | 'logPool'): Promise<string> {
-  const { rows } = await (store as unknown as Record<typeof pool, Pool>)[pool].query('SHOW synchronous_commit');
+  const { rows } = await (store as unknown as Record<typeof pool, Pool>)[pool].query(
+    'SHOW synchronous_commit',
+  );
   return rows[0].synchronous_commit;
 }
 
