@@ -192,7 +192,6 @@ describe.each(modes)('VercelProvider in the AI SDK agent loop (%s)', (mode) => {
       'TASKS_CREATE_TASK',
       'TOOLMUX_MULTI_EXECUTE_TOOL',
       'TOOLMUX_SEARCH_TOOLS',
-      'TOOLMUX_WORKBENCH',
     ]);
     expect(logs.get('TASKS_CREATE_TASK')).toMatchObject({
       status: 'success',
