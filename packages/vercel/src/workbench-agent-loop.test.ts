@@ -1,5 +1,5 @@
 import { MetaToolSlug, ToolMux } from '@toolmux/core';
-import { createSampleToolkits } from '@toolmux/core/test';
+import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
 import { startTestServer, type TestServer } from '@toolmux/server/test';
 import { generateText, stepCountIs } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,6 +115,28 @@ describe.each(['embedded', 'remote'] as const)('TOOLMUX_WORKBENCH in the AI SDK 
       const cell = logs.find((log) => log.toolSlug === MetaToolSlug.WORKBENCH && log.callId === 'cell_1');
       expect(cell).toBeDefined();
       expect(logs.filter((log) => log.callId?.startsWith(`${cell!.id}/`))).toHaveLength(4);
+    } finally {
+      await mux.close();
+    }
+  });
+});
+
+describe('TOOLMUX_WORKBENCH in remote mode with a custom tool of the client', () => {
+  it('refuses the custom tool from code with WORKBENCH_CLIENT_TOOL and a message saying how to call it', async () => {
+    const { tool: lookup, ran } = stockLookupTool();
+    const mux = server.remote(new VercelProvider());
+    try {
+      const session = await mux.create('user_1', {
+        toolkits: ['tasks', 'shop'],
+        experimental: { customTools: [lookup] },
+      });
+      const result = await session.execute(MetaToolSlug.WORKBENCH, {
+        code: "try { await toolmux.execute('SHOP_LOOKUP_STOCK', { sku: 'B-200' }) } catch (e) { return { code: e.code, message: e.message } }",
+      });
+      const cell = result.data as { result: { code: string; message: string } };
+      expect(cell.result.code).toBe('WORKBENCH_CLIENT_TOOL');
+      expect(cell.result.message).toContain('TOOLMUX_MULTI_EXECUTE_TOOL');
+      expect(ran).toHaveLength(0);
     } finally {
       await mux.close();
     }
