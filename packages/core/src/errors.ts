@@ -25,6 +25,26 @@ export const TOOLMUX_ERROR_CODES = {
   TOOL_TIMEOUT: 504,
   /** The caller aborted the tool call. */
   TOOL_ABORTED: 499,
+  /** Workbench code ran past `workbench.timeoutMs` (its context is reset). */
+  WORKBENCH_TIMEOUT: 504,
+  /** Workbench code used more than `workbench.memoryMb` (its context is reset). */
+  WORKBENCH_MEMORY_LIMIT: 413,
+  /** A workbench cell returned or logged more than the output cap. */
+  WORKBENCH_OUTPUT_LIMIT: 413,
+  /** A workbench cell made more `toolmux.*` calls than allowed per cell. */
+  WORKBENCH_TOOL_CALL_LIMIT: 429,
+  /** Workbench code threw, or did not compile. */
+  WORKBENCH_CODE_ERROR: 400,
+  /** `toolmux.files.read` of a path with no file. */
+  WORKBENCH_FILE_NOT_FOUND: 404,
+  /** A workbench file path is empty, too long or has a NUL character. */
+  WORKBENCH_FILE_PATH_INVALID: 400,
+  /** A write would take the session's workbench files over their quota. */
+  WORKBENCH_FILES_QUOTA: 413,
+  /** The store keeps no workbench files (a store of your own without them). */
+  WORKBENCH_FILES_UNAVAILABLE: 501,
+  /** Workbench code on a server called a custom tool whose code runs in the remote-mode client. */
+  WORKBENCH_CLIENT_TOOL: 400,
   /** A session was updated by someone else since it was read (optimistic concurrency). */
   SESSION_VERSION_CONFLICT: 409,
   /** A session id is unknown. */

@@ -97,3 +97,13 @@ export type {
 export { ToolMux } from './toolmux.js';
 export type { Logger } from './util/logger.js';
 export type { RotationResult } from './vault/rotate.js';
+export { DEFAULT_WORKBENCH, WORKBENCH_DESCRIPTION, type WorkbenchConfig } from './workbench/config.js';
+export { WORKBENCH_FILES_QUOTA_BYTES } from './workbench/host.js';
+export type { CellErrorCode, CellResult } from './workbench/sandbox.js';
+export {
+  WORKBENCH_IDLE_MS,
+  WORKBENCH_MAX_CONTEXTS,
+  WORKBENCH_MAX_OUTPUT_CHARS,
+  WORKBENCH_MAX_TOOL_CALLS,
+  type WorkbenchResult,
+} from './workbench/workbench.js';

@@ -12,6 +12,7 @@ import {
   normalizeSessionConfig,
   parseSessionConfig,
   type SessionConfig,
+  workbenchOf,
 } from './config/session-config.js';
 import { ToolMuxError } from './errors.js';
 import {
@@ -43,6 +44,8 @@ import { idTime, newId } from './util/ids.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
 import { checkCallId } from './util/stored-text.js';
+import { offloadLarge, type WorkbenchSessionPort, workbenchHost } from './workbench/host.js';
+import { workbenchPoolOf } from './workbench/workbench.js';
 
 /** How far from now the time in a client's log entry id may be for the entry to keep that id. */
 const CLIENT_LOG_ID_SKEW_MS = 5 * 60_000;
@@ -279,10 +282,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       this.#metaRuntime = new Map();
       for (const meta of META_TOOLS.values()) {
         if (meta.slug === MetaToolSlug.MANAGE_CONNECTIONS && !this.#config.manageConnections) continue;
+        if (meta.slug === MetaToolSlug.WORKBENCH && !workbenchOf(this.#config).enable) continue;
         this.#metaRuntime.set(meta.slug, {
           ...meta,
           execute: (input, context) =>
-            meta.run(host, input, { signal: context.signal, callId: context.callId }),
+            meta.run(host, input, { signal: context.signal, callId: context.callId, logId: context.logId }),
         });
       }
     }
@@ -568,8 +572,37 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         }
         return { results };
       },
-      multiExecute: (calls, options) =>
-        runCalls(calls, options, (slug, args, callOptions) => this.execute(slug, args, callOptions)),
+      multiExecute: async (calls, options) =>
+        offloadLarge(
+          await runCalls(calls, options, (slug, args, callOptions) => this.execute(slug, args, callOptions)),
+          workbenchOf(this.#config),
+          this.#workbenchPort(),
+          options.logId,
+        ),
+      workbench: (code, options) =>
+        workbenchPoolOf(this.#runtime.store).run(
+          this.sessionId,
+          code,
+          workbenchOf(this.#config),
+          workbenchHost(this.#workbenchPort(), options.logId),
+          options.signal,
+        ),
+    };
+  }
+
+  /** What workbench code reaches of this session. */
+  #workbenchPort(): WorkbenchSessionPort {
+    return {
+      sessionId: this.sessionId,
+      store: this.#runtime.store,
+      execute: (slug, args, options) => this.execute(slug, args, options),
+      search: (query, limit) => this.search({ query, limit }),
+      proxy: (request) => this.proxyExecute(request),
+      clientTools: new Set([
+        ...(this.#config.clientTools ?? []).map((tool) => tool.slug),
+        ...(this.#config.clientToolkits ?? []).flatMap((toolkit) => toolkit.tools.map((tool) => tool.slug)),
+      ]),
+      metaTools: new Set(META_TOOLS.keys()),
     };
   }
 

@@ -73,6 +73,8 @@ export interface ToolContext {
   fetch: typeof globalThis.fetch;
   /** Attach a note to this call's execution log entry. */
   log: (message: string, data?: Record<string, unknown>) => void;
+  /** The id of this call's execution log entry (`log_…`). */
+  logId?: string;
 }
 
 export interface AuthField {

@@ -12,6 +12,7 @@ import { TOOL_TAGS, type Tool, type Toolkit, type ToolTag } from '../catalog/typ
 import { ToolMuxError } from '../errors.js';
 import { checkText, findUnstorableString, MAX_ID_LENGTH, shownValue } from '../util/stored-text.js';
 import { describeZodIssue } from '../util/zod-issues.js';
+import { DEFAULT_WORKBENCH, type WorkbenchConfig } from '../workbench/config.js';
 
 /** Which tools a session hands to the agent. */
 export const SessionPreset = {
@@ -46,6 +47,12 @@ export interface SessionConfig {
   sessionPreset?: SessionPreset;
   /** Include TOOLMUX_MANAGE_CONNECTIONS. @default true */
   manageConnections?: boolean;
+  /**
+   * The workbench (TOOLMUX_WORKBENCH): a sandboxed JavaScript runtime where the model's code calls
+   * the session's tools. On with the META_TOOLS preset; `{ enable: false }` turns it off.
+   * @default { enable: true, timeoutMs: 60000, memoryMb: 64, autoOffloadThreshold: 20000 }
+   */
+  workbench?: Partial<WorkbenchConfig>;
   /** Free-form labels, returned by `sessions.list`. */
   metadata?: Record<string, string>;
   experimental?: { customTools?: Tool[]; customToolkits?: Toolkit[] };
@@ -67,6 +74,8 @@ export interface NormalizedSessionConfig {
   preload: { tools: string[] };
   sessionPreset: SessionPreset;
   manageConnections: boolean;
+  /** Absent in sessions stored before the workbench existed: read with `workbenchOf(config)`. */
+  workbench?: WorkbenchConfig;
   metadata: Record<string, string>;
   customTools: string[];
   customToolkits: string[];
@@ -110,6 +119,15 @@ const configSchema = z
     preload: z.object({ tools: slugList.optional() }).strict().optional(),
     sessionPreset: z.enum(['META_TOOLS', 'DIRECT_TOOLS']).optional(),
     manageConnections: z.boolean().optional(),
+    workbench: z
+      .object({
+        enable: z.boolean().optional(),
+        timeoutMs: z.number().int().min(100).max(600_000).optional(),
+        memoryMb: z.number().int().min(8).max(1024).optional(),
+        autoOffloadThreshold: z.number().int().min(1_000).max(10_000_000).optional(),
+      })
+      .strict()
+      .optional(),
     metadata: z
       .record(z.string().max(128), z.string().max(1024))
       .refine((value) => Object.keys(value).length <= 64, 'at most 64 metadata keys')
@@ -289,6 +307,7 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
     preload: { tools: preload },
     sessionPreset: config.sessionPreset ?? SessionPreset.META_TOOLS,
     manageConnections: config.manageConnections ?? true,
+    workbench: { ...DEFAULT_WORKBENCH, ...config.workbench },
     metadata: { ...config.metadata },
     customTools: (config.experimental?.customTools ?? []).map((tool) => tool.slug),
     customToolkits: (config.experimental?.customToolkits ?? []).map((toolkit) => toolkit.slug),
@@ -339,4 +358,9 @@ export function isToolVisible(config: NormalizedSessionConfig, tool: Tool): bool
   if (filter?.mode === 'disable' && filter.slugs.includes(tool.slug)) return false;
   if (filter?.mode === 'tags' && !passesTags(tool, filter.tags)) return false;
   return passesTags(tool, config.tags);
+}
+
+/** The session's workbench settings, defaults filled in for sessions stored before they existed. */
+export function workbenchOf(config: Pick<NormalizedSessionConfig, 'workbench'>): WorkbenchConfig {
+  return { ...DEFAULT_WORKBENCH, ...config.workbench };
 }

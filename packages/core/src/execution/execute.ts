@@ -334,6 +334,7 @@ async function runHandler(
     signal: controller.signal,
     fetch: env.fetch,
     log: (message, data) => env.logger.debug(`[${tool.slug} ${call.logId}] ${message}`, data),
+    logId: call.logId,
   };
   try {
     return await runUntilAborted(() => tool.execute(input, context), controller.signal);

@@ -4,6 +4,7 @@ import type { JSONSchema, Tool, Toolkit, ValidationResult } from '../catalog/typ
 import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
 import { toStrictSchema } from '../schema/strict.js';
+import { WORKBENCH_DESCRIPTION } from '../workbench/config.js';
 
 /** The slugs of the meta-tools. */
 export const MetaToolSlug = {
@@ -11,6 +12,7 @@ export const MetaToolSlug = {
   GET_TOOL_SCHEMAS: 'TOOLMUX_GET_TOOL_SCHEMAS',
   MANAGE_CONNECTIONS: 'TOOLMUX_MANAGE_CONNECTIONS',
   MULTI_EXECUTE_TOOL: 'TOOLMUX_MULTI_EXECUTE_TOOL',
+  WORKBENCH: 'TOOLMUX_WORKBENCH',
 } as const;
 export type MetaToolSlug = (typeof MetaToolSlug)[keyof typeof MetaToolSlug];
 
@@ -38,14 +40,20 @@ export interface MetaToolHost {
   manageConnections(toolkits: string[], reinitiate: boolean): Promise<unknown>;
   multiExecute(
     calls: Array<{ tool_slug: string; arguments: Record<string, unknown> }>,
-    options: ExecuteOptions,
+    options: MetaToolOptions,
   ): Promise<unknown>;
+  workbench(code: string, options: MetaToolOptions): Promise<unknown>;
+}
+
+/** What a meta-tool's run receives besides its input: the call's options and its log entry id. */
+export interface MetaToolOptions extends ExecuteOptions {
+  logId?: string;
 }
 
 export interface MetaTool extends Tool {
   /** A schema written for OpenAI strict mode (see ToolSpec.strictInputSchema). */
   readonly strictInputSchema: JSONSchema;
-  run(host: MetaToolHost, input: any, options: ExecuteOptions): Promise<unknown> | unknown;
+  run(host: MetaToolHost, input: any, options: MetaToolOptions): Promise<unknown> | unknown;
 }
 
 function metaTool(options: {
@@ -57,6 +65,7 @@ function metaTool(options: {
   /** Validation that also accepts what the strict variant sends. */
   validate?: (input: unknown) => ValidationResult;
   annotations: Tool['annotations'];
+  timeoutMs?: number;
   run: MetaTool['run'];
 }): MetaTool {
   const tool = defineTool({
@@ -64,6 +73,7 @@ function metaTool(options: {
     description: options.description,
     inputSchema: options.inputSchema,
     annotations: options.annotations,
+    timeoutMs: options.timeoutMs,
     toolkit: 'toolmux',
     execute: () => {
       throw new Error(`${options.slug} runs only inside a session.`);
@@ -207,9 +217,26 @@ const multiExecute = metaTool({
     host.multiExecute(input.tools, options),
 });
 
+const workbench = metaTool({
+  slug: MetaToolSlug.WORKBENCH,
+  description: WORKBENCH_DESCRIPTION,
+  inputSchema: z.object({
+    code: z
+      .string()
+      .min(1)
+      .max(100_000)
+      .describe('JavaScript: the body of an async function (await and return work).'),
+    thought: z.string().max(2_000).optional().describe('What the code is for, in one sentence.'),
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+  // The cell's own limit (workbench.timeoutMs, at most 10 minutes) ends it first.
+  timeoutMs: 11 * 60_000,
+  run: (host, input: { code: string }, options) => host.workbench(input.code, options),
+});
+
 /** Every meta-tool, by slug. */
 export const META_TOOLS: ReadonlyMap<string, MetaTool> = new Map(
-  [searchTools, getToolSchemas, manageConnections, multiExecute].map((tool) => [tool.slug, tool]),
+  [searchTools, getToolSchemas, manageConnections, multiExecute, workbench].map((tool) => [tool.slug, tool]),
 );
 
 /**

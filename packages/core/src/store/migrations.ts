@@ -311,6 +311,33 @@ export const MIGRATIONS: readonly Migration[] = [
       postgres: 'ALTER TABLE toolmux_sessions ADD COLUMN token_version integer NOT NULL DEFAULT 0;',
     },
   },
+  {
+    version: 5,
+    name: 'workbench_files',
+    // The files of a session's workbench (`toolmux.files`, offloaded results), kept with the session.
+    sql: {
+      sqlite: `
+        CREATE TABLE toolmux_workbench_files (
+          session_id TEXT NOT NULL REFERENCES toolmux_sessions (id) ON DELETE CASCADE,
+          path TEXT NOT NULL,
+          content TEXT NOT NULL,
+          size INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL,
+          PRIMARY KEY (session_id, path)
+        );
+      `,
+      postgres: `
+        CREATE TABLE toolmux_workbench_files (
+          session_id text NOT NULL REFERENCES toolmux_sessions (id) ON DELETE CASCADE,
+          path text NOT NULL,
+          content text NOT NULL,
+          size integer NOT NULL,
+          updated_at timestamptz NOT NULL,
+          PRIMARY KEY (session_id, path)
+        );
+      `,
+    },
+  },
 ];
 
 /** The table of each kind of record that holds encrypted values. */

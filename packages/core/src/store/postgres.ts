@@ -28,6 +28,7 @@ import type {
   SessionTokenRotation,
   SessionUpdate,
   Store,
+  WorkbenchFileRecord,
 } from './types.js';
 
 export interface PostgresStoreOptions {
@@ -330,6 +331,59 @@ export class PostgresStore implements Store {
   }
 
   /** On the path of every MCP request: a named statement, parsed once per pooled connection. */
+  async putWorkbenchFile(file: WorkbenchFileRecord, quotaBytes: number): Promise<number | undefined> {
+    // One statement: the write happens only when the session's other files plus this one fit.
+    const rows = await this.query(
+      'write a workbench file',
+      `WITH others AS (
+         SELECT COALESCE(SUM(size), 0)::bigint AS total FROM toolmux_workbench_files WHERE session_id = $1 AND path <> $2
+       ), written AS (
+         INSERT INTO toolmux_workbench_files (session_id, path, content, size, updated_at)
+         SELECT $1, $2, $3, $4::integer, $5 FROM others WHERE others.total + $4::integer <= $6::bigint
+         ON CONFLICT (session_id, path) DO UPDATE SET content = excluded.content, size = excluded.size, updated_at = excluded.updated_at
+         RETURNING 1
+       )
+       SELECT (SELECT total FROM others) + $4::integer AS total, (SELECT count(*) FROM written) AS written`,
+      [file.sessionId, file.path, file.content, file.size, file.updatedAt, quotaBytes],
+    );
+    return Number(rows[0]?.written) > 0 ? Number(rows[0]?.total) : undefined;
+  }
+
+  async getWorkbenchFile(sessionId: string, path: string): Promise<WorkbenchFileRecord | undefined> {
+    const rows = await this.query(
+      'read a workbench file',
+      'SELECT content, size, updated_at FROM toolmux_workbench_files WHERE session_id = $1 AND path = $2',
+      [sessionId, path],
+    );
+    const row = rows[0];
+    return row
+      ? { sessionId, path, content: row.content, size: Number(row.size), updatedAt: new Date(row.updated_at) }
+      : undefined;
+  }
+
+  async listWorkbenchFiles(sessionId: string): Promise<Array<Omit<WorkbenchFileRecord, 'content'>>> {
+    const rows = await this.query(
+      'list workbench files',
+      'SELECT path, size, updated_at FROM toolmux_workbench_files WHERE session_id = $1 ORDER BY path',
+      [sessionId],
+    );
+    return rows.map((row) => ({
+      sessionId,
+      path: row.path,
+      size: Number(row.size),
+      updatedAt: new Date(row.updated_at),
+    }));
+  }
+
+  async deleteWorkbenchFile(sessionId: string, path: string): Promise<boolean> {
+    const rows = await this.query(
+      'delete a workbench file',
+      'DELETE FROM toolmux_workbench_files WHERE session_id = $1 AND path = $2 RETURNING 1 AS gone',
+      [sessionId, path],
+    );
+    return rows.length > 0;
+  }
+
   async getSessionTokenHash(id: string): Promise<string | undefined> {
     const rows = await this.query(
       'read a session token',

@@ -30,6 +30,7 @@ import type {
   SessionTokenRotation,
   SessionUpdate,
   Store,
+  WorkbenchFileRecord,
 } from './types.js';
 
 export interface SqliteStoreOptions {
@@ -341,6 +342,69 @@ export class SqliteStore implements Store {
     if (updated) return toSession(updated);
     if (!current) throw sessionNotFoundError(id);
     return undefined;
+  }
+
+  async putWorkbenchFile(file: WorkbenchFileRecord, quotaBytes: number): Promise<number | undefined> {
+    return this.run('write a workbench file', () => {
+      const others = this.database
+        .prepare(
+          'SELECT COALESCE(SUM(size), 0) AS total FROM toolmux_workbench_files WHERE session_id = ? AND path <> ?',
+        )
+        .get(file.sessionId, file.path) as { total: number };
+      const total = Number(others.total) + file.size;
+      if (total > quotaBytes) return undefined;
+      this.database
+        .prepare(
+          `INSERT INTO toolmux_workbench_files (session_id, path, content, size, updated_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (session_id, path) DO UPDATE SET content = excluded.content, size = excluded.size, updated_at = excluded.updated_at`,
+        )
+        .run(file.sessionId, file.path, file.content, file.size, file.updatedAt.getTime());
+      return total;
+    });
+  }
+
+  async getWorkbenchFile(sessionId: string, path: string): Promise<WorkbenchFileRecord | undefined> {
+    const row = this.run('read a workbench file', () =>
+      this.database
+        .prepare(
+          'SELECT content, size, updated_at FROM toolmux_workbench_files WHERE session_id = ? AND path = ?',
+        )
+        .get(sessionId, path),
+    ) as { content: string; size: number; updated_at: number } | undefined;
+    return row
+      ? {
+          sessionId,
+          path,
+          content: row.content,
+          size: Number(row.size),
+          updatedAt: new Date(Number(row.updated_at)),
+        }
+      : undefined;
+  }
+
+  async listWorkbenchFiles(sessionId: string): Promise<Array<Omit<WorkbenchFileRecord, 'content'>>> {
+    const rows = this.run('list workbench files', () =>
+      this.database
+        .prepare(
+          'SELECT path, size, updated_at FROM toolmux_workbench_files WHERE session_id = ? ORDER BY path',
+        )
+        .all(sessionId),
+    ) as Array<{ path: string; size: number; updated_at: number }>;
+    return rows.map((row) => ({
+      sessionId,
+      path: row.path,
+      size: Number(row.size),
+      updatedAt: new Date(Number(row.updated_at)),
+    }));
+  }
+
+  async deleteWorkbenchFile(sessionId: string, path: string): Promise<boolean> {
+    const result = this.run('delete a workbench file', () =>
+      this.database
+        .prepare('DELETE FROM toolmux_workbench_files WHERE session_id = ? AND path = ?')
+        .run(sessionId, path),
+    );
+    return Number(result.changes) > 0;
   }
 
   async getSessionTokenHash(id: string): Promise<string | undefined> {

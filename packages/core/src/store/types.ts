@@ -16,6 +16,16 @@ export interface Store {
   ping?(): Promise<void>;
 
   insertSession(record: SessionRecord): Promise<void>;
+  /**
+   * Writes a workbench file of a session (replacing one at `path`) unless the session's files would
+   * then exceed `quotaBytes`; returns the session's total after the write, or `undefined` when over
+   * quota (nothing written). Optional for stores of your own (the workbench has no files without it).
+   */
+  putWorkbenchFile?(file: WorkbenchFileRecord, quotaBytes: number): Promise<number | undefined>;
+  getWorkbenchFile?(sessionId: string, path: string): Promise<WorkbenchFileRecord | undefined>;
+  listWorkbenchFiles?(sessionId: string): Promise<Array<Omit<WorkbenchFileRecord, 'content'>>>;
+  /** True when there was a file to delete. */
+  deleteWorkbenchFile?(sessionId: string, path: string): Promise<boolean>;
   getSession(id: string): Promise<SessionRecord | undefined>;
   /**
    * Replaces config and metadata if the stored version is `expectedVersion`; returns the new record.
@@ -298,6 +308,15 @@ export interface ListSessionsQuery {
 }
 
 export type ExecutionStatus = 'success' | 'error';
+
+/** One file of a session's workbench. `size` is the content's length in UTF-8 bytes. */
+export interface WorkbenchFileRecord {
+  sessionId: string;
+  path: string;
+  content: string;
+  size: number;
+  updatedAt: Date;
+}
 
 export interface ExecutionLogRecord {
   /** `log_…` */

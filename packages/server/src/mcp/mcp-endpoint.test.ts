@@ -123,6 +123,29 @@ describe('MCP over Streamable HTTP with the official client', () => {
     });
   });
 
+  it('runs TOOLMUX_WORKBENCH code that calls the session tools, keeping globalThis between calls', async () => {
+    const client = await connect(meta.sessionId, meta.mcp.headers);
+    const listed = await client.listTools();
+    const workbench = listed.tools.find((tool) => tool.name === 'TOOLMUX_WORKBENCH');
+    expect(workbench?.description).toContain('await toolmux.execute(slug, args)');
+    const first = (await client.callTool({
+      name: 'TOOLMUX_WORKBENCH',
+      arguments: {
+        code: `const made = await toolmux.execute('TASKS_CREATE_TASK', { title: 'from MCP code' });
+               globalThis.made = made.data.id;
+               const tasks = (await toolmux.execute('TASKS_LIST_TASKS', {})).data.tasks;
+               return tasks.filter((task) => task.title === 'from MCP code').length;`,
+      },
+    })) as CallToolResult;
+    expect(first.isError).toBeFalsy();
+    expect(JSON.parse(text(first))).toEqual({ result: 1, logs: [] });
+    const second = (await client.callTool({
+      name: 'TOOLMUX_WORKBENCH',
+      arguments: { code: 'return globalThis.made' },
+    })) as CallToolResult;
+    expect(JSON.parse(text(second)).result).toMatch(/^task_/);
+  });
+
   it('turns a failing tool into isError with the readable message', async () => {
     const client = await connect(direct.sessionId, direct.mcp.headers);
     const failed = (await client.callTool({

@@ -1,0 +1,32 @@
+/** The workbench settings of a session, every default filled in. */
+export interface WorkbenchConfig {
+  /** Whether the session has TOOLMUX_WORKBENCH (META_TOOLS sessions only). @default true */
+  enable: boolean;
+  /** Wall time of one cell, tool calls included. @default 60000 */
+  timeoutMs: number;
+  /** JavaScript heap of the session's context, in MB. @default 64 */
+  memoryMb: number;
+  /** A TOOLMUX_MULTI_EXECUTE_TOOL result longer than this (characters) goes to the workbench files. @default 20000 */
+  autoOffloadThreshold: number;
+}
+
+export const DEFAULT_WORKBENCH: WorkbenchConfig = Object.freeze({
+  enable: true,
+  timeoutMs: 60_000,
+  memoryMb: 64,
+  autoOffloadThreshold: 20_000,
+});
+
+/** The description the model reads: enough to use the workbench without other documentation. */
+export const WORKBENCH_DESCRIPTION = [
+  'Run JavaScript in a sandbox to call many tools, filter, join or aggregate their results, and return only what you need, instead of reading every result yourself.',
+  '`code` is the body of an async function: use `await` and `return` (the returned JSON value is `result`; `console.log` lines are `logs`).',
+  'Inside, a global `toolmux` object:',
+  '- `await toolmux.execute(slug, args)` runs a tool of this session and returns `{ successful, data, error }`.',
+  '- `await toolmux.search(query)` finds tools for a task in plain words: `{ results: [{ tools: [{ tool_slug, description, input_schema }] }] }`.',
+  "- `await toolmux.proxy({ toolkit, endpoint, method, body })` calls a connected app's API directly: `{ status, headers, data }`.",
+  '- `await toolmux.files.write(path, value)`, `read(path)`, `list()`, `delete(path)`: files of this session that last across calls (large tool results are saved here too).',
+  'Variables you put on `globalThis` stay for your next calls while the workbench stays active (it is reset after a long idle time, a timeout or running out of memory; you are told).',
+  'There is no network, file system, `require`, `import`, `process` or timers. Tool slugs and arguments are the same as for TOOLMUX_MULTI_EXECUTE_TOOL; find them with TOOLMUX_SEARCH_TOOLS or `toolmux.search`.',
+  'Example: `const r = await Promise.all(ids.map((id) => toolmux.execute("TASKS_GET_TASK", { id }))); return r.filter((x) => x.successful && x.data.done).length;`',
+].join('\n');

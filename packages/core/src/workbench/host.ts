@@ -1,0 +1,187 @@
+import type { ProxyExecuteRequest, ProxyExecuteResponse } from '../auth/types.js';
+import type { ToolResult } from '../execution/result.js';
+import type { ExecuteOptions } from '../provider.js';
+import type { Store } from '../store/types.js';
+import { SandboxCallError, type SandboxHostCall } from './sandbox.js';
+
+/** Bytes of workbench files one session may keep. */
+export const WORKBENCH_FILES_QUOTA_BYTES = 64 * 1024 * 1024;
+/** The longest file path. */
+const MAX_PATH_LENGTH = 512;
+
+/** What `toolmux.*` inside a cell reaches in the session. */
+export interface WorkbenchSessionPort {
+  sessionId: string;
+  store: Store;
+  execute(slug: string, args: unknown, options: ExecuteOptions): Promise<ToolResult>;
+  search(query: string, limit?: number): Promise<unknown>;
+  proxy(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse>;
+  /** Slugs whose code runs in a remote-mode client: refused inside the workbench. */
+  clientTools: ReadonlySet<string>;
+  /** Slugs of meta-tools: not callable from a cell. */
+  metaTools: ReadonlySet<string>;
+}
+
+function checkPath(path: unknown): string {
+  if (typeof path !== 'string' || path.length === 0 || path.length > MAX_PATH_LENGTH || path.includes('\0')) {
+    throw new SandboxCallError(
+      'WORKBENCH_FILE_PATH_INVALID',
+      `A file path must be a non-empty string of at most ${MAX_PATH_LENGTH} characters, got ${JSON.stringify(path)?.slice(0, 80)}.`,
+    );
+  }
+  return path;
+}
+
+function filesOf(
+  store: Store,
+): Required<
+  Pick<Store, 'putWorkbenchFile' | 'getWorkbenchFile' | 'listWorkbenchFiles' | 'deleteWorkbenchFile'>
+> {
+  if (
+    !store.putWorkbenchFile ||
+    !store.getWorkbenchFile ||
+    !store.listWorkbenchFiles ||
+    !store.deleteWorkbenchFile
+  ) {
+    throw new SandboxCallError(
+      'WORKBENCH_FILES_UNAVAILABLE',
+      'This toolmux store keeps no workbench files; keep data in globalThis instead.',
+    );
+  }
+  return store as never;
+}
+
+/**
+ * Writes a workbench file; `value` is kept as JSON (read gives it back as it was). Throws
+ * `WORKBENCH_FILES_QUOTA` when the session's files would exceed the quota.
+ */
+export async function writeWorkbenchFile(
+  store: Store,
+  sessionId: string,
+  path: string,
+  value: unknown,
+): Promise<{ path: string; size: number }> {
+  const content = JSON.stringify(value === undefined ? null : value);
+  const size = Buffer.byteLength(content, 'utf8');
+  const total = await filesOf(store).putWorkbenchFile(
+    { sessionId, path: checkPath(path), content, size, updatedAt: new Date() },
+    WORKBENCH_FILES_QUOTA_BYTES,
+  );
+  if (total === undefined) {
+    throw new SandboxCallError(
+      'WORKBENCH_FILES_QUOTA',
+      `Writing ${path} (${size} bytes) would take this session's workbench files over ${WORKBENCH_FILES_QUOTA_BYTES} bytes; delete files you no longer need with toolmux.files.delete(path).`,
+    );
+  }
+  return { path, size };
+}
+
+/**
+ * The host side of `toolmux.*` for one cell. Tool calls go through `session.execute` (filters,
+ * accounts, validation, timeouts, execution log), each with call id `<workbench log id>/<n>` so the
+ * log shows which cell made them.
+ */
+export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | undefined): SandboxHostCall {
+  let calls = 0;
+  return async (operation, args, signal) => {
+    const input = (args ?? {}) as Record<string, unknown>;
+    switch (operation) {
+      case 'execute': {
+        const slug = input.slug;
+        if (typeof slug !== 'string' || slug.length === 0) {
+          throw new SandboxCallError(
+            'TOOL_ARGUMENTS_INVALID',
+            `toolmux.execute(slug, args) needs a tool slug string first, got ${JSON.stringify(slug)}.`,
+          );
+        }
+        if (port.metaTools.has(slug)) {
+          throw new SandboxCallError(
+            'TOOL_NOT_IN_SESSION',
+            `${slug} is a meta-tool and cannot run inside the workbench; use toolmux.search for search, and call the other meta-tools directly.`,
+          );
+        }
+        if (port.clientTools.has(slug)) {
+          throw new SandboxCallError(
+            'WORKBENCH_CLIENT_TOOL',
+            `${slug} is a custom tool whose code runs in the application, not on the toolmux server that runs the workbench; call it directly (TOOLMUX_MULTI_EXECUTE_TOOL), not from workbench code.`,
+          );
+        }
+        calls++;
+        const result = await port.execute(slug, input.args ?? {}, {
+          signal,
+          callId: parentLogId ? `${parentLogId}/${calls}` : undefined,
+        });
+        return { successful: result.successful, data: result.data, error: result.error };
+      }
+      case 'search': {
+        if (typeof input.query !== 'string' || input.query.trim() === '') {
+          throw new SandboxCallError(
+            'TOOL_ARGUMENTS_INVALID',
+            'toolmux.search(query) needs the task in plain words, e.g. toolmux.search("create a GitHub issue").',
+          );
+        }
+        return port.search(input.query, typeof input.limit === 'number' ? input.limit : undefined);
+      }
+      case 'proxy':
+        return port.proxy(input as unknown as ProxyExecuteRequest);
+      case 'files.write':
+        return writeWorkbenchFile(port.store, port.sessionId, checkPath(input.path), input.value);
+      case 'files.read': {
+        const file = await filesOf(port.store).getWorkbenchFile(port.sessionId, checkPath(input.path));
+        if (!file) {
+          throw new SandboxCallError(
+            'WORKBENCH_FILE_NOT_FOUND',
+            `There is no workbench file ${input.path}; toolmux.files.list() shows the files.`,
+          );
+        }
+        return JSON.parse(file.content) as unknown;
+      }
+      case 'files.list':
+        return (await filesOf(port.store).listWorkbenchFiles(port.sessionId)).map((file) => ({
+          path: file.path,
+          size: file.size,
+          updatedAt: file.updatedAt.toISOString(),
+        }));
+      case 'files.delete':
+        return {
+          deleted: await filesOf(port.store).deleteWorkbenchFile(port.sessionId, checkPath(input.path)),
+        };
+      default:
+        throw new SandboxCallError('WORKBENCH_CODE_ERROR', `Unknown toolmux operation ${operation}.`);
+    }
+  };
+}
+
+/** Characters of an offloaded result the model still sees. */
+const OFFLOAD_PREVIEW_CHARS = 1_000;
+
+/**
+ * A TOOLMUX_MULTI_EXECUTE_TOOL result longer than `autoOffloadThreshold` characters (as JSON) goes
+ * to the workbench files; the model gets `{ offloaded: { path, size, preview } }` and can read it in
+ * TOOLMUX_WORKBENCH with `toolmux.files.read(path)`. Left inline when the workbench is off, the
+ * store keeps no files, or the quota is full.
+ */
+export async function offloadLarge(
+  result: unknown,
+  config: { enable: boolean; autoOffloadThreshold: number },
+  port: Pick<WorkbenchSessionPort, 'store' | 'sessionId'>,
+  logId: string | undefined,
+): Promise<unknown> {
+  if (!config.enable || !port.store.putWorkbenchFile) return result;
+  const json = JSON.stringify(result);
+  if (json === undefined || json.length <= config.autoOffloadThreshold) return result;
+  const path = `offloaded/${logId ?? `result_${Date.now()}`}.json`;
+  try {
+    const written = await writeWorkbenchFile(port.store, port.sessionId, path, result);
+    return {
+      offloaded: {
+        path: written.path,
+        size: json.length,
+        preview: json.slice(0, OFFLOAD_PREVIEW_CHARS),
+        hint: `The result (${json.length} characters) was saved as a workbench file; work on it in TOOLMUX_WORKBENCH with \`const r = await toolmux.files.read(${JSON.stringify(path)})\` (r.results[i].data is each call's data) and return only what you need.`,
+      },
+    };
+  } catch {
+    return result;
+  }
+}

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { type CellLimits, Sandbox, SandboxCallError, type SandboxHostCall } from './sandbox.js';
+
+const limits: CellLimits = { timeoutMs: 2_000, maxOutputChars: 10_000, maxToolCalls: 5 };
+const noHost: SandboxHostCall = async () => null;
+
+describe('Sandbox', () => {
+  it('runs code as an async function body: return, console.log, state in globalThis', async () => {
+    const sandbox = await Sandbox.create(32);
+    const first = await sandbox.run(
+      'globalThis.count = 41; console.log("hi", { a: 1 }); return count + 1;',
+      noHost,
+      limits,
+    );
+    expect(first).toEqual({ result: 42, logs: ['hi {"a":1}'] });
+    const second = await sandbox.run('return ++globalThis.count;', noHost, limits);
+    expect(second.result).toBe(42);
+    const failed = await sandbox.run('throw new TypeError("bad " + count)', noHost, limits);
+    expect(failed.error?.code).toBe('WORKBENCH_CODE_ERROR');
+    expect(failed.error?.message).toContain('TypeError: bad 42');
+    const syntax = await sandbox.run('return (', noHost, limits);
+    expect(syntax.error?.code).toBe('WORKBENCH_CODE_ERROR');
+    expect((await sandbox.run('return count', noHost, limits)).result).toBe(42);
+  });
+
+  it('calls the host with JSON arguments and gives back its value or its error code', async () => {
+    const sandbox = await Sandbox.create(32);
+    const seen: unknown[] = [];
+    const host: SandboxHostCall = async (operation, args) => {
+      seen.push([operation, args]);
+      if ((args as { slug: string }).slug === 'BAD') throw new SandboxCallError('TOOL_NOT_FOUND', 'no BAD');
+      return { successful: true, data: { n: (args as { args: { n: number } }).args.n * 2 } };
+    };
+    const out = await sandbox.run(
+      `const a = await toolmux.execute('X', { n: 2 });
+       const b = await Promise.all([1, 2].map((n) => toolmux.execute('X', { n })));
+       let code; try { await toolmux.execute('BAD') } catch (e) { code = e.code }
+       return { a: a.data.n, b: b.map((r) => r.data.n), code };`,
+      host,
+      limits,
+    );
+    expect(out).toEqual({ result: { a: 4, b: [2, 4], code: 'TOOL_NOT_FOUND' }, logs: [] });
+    expect(seen[0]).toEqual(['execute', { slug: 'X', args: { n: 2 } }]);
+  });
+
+  it('has no host objects: process, require, import(), fetch, timers, the Function escape', async () => {
+    const sandbox = await Sandbox.create(32);
+    const probe = await sandbox.run(
+      `return {
+         process: typeof process, require: typeof require, fetch: typeof fetch, setTimeout: typeof setTimeout,
+         setInterval: typeof setInterval, Buffer: typeof Buffer, globalKeys: Object.getOwnPropertyNames(globalThis).filter((k) => /host|log|std|os/i.test(k)),
+         escaped: (() => { try { return typeof this.constructor.constructor('return process')() } catch (e) { return 'threw ' + e.name } })(),
+         viaFunction: typeof Function('return globalThis.process')(),
+       };`,
+      noHost,
+      limits,
+    );
+    expect(probe.result).toEqual({
+      process: 'undefined',
+      require: 'undefined',
+      fetch: 'undefined',
+      setTimeout: 'undefined',
+      setInterval: 'undefined',
+      Buffer: 'undefined',
+      globalKeys: [],
+      escaped: 'threw ReferenceError',
+      viaFunction: 'undefined',
+    });
+    const imported = await sandbox.run(
+      "const fs = await import('fs'); return typeof fs.readFileSync",
+      noHost,
+      limits,
+    );
+    expect(imported.error?.code).toBe('WORKBENCH_CODE_ERROR');
+    expect(imported.result).toBeNull();
+  });
+
+  it('stops an endless loop with WORKBENCH_TIMEOUT within the limit + 1 s; a new sandbox works', async () => {
+    const sandbox = await Sandbox.create(32);
+    const started = Date.now();
+    const out = await sandbox.run('while (true) {}', noHost, { ...limits, timeoutMs: 300 });
+    expect(out.error?.code).toBe('WORKBENCH_TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(1_300);
+    expect(sandbox.disposed).toBe(true);
+    const waiting = await (await Sandbox.create(32)).run(
+      'await toolmux.execute("SLOW", {}); return 1',
+      (_op, _args, signal) =>
+        new Promise((resolve) => signal.addEventListener('abort', () => resolve('late'))),
+      { ...limits, timeoutMs: 200 },
+    );
+    expect(waiting.error?.code).toBe('WORKBENCH_TIMEOUT');
+    expect((await (await Sandbox.create(32)).run('return 2', noHost, limits)).result).toBe(2);
+  });
+
+  it('ends a memory bomb with WORKBENCH_MEMORY_LIMIT without growing the process past the limit', async () => {
+    const sandbox = await Sandbox.create(16);
+    const before = process.memoryUsage().rss;
+    const out = await sandbox.run('const a = []; while (true) a.push("x".repeat(1000) + a.length);', noHost, {
+      ...limits,
+      timeoutMs: 10_000,
+    });
+    expect(out.error?.code).toBe('WORKBENCH_MEMORY_LIMIT');
+    // 16 MB heap + 16 MB of Wasm headroom at most; 200 MB is far below the unbounded growth (GBs).
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
+    const buffers = await (await Sandbox.create(16)).run(
+      'const b = []; while (true) b.push(new ArrayBuffer(1 << 20));',
+      noHost,
+      limits,
+    );
+    expect(buffers.error?.code).toBe('WORKBENCH_MEMORY_LIMIT');
+    expect((await (await Sandbox.create(16)).run('return "ok"', noHost, limits)).result).toBe('ok');
+  });
+
+  it('caps output, returned size and tool calls per cell', async () => {
+    const sandbox = await Sandbox.create(32);
+    const logs = await sandbox.run(
+      'for (let i = 0; i < 5000; i++) console.log("line " + i); return 1',
+      noHost,
+      {
+        ...limits,
+        timeoutMs: 20_000,
+        maxOutputChars: 100,
+      },
+    );
+    expect(logs.error).toBeUndefined();
+    expect(logs.result).toBe(1);
+    expect(logs.logs.join('').length).toBeLessThan(200);
+    expect(logs.logs.at(-1)).toContain('logs cut');
+    const big = await sandbox.run('return "x".repeat(5000)', noHost, { ...limits, maxOutputChars: 1000 });
+    expect(big.error?.code).toBe('WORKBENCH_OUTPUT_LIMIT');
+    expect(big.error?.message).toContain('toolmux.files.write');
+    const calls = await sandbox.run(
+      'for (let i = 0; i < 10; i++) await toolmux.execute("X", {}); return 1',
+      noHost,
+      {
+        ...limits,
+        maxToolCalls: 3,
+      },
+    );
+    expect(calls.error?.code).toBe('WORKBENCH_TOOL_CALL_LIMIT');
+    expect((await sandbox.run('return 3', noHost, limits)).result).toBe(3);
+  });
+});

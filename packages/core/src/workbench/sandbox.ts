@@ -1,0 +1,374 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import releaseSyncModule from '@jitl/quickjs-wasmfile-release-sync';
+import {
+  newQuickJSWASMModuleFromVariant,
+  newVariant,
+  type QuickJSContext,
+  type QuickJSHandle,
+  type QuickJSRuntime,
+  type QuickJSSyncVariant,
+} from 'quickjs-emscripten-core';
+
+/** The synchronous QuickJS build (host calls return promises the sandbox awaits; no asyncify). */
+const releaseSync = releaseSyncModule as unknown as QuickJSSyncVariant;
+
+/** The error codes a cell can end with. */
+export type CellErrorCode =
+  | 'WORKBENCH_TIMEOUT'
+  | 'WORKBENCH_MEMORY_LIMIT'
+  | 'WORKBENCH_OUTPUT_LIMIT'
+  | 'WORKBENCH_TOOL_CALL_LIMIT'
+  | 'WORKBENCH_CODE_ERROR';
+
+/** What one cell returns: the value of its `return`, its `console.log` lines, and how it failed. */
+export interface CellResult {
+  result: unknown;
+  logs: string[];
+  error?: { code: CellErrorCode; message: string };
+}
+
+/** The limits of one cell. */
+export interface CellLimits {
+  /** Wall time of the cell, tool calls included. */
+  timeoutMs: number;
+  /** Characters of `result` (as JSON) plus logs. */
+  maxOutputChars: number;
+  /** `toolmux.*` calls per cell. */
+  maxToolCalls: number;
+  /** Aborted when the cell ends (limit or done): pass it to the tool calls. */
+  signal?: AbortSignal;
+}
+
+/** The host side of `toolmux.*`: an operation name and JSON arguments in, a JSON-serialisable value out. */
+export type SandboxHostCall = (operation: string, args: unknown, signal: AbortSignal) => Promise<unknown>;
+
+/** Failures the host raises with a code the sandbox code can read as `error.code`. */
+export class SandboxCallError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const WASM_PAGE = 65_536;
+/** The QuickJS build declares 16 MB of initial Wasm memory. */
+const INITIAL_PAGES = 256;
+
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+/** The QuickJS Wasm module, compiled once per process and instantiated once per sandbox. */
+function compiledModule(): Promise<WebAssembly.Module> {
+  compiled ??= (async () => {
+    const path = createRequire(import.meta.url).resolve('@jitl/quickjs-wasmfile-release-sync/wasm');
+    return WebAssembly.compile(await readFile(path));
+  })();
+  return compiled;
+}
+
+/**
+ * The prelude run once per context: `toolmux` and `console` over two host functions that it then
+ * removes from the global object, so that code sees only the JSON-in, JSON-out API.
+ */
+const PRELUDE = `(() => {
+  const host = globalThis.__toolmux_host;
+  const log = globalThis.__toolmux_log;
+  delete globalThis.__toolmux_host;
+  delete globalThis.__toolmux_log;
+  const call = async (operation, args) => {
+    const reply = JSON.parse(await host(operation, JSON.stringify(args === undefined ? null : args)));
+    if (reply.error) {
+      const error = new Error(reply.error.message);
+      error.code = reply.error.code;
+      throw error;
+    }
+    return reply.value;
+  };
+  const show = (value) => {
+    if (typeof value === 'string') return value;
+    if (value instanceof Error) return String(value.stack || value);
+    try { const text = JSON.stringify(value); return text === undefined ? String(value) : text; } catch { return String(value); }
+  };
+  const write = (...values) => { log(values.map(show).join(' ')); };
+  Object.defineProperty(globalThis, 'console', {
+    value: Object.freeze({ log: write, info: write, warn: write, error: write, debug: write }),
+    enumerable: false,
+  });
+  const files = Object.freeze({
+    write: (path, value) => call('files.write', { path, value }),
+    read: (path) => call('files.read', { path }),
+    list: () => call('files.list', {}),
+    delete: (path) => call('files.delete', { path }),
+  });
+  Object.defineProperty(globalThis, 'toolmux', {
+    value: Object.freeze({
+      execute: (slug, args, options) => call('execute', { slug, args: args === undefined ? {} : args, account: options && options.account }),
+      search: (query, options) => call('search', { query, limit: options && options.limit }),
+      proxy: (request) => call('proxy', request),
+      files,
+    }),
+    enumerable: false,
+  });
+})();`;
+
+/**
+ * One QuickJS context in its own WebAssembly instance, whose memory has a hard maximum: a memory
+ * bomb ends in this instance and never grows the process past it. Model-written code runs here with
+ * no host object but `toolmux` and `console`; `globalThis` lives as long as the sandbox.
+ */
+export class Sandbox {
+  readonly #runtime: QuickJSRuntime;
+  readonly #context: QuickJSContext;
+  #disposed = false;
+  #cell: {
+    logs: string[];
+    outputChars: number;
+    outputCapped: boolean;
+    toolCalls: number;
+    limits: CellLimits;
+    host: SandboxHostCall;
+    controller: AbortController;
+    toolCallCapped: boolean;
+  } | null = null;
+  /** Handles of host calls not yet settled, disposed with the sandbox. */
+  readonly #pending = new Set<{ dispose(): void; alive: boolean }>();
+
+  private constructor(runtime: QuickJSRuntime, context: QuickJSContext) {
+    this.#runtime = runtime;
+    this.#context = context;
+  }
+
+  /** A fresh sandbox whose JavaScript heap is limited to `memoryMb`. */
+  static async create(memoryMb: number): Promise<Sandbox> {
+    const maxPages = Math.max(INITIAL_PAGES, Math.ceil(((memoryMb + 16) * 1024 * 1024) / WASM_PAGE));
+    const variant = newVariant(releaseSync, {
+      wasmModule: compiledModule,
+      wasmMemory: new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: maxPages }),
+    });
+    const module = await newQuickJSWASMModuleFromVariant(variant);
+    const runtime = module.newRuntime();
+    runtime.setMemoryLimit(memoryMb * 1024 * 1024);
+    runtime.setMaxStackSize(512 * 1024);
+    const context = runtime.newContext();
+    const sandbox = new Sandbox(runtime, context);
+    sandbox.#install();
+    return sandbox;
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  #install(): void {
+    const context = this.#context;
+    const host = context.newFunction('__toolmux_host', (operationHandle, argsHandle) =>
+      this.#hostCall(context.getString(operationHandle), context.getString(argsHandle)),
+    );
+    const log = context.newFunction('__toolmux_log', (lineHandle) => {
+      this.#log(context.getString(lineHandle));
+    });
+    context.setProp(context.global, '__toolmux_host', host);
+    context.setProp(context.global, '__toolmux_log', log);
+    host.dispose();
+    log.dispose();
+    const prelude = context.evalCode(PRELUDE, 'toolmux-prelude.js');
+    context.unwrapResult(prelude).dispose();
+  }
+
+  #log(line: string): void {
+    const cell = this.#cell;
+    if (!cell || cell.outputCapped) return;
+    if (cell.outputChars + line.length > cell.limits.maxOutputChars) {
+      cell.outputCapped = true;
+      cell.logs.push(`[logs cut: more than ${cell.limits.maxOutputChars} characters of output]`);
+      return;
+    }
+    cell.outputChars += line.length;
+    cell.logs.push(line);
+  }
+
+  #hostCall(operation: string, argsJson: string): QuickJSHandle {
+    const context = this.#context;
+    const deferred = context.newPromise();
+    this.#pending.add(deferred);
+    const cell = this.#cell;
+    const settle = (reply: unknown) => {
+      this.#pending.delete(deferred);
+      if (this.#disposed || !deferred.alive) return;
+      if (this.#cell !== cell) {
+        deferred.dispose();
+        return;
+      }
+      const text = context.newString(JSON.stringify(reply));
+      deferred.resolve(text);
+      text.dispose();
+      deferred.dispose();
+      this.#runtime.executePendingJobs();
+    };
+    if (!cell) {
+      settle({
+        error: { code: 'WORKBENCH_CODE_ERROR', message: 'toolmux calls work only while a cell runs.' },
+      });
+    } else if (cell.toolCalls >= cell.limits.maxToolCalls) {
+      cell.toolCallCapped = true;
+      settle({
+        error: {
+          code: 'WORKBENCH_TOOL_CALL_LIMIT',
+          message: `A cell may make at most ${cell.limits.maxToolCalls} toolmux calls; split the work over several cells (keep state in globalThis or toolmux.files).`,
+        },
+      });
+    } else {
+      cell.toolCalls++;
+      let args: unknown;
+      try {
+        args = JSON.parse(argsJson);
+      } catch {
+        args = null;
+      }
+      cell
+        .host(operation, args, cell.controller.signal)
+        .then(
+          (value) => ({ value: value === undefined ? null : value }),
+          (error: unknown) => ({
+            error: {
+              code: error instanceof SandboxCallError ? error.code : 'WORKBENCH_CODE_ERROR',
+              message: error instanceof Error ? error.message : String(error),
+            },
+          }),
+        )
+        .then((reply) => {
+          try {
+            settle(reply);
+          } catch {
+            // The sandbox ran out of memory while taking the reply; the cell's own wait reports it.
+          }
+        });
+    }
+    return deferred.handle;
+  }
+
+  /**
+   * Runs `code` as the body of an async function. Ends at the first limit; after a timeout or an
+   * out-of-memory the sandbox is disposed (its state is gone) and the caller makes a new one.
+   */
+  async run(code: string, host: SandboxHostCall, limits: CellLimits): Promise<CellResult> {
+    if (this.#disposed) throw new Error('This sandbox was disposed.');
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(limits.signal?.reason);
+    limits.signal?.addEventListener('abort', onAbort, { once: true });
+    const cell = {
+      logs: [] as string[],
+      outputChars: 0,
+      outputCapped: false,
+      toolCalls: 0,
+      limits,
+      host,
+      controller,
+      toolCallCapped: false,
+    };
+    this.#cell = cell;
+    const deadline = Date.now() + limits.timeoutMs;
+    this.#runtime.setInterruptHandler(() => Date.now() > deadline);
+    let timer: NodeJS.Timeout | undefined;
+    const fail = (code: CellErrorCode, message: string): CellResult => ({
+      result: null,
+      logs: cell.logs,
+      error: { code, message },
+    });
+    const timeoutMessage = `The code did not finish within ${limits.timeoutMs} ms and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell, or write intermediate results to toolmux.files.`;
+    try {
+      const source = `(async () => {\nconst __value = await (async () => {\n${code}\n})();\nreturn JSON.stringify(__value === undefined ? null : __value);\n})()`;
+      const evaluated = this.#context.evalCode(source, 'cell.js');
+      if (evaluated.error) {
+        const failure = this.#failure(evaluated.error);
+        evaluated.error.dispose();
+        if (failure) return fail(failure.code, failure.message);
+        return fail('WORKBENCH_CODE_ERROR', 'The code failed to start.');
+      }
+      const settled = this.#context.resolvePromise(evaluated.value);
+      evaluated.value.dispose();
+      this.#runtime.executePendingJobs();
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
+      });
+      const outcome = await Promise.race([settled, timedOut]);
+      if (outcome === 'timeout') {
+        this.dispose();
+        return fail('WORKBENCH_TIMEOUT', timeoutMessage);
+      }
+      if (outcome.error) {
+        const failure = this.#failure(outcome.error);
+        outcome.error.dispose();
+        if (cell.toolCallCapped && failure.code === 'WORKBENCH_CODE_ERROR')
+          return fail('WORKBENCH_TOOL_CALL_LIMIT', failure.message);
+        return fail(failure.code, failure.message);
+      }
+      const json = this.#context.getString(outcome.value);
+      outcome.value.dispose();
+      if (json.length > limits.maxOutputChars) {
+        return fail(
+          'WORKBENCH_OUTPUT_LIMIT',
+          `The returned value is ${json.length} characters, more than the limit of ${limits.maxOutputChars}. Return a summary, or write the data with toolmux.files.write(path, value) and return the path.`,
+        );
+      }
+      return { result: JSON.parse(json) as unknown, logs: cell.logs };
+    } catch (error) {
+      // The engine itself failed (its Wasm memory is at its maximum, or it aborted): drop it.
+      this.dispose();
+      if (Date.now() > deadline) return fail('WORKBENCH_TIMEOUT', timeoutMessage);
+      return fail(
+        'WORKBENCH_MEMORY_LIMIT',
+        `The code used more memory than the workbench allows and was stopped; globalThis was reset (toolmux.files are kept). ${error instanceof Error ? error.message : ''}`.trim(),
+      );
+    } finally {
+      clearTimeout(timer);
+      controller.abort();
+      limits.signal?.removeEventListener('abort', onAbort);
+      if (this.#cell === cell) this.#cell = null;
+      if (!this.#disposed) this.#runtime.removeInterruptHandler();
+    }
+  }
+
+  /** Classifies an exception thrown by the code; an out-of-memory or an interrupt disposes the sandbox. */
+  #failure(handle: QuickJSHandle): { code: CellErrorCode; message: string } {
+    const error = this.#context.dump(handle) as {
+      name?: string;
+      message?: string;
+      stack?: string;
+      code?: string;
+    };
+    const name = typeof error === 'object' && error ? error.name : undefined;
+    const message = typeof error === 'object' && error ? String(error.message ?? '') : String(error);
+    if (name === 'InternalError' && message === 'out of memory') {
+      this.dispose();
+      return {
+        code: 'WORKBENCH_MEMORY_LIMIT',
+        message:
+          'The code used more memory than the workbench allows and was stopped; globalThis was reset (toolmux.files are kept). Process data in smaller pieces.',
+      };
+    }
+    if (name === 'InternalError' && message === 'interrupted') {
+      this.dispose();
+      return {
+        code: 'WORKBENCH_TIMEOUT',
+        message:
+          'The code did not finish within the time limit and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell.',
+      };
+    }
+    const stack = typeof error === 'object' && error?.stack ? `\n${error.stack}` : '';
+    return { code: 'WORKBENCH_CODE_ERROR', message: `${name ?? 'Error'}: ${message}${stack}`.trim() };
+  }
+
+  /** Frees the engine; idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#cell?.controller.abort();
+    this.#cell = null;
+    // The Wasm instance and its memory go with the last reference; disposing handles one by one
+    // would run QuickJS's leak checks on an engine that may have just run out of memory.
+    this.#pending.clear();
+  }
+}

@@ -1,0 +1,249 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool, defineToolkit } from '../catalog/define.js';
+import { MetaToolSlug } from '../meta-tools/meta-tools.js';
+import { createTestPostgresUrl } from '../test/postgres.js';
+import { createSampleToolkits } from '../test/sample-toolkits.js';
+import { ToolMux } from '../toolmux.js';
+import { WorkbenchPool } from './workbench.js';
+
+const quiet = { debug() {}, warn() {}, error() {} };
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function bigToolkit() {
+  return defineToolkit({
+    slug: 'big',
+    description: 'Returns large results',
+    tools: [
+      defineTool({
+        slug: 'BIG_EXPORT',
+        description: 'Export every record',
+        inputSchema: z.object({ megabytes: z.number() }),
+        execute: async ({ megabytes }) => ({
+          records: Array.from({ length: megabytes * 1024 }, (_, i) => ({ id: i, text: 'x'.repeat(1000) })),
+        }),
+      }),
+    ],
+  });
+}
+
+function setup(store: string = ':memory:') {
+  const sample = createSampleToolkits();
+  const mux = new ToolMux({ toolkits: [...sample.toolkits, bigToolkit()], store, logger: quiet });
+  return { ...sample, mux };
+}
+
+type Cell = { result: unknown; logs: string[]; error?: { code: string; message: string }; notice?: string };
+
+describe('TOOLMUX_WORKBENCH in a session', () => {
+  it('is listed with META_TOOLS (describing the toolmux API) and off with enable: false', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1');
+    const workbench = (await session.tools()).find((tool) => tool.name === MetaToolSlug.WORKBENCH);
+    for (const api of [
+      'toolmux.execute(slug, args)',
+      'toolmux.search(query)',
+      'toolmux.proxy(',
+      'toolmux.files.write',
+    ]) {
+      expect(workbench?.description).toContain(api);
+    }
+    expect(session.config.workbench).toEqual({
+      enable: true,
+      timeoutMs: 60_000,
+      memoryMb: 64,
+      autoOffloadThreshold: 20_000,
+    });
+    const off = await mux.create('user_1', { workbench: { enable: false } });
+    expect((await off.tools()).map((tool) => tool.name)).not.toContain(MetaToolSlug.WORKBENCH);
+    expect((await off.execute(MetaToolSlug.WORKBENCH, { code: 'return 1' })).successful).toBe(false);
+    await expect(mux.create('user_1', { workbench: { timeoutMs: -1 } as never })).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+    });
+    await mux.close();
+  });
+
+  it('runs tools through session.execute: state in globalThis, filters, inner log entries marked', async () => {
+    const { mux, calls } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks', 'notes'] });
+    const first = await session.execute(MetaToolSlug.WORKBENCH, {
+      code: `const made = await Promise.all(['a', 'b'].map((title) => toolmux.execute('TASKS_CREATE_TASK', { title })));
+             const list = await toolmux.execute('TASKS_LIST_TASKS', {});
+             globalThis.ids = made.map((r) => r.data.id);
+             const outside = await toolmux.execute('MAIL_SEND_EMAIL', { to: 'x@example.com' });
+             const invalid = await toolmux.execute('TASKS_CREATE_TASK', { title: 42 });
+             console.log('made', globalThis.ids.length);
+             return { count: list.data.tasks.length, outside: outside.error, invalid: invalid.successful };`,
+      thought: 'make two tasks and count them',
+    });
+    expect(first.successful).toBe(true);
+    const cell = first.data as Cell;
+    expect(cell.error).toBeUndefined();
+    expect(cell.logs).toEqual(['made 2']);
+    expect(cell.result).toMatchObject({ count: 2, invalid: false });
+    expect((cell.result as { outside: string }).outside).toContain('not available in this session');
+    expect(calls.filter((call) => call.slug === 'TASKS_CREATE_TASK')).toHaveLength(2);
+    const second = await session.execute(MetaToolSlug.WORKBENCH, { code: 'return globalThis.ids' });
+    expect((second.data as Cell).result).toEqual(['task_1', 'task_2']);
+    const logs = (await session.logs()).items;
+    const inner = logs.filter((log) => log.callId?.startsWith(`${first.logId}/`));
+    expect(inner.map((log) => log.toolSlug).sort()).toEqual([
+      'MAIL_SEND_EMAIL',
+      'TASKS_CREATE_TASK',
+      'TASKS_CREATE_TASK',
+      'TASKS_CREATE_TASK',
+      'TASKS_LIST_TASKS',
+    ]);
+    expect(logs.find((log) => log.id === first.logId)?.toolSlug).toBe(MetaToolSlug.WORKBENCH);
+    const meta = await session.execute(MetaToolSlug.WORKBENCH, {
+      code: "return (await toolmux.search('add a to-do item')).results[0].tools[0].tool_slug",
+    });
+    expect((meta.data as Cell).result).toBe('TASKS_CREATE_TASK');
+    const nested = await session.execute(MetaToolSlug.WORKBENCH, {
+      code: "try { await toolmux.execute('TOOLMUX_MULTI_EXECUTE_TOOL', { tools: [] }) } catch (e) { return e.code }",
+    });
+    expect((nested.data as Cell).result).toBe('TOOL_NOT_IN_SESSION');
+    await mux.close();
+  });
+
+  it('after an endless loop the session answers again, and says its state was reset', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1', { workbench: { timeoutMs: 300 } });
+    await session.execute(MetaToolSlug.WORKBENCH, { code: 'globalThis.kept = 1' });
+    const started = Date.now();
+    const loop = await session.execute(MetaToolSlug.WORKBENCH, { code: 'while (true) {}' });
+    expect((loop.data as Cell).error?.code).toBe('WORKBENCH_TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(1_300);
+    const after = await session.execute(MetaToolSlug.WORKBENCH, { code: 'return typeof globalThis.kept' });
+    expect((after.data as Cell).result).toBe('undefined');
+    expect((after.data as Cell).notice).toContain('new workbench context');
+    expect((await session.execute('TASKS_LIST_TASKS', {})).successful).toBe(true);
+    await mux.close();
+  });
+
+  it('offloads a 10 MB TOOLMUX_MULTI_EXECUTE_TOOL result to the files, and the workbench reads it', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1');
+    const result = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+      tools: [{ tool_slug: 'BIG_EXPORT', arguments: { megabytes: 10 } }],
+    });
+    const { offloaded } = result.data as { offloaded: { path: string; size: number; preview: string } };
+    expect(offloaded.size).toBeGreaterThan(10_000_000);
+    expect(offloaded.preview.length).toBeLessThanOrEqual(1_000);
+    expect(JSON.stringify(result.data).length).toBeLessThan(3_000);
+    const read = await session.execute(MetaToolSlug.WORKBENCH, {
+      code: `const r = await toolmux.files.read(${JSON.stringify(offloaded.path)});
+             return { n: r.results[0].data.records.length, files: (await toolmux.files.list()).map((f) => f.path) };`,
+    });
+    expect((read.data as Cell).result).toEqual({ n: 10 * 1024, files: [offloaded.path] });
+    const small = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+      tools: [{ tool_slug: 'TASKS_LIST_TASKS', arguments: {} }],
+    });
+    expect(small.data).toMatchObject({ successful_count: 1 });
+    await mux.close();
+  });
+
+  it.each([
+    [
+      'SQLite',
+      async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'toolmux-wb-'));
+        dirs.push(dir);
+        return { url: join(dir, 'toolmux.db'), cleanup: async () => {} };
+      },
+    ],
+    ['PostgreSQL', createTestPostgresUrl],
+  ])(
+    'on %s: files persist for the session on another instance, with a quota and clear errors',
+    async (_name, open) => {
+      const { url, cleanup } = await open();
+      const secretKey = Buffer.alloc(32, 9).toString('base64');
+      try {
+        const one = new ToolMux({
+          toolkits: createSampleToolkits().toolkits,
+          store: url,
+          secretKey,
+          logger: quiet,
+        });
+        const session = await one.create('user_1');
+        const wrote = await session.execute(MetaToolSlug.WORKBENCH, {
+          code: `await toolmux.files.write('notes/a.json', { rows: [1, 2, 3] });
+               await toolmux.files.write('b.txt', 'plain text');
+               let missing; try { await toolmux.files.read('nope') } catch (e) { missing = e.code }
+               let bad; try { await toolmux.files.write('', 1) } catch (e) { bad = e.code }
+               return { missing, bad, list: await toolmux.files.list() };`,
+        });
+        const cell = wrote.data as Cell;
+        expect(cell.error).toBeUndefined();
+        expect(cell.result).toMatchObject({
+          missing: 'WORKBENCH_FILE_NOT_FOUND',
+          bad: 'WORKBENCH_FILE_PATH_INVALID',
+          list: [
+            { path: 'b.txt', size: 12 },
+            { path: 'notes/a.json', size: 16 },
+          ],
+        });
+        const two = new ToolMux({
+          toolkits: createSampleToolkits().toolkits,
+          store: url,
+          secretKey,
+          logger: quiet,
+        });
+        const resumed = await two.use(session.sessionId);
+        const read = await resumed.execute(MetaToolSlug.WORKBENCH, {
+          code: `const a = await toolmux.files.read('notes/a.json');
+               const deleted = await toolmux.files.delete('b.txt');
+               return { sum: a.rows.reduce((x, y) => x + y, 0), text: deleted, left: (await toolmux.files.list()).length };`,
+        });
+        expect((read.data as Cell).result).toEqual({ sum: 6, text: { deleted: true }, left: 1 });
+        const other = await two.create('user_2');
+        const isolated = await other.execute(MetaToolSlug.WORKBENCH, { code: 'return toolmux.files.list()' });
+        expect((isolated.data as Cell).result).toEqual([]);
+        const quota = await resumed.execute(MetaToolSlug.WORKBENCH, {
+          code: `const chunk = 'x'.repeat(8 * 1024 * 1024);
+               try { for (let i = 0; i < 10; i++) await toolmux.files.write('big' + i, chunk); } catch (e) { return e.code }`,
+        });
+        expect((quota.data as Cell).result).toBe('WORKBENCH_FILES_QUOTA');
+        await one.close();
+        await two.close();
+      } finally {
+        await cleanup();
+      }
+    },
+  );
+});
+
+describe('WorkbenchPool', () => {
+  it('evicts idle contexts and tells the next call', async () => {
+    const pool = new WorkbenchPool({ idleMs: 1_000 });
+    const config = { enable: true, timeoutMs: 1_000, memoryMb: 16, autoOffloadThreshold: 20_000 };
+    const host = async () => null;
+    await pool.run('ses_a', 'globalThis.x = 1', config, host);
+    expect(pool.size).toBe(1);
+    pool.sweep(Date.now() + 500);
+    expect((await pool.run('ses_a', 'return x', config, host)).result).toBe(1);
+    pool.sweep(Date.now() + 5_000);
+    expect(pool.size).toBe(0);
+    const after = await pool.run('ses_a', 'return typeof x', config, host);
+    expect(after.result).toBe('undefined');
+    expect(after.notice).toContain('evicted after 1 s without use');
+    pool.close();
+  });
+
+  it('keeps at most maxContexts live, dropping the least recently used', async () => {
+    const pool = new WorkbenchPool({ maxContexts: 2 });
+    const config = { enable: true, timeoutMs: 1_000, memoryMb: 16, autoOffloadThreshold: 20_000 };
+    const host = async () => null;
+    for (const id of ['ses_1', 'ses_2', 'ses_3']) await pool.run(id, `globalThis.id = '${id}'`, config, host);
+    expect(pool.size).toBe(2);
+    expect((await pool.run('ses_3', 'return id', config, host)).result).toBe('ses_3');
+    expect((await pool.run('ses_1', 'return typeof id', config, host)).notice).toContain('make room');
+    pool.close();
+  });
+});

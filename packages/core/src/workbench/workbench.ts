@@ -1,0 +1,177 @@
+import type { WorkbenchConfig } from './config.js';
+import { type CellResult, Sandbox, SandboxCallError, type SandboxHostCall } from './sandbox.js';
+
+/** Characters a cell may return and log together. */
+export const WORKBENCH_MAX_OUTPUT_CHARS = 100_000;
+/** `toolmux.*` calls one cell may make. */
+export const WORKBENCH_MAX_TOOL_CALLS = 1_000;
+/** A context unused this long is evicted; its `globalThis` is gone, `toolmux.files` stay. */
+export const WORKBENCH_IDLE_MS = 10 * 60_000;
+/** At most this many live contexts per process; the least recently used goes first. */
+export const WORKBENCH_MAX_CONTEXTS = 1_000;
+
+/** What the workbench calls back into the session for `toolmux.*`. */
+export type WorkbenchHost = SandboxHostCall;
+
+interface Entry {
+  sandbox: Sandbox | undefined;
+  memoryMb: number;
+  lastUsed: number;
+  /** Cells of one session run one after the other. */
+  queue: Promise<unknown>;
+}
+
+/** A cell's answer to the model, with a note when the context it ran in is new. */
+export interface WorkbenchResult extends CellResult {
+  notice?: string;
+}
+
+/**
+ * The live workbench contexts of one ToolMux, by session id: created on a session's first cell,
+ * evicted after `idleMs` without use (or when more than `maxContexts` live), dropped after a limit.
+ */
+export class WorkbenchPool {
+  readonly #entries = new Map<string, Entry>();
+  /** Sessions whose context this process dropped, and why: the next cell says so. */
+  readonly #dropped = new Map<string, string>();
+  readonly #idleMs: number;
+  readonly #maxContexts: number;
+  #sweeper: NodeJS.Timeout | undefined;
+
+  constructor(options: { idleMs?: number; maxContexts?: number } = {}) {
+    this.#idleMs = options.idleMs ?? WORKBENCH_IDLE_MS;
+    this.#maxContexts = options.maxContexts ?? WORKBENCH_MAX_CONTEXTS;
+  }
+
+  /** How many contexts are live. */
+  get size(): number {
+    let live = 0;
+    for (const entry of this.#entries.values()) if (entry.sandbox && !entry.sandbox.disposed) live++;
+    return live;
+  }
+
+  /** Runs one cell in the session's context (made when missing). */
+  run(
+    sessionId: string,
+    code: string,
+    config: WorkbenchConfig,
+    host: WorkbenchHost,
+    signal?: AbortSignal,
+  ): Promise<WorkbenchResult> {
+    let entry = this.#entries.get(sessionId);
+    if (!entry) {
+      entry = {
+        sandbox: undefined,
+        memoryMb: config.memoryMb,
+        lastUsed: Date.now(),
+        queue: Promise.resolve(),
+      };
+      this.#entries.set(sessionId, entry);
+    }
+    const current = entry;
+    const run = current.queue.then(async (): Promise<WorkbenchResult> => {
+      let notice: string | undefined;
+      if (!current.sandbox || current.sandbox.disposed || current.memoryMb !== config.memoryMb) {
+        const reason = this.#dropped.get(sessionId);
+        this.#dropped.delete(sessionId);
+        if (reason)
+          notice = `This is a new workbench context: ${reason} Values on globalThis from earlier calls are gone; toolmux.files are kept.`;
+        current.sandbox = await Sandbox.create(config.memoryMb);
+        current.memoryMb = config.memoryMb;
+        this.#evictOverflow(sessionId);
+      }
+      const sandbox = current.sandbox;
+      const result: WorkbenchResult = await sandbox.run(code, host, {
+        timeoutMs: config.timeoutMs,
+        maxOutputChars: WORKBENCH_MAX_OUTPUT_CHARS,
+        maxToolCalls: WORKBENCH_MAX_TOOL_CALLS,
+        signal,
+      });
+      current.lastUsed = Date.now();
+      if (sandbox.disposed)
+        this.#dropped.set(sessionId, `the previous context was stopped (${result.error?.code}).`);
+      this.#scheduleSweep();
+      return notice ? { ...result, notice } : result;
+    });
+    current.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Drops a session's context (session deleted, or a test). */
+  evict(sessionId: string, reason = 'the previous context was evicted.'): void {
+    const entry = this.#entries.get(sessionId);
+    if (!entry) return;
+    this.#entries.delete(sessionId);
+    if (entry.sandbox && !entry.sandbox.disposed) {
+      entry.sandbox.dispose();
+      this.#remember(sessionId, reason);
+    }
+  }
+
+  /** Drops every context whose last cell ended more than `idleMs` ago. */
+  sweep(now = Date.now()): void {
+    for (const [sessionId, entry] of this.#entries) {
+      if (now - entry.lastUsed >= this.#idleMs)
+        this.evict(
+          sessionId,
+          `the previous context was evicted after ${Math.round(this.#idleMs / 1000)} s without use.`,
+        );
+    }
+  }
+
+  /** Drops every context. */
+  close(): void {
+    for (const sessionId of [...this.#entries.keys()]) this.evict(sessionId);
+    clearTimeout(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
+  #remember(sessionId: string, reason: string): void {
+    this.#dropped.set(sessionId, reason);
+    if (this.#dropped.size > this.#maxContexts * 10) {
+      const oldest = this.#dropped.keys().next().value;
+      if (oldest !== undefined) this.#dropped.delete(oldest);
+    }
+  }
+
+  #evictOverflow(keep: string): void {
+    if (this.size <= this.#maxContexts) return;
+    const byAge = [...this.#entries]
+      .filter(([id]) => id !== keep)
+      .sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+    for (const [sessionId] of byAge) {
+      if (this.size <= this.#maxContexts) break;
+      this.evict(
+        sessionId,
+        `the previous context was evicted to make room (more than ${this.#maxContexts} live workbench contexts).`,
+      );
+    }
+  }
+
+  #scheduleSweep(): void {
+    if (this.#sweeper) return;
+    this.#sweeper = setTimeout(
+      () => {
+        this.#sweeper = undefined;
+        this.sweep();
+        if (this.#entries.size > 0) this.#scheduleSweep();
+      },
+      Math.min(this.#idleMs, 60_000),
+    );
+    this.#sweeper.unref();
+  }
+}
+
+const pools = new WeakMap<object, WorkbenchPool>();
+
+/** The pool of one ToolMux, keyed by an object that lives as long as it (its store). */
+export function workbenchPoolOf(owner: object): WorkbenchPool {
+  let pool = pools.get(owner);
+  if (!pool) {
+    pool = new WorkbenchPool();
+    pools.set(owner, pool);
+  }
+  return pool;
+}
+
+export { SandboxCallError };
