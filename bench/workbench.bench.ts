@@ -39,7 +39,7 @@ const toolkit = defineToolkit({
 });
 
 const mux = new ToolMux({ toolkits: [toolkit], store: ':memory:', logger: quiet });
-const session = await mux.create('user_1');
+const session = await mux.create('user_1', { workbench: {} });
 const wb = (code: string) => session.execute(MetaToolSlug.WORKBENCH, { code });
 
 // 1. cold and warm
@@ -50,7 +50,9 @@ const baseline = await measure(
     iterations: 2_000,
   },
 );
-const coldSessions = await Promise.all(Array.from({ length: 7 * 21 }, () => mux.create('user_1')));
+const coldSessions = await Promise.all(
+  Array.from({ length: 7 * 21 }, () => mux.create('user_1', { workbench: {} })),
+);
 let next = 0;
 const cold = await measure(
   'cold cell (new context, return 1)',
@@ -84,7 +86,9 @@ console.log(
 
 // 3. memory per idle context
 const count = 200;
-const sessions = await Promise.all(Array.from({ length: count }, () => mux.create('user_1')));
+const sessions = await Promise.all(
+  Array.from({ length: count }, () => mux.create('user_1', { workbench: {} })),
+);
 globalThis.gc?.();
 const before = process.memoryUsage().rss;
 for (const each of sessions)

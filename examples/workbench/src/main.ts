@@ -40,7 +40,7 @@ const crm = defineToolkit({
 });
 
 const mux = new ToolMux({ toolkits: [crm], store: ':memory:' });
-const session = await mux.create('user_123', { toolkits: ['crm'] });
+const session = await mux.create('user_123', { toolkits: ['crm'], workbench: {} });
 
 // Turn 1: the model writes code that pages through every contact and returns only the matches.
 const first = await session.execute(MetaToolSlug.WORKBENCH, {

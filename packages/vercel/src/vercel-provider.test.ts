@@ -139,7 +139,6 @@ describe.each(modes)('VercelProvider in the AI SDK agent loop (%s)', (mode) => {
       'TOOLMUX_MANAGE_CONNECTIONS',
       'TOOLMUX_MULTI_EXECUTE_TOOL',
       'TOOLMUX_SEARCH_TOOLS',
-      'TOOLMUX_WORKBENCH',
     ]);
     let foundSlug: string | undefined;
     const script = scriptedModel([
@@ -390,7 +389,6 @@ describe('VercelProvider in the AI SDK agent loop, remote mode with a custom too
       'TOOLMUX_MANAGE_CONNECTIONS',
       'TOOLMUX_MULTI_EXECUTE_TOOL',
       'TOOLMUX_SEARCH_TOOLS',
-      'TOOLMUX_WORKBENCH',
     ]);
     let found: Array<{ tool_slug: string; input_schema?: unknown }> = [];
     const script = scriptedModel([
@@ -552,7 +550,7 @@ describe('VercelProvider({ strict: true })', () => {
       await generateText({ model: script.model, tools, stopWhen: stepCountIs(4), prompt: 'Add a task' });
 
       const sent = new Map(script.calls[0]!.tools!.map((tool) => [tool.name, tool]));
-      expect(sent.size).toBe(7);
+      expect(sent.size).toBe(6);
       for (const tool of sent.values()) {
         expect(tool).toMatchObject({
           type: 'function',

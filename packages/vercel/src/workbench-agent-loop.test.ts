@@ -80,7 +80,7 @@ describe.each(['embedded', 'remote'] as const)('TOOLMUX_WORKBENCH in the AI SDK 
           })
         : server.remote(new VercelProvider());
     try {
-      const session = await mux.create('user_1', { toolkits: ['tasks', 'notes'] });
+      const session = await mux.create('user_1', { toolkits: ['tasks', 'notes'], workbench: {} });
       const tools = await session.tools();
       expect(Object.keys(tools)).toContain(MetaToolSlug.WORKBENCH);
       expect(tools[MetaToolSlug.WORKBENCH]!.description).toContain('await toolmux.execute(slug, args)');
@@ -128,6 +128,7 @@ describe('TOOLMUX_WORKBENCH in remote mode with a custom tool of the client', ()
     try {
       const session = await mux.create('user_1', {
         toolkits: ['tasks', 'shop'],
+        workbench: {},
         experimental: { customTools: [lookup] },
       });
       const result = await session.execute(MetaToolSlug.WORKBENCH, {

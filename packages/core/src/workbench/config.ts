@@ -1,6 +1,10 @@
 /** The workbench settings of a session, every default filled in. */
 export interface WorkbenchConfig {
-  /** Whether the session has TOOLMUX_WORKBENCH (META_TOOLS sessions only). @default true */
+  /**
+   * Whether the session has TOOLMUX_WORKBENCH (META_TOOLS sessions only). Off until cells run off the
+   * main thread: a cell that computes holds the process's event loop for up to `timeoutMs`.
+   * @default false
+   */
   enable: boolean;
   /** Wall time of one cell, tool calls included. @default 60000 */
   timeoutMs: number;
@@ -11,7 +15,7 @@ export interface WorkbenchConfig {
 }
 
 export const DEFAULT_WORKBENCH: WorkbenchConfig = Object.freeze({
-  enable: true,
+  enable: false,
   timeoutMs: 60_000,
   memoryMb: 64,
   autoOffloadThreshold: 20_000,

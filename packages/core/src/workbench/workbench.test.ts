@@ -42,9 +42,12 @@ function setup(store: string = ':memory:') {
 type Cell = { result: unknown; logs: string[]; error?: { code: string; message: string }; notice?: string };
 
 describe('TOOLMUX_WORKBENCH in a session', () => {
-  it('is listed with META_TOOLS (describing the toolmux API) and off with enable: false', async () => {
+  it('is off by default, listed with META_TOOLS once asked for (describing the toolmux API), and off with enable: false', async () => {
     const { mux } = setup();
-    const session = await mux.create('user_1');
+    const plain = await mux.create('user_1');
+    expect((await plain.tools()).map((tool) => tool.name)).not.toContain(MetaToolSlug.WORKBENCH);
+    expect(plain.config.workbench?.enable).toBe(false);
+    const session = await mux.create('user_1', { workbench: {} });
     const workbench = (await session.tools()).find((tool) => tool.name === MetaToolSlug.WORKBENCH);
     for (const api of [
       'toolmux.execute(slug, args)',
@@ -71,7 +74,7 @@ describe('TOOLMUX_WORKBENCH in a session', () => {
 
   it('runs tools through session.execute: state in globalThis, filters, inner log entries marked', async () => {
     const { mux, calls } = setup();
-    const session = await mux.create('user_1', { toolkits: ['tasks', 'notes'] });
+    const session = await mux.create('user_1', { toolkits: ['tasks', 'notes'], workbench: {} });
     const first = await session.execute(MetaToolSlug.WORKBENCH, {
       code: `const made = await Promise.all(['a', 'b'].map((title) => toolmux.execute('TASKS_CREATE_TASK', { title })));
              const list = await toolmux.execute('TASKS_LIST_TASKS', {});
@@ -129,7 +132,7 @@ describe('TOOLMUX_WORKBENCH in a session', () => {
 
   it('offloads a 10 MB TOOLMUX_MULTI_EXECUTE_TOOL result to the files, and the workbench reads it', async () => {
     const { mux } = setup();
-    const session = await mux.create('user_1');
+    const session = await mux.create('user_1', { workbench: {} });
     const result = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
       tools: [{ tool_slug: 'BIG_EXPORT', arguments: { megabytes: 10 } }],
     });
@@ -171,7 +174,7 @@ describe('TOOLMUX_WORKBENCH in a session', () => {
           secretKey,
           logger: quiet,
         });
-        const session = await one.create('user_1');
+        const session = await one.create('user_1', { workbench: {} });
         const wrote = await session.execute(MetaToolSlug.WORKBENCH, {
           code: `await toolmux.files.write('notes/a.json', { rows: [1, 2, 3] });
                await toolmux.files.write('b.txt', 'plain text');
@@ -202,7 +205,7 @@ describe('TOOLMUX_WORKBENCH in a session', () => {
                return { sum: a.rows.reduce((x, y) => x + y, 0), text: deleted, left: (await toolmux.files.list()).length };`,
         });
         expect((read.data as Cell).result).toEqual({ sum: 6, text: { deleted: true }, left: 1 });
-        const other = await two.create('user_2');
+        const other = await two.create('user_2', { workbench: {} });
         const isolated = await other.execute(MetaToolSlug.WORKBENCH, { code: 'return toolmux.files.list()' });
         expect((isolated.data as Cell).result).toEqual([]);
         const quota = await resumed.execute(MetaToolSlug.WORKBENCH, {

@@ -23,6 +23,7 @@ beforeAll(async () => {
   meta = await mux.create('user_mcp', {
     toolkits: ['tasks', 'notes'],
     preload: { tools: ['TASKS_LIST_TASKS'] },
+    workbench: {},
   });
   direct = await mux.create('user_mcp', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
 });

@@ -85,6 +85,17 @@ export const SessionConfigSchema = component(
       .describe('Tools exposed directly beside the meta-tools.'),
     sessionPreset: z.enum(['META_TOOLS', 'DIRECT_TOOLS']).optional(),
     manageConnections: z.boolean().optional(),
+    workbench: z
+      .strictObject({
+        enable: z.boolean().optional(),
+        timeoutMs: z.number().int().optional(),
+        memoryMb: z.number().int().optional(),
+        autoOffloadThreshold: z.number().int().optional(),
+      })
+      .optional()
+      .describe(
+        'TOOLMUX_WORKBENCH: off unless given; `{}` turns it on with the defaults (see docs/workbench.md).',
+      ),
     metadata: z.record(z.string(), z.string()).optional().describe('Free-form labels.'),
   }),
   'The config `mux.create(userId, config)` takes (custom tools are code and cannot be sent over HTTP).',
