@@ -20,6 +20,10 @@ const OPERATIONS = {
     sdk: () => 'toolkits.list()',
     rest: () => 'GET /api/v1/toolkits',
   },
+  'sessions.list': {
+    sdk: () => 'sessions.list()',
+    rest: () => 'GET /api/v1/sessions',
+  },
   create: {
     sdk: () => 'create(userId, config)',
     rest: () => 'POST /api/v1/sessions',

@@ -27,7 +27,13 @@ import type { CollectionOf, PlainProvider, Provider } from './provider.js';
 import { catalogToolSpecs, EmbeddedSession, type SessionOf, type SessionRuntime } from './session.js';
 import { openStore, parseStoreSpec } from './store/open-store.js';
 import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
-import type { SessionSummary, ToolExecuteRequest, ToolkitInfo, ToolMuxOptions } from './toolmux.js';
+import type {
+  ListLogsOptions,
+  SessionSummary,
+  ToolExecuteRequest,
+  ToolkitInfo,
+  ToolMuxOptions,
+} from './toolmux.js';
 import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
@@ -330,6 +336,22 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   }
 
   readonly sessions = {
+    /**
+     * Deletes a session: `use(id)` is `SESSION_NOT_FOUND` from then on and its MCP token is refused on
+     * every server instance sharing the store; its execution log stays. `SESSION_NOT_FOUND` for an
+     * unknown id.
+     */
+    delete: async (sessionId: string): Promise<void> => {
+      if (typeof sessionId === 'string') checkSessionId(sessionId);
+      const engine = await this.#ready();
+      await engine.env.logs.flush();
+      if (typeof sessionId !== 'string' || !(await engine.store.deleteSession(sessionId))) {
+        throw new ToolMuxError({
+          code: 'SESSION_NOT_FOUND',
+          message: `No session "${String(sessionId)}" to delete; session ids start with "ses_" (list them with ${apiRef('sessions.list')}).`,
+        });
+      }
+    },
     /** Sessions, newest first, optionally of one user. */
     list: async (
       query: { userId?: string; limit?: number; cursor?: string } = {},
@@ -355,6 +377,29 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         })),
         nextCursor: page.nextCursor,
       };
+    },
+  };
+
+  readonly logs = {
+    /**
+     * The project's execution log, newest first: every session's calls (a deleted session's
+     * included) and calls without a session, filtered by session, user or tool.
+     */
+    list: async (
+      query: ListLogsOptions = {},
+    ): Promise<{ items: ExecutionLogRecord[]; nextCursor: string | undefined }> => {
+      if (query.sessionId !== undefined) checkSessionId(query.sessionId);
+      if (query.userId !== undefined) checkUserId(query.userId);
+      if (query.toolSlug !== undefined) checkId(query.toolSlug, 'toolSlug');
+      const engine = await this.#ready();
+      await engine.env.logs.flush();
+      return engine.store.listLogs({
+        sessionId: query.sessionId,
+        userId: query.userId,
+        toolSlug: query.toolSlug,
+        limit: query.limit ?? 50,
+        cursor: query.cursor,
+      });
     },
   };
 

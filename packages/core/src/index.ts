@@ -70,7 +70,14 @@ export {
   toGeminiSchema,
 } from './schema/gemini.js';
 export { strictSchemaOf } from './schema/strict-spec.js';
-export type { ExecutionLog, SearchToolsResult, Session, SessionOf, SessionToolkit } from './session.js';
+export type {
+  EnsureConnectedResult,
+  ExecutionLog,
+  SearchToolsResult,
+  Session,
+  SessionOf,
+  SessionToolkit,
+} from './session.js';
 export type {
   AuthConfigRecord,
   ConnectedAccountChanges,

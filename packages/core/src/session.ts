@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import type { AuthService } from './auth/auth-service.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
 import { proxyExecute } from './auth/proxy.js';
-import type { ProxyExecuteRequest, ProxyExecuteResponse } from './auth/types.js';
+import type { ConnectionResult, ProxyExecuteRequest, ProxyExecuteResponse } from './auth/types.js';
 import type { Catalog } from './catalog/catalog.js';
 import { didYouMean } from './catalog/catalog.js';
 import type { Tool, Toolkit } from './catalog/types.js';
@@ -58,6 +58,14 @@ export interface SessionToolkit {
   noAuth: boolean;
   connection: { isActive: boolean; connectedAccount?: { id: string; status: string } };
 }
+
+/**
+ * What `session.ensureConnected()` returns: the account the session's calls of the toolkit would use
+ * (`null` for a toolkit that needs none), or the connection request the user must finish.
+ */
+export type EnsureConnectedResult =
+  | { status: 'CONNECTED'; account: ConnectionResult | null }
+  | { status: 'NEEDS_USER'; request: ConnectionRequest };
 
 /** One entry of the execution log. Payloads are redacted JSON, cut to 4 KB. */
 export type ExecutionLog = ExecutionLogRecord;
@@ -154,6 +162,21 @@ export interface Session<TCollection = unknown, TResponse = never, TReply = unkn
    * `redirectUrl`, and `waitForConnection()` resolves once the account is ACTIVE.
    */
   authorize(toolkit: string, options?: { callbackUrl?: string }): Promise<ConnectionRequest>;
+  /**
+   * The account the session's calls of `toolkit` would use if it is ACTIVE (`status: 'CONNECTED'`),
+   * else a new connection request for the user (`status: 'NEEDS_USER'`, as `authorize()` makes one).
+   *
+   * @example
+   * const result = await session.ensureConnected('github', { callbackUrl: 'https://myapp.com/connected' });
+   * if (result.status === 'NEEDS_USER') console.log('Connect GitHub:', result.request.redirectUrl);
+   */
+  ensureConnected(toolkit: string, options?: { callbackUrl?: string }): Promise<EnsureConnectedResult>;
+  /**
+   * Deletes the session: from then on `use()` of its id is `SESSION_NOT_FOUND` and its MCP token is
+   * refused, on every server instance sharing the store. Its execution log stays readable by the
+   * project (`GET /api/v1/logs?session_id=…`). Throws `SESSION_NOT_FOUND` if it is already gone.
+   */
+  delete(): Promise<void>;
   /** Calls a toolkit's API directly with the user's account (chosen like a tool call's). */
   proxyExecute(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse>;
   /** Toolkits the session enables, with their connection status. */
@@ -388,6 +411,38 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       selection: this.#selection(),
       callbackUrl: options.callbackUrl,
     });
+  }
+
+  /**
+   * The account the session's calls of `toolkit` would use if it is ACTIVE, else a new connection
+   * request (see `authorize()`); a toolkit that needs no account is CONNECTED with `account: null`.
+   */
+  async ensureConnected(
+    toolkit: string,
+    options: { callbackUrl?: string } = {},
+  ): Promise<EnsureConnectedResult> {
+    const found = this.#sessionToolkit(toolkit);
+    if (found.noAuth) return { status: 'CONNECTED', account: null };
+    const connection = await this.#connection(found);
+    if (connection.isActive) {
+      const account = connection.connectedAccount;
+      return {
+        status: 'CONNECTED',
+        account: account ? { id: account.id, status: 'ACTIVE', toolkit: found.slug } : null,
+      };
+    }
+    return { status: 'NEEDS_USER', request: await this.authorize(toolkit, options) };
+  }
+
+  /**
+   * Deletes the session from the store; its execution log stays. Throws `SESSION_NOT_FOUND` if it is
+   * already gone.
+   */
+  async delete(): Promise<void> {
+    await this.#runtime.env.logs.flush();
+    if (!(await this.#runtime.store.deleteSession(this.sessionId))) {
+      throw new ToolMuxError({ code: 'SESSION_NOT_FOUND', message: `No session "${this.sessionId}".` });
+    }
   }
 
   /**

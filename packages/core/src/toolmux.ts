@@ -134,6 +134,17 @@ export interface SessionSummary {
   updatedAt: Date;
 }
 
+/** What `mux.logs.list()` takes: filters on the project's execution log, all optional. */
+export interface ListLogsOptions {
+  /** Entries of this session (also of one deleted since). */
+  sessionId?: string;
+  userId?: string;
+  toolSlug?: string;
+  /** 1..1000. @default 50 */
+  limit?: number;
+  cursor?: string;
+}
+
 /** What an embedded and a remote ToolMux both offer (docs/sessions.md, docs/direct-access.md). */
 export type ToolMuxApi<P extends Provider<unknown>> = Pick<
   EmbeddedToolMux<P>,
@@ -145,6 +156,7 @@ export type ToolMuxApi<P extends Provider<unknown>> = Pick<
   | 'authConfigs'
   | 'connectedAccounts'
   | 'connectionRequests'
+  | 'logs'
   | 'close'
 >;
 
@@ -205,6 +217,8 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> implements Too
   readonly authConfigs: ToolMuxApi<P>['authConfigs'];
   readonly connectedAccounts: ToolMuxApi<P>['connectedAccounts'];
   readonly connectionRequests: ToolMuxApi<P>['connectionRequests'];
+  /** The project's execution log, across sessions (deleted ones included). */
+  readonly logs: ToolMuxApi<P>['logs'];
   readonly #engine: EmbeddedToolMux<P> | RemoteToolMux<P>;
 
   constructor(options: ToolMuxOptions<P> = {}) {
@@ -221,6 +235,7 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> implements Too
     this.authConfigs = this.#engine.authConfigs;
     this.connectedAccounts = this.#engine.connectedAccounts;
     this.connectionRequests = this.#engine.connectionRequests;
+    this.logs = this.#engine.logs;
     engines.set(this, this.#engine);
   }
 

@@ -148,7 +148,7 @@ describe.skipIf(skipPostgres !== undefined)(`two instances on one PostgreSQL ${s
     }
   });
 
-  it('rotates a session’s MCP token on one instance: the new token works on both at once, the old one stops at once there and within the session cache TTL on the other', async () => {
+  it('rotates a session’s MCP token on one instance: the new token works on both at once, the old one stops at once on both', async () => {
     const session = (
       await api(first!, 'POST', '/sessions', {
         user_id: 'user_rotate',
@@ -171,10 +171,9 @@ describe.skipIf(skipPostgres !== undefined)(`two instances on one PostgreSQL ${s
     // The rotating instance forgets its cached entry: the old token is refused there at once.
     expect(await list(second!, session.mcp.headers)).toBe(401);
     expect(await list(second!, rotated.json.headers)).toBe(200);
-    // The other one still has the old token cached (for at most the 2 s TTL) ...
-    expect(await list(first!, session.mcp.headers)).toBe(200);
-    // ... but a token it does not know makes it read the session again: the new one works at once,
-    // and from then on the old one is refused there too.
+    // The other one has the old token cached (TTL 2 s), yet checks it against the store's token
+    // hash on every request: the old token is refused there at once, the new one works at once.
+    expect(await list(first!, session.mcp.headers)).toBe(401);
     expect(await list(first!, rotated.json.headers)).toBe(200);
     expect(await list(first!, session.mcp.headers)).toBe(401);
     // A token that matches neither is refused and leaves the session usable.
@@ -182,6 +181,56 @@ describe.skipIf(skipPostgres !== undefined)(`two instances on one PostgreSQL ${s
     expect(await list(first!, rotated.json.headers)).toBe(200);
     expect((await api(first!, 'GET', `/sessions/${session.session_id}`)).json.mcp).toEqual(rotated.json);
     expect((await api(first!, 'POST', '/sessions/ses_nope/mcp-token/rotate')).status).toBe(404);
+  });
+
+  it('deletes a session on one instance: its token is refused at once by the other, which had it cached; its log stays readable', async () => {
+    const session = (
+      await api(first!, 'POST', '/sessions', {
+        user_id: 'user_delete',
+        config: { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' },
+      })
+    ).json;
+    const call = (instance: Instance) =>
+      fetch(on(instance, session.mcp.url), {
+        method: 'POST',
+        headers: { ...session.mcp.headers, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'TASKS_CREATE_TASK', arguments: { title: 'before the delete' } },
+        }),
+      });
+    // Both instances serve (and cache, for the 2 s TTL) the session.
+    for (const instance of [first!, second!]) expect((await call(instance)).status).toBe(200);
+    expect(
+      (await api(second!, 'GET', `/sessions/${session.session_id}/tools`)).json.items.length,
+    ).toBeGreaterThan(0);
+
+    const deleted = await api(first!, 'DELETE', `/sessions/${session.session_id}`);
+    expect(deleted).toEqual({ status: 200, json: { id: session.session_id, deleted: true } });
+
+    // The very next request to the other instance is refused, over MCP and REST alike.
+    const refused = await call(second!);
+    expect(refused.status).toBe(404);
+    expect((await refused.json()).error.data.code).toBe('SESSION_NOT_FOUND');
+    expect((await call(first!)).status).toBe(404);
+    for (const instance of [first!, second!]) {
+      expect((await api(instance, 'GET', `/sessions/${session.session_id}/tools`)).status).toBe(404);
+      expect((await api(instance, 'GET', `/sessions/${session.session_id}`)).json.error.code).toBe(
+        'SESSION_NOT_FOUND',
+      );
+      // The project still reads the session's log.
+      await expect
+        .poll(async () => (await api(instance, 'GET', `/logs?session_id=${session.session_id}`)).json.items)
+        .toEqual([
+          expect.objectContaining({ tool_slug: 'TASKS_CREATE_TASK', status: 'success' }),
+          expect.objectContaining({ tool_slug: 'TASKS_CREATE_TASK', status: 'success' }),
+        ]);
+    }
+    expect((await api(second!, 'DELETE', `/sessions/${session.session_id}`)).json.error.code).toBe(
+      'SESSION_NOT_FOUND',
+    );
   });
 
   it('completes an OAuth connection started on one instance when the callback lands on the other', async () => {

@@ -1,5 +1,5 @@
-import type { Provider, Session, ToolMux, ToolSpec } from '@toolmux/core';
-import { exposedToolSpecs, hashToken, tokenMatches } from '@toolmux/core/internal';
+import type { Provider, Session, Store, ToolMux, ToolSpec } from '@toolmux/core';
+import { exposedToolSpecs, hashToken, openToolMuxStore, tokenMatches } from '@toolmux/core/internal';
 
 /** A resumed session and what the server derives from it once. */
 export class CachedSession {
@@ -25,9 +25,10 @@ export class CachedSession {
 export interface SessionCacheOptions {
   toolmux: ToolMux<Provider<unknown>>;
   /**
-   * How long a resumed session is reused before it is read from the store again. Another instance's
-   * `update()` becomes visible here after at most this long; this instance's own REST updates
-   * invalidate at once. `0` reads the store on every request. @default 2000
+   * How long a resumed session is reused before it is resumed from the store again. Another
+   * instance's `update()` becomes visible here after at most this long (this instance's own REST
+   * updates invalidate at once); a deletion or a token rotation shows at once on every instance.
+   * `0` resumes the session on every request. @default 2000
    */
   ttlMs?: number;
   /** At most this many sessions are kept; the oldest goes first. @default 10_000 */
@@ -35,15 +36,18 @@ export interface SessionCacheOptions {
 }
 
 /**
- * Resumed sessions by id, for a few seconds, so that MCP calls do not read the store every time.
- * Concurrent lookups of one id share one `use()`. Nothing here is needed by another instance: it
- * only saves reads, and every entry expires.
+ * Resumed sessions by id, for a few seconds, so that MCP and REST calls do not resume a session
+ * (read and parse its config, rebuild its tools) every time. Concurrent lookups of one id share one
+ * `use()`. A cache hit still reads the session's token hash (one primary-key lookup): a session
+ * deleted, or a token rotated, on another instance shows here at once. Nothing here is needed by
+ * another instance: it only saves work, and every entry expires.
  */
 export class SessionCache {
   readonly #toolmux: ToolMux<Provider<unknown>>;
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #entries = new Map<string, Promise<CachedSession>>();
+  #store: Promise<Store> | undefined;
 
   constructor({ toolmux, ttlMs = 2000, maxEntries = 10_000 }: SessionCacheOptions) {
     this.#toolmux = toolmux;
@@ -56,7 +60,7 @@ export class SessionCache {
     const pending = this.#entries.get(sessionId);
     if (pending) {
       const entry = await pending;
-      if (entry.expiresAt > Date.now()) return entry;
+      if (entry.expiresAt > Date.now() && (await this.#current(sessionId, entry))) return entry;
       if (this.#entries.get(sessionId) === pending) this.#entries.delete(sessionId);
       return this.get(sessionId);
     }
@@ -77,22 +81,24 @@ export class SessionCache {
 
   /**
    * The session if `authorization` (`Bearer <token>`) carries its current MCP token, else undefined.
-   * The token is derived from the secret key and the session's token version, so checking it needs
-   * no read: it is compared (as SHA-256 digests, in constant time) with the cached session's. A token
-   * that does not match reads the session again once, so a token rotated on another instance works
-   * here at once (and from then on the one it replaced is refused here); otherwise the replaced token
-   * stops working here when the entry expires (`ttlMs`), and at once when the rotation went through
-   * this instance. (An unknown session id costs a read as well, so a wrong token adds nothing new.)
-   * Throws `SESSION_NOT_FOUND` like `get()`.
+   * `get()` has checked the cached session against the store's token hash, so the token is compared
+   * (as SHA-256 digests, in constant time) with the current one: a token rotated away, or the token
+   * of a session deleted on any instance, is refused at once. Throws `SESSION_NOT_FOUND` like `get()`.
    */
   async authorize(sessionId: string, authorization: string): Promise<CachedSession | undefined> {
     const token = /^Bearer (\S+)$/i.exec(authorization)?.[1];
     if (token === undefined) return undefined;
     const entry = await this.get(sessionId);
-    if (tokenMatches(token, entry.tokenHash)) return entry;
-    this.invalidate(sessionId);
-    const fresh = await this.get(sessionId);
-    return tokenMatches(token, fresh.tokenHash) ? fresh : undefined;
+    return tokenMatches(token, entry.tokenHash) ? entry : undefined;
+  }
+
+  /**
+   * Whether a cached entry still stands in the store: the session exists and has the entry's token.
+   * False sends the caller to `use()`, which answers `SESSION_NOT_FOUND` for a deleted session.
+   */
+  async #current(sessionId: string, entry: CachedSession): Promise<boolean> {
+    this.#store ??= openToolMuxStore(this.#toolmux);
+    return (await (await this.#store).getSessionTokenHash(sessionId)) === entry.tokenHash;
   }
 
   /** Forgets a session (after this instance changed it). */

@@ -14,6 +14,7 @@ import type { ToolResult } from '../execution/result.js';
 import { META_TOOLKIT, META_TOOLS, MetaToolSlug, runCalls } from '../meta-tools/meta-tools.js';
 import type { ExecuteOptions, Provider } from '../provider.js';
 import {
+  type EnsureConnectedResult,
   type ExecutionLog,
   handleToolCallsWith,
   type SearchToolsResult,
@@ -242,6 +243,28 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       ...(options.callbackUrl ? { callback_url: options.callbackUrl } : {}),
     });
     return remoteConnectionRequest(this.#runtime.api, wire);
+  }
+
+  async ensureConnected(
+    toolkit: string,
+    options: { callbackUrl?: string } = {},
+  ): Promise<EnsureConnectedResult> {
+    const wire = await this.#runtime.api.post<
+      | { status: 'CONNECTED'; account: { id: string; status: 'ACTIVE'; toolkit: string } | null }
+      | { status: 'NEEDS_USER'; request: ConnectionRequestWire }
+    >(`${this.#path}/ensure-connected`, {
+      toolkit,
+      ...(options.callbackUrl ? { callback_url: options.callbackUrl } : {}),
+    });
+    return wire.status === 'CONNECTED'
+      ? { status: 'CONNECTED', account: wire.account }
+      : { status: 'NEEDS_USER', request: remoteConnectionRequest(this.#runtime.api, wire.request) };
+  }
+
+  /** Deletes the session on the server (`DELETE /sessions/:id`); its log stays there. */
+  async delete(): Promise<void> {
+    await this.#runtime.env.logs.flush();
+    await this.#runtime.api.call('DELETE', this.#path);
   }
 
   async proxyExecute(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse> {

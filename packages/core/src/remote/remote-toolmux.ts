@@ -15,9 +15,10 @@ import type { ExecutionEnvironment } from '../execution/execute.js';
 import { ExecutionLogWriter } from '../execution/log-writer.js';
 import type { ToolResult } from '../execution/result.js';
 import type { CollectionOf, Provider, ToolCallReplyOf, ToolCallResponseOf } from '../provider.js';
-import type { SessionOf } from '../session.js';
+import type { ExecutionLog, SessionOf } from '../session.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import type {
+  ListLogsOptions,
   SessionSummary,
   ToolExecuteRequest,
   ToolkitInfo,
@@ -34,6 +35,8 @@ import {
   type ConnectionRequestWire,
   connectedAccountOf,
   connectionRequestInfoOf,
+  type ExecutionLogWire,
+  executionLogOf,
   executionLogWire,
   type Paged,
   pageOf,
@@ -219,6 +222,9 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
   }
 
   readonly sessions = {
+    delete: async (sessionId: string): Promise<void> => {
+      await this.#api.call('DELETE', `/sessions/${id(sessionId)}`);
+    },
     list: async (
       query: { userId?: string; limit?: number; cursor?: string } = {},
     ): Promise<{ items: SessionSummary[]; nextCursor: string | undefined }> =>
@@ -230,6 +236,24 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         }),
         sessionSummaryOf,
       ),
+  };
+
+  readonly logs = {
+    list: async (
+      query: ListLogsOptions = {},
+    ): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> => {
+      await this.#env.logs.flush();
+      return pageOf(
+        await this.#api.get<Paged<ExecutionLogWire>>('/logs', {
+          session_id: query.sessionId,
+          user_id: query.userId,
+          tool_slug: query.toolSlug,
+          limit: query.limit,
+          cursor: query.cursor,
+        }),
+        executionLogOf,
+      );
+    },
   };
 
   readonly toolkits = {

@@ -394,6 +394,15 @@ export class PostgresStore implements Store {
     return rows[0]?.token_hash;
   }
 
+  async deleteSession(id: string): Promise<boolean> {
+    const rows = await this.query(
+      'delete a session',
+      'DELETE FROM toolmux_sessions WHERE id = $1 RETURNING id',
+      [id],
+    );
+    return rows.length > 0;
+  }
+
   async getSession(id: string): Promise<SessionRecord | undefined> {
     const rows = await this.query(
       'read a session',

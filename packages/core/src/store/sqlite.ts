@@ -78,6 +78,7 @@ function prepareStatements(database: DatabaseSync) {
     ),
     getSessionTokenHash: database.prepare('SELECT token_hash FROM toolmux_sessions WHERE id = ?'),
     getSession: database.prepare(`SELECT ${SESSION_COLUMNS} FROM toolmux_sessions WHERE id = ?`),
+    deleteSession: database.prepare('DELETE FROM toolmux_sessions WHERE id = ?'),
     updateSession: database.prepare(
       'UPDATE toolmux_sessions SET config = ?, metadata = ?, config_version = config_version + 1, updated_at = ? ' +
         `WHERE id = ? AND config_version = ? RETURNING ${SESSION_COLUMNS}`,
@@ -410,6 +411,10 @@ export class SqliteStore implements Store {
   async getSessionTokenHash(id: string): Promise<string | undefined> {
     const row = this.run('read a session token', () => this.prepared().getSessionTokenHash.get(id));
     return row === undefined ? undefined : (row.token_hash as string);
+  }
+
+  async deleteSession(id: string): Promise<boolean> {
+    return this.run('delete a session', () => this.prepared().deleteSession.run(id).changes > 0);
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {

@@ -482,6 +482,24 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
       });
     });
 
+    describe('deleteSession', () => {
+      it('deletes the session alone: reads answer undefined, its log stays, other sessions stay', async () => {
+        const gone = session();
+        const kept = session();
+        await store.insertSession(gone);
+        await store.insertSession(kept);
+        const entry = log({ sessionId: gone.id });
+        await store.insertLogs([entry]);
+        expect(await store.deleteSession(gone.id)).toBe(true);
+        expect(await store.getSession(gone.id)).toBeUndefined();
+        expect(await store.getSessionTokenHash(gone.id)).toBeUndefined();
+        expect(await store.getSession(kept.id)).toEqual(kept);
+        expect((await store.listLogs({ sessionId: gone.id, limit: 10 })).items).toEqual([entry]);
+        expect(await store.deleteSession(gone.id)).toBe(false);
+        expect(await store.deleteSession(newId('ses'))).toBe(false);
+      });
+    });
+
     describe('listSessions', () => {
       // ids are created in order (oldest first) and inserted in a shuffled order
       let alice: string[];

@@ -44,6 +44,11 @@ export interface Store {
    * to the session's MCP endpoint, read on every one (so a rotation shows at once on every instance).
    */
   getSessionTokenHash(id: string): Promise<string | undefined>;
+  /**
+   * Deletes a session; false for an unknown id. Its execution log stays (entries keep the session id),
+   * and `getSession` / `getSessionTokenHash` answer undefined for it from then on.
+   */
+  deleteSession(id: string): Promise<boolean>;
   /** Newest first. */
   listSessions(query: ListSessionsQuery): Promise<Page<SessionRecord>>;
 

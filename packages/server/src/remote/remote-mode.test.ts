@@ -232,6 +232,53 @@ describe('remote mode: the same API over REST', () => {
     ).toMatchObject({ successful: true });
   });
 
+  it('deletes a session: MCP refuses its token at once, use() is SESSION_NOT_FOUND, the log stays readable', async () => {
+    const session = await remote.create('user_remote_delete', { toolkits: ['tasks'] });
+    const byId = await remote.create('user_remote_delete', { toolkits: ['tasks'] });
+    const ran = await session.execute('TASKS_CREATE_TASK', { title: 'kept in the log' });
+    const mcpStatus = async () =>
+      (
+        await fetch(session.mcp.url, {
+          method: 'POST',
+          headers: { ...session.mcp.headers, 'content-type': 'application/json', accept: 'application/json' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+        })
+      ).status;
+    expect(await mcpStatus()).toBe(200); // now cached by the server
+    await session.delete();
+    expect(await mcpStatus()).toBe(404);
+    expect((await rejection(remote.use(session.sessionId))).code).toBe('SESSION_NOT_FOUND');
+    expect((await rejection(session.delete())).code).toBe('SESSION_NOT_FOUND');
+    const logs = await remote.logs.list({ sessionId: session.sessionId });
+    expect(logs.items.map((item) => item.id)).toEqual([ran.logId]);
+    expect(logs.items[0]).toMatchObject({ sessionId: session.sessionId, toolSlug: 'TASKS_CREATE_TASK' });
+    expect((await remote.logs.list({ userId: 'user_remote_delete', limit: 1 })).items).toHaveLength(1);
+
+    await remote.sessions.delete(byId.sessionId);
+    expect((await rejection(server.embedded.use(byId.sessionId))).code).toBe('SESSION_NOT_FOUND');
+    expect((await rejection(remote.sessions.delete(byId.sessionId))).code).toBe('SESSION_NOT_FOUND');
+  });
+
+  it('ensureConnected() answers CONNECTED with the account, or NEEDS_USER with a hosted link', async () => {
+    const config = await remote.authConfigs.create('mail', { type: 'api_key' });
+    const session = await remote.create('user_remote_ensure', {
+      toolkits: ['tasks', 'mail'],
+      authConfigs: { mail: config.id },
+    });
+    expect(await session.ensureConnected('tasks')).toEqual({ status: 'CONNECTED', account: null });
+    const needed = await session.ensureConnected('mail', { callbackUrl: 'http://localhost:3000/connected' });
+    if (needed.status !== 'NEEDS_USER') throw new Error(`expected NEEDS_USER, got ${needed.status}`);
+    expect(needed.request.redirectUrl).toBe(`${server.url}/connect/${needed.request.id}`);
+    const waiting = needed.request.waitForConnection(10_000);
+    const account = await remote.connectionRequests.complete(needed.request.id, { apiKey: 'sk-ensure-1' });
+    expect(await waiting).toEqual({ id: account.id, status: 'ACTIVE', toolkit: 'mail' });
+    expect(await session.ensureConnected('mail')).toEqual({
+      status: 'CONNECTED',
+      account: { id: account.id, status: 'ACTIVE', toolkit: 'mail' },
+    });
+    expect((await rejection(session.ensureConnected('notes'))).code).toBe('TOOL_NOT_IN_SESSION');
+  });
+
   it('refuses bad input with the server’s error code and message', async () => {
     const unknown = await rejection(remote.create('user_remote_6', { toolkits: ['githb'] }));
     expect(unknown.code).toBe('TOOLKIT_NOT_FOUND');

@@ -22,6 +22,7 @@ import {
   CreateAuthConfigBody,
   CreateConnectedAccountBody,
   DeletedSchema,
+  EnsureConnectedSchema,
   LinkConnectedAccountBody,
   ListAuthConfigsQuery,
   ListConnectedAccountsQuery,
@@ -272,6 +273,24 @@ export function authRoutes({ toolmux, sessions }: AuthRouteContext): Route[] {
       handle: async ({ params, body }) => {
         const { session } = await sessions.get(params.sessionId);
         return madeRequest(await session.authorize(body.toolkit, { callbackUrl: body.callback_url }));
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/sessions/:sessionId/ensure-connected',
+      operationId: 'ensureSessionToolkitConnected',
+      summary:
+        "The account the session's calls of a toolkit use if it is connected, else a new connection request for its user (session.ensureConnected).",
+      tag: 'sessions',
+      params: SessionParams,
+      body: AuthorizeBody,
+      response: EnsureConnectedSchema,
+      handle: async ({ params, body }) => {
+        const { session } = await sessions.get(params.sessionId);
+        const result = await session.ensureConnected(body.toolkit, { callbackUrl: body.callback_url });
+        return result.status === 'CONNECTED'
+          ? result
+          : { status: result.status, request: await madeRequest(result.request) };
       },
     }),
     route({

@@ -174,4 +174,23 @@ export const CompleteConnectionRequestBody = component(
   }),
 );
 
+export const EnsureConnectedSchema = component(
+  'EnsureConnectedResult',
+  z.discriminatedUnion('status', [
+    z.object({
+      status: z.literal('CONNECTED'),
+      account: z
+        .object({ id: z.string(), status: z.literal('ACTIVE'), toolkit: z.string() })
+        .nullable()
+        .describe('The account the session’s calls of the toolkit use; null for a toolkit that needs none.'),
+    }),
+    z.object({
+      status: z.literal('NEEDS_USER'),
+      request: ConnectionRequestSchema.describe(
+        'The connection the user must finish: send them to redirect_url.',
+      ),
+    }),
+  ]),
+);
+
 export const DeletedSchema = component('Deleted', z.object({ id: z.string(), deleted: z.literal(true) }));

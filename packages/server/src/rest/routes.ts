@@ -21,6 +21,7 @@ import {
 } from '@toolmux/core/internal';
 import type { z } from 'zod';
 import type { SessionCache } from '../session-cache.js';
+import { DeletedSchema } from './auth-schemas.js';
 import { type Route, route } from './route.js';
 import {
   AddLogsBody,
@@ -31,6 +32,7 @@ import {
   ExecutionLogListSchema,
   type ExecutionLogSchema,
   ListLogsQuery,
+  ListProjectLogsQuery,
   ListSessionsQuery,
   ListToolkitsQuery,
   ListToolsBody,
@@ -240,11 +242,26 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       },
     }),
     route({
+      method: 'delete',
+      path: '/sessions/:sessionId',
+      operationId: 'deleteSession',
+      summary:
+        'Delete a session (mux.sessions.delete): its MCP token is refused at once on every instance; its execution log stays (GET /api/v1/logs?session_id=…).',
+      tag: 'sessions',
+      params: SessionParams,
+      response: DeletedSchema,
+      handle: async ({ params }) => {
+        await toolmux.sessions.delete(params.sessionId);
+        sessions.invalidate(params.sessionId);
+        return { id: params.sessionId, deleted: true as const };
+      },
+    }),
+    route({
       method: 'post',
       path: '/sessions/:sessionId/mcp-token/rotate',
       operationId: 'rotateSessionMcpToken',
       summary:
-        "Replace the session's MCP token and return the new MCP URL and headers (session.rotateMcpToken); the old token stops working at once on this instance, and on others within their session cache TTL.",
+        "Replace the session's MCP token and return the new MCP URL and headers (session.rotateMcpToken); the old token stops working at once on every instance.",
       tag: 'sessions',
       params: SessionParams,
       response: SessionMcpSchema,
@@ -336,6 +353,26 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       handle: async ({ params, query }) => {
         const { session } = await sessions.get(params.sessionId);
         const page = await session.logs({ limit: query.limit, cursor: query.cursor });
+        return { items: page.items.map(executionLogJson), next_cursor: page.nextCursor ?? null };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/logs',
+      operationId: 'listLogs',
+      summary:
+        "The project's execution log, newest first, by session (a deleted one's included), user or tool (mux.logs.list).",
+      tag: 'logs',
+      query: ListProjectLogsQuery,
+      response: ExecutionLogListSchema,
+      handle: async ({ query }) => {
+        const page = await toolmux.logs.list({
+          sessionId: query.session_id,
+          userId: query.user_id,
+          toolSlug: query.tool_slug,
+          limit: query.limit,
+          cursor: query.cursor,
+        });
         return { items: page.items.map(executionLogJson), next_cursor: page.nextCursor ?? null };
       },
     }),

@@ -446,6 +446,14 @@ export const ExecutionLogListSchema = component(
 
 export const ListLogsQuery = z.strictObject({ limit: limit(1000), cursor });
 
+export const ListProjectLogsQuery = z.strictObject({
+  session_id: sessionId.optional().describe('Entries of this session (also of one deleted since).'),
+  user_id: userId.optional(),
+  tool_slug: z.string().min(1).max(256).optional(),
+  limit: limit(1000),
+  cursor,
+});
+
 /** A lone surrogate (ill-formed UTF-16): the database would store it as U+FFFD. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused

@@ -1,0 +1,165 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ToolMuxError } from './errors.js';
+import { databaseBackends, type OpenedDatabase, quiet } from './test/auth-fixtures.js';
+import { createSampleToolkits } from './test/sample-toolkits.js';
+import { ToolMux } from './toolmux.js';
+
+/**
+ * `session.delete()` / `mux.sessions.delete()`, `mux.logs.list()` and `session.ensureConnected()` on
+ * both databases, with two ToolMux instances sharing one store where it matters.
+ */
+
+const secretKey = Buffer.alloc(32, 7).toString('base64');
+
+async function rejection(promise: Promise<unknown>, code: string): Promise<ToolMuxError> {
+  const error = await promise.then(
+    () => undefined,
+    (rejected: unknown) => rejected,
+  );
+  expect(ToolMuxError.isInstance(error), `expected a ToolMuxError, got ${String(error)}`).toBe(true);
+  expect((error as ToolMuxError).code, (error as ToolMuxError).message).toBe(code);
+  return error as ToolMuxError;
+}
+
+const backends = await databaseBackends();
+
+describe.each(backends)('session lifecycle on $name', ({ skipReason, open }) => {
+  describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'api', () => {
+    let database: OpenedDatabase;
+    const opened: ToolMux[] = [];
+
+    beforeEach(async () => {
+      database = await open();
+    });
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((mux) => mux.close()));
+      await database.cleanup();
+    });
+
+    function setup() {
+      const mux = new ToolMux({
+        toolkits: createSampleToolkits().toolkits,
+        store: database.spec,
+        secretKey,
+        logger: quiet,
+        baseUrl: 'https://tools.example.com',
+      });
+      opened.push(mux);
+      return mux;
+    }
+
+    it('session.delete(): use() is SESSION_NOT_FOUND on every instance, other sessions stay, the log stays readable', async () => {
+      const mux = setup();
+      const other = setup();
+      const session = await mux.create('user_1', { toolkits: ['tasks'] });
+      const kept = await mux.create('user_1', { toolkits: ['tasks'] });
+      const result = await session.execute('TASKS_CREATE_TASK', { title: 'before the delete' });
+      expect(result.successful).toBe(true);
+      await other.use(session.sessionId);
+
+      await session.delete();
+
+      await rejection(mux.use(session.sessionId), 'SESSION_NOT_FOUND');
+      await rejection(other.use(session.sessionId), 'SESSION_NOT_FOUND');
+      expect((await other.use(kept.sessionId)).sessionId).toBe(kept.sessionId);
+      const sessions = await mux.sessions.list({ userId: 'user_1' });
+      expect(sessions.items.map((item) => item.sessionId)).toEqual([kept.sessionId]);
+      for (const reader of [mux, other]) {
+        const logs = await reader.logs.list({ sessionId: session.sessionId });
+        expect(logs.items).toHaveLength(1);
+        expect(logs.items[0]).toMatchObject({
+          id: result.logId,
+          sessionId: session.sessionId,
+          userId: 'user_1',
+          toolSlug: 'TASKS_CREATE_TASK',
+          status: 'success',
+        });
+      }
+      await rejection(session.delete(), 'SESSION_NOT_FOUND');
+    });
+
+    it('mux.sessions.delete(id) deletes by id; an unknown or malformed id is refused, naming it', async () => {
+      const mux = setup();
+      const session = await mux.create('user_2');
+      await mux.sessions.delete(session.sessionId);
+      await rejection(mux.use(session.sessionId), 'SESSION_NOT_FOUND');
+      const unknown = await rejection(mux.sessions.delete(session.sessionId), 'SESSION_NOT_FOUND');
+      expect(unknown.message).toContain(session.sessionId);
+      await rejection(mux.sessions.delete(`ses_${'x'.repeat(300)}`), 'INVALID_REQUEST');
+    });
+
+    it('mux.logs.list() filters the project log by session, user and tool, newest first, in pages', async () => {
+      const mux = setup();
+      const first = await mux.create('user_a', { toolkits: ['tasks', 'notes'] });
+      const second = await mux.create('user_b', { toolkits: ['tasks'] });
+      await first.execute('TASKS_CREATE_TASK', { title: 'one' });
+      await first.execute('NOTES_CREATE_NOTE', { title: 'note', body: 'text' });
+      await second.execute('TASKS_CREATE_TASK', { title: 'two' });
+      await mux.tools.execute('TASKS_CREATE_TASK', { userId: 'user_a', arguments: { title: 'direct' } });
+
+      const all = await mux.logs.list();
+      expect(all.items.map((item) => item.toolSlug)).toEqual([
+        'TASKS_CREATE_TASK',
+        'TASKS_CREATE_TASK',
+        'NOTES_CREATE_NOTE',
+        'TASKS_CREATE_TASK',
+      ]);
+      expect((await mux.logs.list({ sessionId: first.sessionId })).items).toHaveLength(2);
+      expect((await mux.logs.list({ userId: 'user_a' })).items).toHaveLength(3);
+      expect(
+        (await mux.logs.list({ userId: 'user_a', toolSlug: 'TASKS_CREATE_TASK' })).items.map(
+          (item) => item.sessionId,
+        ),
+      ).toEqual([null, first.sessionId]);
+      const page = await mux.logs.list({ limit: 3 });
+      expect(page.items).toEqual(all.items.slice(0, 3));
+      const rest = await mux.logs.list({ limit: 3, cursor: page.nextCursor });
+      expect(rest.items).toEqual(all.items.slice(3));
+      expect(rest.nextCursor).toBeUndefined();
+      await rejection(mux.logs.list({ userId: ' ' }), 'USER_ID_INVALID');
+    });
+
+    it('ensureConnected(): CONNECTED for a toolkit without auth, NEEDS_USER with a request until the user connects, then CONNECTED with the account', async () => {
+      const mux = setup();
+      const config = await mux.authConfigs.create('mail', { type: 'api_key' });
+      const session = await mux.create('user_mail', {
+        toolkits: ['tasks', 'mail'],
+        authConfigs: { mail: config.id },
+      });
+
+      expect(await session.ensureConnected('tasks')).toEqual({ status: 'CONNECTED', account: null });
+
+      const needed = await session.ensureConnected('mail', { callbackUrl: 'http://localhost:3000/done' });
+      if (needed.status !== 'NEEDS_USER') throw new Error(`expected NEEDS_USER, got ${needed.status}`);
+      expect(needed.request.id).toMatch(/^cr_/);
+      expect(needed.request.redirectUrl).toContain(needed.request.id);
+      const info = await mux.connectionRequests.get(needed.request.id);
+      expect(info).toMatchObject({
+        userId: 'user_mail',
+        toolkit: 'mail',
+        kind: 'fields',
+        callbackUrl: 'http://localhost:3000/done',
+      });
+
+      const account = await mux.connectionRequests.complete(needed.request.id, { apiKey: 'sk_live_1' });
+      expect(await session.ensureConnected('mail')).toEqual({
+        status: 'CONNECTED',
+        account: { id: account.id, status: 'ACTIVE', toolkit: 'mail' },
+      });
+      // A second instance, resuming the session, sees the same account.
+      const other = setup();
+      expect(await (await other.use(session.sessionId)).ensureConnected('mail')).toEqual({
+        status: 'CONNECTED',
+        account: { id: account.id, status: 'ACTIVE', toolkit: 'mail' },
+      });
+    });
+
+    it('ensureConnected() of a toolkit outside the session is refused, naming it', async () => {
+      const mux = setup();
+      const session = await mux.create('user_3', { toolkits: ['tasks'] });
+      const outside = await rejection(session.ensureConnected('mail'), 'TOOL_NOT_IN_SESSION');
+      expect(outside.message).toContain('"mail"');
+      await rejection(session.ensureConnected('nope'), 'TOOLKIT_NOT_FOUND');
+    });
+  });
+});
