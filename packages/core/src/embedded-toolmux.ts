@@ -23,10 +23,11 @@ import { ToolMuxError } from './errors.js';
 import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execution/execute.js';
 import { ExecutionLogWriter } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
-import type { CollectionOf, PlainProvider, Provider } from './provider.js';
+import type { CollectionOf, ExecuteFn, PlainProvider, Provider } from './provider.js';
 import { catalogToolSpecs, EmbeddedSession, type SessionOf, type SessionRuntime } from './session.js';
 import { openStore, parseStoreSpec } from './store/open-store.js';
 import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
+import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
 import type {
   ListLogsOptions,
   SessionSummary,
@@ -439,16 +440,21 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     get: async (
       userId: string,
       filter: Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'>,
+      modifiers?: ToolModifiers,
     ): Promise<CollectionOf<P>> => {
       checkUserId(userId);
-      return this.provider.wrapTools(catalogToolSpecs(this.catalog, filter), (slug, args, options) =>
+      const specs = catalogToolSpecs(this.catalog, filter);
+      const execute: ExecuteFn = (slug, args, options) =>
         this.tools.execute(slug, {
           userId,
           arguments: args,
           callId: options?.callId,
           signal: options?.signal,
-        }),
-      ) as CollectionOf<P>;
+        });
+      const wrapped = hasModifiers(modifiers)
+        ? applyToolModifiers(specs, execute, modifiers)
+        : { specs, execute };
+      return this.provider.wrapTools(wrapped.specs, wrapped.execute) as CollectionOf<P>;
     },
     /** Runs one tool for a user, without a session. */
     execute: async (slug: string, request: ToolExecuteRequest): Promise<ToolResult> => {

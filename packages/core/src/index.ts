@@ -95,6 +95,12 @@ export type {
 export type { ToolCall } from './tool-calls.js';
 export { parseToolArguments, runToolCalls } from './tool-calls.js';
 export type {
+  AfterExecuteContext,
+  BeforeExecuteContext,
+  ModifySchemaContext,
+  ToolModifiers,
+} from './tool-modifiers.js';
+export type {
   SessionSummary,
   ToolExecuteRequest,
   ToolkitInfo,

@@ -40,6 +40,7 @@ import type {
 } from './provider.js';
 import { shapeInputSchema } from './schema/shape.js';
 import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
+import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
 import { idTime, newId } from './util/ids.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
@@ -135,9 +136,16 @@ export interface Session<TCollection = unknown, TResponse = never, TReply = unkn
   rotateMcpToken(): Promise<{ url: string; headers: { Authorization: string } }>;
   /**
    * The session's tools as the provider's native collection (a Vercel `ToolSet`, OpenAI Agents
-   * `FunctionTool[]`, LangChain tools, or plain tools by default).
+   * `FunctionTool[]`, LangChain tools, or plain tools by default). `modifiers` change the schemas the
+   * model sees, the arguments before a call runs and the result before the model reads it, for any
+   * provider (see `ToolModifiers`).
+   *
+   * @example
+   * const tools = await session.tools({
+   *   beforeExecute: ({ slug, args }) => (slug === 'GITHUB_CREATE_ISSUE' ? { ...args, owner: 'acme' } : args),
+   * });
    */
-  tools(): Promise<TCollection>;
+  tools(modifiers?: ToolModifiers): Promise<TCollection>;
   /**
    * Runs a tool of this session (or a meta-tool). Never throws for a tool's failure: the result says
    * what went wrong in words the model can act on.
@@ -330,11 +338,20 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * The session's tools as the provider's native collection (a Vercel `ToolSet`, OpenAI Agents
    * `FunctionTool[]`, LangChain tools, or plain tools by default).
    */
-  async tools(): Promise<TCollection> {
-    this.#tools ??= this.#runtime.provider.wrapTools(
-      this.exposedTools().map(toolSpecOf),
-      (slug, args, options) => this.execute(slug, args, options),
-    ) as TCollection;
+  async tools(modifiers?: ToolModifiers): Promise<TCollection> {
+    const specs = this.exposedTools().map(toolSpecOf);
+    const execute: ExecuteFn = (slug, args, options) => this.execute(slug, args, options);
+    if (hasModifiers(modifiers)) {
+      const catalog = this.#runtime.catalog;
+      const modified = applyToolModifiers(
+        specs,
+        execute,
+        modifiers,
+        (slug) => catalog.tools.get(slug)?.toolkit,
+      );
+      return this.#runtime.provider.wrapTools(modified.specs, modified.execute) as TCollection;
+    }
+    this.#tools ??= this.#runtime.provider.wrapTools(specs, execute) as TCollection;
     return this.#tools;
   }
 

@@ -640,3 +640,46 @@ describe('other LangChain entry points', () => {
     expect(Object.getOwnPropertyNames(spec.inputSchema)).not.toContain('__absolute_uri__');
   });
 });
+
+describe.each(modes)('createAgent (langchain) with tool modifiers (%s)', (mode) => {
+  test('the model gets the modified schema; beforeExecute and afterExecute run around each call it makes', async () => {
+    const { session, calls } = await setUp(mode, { preset: SessionPreset.DIRECT_TOOLS });
+    const tools = await session.tools({
+      modifySchema: ({ slug, schema }) =>
+        slug === 'TASKS_CREATE_TASK'
+          ? {
+              ...schema,
+              properties: { title: (schema.properties as Record<string, unknown>).title },
+              required: ['title'],
+            }
+          : schema,
+      beforeExecute: ({ slug, toolkit, args }) =>
+        slug === 'TASKS_CREATE_TASK' ? { ...args, labels: [toolkit, 'agent'] } : args,
+      afterExecute: ({ slug, result }) =>
+        slug === 'TASKS_CREATE_TASK' && result.successful ? { ...result, data: 'Created.' } : result,
+    });
+    const create = tools.find((each) => each.name === 'TASKS_CREATE_TASK')!;
+    expect(
+      Object.keys((convertToOpenAITool(create).function.parameters as { properties: object }).properties),
+    ).toEqual(['title']);
+    const model = fakeModel()
+      .respond(callTools({ name: 'TASKS_CREATE_TASK', args: { title: 'Renew passport' }, id: 'call_create' }))
+      .respond(new AIMessage('Done.'));
+
+    await createAgent({ model, tools }).invoke({ messages: [new HumanMessage('Renew my passport')] });
+
+    expect(calls).toEqual([
+      {
+        slug: 'TASKS_CREATE_TASK',
+        input: { title: 'Renew passport', labels: ['tasks', 'agent'] },
+        context: expect.objectContaining({ callId: 'call_create' }),
+      },
+    ]);
+    expect(toolMessage(model.calls[1]!.messages, 'call_create').text).toBe('Created.');
+    // the log keeps what the tool returned
+    expect(JSON.parse((await logFor(session, 'call_create')).output)).toEqual({
+      id: 'task_1',
+      title: 'Renew passport',
+    });
+  });
+});

@@ -668,3 +668,71 @@ describe('VercelProvider({ strict: true })', () => {
     });
   });
 });
+
+describe.each(modes)('VercelProvider with tool modifiers in the AI SDK agent loop (%s)', (mode) => {
+  it('the model sees the modified schema in search results, and the hooks run around the tool it calls through TOOLMUX_MULTI_EXECUTE_TOOL', async () => {
+    const { mux, calls } = muxOf(mode, new VercelProvider());
+    const session = await mux.create('user_modifiers', { toolkits: ['tasks', 'notes'] });
+    const hooks: string[] = [];
+    const tools: ToolSet = await session.tools({
+      modifySchema: ({ slug, schema }) => {
+        if (slug !== 'TASKS_CREATE_TASK') return schema;
+        const { priority: _priority, ...properties } = schema.properties as Record<string, unknown>;
+        return { ...schema, properties };
+      },
+      beforeExecute: ({ slug, toolkit, args }) => {
+        hooks.push(`before ${toolkit}/${slug}`);
+        return slug === 'TASKS_CREATE_TASK' ? { ...args, priority: 'high' } : args;
+      },
+      afterExecute: ({ slug, toolkit, result }) => {
+        hooks.push(`after ${toolkit}/${slug}`);
+        return slug === 'TASKS_CREATE_TASK' && result.successful
+          ? { ...result, data: { ...(result.data as object), note: 'filed as urgent' } }
+          : result;
+      },
+    });
+    const script = scriptedModel([
+      () => [
+        { toolName: 'TOOLMUX_SEARCH_TOOLS', input: { queries: [{ use_case: 'create a new to-do task' }] } },
+      ],
+      () => [
+        {
+          toolName: 'TOOLMUX_MULTI_EXECUTE_TOOL',
+          input: { tools: [{ tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'Pay rent' } }] },
+        },
+      ],
+    ]);
+
+    const result = await generateText({
+      model: script.model,
+      tools,
+      stopWhen: stepCountIs(5),
+      prompt: 'Pay rent',
+    });
+
+    expect(result.text).toBe('done');
+    const search = JSON.parse(toolResultTexts(script.calls[1])[0]!) as {
+      results: Array<{ tools: Array<{ tool_slug: string; input_schema: { properties: object } }> }>;
+    };
+    const found = search.results[0]!.tools.find((tool) => tool.tool_slug === 'TASKS_CREATE_TASK')!;
+    expect(Object.keys(found.input_schema.properties)).toEqual(['title', 'labels']);
+    expect(calls).toEqual([
+      expect.objectContaining({ slug: 'TASKS_CREATE_TASK', input: { title: 'Pay rent', priority: 'high' } }),
+    ]);
+    expect(JSON.parse(toolResultTexts(script.calls[2])[0]!)).toMatchObject({
+      results: [
+        {
+          tool_slug: 'TASKS_CREATE_TASK',
+          successful: true,
+          data: { id: 'task_1', title: 'Pay rent', note: 'filed as urgent' },
+        },
+      ],
+    });
+    expect(hooks).toEqual([
+      'before toolmux/TOOLMUX_SEARCH_TOOLS',
+      'after toolmux/TOOLMUX_SEARCH_TOOLS',
+      'before tasks/TASKS_CREATE_TASK',
+      'after tasks/TASKS_CREATE_TASK',
+    ]);
+  });
+});

@@ -12,7 +12,7 @@ import { ToolMuxError } from '../errors.js';
 import { type ExecutionEnvironment, executeTool, rejectToolCall } from '../execution/execute.js';
 import type { ToolResult } from '../execution/result.js';
 import { META_TOOLKIT, META_TOOLS, MetaToolSlug, runCalls } from '../meta-tools/meta-tools.js';
-import type { ExecuteOptions, Provider } from '../provider.js';
+import type { ExecuteFn, ExecuteOptions, Provider } from '../provider.js';
 import {
   type EnsureConnectedResult,
   type ExecutionLog,
@@ -21,6 +21,7 @@ import {
   type Session,
   type SessionToolkit,
 } from '../session.js';
+import { applyToolModifiers, hasModifiers, type ToolModifiers } from '../tool-modifiers.js';
 import type { RemoteApi } from './http.js';
 import {
   type ConnectionRequestWire,
@@ -128,14 +129,18 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     return this.mcp;
   }
 
-  tools(): Promise<TCollection> {
+  tools(modifiers?: ToolModifiers): Promise<TCollection> {
+    const execute: ExecuteFn = (slug, args, options) => this.execute(slug, args, options);
+    if (hasModifiers(modifiers)) {
+      return this.#runtime.api.get<{ items: ToolSpecWire[] }>(`${this.#path}/tools`).then((page) => {
+        const modified = applyToolModifiers(page.items.map(toolSpecOfWire), execute, modifiers);
+        return this.#runtime.provider.wrapTools(modified.specs, modified.execute) as TCollection;
+      });
+    }
     this.#tools ??= this.#runtime.api
       .get<{ items: ToolSpecWire[] }>(`${this.#path}/tools`)
       .then(
-        (page) =>
-          this.#runtime.provider.wrapTools(page.items.map(toolSpecOfWire), (slug, args, options) =>
-            this.execute(slug, args, options),
-          ) as TCollection,
+        (page) => this.#runtime.provider.wrapTools(page.items.map(toolSpecOfWire), execute) as TCollection,
       );
     this.#tools.catch(() => {
       this.#tools = undefined;

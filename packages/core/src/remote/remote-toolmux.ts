@@ -14,9 +14,10 @@ import { ToolMuxError } from '../errors.js';
 import type { ExecutionEnvironment } from '../execution/execute.js';
 import { ExecutionLogWriter } from '../execution/log-writer.js';
 import type { ToolResult } from '../execution/result.js';
-import type { CollectionOf, Provider, ToolCallReplyOf, ToolCallResponseOf } from '../provider.js';
+import type { CollectionOf, ExecuteFn, Provider, ToolCallReplyOf, ToolCallResponseOf } from '../provider.js';
 import type { ExecutionLog, SessionOf } from '../session.js';
 import type { ExecutionLogRecord } from '../store/types.js';
+import { applyToolModifiers, hasModifiers, type ToolModifiers } from '../tool-modifiers.js';
 import type {
   ListLogsOptions,
   SessionSummary,
@@ -271,19 +272,24 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     get: async (
       userId: string,
       filter: Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'>,
+      modifiers?: ToolModifiers,
     ): Promise<CollectionOf<P>> => {
       const page = await this.#api.post<{ items: ToolSpecWire[] }>('/tools/list', {
         user_id: userId,
         filter: parseSessionConfig(filter),
       });
-      return this.provider.wrapTools(page.items.map(toolSpecOfWire), (slug, args, options) =>
+      const specs = page.items.map(toolSpecOfWire);
+      const execute: ExecuteFn = (slug, args, options) =>
         this.tools.execute(slug, {
           userId,
           arguments: args,
           callId: options?.callId,
           signal: options?.signal,
-        }),
-      ) as CollectionOf<P>;
+        });
+      const wrapped = hasModifiers(modifiers)
+        ? applyToolModifiers(specs, execute, modifiers)
+        : { specs, execute };
+      return this.provider.wrapTools(wrapped.specs, wrapped.execute) as CollectionOf<P>;
     },
     execute: async (slug: string, request: ToolExecuteRequest): Promise<ToolResult> =>
       toolResultOf(

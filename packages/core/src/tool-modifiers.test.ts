@@ -1,0 +1,181 @@
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { JSONSchema } from './catalog/types.js';
+import type { ToolResult } from './execution/result.js';
+import { MetaToolSlug } from './meta-tools/meta-tools.js';
+import type { PlainTool } from './provider.js';
+import { createSampleToolkits } from './test/sample-toolkits.js';
+import type { ToolModifiers } from './tool-modifiers.js';
+import { ToolMux } from './toolmux.js';
+
+const quiet = { debug() {}, warn() {}, error() {} };
+
+function setup() {
+  const sample = createSampleToolkits();
+  const mux = new ToolMux({ toolkits: sample.toolkits, store: ':memory:', logger: quiet });
+  return { ...sample, mux };
+}
+
+/** A schema without one property (and without it in `required`). */
+function without(schema: JSONSchema, property: string): JSONSchema {
+  const properties = { ...(schema.properties as Record<string, unknown>) };
+  delete properties[property];
+  return {
+    ...schema,
+    properties,
+    required: ((schema.required as string[] | undefined) ?? []).filter((name) => name !== property),
+  };
+}
+
+const byName = (tools: PlainTool[]) => new Map(tools.map((tool) => [tool.name, tool]));
+
+describe('tool modifiers', () => {
+  it('are typed: the hooks get slug, toolkit and the schema, arguments or result', () => {
+    expectTypeOf<Parameters<NonNullable<ToolModifiers['beforeExecute']>>[0]>().toEqualTypeOf<{
+      slug: string;
+      toolkit: string;
+      args: Record<string, unknown>;
+    }>();
+    expectTypeOf<
+      Parameters<NonNullable<ToolModifiers['afterExecute']>>[0]['result']
+    >().toEqualTypeOf<ToolResult>();
+    expectTypeOf<ReturnType<NonNullable<ToolModifiers['modifySchema']>>>().toEqualTypeOf<JSONSchema>();
+  });
+
+  it('DIRECT_TOOLS: change the schema the model sees, the arguments a call runs with, and the result it reads', async () => {
+    const { mux, calls } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
+    const seen: string[] = [];
+    const tools = byName(
+      await session.tools({
+        modifySchema: ({ slug, toolkit, schema }) => {
+          seen.push(`${toolkit}/${slug}`);
+          return slug === 'TASKS_CREATE_TASK' ? without(schema, 'labels') : schema;
+        },
+        beforeExecute: ({ slug, toolkit, args }) =>
+          slug === 'TASKS_CREATE_TASK' ? { ...args, labels: [`from-${toolkit}`] } : args,
+        afterExecute: ({ slug, result }) =>
+          slug === 'TASKS_CREATE_TASK' && result.successful
+            ? { ...result, data: { created: (result.data as { id: string }).id } }
+            : result,
+      }),
+    );
+    expect(seen).toContain('tasks/TASKS_CREATE_TASK');
+    const create = tools.get('TASKS_CREATE_TASK')!;
+    expect(Object.keys(create.inputSchema.properties as object)).toEqual(['title', 'priority']);
+    // other tools and the unmodified collection keep their schema
+    expect(tools.get('TASKS_LIST_TASKS')!.inputSchema).toEqual(
+      byName((await session.tools()) as PlainTool[]).get('TASKS_LIST_TASKS')!.inputSchema,
+    );
+    expect(
+      Object.keys(
+        byName((await session.tools()) as PlainTool[]).get('TASKS_CREATE_TASK')!.inputSchema
+          .properties as object,
+      ),
+    ).toContain('labels');
+
+    const result = await create.execute({ title: 'Buy milk' });
+    expect(result).toMatchObject({ successful: true, data: { created: 'task_1' } });
+    expect(calls.at(-1)).toMatchObject({
+      slug: 'TASKS_CREATE_TASK',
+      input: { title: 'Buy milk', labels: ['from-tasks'] },
+    });
+    // the execution log keeps what the tool really returned
+    const [entry] = (await session.logs()).items;
+    expect(JSON.parse(entry!.output)).toEqual({ id: 'task_1', title: 'Buy milk' });
+    expect(JSON.parse(entry!.input)).toEqual({ title: 'Buy milk', labels: ['from-tasks'] });
+  });
+
+  it('META_TOOLS: search and schema results show the modified schemas; multi-execute runs the hooks per tool', async () => {
+    const { mux, calls } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks', 'notes'] });
+    const before: string[] = [];
+    const after: string[] = [];
+    const tools = byName(
+      await session.tools({
+        modifySchema: ({ slug, schema }) =>
+          slug === 'TASKS_CREATE_TASK' ? without(schema, 'priority') : schema,
+        beforeExecute: ({ slug, toolkit, args }) => {
+          before.push(`${toolkit}/${slug}`);
+          return slug === 'TASKS_CREATE_TASK' ? { ...args, priority: 'high' } : args;
+        },
+        afterExecute: ({ slug, toolkit, result }) => {
+          after.push(`${toolkit}/${slug}`);
+          return slug === 'NOTES_CREATE_NOTE'
+            ? { ...result, successful: false, data: null, error: 'hidden' }
+            : result;
+        },
+      }),
+    );
+    // meta-tools keep their own schemas when modifySchema leaves them alone
+    expect(tools.get(MetaToolSlug.SEARCH_TOOLS)!.inputSchema).toEqual(
+      byName((await session.tools()) as PlainTool[]).get(MetaToolSlug.SEARCH_TOOLS)!.inputSchema,
+    );
+
+    const search = await tools.get(MetaToolSlug.SEARCH_TOOLS)!.execute({
+      queries: [{ use_case: 'create a new to-do task' }],
+    });
+    const found = (
+      search.data as { results: Array<{ tools: Array<{ tool_slug: string; input_schema: JSONSchema }> }> }
+    ).results[0]!.tools.find((tool) => tool.tool_slug === 'TASKS_CREATE_TASK')!;
+    expect(Object.keys(found.input_schema.properties as object)).not.toContain('priority');
+    const schemas = await tools
+      .get(MetaToolSlug.GET_TOOL_SCHEMAS)!
+      .execute({ tool_slugs: ['TASKS_CREATE_TASK'] });
+    const schema = (schemas.data as { tools: Array<{ input_schema: JSONSchema }> }).tools[0]!.input_schema;
+    expect(Object.keys(schema.properties as object)).toEqual(['title', 'labels']);
+
+    const multi = await tools.get(MetaToolSlug.MULTI_EXECUTE_TOOL)!.execute({
+      tools: [
+        { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'Buy milk' } },
+        { tool_slug: 'NOTES_CREATE_NOTE', arguments: JSON.stringify({ title: 'n', body: 'b' }) },
+      ],
+    });
+    expect(calls.find((call) => call.slug === 'TASKS_CREATE_TASK')).toMatchObject({
+      input: { title: 'Buy milk', priority: 'high' },
+    });
+    expect(multi.data).toMatchObject({
+      successful_count: 1,
+      failed_count: 1,
+      results: [
+        { tool_slug: 'TASKS_CREATE_TASK', successful: true, data: { id: 'task_1' } },
+        { tool_slug: 'NOTES_CREATE_NOTE', successful: false, data: null, error: 'hidden' },
+      ],
+    });
+    // the hooks ran for each tool inside TOOLMUX_MULTI_EXECUTE_TOOL, never for the wrapper itself
+    expect(before).toEqual([
+      'toolmux/TOOLMUX_SEARCH_TOOLS',
+      'toolmux/TOOLMUX_GET_TOOL_SCHEMAS',
+      'tasks/TASKS_CREATE_TASK',
+      'notes/NOTES_CREATE_NOTE',
+    ]);
+    expect(after.slice(2).sort()).toEqual(['notes/NOTES_CREATE_NOTE', 'tasks/TASKS_CREATE_TASK']);
+  });
+
+  it('mux.tools.get() takes the same modifiers', async () => {
+    const { mux, calls } = setup();
+    const modifiers: ToolModifiers = {
+      modifySchema: ({ schema }) => ({ ...schema, description: 'modified' }),
+      beforeExecute: async ({ args }) => ({ ...args, title: `[bot] ${String(args.title)}` }),
+      afterExecute: async ({ toolkit, result }) => ({ ...result, data: { toolkit, original: result.data } }),
+    };
+    const tools = byName((await mux.tools.get('user_9', { toolkits: ['tasks'] }, modifiers)) as PlainTool[]);
+    expect(tools.get('TASKS_CREATE_TASK')!.inputSchema.description).toBe('modified');
+    const result = await tools.get('TASKS_CREATE_TASK')!.execute({ title: 'x' });
+    expect(result.data).toEqual({ toolkit: 'tasks', original: { id: 'task_1', title: '[bot] x' } });
+    expect(calls.at(-1)).toMatchObject({ input: { title: '[bot] x' } });
+  });
+
+  it('a hook that throws makes the call throw, and nothing runs', async () => {
+    const { mux, calls } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
+    const tools = byName(
+      (await session.tools({
+        beforeExecute: () => {
+          throw new Error('not allowed');
+        },
+      })) as PlainTool[],
+    );
+    await expect(tools.get('TASKS_CREATE_TASK')!.execute({ title: 'x' })).rejects.toThrow('not allowed');
+    expect(calls).toEqual([]);
+  });
+});

@@ -1,0 +1,191 @@
+import type { JSONSchema } from './catalog/types.js';
+import type { ToolResult } from './execution/result.js';
+import { META_TOOLKIT, MetaToolSlug } from './meta-tools/meta-tools.js';
+import type { ExecuteFn, ToolSpec } from './provider.js';
+import { shapeInputSchema } from './schema/shape.js';
+
+/** What a schema modifier is told: which tool, and the input schema the model would see. */
+export interface ModifySchemaContext {
+  slug: string;
+  toolkit: string;
+  schema: JSONSchema;
+}
+
+/** What `beforeExecute` is told: which tool the model calls, with which arguments. */
+export interface BeforeExecuteContext {
+  slug: string;
+  toolkit: string;
+  args: Record<string, unknown>;
+}
+
+/** What `afterExecute` is told: which tool ran, and its result. */
+export interface AfterExecuteContext {
+  slug: string;
+  toolkit: string;
+  result: ToolResult;
+}
+
+/**
+ * Hooks around the tools a provider hands to the model (`session.tools(modifiers)`,
+ * `mux.tools.get(userId, filter, modifiers)`), the same for every provider. Each receives the tool's
+ * slug and toolkit (`toolmux` for meta-tools). Through `TOOLMUX_MULTI_EXECUTE_TOOL` the hooks run for
+ * each tool it runs (never for the wrapper itself), and `modifySchema` also rewrites the input
+ * schemas `TOOLMUX_SEARCH_TOOLS` and `TOOLMUX_GET_TOOL_SCHEMAS` return, so the model sees one schema
+ * per tool however it finds it. A hook that throws makes the call throw (nothing runs after it).
+ *
+ * @example
+ * const tools = await session.tools({
+ *   modifySchema: ({ slug, schema }) =>
+ *     slug === 'GITHUB_CREATE_ISSUE' ? withoutProperty(schema, 'owner') : schema,
+ *   beforeExecute: ({ slug, args }) => (slug === 'GITHUB_CREATE_ISSUE' ? { ...args, owner: 'acme' } : args),
+ *   afterExecute: ({ result }) => (result.successful ? { ...result, data: trim(result.data) } : result),
+ * });
+ */
+export interface ToolModifiers {
+  /** Changes the input schema the model sees; return it unchanged for tools you leave alone. */
+  modifySchema?: (context: ModifySchemaContext) => JSONSchema;
+  /** Changes the arguments before the call runs (after the model chose them). */
+  beforeExecute?: (
+    context: BeforeExecuteContext,
+  ) => Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** Changes the result before the model reads it (the execution log keeps the original). */
+  afterExecute?: (context: AfterExecuteContext) => ToolResult | Promise<ToolResult>;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function parsed(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** True when at least one hook is given (a bare `{}` changes nothing). */
+export function hasModifiers(modifiers: ToolModifiers | undefined): modifiers is ToolModifiers {
+  return Boolean(modifiers?.modifySchema || modifiers?.beforeExecute || modifiers?.afterExecute);
+}
+
+/**
+ * The specs and the execute function a provider wraps, with `modifiers` applied. `toolkitOf` names the
+ * toolkit of a tool the specs do not include (one the model reached through search); slugs it does not
+ * know are learned from the search and schema results that pass through here.
+ */
+export function applyToolModifiers(
+  specs: readonly ToolSpec[],
+  execute: ExecuteFn,
+  modifiers: ToolModifiers,
+  toolkitOf: (slug: string) => string | undefined = () => undefined,
+): { specs: ToolSpec[]; execute: ExecuteFn } {
+  const { modifySchema, beforeExecute, afterExecute } = modifiers;
+  const seen = new Map<string, string>(specs.map((spec) => [spec.slug, spec.toolkit]));
+  const toolkit = (slug: string) => seen.get(slug) ?? toolkitOf(slug) ?? '';
+
+  const schemaOf = (slug: string, kit: string, schema: JSONSchema): JSONSchema => {
+    if (!modifySchema) return schema;
+    const modified = modifySchema({ slug, toolkit: kit, schema: structuredClone(schema) });
+    return shapeInputSchema(modified).schema;
+  };
+
+  const modifiedSpecs = specs.map((spec): ToolSpec => {
+    if (!modifySchema) return spec;
+    const { strictInputSchema: _strict, ...rest } = spec;
+    const inputSchema = schemaOf(spec.slug, spec.toolkit, spec.inputSchema);
+    // A meta-tool's hand-written strict schema only holds while its input schema is unchanged.
+    return JSON.stringify(inputSchema) === JSON.stringify(spec.inputSchema) ? spec : { ...rest, inputSchema };
+  });
+
+  const before = async (slug: string, args: unknown): Promise<unknown> =>
+    beforeExecute && isRecord(args) ? beforeExecute({ slug, toolkit: toolkit(slug), args }) : args;
+  const after = async (slug: string, result: ToolResult): Promise<ToolResult> =>
+    afterExecute ? afterExecute({ slug, toolkit: toolkit(slug), result }) : result;
+
+  /** Search and schema results: learn the toolkits, and show the modified schemas. */
+  const rewriteListed = (result: ToolResult): ToolResult => {
+    if (!result.successful || !isRecord(result.data)) return result;
+    const rewrite = (tool: unknown) => {
+      if (!isRecord(tool) || typeof tool.tool_slug !== 'string' || typeof tool.toolkit !== 'string')
+        return tool;
+      seen.set(tool.tool_slug, tool.toolkit);
+      return isRecord(tool.input_schema) && modifySchema
+        ? { ...tool, input_schema: schemaOf(tool.tool_slug, tool.toolkit, tool.input_schema as JSONSchema) }
+        : tool;
+    };
+    const data = result.data;
+    if (Array.isArray(data.results)) {
+      return {
+        ...result,
+        data: {
+          ...data,
+          results: data.results.map((entry: unknown) =>
+            isRecord(entry) && Array.isArray(entry.tools)
+              ? { ...entry, tools: entry.tools.map(rewrite) }
+              : entry,
+          ),
+        },
+      };
+    }
+    if (Array.isArray(data.tools)) return { ...result, data: { ...data, tools: data.tools.map(rewrite) } };
+    return result;
+  };
+
+  const multiExecute: ExecuteFn = async (slug, args, options) => {
+    const input = args as { tools: Array<Record<string, unknown>> };
+    const calls = await Promise.all(
+      input.tools.map(async (call) => {
+        // strict-mode models send the arguments as a JSON string
+        const args = typeof call.arguments === 'string' ? parsed(call.arguments) : call.arguments;
+        return typeof call.tool_slug === 'string' && isRecord(args)
+          ? { ...call, arguments: await before(call.tool_slug, args) }
+          : call;
+      }),
+    );
+    const result = await execute(slug, { ...input, tools: calls }, options);
+    if (!afterExecute || !result.successful || !isRecord(result.data) || !Array.isArray(result.data.results))
+      return result;
+    const results = await Promise.all(
+      result.data.results.map(async (entry: unknown) => {
+        if (!isRecord(entry) || typeof entry.tool_slug !== 'string') return entry;
+        const modified = await after(entry.tool_slug, {
+          successful: entry.successful === true,
+          data: entry.data ?? null,
+          error: typeof entry.error === 'string' ? entry.error : null,
+          logId: typeof entry.log_id === 'string' ? entry.log_id : '',
+        });
+        return {
+          ...entry,
+          successful: modified.successful,
+          data: modified.data,
+          error: modified.error,
+        };
+      }),
+    );
+    const failed = results.filter((entry) => isRecord(entry) && entry.successful !== true).length;
+    return {
+      ...result,
+      data: { ...result.data, results, successful_count: results.length - failed, failed_count: failed },
+    };
+  };
+
+  const modifiedExecute: ExecuteFn = async (slug, args, options) => {
+    if (
+      slug === MetaToolSlug.MULTI_EXECUTE_TOOL &&
+      isRecord(args) &&
+      Array.isArray(args.tools) &&
+      args.tools.every(isRecord)
+    ) {
+      return multiExecute(slug, args, options);
+    }
+    const result = await execute(slug, await before(slug, args), options);
+    const listed =
+      slug === MetaToolSlug.SEARCH_TOOLS || slug === MetaToolSlug.GET_TOOL_SCHEMAS
+        ? rewriteListed(result)
+        : result;
+    return after(slug, listed);
+  };
+
+  for (const slug of Object.values(MetaToolSlug)) if (!seen.has(slug)) seen.set(slug, META_TOOLKIT.slug);
+  return { specs: modifiedSpecs, execute: modifiedExecute };
+}
