@@ -77,6 +77,7 @@ export type {
   Session,
   SessionOf,
   SessionToolkit,
+  SessionToolkitsOptions,
 } from './session.js';
 export type {
   AuthConfigRecord,
@@ -101,6 +102,7 @@ export type {
   ToolModifiers,
 } from './tool-modifiers.js';
 export type {
+  ListLogsOptions,
   SessionSummary,
   ToolExecuteRequest,
   ToolkitInfo,

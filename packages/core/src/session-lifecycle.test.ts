@@ -154,6 +154,76 @@ describe.each(backends)('session lifecycle on $name', ({ skipReason, open }) => 
       });
     });
 
+    it('toolkits() filters by slug, search text and connection, in pages, and names the auth config', async () => {
+      const mux = setup();
+      const config = await mux.authConfigs.create('mail', { type: 'api_key' });
+      const session = await mux.create('user_filters', {
+        toolkits: ['tasks', 'notes', 'mail'],
+        authConfigs: { mail: config.id },
+      });
+      const slugs = async (options: Parameters<typeof session.toolkits>[0]) =>
+        (await session.toolkits(options)).items.map((item) => item.slug);
+
+      expect(await slugs({})).toEqual(['mail', 'notes', 'tasks']);
+      expect(await slugs({ toolkits: ['notes', 'mail', 'github'] })).toEqual(['mail', 'notes']);
+      expect(await slugs({ search: 'NOTE' })).toEqual(['notes']);
+      expect(await slugs({ search: 'note', toolkits: ['mail'] })).toEqual([]);
+      expect(await slugs({ connected: false })).toEqual(['mail']);
+      const first = await session.toolkits({ limit: 2 });
+      expect(first.items.map((item) => item.slug)).toEqual(['mail', 'notes']);
+      expect(first.total).toBe(3);
+      expect(await slugs({ limit: 2, cursor: first.nextCursor })).toEqual(['tasks']);
+
+      const mail = (await session.toolkits({ toolkits: ['mail'] })).items[0]!;
+      expect(mail.connection).toEqual({
+        isActive: false,
+        authConfig: { id: config.id, type: 'api_key', managed: false },
+      });
+      expect((await session.toolkits({ toolkits: ['tasks'] })).items[0]!.connection).toEqual({
+        isActive: true,
+      });
+
+      const account = await mux.connectedAccounts.create('user_filters', config.id, { apiKey: 'sk_filters' });
+      expect(await slugs({ connected: true })).toEqual(['mail', 'notes', 'tasks']);
+      expect((await session.toolkits({ toolkits: ['mail'] })).items[0]!.connection).toEqual({
+        isActive: true,
+        connectedAccount: { id: account.id, status: 'ACTIVE' },
+        authConfig: { id: config.id, type: 'api_key', managed: false },
+      });
+      await rejection(session.toolkits({ toolkits: 'mail' as never }), 'INVALID_REQUEST');
+    });
+
+    it("preload: { tools: 'all' } exposes every tool of the session beside the meta-tools, stored and resumed", async () => {
+      const mux = setup();
+      const session = await mux.create('user_preload', {
+        toolkits: ['tasks'],
+        tools: { tasks: { disable: ['TASKS_DELETE_TASK'] } },
+        preload: { tools: 'all' },
+      });
+      const names = (await session.tools()).map((tool) => tool.name);
+      expect(names.filter((name) => name.startsWith('TOOLMUX_')).sort()).toEqual([
+        'TOOLMUX_GET_TOOL_SCHEMAS',
+        'TOOLMUX_MANAGE_CONNECTIONS',
+        'TOOLMUX_MULTI_EXECUTE_TOOL',
+        'TOOLMUX_SEARCH_TOOLS',
+      ]);
+      const direct = names.filter((name) => !name.startsWith('TOOLMUX_'));
+      expect(direct).toContain('TASKS_CREATE_TASK');
+      expect(direct).not.toContain('TASKS_DELETE_TASK');
+      expect(direct.every((name) => name.startsWith('TASKS_'))).toBe(true);
+      const resumed = await setup().use(session.sessionId);
+      expect(resumed.config.preload).toEqual({ tools: 'all' });
+      expect((await resumed.tools()).map((tool) => tool.name)).toEqual(names);
+      expect(await (await resumed.execute('TASKS_CREATE_TASK', { title: 'direct' })).successful).toBe(true);
+      await resumed.update({ preload: { tools: ['TASKS_LIST_TASKS'] } });
+      expect((await resumed.tools()).map((tool) => tool.name)).toContain('TASKS_LIST_TASKS');
+      expect((await resumed.tools()).map((tool) => tool.name)).not.toContain('TASKS_CREATE_TASK');
+      await rejection(
+        mux.create('user_preload', { preload: { tools: 'everything' as never } }),
+        'CONFIG_INVALID',
+      );
+    });
+
     it('ensureConnected() of a toolkit outside the session is refused, naming it', async () => {
       const mux = setup();
       const session = await mux.create('user_3', { toolkits: ['tasks'] });

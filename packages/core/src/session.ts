@@ -39,7 +39,7 @@ import type {
   ToolSpec,
 } from './provider.js';
 import { shapeInputSchema } from './schema/shape.js';
-import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
+import type { AuthConfigType, ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
 import { idTime, newId } from './util/ids.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
@@ -57,7 +57,29 @@ export interface SessionToolkit {
   name: string;
   description: string;
   noAuth: boolean;
-  connection: { isActive: boolean; connectedAccount?: { id: string; status: string } };
+  connection: {
+    isActive: boolean;
+    connectedAccount?: { id: string; status: string };
+    /**
+     * The auth config the account is connected through or, without one, the config a connection
+     * would use (`managed`: toolmux created it). Absent for a toolkit without auth, and where no
+     * config exists yet.
+     */
+    authConfig?: { id: string; type: AuthConfigType; managed: boolean };
+  };
+}
+
+/** What `session.toolkits()` takes; every filter is optional. */
+export interface SessionToolkitsOptions {
+  /** Only these toolkits (of the session's). */
+  toolkits?: string[];
+  /** Only toolkits whose slug, name or description contains this text (any case). */
+  search?: string;
+  /** Only connected (`true`) or unconnected (`false`) toolkits. */
+  connected?: boolean;
+  /** 1..100. @default 20 */
+  limit?: number;
+  cursor?: string;
 }
 
 /**
@@ -187,8 +209,14 @@ export interface Session<TCollection = unknown, TResponse = never, TReply = unkn
   delete(): Promise<void>;
   /** Calls a toolkit's API directly with the user's account (chosen like a tool call's). */
   proxyExecute(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse>;
-  /** Toolkits the session enables, with their connection status. */
-  toolkits(options?: { limit?: number; cursor?: string; connected?: boolean }): Promise<{
+  /**
+   * Toolkits the session enables, with their connection status and auth config, filtered by slug,
+   * search text and connection.
+   *
+   * @example
+   * const { items } = await session.toolkits({ search: 'mail', connected: false });
+   */
+  toolkits(options?: SessionToolkitsOptions): Promise<{
     items: SessionToolkit[];
     nextCursor: string | undefined;
     total: number;
@@ -328,9 +356,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   exposedTools(): Tool[] {
     if (this.#config.sessionPreset === 'DIRECT_TOOLS') return [...this.#visibleTools().values()];
     const visible = this.#visibleTools();
-    const preloaded = this.#config.preload.tools
-      .map((slug) => visible.get(slug))
-      .filter((tool) => tool !== undefined);
+    const preloaded =
+      this.#config.preload.tools === 'all'
+        ? [...visible.values()]
+        : this.#config.preload.tools.map((slug) => visible.get(slug)).filter((tool) => tool !== undefined);
     return [...this.#metaTools().values(), ...preloaded];
   }
 
@@ -491,15 +520,34 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   }
 
   /** Toolkits the session enables, with their connection status. */
-  async toolkits(options: { limit?: number; cursor?: string; connected?: boolean } = {}): Promise<{
+  async toolkits(options: SessionToolkitsOptions = {}): Promise<{
     items: SessionToolkit[];
     nextCursor: string | undefined;
     total: number;
   }> {
     const limit = validateLimit(options.limit ?? 20, 100);
     const offset = decodeOffsetCursor(options.cursor);
-    const toolkitSlugs = new Set([...this.#visibleTools().values()].map((tool) => tool.toolkit));
-    let items = await Promise.all([...toolkitSlugs].sort().map((slug) => this.#toolkitInfo(slug)));
+    if (options.toolkits !== undefined && !Array.isArray(options.toolkits)) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `toolkits must be an array of toolkit slugs, not ${JSON.stringify(options.toolkits)}.`,
+      });
+    }
+    if (options.search !== undefined && typeof options.search !== 'string') {
+      throw new ToolMuxError({ code: 'INVALID_REQUEST', message: 'search must be a string.' });
+    }
+    const only = options.toolkits ? new Set(options.toolkits) : undefined;
+    const needle = options.search?.trim().toLowerCase();
+    const toolkitSlugs = [...new Set([...this.#visibleTools().values()].map((tool) => tool.toolkit))]
+      .filter((slug) => !only || only.has(slug))
+      .filter((slug) => {
+        if (!needle) return true;
+        const toolkit = this.#runtime.catalog.getToolkit(slug);
+        return [toolkit.slug, toolkit.name, toolkit.description].some((text) =>
+          text.toLowerCase().includes(needle),
+        );
+      });
+    let items = await Promise.all(toolkitSlugs.sort().map((slug) => this.#toolkitInfo(slug)));
     if (options.connected !== undefined)
       items = items.filter((item) => item.connection.isActive === options.connected);
     const page = items.slice(offset, offset + limit);
@@ -512,13 +560,34 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
 
   async #toolkitInfo(slug: string): Promise<SessionToolkit> {
     const toolkit = this.#runtime.catalog.getToolkit(slug);
+    const connection = await this.#connection(toolkit);
+    const authConfig = toolkit.noAuth ? undefined : await this.#authConfigOf(toolkit, connection);
     return {
       slug,
       name: toolkit.name,
       description: toolkit.description,
       noAuth: toolkit.noAuth,
-      connection: await this.#connection(toolkit),
+      connection: authConfig ? { ...connection, authConfig } : connection,
     };
+  }
+
+  /** The auth config of the toolkit's account, else the one a connection would use (none is created). */
+  async #authConfigOf(
+    toolkit: Toolkit,
+    connection: SessionToolkit['connection'],
+  ): Promise<SessionToolkit['connection']['authConfig']> {
+    const { auth } = this.#runtime;
+    let id: string | undefined;
+    if (connection.connectedAccount) {
+      id = (await auth.getConnectedAccount(connection.connectedAccount.id)).authConfigId;
+    } else {
+      const plan = await auth.connectionPlan(toolkit, this.#selection(), { create: false });
+      id =
+        plan.kind === 'oauth2' ? plan.authConfig.id : plan.kind === 'fields' ? plan.authConfigId : undefined;
+    }
+    if (!id) return undefined;
+    const config = await auth.getAuthConfig(id);
+    return { id: config.id, type: config.type, managed: config.createdBy === 'toolmux' };
   }
 
   async #connection(toolkit: Toolkit): Promise<SessionToolkit['connection']> {

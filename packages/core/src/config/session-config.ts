@@ -41,8 +41,11 @@ export interface SessionConfig {
   authConfigs?: Record<string, string>;
   /** Per toolkit: connected account(s) to use (`ca_…`); the first ACTIVE one wins. */
   connectedAccounts?: Record<string, string | string[]>;
-  /** Tools exposed directly beside the meta-tools. */
-  preload?: { tools?: string[] };
+  /**
+   * Tools exposed directly beside the meta-tools: slugs, or `'all'` for every tool the session's
+   * filters leave (then the meta-tools are there for search and connections).
+   */
+  preload?: { tools?: string[] | 'all' };
   /** @default SessionPreset.META_TOOLS */
   sessionPreset?: SessionPreset;
   /** Include TOOLMUX_MANAGE_CONNECTIONS. @default true */
@@ -73,7 +76,7 @@ export interface NormalizedSessionConfig {
   tags: NormalizedTagFilter;
   authConfigs: Record<string, string>;
   connectedAccounts: Record<string, string[]>;
-  preload: { tools: string[] };
+  preload: { tools: string[] | 'all' };
   sessionPreset: SessionPreset;
   manageConnections: boolean;
   /** Absent in sessions stored before the workbench existed: read with `workbenchOf(config)`. */
@@ -118,7 +121,10 @@ const configSchema = z
         ]),
       )
       .optional(),
-    preload: z.object({ tools: slugList.optional() }).strict().optional(),
+    preload: z
+      .object({ tools: z.union([z.literal('all'), slugList]).optional() })
+      .strict()
+      .optional(),
     sessionPreset: z.enum(['META_TOOLS', 'DIRECT_TOOLS']).optional(),
     manageConnections: z.boolean().optional(),
     workbench: z
@@ -297,7 +303,8 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
     ]),
   );
 
-  const preload = [...new Set(config.preload?.tools ?? [])];
+  const preloadAll = config.preload?.tools === 'all';
+  const preload = preloadAll ? [] : [...new Set((config.preload?.tools as string[] | undefined) ?? [])];
   for (const slug of preload) requireToolOf(catalog, slug, undefined, 'preload.tools');
 
   const normalized: NormalizedSessionConfig = {
@@ -306,7 +313,7 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
     tags,
     authConfigs: { ...config.authConfigs },
     connectedAccounts,
-    preload: { tools: preload },
+    preload: { tools: preloadAll ? 'all' : preload },
     sessionPreset: config.sessionPreset ?? SessionPreset.META_TOOLS,
     manageConnections: config.manageConnections ?? true,
     // giving workbench settings turns it on unless they say `enable: false`

@@ -20,6 +20,7 @@ import {
   type SearchToolsResult,
   type Session,
   type SessionToolkit,
+  type SessionToolkitsOptions,
 } from '../session.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from '../tool-modifiers.js';
 import type { RemoteApi } from './http.js';
@@ -281,14 +282,20 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     );
   }
 
-  async toolkits(options: { limit?: number; cursor?: string; connected?: boolean } = {}): Promise<{
+  async toolkits(options: SessionToolkitsOptions = {}): Promise<{
     items: SessionToolkit[];
     nextCursor: string | undefined;
     total: number;
   }> {
     const page = await this.#runtime.api.get<Paged<SessionToolkitWire> & { total: number }>(
       `${this.#path}/toolkits`,
-      { limit: options.limit, cursor: options.cursor, connected: options.connected },
+      {
+        limit: options.limit,
+        cursor: options.cursor,
+        connected: options.connected,
+        toolkits: options.toolkits,
+        search: options.search,
+      },
     );
     return { ...pageOf(page, sessionToolkitOf), total: page.total };
   }

@@ -80,7 +80,11 @@ export interface SessionToolkitWire {
   name: string;
   description: string;
   no_auth: boolean;
-  connection: { is_active: boolean; connected_account?: { id: string; status: string } };
+  connection: {
+    is_active: boolean;
+    connected_account?: { id: string; status: string };
+    auth_config?: { id: string; type: AuthConfigType; managed: boolean };
+  };
 }
 
 export interface ExecutionLogWire {
@@ -206,6 +210,7 @@ export function sessionToolkitOf(wire: SessionToolkitWire): SessionToolkit {
     connection: {
       isActive: wire.connection.is_active,
       ...(wire.connection.connected_account ? { connectedAccount: wire.connection.connected_account } : {}),
+      ...(wire.connection.auth_config ? { authConfig: wire.connection.auth_config } : {}),
     },
   };
 }

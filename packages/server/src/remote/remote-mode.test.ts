@@ -279,6 +279,32 @@ describe('remote mode: the same API over REST', () => {
     expect((await rejection(session.ensureConnected('notes'))).code).toBe('TOOL_NOT_IN_SESSION');
   });
 
+  it("filters toolkits() by slug, search and connection with their auth config, and preloads 'all'", async () => {
+    const config = await remote.authConfigs.create('mail', { type: 'api_key' });
+    const session = await remote.create('user_remote_filters', {
+      toolkits: ['tasks', 'notes', 'mail'],
+      authConfigs: { mail: config.id },
+      preload: { tools: 'all' },
+    });
+    expect(session.config.preload).toEqual({ tools: 'all' });
+    const names = (await session.tools()).map((tool) => (tool as PlainTool).name);
+    expect(names).toContain('TOOLMUX_SEARCH_TOOLS');
+    expect(names).toContain('NOTES_CREATE_NOTE');
+    expect(names).toContain('MAIL_SEND_EMAIL');
+
+    const slugs = async (options: Parameters<typeof session.toolkits>[0]) =>
+      (await session.toolkits(options)).items.map((item) => item.slug);
+    expect(await slugs({ toolkits: ['notes', 'mail'] })).toEqual(['mail', 'notes']);
+    expect(await slugs({ search: 'Note' })).toEqual(['notes']);
+    expect(await slugs({ connected: false })).toEqual(['mail']);
+    expect((await session.toolkits({ toolkits: ['mail'] })).items[0]!.connection).toEqual({
+      isActive: false,
+      authConfig: { id: config.id, type: 'api_key', managed: false },
+    });
+    const page = await session.toolkits({ limit: 1, search: 'a' });
+    expect(page.total).toBe(await slugs({ search: 'a' }).then((all) => all.length));
+  });
+
   it('refuses bad input with the server’s error code and message', async () => {
     const unknown = await rejection(remote.create('user_remote_6', { toolkits: ['githb'] }));
     expect(unknown.code).toBe('TOOLKIT_NOT_FOUND');

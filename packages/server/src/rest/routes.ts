@@ -105,7 +105,7 @@ function toolResultJson(result: ToolResult): Wire<typeof ToolResultSchema> {
 }
 
 function sessionToolkitJson(toolkit: SessionToolkit): Wire<typeof SessionToolkitSchema> {
-  const { connectedAccount } = toolkit.connection;
+  const { connectedAccount, authConfig } = toolkit.connection;
   return {
     slug: toolkit.slug,
     name: toolkit.name,
@@ -114,6 +114,7 @@ function sessionToolkitJson(toolkit: SessionToolkit): Wire<typeof SessionToolkit
     connection: {
       is_active: toolkit.connection.isActive,
       ...(connectedAccount ? { connected_account: connectedAccount } : {}),
+      ...(authConfig ? { auth_config: authConfig } : {}),
     },
   };
 }
@@ -333,6 +334,8 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
           limit: query.limit,
           cursor: query.cursor,
           connected: query.connected === undefined ? undefined : query.connected === 'true',
+          toolkits: query.toolkits,
+          search: query.search,
         });
         return {
           items: page.items.map(sessionToolkitJson),

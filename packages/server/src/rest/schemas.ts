@@ -80,9 +80,11 @@ export const SessionConfigSchema = component(
       .optional()
       .describe('Per toolkit: connected account id(s); the first ACTIVE one wins.'),
     preload: z
-      .strictObject({ tools: slugList.optional() })
+      .strictObject({ tools: z.union([z.literal('all'), slugList]).optional() })
       .optional()
-      .describe('Tools exposed directly beside the meta-tools.'),
+      .describe(
+        "Tools exposed directly beside the meta-tools: slugs, or 'all' for every tool of the session.",
+      ),
     sessionPreset: z.enum(['META_TOOLS', 'DIRECT_TOOLS']).optional(),
     manageConnections: z.boolean().optional(),
     workbench: z
@@ -375,6 +377,14 @@ export const SessionToolkitSchema = component(
     connection: z.object({
       is_active: z.boolean(),
       connected_account: z.object({ id: z.string(), status: z.string() }).optional(),
+      auth_config: z
+        .object({
+          id: z.string(),
+          type: z.enum(['oauth2', 'api_key', 'bearer', 'basic']),
+          managed: z.boolean().describe('Whether toolmux created it (createdBy: toolmux).'),
+        })
+        .optional()
+        .describe('The auth config the account is (or would be) connected through, when there is one.'),
     }),
   }),
 );
@@ -388,6 +398,23 @@ export const SessionToolkitsQuery = z.strictObject({
   limit: limit(100),
   cursor,
   connected: z.enum(['true', 'false']).optional().describe('Only connected (true) or unconnected (false).'),
+  toolkits: z
+    .string()
+    .optional()
+    .transform((value) =>
+      value === undefined
+        ? undefined
+        : value
+            .split(',')
+            .map((entry) => entry.trim())
+            .filter(Boolean),
+    )
+    .describe('Only these toolkits (comma-separated slugs).'),
+  search: z
+    .string()
+    .max(256)
+    .optional()
+    .describe('Only toolkits whose slug, name or description contains this text (any case).'),
 });
 
 export const ToolkitSchema = component(
