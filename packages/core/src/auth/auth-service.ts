@@ -26,7 +26,14 @@ import type { CallbackUrlPolicy } from './callback-urls.js';
 import { ConnectionRequest, type ConnectionRequestProgress } from './connection-request.js';
 import { CredentialLoader, connectionExpiredError, type StoredCredentials } from './credentials.js';
 import { exchangeCode, type OAuthClient, OAuthFailure, revokeToken, startAuthorization } from './oauth.js';
-import { checkFields, defaultSchemeOf, oauth2SchemeOf, schemeList, schemeOf } from './schemes.js';
+import {
+  checkFields,
+  credentialOnlySchemeOf,
+  defaultSchemeOf,
+  oauth2SchemeOf,
+  schemeList,
+  schemeOf,
+} from './schemes.js';
 import type {
   AuthConfig,
   ConnectedAccount,
@@ -380,15 +387,24 @@ export class AuthService {
     const existing = await find();
     if (existing || !options.create) return existing;
     const managed = this.#options.managedAuth[toolkit.slug];
-    if (!managed) return undefined;
-    oauth2SchemeOf(toolkit);
-    const record = this.#newAuthConfig(
-      toolkit.slug,
-      'oauth2',
-      'toolmux',
-      { name: `${toolkit.name} (managed by toolmux)`, clientId: managed.clientId, scopes: managed.scopes },
-      managed.clientSecret,
-    );
+    const credentials = credentialOnlySchemeOf(toolkit);
+    if (!managed && !credentials) return undefined;
+    const name = `${toolkit.name} (managed by toolmux)`;
+    let record: AuthConfigRecord;
+    if (managed) {
+      oauth2SchemeOf(toolkit);
+      record = this.#newAuthConfig(
+        toolkit.slug,
+        'oauth2',
+        'toolmux',
+        { name, clientId: managed.clientId, scopes: managed.scopes },
+        managed.clientSecret,
+      );
+    } else {
+      // An API key, token or password is the user's own: the config holds nothing secret, so toolmux
+      // can make it for any credential toolkit without the developer (precedence step 4).
+      record = this.#newAuthConfig(toolkit.slug, credentials!.type, 'toolmux', { name }, undefined);
+    }
     if (await this.#store.insertAuthConfig(record)) return record;
     return find();
   }

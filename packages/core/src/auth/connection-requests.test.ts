@@ -202,7 +202,7 @@ describe.each(backends)('connection requests on $name', ({ skipReason, open }) =
       await mux.connectedAccounts.link('user_1', config.id, { callbackUrl: `${baseUrl}/back` });
     });
 
-    it('session.authorize() makes a credentials request through the session auth config, else names the fix', async () => {
+    it('session.authorize() makes a credentials request through the session auth config, else through toolmux’s own', async () => {
       const { mux } = setup();
       const config = await mux.authConfigs.create('mail', { type: 'api_key' });
       const session = await mux.create('user_1', { toolkits: ['mail'], authConfigs: { mail: config.id } });
@@ -213,9 +213,16 @@ describe.each(backends)('connection requests on $name', ({ skipReason, open }) =
         authConfigId: config.id,
         status: 'PENDING',
       });
+      // a credential toolkit needs no setup: toolmux makes (once) a config of its own for it
       const bare = await mux.create('user_1', { toolkits: ['mail'] });
-      const error = await rejection(bare.authorize('mail'), 'AUTH_CONFIG_NOT_FOUND');
-      expect(error.message).toContain('authConfigs.create("mail", { type: "api_key" })');
+      const managed = await mux.connectionRequests.get((await bare.authorize('mail')).id);
+      expect(managed).toMatchObject({ kind: 'fields', userId: 'user_1', status: 'PENDING' });
+      expect(managed.authConfigId).not.toBe(config.id);
+      expect(await mux.authConfigs.get(managed.authConfigId)).toMatchObject({
+        toolkit: 'mail',
+        type: 'api_key',
+        createdBy: 'toolmux',
+      });
     });
 
     it('unknown ids and the wrong kind are refused with a stable code naming the id', async () => {

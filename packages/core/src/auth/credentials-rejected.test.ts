@@ -80,6 +80,7 @@ describe('a provider that refuses the credentials (CREDENTIALS_REJECTED)', () =>
     expect((await session.toolkits()).items.find((item) => item.slug === 'vendor')!.connection).toEqual({
       isActive: false,
       connectedAccount: { id: account.id, status: 'EXPIRED' },
+      authConfig: { id: account.authConfigId, type: 'api_key', managed: false },
     });
     const [log] = (await session.logs()).items;
     expect(log).toMatchObject({
@@ -121,6 +122,7 @@ describe('a provider that refuses the credentials (CREDENTIALS_REJECTED)', () =>
     expect((await session.toolkits()).items.find((item) => item.slug === 'vendor')!.connection).toEqual({
       isActive: true,
       connectedAccount: { id: fresh.id, status: 'ACTIVE' },
+      authConfig: { id: fresh.authConfigId, type: 'api_key', managed: false },
     });
   });
 });

@@ -209,6 +209,7 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       expect((await session.toolkits()).items[0]!.connection).toEqual({
         isActive: true,
         connectedAccount: { id: account.id, status: 'ACTIVE' },
+        authConfig: { id: config.id, type: 'oauth2', managed: false },
       });
       const [log] = (await session.logs()).items;
       expect(log).toMatchObject({ connectedAccountId: account.id, status: 'success' });
@@ -292,6 +293,8 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       expect((await session.toolkits()).items.find((item) => item.slug === 'octo')!.connection).toEqual({
         isActive: false,
         connectedAccount: { id: account.id, status: 'EXPIRED' },
+        // the session has no authConfigs entry: the config toolmux made from managedAuth
+        authConfig: { id: account.authConfigId, type: 'oauth2', managed: true },
       });
     });
 

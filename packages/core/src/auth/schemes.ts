@@ -54,6 +54,16 @@ export function defaultSchemeOf(toolkit: Toolkit): Exclude<AuthScheme, { type: '
     | undefined;
 }
 
+/**
+ * The default scheme of a toolkit whose schemes needing an account are all credentials (`api_key`,
+ * `bearer`, `basic`), for which toolmux makes its own auth config; undefined otherwise.
+ */
+export function credentialOnlySchemeOf(toolkit: Toolkit): FieldAuthScheme | undefined {
+  const schemes = toolkit.auth.filter((scheme) => scheme.type !== 'none');
+  if (schemes.length === 0 || schemes.some((scheme) => scheme.type === 'oauth2')) return undefined;
+  return schemes[0] as FieldAuthScheme;
+}
+
 export function schemeList(toolkit: Toolkit): string {
   return toolkit.auth.map((scheme) => scheme.type).join(', ') || 'none';
 }

@@ -400,6 +400,34 @@ describe('credentials form on the hosted connect page', () => {
     expect(sample.calls.at(-1)!.context.credentials).toEqual({ apiKey: 'sk_from_form' });
   });
 
+  it('connects a credential toolkit through the hosted form with no auth config made by the developer', async () => {
+    const session = await mux.create('user_no_setup', { toolkits: ['mail'] });
+    const managed = await session.execute(MetaToolSlug.MANAGE_CONNECTIONS, { toolkits: ['mail'] });
+    const [entry] = (managed.data as { results: Array<Record<string, unknown>> }).results;
+    expect(entry).toMatchObject({ toolkit: 'mail', connected: false });
+    const requestId = entry!.connection_request_id as string;
+    expect(entry!.redirect_url).toBe(`${baseUrl}/connect/${requestId}`);
+    expect(entry!.message).toContain('enter an API key for Mail');
+
+    const request = (await api('GET', `/connection-requests/${requestId}`)).json;
+    const config = (await api('GET', `/auth-configs/${request.auth_config_id}`)).json;
+    expect(config).toMatchObject({ toolkit: 'mail', type: 'api_key', created_by: 'toolmux' });
+    // REST authorize of another session reuses the same config: one per toolkit
+    const other = await mux.create('user_no_setup_2', { toolkits: ['mail'] });
+    const started = await api('POST', `/sessions/${other.sessionId}/authorize`, { toolkit: 'mail' });
+    expect(started.json.auth_config_id).toBe(config.id);
+
+    const submitted = await submitForm(requestId, { apiKey: 'sk_no_setup' });
+    expect(submitted.status).toBe(303);
+    const sent = await session.execute('MAIL_SEND_EMAIL', { to: 'a@b.c', subject: 's', body: 'b' });
+    expect(sent.successful).toBe(true);
+    expect(sample.calls.at(-1)!.context.credentials).toEqual({ apiKey: 'sk_no_setup' });
+    expect((await session.toolkits()).items[0]!.connection).toMatchObject({
+      isActive: true,
+      authConfig: { id: config.id, type: 'api_key', managed: true },
+    });
+  });
+
   it("resolves the embedded request's waitForConnection when the form is sent", async () => {
     const request = await mux.connectedAccounts.link('user_wait_form', await mailConfig(), {
       callbackUrl: APP_CALLBACK,
