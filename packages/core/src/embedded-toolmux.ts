@@ -345,7 +345,6 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     delete: async (sessionId: string): Promise<void> => {
       if (typeof sessionId === 'string') checkSessionId(sessionId);
       const engine = await this.#ready();
-      await engine.env.logs.flush();
       if (typeof sessionId !== 'string' || !(await engine.store.deleteSession(sessionId))) {
         throw new ToolMuxError({
           code: 'SESSION_NOT_FOUND',
@@ -393,7 +392,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       if (query.userId !== undefined) checkUserId(query.userId);
       if (query.toolSlug !== undefined) checkId(query.toolSlug, 'toolSlug');
       const engine = await this.#ready();
-      await engine.env.logs.flush();
+      // the engine's log writer is durable: every answered call's entry is stored already
       return engine.store.listLogs({
         sessionId: query.sessionId,
         userId: query.userId,

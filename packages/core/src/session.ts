@@ -485,7 +485,6 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * already gone.
    */
   async delete(): Promise<void> {
-    await this.#runtime.env.logs.flush();
     if (!(await this.#runtime.store.deleteSession(this.sessionId))) {
       throw new ToolMuxError({ code: 'SESSION_NOT_FOUND', message: `No session "${this.sessionId}".` });
     }
