@@ -638,7 +638,7 @@ describe('a running server', () => {
   it('answers 405 with Allow for other methods on its routes, 404 elsewhere', async () => {
     for (const [method, path, allow] of [
       ['OPTIONS', '/api/v1/sessions', 'GET, HEAD, POST'],
-      ['PUT', '/api/v1/sessions/ses_x', 'GET, HEAD, PATCH'],
+      ['PUT', '/api/v1/sessions/ses_x', 'DELETE, GET, HEAD, PATCH'],
       ['PUT', '/mcp/ses_x', 'DELETE, GET, HEAD, POST'],
       ['DELETE', '/healthz', 'GET, HEAD'],
     ] as const) {

@@ -1,12 +1,39 @@
-import { ToolMuxError } from '@toolmux/core';
+import { defineTool, defineToolkit, ToolMuxError } from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../testing/index.js';
 
 let server: TestServer;
 
+/**
+ * A toolkit that takes an API key or OAuth: toolmux makes no auth config of its own for it (it does
+ * for toolkits whose auth is only credentials), so connecting it needs one of the developer's.
+ */
+const hybrid = defineToolkit({
+  slug: 'hybrid',
+  name: 'Hybrid',
+  description: 'An API key or OAuth.',
+  baseUrl: 'https://hybrid.example.com',
+  auth: [
+    { type: 'api_key', fields: [{ name: 'apiKey', label: 'API key', secret: true }] },
+    {
+      type: 'oauth2',
+      authorizationUrl: 'https://hybrid.example.com/authorize',
+      tokenUrl: 'https://hybrid.example.com/token',
+    },
+  ],
+  tools: [
+    defineTool({
+      slug: 'HYBRID_PING',
+      description: 'Ping.',
+      inputSchema: { type: 'object', properties: {} },
+      execute: () => 'pong',
+    }),
+  ],
+});
+
 beforeAll(async () => {
-  server = await startTestServer({ toolkits: createSampleToolkits().toolkits });
+  server = await startTestServer({ toolkits: [...createSampleToolkits().toolkits, hybrid] });
 });
 afterAll(() => server.close());
 
@@ -88,22 +115,22 @@ describe('REST errors name REST routes and fields; the SDK of remote mode gets S
     const response = await fetch(`${server.url}/api/v1/sessions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ user_id: 'user_lang', config: { toolkits: ['mail'] } }),
+      body: JSON.stringify({ user_id: 'user_lang', config: { toolkits: ['hybrid'] } }),
     });
     const { session_id: sessionId } = (await response.json()) as { session_id: string };
-    const answered = await rest('POST', `/sessions/${sessionId}/authorize`, { toolkit: 'mail' });
+    const answered = await rest('POST', `/sessions/${sessionId}/authorize`, { toolkit: 'hybrid' });
     expect(answered.code).toBe('AUTH_CONFIG_NOT_FOUND');
     expect(answered.message).toContain(
-      'create one with POST /api/v1/auth-configs with { "toolkit": "mail", "type": "api_key" } and pass it',
+      'create one with POST /api/v1/auth-configs with { "toolkit": "hybrid", "type": "api_key" } and pass it',
     );
     expect(answered.message).toContain(
       'store credentials directly with POST /api/v1/connected-accounts with { "user_id", "auth_config_id", "credentials" }',
     );
     expect(answered.message).not.toMatch(SDK_CALL);
     const session = await server.remote().use(sessionId);
-    const error = await rejection(session.authorize('mail'));
+    const error = await rejection(session.authorize('hybrid'));
     expect(error.message).toContain(
-      'create one with authConfigs.create("mail", { type: "api_key" }) and pass it',
+      'create one with authConfigs.create("hybrid", { type: "api_key" }) and pass it',
     );
   });
 });
