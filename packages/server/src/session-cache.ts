@@ -7,12 +7,19 @@ export class CachedSession {
   readonly expiresAt: number;
   /** SHA-256 (hex) of the token the session had when it was resumed. */
   readonly tokenHash: string;
+  /**
+   * The token hash the store held when the session was resumed: a different one later means the
+   * token was rotated (or the session deleted) elsewhere. Not always `tokenHash`: after the secret key
+   * changes, the stored hash stays the old key's until the token is rotated.
+   */
+  readonly storedTokenHash: string | undefined;
   #specs: ToolSpec[] | undefined;
 
-  constructor(session: Session<unknown>, expiresAt: number) {
+  constructor(session: Session<unknown>, expiresAt: number, storedTokenHash: string | undefined) {
     this.session = session;
     this.expiresAt = expiresAt;
     this.tokenHash = hashToken(session.mcp.headers.Authorization.slice('Bearer '.length));
+    this.storedTokenHash = storedTokenHash;
   }
 
   /** The session's exposed tools, computed once per cache entry. */
@@ -64,9 +71,9 @@ export class SessionCache {
       if (this.#entries.get(sessionId) === pending) this.#entries.delete(sessionId);
       return this.get(sessionId);
     }
-    const loading = this.#toolmux
-      .use(sessionId)
-      .then((session) => new CachedSession(session as Session<unknown>, Date.now() + this.#ttlMs));
+    const loading = Promise.all([this.#toolmux.use(sessionId), this.#storedTokenHash(sessionId)]).then(
+      ([session, stored]) => new CachedSession(session as Session<unknown>, Date.now() + this.#ttlMs, stored),
+    );
     if (this.#ttlMs <= 0) return loading;
     this.#entries.set(sessionId, loading);
     loading.catch(() => {
@@ -97,8 +104,13 @@ export class SessionCache {
    * False sends the caller to `use()`, which answers `SESSION_NOT_FOUND` for a deleted session.
    */
   async #current(sessionId: string, entry: CachedSession): Promise<boolean> {
+    const stored = await this.#storedTokenHash(sessionId);
+    return stored !== undefined && stored === entry.storedTokenHash;
+  }
+
+  async #storedTokenHash(sessionId: string): Promise<string | undefined> {
     this.#store ??= openToolMuxStore(this.#toolmux);
-    return (await (await this.#store).getSessionTokenHash(sessionId)) === entry.tokenHash;
+    return (await this.#store).getSessionTokenHash(sessionId);
   }
 
   /** Forgets a session (after this instance changed it). */
