@@ -53,8 +53,8 @@ export interface SessionConfig {
   /**
    * The workbench (TOOLMUX_WORKBENCH): a sandboxed JavaScript runtime where the model's code calls
    * the session's tools, with the META_TOOLS preset. Off unless asked for: `workbench: {}` (or any
-   * of its settings) turns it on, `{ enable: false }` keeps it off. Cells run on the process's main
-   * thread for now, so a cell that computes holds its event loop for up to `timeoutMs`.
+   * of its settings) turns it on, `{ enable: false }` keeps it off. Cells run in worker threads, never
+   * on the main event loop.
    * @default off; when on: { timeoutMs: 60000, memoryMb: 64, autoOffloadThreshold: 20000 }
    */
   workbench?: Partial<WorkbenchConfig>;

@@ -1,8 +1,8 @@
 /** The workbench settings of a session, every default filled in. */
 export interface WorkbenchConfig {
   /**
-   * Whether the session has TOOLMUX_WORKBENCH (META_TOOLS sessions only). Off until cells run off the
-   * main thread: a cell that computes holds the process's event loop for up to `timeoutMs`.
+   * Whether the session has TOOLMUX_WORKBENCH (META_TOOLS sessions only). Cells run in worker threads,
+   * never on the main event loop.
    * @default false
    */
   enable: boolean;

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
@@ -127,6 +128,37 @@ describe('TOOLMUX_WORKBENCH in a session', () => {
     expect((after.data as Cell).result).toBe('undefined');
     expect((after.data as Cell).notice).toContain('new workbench context');
     expect((await session.execute('TASKS_LIST_TASKS', {})).successful).toBe(true);
+    await mux.close();
+  });
+
+  it('runs cells off the main thread: a looping cell holds neither another session nor the event loop', async () => {
+    const { mux } = setup();
+    const looping = await mux.create('user_1', { workbench: { timeoutMs: 2_000 } });
+    const other = await mux.create('user_2', { workbench: {} });
+    await looping.execute(MetaToolSlug.WORKBENCH, { code: 'globalThis.kept = 1' });
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    const order: string[] = [];
+    const loop = looping.execute(MetaToolSlug.WORKBENCH, { code: 'while (true) {}' }).then((result) => {
+      order.push('loop');
+      return result;
+    });
+    // Let the cell reach the worker and start looping.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const tool = await other.execute('TASKS_LIST_TASKS', {});
+    order.push('tool');
+    const cell = await other.execute(MetaToolSlug.WORKBENCH, { code: 'return 1 + 1' });
+    order.push('cell');
+    expect(tool.successful).toBe(true);
+    expect((cell.data as Cell).result).toBe(2);
+    expect(((await loop).data as Cell).error?.code).toBe('WORKBENCH_TIMEOUT');
+    delay.disable();
+    expect(order).toEqual(['tool', 'cell', 'loop']);
+    // The main thread never ran the loop: its longest stall is far below the cell's 2 s.
+    expect(delay.max / 1e6).toBeLessThan(500);
+    const after = await looping.execute(MetaToolSlug.WORKBENCH, { code: 'return typeof globalThis.kept' });
+    expect((after.data as Cell).result).toBe('undefined');
+    expect((after.data as Cell).notice).toContain('new workbench context');
     await mux.close();
   });
 

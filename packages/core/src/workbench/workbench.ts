@@ -1,5 +1,6 @@
 import type { WorkbenchConfig } from './config.js';
-import { type CellResult, Sandbox, SandboxCallError, type SandboxHostCall } from './sandbox.js';
+import { type CellResult, SandboxCallError, type SandboxHostCall } from './sandbox.js';
+import { sharedWorkbenchWorkers, type WorkbenchWorkers } from './worker-pool.js';
 
 /** Characters a cell may return and log together. */
 export const WORKBENCH_MAX_OUTPUT_CHARS = 100_000;
@@ -14,7 +15,8 @@ export const WORKBENCH_MAX_CONTEXTS = 1_000;
 export type WorkbenchHost = SandboxHostCall;
 
 interface Entry {
-  sandbox: Sandbox | undefined;
+  /** The session's context lives in a worker. */
+  live: boolean;
   memoryMb: number;
   lastUsed: number;
   /** Cells of one session run one after the other. */
@@ -37,16 +39,29 @@ export class WorkbenchPool {
   readonly #idleMs: number;
   readonly #maxContexts: number;
   #sweeper: NodeJS.Timeout | undefined;
+  readonly #workers: WorkbenchWorkers;
+  /** Prefix of this pool's contexts in the shared workers. */
+  readonly #key = `pool${++poolCount}:`;
 
-  constructor(options: { idleMs?: number; maxContexts?: number } = {}) {
+  constructor(options: { idleMs?: number; maxContexts?: number; workers?: WorkbenchWorkers } = {}) {
     this.#idleMs = options.idleMs ?? WORKBENCH_IDLE_MS;
     this.#maxContexts = options.maxContexts ?? WORKBENCH_MAX_CONTEXTS;
+    this.#workers = options.workers ?? sharedWorkbenchWorkers();
+  }
+
+  /** Whether the session's context is still in its worker (a replaced worker loses its contexts). */
+  #isLive(sessionId: string, entry: Entry): boolean {
+    if (!entry.live) return false;
+    if (this.#workers.holds(this.#key + sessionId)) return true;
+    entry.live = false;
+    this.#remember(sessionId, 'the previous context was stopped (its worker was restarted).');
+    return false;
   }
 
   /** How many contexts are live. */
   get size(): number {
     let live = 0;
-    for (const entry of this.#entries.values()) if (entry.sandbox && !entry.sandbox.disposed) live++;
+    for (const [sessionId, entry] of this.#entries) if (this.#isLive(sessionId, entry)) live++;
     return live;
   }
 
@@ -61,7 +76,7 @@ export class WorkbenchPool {
     let entry = this.#entries.get(sessionId);
     if (!entry) {
       entry = {
-        sandbox: undefined,
+        live: false,
         memoryMb: config.memoryMb,
         lastUsed: Date.now(),
         queue: Promise.resolve(),
@@ -71,25 +86,42 @@ export class WorkbenchPool {
     const current = entry;
     const run = current.queue.then(async (): Promise<WorkbenchResult> => {
       let notice: string | undefined;
-      if (!current.sandbox || current.sandbox.disposed || current.memoryMb !== config.memoryMb) {
+      const fresh = !this.#isLive(sessionId, current) || current.memoryMb !== config.memoryMb;
+      if (fresh) {
         const reason = this.#dropped.get(sessionId);
         this.#dropped.delete(sessionId);
         if (reason)
           notice = `This is a new workbench context: ${reason} Values on globalThis from earlier calls are gone; toolmux.files are kept.`;
-        current.sandbox = await Sandbox.create(config.memoryMb);
+      }
+      const running = this.#workers.run(
+        {
+          sessionId: this.#key + sessionId,
+          code,
+          memoryMb: config.memoryMb,
+          fresh,
+          limits: {
+            timeoutMs: config.timeoutMs,
+            maxOutputChars: WORKBENCH_MAX_OUTPUT_CHARS,
+            maxToolCalls: WORKBENCH_MAX_TOOL_CALLS,
+          },
+        },
+        host,
+        signal,
+      );
+      if (fresh) {
+        // The worker holds the session's key from here on.
+        current.live = true;
         current.memoryMb = config.memoryMb;
         this.#evictOverflow(sessionId);
       }
-      const sandbox = current.sandbox;
-      const result: WorkbenchResult = await sandbox.run(code, host, {
-        timeoutMs: config.timeoutMs,
-        maxOutputChars: WORKBENCH_MAX_OUTPUT_CHARS,
-        maxToolCalls: WORKBENCH_MAX_TOOL_CALLS,
-        signal,
-      });
+      const outcome = await running;
+      const result: WorkbenchResult = outcome.result;
       current.lastUsed = Date.now();
-      if (sandbox.disposed)
+      if (outcome.disposed) {
+        current.live = false;
+        this.#workers.dispose(this.#key + sessionId);
         this.#dropped.set(sessionId, `the previous context was stopped (${result.error?.code}).`);
+      }
       this.#scheduleSweep();
       return notice ? { ...result, notice } : result;
     });
@@ -102,10 +134,11 @@ export class WorkbenchPool {
     const entry = this.#entries.get(sessionId);
     if (!entry) return;
     this.#entries.delete(sessionId);
-    if (entry.sandbox && !entry.sandbox.disposed) {
-      entry.sandbox.dispose();
+    if (this.#isLive(sessionId, entry)) {
+      entry.live = false;
       this.#remember(sessionId, reason);
     }
+    this.#workers.dispose(this.#key + sessionId);
   }
 
   /** Drops every context whose last cell ended more than `idleMs` ago. */
@@ -162,6 +195,7 @@ export class WorkbenchPool {
   }
 }
 
+let poolCount = 0;
 const pools = new WeakMap<object, WorkbenchPool>();
 
 /** The pool of one ToolMux, keyed by an object that lives as long as it (its store). */
