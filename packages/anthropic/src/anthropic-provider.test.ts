@@ -160,6 +160,7 @@ describe('AnthropicProvider with the real @anthropic-ai/sdk client', () => {
         'TOOLMUX_MANAGE_CONNECTIONS',
         'TOOLMUX_MULTI_EXECUTE_TOOL',
         'TOOLMUX_SEARCH_TOOLS',
+        'TOOLMUX_WORKBENCH',
       ]);
       expect(sent.body.tools[0]).toEqual({
         name: tools[0]!.name,

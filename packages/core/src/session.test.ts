@@ -165,6 +165,7 @@ describe('session.tools()', () => {
       MetaToolSlug.GET_TOOL_SCHEMAS,
       MetaToolSlug.MANAGE_CONNECTIONS,
       MetaToolSlug.MULTI_EXECUTE_TOOL,
+      MetaToolSlug.WORKBENCH,
       'TASKS_CREATE_TASK',
     ]);
     const preloaded = (await session.tools()).find((tool) => tool.name === 'TASKS_CREATE_TASK')!;

@@ -156,6 +156,7 @@ describe('GoogleProvider with the real @google/genai client', () => {
         'TOOLMUX_MANAGE_CONNECTIONS',
         'TOOLMUX_MULTI_EXECUTE_TOOL',
         'TOOLMUX_SEARCH_TOOLS',
+        'TOOLMUX_WORKBENCH',
       ]);
       for (const declaration of declarations) {
         expect(

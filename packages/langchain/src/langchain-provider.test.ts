@@ -136,6 +136,7 @@ describe.each(modes)('createAgent (langchain) with the META_TOOLS preset (%s)', 
       MetaToolSlug.GET_TOOL_SCHEMAS,
       MetaToolSlug.MANAGE_CONNECTIONS,
       MetaToolSlug.MULTI_EXECUTE_TOOL,
+      MetaToolSlug.WORKBENCH,
     ]);
     let found: string[] = [];
     const model = fakeModel()
@@ -484,6 +485,7 @@ describe('createAgent (langchain) on a remote session with a custom tool', () =>
       MetaToolSlug.GET_TOOL_SCHEMAS,
       MetaToolSlug.MANAGE_CONNECTIONS,
       MetaToolSlug.MULTI_EXECUTE_TOOL,
+      MetaToolSlug.WORKBENCH,
     ]);
     let found: Array<{ tool_slug: string; toolkit: string }> = [];
     const model = fakeModel()

@@ -139,6 +139,7 @@ describe.each(modes)('LlamaIndexProvider in the LlamaIndex agent() loop (%s)', (
       'TOOLMUX_MANAGE_CONNECTIONS',
       'TOOLMUX_MULTI_EXECUTE_TOOL',
       'TOOLMUX_SEARCH_TOOLS',
+      'TOOLMUX_WORKBENCH',
     ]);
     let foundSlug: string | undefined;
     const llm = new ScriptedLLM([

@@ -152,6 +152,7 @@ describe.each(modes)('MastraProvider in the Mastra Agent loop (%s)', (mode) => {
       'TOOLMUX_MANAGE_CONNECTIONS',
       'TOOLMUX_MULTI_EXECUTE_TOOL',
       'TOOLMUX_SEARCH_TOOLS',
+      'TOOLMUX_WORKBENCH',
     ]);
     let foundSlug: string | undefined;
     const script = scriptedModel([
@@ -443,7 +444,7 @@ describe('MastraProvider schemas', () => {
       ]);
       await agentWith(script.model, tools).generate('Add a task', { maxSteps: 3 });
       const sent = new Map(script.calls[0]!.tools!.map((tool) => [tool.name, tool]));
-      expect(sent.size).toBe(5);
+      expect(sent.size).toBe(6);
       for (const tool of sent.values()) {
         expect(tool).toMatchObject({
           type: 'function',

@@ -146,6 +146,7 @@ describe.each(modes)('OpenAIAgentsProvider in the agent loop — META_TOOLS (%s)
       'TOOLMUX_MANAGE_CONNECTIONS',
       'TOOLMUX_MULTI_EXECUTE_TOOL',
       'TOOLMUX_SEARCH_TOOLS',
+      'TOOLMUX_WORKBENCH',
     ]);
     let foundSlug = '';
     const { model, result } = await runAgent(tools, [
@@ -198,7 +199,7 @@ describe.each(modes)('OpenAIAgentsProvider in the agent loop — META_TOOLS (%s)
   it('exposes a preloaded tool beside the meta-tools and runs it directly with the call id', async () => {
     const { sample, session, tools } = await setup({ mode, preload: ['TASKS_CREATE_TASK'] });
     expect(tools.map((tool) => tool.name)).toContain('TASKS_CREATE_TASK');
-    expect(tools).toHaveLength(5);
+    expect(tools).toHaveLength(6);
     const { model } = await runAgent(tools, [
       [functionCall('TASKS_CREATE_TASK', { title: 'Call mom' }, { callId: 'call_direct' })],
       done,
@@ -300,6 +301,7 @@ describe('OpenAIAgentsProvider in the agent loop — remote mode, a custom tool 
       'TOOLMUX_MANAGE_CONNECTIONS',
       'TOOLMUX_MULTI_EXECUTE_TOOL',
       'TOOLMUX_SEARCH_TOOLS',
+      'TOOLMUX_WORKBENCH',
     ]);
 
     let foundSlug = '';

@@ -242,6 +242,7 @@ describe.each(['chat', 'responses'] as const)(
           'TOOLMUX_MANAGE_CONNECTIONS',
           'TOOLMUX_MULTI_EXECUTE_TOOL',
           'TOOLMUX_SEARCH_TOOLS',
+          'TOOLMUX_WORKBENCH',
         ]);
         expect(found).toBe('TASKS_CREATE_TASK');
         expect(calls).toEqual([

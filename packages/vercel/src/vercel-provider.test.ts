@@ -139,6 +139,7 @@ describe.each(modes)('VercelProvider in the AI SDK agent loop (%s)', (mode) => {
       'TOOLMUX_MANAGE_CONNECTIONS',
       'TOOLMUX_MULTI_EXECUTE_TOOL',
       'TOOLMUX_SEARCH_TOOLS',
+      'TOOLMUX_WORKBENCH',
     ]);
     let foundSlug: string | undefined;
     const script = scriptedModel([
@@ -389,6 +390,7 @@ describe('VercelProvider in the AI SDK agent loop, remote mode with a custom too
       'TOOLMUX_MANAGE_CONNECTIONS',
       'TOOLMUX_MULTI_EXECUTE_TOOL',
       'TOOLMUX_SEARCH_TOOLS',
+      'TOOLMUX_WORKBENCH',
     ]);
     let found: Array<{ tool_slug: string; input_schema?: unknown }> = [];
     const script = scriptedModel([
@@ -550,7 +552,7 @@ describe('VercelProvider({ strict: true })', () => {
       await generateText({ model: script.model, tools, stopWhen: stepCountIs(4), prompt: 'Add a task' });
 
       const sent = new Map(script.calls[0]!.tools!.map((tool) => [tool.name, tool]));
-      expect(sent.size).toBe(6);
+      expect(sent.size).toBe(7);
       for (const tool of sent.values()) {
         expect(tool).toMatchObject({
           type: 'function',

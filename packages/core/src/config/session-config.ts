@@ -52,10 +52,9 @@ export interface SessionConfig {
   manageConnections?: boolean;
   /**
    * The workbench (TOOLMUX_WORKBENCH): a sandboxed JavaScript runtime where the model's code calls
-   * the session's tools, with the META_TOOLS preset. Off unless asked for: `workbench: {}` (or any
-   * of its settings) turns it on, `{ enable: false }` keeps it off. Cells run in worker threads, never
-   * on the main event loop.
-   * @default off; when on: { timeoutMs: 60000, memoryMb: 64, autoOffloadThreshold: 20000 }
+   * the session's tools. On with the META_TOOLS preset; `{ enable: false }` turns it off. Cells run
+   * in worker threads, never on the main event loop.
+   * @default { enable: true, timeoutMs: 60000, memoryMb: 64, autoOffloadThreshold: 20000 }
    */
   workbench?: Partial<WorkbenchConfig>;
   /** Free-form labels, returned by `sessions.list`. */
@@ -316,12 +315,7 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
     preload: { tools: preloadAll ? 'all' : preload },
     sessionPreset: config.sessionPreset ?? SessionPreset.META_TOOLS,
     manageConnections: config.manageConnections ?? true,
-    // giving workbench settings turns it on unless they say `enable: false`
-    workbench: {
-      ...DEFAULT_WORKBENCH,
-      ...(config.workbench === undefined ? {} : { enable: true }),
-      ...config.workbench,
-    },
+    workbench: { ...DEFAULT_WORKBENCH, ...config.workbench },
     metadata: { ...config.metadata },
     customTools: (config.experimental?.customTools ?? []).map((tool) => tool.slug),
     customToolkits: (config.experimental?.customToolkits ?? []).map((toolkit) => toolkit.slug),

@@ -3,7 +3,7 @@ export interface WorkbenchConfig {
   /**
    * Whether the session has TOOLMUX_WORKBENCH (META_TOOLS sessions only). Cells run in worker threads,
    * never on the main event loop.
-   * @default false
+   * @default true
    */
   enable: boolean;
   /** Wall time of one cell, tool calls included. @default 60000 */
@@ -15,7 +15,7 @@ export interface WorkbenchConfig {
 }
 
 export const DEFAULT_WORKBENCH: WorkbenchConfig = Object.freeze({
-  enable: false,
+  enable: true,
   timeoutMs: 60_000,
   memoryMb: 64,
   autoOffloadThreshold: 20_000,

@@ -43,12 +43,11 @@ function setup(store: string = ':memory:') {
 type Cell = { result: unknown; logs: string[]; error?: { code: string; message: string }; notice?: string };
 
 describe('TOOLMUX_WORKBENCH in a session', () => {
-  it('is off by default, listed with META_TOOLS once asked for (describing the toolmux API), and off with enable: false', async () => {
+  it('is listed with META_TOOLS by default (describing the toolmux API), not with DIRECT_TOOLS, and off with enable: false', async () => {
     const { mux } = setup();
-    const plain = await mux.create('user_1');
-    expect((await plain.tools()).map((tool) => tool.name)).not.toContain(MetaToolSlug.WORKBENCH);
-    expect(plain.config.workbench?.enable).toBe(false);
-    const session = await mux.create('user_1', { workbench: {} });
+    const direct = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
+    expect((await direct.tools()).map((tool) => tool.name)).not.toContain(MetaToolSlug.WORKBENCH);
+    const session = await mux.create('user_1');
     const workbench = (await session.tools()).find((tool) => tool.name === MetaToolSlug.WORKBENCH);
     for (const api of [
       'toolmux.execute(slug, args)',

@@ -95,9 +95,7 @@ export const SessionConfigSchema = component(
         autoOffloadThreshold: z.number().int().optional(),
       })
       .optional()
-      .describe(
-        'TOOLMUX_WORKBENCH: off unless given; `{}` turns it on with the defaults (see docs/workbench.md).',
-      ),
+      .describe('TOOLMUX_WORKBENCH settings (on by default with META_TOOLS; see docs/workbench.md).'),
     metadata: z.record(z.string(), z.string()).optional().describe('Free-form labels.'),
   }),
   'The config `mux.create(userId, config)` takes (custom tools are code and cannot be sent over HTTP).',
