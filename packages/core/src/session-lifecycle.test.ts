@@ -206,6 +206,7 @@ describe.each(backends)('session lifecycle on $name', ({ skipReason, open }) => 
         'TOOLMUX_MANAGE_CONNECTIONS',
         'TOOLMUX_MULTI_EXECUTE_TOOL',
         'TOOLMUX_SEARCH_TOOLS',
+        'TOOLMUX_WORKBENCH',
       ]);
       const direct = names.filter((name) => !name.startsWith('TOOLMUX_'));
       expect(direct).toContain('TASKS_CREATE_TASK');
