@@ -34,7 +34,7 @@ import type {
   ToolExecuteRequest,
   ToolkitInfo,
   ToolMuxOptions,
-} from './toolmux.js';
+} from './toolmux-types.js';
 import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
@@ -42,6 +42,21 @@ import { deriveSessionToken, hashToken, parseSecretKey, resolveSecretKey } from 
 import { checkCallId, checkId, checkUserId } from './util/stored-text.js';
 import { type RotationResult, rotateSecrets } from './vault/rotate.js';
 import { Vault } from './vault/vault.js';
+
+/** What an embedded and a remote ToolMux both offer (docs/sessions.md, docs/direct-access.md). */
+export type ToolMuxApi<P extends Provider<unknown>> = Pick<
+  EmbeddedToolMux<P>,
+  | 'create'
+  | 'use'
+  | 'sessions'
+  | 'toolkits'
+  | 'tools'
+  | 'authConfigs'
+  | 'connectedAccounts'
+  | 'connectionRequests'
+  | 'logs'
+  | 'close'
+>;
 
 interface Engine {
   store: Store;

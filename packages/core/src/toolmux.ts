@@ -1,164 +1,22 @@
 import { inspect } from 'node:util';
-import type { ManagedAuthCredentials } from './auth/types.js';
 import type { Catalog } from './catalog/catalog.js';
 import type { Tool, Toolkit } from './catalog/types.js';
 import type { SessionConfig } from './config/session-config.js';
-import { EmbeddedToolMux } from './embedded-toolmux.js';
+import { EmbeddedToolMux, type ToolMuxApi } from './embedded-toolmux.js';
 import { ToolMuxError } from './errors.js';
 import { PlainProvider, type Provider } from './provider.js';
 import { EMBEDDED_ONLY, RemoteToolMux } from './remote/remote-toolmux.js';
 import type { SessionOf } from './session.js';
-import type { Store } from './store/types.js';
-import type { Logger } from './util/logger.js';
+import type { ToolMuxOptions } from './toolmux-types.js';
 
-export interface ToolMuxOptions<P extends Provider<unknown>> {
-  /** Turns tools into your framework's tool type. @default new PlainProvider() */
-  provider?: P;
-  /**
-   * Remote mode: the project API key of the toolmux server at `baseUrl`. With it, this ToolMux keeps
-   * no store and no catalog of its own: every call goes to the server's REST API (custom tools of a
-   * session still run in this process). Without it, toolmux runs embedded. Present but undefined or
-   * empty (`apiKey: process.env.TOOLMUX_API_KEY` with the variable unset) is an error, never a silent
-   * fallback to embedded; so is `baseUrl` alone, with neither `apiKey` nor `toolkits`/`store`.
-   */
-  apiKey?: string;
-  /** The catalog: built-in toolkits (`@toolmux/toolkits`) and your own `defineToolkit()`s. @default [] */
-  toolkits?: readonly Toolkit[];
-  /**
-   * Where sessions, accounts and logs live: `'sqlite:./path.db'`, `':memory:'`, `'postgres://…'`, or
-   * a Store. @default 'sqlite:./.toolmux/toolmux.db'
-   */
-  store?: string | Store;
-  /**
-   * 32-byte key (base64 or hex) that encrypts credentials and derives session tokens.
-   * @default process.env.TOOLMUX_SECRET_KEY, else a key file created beside the SQLite database
-   */
-  secretKey?: string;
-  /**
-   * Where @toolmux/server is reachable: embedded, it makes MCP URLs and OAuth callbacks; in remote
-   * mode it is the server this ToolMux talks to. @default 'http://localhost:8787'
-   */
-  baseUrl?: string;
-  /** Adds an embedding model to tool search (hybrid ranking). */
-  embed?: (texts: string[]) => Promise<number[][]>;
-  /** `fetch` handed to tool handlers (and, in remote mode, used to call the server). @default globalThis.fetch */
-  fetch?: typeof globalThis.fetch;
-  /** @default console (debug only with TOOLMUX_DEBUG=1) */
-  logger?: Logger;
-  /**
-   * Earlier secret keys, still used to decrypt credentials written under them until
-   * `vault.rotate()` has re-encrypted everything under `secretKey`.
-   * @default process.env.TOOLMUX_PREVIOUS_SECRET_KEYS (comma-separated), else none
-   */
-  previousSecretKeys?: string[];
-  /**
-   * The operator's OAuth apps, per toolkit: the first time a user of a session without its own
-   * `authConfigs` entry connects the toolkit, toolmux creates an auth config from them
-   * (`createdBy: 'toolmux'`, precedence steps 3 and 4).
-   */
-  managedAuth?: Record<string, ManagedAuthCredentials>;
-  /**
-   * Where connections may send users back to (`callbackUrl`): origins (`https://app.example.com`) or
-   * URL prefixes; `defaultCallbackUrl` is always allowed. @default the origin of `baseUrl`, plus
-   * localhost / 127.0.0.1 on any port unless NODE_ENV is 'production'
-   */
-  allowedCallbackUrls?: string[];
-  /**
-   * Where users land after connecting when no callbackUrl is given, e.g. from a link of
-   * TOOLMUX_MANAGE_CONNECTIONS. @default `${baseUrl}/connect/done`
-   */
-  defaultCallbackUrl?: string;
-  /**
-   * The OAuth `redirect_uri`: the URL where you mount `mux.auth.handleCallback` (register it in each
-   * OAuth app). @default `${baseUrl}/auth/callback`
-   */
-  oauthRedirectUri?: string;
-  /**
-   * Where connection links (`redirectUrl` of `session.authorize()` and `connectedAccounts.link()`,
-   * `redirect_url` of TOOLMUX_MANAGE_CONNECTIONS) lead for OAuth:
-   *
-   * - `true`: the hosted connect page of @toolmux/server at `baseUrl`, `${baseUrl}/connect/${requestId}`.
-   *   The user sees which app and which account before going on to the provider, and the OAuth
-   *   state stays encrypted in the store until then. `createServer()` turns this on for the ToolMux
-   *   it serves; set it yourself on a ToolMux that shares its store with a toolmux server at `baseUrl`.
-   * - `false`: the provider's authorization URL itself, since nothing serves `/connect` when you only
-   *   mount `auth.handleCallback` in your own app.
-   *
-   * Credential requests (api_key, bearer, basic) have no provider page: their link is the hosted page
-   * either way (without the server, collect the fields yourself and call `connectionRequests.complete`).
-   * @default false (true once served by `createServer()`)
-   */
-  hostedConnectPage?: boolean;
-  /**
-   * How long the connected account (and its decrypted credentials) a call ran with is reused by the
-   * next calls of the same user, toolkit and session selection, instead of running the precedence
-   * queries again (one to three database round trips per call). Changes made through this ToolMux
-   * apply at once; one made by another instance on the same database (an account disabled, deleted
-   * or newly connected there) shows after at most this long. OAuth tokens near their expiry and
-   * credentials a provider refused are always read again. `0` turns the cache off.
-   * @default 2000
-   */
-  accountCacheTtlMs?: number;
-}
-
-/** A toolkit as `toolkits.list()` / `toolkits.get()` describe it. */
-export interface ToolkitInfo {
-  slug: string;
-  name: string;
-  description: string;
-  noAuth: boolean;
-  authSchemes: string[];
-  categories: string[];
-  toolCount: number;
-  tools: Array<{ slug: string; name: string; description: string }>;
-}
-
-/** What `mux.tools.execute(slug, request)` takes: a call without a session. */
-export interface ToolExecuteRequest {
-  userId: string;
-  arguments?: unknown;
-  /** Run with this account (checked to be the user's, of the tool's toolkit) instead of the precedence rules. */
-  connectedAccountId?: string;
-  signal?: AbortSignal;
-  /** The framework's tool call id, written to the execution log. */
-  callId?: string;
-}
-
-/** A session as `sessions.list()` lists it. */
-export interface SessionSummary {
-  sessionId: string;
-  userId: string;
-  metadata: Record<string, string>;
-  configVersion: number;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-/** What `mux.logs.list()` takes: filters on the project's execution log, all optional. */
-export interface ListLogsOptions {
-  /** Entries of this session (also of one deleted since). */
-  sessionId?: string;
-  userId?: string;
-  toolSlug?: string;
-  /** 1..1000. @default 50 */
-  limit?: number;
-  cursor?: string;
-}
-
-/** What an embedded and a remote ToolMux both offer (docs/sessions.md, docs/direct-access.md). */
-export type ToolMuxApi<P extends Provider<unknown>> = Pick<
-  EmbeddedToolMux<P>,
-  | 'create'
-  | 'use'
-  | 'sessions'
-  | 'toolkits'
-  | 'tools'
-  | 'authConfigs'
-  | 'connectedAccounts'
-  | 'connectionRequests'
-  | 'logs'
-  | 'close'
->;
+export type { ToolMuxApi } from './embedded-toolmux.js';
+export type {
+  ListLogsOptions,
+  SessionSummary,
+  ToolExecuteRequest,
+  ToolkitInfo,
+  ToolMuxOptions,
+} from './toolmux-types.js';
 
 /** The engine behind each ToolMux, for `@toolmux/core/internal`. */
 const engines = new WeakMap<object, EmbeddedToolMux<Provider<unknown>> | RemoteToolMux<Provider<unknown>>>();

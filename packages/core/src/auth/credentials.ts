@@ -48,6 +48,13 @@ export function connectionExpiredError(
   });
 }
 
+/** The credential values to mask: token type, scope and expiry are not secrets (masking them would blank words like "bearer"). */
+export function credentialSecrets(credentials: Credentials): string[] {
+  return Object.entries(credentials)
+    .filter(([name]) => name !== 'tokenType' && name !== 'scope' && name !== 'expiresAt')
+    .map(([, value]) => value);
+}
+
 /**
  * Decrypts an account's credentials for a call and keeps OAuth tokens fresh. A token that expires
  * within a minute is refreshed first, once per account however many calls need it:

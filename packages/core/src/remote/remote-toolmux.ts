@@ -10,6 +10,7 @@ import { Catalog } from '../catalog/catalog.js';
 import { declarationOf, toolkitDeclarationOf } from '../catalog/declarations.js';
 import type { Tool, Toolkit } from '../catalog/types.js';
 import { parseSessionConfig, type SessionConfig } from '../config/session-config.js';
+import type { ToolMuxApi } from '../embedded-toolmux.js';
 import { ToolMuxError } from '../errors.js';
 import type { ExecutionEnvironment } from '../execution/execute.js';
 import { ExecutionLogWriter } from '../execution/log-writer.js';
@@ -23,9 +24,8 @@ import type {
   SessionSummary,
   ToolExecuteRequest,
   ToolkitInfo,
-  ToolMuxApi,
   ToolMuxOptions,
-} from '../toolmux.js';
+} from '../toolmux-types.js';
 import { consoleLogger } from '../util/logger.js';
 import { RemoteApi } from './http.js';
 import { RemoteSession, remoteConnectionRequest } from './remote-session.js';

@@ -14,7 +14,7 @@ import type { ToolResult } from '../execution/result.js';
 import type { ToolSpec } from '../provider.js';
 import type { ExecutionLog, SessionToolkit } from '../session.js';
 import type { ExecutionLogRecord } from '../store/types.js';
-import type { SessionSummary, ToolkitInfo } from '../toolmux.js';
+import type { SessionSummary, ToolkitInfo } from '../toolmux-types.js';
 
 /**
  * The JSON of the REST API (snake_case, ISO dates) and its SDK objects (camelCase, Dates). The server

@@ -1,0 +1,135 @@
+import { apiRef } from '../api-refs.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { Toolkit } from '../catalog/types.js';
+import { ToolMuxError } from '../errors.js';
+import type { AuthConfigRecord, ConnectedAccountRecord, Store } from '../store/types.js';
+import type { Logger } from '../util/logger.js';
+import { checkId } from '../util/stored-text.js';
+import type { Vault } from '../vault/vault.js';
+import type { CallbackUrlPolicy } from './callback-urls.js';
+import type { OAuthClient } from './oauth.js';
+import { oauth2SchemeOf } from './schemes.js';
+import type { AuthConfig, ConnectedAccount, ManagedAuthCredentials } from './types.js';
+
+export const ID_FIX = 'pass an id exactly as toolmux returned it (ac_…, ca_…, cr_…)';
+
+export interface AuthServiceOptions {
+  store: Store;
+  vault: Vault;
+  catalog: Catalog;
+  logger: Logger;
+  fetch: typeof globalThis.fetch;
+  managedAuth: Readonly<Record<string, ManagedAuthCredentials>>;
+  callbackUrls: CallbackUrlPolicy;
+  /** Where users land after connecting when no callbackUrl is given (TOOLMUX_MANAGE_CONNECTIONS). */
+  defaultCallbackUrl: string;
+  /** The OAuth `redirect_uri`: where `handleCallback` is mounted. */
+  redirectUri: string;
+  /** The hosted connect page of a request: `${baseUrl}/connect/${requestId}`. */
+  connectPageUrl: (requestId: string) => string;
+  /**
+   * Whether OAuth links open the hosted connect page (true when @toolmux/server serves the ToolMux)
+   * rather than the provider's authorization URL. Read at each new request.
+   */
+  hostedConnectPage: () => boolean;
+  /** How long a call's account is reused by the next calls of the same selection (0: never). */
+  accountCacheTtlMs: number;
+}
+
+export function publicAuthConfig(record: AuthConfigRecord): AuthConfig {
+  const settings = record.settings as { name?: string; clientId?: string; scopes?: string[] };
+  return {
+    id: record.id,
+    toolkit: record.toolkit,
+    type: record.type,
+    createdBy: record.createdBy,
+    name: settings.name,
+    clientId: settings.clientId,
+    scopes: settings.scopes,
+    hasClientSecret: record.secret !== null,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+export function publicAccount(record: ConnectedAccountRecord): ConnectedAccount {
+  return {
+    id: record.id,
+    userId: record.userId,
+    toolkit: record.toolkit,
+    authConfigId: record.authConfigId,
+    status: record.status,
+    statusReason: record.statusReason,
+    connectedAt: record.connectedAt,
+    expiresAt: record.expiresAt,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+/**
+ * What every part of the auth service shares: the options (with the store the account cache
+ * watches), the stored auth configs and accounts looked up by id with the errors callers see, the
+ * catalog's toolkits and an auth config's OAuth client.
+ */
+export class AuthRecords {
+  readonly options: AuthServiceOptions;
+
+  constructor(options: AuthServiceOptions) {
+    this.options = options;
+  }
+
+  get store(): Store {
+    return this.options.store;
+  }
+
+  /** A toolkit as messages name it: `Name (slug)`. */
+  label(slug: string): string {
+    const toolkit = this.options.catalog.toolkits.get(slug);
+    return toolkit ? `${toolkit.name} (${slug})` : slug;
+  }
+
+  toolkit(slug: string): Toolkit {
+    return this.options.catalog.getToolkit(slug);
+  }
+
+  async authConfig(id: string): Promise<AuthConfigRecord> {
+    if (typeof id === 'string') checkId(id, 'authConfigId', { fix: ID_FIX });
+    const record =
+      typeof id === 'string' && id.startsWith('ac_') ? await this.store.getAuthConfig(id) : undefined;
+    if (!record) {
+      throw new ToolMuxError({
+        code: 'AUTH_CONFIG_NOT_FOUND',
+        message: `No auth config "${String(id)}". Create one with ${apiRef('authConfigs.create')}; ids start with "ac_".`,
+        details: { authConfigId: id },
+      });
+    }
+    return record;
+  }
+
+  async account(id: string): Promise<ConnectedAccountRecord> {
+    if (typeof id === 'string') checkId(id, 'connectedAccountId', { fix: ID_FIX });
+    const record =
+      typeof id === 'string' && id.startsWith('ca_') ? await this.store.getConnectedAccount(id) : undefined;
+    if (!record) {
+      throw new ToolMuxError({
+        code: 'CONNECTED_ACCOUNT_NOT_FOUND',
+        message: `No connected account "${String(id)}". List them with ${apiRef('connectedAccounts.list')}; ids start with "ca_".`,
+        details: { connectedAccountId: id },
+      });
+    }
+    return record;
+  }
+
+  oauthClient(config: AuthConfigRecord, toolkit: Toolkit): OAuthClient {
+    const settings = config.settings as { clientId?: string; scopes?: string[] };
+    const secret = config.secret
+      ? this.options.vault.openJson<{ clientSecret: string }>(config.id, config.secret)
+      : undefined;
+    return {
+      clientId: settings.clientId ?? '',
+      clientSecret: secret?.clientSecret,
+      scopes: settings.scopes ?? oauth2SchemeOf(toolkit).scopes ?? [],
+    };
+  }
+}

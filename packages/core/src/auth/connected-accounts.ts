@@ -1,0 +1,192 @@
+import { apiRef } from '../api-refs.js';
+import type { FieldAuthScheme, Toolkit } from '../catalog/types.js';
+import { ToolMuxError } from '../errors.js';
+import type {
+  AuthConfigRecord,
+  ConnectedAccountRecord,
+  ConnectionStatus,
+  ListConnectedAccountsQuery,
+} from '../store/types.js';
+import { newId } from '../util/ids.js';
+import { checkId, checkUserId } from '../util/stored-text.js';
+import { type AuthRecords, ID_FIX, publicAccount } from './auth-records.js';
+import type { CredentialLoader, StoredCredentials } from './credentials.js';
+import { revokeToken } from './oauth.js';
+import { checkFields, schemeOf } from './schemes.js';
+import type { ConnectedAccount } from './types.js';
+
+const ACCOUNT_STATUSES: readonly ConnectionStatus[] = [
+  'INITIATED',
+  'ACTIVE',
+  'FAILED',
+  'EXPIRED',
+  'INACTIVE',
+  'REVOKED',
+];
+
+/**
+ * `mux.connectedAccounts`: a user's accounts of a toolkit (create with credentials, list, get,
+ * enable, disable, refresh, delete with token revocation).
+ */
+export class ConnectedAccounts {
+  readonly #records: AuthRecords;
+  readonly #credentials: CredentialLoader;
+
+  constructor(records: AuthRecords, credentials: CredentialLoader) {
+    this.#records = records;
+    this.#credentials = credentials;
+  }
+
+  /** A non-OAuth account (API key, token, username and password): ACTIVE right away. */
+  async create(userId: string, authConfigId: string, credentials: unknown): Promise<ConnectedAccount> {
+    const config = await this.#records.authConfig(authConfigId);
+    if (config.type === 'oauth2') {
+      throw new ToolMuxError({
+        code: 'AUTH_CONFIG_INVALID',
+        message: `Auth config ${config.id} is oauth2: connect it with ${apiRef('connectedAccounts.link', { authConfigId: config.id })} (or ${apiRef('session.authorize', { toolkit: config.toolkit })}), not ${apiRef('connectedAccounts.create')}.`,
+      });
+    }
+    const record = this.fieldsAccount(userId, config, credentials);
+    await this.#records.store.insertConnectedAccount(record);
+    return publicAccount(record);
+  }
+
+  /** The field scheme of a non-OAuth config's toolkit; AUTH_CONFIG_INVALID when the toolkit dropped it. */
+  fieldScheme(config: AuthConfigRecord): { toolkit: Toolkit; scheme: FieldAuthScheme } {
+    const toolkit = this.#records.toolkit(config.toolkit);
+    const scheme = schemeOf(toolkit, config.type);
+    if (!scheme || scheme.type === 'oauth2') {
+      throw new ToolMuxError({
+        code: 'AUTH_CONFIG_INVALID',
+        message: `${toolkit.name} (${toolkit.slug}) no longer has a ${config.type} auth scheme.`,
+      });
+    }
+    return { toolkit, scheme };
+  }
+
+  /** An ACTIVE account of checked, encrypted credentials (not stored yet). */
+  fieldsAccount(userId: string, config: AuthConfigRecord, credentials: unknown): ConnectedAccountRecord {
+    const { toolkit, scheme } = this.fieldScheme(config);
+    const fields = checkFields(toolkit, scheme, credentials);
+    const id = newId('ca');
+    const now = new Date();
+    const stored: StoredCredentials = { type: scheme.type, fields };
+    return {
+      id,
+      userId,
+      toolkit: toolkit.slug,
+      authConfigId: config.id,
+      status: 'ACTIVE',
+      statusReason: null,
+      secret: this.#records.options.vault.sealJson(id, stored),
+      expiresAt: null,
+      version: 1,
+      refreshLeaseUntil: null,
+      connectedAt: now,
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
+
+  async get(id: string): Promise<ConnectedAccount> {
+    return publicAccount(await this.#records.account(id));
+  }
+
+  async list(
+    query: Partial<Omit<ListConnectedAccountsQuery, 'limit'>> & { limit?: number } = {},
+  ): Promise<{ items: ConnectedAccount[]; nextCursor: string | undefined }> {
+    for (const status of query.statuses ?? []) {
+      if (!ACCOUNT_STATUSES.includes(status)) {
+        throw new ToolMuxError({
+          code: 'INVALID_REQUEST',
+          message: `Unknown connected account status "${status}"; use ${ACCOUNT_STATUSES.join(', ')}.`,
+        });
+      }
+    }
+    for (const userId of query.userIds ?? []) checkUserId(userId, 'userIds[]');
+    for (const toolkit of query.toolkits ?? []) checkId(toolkit, 'toolkits[]');
+    for (const id of query.authConfigIds ?? []) checkId(id, 'authConfigIds[]', { fix: ID_FIX });
+    const page = await this.#records.store.listConnectedAccounts({ ...query, limit: query.limit ?? 50 });
+    return { items: page.items.map(publicAccount), nextCursor: page.nextCursor };
+  }
+
+  /** Deletes an account and its credentials; OAuth tokens are revoked at the provider first (`revocationUrl`). */
+  async delete(id: string): Promise<void> {
+    const account = await this.#records.account(id);
+    const config = await this.#records.store.getAuthConfig(account.authConfigId);
+    if (config?.type === 'oauth2') await this.revokeTokens(account, config);
+    await this.#records.store.deleteConnectedAccount(id);
+  }
+
+  /**
+   * Revokes an OAuth account's tokens at the provider (RFC 7009) when its scheme names a
+   * `revocationUrl`: the refresh token, then the access token. A provider that cannot be reached or
+   * refuses does not stop the deletion: it is logged (without the tokens).
+   */
+  async revokeTokens(account: ConnectedAccountRecord, config: AuthConfigRecord): Promise<void> {
+    if (!account.secret) return;
+    const { catalog, vault, fetch, logger } = this.#records.options;
+    const toolkit = catalog.toolkits.get(account.toolkit);
+    const scheme = toolkit ? schemeOf(toolkit, 'oauth2') : undefined;
+    if (!toolkit || scheme?.type !== 'oauth2' || !scheme.revocationUrl) return;
+    const stored = vault.openJson<StoredCredentials>(account.id, account.secret);
+    if (stored.type !== 'oauth2') return;
+    const client = this.#records.oauthClient(config, toolkit);
+    const withEndpoint = { ...scheme, revocationUrl: scheme.revocationUrl };
+    const tokens = [
+      ...(stored.refreshToken ? [[stored.refreshToken, 'refresh_token'] as const] : []),
+      [stored.accessToken, 'access_token'] as const,
+    ];
+    for (const [token, hint] of tokens) {
+      try {
+        await revokeToken(withEndpoint, client, token, hint, fetch);
+      } catch (error) {
+        logger.warn(
+          `toolmux: could not revoke the ${hint.replace('_', ' ')} of ${account.id} at ${this.#records.label(account.toolkit)} (${error instanceof Error ? error.message : 'unknown error'}); the account is deleted here anyway.`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Disables (ACTIVE → INACTIVE) or enables again (INACTIVE → ACTIVE) an account: a disabled account
+   * keeps its credentials but no call uses it, and the precedence rules pass over it.
+   */
+  async setEnabled(id: string, enabled: boolean): Promise<ConnectedAccount> {
+    const account = await this.#records.account(id);
+    const [from, to] = enabled ? (['INACTIVE', 'ACTIVE'] as const) : (['ACTIVE', 'INACTIVE'] as const);
+    if (account.status === to) return publicAccount(account);
+    if (account.status !== from) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `Connected account ${id} is ${account.status}: only an ${from} account can be ${enabled ? 'enabled' : 'disabled'}.${account.status === 'EXPIRED' || account.status === 'FAILED' ? ' Connect it again instead.' : ''}`,
+        details: { connectedAccountId: id, status: account.status },
+      });
+    }
+    const updated = await this.#records.store.updateConnectedAccount(
+      id,
+      { status: to, statusReason: enabled ? null : 'disabled' },
+      account.version,
+    );
+    if (!updated) {
+      throw new ToolMuxError({
+        code: 'SESSION_VERSION_CONFLICT',
+        message: `Connected account ${id} changed while it was being ${enabled ? 'enabled' : 'disabled'}; read it again and retry.`,
+      });
+    }
+    return publicAccount(updated);
+  }
+
+  /** Refreshes an OAuth account's token now (once, even if several ask at once). */
+  async refresh(id: string): Promise<ConnectedAccount> {
+    const account = await this.#records.account(id);
+    const config = await this.#records.authConfig(account.authConfigId);
+    if (config.type !== 'oauth2') {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `Connected account ${id} uses ${config.type} credentials, which have no token to refresh.`,
+      });
+    }
+    return publicAccount(await this.#credentials.refresh(id, { force: true }));
+  }
+}

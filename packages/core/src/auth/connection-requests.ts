@@ -1,0 +1,417 @@
+import { createHash } from 'node:crypto';
+import { apiRef } from '../api-refs.js';
+import type { FieldAuthScheme, Toolkit } from '../catalog/types.js';
+import { ToolMuxError } from '../errors.js';
+import type { AccountSelection } from '../execution/execute.js';
+import type { AuthConfigRecord, ConnectionRequestRecord } from '../store/types.js';
+import { newId } from '../util/ids.js';
+import { checkId } from '../util/stored-text.js';
+import type { AuthConfigs } from './auth-configs.js';
+import { type AuthRecords, ID_FIX, publicAccount } from './auth-records.js';
+import type { ConnectedAccounts } from './connected-accounts.js';
+import { ConnectionRequest, type ConnectionRequestProgress } from './connection-request.js';
+import { startAuthorization } from './oauth.js';
+import { defaultSchemeOf, oauth2SchemeOf } from './schemes.js';
+import type { ConnectedAccount, ConnectionRequestInfo, ConnectionRequestStatus } from './types.js';
+
+/** A connection request works for this long. */
+export const CONNECTION_REQUEST_TTL_MS = 10 * 60_000;
+
+/** The sealed part of an OAuth connection request (`authorizationUrl` is absent in rows of before migration 3). */
+export interface OAuthRequestSecret {
+  codeVerifier: string | null;
+  authorizationUrl?: string;
+}
+
+/** How a toolkit gets connected for a user in a session. */
+export type ConnectionPlan =
+  | { kind: 'none' }
+  | { kind: 'oauth2'; authConfig: AuthConfigRecord }
+  | { kind: 'fields'; type: FieldAuthScheme['type']; authConfigId: string | undefined }
+  | { kind: 'unconfigured'; message: string };
+
+/** What the store keeps of an OAuth state: its hash. */
+export function hashState(state: string): string {
+  return createHash('sha256').update(state).digest('hex');
+}
+
+/** How a stored request stands now: EXPIRED is a PENDING request nobody took before `expiresAt`. */
+function requestStatus(record: ConnectionRequestRecord, now: Date): ConnectionRequestStatus {
+  if (record.status !== 'PENDING') return record.status;
+  // a used request is being completed (the OAuth code is being exchanged): not expired
+  return record.usedAt === null && record.expiresAt <= now ? 'EXPIRED' : 'PENDING';
+}
+
+function connectionRequestNotFound(id: unknown): ToolMuxError {
+  return new ToolMuxError({
+    code: 'CONNECTION_REQUEST_NOT_FOUND',
+    message: `No connection request "${String(id).slice(0, 100)}". Connection requests come from ${apiRef('session.authorize')} and ${apiRef('connectedAccounts.link')} (ids start with "cr_"); they are deleted with their auth config or account.`,
+    details: { connectionRequestId: typeof id === 'string' ? id.slice(0, 100) : null },
+  });
+}
+
+/**
+ * Connection requests: starting a connection (`session.authorize()`, `connectedAccounts.link()`)
+ * through OAuth or a credential form, how a request stands, and completing a credential request.
+ * The OAuth side is finished by the callback (oauth-callback.ts).
+ */
+export class ConnectionRequests {
+  readonly #records: AuthRecords;
+  readonly #configs: AuthConfigs;
+  readonly #accounts: ConnectedAccounts;
+
+  constructor(records: AuthRecords, configs: AuthConfigs, accounts: ConnectedAccounts) {
+    this.#records = records;
+    this.#configs = configs;
+    this.#accounts = accounts;
+  }
+
+  /**
+   * Starts connecting `userId` through an auth config: OAuth (a new INITIATED account the callback
+   * fills) or credentials (the account is made when the request is completed with them).
+   */
+  async link(
+    userId: string,
+    authConfigId: string,
+    options: { callbackUrl?: string } = {},
+  ): Promise<ConnectionRequest> {
+    const { callbackUrls, defaultCallbackUrl } = this.#records.options;
+    callbackUrls.check(options.callbackUrl ?? defaultCallbackUrl);
+    const config = await this.#records.authConfig(authConfigId);
+    return config.type === 'oauth2'
+      ? this.#startOAuth(userId, config, options.callbackUrl)
+      : this.#startFields(userId, config, options.callbackUrl);
+  }
+
+  /**
+   * A request for the fields of an api_key / bearer / basic config. It has no provider page: its link
+   * is always the hosted connect page (or the application collects the fields itself and calls
+   * `complete`).
+   */
+  async #startFields(
+    userId: string,
+    config: AuthConfigRecord,
+    callbackUrl: string | undefined,
+  ): Promise<ConnectionRequest> {
+    const { store, callbackUrls, defaultCallbackUrl, connectPageUrl } = this.#records.options;
+    const checkedCallbackUrl = callbackUrls.check(callbackUrl ?? defaultCallbackUrl);
+    const { toolkit } = this.#accounts.fieldScheme(config);
+    const now = new Date();
+    const record: ConnectionRequestRecord = {
+      id: newId('cr'),
+      kind: 'fields',
+      connectedAccountId: null,
+      userId,
+      toolkit: toolkit.slug,
+      authConfigId: config.id,
+      stateHash: null,
+      secret: null,
+      callbackUrl: checkedCallbackUrl,
+      redirectUri: null,
+      status: 'PENDING',
+      expiresAt: new Date(now.getTime() + CONNECTION_REQUEST_TTL_MS),
+      usedAt: null,
+      createdAt: now,
+    };
+    await store.insertConnectionRequest(record);
+    return this.#connectionRequest(record, connectPageUrl(record.id));
+  }
+
+  #connectionRequest(record: ConnectionRequestRecord, redirectUrl: string): ConnectionRequest {
+    return new ConnectionRequest(
+      {
+        id: record.id,
+        kind: record.kind,
+        connectedAccountId: record.connectedAccountId,
+        toolkit: record.toolkit,
+        redirectUrl,
+        expiresAt: record.expiresAt,
+      },
+      () => this.#progress(record.id),
+    );
+  }
+
+  /** What `waitForConnection` polls: the request's status, and why it failed. */
+  async #progress(id: string): Promise<ConnectionRequestProgress | undefined> {
+    const store = this.#records.store;
+    const record = await store.getConnectionRequest(id);
+    if (!record) return undefined;
+    const status = requestStatus(record, new Date());
+    const failedAccount =
+      status === 'FAILED' && record.connectedAccountId
+        ? await store.getConnectedAccountStatus(record.connectedAccountId)
+        : undefined;
+    return {
+      status,
+      connectedAccountId: record.connectedAccountId,
+      statusReason: failedAccount?.statusReason ?? null,
+    };
+  }
+
+  /**
+   * Deletes the user's INITIATED accounts of this auth config whose connection request has expired:
+   * attempts the user never finished, which no callback can complete any more. Done when the user
+   * starts a new attempt, so they do not pile up in `connectedAccounts.list()`.
+   */
+  async #dropAbandonedAttempts(userId: string, authConfigId: string, now: Date): Promise<void> {
+    const store = this.#records.store;
+    const cutoff = now.getTime() - CONNECTION_REQUEST_TTL_MS;
+    const page = await store.listConnectedAccounts({
+      userIds: [userId],
+      authConfigIds: [authConfigId],
+      statuses: ['INITIATED'],
+      limit: 100,
+    });
+    for (const account of page.items) {
+      if (account.createdAt.getTime() < cutoff) await store.deleteConnectedAccount(account.id);
+    }
+  }
+
+  async #startOAuth(
+    userId: string,
+    config: AuthConfigRecord,
+    callbackUrl: string | undefined,
+  ): Promise<ConnectionRequest> {
+    const { store, vault, callbackUrls, redirectUri, defaultCallbackUrl } = this.#records.options;
+    const checkedCallbackUrl = callbackUrls.check(callbackUrl ?? defaultCallbackUrl);
+    const toolkit = this.#records.toolkit(config.toolkit);
+    const scheme = oauth2SchemeOf(toolkit);
+    const { url, state, codeVerifier } = await startAuthorization(
+      scheme,
+      this.#records.oauthClient(config, toolkit),
+      redirectUri,
+    );
+    const now = new Date();
+    await this.#dropAbandonedAttempts(userId, config.id, now);
+    const accountId = newId('ca');
+    const requestId = newId('cr');
+    const expiresAt = new Date(now.getTime() + CONNECTION_REQUEST_TTL_MS);
+    await store.insertConnectedAccount({
+      id: accountId,
+      userId,
+      toolkit: toolkit.slug,
+      authConfigId: config.id,
+      status: 'INITIATED',
+      statusReason: null,
+      secret: null,
+      expiresAt: null,
+      version: 1,
+      refreshLeaseUntil: null,
+      connectedAt: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    const secret: OAuthRequestSecret = {
+      codeVerifier: codeVerifier ?? null,
+      authorizationUrl: url.toString(),
+    };
+    const record: ConnectionRequestRecord = {
+      id: requestId,
+      kind: 'oauth2',
+      connectedAccountId: accountId,
+      userId,
+      toolkit: toolkit.slug,
+      authConfigId: config.id,
+      stateHash: hashState(state),
+      secret: vault.sealJson(requestId, secret),
+      callbackUrl: checkedCallbackUrl,
+      redirectUri,
+      status: 'PENDING',
+      expiresAt,
+      usedAt: null,
+      createdAt: now,
+    };
+    await store.insertConnectionRequest(record);
+    return this.#connectionRequest(record, this.#oauthLink(requestId, url));
+  }
+
+  /**
+   * The link an OAuth request hands out. Served by @toolmux/server, the hosted connect page: the user
+   * sees which app and which account before leaving for the provider, the OAuth state stays in the
+   * store (encrypted) until then, and every kind of request has the same kind of link. Without the
+   * server (library use, only `handleCallback` mounted) there is no page at `/connect`, so the link is
+   * the provider's authorization URL itself.
+   */
+  #oauthLink(requestId: string, authorizationUrl: URL): string {
+    const { hostedConnectPage, connectPageUrl } = this.#records.options;
+    return hostedConnectPage() ? connectPageUrl(requestId) : authorizationUrl.toString();
+  }
+
+  async #requestRecord(id: string): Promise<ConnectionRequestRecord> {
+    if (typeof id === 'string') checkId(id, 'connectionRequestId', { fix: ID_FIX });
+    const record =
+      typeof id === 'string' && id.startsWith('cr_')
+        ? await this.#records.store.getConnectionRequest(id)
+        : undefined;
+    if (!record) throw connectionRequestNotFound(id);
+    return record;
+  }
+
+  /** `connectionRequests.get(id)`: how a request stands; never its authorization URL or secrets. */
+  async get(id: string): Promise<ConnectionRequestInfo> {
+    const record = await this.#requestRecord(id);
+    return {
+      id: record.id,
+      kind: record.kind,
+      userId: record.userId,
+      toolkit: record.toolkit,
+      authConfigId: record.authConfigId,
+      connectedAccountId: record.connectedAccountId,
+      status: requestStatus(record, new Date()),
+      callbackUrl: record.callbackUrl,
+      expiresAt: record.expiresAt,
+      redirectUrl: this.#records.options.connectPageUrl(record.id),
+    };
+  }
+
+  /** Why a request cannot be taken (completed, or continued at the provider) any more, if it cannot. */
+  #notOpen(record: ConnectionRequestRecord, now: Date): ToolMuxError | undefined {
+    const status = requestStatus(record, now);
+    if (status === 'EXPIRED') {
+      return new ToolMuxError({
+        code: 'CONNECTION_REQUEST_EXPIRED',
+        message: `Connection request ${record.id} expired at ${record.expiresAt.toISOString()} (it works for 10 minutes). Start a new one with ${apiRef('connectedAccounts.link', { authConfigId: record.authConfigId })} or ${apiRef('session.authorize', { toolkit: record.toolkit })}.`,
+        details: { connectionRequestId: record.id },
+      });
+    }
+    if (status !== 'PENDING' || record.usedAt !== null) {
+      const account = record.connectedAccountId ? ` (account ${record.connectedAccountId})` : '';
+      return new ToolMuxError({
+        code: 'CONNECTION_REQUEST_INVALID',
+        message: `Connection request ${record.id} was already used${account}: it is ${status === 'PENDING' ? 'being completed' : status}. A connection request is used once; start a new one with ${apiRef('connectedAccounts.link', { authConfigId: record.authConfigId })}.`,
+        details: { connectionRequestId: record.id, status },
+      });
+    }
+    return undefined;
+  }
+
+  /**
+   * `connectionRequests.complete(id, credentials)`: the user's fields for a `fields` request, checked
+   * like `connectedAccounts.create`, become an ACTIVE account, and the request is COMPLETED, once.
+   * Wrong fields leave the request open, so the user can correct them.
+   */
+  async complete(id: string, credentials: unknown): Promise<ConnectedAccount> {
+    const record = await this.#requestRecord(id);
+    if (record.kind !== 'fields') {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `Connection request ${record.id} is an OAuth request: the user completes it by signing in at the provider (its redirectUrl). complete() takes the credentials of api_key, bearer and basic requests.`,
+        details: { connectionRequestId: record.id },
+      });
+    }
+    const closed = this.#notOpen(record, new Date());
+    if (closed) throw closed;
+    const account = this.#accounts.fieldsAccount(
+      record.userId,
+      await this.#records.authConfig(record.authConfigId),
+      credentials,
+    );
+    const store = this.#records.store;
+    if (await store.completeConnectionRequest(record.id, account, new Date())) {
+      return publicAccount(account);
+    }
+    // taken, expired or deleted since it was read: say which
+    const current = await store.getConnectionRequest(record.id);
+    if (!current) throw connectionRequestNotFound(record.id);
+    throw (
+      this.#notOpen(current, new Date()) ??
+      new ToolMuxError({
+        code: 'CONNECTION_REQUEST_INVALID',
+        message: `Connection request ${record.id} could not be completed; start a new one with ${apiRef('connectedAccounts.link', { authConfigId: record.authConfigId })}.`,
+        details: { connectionRequestId: record.id },
+      })
+    );
+  }
+
+  /**
+   * The provider's authorization URL of an open OAuth request, for the hosted connect page's
+   * "Continue" link (internal: it carries the OAuth state).
+   */
+  async authorizationUrl(id: string): Promise<string> {
+    const record = await this.#requestRecord(id);
+    if (record.kind !== 'oauth2' || !record.secret) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `Connection request ${record.id} asks for credentials; it has no authorization URL.`,
+        details: { connectionRequestId: record.id },
+      });
+    }
+    const closed = this.#notOpen(record, new Date());
+    if (closed) throw closed;
+    const { authorizationUrl } = this.#records.options.vault.openJson<OAuthRequestSecret>(
+      record.id,
+      record.secret,
+    );
+    if (!authorizationUrl) {
+      throw new ToolMuxError({
+        code: 'CONNECTION_REQUEST_INVALID',
+        message: `Connection request ${record.id} was made by an earlier toolmux version, which kept no link for the connect page. Start a new connection.`,
+        details: { connectionRequestId: record.id },
+      });
+    }
+    return authorizationUrl;
+  }
+
+  /**
+   * Which auth config a new connection of `toolkit` uses in a session: the session's `authConfigs`
+   * entry, else the one toolmux manages (created from `managedAuth` when `create`).
+   */
+  async plan(
+    toolkit: Toolkit,
+    selection: AccountSelection,
+    options: { create: boolean },
+  ): Promise<ConnectionPlan> {
+    const scheme = defaultSchemeOf(toolkit);
+    if (!scheme) return { kind: 'none' };
+    const chosen = selection.authConfigs?.[toolkit.slug];
+    const config = chosen
+      ? await this.#records.authConfig(chosen)
+      : await this.#configs.managed(toolkit, options);
+    if (config?.type === 'oauth2') return { kind: 'oauth2', authConfig: config };
+    if (config) return { kind: 'fields', type: config.type, authConfigId: config.id };
+    if (scheme.type !== 'oauth2') return { kind: 'fields', type: scheme.type, authConfigId: undefined };
+    return {
+      kind: 'unconfigured',
+      message:
+        `${toolkit.name} (${toolkit.slug}) has no OAuth app configured: create one with ` +
+        `${apiRef('authConfigs.createOAuth', { toolkit: toolkit.slug })} and pass it in the session's ` +
+        `authConfigs, or set managedAuth.${toolkit.slug} on ToolMux (in toolmux.config for \`toolmux serve\`).`,
+    };
+  }
+
+  /** `session.authorize()`: a connection request through the auth config the session would use. */
+  async authorize(request: {
+    userId: string;
+    toolkit: Toolkit;
+    selection: AccountSelection;
+    callbackUrl: string | undefined;
+  }): Promise<ConnectionRequest> {
+    const { toolkit } = request;
+    const { callbackUrls, defaultCallbackUrl } = this.#records.options;
+    callbackUrls.check(request.callbackUrl ?? defaultCallbackUrl);
+    const plan = await this.plan(toolkit, request.selection, { create: true });
+    switch (plan.kind) {
+      case 'oauth2':
+        return this.#startOAuth(request.userId, plan.authConfig, request.callbackUrl);
+      case 'none':
+        throw new ToolMuxError({
+          code: 'INVALID_REQUEST',
+          message: `${toolkit.name} (${toolkit.slug}) needs no connected account: its tools run directly.`,
+        });
+      case 'fields':
+        if (plan.authConfigId) {
+          const config = await this.#records.authConfig(plan.authConfigId);
+          return this.#startFields(request.userId, config, request.callbackUrl);
+        }
+        throw new ToolMuxError({
+          code: 'AUTH_CONFIG_NOT_FOUND',
+          message:
+            `${toolkit.name} (${toolkit.slug}) connects with ${plan.type} credentials, and the session names no auth config for it: ` +
+            `create one with ${apiRef('authConfigs.create', { toolkit: toolkit.slug, type: plan.type })} and pass it in the session's authConfigs ` +
+            `(or store credentials directly with ${apiRef('connectedAccounts.create')}).`,
+        });
+      case 'unconfigured':
+        throw new ToolMuxError({ code: 'AUTH_CONFIG_NOT_FOUND', message: plan.message });
+    }
+  }
+}

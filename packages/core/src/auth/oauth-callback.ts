@@ -1,0 +1,161 @@
+import { ToolMuxError } from '../errors.js';
+import { storableText } from '../util/stored-text.js';
+import type { AuthRecords } from './auth-records.js';
+import { hashState, type OAuthRequestSecret } from './connection-requests.js';
+import type { StoredCredentials } from './credentials.js';
+import { exchangeCode, OAuthFailure } from './oauth.js';
+import { oauth2SchemeOf } from './schemes.js';
+
+/**
+ * The OAuth redirect target (`redirect_uri`), as a fetch handler any framework can mount. It checks
+ * the state against the stored hash (unknown, used or expired: 400 with the code, nothing changed),
+ * trades the code for tokens with the PKCE verifier, stores them encrypted, marks the account ACTIVE
+ * (or FAILED with the provider's error) and redirects to the application's callbackUrl with
+ * `status=success|failed&connected_account_id=ca_…`.
+ */
+export async function handleOAuthCallback(records: AuthRecords, request: Request): Promise<Response> {
+  const { store, vault, fetch, logger } = records.options;
+  const wantsJson = (request.headers.get('accept') ?? '').includes('application/json');
+  let parameters: URLSearchParams;
+  try {
+    parameters = new URL(request.url).searchParams;
+  } catch {
+    return callbackError(wantsJson, 'CONNECTION_REQUEST_INVALID', 'The callback URL is malformed.');
+  }
+  const state = parameters.get('state');
+  if (!state) {
+    return callbackError(
+      wantsJson,
+      'CONNECTION_REQUEST_INVALID',
+      'The callback has no state parameter: start the connection again from the application.',
+    );
+  }
+  const connection = await store.getConnectionRequestByStateHash(hashState(state));
+  if (!connection) {
+    return callbackError(
+      wantsJson,
+      'CONNECTION_REQUEST_INVALID',
+      'The state of this callback matches no connection request: it was altered, or the request was made by another toolmux. Start the connection again from the application.',
+    );
+  }
+  if (connection.usedAt) {
+    return callbackError(
+      wantsJson,
+      'CONNECTION_REQUEST_INVALID',
+      `Connection request ${connection.id} was already used. Start a new connection from the application.`,
+    );
+  }
+  const now = new Date();
+  if (connection.expiresAt <= now) {
+    return callbackError(
+      wantsJson,
+      'CONNECTION_REQUEST_EXPIRED',
+      `Connection request ${connection.id} expired at ${connection.expiresAt.toISOString()} (it works for 10 minutes). Start a new connection from the application.`,
+    );
+  }
+  if (!(await store.markConnectionRequestUsed(connection.id, now))) {
+    return callbackError(
+      wantsJson,
+      'CONNECTION_REQUEST_INVALID',
+      `Connection request ${connection.id} was already used. Start a new connection from the application.`,
+    );
+  }
+  const accountId = connection.connectedAccountId!;
+  const back = (status: 'success' | 'failed', error?: string) => {
+    const url = new URL(connection.callbackUrl);
+    url.searchParams.set('status', status);
+    url.searchParams.set('connected_account_id', accountId);
+    if (error) url.searchParams.set('error', error);
+    return new Response(null, {
+      status: 302,
+      headers: { location: url.toString(), 'cache-control': 'no-store' },
+    });
+  };
+  try {
+    const config = await records.authConfig(connection.authConfigId);
+    const toolkit = records.toolkit(config.toolkit);
+    const { codeVerifier } = vault.openJson<OAuthRequestSecret>(connection.id, connection.secret!);
+    const tokens = await exchangeCode(
+      oauth2SchemeOf(toolkit),
+      records.oauthClient(config, toolkit),
+      parameters,
+      {
+        redirectUri: connection.redirectUri!,
+        codeVerifier: codeVerifier ?? undefined,
+        fetch,
+      },
+    );
+    const stored: StoredCredentials = { type: 'oauth2', ...tokens };
+    const updated = await store.updateConnectedAccount(accountId, {
+      status: 'ACTIVE',
+      statusReason: null,
+      secret: vault.sealJson(accountId, stored),
+      expiresAt: tokens.expiresAt === undefined ? null : new Date(tokens.expiresAt),
+      refreshLeaseUntil: null,
+      connectedAt: new Date(),
+    });
+    if (!updated) {
+      await store.finishConnectionRequest(connection.id, 'FAILED');
+      return back('failed', 'account_deleted');
+    }
+    await store.finishConnectionRequest(connection.id, 'COMPLETED');
+    return back('success');
+  } catch (error) {
+    const failure =
+      error instanceof OAuthFailure
+        ? error
+        : new OAuthFailure(
+            'server_error',
+            ToolMuxError.isInstance(error) ? error.message : 'the connection could not be completed',
+          );
+    if (!(error instanceof OAuthFailure))
+      logger.warn(`toolmux: OAuth callback of ${connection.id} failed: ${failure.description}`);
+    await store.updateConnectedAccount(accountId, {
+      status: 'FAILED',
+      // the provider's words (or a forged redirect's): stored as text the database can keep
+      statusReason: storableText(`${failure.error}: ${failure.description}`),
+    });
+    await store.finishConnectionRequest(connection.id, 'FAILED');
+    return back('failed', failure.error);
+  }
+}
+
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (character) => HTML_ESCAPES[character]!);
+}
+
+/** A rejected callback: 400 with the code, as JSON when asked for, else a small HTML page. */
+function callbackError(
+  json: boolean,
+  code: 'CONNECTION_REQUEST_INVALID' | 'CONNECTION_REQUEST_EXPIRED',
+  message: string,
+): Response {
+  const headers = {
+    'cache-control': 'no-store',
+    'referrer-policy': 'no-referrer',
+    'x-content-type-options': 'nosniff',
+  };
+  if (json) return Response.json({ error: { code, message } }, { status: 400, headers });
+  const body =
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Connection failed</title></head>' +
+    `<body><h1>The connection could not be completed</h1><p>${escapeHtml(message)}</p><p><code>${code}</code></p></body></html>`;
+  return new Response(body, {
+    status: 400,
+    headers: {
+      ...headers,
+      'content-type': 'text/html; charset=utf-8',
+      // the same protections as the hosted connect pages: no scripts, no framing, no sniffing
+      'content-security-policy':
+        "default-src 'none'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+      'x-frame-options': 'DENY',
+    },
+  });
+}
