@@ -55,6 +55,10 @@ const OPERATIONS = {
     rest: ({ authConfigId }) =>
       `POST /api/v1/connected-accounts/link with { "user_id", "auth_config_id": ${quoted(authConfigId, '…')}, "callback_url" }`,
   },
+  'connectedAccounts.delete': {
+    sdk: () => 'connectedAccounts.delete(id)',
+    rest: () => 'DELETE /api/v1/connected-accounts/:id',
+  },
   'session.authorize': {
     sdk: ({ toolkit }) => `session.authorize(${quoted(toolkit, 'toolkit')})`,
     rest: ({ toolkit }) =>

@@ -538,7 +538,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     link: async (
       userId: string,
       authConfigId: string,
-      options: { callbackUrl?: string } = {},
+      options: { callbackUrl?: string; alias?: string } = {},
     ): Promise<ConnectionRequest> => {
       checkUserId(userId);
       return (await this.#ready()).auth.link(userId, authConfigId, options);
@@ -548,16 +548,26 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
      * fields are checked against the toolkit's auth scheme.
      *
      * @example
-     * await mux.connectedAccounts.create('user_123', config.id, { apiKey: 'sk_…' });
+     * await mux.connectedAccounts.create('user_123', config.id, { apiKey: 'sk_…' }, { alias: 'work' });
      */
     create: async (
       userId: string,
       authConfigId: string,
       credentials: Record<string, string>,
+      options: { alias?: string } = {},
     ): Promise<ConnectedAccount> => {
       checkUserId(userId);
-      return (await this.#ready()).auth.createConnectedAccount(userId, authConfigId, credentials);
+      return (await this.#ready()).auth.createConnectedAccount(userId, authConfigId, credentials, options);
     },
+    /**
+     * Renames an account: `{ alias: 'work' }`, or `{ alias: null }` to remove its alias. Aliases are
+     * unique per user and toolkit (ALIAS_TAKEN).
+     *
+     * @example
+     * await mux.connectedAccounts.update('ca_…', { alias: 'personal' });
+     */
+    update: async (id: string, changes: { alias: string | null }): Promise<ConnectedAccount> =>
+      (await this.#ready()).auth.updateConnectedAccount(id, changes),
     /** Accounts, newest first, filtered by any of the given users, toolkits, statuses. */
     list: async (
       query: {

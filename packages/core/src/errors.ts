@@ -86,6 +86,20 @@ export const TOOLMUX_ERROR_CODES = {
   CONNECTED_ACCOUNT_MISMATCH: 403,
   /** Credentials given for a connected account do not match the auth scheme's fields. */
   CONNECTED_ACCOUNT_INVALID: 400,
+  /** Another account of the same user and toolkit already has this alias. */
+  ALIAS_TAKEN: 409,
+  /**
+   * The session has `multiAccount.requireExplicitSelection` and more than one ACTIVE account of the
+   * toolkit: the call must name one (`account`); the message names the aliases to choose from.
+   */
+  ACCOUNT_SELECTION_REQUIRED: 409,
+  /**
+   * The `account` of a call is not one the session may use: another user's, another toolkit's,
+   * outside the session's `connectedAccounts` or auth config, or no account has that id or alias.
+   */
+  ACCOUNT_NOT_IN_SESSION: 403,
+  /** A session with `multiAccount` already has `maxAccountsPerToolkit` accounts of the toolkit. */
+  ACCOUNT_LIMIT_REACHED: 409,
   /** A connection request id is unknown (or it was deleted with its auth config or account). */
   CONNECTION_REQUEST_NOT_FOUND: 404,
   /**

@@ -59,7 +59,14 @@ describe('core modules', () => {
     const imports = (graph.get(join(SRC, 'toolmux.ts')) ?? []).map(name);
     expect(imports).toContain('embedded-toolmux.ts');
     expect(imports).toContain(join('remote', 'remote-toolmux.ts'));
-    expect(circles(new Map([['a', ['b']], ['b', ['a']]]))).toEqual([['a', 'b', 'a']]);
+    expect(
+      circles(
+        new Map([
+          ['a', ['b']],
+          ['b', ['a']],
+        ]),
+      ),
+    ).toEqual([['a', 'b', 'a']]);
   });
 
   it('import no module that imports them back (no import circle)', () => {

@@ -38,6 +38,8 @@ export type {
 } from './catalog/types.js';
 export { TOOL_TAGS } from './catalog/types.js';
 export type {
+  MultiAccountConfig,
+  MultiAccountOptions,
   NormalizedSessionConfig,
   SessionConfig,
   SlugFilter,
@@ -71,10 +73,12 @@ export {
 } from './schema/gemini.js';
 export { strictSchemaOf } from './schema/strict-spec.js';
 export type {
+  AuthorizeOptions,
   EnsureConnectedResult,
   ExecutionLog,
   SearchToolsResult,
   Session,
+  SessionAccount,
   SessionOf,
   SessionToolkit,
   SessionToolkitsOptions,

@@ -23,6 +23,11 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** The framework's tool call id, written to the execution log. */
   callId?: string;
+  /**
+   * The connected account to run with: its id (`ca_…`) or alias. It must be one the session may use
+   * (ACCOUNT_NOT_IN_SESSION otherwise); without it the session's precedence rules choose.
+   */
+  account?: string;
 }
 
 export type ExecuteFn = (slug: string, args: unknown, options?: ExecuteOptions) => Promise<ToolResult>;

@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import type { AccountChoices } from './auth/account-selection.js';
 import type { AuthService } from './auth/auth-service.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
 import { proxyExecute } from './auth/proxy.js';
@@ -66,7 +67,29 @@ export interface SessionToolkit {
      * config exists yet.
      */
     authConfig?: { id: string; type: AuthConfigType; managed: boolean };
+    /**
+     * With `multiAccount` on: the user's usable (ACTIVE) accounts of the toolkit, and which one a
+     * call without `account` uses (`isDefault`; none when the agent must choose).
+     */
+    accounts?: SessionAccount[];
+    /** With `multiAccount.requireExplicitSelection` and several ACTIVE accounts: calls must name one. */
+    accountSelectionRequired?: boolean;
   };
+}
+
+/** A usable account of a toolkit, as `session.toolkits()` lists it. */
+export interface SessionAccount {
+  id: string;
+  alias: string | null;
+  isDefault: boolean;
+}
+
+/** What `session.authorize()` and `session.ensureConnected()` take. */
+export interface AuthorizeOptions {
+  /** Where the user lands after connecting (on the allowlist). @default the ToolMux's defaultCallbackUrl */
+  callbackUrl?: string;
+  /** The alias of the new account (unique per user and toolkit: ALIAS_TAKEN otherwise), e.g. 'work'. */
+  alias?: string;
 }
 
 /** What `session.toolkits()` takes; every filter is optional. */
@@ -191,7 +214,7 @@ export interface Session<TCollection = unknown, TResponse = never, TReply = unkn
    * Starts connecting one of the session's toolkits for the session's user: the user opens
    * `redirectUrl`, and `waitForConnection()` resolves once the account is ACTIVE.
    */
-  authorize(toolkit: string, options?: { callbackUrl?: string }): Promise<ConnectionRequest>;
+  authorize(toolkit: string, options?: AuthorizeOptions): Promise<ConnectionRequest>;
   /**
    * The account the session's calls of `toolkit` would use if it is ACTIVE (`status: 'CONNECTED'`),
    * else a new connection request for the user (`status: 'NEEDS_USER'`, as `authorize()` makes one).
@@ -200,7 +223,7 @@ export interface Session<TCollection = unknown, TResponse = never, TReply = unkn
    * const result = await session.ensureConnected('github', { callbackUrl: 'https://myapp.com/connected' });
    * if (result.status === 'NEEDS_USER') console.log('Connect GitHub:', result.request.redirectUrl);
    */
-  ensureConnected(toolkit: string, options?: { callbackUrl?: string }): Promise<EnsureConnectedResult>;
+  ensureConnected(toolkit: string, options?: AuthorizeOptions): Promise<EnsureConnectedResult>;
   /**
    * Deletes the session: from then on `use()` of its id is `SESSION_NOT_FOUND` and its MCP token is
    * refused, on every server instance sharing the store. Its execution log stays readable by the
@@ -408,6 +431,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       sessionId: this.sessionId,
       callId: options.callId,
       signal: options.signal,
+      account: meta ? undefined : options.account,
       selection: this.#selection(),
     });
   }
@@ -424,7 +448,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
 
   /** The config's say on accounts, for the precedence rules. */
   #selection(): AccountSelection {
-    return { connectedAccounts: this.#config.connectedAccounts, authConfigs: this.#config.authConfigs };
+    return {
+      connectedAccounts: this.#config.connectedAccounts,
+      authConfigs: this.#config.authConfigs,
+      ...(this.#config.multiAccount ? { multiAccount: this.#config.multiAccount } : {}),
+    };
   }
 
   /** A toolkit of this session (one its filters leave at least one tool of). */
@@ -450,12 +478,13 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * // send the user to request.redirectUrl, then
    * const account = await request.waitForConnection(120_000);
    */
-  async authorize(toolkit: string, options: { callbackUrl?: string } = {}): Promise<ConnectionRequest> {
+  async authorize(toolkit: string, options: AuthorizeOptions = {}): Promise<ConnectionRequest> {
     return this.#runtime.auth.authorize({
       userId: this.userId,
       toolkit: this.#sessionToolkit(toolkit),
       selection: this.#selection(),
-      callbackUrl: options.callbackUrl,
+      callbackUrl: options?.callbackUrl,
+      alias: options?.alias,
     });
   }
 
@@ -463,12 +492,21 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * The account the session's calls of `toolkit` would use if it is ACTIVE, else a new connection
    * request (see `authorize()`); a toolkit that needs no account is CONNECTED with `account: null`.
    */
-  async ensureConnected(
-    toolkit: string,
-    options: { callbackUrl?: string } = {},
-  ): Promise<EnsureConnectedResult> {
+  async ensureConnected(toolkit: string, options: AuthorizeOptions = {}): Promise<EnsureConnectedResult> {
     const found = this.#sessionToolkit(toolkit);
     if (found.noAuth) return { status: 'CONNECTED', account: null };
+    if (options?.alias !== undefined) {
+      // the account of that alias, if the session may use it and it is ACTIVE; else connect one under it
+      const { accounts } = await this.#runtime.auth.accountChoices({
+        toolkit: found,
+        userId: this.userId,
+        selection: this.#selection(),
+      });
+      const named = accounts.find((account) => account.alias === options.alias);
+      return named
+        ? { status: 'CONNECTED', account: { id: named.id, status: 'ACTIVE', toolkit: found.slug } }
+        : { status: 'NEEDS_USER', request: await this.authorize(toolkit, options) };
+    }
     const connection = await this.#connection(found);
     if (connection.isActive) {
       const account = connection.connectedAccount;
@@ -561,13 +599,28 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     const toolkit = this.#runtime.catalog.getToolkit(slug);
     const connection = await this.#connection(toolkit);
     const authConfig = toolkit.noAuth ? undefined : await this.#authConfigOf(toolkit, connection);
+    const choices = await this.#accountChoices(toolkit);
     return {
       slug,
       name: toolkit.name,
       description: toolkit.description,
       noAuth: toolkit.noAuth,
-      connection: authConfig ? { ...connection, authConfig } : connection,
+      connection: {
+        ...connection,
+        ...(authConfig ? { authConfig } : {}),
+        ...(choices ? { accounts: choices.accounts, accountSelectionRequired: choices.mustChoose } : {}),
+      },
     };
+  }
+
+  /** With `multiAccount` on, a toolkit's usable accounts and whether calls must choose one. */
+  async #accountChoices(toolkit: Toolkit): Promise<AccountChoices | undefined> {
+    if (!this.#config.multiAccount?.enable || toolkit.noAuth) return undefined;
+    return this.#runtime.auth.accountChoices({
+      toolkit,
+      userId: this.userId,
+      selection: this.#selection(),
+    });
   }
 
   /** The auth config of the toolkit's account, else the one a connection would use (none is created). */
@@ -623,6 +676,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     const visible = this.#visibleTools();
     const filter = (slug: string) => visible.has(slug);
     const connections = new Map<string, SessionToolkit['connection']>();
+    const choices = new Map<string, AccountChoices | undefined>();
     const results: SearchToolsResult['results'] = [];
     for (const query of queries) {
       const text = query.known_fields ? `${query.use_case} ${query.known_fields}` : query.use_case;
@@ -631,10 +685,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       for (const hit of hits) {
         const tool = visible.get(hit.slug)!;
         if (!connections.has(tool.toolkit)) {
-          connections.set(
-            tool.toolkit,
-            await this.#connection(this.#runtime.catalog.getToolkit(tool.toolkit)),
-          );
+          const toolkit = this.#runtime.catalog.getToolkit(tool.toolkit);
+          connections.set(tool.toolkit, await this.#connection(toolkit));
+          choices.set(tool.toolkit, await this.#accountChoices(toolkit));
         }
         tools.push({
           tool_slug: tool.slug,
@@ -645,11 +698,31 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       }
       results.push({ use_case: query.use_case, tools });
     }
-    const toolkit_connections = [...connections].map(([toolkit, connection]) => ({
-      toolkit,
-      connected: connection.isActive,
-      ...(connection.connectedAccount ? { connected_account_id: connection.connectedAccount.id } : {}),
-    }));
+    const toolkit_connections = [...connections].map(([toolkit, connection]) => {
+      const accounts = choices.get(toolkit);
+      return {
+        toolkit,
+        connected: connection.isActive,
+        ...(connection.connectedAccount ? { connected_account_id: connection.connectedAccount.id } : {}),
+        ...(accounts
+          ? {
+              accounts: accounts.accounts.map((account) => ({
+                id: account.id,
+                alias: account.alias,
+                is_default: account.isDefault,
+              })),
+              account_selection_required: accounts.mustChoose,
+            }
+          : {}),
+      };
+    });
+    const choosing = toolkit_connections.filter(
+      (entry) => 'account_selection_required' in entry && entry.account_selection_required,
+    );
+    const several = toolkit_connections.filter(
+      (entry) =>
+        'accounts' in entry && (entry.accounts?.length ?? 0) > 1 && !entry.account_selection_required,
+    );
     const unconnected = toolkit_connections.filter((entry) => !entry.connected).map((entry) => entry.toolkit);
     const found = results.some((result) => result.tools.length > 0);
     const next_steps = !found
@@ -660,6 +733,12 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
             : unconnected.length > 0
               ? `Toolkits ${unconnected.join(', ')} are not connected: ask the user to connect them.`
               : '',
+          choosing.length > 0
+            ? `The user has several accounts of ${choosing.map((entry) => entry.toolkit).join(', ')} and you must choose: set "account" (an alias or id from accounts) on each call of these toolkits; ask the user which account if it is not clear.`
+            : '',
+          several.length > 0
+            ? `The user has several accounts of ${several.map((entry) => entry.toolkit).join(', ')}: calls use the one with is_default unless you set "account" (an alias or id from accounts).`
+            : '',
           'Run the tools you need with TOOLMUX_MULTI_EXECUTE_TOOL, using the tool_slug and argument names exactly as given.',
         ]
           .filter(Boolean)
@@ -968,7 +1047,14 @@ export interface SearchToolsResult {
       input_schema: Record<string, unknown>;
     }>;
   }>;
-  toolkit_connections: Array<{ toolkit: string; connected: boolean; connected_account_id?: string }>;
+  toolkit_connections: Array<{
+    toolkit: string;
+    connected: boolean;
+    connected_account_id?: string;
+    /** With `multiAccount` on: the usable accounts, and whether each call must name one. */
+    accounts?: Array<{ id: string; alias: string | null; is_default: boolean }>;
+    account_selection_required?: boolean;
+  }>;
   next_steps: string;
 }
 
@@ -990,6 +1076,7 @@ function denormalize(config: NormalizedSessionConfig): SessionConfig {
     preload: config.preload,
     sessionPreset: config.sessionPreset,
     manageConnections: config.manageConnections,
+    ...(config.multiAccount ? { multiAccount: config.multiAccount } : {}),
     metadata: config.metadata,
   };
 }

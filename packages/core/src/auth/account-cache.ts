@@ -106,7 +106,9 @@ function keyOf(request: AccountRequest): string {
     request.userId,
     toolkit,
     request.connectedAccountId ?? null,
+    request.account ?? null,
     request.selection?.connectedAccounts?.[toolkit] ?? null,
     request.selection?.authConfigs?.[toolkit] ?? null,
+    request.selection?.multiAccount?.requireExplicitSelection ?? false,
   ]);
 }

@@ -10,6 +10,32 @@ import type { AuthRecords } from './auth-records.js';
 import { type CredentialLoader, connectionExpiredError, credentialSecrets } from './credentials.js';
 import { schemeOf } from './schemes.js';
 
+/** How many accounts of one user and auth config the account pool reads (maxAccountsPerToolkit is at most 10). */
+const POOL_LIMIT = 50;
+
+/** What picking an account takes. */
+export interface SelectRequest {
+  toolkit: Toolkit;
+  userId: string;
+  selection?: AccountSelection | undefined;
+  /** Direct execution's explicit account (`tools.execute({ connectedAccountId })`). */
+  connectedAccountId?: string | undefined;
+  /** A session call's account: an id or an alias. */
+  account?: string | undefined;
+}
+
+/** A toolkit's usable accounts, as `session.toolkits()` and TOOLMUX_SEARCH_TOOLS show them. */
+export interface AccountChoices {
+  accounts: Array<{ id: string; alias: string | null; isDefault: boolean }>;
+  /** The session requires an `account` on each call (requireExplicitSelection, several ACTIVE). */
+  mustChoose: boolean;
+}
+
+/** How messages name an account: `work (ca_…)`, or its id. */
+function accountName(account: ConnectedAccountRecord): string {
+  return account.alias ? `"${account.alias}" (${account.id})` : account.id;
+}
+
 /**
  * Which connected account a call uses: a session's `authConfigs` / `connectedAccounts` checked, the
  * precedence rules of docs/auth.md ("Which account a call uses"), and the execution path's account
@@ -97,13 +123,11 @@ export class AccountSelector {
    * A session that names accounts or an auth config for the toolkit stops there: it never falls back
    * to accounts it did not name. `connectedAccountId` (direct execution) bypasses the rules, checked.
    */
-  async selectAccount(request: {
-    toolkit: Toolkit;
-    userId: string;
-    selection?: AccountSelection | undefined;
-    connectedAccountId?: string | undefined;
-  }): Promise<ConnectedAccountRecord> {
-    const account = await this.#selectByPrecedence(request);
+  async selectAccount(request: SelectRequest): Promise<ConnectedAccountRecord> {
+    const account =
+      request.account !== undefined && request.connectedAccountId === undefined
+        ? await this.#selectNamed(request, request.account)
+        : ((await this.#selectionRequired(request)) ?? (await this.#selectByPrecedence(request)));
     // Defence in depth: whatever a query returned (a database that folds ill-formed text, a bug in
     // a filter), credentials are only ever decrypted for an account of the caller's user and toolkit.
     if (account.userId !== request.userId || account.toolkit !== request.toolkit.slug) {
@@ -119,12 +143,7 @@ export class AccountSelector {
     return account;
   }
 
-  async #selectByPrecedence(request: {
-    toolkit: Toolkit;
-    userId: string;
-    selection?: AccountSelection | undefined;
-    connectedAccountId?: string | undefined;
-  }): Promise<ConnectedAccountRecord> {
+  async #selectByPrecedence(request: SelectRequest): Promise<ConnectedAccountRecord> {
     const { toolkit, userId, selection } = request;
     if (request.connectedAccountId !== undefined) {
       const account = await this.#records.account(request.connectedAccountId);
@@ -168,6 +187,109 @@ export class AccountSelector {
       seen.push(...recent);
     }
     throw this.#notUsable(toolkit, userId, seen);
+  }
+
+  /**
+   * The accounts of the user the precedence rules draw from for the toolkit, in their order: the
+   * session's `connectedAccounts` as listed, then the accounts on its `authConfigs` entry (or, with
+   * neither, on the auth config toolmux manages), most recently connected first. INITIATED and FAILED
+   * attempts are left out.
+   */
+  async #pool(request: SelectRequest): Promise<ConnectedAccountRecord[]> {
+    const { toolkit, userId, selection } = request;
+    const store = this.#records.store;
+    const pool = new Map<string, ConnectedAccountRecord>();
+    const pinned = selection?.connectedAccounts?.[toolkit.slug] ?? [];
+    for (const id of pinned) {
+      const account = await store.getConnectedAccount(id);
+      if (account && account.userId === userId && account.toolkit === toolkit.slug) pool.set(id, account);
+    }
+    const chosen = selection?.authConfigs?.[toolkit.slug];
+    const authConfigId =
+      chosen ??
+      (pinned.length === 0 ? (await this.#configs.managed(toolkit, { create: false }))?.id : undefined);
+    if (authConfigId) {
+      const recent = await store.listRecentConnectedAccounts({
+        userId,
+        authConfigId,
+        statuses: ['ACTIVE', 'INACTIVE', 'EXPIRED', 'REVOKED'],
+        limit: POOL_LIMIT,
+      });
+      for (const account of recent) if (!pool.has(account.id)) pool.set(account.id, account);
+    }
+    return [...pool.values()].filter(
+      (account) => account.status !== 'INITIATED' && account.status !== 'FAILED',
+    );
+  }
+
+  /** A call that names its account (`execute(…, { account })`): by id or alias, within the pool. */
+  async #selectNamed(request: SelectRequest, name: string): Promise<ConnectedAccountRecord> {
+    const { toolkit, userId } = request;
+    if (typeof name !== 'string' || name === '' || name.length > 256) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `account must be a connected account id (ca_…) or alias, not ${shownValue(name)}.`,
+      });
+    }
+    const pool = await this.#pool(request);
+    const account = pool.find((candidate) => candidate.id === name || candidate.alias === name);
+    if (!account) {
+      const usable = pool.filter((candidate) => candidate.status === 'ACTIVE');
+      throw new ToolMuxError({
+        code: 'ACCOUNT_NOT_IN_SESSION',
+        message:
+          `${shownValue(name)} is not a ${toolkit.name} (${toolkit.slug}) account this session may use for user ${shownValue(userId)}. ` +
+          (usable.length > 0
+            ? `Use one of: ${usable.map(accountName).join(', ')}.`
+            : `The user has no usable ${toolkit.name} account here: connect one first (TOOLMUX_MANAGE_CONNECTIONS or ${apiRef('session.authorize', { toolkit: toolkit.slug })}).`),
+        details: { toolkit: toolkit.slug, account: name.slice(0, 256) },
+      });
+    }
+    if (account.status !== 'ACTIVE') throw this.#notUsable(toolkit, userId, [account]);
+    return account;
+  }
+
+  /**
+   * `multiAccount.requireExplicitSelection`: with more than one ACTIVE account and no `account`,
+   * ACCOUNT_SELECTION_REQUIRED naming them. Otherwise undefined: the precedence rules choose.
+   */
+  async #selectionRequired(request: SelectRequest): Promise<undefined> {
+    const multi = request.selection?.multiAccount;
+    if (request.connectedAccountId !== undefined || !multi?.enable || !multi.requireExplicitSelection) {
+      return undefined;
+    }
+    const active = (await this.#pool(request)).filter((account) => account.status === 'ACTIVE');
+    if (active.length <= 1) return undefined;
+    const { toolkit } = request;
+    throw new ToolMuxError({
+      code: 'ACCOUNT_SELECTION_REQUIRED',
+      message:
+        `The user has ${active.length} ${toolkit.name} (${toolkit.slug}) accounts and this session requires choosing one: ` +
+        `run the call again with account set to one of ${active.map(accountName).join(', ')} ` +
+        '(in TOOLMUX_MULTI_EXECUTE_TOOL, the "account" of the call). Ask the user which one if it is not clear.',
+      details: {
+        toolkit: toolkit.slug,
+        accounts: active.map((account) => ({ id: account.id, alias: account.alias ?? null })),
+      },
+    });
+  }
+
+  /**
+   * The usable (ACTIVE) accounts of a toolkit for `session.toolkits()` and TOOLMUX_SEARCH_TOOLS: which
+   * one a call without `account` uses (`isDefault`), and whether the agent must choose instead.
+   */
+  async accountChoices(request: SelectRequest): Promise<AccountChoices> {
+    const active = (await this.#pool(request)).filter((account) => account.status === 'ACTIVE');
+    const multi = request.selection?.multiAccount;
+    const mustChoose = Boolean(multi?.enable && multi.requireExplicitSelection && active.length > 1);
+    return {
+      accounts: active.map((account, index) => ({
+        id: account.id,
+        alias: account.alias ?? null,
+        isDefault: !mustChoose && index === 0,
+      })),
+      mustChoose,
+    };
   }
 
   #notUsable(toolkit: Toolkit, userId: string, seen: readonly ConnectedAccountRecord[]): ToolMuxError {

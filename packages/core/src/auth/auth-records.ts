@@ -58,6 +58,7 @@ export function publicAccount(record: ConnectedAccountRecord): ConnectedAccount 
     userId: record.userId,
     toolkit: record.toolkit,
     authConfigId: record.authConfigId,
+    alias: record.alias ?? null,
     status: record.status,
     statusReason: record.statusReason,
     connectedAt: record.connectedAt,

@@ -7,7 +7,7 @@ import type {
 } from '../execution/execute.js';
 import type { AuthConfigRecord, ConnectedAccountRecord, ListConnectedAccountsQuery } from '../store/types.js';
 import { AccountCache } from './account-cache.js';
-import { AccountSelector } from './account-selection.js';
+import { type AccountChoices, AccountSelector, type SelectRequest } from './account-selection.js';
 import { AuthConfigs } from './auth-configs.js';
 import { AuthRecords, type AuthServiceOptions } from './auth-records.js';
 import { ConnectedAccounts } from './connected-accounts.js';
@@ -97,8 +97,12 @@ export class AuthService {
     userId: string,
     authConfigId: string,
     credentials: unknown,
+    options?: { alias?: string },
   ): Promise<ConnectedAccount> {
-    return this.connectedAccounts.create(userId, authConfigId, credentials);
+    return this.connectedAccounts.create(userId, authConfigId, credentials, options);
+  }
+  updateConnectedAccount(id: string, changes: { alias?: string | null }): Promise<ConnectedAccount> {
+    return this.connectedAccounts.update(id, changes);
   }
   getConnectedAccount(id: string): Promise<ConnectedAccount> {
     return this.connectedAccounts.get(id);
@@ -122,7 +126,7 @@ export class AuthService {
   link(
     userId: string,
     authConfigId: string,
-    options: { callbackUrl?: string } = {},
+    options: { callbackUrl?: string; alias?: string } = {},
   ): Promise<ConnectionRequest> {
     return this.connectionRequests.link(userId, authConfigId, options);
   }
@@ -147,6 +151,7 @@ export class AuthService {
     toolkit: Toolkit;
     selection: AccountSelection;
     callbackUrl: string | undefined;
+    alias?: string | undefined;
   }): Promise<ConnectionRequest> {
     return this.connectionRequests.authorize(request);
   }
@@ -159,13 +164,11 @@ export class AuthService {
   checkSelection(userId: string, selection: AccountSelection): Promise<void> {
     return this.selector.checkSelection(userId, selection);
   }
-  selectAccount(request: {
-    toolkit: Toolkit;
-    userId: string;
-    selection?: AccountSelection | undefined;
-    connectedAccountId?: string | undefined;
-  }): Promise<ConnectedAccountRecord> {
+  selectAccount(request: SelectRequest): Promise<ConnectedAccountRecord> {
     return this.selector.selectAccount(request);
+  }
+  accountChoices(request: SelectRequest): Promise<AccountChoices> {
+    return this.selector.accountChoices(request);
   }
   resolveAccount(request: AccountRequest): Promise<ResolvedAccount> {
     return this.selector.resolveAccount(request);

@@ -8,7 +8,8 @@ import type {
   ListConnectedAccountsQuery,
 } from '../store/types.js';
 import { newId } from '../util/ids.js';
-import { checkId, checkUserId } from '../util/stored-text.js';
+import { checkId, checkUserId, shownValue } from '../util/stored-text.js';
+import { aliasTakenError, checkAlias, claimingAlias } from './aliases.js';
 import { type AuthRecords, ID_FIX, publicAccount } from './auth-records.js';
 import type { CredentialLoader, StoredCredentials } from './credentials.js';
 import { revokeToken } from './oauth.js';
@@ -38,7 +39,13 @@ export class ConnectedAccounts {
   }
 
   /** A non-OAuth account (API key, token, username and password): ACTIVE right away. */
-  async create(userId: string, authConfigId: string, credentials: unknown): Promise<ConnectedAccount> {
+  async create(
+    userId: string,
+    authConfigId: string,
+    credentials: unknown,
+    options: { alias?: string } = {},
+  ): Promise<ConnectedAccount> {
+    const alias = options?.alias === undefined ? undefined : checkAlias(options.alias);
     const config = await this.#records.authConfig(authConfigId);
     if (config.type === 'oauth2') {
       throw new ToolMuxError({
@@ -46,9 +53,74 @@ export class ConnectedAccounts {
         message: `Auth config ${config.id} is oauth2: connect it with ${apiRef('connectedAccounts.link', { authConfigId: config.id })} (or ${apiRef('session.authorize', { toolkit: config.toolkit })}), not ${apiRef('connectedAccounts.create')}.`,
       });
     }
-    const record = this.fieldsAccount(userId, config, credentials);
-    await this.#records.store.insertConnectedAccount(record);
+    const record = this.fieldsAccount(userId, config, credentials, alias);
+    if (alias !== undefined) await this.freeAlias(userId, config.toolkit, alias);
+    await claimingAlias(alias, config.toolkit, () => this.#records.store.insertConnectedAccount(record));
     return publicAccount(record);
+  }
+
+  /**
+   * Makes `alias` free for a new account of the user and toolkit: an unfinished attempt holding it
+   * (INITIATED, FAILED) lets go of it; any other account keeps it, and ALIAS_TAKEN names it.
+   */
+  async freeAlias(userId: string, toolkit: string, alias: string, except?: string): Promise<void> {
+    const { items } = await this.#records.store.listConnectedAccounts({
+      userIds: [userId],
+      toolkits: [toolkit],
+      aliases: [alias],
+      limit: 1,
+    });
+    const holder = items[0];
+    if (!holder || holder.id === except) return;
+    if (holder.status !== 'INITIATED' && holder.status !== 'FAILED') {
+      throw aliasTakenError(alias, toolkit, holder.id);
+    }
+    await this.#records.store.updateConnectedAccount(holder.id, { alias: null });
+  }
+
+  /**
+   * `multiAccount.maxAccountsPerToolkit`: ACCOUNT_LIMIT_REACHED when the user already has `max`
+   * ACTIVE or INACTIVE accounts of the toolkit (expired ones do not count: they are reconnected).
+   */
+  async checkRoom(userId: string, toolkit: Toolkit, max: number): Promise<void> {
+    const { items } = await this.#records.store.listConnectedAccounts({
+      userIds: [userId],
+      toolkits: [toolkit.slug],
+      statuses: ['ACTIVE', 'INACTIVE'],
+      limit: max,
+    });
+    if (items.length < max) return;
+    throw new ToolMuxError({
+      code: 'ACCOUNT_LIMIT_REACHED',
+      message: `User ${shownValue(userId)} already has ${items.length} ${toolkit.name} (${toolkit.slug}) accounts, the session's multiAccount.maxAccountsPerToolkit (${max}). Delete or disable one (${apiRef('connectedAccounts.delete')}) before connecting another, or raise the limit (at most 10).`,
+      details: { toolkit: toolkit.slug, maxAccountsPerToolkit: max },
+    });
+  }
+
+  /**
+   * `connectedAccounts.update(id, { alias })`: renames an account (`alias: null` removes its alias).
+   * ALIAS_TAKEN when another account of the user and toolkit has it.
+   */
+  async update(id: string, changes: { alias?: string | null }): Promise<ConnectedAccount> {
+    if (typeof changes !== 'object' || changes === null || !('alias' in changes)) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: 'connectedAccounts.update() takes { alias }: the new alias, or null to remove it.',
+      });
+    }
+    const alias = changes.alias === null ? null : checkAlias(changes.alias);
+    const account = await this.#records.account(id);
+    if ((account.alias ?? null) === alias) return publicAccount(account);
+    if (alias !== null) await this.freeAlias(account.userId, account.toolkit, alias, account.id);
+    const updated = await claimingAlias(alias, account.toolkit, () =>
+      this.#records.store.updateConnectedAccount(account.id, { alias }),
+    );
+    if (!updated)
+      throw await this.#records.account(id).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    return publicAccount(updated);
   }
 
   /** The field scheme of a non-OAuth config's toolkit; AUTH_CONFIG_INVALID when the toolkit dropped it. */
@@ -65,7 +137,12 @@ export class ConnectedAccounts {
   }
 
   /** An ACTIVE account of checked, encrypted credentials (not stored yet). */
-  fieldsAccount(userId: string, config: AuthConfigRecord, credentials: unknown): ConnectedAccountRecord {
+  fieldsAccount(
+    userId: string,
+    config: AuthConfigRecord,
+    credentials: unknown,
+    alias?: string | null,
+  ): ConnectedAccountRecord {
     const { toolkit, scheme } = this.fieldScheme(config);
     const fields = checkFields(toolkit, scheme, credentials);
     const id = newId('ca');
@@ -85,6 +162,7 @@ export class ConnectedAccounts {
       connectedAt: now,
       createdAt: now,
       updatedAt: now,
+      alias: alias ?? null,
     };
   }
 

@@ -6,6 +6,7 @@ import type { AccountSelection } from '../execution/execute.js';
 import type { AuthConfigRecord, ConnectionRequestRecord } from '../store/types.js';
 import { newId } from '../util/ids.js';
 import { checkId } from '../util/stored-text.js';
+import { checkAlias, claimingAlias } from './aliases.js';
 import type { AuthConfigs } from './auth-configs.js';
 import { type AuthRecords, ID_FIX, publicAccount } from './auth-records.js';
 import type { ConnectedAccounts } from './connected-accounts.js';
@@ -73,14 +74,16 @@ export class ConnectionRequests {
   async link(
     userId: string,
     authConfigId: string,
-    options: { callbackUrl?: string } = {},
+    options: { callbackUrl?: string; alias?: string } = {},
   ): Promise<ConnectionRequest> {
     const { callbackUrls, defaultCallbackUrl } = this.#records.options;
     callbackUrls.check(options.callbackUrl ?? defaultCallbackUrl);
+    const alias = options.alias === undefined ? undefined : checkAlias(options.alias);
     const config = await this.#records.authConfig(authConfigId);
+    if (alias !== undefined) await this.#accounts.freeAlias(userId, config.toolkit, alias);
     return config.type === 'oauth2'
-      ? this.#startOAuth(userId, config, options.callbackUrl)
-      : this.#startFields(userId, config, options.callbackUrl);
+      ? this.#startOAuth(userId, config, options.callbackUrl, alias)
+      : this.#startFields(userId, config, options.callbackUrl, alias);
   }
 
   /**
@@ -92,6 +95,7 @@ export class ConnectionRequests {
     userId: string,
     config: AuthConfigRecord,
     callbackUrl: string | undefined,
+    alias: string | undefined,
   ): Promise<ConnectionRequest> {
     const { store, callbackUrls, defaultCallbackUrl, connectPageUrl } = this.#records.options;
     const checkedCallbackUrl = callbackUrls.check(callbackUrl ?? defaultCallbackUrl);
@@ -112,6 +116,7 @@ export class ConnectionRequests {
       expiresAt: new Date(now.getTime() + CONNECTION_REQUEST_TTL_MS),
       usedAt: null,
       createdAt: now,
+      alias: alias ?? null,
     };
     await store.insertConnectionRequest(record);
     return this.#connectionRequest(record, connectPageUrl(record.id));
@@ -171,6 +176,7 @@ export class ConnectionRequests {
     userId: string,
     config: AuthConfigRecord,
     callbackUrl: string | undefined,
+    alias: string | undefined,
   ): Promise<ConnectionRequest> {
     const { store, vault, callbackUrls, redirectUri, defaultCallbackUrl } = this.#records.options;
     const checkedCallbackUrl = callbackUrls.check(callbackUrl ?? defaultCallbackUrl);
@@ -186,21 +192,24 @@ export class ConnectionRequests {
     const accountId = newId('ca');
     const requestId = newId('cr');
     const expiresAt = new Date(now.getTime() + CONNECTION_REQUEST_TTL_MS);
-    await store.insertConnectedAccount({
-      id: accountId,
-      userId,
-      toolkit: toolkit.slug,
-      authConfigId: config.id,
-      status: 'INITIATED',
-      statusReason: null,
-      secret: null,
-      expiresAt: null,
-      version: 1,
-      refreshLeaseUntil: null,
-      connectedAt: null,
-      createdAt: now,
-      updatedAt: now,
-    });
+    await claimingAlias(alias, toolkit.slug, () =>
+      store.insertConnectedAccount({
+        id: accountId,
+        userId,
+        toolkit: toolkit.slug,
+        authConfigId: config.id,
+        status: 'INITIATED',
+        statusReason: null,
+        secret: null,
+        expiresAt: null,
+        version: 1,
+        refreshLeaseUntil: null,
+        connectedAt: null,
+        createdAt: now,
+        updatedAt: now,
+        alias: alias ?? null,
+      }),
+    );
     const secret: OAuthRequestSecret = {
       codeVerifier: codeVerifier ?? null,
       authorizationUrl: url.toString(),
@@ -305,9 +314,14 @@ export class ConnectionRequests {
       record.userId,
       await this.#records.authConfig(record.authConfigId),
       credentials,
+      record.alias,
     );
     const store = this.#records.store;
-    if (await store.completeConnectionRequest(record.id, account, new Date())) {
+    if (record.alias) await this.#accounts.freeAlias(record.userId, record.toolkit, record.alias);
+    const completed = await claimingAlias(record.alias, record.toolkit, () =>
+      store.completeConnectionRequest(record.id, account, new Date()),
+    );
+    if (completed) {
       return publicAccount(account);
     }
     // taken, expired or deleted since it was read: say which
@@ -385,14 +399,24 @@ export class ConnectionRequests {
     toolkit: Toolkit;
     selection: AccountSelection;
     callbackUrl: string | undefined;
+    /** The alias of the new account. */
+    alias?: string | undefined;
   }): Promise<ConnectionRequest> {
     const { toolkit } = request;
     const { callbackUrls, defaultCallbackUrl } = this.#records.options;
     callbackUrls.check(request.callbackUrl ?? defaultCallbackUrl);
+    const alias = request.alias === undefined ? undefined : checkAlias(request.alias);
+    const multi = request.selection.multiAccount;
+    if (multi?.enable && !toolkit.noAuth) {
+      await this.#accounts.checkRoom(request.userId, toolkit, multi.maxAccountsPerToolkit);
+    }
     const plan = await this.plan(toolkit, request.selection, { create: true });
+    if (alias !== undefined && (plan.kind === 'oauth2' || plan.kind === 'fields')) {
+      await this.#accounts.freeAlias(request.userId, toolkit.slug, alias);
+    }
     switch (plan.kind) {
       case 'oauth2':
-        return this.#startOAuth(request.userId, plan.authConfig, request.callbackUrl);
+        return this.#startOAuth(request.userId, plan.authConfig, request.callbackUrl, alias);
       case 'none':
         throw new ToolMuxError({
           code: 'INVALID_REQUEST',
@@ -401,7 +425,7 @@ export class ConnectionRequests {
       case 'fields':
         if (plan.authConfigId) {
           const config = await this.#records.authConfig(plan.authConfigId);
-          return this.#startFields(request.userId, config, request.callbackUrl);
+          return this.#startFields(request.userId, config, request.callbackUrl, alias);
         }
         throw new ToolMuxError({
           code: 'AUTH_CONFIG_NOT_FOUND',

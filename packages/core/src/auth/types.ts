@@ -52,6 +52,8 @@ export interface ConnectedAccount {
   userId: string;
   toolkit: string;
   authConfigId: string;
+  /** The name the user and the agent call the account by (`work`); unique per user and toolkit. */
+  alias: string | null;
   status: ConnectionStatus;
   /** Why it is FAILED or EXPIRED, in the provider's words (`invalid_grant: …`). */
   statusReason: string | null;

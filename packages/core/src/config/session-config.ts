@@ -57,10 +57,35 @@ export interface SessionConfig {
    * @default { enable: true, timeoutMs: 60000, memoryMb: 64, autoOffloadThreshold: 20000 }
    */
   workbench?: Partial<WorkbenchConfig>;
+  /**
+   * Several accounts per toolkit (docs/sessions.md): calls name one with `account` (id or alias),
+   * TOOLMUX_SEARCH_TOOLS and `toolkits()` list them, and each `authorize()` adds one.
+   */
+  multiAccount?: MultiAccountOptions;
   /** Free-form labels, returned by `sessions.list`. */
   metadata?: Record<string, string>;
   experimental?: { customTools?: Tool[]; customToolkits?: Toolkit[] };
 }
+
+/** `multiAccount` of a session config. */
+export interface MultiAccountOptions {
+  /** Turns several accounts per toolkit on. @default false */
+  enable?: boolean;
+  /** How many accounts of one toolkit the user may connect through the session, 2..10. @default 5 */
+  maxAccountsPerToolkit?: number;
+  /**
+   * With more than one ACTIVE account, a call without `account` fails with
+   * ACCOUNT_SELECTION_REQUIRED (naming the aliases) instead of using the most recently connected.
+   * @default false
+   */
+  requireExplicitSelection?: boolean;
+}
+
+/** `multiAccount` as stored: every default filled in. */
+export type MultiAccountConfig = Required<MultiAccountOptions>;
+
+/** The default of `multiAccount.maxAccountsPerToolkit`. */
+export const DEFAULT_MAX_ACCOUNTS_PER_TOOLKIT = 5;
 
 export type NormalizedSlugFilter = { mode: 'all' } | { mode: 'enable' | 'disable'; slugs: string[] };
 export type NormalizedTagFilter = { enable: ToolTag[]; disable: ToolTag[] };
@@ -80,6 +105,8 @@ export interface NormalizedSessionConfig {
   manageConnections: boolean;
   /** Absent in sessions stored before the workbench existed: read with `workbenchOf(config)`. */
   workbench?: WorkbenchConfig;
+  /** Present only when the config gave `multiAccount`. */
+  multiAccount?: MultiAccountConfig;
   metadata: Record<string, string>;
   customTools: string[];
   customToolkits: string[];
@@ -132,6 +159,19 @@ const configSchema = z
         timeoutMs: z.number().int().min(100).max(600_000).optional(),
         memoryMb: z.number().int().min(8).max(1024).optional(),
         autoOffloadThreshold: z.number().int().min(1_000).max(10_000_000).optional(),
+      })
+      .strict()
+      .optional(),
+    multiAccount: z
+      .object({
+        enable: z.boolean().optional(),
+        maxAccountsPerToolkit: z
+          .number()
+          .int('must be a whole number from 2 to 10')
+          .min(2, 'must be from 2 to 10')
+          .max(10, 'must be from 2 to 10')
+          .optional(),
+        requireExplicitSelection: z.boolean().optional(),
       })
       .strict()
       .optional(),
@@ -316,6 +356,7 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
     sessionPreset: config.sessionPreset ?? SessionPreset.META_TOOLS,
     manageConnections: config.manageConnections ?? true,
     workbench: { ...DEFAULT_WORKBENCH, ...config.workbench },
+    ...(config.multiAccount ? { multiAccount: normalizeMultiAccount(config.multiAccount) } : {}),
     metadata: { ...config.metadata },
     customTools: (config.experimental?.customTools ?? []).map((tool) => tool.slug),
     customToolkits: (config.experimental?.customToolkits ?? []).map((toolkit) => toolkit.slug),
@@ -330,6 +371,21 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
     }
   }
   return normalized;
+}
+
+function normalizeMultiAccount(options: MultiAccountOptions): MultiAccountConfig {
+  const enable = options.enable === true;
+  if (!enable && (options.maxAccountsPerToolkit !== undefined || options.requireExplicitSelection)) {
+    throw configError(
+      'CONFIG_CONFLICT',
+      `multiAccount.${options.maxAccountsPerToolkit !== undefined ? 'maxAccountsPerToolkit' : 'requireExplicitSelection'} has no effect without multiAccount.enable: true; add enable: true or remove it.`,
+    );
+  }
+  return {
+    enable,
+    maxAccountsPerToolkit: options.maxAccountsPerToolkit ?? DEFAULT_MAX_ACCOUNTS_PER_TOOLKIT,
+    requireExplicitSelection: options.requireExplicitSelection ?? false,
+  };
 }
 
 /** The declarations of the custom tools and toolkits that run in a remote-mode client, if any. */

@@ -1,4 +1,5 @@
 import type { Credentials, Tool, ToolContext, Toolkit } from '../catalog/types.js';
+import type { MultiAccountConfig } from '../config/session-config.js';
 import { errorMessage, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
 import { createNullStripper } from '../schema/nulls.js';
 import { formatValidationIssues } from '../schema/validate.js';
@@ -42,6 +43,8 @@ export interface RenewRequest {
 export interface AccountSelection {
   connectedAccounts?: Readonly<Record<string, readonly string[]>>;
   authConfigs?: Readonly<Record<string, string>>;
+  /** The session's `multiAccount` settings, when it has them. */
+  multiAccount?: Readonly<MultiAccountConfig>;
 }
 
 export interface AccountRequest {
@@ -50,6 +53,8 @@ export interface AccountRequest {
   sessionId: string | null;
   /** Explicit account for direct execution (`tools.execute({ connectedAccountId })`). */
   connectedAccountId?: string;
+  /** The account a session call names (`execute(slug, args, { account })`): an id or an alias. */
+  account?: string;
   /** The session's choices for the precedence rules. */
   selection?: AccountSelection;
   /** Only find the account (connection status): no credentials, no token refresh. */
@@ -74,6 +79,8 @@ export interface ExecuteRequest {
   callId?: string;
   signal?: AbortSignal;
   connectedAccountId?: string;
+  /** The account a session call names: an id or an alias (see `AccountRequest.account`). */
+  account?: string;
   /** The session's choices for the precedence rules. */
   selection?: AccountSelection;
 }
@@ -154,6 +161,7 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
           userId,
           sessionId,
           connectedAccountId: request.connectedAccountId,
+          account: request.account,
           selection: request.selection,
         });
     accountId = account.accountId;

@@ -39,7 +39,7 @@ export interface MetaToolHost {
   getToolSchemas(slugs: string[]): unknown;
   manageConnections(toolkits: string[], reinitiate: boolean): Promise<unknown>;
   multiExecute(
-    calls: Array<{ tool_slug: string; arguments: Record<string, unknown> }>,
+    calls: Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>,
     options: MetaToolOptions,
   ): Promise<unknown>;
   workbench(code: string, options: MetaToolOptions): Promise<unknown>;
@@ -163,6 +163,14 @@ const callItem = (argumentsSchema: z.ZodType) =>
   z.object({
     tool_slug: z.string().min(1).describe('The slug of a tool found with TOOLMUX_SEARCH_TOOLS.'),
     arguments: argumentsSchema,
+    account: z
+      .string()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe(
+        "Which of the user's accounts of the tool's app to use: an alias or id from the accounts TOOLMUX_SEARCH_TOOLS listed. Leave it out to use the default account.",
+      ),
   });
 const multiExecuteShape = (argumentsSchema: z.ZodType) =>
   z.object({
@@ -213,8 +221,13 @@ const multiExecute = metaTool({
     };
   },
   annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
-  run: (host, input: { tools: Array<{ tool_slug: string; arguments: Record<string, unknown> }> }, options) =>
-    host.multiExecute(input.tools, options),
+  run: (
+    host,
+    input: {
+      tools: Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>;
+    },
+    options,
+  ) => host.multiExecute(input.tools, options),
 });
 
 const workbench = metaTool({
@@ -244,7 +257,7 @@ export const META_TOOLS: ReadonlyMap<string, MetaTool> = new Map(
  * result (a meta-tool inside is refused), and the counts.
  */
 export async function runCalls(
-  calls: Array<{ tool_slug: string; arguments: Record<string, unknown> }>,
+  calls: Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>,
   options: ExecuteOptions,
   execute: (slug: string, args: unknown, options: ExecuteOptions) => Promise<ToolResult>,
 ): Promise<{
@@ -271,6 +284,7 @@ export async function runCalls(
       const result = await execute(call.tool_slug, call.arguments, {
         signal: options.signal,
         callId: options.callId ? `${options.callId}#${index}` : undefined,
+        ...(typeof call.account === 'string' ? { account: call.account } : {}),
       });
       return {
         tool_slug: call.tool_slug,

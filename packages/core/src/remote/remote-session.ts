@@ -14,6 +14,7 @@ import type { ToolResult } from '../execution/result.js';
 import { META_TOOLKIT, META_TOOLS, MetaToolSlug, runCalls } from '../meta-tools/meta-tools.js';
 import type { ExecuteFn, ExecuteOptions, Provider } from '../provider.js';
 import {
+  type AuthorizeOptions,
   type EnsureConnectedResult,
   type ExecutionLog,
   handleToolCallsWith,
@@ -185,7 +186,12 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     try {
       const result = await this.#runtime.api.post<ToolResultWire>(
         `${this.#path}/execute`,
-        { tool_slug: slug, arguments: args ?? {}, ...(options.callId ? { call_id: options.callId } : {}) },
+        {
+          tool_slug: slug,
+          arguments: args ?? {},
+          ...(options.callId ? { call_id: options.callId } : {}),
+          ...(options.account !== undefined ? { account: options.account } : {}),
+        },
         options.signal,
       );
       return toolResultOf(result);
@@ -213,7 +219,9 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     const tool: Tool = {
       ...meta,
       execute: (
-        input: { tools: Array<{ tool_slug: string; arguments: Record<string, unknown> }> },
+        input: {
+          tools: Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>;
+        },
         context,
       ) =>
         runCalls(
@@ -243,24 +251,23 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     ) as Promise<TReply>;
   }
 
-  async authorize(toolkit: string, options: { callbackUrl?: string } = {}): Promise<ConnectionRequest> {
+  async authorize(toolkit: string, options: AuthorizeOptions = {}): Promise<ConnectionRequest> {
     const wire = await this.#runtime.api.post<ConnectionRequestWire>(`${this.#path}/authorize`, {
       toolkit,
       ...(options.callbackUrl ? { callback_url: options.callbackUrl } : {}),
+      ...(options.alias !== undefined ? { alias: options.alias } : {}),
     });
     return remoteConnectionRequest(this.#runtime.api, wire);
   }
 
-  async ensureConnected(
-    toolkit: string,
-    options: { callbackUrl?: string } = {},
-  ): Promise<EnsureConnectedResult> {
+  async ensureConnected(toolkit: string, options: AuthorizeOptions = {}): Promise<EnsureConnectedResult> {
     const wire = await this.#runtime.api.post<
       | { status: 'CONNECTED'; account: { id: string; status: 'ACTIVE'; toolkit: string } | null }
       | { status: 'NEEDS_USER'; request: ConnectionRequestWire }
     >(`${this.#path}/ensure-connected`, {
       toolkit,
       ...(options.callbackUrl ? { callback_url: options.callbackUrl } : {}),
+      ...(options.alias !== undefined ? { alias: options.alias } : {}),
     });
     return wire.status === 'CONNECTED'
       ? { status: 'CONNECTED', account: wire.account }

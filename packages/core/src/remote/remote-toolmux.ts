@@ -338,7 +338,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     link: async (
       userId: string,
       authConfigId: string,
-      options: { callbackUrl?: string } = {},
+      options: { callbackUrl?: string; alias?: string } = {},
     ): Promise<ConnectionRequest> =>
       remoteConnectionRequest(
         this.#api,
@@ -346,18 +346,27 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
           user_id: userId,
           auth_config_id: authConfigId,
           ...(options.callbackUrl ? { callback_url: options.callbackUrl } : {}),
+          ...(options.alias !== undefined ? { alias: options.alias } : {}),
         }),
       ),
     create: async (
       userId: string,
       authConfigId: string,
       credentials: Record<string, string>,
+      options: { alias?: string } = {},
     ): Promise<ConnectedAccount> =>
       connectedAccountOf(
         await this.#api.post<ConnectedAccountWire>('/connected-accounts', {
           user_id: userId,
           auth_config_id: authConfigId,
           credentials,
+          ...(options?.alias !== undefined ? { alias: options.alias } : {}),
+        }),
+      ),
+    update: async (accountId: string, changes: { alias: string | null }): Promise<ConnectedAccount> =>
+      connectedAccountOf(
+        await this.#api.call<ConnectedAccountWire>('PATCH', `/connected-accounts/${id(accountId)}`, {
+          body: { alias: changes?.alias },
         }),
       ),
     list: async (

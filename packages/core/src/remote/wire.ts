@@ -84,6 +84,8 @@ export interface SessionToolkitWire {
     is_active: boolean;
     connected_account?: { id: string; status: string };
     auth_config?: { id: string; type: AuthConfigType; managed: boolean };
+    accounts?: Array<{ id: string; alias: string | null; is_default: boolean }>;
+    account_selection_required?: boolean;
   };
 }
 
@@ -122,6 +124,8 @@ export interface ConnectedAccountWire {
   user_id: string;
   toolkit: string;
   auth_config_id: string;
+  /** Absent from servers of before multiAccount. */
+  alias?: string | null;
   status: ConnectionStatus;
   status_reason: string | null;
   connected_at: string | null;
@@ -211,6 +215,16 @@ export function sessionToolkitOf(wire: SessionToolkitWire): SessionToolkit {
       isActive: wire.connection.is_active,
       ...(wire.connection.connected_account ? { connectedAccount: wire.connection.connected_account } : {}),
       ...(wire.connection.auth_config ? { authConfig: wire.connection.auth_config } : {}),
+      ...(wire.connection.accounts
+        ? {
+            accounts: wire.connection.accounts.map((account) => ({
+              id: account.id,
+              alias: account.alias,
+              isDefault: account.is_default,
+            })),
+            accountSelectionRequired: wire.connection.account_selection_required === true,
+          }
+        : {}),
     },
   };
 }
@@ -274,6 +288,7 @@ export function connectedAccountOf(wire: ConnectedAccountWire): ConnectedAccount
     userId: wire.user_id,
     toolkit: wire.toolkit,
     authConfigId: wire.auth_config_id,
+    alias: wire.alias ?? null,
     status: wire.status,
     statusReason: wire.status_reason,
     connectedAt: dateOrNull(wire.connected_at),

@@ -338,6 +338,27 @@ export const MIGRATIONS: readonly Migration[] = [
       `,
     },
   },
+  {
+    version: 6,
+    name: 'connected_account_aliases',
+    // Several accounts per toolkit: the name an account goes by (`work`), unique per user and toolkit
+    // (the index is also what makes two concurrent renames to one alias fail), and the alias a
+    // credential request gives the account it makes when completed.
+    sql: {
+      sqlite: `
+        ALTER TABLE toolmux_connected_accounts ADD COLUMN alias TEXT;
+        CREATE UNIQUE INDEX toolmux_connected_accounts_alias
+          ON toolmux_connected_accounts (user_id, toolkit, alias) WHERE alias IS NOT NULL;
+        ALTER TABLE toolmux_connection_requests ADD COLUMN alias TEXT;
+      `,
+      postgres: `
+        ALTER TABLE toolmux_connected_accounts ADD COLUMN alias text;
+        CREATE UNIQUE INDEX toolmux_connected_accounts_alias
+          ON toolmux_connected_accounts (user_id, toolkit, alias) WHERE alias IS NOT NULL;
+        ALTER TABLE toolmux_connection_requests ADD COLUMN alias text;
+      `,
+    },
+  },
 ];
 
 /** The table of each kind of record that holds encrypted values. */

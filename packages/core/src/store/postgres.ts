@@ -98,10 +98,10 @@ function toLog(row: QueryResultRow): ExecutionLogRecord {
 const AUTH_CONFIG_COLUMNS = 'id, toolkit, type, created_by, settings, secret, key_id, created_at, updated_at';
 const ACCOUNT_COLUMNS =
   'id, user_id, toolkit, auth_config_id, status, status_reason, secret, key_id, expires_at, version, ' +
-  'refresh_lease_until, connected_at, created_at, updated_at';
+  'refresh_lease_until, connected_at, created_at, updated_at, alias';
 const REQUEST_COLUMNS =
   'id, kind, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, ' +
-  'callback_url, redirect_uri, status, expires_at, used_at, created_at';
+  'callback_url, redirect_uri, status, expires_at, used_at, created_at, alias';
 
 /** Columns of {@link ConnectedAccountChanges}, by property. */
 const ACCOUNT_CHANGE_COLUMNS = {
@@ -110,6 +110,7 @@ const ACCOUNT_CHANGE_COLUMNS = {
   expiresAt: 'expires_at',
   refreshLeaseUntil: 'refresh_lease_until',
   connectedAt: 'connected_at',
+  alias: 'alias',
 } as const;
 
 function sealed(row: QueryResultRow): SealedSecret | null {
@@ -144,6 +145,7 @@ function toAccount(row: QueryResultRow): ConnectedAccountRecord {
     connectedAt: row.connected_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    alias: row.alias,
   };
 }
 
@@ -163,6 +165,7 @@ function toRequest(row: QueryResultRow): ConnectionRequestRecord {
     expiresAt: row.expires_at,
     usedAt: row.used_at,
     createdAt: row.created_at,
+    alias: row.alias,
   };
 }
 
@@ -183,6 +186,7 @@ function accountValues(record: ConnectedAccountRecord): unknown[] {
     record.connectedAt,
     record.createdAt,
     record.updatedAt,
+    record.alias ?? null,
   ];
 }
 
@@ -559,7 +563,7 @@ export class PostgresStore implements Store {
     await this.query(
       'insert a connected account',
       `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) ` +
-        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)',
+        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)',
       accountValues(record),
     );
   }
@@ -597,12 +601,19 @@ export class PostgresStore implements Store {
     toolkits,
     statuses,
     authConfigIds,
+    aliases,
     limit,
     cursor,
   }: ListConnectedAccountsQuery): Promise<Page<ConnectedAccountRecord>> {
     assertPageQuery({ limit, cursor }, 'ca');
     const rows = await this.list('list connected accounts', 'toolmux_connected_accounts', ACCOUNT_COLUMNS, {
-      filters: { user_id: userIds, toolkit: toolkits, status: statuses, auth_config_id: authConfigIds },
+      filters: {
+        user_id: userIds,
+        toolkit: toolkits,
+        status: statuses,
+        auth_config_id: authConfigIds,
+        alias: aliases,
+      },
       limit,
       cursor,
     });
@@ -688,7 +699,7 @@ export class PostgresStore implements Store {
     await this.query(
       'insert a connection request',
       `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) ` +
-        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)',
+        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)',
       [
         record.id,
         record.kind,
@@ -705,6 +716,7 @@ export class PostgresStore implements Store {
         record.expiresAt,
         record.usedAt,
         record.createdAt,
+        record.alias ?? null,
       ],
     );
   }
@@ -750,12 +762,12 @@ export class PostgresStore implements Store {
   async completeConnectionRequest(id: string, account: ConnectedAccountRecord, now: Date): Promise<boolean> {
     const rows = await this.query(
       'complete a connection request',
-      "WITH claimed AS (UPDATE toolmux_connection_requests SET used_at = $15, status = 'COMPLETED', " +
+      "WITH claimed AS (UPDATE toolmux_connection_requests SET used_at = $16, status = 'COMPLETED', " +
         'connected_account_id = $1 ' +
-        "WHERE id = $16 AND kind = 'fields' AND status = 'PENDING' AND used_at IS NULL AND expires_at > $15 " +
+        "WHERE id = $17 AND kind = 'fields' AND status = 'PENDING' AND used_at IS NULL AND expires_at > $16 " +
         'RETURNING id) ' +
         `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) ` +
-        'SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM claimed RETURNING id',
+        'SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM claimed RETURNING id',
       [...accountValues(account), now, id],
     );
     return rows.length > 0;

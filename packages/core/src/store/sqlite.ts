@@ -52,10 +52,10 @@ const LOG_COLUMNS =
 const AUTH_CONFIG_COLUMNS = 'id, toolkit, type, created_by, settings, secret, key_id, created_at, updated_at';
 const ACCOUNT_COLUMNS =
   'id, user_id, toolkit, auth_config_id, status, status_reason, secret, key_id, expires_at, version, ' +
-  'refresh_lease_until, connected_at, created_at, updated_at';
+  'refresh_lease_until, connected_at, created_at, updated_at, alias';
 const REQUEST_COLUMNS =
   'id, kind, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, ' +
-  'callback_url, redirect_uri, status, expires_at, used_at, created_at';
+  'callback_url, redirect_uri, status, expires_at, used_at, created_at, alias';
 
 /** Columns of {@link ConnectedAccountChanges}, by property. */
 const ACCOUNT_CHANGE_COLUMNS = {
@@ -64,6 +64,7 @@ const ACCOUNT_CHANGE_COLUMNS = {
   expiresAt: 'expires_at',
   refreshLeaseUntil: 'refresh_lease_until',
   connectedAt: 'connected_at',
+  alias: 'alias',
 } as const;
 
 /** The fixed statements, prepared on first use (the tables exist only after `migrate()`). */
@@ -102,7 +103,7 @@ function prepareStatements(database: DatabaseSync) {
       'DELETE FROM toolmux_connection_requests WHERE auth_config_id = ?',
     ),
     insertAccount: database.prepare(
-      `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     getAccount: database.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM toolmux_connected_accounts WHERE id = ?`),
     getAccountStatus: database.prepare(
@@ -123,7 +124,7 @@ function prepareStatements(database: DatabaseSync) {
         'ORDER BY connected_at DESC NULLS LAST, id DESC LIMIT ?',
     ),
     insertRequest: database.prepare(
-      `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     getRequest: database.prepare(`SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE id = ?`),
     getRequestByStateHash: database.prepare(
@@ -177,6 +178,7 @@ function toAccount(row: Row): ConnectedAccountRecord {
     connectedAt: date(row.connected_at),
     createdAt: new Date(row.created_at as number),
     updatedAt: new Date(row.updated_at as number),
+    alias: row.alias as string | null,
   };
 }
 
@@ -196,6 +198,7 @@ function toRequest(row: Row): ConnectionRequestRecord {
     expiresAt: new Date(row.expires_at as number),
     usedAt: date(row.used_at),
     createdAt: new Date(row.created_at as number),
+    alias: row.alias as string | null,
   };
 }
 
@@ -585,12 +588,19 @@ export class SqliteStore implements Store {
     toolkits,
     statuses,
     authConfigIds,
+    aliases,
     limit,
     cursor,
   }: ListConnectedAccountsQuery): Promise<Page<ConnectedAccountRecord>> {
     assertPageQuery({ limit, cursor }, 'ca');
     const rows = this.list('list connected accounts', 'toolmux_connected_accounts', ACCOUNT_COLUMNS, {
-      filters: { user_id: userIds, toolkit: toolkits, status: statuses, auth_config_id: authConfigIds },
+      filters: {
+        user_id: userIds,
+        toolkit: toolkits,
+        status: statuses,
+        auth_config_id: authConfigIds,
+        alias: aliases,
+      },
       limit,
       cursor,
     });
@@ -683,6 +693,7 @@ export class SqliteStore implements Store {
         record.expiresAt.getTime(),
         time(record.usedAt),
         record.createdAt.getTime(),
+        record.alias ?? null,
       );
     });
   }
@@ -769,6 +780,7 @@ export class SqliteStore implements Store {
       time(record.connectedAt),
       record.createdAt.getTime(),
       record.updatedAt.getTime(),
+      record.alias ?? null,
     );
   }
 

@@ -6,6 +6,14 @@ import type { Dialect } from './migrations.js';
  * secrets); the database error stays available as `cause` for logs.
  */
 export function storeError(dialect: Dialect, operation: string, cause: unknown): ToolMuxError {
+  if (isAliasConflict(cause)) {
+    return new ToolMuxError({
+      code: 'ALIAS_TAKEN',
+      message:
+        'Another connected account of this user and toolkit already has this alias; aliases are unique per user and toolkit. Choose another alias, or rename that account first.',
+      cause,
+    });
+  }
   return new ToolMuxError({
     code: 'STORE_ERROR',
     message: `The ${dialect} store failed to ${operation}. The database error is attached as the cause.`,
@@ -46,4 +54,19 @@ export function assertExpectedVersion(expectedVersion: number): void {
       message: `expectedVersion must be a positive integer (the configVersion you read); got ${String(expectedVersion)}.`,
     });
   }
+}
+
+/** The name of the unique index on (user, toolkit, alias) of connected accounts (migration 6). */
+const ALIAS_INDEX = 'toolmux_connected_accounts_alias';
+
+/** A write broke the unique alias index (PostgreSQL names the index; SQLite names its columns). */
+function isAliasConflict(cause: unknown): boolean {
+  if (typeof cause !== 'object' || cause === null) return false;
+  const { constraint, message } = cause as { constraint?: unknown; message?: unknown };
+  if (constraint === ALIAS_INDEX) return true;
+  return (
+    typeof message === 'string' &&
+    message.includes('UNIQUE constraint failed') &&
+    message.includes('toolmux_connected_accounts.alias')
+  );
 }

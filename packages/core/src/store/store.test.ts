@@ -181,6 +181,7 @@ function account(overrides: Partial<ConnectedAccountRecord> = {}): ConnectedAcco
     connectedAt: new Date('2025-03-01T10:00:00.789Z'),
     createdAt: new Date('2025-03-01T10:00:00.000Z'),
     updatedAt: new Date('2025-03-01T10:00:00.000Z'),
+    alias: null,
     ...overrides,
   };
 }
@@ -201,6 +202,7 @@ function connectionRequest(overrides: Partial<ConnectionRequestRecord> = {}): Co
     expiresAt: new Date('2025-03-01T10:10:00.000Z'),
     usedAt: null,
     createdAt: new Date('2025-03-01T10:00:00.000Z'),
+    alias: null,
     ...overrides,
   };
 }
@@ -696,6 +698,36 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
         expect(await store.getConnectedAccountStatus(newId('ca'))).toBeUndefined();
       });
 
+      it('keep an alias unique per user and toolkit (ALIAS_TAKEN), list by alias, and rename', async () => {
+        const work = account({ alias: 'work' });
+        await store.insertConnectedAccount(work);
+        // the same alias for another user, another toolkit, or no alias at all: fine
+        await store.insertConnectedAccount(account({ alias: 'work', userId: 'user_2' }));
+        await store.insertConnectedAccount(account({ alias: 'work', toolkit: 'gmail' }));
+        await store.insertConnectedAccount(account());
+        await store.insertConnectedAccount(account());
+        expect(await store.getConnectedAccount(work.id)).toEqual(work);
+        await rejection(store.insertConnectedAccount(account({ alias: 'work' })), 'ALIAS_TAKEN');
+        const personal = account({ alias: 'personal' });
+        await store.insertConnectedAccount(personal);
+        await rejection(store.updateConnectedAccount(personal.id, { alias: 'work' }), 'ALIAS_TAKEN');
+        const found = await store.listConnectedAccounts({
+          userIds: ['user_1'],
+          toolkits: ['github'],
+          aliases: ['work'],
+          limit: 10,
+        });
+        expect(found.items.map((item) => item.id)).toEqual([work.id]);
+        expect(await store.updateConnectedAccount(work.id, { alias: null })).toMatchObject({ alias: null });
+        expect(await store.updateConnectedAccount(personal.id, { alias: 'work' })).toMatchObject({
+          alias: 'work',
+        });
+        // a fields request keeps the alias its account will get
+        const request = fieldsRequest({ alias: 'home', toolkit: 'github' });
+        await store.insertConnectionRequest(request);
+        expect(await store.getConnectionRequest(request.id)).toEqual(request);
+      });
+
       it('list by any of several users, toolkits, statuses and auth configs, in pages', async () => {
         const records = [
           account({ userId: 'alice', toolkit: 'github', status: 'ACTIVE', authConfigId: 'ac_1' }),
@@ -1069,6 +1101,7 @@ describe.each(versionTwoBackends)('migration 3 on $name', ({ skipReason, open })
           expiresAt: new Date('2025-03-01T10:10:00.000Z'),
           usedAt: new Date('2025-03-01T10:01:00.000Z'),
           createdAt: new Date('2025-03-01T10:00:00.000Z'),
+          alias: null,
         });
         expect((await database.store.getConnectionRequest('cr_failed'))!.status).toBe('FAILED');
         expect((await database.store.getConnectionRequestByStateHash('cr_pending-state'))!.status).toBe(

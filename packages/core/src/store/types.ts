@@ -201,6 +201,8 @@ export interface ConnectedAccountRecord {
   connectedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /** The name the user and the agent call the account by (`work`); unique per user and toolkit. */
+  alias?: string | null;
 }
 
 export type ConnectedAccountStatusRecord = Pick<
@@ -211,7 +213,7 @@ export type ConnectedAccountStatusRecord = Pick<
 export type ConnectedAccountChanges = Partial<
   Pick<
     ConnectedAccountRecord,
-    'status' | 'statusReason' | 'secret' | 'expiresAt' | 'refreshLeaseUntil' | 'connectedAt'
+    'status' | 'statusReason' | 'secret' | 'expiresAt' | 'refreshLeaseUntil' | 'connectedAt' | 'alias'
   >
 >;
 
@@ -221,6 +223,8 @@ export interface ListConnectedAccountsQuery {
   toolkits?: readonly string[];
   statuses?: readonly ConnectionStatus[];
   authConfigIds?: readonly string[];
+  /** Accounts with any of these aliases. */
+  aliases?: readonly string[];
   /** 1..1000 */
   limit: number;
   cursor?: string;
@@ -267,6 +271,8 @@ export interface ConnectionRequestRecord {
   /** When the callback or the completion took the request (it is used once). */
   usedAt: Date | null;
   createdAt: Date;
+  /** The alias the account gets (a `fields` request's account is made at completion). */
+  alias?: string | null;
 }
 
 export interface Page<T> {

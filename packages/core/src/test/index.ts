@@ -18,7 +18,7 @@ export {
   withTestDatabase,
 } from './postgres.js';
 export type { RecordedCall } from './sample-toolkits.js';
-export { createSampleToolkits } from './sample-toolkits.js';
+export { createGmailLikeToolkit, createSampleToolkits } from './sample-toolkits.js';
 export type { SchemaViolationOptions } from './schema-invariants.js';
 export { countOptionalEnumFields, findSchemaViolations } from './schema-invariants.js';
 export type { ScriptedModelServer, ScriptedReply, ScriptedRequest } from './scripted-model-server.js';

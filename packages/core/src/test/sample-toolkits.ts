@@ -184,3 +184,52 @@ export function createSampleToolkits(options: { slowToolTimeoutMs?: number } = {
     ],
   };
 }
+
+/**
+ * A Gmail-like toolkit for several accounts per toolkit: `gmail` connects with an app password (an
+ * API key), and each call answers from the mailbox of the account it ran with. `mailboxes` maps an
+ * account's API key to its address (the key itself never shows in a result); `sent` records every
+ * message with the mailbox it went from.
+ */
+export function createGmailLikeToolkit(mailboxes: Record<string, string>): {
+  toolkit: Toolkit;
+  sent: Array<{ from: string; to: string; subject: string }>;
+} {
+  const sent: Array<{ from: string; to: string; subject: string }> = [];
+  const mailboxOf = (context: ToolContext) => {
+    const key = context.credentials?.apiKey;
+    return (key && mailboxes[key]) || 'unknown mailbox';
+  };
+  const sendEmail = defineTool({
+    slug: 'GMAIL_SEND_EMAIL',
+    description: "Send an email from the user's Gmail mailbox.",
+    inputSchema: z.object({
+      to: z.string().describe('Recipient address'),
+      subject: z.string().describe('Subject line'),
+      body: z.string().describe('Plain-text body'),
+    }),
+    annotations: { openWorldHint: true },
+    execute: async (input, context) => {
+      const from = mailboxOf(context);
+      sent.push({ from, to: input.to, subject: input.subject });
+      return { sent: true, from };
+    },
+  });
+  const getProfile = defineTool({
+    slug: 'GMAIL_GET_PROFILE',
+    description: 'Get the email address of the Gmail mailbox.',
+    inputSchema: z.object({}),
+    annotations: { readOnlyHint: true },
+    execute: async (_input, context) => ({ emailAddress: mailboxOf(context) }),
+  });
+  return {
+    sent,
+    toolkit: defineToolkit({
+      slug: 'gmail',
+      name: 'Gmail',
+      description: 'Read and send email with Gmail.',
+      tools: [sendEmail, getProfile],
+      auth: { type: 'api_key', fields: [{ name: 'apiKey', label: 'App password', secret: true }] },
+    }),
+  };
+}

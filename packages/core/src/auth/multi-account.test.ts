@@ -1,0 +1,293 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ToolMuxError } from '../errors.js';
+import { MetaToolSlug } from '../meta-tools/meta-tools.js';
+import { databaseBackends, type OpenedDatabase, quiet } from '../test/auth-fixtures.js';
+import { createGmailLikeToolkit } from '../test/sample-toolkits.js';
+import { ToolMux } from '../toolmux.js';
+
+/**
+ * Several accounts per toolkit (docs/sessions.md): aliases, `execute(…, { account })`,
+ * `tools[].account` of TOOLMUX_MULTI_EXECUTE_TOOL, the accounts TOOLMUX_SEARCH_TOOLS and
+ * `toolkits()` list, required selection, the account limit, and accounts a session may not use.
+ */
+
+const MAILBOXES = {
+  'key-work': 'ada@work.example',
+  'key-personal': 'ada@home.example',
+  'key-other-user': 'bob@example.com',
+};
+const mail = { to: 'grace@example.com', subject: 'Hello', body: 'Hi Grace' };
+
+async function rejection(promise: Promise<unknown>, code: string): Promise<ToolMuxError> {
+  const error = await promise.then(
+    () => undefined,
+    (rejected: unknown) => rejected,
+  );
+  expect(ToolMuxError.isInstance(error), `expected a ToolMuxError, got ${String(error)}`).toBe(true);
+  expect((error as ToolMuxError).code, (error as ToolMuxError).message).toBe(code);
+  return error as ToolMuxError;
+}
+
+const backends = await databaseBackends();
+
+describe.each(backends)('several accounts per toolkit on $name', ({ skipReason, open }) => {
+  describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'sdk', () => {
+    let database: OpenedDatabase;
+    let mux: ToolMux;
+    let gmail: ReturnType<typeof createGmailLikeToolkit>;
+    let configId: string;
+
+    beforeEach(async () => {
+      database = await open();
+      gmail = createGmailLikeToolkit(MAILBOXES);
+      mux = new ToolMux({
+        toolkits: [gmail.toolkit],
+        store: database.spec,
+        logger: quiet,
+        secretKey: Buffer.alloc(32, 7).toString('base64'),
+      });
+      configId = (await mux.authConfigs.create('gmail', { type: 'api_key' })).id;
+    });
+    afterEach(async () => {
+      await mux.close();
+      await database.cleanup();
+    });
+
+    /** Ada's two Gmail accounts, `work` connected first, `personal` last. */
+    async function twoAccounts() {
+      const work = await mux.connectedAccounts.create(
+        'ada',
+        configId,
+        { apiKey: 'key-work' },
+        { alias: 'work' },
+      );
+      const personal = await mux.connectedAccounts.create(
+        'ada',
+        configId,
+        { apiKey: 'key-personal' },
+        { alias: 'personal' },
+      );
+      return { work, personal };
+    }
+
+    it('runs a call with the account named by alias or id; without one, the most recently connected', async () => {
+      const { work, personal } = await twoAccounts();
+      expect(work.alias).toBe('work');
+      const session = await mux.create('ada', {
+        authConfigs: { gmail: configId },
+        multiAccount: { enable: true },
+      });
+      const byAlias = await session.execute('GMAIL_SEND_EMAIL', mail, { account: 'work' });
+      expect(byAlias).toMatchObject({ successful: true, data: { from: 'ada@work.example' } });
+      const byId = await session.execute('GMAIL_SEND_EMAIL', mail, { account: personal.id });
+      expect(byId.data).toMatchObject({ from: 'ada@home.example' });
+      const byDefault = await session.execute('GMAIL_SEND_EMAIL', mail);
+      expect(byDefault.data).toMatchObject({ from: 'ada@home.example' });
+      expect((await session.logs()).items.map((entry) => entry.connectedAccountId)).toEqual([
+        personal.id,
+        personal.id,
+        work.id,
+      ]);
+
+      // TOOLMUX_MULTI_EXECUTE_TOOL: tools[].account, each call with its own account
+      const multi = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+        tools: [
+          { tool_slug: 'GMAIL_GET_PROFILE', arguments: {}, account: 'work' },
+          { tool_slug: 'GMAIL_GET_PROFILE', arguments: {}, account: 'personal' },
+          { tool_slug: 'GMAIL_GET_PROFILE', arguments: {} },
+        ],
+      });
+      expect(multi.successful).toBe(true);
+      const results = (multi.data as { results: Array<{ data: { emailAddress: string } }> }).results;
+      expect(results.map((result) => result.data.emailAddress)).toEqual([
+        'ada@work.example',
+        'ada@home.example',
+        'ada@home.example',
+      ]);
+    });
+
+    it('lists each toolkit’s usable accounts in TOOLMUX_SEARCH_TOOLS and toolkits()', async () => {
+      const { work, personal } = await twoAccounts();
+      const session = await mux.create('ada', {
+        authConfigs: { gmail: configId },
+        multiAccount: { enable: true },
+      });
+      const search = await session.execute(MetaToolSlug.SEARCH_TOOLS, {
+        queries: [{ use_case: 'send an email' }],
+      });
+      const data = search.data as {
+        toolkit_connections: Array<Record<string, unknown>>;
+        next_steps: string;
+      };
+      expect(data.toolkit_connections).toEqual([
+        {
+          toolkit: 'gmail',
+          connected: true,
+          connected_account_id: personal.id,
+          accounts: [
+            { id: personal.id, alias: 'personal', is_default: true },
+            { id: work.id, alias: 'work', is_default: false },
+          ],
+          account_selection_required: false,
+        },
+      ]);
+      expect(data.next_steps).toContain('several accounts of gmail');
+      const { items } = await session.toolkits();
+      expect(items[0]!.connection).toMatchObject({
+        isActive: true,
+        accounts: [
+          { id: personal.id, alias: 'personal', isDefault: true },
+          { id: work.id, alias: 'work', isDefault: false },
+        ],
+        accountSelectionRequired: false,
+      });
+      // a disabled account is not usable, so not listed
+      await mux.connectedAccounts.disable(work.id);
+      const after = await session.toolkits();
+      expect(after.items[0]!.connection.accounts?.map((account) => account.alias)).toEqual(['personal']);
+    });
+
+    it('with requireExplicitSelection, refuses a call without account and names the aliases', async () => {
+      await twoAccounts();
+      const session = await mux.create('ada', {
+        authConfigs: { gmail: configId },
+        multiAccount: { enable: true, requireExplicitSelection: true },
+      });
+      const refused = await session.execute('GMAIL_SEND_EMAIL', mail);
+      expect(refused).toMatchObject({ successful: false, code: 'ACCOUNT_SELECTION_REQUIRED' });
+      expect(refused.error).toContain('"work"');
+      expect(refused.error).toContain('"personal"');
+      expect(gmail.sent).toEqual([]);
+      const search = (
+        await session.execute(MetaToolSlug.SEARCH_TOOLS, { queries: [{ use_case: 'send an email' }] })
+      ).data as { toolkit_connections: Array<Record<string, unknown>>; next_steps: string };
+      expect(search.toolkit_connections[0]).toMatchObject({ account_selection_required: true });
+      expect(
+        (search.toolkit_connections[0]!.accounts as Array<{ is_default: boolean }>).some(
+          (account) => account.is_default,
+        ),
+      ).toBe(false);
+      expect(search.next_steps).toContain('you must choose');
+      expect((await session.execute('GMAIL_SEND_EMAIL', mail, { account: 'work' })).data).toMatchObject({
+        from: 'ada@work.example',
+      });
+      // one ACTIVE account left: nothing to choose
+      await mux.connectedAccounts.disable((await session.toolkits()).items[0]!.connection.accounts![0]!.id);
+      expect((await session.execute('GMAIL_SEND_EMAIL', mail)).successful).toBe(true);
+    });
+
+    it('keeps aliases unique per user and toolkit (ALIAS_TAKEN), renames, and checks them', async () => {
+      const { work, personal } = await twoAccounts();
+      const taken = await rejection(
+        mux.connectedAccounts.create('ada', configId, { apiKey: 'key-x' }, { alias: 'work' }),
+        'ALIAS_TAKEN',
+      );
+      expect(taken.message).toContain('"work"');
+      await rejection(mux.connectedAccounts.update(personal.id, { alias: 'work' }), 'ALIAS_TAKEN');
+      // another user may have the same alias
+      const bob = await mux.connectedAccounts.create(
+        'bob',
+        configId,
+        { apiKey: 'key-other-user' },
+        { alias: 'work' },
+      );
+      expect(bob.alias).toBe('work');
+      // rename, then the old alias is free again
+      expect((await mux.connectedAccounts.update(work.id, { alias: 'office' })).alias).toBe('office');
+      expect((await mux.connectedAccounts.get(work.id)).alias).toBe('office');
+      expect((await mux.connectedAccounts.update(personal.id, { alias: 'work' })).alias).toBe('work');
+      expect((await mux.connectedAccounts.update(personal.id, { alias: null })).alias).toBeNull();
+      for (const bad of ['', '   ', 'ca_123', 'tab\there', 'x'.repeat(65)]) {
+        await rejection(mux.connectedAccounts.update(work.id, { alias: bad }), 'INVALID_REQUEST');
+      }
+      const session = await mux.create('ada', {
+        authConfigs: { gmail: configId },
+        multiAccount: { enable: true },
+      });
+      await rejection(session.authorize('gmail', { alias: 'office' }), 'ALIAS_TAKEN');
+    });
+
+    it('refuses another user’s account, and one outside the session’s connectedAccounts (ACCOUNT_NOT_IN_SESSION)', async () => {
+      const { work, personal } = await twoAccounts();
+      const bob = await mux.connectedAccounts.create(
+        'bob',
+        configId,
+        { apiKey: 'key-other-user' },
+        { alias: 'bobs' },
+      );
+      const session = await mux.create('ada', {
+        authConfigs: { gmail: configId },
+        multiAccount: { enable: true },
+      });
+      for (const account of [bob.id, 'bobs', 'nobody']) {
+        const refused = await session.execute('GMAIL_SEND_EMAIL', mail, { account });
+        expect(refused, account).toMatchObject({ successful: false, code: 'ACCOUNT_NOT_IN_SESSION' });
+        expect(refused.error).toContain('"work"');
+      }
+      const pinned = await mux.create('ada', {
+        connectedAccounts: { gmail: [work.id] },
+        multiAccount: { enable: true },
+      });
+      const outside = await pinned.execute('GMAIL_SEND_EMAIL', mail, { account: 'personal' });
+      expect(outside).toMatchObject({ successful: false, code: 'ACCOUNT_NOT_IN_SESSION' });
+      expect((await pinned.execute('GMAIL_SEND_EMAIL', mail, { account: 'work' })).successful).toBe(true);
+      // without multiAccount, `account` still names one of the accounts the session may use
+      const plain = await mux.create('ada', { authConfigs: { gmail: configId } });
+      expect((await plain.execute('GMAIL_SEND_EMAIL', mail, { account: 'work' })).data).toMatchObject({
+        from: 'ada@work.example',
+      });
+      expect(await plain.execute('GMAIL_SEND_EMAIL', mail, { account: bob.id })).toMatchObject({
+        code: 'ACCOUNT_NOT_IN_SESSION',
+      });
+      expect(gmail.sent.map((entry) => entry.from)).not.toContain('bob@example.com');
+      void personal;
+    });
+
+    it('connects a new account under an alias (authorize, ensureConnected) up to maxAccountsPerToolkit', async () => {
+      const session = await mux.create('ada', {
+        authConfigs: { gmail: configId },
+        multiAccount: { enable: true, maxAccountsPerToolkit: 2 },
+      });
+      const needs = await session.ensureConnected('gmail', { alias: 'work' });
+      expect(needs.status).toBe('NEEDS_USER');
+      if (needs.status !== 'NEEDS_USER') return;
+      const work = await mux.connectionRequests.complete(needs.request.id, { apiKey: 'key-work' });
+      expect(work.alias).toBe('work');
+      expect(await session.ensureConnected('gmail', { alias: 'work' })).toEqual({
+        status: 'CONNECTED',
+        account: { id: work.id, status: 'ACTIVE', toolkit: 'gmail' },
+      });
+      const request = await session.authorize('gmail', { alias: 'personal' });
+      const personal = await mux.connectionRequests.complete(request.id, { apiKey: 'key-personal' });
+      expect(personal.alias).toBe('personal');
+      expect((await session.execute('GMAIL_GET_PROFILE', {}, { account: 'work' })).data).toEqual({
+        emailAddress: 'ada@work.example',
+      });
+      const full = await rejection(session.authorize('gmail', { alias: 'third' }), 'ACCOUNT_LIMIT_REACHED');
+      expect(full.message).toContain('maxAccountsPerToolkit (2)');
+      await mux.connectedAccounts.delete(work.id);
+      await session.authorize('gmail', { alias: 'third' });
+    });
+
+    it('validates multiAccount', async () => {
+      for (const maxAccountsPerToolkit of [1, 11, 2.5]) {
+        const error = await rejection(
+          mux.create('ada', { multiAccount: { enable: true, maxAccountsPerToolkit } }),
+          'CONFIG_INVALID',
+        );
+        expect(error.message).toContain('multiAccount.maxAccountsPerToolkit');
+      }
+      await rejection(
+        mux.create('ada', { multiAccount: { requireExplicitSelection: true } }),
+        'CONFIG_CONFLICT',
+      );
+      await rejection(mux.create('ada', { multiAccount: { enable: 'yes' } as never }), 'CONFIG_INVALID');
+      const session = await mux.create('ada', { multiAccount: { enable: true } });
+      expect(session.config.multiAccount).toEqual({
+        enable: true,
+        maxAccountsPerToolkit: 5,
+        requireExplicitSelection: false,
+      });
+    });
+  });
+});
