@@ -26,6 +26,7 @@ import {
   LinkConnectedAccountBody,
   ListAuthConfigsQuery,
   ListConnectedAccountsQuery,
+  UpdateConnectedAccountBody,
 } from './auth-schemas.js';
 import { type Route, route } from './route.js';
 import { SessionParams } from './schemas.js';
@@ -53,6 +54,7 @@ function connectedAccountJson(account: ConnectedAccount): Wire<typeof ConnectedA
     user_id: account.userId,
     toolkit: account.toolkit,
     auth_config_id: account.authConfigId,
+    alias: account.alias,
     status: account.status,
     status_reason: account.statusReason,
     connected_at: account.connectedAt?.toISOString() ?? null,
@@ -160,7 +162,9 @@ export function authRoutes({ toolmux, sessions }: AuthRouteContext): Route[] {
       status: 201,
       handle: async ({ body }) =>
         connectedAccountJson(
-          await toolmux.connectedAccounts.create(body.user_id, body.auth_config_id, body.credentials),
+          await toolmux.connectedAccounts.create(body.user_id, body.auth_config_id, body.credentials, {
+            ...(body.alias !== undefined ? { alias: body.alias } : {}),
+          }),
         ),
     }),
     route({
@@ -177,6 +181,7 @@ export function authRoutes({ toolmux, sessions }: AuthRouteContext): Route[] {
         madeRequest(
           await toolmux.connectedAccounts.link(body.user_id, body.auth_config_id, {
             callbackUrl: body.callback_url,
+            ...(body.alias !== undefined ? { alias: body.alias } : {}),
           }),
         ),
     }),
@@ -211,6 +216,21 @@ export function authRoutes({ toolmux, sessions }: AuthRouteContext): Route[] {
       response: ConnectedAccountSchema,
       handle: async ({ params }) =>
         connectedAccountJson(await toolmux.connectedAccounts.get(params.connectedAccountId)),
+    }),
+    route({
+      method: 'patch',
+      path: '/connected-accounts/:connectedAccountId',
+      operationId: 'updateConnectedAccount',
+      summary:
+        'Rename a connected account: a new alias, or null to remove it (mux.connectedAccounts.update).',
+      tag: 'auth',
+      params: ConnectedAccountParams,
+      body: UpdateConnectedAccountBody,
+      response: ConnectedAccountSchema,
+      handle: async ({ params, body }) =>
+        connectedAccountJson(
+          await toolmux.connectedAccounts.update(params.connectedAccountId, { alias: body.alias }),
+        ),
     }),
     route({
       method: 'delete',
@@ -272,7 +292,12 @@ export function authRoutes({ toolmux, sessions }: AuthRouteContext): Route[] {
       status: 201,
       handle: async ({ params, body }) => {
         const { session } = await sessions.get(params.sessionId);
-        return madeRequest(await session.authorize(body.toolkit, { callbackUrl: body.callback_url }));
+        return madeRequest(
+          await session.authorize(body.toolkit, {
+            callbackUrl: body.callback_url,
+            ...(body.alias !== undefined ? { alias: body.alias } : {}),
+          }),
+        );
       },
     }),
     route({
@@ -287,7 +312,10 @@ export function authRoutes({ toolmux, sessions }: AuthRouteContext): Route[] {
       response: EnsureConnectedSchema,
       handle: async ({ params, body }) => {
         const { session } = await sessions.get(params.sessionId);
-        const result = await session.ensureConnected(body.toolkit, { callbackUrl: body.callback_url });
+        const result = await session.ensureConnected(body.toolkit, {
+          callbackUrl: body.callback_url,
+          ...(body.alias !== undefined ? { alias: body.alias } : {}),
+        });
         return result.status === 'CONNECTED'
           ? result
           : { status: result.status, request: await madeRequest(result.request) };

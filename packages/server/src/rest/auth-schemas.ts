@@ -75,6 +75,14 @@ export const ListAuthConfigsQuery = z.strictObject({
 
 export const AuthConfigParams = z.object({ authConfigId });
 
+/** The alias a new account gets (checked by core: 1 to 64 characters, not `ca_…`). */
+const alias = z
+  .string()
+  .optional()
+  .describe(
+    'The alias of the new account (e.g. "work"), unique per user and toolkit (409 ALIAS_TAKEN otherwise).',
+  );
+
 export const ConnectedAccountSchema = component(
   'ConnectedAccount',
   z.object({
@@ -82,6 +90,10 @@ export const ConnectedAccountSchema = component(
     user_id: z.string(),
     toolkit: z.string(),
     auth_config_id: z.string(),
+    alias: z
+      .string()
+      .nullable()
+      .describe('The name the user and the agent call the account by; unique per user and toolkit.'),
     status: z.enum(STATUSES),
     status_reason: z.string().nullable(),
     connected_at: timestamp.nullable(),
@@ -118,17 +130,30 @@ export const CreateConnectedAccountBody = component(
     credentials: z
       .record(z.string(), z.string())
       .describe('The fields of the auth scheme, e.g. { "apiKey": "…" }; stored encrypted.'),
+    alias,
+  }),
+);
+
+export const UpdateConnectedAccountBody = component(
+  'UpdateConnectedAccountRequest',
+  z.strictObject({
+    alias: z
+      .string()
+      .nullable()
+      .describe(
+        'The new alias (unique per user and toolkit: 409 ALIAS_TAKEN otherwise), or null to remove it.',
+      ),
   }),
 );
 
 export const LinkConnectedAccountBody = component(
   'LinkConnectedAccountRequest',
-  z.strictObject({ user_id: userId, auth_config_id: authConfigId, callback_url: callbackUrl }),
+  z.strictObject({ user_id: userId, auth_config_id: authConfigId, callback_url: callbackUrl, alias }),
 );
 
 export const AuthorizeBody = component(
   'AuthorizeRequest',
-  z.strictObject({ toolkit: z.string().min(1), callback_url: callbackUrl }),
+  z.strictObject({ toolkit: z.string().min(1), callback_url: callbackUrl, alias }),
 );
 
 export const ConnectionRequestSchema = component(

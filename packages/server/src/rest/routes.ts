@@ -105,7 +105,7 @@ function toolResultJson(result: ToolResult): Wire<typeof ToolResultSchema> {
 }
 
 function sessionToolkitJson(toolkit: SessionToolkit): Wire<typeof SessionToolkitSchema> {
-  const { connectedAccount, authConfig } = toolkit.connection;
+  const { connectedAccount, authConfig, accounts, accountSelectionRequired } = toolkit.connection;
   return {
     slug: toolkit.slug,
     name: toolkit.name,
@@ -115,6 +115,16 @@ function sessionToolkitJson(toolkit: SessionToolkit): Wire<typeof SessionToolkit
       is_active: toolkit.connection.isActive,
       ...(connectedAccount ? { connected_account: connectedAccount } : {}),
       ...(authConfig ? { auth_config: authConfig } : {}),
+      ...(accounts
+        ? {
+            accounts: accounts.map((account) => ({
+              id: account.id,
+              alias: account.alias,
+              is_default: account.isDefault,
+            })),
+            account_selection_required: accountSelectionRequired === true,
+          }
+        : {}),
     },
   };
 }
@@ -296,7 +306,11 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       handle: async ({ params, body, signal }) => {
         const { session } = await sessions.get(params.sessionId);
         return toolResultJson(
-          await session.execute(body.tool_slug, body.arguments ?? {}, { signal, callId: body.call_id }),
+          await session.execute(body.tool_slug, body.arguments ?? {}, {
+            signal,
+            callId: body.call_id,
+            ...(body.account !== undefined ? { account: body.account } : {}),
+          }),
         );
       },
     }),

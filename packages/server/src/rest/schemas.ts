@@ -87,6 +87,14 @@ export const SessionConfigSchema = component(
       ),
     sessionPreset: z.enum(['META_TOOLS', 'DIRECT_TOOLS']).optional(),
     manageConnections: z.boolean().optional(),
+    multiAccount: z
+      .strictObject({
+        enable: z.boolean().optional(),
+        maxAccountsPerToolkit: z.number().int().optional().describe('2 to 10; default 5.'),
+        requireExplicitSelection: z.boolean().optional(),
+      })
+      .optional()
+      .describe('Several accounts per toolkit (see docs/sessions.md).'),
     workbench: z
       .strictObject({
         enable: z.boolean().optional(),
@@ -255,7 +263,19 @@ const callId = z
 
 export const ExecuteInSessionBody = component(
   'ExecuteInSessionRequest',
-  z.strictObject({ tool_slug: z.string().min(1), arguments: toolArguments, call_id: callId }),
+  z.strictObject({
+    tool_slug: z.string().min(1),
+    arguments: toolArguments,
+    call_id: callId,
+    account: z
+      .string()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe(
+        'The connected account to run with: its id (ca_…) or alias; one the session may use (403 ACCOUNT_NOT_IN_SESSION otherwise).',
+      ),
+  }),
 );
 
 export const ListToolsBody = component(
@@ -356,6 +376,16 @@ export const SearchResultSchema = component(
         toolkit: z.string(),
         connected: z.boolean(),
         connected_account_id: z.string().optional(),
+        accounts: z
+          .array(z.object({ id: z.string(), alias: z.string().nullable(), is_default: z.boolean() }))
+          .optional()
+          .describe('With multiAccount on: the usable accounts; calls name one with `account`.'),
+        account_selection_required: z
+          .boolean()
+          .optional()
+          .describe(
+            'With multiAccount.requireExplicitSelection and several accounts: each call must name one.',
+          ),
       }),
     ),
     next_steps: z.string(),
@@ -383,6 +413,16 @@ export const SessionToolkitSchema = component(
         })
         .optional()
         .describe('The auth config the account is (or would be) connected through, when there is one.'),
+      accounts: z
+        .array(z.object({ id: z.string(), alias: z.string().nullable(), is_default: z.boolean() }))
+        .optional()
+        .describe('With multiAccount on: the usable (ACTIVE) accounts, and the one calls use by default.'),
+      account_selection_required: z
+        .boolean()
+        .optional()
+        .describe(
+          'With multiAccount.requireExplicitSelection and several ACTIVE accounts: calls must name one.',
+        ),
     }),
   }),
 );
