@@ -22,6 +22,11 @@ export interface SelectRequest {
   connectedAccountId?: string | undefined;
   /** A session call's account: an id or an alias. */
   account?: string | undefined;
+  /**
+   * Only finding out whether the toolkit is connected (no call runs): the choice a call would have
+   * to make is not required then, so a user with several accounts shows as connected.
+   */
+  peek?: boolean | undefined;
 }
 
 /** A toolkit's usable accounts, as `session.toolkits()` and TOOLMUX_SEARCH_TOOLS show them. */
@@ -255,7 +260,12 @@ export class AccountSelector {
    */
   async #selectionRequired(request: SelectRequest): Promise<undefined> {
     const multi = request.selection?.multiAccount;
-    if (request.connectedAccountId !== undefined || !multi?.enable || !multi.requireExplicitSelection) {
+    if (
+      request.peek ||
+      request.connectedAccountId !== undefined ||
+      !multi?.enable ||
+      !multi.requireExplicitSelection
+    ) {
       return undefined;
     }
     const active = (await this.#pool(request)).filter((account) => account.status === 'ACTIVE');

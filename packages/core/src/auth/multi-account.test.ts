@@ -161,7 +161,15 @@ describe.each(backends)('several accounts per toolkit on $name', ({ skipReason, 
       const search = (
         await session.execute(MetaToolSlug.SEARCH_TOOLS, { queries: [{ use_case: 'send an email' }] })
       ).data as { toolkit_connections: Array<Record<string, unknown>>; next_steps: string };
-      expect(search.toolkit_connections[0]).toMatchObject({ account_selection_required: true });
+      // the user is connected: the agent must only say which account
+      expect(search.toolkit_connections[0]).toMatchObject({
+        connected: true,
+        account_selection_required: true,
+      });
+      expect(search.next_steps).not.toContain('not connected');
+      expect((await session.toolkits()).items[0]!.connection.isActive).toBe(true);
+      const manage = await session.execute(MetaToolSlug.MANAGE_CONNECTIONS, { toolkits: ['gmail'] });
+      expect((manage.data as { results: Array<{ connected: boolean }> }).results[0]!.connected).toBe(true);
       expect(
         (search.toolkit_connections[0]!.accounts as Array<{ is_default: boolean }>).some(
           (account) => account.is_default,

@@ -147,6 +147,7 @@ describe.each(backends)('several accounts per toolkit over the server on $name',
 
       const toolkits = SessionToolkitListSchema.parse((await call('GET', `/sessions/${id}/toolkits`)).json);
       expect(toolkits.items[0]!.connection).toMatchObject({
+        is_active: true,
         account_selection_required: true,
         accounts: [
           { alias: 'personal', is_default: false },
