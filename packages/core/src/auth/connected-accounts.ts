@@ -115,12 +115,8 @@ export class ConnectedAccounts {
     const updated = await claimingAlias(alias, account.toolkit, () =>
       this.#records.store.updateConnectedAccount(account.id, { alias }),
     );
-    if (!updated)
-      throw await this.#records.account(id).then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-    return publicAccount(updated);
+    // deleted meanwhile: CONNECTED_ACCOUNT_NOT_FOUND
+    return publicAccount(updated ?? (await this.#records.account(id)));
   }
 
   /** The field scheme of a non-OAuth config's toolkit; AUTH_CONFIG_INVALID when the toolkit dropped it. */
