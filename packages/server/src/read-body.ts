@@ -1,5 +1,5 @@
 import { ToolMuxError } from '@toolmux/core';
-import { jsonDepthExceeds, MAX_JSON_DEPTH } from '@toolmux/core/internal';
+import { jsonDepthExceeds, MAX_JSON_DEPTH, WorkSlice, yieldToEventLoop } from '@toolmux/core/internal';
 import { invalidRequest } from './http-errors.js';
 
 /** Default limit of a request body: 1 MiB. */
@@ -12,6 +12,8 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 16;
 
 const decoder = new TextDecoder();
+/** A body this long took a while to decode: the event loop runs before it is parsed. */
+const LARGE_BODY = 64 * 1024;
 
 function tooLarge(maxBytes: number): ToolMuxError {
   return new ToolMuxError({
@@ -70,7 +72,14 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
       message: 'The request body must be JSON: send it with "Content-Type: application/json".',
     });
   }
-  return parseJsonBody(text);
+  // decoding, parsing and the depth check are slices of work: a large body lets other requests run between
+  if (text.length >= LARGE_BODY) await yieldToEventLoop();
+  const slice = new WorkSlice();
+  const value = parseJson(text);
+  if (slice.due()) await slice.pause();
+  checkBodyDepth(value);
+  if (slice.due()) await slice.pause();
+  return value;
 }
 
 /**
@@ -78,18 +87,25 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
  * 400 (nothing past the boundary then walks a value deep enough to overflow the stack).
  */
 export function parseJsonBody(text: string): unknown {
-  let value: unknown;
+  const value = parseJson(text);
+  checkBodyDepth(value);
+  return value;
+}
+
+function parseJson(text: string): unknown {
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
     throw invalidRequest(
       `The request body is not valid JSON (${error instanceof Error ? error.message : 'parse error'}).`,
     );
   }
+}
+
+function checkBodyDepth(value: unknown): void {
   if (jsonDepthExceeds(value, MAX_BODY_DEPTH)) {
     throw invalidRequest(
       `The request body nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep; tool arguments and schemas may nest at most ${MAX_JSON_DEPTH} levels.`,
     );
   }
-  return value;
 }

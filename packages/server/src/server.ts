@@ -3,13 +3,14 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve as serveNode } from '@hono/node-server';
 import { type Provider, type Store, type ToolMux, ToolMuxError } from '@toolmux/core';
-import { onToolCall, openToolMuxStore, useHostedConnectPage } from '@toolmux/core/internal';
+import { onToolCall, openToolMuxStore, useHostedConnectPage, WorkSlice } from '@toolmux/core/internal';
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ConnectPages } from './connect/connect-page.js';
 import { audienceOf, errorResponse } from './http-errors.js';
 import { McpEndpoint, type McpOptions } from './mcp/mcp-endpoint.js';
 import { type MetricsOptions, ServerMetrics } from './metrics.js';
+import { jsonBody } from './json-response.js';
 import { DEFAULT_BODY_LIMIT, readJsonBody } from './read-body.js';
 import {
   causeText,
@@ -283,11 +284,20 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       if (route.auth !== false) checkApiKey(c.req.header('authorization'));
       const params = parseRequestPart(route.params, c.req.param(), 'path');
       const query = parseRequestPart(route.query, c.req.query(), 'query');
-      const body = route.body
-        ? parseRequestPart(route.body, (await readJsonBody(c.req.raw, bodyLimit)) ?? {}, 'body')
-        : undefined;
+      let body: unknown;
+      if (route.body) {
+        const json = (await readJsonBody(c.req.raw, bodyLimit)) ?? {};
+        // checking a large body is a slice of its own (see WorkSlice)
+        const slice = new WorkSlice();
+        body = parseRequestPart(route.body, json, 'body');
+        if (slice.due()) await slice.pause();
+      }
       const result = await route.handle({ params, query, body, signal: c.req.raw.signal } as never);
-      return c.json(result as object, (route.status ?? 200) as ContentfulStatusCode);
+      const answer = await jsonBody(result);
+      return c.body(answer.body, (route.status ?? 200) as ContentfulStatusCode, {
+        'content-type': 'application/json',
+        ...(answer.length >= 0 ? { 'content-length': String(answer.length) } : {}),
+      });
     });
   }
 

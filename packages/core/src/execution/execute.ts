@@ -8,6 +8,7 @@ import { newId } from '../util/ids.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import type { Logger } from '../util/logger.js';
 import { MAX_LOG_PAYLOAD_BYTES, maskSecrets, redactForLog, truncateUtf8 } from '../util/redact.js';
+import { WorkSlice } from '../util/slices.js';
 import { shownValue, textProblem } from '../util/stored-text.js';
 import type { ExecutionLogWriter } from './log-writer.js';
 import type { ToolResult } from './result.js';
@@ -138,6 +139,8 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
   let accountId: string | null = null;
   let secrets: string[] = [];
   let result: ToolResult;
+  // large arguments or results: the stages below pause between them (never for small calls)
+  const slice = new WorkSlice();
   try {
     // before anything walks them: null stripping and validation recurse
     if (jsonDepthExceeds(request.arguments, MAX_JSON_DEPTH)) {
@@ -146,6 +149,7 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
         `The arguments of ${tool.slug} nest objects and arrays more than ${MAX_JSON_DEPTH} levels deep, which its input schema cannot need: send them as the schema describes.`,
       );
     }
+    if (slice.due()) await slice.pause();
     const args = stripNulls(tool, request.arguments ?? {});
     const validation = tool.validate(args);
     if (!validation.success) {
@@ -154,6 +158,7 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
         formatValidationIssues(tool.slug, validation.issues),
       );
     }
+    if (slice.due()) await slice.pause();
     const account = request.toolkit.noAuth
       ? NO_ACCOUNT
       : await env.resolveAccount({
@@ -199,20 +204,25 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
   } catch (error) {
     result = failureResult(error, tool, logId, secrets);
   }
+  if (slice.due()) await slice.pause();
+  const entry = logEntry(result, {
+    slug: tool.slug,
+    toolkit: tool.toolkit,
+    arguments: request.arguments,
+    userId,
+    sessionId,
+    callId: request.callId,
+    connectedAccountId: accountId,
+    durationMs: performance.now() - started,
+    secrets,
+  });
+  if (result.successful) {
+    // the result's redaction is its own stage: a wide result costs a walk of its keys
+    if (slice.due()) await slice.pause();
+    entry.output = redactForLog(result.data, secrets);
+  }
   // the answer waits for the entry's commit (group commit: the calls of one turn share it)
-  await env.logs.write(
-    logEntry(result, {
-      slug: tool.slug,
-      toolkit: tool.toolkit,
-      arguments: request.arguments,
-      userId,
-      sessionId,
-      callId: request.callId,
-      connectedAccountId: accountId,
-      durationMs: performance.now() - started,
-      secrets,
-    }),
-  );
+  await env.logs.write(entry);
   return result;
 }
 
@@ -254,7 +264,8 @@ function logEntry(
     errorMessage: result.error === null ? null : logText(result.error),
     durationMs: call.durationMs,
     input: redactForLog(call.arguments, call.secrets),
-    output: result.successful ? redactForLog(result.data, call.secrets) : 'null',
+    // a successful call's result is redacted by the caller, as a stage of its own
+    output: 'null',
     createdAt: new Date(),
   };
 }

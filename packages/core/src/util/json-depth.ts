@@ -6,13 +6,59 @@ import { ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
  */
 export const MAX_JSON_DEPTH = 128;
 
+/** Above this limit {@link jsonDepthExceeds} walks with its own stack instead of recursing. */
+const MAX_RECURSIVE_DEPTH = 1024;
+
 /**
  * True when `value` nests objects and arrays more than `maxDepth` levels deep (a scalar is depth 0,
- * `{}` and `[]` depth 1). Iterative, so any input depth is safe; each object is visited once per
- * depth it is reached at, at most `maxDepth` times, so a cycle counts as too deep instead of looping.
+ * `{}` and `[]` depth 1). Any input depth is safe: the walk never goes below `maxDepth`. An object
+ * with objects inside is visited again only when it is reached at a greater depth than before, so
+ * shared parts cost once per depth at most and a cycle counts as too deep instead of looping.
+ *
+ * On the path of every tool call, so it touches each value once and allocates only for objects that
+ * hold objects (a megabyte of arguments: a few milliseconds).
  */
 export function jsonDepthExceeds(value: unknown, maxDepth: number): boolean {
   if (value === null || typeof value !== 'object') return false;
+  if (maxDepth > MAX_RECURSIVE_DEPTH) return exceedsIteratively(value, maxDepth);
+  return exceeds(value, 1, maxDepth, new Map());
+}
+
+/** `value` at `depth` (≤ `maxDepth`): true when something inside goes past `maxDepth`. */
+function exceeds(value: object, depth: number, maxDepth: number, seen: Map<object, number>): boolean {
+  if (depth > maxDepth) return true;
+  let visited = false;
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      const item: unknown = value[index];
+      if (item === null || typeof item !== 'object') continue;
+      if (!visited) {
+        const before = seen.get(value);
+        if (before !== undefined && before >= depth) return false;
+        seen.set(value, depth);
+        visited = true;
+      }
+      if (exceeds(item, depth + 1, maxDepth, seen)) return true;
+    }
+    return false;
+  }
+  // for…in, not Object.values: no array of every value (a wide object is walked in place)
+  for (const key in value) {
+    const item: unknown = (value as Record<string, unknown>)[key];
+    if (item === null || typeof item !== 'object' || !Object.hasOwn(value, key)) continue;
+    if (!visited) {
+      const before = seen.get(value);
+      if (before !== undefined && before >= depth) return false;
+      seen.set(value, depth);
+      visited = true;
+    }
+    if (exceeds(item, depth + 1, maxDepth, seen)) return true;
+  }
+  return false;
+}
+
+/** The same walk with an explicit stack, for limits too deep to recurse to. */
+function exceedsIteratively(value: object, maxDepth: number): boolean {
   const seen = new Map<object, number>();
   const stack: Array<[object, number]> = [[value, 1]];
   while (stack.length > 0) {

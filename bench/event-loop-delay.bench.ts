@@ -1,0 +1,268 @@
+/**
+ * Issue 15, item 2: a call with a 1 MB argument and a 1 MB result must not hold the event loop that
+ * other requests wait for. Goal: the event-loop delay (perf_hooks.monitorEventLoopDelay) stays
+ * ≤ 20 ms, for every shape, embedded and over REST.
+ *
+ * 1. Stages: what each step of a call costs on one megabyte of each shape (median of 7), measured on
+ *    the built functions. A call pauses between stages when it has worked `SLICE_MS` (WorkSlice), so
+ *    the longest single stage is the floor of the event-loop delay; the sum is what it was before.
+ * 2. Embedded: `session.execute` (SQLite file) with each payload while a tiny HTTP server in the same
+ *    process answers a concurrent client; event-loop delay of the process.
+ * 3. REST: a real toolmux server in a child process (SQLite file); the bench process posts the calls
+ *    and probes `GET /healthz` meanwhile; the event-loop delay is measured inside the server process
+ *    (the client's own JSON parsing of the answer is not the server's).
+ *
+ * Every line shows the small-payload noise floor of the same run: on a shared machine the process
+ * can lose the CPU for tens of milliseconds whatever it runs (say the load average with the figures).
+ * Run: `node --experimental-strip-types --no-warnings bench/event-loop-delay.bench.ts` (after `pnpm build`).
+ * BENCH_CALLS=10 (calls per payload), BENCH_MODES=stages,embedded,rest.
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { defineTool, defineToolkit, ToolMux } from '@toolmux/core';
+import { z } from 'zod';
+// not part of the public API: the built modules themselves
+import { jsonDepthExceeds, MAX_JSON_DEPTH, SLICE_MS } from '../packages/core/dist/internal.js';
+import { redactForLog } from '../packages/core/dist/util/redact.js';
+
+const MB = 1024 * 1024;
+const GOAL_MS = 20;
+const CALLS = Number(process.env.BENCH_CALLS ?? 10);
+const MODES = (process.env.BENCH_MODES ?? 'stages,embedded,rest').split(',');
+const API_KEY = 'bench-api-key-0123456789abcdef';
+const silent = { debug() {}, warn() {}, error() {} };
+
+const shapes: Record<string, () => unknown> = {
+  'small payload (noise floor)': () => ({ title: 'hello' }),
+  'a string of "auth" repeated': () => ({ text: 'auth'.repeat(MB / 4) }),
+  'keys with "auth", nested 120 deep': () => {
+    const siblings = Math.floor(MB / 120 / 40);
+    let value: unknown = 'bottom';
+    for (let level = 0; level < 120; level++) {
+      const level_: Record<string, unknown> = {};
+      for (let index = 0; index < siblings; index++) level_[`author_${level}_${index}`] = 'auth auth auth';
+      level_[`authority_${level}`] = value;
+      value = level_;
+    }
+    return { nested: value };
+  },
+  'many keys with "auth" (26,000)': () =>
+    Object.fromEntries(
+      Array.from({ length: Math.floor(MB / 40) }, (_, index) => [
+        `author_${index}_x`,
+        `auth value ${index} auth`,
+      ]),
+    ),
+  'secret-looking keys in an array': () =>
+    Array.from({ length: Math.floor(MB / 60) }, (_, index) => ({
+      token: `tok_${index}`,
+      name: 'auth auth auth auth',
+    })),
+};
+
+function echoToolkit() {
+  return defineToolkit({
+    slug: 'bench',
+    description: 'Bench',
+    tools: [
+      defineTool({
+        slug: 'BENCH_ECHO',
+        description: 'Returns its payload',
+        inputSchema: z.object({ payload: z.unknown() }),
+        execute: async ({ payload }) => ({ echoed: payload }),
+      }),
+    ],
+  });
+}
+
+const ms = (value: number) => value.toFixed(1).padStart(6);
+const load = () => `load average ${loadavg()[0]!.toFixed(2)}`;
+
+function median(run: () => unknown): number {
+  const times: number[] = [];
+  for (let round = 0; round < 7; round++) {
+    const started = performance.now();
+    run();
+    times.push(performance.now() - started);
+  }
+  return times.sort((a, b) => a - b)[3]!;
+}
+
+function stages() {
+  console.log(
+    `\n## stages of one call on 1 MB, ms (median of 7; a call pauses between stages once it has worked ${SLICE_MS} ms) — ${load()}`,
+  );
+  const names = ['JSON.parse', 'depth check', 'redact args', 'redact result', 'JSON.stringify'];
+  console.log(`${'payload'.padEnd(36)} ${names.map((name) => name.padStart(14)).join(' ')}   longest   sum`);
+  for (const [name, make] of Object.entries(shapes).slice(1)) {
+    const payload = make();
+    const body = JSON.stringify({ tool_slug: 'BENCH_ECHO', arguments: { payload } });
+    const result = { successful: true, data: { echoed: payload }, error: null, log_id: 'log_x' };
+    const times = [
+      median(() => JSON.parse(body)),
+      median(() => jsonDepthExceeds({ payload }, MAX_JSON_DEPTH)),
+      median(() => redactForLog({ payload }, ['sk_live_0123456789'])),
+      median(() => redactForLog(result.data, ['sk_live_0123456789'])),
+      median(() => JSON.stringify(result)),
+    ];
+    console.log(
+      `${name.padEnd(36)} ${times.map((time) => time.toFixed(2).padStart(14)).join(' ')}   ${ms(Math.max(...times))} ${ms(times.reduce((a, b) => a + b, 0))}`,
+    );
+  }
+}
+
+function report(name: string, histogram: IntervalHistogram, slowest: number, probes: number) {
+  const max = histogram.max / 1e6;
+  console.log(
+    `${name.padEnd(36)} event-loop delay max ${ms(max)} ms, p99 ${ms(histogram.percentile(99) / 1e6)} ms, p50 ${ms(histogram.percentile(50) / 1e6)} ms;  slowest concurrent request ${ms(slowest)} ms (${probes})  ${max <= GOAL_MS ? 'goal met' : `over the ${GOAL_MS} ms goal`}`,
+  );
+}
+
+/** Runs `call` CALLS times in a row while a client keeps requesting `probeUrl`; the slowest probe. */
+async function withProbe(
+  probeUrl: string,
+  call: () => Promise<void>,
+): Promise<{ slowest: number; probes: number }> {
+  let done = false;
+  let slowest = 0;
+  let probes = 0;
+  const probe = (async () => {
+    while (!done) {
+      const started = performance.now();
+      await (await fetch(probeUrl)).arrayBuffer();
+      slowest = Math.max(slowest, performance.now() - started);
+      probes++;
+    }
+  })();
+  for (let index = 0; index < CALLS; index++) await call();
+  done = true;
+  await probe;
+  return { slowest, probes };
+}
+
+async function embedded() {
+  const dir = mkdtempSync(join(tmpdir(), 'toolmux-bench-'));
+  const mux = new ToolMux({
+    toolkits: [echoToolkit()],
+    store: `sqlite:${join(dir, 'bench.db')}`,
+    logger: silent,
+  });
+  const session = await mux.create('user_1', { toolkits: ['bench'] });
+  const tiny = createHttpServer((_, response) => response.end('ok'));
+  await new Promise<void>((resolve) => tiny.listen(0, '127.0.0.1', resolve));
+  const probeUrl = `http://127.0.0.1:${(tiny.address() as { port: number }).port}/`;
+  console.log(
+    `\n## embedded session.execute, 1 MB argument and 1 MB result (goal: max ≤ ${GOAL_MS} ms) — ${load()}`,
+  );
+  for (const [name, make] of [Object.entries(shapes)[0]!, ...Object.entries(shapes)]) {
+    const payload = make();
+    const histogram = monitorEventLoopDelay({ resolution: 1 });
+    histogram.enable();
+    const { slowest, probes } = await withProbe(probeUrl, async () => {
+      const result = await session.execute('BENCH_ECHO', { payload });
+      if (!result.successful) throw new Error(`${name}: ${result.error}`);
+    });
+    histogram.disable();
+    report(name, histogram, slowest, probes);
+  }
+  tiny.close();
+  await mux.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** In the child: a toolmux server on an SQLite file that measures its own event-loop delay on request. */
+async function serveChild(dir: string) {
+  const { createServer } = await import('../packages/server/dist/index.js');
+  const mux = new ToolMux({
+    toolkits: [echoToolkit()],
+    store: `sqlite:${join(dir, 'bench.db')}`,
+    logger: silent,
+  });
+  const session = await mux.create('user_1', { toolkits: ['bench'] });
+  const running = await createServer({
+    toolmux: mux,
+    apiKey: API_KEY,
+    bodyLimit: 8 * MB,
+    logger: silent,
+  }).serve({
+    port: 0,
+    hostname: '127.0.0.1',
+  });
+  let histogram: IntervalHistogram | undefined;
+  process.on('message', async (message: string) => {
+    if (message === 'start') {
+      histogram = monitorEventLoopDelay({ resolution: 1 });
+      histogram.enable();
+      process.send!({ started: true });
+    } else if (message === 'stop') {
+      histogram!.disable();
+      process.send!({ max: histogram!.max, p99: histogram!.percentile(99), p50: histogram!.percentile(50) });
+    } else if (message === 'exit') {
+      await running.close();
+      await mux.close();
+      process.exit(0);
+    }
+  });
+  process.send!({ url: running.url, sessionId: session.sessionId });
+}
+
+async function rest() {
+  const dir = mkdtempSync(join(tmpdir(), 'toolmux-bench-'));
+  const child = fork(new URL(import.meta.url), ['server', dir], {
+    stdio: 'inherit',
+    execArgv: [
+      '--experimental-strip-types',
+      '--no-warnings',
+      ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
+    ],
+  });
+  const next = () =>
+    new Promise<Record<string, unknown>>((resolve) => child.once('message', resolve as never));
+  const { url, sessionId } = (await next()) as { url: string; sessionId: string };
+  const headers = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
+  console.log(
+    `\n## REST POST /sessions/:id/execute to a toolmux server in a child process, 1 MB argument and 1 MB result; delay inside the server (goal: max ≤ ${GOAL_MS} ms) — ${load()}`,
+  );
+  for (const [name, make] of [Object.entries(shapes)[0]!, ...Object.entries(shapes)]) {
+    const body = JSON.stringify({ tool_slug: 'BENCH_ECHO', arguments: { payload: make() } });
+    child.send('start');
+    await next();
+    const { slowest, probes } = await withProbe(`${url}/healthz`, async () => {
+      const response = await fetch(`${url}/api/v1/sessions/${sessionId}/execute`, {
+        method: 'POST',
+        headers,
+        body,
+      });
+      const text = await response.text();
+      if (response.status !== 200 || !text.startsWith('{"successful":true')) {
+        throw new Error(`${name}: ${response.status} ${text.slice(0, 300)}`);
+      }
+    });
+    child.send('stop');
+    const figures = (await next()) as { max: number; p99: number; p50: number };
+    report(
+      name,
+      {
+        max: figures.max,
+        percentile: (p: number) => (p === 99 ? figures.p99 : figures.p50),
+      } as IntervalHistogram,
+      slowest,
+      probes,
+    );
+  }
+  child.send('exit');
+  await new Promise((resolve) => child.once('exit', resolve));
+  rmSync(dir, { recursive: true, force: true });
+}
+
+if (process.argv[2] === 'server') {
+  await serveChild(process.argv[3]!);
+} else {
+  if (MODES.includes('stages')) stages();
+  if (MODES.includes('embedded')) await embedded();
+  if (MODES.includes('rest')) await rest();
+}

@@ -1,0 +1,41 @@
+/**
+ * The longest stretch of synchronous work one call does before it lets other requests run. A call
+ * with small arguments never gets near it; one with a megabyte of arguments or of result pauses
+ * between its stages (depth check, validation, the tool, redaction for the log), so the event loop
+ * is never held for the sum of them.
+ */
+export const SLICE_MS = 4;
+
+/** Resolves on the event loop's next turn, after the I/O and timers waiting now have run. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Measures the synchronous work since the last pause. `due()` is a clock read; only a call that has
+ * worked for {@link SLICE_MS} since it started (or since its last pause) pauses at all.
+ *
+ * @example
+ * const slice = new WorkSlice();
+ * heavyStage();
+ * if (slice.due()) await slice.pause();
+ */
+export class WorkSlice {
+  #start = performance.now();
+
+  /** True once the work since the last pause took {@link SLICE_MS} or more. */
+  due(): boolean {
+    return performance.now() - this.#start >= SLICE_MS;
+  }
+
+  /** Lets the event loop run, then starts a new slice. */
+  async pause(): Promise<void> {
+    await yieldToEventLoop();
+    this.#start = performance.now();
+  }
+
+  /** Pauses when {@link due}. */
+  async breathe(): Promise<void> {
+    if (this.due()) await this.pause();
+  }
+}
