@@ -39,7 +39,11 @@ const createIssue = defineTool({
 });
 const toolkit = defineToolkit({ slug: 'bench', description: 'Benchmark toolkit', tools: [createIssue] });
 const args = { owner: 'octocat', repo: 'hello-world', title: 'Found a bug' };
-const CALLS_PER_RUN = 400;
+const CALLS_PER_RUN = Number(process.env.BENCH_CALLS ?? 400);
+/** BENCH_CONCURRENCY=1,16,64 (in-process callers), BENCH_REST=0 skips REST, BENCH_STORES=sqlite,postgres,pg-async */
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map(Number);
+const REST = process.env.BENCH_REST !== '0';
+const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres,pg-async').split(',');
 
 async function burst(session: Session, concurrency: number): Promise<void> {
   let next = 0;
@@ -61,7 +65,7 @@ async function compare(name: string, store: string, secretKey?: string) {
     logger: { debug() {}, warn() {}, error() {} },
   });
   const session = await mux.create('user_1', { toolkits: ['bench'] });
-  for (const concurrency of [1, 16, 64]) {
+  for (const concurrency of CONCURRENCY) {
     const result = await measureInterleaved(
       {
         durable: async () => {
@@ -81,6 +85,10 @@ async function compare(name: string, store: string, secretKey?: string) {
     console.log(
       `${name.padEnd(12)} ${String(concurrency).padStart(3)} callers: durable ${String(callsPerSecond('durable')).padStart(6)} calls/s, after the answer ${String(callsPerSecond('after the answer')).padStart(6)} calls/s  → throughput ratio ${(1 / result.ratio('durable', 'after the answer')).toFixed(2)}×`,
     );
+  }
+  if (!REST) {
+    await mux.close();
+    return;
   }
   // the same calls over REST (POST /sessions/:id/execute) from 64 concurrent clients
   const apiKey = 'bench-api-key-0123456789abcdef';
@@ -126,12 +134,12 @@ async function compare(name: string, store: string, secretKey?: string) {
 
 console.log('\n## call throughput: durable group commit vs writing after the answer (goal ≥ 0.9×)');
 const dir = mkdtempSync(join(tmpdir(), 'toolmux-bench-'));
-await compare('SQLite file', `sqlite:${join(dir, 'durability.db')}`);
+if (STORES.includes('sqlite')) await compare('SQLite file', `sqlite:${join(dir, 'durability.db')}`);
 rmSync(dir, { recursive: true, force: true });
 try {
   const { url, cleanup } = await createTestPostgresUrl();
   try {
-    await compare('PostgreSQL', url, Buffer.alloc(32, 3).toString('base64'));
+    if (STORES.includes('postgres')) await compare('PostgreSQL', url, Buffer.alloc(32, 3).toString('base64'));
     // A deployment may let PostgreSQL acknowledge commits before their WAL reaches the disk: they
     // survive a crash of toolmux (what item 4 is about) but not one of PostgreSQL itself.
     const asyncCommit = new URL(url);
@@ -139,7 +147,8 @@ try {
       'options',
       `${asyncCommit.searchParams.get('options')} -c synchronous_commit=off`,
     );
-    await compare('PG async', asyncCommit.toString(), Buffer.alloc(32, 3).toString('base64'));
+    if (STORES.includes('pg-async'))
+      await compare('PG async', asyncCommit.toString(), Buffer.alloc(32, 3).toString('base64'));
   } finally {
     await cleanup();
   }

@@ -76,7 +76,10 @@ async function startServer(
 ): Promise<{ url: string; sessionIds: string[]; stop(): void }> {
   const child = fork(new URL(import.meta.url), ['server', store, root], {
     stdio: 'inherit',
-    execArgv: ['--no-warnings'],
+    execArgv: [
+      '--no-warnings',
+      ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
+    ],
   });
   const started = await new Promise<{ url: string; sessionIds: string[] }>((resolve, reject) => {
     child.once('message', (message) => resolve(message as { url: string; sessionIds: string[] }));

@@ -87,6 +87,22 @@ export class SessionCache {
   }
 
   /**
+   * The session for a read that the project API key authorizes (a session's execution log): a
+   * cached entry younger than `ttlMs` is used without reading the stored token hash again (no token
+   * is checked, and the project key may read any session's log through `GET /logs` anyway), so a
+   * page costs one query. A deletion on another instance shows here after at most `ttlMs`; this
+   * instance's own deletions at once. Otherwise like `get()`.
+   */
+  async getForRead(sessionId: string): Promise<CachedSession> {
+    const pending = this.#entries.get(sessionId);
+    if (pending) {
+      const entry = await pending.catch(() => undefined);
+      if (entry !== undefined && entry.expiresAt > Date.now()) return entry;
+    }
+    return this.get(sessionId);
+  }
+
+  /**
    * The session if `authorization` (`Bearer <token>`) carries its current MCP token, else undefined.
    * `get()` has checked the cached session against the store's token hash, so the token is compared
    * (as SHA-256 digests, in constant time) with the current one: a token rotated away, or the token

@@ -368,7 +368,8 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       query: ListLogsQuery,
       response: ExecutionLogListSchema,
       handle: async ({ params, query }) => {
-        const { session } = await sessions.get(params.sessionId);
+        // read often: one query per page (see SessionCache.getForRead)
+        const { session } = await sessions.getForRead(params.sessionId);
         const page = await session.logs({ limit: query.limit, cursor: query.cursor });
         return { items: page.items.map(executionLogJson), next_cursor: page.nextCursor ?? null };
       },
