@@ -12,7 +12,7 @@
  * Run: `node --experimental-strip-types bench/log-durability.bench.ts` (after `pnpm build`).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineTool, defineToolkit, type Session, ToolMux } from '@toolmux/core';
 import { createTestPostgresUrl } from '@toolmux/core/test';
@@ -66,16 +66,28 @@ async function compare(name: string, store: string, secretKey?: string) {
   });
   const session = await mux.create('user_1', { toolkits: ['bench'] });
   for (const concurrency of CONCURRENCY) {
+    // CPU time of this process per call in each mode (warm-up included): unlike throughput, it does
+    // not depend on how busy the shared machine is
+    const cpu = { durable: 0, 'after the answer': 0 };
+    const calls = { durable: 0, 'after the answer': 0 };
+    const timed = (key: keyof typeof cpu, run: () => Promise<void>) => async () => {
+      const before = process.cpuUsage();
+      await run();
+      await writer?.flush();
+      const used = process.cpuUsage(before);
+      cpu[key] += used.user + used.system;
+      calls[key] += CALLS_PER_RUN;
+    };
     const result = await measureInterleaved(
       {
-        durable: async () => {
+        durable: timed('durable', async () => {
           afterTheAnswer = false;
           await burst(session, concurrency);
-        },
-        'after the answer': async () => {
+        }),
+        'after the answer': timed('after the answer', async () => {
           afterTheAnswer = true;
           await burst(session, concurrency);
-        },
+        }),
       },
       // waiting for every pending write: the old mode pays for its writes in its run
       { rounds: 7, runsPerRound: 2, warmupRuns: 1, settle: async () => writer?.flush() },
@@ -83,7 +95,7 @@ async function compare(name: string, store: string, secretKey?: string) {
     const callsPerSecond = (key: 'durable' | 'after the answer') =>
       Math.round((CALLS_PER_RUN * 1e9) / result.nsPerRun[key]);
     console.log(
-      `${name.padEnd(12)} ${String(concurrency).padStart(3)} callers: durable ${String(callsPerSecond('durable')).padStart(6)} calls/s, after the answer ${String(callsPerSecond('after the answer')).padStart(6)} calls/s  → throughput ratio ${(1 / result.ratio('durable', 'after the answer')).toFixed(2)}×`,
+      `${name.padEnd(12)} ${String(concurrency).padStart(3)} callers: durable ${String(callsPerSecond('durable')).padStart(6)} calls/s, after the answer ${String(callsPerSecond('after the answer')).padStart(6)} calls/s  → throughput ratio ${(1 / result.ratio('durable', 'after the answer')).toFixed(2)}× (goal ≥ 0.9×)  CPU per call ${(cpu.durable / calls.durable).toFixed(1)} / ${(cpu['after the answer'] / calls['after the answer']).toFixed(1)} µs  load average ${loadavg()[0]!.toFixed(1)}`,
     );
   }
   if (!REST) {
@@ -126,7 +138,7 @@ async function compare(name: string, store: string, secretKey?: string) {
   const restRate = (key: 'durable' | 'after the answer') =>
     Math.round((CALLS_PER_RUN * 1e9) / rest.nsPerRun[key]);
   console.log(
-    `${name.padEnd(12)} REST, 64 clients: durable ${String(restRate('durable')).padStart(6)} calls/s, after the answer ${String(restRate('after the answer')).padStart(6)} calls/s  → throughput ratio ${(1 / rest.ratio('durable', 'after the answer')).toFixed(2)}×`,
+    `${name.padEnd(12)} REST, 64 clients: durable ${String(restRate('durable')).padStart(6)} calls/s, after the answer ${String(restRate('after the answer')).padStart(6)} calls/s  → throughput ratio ${(1 / rest.ratio('durable', 'after the answer')).toFixed(2)}× (goal ≥ 0.9×)  load average ${loadavg()[0]!.toFixed(1)}`,
   );
   await running.close();
   await mux.close();

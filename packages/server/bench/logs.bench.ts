@@ -20,7 +20,7 @@
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { ToolMux } from '@toolmux/core';
@@ -67,13 +67,19 @@ async function serve(store: string, root: string): Promise<void> {
     .createServer({ toolmux: mux, apiKey: API_KEY, logger: silent })
     .serve({ port: 0 });
   process.send!({ url: running.url, sessionIds });
-  process.once('message', () => process.exit(0));
+  process.on('message', (message) => {
+    // the server's CPU time so far (µs), for CPU per request
+    if (message === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      process.send!({ cpu: user + system });
+    } else process.exit(0);
+  });
 }
 
 async function startServer(
   store: string,
   root = '',
-): Promise<{ url: string; sessionIds: string[]; stop(): void }> {
+): Promise<{ url: string; sessionIds: string[]; stop(): void; cpu(): Promise<number> }> {
   const child = fork(new URL(import.meta.url), ['server', store, root], {
     stdio: 'inherit',
     execArgv: [
@@ -85,7 +91,12 @@ async function startServer(
     child.once('message', (message) => resolve(message as { url: string; sessionIds: string[] }));
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
-  return { ...started, stop: () => child.send('stop') };
+  const cpu = () =>
+    new Promise<number>((resolve) => {
+      child.once('message', (message) => resolve((message as { cpu: number }).cpu));
+      child.send('cpu');
+    });
+  return { ...started, stop: () => child.send('stop'), cpu };
 }
 
 /** Where the server's store lives, and how the bench runs SQL on it past the server. */
@@ -246,8 +257,10 @@ async function load(
 
 interface Contender {
   name: string;
-  server: { url: string; sessionIds: string[]; stop(): void };
+  server: { url: string; sessionIds: string[]; stop(): void; cpu(): Promise<number> };
 }
+
+const GOAL_P99_MS = 20;
 
 async function bench(backend: Backend): Promise<void> {
   const contenders: Contender[] = [{ name: 'after', server: await startServer(backend.store) }];
@@ -258,6 +271,7 @@ async function bench(backend: Backend): Promise<void> {
     );
     const ms = (value: number) => `${value.toFixed(1)} ms`.padStart(9);
     const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
+    const flatness = new Map<string, Array<{ size: number; p50: number; p99: number }>>();
     for (const size of SIZES) {
       await fill(
         backend,
@@ -265,12 +279,15 @@ async function bench(backend: Backend): Promise<void> {
         size,
       );
       for (const callers of CALLERS) {
-        const results = new Map<string, Array<{ p50: number; p99: number; rps: number }>>();
+        const results = new Map<string, Array<{ p50: number; p99: number; rps: number; cpu: number }>>();
         // the contenders take turns, so that a burst of load on the shared machine hits both alike
         for (let round = 0; round < ROUNDS; round++) {
           for (const { name, server } of round % 2 === 0 ? contenders : [...contenders].reverse()) {
+            const cpuBefore = await server.cpu();
             const result = await load(server.url, server.sessionIds, callers);
-            results.set(name, [...(results.get(name) ?? []), result]);
+            // the server's CPU per request (µs), warm-up included: independent of the machine's load
+            const cpu = ((await server.cpu()) - cpuBefore) / (REQUESTS + CLIENTS * 10);
+            results.set(name, [...(results.get(name) ?? []), { ...result, cpu }]);
           }
         }
         const summary = new Map(
@@ -280,22 +297,35 @@ async function bench(backend: Backend): Promise<void> {
               p50: median(runs.map((run) => run.p50)),
               p99: median(runs.map((run) => run.p99)),
               rps: median(runs.map((run) => run.rps)),
+              cpu: median(runs.map((run) => run.cpu)),
             },
           ]),
         );
         for (const [name, result] of summary) {
           console.log(
-            `${String(size).padStart(9)} rows, ${String(callers).padStart(2)} callers, ${name.padEnd(6)}  p50 ${ms(result.p50)}  p99 ${ms(result.p99)}  ${Math.round(result.rps).toString().padStart(5)} req/s`,
+            `${String(size).padStart(9)} rows, ${String(callers).padStart(2)} callers, ${name.padEnd(6)}  p50 ${ms(result.p50)}  p99 ${ms(result.p99)}  ${Math.round(result.rps).toString().padStart(5)} req/s  server CPU ${Math.round(result.cpu)} µs/request  (goal p99 ≤ ${GOAL_P99_MS} ms: ${result.p99 <= GOAL_P99_MS ? 'met' : 'not met'}; load average ${loadavg()[0]!.toFixed(1)})`,
           );
+          const bySize = flatness.get(`${name} ${callers}`) ?? [];
+          bySize.push({ size, p50: result.p50, p99: result.p99 });
+          flatness.set(`${name} ${callers}`, bySize);
         }
         const before = summary.get('before');
         const after = summary.get('after')!;
         if (before) {
           console.log(
-            `${' '.repeat(31)}after/before  p50 ${(after.p50 / before.p50).toFixed(2)}×  p99 ${(after.p99 / before.p99).toFixed(2)}×  req/s ${(after.rps / before.rps).toFixed(2)}×`,
+            `${' '.repeat(31)}after/before  p50 ${(after.p50 / before.p50).toFixed(2)}×  p99 ${(after.p99 / before.p99).toFixed(2)}×  req/s ${(after.rps / before.rps).toFixed(2)}×  server CPU/request ${(after.cpu / before.cpu).toFixed(2)}×`,
           );
         }
       }
+    }
+    // the same latency with more rows: the largest table against the smallest, per contender
+    for (const [key, bySize] of flatness) {
+      if (bySize.length < 2) continue;
+      const first = bySize[0]!;
+      const last = bySize[bySize.length - 1]!;
+      console.log(
+        `${key.padEnd(12)} callers: ${last.size} rows / ${first.size} rows  p50 ${(last.p50 / first.p50).toFixed(2)}×  p99 ${(last.p99 / first.p99).toFixed(2)}× (flat: ≈ 1×)`,
+      );
     }
   } finally {
     for (const { server } of contenders) server.stop();

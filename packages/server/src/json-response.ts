@@ -1,8 +1,8 @@
 import { WorkSlice, yieldToEventLoop } from '@toolmux/core/internal';
 
-/** Answers of at least this many characters are written in chunks, a pause between them when due. */
+/** Answers of at least this many characters are written in chunks of this many, a pause between them when due. */
 export const CHUNKED_FROM = 64 * 1024;
-const CHUNK = 64 * 1024;
+const CHUNK = CHUNKED_FROM;
 const encoder = new TextEncoder();
 
 /**

@@ -1,10 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
+import { SLICE_MS } from '../util/slices.js';
 
 const quiet = { debug() {}, warn() {}, error() {} };
 
@@ -174,6 +175,45 @@ describe('the execution path', () => {
       expect(payload).not.toContain('tok_live_123456');
     }
     expect(log!.input).toContain('[truncated]');
+  });
+
+  it('lets other work run between its stages once a call has worked a slice (large arguments or results)', async () => {
+    const seen: string[] = [];
+    const echo = defineTool({
+      slug: 'ECHO_ECHO',
+      description: 'Echo the input back.',
+      inputSchema: z.object({ text: z.string() }),
+      execute: (input) => {
+        seen.push('handler');
+        return { echoed: input.text };
+      },
+    });
+    const mux = new ToolMux({
+      toolkits: [defineToolkit({ slug: 'echo', description: 'Echo', tools: [echo] })],
+      store: ':memory:',
+      logger: quiet,
+    });
+    const session = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
+    await session.execute('ECHO_ECHO', { text: 'warm up' });
+    seen.length = 0;
+    // every stage looks as long as a slice: the call pauses before validation, the handler and the result's redaction
+    let now = 0;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => (now += SLICE_MS));
+    try {
+      setImmediate(() => seen.push('other work'));
+      const result = await session.execute('ECHO_ECHO', { text: 'hello' });
+      expect(result).toMatchObject({ successful: true, data: { echoed: 'hello' } });
+      expect(seen).toEqual(['other work', 'handler']);
+    } finally {
+      clock.mockRestore();
+    }
+    // a short call never leaves its turn before the handler
+    seen.length = 0;
+    setImmediate(() => seen.push('other work'));
+    await session.execute('ECHO_ECHO', { text: 'hello' });
+    expect(seen).toEqual(['handler', 'other work']);
+    const [log] = (await session.logs()).items;
+    expect(JSON.parse(log!.output)).toEqual({ echoed: 'hello' });
   });
 
   it('answers only once the entry is stored, with the calls of one turn in one batch', async () => {

@@ -204,7 +204,8 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
   } catch (error) {
     result = failureResult(error, tool, logId, secrets);
   }
-  if (slice.due()) await slice.pause();
+  // the tool (and the account lookup) awaited: the work since then was not this call's
+  slice.restart();
   const entry = logEntry(result, {
     slug: tool.slug,
     toolkit: tool.toolkit,

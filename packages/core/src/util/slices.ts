@@ -12,8 +12,9 @@ export function yieldToEventLoop(): Promise<void> {
 }
 
 /**
- * Measures the synchronous work since the last pause. `due()` is a clock read; only a call that has
- * worked for {@link SLICE_MS} since it started (or since its last pause) pauses at all.
+ * Measures one call's synchronous work since its last pause (or `restart()` after an `await`).
+ * `due()` is a clock read; only a call that has worked for {@link SLICE_MS} pauses at all, so the
+ * small calls of one turn still share one log batch.
  *
  * @example
  * const slice = new WorkSlice();
@@ -31,6 +32,14 @@ export class WorkSlice {
   /** Lets the event loop run, then starts a new slice. */
   async pause(): Promise<void> {
     await yieldToEventLoop();
+    this.#start = performance.now();
+  }
+
+  /**
+   * Starts a new slice without pausing: after an `await`, during which other work ran and the
+   * clock kept going, so that only this call's own work is measured.
+   */
+  restart(): void {
     this.#start = performance.now();
   }
 
