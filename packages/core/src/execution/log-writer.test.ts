@@ -188,37 +188,7 @@ describe('ExecutionLogWriter', () => {
     await writer.close();
   });
 
-  it('with a sink that stores batches side by side, starts a batch of 16 at once and lets a few late entries wait for a running one', async () => {
-    const batches: number[] = [];
-    const running: Array<() => void> = [];
-    const writer = new ExecutionLogWriter(
-      {
-        concurrentLogBatches: 4,
-        insertLogs: (records) =>
-          new Promise<void>((resolve) => {
-            batches.push(records.length);
-            running.push(resolve);
-          }),
-      },
-      recordingLogger().logger,
-    );
-    // 64 calls of one turn: four batches start while the turn still runs (their commits overlap it)
-    const writes = Array.from({ length: 64 }, (_, index) => writer.write(entry(`user_${index}`)));
-    expect(batches).toEqual([16, 16, 16, 16]);
-    // a few more entries while batches are being stored: no commit of their own, they wait
-    const late = Array.from({ length: 3 }, (_, index) => writer.write(entry(`late_${index}`)));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(batches).toEqual([16, 16, 16, 16]);
-    // the first batch to end starts the next one with everything that waited
-    running.shift()!();
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(batches).toEqual([16, 16, 16, 16, 3]);
-    for (const resolve of running) resolve();
-    expect(await Promise.all([...writes, ...late])).toEqual(Array(67).fill(true));
-    await writer.close();
-  });
-
-  it('with a sink that stores one batch at a time, writes one batch per turn', async () => {
+  it('writes the entries of one turn as one batch, each write resolving once it is stored', async () => {
     const batches: number[] = [];
     const writer = new ExecutionLogWriter(
       { insertLogs: async (records) => void batches.push(records.length) },

@@ -10,21 +10,8 @@ const MAX_BATCH = 500;
  */
 const MAX_BATCHES_IN_FLIGHT = 4;
 
-/**
- * A batch is started before the turn ends once this many entries wait and the sink can store
- * batches side by side: while it commits, the callers still running in this turn form the next one.
- */
-const PIPELINED_BATCH = 16;
-
 /** Where batches of log entries go: the store, or (remote mode) the server. */
-export type ExecutionLogSink = Pick<Store, 'insertLogs'> & {
-  /**
-   * How many batches the sink stores side by side (PostgreSQL: one per log connection). Above 1,
-   * batches are started as soon as {@link PIPELINED_BATCH} entries wait, so that commits overlap the
-   * calls still running; a sink that stores synchronously (SQLite) leaves it out: one batch per turn.
-   */
-  readonly concurrentLogBatches?: number;
-};
+export type ExecutionLogSink = Pick<Store, 'insertLogs'>;
 
 export interface ExecutionLogWriterOptions {
   /**
@@ -75,7 +62,6 @@ export class ExecutionLogWriter {
   readonly #logger: Logger;
   readonly #durable: boolean;
   readonly #flushBeforeExit: boolean;
-  readonly #pipelined: boolean;
   #queue: Pending[] = [];
   #scheduled = false;
   /** Batches being stored; each settles when its entries are stored or reported lost. */
@@ -88,7 +74,6 @@ export class ExecutionLogWriter {
     this.#logger = logger;
     this.#durable = options.durable ?? true;
     this.#flushBeforeExit = options.flushBeforeExit ?? false;
-    this.#pipelined = (sink.concurrentLogBatches ?? 1) > 1;
   }
 
   /**
@@ -111,18 +96,11 @@ export class ExecutionLogWriter {
       installExitHook();
       flushedBeforeExit.add(this);
     }
-    if (
-      this.#queue.length >= MAX_BATCH ||
-      (this.#pipelined && this.#queue.length >= PIPELINED_BATCH && this.#batches.size < MAX_BATCHES_IN_FLIGHT)
-    )
-      this.#drain();
+    if (this.#queue.length >= MAX_BATCH) this.#drain();
     else if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => {
         this.#scheduled = false;
-        // group commit: with a batch being stored, a few entries wait for it to end (its end starts
-        // the next batch) rather than costing a commit each
-        if (this.#pipelined && this.#batches.size > 0 && this.#queue.length < PIPELINED_BATCH) return;
         this.#drain();
       });
     }

@@ -206,13 +206,8 @@ function invalidOption(message: string): ToolMuxError {
  * await store.migrate();
  * ```
  */
-/** Connections that write the execution log. */
-const LOG_CONNECTIONS = 4;
-
 export class PostgresStore implements Store {
   readonly dialect = 'postgres';
-  /** The log writer stores this many batches side by side, one per log connection (`logPool`). */
-  readonly concurrentLogBatches = LOG_CONNECTIONS;
   private ending: Promise<void> | undefined;
 
   private constructor(
@@ -244,7 +239,7 @@ export class PostgresStore implements Store {
     const options = schema === undefined ? undefined : `-c search_path=${schema}`;
     const pool = new Pool({ connectionString, max: poolSize, options });
     // the log writer commits at most 4 batches at once (ExecutionLogWriter)
-    const logPool = new Pool({ connectionString, max: LOG_CONNECTIONS, options });
+    const logPool = new Pool({ connectionString, max: 4, options });
     if (logCommit === 'server') {
       // a query sent here runs before any other on the new connection (a client runs its queries in order);
       // set here rather than in `options`, which an `options` parameter of the connection string replaces
