@@ -8,9 +8,9 @@ import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ConnectPages } from './connect/connect-page.js';
 import { audienceOf, errorResponse } from './http-errors.js';
+import { jsonBody } from './json-response.js';
 import { McpEndpoint, type McpOptions } from './mcp/mcp-endpoint.js';
 import { type MetricsOptions, ServerMetrics } from './metrics.js';
-import { jsonBody } from './json-response.js';
 import { DEFAULT_BODY_LIMIT, readJsonBody } from './read-body.js';
 import {
   causeText,
