@@ -4,7 +4,8 @@
  * ≤ 20 ms, for every shape, embedded and over REST.
  *
  * 1. Stages: what each step of a call costs on one megabyte of each shape (median of 7), measured on
- *    the built functions. A call pauses between stages when it has worked `SLICE_MS` (WorkSlice), so
+ *    the built functions. A large call runs each stage in a turn of its own (a REST request pauses
+ *    once it has worked `SLICE_MS`), so
  *    the longest single stage is the floor of the event-loop delay; the sum is what it was before.
  * 2. Embedded: `session.execute` (SQLite file) with each payload while a tiny HTTP server in the same
  *    process answers a concurrent client; event-loop delay of the process.
@@ -94,7 +95,7 @@ function median(run: () => unknown): number {
 
 function stages() {
   console.log(
-    `\n## stages of one call on 1 MB, ms (median of 7; a call pauses between stages once it has worked ${SLICE_MS} ms) — ${load()}`,
+    `\n## stages of one call on 1 MB, ms (median of 7; a large call runs each stage in a turn of its own; a REST request pauses once it has worked ${SLICE_MS} ms) — ${load()}`,
   );
   const names = ['JSON.parse', 'depth check', 'redact args', 'redact result', 'JSON.stringify'];
   console.log(`${'payload'.padEnd(36)} ${names.map((name) => name.padStart(14)).join(' ')}   longest   sum`);

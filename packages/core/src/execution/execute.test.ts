@@ -1,11 +1,10 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
-import { SLICE_MS } from '../util/slices.js';
 
 const quiet = { debug() {}, warn() {}, error() {} };
 
@@ -177,14 +176,14 @@ describe('the execution path', () => {
     expect(log!.input).toContain('[truncated]');
   });
 
-  it('lets other work run between its stages once a call has worked a slice (large arguments or results)', async () => {
+  it('lets other work run between the stages of a call with large arguments, never of a small one', async () => {
     const seen: string[] = [];
     const echo = defineTool({
       slug: 'ECHO_ECHO',
       description: 'Echo the input back.',
-      inputSchema: z.object({ text: z.string() }),
+      inputSchema: z.object({ text: z.string(), extra: z.record(z.string(), z.string()).optional() }),
       execute: (input) => {
-        seen.push('handler');
+        seen.push(`handler ${input.text}`);
         return { echoed: input.text };
       },
     });
@@ -194,26 +193,19 @@ describe('the execution path', () => {
       logger: quiet,
     });
     const session = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
-    await session.execute('ECHO_ECHO', { text: 'warm up' });
-    seen.length = 0;
-    // every stage looks as long as a slice: the call pauses before validation, the handler and the result's redaction
-    let now = 0;
-    const clock = vi.spyOn(performance, 'now').mockImplementation(() => (now += SLICE_MS));
-    try {
-      setImmediate(() => seen.push('other work'));
-      const result = await session.execute('ECHO_ECHO', { text: 'hello' });
-      expect(result).toMatchObject({ successful: true, data: { echoed: 'hello' } });
-      expect(seen).toEqual(['other work', 'handler']);
-    } finally {
-      clock.mockRestore();
-    }
-    // a short call never leaves its turn before the handler
+    // 5,000 properties: a large call, which yields before validation, the handler and the log
+    const extra = Object.fromEntries(Array.from({ length: 5_000 }, (_, index) => [`key_${index}`, 'value']));
+    setImmediate(() => seen.push('other work'));
+    const result = await session.execute('ECHO_ECHO', { text: 'large', extra });
+    expect(result).toMatchObject({ successful: true, data: { echoed: 'large' } });
+    expect(seen).toEqual(['other work', 'handler large']);
+    // small calls never leave their turn before the handler: concurrent ones run in call order
     seen.length = 0;
     setImmediate(() => seen.push('other work'));
-    await session.execute('ECHO_ECHO', { text: 'hello' });
-    expect(seen).toEqual(['handler', 'other work']);
+    await Promise.all(['a', 'b', 'c'].map((text) => session.execute('ECHO_ECHO', { text })));
+    expect(seen).toEqual(['handler a', 'handler b', 'handler c', 'other work']);
     const [log] = (await session.logs()).items;
-    expect(JSON.parse(log!.output)).toEqual({ echoed: 'hello' });
+    expect(JSON.parse(log!.output)).toEqual({ echoed: 'c' });
   });
 
   it('answers only once the entry is stored, with the calls of one turn in one batch', async () => {

@@ -5,13 +5,21 @@ import { createNullStripper } from '../schema/nulls.js';
 import { formatValidationIssues } from '../schema/validate.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import { newId } from '../util/ids.js';
-import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../util/json-depth.js';
+import { jsonDepthAndSize, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import type { Logger } from '../util/logger.js';
 import { MAX_LOG_PAYLOAD_BYTES, maskSecrets, redactForLog, truncateUtf8 } from '../util/redact.js';
-import { WorkSlice } from '../util/slices.js';
+import { yieldToEventLoop } from '../util/slices.js';
 import { shownValue, textProblem } from '../util/stored-text.js';
 import type { ExecutionLogWriter } from './log-writer.js';
 import type { ToolResult } from './result.js';
+
+/**
+ * Arguments with this many properties and items, or this many characters of strings, make a large
+ * call (about a quarter of a megabyte of JSON): its stages (depth check, validation, the tool,
+ * redaction of the arguments, of the result) each run in their own event-loop turn.
+ */
+const LARGE_CALL_ENTRIES = 4096;
+const LARGE_CALL_CHARS = 256 * 1024;
 
 /** @default 60 seconds */
 export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
@@ -139,17 +147,20 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
   let accountId: string | null = null;
   let secrets: string[] = [];
   let result: ToolResult;
-  // large arguments or results: the stages below pause between them (never for small calls)
-  const slice = new WorkSlice();
+  // large arguments: the stages below let other work run between them (never for small calls,
+  // so concurrent small calls still run in call order and share one log batch)
+  let large = false;
   try {
     // before anything walks them: null stripping and validation recurse
-    if (jsonDepthExceeds(request.arguments, MAX_JSON_DEPTH)) {
+    const shape = jsonDepthAndSize(request.arguments, MAX_JSON_DEPTH);
+    large = shape.entries >= LARGE_CALL_ENTRIES || shape.chars >= LARGE_CALL_CHARS;
+    if (shape.tooDeep) {
       throw new ToolCallFailure(
         'TOOL_ARGUMENTS_INVALID',
         `The arguments of ${tool.slug} nest objects and arrays more than ${MAX_JSON_DEPTH} levels deep, which its input schema cannot need: send them as the schema describes.`,
       );
     }
-    if (slice.due()) await slice.pause();
+    if (large) await yieldToEventLoop();
     const args = stripNulls(tool, request.arguments ?? {});
     const validation = tool.validate(args);
     if (!validation.success) {
@@ -158,7 +169,7 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
         formatValidationIssues(tool.slug, validation.issues),
       );
     }
-    if (slice.due()) await slice.pause();
+    if (large) await yieldToEventLoop();
     const account = request.toolkit.noAuth
       ? NO_ACCOUNT
       : await env.resolveAccount({
@@ -204,8 +215,6 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
   } catch (error) {
     result = failureResult(error, tool, logId, secrets);
   }
-  // the tool (and the account lookup) awaited: the work since then was not this call's
-  slice.restart();
   const entry = logEntry(result, {
     slug: tool.slug,
     toolkit: tool.toolkit,
@@ -219,7 +228,7 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
   });
   if (result.successful) {
     // the result's redaction is its own stage: a wide result costs a walk of its keys
-    if (slice.due()) await slice.pause();
+    if (large) await yieldToEventLoop();
     entry.output = redactForLog(result.data, secrets);
   }
   // the answer waits for the entry's commit (group commit: the calls of one turn share it)

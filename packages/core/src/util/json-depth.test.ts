@@ -36,3 +36,15 @@ describe('JSON depth', () => {
     );
   });
 });
+
+describe('jsonDepthAndSize', () => {
+  it('counts properties, items and string characters as it walks', async () => {
+    const { jsonDepthAndSize } = await import('./json-depth.js');
+    expect(jsonDepthAndSize({ a: 'xy', b: [1, 'abc', { c: null }] }, 128)).toEqual({
+      tooDeep: false,
+      entries: 6,
+      chars: 5,
+    });
+    expect(jsonDepthAndSize('hello', 128)).toEqual({ tooDeep: false, entries: 0, chars: 5 });
+  });
+});

@@ -19,18 +19,41 @@ const MAX_RECURSIVE_DEPTH = 1024;
  * hold objects (a megabyte of arguments: a few milliseconds).
  */
 export function jsonDepthExceeds(value: unknown, maxDepth: number): boolean {
-  if (value === null || typeof value !== 'object') return false;
-  if (maxDepth > MAX_RECURSIVE_DEPTH) return exceedsIteratively(value, maxDepth);
-  return exceeds(value, 1, maxDepth, new Map());
+  return jsonDepthAndSize(value, maxDepth).tooDeep;
+}
+
+/**
+ * {@link jsonDepthExceeds}, and how much the walk saw: `entries` (object properties and array
+ * items) and `chars` (of string values), counted until the walk ends. A caller uses them to tell a
+ * megabyte of arguments from a small one without another walk.
+ */
+export function jsonDepthAndSize(
+  value: unknown,
+  maxDepth: number,
+): { tooDeep: boolean; entries: number; chars: number } {
+  const size = { entries: 0, chars: 0 };
+  if (typeof value === 'string') size.chars = value.length;
+  if (value === null || typeof value !== 'object') return { tooDeep: false, ...size };
+  if (maxDepth > MAX_RECURSIVE_DEPTH) return { tooDeep: exceedsIteratively(value, maxDepth), ...size };
+  const tooDeep = exceeds(value, 1, maxDepth, new Map(), size);
+  return { tooDeep, ...size };
 }
 
 /** `value` at `depth` (≤ `maxDepth`): true when something inside goes past `maxDepth`. */
-function exceeds(value: object, depth: number, maxDepth: number, seen: Map<object, number>): boolean {
+function exceeds(
+  value: object,
+  depth: number,
+  maxDepth: number,
+  seen: Map<object, number>,
+  size: { entries: number; chars: number },
+): boolean {
   if (depth > maxDepth) return true;
   let visited = false;
   if (Array.isArray(value)) {
+    size.entries += value.length;
     for (let index = 0; index < value.length; index++) {
       const item: unknown = value[index];
+      if (typeof item === 'string') size.chars += item.length;
       if (item === null || typeof item !== 'object') continue;
       if (!visited) {
         const before = seen.get(value);
@@ -38,13 +61,15 @@ function exceeds(value: object, depth: number, maxDepth: number, seen: Map<objec
         seen.set(value, depth);
         visited = true;
       }
-      if (exceeds(item, depth + 1, maxDepth, seen)) return true;
+      if (exceeds(item, depth + 1, maxDepth, seen, size)) return true;
     }
     return false;
   }
   // for…in, not Object.values: no array of every value (a wide object is walked in place)
   for (const key in value) {
     const item: unknown = (value as Record<string, unknown>)[key];
+    size.entries++;
+    if (typeof item === 'string') size.chars += item.length;
     if (item === null || typeof item !== 'object' || !Object.hasOwn(value, key)) continue;
     if (!visited) {
       const before = seen.get(value);
@@ -52,7 +77,7 @@ function exceeds(value: object, depth: number, maxDepth: number, seen: Map<objec
       seen.set(value, depth);
       visited = true;
     }
-    if (exceeds(item, depth + 1, maxDepth, seen)) return true;
+    if (exceeds(item, depth + 1, maxDepth, seen, size)) return true;
   }
   return false;
 }

@@ -1,8 +1,7 @@
 /**
- * The longest stretch of synchronous work one call does before it lets other requests run. A call
- * with small arguments never gets near it; one with a megabyte of arguments or of result pauses
- * between its stages (depth check, validation, the tool, redaction for the log), so the event loop
- * is never held for the sum of them.
+ * The longest stretch of synchronous work a REST request does on a large body or answer before it
+ * lets other requests run (parsing, checking, writing chunks), so the event loop is never held for
+ * the sum of them.
  */
 export const SLICE_MS = 4;
 
