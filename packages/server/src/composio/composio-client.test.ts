@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Composio, experimental_createTool } from '@composio/core';
+import { Composio, experimental_createTool, SessionPreset } from '@composio/core';
 import { VercelProvider } from '@composio/vercel';
 import { defineTool, defineToolkit } from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
@@ -226,6 +226,23 @@ describe('@composio/core against toolmux serve', () => {
     // another process attaches the same tool to the stored session
     const attached = await composio().use(session.sessionId, { customTools: [add] });
     expect(await attached.execute('LOCAL_ADD_NUMBERS', { a: 4, b: 5 })).toMatchObject({ data: { sum: 9 } });
+  });
+
+  it("takes Composio's direct-tools preset: every allowed tool directly, no meta-tools", async () => {
+    const session = await composio().create('user_direct', {
+      sessionPreset: SessionPreset.DIRECT_TOOLS,
+      toolkits: ['notes'],
+    });
+    const tools = (await session.tools()) as Array<{ function: { name: string } }>;
+    expect(tools.map((tool) => tool.function.name).sort()).toEqual([
+      'NOTES_CREATE_NOTE',
+      'NOTES_SEARCH_NOTES',
+    ]);
+    expect(session.config).toMatchObject({
+      search: { enable: false },
+      execute: { enable_multi_execute: false },
+    });
+    expect(await session.execute('NOTES_CREATE_NOTE', { text: 'A note' })).toMatchObject({ error: null });
   });
 
   it('refuses options toolmux does not have with a 400 naming them', async () => {

@@ -112,10 +112,11 @@ describe('the v3 Tool Router routes with the Rust crate’s requests', () => {
     // a failing tool is a readable result, not an error status
     const hidden = await call('POST', `/tool_router/session/${sessionId}/execute`, {
       tool_slug: 'NOTES_CREATE_NOTE',
-      arguments: { title: 'x', body: 'y' },
+      arguments: { text: 'x' },
     });
     expect(hidden.status).toBe(200);
     expect(hidden.json.error).toContain('NOTES_CREATE_NOTE');
+    expect(sample.calls.some((entry) => entry.slug === 'NOTES_CREATE_NOTE')).toBe(false);
 
     // execute_meta_tool: slug and arguments, Composio's names and input fields
     const searched = await call('POST', `/tool_router/session/${sessionId}/execute_meta`, {
