@@ -117,6 +117,7 @@ const SearchWire = z
       .min(1)
       .max(10),
     toolkits: z.array(z.string()).optional(),
+    // accepted and not needed, as by COMPOSIO_SEARCH_TOOLS: toolmux searches its own index
     model: z.string().optional(),
     experimental: experimentalWire.optional(),
   })
@@ -457,12 +458,6 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
       handle(async (c) => {
         const sessionId = sessionIdOf(c);
         const wire = (await body(c, SearchWire)) as z.infer<typeof SearchWire>;
-        if (wire.model !== undefined) {
-          throw unsupported(
-            'model',
-            'toolmux searches with its own index, not a language model; leave model out.',
-          );
-        }
         const { session } = await sessions.get(sessionId);
         const wanted = wire.toolkits?.map((slug) => slug.toLowerCase());
         const results: SearchToolsResult[] = [];
