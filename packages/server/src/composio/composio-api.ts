@@ -35,6 +35,7 @@ import {
   searchJson,
   sessionJson,
   toolJson,
+  toolJsonV3,
   toolkitJson,
 } from './wire.js';
 
@@ -78,7 +79,10 @@ function sessionSlug(specs: readonly ToolSpec[], slug: string): string {
 }
 
 /** The session paths, answered under `/api/v3.1` (the TypeScript and Python SDKs) and `/api/v3`. */
-const VERSIONS = ['/api/v3.1', '/api/v3'] as const;
+const VERSIONS = [
+  { prefix: '/api/v3.1', version: 'v3.1' },
+  { prefix: '/api/v3', version: 'v3' },
+] as const;
 
 const SessionParams = z.object({ sessionId: z.string().min(1) });
 const AccountParams = z.object({ accountId: z.string().min(1) });
@@ -168,23 +172,20 @@ const ToolkitsQuery = z.object({
   is_connected: z.enum(['true', 'false']).optional(),
 });
 
-/** Composio's error envelope: `{ error: { message, code, slug, status, suggested_fix } }`. */
+/** Composio's error envelope: `{ error: { message, code, slug, status, … } }`, and the same fields at the top. */
 function composioError(error: unknown, onServerError: (error: unknown) => void) {
   const { status, body } = errorResponse(error, onServerError, 'rest');
-  return {
+  const fields = {
+    message: body.error.message,
+    code: body.error.code,
+    slug: body.error.code,
     status,
-    body: {
-      error: {
-        message: body.error.message,
-        code: body.error.code,
-        slug: body.error.code,
-        status,
-        request_id: null,
-        suggested_fix: null,
-        errors: [],
-      },
-    },
+    request_id: null,
+    suggested_fix: null,
+    errors: [],
   };
+  // `@composio/core` reads `error.code` / `error.message`; the Rust crate reads the same fields at the top
+  return { status, body: { ...fields, error: fields } };
 }
 
 function unauthorized(): ToolMuxError {
@@ -292,13 +293,12 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
   const sessionIdOf = (c: Context) =>
     (parseRequestPart(SessionParams, c.req.param(), 'path') as z.infer<typeof SessionParams>).sessionId;
 
-  const retrieve = async (sessionId: string, customTools?: ReturnType<typeof customToolsOf>['wire']) => {
-    const cached = await sessions.get(sessionId);
-    return sessionJson(cached.session, cached.specs(), customTools);
-  };
-
-  for (const version of VERSIONS) {
-    const base = `${version}/tool_router/session`;
+  for (const { prefix, version } of VERSIONS) {
+    const base = `${prefix}/tool_router/session`;
+    const retrieve = async (sessionId: string, customTools?: ReturnType<typeof customToolsOf>['wire']) => {
+      const cached = await sessions.get(sessionId);
+      return sessionJson(cached.session, cached.specs(), customTools, version);
+    };
 
     app.post(
       base,
@@ -317,7 +317,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
           };
         }
         const session = await createSession(toolmux, wire.user_id, config);
-        return sessionJson(session, (await sessions.get(session.sessionId)).specs(), custom.wire);
+        return sessionJson(session, (await sessions.get(session.sessionId)).specs(), custom.wire, version);
       }, 201),
     );
 
@@ -369,6 +369,18 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         const sessionId = sessionIdOf(c);
         const query = parseRequestPart(PageQuery, c.req.query(), 'query') as z.infer<typeof PageQuery>;
         const specs = (await sessions.get(sessionId)).specs();
+        const toolkitOf = toolkitLookup(toolmux);
+        if (version === 'v3') {
+          // the v3 client (the Rust crate) reads the whole list as a plain array
+          if (query.cursor !== undefined || query.limit !== undefined) {
+            throw new ToolMuxError({
+              code: 'INVALID_REQUEST',
+              message:
+                'GET /api/v3/…/tools answers the whole list as an array; for pages (limit, cursor) call /api/v3.1.',
+            });
+          }
+          return specs.map((spec) => toolJsonV3(spec, toolkitOf(spec.toolkit).noAuth));
+        }
         const limit = query.limit ?? 100;
         const start = query.cursor === undefined ? 0 : Number(query.cursor);
         if (!Number.isInteger(start) || start < 0 || start > specs.length) {
@@ -377,7 +389,6 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
             message: `query.cursor ${JSON.stringify(query.cursor)} is not a cursor of this list: pass next_cursor as the previous page returned it.`,
           });
         }
-        const toolkitOf = toolkitLookup(toolmux);
         const items = specs.slice(start, start + limit).map((spec) => {
           const toolkit = toolkitOf(spec.toolkit);
           return toolJson(spec, toolkit.name, toolkit.noAuth);

@@ -54,40 +54,57 @@ describe('the v3 Tool Router routes with the Rust crate’s requests', () => {
         expect.stringMatching(/_MULTI_EXECUTE_TOOL$/),
       ]),
     );
-    expect(created.json.config).toMatchObject({
+    // the config comes back in the form the crate's SessionConfig deserializes
+    expect(created.json.config).toEqual({
       user_id: 'user_rust',
-      toolkits: { enabled: ['tasks', 'notes', 'mail'] },
-      tools: { notes: { enabled: ['NOTES_SEARCH_NOTES'] } },
+      toolkits: ['tasks', 'notes', 'mail'],
+      tools: { notes: { enable: ['NOTES_SEARCH_NOTES'] } },
       tags: { disabled: ['destructiveHint'] },
       auth_configs: { mail: mailConfig.id },
+      connected_accounts: {},
       manage_connections: { enabled: true },
       workbench: { auto_offload_threshold: 5000 },
     });
     const retrieved = await call('GET', `/tool_router/session/${sessionId}`);
-    expect(retrieved.json).toMatchObject({ session_id: sessionId, config_version: 1 });
+    expect(retrieved.json).toMatchObject({ session_id: sessionId, config: created.json.config });
 
-    // get_meta_tools: the session's tools, one page
+    // get_meta_tools: the session's tools as a plain list of the crate's ToolSchema
     const tools = await call('GET', `/tool_router/session/${sessionId}/tools`);
     expect(tools.status).toBe(200);
-    expect(tools.json.items.map((tool: { slug: string }) => tool.slug)).toEqual(
-      created.json.tool_router_tools,
+    const list = tools.json as unknown as Array<Record<string, unknown>>;
+    expect(list.map((tool) => tool.slug)).toEqual(created.json.tool_router_tools);
+    for (const tool of list) {
+      expect(tool).toMatchObject({
+        name: expect.any(String),
+        description: expect.any(String),
+        toolkit: expect.any(String),
+        input_parameters: { type: 'object' },
+        output_parameters: expect.any(Object),
+        version: 'latest',
+        is_deprecated: false,
+      });
+    }
+    const paged = await call('GET', `/tool_router/session/${sessionId}/tools?limit=2`);
+    expect(paged.status).toBe(400);
+    expect(paged.json.message).toContain('/api/v3.1');
+    // /api/v3.1 pages the same list, following next_cursor
+    const first = await (
+      await fetch(`${server.url}/api/v3.1/tool_router/session/${sessionId}/tools?limit=2`, {
+        headers: { 'x-api-key': server.apiKey },
+      })
+    ).json();
+    expect(first.items.map((tool: { slug: string }) => tool.slug)).toEqual(
+      created.json.tool_router_tools.slice(0, 2),
     );
-    expect(tools.json).toMatchObject({ next_cursor: null, total_pages: 1, current_page: 1 });
-    expect(tools.json.items[0]).toMatchObject({
-      name: expect.any(String),
-      input_parameters: { type: 'object' },
-      toolkit: { slug: expect.any(String), name: expect.any(String) },
-      version: 'latest',
-      is_deprecated: false,
-    });
-    // pages follow next_cursor
-    const first = await call('GET', `/tool_router/session/${sessionId}/tools?limit=2`);
-    expect(first.json.items).toHaveLength(2);
-    const second = await call(
-      'GET',
-      `/tool_router/session/${sessionId}/tools?limit=2&cursor=${first.json.next_cursor}`,
-    );
-    expect(second.json.items[0].slug).toBe(created.json.tool_router_tools[2]);
+    const second = await (
+      await fetch(
+        `${server.url}/api/v3.1/tool_router/session/${sessionId}/tools?limit=2&cursor=${first.next_cursor}`,
+        {
+          headers: { 'x-api-key': server.apiKey },
+        },
+      )
+    ).json();
+    expect(second.items[0].slug).toBe(created.json.tool_router_tools[2]);
 
     // execute_tool: tool_slug, arguments and the resolved version
     const executed = await call('POST', `/tool_router/session/${sessionId}/execute`, {
@@ -108,7 +125,17 @@ describe('the v3 Tool Router routes with the Rust crate’s requests', () => {
       version: '20250909_00',
     });
     expect(pinned.status).toBe(400);
-    expect(pinned.json.error.message).toContain('version');
+    // the crate reads its ErrorResponse at the top of the body; @composio/core under `error`
+    expect(pinned.json).toMatchObject({
+      status: 400,
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('version'),
+    });
+    expect(pinned.json.error).toMatchObject({
+      status: 400,
+      code: 'CONFIG_INVALID',
+      message: pinned.json.message,
+    });
     // a failing tool is a readable result, not an error status
     const hidden = await call('POST', `/tool_router/session/${sessionId}/execute`, {
       tool_slug: 'NOTES_CREATE_NOTE',
@@ -212,7 +239,7 @@ describe('the v3 Tool Router routes with the Rust crate’s requests', () => {
       toolkits: { disable: ['mail'] },
     });
     expect(patched.status).toBe(200);
-    expect(patched.json).toMatchObject({ config_version: 2, config: { toolkits: { disabled: ['mail'] } } });
+    expect(patched.json).toMatchObject({ config_version: 2, config: { toolkits: { disable: ['mail'] } } });
     const deleted = await call('DELETE', `/tool_router/session/${sessionId}`);
     expect(deleted.json).toEqual({ session_id: sessionId, deleted: true });
     const gone = await call('GET', `/tool_router/session/${sessionId}`);
@@ -237,7 +264,7 @@ describe('the v3 Tool Router routes with the Rust crate’s requests', () => {
     });
     expect(created.status).toBe(201);
     expect(created.json.config).toMatchObject({
-      connected_accounts: { mail: [account.id] },
+      connected_accounts: { mail: account.id },
       manage_connections: { enabled: false },
     });
     expect(created.json.tool_router_tools.some((slug: string) => slug.endsWith('_MANAGE_CONNECTIONS'))).toBe(

@@ -379,3 +379,41 @@ export function customToolkitsOf(config: Readonly<NormalizedSessionConfig>): str
   for (const toolkit of config.clientToolkits ?? []) slugs.add(toolkit.slug);
   return [...slugs];
 }
+
+/**
+ * The config as the v3 routes answer it: in the form a session is created with (a toolkit list or
+ * `{ disable }`, `{ enable }` / `{ disable }` per toolkit, one connected account per toolkit, tags as
+ * `{ enabled, disabled }`), which is what the Rust crate `composio-sdk`, the v3 client, reads back.
+ * A per-toolkit tag filter has no form there and is left out.
+ */
+export function composioConfigV3(
+  config: Readonly<NormalizedSessionConfig>,
+  userId: string,
+): Record<string, unknown> {
+  const v31 = composioConfig(config, userId);
+  const tools: Record<string, unknown> = {};
+  for (const [toolkit, filter] of Object.entries(config.tools)) {
+    if (filter.mode === 'enable') tools[toolkit] = { enable: filter.slugs };
+    else if (filter.mode === 'disable') tools[toolkit] = { disable: filter.slugs };
+  }
+  return {
+    user_id: userId,
+    ...(config.toolkits.mode === 'enable'
+      ? { toolkits: config.toolkits.slugs }
+      : config.toolkits.mode === 'disable'
+        ? { toolkits: { disable: config.toolkits.slugs } }
+        : {}),
+    auth_configs: { ...config.authConfigs },
+    connected_accounts: Object.fromEntries(
+      Object.entries(config.connectedAccounts)
+        .filter(([, ids]) => ids.length > 0)
+        .map(([toolkit, ids]) => [toolkit, ids[0]]),
+    ),
+    manage_connections: v31.manage_connections,
+    tools,
+    tags: v31.tags,
+    workbench: {
+      auto_offload_threshold: (v31.workbench as { auto_offload_threshold?: number }).auto_offload_threshold,
+    },
+  };
+}

@@ -8,7 +8,7 @@ import type {
   ToolSpec,
 } from '@toolmux/core';
 import type { ToolDeclaration } from '@toolmux/core/internal';
-import { composioConfig, type ExperimentalWire } from './config.js';
+import { composioConfig, composioConfigV3, type ExperimentalWire } from './config.js';
 
 /**
  * Response bodies of Composio's Tool Router API, made from toolmux's objects. Field names and
@@ -29,6 +29,9 @@ export function authSchemeOf(type: string): string {
   return AUTH_SCHEME[type] ?? type.toUpperCase();
 }
 
+/** `v3.1` answers as `@composio/core` parses; `v3` as the Rust crate `composio-sdk` (its client) does. */
+export type ApiVersion = 'v3.1' | 'v3';
+
 /** The session object of create, retrieve, update and attach. */
 export function sessionJson(
   session: {
@@ -40,10 +43,14 @@ export function sessionJson(
   },
   tools: readonly ToolSpec[],
   customTools?: CustomToolsWire,
+  version: ApiVersion = 'v3.1',
 ): Record<string, unknown> {
   return {
     session_id: session.sessionId,
-    config: composioConfig(session.config, session.userId),
+    config:
+      version === 'v3'
+        ? composioConfigV3(session.config, session.userId)
+        : composioConfig(session.config, session.userId),
     config_version: session.configVersion,
     mcp: { type: 'http', url: session.mcp.url },
     tool_router_tools: tools.map((tool) => tool.slug),
@@ -85,6 +92,25 @@ export function toolJson(spec: ToolSpec, toolkitName: string, noAuth: boolean): 
     no_auth: noAuth,
     scopes: [],
     scope_requirements: null,
+  };
+}
+
+/** One tool of `GET /api/v3/…/tools`, which the Rust crate reads as a plain list (`toolkit` a slug). */
+export function toolJsonV3(spec: ToolSpec, noAuth: boolean): Record<string, unknown> {
+  const output = spec.outputSchema;
+  return {
+    slug: spec.slug,
+    name: spec.name,
+    description: spec.description,
+    toolkit: spec.toolkit,
+    input_parameters: spec.inputSchema,
+    output_parameters: output && output.type === 'object' ? output : {},
+    scopes: [],
+    tags: tagsOf(spec),
+    version: 'latest',
+    available_versions: ['latest'],
+    is_deprecated: false,
+    no_auth: noAuth,
   };
 }
 
