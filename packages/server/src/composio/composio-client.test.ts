@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Composio, experimental_createTool, SessionPreset } from '@composio/core';
+import { Composio, experimental_createTool, experimental_createToolkit, SessionPreset } from '@composio/core';
 import { VercelProvider } from '@composio/vercel';
 import { defineTool, defineToolkit } from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
@@ -223,6 +223,30 @@ describe('@composio/core against toolmux serve', () => {
     const found = await session.search({ query: 'add two numbers' });
     expect(found.results[0]!.primaryToolSlugs).toContain('LOCAL_ADD_NUMBERS');
 
+    // a custom toolkit: its tools are LOCAL_<TOOLKIT>_<SLUG>
+    const devTools = experimental_createToolkit('DEV_TOOLS', {
+      name: 'Dev tools',
+      description: 'Tools for developers.',
+      tools: [
+        experimental_createTool('SHOUT', {
+          name: 'Shout',
+          description: 'Upper-case a text.',
+          inputParams: z.object({ text: z.string() }),
+          execute: async ({ text }) => ({ text: text.toUpperCase() }),
+        }),
+      ],
+    });
+    const withToolkit = await client.create('user_custom', {
+      toolkits: ['tasks'],
+      experimental: { customToolkits: [devTools] },
+    });
+    expect(withToolkit.customTools().map((tool) => tool.slug)).toEqual(['LOCAL_DEV_TOOLS_SHOUT']);
+    expect(await withToolkit.execute('LOCAL_DEV_TOOLS_SHOUT', { text: 'hi' })).toMatchObject({
+      data: { text: 'HI' },
+    });
+    const shout = await withToolkit.search({ query: 'upper-case a text' });
+    expect(shout.results[0]!.primaryToolSlugs).toContain('LOCAL_DEV_TOOLS_SHOUT');
+
     // another process attaches the same tool to the stored session
     const attached = await composio().use(session.sessionId, { customTools: [add] });
     expect(await attached.execute('LOCAL_ADD_NUMBERS', { a: 4, b: 5 })).toMatchObject({ data: { sum: 9 } });
@@ -256,6 +280,17 @@ describe('@composio/core against toolmux serve', () => {
     await expect(
       client.create('user_refused', { sandbox: { enable: true, sandboxSize: 'large' } }),
     ).rejects.toMatchObject({ status: 400, message: expect.stringContaining('workbench.sandbox_size') });
+    // options of toolmux engineers' work not yet in this core are refused, naming Composio's field
+    await expect(client.create('user_refused', { multiAccount: { enable: true } })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('multi_account'),
+    });
+    await expect(
+      client.create('user_refused', { manageConnections: { enable: true, waitForConnections: true } }),
+    ).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('manage_connections.enable_wait_for_connections'),
+    });
     const bad = new Composio({
       apiKey: 'not-the-key-0123456789',
       baseURL: server.url,
