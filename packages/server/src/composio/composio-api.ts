@@ -473,14 +473,19 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         const wanted = wire.toolkits?.map((slug) => slug.toLowerCase());
         const results: SearchToolsResult[] = [];
         for (const query of wire.queries) {
-          const result = await session.search({ query: query.use_case, knownFields: query.known_fields });
+          // with a toolkit filter, search deeper and keep the best 5 of those toolkits
+          const result = await session.search({
+            query: query.use_case,
+            knownFields: query.known_fields,
+            ...(wanted ? { limit: 50 } : {}),
+          });
           results.push(
             wanted
               ? {
                   ...result,
                   results: result.results.map((entry) => ({
                     ...entry,
-                    tools: entry.tools.filter((tool) => wanted.includes(tool.toolkit)),
+                    tools: entry.tools.filter((tool) => wanted.includes(tool.toolkit)).slice(0, 5),
                   })),
                   toolkit_connections: result.toolkit_connections.filter((entry) =>
                     wanted.includes(entry.toolkit),

@@ -136,6 +136,12 @@ describe('@composio/core against toolmux serve', () => {
       toolkit: 'tasks',
     });
     expect(found.session.id).toBe(session.sessionId);
+    // limited to toolkits: only their tools
+    const query = 'email a reminder about a task';
+    const everywhere = await session.search({ query });
+    expect(everywhere.results[0]!.toolkits).toEqual(expect.arrayContaining(['tasks', 'mail']));
+    const inMail = await session.search({ query, toolkits: ['mail'] });
+    expect(inMail.results[0]!.primaryToolSlugs).toEqual(['MAIL_SEND_EMAIL']);
 
     // toolkits with their connection status
     const before = await session.toolkits();
