@@ -291,6 +291,34 @@ describe('the v3 Tool Router routes with the Rust crate’s requests', () => {
         message: expect.stringContaining(field),
       });
     }
+    // bad input is a 4xx naming it, never a crash
+    const badUser = await call('POST', '/tool_router/session', { user_id: 'a\u0000b' });
+    expect(badUser.status).toBe(400);
+    expect(badUser.json.message).toContain('user_id');
+    const notObject = await call('POST', '/tool_router/session', ['user_id']);
+    expect(notObject.status).toBe(400);
+    const notJson = await fetch(`${server.url}/api/v3/tool_router/session`, {
+      method: 'POST',
+      headers: { 'x-api-key': server.apiKey, 'content-type': 'application/json' },
+      body: '{"user_id":',
+    });
+    expect(notJson.status).toBe(400);
+    expect(((await notJson.json()) as { error: { code: string } }).error.code).toBe('INVALID_REQUEST');
+    const badSession = await call('GET', `/tool_router/session/${encodeURIComponent('ses_\u0007')}/tools`);
+    expect(badSession.status).toBe(400);
+    const badCustom = await call('POST', '/tool_router/session', {
+      user_id: 'u',
+      experimental: {
+        custom_tools: [{ slug: 'X', name: 'X', description: 'x\u0000', input_schema: { type: 'object' } }],
+      },
+    });
+    expect(badCustom.status).toBe(400);
+    const badCursor = await fetch(`${server.url}/api/v3.1/tool_router/session/ses_x/tools?cursor=abc`, {
+      headers: { 'x-api-key': server.apiKey },
+    });
+    expect(badCursor.status).toBeGreaterThanOrEqual(400);
+    expect(badCursor.status).toBeLessThan(500);
+
     const noKey = await call('POST', '/tool_router/session', { user_id: 'u' }, null);
     expect(noKey.status).toBe(401);
     expect(noKey.json.error).toMatchObject({
