@@ -212,11 +212,18 @@ function pendingOptionError(error: unknown, config: SessionConfig): unknown {
       'this toolmux server has no multi-account sessions yet; leave multi_account out (one account per toolkit).',
     );
   }
-  if (typeof record.manageConnections === 'object' && error.message.includes('manageConnections')) {
-    return unsupported(
-      'manage_connections.enable_wait_for_connections',
-      'this toolmux server has no wait-for-connections meta-tool yet; leave it out.',
-    );
+  const manage = record.manageConnections;
+  if (typeof manage === 'object' && manage !== null && error.message.includes('manageConnections')) {
+    const given = manage as { callbackUrl?: string; waitForConnections?: boolean };
+    return given.waitForConnections
+      ? unsupported(
+          'manage_connections.enable_wait_for_connections',
+          'this toolmux server has no wait-for-connections meta-tool yet; leave it out.',
+        )
+      : unsupported(
+          'manage_connections.callback_url',
+          "this toolmux server's manage-connections meta-tool sends users back to its own page (/connect/done); pass callback_url to link (session.authorize) instead.",
+        );
   }
   return error;
 }

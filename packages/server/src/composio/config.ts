@@ -208,12 +208,6 @@ export function toolmuxConfig(wire: UpdateSessionWire, mode: 'create' | 'update'
   if (manage === null) config.manageConnections = true;
   else if (typeof manage === 'boolean') config.manageConnections = manage;
   else if (manage !== undefined) {
-    if (manage.callback_url) {
-      throw unsupported(
-        'manage_connections.callback_url',
-        "connections started by the manage-connections meta-tool return to toolmux's own page (/connect/done). Pass callback_url to link (session.authorize) instead.",
-      );
-    }
     if (manage.enable_connection_removal) {
       throw unsupported(
         'manage_connections.enable_connection_removal',
@@ -221,9 +215,17 @@ export function toolmuxConfig(wire: UpdateSessionWire, mode: 'create' | 'update'
       );
     }
     const enable = manage.enable ?? manage.enabled ?? true;
-    config.manageConnections = manage.enable_wait_for_connections
-      ? { enable, waitForConnections: true }
-      : enable;
+    const callbackUrl = manage.callback_url ?? undefined;
+    const waitForConnections = manage.enable_wait_for_connections ?? undefined;
+    // the object form of toolmux's manageConnections (where the links return, waiting for them)
+    config.manageConnections =
+      callbackUrl !== undefined || waitForConnections
+        ? {
+            enable,
+            ...(callbackUrl !== undefined ? { callbackUrl } : {}),
+            ...(waitForConnections ? { waitForConnections: true } : {}),
+          }
+        : enable;
   }
 
   const bench = wire.workbench;
@@ -284,16 +286,6 @@ export function checkExperimental(experimental: ExperimentalWire | undefined): v
   }
 }
 
-/**
- * The options toolmux's core does not have yet (engineers are adding them): when core refuses one,
- * the refusal names the Composio field and says it is not available yet.
- */
-export const PENDING_OPTIONS: ReadonlyArray<{ key: string; field: string }> = [
-  { key: 'multiAccount', field: 'multi_account' },
-  { key: 'waitForConnections', field: 'manage_connections.enable_wait_for_connections' },
-  { key: 'manageConnections', field: 'manage_connections.enable_wait_for_connections' },
-];
-
 type ComposioTags = { enabled?: string[]; disabled?: string[] };
 
 function wireSlugFilter(filter: { mode: 'enable' | 'disable'; slugs: string[] }) {
@@ -313,13 +305,13 @@ export function composioConfig(
   userId: string,
 ): Record<string, unknown> {
   const direct = config.sessionPreset === 'DIRECT_TOOLS';
+  // fields of cores that have multi-account sessions and waiting for connections
   const extra = config as unknown as {
     multiAccount?: { enable?: boolean; maxAccountsPerToolkit?: number; requireExplicitSelection?: boolean };
-    manageConnections: boolean | { enable?: boolean; waitForConnections?: boolean };
+    manageConnections: boolean;
+    connectionCallbackUrl?: string;
+    waitForConnections?: boolean;
   };
-  const manage = extra.manageConnections;
-  const manageEnabled = typeof manage === 'boolean' ? manage : manage.enable !== false;
-  const waitFor = typeof manage === 'object' ? manage.waitForConnections === true : false;
   return {
     user_id: userId,
     execute: { enable_multi_execute: !direct },
@@ -328,8 +320,9 @@ export function composioConfig(
     auth_configs: { ...config.authConfigs },
     connected_accounts: { ...config.connectedAccounts },
     manage_connections: {
-      enabled: manageEnabled,
-      ...(waitFor ? { enable_wait_for_connections: true } : {}),
+      enabled: extra.manageConnections,
+      ...(extra.connectionCallbackUrl ? { callback_url: extra.connectionCallbackUrl } : {}),
+      ...(extra.waitForConnections ? { enable_wait_for_connections: true } : {}),
     },
     ...(extra.multiAccount
       ? {
