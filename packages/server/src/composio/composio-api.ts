@@ -429,16 +429,15 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
             "a session's calls run for its own user; create a session for the other user.",
           );
         }
+        // the account to run with, by id or alias (Composio's `account`; the Rust crate's
+        // `connected_account_id`): one the session may use, else ACCOUNT_NOT_IN_SESSION
         const account = wire.account ?? wire.connected_account_id;
-        if (account !== undefined) {
-          throw unsupported(
-            wire.account !== undefined ? 'account' : 'connected_account_id',
-            "choose the account of a toolkit with the session's connected_accounts (PATCH the session).",
-          );
-        }
         const slug = sessionSlug(cached.specs(), wire.tool_slug);
         return executeJson(
-          await cached.session.execute(slug, wire.arguments ?? {}, { signal: c.req.raw.signal }),
+          await cached.session.execute(slug, wire.arguments ?? {}, {
+            signal: c.req.raw.signal,
+            ...(account !== undefined ? { account } : {}),
+          }),
         );
       }),
     );
@@ -510,9 +509,6 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
       handle(async (c) => {
         const sessionId = sessionIdOf(c);
         const wire = (await body(c, LinkWire)) as z.infer<typeof LinkWire>;
-        if (wire.alias !== undefined) {
-          throw unsupported('alias', 'toolmux accounts have no alias; one account per toolkit is used.');
-        }
         if (wire.experimental !== undefined) {
           throw unsupported(
             'experimental',
@@ -522,6 +518,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         const { session } = await sessions.get(sessionId);
         const request = await session.authorize(wire.toolkit, {
           ...(wire.callback_url ? { callbackUrl: wire.callback_url } : {}),
+          ...(wire.alias !== undefined ? { alias: wire.alias } : {}),
         });
         return {
           // an OAuth request has its (INITIATED) account at once; a credentials form has none until

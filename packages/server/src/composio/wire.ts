@@ -138,7 +138,7 @@ export function searchJson(
   results: ReadonlyArray<SearchToolsResult>,
 ): Record<string, unknown> {
   const toolSchemas: Record<string, unknown> = {};
-  const connections = new Map<string, { connected: boolean; connected_account_id?: string }>();
+  const connections = new Map<string, SearchToolsResult['toolkit_connections'][number]>();
   const items = results.map((result, index) => {
     const tools = result.results.flatMap((entry) => entry.tools);
     for (const tool of tools) {
@@ -175,6 +175,19 @@ export function searchJson(
       ...(connection.connected_account_id
         ? { connection_details: { connected_account_id: connection.connected_account_id } }
         : {}),
+      // a multi-account session: the user's usable accounts, and whether calls must name one
+      ...(connection.accounts
+        ? {
+            accounts: connection.accounts.map((account) => ({
+              id: account.id,
+              status: 'ACTIVE',
+              is_default: account.is_default,
+              created_at: '',
+              ...(account.alias ? { alias: account.alias } : {}),
+            })),
+          }
+        : {}),
+      ...(connection.account_selection_required ? { account_selection: 'required' } : {}),
     })),
     next_steps_guidance: [...new Set(results.map((result) => result.next_steps).filter(Boolean))],
     session: { id: sessionId, generate_id: false, instructions: '' },
