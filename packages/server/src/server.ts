@@ -6,6 +6,7 @@ import { type Provider, type Store, type ToolMux, ToolMuxError } from '@toolmux/
 import { onToolCall, openToolMuxStore, useHostedConnectPage, WorkSlice } from '@toolmux/core/internal';
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { mountComposioApi } from './composio/composio-api.js';
 import { ConnectPages } from './connect/connect-page.js';
 import { audienceOf, errorResponse } from './http-errors.js';
 import { jsonBody } from './json-response.js';
@@ -300,6 +301,15 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       });
     });
   }
+
+  // Composio's Tool Router API (`new Composio({ apiKey, baseURL })`), over the same engine
+  mountComposioApi(app, {
+    toolmux: options.toolmux,
+    sessions,
+    bodyLimit,
+    onServerError: recordFault,
+    apiKeyMatches: (key) => timingSafeEqual(sha256(`Bearer ${key}`), apiKeyHash),
+  });
 
   // OAuth: the provider redirects here (core's `oauthRedirectUri`); then the hosted connect pages.
   const callbackPath = new URL(options.toolmux.oauthRedirectUri).pathname;

@@ -1,0 +1,622 @@
+import {
+  type ConnectedAccount,
+  type Provider,
+  type SearchToolsResult,
+  type Session,
+  type SessionConfig,
+  type ToolMux,
+  ToolMuxError,
+  type ToolSpec,
+} from '@toolmux/core';
+import { declaredTool, declaredToolkit } from '@toolmux/core/internal';
+import type { Context, Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { z } from 'zod';
+import { errorResponse } from '../http-errors.js';
+import { readJsonBody } from '../read-body.js';
+import { parseRequestPart } from '../rest/route.js';
+import type { SessionCache } from '../session-cache.js';
+import {
+  CreateSessionWire,
+  checkExperimental,
+  checkToolkitVersions,
+  customToolkitsOf,
+  experimentalWire,
+  toolmuxConfig,
+  UpdateSessionWire,
+  unsupported,
+  withCustomToolkits,
+} from './config.js';
+import {
+  connectedAccountJson,
+  customToolsOf,
+  executeJson,
+  pendingAccountJson,
+  searchJson,
+  sessionJson,
+  toolJson,
+  toolJsonV3,
+  toolkitJson,
+} from './wire.js';
+
+/**
+ * Composio's Tool Router REST API over toolmux: the routes `@composio/core` (and the other clients of
+ * that API, such as the Rust crate `composio-sdk`) call, answered by the same engine as `/api/v1`. An
+ * application moves to a self-hosted toolmux with `new Composio({ apiKey, baseURL })`. One
+ * translation layer: every route maps its request to a toolmux call and the result to Composio's
+ * shape; nothing here runs tools or keeps state of its own.
+ */
+export interface ComposioApiContext {
+  toolmux: ToolMux<Provider<unknown>>;
+  sessions: SessionCache;
+  /** True when `key` is the project API key. */
+  apiKeyMatches(key: string): boolean;
+  /** Where the real error of a 5xx goes (the server's log). */
+  onServerError(error: unknown): void;
+  bodyLimit: number;
+}
+
+/** Composio's meta-tools and the names toolmux gives the same tools by default. */
+const META_TOOL_NAMES: Readonly<Record<string, string>> = {
+  COMPOSIO_SEARCH_TOOLS: 'TOOLMUX_SEARCH_TOOLS',
+  COMPOSIO_GET_TOOL_SCHEMAS: 'TOOLMUX_GET_TOOL_SCHEMAS',
+  COMPOSIO_MANAGE_CONNECTIONS: 'TOOLMUX_MANAGE_CONNECTIONS',
+  COMPOSIO_MULTI_EXECUTE_TOOL: 'TOOLMUX_MULTI_EXECUTE_TOOL',
+  COMPOSIO_REMOTE_WORKBENCH: 'TOOLMUX_WORKBENCH',
+  COMPOSIO_WAIT_FOR_CONNECTIONS: 'TOOLMUX_WAIT_FOR_CONNECTIONS',
+};
+
+/**
+ * The slug the session knows a tool by: Composio's meta-tool names are the session's own when it was
+ * made with `metaToolNames: 'composio'` (every session made here); a session made through `/api/v1`
+ * has toolmux's names, which a Composio name maps to.
+ */
+function sessionSlug(specs: readonly ToolSpec[], slug: string): string {
+  if (specs.some((spec) => spec.slug === slug)) return slug;
+  const toolmuxName = META_TOOL_NAMES[slug];
+  if (toolmuxName && specs.some((spec) => spec.slug === toolmuxName)) return toolmuxName;
+  return slug;
+}
+
+/** The session paths, answered under `/api/v3.1` (the TypeScript and Python SDKs) and `/api/v3`. */
+const VERSIONS = [
+  { prefix: '/api/v3.1', version: 'v3.1' },
+  { prefix: '/api/v3', version: 'v3' },
+] as const;
+
+const SessionParams = z.object({ sessionId: z.string().min(1) });
+const AccountParams = z.object({ accountId: z.string().min(1) });
+
+const ExecuteWire = z
+  .object({
+    tool_slug: z.string().min(1),
+    arguments: z.record(z.string(), z.unknown()).nullish(),
+    account: z.string().optional(),
+    connected_account_id: z.string().optional(),
+    enable_auto_workbench_offload: z.boolean().optional(),
+    // the client repeats its inline custom tools with every call; they are already declared
+    experimental: experimentalWire.optional(),
+    // the Rust crate sends the toolkit version it resolved ("latest" unless pinned)
+    version: z.string().optional(),
+    user_id: z.string().optional(),
+    text: z.string().optional(),
+    custom_auth_params: z.unknown().optional(),
+    custom_connection_data: z.unknown().optional(),
+    dangerously_skip_version_check: z.boolean().optional(),
+  })
+  .strict();
+
+const ExecuteMetaWire = z
+  .object({
+    slug: z.string().min(1),
+    arguments: z.record(z.string(), z.unknown()).nullish(),
+    experimental: experimentalWire.optional(),
+  })
+  .strict();
+
+const SearchWire = z
+  .object({
+    queries: z
+      .array(z.object({ use_case: z.string().min(1), known_fields: z.string().optional() }).strict())
+      .min(1)
+      .max(10),
+    toolkits: z.array(z.string()).optional(),
+    // accepted and not needed, as by COMPOSIO_SEARCH_TOOLS: toolmux searches its own index
+    model: z.string().optional(),
+    experimental: experimentalWire.optional(),
+  })
+  .strict();
+
+const LinkWire = z
+  .object({
+    toolkit: z.string().min(1),
+    callback_url: z.string().nullish(),
+    alias: z.string().optional(),
+    experimental: z.unknown().optional(),
+  })
+  .strict();
+
+const ProxyWire = z
+  .object({
+    toolkit_slug: z.string().min(1),
+    endpoint: z.string().min(1),
+    method: z.enum(['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD']),
+    body: z.unknown().optional(),
+    parameters: z
+      .array(
+        z
+          .object({
+            name: z.string(),
+            type: z.enum(['header', 'query']),
+            value: z.union([z.string(), z.number(), z.boolean()]),
+          })
+          .strict(),
+      )
+      .optional(),
+    binary_body: z.unknown().optional(),
+    custom_connection_data: z.unknown().optional(),
+  })
+  .strict();
+
+const AttachWire = z.object({ experimental: experimentalWire.optional() }).strict();
+
+const PageQuery = z.object({
+  cursor: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+const ToolkitsQuery = z.object({
+  cursor: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(100).optional(),
+  search: z.string().optional(),
+  is_connected: z.enum(['true', 'false']).optional(),
+});
+
+/** Composio's error envelope: `{ error: { message, code, slug, status, … } }`, and the same fields at the top. */
+function composioError(error: unknown, onServerError: (error: unknown) => void) {
+  const { status, body } = errorResponse(error, onServerError, 'rest');
+  const fields = {
+    message: body.error.message,
+    code: body.error.code,
+    slug: body.error.code,
+    status,
+    request_id: null,
+    suggested_fix: null,
+    errors: [],
+  };
+  // `@composio/core` reads `error.code` / `error.message`; the Rust crate reads the same fields at the top
+  return { status, body: { ...fields, error: fields } };
+}
+
+function unauthorized(): ToolMuxError {
+  return new ToolMuxError({
+    code: 'UNAUTHORIZED',
+    message:
+      "Send the project API key in the x-api-key header (new Composio({ apiKey })). The key is the server's TOOLMUX_API_KEY or, for `toolmux serve` started without it, the contents of api.key beside its SQLite database.",
+  });
+}
+
+/** The metaToolNames option, until every core has it (a core without it refuses the key). */
+const metaToolNamesRefused = new WeakSet<object>();
+
+/**
+ * Rewrites core's refusal of an option it does not have yet into a 400 naming the Composio field,
+ * so the client learns which of its options this server lacks.
+ */
+function pendingOptionError(error: unknown, config: SessionConfig): unknown {
+  if (!ToolMuxError.isInstance(error) || error.code !== 'CONFIG_INVALID') return error;
+  const record = config as Record<string, unknown>;
+  if (record.multiAccount !== undefined && error.message.includes('multiAccount')) {
+    return unsupported(
+      'multi_account',
+      'this toolmux server has no multi-account sessions yet; leave multi_account out (one account per toolkit).',
+    );
+  }
+  const manage = record.manageConnections;
+  if (typeof manage === 'object' && manage !== null && error.message.includes('manageConnections')) {
+    const given = manage as { callbackUrl?: string; waitForConnections?: boolean };
+    return given.waitForConnections
+      ? unsupported(
+          'manage_connections.enable_wait_for_connections',
+          'this toolmux server has no wait-for-connections meta-tool yet; leave it out.',
+        )
+      : unsupported(
+          'manage_connections.callback_url',
+          "this toolmux server's manage-connections meta-tool sends users back to its own page (/connect/done); pass callback_url to link (session.authorize) instead.",
+        );
+  }
+  return error;
+}
+
+async function createSession(
+  toolmux: ToolMux<Provider<unknown>>,
+  userId: string,
+  config: SessionConfig,
+): Promise<Session<unknown>> {
+  try {
+    if (!metaToolNamesRefused.has(toolmux)) {
+      try {
+        return await toolmux.create(userId, { ...config, metaToolNames: 'composio' } as SessionConfig);
+      } catch (error) {
+        if (
+          !ToolMuxError.isInstance(error) ||
+          error.code !== 'CONFIG_INVALID' ||
+          !error.message.includes('metaToolNames')
+        ) {
+          throw error;
+        }
+        metaToolNamesRefused.add(toolmux);
+      }
+    }
+    return await toolmux.create(userId, config);
+  } catch (error) {
+    throw pendingOptionError(error, config);
+  }
+}
+
+/** The toolkit name and auth need of each toolkit slug, read from the catalog once per request. */
+function toolkitLookup(toolmux: ToolMux<Provider<unknown>>) {
+  const known = new Map<string, { name: string; noAuth: boolean }>();
+  return (slug: string) => {
+    let entry = known.get(slug);
+    if (!entry) {
+      try {
+        const toolkit = toolmux.catalog.getToolkit(slug);
+        entry = { name: toolkit.name, noAuth: toolkit.noAuth };
+      } catch {
+        entry = { name: slug, noAuth: true };
+      }
+      known.set(slug, entry);
+    }
+    return entry;
+  };
+}
+
+function queryList(c: Context, name: string): string[] | undefined {
+  const values = c.req.queries(name) ?? c.req.queries(`${name}[]`);
+  if (!values) return undefined;
+  const list = values.flatMap((value) => value.split(',')).filter((value) => value.length > 0);
+  return list.length > 0 ? list : undefined;
+}
+
+/** Mounts Composio's Tool Router API on the server's app. */
+export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
+  const { toolmux, sessions } = context;
+
+  const handle =
+    (run: (c: Context) => Promise<unknown>, status: ContentfulStatusCode = 200) =>
+    async (c: Context) => {
+      try {
+        const key = c.req.header('x-api-key') ?? c.req.header('authorization')?.replace(/^bearer /i, '');
+        if (!key || !context.apiKeyMatches(key)) throw unauthorized();
+        return c.json((await run(c)) as object, status);
+      } catch (error) {
+        const { status: errorStatus, body } = composioError(error, context.onServerError);
+        return c.json(body, errorStatus as ContentfulStatusCode);
+      }
+    };
+  const body = async (c: Context, schema: z.ZodType) =>
+    parseRequestPart(schema, (await readJsonBody(c.req.raw, context.bodyLimit)) ?? {}, 'body');
+  const sessionIdOf = (c: Context) =>
+    (parseRequestPart(SessionParams, c.req.param(), 'path') as z.infer<typeof SessionParams>).sessionId;
+
+  for (const { prefix, version } of VERSIONS) {
+    const base = `${prefix}/tool_router/session`;
+    const retrieve = async (sessionId: string, customTools?: ReturnType<typeof customToolsOf>['wire']) => {
+      const cached = await sessions.get(sessionId);
+      return sessionJson(cached.session, cached.specs(), customTools, version);
+    };
+
+    app.post(
+      base,
+      handle(async (c) => {
+        const wire = (await body(c, CreateSessionWire)) as CreateSessionWire;
+        checkExperimental(wire.experimental);
+        const custom = customToolsOf(wire.experimental);
+        const config = withCustomToolkits(toolmuxConfig(wire, 'create'), [
+          ...custom.declarations.map((declaration) => declaration.toolkit || 'custom'),
+          ...custom.toolkits.map((toolkit) => toolkit.slug),
+        ]);
+        if (custom.wire) {
+          config.experimental = {
+            customTools: custom.declarations.map((declaration) => declaredTool(declaration)),
+            customToolkits: custom.toolkits.map((toolkit) => declaredToolkit({ ...toolkit, categories: [] })),
+          };
+        }
+        const session = await createSession(toolmux, wire.user_id, config);
+        return sessionJson(session, (await sessions.get(session.sessionId)).specs(), custom.wire, version);
+      }, 201),
+    );
+
+    app.get(
+      `${base}/:sessionId`,
+      handle(async (c) => retrieve(sessionIdOf(c))),
+    );
+
+    app.patch(
+      `${base}/:sessionId`,
+      handle(async (c) => {
+        const sessionId = sessionIdOf(c);
+        const wire = (await body(c, UpdateSessionWire)) as UpdateSessionWire;
+        const session = await toolmux.use(sessionId);
+        const config = withCustomToolkits(toolmuxConfig(wire, 'update'), customToolkitsOf(session.config));
+        try {
+          await session.update(config);
+        } catch (error) {
+          throw pendingOptionError(error, config);
+        }
+        sessions.invalidate(sessionId);
+        return retrieve(sessionId);
+      }),
+    );
+
+    app.delete(
+      `${base}/:sessionId`,
+      handle(async (c) => {
+        const sessionId = sessionIdOf(c);
+        await toolmux.sessions.delete(sessionId);
+        sessions.invalidate(sessionId);
+        return { session_id: sessionId, deleted: true };
+      }),
+    );
+
+    app.post(
+      `${base}/:sessionId/attach`,
+      handle(async (c) => {
+        const sessionId = sessionIdOf(c);
+        const wire = (await body(c, AttachWire)) as z.infer<typeof AttachWire>;
+        checkExperimental(wire.experimental);
+        return retrieve(sessionId, customToolsOf(wire.experimental).wire);
+      }),
+    );
+
+    app.get(
+      `${base}/:sessionId/tools`,
+      handle(async (c) => {
+        const sessionId = sessionIdOf(c);
+        const query = parseRequestPart(PageQuery, c.req.query(), 'query') as z.infer<typeof PageQuery>;
+        const specs = (await sessions.get(sessionId)).specs();
+        const toolkitOf = toolkitLookup(toolmux);
+        if (version === 'v3') {
+          // the v3 client (the Rust crate) reads the whole list as a plain array
+          if (query.cursor !== undefined || query.limit !== undefined) {
+            throw new ToolMuxError({
+              code: 'INVALID_REQUEST',
+              message:
+                'GET /api/v3/…/tools answers the whole list as an array; for pages (limit, cursor) call /api/v3.1.',
+            });
+          }
+          return specs.map((spec) => toolJsonV3(spec, toolkitOf(spec.toolkit).noAuth));
+        }
+        const limit = query.limit ?? 100;
+        const start = query.cursor === undefined ? 0 : Number(query.cursor);
+        if (!Number.isInteger(start) || start < 0 || start > specs.length) {
+          throw new ToolMuxError({
+            code: 'INVALID_REQUEST',
+            message: `query.cursor ${JSON.stringify(query.cursor)} is not a cursor of this list: pass next_cursor as the previous page returned it.`,
+          });
+        }
+        const items = specs.slice(start, start + limit).map((spec) => {
+          const toolkit = toolkitOf(spec.toolkit);
+          return toolJson(spec, toolkit.name, toolkit.noAuth);
+        });
+        const next = start + limit < specs.length ? String(start + limit) : null;
+        return {
+          items,
+          next_cursor: next,
+          total_items: specs.length,
+          total_pages: Math.max(1, Math.ceil(specs.length / limit)),
+          current_page: Math.floor(start / limit) + 1,
+        };
+      }),
+    );
+
+    app.post(
+      `${base}/:sessionId/execute`,
+      handle(async (c) => {
+        const sessionId = sessionIdOf(c);
+        const wire = (await body(c, ExecuteWire)) as z.infer<typeof ExecuteWire>;
+        if (wire.version !== undefined) checkToolkitVersions(wire.version, 'version');
+        for (const field of ['text', 'custom_auth_params', 'custom_connection_data'] as const) {
+          if (wire[field] !== undefined) {
+            throw unsupported(field, 'send the tool input as arguments; credentials stay in toolmux.');
+          }
+        }
+        const cached = await sessions.get(sessionId);
+        if (wire.user_id !== undefined && wire.user_id !== cached.session.userId) {
+          throw unsupported(
+            'user_id',
+            "a session's calls run for its own user; create a session for the other user.",
+          );
+        }
+        // the account to run with, by id or alias (Composio's `account`; the Rust crate's
+        // `connected_account_id`): one the session may use, else ACCOUNT_NOT_IN_SESSION
+        const account = wire.account ?? wire.connected_account_id;
+        const slug = sessionSlug(cached.specs(), wire.tool_slug);
+        return executeJson(
+          await cached.session.execute(slug, wire.arguments ?? {}, {
+            signal: c.req.raw.signal,
+            ...(account !== undefined ? { account } : {}),
+          }),
+        );
+      }),
+    );
+
+    app.post(
+      `${base}/:sessionId/execute_meta`,
+      handle(async (c) => {
+        const sessionId = sessionIdOf(c);
+        const wire = (await body(c, ExecuteMetaWire)) as z.infer<typeof ExecuteMetaWire>;
+        const cached = await sessions.get(sessionId);
+        const slug = sessionSlug(cached.specs(), wire.slug);
+        if (!cached.specs().some((spec) => spec.slug === slug)) {
+          const known = cached
+            .specs()
+            .filter(
+              (spec) =>
+                spec.toolkit === 'composio' ||
+                spec.slug.startsWith('COMPOSIO_') ||
+                spec.slug.startsWith('TOOLMUX_'),
+            )
+            .map((spec) => spec.slug);
+          throw new ToolMuxError({
+            code: 'TOOL_NOT_FOUND',
+            message: `Meta-tool ${wire.slug} is not in session ${sessionId}${known.length > 0 ? `; its meta-tools are ${known.join(', ')}` : ' (it has no meta-tools: it was made with the direct-tools preset)'}.`,
+          });
+        }
+        return executeJson(
+          await cached.session.execute(slug, wire.arguments ?? {}, { signal: c.req.raw.signal }),
+        );
+      }),
+    );
+
+    app.post(
+      `${base}/:sessionId/search`,
+      handle(async (c) => {
+        const sessionId = sessionIdOf(c);
+        const wire = (await body(c, SearchWire)) as z.infer<typeof SearchWire>;
+        const { session } = await sessions.get(sessionId);
+        const wanted = wire.toolkits?.map((slug) => slug.toLowerCase());
+        const results: SearchToolsResult[] = [];
+        for (const query of wire.queries) {
+          // with a toolkit filter, search deeper and keep the best 5 of those toolkits
+          const result = await session.search({
+            query: query.use_case,
+            knownFields: query.known_fields,
+            ...(wanted ? { limit: 50 } : {}),
+          });
+          results.push(
+            wanted
+              ? {
+                  ...result,
+                  results: result.results.map((entry) => ({
+                    ...entry,
+                    tools: entry.tools.filter((tool) => wanted.includes(tool.toolkit)).slice(0, 5),
+                  })),
+                  toolkit_connections: result.toolkit_connections.filter((entry) =>
+                    wanted.includes(entry.toolkit),
+                  ),
+                }
+              : result,
+          );
+        }
+        return searchJson(sessionId, wire.queries, results);
+      }),
+    );
+
+    app.post(
+      `${base}/:sessionId/link`,
+      handle(async (c) => {
+        const sessionId = sessionIdOf(c);
+        const wire = (await body(c, LinkWire)) as z.infer<typeof LinkWire>;
+        if (wire.experimental !== undefined) {
+          throw unsupported(
+            'experimental',
+            'toolmux has no shared accounts; every account is its user’s own.',
+          );
+        }
+        const { session } = await sessions.get(sessionId);
+        const request = await session.authorize(wire.toolkit, {
+          ...(wire.callback_url ? { callbackUrl: wire.callback_url } : {}),
+          ...(wire.alias !== undefined ? { alias: wire.alias } : {}),
+        });
+        return {
+          // an OAuth request has its (INITIATED) account at once; a credentials form has none until
+          // sent, so the request id stands in (GET /api/v3.1/connected_accounts/:id accepts both)
+          connected_account_id: request.connectedAccountId ?? request.id,
+          link_token: request.id,
+          redirect_url: request.redirectUrl,
+        };
+      }, 201),
+    );
+
+    app.get(
+      `${base}/:sessionId/toolkits`,
+      handle(async (c) => {
+        const sessionId = sessionIdOf(c);
+        const query = parseRequestPart(ToolkitsQuery, c.req.query(), 'query') as z.infer<
+          typeof ToolkitsQuery
+        >;
+        const { session } = await sessions.get(sessionId);
+        const limit = query.limit ?? 20;
+        const page = await session.toolkits({
+          limit,
+          cursor: query.cursor,
+          search: query.search,
+          toolkits: queryList(c, 'toolkits'),
+          connected: query.is_connected === undefined ? undefined : query.is_connected === 'true',
+        });
+        const items = await Promise.all(
+          page.items.map(async (toolkit) => {
+            const id = toolkit.connection.connectedAccount?.id;
+            const account: ConnectedAccount | undefined = id
+              ? await toolmux.connectedAccounts.get(id).catch(() => undefined)
+              : undefined;
+            return toolkitJson(toolkit, session.userId, account);
+          }),
+        );
+        return {
+          items,
+          next_cursor: page.nextCursor ?? null,
+          total_items: page.total,
+          total_pages: Math.max(1, Math.ceil(page.total / limit)),
+          current_page: 1,
+        };
+      }),
+    );
+
+    app.post(
+      `${base}/:sessionId/proxy_execute`,
+      handle(async (c) => {
+        const sessionId = sessionIdOf(c);
+        const wire = (await body(c, ProxyWire)) as z.infer<typeof ProxyWire>;
+        if (wire.binary_body !== undefined) {
+          throw unsupported('binary_body', 'send a JSON or text body.');
+        }
+        if (wire.custom_connection_data !== undefined) {
+          throw unsupported('custom_connection_data', "the call uses the session user's connected account.");
+        }
+        const { session } = await sessions.get(sessionId);
+        const response = await session.proxyExecute({
+          toolkit: wire.toolkit_slug,
+          endpoint: wire.endpoint,
+          method: wire.method,
+          ...(wire.body !== undefined ? { body: wire.body } : {}),
+          ...(wire.parameters
+            ? {
+                parameters: wire.parameters.map((parameter) => ({
+                  in: parameter.type,
+                  name: parameter.name,
+                  value: parameter.value,
+                })),
+              }
+            : {}),
+          signal: c.req.raw.signal,
+        });
+        return { status: response.status, data: response.data, headers: response.headers };
+      }),
+    );
+  }
+
+  // what waitForConnection() polls: an account id, or the request id `link` gave for a form
+  app.get(
+    '/api/v3.1/connected_accounts/:accountId',
+    handle(async (c) => {
+      const { accountId } = parseRequestPart(AccountParams, c.req.param(), 'path') as z.infer<
+        typeof AccountParams
+      >;
+      let id = accountId;
+      if (accountId.startsWith('cr_')) {
+        const request = await toolmux.connectionRequests.get(accountId);
+        if (!request.connectedAccountId) return pendingAccountJson(request);
+        id = request.connectedAccountId;
+      }
+      const account = await toolmux.connectedAccounts.get(id);
+      const authConfig = await toolmux.authConfigs.get(account.authConfigId).catch(() => undefined);
+      return connectedAccountJson(
+        account,
+        authConfig ? { type: authConfig.type, managed: authConfig.createdBy === 'toolmux' } : undefined,
+      );
+    }),
+  );
+}
