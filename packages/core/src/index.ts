@@ -51,7 +51,7 @@ export type { ToolMuxErrorCode } from './errors.js';
 export { TOOLMUX_ERROR_CODES, ToolMuxError } from './errors.js';
 export type { ToolResult } from './execution/result.js';
 export { formatToolResultForModel } from './execution/result.js';
-export { MetaToolSlug } from './meta-tools/meta-tools.js';
+export { ComposioMetaToolSlug, type MetaToolNames, MetaToolSlug } from './meta-tools/meta-tools.js';
 export type {
   CollectionOf,
   ExecuteFn,

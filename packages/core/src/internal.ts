@@ -9,7 +9,16 @@ export { connectionRequestAuthorizationUrl, useHostedConnectPage } from './auth/
 export { Catalog, searchDocumentOf } from './catalog/catalog.js';
 export type { ToolDeclaration, ToolkitDeclaration } from './catalog/declarations.js';
 export { declaredTool, declaredToolkit } from './catalog/declarations.js';
-export { META_TOOLKIT, META_TOOLS } from './meta-tools/meta-tools.js';
+export {
+  ALL_META_TOOL_SLUGS,
+  META_TOOLKIT,
+  META_TOOLS,
+  type MetaToolKind,
+  metaToolKind,
+  metaToolSlugs,
+  metaToolsOf,
+  renameMetaTools,
+} from './meta-tools/meta-tools.js';
 export { shapeInputSchema } from './schema/shape.js';
 export { toStrictSchema } from './schema/strict.js';
 export { compileJsonSchemaValidator } from './schema/validate.js';

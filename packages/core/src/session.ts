@@ -9,6 +9,7 @@ import { didYouMean } from './catalog/catalog.js';
 import type { Tool, Toolkit } from './catalog/types.js';
 import {
   isToolVisible,
+  metaToolNamesOf,
   type NormalizedSessionConfig,
   normalizeSessionConfig,
   parseSessionConfig,
@@ -24,11 +25,16 @@ import {
 } from './execution/execute.js';
 import type { ToolResult } from './execution/result.js';
 import {
+  ALL_META_TOOL_SLUGS,
   META_TOOLKIT,
-  META_TOOLS,
   type MetaToolHost,
-  MetaToolSlug,
+  type MetaToolKind,
+  metaToolKind,
+  metaToolSlugs,
+  metaToolsOf,
+  renameMetaTools,
   runCalls,
+  type SearchToolsResult,
 } from './meta-tools/meta-tools.js';
 import type {
   CollectionOf,
@@ -358,13 +364,18 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     return this.#visible;
   }
 
+  /** The slug of each meta-tool in the session's naming style (`metaToolNames`). */
+  #slugs(): Readonly<Record<MetaToolKind, string>> {
+    return metaToolSlugs(metaToolNamesOf(this.#config));
+  }
+
   #metaTools(): Map<string, Tool> {
     if (!this.#metaRuntime) {
       const host = this.#host();
       this.#metaRuntime = new Map();
-      for (const meta of META_TOOLS.values()) {
-        if (meta.slug === MetaToolSlug.MANAGE_CONNECTIONS && !this.#config.manageConnections) continue;
-        if (meta.slug === MetaToolSlug.WORKBENCH && !workbenchOf(this.#config).enable) continue;
+      for (const meta of metaToolsOf(metaToolNamesOf(this.#config)).values()) {
+        if (meta.metaKind === 'MANAGE_CONNECTIONS' && !this.#config.manageConnections) continue;
+        if (meta.metaKind === 'WORKBENCH' && !workbenchOf(this.#config).enable) continue;
         this.#metaRuntime.set(meta.slug, {
           ...meta,
           execute: (input, context) =>
@@ -423,7 +434,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       callId: options.callId,
     };
     if (!tool) return rejectToolCall(this.#runtime.env, call, this.#notAvailable(slug));
-    return executeTool(this.#runtime.env, {
+    const result = await executeTool(this.#runtime.env, {
       tool,
       toolkit: meta ? META_TOOLKIT : this.#runtime.catalog.getToolkit(tool.toolkit),
       arguments: args,
@@ -434,6 +445,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       account: meta ? undefined : options.account,
       selection: this.#selection(),
     });
+    // Messages that point the model to a meta-tool name the session's own meta-tools.
+    const names = metaToolNamesOf(this.#config);
+    return result.error && names !== 'toolmux'
+      ? { ...result, error: renameMetaTools(result.error, names) }
+      : result;
   }
 
   /**
@@ -544,15 +560,16 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
 
   #notAvailable(slug: string): ToolMuxError {
     const { catalog } = this.#runtime;
-    if (catalog.tools.has(slug) || META_TOOLS.has(slug)) {
+    const search = this.#slugs().SEARCH_TOOLS;
+    if (catalog.tools.has(slug) || metaToolKind(slug)) {
       return new ToolMuxError({
         code: 'TOOL_NOT_IN_SESSION',
-        message: `Tool ${slug} is not available in this session (its toolkit, tool or tag filters exclude it). Use TOOLMUX_SEARCH_TOOLS to find the tools you can use.`,
+        message: `Tool ${slug} is not available in this session (its toolkit, tool or tag filters exclude it). Use ${search} to find the tools you can use.`,
       });
     }
     return new ToolMuxError({
       code: 'TOOL_NOT_FOUND',
-      message: `There is no tool "${slug}".${didYouMean(slug, this.#visibleTools().keys())} Use TOOLMUX_SEARCH_TOOLS to find the right slug.`,
+      message: `There is no tool "${slug}".${didYouMean(slug, this.#visibleTools().keys())} Use ${search} to find the right slug.`,
     });
   }
 
@@ -725,11 +742,12 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     );
     const unconnected = toolkit_connections.filter((entry) => !entry.connected).map((entry) => entry.toolkit);
     const found = results.some((result) => result.tools.length > 0);
+    const slugs = this.#slugs();
     const next_steps = !found
       ? 'No tool matched. Rephrase the use case with other words or the app name, or tell the user this session cannot do it.'
       : [
           unconnected.length > 0 && this.#config.manageConnections
-            ? `Toolkits ${unconnected.join(', ')} are not connected: call TOOLMUX_MANAGE_CONNECTIONS for them before running their tools.`
+            ? `Toolkits ${unconnected.join(', ')} are not connected: call ${slugs.MANAGE_CONNECTIONS} for them before running their tools.`
             : unconnected.length > 0
               ? `Toolkits ${unconnected.join(', ')} are not connected: ask the user to connect them.`
               : '',
@@ -739,7 +757,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           several.length > 0
             ? `The user has several accounts of ${several.map((entry) => entry.toolkit).join(', ')}: calls use the one with is_default unless you set "account" (an alias or id from accounts).`
             : '',
-          'Run the tools you need with TOOLMUX_MULTI_EXECUTE_TOOL, using the tool_slug and argument names exactly as given.',
+          `Run the tools you need with ${slugs.MULTI_EXECUTE_TOOL}, using the tool_slug and argument names exactly as given.`,
         ]
           .filter(Boolean)
           .join(' ');
@@ -748,6 +766,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
 
   #host(): MetaToolHost {
     return {
+      sessionId: this.sessionId,
+      describeToolkit: (slug) => {
+        const toolkit = this.#runtime.catalog.toolkits.get(slug);
+        return toolkit ? { name: toolkit.name, description: toolkit.description } : undefined;
+      },
       searchTools: (queries) => this.#search(queries),
       getToolSchemas: (slugs) => {
         const visible = this.#visibleTools();
@@ -771,7 +794,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           ? {
               tools,
               not_found,
-              hint: 'These slugs are not tools of this session; find the right ones with TOOLMUX_SEARCH_TOOLS.',
+              hint: `These slugs are not tools of this session; find the right ones with ${this.#slugs().SEARCH_TOOLS}.`,
             }
           : { tools };
       },
@@ -791,10 +814,12 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         }
         return { results };
       },
-      multiExecute: async (calls, options) =>
+      multiExecute: async (calls, options, offload = 'auto') =>
         offloadLarge(
           await runCalls(calls, options, (slug, args, callOptions) => this.execute(slug, args, callOptions)),
-          workbenchOf(this.#config),
+          offload === 'always'
+            ? { ...workbenchOf(this.#config), autoOffloadThreshold: 0 }
+            : workbenchOf(this.#config),
           this.#workbenchPort(),
           options.logId,
         ),
@@ -821,7 +846,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         ...(this.#config.clientTools ?? []).map((tool) => tool.slug),
         ...(this.#config.clientToolkits ?? []).flatMap((toolkit) => toolkit.tools.map((tool) => tool.slug)),
       ]),
-      metaTools: new Set(META_TOOLS.keys()),
+      metaTools: ALL_META_TOOL_SLUGS,
     };
   }
 
@@ -935,7 +960,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       ...(this.#config.clientTools ?? []).map((tool) => tool.slug),
       ...(this.#config.clientToolkits ?? []).flatMap((toolkit) => toolkit.tools.map((tool) => tool.slug)),
     ]);
-    if (clientSlugs.size > 0) clientSlugs.add(MetaToolSlug.MULTI_EXECUTE_TOOL);
+    if (clientSlugs.size > 0) clientSlugs.add(this.#slugs().MULTI_EXECUTE_TOOL);
     for (const record of records) {
       const neverSent = record.status === 'error' && record.errorCode === 'TOOL_ABORTED';
       if (!clientSlugs.has(record.toolSlug) && !neverSent) {
@@ -960,7 +985,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         id,
         sessionId: this.sessionId,
         userId: this.userId,
-        toolkit: META_TOOLS.has(record.toolSlug)
+        toolkit: metaToolKind(record.toolSlug)
           ? META_TOOLKIT.slug
           : (this.#runtime.catalog.tools.get(record.toolSlug)?.toolkit ?? record.toolkit),
       });
@@ -1036,27 +1061,7 @@ export function handleToolCallsWith(
   );
 }
 
-/** The result of TOOLMUX_SEARCH_TOOLS and `session.search()`. */
-export interface SearchToolsResult {
-  results: Array<{
-    use_case: string;
-    tools: Array<{
-      tool_slug: string;
-      toolkit: string;
-      description: string;
-      input_schema: Record<string, unknown>;
-    }>;
-  }>;
-  toolkit_connections: Array<{
-    toolkit: string;
-    connected: boolean;
-    connected_account_id?: string;
-    /** With `multiAccount` on: the usable accounts, and whether each call must name one. */
-    accounts?: Array<{ id: string; alias: string | null; is_default: boolean }>;
-    account_selection_required?: boolean;
-  }>;
-  next_steps: string;
-}
+export type { SearchToolsResult };
 
 /** A normalized config turned back into the `create()` form (for `update()` merges). */
 function denormalize(config: NormalizedSessionConfig): SessionConfig {
@@ -1077,6 +1082,8 @@ function denormalize(config: NormalizedSessionConfig): SessionConfig {
     sessionPreset: config.sessionPreset,
     manageConnections: config.manageConnections,
     ...(config.multiAccount ? { multiAccount: config.multiAccount } : {}),
+    ...(config.workbench ? { workbench: config.workbench } : {}),
+    ...(config.metaToolNames ? { metaToolNames: config.metaToolNames } : {}),
     metadata: config.metadata,
   };
 }

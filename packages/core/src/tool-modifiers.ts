@@ -1,6 +1,6 @@
 import type { JSONSchema } from './catalog/types.js';
 import type { ToolResult } from './execution/result.js';
-import { META_TOOLKIT, MetaToolSlug } from './meta-tools/meta-tools.js';
+import { ALL_META_TOOL_SLUGS, META_TOOLKIT, metaToolKind } from './meta-tools/meta-tools.js';
 import type { ExecuteFn, ToolSpec } from './provider.js';
 import { shapeInputSchema } from './schema/shape.js';
 
@@ -114,6 +114,18 @@ export function applyToolModifiers(
         : tool;
     };
     const data = result.data;
+    if (isRecord(data.tool_schemas)) {
+      // Composio's shape (metaToolNames: 'composio'): schemas keyed by slug
+      return {
+        ...result,
+        data: {
+          ...data,
+          tool_schemas: Object.fromEntries(
+            Object.entries(data.tool_schemas).map(([slug, tool]) => [slug, rewrite(tool)]),
+          ),
+        },
+      };
+    }
     if (Array.isArray(data.results)) {
       return {
         ...result,
@@ -148,12 +160,24 @@ export function applyToolModifiers(
     const results = await Promise.all(
       result.data.results.map(async (entry: unknown) => {
         if (!isRecord(entry) || typeof entry.tool_slug !== 'string') return entry;
+        // Composio's shape (metaToolNames: 'composio') nests the call's result in `response`
+        const composio = isRecord(entry.response);
+        const source = composio ? (entry.response as Record<string, unknown>) : entry;
         const modified = await after(entry.tool_slug, {
-          successful: entry.successful === true,
-          data: entry.data ?? null,
-          error: typeof entry.error === 'string' ? entry.error : null,
+          successful: source.successful === true,
+          data: source.data ?? null,
+          error: typeof source.error === 'string' ? source.error : null,
           logId: typeof entry.log_id === 'string' ? entry.log_id : '',
         });
+        if (composio) {
+          const { error: _error, ...rest } = entry;
+          return {
+            ...rest,
+            response: { successful: modified.successful, data: modified.data, error: modified.error },
+            ...(modified.error ? { error: modified.error } : {}),
+            successful: modified.successful,
+          };
+        }
         return {
           ...entry,
           successful: modified.successful,
@@ -163,15 +187,27 @@ export function applyToolModifiers(
       }),
     );
     const failed = results.filter((entry) => isRecord(entry) && entry.successful !== true).length;
+    const counts =
+      'success_count' in result.data
+        ? { success_count: results.length - failed, error_count: failed }
+        : { successful_count: results.length - failed, failed_count: failed };
     return {
       ...result,
-      data: { ...result.data, results, successful_count: results.length - failed, failed_count: failed },
+      data: {
+        ...result.data,
+        results: results.map((entry) => {
+          if (!isRecord(entry) || !('success_count' in (result.data as object))) return entry;
+          const { successful: _successful, ...rest } = entry;
+          return rest;
+        }),
+        ...counts,
+      },
     };
   };
 
   const modifiedExecute: ExecuteFn = async (slug, args, options) => {
     if (
-      slug === MetaToolSlug.MULTI_EXECUTE_TOOL &&
+      metaToolKind(slug) === 'MULTI_EXECUTE_TOOL' &&
       isRecord(args) &&
       Array.isArray(args.tools) &&
       args.tools.every(isRecord)
@@ -179,13 +215,11 @@ export function applyToolModifiers(
       return multiExecute(slug, args, options);
     }
     const result = await execute(slug, await before(slug, args), options);
-    const listed =
-      slug === MetaToolSlug.SEARCH_TOOLS || slug === MetaToolSlug.GET_TOOL_SCHEMAS
-        ? rewriteListed(result)
-        : result;
+    const kind = metaToolKind(slug);
+    const listed = kind === 'SEARCH_TOOLS' || kind === 'GET_TOOL_SCHEMAS' ? rewriteListed(result) : result;
     return after(slug, listed);
   };
 
-  for (const slug of Object.values(MetaToolSlug)) if (!seen.has(slug)) seen.set(slug, META_TOOLKIT.slug);
+  for (const slug of ALL_META_TOOL_SLUGS) if (!seen.has(slug)) seen.set(slug, META_TOOLKIT.slug);
   return { specs: modifiedSpecs, execute: modifiedExecute };
 }

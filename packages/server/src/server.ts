@@ -194,6 +194,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     bodyLimit,
     serverInfo: { name: 'toolmux', version },
     baseUrl: options.toolmux.baseUrl,
+    apiKeyMatches: (key) => timingSafeEqual(sha256(`Bearer ${key}`), apiKeyHash),
     onUnexpected,
     onWarning: (message) => logger.warn(message),
   });

@@ -184,7 +184,7 @@ describe('config shape errors name the bad key and the fix', () => {
     const error = await rejection(mux().create('user_1', { tagz: ['readOnlyHint'] } as never));
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toBe(
-      'Invalid session config at (config): unknown key "tagz". Did you mean "tags"? Known keys: toolkits, tools, tags, authConfigs, connectedAccounts, preload, sessionPreset, manageConnections, workbench, multiAccount, metadata, experimental.',
+      'Invalid session config at (config): unknown key "tagz". Did you mean "tags"? Known keys: toolkits, tools, tags, authConfigs, connectedAccounts, preload, sessionPreset, manageConnections, workbench, multiAccount, metaToolNames, metadata, experimental.',
     );
   });
 

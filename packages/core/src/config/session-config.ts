@@ -10,6 +10,7 @@ import {
 } from '../catalog/declarations.js';
 import { TOOL_TAGS, type Tool, type Toolkit, type ToolTag } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
+import { META_TOOL_NAMES, type MetaToolNames } from '../meta-tools/meta-tools.js';
 import { checkText, findUnstorableString, MAX_ID_LENGTH, shownValue } from '../util/stored-text.js';
 import { describeZodIssue } from '../util/zod-issues.js';
 import { DEFAULT_WORKBENCH, type WorkbenchConfig } from '../workbench/config.js';
@@ -62,6 +63,13 @@ export interface SessionConfig {
    * TOOLMUX_SEARCH_TOOLS and `toolkits()` list them, and each `authorize()` adds one.
    */
   multiAccount?: MultiAccountOptions;
+  /**
+   * The names the meta-tools carry: toolmux's (`TOOLMUX_SEARCH_TOOLS`, …) or Composio's
+   * (`COMPOSIO_SEARCH_TOOLS`, …, with Composio's input fields and result shapes), so that prompts
+   * written for Composio's Tool Router keep working (docs/composio-migration.md).
+   * @default 'toolmux'
+   */
+  metaToolNames?: MetaToolNames;
   /** Free-form labels, returned by `sessions.list`. */
   metadata?: Record<string, string>;
   experimental?: { customTools?: Tool[]; customToolkits?: Toolkit[] };
@@ -107,6 +115,8 @@ export interface NormalizedSessionConfig {
   workbench?: WorkbenchConfig;
   /** Present only when the config gave `multiAccount`. */
   multiAccount?: MultiAccountConfig;
+  /** Absent in sessions stored before it existed (toolmux names): read with `metaToolNamesOf(config)`. */
+  metaToolNames?: MetaToolNames;
   metadata: Record<string, string>;
   customTools: string[];
   customToolkits: string[];
@@ -175,6 +185,7 @@ const configSchema = z
       })
       .strict()
       .optional(),
+    metaToolNames: z.enum(META_TOOL_NAMES).optional(),
     metadata: z
       .record(z.string().max(128), z.string().max(1024))
       .refine((value) => Object.keys(value).length <= 64, 'at most 64 metadata keys')
@@ -197,7 +208,7 @@ export function parseSessionConfig(config: unknown): SessionConfig {
   if (!result.success) {
     const described = describeZodIssue(configSchema, config, result.error.issues[0]!);
     const path = described.path.join('.') || '(config)';
-    const message = described.message.endsWith('.') ? described.message : `${described.message}.`;
+    const message = /[.?!]$/.test(described.message) ? described.message : `${described.message}.`;
     throw configError('CONFIG_INVALID', `Invalid session config at ${path}: ${message}`);
   }
   checkStorableConfig(config as SessionConfig);
@@ -357,6 +368,7 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
     manageConnections: config.manageConnections ?? true,
     workbench: { ...DEFAULT_WORKBENCH, ...config.workbench },
     ...(config.multiAccount ? { multiAccount: normalizeMultiAccount(config.multiAccount) } : {}),
+    metaToolNames: config.metaToolNames ?? 'toolmux',
     metadata: { ...config.metadata },
     customTools: (config.experimental?.customTools ?? []).map((tool) => tool.slug),
     customToolkits: (config.experimental?.customToolkits ?? []).map((toolkit) => toolkit.slug),
@@ -427,4 +439,9 @@ export function isToolVisible(config: NormalizedSessionConfig, tool: Tool): bool
 /** The session's workbench settings, defaults filled in for sessions stored before they existed. */
 export function workbenchOf(config: Pick<NormalizedSessionConfig, 'workbench'>): WorkbenchConfig {
   return { ...DEFAULT_WORKBENCH, ...config.workbench };
+}
+
+/** The naming style of the session's meta-tools; toolmux's for sessions stored before it existed. */
+export function metaToolNamesOf(config: Pick<NormalizedSessionConfig, 'metaToolNames'>): MetaToolNames {
+  return config.metaToolNames ?? 'toolmux';
 }

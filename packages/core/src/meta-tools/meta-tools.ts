@@ -16,6 +16,87 @@ export const MetaToolSlug = {
 } as const;
 export type MetaToolSlug = (typeof MetaToolSlug)[keyof typeof MetaToolSlug];
 
+/** Which meta-tool it is, whatever its name. */
+export type MetaToolKind = keyof typeof MetaToolSlug;
+
+/**
+ * The names a session's meta-tools carry: toolmux's (`TOOLMUX_SEARCH_TOOLS`, …) or Composio's
+ * (`COMPOSIO_SEARCH_TOOLS`, …, with Composio's input fields), so that prompts written for Composio's
+ * Tool Router keep working. Set per session with `metaToolNames`.
+ */
+export type MetaToolNames = 'toolmux' | 'composio';
+export const META_TOOL_NAMES: readonly MetaToolNames[] = ['toolmux', 'composio'];
+
+/** The Composio names of the meta-tools (`metaToolNames: 'composio'`). */
+export const ComposioMetaToolSlug = {
+  SEARCH_TOOLS: 'COMPOSIO_SEARCH_TOOLS',
+  GET_TOOL_SCHEMAS: 'COMPOSIO_GET_TOOL_SCHEMAS',
+  MANAGE_CONNECTIONS: 'COMPOSIO_MANAGE_CONNECTIONS',
+  MULTI_EXECUTE_TOOL: 'COMPOSIO_MULTI_EXECUTE_TOOL',
+  WORKBENCH: 'COMPOSIO_REMOTE_WORKBENCH',
+} as const satisfies Record<MetaToolKind, string>;
+
+const SLUGS_BY_NAMES: Record<MetaToolNames, Record<MetaToolKind, string>> = {
+  toolmux: MetaToolSlug,
+  composio: ComposioMetaToolSlug,
+};
+
+/** The slug of each meta-tool in a naming style. */
+export function metaToolSlugs(names: MetaToolNames = 'toolmux'): Readonly<Record<MetaToolKind, string>> {
+  return SLUGS_BY_NAMES[names];
+}
+
+const KIND_BY_SLUG = new Map<string, MetaToolKind>(
+  Object.values(SLUGS_BY_NAMES).flatMap((slugs) =>
+    Object.entries(slugs).map(([kind, slug]) => [slug, kind as MetaToolKind]),
+  ),
+);
+
+/** Every meta-tool slug, in every naming style. */
+export const ALL_META_TOOL_SLUGS: ReadonlySet<string> = new Set(KIND_BY_SLUG.keys());
+
+/** Which meta-tool a slug names, in any naming style; `undefined` for any other tool. */
+export function metaToolKind(slug: string): MetaToolKind | undefined {
+  return KIND_BY_SLUG.get(slug);
+}
+
+/**
+ * `text` with every toolmux meta-tool name (and field toolmux's names use where Composio's differ)
+ * replaced by the names of `names`: for descriptions, hints and error messages that mention meta-tools.
+ */
+export function renameMetaTools(text: string, names: MetaToolNames): string {
+  if (names === 'toolmux' || !text.includes('TOOLMUX_')) return text;
+  const slugs = SLUGS_BY_NAMES[names];
+  return text
+    .replace(TOOLMUX_NAME, (slug) => slugs[KIND_BY_SLUG.get(slug)!])
+    .replace(/\breinitiate: true\b/g, 'reinitiate_all: true');
+}
+
+/** A toolmux meta-tool name in a text (and not the start of a longer name). */
+const TOOLMUX_NAME = new RegExp(`\\b(?:${Object.values(MetaToolSlug).join('|')})\\b`, 'g');
+
+/** The result of TOOLMUX_SEARCH_TOOLS and `session.search()`. */
+export interface SearchToolsResult {
+  results: Array<{
+    use_case: string;
+    tools: Array<{
+      tool_slug: string;
+      toolkit: string;
+      description: string;
+      input_schema: Record<string, unknown>;
+    }>;
+  }>;
+  toolkit_connections: Array<{
+    toolkit: string;
+    connected: boolean;
+    connected_account_id?: string;
+    /** With `multiAccount` on: the usable accounts, and whether each call must name one. */
+    accounts?: Array<{ id: string; alias: string | null; is_default: boolean }>;
+    account_selection_required?: boolean;
+  }>;
+  next_steps: string;
+}
+
 /** At most this many calls in one TOOLMUX_MULTI_EXECUTE_TOOL. */
 export const MAX_MULTI_EXECUTE = 50;
 
@@ -35,12 +116,21 @@ export const META_TOOLKIT: Toolkit = Object.freeze({
 
 /** What a meta-tool needs from the session that runs it. */
 export interface MetaToolHost {
+  /** The session the meta-tools run in. */
+  readonly sessionId: string;
+  /** A toolkit's name and description (for results that describe toolkits). */
+  describeToolkit(slug: string): { name: string; description: string } | undefined;
   searchTools(queries: Array<{ use_case: string; known_fields?: string | null }>): Promise<unknown>;
   getToolSchemas(slugs: string[]): unknown;
   manageConnections(toolkits: string[], reinitiate: boolean): Promise<unknown>;
+  /**
+   * Runs the calls; a result over the workbench's `autoOffloadThreshold` goes to the workbench files,
+   * and with `offload: 'always'` any result does (when the workbench is on).
+   */
   multiExecute(
     calls: Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>,
     options: MetaToolOptions,
+    offload?: 'auto' | 'always',
   ): Promise<unknown>;
   workbench(code: string, options: MetaToolOptions): Promise<unknown>;
 }
@@ -51,117 +141,341 @@ export interface MetaToolOptions extends ExecuteOptions {
 }
 
 export interface MetaTool extends Tool {
+  /** Which meta-tool this is, whatever its name. */
+  readonly metaKind: MetaToolKind;
+  /** The naming style of this variant. */
+  readonly names: MetaToolNames;
   /** A schema written for OpenAI strict mode (see ToolSpec.strictInputSchema). */
   readonly strictInputSchema: JSONSchema;
   run(host: MetaToolHost, input: any, options: MetaToolOptions): Promise<unknown> | unknown;
 }
 
-function metaTool(options: {
-  slug: MetaToolSlug;
+/** One naming style of a meta-tool: what the model sees and how its input reaches the session. */
+interface MetaToolVariant {
   description: string;
   inputSchema: z.ZodObject;
   /** The schema to show in strict mode when the default rewrite would not be strict-compatible. */
   strictVariant?: z.ZodObject;
   /** Validation that also accepts what the strict variant sends. */
   validate?: (input: unknown) => ValidationResult;
+  run: MetaTool['run'];
+}
+
+/**
+ * One meta-tool: what it does (annotations, time limit) once, and a variant per naming style. The
+ * variants share the session's work (`MetaToolHost`); they differ in name, input fields and result shape.
+ */
+interface MetaToolDefinition {
+  kind: MetaToolKind;
   annotations: Tool['annotations'];
   timeoutMs?: number;
-  run: MetaTool['run'];
-}): MetaTool {
+  variants: Record<MetaToolNames, MetaToolVariant>;
+}
+
+function metaTool(definition: MetaToolDefinition, names: MetaToolNames): MetaTool {
+  const slug = SLUGS_BY_NAMES[names][definition.kind];
+  const options = definition.variants[names];
   const tool = defineTool({
-    slug: options.slug,
+    slug,
     description: options.description,
     inputSchema: options.inputSchema,
-    annotations: options.annotations,
-    timeoutMs: options.timeoutMs,
+    annotations: definition.annotations,
+    timeoutMs: definition.timeoutMs,
     toolkit: 'toolmux',
     execute: () => {
-      throw new Error(`${options.slug} runs only inside a session.`);
+      throw new Error(`${slug} runs only inside a session.`);
     },
   });
   const strictSource = options.strictVariant
     ? defineTool({
-        slug: options.slug,
+        slug,
         description: options.description,
         inputSchema: options.strictVariant,
         execute: () => null,
       }).inputSchema
     : tool.inputSchema;
   const strict = toStrictSchema(strictSource);
-  if (!strict.ok) throw new Error(`meta-tool ${options.slug} is not strict-compatible: ${strict.reason}`);
+  if (!strict.ok) throw new Error(`meta-tool ${slug} is not strict-compatible: ${strict.reason}`);
   return Object.freeze({
     ...tool,
+    metaKind: definition.kind,
+    names,
     validate: options.validate ?? tool.validate,
     strictInputSchema: strict.schema,
     run: options.run,
   });
 }
 
-const searchTools = metaTool({
-  slug: MetaToolSlug.SEARCH_TOOLS,
-  description:
-    'Find the tools that can do a task. Describe each task in plain words (one query per distinct task); you get the best matching tools with their input schemas and whether their app is connected. Call this before using any tool you have not seen yet, then run the tools with TOOLMUX_MULTI_EXECUTE_TOOL.',
-  inputSchema: z.object({
-    queries: z
-      .array(
-        z.object({
-          use_case: z
-            .string()
-            .min(1)
-            .describe(
-              'The task in plain words, e.g. "create an issue in a GitHub repository". Include the app name when you know it.',
-            ),
-          known_fields: z
-            .string()
-            .optional()
-            .describe(
-              'Values you already know that the tool will need, e.g. "owner: octocat, repo: hello-world".',
-            ),
-        }),
-      )
-      .min(1)
-      .max(10)
-      .describe('One entry per distinct task.'),
-  }),
-  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-  run: (host, input: { queries: Array<{ use_case: string; known_fields?: string | null }> }) =>
-    host.searchTools(input.queries),
-});
+/** What Composio's meta-tools take besides their own fields; accepted and not needed here. */
+const composioContext = {
+  session_id: z
+    .string()
+    .optional()
+    .describe(
+      'The session id from a COMPOSIO_SEARCH_TOOLS result (optional: calls of this session are already related).',
+    ),
+};
+const composioStep = {
+  current_step: z
+    .string()
+    .max(200)
+    .optional()
+    .describe('A short name for the current step, e.g. FETCHING_EMAILS.'),
+  current_step_metric: z.string().max(200).optional().describe('Progress of the step, e.g. "10/100 emails".'),
+};
 
-const getToolSchemas = metaTool({
-  slug: MetaToolSlug.GET_TOOL_SCHEMAS,
-  description:
-    'Get the complete input and output schemas of tools by slug, when search results did not show enough detail to call them correctly.',
-  inputSchema: z.object({
-    tool_slugs: z
-      .array(z.string().min(1))
-      .min(1)
-      .max(50)
-      .describe('Tool slugs from TOOLMUX_SEARCH_TOOLS results.'),
-  }),
-  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-  run: (host, input: { tool_slugs: string[] }) => host.getToolSchemas(input.tool_slugs),
-});
+const searchQueries = z
+  .array(
+    z.object({
+      use_case: z
+        .string()
+        .min(1)
+        .describe(
+          'The task in plain words, e.g. "create an issue in a GitHub repository". Include the app name when you know it.',
+        ),
+      known_fields: z
+        .string()
+        .optional()
+        .describe(
+          'Values you already know that the tool will need, e.g. "owner: octocat, repo: hello-world".',
+        ),
+    }),
+  )
+  .min(1)
+  .max(10)
+  .describe('One entry per distinct task.');
 
-const manageConnections = metaTool({
-  slug: MetaToolSlug.MANAGE_CONNECTIONS,
-  description:
-    'Check whether the user has connected the apps (toolkits) a task needs. For each toolkit you get its connection status, and for one that is not connected, what the user must do to connect it. Use it when a search result says a toolkit is not connected or a tool fails because no account is connected.',
-  inputSchema: z.object({
-    toolkits: z.array(z.string().min(1)).min(1).max(20).describe('Toolkit slugs, e.g. ["github", "gmail"].'),
-    reinitiate: z
-      .boolean()
-      .optional()
-      .describe('Start a new connection even when one exists (to reconnect an expired account).'),
-  }),
+type SearchQuery = { use_case: string; known_fields?: string | null };
+
+/** TOOLMUX_SEARCH_TOOLS's result in the shape of COMPOSIO_SEARCH_TOOLS's. */
+function composioSearchResult(host: MetaToolHost, result: SearchToolsResult): Record<string, unknown> {
+  const tool_schemas: Record<string, unknown> = {};
+  for (const entry of result.results) {
+    for (const tool of entry.tools) {
+      tool_schemas[tool.tool_slug] = {
+        tool_slug: tool.tool_slug,
+        toolkit: tool.toolkit,
+        description: tool.description,
+        input_schema: tool.input_schema,
+        hasFullSchema: true,
+      };
+    }
+  }
+  const now = new Date();
+  return {
+    success: true,
+    error: null,
+    results: result.results.map((entry, index) => ({
+      index,
+      use_case: entry.use_case,
+      primary_tool_slugs: entry.tools.map((tool) => tool.tool_slug),
+      related_tool_slugs: [],
+      toolkits: [...new Set(entry.tools.map((tool) => tool.toolkit))],
+    })),
+    tool_schemas,
+    toolkit_connection_statuses: result.toolkit_connections.map((entry) => {
+      const toolkit = host.describeToolkit(entry.toolkit);
+      return {
+        toolkit: entry.toolkit,
+        description: toolkit?.description ?? '',
+        has_active_connection: entry.connected,
+        status_message: entry.connected
+          ? `${toolkit?.name ?? entry.toolkit} is connected.`
+          : `${toolkit?.name ?? entry.toolkit} is not connected.`,
+        ...(entry.connected_account_id
+          ? { connection_details: { connected_account_id: entry.connected_account_id } }
+          : {}),
+        ...(entry.accounts ? { accounts: entry.accounts } : {}),
+        ...(entry.account_selection_required !== undefined
+          ? { account_selection_required: entry.account_selection_required }
+          : {}),
+      };
+    }),
+    next_steps_guidance: [result.next_steps],
+    session: {
+      id: host.sessionId,
+      generate_id: false,
+      instructions: 'Pass this id as session_id to the other COMPOSIO_ meta-tools (optional).',
+    },
+    time_info: {
+      current_time_utc: now.toISOString(),
+      current_time_utc_epoch_seconds: Math.floor(now.getTime() / 1000),
+      message: 'The current time in UTC, for dates in tool arguments.',
+    },
+  };
+}
+
+const SEARCH_DESCRIPTION =
+  'Find the tools that can do a task. Describe each task in plain words (one query per distinct task); you get the best matching tools with their input schemas and whether their app is connected. Call this before using any tool you have not seen yet, then run the tools with TOOLMUX_MULTI_EXECUTE_TOOL.';
+
+const searchTools: MetaToolDefinition = {
+  kind: 'SEARCH_TOOLS',
+  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  variants: {
+    toolmux: {
+      description: SEARCH_DESCRIPTION,
+      inputSchema: z.object({ queries: searchQueries }),
+      run: (host, input: { queries: SearchQuery[] }) => host.searchTools(input.queries),
+    },
+    composio: {
+      description: `${renameMetaTools(SEARCH_DESCRIPTION, 'composio')} Results list tool_schemas by slug, toolkit_connection_statuses and next_steps_guidance.`,
+      inputSchema: z.object({
+        queries: searchQueries,
+        session: z
+          .object({
+            id: z.string().optional().describe('The id of the session of an earlier search, to continue it.'),
+            generate_id: z.boolean().optional().describe('True to start a new workflow.'),
+          })
+          .optional()
+          .describe(
+            'Workflow context: accepted for compatibility; calls of this session are already related.',
+          ),
+        model: z.string().max(200).optional().describe('The name of the model calling (optional).'),
+      }),
+      run: async (host, input: { queries: SearchQuery[] }) =>
+        composioSearchResult(host, (await host.searchTools(input.queries)) as SearchToolsResult),
+    },
+  },
+};
+
+const toolSlugs = (names: MetaToolNames) =>
+  z
+    .array(z.string().min(1))
+    .min(1)
+    .max(50)
+    .describe(`Tool slugs from ${SLUGS_BY_NAMES[names].SEARCH_TOOLS} results.`);
+
+const getToolSchemas: MetaToolDefinition = {
+  kind: 'GET_TOOL_SCHEMAS',
+  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  variants: {
+    toolmux: {
+      description:
+        'Get the complete input and output schemas of tools by slug, when search results did not show enough detail to call them correctly.',
+      inputSchema: z.object({ tool_slugs: toolSlugs('toolmux') }),
+      run: (host, input: { tool_slugs: string[] }) => host.getToolSchemas(input.tool_slugs),
+    },
+    composio: {
+      description:
+        'Get the complete input schemas (and output schemas with include: ["output_schema"]) of tools by slug, when search results did not show enough detail to call them correctly. Results are keyed by slug in tool_schemas.',
+      inputSchema: z.object({
+        tool_slugs: toolSlugs('composio'),
+        include: z
+          .array(z.enum(['input_schema', 'output_schema']))
+          .optional()
+          .describe('Schema fields to include; default ["input_schema"].'),
+        ...composioContext,
+      }),
+      run: (host, input: { tool_slugs: string[]; include?: string[] | null }) => {
+        const result = host.getToolSchemas(input.tool_slugs) as {
+          tools: Array<{ tool_slug: string; output_schema?: unknown }>;
+          not_found?: string[];
+          hint?: string;
+        };
+        const withOutput = input.include?.includes('output_schema') === true;
+        const tool_schemas = Object.fromEntries(
+          result.tools.map(({ output_schema, ...tool }) => [
+            tool.tool_slug,
+            withOutput && output_schema ? { ...tool, output_schema } : tool,
+          ]),
+        );
+        const notFound = result.not_found ?? [];
+        return {
+          success: notFound.length === 0,
+          tool_schemas,
+          ...(notFound.length > 0
+            ? { not_found: notFound, not_found_message: renameMetaTools(result.hint ?? '', 'composio') }
+            : {}),
+        };
+      },
+    },
+  },
+};
+
+const MANAGE_DESCRIPTION = (field: string) =>
+  `Check whether the user has connected the apps (toolkits) a task needs. For each toolkit you get its connection status, and for one that is not connected, what the user must do to connect it (a redirect_url to show them). Use it when a search result says a toolkit is not connected or a tool fails because no account is connected; ${field}: true starts a new connection for an expired account.`;
+
+const manageConnections: MetaToolDefinition = {
+  kind: 'MANAGE_CONNECTIONS',
   annotations: { readOnlyHint: false, idempotentHint: true, openWorldHint: false },
-  run: (host, input: { toolkits: string[]; reinitiate?: boolean | null }) =>
-    host.manageConnections(input.toolkits, input.reinitiate === true),
-});
+  variants: {
+    toolmux: {
+      description:
+        'Check whether the user has connected the apps (toolkits) a task needs. For each toolkit you get its connection status, and for one that is not connected, what the user must do to connect it. Use it when a search result says a toolkit is not connected or a tool fails because no account is connected.',
+      inputSchema: z.object({
+        toolkits: z
+          .array(z.string().min(1))
+          .min(1)
+          .max(20)
+          .describe('Toolkit slugs, e.g. ["github", "gmail"].'),
+        reinitiate: z
+          .boolean()
+          .optional()
+          .describe('Start a new connection even when one exists (to reconnect an expired account).'),
+      }),
+      run: (host, input: { toolkits: string[]; reinitiate?: boolean | null }) =>
+        host.manageConnections(input.toolkits, input.reinitiate === true),
+    },
+    composio: {
+      description: MANAGE_DESCRIPTION('reinitiate_all'),
+      inputSchema: z.object({
+        toolkits: z
+          .array(z.string().min(1))
+          .min(1)
+          .max(20)
+          .describe('Toolkit slugs, e.g. ["github", "gmail"].'),
+        reinitiate_all: z
+          .boolean()
+          .optional()
+          .describe('Start new connections for every listed toolkit, even connected ones (to reconnect).'),
+        ...composioContext,
+      }),
+      run: async (host, input: { toolkits: string[]; reinitiate_all?: boolean | null }) => {
+        const { results } = (await host.manageConnections(input.toolkits, input.reinitiate_all === true)) as {
+          results: Array<Record<string, unknown> & { toolkit: string; connected: boolean }>;
+        };
+        const byToolkit: Record<string, unknown> = {};
+        const summary = {
+          total_toolkits: results.length,
+          active_connections: 0,
+          initiated_connections: 0,
+          failed_connections: 0,
+        };
+        for (const { toolkit, connected, message, ...rest } of results) {
+          const status = rest.redirect_url ? 'initiated' : connected ? 'active' : 'failed';
+          summary[
+            status === 'active'
+              ? 'active_connections'
+              : status === 'initiated'
+                ? 'initiated_connections'
+                : 'failed_connections'
+          ] += 1;
+          byToolkit[toolkit] = {
+            toolkit,
+            status,
+            has_active_connection: connected,
+            ...rest,
+            instruction: renameMetaTools(String(message ?? ''), 'composio'),
+          };
+        }
+        const message =
+          summary.initiated_connections > 0
+            ? 'Show the user each redirect_url to connect, then continue once they say they are done.'
+            : summary.failed_connections > 0
+              ? 'Some toolkits cannot be connected here; see each instruction.'
+              : 'Every toolkit is connected.';
+        return { message, results: byToolkit, summary };
+      },
+    },
+  },
+};
 
-const callItem = (argumentsSchema: z.ZodType) =>
+const callItem = (argumentsSchema: z.ZodType, names: MetaToolNames) =>
   z.object({
-    tool_slug: z.string().min(1).describe('The slug of a tool found with TOOLMUX_SEARCH_TOOLS.'),
+    tool_slug: z
+      .string()
+      .min(1)
+      .describe(`The slug of a tool found with ${SLUGS_BY_NAMES[names].SEARCH_TOOLS}.`),
     arguments: argumentsSchema,
     account: z
       .string()
@@ -169,17 +483,7 @@ const callItem = (argumentsSchema: z.ZodType) =>
       .max(256)
       .optional()
       .describe(
-        "Which of the user's accounts of the tool's app to use: an alias or id from the accounts TOOLMUX_SEARCH_TOOLS listed. Leave it out to use the default account.",
-      ),
-  });
-const multiExecuteShape = (argumentsSchema: z.ZodType) =>
-  z.object({
-    tools: z
-      .array(callItem(argumentsSchema))
-      .min(1)
-      .max(MAX_MULTI_EXECUTE)
-      .describe(
-        `Up to ${MAX_MULTI_EXECUTE} tool calls; they run in parallel and each succeeds or fails on its own.`,
+        `Which of the user's accounts of the tool's app to use: an alias or id from the accounts ${SLUGS_BY_NAMES[names].SEARCH_TOOLS} listed. Leave it out to use the default account.`,
       ),
   });
 const argumentsObject = z
@@ -188,29 +492,48 @@ const argumentsObject = z
 const argumentsJson = z
   .string()
   .describe('The tool\'s arguments as a JSON object, matching its input schema, e.g. {"owner":"octocat"}.');
-const lenientMultiExecute = multiExecuteShape(
-  z.union([
-    argumentsObject,
-    argumentsJson.transform((text, context) => {
-      try {
-        const value: unknown = JSON.parse(text);
-        if (value && typeof value === 'object' && !Array.isArray(value))
-          return value as Record<string, unknown>;
-      } catch {}
-      context.addIssue({ code: 'custom', message: 'must be a JSON object (or a JSON string of one)' });
-      return z.NEVER;
-    }),
-  ]),
-);
+const lenientArguments = z.union([
+  argumentsObject,
+  argumentsJson.transform((text, context) => {
+    try {
+      const value: unknown = JSON.parse(text);
+      if (value && typeof value === 'object' && !Array.isArray(value))
+        return value as Record<string, unknown>;
+    } catch {}
+    context.addIssue({ code: 'custom', message: 'must be a JSON object (or a JSON string of one)' });
+    return z.NEVER;
+  }),
+]);
 
-const multiExecute = metaTool({
-  slug: MetaToolSlug.MULTI_EXECUTE_TOOL,
-  description:
-    'Run one or more tools, in parallel, with their arguments. Use tool slugs and argument names exactly as TOOLMUX_SEARCH_TOOLS or TOOLMUX_GET_TOOL_SCHEMAS gave them. Each call returns its own result or error.',
-  inputSchema: multiExecuteShape(argumentsObject),
-  strictVariant: multiExecuteShape(argumentsJson),
-  validate: (input) => {
-    const result = lenientMultiExecute.safeParse(input);
+/** The fields COMPOSIO_MULTI_EXECUTE_TOOL takes beside `tools`. */
+const composioMultiExecuteFields = {
+  thought: z.string().max(2_000).optional().describe('Why these calls, in one sentence.'),
+  sync_response_to_workbench: z
+    .boolean()
+    .optional()
+    .describe(
+      'True when the result may be large or you will process it with code: it is saved as a workbench file and you get its path and a preview. A result too large to read inline is saved either way.',
+    ),
+  ...composioStep,
+  ...composioContext,
+};
+
+const multiExecuteShape = (argumentsSchema: z.ZodType, names: MetaToolNames) =>
+  z.object({
+    tools: z
+      .array(callItem(argumentsSchema, names))
+      .min(1)
+      .max(MAX_MULTI_EXECUTE)
+      .describe(
+        `Up to ${MAX_MULTI_EXECUTE} tool calls; they run in parallel and each succeeds or fails on its own.`,
+      ),
+    ...(names === 'composio' ? composioMultiExecuteFields : {}),
+  });
+
+function lenientValidate(names: MetaToolNames): (input: unknown) => ValidationResult {
+  const schema = multiExecuteShape(lenientArguments, names);
+  return (input) => {
+    const result = schema.safeParse(input);
     if (result.success) return { success: true, value: result.data };
     return {
       success: false,
@@ -219,38 +542,132 @@ const multiExecute = metaTool({
         message: issue.message,
       })),
     };
-  },
-  annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
-  run: (
-    host,
-    input: {
-      tools: Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>;
-    },
-    options,
-  ) => host.multiExecute(input.tools, options),
-});
+  };
+}
 
-const workbench = metaTool({
-  slug: MetaToolSlug.WORKBENCH,
-  description: WORKBENCH_DESCRIPTION,
-  inputSchema: z.object({
-    code: z
-      .string()
-      .min(1)
-      .max(100_000)
-      .describe('JavaScript: the body of an async function (await and return work).'),
-    thought: z.string().max(2_000).optional().describe('What the code is for, in one sentence.'),
-  }),
+type Calls = Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>;
+
+/** A TOOLMUX_MULTI_EXECUTE_TOOL result in the shape of COMPOSIO_MULTI_EXECUTE_TOOL's. */
+export function composioMultiExecuteResult(result: unknown): unknown {
+  const calls = result as Awaited<ReturnType<typeof runCalls>>;
+  if (!calls || !Array.isArray(calls.results)) return renameDeep(result); // offloaded to the workbench files
+  return {
+    results: calls.results.map(({ tool_slug, successful, data, error, log_id }, index) => ({
+      index,
+      tool_slug,
+      response: { successful, data, error },
+      ...(error ? { error } : {}),
+      ...(log_id ? { log_id } : {}),
+    })),
+    total_count: calls.results.length,
+    success_count: calls.successful_count,
+    error_count: calls.failed_count,
+  };
+}
+
+/** An offload notice with the Composio names in its hint. */
+function renameDeep(value: unknown): unknown {
+  if (typeof value === 'string') return renameMetaTools(value, 'composio');
+  if (Array.isArray(value)) return value.map(renameDeep);
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, renameDeep(entry)]));
+  return value;
+}
+
+const MULTI_EXECUTE_DESCRIPTION =
+  'Run one or more tools, in parallel, with their arguments. Use tool slugs and argument names exactly as TOOLMUX_SEARCH_TOOLS or TOOLMUX_GET_TOOL_SCHEMAS gave them. Each call returns its own result or error.';
+
+const multiExecute: MetaToolDefinition = {
+  kind: 'MULTI_EXECUTE_TOOL',
+  annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+  variants: {
+    toolmux: {
+      description: MULTI_EXECUTE_DESCRIPTION,
+      inputSchema: multiExecuteShape(argumentsObject, 'toolmux'),
+      strictVariant: multiExecuteShape(argumentsJson, 'toolmux'),
+      validate: lenientValidate('toolmux'),
+      run: (host, input: { tools: Calls }, options) => host.multiExecute(input.tools, options),
+    },
+    composio: {
+      description: `${renameMetaTools(MULTI_EXECUTE_DESCRIPTION, 'composio')} Each entry of results has the call's index, tool_slug and response ({ successful, data, error }).`,
+      inputSchema: multiExecuteShape(argumentsObject, 'composio'),
+      strictVariant: multiExecuteShape(argumentsJson, 'composio'),
+      validate: lenientValidate('composio'),
+      run: async (host, input: { tools: Calls; sync_response_to_workbench?: boolean | null }, options) =>
+        composioMultiExecuteResult(
+          await host.multiExecute(input.tools, options, input.sync_response_to_workbench ? 'always' : 'auto'),
+        ),
+    },
+  },
+};
+
+const workbenchCode = z
+  .string()
+  .min(1)
+  .max(100_000)
+  .describe('JavaScript: the body of an async function (await and return work).');
+
+const workbench: MetaToolDefinition = {
+  kind: 'WORKBENCH',
   annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
   // The cell's own limit (workbench.timeoutMs, at most 10 minutes) ends it first.
   timeoutMs: 11 * 60_000,
-  run: (host, input: { code: string }, options) => host.workbench(input.code, options),
-});
+  variants: {
+    toolmux: {
+      description: WORKBENCH_DESCRIPTION,
+      inputSchema: z.object({
+        code: workbenchCode,
+        thought: z.string().max(2_000).optional().describe('What the code is for, in one sentence.'),
+      }),
+      run: (host, input: { code: string }, options) => host.workbench(input.code, options),
+    },
+    composio: {
+      description: `${renameMetaTools(WORKBENCH_DESCRIPTION.replace('`code` is', '`code_to_execute` is'), 'composio')}\nThe code is JavaScript, not Python. The answer is { results, stdout, error }: results is what the code returned, stdout its console.log lines.`,
+      inputSchema: z.object({
+        code_to_execute: workbenchCode,
+        thought: z.string().max(2_000).optional().describe('What the code is for, in one sentence.'),
+        ...composioStep,
+        ...composioContext,
+      }),
+      run: async (host, input: { code_to_execute: string }, options) => {
+        const cell = (await host.workbench(input.code_to_execute, options)) as {
+          result: unknown;
+          logs: string[];
+          error?: { code: string; message: string };
+          notice?: string;
+        };
+        return {
+          results: cell.result ?? null,
+          stdout: cell.logs.join('\n'),
+          stderr: '',
+          ...(cell.error
+            ? { error: `${cell.error.code}: ${renameMetaTools(cell.error.message, 'composio')}` }
+            : {}),
+          ...(cell.notice ? { notice: renameMetaTools(cell.notice, 'composio') } : {}),
+        };
+      },
+    },
+  },
+};
 
-/** Every meta-tool, by slug. */
-export const META_TOOLS: ReadonlyMap<string, MetaTool> = new Map(
-  [searchTools, getToolSchemas, manageConnections, multiExecute, workbench].map((tool) => [tool.slug, tool]),
-);
+const DEFINITIONS = [searchTools, getToolSchemas, manageConnections, multiExecute, workbench];
+
+const BY_NAMES: Record<MetaToolNames, ReadonlyMap<string, MetaTool>> = {
+  toolmux: new Map(
+    DEFINITIONS.map((definition) => metaTool(definition, 'toolmux')).map((tool) => [tool.slug, tool]),
+  ),
+  composio: new Map(
+    DEFINITIONS.map((definition) => metaTool(definition, 'composio')).map((tool) => [tool.slug, tool]),
+  ),
+};
+
+/** Every meta-tool of a naming style, by slug. */
+export function metaToolsOf(names: MetaToolNames = 'toolmux'): ReadonlyMap<string, MetaTool> {
+  return BY_NAMES[names];
+}
+
+/** Every meta-tool with toolmux's names, by slug. */
+export const META_TOOLS: ReadonlyMap<string, MetaTool> = BY_NAMES.toolmux;
 
 /**
  * TOOLMUX_MULTI_EXECUTE_TOOL's work: every call in parallel through `execute`, each with its own
@@ -273,12 +690,14 @@ export async function runCalls(
 }> {
   const results = await Promise.all(
     calls.map(async (call, index) => {
-      if (META_TOOLS.has(call.tool_slug)) {
+      const kind = metaToolKind(call.tool_slug);
+      if (kind) {
+        const names: MetaToolNames = call.tool_slug === MetaToolSlug[kind] ? 'toolmux' : 'composio';
         return {
           tool_slug: call.tool_slug,
           successful: false,
           data: null,
-          error: `${call.tool_slug} is a meta-tool: call it directly, not through ${MetaToolSlug.MULTI_EXECUTE_TOOL}.`,
+          error: `${call.tool_slug} is a meta-tool: call it directly, not through ${SLUGS_BY_NAMES[names].MULTI_EXECUTE_TOOL}.`,
         };
       }
       const result = await execute(call.tool_slug, call.arguments, {

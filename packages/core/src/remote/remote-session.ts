@@ -4,6 +4,7 @@ import type { ProxyExecuteRequest, ProxyExecuteResponse } from '../auth/types.js
 import type { Catalog } from '../catalog/catalog.js';
 import type { Tool } from '../catalog/types.js';
 import {
+  metaToolNamesOf,
   type NormalizedSessionConfig,
   parseSessionConfig,
   type SessionConfig,
@@ -11,7 +12,13 @@ import {
 import { ToolMuxError } from '../errors.js';
 import { type ExecutionEnvironment, executeTool, rejectToolCall } from '../execution/execute.js';
 import type { ToolResult } from '../execution/result.js';
-import { META_TOOLKIT, META_TOOLS, MetaToolSlug, runCalls } from '../meta-tools/meta-tools.js';
+import {
+  composioMultiExecuteResult,
+  META_TOOLKIT,
+  metaToolSlugs,
+  metaToolsOf,
+  runCalls,
+} from '../meta-tools/meta-tools.js';
 import type { ExecuteFn, ExecuteOptions, Provider } from '../provider.js';
 import {
   type AuthorizeOptions,
@@ -163,7 +170,10 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         signal: options.signal,
       });
     }
-    if (slug === MetaToolSlug.MULTI_EXECUTE_TOOL && this.#localSlugs.size > 0) {
+    if (
+      slug === metaToolSlugs(metaToolNamesOf(this.config)).MULTI_EXECUTE_TOOL &&
+      this.#localSlugs.size > 0
+    ) {
       return this.#multiExecute(args, options);
     }
     return this.#remoteExecute(slug, args, options);
@@ -215,20 +225,23 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
    * runs in this process and every other call goes to the server (in parallel, as on the server).
    */
   #multiExecute(args: unknown, options: ExecuteOptions): Promise<ToolResult> {
-    const meta = META_TOOLS.get(MetaToolSlug.MULTI_EXECUTE_TOOL)!;
+    const names = metaToolNamesOf(this.config);
+    const meta = metaToolsOf(names).get(metaToolSlugs(names).MULTI_EXECUTE_TOOL)!;
     const tool: Tool = {
       ...meta,
-      execute: (
+      execute: async (
         input: {
           tools: Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>;
         },
         context,
-      ) =>
-        runCalls(
+      ) => {
+        const result = await runCalls(
           input.tools,
           { signal: context.signal, callId: context.callId },
           (slug, callArgs, callOptions) => this.execute(slug, callArgs, callOptions),
-        ),
+        );
+        return names === 'composio' ? composioMultiExecuteResult(result) : result;
+      },
     };
     return executeTool(this.#runtime.env, {
       tool,

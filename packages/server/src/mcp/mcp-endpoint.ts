@@ -56,6 +56,11 @@ export interface McpEndpointOptions extends McpOptions {
   serverInfo: { name: string; version: string };
   /** The served ToolMux's `baseUrl`: its origin may always call the endpoint. */
   baseUrl: string;
+  /**
+   * Whether an `x-api-key` header carries the project API key: then it opens any session's endpoint
+   * in place of the session token, as Composio's MCP URLs accept. Without it the header is refused.
+   */
+  apiKeyMatches?: (key: string) => boolean;
   onUnexpected: (error: unknown) => void;
   /** Where problems that are not errors of the request go (a tool result that breaks its schema). */
   onWarning: (message: string) => void;
@@ -316,16 +321,27 @@ export class McpEndpoint {
   async handlePost(request: Request, sessionId: string): Promise<Response> {
     const refused = this.#refuseOrigin(request);
     if (refused) return refused;
+    // The session token, or the project API key in x-api-key (how Composio's MCP URLs authenticate).
+    const apiKey = request.headers.get('x-api-key');
     const authorization = request.headers.get('authorization');
-    if (!authorization || !/^bearer\s+\S/i.test(authorization)) {
+    if (apiKey === null && (!authorization || !/^bearer\s+\S/i.test(authorization))) {
       return unauthorized(
-        'Send the session token: Authorization: Bearer <token> (Session.mcp.headers).',
+        'Send the session token: Authorization: Bearer <token> (Session.mcp.headers), or the project API key in an x-api-key header.',
         false,
+      );
+    }
+    if (apiKey !== null && !this.#options.apiKeyMatches?.(apiKey)) {
+      return unauthorized(
+        "The x-api-key header is not this server's project API key. Send the project API key there, or the session token as Authorization: Bearer <token> (Session.mcp.headers).",
+        true,
       );
     }
     let entry: CachedSession | undefined;
     try {
-      entry = await this.#options.sessions.authorize(sessionId, authorization);
+      entry =
+        apiKey !== null
+          ? await this.#options.sessions.get(sessionId)
+          : await this.#options.sessions.authorize(sessionId, authorization!);
     } catch (error) {
       if (ToolMuxError.isInstance(error) && error.code === 'SESSION_NOT_FOUND') {
         return httpRpcError(404, -32001, `No session "${sessionId}".`, 'SESSION_NOT_FOUND');

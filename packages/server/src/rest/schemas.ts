@@ -104,6 +104,12 @@ export const SessionConfigSchema = component(
       })
       .optional()
       .describe('TOOLMUX_WORKBENCH settings (on by default with META_TOOLS; see docs/workbench.md).'),
+    metaToolNames: z
+      .enum(['toolmux', 'composio'])
+      .optional()
+      .describe(
+        "The meta-tools' names: toolmux's (TOOLMUX_SEARCH_TOOLS, …; the default) or Composio's (COMPOSIO_SEARCH_TOOLS, …, with Composio's input fields; see docs/composio-migration.md).",
+      ),
     metadata: z.record(z.string(), z.string()).optional().describe('Free-form labels.'),
   }),
   'The config `mux.create(userId, config)` takes (custom tools are code and cannot be sent over HTTP).',

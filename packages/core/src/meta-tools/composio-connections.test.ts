@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { quiet } from '../test/auth-fixtures.js';
+import { octoToolkit, startTestOAuthServer, type TestOAuthServer } from '../test/oauth-server.js';
+import { createSampleToolkits } from '../test/sample-toolkits.js';
+import { ToolMux } from '../toolmux.js';
+
+const redirectUri = 'http://127.0.0.1:9/auth/callback'; // never opened: callbacks go to handleCallback directly
+let oauthServer: TestOAuthServer;
+
+beforeAll(async () => {
+  oauthServer = await startTestOAuthServer({ redirectUris: [redirectUri] });
+});
+afterAll(() => oauthServer.close());
+
+describe('COMPOSIO_MANAGE_CONNECTIONS with an OAuth toolkit', () => {
+  it('initiates with a redirect_url, is active once connected, and initiates again with reinitiate_all', async () => {
+    const octo = octoToolkit(oauthServer);
+    const mux = new ToolMux({
+      toolkits: [...createSampleToolkits().toolkits, octo.toolkit],
+      store: ':memory:',
+      logger: quiet,
+      oauthRedirectUri: redirectUri,
+      managedAuth: { octo: { clientId: oauthServer.clientId, clientSecret: oauthServer.clientSecret } },
+    });
+    const session = await mux.create('user_1', { toolkits: ['octo', 'tasks'], metaToolNames: 'composio' });
+    type Answer = {
+      message: string;
+      results: Record<string, Record<string, unknown>>;
+      summary: Record<string, number>;
+    };
+    const manage = async (reinitiate_all?: boolean) =>
+      (await session.execute('COMPOSIO_MANAGE_CONNECTIONS', { toolkits: ['octo', 'tasks'], reinitiate_all }))
+        .data as Answer;
+
+    const first = await manage();
+    expect(first.results.octo).toMatchObject({
+      toolkit: 'octo',
+      status: 'initiated',
+      has_active_connection: false,
+    });
+    expect(String(first.results.octo!.redirect_url)).toContain(`${oauthServer.authorizationUrl}?`);
+    expect(first.results.octo!.instruction).toContain('redirect_url');
+    expect(first.summary).toEqual({
+      total_toolkits: 2,
+      active_connections: 1,
+      initiated_connections: 1,
+      failed_connections: 0,
+    });
+    expect(first.message).toContain('redirect_url');
+
+    const callback = await oauthServer.signIn(String(first.results.octo!.redirect_url), {
+      login: 'octo-user',
+    });
+    await mux.auth.handleCallback(new Request(callback));
+    const connected = await manage();
+    expect(connected.results.octo).toMatchObject({ status: 'active', has_active_connection: true });
+    expect(String(connected.results.octo!.connected_account_id)).toMatch(/^ca_/);
+    expect(connected.message).toBe('Every toolkit is connected.');
+
+    const again = await manage(true);
+    expect(again.results.octo).toMatchObject({ status: 'initiated', has_active_connection: true });
+    expect(String(again.results.octo!.redirect_url)).toContain(`${oauthServer.authorizationUrl}?`);
+    await mux.close();
+  });
+});
