@@ -275,10 +275,6 @@ describe('the v3 Tool Router routes with the Rust crate’s requests', () => {
   it('refuses what toolmux lacks, a bad body and a bad key in Composio’s error envelope', async () => {
     const cases: Array<[unknown, string]> = [
       [{ user_id: 'u', workbench: { proxy_execution: true } }, 'workbench.enable_proxy_execution'],
-      [
-        { user_id: 'u', manage_connections: { enable: true, callback_url: 'https://x.example.com' } },
-        'manage_connections.callback_url',
-      ],
       [{ user_id: 'u', toolkit_versions: { tasks: '20250909_00' } }, 'toolkit_versions.tasks'],
       [{ user_id: 'u', search: { enable: false } }, 'search.enable'],
       [{ user_id: 'u', billing: { plan: 'premium' } }, 'billing'],
