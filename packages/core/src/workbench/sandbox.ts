@@ -19,7 +19,8 @@ export type CellErrorCode =
   | 'WORKBENCH_MEMORY_LIMIT'
   | 'WORKBENCH_OUTPUT_LIMIT'
   | 'WORKBENCH_TOOL_CALL_LIMIT'
-  | 'WORKBENCH_CODE_ERROR';
+  | 'WORKBENCH_CODE_ERROR'
+  | 'WORKBENCH_WORKER_RESTARTED';
 
 /** What one cell returns: the value of its `return`, its `console.log` lines, and how it failed. */
 export interface CellResult {
@@ -38,10 +39,32 @@ export interface CellLimits {
   maxToolCalls: number;
   /** Aborted when the cell ends (limit or done): pass it to the tool calls. */
   signal?: AbortSignal;
+  /** When the cell's wall time ends (epoch ms); `Date.now() + timeoutMs` when absent. */
+  deadline?: number;
 }
 
 /** The host side of `toolmux.*`: an operation name and JSON arguments in, a JSON-serialisable value out. */
 export type SandboxHostCall = (operation: string, args: unknown, signal: AbortSignal) => Promise<unknown>;
+
+/**
+ * The host side of `toolmux.*` without promises: the arguments as the sandbox's JSON text, and
+ * `done` called (at once or later, on this thread) with the reply as JSON text,
+ * `{"value": ...}` or `{"error": {"code", "message"}}`. A worker uses it to pass text through.
+ */
+export type SandboxRawHost = (operation: string, argsJson: string, done: (replyJson: string) => void) => void;
+
+/** What a sandbox tells the thread it runs on: when it computes, and whether to stop early. */
+export interface SandboxMonitor {
+  /** Code of this sandbox starts running synchronously. */
+  enter(): void;
+  /** It stopped (returned, or awaits a host call). */
+  leave(): void;
+  /** Called often while code runs; `true` stops the cell now (ends as WORKBENCH_TIMEOUT). */
+  preempt(): boolean;
+}
+
+/** The reason a cell's abort signal gives when the cell ended (no DOMException per cell). */
+const CELL_ENDED = Object.freeze({ name: 'AbortError', message: 'The workbench cell ended.' });
 
 /** Failures the host raises with a code the sandbox code can read as `error.code`. */
 export class SandboxCallError extends Error {
@@ -121,26 +144,32 @@ export class Sandbox {
   readonly #runtime: QuickJSRuntime;
   readonly #context: QuickJSContext;
   #disposed = false;
+  readonly #monitor: SandboxMonitor | undefined;
+  /** When the running cell's time ends (epoch ms); Infinity between cells. */
+  #deadline = Number.POSITIVE_INFINITY;
+  /** The running cell was stopped by the monitor, not by its own limit. */
+  #preempted = false;
   #cell: {
     logs: string[];
     outputChars: number;
     outputCapped: boolean;
     toolCalls: number;
     limits: CellLimits;
-    host: SandboxHostCall;
+    host: SandboxRawHost;
     controller: AbortController;
     toolCallCapped: boolean;
   } | null = null;
   /** Handles of host calls not yet settled, disposed with the sandbox. */
   readonly #pending = new Set<{ dispose(): void; alive: boolean }>();
 
-  private constructor(runtime: QuickJSRuntime, context: QuickJSContext) {
+  private constructor(runtime: QuickJSRuntime, context: QuickJSContext, monitor: SandboxMonitor | undefined) {
     this.#runtime = runtime;
     this.#context = context;
+    this.#monitor = monitor;
   }
 
   /** A fresh sandbox whose JavaScript heap is limited to `memoryMb`. */
-  static async create(memoryMb: number): Promise<Sandbox> {
+  static async create(memoryMb: number, monitor?: SandboxMonitor): Promise<Sandbox> {
     const maxPages = Math.max(INITIAL_PAGES, Math.ceil(((memoryMb + 16) * 1024 * 1024) / WASM_PAGE));
     const variant = newVariant(releaseSync, {
       wasmModule: compiledModule,
@@ -151,9 +180,30 @@ export class Sandbox {
     runtime.setMemoryLimit(memoryMb * 1024 * 1024);
     runtime.setMaxStackSize(512 * 1024);
     const context = runtime.newContext();
-    const sandbox = new Sandbox(runtime, context);
+    const sandbox = new Sandbox(runtime, context, monitor);
+    // Set once: QuickJS asks it every few thousand instructions.
+    runtime.setInterruptHandler(() => sandbox.#interrupt());
     sandbox.#install();
     return sandbox;
+  }
+
+  #interrupt(): boolean {
+    if (Date.now() > this.#deadline) return true;
+    if (this.#monitor?.preempt()) {
+      this.#preempted = true;
+      return true;
+    }
+    return false;
+  }
+
+  /** Runs the engine's pending jobs (the cell's code after an await), marked as computing. */
+  #pump(): void {
+    this.#monitor?.enter();
+    try {
+      this.#runtime.executePendingJobs();
+    } finally {
+      this.#monitor?.leave();
+    }
   }
 
   get disposed(): boolean {
@@ -193,57 +243,47 @@ export class Sandbox {
     const deferred = context.newPromise();
     this.#pending.add(deferred);
     const cell = this.#cell;
-    const settle = (reply: unknown) => {
+    const settle = (replyJson: string) => {
       this.#pending.delete(deferred);
       if (this.#disposed || !deferred.alive) return;
       if (this.#cell !== cell) {
         deferred.dispose();
         return;
       }
-      const text = context.newString(JSON.stringify(reply));
-      deferred.resolve(text);
-      text.dispose();
-      deferred.dispose();
-      this.#runtime.executePendingJobs();
+      try {
+        const text = context.newString(replyJson);
+        deferred.resolve(text);
+        text.dispose();
+        deferred.dispose();
+        this.#pump();
+      } catch {
+        // The sandbox ran out of memory while taking the reply; the cell's own wait reports it.
+      }
     };
     if (!cell) {
-      settle({
-        error: { code: 'WORKBENCH_CODE_ERROR', message: 'toolmux calls work only while a cell runs.' },
-      });
+      settle(replyOf({ code: 'WORKBENCH_CODE_ERROR', message: 'toolmux calls work only while a cell runs.' }));
     } else if (cell.toolCalls >= cell.limits.maxToolCalls) {
       cell.toolCallCapped = true;
-      settle({
-        error: {
+      settle(
+        replyOf({
           code: 'WORKBENCH_TOOL_CALL_LIMIT',
           message: `A cell may make at most ${cell.limits.maxToolCalls} toolmux calls; split the work over several cells (keep state in globalThis or toolmux.files).`,
-        },
-      });
+        }),
+      );
     } else {
       cell.toolCalls++;
-      let args: unknown;
-      try {
-        args = JSON.parse(argsJson);
-      } catch {
-        args = null;
+      // Settled from a later event, never inside this host function: the engine is still running.
+      let now = true;
+      let early: string | undefined;
+      cell.host(operation, argsJson, (replyJson) => {
+        if (now) early = replyJson;
+        else settle(replyJson);
+      });
+      now = false;
+      if (early !== undefined) {
+        const replyJson = early;
+        queueMicrotask(() => settle(replyJson));
       }
-      cell
-        .host(operation, args, cell.controller.signal)
-        .then(
-          (value) => ({ value: value === undefined ? null : value }),
-          (error: unknown) => ({
-            error: {
-              code: error instanceof SandboxCallError ? error.code : 'WORKBENCH_CODE_ERROR',
-              message: error instanceof Error ? error.message : String(error),
-            },
-          }),
-        )
-        .then((reply) => {
-          try {
-            settle(reply);
-          } catch {
-            // The sandbox ran out of memory while taking the reply; the cell's own wait reports it.
-          }
-        });
     }
     return deferred.handle;
   }
@@ -252,9 +292,23 @@ export class Sandbox {
    * Runs `code` as the body of an async function. Ends at the first limit; after a timeout or an
    * out-of-memory the sandbox is disposed (its state is gone) and the caller makes a new one.
    */
-  async run(code: string, host: SandboxHostCall, limits: CellLimits): Promise<CellResult> {
+  run(code: string, host: SandboxHostCall, limits: CellLimits): Promise<CellResult> {
+    return this.#run(code, (signal) => rawHostOf(host, signal), limits);
+  }
+
+  /** `run` with a host that takes and gives JSON text (see `SandboxRawHost`). */
+  runRaw(code: string, host: SandboxRawHost, limits: CellLimits): Promise<CellResult> {
+    return this.#run(code, () => host, limits);
+  }
+
+  async #run(
+    code: string,
+    hostFor: (signal: AbortSignal) => SandboxRawHost,
+    limits: CellLimits,
+  ): Promise<CellResult> {
     if (this.#disposed) throw new Error('This sandbox was disposed.');
     const controller = new AbortController();
+    const raw = hostFor(controller.signal);
     const onAbort = () => controller.abort(limits.signal?.reason);
     limits.signal?.addEventListener('abort', onAbort, { once: true });
     const cell = {
@@ -263,13 +317,14 @@ export class Sandbox {
       outputCapped: false,
       toolCalls: 0,
       limits,
-      host,
+      host: raw,
       controller,
       toolCallCapped: false,
     };
     this.#cell = cell;
-    const deadline = Date.now() + limits.timeoutMs;
-    this.#runtime.setInterruptHandler(() => Date.now() > deadline);
+    const deadline = limits.deadline ?? Date.now() + limits.timeoutMs;
+    this.#deadline = deadline;
+    this.#preempted = false;
     let timer: NodeJS.Timeout | undefined;
     const fail = (code: CellErrorCode, message: string): CellResult => ({
       result: null,
@@ -279,7 +334,13 @@ export class Sandbox {
     const timeoutMessage = `The code did not finish within ${limits.timeoutMs} ms and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell, or write intermediate results to toolmux.files.`;
     try {
       const source = `(async () => {\nconst __value = await (async () => {\n${code}\n})();\nreturn JSON.stringify(__value === undefined ? null : __value);\n})()`;
-      const evaluated = this.#context.evalCode(source, 'cell.js');
+      this.#monitor?.enter();
+      let evaluated: ReturnType<QuickJSContext['evalCode']>;
+      try {
+        evaluated = this.#context.evalCode(source, 'cell.js');
+      } finally {
+        this.#monitor?.leave();
+      }
       if (evaluated.error) {
         const failure = this.#failure(evaluated.error);
         evaluated.error.dispose();
@@ -288,7 +349,7 @@ export class Sandbox {
       }
       const settled = this.#context.resolvePromise(evaluated.value);
       evaluated.value.dispose();
-      this.#runtime.executePendingJobs();
+      this.#pump();
       const timedOut = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
       });
@@ -323,10 +384,12 @@ export class Sandbox {
       );
     } finally {
       clearTimeout(timer);
-      controller.abort();
+      controller.abort(CELL_ENDED);
       limits.signal?.removeEventListener('abort', onAbort);
-      if (this.#cell === cell) this.#cell = null;
-      if (!this.#disposed) this.#runtime.removeInterruptHandler();
+      if (this.#cell === cell) {
+        this.#cell = null;
+        this.#deadline = Number.POSITIVE_INFINITY;
+      }
     }
   }
 
@@ -352,8 +415,9 @@ export class Sandbox {
       this.dispose();
       return {
         code: 'WORKBENCH_TIMEOUT',
-        message:
-          'The code did not finish within the time limit and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell.',
+        message: this.#preempted
+          ? 'The code computed without pause for too long while every workbench worker was busy and other sessions were waiting, and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell.'
+          : 'The code did not finish within the time limit and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell.',
       };
     }
     const stack = typeof error === 'object' && error?.stack ? `\n${error.stack}` : '';
@@ -364,10 +428,36 @@ export class Sandbox {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    this.#cell?.controller.abort();
+    this.#cell?.controller.abort(CELL_ENDED);
     this.#cell = null;
     // The Wasm instance and its memory go with the last reference; disposing handles one by one
     // would run QuickJS's leak checks on an engine that may have just run out of memory.
     this.#pending.clear();
   }
+}
+
+function replyOf(error: { code: string; message: string }): string {
+  return JSON.stringify({ error });
+}
+
+/** A promise-returning host as a raw one: arguments parsed, the value or the error as reply text. */
+function rawHostOf(host: SandboxHostCall, signal: AbortSignal): SandboxRawHost {
+  return (operation, argsJson, done) => {
+    let args: unknown;
+    try {
+      args = JSON.parse(argsJson);
+    } catch {
+      args = null;
+    }
+    host(operation, args, signal).then(
+      (value) => done(JSON.stringify({ value: value === undefined ? null : value })),
+      (error: unknown) =>
+        done(
+          replyOf({
+            code: error instanceof SandboxCallError ? error.code : 'WORKBENCH_CODE_ERROR',
+            message: error instanceof Error ? error.message : String(error),
+          }),
+        ),
+    );
+  };
 }
