@@ -261,7 +261,9 @@ export class Sandbox {
       }
     };
     if (!cell) {
-      settle(replyOf({ code: 'WORKBENCH_CODE_ERROR', message: 'toolmux calls work only while a cell runs.' }));
+      settle(
+        replyOf({ code: 'WORKBENCH_CODE_ERROR', message: 'toolmux calls work only while a cell runs.' }),
+      );
     } else if (cell.toolCalls >= cell.limits.maxToolCalls) {
       cell.toolCallCapped = true;
       settle(

@@ -31,6 +31,8 @@ export type ToWorker =
 
 /** Messages from a workbench worker to the main thread. */
 export type FromWorker =
+  /** The worker listens (its modules are loaded). */
+  | { type: 'ready' }
   | { type: 'host'; runId: number; callId: number; operation: string; argsJson: string }
   | { type: 'result'; runId: number; result: CellResult; disposed: boolean; created: boolean };
 
@@ -157,9 +159,6 @@ class WorkbenchWorker {
     const worker = spawn({ port: channel.port2, shared, base: this.#base });
     this.#worker = worker;
     this.online = false;
-    worker.once('online', () => {
-      if (worker === this.#worker) this.online = true;
-    });
     worker.unref();
     this.#port.unref();
     this.#port.on('message', (message: FromWorker) => this.#message(message));
@@ -255,6 +254,10 @@ class WorkbenchWorker {
   }
 
   #message(message: FromWorker): void {
+    if (message.type === 'ready') {
+      this.online = true;
+      return;
+    }
     const run = this.runs.get(message.runId);
     if (!run) return;
     run.claimed = true;
@@ -289,7 +292,10 @@ class WorkbenchWorker {
       json = JSON.stringify(reply);
     } catch (error) {
       json = JSON.stringify({
-        error: { code: 'WORKBENCH_CODE_ERROR', message: `The result cannot be sent to the code: ${String(error)}` },
+        error: {
+          code: 'WORKBENCH_CODE_ERROR',
+          message: `The result cannot be sent to the code: ${String(error)}`,
+        },
       });
     }
     this.#post({ type: 'reply', callId, json });
@@ -470,8 +476,8 @@ export class WorkbenchWorkers {
       }
       return;
     }
-    if (worker && !worker.online && now < run.deadline) {
-      // Still starting its thread: nothing holds it up but that.
+    if (worker && now < run.deadline && (!worker.online || worker.busyFor(now) < WORKBENCH_BUSY_MS)) {
+      // Its worker is starting, or not computing (it gets to the cell soon): wait on.
       this.#watch(run, WORKBENCH_BUSY_MS);
       return;
     }

@@ -55,7 +55,9 @@ function handle(message: ToWorker): void {
   switch (message.type) {
     case 'run':
       // The main thread may have taken the cell back (it waited too long behind another cell).
-      if (Atomics.compareExchange(state, SHARED.CLAIMS + message.slot, message.runId, CLAIMED) !== message.runId)
+      if (
+        Atomics.compareExchange(state, SHARED.CLAIMS + message.slot, message.runId, CLAIMED) !== message.runId
+      )
         return;
       void run(message);
       break;
@@ -88,6 +90,7 @@ function handle(message: ToWorker): void {
 }
 
 port.on('message', handle);
+port.postMessage({ type: 'ready' });
 
 let scheduled = false;
 /** After a host call is posted: sleep on the shared memory for replies, up to `SYNC_WAIT_MS`. */
