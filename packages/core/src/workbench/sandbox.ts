@@ -97,8 +97,10 @@ function compiledModule(): Promise<WebAssembly.Module> {
 const PRELUDE = `(() => {
   const host = globalThis.__toolmux_host;
   const log = globalThis.__toolmux_log;
+  const done = globalThis.__toolmux_done;
   delete globalThis.__toolmux_host;
   delete globalThis.__toolmux_log;
+  delete globalThis.__toolmux_done;
   const call = async (operation, args) => {
     const reply = JSON.parse(await host(operation, JSON.stringify(args === undefined ? null : args)));
     if (reply.error) {
@@ -133,7 +135,30 @@ const PRELUDE = `(() => {
     }),
     enumerable: false,
   });
+  // The runner of cells, kept by the host (never on globalThis): calls the cell's function and
+  // reports its JSON value or its exception.
+  return (cell) => {
+    cell().then(
+      (value) => done(true, JSON.stringify(value === undefined ? null : value)),
+      (error) => done(false, error),
+    );
+  };
 })();`;
+
+/** The cell a sandbox runs. */
+interface RunningCell {
+  logs: string[];
+  outputChars: number;
+  outputCapped: boolean;
+  toolCalls: number;
+  limits: CellLimits;
+  host: SandboxRawHost;
+  toolCallCapped: boolean;
+  /** How the cell ended, once it has. */
+  outcome: CellResult | undefined;
+  /** Called when `outcome` is set. */
+  ended: (() => void) | undefined;
+}
 
 /**
  * One QuickJS context in its own WebAssembly instance, whose memory has a hard maximum: a memory
@@ -149,16 +174,9 @@ export class Sandbox {
   #deadline = Number.POSITIVE_INFINITY;
   /** The running cell was stopped by the monitor, not by its own limit. */
   #preempted = false;
-  #cell: {
-    logs: string[];
-    outputChars: number;
-    outputCapped: boolean;
-    toolCalls: number;
-    limits: CellLimits;
-    host: SandboxRawHost;
-    controller: AbortController;
-    toolCallCapped: boolean;
-  } | null = null;
+  /** The prelude's cell runner (a function handle that lives as long as the sandbox). */
+  #runner: QuickJSHandle | undefined;
+  #cell: RunningCell | null = null;
   /** Handles of host calls not yet settled, disposed with the sandbox. */
   readonly #pending = new Set<{ dispose(): void; alive: boolean }>();
 
@@ -199,11 +217,58 @@ export class Sandbox {
   /** Runs the engine's pending jobs (the cell's code after an await), marked as computing. */
   #pump(): void {
     this.#monitor?.enter();
+    let jobs: ReturnType<QuickJSRuntime['executePendingJobs']>;
     try {
-      this.#runtime.executePendingJobs();
+      jobs = this.#runtime.executePendingJobs();
     } finally {
       this.#monitor?.leave();
     }
+    if (jobs.error) {
+      // A job failed outside the cell's own promise chain: an interrupt or an out-of-memory ends
+      // the cell; other errors (a rejected promise nobody awaits) are the code's own business.
+      const failure = this.#failure(jobs.error);
+      jobs.error.dispose();
+      if (failure.code !== 'WORKBENCH_CODE_ERROR') this.#end({ result: null, logs: [], error: failure });
+    }
+  }
+
+  /** Sets the running cell's outcome (the first one counts). */
+  #end(outcome: CellResult): void {
+    const cell = this.#cell;
+    if (!cell || cell.outcome) return;
+    cell.outcome = { ...outcome, logs: cell.logs };
+    cell.ended?.();
+  }
+
+  /** The cell's function reported: its value as JSON, or the exception it ended with. */
+  #done(ok: boolean, payload: QuickJSHandle): void {
+    const cell = this.#cell;
+    if (!cell || cell.outcome) return;
+    if (ok) {
+      const json = this.#context.getString(payload);
+      if (json.length > cell.limits.maxOutputChars) {
+        this.#end({
+          result: null,
+          logs: [],
+          error: {
+            code: 'WORKBENCH_OUTPUT_LIMIT',
+            message: `The returned value is ${json.length} characters, more than the limit of ${cell.limits.maxOutputChars}. Return a summary, or write the data with toolmux.files.write(path, value) and return the path.`,
+          },
+        });
+        return;
+      }
+      this.#end({ result: JSON.parse(json) as unknown, logs: [] });
+      return;
+    }
+    const failure = this.#failure(payload);
+    this.#end({
+      result: null,
+      logs: [],
+      error:
+        cell.toolCallCapped && failure.code === 'WORKBENCH_CODE_ERROR'
+          ? { code: 'WORKBENCH_TOOL_CALL_LIMIT', message: failure.message }
+          : failure,
+    });
   }
 
   get disposed(): boolean {
@@ -218,12 +283,16 @@ export class Sandbox {
     const log = context.newFunction('__toolmux_log', (lineHandle) => {
       this.#log(context.getString(lineHandle));
     });
+    const done = context.newFunction('__toolmux_done', (okHandle, payloadHandle) => {
+      this.#done(context.dump(okHandle) === true, payloadHandle);
+    });
     context.setProp(context.global, '__toolmux_host', host);
     context.setProp(context.global, '__toolmux_log', log);
+    context.setProp(context.global, '__toolmux_done', done);
     host.dispose();
     log.dispose();
-    const prelude = context.evalCode(PRELUDE, 'toolmux-prelude.js');
-    context.unwrapResult(prelude).dispose();
+    done.dispose();
+    this.#runner = context.unwrapResult(context.evalCode(PRELUDE, 'toolmux-prelude.js'));
   }
 
   #log(line: string): void {
@@ -256,8 +325,9 @@ export class Sandbox {
         text.dispose();
         deferred.dispose();
         this.#pump();
-      } catch {
-        // The sandbox ran out of memory while taking the reply; the cell's own wait reports it.
+      } catch (error) {
+        // The engine itself failed while taking the reply (its Wasm memory is at its maximum).
+        this.#engineFailed(error);
       }
     };
     if (!cell) {
@@ -294,105 +364,108 @@ export class Sandbox {
    * Runs `code` as the body of an async function. Ends at the first limit; after a timeout or an
    * out-of-memory the sandbox is disposed (its state is gone) and the caller makes a new one.
    */
-  run(code: string, host: SandboxHostCall, limits: CellLimits): Promise<CellResult> {
-    return this.#run(code, (signal) => rawHostOf(host, signal), limits);
+  async run(code: string, host: SandboxHostCall, limits: CellLimits): Promise<CellResult> {
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(limits.signal?.reason);
+    limits.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.runRaw(code, rawHostOf(host, controller.signal), limits);
+    } finally {
+      controller.abort(CELL_ENDED);
+      limits.signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   /** `run` with a host that takes and gives JSON text (see `SandboxRawHost`). */
-  runRaw(code: string, host: SandboxRawHost, limits: CellLimits): Promise<CellResult> {
-    return this.#run(code, () => host, limits);
-  }
-
-  async #run(
-    code: string,
-    hostFor: (signal: AbortSignal) => SandboxRawHost,
-    limits: CellLimits,
-  ): Promise<CellResult> {
+  async runRaw(code: string, host: SandboxRawHost, limits: CellLimits): Promise<CellResult> {
     if (this.#disposed) throw new Error('This sandbox was disposed.');
-    const controller = new AbortController();
-    const raw = hostFor(controller.signal);
-    const onAbort = () => controller.abort(limits.signal?.reason);
-    limits.signal?.addEventListener('abort', onAbort, { once: true });
-    const cell = {
-      logs: [] as string[],
+    const runner = this.#runner;
+    if (!runner) throw new Error('This sandbox has no prelude.');
+    const cell: RunningCell = {
+      logs: [],
       outputChars: 0,
       outputCapped: false,
       toolCalls: 0,
       limits,
-      host: raw,
-      controller,
+      host,
       toolCallCapped: false,
+      outcome: undefined,
+      ended: undefined,
     };
     this.#cell = cell;
     const deadline = limits.deadline ?? Date.now() + limits.timeoutMs;
     this.#deadline = deadline;
     this.#preempted = false;
     let timer: NodeJS.Timeout | undefined;
-    const fail = (code: CellErrorCode, message: string): CellResult => ({
-      result: null,
-      logs: cell.logs,
-      error: { code, message },
-    });
-    const timeoutMessage = `The code did not finish within ${limits.timeoutMs} ms and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell, or write intermediate results to toolmux.files.`;
+    const context = this.#context;
     try {
-      const source = `(async () => {\nconst __value = await (async () => {\n${code}\n})();\nreturn JSON.stringify(__value === undefined ? null : __value);\n})()`;
+      const source = `(async () => {\n${code}\n})`;
       this.#monitor?.enter();
-      let evaluated: ReturnType<QuickJSContext['evalCode']>;
       try {
-        evaluated = this.#context.evalCode(source, 'cell.js');
+        const evaluated = context.evalCode(source, 'cell.js');
+        if (evaluated.error) {
+          const failure = this.#failure(evaluated.error);
+          evaluated.error.dispose();
+          this.#end({ result: null, logs: [], error: failure });
+        } else {
+          const started = context.callFunction(runner, context.undefined, evaluated.value);
+          evaluated.value.dispose();
+          if (started.error) {
+            const failure = this.#failure(started.error);
+            started.error.dispose();
+            this.#end({ result: null, logs: [], error: failure });
+          } else started.value.dispose();
+        }
       } finally {
         this.#monitor?.leave();
       }
-      if (evaluated.error) {
-        const failure = this.#failure(evaluated.error);
-        evaluated.error.dispose();
-        if (failure) return fail(failure.code, failure.message);
-        return fail('WORKBENCH_CODE_ERROR', 'The code failed to start.');
+      if (!cell.outcome) this.#pump();
+      if (!cell.outcome) {
+        // It awaits host calls: their replies run it on; the deadline ends it.
+        await new Promise<void>((resolve) => {
+          cell.ended = resolve;
+          timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        });
       }
-      const settled = this.#context.resolvePromise(evaluated.value);
-      evaluated.value.dispose();
-      this.#pump();
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
-      });
-      const outcome = await Promise.race([settled, timedOut]);
-      if (outcome === 'timeout') {
-        this.dispose();
-        return fail('WORKBENCH_TIMEOUT', timeoutMessage);
-      }
-      if (outcome.error) {
-        const failure = this.#failure(outcome.error);
-        outcome.error.dispose();
-        if (cell.toolCallCapped && failure.code === 'WORKBENCH_CODE_ERROR')
-          return fail('WORKBENCH_TOOL_CALL_LIMIT', failure.message);
-        return fail(failure.code, failure.message);
-      }
-      const json = this.#context.getString(outcome.value);
-      outcome.value.dispose();
-      if (json.length > limits.maxOutputChars) {
-        return fail(
-          'WORKBENCH_OUTPUT_LIMIT',
-          `The returned value is ${json.length} characters, more than the limit of ${limits.maxOutputChars}. Return a summary, or write the data with toolmux.files.write(path, value) and return the path.`,
-        );
-      }
-      return { result: JSON.parse(json) as unknown, logs: cell.logs };
-    } catch (error) {
-      // The engine itself failed (its Wasm memory is at its maximum, or it aborted): drop it.
+      if (cell.outcome) return cell.outcome;
       this.dispose();
-      if (Date.now() > deadline) return fail('WORKBENCH_TIMEOUT', timeoutMessage);
-      return fail(
-        'WORKBENCH_MEMORY_LIMIT',
-        `The code used more memory than the workbench allows and was stopped; globalThis was reset (toolmux.files are kept). ${error instanceof Error ? error.message : ''}`.trim(),
-      );
+      return this.#timeout(cell);
+    } catch (error) {
+      this.#engineFailed(error);
+      return cell.outcome ?? this.#timeout(cell);
     } finally {
       clearTimeout(timer);
-      controller.abort(CELL_ENDED);
-      limits.signal?.removeEventListener('abort', onAbort);
       if (this.#cell === cell) {
         this.#cell = null;
         this.#deadline = Number.POSITIVE_INFINITY;
       }
     }
+  }
+
+  #timeout(cell: RunningCell): CellResult {
+    return {
+      result: null,
+      logs: cell.logs,
+      error: {
+        code: 'WORKBENCH_TIMEOUT',
+        message: `The code did not finish within ${cell.limits.timeoutMs} ms and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell, or write intermediate results to toolmux.files.`,
+      },
+    };
+  }
+
+  /** The engine itself failed (its Wasm memory is at its maximum, or it aborted): drop it. */
+  #engineFailed(error: unknown): void {
+    this.dispose();
+    if (Date.now() > this.#deadline) return;
+    this.#end({
+      result: null,
+      logs: [],
+      error: {
+        code: 'WORKBENCH_MEMORY_LIMIT',
+        message:
+          `The code used more memory than the workbench allows and was stopped; globalThis was reset (toolmux.files are kept). ${error instanceof Error ? error.message : ''}`.trim(),
+      },
+    });
   }
 
   /** Classifies an exception thrown by the code; an out-of-memory or an interrupt disposes the sandbox. */
@@ -430,8 +503,6 @@ export class Sandbox {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    this.#cell?.controller.abort(CELL_ENDED);
-    this.#cell = null;
     // The Wasm instance and its memory go with the last reference; disposing handles one by one
     // would run QuickJS's leak checks on an engine that may have just run out of memory.
     this.#pending.clear();
