@@ -151,8 +151,16 @@ const storm = Promise.all(
   return results;
 });
 const [during, cellsDuring] = await Promise.all([
-  latencies(() => bystander.execute('BENCH_ECHO', { n: 1 }), () => stormOver, 100_000),
-  latencies(() => bystander.execute(MetaToolSlug.WORKBENCH, { code: 'return 1' }), () => stormOver, 100_000),
+  latencies(
+    () => bystander.execute('BENCH_ECHO', { n: 1 }),
+    () => stormOver,
+    100_000,
+  ),
+  latencies(
+    () => bystander.execute(MetaToolSlug.WORKBENCH, { code: 'return 1' }),
+    () => stormOver,
+    100_000,
+  ),
 ]);
 const stormResults = await storm;
 const stormMs = Date.now() - stormStarted;

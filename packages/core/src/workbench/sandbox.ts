@@ -158,6 +158,8 @@ interface RunningCell {
   outcome: CellResult | undefined;
   /** Called when `outcome` is set. */
   ended: (() => void) | undefined;
+  /** Told the outcome at once, on the engine's own stack (before any promise settles). */
+  onEnd: ((outcome: CellResult) => void) | undefined;
 }
 
 /**
@@ -238,6 +240,7 @@ export class Sandbox {
     if (!cell || cell.outcome) return;
     cell.outcome = { ...outcome, logs: cell.logs };
     cell.ended?.();
+    cell.onEnd?.(cell.outcome);
   }
 
   /** The cell's function reported: its value as JSON, or the exception it ended with. */
@@ -376,8 +379,16 @@ export class Sandbox {
     }
   }
 
-  /** `run` with a host that takes and gives JSON text (see `SandboxRawHost`). */
-  async runRaw(code: string, host: SandboxRawHost, limits: CellLimits): Promise<CellResult> {
+  /**
+   * `run` with a host that takes and gives JSON text (see `SandboxRawHost`); `onEnd`, when given,
+   * gets the outcome as soon as the code has ended, before the returned promise settles.
+   */
+  async runRaw(
+    code: string,
+    host: SandboxRawHost,
+    limits: CellLimits,
+    onEnd?: (outcome: CellResult) => void,
+  ): Promise<CellResult> {
     if (this.#disposed) throw new Error('This sandbox was disposed.');
     const runner = this.#runner;
     if (!runner) throw new Error('This sandbox has no prelude.');
@@ -391,6 +402,7 @@ export class Sandbox {
       toolCallCapped: false,
       outcome: undefined,
       ended: undefined,
+      onEnd,
     };
     this.#cell = cell;
     const deadline = limits.deadline ?? Date.now() + limits.timeoutMs;

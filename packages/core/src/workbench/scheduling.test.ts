@@ -25,11 +25,22 @@ describe('workbench scheduling', () => {
   it('a cell behind another session’s endless loop on the same worker moves to a free worker and is told', async () => {
     const mux = setup();
     const looping = await mux.create('user_1', { workbench: { timeoutMs: 8_000 } });
-    const other = await mux.create('user_2', { workbench: {} });
     await looping.execute(MetaToolSlug.WORKBENCH, { code: 'globalThis.kept = "a"' });
+    const workers = sharedWorkbenchWorkers();
+    const workerOf = (sessionId: string) => workers.workerIndexOf((key) => key.endsWith(`:${sessionId}`));
+    // Both contexts in one worker (on a loaded machine a worker can look busy for a moment, and a
+    // new context then goes to another: make the session again until they share one).
+    let other = await mux.create('user_2', { workbench: {} });
     await other.execute(MetaToolSlug.WORKBENCH, { code: 'globalThis.kept = "b"' });
-    // One worker: both contexts live in it.
-    expect(sharedWorkbenchWorkers().workerCount).toBe(1);
+    for (
+      let attempt = 0;
+      attempt < 10 && workerOf(other.sessionId) !== workerOf(looping.sessionId);
+      attempt++
+    ) {
+      other = await mux.create('user_2', { workbench: {} });
+      await other.execute(MetaToolSlug.WORKBENCH, { code: 'globalThis.kept = "b"' });
+    }
+    expect(workerOf(other.sessionId)).toBe(workerOf(looping.sessionId));
     const order: string[] = [];
     const loop = looping.execute(MetaToolSlug.WORKBENCH, { code: 'while (true) {}' }).then((result) => {
       order.push('loop');

@@ -97,6 +97,8 @@ interface Run {
   moved?: string;
   timer: NodeJS.Timeout | undefined;
   done: boolean;
+  /** Waits for its worker's thread to start (since when): that time does not count against it. */
+  startingSince?: number;
 }
 
 const CELL_ENDED = Object.freeze({ name: 'AbortError', message: 'The workbench cell ended.' });
@@ -143,6 +145,8 @@ class WorkbenchWorker {
   #freeSlots: number[] = [];
   /** The thread is up (until then a cell waits for it, not for other sessions). */
   online = false;
+  /** Cells waiting for the thread to start, posted once it is up. */
+  #starting: Array<{ run: Run; fresh: boolean }> = [];
 
   constructor(pool: WorkbenchWorkers) {
     this.#pool = pool;
@@ -197,8 +201,15 @@ class WorkbenchWorker {
     Atomics.notify(this.#state, SHARED.SEQ);
   }
 
-  /** Posts a cell; false when every claim slot is taken. */
+  /** Posts a cell (or holds it until the thread is up); false when every claim slot is taken. */
   post(run: Run, fresh: boolean): boolean {
+    if (!this.online) {
+      run.worker = undefined;
+      run.startingSince ??= Date.now();
+      this.sessions.add(run.message.sessionId);
+      this.#starting.push({ run, fresh });
+      return true;
+    }
     const slot = this.#freeSlots.pop();
     if (slot === undefined) return false;
     run.worker = this;
@@ -256,6 +267,16 @@ class WorkbenchWorker {
   #message(message: FromWorker): void {
     if (message.type === 'ready') {
       this.online = true;
+      const starting = this.#starting;
+      this.#starting = [];
+      const now = Date.now();
+      for (const { run, fresh } of starting) {
+        if (run.done) continue;
+        // The thread's start is not the cell's time.
+        run.deadline += now - (run.startingSince ?? now);
+        run.startingSince = undefined;
+        if (!this.post(run, fresh)) this.#pool.place(run);
+      }
       return;
     }
     const run = this.runs.get(message.runId);
@@ -458,6 +479,12 @@ export class WorkbenchWorkers {
   #check(run: Run): void {
     if (run.done) return;
     const now = Date.now();
+    if (run.startingSince !== undefined) {
+      // Its worker's thread is starting: the cell's time has not begun.
+      run.timer = setTimeout(() => this.#check(run), WORKBENCH_SPILL_MS);
+      run.timer.unref();
+      return;
+    }
     const worker = run.worker;
     if (worker?.claimed(run)) {
       // Started: its worker ends it at the deadline; after the grace the main thread does.
@@ -544,6 +571,11 @@ export class WorkbenchWorkers {
   /** Frees a session's context in its worker. */
   dispose(sessionId: string): void {
     for (const worker of this.#workers) worker.dispose(sessionId);
+  }
+
+  /** Which worker holds a context whose key matches (-1 when none): for tests. */
+  workerIndexOf(sessionKey: (key: string) => boolean): number {
+    return this.#workers.findIndex((each) => [...each.sessions].some(sessionKey));
   }
 
   /**

@@ -1,5 +1,5 @@
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { type CellLimits, Sandbox, type SandboxMonitor } from './sandbox.js';
+import { type CellLimits, type CellResult, Sandbox, type SandboxMonitor } from './sandbox.js';
 import { CLAIMED, SHARED, type WorkerInit } from './shared-state.js';
 import type { ToWorker } from './worker-pool.js';
 
@@ -17,6 +17,15 @@ const state = new Int32Array(init.shared);
 
 /** How long the worker sleeps on the shared memory for replies before its event loop takes over. */
 const SYNC_WAIT_MS = 5;
+/**
+ * With `TOOLMUX_WORKBENCH_SPIN_US` set (µs), replies that come back faster than that (a moving
+ * average) are waited for spinning, not sleeping: a fast tool's reply then costs no thread wake-up,
+ * for some CPU. Off by default (it takes CPU from other threads on a loaded machine).
+ */
+const SPIN_US = Math.max(0, Number(process.env.TOOLMUX_WORKBENCH_SPIN_US ?? 0) || 0);
+/** Moving average of how long host calls take to come back (µs). */
+let replyMicros = Number.POSITIVE_INFINITY;
+const postedAt = new Map<number, number>();
 
 const sandboxes = new Map<string, { sandbox: Sandbox; memoryMb: number }>();
 /** Cells running, by run id, with their session: a `cancel` drops the session's context. */
@@ -64,6 +73,12 @@ function handle(message: ToWorker): void {
     case 'reply': {
       const settle = waiting.get(message.callId);
       waiting.delete(message.callId);
+      const posted = postedAt.get(message.callId);
+      if (posted !== undefined) {
+        postedAt.delete(message.callId);
+        const micros = (performance.now() - posted) * 1000;
+        replyMicros = Number.isFinite(replyMicros) ? replyMicros * 0.75 + micros * 0.25 : micros;
+      }
       settle?.(message.json);
       break;
     }
@@ -111,10 +126,15 @@ function waitForReplies(): void {
       handle(message.message as ToWorker);
       received = true;
     }
-    // Back to the event loop so that finished cells post their results; sleep again from there.
+    // Finished cells posted their results already (`onEnd`): go on waiting while replies are due.
     if (received) {
-      if (waiting.size > 0) scheduleWait();
-      return;
+      if (waiting.size === 0) return;
+      continue;
+    }
+    if (SPIN_US > 0 && replyMicros < SPIN_US) {
+      const spinUntil = performance.now() + SPIN_US / 1000;
+      while (Atomics.load(state, SHARED.SEQ) === seen && performance.now() < spinUntil) {}
+      if (Atomics.load(state, SHARED.SEQ) !== seen) continue;
     }
     const left = until - performance.now();
     if (left <= 0) return;
@@ -127,33 +147,41 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   running.set(message.runId, message.sessionId);
   const calls: number[] = [];
   try {
-    let entry = sandboxes.get(message.sessionId);
-    if (message.fresh || !entry || entry.sandbox.disposed || entry.memoryMb !== message.memoryMb) {
-      entry?.sandbox.dispose();
+    let held = sandboxes.get(message.sessionId);
+    if (message.fresh || !held || held.sandbox.disposed || held.memoryMb !== message.memoryMb) {
+      held?.sandbox.dispose();
       creating++;
       try {
-        entry = { sandbox: await Sandbox.create(message.memoryMb, monitor), memoryMb: message.memoryMb };
+        held = { sandbox: await Sandbox.create(message.memoryMb, monitor), memoryMb: message.memoryMb };
       } finally {
         creating--;
       }
-      sandboxes.set(message.sessionId, entry);
+      sandboxes.set(message.sessionId, held);
       created = true;
     }
-    const sandbox = entry.sandbox;
+    const sandbox = held.sandbox;
     const limits: CellLimits = { ...message.limits, deadline: message.deadline };
+    let posted = false;
+    const post = (result: CellResult) => {
+      if (posted) return;
+      posted = true;
+      if (sandbox.disposed && sandboxes.get(message.sessionId) === held) sandboxes.delete(message.sessionId);
+      port.postMessage({ type: 'result', runId: message.runId, result, disposed: sandbox.disposed, created });
+    };
     const result = await sandbox.runRaw(
       message.code,
       (operation, argsJson, done) => {
         const callId = nextCall++;
         calls.push(callId);
         waiting.set(callId, done);
+        postedAt.set(callId, performance.now());
         port.postMessage({ type: 'host', runId: message.runId, callId, operation, argsJson });
         scheduleWait();
       },
       limits,
+      post,
     );
-    if (sandbox.disposed && sandboxes.get(message.sessionId) === entry) sandboxes.delete(message.sessionId);
-    port.postMessage({ type: 'result', runId: message.runId, result, disposed: sandbox.disposed, created });
+    post(result);
   } catch (error) {
     sandboxes.delete(message.sessionId);
     port.postMessage({
@@ -173,6 +201,9 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   } finally {
     running.delete(message.runId);
     // Replies still on their way belong to a cell that is over.
-    for (const callId of calls) waiting.delete(callId);
+    for (const callId of calls) {
+      waiting.delete(callId);
+      postedAt.delete(callId);
+    }
   }
 }
