@@ -13,7 +13,7 @@ const MAX_PATH_LENGTH = 512;
  * The options of a tool call from a cell: `account` is `toolmux.execute(slug, args, { account })`,
  * passed on to `session.execute` as it is (the session picks the connected account by it).
  */
-export type WorkbenchExecuteOptions = ExecuteOptions & { account?: string };
+export type WorkbenchExecuteOptions = ExecuteOptions;
 
 /** What `toolmux.*` inside a cell reaches in the session. */
 export interface WorkbenchSessionPort {

@@ -2,7 +2,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import type { ToolResult } from '../execution/result.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
-import { createSampleToolkits } from '../test/sample-toolkits.js';
+import { createGmailLikeToolkit, createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
 import { type WorkbenchExecuteOptions, workbenchHost } from './host.js';
 import { WorkbenchPool } from './workbench.js';
@@ -144,5 +144,43 @@ describe('toolmux.execute(slug, args, { account })', () => {
       [undefined, 'log_1/2'],
     ]);
     pool.close();
+  });
+
+  it('in a session with several accounts, the cell’s { account } picks the account session.execute runs with', async () => {
+    const gmail = createGmailLikeToolkit({ 'key-work': 'ada@work.example', 'key-home': 'ada@home.example' });
+    const mux = new ToolMux({
+      toolkits: [gmail.toolkit],
+      store: ':memory:',
+      logger: quiet,
+      secretKey: Buffer.alloc(32, 7).toString('base64'),
+    });
+    const configId = (await mux.authConfigs.create('gmail', { type: 'api_key' })).id;
+    const work = await mux.connectedAccounts.create(
+      'ada',
+      configId,
+      { apiKey: 'key-work' },
+      { alias: 'work' },
+    );
+    await mux.connectedAccounts.create('ada', configId, { apiKey: 'key-home' }, { alias: 'home' });
+    const session = await mux.create('ada', {
+      authConfigs: { gmail: configId },
+      multiAccount: { enable: true },
+    });
+    const cell = await session.execute(MetaToolSlug.WORKBENCH, {
+      code: `const mail = { to: 'grace@example.com', subject: 'Hi', body: 'Hello' };
+             const byAlias = await toolmux.execute('GMAIL_SEND_EMAIL', mail, { account: 'work' });
+             const byId = await toolmux.execute('GMAIL_SEND_EMAIL', mail, { account: ${JSON.stringify(work.id)} });
+             const byDefault = await toolmux.execute('GMAIL_SEND_EMAIL', mail);
+             const unknown = await toolmux.execute('GMAIL_SEND_EMAIL', mail, { account: 'nope' });
+             return [byAlias.data.from, byId.data.from, byDefault.data.from, unknown.successful];`,
+    });
+    expect(cellOf(cell).error).toBeUndefined();
+    expect(cellOf(cell).result).toEqual(['ada@work.example', 'ada@work.example', 'ada@home.example', false]);
+    expect(gmail.sent.map((mail) => mail.from)).toEqual([
+      'ada@work.example',
+      'ada@work.example',
+      'ada@home.example',
+    ]);
+    await mux.close();
   });
 });
