@@ -2,15 +2,20 @@
  * Workbench benchmarks (TOOLMUX_WORKBENCH, QuickJS in WebAssembly):
  * 1. cold start (a session's first cell: a new Wasm instance and context) and a warm cell, against
  *    a plain `session.execute` of a tool as the baseline;
- * 2. ten tool calls from inside one cell against the same ten `session.execute` calls from the host;
+ * 2. ten tool calls from inside one cell against the same ten `session.execute` calls from the host
+ *    (runs interleaved, the ratio paired by round);
  * 3. memory per idle context (RSS growth over 200 live contexts) and how many fit in 1 GB;
  * 4. the context saved on a bulk task: 500 records, find the 3 that match — characters the model
  *    reads with the workbench against direct calls.
- * Run: `node bench/workbench.bench.ts` (after `pnpm build`).
+ * 5. a storm: 100 sessions run `while (true) {}` at once; meanwhile the main thread's event-loop
+ *    delay, the latency of ordinary `session.execute` calls (against the same calls before the
+ *    storm) and of another session's cells.
+ * Run: `node --expose-gc bench/workbench.bench.ts` (after `pnpm build`).
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { defineTool, defineToolkit, MetaToolSlug, ToolMux } from '@toolmux/core';
 import { z } from 'zod';
-import { measure, printTable } from './harness.ts';
+import { formatNs, measure, measureInterleaved, printTable } from './harness.ts';
 
 const quiet = { debug() {}, warn() {}, error() {} };
 const records = Array.from({ length: 500 }, (_, index) => ({
@@ -63,25 +68,25 @@ await wb('return 1');
 const warm = await measure('warm cell (return 1)', () => wb('return 1'), { iterations: 1_000 });
 printTable('workbench cell cost', [baseline, cold, warm], baseline);
 
-// 2. ten tool calls: from a cell vs from the host
-const tenHost = await measure(
-  '10 × session.execute from the host',
-  async () => {
-    for (let n = 0; n < 10; n++) await session.execute('BENCH_ECHO', { n });
+// 2. ten tool calls: from a cell vs from the host, interleaved run by run
+const tenCode =
+  "let s = 0; for (let n = 0; n < 10; n++) s += (await toolmux.execute('BENCH_ECHO', { n })).data.n; return s";
+const ten = await measureInterleaved(
+  {
+    host: async () => {
+      for (let n = 0; n < 10; n++) await session.execute('BENCH_ECHO', { n });
+    },
+    cell: () => wb(tenCode),
+    emptyCell: () => wb('return 1'),
   },
-  { iterations: 300 },
+  { rounds: 15, runsPerRound: 40, warmupRuns: 50 },
 );
-const tenCell = await measure(
-  '10 × toolmux.execute in one cell',
-  () =>
-    wb(
-      "let s = 0; for (let n = 0; n < 10; n++) s += (await toolmux.execute('BENCH_ECHO', { n })).data.n; return s",
-    ),
-  { iterations: 300 },
-);
-printTable('ten tool calls', [tenHost, tenCell], tenHost);
+console.log('\n## ten tool calls (interleaved, median of 15 rounds)');
+console.log(`10 × session.execute from the host   ${formatNs(ten.nsPerRun.host)}/run`);
+console.log(`10 × toolmux.execute in one cell     ${formatNs(ten.nsPerRun.cell)}/run`);
+console.log(`an empty cell (return 1)             ${formatNs(ten.nsPerRun.emptyCell)}/run`);
 console.log(
-  `ten calls in a cell / from the host: ${(tenCell.nsPerOp / tenHost.nsPerOp).toFixed(2)}× (goal ≤ 1.5×)`,
+  `ten calls in a cell / from the host: ${ten.ratio('cell', 'host').toFixed(2)}× (goal ≤ 1.5×); per call inside a cell, over the host call: ${formatNs((ten.nsPerRun.cell - ten.nsPerRun.emptyCell - ten.nsPerRun.host) / 10)}`,
 );
 
 // 3. memory per idle context
@@ -109,4 +114,70 @@ const workbenchChars = JSON.stringify(viaWorkbench.data).length;
 console.log(
   `bulk task (3 of 500 records): the model reads ${workbenchChars} characters with the workbench, ${directChars} with direct calls: ${(directChars / workbenchChars).toFixed(0)}× fewer (goal ≥ 10×)`,
 );
+// 5. the storm: 100 sessions loop at once
+const stormSessions = await Promise.all(
+  Array.from({ length: 100 }, () => mux.create('user_storm', { workbench: { timeoutMs: 2_000 } })),
+);
+const bystander = await mux.create('user_1', { workbench: {} });
+await bystander.execute(MetaToolSlug.WORKBENCH, { code: 'return 1' });
+const latencies = async (run: () => Promise<unknown>, until: () => boolean, max: number) => {
+  const times: number[] = [];
+  while (times.length < max && !until()) {
+    const started = process.hrtime.bigint();
+    await run();
+    times.push(Number(process.hrtime.bigint() - started));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  times.sort((a, b) => a - b);
+  return {
+    count: times.length,
+    p50: times[Math.floor(times.length / 2)] ?? 0,
+    p99: times[Math.floor(times.length * 0.99)] ?? 0,
+  };
+};
+const calm = await latencies(
+  () => bystander.execute('BENCH_ECHO', { n: 1 }),
+  () => false,
+  200,
+);
+const delay = monitorEventLoopDelay({ resolution: 1 });
+delay.enable();
+const stormStarted = Date.now();
+let stormOver = false;
+const storm = Promise.all(
+  stormSessions.map((each) => each.execute(MetaToolSlug.WORKBENCH, { code: 'while (true) {}' })),
+).then((results) => {
+  stormOver = true;
+  return results;
+});
+const [during, cellsDuring] = await Promise.all([
+  latencies(
+    () => bystander.execute('BENCH_ECHO', { n: 1 }),
+    () => stormOver,
+    100_000,
+  ),
+  latencies(
+    () => bystander.execute(MetaToolSlug.WORKBENCH, { code: 'return 1' }),
+    () => stormOver,
+    100_000,
+  ),
+]);
+const stormResults = await storm;
+const stormMs = Date.now() - stormStarted;
+delay.disable();
+const timeouts = stormResults.filter(
+  (result) => (result.data as { error?: { code: string } }).error?.code === 'WORKBENCH_TIMEOUT',
+).length;
+console.log('\n## 100 sessions running while (true) {} at once (timeoutMs 2000)');
+console.log(`loops ended with WORKBENCH_TIMEOUT: ${timeouts}/100, all ended after ${stormMs} ms`);
+console.log(
+  `main event-loop delay during the storm: p50 ${formatNs(delay.percentile(50))}, p99 ${formatNs(delay.percentile(99))}, max ${formatNs(delay.max)}`,
+);
+console.log(
+  `ordinary session.execute: p50 ${formatNs(during.p50)} during (${during.count} calls) vs ${formatNs(calm.p50)} before: ${(during.p50 / calm.p50).toFixed(2)}×; p99 ${formatNs(during.p99)} vs ${formatNs(calm.p99)}`,
+);
+console.log(
+  `another session's cells during the storm: ${cellsDuring.count} cells, p50 ${formatNs(cellsDuring.p50)}, p99 ${formatNs(cellsDuring.p99)}`,
+);
 await mux.close();
+process.exit(0);

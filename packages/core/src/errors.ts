@@ -33,6 +33,8 @@ export const TOOLMUX_ERROR_CODES = {
   WORKBENCH_OUTPUT_LIMIT: 413,
   /** A workbench cell made more `toolmux.*` calls than allowed per cell. */
   WORKBENCH_TOOL_CALL_LIMIT: 429,
+  /** The worker thread running workbench code died or hung and was replaced (its contexts are reset). */
+  WORKBENCH_WORKER_RESTARTED: 503,
   /** Workbench code threw, or did not compile. */
   WORKBENCH_CODE_ERROR: 400,
   /** `toolmux.files.read` of a path with no file. */

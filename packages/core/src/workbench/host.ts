@@ -9,11 +9,17 @@ export const WORKBENCH_FILES_QUOTA_BYTES = 64 * 1024 * 1024;
 /** The longest file path. */
 const MAX_PATH_LENGTH = 512;
 
+/**
+ * The options of a tool call from a cell: `account` is `toolmux.execute(slug, args, { account })`,
+ * passed on to `session.execute` as it is (the session picks the connected account by it).
+ */
+export type WorkbenchExecuteOptions = ExecuteOptions;
+
 /** What `toolmux.*` inside a cell reaches in the session. */
 export interface WorkbenchSessionPort {
   sessionId: string;
   store: Store;
-  execute(slug: string, args: unknown, options: ExecuteOptions): Promise<ToolResult>;
+  execute(slug: string, args: unknown, options: WorkbenchExecuteOptions): Promise<ToolResult>;
   search(query: string, limit?: number): Promise<unknown>;
   proxy(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse>;
   /** Slugs whose code runs in a remote-mode client: refused inside the workbench. */
@@ -106,11 +112,20 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
             `${slug} is a custom tool whose code runs in the application, not on the toolmux server that runs the workbench; call it directly (TOOLMUX_MULTI_EXECUTE_TOOL), not from workbench code.`,
           );
         }
+        const account = input.account ?? undefined;
+        if (account !== undefined && (typeof account !== 'string' || account.length === 0)) {
+          throw new SandboxCallError(
+            'TOOL_ARGUMENTS_INVALID',
+            `toolmux.execute(slug, args, { account }) needs account as a connected account id or alias string, got ${JSON.stringify(account)?.slice(0, 80)}.`,
+          );
+        }
         calls++;
-        const result = await port.execute(slug, input.args ?? {}, {
+        const options: WorkbenchExecuteOptions = {
           signal,
           callId: parentLogId ? `${parentLogId}/${calls}` : undefined,
-        });
+        };
+        if (account !== undefined) options.account = account;
+        const result = await port.execute(slug, input.args ?? {}, options);
         return { successful: result.successful, data: result.data, error: result.error };
       }
       case 'search': {

@@ -19,7 +19,8 @@ export type CellErrorCode =
   | 'WORKBENCH_MEMORY_LIMIT'
   | 'WORKBENCH_OUTPUT_LIMIT'
   | 'WORKBENCH_TOOL_CALL_LIMIT'
-  | 'WORKBENCH_CODE_ERROR';
+  | 'WORKBENCH_CODE_ERROR'
+  | 'WORKBENCH_WORKER_RESTARTED';
 
 /** What one cell returns: the value of its `return`, its `console.log` lines, and how it failed. */
 export interface CellResult {
@@ -38,10 +39,32 @@ export interface CellLimits {
   maxToolCalls: number;
   /** Aborted when the cell ends (limit or done): pass it to the tool calls. */
   signal?: AbortSignal;
+  /** When the cell's wall time ends (epoch ms); `Date.now() + timeoutMs` when absent. */
+  deadline?: number;
 }
 
 /** The host side of `toolmux.*`: an operation name and JSON arguments in, a JSON-serialisable value out. */
 export type SandboxHostCall = (operation: string, args: unknown, signal: AbortSignal) => Promise<unknown>;
+
+/**
+ * The host side of `toolmux.*` without promises: the arguments as the sandbox's JSON text, and
+ * `done` called (at once or later, on this thread) with the reply as JSON text,
+ * `{"value": ...}` or `{"error": {"code", "message"}}`. A worker uses it to pass text through.
+ */
+export type SandboxRawHost = (operation: string, argsJson: string, done: (replyJson: string) => void) => void;
+
+/** What a sandbox tells the thread it runs on: when it computes, and whether to stop early. */
+export interface SandboxMonitor {
+  /** Code of this sandbox starts running synchronously. */
+  enter(): void;
+  /** It stopped (returned, or awaits a host call). */
+  leave(): void;
+  /** Called often while code runs; `true` stops the cell now (ends as WORKBENCH_TIMEOUT). */
+  preempt(): boolean;
+}
+
+/** The reason a cell's abort signal gives when the cell ended (no DOMException per cell). */
+const CELL_ENDED = Object.freeze({ name: 'AbortError', message: 'The workbench cell ended.' });
 
 /** Failures the host raises with a code the sandbox code can read as `error.code`. */
 export class SandboxCallError extends Error {
@@ -74,8 +97,10 @@ function compiledModule(): Promise<WebAssembly.Module> {
 const PRELUDE = `(() => {
   const host = globalThis.__toolmux_host;
   const log = globalThis.__toolmux_log;
+  const done = globalThis.__toolmux_done;
   delete globalThis.__toolmux_host;
   delete globalThis.__toolmux_log;
+  delete globalThis.__toolmux_done;
   const call = async (operation, args) => {
     const reply = JSON.parse(await host(operation, JSON.stringify(args === undefined ? null : args)));
     if (reply.error) {
@@ -110,7 +135,32 @@ const PRELUDE = `(() => {
     }),
     enumerable: false,
   });
+  // The runner of cells, kept by the host (never on globalThis): calls the cell's function and
+  // reports its JSON value or its exception.
+  return (cell) => {
+    cell().then(
+      (value) => done(true, JSON.stringify(value === undefined ? null : value)),
+      (error) => done(false, error),
+    );
+  };
 })();`;
+
+/** The cell a sandbox runs. */
+interface RunningCell {
+  logs: string[];
+  outputChars: number;
+  outputCapped: boolean;
+  toolCalls: number;
+  limits: CellLimits;
+  host: SandboxRawHost;
+  toolCallCapped: boolean;
+  /** How the cell ended, once it has. */
+  outcome: CellResult | undefined;
+  /** Called when `outcome` is set. */
+  ended: (() => void) | undefined;
+  /** Told the outcome at once, on the engine's own stack (before any promise settles). */
+  onEnd: ((outcome: CellResult) => void) | undefined;
+}
 
 /**
  * One QuickJS context in its own WebAssembly instance, whose memory has a hard maximum: a memory
@@ -121,26 +171,25 @@ export class Sandbox {
   readonly #runtime: QuickJSRuntime;
   readonly #context: QuickJSContext;
   #disposed = false;
-  #cell: {
-    logs: string[];
-    outputChars: number;
-    outputCapped: boolean;
-    toolCalls: number;
-    limits: CellLimits;
-    host: SandboxHostCall;
-    controller: AbortController;
-    toolCallCapped: boolean;
-  } | null = null;
+  readonly #monitor: SandboxMonitor | undefined;
+  /** When the running cell's time ends (epoch ms); Infinity between cells. */
+  #deadline = Number.POSITIVE_INFINITY;
+  /** The running cell was stopped by the monitor, not by its own limit. */
+  #preempted = false;
+  /** The prelude's cell runner (a function handle that lives as long as the sandbox). */
+  #runner: QuickJSHandle | undefined;
+  #cell: RunningCell | null = null;
   /** Handles of host calls not yet settled, disposed with the sandbox. */
   readonly #pending = new Set<{ dispose(): void; alive: boolean }>();
 
-  private constructor(runtime: QuickJSRuntime, context: QuickJSContext) {
+  private constructor(runtime: QuickJSRuntime, context: QuickJSContext, monitor: SandboxMonitor | undefined) {
     this.#runtime = runtime;
     this.#context = context;
+    this.#monitor = monitor;
   }
 
   /** A fresh sandbox whose JavaScript heap is limited to `memoryMb`. */
-  static async create(memoryMb: number): Promise<Sandbox> {
+  static async create(memoryMb: number, monitor?: SandboxMonitor): Promise<Sandbox> {
     const maxPages = Math.max(INITIAL_PAGES, Math.ceil(((memoryMb + 16) * 1024 * 1024) / WASM_PAGE));
     const variant = newVariant(releaseSync, {
       wasmModule: compiledModule,
@@ -151,9 +200,78 @@ export class Sandbox {
     runtime.setMemoryLimit(memoryMb * 1024 * 1024);
     runtime.setMaxStackSize(512 * 1024);
     const context = runtime.newContext();
-    const sandbox = new Sandbox(runtime, context);
+    const sandbox = new Sandbox(runtime, context, monitor);
+    // Set once: QuickJS asks it every few thousand instructions.
+    runtime.setInterruptHandler(() => sandbox.#interrupt());
     sandbox.#install();
     return sandbox;
+  }
+
+  #interrupt(): boolean {
+    if (Date.now() > this.#deadline) return true;
+    if (this.#monitor?.preempt()) {
+      this.#preempted = true;
+      return true;
+    }
+    return false;
+  }
+
+  /** Runs the engine's pending jobs (the cell's code after an await), marked as computing. */
+  #pump(): void {
+    this.#monitor?.enter();
+    let jobs: ReturnType<QuickJSRuntime['executePendingJobs']>;
+    try {
+      jobs = this.#runtime.executePendingJobs();
+    } finally {
+      this.#monitor?.leave();
+    }
+    if (jobs.error) {
+      // A job failed outside the cell's own promise chain: an interrupt or an out-of-memory ends
+      // the cell; other errors (a rejected promise nobody awaits) are the code's own business.
+      const failure = this.#failure(jobs.error);
+      jobs.error.dispose();
+      if (failure.code !== 'WORKBENCH_CODE_ERROR') this.#end({ result: null, logs: [], error: failure });
+    }
+  }
+
+  /** Sets the running cell's outcome (the first one counts). */
+  #end(outcome: CellResult): void {
+    const cell = this.#cell;
+    if (!cell || cell.outcome) return;
+    cell.outcome = { ...outcome, logs: cell.logs };
+    cell.ended?.();
+    cell.onEnd?.(cell.outcome);
+  }
+
+  /** The cell's function reported: its value as JSON, or the exception it ended with. */
+  #done(ok: boolean, payload: QuickJSHandle): void {
+    const cell = this.#cell;
+    if (!cell || cell.outcome) return;
+    if (ok) {
+      const json = this.#context.getString(payload);
+      if (json.length > cell.limits.maxOutputChars) {
+        this.#end({
+          result: null,
+          logs: [],
+          error: {
+            code: 'WORKBENCH_OUTPUT_LIMIT',
+            message: `The returned value is ${json.length} characters, more than the limit of ${cell.limits.maxOutputChars}. Return a summary, or write the data with toolmux.files.write(path, value) and return the path.`,
+          },
+        });
+        return;
+      }
+      this.#end({ result: JSON.parse(json) as unknown, logs: [] });
+      return;
+    }
+    const failure = this.#failure(payload);
+    this.#end({
+      result: null,
+      logs: [],
+      error:
+        cell.toolCallCapped && failure.code === 'WORKBENCH_CODE_ERROR'
+          ? { code: 'WORKBENCH_TOOL_CALL_LIMIT', message: failure.message }
+          : failure,
+    });
   }
 
   get disposed(): boolean {
@@ -168,12 +286,16 @@ export class Sandbox {
     const log = context.newFunction('__toolmux_log', (lineHandle) => {
       this.#log(context.getString(lineHandle));
     });
+    const done = context.newFunction('__toolmux_done', (okHandle, payloadHandle) => {
+      this.#done(context.dump(okHandle) === true, payloadHandle);
+    });
     context.setProp(context.global, '__toolmux_host', host);
     context.setProp(context.global, '__toolmux_log', log);
+    context.setProp(context.global, '__toolmux_done', done);
     host.dispose();
     log.dispose();
-    const prelude = context.evalCode(PRELUDE, 'toolmux-prelude.js');
-    context.unwrapResult(prelude).dispose();
+    done.dispose();
+    this.#runner = context.unwrapResult(context.evalCode(PRELUDE, 'toolmux-prelude.js'));
   }
 
   #log(line: string): void {
@@ -193,57 +315,50 @@ export class Sandbox {
     const deferred = context.newPromise();
     this.#pending.add(deferred);
     const cell = this.#cell;
-    const settle = (reply: unknown) => {
+    const settle = (replyJson: string) => {
       this.#pending.delete(deferred);
       if (this.#disposed || !deferred.alive) return;
       if (this.#cell !== cell) {
         deferred.dispose();
         return;
       }
-      const text = context.newString(JSON.stringify(reply));
-      deferred.resolve(text);
-      text.dispose();
-      deferred.dispose();
-      this.#runtime.executePendingJobs();
+      try {
+        const text = context.newString(replyJson);
+        deferred.resolve(text);
+        text.dispose();
+        deferred.dispose();
+        this.#pump();
+      } catch (error) {
+        // The engine itself failed while taking the reply (its Wasm memory is at its maximum).
+        this.#engineFailed(error);
+      }
     };
     if (!cell) {
-      settle({
-        error: { code: 'WORKBENCH_CODE_ERROR', message: 'toolmux calls work only while a cell runs.' },
-      });
+      settle(
+        replyOf({ code: 'WORKBENCH_CODE_ERROR', message: 'toolmux calls work only while a cell runs.' }),
+      );
     } else if (cell.toolCalls >= cell.limits.maxToolCalls) {
       cell.toolCallCapped = true;
-      settle({
-        error: {
+      settle(
+        replyOf({
           code: 'WORKBENCH_TOOL_CALL_LIMIT',
           message: `A cell may make at most ${cell.limits.maxToolCalls} toolmux calls; split the work over several cells (keep state in globalThis or toolmux.files).`,
-        },
-      });
+        }),
+      );
     } else {
       cell.toolCalls++;
-      let args: unknown;
-      try {
-        args = JSON.parse(argsJson);
-      } catch {
-        args = null;
+      // Settled from a later event, never inside this host function: the engine is still running.
+      let now = true;
+      let early: string | undefined;
+      cell.host(operation, argsJson, (replyJson) => {
+        if (now) early = replyJson;
+        else settle(replyJson);
+      });
+      now = false;
+      if (early !== undefined) {
+        const replyJson = early;
+        queueMicrotask(() => settle(replyJson));
       }
-      cell
-        .host(operation, args, cell.controller.signal)
-        .then(
-          (value) => ({ value: value === undefined ? null : value }),
-          (error: unknown) => ({
-            error: {
-              code: error instanceof SandboxCallError ? error.code : 'WORKBENCH_CODE_ERROR',
-              message: error instanceof Error ? error.message : String(error),
-            },
-          }),
-        )
-        .then((reply) => {
-          try {
-            settle(reply);
-          } catch {
-            // The sandbox ran out of memory while taking the reply; the cell's own wait reports it.
-          }
-        });
     }
     return deferred.handle;
   }
@@ -253,81 +368,116 @@ export class Sandbox {
    * out-of-memory the sandbox is disposed (its state is gone) and the caller makes a new one.
    */
   async run(code: string, host: SandboxHostCall, limits: CellLimits): Promise<CellResult> {
-    if (this.#disposed) throw new Error('This sandbox was disposed.');
     const controller = new AbortController();
     const onAbort = () => controller.abort(limits.signal?.reason);
     limits.signal?.addEventListener('abort', onAbort, { once: true });
-    const cell = {
-      logs: [] as string[],
+    try {
+      return await this.runRaw(code, rawHostOf(host, controller.signal), limits);
+    } finally {
+      controller.abort(CELL_ENDED);
+      limits.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * `run` with a host that takes and gives JSON text (see `SandboxRawHost`); `onEnd`, when given,
+   * gets the outcome as soon as the code has ended, before the returned promise settles.
+   */
+  async runRaw(
+    code: string,
+    host: SandboxRawHost,
+    limits: CellLimits,
+    onEnd?: (outcome: CellResult) => void,
+  ): Promise<CellResult> {
+    if (this.#disposed) throw new Error('This sandbox was disposed.');
+    const runner = this.#runner;
+    if (!runner) throw new Error('This sandbox has no prelude.');
+    const cell: RunningCell = {
+      logs: [],
       outputChars: 0,
       outputCapped: false,
       toolCalls: 0,
       limits,
       host,
-      controller,
       toolCallCapped: false,
+      outcome: undefined,
+      ended: undefined,
+      onEnd,
     };
     this.#cell = cell;
-    const deadline = Date.now() + limits.timeoutMs;
-    this.#runtime.setInterruptHandler(() => Date.now() > deadline);
+    const deadline = limits.deadline ?? Date.now() + limits.timeoutMs;
+    this.#deadline = deadline;
+    this.#preempted = false;
     let timer: NodeJS.Timeout | undefined;
-    const fail = (code: CellErrorCode, message: string): CellResult => ({
-      result: null,
-      logs: cell.logs,
-      error: { code, message },
-    });
-    const timeoutMessage = `The code did not finish within ${limits.timeoutMs} ms and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell, or write intermediate results to toolmux.files.`;
+    const context = this.#context;
     try {
-      const source = `(async () => {\nconst __value = await (async () => {\n${code}\n})();\nreturn JSON.stringify(__value === undefined ? null : __value);\n})()`;
-      const evaluated = this.#context.evalCode(source, 'cell.js');
-      if (evaluated.error) {
-        const failure = this.#failure(evaluated.error);
-        evaluated.error.dispose();
-        if (failure) return fail(failure.code, failure.message);
-        return fail('WORKBENCH_CODE_ERROR', 'The code failed to start.');
+      const source = `(async () => {\n${code}\n})`;
+      this.#monitor?.enter();
+      try {
+        const evaluated = context.evalCode(source, 'cell.js');
+        if (evaluated.error) {
+          const failure = this.#failure(evaluated.error);
+          evaluated.error.dispose();
+          this.#end({ result: null, logs: [], error: failure });
+        } else {
+          const started = context.callFunction(runner, context.undefined, evaluated.value);
+          evaluated.value.dispose();
+          if (started.error) {
+            const failure = this.#failure(started.error);
+            started.error.dispose();
+            this.#end({ result: null, logs: [], error: failure });
+          } else started.value.dispose();
+        }
+      } finally {
+        this.#monitor?.leave();
       }
-      const settled = this.#context.resolvePromise(evaluated.value);
-      evaluated.value.dispose();
-      this.#runtime.executePendingJobs();
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
-      });
-      const outcome = await Promise.race([settled, timedOut]);
-      if (outcome === 'timeout') {
-        this.dispose();
-        return fail('WORKBENCH_TIMEOUT', timeoutMessage);
+      if (!cell.outcome) this.#pump();
+      if (!cell.outcome) {
+        // It awaits host calls: their replies run it on; the deadline ends it.
+        await new Promise<void>((resolve) => {
+          cell.ended = resolve;
+          timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        });
       }
-      if (outcome.error) {
-        const failure = this.#failure(outcome.error);
-        outcome.error.dispose();
-        if (cell.toolCallCapped && failure.code === 'WORKBENCH_CODE_ERROR')
-          return fail('WORKBENCH_TOOL_CALL_LIMIT', failure.message);
-        return fail(failure.code, failure.message);
-      }
-      const json = this.#context.getString(outcome.value);
-      outcome.value.dispose();
-      if (json.length > limits.maxOutputChars) {
-        return fail(
-          'WORKBENCH_OUTPUT_LIMIT',
-          `The returned value is ${json.length} characters, more than the limit of ${limits.maxOutputChars}. Return a summary, or write the data with toolmux.files.write(path, value) and return the path.`,
-        );
-      }
-      return { result: JSON.parse(json) as unknown, logs: cell.logs };
-    } catch (error) {
-      // The engine itself failed (its Wasm memory is at its maximum, or it aborted): drop it.
+      if (cell.outcome) return cell.outcome;
       this.dispose();
-      if (Date.now() > deadline) return fail('WORKBENCH_TIMEOUT', timeoutMessage);
-      return fail(
-        'WORKBENCH_MEMORY_LIMIT',
-        `The code used more memory than the workbench allows and was stopped; globalThis was reset (toolmux.files are kept). ${error instanceof Error ? error.message : ''}`.trim(),
-      );
+      return this.#timeout(cell);
+    } catch (error) {
+      this.#engineFailed(error);
+      return cell.outcome ?? this.#timeout(cell);
     } finally {
       clearTimeout(timer);
-      controller.abort();
-      limits.signal?.removeEventListener('abort', onAbort);
-      if (this.#cell === cell) this.#cell = null;
-      if (!this.#disposed) this.#runtime.removeInterruptHandler();
+      if (this.#cell === cell) {
+        this.#cell = null;
+        this.#deadline = Number.POSITIVE_INFINITY;
+      }
     }
+  }
+
+  #timeout(cell: RunningCell): CellResult {
+    return {
+      result: null,
+      logs: cell.logs,
+      error: {
+        code: 'WORKBENCH_TIMEOUT',
+        message: `The code did not finish within ${cell.limits.timeoutMs} ms and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell, or write intermediate results to toolmux.files.`,
+      },
+    };
+  }
+
+  /** The engine itself failed (its Wasm memory is at its maximum, or it aborted): drop it. */
+  #engineFailed(error: unknown): void {
+    this.dispose();
+    if (Date.now() > this.#deadline) return;
+    this.#end({
+      result: null,
+      logs: [],
+      error: {
+        code: 'WORKBENCH_MEMORY_LIMIT',
+        message:
+          `The code used more memory than the workbench allows and was stopped; globalThis was reset (toolmux.files are kept). ${error instanceof Error ? error.message : ''}`.trim(),
+      },
+    });
   }
 
   /** Classifies an exception thrown by the code; an out-of-memory or an interrupt disposes the sandbox. */
@@ -352,8 +502,9 @@ export class Sandbox {
       this.dispose();
       return {
         code: 'WORKBENCH_TIMEOUT',
-        message:
-          'The code did not finish within the time limit and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell.',
+        message: this.#preempted
+          ? 'The code computed without pause for too long while every workbench worker was busy and other sessions were waiting, and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell.'
+          : 'The code did not finish within the time limit and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell.',
       };
     }
     const stack = typeof error === 'object' && error?.stack ? `\n${error.stack}` : '';
@@ -364,10 +515,34 @@ export class Sandbox {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    this.#cell?.controller.abort();
-    this.#cell = null;
     // The Wasm instance and its memory go with the last reference; disposing handles one by one
     // would run QuickJS's leak checks on an engine that may have just run out of memory.
     this.#pending.clear();
   }
+}
+
+function replyOf(error: { code: string; message: string }): string {
+  return JSON.stringify({ error });
+}
+
+/** A promise-returning host as a raw one: arguments parsed, the value or the error as reply text. */
+function rawHostOf(host: SandboxHostCall, signal: AbortSignal): SandboxRawHost {
+  return (operation, argsJson, done) => {
+    let args: unknown;
+    try {
+      args = JSON.parse(argsJson);
+    } catch {
+      args = null;
+    }
+    host(operation, args, signal).then(
+      (value) => done(JSON.stringify({ value: value === undefined ? null : value })),
+      (error: unknown) =>
+        done(
+          replyOf({
+            code: error instanceof SandboxCallError ? error.code : 'WORKBENCH_CODE_ERROR',
+            message: error instanceof Error ? error.message : String(error),
+          }),
+        ),
+    );
+  };
 }

@@ -116,6 +116,8 @@ export class WorkbenchPool {
       }
       const outcome = await running;
       const result: WorkbenchResult = outcome.result;
+      if (outcome.moved && !notice)
+        notice = `This is a new workbench context: ${outcome.moved}. Values on globalThis from earlier calls are gone; toolmux.files are kept.`;
       current.lastUsed = Date.now();
       if (outcome.disposed) {
         current.live = false;

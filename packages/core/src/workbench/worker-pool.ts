@@ -1,34 +1,58 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { type CellLimits, type CellResult, SandboxCallError, type SandboxHostCall } from './sandbox.js';
-
-/** A `toolmux.*` call's answer, as the worker gets it. */
-export type HostReply = { value: unknown } | { error: { code: string; message: string } };
+import { CLAIM_SLOTS, SHARED, SHARED_LENGTH, WITHDRAWN, type WorkerInit } from './shared-state.js';
 
 /** Messages from the main thread to a workbench worker. */
 export type ToWorker =
   | {
       type: 'run';
       runId: number;
+      /** The claim slot of the cell in the shared memory. */
+      slot: number;
       sessionId: string;
       code: string;
       memoryMb: number;
       /** Start from a new context even when the worker has one for the session. */
       fresh: boolean;
-      limits: Omit<CellLimits, 'signal'>;
+      /** When the cell's wall time ends (epoch ms), counted from when it was asked for. */
+      deadline: number;
+      limits: Omit<CellLimits, 'signal' | 'deadline'>;
     }
-  | { type: 'reply'; callId: number; reply: HostReply }
-  | { type: 'dispose'; sessionId: string };
+  /** A `toolmux.*` call's answer as JSON text: `{"value": ...}` or `{"error": {"code", "message"}}`. */
+  | { type: 'reply'; callId: number; json: string }
+  | { type: 'dispose'; sessionId: string }
+  /** The main thread gave up on a cell (it ended it already): drop the cell's context. */
+  | { type: 'cancel'; runId: number }
+  /** Test hook: the worker exits, hangs outside the engine, or throws. */
+  | { type: 'fail'; how: WorkerFailure };
 
 /** Messages from a workbench worker to the main thread. */
 export type FromWorker =
-  | { type: 'host'; runId: number; callId: number; operation: string; args: unknown }
+  /** The worker listens (its modules are loaded). */
+  | { type: 'ready' }
+  | { type: 'host'; runId: number; callId: number; operation: string; argsJson: string }
   | { type: 'result'; runId: number; result: CellResult; disposed: boolean; created: boolean };
 
-/** Time a worker may take past a cell's `timeoutMs` before it is terminated and replaced. */
+/** How `failWorkerForTest` makes a worker fail. */
+export type WorkerFailure = 'exit' | 'hang' | 'throw';
+
+/** Time a worker may take past a cell's deadline before the main thread ends the cell itself. */
 export const WORKBENCH_WORKER_GRACE_MS = 2_000;
+/** A worker computing without pause this long counts as busy: new contexts go elsewhere. */
+export const WORKBENCH_BUSY_MS = 50;
+/**
+ * A cell whose context's worker has not started it after this long (another session's code holds
+ * that worker) runs in a new context on another worker instead, and is told so.
+ */
+export const WORKBENCH_SPILL_MS = 200;
+/**
+ * When every worker (up to the maximum) has computed without pause for this long and a cell waits,
+ * the longest such computation is stopped (WORKBENCH_TIMEOUT).
+ */
+export const WORKBENCH_PREEMPT_MS = 1_000;
 
 /** Workbench worker threads per process unless `TOOLMUX_WORKBENCH_WORKERS` says otherwise. */
 export function defaultWorkerCount(): number {
@@ -37,29 +61,57 @@ export function defaultWorkerCount(): number {
   return Math.max(1, Math.min(4, availableParallelism()));
 }
 
+/** Workers the pool may add while every worker is busy (`TOOLMUX_WORKBENCH_MAX_WORKERS`, default twice the base). */
+export function defaultMaxWorkerCount(size: number): number {
+  const fromEnv = Number(process.env.TOOLMUX_WORKBENCH_MAX_WORKERS);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return Math.max(size, fromEnv);
+  return size * 2;
+}
+
 /** What a worker's cell ended with, as the pool sees it. */
 export interface WorkerCellOutcome {
   result: CellResult;
   /** The context is gone after this cell (timeout, out of memory, worker replaced). */
   disposed: boolean;
+  /** Why the cell ran in a new context although the session had one (its worker was busy). */
+  moved?: string;
 }
 
-interface Pending {
+type RunMessage = Omit<Extract<ToWorker, { type: 'run' }>, 'type' | 'runId' | 'slot' | 'deadline'>;
+
+/** One cell from when it is asked for until it ends. */
+interface Run {
+  runId: number;
+  message: RunMessage;
+  deadline: number;
   host: SandboxHostCall;
   controller: AbortController;
   resolve(outcome: WorkerCellOutcome): void;
-  timer: NodeJS.Timeout;
-  timeoutMs: number;
+  /** The worker it is posted to, and its claim slot there. */
+  worker: WorkbenchWorker | undefined;
+  slot: number;
+  /** Started by its worker (it can no longer move). */
+  claimed: boolean;
+  /** The session had a context when the cell was asked for (moving it loses its globalThis). */
+  hadContext: boolean;
+  moved?: string;
+  timer: NodeJS.Timeout | undefined;
+  done: boolean;
+  /** Waits for its worker's thread to start (since when): that time does not count against it. */
+  startingSince?: number;
 }
+
+const CELL_ENDED = Object.freeze({ name: 'AbortError', message: 'The workbench cell ended.' });
 
 /**
  * Resolves the worker's entry: `worker.js` next to this file once built; under a test runner that
  * loads `src/*.ts`, `worker.ts` with a resolve hook that maps the `.js` imports to their `.ts` files
  * (Node strips the types).
  */
-function spawn(): Worker {
+function spawn(init: WorkerInit): Worker {
+  const options = { workerData: init, transferList: [init.port] };
   const built = new URL('./worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(built))) return new Worker(built);
+  if (existsSync(fileURLToPath(built))) return new Worker(built, options);
   const source = new URL('./worker.ts', import.meta.url).href;
   return new Worker(
     `const { registerHooks } = require('node:module');
@@ -72,142 +124,269 @@ registerHooks({
   },
 });
 import(${JSON.stringify(source)});`,
-    { eval: true },
+    { ...options, eval: true },
   );
 }
 
 /**
- * One workbench worker thread: many sessions' contexts, their cells, and the wall-time limit kept
- * from the main thread (a worker that does not answer in `timeoutMs` + grace is terminated).
+ * One workbench worker thread: the contexts it holds, the cells posted to it, and what the shared
+ * memory says of it (computing since when, alive).
  */
 class WorkbenchWorker {
-  #worker: Worker;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pool: WorkbenchWorkers;
+  #worker!: Worker;
+  #port!: MessagePort;
+  #state!: Int32Array;
+  #base = 0;
   /** Sessions whose context lives in this worker. */
   readonly sessions = new Set<string>();
+  /** Cells posted here and not ended, by run id. */
+  readonly runs = new Map<number, Run>();
+  #freeSlots: number[] = [];
+  /** The thread is up (until then a cell waits for it, not for other sessions). */
+  online = false;
+  /** Cells waiting for the thread to start, posted once it is up. */
+  #starting: Array<{ run: Run; fresh: boolean }> = [];
 
-  constructor() {
-    this.#worker = this.#start();
+  constructor(pool: WorkbenchWorkers) {
+    this.#pool = pool;
+    this.#start();
   }
 
-  get load(): number {
-    return this.sessions.size;
-  }
-
-  #start(): Worker {
-    const worker = spawn();
+  #start(): void {
+    const channel = new MessageChannel();
+    const shared = new SharedArrayBuffer(SHARED_LENGTH * Int32Array.BYTES_PER_ELEMENT);
+    this.#state = new Int32Array(shared);
+    this.#base = Date.now();
+    this.#port = channel.port1;
+    this.#freeSlots = Array.from({ length: CLAIM_SLOTS }, (_, slot) => CLAIM_SLOTS - 1 - slot);
+    const worker = spawn({ port: channel.port2, shared, base: this.#base });
+    this.#worker = worker;
+    this.online = false;
     worker.unref();
-    worker.on('message', (message: FromWorker) => this.#message(message));
-    worker.on('error', () => this.#replace('the workbench worker failed'));
-    worker.on('exit', () => {
-      if (worker === this.#worker) this.#replace('the workbench worker stopped');
+    this.#port.unref();
+    this.#port.on('message', (message: FromWorker) => this.#message(message));
+    worker.on('error', () => {
+      if (worker === this.#worker) this.replace('it failed');
     });
-    return worker;
+    worker.on('exit', () => {
+      if (worker === this.#worker) this.replace('it stopped');
+    });
+  }
+
+  /** Contexts held and cells posted: how loaded the worker is. */
+  get load(): number {
+    return this.sessions.size + this.runs.size;
+  }
+
+  /** How long (ms) the worker has been computing without pause; 0 when it is not. */
+  busyFor(now = Date.now()): number {
+    if (Atomics.load(this.#state, SHARED.BUSY) !== 1) return 0;
+    return Math.max(0, now - this.#base - Atomics.load(this.#state, SHARED.ENTERED_AT));
+  }
+
+  /** Whether the worker showed life within `ms` (it computes and its engine checks in, or it waits). */
+  alive(ms: number, now = Date.now()): boolean {
+    return now - this.#base - Atomics.load(this.#state, SHARED.BEAT) < ms;
+  }
+
+  /** Asks the worker to stop its current computation (the engine checks the flag often). */
+  preempt(): void {
+    Atomics.store(this.#state, SHARED.PREEMPT, Atomics.load(this.#state, SHARED.ENTRY));
+  }
+
+  #post(message: ToWorker): void {
+    this.#port.postMessage(message);
+    Atomics.add(this.#state, SHARED.SEQ, 1);
+    Atomics.notify(this.#state, SHARED.SEQ);
+  }
+
+  /** Posts a cell (or holds it until the thread is up); false when every claim slot is taken. */
+  post(run: Run, fresh: boolean): boolean {
+    if (!this.online) {
+      run.worker = undefined;
+      run.startingSince ??= Date.now();
+      this.sessions.add(run.message.sessionId);
+      this.#starting.push({ run, fresh });
+      return true;
+    }
+    const slot = this.#freeSlots.pop();
+    if (slot === undefined) return false;
+    run.worker = this;
+    run.slot = slot;
+    run.claimed = false;
+    this.runs.set(run.runId, run);
+    this.sessions.add(run.message.sessionId);
+    Atomics.store(this.#state, SHARED.CLAIMS + slot, run.runId);
+    if (this.runs.size === 1) this.#worker.ref();
+    this.#post({
+      type: 'run',
+      runId: run.runId,
+      slot,
+      deadline: run.deadline,
+      ...run.message,
+      fresh,
+    });
+    return true;
+  }
+
+  /** Whether the worker started the cell (checked without a message). */
+  claimed(run: Run): boolean {
+    if (run.claimed) return true;
+    if (Atomics.load(this.#state, SHARED.CLAIMS + run.slot) !== run.runId) run.claimed = true;
+    return run.claimed;
+  }
+
+  /** Takes back a cell the worker has not started; false when it has. */
+  withdraw(run: Run): boolean {
+    if (run.claimed) return false;
+    const slot = SHARED.CLAIMS + run.slot;
+    if (Atomics.compareExchange(this.#state, slot, run.runId, WITHDRAWN) !== run.runId) {
+      run.claimed = true;
+      return false;
+    }
+    this.#release(run);
+    return true;
+  }
+
+  #release(run: Run): void {
+    if (!this.runs.delete(run.runId)) return;
+    Atomics.store(this.#state, SHARED.CLAIMS + run.slot, 0);
+    this.#freeSlots.push(run.slot);
+    run.worker = undefined;
+    if (this.runs.size === 0) this.#worker.unref();
+  }
+
+  /** The main thread ended a started cell itself: the worker drops its context when it gets there. */
+  abandon(run: Run): void {
+    this.#release(run);
+    this.sessions.delete(run.message.sessionId);
+    this.#post({ type: 'cancel', runId: run.runId });
   }
 
   #message(message: FromWorker): void {
-    const pending = this.#pending.get(message.runId);
-    if (!pending) return;
-    if (message.type === 'result') {
-      this.#settle(message.runId, { result: message.result, disposed: message.disposed });
+    if (message.type === 'ready') {
+      this.online = true;
+      const starting = this.#starting;
+      this.#starting = [];
+      const now = Date.now();
+      for (const { run, fresh } of starting) {
+        if (run.done) continue;
+        // The thread's start is not the cell's time.
+        run.deadline += now - (run.startingSince ?? now);
+        run.startingSince = undefined;
+        if (!this.post(run, fresh)) this.#pool.place(run);
+      }
       return;
     }
-    pending
-      .host(message.operation, message.args, pending.controller.signal)
-      .then(
-        (value): HostReply => ({ value: value === undefined ? null : value }),
-        (error: unknown): HostReply => ({
+    const run = this.runs.get(message.runId);
+    if (!run) return;
+    run.claimed = true;
+    if (message.type === 'result') {
+      this.#release(run);
+      if (message.disposed) this.sessions.delete(run.message.sessionId);
+      this.#pool.finish(run, { result: message.result, disposed: message.disposed });
+      return;
+    }
+    let args: unknown;
+    try {
+      args = JSON.parse(message.argsJson);
+    } catch {
+      args = null;
+    }
+    run.host(message.operation, args, run.controller.signal).then(
+      (value) => this.#reply(run, message.callId, { value: value === undefined ? null : value }),
+      (error: unknown) =>
+        this.#reply(run, message.callId, {
           error: {
             code: error instanceof SandboxCallError ? error.code : 'WORKBENCH_CODE_ERROR',
             message: error instanceof Error ? error.message : String(error),
           },
         }),
-      )
-      .then((reply) => {
-        if (!this.#pending.has(message.runId)) return;
-        try {
-          this.#worker.postMessage({ type: 'reply', callId: message.callId, reply } satisfies ToWorker);
-        } catch (error) {
-          this.#worker.postMessage({
-            type: 'reply',
-            callId: message.callId,
-            reply: { error: { code: 'WORKBENCH_CODE_ERROR', message: String(error) } },
-          } satisfies ToWorker);
-        }
+    );
+  }
+
+  #reply(run: Run, callId: number, reply: object): void {
+    if (run.done || run.worker !== this) return;
+    let json: string;
+    try {
+      json = JSON.stringify(reply);
+    } catch (error) {
+      json = JSON.stringify({
+        error: {
+          code: 'WORKBENCH_CODE_ERROR',
+          message: `The result cannot be sent to the code: ${String(error)}`,
+        },
       });
+    }
+    this.#post({ type: 'reply', callId, json });
   }
 
-  #settle(runId: number, outcome: WorkerCellOutcome): void {
-    const pending = this.#pending.get(runId);
-    if (!pending) return;
-    this.#pending.delete(runId);
-    clearTimeout(pending.timer);
-    pending.controller.abort();
-    if (this.#pending.size === 0) this.#worker.unref();
-    pending.resolve(outcome);
-  }
-
-  /** Terminates the worker and starts another; every context it held is lost. */
-  #replace(reason: string): void {
+  /** Terminates the thread and starts another; its contexts are lost, its cells end or move. */
+  replace(reason: string, timedOut?: Run): void {
     const old = this.#worker;
-    this.#worker = this.#start();
-    void old.terminate();
+    const oldPort = this.#port;
+    const runs = [...this.runs.values()];
+    for (const run of runs) this.claimed(run);
+    this.runs.clear();
     this.sessions.clear();
-    for (const [runId, pending] of [...this.#pending]) {
-      this.#settle(runId, {
+    this.#start();
+    oldPort.close();
+    void old.terminate();
+    for (const run of runs) {
+      run.worker = undefined;
+      if (!run.claimed && run !== timedOut) {
+        // Not started: it loses nothing by starting elsewhere.
+        this.#pool.place(run);
+        continue;
+      }
+      this.#pool.finish(run, {
         result: {
           result: null,
           logs: [],
-          error: {
-            code: 'WORKBENCH_TIMEOUT',
-            message: `The code did not finish within ${pending.timeoutMs} ms and was stopped (${reason}); globalThis was reset (toolmux.files are kept). Do less per cell.`,
-          },
+          error:
+            run === timedOut
+              ? {
+                  code: 'WORKBENCH_TIMEOUT',
+                  message: `The code did not finish within ${run.message.limits.timeoutMs} ms and its worker did not answer, so it was restarted; globalThis was reset (toolmux.files are kept). Do less per cell.`,
+                }
+              : {
+                  code: 'WORKBENCH_WORKER_RESTARTED',
+                  message: `The workbench worker running this code was restarted (${reason}); globalThis was reset (toolmux.files are kept). Run the code again.`,
+                },
         },
         disposed: true,
       });
     }
   }
 
-  run(
-    runId: number,
-    message: Omit<Extract<ToWorker, { type: 'run' }>, 'type' | 'runId'>,
-    host: SandboxHostCall,
-    signal: AbortSignal | undefined,
-  ): Promise<WorkerCellOutcome> {
-    return new Promise((resolve) => {
-      const controller = new AbortController();
-      if (signal) {
-        if (signal.aborted) controller.abort(signal.reason);
-        else signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
-      }
-      const timer = setTimeout(
-        () => this.#replace('its worker did not answer in time and was restarted'),
-        message.limits.timeoutMs + WORKBENCH_WORKER_GRACE_MS,
-      );
-      this.#pending.set(runId, { host, controller, resolve, timer, timeoutMs: message.limits.timeoutMs });
-      this.sessions.add(message.sessionId);
-      this.#worker.ref();
-      this.#worker.postMessage({ type: 'run', runId, ...message } satisfies ToWorker);
-    });
+  dispose(sessionId: string): void {
+    if (this.sessions.delete(sessionId)) this.#post({ type: 'dispose', sessionId });
   }
 
-  dispose(sessionId: string): void {
-    if (this.sessions.delete(sessionId))
-      this.#worker.postMessage({ type: 'dispose', sessionId } satisfies ToWorker);
+  failForTest(how: WorkerFailure): void {
+    this.#post({ type: 'fail', how });
   }
 }
 
 /**
- * The workbench worker threads of the process: each session's context lives in one of them (the
- * least loaded when it is made), so model-written code never runs on the main event loop.
+ * The workbench worker threads of the process. A session's context lives in one worker; a worker
+ * runs many sessions' cells, interleaved while they wait for tools. Code that computes holds its
+ * worker's thread, so: new contexts go to a worker that is not computing; a cell whose worker does
+ * not start it within `WORKBENCH_SPILL_MS` moves to a new context on a free worker (the pool grows
+ * up to its maximum for that); when every worker has computed for `WORKBENCH_PREEMPT_MS` and a cell
+ * waits, the longest computation is stopped; a cell that cannot start before its deadline ends with
+ * WORKBENCH_TIMEOUT. A worker that dies, or does not answer past a deadline, is replaced.
  */
 export class WorkbenchWorkers {
   readonly #size: number;
+  readonly #max: number;
   readonly #workers: WorkbenchWorker[] = [];
-  #nextRun = 0;
+  #nextRun = 1;
 
-  constructor(size = defaultWorkerCount()) {
+  constructor(size = defaultWorkerCount(), max = defaultMaxWorkerCount(size)) {
     this.#size = size;
+    this.#max = Math.max(size, max);
   }
 
   /** Whether a worker holds a context for `key` (false after its worker was replaced). */
@@ -215,31 +394,213 @@ export class WorkbenchWorkers {
     return this.#workers.some((worker) => worker.sessions.has(key));
   }
 
-  /** The worker holding the session's context, or the least loaded one for a new context. */
-  #workerFor(sessionId: string): WorkbenchWorker {
-    const holder = this.#workers.find((worker) => worker.sessions.has(sessionId));
-    if (holder) return holder;
-    if (this.#workers.length < this.#size) {
-      const worker = new WorkbenchWorker();
-      this.#workers.push(worker);
-      return worker;
+  /** How many worker threads run. */
+  get workerCount(): number {
+    return this.#workers.length;
+  }
+
+  /** A worker for a new context: one not computing, least loaded; a new one while under the base size or all are busy. */
+  #freeWorker(except?: WorkbenchWorker): WorkbenchWorker | undefined {
+    if (this.#workers.length < this.#size) return this.#spawn();
+    const now = Date.now();
+    let best: WorkbenchWorker | undefined;
+    for (const worker of this.#workers) {
+      if (worker === except || worker.busyFor(now) >= WORKBENCH_BUSY_MS) continue;
+      if (!best || worker.load < best.load) best = worker;
     }
+    if (best) return best;
+    if (this.#workers.length < this.#max) return this.#spawn();
+    return undefined;
+  }
+
+  #spawn(): WorkbenchWorker {
+    const worker = new WorkbenchWorker(this);
+    this.#workers.push(worker);
+    return worker;
+  }
+
+  /** Runs one cell of a session: in the worker holding its context, or in a new context elsewhere. */
+  run(message: RunMessage, host: SandboxHostCall, signal?: AbortSignal): Promise<WorkerCellOutcome> {
+    return new Promise((resolve) => {
+      const controller = new AbortController();
+      if (signal) {
+        if (signal.aborted) controller.abort(signal.reason);
+        else signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+      }
+      const run: Run = {
+        runId: this.#nextRun++,
+        message,
+        deadline: Date.now() + message.limits.timeoutMs,
+        host,
+        controller,
+        resolve,
+        worker: undefined,
+        slot: -1,
+        claimed: false,
+        hadContext: !message.fresh && this.holds(message.sessionId),
+        timer: undefined,
+        done: false,
+      };
+      if (this.#nextRun > 0x3fff_ffff) this.#nextRun = 1;
+      this.place(run);
+    });
+  }
+
+  /** Posts a cell to the worker with its context, or to a free one; watches it until it starts. */
+  place(run: Run): void {
+    if (run.done) return;
+    const key = run.message.sessionId;
+    const holder = this.#workers.find((worker) => worker.sessions.has(key));
+    let target = holder;
+    let fresh = run.message.fresh || run.moved !== undefined;
+    if (!target) {
+      target = this.#freeWorker() ?? this.#leastLoaded();
+      fresh = true;
+    }
+    if (!target.post(run, fresh)) {
+      this.#watch(run, WORKBENCH_SPILL_MS);
+      return;
+    }
+    this.#watch(run, WORKBENCH_SPILL_MS);
+  }
+
+  #leastLoaded(): WorkbenchWorker {
     return this.#workers.reduce((least, worker) => (worker.load < least.load ? worker : least));
   }
 
-  /** Runs one cell of a session in its worker. */
-  run(
-    message: Omit<Extract<ToWorker, { type: 'run' }>, 'type' | 'runId'>,
-    host: SandboxHostCall,
-    signal?: AbortSignal,
-  ): Promise<WorkerCellOutcome> {
-    return this.#workerFor(message.sessionId).run(this.#nextRun++, message, host, signal);
+  /** Checks the cell after `ms`: started, or moved on, or ended at its deadline. */
+  #watch(run: Run, ms: number): void {
+    clearTimeout(run.timer);
+    const wait = Math.max(0, Math.min(ms, run.deadline - Date.now()));
+    run.timer = setTimeout(() => this.#check(run), wait);
+    run.timer.unref();
+  }
+
+  #check(run: Run): void {
+    if (run.done) return;
+    const now = Date.now();
+    if (run.startingSince !== undefined) {
+      // Its worker's thread is starting: the cell's time has not begun.
+      run.timer = setTimeout(() => this.#check(run), WORKBENCH_SPILL_MS);
+      run.timer.unref();
+      return;
+    }
+    const worker = run.worker;
+    if (worker?.claimed(run)) {
+      // Started: its worker ends it at the deadline; after the grace the main thread does.
+      if (now < run.deadline + WORKBENCH_WORKER_GRACE_MS) {
+        run.timer = setTimeout(() => this.#check(run), run.deadline + WORKBENCH_WORKER_GRACE_MS - now);
+        run.timer.unref();
+        return;
+      }
+      if (worker.busyFor(now) > 0 && worker.alive(WORKBENCH_WORKER_GRACE_MS, now)) {
+        // The worker is alive and computing another session's cell, which holds this one: end
+        // this one here; the worker drops its context when it gets to it.
+        worker.abandon(run);
+        this.finish(run, timeoutOutcome(run, 'it waited for its worker, busy with another session'));
+      } else {
+        worker.replace('it did not answer', run);
+      }
+      return;
+    }
+    if (worker && now < run.deadline && (!worker.online || worker.busyFor(now) < WORKBENCH_BUSY_MS)) {
+      // Its worker is starting, or not computing (it gets to the cell soon): wait on.
+      this.#watch(run, WORKBENCH_BUSY_MS);
+      return;
+    }
+    if (worker && !worker.withdraw(run)) {
+      this.#check(run);
+      return;
+    }
+    if (now >= run.deadline) {
+      this.finish(run, {
+        result: {
+          result: null,
+          logs: [],
+          error: {
+            code: 'WORKBENCH_TIMEOUT',
+            message: `The code did not start within ${run.message.limits.timeoutMs} ms: every workbench worker was busy with other sessions' code. ${run.moved ? 'globalThis was reset (toolmux.files are kept)' : 'globalThis is as it was'}; try again.`,
+          },
+        },
+        disposed: run.moved !== undefined,
+      });
+      return;
+    }
+    // Not started within the spill time: the worker holding the context computes another
+    // session's code. Run in a new context on a free worker, or wait for one.
+    const holder = this.#workers.find((each) => each.sessions.has(run.message.sessionId));
+    if (holder) holder.dispose(run.message.sessionId);
+    if (holder && run.hadContext) {
+      run.moved ??=
+        "the previous context was in a workbench worker held by another session's long-running code, so this call moved to another worker";
+    }
+    const target = this.#freeWorker(holder);
+    if (target?.post(run, true)) {
+      this.#watch(run, WORKBENCH_SPILL_MS);
+      return;
+    }
+    this.#preemptLongest(now);
+    this.#watch(run, WORKBENCH_BUSY_MS);
+    // Waits unposted; the next check posts it to the first free worker.
+    run.worker = undefined;
+  }
+
+  /** Every worker computes: stop the longest computation past `WORKBENCH_PREEMPT_MS`. */
+  #preemptLongest(now: number): void {
+    let longest: WorkbenchWorker | undefined;
+    let longestFor = WORKBENCH_PREEMPT_MS;
+    for (const worker of this.#workers) {
+      const busy = worker.busyFor(now);
+      if (busy >= longestFor) {
+        longest = worker;
+        longestFor = busy;
+      }
+    }
+    longest?.preempt();
+  }
+
+  /** Ends a cell (its result, or an error the pool decided). */
+  finish(run: Run, outcome: WorkerCellOutcome): void {
+    if (run.done) return;
+    run.done = true;
+    clearTimeout(run.timer);
+    run.controller.abort(CELL_ENDED);
+    run.resolve(run.moved ? { ...outcome, moved: run.moved } : outcome);
   }
 
   /** Frees a session's context in its worker. */
   dispose(sessionId: string): void {
     for (const worker of this.#workers) worker.dispose(sessionId);
   }
+
+  /** Which worker holds a context whose key matches (-1 when none): for tests. */
+  workerIndexOf(sessionKey: (key: string) => boolean): number {
+    return this.#workers.findIndex((each) => [...each.sessions].some(sessionKey));
+  }
+
+  /**
+   * Test hook of the replacement backstop: the worker holding `sessionKey`'s context exits, hangs
+   * (outside the engine, so no interrupt reaches it) or throws. Returns false when none holds it.
+   */
+  failWorkerForTest(sessionKey: (key: string) => boolean, how: WorkerFailure): boolean {
+    const worker = this.#workers.find((each) => [...each.sessions].some(sessionKey));
+    worker?.failForTest(how);
+    return worker !== undefined;
+  }
+}
+
+function timeoutOutcome(run: Run, why: string): WorkerCellOutcome {
+  return {
+    result: {
+      result: null,
+      logs: [],
+      error: {
+        code: 'WORKBENCH_TIMEOUT',
+        message: `The code did not finish within ${run.message.limits.timeoutMs} ms (${why}); globalThis was reset (toolmux.files are kept). Try again, or do less per cell.`,
+      },
+    },
+    disposed: true,
+  };
 }
 
 let shared: WorkbenchWorkers | undefined;
