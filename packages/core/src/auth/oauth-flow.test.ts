@@ -74,9 +74,11 @@ function recordingFetch(seen: Seen): typeof fetch {
 }
 
 /** A fetch whose token requests take `delayMs` longer, so that refreshes of two instances overlap. */
-function slowTokenFetch(delayMs: number): typeof fetch {
+/** A fetch whose token requests wait `delayMs` (after `onTokenRequest`, when given) before they go out. */
+function slowTokenFetch(delayMs: number, onTokenRequest?: () => Promise<void>): typeof fetch {
   return async (input, init) => {
     if (String(input instanceof Request ? input.url : input) === oauthServer.tokenUrl) {
+      await onTokenRequest?.();
       await new Promise((done) => setTimeout(done, delayMs));
     }
     return fetch(input, init);
@@ -394,33 +396,32 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
     });
 
     it('concurrent calls on an expiring token, in two instances, make exactly one refresh request', async () => {
-      // token requests take 300 ms: the second instance finds the first one's lease and waits for it
-      const { session, calls, request } = await connected('user_1', undefined, slowTokenFetch(300));
-      const other = setup(undefined, slowTokenFetch(300));
+      // token requests take 300 ms: the second instance finds the first one's lease and waits for it.
+      // Whenever a token request goes out, the lease must already be in the store (read right then,
+      // not sampled by a timer, so a loaded machine cannot make the check miss it).
+      const leases: unknown[] = [];
+      const readLease = async () => {
+        const rows = await database.rows(
+          `SELECT refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${accountId}'`,
+        );
+        leases.push(rows[0]?.refresh_lease_until ?? null);
+      };
+      let accountId = '';
+      const { session, calls, request } = await connected('user_1', undefined, slowTokenFetch(300, readLease));
+      accountId = request.connectedAccountId!;
+      const other = setup(undefined, slowTokenFetch(300, readLease));
       const otherSession = await other.mux.use(session.sessionId);
       await database.exec(
-        `UPDATE toolmux_connected_accounts SET expires_at = ${pastTime(database.spec, -30_000)} WHERE id = '${request.connectedAccountId}'`,
+        `UPDATE toolmux_connected_accounts SET expires_at = ${pastTime(database.spec, -30_000)} WHERE id = '${accountId}'`,
       );
+      leases.length = 0; // the sign-in's own token request held no lease
       const before = oauthServer.tokenRequests.refresh_token;
-      const leases: unknown[] = [];
-      const reads: Promise<unknown>[] = [];
-      const watch = setInterval(() => {
-        reads.push(
-          database
-            .rows(
-              `SELECT refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${request.connectedAccountId}'`,
-            )
-            .then(
-              (rows) => rows[0]?.refresh_lease_until !== null && leases.push(rows[0]!.refresh_lease_until),
-            ),
-        );
-      }, 50);
       const results = await Promise.all([
         ...Array.from({ length: 8 }, () => session.execute('OCTO_WHOAMI', {})),
         ...Array.from({ length: 8 }, () => otherSession.execute('OCTO_WHOAMI', {})),
-      ]).finally(() => clearInterval(watch));
-      await Promise.all(reads); // no read may outlive the test's database
-      expect(leases.length).toBeGreaterThan(0); // a lease was held while the token was refreshed
+      ]);
+      expect(leases).toHaveLength(1); // one token request, made while its lease was held
+      expect(leases[0]).not.toBeNull();
       for (const result of results) expect(result.successful, result.error ?? '').toBe(true);
       expect(oauthServer.tokenRequests.refresh_token - before).toBe(1);
       const tokens = new Set([...calls, ...other.calls].map((call) => call.credentials!.accessToken));
