@@ -2,6 +2,7 @@ import { dirname, join } from 'node:path';
 import { apiRef } from './api-refs.js';
 import { AuthService } from './auth/auth-service.js';
 import { CallbackUrlPolicy } from './auth/callback-urls.js';
+import { endConnectionWaits } from './auth/connection-waiter.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
 import type {
   AuthConfig,
@@ -647,6 +648,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     this.#engine = undefined;
     if (engine) {
       const { env, store } = await engine;
+      endConnectionWaits(store);
       await env.logs.close();
       await store.close();
     }

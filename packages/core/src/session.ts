@@ -2,6 +2,14 @@ import { inspect } from 'node:util';
 import type { AccountChoices } from './auth/account-selection.js';
 import type { AuthService } from './auth/auth-service.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
+import {
+  checkConnectionsWaitTimeout,
+  checkWaitToolkits,
+  toolkitConnectionState,
+  type WaitForConnectionsResult,
+  waitResultJson,
+  waitUntilSettled,
+} from './auth/connection-waiter.js';
 import { proxyExecute } from './auth/proxy.js';
 import type { ConnectionResult, ProxyExecuteRequest, ProxyExecuteResponse } from './auth/types.js';
 import type { Catalog } from './catalog/catalog.js';
@@ -231,6 +239,23 @@ export interface Session<TCollection = unknown, TResponse = never, TReply = unkn
    */
   ensureConnected(toolkit: string, options?: AuthorizeOptions): Promise<EnsureConnectedResult>;
   /**
+   * Waits until the user has finished connecting `toolkits` (each CONNECTED, FAILED, EXPIRED or
+   * NOT_STARTED: none PENDING any more) or `timeoutMs` passed (0 to 120 000; default 60 000), whichever
+   * process or server instance sharing the store saw the connection finish. Resolves with each
+   * toolkit's status; rejects with the abort reason when `signal` aborts. What
+   * TOOLMUX_WAIT_FOR_CONNECTIONS runs.
+   *
+   * @example
+   * const { redirectUrl } = await session.authorize('github');
+   * // hand redirectUrl to the user, then
+   * const { toolkits, timedOut } = await session.waitForConnections(['github'], { timeoutMs: 120_000 });
+   * if (toolkits.github.status === 'CONNECTED') await session.execute('GITHUB_GET_ME', {});
+   */
+  waitForConnections(
+    toolkits: string[],
+    options?: { timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<WaitForConnectionsResult>;
+  /**
    * Deletes the session: from then on `use()` of its id is `SESSION_NOT_FOUND` and its MCP token is
    * refused, on every server instance sharing the store. Its execution log stays readable by the
    * project (`GET /api/v1/logs?session_id=…`). Throws `SESSION_NOT_FOUND` if it is already gone.
@@ -375,6 +400,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       this.#metaRuntime = new Map();
       for (const meta of metaToolsOf(metaToolNamesOf(this.#config)).values()) {
         if (meta.metaKind === 'MANAGE_CONNECTIONS' && !this.#config.manageConnections) continue;
+        if (
+          meta.metaKind === 'WAIT_FOR_CONNECTIONS' &&
+          !(this.#config.manageConnections && this.#config.waitForConnections)
+        )
+          continue;
         if (meta.metaKind === 'WORKBENCH' && !workbenchOf(this.#config).enable) continue;
         this.#metaRuntime.set(meta.slug, {
           ...meta,
@@ -532,6 +562,36 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       };
     }
     return { status: 'NEEDS_USER', request: await this.authorize(toolkit, options) };
+  }
+
+  /**
+   * Waits until the user finished connecting `toolkits` or `timeoutMs` passed; see
+   * `Session.waitForConnections` and `auth/connection-waiter.ts` for how it learns of a connection
+   * finished elsewhere.
+   */
+  async waitForConnections(
+    toolkits: string[],
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<WaitForConnectionsResult> {
+    const slugs = checkWaitToolkits(toolkits);
+    const timeoutMs = checkConnectionsWaitTimeout(options.timeoutMs);
+    const found = new Map(slugs.map((slug) => [slug, this.#sessionToolkit(slug)]));
+    const { store } = this.#runtime;
+    return waitUntilSettled({
+      store,
+      toolkits: slugs,
+      timeoutMs,
+      signal: options.signal,
+      watch: store.watchConnections ? (onChange) => store.watchConnections!(this.userId, onChange) : undefined,
+      read: async (slug) => {
+        const toolkit = found.get(slug)!;
+        if (toolkit.noAuth) {
+          return { status: 'CONNECTED', account: null, message: `${toolkit.name} needs no account.` };
+        }
+        const request = await store.latestConnectionRequest?.(this.userId, slug);
+        return toolkitConnectionState(toolkit, request, await this.#connection(toolkit), new Date());
+      },
+    });
   }
 
   /**
@@ -823,6 +883,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           this.#workbenchPort(),
           options.logId,
         ),
+      waitForConnections: async (toolkits, timeoutSeconds, options) =>
+        waitResultJson(
+          await this.waitForConnections(toolkits, { timeoutMs: timeoutSeconds * 1000, signal: options.signal }),
+        ),
       workbench: (code, options) =>
         workbenchPoolOf(this.#runtime.store).run(
           this.sessionId,
@@ -884,7 +948,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     // A credentials form exists where a toolmux server hosts the connect page.
     const formLink = plan.kind === 'fields' && plan.authConfigId && this.#runtime.auth.hostedConnectPage;
     if (plan.kind === 'oauth2' || formLink) {
-      const request = await this.authorize(toolkit.slug);
+      const request = await this.authorize(toolkit.slug, { callbackUrl: this.#config.connectionCallbackUrl });
       const action = credentials ? `enter ${credentials} for ${toolkit.name}` : `connect ${toolkit.name}`;
       return {
         toolkit: toolkit.slug,
@@ -895,7 +959,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         expires_at: request.expiresAt.toISOString(),
         message: (
           `${expired.trim()} Ask the user to open redirect_url to ${action} (the link works for 10 minutes), ` +
-          'then continue the task once they say they are done.'
+          (this.#config.waitForConnections
+            ? 'then call TOOLMUX_WAIT_FOR_CONNECTIONS to learn when they are done.'
+            : 'then continue the task once they say they are done.')
         ).trim(),
       };
     }
@@ -1080,7 +1146,16 @@ function denormalize(config: NormalizedSessionConfig): SessionConfig {
     connectedAccounts: config.connectedAccounts,
     preload: config.preload,
     sessionPreset: config.sessionPreset,
-    manageConnections: config.manageConnections,
+    manageConnections:
+      config.connectionCallbackUrl !== undefined || config.waitForConnections !== undefined
+        ? {
+            enable: config.manageConnections,
+            ...(config.connectionCallbackUrl !== undefined ? { callbackUrl: config.connectionCallbackUrl } : {}),
+            ...(config.waitForConnections !== undefined
+              ? { waitForConnections: config.waitForConnections }
+              : {}),
+          }
+        : config.manageConnections,
     ...(config.multiAccount ? { multiAccount: config.multiAccount } : {}),
     ...(config.workbench ? { workbench: config.workbench } : {}),
     ...(config.metaToolNames ? { metaToolNames: config.metaToolNames } : {}),

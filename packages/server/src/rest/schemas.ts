@@ -86,7 +86,16 @@ export const SessionConfigSchema = component(
         "Tools exposed directly beside the meta-tools: slugs, or 'all' for every tool of the session.",
       ),
     sessionPreset: z.enum(['META_TOOLS', 'DIRECT_TOOLS']).optional(),
-    manageConnections: z.boolean().optional(),
+    manageConnections: z
+      .union([
+        z.boolean(),
+        z.strictObject({
+          enable: z.boolean().optional(),
+          callbackUrl: z.string().optional(),
+          waitForConnections: z.boolean().optional(),
+        }),
+      ])
+      .optional(),
     multiAccount: z
       .strictObject({
         enable: z.boolean().optional(),
