@@ -59,7 +59,7 @@ import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-mod
 import { idTime, newId } from './util/ids.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
-import { checkCallId } from './util/stored-text.js';
+import { checkCallId, checkId, shownValue } from './util/stored-text.js';
 import { offloadLarge, type WorkbenchSessionPort, workbenchHost } from './workbench/host.js';
 import { workbenchPoolOf } from './workbench/workbench.js';
 
@@ -279,10 +279,15 @@ export interface Session<TCollection = unknown, TResponse = never, TReply = unkn
   search(options: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult>;
   /** Changes the stored config and returns the new config version. Validated like `create()`. */
   update(changes: SessionConfig): Promise<number>;
-  /** This session's execution log, newest first. */
+  /**
+   * This session's execution log, newest first. `parentId`: only the entries made by that call (the
+   * tool calls of a TOOLMUX_WORKBENCH cell, the calls of a TOOLMUX_MULTI_EXECUTE_TOOL); each entry's
+   * `parentId` names the call that made it, so the log reads as a tree.
+   */
   logs(options?: {
     limit?: number;
     cursor?: string;
+    parentId?: string;
   }): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }>;
   toJSON(): { sessionId: string; userId: string; configVersion: number; mcp: { url: string } };
 }
@@ -453,6 +458,15 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * what went wrong in words the model can act on.
    */
   async execute(slug: string, args: unknown = {}, options: ExecuteOptions = {}): Promise<ToolResult> {
+    return this.#execute(slug, args, options);
+  }
+
+  /** `execute`, and for calls made by a meta-tool, the log entry of that call as the parent. */
+  async #execute(
+    slug: string,
+    args: unknown,
+    options: ExecuteOptions & { parentId?: string },
+  ): Promise<ToolResult> {
     checkCallId(options.callId);
     const meta = this.#config.sessionPreset === 'META_TOOLS' ? this.#metaTools().get(slug) : undefined;
     const tool = meta ?? this.#visibleTools().get(slug);
@@ -462,6 +476,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       userId: this.userId,
       sessionId: this.sessionId,
       callId: options.callId,
+      parentId: options.parentId,
     };
     if (!tool) return rejectToolCall(this.#runtime.env, call, this.#notAvailable(slug));
     const result = await executeTool(this.#runtime.env, {
@@ -471,6 +486,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       userId: this.userId,
       sessionId: this.sessionId,
       callId: options.callId,
+      parentId: options.parentId,
       signal: options.signal,
       account: meta ? undefined : options.account,
       selection: this.#selection(),
@@ -876,7 +892,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       },
       multiExecute: async (calls, options, offload = 'auto') =>
         offloadLarge(
-          await runCalls(calls, options, (slug, args, callOptions) => this.execute(slug, args, callOptions)),
+          await runCalls(calls, options, (slug, args, callOptions) => this.#execute(slug, args, callOptions)),
           offload === 'always'
             ? { ...workbenchOf(this.#config), autoOffloadThreshold: 0 }
             : workbenchOf(this.#config),
@@ -903,7 +919,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     return {
       sessionId: this.sessionId,
       store: this.#runtime.store,
-      execute: (slug, args, options) => this.execute(slug, args, options),
+      execute: (slug, args, options) => this.#execute(slug, args, options),
       search: (query, limit) => this.search({ query, limit }),
       proxy: (request) => this.proxyExecute(request),
       clientTools: new Set([
@@ -1045,9 +1061,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       kept.add(id);
       return id;
     });
+    const parents = await this.#clientLogParents(records, ids);
     const write = (record: ExecutionLogRecord, id: string) =>
       this.#runtime.env.logs.write({
         ...record,
+        parentId: parents.get(record.parentId ?? '') ?? null,
         id,
         sessionId: this.sessionId,
         userId: this.userId,
@@ -1074,16 +1092,53 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     return ids;
   }
 
+  /**
+   * The stored id of each `parentId` a client's entries name: an entry of the same request (by the
+   * id the client sent, which the entry may be stored under a new id) or an entry of this session
+   * already stored. Any other parent (another session's entry, an unknown id) refuses the request.
+   */
+  async #clientLogParents(
+    records: readonly ExecutionLogRecord[],
+    ids: readonly string[],
+  ): Promise<Map<string, string>> {
+    const inRequest = new Map<string, string>();
+    records.forEach((record, index) => {
+      if (typeof record.id === 'string' && record.id !== '' && !inRequest.has(record.id))
+        inRequest.set(record.id, ids[index]!);
+    });
+    const parents = new Map<string, string>();
+    for (const record of records) {
+      const parentId = record.parentId;
+      if (parentId === null || parentId === undefined || parents.has(parentId)) continue;
+      const sameRequest = inRequest.get(parentId);
+      if (sameRequest !== undefined && parentId !== record.id) {
+        parents.set(parentId, sameRequest);
+        continue;
+      }
+      const stored = parentId === record.id ? undefined : await this.#runtime.store.getLog?.(parentId);
+      if (stored?.sessionId !== this.sessionId) {
+        throw new ToolMuxError({
+          code: 'INVALID_REQUEST',
+          message: `Log entry ${record.id} names parent ${shownValue(parentId)}, which is not an entry of session ${this.sessionId}: a parent must be an entry of the same session (stored already or in the same request), or null.`,
+        });
+      }
+      parents.set(parentId, parentId);
+    }
+    return parents;
+  }
+
   /** This session's execution log, newest first. */
   async logs(
-    options: { limit?: number; cursor?: string } = {},
+    options: { limit?: number; cursor?: string; parentId?: string } = {},
   ): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
+    if (options.parentId !== undefined) checkId(options.parentId, 'parentId');
     // Nothing to flush: a call answers only once its entry is stored (the engine's writer is durable),
     // so every finished call's entry is read; waiting would only queue this read behind running calls.
     return this.#runtime.store.listLogs({
       sessionId: this.sessionId,
       limit: options.limit ?? 50,
       cursor: options.cursor,
+      parentId: options.parentId,
     });
   }
 

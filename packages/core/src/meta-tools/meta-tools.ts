@@ -712,8 +712,8 @@ export const META_TOOLS: ReadonlyMap<string, MetaTool> = BY_NAMES.toolmux;
  */
 export async function runCalls(
   calls: Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>,
-  options: ExecuteOptions,
-  execute: (slug: string, args: unknown, options: ExecuteOptions) => Promise<ToolResult>,
+  options: MetaToolOptions,
+  execute: (slug: string, args: unknown, options: ExecuteOptions & { parentId?: string }) => Promise<ToolResult>,
 ): Promise<{
   results: Array<{
     tool_slug: string;
@@ -741,6 +741,7 @@ export async function runCalls(
         signal: options.signal,
         callId: options.callId ? `${options.callId}#${index}` : undefined,
         ...(typeof call.account === 'string' ? { account: call.account } : {}),
+        parentId: options.logId,
       });
       return {
         tool_slug: call.tool_slug,

@@ -397,12 +397,13 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   }
 
   async logs(
-    options: { limit?: number; cursor?: string } = {},
+    options: { limit?: number; cursor?: string; parentId?: string } = {},
   ): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
     await this.#runtime.env.logs.flush();
     const page = await this.#runtime.api.get<Paged<ExecutionLogWire>>(`${this.#path}/logs`, {
       limit: options.limit,
       cursor: options.cursor,
+      parent_id: options.parentId,
     });
     return pageOf(page, executionLogOf);
   }

@@ -519,6 +519,15 @@ export class PostgresStore implements Store {
     return toPage(rows.map(toLog), limit);
   }
 
+  async getLog(id: string): Promise<ExecutionLogRecord | undefined> {
+    const rows = await this.query(
+      'read an execution log entry',
+      `SELECT ${LOG_COLUMNS} FROM toolmux_execution_logs WHERE id = $1`,
+      [id],
+    );
+    return rows[0] === undefined ? undefined : toLog(rows[0]);
+  }
+
   async insertAuthConfig(record: AuthConfigRecord): Promise<boolean> {
     const inserted = await this.query(
       'insert an auth config',

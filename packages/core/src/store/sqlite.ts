@@ -519,6 +519,13 @@ export class SqliteStore implements Store {
     return toPage(rows.map(toLog), limit);
   }
 
+  async getLog(id: string): Promise<ExecutionLogRecord | undefined> {
+    const row = this.run('read an execution log entry', () =>
+      this.statement(`SELECT ${LOG_COLUMNS} FROM toolmux_execution_logs WHERE id = ?`).get(id),
+    );
+    return row === undefined ? undefined : toLog(row);
+  }
+
   async insertAuthConfig(record: AuthConfigRecord): Promise<boolean> {
     const result = this.run('insert an auth config', () =>
       this.prepared().insertAuthConfig.run(

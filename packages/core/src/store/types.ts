@@ -59,6 +59,8 @@ export interface Store {
   insertLogs(records: readonly ExecutionLogRecord[]): Promise<void>;
   /** Newest first. */
   listLogs(query: ListLogsQuery): Promise<Page<ExecutionLogRecord>>;
+  /** One entry by id (checks of a client's `parentId`). Optional for stores of your own. */
+  getLog?(id: string): Promise<ExecutionLogRecord | undefined>;
 
   /**
    * Inserts an auth config. Returns false (and writes nothing) when the record is `createdBy: 'toolmux'`

@@ -13,7 +13,8 @@ const MAX_PATH_LENGTH = 512;
 export interface WorkbenchSessionPort {
   sessionId: string;
   store: Store;
-  execute(slug: string, args: unknown, options: ExecuteOptions): Promise<ToolResult>;
+  /** `parentId`: the workbench call's log entry, written as each inner entry's parent. */
+  execute(slug: string, args: unknown, options: ExecuteOptions & { parentId?: string }): Promise<ToolResult>;
   search(query: string, limit?: number): Promise<unknown>;
   proxy(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse>;
   /** Slugs whose code runs in a remote-mode client: refused inside the workbench. */
@@ -78,8 +79,8 @@ export async function writeWorkbenchFile(
 
 /**
  * The host side of `toolmux.*` for one cell. Tool calls go through `session.execute` (filters,
- * accounts, validation, timeouts, execution log), each with call id `<workbench log id>/<n>` so the
- * log shows which cell made them.
+ * accounts, validation, timeouts, execution log), each with the workbench call's log entry as its
+ * `parentId` and call id `<workbench log id>/<n>`, so the log reads as a tree.
  */
 export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | undefined): SandboxHostCall {
   let calls = 0;
@@ -110,6 +111,7 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
         const result = await port.execute(slug, input.args ?? {}, {
           signal,
           callId: parentLogId ? `${parentLogId}/${calls}` : undefined,
+          parentId: parentLogId,
         });
         return { successful: result.successful, data: result.data, error: result.error };
       }
