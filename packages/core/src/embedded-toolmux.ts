@@ -2,8 +2,8 @@ import { dirname, join } from 'node:path';
 import { apiRef } from './api-refs.js';
 import { AuthService } from './auth/auth-service.js';
 import { CallbackUrlPolicy } from './auth/callback-urls.js';
-import { endConnectionWaits } from './auth/connection-waiter.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
+import { endConnectionWaits } from './auth/connection-waiter.js';
 import type {
   AuthConfig,
   ConnectedAccount,

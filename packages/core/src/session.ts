@@ -598,7 +598,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       toolkits: slugs,
       timeoutMs,
       signal: options.signal,
-      watch: store.watchConnections ? (onChange) => store.watchConnections!(this.userId, onChange) : undefined,
+      watch: store.watchConnections
+        ? (onChange) => store.watchConnections!(this.userId, onChange)
+        : undefined,
       read: async (slug) => {
         const toolkit = found.get(slug)!;
         if (toolkit.noAuth) {
@@ -901,7 +903,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         ),
       waitForConnections: async (toolkits, timeoutSeconds, options) =>
         waitResultJson(
-          await this.waitForConnections(toolkits, { timeoutMs: timeoutSeconds * 1000, signal: options.signal }),
+          await this.waitForConnections(toolkits, {
+            timeoutMs: timeoutSeconds * 1000,
+            signal: options.signal,
+          }),
         ),
       workbench: (code, options) =>
         workbenchPoolOf(this.#runtime.store).run(
@@ -1205,7 +1210,9 @@ function denormalize(config: NormalizedSessionConfig): SessionConfig {
       config.connectionCallbackUrl !== undefined || config.waitForConnections !== undefined
         ? {
             enable: config.manageConnections,
-            ...(config.connectionCallbackUrl !== undefined ? { callbackUrl: config.connectionCallbackUrl } : {}),
+            ...(config.connectionCallbackUrl !== undefined
+              ? { callbackUrl: config.connectionCallbackUrl }
+              : {}),
             ...(config.waitForConnections !== undefined
               ? { waitForConnections: config.waitForConnections }
               : {}),

@@ -26,13 +26,17 @@ afterAll(async () => {
 function cell(code: string, id: string): AIMessage {
   return new AIMessage({
     content: '',
-    tool_calls: [{ name: MetaToolSlug.WORKBENCH, args: { code, thought: 'work with code' }, id, type: 'tool_call' }],
+    tool_calls: [
+      { name: MetaToolSlug.WORKBENCH, args: { code, thought: 'work with code' }, id, type: 'tool_call' },
+    ],
   });
 }
 
 /** The cell's answer as the model read it. */
 function cellSeen(messages: readonly BaseMessage[], callId: string): { result: unknown; logs: string[] } {
-  const found = messages.find((message) => ToolMessage.isInstance(message) && message.tool_call_id === callId);
+  const found = messages.find(
+    (message) => ToolMessage.isInstance(message) && message.tool_call_id === callId,
+  );
   if (!found) throw new Error(`no ToolMessage for ${callId}`);
   expect((found as ToolMessage).status).toBe('success');
   return JSON.parse(found.text);

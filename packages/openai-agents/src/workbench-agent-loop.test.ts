@@ -1,5 +1,11 @@
 import { Agent, type AgentInputItem, run, setTracingDisabled } from '@openai/agents';
-import { assistantMessage, functionCall, modelResponder, type RecordedModelCall, ScriptedModel } from '@openai/agents-core/testing';
+import {
+  assistantMessage,
+  functionCall,
+  modelResponder,
+  type RecordedModelCall,
+  ScriptedModel,
+} from '@openai/agents-core/testing';
 import { MetaToolSlug, ToolMux } from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
 import { startTestServer, type TestServer } from '@toolmux/server/test';
@@ -29,7 +35,8 @@ function cellSeen(call: RecordedModelCall | undefined, callId: string): { result
   );
   if (item?.type !== 'function_call_result') throw new Error(`the model never received ${callId}`);
   const output = item.output;
-  const text = typeof output === 'string' ? output : !Array.isArray(output) && output.type === 'text' ? output.text : '';
+  const text =
+    typeof output === 'string' ? output : !Array.isArray(output) && output.type === 'text' ? output.text : '';
   return JSON.parse(text);
 }
 
@@ -58,7 +65,13 @@ describe.each(['embedded', 'remote'] as const)('TOOLMUX_WORKBENCH in the OpenAI 
 
       let firstSeen: { result: unknown; logs: string[] } | undefined;
       const model = new ScriptedModel([
-        [functionCall(MetaToolSlug.WORKBENCH, { code: FIRST_CELL, thought: 'make and count' }, { callId: 'cell_1' })],
+        [
+          functionCall(
+            MetaToolSlug.WORKBENCH,
+            { code: FIRST_CELL, thought: 'make and count' },
+            { callId: 'cell_1' },
+          ),
+        ],
         modelResponder((call) => {
           firstSeen = cellSeen(call, 'cell_1');
           return [
@@ -76,7 +89,10 @@ describe.each(['embedded', 'remote'] as const)('TOOLMUX_WORKBENCH in the OpenAI 
       model.assertComplete();
       expect(result.finalOutput).toBe('two of your three tasks are about the report');
       expect(firstSeen).toEqual({ result: { total: 3, report: 2 }, logs: ['created 3'] });
-      expect(cellSeen(model.lastCall, 'cell_2')).toEqual({ result: { remembered: ['task_1', 'task_2'] }, logs: [] });
+      expect(cellSeen(model.lastCall, 'cell_2')).toEqual({
+        result: { remembered: ['task_1', 'task_2'] },
+        logs: [],
+      });
       expect(sample.calls.map((call) => call.slug).sort()).toEqual([
         'TASKS_CREATE_TASK',
         'TASKS_CREATE_TASK',

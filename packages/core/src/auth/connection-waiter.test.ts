@@ -94,7 +94,9 @@ describe.each(backends)('waiting for connections on $name', ({ name, skipReason,
       });
       await new Promise((resolve) => setTimeout(resolve, 400));
       expect(settled).toBe(false);
-      const account = await other.connectionRequests.complete(entry.connection_request_id, { apiKey: 'sk_1' });
+      const account = await other.connectionRequests.complete(entry.connection_request_id, {
+        apiKey: 'sk_1',
+      });
       const result = await wait;
       expect(result.successful).toBe(true);
       const data = result.data as WaitData;
@@ -118,7 +120,8 @@ describe.each(backends)('waiting for connections on $name', ({ name, skipReason,
         connectionRequestId: entry.connection_request_id,
       });
       expect(result.toolkits.mail!.expiresAt).toBeInstanceOf(Date);
-      const viaTool = (await session.execute(WAIT, { toolkits: ['mail'], timeout_seconds: 0 })).data as WaitData;
+      const viaTool = (await session.execute(WAIT, { toolkits: ['mail'], timeout_seconds: 0 }))
+        .data as WaitData;
       expect(viaTool.timed_out).toBe(true);
       expect(viaTool.next_steps).toContain('call TOOLMUX_WAIT_FOR_CONNECTIONS again');
     });

@@ -105,7 +105,10 @@ export function checkWaitToolkits(toolkits: unknown): string[] {
 }
 
 /** How a stored request stands now: EXPIRED is a PENDING request nobody took before `expiresAt`. */
-function requestStatus(record: ConnectionRequestRecord, now: Date): 'PENDING' | 'COMPLETED' | 'FAILED' | 'EXPIRED' {
+function requestStatus(
+  record: ConnectionRequestRecord,
+  now: Date,
+): 'PENDING' | 'COMPLETED' | 'FAILED' | 'EXPIRED' {
   if (record.status !== 'PENDING') return record.status;
   return record.usedAt === null && record.expiresAt <= now ? 'EXPIRED' : 'PENDING';
 }
@@ -204,8 +207,8 @@ export async function waitUntilSettled(options: {
   const controller = new AbortController();
   const onAbort = () => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
-  let set = running.get(store);
-  if (!set) running.set(store, (set = new Set()));
+  const set = running.get(store) ?? new Set();
+  running.set(store, set);
   set.add(controller);
   let wake: (() => void) | undefined;
   const watch = timeoutMs > 0 ? options.watch?.(() => wake?.()) : undefined;

@@ -113,7 +113,9 @@ describe.each(backends)('log entries with a parent on $name', ({ skipReason, ope
       // a second instance reads the same tree
       const other = await instance().use(session.sessionId);
       expect((await other.logs({ parentId: cell.logId })).items).toHaveLength(2);
-      await expect(session.logs({ parentId: 'log_\u0000' })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+      await expect(session.logs({ parentId: 'log_\u0000' })).rejects.toMatchObject({
+        code: 'INVALID_REQUEST',
+      });
     });
 
     it("a client's entries may name a parent of the same session only", async () => {

@@ -315,7 +315,11 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         }
       >;
       timed_out: boolean;
-    }>(`${this.#path}/wait-for-connections`, { toolkits: slugs, timeout_seconds: timeoutMs / 1000 }, options.signal);
+    }>(
+      `${this.#path}/wait-for-connections`,
+      { toolkits: slugs, timeout_seconds: timeoutMs / 1000 },
+      options.signal,
+    );
     return {
       toolkits: Object.fromEntries(
         Object.entries(wire.toolkits).map(([slug, state]) => [

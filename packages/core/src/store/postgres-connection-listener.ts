@@ -46,8 +46,8 @@ export class PostgresConnectionListener {
     const subscribed = ready.then(() => {
       if (closed || this.#schema === undefined) return;
       key = connectionKey(this.#schema, userId);
-      let set = this.#watchers.get(key);
-      if (!set) this.#watchers.set(key, (set = new Set()));
+      const set = this.#watchers.get(key) ?? new Set();
+      this.#watchers.set(key, set);
       set.add(onChange);
     });
     return {

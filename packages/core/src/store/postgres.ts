@@ -1,8 +1,8 @@
 import type { Client, Pool, QueryResultRow } from 'pg';
 import { ToolMuxError } from '../errors.js';
-import { PostgresConnectionListener } from './postgres-connection-listener.js';
 import { MIGRATIONS_TABLE_SQL, pendingMigrations, SEALED_SECRET_TABLES } from './migrations.js';
 import { assertPageQuery, type PageQuery, pageClause, toPage } from './pagination.js';
+import { PostgresConnectionListener } from './postgres-connection-listener.js';
 import {
   assertExpectedVersion,
   configVersionConflictError,

@@ -29,7 +29,10 @@ const ToolkitWaitStateSchema = z.object({
       'CONNECTED: the session has an ACTIVE account (or needs none). PENDING: the user has not finished. FAILED / EXPIRED: the last attempt failed or its link expired. NOT_STARTED: no connection was started.',
     ),
   connected_account_id: z.string().optional(),
-  connection_request_id: z.string().optional().describe("The user's newest connection request of the toolkit."),
+  connection_request_id: z
+    .string()
+    .optional()
+    .describe("The user's newest connection request of the toolkit."),
   expires_at: z.string().optional().describe('Until when the link of a PENDING request works (ISO 8601).'),
   message: z.string().describe('What to do next, in words.'),
 });

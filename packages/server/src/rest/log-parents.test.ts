@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetaToolSlug, ToolMux } from '@toolmux/core';
 import { newId } from '@toolmux/core/internal';
-import { createSampleToolkits, createTestPostgresUrl, postgresSkipReason, stockLookupTool } from '@toolmux/core/test';
+import {
+  createSampleToolkits,
+  createTestPostgresUrl,
+  postgresSkipReason,
+  stockLookupTool,
+} from '@toolmux/core/test';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServer } from '../server.js';
 import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
@@ -39,7 +44,14 @@ function upload(changes: Record<string, unknown>) {
 }
 
 const backends = [
-  { name: 'SQLite', skip: undefined, store: async () => ({ spec: `sqlite:${join(mkdtempSync(join(directory, 'db-')), 'toolmux.db')}`, cleanup: async () => {} }) },
+  {
+    name: 'SQLite',
+    skip: undefined,
+    store: async () => ({
+      spec: `sqlite:${join(mkdtempSync(join(directory, 'db-')), 'toolmux.db')}`,
+      cleanup: async () => {},
+    }),
+  },
   {
     name: 'PostgreSQL',
     skip: skipPostgres,
@@ -91,8 +103,9 @@ for (const backend of backends) {
           },
         });
         const sessionId = created.json.session_id as string;
-        const other = (await call('POST', '/sessions', { user_id: 'user_other', config: { toolkits: ['tasks'] } }))
-          .json.session_id as string;
+        const other = (
+          await call('POST', '/sessions', { user_id: 'user_other', config: { toolkits: ['tasks'] } })
+        ).json.session_id as string;
         const cell = await call('POST', `/sessions/${sessionId}/execute`, {
           tool_slug: MetaToolSlug.WORKBENCH,
           arguments: {
@@ -128,12 +141,19 @@ for (const backend of backends) {
         const [parentId, childId] = added.json.ids as string[];
         const underParent = await call('GET', `/sessions/${sessionId}/logs?parent_id=${parentId}`);
         expect(underParent.json.items.map((entry: any) => entry.id)).toEqual([childId]);
-        expect((await call('GET', `/sessions/${sessionId}/logs?parent_id=${cellId}`)).json.items).toHaveLength(3);
+        expect(
+          (await call('GET', `/sessions/${sessionId}/logs?parent_id=${cellId}`)).json.items,
+        ).toHaveLength(3);
 
         // another session's entry, or an unknown one, refuses the request
-        const theirs = await call('POST', `/sessions/${other}/execute`, { tool_slug: 'TASKS_LIST_TASKS', arguments: {} });
+        const theirs = await call('POST', `/sessions/${other}/execute`, {
+          tool_slug: 'TASKS_LIST_TASKS',
+          arguments: {},
+        });
         for (const parent of [theirs.json.log_id, newId('log')]) {
-          const refused = await call('POST', `/sessions/${sessionId}/logs`, { items: [upload({ parent_id: parent })] });
+          const refused = await call('POST', `/sessions/${sessionId}/logs`, {
+            items: [upload({ parent_id: parent })],
+          });
           expect(refused.status).toBe(400);
           expect(refused.json.error.code).toBe('INVALID_REQUEST');
           expect(refused.json.error.message).toContain(parent);
