@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ToolMuxError } from '../errors.js';
 import { useHostedConnectPage } from '../internal.js';
@@ -16,6 +18,7 @@ import { ToolMux } from '../toolmux.js';
 const secretKey = Buffer.alloc(32, 7).toString('base64');
 const baseUrl = 'https://tools.example.com';
 const WAIT = MetaToolSlug.WAIT_FOR_CONNECTIONS;
+const dist = resolve(import.meta.dirname, '../../dist');
 
 type WaitData = {
   toolkits: Record<string, { status: string; connected_account_id?: string; message: string }>;
@@ -107,6 +110,38 @@ describe.each(backends)('waiting for connections on $name', ({ name, skipReason,
       expect(data.next_steps).toContain('continue the task');
     });
 
+    it('ends when another process completes the connection on the same database', async () => {
+      const session = await instance().create('user_1', {
+        toolkits: ['mail'],
+        manageConnections: { waitForConnections: true },
+      });
+      const entry = await linkFor(session, 'mail');
+      const wait = session.waitForConnections(['mail'], { timeoutMs: 60_000 });
+      const script = `
+        import { ToolMux } from ${JSON.stringify(join(dist, 'index.js'))};
+        import { createSampleToolkits } from ${JSON.stringify(join(dist, 'test/index.js'))};
+        const mux = new ToolMux({ toolkits: createSampleToolkits().toolkits, store: process.env.STORE,
+          secretKey: process.env.KEY, logger: { debug() {}, warn() {}, error() {} } });
+        const account = await mux.connectionRequests.complete(process.env.REQUEST, { apiKey: 'sk_child' });
+        console.log(account.id);
+        await mux.close();
+      `;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: resolve(import.meta.dirname, '../..'),
+        env: { ...process.env, STORE: database.spec, KEY: secretKey, REQUEST: entry.connection_request_id },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let output = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      const code = await new Promise((done) => child.once('exit', done));
+      expect(code).toBe(0);
+      const result = await wait;
+      expect(result.timedOut).toBe(false);
+      expect(result.toolkits.mail).toMatchObject({ status: 'CONNECTED', account: { id: output.trim() } });
+    });
+
     it('times out with the toolkit still PENDING, and says so', async () => {
       const session = await instance().create('user_1', {
         toolkits: ['mail'],
@@ -142,6 +177,17 @@ describe.each(backends)('waiting for connections on $name', ({ name, skipReason,
       const expired = await session.waitForConnections(['mail'], { timeoutMs: 60_000 });
       expect(expired).toMatchObject({ timedOut: false, toolkits: { mail: { status: 'EXPIRED' } } });
       expect(expired.toolkits.mail!.message).toContain('reinitiate: true');
+
+      // a new link, then the attempt fails (written past toolmux, as a denied OAuth callback would)
+      const again = await linkFor(session, 'mail');
+      const waiting = session.waitForConnections(['mail'], { timeoutMs: 60_000 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await database.exec(
+        `UPDATE toolmux_connection_requests SET status = 'FAILED', used_at = ${pastTime(database.spec, 0)} WHERE id = '${again.connection_request_id}'`,
+      );
+      const failed = await waiting;
+      expect(failed).toMatchObject({ timedOut: false, toolkits: { mail: { status: 'FAILED' } } });
+      expect(failed.toolkits.mail!.connectionRequestId).toBe(again.connection_request_id);
     });
 
     it('refuses a bad timeout or toolkit, as a readable tool error and as a ToolMuxError', async () => {
