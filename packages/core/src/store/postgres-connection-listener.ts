@@ -10,6 +10,8 @@ export const CONNECTIONS_CHANNEL = 'toolmux_connections';
 
 /** After the listening connection broke, the next attempt waits this long. */
 const RECONNECT_DELAY_MS = 1_000;
+/** The listening connection closes after this long without waits (as the pool's idle ones do). */
+const IDLE_CLOSE_MS = 10_000;
 
 /** The payload key of one user in one schema (what the trigger sends). */
 export function connectionKey(schema: string, userId: string): string {
@@ -18,7 +20,8 @@ export function connectionKey(schema: string, userId: string): string {
 
 /**
  * One `LISTEN` connection per PostgreSQL store, opened when the first wait subscribes, shared by
- * every wait of the store and closed with it. Each notification wakes only the waits of that user.
+ * every wait of the store, closed 10 s after the last wait ended (so it keeps no idle process alive)
+ * and with the store. Each notification wakes only the waits of that user.
  * A broken connection is reopened (at most once a second) while waits remain; until then the waits
  * see `live() === false` and poll more often.
  */
@@ -32,6 +35,9 @@ export class PostgresConnectionListener {
   #live = false;
   #closed = false;
   #retry: NodeJS.Timeout | undefined;
+  #idle: NodeJS.Timeout | undefined;
+  /** Subscriptions not closed yet (also those still connecting). */
+  #open = 0;
 
   constructor(connect: () => Client, schema: string | undefined) {
     this.#connect = connect;
@@ -39,6 +45,11 @@ export class PostgresConnectionListener {
   }
 
   watch(userId: string, onChange: () => void): ConnectionWatch {
+    this.#open++;
+    if (this.#idle) {
+      clearTimeout(this.#idle);
+      this.#idle = undefined;
+    }
     const ready = this.#ensure().then(() => this.#live);
     let key: string | undefined;
     let closed = false;
@@ -54,7 +65,9 @@ export class PostgresConnectionListener {
       ready: subscribed.then(() => this.#live && key !== undefined),
       live: () => this.#live && key !== undefined,
       close: () => {
+        if (closed) return;
         closed = true;
+        if (--this.#open === 0) this.#closeWhenIdle();
         if (key === undefined) return;
         const set = this.#watchers.get(key);
         set?.delete(onChange);
@@ -96,6 +109,7 @@ export class PostgresConnectionListener {
     }
     this.#client = client;
     this.#live = true;
+    if (this.#open === 0 && !this.#idle) this.#closeWhenIdle();
     return true;
   }
 
@@ -123,8 +137,22 @@ export class PostgresConnectionListener {
     this.#retry.unref();
   }
 
+  /** Ends the listening connection if no wait starts within {@link IDLE_CLOSE_MS}. */
+  #closeWhenIdle(): void {
+    this.#idle = setTimeout(() => {
+      this.#idle = undefined;
+      if (this.#open > 0 || this.#connecting) return;
+      const client = this.#client;
+      this.#client = undefined;
+      this.#live = false;
+      void client?.end().catch(() => {});
+    }, IDLE_CLOSE_MS);
+    this.#idle.unref();
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#idle) clearTimeout(this.#idle);
     this.#live = false;
     if (this.#retry) clearTimeout(this.#retry);
     await this.#connecting?.catch(() => false);
