@@ -47,15 +47,17 @@ describe.each(['embedded', 'remote'] as const)(
       const sample = mode === 'embedded' ? createSampleToolkits() : served;
       served.calls.length = 0;
       const provider = new OpenAIAgentsProvider();
-      let embedded: ToolMux;
+      let complete: (requestId: string) => Promise<unknown>;
       let mux: ToolMux<OpenAIAgentsProvider>;
       if (mode === 'embedded') {
         mux = new ToolMux({ provider, toolkits: sample.toolkits, store: ':memory:', logger: silent });
         useHostedConnectPage(mux);
-        embedded = mux;
+        const own = mux;
+        complete = (requestId) => own.connectionRequests.complete(requestId, { apiKey: 'sk_user' });
       } else {
         mux = server.remote(provider);
-        embedded = server.embedded;
+        complete = (requestId) =>
+          server.embedded.connectionRequests.complete(requestId, { apiKey: 'sk_user' });
       }
       try {
         const session = await mux.create(`user_wait_${mode}`, {
@@ -76,7 +78,7 @@ describe.each(['embedded', 'remote'] as const)(
             expect(entry.message).toContain('TOOLMUX_WAIT_FOR_CONNECTIONS');
             // the user opens the link and fills in the form a moment after the model starts waiting
             userFinished = new Promise((resolve) => setTimeout(resolve, 300)).then(() =>
-              embedded.connectionRequests.complete(entry.connection_request_id, { apiKey: 'sk_user' }),
+              complete(entry.connection_request_id),
             );
             return [
               functionCall(
