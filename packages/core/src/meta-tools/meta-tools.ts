@@ -667,7 +667,9 @@ const waitForConnectionsVariant: MetaToolVariant = {
       .min(0)
       .max(120)
       .optional()
-      .describe('How long to wait at most, in seconds (0 to 120; default 60). 0 only looks at the status now.'),
+      .describe(
+        'How long to wait at most, in seconds (0 to 120; default 60). 0 only looks at the status now.',
+      ),
   }),
   run: (host, input: { toolkits: string[]; timeout_seconds?: number | null }, options) =>
     host.waitForConnections(input.toolkits, input.timeout_seconds ?? 60, options),
@@ -687,7 +689,14 @@ const waitForConnections: MetaToolDefinition = {
   },
 };
 
-const DEFINITIONS = [searchTools, getToolSchemas, manageConnections, waitForConnections, multiExecute, workbench];
+const DEFINITIONS = [
+  searchTools,
+  getToolSchemas,
+  manageConnections,
+  waitForConnections,
+  multiExecute,
+  workbench,
+];
 
 const BY_NAMES: Record<MetaToolNames, ReadonlyMap<string, MetaTool>> = {
   toolmux: new Map(
@@ -713,7 +722,11 @@ export const META_TOOLS: ReadonlyMap<string, MetaTool> = BY_NAMES.toolmux;
 export async function runCalls(
   calls: Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>,
   options: MetaToolOptions,
-  execute: (slug: string, args: unknown, options: ExecuteOptions & { parentId?: string }) => Promise<ToolResult>,
+  execute: (
+    slug: string,
+    args: unknown,
+    options: ExecuteOptions & { parentId?: string },
+  ) => Promise<ToolResult>,
 ): Promise<{
   results: Array<{
     tool_slug: string;
