@@ -3,6 +3,7 @@ import { apiRef } from './api-refs.js';
 import { AuthService } from './auth/auth-service.js';
 import { CallbackUrlPolicy } from './auth/callback-urls.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
+import { endConnectionWaits } from './auth/connection-waiter.js';
 import type {
   AuthConfig,
   ConnectedAccount,
@@ -406,12 +407,14 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       if (query.sessionId !== undefined) checkSessionId(query.sessionId);
       if (query.userId !== undefined) checkUserId(query.userId);
       if (query.toolSlug !== undefined) checkId(query.toolSlug, 'toolSlug');
+      if (query.parentId !== undefined) checkId(query.parentId, 'parentId');
       const engine = await this.#ready();
       // the engine's log writer is durable: every answered call's entry is stored already
       return engine.store.listLogs({
         sessionId: query.sessionId,
         userId: query.userId,
         toolSlug: query.toolSlug,
+        parentId: query.parentId,
         limit: query.limit ?? 50,
         cursor: query.cursor,
       });
@@ -647,6 +650,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     this.#engine = undefined;
     if (engine) {
       const { env, store } = await engine;
+      endConnectionWaits(store);
       await env.logs.close();
       await store.close();
     }

@@ -1,5 +1,10 @@
 export { ConnectionRequest } from './auth/connection-request.js';
 export type {
+  ToolkitConnectionState,
+  ToolkitConnectionStatus,
+  WaitForConnectionsResult,
+} from './auth/connection-waiter.js';
+export type {
   AuthConfig,
   AuthConfigType,
   ConnectedAccount,
@@ -89,6 +94,7 @@ export type {
   ConnectedAccountRecord,
   ConnectedAccountStatusRecord,
   ConnectionRequestRecord,
+  ConnectionWatch,
   ExecutionLogRecord,
   Page,
   SealedSecret,

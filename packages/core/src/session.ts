@@ -2,6 +2,14 @@ import { inspect } from 'node:util';
 import type { AccountChoices } from './auth/account-selection.js';
 import type { AuthService } from './auth/auth-service.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
+import {
+  checkConnectionsWaitTimeout,
+  checkWaitToolkits,
+  toolkitConnectionState,
+  type WaitForConnectionsResult,
+  waitResultJson,
+  waitUntilSettled,
+} from './auth/connection-waiter.js';
 import { proxyExecute } from './auth/proxy.js';
 import type { ConnectionResult, ProxyExecuteRequest, ProxyExecuteResponse } from './auth/types.js';
 import type { Catalog } from './catalog/catalog.js';
@@ -51,7 +59,7 @@ import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-mod
 import { idTime, newId } from './util/ids.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
-import { checkCallId } from './util/stored-text.js';
+import { checkCallId, checkId, shownValue } from './util/stored-text.js';
 import { offloadLarge, type WorkbenchSessionPort, workbenchHost } from './workbench/host.js';
 import { workbenchPoolOf } from './workbench/workbench.js';
 
@@ -231,6 +239,23 @@ export interface Session<TCollection = unknown, TResponse = never, TReply = unkn
    */
   ensureConnected(toolkit: string, options?: AuthorizeOptions): Promise<EnsureConnectedResult>;
   /**
+   * Waits until the user has finished connecting `toolkits` (each CONNECTED, FAILED, EXPIRED or
+   * NOT_STARTED: none PENDING any more) or `timeoutMs` passed (0 to 120 000; default 60 000), whichever
+   * process or server instance sharing the store saw the connection finish. Resolves with each
+   * toolkit's status; rejects with the abort reason when `signal` aborts. What
+   * TOOLMUX_WAIT_FOR_CONNECTIONS runs.
+   *
+   * @example
+   * const { redirectUrl } = await session.authorize('github');
+   * // hand redirectUrl to the user, then
+   * const { toolkits, timedOut } = await session.waitForConnections(['github'], { timeoutMs: 120_000 });
+   * if (toolkits.github.status === 'CONNECTED') await session.execute('GITHUB_GET_ME', {});
+   */
+  waitForConnections(
+    toolkits: string[],
+    options?: { timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<WaitForConnectionsResult>;
+  /**
    * Deletes the session: from then on `use()` of its id is `SESSION_NOT_FOUND` and its MCP token is
    * refused, on every server instance sharing the store. Its execution log stays readable by the
    * project (`GET /api/v1/logs?session_id=…`). Throws `SESSION_NOT_FOUND` if it is already gone.
@@ -254,10 +279,15 @@ export interface Session<TCollection = unknown, TResponse = never, TReply = unkn
   search(options: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult>;
   /** Changes the stored config and returns the new config version. Validated like `create()`. */
   update(changes: SessionConfig): Promise<number>;
-  /** This session's execution log, newest first. */
+  /**
+   * This session's execution log, newest first. `parentId`: only the entries made by that call (the
+   * tool calls of a TOOLMUX_WORKBENCH cell, the calls of a TOOLMUX_MULTI_EXECUTE_TOOL); each entry's
+   * `parentId` names the call that made it, so the log reads as a tree.
+   */
   logs(options?: {
     limit?: number;
     cursor?: string;
+    parentId?: string;
   }): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }>;
   toJSON(): { sessionId: string; userId: string; configVersion: number; mcp: { url: string } };
 }
@@ -375,6 +405,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       this.#metaRuntime = new Map();
       for (const meta of metaToolsOf(metaToolNamesOf(this.#config)).values()) {
         if (meta.metaKind === 'MANAGE_CONNECTIONS' && !this.#config.manageConnections) continue;
+        if (
+          meta.metaKind === 'WAIT_FOR_CONNECTIONS' &&
+          !(this.#config.manageConnections && this.#config.waitForConnections)
+        )
+          continue;
         if (meta.metaKind === 'WORKBENCH' && !workbenchOf(this.#config).enable) continue;
         this.#metaRuntime.set(meta.slug, {
           ...meta,
@@ -423,6 +458,15 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * what went wrong in words the model can act on.
    */
   async execute(slug: string, args: unknown = {}, options: ExecuteOptions = {}): Promise<ToolResult> {
+    return this.#execute(slug, args, options);
+  }
+
+  /** `execute`, and for calls made by a meta-tool, the log entry of that call as the parent. */
+  async #execute(
+    slug: string,
+    args: unknown,
+    options: ExecuteOptions & { parentId?: string },
+  ): Promise<ToolResult> {
     checkCallId(options.callId);
     const meta = this.#config.sessionPreset === 'META_TOOLS' ? this.#metaTools().get(slug) : undefined;
     const tool = meta ?? this.#visibleTools().get(slug);
@@ -432,6 +476,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       userId: this.userId,
       sessionId: this.sessionId,
       callId: options.callId,
+      parentId: options.parentId,
     };
     if (!tool) return rejectToolCall(this.#runtime.env, call, this.#notAvailable(slug));
     const result = await executeTool(this.#runtime.env, {
@@ -441,6 +486,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       userId: this.userId,
       sessionId: this.sessionId,
       callId: options.callId,
+      parentId: options.parentId,
       signal: options.signal,
       account: meta ? undefined : options.account,
       selection: this.#selection(),
@@ -532,6 +578,38 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       };
     }
     return { status: 'NEEDS_USER', request: await this.authorize(toolkit, options) };
+  }
+
+  /**
+   * Waits until the user finished connecting `toolkits` or `timeoutMs` passed; see
+   * `Session.waitForConnections` and `auth/connection-waiter.ts` for how it learns of a connection
+   * finished elsewhere.
+   */
+  async waitForConnections(
+    toolkits: string[],
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<WaitForConnectionsResult> {
+    const slugs = checkWaitToolkits(toolkits);
+    const timeoutMs = checkConnectionsWaitTimeout(options.timeoutMs);
+    const found = new Map(slugs.map((slug) => [slug, this.#sessionToolkit(slug)]));
+    const { store } = this.#runtime;
+    return waitUntilSettled({
+      store,
+      toolkits: slugs,
+      timeoutMs,
+      signal: options.signal,
+      watch: store.watchConnections
+        ? (onChange) => store.watchConnections!(this.userId, onChange)
+        : undefined,
+      read: async (slug) => {
+        const toolkit = found.get(slug)!;
+        if (toolkit.noAuth) {
+          return { status: 'CONNECTED', account: null, message: `${toolkit.name} needs no account.` };
+        }
+        const request = await store.latestConnectionRequest?.(this.userId, slug);
+        return toolkitConnectionState(toolkit, request, await this.#connection(toolkit), new Date());
+      },
+    });
   }
 
   /**
@@ -816,12 +894,19 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       },
       multiExecute: async (calls, options, offload = 'auto') =>
         offloadLarge(
-          await runCalls(calls, options, (slug, args, callOptions) => this.execute(slug, args, callOptions)),
+          await runCalls(calls, options, (slug, args, callOptions) => this.#execute(slug, args, callOptions)),
           offload === 'always'
             ? { ...workbenchOf(this.#config), autoOffloadThreshold: 0 }
             : workbenchOf(this.#config),
           this.#workbenchPort(),
           options.logId,
+        ),
+      waitForConnections: async (toolkits, timeoutSeconds, options) =>
+        waitResultJson(
+          await this.waitForConnections(toolkits, {
+            timeoutMs: timeoutSeconds * 1000,
+            signal: options.signal,
+          }),
         ),
       workbench: (code, options) =>
         workbenchPoolOf(this.#runtime.store).run(
@@ -839,7 +924,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     return {
       sessionId: this.sessionId,
       store: this.#runtime.store,
-      execute: (slug, args, options) => this.execute(slug, args, options),
+      execute: (slug, args, options) => this.#execute(slug, args, options),
       search: (query, limit) => this.search({ query, limit }),
       proxy: (request) => this.proxyExecute(request),
       clientTools: new Set([
@@ -884,7 +969,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     // A credentials form exists where a toolmux server hosts the connect page.
     const formLink = plan.kind === 'fields' && plan.authConfigId && this.#runtime.auth.hostedConnectPage;
     if (plan.kind === 'oauth2' || formLink) {
-      const request = await this.authorize(toolkit.slug);
+      const request = await this.authorize(toolkit.slug, { callbackUrl: this.#config.connectionCallbackUrl });
       const action = credentials ? `enter ${credentials} for ${toolkit.name}` : `connect ${toolkit.name}`;
       return {
         toolkit: toolkit.slug,
@@ -895,7 +980,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         expires_at: request.expiresAt.toISOString(),
         message: (
           `${expired.trim()} Ask the user to open redirect_url to ${action} (the link works for 10 minutes), ` +
-          'then continue the task once they say they are done.'
+          (this.#config.waitForConnections
+            ? 'then call TOOLMUX_WAIT_FOR_CONNECTIONS to learn when they are done.'
+            : 'then continue the task once they say they are done.')
         ).trim(),
       };
     }
@@ -979,9 +1066,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       kept.add(id);
       return id;
     });
+    const parents = await this.#clientLogParents(records, ids);
     const write = (record: ExecutionLogRecord, id: string) =>
       this.#runtime.env.logs.write({
         ...record,
+        parentId: parents.get(record.parentId ?? '') ?? null,
         id,
         sessionId: this.sessionId,
         userId: this.userId,
@@ -1008,16 +1097,53 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     return ids;
   }
 
+  /**
+   * The stored id of each `parentId` a client's entries name: an entry of the same request (by the
+   * id the client sent, which the entry may be stored under a new id) or an entry of this session
+   * already stored. Any other parent (another session's entry, an unknown id) refuses the request.
+   */
+  async #clientLogParents(
+    records: readonly ExecutionLogRecord[],
+    ids: readonly string[],
+  ): Promise<Map<string, string>> {
+    const inRequest = new Map<string, string>();
+    records.forEach((record, index) => {
+      if (typeof record.id === 'string' && record.id !== '' && !inRequest.has(record.id))
+        inRequest.set(record.id, ids[index]!);
+    });
+    const parents = new Map<string, string>();
+    for (const record of records) {
+      const parentId = record.parentId;
+      if (parentId === null || parentId === undefined || parents.has(parentId)) continue;
+      const sameRequest = inRequest.get(parentId);
+      if (sameRequest !== undefined && parentId !== record.id) {
+        parents.set(parentId, sameRequest);
+        continue;
+      }
+      const stored = parentId === record.id ? undefined : await this.#runtime.store.getLog?.(parentId);
+      if (stored?.sessionId !== this.sessionId) {
+        throw new ToolMuxError({
+          code: 'INVALID_REQUEST',
+          message: `Log entry ${record.id} names parent ${shownValue(parentId)}, which is not an entry of session ${this.sessionId}: a parent must be an entry of the same session (stored already or in the same request), or null.`,
+        });
+      }
+      parents.set(parentId, parentId);
+    }
+    return parents;
+  }
+
   /** This session's execution log, newest first. */
   async logs(
-    options: { limit?: number; cursor?: string } = {},
+    options: { limit?: number; cursor?: string; parentId?: string } = {},
   ): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
+    if (options.parentId !== undefined) checkId(options.parentId, 'parentId');
     // Nothing to flush: a call answers only once its entry is stored (the engine's writer is durable),
     // so every finished call's entry is read; waiting would only queue this read behind running calls.
     return this.#runtime.store.listLogs({
       sessionId: this.sessionId,
       limit: options.limit ?? 50,
       cursor: options.cursor,
+      parentId: options.parentId,
     });
   }
 
@@ -1080,7 +1206,18 @@ function denormalize(config: NormalizedSessionConfig): SessionConfig {
     connectedAccounts: config.connectedAccounts,
     preload: config.preload,
     sessionPreset: config.sessionPreset,
-    manageConnections: config.manageConnections,
+    manageConnections:
+      config.connectionCallbackUrl !== undefined || config.waitForConnections !== undefined
+        ? {
+            enable: config.manageConnections,
+            ...(config.connectionCallbackUrl !== undefined
+              ? { callbackUrl: config.connectionCallbackUrl }
+              : {}),
+            ...(config.waitForConnections !== undefined
+              ? { waitForConnections: config.waitForConnections }
+              : {}),
+          }
+        : config.manageConnections,
     ...(config.multiAccount ? { multiAccount: config.multiAccount } : {}),
     ...(config.workbench ? { workbench: config.workbench } : {}),
     ...(config.metaToolNames ? { metaToolNames: config.metaToolNames } : {}),

@@ -137,6 +137,8 @@ export interface ListLogsOptions {
   sessionId?: string;
   userId?: string;
   toolSlug?: string;
+  /** Only the entries made by the call whose entry has this id (a workbench cell, a multi-execute). */
+  parentId?: string;
   /** 1..1000. @default 50 */
   limit?: number;
   cursor?: string;

@@ -30,6 +30,16 @@ export type SlugFilter = string[] | { enable: string[] } | { disable: string[] }
 export type TagFilter = ToolTag[] | { enable?: ToolTag[]; disable?: ToolTag[] };
 export type ToolFilter = SlugFilter | { tags: TagFilter };
 
+/** `manageConnections` in its object form. */
+export interface ManageConnectionsConfig {
+  /** @default true */
+  enable?: boolean;
+  /** Where the links of TOOLMUX_MANAGE_CONNECTIONS send the user back to. @default the ToolMux's `defaultCallbackUrl` */
+  callbackUrl?: string;
+  /** Add TOOLMUX_WAIT_FOR_CONNECTIONS. @default false */
+  waitForConnections?: boolean;
+}
+
 /** The config `create()` takes (docs/sessions.md). */
 export interface SessionConfig {
   /** Toolkits the session may use. @default every toolkit in the catalog */
@@ -49,8 +59,14 @@ export interface SessionConfig {
   preload?: { tools?: string[] | 'all' };
   /** @default SessionPreset.META_TOOLS */
   sessionPreset?: SessionPreset;
-  /** Include TOOLMUX_MANAGE_CONNECTIONS. @default true */
-  manageConnections?: boolean;
+  /**
+   * Include TOOLMUX_MANAGE_CONNECTIONS (`true` / `{ enable: true }`). `callbackUrl`: where its links
+   * send the user back to (checked against `allowedCallbackUrls` when a link is made).
+   * `waitForConnections`: also include TOOLMUX_WAIT_FOR_CONNECTIONS, which waits (up to 120 s) until
+   * the user finished connecting, on any instance sharing the store.
+   * @default true
+   */
+  manageConnections?: boolean | ManageConnectionsConfig;
   /**
    * The workbench (TOOLMUX_WORKBENCH): a sandboxed JavaScript runtime where the model's code calls
    * the session's tools. On with the META_TOOLS preset; `{ enable: false }` turns it off. Cells run
@@ -111,6 +127,10 @@ export interface NormalizedSessionConfig {
   preload: { tools: string[] | 'all' };
   sessionPreset: SessionPreset;
   manageConnections: boolean;
+  /** `manageConnections.callbackUrl`; absent when not given. */
+  connectionCallbackUrl?: string;
+  /** `manageConnections.waitForConnections`; absent when not given (false). */
+  waitForConnections?: boolean;
   /** Absent in sessions stored before the workbench existed: read with `workbenchOf(config)`. */
   workbench?: WorkbenchConfig;
   /** Present only when the config gave `multiAccount`. */
@@ -162,7 +182,22 @@ const configSchema = z
       .strict()
       .optional(),
     sessionPreset: z.enum(['META_TOOLS', 'DIRECT_TOOLS']).optional(),
-    manageConnections: z.boolean().optional(),
+    manageConnections: z
+      .union([
+        z.boolean(),
+        z
+          .object({
+            enable: z.boolean().optional(),
+            callbackUrl: z
+              .string()
+              .max(2048)
+              .regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL')
+              .optional(),
+            waitForConnections: z.boolean().optional(),
+          })
+          .strict(),
+      ])
+      .optional(),
     workbench: z
       .object({
         enable: z.boolean().optional(),
@@ -365,7 +400,7 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
     connectedAccounts,
     preload: { tools: preloadAll ? 'all' : preload },
     sessionPreset: config.sessionPreset ?? SessionPreset.META_TOOLS,
-    manageConnections: config.manageConnections ?? true,
+    ...normalizeManageConnections(config.manageConnections),
     workbench: { ...DEFAULT_WORKBENCH, ...config.workbench },
     ...(config.multiAccount ? { multiAccount: normalizeMultiAccount(config.multiAccount) } : {}),
     metaToolNames: config.metaToolNames ?? 'toolmux',
@@ -397,6 +432,25 @@ function normalizeMultiAccount(options: MultiAccountOptions): MultiAccountConfig
     enable,
     maxAccountsPerToolkit: options.maxAccountsPerToolkit ?? DEFAULT_MAX_ACCOUNTS_PER_TOOLKIT,
     requireExplicitSelection: options.requireExplicitSelection ?? false,
+  };
+}
+
+/** `manageConnections` as stored: a flag, and the object form's other fields where given. */
+function normalizeManageConnections(
+  value: SessionConfig['manageConnections'],
+): Pick<NormalizedSessionConfig, 'manageConnections' | 'connectionCallbackUrl' | 'waitForConnections'> {
+  if (value === undefined || typeof value === 'boolean') return { manageConnections: value ?? true };
+  const enable = value.enable ?? true;
+  if (value.waitForConnections && !enable) {
+    throw configError(
+      'CONFIG_CONFLICT',
+      'manageConnections.waitForConnections needs manageConnections.enable: the agent waits for links TOOLMUX_MANAGE_CONNECTIONS hands out. Set enable: true or drop waitForConnections.',
+    );
+  }
+  return {
+    manageConnections: enable,
+    ...(value.callbackUrl !== undefined ? { connectionCallbackUrl: value.callbackUrl } : {}),
+    ...(value.waitForConnections !== undefined ? { waitForConnections: value.waitForConnections } : {}),
   };
 }
 

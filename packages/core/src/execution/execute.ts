@@ -86,6 +86,8 @@ export interface ExecuteRequest {
   userId: string;
   sessionId: string | null;
   callId?: string;
+  /** The log entry of the call that made this one (a workbench cell, a multi-execute). */
+  parentId?: string;
   signal?: AbortSignal;
   connectedAccountId?: string;
   /** The account a session call names: an id or an alias (see `AccountRequest.account`). */
@@ -222,6 +224,7 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     userId,
     sessionId,
     callId: request.callId,
+    parentId: request.parentId,
     connectedAccountId: accountId,
     durationMs: performance.now() - started,
     secrets,
@@ -255,6 +258,7 @@ function logEntry(
     userId: string;
     sessionId: string | null;
     callId?: string;
+    parentId?: string;
     connectedAccountId: string | null;
     durationMs: number;
     secrets: readonly string[];
@@ -277,6 +281,7 @@ function logEntry(
     // a successful call's result is redacted by the caller, as a stage of its own
     output: 'null',
     createdAt: new Date(),
+    parentId: call.parentId ?? null,
   };
 }
 
@@ -295,7 +300,14 @@ function logText(text: string): string {
  */
 export async function rejectToolCall(
   env: ExecutionEnvironment,
-  call: { slug: string; arguments: unknown; userId: string; sessionId: string | null; callId?: string },
+  call: {
+    slug: string;
+    arguments: unknown;
+    userId: string;
+    sessionId: string | null;
+    callId?: string;
+    parentId?: string;
+  },
   error: ToolMuxError,
 ): Promise<ToolResult> {
   const result: ToolResult = {

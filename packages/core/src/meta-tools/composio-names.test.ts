@@ -35,7 +35,10 @@ describe("metaToolNames: 'composio' — names", () => {
     expect(exposedToolSpecs(session).map((spec) => spec.slug)).toEqual(COMPOSIO_SLUGS);
     const plain = await mux.create('user_1', {});
     expect(plain.config.metaToolNames).toBe('toolmux');
-    expect(exposedToolSpecs(plain).map((spec) => spec.slug)).toEqual(Object.values(MetaToolSlug));
+    // TOOLMUX_WAIT_FOR_CONNECTIONS only with manageConnections.waitForConnections
+    expect(exposedToolSpecs(plain).map((spec) => spec.slug)).toEqual(
+      Object.values(MetaToolSlug).filter((slug) => slug !== MetaToolSlug.WAIT_FOR_CONNECTIONS),
+    );
   });
 
   it('follows manageConnections, the workbench switch and preloads', async () => {

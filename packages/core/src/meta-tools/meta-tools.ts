@@ -13,6 +13,7 @@ export const MetaToolSlug = {
   MANAGE_CONNECTIONS: 'TOOLMUX_MANAGE_CONNECTIONS',
   MULTI_EXECUTE_TOOL: 'TOOLMUX_MULTI_EXECUTE_TOOL',
   WORKBENCH: 'TOOLMUX_WORKBENCH',
+  WAIT_FOR_CONNECTIONS: 'TOOLMUX_WAIT_FOR_CONNECTIONS',
 } as const;
 export type MetaToolSlug = (typeof MetaToolSlug)[keyof typeof MetaToolSlug];
 
@@ -34,6 +35,7 @@ export const ComposioMetaToolSlug = {
   MANAGE_CONNECTIONS: 'COMPOSIO_MANAGE_CONNECTIONS',
   MULTI_EXECUTE_TOOL: 'COMPOSIO_MULTI_EXECUTE_TOOL',
   WORKBENCH: 'COMPOSIO_REMOTE_WORKBENCH',
+  WAIT_FOR_CONNECTIONS: 'COMPOSIO_WAIT_FOR_CONNECTIONS',
 } as const satisfies Record<MetaToolKind, string>;
 
 const SLUGS_BY_NAMES: Record<MetaToolNames, Record<MetaToolKind, string>> = {
@@ -133,6 +135,7 @@ export interface MetaToolHost {
     offload?: 'auto' | 'always',
   ): Promise<unknown>;
   workbench(code: string, options: MetaToolOptions): Promise<unknown>;
+  waitForConnections(toolkits: string[], timeoutSeconds: number, options: MetaToolOptions): Promise<unknown>;
 }
 
 /** What a meta-tool's run receives besides its input: the call's options and its log entry id. */
@@ -650,7 +653,50 @@ const workbench: MetaToolDefinition = {
   },
 };
 
-const DEFINITIONS = [searchTools, getToolSchemas, manageConnections, multiExecute, workbench];
+const waitForConnectionsVariant: MetaToolVariant = {
+  description:
+    'Wait until the user has finished connecting apps (toolkits). Call it right after you gave the user a link from TOOLMUX_MANAGE_CONNECTIONS and told them to open it: it returns as soon as every toolkit listed is connected (or failed, or its link expired), or after timeout_seconds. For each toolkit you get status CONNECTED (go on with the task), PENDING (the user has not finished: call this again, or ask them), FAILED or EXPIRED (get a new link with TOOLMUX_MANAGE_CONNECTIONS, reinitiate: true) or NOT_STARTED (no link was made yet: call TOOLMUX_MANAGE_CONNECTIONS first), with a message saying what to do.',
+  inputSchema: z.object({
+    toolkits: z
+      .array(z.string().min(1))
+      .min(1)
+      .max(20)
+      .describe('Toolkit slugs the user is connecting, e.g. ["github"].'),
+    timeout_seconds: z
+      .number()
+      .min(0)
+      .max(120)
+      .optional()
+      .describe(
+        'How long to wait at most, in seconds (0 to 120; default 60). 0 only looks at the status now.',
+      ),
+  }),
+  run: (host, input: { toolkits: string[]; timeout_seconds?: number | null }, options) =>
+    host.waitForConnections(input.toolkits, input.timeout_seconds ?? 60, options),
+};
+
+const waitForConnections: MetaToolDefinition = {
+  kind: 'WAIT_FOR_CONNECTIONS',
+  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  // the wait's own limit (at most 120 s) ends it first
+  timeoutMs: 130_000,
+  variants: {
+    toolmux: waitForConnectionsVariant,
+    composio: {
+      ...waitForConnectionsVariant,
+      description: renameMetaTools(waitForConnectionsVariant.description, 'composio'),
+    },
+  },
+};
+
+const DEFINITIONS = [
+  searchTools,
+  getToolSchemas,
+  manageConnections,
+  waitForConnections,
+  multiExecute,
+  workbench,
+];
 
 const BY_NAMES: Record<MetaToolNames, ReadonlyMap<string, MetaTool>> = {
   toolmux: new Map(
@@ -675,8 +721,12 @@ export const META_TOOLS: ReadonlyMap<string, MetaTool> = BY_NAMES.toolmux;
  */
 export async function runCalls(
   calls: Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>,
-  options: ExecuteOptions,
-  execute: (slug: string, args: unknown, options: ExecuteOptions) => Promise<ToolResult>,
+  options: MetaToolOptions,
+  execute: (
+    slug: string,
+    args: unknown,
+    options: ExecuteOptions & { parentId?: string },
+  ) => Promise<ToolResult>,
 ): Promise<{
   results: Array<{
     tool_slug: string;
@@ -704,6 +754,7 @@ export async function runCalls(
         signal: options.signal,
         callId: options.callId ? `${options.callId}#${index}` : undefined,
         ...(typeof call.account === 'string' ? { account: call.account } : {}),
+        parentId: options.logId,
       });
       return {
         tool_slug: call.tool_slug,

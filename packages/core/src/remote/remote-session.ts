@@ -1,5 +1,11 @@
 import { inspect } from 'node:util';
 import { ConnectionRequest } from '../auth/connection-request.js';
+import {
+  checkConnectionsWaitTimeout,
+  checkWaitToolkits,
+  type ToolkitConnectionStatus,
+  type WaitForConnectionsResult,
+} from '../auth/connection-waiter.js';
 import type { ProxyExecuteRequest, ProxyExecuteResponse } from '../auth/types.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Tool } from '../catalog/types.js';
@@ -287,6 +293,56 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       : { status: 'NEEDS_USER', request: remoteConnectionRequest(this.#runtime.api, wire.request) };
   }
 
+  /**
+   * Waits on the server (`POST /sessions/:id/wait-for-connections`) until the user finished connecting
+   * `toolkits` or `timeoutMs` passed; `signal` ends the request.
+   */
+  async waitForConnections(
+    toolkits: string[],
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<WaitForConnectionsResult> {
+    const slugs = checkWaitToolkits(toolkits);
+    const timeoutMs = checkConnectionsWaitTimeout(options.timeoutMs);
+    const wire = await this.#runtime.api.post<{
+      toolkits: Record<
+        string,
+        {
+          status: ToolkitConnectionStatus;
+          connected_account_id?: string;
+          connection_request_id?: string;
+          expires_at?: string;
+          message: string;
+        }
+      >;
+      timed_out: boolean;
+    }>(
+      `${this.#path}/wait-for-connections`,
+      { toolkits: slugs, timeout_seconds: timeoutMs / 1000 },
+      options.signal,
+    );
+    return {
+      toolkits: Object.fromEntries(
+        Object.entries(wire.toolkits).map(([slug, state]) => [
+          slug,
+          {
+            status: state.status,
+            ...(state.status === 'CONNECTED'
+              ? {
+                  account: state.connected_account_id
+                    ? { id: state.connected_account_id, status: 'ACTIVE' }
+                    : null,
+                }
+              : {}),
+            ...(state.connection_request_id ? { connectionRequestId: state.connection_request_id } : {}),
+            ...(state.expires_at ? { expiresAt: new Date(state.expires_at) } : {}),
+            message: state.message,
+          },
+        ]),
+      ),
+      timedOut: wire.timed_out,
+    };
+  }
+
   /** Deletes the session on the server (`DELETE /sessions/:id`); its log stays there. */
   async delete(): Promise<void> {
     await this.#runtime.env.logs.flush();
@@ -345,12 +401,13 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   }
 
   async logs(
-    options: { limit?: number; cursor?: string } = {},
+    options: { limit?: number; cursor?: string; parentId?: string } = {},
   ): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
     await this.#runtime.env.logs.flush();
     const page = await this.#runtime.api.get<Paged<ExecutionLogWire>>(`${this.#path}/logs`, {
       limit: options.limit,
       cursor: options.cursor,
+      parent_id: options.parentId,
     });
     return pageOf(page, executionLogOf);
   }

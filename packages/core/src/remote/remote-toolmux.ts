@@ -249,6 +249,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
           session_id: query.sessionId,
           user_id: query.userId,
           tool_slug: query.toolSlug,
+          parent_id: query.parentId,
           limit: query.limit,
           cursor: query.cursor,
         }),

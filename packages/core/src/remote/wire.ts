@@ -104,6 +104,8 @@ export interface ExecutionLogWire {
   input: string;
   output: string;
   created_at: string;
+  /** Absent from servers older than the column. */
+  parent_id?: string | null;
 }
 
 export interface AuthConfigWire {
@@ -245,6 +247,7 @@ export function executionLogOf(wire: ExecutionLogWire): ExecutionLog {
     input: wire.input,
     output: wire.output,
     createdAt: new Date(wire.created_at),
+    parentId: wire.parent_id ?? null,
   };
 }
 
@@ -264,6 +267,7 @@ export function executionLogWire(record: ExecutionLogRecord): ExecutionLogWire {
     input: record.input,
     output: record.output,
     created_at: record.createdAt.toISOString(),
+    parent_id: record.parentId ?? null,
   };
 }
 

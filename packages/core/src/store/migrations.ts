@@ -359,6 +359,52 @@ export const MIGRATIONS: readonly Migration[] = [
       `,
     },
   },
+  {
+    version: 7,
+    name: 'execution_log_parents',
+    // The entry of the call that made a call (a workbench cell, a multi-execute around it): the log
+    // reads as a tree. Listed per session and parent, newest first.
+    sql: {
+      sqlite: `
+        ALTER TABLE toolmux_execution_logs ADD COLUMN parent_id TEXT;
+        CREATE INDEX toolmux_execution_logs_session_parent_id ON toolmux_execution_logs (session_id, parent_id, id);
+      `,
+      postgres: `
+        ALTER TABLE toolmux_execution_logs ADD COLUMN parent_id text COLLATE "C";
+        CREATE INDEX toolmux_execution_logs_session_parent_id ON toolmux_execution_logs (session_id, parent_id, id);
+      `,
+    },
+  },
+  {
+    version: 8,
+    name: 'connection_waits',
+    // TOOLMUX_WAIT_FOR_CONNECTIONS reads a user's newest connection request of a toolkit. In
+    // PostgreSQL, triggers notify channel toolmux_connections when an account is inserted or changes
+    // status, or a request finishes, so a wait on any instance wakes at the commit (payload: the
+    // table's schema and the MD5 of the user id, never the id itself).
+    sql: {
+      sqlite: `
+        CREATE INDEX toolmux_connection_requests_user_toolkit
+          ON toolmux_connection_requests (user_id, toolkit, created_at);
+      `,
+      postgres: `
+        CREATE INDEX toolmux_connection_requests_user_toolkit
+          ON toolmux_connection_requests (user_id, toolkit, created_at);
+        CREATE FUNCTION toolmux_notify_connection() RETURNS trigger LANGUAGE plpgsql AS $fn$
+        BEGIN
+          PERFORM pg_notify('toolmux_connections', TG_TABLE_SCHEMA || ':' || md5(NEW.user_id));
+          RETURN NULL;
+        END
+        $fn$;
+        CREATE TRIGGER toolmux_connected_accounts_notify
+          AFTER INSERT OR UPDATE OF status ON toolmux_connected_accounts
+          FOR EACH ROW EXECUTE FUNCTION toolmux_notify_connection();
+        CREATE TRIGGER toolmux_connection_requests_notify
+          AFTER UPDATE OF status ON toolmux_connection_requests
+          FOR EACH ROW EXECUTE FUNCTION toolmux_notify_connection();
+      `,
+    },
+  },
 ];
 
 /** The table of each kind of record that holds encrypted values. */

@@ -1,7 +1,8 @@
-import type { Pool, QueryResultRow } from 'pg';
+import type { Client, Pool, QueryResultRow } from 'pg';
 import { ToolMuxError } from '../errors.js';
 import { MIGRATIONS_TABLE_SQL, pendingMigrations, SEALED_SECRET_TABLES } from './migrations.js';
 import { assertPageQuery, type PageQuery, pageClause, toPage } from './pagination.js';
+import { PostgresConnectionListener } from './postgres-connection-listener.js';
 import {
   assertExpectedVersion,
   configVersionConflictError,
@@ -14,6 +15,7 @@ import type {
   ConnectedAccountRecord,
   ConnectedAccountStatusRecord,
   ConnectionRequestRecord,
+  ConnectionWatch,
   ExecutionLogRecord,
   ListAuthConfigsQuery,
   ListConnectedAccountsQuery,
@@ -60,7 +62,7 @@ const SESSION_COLUMNS =
   'id, user_id, config, config_version, token_hash, metadata, created_at, updated_at, token_version';
 const LOG_COLUMNS =
   'id, session_id, user_id, tool_slug, toolkit, connected_account_id, call_id, status, error_code, ' +
-  'error_message, duration_ms, input, output, created_at';
+  'error_message, duration_ms, input, output, created_at, parent_id';
 
 function toSession(row: QueryResultRow): SessionRecord {
   return {
@@ -92,6 +94,7 @@ function toLog(row: QueryResultRow): ExecutionLogRecord {
     input: row.input,
     output: row.output,
     createdAt: row.created_at,
+    parentId: row.parent_id,
   };
 }
 
@@ -209,13 +212,18 @@ function invalidOption(message: string): ToolMuxError {
 export class PostgresStore implements Store {
   readonly dialect = 'postgres';
   private ending: Promise<void> | undefined;
+  /** The LISTEN connection of `watchConnections`, opened by the first wait. */
+  private readonly listener: PostgresConnectionListener;
 
   private constructor(
     private readonly pool: Pool,
     /** The connections that write the execution log (see `logCommit`). */
     private readonly logPool: Pool,
     private readonly schema: string | undefined,
-  ) {}
+    listen: () => Client,
+  ) {
+    this.listener = new PostgresConnectionListener(listen, schema);
+  }
 
   /** Checks the options and creates the pool; connections open on first use. */
   static async create({
@@ -235,7 +243,7 @@ export class PostgresStore implements Store {
     if (logCommit !== 'server' && logCommit !== 'disk') {
       throw invalidOption(`logCommit must be 'server' or 'disk'; got ${JSON.stringify(logCommit)}.`);
     }
-    const { Pool } = await import('pg');
+    const { Client, Pool } = await import('pg');
     const options = schema === undefined ? undefined : `-c search_path=${schema}`;
     const pool = new Pool({ connectionString, max: poolSize, options });
     // the log writer commits at most 4 batches at once (ExecutionLogWriter)
@@ -251,7 +259,7 @@ export class PostgresStore implements Store {
     // the next query; without a listener the pool's 'error' event would crash the process.
     pool.on('error', () => {});
     logPool.on('error', () => {});
-    return new PostgresStore(pool, logPool, schema);
+    return new PostgresStore(pool, logPool, schema, () => new Client({ connectionString, options }));
   }
 
   /**
@@ -297,7 +305,7 @@ export class PostgresStore implements Store {
 
   /** Closes the pool's connections; a second call waits for the first. */
   async close(): Promise<void> {
-    this.ending ??= Promise.all([this.pool.end(), this.logPool.end()]).then(() => {});
+    this.ending ??= Promise.all([this.listener.close(), this.pool.end(), this.logPool.end()]).then(() => {});
     await this.ending;
   }
 
@@ -459,7 +467,8 @@ export class PostgresStore implements Store {
       'insert execution logs',
       `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) SELECT * FROM unnest(` +
         '$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], ' +
-        '$9::text[], $10::text[], $11::double precision[], $12::text[], $13::text[], $14::timestamptz[])',
+        '$9::text[], $10::text[], $11::double precision[], $12::text[], $13::text[], $14::timestamptz[], ' +
+        '$15::text[])',
       [
         column((record) => record.id),
         column((record) => record.sessionId),
@@ -475,6 +484,7 @@ export class PostgresStore implements Store {
         column((record) => record.input),
         column((record) => record.output),
         column((record) => record.createdAt),
+        column((record) => record.parentId ?? null),
       ],
       'toolmux_insert_execution_logs',
       this.logPool,
@@ -485,6 +495,7 @@ export class PostgresStore implements Store {
     sessionId,
     userId,
     toolSlug,
+    parentId,
     limit,
     cursor,
   }: ListLogsQuery): Promise<Page<ExecutionLogRecord>> {
@@ -492,15 +503,29 @@ export class PostgresStore implements Store {
     // A session's log (`session.logs()`, `GET /sessions/:id/logs`) is read often: its two shapes are
     // named statements, parsed and planned once per pooled connection (an index scan of
     // (session_id, id), checked by store/log-query-plan.test.ts).
-    const sessionOnly = sessionId !== undefined && userId === undefined && toolSlug === undefined;
+    const sessionOnly =
+      sessionId !== undefined && userId === undefined && toolSlug === undefined && parentId === undefined;
     const rows = await this.list(
       'list execution logs',
       'toolmux_execution_logs',
       LOG_COLUMNS,
-      { filters: { session_id: sessionId, user_id: userId, tool_slug: toolSlug }, limit, cursor },
+      {
+        filters: { session_id: sessionId, user_id: userId, tool_slug: toolSlug, parent_id: parentId },
+        limit,
+        cursor,
+      },
       sessionOnly ? `toolmux_session_logs${cursor === undefined ? '' : '_after'}` : undefined,
     );
     return toPage(rows.map(toLog), limit);
+  }
+
+  async getLog(id: string): Promise<ExecutionLogRecord | undefined> {
+    const rows = await this.query(
+      'read an execution log entry',
+      `SELECT ${LOG_COLUMNS} FROM toolmux_execution_logs WHERE id = $1`,
+      [id],
+    );
+    return rows[0] === undefined ? undefined : toLog(rows[0]);
   }
 
   async insertAuthConfig(record: AuthConfigRecord): Promise<boolean> {
@@ -729,6 +754,28 @@ export class PostgresStore implements Store {
       'toolmux_connection_request',
     );
     return rows[0] === undefined ? undefined : toRequest(rows[0]);
+  }
+
+  async latestConnectionRequest(
+    userId: string,
+    toolkit: string,
+  ): Promise<ConnectionRequestRecord | undefined> {
+    const rows = await this.query(
+      'read a connection request',
+      `SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE user_id = $1 AND toolkit = $2 ` +
+        'ORDER BY created_at DESC, id DESC LIMIT 1',
+      [userId, toolkit],
+      'toolmux_latest_connection_request',
+    );
+    return rows[0] === undefined ? undefined : toRequest(rows[0]);
+  }
+
+  /**
+   * Notifications of the triggers on accounts and connection requests (migration 8), through one
+   * LISTEN connection of this store; see {@link PostgresConnectionListener}.
+   */
+  watchConnections(userId: string, onChange: () => void): ConnectionWatch {
+    return this.listener.watch(userId, onChange);
   }
 
   async getConnectionRequestByStateHash(stateHash: string): Promise<ConnectionRequestRecord | undefined> {

@@ -47,7 +47,7 @@ const SESSION_COLUMNS =
   'id, user_id, config, config_version, token_hash, metadata, created_at, updated_at, token_version';
 const LOG_COLUMNS =
   'id, session_id, user_id, tool_slug, toolkit, connected_account_id, call_id, status, error_code, ' +
-  'error_message, duration_ms, input, output, created_at';
+  'error_message, duration_ms, input, output, created_at, parent_id';
 
 const AUTH_CONFIG_COLUMNS = 'id, toolkit, type, created_by, settings, secret, key_id, created_at, updated_at';
 const ACCOUNT_COLUMNS =
@@ -86,7 +86,7 @@ function prepareStatements(database: DatabaseSync) {
     ),
     getSessionVersion: database.prepare('SELECT config_version FROM toolmux_sessions WHERE id = ?'),
     insertLog: database.prepare(
-      `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     begin: database.prepare('BEGIN'),
     commit: database.prepare('COMMIT'),
@@ -127,6 +127,10 @@ function prepareStatements(database: DatabaseSync) {
       `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     getRequest: database.prepare(`SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE id = ?`),
+    latestRequest: database.prepare(
+      `SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE user_id = ? AND toolkit = ? ` +
+        'ORDER BY created_at DESC, id DESC LIMIT 1',
+    ),
     getRequestByStateHash: database.prepare(
       `SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE state_hash = ?`,
     ),
@@ -232,6 +236,7 @@ function toLog(row: Row): ExecutionLogRecord {
     input: row.input as string,
     output: row.output as string,
     createdAt: new Date(row.created_at as number),
+    parentId: row.parent_id as string | null,
   };
 }
 
@@ -480,6 +485,7 @@ export class SqliteStore implements Store {
           record.input,
           record.output,
           record.createdAt.getTime(),
+          record.parentId ?? null,
         );
       if (records.length === 1) {
         insert(records[0]!);
@@ -500,16 +506,24 @@ export class SqliteStore implements Store {
     sessionId,
     userId,
     toolSlug,
+    parentId,
     limit,
     cursor,
   }: ListLogsQuery): Promise<Page<ExecutionLogRecord>> {
     assertPageQuery({ limit, cursor }, 'log');
     const rows = this.list('list execution logs', 'toolmux_execution_logs', LOG_COLUMNS, {
-      filters: { session_id: sessionId, user_id: userId, tool_slug: toolSlug },
+      filters: { session_id: sessionId, user_id: userId, tool_slug: toolSlug, parent_id: parentId },
       limit,
       cursor,
     });
     return toPage(rows.map(toLog), limit);
+  }
+
+  async getLog(id: string): Promise<ExecutionLogRecord | undefined> {
+    const row = this.run('read an execution log entry', () =>
+      this.statement(`SELECT ${LOG_COLUMNS} FROM toolmux_execution_logs WHERE id = ?`).get(id),
+    );
+    return row === undefined ? undefined : toLog(row);
   }
 
   async insertAuthConfig(record: AuthConfigRecord): Promise<boolean> {
@@ -700,6 +714,16 @@ export class SqliteStore implements Store {
 
   async getConnectionRequest(id: string): Promise<ConnectionRequestRecord | undefined> {
     const row = this.run('read a connection request', () => this.prepared().getRequest.get(id));
+    return row === undefined ? undefined : toRequest(row);
+  }
+
+  async latestConnectionRequest(
+    userId: string,
+    toolkit: string,
+  ): Promise<ConnectionRequestRecord | undefined> {
+    const row = this.run('read a connection request', () =>
+      this.prepared().latestRequest.get(userId, toolkit),
+    );
     return row === undefined ? undefined : toRequest(row);
   }
 

@@ -148,6 +148,7 @@ function log(overrides: Partial<ExecutionLogRecord> = {}): ExecutionLogRecord {
     input: '{"orderId":"o_1"}',
     output: '{"status":"shipped"}',
     createdAt: new Date('2025-01-02T03:04:05.006Z'),
+    parentId: null,
     ...overrides,
   };
 }

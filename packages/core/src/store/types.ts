@@ -59,6 +59,8 @@ export interface Store {
   insertLogs(records: readonly ExecutionLogRecord[]): Promise<void>;
   /** Newest first. */
   listLogs(query: ListLogsQuery): Promise<Page<ExecutionLogRecord>>;
+  /** One entry by id (checks of a client's `parentId`). Optional for stores of your own. */
+  getLog?(id: string): Promise<ExecutionLogRecord | undefined>;
 
   /**
    * Inserts an auth config. Returns false (and writes nothing) when the record is `createdBy: 'toolmux'`
@@ -123,6 +125,18 @@ export interface Store {
    * writes nothing otherwise, so two completions of one request create one account.
    */
   completeConnectionRequest(id: string, account: ConnectedAccountRecord, now: Date): Promise<boolean>;
+  /**
+   * The newest connection request (by creation) of one user and toolkit, or undefined: how the
+   * user's last attempt to connect it stands (`TOOLMUX_WAIT_FOR_CONNECTIONS`). Optional for stores of
+   * your own (waits then tell only connected or not).
+   */
+  latestConnectionRequest?(userId: string, toolkit: string): Promise<ConnectionRequestRecord | undefined>;
+  /**
+   * Calls `onChange` soon after a connected account of `userId` is inserted or changes status, or a
+   * connection request of the user finishes, in any process sharing the database (PostgreSQL
+   * LISTEN/NOTIFY). Optional: a store without it (SQLite) is polled by waits instead.
+   */
+  watchConnections?(userId: string, onChange: () => void): ConnectionWatch;
 
   /** Encrypted records not under `keyId`, by id ascending after `afterId` (for key rotation). */
   listSealedSecrets(query: SealedSecretsQuery): Promise<Array<{ id: string; secret: SealedSecret }>>;
@@ -133,6 +147,16 @@ export interface Store {
     expected: SealedSecret,
     next: SealedSecret,
   ): Promise<boolean>;
+}
+
+/** A subscription of `Store.watchConnections`. */
+export interface ConnectionWatch {
+  /** Resolves once changes are being delivered (true), or when they cannot be for now (false). */
+  readonly ready: Promise<boolean>;
+  /** Whether changes are being delivered now (the listening connection is up). */
+  live(): boolean;
+  /** Ends the subscription. */
+  close(): void;
 }
 
 /** An encrypted value and the id of the key that encrypted it (see `Vault`). */
@@ -348,12 +372,19 @@ export interface ExecutionLogRecord {
   /** Redacted, truncated JSON of the result (≤ 4 KB). */
   output: string;
   createdAt: Date;
+  /**
+   * The entry of the call that made this one (a TOOLMUX_WORKBENCH cell, a TOOLMUX_MULTI_EXECUTE_TOOL
+   * around it), an entry of the same session; null (or absent) for a call of the agent itself.
+   */
+  parentId?: string | null;
 }
 
 export interface ListLogsQuery {
   sessionId?: string;
   userId?: string;
   toolSlug?: string;
+  /** Only the entries made by the call whose entry has this id. */
+  parentId?: string;
   /** 1..1000 */
   limit: number;
   cursor?: string;

@@ -13,12 +13,13 @@ const MAX_PATH_LENGTH = 512;
  * The options of a tool call from a cell: `account` is `toolmux.execute(slug, args, { account })`,
  * passed on to `session.execute` as it is (the session picks the connected account by it).
  */
-export type WorkbenchExecuteOptions = ExecuteOptions;
+export type WorkbenchExecuteOptions = ExecuteOptions & { parentId?: string };
 
 /** What `toolmux.*` inside a cell reaches in the session. */
 export interface WorkbenchSessionPort {
   sessionId: string;
   store: Store;
+  /** `parentId`: the workbench call's log entry, written as each inner entry's parent. */
   execute(slug: string, args: unknown, options: WorkbenchExecuteOptions): Promise<ToolResult>;
   search(query: string, limit?: number): Promise<unknown>;
   proxy(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse>;
@@ -84,8 +85,8 @@ export async function writeWorkbenchFile(
 
 /**
  * The host side of `toolmux.*` for one cell. Tool calls go through `session.execute` (filters,
- * accounts, validation, timeouts, execution log), each with call id `<workbench log id>/<n>` so the
- * log shows which cell made them.
+ * accounts, validation, timeouts, execution log), each with the workbench call's log entry as its
+ * `parentId` and call id `<workbench log id>/<n>`, so the log reads as a tree.
  */
 export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | undefined): SandboxHostCall {
   let calls = 0;
@@ -123,6 +124,7 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
         const options: WorkbenchExecuteOptions = {
           signal,
           callId: parentLogId ? `${parentLogId}/${calls}` : undefined,
+          parentId: parentLogId,
         };
         if (account !== undefined) options.account = account;
         const result = await port.execute(slug, input.args ?? {}, options);

@@ -57,14 +57,19 @@ describe("Composio's meta-tool names over the Composio-compatible API", () => {
     });
     expect(search.error).toBeNull();
     expect(search.data).toMatchObject({
-      results: [expect.objectContaining({ primary_tool_slugs: expect.arrayContaining(['TASKS_CREATE_TASK']) })],
+      results: [
+        expect.objectContaining({ primary_tool_slugs: expect.arrayContaining(['TASKS_CREATE_TASK']) }),
+      ],
     });
     const multi = await session.execute('COMPOSIO_MULTI_EXECUTE_TOOL', {
       tools: [{ tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'Named by Composio' } }],
     });
     expect(multi.error).toBeNull();
     expect(multi.data).toMatchObject({ success_count: 1 });
-    expect(sample.calls.at(-1)).toMatchObject({ slug: 'TASKS_CREATE_TASK', input: { title: 'Named by Composio' } });
+    expect(sample.calls.at(-1)).toMatchObject({
+      slug: 'TASKS_CREATE_TASK',
+      input: { title: 'Named by Composio' },
+    });
     // a TOOLMUX_ name is not a tool of this session
     const other = await session.execute('TOOLMUX_SEARCH_TOOLS', { queries: [{ use_case: 'x' }] });
     expect(other.error).toMatch(/TOOLMUX_SEARCH_TOOLS/);

@@ -287,6 +287,12 @@ describe('the v3 Tool Router routes with the Rust crate’s requests', () => {
         message: expect.stringContaining(field),
       });
     }
+    // core now has manageConnections.callbackUrl: Composio's callback_url passes through
+    const withCallback = await call('POST', '/tool_router/session', {
+      user_id: 'u',
+      manage_connections: { enable: true, callback_url: 'http://localhost:3000/back' },
+    });
+    expect(withCallback.status).toBe(201);
     // bad input is a 4xx naming it, never a crash
     const badUser = await call('POST', '/tool_router/session', { user_id: 'a\u0000b' });
     expect(badUser.status).toBe(400);

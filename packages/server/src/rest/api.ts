@@ -1,4 +1,5 @@
 import { type AuthRouteContext, authRoutes } from './auth-routes.js';
+import { connectionWaitRoutes } from './connection-wait-routes.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { type Route, route } from './route.js';
 import { type RestRouteContext, restRoutes } from './routes.js';
@@ -23,6 +24,7 @@ export function apiRoutes(context: RestRouteContext & AuthRouteContext & { versi
     }),
     ...restRoutes(context),
     ...authRoutes(context),
+    ...connectionWaitRoutes(context),
   ];
   return routes;
 }

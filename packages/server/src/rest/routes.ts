@@ -158,6 +158,7 @@ function executionLogJson(log: ExecutionLog): Wire<typeof ExecutionLogSchema> {
     input: log.input,
     output: log.output,
     created_at: log.createdAt.toISOString(),
+    parent_id: log.parentId ?? null,
   };
 }
 
@@ -370,7 +371,11 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       handle: async ({ params, query }) => {
         // read often: one query per page (see SessionCache.getForRead)
         const { session } = await sessions.getForRead(params.sessionId);
-        const page = await session.logs({ limit: query.limit, cursor: query.cursor });
+        const page = await session.logs({
+          limit: query.limit,
+          cursor: query.cursor,
+          parentId: query.parent_id,
+        });
         return { items: page.items.map(executionLogJson), next_cursor: page.nextCursor ?? null };
       },
     }),
@@ -388,6 +393,7 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
           sessionId: query.session_id,
           userId: query.user_id,
           toolSlug: query.tool_slug,
+          parentId: query.parent_id,
           limit: query.limit,
           cursor: query.cursor,
         });
@@ -446,6 +452,7 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
             input: item.input,
             output: item.output,
             createdAt: new Date(item.created_at),
+            parentId: item.parent_id ?? null,
           })),
         );
         return { added: ids.length, ids };

@@ -86,7 +86,16 @@ export const SessionConfigSchema = component(
         "Tools exposed directly beside the meta-tools: slugs, or 'all' for every tool of the session.",
       ),
     sessionPreset: z.enum(['META_TOOLS', 'DIRECT_TOOLS']).optional(),
-    manageConnections: z.boolean().optional(),
+    manageConnections: z
+      .union([
+        z.boolean(),
+        z.strictObject({
+          enable: z.boolean().optional(),
+          callbackUrl: z.string().optional(),
+          waitForConnections: z.boolean().optional(),
+        }),
+      ])
+      .optional(),
     multiAccount: z
       .strictObject({
         enable: z.boolean().optional(),
@@ -507,6 +516,13 @@ export const ExecutionLogSchema = component(
     input: z.string().describe('Redacted, truncated JSON of the arguments.'),
     output: z.string().describe('Redacted, truncated JSON of the result.'),
     created_at: timestamp,
+    parent_id: z
+      .string()
+      .nullable()
+      .optional()
+      .describe(
+        'The entry of the call that made this one (a TOOLMUX_WORKBENCH cell, a TOOLMUX_MULTI_EXECUTE_TOOL), in the same session; null for a call of the agent itself.',
+      ),
   }),
 );
 
@@ -515,12 +531,20 @@ export const ExecutionLogListSchema = component(
   z.object({ items: z.array(ExecutionLogSchema), next_cursor: nextCursor }),
 );
 
-export const ListLogsQuery = z.strictObject({ limit: limit(1000), cursor });
+const parentIdFilter = z
+  .string()
+  .min(1)
+  .max(128)
+  .optional()
+  .describe('Only the entries made by the call whose entry has this id (read the log as a tree).');
+
+export const ListLogsQuery = z.strictObject({ limit: limit(1000), cursor, parent_id: parentIdFilter });
 
 export const ListProjectLogsQuery = z.strictObject({
   session_id: sessionId.optional().describe('Entries of this session (also of one deleted since).'),
   user_id: userId.optional(),
   tool_slug: z.string().min(1).max(256).optional(),
+  parent_id: parentIdFilter,
   limit: limit(1000),
   cursor,
 });
@@ -576,6 +600,14 @@ export const AddLogsBody = component(
           error_message: logText(8192, { multiline: true }).nullable(),
           duration_ms: z.number().min(0),
           created_at: z.iso.datetime({ offset: true }),
+          parent_id: z
+            .string()
+            .max(128)
+            .nullable()
+            .optional()
+            .describe(
+              'The entry of the call that made this one: an entry of this session, stored already or in this request (by the id sent); another is refused.',
+            ),
         }),
       )
       .min(1)

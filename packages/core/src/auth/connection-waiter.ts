@@ -1,0 +1,312 @@
+/**
+ * Waiting for the user to finish connecting toolkits: `session.waitForConnections()` and the
+ * meta-tool TOOLMUX_WAIT_FOR_CONNECTIONS.
+ *
+ * How a wait learns that a connection finished, possibly in another process (docs/sessions.md,
+ * "Waiting for connections"):
+ *
+ * - PostgreSQL: LISTEN/NOTIFY. Triggers on the accounts and connection requests tables (migration 8)
+ *   notify at the commit of any change of status, whichever instance or code path made it, so a wait
+ *   on server B wakes within a round trip of the OAuth callback or hosted form handled by server A.
+ *   Each store holds one LISTEN connection, opened by its first wait; a notification wakes only the
+ *   waits of that user. Notifications are not durable (one sent while the listening connection is
+ *   down is lost), so a wait also re-reads every 5 s while listening, and polls (250 ms growing to
+ *   2 s) while the connection is down or could not be opened.
+ * - SQLite: no notification crosses processes, so a wait polls: 100 ms growing to 500 ms. One poll is
+ *   two indexed reads per toolkit in a local file, a few microseconds each, so short polling costs
+ *   less than any cross-process signal would (a file watcher sees every log write, too).
+ *
+ * Polling with backoff everywhere would be simpler, but on PostgreSQL each poll is a network round
+ * trip per toolkit from every waiting instance, and a wait of 120 s should not cost hundreds of
+ * queries. The work of a wait is bounded: at most 20 toolkits, at most 120 s, one read per toolkit per
+ * wake (wakes at least 50 ms apart however many notifications arrive). A wait ends at its timeout, when
+ * no toolkit is PENDING any more, when its abort signal fires, or when the ToolMux closes.
+ */
+import { ToolMuxError } from '../errors.js';
+import type { ConnectionRequestRecord, ConnectionWatch } from '../store/types.js';
+
+/** How one toolkit of a wait stands. */
+export type ToolkitConnectionStatus = 'CONNECTED' | 'PENDING' | 'FAILED' | 'EXPIRED' | 'NOT_STARTED';
+
+/** One toolkit's entry in what `waitForConnections` returns. */
+export interface ToolkitConnectionState {
+  /**
+   * `CONNECTED`: the session's calls of the toolkit have an ACTIVE account (or need none).
+   * `PENDING`: the user has a link and has not finished. `FAILED`: the user's last attempt failed
+   * (denied at the provider, bad credentials). `EXPIRED`: the link expired before the user finished,
+   * or the account expired. `NOT_STARTED`: no connection was started.
+   */
+  status: ToolkitConnectionStatus;
+  /** The account the session's calls use (CONNECTED; null for a toolkit that needs no account). */
+  account?: { id: string; status: string } | null;
+  /** The user's newest connection request of the toolkit, where there is one. */
+  connectionRequestId?: string;
+  /** Until when the link of a PENDING request works. */
+  expiresAt?: Date;
+  /** What the model (or the application) should do next, in words. */
+  message: string;
+}
+
+/** What `session.waitForConnections()` resolves with. */
+export interface WaitForConnectionsResult {
+  /** By toolkit slug, in the order asked. */
+  toolkits: Record<string, ToolkitConnectionState>;
+  /** True when the wait ended at its timeout with a toolkit still PENDING. */
+  timedOut: boolean;
+}
+
+/** @default 60 seconds */
+export const DEFAULT_CONNECTIONS_WAIT_MS = 60_000;
+/** The longest wait: 120 seconds. */
+export const MAX_CONNECTIONS_WAIT_MS = 120_000;
+/** The most toolkits one wait may name. */
+export const MAX_WAIT_TOOLKITS = 20;
+
+const SQLITE_FIRST_POLL_MS = 100;
+const SQLITE_MAX_POLL_MS = 500;
+const POSTGRES_FIRST_POLL_MS = 250;
+const POSTGRES_MAX_POLL_MS = 2_000;
+/** While LISTEN works: a re-read in case a notification was lost. */
+const LISTENING_POLL_MS = 5_000;
+/** Wakes of one wait are at least this far apart. */
+const MIN_WAKE_GAP_MS = 50;
+
+/** Checks `timeoutMs` of `waitForConnections`: 0 (look once) to 120 000. */
+export function checkConnectionsWaitTimeout(timeoutMs: unknown, field = 'timeoutMs'): number {
+  if (timeoutMs === undefined) return DEFAULT_CONNECTIONS_WAIT_MS;
+  if (
+    typeof timeoutMs !== 'number' ||
+    !Number.isFinite(timeoutMs) ||
+    timeoutMs < 0 ||
+    timeoutMs > MAX_CONNECTIONS_WAIT_MS
+  ) {
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `${field} must be a number of milliseconds from 0 to ${MAX_CONNECTIONS_WAIT_MS} (2 minutes), not ${JSON.stringify(timeoutMs) ?? String(timeoutMs)}; wait again after a timeout if the user needs longer.`,
+    });
+  }
+  return timeoutMs;
+}
+
+/** Checks the toolkit list of a wait: 1 to 20 slugs, duplicates dropped. */
+export function checkWaitToolkits(toolkits: unknown): string[] {
+  if (
+    !Array.isArray(toolkits) ||
+    toolkits.length === 0 ||
+    toolkits.length > MAX_WAIT_TOOLKITS ||
+    toolkits.some((slug) => typeof slug !== 'string' || slug.length === 0)
+  ) {
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `toolkits must be a list of 1 to ${MAX_WAIT_TOOLKITS} toolkit slugs, e.g. ["github"], not ${JSON.stringify(toolkits)?.slice(0, 200) ?? String(toolkits)}.`,
+    });
+  }
+  return [...new Set(toolkits as string[])];
+}
+
+/** How a stored request stands now: EXPIRED is a PENDING request nobody took before `expiresAt`. */
+function requestStatus(
+  record: ConnectionRequestRecord,
+  now: Date,
+): 'PENDING' | 'COMPLETED' | 'FAILED' | 'EXPIRED' {
+  if (record.status !== 'PENDING') return record.status;
+  return record.usedAt === null && record.expiresAt <= now ? 'EXPIRED' : 'PENDING';
+}
+
+/**
+ * One toolkit's state from the user's newest connection request (read first) and the account the
+ * session's calls would use (read second, so a completion between the two reads shows as CONNECTED).
+ */
+export function toolkitConnectionState(
+  toolkit: { slug: string; name: string },
+  request: ConnectionRequestRecord | undefined,
+  connection: { isActive: boolean; connectedAccount?: { id: string; status: string } },
+  now: Date,
+): ToolkitConnectionState {
+  const name = toolkit.name;
+  const requestFields = request ? { connectionRequestId: request.id } : {};
+  if (connection.isActive) {
+    return {
+      status: 'CONNECTED',
+      account: connection.connectedAccount ?? null,
+      ...requestFields,
+      message: `${name} is connected: its tools are ready to use.`,
+    };
+  }
+  const again = `Call TOOLMUX_MANAGE_CONNECTIONS with toolkits ["${toolkit.slug}"] and reinitiate: true for a new link, hand it to the user, then wait again.`;
+  switch (request ? requestStatus(request, now) : undefined) {
+    case 'PENDING':
+      return {
+        status: 'PENDING',
+        ...requestFields,
+        expiresAt: request!.expiresAt,
+        message: `The user has not finished connecting ${name} yet; the link works until ${request!.expiresAt.toISOString()}. Wait again, or ask the user whether they opened the link.`,
+      };
+    case 'FAILED':
+      return { status: 'FAILED', ...requestFields, message: `Connecting ${name} failed. ${again}` };
+    case 'EXPIRED':
+      return {
+        status: 'EXPIRED',
+        ...requestFields,
+        message: `The link to connect ${name} expired before the user finished. ${again}`,
+      };
+    case 'COMPLETED':
+      // completed, yet not an account this session's calls use (disabled, deleted, or not among the
+      // session's connectedAccounts)
+      return {
+        status: 'FAILED',
+        ...requestFields,
+        message: `The user connected ${name}, but that account cannot be used by this session (it was disabled or deleted, or the session is pinned to other accounts). ${again}`,
+      };
+    default:
+      if (connection.connectedAccount?.status === 'EXPIRED') {
+        return {
+          status: 'EXPIRED',
+          message: `The ${name} connection expired. ${again}`,
+        };
+      }
+      return {
+        status: 'NOT_STARTED',
+        message: `No connection of ${name} was started: call TOOLMUX_MANAGE_CONNECTIONS with toolkits ["${toolkit.slug}"] for a link, hand it to the user, then wait.`,
+      };
+  }
+}
+
+/** Waits in progress, by the store they read: ended when the ToolMux closes. */
+const running = new WeakMap<object, Set<AbortController>>();
+
+/** Ends every wait reading `store` (the ToolMux that owns it is closing). */
+export function endConnectionWaits(store: object): void {
+  const controllers = running.get(store);
+  running.delete(store);
+  for (const controller of controllers ?? []) {
+    controller.abort(
+      new ToolMuxError({
+        code: 'TOOL_ABORTED',
+        message: 'The wait for connections ended because the ToolMux was closed.',
+      }),
+    );
+  }
+}
+
+/**
+ * Reads every toolkit's state until none is PENDING or `timeoutMs` passed (see the top of this file
+ * for when it reads). Rejects with the abort reason when `signal` aborts or the ToolMux closes.
+ */
+export async function waitUntilSettled(options: {
+  store: object;
+  toolkits: readonly string[];
+  read: (toolkit: string) => Promise<ToolkitConnectionState>;
+  watch?: (onChange: () => void) => ConnectionWatch;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}): Promise<WaitForConnectionsResult> {
+  const { store, toolkits, read, timeoutMs, signal } = options;
+  signal?.throwIfAborted();
+  const deadline = Date.now() + timeoutMs;
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const set = running.get(store) ?? new Set();
+  running.set(store, set);
+  set.add(controller);
+  let wake: (() => void) | undefined;
+  const watch = timeoutMs > 0 ? options.watch?.(() => wake?.()) : undefined;
+  try {
+    if (watch) await sleepUntil(watch.ready, deadline - Date.now(), controller.signal);
+    let pause = watch ? POSTGRES_FIRST_POLL_MS : SQLITE_FIRST_POLL_MS;
+    for (;;) {
+      controller.signal.throwIfAborted();
+      const readAt = Date.now();
+      const states = await Promise.all(toolkits.map(read));
+      controller.signal.throwIfAborted();
+      const pending = states.some((state) => state.status === 'PENDING');
+      const now = Date.now();
+      if (!pending || now >= deadline) {
+        return {
+          toolkits: Object.fromEntries(toolkits.map((slug, index) => [slug, states[index]!])),
+          timedOut: pending,
+        };
+      }
+      const live = watch?.live() === true;
+      const interval = live ? LISTENING_POLL_MS : pause;
+      if (!live) pause = Math.min(pause * 1.5, watch ? POSTGRES_MAX_POLL_MS : SQLITE_MAX_POLL_MS);
+      const woken = new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      await sleepUntil(woken, Math.min(interval, deadline - now), controller.signal);
+      wake = undefined;
+      const gap = readAt + MIN_WAKE_GAP_MS - Date.now();
+      if (gap > 0 && Date.now() + gap < deadline) await sleepUntil(undefined, gap, controller.signal);
+    }
+  } finally {
+    watch?.close();
+    signal?.removeEventListener('abort', onAbort);
+    set.delete(controller);
+  }
+}
+
+/** Resolves when `event` settles, `ms` passed, or `signal` aborts, whichever is first. */
+function sleepUntil(event: Promise<unknown> | undefined, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(0, ms));
+    signal.addEventListener('abort', done, { once: true });
+    event?.then(done, done);
+  });
+}
+
+/** What TOOLMUX_WAIT_FOR_CONNECTIONS (and REST) returns: the result in snake_case, with next steps. */
+export function waitResultJson(result: WaitForConnectionsResult): {
+  toolkits: Record<
+    string,
+    {
+      status: ToolkitConnectionStatus;
+      connected_account_id?: string;
+      connection_request_id?: string;
+      expires_at?: string;
+      message: string;
+    }
+  >;
+  timed_out: boolean;
+  next_steps: string;
+} {
+  const entries = Object.entries(result.toolkits);
+  const toolkits = Object.fromEntries(
+    entries.map(([slug, state]) => [
+      slug,
+      {
+        status: state.status,
+        ...(state.account ? { connected_account_id: state.account.id } : {}),
+        ...(state.connectionRequestId ? { connection_request_id: state.connectionRequestId } : {}),
+        ...(state.expiresAt ? { expires_at: state.expiresAt.toISOString() } : {}),
+        message: state.message,
+      },
+    ]),
+  );
+  const by = (status: ToolkitConnectionStatus) =>
+    entries.filter(([, state]) => state.status === status).map(([slug]) => slug);
+  const connected = by('CONNECTED');
+  const pending = by('PENDING');
+  const other = entries.filter(([, state]) => state.status !== 'CONNECTED' && state.status !== 'PENDING');
+  const next_steps =
+    connected.length === entries.length
+      ? 'Every toolkit asked about is connected: continue the task with its tools.'
+      : [
+          connected.length > 0 ? `Connected: ${connected.join(', ')}.` : '',
+          pending.length > 0
+            ? `Still waiting for the user on ${pending.join(', ')}${result.timedOut ? ' (the wait timed out)' : ''}: call TOOLMUX_WAIT_FOR_CONNECTIONS again, or ask the user whether they opened the link.`
+            : '',
+          other.length > 0
+            ? `Not connected: ${other.map(([slug, state]) => `${slug} (${state.status})`).join(', ')}; each entry's message says what to do.`
+            : '',
+        ]
+          .filter(Boolean)
+          .join(' ');
+  return { toolkits, timed_out: result.timedOut, next_steps };
+}
