@@ -407,7 +407,11 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
         leases.push(rows[0]?.refresh_lease_until ?? null);
       };
       let accountId = '';
-      const { session, calls, request } = await connected('user_1', undefined, slowTokenFetch(300, readLease));
+      const { session, calls, request } = await connected(
+        'user_1',
+        undefined,
+        slowTokenFetch(300, readLease),
+      );
       accountId = request.connectedAccountId!;
       const other = setup(undefined, slowTokenFetch(300, readLease));
       const otherSession = await other.mux.use(session.sessionId);
