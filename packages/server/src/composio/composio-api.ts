@@ -196,62 +196,13 @@ function unauthorized(): ToolMuxError {
   });
 }
 
-/** The metaToolNames option, until every core has it (a core without it refuses the key). */
-const metaToolNamesRefused = new WeakSet<object>();
-
-/**
- * Rewrites core's refusal of an option it does not have yet into a 400 naming the Composio field,
- * so the client learns which of its options this server lacks.
- */
-function pendingOptionError(error: unknown, config: SessionConfig): unknown {
-  if (!ToolMuxError.isInstance(error) || error.code !== 'CONFIG_INVALID') return error;
-  const record = config as Record<string, unknown>;
-  if (record.multiAccount !== undefined && error.message.includes('multiAccount')) {
-    return unsupported(
-      'multi_account',
-      'this toolmux server has no multi-account sessions yet; leave multi_account out (one account per toolkit).',
-    );
-  }
-  const manage = record.manageConnections;
-  if (typeof manage === 'object' && manage !== null && error.message.includes('manageConnections')) {
-    const given = manage as { callbackUrl?: string; waitForConnections?: boolean };
-    return given.waitForConnections
-      ? unsupported(
-          'manage_connections.enable_wait_for_connections',
-          'this toolmux server has no wait-for-connections meta-tool yet; leave it out.',
-        )
-      : unsupported(
-          'manage_connections.callback_url',
-          "this toolmux server's manage-connections meta-tool sends users back to its own page (/connect/done); pass callback_url to link (session.authorize) instead.",
-        );
-  }
-  return error;
-}
-
-async function createSession(
+/** Every session made through this API carries Composio's meta-tool names and input fields. */
+function createSession(
   toolmux: ToolMux<Provider<unknown>>,
   userId: string,
   config: SessionConfig,
 ): Promise<Session<unknown>> {
-  try {
-    if (!metaToolNamesRefused.has(toolmux)) {
-      try {
-        return await toolmux.create(userId, { ...config, metaToolNames: 'composio' } as SessionConfig);
-      } catch (error) {
-        if (
-          !ToolMuxError.isInstance(error) ||
-          error.code !== 'CONFIG_INVALID' ||
-          !error.message.includes('metaToolNames')
-        ) {
-          throw error;
-        }
-        metaToolNamesRefused.add(toolmux);
-      }
-    }
-    return await toolmux.create(userId, config);
-  } catch (error) {
-    throw pendingOptionError(error, config);
-  }
+  return toolmux.create(userId, { ...config, metaToolNames: 'composio' });
 }
 
 /** The toolkit name and auth need of each toolkit slug, read from the catalog once per request. */
@@ -340,11 +291,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         const wire = (await body(c, UpdateSessionWire)) as UpdateSessionWire;
         const session = await toolmux.use(sessionId);
         const config = withCustomToolkits(toolmuxConfig(wire, 'update'), customToolkitsOf(session.config));
-        try {
-          await session.update(config);
-        } catch (error) {
-          throw pendingOptionError(error, config);
-        }
+        await session.update(config);
         sessions.invalidate(sessionId);
         return retrieve(sessionId);
       }),
