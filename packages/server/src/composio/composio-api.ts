@@ -313,7 +313,28 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         const sessionId = sessionIdOf(c);
         const wire = (await body(c, AttachWire)) as z.infer<typeof AttachWire>;
         checkExperimental(wire.experimental);
-        return retrieve(sessionId, customToolsOf(wire.experimental).wire);
+        const custom = customToolsOf(wire.experimental);
+        // A stored session's custom tools are fixed at create (core's update() refuses new ones):
+        // a tool attached here that the session does not declare could run in the client but would
+        // be missing from search, tools and MCP, so it is refused rather than half-attached.
+        const { config } = (await sessions.get(sessionId)).session;
+        const known = new Set(
+          [
+            ...(config.clientTools ?? []),
+            ...(config.clientToolkits ?? []).flatMap((toolkit) => toolkit.tools),
+          ].map((tool) => tool.slug),
+        );
+        const undeclared = [
+          ...custom.declarations,
+          ...custom.toolkits.flatMap((toolkit) => toolkit.tools),
+        ].filter((declaration) => !known.has(declaration.slug));
+        if (undeclared.length > 0) {
+          throw unsupported(
+            'experimental.custom_tools',
+            `${undeclared.map((declaration) => declaration.slug).join(', ')} ${undeclared.length === 1 ? 'is' : 'are'} not declared by session ${sessionId}; a session's custom tools are given when it is created (toolRouter.create(userId, { experimental: { customTools } })), and use() can attach only those.`,
+          );
+        }
+        return retrieve(sessionId, custom.wire);
       }),
     );
 

@@ -256,6 +256,20 @@ describe('@composio/core against toolmux serve', () => {
     // another process attaches the same tool to the stored session
     const attached = await composio().use(session.sessionId, { customTools: [add] });
     expect(await attached.execute('LOCAL_ADD_NUMBERS', { a: 4, b: 5 })).toMatchObject({ data: { sum: 9 } });
+    // a tool the stored session never declared is refused by name, not half-attached
+    const stranger = experimental_createTool('MULTIPLY_NUMBERS', {
+      name: 'Multiply numbers',
+      description: 'Multiply two numbers.',
+      inputParams: z.object({ a: z.number(), b: z.number() }),
+      execute: async ({ a, b }) => ({ product: a * b }),
+    });
+    const refused = await composio()
+      .use(session.sessionId, { customTools: [stranger] })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(String((refused as Error | undefined)?.message ?? refused)).toMatch(/LOCAL_MULTIPLY_NUMBERS/);
   });
 
   it("takes Composio's direct-tools preset: every allowed tool directly, no meta-tools", async () => {
