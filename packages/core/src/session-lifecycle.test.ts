@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ToolMuxError } from './errors.js';
-import { databaseBackends, type OpenedDatabase, quiet } from './test/auth-fixtures.js';
+import { databaseBackends, type OpenedDatabase, quiet, rejection } from './test/auth-fixtures.js';
 import { createSampleToolkits } from './test/sample-toolkits.js';
 import { ToolMux } from './toolmux.js';
 
@@ -10,16 +9,6 @@ import { ToolMux } from './toolmux.js';
  */
 
 const secretKey = Buffer.alloc(32, 7).toString('base64');
-
-async function rejection(promise: Promise<unknown>, code: string): Promise<ToolMuxError> {
-  const error = await promise.then(
-    () => undefined,
-    (rejected: unknown) => rejected,
-  );
-  expect(ToolMuxError.isInstance(error), `expected a ToolMuxError, got ${String(error)}`).toBe(true);
-  expect((error as ToolMuxError).code, (error as ToolMuxError).message).toBe(code);
-  return error as ToolMuxError;
-}
 
 const backends = await databaseBackends();
 

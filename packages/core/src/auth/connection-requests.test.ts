@@ -1,9 +1,9 @@
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ToolMuxError } from '../errors.js';
+import type { ToolMuxError } from '../errors.js';
 import { connectionRequestAuthorizationUrl, useHostedConnectPage } from '../internal.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
-import { databaseBackends, type OpenedDatabase, pastTime, quiet } from '../test/auth-fixtures.js';
+import { databaseBackends, type OpenedDatabase, pastTime, quiet, rejection } from '../test/auth-fixtures.js';
 import { octoToolkit, startTestOAuthServer, type TestOAuthServer } from '../test/oauth-server.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
@@ -24,16 +24,6 @@ beforeAll(async () => {
   oauthServer = await startTestOAuthServer({ redirectUris: [redirectUri] });
 });
 afterAll(() => oauthServer.close());
-
-async function rejection(promise: Promise<unknown>, code: string): Promise<ToolMuxError> {
-  const error = await promise.then(
-    () => undefined,
-    (rejected: unknown) => rejected,
-  );
-  expect(ToolMuxError.isInstance(error), `expected a ToolMuxError, got ${String(error)}`).toBe(true);
-  expect((error as ToolMuxError).code, (error as ToolMuxError).message).toBe(code);
-  return error as ToolMuxError;
-}
 
 const backends = await databaseBackends();
 

@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ToolMuxError } from '../errors.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
-import { databaseBackends, type OpenedDatabase, quiet } from '../test/auth-fixtures.js';
+import { databaseBackends, type OpenedDatabase, quiet, rejection } from '../test/auth-fixtures.js';
 import { createGmailLikeToolkit } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
 
@@ -17,16 +16,6 @@ const MAILBOXES = {
   'key-other-user': 'bob@example.com',
 };
 const mail = { to: 'grace@example.com', subject: 'Hello', body: 'Hi Grace' };
-
-async function rejection(promise: Promise<unknown>, code: string): Promise<ToolMuxError> {
-  const error = await promise.then(
-    () => undefined,
-    (rejected: unknown) => rejected,
-  );
-  expect(ToolMuxError.isInstance(error), `expected a ToolMuxError, got ${String(error)}`).toBe(true);
-  expect((error as ToolMuxError).code, (error as ToolMuxError).message).toBe(code);
-  return error as ToolMuxError;
-}
 
 const backends = await databaseBackends();
 

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ToolMuxError } from '../errors.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
-import { quiet } from '../test/auth-fixtures.js';
+import { quiet, rejection } from '../test/auth-fixtures.js';
 import { octoToolkit, startTestOAuthServer, type TestOAuthServer } from '../test/oauth-server.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
@@ -41,16 +40,6 @@ async function finish(mux: ToolMux, redirectUrl: string, login = 'octo-user'): P
   const callback = await oauthServer.signIn(redirectUrl, { login });
   const response = await mux.auth.handleCallback(new Request(callback));
   expect(new URL(response.headers.get('location')!).searchParams.get('status')).toBe('success');
-}
-
-async function rejection(promise: Promise<unknown>, code: string): Promise<ToolMuxError> {
-  const error = await promise.then(
-    () => undefined,
-    (rejected: unknown) => rejected,
-  );
-  expect(ToolMuxError.isInstance(error), `expected a ToolMuxError, got ${String(error)}`).toBe(true);
-  expect((error as ToolMuxError).code).toBe(code);
-  return error as ToolMuxError;
 }
 
 describe('connected-account precedence', () => {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
+import { ToolMuxError } from '../errors.js';
+import { rejection } from '../test/auth-fixtures.js';
 import { createTestPostgresStore, postgresSkipReason, withTestDatabase } from '../test/postgres.js';
 import { newId } from '../util/ids.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from './migrations.js';
@@ -222,16 +223,6 @@ function fieldsRequest(overrides: Partial<ConnectionRequestRecord> = {}): Connec
 }
 
 /** The error `promise` rejects with, checked to be a ToolMuxError with `code`. */
-async function rejection(promise: Promise<unknown>, code: ToolMuxErrorCode): Promise<ToolMuxError> {
-  const error = await promise.then(
-    () => undefined,
-    (rejected: unknown) => rejected,
-  );
-  expect(ToolMuxError.isInstance(error), `expected a ToolMuxError, got ${String(error)}`).toBe(true);
-  expect((error as ToolMuxError).code).toBe(code);
-  return error as ToolMuxError;
-}
-
 /** Every item of a paginated list, following `nextCursor` until it is undefined, and the page sizes seen. */
 async function collectPages<T extends { id: string }>(
   listPage: (cursor: string | undefined) => Promise<{ items: T[]; nextCursor: string | undefined }>,

@@ -2,12 +2,25 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { expect } from 'vitest';
+import { ToolMuxError } from '../errors.js';
 import { createTestPostgresUrl, postgresSkipReason } from './postgres.js';
 
 /**
  * Shared fixtures of the auth tests (not a test file itself): the store backends they run on, and a
  * toolkit whose OAuth scheme points at the test authorization server.
  */
+
+/** The ToolMuxError `promise` rejects with, after checking that it does and that its code is `code`. */
+export async function rejection(promise: Promise<unknown>, code: string): Promise<ToolMuxError> {
+  const error = await promise.then(
+    () => undefined,
+    (rejected: unknown) => rejected,
+  );
+  expect(ToolMuxError.isInstance(error), `expected a ToolMuxError, got ${String(error)}`).toBe(true);
+  expect((error as ToolMuxError).code, (error as ToolMuxError).message).toBe(code);
+  return error as ToolMuxError;
+}
 
 export const quiet = { debug() {}, warn() {}, error() {} };
 
