@@ -1,14 +1,13 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { type Session, SessionPreset, ToolMux } from '@toolmux/core';
 import {
-  createSampleToolkits,
   hardSchemaCall,
   hardSchemaToolkit,
   type ScriptedModelServer,
   type ScriptedRequest,
   startScriptedModelServer,
 } from '@toolmux/core/test';
-import { startTestServer, type TestServer } from '@toolmux/server/test';
+import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AnthropicProvider } from './index.js';
 
@@ -69,16 +68,9 @@ async function loop(
 }
 
 const silent = { debug() {}, warn() {}, error() {} };
-const modes = ['embedded', 'remote'] as const;
+const modes = TOOLMUX_MODES;
 
-const served = createSampleToolkits();
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ toolkits: served.toolkits });
-});
-afterAll(async () => {
-  await server?.close();
-});
+const samples = sampleModes({}, { beforeAll, afterEach, afterAll });
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -97,22 +89,11 @@ async function scriptedClient(steps: Step[]) {
 
 async function setUp(steps: Step[], options: { mode?: (typeof modes)[number]; preset?: SessionPreset } = {}) {
   const provider = new AnthropicProvider();
-  let sample = served;
-  let mux: ToolMux<AnthropicProvider>;
-  if ((options.mode ?? 'embedded') === 'embedded') {
-    sample = createSampleToolkits();
-    mux = new ToolMux({ provider, toolkits: sample.toolkits, store: ':memory:', logger: silent });
-  } else {
-    served.calls.length = 0;
-    served.tasks.clear();
-    mux = server.remote(provider);
-  }
-  cleanups.push(() => mux.close());
-  const session = await mux.create('user_1', {
+  const { session, tools, ...sample } = await samples.session(provider, {
+    mode: options.mode,
+    preset: options.preset,
     toolkits: ['tasks', 'notes'],
-    sessionPreset: options.preset ?? SessionPreset.META_TOOLS,
   });
-  const tools = await session.tools();
   const { model, client } = await scriptedClient(steps);
   return {
     ...sample,
@@ -270,7 +251,6 @@ describe.each([false, true])('hard schemas (hardSchemaCases), strict: %s', (stri
     const warnings: string[] = [];
     const provider = new AnthropicProvider({ strict, logger: { warn: (message) => warnings.push(message) } });
     const mux = new ToolMux({ provider, toolkits: [toolkit], store: ':memory:', logger: silent });
-    cleanups.push(() => mux.close());
     const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
     const tools = await session.tools();
     const { model, client } = await scriptedClient([

@@ -1,7 +1,6 @@
 import { type Content, type FunctionDeclaration, GoogleGenAI, type Part } from '@google/genai';
 import { geminiSchemaViolations, type Session, SessionPreset, ToolMux } from '@toolmux/core';
 import {
-  createSampleToolkits,
   findGeminiViolations,
   hardSchemaCall,
   hardSchemaToolkit,
@@ -9,7 +8,7 @@ import {
   type ScriptedRequest,
   startScriptedModelServer,
 } from '@toolmux/core/test';
-import { startTestServer, type TestServer } from '@toolmux/server/test';
+import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { GoogleProvider, type GoogleTools } from './index.js';
 
@@ -61,16 +60,9 @@ async function loop(
 }
 
 const silent = { debug() {}, warn() {}, error() {} };
-const modes = ['embedded', 'remote'] as const;
+const modes = TOOLMUX_MODES;
 
-const served = createSampleToolkits();
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ toolkits: served.toolkits });
-});
-afterAll(async () => {
-  await server?.close();
-});
+const samples = sampleModes({}, { beforeAll, afterEach, afterAll });
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -88,22 +80,11 @@ async function scriptedClient(steps: Step[]) {
 
 async function setUp(steps: Step[], options: { mode?: (typeof modes)[number]; preset?: SessionPreset } = {}) {
   const provider = new GoogleProvider({ logger: { warn() {} } });
-  let sample = served;
-  let mux: ToolMux<GoogleProvider>;
-  if ((options.mode ?? 'embedded') === 'embedded') {
-    sample = createSampleToolkits();
-    mux = new ToolMux({ provider, toolkits: sample.toolkits, store: ':memory:', logger: silent });
-  } else {
-    served.calls.length = 0;
-    served.tasks.clear();
-    mux = server.remote(provider);
-  }
-  cleanups.push(() => mux.close());
-  const session = await mux.create('user_1', {
+  const { session, tools, ...sample } = await samples.session(provider, {
+    mode: options.mode,
+    preset: options.preset,
     toolkits: ['tasks', 'notes'],
-    sessionPreset: options.preset ?? SessionPreset.META_TOOLS,
   });
-  const tools = await session.tools();
   const { model, ai } = await scriptedClient(steps);
   return {
     ...sample,
@@ -296,7 +277,6 @@ describe('hard schemas (hardSchemaCases)', () => {
       store: ':memory:',
       logger: silent,
     });
-    cleanups.push(() => mux.close());
     const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
     const tools = await session.tools();
     const declarations = tools[0].functionDeclarations;

@@ -16,8 +16,8 @@ import {
   type ToolResult,
   type ToolSpec,
 } from '@toolmux/core';
-import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
-import { startTestServer, type TestServer } from '@toolmux/server/test';
+import { stockLookupTool } from '@toolmux/core/test';
+import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { createAgent } from 'langchain';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { LangChainProvider, type LangChainToolMetadata } from './index.js';
@@ -31,18 +31,11 @@ afterEach(async () => {
  * The agent loops run twice: on an embedded ToolMux, and on a remote-mode ToolMux talking to a live
  * toolmux server (in this process, so the sample toolkits' `calls` still show what the handlers got).
  */
-type Mode = 'embedded' | 'remote';
-const modes: Mode[] = ['embedded', 'remote'];
+type Mode = (typeof TOOLMUX_MODES)[number];
+const modes: Mode[] = [...TOOLMUX_MODES];
 
-/** The sample toolkits the test server serves; reset for each remote test. */
-const served = createSampleToolkits();
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ toolkits: served.toolkits });
-});
-afterAll(async () => {
-  await server?.close();
-});
+/** The sample toolkits, embedded or served by a test server (reset for each remote ToolMux). */
+const samples = sampleModes({}, { beforeAll, afterEach, afterAll });
 
 async function setUp(
   mode: Mode,
@@ -59,20 +52,8 @@ async function setUp(
     strict: options.strict,
     logger: { warn: (message) => warnings.push(message) },
   });
-  let sample: ReturnType<typeof createSampleToolkits>;
-  let mux: ToolMux<LangChainProvider>;
-  if (mode === 'embedded') {
-    sample = createSampleToolkits();
-    mux = new ToolMux({ provider, toolkits: sample.toolkits, store: ':memory:' });
-  } else {
-    // one server per file: its sample state starts empty for each test, as a new embedded one would
-    sample = served;
-    sample.calls.length = 0;
-    sample.tasks.clear();
-    mux = server.remote(provider);
-    expect(mux.mode).toBe('remote');
-  }
-  open.push(mux);
+  const { mux, ...sample } = samples.muxOf(mode, provider);
+  expect(mux.mode).toBe(mode);
   const customTools = options.customTools ?? [];
   const session = await mux.create('user_1', {
     toolkits: options.toolkits ?? ['tasks', 'notes'],

@@ -1,27 +1,19 @@
 import { AIMessage, type BaseMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
-import { MetaToolSlug, ToolMux } from '@toolmux/core';
-import { createSampleToolkits } from '@toolmux/core/test';
-import { startTestServer, type TestServer } from '@toolmux/server/test';
+import { MetaToolSlug } from '@toolmux/core';
+import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { createAgent } from 'langchain';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { LangChainProvider } from './index.js';
 
-const silent = { debug() {}, warn() {}, error() {} };
+const _silent = { debug() {}, warn() {}, error() {} };
 
 /**
  * TOOLMUX_WORKBENCH in LangChain's own agent loop (`createAgent` with `fakeModel()`), embedded and
  * against a live toolmux server: the model's first cell runs two tools and aggregates, its next cell
  * reads the state (`globalThis`) the first left.
  */
-const served = createSampleToolkits();
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ toolkits: served.toolkits });
-});
-afterAll(async () => {
-  await server?.close();
-});
+const samples = sampleModes({}, { beforeAll, afterEach, afterAll });
 
 function cell(code: string, id: string): AIMessage {
   return new AIMessage({
@@ -51,16 +43,9 @@ globalThis.reportTasks = listed.data.tasks.filter((task) => task.title.includes(
 console.log('created', made.filter((r) => r.successful).length);
 return { total: listed.data.tasks.length, report: globalThis.reportTasks.length };`;
 
-describe.each(['embedded', 'remote'] as const)('TOOLMUX_WORKBENCH in the createAgent loop (%s)', (mode) => {
+describe.each(TOOLMUX_MODES)('TOOLMUX_WORKBENCH in the createAgent loop (%s)', (mode) => {
   test('the model runs two tools in a cell and aggregates; its next cell reads the state the first left', async () => {
-    const sample = mode === 'embedded' ? createSampleToolkits() : served;
-    served.calls.length = 0;
-    served.tasks.clear();
-    const provider = new LangChainProvider();
-    const mux =
-      mode === 'embedded'
-        ? new ToolMux({ provider, toolkits: sample.toolkits, store: ':memory:', logger: silent })
-        : server.remote(provider);
+    const { mux, ...sample } = samples.muxOf(mode, new LangChainProvider());
     try {
       const session = await mux.create('user_1', { toolkits: ['tasks', 'notes'] });
       const tools = await session.tools();

@@ -2,9 +2,9 @@ import { Settings } from '@llamaindex/core/global';
 import type { ChatMessage, ChatResponseChunk, LLMChatParamsStreaming } from '@llamaindex/core/llms';
 import { MockLLM } from '@llamaindex/core/llms/mock';
 import { agent } from '@llamaindex/workflow';
-import { defineTool, defineToolkit, SessionPreset, type Tool, ToolMux } from '@toolmux/core';
+import { defineTool, defineToolkit, SessionPreset, ToolMux } from '@toolmux/core';
 import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
-import { startTestServer, type TestServer } from '@toolmux/server/test';
+import { type SampleSessionOptions, sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { LlamaIndexProvider, type LlamaIndexTool } from './index.js';
@@ -72,60 +72,17 @@ async function runAgent(llm: ScriptedLLM, tools: LlamaIndexTool[], prompt: strin
 
 const silent = { debug() {}, warn() {}, error() {} };
 
-const muxes: ToolMux<LlamaIndexProvider>[] = [];
-afterEach(async () => {
-  await Promise.all(muxes.splice(0).map((mux) => mux.close()));
-});
-
-const modes = ['embedded', 'remote'] as const;
-type Mode = (typeof modes)[number];
-
-const served = createSampleToolkits();
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ toolkits: served.toolkits });
-});
-afterAll(async () => {
-  await server?.close();
-});
-
-function muxOf(mode: Mode, provider: LlamaIndexProvider) {
-  if (mode === 'embedded') {
-    const sample = createSampleToolkits();
-    const mux = new ToolMux({ provider, toolkits: sample.toolkits, store: ':memory:', logger: silent });
-    muxes.push(mux);
-    return { ...sample, mux };
-  }
-  served.calls.length = 0;
-  served.tasks.clear();
-  const mux = server.remote(provider);
-  muxes.push(mux);
-  return { ...served, mux };
-}
+/**
+ * The agent-loop tests run twice: on an embedded ToolMux, and on a remote-mode ToolMux talking to a
+ * live toolmux server in this process, so the handlers of its sample toolkits still record their
+ * calls in `calls`.
+ */
+const samples = sampleModes({ toolkits: ['tasks', 'notes'] }, { beforeAll, afterEach, afterAll });
+const modes = TOOLMUX_MODES;
 
 /** A session over the sample toolkits (tasks and notes enabled) and its tools as FunctionTools. */
-async function setUp(
-  options: {
-    mode?: Mode;
-    preset?: SessionPreset;
-    preload?: string[];
-    strict?: boolean;
-    toolkits?: string[];
-    customTools?: Tool[];
-  } = {},
-) {
-  const mode = options.mode ?? 'embedded';
-  const { mux, ...sample } = muxOf(mode, new LlamaIndexProvider({ strict: options.strict ?? false }));
-  expect(mux.mode).toBe(mode);
-  const session = await mux.create('user_1', {
-    toolkits: options.toolkits ?? ['tasks', 'notes'],
-    sessionPreset: options.preset ?? SessionPreset.META_TOOLS,
-    preload: { tools: options.preload ?? [] },
-    ...(options.customTools ? { experimental: { customTools: options.customTools } } : {}),
-  });
-  const tools: LlamaIndexTool[] = await session.tools();
-  return { ...sample, mux, session, tools };
-}
+const setUp = ({ strict = false, ...options }: SampleSessionOptions & { strict?: boolean } = {}) =>
+  samples.session(new LlamaIndexProvider({ strict }), options);
 
 const names = (tools: LlamaIndexTool[]) => tools.map((tool) => tool.metadata.name).sort();
 const presets = [SessionPreset.META_TOOLS, SessionPreset.DIRECT_TOOLS] as const;
@@ -400,7 +357,7 @@ describe('LlamaIndexProvider edge cases', () => {
       store: ':memory:',
       logger: silent,
     });
-    muxes.push(mux);
+    samples.track(mux);
     const session = await mux.create('user_1', {
       toolkits: ['tasks', 'meta'],
       preload: { tools: ['TASKS_CREATE_TASK', 'META_TAG_LOOKUP'] },

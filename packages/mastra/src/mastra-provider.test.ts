@@ -1,7 +1,7 @@
 import { Agent } from '@mastra/core/agent';
-import { defineTool, defineToolkit, SessionPreset, type Tool, ToolMux, type ToolResult } from '@toolmux/core';
-import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
-import { startTestServer, type TestServer } from '@toolmux/server/test';
+import { defineTool, defineToolkit, SessionPreset, ToolMux, type ToolResult } from '@toolmux/core';
+import { stockLookupTool } from '@toolmux/core/test';
+import { type SampleSessionOptions, sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { MockLanguageModelV4 } from 'ai/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -80,65 +80,17 @@ function toolResultTexts(options: CallOptions | undefined): string[] {
 
 const silent = { debug() {}, warn() {}, error() {} };
 
-const muxes: ToolMux<MastraProvider>[] = [];
-afterEach(async () => {
-  await Promise.all(muxes.splice(0).map((mux) => mux.close()));
-});
-
 /**
  * The agent-loop tests run twice: on an embedded ToolMux, and on a remote-mode ToolMux talking to a
- * live toolmux server (`startTestServer`) that runs in this process, so the handlers of its sample
- * toolkits still record their calls in `served.calls`.
+ * live toolmux server in this process, so the handlers of its sample toolkits still record their
+ * calls in `calls`.
  */
-const modes = ['embedded', 'remote'] as const;
-type Mode = (typeof modes)[number];
-
-const served = createSampleToolkits();
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ toolkits: served.toolkits });
-});
-afterAll(async () => {
-  await server?.close();
-});
-
-function muxOf(mode: Mode, provider: MastraProvider) {
-  if (mode === 'embedded') {
-    const sample = createSampleToolkits();
-    const mux = new ToolMux({ provider, toolkits: sample.toolkits, store: ':memory:', logger: silent });
-    muxes.push(mux);
-    return { ...sample, mux };
-  }
-  served.calls.length = 0;
-  served.tasks.clear();
-  const mux = server.remote(provider);
-  muxes.push(mux);
-  return { ...served, mux };
-}
+const samples = sampleModes({ toolkits: ['tasks', 'notes'] }, { beforeAll, afterEach, afterAll });
+const modes = TOOLMUX_MODES;
 
 /** A session over the sample toolkits (tasks and notes enabled) and its tools as Mastra tools. */
-async function setUp(
-  options: {
-    mode?: Mode;
-    preset?: SessionPreset;
-    preload?: string[];
-    strict?: boolean;
-    toolkits?: string[];
-    customTools?: Tool[];
-  } = {},
-) {
-  const mode = options.mode ?? 'embedded';
-  const { mux, ...sample } = muxOf(mode, new MastraProvider({ strict: options.strict ?? false }));
-  expect(mux.mode).toBe(mode);
-  const session = await mux.create('user_1', {
-    toolkits: options.toolkits ?? ['tasks', 'notes'],
-    sessionPreset: options.preset ?? SessionPreset.META_TOOLS,
-    preload: { tools: options.preload ?? [] },
-    ...(options.customTools ? { experimental: { customTools: options.customTools } } : {}),
-  });
-  const tools: MastraToolSet = await session.tools();
-  return { ...sample, mux, session, tools };
-}
+const setUp = ({ strict = false, ...options }: SampleSessionOptions & { strict?: boolean } = {}) =>
+  samples.session(new MastraProvider({ strict }), options);
 
 const presets = [SessionPreset.META_TOOLS, SessionPreset.DIRECT_TOOLS] as const;
 /** Tools called directly in the preset-independent tests (preloaded under META_TOOLS). */
@@ -474,7 +426,7 @@ describe('MastraProvider schemas', () => {
     const provider = new MastraProvider({ strict: true, logger: { warn } });
     const meta = defineToolkit({ slug: 'meta', name: 'Meta', description: 'Tags', tools: [lookup] });
     const mux = new ToolMux({ provider, toolkits: [meta], store: ':memory:', logger: silent });
-    muxes.push(mux);
+    samples.track(mux);
     const first = await mux.create('user_1', { toolkits: ['meta'], preload: { tools: ['META_TAG_LOOKUP'] } });
     const second = await mux.create('user_2', {
       toolkits: ['meta'],
@@ -526,7 +478,7 @@ describe('MastraProvider tool names', () => {
       store: ':memory:',
       logger: silent,
     });
-    muxes.push(mux);
+    samples.track(mux);
     const session = await mux.create('user_1', {
       toolkits: ['long'],
       sessionPreset: SessionPreset.DIRECT_TOOLS,

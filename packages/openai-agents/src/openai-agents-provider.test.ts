@@ -20,11 +20,10 @@ import {
   type ExecutionLog,
   SessionPreset,
   type Tool,
-  ToolMux,
   type ToolResult,
 } from '@toolmux/core';
-import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
-import { startTestServer, type TestServer } from '@toolmux/server/test';
+import { stockLookupTool } from '@toolmux/core/test';
+import { sampleModes } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { OpenAIAgentsProvider } from './openai-agents-provider.js';
@@ -38,18 +37,8 @@ setTracingDisabled(true);
 const modes = ['embedded', 'remote'] as const;
 type Mode = (typeof modes)[number];
 
-/** The sample toolkits the server serves; its handlers run in this process, so `calls` records them. */
-const served = createSampleToolkits();
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ toolkits: served.toolkits });
-});
-afterAll(() => server?.close());
-
-const muxes: ToolMux<OpenAIAgentsProvider>[] = [];
-afterEach(async () => {
-  await Promise.all(muxes.splice(0).map((mux) => mux.close()));
-});
+/** The sample toolkits, embedded or on a test server in this process (its handlers' `calls` are seen here). */
+const samples = sampleModes({}, { beforeAll, afterEach, afterAll });
 
 /**
  * A ToolMux over the sample toolkits with one session, its tools wrapped by the provider under test:
@@ -72,31 +61,7 @@ async function setup(
     strict: options.strict,
     logger: { warn: (message) => warnings.push(message) },
   });
-  let sample: ReturnType<typeof createSampleToolkits>;
-  let mux: ToolMux<OpenAIAgentsProvider>;
-  if (options.mode === 'remote') {
-    if (options.extraToolkits) throw new Error('the test server serves the sample toolkits only');
-    sample = served;
-    sample.calls.length = 0;
-    sample.tasks.clear();
-    mux = server.remote(provider); // closed by server.close()
-  } else {
-    sample = createSampleToolkits();
-    mux = new ToolMux({
-      provider,
-      toolkits: [...sample.toolkits, ...(options.extraToolkits ?? [])],
-      store: ':memory:',
-    });
-    muxes.push(mux);
-  }
-  expect(mux.mode).toBe(options.mode ?? 'embedded');
-  const session = await mux.create('user_1', {
-    sessionPreset: options.preset ?? SessionPreset.META_TOOLS,
-    preload: { tools: options.preload ?? [] },
-    ...(options.toolkits ? { toolkits: options.toolkits } : {}),
-    ...(options.customTools ? { experimental: { customTools: options.customTools } } : {}),
-  });
-  const tools = await session.tools();
+  const { mux, session, tools, ...sample } = await samples.session(provider, options);
   return { sample, mux, session, tools, warnings };
 }
 
@@ -371,7 +336,7 @@ describe('OpenAIAgentsProvider in the agent loop — remote mode, a custom tool 
     });
     expect(await logOf(session, 'TASKS_CREATE_TASK')).toMatchObject({ id: seen.results[1].log_id });
     // the client's log entry was sent to the server: its own session reads it too
-    const onServer = await server.embedded.use(session.sessionId, { customTools: [lookup] });
+    const onServer = await samples.server.embedded.use(session.sessionId, { customTools: [lookup] });
     expect((await onServer.logs()).items.map((log) => log.id).sort()).toEqual(
       items.map((log) => log.id).sort(),
     );

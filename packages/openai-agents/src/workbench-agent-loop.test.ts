@@ -6,26 +6,20 @@ import {
   type RecordedModelCall,
   ScriptedModel,
 } from '@openai/agents-core/testing';
-import { MetaToolSlug, ToolMux } from '@toolmux/core';
-import { createSampleToolkits } from '@toolmux/core/test';
-import { startTestServer, type TestServer } from '@toolmux/server/test';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MetaToolSlug } from '@toolmux/core';
+import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OpenAIAgentsProvider } from './openai-agents-provider.js';
 
 setTracingDisabled(true);
-const silent = { debug() {}, warn() {}, error() {} };
+const _silent = { debug() {}, warn() {}, error() {} };
 
 /**
  * TOOLMUX_WORKBENCH in the OpenAI Agents SDK's own loop (`run()` with a `ScriptedModel`), embedded
  * and against a live toolmux server: the model's first cell runs two tools and aggregates, its next
  * cell reads the state (`globalThis`) the first left.
  */
-const served = createSampleToolkits();
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ toolkits: served.toolkits });
-});
-afterAll(() => server?.close());
+const samples = sampleModes({}, { beforeAll, afterEach, afterAll });
 
 /** The text the model received as the output of tool call `callId`, parsed. */
 function cellSeen(call: RecordedModelCall | undefined, callId: string): { result: unknown; logs: string[] } {
@@ -47,16 +41,9 @@ globalThis.reportTasks = listed.data.tasks.filter((task) => task.title.includes(
 console.log('created', made.filter((r) => r.successful).length);
 return { total: listed.data.tasks.length, report: globalThis.reportTasks.length };`;
 
-describe.each(['embedded', 'remote'] as const)('TOOLMUX_WORKBENCH in the OpenAI Agents loop (%s)', (mode) => {
+describe.each(TOOLMUX_MODES)('TOOLMUX_WORKBENCH in the OpenAI Agents loop (%s)', (mode) => {
   it('the model runs two tools in a cell and aggregates; its next cell reads the state the first left', async () => {
-    const sample = mode === 'embedded' ? createSampleToolkits() : served;
-    served.calls.length = 0;
-    served.tasks.clear();
-    const provider = new OpenAIAgentsProvider();
-    const mux =
-      mode === 'embedded'
-        ? new ToolMux({ provider, toolkits: sample.toolkits, store: ':memory:', logger: silent })
-        : server.remote(provider);
+    const { mux, ...sample } = samples.muxOf(mode, new OpenAIAgentsProvider());
     try {
       const session = await mux.create('user_1', { toolkits: ['tasks', 'notes'] });
       const tools = await session.tools();

@@ -1,13 +1,12 @@
 import { type Session, SessionPreset, ToolMux } from '@toolmux/core';
 import {
-  createSampleToolkits,
   hardSchemaCall,
   hardSchemaToolkit,
   type ScriptedModelServer,
   type ScriptedRequest,
   startScriptedModelServer,
 } from '@toolmux/core/test';
-import { startTestServer, type TestServer } from '@toolmux/server/test';
+import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type OpenAIApi, OpenAIProvider, type OpenAIResponse, type OpenAITools } from './index.js';
@@ -137,17 +136,10 @@ const wires = {
 } as const;
 
 const silent = { debug() {}, warn() {}, error() {} };
-const modes = ['embedded', 'remote'] as const;
+const modes = TOOLMUX_MODES;
 type Mode = (typeof modes)[number];
 
-const served = createSampleToolkits();
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ toolkits: served.toolkits });
-});
-afterAll(async () => {
-  await server?.close();
-});
+const samples = sampleModes({}, { beforeAll, afterEach, afterAll });
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -165,29 +157,16 @@ async function setUp<A extends OpenAIApi>(
     strict: options.strict,
     logger: { warn: options.warn ?? (() => {}) },
   });
-  let sample = served;
-  let mux: ToolMux<OpenAIProvider<A>>;
-  if ((options.mode ?? 'embedded') === 'embedded') {
-    sample = createSampleToolkits();
-    mux = new ToolMux({ provider, toolkits: sample.toolkits, store: ':memory:', logger: silent });
-  } else {
-    served.calls.length = 0;
-    served.tasks.clear();
-    mux = server.remote(provider);
-  }
-  const session = await mux.create('user_1', {
+  const { session, tools, ...sample } = await samples.session(provider, {
+    mode: options.mode,
+    preset: options.preset,
     toolkits: ['tasks', 'notes'],
-    sessionPreset: options.preset ?? SessionPreset.META_TOOLS,
   });
-  const tools = await session.tools();
   const model = await startScriptedModelServer([
     ...steps.map((step, index) => (request: ScriptedRequest) => wires[api].reply(step(request), index)),
     () => wires[api].reply([], steps.length),
   ]);
-  cleanups.push(
-    () => mux.close(),
-    () => model.close(),
-  );
+  cleanups.push(() => model.close());
   const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${model.url}/v1`, maxRetries: 0 });
   const run = (signal?: AbortSignal) => wires[api].loop(client, session, tools, signal);
   return { ...sample, session, tools, model, run };
@@ -387,7 +366,6 @@ describe.each(['chat', 'responses'] as const)('strict mode, %s API', (api) => {
       store: ':memory:',
       logger: silent,
     });
-    cleanups.push(() => mux.close());
     const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
     const tools = (await session.tools()) as OpenAITools<typeof api>;
     for (const tool of tools as Array<Record<string, any>>) {
@@ -406,7 +384,6 @@ describe('session.handleToolCalls() types', () => {
       store: ':memory:',
       logger: silent,
     });
-    cleanups.push(() => mux.close());
     const session = await mux.create('user_1');
     const response = { id: 'resp_1', output: [] } as unknown as OpenAIResponse<'responses'>;
     expect(await session.handleToolCalls(response)).toEqual([]);

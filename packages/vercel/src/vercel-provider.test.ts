@@ -1,6 +1,6 @@
-import { defineTool, defineToolkit, SessionPreset, type Tool, ToolMux, type ToolResult } from '@toolmux/core';
-import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
-import { startTestServer, type TestServer } from '@toolmux/server/test';
+import { defineTool, defineToolkit, SessionPreset, ToolMux, type ToolResult } from '@toolmux/core';
+import { stockLookupTool } from '@toolmux/core/test';
+import { type SampleSessionOptions, sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { generateText, stepCountIs, type ToolSet } from 'ai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -63,69 +63,17 @@ function lastToolOutputs(options: CallOptions | undefined) {
 
 const silent = { debug() {}, warn() {}, error() {} };
 
-const muxes: ToolMux<VercelProvider>[] = [];
-afterEach(async () => {
-  await Promise.all(muxes.splice(0).map((mux) => mux.close()));
-});
-
 /**
  * The agent-loop tests run twice: on an embedded ToolMux, and on a remote-mode ToolMux talking to a
- * live toolmux server (`startTestServer`). The server runs in this process, so the handlers of its
- * sample toolkits still record their calls in `served.calls`.
+ * live toolmux server in this process, so the handlers of its sample toolkits still record their
+ * calls in `calls`.
  */
-const modes = ['embedded', 'remote'] as const;
-type Mode = (typeof modes)[number];
-
-const served = createSampleToolkits();
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ toolkits: served.toolkits });
-});
-afterAll(async () => {
-  await server?.close();
-});
-
-/**
- * A ToolMux in the given mode: embedded over fresh sample toolkits, or remote on the test server,
- * whose sample toolkits start empty again (no calls, no tasks), as fresh ones would.
- */
-function muxOf(mode: Mode, provider: VercelProvider) {
-  if (mode === 'embedded') {
-    const sample = createSampleToolkits();
-    const mux = new ToolMux({ provider, toolkits: sample.toolkits, store: ':memory:', logger: silent });
-    muxes.push(mux);
-    return { ...sample, mux };
-  }
-  served.calls.length = 0;
-  served.tasks.clear();
-  const mux = server.remote(provider);
-  muxes.push(mux);
-  return { ...served, mux };
-}
+const samples = sampleModes({ toolkits: ['tasks', 'notes'] }, { beforeAll, afterEach, afterAll });
+const modes = TOOLMUX_MODES;
 
 /** A session over the sample toolkits (tasks and notes enabled) and its tools as a ToolSet. */
-async function setUp(
-  options: {
-    mode?: Mode;
-    preset?: SessionPreset;
-    preload?: string[];
-    strict?: boolean;
-    toolkits?: string[];
-    customTools?: Tool[];
-  } = {},
-) {
-  const mode = options.mode ?? 'embedded';
-  const { mux, ...sample } = muxOf(mode, new VercelProvider({ strict: options.strict ?? false }));
-  expect(mux.mode).toBe(mode);
-  const session = await mux.create('user_1', {
-    toolkits: options.toolkits ?? ['tasks', 'notes'],
-    sessionPreset: options.preset ?? SessionPreset.META_TOOLS,
-    preload: { tools: options.preload ?? [] },
-    ...(options.customTools ? { experimental: { customTools: options.customTools } } : {}),
-  });
-  const tools: ToolSet = await session.tools();
-  return { ...sample, mux, session, tools };
-}
+const setUp = ({ strict = false, ...options }: SampleSessionOptions & { strict?: boolean } = {}) =>
+  samples.session(new VercelProvider({ strict }), options);
 
 const presets = [SessionPreset.META_TOOLS, SessionPreset.DIRECT_TOOLS] as const;
 /** Tools called directly in the preset-independent tests (preloaded under META_TOOLS). */
@@ -605,8 +553,8 @@ describe('VercelProvider({ strict: true })', () => {
       const mux =
         mode === 'embedded'
           ? new ToolMux({ provider, toolkits: [meta], store: ':memory:', logger: silent })
-          : server.remote(provider);
-      muxes.push(mux);
+          : samples.remote(provider);
+      samples.track(mux);
       const custom = mode === 'remote' ? { experimental: { customToolkits: [meta] } } : {};
       const first = await mux.create('user_1', {
         toolkits: ['meta'],
@@ -673,7 +621,7 @@ describe('VercelProvider({ strict: true })', () => {
 
 describe.each(modes)('VercelProvider with tool modifiers in the AI SDK agent loop (%s)', (mode) => {
   it('the model sees the modified schema in search results, and the hooks run around the tool it calls through TOOLMUX_MULTI_EXECUTE_TOOL', async () => {
-    const { mux, calls } = muxOf(mode, new VercelProvider());
+    const { mux, calls } = samples.muxOf(mode, new VercelProvider());
     const session = await mux.create('user_modifiers', { toolkits: ['tasks', 'notes'] });
     const hooks: string[] = [];
     const tools: ToolSet = await session.tools({

@@ -92,3 +92,12 @@ export async function startTestServer(options: {
     },
   };
 }
+
+export {
+  type LifecycleHooks,
+  type SampleModes,
+  type SampleSessionOptions,
+  sampleModes,
+  TOOLMUX_MODES,
+  type ToolMuxMode,
+} from './sample-modes.js';
