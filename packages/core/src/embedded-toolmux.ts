@@ -3,7 +3,7 @@ import { apiRef } from './api-refs.js';
 import { AuthService } from './auth/auth-service.js';
 import { CallbackUrlPolicy } from './auth/callback-urls.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
-import { endConnectionWaits } from './auth/connection-waiter.js';
+import { endConnectionWaits, endSessionConnectionWaits } from './auth/connection-waiter.js';
 import type {
   AuthConfig,
   ConnectedAccount,
@@ -367,6 +367,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
           message: `No session "${String(sessionId)}" to delete; session ids start with "ses_" (list them with ${apiRef('sessions.list')}).`,
         });
       }
+      endSessionConnectionWaits(engine.store, sessionId);
     },
     /** Sessions, newest first, optionally of one user. */
     list: async (

@@ -1,10 +1,12 @@
 import { inspect } from 'node:util';
 import type { AccountChoices } from './auth/account-selection.js';
+import { checkAlias } from './auth/aliases.js';
 import type { AuthService } from './auth/auth-service.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
 import {
   checkConnectionsWaitTimeout,
   checkWaitToolkits,
+  endSessionConnectionWaits,
   toolkitConnectionState,
   type WaitForConnectionsResult,
   waitResultJson,
@@ -598,6 +600,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       toolkits: slugs,
       timeoutMs,
       signal: options.signal,
+      session: {
+        id: this.sessionId,
+        exists: async () => (await store.getSession(this.sessionId)) !== undefined,
+      },
       watch: store.watchConnections
         ? (onChange) => store.watchConnections!(this.userId, onChange)
         : undefined,
@@ -620,6 +626,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     if (!(await this.#runtime.store.deleteSession(this.sessionId))) {
       throw new ToolMuxError({ code: 'SESSION_NOT_FOUND', message: `No session "${this.sessionId}".` });
     }
+    endSessionConnectionWaits(this.#runtime.store, this.sessionId);
   }
 
   /**
@@ -876,7 +883,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
             }
           : { tools };
       },
-      manageConnections: async (toolkitSlugs, reinitiate) => {
+      manageConnections: async (toolkitSlugs, reinitiate, alias) => {
+        if (alias !== undefined) checkAlias(alias);
         const visibleToolkits = new Set([...this.#visibleTools().values()].map((tool) => tool.toolkit));
         const results = [];
         for (const slug of toolkitSlugs) {
@@ -888,7 +896,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
             });
             continue;
           }
-          results.push(await this.#manageConnection(this.#runtime.catalog.getToolkit(slug), reinitiate));
+          results.push(
+            await this.#manageConnection(this.#runtime.catalog.getToolkit(slug), reinitiate, alias),
+          );
         }
         return { results };
       },
@@ -935,8 +945,15 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     };
   }
 
-  /** One toolkit's entry of TOOLMUX_MANAGE_CONNECTIONS: connected, or what the user must do. */
-  async #manageConnection(toolkit: Toolkit, reinitiate: boolean): Promise<Record<string, unknown>> {
+  /**
+   * One toolkit's entry of TOOLMUX_MANAGE_CONNECTIONS: connected, or what the user must do. With
+   * `alias`, about the account of that alias (a new one is connected under it when there is none).
+   */
+  async #manageConnection(
+    toolkit: Toolkit,
+    reinitiate: boolean,
+    alias?: string,
+  ): Promise<Record<string, unknown>> {
     if (toolkit.noAuth) {
       return {
         toolkit: toolkit.slug,
@@ -944,7 +961,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         message: `${toolkit.name} needs no account: its tools are ready to use.`,
       };
     }
-    const connection = await this.#connection(toolkit);
+    const connection =
+      alias === undefined ? await this.#connection(toolkit) : await this.#aliasConnection(toolkit, alias);
     const accountId = connection.connectedAccount
       ? { connected_account_id: connection.connectedAccount.id }
       : {};
@@ -969,7 +987,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     // A credentials form exists where a toolmux server hosts the connect page.
     const formLink = plan.kind === 'fields' && plan.authConfigId && this.#runtime.auth.hostedConnectPage;
     if (plan.kind === 'oauth2' || formLink) {
-      const request = await this.authorize(toolkit.slug, { callbackUrl: this.#config.connectionCallbackUrl });
+      const request = await this.authorize(toolkit.slug, {
+        callbackUrl: this.#config.connectionCallbackUrl,
+        ...(alias !== undefined ? { alias } : {}),
+      });
       const action = credentials ? `enter ${credentials} for ${toolkit.name}` : `connect ${toolkit.name}`;
       return {
         toolkit: toolkit.slug,
@@ -994,6 +1015,22 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         ? `${toolkit.name} is not connected for this user.${expired} It connects with ${credentials}, which the user must provide in the application (there is no link to open). Ask the user to add it there, then try again.`
         : `${toolkit.name} cannot be connected yet: the application has no OAuth app configured for it. Tell the user that a developer must set one up.`,
     };
+  }
+
+  /** How the account named `alias` stands for this session: ACTIVE and usable, or not there. */
+  async #aliasConnection(
+    toolkit: Toolkit,
+    alias: string,
+  ): Promise<{ isActive: boolean; connectedAccount?: { id: string; status: string } }> {
+    const { accounts } = await this.#runtime.auth.accountChoices({
+      toolkit,
+      userId: this.userId,
+      selection: this.#selection(),
+    });
+    const named = accounts.find((account) => account.alias === alias);
+    return named
+      ? { isActive: true, connectedAccount: { id: named.id, status: 'ACTIVE' } }
+      : { isActive: false };
   }
 
   /**

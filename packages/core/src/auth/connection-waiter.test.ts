@@ -231,6 +231,54 @@ describe.each(backends)('waiting for connections on $name', ({ name, skipReason,
       expect(ToolMuxError.isInstance(error) && error.code).toBe('TOOL_ABORTED');
     });
 
+    it('ends with SESSION_NOT_FOUND when its session is deleted, here at once and on another instance at its next wake', async () => {
+      const mux = instance();
+      const other = instance();
+      const config = { toolkits: ['mail'], manageConnections: { waitForConnections: true } };
+      const outcome = (wait: Promise<unknown>) =>
+        wait.then(
+          () => 'resolved',
+          (caught: unknown) => (ToolMuxError.isInstance(caught) ? caught.code : String(caught)),
+        );
+
+      // deleted through the session object, and through mux.sessions.delete, in this process
+      const first = await mux.create('user_1', config);
+      await linkFor(first, 'mail');
+      const byObject = outcome(first.waitForConnections(['mail'], { timeoutMs: 60_000 }));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const deletedAt = Date.now();
+      await first.delete();
+      expect(await byObject).toBe('SESSION_NOT_FOUND');
+      // at once: not after a poll interval
+      expect(Date.now() - deletedAt).toBeLessThan(1_000);
+
+      const second = await mux.create('user_1', config);
+      await linkFor(second, 'mail');
+      const byMeta = second.execute(WAIT, { toolkits: ['mail'], timeout_seconds: 60 });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await mux.sessions.delete(second.sessionId);
+      const result = await byMeta;
+      expect(result.successful).toBe(false);
+      expect(result.code).toBe('SESSION_NOT_FOUND');
+      expect(result.error).toContain(second.sessionId);
+
+      // deleted by another instance: this one learns it when it next reads (within the poll interval)
+      const third = await mux.create('user_1', config);
+      await linkFor(third, 'mail');
+      const elsewhere = outcome(third.waitForConnections(['mail'], { timeoutMs: 60_000 }));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await other.sessions.delete(third.sessionId);
+      expect(await elsewhere).toBe('SESSION_NOT_FOUND');
+
+      // a wait of another session of the same user goes on
+      const kept = await mux.create('user_1', config);
+      await linkFor(kept, 'mail');
+      const keptWait = outcome(kept.waitForConnections(['mail'], { timeoutMs: 600 }));
+      const gone = await mux.create('user_1', config);
+      await gone.delete();
+      expect(await keptWait).toBe('resolved');
+    });
+
     it.skipIf(name !== 'postgres')(
       'PostgreSQL notifies a waiting store of a change another instance commits',
       async () => {

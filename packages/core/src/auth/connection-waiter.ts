@@ -20,7 +20,8 @@
  * trip per toolkit from every waiting instance, and a wait of 120 s should not cost hundreds of
  * queries. The work of a wait is bounded: at most 20 toolkits, at most 120 s, one read per toolkit per
  * wake (wakes at least 50 ms apart however many notifications arrive). A wait ends at its timeout, when
- * no toolkit is PENDING any more, when its abort signal fires, or when the ToolMux closes.
+ * no toolkit is PENDING any more, when its abort signal fires, when the ToolMux closes, or when its
+ * session is deleted (at once in the same process, at the next wake on another instance).
  */
 import { ToolMuxError } from '../errors.js';
 import type { ConnectionRequestRecord, ConnectionWatch } from '../store/types.js';
@@ -172,20 +173,35 @@ export function toolkitConnectionState(
   }
 }
 
-/** Waits in progress, by the store they read: ended when the ToolMux closes. */
-const running = new WeakMap<object, Set<AbortController>>();
+/** Waits in progress, by the store they read (ended when the ToolMux closes), with their session. */
+const running = new WeakMap<object, Map<AbortController, string | undefined>>();
 
 /** Ends every wait reading `store` (the ToolMux that owns it is closing). */
 export function endConnectionWaits(store: object): void {
-  const controllers = running.get(store);
+  const waits = running.get(store);
   running.delete(store);
-  for (const controller of controllers ?? []) {
+  for (const controller of waits?.keys() ?? []) {
     controller.abort(
       new ToolMuxError({
         code: 'TOOL_ABORTED',
         message: 'The wait for connections ended because the ToolMux was closed.',
       }),
     );
+  }
+}
+
+/** The error a wait of a deleted session ends with. */
+function sessionDeletedError(sessionId: string): ToolMuxError {
+  return new ToolMuxError({
+    code: 'SESSION_NOT_FOUND',
+    message: `The wait for connections ended because session "${sessionId}" was deleted; create a new session to go on.`,
+  });
+}
+
+/** Ends the waits of session `sessionId` reading `store` at once (the session was deleted here). */
+export function endSessionConnectionWaits(store: object, sessionId: string): void {
+  for (const [controller, owner] of running.get(store) ?? []) {
+    if (owner === sessionId) controller.abort(sessionDeletedError(sessionId));
   }
 }
 
@@ -200,6 +216,11 @@ export async function waitUntilSettled(options: {
   watch?: (onChange: () => void) => ConnectionWatch;
   timeoutMs: number;
   signal?: AbortSignal;
+  /**
+   * The session waiting: a delete in this process ends the wait at once, and each wake checks that
+   * the session still exists (a delete on another instance ends it at the next wake, within 5 s).
+   */
+  session?: { id: string; exists: () => Promise<boolean> };
 }): Promise<WaitForConnectionsResult> {
   const { store, toolkits, read, timeoutMs, signal } = options;
   signal?.throwIfAborted();
@@ -207,9 +228,9 @@ export async function waitUntilSettled(options: {
   const controller = new AbortController();
   const onAbort = () => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
-  const set = running.get(store) ?? new Set();
-  running.set(store, set);
-  set.add(controller);
+  const waits = running.get(store) ?? new Map<AbortController, string | undefined>();
+  running.set(store, waits);
+  waits.set(controller, options.session?.id);
   let wake: (() => void) | undefined;
   const watch = timeoutMs > 0 ? options.watch?.(() => wake?.()) : undefined;
   try {
@@ -218,8 +239,12 @@ export async function waitUntilSettled(options: {
     for (;;) {
       controller.signal.throwIfAborted();
       const readAt = Date.now();
-      const states = await Promise.all(toolkits.map(read));
+      const [states, exists] = await Promise.all([
+        Promise.all(toolkits.map(read)),
+        options.session?.exists() ?? true,
+      ]);
       controller.signal.throwIfAborted();
+      if (!exists) throw sessionDeletedError(options.session!.id);
       const pending = states.some((state) => state.status === 'PENDING');
       const now = Date.now();
       if (!pending || now >= deadline) {
@@ -242,7 +267,7 @@ export async function waitUntilSettled(options: {
   } finally {
     watch?.close();
     signal?.removeEventListener('abort', onAbort);
-    set.delete(controller);
+    waits.delete(controller);
   }
 }
 

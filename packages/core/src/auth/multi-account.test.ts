@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { useHostedConnectPage } from '../internal.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { databaseBackends, type OpenedDatabase, quiet, rejection } from '../test/auth-fixtures.js';
 import { createGmailLikeToolkit } from '../test/sample-toolkits.js';
@@ -264,6 +265,54 @@ describe.each(backends)('several accounts per toolkit on $name', ({ skipReason, 
       expect(full.message).toContain('maxAccountsPerToolkit (2)');
       await mux.connectedAccounts.delete(work.id);
       await session.authorize('gmail', { alias: 'third' });
+    });
+
+    it('TOOLMUX_MANAGE_CONNECTIONS with alias: a link for a new account under it, then that account is connected', async () => {
+      useHostedConnectPage(mux);
+      const session = await mux.create('ada', {
+        authConfigs: { gmail: configId },
+        multiAccount: { enable: true, maxAccountsPerToolkit: 3 },
+        manageConnections: true,
+      });
+      const { work } = await twoAccounts();
+      const manage = async (input: Record<string, unknown>) => {
+        const result = await session.execute(MetaToolSlug.MANAGE_CONNECTIONS, {
+          toolkits: ['gmail'],
+          ...input,
+        });
+        expect(result.successful).toBe(true);
+        return (result.data as { results: Array<Record<string, unknown>> }).results[0]!;
+      };
+      // an alias the user has: connected, with that account (not the default one)
+      expect(await manage({ alias: 'work' })).toMatchObject({
+        connected: true,
+        connected_account_id: work.id,
+      });
+      // without alias: the default account is connected, no link
+      expect((await manage({})).redirect_url).toBeUndefined();
+      // an alias the user does not have: a link that connects a new account under it
+      const linked = await manage({ alias: 'travel' });
+      expect(linked.connected).toBe(false);
+      expect(linked.redirect_url).toEqual(expect.any(String));
+      const travel = await mux.connectionRequests.complete(String(linked.connection_request_id), {
+        apiKey: 'key-personal',
+      });
+      expect(travel.alias).toBe('travel');
+      expect(await manage({ alias: 'travel' })).toMatchObject({
+        connected: true,
+        connected_account_id: travel.id,
+      });
+      // a bad alias is a readable error naming the field
+      const bad = await session.execute(MetaToolSlug.MANAGE_CONNECTIONS, {
+        toolkits: ['gmail'],
+        alias: 'ca_123',
+      });
+      expect(bad.successful).toBe(false);
+      expect(bad.code).toBe('INVALID_REQUEST');
+      expect(bad.error).toContain('alias');
+      // the schema the model sees describes it
+      const [spec] = (await session.tools()).filter((tool) => tool.name === MetaToolSlug.MANAGE_CONNECTIONS);
+      expect(JSON.stringify(spec?.inputSchema)).toContain('alias');
     });
 
     it('validates multiAccount', async () => {

@@ -124,7 +124,7 @@ export interface MetaToolHost {
   describeToolkit(slug: string): { name: string; description: string } | undefined;
   searchTools(queries: Array<{ use_case: string; known_fields?: string | null }>): Promise<unknown>;
   getToolSchemas(slugs: string[]): unknown;
-  manageConnections(toolkits: string[], reinitiate: boolean): Promise<unknown>;
+  manageConnections(toolkits: string[], reinitiate: boolean, alias?: string): Promise<unknown>;
   /**
    * Runs the calls; a result over the workbench's `autoOffloadThreshold` goes to the workbench files,
    * and with `offload: 'always'` any result does (when the workbench is on).
@@ -415,9 +415,17 @@ const manageConnections: MetaToolDefinition = {
           .boolean()
           .optional()
           .describe('Start a new connection even when one exists (to reconnect an expired account).'),
+        alias: z
+          .string()
+          .min(1)
+          .max(64)
+          .optional()
+          .describe(
+            'Name of the account to check or connect, e.g. "work" (for a user with several accounts of a toolkit): connected if an account with this alias is, else a link that connects a new account under it.',
+          ),
       }),
-      run: (host, input: { toolkits: string[]; reinitiate?: boolean | null }) =>
-        host.manageConnections(input.toolkits, input.reinitiate === true),
+      run: (host, input: { toolkits: string[]; reinitiate?: boolean | null; alias?: string | null }) =>
+        host.manageConnections(input.toolkits, input.reinitiate === true, input.alias ?? undefined),
     },
     composio: {
       description: MANAGE_DESCRIPTION('reinitiate_all'),
