@@ -76,7 +76,7 @@ export {
   geminiSchemaViolations,
   toGeminiSchema,
 } from './schema/gemini.js';
-export { strictSchemaOf } from './schema/strict-spec.js';
+export { plainJsonCopy, type StrictSchemaOf, StrictSchemas, strictSchemaOf } from './schema/strict-spec.js';
 export type {
   AuthorizeOptions,
   EnsureConnectedResult,

@@ -6,7 +6,8 @@ import {
   type JSONSchema,
   type Logger,
   type Provider,
-  strictSchemaOf,
+  plainJsonCopy,
+  StrictSchemas,
   type ToolResult,
   type ToolSpec,
 } from '@toolmux/core';
@@ -54,30 +55,20 @@ export interface LlamaIndexProviderOptions {
 export class LlamaIndexProvider implements Provider<LlamaIndexTool[]> {
   readonly name = 'llamaindex';
   readonly strict: boolean;
-  readonly #logger: Pick<Logger, 'warn'>;
-  readonly #warned = new Set<string>();
+  readonly #strict: StrictSchemas;
 
   constructor({ strict = false, logger = console }: LlamaIndexProviderOptions = {}) {
     this.strict = strict;
-    this.#logger = logger;
+    this.#strict = new StrictSchemas(strict, logger);
   }
 
   wrapTools(specs: readonly ToolSpec[], execute: ExecuteFn): LlamaIndexTool[] {
     listenForToolCalls();
-    const fallbacks: string[] = [];
-    const tools = specs.map((spec) => {
-      const shaped = this.strict ? strictSchemaOf(spec) : undefined;
-      if (shaped && !shaped.strict && !this.#warned.has(spec.slug)) {
-        this.#warned.add(spec.slug);
-        fallbacks.push(`${spec.slug} (${shaped.reason})`);
-      }
+    const strict = this.#strict.shape(specs);
+    const tools = specs.map((spec, index) => {
+      const shaped = strict[index];
       return functionTool(spec, shaped?.strict ? shaped.schema : spec.inputSchema, execute);
     });
-    if (fallbacks.length > 0) {
-      this.#logger.warn(
-        `toolmux: ${fallbacks.length} tool${fallbacks.length === 1 ? '' : 's'} cannot be handed out in strict mode and stay non-strict: ${fallbacks.join('; ')}`,
-      );
-    }
     return tools;
   }
 }
@@ -128,19 +119,8 @@ const copies = new WeakMap<JSONSchema, JSONSchema>();
 function plainCopyOf(schema: JSONSchema): JSONSchema {
   let copy = copies.get(schema);
   if (!copy) {
-    copy = plainJson(schema) as JSONSchema;
+    copy = plainJsonCopy(schema) as JSONSchema;
     copies.set(schema, copy);
-  }
-  return copy;
-}
-
-function plainJson(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(plainJson);
-  if (typeof value !== 'object' || value === null) return value;
-  const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    const child = (value as Record<string, unknown>)[key];
-    if (child !== undefined && typeof child !== 'function') copy[key] = plainJson(child);
   }
   return copy;
 }

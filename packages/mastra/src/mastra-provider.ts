@@ -6,7 +6,8 @@ import {
   type JSONSchema,
   type Logger,
   type Provider,
-  strictSchemaOf,
+  plainJsonCopy,
+  StrictSchemas,
   type ToolResult,
   type ToolSpec,
 } from '@toolmux/core';
@@ -59,24 +60,19 @@ export interface MastraProviderOptions {
 export class MastraProvider implements Provider<MastraToolSet> {
   readonly name = 'mastra';
   readonly strict: boolean;
-  readonly #logger: Pick<Logger, 'warn'>;
-  readonly #warned = new Set<string>();
+  readonly #strict: StrictSchemas;
 
   constructor({ strict = false, logger = console }: MastraProviderOptions = {}) {
     this.strict = strict;
-    this.#logger = logger;
+    this.#strict = new StrictSchemas(strict, logger);
   }
 
   wrapTools(tools: readonly ToolSpec[], execute: ExecuteFn): MastraToolSet {
     const toolSet: MastraToolSet = {};
-    const fallbacks: string[] = [];
     const names = toolNamesOf(tools);
-    for (const spec of tools) {
-      const shaped = this.strict ? strictSchemaOf(spec) : undefined;
-      if (shaped && !shaped.strict && !this.#warned.has(spec.slug)) {
-        this.#warned.add(spec.slug);
-        fallbacks.push(`${spec.slug} (${shaped.reason})`);
-      }
+    const strict = this.#strict.shape(tools);
+    for (const [index, spec] of tools.entries()) {
+      const shaped = strict[index];
       const slug = spec.slug;
       toolSet[names.get(slug)!] = createTool({
         id: slug,
@@ -90,11 +86,6 @@ export class MastraProvider implements Provider<MastraToolSet> {
           }),
         toModelOutput: modelOutputOf,
       }) as MastraTool;
-    }
-    if (fallbacks.length > 0) {
-      this.#logger.warn(
-        `toolmux: ${fallbacks.length} tool${fallbacks.length === 1 ? '' : 's'} cannot be handed out in strict mode and stay non-strict: ${fallbacks.join('; ')}`,
-      );
     }
     return toolSet;
   }
@@ -158,18 +149,6 @@ function passThroughSchema(schema: JSONSchema): StandardSchemaWithJSON<unknown> 
       jsonSchema: { input: jsonSchema, output: jsonSchema },
     },
   };
-}
-
-/** A plain JSON copy: own enumerable keys only, so hidden markers such as zod's `~standard` stay behind. */
-function plainJsonCopy(value: unknown): unknown {
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map(plainJsonCopy);
-  const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    const child = (value as Record<string, unknown>)[key];
-    if (child !== undefined && typeof child !== 'function') copy[key] = plainJsonCopy(child);
-  }
-  return copy;
 }
 
 /**

@@ -3,7 +3,8 @@ import {
   formatToolResultForModel,
   type Logger,
   type Provider,
-  strictSchemaOf,
+  plainJsonCopy,
+  StrictSchemas,
   type ToolResult,
   type ToolSpec,
 } from '@toolmux/core';
@@ -39,23 +40,18 @@ export interface VercelProviderOptions {
 export class VercelProvider implements Provider<ToolSet> {
   readonly name = 'vercel';
   readonly strict: boolean;
-  readonly #logger: Pick<Logger, 'warn'>;
-  readonly #warned = new Set<string>();
+  readonly #strict: StrictSchemas;
 
   constructor({ strict = false, logger = console }: VercelProviderOptions = {}) {
     this.strict = strict;
-    this.#logger = logger;
+    this.#strict = new StrictSchemas(strict, logger);
   }
 
   wrapTools(tools: readonly ToolSpec[], execute: ExecuteFn): ToolSet {
     const toolSet: ToolSet = {};
-    const fallbacks: string[] = [];
-    for (const spec of tools) {
-      const shaped = this.strict ? strictSchemaOf(spec) : undefined;
-      if (shaped && !shaped.strict && !this.#warned.has(spec.slug)) {
-        this.#warned.add(spec.slug);
-        fallbacks.push(`${spec.slug} (${shaped.reason})`);
-      }
+    const strict = this.#strict.shape(tools);
+    for (const [index, spec] of tools.entries()) {
+      const shaped = strict[index];
       const schema = shaped?.schema ?? spec.inputSchema;
       const options: Parameters<typeof dynamicTool>[0] = {
         description: spec.description,
@@ -68,29 +64,8 @@ export class VercelProvider implements Provider<ToolSet> {
       if (shaped) options.strict = shaped.strict;
       toolSet[spec.slug] = dynamicTool(options);
     }
-    if (fallbacks.length > 0) {
-      this.#logger.warn(
-        `toolmux: ${fallbacks.length} tool${fallbacks.length === 1 ? '' : 's'} cannot be handed out in strict mode and stay non-strict: ${fallbacks.join('; ')}`,
-      );
-    }
     return toolSet;
   }
-}
-
-/**
- * A plain JSON copy (own enumerable keys, so hidden markers such as zod's `~standard` stay behind)
- * that the framework may keep or change without touching the session's cached schemas. Made when the
- * framework first reads the schema (`jsonSchema(() => …)`, ai ≥ 5.0.62), so wrapping stays cheap.
- */
-function plainJsonCopy(value: unknown): unknown {
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map(plainJsonCopy);
-  const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    const child = (value as Record<string, unknown>)[key];
-    if (child !== undefined && typeof child !== 'function') copy[key] = plainJsonCopy(child);
-  }
-  return copy;
 }
 
 /**
