@@ -1,5 +1,13 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { type CellLimits, Sandbox, SandboxCallError, type SandboxHostCall } from './sandbox.js';
+import {
+  type CellLimits,
+  Sandbox,
+  SandboxCallError,
+  type SandboxHostCall,
+  withSmallerInitialMemory,
+} from './sandbox.js';
 
 const limits: CellLimits = { timeoutMs: 2_000, maxOutputChars: 10_000, maxToolCalls: 5 };
 const noHost: SandboxHostCall = async () => null;
@@ -139,5 +147,43 @@ describe('Sandbox', () => {
     );
     expect(calls.error?.code).toBe('WORKBENCH_TOOL_CALL_LIMIT');
     expect((await sandbox.run('return 3', noHost, limits)).result).toBe(3);
+  });
+});
+
+/** About 30 MB of ArrayBuffers: far more than the initial memory of a sandbox. */
+const THIRTY_MB_CODE =
+  'const all = []; for (let i = 0; i < 30; i++) all.push(new ArrayBuffer(1 << 20)); return all.length;';
+
+describe('the QuickJS module with a smaller initial memory', () => {
+  it('lowers only the memory import minimum, and a sandbox grows its memory as its heap needs', async () => {
+    const path = createRequire(import.meta.url).resolve('@jitl/quickjs-wasmfile-release-sync/wasm');
+    const bytes = new Uint8Array(await readFile(path));
+    const smaller = withSmallerInitialMemory(bytes);
+    expect(smaller).toBeDefined();
+    expect(smaller!.pages).toBeLessThan(256);
+    expect(smaller!.bytes.length).toBe(bytes.length);
+    expect(smaller!.bytes.filter((byte, index) => byte !== bytes[index]).length).toBeLessThanOrEqual(2);
+    // A memory of that many pages links to the changed module, not to the original one.
+    const imports = (module: WebAssembly.Module, memory: WebAssembly.Memory) => {
+      const table: Record<string, Record<string, unknown>> = {};
+      for (const each of WebAssembly.Module.imports(module)) {
+        table[each.module] ??= {};
+        table[each.module]![each.name] = each.kind === 'memory' ? memory : () => 0;
+      }
+      return table as WebAssembly.Imports;
+    };
+    const memory = () => new WebAssembly.Memory({ initial: smaller!.pages, maximum: 1024 });
+    const changed = await WebAssembly.compile(smaller!.bytes);
+    expect(new WebAssembly.Instance(changed, imports(changed, memory()))).toBeDefined();
+    const original = await WebAssembly.compile(bytes);
+    expect(() => new WebAssembly.Instance(original, imports(original, memory()))).toThrow(
+      WebAssembly.LinkError,
+    );
+    // Not a Wasm binary, or truncated: left alone.
+    expect(withSmallerInitialMemory(new Uint8Array([1, 2, 3]))).toBeUndefined();
+    expect(withSmallerInitialMemory(bytes.slice(0, 1000))).toBeUndefined();
+    const sandbox = await Sandbox.create(64);
+    expect((await sandbox.run(THIRTY_MB_CODE, noHost, limits)).result).toBe(30);
+    expect((await sandbox.run('return typeof all', noHost, limits)).result).toBe('undefined');
   });
 });

@@ -1,17 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import releaseSyncModule from '@jitl/quickjs-wasmfile-release-sync';
+import quickJSEmscriptenModule from '@jitl/quickjs-wasmfile-release-sync/emscripten-module';
+import { QuickJSFFI } from '@jitl/quickjs-wasmfile-release-sync/ffi';
 import {
-  newQuickJSWASMModuleFromVariant,
-  newVariant,
+  type EmscriptenModuleLoader,
   type QuickJSContext,
+  type QuickJSEmscriptenModule,
   type QuickJSHandle,
   type QuickJSRuntime,
-  type QuickJSSyncVariant,
+  QuickJSWASMModule,
 } from 'quickjs-emscripten-core';
 
-/** The synchronous QuickJS build (host calls return promises the sandbox awaits; no asyncify). */
-const releaseSync = releaseSyncModule as unknown as QuickJSSyncVariant;
+/** The Emscripten loader of the synchronous QuickJS build (host calls return promises; no asyncify). */
+const loadQuickJSEmscripten =
+  quickJSEmscriptenModule as unknown as EmscriptenModuleLoader<QuickJSEmscriptenModule>;
 
 /** The error codes a cell can end with. */
 export type CellErrorCode =
@@ -78,16 +80,144 @@ export class SandboxCallError extends Error {
 const WASM_PAGE = 65_536;
 /** The QuickJS build declares 16 MB of initial Wasm memory. */
 const INITIAL_PAGES = 256;
+/** Heap a new context gets beyond the build's data and stack before its memory first grows. */
+const HEAP_HEADROOM = 512 * 1024;
 
-let compiled: Promise<WebAssembly.Module> | undefined;
+/** The QuickJS Wasm module as this process uses it: compiled once, instantiated once per sandbox. */
+interface Engine {
+  module: WebAssembly.Module;
+  /** Pages a sandbox's memory starts with. */
+  initialPages: number;
+}
 
-/** The QuickJS Wasm module, compiled once per process and instantiated once per sandbox. */
-function compiledModule(): Promise<WebAssembly.Module> {
-  compiled ??= (async () => {
+let engine: Promise<Engine> | undefined;
+
+/** The QuickJS Wasm module, compiled once per process (with its smallest workable initial memory). */
+function quickJSEngine(): Promise<Engine> {
+  engine ??= (async () => {
     const path = createRequire(import.meta.url).resolve('@jitl/quickjs-wasmfile-release-sync/wasm');
-    return WebAssembly.compile(await readFile(path));
+    const bytes = new Uint8Array(await readFile(path));
+    const smaller = withSmallerInitialMemory(bytes);
+    return {
+      module: await WebAssembly.compile(smaller?.bytes ?? bytes),
+      initialPages: smaller?.pages ?? INITIAL_PAGES,
+    };
   })();
-  return compiled;
+  return engine;
+}
+
+/**
+ * The build asks for 16 MB of initial memory, of which it uses its data, its C stack (about 5 MB,
+ * mostly never touched) and a few hundred KB for a new context. V8 counts a memory's whole size as
+ * external memory and runs a full garbage collection every ~64 MB of it, so 16 MB per sandbox meant
+ * one full collection every four sandboxes. This returns the module with its memory import's minimum
+ * lowered to the end of the stack plus `HEAP_HEADROOM` (the memory grows as the heap needs), or
+ * undefined when the binary is not laid out as expected (then the declared minimum is kept).
+ * The minimum's LEB128 keeps its byte length (a padded encoding), so no section size changes.
+ */
+export function withSmallerInitialMemory(
+  bytes: Uint8Array<ArrayBuffer>,
+): { bytes: Uint8Array<ArrayBuffer>; pages: number } | undefined {
+  const magic = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  if (bytes.length < 8 || magic.some((byte, index) => bytes[index] !== byte)) return undefined;
+  let at = 8;
+  const u32 = (): number => {
+    let value = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      const byte = bytes[at++];
+      if (byte === undefined) throw new RangeError('truncated');
+      value += (byte & 0x7f) * 2 ** shift;
+      if ((byte & 0x80) === 0) return value;
+    }
+    throw new RangeError('LEB128 too long');
+  };
+  const skipName = () => {
+    const length = u32();
+    at += length;
+  };
+  try {
+    let minimum: { at: number; length: number; value: number } | undefined;
+    let stackTop = 0;
+    while (at < bytes.length) {
+      const id = bytes[at++];
+      const size = u32();
+      const end = at + size;
+      if (id === 2) {
+        // Imports: module and field names, then a kind and its description.
+        for (let count = u32(); count > 0; count--) {
+          skipName();
+          skipName();
+          const kind = bytes[at++];
+          if (kind === 0) u32();
+          else if (kind === 1) {
+            at++;
+            const flags = u32();
+            u32();
+            if (flags & 1) u32();
+          } else if (kind === 2) {
+            const flags = u32();
+            if (flags !== 0 && flags !== 1) return undefined; // shared or 64-bit: leave it alone
+            const start = at;
+            const value = u32();
+            minimum = { at: start, length: at - start, value };
+            if (flags & 1) u32();
+          } else if (kind === 3) at += 2;
+          else return undefined;
+        }
+      } else if (id === 6) {
+        // Globals: the C stack pointer is the mutable i32 that starts highest (the stack's top).
+        for (let count = u32(); count > 0; count--) {
+          const type = bytes[at++];
+          const mutable = bytes[at++];
+          const opcode = bytes[at++];
+          if (type !== 0x7f || opcode !== 0x41) return undefined;
+          let value = 0;
+          let shift = 0;
+          let byte: number;
+          do {
+            byte = bytes[at++] ?? 0;
+            value |= (byte & 0x7f) << shift;
+            shift += 7;
+          } while (byte & 0x80);
+          if (shift < 32 && byte & 0x40) value |= -1 << shift;
+          if (bytes[at++] !== 0x0b) return undefined;
+          if (mutable === 1 && value > stackTop) stackTop = value;
+        }
+      }
+      at = end;
+    }
+    if (!minimum || stackTop <= 0) return undefined;
+    const pages = Math.ceil((stackTop + HEAP_HEADROOM) / WASM_PAGE);
+    if (pages >= minimum.value || pages >= 2 ** (7 * minimum.length)) return undefined;
+    const patched = bytes.slice();
+    for (let index = 0; index < minimum.length; index++) {
+      const last = index === minimum.length - 1;
+      patched[minimum.at + index] = ((pages >> (7 * index)) & 0x7f) | (last ? 0 : 0x80);
+    }
+    return { bytes: patched, pages };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A new QuickJS Wasm instance over `memory`, instantiated synchronously from the compiled module
+ * (no per-sandbox module imports or variant loading).
+ */
+async function newQuickJSModule(
+  compiled: WebAssembly.Module,
+  memory: WebAssembly.Memory,
+): Promise<QuickJSWASMModule> {
+  const emscripten = await loadQuickJSEmscripten({
+    wasmMemory: memory,
+    instantiateWasm(imports, onSuccess) {
+      const instance = new WebAssembly.Instance(compiled, imports);
+      onSuccess(instance);
+      return instance.exports;
+    },
+  });
+  emscripten.type = 'sync';
+  return new QuickJSWASMModule(emscripten, new QuickJSFFI(emscripten));
 }
 
 /**
@@ -190,12 +320,12 @@ export class Sandbox {
 
   /** A fresh sandbox whose JavaScript heap is limited to `memoryMb`. */
   static async create(memoryMb: number, monitor?: SandboxMonitor): Promise<Sandbox> {
+    const { module: compiled, initialPages } = await quickJSEngine();
     const maxPages = Math.max(INITIAL_PAGES, Math.ceil(((memoryMb + 16) * 1024 * 1024) / WASM_PAGE));
-    const variant = newVariant(releaseSync, {
-      wasmModule: compiledModule,
-      wasmMemory: new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: maxPages }),
-    });
-    const module = await newQuickJSWASMModuleFromVariant(variant);
+    const module = await newQuickJSModule(
+      compiled,
+      new WebAssembly.Memory({ initial: initialPages, maximum: maxPages }),
+    );
     const runtime = module.newRuntime();
     runtime.setMemoryLimit(memoryMb * 1024 * 1024);
     runtime.setMaxStackSize(512 * 1024);
