@@ -1,6 +1,8 @@
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { DEFAULT_WORKBENCH } from './config.js';
 import { type CellLimits, type CellResult, Sandbox, type SandboxMonitor } from './sandbox.js';
 import { CLAIMED, SHARED, type WorkerInit } from './shared-state.js';
+import { SpareSandbox } from './spare.js';
 import type { ToWorker } from './worker-pool.js';
 
 /**
@@ -104,8 +106,22 @@ function handle(message: ToWorker): void {
   }
 }
 
+/** Makes a sandbox (waits for file reads the event loop delivers: no sleeping then). */
+async function createSandbox(memoryMb: number): Promise<Sandbox> {
+  creating++;
+  try {
+    return await Sandbox.create(memoryMb, monitor);
+  } finally {
+    creating--;
+  }
+}
+
+/** The sandbox the next new context takes, made while no cell runs here. */
+const spare = new SpareSandbox(createSandbox, () => running.size === 0);
+
 port.on('message', handle);
 port.postMessage({ type: 'ready' });
+spare.want(DEFAULT_WORKBENCH.memoryMb);
 
 let scheduled = false;
 /** After a host call is posted: sleep on the shared memory for replies, up to `SYNC_WAIT_MS`. */
@@ -150,12 +166,8 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     let held = sandboxes.get(message.sessionId);
     if (message.fresh || !held || held.sandbox.disposed || held.memoryMb !== message.memoryMb) {
       held?.sandbox.dispose();
-      creating++;
-      try {
-        held = { sandbox: await Sandbox.create(message.memoryMb, monitor), memoryMb: message.memoryMb };
-      } finally {
-        creating--;
-      }
+      const sandbox = (await spare.take(message.memoryMb)) ?? (await createSandbox(message.memoryMb));
+      held = { sandbox, memoryMb: message.memoryMb };
       sandboxes.set(message.sessionId, held);
       created = true;
     }
@@ -205,5 +217,6 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
       waiting.delete(callId);
       postedAt.delete(callId);
     }
+    if (running.size === 0) spare.refill();
   }
 }
