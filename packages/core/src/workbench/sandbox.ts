@@ -111,7 +111,7 @@ function quickJSEngine(): Promise<Engine> {
  * mostly never touched) and a few hundred KB for a new context. V8 counts a memory's whole size as
  * external memory and runs a full garbage collection every ~64 MB of it, so 16 MB per sandbox meant
  * one full collection every four sandboxes. This returns the module with its memory import's minimum
- * lowered to the end of the stack plus `HEAP_HEADROOM` (the memory grows as the heap needs), or
+ * lowered to the end of its stack and data plus `HEAP_HEADROOM` (the memory grows as the heap needs), or
  * undefined when the binary is not laid out as expected (then the declared minimum is kept).
  * The minimum's LEB128 keeps its byte length (a padded encoding), so no section size changes.
  */
@@ -138,6 +138,7 @@ export function withSmallerInitialMemory(
   try {
     let minimum: { at: number; length: number; value: number } | undefined;
     let stackTop = 0;
+    let dataEnd = 0;
     while (at < bytes.length) {
       const id = bytes[at++];
       const size = u32();
@@ -183,11 +184,28 @@ export function withSmallerInitialMemory(
           if (bytes[at++] !== 0x0b) return undefined;
           if (mutable === 1 && value > stackTop) stackTop = value;
         }
+      } else if (id === 11) {
+        // Data: the memory must also hold every active segment (placed at a constant offset).
+        for (let count = u32(); count > 0; count--) {
+          const flags = u32();
+          if (flags === 1) {
+            at += u32();
+            continue;
+          }
+          if (flags === 2) u32();
+          else if (flags !== 0) return undefined;
+          if (bytes[at++] !== 0x41) return undefined;
+          const offset = u32();
+          if (bytes[at++] !== 0x0b) return undefined;
+          const length = u32();
+          at += length;
+          dataEnd = Math.max(dataEnd, offset + length);
+        }
       }
       at = end;
     }
     if (!minimum || stackTop <= 0) return undefined;
-    const pages = Math.ceil((stackTop + HEAP_HEADROOM) / WASM_PAGE);
+    const pages = Math.ceil((Math.max(stackTop, dataEnd) + HEAP_HEADROOM) / WASM_PAGE);
     if (pages >= minimum.value || pages >= 2 ** (7 * minimum.length)) return undefined;
     const patched = bytes.slice();
     for (let index = 0; index < minimum.length; index++) {
