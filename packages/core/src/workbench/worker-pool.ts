@@ -196,9 +196,12 @@ class WorkbenchWorker {
   #replies: Array<number | string> = [];
   /** When (performance.now()) a message the worker answers soon was posted; 0 once an answer came. */
   #askedAt = 0;
-  /** Whether the main thread watched for that answer. */
+  /** Whether the main thread watched for that answer, and how it chooses for that kind of message. */
   #watched = false;
-  readonly #answerWait = new WaitChooser(WORKBENCH_MAIN_SPIN_US);
+  #asked: WaitChooser | undefined;
+  /** How to wait for the answer to a cell, and to replies (they take the worker different times). */
+  readonly #cellWait = new WaitChooser(WORKBENCH_MAIN_SPIN_US);
+  readonly #replyWait = new WaitChooser(WORKBENCH_MAIN_SPIN_US);
 
   constructor(pool: WorkbenchWorkers) {
     this.#pool = pool;
@@ -247,23 +250,24 @@ class WorkbenchWorker {
     Atomics.store(this.#state, SHARED.PREEMPT, Atomics.load(this.#state, SHARED.ENTRY));
   }
 
-  /** Posts to the worker and wakes it; with `answerSoon`, may watch for its answer (see `WORKBENCH_MAIN_SPIN_US`). */
-  #post(message: ToWorker, answerSoon = false): void {
+  /** Posts to the worker and wakes it; with `answer`, may watch for its answer (see `WORKBENCH_MAIN_SPIN_US`). */
+  #post(message: ToWorker, answer?: WaitChooser): void {
     const sent = Atomics.load(this.#state, SHARED.SENT);
     this.#port.postMessage(message);
     Atomics.add(this.#state, SHARED.SEQ, 1);
     Atomics.notify(this.#state, SHARED.SEQ);
-    if (answerSoon) this.#watch(sent);
+    if (answer) this.#watch(sent, answer);
   }
 
   /**
    * Watches the shared memory for the worker's next message for up to `WORKBENCH_MAIN_SPIN_US`
    * while its answers come that fast, and handles it at once.
    */
-  #watch(sent: number): void {
+  #watch(sent: number, chooser: WaitChooser): void {
     const now = performance.now();
     this.#askedAt = now;
-    this.#watched = this.#answerWait.busy() && mayWatch(now);
+    this.#asked = chooser;
+    this.#watched = chooser.busy() && mayWatch(now);
     if (!this.#watched) return;
     const until = now + WORKBENCH_MAIN_SPIN_US / 1000;
     while (Atomics.load(this.#state, SHARED.SENT) === sent) {
@@ -309,7 +313,7 @@ class WorkbenchWorker {
         ...run.message,
         fresh,
       },
-      true,
+      this.#cellWait,
     );
     return true;
   }
@@ -350,7 +354,7 @@ class WorkbenchWorker {
 
   #message(message: FromWorker): void {
     if (this.#askedAt > 0) {
-      this.#answerWait.record(this.#watched, (performance.now() - this.#askedAt) * 1000);
+      this.#asked?.record(this.#watched, (performance.now() - this.#askedAt) * 1000);
       this.#askedAt = 0;
     }
     if (message.type === 'ready') {
@@ -403,7 +407,7 @@ class WorkbenchWorker {
     const replies = this.#replies;
     if (replies.length === 0) return;
     this.#replies = [];
-    this.#post({ type: 'reply', replies }, true);
+    this.#post({ type: 'reply', replies }, this.#replyWait);
   };
 
   /** Terminates the thread and starts another; its contexts are lost, its cells end or move. */
