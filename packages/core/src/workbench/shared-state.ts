@@ -37,12 +37,12 @@ export const DEFAULT_SPIN_US = 200;
 export const DEFAULT_MAIN_SPIN_US = 50;
 
 /**
- * Chooses how a thread waits for an answer it expects soon: busy (spinning on the shared memory,
- * which saves a thread wake-up while both threads have a CPU) or idle (asleep, or its event loop:
- * better when the CPUs are shared with other work, where spinning only delays the other thread).
- * It keeps a moving average of the time to the answer for each way and takes the faster one;
- * busy only while answers came within `limitMicros`, the longest it spins; one wait in `probe`
- * takes the other way, so that both averages follow the machine's load.
+ * Chooses how a thread waits for an answer it expects soon: busy (spinning on the shared memory for
+ * up to `limitMicros`, which saves a thread wake-up while both threads have a CPU) or idle (asleep,
+ * or its event loop: better when the CPUs are shared with other work, where spinning only delays
+ * the other thread). It keeps a moving average of the time to the answer after each way and waits
+ * busy only while that is clearly (10 %) faster, so answers slower than the spin (a slow tool) cost
+ * no spinning; one wait in `probe` takes the other way, so that both averages follow the load.
  */
 export class WaitChooser {
   readonly #limitMicros: number;
@@ -59,7 +59,7 @@ export class WaitChooser {
   /** Whether the next wait should be busy (never when `limitMicros` is 0). */
   busy(): boolean {
     if (this.#limitMicros <= 0) return false;
-    const better = this.#busyMicros <= this.#idleMicros && this.#busyMicros <= this.#limitMicros;
+    const better = this.#busyMicros < this.#idleMicros * 0.9;
     this.#count = (this.#count + 1) % this.#probe;
     return this.#count === 0 ? !better : better;
   }
