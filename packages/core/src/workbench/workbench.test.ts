@@ -137,11 +137,11 @@ describe('TOOLMUX_WORKBENCH in a session', () => {
     const out = await session.execute(MetaToolSlug.WORKBENCH, {
       code: `const all = await Promise.all(Array.from({ length: 300 }, (_, n) => toolmux.execute('ECHO_NUMBER', { n })));
              const wrong = all.filter((r, n) => (n % 10 === 0 ? r.successful || !r.error.includes('no ' + n) : r.data.n !== n));
-             let then = 0; for (let n = 1; n < 30; n++) then += (await toolmux.execute('ECHO_NUMBER', { n: n * 3 })).successful ? 1 : 0;
-             return { wrong: wrong.length, failed: all.filter((r) => !r.successful).length, then };`,
+             let after = 0; for (let n = 1; n < 30; n++) after += (await toolmux.execute('ECHO_NUMBER', { n: n * 3 })).successful ? 1 : 0;
+             return { wrong: wrong.length, failed: all.filter((r) => !r.successful).length, after };`,
     });
     expect((out.data as Cell).error).toBeUndefined();
-    expect((out.data as Cell).result).toEqual({ wrong: 0, failed: 30, then: 27 });
+    expect((out.data as Cell).result).toEqual({ wrong: 0, failed: 30, after: 27 });
     const inner = (await session.logs({ limit: 1_000 })).items.filter((log) =>
       log.callId?.startsWith(`${out.logId}/`),
     );
