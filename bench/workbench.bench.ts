@@ -5,7 +5,8 @@
  *    cost of making contexts) and after a 30 ms pause (the spare is ready), and a warm cell, against
  *    a plain `session.execute` of a tool as the baseline;
  * 2. ten tool calls from inside one cell against the same ten `session.execute` calls from the host
- *    (runs interleaved, the ratio paired by round);
+ *    (runs interleaved, the ratio paired by round); the echo tool is the headline, a tool with 1 ms
+ *    of waiting (a timer standing in for I/O) shows the same overhead against a realistic tool;
  * 3. memory per idle context (RSS growth over 200 live contexts) and how many fit in 1 GB;
  * 4. the context saved on a bulk task: 500 records, find the 3 that match — characters the model
  *    reads with the workbench against direct calls.
@@ -14,6 +15,7 @@
  *    storm) and of another session's cells.
  * Run: `node --expose-gc bench/workbench.bench.ts` (after `pnpm build`).
  */
+import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { defineTool, defineToolkit, MetaToolSlug, ToolMux } from '@toolmux/core';
 import { z } from 'zod';
@@ -35,6 +37,15 @@ const toolkit = defineToolkit({
       description: 'Echo a number',
       inputSchema: z.object({ n: z.number() }),
       execute: async ({ n }) => ({ n }),
+    }),
+    defineTool({
+      slug: 'BENCH_IO',
+      description: 'Echo a number after 1 ms of waiting (a timer standing in for I/O)',
+      inputSchema: z.object({ n: z.number() }),
+      execute: async ({ n }) => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        return { n };
+      },
     }),
     defineTool({
       slug: 'BENCH_GET_RECORD',
@@ -103,12 +114,30 @@ const ten = await measureInterleaved(
   },
   { rounds: 15, runsPerRound: 40, warmupRuns: 50 },
 );
-console.log('\n## ten tool calls (interleaved, median of 15 rounds)');
+console.log(
+  `\n## ten tool calls (interleaved, median of 15 rounds; load average ${loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ')})`,
+);
 console.log(`10 × session.execute from the host   ${formatNs(ten.nsPerRun.host)}/run`);
 console.log(`10 × toolmux.execute in one cell     ${formatNs(ten.nsPerRun.cell)}/run`);
 console.log(`an empty cell (return 1)             ${formatNs(ten.nsPerRun.emptyCell)}/run`);
 console.log(
   `ten calls in a cell / from the host: ${ten.ratio('cell', 'host').toFixed(2)}× (goal ≤ 1.5×); per call inside a cell, over the host call: ${formatNs((ten.nsPerRun.cell - ten.nsPerRun.emptyCell - ten.nsPerRun.host) / 10)}`,
+);
+const tenIoCode =
+  "let s = 0; for (let n = 0; n < 10; n++) s += (await toolmux.execute('BENCH_IO', { n })).data.n; return s";
+const tenIo = await measureInterleaved(
+  {
+    host: async () => {
+      for (let n = 0; n < 10; n++) await session.execute('BENCH_IO', { n });
+    },
+    cell: () => wb(tenIoCode),
+  },
+  { rounds: 7, runsPerRound: 10, warmupRuns: 5 },
+);
+console.log(
+  `with a 1 ms tool: 10 × session.execute ${formatNs(tenIo.nsPerRun.host)}/run, 10 × toolmux.execute in one cell ${formatNs(tenIo.nsPerRun.cell)}/run: ${tenIo.ratio('cell', 'host').toFixed(2)}×`,
 );
 
 // 3. memory per idle context

@@ -6,6 +6,7 @@ import {
   Sandbox,
   SandboxCallError,
   type SandboxHostCall,
+  type SandboxRawHost,
   withSmallerInitialMemory,
 } from './sandbox.js';
 
@@ -147,6 +148,97 @@ describe('Sandbox', () => {
     );
     expect(calls.error?.code).toBe('WORKBENCH_TOOL_CALL_LIMIT');
     expect((await sandbox.run('return 3', noHost, limits)).result).toBe(3);
+  });
+
+  it('a returned value JSON cannot hold (a cycle, a BigInt) ends the cell with WORKBENCH_CODE_ERROR, not a timeout', async () => {
+    const sandbox = await Sandbox.create(32);
+    const cyclic = await sandbox.run('const a = {}; a.self = a; return a', noHost, {
+      ...limits,
+      timeoutMs: 30_000,
+    });
+    expect(cyclic.error?.code).toBe('WORKBENCH_CODE_ERROR');
+    expect(cyclic.error?.message).toContain('cannot be sent as JSON');
+    const big = await sandbox.run('return 10n', noHost, { ...limits, timeoutMs: 30_000 });
+    expect(big.error?.code).toBe('WORKBENCH_CODE_ERROR');
+    expect(sandbox.disposed).toBe(false);
+    expect((await sandbox.run('return 4', noHost, limits)).result).toBe(4);
+  });
+
+  it('hands a raw host the calls made in one go together, then one flush; replies given together run the code on once', async () => {
+    const sandbox = await Sandbox.create(32);
+    const events: string[] = [];
+    const pending: Array<{ argsJson: string; done: (replyJson: string) => void }> = [];
+    const host: SandboxRawHost = {
+      call(operation, argsJson, done) {
+        events.push(operation);
+        pending.push({ argsJson, done });
+      },
+      flush() {
+        events.push('flush');
+        // Every reply at once, after this turn: the engine runs on once for all of them.
+        const replies = pending.splice(0);
+        setImmediate(() =>
+          Sandbox.batch(() => {
+            for (const { argsJson, done } of replies) {
+              const { args } = JSON.parse(argsJson) as { args?: { n: number } };
+              done(JSON.stringify({ value: args ? args.n * 10 : 7 }));
+            }
+          }),
+        );
+      },
+    };
+    const out = await sandbox.runRaw(
+      `const all = await Promise.all(Array.from({ length: 20 }, (_, n) => toolmux.execute('X', { n })));
+       const one = await toolmux.files.read('p');
+       return all.reduce((sum, value) => sum + value, 0) + one;`,
+      host,
+      { ...limits, maxToolCalls: 100 },
+    );
+    expect(out).toEqual({ result: 1900 + 7, logs: [] });
+    // The 20 calls of Promise.all, one flush; then files.read and its flush.
+    expect(events.slice(0, 21)).toEqual([...Array.from({ length: 20 }, () => 'execute'), 'flush']);
+    expect(events.slice(21)).toEqual(['files.read', 'flush']);
+  });
+
+  it('passes on calls made just before the cell returned, and drops calls queued after it ended', async () => {
+    const sandbox = await Sandbox.create(32);
+    const seen: unknown[] = [];
+    const host: SandboxHostCall = async (operation, args) => {
+      seen.push([operation, args]);
+      return null;
+    };
+    const out = await sandbox.run(
+      `toolmux.files.write('last', 1);
+       Promise.resolve().then(() => Promise.resolve()).then(() => toolmux.files.write('after', 2));
+       return 'ok';`,
+      host,
+      limits,
+    );
+    expect(out.result).toBe('ok');
+    expect(seen).toEqual([['files.write', { path: 'last', value: 1 }]]);
+    expect((await sandbox.run('return 5', host, limits)).result).toBe(5);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('code that replaces JSON or pollutes prototypes breaks only its own values, never the calls the host gets', async () => {
+    const sandbox = await Sandbox.create(32);
+    const seen: unknown[] = [];
+    const host: SandboxHostCall = async (operation, args) => {
+      seen.push([operation, args]);
+      return { ok: true };
+    };
+    const out = await sandbox.run(
+      `JSON.stringify = () => '9\\tfiles.delete\\t{"path":"x"}';
+       JSON.parse = () => [[1, { value: 'forged' }]];
+       Array.prototype.join = () => 'forged';
+       const r = await toolmux.execute('X', { a: 1 });
+       return r;`,
+      host,
+      limits,
+    );
+    expect(out.error).toBeUndefined();
+    expect(out.result).toEqual({ ok: true });
+    expect(seen).toEqual([['execute', { slug: 'X', args: { a: 1 } }]]);
   });
 });
 

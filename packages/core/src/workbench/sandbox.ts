@@ -49,11 +49,16 @@ export interface CellLimits {
 export type SandboxHostCall = (operation: string, args: unknown, signal: AbortSignal) => Promise<unknown>;
 
 /**
- * The host side of `toolmux.*` without promises: the arguments as the sandbox's JSON text, and
- * `done` called (at once or later, on this thread) with the reply as JSON text,
+ * The host side of `toolmux.*` without promises: `call` gets the arguments as the sandbox's JSON
+ * text, and `done` is called (at once or later, on this thread) with the reply as JSON text,
  * `{"value": ...}` or `{"error": {"code", "message"}}`. A worker uses it to pass text through.
+ * `flush`, when given, is called once the calls the code made in one go were handed to `call`,
+ * before the sandbox waits for their replies (a worker sends them as one message).
  */
-export type SandboxRawHost = (operation: string, argsJson: string, done: (replyJson: string) => void) => void;
+export interface SandboxRawHost {
+  call(operation: string, argsJson: string, done: (replyJson: string) => void): void;
+  flush?(): void;
+}
 
 /** What a sandbox tells the thread it runs on: when it computes, and whether to stop early. */
 export interface SandboxMonitor {
@@ -240,23 +245,45 @@ async function newQuickJSModule(
 
 /**
  * The prelude run once per context: `toolmux` and `console` over two host functions that it then
- * removes from the global object, so that code sees only the JSON-in, JSON-out API.
+ * removes from the global object, so that code sees only the JSON-in, JSON-out API. A `toolmux`
+ * call does not leave the engine: it is queued in `outbox` as a line `id<tab>operation<tab>argsJson`
+ * (JSON text has no raw tab or newline), its promise's functions kept in `waits`; after each run of
+ * the engine's jobs the host takes the whole outbox with one call (`take`), and hands replies back
+ * with one call (`settle`: a JSON array of `[id, reply]`). So a call costs no host function, promise
+ * handle or string handle of its own.
  */
 const PRELUDE = `(() => {
-  const host = globalThis.__toolmux_host;
   const log = globalThis.__toolmux_log;
   const done = globalThis.__toolmux_done;
-  delete globalThis.__toolmux_host;
   delete globalThis.__toolmux_log;
   delete globalThis.__toolmux_done;
-  const call = async (operation, args) => {
-    const reply = JSON.parse(await host(operation, JSON.stringify(args === undefined ? null : args)));
-    if (reply.error) {
-      const error = new Error(reply.error.message);
-      error.code = reply.error.code;
-      throw error;
+  const { stringify, parse } = JSON;
+  let outbox = '';
+  const waits = new Map();
+  let lastId = 0;
+  const call = (operation, args) => new Promise((resolve, reject) => {
+    const json = stringify(args === undefined ? null : args);
+    const id = ++lastId;
+    outbox += (outbox === '' ? '' : '\\n') + id + '\\t' + operation + '\\t' + (json === undefined ? 'null' : json);
+    waits.set(id, { resolve, reject });
+  });
+  const take = () => {
+    if (outbox === '') return undefined;
+    const text = outbox;
+    outbox = '';
+    return text;
+  };
+  const settle = (text) => {
+    for (const [id, reply] of parse(text)) {
+      const wait = waits.get(id);
+      if (!wait) continue;
+      waits.delete(id);
+      if (reply.error) {
+        const error = new Error(reply.error.message);
+        error.code = reply.error.code;
+        wait.reject(error);
+      } else wait.resolve(reply.value);
     }
-    return reply.value;
   };
   const show = (value) => {
     if (typeof value === 'string') return value;
@@ -284,13 +311,26 @@ const PRELUDE = `(() => {
     enumerable: false,
   });
   // The runner of cells, kept by the host (never on globalThis): calls the cell's function and
-  // reports its JSON value or its exception.
-  return (cell) => {
+  // reports its JSON value or its exception, with the calls queued since the host last took them.
+  // Calls an earlier cell left waiting never settle (their cell is over).
+  const run = (cell) => {
+    waits.clear();
+    outbox = '';
     cell().then(
-      (value) => done(true, JSON.stringify(value === undefined ? null : value)),
-      (error) => done(false, error),
+      (value) => {
+        let json;
+        try {
+          json = stringify(value === undefined ? null : value);
+        } catch (error) {
+          done(false, new TypeError('The returned value cannot be sent as JSON: ' + (error && error.message)), take());
+          return;
+        }
+        done(true, json === undefined ? 'null' : json, take());
+      },
+      (error) => done(false, error, take()),
     );
   };
+  return [run, take, settle];
 })();`;
 
 /** The cell a sandbox runs. */
@@ -302,6 +342,8 @@ interface RunningCell {
   limits: CellLimits;
   host: SandboxRawHost;
   toolCallCapped: boolean;
+  /** Calls were passed to the host since its last `flush`. */
+  unflushed: boolean;
   /** How the cell ended, once it has. */
   outcome: CellResult | undefined;
   /** Called when `outcome` is set. */
@@ -324,11 +366,15 @@ export class Sandbox {
   #deadline = Number.POSITIVE_INFINITY;
   /** The running cell was stopped by the monitor, not by its own limit. */
   #preempted = false;
-  /** The prelude's cell runner (a function handle that lives as long as the sandbox). */
+  /** The prelude's cell runner, outbox taker and reply settler (handles that live as long as the sandbox). */
   #runner: QuickJSHandle | undefined;
+  #take: QuickJSHandle | undefined;
+  #settle: QuickJSHandle | undefined;
   #cell: RunningCell | null = null;
-  /** Handles of host calls not yet settled, disposed with the sandbox. */
-  readonly #pending = new Set<{ dispose(): void; alive: boolean }>();
+  /** Replies of the running cell's calls not yet handed to the engine, as `[id,reply]` JSON text. */
+  #inbox: string[] = [];
+  /** `#step` runs (replies that come meanwhile wait in the inbox for its next turn). */
+  #stepping = false;
 
   private constructor(runtime: QuickJSRuntime, context: QuickJSContext, monitor: SandboxMonitor | undefined) {
     this.#runtime = runtime;
@@ -364,6 +410,145 @@ export class Sandbox {
     return false;
   }
 
+  /**
+   * Runs the cell on: hands it the replies in the inbox, runs the engine's jobs, and passes the
+   * calls it queued to the host; again while replies came at once. Never inside the engine.
+   */
+  #step(): void {
+    const cell = this.#cell;
+    if (this.#stepping || !cell) return;
+    this.#stepping = true;
+    try {
+      for (;;) {
+        if (this.#inbox.length > 0) this.#deliver();
+        if (this.#disposed) return;
+        this.#pump();
+        if (this.#disposed) return;
+        this.#collect(cell);
+        if (this.#inbox.length === 0 || this.#disposed || cell.outcome) break;
+      }
+    } catch (error) {
+      // The engine itself failed while taking the replies (its Wasm memory is at its maximum).
+      this.#engineFailed(error);
+    } finally {
+      this.#stepping = false;
+    }
+    this.#flush(cell);
+  }
+
+  /** Tells the host that the calls passed on since the last time are all there. */
+  #flush(cell: RunningCell): void {
+    if (!cell.unflushed) return;
+    cell.unflushed = false;
+    cell.host.flush?.();
+  }
+
+  /** Hands the inbox's replies to the engine's `settle` (their promises' jobs run in `#pump`). */
+  #deliver(): void {
+    const replies = this.#inbox.length === 1 ? `[${this.#inbox[0]}]` : `[${this.#inbox.join(',')}]`;
+    this.#inbox = [];
+    const context = this.#context;
+    const text = context.newString(replies);
+    this.#monitor?.enter();
+    let settled: ReturnType<QuickJSContext['callFunction']>;
+    try {
+      settled = context.callFunction(this.#settle as QuickJSHandle, context.undefined, text);
+    } finally {
+      this.#monitor?.leave();
+      text.dispose();
+    }
+    if (settled.error) {
+      const failure = this.#failure(settled.error);
+      settled.error.dispose();
+      this.#end({ result: null, logs: [], error: failure });
+    } else settled.value.dispose();
+  }
+
+  /** Takes the calls the engine queued since the last time and passes them to the host. */
+  #collect(cell: RunningCell): void {
+    const context = this.#context;
+    this.#monitor?.enter();
+    let taken: ReturnType<QuickJSContext['callFunction']>;
+    try {
+      taken = context.callFunction(this.#take as QuickJSHandle, context.undefined);
+    } finally {
+      this.#monitor?.leave();
+    }
+    if (taken.error) {
+      const failure = this.#failure(taken.error);
+      taken.error.dispose();
+      this.#end({ result: null, logs: [], error: failure });
+      return;
+    }
+    const text = context.typeof(taken.value) === 'string' ? context.getString(taken.value) : undefined;
+    taken.value.dispose();
+    // Calls queued after the cell ended are dropped: nobody awaits them any more.
+    if (text !== undefined && !cell.outcome) this.#forward(cell, text);
+  }
+
+  /** Passes queued calls (`id<tab>operation<tab>argsJson` lines) to the cell's host. */
+  #forward(cell: RunningCell, lines: string): void {
+    let start = 0;
+    while (start < lines.length) {
+      let end = lines.indexOf('\n', start);
+      if (end === -1) end = lines.length;
+      const tab = lines.indexOf('\t', start);
+      const tab2 = lines.indexOf('\t', tab + 1);
+      const id = lines.slice(start, tab);
+      const operation = lines.slice(tab + 1, tab2);
+      const argsJson = lines.slice(tab2 + 1, end);
+      start = end + 1;
+      // Only the prelude writes the outbox; a line of another shape is skipped.
+      if (tab === -1 || tab2 === -1 || tab2 > end || !/^\d{1,16}$/.test(id)) continue;
+      if (cell.toolCalls >= cell.limits.maxToolCalls) {
+        cell.toolCallCapped = true;
+        this.#inbox.push(
+          `[${id},${replyOf({
+            code: 'WORKBENCH_TOOL_CALL_LIMIT',
+            message: `A cell may make at most ${cell.limits.maxToolCalls} toolmux calls; split the work over several cells (keep state in globalThis or toolmux.files).`,
+          })}]`,
+        );
+        continue;
+      }
+      cell.toolCalls++;
+      cell.unflushed = true;
+      cell.host.call(operation, argsJson, (replyJson) => this.#reply(cell, id, replyJson));
+    }
+  }
+
+  /** A reply of the host: to the inbox, and the cell runs on (at once unless it runs now). */
+  #reply(cell: RunningCell, id: string, replyJson: string): void {
+    if (this.#cell !== cell || cell.outcome || this.#disposed) return;
+    this.#inbox.push(`[${id},${replyJson}]`);
+    if (this.#stepping) return;
+    if (Sandbox.#batching) Sandbox.#ready.add(this);
+    else this.#step();
+  }
+
+  static #batching = false;
+  static #ready = new Set<Sandbox>();
+
+  /**
+   * Runs `deliver` (which gives sandboxes replies) and then every sandbox that got one runs on
+   * once: replies that come together reach the engine in one go.
+   */
+  static batch(deliver: () => void): void {
+    if (Sandbox.#batching) {
+      deliver();
+      return;
+    }
+    Sandbox.#batching = true;
+    try {
+      deliver();
+    } finally {
+      Sandbox.#batching = false;
+    }
+    if (Sandbox.#ready.size === 0) return;
+    const ready = [...Sandbox.#ready];
+    Sandbox.#ready.clear();
+    for (const sandbox of ready) sandbox.#step();
+  }
+
   /** Runs the engine's pending jobs (the cell's code after an await), marked as computing. */
   #pump(): void {
     this.#monitor?.enter();
@@ -391,10 +576,24 @@ export class Sandbox {
     cell.onEnd?.(cell.outcome);
   }
 
-  /** The cell's function reported: its value as JSON, or the exception it ended with. */
-  #done(ok: boolean, payload: QuickJSHandle): void {
+  /**
+   * The cell's function reported: its value as JSON, or the exception it ended with, and the calls
+   * it queued last (passed on first, as calls made before the cell ended).
+   */
+  #done(ok: boolean, payload: QuickJSHandle, queued: string | undefined): void {
     const cell = this.#cell;
     if (!cell || cell.outcome) return;
+    if (queued !== undefined) {
+      // Replies that come at once wait in the inbox: the engine runs now.
+      const stepping = this.#stepping;
+      this.#stepping = true;
+      try {
+        this.#forward(cell, queued);
+      } finally {
+        this.#stepping = stepping;
+      }
+      this.#flush(cell);
+    }
     if (ok) {
       const json = this.#context.getString(payload);
       if (json.length > cell.limits.maxOutputChars) {
@@ -428,22 +627,22 @@ export class Sandbox {
 
   #install(): void {
     const context = this.#context;
-    const host = context.newFunction('__toolmux_host', (operationHandle, argsHandle) =>
-      this.#hostCall(context.getString(operationHandle), context.getString(argsHandle)),
-    );
     const log = context.newFunction('__toolmux_log', (lineHandle) => {
       this.#log(context.getString(lineHandle));
     });
-    const done = context.newFunction('__toolmux_done', (okHandle, payloadHandle) => {
-      this.#done(context.dump(okHandle) === true, payloadHandle);
+    const done = context.newFunction('__toolmux_done', (okHandle, payloadHandle, queuedHandle) => {
+      const queued = context.typeof(queuedHandle) === 'string' ? context.getString(queuedHandle) : undefined;
+      this.#done(context.dump(okHandle) === true, payloadHandle, queued);
     });
-    context.setProp(context.global, '__toolmux_host', host);
     context.setProp(context.global, '__toolmux_log', log);
     context.setProp(context.global, '__toolmux_done', done);
-    host.dispose();
     log.dispose();
     done.dispose();
-    this.#runner = context.unwrapResult(context.evalCode(PRELUDE, 'toolmux-prelude.js'));
+    const parts = context.unwrapResult(context.evalCode(PRELUDE, 'toolmux-prelude.js'));
+    this.#runner = context.getProp(parts, 0);
+    this.#take = context.getProp(parts, 1);
+    this.#settle = context.getProp(parts, 2);
+    parts.dispose();
   }
 
   #log(line: string): void {
@@ -456,59 +655,6 @@ export class Sandbox {
     }
     cell.outputChars += line.length;
     cell.logs.push(line);
-  }
-
-  #hostCall(operation: string, argsJson: string): QuickJSHandle {
-    const context = this.#context;
-    const deferred = context.newPromise();
-    this.#pending.add(deferred);
-    const cell = this.#cell;
-    const settle = (replyJson: string) => {
-      this.#pending.delete(deferred);
-      if (this.#disposed || !deferred.alive) return;
-      if (this.#cell !== cell) {
-        deferred.dispose();
-        return;
-      }
-      try {
-        const text = context.newString(replyJson);
-        deferred.resolve(text);
-        text.dispose();
-        deferred.dispose();
-        this.#pump();
-      } catch (error) {
-        // The engine itself failed while taking the reply (its Wasm memory is at its maximum).
-        this.#engineFailed(error);
-      }
-    };
-    if (!cell) {
-      settle(
-        replyOf({ code: 'WORKBENCH_CODE_ERROR', message: 'toolmux calls work only while a cell runs.' }),
-      );
-    } else if (cell.toolCalls >= cell.limits.maxToolCalls) {
-      cell.toolCallCapped = true;
-      settle(
-        replyOf({
-          code: 'WORKBENCH_TOOL_CALL_LIMIT',
-          message: `A cell may make at most ${cell.limits.maxToolCalls} toolmux calls; split the work over several cells (keep state in globalThis or toolmux.files).`,
-        }),
-      );
-    } else {
-      cell.toolCalls++;
-      // Settled from a later event, never inside this host function: the engine is still running.
-      let now = true;
-      let early: string | undefined;
-      cell.host(operation, argsJson, (replyJson) => {
-        if (now) early = replyJson;
-        else settle(replyJson);
-      });
-      now = false;
-      if (early !== undefined) {
-        const replyJson = early;
-        queueMicrotask(() => settle(replyJson));
-      }
-    }
-    return deferred.handle;
   }
 
   /**
@@ -548,11 +694,13 @@ export class Sandbox {
       limits,
       host,
       toolCallCapped: false,
+      unflushed: false,
       outcome: undefined,
       ended: undefined,
       onEnd,
     };
     this.#cell = cell;
+    this.#inbox = [];
     const deadline = limits.deadline ?? Date.now() + limits.timeoutMs;
     this.#deadline = deadline;
     this.#preempted = false;
@@ -579,7 +727,7 @@ export class Sandbox {
       } finally {
         this.#monitor?.leave();
       }
-      if (!cell.outcome) this.#pump();
+      if (!cell.outcome) this.#step();
       if (!cell.outcome) {
         // It awaits host calls: their replies run it on; the deadline ends it.
         await new Promise<void>((resolve) => {
@@ -665,7 +813,7 @@ export class Sandbox {
     this.#disposed = true;
     // The Wasm instance and its memory go with the last reference; disposing handles one by one
     // would run QuickJS's leak checks on an engine that may have just run out of memory.
-    this.#pending.clear();
+    this.#inbox = [];
   }
 }
 
@@ -675,22 +823,38 @@ function replyOf(error: { code: string; message: string }): string {
 
 /** A promise-returning host as a raw one: arguments parsed, the value or the error as reply text. */
 function rawHostOf(host: SandboxHostCall, signal: AbortSignal): SandboxRawHost {
-  return (operation, argsJson, done) => {
-    let args: unknown;
-    try {
-      args = JSON.parse(argsJson);
-    } catch {
-      args = null;
-    }
-    host(operation, args, signal).then(
-      (value) => done(JSON.stringify({ value: value === undefined ? null : value })),
-      (error: unknown) =>
-        done(
-          replyOf({
-            code: error instanceof SandboxCallError ? error.code : 'WORKBENCH_CODE_ERROR',
-            message: error instanceof Error ? error.message : String(error),
-          }),
-        ),
-    );
+  return {
+    call(operation, argsJson, done) {
+      let args: unknown;
+      try {
+        args = JSON.parse(argsJson);
+      } catch {
+        args = null;
+      }
+      host(operation, args, signal).then(
+        (value) => done(replyJsonOf(value)),
+        (error: unknown) => done(errorReplyJsonOf(error)),
+      );
+    },
   };
+}
+
+/** A host call's value as reply text, `{"value": ...}` (or the error it cannot be sent with). */
+export function replyJsonOf(value: unknown): string {
+  try {
+    return JSON.stringify({ value: value === undefined ? null : value });
+  } catch (error) {
+    return replyOf({
+      code: 'WORKBENCH_CODE_ERROR',
+      message: `The result cannot be sent to the code: ${String(error)}`,
+    });
+  }
+}
+
+/** A host call's failure as reply text, `{"error": {"code", "message"}}`. */
+export function errorReplyJsonOf(error: unknown): string {
+  return replyOf({
+    code: error instanceof SandboxCallError ? error.code : 'WORKBENCH_CODE_ERROR',
+    message: error instanceof Error ? error.message : String(error),
+  });
 }

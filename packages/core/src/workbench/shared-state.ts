@@ -17,6 +17,8 @@ export const SHARED = {
   BEAT: 4,
   /** The main thread asks the worker to stop the stretch with this ENTRY number. */
   PREEMPT: 5,
+  /** Messages the worker posted (it adds 1 after each): the main thread watches it for a reply it expects soon. */
+  SENT: 6,
   /** First of the claim slots: a cell's slot holds its run id until the worker claims or the main thread withdraws it. */
   CLAIMS: 8,
 } as const;
@@ -28,6 +30,46 @@ export const CLAIM_SLOTS = 1_024;
 export const CLAIMED = -1;
 /** A slot's value once the main thread took the cell back (the worker skips it). */
 export const WITHDRAWN = -2;
+
+/** The worker's default spin for fast replies, in µs (`TOOLMUX_WORKBENCH_SPIN_US`). */
+export const DEFAULT_SPIN_US = 200;
+/** The main thread's default watch for a worker's fast answer, in µs (`TOOLMUX_WORKBENCH_MAIN_SPIN_US`). */
+export const DEFAULT_MAIN_SPIN_US = 50;
+
+/**
+ * Chooses how a thread waits for an answer it expects soon: busy (spinning on the shared memory for
+ * up to `limitMicros`, which saves a thread wake-up while both threads have a CPU) or idle (asleep,
+ * or its event loop: better when the CPUs are shared with other work, where spinning only delays
+ * the other thread). It keeps a moving average of the time to the answer after each way and waits
+ * busy only while that is clearly (10 %) faster, so answers slower than the spin (a slow tool) cost
+ * no spinning; one wait in `probe` takes the other way, so that both averages follow the load.
+ */
+export class WaitChooser {
+  readonly #limitMicros: number;
+  readonly #probe: number;
+  #busyMicros = 0;
+  #idleMicros = 0;
+  #count = 0;
+
+  constructor(limitMicros: number, probe = 16) {
+    this.#limitMicros = limitMicros;
+    this.#probe = probe;
+  }
+
+  /** Whether the next wait should be busy (never when `limitMicros` is 0). */
+  busy(): boolean {
+    if (this.#limitMicros <= 0) return false;
+    const better = this.#busyMicros < this.#idleMicros * 0.9;
+    this.#count = (this.#count + 1) % this.#probe;
+    return this.#count === 0 ? !better : better;
+  }
+
+  /** How long (µs) an answer took after a busy or an idle wait. */
+  record(busy: boolean, micros: number): void {
+    if (busy) this.#busyMicros = this.#busyMicros === 0 ? micros : this.#busyMicros * 0.75 + micros * 0.25;
+    else this.#idleMicros = this.#idleMicros === 0 ? micros : this.#idleMicros * 0.75 + micros * 0.25;
+  }
+}
 
 /** Int32 elements of the shared memory. */
 export const SHARED_LENGTH = SHARED.CLAIMS + CLAIM_SLOTS;

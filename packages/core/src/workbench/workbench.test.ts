@@ -115,6 +115,40 @@ describe('TOOLMUX_WORKBENCH in a session', () => {
     await mux.close();
   });
 
+  it('300 calls a cell makes at once (fast, slow, failing) each come back to their own await, across the worker threads', async () => {
+    const echo = defineToolkit({
+      slug: 'echo',
+      description: 'Echo',
+      tools: [
+        defineTool({
+          slug: 'ECHO_NUMBER',
+          description: 'Echo a number; slow for multiples of 7, failing for multiples of 10',
+          inputSchema: z.object({ n: z.number() }),
+          execute: async ({ n }) => {
+            if (n % 7 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+            if (n % 10 === 0) throw new Error(`no ${n}`);
+            return { n };
+          },
+        }),
+      ],
+    });
+    const mux = new ToolMux({ toolkits: [echo], store: ':memory:', logger: quiet });
+    const session = await mux.create('user_1', { workbench: {} });
+    const out = await session.execute(MetaToolSlug.WORKBENCH, {
+      code: `const all = await Promise.all(Array.from({ length: 300 }, (_, n) => toolmux.execute('ECHO_NUMBER', { n })));
+             const wrong = all.filter((r, n) => (n % 10 === 0 ? r.successful || !r.error.includes('no ' + n) : r.data.n !== n));
+             let after = 0; for (let n = 1; n < 30; n++) after += (await toolmux.execute('ECHO_NUMBER', { n: n * 3 })).successful ? 1 : 0;
+             return { wrong: wrong.length, failed: all.filter((r) => !r.successful).length, after };`,
+    });
+    expect((out.data as Cell).error).toBeUndefined();
+    expect((out.data as Cell).result).toEqual({ wrong: 0, failed: 30, after: 27 });
+    const inner = (await session.logs({ limit: 1_000 })).items.filter((log) =>
+      log.callId?.startsWith(`${out.logId}/`),
+    );
+    expect(inner).toHaveLength(329);
+    await mux.close();
+  });
+
   it('after an endless loop the session answers again, and says its state was reset', async () => {
     const { mux } = setup();
     const session = await mux.create('user_1', { workbench: { timeoutMs: 300 } });

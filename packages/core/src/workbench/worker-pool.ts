@@ -1,9 +1,23 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
-import { type CellLimits, type CellResult, SandboxCallError, type SandboxHostCall } from './sandbox.js';
-import { CLAIM_SLOTS, SHARED, SHARED_LENGTH, WITHDRAWN, type WorkerInit } from './shared-state.js';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import {
+  type CellLimits,
+  type CellResult,
+  errorReplyJsonOf,
+  replyJsonOf,
+  type SandboxHostCall,
+} from './sandbox.js';
+import {
+  CLAIM_SLOTS,
+  DEFAULT_MAIN_SPIN_US,
+  SHARED,
+  SHARED_LENGTH,
+  WaitChooser,
+  WITHDRAWN,
+  type WorkerInit,
+} from './shared-state.js';
 
 /** Messages from the main thread to a workbench worker. */
 export type ToWorker =
@@ -21,8 +35,11 @@ export type ToWorker =
       deadline: number;
       limits: Omit<CellLimits, 'signal' | 'deadline'>;
     }
-  /** A `toolmux.*` call's answer as JSON text: `{"value": ...}` or `{"error": {"code", "message"}}`. */
-  | { type: 'reply'; callId: number; json: string }
+  /**
+   * Answers of `toolmux.*` calls: `[callId, json, callId, json, ...]`, each answer JSON text,
+   * `{"value": ...}` or `{"error": {"code", "message"}}`.
+   */
+  | { type: 'reply'; replies: Array<number | string> }
   | { type: 'dispose'; sessionId: string }
   /** The main thread gave up on a cell (it ended it already): drop the cell's context. */
   | { type: 'cancel'; runId: number }
@@ -33,7 +50,8 @@ export type ToWorker =
 export type FromWorker =
   /** The worker listens (its modules are loaded). */
   | { type: 'ready' }
-  | { type: 'host'; runId: number; callId: number; operation: string; argsJson: string }
+  /** `toolmux.*` calls a cell made in one go: `[callId, operation, argsJson, ...]`. */
+  | { type: 'host'; runId: number; calls: Array<number | string> }
   | { type: 'result'; runId: number; result: CellResult; disposed: boolean; created: boolean };
 
 /** How `failWorkerForTest` makes a worker fail. */
@@ -53,6 +71,33 @@ export const WORKBENCH_SPILL_MS = 200;
  * the longest such computation is stopped (WORKBENCH_TIMEOUT).
  */
 export const WORKBENCH_PREEMPT_MS = 1_000;
+
+/**
+ * After the main thread posts a message its worker answers quickly (a cell, or replies of fast
+ * tools), it may watch the shared memory for the answer up to this long (µs) and handle it at once,
+ * which saves a wake-up of its event loop: while that got answers sooner than waiting for the event
+ * loop (see `WaitChooser`). `TOOLMUX_WORKBENCH_MAIN_SPIN_US` sets it; 0 turns it off.
+ */
+export const WORKBENCH_MAIN_SPIN_US = Math.max(
+  0,
+  Number(process.env.TOOLMUX_WORKBENCH_MAIN_SPIN_US ?? DEFAULT_MAIN_SPIN_US) || 0,
+);
+/** The main thread handles answers it watched for this long (ms) at most before the event loop gets its turn. */
+export const WORKBENCH_MAIN_SPIN_CHAIN_MS = 1;
+
+/** Since when (performance.now()) the main thread has watched for answers without an event-loop turn; 0 when it has not. */
+let chainStart = 0;
+
+/** Whether the main thread may watch for an answer now (within `WORKBENCH_MAIN_SPIN_CHAIN_MS` of this turn). */
+function mayWatch(now: number): boolean {
+  if (chainStart === 0) {
+    chainStart = now;
+    setImmediate(() => {
+      chainStart = 0;
+    });
+  }
+  return now - chainStart < WORKBENCH_MAIN_SPIN_CHAIN_MS;
+}
 
 /** Workbench worker threads per process unless `TOOLMUX_WORKBENCH_WORKERS` says otherwise. */
 export function defaultWorkerCount(): number {
@@ -147,6 +192,16 @@ class WorkbenchWorker {
   online = false;
   /** Cells waiting for the thread to start, posted once it is up. */
   #starting: Array<{ run: Run; fresh: boolean }> = [];
+  /** Replies not yet posted: `[callId, json, ...]`. */
+  #replies: Array<number | string> = [];
+  /** When (performance.now()) a message the worker answers soon was posted; 0 once an answer came. */
+  #askedAt = 0;
+  /** Whether the main thread watched for that answer, and how it chooses for that kind of message. */
+  #watched = false;
+  #asked: WaitChooser | undefined;
+  /** How to wait for the answer to a cell, and to replies (they take the worker different times). */
+  readonly #cellWait = new WaitChooser(WORKBENCH_MAIN_SPIN_US);
+  readonly #replyWait = new WaitChooser(WORKBENCH_MAIN_SPIN_US);
 
   constructor(pool: WorkbenchWorkers) {
     this.#pool = pool;
@@ -195,10 +250,40 @@ class WorkbenchWorker {
     Atomics.store(this.#state, SHARED.PREEMPT, Atomics.load(this.#state, SHARED.ENTRY));
   }
 
-  #post(message: ToWorker): void {
+  /** Posts to the worker and wakes it; with `answer`, may watch for its answer (see `WORKBENCH_MAIN_SPIN_US`). */
+  #post(message: ToWorker, answer?: WaitChooser): void {
+    const sent = Atomics.load(this.#state, SHARED.SENT);
     this.#port.postMessage(message);
     Atomics.add(this.#state, SHARED.SEQ, 1);
     Atomics.notify(this.#state, SHARED.SEQ);
+    if (answer) this.#watch(sent, answer);
+  }
+
+  /**
+   * Watches the shared memory for the worker's next message for up to `WORKBENCH_MAIN_SPIN_US`
+   * while its answers come that fast, and handles it at once.
+   */
+  #watch(sent: number, chooser: WaitChooser): void {
+    const now = performance.now();
+    this.#askedAt = now;
+    this.#asked = chooser;
+    this.#watched = chooser.busy() && mayWatch(now);
+    if (!this.#watched) return;
+    const until = now + WORKBENCH_MAIN_SPIN_US / 1000;
+    while (Atomics.load(this.#state, SHARED.SENT) === sent) {
+      if (performance.now() >= until) return;
+    }
+    this.#drain();
+  }
+
+  /** Handles the messages the worker posted (outside a turn of the event loop). */
+  #drain(): void {
+    const port = this.#port;
+    for (let received = receiveMessageOnPort(port); received; received = receiveMessageOnPort(port)) {
+      this.#message(received.message as FromWorker);
+      // A message may have replaced the worker (and its port).
+      if (port !== this.#port) return;
+    }
   }
 
   /** Posts a cell (or holds it until the thread is up); false when every claim slot is taken. */
@@ -219,14 +304,17 @@ class WorkbenchWorker {
     this.sessions.add(run.message.sessionId);
     Atomics.store(this.#state, SHARED.CLAIMS + slot, run.runId);
     if (this.runs.size === 1) this.#worker.ref();
-    this.#post({
-      type: 'run',
-      runId: run.runId,
-      slot,
-      deadline: run.deadline,
-      ...run.message,
-      fresh,
-    });
+    this.#post(
+      {
+        type: 'run',
+        runId: run.runId,
+        slot,
+        deadline: run.deadline,
+        ...run.message,
+        fresh,
+      },
+      this.#cellWait,
+    );
     return true;
   }
 
@@ -265,6 +353,10 @@ class WorkbenchWorker {
   }
 
   #message(message: FromWorker): void {
+    if (this.#askedAt > 0) {
+      this.#asked?.record(this.#watched, (performance.now() - this.#askedAt) * 1000);
+      this.#askedAt = 0;
+    }
     if (message.type === 'ready') {
       this.online = true;
       const starting = this.#starting;
@@ -288,39 +380,35 @@ class WorkbenchWorker {
       this.#pool.finish(run, { result: message.result, disposed: message.disposed });
       return;
     }
-    let args: unknown;
-    try {
-      args = JSON.parse(message.argsJson);
-    } catch {
-      args = null;
+    const calls = message.calls;
+    for (let index = 0; index + 2 < calls.length; index += 3) {
+      const callId = calls[index] as number;
+      let args: unknown;
+      try {
+        args = JSON.parse(calls[index + 2] as string);
+      } catch {
+        args = null;
+      }
+      run.host(calls[index + 1] as string, args, run.controller.signal).then(
+        (value) => this.#reply(run, callId, replyJsonOf(value)),
+        (error: unknown) => this.#reply(run, callId, errorReplyJsonOf(error)),
+      );
     }
-    run.host(message.operation, args, run.controller.signal).then(
-      (value) => this.#reply(run, message.callId, { value: value === undefined ? null : value }),
-      (error: unknown) =>
-        this.#reply(run, message.callId, {
-          error: {
-            code: error instanceof SandboxCallError ? error.code : 'WORKBENCH_CODE_ERROR',
-            message: error instanceof Error ? error.message : String(error),
-          },
-        }),
-    );
   }
 
-  #reply(run: Run, callId: number, reply: object): void {
+  /** Queues a reply; the replies ready in one go are posted together (after the current job). */
+  #reply(run: Run, callId: number, json: string): void {
     if (run.done || run.worker !== this) return;
-    let json: string;
-    try {
-      json = JSON.stringify(reply);
-    } catch (error) {
-      json = JSON.stringify({
-        error: {
-          code: 'WORKBENCH_CODE_ERROR',
-          message: `The result cannot be sent to the code: ${String(error)}`,
-        },
-      });
-    }
-    this.#post({ type: 'reply', callId, json });
+    this.#replies.push(callId, json);
+    if (this.#replies.length === 2) queueMicrotask(this.#flushReplies);
   }
+
+  readonly #flushReplies = (): void => {
+    const replies = this.#replies;
+    if (replies.length === 0) return;
+    this.#replies = [];
+    this.#post({ type: 'reply', replies }, this.#replyWait);
+  };
 
   /** Terminates the thread and starts another; its contexts are lost, its cells end or move. */
   replace(reason: string, timedOut?: Run): void {
@@ -330,6 +418,8 @@ class WorkbenchWorker {
     for (const run of runs) this.claimed(run);
     this.runs.clear();
     this.sessions.clear();
+    this.#replies = [];
+    this.#askedAt = 0;
     this.#start();
     oldPort.close();
     void old.terminate();

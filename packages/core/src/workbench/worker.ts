@@ -1,32 +1,39 @@
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { DEFAULT_WORKBENCH } from './config.js';
 import { type CellLimits, type CellResult, Sandbox, type SandboxMonitor } from './sandbox.js';
-import { CLAIMED, SHARED, type WorkerInit } from './shared-state.js';
+import { CLAIMED, DEFAULT_SPIN_US, SHARED, WaitChooser, type WorkerInit } from './shared-state.js';
 import { SpareSandbox } from './spare.js';
-import type { ToWorker } from './worker-pool.js';
+import type { FromWorker, ToWorker } from './worker-pool.js';
 
 /**
  * A workbench worker thread: it keeps the QuickJS contexts of many sessions and runs their cells, so
  * that model-written code never runs on the main thread. `toolmux.*` calls go to the main thread as
- * messages (arguments and replies as the sandbox's JSON text, passed through unparsed); while a cell
- * waits for a reply the worker sleeps on the shared memory and takes the reply at once when the main
- * thread wakes it, instead of a turn of its event loop.
+ * messages (arguments and replies as the sandbox's JSON text, passed through unparsed; the calls a
+ * cell makes in one go as one message); while a cell waits for a reply, and for a moment after a
+ * cell, the worker waits on the shared memory and takes the next message at once when the main
+ * thread posts it, instead of a turn of its event loop: spinning first while replies come back fast,
+ * then asleep.
  */
 const init = workerData as WorkerInit | undefined;
 if (!init?.port) throw new Error('The workbench worker runs only as a worker thread.');
 const { port, base } = init;
 const state = new Int32Array(init.shared);
 
-/** How long the worker sleeps on the shared memory for replies before its event loop takes over. */
+/**
+ * How long the worker waits on the shared memory for messages (replies, or the next cell) before its
+ * event loop takes over again; the event loop's timers wait at most this long.
+ */
 const SYNC_WAIT_MS = 5;
 /**
- * With `TOOLMUX_WORKBENCH_SPIN_US` set (µs), replies that come back faster than that (a moving
- * average) are waited for spinning, not sleeping: a fast tool's reply then costs no thread wake-up,
- * for some CPU. Off by default (it takes CPU from other threads on a loaded machine).
+ * The longest the worker spins for a reply before it sleeps (µs): it spins while that got replies
+ * sooner than sleeping (see `WaitChooser`), so a fast tool's reply costs no thread wake-up.
+ * `TOOLMUX_WORKBENCH_SPIN_US` sets it; 0 turns spinning off.
  */
-const SPIN_US = Math.max(0, Number(process.env.TOOLMUX_WORKBENCH_SPIN_US ?? 0) || 0);
-/** Moving average of how long host calls take to come back (µs). */
-let replyMicros = Number.POSITIVE_INFINITY;
+const SPIN_US = Math.max(0, Number(process.env.TOOLMUX_WORKBENCH_SPIN_US ?? DEFAULT_SPIN_US) || 0);
+const replyWait = new WaitChooser(SPIN_US);
+/** How the worker waits now: spinning first (true), or asleep or in its event loop. */
+let spinning = false;
+/** When each call was posted (performance.now()), for `replyWait`. */
 const postedAt = new Map<number, number>();
 
 const sandboxes = new Map<string, { sandbox: Sandbox; memoryMb: number }>();
@@ -73,15 +80,19 @@ function handle(message: ToWorker): void {
       void run(message);
       break;
     case 'reply': {
-      const settle = waiting.get(message.callId);
-      waiting.delete(message.callId);
-      const posted = postedAt.get(message.callId);
-      if (posted !== undefined) {
-        postedAt.delete(message.callId);
-        const micros = (performance.now() - posted) * 1000;
-        replyMicros = Number.isFinite(replyMicros) ? replyMicros * 0.75 + micros * 0.25 : micros;
+      const replies = message.replies;
+      const at = performance.now();
+      for (let index = 0; index + 1 < replies.length; index += 2) {
+        const callId = replies[index] as number;
+        const settle = waiting.get(callId);
+        waiting.delete(callId);
+        const posted = postedAt.get(callId);
+        if (posted !== undefined) {
+          postedAt.delete(callId);
+          replyWait.record(spinning, (at - posted) * 1000);
+        }
+        settle?.(replies[index + 1] as string);
       }
-      settle?.(message.json);
       break;
     }
     case 'dispose':
@@ -119,42 +130,59 @@ async function createSandbox(memoryMb: number): Promise<Sandbox> {
 /** The sandbox the next new context takes, made while no cell runs here. */
 const spare = new SpareSandbox(createSandbox, () => running.size === 0);
 
-port.on('message', handle);
-port.postMessage({ type: 'ready' });
+/** Posts to the main thread and counts the message in the shared memory (the main thread may be watching it). */
+function send(message: FromWorker): void {
+  port.postMessage(message);
+  Atomics.add(state, SHARED.SENT, 1);
+}
+
+port.on('message', (message: ToWorker) => {
+  Sandbox.batch(() => handle(message));
+  scheduleWait();
+});
+send({ type: 'ready' });
 spare.want(DEFAULT_WORKBENCH.memoryMb);
 
 let scheduled = false;
-/** After a host call is posted: sleep on the shared memory for replies, up to `SYNC_WAIT_MS`. */
+/** Soon (after this turn of the event loop): wait on the shared memory for the next messages. */
 function scheduleWait(): void {
   if (scheduled) return;
   scheduled = true;
-  setImmediate(waitForReplies);
+  setImmediate(waitForMessages);
 }
 
-function waitForReplies(): void {
+/**
+ * Takes messages from the shared memory's wake-ups for up to `SYNC_WAIT_MS`, then gives the event
+ * loop its turn (timers, the file reads of a new sandbox). Replies of a fast tool are waited for
+ * spinning first (see `SPIN_US`).
+ */
+function waitForMessages(): void {
   scheduled = false;
-  if (waiting.size === 0 || creating > 0) return;
-  const until = performance.now() + SYNC_WAIT_MS;
-  for (;;) {
-    const seen = Atomics.load(state, SHARED.SEQ);
-    let received = false;
-    for (let message = receiveMessageOnPort(port); message; message = receiveMessageOnPort(port)) {
-      handle(message.message as ToWorker);
-      received = true;
+  try {
+    const until = performance.now() + SYNC_WAIT_MS;
+    for (;;) {
+      if (creating > 0) return;
+      const seen = Atomics.load(state, SHARED.SEQ);
+      let received = false;
+      Sandbox.batch(() => {
+        for (let message = receiveMessageOnPort(port); message; message = receiveMessageOnPort(port)) {
+          handle(message.message as ToWorker);
+          received = true;
+        }
+      });
+      if (received) continue;
+      spinning = waiting.size > 0 && replyWait.busy();
+      if (spinning) {
+        const spinUntil = Math.min(until, performance.now() + SPIN_US / 1000);
+        while (Atomics.load(state, SHARED.SEQ) === seen && performance.now() < spinUntil) {}
+        if (Atomics.load(state, SHARED.SEQ) !== seen) continue;
+      }
+      const left = until - performance.now();
+      if (left <= 0) return;
+      Atomics.wait(state, SHARED.SEQ, seen, left);
     }
-    // Finished cells posted their results already (`onEnd`): go on waiting while replies are due.
-    if (received) {
-      if (waiting.size === 0) return;
-      continue;
-    }
-    if (SPIN_US > 0 && replyMicros < SPIN_US) {
-      const spinUntil = performance.now() + SPIN_US / 1000;
-      while (Atomics.load(state, SHARED.SEQ) === seen && performance.now() < spinUntil) {}
-      if (Atomics.load(state, SHARED.SEQ) !== seen) continue;
-    }
-    const left = until - performance.now();
-    if (left <= 0) return;
-    Atomics.wait(state, SHARED.SEQ, seen, left);
+  } finally {
+    spinning = false;
   }
 }
 
@@ -178,17 +206,27 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
       if (posted) return;
       posted = true;
       if (sandbox.disposed && sandboxes.get(message.sessionId) === held) sandboxes.delete(message.sessionId);
-      port.postMessage({ type: 'result', runId: message.runId, result, disposed: sandbox.disposed, created });
+      send({ type: 'result', runId: message.runId, result, disposed: sandbox.disposed, created });
+      scheduleWait();
     };
+    /** Calls of this cell not yet posted: `[callId, operation, argsJson, ...]`. */
+    let outgoing: Array<number | string> = [];
     const result = await sandbox.runRaw(
       message.code,
-      (operation, argsJson, done) => {
-        const callId = nextCall++;
-        calls.push(callId);
-        waiting.set(callId, done);
-        postedAt.set(callId, performance.now());
-        port.postMessage({ type: 'host', runId: message.runId, callId, operation, argsJson });
-        scheduleWait();
+      {
+        call(operation, argsJson, done) {
+          const callId = nextCall++;
+          calls.push(callId);
+          waiting.set(callId, done);
+          postedAt.set(callId, performance.now());
+          outgoing.push(callId, operation, argsJson);
+        },
+        flush() {
+          if (outgoing.length === 0) return;
+          send({ type: 'host', runId: message.runId, calls: outgoing });
+          outgoing = [];
+          scheduleWait();
+        },
       },
       limits,
       post,
@@ -196,7 +234,7 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     post(result);
   } catch (error) {
     sandboxes.delete(message.sessionId);
-    port.postMessage({
+    send({
       type: 'result',
       runId: message.runId,
       result: {
