@@ -9,16 +9,19 @@
  * for the "after the answer" contender, the call does not wait for its entry (same queue, same
  * batches). Each run ends by flushing the writer, which waits for every pending write, so the old mode's
  * writes are paid for within its own run. Contenders alternate run by run (`measureInterleaved`).
+ * On SQLite it also counts the WAL pages a log commit writes (what a lone caller pays per call).
  * Run: `node --experimental-strip-types bench/log-durability.bench.ts` (after `pnpm build`).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { defineTool, defineToolkit, type Session, ToolMux } from '@toolmux/core';
 import { createTestPostgresUrl } from '@toolmux/core/test';
 import { z } from 'zod';
 // the module instance the built engine uses (not part of the public API)
 import { ExecutionLogWriter } from '../packages/core/dist/execution/log-writer.js';
+import { SqliteStore } from '../packages/core/dist/store/sqlite.js';
 import { createServer } from '../packages/server/dist/index.js';
 import { measureInterleaved } from './harness.ts';
 
@@ -144,9 +147,59 @@ async function compare(name: string, store: string, secretKey?: string) {
   await mux.close();
 }
 
+/**
+ * What a durable commit writes on SQLite, counted (not timed): WAL pages per log commit of 1, 16 and
+ * 64 entries, on a table that already holds 20,000 entries. Each page is two write(2) calls; the
+ * commit also takes and releases its locks (six fcntl(2) calls) whatever its size, which is why a
+ * lone caller (one commit per call) cannot come near the batched writes of the old behaviour.
+ */
+async function walPagesPerCommit(path: string): Promise<void> {
+  const store = new SqliteStore({ path });
+  await store.migrate();
+  let sequence = 0;
+  const entry = () => ({
+    id: `log_${String(Date.now()).padStart(14, '0')}${String(sequence++).padStart(24, '0')}`,
+    sessionId: `ses_${'1'.repeat(38)}`,
+    userId: 'user_1',
+    toolSlug: 'BENCH_CREATE_ISSUE',
+    toolkit: 'bench',
+    connectedAccountId: null,
+    callId: null,
+    status: 'success' as const,
+    errorCode: null,
+    errorMessage: null,
+    durationMs: 0.2,
+    input: JSON.stringify(args),
+    output: '{"number":1,"title":"Found a bug"}',
+    createdAt: new Date(),
+    parentId: null,
+  });
+  for (let batch = 0; batch < 40; batch++) await store.insertLogs(Array.from({ length: 500 }, entry));
+  // a connection of the bench's own empties the WAL before each count (no other reader or writer then)
+  const side = new DatabaseSync(path);
+  const pages: string[] = [];
+  for (const size of [1, 16, 64]) {
+    // fewer than 2,000 rows: the checkpoint worker is not asked to run meanwhile
+    const commits = Math.min(50, Math.floor(1_900 / size));
+    await store.checkpoint();
+    side.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    for (let commit = 0; commit < commits; commit++) {
+      await store.insertLogs(Array.from({ length: size }, entry));
+    }
+    const frames = (statSync(`${path}-wal`).size - 32) / (4096 + 24);
+    pages.push(`${size} entr${size === 1 ? 'y' : 'ies'}: ${(frames / commits).toFixed(1)}`);
+  }
+  side.close();
+  await store.close();
+  console.log(`SQLite WAL pages per log commit (counted): ${pages.join(', ')}`);
+}
+
 console.log('\n## call throughput: durable group commit vs writing after the answer (goal ≥ 0.9×)');
 const dir = mkdtempSync(join(tmpdir(), 'toolmux-bench-'));
-if (STORES.includes('sqlite')) await compare('SQLite file', `sqlite:${join(dir, 'durability.db')}`);
+if (STORES.includes('sqlite')) {
+  await compare('SQLite file', `sqlite:${join(dir, 'durability.db')}`);
+  await walPagesPerCommit(join(dir, 'pages.db'));
+}
 rmSync(dir, { recursive: true, force: true });
 try {
   const { url, cleanup } = await createTestPostgresUrl();

@@ -405,6 +405,27 @@ export const MIGRATIONS: readonly Migration[] = [
       `,
     },
   },
+  {
+    version: 9,
+    name: 'execution_log_parents_partial_index',
+    // A call answers once its log entry has committed, so every index of the log is paid for on the
+    // call path: a one-row commit writes a page of each index it touches. Only the calls made by
+    // another call (a workbench cell, a multi-execute) have a parent, and the parent index is read
+    // only with `parent_id = …` (which implies NOT NULL, so the partial index serves the same
+    // queries): the other entries leave it alone. Same columns and order as migration 7's index.
+    sql: {
+      sqlite: `
+        DROP INDEX toolmux_execution_logs_session_parent_id;
+        CREATE INDEX toolmux_execution_logs_session_parent_id ON toolmux_execution_logs (session_id, parent_id, id)
+          WHERE parent_id IS NOT NULL;
+      `,
+      postgres: `
+        DROP INDEX toolmux_execution_logs_session_parent_id;
+        CREATE INDEX toolmux_execution_logs_session_parent_id ON toolmux_execution_logs (session_id, parent_id, id)
+          WHERE parent_id IS NOT NULL;
+      `,
+    },
+  },
 ];
 
 /** The table of each kind of record that holds encrypted values. */

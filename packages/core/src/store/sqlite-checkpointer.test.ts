@@ -1,0 +1,109 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterEach, describe, expect, it } from 'vitest';
+import { newId } from '../util/ids.js';
+import { SqliteStore } from './sqlite.js';
+import { SAFETY_NET_AUTOCHECKPOINT_PAGES, SqliteCheckpointer } from './sqlite-checkpointer.js';
+import type { ExecutionLogRecord } from './types.js';
+
+const dirs: string[] = [];
+function tempPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'toolmux-checkpoint-'));
+  dirs.push(dir);
+  return join(dir, 'toolmux.db');
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function entry(): ExecutionLogRecord {
+  return {
+    id: newId('log'),
+    sessionId: `ses_${'1'.repeat(38)}`,
+    userId: 'user_1',
+    toolSlug: 'ECHO_ECHO',
+    toolkit: 'echo',
+    connectedAccountId: null,
+    callId: null,
+    status: 'success',
+    errorCode: null,
+    errorMessage: null,
+    durationMs: 1,
+    input: '{"text":"hello"}',
+    output: '{"text":"hello"}',
+    createdAt: new Date(),
+    parentId: null,
+  };
+}
+
+describe('SQLite WAL checkpoints on a worker thread', () => {
+  it("copy the store's commits into the database file, off the store's connection", async () => {
+    const path = tempPath();
+    const store = new SqliteStore({ path });
+    await store.migrate();
+    const own = store as unknown as { database: DatabaseSync };
+    // the store's connection checkpoints only as a safety net
+    expect(own.database.prepare('PRAGMA wal_autocheckpoint').get()).toEqual({
+      wal_autocheckpoint: SAFETY_NET_AUTOCHECKPOINT_PAGES,
+    });
+    for (let batch = 0; batch < 10; batch++) await store.insertLogs([entry(), entry(), entry()]);
+    const outcome = await store.checkpoint();
+    expect(outcome?.log).toBeGreaterThan(0);
+    // nothing wrote meanwhile: every frame of the WAL is in the database file now
+    expect(outcome?.checkpointed).toBe(outcome?.log);
+    await store.close();
+
+    // the file holds every entry after the store is closed
+    const reopened = new DatabaseSync(path);
+    expect(reopened.prepare('SELECT count(*) AS n FROM toolmux_execution_logs').get()).toEqual({ n: 30 });
+    reopened.close();
+  });
+
+  it('are asked for by the writes themselves, and the store keeps reading its own writes', async () => {
+    const store = new SqliteStore({ path: tempPath() });
+    await store.migrate();
+    const checkpointer = (store as unknown as { checkpointer: SqliteCheckpointer }).checkpointer;
+    const started: Array<Promise<unknown>> = [];
+    const checkpoint = checkpointer.checkpoint.bind(checkpointer);
+    checkpointer.checkpoint = () => {
+      const running = checkpoint();
+      started.push(running);
+      return running;
+    };
+    const written: ExecutionLogRecord[] = [];
+    for (let call = 0; call < 250; call++) {
+      const record = entry();
+      written.push(record);
+      await store.insertLogs([record]);
+    }
+    expect(started.length).toBeGreaterThanOrEqual(1);
+    await Promise.all(started);
+    const page = await store.listLogs({ sessionId: written[0]!.sessionId!, limit: 1000, cursor: undefined });
+    expect(page.items.map((item) => item.id).sort()).toEqual(written.map((record) => record.id).sort());
+    await store.close();
+  });
+
+  it('gives way to the store’s own checkpoints when the worker cannot open the file', async () => {
+    const failures: Error[] = [];
+    const checkpointer = new SqliteCheckpointer(join(tempPath(), 'missing-dir', 'x.db'), (error) =>
+      failures.push(error),
+    );
+    expect(await checkpointer.checkpoint()).toBeUndefined();
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.message).toMatch(/unable to open|cannot open/i);
+    // later writes ask for nothing more
+    for (let commit = 0; commit < 200; commit++) checkpointer.written(1);
+    expect(await checkpointer.checkpoint()).toBeUndefined();
+    expect(failures).toHaveLength(1);
+    await checkpointer.close();
+  });
+
+  it('is not used for an in-memory database', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.migrate();
+    expect(await store.checkpoint()).toBeUndefined();
+    await store.close();
+  });
+});
