@@ -13,13 +13,16 @@ import type { Store } from './types.js';
  * Checked on the query plans of the statements the stores actually run (no timing).
  */
 
+/** A session's id (`index` of 100). */
+const sessionNumber = (index: number) => `ses_${String(index).padStart(38, '0')}`;
+
 const SESSIONS = 100;
 const ROWS_PER_SESSION = 200;
 const ROWS = SESSIONS * ROWS_PER_SESSION;
 const LIMIT = 50;
 
 /** The session whose log is read (ids interleave with the 99 others' ids, as with concurrent sessions). */
-const SESSION = 'ses_00000000000000000000000000000000000042';
+const SESSION = sessionNumber(42);
 
 /** Reads a first page and the page after it, returning the cursor of the first. */
 async function readTwoPages(store: Store): Promise<string> {
@@ -37,6 +40,7 @@ interface PlanNode {
   'Index Name'?: string;
   'Scan Direction'?: string;
   'Actual Rows'?: number;
+  'Actual Loops'?: number;
   Plans?: PlanNode[];
 }
 
@@ -49,7 +53,7 @@ const skipPostgres = await postgresSkipReason();
 describe.skipIf(skipPostgres !== undefined)(
   `session log query plan on PostgreSQL ${skipPostgres ?? ''}`,
   () => {
-    it('is a backward scan of (session_id, id) that reads only the page, with custom and generic plans', async () => {
+    it('is a backward scan of (session_id, id) that reads only the page, alone or in a batch, with custom and generic plans', async () => {
       await withTestDatabase(async (database) => {
         await database.store.migrate();
         await database.query(
@@ -69,8 +73,19 @@ describe.skipIf(skipPostgres !== undefined)(
             sent.push(config);
           return query(config);
         };
-        await readTwoPages(database.store);
+        const cursor = await readTwoPages(database.store);
         expect(sent).toHaveLength(2);
+        // pages asked for at once: one statement per shape (first pages, pages after a cursor)
+        const others = [7, 42, 99].map(sessionNumber);
+        const pages = await Promise.all([
+          ...others.map((sessionId) =>
+            database.store.listLogs({ sessionId, limit: LIMIT, cursor: undefined }),
+          ),
+          ...others.map((sessionId) => database.store.listLogs({ sessionId, limit: LIMIT, cursor })),
+        ]);
+        expect(pages.map((page) => page.items.length)).toEqual([LIMIT, LIMIT, LIMIT, LIMIT, LIMIT, LIMIT]);
+        expect(sent).toHaveLength(4);
+        expect(sent.slice(2).map((config) => config.values[0])).toEqual([others, others]);
 
         const { Client } = await import('pg');
         const client = new Client({
@@ -80,8 +95,14 @@ describe.skipIf(skipPostgres !== undefined)(
         await client.connect();
         try {
           for (const [index, { text, values }] of sent.entries()) {
+            const literal = (value: unknown): string =>
+              typeof value === 'number' ? String(value) : client.escapeLiteral(String(value));
             const literals = values.map((value) =>
-              typeof value === 'number' ? String(value) : client.escapeLiteral(String(value)),
+              Array.isArray(value)
+                ? client.escapeLiteral(
+                    `{${value.map((item) => (typeof item === 'number' ? item : `"${item}"`)).join(',')}}`,
+                  )
+                : literal(value),
             );
             for (const mode of ['force_custom_plan', 'force_generic_plan']) {
               await client.query(`SET plan_cache_mode = ${mode}`);
@@ -98,8 +119,10 @@ describe.skipIf(skipPostgres !== undefined)(
               const scan = plan.find((node) => node['Node Type'] === 'Index Scan');
               expect(scan?.['Index Name'], context).toBe('toolmux_execution_logs_session_id_id');
               expect(scan?.['Scan Direction'], context).toBe('Backward');
-              // limit + 1 rows (the extra one tells whether a next page exists), not the session's 200
+              // limit + 1 rows per page (the extra one tells whether a next page exists), not the
+              // session's 200: once for a single page, once per page of a batch
               expect(scan?.['Actual Rows'], context).toBe(LIMIT + 1);
+              expect(scan?.['Actual Loops'], context).toBe(index < 2 ? 1 : 3);
             }
           }
         } finally {

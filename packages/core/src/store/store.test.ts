@@ -601,6 +601,50 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
           pageSizes: [3, 3],
         });
       });
+
+      it('reads pages asked for at once (sessions, cursors, parents, limits) as each alone, and one refused page fails alone', async () => {
+        const parent = entries[1]!;
+        const children = [0, 1, 2].map((index) =>
+          log({
+            sessionId: 'ses_a',
+            parentId: parent.id,
+            callId: `child_${index}`,
+            createdAt: new Date(Date.UTC(2025, 0, 1, 0, 0, 1, index)),
+          }),
+        );
+        await store.insertLogs(children);
+        const first = await store.listLogs({ sessionId: 'ses_a', limit: 2 });
+        const queries = [
+          { sessionId: 'ses_a', limit: 2 },
+          { sessionId: 'ses_b', limit: 100 },
+          { sessionId: 'ses_a', limit: 2, cursor: first.nextCursor },
+          { sessionId: 'ses_b', limit: 1, cursor: entries[8]!.id },
+          { sessionId: 'ses_a', parentId: parent.id, limit: 2 },
+          { sessionId: 'ses_a', parentId: parent.id, limit: 2, cursor: children[1]!.id },
+          { sessionId: 'ses_a', parentId: entries[0]!.id, limit: 5 },
+          { sessionId: 'ses_unknown', limit: 5 },
+          { sessionId: 'ses_a', limit: 1000 },
+        ];
+        const alone = [];
+        for (const query of queries) alone.push(await store.listLogs(query));
+        expect(alone.map((page) => page.items.length)).toEqual([2, 3, 2, 1, 2, 1, 0, 0, 9]);
+        expect(alone[0]!.items.map((item) => item.id)).toEqual([children[2]!.id, children[1]!.id]);
+        expect(alone[5]!.items).toEqual([children[0]!]);
+
+        // twice each, all at once
+        expect(await Promise.all([...queries, ...queries].map((query) => store.listLogs(query)))).toEqual([
+          ...alone,
+          ...alone,
+        ]);
+
+        // a session id PostgreSQL cannot hold (NUL) among them: the others are read all the same
+        const refused = { sessionId: 'ses_\u0000', limit: 5 };
+        const settled = await Promise.allSettled([...queries, refused].map((query) => store.listLogs(query)));
+        expect(settled.slice(0, -1)).toEqual(alone.map((value) => ({ status: 'fulfilled', value })));
+        const last = settled.at(-1)!;
+        if (last.status === 'rejected') expect((last.reason as ToolMuxError).code).toBe('STORE_ERROR');
+        else expect(last.value.items).toEqual([]);
+      });
     });
 
     describe('auth configs', () => {

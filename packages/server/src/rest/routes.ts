@@ -22,6 +22,7 @@ import {
 import type { z } from 'zod';
 import type { SessionCache } from '../session-cache.js';
 import { DeletedSchema } from './auth-schemas.js';
+import { isoTime } from './iso-time.js';
 import { type Route, route } from './route.js';
 import {
   AddLogsBody,
@@ -157,7 +158,7 @@ function executionLogJson(log: ExecutionLog): Wire<typeof ExecutionLogSchema> {
     duration_ms: log.durationMs,
     input: log.input,
     output: log.output,
-    created_at: log.createdAt.toISOString(),
+    created_at: isoTime(log.createdAt),
     parent_id: log.parentId ?? null,
   };
 }
