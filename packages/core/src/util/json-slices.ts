@@ -807,10 +807,28 @@ export class JsonShapeWalk {
       this.tooDeep = true;
       return;
     }
+    const keys = Array.isArray(value) ? undefined : Object.keys(value);
+    const length = keys === undefined ? (value as unknown[]).length : keys.length;
+    // a small object or array of scalars is counted here: no frame, nothing remembered
+    if (length <= SMALL_ENTRIES && this.#scalarsCounted(value, keys, length)) return;
     const before = this.#seen.get(value);
     if (before !== undefined && before >= depth) return;
     this.#seen.set(value, depth);
-    this.#stack.push({ value, keys: Array.isArray(value) ? undefined : Object.keys(value), index: 0, depth });
+    this.#stack.push({ value, keys, index: 0, depth });
+  }
+
+  /** Counts the entries of `value` when they are all scalars (true); false, counting nothing, otherwise. */
+  #scalarsCounted(value: object, keys: string[] | undefined, length: number): boolean {
+    let chars = 0;
+    for (let index = 0; index < length; index++) {
+      const item: unknown =
+        keys === undefined ? (value as unknown[])[index] : (value as Record<string, unknown>)[keys[index]!];
+      if (typeof item === 'string') chars += item.length;
+      else if (typeof item === 'object' && item !== null) return false;
+    }
+    this.entries += length;
+    this.chars += chars;
+    return true;
   }
 }
 
