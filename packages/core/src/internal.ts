@@ -48,6 +48,18 @@ export type { StoreSpec } from './store/open-store.js';
 export { DEFAULT_STORE_SPEC, parseStoreSpec } from './store/open-store.js';
 export { newId } from './util/ids.js';
 export { jsonDepthExceeds, MAX_JSON_DEPTH } from './util/json-depth.js';
+export type { Slice } from './util/json-slices.js';
+export {
+  JSON_CHUNK_CHARS,
+  JsonShapeWalk,
+  JsonTextError,
+  JsonTextParser,
+  JsonWriter,
+  jsonShapeSliced,
+  parseJsonSliced,
+  SLICED_PARSE_FROM,
+  stringifyJsonSliced,
+} from './util/json-slices.js';
 export { deriveSessionToken, hashToken, tokenMatches } from './util/secret-key.js';
 export { SLICE_MS, WorkSlice, yieldToEventLoop } from './util/slices.js';
 export type { TextRule } from './util/stored-text.js';

@@ -1,4 +1,4 @@
-import { WorkSlice, yieldToEventLoop } from '@toolmux/core/internal';
+import { JsonWriter, WorkSlice } from '@toolmux/core/internal';
 
 /** Answers of at least this many characters are written in chunks of this many, a pause between them when due. */
 export const CHUNKED_FROM = 64 * 1024;
@@ -6,32 +6,72 @@ const CHUNK = CHUNKED_FROM;
 const encoder = new TextEncoder();
 
 /**
- * The body of a JSON answer: small ones as text; a large one (a tool that returned a megabyte) as a
- * stream of UTF-8 chunks, encoded and written one at a time with the event loop free between them, so
- * other requests are not held while a megabyte is encoded and copied to the socket.
+ * The body of a JSON answer: small ones as text; a large one (a tool that returned a megabyte) is
+ * serialised a slice at a time (see `JsonWriter`: a small value is one `JSON.stringify`) and sent as
+ * a stream of UTF-8 chunks, encoded and written one at a time with the event loop free between them,
+ * so other requests are not held while a megabyte is serialised, encoded and copied to the socket.
  */
 export async function jsonBody(
   value: unknown,
 ): Promise<{ body: string | ReadableStream<Uint8Array>; length: number }> {
-  const text = JSON.stringify(value);
-  if (text.length < CHUNKED_FROM) return { body: text, length: -1 };
-  // serialising was a slice of its own
-  await yieldToEventLoop();
-  const length = Buffer.byteLength(text);
+  const slice = new WorkSlice();
+  const writer = new JsonWriter(value);
+  const due = () => slice.due();
+  const chunks: string[] = [];
+  while (!writer.step(due)) {
+    chunks.push(...writer.takeChunks());
+    await slice.pause();
+  }
+  chunks.push(...writer.takeChunks());
+  // JSON.stringify answers undefined for a value that writes nothing: the answer is then `null`
+  if (!writer.written) return { body: 'null', length: -1 };
+  let total = 0;
+  for (const chunk of chunks) total += chunk.length;
+  if (total < CHUNKED_FROM) return { body: chunks.join(''), length: -1 };
+  if (slice.due()) await slice.pause();
+  let length = 0;
+  for (const chunk of chunks) {
+    length += Buffer.byteLength(chunk);
+    if (slice.due()) await slice.pause();
+  }
+  let index = 0;
   let offset = 0;
-  let slice = new WorkSlice();
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       if (slice.due()) await slice.pause();
-      let end = Math.min(text.length, offset + CHUNK);
-      // never half a surrogate pair in a chunk
-      const last = text.charCodeAt(end - 1);
-      if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
-      controller.enqueue(encoder.encode(text.slice(offset, end)));
+      const chunk = chunks[index]!;
+      let end = Math.min(chunk.length, offset + CHUNK);
+      // never half a surrogate pair in a chunk (a chunk itself ends on a whole token)
+      const last = chunk.charCodeAt(end - 1);
+      if (end < chunk.length && last >= 0xd800 && last <= 0xdbff) end--;
+      controller.enqueue(encoder.encode(chunk.slice(offset, end)));
       offset = end;
-      if (offset >= text.length) controller.close();
+      if (offset >= chunk.length) {
+        index++;
+        offset = 0;
+      }
+      if (index >= chunks.length) controller.close();
     },
   });
-  slice = new WorkSlice();
+  slice.restart();
   return { body, length };
+}
+
+/**
+ * `JSON.stringify(value)` that lets other requests run while a large value is serialised (a slice
+ * at a time, see `JsonWriter`); a small value is one `JSON.stringify`. `undefined` for a value that
+ * writes nothing, as JSON.stringify.
+ */
+export async function jsonText(value: unknown): Promise<string | undefined> {
+  const slice = new WorkSlice();
+  const writer = new JsonWriter(value);
+  const due = () => slice.due();
+  const chunks: string[] = [];
+  while (!writer.step(due)) {
+    chunks.push(...writer.takeChunks());
+    await slice.pause();
+  }
+  chunks.push(...writer.takeChunks());
+  if (!writer.written) return undefined;
+  return chunks.length === 1 ? chunks[0]! : chunks.join('');
 }

@@ -1,5 +1,13 @@
 import { ToolMuxError } from '@toolmux/core';
-import { jsonDepthExceeds, MAX_JSON_DEPTH, WorkSlice, yieldToEventLoop } from '@toolmux/core/internal';
+import {
+  JsonTextError,
+  jsonDepthExceeds,
+  MAX_JSON_DEPTH,
+  parseJsonSliced,
+  SLICED_PARSE_FROM,
+  WorkSlice,
+  yieldToEventLoop,
+} from '@toolmux/core/internal';
 import { invalidRequest } from './http-errors.js';
 
 /** Default limit of a request body: 1 MiB. */
@@ -12,8 +20,6 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 16;
 
 const decoder = new TextDecoder();
-/** A body this long took a while to decode: the event loop runs before it is parsed. */
-const LARGE_BODY = 64 * 1024;
 
 function tooLarge(maxBytes: number): ToolMuxError {
   return new ToolMuxError({
@@ -72,12 +78,42 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
       message: 'The request body must be JSON: send it with "Content-Type: application/json".',
     });
   }
-  // decoding, parsing and the depth check are slices of work: a large body lets other requests run between
-  if (text.length >= LARGE_BODY) await yieldToEventLoop();
+  return parseBody(text);
+}
+
+/**
+ * Parses JSON body text: `JSON.parse` and the depth check for a small body; a large one (from
+ * {@link SLICED_PARSE_FROM} characters) is parsed a slice at a time, the depth limit enforced while
+ * parsing, with the event loop free between slices (a megabyte of JSON is tens of milliseconds of
+ * work). Broken JSON, or JSON nested deeper than {@link MAX_BODY_DEPTH}, is a 400 INVALID_REQUEST.
+ */
+export async function parseBody(text: string): Promise<unknown> {
+  try {
+    return await parseJsonText(text, MAX_BODY_DEPTH);
+  } catch (error) {
+    if (error instanceof JsonTextError && error.kind === 'depth') throw tooDeep();
+    if (error instanceof SyntaxError) throw notJson(error);
+    throw error;
+  }
+}
+
+/**
+ * `JSON.parse(text)` with a depth limit: at once for a small text, a slice at a time for a large one
+ * (see {@link parseBody}). Throws a SyntaxError for broken JSON, a `JsonTextError` of kind `depth`
+ * for JSON nested deeper than `maxDepth`.
+ */
+export async function parseJsonText(text: string, maxDepth: number): Promise<unknown> {
+  if (text.length < SLICED_PARSE_FROM) {
+    const value: unknown = JSON.parse(text);
+    if (jsonDepthExceeds(value, maxDepth)) {
+      throw new JsonTextError(`JSON nests more than ${maxDepth} levels deep`, 'depth', 0);
+    }
+    return value;
+  }
+  // decoding the body was a slice of its own
+  await yieldToEventLoop();
   const slice = new WorkSlice();
-  const value = parseJson(text);
-  if (slice.due()) await slice.pause();
-  checkBodyDepth(value);
+  const value = await parseJsonSliced(text, slice, { maxDepth });
   if (slice.due()) await slice.pause();
   return value;
 }
@@ -96,16 +132,22 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw invalidRequest(
-      `The request body is not valid JSON (${error instanceof Error ? error.message : 'parse error'}).`,
-    );
+    throw notJson(error);
   }
 }
 
+function notJson(error: unknown) {
+  return invalidRequest(
+    `The request body is not valid JSON (${error instanceof Error ? error.message : 'parse error'}).`,
+  );
+}
+
+function tooDeep() {
+  return invalidRequest(
+    `The request body nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep; tool arguments and schemas may nest at most ${MAX_JSON_DEPTH} levels.`,
+  );
+}
+
 function checkBodyDepth(value: unknown): void {
-  if (jsonDepthExceeds(value, MAX_BODY_DEPTH)) {
-    throw invalidRequest(
-      `The request body nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep; tool arguments and schemas may nest at most ${MAX_JSON_DEPTH} levels.`,
-    );
-  }
+  if (jsonDepthExceeds(value, MAX_BODY_DEPTH)) throw tooDeep();
 }

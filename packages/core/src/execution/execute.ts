@@ -5,10 +5,11 @@ import { createNullStripper } from '../schema/nulls.js';
 import { formatValidationIssues } from '../schema/validate.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import { newId } from '../util/ids.js';
-import { jsonDepthAndSize, MAX_JSON_DEPTH } from '../util/json-depth.js';
+import { MAX_JSON_DEPTH } from '../util/json-depth.js';
+import { JsonShapeWalk } from '../util/json-slices.js';
 import type { Logger } from '../util/logger.js';
 import { MAX_LOG_PAYLOAD_BYTES, maskSecrets, redactForLog, truncateUtf8 } from '../util/redact.js';
-import { yieldToEventLoop } from '../util/slices.js';
+import { WorkSlice, yieldToEventLoop } from '../util/slices.js';
 import { shownValue, textProblem } from '../util/stored-text.js';
 import type { ExecutionLogWriter } from './log-writer.js';
 import type { ToolResult } from './result.js';
@@ -153,8 +154,12 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
   // so concurrent small calls still run in call order and share one log batch)
   let large = false;
   try {
-    // before anything walks them: null stripping and validation recurse
-    const shape = jsonDepthAndSize(request.arguments, MAX_JSON_DEPTH);
+    // before anything walks them: null stripping and validation recurse. A megabyte of arguments
+    // is walked a slice at a time (small ones in one go, without leaving the turn)
+    const shape = new JsonShapeWalk(request.arguments, MAX_JSON_DEPTH);
+    const slice = new WorkSlice();
+    const due = () => slice.due();
+    while (!shape.step(due)) await slice.pause();
     large = shape.entries >= LARGE_CALL_ENTRIES || shape.chars >= LARGE_CALL_CHARS;
     if (shape.tooDeep) {
       throw new ToolCallFailure(

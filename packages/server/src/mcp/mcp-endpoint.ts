@@ -11,8 +11,9 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { JSONSchema, ToolSpec } from '@toolmux/core';
 import { formatToolResultForModel, ToolMuxError, type ToolResult } from '@toolmux/core';
-import { compileJsonSchemaValidator, jsonDepthExceeds } from '@toolmux/core/internal';
-import { isJsonContentType, MAX_BODY_DEPTH, readBodyText } from '../read-body.js';
+import { compileJsonSchemaValidator, JsonTextError } from '@toolmux/core/internal';
+import { jsonText } from '../json-response.js';
+import { isJsonContentType, MAX_BODY_DEPTH, parseJsonText, readBodyText } from '../read-body.js';
 import type { CachedSession, SessionCache } from '../session-cache.js';
 
 /**
@@ -235,11 +236,11 @@ function outputValidatorOf(spec: ToolSpec, warn: (message: string) => void): Out
  */
 function callToolResultOf(
   result: ToolResult,
+  text: string,
   validator: OutputValidator | undefined,
   warn: (message: string) => void,
   slug: string,
 ): CallToolResult {
-  const text = formatToolResultForModel(result);
   if (!result.successful) return { content: [{ type: 'text', text }], isError: true };
   if (!validator) return { content: [{ type: 'text', text }] };
   const checked = validator(result.data);
@@ -385,10 +386,15 @@ export class McpEndpoint {
 
     let payload: unknown;
     try {
-      payload = JSON.parse(await readBodyText(request, this.#options.bodyLimit));
+      // a large body is parsed a slice at a time, the depth limit enforced while parsing
+      payload = await parseJsonText(await readBodyText(request, this.#options.bodyLimit), MAX_BODY_DEPTH);
     } catch (error) {
       if (ToolMuxError.isInstance(error)) {
         return httpRpcError(error.status, ErrorCode.InvalidRequest, error.message, error.code);
+      }
+      if (error instanceof JsonTextError && error.kind === 'depth') {
+        const message = `The request nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep; send tool arguments as the tool's input schema describes.`;
+        return httpRpcError(400, ErrorCode.InvalidRequest, message, 'INVALID_REQUEST');
       }
       return httpRpcError(
         400,
@@ -398,10 +404,6 @@ export class McpEndpoint {
       );
     }
 
-    if (jsonDepthExceeds(payload, MAX_BODY_DEPTH)) {
-      const message = `The request nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep; send tool arguments as the tool's input schema describes.`;
-      return httpRpcError(400, ErrorCode.InvalidRequest, message, 'INVALID_REQUEST');
-    }
     const batch = Array.isArray(payload);
     const messages: unknown[] = Array.isArray(payload) ? payload : [payload];
     if (batch) {
@@ -417,12 +419,13 @@ export class McpEndpoint {
     const responses: string[] = [];
     let responseBytes = 2;
     let overflowed = false;
-    const respond = (response: unknown, id: JsonRpcId) => {
+    // a large answer (a tool's megabyte) is serialised a slice at a time
+    const respond = async (response: unknown, id: JsonRpcId) => {
       let json: string;
-      if (!batch) json = JSON.stringify(response);
+      if (!batch) json = (await jsonText(response))!;
       else if (overflowed) json = JSON.stringify(this.#tooLarge(id, false));
       else {
-        json = JSON.stringify(response);
+        json = (await jsonText(response))!;
         if (responseBytes + Buffer.byteLength(json) + 1 > this.#maxBatchResponseBytes) {
           overflowed = true;
           json = JSON.stringify(this.#tooLarge(id, true));
@@ -437,7 +440,7 @@ export class McpEndpoint {
         const id =
           isPlainObject(message) && (typeof message.id === 'string' || typeof message.id === 'number');
         const messageId = id ? (message as { id: string | number }).id : null;
-        respond(rpcError(messageId, ErrorCode.InvalidRequest, 'Invalid JSON-RPC message.'), messageId);
+        await respond(rpcError(messageId, ErrorCode.InvalidRequest, 'Invalid JSON-RPC message.'), messageId);
         continue;
       }
       const value = parsed.data;
@@ -445,8 +448,8 @@ export class McpEndpoint {
       if (!('method' in value) || !('id' in value)) continue;
       const rpcRequest = value as JSONRPCRequest;
       // Past the response limit, the batch's remaining requests are answered without being run.
-      if (overflowed) respond(undefined, rpcRequest.id);
-      else respond(await this.#answer(rpcRequest, entry, request.signal), rpcRequest.id);
+      if (overflowed) await respond(undefined, rpcRequest.id);
+      else await respond(await this.#answer(rpcRequest, entry, request.signal), rpcRequest.id);
     }
     if (responses.length === 0) return new Response(null, { status: 202 });
     return new Response(batch ? `[${responses.join(',')}]` : responses[0], {
@@ -572,11 +575,17 @@ export class McpEndpoint {
           }
           const { name, arguments: args } = call.data.params;
           const result = await entry.session.execute(name, args ?? {}, { signal });
+          // a successful result's JSON text, serialised a slice at a time when large
+          const text =
+            result.successful && result.data !== null && typeof result.data === 'object'
+              ? ((await jsonText(result.data)) ?? 'null')
+              : formatToolResultForModel(result);
           return {
             jsonrpc: '2.0',
             id,
             result: callToolResultOf(
               result,
+              text,
               this.#view(entry).validators.get(name),
               this.#options.onWarning,
               name,

@@ -1,0 +1,846 @@
+/**
+ * JSON parsing, serialising and the depth walk in slices: a megabyte of JSON is worked through in
+ * stretches of at most a few milliseconds, with the event loop free between them, instead of one
+ * native `JSON.parse` / `JSON.stringify` call that holds every other request for tens of
+ * milliseconds. Each piece of work is a resumable state machine with its own stack (so any depth is
+ * safe) driven by `step(due)`; the `…Sliced` functions pause whenever the slice is due.
+ *
+ * The results are those of `JSON.parse` and `JSON.stringify` (no reviver, replacer or indent): the
+ * property test in json-slices.test.ts compares them on random values. Native calls are still used
+ * where they cannot hold the loop long: for each string (escaping) and for small subtrees.
+ */
+
+/** What the sliced functions need of a {@link import('./slices.js').WorkSlice}. */
+export interface Slice {
+  due(): boolean;
+  pause(): Promise<void>;
+}
+
+/** Below this many characters a JSON text is parsed by `JSON.parse` at once (well under a millisecond). */
+export const SLICED_PARSE_FROM = 64 * 1024;
+
+/** How many units of work (tokens, characters / 64, entries) pass between two looks at the clock. */
+const CHECK_EVERY = 512;
+
+/** Broken JSON (`kind: 'syntax'`) or JSON nested deeper than allowed (`kind: 'depth'`). */
+export class JsonTextError extends SyntaxError {
+  constructor(
+    message: string,
+    readonly kind: 'syntax' | 'depth',
+    readonly position: number,
+  ) {
+    super(message);
+    this.name = 'SyntaxError';
+  }
+}
+
+/**
+ * The longest run of members (of one object or array) handed to `JSON.parse` at once: a few hundred
+ * microseconds of native parsing.
+ */
+const NATIVE_RUN_CHARS = 16 * 1024;
+/** How deep a run handed to `JSON.parse` may nest (a scan for its end stops there). */
+const NATIVE_RUN_DEPTH = 32;
+
+const VALUE = 0; // a value is expected
+const KEY = 1; // a property name (or the `}` of an empty object) is expected
+const AFTER = 2; // a value ended: `,`, a closing bracket, or (at the top) the end
+const DONE = 3;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: a control character ends a run in a JSON string
+const PLAIN_RUN = /[^"\\\u0000-\u001f]*/y;
+const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+const ESCAPES: Record<string, string> = {
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+};
+
+/** How a {@link JsonTextParser} works. */
+export interface JsonParseOptions {
+  /** Nesting deeper than this throws a {@link JsonTextError} of kind `depth`. @default Infinity */
+  maxDepth?: number;
+  /** Units of work between two looks at the clock. */
+  checkEvery?: number;
+  /** The longest run of members handed to `JSON.parse` at once (0: none; tests use it). */
+  nativeRunChars?: number;
+}
+
+interface ParseFrame {
+  container: Record<string, unknown> | unknown[];
+  isArray: boolean;
+  key: string;
+}
+
+/**
+ * A JSON text parsed a stretch at a time: `step(due)` works until the text is done (true) or `due()`
+ * says the slice is over (false; call again later). The value is `JSON.parse(text)`'s: `__proto__`
+ * becomes an own data property, a repeated key keeps its first place and its last value, numbers go
+ * through the same correctly rounded conversion. Nesting deeper than `maxDepth` throws a
+ * {@link JsonTextError} of kind `depth` as soon as it is reached (`{}` is depth 1).
+ */
+export class JsonTextParser {
+  readonly #text: string;
+  readonly #maxDepth: number;
+  readonly #checkEvery: number;
+  readonly #nativeRunChars: number;
+  #position = 0;
+  #state = VALUE;
+  #stack: ParseFrame[] = [];
+  #result: unknown;
+  /** A string being read when the slice ended: what it holds so far, and whether it is a key. */
+  #partial: string | undefined;
+  #partialIsKey = false;
+  /** Up to here the text is parsed token by token: `JSON.parse` refused a run in it. */
+  #slowUntil = -1;
+
+  constructor(text: string, options: JsonParseOptions = {}) {
+    this.#text = text;
+    this.#maxDepth = options.maxDepth ?? Number.POSITIVE_INFINITY;
+    this.#checkEvery = options.checkEvery ?? CHECK_EVERY;
+    this.#nativeRunChars = options.nativeRunChars ?? NATIVE_RUN_CHARS;
+  }
+
+  /** The parsed value, once {@link step} has returned true. */
+  get value(): unknown {
+    return this.#result;
+  }
+
+  step(due: () => boolean): boolean {
+    const text = this.#text;
+    // the first unit of every call goes ahead whatever the clock says: each call makes progress
+    let work = 0;
+    while (this.#state !== DONE) {
+      if (work++ >= this.#checkEvery) {
+        work = 0;
+        if (due()) return false;
+      }
+      if (this.#partial !== undefined) {
+        const read = this.#readString(due);
+        if (read === undefined) return false;
+        this.#gotString(read);
+        continue;
+      }
+      this.#skipSpace();
+      const position = this.#position;
+      const char = text.charCodeAt(position);
+      if (this.#state === AFTER) {
+        const frame = this.#stack[this.#stack.length - 1];
+        if (frame === undefined) {
+          if (position < text.length) this.#unexpected();
+          this.#state = DONE;
+        } else if (char === 0x2c /* , */) {
+          this.#position++;
+          this.#state = frame.isArray ? VALUE : KEY;
+          if (!frame.isArray) {
+            this.#skipSpace();
+            if (text.charCodeAt(this.#position) !== 0x22)
+              this.#unexpected('a property name in double quotes');
+          }
+          work += this.#nativeRun(frame, false);
+        } else if (char === (frame.isArray ? 0x5d /* ] */ : 0x7d) /* } */) {
+          this.#position++;
+          this.#stack.pop();
+          this.#complete(frame.container);
+        } else {
+          this.#unexpected(frame.isArray ? "',' or ']'" : "',' or '}'");
+        }
+        continue;
+      }
+      if (this.#state === KEY) {
+        if (char === 0x7d /* } */) {
+          // only right after `{`: a `,` checked for the quote already
+          this.#position++;
+          this.#complete(this.#stack.pop()!.container);
+          continue;
+        }
+        if (char !== 0x22) this.#unexpected('a property name in double quotes');
+        this.#position++;
+        this.#partial = '';
+        this.#partialIsKey = true;
+        continue;
+      }
+      // VALUE
+      switch (char) {
+        case 0x7b /* { */:
+        case 0x5b /* [ */:
+          {
+            const isArray = char === 0x5b;
+            if (this.#stack.length >= this.#maxDepth) {
+              throw new JsonTextError(
+                `JSON nests objects and arrays more than ${this.#maxDepth} levels deep (at position ${position})`,
+                'depth',
+                position,
+              );
+            }
+            this.#position++;
+            const frame: ParseFrame = { container: isArray ? [] : {}, isArray, key: '' };
+            this.#stack.push(frame);
+            work += this.#nativeRun(frame, true);
+            if (this.#state === AFTER) break;
+            if (isArray) {
+              this.#skipSpace();
+              if (text.charCodeAt(this.#position) === 0x5d) {
+                this.#position++;
+                this.#complete(this.#stack.pop()!.container);
+              }
+            } else {
+              this.#state = KEY;
+            }
+            break;
+          }
+        case 0x22 /* " */:
+          this.#position++;
+          this.#partial = '';
+          this.#partialIsKey = false;
+          break;
+        case 0x74 /* t */:
+          this.#literal('true', true);
+          break;
+        case 0x66 /* f */:
+          this.#literal('false', false);
+          break;
+        case 0x6e /* n */:
+          this.#literal('null', null);
+          break;
+        default: {
+          NUMBER.lastIndex = position;
+          const match = NUMBER.exec(text);
+          if (match === null) this.#unexpected('a JSON value');
+          this.#position += match[0].length;
+          this.#complete(Number(match[0]));
+        }
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Where the members of `frame` go on at the position (after its bracket, or after a comma): the
+   * run of whole members that ends within {@link NATIVE_RUN_CHARS} (at a comma or at the frame's
+   * closing bracket) is parsed by one `JSON.parse` and added to the frame; when it reaches the
+   * bracket the frame is complete. Nothing happens when no member ends that soon (a large member is
+   * then entered token by token), when the run would nest deeper than allowed, or when `JSON.parse`
+   * refuses it (the tokens then find the error and say where). The work done, in units.
+   */
+  #nativeRun(frame: ParseFrame, opened: boolean): number {
+    const text = this.#text;
+    const start = this.#position;
+    if (start < this.#slowUntil) return 0;
+    const limit = Math.min(text.length, start + this.#nativeRunChars);
+    let depth = 0;
+    let lastComma = -1;
+    let closed = -1;
+    let index = start;
+    for (; index < limit; index++) {
+      const char = text.charCodeAt(index);
+      if (char === 0x22 /* " */) {
+        // to the end of the string
+        for (index++; index < limit; index++) {
+          const inner = text.charCodeAt(index);
+          if (inner === 0x5c) index++;
+          else if (inner === 0x22) break;
+        }
+      } else if (char === 0x7b || char === 0x5b) {
+        // a run that nests this deep goes token by token: the frames inside try runs of their own
+        if (++depth > NATIVE_RUN_DEPTH || this.#stack.length + depth > this.#maxDepth) break;
+      } else if (char === 0x7d || char === 0x5d) {
+        if (depth === 0) {
+          closed = index;
+          break;
+        }
+        depth--;
+      } else if (char === 0x2c && depth === 0) {
+        lastComma = index;
+      }
+    }
+    const work = (index - start) >> 6;
+    const end = closed >= 0 ? closed : lastComma;
+    if (end < 0) return work;
+    // `{]`: JSON.parse would see a bracket of the frame's own kind
+    if (closed >= 0 && text.charCodeAt(closed) !== (frame.isArray ? 0x5d : 0x7d)) return work;
+    const members = text.slice(start, end);
+    // `[1,]`, `[,1]`, `[1,,2]`: the tokens refuse a comma without a member
+    if (!(opened && closed >= 0) && members.trim() === '') return work;
+    let run: Record<string, unknown> | unknown[];
+    try {
+      run = JSON.parse(frame.isArray ? `[${members}]` : `{${members}}`);
+    } catch {
+      this.#slowUntil = end;
+      return work;
+    }
+    if (opened && closed >= 0) {
+      frame.container = run;
+    } else if (frame.isArray) {
+      const items = run as unknown[];
+      const container = frame.container as unknown[];
+      for (let item = 0; item < items.length; item++) container.push(items[item]);
+    } else {
+      const container = frame.container as Record<string, unknown>;
+      for (const key of Object.keys(run)) {
+        this.#set(container, key, (run as Record<string, unknown>)[key]);
+      }
+    }
+    if (closed >= 0) {
+      this.#position = closed + 1;
+      this.#stack.pop();
+      this.#complete(frame.container);
+    } else {
+      // at the comma after the run
+      this.#position = end;
+      this.#state = AFTER;
+    }
+    return work + (end - start) / 32;
+  }
+
+  #set(container: Record<string, unknown>, key: string, value: unknown): void {
+    if (key === '__proto__') {
+      // as JSON.parse: an own property, not the prototype
+      Object.defineProperty(container, '__proto__', {
+        value,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    } else {
+      container[key] = value;
+    }
+  }
+
+  #skipSpace(): void {
+    const text = this.#text;
+    let position = this.#position;
+    for (;;) {
+      const char = text.charCodeAt(position);
+      if (char === 0x20 || char === 0x0a || char === 0x0d || char === 0x09) position++;
+      else break;
+    }
+    this.#position = position;
+  }
+
+  #literal(word: string, value: unknown): void {
+    if (!this.#text.startsWith(word, this.#position)) this.#unexpected('a JSON value');
+    this.#position += word.length;
+    this.#complete(value);
+  }
+
+  /** Reads on in the string at the position (after its opening quote); undefined when the slice ended first. */
+  #readString(due: () => boolean): string | undefined {
+    const text = this.#text;
+    let out = this.#partial!;
+    let work = 0;
+    for (;;) {
+      PLAIN_RUN.lastIndex = this.#position;
+      PLAIN_RUN.exec(text);
+      const end = PLAIN_RUN.lastIndex;
+      if (end > this.#position) {
+        out += text.slice(this.#position, end);
+        work += (end - this.#position) >> 6;
+        this.#position = end;
+      }
+      const char = text.charCodeAt(end);
+      if (char === 0x22) {
+        this.#position++;
+        this.#partial = undefined;
+        return out;
+      }
+      if (char !== 0x5c) {
+        if (end >= text.length) this.#fail('Unterminated string in JSON', end);
+        this.#fail('Bad control character in string literal in JSON', end);
+      }
+      const escaped = text[end + 1];
+      if (escaped === 'u') {
+        const hex = text.slice(end + 2, end + 6);
+        if (!HEX4.test(hex)) this.#fail('Bad Unicode escape in JSON', end);
+        out += String.fromCharCode(Number.parseInt(hex, 16));
+        this.#position = end + 6;
+      } else {
+        const replaced = escaped === undefined ? undefined : ESCAPES[escaped];
+        if (replaced === undefined) {
+          if (end + 1 >= text.length) this.#fail('Unterminated string in JSON', end + 1);
+          this.#fail('Bad escaped character in JSON', end + 1);
+        }
+        out += replaced;
+        this.#position = end + 2;
+      }
+      if (++work >= this.#checkEvery) {
+        work = 0;
+        if (due()) {
+          this.#partial = out;
+          return undefined;
+        }
+      }
+    }
+  }
+
+  #gotString(value: string): void {
+    if (!this.#partialIsKey) {
+      this.#complete(value);
+      return;
+    }
+    this.#stack[this.#stack.length - 1]!.key = value;
+    this.#skipSpace();
+    if (this.#text.charCodeAt(this.#position) !== 0x3a /* : */) this.#unexpected("':'");
+    this.#position++;
+    this.#state = VALUE;
+  }
+
+  /** A value ended: it goes into the container being built, or is the result. */
+  #complete(value: unknown): void {
+    this.#state = AFTER;
+    const frame = this.#stack[this.#stack.length - 1];
+    if (frame === undefined) {
+      this.#result = value;
+    } else if (frame.isArray) {
+      (frame.container as unknown[]).push(value);
+    } else {
+      this.#set(frame.container as Record<string, unknown>, frame.key, value);
+    }
+  }
+
+  #unexpected(expected?: string): never {
+    const position = this.#position;
+    if (position >= this.#text.length) this.#fail('Unexpected end of JSON input', position);
+    const shown = JSON.stringify(this.#text.slice(position, position + 1));
+    this.#fail(
+      `Unexpected token ${shown}${expected ? `, expected ${expected},` : ''} in JSON at position ${position}`,
+      position,
+    );
+  }
+
+  #fail(message: string, position: number): never {
+    throw new JsonTextError(message, 'syntax', position);
+  }
+}
+
+/**
+ * `JSON.parse(text)`, a slice at a time: pauses whenever `slice` is due. Throws a
+ * {@link JsonTextError}: broken JSON, or (kind `depth`) nesting deeper than `maxDepth`.
+ */
+export async function parseJsonSliced(
+  text: string,
+  slice: Slice,
+  options: JsonParseOptions = {},
+): Promise<unknown> {
+  const parser = new JsonTextParser(text, options);
+  const due = () => slice.due();
+  while (!parser.step(due)) await slice.pause();
+  return parser.value;
+}
+
+/** Below this many entries and string characters a subtree is written by one `JSON.stringify`. */
+const SMALL_ENTRIES = 64;
+const SMALL_CHARS = 16 * 1024;
+
+/** The most members of one object or array {@link JsonWriter} writes with one `JSON.stringify`. */
+const BATCH = 256;
+/** The most entries inside the objects of one such batch. */
+const BATCH_ENTRIES = 1024;
+
+/** The size of the chunks {@link JsonWriter} hands out. */
+export const JSON_CHUNK_CHARS = 64 * 1024;
+
+/** How a {@link JsonWriter} works. */
+export interface JsonWriteOptions {
+  /** Units of work between two looks at the clock. */
+  checkEvery?: number;
+  /** About how long the chunks are. */
+  chunkChars?: number;
+  /** A subtree of at most this many entries is one `JSON.stringify` (tests use 0). */
+  smallEntries?: number;
+  /** The most members written by one `JSON.stringify` (tests use small ones). */
+  batch?: number;
+}
+
+interface WriteFrame {
+  value: object;
+  isArray: boolean;
+  /** Object: its own enumerable string keys; array: undefined. */
+  keys: string[] | undefined;
+  length: number;
+  index: number;
+  /** Something has been written inside (a comma goes before the next member). */
+  wrote: boolean;
+}
+
+/** Not written: undefined, a function or a symbol (left out of objects, `null` in arrays). */
+const SKIP = Symbol('skip');
+
+/**
+ * The entries and string characters in `value` (an object or array), or undefined when there are
+ * more than `maxEntries` or `maxChars`: then one `JSON.stringify` of it would not be quick. Looks at
+ * no more than `maxEntries` entries; the keys of an object it listed and found too wide are kept in
+ * `wide`, so that they are not listed again when it is written (listing is what a wide object
+ * costs).
+ */
+function measure(
+  value: object,
+  wide: WeakMap<object, string[]>,
+  maxEntries: number,
+  maxChars: number,
+): { entries: number; chars: number } | undefined {
+  let entries = 0;
+  let chars = 0;
+  const pending: object[] = [value];
+  while (pending.length > 0) {
+    const current = pending.pop()!;
+    if (Array.isArray(current)) {
+      entries += current.length;
+      if (entries > maxEntries) return undefined;
+      for (let index = 0; index < current.length; index++) {
+        const item: unknown = current[index];
+        if (typeof item === 'string') chars += item.length;
+        else if (typeof item === 'object' && item !== null) pending.push(item);
+      }
+    } else {
+      if (wide.has(current)) return undefined;
+      const keys = Object.keys(current);
+      if (keys.length > maxEntries) wide.set(current, keys);
+      entries += keys.length;
+      if (entries > maxEntries) return undefined;
+      for (const key of keys) {
+        chars += key.length;
+        const item: unknown = (current as Record<string, unknown>)[key];
+        if (typeof item === 'string') chars += item.length;
+        else if (typeof item === 'object' && item !== null) pending.push(item);
+      }
+    }
+    if (chars > maxChars) return undefined;
+  }
+  return { entries, chars };
+}
+/**
+ * `JSON.stringify(value)` (no replacer, no indent) written a stretch at a time: `step(due)` works
+ * until the value is written (true) or `due()` says the slice is over (false). The text comes out in
+ * chunks of about {@link JSON_CHUNK_CHARS} (`takeChunks()`), never as one string. Same output and
+ * same errors (a cycle or a BigInt is a TypeError) as `JSON.stringify`; its result for a value that
+ * writes nothing (undefined, a function) is `undefined`, here {@link JsonWriter.written} false.
+ */
+export class JsonWriter {
+  readonly #checkEvery: number;
+  readonly #chunkChars: number;
+  readonly #smallEntries: number;
+  readonly #batchSize: number;
+  #stack: WriteFrame[] = [];
+  #ancestors = new Set<object>();
+  #wide = new WeakMap<object, string[]>();
+  #chunks: string[] = [];
+  #current = '';
+  #started = false;
+  #root: unknown;
+  /** False when the value wrote nothing (what `JSON.stringify` answers with `undefined`). */
+  written = true;
+
+  constructor(value: unknown, options: JsonWriteOptions = {}) {
+    this.#root = value;
+    this.#checkEvery = options.checkEvery ?? CHECK_EVERY;
+    this.#chunkChars = options.chunkChars ?? JSON_CHUNK_CHARS;
+    this.#smallEntries = options.smallEntries ?? SMALL_ENTRIES;
+    this.#batchSize = options.batch ?? BATCH;
+  }
+
+  /** The chunks written since the last call. */
+  takeChunks(): string[] {
+    if (this.#current.length > 0) {
+      this.#chunks.push(this.#current);
+      this.#current = '';
+    }
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    return chunks;
+  }
+
+  step(due: () => boolean): boolean {
+    if (!this.#started) {
+      this.#started = true;
+      const root = this.#prepare(this.#root, '');
+      if (root === SKIP) this.written = false;
+      else this.#write(root);
+    }
+    let work = 0;
+    while (this.#stack.length > 0) {
+      if (work++ >= this.#checkEvery) {
+        work = 0;
+        if (due()) return false;
+      }
+      const frame = this.#stack[this.#stack.length - 1]!;
+      if (frame.index >= frame.length) {
+        this.#emit(frame.isArray ? ']' : '}');
+        this.#stack.pop();
+        this.#ancestors.delete(frame.value);
+        continue;
+      }
+      const batched = this.#batch(frame);
+      if (batched > 0) {
+        work += batched;
+        continue;
+      }
+      const index = frame.index++;
+      if (frame.isArray) {
+        if (frame.wrote) this.#emit(',');
+        frame.wrote = true;
+        const item = this.#prepare((frame.value as unknown[])[index], String(index));
+        if (item === SKIP) this.#emit('null');
+        else this.#write(item);
+      } else {
+        const key = frame.keys![index]!;
+        const item = this.#prepare((frame.value as Record<string, unknown>)[key], key);
+        if (item === SKIP) continue;
+        this.#emit(`${frame.wrote ? ',' : ''}${JSON.stringify(key)}:`);
+        frame.wrote = true;
+        this.#write(item);
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Writes the next members of `frame` with one `JSON.stringify`, up to {@link BATCH} of them and a
+   * few kilobytes of strings: of the object with the run's keys as the property list (which writes
+   * them in that order; only primitive values, the list would apply inside objects too), or of a
+   * slice of the array (primitives and small objects without a `toJSON` of their own, which would
+   * be told their index in the slice). The number of members written; 0 when fewer than two fit.
+   */
+  #batch(frame: WriteFrame): number {
+    const start = frame.index;
+    const end = Math.min(frame.length, start + this.#batchSize);
+    const array = frame.isArray ? (frame.value as unknown[]) : undefined;
+    const object = frame.value as Record<string, unknown>;
+    const keys = frame.keys;
+    // JSON.stringify(object, keys) would call the object's own toJSON
+    if (array === undefined && typeof object.toJSON === 'function') return 0;
+    let index = start;
+    let entries = 0;
+    let chars = 0;
+    for (; index < end; index++) {
+      const value = array === undefined ? object[keys![index]!] : array[index];
+      // BigInts (toJSON with its key) are written one by one
+      if (typeof value === 'bigint') break;
+      if (typeof value === 'object' && value !== null) {
+        if (array === undefined || typeof (value as { toJSON?: unknown }).toJSON === 'function') break;
+        const size = measure(
+          value,
+          this.#wide,
+          Math.min(this.#smallEntries, BATCH_ENTRIES - entries),
+          SMALL_CHARS - chars,
+        );
+        if (size === undefined) break;
+        entries += size.entries;
+        chars += size.chars;
+      } else if (typeof value === 'string') {
+        chars += value.length;
+        if (chars > SMALL_CHARS) break;
+      }
+    }
+    if (index - start < 2) return 0;
+    const text =
+      array === undefined
+        ? JSON.stringify(object, keys!.slice(start, index))
+        : JSON.stringify(array.slice(start, index));
+    frame.index = index;
+    if (text.length > 2) {
+      this.#emit(`${frame.wrote ? ',' : ''}${text.slice(1, -1)}`);
+      frame.wrote = true;
+    }
+    return index - start + entries;
+  }
+
+  #emit(text: string): void {
+    this.#current += text;
+    if (this.#current.length >= this.#chunkChars) {
+      this.#chunks.push(this.#current);
+      this.#current = '';
+    }
+  }
+
+  /**
+   * What JSON.stringify writes for `value` under `key`: after `toJSON(key)` and unboxing, a
+   * primitive's JSON text, an object or array to write, or SKIP.
+   */
+  #prepare(value: unknown, key: string): string | object | typeof SKIP {
+    if ((typeof value === 'object' && value !== null) || typeof value === 'bigint') {
+      const toJSON = (value as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === 'function') value = toJSON.call(value, key);
+    }
+    if (typeof value === 'object' && value !== null) {
+      if (value instanceof Number) value = Number(value);
+      else if (value instanceof String) value = String(value);
+      else if (value instanceof Boolean) value = value.valueOf();
+      else if (value instanceof BigInt) value = value.valueOf();
+      else if ((JSON as { isRawJSON?: (value: unknown) => boolean }).isRawJSON?.(value)) {
+        return (value as { rawJSON: string }).rawJSON;
+      }
+    }
+    switch (typeof value) {
+      case 'string':
+        return JSON.stringify(value);
+      case 'number':
+        return Number.isFinite(value) ? String(value) : 'null';
+      case 'boolean':
+        return value ? 'true' : 'false';
+      case 'bigint':
+        throw new TypeError('Do not know how to serialize a BigInt');
+      case 'object':
+        return value === null ? 'null' : value;
+      default:
+        return SKIP;
+    }
+  }
+
+  /** Writes a prepared value: a primitive's text, a small subtree at once, or opens a frame. */
+  #write(item: string | object): void {
+    if (typeof item === 'string') {
+      this.#emit(item);
+      return;
+    }
+    if (this.#ancestors.has(item)) throw new TypeError('Converting circular structure to JSON');
+    // a small subtree in one native call (unless JSON.stringify would call a toJSON again)
+    if (
+      typeof (item as { toJSON?: unknown }).toJSON !== 'function' &&
+      measure(item, this.#wide, this.#smallEntries, SMALL_CHARS) !== undefined
+    ) {
+      this.#emit(JSON.stringify(item));
+      return;
+    }
+    const isArray = Array.isArray(item);
+    const keys = isArray ? undefined : (this.#wide.get(item) ?? Object.keys(item));
+    this.#wide.delete(item);
+    this.#ancestors.add(item);
+    this.#stack.push({
+      value: item,
+      isArray,
+      keys,
+      length: isArray ? (item as unknown[]).length : keys!.length,
+      index: 0,
+      wrote: false,
+    });
+    this.#emit(isArray ? '[' : '{');
+  }
+}
+
+/**
+ * `JSON.stringify(value)` as chunks of text, a slice at a time: pauses whenever `slice` is due.
+ * `undefined` for a value that writes nothing, as JSON.stringify.
+ */
+export async function stringifyJsonSliced(
+  value: unknown,
+  slice: Slice,
+  options: JsonWriteOptions = {},
+): Promise<string[] | undefined> {
+  const writer = new JsonWriter(value, options);
+  const due = () => slice.due();
+  const chunks: string[] = [];
+  while (!writer.step(due)) {
+    chunks.push(...writer.takeChunks());
+    await slice.pause();
+  }
+  chunks.push(...writer.takeChunks());
+  return writer.written ? chunks : undefined;
+}
+
+interface ShapeFrame {
+  value: object;
+  /** Object: its own enumerable string keys; array: undefined. */
+  keys: string[] | undefined;
+  index: number;
+  depth: number;
+}
+
+/**
+ * The depth check and size count of `jsonDepthAndSize` (json-depth.ts), a stretch at a time:
+ * `step(due)` walks until it knows (true) or the slice is over (false). `tooDeep` when objects and
+ * arrays nest more than `maxDepth` levels (a cycle counts as too deep); `entries` (properties and
+ * items) and `chars` (of string values) as far as the walk went. A part reached twice is walked
+ * again only when reached deeper than before.
+ */
+export class JsonShapeWalk {
+  tooDeep = false;
+  entries = 0;
+  chars = 0;
+  readonly #maxDepth: number;
+  readonly #checkEvery: number;
+  readonly #seen = new Map<object, number>();
+  readonly #stack: ShapeFrame[] = [];
+
+  constructor(value: unknown, maxDepth: number, options: { checkEvery?: number } = {}) {
+    this.#maxDepth = maxDepth;
+    this.#checkEvery = options.checkEvery ?? CHECK_EVERY;
+    if (typeof value === 'string') this.chars = value.length;
+    else if (typeof value === 'object' && value !== null) this.#enter(value, 1);
+  }
+
+  step(due: () => boolean): boolean {
+    let work = 0;
+    const stack = this.#stack;
+    while (stack.length > 0 && !this.tooDeep) {
+      if (work++ >= this.#checkEvery) {
+        work = 0;
+        if (due()) return false;
+      }
+      const frame = stack[stack.length - 1]!;
+      const { value, keys } = frame;
+      const length = keys === undefined ? (value as unknown[]).length : keys.length;
+      if (frame.index >= length) {
+        stack.pop();
+        continue;
+      }
+      const item: unknown =
+        keys === undefined
+          ? (value as unknown[])[frame.index]
+          : (value as Record<string, unknown>)[keys[frame.index]!];
+      frame.index++;
+      this.entries++;
+      if (typeof item === 'string') this.chars += item.length;
+      else if (typeof item === 'object' && item !== null) this.#enter(item, frame.depth + 1);
+    }
+    return true;
+  }
+
+  #enter(value: object, depth: number): void {
+    if (depth > this.#maxDepth) {
+      this.tooDeep = true;
+      return;
+    }
+    const keys = Array.isArray(value) ? undefined : Object.keys(value);
+    const length = keys === undefined ? (value as unknown[]).length : keys.length;
+    // a small object or array of scalars is counted here: no frame, nothing remembered
+    if (length <= SMALL_ENTRIES && this.#scalarsCounted(value, keys, length)) return;
+    const before = this.#seen.get(value);
+    if (before !== undefined && before >= depth) return;
+    this.#seen.set(value, depth);
+    this.#stack.push({ value, keys, index: 0, depth });
+  }
+
+  /** Counts the entries of `value` when they are all scalars (true); false, counting nothing, otherwise. */
+  #scalarsCounted(value: object, keys: string[] | undefined, length: number): boolean {
+    let chars = 0;
+    for (let index = 0; index < length; index++) {
+      const item: unknown =
+        keys === undefined ? (value as unknown[])[index] : (value as Record<string, unknown>)[keys[index]!];
+      if (typeof item === 'string') chars += item.length;
+      else if (typeof item === 'object' && item !== null) return false;
+    }
+    this.entries += length;
+    this.chars += chars;
+    return true;
+  }
+}
+
+/** {@link JsonShapeWalk} run to the end, pausing whenever `slice` is due. */
+export async function jsonShapeSliced(
+  value: unknown,
+  maxDepth: number,
+  slice: Slice,
+  options: { checkEvery?: number } = {},
+): Promise<{ tooDeep: boolean; entries: number; chars: number }> {
+  const walk = new JsonShapeWalk(value, maxDepth, options);
+  const due = () => slice.due();
+  while (!walk.step(due)) await slice.pause();
+  return { tooDeep: walk.tooDeep, entries: walk.entries, chars: walk.chars };
+}
