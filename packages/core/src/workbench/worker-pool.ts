@@ -149,12 +149,34 @@ interface Run {
 const CELL_ENDED = Object.freeze({ name: 'AbortError', message: 'The workbench cell ended.' });
 
 /**
+ * The parent's Node options a worker thread may take: a worker inherits them by default, and those
+ * about the main script's input (`-e`/`--eval`, `-p`/`--print` with their code, `--input-type`) make
+ * its start fail ("--input-type can only be used with string input").
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let index = 0; index < execArgv.length; index++) {
+    const arg = execArgv[index]!;
+    if (arg === '-e' || arg === '--eval' || arg === '-p' || arg === '--print' || arg === '--input-type') {
+      index++;
+      continue;
+    }
+    if (/^(--eval|--print|--input-type)=/.test(arg) || arg === '-pe') continue;
+    kept.push(arg);
+  }
+  return kept;
+}
+
+/** Worker threads that fail to start this many times in a row fail the cells waiting for them. */
+const MAX_START_FAILURES = 3;
+
+/**
  * Resolves the worker's entry: `worker.js` next to this file once built; under a test runner that
  * loads `src/*.ts`, `worker.ts` with a resolve hook that maps the `.js` imports to their `.ts` files
  * (Node strips the types).
  */
 function spawn(init: WorkerInit): Worker {
-  const options = { workerData: init, transferList: [init.port] };
+  const options = { workerData: init, transferList: [init.port], execArgv: workerExecArgv(process.execArgv) };
   const built = new URL('./worker.js', import.meta.url);
   if (existsSync(fileURLToPath(built))) return new Worker(built, options);
   const source = new URL('./worker.ts', import.meta.url).href;
@@ -192,6 +214,10 @@ class WorkbenchWorker {
   online = false;
   /** Cells waiting for the thread to start, posted once it is up. */
   #starting: Array<{ run: Run; fresh: boolean }> = [];
+  /** Threads that failed before they came up, in a row. */
+  #startFailures = 0;
+  /** The last thread could not start, and no other was started yet: the next cell starts one. */
+  #stopped = false;
   /** Replies not yet posted: `[callId, json, ...]`. */
   #replies: Array<number | string> = [];
   /** When (performance.now()) a message the worker answers soon was posted; 0 once an answer came. */
@@ -219,13 +245,15 @@ class WorkbenchWorker {
     this.#worker = worker;
     this.online = false;
     worker.unref();
-    this.#port.unref();
     this.#port.on('message', (message: FromWorker) => this.#message(message));
-    worker.on('error', () => {
-      if (worker === this.#worker) this.replace('it failed');
+    // after the listener: attaching one refs the port again, and an idle pool must not keep the
+    // process alive (the worker itself is ref'd while it runs cells)
+    this.#port.unref();
+    worker.on('error', (error) => {
+      if (worker === this.#worker) this.#failed(`it failed: ${error.message}`);
     });
     worker.on('exit', () => {
-      if (worker === this.#worker) this.replace('it stopped');
+      if (worker === this.#worker) this.#failed('it stopped');
     });
   }
 
@@ -288,6 +316,10 @@ class WorkbenchWorker {
 
   /** Posts a cell (or holds it until the thread is up); false when every claim slot is taken. */
   post(run: Run, fresh: boolean): boolean {
+    if (this.#stopped) {
+      this.#stopped = false;
+      this.replace('its thread could not start before');
+    }
     if (!this.online) {
       run.worker = undefined;
       run.startingSince ??= Date.now();
@@ -411,6 +443,43 @@ class WorkbenchWorker {
   };
 
   /** Terminates the thread and starts another; its contexts are lost, its cells end or move. */
+  /**
+   * The thread failed or stopped. One that never came up counts as a failed start: after
+   * `MAX_START_FAILURES` in a row the cells waiting for it end with the reason (instead of waiting for
+   * threads that cannot start), and the next thread starts when a cell needs one.
+   */
+  #failed(reason: string): void {
+    if (this.online) {
+      this.#startFailures = 0;
+      this.replace(reason);
+      return;
+    }
+    this.#startFailures++;
+    if (this.#startFailures < MAX_START_FAILURES) {
+      this.replace(reason);
+      return;
+    }
+    this.#startFailures = 0;
+    const starting = this.#starting;
+    this.#starting = [];
+    this.#stopped = true;
+    for (const { run } of starting) {
+      if (run.done) continue;
+      run.startingSince = undefined;
+      this.#pool.finish(run, {
+        result: {
+          result: null,
+          logs: [],
+          error: {
+            code: 'WORKBENCH_WORKER_RESTARTED',
+            message: `The workbench could not start a worker thread to run the code (${reason}). This is a problem of the server or process, not of the code: tell the developer.`,
+          },
+        },
+        disposed: true,
+      });
+    }
+  }
+
   replace(reason: string, timedOut?: Run): void {
     const old = this.#worker;
     const oldPort = this.#port;

@@ -1,0 +1,74 @@
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { workerExecArgv } from './worker-pool.js';
+
+/**
+ * A script that used the workbench ends on its own once its ToolMux is closed: idle workbench
+ * workers (and their message ports) never keep the process alive. Runs the built package in a real
+ * child process started with `node --input-type=module -e <script>`, whose options a worker thread
+ * must not inherit (with them, every worker failed to start and the cell waited forever).
+ */
+const dist = resolve(import.meta.dirname, '../../dist/index.js');
+
+function runScript(source: string): Promise<{ code: number | null; stdout: string; timedOut: boolean }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', source], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, 12_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, timedOut });
+    });
+  });
+}
+
+describe('a process that used the workbench', () => {
+  it('exits by itself after mux.close(), and also without close once its cells are done', async () => {
+    const script = (close: boolean) => `
+      const { ToolMux, MetaToolSlug } = await import(${JSON.stringify(dist)});
+      const mux = new ToolMux({ toolkits: [], store: ':memory:', logger: { debug() {}, warn() {}, error() {} } });
+      const session = await mux.create('user_1');
+      const cell = await session.execute(MetaToolSlug.WORKBENCH, { code: 'globalThis.n = 41; return n + 1' });
+      console.log(JSON.stringify(cell.data));
+      ${close ? 'await mux.close();' : ''}
+    `;
+    for (const close of [true, false]) {
+      const { code, stdout, timedOut } = await runScript(script(close));
+      expect(timedOut).toBe(false);
+      expect(code).toBe(0);
+      expect(JSON.parse(stdout.trim())).toEqual({ result: 42, logs: [] });
+    }
+  }, 30_000);
+});
+
+describe('workerExecArgv', () => {
+  it('drops the options about the main script’s input and keeps the others', () => {
+    expect(
+      workerExecArgv([
+        '--input-type=module',
+        '-e',
+        'code',
+        '--expose-gc',
+        '--eval=code',
+        '-p',
+        '1',
+        '--print',
+        '2',
+        '--input-type',
+        'commonjs',
+        '--max-old-space-size=512',
+        '--conditions=dev',
+      ]),
+    ).toEqual(['--expose-gc', '--max-old-space-size=512', '--conditions=dev']);
+  });
+});
