@@ -149,22 +149,14 @@ interface Run {
 const CELL_ENDED = Object.freeze({ name: 'AbortError', message: 'The workbench cell ended.' });
 
 /**
- * The parent's Node options a worker thread may take: a worker inherits them by default, and those
- * about the main script's input (`-e`/`--eval`, `-p`/`--print` with their code, `--input-type`) make
- * its start fail ("--input-type can only be used with string input").
+ * Whether the process was started with options about its main script's input (`-e`/`--eval`,
+ * `-p`/`--print`, `--input-type`). A worker thread inherits the parent's options, and with these its
+ * start fails ("--input-type can only be used with string input"), so such a process starts its
+ * workers with none (naming options explicitly is no way out: Node refuses per-process ones such as
+ * `--expose-gc` for a worker, where inheriting drops them silently).
  */
-export function workerExecArgv(execArgv: readonly string[]): string[] {
-  const kept: string[] = [];
-  for (let index = 0; index < execArgv.length; index++) {
-    const arg = execArgv[index]!;
-    if (arg === '-e' || arg === '--eval' || arg === '-p' || arg === '--print' || arg === '--input-type') {
-      index++;
-      continue;
-    }
-    if (/^(--eval|--print|--input-type)=/.test(arg) || arg === '-pe') continue;
-    kept.push(arg);
-  }
-  return kept;
+export function hasInputOptions(execArgv: readonly string[]): boolean {
+  return execArgv.some((arg) => /^(-e|-p|-pe|--eval|--print|--input-type)(=|$)/.test(arg));
 }
 
 /** Worker threads that fail to start this many times in a row fail the cells waiting for them. */
@@ -176,7 +168,11 @@ const MAX_START_FAILURES = 3;
  * (Node strips the types).
  */
 function spawn(init: WorkerInit): Worker {
-  const options = { workerData: init, transferList: [init.port], execArgv: workerExecArgv(process.execArgv) };
+  const options = {
+    workerData: init,
+    transferList: [init.port],
+    ...(hasInputOptions(process.execArgv) ? { execArgv: [] } : {}),
+  };
   const built = new URL('./worker.js', import.meta.url);
   if (existsSync(fileURLToPath(built))) return new Worker(built, options);
   const source = new URL('./worker.ts', import.meta.url).href;
