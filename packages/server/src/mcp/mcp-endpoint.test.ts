@@ -7,7 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { defineTool, defineToolkit, type PlainTool, type Session, ToolMux } from '@toolmux/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { createServer, type RunningServer } from '../server.js';
 import { createTestServer, recordingLogger, TEST_API_KEY } from '../test-helpers.js';
@@ -425,7 +425,10 @@ describe('MCP protocol edges', () => {
 
 describe('session cache', () => {
   it('sees an update from another instance after the TTL, and its own REST update at once', async () => {
-    const { mux: otherMux, server: cached } = createTestServer({ sessionCacheTtlMs: 300 });
+    // the cache's clock is Date: frozen here and moved past the TTL by hand, so that a slow machine
+    // cannot let the TTL pass between two reads (timers and I/O stay real)
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { mux: otherMux, server: cached } = createTestServer({ sessionCacheTtlMs: 60_000 });
     const live = await cached.serve({ port: 0 });
     try {
       const session = await otherMux.create('user_cache', {
@@ -444,7 +447,9 @@ describe('session cache', () => {
       // Another instance (here: the engine directly) changes the config: visible after the TTL.
       await (await otherMux.use(session.sessionId)).update({ toolkits: ['notes'] });
       expect(await names()).toContain('TASKS_CREATE_TASK');
-      await new Promise((resolve) => setTimeout(resolve, 350));
+      vi.setSystemTime(Date.now() + 59_000);
+      expect(await names()).toContain('TASKS_CREATE_TASK');
+      vi.setSystemTime(Date.now() + 2_000);
       expect(await names()).toEqual(['NOTES_SEARCH_NOTES', 'NOTES_CREATE_NOTE']);
 
       // This instance's own REST update invalidates the entry at once.
@@ -459,6 +464,7 @@ describe('session cache', () => {
       expect(await names()).toEqual(['TASKS_LIST_TASKS']);
       await client.close();
     } finally {
+      vi.useRealTimers();
       await live.close();
       await otherMux.close();
     }
