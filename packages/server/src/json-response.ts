@@ -1,4 +1,4 @@
-import { JsonWriter, WorkSlice } from '@toolmux/core/internal';
+import { stringifyJsonSliced, WorkSlice } from '@toolmux/core/internal';
 
 /** Answers of at least this many characters are written in chunks of this many, a pause between them when due. */
 export const CHUNKED_FROM = 64 * 1024;
@@ -15,16 +15,9 @@ export async function jsonBody(
   value: unknown,
 ): Promise<{ body: string | ReadableStream<Uint8Array>; length: number }> {
   const slice = new WorkSlice();
-  const writer = new JsonWriter(value);
-  const due = () => slice.due();
-  const chunks: string[] = [];
-  while (!writer.step(due)) {
-    chunks.push(...writer.takeChunks());
-    await slice.pause();
-  }
-  chunks.push(...writer.takeChunks());
+  const chunks = await stringifyJsonSliced(value, slice);
   // JSON.stringify answers undefined for a value that writes nothing: the answer is then `null`
-  if (!writer.written) return { body: 'null', length: -1 };
+  if (!chunks) return { body: 'null', length: -1 };
   let total = 0;
   for (const chunk of chunks) total += chunk.length;
   if (total < CHUNKED_FROM) return { body: chunks.join(''), length: -1 };
@@ -63,15 +56,7 @@ export async function jsonBody(
  * writes nothing, as JSON.stringify.
  */
 export async function jsonText(value: unknown): Promise<string | undefined> {
-  const slice = new WorkSlice();
-  const writer = new JsonWriter(value);
-  const due = () => slice.due();
-  const chunks: string[] = [];
-  while (!writer.step(due)) {
-    chunks.push(...writer.takeChunks());
-    await slice.pause();
-  }
-  chunks.push(...writer.takeChunks());
-  if (!writer.written) return undefined;
+  const chunks = await stringifyJsonSliced(value, new WorkSlice());
+  if (!chunks) return undefined;
   return chunks.length === 1 ? chunks[0]! : chunks.join('');
 }
