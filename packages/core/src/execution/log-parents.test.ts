@@ -4,9 +4,9 @@ import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { openStore } from '../store/open-store.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import { databaseBackends, type OpenedDatabase, quiet } from '../test/auth-fixtures.js';
+import { logRecord } from '../test/log-records.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
-import { newId } from '../util/ids.js';
 
 /**
  * The execution log as a tree: the calls a TOOLMUX_WORKBENCH cell or a TOOLMUX_MULTI_EXECUTE_TOOL
@@ -17,23 +17,13 @@ const secretKey = Buffer.alloc(32, 3).toString('base64');
 const backends = await databaseBackends();
 
 function entry(overrides: Partial<ExecutionLogRecord>): ExecutionLogRecord {
-  return {
-    id: newId('log'),
+  return logRecord({
     sessionId: 'ses_tree',
-    userId: 'user_1',
     toolSlug: 'TASKS_LIST_TASKS',
     toolkit: 'tasks',
-    connectedAccountId: null,
-    callId: null,
-    status: 'success',
-    errorCode: null,
-    errorMessage: null,
-    durationMs: 1,
-    input: '{}',
-    output: '{}',
-    createdAt: new Date(),
+    parentId: undefined,
     ...overrides,
-  };
+  });
 }
 
 describe.each(backends)('log entries with a parent on $name', ({ skipReason, open }) => {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../store/sqlite.js';
 import type { ExecutionLogRecord, Store } from '../store/types.js';
+import { logRecord } from '../test/log-records.js';
 import { createTestPostgresStore, postgresSkipReason } from '../test/postgres.js';
-import { newId } from '../util/ids.js';
 import { ExecutionLogWriter } from './log-writer.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'toolmux-log-writer-'));
@@ -14,23 +14,15 @@ afterAll(() => rmSync(directory, { recursive: true, force: true }));
 const skipPostgres = await postgresSkipReason();
 
 function entry(userId: string, changes: Partial<ExecutionLogRecord> = {}): ExecutionLogRecord {
-  return {
-    id: newId('log'),
+  return logRecord({
     sessionId: null,
     userId,
     toolSlug: 'TASKS_LIST_TASKS',
     toolkit: 'tasks',
-    connectedAccountId: null,
     callId: `call_${userId}`,
-    status: 'success',
-    errorCode: null,
-    errorMessage: null,
-    durationMs: 1,
-    input: '{}',
-    output: '{}',
-    createdAt: new Date(),
+    parentId: undefined,
     ...changes,
-  };
+  });
 }
 
 function recordingLogger() {

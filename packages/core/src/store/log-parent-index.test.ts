@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
+import { logRecord, type PlanNode, planNodes } from '../test/log-records.js';
 import { postgresSkipReason, testPostgresUrl, withTestDatabase } from '../test/postgres.js';
-import { newId } from '../util/ids.js';
 import { SqliteStore } from './sqlite.js';
 import type { ExecutionLogRecord, Store } from './types.js';
 
@@ -22,23 +22,7 @@ const CHILDREN_PER_PARENT = 10;
 const TOP_LEVEL = 2_000;
 
 function entry(sessionId: string, parentId: string | null): ExecutionLogRecord {
-  return {
-    id: newId('log'),
-    sessionId,
-    userId: 'user_1',
-    toolSlug: 'ECHO_ECHO',
-    toolkit: 'echo',
-    connectedAccountId: null,
-    callId: null,
-    status: 'success',
-    errorCode: null,
-    errorMessage: null,
-    durationMs: 1,
-    input: '{}',
-    output: '{}',
-    createdAt: new Date(),
-    parentId,
-  };
+  return logRecord({ sessionId, parentId });
 }
 
 /** Top-level entries in two sessions, and children of some of them; returns a parent with children. */
@@ -114,16 +98,6 @@ describe('execution log parent index on SQLite', () => {
   });
 });
 
-interface PlanNode {
-  'Node Type': string;
-  'Index Name'?: string;
-  Plans?: PlanNode[];
-}
-
-function nodes(plan: PlanNode): PlanNode[] {
-  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
-}
-
 const skipPostgres = await postgresSkipReason();
 
 describe.skipIf(skipPostgres !== undefined)(
@@ -166,7 +140,7 @@ describe.skipIf(skipPostgres !== undefined)(
             for (const mode of ['force_custom_plan', 'force_generic_plan']) {
               await client.query(`SET plan_cache_mode = ${mode}`);
               const { rows } = await client.query({ text: `EXPLAIN (FORMAT JSON) ${text}`, values });
-              const plan = nodes((rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan);
+              const plan = planNodes((rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan);
               const context = `${mode}: ${text}`;
               const types = plan.map((node) => node['Node Type']);
               // (a parent's few children may be read by a bitmap scan and sorted: the planner's choice)

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
+import { type PlanNode, planNodes } from '../test/log-records.js';
 import { postgresSkipReason, testPostgresUrl, withTestDatabase } from '../test/postgres.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
@@ -33,19 +34,6 @@ async function readTwoPages(store: Store): Promise<string> {
   expect(second.items).toHaveLength(LIMIT);
   expect(second.items[0]!.id < first.nextCursor!).toBe(true);
   return first.nextCursor!;
-}
-
-interface PlanNode {
-  'Node Type': string;
-  'Index Name'?: string;
-  'Scan Direction'?: string;
-  'Actual Rows'?: number;
-  'Actual Loops'?: number;
-  Plans?: PlanNode[];
-}
-
-function nodes(plan: PlanNode): PlanNode[] {
-  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 }
 
 const skipPostgres = await postgresSkipReason();
@@ -110,7 +98,7 @@ describe.skipIf(skipPostgres !== undefined)(
               const { rows } = await client.query(
                 `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE page_${index}_${mode}(${literals.join(', ')})`,
               );
-              const plan = nodes((rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan);
+              const plan = planNodes((rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan);
               const context = `${mode}: ${text}`;
               const types = plan.map((node) => node['Node Type']);
               expect(types, context).not.toContain('Seq Scan');

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { describe, expect, it } from 'vitest';
+import { logRecord } from '../test/log-records.js';
 import { postgresSkipReason, testPostgresUrl, withTestDatabase } from '../test/postgres.js';
 import { PostgresStore } from './postgres.js';
 
@@ -22,22 +23,7 @@ describe.skipIf(skipPostgres !== undefined)(`PostgreSQL log commits ${skipPostgr
       await Promise.all(
         sessions.map((sessionId, index) =>
           database.store.insertLogs([
-            {
-              id: `log_${String(index).padStart(38, '0')}`,
-              sessionId,
-              userId: 'user_1',
-              toolSlug: 'ECHO_ECHO',
-              toolkit: 'echo',
-              connectedAccountId: null,
-              callId: null,
-              status: 'success',
-              errorCode: null,
-              errorMessage: null,
-              durationMs: 1,
-              input: '{}',
-              output: '{}',
-              createdAt: new Date(),
-            },
+            logRecord({ id: `log_${String(index).padStart(38, '0')}`, sessionId, parentId: undefined }),
           ]),
         ),
       );

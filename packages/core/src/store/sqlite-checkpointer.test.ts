@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
-import { newId } from '../util/ids.js';
+import { logRecord } from '../test/log-records.js';
 import { SqliteStore } from './sqlite.js';
 import { SAFETY_NET_AUTOCHECKPOINT_PAGES, SqliteCheckpointer } from './sqlite-checkpointer.js';
 import type { ExecutionLogRecord } from './types.js';
@@ -19,23 +19,7 @@ afterEach(() => {
 });
 
 function entry(): ExecutionLogRecord {
-  return {
-    id: newId('log'),
-    sessionId: `ses_${'1'.repeat(38)}`,
-    userId: 'user_1',
-    toolSlug: 'ECHO_ECHO',
-    toolkit: 'echo',
-    connectedAccountId: null,
-    callId: null,
-    status: 'success',
-    errorCode: null,
-    errorMessage: null,
-    durationMs: 1,
-    input: '{"text":"hello"}',
-    output: '{"text":"hello"}',
-    createdAt: new Date(),
-    parentId: null,
-  };
+  return logRecord({ input: '{"text":"hello"}', output: '{"text":"hello"}' });
 }
 
 describe('SQLite WAL checkpoints on a worker thread', () => {
