@@ -467,7 +467,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   async #execute(
     slug: string,
     args: unknown,
-    options: ExecuteOptions & { parentId?: string },
+    options: ExecuteOptions & { parentId?: string; logStored?: (stored: Promise<boolean>) => void },
   ): Promise<ToolResult> {
     checkCallId(options.callId);
     const meta = this.#config.sessionPreset === 'META_TOOLS' ? this.#metaTools().get(slug) : undefined;
@@ -480,7 +480,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       callId: options.callId,
       parentId: options.parentId,
     };
-    if (!tool) return rejectToolCall(this.#runtime.env, call, this.#notAvailable(slug));
+    if (!tool) return rejectToolCall(this.#runtime.env, call, this.#notAvailable(slug), options.logStored);
     const result = await executeTool(this.#runtime.env, {
       tool,
       toolkit: meta ? META_TOOLKIT : this.#runtime.catalog.getToolkit(tool.toolkit),
@@ -492,6 +492,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       signal: options.signal,
       account: meta ? undefined : options.account,
       selection: this.#selection(),
+      logStored: options.logStored,
     });
     // Messages that point the model to a meta-tool name the session's own meta-tools.
     const names = metaToolNamesOf(this.#config);
@@ -918,23 +919,33 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
             signal: options.signal,
           }),
         ),
-      workbench: (code, options) =>
-        workbenchPoolOf(this.#runtime.store).run(
+      workbench: async (code, options) => {
+        // The cell's calls answer the cell before their log entries commit (they share commits);
+        // the cell answers its caller only once they all have.
+        const stored: Array<Promise<boolean>> = [];
+        const result = await workbenchPoolOf(this.#runtime.store).run(
           this.sessionId,
           code,
           workbenchOf(this.#config),
-          workbenchHost(this.#workbenchPort(), options.logId),
+          workbenchHost(
+            this.#workbenchPort((commit) => stored.push(commit)),
+            options.logId,
+          ),
           options.signal,
-        ),
+        );
+        await Promise.all(stored);
+        return result;
+      },
     };
   }
 
   /** What workbench code reaches of this session. */
-  #workbenchPort(): WorkbenchSessionPort {
+  #workbenchPort(logStored?: (stored: Promise<boolean>) => void): WorkbenchSessionPort {
     return {
       sessionId: this.sessionId,
       store: this.#runtime.store,
-      execute: (slug, args, options) => this.#execute(slug, args, options),
+      execute: (slug, args, options) =>
+        this.#execute(slug, args, logStored ? { ...options, logStored } : options),
       search: (query, limit) => this.search({ query, limit }),
       proxy: (request) => this.proxyExecute(request),
       clientTools: new Set([

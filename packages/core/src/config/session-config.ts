@@ -70,7 +70,8 @@ export interface SessionConfig {
   /**
    * The workbench (TOOLMUX_WORKBENCH): a sandboxed JavaScript runtime where the model's code calls
    * the session's tools. On with the META_TOOLS preset; `{ enable: false }` turns it off. Cells run
-   * in worker threads, never on the main event loop.
+   * on the main thread in time slices (Node.js 24+) or in worker threads (`TOOLMUX_WORKBENCH_THREAD`);
+   * either way no cell holds the event loop.
    * @default { enable: true, timeoutMs: 60000, memoryMb: 64, autoOffloadThreshold: 20000 }
    */
   workbench?: Partial<WorkbenchConfig>;

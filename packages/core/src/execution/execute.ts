@@ -95,6 +95,11 @@ export interface ExecuteRequest {
   account?: string;
   /** The session's choices for the precedence rules. */
   selection?: AccountSelection;
+  /**
+   * Given the commit of the call's log entry instead of waiting for it: the caller answers nobody
+   * outside until it has awaited it (a workbench cell's calls; the cell's own answer waits for them).
+   */
+  logStored?: (stored: Promise<boolean>) => void;
 }
 
 const NO_ACCOUNT: ResolvedAccount = Object.freeze({ accountId: null, credentials: undefined });
@@ -240,7 +245,9 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     entry.output = redactForLog(result.data, secrets);
   }
   // the answer waits for the entry's commit (group commit: the calls of one turn share it)
-  await env.logs.write(entry);
+  const stored = env.logs.write(entry);
+  if (request.logStored) request.logStored(stored);
+  else await stored;
   return result;
 }
 
@@ -314,6 +321,7 @@ export async function rejectToolCall(
     parentId?: string;
   },
   error: ToolMuxError,
+  logStored?: (stored: Promise<boolean>) => void,
 ): Promise<ToolResult> {
   const result: ToolResult = {
     successful: false,
@@ -322,9 +330,11 @@ export async function rejectToolCall(
     code: error.code,
     logId: newId('log'),
   };
-  await env.logs.write(
+  const stored = env.logs.write(
     logEntry(result, { ...call, toolkit: '', connectedAccountId: null, durationMs: 0, secrets: [] }),
   );
+  if (logStored) logStored(stored);
+  else await stored;
   return result;
 }
 

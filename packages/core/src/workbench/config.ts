@@ -1,8 +1,8 @@
 /** The workbench settings of a session, every default filled in. */
 export interface WorkbenchConfig {
   /**
-   * Whether the session has TOOLMUX_WORKBENCH (META_TOOLS sessions only). Cells run in worker threads,
-   * never on the main event loop.
+   * Whether the session has TOOLMUX_WORKBENCH (META_TOOLS sessions only). Cells run on the main
+   * thread in time slices or in worker threads (`TOOLMUX_WORKBENCH_THREAD`); no cell holds the event loop.
    * @default true
    */
   enable: boolean;

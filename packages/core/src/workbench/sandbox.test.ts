@@ -3,19 +3,25 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import {
   type CellLimits,
+  SANDBOX_SLICING_AVAILABLE,
   Sandbox,
   SandboxCallError,
   type SandboxHostCall,
   type SandboxRawHost,
   withSmallerInitialMemory,
 } from './sandbox.js';
+import { mainThreadSlices } from './slices.js';
 
 const limits: CellLimits = { timeoutMs: 2_000, maxOutputChars: 10_000, maxToolCalls: 5 };
 const noHost: SandboxHostCall = async () => null;
+/** Each case runs on a plain sandbox (as in a worker) and, where JSPI is there, on a time-sliced one. */
+const MODES = SANDBOX_SLICING_AVAILABLE ? ['plain', 'sliced on the main thread'] : ['plain'];
 
-describe('Sandbox', () => {
+describe.each(MODES)('Sandbox (%s)', (mode) => {
+  const create = (memoryMb: number) =>
+    Sandbox.create(memoryMb, mode === 'sliced on the main thread' ? { slicer: mainThreadSlices() } : {});
   it('runs code as an async function body: return, console.log, state in globalThis', async () => {
-    const sandbox = await Sandbox.create(32);
+    const sandbox = await create(32);
     const first = await sandbox.run(
       'globalThis.count = 41; console.log("hi", { a: 1 }); return count + 1;',
       noHost,
@@ -33,7 +39,7 @@ describe('Sandbox', () => {
   });
 
   it('calls the host with JSON arguments and gives back its value or its error code', async () => {
-    const sandbox = await Sandbox.create(32);
+    const sandbox = await create(32);
     const seen: unknown[] = [];
     const host: SandboxHostCall = async (operation, args) => {
       seen.push([operation, args]);
@@ -53,7 +59,7 @@ describe('Sandbox', () => {
   });
 
   it('has no host objects: process, require, import(), fetch, timers, the Function escape', async () => {
-    const sandbox = await Sandbox.create(32);
+    const sandbox = await create(32);
     const probe = await sandbox.run(
       `return {
          process: typeof process, require: typeof require, fetch: typeof fetch, setTimeout: typeof setTimeout,
@@ -85,24 +91,24 @@ describe('Sandbox', () => {
   });
 
   it('stops an endless loop with WORKBENCH_TIMEOUT within the limit + 1 s; a new sandbox works', async () => {
-    const sandbox = await Sandbox.create(32);
+    const sandbox = await create(32);
     const started = Date.now();
     const out = await sandbox.run('while (true) {}', noHost, { ...limits, timeoutMs: 300 });
     expect(out.error?.code).toBe('WORKBENCH_TIMEOUT');
     expect(Date.now() - started).toBeLessThan(1_300);
     expect(sandbox.disposed).toBe(true);
-    const waiting = await (await Sandbox.create(32)).run(
+    const waiting = await (await create(32)).run(
       'await toolmux.execute("SLOW", {}); return 1',
       (_op, _args, signal) =>
         new Promise((resolve) => signal.addEventListener('abort', () => resolve('late'))),
       { ...limits, timeoutMs: 200 },
     );
     expect(waiting.error?.code).toBe('WORKBENCH_TIMEOUT');
-    expect((await (await Sandbox.create(32)).run('return 2', noHost, limits)).result).toBe(2);
+    expect((await (await create(32)).run('return 2', noHost, limits)).result).toBe(2);
   });
 
   it('ends a memory bomb with WORKBENCH_MEMORY_LIMIT without growing the process past the limit', async () => {
-    const sandbox = await Sandbox.create(16);
+    const sandbox = await create(16);
     const before = process.memoryUsage().rss;
     const out = await sandbox.run('const a = []; while (true) a.push("x".repeat(1000) + a.length);', noHost, {
       ...limits,
@@ -111,17 +117,17 @@ describe('Sandbox', () => {
     expect(out.error?.code).toBe('WORKBENCH_MEMORY_LIMIT');
     // 16 MB heap + 16 MB of Wasm headroom at most; 200 MB is far below the unbounded growth (GBs).
     expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
-    const buffers = await (await Sandbox.create(16)).run(
+    const buffers = await (await create(16)).run(
       'const b = []; while (true) b.push(new ArrayBuffer(1 << 20));',
       noHost,
       limits,
     );
     expect(buffers.error?.code).toBe('WORKBENCH_MEMORY_LIMIT');
-    expect((await (await Sandbox.create(16)).run('return "ok"', noHost, limits)).result).toBe('ok');
+    expect((await (await create(16)).run('return "ok"', noHost, limits)).result).toBe('ok');
   });
 
   it('caps output, returned size and tool calls per cell', async () => {
-    const sandbox = await Sandbox.create(32);
+    const sandbox = await create(32);
     const logs = await sandbox.run(
       'for (let i = 0; i < 5000; i++) console.log("line " + i); return 1',
       noHost,
@@ -151,7 +157,7 @@ describe('Sandbox', () => {
   });
 
   it('a returned value JSON cannot hold (a cycle, a BigInt) ends the cell with WORKBENCH_CODE_ERROR, not a timeout', async () => {
-    const sandbox = await Sandbox.create(32);
+    const sandbox = await create(32);
     const cyclic = await sandbox.run('const a = {}; a.self = a; return a', noHost, {
       ...limits,
       timeoutMs: 30_000,
@@ -165,7 +171,7 @@ describe('Sandbox', () => {
   });
 
   it('hands a raw host the calls made in one go together, then one flush; replies given together run the code on once', async () => {
-    const sandbox = await Sandbox.create(32);
+    const sandbox = await create(32);
     const events: string[] = [];
     const pending: Array<{ argsJson: string; done: (replyJson: string) => void }> = [];
     const host: SandboxRawHost = {
@@ -201,7 +207,7 @@ describe('Sandbox', () => {
   });
 
   it('passes on calls made just before the cell returned, and drops calls queued after it ended', async () => {
-    const sandbox = await Sandbox.create(32);
+    const sandbox = await create(32);
     const seen: unknown[] = [];
     const host: SandboxHostCall = async (operation, args) => {
       seen.push([operation, args]);
@@ -221,7 +227,7 @@ describe('Sandbox', () => {
   });
 
   it('code that replaces JSON or pollutes prototypes breaks only its own values, never the calls the host gets', async () => {
-    const sandbox = await Sandbox.create(32);
+    const sandbox = await create(32);
     const seen: unknown[] = [];
     const host: SandboxHostCall = async (operation, args) => {
       seen.push([operation, args]);

@@ -224,23 +224,239 @@ export function withSmallerInitialMemory(
 }
 
 /**
+ * JavaScript Promise Integration (WebAssembly.Suspending / WebAssembly.promising, on by default from
+ * Node 24): a Wasm computation can wait for a promise in the middle of its stack, which lets a cell
+ * that computes for long give the event loop its turns (see `SandboxSlicer`).
+ */
+interface Jspi {
+  Suspending: new (fn: (...args: never[]) => unknown) => object;
+  promising: (fn: unknown) => (...args: number[]) => Promise<number>;
+}
+const jspi = WebAssembly as unknown as Partial<Jspi>;
+
+/** Whether this process can suspend a running cell (JSPI); `TOOLMUX_WORKBENCH_JSPI=0` turns it off. */
+export const SANDBOX_SLICING_AVAILABLE =
+  typeof jspi.Suspending === 'function' &&
+  typeof jspi.promising === 'function' &&
+  process.env.TOOLMUX_WORKBENCH_JSPI !== '0';
+
+/**
+ * How a sandbox on the main thread shares it: code that computes checks `due()` often (QuickJS's
+ * interrupt handler) and, once it is, waits for `next()` with its Wasm stack suspended while the event
+ * loop runs other work. `begin()` is called when the engine is entered.
+ */
+export interface SandboxSlicer {
+  begin(): void;
+  /** Waits for a later turn when this turn's slice is used up (for work that cannot be suspended). */
+  turn?(): Promise<void>;
+  due(): boolean;
+  next(): Promise<void>;
+}
+
+/** The interrupt import of the Emscripten glue: it calls the runtime's `shouldInterrupt`. */
+function isInterruptImport(fn: unknown): fn is (rt: number) => number {
+  return typeof fn === 'function' && Function.prototype.toString.call(fn).includes('shouldInterrupt');
+}
+
+/**
  * A new QuickJS Wasm instance over `memory`, instantiated synchronously from the compiled module
- * (no per-sandbox module imports or variant loading).
+ * (no per-sandbox module imports or variant loading). With `pause`, the interrupt import may suspend
+ * the Wasm stack: when `pause()` gives a promise, the computation goes on once it settles (JSPI).
  */
 async function newQuickJSModule(
   compiled: WebAssembly.Module,
   memory: WebAssembly.Memory,
+  pause?: () => Promise<void> | undefined,
 ): Promise<QuickJSWASMModule> {
+  let suspending = false;
   const emscripten = await loadQuickJSEmscripten({
     wasmMemory: memory,
     instantiateWasm(imports, onSuccess) {
+      if (pause && jspi.Suspending) {
+        for (const fields of Object.values(imports as Record<string, Record<string, unknown>>)) {
+          for (const [name, fn] of Object.entries(fields)) {
+            if (!isInterruptImport(fn)) continue;
+            fields[name] = new jspi.Suspending((rt: number) => {
+              const wait = pause();
+              return wait ? wait.then(() => fn(rt)) : fn(rt);
+            });
+            suspending = true;
+          }
+        }
+      }
       const instance = new WebAssembly.Instance(compiled, imports);
       onSuccess(instance);
       return instance.exports;
     },
   });
+  if (pause && !suspending) {
+    throw new Error(
+      'This QuickJS build has no interrupt import that can be suspended; the workbench cannot share the main thread.',
+    );
+  }
   emscripten.type = 'sync';
   return new QuickJSWASMModule(emscripten, new QuickJSFFI(emscripten));
+}
+
+/** The parts of quickjs-emscripten's objects that the engine's entry points use (not in its types). */
+interface EngineInternals {
+  module: {
+    _malloc(size: number): number;
+    _free(pointer: number): void;
+    lengthBytesUTF8(text: string): number;
+    stringToUTF8(text: string, pointer: number, maxBytes: number): void;
+  } & Record<string, unknown>;
+  ffi: {
+    QTS_ResolveException(ctx: number, pointer: number): number;
+    QTS_FreeValuePointer(ctx: number, pointer: number): void;
+    QTS_FreeValuePointerRuntime(rt: number, pointer: number): void;
+    QTS_RuntimeEnableInterruptHandler(rt: number): void;
+    QTS_RuntimeDisableInterruptHandler(rt: number): void;
+  };
+  ctx: { value: number };
+  rt: { value: number };
+  getMemory(rt: number): { heapValueHandle(ptr: number): QuickJSHandle };
+}
+
+type EntryResult = { value: QuickJSHandle; error?: undefined } | { value?: undefined; error: QuickJSHandle };
+
+/**
+ * The engine's entry points that run JavaScript (eval, call, pending jobs), called on the Wasm
+ * exports directly. With `suspendable` they go through `WebAssembly.promising`, and the interrupt
+ * handler is on only while one runs: the interrupt import can suspend, which is allowed only below a
+ * promising call. Everything else the sandbox asks of the engine runs no JavaScript.
+ */
+class EngineEntries {
+  readonly #internals: EngineInternals;
+  readonly #context: QuickJSContext;
+  readonly #memory: WebAssembly.Memory;
+  readonly #suspendable: boolean;
+  readonly #eval: (...args: number[]) => number | Promise<number>;
+  readonly #call: (...args: number[]) => number | Promise<number>;
+  readonly #callNow: (...args: number[]) => number;
+  readonly #jobs: (...args: number[]) => number | Promise<number>;
+  /** Four pointer slots (the arguments of a call), the job context's out pointer, "cell.js". */
+  readonly #argv: number;
+  readonly #jobContext: number;
+  readonly #filename: number;
+  #view: Int32Array;
+
+  constructor(context: QuickJSContext, memory: WebAssembly.Memory, suspendable: boolean) {
+    const internals = context as unknown as EngineInternals;
+    this.#internals = internals;
+    this.#context = context;
+    this.#memory = memory;
+    this.#suspendable = suspendable;
+    const module = internals.module;
+    const entry = (name: string) => {
+      const fn = module[name] as (...args: number[]) => number;
+      if (typeof fn !== 'function') throw new Error(`The QuickJS build has no ${name}.`);
+      return suspendable && jspi.promising ? jspi.promising(fn) : fn;
+    };
+    this.#eval = entry('_QTS_Eval');
+    this.#call = entry('_QTS_Call');
+    this.#callNow = module._QTS_Call as (...args: number[]) => number;
+    this.#jobs = entry('_QTS_ExecutePendingJob');
+    this.#argv = module._malloc(4 * 4 + 4);
+    this.#jobContext = this.#argv + 16;
+    const name = 'cell.js';
+    this.#filename = module._malloc(module.lengthBytesUTF8(name) + 1);
+    module.stringToUTF8(name, this.#filename, module.lengthBytesUTF8(name) + 1);
+    this.#view = new Int32Array(memory.buffer);
+    if (suspendable) internals.ffi.QTS_RuntimeDisableInterruptHandler(internals.rt.value);
+  }
+
+  #heap(): Int32Array {
+    if (this.#view.buffer !== this.#memory.buffer) this.#view = new Int32Array(this.#memory.buffer);
+    return this.#view;
+  }
+
+  async #enter(run: () => number | Promise<number>): Promise<number> {
+    if (!this.#suspendable) return run();
+    const { ffi, rt } = this.#internals;
+    ffi.QTS_RuntimeEnableInterruptHandler(rt.value);
+    try {
+      return await run();
+    } finally {
+      ffi.QTS_RuntimeDisableInterruptHandler(rt.value);
+    }
+  }
+
+  #result(pointer: number): EntryResult {
+    const { ffi, ctx, rt } = this.#internals;
+    const memory = this.#internals.getMemory(rt.value);
+    const error = ffi.QTS_ResolveException(ctx.value, pointer);
+    if (error) {
+      ffi.QTS_FreeValuePointer(ctx.value, pointer);
+      return { error: memory.heapValueHandle(error) };
+    }
+    return { value: memory.heapValueHandle(pointer) };
+  }
+
+  /** Evaluates `code` as a script named cell.js. */
+  async eval(code: string): Promise<EntryResult> {
+    const module = this.#internals.module;
+    const length = module.lengthBytesUTF8(code);
+    const pointer = module._malloc(length + 1);
+    module.stringToUTF8(code, pointer, length + 1);
+    try {
+      const ctx = this.#internals.ctx.value;
+      // detectModule 0, flags 0: a global script
+      return this.#result(await this.#enter(() => this.#eval(ctx, pointer, length, this.#filename, 0, 0)));
+    } finally {
+      module._free(pointer);
+    }
+  }
+
+  /** Calls `fn` with `this` undefined and up to four arguments. */
+  async call(
+    fn: QuickJSHandle,
+    undefinedHandle: QuickJSHandle,
+    ...args: QuickJSHandle[]
+  ): Promise<EntryResult> {
+    if (args.length > 4) throw new RangeError('at most four arguments');
+    const heap = this.#heap();
+    for (let index = 0; index < args.length; index++)
+      heap[(this.#argv >> 2) + index] = (args[index] as QuickJSHandle).value as number;
+    const ctx = this.#internals.ctx.value;
+    return this.#result(
+      await this.#enter(() =>
+        this.#call(ctx, fn.value as number, undefinedHandle.value as number, args.length, this.#argv),
+      ),
+    );
+  }
+
+  /**
+   * `call` without suspending and, where entries suspend, without the interrupt handler: only for
+   * the prelude's own functions that run in bounded time and touch nothing the code can replace.
+   */
+  callNow(fn: QuickJSHandle, undefinedHandle: QuickJSHandle, ...args: QuickJSHandle[]): EntryResult {
+    if (args.length > 4) throw new RangeError('at most four arguments');
+    const heap = this.#heap();
+    for (let index = 0; index < args.length; index++)
+      heap[(this.#argv >> 2) + index] = (args[index] as QuickJSHandle).value as number;
+    const ctx = this.#internals.ctx.value;
+    return this.#result(
+      this.#callNow(ctx, fn.value as number, undefinedHandle.value as number, args.length, this.#argv),
+    );
+  }
+
+  /** Runs every pending job; the error is the first failed job's exception. */
+  async jobs(): Promise<{ error?: QuickJSHandle }> {
+    const { ffi, rt, ctx } = this.#internals;
+    const pointer = await this.#enter(() => this.#jobs(rt.value, -1, this.#jobContext));
+    const jobContext = this.#heap()[this.#jobContext >> 2];
+    if (!jobContext) {
+      ffi.QTS_FreeValuePointerRuntime(rt.value, pointer);
+      return {};
+    }
+    const handle = this.#internals.getMemory(rt.value).heapValueHandle(pointer);
+    if (jobContext === ctx.value && this.#context.typeof(handle) === 'number') {
+      handle.dispose();
+      return {};
+    }
+    return { error: handle };
+  }
 }
 
 /**
@@ -258,31 +474,49 @@ const PRELUDE = `(() => {
   delete globalThis.__toolmux_log;
   delete globalThis.__toolmux_done;
   const { stringify, parse } = JSON;
+  const HostError = Error;
+  const create = Object.create;
   let outbox = '';
-  const waits = new Map();
+  // Each waiting call's resolve function, and the replies \`settle\` gave, by call id: objects without
+  // a prototype, so that \`take\` and \`settle\` (which the host runs without the interrupt handler)
+  // touch only their own data, never a getter, setter or method the code could have replaced.
+  let waits = create(null);
+  let replies = create(null);
   let lastId = 0;
-  const call = (operation, args) => new Promise((resolve, reject) => {
+  const decode = (id) => {
+    const reply = replies[id];
+    delete replies[id];
+    if (reply.error) {
+      const error = new HostError(reply.error.message);
+      error.code = reply.error.code;
+      throw error;
+    }
+    return reply.value;
+  };
+  const call = (operation, args) => new Promise((resolve) => {
     const json = stringify(args === undefined ? null : args);
     const id = ++lastId;
     outbox += (outbox === '' ? '' : '\\n') + id + '\\t' + operation + '\\t' + (json === undefined ? 'null' : json);
-    waits.set(id, { resolve, reject });
-  });
+    waits[id] = resolve;
+  }).then(decode);
   const take = () => {
     if (outbox === '') return undefined;
     const text = outbox;
     outbox = '';
     return text;
   };
+  // Resolves each call with its id (a number: resolving reads nothing of it); \`decode\` turns it
+  // into the value or the error in a job, where the interrupt handler watches again.
   const settle = (text) => {
-    for (const [id, reply] of parse(text)) {
-      const wait = waits.get(id);
-      if (!wait) continue;
-      waits.delete(id);
-      if (reply.error) {
-        const error = new Error(reply.error.message);
-        error.code = reply.error.code;
-        wait.reject(error);
-      } else wait.resolve(reply.value);
+    const list = parse(text);
+    for (let index = 0; index < list.length; index++) {
+      const pair = list[index];
+      const id = pair[0];
+      const resolve = waits[id];
+      if (resolve === undefined) continue;
+      delete waits[id];
+      replies[id] = pair[1];
+      resolve(id);
     }
   };
   const show = (value) => {
@@ -313,8 +547,24 @@ const PRELUDE = `(() => {
   // The runner of cells, kept by the host (never on globalThis): calls the cell's function and
   // reports its JSON value or its exception, with the calls queued since the host last took them.
   // Calls an earlier cell left waiting never settle (their cell is over).
+  // What the host reads of an exception (getters and toString of the code's own objects run here,
+  // where the interrupt handler still watches): JSON text of { name, message, stack? }.
+  const describe = (error) => {
+    const out = Object.create(null);
+    out.name = 'Error';
+    out.message = '';
+    try {
+      if (error !== null && (typeof error === 'object' || typeof error === 'function')) {
+        try { const name = error.name; if (name !== undefined) out.name = String(name); } catch {}
+        try { const message = error.message; out.message = message === undefined || message === null ? '' : String(message); } catch {}
+        try { const stack = error.stack; if (stack) out.stack = String(stack); } catch {}
+      } else out.message = String(error);
+    } catch {}
+    return stringify(out);
+  };
   const run = (cell) => {
-    waits.clear();
+    waits = create(null);
+    replies = create(null);
     outbox = '';
     cell().then(
       (value) => {
@@ -330,7 +580,7 @@ const PRELUDE = `(() => {
       (error) => done(false, error, take()),
     );
   };
-  return [run, take, settle];
+  return [run, take, settle, describe];
 })();`;
 
 /** The cell a sandbox runs. */
@@ -346,10 +596,31 @@ interface RunningCell {
   unflushed: boolean;
   /** How the cell ended, once it has. */
   outcome: CellResult | undefined;
+  /** The exception the cell's function ended with, classified once the engine has returned. */
+  failed: QuickJSHandle | undefined;
   /** Called when `outcome` is set. */
   ended: (() => void) | undefined;
-  /** Told the outcome at once, on the engine's own stack (before any promise settles). */
+  /** Told the outcome at once (before any promise of the cell's caller settles). */
   onEnd: ((outcome: CellResult) => void) | undefined;
+}
+
+/** What the prelude's `describe` reads of an exception. */
+interface ErrorDescription {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+/** Options of `Sandbox.create`. */
+export interface SandboxOptions {
+  /** Told when the sandbox computes, and asked whether to stop early (a worker's watchdog). */
+  monitor?: SandboxMonitor;
+  /**
+   * Share the thread with the event loop: code that computes for long waits for its next slice
+   * with its stack suspended (needs `SANDBOX_SLICING_AVAILABLE`). Without it, code runs to its end,
+   * its deadline or the monitor's stop.
+   */
+  slicer?: SandboxSlicer;
 }
 
 /**
@@ -360,75 +631,130 @@ interface RunningCell {
 export class Sandbox {
   readonly #runtime: QuickJSRuntime;
   readonly #context: QuickJSContext;
+  readonly #entries: EngineEntries;
   #disposed = false;
   readonly #monitor: SandboxMonitor | undefined;
   /** When the running cell's time ends (epoch ms); Infinity between cells. */
   #deadline = Number.POSITIVE_INFINITY;
   /** The running cell was stopped by the monitor, not by its own limit. */
   #preempted = false;
-  /** The prelude's cell runner, outbox taker and reply settler (handles that live as long as the sandbox). */
+  /** The interrupt handler stopped the code since the cell began. */
+  #interrupted = false;
+  /** The prelude's cell runner, outbox taker, reply settler and error reader (live as long as the sandbox). */
   #runner: QuickJSHandle | undefined;
   #take: QuickJSHandle | undefined;
   #settle: QuickJSHandle | undefined;
+  #describe: QuickJSHandle | undefined;
   #cell: RunningCell | null = null;
   /** Replies of the running cell's calls not yet handed to the engine, as `[id,reply]` JSON text. */
   #inbox: string[] = [];
-  /** `#step` runs (replies that come meanwhile wait in the inbox for its next turn). */
+  /** The engine is entered (or about to be) for the running cell: replies wait in the inbox. */
   #stepping = false;
+  /** Settles when the engine has returned from the last cell's last entry. */
+  #quiet: Promise<void> = Promise.resolve();
 
-  private constructor(runtime: QuickJSRuntime, context: QuickJSContext, monitor: SandboxMonitor | undefined) {
+  private constructor(
+    runtime: QuickJSRuntime,
+    context: QuickJSContext,
+    entries: EngineEntries,
+    monitor: SandboxMonitor | undefined,
+  ) {
     this.#runtime = runtime;
     this.#context = context;
+    this.#entries = entries;
     this.#monitor = monitor;
   }
 
   /** A fresh sandbox whose JavaScript heap is limited to `memoryMb`. */
-  static async create(memoryMb: number, monitor?: SandboxMonitor): Promise<Sandbox> {
+  static async create(memoryMb: number, options: SandboxOptions | SandboxMonitor = {}): Promise<Sandbox> {
+    const { monitor, slicer } = 'preempt' in options ? { monitor: options, slicer: undefined } : options;
+    if (slicer && !SANDBOX_SLICING_AVAILABLE) {
+      throw new Error('This Node.js cannot suspend WebAssembly (JSPI): run the workbench in worker threads.');
+    }
     const { module: compiled, initialPages } = await quickJSEngine();
     const maxPages = Math.max(INITIAL_PAGES, Math.ceil(((memoryMb + 16) * 1024 * 1024) / WASM_PAGE));
+    const memory = new WebAssembly.Memory({ initial: initialPages, maximum: maxPages });
+    let sandbox: Sandbox | undefined;
+    // On a shared thread the steps below take turns of their own (each is a few milliseconds).
+    await slicer?.turn?.();
     const module = await newQuickJSModule(
       compiled,
-      new WebAssembly.Memory({ initial: initialPages, maximum: maxPages }),
+      memory,
+      slicer ? () => (sandbox && !sandbox.#disposed && slicer.due() ? slicer.next() : undefined) : undefined,
     );
+    await slicer?.turn?.();
     const runtime = module.newRuntime();
     runtime.setMemoryLimit(memoryMb * 1024 * 1024);
     runtime.setMaxStackSize(512 * 1024);
     const context = runtime.newContext();
-    const sandbox = new Sandbox(runtime, context, monitor);
+    await slicer?.turn?.();
     // Set once: QuickJS asks it every few thousand instructions.
-    runtime.setInterruptHandler(() => sandbox.#interrupt());
-    sandbox.#install();
-    return sandbox;
+    runtime.setInterruptHandler(() => (sandbox ? sandbox.#interrupt() : false));
+    const created = new Sandbox(
+      runtime,
+      context,
+      new EngineEntries(context, memory, slicer !== undefined),
+      monitor,
+    );
+    sandbox = created;
+    created.#slicer = slicer;
+    created.#install();
+    return created;
   }
 
+  #slicer: SandboxSlicer | undefined;
+
   #interrupt(): boolean {
-    if (Date.now() > this.#deadline) return true;
+    if (this.#disposed || Date.now() > this.#deadline) {
+      this.#interrupted = true;
+      return true;
+    }
     if (this.#monitor?.preempt()) {
       this.#preempted = true;
+      this.#interrupted = true;
       return true;
     }
     return false;
   }
 
+  /** Marks the engine as computing around `entry` (the monitor's view, the slicer's clock). */
+  async #computing<T>(entry: () => Promise<T>): Promise<T> {
+    this.#slicer?.begin();
+    this.#monitor?.enter();
+    try {
+      return await entry();
+    } finally {
+      this.#monitor?.leave();
+    }
+  }
+
   /**
    * Runs the cell on: hands it the replies in the inbox, runs the engine's jobs, and passes the
-   * calls it queued to the host; again while replies came at once. Never inside the engine.
+   * calls it queued to the host; again while replies came meanwhile.
    */
-  #step(): void {
+  async #step(): Promise<void> {
     const cell = this.#cell;
     if (this.#stepping || !cell) return;
     this.#stepping = true;
+    const done = this.#drive(cell);
+    this.#quiet = done;
+    await done;
+  }
+
+  /** `#step`'s loop (entered with `#stepping` set; clears it). */
+  async #drive(cell: RunningCell): Promise<void> {
     try {
       for (;;) {
-        if (this.#inbox.length > 0) this.#deliver();
+        if (this.#inbox.length > 0) await this.#deliver(cell);
         if (this.#disposed) return;
-        this.#pump();
+        await this.#pump(cell);
         if (this.#disposed) return;
-        this.#collect(cell);
+        await this.#collect(cell);
+        if (cell.failed) await this.#settleFailure(cell);
         if (this.#inbox.length === 0 || this.#disposed || cell.outcome) break;
       }
     } catch (error) {
-      // The engine itself failed while taking the replies (its Wasm memory is at its maximum).
+      // The engine itself failed (its Wasm memory is at its maximum, or it aborted).
       this.#engineFailed(error);
     } finally {
       this.#stepping = false;
@@ -444,40 +770,35 @@ export class Sandbox {
   }
 
   /** Hands the inbox's replies to the engine's `settle` (their promises' jobs run in `#pump`). */
-  #deliver(): void {
+  async #deliver(cell: RunningCell): Promise<void> {
     const replies = this.#inbox.length === 1 ? `[${this.#inbox[0]}]` : `[${this.#inbox.join(',')}]`;
     this.#inbox = [];
     const context = this.#context;
     const text = context.newString(replies);
+    let settled: EntryResult;
     this.#monitor?.enter();
-    let settled: ReturnType<QuickJSContext['callFunction']>;
     try {
-      settled = context.callFunction(this.#settle as QuickJSHandle, context.undefined, text);
+      settled = this.#entries.callNow(this.#settle as QuickJSHandle, context.undefined, text);
     } finally {
       this.#monitor?.leave();
       text.dispose();
     }
-    if (settled.error) {
-      const failure = this.#failure(settled.error);
-      settled.error.dispose();
-      this.#end({ result: null, logs: [], error: failure });
-    } else settled.value.dispose();
+    if (settled.error) await this.#fail(cell, settled.error);
+    else settled.value.dispose();
   }
 
   /** Takes the calls the engine queued since the last time and passes them to the host. */
-  #collect(cell: RunningCell): void {
+  async #collect(cell: RunningCell): Promise<void> {
     const context = this.#context;
     this.#monitor?.enter();
-    let taken: ReturnType<QuickJSContext['callFunction']>;
+    let taken: EntryResult;
     try {
-      taken = context.callFunction(this.#take as QuickJSHandle, context.undefined);
+      taken = this.#entries.callNow(this.#take as QuickJSHandle, context.undefined);
     } finally {
       this.#monitor?.leave();
     }
     if (taken.error) {
-      const failure = this.#failure(taken.error);
-      taken.error.dispose();
-      this.#end({ result: null, logs: [], error: failure });
+      await this.#fail(cell, taken.error);
       return;
     }
     const text = context.typeof(taken.value) === 'string' ? context.getString(taken.value) : undefined;
@@ -516,13 +837,13 @@ export class Sandbox {
     }
   }
 
-  /** A reply of the host: to the inbox, and the cell runs on (at once unless it runs now). */
+  /** A reply of the host: to the inbox, and the cell runs on (at once unless the engine is busy with it). */
   #reply(cell: RunningCell, id: string, replyJson: string): void {
     if (this.#cell !== cell || cell.outcome || this.#disposed) return;
     this.#inbox.push(`[${id},${replyJson}]`);
     if (this.#stepping) return;
     if (Sandbox.#batching) Sandbox.#ready.add(this);
-    else this.#step();
+    else void this.#step();
   }
 
   static #batching = false;
@@ -546,43 +867,43 @@ export class Sandbox {
     if (Sandbox.#ready.size === 0) return;
     const ready = [...Sandbox.#ready];
     Sandbox.#ready.clear();
-    for (const sandbox of ready) sandbox.#step();
+    for (const sandbox of ready) void sandbox.#step();
   }
 
   /** Runs the engine's pending jobs (the cell's code after an await), marked as computing. */
-  #pump(): void {
-    this.#monitor?.enter();
-    let jobs: ReturnType<QuickJSRuntime['executePendingJobs']>;
-    try {
-      jobs = this.#runtime.executePendingJobs();
-    } finally {
-      this.#monitor?.leave();
-    }
-    if (jobs.error) {
-      // A job failed outside the cell's own promise chain: an interrupt or an out-of-memory ends
-      // the cell; other errors (a rejected promise nobody awaits) are the code's own business.
-      const failure = this.#failure(jobs.error);
-      jobs.error.dispose();
-      if (failure.code !== 'WORKBENCH_CODE_ERROR') this.#end({ result: null, logs: [], error: failure });
-    }
+  async #pump(cell: RunningCell): Promise<void> {
+    const jobs = await this.#computing(() => this.#entries.jobs());
+    if (!jobs.error) return;
+    // A job failed outside the cell's own promise chain: an interrupt or an out-of-memory ends
+    // the cell; other errors (a rejected promise nobody awaits) are the code's own business.
+    const failure = this.#classify(await this.#read(jobs.error));
+    jobs.error.dispose();
+    if (failure.code !== 'WORKBENCH_CODE_ERROR') this.#end(cell, { result: null, logs: [], error: failure });
   }
 
-  /** Sets the running cell's outcome (the first one counts). */
-  #end(outcome: CellResult): void {
-    const cell = this.#cell;
-    if (!cell || cell.outcome) return;
+  /** Sets the cell's outcome (the first one counts). */
+  #end(cell: RunningCell, outcome: CellResult): void {
+    if (cell.outcome) return;
     cell.outcome = { ...outcome, logs: cell.logs };
     cell.ended?.();
     cell.onEnd?.(cell.outcome);
   }
 
+  /** An entry of the engine threw: the cell ends with what the exception says. */
+  async #fail(cell: RunningCell, handle: QuickJSHandle): Promise<void> {
+    const failure = this.#classify(await this.#read(handle));
+    handle.dispose();
+    this.#end(cell, { result: null, logs: [], error: failure });
+  }
+
   /**
-   * The cell's function reported: its value as JSON, or the exception it ended with, and the calls
-   * it queued last (passed on first, as calls made before the cell ended).
+   * The cell's function reported (on the engine's stack, from its own code): its value as JSON, or
+   * the exception it ended with (read once the engine has returned), and the calls it queued last
+   * (passed on first, as calls made before the cell ended).
    */
   #done(ok: boolean, payload: QuickJSHandle, queued: string | undefined): void {
     const cell = this.#cell;
-    if (!cell || cell.outcome) return;
+    if (!cell || cell.outcome || cell.failed) return;
     if (queued !== undefined) {
       // Replies that come at once wait in the inbox: the engine runs now.
       const stepping = this.#stepping;
@@ -594,24 +915,33 @@ export class Sandbox {
       }
       this.#flush(cell);
     }
-    if (ok) {
-      const json = this.#context.getString(payload);
-      if (json.length > cell.limits.maxOutputChars) {
-        this.#end({
-          result: null,
-          logs: [],
-          error: {
-            code: 'WORKBENCH_OUTPUT_LIMIT',
-            message: `The returned value is ${json.length} characters, more than the limit of ${cell.limits.maxOutputChars}. Return a summary, or write the data with toolmux.files.write(path, value) and return the path.`,
-          },
-        });
-        return;
-      }
-      this.#end({ result: JSON.parse(json) as unknown, logs: [] });
+    if (!ok) {
+      cell.failed = payload.dup();
       return;
     }
-    const failure = this.#failure(payload);
-    this.#end({
+    const json = this.#context.getString(payload);
+    if (json.length > cell.limits.maxOutputChars) {
+      this.#end(cell, {
+        result: null,
+        logs: [],
+        error: {
+          code: 'WORKBENCH_OUTPUT_LIMIT',
+          message: `The returned value is ${json.length} characters, more than the limit of ${cell.limits.maxOutputChars}. Return a summary, or write the data with toolmux.files.write(path, value) and return the path.`,
+        },
+      });
+      return;
+    }
+    this.#end(cell, { result: JSON.parse(json) as unknown, logs: [] });
+  }
+
+  /** Ends the cell with the exception its function threw (read by the prelude's `describe`). */
+  async #settleFailure(cell: RunningCell): Promise<void> {
+    const handle = cell.failed;
+    if (!handle || cell.outcome) return;
+    cell.failed = undefined;
+    const failure = this.#classify(await this.#read(handle));
+    handle.dispose();
+    this.#end(cell, {
       result: null,
       logs: [],
       error:
@@ -628,11 +958,14 @@ export class Sandbox {
   #install(): void {
     const context = this.#context;
     const log = context.newFunction('__toolmux_log', (lineHandle) => {
-      this.#log(context.getString(lineHandle));
+      if (context.typeof(lineHandle) === 'string') this.#log(context.getString(lineHandle));
     });
     const done = context.newFunction('__toolmux_done', (okHandle, payloadHandle, queuedHandle) => {
       const queued = context.typeof(queuedHandle) === 'string' ? context.getString(queuedHandle) : undefined;
-      this.#done(context.dump(okHandle) === true, payloadHandle, queued);
+      const ok = context.typeof(okHandle) === 'boolean' && context.dump(okHandle) === true;
+      // A value comes as JSON text; anything else is an exception
+      if (ok && context.typeof(payloadHandle) !== 'string') return;
+      this.#done(ok, payloadHandle, queued);
     });
     context.setProp(context.global, '__toolmux_log', log);
     context.setProp(context.global, '__toolmux_done', done);
@@ -642,6 +975,7 @@ export class Sandbox {
     this.#runner = context.getProp(parts, 0);
     this.#take = context.getProp(parts, 1);
     this.#settle = context.getProp(parts, 2);
+    this.#describe = context.getProp(parts, 3);
     parts.dispose();
   }
 
@@ -686,6 +1020,9 @@ export class Sandbox {
     if (this.#disposed) throw new Error('This sandbox was disposed.');
     const runner = this.#runner;
     if (!runner) throw new Error('This sandbox has no prelude.');
+    // The engine may still be returning from the last cell (a slice of code after its end).
+    await this.#quiet;
+    if (this.#disposed) throw new Error('This sandbox was disposed.');
     const cell: RunningCell = {
       logs: [],
       outputChars: 0,
@@ -696,6 +1033,7 @@ export class Sandbox {
       toolCallCapped: false,
       unflushed: false,
       outcome: undefined,
+      failed: undefined,
       ended: undefined,
       onEnd,
     };
@@ -704,43 +1042,26 @@ export class Sandbox {
     const deadline = limits.deadline ?? Date.now() + limits.timeoutMs;
     this.#deadline = deadline;
     this.#preempted = false;
+    this.#interrupted = false;
     let timer: NodeJS.Timeout | undefined;
-    const context = this.#context;
     try {
-      const source = `(async () => {\n${code}\n})`;
-      this.#monitor?.enter();
-      try {
-        const evaluated = context.evalCode(source, 'cell.js');
-        if (evaluated.error) {
-          const failure = this.#failure(evaluated.error);
-          evaluated.error.dispose();
-          this.#end({ result: null, logs: [], error: failure });
-        } else {
-          const started = context.callFunction(runner, context.undefined, evaluated.value);
-          evaluated.value.dispose();
-          if (started.error) {
-            const failure = this.#failure(started.error);
-            started.error.dispose();
-            this.#end({ result: null, logs: [], error: failure });
-          } else started.value.dispose();
-        }
-      } finally {
-        this.#monitor?.leave();
-      }
-      if (!cell.outcome) this.#step();
-      if (!cell.outcome) {
+      const ended = new Promise<void>((resolve) => {
+        cell.ended = resolve;
+        timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      });
+      this.#stepping = true;
+      const started = this.#start(cell, code, runner);
+      this.#quiet = started;
+      await Promise.race([ended, started]);
+      if (!cell.outcome && !this.#disposed) {
         // It awaits host calls: their replies run it on; the deadline ends it.
-        await new Promise<void>((resolve) => {
-          cell.ended = resolve;
-          timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-        });
+        await ended;
       }
       if (cell.outcome) return cell.outcome;
       this.dispose();
-      return this.#timeout(cell);
-    } catch (error) {
-      this.#engineFailed(error);
-      return cell.outcome ?? this.#timeout(cell);
+      const timedOut = this.#timeout(cell);
+      this.#end(cell, timedOut);
+      return cell.outcome ?? timedOut;
     } finally {
       clearTimeout(timer);
       if (this.#cell === cell) {
@@ -748,6 +1069,34 @@ export class Sandbox {
         this.#deadline = Number.POSITIVE_INFINITY;
       }
     }
+  }
+
+  /** Compiles the cell and calls it; then runs it on like a reply would (entered with `#stepping` set). */
+  async #start(cell: RunningCell, code: string, runner: QuickJSHandle): Promise<void> {
+    const context = this.#context;
+    try {
+      const source = `(async () => {\n${code}\n})`;
+      const evaluated = await this.#computing(() => this.#entries.eval(source));
+      if (evaluated.error) await this.#fail(cell, evaluated.error);
+      else {
+        const called = await this.#computing(() =>
+          this.#entries.call(runner, context.undefined, evaluated.value),
+        );
+        evaluated.value.dispose();
+        if (called.error) await this.#fail(cell, called.error);
+        else called.value.dispose();
+      }
+    } catch (error) {
+      this.#stepping = false;
+      this.#engineFailed(error);
+      return;
+    }
+    if (this.#disposed || cell.outcome) {
+      this.#stepping = false;
+      this.#flush(cell);
+      return;
+    }
+    await this.#drive(cell);
   }
 
   #timeout(cell: RunningCell): CellResult {
@@ -764,8 +1113,9 @@ export class Sandbox {
   /** The engine itself failed (its Wasm memory is at its maximum, or it aborted): drop it. */
   #engineFailed(error: unknown): void {
     this.dispose();
-    if (Date.now() > this.#deadline) return;
-    this.#end({
+    const cell = this.#cell;
+    if (!cell || Date.now() > this.#deadline) return;
+    this.#end(cell, {
       result: null,
       logs: [],
       error: {
@@ -776,25 +1126,35 @@ export class Sandbox {
     });
   }
 
-  /** Classifies an exception thrown by the code; an out-of-memory or an interrupt disposes the sandbox. */
-  #failure(handle: QuickJSHandle): { code: CellErrorCode; message: string } {
-    const error = this.#context.dump(handle) as {
-      name?: string;
-      message?: string;
-      stack?: string;
-      code?: string;
-    };
-    const name = typeof error === 'object' && error ? error.name : undefined;
-    const message = typeof error === 'object' && error ? String(error.message ?? '') : String(error);
-    if (name === 'InternalError' && message === 'out of memory') {
-      this.dispose();
-      return {
-        code: 'WORKBENCH_MEMORY_LIMIT',
-        message:
-          'The code used more memory than the workbench allows and was stopped; globalThis was reset (toolmux.files are kept). Process data in smaller pieces.',
-      };
+  /**
+   * What an exception says, read by the prelude's `describe` inside the engine (the code's getters
+   * may run, under the interrupt handler); undefined when the engine cannot even do that.
+   */
+  async #read(handle: QuickJSHandle): Promise<ErrorDescription | undefined> {
+    if (this.#disposed || !this.#describe) return undefined;
+    const context = this.#context;
+    const read = await this.#computing(() =>
+      this.#entries.call(this.#describe as QuickJSHandle, context.undefined, handle),
+    );
+    if (read.error) {
+      read.error.dispose();
+      return undefined;
     }
-    if (name === 'InternalError' && message === 'interrupted') {
+    try {
+      if (context.typeof(read.value) !== 'string') return undefined;
+      return JSON.parse(context.getString(read.value)) as ErrorDescription;
+    } catch {
+      return undefined;
+    } finally {
+      read.value.dispose();
+    }
+  }
+
+  /** Classifies an exception; an out-of-memory or an interrupt disposes the sandbox. */
+  #classify(error: ErrorDescription | undefined): { code: CellErrorCode; message: string } {
+    const interrupted =
+      this.#interrupted && (!error || (error.name === 'InternalError' && error.message === 'interrupted'));
+    if (interrupted) {
       this.dispose();
       return {
         code: 'WORKBENCH_TIMEOUT',
@@ -803,8 +1163,17 @@ export class Sandbox {
           : 'The code did not finish within the time limit and was stopped; globalThis was reset (toolmux.files are kept). Do less per cell.',
       };
     }
-    const stack = typeof error === 'object' && error?.stack ? `\n${error.stack}` : '';
-    return { code: 'WORKBENCH_CODE_ERROR', message: `${name ?? 'Error'}: ${message}${stack}`.trim() };
+    if (!error || (error.name === 'InternalError' && error.message === 'out of memory')) {
+      // The engine could not even describe the exception: it has no memory left.
+      this.dispose();
+      return {
+        code: 'WORKBENCH_MEMORY_LIMIT',
+        message:
+          'The code used more memory than the workbench allows and was stopped; globalThis was reset (toolmux.files are kept). Process data in smaller pieces.',
+      };
+    }
+    const stack = error.stack ? `\n${error.stack}` : '';
+    return { code: 'WORKBENCH_CODE_ERROR', message: `${error.name}: ${error.message}${stack}`.trim() };
   }
 
   /** Frees the engine; idempotent. */

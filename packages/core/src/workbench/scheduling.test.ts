@@ -9,6 +9,8 @@ import { WorkbenchPool } from './workbench.js';
 import { sharedWorkbenchWorkers } from './worker-pool.js';
 
 // One worker to start with (two at most), so that sessions share a worker unless the pool moves them.
+// These cases are about worker threads (the main thread's slices have their own tests).
+process.env.TOOLMUX_WORKBENCH_THREAD = 'workers';
 process.env.TOOLMUX_WORKBENCH_WORKERS = '1';
 process.env.TOOLMUX_WORKBENCH_MAX_WORKERS = '2';
 

@@ -1,6 +1,6 @@
 import type { WorkbenchConfig } from './config.js';
+import { type CellRunner, sharedCellRunner } from './main-thread.js';
 import { type CellResult, SandboxCallError, type SandboxHostCall } from './sandbox.js';
-import { sharedWorkbenchWorkers, type WorkbenchWorkers } from './worker-pool.js';
 
 /** Characters a cell may return and log together. */
 export const WORKBENCH_MAX_OUTPUT_CHARS = 100_000;
@@ -39,14 +39,14 @@ export class WorkbenchPool {
   readonly #idleMs: number;
   readonly #maxContexts: number;
   #sweeper: NodeJS.Timeout | undefined;
-  readonly #workers: WorkbenchWorkers;
+  readonly #workers: CellRunner;
   /** Prefix of this pool's contexts in the shared workers. */
   readonly #key = `pool${++poolCount}:`;
 
-  constructor(options: { idleMs?: number; maxContexts?: number; workers?: WorkbenchWorkers } = {}) {
+  constructor(options: { idleMs?: number; maxContexts?: number; workers?: CellRunner } = {}) {
     this.#idleMs = options.idleMs ?? WORKBENCH_IDLE_MS;
     this.#maxContexts = options.maxContexts ?? WORKBENCH_MAX_CONTEXTS;
-    this.#workers = options.workers ?? sharedWorkbenchWorkers();
+    this.#workers = options.workers ?? sharedCellRunner();
   }
 
   /** Whether the session's context is still in its worker (a replaced worker loses its contexts). */

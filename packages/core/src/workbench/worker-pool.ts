@@ -122,7 +122,7 @@ export interface WorkerCellOutcome {
   moved?: string;
 }
 
-type RunMessage = Omit<Extract<ToWorker, { type: 'run' }>, 'type' | 'runId' | 'slot' | 'deadline'>;
+export type RunMessage = Omit<Extract<ToWorker, { type: 'run' }>, 'type' | 'runId' | 'slot' | 'deadline'>;
 
 /** One cell from when it is asked for until it ends. */
 interface Run {

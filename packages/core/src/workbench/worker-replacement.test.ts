@@ -8,6 +8,8 @@ import { ToolMux } from '../toolmux.js';
 import { sharedWorkbenchWorkers, type WorkerFailure } from './worker-pool.js';
 
 // One worker thread and no more: every session's context lives in it, so a failure hits them all.
+// These cases are about worker threads (the main thread's slices have their own tests).
+process.env.TOOLMUX_WORKBENCH_THREAD = 'workers';
 process.env.TOOLMUX_WORKBENCH_WORKERS = '1';
 process.env.TOOLMUX_WORKBENCH_MAX_WORKERS = '1';
 

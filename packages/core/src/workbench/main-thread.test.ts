@@ -1,0 +1,194 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { describe, expect, it } from 'vitest';
+import type { ToolResult } from '../execution/result.js';
+import { MetaToolSlug } from '../meta-tools/meta-tools.js';
+import { createSampleToolkits } from '../test/sample-toolkits.js';
+import { ToolMux } from '../toolmux.js';
+import { MainThreadCells, sharedCellRunner, workbenchThread } from './main-thread.js';
+import { type CellLimits, SANDBOX_SLICING_AVAILABLE, Sandbox, type SandboxHostCall } from './sandbox.js';
+import { MainThreadSlices } from './slices.js';
+import { WorkbenchWorkers } from './worker-pool.js';
+
+const quiet = { debug() {}, warn() {}, error() {} };
+type Cell = { result: unknown; logs: string[]; error?: { code: string; message: string }; notice?: string };
+const cellOf = (result: ToolResult) => result.data as Cell;
+const noHost: SandboxHostCall = async () => null;
+const limits: CellLimits = { timeoutMs: 2_000, maxOutputChars: 10_000, maxToolCalls: 10 };
+
+/** Counts how many times a 1 ms interval fired while `work` ran: the event loop's turns meanwhile. */
+async function turnsDuring<T>(work: () => Promise<T>): Promise<{ value: T; turns: number; ms: number }> {
+  let turns = 0;
+  const interval = setInterval(() => turns++, 1);
+  const started = performance.now();
+  try {
+    const value = await work();
+    return { value, turns, ms: performance.now() - started };
+  } finally {
+    clearInterval(interval);
+  }
+}
+
+describe.runIf(SANDBOX_SLICING_AVAILABLE)('workbench cells on the main thread, in time slices', () => {
+  it('is where cells run by default on this Node.js, and TOOLMUX_WORKBENCH_THREAD chooses', () => {
+    const before = process.env.TOOLMUX_WORKBENCH_THREAD;
+    try {
+      delete process.env.TOOLMUX_WORKBENCH_THREAD;
+      expect(workbenchThread()).toBe('main');
+      expect(sharedCellRunner()).toBeInstanceOf(MainThreadCells);
+      process.env.TOOLMUX_WORKBENCH_THREAD = 'workers';
+      expect(workbenchThread()).toBe('workers');
+      expect(sharedCellRunner()).toBeInstanceOf(WorkbenchWorkers);
+      process.env.TOOLMUX_WORKBENCH_THREAD = 'threads';
+      expect(() => workbenchThread()).toThrow(
+        /TOOLMUX_WORKBENCH_THREAD must be "main" or "workers", got "threads"/,
+      );
+    } finally {
+      if (before === undefined) delete process.env.TOOLMUX_WORKBENCH_THREAD;
+      else process.env.TOOLMUX_WORKBENCH_THREAD = before;
+    }
+  });
+
+  it('a cell that computes for long lets the event loop turn all the while, and ends at its deadline', async () => {
+    const sandbox = await Sandbox.create(32, { slicer: new MainThreadSlices(1) });
+    const busy = await turnsDuring(() =>
+      sandbox.run('let s = 0; for (let i = 0; i < 3e6; i++) s += i % 7; return s', noHost, limits),
+    );
+    expect(busy.value.error).toBeUndefined();
+    expect(busy.value.result).toBe(8999994);
+    // a 1 ms interval keeps firing: the thread was never held for the whole computation
+    expect(busy.turns).toBeGreaterThan(busy.ms / 20);
+    const loop = await turnsDuring(() =>
+      sandbox.run('while (true) {}', noHost, { ...limits, timeoutMs: 400 }),
+    );
+    expect(loop.value.error?.code).toBe('WORKBENCH_TIMEOUT');
+    expect(loop.ms).toBeLessThan(400 + 1_000);
+    expect(loop.turns).toBeGreaterThan(loop.ms / 20);
+  });
+
+  it('code that replaces what the prelude uses (prototypes, Error, JSON, a then getter) still ends, and never holds the thread', async () => {
+    const slices = new MainThreadSlices(1);
+    const host: SandboxHostCall = async (_operation, args) => ({ echoed: args });
+    for (const poison of [
+      // a getter on every object's `then`: resolving a promise with an object would run it
+      'Object.defineProperty(Object.prototype, "then", { get() { for (;;) {} }, configurable: true });',
+      'Array.prototype[Symbol.iterator] = function* () { for (;;) {} };',
+      'Map.prototype.get = function () { for (;;) {} }; Map.prototype.set = Map.prototype.get;',
+      'globalThis.Error = function () { for (;;) {} }; JSON.parse = () => { for (;;) {} };',
+      'Object.defineProperty(Error.prototype, "code", { set() { for (;;) {} }, configurable: true });',
+      'Object.defineProperty(Object.prototype, "0", { get() { for (;;) {} }, set() { for (;;) {} }, configurable: true });',
+    ]) {
+      const sandbox = await Sandbox.create(32, { slicer: slices });
+      const out = await turnsDuring(() =>
+        sandbox.run(
+          `${poison}
+           const a = await toolmux.execute('X', { n: 1 });
+           let b; try { await toolmux.execute('Y', {}) } catch (error) { b = 'caught' }
+           return [typeof a, b];`,
+          async (operation, args, signal) =>
+            (args as { slug: string }).slug === 'Y'
+              ? Promise.reject(new Error('no Y'))
+              : host(operation, args, signal),
+          { ...limits, timeoutMs: 500 },
+        ),
+      );
+      // either the cell's own code loops (its getter runs inside the engine, where the interrupt
+      // handler watches) and times out, or it completes: never a stalled thread
+      expect(out.ms).toBeLessThan(500 + 1_000);
+      expect(out.turns).toBeGreaterThanOrEqual(Math.floor(out.ms / 20));
+      if (out.value.error) expect(out.value.error.code).toBe('WORKBENCH_TIMEOUT');
+      else expect(out.value.result).toEqual(['object', 'caught']);
+    }
+  });
+
+  it('slices are shared in turn: a short cell of one session ends while another session loops', async () => {
+    const slices = new MainThreadSlices(1);
+    const looping = await Sandbox.create(32, { slicer: slices });
+    const other = await Sandbox.create(32, { slicer: slices });
+    let loopEnded = false;
+    const loop = looping.run('while (true) {}', noHost, { ...limits, timeoutMs: 1_500 }).then((out) => {
+      loopEnded = true;
+      return out;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const short = await other.run(
+      'let s = 0; for (let i = 0; i < 2e5; i++) s += i; return s',
+      noHost,
+      limits,
+    );
+    expect(short.result).toBe(19999900000);
+    expect(loopEnded).toBe(false);
+    expect((await loop).error?.code).toBe('WORKBENCH_TIMEOUT');
+    expect(slices.resumed).toBeGreaterThan(10);
+  });
+
+  it('100 sessions looping at once: loops end with WORKBENCH_TIMEOUT, ordinary calls and other cells go on, the event loop stays free', async () => {
+    const sample = createSampleToolkits();
+    const mux = new ToolMux({ toolkits: sample.toolkits, store: ':memory:', logger: quiet });
+    const loopers = await Promise.all(
+      Array.from({ length: 100 }, () => mux.create('user_loop', { workbench: { timeoutMs: 1_000 } })),
+    );
+    const ordinary = await mux.create('user_ok', { workbench: {} });
+    await ordinary.execute(MetaToolSlug.WORKBENCH, { code: 'return 0' });
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    let loopsOver = false;
+    const allLoops = Promise.all(
+      loopers.map((session) => session.execute(MetaToolSlug.WORKBENCH, { code: 'while (true) {}' })),
+    ).then((results) => {
+      loopsOver = true;
+      return results;
+    });
+    let callsDuring = 0;
+    let cellsDuring = 0;
+    const calls: ToolResult[] = [];
+    const cells: ToolResult[] = [];
+    for (let index = 0; index < 30; index++) {
+      calls.push(await ordinary.execute('TASKS_CREATE_TASK', { title: `task ${index}` }));
+      if (!loopsOver) callsDuring++;
+      cells.push(
+        await ordinary.execute(MetaToolSlug.WORKBENCH, {
+          code: "return (await toolmux.execute('TASKS_LIST_TASKS', {})).data.tasks.length",
+        }),
+      );
+      if (!loopsOver) cellsDuring++;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const results = await allLoops;
+    delay.disable();
+    expect(results.map((result) => cellOf(result).error?.code)).toEqual(
+      Array.from({ length: 100 }, () => 'WORKBENCH_TIMEOUT'),
+    );
+    expect(calls.every((call) => call.successful)).toBe(true);
+    expect(cells.map((cell) => cellOf(cell).result)).toEqual(
+      Array.from({ length: 30 }, (_, index) => index + 1),
+    );
+    // ordinary calls and another session's cells ran while the loops were still going
+    expect(callsDuring).toBeGreaterThan(10);
+    expect(cellsDuring).toBeGreaterThan(10);
+    // no loop held the thread: the longest stall is far below a loop's 1 s
+    expect(delay.max / 1e6).toBeLessThan(500);
+    const after = await loopers[0]!.execute(MetaToolSlug.WORKBENCH, { code: 'return 1 + 1' });
+    expect(cellOf(after).result).toBe(2);
+    expect(cellOf(after).notice).toContain('WORKBENCH_TIMEOUT');
+    await mux.close();
+  });
+
+  it('a cell’s tool calls answer it before their log entries commit; the cell answers after they all have', async () => {
+    const sample = createSampleToolkits();
+    const mux = new ToolMux({ toolkits: sample.toolkits, store: ':memory:', logger: quiet });
+    const session = await mux.create('user_1', { workbench: {} });
+    const cell = await session.execute(MetaToolSlug.WORKBENCH, {
+      code: `for (let i = 0; i < 5; i++) await toolmux.execute('TASKS_CREATE_TASK', { title: 't' + i });
+             await toolmux.execute('NOT_A_TOOL', {});
+             return 'ok'`,
+    });
+    expect(cellOf(cell).result).toBe('ok');
+    // every inner entry is stored by the time the cell answered, each with the cell as its parent
+    const inner = await session.logs({ parentId: cell.logId });
+    expect(inner.items.map((entry) => entry.toolSlug).sort()).toEqual([
+      'NOT_A_TOOL',
+      ...Array.from({ length: 5 }, () => 'TASKS_CREATE_TASK'),
+    ]);
+    await mux.close();
+  });
+});

@@ -1,0 +1,144 @@
+import { type CellResult, SANDBOX_SLICING_AVAILABLE, Sandbox, type SandboxHostCall } from './sandbox.js';
+import { type MainThreadSlices, mainThreadSlices } from './slices.js';
+import { SpareSandbox } from './spare.js';
+import { type RunMessage, sharedWorkbenchWorkers, type WorkerCellOutcome } from './worker-pool.js';
+
+/** A session's context on the main thread. */
+interface Context {
+  sandbox: Sandbox | undefined;
+  memoryMb: number;
+  /** Dropped (evicted, or its session deleted) while it was being made. */
+  disposed: boolean;
+}
+
+/** What runs the cells of a ToolMux's workbench: the main thread, in time slices, or worker threads. */
+export interface CellRunner {
+  /** Runs one cell in the context of `message.sessionId` (made when missing, or when `fresh`). */
+  run(message: RunMessage, host: SandboxHostCall, signal?: AbortSignal): Promise<WorkerCellOutcome>;
+  /** Whether a context for `key` is alive. */
+  holds(key: string): boolean;
+  /** Frees the context of `key`. */
+  dispose(key: string): void;
+}
+
+/** Where workbench cells run: `main` (the default where Node.js has JSPI) or `workers`. */
+export type WorkbenchThread = 'main' | 'workers';
+
+/**
+ * Runs cells on the main thread, each session's context in its own QuickJS Wasm instance, with
+ * tool calls going straight to the session (no thread hand-off, no copy of arguments or results).
+ * Code that computes for long shares the thread in slices (`MainThreadSlices`): the event loop, and
+ * every other session, get a turn at least every `TOOLMUX_WORKBENCH_SLICE_MS`.
+ */
+export class MainThreadCells implements CellRunner {
+  /** Contexts by key; `sandbox` is undefined while it is being made. */
+  readonly #contexts = new Map<string, Context>();
+  readonly #slices: MainThreadSlices;
+  readonly #spare: SpareSandbox;
+  #running = 0;
+
+  constructor(slices: MainThreadSlices = mainThreadSlices()) {
+    if (!SANDBOX_SLICING_AVAILABLE) {
+      throw new Error(
+        'The workbench can run on the main thread only where Node.js suspends WebAssembly (JSPI, Node.js 24 and later); run it in worker threads (TOOLMUX_WORKBENCH_THREAD=workers).',
+      );
+    }
+    this.#slices = slices;
+    this.#spare = new SpareSandbox(
+      (memoryMb) => this.#create(memoryMb),
+      () => this.#running === 0,
+    );
+  }
+
+  /** The last sandbox being made: sandboxes are made one after the other. */
+  #making: Promise<unknown> = Promise.resolve();
+
+  /**
+   * A new sandbox. Making one is a few milliseconds the thread cannot give away, so sandboxes are made
+   * one at a time, each in a turn of the event loop whose slice is not used up (100 sessions
+   * starting at once do not stall the thread for 100 of them).
+   */
+  #create(memoryMb: number): Promise<Sandbox> {
+    const made = this.#making.then(async () => {
+      await this.#slices.turn();
+      return Sandbox.create(memoryMb, { slicer: this.#slices });
+    });
+    this.#making = made.catch(() => undefined);
+    return made;
+  }
+
+  holds(key: string): boolean {
+    const held = this.#contexts.get(key);
+    return held !== undefined && !held.disposed && held.sandbox?.disposed !== true;
+  }
+
+  dispose(key: string): void {
+    const held = this.#contexts.get(key);
+    if (!held) return;
+    held.disposed = true;
+    held.sandbox?.dispose();
+    this.#contexts.delete(key);
+  }
+
+  async run(message: RunMessage, host: SandboxHostCall, signal?: AbortSignal): Promise<WorkerCellOutcome> {
+    const deadline = Date.now() + message.limits.timeoutMs;
+    this.#running++;
+    try {
+      let held = this.#contexts.get(message.sessionId);
+      if (message.fresh || !held || held.sandbox?.disposed || held.memoryMb !== message.memoryMb) {
+        if (held) this.dispose(message.sessionId);
+        // Held from now on (the pool counts live contexts as soon as it asked for one).
+        const context: Context = { sandbox: undefined, memoryMb: message.memoryMb, disposed: false };
+        this.#contexts.set(message.sessionId, context);
+        context.sandbox =
+          (await this.#spare.take(message.memoryMb)) ?? (await this.#create(message.memoryMb));
+        held = context;
+      }
+      // Cells of one session come one after the other: the context is made by now.
+      const sandbox = held.sandbox as Sandbox;
+      const result = await sandbox.run(message.code, host, { ...message.limits, deadline, signal });
+      // dropped meanwhile (evicted, or its session deleted): the cell ran, the context goes
+      if (held.disposed) sandbox.dispose();
+      if (sandbox.disposed && this.#contexts.get(message.sessionId) === held) {
+        this.#contexts.delete(message.sessionId);
+      }
+      return { result, disposed: sandbox.disposed };
+    } catch (error) {
+      this.dispose(message.sessionId);
+      const result: CellResult = {
+        result: null,
+        logs: [],
+        error: {
+          code: 'WORKBENCH_MEMORY_LIMIT',
+          message: `The workbench could not run the code: ${error instanceof Error ? error.message : String(error)}`,
+        },
+      };
+      return { result, disposed: true };
+    } finally {
+      this.#running--;
+      if (this.#running === 0) this.#spare.refill();
+    }
+  }
+}
+
+/**
+ * Where this process runs workbench cells: `TOOLMUX_WORKBENCH_THREAD` (`main` or `workers`), else
+ * the main thread where Node.js can suspend WebAssembly (JSPI), else worker threads.
+ */
+export function workbenchThread(): WorkbenchThread {
+  const chosen = process.env.TOOLMUX_WORKBENCH_THREAD;
+  if (chosen === 'workers') return 'workers';
+  if (chosen !== undefined && chosen !== '' && chosen !== 'main') {
+    throw new Error(`TOOLMUX_WORKBENCH_THREAD must be "main" or "workers", got ${JSON.stringify(chosen)}.`);
+  }
+  return SANDBOX_SLICING_AVAILABLE ? 'main' : 'workers';
+}
+
+let shared: MainThreadCells | undefined;
+
+/** The process's cell runner for workbench pools that are not given one (see `workbenchThread`). */
+export function sharedCellRunner(): CellRunner {
+  if (workbenchThread() === 'workers') return sharedWorkbenchWorkers();
+  shared ??= new MainThreadCells();
+  return shared;
+}
