@@ -629,7 +629,6 @@ export interface SandboxOptions {
  * no host object but `toolmux` and `console`; `globalThis` lives as long as the sandbox.
  */
 export class Sandbox {
-  readonly #runtime: QuickJSRuntime;
   readonly #context: QuickJSContext;
   readonly #entries: EngineEntries;
   #disposed = false;
@@ -653,13 +652,7 @@ export class Sandbox {
   /** Settles when the engine has returned from the last cell's last entry. */
   #quiet: Promise<void> = Promise.resolve();
 
-  private constructor(
-    runtime: QuickJSRuntime,
-    context: QuickJSContext,
-    entries: EngineEntries,
-    monitor: SandboxMonitor | undefined,
-  ) {
-    this.#runtime = runtime;
+  private constructor(context: QuickJSContext, entries: EngineEntries, monitor: SandboxMonitor | undefined) {
     this.#context = context;
     this.#entries = entries;
     this.#monitor = monitor;
@@ -690,12 +683,7 @@ export class Sandbox {
     await slicer?.turn?.();
     // Set once: QuickJS asks it every few thousand instructions.
     runtime.setInterruptHandler(() => (sandbox ? sandbox.#interrupt() : false));
-    const created = new Sandbox(
-      runtime,
-      context,
-      new EngineEntries(context, memory, slicer !== undefined),
-      monitor,
-    );
+    const created = new Sandbox(context, new EngineEntries(context, memory, slicer !== undefined), monitor);
     sandbox = created;
     created.#slicer = slicer;
     created.#install();
