@@ -7,7 +7,6 @@ import {
   type QuickJSContext,
   type QuickJSEmscriptenModule,
   type QuickJSHandle,
-  type QuickJSRuntime,
   QuickJSWASMModule,
 } from 'quickjs-emscripten-core';
 
