@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SANDBOX_SLICING_AVAILABLE } from './sandbox.js';
 import { hasInputOptions } from './worker-pool.js';
 
 /**
@@ -14,10 +15,12 @@ const dist = resolve(import.meta.dirname, '../../dist/index.js');
 function runScript(
   source: string,
   options: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; timedOut: boolean }> {
   return new Promise((done) => {
     const child = spawn(process.execPath, [...options, '--input-type=module', '-e', source], {
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
     });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -35,9 +38,11 @@ function runScript(
   });
 }
 
-describe('a process that used the workbench', () => {
-  it('exits by itself after mux.close(), and also without close once its cells are done', async () => {
-    const script = (close: boolean) => `
+describe.each(SANDBOX_SLICING_AVAILABLE ? ['main', 'workers'] : ['workers'])(
+  'a process that used the workbench (cells on %s)',
+  (thread) => {
+    it('exits by itself after mux.close(), and also without close once its cells are done', async () => {
+      const script = (close: boolean) => `
       const { ToolMux, MetaToolSlug } = await import(${JSON.stringify(dist)});
       const mux = new ToolMux({ toolkits: [], store: ':memory:', logger: { debug() {}, warn() {}, error() {} } });
       const session = await mux.create('user_1');
@@ -45,18 +50,21 @@ describe('a process that used the workbench', () => {
       console.log(JSON.stringify(cell.data));
       ${close ? 'await mux.close();' : ''}
     `;
-    // --expose-gc: a per-process option, which a worker must not be given explicitly
-    for (const [close, options] of [
-      [true, []],
-      [false, ['--expose-gc']],
-    ] as const) {
-      const { code, stdout, timedOut } = await runScript(script(close), [...options]);
-      expect(timedOut).toBe(false);
-      expect(code).toBe(0);
-      expect(JSON.parse(stdout.trim())).toEqual({ result: 42, logs: [] });
-    }
-  }, 30_000);
-});
+      // --expose-gc: a per-process option, which a worker must not be given explicitly
+      for (const [close, options] of [
+        [true, []],
+        [false, ['--expose-gc']],
+      ] as const) {
+        const { code, stdout, timedOut } = await runScript(script(close), [...options], {
+          TOOLMUX_WORKBENCH_THREAD: thread,
+        });
+        expect(timedOut).toBe(false);
+        expect(code).toBe(0);
+        expect(JSON.parse(stdout.trim())).toEqual({ result: 42, logs: [] });
+      }
+    }, 30_000);
+  },
+);
 
 describe('hasInputOptions', () => {
   it('finds the options about the main script’s input, and only those', () => {
