@@ -3,6 +3,9 @@ import { type MainThreadSlices, mainThreadSlices } from './slices.js';
 import { SpareSandbox } from './spare.js';
 import { type RunMessage, sharedWorkbenchWorkers, type WorkerCellOutcome } from './worker-pool.js';
 
+/** A cell's deadline passed before its new context could be made. */
+class CellDidNotStart extends Error {}
+
 /** A session's context on the main thread. */
 interface Context {
   sandbox: Sandbox | undefined;
@@ -58,9 +61,12 @@ export class MainThreadCells implements CellRunner {
    * one at a time, each in a turn of the event loop whose slice is not used up (100 sessions
    * starting at once do not stall the thread for 100 of them).
    */
-  #create(memoryMb: number): Promise<Sandbox> {
+  #create(memoryMb: number, deadline = Number.POSITIVE_INFINITY): Promise<Sandbox> {
     const made = this.#making.then(async () => {
+      // a cell whose time ran out while others' contexts were made needs none
+      if (Date.now() >= deadline) throw new CellDidNotStart();
       await this.#slices.turn();
+      if (Date.now() >= deadline) throw new CellDidNotStart();
       return Sandbox.create(memoryMb, { slicer: this.#slices });
     });
     this.#making = made.catch(() => undefined);
@@ -96,6 +102,7 @@ export class MainThreadCells implements CellRunner {
       }
       // Cells of one session come one after the other: the context is made by now.
       const sandbox = held.sandbox as Sandbox;
+      if (Date.now() >= deadline) throw new CellDidNotStart();
       const result = await sandbox.run(message.code, host, { ...message.limits, deadline, signal });
       // dropped meanwhile (evicted, or its session deleted): the cell ran, the context goes
       if (held.disposed) sandbox.dispose();
@@ -104,6 +111,20 @@ export class MainThreadCells implements CellRunner {
       }
       return { result, disposed: sandbox.disposed };
     } catch (error) {
+      // a context that could not be made is not held
+      if (this.#contexts.get(message.sessionId)?.sandbox === undefined) this.dispose(message.sessionId);
+      if (error instanceof CellDidNotStart) {
+        const result: CellResult = {
+          result: null,
+          logs: [],
+          error: {
+            code: 'WORKBENCH_TIMEOUT',
+            message: `The code did not start within ${message.limits.timeoutMs} ms: the workbench was busy making contexts for other sessions. Try again.`,
+          },
+        };
+        // a context made in time for nothing stays the session's (it has run nothing)
+        return { result, disposed: !this.holds(message.sessionId) };
+      }
       this.dispose(message.sessionId);
       const result: CellResult = {
         result: null,

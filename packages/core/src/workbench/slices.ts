@@ -46,16 +46,25 @@ export class MainThreadSlices implements SandboxSlicer {
    * be suspended, such as making a sandbox, runs one piece per slice).
    */
   async turn(): Promise<void> {
-    if (this.#turnOpen && this.due()) await this.next();
+    if (this.#turnOpen && this.due()) await this.next(true);
     this.begin();
   }
 
-  next(): Promise<void> {
+  /**
+   * Resolves when the caller may compute again: in order of asking, except that work which cannot
+   * be suspended and ends soon (`first`, e.g. making a sandbox) goes before computations that wait
+   * for their next slice.
+   */
+  next(first = false): Promise<void> {
     return new Promise((resolve) => {
-      this.#waiting.push(resolve);
+      if (first) this.#waiting.splice(this.#firsts++, 0, resolve);
+      else this.#waiting.push(resolve);
       this.#schedule();
     });
   }
+
+  /** How many of the waiting are `first` ones (at the head of the queue). */
+  #firsts = 0;
 
   #open(): void {
     this.#turnOpen = true;
@@ -78,6 +87,7 @@ export class MainThreadSlices implements SandboxSlicer {
     this.#scheduled = false;
     const next = this.#waiting.shift();
     if (!next) return;
+    if (this.#firsts > 0) this.#firsts--;
     this.resumed++;
     this.#turnOpen = false;
     this.#open();
