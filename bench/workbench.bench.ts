@@ -13,12 +13,16 @@
  * 5. a storm: 100 sessions run `while (true) {}` at once; meanwhile the main thread's event-loop
  *    delay, the latency of ordinary `session.execute` calls (against the same calls before the
  *    storm) and of another session's cells.
+ * Cells run where the process runs them by default (the main thread, in time slices, on Node.js
+ * 24+); `TOOLMUX_WORKBENCH_THREAD=workers` measures the worker-thread pool instead.
  * Run: `node --expose-gc bench/workbench.bench.ts` (after `pnpm build`).
  */
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { defineTool, defineToolkit, MetaToolSlug, ToolMux } from '@toolmux/core';
 import { z } from 'zod';
+// where cells run (not part of the public API)
+import { workbenchThread } from '../packages/core/dist/workbench/main-thread.js';
 import { formatNs, type Measurement, measure, measureInterleaved, printTable } from './harness.ts';
 
 const quiet = { debug() {}, warn() {}, error() {} };
@@ -57,6 +61,7 @@ const toolkit = defineToolkit({
 });
 
 const mux = new ToolMux({ toolkits: [toolkit], store: ':memory:', logger: quiet });
+console.log(`cells run on: ${workbenchThread() === 'main' ? 'the main thread, in time slices' : 'worker threads'}`);
 const session = await mux.create('user_1', { workbench: {} });
 const wb = (code: string) => session.execute(MetaToolSlug.WORKBENCH, { code });
 
