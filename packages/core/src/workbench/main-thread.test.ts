@@ -7,7 +7,8 @@ import { ToolMux } from '../toolmux.js';
 import { MainThreadCells, sharedCellRunner, workbenchThread } from './main-thread.js';
 import { type CellLimits, SANDBOX_SLICING_AVAILABLE, Sandbox, type SandboxHostCall } from './sandbox.js';
 import { MainThreadSlices } from './slices.js';
-import { WorkbenchWorkers } from './worker-pool.js';
+import { WorkbenchPool } from './workbench.js';
+import { sharedWorkbenchWorkers, WorkbenchWorkers } from './worker-pool.js';
 
 const quiet = { debug() {}, warn() {}, error() {} };
 type Cell = { result: unknown; logs: string[]; error?: { code: string; message: string }; notice?: string };
@@ -196,4 +197,34 @@ describe.runIf(SANDBOX_SLICING_AVAILABLE)('workbench cells on the main thread, i
     ]);
     await mux.close();
   });
+
+  it('a session whose code holds the thread in one built-in (a large sort) moves to worker threads, and is told', async () => {
+    const cells = new MainThreadCells({ holdMs: 30 });
+    const pool = new WorkbenchPool({ workers: cells });
+    const config = { enable: true, timeoutMs: 20_000, memoryMb: 64, autoOffloadThreshold: 20_000 };
+    const small = await pool.run('ses_sort', 'globalThis.kept = 1; return [3, 1, 2].sort()', config, noHost);
+    expect(small.result).toEqual([1, 2, 3]);
+    const sorted = await pool.run(
+      'ses_sort',
+      'const a = Array.from({ length: 2e5 }, (_, i) => (i * 7919) % 1000003); a.sort(); return a.length',
+      config,
+      noHost,
+    );
+    // the cell itself completes (the built-in could not be paused, but it ended)
+    expect(sorted.error).toBeUndefined();
+    expect(sorted.result).toBe(200_000);
+    const next = await pool.run('ses_sort', 'return typeof globalThis.kept', config, noHost);
+    expect(next.result).toBe('undefined');
+    expect(next.notice).toContain('now runs in a worker thread');
+    expect(sharedWorkbenchWorkers().workerIndexOf((key) => key.endsWith(':ses_sort'))).toBeGreaterThanOrEqual(
+      0,
+    );
+    // it stays there, with its state
+    await pool.run('ses_sort', 'globalThis.kept = 2', config, noHost);
+    expect((await pool.run('ses_sort', 'return kept', config, noHost)).result).toBe(2);
+    // a session that only sorts small arrays stays on the main thread
+    await pool.run('ses_small', 'return [2, 1].sort()', config, noHost);
+    expect(sharedWorkbenchWorkers().workerIndexOf((key) => key.endsWith(':ses_small'))).toBe(-1);
+    pool.close();
+  }, 60_000);
 });

@@ -3,6 +3,19 @@ import { type MainThreadSlices, mainThreadSlices } from './slices.js';
 import { SpareSandbox } from './spare.js';
 import { type RunMessage, sharedWorkbenchWorkers, type WorkerCellOutcome } from './worker-pool.js';
 
+/**
+ * A session whose code held the main thread this long without a pause (CPU ms: one built-in such as
+ * `sort` or `JSON.parse` on a large value, which cannot be suspended) runs in worker threads from its
+ * next cell on. `TOOLMUX_WORKBENCH_MAIN_HOLD_MS` sets it.
+ */
+export const WORKBENCH_MAIN_HOLD_MS = Math.max(
+  1,
+  Number(process.env.TOOLMUX_WORKBENCH_MAIN_HOLD_MS ?? 50) || 50,
+);
+
+/** Sessions remembered as moved to worker threads, at most (the oldest is forgotten first). */
+const MAX_MOVED = 10_000;
+
 /** A cell's deadline passed before its new context could be made. */
 class CellDidNotStart extends Error {}
 
@@ -39,8 +52,15 @@ export class MainThreadCells implements CellRunner {
   readonly #slices: MainThreadSlices;
   readonly #spare: SpareSandbox;
   #running = 0;
+  readonly #holdMs: number;
+  readonly #workers: () => CellRunner;
+  /** Sessions whose code held the thread too long: their cells run in worker threads. */
+  readonly #moved = new Set<string>();
 
-  constructor(slices: MainThreadSlices = mainThreadSlices()) {
+  constructor(options: { slices?: MainThreadSlices; holdMs?: number; workers?: () => CellRunner } = {}) {
+    const slices = options.slices ?? mainThreadSlices();
+    this.#holdMs = options.holdMs ?? WORKBENCH_MAIN_HOLD_MS;
+    this.#workers = options.workers ?? sharedWorkbenchWorkers;
     if (!SANDBOX_SLICING_AVAILABLE) {
       throw new Error(
         'The workbench can run on the main thread only where Node.js suspends WebAssembly (JSPI, Node.js 24 and later); run it in worker threads (TOOLMUX_WORKBENCH_THREAD=workers).',
@@ -73,12 +93,19 @@ export class MainThreadCells implements CellRunner {
     return made;
   }
 
+  /** Whether the session's cells run in worker threads (its code held the main thread too long). */
+  movedToWorkers(key: string): boolean {
+    return this.#moved.has(key);
+  }
+
   holds(key: string): boolean {
+    if (this.#moved.has(key)) return this.#workers().holds(key);
     const held = this.#contexts.get(key);
     return held !== undefined && !held.disposed && held.sandbox?.disposed !== true;
   }
 
   dispose(key: string): void {
+    if (this.#moved.has(key)) this.#workers().dispose(key);
     const held = this.#contexts.get(key);
     if (!held) return;
     held.disposed = true;
@@ -86,7 +113,18 @@ export class MainThreadCells implements CellRunner {
     this.#contexts.delete(key);
   }
 
+  /** Drops the session's main-thread context; its next cells run in worker threads. */
+  #moveToWorkers(key: string): void {
+    this.dispose(key);
+    this.#moved.add(key);
+    if (this.#moved.size > MAX_MOVED) {
+      const oldest = this.#moved.values().next().value;
+      if (oldest !== undefined) this.#moved.delete(oldest);
+    }
+  }
+
   async run(message: RunMessage, host: SandboxHostCall, signal?: AbortSignal): Promise<WorkerCellOutcome> {
+    if (this.#moved.has(message.sessionId)) return this.#workers().run(message, host, signal);
     const deadline = Date.now() + message.limits.timeoutMs;
     this.#running++;
     try {
@@ -106,6 +144,15 @@ export class MainThreadCells implements CellRunner {
       const result = await sandbox.run(message.code, host, { ...message.limits, deadline, signal });
       // dropped meanwhile (evicted, or its session deleted): the cell ran, the context goes
       if (held.disposed) sandbox.dispose();
+      const hold = sandbox.longestHoldMs;
+      if (hold >= this.#holdMs) {
+        this.#moveToWorkers(message.sessionId);
+        return {
+          result,
+          disposed: true,
+          reason: `the previous context's code computed for ${Math.round(hold)} ms without a pause on the server's main thread (a built-in such as sort or JSON.parse on a large value, which cannot be paused), so this session's code now runs in a worker thread.`,
+        };
+      }
       if (sandbox.disposed && this.#contexts.get(message.sessionId) === held) {
         this.#contexts.delete(message.sessionId);
       }

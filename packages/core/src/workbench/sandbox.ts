@@ -610,6 +610,24 @@ interface ErrorDescription {
   stack?: string;
 }
 
+/** A gap between check-ins shorter than this (ms) is not looked into (see `Sandbox.longestHoldMs`). */
+const HOLD_CHECK_MS = 10;
+
+/** This thread's CPU time (ms); the wall clock where Node.js cannot tell (before 23.9). */
+const threadCpuMs: () => number =
+  typeof process.threadCpuUsage === 'function'
+    ? () => {
+        const usage = process.threadCpuUsage();
+        return (usage.user + usage.system) / 1000;
+      }
+    : () => performance.now();
+
+/** A reading of this thread's CPU time, taken at most every 5 ms of wall time (reading it costs a system call). */
+let cpuSample = { wall: Number.NEGATIVE_INFINITY, cpu: 0 };
+function sampleCpu(now: number): void {
+  if (now - cpuSample.wall >= 5) cpuSample = { wall: now, cpu: threadCpuMs() };
+}
+
 /** Options of `Sandbox.create`. */
 export interface SandboxOptions {
   /** Told when the sandbox computes, and asked whether to stop early (a worker's watchdog). */
@@ -650,6 +668,10 @@ export class Sandbox {
   #stepping = false;
   /** Settles when the engine has returned from the last cell's last entry. */
   #quiet: Promise<void> = Promise.resolve();
+  /** When (performance.now()) the engine last began computing or checked in (a sliced sandbox). */
+  #checkedAt = 0;
+  /** The longest the running cell's code held the thread without checking in (CPU ms). */
+  #longestHold = 0;
 
   private constructor(context: QuickJSContext, entries: EngineEntries, monitor: SandboxMonitor | undefined) {
     this.#context = context;
@@ -672,7 +694,9 @@ export class Sandbox {
     const module = await newQuickJSModule(
       compiled,
       memory,
-      slicer ? () => (sandbox && !sandbox.#disposed && slicer.due() ? slicer.next() : undefined) : undefined,
+      slicer
+        ? () => (sandbox && !sandbox.#disposed && slicer.due() ? sandbox.#pause(slicer) : undefined)
+        : undefined,
     );
     await slicer?.turn?.();
     const runtime = module.newRuntime();
@@ -691,7 +715,40 @@ export class Sandbox {
 
   #slicer: SandboxSlicer | undefined;
 
+  /** Waits for the next slice; the time until then is not the code's. */
+  async #pause(slicer: SandboxSlicer): Promise<void> {
+    await slicer.next();
+    this.#checkedAt = performance.now();
+    sampleCpu(this.#checkedAt);
+  }
+
+  /**
+   * The code checks in (the interrupt handler, or an entry that returns): how long it held the
+   * thread since the last time. Only a wall-clock gap of `HOLD_CHECK_MS` or more costs a CPU reading,
+   * which then tells computing (a built-in working on a large value) from the thread being descheduled.
+   */
+  #checkIn(): void {
+    if (!this.#slicer) return;
+    const now = performance.now();
+    if (now - this.#checkedAt >= HOLD_CHECK_MS) {
+      const held = threadCpuMs() - cpuSample.cpu - Math.max(0, this.#checkedAt - cpuSample.wall);
+      if (held > this.#longestHold) this.#longestHold = held;
+    }
+    this.#checkedAt = now;
+    sampleCpu(now);
+  }
+
+  /**
+   * The longest the last cell's code computed without checking in, in CPU ms (a sliced sandbox): a
+   * built-in such as `sort` or `JSON.parse` on a large value runs to its end without the interrupt
+   * handler, so it cannot be suspended.
+   */
+  get longestHoldMs(): number {
+    return this.#longestHold;
+  }
+
   #interrupt(): boolean {
+    this.#checkIn();
     if (this.#disposed || Date.now() > this.#deadline) {
       this.#interrupted = true;
       return true;
@@ -706,12 +763,17 @@ export class Sandbox {
 
   /** Marks the engine as computing around `entry` (the monitor's view, the slicer's clock). */
   async #computing<T>(entry: () => Promise<T>): Promise<T> {
-    this.#slicer?.begin();
+    if (this.#slicer) {
+      this.#slicer.begin();
+      this.#checkedAt = performance.now();
+      sampleCpu(this.#checkedAt);
+    }
     this.#monitor?.enter();
     try {
       return await entry();
     } finally {
       this.#monitor?.leave();
+      this.#checkIn();
     }
   }
 
@@ -1030,6 +1092,7 @@ export class Sandbox {
     this.#deadline = deadline;
     this.#preempted = false;
     this.#interrupted = false;
+    this.#longestHold = 0;
     let timer: NodeJS.Timeout | undefined;
     try {
       const ended = new Promise<void>((resolve) => {

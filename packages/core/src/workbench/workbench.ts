@@ -122,7 +122,10 @@ export class WorkbenchPool {
       if (outcome.disposed) {
         current.live = false;
         this.#workers.dispose(this.#key + sessionId);
-        this.#dropped.set(sessionId, `the previous context was stopped (${result.error?.code}).`);
+        this.#dropped.set(
+          sessionId,
+          outcome.reason ?? `the previous context was stopped (${result.error?.code}).`,
+        );
       }
       this.#scheduleSweep();
       return notice ? { ...result, notice } : result;

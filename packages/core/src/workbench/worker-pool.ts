@@ -120,6 +120,8 @@ export interface WorkerCellOutcome {
   disposed: boolean;
   /** Why the cell ran in a new context although the session had one (its worker was busy). */
   moved?: string;
+  /** With `disposed`: why the context is gone, when it is not the cell's error (told on the next cell). */
+  reason?: string;
 }
 
 export type RunMessage = Omit<Extract<ToWorker, { type: 'run' }>, 'type' | 'runId' | 'slot' | 'deadline'>;
