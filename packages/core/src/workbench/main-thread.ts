@@ -10,7 +10,7 @@ import { type RunMessage, sharedWorkbenchWorkers, type WorkerCellOutcome } from 
  */
 export const WORKBENCH_MAIN_HOLD_MS = Math.max(
   1,
-  Number(process.env.TOOLMUX_WORKBENCH_MAIN_HOLD_MS ?? 50) || 50,
+  Number(process.env.TOOLMUX_WORKBENCH_MAIN_HOLD_MS ?? 100) || 100,
 );
 
 /** Sessions remembered as moved to worker threads, at most (the oldest is forgotten first). */
