@@ -135,7 +135,7 @@ export class MainThreadCells implements CellRunner {
         const context: Context = { sandbox: undefined, memoryMb: message.memoryMb, disposed: false };
         this.#contexts.set(message.sessionId, context);
         context.sandbox =
-          (await this.#spare.take(message.memoryMb)) ?? (await this.#create(message.memoryMb));
+          (await this.#spare.take(message.memoryMb)) ?? (await this.#create(message.memoryMb, deadline));
         held = context;
       }
       // Cells of one session come one after the other: the context is made by now.

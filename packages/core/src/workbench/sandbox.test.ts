@@ -144,6 +144,15 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     const big = await sandbox.run('return "x".repeat(5000)', noHost, { ...limits, maxOutputChars: 1000 });
     expect(big.error?.code).toBe('WORKBENCH_OUTPUT_LIMIT');
     expect(big.error?.message).toContain('toolmux.files.write');
+    // a huge line or value is cut or measured in the sandbox: only its length crosses to the host
+    const huge = await sandbox.run('console.log("y".repeat(5e6)); return "x".repeat(1e7)', noHost, {
+      ...limits,
+      maxOutputChars: 1000,
+    });
+    expect(huge.error?.code).toBe('WORKBENCH_OUTPUT_LIMIT');
+    expect(huge.error?.message).toContain('10000002 characters');
+    expect(huge.logs.join('').length).toBeLessThan(2000);
+    expect(huge.logs.at(-1)).toContain('logs cut');
     const calls = await sandbox.run(
       'for (let i = 0; i < 10; i++) await toolmux.execute("X", {}); return 1',
       noHost,

@@ -523,7 +523,12 @@ const PRELUDE = `(() => {
     if (value instanceof Error) return String(value.stack || value);
     try { const text = JSON.stringify(value); return text === undefined ? String(value) : text; } catch { return String(value); }
   };
-  const write = (...values) => { log(values.map(show).join(' ')); };
+  // Text longer than the cell's limit never crosses to the host whole (the host only counts it).
+  const apply = Reflect.apply;
+  const stringSlice = String.prototype.slice;
+  let limit = Infinity;
+  const cut = (text) => (typeof text === 'string' && text.length > limit ? apply(stringSlice, text, [0, limit + 1]) : text);
+  const write = (...values) => { log(cut(values.map(show).join(' '))); };
   Object.defineProperty(globalThis, 'console', {
     value: Object.freeze({ log: write, info: write, warn: write, error: write, debug: write }),
     enumerable: false,
@@ -561,7 +566,8 @@ const PRELUDE = `(() => {
     } catch {}
     return stringify(out);
   };
-  const run = (cell) => {
+  const run = (cell, maxChars) => {
+    limit = maxChars;
     waits = create(null);
     replies = create(null);
     outbox = '';
@@ -574,7 +580,9 @@ const PRELUDE = `(() => {
           done(false, new TypeError('The returned value cannot be sent as JSON: ' + (error && error.message)), take());
           return;
         }
-        done(true, json === undefined ? 'null' : json, take());
+        if (json === undefined) json = 'null';
+        // too long to return: the host is told only how long it is
+        done(true, json.length > limit ? json.length : json, take());
       },
       (error) => done(false, error, take()),
     );
@@ -668,6 +676,8 @@ export class Sandbox {
   #stepping = false;
   /** Settles when the engine has returned from the last cell's last entry. */
   #quiet: Promise<void> = Promise.resolve();
+  /** Ends the wait of code that waits for its next slice (see `#pause`). */
+  #wake: (() => void) | undefined;
   /** When (performance.now()) the engine last began computing or checked in (a sliced sandbox). */
   #checkedAt = 0;
   /** The longest the running cell's code held the thread without checking in (CPU ms). */
@@ -717,7 +727,12 @@ export class Sandbox {
 
   /** Waits for the next slice; the time until then is not the code's. */
   async #pause(slicer: SandboxSlicer): Promise<void> {
-    await slicer.next();
+    // a sandbox disposed meanwhile (its deadline passed) goes on at once, to unwind
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      void slicer.next().then(resolve);
+    });
+    this.#wake = undefined;
     this.#checkedAt = performance.now();
     sampleCpu(this.#checkedAt);
   }
@@ -950,7 +965,7 @@ export class Sandbox {
    * the exception it ended with (read once the engine has returned), and the calls it queued last
    * (passed on first, as calls made before the cell ended).
    */
-  #done(ok: boolean, payload: QuickJSHandle, queued: string | undefined): void {
+  #done(ok: boolean, payload: QuickJSHandle, queued: string | undefined, value?: string | number): void {
     const cell = this.#cell;
     if (!cell || cell.outcome || cell.failed) return;
     if (queued !== undefined) {
@@ -968,14 +983,15 @@ export class Sandbox {
       cell.failed = payload.dup();
       return;
     }
-    const json = this.#context.getString(payload);
-    if (json.length > cell.limits.maxOutputChars) {
+    const json = value ?? 'null';
+    const length = typeof json === 'number' ? json : json.length;
+    if (typeof json === 'number' || length > cell.limits.maxOutputChars) {
       this.#end(cell, {
         result: null,
         logs: [],
         error: {
           code: 'WORKBENCH_OUTPUT_LIMIT',
-          message: `The returned value is ${json.length} characters, more than the limit of ${cell.limits.maxOutputChars}. Return a summary, or write the data with toolmux.files.write(path, value) and return the path.`,
+          message: `The returned value is ${length} characters, more than the limit of ${cell.limits.maxOutputChars}. Return a summary, or write the data with toolmux.files.write(path, value) and return the path.`,
         },
       });
       return;
@@ -1012,9 +1028,15 @@ export class Sandbox {
     const done = context.newFunction('__toolmux_done', (okHandle, payloadHandle, queuedHandle) => {
       const queued = context.typeof(queuedHandle) === 'string' ? context.getString(queuedHandle) : undefined;
       const ok = context.typeof(okHandle) === 'boolean' && context.dump(okHandle) === true;
-      // A value comes as JSON text; anything else is an exception
-      if (ok && context.typeof(payloadHandle) !== 'string') return;
-      this.#done(ok, payloadHandle, queued);
+      // A value comes as JSON text, or as its length when it is over the limit; anything else is an exception
+      let value: string | number | undefined;
+      if (ok) {
+        const type = context.typeof(payloadHandle);
+        if (type === 'number') value = context.getNumber(payloadHandle);
+        else if (type === 'string') value = context.getString(payloadHandle);
+        else return;
+      }
+      this.#done(ok, payloadHandle, queued, value);
     });
     context.setProp(context.global, '__toolmux_log', log);
     context.setProp(context.global, '__toolmux_done', done);
@@ -1129,10 +1151,12 @@ export class Sandbox {
       const evaluated = await this.#computing(() => this.#entries.eval(source));
       if (evaluated.error) await this.#fail(cell, evaluated.error);
       else {
+        const limitHandle = context.newNumber(cell.limits.maxOutputChars);
         const called = await this.#computing(() =>
-          this.#entries.call(runner, context.undefined, evaluated.value),
+          this.#entries.call(runner, context.undefined, evaluated.value, limitHandle),
         );
         evaluated.value.dispose();
+        limitHandle.dispose();
         if (called.error) await this.#fail(cell, called.error);
         else called.value.dispose();
       }
@@ -1230,6 +1254,7 @@ export class Sandbox {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    this.#wake?.();
     // The Wasm instance and its memory go with the last reference; disposing handles one by one
     // would run QuickJS's leak checks on an engine that may have just run out of memory.
     this.#inbox = [];
