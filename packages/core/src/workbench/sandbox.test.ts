@@ -144,6 +144,13 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     const big = await sandbox.run('return "x".repeat(5000)', noHost, { ...limits, maxOutputChars: 1000 });
     expect(big.error?.code).toBe('WORKBENCH_OUTPUT_LIMIT');
     expect(big.error?.message).toContain('toolmux.files.write');
+    // a large reply reaches the code whole (its JSON is parsed inside the engine, in a job)
+    const large = await sandbox.run(
+      'const r = await toolmux.execute("BIG", {}); return [r.text.length, r.text.slice(-3)]',
+      async () => ({ text: `${'z'.repeat(2_000_000)}end` }),
+      limits,
+    );
+    expect(large.result).toEqual([2_000_003, 'end']);
     // a huge line or value is cut or measured in the sandbox: only its length crosses to the host
     const huge = await sandbox.run('console.log("y".repeat(5e6)); return "x".repeat(1e7)', noHost, {
       ...limits,

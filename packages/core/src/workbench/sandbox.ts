@@ -483,7 +483,7 @@ const PRELUDE = `(() => {
   let replies = create(null);
   let lastId = 0;
   const decode = (id) => {
-    const reply = replies[id];
+    const reply = parse(replies[id]);
     delete replies[id];
     if (reply.error) {
       const error = new HostError(reply.error.message);
@@ -504,19 +504,15 @@ const PRELUDE = `(() => {
     outbox = '';
     return text;
   };
-  // Resolves each call with its id (a number: resolving reads nothing of it); \`decode\` turns it
-  // into the value or the error in a job, where the interrupt handler watches again.
-  const settle = (text) => {
-    const list = parse(text);
-    for (let index = 0; index < list.length; index++) {
-      const pair = list[index];
-      const id = pair[0];
-      const resolve = waits[id];
-      if (resolve === undefined) continue;
-      delete waits[id];
-      replies[id] = pair[1];
-      resolve(id);
-    }
+  // Resolves a call with its id (a number: resolving reads nothing of it) and keeps its reply's JSON
+  // text; \`decode\` parses it in a job, where the interrupt handler watches again (and where the
+  // time a large reply takes to parse counts as the code's).
+  const settle = (id, text) => {
+    const resolve = waits[id];
+    if (resolve === undefined) return;
+    delete waits[id];
+    replies[id] = text;
+    resolve(id);
   };
   const show = (value) => {
     if (typeof value === 'string') return value;
@@ -670,8 +666,8 @@ export class Sandbox {
   #settle: QuickJSHandle | undefined;
   #describe: QuickJSHandle | undefined;
   #cell: RunningCell | null = null;
-  /** Replies of the running cell's calls not yet handed to the engine, as `[id,reply]` JSON text. */
-  #inbox: string[] = [];
+  /** Replies of the running cell's calls not yet handed to the engine: `[id, replyJson, ...]`. */
+  #inbox: Array<number | string> = [];
   /** The engine is entered (or about to be) for the running cell: replies wait in the inbox. */
   #stepping = false;
   /** Settles when the engine has returned from the last cell's last entry. */
@@ -835,20 +831,27 @@ export class Sandbox {
 
   /** Hands the inbox's replies to the engine's `settle` (their promises' jobs run in `#pump`). */
   async #deliver(cell: RunningCell): Promise<void> {
-    const replies = this.#inbox.length === 1 ? `[${this.#inbox[0]}]` : `[${this.#inbox.join(',')}]`;
+    const inbox = this.#inbox;
     this.#inbox = [];
     const context = this.#context;
-    const text = context.newString(replies);
-    let settled: EntryResult;
-    this.#monitor?.enter();
-    try {
-      settled = this.#entries.callNow(this.#settle as QuickJSHandle, context.undefined, text);
-    } finally {
-      this.#monitor?.leave();
-      text.dispose();
+    for (let index = 0; index + 1 < inbox.length; index += 2) {
+      const id = context.newNumber(inbox[index] as number);
+      const text = context.newString(inbox[index + 1] as string);
+      let settled: EntryResult;
+      this.#monitor?.enter();
+      try {
+        settled = this.#entries.callNow(this.#settle as QuickJSHandle, context.undefined, id, text);
+      } finally {
+        this.#monitor?.leave();
+        id.dispose();
+        text.dispose();
+      }
+      if (settled.error) {
+        await this.#fail(cell, settled.error);
+        return;
+      }
+      settled.value.dispose();
     }
-    if (settled.error) await this.#fail(cell, settled.error);
-    else settled.value.dispose();
   }
 
   /** Takes the calls the engine queued since the last time and passes them to the host. */
@@ -888,10 +891,11 @@ export class Sandbox {
       if (cell.toolCalls >= cell.limits.maxToolCalls) {
         cell.toolCallCapped = true;
         this.#inbox.push(
-          `[${id},${replyOf({
+          Number(id),
+          replyOf({
             code: 'WORKBENCH_TOOL_CALL_LIMIT',
             message: `A cell may make at most ${cell.limits.maxToolCalls} toolmux calls; split the work over several cells (keep state in globalThis or toolmux.files).`,
-          })}]`,
+          }),
         );
         continue;
       }
@@ -904,7 +908,7 @@ export class Sandbox {
   /** A reply of the host: to the inbox, and the cell runs on (at once unless the engine is busy with it). */
   #reply(cell: RunningCell, id: string, replyJson: string): void {
     if (this.#cell !== cell || cell.outcome || this.#disposed) return;
-    this.#inbox.push(`[${id},${replyJson}]`);
+    this.#inbox.push(Number(id), replyJson);
     if (this.#stepping) return;
     if (Sandbox.#batching) Sandbox.#ready.add(this);
     else void this.#step();
