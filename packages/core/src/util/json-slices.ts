@@ -10,6 +10,8 @@
  * where they cannot hold the loop long: for each string (escaping) and for small subtrees.
  */
 
+import { isProxy } from 'node:util/types';
+
 /** What the sliced functions need of a {@link import('./slices.js').WorkSlice}. */
 export interface Slice {
   due(): boolean;
@@ -843,4 +845,126 @@ export async function jsonShapeSliced(
   const due = () => slice.due();
   while (!walk.step(due)) await slice.pause();
   return { tooDeep: walk.tooDeep, entries: walk.entries, chars: walk.chars };
+}
+
+interface CloneFrame {
+  source: object;
+  target: Record<string, unknown> | unknown[];
+  /** Object: its own enumerable string keys; array: undefined. */
+  keys: string[] | undefined;
+  index: number;
+  length: number;
+}
+
+/**
+ * `structuredClone(value)` of plain data, a stretch at a time: `step(due)` copies until the copy is
+ * complete (true) or the slice is over (false). Plain data is what JSON and JavaScript literals
+ * make: primitives other than symbols, objects whose prototype is `Object.prototype` or null, and
+ * arrays without holes or named properties, shared and cyclic references kept as they are. At
+ * anything else (a Date, a Map, a class instance, a function, a proxy, a sparse array) it gives up:
+ * `plain` becomes false and the caller clones with `structuredClone`, which knows them all (or throws
+ * its DataCloneError). The copy is then what `structuredClone` makes: the same own enumerable
+ * string keys in the same order (getters read once each, in order), a `__proto__` key an own data
+ * property, a null-prototype object an ordinary one.
+ */
+export class PlainClone {
+  /** False once something other than plain data was met (the copy is then not to be used). */
+  plain = true;
+  readonly #checkEvery: number;
+  readonly #copies = new Map<object, object>();
+  readonly #stack: CloneFrame[] = [];
+  #value: unknown;
+
+  constructor(value: unknown, options: { checkEvery?: number } = {}) {
+    this.#checkEvery = options.checkEvery ?? CHECK_EVERY;
+    this.#value = this.#copy(value);
+  }
+
+  /** The copy, once {@link step} has returned true with {@link plain} still true. */
+  get value(): unknown {
+    return this.#value;
+  }
+
+  step(due: () => boolean): boolean {
+    const stack = this.#stack;
+    let work = 0;
+    while (stack.length > 0 && this.plain) {
+      if (work++ >= this.#checkEvery) {
+        work = 0;
+        if (due()) return false;
+      }
+      const frame = stack[stack.length - 1]!;
+      if (frame.index >= frame.length) {
+        stack.pop();
+        continue;
+      }
+      const index = frame.index++;
+      if (frame.keys === undefined) {
+        (frame.target as unknown[]).push(this.#copy((frame.source as unknown[])[index]));
+      } else {
+        const key = frame.keys[index]!;
+        const item = this.#copy((frame.source as Record<string, unknown>)[key]);
+        if (key === '__proto__') {
+          Object.defineProperty(frame.target, key, {
+            value: item,
+            writable: true,
+            enumerable: true,
+            configurable: true,
+          });
+        } else {
+          (frame.target as Record<string, unknown>)[key] = item;
+        }
+      }
+      // listing the keys of a wide object or array is work too
+      if (stack.length > 0 && stack[stack.length - 1] !== frame) {
+        work += stack[stack.length - 1]!.length >> 6;
+      }
+    }
+    return true;
+  }
+
+  /** The copy of a value: a primitive itself, an object or array an empty one to fill (a frame). */
+  #copy(value: unknown): unknown {
+    if (typeof value !== 'object' || value === null) {
+      if (typeof value === 'symbol' || typeof value === 'function') this.plain = false;
+      return value;
+    }
+    const known = this.#copies.get(value);
+    if (known !== undefined) return known;
+    if (isProxy(value)) {
+      this.plain = false;
+      return undefined;
+    }
+    const prototype = Object.getPrototypeOf(value);
+    let frame: CloneFrame;
+    if (Array.isArray(value)) {
+      // holes and named properties (which structuredClone keeps) show as a different key count
+      if (prototype !== Array.prototype || Object.keys(value).length !== value.length) {
+        this.plain = false;
+        return undefined;
+      }
+      frame = { source: value, target: [], keys: undefined, index: 0, length: value.length };
+    } else {
+      if (prototype !== Object.prototype && prototype !== null) {
+        this.plain = false;
+        return undefined;
+      }
+      const keys = Object.keys(value);
+      frame = { source: value, target: {}, keys, index: 0, length: keys.length };
+    }
+    this.#copies.set(value, frame.target);
+    this.#stack.push(frame);
+    return frame.target;
+  }
+}
+
+/**
+ * `structuredClone(value)`, a slice at a time for plain data (see {@link PlainClone}); anything else
+ * is cloned by `structuredClone` at once, when the sliced copy meets it.
+ */
+export async function cloneSliced(value: unknown, slice: Slice): Promise<unknown> {
+  const clone = new PlainClone(value);
+  const due = () => slice.due();
+  while (!clone.step(due)) await slice.pause();
+  return clone.plain ? clone.value : structuredClone(value);
 }
