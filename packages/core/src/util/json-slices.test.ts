@@ -357,6 +357,9 @@ describe('JsonWriter', () => {
           batch: fc.constantFrom(0, 2, 3, 256),
           checkEvery: fc.integer({ min: 1, max: 4 }),
           chunkChars: fc.constantFrom(1, 7, 64 * 1024),
+          // strings and keys escaped a piece at a time, cut anywhere but inside a surrogate pair
+          longString: fc.constantFrom(1, 2, 5, 64 * 1024),
+          stringPiece: fc.integer({ min: 1, max: 5 }),
         }),
         (value, options) => {
           const native = nativeStringify(value);
@@ -368,6 +371,26 @@ describe('JsonWriter', () => {
         },
       ),
       { numRuns: 3000 },
+    );
+  });
+
+  it('escapes long strings and keys a piece at a time, never between the halves of a surrogate pair', () => {
+    const text = fc.string({
+      unit: fc.constantFrom('a', '😀', '\ud800', '\udc00', '"', '\n'),
+      maxLength: 30,
+    });
+    fc.assert(
+      fc.property(
+        fc.oneof(text, fc.array(text), fc.dictionary(text, text)),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 7 }),
+        (value, longString, stringPiece) => {
+          expect(writeAll(value, { longString, stringPiece, smallEntries: 0, batch: 0 })).toBe(
+            JSON.stringify(value),
+          );
+        },
+      ),
+      { numRuns: 2000 },
     );
   });
 
@@ -389,6 +412,7 @@ describe('JsonWriter', () => {
       ),
       list: Array.from({ length: 17_000 }, (_, index) => ({ token: `tok_${index}`, at: new Date(index) })),
       text: 'a\u0000\ud800😀'.repeat(10_000),
+      [`long key ${'"😀\udc00'.repeat(30_000)}`]: 'x😀'.repeat(100_000),
     };
     const slice = everyTime();
     const chunks = await stringifyJsonSliced(value, slice);
