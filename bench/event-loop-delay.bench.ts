@@ -6,7 +6,7 @@
  * 1. Stages: what each step of a call costs on one megabyte of each shape, measured on the built
  *    functions: the native call (what it cost before) against the sliced one the call path runs now
  *    (parsing, the depth walk and serialising work `SLICE_MS` at a time), whose longest turn (in
- *    main-thread CPU time, which a loaded machine inflates less than wall time) is the floor of the
+ *    CPU time, which a loaded machine inflates less than wall time) is the floor of the
  *    event-loop delay, and whose total is the cost of slicing.
  * 2. Embedded: `session.execute` (SQLite file) with each payload while a tiny HTTP server in the same
  *    process answers a concurrent client; event-loop delay of the process.
@@ -17,14 +17,14 @@
  * Every line shows the small-payload noise floor of the same run: on a shared machine the process
  * can lose the CPU for tens of milliseconds whatever it runs (say the load average with the figures).
  * Run: `node --experimental-strip-types --no-warnings bench/event-loop-delay.bench.ts` (after `pnpm build`).
- * BENCH_CALLS=10 (calls per payload), BENCH_MODES=stages,embedded,rest.
+ * BENCH_CALLS=10 (calls per payload), BENCH_MODES=stages,embedded,rest, BENCH_TOOL=zod|json (see TOOL).
  */
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { type IntervalHistogram, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { defineTool, defineToolkit, ToolMux } from '@toolmux/core';
 import { z } from 'zod';
 // not part of the public API: the built modules themselves
@@ -34,11 +34,14 @@ import {
   JsonWriter,
   jsonDepthExceeds,
   MAX_JSON_DEPTH,
+  PlainClone,
   SLICE_MS,
 } from '../packages/core/dist/internal.js';
 import { redactForLog } from '../packages/core/dist/util/redact.js';
 
 const MB = 1024 * 1024;
+/** The slice of the stages (BENCH_SLICE_MS: what another SLICE_MS would give). */
+const STAGE_SLICE_MS = Number(process.env.BENCH_SLICE_MS ?? SLICE_MS);
 const GOAL_MS = 20;
 const CALLS = Number(process.env.BENCH_CALLS ?? 10);
 const MODES = (process.env.BENCH_MODES ?? 'stages,embedded,rest').split(',');
@@ -73,6 +76,12 @@ const shapes: Record<string, () => unknown> = {
     })),
 };
 
+/**
+ * The tool the calls run: BENCH_TOOL=zod (a zod input schema, checked by zod) or json (a JSON
+ * Schema, checked by Ajv on a copy of the arguments, as the tools of OpenAPI and MCP toolkits are).
+ */
+const TOOL = process.env.BENCH_TOOL === 'json' ? 'BENCH_ECHO_JSON' : 'BENCH_ECHO';
+
 function echoToolkit() {
   return defineToolkit({
     slug: 'bench',
@@ -83,6 +92,12 @@ function echoToolkit() {
         description: 'Returns its payload',
         inputSchema: z.object({ payload: z.unknown() }),
         execute: async ({ payload }) => ({ echoed: payload }),
+      }),
+      defineTool({
+        slug: 'BENCH_ECHO_JSON',
+        description: 'Returns its payload',
+        inputSchema: { type: 'object', properties: { payload: {} }, required: ['payload'] },
+        execute: async (input: { payload: unknown }) => ({ echoed: input.payload }),
       }),
     ],
   });
@@ -101,15 +116,20 @@ function median(run: () => unknown): number {
   return times.sort((a, b) => a - b)[3]!;
 }
 
-/** Main-thread CPU time in ms (not the time the process waited for a core: load-independent-ish). */
+/**
+ * CPU time in ms (not the time the process waited for a core: load-independent-ish). The process's
+ * (`getrusage(RUSAGE_SELF)`, which Linux brings up to date when read, to the microsecond): the
+ * thread's own (`process.threadCpuUsage`, /proc/thread-self/schedstat) moves in steps of a scheduler
+ * tick (4 ms here), as coarse as the turns measured. It counts the GC's helper threads too.
+ */
 function cpu(): number {
-  const usage = process.threadCpuUsage();
+  const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1000;
 }
 
 /**
  * Runs a sliced stage (`step(due)` until true) as the server does, a slice ending after SLICE_MS of
- * wall time: the longest single turn in main-thread CPU ms, and the total wall ms.
+ * wall time: the longest single turn in CPU ms, and the total wall ms.
  */
 function sliced(make: () => { step(due: () => boolean): boolean }): { longest: number; total: number } {
   const work = make();
@@ -117,7 +137,7 @@ function sliced(make: () => { step(due: () => boolean): boolean }): { longest: n
   let sliceStart = performance.now();
   let turnCpu = cpu();
   let longest = 0;
-  const due = () => performance.now() - sliceStart >= SLICE_MS;
+  const due = () => performance.now() - sliceStart >= STAGE_SLICE_MS;
   for (;;) {
     const done = work.step(due);
     const now = cpu();
@@ -139,12 +159,12 @@ function medianSliced(run: () => { longest: number; total: number }): { longest:
 function stages() {
   console.log(
     `\n## stages of one call on 1 MB — ${load()}\n` +
-      `native: one call, ms (median of 7). sliced: what the call path runs now (a turn ends once it has worked ${SLICE_MS} ms): ` +
-      'longest single turn in main-thread CPU ms / total wall ms (median of 7). Redaction is one bounded call (4 KB of output).',
+      `native: one call, ms (median of 7). sliced: what the call path runs now (a turn ends once it has worked ${STAGE_SLICE_MS} ms): ` +
+      'longest single turn in CPU ms / total wall ms (median of 7). Redaction is one bounded call (4 KB of output).',
   );
-  const names = ['parse', 'depth check', 'stringify'];
+  const names = ['parse', 'depth check', 'copy (JSON Schema tool)', 'stringify'];
   console.log(
-    `${'payload'.padEnd(36)} ${names.map((name) => `${name} native | sliced turn / total`.padStart(34)).join(' ')} ${'redact args'.padStart(12)} ${'redact result'.padStart(14)}`,
+    `${'payload'.padEnd(36)} ${names.map((name) => `${name}: native | sliced turn / total`.padStart(34)).join(' ')} ${'redact args'.padStart(12)} ${'redact result'.padStart(14)}`,
   );
   for (const [name, make] of Object.entries(shapes).slice(1)) {
     const payload = make();
@@ -153,11 +173,13 @@ function stages() {
     const native = [
       median(() => JSON.parse(body)),
       median(() => jsonDepthExceeds({ payload }, MAX_JSON_DEPTH)),
+      median(() => structuredClone({ payload })),
       median(() => JSON.stringify(result)),
     ];
     const slicedRuns = [
       medianSliced(() => sliced(() => new JsonTextParser(body, { maxDepth: MAX_JSON_DEPTH + 16 }))),
       medianSliced(() => sliced(() => new JsonShapeWalk({ payload }, MAX_JSON_DEPTH))),
+      medianSliced(() => sliced(() => new PlainClone({ payload }))),
       medianSliced(() => sliced(() => new JsonWriter(result))),
     ];
     const redact = [
@@ -174,10 +196,16 @@ function stages() {
   }
 }
 
-function report(name: string, histogram: IntervalHistogram, slowest: number, probes: number) {
+function report(
+  name: string,
+  histogram: IntervalHistogram,
+  slowest: number,
+  probes: number,
+  turns: { longestCpu: number; longestCpuLessGc: number; longestGc: number },
+) {
   const max = histogram.max / 1e6;
   console.log(
-    `${name.padEnd(36)} event-loop delay max ${ms(max)} ms, p99 ${ms(histogram.percentile(99) / 1e6)} ms, p50 ${ms(histogram.percentile(50) / 1e6)} ms;  slowest concurrent request ${ms(slowest)} ms (${probes})  ${max <= GOAL_MS ? 'goal met' : `over the ${GOAL_MS} ms goal`}`,
+    `${name.padEnd(36)} event-loop delay max ${ms(max)} ms, p99 ${ms(histogram.percentile(99) / 1e6)} ms, p50 ${ms(histogram.percentile(50) / 1e6)} ms;  longest turn ${ms(turns.longestCpu)} CPU ms (${ms(turns.longestCpuLessGc)} without GC), longest GC pause ${ms(turns.longestGc)} ms;  slowest concurrent request ${ms(slowest)} ms (${probes})  ${max <= GOAL_MS ? 'goal met' : `over the ${GOAL_MS} ms goal`}`,
   );
 }
 
@@ -215,22 +243,80 @@ async function embedded() {
   await new Promise<void>((resolve) => tiny.listen(0, '127.0.0.1', resolve));
   const probeUrl = `http://127.0.0.1:${(tiny.address() as { port: number }).port}/`;
   console.log(
-    `\n## embedded session.execute, 1 MB argument and 1 MB result (goal: max ≤ ${GOAL_MS} ms) — ${load()}`,
+    `\n## embedded session.execute of ${TOOL}, 1 MB argument and 1 MB result (goal: max ≤ ${GOAL_MS} ms) — ${load()}`,
   );
   for (const [name, make] of [Object.entries(shapes)[0]!, ...Object.entries(shapes)]) {
     const payload = make();
     const histogram = monitorEventLoopDelay({ resolution: 1 });
     histogram.enable();
+    const turns = new LoopTurns();
     const { slowest, probes } = await withProbe(probeUrl, async () => {
-      const result = await session.execute('BENCH_ECHO', { payload });
+      const result = await session.execute(TOOL, { payload });
       if (!result.successful) throw new Error(`${name}: ${result.error}`);
     });
     histogram.disable();
-    report(name, histogram, slowest, probes);
+    report(name, histogram, slowest, probes, turns.stop());
   }
   tiny.close();
   await mux.close();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * The longest stretch of CPU time between two runs of a 1 ms timer (what one turn of
+ * the event loop worked, whether the process had a core meanwhile or not: less sensitive to load
+ * than the delay), and the longest garbage-collection pause.
+ */
+class LoopTurns {
+  longestGc = 0;
+  /** With BENCH_PROF: the turns over 5 CPU ms, [start, end] in µs of the CPU profile's clock, and their CPU ms. */
+  readonly long: Array<[number, number, number]> = [];
+  /** Turns over 1 CPU ms: [start, end] in performance.now() ms, CPU ms. */
+  readonly #turns: Array<[number, number, number]> = [];
+  /** GC pauses: [start, duration] in performance.now() ms. */
+  readonly #pauses: Array<[number, number]> = [];
+  #last = cpu();
+  #lastNow = performance.now();
+  #lastAt = process.hrtime.bigint();
+  #timer = setInterval(() => {
+    const now = cpu();
+    const at = process.hrtime.bigint();
+    const wall = performance.now();
+    const spent = now - this.#last;
+    if (spent > 1) this.#turns.push([this.#lastNow, wall, spent]);
+    if (spent > 5) this.long.push([Number(this.#lastAt / 1000n), Number(at / 1000n), spent]);
+    this.#last = now;
+    this.#lastNow = wall;
+    this.#lastAt = at;
+  }, 1);
+  #gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      this.longestGc = Math.max(this.longestGc, entry.duration);
+      this.#pauses.push([entry.startTime, entry.duration]);
+    }
+  });
+
+  constructor() {
+    this.#gc.observe({ entryTypes: ['gc'] });
+  }
+
+  /**
+   * The longest turn in CPU ms, and the longest once the GC pauses in it are taken out
+   * (their wall time, an upper bound of their CPU time: what toolmux's own code worked in one turn).
+   */
+  stop(): { longestCpu: number; longestCpuLessGc: number; longestGc: number } {
+    clearInterval(this.#timer);
+    this.#gc.disconnect();
+    let longestCpu = 0;
+    let longestCpuLessGc = 0;
+    for (const [start, end, spent] of this.#turns) {
+      let gc = 0;
+      for (const [at, duration] of this.#pauses) if (at >= start && at < end) gc += duration;
+      longestCpu = Math.max(longestCpu, spent);
+      longestCpuLessGc = Math.max(longestCpuLessGc, spent - gc);
+    }
+    return { longestCpu, longestCpuLessGc, longestGc: this.longestGc };
+  }
 }
 
 /** In the child: a toolmux server on an SQLite file that measures its own event-loop delay on request. */
@@ -252,15 +338,30 @@ async function serveChild(dir: string) {
     hostname: '127.0.0.1',
   });
   let histogram: IntervalHistogram | undefined;
+  let turns: LoopTurns | undefined;
+  const longTurns: Array<[number, number, number]> = [];
   process.on('message', async (message: string) => {
     if (message === 'start') {
       histogram = monitorEventLoopDelay({ resolution: 1 });
       histogram.enable();
+      turns = new LoopTurns();
       process.send!({ started: true });
     } else if (message === 'stop') {
       histogram!.disable();
-      process.send!({ max: histogram!.max, p99: histogram!.percentile(99), p50: histogram!.percentile(50) });
+      const { longestCpu, longestCpuLessGc, longestGc } = turns!.stop();
+      longTurns.push(...turns!.long);
+      process.send!({
+        max: histogram!.max,
+        p99: histogram!.percentile(99),
+        p50: histogram!.percentile(50),
+        longestCpu,
+        longestCpuLessGc,
+        longestGc,
+      });
     } else if (message === 'exit') {
+      if (process.env.BENCH_PROF) {
+        writeFileSync(join(process.env.BENCH_PROF, `turns-${process.pid}.json`), JSON.stringify(longTurns));
+      }
       await running.close();
       await mux.close();
       process.exit(0);
@@ -277,6 +378,7 @@ async function rest() {
       '--experimental-strip-types',
       '--no-warnings',
       ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
+      ...(process.env.BENCH_SERVER_FLAGS ? process.env.BENCH_SERVER_FLAGS.split(' ') : []),
     ],
   });
   const next = () =>
@@ -284,10 +386,10 @@ async function rest() {
   const { url, sessionId } = (await next()) as { url: string; sessionId: string };
   const headers = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
   console.log(
-    `\n## REST POST /sessions/:id/execute to a toolmux server in a child process, 1 MB argument and 1 MB result; delay inside the server (goal: max ≤ ${GOAL_MS} ms) — ${load()}`,
+    `\n## REST POST /sessions/:id/execute of ${TOOL} to a toolmux server in a child process, 1 MB argument and 1 MB result; delay inside the server (goal: max ≤ ${GOAL_MS} ms) — ${load()}`,
   );
   for (const [name, make] of [Object.entries(shapes)[0]!, ...Object.entries(shapes)]) {
-    const body = JSON.stringify({ tool_slug: 'BENCH_ECHO', arguments: { payload: make() } });
+    const body = JSON.stringify({ tool_slug: TOOL, arguments: { payload: make() } });
     child.send('start');
     await next();
     const { slowest, probes } = await withProbe(`${url}/healthz`, async () => {
@@ -302,7 +404,14 @@ async function rest() {
       }
     });
     child.send('stop');
-    const figures = (await next()) as { max: number; p99: number; p50: number };
+    const figures = (await next()) as {
+      max: number;
+      p99: number;
+      p50: number;
+      longestCpu: number;
+      longestCpuLessGc: number;
+      longestGc: number;
+    };
     report(
       name,
       {
@@ -311,6 +420,7 @@ async function rest() {
       } as IntervalHistogram,
       slowest,
       probes,
+      figures,
     );
   }
   child.send('exit');

@@ -56,6 +56,7 @@ export {
   JsonTextParser,
   JsonWriter,
   jsonShapeSliced,
+  PlainClone,
   parseJsonSliced,
   SLICED_PARSE_FROM,
   stringifyJsonSliced,

@@ -19,8 +19,6 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
  */
 export const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 16;
 
-const decoder = new TextDecoder();
-
 function tooLarge(maxBytes: number): ToolMuxError {
   return new ToolMuxError({
     code: 'REQUEST_TOO_LARGE',
@@ -38,13 +36,17 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
   const length = request.headers.get('content-length');
   if (length !== null && !request.headers.has('transfer-encoding')) {
     if (Number(length) > maxBytes) throw tooLarge(maxBytes);
-    return request.text();
+    if (Number(length) < SLICED_PARSE_FROM) return request.text();
   }
   const body = request.body;
   if (!body) return '';
-  const chunks: Uint8Array[] = [];
+  // decoded a chunk at a time as it arrives: a megabyte copied into one buffer and decoded at once
+  // is milliseconds of one turn
+  const stream = new TextDecoder();
+  const parts: string[] = [];
   let size = 0;
   const reader = body.getReader();
+  const slice = new WorkSlice();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
@@ -53,9 +55,12 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
       await reader.cancel().catch(() => {});
       throw tooLarge(maxBytes);
     }
-    chunks.push(value);
+    parts.push(stream.decode(value, { stream: true }));
+    // chunks that arrived together are read in one turn
+    if (slice.due()) await slice.pause();
   }
-  return decoder.decode(Buffer.concat(chunks));
+  parts.push(stream.decode());
+  return parts.length === 1 ? parts[0]! : parts.join('');
 }
 
 /** True when a `Content-Type` header names JSON (`application/json`, `application/*+json`). */

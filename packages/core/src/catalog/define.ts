@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ToolMuxError } from '../errors.js';
-import { compileJsonSchemaValidator } from '../schema/validate.js';
+import { compileJsonSchemaValidator, setSlicedValidator, slicedValidatorOf } from '../schema/validate.js';
 import { checkJsonDepth } from '../util/json-depth.js';
 import type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.js';
 import { isStandardSchema } from './standard-schema.js';
@@ -189,6 +189,10 @@ export function defineTool<
       compiled ??= compileJsonSchemaValidator(json, slug);
       return compiled(input);
     };
+    setSlicedValidator(validate, (input, slice) => {
+      compiled ??= compileJsonSchemaValidator(json, slug);
+      return slicedValidatorOf(compiled)!(input, slice);
+    });
   }
   return Object.freeze({
     kind: 'toolmux.tool' as const,

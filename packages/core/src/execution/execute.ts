@@ -2,7 +2,7 @@ import type { Credentials, Tool, ToolContext, Toolkit } from '../catalog/types.j
 import type { MultiAccountConfig } from '../config/session-config.js';
 import { errorMessage, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
 import { createNullStripper } from '../schema/nulls.js';
-import { formatValidationIssues } from '../schema/validate.js';
+import { formatValidationIssues, slicedValidatorOf } from '../schema/validate.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import { newId } from '../util/ids.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
@@ -174,7 +174,11 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     }
     if (large) await yieldToEventLoop();
     const args = stripNulls(tool, request.arguments ?? {});
-    const validation = tool.validate(args);
+    // a JSON Schema validator copies the arguments first (defaults are written into the copy): a
+    // slice at a time for a large call
+    const sliced = large ? slicedValidatorOf(tool.validate) : undefined;
+    if (large) await slice.pause();
+    const validation = sliced ? await sliced(args, slice) : tool.validate(args);
     if (!validation.success) {
       throw new ToolCallFailure(
         'TOOL_ARGUMENTS_INVALID',
@@ -227,6 +231,8 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
   } catch (error) {
     result = failureResult(error, tool, logId, secrets);
   }
+  // the redaction of the arguments is a stage of its own (listing the keys of a wide object is one)
+  if (large) await yieldToEventLoop();
   const entry = logEntry(result, {
     slug: tool.slug,
     toolkit: tool.toolkit,

@@ -1,8 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { JSONSchema } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
-import { compileJsonSchemaValidator, formatValidationIssues } from './validate.js';
+import { compileJsonSchemaValidator, formatValidationIssues, slicedValidatorOf } from './validate.js';
 
 const createIssue = compileJsonSchemaValidator(
   z.toJSONSchema(
@@ -224,5 +225,93 @@ describe('formatValidationIssues', () => {
         { path: 'labels.0', message: 'must be string' },
       ]),
     ).toBe('Invalid arguments for GITHUB_CREATE_ISSUE: title: is required; labels.0: must be string');
+  });
+});
+
+describe('the sliced validator (a large call copies its arguments a slice at a time)', () => {
+  /** A slice that is always due: the copy pauses at every look at the clock. */
+  const everyTime = () => ({ due: () => true, pause: async () => {} });
+
+  const union = compileJsonSchemaValidator(
+    {
+      type: 'object',
+      properties: {
+        shape: {
+          anyOf: [
+            {
+              type: 'object',
+              properties: { kind: { const: 'a' }, size: { type: 'number' } },
+              required: ['kind'],
+            },
+            {
+              type: 'object',
+              properties: { kind: { const: 'b' }, tags: { type: 'array', items: { type: 'string' } } },
+              required: ['kind', 'tags'],
+              additionalProperties: false,
+            },
+          ],
+        },
+        rows: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { id: { type: 'integer' }, note: { type: 'string', default: 'none' } },
+            required: ['id'],
+          },
+        },
+        options: { type: 'object', additionalProperties: { type: 'boolean' }, default: { dry: true } },
+      },
+      required: ['rows'],
+    },
+    'UNION_TOOL',
+  );
+
+  /** Arguments near the schemas above: right ones, wrong ones, and anything at all. */
+  const args = fc.oneof(
+    fc.record(
+      {
+        owner: fc.oneof(fc.string(), fc.integer()),
+        repo: fc.string(),
+        title: fc.string(),
+        labels: fc.array(fc.oneof(fc.string(), fc.integer()), { maxLength: 4 }),
+        state: fc.constantFrom('open', 'closed', 'merged'),
+        priority: fc.constantFrom('low', 'high', null, 'urgent'),
+        assignee: fc.oneof(fc.record({ login: fc.string() }), fc.constant({})),
+        shape: fc.oneof(
+          fc.record({ kind: fc.constantFrom('a', 'b', 'c'), size: fc.oneof(fc.integer(), fc.string()) }),
+          fc.record({ kind: fc.constant('b'), tags: fc.array(fc.oneof(fc.string(), fc.integer())) }),
+        ),
+        rows: fc.array(
+          fc.record({ id: fc.oneof(fc.integer(), fc.double()), note: fc.string() }, { requiredKeys: [] }),
+          { maxLength: 5 },
+        ),
+        options: fc.dictionary(fc.string(), fc.oneof(fc.boolean(), fc.integer())),
+      },
+      { requiredKeys: [] },
+    ),
+    fc.anything({ withDate: true, withMap: true, withNullPrototype: true, withSparseArray: true }),
+  );
+
+  it('gives what validate gives: the same value with its defaults, the same issues in the same order', async () => {
+    await fc.assert(
+      fc.asyncProperty(args, fc.constantFrom(createIssue, union), async (input, validate) => {
+        const sliced = slicedValidatorOf(validate);
+        expect(sliced).toBeDefined();
+        const expected = validate(input);
+        expect(await sliced!(input, everyTime())).toEqual(expected);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('leaves the caller’s object alone and copies what it was given, shared parts shared', async () => {
+    const row = { id: 1 };
+    const input = { rows: [row, row] };
+    const result = await slicedValidatorOf(union)!(input, everyTime());
+    expect(result).toEqual(union(input));
+    expect(input).toEqual({ rows: [{ id: 1 }, { id: 1 }] });
+    const value = (result as { value: { rows: object[] } }).value;
+    expect(value.rows[0]).not.toBe(row);
+    expect(value.rows[0]).toBe(value.rows[1]);
   });
 });

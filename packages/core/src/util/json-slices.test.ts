@@ -2,11 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { jsonDepthAndSize } from './json-depth.js';
 import {
+  cloneSliced,
   JsonShapeWalk,
   JsonTextError,
   JsonTextParser,
   JsonWriter,
   jsonShapeSliced,
+  PlainClone,
   parseJsonSliced,
   stringifyJsonSliced,
 } from './json-slices.js';
@@ -355,6 +357,9 @@ describe('JsonWriter', () => {
           batch: fc.constantFrom(0, 2, 3, 256),
           checkEvery: fc.integer({ min: 1, max: 4 }),
           chunkChars: fc.constantFrom(1, 7, 64 * 1024),
+          // strings and keys escaped a piece at a time, cut anywhere but inside a surrogate pair
+          longString: fc.constantFrom(1, 2, 5, 64 * 1024),
+          stringPiece: fc.integer({ min: 1, max: 5 }),
         }),
         (value, options) => {
           const native = nativeStringify(value);
@@ -366,6 +371,26 @@ describe('JsonWriter', () => {
         },
       ),
       { numRuns: 3000 },
+    );
+  });
+
+  it('escapes long strings and keys a piece at a time, never between the halves of a surrogate pair', () => {
+    const text = fc.string({
+      unit: fc.constantFrom('a', '😀', '\ud800', '\udc00', '"', '\n'),
+      maxLength: 30,
+    });
+    fc.assert(
+      fc.property(
+        fc.oneof(text, fc.array(text), fc.dictionary(text, text)),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 7 }),
+        (value, longString, stringPiece) => {
+          expect(writeAll(value, { longString, stringPiece, smallEntries: 0, batch: 0 })).toBe(
+            JSON.stringify(value),
+          );
+        },
+      ),
+      { numRuns: 2000 },
     );
   });
 
@@ -387,6 +412,7 @@ describe('JsonWriter', () => {
       ),
       list: Array.from({ length: 17_000 }, (_, index) => ({ token: `tok_${index}`, at: new Date(index) })),
       text: 'a\u0000\ud800😀'.repeat(10_000),
+      [`long key ${'"😀\udc00'.repeat(30_000)}`]: 'x😀'.repeat(100_000),
     };
     const slice = everyTime();
     const chunks = await stringifyJsonSliced(value, slice);
@@ -427,5 +453,159 @@ describe('JsonShapeWalk', () => {
     for (let level = 0; level < 1_000_000; level++) deep = [deep];
     expect((await jsonShapeSliced(deep, 128, everyTime())).tooDeep).toBe(true);
     expect((await jsonShapeSliced(deep, 2_000_000, everyTime())).tooDeep).toBe(false);
+  });
+});
+
+/**
+ * True when `a` and `b` are copies of one another to the last detail: Object.is for primitives, the
+ * same prototype, array-ness, own keys in order, property attributes, and the same sharing (an
+ * object reached twice in one is one object reached twice in the other; cycles alike).
+ */
+function sameCopy(a: unknown, b: unknown, pairs = new Map<object, object>()): boolean {
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) return Object.is(a, b);
+  const paired = pairs.get(a);
+  if (paired !== undefined) return paired === b;
+  if ([...pairs.values()].includes(b)) return false;
+  pairs.set(a, b);
+  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b) || Array.isArray(a) !== Array.isArray(b))
+    return false;
+  if (Object.prototype.toString.call(a) !== Object.prototype.toString.call(b)) return false;
+  if (a instanceof Date) return Object.is(a.getTime(), (b as Date).getTime());
+  if (a instanceof Map || a instanceof Set || ArrayBuffer.isView(a)) return true; // structuredClone on both sides
+  const keysA = Reflect.ownKeys(a);
+  const keysB = Reflect.ownKeys(b);
+  if (keysA.length !== keysB.length) return false;
+  return keysA.every((key, index) => {
+    if (key !== keysB[index]) return false;
+    const one = Object.getOwnPropertyDescriptor(a, key)!;
+    const other = Object.getOwnPropertyDescriptor(b, key)!;
+    return (
+      one.enumerable === other.enumerable &&
+      one.writable === other.writable &&
+      one.configurable === other.configurable &&
+      sameCopy(one.value, other.value, pairs)
+    );
+  });
+}
+
+/** What `structuredClone` answers, or the name of the error it throws. */
+function outcomeOf(run: () => unknown): { value: unknown } | { error: string } {
+  try {
+    return { value: run() };
+  } catch (error) {
+    return { error: (error as Error).name };
+  }
+}
+
+/** Values with what a copy can get wrong: plain data and every kind structuredClone knows besides. */
+const cloneable = fc.oneof(
+  fc.jsonValue(),
+  fc.anything({
+    withNullPrototype: true,
+    withBigInt: true,
+    withDate: true,
+    withMap: true,
+    withSet: true,
+    withTypedArray: true,
+    withSparseArray: true,
+    withBoxedValues: true,
+    withObjectString: true,
+    withUnicodeString: true,
+    key: fc.oneof(fc.string(), fc.constantFrom('__proto__', '0', '10', '-0', 'constructor')),
+  }),
+);
+
+/** The value, the value reached twice, the value in a cycle. */
+const shared = cloneable.chain((value) =>
+  fc.constantFrom(
+    value,
+    { first: value, again: value, list: [value, value] },
+    (() => {
+      const cycle: Record<string, unknown> = { value };
+      cycle.self = cycle;
+      cycle.items = [cycle, value];
+      return cycle;
+    })(),
+  ),
+);
+
+describe('PlainClone', () => {
+  it('copies as structuredClone does, in any slicing; gives up at anything but plain data', async () => {
+    await fc.assert(
+      fc.asyncProperty(shared, fc.integer({ min: 1, max: 4 }), async (value, checkEvery) => {
+        const expected = outcomeOf(() => structuredClone(value));
+        const clone = new PlainClone(value, { checkEvery });
+        while (!clone.step(() => true));
+        if (clone.plain) {
+          expect('value' in expected).toBe(true);
+          expect(sameCopy(clone.value, (expected as { value: unknown }).value)).toBe(true);
+        }
+        let sliced: { value: unknown } | { error: string };
+        try {
+          sliced = { value: await cloneSliced(value, everyTime()) };
+        } catch (error) {
+          sliced = { error: (error as Error).name };
+        }
+        if ('error' in expected) expect(sliced).toEqual(expected);
+        else expect('value' in sliced && sameCopy(sliced.value, expected.value)).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('copies JSON data without giving up, sharing nothing with the original', () => {
+    fc.assert(
+      fc.property(jsonText, (text) => {
+        const value = JSON.parse(text);
+        const clone = new PlainClone(value, { checkEvery: 1 });
+        while (!clone.step(() => true));
+        expect(clone.plain).toBe(true);
+        expect(identical(clone.value, value)).toBe(true);
+        if (typeof value === 'object' && value !== null) expect(clone.value).not.toBe(value);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('gives up at functions, symbols, proxies, class instances, holes and named array properties', () => {
+    class Point {
+      x = 1;
+    }
+    const named = Object.assign([1, 2], { extra: true });
+    // biome-ignore lint/suspicious/noSparseArray: a hole is the point
+    const holes = [1, , 3];
+    for (const odd of [() => 1, Symbol('s'), new Proxy({}, {}), new Point(), named, holes, new Date(0)]) {
+      const clone = new PlainClone({ nested: [odd] });
+      while (!clone.step(() => true));
+      expect(clone.plain).toBe(false);
+    }
+  });
+
+  it('reads a getter once, in key order, as structuredClone does', () => {
+    const reads: string[] = [];
+    const value = {
+      get a() {
+        reads.push('a');
+        return { b: 1 };
+      },
+      c: 2,
+      get d() {
+        reads.push('d');
+        return 3;
+      },
+    };
+    const clone = new PlainClone(value);
+    while (!clone.step(() => true));
+    expect(reads).toEqual(['a', 'd']);
+    expect(clone.value).toEqual(structuredClone(value));
+    expect(Object.getOwnPropertyDescriptor(clone.value, 'a')).toHaveProperty('value');
+  });
+
+  it('copies a megabyte in many slices', async () => {
+    const wide = Object.fromEntries(Array.from({ length: 26_000 }, (_, index) => [`key_${index}`, [index]]));
+    const slice = everyTime();
+    const copy = await cloneSliced({ wide }, slice);
+    expect(copy).toEqual({ wide });
+    expect(slice.pauses).toBeGreaterThan(10);
   });
 });

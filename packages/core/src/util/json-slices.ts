@@ -10,6 +10,8 @@
  * where they cannot hold the loop long: for each string (escaping) and for small subtrees.
  */
 
+import { isProxy } from 'node:util/types';
+
 /** What the sliced functions need of a {@link import('./slices.js').WorkSlice}. */
 export interface Slice {
   due(): boolean;
@@ -456,6 +458,10 @@ export interface JsonWriteOptions {
   smallEntries?: number;
   /** The most members written by one `JSON.stringify` (tests use small ones). */
   batch?: number;
+  /** Strings (and keys) of this many characters or more are escaped a piece at a time. */
+  longString?: number;
+  /** The characters of such a string escaped at once. */
+  stringPiece?: number;
 }
 
 interface WriteFrame {
@@ -471,6 +477,16 @@ interface WriteFrame {
 
 /** Not written: undefined, a function or a symbol (left out of objects, `null` in arrays). */
 const SKIP = Symbol('skip');
+
+/** Strings of this many characters or more are escaped a piece at a time by {@link JsonWriter}. */
+const LONG_STRING = 64 * 1024;
+/** The characters of a long string escaped by one `JSON.stringify`. */
+const STRING_PIECE = 16 * 1024;
+
+/** A string value to write a piece at a time. */
+class LongString {
+  constructor(readonly text: string) {}
+}
 
 /**
  * The entries and string characters in `value` (an object or array), or undefined when there are
@@ -527,11 +543,17 @@ export class JsonWriter {
   readonly #chunkChars: number;
   readonly #smallEntries: number;
   readonly #batchSize: number;
+  readonly #longString: number;
+  readonly #stringPiece: number;
   #stack: WriteFrame[] = [];
   #ancestors = new Set<object>();
   #wide = new WeakMap<object, string[]>();
   #chunks: string[] = [];
-  #current = '';
+  /** The pieces of the chunk being written (joined once it is long enough: a flat string, no rope). */
+  #pieces: string[] = [];
+  #pieceChars = 0;
+  /** A long string being written a piece at a time, and what comes after it. */
+  #long: { text: string; at: number; after: (() => void) | undefined } | undefined;
   #started = false;
   #root: unknown;
   /** False when the value wrote nothing (what `JSON.stringify` answers with `undefined`). */
@@ -543,14 +565,13 @@ export class JsonWriter {
     this.#chunkChars = options.chunkChars ?? JSON_CHUNK_CHARS;
     this.#smallEntries = options.smallEntries ?? SMALL_ENTRIES;
     this.#batchSize = options.batch ?? BATCH;
+    this.#longString = options.longString ?? LONG_STRING;
+    this.#stringPiece = Math.max(2, options.stringPiece ?? STRING_PIECE);
   }
 
   /** The chunks written since the last call. */
   takeChunks(): string[] {
-    if (this.#current.length > 0) {
-      this.#chunks.push(this.#current);
-      this.#current = '';
-    }
+    this.#flush();
     const chunks = this.#chunks;
     this.#chunks = [];
     return chunks;
@@ -564,10 +585,14 @@ export class JsonWriter {
       else this.#write(root);
     }
     let work = 0;
-    while (this.#stack.length > 0) {
+    while (this.#stack.length > 0 || this.#long !== undefined) {
       if (work++ >= this.#checkEvery) {
         work = 0;
         if (due()) return false;
+      }
+      if (this.#long !== undefined) {
+        work += this.#writeLong();
+        continue;
       }
       const frame = this.#stack[this.#stack.length - 1]!;
       if (frame.index >= frame.length) {
@@ -592,6 +617,15 @@ export class JsonWriter {
         const key = frame.keys![index]!;
         const item = this.#prepare((frame.value as Record<string, unknown>)[key], key);
         if (item === SKIP) continue;
+        if (key.length >= this.#longString) {
+          if (frame.wrote) this.#emit(',');
+          frame.wrote = true;
+          this.#startLong(key, () => {
+            this.#emit(':');
+            this.#write(item);
+          });
+          continue;
+        }
         this.#emit(`${frame.wrote ? ',' : ''}${JSON.stringify(key)}:`);
         frame.wrote = true;
         this.#write(item);
@@ -652,18 +686,52 @@ export class JsonWriter {
   }
 
   #emit(text: string): void {
-    this.#current += text;
-    if (this.#current.length >= this.#chunkChars) {
-      this.#chunks.push(this.#current);
-      this.#current = '';
+    this.#pieces.push(text);
+    this.#pieceChars += text.length;
+    if (this.#pieceChars >= this.#chunkChars) this.#flush();
+  }
+
+  #flush(): void {
+    if (this.#pieceChars === 0) return;
+    const pieces = this.#pieces;
+    this.#chunks.push(pieces.length === 1 ? pieces[0]! : pieces.join(''));
+    this.#pieces = [];
+    this.#pieceChars = 0;
+  }
+
+  /**
+   * Starts writing a string of {@link LONG_STRING} characters or more: its quote now, its characters
+   * {@link STRING_PIECE} at a time in the steps that follow (escaping a megabyte is milliseconds),
+   * then `after`.
+   */
+  #startLong(text: string, after?: () => void): void {
+    this.#emit('"');
+    this.#long = { text, at: 0, after };
+  }
+
+  /** Writes the next piece of the long string; the units of work done. */
+  #writeLong(): number {
+    const long = this.#long!;
+    const { text, at } = long;
+    let end = Math.min(text.length, at + this.#stringPiece);
+    // never between the halves of a surrogate pair (each half alone would be escaped)
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+    this.#emit(JSON.stringify(text.slice(at, end)).slice(1, -1));
+    long.at = end;
+    if (end >= text.length) {
+      this.#emit('"');
+      this.#long = undefined;
+      long.after?.();
     }
+    return (end - at) >> 6;
   }
 
   /**
    * What JSON.stringify writes for `value` under `key`: after `toJSON(key)` and unboxing, a
    * primitive's JSON text, an object or array to write, or SKIP.
    */
-  #prepare(value: unknown, key: string): string | object | typeof SKIP {
+  #prepare(value: unknown, key: string): string | object | LongString | typeof SKIP {
     if ((typeof value === 'object' && value !== null) || typeof value === 'bigint') {
       const toJSON = (value as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === 'function') value = toJSON.call(value, key);
@@ -679,7 +747,7 @@ export class JsonWriter {
     }
     switch (typeof value) {
       case 'string':
-        return JSON.stringify(value);
+        return value.length >= this.#longString ? new LongString(value) : JSON.stringify(value);
       case 'number':
         return Number.isFinite(value) ? String(value) : 'null';
       case 'boolean':
@@ -697,6 +765,10 @@ export class JsonWriter {
   #write(item: string | object): void {
     if (typeof item === 'string') {
       this.#emit(item);
+      return;
+    }
+    if (item instanceof LongString) {
+      this.#startLong(item.text);
       return;
     }
     if (this.#ancestors.has(item)) throw new TypeError('Converting circular structure to JSON');
@@ -843,4 +915,126 @@ export async function jsonShapeSliced(
   const due = () => slice.due();
   while (!walk.step(due)) await slice.pause();
   return { tooDeep: walk.tooDeep, entries: walk.entries, chars: walk.chars };
+}
+
+interface CloneFrame {
+  source: object;
+  target: Record<string, unknown> | unknown[];
+  /** Object: its own enumerable string keys; array: undefined. */
+  keys: string[] | undefined;
+  index: number;
+  length: number;
+}
+
+/**
+ * `structuredClone(value)` of plain data, a stretch at a time: `step(due)` copies until the copy is
+ * complete (true) or the slice is over (false). Plain data is what JSON and JavaScript literals
+ * make: primitives other than symbols, objects whose prototype is `Object.prototype` or null, and
+ * arrays without holes or named properties, shared and cyclic references kept as they are. At
+ * anything else (a Date, a Map, a class instance, a function, a proxy, a sparse array) it gives up:
+ * `plain` becomes false and the caller clones with `structuredClone`, which knows them all (or throws
+ * its DataCloneError). The copy is then what `structuredClone` makes: the same own enumerable
+ * string keys in the same order (getters read once each, in order), a `__proto__` key an own data
+ * property, a null-prototype object an ordinary one.
+ */
+export class PlainClone {
+  /** False once something other than plain data was met (the copy is then not to be used). */
+  plain = true;
+  readonly #checkEvery: number;
+  readonly #copies = new Map<object, object>();
+  readonly #stack: CloneFrame[] = [];
+  #value: unknown;
+
+  constructor(value: unknown, options: { checkEvery?: number } = {}) {
+    this.#checkEvery = options.checkEvery ?? CHECK_EVERY;
+    this.#value = this.#copy(value);
+  }
+
+  /** The copy, once {@link step} has returned true with {@link plain} still true. */
+  get value(): unknown {
+    return this.#value;
+  }
+
+  step(due: () => boolean): boolean {
+    const stack = this.#stack;
+    let work = 0;
+    while (stack.length > 0 && this.plain) {
+      if (work++ >= this.#checkEvery) {
+        work = 0;
+        if (due()) return false;
+      }
+      const frame = stack[stack.length - 1]!;
+      if (frame.index >= frame.length) {
+        stack.pop();
+        continue;
+      }
+      const index = frame.index++;
+      if (frame.keys === undefined) {
+        (frame.target as unknown[]).push(this.#copy((frame.source as unknown[])[index]));
+      } else {
+        const key = frame.keys[index]!;
+        const item = this.#copy((frame.source as Record<string, unknown>)[key]);
+        if (key === '__proto__') {
+          Object.defineProperty(frame.target, key, {
+            value: item,
+            writable: true,
+            enumerable: true,
+            configurable: true,
+          });
+        } else {
+          (frame.target as Record<string, unknown>)[key] = item;
+        }
+      }
+      // listing the keys of a wide object or array is work too
+      if (stack.length > 0 && stack[stack.length - 1] !== frame) {
+        work += stack[stack.length - 1]!.length >> 6;
+      }
+    }
+    return true;
+  }
+
+  /** The copy of a value: a primitive itself, an object or array an empty one to fill (a frame). */
+  #copy(value: unknown): unknown {
+    if (typeof value !== 'object' || value === null) {
+      if (typeof value === 'symbol' || typeof value === 'function') this.plain = false;
+      return value;
+    }
+    const known = this.#copies.get(value);
+    if (known !== undefined) return known;
+    if (isProxy(value)) {
+      this.plain = false;
+      return undefined;
+    }
+    const prototype = Object.getPrototypeOf(value);
+    let frame: CloneFrame;
+    if (Array.isArray(value)) {
+      // holes and named properties (which structuredClone keeps) show as a different key count
+      if (prototype !== Array.prototype || Object.keys(value).length !== value.length) {
+        this.plain = false;
+        return undefined;
+      }
+      frame = { source: value, target: [], keys: undefined, index: 0, length: value.length };
+    } else {
+      if (prototype !== Object.prototype && prototype !== null) {
+        this.plain = false;
+        return undefined;
+      }
+      const keys = Object.keys(value);
+      frame = { source: value, target: {}, keys, index: 0, length: keys.length };
+    }
+    this.#copies.set(value, frame.target);
+    this.#stack.push(frame);
+    return frame.target;
+  }
+}
+
+/**
+ * `structuredClone(value)`, a slice at a time for plain data (see {@link PlainClone}); anything else
+ * is cloned by `structuredClone` at once, when the sliced copy meets it.
+ */
+export async function cloneSliced(value: unknown, slice: Slice): Promise<unknown> {
+  const clone = new PlainClone(value);
+  const due = () => slice.due();
+  while (!clone.step(due)) await slice.pause();
+  return clone.plain ? clone.value : structuredClone(value);
 }

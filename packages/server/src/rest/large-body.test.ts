@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { defineTool, defineToolkit, ToolMux } from '@toolmux/core';
 import { SLICED_PARSE_FROM } from '@toolmux/core/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -169,6 +170,62 @@ describe('large JSON bodies and answers', () => {
       expect(overMcp.json.error.code).toBe(-32700);
     }
     expect(logger.errors).toEqual([]);
+  });
+
+  it('a large body sent over HTTP in pieces cut inside UTF-8 characters is decoded whole, with or without a Content-Length; over the limit it is a 413', async () => {
+    const running = await createServer({
+      toolmux: mux,
+      apiKey: TEST_API_KEY,
+      logger,
+      bodyLimit: 512 * 1024,
+    }).serve({ port: 0, hostname: '127.0.0.1' });
+    try {
+      const send = (bytes: Buffer, chunked: boolean) =>
+        new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const request = httpRequest(`${running.url}/api/v1/sessions/${sessionId}/execute`, {
+            method: 'POST',
+            headers: {
+              authorization: `Bearer ${TEST_API_KEY}`,
+              'content-type': 'application/json',
+              ...(chunked ? {} : { 'content-length': String(bytes.length) }),
+            },
+          });
+          request.on('response', (response) => {
+            let text = '';
+            response.setEncoding('utf8');
+            response.on('data', (piece: string) => {
+              text += piece;
+            });
+            response.on('end', () => resolve({ status: response.statusCode!, text }));
+          });
+          request.on('error', reject);
+          // pieces of 7 KB and 3 bytes: most end inside a character of 2, 3 or 4 bytes
+          for (let at = 0; at < bytes.length; at += 7 * 1024 + 3)
+            request.write(bytes.subarray(at, at + 7 * 1024 + 3));
+          request.end();
+        });
+      const payload = {
+        text: 'é€😀 "q" \\ \n'.repeat(20_000),
+        list: Array.from({ length: 2_000 }, (_, i) => `ü${i}`),
+      };
+      const bytes = Buffer.from(JSON.stringify({ tool_slug: 'ECHO_PAYLOAD', arguments: { payload } }));
+      expect(bytes.length).toBeGreaterThan(SLICED_PARSE_FROM);
+      for (const chunked of [false, true]) {
+        received.length = 0;
+        const answer = await send(bytes, chunked);
+        expect(answer.status, answer.text.slice(0, 200)).toBe(200);
+        expect(received).toEqual([payload]);
+        expect(JSON.parse(answer.text).data).toEqual({ echoed: payload });
+      }
+      const over = Buffer.concat([bytes, Buffer.alloc(512 * 1024, ' ')]);
+      for (const chunked of [false, true]) {
+        const answer = await send(over, chunked);
+        expect(answer.status).toBe(413);
+        expect(JSON.parse(answer.text).error.code).toBe('REQUEST_TOO_LARGE');
+      }
+    } finally {
+      await running.close();
+    }
   });
 
   it('large JSON nested past the limit is refused while parsing with its code, REST and MCP', async () => {

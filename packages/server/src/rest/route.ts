@@ -62,8 +62,12 @@ export function parseRequestPart(
 ): unknown {
   if (!schema) return undefined;
   checkRequestText(value, part);
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
+  const opaque = part === 'body' ? opaqueArguments(schema, value) : undefined;
+  const result = schema.safeParse(opaque ? { ...(value as object), arguments: {} } : value);
+  if (result.success) {
+    if (opaque) (result.data as { arguments: unknown }).arguments = opaque;
+    return result.data;
+  }
   const issues = result.error.issues.slice(0, 5).map((issue) => {
     const { path, message } = describeZodIssue(schema, value, issue);
     const where = path.length > 0 ? `${part}.${path.join('.')}` : part;
@@ -72,6 +76,51 @@ export function parseRequestPart(
   const more = result.error.issues.length > 5 ? ` (and ${result.error.issues.length - 5} more)` : '';
   const text = `${issues.join('; ')}${more}`;
   throw invalidRequest(`Invalid request ${part}: ${text}${/[.?!]$/.test(text) ? '' : '.'}`);
+}
+
+/**
+ * A body's tool arguments, when zod need not walk them: the body schema's `arguments` is a record of
+ * anything (`z.record(z.string(), z.unknown())`, optional or nullable) and the value is a plain
+ * object, which such a record always accepts. Checking a megabyte of arguments would hold the event
+ * loop for one long turn and copy them; core checks them against the tool's input schema a slice at
+ * a time. The arguments then reach the handler as parsed (zod's copy would drop a `__proto__` key).
+ * `undefined` when zod must check them (a non-object gets zod's own message).
+ */
+function opaqueArguments(schema: z.ZodType, value: unknown): object | undefined {
+  if (!isPlainObject(value)) return undefined;
+  const args = (value as { arguments?: unknown }).arguments;
+  if (!isPlainObject(args)) return undefined;
+  const def = (schema as unknown as ZodInternals)._zod.def;
+  if (def.type !== 'object') return undefined;
+  let field = def.shape?.arguments?._zod.def;
+  while (field && (field.type === 'optional' || field.type === 'nullable')) field = field.innerType?._zod.def;
+  if (field?.type !== 'record') return undefined;
+  const key = field.keyType?._zod.def;
+  const item = field.valueType?._zod.def.type;
+  const anyKey = key?.type === 'string' && (key.checks ?? []).length === 0;
+  return anyKey && (item === 'unknown' || item === 'any') && (field.checks ?? []).length === 0
+    ? (args as object)
+    : undefined;
+}
+
+/** What {@link opaqueArguments} reads of a zod 4 schema. */
+interface ZodInternals {
+  _zod: {
+    def: {
+      type: string;
+      shape?: Record<string, ZodInternals>;
+      innerType?: ZodInternals;
+      keyType?: ZodInternals;
+      valueType?: ZodInternals;
+      checks?: unknown[];
+    };
+  };
+}
+
+function isPlainObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 /**
