@@ -48,7 +48,7 @@ describe('SQLite execution log commits on a worker thread', () => {
   it("commits log batches on the worker's own connection, and answers once they have committed", async () => {
     const store = await openStore();
     try {
-      expect(store.storesOffThread).toBe(true);
+      expect(store.cheapLogBatches).toBe(true);
       const before = dataVersion(store);
       const batch = entries(3);
       await store.insertLogs(batch);
@@ -66,7 +66,7 @@ describe('SQLite execution log commits on a worker thread', () => {
   it('a :memory: store writes its log on its own connection', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     await store.migrate();
-    expect(store.storesOffThread).toBe(false);
+    expect(store.cheapLogBatches).toBe(false);
     const record = logRecord();
     await store.insertLogs([record]);
     expect((await store.getLog(record.id))?.id).toBe(record.id);

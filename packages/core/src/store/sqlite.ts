@@ -555,9 +555,10 @@ export class SqliteStore implements Store {
 
   /**
    * Log batches of a file database are committed on a worker thread with its own connection
-   * (SqliteLogThread), beside the event loop; the log writer starts batches mid-turn for it.
+   * (SqliteLogThread), beside the event loop: a batch costs this thread a message, and the log
+   * writer starts batches mid-turn for it.
    */
-  get storesOffThread(): boolean {
+  get cheapLogBatches(): boolean {
     return this.path !== undefined && this.logThread?.failed !== true;
   }
 
