@@ -10,27 +10,8 @@ const MAX_BATCH = 500;
  */
 const MAX_BATCHES_IN_FLIGHT = 4;
 
-/**
- * With a sink whose batches cost this thread little (see `cheapLogBatches`), the entries queued so far
- * start their batch once this much time (ms) has passed since the first of them was queued, if no
- * batch is being stored: its commit then overlaps the calls still running in this turn, and those
- * callers answer and run again while the rest of the turn's batch commits. Callers that one commit
- * resumes all at once would otherwise stay in lockstep, every one of them waiting for every commit
- * with this thread idle meanwhile. At most one batch is started this way at a time, so a turn costs
- * at most one extra commit.
- */
-const START_MID_TURN_AFTER_MS = 0.1;
-
 /** Where batches of log entries go: the store, or (remote mode) the server. */
-export type ExecutionLogSink = Pick<Store, 'insertLogs'> & {
-  /**
-   * True when a batch costs this thread little more than a message: SQLite's log worker thread
-   * (SqliteLogThread). The writer then starts a batch mid-turn (see {@link START_MID_TURN_AFTER_MS}).
-   * Not set by PostgreSQL, whose round trip costs this thread about 0.1–0.25 ms of CPU (the `pg`
-   * client and the loopback socket's send), more than the overlap wins back: one batch per turn.
-   */
-  readonly cheapLogBatches?: boolean;
-};
+export type ExecutionLogSink = Pick<Store, 'insertLogs'>;
 
 export interface ExecutionLogWriterOptions {
   /**
@@ -71,8 +52,7 @@ function installExitHook(): void {
 /**
  * Writes execution log entries with group commit: the entries of one event-loop turn go to the store
  * in one call (`Store.insertLogs`, one transaction), and entries written while a batch is being
- * stored form the next batch. With a sink whose batches are cheap to start (SQLite's log worker), a
- * long turn's entries so far start their batch mid-turn (see {@link START_MID_TURN_AFTER_MS}). With `durable` (the default) `write()` resolves once its entry is
+ * stored form the next batch. With `durable` (the default) `write()` resolves once its entry is
  * stored, so `session.execute` answers only after its entry has committed, and a crash cannot lose an
  * answered call's entry. If a batch is refused, its entries are stored one by one, so a bad entry
  * costs only itself; entries that cannot be stored are reported to the logger.
@@ -82,10 +62,7 @@ export class ExecutionLogWriter {
   readonly #logger: Logger;
   readonly #durable: boolean;
   readonly #flushBeforeExit: boolean;
-  readonly #startsMidTurn: boolean;
   #queue: Pending[] = [];
-  /** `performance.now()` when the first queued entry was queued. */
-  #queuedSince = 0;
   #scheduled = false;
   /** Batches being stored; each settles when its entries are stored or reported lost. */
   readonly #batches = new Set<Promise<void>>();
@@ -97,7 +74,6 @@ export class ExecutionLogWriter {
     this.#logger = logger;
     this.#durable = options.durable ?? true;
     this.#flushBeforeExit = options.flushBeforeExit ?? false;
-    this.#startsMidTurn = sink.cheapLogBatches === true;
   }
 
   /**
@@ -115,20 +91,12 @@ export class ExecutionLogWriter {
     const stored = new Promise<boolean>((resolve) => {
       settle = resolve;
     });
-    if (this.#queue.push({ record, stored, settle }) === 1 && this.#startsMidTurn) {
-      this.#queuedSince = performance.now();
-    }
+    this.#queue.push({ record, stored, settle });
     if (this.#flushBeforeExit) {
       installExitHook();
       flushedBeforeExit.add(this);
     }
-    if (
-      this.#queue.length >= MAX_BATCH ||
-      (this.#startsMidTurn &&
-        this.#batches.size === 0 &&
-        performance.now() - this.#queuedSince >= START_MID_TURN_AFTER_MS)
-    )
-      this.#drain();
+    if (this.#queue.length >= MAX_BATCH) this.#drain();
     else if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => {

@@ -4,7 +4,6 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { MIGRATIONS_TABLE_SQL, pendingMigrations, SEALED_SECRET_TABLES } from './migrations.js';
 import { assertPageQuery, type PageQuery, pageClause, toPage } from './pagination.js';
 import { SAFETY_NET_AUTOCHECKPOINT_PAGES, SqliteCheckpointer } from './sqlite-checkpointer.js';
-import { SqliteLogThread } from './sqlite-log-thread.js';
 import {
   assertExpectedVersion,
   configVersionConflictError,
@@ -50,33 +49,6 @@ const SESSION_COLUMNS =
 const LOG_COLUMNS =
   'id, session_id, user_id, tool_slug, toolkit, connected_account_id, call_id, status, error_code, ' +
   'error_message, duration_ms, input, output, created_at, parent_id';
-const LOG_COLUMN_COUNT = 15;
-const INSERT_LOG_SQL = `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-/** Per-connection settings of a file database (WAL itself is a setting of the file). */
-const FILE_PRAGMAS =
-  'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; ' +
-  `PRAGMA wal_autocheckpoint = ${SAFETY_NET_AUTOCHECKPOINT_PAGES};`;
-
-/** An execution log record's column values, in {@link LOG_COLUMNS} order, appended to `values`. */
-function pushLogValues(values: unknown[], record: ExecutionLogRecord): void {
-  values.push(
-    record.id,
-    record.sessionId,
-    record.userId,
-    record.toolSlug,
-    record.toolkit,
-    record.connectedAccountId,
-    record.callId,
-    record.status,
-    record.errorCode,
-    record.errorMessage,
-    record.durationMs,
-    record.input,
-    record.output,
-    record.createdAt.getTime(),
-    record.parentId ?? null,
-  );
-}
 
 const AUTH_CONFIG_COLUMNS = 'id, toolkit, type, created_by, settings, secret, key_id, created_at, updated_at';
 const ACCOUNT_COLUMNS =
@@ -114,7 +86,9 @@ function prepareStatements(database: DatabaseSync) {
         `WHERE id = ? AND config_version = ? RETURNING ${SESSION_COLUMNS}`,
     ),
     getSessionVersion: database.prepare('SELECT config_version FROM toolmux_sessions WHERE id = ?'),
-    insertLog: database.prepare(INSERT_LOG_SQL),
+    insertLog: database.prepare(
+      `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
     begin: database.prepare('BEGIN'),
     commit: database.prepare('COMMIT'),
     rollback: database.prepare('ROLLBACK'),
@@ -325,22 +299,20 @@ export class SqliteStore implements Store {
   private closed = false;
   /** WAL checkpoints off the event loop (a file database only; see SqliteCheckpointer). */
   private readonly checkpointer: SqliteCheckpointer | undefined;
-  /** The file's path; undefined for `:memory:`. */
-  private readonly path: string | undefined;
-  /** Execution log commits off the event loop (a file database only; started by the first insert). */
-  private logThread: SqliteLogThread | undefined;
 
   constructor({ path }: SqliteStoreOptions) {
     try {
       if (path !== ':memory:') createPrivateFile(path);
       this.database = new DatabaseSync(path);
       if (path !== ':memory:') {
-        this.path = path;
         // WAL + NORMAL: a commit is in the -wal file (the OS's page cache) when it returns, so it
         // survives a crash or kill of this process; only an OS crash or power loss can take the last
         // commits (never corrupting the file). Checkpoints run on a worker thread; this connection
         // checkpoints only if that falls far behind.
-        this.database.exec(FILE_PRAGMAS);
+        this.database.exec(
+          'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; ' +
+            `PRAGMA wal_autocheckpoint = ${SAFETY_NET_AUTOCHECKPOINT_PAGES};`,
+        );
         this.checkpointer = new SqliteCheckpointer(path, () => {
           // the worker could not run: checkpoint on this connection again, as SQLite does by default
           if (!this.closed) this.database.exec('PRAGMA wal_autocheckpoint = 1000');
@@ -374,9 +346,6 @@ export class SqliteStore implements Store {
         throw error;
       }
     });
-    // the log table exists: the log worker starts now, so that the first calls' entries go to it
-    // (if it cannot start, this connection writes them)
-    if (this.path !== undefined && !this.closed) await this.startLogThread().started;
   }
 
   /** A cheap query that fails when the database file cannot be read. */
@@ -388,7 +357,6 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.logThread?.close();
     await this.checkpointer?.close();
     this.database.close();
   }
@@ -399,7 +367,7 @@ export class SqliteStore implements Store {
   }
 
   async insertSession(record: SessionRecord): Promise<void> {
-    await this.write('insert a session', () => {
+    this.run('insert a session', () => {
       this.prepared().insertSession.run(
         record.id,
         record.userId,
@@ -418,7 +386,7 @@ export class SqliteStore implements Store {
     id: string,
     { expectedTokenVersion, tokenVersion, tokenHash }: SessionTokenRotation,
   ): Promise<SessionRecord | undefined> {
-    const { updated, current } = await this.write('rotate a session token', () => {
+    const { updated, current } = this.run('rotate a session token', () => {
       const statements = this.prepared();
       const updated = statements.rotateSessionToken.get(tokenVersion, tokenHash, id, expectedTokenVersion);
       return { updated, current: updated ? undefined : statements.getSessionTokenHash.get(id) };
@@ -429,7 +397,7 @@ export class SqliteStore implements Store {
   }
 
   async putWorkbenchFile(file: WorkbenchFileRecord, quotaBytes: number): Promise<number | undefined> {
-    return await this.write('write a workbench file', () => {
+    return this.run('write a workbench file', () => {
       const others = this.database
         .prepare(
           'SELECT COALESCE(SUM(size), 0) AS total FROM toolmux_workbench_files WHERE session_id = ? AND path <> ?',
@@ -483,7 +451,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteWorkbenchFile(sessionId: string, path: string): Promise<boolean> {
-    const result = await this.write('delete a workbench file', () =>
+    const result = this.run('delete a workbench file', () =>
       this.database
         .prepare('DELETE FROM toolmux_workbench_files WHERE session_id = ? AND path = ?')
         .run(sessionId, path),
@@ -497,7 +465,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteSession(id: string): Promise<boolean> {
-    return await this.write('delete a session', () => this.prepared().deleteSession.run(id).changes > 0);
+    return this.run('delete a session', () => this.prepared().deleteSession.run(id).changes > 0);
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
@@ -510,7 +478,7 @@ export class SqliteStore implements Store {
     { config, metadata, expectedVersion }: SessionUpdate,
   ): Promise<SessionRecord> {
     assertExpectedVersion(expectedVersion);
-    const { updated, current } = await this.write('update a session', () => {
+    const { updated, current } = this.run('update a session', () => {
       const statements = this.prepared();
       const updated = statements.updateSession.get(
         JSON.stringify(config),
@@ -537,56 +505,31 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Starts the log worker of a file database (once its table exists: after `migrate()`, or by the
-   * first insert of a store that another process migrated).
-   */
-  private startLogThread(): SqliteLogThread {
-    this.logThread ??= new SqliteLogThread({
-      path: this.path!,
-      pragmas: FILE_PRAGMAS,
-      insertSql: INSERT_LOG_SQL,
-      columns: LOG_COLUMN_COUNT,
-      // checkpoints are asked for by the commits' count; a checkpointer that failed leaves the
-      // log worker's connection to checkpoint at its safety-net WAL size
-      onCommitted: (rows) => this.checkpointer?.written(rows),
-    });
-    return this.logThread;
-  }
-
-  /**
-   * Log batches of a file database are committed on a worker thread with its own connection
-   * (SqliteLogThread), beside the event loop: a batch costs this thread a message, and the log
-   * writer starts batches mid-turn for it.
-   */
-  get cheapLogBatches(): boolean {
-    return this.path !== undefined && this.logThread?.failed !== true;
-  }
-
-  /**
-   * One transaction for the batch; a single row (the common case in an agent loop: one call per
-   * turn) is one autocommitted statement. A file database commits on its log worker thread (while it
-   * starts, and if it fails, on this connection); the promise resolves once the commit has returned.
+   * One transaction for the batch; each row is one run of a prepared statement. A single row (the
+   * common case in an agent loop: one call per turn) is one autocommitted statement.
    */
   async insertLogs(records: readonly ExecutionLogRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const logThread = this.path !== undefined && !this.closed ? this.startLogThread() : undefined;
-    if (logThread?.ready) {
-      const values: unknown[] = [];
-      for (const record of records) pushLogValues(values, record);
-      try {
-        return await logThread.insert(values);
-      } catch (error) {
-        throw storeError('sqlite', 'insert execution logs', error);
-      }
-    }
     this.run('insert execution logs', () => {
       const { insertLog, begin, commit, rollback } = this.prepared();
-      const values: unknown[] = [];
-      const insert = (record: ExecutionLogRecord) => {
-        values.length = 0;
-        pushLogValues(values, record);
-        insertLog.run(...(values as (string | number | null)[]));
-      };
+      const insert = (record: ExecutionLogRecord) =>
+        insertLog.run(
+          record.id,
+          record.sessionId,
+          record.userId,
+          record.toolSlug,
+          record.toolkit,
+          record.connectedAccountId,
+          record.callId,
+          record.status,
+          record.errorCode,
+          record.errorMessage,
+          record.durationMs,
+          record.input,
+          record.output,
+          record.createdAt.getTime(),
+          record.parentId ?? null,
+        );
       if (records.length === 1) insert(records[0]!);
       else {
         begin.run();
@@ -634,7 +577,7 @@ export class SqliteStore implements Store {
   }
 
   async insertAuthConfig(record: AuthConfigRecord): Promise<boolean> {
-    const result = await this.write('insert an auth config', () =>
+    const result = this.run('insert an auth config', () =>
       this.prepared().insertAuthConfig.run(
         record.id,
         record.toolkit,
@@ -683,7 +626,7 @@ export class SqliteStore implements Store {
   }
 
   async insertConnectedAccount(record: ConnectedAccountRecord): Promise<void> {
-    await this.write('insert a connected account', () => this.insertAccount(record));
+    this.run('insert a connected account', () => this.insertAccount(record));
   }
 
   async getConnectedAccount(id: string): Promise<ConnectedAccountRecord | undefined> {
@@ -764,7 +707,7 @@ export class SqliteStore implements Store {
       sql += ' AND version = ?';
       params.push(expectedVersion);
     }
-    const row = await this.write('update a connected account', () =>
+    const row = this.run('update a connected account', () =>
       this.statement(`${sql} RETURNING ${ACCOUNT_COLUMNS}`).get(...params),
     );
     return row === undefined ? undefined : toAccount(row);
@@ -776,7 +719,7 @@ export class SqliteStore implements Store {
     leaseUntil: Date,
     now: Date,
   ): Promise<ConnectedAccountRecord | undefined> {
-    const row = await this.write('lease a token refresh', () =>
+    const row = this.run('lease a token refresh', () =>
       this.prepared().acquireRefreshLease.get(
         leaseUntil.getTime(),
         Date.now(),
@@ -797,7 +740,7 @@ export class SqliteStore implements Store {
   }
 
   async insertConnectionRequest(record: ConnectionRequestRecord): Promise<void> {
-    await this.write('insert a connection request', () => {
+    this.run('insert a connection request', () => {
       this.prepared().insertRequest.run(
         record.id,
         record.kind,
@@ -842,14 +785,14 @@ export class SqliteStore implements Store {
   }
 
   async markConnectionRequestUsed(id: string, usedAt: Date): Promise<boolean> {
-    const result = await this.write('mark a connection request used', () =>
+    const result = this.run('mark a connection request used', () =>
       this.prepared().markRequestUsed.run(usedAt.getTime(), id),
     );
     return result.changes > 0;
   }
 
   async finishConnectionRequest(id: string, status: 'COMPLETED' | 'FAILED'): Promise<boolean> {
-    const result = await this.write('finish a connection request', () =>
+    const result = this.run('finish a connection request', () =>
       this.prepared().finishRequest.run(status, id),
     );
     return result.changes > 0;
@@ -886,7 +829,7 @@ export class SqliteStore implements Store {
     next: SealedSecret,
   ): Promise<boolean> {
     const table = SEALED_SECRET_TABLES[kind];
-    const result = await this.write('re-encrypt a record', () =>
+    const result = this.run('re-encrypt a record', () =>
       this.statement(
         `UPDATE ${table} SET secret = ?, key_id = ? WHERE id = ? AND secret = ? AND key_id = ?`,
       ).run(next.ciphertext, next.keyId, id, expected.ciphertext, expected.keyId),
@@ -930,18 +873,9 @@ export class SqliteStore implements Store {
     return statement;
   }
 
-  /**
-   * Runs a write on this connection: with a log worker, at a moment it holds no write lock (see
-   * `SqliteLogThread.exclusive`), so that the event loop never waits in SQLite's busy handler for it.
-   */
-  private async write<T>(operation: string, work: () => T): Promise<T> {
-    if (this.logThread === undefined) return this.run(operation, work);
-    return this.logThread.exclusive(() => this.run(operation, work));
-  }
-
   /** Runs `work` in one transaction. */
-  private async transaction<T>(operation: string, work: () => T): Promise<T> {
-    return this.write(operation, () => {
+  private transaction<T>(operation: string, work: () => T): T {
+    return this.run(operation, () => {
       this.database.exec('BEGIN IMMEDIATE');
       try {
         const result = work();
