@@ -1,19 +1,16 @@
 /**
  * Issue 15, item 4: a call answers only once its execution log entry has committed (group commit:
- * the calls of one turn share one transaction). Call throughput of `session.execute` against the log
- * writing before issue 15, which answered first and wrote afterwards (goal ≥ 0.9×), on an SQLite file
- * and on PostgreSQL (also with `synchronous_commit=off`), for 1, 16 and 64 concurrent callers in
- * process and 64 REST clients.
+ * the calls of one event-loop turn share one transaction). Call throughput of `session.execute`
+ * against the log writing before issue 15, which answered first and wrote afterwards (goal ≥ 0.9×),
+ * on an SQLite file and on PostgreSQL (also with `synchronous_commit=off`), for 1, 16 and 64
+ * concurrent callers in process and 64 REST clients.
  *
  * The old behaviour is reachable only here: `ExecutionLogWriter.prototype.write` is wrapped so that,
- * for the "after the answer" contenders, the call does not wait for its entry (same queue, same
- * batches). On SQLite there are two of them: "after the answer" writes through the store's log worker
- * thread like the durable mode, and "before" is the log writing of before the worker (a second
- * ToolMux on its own file whose store commits on its own connection, one batch per turn), what the
- * goal is measured against; on PostgreSQL the log path did not change, so "after the answer" is it.
- * Each run ends by flushing the writers, which waits for every pending write, so the old modes'
- * writes are paid for within their own run. Contenders alternate run by run (`measureInterleaved`).
- * CPU per call is the whole process's (worker threads included) and the event loop's own.
+ * for the "after the answer" contender, the call does not wait for its entry (same queue, same
+ * batches). Each run ends by flushing the writer, which waits for every pending write, so the old mode's
+ * writes are paid for within its own run. Contenders alternate run by run (`measureInterleaved`).
+ * CPU per call is the whole process's (checkpoint worker and GC threads included) and the event
+ * loop's own.
  * On SQLite it also counts the WAL pages a log commit writes (what a lone caller pays per call).
  * Run: `node --experimental-strip-types bench/log-durability.bench.ts` (after `pnpm build`).
  */
@@ -31,34 +28,13 @@ import { createServer } from '../packages/server/dist/index.js';
 import { measureInterleaved } from './harness.ts';
 
 let afterTheAnswer = false;
-const writers = new Set<ExecutionLogWriter>();
-const flushWriters = () => Promise.all([...writers].map((writer) => writer.flush()));
+let writer: ExecutionLogWriter | undefined;
 const durableWrite = ExecutionLogWriter.prototype.write;
 ExecutionLogWriter.prototype.write = function (this: ExecutionLogWriter, record) {
-  writers.add(this);
+  writer = this;
   const stored = durableWrite.call(this, record);
   return afterTheAnswer ? Promise.resolve(true) : stored;
 };
-
-// "before" on SQLite: a store that never starts its log worker (it writes on its own connection),
-// whose writer therefore starts no batch mid-turn, as before the worker
-const storesBefore = new WeakSet<object>();
-let openingBefore = false;
-const sqlite = SqliteStore.prototype as unknown as {
-  startLogThread(this: object): { ready: boolean };
-};
-const startLogThread = sqlite.startLogThread;
-sqlite.startLogThread = function () {
-  if (openingBefore) storesBefore.add(this);
-  return storesBefore.has(this) ? { ready: false } : startLogThread.call(this);
-};
-const cheapLogBatches = Object.getOwnPropertyDescriptor(SqliteStore.prototype, 'cheapLogBatches')!.get!;
-Object.defineProperty(SqliteStore.prototype, 'cheapLogBatches', {
-  get(this: object) {
-    if (openingBefore) storesBefore.add(this);
-    return storesBefore.has(this) ? false : cheapLogBatches.call(this);
-  },
-});
 
 const createIssue = defineTool({
   slug: 'BENCH_CREATE_ISSUE',
@@ -86,87 +62,53 @@ async function burst(session: Session, concurrency: number): Promise<void> {
   );
 }
 
-/** "durable before": durable on the "before" store (the log worker's gain for durable calls). */
-type Mode = 'durable' | 'after the answer' | 'before' | 'durable before';
-
-async function compare(name: string, store: string, secretKey?: string, before?: string) {
-  const open = (path: string) =>
-    new ToolMux({
-      toolkits: [toolkit],
-      store: path,
-      secretKey,
-      logger: { debug() {}, warn() {}, error() {} },
-    });
-  const mux = open(store);
+async function compare(name: string, store: string, secretKey?: string) {
+  const mux = new ToolMux({
+    toolkits: [toolkit],
+    store,
+    secretKey,
+    logger: { debug() {}, warn() {}, error() {} },
+  });
   const session = await mux.create('user_1', { toolkits: ['bench'] });
-  let beforeMux: ToolMux | undefined;
-  let beforeSession: Session | undefined;
-  if (before !== undefined) {
-    // the store starts its log worker when it migrates, and the writer asks it whether batches are
-    // cheap when it is made: both happen while the "before" ToolMux opens and makes its first call
-    openingBefore = true;
-    beforeMux = open(before);
-    beforeSession = await beforeMux.create('user_1', { toolkits: ['bench'] });
-    await beforeSession.execute('BENCH_CREATE_ISSUE', args);
-    openingBefore = false;
-  }
-  const modes: Mode[] = beforeSession
-    ? ['durable', 'after the answer', 'before', 'durable before']
-    : ['durable', 'after the answer'];
-  const baseline: Mode = beforeSession ? 'before' : 'after the answer';
   for (const concurrency of CONCURRENCY) {
-    // CPU time per call in each mode (warm-up included), of the whole process and of the event loop's
-    // thread: unlike throughput, it does not depend much on how busy the shared machine is
-    const zero = (): Record<Mode, number> => ({
-      durable: 0,
-      'after the answer': 0,
-      before: 0,
-      'durable before': 0,
-    });
-    const cpu = zero();
-    const mainCpu = zero();
-    const calls = zero();
-    const timed = (key: Mode) => async () => {
-      afterTheAnswer = !key.startsWith('durable');
+    // CPU time of this process per call in each mode (warm-up included): unlike throughput, it does
+    // not depend on how busy the shared machine is
+    const cpu = { durable: 0, 'after the answer': 0 };
+    const eventLoopCpu = { durable: 0, 'after the answer': 0 };
+    const calls = { durable: 0, 'after the answer': 0 };
+    const timed = (key: keyof typeof cpu, run: () => Promise<void>) => async () => {
       const before = process.cpuUsage();
-      const beforeMain = process.threadCpuUsage();
-      await burst(key.endsWith('before') ? beforeSession! : session, concurrency);
-      await flushWriters();
+      const beforeEventLoop = process.threadCpuUsage();
+      await run();
+      await writer?.flush();
       const used = process.cpuUsage(before);
-      const usedMain = process.threadCpuUsage(beforeMain);
+      const usedEventLoop = process.threadCpuUsage(beforeEventLoop);
       cpu[key] += used.user + used.system;
-      mainCpu[key] += usedMain.user + usedMain.system;
+      eventLoopCpu[key] += usedEventLoop.user + usedEventLoop.system;
       calls[key] += CALLS_PER_RUN;
     };
+    const perCall = (key: keyof typeof cpu) =>
+      `${(cpu[key] / calls[key]).toFixed(1)} (event loop ${(eventLoopCpu[key] / calls[key]).toFixed(1)})`;
     const result = await measureInterleaved(
-      Object.fromEntries(modes.map((mode) => [mode, timed(mode)])) as Record<Mode, () => Promise<void>>,
-      // waiting for every pending write: the old modes pay for their writes in their run
-      { rounds: 7, runsPerRound: 2, warmupRuns: 1, settle: flushWriters },
+      {
+        durable: timed('durable', async () => {
+          afterTheAnswer = false;
+          await burst(session, concurrency);
+        }),
+        'after the answer': timed('after the answer', async () => {
+          afterTheAnswer = true;
+          await burst(session, concurrency);
+        }),
+      },
+      // waiting for every pending write: the old mode pays for its writes in its run
+      { rounds: 7, runsPerRound: 2, warmupRuns: 1, settle: async () => writer?.flush() },
     );
-    const callsPerSecond = (key: Mode) => Math.round((CALLS_PER_RUN * 1e9) / result.nsPerRun[key]);
-    const perCall = (key: Mode) =>
-      `${(cpu[key] / calls[key]).toFixed(1)} µs (event loop ${(mainCpu[key] / calls[key]).toFixed(1)})`;
-    const ratio = (value: Mode, base: Mode) => (1 / result.ratio(value, base)).toFixed(2);
-    const ratios = [
-      `durable ÷ ${baseline} ${ratio('durable', baseline)}× (goal ≥ 0.9×)`,
-      ...(baseline === 'before'
-        ? [
-            `durable ÷ after the answer ${ratio('durable', 'after the answer')}×`,
-            `durable before ÷ before ${ratio('durable before', 'before')}×`,
-          ]
-        : []),
-    ].join(', ');
+    const callsPerSecond = (key: 'durable' | 'after the answer') =>
+      Math.round((CALLS_PER_RUN * 1e9) / result.nsPerRun[key]);
     console.log(
-      `${name.padEnd(12)} ${String(concurrency).padStart(3)} callers: ${ratios}  load average ${loadavg()[0]!.toFixed(1)}\n` +
-        modes
-          .map(
-            (mode) =>
-              `    ${mode.padEnd(16)} ${String(callsPerSecond(mode)).padStart(6)} calls/s  CPU per call ${perCall(mode)}`,
-          )
-          .join('\n'),
+      `${name.padEnd(12)} ${String(concurrency).padStart(3)} callers: durable ${String(callsPerSecond('durable')).padStart(6)} calls/s, after the answer ${String(callsPerSecond('after the answer')).padStart(6)} calls/s  → throughput ratio ${(1 / result.ratio('durable', 'after the answer')).toFixed(2)}× (goal ≥ 0.9×)  CPU per call ${perCall('durable')} / ${perCall('after the answer')} µs  load average ${loadavg()[0]!.toFixed(1)}`,
     );
   }
-  await beforeMux?.close();
   if (!REST) {
     await mux.close();
     return;
@@ -202,7 +144,7 @@ async function compare(name: string, store: string, secretKey?: string, before?:
         await restBurst();
       },
     },
-    { rounds: 7, runsPerRound: 1, warmupRuns: 1, settle: flushWriters },
+    { rounds: 7, runsPerRound: 1, warmupRuns: 1, settle: async () => writer?.flush() },
   );
   const restRate = (key: 'durable' | 'after the answer') =>
     Math.round((CALLS_PER_RUN * 1e9) / rest.nsPerRun[key]);
@@ -263,12 +205,7 @@ async function walPagesPerCommit(path: string): Promise<void> {
 console.log('\n## call throughput: durable group commit vs writing after the answer (goal ≥ 0.9×)');
 const dir = mkdtempSync(join(tmpdir(), 'toolmux-bench-'));
 if (STORES.includes('sqlite')) {
-  await compare(
-    'SQLite file',
-    `sqlite:${join(dir, 'durability.db')}`,
-    undefined,
-    `sqlite:${join(dir, 'before.db')}`,
-  );
+  await compare('SQLite file', `sqlite:${join(dir, 'durability.db')}`);
   await walPagesPerCommit(join(dir, 'pages.db'));
 }
 rmSync(dir, { recursive: true, force: true });
