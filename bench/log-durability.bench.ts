@@ -2,8 +2,8 @@
  * Issue 15, item 4: a call answers only once its execution log entry has committed (group commit:
  * the calls of one event-loop turn share one transaction). Call throughput of `session.execute`
  * against the log writing before issue 15, which answered first and wrote afterwards (goal ≥ 0.9×),
- * on an SQLite file and on PostgreSQL (also with `synchronous_commit=off`), for 1, 16 and 64
- * concurrent callers in process and 64 REST clients.
+ * on an SQLite file and on PostgreSQL (also with `synchronous_commit=off`, and through the server's
+ * Unix socket where it has one), for 1, 16 and 64 concurrent callers in process and 64 REST clients.
  *
  * The old behaviour is reachable only here: `ExecutionLogWriter.prototype.write` is wrapped so that,
  * for the "after the answer" contender, the call does not wait for its entry (same queue, same
@@ -14,7 +14,7 @@
  * On SQLite it also counts the WAL pages a log commit writes (what a lone caller pays per call).
  * Run: `node --experimental-strip-types bench/log-durability.bench.ts` (after `pnpm build`).
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -45,10 +45,10 @@ const createIssue = defineTool({
 const toolkit = defineToolkit({ slug: 'bench', description: 'Benchmark toolkit', tools: [createIssue] });
 const args = { owner: 'octocat', repo: 'hello-world', title: 'Found a bug' };
 const CALLS_PER_RUN = Number(process.env.BENCH_CALLS ?? 400);
-/** BENCH_CONCURRENCY=1,16,64 (in-process callers), BENCH_REST=0 skips REST, BENCH_STORES=sqlite,postgres,pg-async */
+/** BENCH_CONCURRENCY=1,16,64 (in-process callers), BENCH_REST=0 skips REST, BENCH_STORES=sqlite,postgres,pg-async,pg-socket */
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map(Number);
 const REST = process.env.BENCH_REST !== '0';
-const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres,pg-async').split(',');
+const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres,pg-async,pg-socket').split(',');
 
 async function burst(session: Session, concurrency: number): Promise<void> {
   let next = 0;
@@ -222,6 +222,16 @@ try {
     );
     if (STORES.includes('pg-async'))
       await compare('PG async', asyncCommit.toString(), Buffer.alloc(32, 3).toString('base64'));
+    // The same server through its Unix socket, where it has one (PostgreSQL on the same host): a log
+    // commit's round trip costs the event loop less than over TCP on loopback (no TCP stack).
+    const socketDirectory = process.env.BENCH_PG_SOCKET_DIR ?? '/var/run/postgresql';
+    const socket = new URL(url);
+    if (STORES.includes('pg-socket') && ['localhost', '127.0.0.1', '[::1]'].includes(socket.hostname)) {
+      if (existsSync(join(socketDirectory, `.s.PGSQL.${socket.port || 5432}`))) {
+        socket.searchParams.set('host', socketDirectory);
+        await compare('PG socket', socket.toString(), Buffer.alloc(32, 3).toString('base64'));
+      } else console.log(`PG socket skipped: no socket in ${socketDirectory} (BENCH_PG_SOCKET_DIR)`);
+    }
   } finally {
     await cleanup();
   }
