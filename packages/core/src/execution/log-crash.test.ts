@@ -54,7 +54,11 @@ function script(
       while (${calls === undefined ? 'true' : `next < ${calls}`}) {
         const result = await session.execute('CRASH_ECHO', { n: next++ });
         // a pipe's write is synchronous on Linux: once written, the parent reads it even after a kill
-        if (result.successful) process.stdout.write(result.logId + '\\n');
+        if (!result.successful) {
+          process.stderr.write('call failed: ' + result.error + '\\n');
+          continue;
+        }
+        process.stdout.write(result.logId + '\\n');
         // killed at once after this answer: no event-loop turn in between, other calls under way
         if (++answered === ${killAfter ?? -1}) process.kill(process.pid, 'SIGKILL');
       }
@@ -117,6 +121,7 @@ describe('an answered call keeps its execution log entry through a kill -9', () 
       const path = join(mkdtempSync(join(directory, 'sqlite-')), 'toolmux.db');
       const killed = await run(script(`sqlite:${path}`, { callers: 8, killAfter }));
       expect(killed.timedOut).toBe(false);
+      expect(killed.stderr).not.toContain('call failed');
       expect(killed.signal).toBe('SIGKILL');
       expect(killed.ids).toHaveLength(killAfter);
       const store = new SqliteStore({ path });
@@ -135,6 +140,7 @@ describe('an answered call keeps its execution log entry through a kill -9', () 
       try {
         const killed = await run(script(database.url, { callers: 8, killAfter: 200 }));
         expect(killed.timedOut).toBe(false);
+        expect(killed.stderr).not.toContain('call failed');
         expect(killed.signal).toBe('SIGKILL');
         expect(killed.ids).toHaveLength(200);
         const { PostgresStore } = await import('../store/postgres.js');
