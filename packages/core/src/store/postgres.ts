@@ -257,15 +257,22 @@ export class PostgresStore implements Store {
     const { Client, Pool } = await import('pg');
     const options = schema === undefined ? undefined : `-c search_path=${schema}`;
     const pool = new Pool({ connectionString, max: poolSize, options });
-    // the log writer commits at most 4 batches at once (ExecutionLogWriter)
-    const logPool = new Pool({ connectionString, max: 4, options });
-    if (logCommit === 'server') {
-      // a query sent here runs before any other on the new connection (a client runs its queries in order);
-      // set here rather than in `options`, which an `options` parameter of the connection string replaces
-      logPool.on('connect', (client) => {
-        client.query('SET synchronous_commit = off').catch(() => {});
-      });
-    }
+    // the log writer commits at most 4 batches at once (ExecutionLogWriter). With logCommit 'server'
+    // each new connection is set up before the pool hands it out (pg-pool's awaited `onConnect`, not
+    // a query sent from the 'connect' event, which pg warns would overlap the first query); set there
+    // rather than in `options`, which an `options` parameter of the connection string replaces
+    const logPool = new Pool({
+      connectionString,
+      max: 4,
+      options,
+      ...(logCommit === 'server'
+        ? {
+            onConnect: async (client: { query(text: string): Promise<unknown> }) => {
+              await client.query('SET synchronous_commit = off').catch(() => {});
+            },
+          }
+        : {}),
+    } as ConstructorParameters<typeof Pool>[0]);
     // An idle connection that breaks (server restart, network) is dropped by the pool and replaced on
     // the next query; without a listener the pool's 'error' event would crash the process.
     pool.on('error', () => {});
