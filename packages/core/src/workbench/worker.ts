@@ -170,7 +170,11 @@ function waitForMessages(): void {
           received = true;
         }
       });
-      if (received) continue;
+      if (received) {
+        // the sandboxes run on in promise jobs (their steps are async): let them, then wait again
+        scheduleWait();
+        return;
+      }
       spinning = waiting.size > 0 && replyWait.busy();
       if (spinning) {
         const spinUntil = Math.min(until, performance.now() + SPIN_US / 1000);
