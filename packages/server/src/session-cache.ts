@@ -29,6 +29,17 @@ export class CachedSession {
   }
 }
 
+/** A session known to exist (see `SessionCache.checkReadable`). */
+interface ReadableEntry {
+  /** Until when (ms since the epoch) the existence read from the store stands. */
+  until: number;
+  /** From when a read renews it in the background. */
+  renewAt: number;
+  renewing: Promise<void> | undefined;
+  /** The first read of the session, which the reads meanwhile wait for (then `until` is 0). */
+  pending: Promise<void> | undefined;
+}
+
 export interface SessionCacheOptions {
   toolmux: ToolMux<Provider<unknown>>;
   /**
@@ -54,6 +65,8 @@ export class SessionCache {
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #entries = new Map<string, Promise<CachedSession>>();
+  /** Sessions known to exist, for reads that need nothing else (see `checkReadable`). */
+  readonly #readable = new Map<string, ReadableEntry>();
   #store: Promise<Store> | undefined;
 
   constructor({ toolmux, ttlMs = 2000, maxEntries = 10_000 }: SessionCacheOptions) {
@@ -87,19 +100,75 @@ export class SessionCache {
   }
 
   /**
-   * The session for a read that the project API key authorizes (a session's execution log): a
-   * cached entry younger than `ttlMs` is used without reading the stored token hash again (no token
-   * is checked, and the project key may read any session's log through `GET /logs` anyway), so a
-   * page costs one query. A deletion on another instance shows here after at most `ttlMs`; this
-   * instance's own deletions at once. Otherwise like `get()`.
+   * Checks that a session exists, for a read that the project API key authorizes and that needs
+   * nothing of the session but its id (a session's execution log): the session is not resumed. Its
+   * existence, once read from the store (one primary-key lookup), stands for at most `ttlMs`, and is
+   * read again in the background before then (at a random point past half of it, so that sessions
+   * first read together are not checked together), so a steady reader never waits for the check:
+   * a page costs one query. A deletion on another instance shows here after at most `ttlMs`; this
+   * instance's own deletions at once (`invalidate`). An unknown session (or a malformed id) throws
+   * what `use()` throws, `SESSION_NOT_FOUND`.
    */
-  async getForRead(sessionId: string): Promise<CachedSession> {
-    const pending = this.#entries.get(sessionId);
-    if (pending) {
-      const entry = await pending.catch(() => undefined);
-      if (entry !== undefined && entry.expiresAt > Date.now()) return entry;
+  async checkReadable(sessionId: string): Promise<void> {
+    const known = this.#readable.get(sessionId);
+    const now = Date.now();
+    if (known !== undefined && known.until > now) {
+      if (now >= known.renewAt && known.renewing === undefined) {
+        known.renewing = this.#readExistence(sessionId).then(
+          (entry) => {
+            // deleted meanwhile (invalidate() dropped `known`): that drop stands
+            if (this.#readable.get(sessionId) !== known) return;
+            if (entry) this.#readable.set(sessionId, entry);
+            else this.#readable.delete(sessionId);
+          },
+          () => {
+            // the store did not answer: the entry stands until `until`, and the next read after that
+            // asks again (and gets the error)
+          },
+        );
+      }
+      return;
     }
-    return this.get(sessionId);
+    if (known?.pending) return known.pending;
+    if (known !== undefined) this.#readable.delete(sessionId);
+    const placeholder: ReadableEntry = { until: 0, renewAt: 0, renewing: undefined, pending: undefined };
+    placeholder.pending = this.#readExistence(sessionId).then(
+      async (entry) => {
+        if (entry === undefined) {
+          if (this.#readable.get(sessionId) === placeholder) this.#readable.delete(sessionId);
+          // unknown: use() answers with the error of an unknown session (or of a malformed id); a
+          // session created meanwhile is then readable after all
+          await this.get(sessionId);
+          return;
+        }
+        if (this.#readable.get(sessionId) === placeholder) {
+          if (this.#ttlMs > 0) this.#readable.set(sessionId, entry);
+          else this.#readable.delete(sessionId);
+        }
+      },
+      (error: unknown) => {
+        if (this.#readable.get(sessionId) === placeholder) this.#readable.delete(sessionId);
+        throw error;
+      },
+    );
+    this.#readable.set(sessionId, placeholder);
+    if (this.#readable.size > this.#maxEntries) {
+      const oldest = this.#readable.keys().next().value;
+      if (oldest !== undefined) this.#readable.delete(oldest);
+    }
+    return placeholder.pending;
+  }
+
+  /** The session's existence read from the store now: an entry good for `ttlMs`, or undefined. */
+  async #readExistence(sessionId: string): Promise<ReadableEntry | undefined> {
+    const asked = Date.now();
+    if ((await this.#storedTokenHash(sessionId)) === undefined) return undefined;
+    return {
+      until: asked + this.#ttlMs,
+      renewAt: asked + this.#ttlMs * (0.5 + Math.random() / 4),
+      renewing: undefined,
+      pending: undefined,
+    };
   }
 
   /**
@@ -132,5 +201,6 @@ export class SessionCache {
   /** Forgets a session (after this instance changed it). */
   invalidate(sessionId: string): void {
     this.#entries.delete(sessionId);
+    this.#readable.delete(sessionId);
   }
 }

@@ -370,9 +370,11 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       query: ListLogsQuery,
       response: ExecutionLogListSchema,
       handle: async ({ params, query }) => {
-        // read often: one query per page (see SessionCache.getForRead)
-        const { session } = await sessions.getForRead(params.sessionId);
-        const page = await session.logs({
+        // read often, by many clients at once: the session is not resumed, only known to exist (see
+        // SessionCache.checkReadable), so a page costs one query; then what session.logs() reads
+        await sessions.checkReadable(params.sessionId);
+        const page = await toolmux.logs.list({
+          sessionId: params.sessionId,
           limit: query.limit,
           cursor: query.cursor,
           parentId: query.parent_id,
