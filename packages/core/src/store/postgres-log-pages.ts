@@ -48,6 +48,8 @@ export class SessionLogPageReader {
     private readonly single: (page: SessionLogPage) => Promise<QueryResultRow[]>,
     /** The columns of an entry, as `PostgresStore` reads them. */
     private readonly columns: string,
+    /** The column the entries of a page sort by, newest first (the id, or text that begins with it). */
+    private readonly key = 'id',
   ) {}
 
   /** The page's rows (at most `page.rows`), newest first. */
@@ -134,10 +136,11 @@ export class SessionLogPageReader {
     const pages: QueryResultRow[][] = batch.map(() => []);
     for (const row of rows) pages[(row.page_number as number) - 1]!.push(row);
     // each page comes out of its index scan newest first; SQL does not promise the join keeps that order
+    const key = this.key;
     for (const page of pages) {
       for (let index = 1; index < page.length; index++) {
-        if (page[index - 1]!.id < page[index]!.id) {
-          page.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+        if (page[index - 1]![key] < page[index]![key]) {
+          page.sort((a, b) => (a[key] < b[key] ? 1 : a[key] > b[key] ? -1 : 0));
           break;
         }
       }

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { logRecord } from '../test/log-records.js';
+import { postgresSkipReason, withTestDatabase } from '../test/postgres.js';
+import { newId } from '../util/ids.js';
+import type { ExecutionLogRecord, Store } from './types.js';
+
+/**
+ * The pages of a session's log are read with each entry's columns packed into one text (one column
+ * per row for `pg` to decode instead of 15), alone or several pages per statement. What comes out
+ * must be exactly what the columns read one by one give: null apart from '', every character, every
+ * double, every millisecond; an entry whose text holds the separator is read unpacked.
+ */
+const skipPostgres = await postgresSkipReason();
+
+const SESSION = `ses_${'4'.repeat(38)}`;
+const OTHER = `ses_${'5'.repeat(38)}`;
+
+/** Entries with the values that packing could get wrong, oldest first. */
+function awkwardEntries(sessionId: string): ExecutionLogRecord[] {
+  const text = 'quote " backslash \\ newline \n tab \t cr \r bell \u0007 del \u007f ls \u2028 é 😀 ∑';
+  const changes: Array<Partial<ExecutionLogRecord>> = [
+    {},
+    { connectedAccountId: '', callId: '', errorCode: '', errorMessage: '', parentId: null },
+    { connectedAccountId: 'ca_1', callId: 'call_!', errorCode: '!', errorMessage: '!!', status: 'error' },
+    { durationMs: 0.1 + 0.2 },
+    { durationMs: 1e-7 },
+    { durationMs: 1e21 },
+    { durationMs: 5e-324 },
+    { durationMs: Number.MAX_VALUE },
+    { durationMs: -0 }, // written as 0
+    { durationMs: 123456789.12345679 },
+    { input: text, output: text.repeat(100), errorMessage: text, userId: 'usér 😀' },
+    { createdAt: new Date('2026-12-02T10:11:03.954Z') },
+    { createdAt: new Date('1969-12-31T23:59:59.999Z') },
+    { createdAt: new Date('0999-01-01T00:00:00.001Z') },
+    { createdAt: new Date('9999-12-31T23:59:59.999Z') },
+    { toolSlug: 'ECHO_ECHO', toolkit: '', input: '', output: '' },
+  ];
+  return changes.map((change, index) =>
+    logRecord({
+      id: `log_${String(index).padStart(38, '0')}`,
+      sessionId,
+      durationMs: 1.25,
+      ...change,
+      parentId:
+        index > 0 && change.parentId === undefined ? `log_${String(index - 1).padStart(38, '0')}` : null,
+    }),
+  );
+}
+
+/** The session's whole log as the unpacked path reads it (a user filter reads the columns one by one). */
+async function readUnpacked(
+  store: Store,
+  sessionId: string,
+  userIds: string[],
+): Promise<ExecutionLogRecord[]> {
+  const entries: ExecutionLogRecord[] = [];
+  for (const userId of new Set(userIds)) {
+    entries.push(...(await store.listLogs({ sessionId, userId, limit: 1000, cursor: undefined })).items);
+  }
+  return entries.sort((a, b) => (a.id < b.id ? 1 : -1));
+}
+
+describe.skipIf(skipPostgres !== undefined)(`session log pages on PostgreSQL ${skipPostgres ?? ''}`, () => {
+  it('read packed, alone or in a batch, give what the columns read one by one give', async () => {
+    await withTestDatabase(async (database) => {
+      await database.store.migrate();
+      const store = database.store;
+      const written = awkwardEntries(SESSION);
+      const entries = [...written, ...awkwardEntries(OTHER).map((entry) => ({ ...entry, id: newId('log') }))];
+      await store.insertLogs(entries);
+      const userIds = entries.map((entry) => entry.userId);
+      const expected = await readUnpacked(store, SESSION, userIds);
+      expect(expected).toHaveLength(16);
+      // what was written (the database keeps a double and a millisecond exactly)
+      expect(expected).toEqual(
+        [...written].reverse().map((entry) => ({ ...entry, durationMs: entry.durationMs || 0 })),
+      );
+
+      // alone: one page, then pages of 5 after each cursor
+      expect((await store.listLogs({ sessionId: SESSION, limit: 1000, cursor: undefined })).items).toEqual(
+        expected,
+      );
+      const paged: ExecutionLogRecord[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.listLogs({ sessionId: SESSION, limit: 5, cursor });
+        paged.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      expect(paged).toEqual(expected);
+
+      // together: one statement for the pages asked for in one turn
+      const [mine, other, parent] = await Promise.all([
+        store.listLogs({ sessionId: SESSION, limit: 1000, cursor: undefined }),
+        store.listLogs({ sessionId: OTHER, limit: 1000, cursor: undefined }),
+        store.listLogs({ sessionId: SESSION, parentId: expected[3]!.id, limit: 10, cursor: undefined }),
+      ]);
+      expect(mine.items).toEqual(expected);
+      expect(other.items).toEqual(await readUnpacked(store, OTHER, userIds));
+      expect(parent.items).toEqual(expected.filter((entry) => entry.parentId === expected[3]!.id));
+    });
+  });
+
+  it('reads a page whose entry holds the separator unpacked, the same', async () => {
+    await withTestDatabase(async (database) => {
+      await database.store.migrate();
+      const store = database.store;
+      const entries = [
+        logRecord({
+          id: `log_${'0'.repeat(37)}1`,
+          sessionId: SESSION,
+          errorMessage: 'unit \u001f separator',
+        }),
+        logRecord({
+          id: `log_${'0'.repeat(37)}2`,
+          sessionId: SESSION,
+          input: '{"a":"\\u001f"}',
+          errorMessage: '\u001f',
+        }),
+        logRecord({ id: `log_${'0'.repeat(37)}3`, sessionId: OTHER, errorMessage: null }),
+      ];
+      await store.insertLogs(entries);
+      const page = await store.listLogs({ sessionId: SESSION, limit: 10, cursor: undefined });
+      expect(page.items).toEqual([entries[1], entries[0]]);
+      const [mine, other] = await Promise.all([
+        store.listLogs({ sessionId: SESSION, limit: 1, cursor: undefined }),
+        store.listLogs({ sessionId: OTHER, limit: 10, cursor: undefined }),
+      ]);
+      expect(mine).toEqual({ items: [entries[1]], nextCursor: entries[1]!.id });
+      expect(other.items).toEqual([entries[2]]);
+    });
+  });
+});
