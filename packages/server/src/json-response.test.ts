@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CHUNKED_FROM, jsonBody } from './json-response.js';
+import { CHUNKED_FROM, jsonBody, smallJson } from './json-response.js';
 
 async function bytesOf(body: string | ReadableStream<Uint8Array>): Promise<Buffer> {
   if (typeof body === 'string') return Buffer.from(body);
@@ -28,5 +28,20 @@ describe('jsonBody', () => {
     expect(bytes.equals(Buffer.from(JSON.stringify(value)))).toBe(true);
     expect(answer.length).toBe(bytes.length);
     expect(JSON.parse(bytes.toString('utf8'))).toEqual(value);
+  });
+
+  it('writes a value marked small at once, the same answer; one larger than marked is still streamed', async () => {
+    const page = {
+      items: [{ id: 'log_1', input: '{"a":"\u2028 é"}', duration_ms: 0.1 + 0.2 }],
+      next_cursor: null,
+    };
+    expect(await jsonBody(smallJson({ ...page }))).toEqual(await jsonBody(page));
+    expect((await jsonBody(smallJson({ ...page }))).body).toBe(JSON.stringify(page));
+    const large = { text: 'é'.repeat(CHUNKED_FROM) };
+    const answer = await jsonBody(smallJson(large));
+    expect(answer.body).toBeInstanceOf(ReadableStream);
+    const bytes = await bytesOf(answer.body);
+    expect(bytes.equals(Buffer.from(JSON.stringify(large)))).toBe(true);
+    expect(answer.length).toBe(bytes.length);
   });
 });

@@ -20,6 +20,7 @@ import {
   type ToolkitDeclaration,
 } from '@toolmux/core/internal';
 import type { z } from 'zod';
+import { smallJson } from '../json-response.js';
 import type { SessionCache } from '../session-cache.js';
 import { DeletedSchema } from './auth-schemas.js';
 import { isoTime } from './iso-time.js';
@@ -141,6 +142,40 @@ function toolkitJson(toolkit: ToolkitInfo): Wire<typeof ToolkitSchema> {
     tool_count: toolkit.toolCount,
     tools: toolkit.tools,
   };
+}
+
+/** A page of log entries whose text (payloads, error messages) is at most this long is written at once. */
+const SMALL_LOG_PAGE_CHARS = 16 * 1024;
+
+/**
+ * A page of the execution log as the API answers it: marked as small (see `smallJson`) when it is
+ * (a page of short entries, the common case), so that it is written by one `JSON.stringify`.
+ */
+function logPageJson(page: {
+  items: ExecutionLog[];
+  nextCursor: string | undefined;
+}): Wire<typeof ExecutionLogListSchema> {
+  const answer = { items: page.items.map(executionLogJson), next_cursor: page.nextCursor ?? null };
+  if (page.items.length > 64) return answer;
+  let chars = 0;
+  for (const log of page.items) {
+    // the strings' characters (as JsonWriter counts them), and 300 for the keys, numbers and time
+    chars +=
+      log.id.length +
+      (log.sessionId?.length ?? 0) +
+      log.userId.length +
+      log.toolSlug.length +
+      log.toolkit.length +
+      (log.connectedAccountId?.length ?? 0) +
+      (log.callId?.length ?? 0) +
+      (log.errorCode?.length ?? 0) +
+      (log.errorMessage?.length ?? 0) +
+      (log.parentId?.length ?? 0) +
+      log.input.length +
+      log.output.length +
+      300;
+  }
+  return chars <= SMALL_LOG_PAGE_CHARS ? smallJson(answer) : answer;
 }
 
 function executionLogJson(log: ExecutionLog): Wire<typeof ExecutionLogSchema> {
@@ -379,7 +414,7 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
           cursor: query.cursor,
           parentId: query.parent_id,
         });
-        return { items: page.items.map(executionLogJson), next_cursor: page.nextCursor ?? null };
+        return logPageJson(page);
       },
     }),
     route({
@@ -400,7 +435,7 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
           limit: query.limit,
           cursor: query.cursor,
         });
-        return { items: page.items.map(executionLogJson), next_cursor: page.nextCursor ?? null };
+        return logPageJson(page);
       },
     }),
     route({

@@ -1,7 +1,14 @@
-import { ToolMux } from '@toolmux/core';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type ExecutionLog, ToolMux } from '@toolmux/core';
+import { openToolMuxStore } from '@toolmux/core/internal';
+import { createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { createServer } from '../server.js';
 import { SessionCache } from '../session-cache.js';
-import { createTestServer, TEST_API_KEY } from '../test-helpers.js';
+import { createTestServer, recordingLogger, TEST_API_KEY } from '../test-helpers.js';
 
 /**
  * `GET /sessions/:id/logs` does not resume the session: it only needs to know that the session
@@ -92,7 +99,6 @@ describe('SessionCache.checkReadable', () => {
     const mux = new ToolMux({ toolkits: [], store: ':memory:' });
     const session = await mux.create('user_cache_reads', { toolkits: [] });
     const cache = new SessionCache({ toolmux: mux, ttlMs: TTL });
-    const { openToolMuxStore } = await import('@toolmux/core/internal');
     const store = await openToolMuxStore(mux);
     let lookups = 0;
     const read = store.getSessionTokenHash.bind(store);
@@ -124,3 +130,113 @@ describe('SessionCache.checkReadable', () => {
     await mux.close();
   });
 });
+
+/**
+ * The API contract, byte for byte: a page is the JSON text of `{ items, next_cursor }` with each
+ * entry's fields in the documented order, whichever way the server reads and writes it (a page of
+ * short entries is written at once, a large one a slice at a time; PostgreSQL reads entries packed).
+ */
+const skipPostgres = await postgresSkipReason();
+const directory = mkdtempSync(join(tmpdir(), 'toolmux-log-reads-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+/** The documented wire form of an entry, written out here independently of the server's code. */
+function wire(log: ExecutionLog) {
+  return {
+    id: log.id,
+    session_id: log.sessionId,
+    user_id: log.userId,
+    tool_slug: log.toolSlug,
+    toolkit: log.toolkit,
+    connected_account_id: log.connectedAccountId,
+    call_id: log.callId,
+    status: log.status,
+    error_code: log.errorCode,
+    error_message: log.errorMessage,
+    duration_ms: log.durationMs,
+    input: log.input,
+    output: log.output,
+    created_at: log.createdAt.toISOString(),
+    parent_id: log.parentId ?? null,
+  };
+}
+
+const stores = [
+  {
+    name: 'SQLite',
+    skip: undefined,
+    open: async () => ({
+      spec: `sqlite:${join(mkdtempSync(join(directory, 'db-')), 'toolmux.db')}`,
+      cleanup: async () => {},
+    }),
+  },
+  {
+    name: 'PostgreSQL',
+    skip: skipPostgres,
+    open: async () => {
+      const database = await createTestPostgresUrl();
+      return { spec: database.url, cleanup: () => database.cleanup() };
+    },
+  },
+];
+
+for (const backend of stores) {
+  describe.skipIf(backend.skip !== undefined)(`GET /sessions/:id/logs on ${backend.name}`, () => {
+    it('answers the JSON text of the documented page, byte for byte, for short and long entries', async () => {
+      const { spec, cleanup } = await backend.open();
+      const mux = new ToolMux({
+        toolkits: [],
+        store: spec,
+        secretKey: randomBytes(32).toString('base64'),
+        logger: recordingLogger(),
+      });
+      try {
+        const server = createServer({ toolmux: mux, apiKey: TEST_API_KEY, logger: recordingLogger() });
+        const session = await mux.create('user_wire', { toolkits: [] });
+        const text = 'quote " backslash \\ newline \n tab \t bell \u0007 ls \u2028 é 😀';
+        const store = await openToolMuxStore(mux);
+        const base = Date.parse('2026-12-02T10:11:03.954Z');
+        await store.insertLogs(
+          Array.from({ length: 120 }, (_, index) => ({
+            id: `log_${String(index + 1).padStart(38, '0')}`,
+            sessionId: session.sessionId,
+            userId: 'user_wire',
+            toolSlug: 'ECHO_ECHO',
+            toolkit: 'echo',
+            connectedAccountId: index % 3 === 0 ? null : `ca_${index}`,
+            callId: index % 4 === 0 ? null : `call_${index}`,
+            status: index % 5 === 0 ? ('error' as const) : ('success' as const),
+            errorCode: index % 5 === 0 ? 'TOOL_FAILED' : null,
+            errorMessage: index % 5 === 0 ? text : null,
+            durationMs: index === 7 ? 1e-7 : index === 8 ? 1e21 : index / 7,
+            input: index % 2 === 0 ? '{"text":"hello"}' : JSON.stringify({ text }),
+            // entries 60-79 are long: their page is written a slice at a time
+            output: index >= 60 && index < 80 ? JSON.stringify({ text: text.repeat(200) }) : '{"ok":true}',
+            createdAt: new Date(base + index * 7_777),
+            parentId: index % 6 === 0 ? null : `log_${String(index).padStart(38, '0')}`,
+          })),
+        );
+        for (const limit of [50, 7, 1000]) {
+          let cursor: string | undefined;
+          do {
+            const response = await server.fetch(
+              new Request(
+                `http://localhost/api/v1/sessions/${session.sessionId}/logs?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`,
+                { headers: { authorization: `Bearer ${TEST_API_KEY}` } },
+              ),
+            );
+            expect(response.status).toBe(200);
+            const expected = await mux.logs.list({ sessionId: session.sessionId, limit, cursor });
+            expect(await response.text()).toBe(
+              JSON.stringify({ items: expected.items.map(wire), next_cursor: expected.nextCursor ?? null }),
+            );
+            cursor = expected.nextCursor;
+          } while (cursor !== undefined);
+        }
+      } finally {
+        await mux.close();
+        await cleanup();
+      }
+    });
+  });
+}
