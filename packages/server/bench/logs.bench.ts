@@ -219,7 +219,12 @@ function send(url: string, method: 'GET' | 'POST', body?: string): Promise<{ sta
       );
       response.on('error', reject);
     });
-    outgoing.on('error', reject);
+    outgoing.on('error', (error: NodeJS.ErrnoException) => {
+      // a kept-alive connection the server closed as it was reused (idle past its keep-alive
+      // timeout while the other contender was measured): once more, on a new one
+      if (outgoing.reusedSocket && error.code === 'ECONNRESET') send(url, method, body).then(resolve, reject);
+      else reject(error);
+    });
     outgoing.end(body);
   });
 }
