@@ -61,7 +61,9 @@ const toolkit = defineToolkit({
 });
 
 const mux = new ToolMux({ toolkits: [toolkit], store: ':memory:', logger: quiet });
-console.log(`cells run on: ${workbenchThread() === 'main' ? 'the main thread, in time slices' : 'worker threads'}`);
+console.log(
+  `cells run on: ${workbenchThread() === 'main' ? 'the main thread, in time slices' : 'worker threads'}`,
+);
 const session = await mux.create('user_1', { workbench: {} });
 const wb = (code: string) => session.execute(MetaToolSlug.WORKBENCH, { code });
 
