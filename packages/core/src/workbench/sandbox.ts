@@ -407,16 +407,21 @@ class EngineEntries {
     }
   }
 
+  /** Writes up to four argument handles where `QTS_Call` reads them. */
+  #setArgs(args: QuickJSHandle[]): void {
+    if (args.length > 4) throw new RangeError('at most four arguments');
+    const heap = this.#heap();
+    for (let index = 0; index < args.length; index++)
+      heap[(this.#argv >> 2) + index] = (args[index] as QuickJSHandle).value as number;
+  }
+
   /** Calls `fn` with `this` undefined and up to four arguments. */
   async call(
     fn: QuickJSHandle,
     undefinedHandle: QuickJSHandle,
     ...args: QuickJSHandle[]
   ): Promise<EntryResult> {
-    if (args.length > 4) throw new RangeError('at most four arguments');
-    const heap = this.#heap();
-    for (let index = 0; index < args.length; index++)
-      heap[(this.#argv >> 2) + index] = (args[index] as QuickJSHandle).value as number;
+    this.#setArgs(args);
     const ctx = this.#internals.ctx.value;
     return this.#result(
       await this.#enter(() =>
@@ -430,10 +435,7 @@ class EngineEntries {
    * the prelude's own functions that run in bounded time and touch nothing the code can replace.
    */
   callNow(fn: QuickJSHandle, undefinedHandle: QuickJSHandle, ...args: QuickJSHandle[]): EntryResult {
-    if (args.length > 4) throw new RangeError('at most four arguments');
-    const heap = this.#heap();
-    for (let index = 0; index < args.length; index++)
-      heap[(this.#argv >> 2) + index] = (args[index] as QuickJSHandle).value as number;
+    this.#setArgs(args);
     const ctx = this.#internals.ctx.value;
     return this.#result(
       this.#callNow(ctx, fn.value as number, undefinedHandle.value as number, args.length, this.#argv),
