@@ -656,6 +656,8 @@ export class Sandbox {
   readonly #entries: EngineEntries;
   #disposed = false;
   readonly #monitor: SandboxMonitor | undefined;
+  /** Where the sandbox shares its thread in slices (the main thread); undefined in a worker. */
+  readonly #slicer: SandboxSlicer | undefined;
   /** When the running cell's time ends (epoch ms); Infinity between cells. */
   #deadline = Number.POSITIVE_INFINITY;
   /** The running cell was stopped by the monitor, not by its own limit. */
@@ -681,15 +683,16 @@ export class Sandbox {
   /** The longest the running cell's code held the thread without checking in (CPU ms). */
   #longestHold = 0;
 
-  private constructor(context: QuickJSContext, entries: EngineEntries, monitor: SandboxMonitor | undefined) {
+  private constructor(context: QuickJSContext, entries: EngineEntries, options: SandboxOptions) {
     this.#context = context;
     this.#entries = entries;
-    this.#monitor = monitor;
+    this.#monitor = options.monitor;
+    this.#slicer = options.slicer;
   }
 
   /** A fresh sandbox whose JavaScript heap is limited to `memoryMb`. */
-  static async create(memoryMb: number, options: SandboxOptions | SandboxMonitor = {}): Promise<Sandbox> {
-    const { monitor, slicer } = 'preempt' in options ? { monitor: options, slicer: undefined } : options;
+  static async create(memoryMb: number, options: SandboxOptions = {}): Promise<Sandbox> {
+    const { slicer } = options;
     if (slicer && !SANDBOX_SLICING_AVAILABLE) {
       throw new Error('This Node.js cannot suspend WebAssembly (JSPI): run the workbench in worker threads.');
     }
@@ -714,14 +717,11 @@ export class Sandbox {
     await slicer?.turn?.();
     // Set once: QuickJS asks it every few thousand instructions.
     runtime.setInterruptHandler(() => (sandbox ? sandbox.#interrupt() : false));
-    const created = new Sandbox(context, new EngineEntries(context, memory, slicer !== undefined), monitor);
+    const created = new Sandbox(context, new EngineEntries(context, memory, slicer !== undefined), options);
     sandbox = created;
-    created.#slicer = slicer;
     created.#install();
     return created;
   }
-
-  #slicer: SandboxSlicer | undefined;
 
   /** Waits for the next slice; the time until then is not the code's. */
   async #pause(slicer: SandboxSlicer): Promise<void> {

@@ -121,7 +121,7 @@ function handle(message: ToWorker): void {
 async function createSandbox(memoryMb: number): Promise<Sandbox> {
   creating++;
   try {
-    return await Sandbox.create(memoryMb, monitor);
+    return await Sandbox.create(memoryMb, { monitor });
   } finally {
     creating--;
   }
