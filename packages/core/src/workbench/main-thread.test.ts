@@ -43,6 +43,10 @@ describe.runIf(SANDBOX_SLICING_AVAILABLE)('workbench cells on the main thread, i
       expect(() => workbenchThread()).toThrow(
         /TOOLMUX_WORKBENCH_THREAD must be "main" or "workers", got "threads"/,
       );
+      // a typo fails when the ToolMux is made, with CONFIG_INVALID, not in every workbench call
+      expect(() => new ToolMux({ toolkits: [], store: ':memory:', logger: quiet })).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID' }),
+      );
     } finally {
       if (before === undefined) delete process.env.TOOLMUX_WORKBENCH_THREAD;
       else process.env.TOOLMUX_WORKBENCH_THREAD = before;

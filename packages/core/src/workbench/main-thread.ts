@@ -1,3 +1,4 @@
+import { ToolMuxError } from '../errors.js';
 import { type CellResult, SANDBOX_SLICING_AVAILABLE, Sandbox, type SandboxHostCall } from './sandbox.js';
 import { type MainThreadSlices, mainThreadSlices } from './slices.js';
 import { SpareSandbox } from './spare.js';
@@ -196,8 +197,18 @@ export class MainThreadCells implements CellRunner {
 export function workbenchThread(): WorkbenchThread {
   const chosen = process.env.TOOLMUX_WORKBENCH_THREAD;
   if (chosen === 'workers') return 'workers';
+  if (chosen === 'main' && !SANDBOX_SLICING_AVAILABLE) {
+    throw new ToolMuxError({
+      code: 'CONFIG_INVALID',
+      message:
+        'TOOLMUX_WORKBENCH_THREAD is "main", but this Node.js cannot suspend WebAssembly (JSPI, Node.js 24 and later): use Node.js 24+, or TOOLMUX_WORKBENCH_THREAD=workers.',
+    });
+  }
   if (chosen !== undefined && chosen !== '' && chosen !== 'main') {
-    throw new Error(`TOOLMUX_WORKBENCH_THREAD must be "main" or "workers", got ${JSON.stringify(chosen)}.`);
+    throw new ToolMuxError({
+      code: 'CONFIG_INVALID',
+      message: `TOOLMUX_WORKBENCH_THREAD must be "main" or "workers", got ${JSON.stringify(chosen)}.`,
+    });
   }
   return SANDBOX_SLICING_AVAILABLE ? 'main' : 'workers';
 }
