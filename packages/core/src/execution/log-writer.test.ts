@@ -70,8 +70,11 @@ const backends: Backend[] = [
       await database.store.migrate();
       return { store: database.store, close: () => database.cleanup() };
     },
-    // PostgreSQL refuses NUL in text
-    refused: (userId) => [entry(userId, { callId: 'call_\0' }), entry(userId, { toolSlug: 'A\0B' })],
+    // PostgreSQL's NOT NULL and CHECK constraints
+    refused: (userId) => [
+      entry(userId, { userId: null as unknown as string }),
+      entry(userId, { status: 'pending' as 'success' }),
+    ],
   },
 ];
 

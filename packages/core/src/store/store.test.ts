@@ -342,6 +342,38 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
       expect(read!.input).toHaveLength(4096);
     });
 
+    it('stores a batch of entries field for field, and a NUL or lone surrogate costs only that character', async () => {
+      const awkward = 'e->>0 \\"q\\" {"a":[1,"\\u0000"]} \\\\ ✓ 👋🏽 \u2028\u2029 \t\r\n end';
+      const entries = [
+        log({ sessionId: null, input: awkward, output: JSON.stringify({ awkward }), durationMs: 0.1 + 0.2 }),
+        log({
+          connectedAccountId: 'ca_1',
+          callId: 'call_1',
+          status: 'error',
+          errorCode: 'TOOL_EXECUTION_FAILED',
+          errorMessage: awkward,
+          durationMs: 1e-7,
+          createdAt: new Date(Date.UTC(1999, 11, 31, 23, 59, 59, 999)),
+          parentId: 'log_parent',
+        }),
+        log({ durationMs: 123456789.123, createdAt: new Date(Date.UTC(2038, 0, 19, 3, 14, 8, 1)) }),
+        // text no PostgreSQL column can hold: the entry is stored all the same
+        log({ errorMessage: 'nul\0and lone \ud800 surrogate', status: 'error', errorCode: 'X' }),
+      ];
+      await store.insertLogs(entries);
+      const read = new Map(
+        (await store.listLogs({ userId: 'user_1', limit: 10 })).items.map((entry) => [entry.id, entry]),
+      );
+      expect(read.size).toBe(entries.length);
+      for (const entry of entries.slice(0, 3)) expect(read.get(entry.id)).toEqual(entry);
+      const last = entries[3]!;
+      const stored = read.get(last.id)!;
+      expect({ ...stored, errorMessage: '' }).toEqual({ ...last, errorMessage: '' });
+      // a lone surrogate becomes U+FFFD on both stores (as UTF-8 encoding makes it); PostgreSQL
+      // cannot hold a NUL in text, SQLite can
+      expect(stored.errorMessage).toMatch(/^nul(\0|\ufffd)and lone \ufffd surrogate$/);
+    });
+
     it('reports a database failure as STORE_ERROR without row values, with the cause attached', async () => {
       const record = session({ tokenHash: 'secret-token-hash-value' });
       await store.insertSession(record);
