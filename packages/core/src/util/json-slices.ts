@@ -26,13 +26,14 @@ const CHECK_EVERY = 512;
 
 /** Broken JSON (`kind: 'syntax'`) or JSON nested deeper than allowed (`kind: 'depth'`). */
 export class JsonTextError extends SyntaxError {
-  constructor(
-    message: string,
-    readonly kind: 'syntax' | 'depth',
-    readonly position: number,
-  ) {
+  readonly kind: 'syntax' | 'depth';
+  readonly position: number;
+
+  constructor(message: string, kind: 'syntax' | 'depth', position: number) {
     super(message);
     this.name = 'SyntaxError';
+    this.kind = kind;
+    this.position = position;
   }
 }
 
@@ -485,7 +486,11 @@ const STRING_PIECE = 16 * 1024;
 
 /** A string value to write a piece at a time. */
 class LongString {
-  constructor(readonly text: string) {}
+  readonly text: string;
+
+  constructor(text: string) {
+    this.text = text;
+  }
 }
 
 /**

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import {
   type CellLimits,
+  callHost,
   SANDBOX_SLICING_AVAILABLE,
   Sandbox,
   SandboxCallError,
@@ -36,6 +37,26 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     const syntax = await sandbox.run('return (', noHost, limits);
     expect(syntax.error?.code).toBe('WORKBENCH_CODE_ERROR');
     expect((await sandbox.run('return count', noHost, limits)).result).toBe(42);
+  });
+
+  it('passes megabytes of arguments and results between the code and the host intact', async () => {
+    const sandbox = await create(256);
+    let received: unknown;
+    const host: SandboxHostCall = async (_operation, args) => {
+      received = args;
+      const items = (args as { args: { items: Array<{ id: number; text: string }> } }).args.items;
+      return { data: items.map((item) => ({ ...item, text: `${item.text}!` })) };
+    };
+    const out = await sandbox.run(
+      `const items = Array.from({ length: 30000 }, (_, id) => ({ id, text: 'é✓👋 "q" \\\\ ' + 'x'.repeat(100) + id }));
+       const back = (await toolmux.execute('X', { items })).data;
+       return { n: back.length, same: back.every((item, i) => item.id === i && item.text === items[i].text + '!') };`,
+      host,
+      { ...limits, timeoutMs: 30_000 },
+    );
+    expect(out).toEqual({ result: { n: 30000, same: true }, logs: [] });
+    const items = (received as { args: { items: Array<{ id: number; text: string }> } }).args.items;
+    expect(items[29999]).toEqual({ id: 29999, text: `é✓👋 "q" \\ ${'x'.repeat(100)}29999` });
   });
 
   it('calls the host with JSON arguments and gives back its value or its error code', async () => {
@@ -299,5 +320,83 @@ describe('the QuickJS module with a smaller initial memory', () => {
     const sandbox = await Sandbox.create(64);
     expect((await sandbox.run(THIRTY_MB_CODE, noHost, limits)).result).toBe(30);
     expect((await sandbox.run('return typeof all', noHost, limits)).result).toBe('undefined');
+  });
+});
+
+describe("callHost (a cell's call, on the thread of its session)", () => {
+  /** Turns of the event loop counted while `run` runs, and when `mark` was called. */
+  async function countTurns<T>(
+    run: (mark: () => number) => Promise<T>,
+  ): Promise<{ value: T; marks: number[] }> {
+    let turns = 0;
+    let counting = true;
+    const tick = () => {
+      turns++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const marks: number[] = [];
+    try {
+      const value = await run(() => marks.push(turns));
+      return { value, marks: [...marks, turns] };
+    } finally {
+      counting = false;
+    }
+  }
+  const big = { items: Array.from({ length: 40_000 }, (_, id) => ({ id, text: `é✓👋 ${'x'.repeat(90)}` })) };
+  const signal = new AbortController().signal;
+
+  it('calls the host in the same turn with small arguments, and answers with {"value"} or {"error"}', async () => {
+    const { value, marks } = await countTurns((mark) =>
+      callHost(
+        async (operation, args) => {
+          mark();
+          return { operation, args };
+        },
+        'execute',
+        '{"slug":"X","args":{"n":1}}',
+        signal,
+      ),
+    );
+    expect(marks[0]).toBe(0);
+    expect(JSON.parse(value)).toEqual({
+      value: { operation: 'execute', args: { slug: 'X', args: { n: 1 } } },
+    });
+    const failed = await callHost(
+      async () => {
+        throw new SandboxCallError('TOOL_NOT_FOUND', 'no X');
+      },
+      'execute',
+      'not json',
+      signal,
+    );
+    expect(JSON.parse(failed)).toEqual({ error: { code: 'TOOL_NOT_FOUND', message: 'no X' } });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(JSON.parse(await callHost(async () => cyclic, 'execute', '{}', signal)).error.code).toBe(
+      'WORKBENCH_CODE_ERROR',
+    );
+  });
+
+  it('parses megabytes of arguments and writes megabytes of value with the event loop turning meanwhile', async () => {
+    const text = JSON.stringify(big);
+    let seen: unknown;
+    const { value, marks } = await countTurns((mark) =>
+      callHost(
+        async (_operation, args) => {
+          seen = args;
+          mark();
+          return args;
+        },
+        'execute',
+        text,
+        signal,
+      ),
+    );
+    expect(seen).toEqual(big);
+    expect(value).toBe(JSON.stringify({ value: big }));
+    // other work ran while the arguments were parsed, and while the value was written
+    expect(marks[0]).toBeGreaterThan(0);
+    expect(marks[1]!).toBeGreaterThan(marks[0]!);
   });
 });

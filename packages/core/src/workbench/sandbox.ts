@@ -9,6 +9,8 @@ import {
   type QuickJSHandle,
   QuickJSWASMModule,
 } from 'quickjs-emscripten-core';
+import { parseJsonSliced, SLICED_PARSE_FROM, stringifyJsonSliced } from '../util/json-slices.js';
+import { WorkSlice } from '../util/slices.js';
 
 /** The Emscripten loader of the synchronous QuickJS build (host calls return promises; no asyncify). */
 const loadQuickJSEmscripten =
@@ -1275,34 +1277,60 @@ function replyOf(error: { code: string; message: string }): string {
 function rawHostOf(host: SandboxHostCall, signal: AbortSignal): SandboxRawHost {
   return {
     call(operation, argsJson, done) {
-      let args: unknown;
-      try {
-        args = JSON.parse(argsJson);
-      } catch {
-        args = null;
-      }
-      host(operation, args, signal).then(
-        (value) => done(replyJsonOf(value)),
-        (error: unknown) => done(errorReplyJsonOf(error)),
-      );
+      void callHost(host, operation, argsJson, signal).then(done);
     },
   };
 }
 
-/** A host call's value as reply text, `{"value": ...}` (or the error it cannot be sent with). */
-export function replyJsonOf(value: unknown): string {
+/**
+ * One `toolmux.*` call of a cell, on the thread where the session lives: its arguments' JSON text
+ * parsed (`null` when it is not JSON), the host called, and its value or error as reply text. Large
+ * arguments and values (a cell that passes or gets megabytes) are parsed and serialised a slice at a
+ * time, so that other requests and cells run in between.
+ */
+export async function callHost(
+  host: SandboxHostCall,
+  operation: string,
+  argsJson: string,
+  signal: AbortSignal,
+): Promise<string> {
+  let args: unknown = null;
   try {
-    return JSON.stringify({ value: value === undefined ? null : value });
+    args =
+      argsJson.length < SLICED_PARSE_FROM
+        ? JSON.parse(argsJson)
+        : await parseJsonSliced(argsJson, new WorkSlice());
+  } catch {
+    // not JSON: only the prelude writes it, so this is a value the prelude could not send
+  }
+  let value: unknown;
+  try {
+    value = await host(operation, args, signal);
   } catch (error) {
-    return replyOf({
-      code: 'WORKBENCH_CODE_ERROR',
-      message: `The result cannot be sent to the code: ${String(error)}`,
-    });
+    return errorReplyJsonOf(error);
+  }
+  return replyJsonSliced(value);
+}
+
+/** A host call's value as reply text, `{"value": ...}`, a large value serialised a slice at a time (or the error it cannot be sent with). */
+async function replyJsonSliced(value: unknown): Promise<string> {
+  try {
+    const chunks = await stringifyJsonSliced(value === undefined ? null : value, new WorkSlice());
+    return chunks ? `{"value":${chunks.length === 1 ? chunks[0] : chunks.join('')}}` : '{}';
+  } catch (error) {
+    return cannotSend(error);
   }
 }
 
+function cannotSend(error: unknown): string {
+  return replyOf({
+    code: 'WORKBENCH_CODE_ERROR',
+    message: `The result cannot be sent to the code: ${String(error)}`,
+  });
+}
+
 /** A host call's failure as reply text, `{"error": {"code", "message"}}`. */
-export function errorReplyJsonOf(error: unknown): string {
+function errorReplyJsonOf(error: unknown): string {
   return replyOf({
     code: error instanceof SandboxCallError ? error.code : 'WORKBENCH_CODE_ERROR',
     message: error instanceof Error ? error.message : String(error),

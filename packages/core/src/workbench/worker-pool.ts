@@ -2,13 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import {
-  type CellLimits,
-  type CellResult,
-  errorReplyJsonOf,
-  replyJsonOf,
-  type SandboxHostCall,
-} from './sandbox.js';
+import { type CellLimits, type CellResult, callHost, type SandboxHostCall } from './sandbox.js';
 import {
   CLAIM_SLOTS,
   DEFAULT_MAIN_SPIN_US,
@@ -413,16 +407,12 @@ class WorkbenchWorker {
     const calls = message.calls;
     for (let index = 0; index + 2 < calls.length; index += 3) {
       const callId = calls[index] as number;
-      let args: unknown;
-      try {
-        args = JSON.parse(calls[index + 2] as string);
-      } catch {
-        args = null;
-      }
-      run.host(calls[index + 1] as string, args, run.controller.signal).then(
-        (value) => this.#reply(run, callId, replyJsonOf(value)),
-        (error: unknown) => this.#reply(run, callId, errorReplyJsonOf(error)),
-      );
+      void callHost(
+        run.host,
+        calls[index + 1] as string,
+        calls[index + 2] as string,
+        run.controller.signal,
+      ).then((json) => this.#reply(run, callId, json));
     }
   }
 
