@@ -163,7 +163,7 @@ const MAX_START_FAILURES = 3;
  * loads `src/*.ts`, `worker.ts` with a resolve hook that maps the `.js` imports to their `.ts` files
  * (Node strips the types).
  */
-function spawn(init: WorkerInit): Worker {
+export function spawnWorkbenchThread(init: WorkerInit): Worker {
   const options = {
     workerData: init,
     transferList: [init.port],
@@ -233,7 +233,7 @@ class WorkbenchWorker {
     this.#base = Date.now();
     this.#port = channel.port1;
     this.#freeSlots = Array.from({ length: CLAIM_SLOTS }, (_, slot) => CLAIM_SLOTS - 1 - slot);
-    const worker = spawn({ port: channel.port2, shared, base: this.#base });
+    const worker = this.#pool.spawnThread({ port: channel.port2, shared, base: this.#base });
     this.#worker = worker;
     this.online = false;
     worker.unref();
@@ -531,9 +531,17 @@ export class WorkbenchWorkers {
   readonly #workers: WorkbenchWorker[] = [];
   #nextRun = 1;
 
-  constructor(size = defaultWorkerCount(), max = defaultMaxWorkerCount(size)) {
+  /** Starts one worker thread (`spawnWorkbenchThread`; a test can start threads that fail). */
+  readonly spawnThread: (init: WorkerInit) => Worker;
+
+  constructor(
+    size = defaultWorkerCount(),
+    max = defaultMaxWorkerCount(size),
+    options: { spawn?: (init: WorkerInit) => Worker } = {},
+  ) {
     this.#size = size;
     this.#max = Math.max(size, max);
+    this.spawnThread = options.spawn ?? spawnWorkbenchThread;
   }
 
   /** Whether a worker holds a context for `key` (false after its worker was replaced). */

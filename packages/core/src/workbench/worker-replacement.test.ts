@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
@@ -5,7 +6,14 @@ import type { ToolResult } from '../execution/result.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
-import { sharedWorkbenchWorkers, type WorkerFailure } from './worker-pool.js';
+import { workbenchHost } from './host.js';
+import { WorkbenchPool } from './workbench.js';
+import {
+  sharedWorkbenchWorkers,
+  spawnWorkbenchThread,
+  WorkbenchWorkers,
+  type WorkerFailure,
+} from './worker-pool.js';
 
 // One worker thread and no more: every session's context lives in it, so a failure hits them all.
 // These cases are about worker threads (the main thread's slices have their own tests).
@@ -80,4 +88,56 @@ describe('workbench worker replacement', () => {
       await mux.close();
     },
   );
+});
+
+describe('workbench worker threads that cannot start', () => {
+  const config = { enable: true, timeoutMs: 5_000, memoryMb: 16, autoOffloadThreshold: 20_000 };
+  const host = workbenchHost(
+    {
+      sessionId: 'ses_start',
+      store: {} as never,
+      execute: async () => ({ successful: true, data: 1, error: null, logId: '' }) as ToolResult,
+      search: async () => ({}),
+      proxy: async () => ({}) as never,
+      clientTools: new Set(),
+      metaTools: new Set(),
+    },
+    'log_start',
+  );
+  /** A thread whose module throws as it loads, as a broken install or a refused option would. */
+  const broken = () => new Worker('throw new Error("cannot load the engine here")', { eval: true });
+
+  it('retries a thread that failed to start, and runs the cell once one starts', async () => {
+    let starts = 0;
+    const workers = new WorkbenchWorkers(1, 1, {
+      spawn: (init) => (++starts <= 2 ? broken() : spawnWorkbenchThread(init)),
+    });
+    const pool = new WorkbenchPool({ workers });
+    const out = await pool.run('ses_start', 'return 6 * 7', config, host);
+    expect(out).toEqual({ result: 42, logs: [] });
+    expect(starts).toBe(3);
+    pool.close();
+  });
+
+  it('ends the waiting cell with WORKBENCH_WORKER_RESTARTED and the reason after three failed starts; the next cell starts a thread again', async () => {
+    let failing = true;
+    let starts = 0;
+    const workers = new WorkbenchWorkers(1, 1, {
+      spawn: (init) => {
+        starts++;
+        return failing ? broken() : spawnWorkbenchThread(init);
+      },
+    });
+    const pool = new WorkbenchPool({ workers });
+    const failed = await pool.run('ses_start', 'return 1', config, host);
+    expect(failed.error?.code).toBe('WORKBENCH_WORKER_RESTARTED');
+    expect(failed.error?.message).toContain('could not start a worker thread');
+    expect(failed.error?.message).toContain('cannot load the engine here');
+    expect(starts).toBe(3);
+    failing = false;
+    const next = await pool.run('ses_start', 'return 2', config, host);
+    expect(next.result).toBe(2);
+    expect(next.error).toBeUndefined();
+    pool.close();
+  });
 });
