@@ -7,6 +7,9 @@
  * 2. ten tool calls from inside one cell against the same ten `session.execute` calls from the host
  *    (runs interleaved, the ratio paired by round); the echo tool is the headline, a tool with 1 ms
  *    of waiting (a timer standing in for I/O) shows the same overhead against a realistic tool;
+ *    then the same on the stores a deployment writes its log to (an SQLite file, the embedded
+ *    default, and PostgreSQL; `BENCH_POSTGRES=0` skips it), where each host call waits for its own
+ *    log commit and the cell's calls share one;
  * 3. memory per idle context (RSS growth over 200 live contexts) and how many fit in 1 GB;
  * 4. the context saved on a bulk task: 500 records, find the 3 that match — characters the model
  *    reads with the workbench against direct calls.
@@ -17,9 +20,12 @@
  * 24+); `TOOLMUX_WORKBENCH_THREAD=workers` measures the worker-thread pool instead.
  * Run: `node --expose-gc bench/workbench.bench.ts` (after `pnpm build`).
  */
-import { loadavg } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { defineTool, defineToolkit, MetaToolSlug, ToolMux } from '@toolmux/core';
+import { createTestPostgresUrl } from '@toolmux/core/test';
 import { z } from 'zod';
 // where cells run (not part of the public API)
 import { workbenchThread } from '../packages/core/dist/workbench/main-thread.js';
@@ -132,6 +138,50 @@ console.log(`an empty cell (return 1)             ${formatNs(ten.nsPerRun.emptyC
 console.log(
   `ten calls in a cell / from the host: ${ten.ratio('cell', 'host').toFixed(2)}× (goal ≤ 1.5×); per call inside a cell, over the host call: ${formatNs((ten.nsPerRun.cell - ten.nsPerRun.emptyCell - ten.nsPerRun.host) / 10)}`,
 );
+// 2b. the same on the stores a deployment runs on: every call from the host waits for its own log
+// commit (it is acknowledged), while the calls of a cell answer the cell at once and share the commit
+// that the workbench call waits for (see docs/workbench.md). With ':memory:' a commit costs almost
+// nothing, so the figures above are the sandbox's own cost; these are what an application sees.
+const tenOnStore = async (name: string, store: string, cleanup?: () => Promise<void>) => {
+  const storeMux = new ToolMux({
+    toolkits: [toolkit],
+    store,
+    secretKey: Buffer.alloc(32, 7).toString('base64'),
+    logger: quiet,
+  });
+  try {
+    const storeSession = await storeMux.create('user_1', { workbench: {} });
+    const result = await measureInterleaved(
+      {
+        host: async () => {
+          for (let n = 0; n < 10; n++) await storeSession.execute('BENCH_ECHO', { n });
+        },
+        cell: () => storeSession.execute(MetaToolSlug.WORKBENCH, { code: tenCode }),
+      },
+      { rounds: 9, runsPerRound: 20, warmupRuns: 20 },
+    );
+    console.log(
+      `${name.padEnd(34)} 10 × session.execute ${formatNs(result.nsPerRun.host)}/run, 10 × toolmux.execute in one cell ${formatNs(result.nsPerRun.cell)}/run: ${result.ratio('cell', 'host').toFixed(2)}×`,
+    );
+  } finally {
+    await storeMux.close();
+    await cleanup?.();
+  }
+};
+console.log(
+  `\n## ten tool calls on a store that writes (load average ${loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ')})`,
+);
+const fileDir = mkdtempSync(join(tmpdir(), 'toolmux-workbench-bench-'));
+await tenOnStore('SQLite file (the embedded default)', join(fileDir, 'toolmux.db'), async () =>
+  rmSync(fileDir, { recursive: true, force: true }),
+);
+if (process.env.BENCH_POSTGRES !== '0') {
+  const postgres = await createTestPostgresUrl();
+  await tenOnStore('PostgreSQL', postgres.url, postgres.cleanup);
+}
+
 const tenIoCode =
   "let s = 0; for (let n = 0; n < 10; n++) s += (await toolmux.execute('BENCH_IO', { n })).data.n; return s";
 const tenIo = await measureInterleaved(
