@@ -2,7 +2,9 @@ import type { ProxyExecuteRequest, ProxyExecuteResponse } from '../auth/types.js
 import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
 import type { Store } from '../store/types.js';
-import { SandboxCallError, type SandboxHostCall } from './sandbox.js';
+import { stringifyJsonSliced } from '../util/json-slices.js';
+import { WorkSlice } from '../util/slices.js';
+import { RawJson, SandboxCallError, type SandboxHostCall } from './sandbox.js';
 
 /** Bytes of workbench files one session may keep. */
 export const WORKBENCH_FILES_QUOTA_BYTES = 64 * 1024 * 1024;
@@ -58,20 +60,30 @@ function filesOf(
   return store as never;
 }
 
+/** `JSON.stringify(value)` (`null` for a value that writes nothing), a slice at a time when it is large. */
+async function jsonTextOf(value: unknown): Promise<string> {
+  const chunks = await stringifyJsonSliced(value === undefined ? null : value, new WorkSlice());
+  if (!chunks) return 'null';
+  return chunks.length === 1 ? chunks[0]! : chunks.join('');
+}
+
 /**
- * Writes a workbench file; `value` is kept as JSON (read gives it back as it was). Throws
- * `WORKBENCH_FILES_QUOTA` when the session's files would exceed the quota.
+ * Writes a workbench file; `value` is kept as JSON (read gives it back as it was; `content`, when
+ * given, is that JSON already). Throws `WORKBENCH_FILES_QUOTA` when the session's files would exceed
+ * the quota.
  */
 export async function writeWorkbenchFile(
   store: Store,
   sessionId: string,
   path: string,
   value: unknown,
+  content?: string,
 ): Promise<{ path: string; size: number }> {
-  const content = JSON.stringify(value === undefined ? null : value);
-  const size = Buffer.byteLength(content, 'utf8');
-  const total = await filesOf(store).putWorkbenchFile(
-    { sessionId, path: checkPath(path), content, size, updatedAt: new Date() },
+  const files = filesOf(store);
+  const json = content ?? (await jsonTextOf(value));
+  const size = Buffer.byteLength(json, 'utf8');
+  const total = await files.putWorkbenchFile(
+    { sessionId, path: checkPath(path), content: json, size, updatedAt: new Date() },
     WORKBENCH_FILES_QUOTA_BYTES,
   );
   if (total === undefined) {
@@ -151,7 +163,8 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
             `There is no workbench file ${input.path}; toolmux.files.list() shows the files.`,
           );
         }
-        return JSON.parse(file.content) as unknown;
+        // stored as JSON text: it goes to the code as it is, never parsed and written again here
+        return new RawJson(file.content);
       }
       case 'files.list':
         return (await filesOf(port.store).listWorkbenchFiles(port.sessionId)).map((file) => ({
@@ -185,11 +198,11 @@ export async function offloadLarge(
   logId: string | undefined,
 ): Promise<unknown> {
   if (!config.enable || !port.store.putWorkbenchFile) return result;
-  const json = JSON.stringify(result);
-  if (json === undefined || json.length <= config.autoOffloadThreshold) return result;
+  const json = await jsonTextOf(result);
+  if (json.length <= config.autoOffloadThreshold) return result;
   const path = `offloaded/${logId ?? `result_${Date.now()}`}.json`;
   try {
-    const written = await writeWorkbenchFile(port.store, port.sessionId, path, result);
+    const written = await writeWorkbenchFile(port.store, port.sessionId, path, result, json);
     return {
       offloaded: {
         path: written.path,

@@ -1273,6 +1273,15 @@ function replyOf(error: { code: string; message: string }): string {
   return JSON.stringify({ error });
 }
 
+/** A host value that is JSON text already (a workbench file): it reaches the code as it is. */
+export class RawJson {
+  readonly text: string;
+
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+
 /** A promise-returning host as a raw one: arguments parsed, the value or the error as reply text. */
 function rawHostOf(host: SandboxHostCall, signal: AbortSignal): SandboxRawHost {
   return {
@@ -1314,6 +1323,7 @@ export async function callHost(
 
 /** A host call's value as reply text, `{"value": ...}`, a large value serialised a slice at a time (or the error it cannot be sent with). */
 async function replyJsonSliced(value: unknown): Promise<string> {
+  if (value instanceof RawJson) return `{"value":${value.text}}`;
   try {
     const chunks = await stringifyJsonSliced(value === undefined ? null : value, new WorkSlice());
     return chunks ? `{"value":${chunks.length === 1 ? chunks[0] : chunks.join('')}}` : '{}';

@@ -6,9 +6,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
+import { SqliteStore } from '../store/sqlite.js';
 import { createTestPostgresUrl } from '../test/postgres.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
+import { workbenchHost } from './host.js';
+import { callHost, RawJson } from './sandbox.js';
 import { WorkbenchPool } from './workbench.js';
 
 const quiet = { debug() {}, warn() {}, error() {} };
@@ -313,5 +316,50 @@ describe('WorkbenchPool', () => {
     expect((await pool.run('ses_3', 'return id', config, host)).result).toBe('ses_3');
     expect((await pool.run('ses_1', 'return typeof id', config, host)).notice).toContain('make room');
     pool.close();
+  });
+});
+
+describe('workbench files on the host', () => {
+  it('hands a file to the code as its stored JSON text (no parse and write again), and writes values as JSON', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.migrate();
+    const at = new Date();
+    await store.insertSession({
+      id: 'ses_files',
+      userId: 'user_1',
+      config: {},
+      configVersion: 1,
+      tokenHash: 'a'.repeat(64),
+      tokenVersion: 0,
+      metadata: {},
+      createdAt: at,
+      updatedAt: at,
+    });
+    const host = workbenchHost(
+      {
+        sessionId: 'ses_files',
+        store,
+        execute: async () => {
+          throw new Error('not called');
+        },
+        search: async () => ({}),
+        proxy: async () => ({}) as never,
+        clientTools: new Set(),
+        metaTools: new Set(),
+      },
+      'log_files',
+    );
+    const signal = new AbortController().signal;
+    const value = { rows: [1, 'två', { deep: [null, true] }], text: '"quoted" \\ 👋' };
+    expect(await host('files.write', { path: 'a.json', value }, signal)).toEqual({
+      path: 'a.json',
+      size: Buffer.byteLength(JSON.stringify(value)),
+    });
+    const read = await host('files.read', { path: 'a.json' }, signal);
+    expect(read).toBeInstanceOf(RawJson);
+    expect((read as RawJson).text).toBe(JSON.stringify(value));
+    // what the code receives
+    expect(JSON.parse(await callHost(host, 'files.read', '{"path":"a.json"}', signal))).toEqual({ value });
+    await store.close();
   });
 });
