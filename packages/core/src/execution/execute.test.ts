@@ -5,6 +5,7 @@ import { SqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
+import { redactForLog } from '../util/redact.js';
 
 const quiet = { debug() {}, warn() {}, error() {} };
 
@@ -174,6 +175,42 @@ describe('the execution path', () => {
       expect(payload).not.toContain('tok_live_123456');
     }
     expect(log!.input).toContain('[truncated]');
+  });
+
+  it('lists the keys of a wide argument once in a call, its log redacted and cut as always', async () => {
+    let listings = 0;
+    const target: Record<string, unknown> = Object.fromEntries(
+      Array.from({ length: 3000 }, (_, index) => [`key_${index}`, 'x'.repeat(20)]),
+    );
+    target.password = 'hunter22';
+    const wide = new Proxy(target, {
+      ownKeys: (object) => {
+        listings++;
+        return Reflect.ownKeys(object);
+      },
+    });
+    const echo = defineTool({
+      slug: 'ECHO_ECHO',
+      description: 'Echo the input back.',
+      inputSchema: z.object({ payload: z.unknown() }),
+      execute: async (input) => ({ echoed: input.payload }),
+    });
+    const mux = new ToolMux({
+      toolkits: [defineToolkit({ slug: 'echo', description: 'Echo', tools: [echo] })],
+      store: ':memory:',
+      logger: quiet,
+    });
+    const session = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
+    const result = await session.execute('ECHO_ECHO', { payload: wide });
+    expect(result.successful).toBe(true);
+    // the depth walk lists them; the redaction of the arguments and of the result reuses its list
+    expect(listings).toBe(1);
+    const [log] = (await session.logs()).items;
+    const plain = { ...target };
+    expect(log!.input).toBe(redactForLog({ payload: plain }));
+    expect(log!.output).toBe(redactForLog({ echoed: plain }));
+    expect(log!.input).toContain('[truncated]');
+    await mux.close();
   });
 
   it('lets other work run between the stages of a call with large arguments, never of a small one', async () => {

@@ -158,10 +158,13 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
   // large arguments: the stages below let other work run between them (never for small calls,
   // so concurrent small calls still run in call order and share one log batch)
   let large = false;
+  // before anything walks them: null stripping and validation recurse. A megabyte of arguments
+  // is walked a slice at a time (small ones in one go, without leaving the turn)
+  const shape = new JsonShapeWalk(request.arguments, MAX_JSON_DEPTH);
+  // the keys of wide objects the walk listed, for the log's redaction (listing them is a long turn);
+  // an argument the tool changed meanwhile is logged with the keys it had when it was checked
+  const listedKeys = (object: object) => shape.wideKeys.get(object);
   try {
-    // before anything walks them: null stripping and validation recurse. A megabyte of arguments
-    // is walked a slice at a time (small ones in one go, without leaving the turn)
-    const shape = new JsonShapeWalk(request.arguments, MAX_JSON_DEPTH);
     const slice = new WorkSlice();
     const due = () => slice.due();
     while (!shape.step(due)) await slice.pause();
@@ -244,11 +247,12 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     connectedAccountId: accountId,
     durationMs: performance.now() - started,
     secrets,
+    listedKeys,
   });
   if (result.successful) {
     // the result's redaction is its own stage: a wide result costs a walk of its keys
     if (large) await yieldToEventLoop();
-    entry.output = redactForLog(result.data, secrets);
+    entry.output = redactForLog(result.data, secrets, { listedKeys });
   }
   // the answer waits for the entry's commit (group commit: the calls of one turn share it)
   const stored = env.logs.write(entry);
@@ -280,6 +284,8 @@ function logEntry(
     connectedAccountId: string | null;
     durationMs: number;
     secrets: readonly string[];
+    /** Keys of wide objects in the arguments, listed already (see `RedactOptions`). */
+    listedKeys?: (object: object) => readonly string[] | undefined;
   },
 ): ExecutionLogRecord {
   return {
@@ -295,7 +301,7 @@ function logEntry(
     errorCode: result.code ?? null,
     errorMessage: result.error === null ? null : logText(result.error),
     durationMs: call.durationMs,
-    input: redactForLog(call.arguments, call.secrets),
+    input: redactForLog(call.arguments, call.secrets, { listedKeys: call.listedKeys }),
     // a successful call's result is redacted by the caller, as a stage of its own
     output: 'null',
     createdAt: new Date(),

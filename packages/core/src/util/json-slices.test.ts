@@ -11,6 +11,7 @@ import {
   PlainClone,
   parseJsonSliced,
   stringifyJsonSliced,
+  WIDE_OBJECT_KEYS,
 } from './json-slices.js';
 
 /** A slice that is always due: the sliced functions pause at every look at the clock. */
@@ -443,6 +444,23 @@ describe('JsonShapeWalk', () => {
       ),
       { numRuns: 1000 },
     );
+  });
+
+  it('keeps the keys it listed of wide objects, and of no others', () => {
+    const wide = Object.fromEntries(
+      Array.from({ length: WIDE_OBJECT_KEYS }, (_, index) => [
+        index % 2 ? `k${index}` : String(index),
+        index,
+      ]),
+    );
+    const narrow = Object.fromEntries(
+      Array.from({ length: WIDE_OBJECT_KEYS - 1 }, (_, index) => [`k${index}`, { index }]),
+    );
+    const wideArray = Array.from({ length: WIDE_OBJECT_KEYS }, () => ({}));
+    const walk = new JsonShapeWalk({ nested: [{ wide }], narrow, wideArray }, 128, { checkEvery: 7 });
+    while (!walk.step(() => true));
+    expect([...walk.wideKeys.keys()]).toEqual([wide]);
+    expect(walk.wideKeys.get(wide)).toEqual(Object.keys(wide));
   });
 
   it('counts a cycle as too deep and walks a million levels without overflowing', async () => {

@@ -830,6 +830,14 @@ interface ShapeFrame {
 }
 
 /**
+ * Objects with at least this many keys are wide: listing their keys (`Object.keys`, `for…in`) is
+ * one native call of milliseconds (a 26,000-key object, which is in dictionary mode, is 7–13 ms on
+ * a loaded machine), so a walk that listed them keeps the list for the stages after it
+ * ({@link JsonShapeWalk.wideKeys}).
+ */
+export const WIDE_OBJECT_KEYS = 1024;
+
+/**
  * The depth check and size count of `jsonDepthAndSize` (json-depth.ts), a stretch at a time:
  * `step(due)` walks until it knows (true) or the slice is over (false). `tooDeep` when objects and
  * arrays nest more than `maxDepth` levels (a cycle counts as too deep); `entries` (properties and
@@ -840,6 +848,12 @@ export class JsonShapeWalk {
   tooDeep = false;
   entries = 0;
   chars = 0;
+  /**
+   * The keys the walk listed of each wide object it entered (at least {@link WIDE_OBJECT_KEYS}),
+   * as `Object.keys` gave them: a later stage of the same call that needs them (the log's
+   * redaction) reads them here instead of listing them again.
+   */
+  readonly wideKeys = new Map<object, readonly string[]>();
   readonly #maxDepth: number;
   readonly #checkEvery: number;
   readonly #seen = new Map<object, number>();
@@ -886,6 +900,7 @@ export class JsonShapeWalk {
     }
     const keys = Array.isArray(value) ? undefined : Object.keys(value);
     const length = keys === undefined ? (value as unknown[]).length : keys.length;
+    if (keys !== undefined && length >= WIDE_OBJECT_KEYS) this.wideKeys.set(value, keys);
     // a small object or array of scalars is counted here: no frame, nothing remembered
     if (length <= SMALL_ENTRIES && this.#scalarsCounted(value, keys, length)) return;
     const before = this.#seen.get(value);

@@ -186,6 +186,42 @@ describe('redactForLog', () => {
   });
 });
 
+describe('redactForLog with keys listed by the caller', () => {
+  it('writes what it writes without them when they are Object.keys of every object', () => {
+    fc.assert(
+      fc.property(case_, ([value, secrets]) => {
+        const listedKeys = (object: object) => Object.keys(object);
+        expect(redactForLog(value, secrets, { listedKeys })).toBe(redactForLog(value, secrets));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('lists no keys of an object whose keys it was given, and follows the given list', () => {
+    let listings = 0;
+    const wide = new Proxy(
+      Object.fromEntries(Array.from({ length: 2000 }, (_, index) => [`key_${index}`, index])),
+      {
+        ownKeys: (target) => {
+          listings++;
+          return Reflect.ownKeys(target);
+        },
+      },
+    );
+    const given = ['key_7', 'password', 'gone', 'key_3'];
+    (wide as Record<string, unknown>).password = 'hunter22';
+    const logged = redactForLog({ wide }, [], {
+      listedKeys: (object) => (object === wide ? given : undefined),
+    });
+    expect(listings).toBe(0);
+    // a key no longer there ('gone') is left out; a secret-looking key is redacted as always
+    expect(JSON.parse(logged)).toEqual({ wide: { key_7: 7, password: REDACTED, key_3: 3 } });
+    // without the list, for…in lists the keys (the proxy's ownKeys)
+    redactForLog({ wide });
+    expect(listings).toBeGreaterThan(0);
+  });
+});
+
 describe('maskSecrets', () => {
   it('masks every occurrence, overlapping ones as one marker', () => {
     fc.assert(
