@@ -493,48 +493,62 @@ class LongString {
   }
 }
 
+/** What the last {@link measure} that fit found (not a new object per call: it runs per array item). */
+const measured = { entries: 0, chars: 0 };
+/** The objects {@link measure} has still to look into (one array for every call; empty between calls). */
+const pending: object[] = [];
+
 /**
- * The entries and string characters in `value` (an object or array), or undefined when there are
- * more than `maxEntries` or `maxChars`: then one `JSON.stringify` of it would not be quick. Looks at
- * no more than `maxEntries` entries; the keys of an object it listed and found too wide are kept in
- * `wide`, so that they are not listed again when it is written (listing is what a wide object
- * costs).
+ * Whether `value` (an object or array) has at most `maxEntries` entries and `maxChars` string
+ * characters, which it then leaves in {@link measured}: when it has more, one `JSON.stringify` of it
+ * would not be quick. Looks at no more than `maxEntries` entries; the keys of an object it listed
+ * and found too wide are kept in `wide`, so that they are not listed again when it is written
+ * (listing is what a wide object costs). Allocates nothing but the key lists: it runs for each item
+ * of a large array, and what it allocates is garbage the next scavenge has to be triggered by.
  */
 function measure(
   value: object,
   wide: WeakMap<object, string[]>,
   maxEntries: number,
   maxChars: number,
-): { entries: number; chars: number } | undefined {
+): boolean {
   let entries = 0;
   let chars = 0;
-  const pending: object[] = [value];
-  while (pending.length > 0) {
-    const current = pending.pop()!;
-    if (Array.isArray(current)) {
-      entries += current.length;
-      if (entries > maxEntries) return undefined;
-      for (let index = 0; index < current.length; index++) {
-        const item: unknown = current[index];
-        if (typeof item === 'string') chars += item.length;
-        else if (typeof item === 'object' && item !== null) pending.push(item);
+  pending.push(value);
+  try {
+    while (pending.length > 0) {
+      const current = pending.pop()!;
+      if (Array.isArray(current)) {
+        entries += current.length;
+        if (entries > maxEntries) return false;
+        for (let index = 0; index < current.length; index++) {
+          const item: unknown = current[index];
+          if (typeof item === 'string') chars += item.length;
+          else if (typeof item === 'object' && item !== null) pending.push(item);
+        }
+      } else {
+        if (wide.has(current)) return false;
+        const keys = Object.keys(current);
+        if (keys.length > maxEntries) wide.set(current, keys);
+        entries += keys.length;
+        if (entries > maxEntries) return false;
+        for (let index = 0; index < keys.length; index++) {
+          const key = keys[index]!;
+          chars += key.length;
+          const item: unknown = (current as Record<string, unknown>)[key];
+          if (typeof item === 'string') chars += item.length;
+          else if (typeof item === 'object' && item !== null) pending.push(item);
+        }
       }
-    } else {
-      if (wide.has(current)) return undefined;
-      const keys = Object.keys(current);
-      if (keys.length > maxEntries) wide.set(current, keys);
-      entries += keys.length;
-      if (entries > maxEntries) return undefined;
-      for (const key of keys) {
-        chars += key.length;
-        const item: unknown = (current as Record<string, unknown>)[key];
-        if (typeof item === 'string') chars += item.length;
-        else if (typeof item === 'object' && item !== null) pending.push(item);
-      }
+      if (chars > maxChars) return false;
     }
-    if (chars > maxChars) return undefined;
+    measured.entries = entries;
+    measured.chars = chars;
+    return true;
+  } finally {
+    // holds nothing between calls (a getter that threw, or a value that did not fit, leaves some)
+    pending.length = 0;
   }
-  return { entries, chars };
 }
 /**
  * `JSON.stringify(value)` (no replacer, no indent) written a stretch at a time: `step(due)` works
@@ -663,15 +677,18 @@ export class JsonWriter {
       if (typeof value === 'bigint') break;
       if (typeof value === 'object' && value !== null) {
         if (array === undefined || typeof (value as { toJSON?: unknown }).toJSON === 'function') break;
-        const size = measure(
-          value,
-          this.#wide,
-          Math.min(this.#smallEntries, BATCH_ENTRIES - entries),
-          SMALL_CHARS - chars,
-        );
-        if (size === undefined) break;
-        entries += size.entries;
-        chars += size.chars;
+        if (
+          !measure(
+            value,
+            this.#wide,
+            Math.min(this.#smallEntries, BATCH_ENTRIES - entries),
+            SMALL_CHARS - chars,
+          )
+        ) {
+          break;
+        }
+        entries += measured.entries;
+        chars += measured.chars;
       } else if (typeof value === 'string') {
         chars += value.length;
         if (chars > SMALL_CHARS) break;
@@ -780,7 +797,7 @@ export class JsonWriter {
     // a small subtree in one native call (unless JSON.stringify would call a toJSON again)
     if (
       typeof (item as { toJSON?: unknown }).toJSON !== 'function' &&
-      measure(item, this.#wide, this.#smallEntries, SMALL_CHARS) !== undefined
+      measure(item, this.#wide, this.#smallEntries, SMALL_CHARS)
     ) {
       this.#emit(JSON.stringify(item));
       return;
