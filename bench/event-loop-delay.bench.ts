@@ -24,7 +24,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type IntervalHistogram, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import {
+  constants,
+  type IntervalHistogram,
+  monitorEventLoopDelay,
+  PerformanceObserver,
+} from 'node:perf_hooks';
 import { defineTool, defineToolkit, ToolMux } from '@toolmux/core';
 import { z } from 'zod';
 // not part of the public API: the built modules themselves
@@ -186,7 +191,9 @@ function stages() {
     const walk = new JsonShapeWalk({ payload }, MAX_JSON_DEPTH);
     while (!walk.step(() => false));
     const listed =
-      process.env.BENCH_REDACT === 'list' ? {} : { listedKeys: (object: object) => walk.wideKeys.get(object) };
+      process.env.BENCH_REDACT === 'list'
+        ? {}
+        : { listedKeys: (object: object) => walk.wideKeys.get(object) };
     const redact = [
       median(() => redactForLog({ payload }, ['sk_live_0123456789'], listed)),
       median(() => redactForLog(result.data, ['sk_live_0123456789'], listed)),
@@ -206,13 +213,22 @@ function report(
   histogram: IntervalHistogram,
   slowest: number,
   probes: number,
-  turns: { longestCpu: number; longestCpuLessGc: number; longestGc: number },
+  turns: { longestCpu: number; longestCpuLessGc: number; longestGc: number; gcKinds: string },
 ) {
   const max = histogram.max / 1e6;
   console.log(
-    `${name.padEnd(36)} event-loop delay max ${ms(max)} ms, p99 ${ms(histogram.percentile(99) / 1e6)} ms, p50 ${ms(histogram.percentile(50) / 1e6)} ms;  longest turn ${ms(turns.longestCpu)} CPU ms (${ms(turns.longestCpuLessGc)} without GC), longest GC pause ${ms(turns.longestGc)} ms;  slowest concurrent request ${ms(slowest)} ms (${probes})  ${max <= GOAL_MS ? 'goal met' : `over the ${GOAL_MS} ms goal`}`,
+    `${name.padEnd(36)} event-loop delay max ${ms(max)} ms, p99 ${ms(histogram.percentile(99) / 1e6)} ms, p50 ${ms(histogram.percentile(50) / 1e6)} ms;  longest turn ${ms(turns.longestCpu)} CPU ms (${ms(turns.longestCpuLessGc)} without GC), longest GC pause ${ms(turns.longestGc)} ms [${turns.gcKinds}];  slowest concurrent request ${ms(slowest)} ms (${probes})  ${max <= GOAL_MS ? 'goal met' : `over the ${GOAL_MS} ms goal`}`,
   );
 }
+
+/** The kinds of GC pauses (PerformanceObserver's `detail.kind`), as `--trace-gc` names them. */
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
+  [constants.NODE_PERFORMANCE_GC_MINOR_MARK_SWEEP]: 'minor mark-sweep',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
+};
 
 /** Runs `call` CALLS times in a row while a client keeps requesting `probeUrl`; the slowest probe. */
 async function withProbe(
@@ -280,6 +296,8 @@ class LoopTurns {
   readonly #turns: Array<[number, number, number]> = [];
   /** GC pauses: [start, duration] in performance.now() ms. */
   readonly #pauses: Array<[number, number]> = [];
+  /** Per kind of GC: how many pauses, and the longest. */
+  readonly #kinds = new Map<string, { count: number; longest: number }>();
   #last = cpu();
   #lastNow = performance.now();
   #lastAt = process.hrtime.bigint();
@@ -298,6 +316,12 @@ class LoopTurns {
     for (const entry of list.getEntries()) {
       this.longestGc = Math.max(this.longestGc, entry.duration);
       this.#pauses.push([entry.startTime, entry.duration]);
+      const code = (entry.detail as { kind?: number } | undefined)?.kind ?? 0;
+      const kind = GC_KINDS[code] ?? `kind ${code}`;
+      const seen = this.#kinds.get(kind) ?? { count: 0, longest: 0 };
+      seen.count++;
+      seen.longest = Math.max(seen.longest, entry.duration);
+      this.#kinds.set(kind, seen);
     }
   });
 
@@ -309,7 +333,7 @@ class LoopTurns {
    * The longest turn in CPU ms, and the longest once the GC pauses in it are taken out
    * (their wall time, an upper bound of their CPU time: what toolmux's own code worked in one turn).
    */
-  stop(): { longestCpu: number; longestCpuLessGc: number; longestGc: number } {
+  stop(): { longestCpu: number; longestCpuLessGc: number; longestGc: number; gcKinds: string } {
     clearInterval(this.#timer);
     this.#gc.disconnect();
     let longestCpu = 0;
@@ -320,7 +344,12 @@ class LoopTurns {
       longestCpu = Math.max(longestCpu, spent);
       longestCpuLessGc = Math.max(longestCpuLessGc, spent - gc);
     }
-    return { longestCpu, longestCpuLessGc, longestGc: this.longestGc };
+    // e.g. "3 scavenge ≤ 12.1, 1 mark-compact ≤ 4.0": what the pauses were
+    const gcKinds =
+      [...this.#kinds]
+        .map(([kind, { count, longest }]) => `${count} ${kind} ≤ ${longest.toFixed(1)}`)
+        .join(', ') || 'none';
+    return { longestCpu, longestCpuLessGc, longestGc: this.longestGc, gcKinds };
   }
 }
 
@@ -353,7 +382,7 @@ async function serveChild(dir: string) {
       process.send!({ started: true });
     } else if (message === 'stop') {
       histogram!.disable();
-      const { longestCpu, longestCpuLessGc, longestGc } = turns!.stop();
+      const { longestCpu, longestCpuLessGc, longestGc, gcKinds } = turns!.stop();
       longTurns.push(...turns!.long);
       process.send!({
         max: histogram!.max,
@@ -362,6 +391,7 @@ async function serveChild(dir: string) {
         longestCpu,
         longestCpuLessGc,
         longestGc,
+        gcKinds,
       });
     } else if (message === 'exit') {
       if (process.env.BENCH_PROF) {
@@ -416,6 +446,7 @@ async function rest() {
       longestCpu: number;
       longestCpuLessGc: number;
       longestGc: number;
+      gcKinds: string;
     };
     report(
       name,
