@@ -349,6 +349,24 @@ const anyValue: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => (
 })).value;
 
 describe('JsonWriter', () => {
+  it('writes an item whose getter serialises another value as JSON.stringify does', () => {
+    // measuring the items of a batch reads their properties: a getter that writes JSON meanwhile
+    // measures with its own stack, not the one the outer measure is using
+    const inner = Array.from({ length: 40 }, (_, index) => ({
+      index,
+      tags: [`t${index}`, { deep: [index] }],
+    }));
+    const items = Array.from({ length: 300 }, (_, index) => ({
+      index,
+      // read after the outer measure has put this list on its stack
+      list: [{ a: index }, { b: [index, index + 1] }],
+      get nested() {
+        return { text: writeAll(inner, {}), again: [index, { index }] };
+      },
+    }));
+    expect(writeAll(items, {})).toBe(JSON.stringify(items));
+  });
+
   it('writes what JSON.stringify writes for any value, in any slicing, batching and chunk size', () => {
     fc.assert(
       fc.property(

@@ -499,8 +499,13 @@ class LongString {
 
 /** What the last {@link measure} that fit found (not a new object per call: it runs per array item). */
 const measured = { entries: 0, chars: 0 };
-/** The objects {@link measure} has still to look into (one array for every call; empty between calls). */
-const pending: object[] = [];
+/**
+ * The objects {@link measure} has still to look into: one array for every call, used up to an index
+ * (emptying it with `length = 0` would free its store, and the next call allocate one again).
+ */
+const pending: Array<object | undefined> = [];
+/** A {@link measure} is running (a getter it reads may serialise something: that one gets its own array). */
+let measuring = false;
 
 /**
  * Whether `value` (an object or array) has at most `maxEntries` entries and `maxChars` string
@@ -508,7 +513,7 @@ const pending: object[] = [];
  * would not be quick. Looks at no more than `maxEntries` entries; the keys of an object it listed
  * and found too wide are kept in `wide`, so that they are not listed again when it is written
  * (listing is what a wide object costs). Allocates nothing but the key lists: it runs for each item
- * of a large array, and what it allocates is garbage the next scavenge has to be triggered by.
+ * of a large array, and what it allocates is garbage that brings the next scavenge closer.
  */
 function measure(
   value: object,
@@ -518,17 +523,23 @@ function measure(
 ): boolean {
   let entries = 0;
   let chars = 0;
-  pending.push(value);
+  let top = 0;
+  let used = 0;
+  const nested = measuring;
+  const stack: Array<object | undefined> = nested ? [] : pending;
+  measuring = true;
+  stack[top++] = value;
   try {
-    while (pending.length > 0) {
-      const current = pending.pop()!;
+    while (top > 0) {
+      used = Math.max(used, top);
+      const current = stack[--top]!;
       if (Array.isArray(current)) {
         entries += current.length;
         if (entries > maxEntries) return false;
         for (let index = 0; index < current.length; index++) {
           const item: unknown = current[index];
           if (typeof item === 'string') chars += item.length;
-          else if (typeof item === 'object' && item !== null) pending.push(item);
+          else if (typeof item === 'object' && item !== null) stack[top++] = item;
         }
       } else {
         if (wide.has(current)) return false;
@@ -541,7 +552,7 @@ function measure(
           chars += key.length;
           const item: unknown = (current as Record<string, unknown>)[key];
           if (typeof item === 'string') chars += item.length;
-          else if (typeof item === 'object' && item !== null) pending.push(item);
+          else if (typeof item === 'object' && item !== null) stack[top++] = item;
         }
       }
       if (chars > maxChars) return false;
@@ -550,10 +561,12 @@ function measure(
     measured.chars = chars;
     return true;
   } finally {
-    // holds nothing between calls (a getter that threw, or a value that did not fit, leaves some)
-    pending.length = 0;
+    // holds nothing between calls
+    for (let index = 0; index < Math.max(used, top); index++) stack[index] = undefined;
+    measuring = nested;
   }
 }
+
 /**
  * `JSON.stringify(value)` (no replacer, no indent) written a stretch at a time: `step(due)` works
  * until the value is written (true) or `due()` says the slice is over (false). The text comes out in
