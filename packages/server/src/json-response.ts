@@ -1,9 +1,7 @@
-import { stringifyJsonSliced, WorkSlice } from '@toolmux/core/internal';
+import { JsonWriter, stringifyJsonSliced, WorkSlice } from '@toolmux/core/internal';
 
-/** Answers of at least this many characters are written in chunks of this many, a pause between them when due. */
+/** Answers of at least this many characters are streamed, in the chunks `JsonWriter` writes (about this many characters each). */
 export const CHUNKED_FROM = 64 * 1024;
-const CHUNK = CHUNKED_FROM;
-const encoder = new TextEncoder();
 
 /** Values whose maker knows them to be small (see {@link smallJson}). */
 const small = new WeakSet<object>();
@@ -23,50 +21,69 @@ export function smallJson<T extends object>(value: T): T {
 /**
  * The body of a JSON answer: small ones as text; a large one (a tool that returned a megabyte) is
  * serialised a slice at a time (see `JsonWriter`: a small value is one `JSON.stringify`) and sent as
- * a stream of UTF-8 chunks, encoded and written one at a time with the event loop free between them,
- * so other requests are not held while a megabyte is serialised, encoded and copied to the socket.
+ * a stream of UTF-8 chunks, with the event loop free between the slices, so other requests are not
+ * held while a megabyte is serialised. Each chunk of text is encoded as soon as it is written: the
+ * answer waits for the socket as bytes outside the JavaScript heap, not as a megabyte of strings
+ * that every young-generation GC meanwhile would copy.
  */
 export async function jsonBody(
   value: unknown,
 ): Promise<{ body: string | ReadableStream<Uint8Array>; length: number }> {
-  const slice = new WorkSlice();
-  const chunks =
-    typeof value === 'object' && value !== null && small.has(value)
-      ? [JSON.stringify(value)]
-      : await stringifyJsonSliced(value, slice);
-  // JSON.stringify answers undefined for a value that writes nothing: the answer is then `null`
-  if (!chunks) return { body: 'null', length: -1 };
-  let total = 0;
-  for (const chunk of chunks) total += chunk.length;
-  if (total < CHUNKED_FROM) return { body: chunks.join(''), length: -1 };
-  if (slice.due()) await slice.pause();
-  let length = 0;
-  for (const chunk of chunks) {
-    length += Buffer.byteLength(chunk);
-    if (slice.due()) await slice.pause();
+  if (typeof value === 'object' && value !== null && small.has(value)) {
+    const json = JSON.stringify(value);
+    if (json.length < CHUNKED_FROM) return { body: json, length: -1 };
+    // larger than its maker said: streamed all the same
+    return streamed([Buffer.from(json, 'utf8')]);
   }
-  let index = 0;
-  let offset = 0;
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (slice.due()) await slice.pause();
-      const chunk = chunks[index]!;
-      let end = Math.min(chunk.length, offset + CHUNK);
-      // never half a surrogate pair in a chunk (a chunk itself ends on a whole token)
-      const last = chunk.charCodeAt(end - 1);
-      if (end < chunk.length && last >= 0xd800 && last <= 0xdbff) end--;
-      controller.enqueue(encoder.encode(chunk.slice(offset, end)));
-      offset = end;
-      if (offset >= chunk.length) {
-        index++;
-        offset = 0;
+  const slice = new WorkSlice();
+  const writer = new JsonWriter(value);
+  const due = () => slice.due();
+  // text until it is long enough to stream; then UTF-8 (a chunk ends on a whole token, never
+  // between the halves of a surrogate pair)
+  let text: string[] = [];
+  let textChars = 0;
+  let bytes: Buffer[] | undefined;
+  const take = () => {
+    for (const chunk of writer.takeChunks()) {
+      if (bytes === undefined) {
+        text.push(chunk);
+        textChars += chunk.length;
+        if (textChars < CHUNKED_FROM) continue;
+        bytes = text.map((piece) => Buffer.from(piece, 'utf8'));
+        text = [];
+      } else {
+        bytes.push(Buffer.from(chunk, 'utf8'));
       }
+    }
+  };
+  while (!writer.step(due)) {
+    take();
+    await slice.pause();
+  }
+  take();
+  // JSON.stringify answers undefined for a value that writes nothing: the answer is then `null`
+  if (!writer.written) return { body: 'null', length: -1 };
+  if (bytes === undefined) return { body: text.join(''), length: -1 };
+  return streamed(bytes);
+}
+
+/** An answer of UTF-8 chunks, one handed to the socket per pull, with its length. */
+function streamed(chunks: Buffer[]): { body: ReadableStream<Uint8Array>; length: number } {
+  let length = 0;
+  for (const chunk of chunks) length += chunk.byteLength;
+  let index = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      controller.enqueue(chunks[index]!);
+      // the stream holds no chunk it has handed on
+      chunks[index++] = EMPTY;
       if (index >= chunks.length) controller.close();
     },
   });
-  slice.restart();
   return { body, length };
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /**
  * `JSON.stringify(value)` that lets other requests run while a large value is serialised (a slice
