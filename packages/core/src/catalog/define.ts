@@ -189,9 +189,9 @@ export function defineTool<
       compiled ??= compileJsonSchemaValidator(json, slug);
       return compiled(input);
     };
-    setSlicedValidator(validate, (input, slice) => {
+    setSlicedValidator(validate, (input, slice, listedKeys) => {
       compiled ??= compileJsonSchemaValidator(json, slug);
-      return slicedValidatorOf(compiled)!(input, slice);
+      return slicedValidatorOf(compiled)!(input, slice, listedKeys);
     });
   }
   return Object.freeze({

@@ -181,7 +181,7 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     // slice at a time for a large call
     const sliced = large ? slicedValidatorOf(tool.validate) : undefined;
     if (large) await slice.pause();
-    const validation = sliced ? await sliced(args, slice) : tool.validate(args);
+    const validation = sliced ? await sliced(args, slice, listedKeys) : tool.validate(args);
     if (!validation.success) {
       throw new ToolCallFailure(
         'TOOL_ARGUMENTS_INVALID',

@@ -1,7 +1,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { JSONSchema, ValidationIssue, ValidationResult } from '../catalog/types.js';
 import { errorMessage, ToolMuxError } from '../errors.js';
-import { cloneSliced, type Slice } from '../util/json-slices.js';
+import { cloneSliced, type ListedKeys, type Slice } from '../util/json-slices.js';
 import { resolveLocalRef } from './inline-refs.js';
 import { replaceOpenApiNullable } from './nullability.js';
 import { isSchemaObject, transformSchemaTree } from './subschemas.js';
@@ -64,8 +64,8 @@ export function compileJsonSchemaValidator(
   };
   // defaults are written into the value; the caller's stays as it was
   const validator = (input: unknown) => check(structuredClone(input));
-  slicedValidators.set(validator, async (input, slice) => {
-    const value = await cloneSliced(input, slice);
+  slicedValidators.set(validator, async (input, slice, listedKeys) => {
+    const value = await cloneSliced(input, slice, { listedKeys });
     // Ajv's check is a turn of its own
     await slice.pause();
     return check(value);
@@ -73,8 +73,15 @@ export function compileJsonSchemaValidator(
   return validator;
 }
 
-/** A validator that copies large arguments a slice at a time (see {@link slicedValidatorOf}). */
-export type SlicedValidator = (input: unknown, slice: Slice) => Promise<ValidationResult>;
+/**
+ * A validator that copies large arguments a slice at a time (see {@link slicedValidatorOf}), given
+ * the keys of wide objects in them that a walk listed already.
+ */
+export type SlicedValidator = (
+  input: unknown,
+  slice: Slice,
+  listedKeys?: ListedKeys,
+) => Promise<ValidationResult>;
 
 const slicedValidators = new WeakMap<(input: unknown) => ValidationResult, SlicedValidator>();
 

@@ -603,6 +603,33 @@ describe('PlainClone', () => {
     );
   });
 
+  it('copies with the keys a walk listed of wide objects what it copies without them', () => {
+    fc.assert(
+      fc.property(shared, (value) => {
+        const walk = new JsonShapeWalk(value, 1000);
+        while (!walk.step(() => true));
+        const listedKeys = (object: object) => walk.wideKeys.get(object) ?? Object.keys(object);
+        const plain = new PlainClone(value, { checkEvery: 3 });
+        const given = new PlainClone(value, { checkEvery: 3, listedKeys });
+        while (!plain.step(() => true));
+        while (!given.step(() => true));
+        expect(given.plain).toBe(plain.plain);
+        if (plain.plain) expect(sameCopy(given.value, plain.value)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('follows the keys it is given, leaving out one that is gone, without listing them', async () => {
+    const value = { a: 1, b: { c: 2 }, d: 3 };
+    const copy = (await cloneSliced({ value }, everyTime(), {
+      listedKeys: (object) => (object === value ? ['d', 'gone', 'b'] : undefined),
+    })) as { value: Record<string, unknown> };
+    expect(Object.keys(copy.value)).toEqual(['d', 'b']);
+    expect(copy.value).toEqual({ d: 3, b: { c: 2 } });
+    expect(copy.value.b).not.toBe(value.b);
+  });
+
   it('gives up at functions, symbols, proxies, class instances, holes and named array properties', () => {
     class Point {
       x = 1;

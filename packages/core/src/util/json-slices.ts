@@ -971,11 +971,19 @@ export async function jsonShapeSliced(
   return { tooDeep: walk.tooDeep, entries: walk.entries, chars: walk.chars };
 }
 
+/**
+ * The own enumerable string keys of an object, in `Object.keys` order, as a stage before listed them
+ * (a {@link JsonShapeWalk}'s `wideKeys`); undefined to list them now.
+ */
+export type ListedKeys = (object: object) => readonly string[] | undefined;
+
 interface CloneFrame {
   source: object;
   target: Record<string, unknown> | unknown[];
   /** Object: its own enumerable string keys; array: undefined. */
-  keys: string[] | undefined;
+  keys: readonly string[] | undefined;
+  /** The keys were listed before: one may have gone since (it is then not copied). */
+  listed: boolean;
   index: number;
   length: number;
 }
@@ -995,12 +1003,15 @@ export class PlainClone {
   /** False once something other than plain data was met (the copy is then not to be used). */
   plain = true;
   readonly #checkEvery: number;
+  readonly #listedKeys: ListedKeys | undefined;
   readonly #copies = new Map<object, object>();
   readonly #stack: CloneFrame[] = [];
   #value: unknown;
 
-  constructor(value: unknown, options: { checkEvery?: number } = {}) {
+  /** `listedKeys`: the keys of wide objects a walk listed already (listing them again is a long turn). */
+  constructor(value: unknown, options: { checkEvery?: number; listedKeys?: ListedKeys } = {}) {
     this.#checkEvery = options.checkEvery ?? CHECK_EVERY;
+    this.#listedKeys = options.listedKeys;
     this.#value = this.#copy(value);
   }
 
@@ -1027,6 +1038,7 @@ export class PlainClone {
         (frame.target as unknown[]).push(this.#copy((frame.source as unknown[])[index]));
       } else {
         const key = frame.keys[index]!;
+        if (frame.listed && !Object.hasOwn(frame.source, key)) continue;
         const item = this.#copy((frame.source as Record<string, unknown>)[key]);
         if (key === '__proto__') {
           Object.defineProperty(frame.target, key, {
@@ -1067,14 +1079,22 @@ export class PlainClone {
         this.plain = false;
         return undefined;
       }
-      frame = { source: value, target: [], keys: undefined, index: 0, length: value.length };
+      frame = { source: value, target: [], keys: undefined, listed: false, index: 0, length: value.length };
     } else {
       if (prototype !== Object.prototype && prototype !== null) {
         this.plain = false;
         return undefined;
       }
-      const keys = Object.keys(value);
-      frame = { source: value, target: {}, keys, index: 0, length: keys.length };
+      const listed = this.#listedKeys?.(value);
+      const keys = listed ?? Object.keys(value);
+      frame = {
+        source: value,
+        target: {},
+        keys,
+        listed: listed !== undefined,
+        index: 0,
+        length: keys.length,
+      };
     }
     this.#copies.set(value, frame.target);
     this.#stack.push(frame);
@@ -1086,8 +1106,12 @@ export class PlainClone {
  * `structuredClone(value)`, a slice at a time for plain data (see {@link PlainClone}); anything else
  * is cloned by `structuredClone` at once, when the sliced copy meets it.
  */
-export async function cloneSliced(value: unknown, slice: Slice): Promise<unknown> {
-  const clone = new PlainClone(value);
+export async function cloneSliced(
+  value: unknown,
+  slice: Slice,
+  options: { listedKeys?: ListedKeys } = {},
+): Promise<unknown> {
+  const clone = new PlainClone(value, options);
   const due = () => slice.due();
   while (!clone.step(due)) await slice.pause();
   return clone.plain ? clone.value : structuredClone(value);

@@ -1,3 +1,5 @@
+import type { ListedKeys } from './json-slices.js';
+
 /** Keys whose values are treated as secrets wherever they appear in a logged payload. */
 const SECRET_KEY =
   /(pass(word|phrase)?|secret|token|api[-_]?key|authorization|cookie|credential|private[-_]?key|session[-_]?key|^auth$|bearer|signature)/i;
@@ -232,12 +234,6 @@ function jsonValue(value: unknown, key: string): unknown {
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   return typeof toJSON === 'function' ? toJSON.call(value, key) : value;
 }
-
-/**
- * The own enumerable string keys of an object, in `Object.keys` order, when the caller has listed
- * them already (see {@link RedactOptions.listedKeys}); undefined to list them here.
- */
-type ListedKeys = (object: object) => readonly string[] | undefined;
 
 /** Writes `value` (already passed through {@link jsonValue}) as JSON. */
 function writeValue(
