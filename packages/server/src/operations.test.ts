@@ -1,6 +1,7 @@
 import { type Logger, type Store, ToolMux, ToolMuxError } from '@toolmux/core';
 import { openToolMuxStore } from '@toolmux/core/internal';
 import { createSampleToolkits } from '@toolmux/core/test';
+import { Hono } from 'hono';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { ServerMetrics } from './metrics.js';
 import type { ServerLogger } from './request-log.js';
@@ -176,6 +177,28 @@ describe('/readyz', () => {
     down = false;
     expect((await call('GET', '/readyz')).status).toBe(200);
     expect((await call('GET', '/healthz')).status).toBe(200);
+  });
+});
+
+describe('serve()', () => {
+  it('has the router compiled before it listens, so the first request does not wait for it; mounting still works', async () => {
+    const { server } = await setup();
+    // Hono's router is compiled by the first match: until then it has no active router
+    expect(() => (server.app.router as unknown as { activeRouter: unknown }).activeRouter).toThrow();
+    const running = await server.serve({ port: 0 });
+    try {
+      expect((server.app.router as unknown as { activeRouter: { name: string } }).activeRouter.name).toMatch(
+        /Router$/,
+      );
+      const response = await fetch(`${running.url}/healthz`);
+      expect(response.status).toBe(200);
+      // another app that mounts this one copies its routes into its own router
+      const outer = new Hono();
+      outer.route('/', server.app);
+      expect((await outer.fetch(new Request(`${BASE}/healthz`))).status).toBe(200);
+    } finally {
+      await running.close();
+    }
   });
 });
 

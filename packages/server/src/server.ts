@@ -328,6 +328,10 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     fetch: async (request) => app.fetch(request),
     serve: ({ port = 8787, hostname = '127.0.0.1' } = {}) =>
       new Promise((resolve, reject) => {
+        // Hono compiles its router on the first request it matches (tens of milliseconds for these
+        // routes, during which nothing else runs): done before listening, so that no request waits.
+        // (Mounting `app` in another app copies its routes; it does not use this router.)
+        app.router.match('GET', '/healthz');
         const server = serveNode({ fetch: app.fetch, port, hostname }, (info: AddressInfo) => {
           server.off('error', reject);
           const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
