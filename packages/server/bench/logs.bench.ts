@@ -9,6 +9,13 @@
  * each request's latency is recorded: p50 and p99 are printed, with 0 and with 16 more clients calling
  * a tool meanwhile (every call writes a log entry).
  *
+ * The server's CPU per measured request (user + system, and system alone) is printed beside the
+ * clients' and the load average. The clients share the 2 cores with the server and the database, so
+ * they must cost little: by default (`BENCH_CLIENT=net`) each keeps one TCP connection alive, writes
+ * pre-built request bytes and reads an answer by its status line and Content-Length only (the
+ * `next_cursor` is read from the end of the body; every 32nd page is parsed as JSON and checked);
+ * `BENCH_CLIENT=http` is node:http with a keep-alive Agent, `http,net` measures both in turn.
+ *
  * With `BENCH_BASELINE=<a built checkout, e.g. a worktree of main>` a second server runs that code on
  * the same database, and the two take turns measurement by measurement (median of `BENCH_ROUNDS`), so
  * "before" and "after" come from one run. Compare ratios only (shared machines).
@@ -16,11 +23,16 @@
  *   pnpm --filter @toolmux/server build && BENCH_BASELINE=../main node --no-warnings packages/server/bench/logs.bench.ts
  *
  * BENCH_SIZES=10000,1000000 (rows), BENCH_REQUESTS=3200 (per measurement), BENCH_CALLERS=0,16,
- * BENCH_STORES=postgres,sqlite, TOOLMUX_TEST_POSTGRES_URL.
+ * BENCH_STORES=postgres,sqlite, BENCH_CLIENT=net, TOOLMUX_TEST_POSTGRES_URL. BENCH_PROF=<dir> writes a
+ * CPU profile of the server per measurement (the measured requests only); BENCH_SERVER_FLAGS passes
+ * flags to the server processes (`--perf-basic-prof`, then `perf record -e cpu-clock -g -p <pid>`
+ * samples CPU time, GC threads and kernel included, where the V8 profile samples wall time).
  */
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { Session as InspectorSession } from 'node:inspector/promises';
+import { connect, type Socket } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -68,36 +80,60 @@ async function serve(store: string, root: string): Promise<void> {
     .createServer({ toolmux: mux, apiKey: API_KEY, logger: silent })
     .serve({ port: 0 });
   process.send!({ url: running.url, sessionIds });
-  process.on('message', (message) => {
-    // the server's CPU time so far (µs), for CPU per request
+  let profiler: InspectorSession | undefined;
+  process.on('message', async (message: string | { profile: string }) => {
     if (message === 'cpu') {
-      const { user, system } = process.cpuUsage();
-      process.send!({ cpu: user + system });
+      // the server's CPU time so far (µs), for CPU per request
+      process.send!({ cpu: process.cpuUsage() });
+    } else if (message === 'profile') {
+      // BENCH_PROF: a CPU profile of one measurement (not of the start and the filling)
+      profiler ??= new InspectorSession();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+      process.send!({ profiling: true });
+    } else if (typeof message === 'object') {
+      const { profile } = await profiler!.post('Profiler.stop');
+      writeFileSync(message.profile, JSON.stringify(profile));
+      profiler!.disconnect();
+      process.send!({ profiling: false });
     } else process.exit(0);
   });
 }
 
-async function startServer(
-  store: string,
-  root = '',
-): Promise<{ url: string; sessionIds: string[]; stop(): void; cpu(): Promise<number> }> {
+interface Server {
+  url: string;
+  sessionIds: string[];
+  stop(): void;
+  /** The server process's CPU time so far (µs). */
+  cpu(): Promise<NodeJS.CpuUsage>;
+  /** Starts a CPU profile of the server, or stops it and writes it to `file`. */
+  profile(file?: string): Promise<void>;
+}
+
+async function startServer(store: string, root = ''): Promise<Server> {
   const child = fork(new URL(import.meta.url), ['server', store, root], {
     stdio: 'inherit',
-    execArgv: [
-      '--no-warnings',
-      ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
-    ],
+    // BENCH_SERVER_FLAGS: e.g. --perf-basic-prof for `perf record -e cpu-clock -p <server pid>`
+    execArgv: ['--no-warnings', ...(process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean)],
   });
   const started = await new Promise<{ url: string; sessionIds: string[] }>((resolve, reject) => {
     child.once('message', (message) => resolve(message as { url: string; sessionIds: string[] }));
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
-  const cpu = () =>
-    new Promise<number>((resolve) => {
-      child.once('message', (message) => resolve((message as { cpu: number }).cpu));
-      child.send('cpu');
+  const ask = <T>(message: string | object) =>
+    new Promise<T>((resolve) => {
+      child.once('message', (answer) => resolve(answer as T));
+      child.send(message);
     });
-  return { ...started, stop: () => child.send('stop'), cpu };
+  return {
+    ...started,
+    stop: () => child.send('stop'),
+    cpu: async () => (await ask<{ cpu: NodeJS.CpuUsage }>('cpu')).cpu,
+    profile: async (file) => {
+      await ask(file === undefined ? 'profile' : { profile: file });
+    },
+  };
 }
 
 /** Where the server's store lives, and how the bench runs SQL on it past the server. */
@@ -199,86 +235,275 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 }
 
-/**
- * The clients' HTTP: node:http over keep-alive connections (one per client). The clients share the
- * machine's cores with the server and the database, so what a request costs them is taken from the
- * server: `fetch` (undici) cost a client about as much CPU per request as the server spent answering
- * it (~250-500 µs), node:http about half of that.
- */
-const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+/** An answer as the clients see it: the status and the body's bytes. */
+interface Reply {
+  status: number;
+  body: Buffer;
+}
 
-function send(url: string, method: 'GET' | 'POST', body?: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { authorization: `Bearer ${API_KEY}` };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const outgoing = request(url, { method, agent, headers }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () =>
-        resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-      );
-      response.on('error', reject);
+/**
+ * How the clients speak HTTP. They share the machine's 2 cores with the server and the database, so
+ * what a request costs them is taken from the server: `fetch` (undici) cost a client about as much
+ * CPU per request as the server spent answering it (~250-500 µs), node:http about half of that
+ * (`http`). `net` writes pre-built request bytes on a kept-alive socket and reads only the status
+ * line and Content-Length of the answer (the default).
+ */
+interface HttpClient {
+  /** `path` with its query; `body` JSON for a POST. One request at a time per `connection`. */
+  send(connection: number, method: 'GET' | 'POST', path: string, body?: string): Promise<Reply>;
+  close(): void;
+}
+
+/** node:http over keep-alive connections (the bench's clients until the `net` ones). */
+function nodeHttpClient(url: string): HttpClient {
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const send = (_connection: number, method: 'GET' | 'POST', path: string, body?: string) =>
+    new Promise<Reply>((resolve, reject) => {
+      const headers: Record<string, string> = { authorization: `Bearer ${API_KEY}` };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const outgoing = request(`${url}${path}`, { method, agent, headers }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        response.on('error', reject);
+      });
+      outgoing.on('error', (error: NodeJS.ErrnoException) => {
+        // a kept-alive connection the server closed as it was reused (idle past its keep-alive
+        // timeout while the other contender was measured): once more, on a new one
+        if (outgoing.reusedSocket && error.code === 'ECONNRESET')
+          send(0, method, path, body).then(resolve, reject);
+        else reject(error);
+      });
+      outgoing.end(body);
     });
-    outgoing.on('error', (error: NodeJS.ErrnoException) => {
-      // a kept-alive connection the server closed as it was reused (idle past its keep-alive
-      // timeout while the other contender was measured): once more, on a new one
-      if (outgoing.reusedSocket && error.code === 'ECONNRESET') send(url, method, body).then(resolve, reject);
-      else reject(error);
+  return { send, close: () => agent.destroy() };
+}
+
+const HEADER_END = Buffer.from('\r\n\r\n');
+const CONTENT_LENGTH = /\r\ncontent-length: *(\d+)/i;
+
+/**
+ * One kept-alive TCP connection, one request at a time: the request's bytes are written as given,
+ * and the answer is read by its status line and Content-Length (an answer without one, chunked, is
+ * an error: the bench's answers all have one).
+ */
+class RawConnection {
+  #socket: Socket | undefined;
+  #chunks: Buffer[] = [];
+  #received = 0;
+  /** Where the body starts, once the head is in; else -1. */
+  #bodyAt = -1;
+  #length = 0;
+  #status = 0;
+  #pending:
+    | { request: Buffer; resolve(reply: Reply): void; reject(error: Error): void; retried: boolean }
+    | undefined;
+
+  readonly #port: number;
+  readonly #host: string;
+
+  constructor(port: number, host: string) {
+    this.#port = port;
+    this.#host = host;
+  }
+
+  send(request: Buffer): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      this.#pending = { request, resolve, reject, retried: false };
+      this.#write();
     });
-    outgoing.end(body);
-  });
+  }
+
+  close(): void {
+    this.#socket?.destroy();
+  }
+
+  #write(): void {
+    if (this.#socket === undefined) {
+      const socket = connect({ port: this.#port, host: this.#host, noDelay: true });
+      socket.on('data', (chunk: Buffer) => this.#data(chunk));
+      socket.on('error', () => {}); // 'close' follows
+      socket.on('close', () => this.#closed(socket));
+      this.#socket = socket;
+    }
+    this.#socket.write(this.#pending!.request);
+  }
+
+  #closed(socket: Socket): void {
+    if (this.#socket !== socket) return;
+    this.#socket = undefined;
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    // a kept-alive connection the server closed (idle past its keep-alive timeout while the other
+    // contender was measured) before any of the answer came: once more, on a new one
+    if (this.#received === 0 && !pending.retried) {
+      pending.retried = true;
+      this.#write();
+      return;
+    }
+    this.#pending = undefined;
+    pending.reject(new Error('the server closed the connection before answering'));
+  }
+
+  #data(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#received += chunk.length;
+    if (this.#bodyAt < 0) {
+      const head = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks);
+      this.#chunks = [head];
+      const end = head.indexOf(HEADER_END);
+      if (end < 0) return;
+      const text = head.toString('latin1', 0, end);
+      const length = CONTENT_LENGTH.exec(text);
+      if (!text.startsWith('HTTP/1.1 ') || length === null) {
+        this.#fail(new Error(`an answer without Content-Length: ${text.slice(0, 200)}`));
+        return;
+      }
+      this.#status = Number(text.slice(9, 12));
+      this.#length = Number(length[1]);
+      this.#bodyAt = end + HEADER_END.length;
+    }
+    const end = this.#bodyAt + this.#length;
+    if (this.#received < end) return;
+    if (this.#received > end) {
+      this.#fail(new Error('more bytes than the answer holds'));
+      return;
+    }
+    const all = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
+    const reply = { status: this.#status, body: all.subarray(this.#bodyAt) };
+    const pending = this.#pending!;
+    this.#chunks = [];
+    this.#received = 0;
+    this.#bodyAt = -1;
+    this.#pending = undefined;
+    pending.resolve(reply);
+  }
+
+  #fail(error: Error): void {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    this.#socket?.destroy();
+    this.#socket = undefined;
+    pending?.reject(error);
+  }
+}
+
+/** Raw keep-alive sockets and pre-built requests (the head of every request is the same but its path). */
+function rawClient(url: string): HttpClient {
+  const { hostname, port } = new URL(url);
+  const connections = new Map<number, RawConnection>();
+  const host = `Host: ${hostname}:${port}\r\nAuthorization: Bearer ${API_KEY}\r\n`;
+  const built = new Map<string, Buffer>();
+  return {
+    send(connection, method, path, body) {
+      let socket = connections.get(connection);
+      if (socket === undefined) {
+        socket = new RawConnection(Number(port), hostname);
+        connections.set(connection, socket);
+      }
+      const key = `${method} ${path}`;
+      let bytes = body === undefined ? built.get(key) : undefined;
+      if (bytes === undefined) {
+        bytes = Buffer.from(
+          `${method} ${path} HTTP/1.1\r\n${host}` +
+            (body === undefined
+              ? '\r\n'
+              : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`),
+        );
+        if (body === undefined && built.size < 10_000) built.set(key, bytes);
+      }
+      return socket.send(bytes);
+    },
+    close() {
+      for (const connection of connections.values()) connection.close();
+    },
+  };
+}
+
+const CLIENT_KINDS = (process.env.BENCH_CLIENT ?? 'net').split(',') as Array<'net' | 'http'>;
+
+const PAGE_START = Buffer.from('{"items":[{');
+const NEXT_CURSOR = Buffer.from('"next_cursor":');
+/** Every this many answers (and each client's first) is parsed as JSON and checked whole. */
+const PARSE_EVERY = 32;
+
+/**
+ * A page's `next_cursor`, read from the end of its bytes without parsing the rest (a log id holds no
+ * quote or backslash); checks that the body is a page with entries. Every {@link PARSE_EVERY}th
+ * answer is parsed whole, and must agree.
+ */
+function nextCursor(reply: Reply, parse: boolean): string | null {
+  const { status, body } = reply;
+  if (status !== 200 || body.compare(PAGE_START, 0, PAGE_START.length, 0, PAGE_START.length) !== 0) {
+    throw new Error(`bad page: ${status} ${body.toString('utf8', 0, 300)}`);
+  }
+  const at = body.lastIndexOf(NEXT_CURSOR);
+  if (at < 0) throw new Error('a page without next_cursor');
+  const value = at + NEXT_CURSOR.length;
+  const cursor =
+    body[value] === 0x22 ? body.toString('latin1', value + 1, body.indexOf(0x22, value + 1)) : null;
+  if (parse) {
+    const page = JSON.parse(body.toString('utf8')) as { items: unknown[]; next_cursor: string | null };
+    if (!Array.isArray(page.items) || page.items.length === 0 || page.next_cursor !== cursor) {
+      throw new Error(`a page that does not parse as it reads: ${body.toString('utf8', 0, 300)}`);
+    }
+  }
+  return cursor;
 }
 
 /** 64 clients, each reading its own session's log (first page, then the next one), `REQUESTS` in all. */
 async function load(
-  url: string,
+  http: HttpClient,
   sessionIds: string[],
   callers = 0,
-): Promise<{ p50: number; p99: number; rps: number; clientCpu: number }> {
+  onMeasuring?: (measuring: boolean) => Promise<void>,
+): Promise<{ p50: number; p99: number; rps: number; clientCpu: number; clientSystem: number }> {
   // `callers` more clients call a tool meanwhile (each call writes a log entry)
   let calling = callers > 0;
   const calls = Array.from({ length: callers }, async (_, index) => {
     const sessionId = sessionIds[index % sessionIds.length]!;
+    const body = JSON.stringify({ tool_slug: 'ECHO_ECHO', arguments: { text: 'hello' } });
     while (calling) {
-      const response = await send(
-        `${url}/api/v1/sessions/${sessionId}/execute`,
+      const response = await http.send(
+        CLIENTS + index,
         'POST',
-        JSON.stringify({ tool_slug: 'ECHO_ECHO', arguments: { text: 'hello' } }),
+        `/api/v1/sessions/${sessionId}/execute`,
+        body,
       );
-      if (response.status !== 200) throw new Error(`call failed: ${response.status} ${response.text}`);
+      if (response.status !== 200) throw new Error(`call failed: ${response.status} ${response.body}`);
     }
   });
-  const read = async (sessionId: string, cursor?: string): Promise<string | null> => {
-    const response = await send(
-      `${url}/api/v1/sessions/${sessionId}/logs?limit=50${cursor ? `&cursor=${cursor}` : ''}`,
-      'GET',
-    );
-    const page = JSON.parse(response.text) as { items: unknown[]; next_cursor: string | null };
-    if (response.status !== 200 || page.items.length === 0) throw new Error(`bad page: ${response.status}`);
-    return page.next_cursor;
-  };
   const run = async (count: number, latencies?: number[]) => {
     let next = 0;
     await Promise.all(
-      sessionIds.map(async (sessionId) => {
-        let cursor: string | undefined;
+      sessionIds.map(async (sessionId, client) => {
+        const firstPage = `/api/v1/sessions/${sessionId}/logs?limit=50`;
+        let cursor: string | null = null;
+        let answers = 0;
         while (next++ < count) {
           const started = performance.now();
-          const nextCursor = await read(sessionId, cursor);
+          const reply = await http.send(
+            client,
+            'GET',
+            cursor === null ? firstPage : `${firstPage}&cursor=${cursor}`,
+          );
           latencies?.push(performance.now() - started);
+          const following = nextCursor(reply, answers++ % PARSE_EVERY === 0);
           // first page, second page, first page, …
-          cursor = cursor === undefined ? (nextCursor ?? undefined) : undefined;
+          cursor = cursor === null ? following : null;
         }
       }),
     );
   };
   await run(CLIENTS * 10); // warm up: connections, plans, caches
+  await onMeasuring?.(true);
   const latencies: number[] = [];
   const started = performance.now();
   const cpu = process.cpuUsage();
   await run(REQUESTS, latencies);
   const seconds = (performance.now() - started) / 1000;
   const { user, system } = process.cpuUsage(cpu);
+  await onMeasuring?.(false);
   calling = false;
   await Promise.all(calls);
   latencies.sort((a, b) => a - b);
@@ -288,12 +513,13 @@ async function load(
     rps: latencies.length / seconds,
     // the clients' CPU per read (the callers' included), for the share of the cores the server had
     clientCpu: (user + system) / latencies.length,
+    clientSystem: system / latencies.length,
   };
 }
 
 interface Contender {
   name: string;
-  server: { url: string; sessionIds: string[]; stop(): void; cpu(): Promise<number> };
+  server: Server;
 }
 
 const GOAL_P99_MS = 20;
@@ -301,9 +527,18 @@ const GOAL_P99_MS = 20;
 async function bench(backend: Backend): Promise<void> {
   const contenders: Contender[] = [{ name: 'after', server: await startServer(backend.store) }];
   if (BASELINE) contenders.unshift({ name: 'before', server: await startServer(backend.store, BASELINE) });
+  // one HTTP client of each kind per contender (its connections stay open across measurements)
+  const clients = new Map(
+    contenders.flatMap(({ name, server }) =>
+      CLIENT_KINDS.map((kind) => [
+        `${name} ${kind}`,
+        kind === 'http' ? nodeHttpClient(server.url) : rawClient(server.url),
+      ]),
+    ),
+  );
   try {
     console.log(
-      `\n## GET /sessions/:id/logs on ${backend.name}, ${CLIENTS} concurrent readers, ${REQUESTS} requests per measurement`,
+      `\n## GET /sessions/:id/logs on ${backend.name}, ${CLIENTS} concurrent readers, ${REQUESTS} requests per measurement, clients: ${CLIENT_KINDS.join(', ')}`,
     );
     const ms = (value: number) => `${value.toFixed(1)} ms`.padStart(9);
     const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
@@ -317,44 +552,73 @@ async function bench(backend: Backend): Promise<void> {
       for (const callers of CALLERS) {
         const results = new Map<
           string,
-          Array<{ p50: number; p99: number; rps: number; cpu: number; clientCpu: number }>
+          Array<{
+            p50: number;
+            p99: number;
+            rps: number;
+            cpu: number;
+            system: number;
+            clientCpu: number;
+            clientSystem: number;
+          }>
         >();
-        // the contenders take turns, so that a burst of load on the shared machine hits both alike
+        // the contenders (and client kinds) take turns, so that a burst of load on the shared machine
+        // hits all alike
+        const turns = contenders.flatMap((contender) => CLIENT_KINDS.map((kind) => ({ ...contender, kind })));
         for (let round = 0; round < ROUNDS; round++) {
-          for (const { name, server } of round % 2 === 0 ? contenders : [...contenders].reverse()) {
-            const cpuBefore = await server.cpu();
-            const result = await load(server.url, server.sessionIds, callers);
-            // the server's CPU per request (µs), warm-up included: independent of the machine's load
-            const cpu = ((await server.cpu()) - cpuBefore) / (REQUESTS + CLIENTS * 10);
-            results.set(name, [...(results.get(name) ?? []), { ...result, cpu }]);
+          for (const { name, server, kind } of round % 2 === 0 ? turns : [...turns].reverse()) {
+            const key = `${name} ${kind}`;
+            let cpuBefore = { user: 0, system: 0 };
+            let cpu = 0;
+            let system = 0;
+            const result = await load(clients.get(key)!, server.sessionIds, callers, async (measuring) => {
+              if (measuring) {
+                if (process.env.BENCH_PROF) await server.profile();
+                cpuBefore = await server.cpu();
+              } else {
+                // the server's CPU per measured request (µs): independent of the machine's load
+                const cpuAfter = await server.cpu();
+                cpu = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / REQUESTS;
+                system = (cpuAfter.system - cpuBefore.system) / REQUESTS;
+                if (process.env.BENCH_PROF) {
+                  const file = `${backend.dialect}-${size}-${callers}-${name}-${kind}-${round}.cpuprofile`;
+                  await server.profile(join(process.env.BENCH_PROF, file));
+                }
+              }
+            });
+            results.set(key, [...(results.get(key) ?? []), { ...result, cpu, system }]);
           }
         }
         const summary = new Map(
-          [...results].map(([name, runs]) => [
-            name,
+          [...results].map(([key, runs]) => [
+            key,
             {
               p50: median(runs.map((run) => run.p50)),
               p99: median(runs.map((run) => run.p99)),
               rps: median(runs.map((run) => run.rps)),
               cpu: median(runs.map((run) => run.cpu)),
+              system: median(runs.map((run) => run.system)),
               clientCpu: median(runs.map((run) => run.clientCpu)),
+              clientSystem: median(runs.map((run) => run.clientSystem)),
             },
           ]),
         );
-        for (const [name, result] of summary) {
+        for (const [key, result] of summary) {
           console.log(
-            `${String(size).padStart(9)} rows, ${String(callers).padStart(2)} callers, ${name.padEnd(6)}  p50 ${ms(result.p50)}  p99 ${ms(result.p99)}  ${Math.round(result.rps).toString().padStart(5)} req/s  server CPU ${Math.round(result.cpu)} µs/request  clients ${Math.round(result.clientCpu)} µs  (goal p99 ≤ ${GOAL_P99_MS} ms: ${result.p99 <= GOAL_P99_MS ? 'met' : 'not met'}; load average ${loadavg()[0]!.toFixed(1)})`,
+            `${String(size).padStart(9)} rows, ${String(callers).padStart(2)} callers, ${key.padEnd(11)}  p50 ${ms(result.p50)}  p99 ${ms(result.p99)}  ${Math.round(result.rps).toString().padStart(5)} req/s  server CPU ${Math.round(result.cpu).toString().padStart(4)} µs/request (system ${Math.round(result.system).toString().padStart(3)})  clients ${Math.round(result.clientCpu).toString().padStart(4)} µs (system ${Math.round(result.clientSystem).toString().padStart(3)})  (goal p99 ≤ ${GOAL_P99_MS} ms: ${result.p99 <= GOAL_P99_MS ? 'met' : 'not met'}; load average ${loadavg()[0]!.toFixed(1)})`,
           );
-          const bySize = flatness.get(`${name} ${callers}`) ?? [];
+          const bySize = flatness.get(`${key} ${callers}`) ?? [];
           bySize.push({ size, p50: result.p50, p99: result.p99 });
-          flatness.set(`${name} ${callers}`, bySize);
+          flatness.set(`${key} ${callers}`, bySize);
         }
-        const before = summary.get('before');
-        const after = summary.get('after')!;
-        if (before) {
-          console.log(
-            `${' '.repeat(31)}after/before  p50 ${(after.p50 / before.p50).toFixed(2)}×  p99 ${(after.p99 / before.p99).toFixed(2)}×  req/s ${(after.rps / before.rps).toFixed(2)}×  server CPU/request ${(after.cpu / before.cpu).toFixed(2)}×`,
-          );
+        for (const kind of CLIENT_KINDS) {
+          const before = summary.get(`before ${kind}`);
+          const after = summary.get(`after ${kind}`)!;
+          if (before) {
+            console.log(
+              `${' '.repeat(31)}after/before (${kind})  p50 ${(after.p50 / before.p50).toFixed(2)}×  p99 ${(after.p99 / before.p99).toFixed(2)}×  req/s ${(after.rps / before.rps).toFixed(2)}×  server CPU/request ${(after.cpu / before.cpu).toFixed(2)}×`,
+            );
+          }
         }
       }
     }
@@ -364,10 +628,11 @@ async function bench(backend: Backend): Promise<void> {
       const first = bySize[0]!;
       const last = bySize[bySize.length - 1]!;
       console.log(
-        `${key.padEnd(12)} callers: ${last.size} rows / ${first.size} rows  p50 ${(last.p50 / first.p50).toFixed(2)}×  p99 ${(last.p99 / first.p99).toFixed(2)}× (flat: ≈ 1×)`,
+        `${key.padEnd(16)} callers: ${last.size} rows / ${first.size} rows  p50 ${(last.p50 / first.p50).toFixed(2)}×  p99 ${(last.p99 / first.p99).toFixed(2)}× (flat: ≈ 1×)`,
       );
     }
   } finally {
+    for (const client of clients.values()) client.close();
     for (const { server } of contenders) server.stop();
     await backend.close();
   }
@@ -377,7 +642,6 @@ const stores = (process.env.BENCH_STORES ?? 'postgres,sqlite').split(',');
 async function main(): Promise<void> {
   if (stores.includes('postgres')) await bench(await postgresBackend());
   if (stores.includes('sqlite')) await bench(await sqliteBackend());
-  agent.destroy();
 }
 
 if (process.argv[2] === 'server') await serve(process.argv[3]!, process.argv[4] ?? '');
