@@ -7,8 +7,8 @@ export const CHUNKED_FROM = 64 * 1024;
 const small = new WeakSet<object>();
 
 /**
- * Marks `value` as small enough to be written by one `JSON.stringify` (as `JsonWriter` writes a
- * subtree of at most 16K characters of strings): {@link jsonBody} then writes it without first walking
+ * Marks `value` as small enough to be written by one `JSON.stringify` (at most 64K characters, well
+ * under a millisecond of the event loop): {@link jsonBody} then writes it without first walking
  * it to find out, which for a page of 50 log entries (750 properties) cost about as much as writing
  * it. Only for a value whose size its maker bounds (a log page counts its entries' text); the answer
  * is the same.
