@@ -33,6 +33,7 @@ import {
   executeTool,
   rejectToolCall,
 } from './execution/execute.js';
+import { HeldLogEntries } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
 import {
   ALL_META_TOOL_SLUGS,
@@ -467,7 +468,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   async #execute(
     slug: string,
     args: unknown,
-    options: ExecuteOptions & { parentId?: string; logStored?: (stored: Promise<boolean>) => void },
+    options: ExecuteOptions & { parentId?: string; holdLog?: (entry: ExecutionLogRecord) => void },
   ): Promise<ToolResult> {
     checkCallId(options.callId);
     const meta = this.#config.sessionPreset === 'META_TOOLS' ? this.#metaTools().get(slug) : undefined;
@@ -480,7 +481,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       callId: options.callId,
       parentId: options.parentId,
     };
-    if (!tool) return rejectToolCall(this.#runtime.env, call, this.#notAvailable(slug), options.logStored);
+    if (!tool) return rejectToolCall(this.#runtime.env, call, this.#notAvailable(slug), options.holdLog);
     const result = await executeTool(this.#runtime.env, {
       tool,
       toolkit: meta ? META_TOOLKIT : this.#runtime.catalog.getToolkit(tool.toolkit),
@@ -492,7 +493,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       signal: options.signal,
       account: meta ? undefined : options.account,
       selection: this.#selection(),
-      logStored: options.logStored,
+      holdLog: options.holdLog,
     });
     // Messages that point the model to a meta-tool name the session's own meta-tools.
     const names = metaToolNamesOf(this.#config);
@@ -920,32 +921,31 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           }),
         ),
       workbench: async (code, options) => {
-        // The cell's calls answer the cell before their log entries commit (they share commits);
-        // the cell answers its caller only once they all have.
-        const stored: Array<Promise<boolean>> = [];
-        const result = await workbenchPoolOf(this.#runtime.store).run(
-          this.sessionId,
-          code,
-          workbenchOf(this.#config),
-          workbenchHost(
-            this.#workbenchPort((commit) => stored.push(commit)),
-            options.logId,
-          ),
-          options.signal,
-        );
-        await Promise.all(stored);
-        return result;
+        // The cell's calls answer it without waiting for their log entries, which are written
+        // together; the cell answers its caller only once they are all stored.
+        const held = new HeldLogEntries(this.#runtime.env.logs);
+        try {
+          return await workbenchPoolOf(this.#runtime.store).run(
+            this.sessionId,
+            code,
+            workbenchOf(this.#config),
+            workbenchHost(this.#workbenchPort(held.hold), options.logId),
+            options.signal,
+          );
+        } finally {
+          await held.stored();
+        }
       },
     };
   }
 
   /** What workbench code reaches of this session. */
-  #workbenchPort(logStored?: (stored: Promise<boolean>) => void): WorkbenchSessionPort {
+  #workbenchPort(holdLog?: (entry: ExecutionLogRecord) => void): WorkbenchSessionPort {
     return {
       sessionId: this.sessionId,
       store: this.#runtime.store,
       execute: (slug, args, options) =>
-        this.#execute(slug, args, logStored ? { ...options, logStored } : options),
+        this.#execute(slug, args, holdLog ? { ...options, holdLog } : options),
       search: (query, limit) => this.search({ query, limit }),
       proxy: (request) => this.proxyExecute(request),
       clientTools: new Set([

@@ -96,10 +96,11 @@ export interface ExecuteRequest {
   /** The session's choices for the precedence rules. */
   selection?: AccountSelection;
   /**
-   * Given the commit of the call's log entry instead of waiting for it: the caller answers nobody
-   * outside until it has awaited it (a workbench cell's calls; the cell's own answer waits for them).
+   * Given the call's log entry to store instead of storing it and waiting for its commit: the
+   * caller stores it and answers nobody outside until it has committed (a workbench cell's calls,
+   * whose entries the cell writes together; the cell's own answer waits for them).
    */
-  logStored?: (stored: Promise<boolean>) => void;
+  holdLog?: (entry: ExecutionLogRecord) => void;
 }
 
 const NO_ACCOUNT: ResolvedAccount = Object.freeze({ accountId: null, credentials: undefined });
@@ -255,9 +256,8 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     entry.output = redactForLog(result.data, secrets, { listedKeys });
   }
   // the answer waits for the entry's commit (group commit: the calls of one turn share it)
-  const stored = env.logs.write(entry);
-  if (request.logStored) request.logStored(stored);
-  else await stored;
+  if (request.holdLog) request.holdLog(entry);
+  else await env.logs.write(entry);
   return result;
 }
 
@@ -333,7 +333,7 @@ export async function rejectToolCall(
     parentId?: string;
   },
   error: ToolMuxError,
-  logStored?: (stored: Promise<boolean>) => void,
+  holdLog?: (entry: ExecutionLogRecord) => void,
 ): Promise<ToolResult> {
   const result: ToolResult = {
     successful: false,
@@ -342,11 +342,15 @@ export async function rejectToolCall(
     code: error.code,
     logId: newId('log'),
   };
-  const stored = env.logs.write(
-    logEntry(result, { ...call, toolkit: '', connectedAccountId: null, durationMs: 0, secrets: [] }),
-  );
-  if (logStored) logStored(stored);
-  else await stored;
+  const entry = logEntry(result, {
+    ...call,
+    toolkit: '',
+    connectedAccountId: null,
+    durationMs: 0,
+    secrets: [],
+  });
+  if (holdLog) holdLog(entry);
+  else await env.logs.write(entry);
   return result;
 }
 

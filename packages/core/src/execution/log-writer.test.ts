@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../store/sqlite.js';
 import type { ExecutionLogRecord, Store } from '../store/types.js';
+import { batchRecordingStore } from '../test/log-batches.js';
 import { logRecord } from '../test/log-records.js';
 import { createTestPostgresStore, postgresSkipReason } from '../test/postgres.js';
-import { ExecutionLogWriter } from './log-writer.js';
+import { ExecutionLogWriter, HeldLogEntries } from './log-writer.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'toolmux-log-writer-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -210,6 +211,31 @@ describe('ExecutionLogWriter', () => {
     );
     expect(await writer.write(entry('user_1'))).toBe(true);
     expect((await store.listLogs({ limit: 10 })).items).toHaveLength(1);
+    await store.close();
+  });
+});
+
+describe('HeldLogEntries (a workbench cell’s calls)', () => {
+  it('writes held entries 64 to a transaction, the rest when asked, and resolves once all are stored or reported', async () => {
+    const { batches, store } = batchRecordingStore();
+    await store.migrate();
+    const { errors, logger } = recordingLogger();
+    const held = new HeldLogEntries(new ExecutionLogWriter(store, logger));
+    const entries = Array.from({ length: 150 }, (_, index) => entry(`user_${index}`));
+    // one the database refuses (SQLite's NOT NULL): it costs only itself
+    entries[140] = entry('user_bad', { userId: null as unknown as string });
+    // as a cell's calls come: each in a turn of its own
+    for (const record of entries) {
+      held.hold(record);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await held.stored();
+    const stored = await storedIds(store);
+    expect(stored.size).toBe(149);
+    expect(stored.has(entries[140]!.id)).toBe(false);
+    // 64, 64, then the 22 left (refused as a batch, then written one by one)
+    expect(batches.slice(0, 3).map((batch) => batch.length)).toEqual([64, 64, 22]);
+    expect(errors).toHaveLength(1);
     await store.close();
   });
 });

@@ -174,3 +174,40 @@ export class ExecutionLogWriter {
     }
   }
 }
+
+/** Held entries are written (as one batch) once this many wait. */
+const HELD_BATCH = 64;
+
+/**
+ * The log entries of the calls a workbench cell makes: they answer the cell without waiting for a
+ * commit, and are written together (a batch per {@link HELD_BATCH} entries, the rest when the cell
+ * ends) instead of one commit per call, each in its own turn. `stored()` resolves once every entry
+ * held is stored (or reported lost): the cell answers its caller only after it, so an answered call
+ * never lacks its calls' entries.
+ */
+export class HeldLogEntries {
+  readonly #writer: ExecutionLogWriter;
+  #held: ExecutionLogRecord[] = [];
+  readonly #written: Array<Promise<boolean>> = [];
+
+  constructor(writer: ExecutionLogWriter) {
+    this.#writer = writer;
+  }
+
+  /** Keeps `entry` for the next write. */
+  readonly hold = (entry: ExecutionLogRecord): void => {
+    this.#held.push(entry);
+    if (this.#held.length >= HELD_BATCH) this.#write();
+  };
+
+  /** Writes what is held and resolves once everything held so far is stored. Never rejects. */
+  async stored(): Promise<void> {
+    this.#write();
+    await Promise.all(this.#written);
+  }
+
+  #write(): void {
+    for (const entry of this.#held) this.#written.push(this.#writer.write(entry));
+    this.#held = [];
+  }
+}
