@@ -2,7 +2,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import type { ToolResult } from '../execution/result.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
-import { batchRecordingStore } from '../test/log-batches.js';
+import { cellLogBatches } from '../test/log-batches.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
 import { MainThreadCells, sharedCellRunner, workbenchThread } from './main-thread.js';
@@ -236,27 +236,13 @@ describe.runIf(SANDBOX_SLICING_AVAILABLE)('workbench cells on the main thread, i
 
 describe.skipIf(!SANDBOX_SLICING_AVAILABLE)('a cell’s log entries (on the main thread)', () => {
   it('are committed together, before the cell answers, and apart from the cell’s own entry', async () => {
-    const { store, batches } = batchRecordingStore();
-    const mux = new ToolMux({
-      toolkits: createSampleToolkits().toolkits,
-      store,
-      secretKey: Buffer.alloc(32, 5).toString('base64'),
-      logger: { debug() {}, warn() {}, error() {} },
-    });
-    const session = await mux.create('user_1', { workbench: {} });
-    batches.length = 0;
-    const cell = await session.execute(MetaToolSlug.WORKBENCH, {
-      code: `for (let i = 0; i < 10; i++) await toolmux.execute('TASKS_CREATE_TASK', { title: 't' + i });
-             await toolmux.execute('NOT_A_TOOL', {});
-             return 'ok'`,
-    });
-    expect((cell.data as { result: unknown }).result).toBe('ok');
-    // one transaction for the eleven calls (each in a turn of its own), then the cell's own entry
-    expect(batches.map((batch) => batch.map((entry) => entry.parentId === cell.logId))).toEqual([
+    const { result, logId, batches } = await cellLogBatches();
+    expect(result).toBe('ok');
+    // one transaction for the eleven calls, then the cell's own entry
+    expect(batches.map((batch) => batch.map((entry) => entry.parentId === logId))).toEqual([
       Array.from({ length: 11 }, () => true),
       [false],
     ]);
-    expect(batches[1]![0]!.id).toBe(cell.logId);
-    await mux.close();
+    expect(batches[1]![0]!.id).toBe(logId);
   });
 });
