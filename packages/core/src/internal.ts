@@ -56,6 +56,7 @@ export {
   JsonTextParser,
   JsonWriter,
   jsonShapeSliced,
+  jsonTextSliced,
   PlainClone,
   parseJsonSliced,
   SLICED_PARSE_FROM,

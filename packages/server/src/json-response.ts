@@ -1,4 +1,4 @@
-import { JsonWriter, stringifyJsonSliced, WorkSlice } from '@toolmux/core/internal';
+import { JsonWriter, jsonTextSliced, WorkSlice } from '@toolmux/core/internal';
 
 /** Answers of at least this many characters are streamed, in the chunks `JsonWriter` writes (about this many characters each). */
 export const CHUNKED_FROM = 64 * 1024;
@@ -90,8 +90,6 @@ const EMPTY = Buffer.alloc(0);
  * at a time, see `JsonWriter`); a small value is one `JSON.stringify`. `undefined` for a value that
  * writes nothing, as JSON.stringify.
  */
-export async function jsonText(value: unknown): Promise<string | undefined> {
-  const chunks = await stringifyJsonSliced(value, new WorkSlice());
-  if (!chunks) return undefined;
-  return chunks.length === 1 ? chunks[0]! : chunks.join('');
+export function jsonText(value: unknown): Promise<string | undefined> {
+  return jsonTextSliced(value, new WorkSlice());
 }

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { ExecutionLogRecord } from '../store/types.js';
@@ -21,14 +22,10 @@ export function batchRecordingStore(): { store: SqliteStore; batches: ExecutionL
 
 /**
  * Runs a workbench cell that makes eleven tool calls (each in a turn of its own) on a store that
- * records its log batches: for each batch, which of its entries have the cell as their parent, and
- * the cell's result and log id.
+ * records its log batches, and checks that the calls' entries were committed in one transaction,
+ * before the cell answered, and apart from the cell's own entry.
  */
-export async function cellLogBatches(): Promise<{
-  result: unknown;
-  logId: string;
-  batches: ExecutionLogRecord[][];
-}> {
+export async function expectCellLogsCommittedTogether(): Promise<void> {
   const { store, batches } = batchRecordingStore();
   const mux = new ToolMux({
     toolkits: createSampleToolkits().toolkits,
@@ -44,7 +41,12 @@ export async function cellLogBatches(): Promise<{
              await toolmux.execute('NOT_A_TOOL', {});
              return 'ok'`,
     });
-    return { result: (cell.data as { result: unknown }).result, logId: cell.logId, batches };
+    expect((cell.data as { result: unknown }).result).toBe('ok');
+    expect(batches.map((batch) => batch.map((entry) => entry.parentId === cell.logId))).toEqual([
+      Array.from({ length: 11 }, () => true),
+      [false],
+    ]);
+    expect(batches[1]![0]!.id).toBe(cell.logId);
   } finally {
     await mux.close();
   }

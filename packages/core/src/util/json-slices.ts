@@ -855,6 +855,16 @@ export async function stringifyJsonSliced(
   return writer.written ? chunks : undefined;
 }
 
+/**
+ * {@link stringifyJsonSliced} as one string: `JSON.stringify(value)` a slice at a time, `undefined`
+ * for a value that writes nothing.
+ */
+export async function jsonTextSliced(value: unknown, slice: Slice): Promise<string | undefined> {
+  const chunks = await stringifyJsonSliced(value, slice);
+  if (!chunks) return undefined;
+  return chunks.length === 1 ? chunks[0]! : chunks.join('');
+}
+
 interface ShapeFrame {
   value: object;
   /** Object: its own enumerable string keys; array: undefined. */

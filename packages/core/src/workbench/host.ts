@@ -2,7 +2,7 @@ import type { ProxyExecuteRequest, ProxyExecuteResponse } from '../auth/types.js
 import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
 import type { Store } from '../store/types.js';
-import { stringifyJsonSliced } from '../util/json-slices.js';
+import { jsonTextSliced } from '../util/json-slices.js';
 import { WorkSlice } from '../util/slices.js';
 import { RawJson, SandboxCallError, type SandboxHostCall } from './sandbox.js';
 
@@ -62,9 +62,7 @@ function filesOf(
 
 /** `JSON.stringify(value)` (`null` for a value that writes nothing), a slice at a time when it is large. */
 async function jsonTextOf(value: unknown): Promise<string> {
-  const chunks = await stringifyJsonSliced(value === undefined ? null : value, new WorkSlice());
-  if (!chunks) return 'null';
-  return chunks.length === 1 ? chunks[0]! : chunks.join('');
+  return (await jsonTextSliced(value === undefined ? null : value, new WorkSlice())) ?? 'null';
 }
 
 /**

@@ -9,7 +9,7 @@ import {
   type QuickJSHandle,
   QuickJSWASMModule,
 } from 'quickjs-emscripten-core';
-import { parseJsonSliced, SLICED_PARSE_FROM, stringifyJsonSliced } from '../util/json-slices.js';
+import { jsonTextSliced, parseJsonSliced, SLICED_PARSE_FROM } from '../util/json-slices.js';
 import { WorkSlice } from '../util/slices.js';
 
 /** The Emscripten loader of the synchronous QuickJS build (host calls return promises; no asyncify). */
@@ -1325,8 +1325,8 @@ export async function callHost(
 async function replyJsonSliced(value: unknown): Promise<string> {
   if (value instanceof RawJson) return `{"value":${value.text}}`;
   try {
-    const chunks = await stringifyJsonSliced(value === undefined ? null : value, new WorkSlice());
-    return chunks ? `{"value":${chunks.length === 1 ? chunks[0] : chunks.join('')}}` : '{}';
+    const text = await jsonTextSliced(value === undefined ? null : value, new WorkSlice());
+    return text === undefined ? '{}' : `{"value":${text}}`;
   } catch (error) {
     return cannotSend(error);
   }

@@ -2,7 +2,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import type { ToolResult } from '../execution/result.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
-import { cellLogBatches } from '../test/log-batches.js';
+import { expectCellLogsCommittedTogether } from '../test/log-batches.js';
 import { createGmailLikeToolkit, createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
 import { type WorkbenchExecuteOptions, workbenchHost } from './host.js';
@@ -189,14 +189,6 @@ describe('toolmux.execute(slug, args, { account })', () => {
 });
 
 describe('a cell’s log entries (in worker threads)', () => {
-  it('are committed together, before the cell answers, and apart from the cell’s own entry', async () => {
-    const { result, logId, batches } = await cellLogBatches();
-    expect(result).toBe('ok');
-    // one transaction for the eleven calls, then the cell's own entry
-    expect(batches.map((batch) => batch.map((entry) => entry.parentId === logId))).toEqual([
-      Array.from({ length: 11 }, () => true),
-      [false],
-    ]);
-    expect(batches[1]![0]!.id).toBe(logId);
-  });
+  it('are committed together, before the cell answers, and apart from the cell’s own entry', () =>
+    expectCellLogsCommittedTogether());
 });
