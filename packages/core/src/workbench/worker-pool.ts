@@ -241,11 +241,14 @@ class WorkbenchWorker {
     // after the listener: attaching one refs the port again, and an idle pool must not keep the
     // process alive (the worker itself is ref'd while it runs cells)
     this.#port.unref();
+    // Only the current thread's failure counts, and only once: a thread emits 'exit' after its
+    // 'error', and after the last failed start (see `#failed`) nothing may start another thread
+    // until a cell needs one.
     worker.on('error', (error) => {
-      if (worker === this.#worker) this.#failed(`it failed: ${error.message}`);
+      if (worker === this.#worker && !this.#stopped) this.#failed(`it failed: ${error.message}`);
     });
     worker.on('exit', () => {
-      if (worker === this.#worker) this.#failed('it stopped');
+      if (worker === this.#worker && !this.#stopped) this.#failed('it stopped');
     });
   }
 

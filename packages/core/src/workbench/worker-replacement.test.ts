@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -122,10 +123,13 @@ describe('workbench worker threads that cannot start', () => {
   it('ends the waiting cell with WORKBENCH_WORKER_RESTARTED and the reason after three failed starts; the next cell starts a thread again', async () => {
     let failing = true;
     let starts = 0;
+    const threads: Worker[] = [];
     const workers = new WorkbenchWorkers(1, 1, {
       spawn: (init) => {
         starts++;
-        return failing ? broken() : spawnWorkbenchThread(init);
+        const thread = failing ? broken() : spawnWorkbenchThread(init);
+        threads.push(thread);
+        return thread;
       },
     });
     const pool = new WorkbenchPool({ workers });
@@ -133,6 +137,10 @@ describe('workbench worker threads that cannot start', () => {
     expect(failed.error?.code).toBe('WORKBENCH_WORKER_RESTARTED');
     expect(failed.error?.message).toContain('could not start a worker thread');
     expect(failed.error?.message).toContain('cannot load the engine here');
+    // Every failed thread has exited (the last one's 'exit' comes after its 'error'), and no
+    // thread was started again meanwhile: nothing starts one until a cell needs it.
+    await Promise.all(threads.map((thread) => (thread.threadId === -1 ? undefined : once(thread, 'exit'))));
+    await new Promise((resolve) => setImmediate(resolve));
     expect(starts).toBe(3);
     failing = false;
     const next = await pool.run('ses_start', 'return 2', config, host);
