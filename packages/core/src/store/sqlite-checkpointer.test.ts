@@ -84,6 +84,22 @@ describe('SQLite WAL checkpoints on a worker thread', () => {
     await checkpointer.close();
   });
 
+  it('closes when its worker failed and its thread has already ended', async () => {
+    const failures: Error[] = [];
+    const checkpointer = new SqliteCheckpointer(join(tempPath(), 'missing-dir', 'x.db'), (error) =>
+      failures.push(error),
+    );
+    expect(await checkpointer.checkpoint()).toBeUndefined();
+    expect(failures).toHaveLength(1);
+    // the failed thread ends on its own; close() afterwards must not wait for an 'exit' that came
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const closed = await Promise.race([
+      checkpointer.close().then(() => 'closed'),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 3_000)),
+    ]);
+    expect(closed).toBe('closed');
+  });
+
   it('is not used for an in-memory database', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     await store.migrate();

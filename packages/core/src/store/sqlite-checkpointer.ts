@@ -63,6 +63,8 @@ export class SqliteCheckpointer {
   #settle: ((outcome: CheckpointOutcome | undefined) => void) | undefined;
   #failed = false;
   #closed = false;
+  /** The worker's thread has ended (it failed, or it was closed). */
+  #exited = false;
 
   constructor(path: string, onFailure: (error: Error) => void) {
     this.#path = path;
@@ -101,7 +103,13 @@ export class SqliteCheckpointer {
     if (this.#closed) return;
     this.#closed = true;
     const worker = this.#worker;
-    if (worker === undefined) return;
+    // a thread that has ended emits no more 'exit' to wait for
+    if (worker === undefined || this.#exited) return;
+    if (this.#failed) {
+      // it may never have come up to read a message: stop it
+      await worker.terminate();
+      return;
+    }
     worker.ref();
     const exited = once(worker, 'exit');
     worker.postMessage('close');
@@ -118,6 +126,7 @@ export class SqliteCheckpointer {
     });
     worker.on('error', (error) => this.#fail(error));
     worker.on('exit', (code) => {
+      this.#exited = true;
       if (!this.#closed) this.#fail(new Error(`the checkpoint worker exited with code ${code}`));
     });
     this.#worker = worker;
