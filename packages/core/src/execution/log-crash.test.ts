@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,9 +9,9 @@ import { createTestPostgresUrl, postgresSkipReason } from '../test/postgres.js';
 
 /**
  * A call answers only once its execution log entry has committed: a real child process makes calls
- * (8 callers at once, each printing a call's log id as soon as it is answered) and kills itself with
- * SIGKILL right after printing its Nth answer, with other calls and commits under way; every printed
- * answer has its entry in the database. Also: a process that wrote its log on SQLite ends by itself,
+ * (8 callers at once, each writing a call's log id to a file as soon as it is answered) and kills
+ * itself with SIGKILL right after writing its Nth answer, with other calls and commits under way;
+ * every answer written has its entry in the database. Also: a process that wrote its log on SQLite ends by itself,
  * with or without `mux.close()` (the checkpoint worker, idle, does not keep it alive), every answered
  * call logged.
  */
@@ -32,6 +32,8 @@ function script(
   }: { callers: number; calls?: number; close?: boolean; killAfter?: number },
 ) {
   return `
+    const { openSync, writeSync } = await import('node:fs');
+    const answers = openSync(process.env.ANSWERS_PATH, 'a');
     const { ToolMux, defineTool, defineToolkit } = await import(${JSON.stringify(dist)});
     const { z } = await import('zod');
     const echo = defineTool({
@@ -53,12 +55,14 @@ function script(
     await Promise.all(Array.from({ length: ${callers} }, async () => {
       while (${calls === undefined ? 'true' : `next < ${calls}`}) {
         const result = await session.execute('CRASH_ECHO', { n: next++ });
-        // a pipe's write is synchronous on Linux: once written, the parent reads it even after a kill
         if (!result.successful) {
           process.stderr.write('call failed: ' + result.error + '\\n');
           continue;
         }
-        process.stdout.write(result.logId + '\\n');
+        // A file write is in the kernel once writeSync returns, so the parent reads it after a
+        // kill. (Not stdout: a pipe takes many small writes only as long as its buffer has room; a
+        // write it cannot take waits in the process, and a kill loses it.)
+        writeSync(answers, result.logId + '\\n');
         // killed at once after this answer: no event-loop turn in between, other calls under way
         if (++answered === ${killAfter ?? -1}) process.kill(process.pid, 'SIGKILL');
       }
@@ -75,21 +79,16 @@ interface Run {
   timedOut: boolean;
 }
 
-/** Runs the script, collecting the log ids it prints. */
+/** Runs the script, collecting the log ids it wrote as answered (complete lines only). */
 function run(source: string): Promise<Run> {
+  const answers = join(mkdtempSync(join(directory, 'answers-')), 'ids.txt');
   return new Promise((done) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', source], {
       cwd: packageDirectory,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ANSWERS_PATH: answers },
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
-    const ids: string[] = [];
-    let partial = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      const lines = (partial + chunk.toString()).split('\n');
-      partial = lines.pop()!;
-      ids.push(...lines.filter((line) => line.length > 0));
-    });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
     });
@@ -100,6 +99,9 @@ function run(source: string): Promise<Run> {
     }, 20_000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      const written = existsSync(answers) ? readFileSync(answers, 'utf8').split('\n') : [];
+      // a line without its newline was cut by the kill: not an answer the child finished writing
+      const ids = written.slice(0, -1).filter((line) => line.length > 0);
       done({ code, signal, ids, stderr, timedOut });
     });
   });
