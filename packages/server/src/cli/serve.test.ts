@@ -177,7 +177,9 @@ async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000): Promi
   }
 }
 
-describe('toolmux serve refuses to start, in one line, on', () => {
+// Each case starts the CLI one or more times, one after the other: on a loaded machine a start takes
+// seconds, so the cases get more than the default 20 s.
+describe('toolmux serve refuses to start, in one line, on', { timeout: 60_000 }, () => {
   it('a store it does not know (and creates nothing on disk)', async () => {
     const cwd = tempDirectory();
     const result = await failingServe(['serve', '--store', 'mysql://user:hunter2@db/x'], { cwd });
@@ -474,7 +476,7 @@ export default config;
   });
 });
 
-describe('precedence', () => {
+describe('precedence', { timeout: 60_000 }, () => {
   it('flags override environment variables, which override the config file', async () => {
     const cwd = tempDirectory();
     writeFileSync(
