@@ -22,9 +22,11 @@ export function smallJson<T extends object>(value: T): T {
  * The body of a JSON answer: small ones as text; a large one (a tool that returned a megabyte) is
  * serialised a slice at a time (see `JsonWriter`: a small value is one `JSON.stringify`) and sent as
  * a stream of UTF-8 chunks, with the event loop free between the slices, so other requests are not
- * held while a megabyte is serialised. Each chunk of text is encoded as soon as it is written: the
- * answer waits for the socket as bytes outside the JavaScript heap, not as a megabyte of strings
- * that every young-generation GC meanwhile would copy.
+ * held while a megabyte is serialised. The text is encoded as it is written, a piece at a time, into
+ * buffers outside the JavaScript heap: the answer waits for the socket as bytes, not as a megabyte
+ * of strings that every young-generation GC meanwhile would copy, and no piece is copied into a
+ * joined chunk string first (that copy of the whole text in the young generation brought the next
+ * scavenge closer while the value written, often the call's megabyte of arguments, was alive).
  */
 export async function jsonBody(
   value: unknown,
@@ -36,35 +38,87 @@ export async function jsonBody(
     return streamed([Buffer.from(json, 'utf8')]);
   }
   const slice = new WorkSlice();
-  const writer = new JsonWriter(value);
-  const due = () => slice.due();
-  // text until it is long enough to stream; then UTF-8 (a chunk ends on a whole token, never
-  // between the halves of a surrogate pair)
+  // text until it is long enough to stream; then UTF-8 (a piece is a whole token, never half of
+  // a surrogate pair)
   let text: string[] = [];
   let textChars = 0;
-  let bytes: Buffer[] | undefined;
-  const take = () => {
-    for (const chunk of writer.takeChunks()) {
-      if (bytes === undefined) {
-        text.push(chunk);
-        textChars += chunk.length;
-        if (textChars < CHUNKED_FROM) continue;
-        bytes = text.map((piece) => Buffer.from(piece, 'utf8'));
-        text = [];
-      } else {
-        bytes.push(Buffer.from(chunk, 'utf8'));
+  let bytes: Utf8Chunks | undefined;
+  const writer = new JsonWriter(value, {
+    sink: (piece) => {
+      if (bytes !== undefined) {
+        bytes.add(piece);
+        return;
       }
-    }
-  };
-  while (!writer.step(due)) {
-    take();
-    await slice.pause();
-  }
-  take();
+      text.push(piece);
+      textChars += piece.length;
+      if (textChars < CHUNKED_FROM) return;
+      bytes = new Utf8Chunks();
+      for (const held of text) bytes.add(held);
+      text = [];
+    },
+  });
+  const due = () => slice.due();
+  while (!writer.step(due)) await slice.pause();
   // JSON.stringify answers undefined for a value that writes nothing: the answer is then `null`
   if (!writer.written) return { body: 'null', length: -1 };
   if (bytes === undefined) return { body: text.join(''), length: -1 };
-  return streamed(bytes);
+  return streamed(bytes.end());
+}
+
+/** Bytes of the buffers a large answer is encoded into. */
+const CHUNK_BYTES = 64 * 1024;
+/** Pieces shorter than this are gathered and encoded together (a native call each would cost more than the copy). */
+const SMALL_PIECE = 1024;
+
+/** Text encoded to UTF-8 a piece at a time into buffers of about {@link CHUNK_BYTES}. */
+class Utf8Chunks {
+  readonly #chunks: Buffer[] = [];
+  #buffer: Buffer | undefined;
+  #used = 0;
+  #gathered = '';
+
+  add(piece: string): void {
+    if (piece.length < SMALL_PIECE) {
+      this.#gathered += piece;
+      if (this.#gathered.length >= SMALL_PIECE) this.#writeGathered();
+      return;
+    }
+    this.#writeGathered();
+    this.#write(piece);
+  }
+
+  /** The chunks, the last one included. */
+  end(): Buffer[] {
+    this.#writeGathered();
+    this.#seal();
+    return this.#chunks;
+  }
+
+  #writeGathered(): void {
+    if (this.#gathered === '') return;
+    const gathered = this.#gathered;
+    this.#gathered = '';
+    this.#write(gathered);
+  }
+
+  #write(text: string): void {
+    const room = this.#buffer === undefined ? 0 : this.#buffer.length - this.#used;
+    // at most 3 bytes per UTF-16 unit; the exact count only when that much might not fit
+    const size = text.length * 3 <= room ? text.length * 3 : Buffer.byteLength(text, 'utf8');
+    if (size > room) {
+      this.#seal();
+      this.#buffer = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, size));
+    }
+    this.#used += this.#buffer!.write(text, this.#used, 'utf8');
+  }
+
+  #seal(): void {
+    if (this.#buffer !== undefined && this.#used > 0) {
+      this.#chunks.push(this.#buffer.subarray(0, this.#used));
+    }
+    this.#buffer = undefined;
+    this.#used = 0;
+  }
 }
 
 /** An answer of UTF-8 chunks, one handed to the socket per pull, with its length. */

@@ -467,6 +467,14 @@ export interface JsonWriteOptions {
   longString?: number;
   /** The characters of such a string escaped at once. */
   stringPiece?: number;
+  /**
+   * Takes the text as it is written, a piece at a time (a token, or a run of members written by one
+   * `JSON.stringify`), instead of the writer joining the pieces into chunks: `takeChunks()` then
+   * answers nothing. For a caller that encodes the text at once (a REST answer goes out as UTF-8),
+   * joining pieces into chunks first would be a second copy of the whole text in the young
+   * generation, which brings the next scavenge closer while the value written is still alive.
+   */
+  sink?: (piece: string) => void;
 }
 
 interface WriteFrame {
@@ -581,6 +589,7 @@ export class JsonWriter {
   readonly #batchSize: number;
   readonly #longString: number;
   readonly #stringPiece: number;
+  readonly #sink: ((piece: string) => void) | undefined;
   #stack: WriteFrame[] = [];
   #ancestors = new Set<object>();
   #wide = new WeakMap<object, string[]>();
@@ -603,6 +612,7 @@ export class JsonWriter {
     this.#batchSize = options.batch ?? BATCH;
     this.#longString = options.longString ?? LONG_STRING;
     this.#stringPiece = Math.max(2, options.stringPiece ?? STRING_PIECE);
+    this.#sink = options.sink;
   }
 
   /** The chunks written since the last call. */
@@ -718,13 +728,19 @@ export class JsonWriter {
         : JSON.stringify(array.slice(start, index));
     frame.index = index;
     if (text.length > 2) {
-      this.#emit(`${frame.wrote ? ',' : ''}${text.slice(1, -1)}`);
+      // the comma apart: a comma joined to the run would be a rope that encoding it copies whole
+      if (frame.wrote) this.#emit(',');
+      this.#emit(text.slice(1, -1));
       frame.wrote = true;
     }
     return index - start + entries;
   }
 
   #emit(text: string): void {
+    if (this.#sink !== undefined) {
+      this.#sink(text);
+      return;
+    }
     this.#pieces.push(text);
     this.#pieceChars += text.length;
     if (this.#pieceChars >= this.#chunkChars) this.#flush();
