@@ -481,6 +481,38 @@ describe('JsonShapeWalk', () => {
     expect(walk.wideKeys.get(wide)).toEqual(Object.keys(wide));
   });
 
+  it('counts the records of an array by their own keys only, and keeps the keys of a wide one among them', () => {
+    // records are counted in place (for…in): an inherited enumerable key is not theirs
+    const inherited = Object.create({ inherited: 'not counted' });
+    Object.assign(inherited, { id: 1, name: 'own' });
+    const wide = Object.fromEntries(
+      Array.from({ length: WIDE_OBJECT_KEYS }, (_, index) => [`k${index}`, 'v']),
+    );
+    const value = {
+      items: [
+        { id: 0, name: 'first' },
+        inherited,
+        Object.assign(Object.create(null), { id: 2 }),
+        { id: 3, tags: ['a', 'b'] },
+        wide,
+        { id: 4, name: 'after the wide one' },
+      ],
+    };
+    const walk = new JsonShapeWalk(value, 4, { checkEvery: 5 });
+    while (!walk.step(() => true));
+    // what the walk counts is what the JSON of the value holds: own enumerable keys
+    const expected = jsonDepthAndSize(JSON.parse(JSON.stringify(value)), 4);
+    expect(walk.tooDeep).toBe(false);
+    expect(walk.entries).toBe(expected.entries);
+    expect(walk.chars).toBe(expected.chars);
+    expect([...walk.wideKeys.keys()]).toEqual([wide]);
+    expect(walk.wideKeys.get(wide)).toEqual(Object.keys(wide));
+    // the same records written: only their own keys, as JSON.stringify
+    const writer = new JsonWriter(value, { checkEvery: 3 });
+    while (!writer.step(() => true));
+    expect(writer.takeChunks().join('')).toBe(JSON.stringify(value));
+  });
+
   it('counts a cycle as too deep and walks a million levels without overflowing', async () => {
     const cycle: Record<string, unknown> = {};
     cycle.self = { again: cycle };

@@ -505,8 +505,12 @@ class LongString {
   }
 }
 
-/** What the last {@link measure} that fit found (not a new object per call: it runs per array item). */
-const measured = { entries: 0, chars: 0 };
+/**
+ * What the last {@link measure} that fit found (not a new object per call: it runs per array item),
+ * and whether the last one that did not fit stopped at an object listed in place with more keys
+ * than it could take (see `inPlace`).
+ */
+const measured = { entries: 0, chars: 0, overflowed: false };
 /**
  * The objects {@link measure} has still to look into: one array for every call, used up to an index
  * (emptying it with `length = 0` would free its store, and the next call allocate one again).
@@ -522,12 +526,20 @@ let measuring = false;
  * and found too wide are kept in `wide`, so that they are not listed again when it is written
  * (listing is what a wide object costs). Allocates nothing but the key lists: it runs for each item
  * of a large array, and what it allocates is garbage that brings the next scavenge closer.
+ *
+ * `inPlaceUpTo` (for the items of an array, records as a rule): the keys of objects are gone
+ * through by `for…in` instead of listed, which allocates nothing for an object in fast mode (a list
+ * per record was a megabyte of garbage per megabyte of records); an object with more keys than this
+ * ends the measure with `measured.overflowed` set, unlisted. (`for…in` of a wide object in
+ * dictionary mode lists all its keys before the first, as long as `Object.keys`: the caller stops
+ * going in place once one overflowed, so that at most one object is listed twice.)
  */
 function measure(
   value: object,
   wide: WeakMap<object, string[]>,
   maxEntries: number,
   maxChars: number,
+  inPlaceUpTo?: number,
 ): boolean {
   let entries = 0;
   let chars = 0;
@@ -536,6 +548,7 @@ function measure(
   const nested = measuring;
   const stack: Array<object | undefined> = nested ? [] : pending;
   measuring = true;
+  measured.overflowed = false;
   stack[top++] = value;
   try {
     while (top > 0) {
@@ -549,6 +562,25 @@ function measure(
           if (typeof item === 'string') chars += item.length;
           else if (typeof item === 'object' && item !== null) stack[top++] = item;
         }
+      } else if (inPlaceUpTo !== undefined) {
+        if (wide.has(current)) return false;
+        // its own count against `inPlaceUpTo`: an object that only overflows what is left of a
+        // batch is not wide
+        let own = 0;
+        for (const key in current) {
+          // own keys only, as Object.keys (and JSON.stringify) take them
+          if (!Object.hasOwn(current, key)) continue;
+          if (++own > inPlaceUpTo) {
+            measured.overflowed = true;
+            return false;
+          }
+          chars += key.length;
+          const item: unknown = (current as Record<string, unknown>)[key];
+          if (typeof item === 'string') chars += item.length;
+          else if (typeof item === 'object' && item !== null) stack[top++] = item;
+        }
+        entries += own;
+        if (entries > maxEntries) return false;
       } else {
         if (wide.has(current)) return false;
         const keys = Object.keys(current);
@@ -593,6 +625,8 @@ export class JsonWriter {
   #stack: WriteFrame[] = [];
   #ancestors = new Set<object>();
   #wide = new WeakMap<object, string[]>();
+  /** The items of arrays are measured in place (see {@link measure}) until one overflowed. */
+  #inPlace = true;
   #chunks: string[] = [];
   /** The pieces of the chunk being written (joined once it is long enough: a flat string, no rope). */
   #pieces: string[] = [];
@@ -710,8 +744,10 @@ export class JsonWriter {
             this.#wide,
             Math.min(this.#smallEntries, BATCH_ENTRIES - entries),
             SMALL_CHARS - chars,
+            this.#inPlace ? this.#smallEntries : undefined,
           )
         ) {
+          if (measured.overflowed) this.#inPlace = false;
           break;
         }
         entries += measured.entries;
@@ -918,6 +954,8 @@ export class JsonShapeWalk {
   readonly #checkEvery: number;
   readonly #seen = new Map<object, number>();
   readonly #stack: ShapeFrame[] = [];
+  /** The items of arrays are counted in place (see {@link #countedInPlace}) until one had too many keys. */
+  #inPlace = true;
 
   constructor(value: unknown, maxDepth: number, options: { checkEvery?: number } = {}) {
     this.#maxDepth = maxDepth;
@@ -948,16 +986,19 @@ export class JsonShapeWalk {
       frame.index++;
       this.entries++;
       if (typeof item === 'string') this.chars += item.length;
-      else if (typeof item === 'object' && item !== null) this.#enter(item, frame.depth + 1);
+      else if (typeof item === 'object' && item !== null) {
+        this.#enter(item, frame.depth + 1, keys === undefined);
+      }
     }
     return true;
   }
 
-  #enter(value: object, depth: number): void {
+  #enter(value: object, depth: number, inArray = false): void {
     if (depth > this.#maxDepth) {
       this.tooDeep = true;
       return;
     }
+    if (inArray && this.#inPlace && !Array.isArray(value) && this.#countedInPlace(value)) return;
     const keys = Array.isArray(value) ? undefined : Object.keys(value);
     const length = keys === undefined ? (value as unknown[]).length : keys.length;
     if (keys !== undefined && length >= WIDE_OBJECT_KEYS) this.wideKeys.set(value, keys);
@@ -967,6 +1008,35 @@ export class JsonShapeWalk {
     if (before !== undefined && before >= depth) return;
     this.#seen.set(value, depth);
     this.#stack.push({ value, keys, index: 0, depth });
+  }
+
+  /**
+   * Counts an item of an array that is an object of at most {@link SMALL_ENTRIES} keys, all of them
+   * scalars (a record, as a rule), going through its keys by `for…in`: that lists nothing for an
+   * object in fast mode, where `Object.keys` allocates a list per object (for a megabyte of records,
+   * a megabyte of garbage that brings the next scavenge closer while they are alive). True when
+   * counted; false, counting nothing, for an object with an object or array inside, or with more
+   * keys, which ends going in place for the rest of the walk: `for…in` lists a wide object in
+   * dictionary mode whole before its first key, and `Object.keys` would then list it again (at most
+   * one object is listed twice).
+   */
+  #countedInPlace(value: object): boolean {
+    let length = 0;
+    let chars = 0;
+    for (const key in value) {
+      // own keys only, as Object.keys takes them
+      if (!Object.hasOwn(value, key)) continue;
+      if (++length > SMALL_ENTRIES) {
+        this.#inPlace = false;
+        return false;
+      }
+      const item: unknown = (value as Record<string, unknown>)[key];
+      if (typeof item === 'string') chars += item.length;
+      else if (typeof item === 'object' && item !== null) return false;
+    }
+    this.entries += length;
+    this.chars += chars;
+    return true;
   }
 
   /** Counts the entries of `value` when they are all scalars (true); false, counting nothing, otherwise. */
