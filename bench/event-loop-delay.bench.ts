@@ -20,7 +20,7 @@
  * BENCH_CALLS=10 (calls per payload), BENCH_MODES=stages,embedded,rest, BENCH_TOOL=zod|json (see TOOL).
  */
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -212,11 +212,22 @@ function report(
   histogram: IntervalHistogram,
   slowest: number,
   probes: number,
-  turns: { longestCpu: number; longestCpuLessGc: number; longestGc: number; gcKinds: string },
+  turns: {
+    longestCpu: number;
+    longestCpuLessGc: number;
+    longestGc: number;
+    gcKinds: string;
+    parts: TurnParts;
+  },
 ) {
   const max = histogram.max / 1e6;
+  const { parts } = turns;
+  const main =
+    parts.wall > 0
+      ? ` longest turn ${ms(parts.wall)} ms: main thread on a CPU ${ms(parts.onCpu)}, waiting for one ${ms(parts.waiting)}; most main-thread CPU in a turn ${ms(parts.mostOnCpu)} ms;`
+      : '';
   console.log(
-    `${name.padEnd(36)} event-loop delay max ${ms(max)} ms, p99 ${ms(histogram.percentile(99) / 1e6)} ms, p50 ${ms(histogram.percentile(50) / 1e6)} ms;  longest turn ${ms(turns.longestCpu)} CPU ms (${ms(turns.longestCpuLessGc)} without GC), longest GC pause ${ms(turns.longestGc)} ms [${turns.gcKinds}];  slowest concurrent request ${ms(slowest)} ms (${probes})  ${max <= GOAL_MS ? 'goal met' : `over the ${GOAL_MS} ms goal`}`,
+    `${name.padEnd(36)} event-loop delay max ${ms(max)} ms, p99 ${ms(histogram.percentile(99) / 1e6)} ms, p50 ${ms(histogram.percentile(50) / 1e6)} ms;  longest turn ${ms(turns.longestCpu)} CPU ms (${ms(turns.longestCpuLessGc)} without GC), longest GC pause ${ms(turns.longestGc)} ms [${turns.gcKinds}];${main}  slowest concurrent request ${ms(slowest)} ms (${probes})  ${max <= GOAL_MS ? 'goal met' : `over the ${GOAL_MS} ms goal`}`,
   );
 }
 
@@ -283,11 +294,46 @@ async function embedded() {
 }
 
 /**
+ * The main thread's time on a CPU and waiting for one (in a run queue), in ms, from Linux's
+ * `/proc/thread-self/schedstat` (nanoseconds, brought up to date when read); undefined elsewhere.
+ */
+const mainThreadTimes = (() => {
+  let fd: number;
+  try {
+    fd = openSync('/proc/thread-self/schedstat', 'r');
+  } catch {
+    return undefined;
+  }
+  const buffer = Buffer.alloc(128);
+  return (): [number, number] => {
+    const text = buffer.toString('latin1', 0, readSync(fd, buffer, 0, buffer.length, 0));
+    const [onCpu, waiting] = text.split(' ');
+    return [Number(onCpu) / 1e6, Number(waiting) / 1e6];
+  };
+})();
+
+/** What the longest turn (by wall time) was made of; the most main-thread CPU time of one turn. */
+interface TurnParts {
+  /** Wall ms of the longest turn, and of it: the main thread on a CPU, waiting for one (load). */
+  wall: number;
+  onCpu: number;
+  waiting: number;
+  /** The most CPU time the main thread worked in one turn (what no load inflates). */
+  mostOnCpu: number;
+}
+
+/**
  * The longest stretch of CPU time between two runs of a 1 ms timer (what one turn of
  * the event loop worked, whether the process had a core meanwhile or not: less sensitive to load
- * than the delay), and the longest garbage-collection pause.
+ * than the delay), and the longest garbage-collection pause. On Linux also the main thread's own
+ * share: of the longest turn, how long it was on a CPU and how long it waited for one (a turn the
+ * machine's load stretched waited; one toolmux's work stretched was on the CPU), and the most
+ * main-thread CPU of any turn. (`process.cpuUsage` counts every thread: the GC's helpers,
+ * concurrent marking and the compiler's background threads too.)
  */
 class LoopTurns {
+  readonly parts: TurnParts = { wall: 0, onCpu: 0, waiting: 0, mostOnCpu: 0 };
+  #lastMain = mainThreadTimes?.();
   longestGc = 0;
   /** With BENCH_PROF: the turns over 5 CPU ms, [start, end] in µs of the CPU profile's clock, and their CPU ms. */
   readonly long: Array<[number, number, number]> = [];
@@ -295,8 +341,8 @@ class LoopTurns {
   readonly #turns: Array<[number, number, number]> = [];
   /** GC pauses: [start, duration] in performance.now() ms. */
   readonly #pauses: Array<[number, number]> = [];
-  /** Per kind of GC: how many pauses, and the longest. */
-  readonly #kinds = new Map<string, { count: number; longest: number }>();
+  /** Per kind of GC: how many pauses, the longest, and their sum. */
+  readonly #kinds = new Map<string, { count: number; longest: number; total: number }>();
   #last = cpu();
   #lastNow = performance.now();
   #lastAt = process.hrtime.bigint();
@@ -306,6 +352,17 @@ class LoopTurns {
     const wall = performance.now();
     const spent = now - this.#last;
     if (spent > 1) this.#turns.push([this.#lastNow, wall, spent]);
+    const main = mainThreadTimes?.();
+    if (main !== undefined && this.#lastMain !== undefined) {
+      const onCpu = main[0] - this.#lastMain[0];
+      if (wall - this.#lastNow > this.parts.wall) {
+        this.parts.wall = wall - this.#lastNow;
+        this.parts.onCpu = onCpu;
+        this.parts.waiting = main[1] - this.#lastMain[1];
+      }
+      this.parts.mostOnCpu = Math.max(this.parts.mostOnCpu, onCpu);
+    }
+    this.#lastMain = main;
     if (spent > 5) this.long.push([Number(this.#lastAt / 1000n), Number(at / 1000n), spent]);
     this.#last = now;
     this.#lastNow = wall;
@@ -317,9 +374,10 @@ class LoopTurns {
       this.#pauses.push([entry.startTime, entry.duration]);
       const code = (entry.detail as { kind?: number } | undefined)?.kind ?? 0;
       const kind = GC_KINDS[code] ?? `kind ${code}`;
-      const seen = this.#kinds.get(kind) ?? { count: 0, longest: 0 };
+      const seen = this.#kinds.get(kind) ?? { count: 0, longest: 0, total: 0 };
       seen.count++;
       seen.longest = Math.max(seen.longest, entry.duration);
+      seen.total += entry.duration;
       this.#kinds.set(kind, seen);
     }
   });
@@ -332,7 +390,13 @@ class LoopTurns {
    * The longest turn in CPU ms, and the longest once the GC pauses in it are taken out
    * (their wall time, an upper bound of their CPU time: what toolmux's own code worked in one turn).
    */
-  stop(): { longestCpu: number; longestCpuLessGc: number; longestGc: number; gcKinds: string } {
+  stop(): {
+    longestCpu: number;
+    longestCpuLessGc: number;
+    longestGc: number;
+    gcKinds: string;
+    parts: TurnParts;
+  } {
     clearInterval(this.#timer);
     this.#gc.disconnect();
     let longestCpu = 0;
@@ -343,12 +407,15 @@ class LoopTurns {
       longestCpu = Math.max(longestCpu, spent);
       longestCpuLessGc = Math.max(longestCpuLessGc, spent - gc);
     }
-    // e.g. "3 scavenge ≤ 12.1, 1 mark-compact ≤ 4.0": what the pauses were
+    // e.g. "3 scavenge ≤ 12.1 Σ 20.4, 1 mark-compact ≤ 4.0 Σ 4.0": what the pauses were
     const gcKinds =
       [...this.#kinds]
-        .map(([kind, { count, longest }]) => `${count} ${kind} ≤ ${longest.toFixed(1)}`)
+        .map(
+          ([kind, { count, longest, total }]) =>
+            `${count} ${kind} ≤ ${longest.toFixed(1)} Σ ${total.toFixed(1)}`,
+        )
         .join(', ') || 'none';
-    return { longestCpu, longestCpuLessGc, longestGc: this.longestGc, gcKinds };
+    return { longestCpu, longestCpuLessGc, longestGc: this.longestGc, gcKinds, parts: this.parts };
   }
 }
 
@@ -381,7 +448,7 @@ async function serveChild(dir: string) {
       process.send!({ started: true });
     } else if (message === 'stop') {
       histogram!.disable();
-      const { longestCpu, longestCpuLessGc, longestGc, gcKinds } = turns!.stop();
+      const { longestCpu, longestCpuLessGc, longestGc, gcKinds, parts } = turns!.stop();
       longTurns.push(...turns!.long);
       process.send!({
         max: histogram!.max,
@@ -391,6 +458,7 @@ async function serveChild(dir: string) {
         longestCpuLessGc,
         longestGc,
         gcKinds,
+        parts,
       });
     } else if (message === 'exit') {
       if (process.env.BENCH_PROF) {
@@ -446,6 +514,7 @@ async function rest() {
       longestCpuLessGc: number;
       longestGc: number;
       gcKinds: string;
+      parts: TurnParts;
     };
     report(
       name,
