@@ -177,7 +177,7 @@ describe('large JSON bodies and answers', () => {
       toolmux: mux,
       apiKey: TEST_API_KEY,
       logger,
-      bodyLimit: 512 * 1024,
+      bodyLimit: 2 * 1024 * 1024,
     }).serve({ port: 0, hostname: '127.0.0.1' });
     try {
       const send = (bytes: Buffer, chunked: boolean) =>
@@ -204,8 +204,9 @@ describe('large JSON bodies and answers', () => {
             request.write(bytes.subarray(at, at + 7 * 1024 + 3));
           request.end();
         });
+      // over a megabyte: decoded in several pieces of 512 KB, which end inside characters too
       const payload = {
-        text: 'é€😀 "q" \\ \n'.repeat(20_000),
+        text: 'é€😀 "q" \\ \n'.repeat(70_000),
         list: Array.from({ length: 2_000 }, (_, i) => `ü${i}`),
       };
       const bytes = Buffer.from(JSON.stringify({ tool_slug: 'ECHO_PAYLOAD', arguments: { payload } }));
@@ -217,7 +218,8 @@ describe('large JSON bodies and answers', () => {
         expect(received).toEqual([payload]);
         expect(JSON.parse(answer.text).data).toEqual({ echoed: payload });
       }
-      const over = Buffer.concat([bytes, Buffer.alloc(512 * 1024, ' ')]);
+      expect(bytes.length).toBeGreaterThan(1024 * 1024);
+      const over = Buffer.concat([bytes, Buffer.alloc(2 * 1024 * 1024, ' ')]);
       for (const chunked of [false, true]) {
         const answer = await send(over, chunked);
         expect(answer.status).toBe(413);
