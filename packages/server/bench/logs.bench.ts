@@ -18,13 +18,17 @@
  *
  * With `BENCH_BASELINE=<a built checkout, e.g. a worktree of main>` a second server runs that code on
  * the same database, and the two take turns measurement by measurement (median of `BENCH_ROUNDS`), so
- * "before" and "after" come from one run. Compare ratios only (shared machines).
+ * "before" and "after" come from one run. Compare ratios only (shared machines). `BENCH_CODE=<a built
+ * checkout>` measures that checkout's code as "after" (by path, as the baseline's), for a run from a
+ * third checkout in which neither contender's code is the bench's own.
  *
  *   pnpm --filter @toolmux/server build && BENCH_BASELINE=../main node --no-warnings packages/server/bench/logs.bench.ts
  *
  * BENCH_SIZES=10000,1000000 (rows), BENCH_REQUESTS=3200 (per measurement), BENCH_CALLERS=0,16,
+ * BENCH_LIMIT=50 (entries per page), BENCH_OWN_ROWS=75 (entries per bench session),
  * BENCH_STORES=postgres,sqlite, BENCH_CLIENT=net, TOOLMUX_TEST_POSTGRES_URL. BENCH_PROF=<dir> writes a
- * CPU profile of the server per measurement (the measured requests only); BENCH_SERVER_FLAGS passes
+ * CPU profile of the server per measurement (the measured requests only; BENCH_PROF_INTERVAL=<µs>, V8's
+ * default 1000); BENCH_SERVER_FLAGS passes
  * flags to the server processes (`--perf-basic-prof`, then `perf record -e cpu-clock -g -p <pid>`
  * samples CPU time, GC threads and kernel included, where the V8 profile samples wall time).
  */
@@ -42,13 +46,22 @@ import { z } from 'zod';
 
 const API_KEY = 'bench-api-key-0123456789';
 const CLIENTS = 64;
-const OWN_ROWS = 75;
+/** Entries of each bench session: pages of `LIMIT`, then the rest (75 with 50: 50 and 25). */
+const OWN_ROWS = Number(process.env.BENCH_OWN_ROWS ?? 75);
+/** Entries per page (`?limit=`). */
+const LIMIT = Number(process.env.BENCH_LIMIT ?? 50);
 const SIZES = (process.env.BENCH_SIZES ?? '10000,1000000').split(',').map(Number);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 3200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CALLERS = (process.env.BENCH_CALLERS ?? '0,16').split(',').map(Number);
 /** A checkout (built) whose code is the baseline, e.g. a worktree of main. */
 const BASELINE = process.env.BENCH_BASELINE ?? '';
+/**
+ * A checkout (built) whose code is measured as "after"; by default this one's, imported by package
+ * name. Run from a third checkout with both set, the two servers load their code alike (by path,
+ * each beside a copy of the bench's own imports).
+ */
+const CODE = process.env.BENCH_CODE ?? '';
 const silent = { debug() {}, warn() {}, error() {} };
 
 /** Runs in the child: a server on `store`, with this checkout's code or the one at `root`. */
@@ -90,6 +103,10 @@ async function serve(store: string, root: string): Promise<void> {
       profiler ??= new InspectorSession();
       profiler.connect();
       await profiler.post('Profiler.enable');
+      // BENCH_PROF_INTERVAL: the sampling interval in µs (V8's default is 1000: few samples of a request)
+      await profiler.post('Profiler.setSamplingInterval', {
+        interval: Number(process.env.BENCH_PROF_INTERVAL ?? 1000),
+      });
       await profiler.post('Profiler.start');
       process.send!({ profiling: true });
     } else if (typeof message === 'object') {
@@ -477,7 +494,7 @@ async function load(
     let next = 0;
     await Promise.all(
       sessionIds.map(async (sessionId, client) => {
-        const firstPage = `/api/v1/sessions/${sessionId}/logs?limit=50`;
+        const firstPage = `/api/v1/sessions/${sessionId}/logs?limit=${LIMIT}`;
         let cursor: string | null = null;
         let answers = 0;
         while (next++ < count) {
@@ -551,7 +568,7 @@ function databaseCpu(): number {
 }
 
 async function bench(backend: Backend): Promise<void> {
-  const contenders: Contender[] = [{ name: 'after', server: await startServer(backend.store) }];
+  const contenders: Contender[] = [{ name: 'after', server: await startServer(backend.store, CODE) }];
   if (BASELINE) contenders.unshift({ name: 'before', server: await startServer(backend.store, BASELINE) });
   // one HTTP client of each kind per contender (its connections stay open across measurements)
   const clients = new Map(
