@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve as serveNode } from '@hono/node-server';
@@ -19,6 +19,7 @@ import {
   errorFields,
   recordFault,
   requestLog,
+  responseWithRequestId,
   type ServerLogger,
 } from './request-log.js';
 import { apiRoutes } from './rest/api.js';
@@ -149,8 +150,9 @@ function packageVersion(): string {
   }
 }
 
+/** One-shot `crypto.hash` (no Hash object per request: every REST request checks the API key). */
 function sha256(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
+  return hash('sha256', text, 'buffer');
 }
 
 /**
@@ -296,10 +298,13 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       }
       const result = await route.handle({ params, query, body, signal: c.req.raw.signal } as never);
       const answer = await jsonBody(result);
-      return c.body(answer.body, (route.status ?? 200) as ContentfulStatusCode, {
-        'content-type': 'application/json',
-        ...(answer.length >= 0 ? { 'content-length': String(answer.length) } : {}),
-      });
+      return responseWithRequestId(
+        answer.body,
+        route.status ?? 200,
+        answer.length >= 0
+          ? { 'content-length': String(answer.length), 'content-type': 'application/json' }
+          : { 'content-type': 'application/json' },
+      );
     });
   }
 
