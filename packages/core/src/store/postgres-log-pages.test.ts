@@ -131,4 +131,42 @@ describe.skipIf(skipPostgres !== undefined)(`session log pages on PostgreSQL ${s
       expect(other.items).toEqual([entries[2]]);
     });
   });
+  it('reads entries whose values begin or end with the separator, or are empty, as written', async () => {
+    await withTestDatabase(async (database) => {
+      await database.store.migrate();
+      const store = database.store;
+      // the separator next to the separators that surround a value, in the first and last text
+      // columns an entry may hold it in, and the values an unpacker's offsets could get wrong
+      const changes: Array<Partial<ExecutionLogRecord>> = [
+        { input: '\u001f{}' },
+        { output: '{}\u001f' },
+        { errorMessage: '\u001f\u001f' },
+        { input: '', output: '', errorMessage: '' },
+        { errorMessage: null, parentId: null, callId: '!', connectedAccountId: '!x' },
+      ];
+      const entries = changes.map((change, index) =>
+        logRecord({ id: `log_${String(index + 1).padStart(38, '0')}`, sessionId: SESSION, ...change }),
+      );
+      await store.insertLogs(entries);
+      const newestFirst = [...entries].reverse();
+      expect((await store.listLogs({ sessionId: SESSION, limit: 10, cursor: undefined })).items).toEqual(
+        newestFirst,
+      );
+      // a page of the newest (its extra row the next one: neither holds the separator) is read
+      // packed, alone and in a batch; the page after it reads an entry with the separator, unpacked
+      const [newest, next] = newestFirst;
+      const alone = await store.listLogs({ sessionId: SESSION, limit: 1, cursor: undefined });
+      expect(alone).toEqual({ items: [newest], nextCursor: newest!.id });
+      const batch = await Promise.all([
+        store.listLogs({ sessionId: SESSION, limit: 1, cursor: undefined }),
+        store.listLogs({ sessionId: SESSION, limit: 1, cursor: newest!.id }),
+        store.listLogs({ sessionId: OTHER, limit: 1, cursor: undefined }),
+      ]);
+      expect(batch).toEqual([
+        alone,
+        { items: [next], nextCursor: next!.id },
+        { items: [], nextCursor: undefined },
+      ]);
+    });
+  });
 });
