@@ -53,7 +53,7 @@ export function recordFault(error: unknown): boolean {
   return true;
 }
 
-/** Responses made by {@link jsonResponse}: they carry the request id already. */
+/** Responses made by {@link responseWithRequestId}: they carry the request id already. */
 const withRequestId = new WeakSet<Response>();
 
 /**
