@@ -169,30 +169,35 @@ function unpackLog(text: string): ExecutionLogRecord | undefined {
   }
   if (text.indexOf(PACKED_SEPARATOR, from) >= 0) return undefined;
   ends[LOG_COLUMN_COUNT - 1] = text.length;
-  const value = (column: number) => text.slice(column === 0 ? 0 : ends[column - 1]! + 1, ends[column]);
-  // '' for null, else '!' and the value
-  const nullable = (column: number) => {
-    const start = ends[column - 1]! + 1;
-    return start === ends[column] ? null : text.slice(start + 1, ends[column]);
-  };
   return {
-    id: value(0),
-    sessionId: nullable(1),
-    userId: value(2),
-    toolSlug: value(3),
-    toolkit: value(4),
-    connectedAccountId: nullable(5),
-    callId: nullable(6),
-    status: value(7) as ExecutionLogRecord['status'],
-    errorCode: nullable(8),
-    errorMessage: nullable(9),
+    id: packedValue(text, 0),
+    sessionId: packedNullable(text, 1),
+    userId: packedValue(text, 2),
+    toolSlug: packedValue(text, 3),
+    toolkit: packedValue(text, 4),
+    connectedAccountId: packedNullable(text, 5),
+    callId: packedNullable(text, 6),
+    status: packedValue(text, 7) as ExecutionLogRecord['status'],
+    errorCode: packedNullable(text, 8),
+    errorMessage: packedNullable(text, 9),
     // as pg parses a double precision column
-    durationMs: Number.parseFloat(value(10)),
-    input: value(11),
-    output: value(12),
-    createdAt: new Date(Number(value(13))),
-    parentId: nullable(14),
+    durationMs: Number.parseFloat(packedValue(text, 10)),
+    input: packedValue(text, 11),
+    output: packedValue(text, 12),
+    createdAt: new Date(Number(packedValue(text, 13))),
+    parentId: packedNullable(text, 14),
   };
+}
+
+/** Column `column` of the entry whose separators {@link unpackLog} found. */
+function packedValue(text: string, column: number): string {
+  return text.slice(column === 0 ? 0 : packedEnds[column - 1]! + 1, packedEnds[column]);
+}
+
+/** A column that may be null: '' for null, else '!' and the value. */
+function packedNullable(text: string, column: number): string | null {
+  const start = packedEnds[column - 1]! + 1;
+  return start === packedEnds[column] ? null : text.slice(start + 1, packedEnds[column]);
 }
 
 function toLog(row: QueryResultRow): ExecutionLogRecord {
