@@ -37,6 +37,8 @@ interface RequestContext {
   id: string;
   /** The error behind the response, when a handler threw or a fault was reported. */
   fault?: unknown;
+  /** The response {@link responseWithRequestId} made: it carries the request id already. */
+  answered?: Response;
 }
 
 const requests = new AsyncLocalStorage<RequestContext>();
@@ -53,24 +55,23 @@ export function recordFault(error: unknown): boolean {
   return true;
 }
 
-/** Responses made by {@link responseWithRequestId}: they carry the request id already. */
-const withRequestId = new WeakSet<Response>();
-
 /**
  * A response with these headers and the handled request's id (`x-request-id`), which the request-log
  * middleware then need not add: adding a header to a made response turns its plain headers into a
  * `Headers` object, which Node's adapter then copies header by header (a few µs of every REST
- * answer). Outside a request, the response without the id.
+ * answer). `headers` (a fresh object) is completed with the id; outside a request, the response
+ * is made without it.
  */
 export function responseWithRequestId(
   body: string | ReadableStream<Uint8Array>,
   status: number,
   headers: Record<string, string>,
 ): Response {
-  const id = requests.getStore()?.id;
-  if (id === undefined) return new Response(body, { status, headers });
-  const response = new Response(body, { status, headers: { ...headers, [REQUEST_ID_HEADER]: id } });
-  withRequestId.add(response);
+  const context = requests.getStore();
+  if (context === undefined) return new Response(body, { status, headers });
+  headers[REQUEST_ID_HEADER] = context.id;
+  const response = new Response(body, { status, headers });
+  context.answered = response;
   return response;
 }
 
@@ -140,7 +141,7 @@ export function requestLog({ logger, onResponse }: RequestLogOptions): Middlewar
     };
     await requests.run(context, next);
     try {
-      if (!withRequestId.has(c.res)) c.res.headers.set(REQUEST_ID_HEADER, context.id);
+      if (c.res !== context.answered) c.res.headers.set(REQUEST_ID_HEADER, context.id);
     } catch {
       // a response with immutable headers (Response.redirect, a fetched response): copy it
       c.res = new Response(c.res.body, c.res);

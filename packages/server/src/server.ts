@@ -296,16 +296,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
         body = parseRequestPart(route.body, json, 'body');
         if (slice.due()) await slice.pause();
       }
-      const raw = c.req.raw;
-      const result = await route.handle({
-        params,
-        query,
-        body,
-        // made when a route reads it: Node's adapter makes an AbortController for it (a read needs none)
-        get signal() {
-          return raw.signal;
-        },
-      } as never);
+      const result = await route.handle({ params, query, body, signal: c.req.raw.signal } as never);
       const answer = await jsonBody(result);
       return responseWithRequestId(
         answer.body,
