@@ -118,7 +118,7 @@ class ObservedLogWriter extends ExecutionLogWriter {
   readonly #observerLogger: Logger;
 
   constructor(store: Store, logger: Logger, listeners: ReadonlySet<ToolCallListener>) {
-    super(store, logger);
+    super(store, logger, { batchSize: store.logBatchSize });
     this.#listeners = listeners;
     this.#observerLogger = logger;
   }

@@ -7,6 +7,8 @@ import type { ExecutionLogRecord, Store } from '../store/types.js';
 import { batchRecordingStore } from '../test/log-batches.js';
 import { logRecord } from '../test/log-records.js';
 import { createTestPostgresStore, postgresSkipReason } from '../test/postgres.js';
+import { createSampleToolkits } from '../test/sample-toolkits.js';
+import { ToolMux } from '../toolmux.js';
 import { ExecutionLogWriter, HeldLogEntries } from './log-writer.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'toolmux-log-writer-'));
@@ -196,6 +198,45 @@ describe('ExecutionLogWriter', () => {
     expect(batches).toEqual([64]);
   });
 
+  it('with batchSize, starts a batch as soon as that many entries wait, up to four at once, the rest at the end of the turn', async () => {
+    const started: number[] = [];
+    const commits: Array<() => void> = [];
+    const writer = new ExecutionLogWriter(
+      {
+        insertLogs: (records) => {
+          started.push(records.length);
+          return new Promise<void>((resolve) => commits.push(resolve));
+        },
+      },
+      recordingLogger().logger,
+      { batchSize: 16 },
+    );
+    const writes = Array.from({ length: 100 }, (_, index) => writer.write(entry(`user_${index}`)));
+    // within the turn: four batches of 16 commit while the next entries are still being made
+    expect(started).toEqual([16, 16, 16, 16]);
+    await new Promise((resolve) => setImmediate(resolve));
+    // four in flight: the other 36 wait for one of them, and then go as one batch
+    expect(started).toEqual([16, 16, 16, 16]);
+    commits.shift()!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual([16, 16, 16, 16, 36]);
+    for (const commit of commits.splice(0)) commit();
+    expect(await Promise.all(writes)).toEqual(writes.map(() => true));
+  });
+
+  it('ignores a batchSize that is not a whole number of entries below 500', async () => {
+    for (const batchSize of [0, -1, 2.5, Number.NaN, 10_000]) {
+      const batches: number[] = [];
+      const writer = new ExecutionLogWriter(
+        { insertLogs: async (records) => void batches.push(records.length) },
+        recordingLogger().logger,
+        { batchSize },
+      );
+      await Promise.all(Array.from({ length: 40 }, (_, index) => writer.write(entry(`user_${index}`))));
+      expect(batches).toEqual([40]);
+    }
+  });
+
   it('retries a lone entry once, for a dropped connection', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     await store.migrate();
@@ -237,5 +278,45 @@ describe('HeldLogEntries (a workbench cell’s calls)', () => {
     expect(batches.slice(0, 3).map((batch) => batch.length)).toEqual([64, 64, 22]);
     expect(errors).toHaveLength(1);
     await store.close();
+  });
+});
+
+describe.skipIf(skipPostgres !== undefined)('the log of a ToolMux on PostgreSQL', () => {
+  it('commits the entries of many concurrent calls in batches of 16, several at once, each call answering after its own', async () => {
+    const database = await createTestPostgresStore();
+    const store = database.store;
+    const batches: number[] = [];
+    const insertLogs = store.insertLogs.bind(store);
+    store.insertLogs = async (records) => {
+      batches.push(records.length);
+      await insertLogs(records);
+    };
+    const mux = new ToolMux({
+      toolkits: createSampleToolkits().toolkits,
+      store,
+      secretKey: Buffer.alloc(32, 5).toString('base64'),
+      logger: { debug() {}, warn() {}, error() {} },
+    });
+    try {
+      expect(store.logBatchSize).toBe(16);
+      const session = await mux.create('user_1', { toolkits: ['tasks'] });
+      batches.length = 0;
+      const results = await Promise.all(
+        Array.from({ length: 64 }, (_, index) =>
+          session.execute('TASKS_CREATE_TASK', { title: `task ${index}` }).then(async (result) => {
+            // answered: its entry is there already
+            expect(await store.getLog(result.logId)).toBeDefined();
+            return result;
+          }),
+        ),
+      );
+      expect(results.every((result) => result.successful)).toBe(true);
+      expect(batches.reduce((sum, size) => sum + size, 0)).toBe(64);
+      expect(batches.length).toBeGreaterThan(1);
+      expect(Math.max(...batches)).toBeLessThanOrEqual(16);
+    } finally {
+      await mux.close();
+      await database.cleanup();
+    }
   });
 });

@@ -27,6 +27,14 @@ export interface ExecutionLogWriterOptions {
    * @default false
    */
   flushBeforeExit?: boolean;
+  /**
+   * A batch starts as soon as this many entries are queued, not only at the end of the event-loop
+   * turn. For a store whose commits wait on the network (`Store.logBatchSize`): while one batch
+   * commits, the calls that answered earlier already run again, and many concurrent callers keep
+   * several batches in flight instead of waiting, all of them, for one commit per turn.
+   * @default 500 (batches start at the end of the turn)
+   */
+  batchSize?: number;
 }
 
 interface Pending {
@@ -62,6 +70,7 @@ export class ExecutionLogWriter {
   readonly #logger: Logger;
   readonly #durable: boolean;
   readonly #flushBeforeExit: boolean;
+  readonly #batchSize: number;
   #queue: Pending[] = [];
   #scheduled = false;
   /** Batches being stored; each settles when its entries are stored or reported lost. */
@@ -74,6 +83,11 @@ export class ExecutionLogWriter {
     this.#logger = logger;
     this.#durable = options.durable ?? true;
     this.#flushBeforeExit = options.flushBeforeExit ?? false;
+    const batchSize = options.batchSize;
+    this.#batchSize =
+      batchSize !== undefined && Number.isInteger(batchSize) && batchSize >= 1 && batchSize < MAX_BATCH
+        ? batchSize
+        : MAX_BATCH;
   }
 
   /**
@@ -96,7 +110,7 @@ export class ExecutionLogWriter {
       installExitHook();
       flushedBeforeExit.add(this);
     }
-    if (this.#queue.length >= MAX_BATCH) this.#drain();
+    if (this.#queue.length >= this.#batchSize) this.#drain();
     else if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => {

@@ -57,6 +57,13 @@ export interface Store {
    * batches the entries of one event-loop turn into one call (see `ExecutionLogWriter`).
    */
   insertLogs(records: readonly ExecutionLogRecord[]): Promise<void>;
+  /**
+   * Optional: start a batch of log entries as soon as this many are queued rather than at the end of
+   * the event-loop turn. A store whose commits wait on the network sets it, so that many concurrent
+   * calls keep several commits in flight (see `ExecutionLogWriter`); leave it unset for a store that
+   * commits synchronously in this process.
+   */
+  readonly logBatchSize?: number;
   /** Newest first. */
   listLogs(query: ListLogsQuery): Promise<Page<ExecutionLogRecord>>;
   /** One entry by id (checks of a client's `parentId`). Optional for stores of your own. */
