@@ -43,6 +43,7 @@ import {
   SLICE_MS,
 } from '../packages/core/dist/internal.js';
 import { redactForLog } from '../packages/core/dist/util/redact.js';
+import { payloadsOf } from './payloads.ts';
 
 const MB = 1024 * 1024;
 /** The slice of the stages (BENCH_SLICE_MS: what another SLICE_MS would give). */
@@ -55,30 +56,7 @@ const silent = { debug() {}, warn() {}, error() {} };
 
 const shapes: Record<string, () => unknown> = {
   'small payload (noise floor)': () => ({ title: 'hello' }),
-  'a string of "auth" repeated': () => ({ text: 'auth'.repeat(MB / 4) }),
-  'keys with "auth", nested 120 deep': () => {
-    const siblings = Math.floor(MB / 120 / 40);
-    let value: unknown = 'bottom';
-    for (let level = 0; level < 120; level++) {
-      const level_: Record<string, unknown> = {};
-      for (let index = 0; index < siblings; index++) level_[`author_${level}_${index}`] = 'auth auth auth';
-      level_[`authority_${level}`] = value;
-      value = level_;
-    }
-    return { nested: value };
-  },
-  'many keys with "auth" (26,000)': () =>
-    Object.fromEntries(
-      Array.from({ length: Math.floor(MB / 40) }, (_, index) => [
-        `author_${index}_x`,
-        `auth value ${index} auth`,
-      ]),
-    ),
-  'secret-looking keys in an array': () =>
-    Array.from({ length: Math.floor(MB / 60) }, (_, index) => ({
-      token: `tok_${index}`,
-      name: 'auth auth auth auth',
-    })),
+  ...payloadsOf(MB),
 };
 
 /**

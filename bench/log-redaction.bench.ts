@@ -20,6 +20,7 @@ import { z } from 'zod';
 // not part of the public API: the built module itself
 import { redactForLog } from '../packages/core/dist/util/redact.js';
 import { createServer } from '../packages/server/dist/index.js';
+import { adversarialPayloads } from './payloads.ts';
 
 const OLD_LIMIT_MS = 3_000;
 const MB = 1024 * 1024;
@@ -81,33 +82,7 @@ function oldRedactForLog(value: unknown, secrets: readonly string[] = []): strin
 }
 
 // ---- adversarial payloads of about `bytes` of JSON ----
-const shapes: Record<string, (bytes: number) => unknown> = {
-  'a string of "auth" repeated': (bytes) => ({ text: 'auth'.repeat(Math.floor(bytes / 4)) }),
-  // 120 levels (the arguments' depth limit is 128), each with keys holding "auth" beside the next one
-  'keys with "auth", nested 120 deep': (bytes) => {
-    const siblings = Math.max(1, Math.floor(bytes / 120 / 40));
-    let value: unknown = 'bottom';
-    for (let level = 0; level < 120; level++) {
-      const level_: Record<string, unknown> = {};
-      for (let index = 0; index < siblings; index++) level_[`author_${level}_${index}`] = 'auth auth auth';
-      level_[`authority_${level}`] = value;
-      value = level_;
-    }
-    return { nested: value };
-  },
-  'many keys with "auth"': (bytes) =>
-    Object.fromEntries(
-      Array.from({ length: Math.floor(bytes / 40) }, (_, index) => [
-        `author_${index}_x`,
-        `auth value ${index} auth`,
-      ]),
-    ),
-  'secret-looking keys in an array': (bytes) =>
-    Array.from({ length: Math.floor(bytes / 60) }, (_, index) => ({
-      token: `tok_${index}`,
-      name: 'auth auth auth auth',
-    })),
-};
+const shapes = adversarialPayloads;
 
 function timeOnce(run: () => unknown): number {
   const started = process.hrtime.bigint();

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { defineTool, defineToolkit, ToolMux } from '@toolmux/core';
 import { z } from 'zod';
 import { createServer } from '../packages/server/dist/index.js';
+import { payloadsOf } from './payloads.ts';
 
 const MB = 1024 * 1024;
 const CALLS = Number(process.env.BENCH_CALLS ?? 10);
@@ -28,32 +29,7 @@ const API_KEY = 'bench-api-key-0123456789abcdef';
 const silent = { debug() {}, warn() {}, error() {} };
 
 /** The shapes of bench/event-loop-delay.bench.ts. */
-const shapes: Record<string, () => unknown> = {
-  'a string of "auth" repeated': () => ({ text: 'auth'.repeat(MB / 4) }),
-  'keys with "auth", nested 120 deep': () => {
-    const siblings = Math.floor(MB / 120 / 40);
-    let value: unknown = 'bottom';
-    for (let level = 0; level < 120; level++) {
-      const level_: Record<string, unknown> = {};
-      for (let index = 0; index < siblings; index++) level_[`author_${level}_${index}`] = 'auth auth auth';
-      level_[`authority_${level}`] = value;
-      value = level_;
-    }
-    return { nested: value };
-  },
-  'many keys with "auth" (26,000)': () =>
-    Object.fromEntries(
-      Array.from({ length: Math.floor(MB / 40) }, (_, index) => [
-        `author_${index}_x`,
-        `auth value ${index} auth`,
-      ]),
-    ),
-  'secret-looking keys in an array': () =>
-    Array.from({ length: Math.floor(MB / 60) }, (_, index) => ({
-      token: `tok_${index}`,
-      name: 'auth auth auth auth',
-    })),
-};
+const shapes = payloadsOf(MB);
 
 interface ProfileNode {
   callFrame: { functionName: string; url: string };
