@@ -334,11 +334,12 @@ function invalidOption(message: string): ToolMuxError {
 export class PostgresStore implements Store {
   readonly dialect = 'postgres';
   /**
-   * Log batches start at 16 entries (up to 4 commit at once, on the log pool's connections): with 64
-   * concurrent calls, three groups run while the fourth commits, instead of all 64 waiting for one
-   * commit per turn (`bench/log-durability.bench.ts`: ~1.5× the calls per second at 64 callers).
+   * Log batches start at 8 entries (up to 4 commit at once, on the log pool's connections): with 16
+   * or 64 concurrent calls, some groups run while others commit, instead of all of them waiting for
+   * one commit per turn (`bench/log-durability.bench.ts`: 1.3–1.6× the calls per second at 16 and 64
+   * callers; 8 did as well as 16 or better at 8 to 64 callers, 4 and 12 worse).
    */
-  readonly logBatchSize = 16;
+  readonly logBatchSize = 8;
   private ending: Promise<void> | undefined;
   /** The LISTEN connection of `watchConnections`, opened by the first wait. */
   private readonly listener: PostgresConnectionListener;
