@@ -4,11 +4,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../store/sqlite.js';
 import type { ExecutionLogRecord, Store } from '../store/types.js';
-import { batchRecordingStore } from '../test/log-batches.js';
+import { batchRecordingStore, recordLogBatches, sampleToolMux } from '../test/log-batches.js';
 import { logRecord } from '../test/log-records.js';
 import { createTestPostgresStore, postgresSkipReason } from '../test/postgres.js';
-import { createSampleToolkits } from '../test/sample-toolkits.js';
-import { ToolMux } from '../toolmux.js';
 import { ExecutionLogWriter, HeldLogEntries } from './log-writer.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'toolmux-log-writer-'));
@@ -285,22 +283,12 @@ describe.skipIf(skipPostgres !== undefined)('the log of a ToolMux on PostgreSQL'
   it('commits the entries of many concurrent calls in several batches, the first of at most 8, each call answering after its own', async () => {
     const database = await createTestPostgresStore();
     const store = database.store;
-    const batches: number[] = [];
-    const insertLogs = store.insertLogs.bind(store);
-    store.insertLogs = async (records) => {
-      batches.push(records.length);
-      await insertLogs(records);
-    };
-    const mux = new ToolMux({
-      toolkits: createSampleToolkits().toolkits,
-      store,
-      secretKey: Buffer.alloc(32, 5).toString('base64'),
-      logger: { debug() {}, warn() {}, error() {} },
-    });
+    const recorded = recordLogBatches(store);
+    const mux = sampleToolMux(store);
     try {
       expect(store.logBatchSize).toBe(8);
       const session = await mux.create('user_1', { toolkits: ['tasks'] });
-      batches.length = 0;
+      recorded.length = 0;
       const results = await Promise.all(
         Array.from({ length: 64 }, (_, index) =>
           session.execute('TASKS_CREATE_TASK', { title: `task ${index}` }).then(async (result) => {
@@ -311,6 +299,7 @@ describe.skipIf(skipPostgres !== undefined)('the log of a ToolMux on PostgreSQL'
         ),
       );
       expect(results.every((result) => result.successful)).toBe(true);
+      const batches = recorded.map((batch) => batch.length);
       expect(batches.reduce((sum, size) => sum + size, 0)).toBe(64);
       expect(batches.length).toBeGreaterThan(1);
       // a batch starts once 8 entries wait (or at the end of the turn, with fewer)

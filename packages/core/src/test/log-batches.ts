@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { SqliteStore } from '../store/sqlite.js';
-import type { ExecutionLogRecord } from '../store/types.js';
+import type { ExecutionLogRecord, Store } from '../store/types.js';
 import { ToolMux } from '../toolmux.js';
 import { createSampleToolkits } from './sample-toolkits.js';
 
@@ -11,13 +11,28 @@ import { createSampleToolkits } from './sample-toolkits.js';
  */
 export function batchRecordingStore(): { store: SqliteStore; batches: ExecutionLogRecord[][] } {
   const store = new SqliteStore({ path: ':memory:' });
+  return { store, batches: recordLogBatches(store) };
+}
+
+/** Records each batch of execution log entries `store` is asked to insert, from now on. */
+export function recordLogBatches(store: Store): ExecutionLogRecord[][] {
   const batches: ExecutionLogRecord[][] = [];
   const insertLogs = store.insertLogs.bind(store);
   store.insertLogs = async (records) => {
     batches.push([...records]);
     await insertLogs(records);
   };
-  return { store, batches };
+  return batches;
+}
+
+/** A ToolMux over the sample toolkits (tasks, …) on `store`, with a fixed key and a silent logger. */
+export function sampleToolMux(store: Store): ToolMux {
+  return new ToolMux({
+    toolkits: createSampleToolkits().toolkits,
+    store,
+    secretKey: Buffer.alloc(32, 5).toString('base64'),
+    logger: { debug() {}, warn() {}, error() {} },
+  });
 }
 
 /**
@@ -27,12 +42,7 @@ export function batchRecordingStore(): { store: SqliteStore; batches: ExecutionL
  */
 export async function expectCellLogsCommittedTogether(): Promise<void> {
   const { store, batches } = batchRecordingStore();
-  const mux = new ToolMux({
-    toolkits: createSampleToolkits().toolkits,
-    store,
-    secretKey: Buffer.alloc(32, 5).toString('base64'),
-    logger: { debug() {}, warn() {}, error() {} },
-  });
+  const mux = sampleToolMux(store);
   try {
     const session = await mux.create('user_1', { workbench: {} });
     batches.length = 0;
