@@ -222,17 +222,25 @@ describe('ExecutionLogWriter', () => {
     expect(await Promise.all(writes)).toEqual(writes.map(() => true));
   });
 
-  it('ignores a batchSize that is not a whole number of entries below 500', async () => {
-    for (const batchSize of [0, -1, 2.5, Number.NaN, 10_000]) {
-      const batches: number[] = [];
-      const writer = new ExecutionLogWriter(
-        { insertLogs: async (records) => void batches.push(records.length) },
-        recordingLogger().logger,
-        { batchSize },
+  it('refuses a store whose logBatchSize is not a whole number from 1 to 500, naming the value', async () => {
+    for (const logBatchSize of [0, -1, 2.5, Number.NaN, 501]) {
+      const store = Object.assign(new SqliteStore({ path: ':memory:' }), { logBatchSize });
+      const mux = sampleToolMux(store);
+      const refused = await mux.create('user_1').then(
+        () => undefined,
+        (error: unknown) => error,
       );
-      await Promise.all(Array.from({ length: 40 }, (_, index) => writer.write(entry(`user_${index}`))));
-      expect(batches).toEqual([40]);
+      expect(refused).toMatchObject({ code: 'STORE_CONFIG_INVALID' });
+      expect((refused as Error).message).toContain(
+        `logBatchSize must be a whole number of entries from 1 to 500, got ${logBatchSize}`,
+      );
+      await mux.close();
     }
+    // 500 is the end-of-turn batching it would do anyway
+    const writer = new ExecutionLogWriter({ insertLogs: async () => {} }, recordingLogger().logger, {
+      batchSize: 500,
+    });
+    expect(await writer.write(entry('user_1'))).toBe(true);
   });
 
   it('retries a lone entry once, for a dropped connection', async () => {

@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors.js';
+import { errorMessage, ToolMuxError } from '../errors.js';
 import type { ExecutionLogRecord, Store } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 
@@ -32,6 +32,7 @@ export interface ExecutionLogWriterOptions {
    * turn. For a store whose commits wait on the network (`Store.logBatchSize`): while one batch
    * commits, the calls that answered earlier already run again, and many concurrent callers keep
    * several batches in flight instead of waiting, all of them, for one commit per turn.
+   * A whole number from 1 to 500; anything else is `STORE_CONFIG_INVALID`.
    * @default 500 (batches start at the end of the turn)
    */
   batchSize?: number;
@@ -83,11 +84,14 @@ export class ExecutionLogWriter {
     this.#logger = logger;
     this.#durable = options.durable ?? true;
     this.#flushBeforeExit = options.flushBeforeExit ?? false;
-    const batchSize = options.batchSize;
-    this.#batchSize =
-      batchSize !== undefined && Number.isInteger(batchSize) && batchSize >= 1 && batchSize < MAX_BATCH
-        ? batchSize
-        : MAX_BATCH;
+    const batchSize = options.batchSize ?? MAX_BATCH;
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH) {
+      throw new ToolMuxError({
+        code: 'STORE_CONFIG_INVALID',
+        message: `A store's logBatchSize must be a whole number of entries from 1 to ${MAX_BATCH}, got ${String(batchSize)}; leave it unset to write the entries of each event-loop turn as one batch.`,
+      });
+    }
+    this.#batchSize = batchSize;
   }
 
   /**

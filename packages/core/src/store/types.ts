@@ -61,7 +61,8 @@ export interface Store {
    * Optional: start a batch of log entries as soon as this many are queued rather than at the end of
    * the event-loop turn. A store whose commits wait on the network sets it, so that many concurrent
    * calls keep several commits in flight (see `ExecutionLogWriter`); leave it unset for a store that
-   * commits synchronously in this process.
+   * commits synchronously in this process. A whole number from 1 to 500; anything else makes the
+   * ToolMux refuse the store (`STORE_CONFIG_INVALID`).
    */
   readonly logBatchSize?: number;
   /** Newest first. */
