@@ -69,11 +69,17 @@ describe('SQLite WAL checkpoints on a worker thread', () => {
     await store.close();
   });
 
-  it('gives way to the store’s own checkpoints when the worker cannot open the file', async () => {
+  /** A checkpointer whose worker cannot open its file, and the failures it reported. */
+  function failingCheckpointer() {
     const failures: Error[] = [];
     const checkpointer = new SqliteCheckpointer(join(tempPath(), 'missing-dir', 'x.db'), (error) =>
       failures.push(error),
     );
+    return { checkpointer, failures };
+  }
+
+  it('gives way to the store’s own checkpoints when the worker cannot open the file', async () => {
+    const { checkpointer, failures } = failingCheckpointer();
     expect(await checkpointer.checkpoint()).toBeUndefined();
     expect(failures).toHaveLength(1);
     expect(failures[0]!.message).toMatch(/unable to open|cannot open/i);
@@ -85,10 +91,7 @@ describe('SQLite WAL checkpoints on a worker thread', () => {
   });
 
   it('closes when its worker failed and its thread has already ended', async () => {
-    const failures: Error[] = [];
-    const checkpointer = new SqliteCheckpointer(join(tempPath(), 'missing-dir', 'x.db'), (error) =>
-      failures.push(error),
-    );
+    const { checkpointer, failures } = failingCheckpointer();
     expect(await checkpointer.checkpoint()).toBeUndefined();
     expect(failures).toHaveLength(1);
     // the failed thread ends on its own; close() afterwards must not wait for an 'exit' that came
