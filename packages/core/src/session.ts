@@ -68,6 +68,8 @@ import { workbenchPoolOf } from './workbench/workbench.js';
 
 /** How far from now the time in a client's log entry id may be for the entry to keep that id. */
 const CLIENT_LOG_ID_SKEW_MS = 5 * 60_000;
+/** An execution log id as `newId('log')` makes them. */
+const LOG_ID = /^log_[0-9a-z]{38}$/;
 
 /** A toolkit as `session.toolkits()` lists it. */
 export interface SessionToolkit {
@@ -1076,6 +1078,34 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     this.#tools = undefined;
     this.#metaRuntime = undefined;
     return record.configVersion;
+  }
+
+  /**
+   * Offloads the result of a TOOLMUX_MULTI_EXECUTE_TOOL call that a remote-mode client ran itself
+   * (a session with custom tools runs it in the client) to the workbench files, by the same rule as
+   * this session's own multi-execute: when the workbench is on and the result is longer than
+   * `autoOffloadThreshold` characters as JSON (`always`: at any length, Composio's
+   * `sync_response_to_workbench`). Resolves with what the model receives instead of the result
+   * (`{ offloaded: { path, size, preview, hint } }`), or undefined when the result stays inline (the
+   * workbench is off, it is short, the store keeps no files, or the quota is full).
+   *
+   * @internal the server's `POST /sessions/:id/workbench/offload`
+   */
+  async offloadClientResult(result: unknown, logId: string, always = false): Promise<unknown> {
+    if (!LOG_ID.test(logId)) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `${shownValue(logId)} is not a log id: pass the logId of the TOOLMUX_MULTI_EXECUTE_TOOL call whose result this is (log_ and 38 letters and digits).`,
+      });
+    }
+    const workbench = workbenchOf(this.#config);
+    const offloaded = await offloadLarge(
+      result,
+      always ? { ...workbench, autoOffloadThreshold: 0 } : workbench,
+      this.#workbenchPort(),
+      logId,
+    );
+    return offloaded === result ? undefined : offloaded;
   }
 
   /**

@@ -290,7 +290,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       const query = parseRequestPart(route.query, c.req.query(), 'query');
       let body: unknown;
       if (route.body) {
-        const json = (await readJsonBody(c.req.raw, bodyLimit)) ?? {};
+        const json = (await readJsonBody(c.req.raw, Math.max(bodyLimit, route.bodyLimit ?? 0))) ?? {};
         // checking a large body is a slice of its own (see WorkSlice)
         const slice = new WorkSlice();
         body = parseRequestPart(route.body, json, 'body');

@@ -61,7 +61,8 @@ export class RemoteApi {
       this.#fetch(url, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body:
+          body === undefined ? undefined : body instanceof JsonBodyText ? body.text : JSON.stringify(body),
         signal,
       });
     let response: Response;
@@ -105,4 +106,9 @@ export class RemoteApi {
       details: { status: response.status },
     });
   }
+}
+
+/** A request body already written as JSON text (a large value the caller serialised a slice at a time). */
+export class JsonBodyText {
+  constructor(readonly text: string) {}
 }

@@ -14,6 +14,7 @@ import {
   type NormalizedSessionConfig,
   parseSessionConfig,
   type SessionConfig,
+  workbenchOf,
 } from '../config/session-config.js';
 import { ToolMuxError } from '../errors.js';
 import { type ExecutionEnvironment, executeTool, rejectToolCall } from '../execution/execute.js';
@@ -37,7 +38,10 @@ import {
   type SessionToolkitsOptions,
 } from '../session.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from '../tool-modifiers.js';
-import type { RemoteApi } from './http.js';
+import { newId } from '../util/ids.js';
+import { jsonTextSliced } from '../util/json-slices.js';
+import { WorkSlice } from '../util/slices.js';
+import { JsonBodyText, type RemoteApi } from './http.js';
 import {
   type ConnectionRequestWire,
   type ExecutionLogWire,
@@ -238,6 +242,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       execute: async (
         input: {
           tools: Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>;
+          sync_response_to_workbench?: boolean | null;
         },
         context,
       ) => {
@@ -246,7 +251,13 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
           { signal: context.signal, callId: context.callId },
           (slug, callArgs, callOptions) => this.execute(slug, callArgs, callOptions),
         );
-        return names === 'composio' ? composioMultiExecuteResult(result) : result;
+        const shown =
+          (await this.#offloaded(
+            result,
+            context.logId ?? newId('log'),
+            input.sync_response_to_workbench === true,
+          )) ?? result;
+        return names === 'composio' ? composioMultiExecuteResult(shown) : shown;
       },
     };
     return executeTool(this.#runtime.env, {
@@ -258,6 +269,34 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       callId: options.callId,
       signal: options.signal,
     });
+  }
+
+  /**
+   * What the model receives instead of a multi-execute result run here, when the session's workbench
+   * is on and the result is longer than its `autoOffloadThreshold` characters as JSON (or `always`):
+   * the server saves it to the session's workbench files, as it does with the multi-executes it runs,
+   * and answers `{ offloaded }`. Undefined keeps the result inline: a short one, a full quota, or a
+   * failed upload (logged as a warning: the call still answers).
+   */
+  async #offloaded(result: unknown, logId: string, always: boolean): Promise<unknown> {
+    const workbench = workbenchOf(this.config);
+    if (!workbench.enable) return undefined;
+    const json = (await jsonTextSliced(result, new WorkSlice())) ?? 'null';
+    if (!always && json.length <= workbench.autoOffloadThreshold) return undefined;
+    try {
+      const answer = await this.#runtime.api.post<{ offloaded: unknown }>(
+        `${this.#path}/workbench/offload`,
+        new JsonBodyText(
+          `{"log_id":${JSON.stringify(logId)},${always ? '"always":true,' : ''}"result":${json}}`,
+        ),
+      );
+      return answer.offloaded === null ? undefined : { offloaded: answer.offloaded };
+    } catch (error) {
+      this.#runtime.env.logger.warn(
+        `The result of ${metaToolSlugs(metaToolNamesOf(this.config)).MULTI_EXECUTE_TOOL} ${logId} (${json.length} characters) stays inline: the server did not save it to the workbench files (${error instanceof Error ? error.message : String(error)}).`,
+      );
+      return undefined;
+    }
   }
 
   /**

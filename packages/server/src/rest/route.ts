@@ -37,6 +37,8 @@ export interface Route<
   status?: 200 | 201;
   /** @default true: needs the project API key */
   auth?: boolean;
+  /** The largest body this route reads, when the server's `bodyLimit` is smaller. */
+  bodyLimit?: number;
   handle(input: RouteInput<P, Q, B>): Promise<z.input<R>>;
 }
 

@@ -10,6 +10,7 @@ import {
   type ToolMux,
   ToolMuxError,
   type ToolResult,
+  WORKBENCH_FILES_QUOTA_BYTES,
 } from '@toolmux/core';
 import {
   catalogToolSpecs,
@@ -38,6 +39,8 @@ import {
   ListSessionsQuery,
   ListToolkitsQuery,
   ListToolsBody,
+  OffloadBody,
+  OffloadResultSchema,
   ProxyBody,
   ProxyResponseSchema,
   SearchBody,
@@ -463,6 +466,28 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
           connectedAccountId: body.connected_account_id,
           signal,
         });
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/sessions/:sessionId/workbench/offload',
+      operationId: 'offloadMultiExecuteResult',
+      summary:
+        'Save the result of a TOOLMUX_MULTI_EXECUTE_TOOL call a remote-mode SDK ran itself (a session with custom tools) to the workbench files, by the rule the server applies to its own.',
+      tag: 'sessions',
+      params: SessionParams,
+      body: OffloadBody,
+      response: OffloadResultSchema,
+      // a result worth offloading is large: up to a session's whole files quota
+      bodyLimit: WORKBENCH_FILES_QUOTA_BYTES + 64 * 1024,
+      handle: async ({ params, body }) => {
+        const { session } = await sessions.get(params.sessionId);
+        const offloaded = (await embeddedSession(session).offloadClientResult(
+          body.result,
+          body.log_id,
+          body.always ?? false,
+        )) as { offloaded: z.input<typeof OffloadResultSchema>['offloaded'] } | undefined;
+        return { offloaded: offloaded?.offloaded ?? null };
       },
     }),
     route({

@@ -615,6 +615,42 @@ export const AddLogsBody = component(
   }),
 );
 
+export const OffloadBody = component(
+  'OffloadResultRequest',
+  z.strictObject({
+    log_id: z
+      .string()
+      .regex(/^log_[0-9a-z]{38}$/, 'a log id: log_ and 38 lower-case letters and digits')
+      .describe(
+        'The log id of the TOOLMUX_MULTI_EXECUTE_TOOL call whose result this is; the file is `offloaded/<log_id>.json`.',
+      ),
+    result: z.unknown().describe('The result, as the model would receive it inline.'),
+    always: z
+      .boolean()
+      .optional()
+      .describe(
+        "Offload at any length (Composio's `sync_response_to_workbench`); otherwise only past the session's `autoOffloadThreshold`.",
+      ),
+  }),
+);
+
+export const OffloadResultSchema = component(
+  'OffloadResult',
+  z.object({
+    offloaded: z
+      .object({
+        path: z.string(),
+        size: z.number().int().describe('Characters of the result as JSON.'),
+        preview: z.string(),
+        hint: z.string(),
+      })
+      .nullable()
+      .describe(
+        'What the model receives instead of the result; null when it stays inline (the workbench is off, the result is short, or the files quota is full).',
+      ),
+  }),
+);
+
 export const AddLogsResultSchema = component(
   'AddExecutionLogsResult',
   z.object({
