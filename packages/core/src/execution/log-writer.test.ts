@@ -243,6 +243,48 @@ describe('ExecutionLogWriter', () => {
     expect(await writer.write(entry('user_1'))).toBe(true);
   });
 
+  it('writeTogether() keeps its entries in one batch, and retries them together when a batch is refused', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.migrate();
+    const batches: string[][] = [];
+    let refuse = 0;
+    const writer = new ExecutionLogWriter(
+      {
+        insertLogs: async (records) => {
+          batches.push(records.map((record) => record.userId));
+          if (refuse-- > 0) throw new Error('request refused');
+          await store.insertLogs(records);
+        },
+      },
+      recordingLogger().logger,
+      { durable: false },
+    );
+    // 498 entries wait: a batch of 500 would end inside the five written together
+    for (let index = 0; index < 498; index++) void writer.write(entry(`single_${index}`));
+    const group = Array.from({ length: 5 }, (_, index) => entry(`group_${index}`));
+    expect(await writer.writeTogether(group)).toBe(true);
+    await writer.flush();
+    expect(batches.map((batch) => batch.length)).toEqual([498, 5]);
+    expect(batches[1]).toEqual(group.map((record) => record.userId));
+
+    // a refused batch is retried entry by entry, but the entries written together as one
+    batches.length = 0;
+    refuse = 1;
+    void writer.write(entry('alone_1'));
+    void writer.writeTogether([entry('parent'), entry('child_1'), entry('child_2')]);
+    void writer.write(entry('alone_2'));
+    await writer.flush();
+    expect(batches).toEqual([
+      ['alone_1', 'parent', 'child_1', 'child_2', 'alone_2'],
+      ['alone_1'],
+      ['parent', 'child_1', 'child_2'],
+      ['alone_2'],
+    ]);
+    expect((await storedIds(store)).size).toBe(498 + 5 + 5);
+    await writer.close();
+    await store.close();
+  });
+
   it('retries a lone entry once, for a dropped connection', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     await store.migrate();

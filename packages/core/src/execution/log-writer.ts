@@ -40,6 +40,8 @@ export interface ExecutionLogWriterOptions {
 
 interface Pending {
   record: ExecutionLogRecord;
+  /** The next entry was written together with this one (`writeTogether`): same batch. */
+  joined?: true;
   /** Settles with `settle`'s value. */
   stored: Promise<boolean>;
   settle: (stored: boolean) => void;
@@ -110,6 +112,42 @@ export class ExecutionLogWriter {
       settle = resolve;
     });
     this.#queue.push({ record, stored, settle });
+    return this.#queued(stored);
+  }
+
+  /**
+   * Queues `records` to be stored in one batch (one `insertLogs` call; in remote mode one upload), and
+   * if that batch is refused, tried again together: a client's TOOLMUX_MULTI_EXECUTE_TOOL entry with
+   * the entries of its calls, whose `parentId` the server resolves within one request. More than 500
+   * are written one by one. Resolves true once all of them are stored, false if they could not be; never rejects.
+   */
+  writeTogether(records: readonly ExecutionLogRecord[]): Promise<boolean> {
+    if (records.length === 0) return Promise.resolve(true);
+    if (records.length === 1 || records.length > MAX_BATCH) {
+      // more than a batch holds: written one by one (a multi-execute has at most 51 entries)
+      return Promise.all(records.map((record) => this.write(record))).then((stored) => stored.every(Boolean));
+    }
+    if (this.#closed) {
+      this.#logger.error(
+        `toolmux: execution log entries ${records.map((record) => record.id).join(', ')} were written after the log writer was closed and are lost.`,
+      );
+      return Promise.resolve(false);
+    }
+    const written = records.map((record, index) => {
+      let settle!: (stored: boolean) => void;
+      const stored = new Promise<boolean>((resolve) => {
+        settle = resolve;
+      });
+      const pending: Pending =
+        index < records.length - 1 ? { record, stored, settle, joined: true } : { record, stored, settle };
+      this.#queue.push(pending);
+      return stored;
+    });
+    return this.#queued(Promise.all(written).then((stored) => stored.every(Boolean)));
+  }
+
+  /** Schedules the batch of what was just queued; `stored` settles once it is stored. */
+  #queued(stored: Promise<boolean>): Promise<boolean> {
     if (this.#flushBeforeExit) {
       installExitHook();
       flushedBeforeExit.add(this);
@@ -148,8 +186,11 @@ export class ExecutionLogWriter {
    */
   #drain(): void {
     while (this.#queue.length > 0 && this.#batches.size < MAX_BATCHES_IN_FLIGHT) {
-      const batch = this.#queue.splice(0, MAX_BATCH);
-      const done = this.#store(batch.map((pending) => pending.record)).then((stored) => {
+      let size = Math.min(this.#queue.length, MAX_BATCH);
+      // a batch never ends inside entries written together (there are at most MAX_BATCH of them)
+      while (size > 0 && size < this.#queue.length && this.#queue[size - 1]!.joined) size--;
+      const batch = this.#queue.splice(0, size === 0 ? MAX_BATCH : size);
+      const done = this.#store(batch).then((stored) => {
         for (const [index, pending] of batch.entries()) pending.settle(stored[index]!);
         this.#batches.delete(done);
         if (this.#queue.length > 0) this.#drain();
@@ -159,24 +200,40 @@ export class ExecutionLogWriter {
     }
   }
 
-  /** Stores a batch; if it is refused, each entry alone. Which entries are stored; never rejects. */
-  async #store(batch: ExecutionLogRecord[]): Promise<boolean[]> {
+  /**
+   * Stores a batch; if it is refused, each entry alone (entries written together, together). Which
+   * entries are stored; never rejects.
+   */
+  async #store(pending: readonly Pending[]): Promise<boolean[]> {
+    const batch = pending.map((entry) => entry.record);
     try {
       await this.#sink.insertLogs(batch);
       return batch.map(() => true);
     } catch (first) {
       // One retry for a single entry (a dropped connection, a busy database); a batch is retried
       // entry by entry, so that an entry the database refuses does not take the others with it.
-      const stored = await Promise.all(
-        batch.map(async (record) => {
+      // Entries written together are retried together (their parent may be among them).
+      const units: ExecutionLogRecord[][] = [];
+      let unit: ExecutionLogRecord[] = [];
+      for (const entry of pending) {
+        unit.push(entry.record);
+        if (!entry.joined) {
+          units.push(unit);
+          unit = [];
+        }
+      }
+      if (unit.length > 0) units.push(unit);
+      const outcomes = await Promise.all(
+        units.map(async (records) => {
           try {
-            await this.#sink.insertLogs([record]);
-            return { ok: true as const };
+            await this.#sink.insertLogs(records);
+            return records.map(() => ({ ok: true as const }));
           } catch (error) {
-            return { ok: false as const, error };
+            return records.map(() => ({ ok: false as const, error }));
           }
         }),
       );
+      const stored = outcomes.flat();
       const lost = batch.filter((_, index) => !stored[index]!.ok);
       if (lost.length > 0) {
         const cause =
