@@ -26,7 +26,7 @@ import {
   type SessionConfig,
   workbenchOf,
 } from './config/session-config.js';
-import { ToolMuxError } from './errors.js';
+import { errorMessage, ToolMuxError } from './errors.js';
 import {
   type AccountSelection,
   type ExecutionEnvironment,
@@ -464,6 +464,40 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    */
   async execute(slug: string, args: unknown = {}, options: ExecuteOptions = {}): Promise<ToolResult> {
     return this.#execute(slug, args, options);
+  }
+
+  /**
+   * `execute` for a call made by a call a remote-mode client runs itself (its TOOLMUX_MULTI_EXECUTE_TOOL,
+   * in a session with custom tools): the entry names `parentId`, an entry of this session or the id
+   * the client will upload that call's entry under (not stored yet: that call is still running; see
+   * `recordClientLogs` for an upload stored under another id). A value that is not a log id, or an
+   * entry of another session, is refused (INVALID_REQUEST) before the call runs. A store without
+   * `getLog` cannot tell: the call runs, without the parent.
+   *
+   * @internal the server's `POST /sessions/:id/execute` with `parent_id`
+   */
+  async executeUnder(
+    parentId: string,
+    slug: string,
+    args: unknown = {},
+    options: ExecuteOptions = {},
+  ): Promise<ToolResult> {
+    if (typeof parentId !== 'string' || !parentId.startsWith('log_') || idTime(parentId) === undefined) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `parent_id ${shownValue(parentId)} is not a log entry id: name the entry of the call that made this one ("log_" and 38 letters and digits, as a result's log_id), or leave parent_id out.`,
+      });
+    }
+    const store = this.#runtime.store;
+    if (store.getLog === undefined) return this.#execute(slug, args, options);
+    const parent = await store.getLog(parentId);
+    if (parent !== undefined && parent.sessionId !== this.sessionId) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `parent_id ${parentId} is an entry of another session: a call's parent must be an entry of session ${this.sessionId} (or the id the client will upload that entry under).`,
+      });
+    }
+    return this.#execute(slug, args, { ...options, parentId });
   }
 
   /** `execute`, and for calls made by a meta-tool, the log entry of that call as the parent. */
@@ -1165,6 +1199,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         return write(record, ids[index]!);
       }),
     );
+    await this.#moveReplacedParents(records, ids, stored);
     const lost = stored.filter((ok) => !ok).length;
     if (lost > 0) {
       throw new ToolMuxError({
@@ -1173,6 +1208,36 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       });
     }
     return ids;
+  }
+
+  /**
+   * A client's entry stored under another id than the one it sent: the calls the server ran for it
+   * (`executeUnder`) name the id sent, so this session's entries that name it are moved to the stored
+   * id. Not when an entry of this session has the id sent (a replayed upload: its calls stay with the
+   * first copy). A failure is reported to the logger: the entries are stored, only links are missing.
+   */
+  async #moveReplacedParents(
+    records: readonly ExecutionLogRecord[],
+    ids: readonly string[],
+    stored: readonly boolean[],
+  ): Promise<void> {
+    const store = this.#runtime.store;
+    if (store.moveLogChildren === undefined) return;
+    const seen = new Set<string>();
+    for (const [index, record] of records.entries()) {
+      const sent = record.id;
+      if (!stored[index] || typeof sent !== 'string' || sent === ids[index] || seen.has(sent)) continue;
+      seen.add(sent);
+      if (!sent.startsWith('log_') || idTime(sent) === undefined) continue;
+      try {
+        if ((await store.getLog?.(sent))?.sessionId === this.sessionId) continue;
+        await store.moveLogChildren(this.sessionId, sent, ids[index]!);
+      } catch (error) {
+        this.#runtime.env.logger.error(
+          `toolmux: the calls of log entry ${ids[index]} (sent as ${sent}) could not be linked to it: ${errorMessage(error)}`,
+        );
+      }
+    }
   }
 
   /**

@@ -37,6 +37,7 @@ import {
   type SessionToolkit,
   type SessionToolkitsOptions,
 } from '../session.js';
+import type { ExecutionLogRecord } from '../store/types.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from '../tool-modifiers.js';
 import { newId } from '../util/ids.js';
 import { jsonTextSliced } from '../util/json-slices.js';
@@ -44,6 +45,7 @@ import { WorkSlice } from '../util/slices.js';
 import { JsonBodyText, type RemoteApi } from './http.js';
 import {
   type ConnectionRequestWire,
+  type ExecuteInSessionWire,
   type ExecutionLogWire,
   executionLogOf,
   type Paged,
@@ -56,6 +58,17 @@ import {
   toolResultOf,
   toolSpecOfWire,
 } from './wire.js';
+
+/** A call's options, and for a call a client-run multi-execute makes, that call's entry. */
+interface InnerCallOptions extends ExecuteOptions {
+  /** The id this process gave the multi-execute's log entry. */
+  parentId?: string;
+  /** Takes the entry of a call that ran (or was refused) here instead of writing it. */
+  holdLog?: (entry: ExecutionLogRecord) => void;
+}
+
+/** How a server older than `parent_id` on `POST /sessions/:id/execute` refuses it. */
+const UNKNOWN_PARENT_KEY = /(unknown|unrecognized) keys?\b[^.]*"parent_id"/i;
 
 /** What a remote session shares with its ToolMux. */
 export interface RemoteSessionRuntime {
@@ -110,6 +123,8 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   readonly #path: string;
   #wire: SessionWire;
   #tools: Promise<TCollection> | undefined;
+  /** False once the server refused `parent_id` on `POST /execute` as an unknown key (an older server). */
+  #serverTakesParentIds = true;
 
   /** @internal use `toolmux.create()` or `toolmux.use()` */
   constructor(wire: SessionWire, runtime: RemoteSessionRuntime, local: Catalog) {
@@ -168,6 +183,21 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   }
 
   async execute(slug: string, args: unknown = {}, options: ExecuteOptions = {}): Promise<ToolResult> {
+    if (
+      slug === metaToolSlugs(metaToolNamesOf(this.config)).MULTI_EXECUTE_TOOL &&
+      this.#localSlugs.size > 0
+    ) {
+      return this.#multiExecute(args, options);
+    }
+    return this.#execute(slug, args, options);
+  }
+
+  /**
+   * One call, here (a custom tool) or on the server. A call a client-run multi-execute makes names
+   * that call's entry (`parentId`, the id this process gives it) and, when it runs here, hands its
+   * entry to `holdLog` to be uploaded together with the multi-execute's.
+   */
+  #execute(slug: string, args: unknown, options: InnerCallOptions): Promise<ToolResult> {
     const local = this.#localSlugs.has(slug) ? this.#local.tools.get(slug) : undefined;
     if (local) {
       return executeTool(this.#runtime.env, {
@@ -177,14 +207,10 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         userId: this.userId,
         sessionId: this.sessionId,
         callId: options.callId,
+        parentId: options.parentId,
         signal: options.signal,
+        holdLog: options.holdLog,
       });
-    }
-    if (
-      slug === metaToolSlugs(metaToolNamesOf(this.config)).MULTI_EXECUTE_TOOL &&
-      this.#localSlugs.size > 0
-    ) {
-      return this.#multiExecute(args, options);
     }
     return this.#remoteExecute(slug, args, options);
   }
@@ -192,29 +218,27 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   /**
    * One call on the server. Like an embedded call it never throws: an abort, an unreachable server or
    * a refused request is a failed result the model can read (`logId` is empty when the server's log
-   * entry is not known here; the server logs an aborted call as TOOL_ABORTED).
+   * entry is not known here; the server logs an aborted call as TOOL_ABORTED, under `parentId` too).
    */
-  async #remoteExecute(slug: string, args: unknown, options: ExecuteOptions): Promise<ToolResult> {
+  async #remoteExecute(slug: string, args: unknown, options: InnerCallOptions): Promise<ToolResult> {
     if (options.signal?.aborted) {
       // Never sent: logged here, like an embedded call aborted before it started.
       return rejectToolCall(
         this.#runtime.env,
-        { slug, arguments: args, userId: this.userId, sessionId: this.sessionId, callId: options.callId },
+        {
+          slug,
+          arguments: args,
+          userId: this.userId,
+          sessionId: this.sessionId,
+          callId: options.callId,
+          parentId: options.parentId,
+        },
         new ToolMuxError({ code: 'TOOL_ABORTED', message: `${slug} was aborted before it started.` }),
+        options.holdLog,
       );
     }
     try {
-      const result = await this.#runtime.api.post<ToolResultWire>(
-        `${this.#path}/execute`,
-        {
-          tool_slug: slug,
-          arguments: args ?? {},
-          ...(options.callId ? { call_id: options.callId } : {}),
-          ...(options.account !== undefined ? { account: options.account } : {}),
-        },
-        options.signal,
-      );
-      return toolResultOf(result);
+      return toolResultOf(await this.#postExecute(slug, args, options));
     } catch (error) {
       if (options.signal?.aborted) {
         return {
@@ -230,13 +254,53 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     }
   }
 
+  /** `POST /sessions/:id/execute` */
+  async #postExecute(slug: string, args: unknown, options: InnerCallOptions): Promise<ToolResultWire> {
+    const parentId = this.#serverTakesParentIds ? options.parentId : undefined;
+    const body: ExecuteInSessionWire = {
+      tool_slug: slug,
+      arguments: args ?? {},
+      ...(options.callId ? { call_id: options.callId } : {}),
+      ...(options.account !== undefined ? { account: options.account } : {}),
+      ...(parentId !== undefined ? { parent_id: parentId } : {}),
+    };
+    try {
+      return await this.#runtime.api.post<ToolResultWire>(`${this.#path}/execute`, body, options.signal);
+    } catch (error) {
+      // A server older than `parent_id` refuses the field before it runs anything: the call is sent
+      // again without it (its entry then has no parent), and so are the next ones.
+      if (
+        parentId === undefined ||
+        !ToolMuxError.isInstance(error) ||
+        error.code !== 'INVALID_REQUEST' ||
+        !UNKNOWN_PARENT_KEY.test(error.message)
+      ) {
+        throw error;
+      }
+      this.#serverTakesParentIds = false;
+      return this.#postExecute(slug, args, options);
+    }
+  }
+
   /**
    * TOOLMUX_MULTI_EXECUTE_TOOL in a session with custom tools: run here, so that each custom call
    * runs in this process and every other call goes to the server (in parallel, as on the server).
+   *
+   * The log reads as a tree, as embedded: every call names the multi-execute's entry as its parent,
+   * by the id this process gives that entry (`context.logId`). The server stores the calls it runs
+   * under that id at once (`parent_id` of `POST /execute`); the entries of the calls that ran here
+   * are held and uploaded in one request with the multi-execute's own, where the server resolves the
+   * id. If the server stores the multi-execute's entry under another id (one far from its clock), it
+   * moves the calls it ran to that id.
    */
-  #multiExecute(args: unknown, options: ExecuteOptions): Promise<ToolResult> {
+  async #multiExecute(args: unknown, options: ExecuteOptions): Promise<ToolResult> {
     const names = metaToolNamesOf(this.config);
     const meta = metaToolsOf(names).get(metaToolSlugs(names).MULTI_EXECUTE_TOOL)!;
+    const held: ExecutionLogRecord[] = [];
+    const holdLog = (entry: ExecutionLogRecord) => {
+      held.push(entry);
+    };
+    let calls: Promise<unknown> | undefined;
     const tool: Tool = {
       ...meta,
       execute: async (
@@ -246,11 +310,13 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         },
         context,
       ) => {
-        const result = await runCalls(
+        const running = runCalls(
           input.tools,
-          { signal: context.signal, callId: context.callId },
-          (slug, callArgs, callOptions) => this.execute(slug, callArgs, callOptions),
+          { signal: context.signal, callId: context.callId, logId: context.logId },
+          (slug, callArgs, callOptions) => this.#execute(slug, callArgs, { ...callOptions, holdLog }),
         );
+        calls = running;
+        const result = await running;
         const shown =
           (await this.#offloaded(
             result,
@@ -260,7 +326,8 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         return names === 'composio' ? composioMultiExecuteResult(shown) : shown;
       },
     };
-    return executeTool(this.#runtime.env, {
+    let entry: ExecutionLogRecord | undefined;
+    const result = await executeTool(this.#runtime.env, {
       tool,
       toolkit: META_TOOLKIT,
       arguments: args,
@@ -268,7 +335,15 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       sessionId: this.sessionId,
       callId: options.callId,
       signal: options.signal,
+      holdLog: (record) => {
+        entry = record;
+      },
     });
+    // An abort or a timeout answers the multi-execute before its calls end (each ends at once, aborted
+    // too): their entries are waited for, to go in the same upload.
+    await calls?.catch(() => undefined);
+    await this.#runtime.env.logs.writeTogether(entry ? [...held, entry] : held);
+    return result;
   }
 
   /**

@@ -56,6 +56,20 @@ export interface ToolSpecWire {
   annotations: ToolAnnotations;
 }
 
+/** `POST /sessions/:id/execute`: one call of the session, run on the server. */
+export interface ExecuteInSessionWire {
+  tool_slug: string;
+  arguments: unknown;
+  call_id?: string;
+  account?: string;
+  /**
+   * The log entry of the call that made this one: an entry of the session, or the id the client will
+   * upload that entry under (a TOOLMUX_MULTI_EXECUTE_TOOL it runs itself, still running). Absent from
+   * clients older than the field.
+   */
+  parent_id?: string;
+}
+
 export interface ToolResultWire {
   successful: boolean;
   data: unknown;

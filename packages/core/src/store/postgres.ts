@@ -691,6 +691,15 @@ export class PostgresStore implements Store {
     return rows[0] === undefined ? undefined : toLog(rows[0]);
   }
 
+  async moveLogChildren(sessionId: string, from: string, to: string): Promise<number> {
+    const rows = await this.query(
+      'relink execution log entries',
+      'UPDATE toolmux_execution_logs SET parent_id = $1 WHERE session_id = $2 AND parent_id = $3 RETURNING id',
+      [to, sessionId, from],
+    );
+    return rows.length;
+  }
+
   async insertAuthConfig(record: AuthConfigRecord): Promise<boolean> {
     const inserted = await this.query(
       'insert an auth config',

@@ -576,6 +576,16 @@ export class SqliteStore implements Store {
     return row === undefined ? undefined : toLog(row);
   }
 
+  async moveLogChildren(sessionId: string, from: string, to: string): Promise<number> {
+    return this.run('relink execution log entries', () =>
+      Number(
+        this.statement(
+          'UPDATE toolmux_execution_logs SET parent_id = ? WHERE session_id = ? AND parent_id = ?',
+        ).run(to, sessionId, from).changes,
+      ),
+    );
+  }
+
   async insertAuthConfig(record: AuthConfigRecord): Promise<boolean> {
     const result = this.run('insert an auth config', () =>
       this.prepared().insertAuthConfig.run(

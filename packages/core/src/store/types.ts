@@ -67,8 +67,18 @@ export interface Store {
   readonly logBatchSize?: number;
   /** Newest first. */
   listLogs(query: ListLogsQuery): Promise<Page<ExecutionLogRecord>>;
-  /** One entry by id (checks of a client's `parentId`). Optional for stores of your own. */
+  /**
+   * One entry by id (checks of a client's `parentId`). Optional for stores of your own: without it,
+   * a client's entries cannot name a stored parent, and the calls a remote client's multi-execute
+   * sends to the server are logged without theirs.
+   */
   getLog?(id: string): Promise<ExecutionLogRecord | undefined>;
+  /**
+   * Sets `parentId` to `to` on the entries of session `sessionId` whose `parentId` is `from`, and
+   * answers how many: a remote client's entry was stored under another id than the one its calls
+   * name. Optional for stores of your own (those calls then keep naming the id the client sent).
+   */
+  moveLogChildren?(sessionId: string, from: string, to: string): Promise<number>;
 
   /**
    * Inserts an auth config. Returns false (and writes nothing) when the record is `createdBy: 'toolmux'`

@@ -115,6 +115,12 @@ describe('GET /api/v1/openapi.json', () => {
         schema: expect.objectContaining({ maximum: 1000 }),
       }),
     );
+    // a remote client's multi-execute names its own entry as the parent of the calls it sends
+    expect(document.components.schemas.ExecuteInSessionRequest.properties.parent_id).toMatchObject({
+      type: 'string',
+      maxLength: 128,
+      description: expect.stringContaining('the id the client will upload that entry under'),
+    });
     expect(document.paths['/api/v1/openapi.json'].get.security).toEqual([]);
     expect(document.components.schemas.Error.properties.error.properties.code.enum).toContain(
       'SESSION_NOT_FOUND',

@@ -350,12 +350,20 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       response: ToolResultSchema,
       handle: async ({ params, body, signal }) => {
         const { session } = await sessions.get(params.sessionId);
+        const options = {
+          signal,
+          callId: body.call_id,
+          ...(body.account !== undefined ? { account: body.account } : {}),
+        };
         return toolResultJson(
-          await session.execute(body.tool_slug, body.arguments ?? {}, {
-            signal,
-            callId: body.call_id,
-            ...(body.account !== undefined ? { account: body.account } : {}),
-          }),
+          body.parent_id === undefined
+            ? await session.execute(body.tool_slug, body.arguments ?? {}, options)
+            : await embeddedSession(session).executeUnder(
+                body.parent_id,
+                body.tool_slug,
+                body.arguments ?? {},
+                options,
+              ),
         );
       },
     }),

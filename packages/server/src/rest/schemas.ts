@@ -290,6 +290,14 @@ export const ExecuteInSessionBody = component(
       .describe(
         'The connected account to run with: its id (ca_…) or alias; one the session may use (403 ACCOUNT_NOT_IN_SESSION otherwise).',
       ),
+    parent_id: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .describe(
+        "The log entry of the call that made this one, written as the entry's parent_id: an entry of this session, or the id the client will upload that entry under (POST /sessions/{sessionId}/logs) when it runs that call itself (a remote SDK's TOOLMUX_MULTI_EXECUTE_TOOL in a session with custom tools). Not a log id, or an entry of another session: 400 INVALID_REQUEST, and the call does not run.",
+      ),
   }),
 );
 
@@ -606,7 +614,7 @@ export const AddLogsBody = component(
             .nullable()
             .optional()
             .describe(
-              'The entry of the call that made this one: an entry of this session, stored already or in this request (by the id sent); another is refused.',
+              "The entry of the call that made this one: an entry of this session, stored already or in this request (by the id sent); another is refused. When an entry is stored under another id than the one sent, this session's entries that name the id sent as parent_id (calls run on the server with POST /sessions/{sessionId}/execute and that parent_id) are moved to the new id.",
             ),
         }),
       )
