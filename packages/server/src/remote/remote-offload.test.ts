@@ -1,4 +1,4 @@
-import { defineTool, MetaToolSlug, type ToolMux } from '@toolmux/core';
+import { defineTool, MetaToolSlug, type PlainProvider, type ToolMux } from '@toolmux/core';
 import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -16,7 +16,7 @@ const warnings: string[] = [];
 
 beforeAll(async () => {
   server = await startTestServer({ toolkits: sample.toolkits });
-  remote = server.remote(undefined, {
+  remote = server.remote<PlainProvider>(undefined, {
     logger: { debug() {}, warn: (message: string) => warnings.push(message), error() {} },
   });
 });
