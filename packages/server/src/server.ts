@@ -324,6 +324,15 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   app.get('/connect/:requestId', (c) => connect.show(c.req.param('requestId')));
   app.post('/connect/:requestId', (c) => connect.submit(c.req.param('requestId'), c.req.raw));
 
+  // CORS: pages of mcp.allowedOrigins read every answer of the endpoint, errors included
+  app.use('/mcp/:sessionId', async (c, next) => {
+    await next();
+    if (c.req.method === 'OPTIONS') return;
+    // headers are added in place; assigning c.res would copy the response
+    const answer = mcp.withCors(c.req.raw, c.res);
+    if (answer !== c.res) c.res = answer;
+  });
+  app.options('/mcp/:sessionId', (c) => mcp.handlePreflight(c.req.raw));
   app.post('/mcp/:sessionId', (c) => mcp.handlePost(c.req.raw, c.req.param('sessionId')));
   app.get('/mcp/:sessionId', (c) => mcp.handleOther(c.req.raw));
   app.delete('/mcp/:sessionId', (c) => mcp.handleOther(c.req.raw));

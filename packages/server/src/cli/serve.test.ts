@@ -641,7 +641,7 @@ describe('a running server', () => {
     for (const [method, path, allow] of [
       ['OPTIONS', '/api/v1/sessions', 'GET, HEAD, POST'],
       ['PUT', '/api/v1/sessions/ses_x', 'DELETE, GET, HEAD, PATCH'],
-      ['PUT', '/mcp/ses_x', 'DELETE, GET, HEAD, POST'],
+      ['PUT', '/mcp/ses_x', 'DELETE, GET, HEAD, OPTIONS, POST'],
       ['DELETE', '/healthz', 'GET, HEAD'],
     ] as const) {
       const response = await fetch(`${served.url}${path}`, { method });

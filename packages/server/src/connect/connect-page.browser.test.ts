@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ToolMux } from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type RunningServer } from '../server.js';
+import { chromiumSkipReason, launchChromium } from '../test-browser.js';
 import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
 import { freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oauth.js';
 
@@ -14,22 +15,10 @@ import { freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oa
  * opens the link the application got, sees which app and which user, and either signs in at the
  * OAuth provider or fills in an API key, and lands back on the application's callback URL.
  */
-const CHROMIUM = process.env.TOOLMUX_CHROMIUM ?? '/usr/bin/chromium';
 const OUTPUT = fileURLToPath(new URL('../../test-output/', import.meta.url));
 const APP_CALLBACK = 'http://localhost:3000/connected';
 
-function skipReason(): string | undefined {
-  if (existsSync(CHROMIUM)) return undefined;
-  const reason =
-    `no Chromium at ${CHROMIUM}: install it (Debian/Ubuntu: apt-get install -y chromium; macOS: ` +
-    'brew install --cask chromium) or set TOOLMUX_CHROMIUM to any Chromium or Chrome binary';
-  const ci = process.env.CI;
-  if (ci && ci !== 'false' && ci !== '0') throw new Error(`${reason}; CI must run the browser test.`);
-  return reason;
-}
-const skip = skipReason();
-// a skipped suite shows only as "skipped" in the summary: say why, where everyone sees it
-if (skip) console.warn(`connect-page.browser.test.ts: the connect page browser tests are SKIPPED — ${skip}.`);
+const skip = chromiumSkipReason('connect-page.browser.test.ts');
 
 describe.skipIf(skip !== undefined)(`connect page in Chromium ${skip ?? ''}`, () => {
   let oauth: TestOAuthServer;
@@ -51,17 +40,7 @@ describe.skipIf(skip !== undefined)(`connect page in Chromium ${skip ?? ''}`, ()
       logger: recordingLogger(),
     });
     running = await createServer({ toolmux: mux, apiKey: TEST_API_KEY }).serve({ port });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-gpu',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

@@ -681,6 +681,124 @@ describe('MCP Origin check', () => {
   });
 });
 
+describe('MCP CORS for pages of allowed origins', () => {
+  const OWN = 'http://localhost:8787'; // the origin of baseUrl: always allowed
+  const preflight = (path: string, origin?: string) =>
+    fetch(`${running.url}${path}`, {
+      method: 'OPTIONS',
+      headers: {
+        ...(origin ? { origin } : {}),
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type,mcp-protocol-version',
+      },
+    });
+  const corsHeaders = (response: Response) =>
+    [...response.headers.keys()].filter((name) => name.startsWith('access-control-'));
+
+  it('answers the preflight of an allowed origin with 204 and what the page may send', async () => {
+    const response = await preflight(`/mcp/${meta.sessionId}`, OWN);
+    expect(response.status).toBe(204);
+    expect(Object.fromEntries(response.headers)).toMatchObject({
+      'access-control-allow-origin': OWN,
+      'access-control-allow-methods': 'POST',
+      'access-control-allow-headers':
+        'authorization, content-type, mcp-protocol-version, mcp-session-id, last-event-id, x-api-key',
+      'access-control-max-age': '7200',
+      vary: 'Origin',
+    });
+    expect(response.headers.get('access-control-allow-credentials')).toBeNull();
+  });
+
+  it('refuses the preflight of another origin with 403 and no CORS headers; OPTIONS elsewhere stays 405', async () => {
+    const refused = await preflight(`/mcp/${meta.sessionId}`, 'http://evil.example');
+    expect(refused.status).toBe(403);
+    expect(corsHeaders(refused)).toEqual([]);
+    expect(await refused.json()).toMatchObject({ error: { data: { code: 'ORIGIN_NOT_ALLOWED' } } });
+
+    for (const path of ['/api/v1/sessions', '/healthz', `/connect/cr_x`]) {
+      const other = await preflight(path, OWN);
+      expect(other.status, path).toBe(405);
+      expect(corsHeaders(other), path).toEqual([]);
+    }
+    // without Origin it is no preflight: what the endpoint accepts
+    const plain = await preflight(`/mcp/${meta.sessionId}`);
+    expect(plain.status).toBe(204);
+    expect(plain.headers.get('allow')).toBe('OPTIONS, POST');
+    expect(corsHeaders(plain)).toEqual([]);
+  });
+
+  it('lets an allowed page read every answer, errors included; others and non-browser calls get no CORS headers', async () => {
+    const expectCors = (response: Response, what: string) => {
+      expect(response.headers.get('access-control-allow-origin'), what).toBe(OWN);
+      expect(response.headers.get('access-control-expose-headers'), what).toBe(
+        'mcp-session-id, www-authenticate, x-request-id',
+      );
+      expect(response.headers.get('vary'), what).toContain('Origin');
+    };
+    const post = (sessionId: string, headers: Record<string, string>) =>
+      fetch(endpoint(sessionId), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+    const ok = await post(meta.sessionId, { ...meta.mcp.headers, origin: OWN });
+    expect(ok.status).toBe(200);
+    expectCors(ok, 'tools/list');
+    expect(ok.headers.get('x-request-id')).toBeTruthy();
+    expect((await ok.json()).result.tools.length).toBeGreaterThan(0);
+
+    const unauthorized = await post(meta.sessionId, { origin: OWN });
+    expect(unauthorized.status).toBe(401);
+    expectCors(unauthorized, '401');
+    expect(unauthorized.headers.get('www-authenticate')).toContain('Bearer');
+    const unknown = await post('ses_nope', { ...meta.mcp.headers, origin: OWN });
+    expect(unknown.status).toBe(404);
+    expectCors(unknown, '404');
+    const get = await fetch(endpoint(meta.sessionId), {
+      headers: { ...meta.mcp.headers, origin: OWN, accept: 'text/event-stream' },
+    });
+    expect(get.status).toBe(405);
+    expectCors(get, 'GET 405');
+
+    const noOrigin = await post(meta.sessionId, meta.mcp.headers);
+    expect(noOrigin.status).toBe(200);
+    expect(corsHeaders(noOrigin)).toEqual([]);
+    const evil = await post(meta.sessionId, { ...meta.mcp.headers, origin: 'http://evil.example' });
+    expect(evil.status).toBe(403);
+    expect(corsHeaders(evil)).toEqual([]);
+  });
+
+  it('answers the listed origins of mcp.allowedOrigins (and any with "*") with their own origin', async () => {
+    const configured = createTestServer({ mcp: { allowedOrigins: ['https://app.example.com'] } });
+    const any = createTestServer({ mcp: { allowedOrigins: ['*'] } });
+    try {
+      for (const [server, origin] of [
+        [configured.server, 'https://app.example.com'],
+        [any.server, 'http://anything.example:3000'],
+      ] as const) {
+        const response = await server.fetch(
+          new Request('http://localhost:8787/mcp/ses_x', {
+            method: 'OPTIONS',
+            headers: { origin, 'access-control-request-method': 'POST' },
+          }),
+        );
+        expect(response.status).toBe(204);
+        expect(response.headers.get('access-control-allow-origin')).toBe(origin);
+      }
+      const refused = await configured.server.fetch(
+        new Request('http://localhost:8787/mcp/ses_x', {
+          method: 'OPTIONS',
+          headers: { origin: 'http://app.example.com', 'access-control-request-method': 'POST' },
+        }),
+      );
+      expect(refused.status).toBe(403);
+    } finally {
+      await configured.mux.close();
+      await any.mux.close();
+    }
+  });
+});
+
 describe('MCP tools/list pages', () => {
   it('pages with an opaque cursor; the SDK client reads every page', async () => {
     const paged = createTestServer({ mcp: { toolsPageSize: 2 } });

@@ -26,7 +26,9 @@ export interface McpOptions {
    * `Origin` header that is neither listed nor the origin of the ToolMux's `baseUrl` is refused with
    * 403, as the Streamable HTTP transport requires (it stops DNS rebinding: a page of another site
    * reaching a server on localhost). Requests without `Origin` (MCP clients outside a browser) are
-   * not affected. `'*'` allows every origin.
+   * not affected. `'*'` allows every origin. Pages of these origins get CORS: the preflight
+   * (`OPTIONS`) is answered, and every answer carries `Access-Control-Allow-Origin`; the preflight of
+   * another origin gets the same 403, so the browser blocks the call.
    * @default [] (only the origin of `baseUrl`)
    */
   allowedOrigins?: string[];
@@ -66,6 +68,27 @@ export interface McpEndpointOptions extends McpOptions {
   /** Where problems that are not errors of the request go (a tool result that breaks its schema). */
   onWarning: (message: string) => void;
 }
+
+/**
+ * CORS for pages of allowed origins. The request headers are those a Streamable HTTP client sends
+ * (the MCP SDK's `StreamableHTTPClientTransport`: `authorization`, `content-type`,
+ * `mcp-protocol-version`, `mcp-session-id`, and `last-event-id` when it resumes a stream) plus
+ * `x-api-key` (the project API key in place of the session token); `accept` needs no permission.
+ * Only POST is listed: GET (an SSE stream) and DELETE (ending a session) answer 405 here, and the SDK
+ * sends DELETE only with a session id, which this stateless endpoint never gives out. GET needs no
+ * listing to reach the server, and its 405 carries the CORS headers, so a page reads it.
+ */
+const CORS_ALLOW_METHODS = 'POST';
+const CORS_ALLOW_HEADERS =
+  'authorization, content-type, mcp-protocol-version, mcp-session-id, last-event-id, x-api-key';
+/**
+ * Response headers a page's script may read besides the CORS-safelisted ones: `mcp-session-id` (the
+ * SDK reads it after every POST), `www-authenticate` (read on a 401 / 403 to find how to sign in) and
+ * `x-request-id` (to find the request in the server's log).
+ */
+const CORS_EXPOSE_HEADERS = 'mcp-session-id, www-authenticate, x-request-id';
+/** How long a browser may reuse a preflight's answer, in seconds (Chromium caps it at 7200). */
+const CORS_MAX_AGE = '7200';
 
 /** The first protocol version without JSON-RPC batching. */
 const NO_BATCH_PROTOCOL_VERSION = '2025-06-18';
@@ -311,6 +334,55 @@ export class McpEndpoint {
       `Origin "${origin.slice(0, 200)}" may not call this MCP endpoint. Allow it with createServer({ mcp: { allowedOrigins: ["${origin.slice(0, 200)}"] } }) (or mcp.allowedOrigins in the config file).`,
       'ORIGIN_NOT_ALLOWED',
     );
+  }
+
+  /** The request's `Origin` when it is one whose pages may call the endpoint (CORS answers it). */
+  #corsOrigin(request: Request): string | undefined {
+    const origin = request.headers.get('origin');
+    if (origin === null || !(this.#origins.any || this.#origins.origins.has(origin))) return undefined;
+    return origin;
+  }
+
+  /**
+   * `OPTIONS /mcp/:sessionId`: the CORS preflight of a page of an allowed origin gets 204 with what it
+   * may send; one of any other origin gets the 403 its POST would get, without CORS headers (so the
+   * browser blocks the call). Without `Origin` (not a preflight), 204 with `Allow`.
+   */
+  handlePreflight(request: Request): Response {
+    const refused = this.#refuseOrigin(request);
+    if (refused) return refused;
+    const origin = this.#corsOrigin(request);
+    if (origin === undefined) return new Response(null, { status: 204, headers: { allow: 'OPTIONS, POST' } });
+    return new Response(null, {
+      status: 204,
+      headers: {
+        'access-control-allow-origin': origin,
+        'access-control-allow-methods': CORS_ALLOW_METHODS,
+        'access-control-allow-headers': CORS_ALLOW_HEADERS,
+        'access-control-max-age': CORS_MAX_AGE,
+        vary: 'Origin',
+      },
+    });
+  }
+
+  /**
+   * The response to a request of an allowed origin's page, with the CORS headers that let the page
+   * read it (errors included); any other response as it is.
+   */
+  withCors(request: Request, response: Response): Response {
+    const origin = this.#corsOrigin(request);
+    if (origin === undefined || response.headers.has('access-control-allow-origin')) return response;
+    let answer = response;
+    try {
+      answer.headers.set('access-control-allow-origin', origin);
+    } catch {
+      // a response with immutable headers: copy it
+      answer = new Response(response.body, response);
+      answer.headers.set('access-control-allow-origin', origin);
+    }
+    answer.headers.set('access-control-expose-headers', CORS_EXPOSE_HEADERS);
+    answer.headers.append('vary', 'Origin');
+    return answer;
   }
 
   /** `GET` / `DELETE /mcp/:sessionId`: no SSE stream and no session to end in a stateless server. */
