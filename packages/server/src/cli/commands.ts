@@ -3,8 +3,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { createServer as createNetServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
-import { openToolMuxStore, parseStoreSpec } from '@toolmux/core/internal';
+import { type SessionSummary, type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
+import { checkUserId, openStore, openToolMuxStore, parseStoreSpec } from '@toolmux/core/internal';
 import { builtinToolkits } from '@toolmux/toolkits';
 import {
   findConfigFile,
@@ -72,7 +72,10 @@ the SQLite database. A PostgreSQL store needs TOOLMUX_API_KEY and TOOLMUX_SECRET
 GET /healthz, /readyz and /metrics (loopback or the API key) are for your orchestrator.`,
   'toolkits list': `Usage: toolmux toolkits list [options]
 
+Lists the catalog the server would serve: the config file's toolkits (else the built-in ones).
+
 Options:
+  --config <file>        Config file                                     [default: toolmux.config.{ts,mjs,js,json} in the working directory]
   --search <text>        Only toolkits whose slug, name or description contains the text
   --toolkits <module>    Add the toolkits a module exports
   --json                 Print JSON
@@ -80,15 +83,21 @@ Options:
   'toolkits info': `Usage: toolmux toolkits info <slug> [options]
 
 Options:
+  --config <file>        Config file                                     [default: toolmux.config.{ts,mjs,js,json} in the working directory]
   --toolkits <module>    Add the toolkits a module exports
   --json                 Print JSON
   -h, --help             Show this help`,
   'sessions list': `Usage: toolmux sessions list [options]
 
+Lists the sessions in the server's store (the config file's store unless --store or TOOLMUX_STORE
+says otherwise), newest first. It reads only: a SQLite file that does not exist is an error, and no
+key is needed or created.
+
 Options:
+  --config <file>        Config file                                     [default: toolmux.config.{ts,mjs,js,json} in the working directory]
   --user <id>            Only sessions of this user
   --limit <n>            At most this many (1–1000)                      [default: 20]
-  --store <spec>         sqlite:<path> | postgres://…                    [default: ${DEFAULT_STORE}, env TOOLMUX_STORE]
+  --store <spec>         sqlite:<path> | postgres://…                    [default: the config file's, else ${DEFAULT_STORE}, env TOOLMUX_STORE]
   --json                 Print JSON
   -h, --help             Show this help`,
 } as const;
@@ -208,8 +217,21 @@ async function loadCatalog(
   return [...catalog, ...added.filter((toolkit) => !known.has(toolkit.slug))];
 }
 
-function storeOf(value: string | undefined, io: CliIo): string {
-  return value ?? io.env.TOOLMUX_STORE ?? DEFAULT_STORE;
+/**
+ * The config file every command reads, as `serve` does: `--config <file>`, else the
+ * `toolmux.config.*` of the working directory, else none. Flags and environment variables override it.
+ */
+async function readConfig(
+  explicit: string | undefined,
+  cwd: string,
+): Promise<{ config: LoadedConfig; file: string | undefined }> {
+  const file = findConfigFile(explicit, cwd);
+  return { config: file ? await loadConfigFile(file) : {}, file };
+}
+
+/** A store spec as it may be shown: a URL's password masked. */
+function shownStoreOf(store: string): string {
+  return store.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
 }
 
 /** The SQLite file a store spec names (undefined for memory and PostgreSQL); STORE_CONFIG_INVALID for a bad spec. */
@@ -323,9 +345,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   }
   const flag = (name: string) => values[name] as string | undefined;
   const cwd = io.cwd ?? process.cwd();
-  const configFile = findConfigFile(flag('config'), cwd);
-  const config: LoadedConfig = configFile ? await loadConfigFile(configFile) : {};
-  const configName = configFile ? configFile : undefined;
+  const { config, file: configName } = await readConfig(flag('config'), cwd);
 
   const logLevelText = flag('log-level') ?? env(io, 'TOOLMUX_LOG_LEVEL');
   const logLevel: LogLevel = logLevelText
@@ -363,7 +383,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const baseUrl =
     flag('base-url') ?? env(io, 'TOOLMUX_BASE_URL') ?? config.baseUrl ?? `http://${publicHost}:${port}`;
-  const shownStore = store.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
+  const shownStore = shownStoreOf(store);
   const toolmux = new ToolMux({
     toolkits,
     store,
@@ -477,8 +497,16 @@ function table(rows: string[][]): string {
     .join('\n')}\n`;
 }
 
+/** The catalog of a command: the config file's toolkits (else the built-in ones), plus `--toolkits`. */
+async function catalogOf(values: OptionValues, io: CliIo): Promise<Toolkit[]> {
+  const cwd = io.cwd ?? process.cwd();
+  const { config } = await readConfig(values.config as string | undefined, cwd);
+  return loadCatalog(values.toolkits as string | undefined, config.toolkits ?? builtinToolkits, cwd);
+}
+
 async function listToolkits(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parse(args, {
+    config: { type: 'string' },
     search: { type: 'string' },
     toolkits: { type: 'string' },
     json: { type: 'boolean' },
@@ -487,7 +515,7 @@ async function listToolkits(args: readonly string[], io: CliIo): Promise<number>
     io.stdout(`${HELP['toolkits list']}\n`);
     return 0;
   }
-  const toolmux = new ToolMux({ toolkits: await loadCatalog(values.toolkits as string | undefined) });
+  const toolmux = new ToolMux({ toolkits: await catalogOf(values, io) });
   const { items } = await toolmux.toolkits.list({ search: values.search as string | undefined, limit: 500 });
   if (values.json) {
     io.stdout(`${JSON.stringify(items, null, 2)}\n`);
@@ -513,14 +541,18 @@ async function listToolkits(args: readonly string[], io: CliIo): Promise<number>
 }
 
 async function toolkitInfo(args: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(args, { toolkits: { type: 'string' }, json: { type: 'boolean' } }, 1);
+  const { values, positionals } = parse(
+    args,
+    { config: { type: 'string' }, toolkits: { type: 'string' }, json: { type: 'boolean' } },
+    1,
+  );
   if (values.help) {
     io.stdout(`${HELP['toolkits info']}\n`);
     return 0;
   }
   const [slug] = positionals;
   if (!slug) throw new UsageError('toolkits info needs a toolkit slug, e.g. "toolmux toolkits info github".');
-  const toolmux = new ToolMux({ toolkits: await loadCatalog(values.toolkits as string | undefined) });
+  const toolmux = new ToolMux({ toolkits: await catalogOf(values, io) });
   const toolkit = await toolmux.toolkits.get(slug);
   if (values.json) {
     io.stdout(`${JSON.stringify(toolkit, null, 2)}\n`);
@@ -542,8 +574,14 @@ async function toolkitInfo(args: readonly string[], io: CliIo): Promise<number> 
   return 0;
 }
 
+/**
+ * `toolmux sessions list`: reads the store of the config file (or `--store` / `TOOLMUX_STORE`) and
+ * nothing else: a missing SQLite file is an error rather than a new database, and no secret key is
+ * read or created (listing needs none).
+ */
 async function listSessions(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parse(args, {
+    config: { type: 'string' },
     user: { type: 'string' },
     limit: { type: 'string' },
     store: { type: 'string' },
@@ -553,10 +591,51 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
     io.stdout(`${HELP['sessions list']}\n`);
     return 0;
   }
+  const cwd = io.cwd ?? process.cwd();
+  const { config, file } = await readConfig(values.config as string | undefined, cwd);
+  const [store, from] =
+    values.store !== undefined
+      ? [values.store as string, '--store']
+      : env(io, 'TOOLMUX_STORE') !== undefined
+        ? [env(io, 'TOOLMUX_STORE')!, 'TOOLMUX_STORE']
+        : config.store !== undefined
+          ? [config.store, `store of ${file}`]
+          : [DEFAULT_STORE, 'the default store'];
+  const userId = values.user as string | undefined;
+  if (userId !== undefined) checkUserId(userId);
   const limit = values.limit === undefined ? 20 : Number(values.limit);
-  const toolmux = new ToolMux({ store: storeOf(values.store as string | undefined, io) });
+  const spec = parseStoreSpec(store);
+  let target = store;
+  if (spec.dialect === 'sqlite' && spec.path !== ':memory:') {
+    const path = resolve(cwd, spec.path);
+    if (!existsSync(path)) {
+      throw new StartupError(
+        `No database at ${path} (${from}: ${store}), so no sessions to list; nothing was created. Name the store the server uses with --store, TOOLMUX_STORE or the config file (--config).`,
+      );
+    }
+    target = `sqlite:${path}`;
+  }
+  const opened = await openStore(target).catch((error: unknown) => {
+    if (ToolMuxError.isInstance(error) && error.code === 'STORE_ERROR') {
+      throw new ToolMuxError({
+        code: 'STORE_ERROR',
+        message: error.message,
+        cause: error.cause,
+        details: { ...error.details, store: shownStoreOf(store) },
+      });
+    }
+    throw error;
+  });
   try {
-    const { items } = await toolmux.sessions.list({ userId: values.user as string | undefined, limit });
+    const page = await opened.listSessions({ userId, limit, cursor: undefined });
+    const items: SessionSummary[] = page.items.map((record) => ({
+      sessionId: record.id,
+      userId: record.userId,
+      metadata: record.metadata,
+      configVersion: record.configVersion,
+      createdAt: record.createdAt,
+      updatedAt: record.updatedAt,
+    }));
     if (values.json) {
       io.stdout(`${JSON.stringify(items, null, 2)}\n`);
     } else if (items.length === 0) {
@@ -576,6 +655,6 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
     }
     return 0;
   } finally {
-    await toolmux.close();
+    await opened.close();
   }
 }

@@ -1,0 +1,167 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ToolMux } from '@toolmux/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The CLI's commands other than `serve` read the config file as `serve` does (`--config`, else
+ * `toolmux.config.*` in the working directory; flags and environment variables win), and the
+ * read-only ones create nothing: run as operators run them, in a child process in a temp directory.
+ */
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('./fixture-toolkits.mjs', import.meta.url));
+
+/** The environment without any toolmux variable of the machine running the tests. */
+function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('TOOLMUX_') && name !== 'PORT') env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+function toolmux(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { cwd, env: cleanEnv(env) }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const directories: string[] = [];
+function tempDirectory(): string {
+  const directory = mkdtempSync(join(tmpdir(), 'toolmux-config-cli-'));
+  directories.push(directory);
+  return directory;
+}
+
+/** A SQLite database at `file` with one session per user (created the way a server would). */
+async function databaseWithSessions(file: string, userIds: string[]): Promise<string[]> {
+  const mux = new ToolMux({
+    store: `sqlite:${file}`,
+    secretKey: randomBytes(32).toString('base64'),
+    toolkits: (await import(FIXTURE)).toolkits,
+  });
+  try {
+    const ids: string[] = [];
+    for (const userId of userIds) ids.push((await mux.create(userId, { toolkits: ['tasks'] })).sessionId);
+    return ids;
+  } finally {
+    await mux.close();
+  }
+}
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "pnpm build" in packages/server first.`);
+});
+
+afterAll(() => {
+  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
+});
+
+describe('toolmux sessions list', () => {
+  it("reads the config file's store, creating nothing: a missing database is an error that names it", async () => {
+    const cwd = tempDirectory();
+    writeFileSync(join(cwd, 'toolmux.config.json'), '{ "store": "sqlite:./data/toolmux.db" }\n');
+    const result = await toolmux(['sessions', 'list'], cwd);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `toolmux: No database at ${join(cwd, 'data', 'toolmux.db')} (store of ${join(cwd, 'toolmux.config.json')}: sqlite:./data/toolmux.db), so no sessions to list; nothing was created. Name the store the server uses with --store, TOOLMUX_STORE or the config file (--config).\n`,
+    );
+    // neither the configured database nor the default one, nor a key file
+    expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
+
+    // without a config file, the default store: also not created
+    const bare = tempDirectory();
+    const missing = await toolmux(['sessions', 'list', '--json'], bare);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(
+      `No database at ${join(bare, '.toolmux', 'toolmux.db')} (the default store`,
+    );
+    expect(readdirSync(bare)).toEqual([]);
+  });
+
+  it('lists the sessions of the configured database without a secret key, and creates no key file', async () => {
+    const cwd = tempDirectory();
+    mkdirSync(join(cwd, 'data'));
+    const [first, second] = await databaseWithSessions(join(cwd, 'data', 'toolmux.db'), ['ann', 'bob']);
+    writeFileSync(join(cwd, 'toolmux.config.json'), '{ "store": "sqlite:./data/toolmux.db" }\n');
+    const before = readdirSync(join(cwd, 'data')).sort();
+    expect(before).not.toContain('secret.key');
+
+    const listed = await toolmux(['sessions', 'list', '--json'], cwd);
+    expect(listed.stderr).toBe('');
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      expect.objectContaining({ sessionId: second, userId: 'bob', configVersion: 1 }),
+      expect.objectContaining({ sessionId: first, userId: 'ann', configVersion: 1 }),
+    ]);
+    const table = await toolmux(['sessions', 'list', '--user', 'ann'], cwd);
+    expect(table.stdout).toMatch(
+      new RegExp(`^SESSION\\s+USER\\s+VERSION\\s+UPDATED\\n${first}\\s+ann\\s+1\\s`),
+    );
+    expect(readdirSync(join(cwd, 'data')).sort()).toEqual(before);
+    expect(existsSync(join(cwd, '.toolmux'))).toBe(false);
+  });
+
+  it('takes --store over TOOLMUX_STORE over the config file, and --config from elsewhere', async () => {
+    const cwd = tempDirectory();
+    const [fromFile] = await databaseWithSessions(join(cwd, 'file.db'), ['file_user']);
+    const [fromEnv] = await databaseWithSessions(join(cwd, 'env.db'), ['env_user']);
+    const [fromFlag] = await databaseWithSessions(join(cwd, 'flag.db'), ['flag_user']);
+    const elsewhere = tempDirectory();
+    writeFileSync(join(elsewhere, 'deploy.json'), `{ "store": "sqlite:${join(cwd, 'file.db')}" }\n`);
+    const ids = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+      const result = await toolmux(
+        ['sessions', 'list', '--json', '--config', join(elsewhere, 'deploy.json'), ...args],
+        cwd,
+        env,
+      );
+      expect(result.stderr).toBe('');
+      return (JSON.parse(result.stdout) as Array<{ sessionId: string }>).map((session) => session.sessionId);
+    };
+    expect(await ids([])).toEqual([fromFile]);
+    expect(await ids([], { TOOLMUX_STORE: 'sqlite:./env.db' })).toEqual([fromEnv]);
+    expect(await ids(['--store', './flag.db'], { TOOLMUX_STORE: 'sqlite:./env.db' })).toEqual([fromFlag]);
+  });
+});
+
+describe('toolmux toolkits list / info', () => {
+  it("show the config file's catalog, not the built-in one", async () => {
+    const cwd = tempDirectory();
+    writeFileSync(join(cwd, 'toolmux.config.json'), `{ "toolkits": [${JSON.stringify(FIXTURE)}] }\n`);
+    const listed = await toolmux(['toolkits', 'list', '--json'], cwd);
+    expect(listed.stderr).toBe('');
+    const slugs = (JSON.parse(listed.stdout) as Array<{ slug: string }>).map((toolkit) => toolkit.slug);
+    expect(slugs).toContain('tasks');
+    expect(slugs).not.toContain('github');
+
+    const info = await toolmux(['toolkits', 'info', 'tasks', '--json'], cwd);
+    expect(info.code).toBe(0);
+    expect(JSON.parse(info.stdout)).toMatchObject({ slug: 'tasks' });
+    expect((await toolmux(['toolkits', 'info', 'github'], cwd)).stderr).toContain('TOOLKIT_NOT_FOUND');
+
+    // --config from another directory; a bad config file fails these commands as it fails serve
+    const other = tempDirectory();
+    const viaFlag = await toolmux(
+      ['toolkits', 'list', '--json', '--config', join(cwd, 'toolmux.config.json')],
+      other,
+    );
+    expect((JSON.parse(viaFlag.stdout) as Array<{ slug: string }>).map((toolkit) => toolkit.slug)).toEqual(
+      slugs,
+    );
+    writeFileSync(join(other, 'toolmux.config.json'), '{ "stroe": "sqlite:./x.db" }\n');
+    const bad = await toolmux(['toolkits', 'list'], other);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('toolmux.config.json: unknown key "stroe". Did you mean "store"?');
+  });
+});
