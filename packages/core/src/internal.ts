@@ -62,7 +62,7 @@ export {
   SLICED_PARSE_FROM,
   stringifyJsonSliced,
 } from './util/json-slices.js';
-export { deriveSessionToken, hashToken, tokenMatches } from './util/secret-key.js';
+export { deriveSessionToken, hashToken, parseSecretKey, tokenMatches } from './util/secret-key.js';
 export { SLICE_MS, WorkSlice, yieldToEventLoop } from './util/slices.js';
 export type { TextRule } from './util/stored-text.js';
 export {

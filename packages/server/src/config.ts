@@ -72,6 +72,18 @@ export interface ToolMuxConfig {
   shutdownTimeoutMs?: number;
   /** How long opening the store (connecting, migrating) may take before `serve` gives up. @default 30_000 */
   startupTimeoutMs?: number;
+  /**
+   * How long a call's connected account (and decrypted credentials) is reused by the next calls
+   * (`ToolMuxOptions.accountCacheTtlMs`); another instance's change shows after at most this long.
+   * `0` turns the cache off. @default 2000
+   */
+  accountCacheTtlMs?: number;
+  /**
+   * How long a resumed session is reused by MCP and session-scoped REST calls (`createServer`'s
+   * `sessionCacheTtlMs`); another instance's change shows after at most this long. `0` turns the
+   * cache off. @default 2000
+   */
+  sessionCacheTtlMs?: number;
 }
 
 /**
@@ -151,6 +163,8 @@ const configSchema = z.strictObject({
   bodyLimit: z.number().int().positive().optional(),
   shutdownTimeoutMs: z.number().int().min(0).optional(),
   startupTimeoutMs: z.number().int().positive().optional(),
+  accountCacheTtlMs: z.number().int().min(0).optional(),
+  sessionCacheTtlMs: z.number().int().min(0).optional(),
 });
 
 /** The keys each object of the config accepts, for "did you mean". */

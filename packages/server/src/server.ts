@@ -42,7 +42,7 @@ export interface CreateServerOptions {
   /**
    * How long a resumed session is reused by MCP and session-scoped REST calls before it is read from
    * the store again (a config change made through another instance shows after at most this long).
-   * @default 2000
+   * `0` turns the cache off. @default 2000
    */
   sessionCacheTtlMs?: number;
   /**
@@ -97,7 +97,8 @@ export interface ToolMuxServer {
   serve(options?: ServeOptions): Promise<RunningServer>;
 }
 
-const MIN_API_KEY_LENGTH = 16;
+/** The shortest project API key the server takes. */
+export const MIN_API_KEY_LENGTH = 16;
 /** How long `/readyz` waits for the store's answer. */
 const READY_TIMEOUT_MS = 2000;
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;

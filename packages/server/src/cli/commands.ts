@@ -4,7 +4,13 @@ import { createServer as createNetServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type SessionSummary, type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
-import { checkUserId, openStore, openToolMuxStore, parseStoreSpec } from '@toolmux/core/internal';
+import {
+  checkUserId,
+  openStore,
+  openToolMuxStore,
+  parseSecretKey,
+  parseStoreSpec,
+} from '@toolmux/core/internal';
 import { builtinToolkits } from '@toolmux/toolkits';
 import {
   findConfigFile,
@@ -17,7 +23,7 @@ import {
   toolkitsOfModule,
 } from '../config.js';
 import { causeText } from '../request-log.js';
-import { createServer } from '../server.js';
+import { createServer, MIN_API_KEY_LENGTH } from '../server.js';
 import { didYouMean } from '../suggest.js';
 import { createCliLogger, serverLoggerOf } from './log.js';
 
@@ -67,7 +73,10 @@ Options (they override the config file; environment variables in brackets):
   --log-format <format>  json | pretty                                   [default: pretty on a terminal, else json, env TOOLMUX_LOG_FORMAT]
   -h, --help             Show this help
 
-The API key is TOOLMUX_API_KEY; without it, a key file "api.key" (mode 0600) is created beside
+Cache lifetimes: TOOLMUX_ACCOUNT_CACHE_TTL_MS and TOOLMUX_SESSION_CACHE_TTL_MS (milliseconds, 0 turns
+the cache off; default 2000), or accountCacheTtlMs / sessionCacheTtlMs in the config file.
+
+The API key is TOOLMUX_API_KEY (at least ${MIN_API_KEY_LENGTH} characters); without it, a key file "api.key" (mode 0600) is created beside
 the SQLite database. A PostgreSQL store needs TOOLMUX_API_KEY and TOOLMUX_SECRET_KEY.
 GET /healthz, /readyz and /metrics (loopback or the API key) are for your orchestrator.`,
   'toolkits list': `Usage: toolmux toolkits list [options]
@@ -250,8 +259,11 @@ function resolveApiKey(
   fromConfig?: { apiKey: string; file: string },
 ): { apiKey: string; source: string; keyFile?: string } {
   const fromEnv = env(io, 'TOOLMUX_API_KEY');
-  if (fromEnv) return { apiKey: fromEnv, source: 'TOOLMUX_API_KEY' };
-  if (fromConfig) return { apiKey: fromConfig.apiKey, source: `apiKey of ${fromConfig.file}` };
+  if (fromEnv) return checkedApiKey({ apiKey: fromEnv, source: 'TOOLMUX_API_KEY' }, 'TOOLMUX_API_KEY');
+  if (fromConfig) {
+    const source = `apiKey of ${fromConfig.file}`;
+    return checkedApiKey({ apiKey: fromConfig.apiKey, source }, source);
+  }
   const databasePath = sqlitePathOf(store);
   if (!databasePath) {
     throw new StartupError(
@@ -260,13 +272,53 @@ function resolveApiKey(
   }
   const keyFile = resolve(dirname(databasePath), 'api.key');
   if (existsSync(keyFile)) {
-    return { apiKey: readFileSync(keyFile, 'utf8').trim(), source: keyFile, keyFile };
+    return checkedApiKey(
+      { apiKey: readFileSync(keyFile, 'utf8').trim(), source: keyFile, keyFile },
+      `the key file ${keyFile}`,
+    );
   }
   mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 });
   const apiKey = `tmx_ak_${randomBytes(32).toString('base64url')}`;
   writeFileSync(keyFile, `${apiKey}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(keyFile, 0o600);
   return { apiKey, source: `${keyFile} (created now)`, keyFile };
+}
+
+/** The key as is when it is long enough; else the one line naming where it came from (never the key). */
+function checkedApiKey<T extends { apiKey: string }>(found: T, where: string): T {
+  if (found.apiKey.length >= MIN_API_KEY_LENGTH) return found;
+  throw new StartupError(
+    `The project API key from ${where} is ${found.apiKey.length} characters; it needs at least ${MIN_API_KEY_LENGTH}. Set a longer one (e.g. \`openssl rand -base64 32\`).`,
+  );
+}
+
+/**
+ * The secret key of `serve`, checked before anything is created: TOOLMUX_SECRET_KEY, else the config
+ * file's `secretKey`; a malformed one is SECRET_KEY_INVALID naming where it came from.
+ */
+function checkedSecretKey(
+  io: CliIo,
+  config: LoadedConfig,
+  configName: string | undefined,
+): string | undefined {
+  const fromEnv = env(io, 'TOOLMUX_SECRET_KEY');
+  if (fromEnv) parseSecretKey(fromEnv, 'TOOLMUX_SECRET_KEY');
+  else if (config.secretKey)
+    parseSecretKey(config.secretKey, `secretKey of ${configName ?? 'the config file'}`);
+  return fromEnv ?? config.secretKey;
+}
+
+/** A cache lifetime: the environment variable (milliseconds, 0 or more) over the config file's value. */
+function cacheTtlOf(io: CliIo, name: string, fromConfig: number | undefined): number | undefined {
+  const text = env(io, name);
+  if (text === undefined) return fromConfig;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isSafeInteger(value) || value < 0) {
+    throw new UsageError(
+      `${name} must be a whole number of milliseconds, 0 or more (0 turns the cache off), got "${text}".`,
+    );
+  }
+  return value;
 }
 
 function freePort(host: string): Promise<number> {
@@ -366,6 +418,10 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     portText !== undefined ? portOf(portText, flag('port') ? '--port' : 'PORT') : (config.port ?? 8787);
   const store = flag('store') ?? env(io, 'TOOLMUX_STORE') ?? config.store ?? DEFAULT_STORE;
   parseStoreSpec(store); // a bad spec fails here, before anything is created on disk
+  // so do a malformed secret key and bad cache lifetimes
+  const secretKey = checkedSecretKey(io, config, configName);
+  const accountCacheTtlMs = cacheTtlOf(io, 'TOOLMUX_ACCOUNT_CACHE_TTL_MS', config.accountCacheTtlMs);
+  const sessionCacheTtlMs = cacheTtlOf(io, 'TOOLMUX_SESSION_CACHE_TTL_MS', config.sessionCacheTtlMs);
   const toolkits = await loadCatalog(flag('toolkits'), config.toolkits ?? builtinToolkits, cwd);
   const { apiKey, source, keyFile } = resolveApiKey(
     store,
@@ -389,7 +445,8 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     store,
     baseUrl,
     logger,
-    secretKey: env(io, 'TOOLMUX_SECRET_KEY') ?? config.secretKey,
+    secretKey,
+    accountCacheTtlMs,
     managedAuth: config.managedAuth,
     allowedCallbackUrls: config.allowedCallbackUrls,
     defaultCallbackUrl: config.defaultCallbackUrl,
@@ -431,6 +488,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
       apiKey,
       logger,
       bodyLimit: config.bodyLimit,
+      sessionCacheTtlMs,
       metrics: config.metrics,
       mcp: config.mcp,
     });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ToolMux } from '@toolmux/core';
 import { createTestPostgresStore, createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oauth.js';
@@ -248,6 +249,61 @@ describe('toolmux serve refuses to start, in one line, on', { timeout: 60_000 },
     });
     expect(result.code).toBe(1);
     expect(expectOneLine(result)).toContain('Set TOOLMUX_API_KEY');
+  });
+
+  it('a malformed secret key, naming where it came from, before anything is created', async () => {
+    const cwd = tempDirectory();
+    const fromEnv = await failingServe(['serve'], { cwd, env: { TOOLMUX_SECRET_KEY: 'c2hvcnQ=' } });
+    expect(fromEnv.code).toBe(1);
+    const line = expectOneLine(fromEnv);
+    expect(line).toContain('The secret key from TOOLMUX_SECRET_KEY is not 32 bytes (got 5)');
+    expect(line).toContain('SECRET_KEY_INVALID');
+    expect(line).not.toContain('secretKey option');
+    expect(readdirSync(cwd)).toEqual([]); // no database, no api.key, no secret.key
+
+    writeFileSync(join(cwd, 'toolmux.config.json'), '{ "secretKey": "c2hvcnQ=" }\n');
+    const fromFile = await failingServe(['serve'], { cwd });
+    expect(expectOneLine(fromFile)).toContain(
+      `The secret key from secretKey of ${join(cwd, 'toolmux.config.json')} is not 32 bytes`,
+    );
+    expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
+  });
+
+  it('a project API key under 16 characters, naming where it came from, before anything is created', async () => {
+    const cwd = tempDirectory();
+    const fromEnv = await failingServe(['serve'], { cwd, env: { TOOLMUX_API_KEY: 'short-key-12' } });
+    expect(fromEnv.code).toBe(1);
+    const line = expectOneLine(fromEnv);
+    expect(line).toBe(
+      'toolmux: The project API key from TOOLMUX_API_KEY is 12 characters; it needs at least 16. Set a longer one (e.g. `openssl rand -base64 32`).',
+    );
+    expect(readdirSync(cwd)).toEqual([]);
+
+    writeFileSync(join(cwd, 'toolmux.config.json'), '{ "apiKey": "short-key-12" }\n');
+    const fromFile = await failingServe(['serve'], { cwd });
+    const fileLine = expectOneLine(fromFile);
+    expect(fileLine).toContain(
+      `The project API key from apiKey of ${join(cwd, 'toolmux.config.json')} is 12 characters`,
+    );
+    expect(fileLine).not.toContain('short-key-12');
+    expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
+  });
+
+  it('a cache lifetime that is not a whole number of milliseconds', async () => {
+    const cwd = tempDirectory();
+    const fromEnv = await failingServe(['serve'], {
+      cwd,
+      env: { TOOLMUX_API_KEY: API_KEY, TOOLMUX_SESSION_CACHE_TTL_MS: '2s' },
+    });
+    expect(fromEnv.code).toBe(2);
+    expect(expectOneLine(fromEnv)).toContain(
+      'TOOLMUX_SESSION_CACHE_TTL_MS must be a whole number of milliseconds, 0 or more (0 turns the cache off), got "2s"',
+    );
+    writeFileSync(join(cwd, 'toolmux.config.json'), '{ "accountCacheTtlMs": -1 }\n');
+    const fromFile = await failingServe(['serve'], { cwd, env: { TOOLMUX_API_KEY: API_KEY } });
+    expect(fromFile.code).toBe(1);
+    expect(expectOneLine(fromFile)).toContain('toolmux.config.json: accountCacheTtlMs:');
+    expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
   });
 
   it('a port in use', async () => {
@@ -786,5 +842,68 @@ describe.skipIf(skipPostgres !== undefined)(`readiness on PostgreSQL ${skipPostg
     await admin.query(`ALTER ROLE "${role}" LOGIN`);
     await eventually(async () => expect((await fetch(`${served.url}/readyz`)).status).toBe(200));
     expect((await api(served.url, 'GET', '/sessions?user_id=pg_user')).status).toBe(200);
+  });
+});
+
+describe('cache lifetimes', { timeout: 60_000 }, () => {
+  it('sessionCacheTtlMs from the config file, TOOLMUX_SESSION_CACHE_TTL_MS over it', async () => {
+    const cwd = tempDirectory();
+    writeFileSync(
+      join(cwd, 'toolmux.config.json'),
+      JSON.stringify({
+        toolkits: [SAMPLE],
+        store: 'sqlite:./data/toolmux.db',
+        port: 0,
+        sessionCacheTtlMs: 0,
+        accountCacheTtlMs: 0,
+      }),
+    );
+    const env = { TOOLMUX_API_KEY: API_KEY, TOOLMUX_SECRET_KEY: SECRET_KEY };
+    // another instance on the same database changes the session
+    const other = new ToolMux({
+      toolkits: (await import(SAMPLE)).toolkits,
+      store: `sqlite:${join(cwd, 'data', 'toolmux.db')}`,
+      secretKey: SECRET_KEY,
+    });
+    const toolNames = async (mcp: { url: string; headers: Record<string, string> }) => {
+      const response = await fetch(mcp.url, {
+        method: 'POST',
+        headers: { ...mcp.headers, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      const names = ((await response.json()).result.tools as Array<{ name: string }>).map(
+        (tool) => tool.name,
+      );
+      return [...new Set(names.map((name) => name.split('_')[0]))];
+    };
+    const switchTo = async (sessionId: string, toolkit: string) =>
+      (await other.use(sessionId)).update({ toolkits: [toolkit], sessionPreset: 'DIRECT_TOOLS' });
+    try {
+      // 0 in the file (the default, 2000, would still answer from the cache): every request reads the store
+      const uncached = await startServe([], { cwd, env });
+      const created = await api(uncached.url, 'POST', '/sessions', {
+        user_id: 'cache_user',
+        config: { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' },
+      });
+      const sessionId = created.json.session_id as string;
+      const mcp = created.json.mcp;
+      expect(await toolNames(mcp)).toEqual(['TASKS']);
+      await switchTo(sessionId, 'notes');
+      expect(await toolNames(mcp)).toEqual(['NOTES']);
+      expect(await uncached.stop()).toBe(0);
+
+      // 10 minutes from the variable, over the file's 0: the server answers from its cache
+      const cached = await startServe([], { cwd, env: { ...env, TOOLMUX_SESSION_CACHE_TTL_MS: '600000' } });
+      try {
+        const again = { ...mcp, url: `${cached.url}/mcp/${sessionId}` }; // the new server's port
+        expect(await toolNames(again)).toEqual(['NOTES']);
+        await switchTo(sessionId, 'tasks');
+        expect(await toolNames(again)).toEqual(['NOTES']);
+      } finally {
+        expect(await cached.stop()).toBe(0);
+      }
+    } finally {
+      await other.close();
+    }
   });
 });
