@@ -67,7 +67,8 @@ afterAll(() => {
   for (const directory of directories) rmSync(directory, { recursive: true, force: true });
 });
 
-describe('toolmux sessions list', () => {
+// Each case runs the CLI several times, one after the other: on a loaded machine a run takes seconds.
+describe('toolmux sessions list', { timeout: 60_000 }, () => {
   it("reads the config file's store, creating nothing: a missing database is an error that names it", async () => {
     const cwd = tempDirectory();
     writeFileSync(join(cwd, 'toolmux.config.json'), '{ "store": "sqlite:./data/toolmux.db" }\n');
@@ -135,7 +136,7 @@ describe('toolmux sessions list', () => {
   });
 });
 
-describe('toolmux toolkits list / info', () => {
+describe('toolmux toolkits list / info', { timeout: 60_000 }, () => {
   it("show the config file's catalog, not the built-in one", async () => {
     const cwd = tempDirectory();
     writeFileSync(join(cwd, 'toolmux.config.json'), `{ "toolkits": [${JSON.stringify(FIXTURE)}] }\n`);
