@@ -1,7 +1,13 @@
 // Checks every link in every tracked Markdown file: a relative link must point at a file or folder
 // that is tracked in this repository (not outside it through ../, not at something .gitignored such
 // as dist/), and a #fragment must name a heading (or an id) of the Markdown file it points at.
-// Links with a scheme (https:, mailto:, …) are not fetched.
+// The documentation links to nothing outside the repository: a link with a scheme (https:, mailto:,
+// …) or starting with //, an autolink (<https://…>, <a@b.c>) and a bare URL or e-mail address that
+// GitHub would turn into a link are each reported. URLs inside code (fenced blocks, `spans`) are
+// examples, not links, and are allowed.
+// The README of a published package (a packages/* folder whose package.json is not private) is what
+// npm shows: its relative links must stay inside the package folder, since ../../docs/… is not in
+// the tarball; such a README names a repository page as text instead.
 //
 // usage: node .ci/check-links.mjs               check the repository; exit 1 and one line per broken link
 //        node .ci/check-links.mjs --self-test   check the checker against fixtures it writes to a temp dir
@@ -29,25 +35,55 @@ function withoutCode(text) {
   return kept.join('\n');
 }
 
-/** Every link target of a Markdown file, with its line number. */
+/**
+ * Every link target of a Markdown file, with its line number and kind: 'link' ([text](target),
+ * [id]: target, <a href>, <img src>), 'autolink' (<https://…>, <a@b.c>) or 'bare' (a URL or e-mail
+ * address in the text that GitHub turns into a link).
+ */
 export function linksOf(text) {
   const links = [];
   withoutCode(text)
     .split('\n')
     .forEach((line, index) => {
-      const add = (target) => links.push({ target: target.trim(), line: index + 1 });
+      const add = (target, kind) => links.push({ target: target.trim(), line: index + 1, kind });
+      // each construct found is blanked out, so that its target is not found again as a bare URL
+      const blank = (match) => ' '.repeat(match.length);
+      let rest = line;
       // [text](target "title") and ![alt](target); the target may be <wrapped>
-      for (const match of line.matchAll(
+      rest = rest.replace(
         /!?\[(?:[^\]\\]|\\.)*\]\(\s*(<[^>]*>|[^\s)]+)(?:\s+(?:"[^"]*"|'[^']*'|\([^)]*\)))?\s*\)/g,
-      )) {
-        add(match[1].replace(/^<|>$/g, ''));
-      }
+        (match, target) => {
+          add(target.replace(/^<|>$/g, ''), 'link');
+          return blank(match);
+        },
+      );
       // [id]: target
-      const definition = /^ {0,3}\[[^\]]+\]:\s*(<[^>]*>|\S+)/.exec(line);
-      if (definition) add(definition[1].replace(/^<|>$/g, ''));
+      rest = rest.replace(/^ {0,3}\[[^\]]+\]:\s*(<[^>]*>|\S+)/, (match, target) => {
+        add(target.replace(/^<|>$/g, ''), 'link');
+        return blank(match);
+      });
       // <a href="…">, <img src="…">
-      for (const match of line.matchAll(/<(?:a|img|source)\s[^>]*?(?:href|src)\s*=\s*"([^"]*)"/gi))
-        add(match[1]);
+      rest = rest.replace(
+        /<(?:a|img|source)\s[^>]*?(?:href|src)\s*=\s*"([^"]*)"[^>]*>/gi,
+        (match, target) => {
+          add(target, 'link');
+          return blank(match);
+        },
+      );
+      // <scheme:…> and <user@host.tld>
+      rest = rest.replace(
+        /<([a-z][a-z0-9+.-]{1,31}:[^\s<>]*|[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)>/gi,
+        (match, target) => {
+          add(target, 'autolink');
+          return blank(match);
+        },
+      );
+      // bare http(s)://…, ftp://…, www.… and user@host.tld (GitHub's extended autolinks)
+      for (const match of rest.matchAll(
+        /(?<![\p{L}\p{N}_./:@-])(?:(?:https?|ftp):\/\/[^\s<]*[^\s<.,:;"')\]*_~?!]|www\.[^\s<]*[^\s<.,:;"')\]*_~?!]|[a-z0-9._+-]+@[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.[a-z][a-z0-9_-]*)/giu,
+      )) {
+        add(match[0], 'bare');
+      }
     });
   return links;
 }
@@ -82,10 +118,12 @@ export function anchorsOf(text) {
 }
 
 /**
- * The broken links of `markdownFiles` (paths relative to `root`): targets outside the repository,
- * missing or untracked targets, and unknown #fragments of Markdown targets.
+ * The broken links of `markdownFiles` (paths relative to `root`): external links (a scheme, //, an
+ * autolink or a bare URL), targets outside the repository, missing or untracked targets, unknown
+ * #fragments of Markdown targets, and links of a published package's README (`packageFolders`:
+ * the folders of the packages that are published) that leave the package folder.
  */
-export function findBrokenLinks({ root, markdownFiles, trackedFiles }) {
+export function findBrokenLinks({ root, markdownFiles, trackedFiles, packageFolders = [] }) {
   const tracked = new Set(trackedFiles.map((file) => file.split(sep).join('/')));
   const trackedFolders = new Set();
   for (const file of tracked) {
@@ -100,9 +138,17 @@ export function findBrokenLinks({ root, markdownFiles, trackedFiles }) {
   const problems = [];
   for (const file of markdownFiles) {
     const text = readFileSync(join(root, file), 'utf8');
-    for (const { target, line } of linksOf(text)) {
+    const packageFolder = packageFolders.find((folder) => file === `${folder}/README.md`);
+    for (const { target, line, kind } of linksOf(text)) {
       const at = `${file}:${line}`;
-      if (target === '' || /^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('//')) continue;
+      if (target === '') continue;
+      if (kind !== 'link' || /^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('//')) {
+        const what = kind === 'bare' ? 'a bare URL, which GitHub turns into a link' : 'an external link';
+        problems.push(
+          `${at}: ${target} is ${what}; the docs link only to files in this repository: write the name as plain text (an example URL goes in \`code\`)`,
+        );
+        continue;
+      }
       const hashIndex = target.indexOf('#');
       const pathPart = hashIndex === -1 ? target : target.slice(0, hashIndex);
       const fragment = hashIndex === -1 ? undefined : target.slice(hashIndex + 1);
@@ -124,6 +170,16 @@ export function findBrokenLinks({ root, markdownFiles, trackedFiles }) {
           continue;
         }
         linked = inside.split(sep).join('/').replace(/\/$/, '');
+        if (
+          packageFolder !== undefined &&
+          linked !== packageFolder &&
+          !linked.startsWith(`${packageFolder}/`)
+        ) {
+          problems.push(
+            `${at}: ${target} leaves the package folder ${packageFolder}, and npm publishes only that folder; name the page as text (\`${linked}\` in the toolmux repository)`,
+          );
+          continue;
+        }
         const isFolder = linked === '' || trackedFolders.has(linked);
         if (!tracked.has(linked) && !isFolder) {
           problems.push(
@@ -170,7 +226,7 @@ function selfTest() {
         '# Title',
         '[ok](docs/a.md) [ok folder](docs/) [ok anchor](docs/a.md#some-heading) [ok self](#title)',
         '[ok code heading](docs/a.md#the-create-method) [ok repeat](docs/a.md#twice-1) [ok id](docs/a.md#custom)',
-        '[ok external](https://example.com/x.md) [ok mail](mailto:a@b.c) ![ok image](docs/pic.png "Pic")',
+        '![ok image](docs/pic.png "Pic") `https://in.code.example/x` `<https://x.y>` ok@`a.b` @toolmux/core v1.2.3',
         '[outside](../shared/design/API.md)',
         '[missing](docs/nope.md)',
         '[ignored](dist/out.js)',
@@ -178,10 +234,15 @@ function selfTest() {
         '[bad self anchor](#nope)',
         '`[in code](missing.md)`',
         '```md',
-        '[in a fence](missing.md)',
+        '[in a fence](missing.md) https://fenced.example <https://fenced.example>',
         '```',
         '[ref]: docs/missing-ref.md',
         '<a href="../outside.md">html</a>',
+        '[external](https://example.com/x.md) [mail](mailto:a@b.c) [no scheme](//cdn.example/x.js)',
+        'autolinks <https://example.com/auto> and <someone@example.com>',
+        'bare https://example.com/bare, www.example.org and someone@example.com.',
+        '[ext ref]: https://example.com/ref',
+        '<a href="https://example.com/html">html</a>',
       ].join('\n'),
     );
     write(
@@ -190,11 +251,28 @@ function selfTest() {
     );
     write('docs/pic.png', 'png');
     write('dist/out.js', '');
+    write(
+      'packages/p/README.md',
+      '[own file](src/x.ts) [own anchor](#p) [repo docs](../../docs/a.md)\n# P\n',
+    );
+    write('packages/p/src/x.ts', '');
+    write('examples/e/README.md', '[repo docs](../../docs/a.md)\n');
     const problems = findBrokenLinks({
       root,
-      markdownFiles: ['README.md', 'docs/a.md'],
-      trackedFiles: ['README.md', 'docs/a.md', 'docs/pic.png'],
+      markdownFiles: ['README.md', 'docs/a.md', 'packages/p/README.md', 'examples/e/README.md'],
+      trackedFiles: [
+        'README.md',
+        'docs/a.md',
+        'docs/pic.png',
+        'packages/p/README.md',
+        'packages/p/src/x.ts',
+        'examples/e/README.md',
+      ],
+      packageFolders: ['packages/p'],
     });
+    const external = (line, target, what = 'an external link') =>
+      `README.md:${line}: ${target} is ${what}; the docs link only to files in this repository: write the name as plain text (an example URL goes in \`code\`)`;
+    const bare = 'a bare URL, which GitHub turns into a link';
     const expected = [
       'README.md:5: ../shared/design/API.md points outside the repository; link to a file in it',
       'README.md:6: docs/nope.md does not exist in the repository',
@@ -203,6 +281,17 @@ function selfTest() {
       'README.md:9: #nope: README.md has no heading or id "nope"',
       'README.md:14: docs/missing-ref.md does not exist in the repository',
       'README.md:15: ../outside.md points outside the repository; link to a file in it',
+      external(16, 'https://example.com/x.md'),
+      external(16, 'mailto:a@b.c'),
+      external(16, '//cdn.example/x.js'),
+      external(17, 'https://example.com/auto'),
+      external(17, 'someone@example.com'),
+      external(18, 'https://example.com/bare', bare),
+      external(18, 'www.example.org', bare),
+      external(18, 'someone@example.com', bare),
+      external(19, 'https://example.com/ref'),
+      external(20, 'https://example.com/html'),
+      'packages/p/README.md:1: ../../docs/a.md leaves the package folder packages/p, and npm publishes only that folder; name the page as text (`docs/a.md` in the toolmux repository)',
     ];
     const same =
       problems.length === expected.length && problems.every((problem, index) => problem === expected[index]);
@@ -223,7 +312,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (process.argv.includes('--self-test')) process.exit(selfTest());
   const root = resolve(import.meta.dirname, '..');
   const markdownFiles = gitFiles(root, ['*.md', '**/*.md']).filter((file) => !file.includes('node_modules/'));
-  const problems = findBrokenLinks({ root, markdownFiles, trackedFiles: gitFiles(root, []) });
+  const packageFolders = gitFiles(root, ['packages/*/package.json'])
+    .filter((file) => JSON.parse(readFileSync(join(root, file), 'utf8')).private !== true)
+    .map((file) => dirname(file));
+  const problems = findBrokenLinks({ root, markdownFiles, trackedFiles: gitFiles(root, []), packageFolders });
   for (const problem of problems) console.error(problem);
   console.log(
     `check-links: ${markdownFiles.length} Markdown files, ${problems.length === 0 ? 'every link resolves' : `${problems.length} broken link${problems.length === 1 ? '' : 's'}`}`,
