@@ -54,6 +54,8 @@ describe('TOOLMUX_WORKBENCH in a session', () => {
     const workbench = (await session.tools()).find((tool) => tool.name === MetaToolSlug.WORKBENCH);
     for (const api of [
       'toolmux.execute(slug, args)',
+      'toolmux.execute(slug, args, { account })',
+      'id (`ca_…`) or alias',
       'toolmux.search(query)',
       'toolmux.proxy(',
       'toolmux.files.write',
