@@ -10,3 +10,10 @@ test('session.tools() goes into config.tools and handleToolCalls answers with Pa
   expectTypeOf(session.handleToolCalls).parameter(0).toEqualTypeOf<GenerateContentResponse>();
   expectTypeOf(await session.handleToolCalls({} as GenerateContentResponse)).toEqualTypeOf<Part[]>();
 });
+
+test('takes strict like every provider', () => {
+  expectTypeOf<ConstructorParameters<typeof GoogleProvider>[0]>().toExtend<
+    { strict?: boolean } | undefined
+  >();
+  new GoogleProvider({ strict: false });
+});

@@ -1,5 +1,5 @@
 import { type Content, type FunctionDeclaration, GoogleGenAI, type Part } from '@google/genai';
-import { geminiSchemaViolations, type Session, SessionPreset, ToolMux } from '@toolmux/core';
+import { geminiSchemaViolations, type Session, SessionPreset, ToolMux, ToolMuxError } from '@toolmux/core';
 import {
   findGeminiViolations,
   hardSchemaCall,
@@ -78,8 +78,14 @@ async function scriptedClient(steps: Step[]) {
   return { model, ai: new GoogleGenAI({ apiKey: 'test-key', httpOptions: { baseUrl: model.url } }) };
 }
 
-async function setUp(steps: Step[], options: { mode?: (typeof modes)[number]; preset?: SessionPreset } = {}) {
-  const provider = new GoogleProvider({ logger: { warn() {} } });
+async function setUp(
+  steps: Step[],
+  options: { mode?: (typeof modes)[number]; preset?: SessionPreset; strict?: boolean } = {},
+) {
+  const provider = new GoogleProvider({
+    logger: { warn() {} },
+    ...(options.strict !== undefined ? { strict: options.strict } : {}),
+  });
   const { session, tools, ...sample } = await samples.session(provider, {
     mode: options.mode,
     preset: options.preset,
@@ -214,6 +220,32 @@ describe('GoogleProvider with the real @google/genai client', () => {
       ['TASKS_CREATE_TASK', 'fc_a'],
       ['TASKS_SYNC_CALENDAR', undefined],
     ]);
+  });
+
+  it('takes strict: false (what it does anyway) and refuses strict: true, which Gemini declarations cannot honour', async () => {
+    const plain = await setUp([() => [{ id: 'fc_a', name: 'TASKS_CREATE_TASK', args: { title: 'A' } }]], {
+      preset: SessionPreset.DIRECT_TOOLS,
+    });
+    const { model, run, tools } = await setUp(
+      [() => [{ id: 'fc_a', name: 'TASKS_CREATE_TASK', args: { title: 'A' } }]],
+      { preset: SessionPreset.DIRECT_TOOLS, strict: false },
+    );
+    expect(tools).toEqual(plain.tools);
+    expect(await run()).toBe('done');
+    expect(model.requests[0]!.body.tools).toEqual(JSON.parse(JSON.stringify(tools)));
+    expect(resultsOf(model, 1)[0]!.response).toEqual({ output: { id: 'task_1', title: 'A' } });
+
+    let refused: unknown;
+    try {
+      new GoogleProvider({ strict: true });
+    } catch (error) {
+      refused = error;
+    }
+    expect(ToolMuxError.isInstance(refused)).toBe(true);
+    expect((refused as ToolMuxError).code).toBe('CONFIG_INVALID');
+    expect((refused as ToolMuxError).message).toMatch(
+      /strict: true.*no strict mode.*FunctionCallingConfigMode\.VALIDATED/,
+    );
   });
 
   it('passes the abort signal: an aborted call is an error response, logged with its id', async () => {

@@ -8,6 +8,7 @@ import {
   type Logger,
   type Provider,
   runToolCalls,
+  ToolMuxError,
   type ToolSpec,
 } from '@toolmux/core';
 
@@ -15,6 +16,15 @@ import {
 export type GoogleTools = [{ functionDeclarations: FunctionDeclaration[] }];
 
 export interface GoogleProviderOptions {
+  /**
+   * Every provider takes `strict`; Gemini has nothing it could switch on. A function declaration has
+   * no strict flag (OpenAI's constrained decoding per tool): `false` is what this provider does
+   * anyway (each schema shaped into Gemini's subset, arguments validated by the session), and `true`
+   * is refused with `CONFIG_INVALID`. The closest Gemini setting is per request, not per tool:
+   * `config.toolConfig.functionCallingConfig.mode: FunctionCallingConfigMode.VALIDATED` in your
+   * `generateContent()` call. @default false
+   */
+  strict?: boolean;
   /**
    * Where the warning about schemas shaped with loss goes: one warning per `wrapTools()` call, naming
    * each tool whose schema has a constraint Gemini's schema subset cannot declare (it is described in
@@ -47,7 +57,13 @@ export class GoogleProvider implements Provider<GoogleTools, GenerateContentResp
   readonly #jsonStrings = new Map<string, readonly JsonStringPath[]>();
   readonly #declarations = new WeakMap<ToolSpec, FunctionDeclaration>();
 
-  constructor({ logger = console }: GoogleProviderOptions = {}) {
+  constructor({ strict = false, logger = console }: GoogleProviderOptions = {}) {
+    if (strict !== false) {
+      throw new ToolMuxError({
+        code: 'CONFIG_INVALID',
+        message: `GoogleProvider does not take strict: ${JSON.stringify(strict)}: a Gemini function declaration has no strict mode to switch on (its schemas are shaped into Gemini's subset and every call's arguments are validated by the session either way). Leave strict out or set it to false; to have Gemini check its function calls against the declarations, set config.toolConfig.functionCallingConfig.mode to FunctionCallingConfigMode.VALIDATED in your generateContent() call.`,
+      });
+    }
     this.#logger = logger;
   }
 
