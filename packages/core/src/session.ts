@@ -967,12 +967,26 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
             workbenchOf(this.#config),
             workbenchHost(this.#workbenchPort(held.hold), options.logId),
             options.signal,
+            () => this.#ranWorkbench(),
           );
         } finally {
           await held.stored();
         }
       },
     };
+  }
+
+  /**
+   * Whether the session has a workbench call logged (the running cell's own entry is written after
+   * it): one read of the session's log range, newest first, stopping at the first such entry.
+   */
+  async #ranWorkbench(): Promise<boolean> {
+    const { items } = await this.#runtime.store.listLogs({
+      sessionId: this.sessionId,
+      toolSlug: this.#slugs().WORKBENCH,
+      limit: 1,
+    });
+    return items.length > 0;
   }
 
   /** What workbench code reaches of this session. */

@@ -292,6 +292,59 @@ describe('TOOLMUX_WORKBENCH in a session', () => {
   );
 });
 
+describe.each([
+  [
+    'SQLite',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'toolmux-wb-'));
+      dirs.push(dir);
+      return { url: join(dir, 'toolmux.db'), cleanup: async () => {} };
+    },
+  ],
+  ['PostgreSQL', createTestPostgresUrl],
+])('a workbench context on %s', (_name, open) => {
+  it('resumed on another instance: the first cell there says globalThis was reset; a new session and a warm context say nothing', async () => {
+    const { url, cleanup } = await open();
+    const secretKey = Buffer.alloc(32, 9).toString('base64');
+    const instance = () =>
+      new ToolMux({ toolkits: createSampleToolkits().toolkits, store: url, secretKey, logger: quiet });
+    const one = instance();
+    const two = instance();
+    const cell = async (
+      session: { execute: (slug: string, args: unknown) => Promise<{ data: unknown }> },
+      code: string,
+    ) => (await session.execute(MetaToolSlug.WORKBENCH, { code })).data as Cell;
+    try {
+      const session = await one.create('user_1');
+      const first = await cell(session, 'globalThis.count = 41; return count;');
+      expect(first).toMatchObject({ result: 41 });
+      expect(first.notice).toBeUndefined();
+      const warm = await cell(session, 'return ++globalThis.count;');
+      expect(warm).toMatchObject({ result: 42 });
+      expect(warm.notice).toBeUndefined();
+
+      const resumed = await two.use(session.sessionId);
+      const moved = await cell(resumed, 'return typeof globalThis.count;');
+      expect(moved.result).toBe('undefined');
+      expect(moved.notice).toMatch(
+        /^This is a new workbench context: .*another server instance.*globalThis.*toolmux\.files are kept/,
+      );
+      const after = await cell(resumed, 'globalThis.count = 1; return count;');
+      expect(after).toMatchObject({ result: 1 });
+      expect(after.notice).toBeUndefined();
+
+      const fresh = await two.create('user_2');
+      const firstOfNew = await cell(fresh, 'return typeof globalThis.count;');
+      expect(firstOfNew.result).toBe('undefined');
+      expect(firstOfNew.notice).toBeUndefined();
+    } finally {
+      await one.close();
+      await two.close();
+      await cleanup();
+    }
+  });
+});
+
 describe('WorkbenchPool', () => {
   it('evicts idle contexts and tells the next call', async () => {
     const pool = new WorkbenchPool({ idleMs: 1_000 });

@@ -65,13 +65,19 @@ export class WorkbenchPool {
     return live;
   }
 
-  /** Runs one cell in the session's context (made when missing). */
+  /**
+   * Runs one cell in the session's context (made when missing). `ranBefore`: whether the session has
+   * an earlier workbench call (one store query, asked only when the cell gets a new context that this
+   * process did not drop itself): its context is gone (another instance ran it, or this process
+   * restarted), and the cell's answer says so.
+   */
   run(
     sessionId: string,
     code: string,
     config: WorkbenchConfig,
     host: WorkbenchHost,
     signal?: AbortSignal,
+    ranBefore?: () => Promise<boolean>,
   ): Promise<WorkbenchResult> {
     let entry = this.#entries.get(sessionId);
     if (!entry) {
@@ -86,12 +92,15 @@ export class WorkbenchPool {
     const current = entry;
     const run = current.queue.then(async (): Promise<WorkbenchResult> => {
       let notice: string | undefined;
+      // asked beside the cell (it adds no wait before it runs); a failed query means no notice
+      let elsewhere: Promise<boolean> | undefined;
       const fresh = !this.#isLive(sessionId, current) || current.memoryMb !== config.memoryMb;
       if (fresh) {
         const reason = this.#dropped.get(sessionId);
         this.#dropped.delete(sessionId);
         if (reason)
           notice = `This is a new workbench context: ${reason} Values on globalThis from earlier calls are gone; toolmux.files are kept.`;
+        else if (ranBefore) elsewhere = ranBefore().catch(() => false);
       }
       const running = this.#workers.run(
         {
@@ -115,6 +124,8 @@ export class WorkbenchPool {
         this.#evictOverflow(sessionId);
       }
       const outcome = await running;
+      if (elsewhere && (await elsewhere) && !notice)
+        notice = `This is a new workbench context: the context of this session's earlier workbench calls is not in this process (they ran on another server instance, before a restart, or with other memory settings). Values on globalThis from earlier calls are gone; toolmux.files are kept.`;
       const result: WorkbenchResult = outcome.result;
       if (outcome.moved && !notice)
         notice = `This is a new workbench context: ${outcome.moved}. Values on globalThis from earlier calls are gone; toolmux.files are kept.`;
