@@ -18,6 +18,7 @@ import type { Catalog } from './catalog/catalog.js';
 import { didYouMean } from './catalog/catalog.js';
 import type { Tool, Toolkit } from './catalog/types.js';
 import {
+  exposedMetaToolKinds,
   isToolVisible,
   metaToolNamesOf,
   type NormalizedSessionConfig,
@@ -35,6 +36,7 @@ import {
 } from './execution/execute.js';
 import { HeldLogEntries } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
+import type { HintReader } from './meta-tools/hints.js';
 import {
   ALL_META_TOOL_SLUGS,
   META_TOOLKIT,
@@ -46,6 +48,7 @@ import {
   renameMetaTools,
   runCalls,
   type SearchToolsResult,
+  workbenchWithoutMetaTools,
 } from './meta-tools/meta-tools.js';
 import type {
   CollectionOf,
@@ -315,6 +318,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   #visible: Map<string, Tool> | undefined;
   #tools: TCollection | undefined;
   #metaRuntime: Map<string, Tool> | undefined;
+  #reader: HintReader | undefined;
 
   /** @internal use `toolmux.create()` or `toolmux.use()` */
   constructor(
@@ -404,20 +408,28 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     return metaToolSlugs(metaToolNamesOf(this.#config));
   }
 
+  /** Who reads the failures of this session's calls: its agent, with the meta-tools it has. */
+  #hintReader(): HintReader {
+    this.#reader ??= { metaTools: exposedMetaToolKinds(this.#config), session: true };
+    return this.#reader;
+  }
+
+  /** The meta-tools the session hands its agent (`exposedMetaToolKinds`), by slug. */
   #metaTools(): Map<string, Tool> {
     if (!this.#metaRuntime) {
       const host = this.#host();
+      const kinds = this.#hintReader().metaTools;
       this.#metaRuntime = new Map();
       for (const meta of metaToolsOf(metaToolNamesOf(this.#config)).values()) {
-        if (meta.metaKind === 'MANAGE_CONNECTIONS' && !this.#config.manageConnections) continue;
-        if (
-          meta.metaKind === 'WAIT_FOR_CONNECTIONS' &&
-          !(this.#config.manageConnections && this.#config.waitForConnections)
-        )
-          continue;
-        if (meta.metaKind === 'WORKBENCH' && !workbenchOf(this.#config).enable) continue;
+        if (!kinds.has(meta.metaKind)) continue;
+        // beside direct tools, the workbench's description names no search or multi-execute
+        const description =
+          meta.metaKind === 'WORKBENCH' && !kinds.has('MULTI_EXECUTE_TOOL')
+            ? workbenchWithoutMetaTools(meta.description, metaToolNamesOf(this.#config))
+            : meta.description;
         this.#metaRuntime.set(meta.slug, {
           ...meta,
+          description,
           execute: (input, context) =>
             meta.run(host, input, { signal: context.signal, callId: context.callId, logId: context.logId }),
         });
@@ -426,10 +438,15 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     return this.#metaRuntime;
   }
 
-  /** The tools handed to the agent: meta-tools + preloaded (META_TOOLS) or every tool (DIRECT_TOOLS). */
+  /**
+   * The tools handed to the agent: the session's meta-tools (`exposedMetaToolKinds`), then the
+   * preloaded tools (META_TOOLS) or every tool the filters leave (DIRECT_TOOLS, where `preload` has
+   * nothing to add).
+   */
   exposedTools(): Tool[] {
-    if (this.#config.sessionPreset === 'DIRECT_TOOLS') return [...this.#visibleTools().values()];
     const visible = this.#visibleTools();
+    if (this.#config.sessionPreset === 'DIRECT_TOOLS')
+      return [...this.#metaTools().values(), ...visible.values()];
     const preloaded =
       this.#config.preload.tools === 'all'
         ? [...visible.values()]
@@ -507,7 +524,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     options: ExecuteOptions & { parentId?: string; holdLog?: (entry: ExecutionLogRecord) => void },
   ): Promise<ToolResult> {
     checkCallId(options.callId);
-    const meta = this.#config.sessionPreset === 'META_TOOLS' ? this.#metaTools().get(slug) : undefined;
+    const meta = this.#metaTools().get(slug);
     const tool = meta ?? this.#visibleTools().get(slug);
     const call = {
       slug,
@@ -529,6 +546,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       signal: options.signal,
       account: meta ? undefined : options.account,
       selection: this.#selection(),
+      reader: this.#hintReader(),
       holdLog: options.holdLog,
     });
     // Messages that point the model to a meta-tool name the session's own meta-tools.
@@ -629,6 +647,15 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     toolkits: string[],
     options: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<WaitForConnectionsResult> {
+    return this.#waitForConnections(toolkits, options);
+  }
+
+  /** `waitForConnections`, its messages for `reader` (the application's words by default). */
+  async #waitForConnections(
+    toolkits: string[],
+    options: { timeoutMs?: number; signal?: AbortSignal },
+    reader?: HintReader,
+  ): Promise<WaitForConnectionsResult> {
     const slugs = checkWaitToolkits(toolkits);
     const timeoutMs = checkConnectionsWaitTimeout(options.timeoutMs);
     const found = new Map(slugs.map((slug) => [slug, this.#sessionToolkit(slug)]));
@@ -651,7 +678,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           return { status: 'CONNECTED', account: null, message: `${toolkit.name} needs no account.` };
         }
         const request = await store.latestConnectionRequest?.(this.userId, slug);
-        return toolkitConnectionState(toolkit, request, await this.#connection(toolkit), new Date());
+        return toolkitConnectionState(toolkit, request, await this.#connection(toolkit), new Date(), reader);
       },
     });
   }
@@ -683,16 +710,26 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
 
   #notAvailable(slug: string): ToolMuxError {
     const { catalog } = this.#runtime;
-    const search = this.#slugs().SEARCH_TOOLS;
-    if (catalog.tools.has(slug) || metaToolKind(slug)) {
+    const kinds = this.#hintReader().metaTools;
+    const find = kinds.has('SEARCH_TOOLS')
+      ? `Use ${this.#slugs().SEARCH_TOOLS} to find the tools you can use.`
+      : 'Call only the tools this session gave you.';
+    const kind = metaToolKind(slug);
+    if (kind) {
       return new ToolMuxError({
         code: 'TOOL_NOT_IN_SESSION',
-        message: `Tool ${slug} is not available in this session (its toolkit, tool or tag filters exclude it). Use ${search} to find the tools you can use.`,
+        message: `${slug} is not a tool of this session: it does not include that meta-tool (${this.#config.sessionPreset === 'DIRECT_TOOLS' ? 'it gives its tools directly' : 'its config turns it off'}). ${find}`,
+      });
+    }
+    if (catalog.tools.has(slug)) {
+      return new ToolMuxError({
+        code: 'TOOL_NOT_IN_SESSION',
+        message: `Tool ${slug} is not available in this session (its toolkit, tool or tag filters exclude it). ${find}`,
       });
     }
     return new ToolMuxError({
       code: 'TOOL_NOT_FOUND',
-      message: `There is no tool "${slug}".${didYouMean(slug, this.#visibleTools().keys())} Use ${search} to find the right slug.`,
+      message: `There is no tool "${slug}".${didYouMean(slug, this.#visibleTools().keys())} ${kinds.has('SEARCH_TOOLS') ? `Use ${this.#slugs().SEARCH_TOOLS} to find the right slug.` : 'Call only the tools this session gave you.'}`,
     });
   }
 
@@ -866,10 +903,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     const unconnected = toolkit_connections.filter((entry) => !entry.connected).map((entry) => entry.toolkit);
     const found = results.some((result) => result.tools.length > 0);
     const slugs = this.#slugs();
+    const kinds = this.#hintReader().metaTools;
     const next_steps = !found
       ? 'No tool matched. Rephrase the use case with other words or the app name, or tell the user this session cannot do it.'
       : [
-          unconnected.length > 0 && this.#config.manageConnections
+          unconnected.length > 0 && kinds.has('MANAGE_CONNECTIONS')
             ? `Toolkits ${unconnected.join(', ')} are not connected: call ${slugs.MANAGE_CONNECTIONS} for them before running their tools.`
             : unconnected.length > 0
               ? `Toolkits ${unconnected.join(', ')} are not connected: ask the user to connect them.`
@@ -880,7 +918,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           several.length > 0
             ? `The user has several accounts of ${several.map((entry) => entry.toolkit).join(', ')}: calls use the one with is_default unless you set "account" (an alias or id from accounts).`
             : '',
-          `Run the tools you need with ${slugs.MULTI_EXECUTE_TOOL}, using the tool_slug and argument names exactly as given.`,
+          kinds.has('MULTI_EXECUTE_TOOL')
+            ? `Run the tools you need with ${slugs.MULTI_EXECUTE_TOOL}, using the tool_slug and argument names exactly as given.`
+            : 'Run the tools you need by their tool_slug, with the argument names exactly as given.',
         ]
           .filter(Boolean)
           .join(' ');
@@ -940,21 +980,28 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         }
         return { results };
       },
-      multiExecute: async (calls, options, offload = 'auto') =>
-        offloadLarge(
+      multiExecute: async (calls, options, offload = 'auto') => {
+        // results go to the workbench files only where the agent has the workbench to read them
+        const workbench = {
+          ...workbenchOf(this.#config),
+          enable: this.#hintReader().metaTools.has('WORKBENCH'),
+        };
+        return offloadLarge(
           await runCalls(calls, options, (slug, args, callOptions) => this.#execute(slug, args, callOptions)),
-          offload === 'always'
-            ? { ...workbenchOf(this.#config), autoOffloadThreshold: 0 }
-            : workbenchOf(this.#config),
+          offload === 'always' ? { ...workbench, autoOffloadThreshold: 0 } : workbench,
           this.#workbenchPort(),
           options.logId,
-        ),
+          this.#slugs().WORKBENCH,
+        );
+      },
       waitForConnections: async (toolkits, timeoutSeconds, options) =>
         waitResultJson(
-          await this.waitForConnections(toolkits, {
-            timeoutMs: timeoutSeconds * 1000,
-            signal: options.signal,
-          }),
+          await this.#waitForConnections(
+            toolkits,
+            { timeoutMs: timeoutSeconds * 1000, signal: options.signal },
+            this.#hintReader(),
+          ),
+          this.#hintReader(),
         ),
       workbench: async (code, options) => {
         // The cell's calls answer it without waiting for their log entries, which are written
@@ -1003,6 +1050,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         ...(this.#config.clientToolkits ?? []).flatMap((toolkit) => toolkit.tools.map((tool) => tool.slug)),
       ]),
       metaTools: ALL_META_TOOL_SLUGS,
+      ...(this.#hintReader().metaTools.has('MULTI_EXECUTE_TOOL')
+        ? { multiExecuteSlug: this.#slugs().MULTI_EXECUTE_TOOL }
+        : {}),
     };
   }
 
@@ -1062,8 +1112,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         expires_at: request.expiresAt.toISOString(),
         message: (
           `${expired.trim()} Ask the user to open redirect_url to ${action} (the link works for 10 minutes), ` +
-          (this.#config.waitForConnections
-            ? 'then call TOOLMUX_WAIT_FOR_CONNECTIONS to learn when they are done.'
+          (this.#hintReader().metaTools.has('WAIT_FOR_CONNECTIONS')
+            ? `then call ${this.#slugs().WAIT_FOR_CONNECTIONS} to learn when they are done.`
             : 'then continue the task once they say they are done.')
         ).trim(),
       };
@@ -1125,6 +1175,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     this.#visible = undefined;
     this.#tools = undefined;
     this.#metaRuntime = undefined;
+    this.#reader = undefined;
     return record.configVersion;
   }
 
@@ -1363,23 +1414,35 @@ function denormalize(config: NormalizedSessionConfig): SessionConfig {
     connectedAccounts: config.connectedAccounts,
     preload: config.preload,
     sessionPreset: config.sessionPreset,
-    manageConnections:
-      config.connectionCallbackUrl !== undefined || config.waitForConnections !== undefined
-        ? {
-            enable: config.manageConnections,
-            ...(config.connectionCallbackUrl !== undefined
-              ? { callbackUrl: config.connectionCallbackUrl }
-              : {}),
-            ...(config.waitForConnections !== undefined
-              ? { waitForConnections: config.waitForConnections }
-              : {}),
-          }
-        : config.manageConnections,
+    ...manageConnectionsOf(config),
     ...(config.multiAccount ? { multiAccount: config.multiAccount } : {}),
-    ...(config.workbench ? { workbench: config.workbench } : {}),
+    ...(config.workbench ? { workbench: workbenchChangesOf(config) } : {}),
     ...(config.metaToolNames ? { metaToolNames: config.metaToolNames } : {}),
     metadata: config.metadata,
   };
+}
+
+/**
+ * `manageConnections` as `create()` took it: a default (on, not given) stays out, so that the merge
+ * of `update()` does not take it for one the config turned on itself (DIRECT_TOOLS goes by that).
+ */
+function manageConnectionsOf(config: NormalizedSessionConfig): Pick<SessionConfig, 'manageConnections'> {
+  const explicit = config.enabledExplicitly?.includes('manageConnections') === true;
+  const fields = {
+    ...(config.connectionCallbackUrl !== undefined ? { callbackUrl: config.connectionCallbackUrl } : {}),
+    ...(config.waitForConnections !== undefined ? { waitForConnections: config.waitForConnections } : {}),
+  };
+  const hasFields = Object.keys(fields).length > 0;
+  if (config.manageConnections && !explicit) return hasFields ? { manageConnections: fields } : {};
+  return {
+    manageConnections: hasFields ? { enable: config.manageConnections, ...fields } : config.manageConnections,
+  };
+}
+
+/** The stored workbench settings, `enable` left out when it is only the default. */
+function workbenchChangesOf(config: NormalizedSessionConfig): SessionConfig['workbench'] {
+  const { enable, ...settings } = config.workbench!;
+  return enable && !config.enabledExplicitly?.includes('workbench') ? settings : { enable, ...settings };
 }
 
 /** The tool specs an embedded session hands its provider (the server describes sessions from them). */

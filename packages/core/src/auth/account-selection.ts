@@ -2,6 +2,7 @@ import { apiRef } from '../api-refs.js';
 import type { FieldAuthScheme, OAuth2Scheme, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { AccountRequest, AccountSelection, ResolvedAccount } from '../execution/execute.js';
+import { accountOptionWay, connectWay, readerError } from '../meta-tools/hints.js';
 import type { ConnectedAccountRecord } from '../store/types.js';
 import { shownValue } from '../util/stored-text.js';
 import type { AccountCache } from './account-cache.js';
@@ -240,15 +241,18 @@ export class AccountSelector {
     const account = pool.find((candidate) => candidate.id === name || candidate.alias === name);
     if (!account) {
       const usable = pool.filter((candidate) => candidate.status === 'ACTIVE');
-      throw new ToolMuxError({
-        code: 'ACCOUNT_NOT_IN_SESSION',
-        message:
-          `${shownValue(name)} is not a ${toolkit.name} (${toolkit.slug}) account this session may use for user ${shownValue(userId)}. ` +
-          (usable.length > 0
-            ? `Use one of: ${usable.map(accountName).join(', ')}.`
-            : `The user has no usable ${toolkit.name} account here: connect one first (TOOLMUX_MANAGE_CONNECTIONS or ${apiRef('session.authorize', { toolkit: toolkit.slug })}).`),
-        details: { toolkit: toolkit.slug, account: name.slice(0, 256) },
-      });
+      throw readerError(
+        (reader) =>
+          new ToolMuxError({
+            code: 'ACCOUNT_NOT_IN_SESSION',
+            message:
+              `${shownValue(name)} is not a ${toolkit.name} (${toolkit.slug}) account this session may use for user ${shownValue(userId)}. ` +
+              (usable.length > 0
+                ? `Use one of: ${usable.map(accountName).join(', ')}.`
+                : `The user has no usable ${toolkit.name} account here: connect one first (${connectWay(toolkit.slug, reader)}).`),
+            details: { toolkit: toolkit.slug, account: name.slice(0, 256) },
+          }),
+      );
     }
     if (account.status !== 'ACTIVE') throw this.#notUsable(toolkit, userId, [account]);
     return account;
@@ -271,17 +275,20 @@ export class AccountSelector {
     const active = (await this.#pool(request)).filter((account) => account.status === 'ACTIVE');
     if (active.length <= 1) return undefined;
     const { toolkit } = request;
-    throw new ToolMuxError({
-      code: 'ACCOUNT_SELECTION_REQUIRED',
-      message:
-        `The user has ${active.length} ${toolkit.name} (${toolkit.slug}) accounts and this session requires choosing one: ` +
-        `run the call again with account set to one of ${active.map(accountName).join(', ')} ` +
-        '(in TOOLMUX_MULTI_EXECUTE_TOOL, the "account" of the call). Ask the user which one if it is not clear.',
-      details: {
-        toolkit: toolkit.slug,
-        accounts: active.map((account) => ({ id: account.id, alias: account.alias ?? null })),
-      },
-    });
+    throw readerError(
+      (reader) =>
+        new ToolMuxError({
+          code: 'ACCOUNT_SELECTION_REQUIRED',
+          message:
+            `The user has ${active.length} ${toolkit.name} (${toolkit.slug}) accounts and this session requires choosing one: ` +
+            `run the call again with account set to one of ${active.map(accountName).join(', ')} ` +
+            `(${accountOptionWay(reader)}). Ask the user which one if it is not clear.`,
+          details: {
+            toolkit: toolkit.slug,
+            accounts: active.map((account) => ({ id: account.id, alias: account.alias ?? null })),
+          },
+        }),
+    );
   }
 
   /**
@@ -305,16 +312,19 @@ export class AccountSelector {
   #notUsable(toolkit: Toolkit, userId: string, seen: readonly ConnectedAccountRecord[]): ToolMuxError {
     const label = `${toolkit.name} (${toolkit.slug})`;
     const expired = seen.find((account) => account.status === 'EXPIRED' || account.status === 'REVOKED');
-    if (expired) return connectionExpiredError(label, expired.id, expired.statusReason);
+    if (expired) return connectionExpiredError(label, expired.id, expired.statusReason, toolkit.slug);
     const other = seen[0];
-    return new ToolMuxError({
-      code: 'CONNECTION_REQUIRED',
-      message:
-        `${label} needs a connected account for user "${userId}", and none is ` +
-        `${other ? `active (${other.id} is ${other.status})` : 'connected'}. Ask the user to connect ${toolkit.name} ` +
-        '(TOOLMUX_MANAGE_CONNECTIONS gives a link to open), then retry.',
-      details: { toolkit: toolkit.slug },
-    });
+    return readerError(
+      (reader) =>
+        new ToolMuxError({
+          code: 'CONNECTION_REQUIRED',
+          message:
+            `${label} needs a connected account for user "${userId}", and none is ` +
+            `${other ? `active (${other.id} is ${other.status})` : 'connected'}. Ask the user to connect ${toolkit.name} ` +
+            `(${connectWay(toolkit.slug, reader)}), then retry.`,
+          details: { toolkit: toolkit.slug },
+        }),
+    );
   }
 
   /** The execution path's account step: select by precedence, then load (and refresh) credentials. */

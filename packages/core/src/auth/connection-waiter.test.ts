@@ -168,7 +168,13 @@ describe.each(backends)('waiting for connections on $name', ({ name, skipReason,
       });
       const notStarted = await session.waitForConnections(['mail'], { timeoutMs: 60_000 });
       expect(notStarted).toMatchObject({ timedOut: false, toolkits: { mail: { status: 'NOT_STARTED' } } });
-      expect(notStarted.toolkits.mail!.message).toContain('TOOLMUX_MANAGE_CONNECTIONS');
+      // the application asked: it is pointed to its own way to connect, not to the agent's meta-tool
+      expect(notStarted.toolkits.mail!.message).toContain('session.authorize("mail")');
+      expect(notStarted.toolkits.mail!.message).not.toContain('TOOLMUX_');
+      const notStartedForAgent = (
+        await session.execute('TOOLMUX_WAIT_FOR_CONNECTIONS', { toolkits: ['mail'] })
+      ).data as { toolkits: Record<string, { message: string }> };
+      expect(notStartedForAgent.toolkits.mail!.message).toContain('call TOOLMUX_MANAGE_CONNECTIONS');
 
       const entry = await linkFor(session, 'mail');
       await database.exec(
@@ -176,7 +182,13 @@ describe.each(backends)('waiting for connections on $name', ({ name, skipReason,
       );
       const expired = await session.waitForConnections(['mail'], { timeoutMs: 60_000 });
       expect(expired).toMatchObject({ timedOut: false, toolkits: { mail: { status: 'EXPIRED' } } });
-      expect(expired.toolkits.mail!.message).toContain('reinitiate: true');
+      expect(expired.toolkits.mail!.message).toContain(
+        'Start a new connection with session.authorize("mail")',
+      );
+      const expiredForAgent = (await session.execute('TOOLMUX_WAIT_FOR_CONNECTIONS', { toolkits: ['mail'] }))
+        .data as { toolkits: Record<string, { message: string }> };
+      expect(expiredForAgent.toolkits.mail!.message).toContain('TOOLMUX_MANAGE_CONNECTIONS');
+      expect(expiredForAgent.toolkits.mail!.message).toContain('reinitiate: true');
 
       // a new link, then the attempt fails (written past toolmux, as a denied OAuth callback would)
       const again = await linkFor(session, 'mail');

@@ -23,7 +23,10 @@
  * no toolkit is PENDING any more, when its abort signal fires, when the ToolMux closes, or when its
  * session is deleted (at once in the same process, at the next wake on another instance).
  */
+
 import { ToolMuxError } from '../errors.js';
+import { applicationReader, type HintReader } from '../meta-tools/hints.js';
+import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import type { ConnectionRequestRecord, ConnectionWatch } from '../store/types.js';
 
 /** How one toolkit of a wait stands. */
@@ -123,6 +126,7 @@ export function toolkitConnectionState(
   request: ConnectionRequestRecord | undefined,
   connection: { isActive: boolean; connectedAccount?: { id: string; status: string } },
   now: Date,
+  reader: HintReader = applicationReader(true),
 ): ToolkitConnectionState {
   const name = toolkit.name;
   const requestFields = request ? { connectionRequestId: request.id } : {};
@@ -134,7 +138,10 @@ export function toolkitConnectionState(
       message: `${name} is connected: its tools are ready to use.`,
     };
   }
-  const again = `Call TOOLMUX_MANAGE_CONNECTIONS with toolkits ["${toolkit.slug}"] and reinitiate: true for a new link, hand it to the user, then wait again.`;
+  const manage = reader.metaTools.has('MANAGE_CONNECTIONS');
+  const again = manage
+    ? `Call ${MetaToolSlug.MANAGE_CONNECTIONS} with toolkits ["${toolkit.slug}"] and reinitiate: true for a new link, hand it to the user, then wait again.`
+    : `Start a new connection with session.authorize(${JSON.stringify(toolkit.slug)}), hand its redirectUrl to the user, then wait again.`;
   switch (request ? requestStatus(request, now) : undefined) {
     case 'PENDING':
       return {
@@ -168,7 +175,9 @@ export function toolkitConnectionState(
       }
       return {
         status: 'NOT_STARTED',
-        message: `No connection of ${name} was started: call TOOLMUX_MANAGE_CONNECTIONS with toolkits ["${toolkit.slug}"] for a link, hand it to the user, then wait.`,
+        message: manage
+          ? `No connection of ${name} was started: call ${MetaToolSlug.MANAGE_CONNECTIONS} with toolkits ["${toolkit.slug}"] for a link, hand it to the user, then wait.`
+          : `No connection of ${name} was started: start one with session.authorize(${JSON.stringify(toolkit.slug)}), hand its redirectUrl to the user, then wait.`,
       };
   }
 }
@@ -287,7 +296,10 @@ function sleepUntil(event: Promise<unknown> | undefined, ms: number, signal: Abo
 }
 
 /** What TOOLMUX_WAIT_FOR_CONNECTIONS (and REST) returns: the result in snake_case, with next steps. */
-export function waitResultJson(result: WaitForConnectionsResult): {
+export function waitResultJson(
+  result: WaitForConnectionsResult,
+  reader: HintReader = applicationReader(true),
+): {
   toolkits: Record<
     string,
     {
@@ -325,7 +337,7 @@ export function waitResultJson(result: WaitForConnectionsResult): {
       : [
           connected.length > 0 ? `Connected: ${connected.join(', ')}.` : '',
           pending.length > 0
-            ? `Still waiting for the user on ${pending.join(', ')}${result.timedOut ? ' (the wait timed out)' : ''}: call TOOLMUX_WAIT_FOR_CONNECTIONS again, or ask the user whether they opened the link.`
+            ? `Still waiting for the user on ${pending.join(', ')}${result.timedOut ? ' (the wait timed out)' : ''}: ${reader.metaTools.has('WAIT_FOR_CONNECTIONS') ? `call ${MetaToolSlug.WAIT_FOR_CONNECTIONS} again` : 'wait again (session.waitForConnections)'}, or ask the user whether they opened the link.`
             : '',
           other.length > 0
             ? `Not connected: ${other.map(([slug, state]) => `${slug} (${state.status})`).join(', ')}; each entry's message says what to do.`

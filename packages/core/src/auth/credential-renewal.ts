@@ -21,7 +21,7 @@ export class CredentialRenewal {
    * OAuth account with a refresh token gets a new access token, unless another call already got one
    * since (then that one is used), and the call runs once more with it. Otherwise, or when the renewed
    * credentials are refused too (`final`), the account becomes EXPIRED, so that the session shows it
-   * as not connected and TOOLMUX_MANAGE_CONNECTIONS offers a new link, and CONNECTION_EXPIRED is
+   * as not connected and a new connection can be started, and CONNECTION_EXPIRED is
    * thrown. An account changed meanwhile (reconnected, refreshed elsewhere) is not marked.
    */
   async renew(request: RenewRequest): Promise<ResolvedAccount> {
@@ -29,7 +29,7 @@ export class CredentialRenewal {
     const account = await this.#records.account(request.accountId);
     const label = this.#records.label(account.toolkit);
     if (account.status !== 'ACTIVE') {
-      throw connectionExpiredError(label, account.id, account.statusReason);
+      throw connectionExpiredError(label, account.id, account.statusReason, account.toolkit);
     }
     const resolved = (credentials: Credentials): ResolvedAccount => ({
       accountId: account.id,
@@ -57,6 +57,6 @@ export class CredentialRenewal {
       if (now?.status === 'ACTIVE') return resolved(await this.#credentials.load(now));
     }
     this.#records.options.logger.warn(`toolmux: connected account ${account.id} is EXPIRED now: ${reason}.`);
-    throw connectionExpiredError(label, account.id, reason);
+    throw connectionExpiredError(label, account.id, reason, account.toolkit);
   }
 }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Credentials, OAuth2Scheme } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
+import { readerError, reconnectWay } from '../meta-tools/hints.js';
 import type { ConnectedAccountRecord, Store } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import type { Vault } from '../vault/vault.js';
@@ -33,19 +34,26 @@ function needsRefresh(expiresAt: Date | null): boolean {
   return expiresAt !== null && expiresAt.getTime() - Date.now() < REFRESH_WINDOW_MS;
 }
 
-/** CONNECTION_EXPIRED for an account the user must connect again. */
+/**
+ * CONNECTION_EXPIRED for an account the user must connect again; its message names the way to a new
+ * connection its reader has (see `forReader`).
+ */
 export function connectionExpiredError(
   toolkitLabel: string,
   accountId: string,
   reason: string | null,
+  toolkit: string,
 ): ToolMuxError {
-  return new ToolMuxError({
-    code: 'CONNECTION_EXPIRED',
-    message:
-      `The ${toolkitLabel} connection (${accountId}) has expired or was revoked${reason ? ` (${reason})` : ''}. ` +
-      `Ask the user to reconnect ${toolkitLabel}: TOOLMUX_MANAGE_CONNECTIONS with reinitiate: true gives a new link. Then retry.`,
-    details: { connectedAccountId: accountId },
-  });
+  return readerError(
+    (reader) =>
+      new ToolMuxError({
+        code: 'CONNECTION_EXPIRED',
+        message:
+          `The ${toolkitLabel} connection (${accountId}) has expired or was revoked${reason ? ` (${reason})` : ''}. ` +
+          `Ask the user to reconnect ${toolkitLabel}: ${reconnectWay(toolkit, reader)}. Then retry.`,
+        details: { connectedAccountId: accountId },
+      }),
+  );
 }
 
 /** The credential values to mask: token type, scope and expiry are not secrets (masking them would blank words like "bearer"). */
@@ -96,7 +104,7 @@ export class CredentialLoader {
           status: 'EXPIRED',
           statusReason: reason,
         });
-        throw connectionExpiredError(toolkitLabel(current.toolkit), current.id, reason);
+        throw connectionExpiredError(toolkitLabel(current.toolkit), current.id, reason, current.toolkit);
       }
     }
     if (stored.type !== 'oauth2') return { ...stored.fields };
@@ -165,7 +173,12 @@ export class CredentialLoader {
         });
       }
       if (account.status !== 'ACTIVE') {
-        throw connectionExpiredError(toolkitLabel(account.toolkit), account.id, account.statusReason);
+        throw connectionExpiredError(
+          toolkitLabel(account.toolkit),
+          account.id,
+          account.statusReason,
+          account.toolkit,
+        );
       }
       if (!force && !needsRefresh(account.expiresAt)) return account; // another process refreshed it
       if (replacing !== undefined && this.#accessTokenOf(account) !== replacing) return account; // renewed already
@@ -219,7 +232,7 @@ export class CredentialLoader {
           { status: 'EXPIRED', statusReason: reason, refreshLeaseUntil: null },
           account.version,
         );
-        throw connectionExpiredError(label, account.id, reason);
+        throw connectionExpiredError(label, account.id, reason, account.toolkit);
       }
       await release().catch(() => undefined);
       if (ToolMuxError.isInstance(error)) throw error;

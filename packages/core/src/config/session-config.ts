@@ -10,7 +10,7 @@ import {
 } from '../catalog/declarations.js';
 import { TOOL_TAGS, type Tool, type Toolkit, type ToolTag } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
-import { META_TOOL_NAMES, type MetaToolNames } from '../meta-tools/meta-tools.js';
+import { META_TOOL_NAMES, type MetaToolKind, type MetaToolNames } from '../meta-tools/meta-tools.js';
 import { checkText, findUnstorableString, MAX_ID_LENGTH, shownValue } from '../util/stored-text.js';
 import { describeZodIssue } from '../util/zod-issues.js';
 import { DEFAULT_WORKBENCH, type WorkbenchConfig } from '../workbench/config.js';
@@ -19,7 +19,10 @@ import { DEFAULT_WORKBENCH, type WorkbenchConfig } from '../workbench/config.js'
 export const SessionPreset = {
   /** A handful of meta-tools (search, schemas, connections, multi-execute) plus preloaded tools. */
   META_TOOLS: 'META_TOOLS',
-  /** Every tool of the enabled toolkits, directly, and no meta-tools. */
+  /**
+   * Every tool of the enabled toolkits, directly. No meta-tools by default; `manageConnections` or
+   * `workbench.enable` set to `true` in the config add those meta-tools beside the tools.
+   */
   DIRECT_TOOLS: 'DIRECT_TOOLS',
 } as const;
 export type SessionPreset = (typeof SessionPreset)[keyof typeof SessionPreset];
@@ -92,6 +95,9 @@ export interface SessionConfig {
   experimental?: { customTools?: Tool[]; customToolkits?: Toolkit[] };
 }
 
+/** A meta-tool option a config can turn on explicitly (what DIRECT_TOOLS sessions go by). */
+export type ExplicitMetaTool = 'manageConnections' | 'workbench';
+
 /** `multiAccount` of a session config. */
 export interface MultiAccountOptions {
   /** Turns several accounts per toolkit on. @default false */
@@ -134,6 +140,12 @@ export interface NormalizedSessionConfig {
   waitForConnections?: boolean;
   /** Absent in sessions stored before the workbench existed: read with `workbenchOf(config)`. */
   workbench?: WorkbenchConfig;
+  /**
+   * The meta-tools the config turned on itself (`manageConnections: true`, `{ enable: true }` or
+   * `{ waitForConnections: true }`; `workbench: { enable: true }`) rather than by default: a
+   * DIRECT_TOOLS session has only these. Absent when none (and in sessions stored before it existed).
+   */
+  enabledExplicitly?: ExplicitMetaTool[];
   /** Present only when the config gave `multiAccount`. */
   multiAccount?: MultiAccountConfig;
   /** Absent in sessions stored before it existed (toolmux names): read with `metaToolNamesOf(config)`. */
@@ -393,6 +405,7 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
   const preload = preloadAll ? [] : [...new Set((config.preload?.tools as string[] | undefined) ?? [])];
   for (const slug of preload) requireToolOf(catalog, slug, undefined, 'preload.tools');
 
+  const enabledExplicitly = explicitMetaTools(config);
   const normalized: NormalizedSessionConfig = {
     toolkits,
     tools,
@@ -403,6 +416,7 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
     sessionPreset: config.sessionPreset ?? SessionPreset.META_TOOLS,
     ...normalizeManageConnections(config.manageConnections),
     workbench: { ...DEFAULT_WORKBENCH, ...config.workbench },
+    ...(enabledExplicitly.length > 0 ? { enabledExplicitly } : {}),
     ...(config.multiAccount ? { multiAccount: normalizeMultiAccount(config.multiAccount) } : {}),
     metaToolNames: config.metaToolNames ?? 'toolmux',
     metadata: { ...config.metadata },
@@ -434,6 +448,45 @@ function normalizeMultiAccount(options: MultiAccountOptions): MultiAccountConfig
     maxAccountsPerToolkit: options.maxAccountsPerToolkit ?? DEFAULT_MAX_ACCOUNTS_PER_TOOLKIT,
     requireExplicitSelection: options.requireExplicitSelection ?? false,
   };
+}
+
+/** The meta-tool options the config sets to on itself (not by default). */
+function explicitMetaTools(config: SessionConfig): ExplicitMetaTool[] {
+  const manage = config.manageConnections;
+  const explicit: ExplicitMetaTool[] = [];
+  if (
+    manage === true ||
+    (typeof manage === 'object' &&
+      (manage.enable === true || (manage.enable === undefined && manage.waitForConnections === true)))
+  )
+    explicit.push('manageConnections');
+  if (config.workbench?.enable === true) explicit.push('workbench');
+  return explicit;
+}
+
+/**
+ * The meta-tools a session hands its agent, by kind. META_TOOLS: search, schemas and multi-execute,
+ * with connections, waiting and the workbench as the config says (on by default). DIRECT_TOOLS: only
+ * the ones the config turned on itself (`enabledExplicitly`), none by default.
+ */
+export function exposedMetaToolKinds(
+  config: Pick<
+    NormalizedSessionConfig,
+    'sessionPreset' | 'manageConnections' | 'waitForConnections' | 'workbench' | 'enabledExplicitly'
+  >,
+): ReadonlySet<MetaToolKind> {
+  const direct = config.sessionPreset === 'DIRECT_TOOLS';
+  const on = (option: ExplicitMetaTool, enabled: boolean) =>
+    enabled && (!direct || (config.enabledExplicitly ?? []).includes(option));
+  const kinds = new Set<MetaToolKind>(
+    direct ? [] : ['SEARCH_TOOLS', 'GET_TOOL_SCHEMAS', 'MULTI_EXECUTE_TOOL'],
+  );
+  if (on('manageConnections', config.manageConnections)) {
+    kinds.add('MANAGE_CONNECTIONS');
+    if (config.waitForConnections) kinds.add('WAIT_FOR_CONNECTIONS');
+  }
+  if (on('workbench', workbenchOf(config).enable)) kinds.add('WORKBENCH');
+  return kinds;
 }
 
 /** `manageConnections` as stored: a flag, and the object form's other fields where given. */

@@ -1,6 +1,7 @@
 import type { Credentials, Tool, ToolContext, Toolkit } from '../catalog/types.js';
 import type { MultiAccountConfig } from '../config/session-config.js';
 import { errorMessage, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
+import { applicationReader, forReader, type HintReader } from '../meta-tools/hints.js';
 import { createNullStripper } from '../schema/nulls.js';
 import { formatValidationIssues, slicedValidatorOf } from '../schema/validate.js';
 import type { ExecutionLogRecord } from '../store/types.js';
@@ -95,6 +96,11 @@ export interface ExecuteRequest {
   account?: string;
   /** The session's choices for the precedence rules. */
   selection?: AccountSelection;
+  /**
+   * Who reads a failure (which meta-tools a message may point to). @default an application: no
+   * meta-tools, with or without a session as `sessionId` says
+   */
+  reader?: HintReader;
   /**
    * Given the call's log entry to store instead of storing it and waiting for its commit: the
    * caller stores it and answers nobody outside until it has committed (a workbench cell's calls,
@@ -233,7 +239,8 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     }
     result = { successful: true, data: data === undefined ? null : data, error: null, logId };
   } catch (error) {
-    result = failureResult(error, tool, logId, secrets);
+    const reader = request.reader ?? applicationReader(sessionId !== null);
+    result = failureResult(forReader(error, reader), tool, logId, secrets);
   }
   // the redaction of the arguments is a stage of its own (listing the keys of a wide object is one)
   if (large) await yieldToEventLoop();

@@ -4,7 +4,11 @@ import type { JSONSchema, Tool, Toolkit, ValidationResult } from '../catalog/typ
 import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
 import { toStrictSchema } from '../schema/strict.js';
-import { WORKBENCH_DESCRIPTION } from '../workbench/config.js';
+import {
+  WORKBENCH_DESCRIPTION,
+  WORKBENCH_DIRECT_SLUGS_LINE,
+  WORKBENCH_SLUGS_LINE,
+} from '../workbench/config.js';
 
 /** The slugs of the meta-tools. */
 export const MetaToolSlug = {
@@ -72,6 +76,14 @@ export function renameMetaTools(text: string, names: MetaToolNames): string {
   return text
     .replace(TOOLMUX_NAME, (slug) => slugs[KIND_BY_SLUG.get(slug)!])
     .replace(/\breinitiate: true\b/g, 'reinitiate_all: true');
+}
+
+/**
+ * The workbench's description (in `names`) for a session without search and multi-execute
+ * meta-tools: it points to the tools the session gave instead.
+ */
+export function workbenchWithoutMetaTools(description: string, names: MetaToolNames): string {
+  return description.replace(renameMetaTools(WORKBENCH_SLUGS_LINE, names), WORKBENCH_DIRECT_SLUGS_LINE);
 }
 
 /** A toolmux meta-tool name in a text (and not the start of a longer name). */

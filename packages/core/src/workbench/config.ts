@@ -21,6 +21,13 @@ export const DEFAULT_WORKBENCH: WorkbenchConfig = Object.freeze({
   autoOffloadThreshold: 20_000,
 });
 
+/** Where the workbench's description says tool slugs come from, in a session with meta-tools. */
+export const WORKBENCH_SLUGS_LINE =
+  'Tool slugs and arguments are the same as for TOOLMUX_MULTI_EXECUTE_TOOL; find them with TOOLMUX_SEARCH_TOOLS or `toolmux.search`.';
+/** The same, beside direct tools (no search or multi-execute meta-tool). */
+export const WORKBENCH_DIRECT_SLUGS_LINE =
+  'Tool slugs and arguments are those of the tools this session gave you; `toolmux.search` finds more by task.';
+
 /** The description the model reads: enough to use the workbench without other documentation. */
 export const WORKBENCH_DESCRIPTION = [
   'Run JavaScript in a sandbox to call many tools, filter, join or aggregate their results, and return only what you need, instead of reading every result yourself.',
@@ -31,6 +38,6 @@ export const WORKBENCH_DESCRIPTION = [
   "- `await toolmux.proxy({ toolkit, endpoint, method, body })` calls a connected app's API directly: `{ status, headers, data }`.",
   '- `await toolmux.files.write(path, value)`, `read(path)`, `list()`, `delete(path)`: files of this session that last across calls (large tool results are saved here too).',
   'Variables you put on `globalThis` stay for your next calls while the workbench stays active (it is reset after a long idle time, a timeout or running out of memory; you are told).',
-  'There is no network, file system, `require`, `import`, `process` or timers. Tool slugs and arguments are the same as for TOOLMUX_MULTI_EXECUTE_TOOL; find them with TOOLMUX_SEARCH_TOOLS or `toolmux.search`.',
+  `There is no network, file system, \`require\`, \`import\`, \`process\` or timers. ${WORKBENCH_SLUGS_LINE}`,
   'Example: `const r = await Promise.all(ids.map((id) => toolmux.execute("TASKS_GET_TASK", { id }))); return r.filter((x) => x.successful && x.data.done).length;`',
 ].join('\n');

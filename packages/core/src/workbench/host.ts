@@ -29,6 +29,8 @@ export interface WorkbenchSessionPort {
   clientTools: ReadonlySet<string>;
   /** Slugs of meta-tools: not callable from a cell. */
   metaTools: ReadonlySet<string>;
+  /** The session's multi-execute meta-tool, as the agent knows it; absent when the agent has none. */
+  multiExecuteSlug?: string;
 }
 
 function checkPath(path: unknown): string {
@@ -120,7 +122,7 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
         if (port.clientTools.has(slug)) {
           throw new SandboxCallError(
             'WORKBENCH_CLIENT_TOOL',
-            `${slug} is a custom tool whose code runs in the application, not on the toolmux server that runs the workbench; call it directly (TOOLMUX_MULTI_EXECUTE_TOOL), not from workbench code.`,
+            `${slug} is a custom tool whose code runs in the application, not on the toolmux server that runs the workbench; call it directly${port.multiExecuteSlug ? ` (or in ${port.multiExecuteSlug})` : ''}, not from workbench code.`,
           );
         }
         const account = input.account ?? undefined;
@@ -194,6 +196,7 @@ export async function offloadLarge(
   config: { enable: boolean; autoOffloadThreshold: number },
   port: Pick<WorkbenchSessionPort, 'store' | 'sessionId'>,
   logId: string | undefined,
+  workbenchSlug = 'TOOLMUX_WORKBENCH',
 ): Promise<unknown> {
   if (!config.enable || !port.store.putWorkbenchFile) return result;
   const json = await jsonTextOf(result);
@@ -206,7 +209,7 @@ export async function offloadLarge(
         path: written.path,
         size: json.length,
         preview: json.slice(0, OFFLOAD_PREVIEW_CHARS),
-        hint: `The result (${json.length} characters) was saved as a workbench file; work on it in TOOLMUX_WORKBENCH with \`const r = await toolmux.files.read(${JSON.stringify(path)})\` (r.results[i].data is each call's data) and return only what you need.`,
+        hint: `The result (${json.length} characters) was saved as a workbench file; work on it in ${workbenchSlug} with \`const r = await toolmux.files.read(${JSON.stringify(path)})\` (r.results[i].data is each call's data) and return only what you need.`,
       },
     };
   } catch {

@@ -1,0 +1,75 @@
+import { apiRef } from '../api-refs.js';
+import { ToolMuxError } from '../errors.js';
+import { type MetaToolKind, MetaToolSlug } from './meta-tools.js';
+
+/**
+ * Who reads the message of a failed call, for the way out it names: the meta-tools the reader has
+ * (a session's agent has the session's meta-tools; an application calling `session.execute()` or
+ * `tools.execute()` has none) and whether the call belongs to a session (then the application can
+ * connect an account with `session.authorize`). A message names a meta-tool only when the reader
+ * has it, in toolmux's names (a session with Composio's names renames them on the way out).
+ */
+export interface HintReader {
+  readonly metaTools: ReadonlySet<MetaToolKind>;
+  readonly session: boolean;
+}
+
+const NO_META_TOOLS: ReadonlySet<MetaToolKind> = new Set();
+
+/** The reader of a call without meta-tools: an application, with or without a session. */
+export function applicationReader(session: boolean): HintReader {
+  return { metaTools: NO_META_TOOLS, session };
+}
+
+/** How the reader gets the user's account of `toolkit` connected, as a clause for "… , then retry". */
+export function connectWay(toolkit: string, reader: HintReader): string {
+  if (reader.metaTools.has('MANAGE_CONNECTIONS'))
+    return `${MetaToolSlug.MANAGE_CONNECTIONS} gives a link to open`;
+  return reader.session
+    ? `the application starts the connection with ${apiRef('session.authorize', { toolkit })} and hands the user its redirectUrl`
+    : `the application connects one with ${apiRef('connectedAccounts.link')} and hands the user its link, or names an ACTIVE account with connectedAccountId`;
+}
+
+/** How the reader gets a new connection for an expired account of `toolkit`. */
+export function reconnectWay(toolkit: string, reader: HintReader): string {
+  if (reader.metaTools.has('MANAGE_CONNECTIONS'))
+    return `${MetaToolSlug.MANAGE_CONNECTIONS} with reinitiate: true gives a new link`;
+  return reader.session
+    ? `the application starts a new connection with ${apiRef('session.authorize', { toolkit })} and hands the user its redirectUrl`
+    : `the application connects the account again with ${apiRef('connectedAccounts.link')} and hands the user its link`;
+}
+
+/** Where the reader names the account of a call. */
+export function accountOptionWay(reader: HintReader): string {
+  const ways = [
+    ...(reader.metaTools.has('MULTI_EXECUTE_TOOL')
+      ? [`in ${MetaToolSlug.MULTI_EXECUTE_TOOL}, the "account" of the call`]
+      : []),
+    ...(reader.metaTools.has('WORKBENCH')
+      ? ['in workbench code, toolmux.execute(slug, args, { account })']
+      : []),
+    ...(reader.metaTools.size === 0 || !reader.metaTools.has('MULTI_EXECUTE_TOOL')
+      ? ['in the application, session.execute(slug, args, { account })']
+      : []),
+  ];
+  return ways.join('; ');
+}
+
+/** How each error made by {@link readerError} is made again for another reader. */
+const builders = new WeakMap<ToolMuxError, (reader: HintReader) => ToolMuxError>();
+
+/**
+ * An error whose message names a way out that depends on the reader (`build` makes it for one): made
+ * for an application of a session until {@link forReader} makes it again for the call's reader.
+ */
+export function readerError(build: (reader: HintReader) => ToolMuxError): ToolMuxError {
+  const error = build(applicationReader(true));
+  builders.set(error, build);
+  return error;
+}
+
+/** `error` with its way out in the words of `reader` (any other error as it is). */
+export function forReader(error: unknown, reader: HintReader): unknown {
+  const build = ToolMuxError.isInstance(error) ? builders.get(error) : undefined;
+  return build ? build(reader) : error;
+}
