@@ -1,5 +1,6 @@
 import type { NormalizedSessionConfig, SessionConfig } from '@toolmux/core';
 import { ToolMuxError } from '@toolmux/core';
+import { exposedMetaToolKinds } from '@toolmux/core/internal';
 import { z } from 'zod';
 
 /**
@@ -204,10 +205,12 @@ export function toolmuxConfig(wire: UpdateSessionWire, mode: 'create' | 'update'
   if (searchOff) config.sessionPreset = 'DIRECT_TOOLS';
   else if (wire.search?.enable === true && mode === 'update') config.sessionPreset = 'META_TOOLS';
 
+  // null is Composio's "the default": the key is given (an update resets it) but not turned on
+  // explicitly, so that a direct-tools session stays without meta-tools
   const manage = wire.manage_connections;
-  if (manage === null) config.manageConnections = true;
+  if (manage === null) config.manageConnections = undefined;
   else if (typeof manage === 'boolean') config.manageConnections = manage;
-  else if (manage !== undefined) {
+  else if (manage !== undefined && manage !== null) {
     if (manage.enable_connection_removal) {
       throw unsupported(
         'manage_connections.enable_connection_removal',
@@ -229,7 +232,7 @@ export function toolmuxConfig(wire: UpdateSessionWire, mode: 'create' | 'update'
   }
 
   const bench = wire.workbench;
-  if (bench === null) config.workbench = { enable: true };
+  if (bench === null) config.workbench = {};
   else if (bench !== undefined) {
     if (bench.enable_proxy_execution || bench.proxy_execution || bench.proxy_execution_enabled) {
       throw unsupported(
@@ -305,6 +308,8 @@ export function composioConfig(
   userId: string,
 ): Record<string, unknown> {
   const direct = config.sessionPreset === 'DIRECT_TOOLS';
+  // what the session hands its agent (a DIRECT_TOOLS session has only the meta-tools it asked for)
+  const exposed = exposedMetaToolKinds(config);
   // fields of cores that have multi-account sessions and waiting for connections
   const extra = config as unknown as {
     multiAccount?: { enable?: boolean; maxAccountsPerToolkit?: number; requireExplicitSelection?: boolean };
@@ -320,7 +325,7 @@ export function composioConfig(
     auth_configs: { ...config.authConfigs },
     connected_accounts: { ...config.connectedAccounts },
     manage_connections: {
-      enabled: extra.manageConnections,
+      enabled: exposed.has('MANAGE_CONNECTIONS'),
       ...(extra.connectionCallbackUrl ? { callback_url: extra.connectionCallbackUrl } : {}),
       ...(extra.waitForConnections ? { enable_wait_for_connections: true } : {}),
     },
@@ -346,7 +351,7 @@ export function composioConfig(
       ]),
     ),
     workbench: {
-      enable: config.workbench?.enable ?? !direct,
+      enable: exposed.has('WORKBENCH'),
       ...(config.workbench ? { auto_offload_threshold: config.workbench.autoOffloadThreshold } : {}),
     },
   };
