@@ -36,7 +36,7 @@ import {
 } from './execution/execute.js';
 import { HeldLogEntries } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
-import type { HintReader } from './meta-tools/hints.js';
+import { forReader, type HintReader } from './meta-tools/hints.js';
 import {
   ALL_META_TOOL_SLUGS,
   META_TOOLKIT,
@@ -1044,7 +1044,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       execute: (slug, args, options) =>
         this.#execute(slug, args, holdLog ? { ...options, holdLog } : options),
       search: (query, limit) => this.search({ query, limit }),
-      proxy: (request) => this.proxyExecute(request),
+      // a cell's failures are read by the agent: their way out names its meta-tools
+      proxy: (request) =>
+        this.proxyExecute(request).catch((error: unknown) => {
+          throw forReader(error, this.#hintReader());
+        }),
       clientTools: new Set([
         ...(this.#config.clientTools ?? []).map((tool) => tool.slug),
         ...(this.#config.clientToolkits ?? []).flatMap((toolkit) => toolkit.tools.map((tool) => tool.slug)),
