@@ -1201,12 +1201,13 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         message: `${shownValue(logId)} is not a log id: pass the logId of the TOOLMUX_MULTI_EXECUTE_TOOL call whose result this is (log_ and 38 letters and digits).`,
       });
     }
-    const workbench = workbenchOf(this.#config);
+    const workbench = { ...workbenchOf(this.#config), enable: this.#hintReader().metaTools.has('WORKBENCH') };
     const offloaded = await offloadLarge(
       result,
       always ? { ...workbench, autoOffloadThreshold: 0 } : workbench,
       this.#workbenchPort(),
       logId,
+      this.#slugs().WORKBENCH,
     );
     return offloaded === result ? undefined : offloaded;
   }
