@@ -175,6 +175,24 @@ describe('messages without the meta-tool they would name', () => {
     expect(named.error).toContain('TOOLMUX_MANAGE_CONNECTIONS with reinitiate: true gives a new link');
   });
 
+  it('ACCOUNT_SELECTION_REQUIRED in a DIRECT_TOOLS session says where the application names the account', async () => {
+    const mux = storeFile().instance();
+    const config = await mux.authConfigs.create('mail', { type: 'api_key' });
+    await mux.connectedAccounts.create('user_1', config.id, { apiKey: 'key-work' }, { alias: 'work' });
+    await mux.connectedAccounts.create('user_1', config.id, { apiKey: 'key-home' }, { alias: 'home' });
+    const session = await mux.create('user_1', {
+      sessionPreset: SessionPreset.DIRECT_TOOLS,
+      toolkits: ['mail'],
+      authConfigs: { mail: config.id },
+      multiAccount: { enable: true, requireExplicitSelection: true },
+    });
+    const result = await session.execute('MAIL_SEND_EMAIL', MAIL);
+    expect(result.code).toBe('ACCOUNT_SELECTION_REQUIRED');
+    expect(result.error).not.toContain('TOOLMUX_');
+    expect(result.error).toContain('session.execute(slug, args, { account })');
+    expect((await session.execute('MAIL_SEND_EMAIL', MAIL, { account: 'work' })).successful).toBe(true);
+  });
+
   it('a call without a session (tools.execute) names what the application can do', async () => {
     const mux = storeFile().instance();
     const result = await mux.tools.execute('MAIL_SEND_EMAIL', { userId: 'user_1', arguments: MAIL });

@@ -48,9 +48,9 @@ export function accountOptionWay(reader: HintReader): string {
     ...(reader.metaTools.has('WORKBENCH')
       ? ['in workbench code, toolmux.execute(slug, args, { account })']
       : []),
-    ...(reader.metaTools.size === 0 || !reader.metaTools.has('MULTI_EXECUTE_TOOL')
-      ? ['in the application, session.execute(slug, args, { account })']
-      : []),
+    ...(reader.metaTools.has('MULTI_EXECUTE_TOOL')
+      ? []
+      : ['in the application, session.execute(slug, args, { account })']),
   ];
   return ways.join('; ');
 }
