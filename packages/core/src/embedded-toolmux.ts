@@ -387,14 +387,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         cursor: query.cursor,
       });
       return {
-        items: page.items.map((record) => ({
-          sessionId: record.id,
-          userId: record.userId,
-          metadata: record.metadata,
-          configVersion: record.configVersion,
-          createdAt: record.createdAt,
-          updatedAt: record.updatedAt,
-        })),
+        items: page.items.map(sessionSummaryOf),
         nextCursor: page.nextCursor,
       };
     },
@@ -659,4 +652,16 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       await store.close();
     }
   }
+}
+
+/** A stored session as `sessions.list()` lists it. */
+export function sessionSummaryOf(record: SessionRecord): SessionSummary {
+  return {
+    sessionId: record.id,
+    userId: record.userId,
+    metadata: record.metadata,
+    configVersion: record.configVersion,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
 }

@@ -11,6 +11,7 @@ export { Catalog, searchDocumentOf } from './catalog/catalog.js';
 export type { ToolDeclaration, ToolkitDeclaration } from './catalog/declarations.js';
 export { declaredTool, declaredToolkit } from './catalog/declarations.js';
 export { exposedMetaToolKinds } from './config/session-config.js';
+export { sessionSummaryOf } from './embedded-toolmux.js';
 export {
   ALL_META_TOOL_SLUGS,
   META_TOOLKIT,

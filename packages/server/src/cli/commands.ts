@@ -3,13 +3,14 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { createServer as createNetServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type SessionSummary, type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
+import { type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
 import {
   checkUserId,
   openStore,
   openToolMuxStore,
   parseSecretKey,
   parseStoreSpec,
+  sessionSummaryOf,
 } from '@toolmux/core/internal';
 import { builtinToolkits } from '@toolmux/toolkits';
 import {
@@ -686,14 +687,7 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
   });
   try {
     const page = await opened.listSessions({ userId, limit, cursor: undefined });
-    const items: SessionSummary[] = page.items.map((record) => ({
-      sessionId: record.id,
-      userId: record.userId,
-      metadata: record.metadata,
-      configVersion: record.configVersion,
-      createdAt: record.createdAt,
-      updatedAt: record.updatedAt,
-    }));
+    const items = page.items.map(sessionSummaryOf);
     if (values.json) {
       io.stdout(`${JSON.stringify(items, null, 2)}\n`);
     } else if (items.length === 0) {
