@@ -1,16 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineTool, type ExecutionLog, MetaToolSlug, type Session, ToolMux } from '@toolmux/core';
-import {
-  createSampleToolkits,
-  createTestPostgresUrl,
-  postgresSkipReason,
-  stockLookupTool,
-} from '@toolmux/core/test';
+import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { testStoreBackends } from '../test-helpers.js';
 import { startTestServer, type TestServer } from '../testing/index.js';
 
 /**
@@ -18,38 +13,10 @@ import { startTestServer, type TestServer } from '../testing/index.js';
  * (its session has custom tools) is the parent of every call it makes, the custom ones that ran in
  * the client and the others the server ran, as in an embedded session.
  */
-const skipPostgres = await postgresSkipReason();
 const directory = mkdtempSync(join(tmpdir(), 'toolmux-remote-log-tree-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
-const backends = [
-  {
-    name: 'SQLite',
-    skip: undefined,
-    store: async () => ({
-      spec: `sqlite:${join(mkdtempSync(join(directory, 'db-')), 'toolmux.db')}`,
-      cleanup: async () => {},
-    }),
-  },
-  {
-    name: 'PostgreSQL',
-    skip: skipPostgres,
-    store: async () => {
-      // a PostgreSQL store needs a secret key shared by every instance (the server reads it here)
-      const previousKey = process.env.TOOLMUX_SECRET_KEY;
-      process.env.TOOLMUX_SECRET_KEY = randomBytes(32).toString('base64');
-      const database = await createTestPostgresUrl();
-      return {
-        spec: database.url,
-        cleanup: async () => {
-          await database.cleanup();
-          if (previousKey === undefined) delete process.env.TOOLMUX_SECRET_KEY;
-          else process.env.TOOLMUX_SECRET_KEY = previousKey;
-        },
-      };
-    },
-  },
-];
+const backends = await testStoreBackends(directory, { sharedSecretKey: true });
 
 /** A custom tool that runs until it is aborted. */
 const waitForDelivery = defineTool({

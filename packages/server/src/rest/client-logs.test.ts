@@ -4,17 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ToolMux } from '@toolmux/core';
 import { newId } from '@toolmux/core/internal';
-import { createTestPostgresUrl, postgresSkipReason, stockLookupTool } from '@toolmux/core/test';
+import { stockLookupTool } from '@toolmux/core/test';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServer } from '../server.js';
-import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
+import { recordingLogger, TEST_API_KEY, testStoreBackends } from '../test-helpers.js';
 
 /**
  * `POST /sessions/:id/logs`: a remote-mode client's log entries. The server validates them, replaces
  * ids that are not fresh and unused, and answers once they are stored; one client's bad entries never
  * cost other users' entries.
  */
-const skipPostgres = await postgresSkipReason();
 const directory = mkdtempSync(join(tmpdir(), 'toolmux-client-logs-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
@@ -90,24 +89,7 @@ async function open(store: string) {
   return { mux, call, session, logIds, logger };
 }
 
-const backends = [
-  {
-    name: 'SQLite',
-    skip: undefined,
-    store: async () => ({
-      spec: `sqlite:${join(mkdtempSync(join(directory, 'db-')), 'toolmux.db')}`,
-      cleanup: async () => {},
-    }),
-  },
-  {
-    name: 'PostgreSQL',
-    skip: skipPostgres,
-    store: async () => {
-      const database = await createTestPostgresUrl();
-      return { spec: database.url, cleanup: () => database.cleanup() };
-    },
-  },
-];
+const backends = await testStoreBackends(directory);
 
 for (const backend of backends) {
   describe.skipIf(backend.skip !== undefined)(`POST /sessions/:id/logs on ${backend.name}`, () => {

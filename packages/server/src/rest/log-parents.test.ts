@@ -4,21 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetaToolSlug, ToolMux } from '@toolmux/core';
 import { newId } from '@toolmux/core/internal';
-import {
-  createSampleToolkits,
-  createTestPostgresUrl,
-  postgresSkipReason,
-  stockLookupTool,
-} from '@toolmux/core/test';
+import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServer } from '../server.js';
-import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
+import { recordingLogger, TEST_API_KEY, testStoreBackends } from '../test-helpers.js';
 
 /**
  * The execution log as a tree over REST: `parent_id` on every entry, `?parent_id=` on both log
  * routes, and client uploads whose `parent_id` must name an entry of the same session.
  */
-const skipPostgres = await postgresSkipReason();
 const directory = mkdtempSync(join(tmpdir(), 'toolmux-log-parents-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 const stock = stockLookupTool().tool;
@@ -43,24 +37,7 @@ function upload(changes: Record<string, unknown>) {
   };
 }
 
-const backends = [
-  {
-    name: 'SQLite',
-    skip: undefined,
-    store: async () => ({
-      spec: `sqlite:${join(mkdtempSync(join(directory, 'db-')), 'toolmux.db')}`,
-      cleanup: async () => {},
-    }),
-  },
-  {
-    name: 'PostgreSQL',
-    skip: skipPostgres,
-    store: async () => {
-      const database = await createTestPostgresUrl();
-      return { spec: database.url, cleanup: () => database.cleanup() };
-    },
-  },
-];
+const backends = await testStoreBackends(directory);
 
 for (const backend of backends) {
   describe.skipIf(backend.skip !== undefined)(`log parents over REST on ${backend.name}`, () => {

@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ExecutionLog, ToolMux } from '@toolmux/core';
 import { openToolMuxStore } from '@toolmux/core/internal';
-import { createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createServer } from '../server.js';
 import { SessionCache } from '../session-cache.js';
-import { createTestServer, recordingLogger, TEST_API_KEY } from '../test-helpers.js';
+import { createTestServer, recordingLogger, TEST_API_KEY, testStoreBackends } from '../test-helpers.js';
 
 /**
  * `GET /sessions/:id/logs` does not resume the session: it only needs to know that the session
@@ -136,7 +135,6 @@ describe('SessionCache.checkReadable', () => {
  * entry's fields in the documented order, whichever way the server reads and writes it (a page of
  * short entries is written at once, a large one a slice at a time; PostgreSQL reads entries packed).
  */
-const skipPostgres = await postgresSkipReason();
 const directory = mkdtempSync(join(tmpdir(), 'toolmux-log-reads-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
@@ -161,29 +159,12 @@ function wire(log: ExecutionLog) {
   };
 }
 
-const stores = [
-  {
-    name: 'SQLite',
-    skip: undefined,
-    open: async () => ({
-      spec: `sqlite:${join(mkdtempSync(join(directory, 'db-')), 'toolmux.db')}`,
-      cleanup: async () => {},
-    }),
-  },
-  {
-    name: 'PostgreSQL',
-    skip: skipPostgres,
-    open: async () => {
-      const database = await createTestPostgresUrl();
-      return { spec: database.url, cleanup: () => database.cleanup() };
-    },
-  },
-];
+const stores = await testStoreBackends(directory);
 
 for (const backend of stores) {
   describe.skipIf(backend.skip !== undefined)(`GET /sessions/:id/logs on ${backend.name}`, () => {
     it('answers the JSON text of the documented page, byte for byte, for short and long entries', async () => {
-      const { spec, cleanup } = await backend.open();
+      const { spec, cleanup } = await backend.store();
       const mux = new ToolMux({
         toolkits: [],
         store: spec,
