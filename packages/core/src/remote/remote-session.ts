@@ -10,6 +10,7 @@ import type { ProxyExecuteRequest, ProxyExecuteResponse } from '../auth/types.js
 import type { Catalog } from '../catalog/catalog.js';
 import type { Tool } from '../catalog/types.js';
 import {
+  exposedMetaToolKinds,
   metaToolNamesOf,
   type NormalizedSessionConfig,
   parseSessionConfig,
@@ -183,9 +184,12 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   }
 
   async execute(slug: string, args: unknown = {}, options: ExecuteOptions = {}): Promise<ToolResult> {
+    // only a session that has the multi-execute runs it here; one that has not (DIRECT_TOOLS) sends
+    // the call to the server, which refuses it as an embedded session would
     if (
+      this.#localSlugs.size > 0 &&
       slug === metaToolSlugs(metaToolNamesOf(this.config)).MULTI_EXECUTE_TOOL &&
-      this.#localSlugs.size > 0
+      exposedMetaToolKinds(this.config).has('MULTI_EXECUTE_TOOL')
     ) {
       return this.#multiExecute(args, options);
     }

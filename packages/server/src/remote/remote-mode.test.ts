@@ -402,6 +402,31 @@ describe('remote mode: custom tools run in the client', () => {
     });
   });
 
+  it('a DIRECT_TOOLS session, which has no multi-execute, refuses one as an embedded session does', async () => {
+    const outcome = async (mux: ToolMux, userId: string) => {
+      const { tool: lookup, ran } = stockLookupTool();
+      const session = await mux.create(userId, {
+        toolkits: ['tasks', 'shop'],
+        sessionPreset: SessionPreset.DIRECT_TOOLS,
+        experimental: { customTools: [lookup] },
+      });
+      const result = await session
+        .execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+          tools: [{ tool_slug: 'SHOP_LOOKUP_STOCK', arguments: { sku: 'B-200' } }],
+        })
+        .catch((error: unknown) => error);
+      return { result, ran: ran.length };
+    };
+    const embedded = await outcome(server.embedded, 'user_direct_multi_embedded');
+    const remoteOutcome = await outcome(remote, 'user_direct_multi_remote');
+    // the embedded session refuses the call: the custom tool never runs
+    expect(embedded.ran).toBe(0);
+    const code = (value: unknown) => (value as { code?: string }).code;
+    expect(code(embedded.result)).toBe('TOOL_NOT_IN_SESSION');
+    expect(remoteOutcome.ran).toBe(0);
+    expect(code(remoteOutcome.result)).toBe(code(embedded.result));
+  });
+
   it('are shown over MCP, where calling one says it runs in the application', async () => {
     const session = await remote.create('user_custom_2', {
       sessionPreset: SessionPreset.DIRECT_TOOLS,
