@@ -39,6 +39,7 @@ import type { ToolResult } from './execution/result.js';
 import { forReader, type HintReader } from './meta-tools/hints.js';
 import {
   ALL_META_TOOL_SLUGS,
+  META_TOOL_NAMES,
   META_TOOLKIT,
   type MetaToolHost,
   type MetaToolKind,
@@ -1024,16 +1025,21 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   }
 
   /**
-   * Whether the session has a workbench call logged (the running cell's own entry is written after
-   * it): one read of the session's log range, newest first, stopping at the first such entry.
+   * Whether the session has a workbench cell logged, in either naming style of the meta-tools (the
+   * running cell's own entry is written after it): one probe of an index that holds only cells.
    */
   async #ranWorkbench(): Promise<boolean> {
-    const { items } = await this.#runtime.store.listLogs({
-      sessionId: this.sessionId,
-      toolSlug: this.#slugs().WORKBENCH,
-      limit: 1,
-    });
-    return items.length > 0;
+    const { store } = this.#runtime;
+    if (store.hasWorkbenchCell) return store.hasWorkbenchCell(this.sessionId);
+    for (const names of META_TOOL_NAMES) {
+      const { items } = await store.listLogs({
+        sessionId: this.sessionId,
+        toolSlug: metaToolSlugs(names).WORKBENCH,
+        limit: 1,
+      });
+      if (items.length > 0) return true;
+    }
+    return false;
   }
 
   /** What workbench code reaches of this session. */

@@ -1,5 +1,13 @@
 import type { SealedSecretKind, Store } from './types.js';
 
+/**
+ * The entries of workbench cells, in either naming style of the meta-tools (`TOOLMUX_WORKBENCH`,
+ * `COMPOSIO_REMOTE_WORKBENCH`): the condition of migration 10's partial index. A query that repeats it
+ * word for word (`hasWorkbenchCell`) is served by that index, with a custom or a generic plan. Never
+ * change it: a new naming style needs a new index (and migration).
+ */
+export const WORKBENCH_CELL_CONDITION = "tool_slug IN ('TOOLMUX_WORKBENCH', 'COMPOSIO_REMOTE_WORKBENCH')";
+
 /** The SQL dialects the stores speak. */
 export type Dialect = Store['dialect'];
 
@@ -423,6 +431,23 @@ export const MIGRATIONS: readonly Migration[] = [
         DROP INDEX toolmux_execution_logs_session_parent_id;
         CREATE INDEX toolmux_execution_logs_session_parent_id ON toolmux_execution_logs (session_id, parent_id, id)
           WHERE parent_id IS NOT NULL;
+      `,
+    },
+  },
+  {
+    version: 10,
+    name: 'execution_log_workbench_cells',
+    // Whether a session has run a workbench cell (asked once per new workbench context, to tell the
+    // agent that the values of earlier cells are gone) is one probe of this partial index, which holds
+    // only the cells' entries: without it the question walked the session's whole log range.
+    sql: {
+      sqlite: `
+        CREATE INDEX toolmux_execution_logs_workbench_cells ON toolmux_execution_logs (session_id)
+          WHERE ${WORKBENCH_CELL_CONDITION};
+      `,
+      postgres: `
+        CREATE INDEX toolmux_execution_logs_workbench_cells ON toolmux_execution_logs (session_id)
+          WHERE ${WORKBENCH_CELL_CONDITION};
       `,
     },
   },

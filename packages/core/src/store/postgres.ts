@@ -1,6 +1,11 @@
 import type { Client, Pool, QueryResultRow } from 'pg';
 import { ToolMuxError } from '../errors.js';
-import { MIGRATIONS_TABLE_SQL, pendingMigrations, SEALED_SECRET_TABLES } from './migrations.js';
+import {
+  MIGRATIONS_TABLE_SQL,
+  pendingMigrations,
+  SEALED_SECRET_TABLES,
+  WORKBENCH_CELL_CONDITION,
+} from './migrations.js';
 import { assertPageQuery, type PageQuery, pageClause, toPage } from './pagination.js';
 import { PostgresConnectionListener } from './postgres-connection-listener.js';
 import { type SessionLogPage, SessionLogPageReader } from './postgres-log-pages.js';
@@ -689,6 +694,16 @@ export class PostgresStore implements Store {
       [id],
     );
     return rows[0] === undefined ? undefined : toLog(rows[0]);
+  }
+
+  async hasWorkbenchCell(sessionId: string): Promise<boolean> {
+    const rows = await this.query(
+      'read whether a session ran a workbench cell',
+      `SELECT 1 FROM toolmux_execution_logs WHERE session_id = $1 AND ${WORKBENCH_CELL_CONDITION} LIMIT 1`,
+      [sessionId],
+      'toolmux_session_has_workbench_cell',
+    );
+    return rows.length > 0;
   }
 
   async moveLogChildren(sessionId: string, from: string, to: string): Promise<number> {

@@ -1,7 +1,12 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { MIGRATIONS_TABLE_SQL, pendingMigrations, SEALED_SECRET_TABLES } from './migrations.js';
+import {
+  MIGRATIONS_TABLE_SQL,
+  pendingMigrations,
+  SEALED_SECRET_TABLES,
+  WORKBENCH_CELL_CONDITION,
+} from './migrations.js';
 import { assertPageQuery, type PageQuery, pageClause, toPage } from './pagination.js';
 import { SAFETY_NET_AUTOCHECKPOINT_PAGES, SqliteCheckpointer } from './sqlite-checkpointer.js';
 import {
@@ -574,6 +579,15 @@ export class SqliteStore implements Store {
       ),
     );
     return row === undefined ? undefined : toLog(row);
+  }
+
+  async hasWorkbenchCell(sessionId: string): Promise<boolean> {
+    const row = this.run('read whether a session ran a workbench cell', () =>
+      this.statement(
+        `SELECT 1 FROM toolmux_execution_logs WHERE session_id = ? AND ${WORKBENCH_CELL_CONDITION} LIMIT 1`,
+      ).get(sessionId),
+    );
+    return row !== undefined;
   }
 
   async moveLogChildren(sessionId: string, from: string, to: string): Promise<number> {

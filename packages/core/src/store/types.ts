@@ -79,6 +79,12 @@ export interface Store {
    * name. Optional for stores of your own (those calls then keep naming the id the client sent).
    */
   moveLogChildren?(sessionId: string, from: string, to: string): Promise<number>;
+  /**
+   * Whether session `sessionId` has a logged workbench cell (`TOOLMUX_WORKBENCH` or
+   * `COMPOSIO_REMOTE_WORKBENCH`), at a cost that does not grow with its log. Optional for stores of
+   * your own (the session then asks `listLogs` with `toolSlug`).
+   */
+  hasWorkbenchCell?(sessionId: string): Promise<boolean>;
 
   /**
    * Inserts an auth config. Returns false (and writes nothing) when the record is `createdBy: 'toolmux'`

@@ -5,7 +5,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
-import { MetaToolSlug } from '../meta-tools/meta-tools.js';
+import { ComposioMetaToolSlug, MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { createTestPostgresUrl } from '../test/postgres.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
@@ -337,6 +337,19 @@ describe.each([
       const firstOfNew = await cell(fresh, 'return typeof globalThis.count;');
       expect(firstOfNew.result).toBe('undefined');
       expect(firstOfNew.notice).toBeUndefined();
+
+      // earlier cells under the other naming of the meta-tools count too
+      const renamed = await one.create('user_3');
+      await cell(renamed, 'globalThis.count = 7; return count;');
+      const composio = await two.use(renamed.sessionId);
+      await composio.update({ metaToolNames: 'composio' });
+      const named = (
+        await composio.execute(ComposioMetaToolSlug.WORKBENCH, {
+          code_to_execute: 'return typeof globalThis.count;',
+        })
+      ).data as { results: unknown; notice?: string };
+      expect(named.results).toBe('undefined');
+      expect(named.notice).toMatch(/^This is a new workbench context: .*another server instance/);
     } finally {
       await one.close();
       await two.close();
