@@ -1,17 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import { API_OPERATIONS, apiRef, renderApiRefs } from './api-refs.js';
+import { API_OPERATIONS, type ApiOperation, apiRef, renderApiRefs } from './api-refs.js';
 import { ToolMuxError } from './errors.js';
 
 describe('apiRef: one message, read in the SDK’s words or the REST API’s', () => {
-  it.each(API_OPERATIONS)('%s names a REST route for REST and a method call for the SDK', (operation) => {
-    const message = `Fix it with ${apiRef(operation, { toolkit: 'mail', authConfigId: 'ac_1', userId: 'user 1' })}.`;
-    const rest = renderApiRefs(message, 'rest');
-    const sdk = renderApiRefs(message, 'sdk');
-    expect(rest).toMatch(/^Fix it with (GET|POST|PATCH|DELETE) \/api\/v1\/[^ ]*/);
-    expect(rest).not.toMatch(/[a-z]\(/);
-    expect(sdk).toMatch(/^Fix it with [a-zA-Z.]+\(.*\)\.$/);
-    expect(sdk).not.toContain('/api/v1');
-    for (const text of [rest, sdk]) expect(text).not.toMatch(/[\u2063⟦⟧]/);
+  /** Operations that name a field of an answer, not a call. */
+  const FIELDS: readonly string[] = ['redirectUrl'];
+
+  it.each(API_OPERATIONS.filter((operation) => !FIELDS.includes(operation)))(
+    '%s names a REST route for REST and a method call for the SDK',
+    (operation) => {
+      const message = `Fix it with ${apiRef(operation, { toolkit: 'mail', authConfigId: 'ac_1', userId: 'user 1' })}.`;
+      const rest = renderApiRefs(message, 'rest');
+      const sdk = renderApiRefs(message, 'sdk');
+      expect(rest).toMatch(/^Fix it with (GET|POST|PATCH|DELETE) \/api\/v1\/[^ ]*/);
+      expect(rest).not.toMatch(/[a-z]\(/);
+      expect(sdk).toMatch(/^Fix it with [a-zA-Z.]+\(.*\)\.$/);
+      expect(sdk).not.toContain('/api/v1');
+      for (const text of [rest, sdk]) expect(text).not.toMatch(/[\u2063⟦⟧]/);
+    },
+  );
+
+  it.each(FIELDS)('field %s is snake_case for REST and camelCase for the SDK', (field) => {
+    expect(API_OPERATIONS).toContain(field);
+    const message = `Hand the user its ${apiRef(field as ApiOperation)}.`;
+    expect(renderApiRefs(message, 'rest')).toMatch(/^Hand the user its [a-z]+(_[a-z]+)+\.$/);
+    expect(renderApiRefs(message, 'sdk')).toMatch(/^Hand the user its [a-z]+([A-Z][a-z]+)+\.$/);
   });
 
   it('a ToolMuxError shows the SDK wording as its message and the REST wording on request', () => {

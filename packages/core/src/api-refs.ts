@@ -64,6 +64,19 @@ const OPERATIONS = {
     rest: ({ toolkit }) =>
       `POST /api/v1/sessions/:sessionId/authorize with { "toolkit": ${quoted(toolkit, '…')} }`,
   },
+  /** The link a connection request hands out, as a field of its answer. */
+  redirectUrl: {
+    sdk: () => 'redirectUrl',
+    rest: () => 'redirect_url',
+  },
+  'session.execute.account': {
+    sdk: () => 'session.execute(slug, args, { account })',
+    rest: () => 'POST /api/v1/sessions/:sessionId/execute with { "tool_slug", "arguments", "account" }',
+  },
+  'session.waitForConnections': {
+    sdk: () => 'session.waitForConnections()',
+    rest: () => 'POST /api/v1/sessions/:sessionId/wait-for-connections',
+  },
   'session.proxyExecute': {
     sdk: () => 'session.proxyExecute()',
     rest: () => 'POST /api/v1/sessions/:sessionId/proxy',

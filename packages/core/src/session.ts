@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import type { ErrorAudience } from './api-refs.js';
 import type { AccountChoices } from './auth/account-selection.js';
 import { checkAlias } from './auth/aliases.js';
 import type { AuthService } from './auth/auth-service.js';
@@ -36,7 +37,7 @@ import {
 } from './execution/execute.js';
 import { HeldLogEntries } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
-import { forReader, type HintReader } from './meta-tools/hints.js';
+import { applicationReader, forReader, type HintReader, readerFor } from './meta-tools/hints.js';
 import {
   ALL_META_TOOL_SLUGS,
   META_TOOL_NAMES,
@@ -498,7 +499,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     parentId: string,
     slug: string,
     args: unknown = {},
-    options: ExecuteOptions = {},
+    options: ExecuteOptions & { audience?: ErrorAudience } = {},
   ): Promise<ToolResult> {
     if (typeof parentId !== 'string' || !parentId.startsWith('log_') || idTime(parentId) === undefined) {
       throw new ToolMuxError({
@@ -518,11 +519,46 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     return this.#execute(slug, args, { ...options, parentId });
   }
 
+  /**
+   * `execute` whose failures name the application's operations in the words of `audience`: the REST
+   * API's for an HTTP client of the server (`POST /api/v1/sessions/:sessionId/authorize` where the SDK
+   * reads `session.authorize("github")`).
+   *
+   * @internal the server's `POST /sessions/:id/execute`
+   */
+  async executeFor(
+    audience: ErrorAudience,
+    slug: string,
+    args: unknown = {},
+    options: ExecuteOptions = {},
+  ): Promise<ToolResult> {
+    return this.#execute(slug, args, { ...options, audience });
+  }
+
+  /**
+   * `waitForConnections` whose messages name the application's operations in the words of
+   * `audience`, with the result as the REST API answers it (`waitResultJson`).
+   *
+   * @internal the server's `POST /sessions/:id/wait-for-connections`
+   */
+  async waitForConnectionsFor(
+    audience: ErrorAudience,
+    toolkits: string[],
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<ReturnType<typeof waitResultJson>> {
+    const reader = readerFor(applicationReader(true), audience);
+    return waitResultJson(await this.#waitForConnections(toolkits, options, reader), reader);
+  }
+
   /** `execute`, and for calls made by a meta-tool, the log entry of that call as the parent. */
   async #execute(
     slug: string,
     args: unknown,
-    options: ExecuteOptions & { parentId?: string; holdLog?: (entry: ExecutionLogRecord) => void },
+    options: ExecuteOptions & {
+      parentId?: string;
+      holdLog?: (entry: ExecutionLogRecord) => void;
+      audience?: ErrorAudience;
+    },
   ): Promise<ToolResult> {
     checkCallId(options.callId);
     const meta = this.#metaTools().get(slug);
@@ -535,7 +571,14 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       callId: options.callId,
       parentId: options.parentId,
     };
-    if (!tool) return rejectToolCall(this.#runtime.env, call, this.#notAvailable(slug), options.holdLog);
+    if (!tool)
+      return rejectToolCall(
+        this.#runtime.env,
+        call,
+        this.#notAvailable(slug),
+        options.holdLog,
+        options.audience,
+      );
     const result = await executeTool(this.#runtime.env, {
       tool,
       toolkit: meta ? META_TOOLKIT : this.#runtime.catalog.getToolkit(tool.toolkit),
@@ -547,7 +590,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       signal: options.signal,
       account: meta ? undefined : options.account,
       selection: this.#selection(),
-      reader: this.#hintReader(),
+      reader: options.audience ? readerFor(this.#hintReader(), options.audience) : this.#hintReader(),
       holdLog: options.holdLog,
     });
     // Messages that point the model to a meta-tool name the session's own meta-tools.

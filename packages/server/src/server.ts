@@ -297,7 +297,13 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
         body = parseRequestPart(route.body, json, 'body');
         if (slice.due()) await slice.pause();
       }
-      const result = await route.handle({ params, query, body, signal: c.req.raw.signal } as never);
+      const result = await route.handle({
+        params,
+        query,
+        body,
+        signal: c.req.raw.signal,
+        audience: audienceOf(c.req.raw),
+      } as never);
       const answer = await jsonBody(result);
       return responseWithRequestId(
         answer.body,

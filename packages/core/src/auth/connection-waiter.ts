@@ -24,8 +24,9 @@
  * session is deleted (at once in the same process, at the next wake on another instance).
  */
 
+import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
-import { applicationReader, type HintReader } from '../meta-tools/hints.js';
+import { applicationReader, type HintReader, inWordsOf } from '../meta-tools/hints.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import type { ConnectionRequestRecord, ConnectionWatch } from '../store/types.js';
 
@@ -141,7 +142,10 @@ export function toolkitConnectionState(
   const manage = reader.metaTools.has('MANAGE_CONNECTIONS');
   const again = manage
     ? `Call ${MetaToolSlug.MANAGE_CONNECTIONS} with toolkits ["${toolkit.slug}"] and reinitiate: true for a new link, hand it to the user, then wait again.`
-    : `Start a new connection with session.authorize(${JSON.stringify(toolkit.slug)}), hand its redirectUrl to the user, then wait again.`;
+    : inWordsOf(
+        reader,
+        `Start a new connection with ${apiRef('session.authorize', { toolkit: toolkit.slug })}, hand its ${apiRef('redirectUrl')} to the user, then wait again.`,
+      );
   switch (request ? requestStatus(request, now) : undefined) {
     case 'PENDING':
       return {
@@ -177,7 +181,10 @@ export function toolkitConnectionState(
         status: 'NOT_STARTED',
         message: manage
           ? `No connection of ${name} was started: call ${MetaToolSlug.MANAGE_CONNECTIONS} with toolkits ["${toolkit.slug}"] for a link, hand it to the user, then wait.`
-          : `No connection of ${name} was started: start one with session.authorize(${JSON.stringify(toolkit.slug)}), hand its redirectUrl to the user, then wait.`,
+          : inWordsOf(
+              reader,
+              `No connection of ${name} was started: start one with ${apiRef('session.authorize', { toolkit: toolkit.slug })}, hand its ${apiRef('redirectUrl')} to the user, then wait.`,
+            ),
       };
   }
 }
@@ -337,7 +344,7 @@ export function waitResultJson(
       : [
           connected.length > 0 ? `Connected: ${connected.join(', ')}.` : '',
           pending.length > 0
-            ? `Still waiting for the user on ${pending.join(', ')}${result.timedOut ? ' (the wait timed out)' : ''}: ${reader.metaTools.has('WAIT_FOR_CONNECTIONS') ? `call ${MetaToolSlug.WAIT_FOR_CONNECTIONS} again` : 'wait again (session.waitForConnections)'}, or ask the user whether they opened the link.`
+            ? `Still waiting for the user on ${pending.join(', ')}${result.timedOut ? ' (the wait timed out)' : ''}: ${reader.metaTools.has('WAIT_FOR_CONNECTIONS') ? `call ${MetaToolSlug.WAIT_FOR_CONNECTIONS} again` : inWordsOf(reader, `wait again (${apiRef('session.waitForConnections')})`)}, or ask the user whether they opened the link.`
             : '',
           other.length > 0
             ? `Not connected: ${other.map(([slug, state]) => `${slug} (${state.status})`).join(', ')}; each entry's message says what to do.`

@@ -1,7 +1,8 @@
+import type { ErrorAudience } from '../api-refs.js';
 import type { Credentials, Tool, ToolContext, Toolkit } from '../catalog/types.js';
 import type { MultiAccountConfig } from '../config/session-config.js';
 import { errorMessage, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
-import { applicationReader, forReader, type HintReader } from '../meta-tools/hints.js';
+import { applicationReader, forReader, type HintReader, messageFor } from '../meta-tools/hints.js';
 import { createNullStripper } from '../schema/nulls.js';
 import { formatValidationIssues, slicedValidatorOf } from '../schema/validate.js';
 import type { ExecutionLogRecord } from '../store/types.js';
@@ -240,7 +241,7 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     result = { successful: true, data: data === undefined ? null : data, error: null, logId };
   } catch (error) {
     const reader = request.reader ?? applicationReader(sessionId !== null);
-    result = failureResult(forReader(error, reader), tool, logId, secrets);
+    result = failureResult(forReader(error, reader), tool, logId, secrets, reader);
   }
   // the redaction of the arguments is a stage of its own (listing the keys of a wide object is one)
   if (large) await yieldToEventLoop();
@@ -341,11 +342,13 @@ export async function rejectToolCall(
   },
   error: ToolMuxError,
   holdLog?: (entry: ExecutionLogRecord) => void,
+  /** In whose words the message names operations (the SDK's by default). */
+  audience: ErrorAudience = 'sdk',
 ): Promise<ToolResult> {
   const result: ToolResult = {
     successful: false,
     data: null,
-    error: error.message,
+    error: error.messageFor(audience),
     code: error.code,
     logId: newId('log'),
   };
@@ -361,12 +364,18 @@ export async function rejectToolCall(
   return result;
 }
 
-function failureResult(error: unknown, tool: Tool, logId: string, secrets: readonly string[]): ToolResult {
+function failureResult(
+  error: unknown,
+  tool: Tool,
+  logId: string,
+  secrets: readonly string[],
+  reader: HintReader,
+): ToolResult {
   let code: ToolMuxErrorCode;
   let message: string;
   if (error instanceof ToolCallFailure || ToolMuxError.isInstance(error)) {
     code = error.code;
-    message = error.message;
+    message = messageFor(error, reader);
   } else {
     code = 'TOOL_EXECUTION_FAILED';
     message = `${tool.slug} failed: ${errorMessage(error)}`;

@@ -1,4 +1,4 @@
-import { apiRef } from '../api-refs.js';
+import { apiRef, type ErrorAudience, renderApiRefs } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import { type MetaToolKind, MetaToolSlug } from './meta-tools.js';
 
@@ -12,6 +12,26 @@ import { type MetaToolKind, MetaToolSlug } from './meta-tools.js';
 export interface HintReader {
   readonly metaTools: ReadonlySet<MetaToolKind>;
   readonly session: boolean;
+  /**
+   * In whose words an operation of the application is named (`apiRef`): the SDK's (the default) or
+   * the REST API's, for an HTTP client of the server.
+   */
+  readonly audience?: ErrorAudience;
+}
+
+/** `reader` for `audience` (the same object when it already reads in those words). */
+export function readerFor(reader: HintReader, audience: ErrorAudience): HintReader {
+  return (reader.audience ?? 'sdk') === audience ? reader : { ...reader, audience };
+}
+
+/** `text` with its `apiRef` references in the words of `reader`. */
+export function inWordsOf(reader: HintReader, text: string): string {
+  return renderApiRefs(text, reader.audience ?? 'sdk');
+}
+
+/** A failure's message for `reader`: a ToolMuxError names operations in the reader's words. */
+export function messageFor(error: { message: string }, reader: HintReader): string {
+  return ToolMuxError.isInstance(error) ? error.messageFor(reader.audience ?? 'sdk') : error.message;
 }
 
 const NO_META_TOOLS: ReadonlySet<MetaToolKind> = new Set();
@@ -26,7 +46,7 @@ export function connectWay(toolkit: string, reader: HintReader): string {
   if (reader.metaTools.has('MANAGE_CONNECTIONS'))
     return `${MetaToolSlug.MANAGE_CONNECTIONS} gives a link to open`;
   return reader.session
-    ? `the application starts the connection with ${apiRef('session.authorize', { toolkit })} and hands the user its redirectUrl`
+    ? `the application starts the connection with ${apiRef('session.authorize', { toolkit })} and hands the user its ${apiRef('redirectUrl')}`
     : `the application connects one with ${apiRef('connectedAccounts.link')} and hands the user its link, or names an ACTIVE account with connectedAccountId`;
 }
 
@@ -35,7 +55,7 @@ export function reconnectWay(toolkit: string, reader: HintReader): string {
   if (reader.metaTools.has('MANAGE_CONNECTIONS'))
     return `${MetaToolSlug.MANAGE_CONNECTIONS} with reinitiate: true gives a new link`;
   return reader.session
-    ? `the application starts a new connection with ${apiRef('session.authorize', { toolkit })} and hands the user its redirectUrl`
+    ? `the application starts a new connection with ${apiRef('session.authorize', { toolkit })} and hands the user its ${apiRef('redirectUrl')}`
     : `the application connects the account again with ${apiRef('connectedAccounts.link')} and hands the user its link`;
 }
 
@@ -50,7 +70,7 @@ export function accountOptionWay(reader: HintReader): string {
       : []),
     ...(reader.metaTools.has('MULTI_EXECUTE_TOOL')
       ? []
-      : ['in the application, session.execute(slug, args, { account })']),
+      : [`in the application, ${apiRef('session.execute.account')}`]),
   ];
   return ways.join('; ');
 }

@@ -1,5 +1,5 @@
 import type { Provider, ToolMux } from '@toolmux/core';
-import { waitResultJson } from '@toolmux/core/internal';
+import { embeddedSession } from '@toolmux/core/internal';
 import { z } from 'zod';
 import type { SessionCache } from '../session-cache.js';
 import { type Route, route } from './route.js';
@@ -66,13 +66,12 @@ export function connectionWaitRoutes(context: {
       params: SessionParams,
       body: WaitForConnectionsBody,
       response: WaitForConnectionsResultSchema,
-      handle: async ({ params, body, signal }) => {
+      handle: async ({ params, body, signal, audience }) => {
         const { session } = await context.sessions.get(params.sessionId);
-        const result = await session.waitForConnections(body.toolkits, {
+        return embeddedSession(session).waitForConnectionsFor(audience, body.toolkits, {
           timeoutMs: (body.timeout_seconds ?? 60) * 1000,
           signal,
         });
-        return waitResultJson(result);
       },
     }),
   ];

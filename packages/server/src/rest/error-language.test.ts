@@ -135,6 +135,73 @@ describe('REST errors name REST routes and fields; the SDK of remote mode gets S
   });
 });
 
+describe('tool results and wait messages over REST name REST routes; the remote SDK gets SDK methods', () => {
+  /** A REST request whose answer is not an error body. */
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${server.url}/api/v1${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(response.status).toBe(200);
+    return (await response.json()) as any;
+  };
+  /** A session that connects nothing itself: the application must. */
+  const createSession = async (userId: string) =>
+    (
+      (await (
+        await fetch(`${server.url}/api/v1/sessions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            user_id: userId,
+            config: { toolkits: ['mail'], manageConnections: false },
+          }),
+        })
+      ).json()) as { session_id: string }
+    ).session_id;
+
+  it('a call without an account names POST …/authorize and redirect_url', async () => {
+    const sessionId = await createSession('user_lang_result');
+    const call = {
+      tool_slug: 'MAIL_SEND_EMAIL',
+      arguments: { to: 'a@example.com', subject: 'Hi', body: 'Hello' },
+    };
+    const result = await post(`/sessions/${sessionId}/execute`, call);
+    expect(result.successful).toBe(false);
+    expect(result.error).toContain('POST /api/v1/sessions/:sessionId/authorize with { "toolkit": "mail" }');
+    expect(result.error).toContain('redirect_url');
+    expect(result.error).not.toMatch(SDK_CALL);
+    expect(result.error).not.toContain('redirectUrl');
+
+    const session = await server.remote().use(sessionId);
+    const sdk = await session.execute(call.tool_slug, call.arguments);
+    expect(sdk.code).toBe(result.code);
+    expect(sdk.error).toContain('session.authorize("mail")');
+    expect(sdk.error).toContain('redirectUrl');
+    expect(sdk.error).not.toContain('/api/v1');
+  });
+
+  it('a wait for a connection nobody started names POST …/authorize and the wait route', async () => {
+    const sessionId = await createSession('user_lang_wait');
+    const waited = await post(`/sessions/${sessionId}/wait-for-connections`, {
+      toolkits: ['mail'],
+      timeout_seconds: 1,
+    });
+    expect(waited.toolkits.mail.status).toBe('NOT_STARTED');
+    expect(waited.toolkits.mail.message).toContain(
+      'start one with POST /api/v1/sessions/:sessionId/authorize with { "toolkit": "mail" }, hand its redirect_url',
+    );
+    expect(waited.toolkits.mail.message).not.toMatch(SDK_CALL);
+
+    const session = await server.remote().use(sessionId);
+    const sdk = await session.waitForConnections(['mail'], { timeoutMs: 1_000 });
+    expect(sdk.toolkits.mail!.message).toContain(
+      'start one with session.authorize("mail"), hand its redirectUrl',
+    );
+  });
+});
+
 describe('REST body validation is as precise as the SDK', () => {
   const createSession = (config: unknown) => rest('POST', '/sessions', { user_id: 'user_lang', config });
 

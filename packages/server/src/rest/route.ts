@@ -1,4 +1,4 @@
-import { checkText, checkUserId, describeZodIssue } from '@toolmux/core/internal';
+import { checkText, checkUserId, describeZodIssue, type ErrorAudience } from '@toolmux/core/internal';
 import type { z } from 'zod';
 import { invalidRequest } from '../http-errors.js';
 
@@ -11,6 +11,8 @@ export interface RouteInput<P, Q, B> {
   body: Output<B>;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
+  /** In whose words messages name operations: the REST API's, or the SDK's for a remote-mode client. */
+  audience: ErrorAudience;
 }
 
 /**

@@ -348,16 +348,22 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       params: SessionParams,
       body: ExecuteInSessionBody,
       response: ToolResultSchema,
-      handle: async ({ params, body, signal }) => {
+      handle: async ({ params, body, signal, audience }) => {
         const { session } = await sessions.get(params.sessionId);
         const options = {
           signal,
           callId: body.call_id,
+          audience,
           ...(body.account !== undefined ? { account: body.account } : {}),
         };
         return toolResultJson(
           body.parent_id === undefined
-            ? await session.execute(body.tool_slug, body.arguments ?? {}, options)
+            ? await embeddedSession(session).executeFor(
+                audience,
+                body.tool_slug,
+                body.arguments ?? {},
+                options,
+              )
             : await embeddedSession(session).executeUnder(
                 body.parent_id,
                 body.tool_slug,
