@@ -1,4 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
 
 /**
@@ -36,4 +39,34 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/**
+ * The official MCP SDK client (`Client` and `StreamableHTTPClientTransport` of
+ * `@modelcontextprotocol/sdk`, the version this package depends on) bundled for a web page by
+ * rolldown: a script that sets `globalThis.McpSdk`. A page loads it with `page.addScriptTag`, so the
+ * browser tests run the SDK's own client code, not a copy of its requests.
+ */
+export async function mcpSdkBrowserBundle(): Promise<string> {
+  const { rolldown } = await import('rolldown');
+  const directory = mkdtempSync(join(tmpdir(), 'toolmux-mcp-bundle-'));
+  try {
+    const entry = join(directory, 'entry.mjs');
+    const module = (specifier: string) => JSON.stringify(fileURLToPath(import.meta.resolve(specifier)));
+    writeFileSync(
+      entry,
+      `import { Client } from ${module('@modelcontextprotocol/sdk/client/index.js')};\n` +
+        `import { StreamableHTTPClientTransport } from ${module('@modelcontextprotocol/sdk/client/streamableHttp.js')};\n` +
+        'globalThis.McpSdk = { Client, StreamableHTTPClientTransport };\n',
+    );
+    const bundle = await rolldown({ input: entry, platform: 'browser', logLevel: 'silent' });
+    try {
+      const { output } = await bundle.generate({ format: 'iife' });
+      return output[0].code;
+    } finally {
+      await bundle.close();
+    }
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
 }

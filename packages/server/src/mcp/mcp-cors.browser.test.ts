@@ -6,15 +6,16 @@ import { createSampleToolkits } from '@toolmux/core/test';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type RunningServer } from '../server.js';
-import { chromiumSkipReason, launchChromium } from '../test-browser.js';
+import { chromiumSkipReason, launchChromium, mcpSdkBrowserBundle } from '../test-browser.js';
 import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
 import { freePort } from '../test-oauth.js';
 
 /**
  * The MCP endpoint called from a web page of another origin, in a real browser (Debian's chromium,
  * driven by playwright-core): the page's own `fetch` runs initialize, the GET a Streamable HTTP
- * client tries next, and tools/list, as the MCP SDK's browser client sends them. A page of an origin
- * in `mcp.allowedOrigins` gets its answers; a page of any other origin is blocked by the browser.
+ * client tries next, and tools/list, step by step with their statuses; then the MCP SDK's own client
+ * (bundled for the page by rolldown) connects, lists the tools and calls one. A page of an origin in
+ * `mcp.allowedOrigins` gets its answers; a page of any other origin is blocked by the browser.
  */
 const skip = chromiumSkipReason('mcp-cors.browser.test.ts');
 
@@ -96,6 +97,39 @@ async function mcpFromPage({ url, token }: { url: string; token: string }): Prom
   return result;
 }
 
+/** What the MCP SDK's client saw in the page: the tools it listed and a call's text, or its error. */
+interface SdkResult {
+  error?: string;
+  serverName?: string;
+  tools?: string[];
+  call?: { isError: boolean; text: string };
+}
+
+/** Runs in the page (after the bundle of `mcpSdkBrowserBundle`): the official client, end to end. */
+async function sdkClientFromPage({ url, token }: { url: string; token: string }): Promise<SdkResult> {
+  const { Client, StreamableHTTPClientTransport } = (globalThis as any).McpSdk;
+  const client = new Client({ name: 'page', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    requestInit: { headers: { authorization: `Bearer ${token}` } },
+  });
+  const result: SdkResult = {};
+  try {
+    await client.connect(transport);
+    result.serverName = client.getServerVersion()?.name;
+    result.tools = (await client.listTools()).tools.map((tool: { name: string }) => tool.name);
+    const call = await client.callTool({ name: 'TASKS_CREATE_TASK', arguments: { title: 'From a page' } });
+    result.call = {
+      isError: call.isError === true,
+      text: call.content.map((part: { text?: string }) => part.text ?? '').join(''),
+    };
+  } catch (error) {
+    result.error = String(error);
+  } finally {
+    await client.close().catch(() => {});
+  }
+  return result;
+}
+
 describe.skipIf(skip !== undefined)(
   `MCP endpoint from a page of another origin, in Chromium ${skip ?? ''}`,
   () => {
@@ -104,6 +138,7 @@ describe.skipIf(skip !== undefined)(
     let mux: ToolMux;
     let running: RunningServer;
     let browser: Browser;
+    let sdkBundle: string;
     const requests: string[] = [];
 
     beforeAll(async () => {
@@ -124,6 +159,7 @@ describe.skipIf(skip !== undefined)(
         mcp: { allowedOrigins: [allowedPage.origin] },
       }).serve({ port });
       browser = await launchChromium();
+      sdkBundle = await mcpSdkBrowserBundle();
     }, 60_000);
 
     afterAll(async () => {
@@ -183,6 +219,53 @@ describe.skipIf(skip !== undefined)(
         expect(requests.filter((line) => line.includes('/mcp/'))).toEqual([
           expect.stringMatching(/^OPTIONS \/mcp\/:sessionId 403 /),
         ]);
+      } finally {
+        await page.close();
+      }
+    });
+    it("the MCP SDK's own client, in a page of an allowed origin, connects, lists the tools and calls one", async () => {
+      const session = await mux.create('user_page_sdk', {
+        toolkits: ['tasks'],
+        sessionPreset: 'DIRECT_TOOLS',
+      });
+      const page = await browser.newPage();
+      try {
+        await page.goto(`${allowedPage.origin}/`);
+        await page.addScriptTag({ content: sdkBundle });
+        const result = await page.evaluate(sdkClientFromPage, {
+          url: session.mcp.url,
+          token: session.mcp.headers.Authorization.replace(/^Bearer /, ''),
+        });
+        expect(result.error).toBeUndefined();
+        expect(result.serverName).toBe('toolmux');
+        expect(result.tools).toEqual((await session.tools()).map((tool) => tool.name));
+        expect(result.call?.isError).toBe(false);
+        expect(result.call?.text).toContain('From a page');
+        // the call ran through the session: it is in its log
+        const logs = await session.logs();
+        expect(logs.items.map((entry) => entry.toolSlug)).toContain('TASKS_CREATE_TASK');
+      } finally {
+        await page.close();
+      }
+    });
+
+    it("the MCP SDK's own client in a page of another origin cannot connect, and nothing runs", async () => {
+      const session = await mux.create('user_page_sdk_other', { toolkits: ['tasks'] });
+      const page = await browser.newPage();
+      try {
+        await page.goto(`${otherPage.origin}/`);
+        await page.addScriptTag({ content: sdkBundle });
+        requests.length = 0;
+        const result = await page.evaluate(sdkClientFromPage, {
+          url: session.mcp.url,
+          token: session.mcp.headers.Authorization.replace(/^Bearer /, ''),
+        });
+        expect(result.error).toMatch(/Failed to fetch/);
+        expect(result.tools).toBeUndefined();
+        expect(requests.filter((line) => line.includes('/mcp/'))).toEqual([
+          expect.stringMatching(/^OPTIONS \/mcp\/:sessionId 403 /),
+        ]);
+        expect((await session.logs()).items).toEqual([]);
       } finally {
         await page.close();
       }
