@@ -451,22 +451,6 @@ export const MIGRATIONS: readonly Migration[] = [
       `,
     },
   },
-  {
-    version: 11,
-    name: 'execution_log_tool_slug_index',
-    // `GET /logs?tool_slug=…` (the project's log, one tool's calls) walked the whole table newest first
-    // when the tool was called rarely: on SQLite a stall of every request, growing with the table.
-    // With this index it reads only that tool's entries. (Filtered by session or user as well, the
-    // query keeps to their own index: see SqliteStore.listLogs.)
-    sql: {
-      sqlite: `
-        CREATE INDEX toolmux_execution_logs_tool_slug_id ON toolmux_execution_logs (tool_slug, id);
-      `,
-      postgres: `
-        CREATE INDEX toolmux_execution_logs_tool_slug_id ON toolmux_execution_logs (tool_slug, id);
-      `,
-    },
-  },
 ];
 
 /** The table of each kind of record that holds encrypted values. */

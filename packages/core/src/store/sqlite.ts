@@ -560,12 +560,8 @@ export class SqliteStore implements Store {
   }: ListLogsQuery): Promise<Page<ExecutionLogRecord>> {
     assertPageQuery({ limit, cursor }, 'log');
     const rows = this.run('list execution logs', () => {
-      // Beside a session or a user, the tool is a filter on their entries, not an index to walk:
-      // `+tool_slug` keeps SQLite (which keeps no statistics here) on the (session_id, id) or (user_id,
-      // id) index, whose range is that session's or user's entries, instead of every call of the tool.
-      const toolColumn = sessionId !== undefined || userId !== undefined ? '+tool_slug' : 'tool_slug';
       const { sql, params } = pageClause('sqlite', {
-        filters: { session_id: sessionId, user_id: userId, [toolColumn]: toolSlug, parent_id: parentId },
+        filters: { session_id: sessionId, user_id: userId, tool_slug: toolSlug, parent_id: parentId },
         limit,
         cursor,
       });
