@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import type { ToolResult } from '../execution/result.js';
@@ -239,4 +240,45 @@ describe.runIf(SANDBOX_SLICING_AVAILABLE)('workbench cells on the main thread, i
 describe.skipIf(!SANDBOX_SLICING_AVAILABLE)('a cell’s log entries (on the main thread)', () => {
   it('are committed together, before the cell answers, and apart from the cell’s own entry', () =>
     expectCellLogsCommittedTogether());
+});
+
+describe("a cell's calls in worker threads", () => {
+  it("abort when the cell ends while they run or the caller aborts, not after they came back; no listener stays on the caller's signal", async () => {
+    const workers = new WorkbenchWorkers(1, 1);
+    const signals: AbortSignal[] = [];
+    const host: SandboxHostCall = (_operation, args, signal) => {
+      signals.push(signal);
+      return (args as { slug: string }).slug === 'SLOW' ? new Promise(() => {}) : Promise.resolve(1);
+    };
+    const message = (code: string, fresh = false, timeoutMs = 2_000) => ({
+      sessionId: 'calls',
+      code,
+      memoryMb: 32,
+      fresh,
+      limits: { timeoutMs, maxOutputChars: 10_000, maxToolCalls: 10 },
+    });
+    const caller = new AbortController();
+    const done = await workers.run(
+      message("return await toolmux.execute('FAST', {})", true),
+      host,
+      caller.signal,
+    );
+    expect(done.result.result).toBe(1);
+    expect(signals[0]?.aborted).toBe(false);
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+    const left = await workers.run(message("toolmux.execute('SLOW', {}); return 2"), host);
+    expect(left.result.result).toBe(2);
+    expect(signals[1]?.aborted).toBe(true);
+    const stop = new AbortController();
+    const running = workers.run(
+      message("await toolmux.execute('SLOW', {}); return 3", false, 300),
+      host,
+      stop.signal,
+    );
+    while (signals.length < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+    stop.abort(new Error('caller gave up'));
+    expect((signals[2]!.reason as Error).message).toBe('caller gave up');
+    expect((await running).result.error?.code).toBe('WORKBENCH_TIMEOUT');
+    workers.dispose('calls');
+  });
 });

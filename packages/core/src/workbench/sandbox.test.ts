@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type CellLimits,
   callHost,
+  EXECUTE_SLUG_FIRST,
   SANDBOX_SLICING_AVAILABLE,
   Sandbox,
   SandboxCallError,
@@ -79,6 +80,60 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect(seen[0]).toEqual(['execute', { slug: 'X', args: { n: 2 } }]);
   });
 
+  it('passes any slug and arguments to the host as the code gave them, with or without options', async () => {
+    const sandbox = await create(32);
+    const seen: unknown[] = [];
+    const host: SandboxHostCall = async (operation, args) => {
+      seen.push([operation, args]);
+      const { slug } = args as { slug: unknown };
+      if (slug === 'UNDEFINED') return undefined;
+      if (slug === 'FAIL\t!') throw new SandboxCallError('TOOL_NOT_FOUND', 'no "FAIL" \n here');
+      return { slug, text: '!not an error', args: (args as { args: unknown }).args };
+    };
+    // slugs with the characters that separate the calls the engine queues, and replies that start with them
+    const out = await sandbox.run(
+      `const slugs = ['A\\tB', 'line\\nbreak', '3\\t{"n":1}', '', 'é✓👋\\u0000'];
+       const got = await Promise.all(slugs.map((slug, n) => toolmux.execute(slug, { n, s: '\\t\\n!' })));
+       const plain = await toolmux.execute('P');
+       const nulls = await toolmux.execute('N', null);
+       const withAccount = await toolmux.execute('A\\tB', { n: 9 }, { account: 'ca_1' });
+       const undef = await toolmux.execute('UNDEFINED', {});
+       let failure; try { await toolmux.execute('FAIL\\t!', {}) } catch (e) { failure = [e.code, e.message] }
+       await toolmux.execute(7, {});
+       return { got, plain, nulls, withAccount, undef, failure };`,
+      host,
+      { ...limits, maxToolCalls: 20 },
+    );
+    expect(out.error).toBeUndefined();
+    const result = out.result as Record<string, unknown>;
+    const slugs = ['A\tB', 'line\nbreak', '3\t{"n":1}', '', 'é✓👋\u0000'];
+    expect(result.got).toEqual(
+      slugs.map((slug, n) => ({ slug, text: '!not an error', args: { n, s: '\t\n!' } })),
+    );
+    expect(result.plain).toEqual({ slug: 'P', text: '!not an error', args: {} });
+    expect(result.nulls).toEqual({ slug: 'N', text: '!not an error', args: null });
+    expect(result.withAccount).toEqual({ slug: 'A\tB', text: '!not an error', args: { n: 9 } });
+    expect(result.undef).toBeNull();
+    expect(result.failure).toEqual(['TOOL_NOT_FOUND', 'no "FAIL" \n here']);
+    expect(seen).toContainEqual(['execute', { slug: 'A\tB', args: { n: 9 }, account: 'ca_1' }]);
+    expect(seen).toContainEqual(['execute', { slug: 7, args: {} }]);
+    expect(seen.slice(0, 5)).toEqual(slugs.map((slug, n) => ['execute', { slug, args: { n, s: '\t\n!' } }]));
+  });
+
+  it('passes the slugs of 300 different tools intact (more than the prelude remembers as plain)', async () => {
+    const sandbox = await create(32);
+    const host: SandboxHostCall = async (_operation, args) => (args as { slug: string }).slug;
+    const out = await sandbox.run(
+      `const slugs = Array.from({ length: 300 }, (_, n) => 'T' + n + (n % 2 ? '\\n' : '\\u0000'));
+       const got = [];
+       for (const slug of [...slugs, ...slugs.slice(0, 10)]) got.push(await toolmux.execute(slug, {}));
+       return got.every((slug, n) => slug === slugs[n % 300]) && got.length;`,
+      host,
+      { ...limits, maxToolCalls: 400 },
+    );
+    expect(out).toEqual({ result: 310, logs: [] });
+  });
+
   it('has no host objects: process, require, import(), fetch, timers, the Function escape', async () => {
     const sandbox = await create(32);
     const probe = await sandbox.run(
@@ -126,6 +181,42 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     );
     expect(waiting.error?.code).toBe('WORKBENCH_TIMEOUT');
     expect((await (await create(32)).run('return 2', noHost, limits)).result).toBe(2);
+  });
+
+  it("aborts its calls' signal when the cell ends while a call runs or the caller aborts, not after calls that came back", async () => {
+    const sandbox = await create(32);
+    const signals: AbortSignal[] = [];
+    const host: SandboxHostCall = (_operation, args, signal) => {
+      signals.push(signal);
+      return (args as { slug: string }).slug === 'SLOW' ? new Promise(() => {}) : Promise.resolve(1);
+    };
+    // every call came back: nothing is left to abort
+    const caller = new AbortController();
+    const done = await sandbox.run("return await toolmux.execute('FAST', {})", host, {
+      ...limits,
+      signal: caller.signal,
+    });
+    expect(done.result).toBe(1);
+    expect(signals[0]?.aborted).toBe(false);
+    caller.abort(new Error('too late'));
+    expect(signals[0]?.aborted).toBe(false);
+    // a call still running when the cell returns is aborted
+    const left = await sandbox.run("toolmux.execute('SLOW', {}); return 2", host, limits);
+    expect(left.result).toBe(2);
+    expect(signals[1]?.aborted).toBe(true);
+    expect((signals[1]!.reason as { name: string }).name).toBe('AbortError');
+    // the caller's abort reaches a running call, with the caller's reason
+    const stop = new AbortController();
+    const running = sandbox.run("await toolmux.execute('SLOW', {}); return 3", host, {
+      ...limits,
+      timeoutMs: 300,
+      signal: stop.signal,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    stop.abort(new Error('caller gave up'));
+    expect(signals[2]?.aborted).toBe(true);
+    expect((signals[2]!.reason as Error).message).toBe('caller gave up');
+    expect((await running).error?.code).toBe('WORKBENCH_TIMEOUT');
   });
 
   it('ends a memory bomb with WORKBENCH_MEMORY_LIMIT without growing the process past the limit', async () => {
@@ -210,11 +301,11 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
   it('hands a raw host the calls made in one go together, then one flush; replies given together run the code on once', async () => {
     const sandbox = await create(32);
     const events: string[] = [];
-    const pending: Array<{ argsJson: string; done: (replyJson: string) => void }> = [];
+    const pending: Array<{ operation: string; argsJson: string; done: (replyJson: string) => void }> = [];
     const host: SandboxRawHost = {
       call(operation, argsJson, done) {
         events.push(operation);
-        pending.push({ argsJson, done });
+        pending.push({ operation, argsJson, done });
       },
       flush() {
         events.push('flush');
@@ -222,9 +313,15 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
         const replies = pending.splice(0);
         setImmediate(() =>
           Sandbox.batch(() => {
-            for (const { argsJson, done } of replies) {
-              const { args } = JSON.parse(argsJson) as { args?: { n: number } };
-              done(JSON.stringify({ value: args ? args.n * 10 : 7 }));
+            for (const { operation, argsJson, done } of replies) {
+              // `toolmux.execute('X', { n })`: the slug's length, a tab, the slug, the arguments' JSON
+              const args =
+                operation === EXECUTE_SLUG_FIRST
+                  ? (JSON.parse(argsJson.slice('1\tX'.length)) as { n: number })
+                  : undefined;
+              if (args) expect(argsJson).toBe(`1\tX${JSON.stringify(args)}`);
+              // the reply is the value's JSON text
+              done(JSON.stringify(args ? args.n * 10 : 7));
             }
           }),
         );
@@ -239,7 +336,7 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     );
     expect(out).toEqual({ result: 1900 + 7, logs: [] });
     // The 20 calls of Promise.all, one flush; then files.read and its flush.
-    expect(events.slice(0, 21)).toEqual([...Array.from({ length: 20 }, () => 'execute'), 'flush']);
+    expect(events.slice(0, 21)).toEqual([...Array.from({ length: 20 }, () => EXECUTE_SLUG_FIRST), 'flush']);
     expect(events.slice(21)).toEqual(['files.read', 'flush']);
   });
 
@@ -346,7 +443,7 @@ describe("callHost (a cell's call, on the thread of its session)", () => {
   const big = { items: Array.from({ length: 40_000 }, (_, id) => ({ id, text: `é✓👋 ${'x'.repeat(90)}` })) };
   const signal = new AbortController().signal;
 
-  it('calls the host in the same turn with small arguments, and answers with {"value"} or {"error"}', async () => {
+  it("calls the host in the same turn with small arguments, and answers with the value's JSON or ! and the error's", async () => {
     const { value, marks } = await countTurns((mark) =>
       callHost(
         async (operation, args) => {
@@ -359,9 +456,17 @@ describe("callHost (a cell's call, on the thread of its session)", () => {
       ),
     );
     expect(marks[0]).toBe(0);
-    expect(JSON.parse(value)).toEqual({
-      value: { operation: 'execute', args: { slug: 'X', args: { n: 1 } } },
-    });
+    expect(JSON.parse(value)).toEqual({ operation: 'execute', args: { slug: 'X', args: { n: 1 } } });
+    // the slug before the arguments (any characters, its length first): the host gets execute with { slug, args }
+    const slugFirst = await callHost(
+      async (operation, args) => ({ operation, args }),
+      EXECUTE_SLUG_FIRST,
+      `4\ta\tb\n{"n":1}`,
+      signal,
+    );
+    expect(JSON.parse(slugFirst)).toEqual({ operation: 'execute', args: { slug: 'a\tb\n', args: { n: 1 } } });
+    expect(await callHost(async () => undefined, 'execute', '{}', signal)).toBe('null');
+    expect(await callHost(async () => () => 1, 'execute', '{}', signal)).toBe('');
     const failed = await callHost(
       async () => {
         throw new SandboxCallError('TOOL_NOT_FOUND', 'no X');
@@ -370,12 +475,13 @@ describe("callHost (a cell's call, on the thread of its session)", () => {
       'not json',
       signal,
     );
-    expect(JSON.parse(failed)).toEqual({ error: { code: 'TOOL_NOT_FOUND', message: 'no X' } });
+    expect(failed[0]).toBe('!');
+    expect(JSON.parse(failed.slice(1))).toEqual({ code: 'TOOL_NOT_FOUND', message: 'no X' });
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    expect(JSON.parse(await callHost(async () => cyclic, 'execute', '{}', signal)).error.code).toBe(
-      'WORKBENCH_CODE_ERROR',
-    );
+    const cannot = await callHost(async () => cyclic, 'execute', '{}', signal);
+    expect(cannot[0]).toBe('!');
+    expect(JSON.parse(cannot.slice(1)).code).toBe('WORKBENCH_CODE_ERROR');
   });
 
   it('parses megabytes of arguments and writes megabytes of value with the event loop turning meanwhile', async () => {
@@ -394,7 +500,7 @@ describe("callHost (a cell's call, on the thread of its session)", () => {
       ),
     );
     expect(seen).toEqual(big);
-    expect(value).toBe(JSON.stringify({ value: big }));
+    expect(value).toBe(JSON.stringify(big));
     // other work ran while the arguments were parsed, and while the value was written
     expect(marks[0]).toBeGreaterThan(0);
     expect(marks[1]!).toBeGreaterThan(marks[0]!);

@@ -50,9 +50,10 @@ export interface CellLimits {
 export type SandboxHostCall = (operation: string, args: unknown, signal: AbortSignal) => Promise<unknown>;
 
 /**
- * The host side of `toolmux.*` without promises: `call` gets the arguments as the sandbox's JSON
- * text, and `done` is called (at once or later, on this thread) with the reply as JSON text,
- * `{"value": ...}` or `{"error": {"code", "message"}}`. A worker uses it to pass text through.
+ * The host side of `toolmux.*` without promises: `call` gets the arguments as the sandbox's text
+ * (JSON, or for `EXECUTE_SLUG_FIRST` the slug's length, a tab, the slug and its arguments' JSON),
+ * and `done` is called (at once or later, on this thread) with the reply text (see `replyText`).
+ * A worker uses it to pass text through; `callHost` reads it.
  * `flush`, when given, is called once the calls the code made in one go were handed to `call`,
  * before the sandbox waits for their replies (a worker sends them as one message).
  */
@@ -60,6 +61,13 @@ export interface SandboxRawHost {
   call(operation: string, argsJson: string, done: (replyJson: string) => void): void;
   flush?(): void;
 }
+
+/**
+ * The operation of `toolmux.execute(slug, args)` with a string slug and no options: its text is the
+ * slug's length, a tab, the slug and the arguments' JSON (`callHost` gives the host `execute` with
+ * `{ slug, args }`), so the engine writes, and the host reads, no JSON object around the arguments.
+ */
+export const EXECUTE_SLUG_FIRST = 'x';
 
 /** What a sandbox tells the thread it runs on: when it computes, and whether to stop early. */
 export interface SandboxMonitor {
@@ -466,7 +474,11 @@ class EngineEntries {
  * The prelude run once per context: `toolmux` and `console` over two host functions that it then
  * removes from the global object, so that code sees only the JSON-in, JSON-out API. A `toolmux`
  * call does not leave the engine: it is queued in `outbox` as a line `id<tab>operation<tab>argsJson`
- * (JSON text has no raw tab or newline), its promise's functions kept in `waits`; after each run of
+ * (JSON text has no raw tab or newline); `toolmux.execute(slug, args)` with a string slug and no
+ * options (and a slug without NUL or surrogates) is the operation `EXECUTE_SLUG_FIRST`, whose text
+ * is `<slug length><tab><slug><args JSON>`
+ * (the slug as it is, without JSON written or read for it; its length says where it ends, whatever
+ * it holds). Its promise's functions are kept in `waits`; after each run of
  * the engine's jobs the host takes the whole outbox with one call (`take`), and hands replies back
  * with one call (`settle`: a JSON array of `[id, reply]`). So a call costs no host function, promise
  * handle or string handle of its own.
@@ -479,6 +491,25 @@ const PRELUDE = `(() => {
   const { stringify, parse } = JSON;
   const HostError = Error;
   const create = Object.create;
+  const apply = Reflect.apply;
+  const stringSlice = String.prototype.slice;
+  // A slug written as it is must cross to the host intact: no NUL (the host reads the outbox as a C
+  // string) and no surrogate (a lone one would not survive UTF-8); others go as JSON. Slugs found
+  // plain are remembered (a few hundred at most), so a call usually costs a lookup, not a match.
+  const exec = RegExp.prototype.exec;
+  const plainText = /^[^\\0\\uD800-\\uDFFF]*$/;
+  let plainSlugs = create(null);
+  let plainCount = 0;
+  const plain = (slug) => {
+    if (plainSlugs[slug] === true) return true;
+    if (apply(exec, plainText, [slug]) === null) return false;
+    if (++plainCount > 256) {
+      plainSlugs = create(null);
+      plainCount = 1;
+    }
+    plainSlugs[slug] = true;
+    return true;
+  };
   let outbox = '';
   // Each waiting call's resolve function, and the replies \`settle\` gave, by call id: objects without
   // a prototype, so that \`take\` and \`settle\` (which the host runs without the interrupt handler)
@@ -486,24 +517,30 @@ const PRELUDE = `(() => {
   let waits = create(null);
   let replies = create(null);
   let lastId = 0;
+  // A reply is the value's JSON text, '' for undefined, or '!' and the JSON of { code, message }
+  // (no JSON text starts with '!'): see replyText.
   const decode = (id) => {
-    const reply = parse(replies[id]);
+    const text = replies[id];
     delete replies[id];
-    if (reply.error) {
-      const error = new HostError(reply.error.message);
-      error.code = reply.error.code;
+    if (text === '') return undefined;
+    if (text[0] === '!') {
+      const failure = parse(apply(stringSlice, text, [1]));
+      const error = new HostError(failure.message);
+      error.code = failure.code;
       throw error;
     }
-    return reply.value;
+    return parse(text);
   };
-  const call = (operation, args) => new Promise((resolve) => {
+  // \`slug\` (a string) only for ${EXECUTE_SLUG_FIRST}: written before the arguments, after its length.
+  const call = (operation, args, slug) => new Promise((resolve) => {
     const json = stringify(args === undefined ? null : args);
     const id = ++lastId;
-    outbox += (outbox === '' ? '' : '\\n') + id + '\\t' + operation + '\\t' + (json === undefined ? 'null' : json);
+    outbox += (outbox === '' ? '' : '\\n') + id + '\\t' + operation + '\\t' +
+      (slug === undefined ? '' : slug.length + '\\t' + slug) + (json === undefined ? 'null' : json);
     waits[id] = resolve;
   }).then(decode);
   const take = () => {
-    if (outbox === '') return undefined;
+    if (outbox === '') return '';
     const text = outbox;
     outbox = '';
     return text;
@@ -524,8 +561,6 @@ const PRELUDE = `(() => {
     try { const text = JSON.stringify(value); return text === undefined ? String(value) : text; } catch { return String(value); }
   };
   // Text longer than the cell's limit never crosses to the host whole (the host only counts it).
-  const apply = Reflect.apply;
-  const stringSlice = String.prototype.slice;
   let limit = Infinity;
   const cut = (text) => (typeof text === 'string' && text.length > limit ? apply(stringSlice, text, [0, limit + 1]) : text);
   const write = (...values) => { log(cut(values.map(show).join(' '))); };
@@ -541,7 +576,10 @@ const PRELUDE = `(() => {
   });
   Object.defineProperty(globalThis, 'toolmux', {
     value: Object.freeze({
-      execute: (slug, args, options) => call('execute', { slug, args: args === undefined ? {} : args, account: options && options.account }),
+      execute: (slug, args, options) =>
+        typeof slug === 'string' && options === undefined && plain(slug)
+          ? call('${EXECUTE_SLUG_FIRST}', args === undefined ? {} : args, slug)
+          : call('execute', { slug, args: args === undefined ? {} : args, account: options && options.account }),
       search: (query, options) => call('search', { query, limit: options && options.limit }),
       proxy: (request) => call('proxy', request),
       files,
@@ -872,26 +910,39 @@ export class Sandbox {
       await this.#fail(cell, taken.error);
       return;
     }
-    const text = context.typeof(taken.value) === 'string' ? context.getString(taken.value) : undefined;
+    // `take` gives a string ('' when no call was queued)
+    const text = context.getString(taken.value);
     taken.value.dispose();
     // Calls queued after the cell ended are dropped: nobody awaits them any more.
-    if (text !== undefined && !cell.outcome) this.#forward(cell, text);
+    if (text !== '' && !cell.outcome) this.#forward(cell, text);
   }
 
-  /** Passes queued calls (`id<tab>operation<tab>argsJson` lines) to the cell's host. */
+  /**
+   * Passes queued calls (`id<tab>operation<tab>argsJson` lines) to the cell's host. Only the prelude
+   * writes the outbox: a line of another shape is skipped, and the rest is not read once a line's
+   * end cannot be told.
+   */
   #forward(cell: RunningCell, lines: string): void {
     let start = 0;
     while (start < lines.length) {
-      let end = lines.indexOf('\n', start);
-      if (end === -1) end = lines.length;
       const tab = lines.indexOf('\t', start);
-      const tab2 = lines.indexOf('\t', tab + 1);
+      const tab2 = tab === -1 ? -1 : lines.indexOf('\t', tab + 1);
+      if (tab2 === -1) return;
       const id = lines.slice(start, tab);
       const operation = lines.slice(tab + 1, tab2);
+      // the slug written before the arguments may hold any character: its length says where it ends
+      let from = tab2 + 1;
+      if (operation === EXECUTE_SLUG_FIRST) {
+        const tab3 = lines.indexOf('\t', from);
+        const length = tab3 === -1 ? Number.NaN : Number(lines.slice(from, tab3));
+        if (!Number.isSafeInteger(length) || length < 0) return;
+        from = tab3 + 1 + length;
+      }
+      let end = lines.indexOf('\n', from);
+      if (end === -1) end = lines.length;
       const argsJson = lines.slice(tab2 + 1, end);
       start = end + 1;
-      // Only the prelude writes the outbox; a line of another shape is skipped.
-      if (tab === -1 || tab2 === -1 || tab2 > end || !/^\d{1,16}$/.test(id)) continue;
+      if (!/^\d{1,16}$/.test(id)) continue;
       if (cell.toolCalls >= cell.limits.maxToolCalls) {
         cell.toolCallCapped = true;
         this.#inbox.push(
@@ -976,7 +1027,7 @@ export class Sandbox {
   #done(ok: boolean, payload: QuickJSHandle, queued: string | undefined, value?: string | number): void {
     const cell = this.#cell;
     if (!cell || cell.outcome || cell.failed) return;
-    if (queued !== undefined) {
+    if (queued !== undefined && queued !== '') {
       // Replies that come at once wait in the inbox: the engine runs now.
       const stepping = this.#stepping;
       this.#stepping = true;
@@ -1075,14 +1126,11 @@ export class Sandbox {
    * out-of-memory the sandbox is disposed (its state is gone) and the caller makes a new one.
    */
   async run(code: string, host: SandboxHostCall, limits: CellLimits): Promise<CellResult> {
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(limits.signal?.reason);
-    limits.signal?.addEventListener('abort', onAbort, { once: true });
+    const calls = new CellCalls(limits.signal);
     try {
-      return await this.runRaw(code, rawHostOf(host, controller.signal), limits);
+      return await this.runRaw(code, rawHostOf(host, calls), limits);
     } finally {
-      controller.abort(CELL_ENDED);
-      limits.signal?.removeEventListener('abort', onAbort);
+      calls.end();
     }
   }
 
@@ -1269,8 +1317,16 @@ export class Sandbox {
   }
 }
 
+/**
+ * What a cell's `toolmux.*` call is answered with, as the prelude's `decode` reads it: its value's
+ * JSON text, `''` for a value that has none (undefined), or `!` and the JSON of `{ code, message }`
+ * for a failure (no JSON text starts with `!`). The value's text is not wrapped in another object,
+ * so it is neither copied into one on the host nor parsed as part of one in the engine.
+ */
+export const REPLY_ERROR = '!';
+
 function replyOf(error: { code: string; message: string }): string {
-  return JSON.stringify({ error });
+  return REPLY_ERROR + JSON.stringify(error);
 }
 
 /** A host value that is JSON text already (a workbench file): it reaches the code as it is. */
@@ -1283,12 +1339,63 @@ export class RawJson {
 }
 
 /** A promise-returning host as a raw one: arguments parsed, the value or the error as reply text. */
-function rawHostOf(host: SandboxHostCall, signal: AbortSignal): SandboxRawHost {
+function rawHostOf(host: SandboxHostCall, calls: CellCalls): SandboxRawHost {
   return {
     call(operation, argsJson, done) {
-      void callHost(host, operation, argsJson, signal).then(done);
+      void callHost(host, operation, argsJson, calls.start()).then((reply) => {
+        calls.finished();
+        done(reply);
+      });
     },
   };
+}
+
+/**
+ * The abort signal of one cell's host calls (`toolmux.*`), made when its first call starts: it
+ * aborts when the caller's signal does, and when the cell ends while calls still run (their results
+ * are no longer awaited). A cell whose calls have all come back when it ends, or that made none,
+ * costs no abort event, and one without calls no AbortController or listener on the caller's signal.
+ */
+export class CellCalls {
+  readonly #caller: AbortSignal | undefined;
+  #controller: AbortController | undefined;
+  #onAbort: (() => void) | undefined;
+  #running = 0;
+  #ended = false;
+
+  constructor(caller?: AbortSignal) {
+    this.#caller = caller;
+  }
+
+  /** A call starts: the signal to give it. */
+  start(): AbortSignal {
+    this.#running++;
+    if (this.#controller) return this.#controller.signal;
+    const controller = new AbortController();
+    this.#controller = controller;
+    const caller = this.#caller;
+    if (this.#ended) controller.abort(CELL_ENDED);
+    else if (caller?.aborted) controller.abort(caller.reason);
+    else if (caller) {
+      this.#onAbort = () => controller.abort(caller.reason);
+      caller.addEventListener('abort', this.#onAbort, { once: true });
+    }
+    return controller.signal;
+  }
+
+  /** A call came back. */
+  finished(): void {
+    this.#running--;
+  }
+
+  /** The cell ended: the calls still running are aborted (idempotent). */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#onAbort) this.#caller?.removeEventListener('abort', this.#onAbort);
+    this.#onAbort = undefined;
+    if (this.#running > 0) this.#controller?.abort(CELL_ENDED);
+  }
 }
 
 /**
@@ -1304,14 +1411,23 @@ export async function callHost(
   signal: AbortSignal,
 ): Promise<string> {
   let args: unknown = null;
+  let json = argsJson;
+  let slug: string | undefined;
+  if (operation === EXECUTE_SLUG_FIRST) {
+    operation = 'execute';
+    const tab = argsJson.indexOf('\t');
+    const length = tab === -1 ? Number.NaN : Number(argsJson.slice(0, tab));
+    if (Number.isSafeInteger(length) && length >= 0 && tab + 1 + length <= argsJson.length) {
+      slug = argsJson.slice(tab + 1, tab + 1 + length);
+      json = argsJson.slice(tab + 1 + length);
+    } else json = '';
+  }
   try {
-    args =
-      argsJson.length < SLICED_PARSE_FROM
-        ? JSON.parse(argsJson)
-        : await parseJsonSliced(argsJson, new WorkSlice());
+    args = json.length < SLICED_PARSE_FROM ? JSON.parse(json) : await parseJsonSliced(json, new WorkSlice());
   } catch {
     // not JSON: only the prelude writes it, so this is a value the prelude could not send
   }
+  if (slug !== undefined) args = { slug, args };
   let value: unknown;
   try {
     value = await host(operation, args, signal);
@@ -1321,12 +1437,11 @@ export async function callHost(
   return replyJsonSliced(value);
 }
 
-/** A host call's value as reply text, `{"value": ...}`, a large value serialised a slice at a time (or the error it cannot be sent with). */
+/** A host call's value as reply text (see `REPLY_ERROR`), a large value serialised a slice at a time (or the error it cannot be sent with). */
 async function replyJsonSliced(value: unknown): Promise<string> {
-  if (value instanceof RawJson) return `{"value":${value.text}}`;
+  if (value instanceof RawJson) return value.text;
   try {
-    const text = await jsonTextSliced(value === undefined ? null : value, new WorkSlice());
-    return text === undefined ? '{}' : `{"value":${text}}`;
+    return (await jsonTextSliced(value === undefined ? null : value, new WorkSlice())) ?? '';
   } catch (error) {
     return cannotSend(error);
   }
@@ -1339,7 +1454,7 @@ function cannotSend(error: unknown): string {
   });
 }
 
-/** A host call's failure as reply text, `{"error": {"code", "message"}}`. */
+/** A host call's failure as reply text (see `REPLY_ERROR`). */
 function errorReplyJsonOf(error: unknown): string {
   return replyOf({
     code: error instanceof SandboxCallError ? error.code : 'WORKBENCH_CODE_ERROR',

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import { type CellLimits, type CellResult, callHost, type SandboxHostCall } from './sandbox.js';
+import { CellCalls, type CellLimits, type CellResult, callHost, type SandboxHostCall } from './sandbox.js';
 import {
   CLAIM_SLOTS,
   DEFAULT_MAIN_SPIN_US,
@@ -126,7 +126,8 @@ interface Run {
   message: RunMessage;
   deadline: number;
   host: SandboxHostCall;
-  controller: AbortController;
+  /** The signal of its `toolmux.*` calls (aborted when the cell ends while they run). */
+  calls: CellCalls;
   resolve(outcome: WorkerCellOutcome): void;
   /** The worker it is posted to, and its claim slot there. */
   worker: WorkbenchWorker | undefined;
@@ -141,8 +142,6 @@ interface Run {
   /** Waits for its worker's thread to start (since when): that time does not count against it. */
   startingSince?: number;
 }
-
-const CELL_ENDED = Object.freeze({ name: 'AbortError', message: 'The workbench cell ended.' });
 
 /**
  * Whether the process was started with options about its main script's input (`-e`/`--eval`,
@@ -410,12 +409,12 @@ class WorkbenchWorker {
     const calls = message.calls;
     for (let index = 0; index + 2 < calls.length; index += 3) {
       const callId = calls[index] as number;
-      void callHost(
-        run.host,
-        calls[index + 1] as string,
-        calls[index + 2] as string,
-        run.controller.signal,
-      ).then((json) => this.#reply(run, callId, json));
+      void callHost(run.host, calls[index + 1] as string, calls[index + 2] as string, run.calls.start()).then(
+        (json) => {
+          run.calls.finished();
+          this.#reply(run, callId, json);
+        },
+      );
     }
   }
 
@@ -580,17 +579,12 @@ export class WorkbenchWorkers {
   /** Runs one cell of a session: in the worker holding its context, or in a new context elsewhere. */
   run(message: RunMessage, host: SandboxHostCall, signal?: AbortSignal): Promise<WorkerCellOutcome> {
     return new Promise((resolve) => {
-      const controller = new AbortController();
-      if (signal) {
-        if (signal.aborted) controller.abort(signal.reason);
-        else signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
-      }
       const run: Run = {
         runId: this.#nextRun++,
         message,
         deadline: Date.now() + message.limits.timeoutMs,
         host,
-        controller,
+        calls: new CellCalls(signal),
         resolve,
         worker: undefined,
         slot: -1,
@@ -722,7 +716,7 @@ export class WorkbenchWorkers {
     if (run.done) return;
     run.done = true;
     clearTimeout(run.timer);
-    run.controller.abort(CELL_ENDED);
+    run.calls.end();
     run.resolve(run.moved ? { ...outcome, moved: run.moved } : outcome);
   }
 
