@@ -452,10 +452,25 @@ class EngineEntries {
     );
   }
 
+  /** Whether the entries that run JavaScript go through `WebAssembly.promising` (see the class). */
+  get suspendable(): boolean {
+    return this.#suspendable;
+  }
+
   /** Runs every pending job; the error is the first failed job's exception. */
   async jobs(): Promise<{ error?: QuickJSHandle }> {
+    const { rt } = this.#internals;
+    return this.#jobsDone(await this.#enter(() => this.#jobs(rt.value, -1, this.#jobContext)));
+  }
+
+  /** `jobs` of an engine that is not `suspendable`, without a promise. */
+  jobsNow(): { error?: QuickJSHandle } {
+    const { rt } = this.#internals;
+    return this.#jobsDone(this.#jobs(rt.value, -1, this.#jobContext) as number);
+  }
+
+  #jobsDone(pointer: number): { error?: QuickJSHandle } {
     const { ffi, rt, ctx } = this.#internals;
-    const pointer = await this.#enter(() => this.#jobs(rt.value, -1, this.#jobContext));
     const jobContext = this.#heap()[this.#jobContext >> 2];
     if (!jobContext) {
       ffi.QTS_FreeValuePointerRuntime(rt.value, pointer);
@@ -830,6 +845,17 @@ export class Sandbox {
     }
   }
 
+  /** `#computing` of an entry that returns at once (a plain engine, in a worker). */
+  #computingNow<T>(entry: () => T): T {
+    this.#monitor?.enter();
+    try {
+      return entry();
+    } finally {
+      this.#monitor?.leave();
+      this.#checkIn();
+    }
+  }
+
   /**
    * Runs the cell on: hands it the replies in the inbox, runs the engine's jobs, and passes the
    * calls it queued to the host; again while replies came meanwhile.
@@ -846,12 +872,21 @@ export class Sandbox {
   /** `#step`'s loop (entered with `#stepping` set; clears it). */
   async #drive(cell: RunningCell): Promise<void> {
     try {
+      // Each step awaits only what needs it: a suspendable engine's jobs, and failures (read by
+      // running the engine again); the rest is synchronous, with no promise per step.
       for (;;) {
-        if (this.#inbox.length > 0) await this.#deliver(cell);
+        if (this.#inbox.length > 0) {
+          const refused = this.#deliver();
+          if (refused) await this.#fail(cell, refused);
+        }
         if (this.#disposed) return;
-        await this.#pump(cell);
+        const jobs = this.#entries.suspendable
+          ? await this.#computing(() => this.#entries.jobs())
+          : this.#computingNow(() => this.#entries.jobsNow());
+        if (jobs.error) await this.#jobFailed(cell, jobs.error);
         if (this.#disposed) return;
-        await this.#collect(cell);
+        const refused = this.#collect(cell);
+        if (refused) await this.#fail(cell, refused);
         if (cell.failed) await this.#settleFailure(cell);
         if (this.#inbox.length === 0 || this.#disposed || cell.outcome) break;
       }
@@ -872,7 +907,7 @@ export class Sandbox {
   }
 
   /** Hands the inbox's replies to the engine's `settle` (their promises' jobs run in `#pump`). */
-  async #deliver(cell: RunningCell): Promise<void> {
+  #deliver(): QuickJSHandle | undefined {
     const inbox = this.#inbox;
     this.#inbox = [];
     const context = this.#context;
@@ -888,16 +923,18 @@ export class Sandbox {
         id.dispose();
         text.dispose();
       }
-      if (settled.error) {
-        await this.#fail(cell, settled.error);
-        return;
-      }
+      // the exception, for `#fail` (the replies after it are not handed in: the cell ends)
+      if (settled.error) return settled.error;
       settled.value.dispose();
     }
+    return undefined;
   }
 
-  /** Takes the calls the engine queued since the last time and passes them to the host. */
-  async #collect(cell: RunningCell): Promise<void> {
+  /**
+   * Takes the calls the engine queued since the last time and passes them to the host; the
+   * exception, for `#fail`, when taking them failed.
+   */
+  #collect(cell: RunningCell): QuickJSHandle | undefined {
     const context = this.#context;
     this.#monitor?.enter();
     let taken: EntryResult;
@@ -906,15 +943,13 @@ export class Sandbox {
     } finally {
       this.#monitor?.leave();
     }
-    if (taken.error) {
-      await this.#fail(cell, taken.error);
-      return;
-    }
+    if (taken.error) return taken.error;
     // `take` gives a string ('' when no call was queued)
     const text = context.getString(taken.value);
     taken.value.dispose();
     // Calls queued after the cell ended are dropped: nobody awaits them any more.
     if (text !== '' && !cell.outcome) this.#forward(cell, text);
+    return undefined;
   }
 
   /**
@@ -993,10 +1028,9 @@ export class Sandbox {
     for (const sandbox of ready) void sandbox.#step();
   }
 
-  /** Runs the engine's pending jobs (the cell's code after an await), marked as computing. */
-  async #pump(cell: RunningCell): Promise<void> {
-    const jobs = await this.#computing(() => this.#entries.jobs());
-    if (!jobs.error) return;
+  /** A run of the engine's pending jobs (the cell's code after an await) ended with `error`. */
+  async #jobFailed(cell: RunningCell, error: QuickJSHandle): Promise<void> {
+    const jobs = { error };
     // A job failed outside the cell's own promise chain: an interrupt or an out-of-memory ends
     // the cell; other errors (a rejected promise nobody awaits) are the code's own business.
     const failure = this.#classify(await this.#read(jobs.error));
