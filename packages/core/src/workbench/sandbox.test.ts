@@ -120,6 +120,23 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect(seen.slice(0, 5)).toEqual(slugs.map((slug, n) => ['execute', { slug, args: { n, s: '\t\n!' } }]));
   });
 
+  it("gives a failed call's error its code as its own property, whatever the code did to Error.prototype", async () => {
+    const sandbox = await create(32);
+    const out = await sandbox.run(
+      `Object.defineProperty(Error.prototype, 'code', {
+         set() { globalThis.setterRan = true; }, get() { return 'from the prototype'; }, configurable: true,
+       });
+       try { await toolmux.execute('X', {}); } catch (e) {
+         return [e instanceof Error, e.code, e.message, globalThis.setterRan === true, Object.keys(e)];
+       }`,
+      async () => {
+        throw new SandboxCallError('TOOL_NOT_FOUND', 'no X');
+      },
+      limits,
+    );
+    expect(out).toEqual({ result: [true, 'TOOL_NOT_FOUND', 'no X', false, ['code']], logs: [] });
+  });
+
   it('passes the slugs of 300 different tools intact (more than the prelude remembers as plain)', async () => {
     const sandbox = await create(32);
     const host: SandboxHostCall = async (_operation, args) => (args as { slug: string }).slug;

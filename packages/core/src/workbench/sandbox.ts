@@ -507,6 +507,7 @@ const PRELUDE = `(() => {
   const HostError = Error;
   const create = Object.create;
   const apply = Reflect.apply;
+  const defineProperty = Object.defineProperty;
   const stringSlice = String.prototype.slice;
   // A slug written as it is must cross to the host intact: no NUL (the host reads the outbox as a C
   // string) and no surrogate (a lone one would not survive UTF-8); others go as JSON. Slugs found
@@ -526,49 +527,43 @@ const PRELUDE = `(() => {
     return true;
   };
   let outbox = '';
-  // Each waiting call's resolve function, and the replies \`settle\` gave, by call id: objects without
-  // a prototype, so that \`take\` and \`settle\` (which the host runs without the interrupt handler)
-  // touch only their own data, never a getter, setter or method the code could have replaced.
+  // Each waiting call's resolve and reject functions, by call id: objects without a prototype, so
+  // that \`take\` (which the host runs without the interrupt handler) touches only its own data.
   let waits = create(null);
-  let replies = create(null);
+  let fails = create(null);
   let lastId = 0;
-  // A reply is the value's JSON text, '' for undefined, or '!' and the JSON of { code, message }
-  // (no JSON text starts with '!'): see replyText.
-  const decode = (id) => {
-    const text = replies[id];
-    delete replies[id];
-    if (text === '') return undefined;
-    if (text[0] === '!') {
-      const failure = parse(apply(stringSlice, text, [1]));
-      const error = new HostError(failure.message);
-      error.code = failure.code;
-      throw error;
-    }
-    return parse(text);
-  };
   // \`slug\` (a string) only for ${EXECUTE_SLUG_FIRST}: written before the arguments, after its length.
-  const call = (operation, args, slug) => new Promise((resolve) => {
+  const call = (operation, args, slug) => new Promise((resolve, reject) => {
     const json = stringify(args === undefined ? null : args);
     const id = ++lastId;
     outbox += (outbox === '' ? '' : '\\n') + id + '\\t' + operation + '\\t' +
       (slug === undefined ? '' : slug.length + '\\t' + slug) + (json === undefined ? 'null' : json);
     waits[id] = resolve;
-  }).then(decode);
+    fails[id] = reject;
+  });
   const take = () => {
     if (outbox === '') return '';
     const text = outbox;
     outbox = '';
     return text;
   };
-  // Resolves a call with its id (a number: resolving reads nothing of it) and keeps its reply's JSON
-  // text; \`decode\` parses it in a job, where the interrupt handler watches again (and where the
-  // time a large reply takes to parse counts as the code's).
+  // Settles a call's promise with its reply: the value's JSON text, '' for undefined, or '!' and the
+  // JSON of { code, message } (no JSON text starts with '!'). The host runs it like the code, under
+  // the interrupt handler (resolving with an object reads its \`then\`, which the code may have
+  // made a getter), and the time a large reply takes to parse counts as the code's.
   const settle = (id, text) => {
     const resolve = waits[id];
     if (resolve === undefined) return;
+    const reject = fails[id];
     delete waits[id];
-    replies[id] = text;
-    resolve(id);
+    delete fails[id];
+    if (text === '') resolve(undefined);
+    else if (text[0] === '!') {
+      const failure = parse(apply(stringSlice, text, [1]));
+      const error = new HostError(failure.message);
+      defineProperty(error, 'code', { value: failure.code, writable: true, enumerable: true, configurable: true });
+      reject(error);
+    } else resolve(parse(text));
   };
   const show = (value) => {
     if (typeof value === 'string') return value;
@@ -622,7 +617,7 @@ const PRELUDE = `(() => {
   const run = (cell, maxChars) => {
     limit = maxChars;
     waits = create(null);
-    replies = create(null);
+    fails = create(null);
     outbox = '';
     cell().then(
       (value) => {
@@ -876,7 +871,7 @@ export class Sandbox {
       // running the engine again); the rest is synchronous, with no promise per step.
       for (;;) {
         if (this.#inbox.length > 0) {
-          const refused = this.#deliver();
+          const refused = this.#entries.suspendable ? await this.#deliverSuspending() : this.#deliver();
           if (refused) await this.#fail(cell, refused);
         }
         if (this.#disposed) return;
@@ -906,7 +901,12 @@ export class Sandbox {
     cell.host.flush?.();
   }
 
-  /** Hands the inbox's replies to the engine's `settle` (their promises' jobs run in `#pump`). */
+  /**
+   * Hands the inbox's replies to the engine's `settle`, which settles each call's promise (the code
+   * waiting for it runs on in the jobs after): computing, as the code's own (a plain engine has its
+   * interrupt handler on throughout). Returns the exception that stopped it, for `#fail` (the
+   * replies after it are not handed in: the cell ends).
+   */
   #deliver(): QuickJSHandle | undefined {
     const inbox = this.#inbox;
     this.#inbox = [];
@@ -915,17 +915,40 @@ export class Sandbox {
       const id = context.newNumber(inbox[index] as number);
       const text = context.newString(inbox[index + 1] as string);
       let settled: EntryResult;
-      this.#monitor?.enter();
       try {
-        settled = this.#entries.callNow(this.#settle as QuickJSHandle, context.undefined, id, text);
+        settled = this.#computingNow(() =>
+          this.#entries.callNow(this.#settle as QuickJSHandle, context.undefined, id, text),
+        );
       } finally {
-        this.#monitor?.leave();
         id.dispose();
         text.dispose();
       }
-      // the exception, for `#fail` (the replies after it are not handed in: the cell ends)
       if (settled.error) return settled.error;
       settled.value.dispose();
+    }
+    return undefined;
+  }
+
+  /** `#deliver` on a suspendable engine: each `settle` is an entry that may suspend, under the interrupt handler. */
+  async #deliverSuspending(): Promise<QuickJSHandle | undefined> {
+    const inbox = this.#inbox;
+    this.#inbox = [];
+    const context = this.#context;
+    for (let index = 0; index + 1 < inbox.length; index += 2) {
+      const id = context.newNumber(inbox[index] as number);
+      const text = context.newString(inbox[index + 1] as string);
+      let settled: EntryResult;
+      try {
+        settled = await this.#computing(() =>
+          this.#entries.call(this.#settle as QuickJSHandle, context.undefined, id, text),
+        );
+      } finally {
+        id.dispose();
+        text.dispose();
+      }
+      if (settled.error) return settled.error;
+      settled.value.dispose();
+      if (this.#disposed) return undefined;
     }
     return undefined;
   }
