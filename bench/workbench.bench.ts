@@ -29,6 +29,8 @@ import { createTestPostgresUrl } from '@toolmux/core/test';
 import { z } from 'zod';
 // where cells run (not part of the public API)
 import { workbenchThread } from '../packages/core/dist/workbench/main-thread.js';
+import { Sandbox } from '../packages/core/dist/workbench/sandbox.js';
+import { mainThreadSlices } from '../packages/core/dist/workbench/slices.js';
 import { formatNs, type Measurement, measure, measureInterleaved, printTable } from './harness.ts';
 
 const quiet = { debug() {}, warn() {}, error() {} };
@@ -195,6 +197,27 @@ const tenIo = await measureInterleaved(
 );
 console.log(
   `with a 1 ms tool: 10 × session.execute ${formatNs(tenIo.nsPerRun.host)}/run, 10 × toolmux.execute in one cell ${formatNs(tenIo.nsPerRun.cell)}/run: ${tenIo.ratio('cell', 'host').toFixed(2)}×`,
+);
+// 2c. the sandbox alone: a call's crossing out of QuickJS and back with a host that answers at once
+// (no session, no log, no thread hand-off), in a sandbox of the kind this mode runs cells in (time
+// sliced on the main thread; plain, as in a worker, with TOOLMUX_WORKBENCH_THREAD=workers)
+const bare = await Sandbox.create(64, workbenchThread() === 'main' ? { slicer: mainThreadSlices() } : {});
+const bareLimits = { timeoutMs: 60_000, maxOutputChars: 100_000, maxToolCalls: 1_000 };
+const bareHost = async (_operation: string, args: unknown) => ({
+  successful: true,
+  data: { n: (args as { args: { n: number } }).args.n },
+});
+const hundredCode =
+  "let s = 0; for (let n = 0; n < 100; n++) s += (await toolmux.execute('BENCH_ECHO', { n })).data.n; return s";
+const bareRuns = await measureInterleaved(
+  {
+    hundred: () => bare.run(hundredCode, bareHost, bareLimits),
+    empty: () => bare.run('return 1', bareHost, bareLimits),
+  },
+  { rounds: 9, runsPerRound: 20, warmupRuns: 100 },
+);
+console.log(
+  `the sandbox alone (${workbenchThread() === 'main' ? 'time sliced' : 'plain, as in a worker'}), a host that answers at once: ${formatNs(bareRuns.difference('hundred', 'empty') / 100)} per call`,
 );
 
 // 3. memory per idle context
