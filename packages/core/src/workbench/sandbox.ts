@@ -52,7 +52,7 @@ export type SandboxHostCall = (operation: string, args: unknown, signal: AbortSi
 /**
  * The host side of `toolmux.*` without promises: `call` gets the arguments as the sandbox's text
  * (JSON, or for `EXECUTE_SLUG_FIRST` the slug's length, a tab, the slug and its arguments' JSON),
- * and `done` is called (at once or later, on this thread) with the reply text (see `replyText`).
+ * and `done` is called (at once or later, on this thread) with the reply text (see `REPLY_ERROR`).
  * A worker uses it to pass text through; `callHost` reads it.
  * `flush`, when given, is called once the calls the code made in one go were handed to `call`,
  * before the sandbox waits for their replies (a worker sends them as one message).
@@ -495,8 +495,8 @@ class EngineEntries {
  * (the slug as it is, without JSON written or read for it; its length says where it ends, whatever
  * it holds). Its promise's functions are kept in `waits`; after each run of
  * the engine's jobs the host takes the whole outbox with one call (`take`), and hands replies back
- * with one call (`settle`: a JSON array of `[id, reply]`). So a call costs no host function, promise
- * handle or string handle of its own.
+ * with one call per reply (`settle`, which parses it and settles the call's promise). So a call
+ * costs no host function or promise handle of its own.
  */
 const PRELUDE = `(() => {
   const log = globalThis.__toolmux_log;
@@ -1053,11 +1053,10 @@ export class Sandbox {
 
   /** A run of the engine's pending jobs (the cell's code after an await) ended with `error`. */
   async #jobFailed(cell: RunningCell, error: QuickJSHandle): Promise<void> {
-    const jobs = { error };
     // A job failed outside the cell's own promise chain: an interrupt or an out-of-memory ends
     // the cell; other errors (a rejected promise nobody awaits) are the code's own business.
-    const failure = this.#classify(await this.#read(jobs.error));
-    jobs.error.dispose();
+    const failure = this.#classify(await this.#read(error));
+    error.dispose();
     if (failure.code !== 'WORKBENCH_CODE_ERROR') this.#end(cell, { result: null, logs: [], error: failure });
   }
 
