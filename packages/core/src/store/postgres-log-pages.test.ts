@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { logRecord } from '../test/log-records.js';
 import { postgresSkipReason, withTestDatabase } from '../test/postgres.js';
 import { newId } from '../util/ids.js';
+import { epochMilliseconds } from './postgres.js';
 import type { ExecutionLogRecord, Store } from './types.js';
 
 /**
@@ -168,5 +169,101 @@ describe.skipIf(skipPostgres !== undefined)(`session log pages on PostgreSQL ${s
         { items: [], nextCursor: undefined },
       ]);
     });
+  });
+
+  it('read a time written in microseconds as pg parses it: rounded down to the millisecond', async () => {
+    await withTestDatabase(async (database) => {
+      await database.store.migrate();
+      const store = database.store;
+      // times another writer (SQL, an older toolmux) may have stored, with the digits a rounding
+      // or a double could get wrong: .0005 and .9995 of a millisecond, before 1970, far ahead
+      const times = [
+        '2026-12-02 10:11:03.954999+00',
+        '2026-12-02 10:11:03.955+00',
+        '2026-12-02 10:11:03.0005+00',
+        '2026-12-02 10:11:03+00',
+        '2026-12-02 10:11:03.123+00',
+        '1970-01-01 00:00:00+00',
+        '1969-12-31 23:59:59.9995+00',
+        '1969-12-31 23:59:59.999+00',
+        '1969-12-31 23:59:59.000001+00',
+        '0999-01-01 00:00:00.0015+00',
+        '9999-12-31 23:59:59.999999+00',
+        '275760-09-13 00:00:00+00',
+      ];
+      for (const [index, time] of times.entries()) {
+        await database.query(
+          'INSERT INTO toolmux_execution_logs (id, session_id, user_id, tool_slug, toolkit, status, duration_ms, input, output, created_at) ' +
+            "VALUES ($1, $2, 'user_1', 'ECHO_ECHO', 'echo', 'success', 1, '{}', '{}', $3)",
+          [`log_${String(index).padStart(38, '0')}`, SESSION, time],
+        );
+      }
+      // pg's own reading of the column (a Date from its text), newest id first
+      const parsed = await database.query<{ id: string; created_at: Date }>(
+        'SELECT id, created_at FROM toolmux_execution_logs ORDER BY id DESC',
+      );
+      const expected = parsed.map((row) => [row.id, row.created_at.getTime()]);
+      expect(expected.every(([, time]) => Number.isInteger(time))).toBe(true);
+      const packed = await store.listLogs({ sessionId: SESSION, limit: 100, cursor: undefined });
+      const [batched] = await Promise.all([
+        store.listLogs({ sessionId: SESSION, limit: 100, cursor: undefined }),
+        store.listLogs({ sessionId: OTHER, limit: 100, cursor: undefined }),
+      ]);
+      const unpacked = await store.listLogs({
+        sessionId: SESSION,
+        userId: 'user_1',
+        limit: 100,
+        cursor: undefined,
+      });
+      const one = await store.getLog(`log_${'0'.repeat(37)}6`);
+      for (const page of [packed, batched!, unpacked]) {
+        expect(page.items.map((entry) => [entry.id, entry.createdAt.getTime()])).toEqual(expected);
+      }
+      expect(one?.createdAt.getTime()).toBe(expected.find(([id]) => id === one?.id)?.[1]);
+    });
+  });
+});
+
+describe('epochMilliseconds', () => {
+  it('reads the seconds PostgreSQL writes (numeric, or a double before PostgreSQL 14) rounded down to the millisecond', () => {
+    // what floor(seconds * 1000) is in exact decimal arithmetic, for texts of every form
+    const exact = (text: string) => {
+      const [whole, fraction = ''] = text.replace('-', '').split('.');
+      const milliseconds = BigInt(whole!) * 1000n + BigInt(fraction.slice(0, 3).padEnd(3, '0'));
+      const more = /[1-9]/.test(fraction.slice(3));
+      return Number(text.startsWith('-') ? -milliseconds - (more ? 1n : 0n) : milliseconds);
+    };
+    const texts = [
+      '0.000000',
+      '1764633600.123456',
+      '1764633600.123000',
+      '1764633600.999999',
+      '1764633600.001',
+      '1764633600.5',
+      '1764633600',
+      '-0.000500',
+      '-1.000000',
+      '-1.0005',
+      '-30641759999.998500',
+      '253402300799.999999',
+      '8640000000000.000000',
+      '-8640000000000.000000',
+    ];
+    // and every millisecond of a second, with and without microseconds after it
+    for (let millisecond = 0; millisecond < 1000; millisecond++) {
+      const digits = String(millisecond).padStart(3, '0');
+      texts.push(
+        `1764633600.${digits}000`,
+        `1764633600.${digits}999`,
+        `-1764633600.${digits}000`,
+        `-1.${digits}001`,
+      );
+    }
+    for (const text of texts) expect([text, epochMilliseconds(text)]).toEqual([text, exact(text)]);
+    // a double pg parsed, and forms with an exponent
+    expect(epochMilliseconds(1764633600.123)).toBe(1764633600123);
+    expect(epochMilliseconds('1e+15')).toBe(1e18);
+    expect(Number.isNaN(epochMilliseconds('NaN'))).toBe(true);
+    expect(epochMilliseconds('Infinity')).toBe(Number.POSITIVE_INFINITY);
   });
 });

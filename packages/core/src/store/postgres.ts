@@ -96,14 +96,35 @@ function toSession(row: QueryResultRow): SessionRecord {
 }
 
 /**
- * The columns of an entry as they are read. `created_at` comes as whole milliseconds since the epoch
- * (`int8`, which `pg` hands over as text), the `Date` that `pg` would parse from its text, rounded down to
- * the millisecond like that, at a fraction of the cost: a page of a log reads 50 of them.
+ * The columns of an entry as they are read. `created_at` comes as seconds since the epoch, in
+ * decimal (`extract(epoch …)`: `1764633600.123456`), which {@link epochMilliseconds} reads as the
+ * `Date` that `pg` would parse from its text, rounded down to the millisecond like that, at a
+ * fraction of the cost: a page of a log reads 50 of them. Not `floor(… * 1000)::int8`: that
+ * arithmetic on a numeric cost the database about a quarter of what reading a page of a session's
+ * log costs it (bench/logs.bench.ts), where the digits say the milliseconds already.
  */
-const LOG_READ_COLUMNS = LOG_COLUMNS.replace(
-  'created_at',
-  'floor(extract(epoch FROM created_at) * 1000)::int8 AS created_at',
-);
+const LOG_READ_COLUMNS = LOG_COLUMNS.replace('created_at', 'extract(epoch FROM created_at) AS created_at');
+
+/**
+ * The milliseconds since the epoch, rounded down, of `extract(epoch FROM …)` as PostgreSQL writes
+ * it: a numeric with 6 decimals since PostgreSQL 14 (`1764633600.123456`), the shortest digits of a
+ * double before (`1764633600.123`), or a number `pg` parsed. From the digits: `1764633600.123 * 1000`
+ * in doubles is not always 1764633600123.
+ */
+export function epochMilliseconds(value: string | number): number {
+  const text = typeof value === 'number' ? String(value) : value;
+  const point = text.indexOf('.');
+  // whole seconds; Infinity, NaN and exponents (a double before PostgreSQL 14, far from now) alike
+  if (point < 0 || text.indexOf('e', point) >= 0) return Math.floor(Number(text) * 1000);
+  if (text.charCodeAt(0) !== 45 /* - */) {
+    // at most 3 decimals: the double nearest to them, times 1000, is within far less than ½ of the
+    // whole number of milliseconds they say (below 2^53 milliseconds: every date a Date holds)
+    return Math.round(Number(text.slice(0, point + 4)) * 1000);
+  }
+  // before 1970: -1.0005 s is -1001 ms rounded down, so the digits after the milliseconds count too
+  const milliseconds = Math.round(Number(text.slice(1, point + 4)) * 1000);
+  return -milliseconds - (/[1-9]/.test(text.slice(point + 4)) ? 1 : 0);
+}
 
 /**
  * Between the columns of an entry packed by {@link LOG_PACKED_COLUMN}: a control character that no id,
@@ -189,7 +210,7 @@ function unpackLog(text: string): ExecutionLogRecord | undefined {
     durationMs: Number.parseFloat(packedValue(text, 10)),
     input: packedValue(text, 11),
     output: packedValue(text, 12),
-    createdAt: new Date(Number(packedValue(text, 13))),
+    createdAt: new Date(epochMilliseconds(packedValue(text, 13))),
     parentId: packedNullable(text, 14),
   };
 }
@@ -220,7 +241,7 @@ function toLog(row: QueryResultRow): ExecutionLogRecord {
     durationMs: row.duration_ms,
     input: row.input,
     output: row.output,
-    createdAt: new Date(Number(row.created_at)),
+    createdAt: new Date(epochMilliseconds(row.created_at)),
     parentId: row.parent_id,
   };
 }
