@@ -144,6 +144,12 @@ describe.skipIf(skipPostgres !== undefined)(`session log pages on PostgreSQL ${s
         { errorMessage: '\u001f\u001f' },
         { input: '', output: '', errorMessage: '' },
         { errorMessage: null, parentId: null, callId: '!', connectedAccountId: '!x' },
+        // the separator between the entries of a page's text, at the same places
+        { input: '\u001e{}' },
+        { output: '{}\u001e' },
+        { errorMessage: '\u001e\u001e', callId: '\u001e' },
+        { errorMessage: '\u001e\u001f\u001e' },
+        { errorMessage: null },
       ];
       const entries = changes.map((change, index) =>
         logRecord({ id: `log_${String(index + 1).padStart(38, '0')}`, sessionId: SESSION, ...change }),
@@ -168,6 +174,45 @@ describe.skipIf(skipPostgres !== undefined)(`session log pages on PostgreSQL ${s
         { items: [next], nextCursor: next!.id },
         { items: [], nextCursor: undefined },
       ]);
+    });
+  });
+
+  it('come as one row per page, alone and in a batch, an empty page included', async () => {
+    await withTestDatabase(async (database) => {
+      await database.store.migrate();
+      const store = database.store;
+      const entries = [
+        ...awkwardEntries(SESSION),
+        ...awkwardEntries(OTHER).map((entry) => ({ ...entry, id: newId('log') })),
+      ];
+      await store.insertLogs(entries);
+      // what pg hands the store for each statement that reads the log
+      const answers: Array<{ text: string; rows: number }> = [];
+      const pool = (store as unknown as { pool: { query: (config: any) => Promise<{ rows: unknown[] }> } })
+        .pool;
+      const query = pool.query.bind(pool);
+      pool.query = async (config) => {
+        const result = await query(config);
+        if (typeof config === 'object' && /FROM toolmux_execution_logs/.test(config.text))
+          answers.push({ text: config.text, rows: result.rows.length });
+        return result;
+      };
+      const alone = await store.listLogs({ sessionId: SESSION, limit: 10, cursor: undefined });
+      expect(alone.items).toHaveLength(10);
+      const together = await Promise.all([
+        store.listLogs({ sessionId: SESSION, limit: 100, cursor: undefined }),
+        store.listLogs({ sessionId: OTHER, limit: 3, cursor: undefined }),
+        store.listLogs({ sessionId: `ses_${'6'.repeat(38)}`, limit: 10, cursor: undefined }),
+      ]);
+      expect(together.map((page) => page.items.length)).toEqual([16, 3, 0]);
+      expect(together[0]!.items.map((entry) => entry.id)).toEqual(
+        entries
+          .filter((entry) => entry.sessionId === SESSION)
+          .map((entry) => entry.id)
+          .reverse(),
+      );
+      // 11 entries in one row; then 16, 4 and none in one row each
+      expect(answers.map((answer) => answer.rows)).toEqual([1, 3]);
     });
   });
 

@@ -18,14 +18,21 @@ export type RunStatement = (name: string, text: string, values: unknown[]) => Pr
 /** At most this many rows are read by one statement (the largest single page's). */
 export const MAX_BATCH_ROWS = MAX_PAGE_LIMIT + 1;
 
+/**
+ * Between the entries of a page read as one text: a control character that no id, slug or JSON
+ * payload holds. An entry whose value holds it anyway splits into parts that do not unpack (each
+ * holds fewer column separators than an entry), and its page is read unpacked.
+ */
+export const ENTRY_SEPARATOR = '\x1e';
+
 interface Waiting {
   page: SessionLogPage;
-  resolve(rows: QueryResultRow[]): void;
+  resolve(entries: string[]): void;
   reject(error: unknown): void;
 }
 
 /**
- * Reads pages of sessions' execution logs, several pages per statement.
+ * Reads pages of sessions' execution logs, several pages per statement, each page as one text.
  *
  * A page costs little in PostgreSQL (an index range scan of `(session_id, id)`) but a round trip costs
  * the server a socket write that wakes the database and a read of its answer; with many clients
@@ -33,7 +40,13 @@ interface Waiting {
  * asked for in one turn of the event loop (the requests that arrived together) are read by one
  * statement: `unnest` turns the arrays of session ids, cursors and limits into rows, and a `LATERAL`
  * subquery reads each page with the same index scan as a single page. A page asked for alone is read
- * by `single` (the one-page statement), without waiting for anything but the end of the turn.
+ * by the one-page statement, without waiting for anything but the end of the turn.
+ *
+ * Each page comes back as one row: its entries (`columns`, one text each) joined by
+ * {@link ENTRY_SEPARATOR} by `string_agg`, newest first. `pg` decodes a row at a time, each with its
+ * message, field array, row object and text: for a page of 51 entries that was about as much of the
+ * server's CPU as the database spent reading them; one row per page costs it a fraction of that
+ * (`bench/logs.bench.ts`), and the database no more.
  *
  * A batch that fails is read again page by page, so a page the database refuses fails alone.
  */
@@ -44,16 +57,12 @@ export class SessionLogPageReader {
 
   constructor(
     private readonly run: RunStatement,
-    /** Reads one page with the single-page statement. */
-    private readonly single: (page: SessionLogPage) => Promise<QueryResultRow[]>,
-    /** The columns of an entry, as `PostgresStore` reads them. */
+    /** The text of an entry: an expression of the log's columns that begins with the id (entries sort by it). */
     private readonly columns: string,
-    /** The column the entries of a page sort by, newest first (the id, or text that begins with it). */
-    private readonly key = 'id',
   ) {}
 
-  /** The page's rows (at most `page.rows`), newest first. */
-  read(page: SessionLogPage): Promise<QueryResultRow[]> {
+  /** The page's entries (at most `page.rows`), each the text of `columns`, newest first. */
+  read(page: SessionLogPage): Promise<string[]> {
     return new Promise((resolve, reject) => {
       const shape = `${page.cursor === undefined ? 'first' : 'after'}${page.parentId === undefined ? '' : '_parent'}`;
       let waiting = this.#waiting.get(shape);
@@ -92,7 +101,7 @@ export class SessionLogPageReader {
   #send(shape: string, batch: Waiting[]): void {
     if (batch.length === 1) {
       const [{ page, resolve, reject }] = batch as [Waiting];
-      this.single(page).then(resolve, reject);
+      this.#readOne(shape, page).then(resolve, reject);
       return;
     }
     this.#readBatch(shape, batch).then(
@@ -101,12 +110,34 @@ export class SessionLogPageReader {
       },
       () => {
         // one page the database refuses must not fail the others: each is read alone, and fails alone
-        for (const { page, resolve, reject } of batch) this.single(page).then(resolve, reject);
+        for (const { page, resolve, reject } of batch) this.#readOne(shape, page).then(resolve, reject);
       },
     );
   }
 
-  async #readBatch(shape: string, batch: Waiting[]): Promise<QueryResultRow[][]> {
+  /** The one-page statement: the page's entries as one text (null for none). */
+  async #readOne(shape: string, page: SessionLogPage): Promise<string[]> {
+    const values: unknown[] = [page.sessionId];
+    const conditions = ['session_id = $1'];
+    if (page.parentId !== undefined) {
+      values.push(page.parentId);
+      conditions.push(`parent_id = $${values.length}`);
+    }
+    if (page.cursor !== undefined) {
+      values.push(page.cursor);
+      conditions.push(`id < $${values.length}`);
+    }
+    values.push(page.rows);
+    const [row] = await this.run(
+      `toolmux_session_log_page_${shape}`,
+      `SELECT string_agg(entry, E'\\x1e') AS entries FROM (SELECT ${this.columns} FROM toolmux_execution_logs ` +
+        `WHERE ${conditions.join(' AND ')} ORDER BY id DESC LIMIT $${values.length}) page`,
+      values,
+    );
+    return entriesOf(row?.entries ?? null);
+  }
+
+  async #readBatch(shape: string, batch: Waiting[]): Promise<string[][]> {
     const after = shape.startsWith('after');
     const parent = shape.endsWith('_parent');
     const values: unknown[] = [batch.map(({ page }) => page.sessionId), batch.map(({ page }) => page.rows)];
@@ -126,25 +157,38 @@ export class SessionLogPageReader {
       conditions.push('id < q.before');
     }
     const rows = await this.run(
-      `toolmux_session_log_pages_${shape}`,
-      `SELECT q.page_number::int AS page_number, l.* FROM unnest(${arrays.join(', ')}) ` +
+      `toolmux_session_log_pages_text_${shape}`,
+      `SELECT q.page_number::int AS page_number, l.entries FROM unnest(${arrays.join(', ')}) ` +
         `WITH ORDINALITY AS q(${names.join(', ')}, page_number) CROSS JOIN LATERAL (` +
-        `SELECT ${this.columns} FROM toolmux_execution_logs WHERE ${conditions.join(' AND ')} ` +
-        'ORDER BY id DESC LIMIT q.row_limit) l',
+        `SELECT string_agg(entry, E'\\x1e') AS entries FROM (SELECT ${this.columns} FROM toolmux_execution_logs ` +
+        `WHERE ${conditions.join(' AND ')} ORDER BY id DESC LIMIT q.row_limit) page) l`,
       values,
     );
-    const pages: QueryResultRow[][] = batch.map(() => []);
-    for (const row of rows) pages[(row.page_number as number) - 1]!.push(row);
-    // each page comes out of its index scan newest first; SQL does not promise the join keeps that order
-    const key = this.key;
-    for (const page of pages) {
-      for (let index = 1; index < page.length; index++) {
-        if (page[index - 1]![key] < page[index]![key]) {
-          page.sort((a, b) => (a[key] < b[key] ? 1 : a[key] > b[key] ? -1 : 0));
-          break;
-        }
-      }
-    }
+    const pages: string[][] = batch.map(() => []);
+    for (const row of rows) pages[(row.page_number as number) - 1] = entriesOf(row.entries);
     return pages;
   }
+}
+
+/**
+ * A page's entries from its text, newest first. `string_agg` joins them in the order its subquery
+ * reads them (the index scan's, newest first), which SQL does not promise: out of order, they are
+ * sorted (an entry begins with its id).
+ */
+function entriesOf(text: string | null): string[] {
+  if (text === null) return [];
+  const entries: string[] = [];
+  let from = 0;
+  for (let at = text.indexOf(ENTRY_SEPARATOR); at >= 0; at = text.indexOf(ENTRY_SEPARATOR, from)) {
+    entries.push(text.slice(from, at));
+    from = at + 1;
+  }
+  entries.push(from === 0 ? text : text.slice(from));
+  for (let index = 1; index < entries.length; index++) {
+    if (entries[index - 1]! < entries[index]!) {
+      entries.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+      break;
+    }
+  }
+  return entries;
 }

@@ -8,7 +8,7 @@ import {
 } from './migrations.js';
 import { assertPageQuery, type PageQuery, pageClause, toPage } from './pagination.js';
 import { PostgresConnectionListener } from './postgres-connection-listener.js';
-import { type SessionLogPage, SessionLogPageReader } from './postgres-log-pages.js';
+import { SessionLogPageReader } from './postgres-log-pages.js';
 import {
   assertExpectedVersion,
   configVersionConflictError,
@@ -165,13 +165,13 @@ const LOG_PACKED_COLUMN = `concat(${LOG_READ_COLUMNS.split(', ')
 const packedEnds = new Int32Array(LOG_COLUMN_COUNT);
 
 /**
- * The entries of rows read with {@link LOG_PACKED_COLUMN}, the same as {@link toLog} of the
- * columns; undefined when a value held the separator (then the page is read unpacked).
+ * The entries of texts read with {@link LOG_PACKED_COLUMN}, the same as {@link toLog} of the
+ * columns; undefined when a value held a separator (then the page is read unpacked).
  */
-function unpackLogs(rows: readonly QueryResultRow[]): ExecutionLogRecord[] | undefined {
+function unpackLogs(texts: readonly string[]): ExecutionLogRecord[] | undefined {
   const entries: ExecutionLogRecord[] = [];
-  for (const row of rows) {
-    const entry = unpackLog(row.entry as string);
+  for (const text of texts) {
+    const entry = unpackLog(text);
     if (entry === undefined) return undefined;
     entries.push(entry);
   }
@@ -668,9 +668,9 @@ export class PostgresStore implements Store {
     assertPageQuery({ limit, cursor }, 'log');
     if (sessionId !== undefined && userId === undefined && toolSlug === undefined) {
       // a session's log (`session.logs()`, `GET /sessions/:id/logs`) is read often, by many clients at once
-      const rows = await this.sessionLogPages.read({ sessionId, parentId, cursor, rows: limit + 1 });
+      const texts = await this.sessionLogPages.read({ sessionId, parentId, cursor, rows: limit + 1 });
       const entries =
-        unpackLogs(rows) ??
+        unpackLogs(texts) ??
         (
           await this.list('list execution logs', 'toolmux_execution_logs', LOG_READ_COLUMNS, {
             filters: { session_id: sessionId, parent_id: parentId },
@@ -689,23 +689,14 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Pages of sessions' logs asked for together are read by one statement (see SessionLogPageReader);
-   * a page alone by a named statement of its shape, parsed and planned once per pooled connection (an
-   * index scan of (session_id, id), checked by store/log-query-plan.test.ts). Entries are read packed
-   * (LOG_PACKED_COLUMN).
+   * Pages of sessions' logs asked for together are read by one statement, a page alone by the
+   * one-page statement of its shape, both named (parsed and planned once per pooled connection) and
+   * each page an index scan of (session_id, id), checked by store/log-query-plan.test.ts. Entries
+   * are read packed (LOG_PACKED_COLUMN), a page's as one text (see SessionLogPageReader).
    */
   private readonly sessionLogPages = new SessionLogPageReader(
     (name, text, values) => this.query('list execution logs', text, values, name),
-    ({ sessionId, parentId, cursor, rows }: SessionLogPage) =>
-      this.list(
-        'list execution logs',
-        'toolmux_execution_logs',
-        LOG_PACKED_COLUMN,
-        { filters: { session_id: sessionId, parent_id: parentId }, limit: rows - 1, cursor },
-        `toolmux_session_log_entries${parentId === undefined ? '' : '_parent'}${cursor === undefined ? '' : '_after'}`,
-      ),
     LOG_PACKED_COLUMN,
-    'entry',
   );
 
   async getLog(id: string): Promise<ExecutionLogRecord | undefined> {
