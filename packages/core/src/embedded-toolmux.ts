@@ -406,9 +406,16 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       if (query.toolSlug !== undefined) checkId(query.toolSlug, 'toolSlug');
       if (query.parentId !== undefined) checkId(query.parentId, 'parentId');
       const engine = await this.#ready();
+      // A call's children are entries of its session: by parent alone, the log is read within that
+      // session (its parent index) instead of the whole table. A parent not stored yet (a remote
+      // client's call whose entry is still on its way) leaves the query as it was asked.
+      let sessionId = query.sessionId;
+      if (sessionId === undefined && query.parentId !== undefined && engine.store.getLog) {
+        sessionId = (await engine.store.getLog(query.parentId))?.sessionId ?? undefined;
+      }
       // the engine's log writer is durable: every answered call's entry is stored already
       return engine.store.listLogs({
-        sessionId: query.sessionId,
+        sessionId,
         userId: query.userId,
         toolSlug: query.toolSlug,
         parentId: query.parentId,

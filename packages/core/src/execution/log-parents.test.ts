@@ -108,6 +108,35 @@ describe.each(backends)('log entries with a parent on $name', ({ skipReason, ope
       });
     });
 
+    it("the project's log by parent alone is read within the parent's session", async () => {
+      const store = await openStore(database.spec);
+      const asked: Array<{ sessionId?: string; parentId?: string }> = [];
+      const listLogs = store.listLogs.bind(store);
+      store.listLogs = (query) => {
+        asked.push({ sessionId: query.sessionId, parentId: query.parentId });
+        return listLogs(query);
+      };
+      const mux = new ToolMux({ toolkits: createSampleToolkits().toolkits, store, secretKey, logger: quiet });
+      opened.push(mux);
+      const session = await mux.create('user_1', { toolkits: ['tasks'] });
+      const multi = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+        tools: [
+          { tool_slug: 'TASKS_LIST_TASKS', arguments: {} },
+          { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'b' } },
+        ],
+      });
+      const children = await mux.logs.list({ parentId: multi.logId });
+      expect(children.items.map((log) => log.toolSlug).sort()).toEqual([
+        'TASKS_CREATE_TASK',
+        'TASKS_LIST_TASKS',
+      ]);
+      expect(asked.at(-1)).toEqual({ sessionId: session.sessionId, parentId: multi.logId });
+      // a parent not stored (yet): the query as it was asked
+      const unknown = 'log_00000000000000000000000000000000000000';
+      expect((await mux.logs.list({ parentId: unknown })).items).toEqual([]);
+      expect(asked.at(-1)).toEqual({ sessionId: undefined, parentId: unknown });
+    });
+
     it("a client's entries may name a parent of the same session only", async () => {
       const mux = instance();
       const session = await mux.create('user_1', { toolkits: ['tasks'] });

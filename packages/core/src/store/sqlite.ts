@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { yieldToEventLoop } from '../util/slices.js';
 import {
   MIGRATIONS_TABLE_SQL,
   pendingMigrations,
@@ -295,6 +296,12 @@ function createPrivateFile(path: string): void {
  * await store.migrate();
  * ```
  */
+/**
+ * The entries one turn of the event loop looks at when the log is filtered by tool
+ * (`SqliteStore.listLogs`): about a millisecond's work.
+ */
+export const TOOL_SCAN_WINDOW = 1_000;
+
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite';
   private readonly database: DatabaseSync;
@@ -559,9 +566,12 @@ export class SqliteStore implements Store {
     cursor,
   }: ListLogsQuery): Promise<Page<ExecutionLogRecord>> {
     assertPageQuery({ limit, cursor }, 'log');
+    if (toolSlug !== undefined) {
+      return this.#listLogsOfTool({ sessionId, userId, toolSlug, parentId, limit, cursor });
+    }
     const rows = this.run('list execution logs', () => {
       const { sql, params } = pageClause('sqlite', {
-        filters: { session_id: sessionId, user_id: userId, tool_slug: toolSlug, parent_id: parentId },
+        filters: { session_id: sessionId, user_id: userId, parent_id: parentId },
         limit,
         cursor,
       });
@@ -570,6 +580,47 @@ export class SqliteStore implements Store {
       );
     });
     return toPage(rows.map(toLog), limit);
+  }
+
+  /**
+   * A page of the entries of one tool. No index leads to a tool's entries (one more index would cost
+   * every call's commit a page), so the entries the other filters select (all of them, a session's,
+   * a user's) are read newest first, {@link TOOL_SCAN_WINDOW} at a time, and the event loop runs
+   * between two windows: a rarely called tool's page may look at the whole table, but no turn of the
+   * event loop holds more than a window (a million entries held every request for ~200 ms at once).
+   */
+  async #listLogsOfTool({
+    sessionId,
+    userId,
+    toolSlug,
+    parentId,
+    limit,
+    cursor,
+  }: ListLogsQuery & { toolSlug: string }): Promise<Page<ExecutionLogRecord>> {
+    const found: unknown[][] = [];
+    let after = cursor;
+    for (;;) {
+      const window = pageClause('sqlite', {
+        filters: { session_id: sessionId, user_id: userId, parent_id: parentId },
+        limit: TOOL_SCAN_WINDOW - 1,
+        cursor: after,
+      });
+      const { rows, end } = this.run('list execution logs', () => ({
+        rows: this.statement(
+          `SELECT ${LOG_COLUMNS} FROM toolmux_execution_logs WHERE id IN (SELECT id FROM toolmux_execution_logs ${window.sql}) ` +
+            'AND tool_slug = ? ORDER BY id DESC LIMIT ?',
+          { arrays: true },
+        ).all(...window.params, toolSlug, limit + 1 - found.length) as unknown as unknown[][],
+        end: this.statement(
+          `SELECT min(id) AS id, count(*) AS n FROM (SELECT id FROM toolmux_execution_logs ${window.sql})`,
+        ).get(...window.params) as { id: string | null; n: number },
+      }));
+      found.push(...rows);
+      if (found.length > limit || end.n < TOOL_SCAN_WINDOW || end.id === null) break;
+      after = end.id;
+      await yieldToEventLoop();
+    }
+    return toPage(found.map(toLog), limit);
   }
 
   async getLog(id: string): Promise<ExecutionLogRecord | undefined> {
