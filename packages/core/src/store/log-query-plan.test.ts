@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
-import { type PlanNode, planNodes } from '../test/log-records.js';
+import { generatedLogInsert, type PlanNode, planNodes } from '../test/log-records.js';
 import { postgresSkipReason, testPostgresUrl, withTestDatabase } from '../test/postgres.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
@@ -44,11 +44,7 @@ describe.skipIf(skipPostgres !== undefined)(
     it('is a backward scan of (session_id, id) that reads only the page, alone or in a batch, with custom and generic plans', async () => {
       await withTestDatabase(async (database) => {
         await database.store.migrate();
-        await database.query(
-          'INSERT INTO toolmux_execution_logs (id, session_id, user_id, tool_slug, toolkit, status, duration_ms, input, output, created_at) ' +
-            `SELECT 'log_' || lpad(to_hex(g), 38, '0'), 'ses_' || lpad((g % ${SESSIONS})::text, 38, '0'), 'user_' || (g % 10), ` +
-            `'ECHO_ECHO', 'echo', 'success', 1, '{}', '{}', now() FROM generate_series(1, ${ROWS}) g`,
-        );
+        await database.query(generatedLogInsert('postgres', { rows: ROWS, sessions: SESSIONS }));
         await database.query('ANALYZE toolmux_execution_logs');
 
         // the statements the store sends, as it sends them
@@ -129,12 +125,7 @@ describe('session log query plan on SQLite', () => {
     await store.migrate();
     const database = new DatabaseSync(path);
     try {
-      database.exec(
-        `WITH RECURSIVE series(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM series WHERE g < ${ROWS}) ` +
-          'INSERT INTO toolmux_execution_logs (id, session_id, user_id, tool_slug, toolkit, status, duration_ms, input, output, created_at) ' +
-          `SELECT 'log_' || printf('%038x', g), 'ses_' || printf('%038d', g % ${SESSIONS}), 'user_' || (g % 10), ` +
-          `'ECHO_ECHO', 'echo', 'success', 1, '{}', '{}', 0 FROM series`,
-      );
+      database.exec(generatedLogInsert('sqlite', { rows: ROWS, sessions: SESSIONS }));
       database.exec('ANALYZE');
       const sent: string[] = [];
       const prepared = store as unknown as { statement: (text: string) => unknown };

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generatedLogInsert } from '../test/log-records.js';
 import { SqliteStore, TOOL_SCAN_WINDOW } from './sqlite.js';
 import type { ExecutionLogRecord, ListLogsQuery } from './types.js';
 
@@ -30,10 +31,12 @@ beforeAll(async () => {
   const database = new DatabaseSync(join(dir, 'logs.db'));
   try {
     database.exec(
-      `WITH RECURSIVE series(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM series WHERE g < ${ROWS}) ` +
-        'INSERT INTO toolmux_execution_logs (id, session_id, user_id, tool_slug, toolkit, status, duration_ms, input, output, created_at) ' +
-        `SELECT 'log_' || printf('%038x', g), 'ses_' || printf('%038d', g % ${SESSIONS}), 'user_' || (g % ${USERS}), ` +
-        `CASE WHEN g IN (${[...RARE].join(', ')}) THEN 'RARE_TOOL' ELSE 'ECHO_ECHO' END, 'echo', 'success', 1, '{}', '{}', g FROM series`,
+      generatedLogInsert('sqlite', {
+        rows: ROWS,
+        sessions: SESSIONS,
+        users: USERS,
+        toolSlug: `CASE WHEN g IN (${[...RARE].join(', ')}) THEN 'RARE_TOOL' ELSE 'ECHO_ECHO' END`,
+      }),
     );
   } finally {
     database.close();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { META_TOOL_NAMES, metaToolSlugs } from '../meta-tools/meta-tools.js';
-import { type PlanNode, planNodes } from '../test/log-records.js';
+import { generatedLogInsert, type PlanNode, planNodes } from '../test/log-records.js';
 import { postgresSkipReason, testPostgresUrl, withTestDatabase } from '../test/postgres.js';
 import { WORKBENCH_CELL_CONDITION } from './migrations.js';
 import { SqliteStore } from './sqlite.js';
@@ -25,6 +25,12 @@ const COMPOSIO_CELL = sessionNumber(8);
 const NO_CELL = sessionNumber(42);
 
 const columns = 'id, session_id, user_id, tool_slug, toolkit, status, duration_ms, input, output, created_at';
+/** Sessions' entries, none of them a cell (every third a multi-execute). */
+const generated = {
+  rows: ROWS,
+  sessions: SESSIONS,
+  toolSlug: "CASE WHEN g % 3 = 0 THEN 'TOOLMUX_MULTI_EXECUTE_TOOL' ELSE 'ECHO_ECHO' END",
+};
 const cells = (createdAt: string) =>
   `INSERT INTO toolmux_execution_logs (${columns}) VALUES ` +
   `('log_zz1', '${TOOLMUX_CELL}', 'user_1', 'TOOLMUX_WORKBENCH', 'toolmux', 'success', 1, '{}', '{}', ${createdAt}), ` +
@@ -53,12 +59,7 @@ describe('hasWorkbenchCell on SQLite', () => {
     await store.migrate();
     const database = new DatabaseSync(path);
     try {
-      database.exec(
-        `WITH RECURSIVE series(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM series WHERE g < ${ROWS}) ` +
-          `INSERT INTO toolmux_execution_logs (${columns}) ` +
-          `SELECT 'log_' || printf('%038x', g), 'ses_' || printf('%038d', g % ${SESSIONS}), 'user_1', ` +
-          `CASE WHEN g % 3 = 0 THEN 'TOOLMUX_MULTI_EXECUTE_TOOL' ELSE 'ECHO_ECHO' END, 'echo', 'success', 1, '{}', '{}', 0 FROM series`,
-      );
+      database.exec(generatedLogInsert('sqlite', generated));
       database.exec(cells('0'));
       database.exec('ANALYZE');
       const sent: string[] = [];
@@ -93,12 +94,7 @@ describe.skipIf(skipPostgres !== undefined)(`hasWorkbenchCell on PostgreSQL ${sk
   it('answers for both namings with one probe of the index of cells, with custom and generic plans', async () => {
     await withTestDatabase(async (database) => {
       await database.store.migrate();
-      await database.query(
-        `INSERT INTO toolmux_execution_logs (${columns}) ` +
-          `SELECT 'log_' || lpad(to_hex(g), 38, '0'), 'ses_' || lpad((g % ${SESSIONS})::text, 38, '0'), 'user_1', ` +
-          `CASE WHEN g % 3 = 0 THEN 'TOOLMUX_MULTI_EXECUTE_TOOL' ELSE 'ECHO_ECHO' END, 'echo', 'success', 1, '{}', '{}', now() ` +
-          `FROM generate_series(1, ${ROWS}) g`,
-      );
+      await database.query(generatedLogInsert('postgres', generated));
       await database.query(cells('now()'));
       await database.query('ANALYZE toolmux_execution_logs');
 
