@@ -1,0 +1,64 @@
+import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * Every example under `examples/` runs as its README says (`node src/main.ts` in its folder, offline:
+ * scripted models, loopback servers, an in-memory or temporary store) and prints what shows it worked.
+ * The built packages are what they import, as a user's application would.
+ */
+const examples = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** What each example prints when it worked (one pattern per line it must print). */
+const EXPECTED: Record<string, RegExp[]> = {
+  anthropic: [/^log ACME_GET_ORDER success \(call toolu_TOOLMUX_MULTI_EXECUTE_TOOL#0\)$/m],
+  'connect-flow': [/status=success&connected_account_id=ca_/, /^WEATHER_FORECAST → .*"city":"Lisbon"/m],
+  google: [/^log ACME_GET_ORDER success \(call fc_TOOLMUX_MULTI_EXECUTE_TOOL#0\)$/m],
+  langchain: [/^log: ACME_GET_ORDER \(call_run#0\) success in /m],
+  llamaindex: [/^log ACME_GET_ORDER success \(call call_TOOLMUX_MULTI_EXECUTE_TOOL#0\)$/m],
+  mastra: [/^log ACME_GET_ORDER success \(call call_TOOLMUX_MULTI_EXECUTE_TOOL#0\)$/m],
+  'mcp-client': [/^ACME_GET_ORDER → .*"status":"shipped"/m, /^log: ACME_GET_ORDER success$/m],
+  openai: [/^log ACME_GET_ORDER success \(call call_TOOLMUX_MULTI_EXECUTE_TOOL#0\)$/m],
+  'openai-agents': [/^log ACME_GET_ORDER success call call_run#0 /m],
+  quickstart: [/"successful_count":1,"failed_count":0/, /^log ACME_GET_ORDER success /m],
+  'remote-mode': [/^log ACME_GET_ORDER success \(toolkit acme\)$/m],
+  'vercel-ai': [/^answer after 3 steps: Order A-1001: .*"status":"shipped"/m],
+  workbench: [
+    /^turn 1: .*"scanned 500 contacts"/m,
+    /^turn 2: \{"result":\{"reminders":3,"saved":\["reminders\.json"\]\}/m,
+    /^characters the model read: \d+ with the workbench, \d+ with direct calls$/m,
+  ],
+};
+
+function run(example: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['src/main.ts'],
+      { cwd: join(examples, example), timeout: 90_000, env: { ...process.env, NODE_NO_WARNINGS: '1' } },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe('the examples', () => {
+  it('are all listed here', () => {
+    const found = readdirSync(examples, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && entry.name !== 'run-all')
+      .map((entry) => entry.name)
+      .sort();
+    expect(found).toEqual(Object.keys(EXPECTED).sort());
+  });
+
+  it.concurrent.each(Object.keys(EXPECTED))('%s runs offline and prints its result', async (example) => {
+    const { code, stdout, stderr } = await run(example);
+    expect(stderr).not.toMatch(/Error/);
+    expect(code, stderr).toBe(0);
+    for (const pattern of EXPECTED[example]!) expect(stdout).toMatch(pattern);
+  });
+});
