@@ -43,6 +43,7 @@ import { deriveSessionToken, hashToken, parseSecretKey, resolveSecretKey } from 
 import { checkCallId, checkId, checkUserId } from './util/stored-text.js';
 import { type RotationResult, rotateSecrets } from './vault/rotate.js';
 import { Vault } from './vault/vault.js';
+import { checkWorkbenchEnv } from './workbench/env.js';
 import { workbenchThread } from './workbench/main-thread.js';
 
 /** What an embedded and a remote ToolMux both offer (docs/sessions.md, docs/direct-access.md). */
@@ -167,8 +168,9 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       });
     }
     this.defaultCallbackUrl = options.defaultCallbackUrl ?? `${this.baseUrl}/connect/done`;
-    // a mistyped TOOLMUX_WORKBENCH_THREAD fails here, not in every workbench call
+    // a mistyped TOOLMUX_WORKBENCH_* variable fails here, not in every workbench call (or not at all)
     workbenchThread();
+    checkWorkbenchEnv();
     this.#callbackUrls = new CallbackUrlPolicy({
       allowed: options.allowedCallbackUrls,
       baseUrl: this.baseUrl,

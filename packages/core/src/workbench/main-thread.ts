@@ -1,4 +1,5 @@
 import { ToolMuxError } from '../errors.js';
+import { workbenchEnvNumber } from './env.js';
 import { type CellResult, SANDBOX_SLICING_AVAILABLE, Sandbox, type SandboxHostCall } from './sandbox.js';
 import { type MainThreadSlices, mainThreadSlices } from './slices.js';
 import { SpareSandbox } from './spare.js';
@@ -9,10 +10,7 @@ import { type RunMessage, sharedWorkbenchWorkers, type WorkerCellOutcome } from 
  * `sort` or `JSON.parse` on a large value, which cannot be suspended) runs in worker threads from its
  * next cell on. `TOOLMUX_WORKBENCH_MAIN_HOLD_MS` sets it.
  */
-export const WORKBENCH_MAIN_HOLD_MS = Math.max(
-  1,
-  Number(process.env.TOOLMUX_WORKBENCH_MAIN_HOLD_MS ?? 100) || 100,
-);
+export const WORKBENCH_MAIN_HOLD_MS = workbenchEnvNumber('TOOLMUX_WORKBENCH_MAIN_HOLD_MS') ?? 100;
 
 /** Sessions remembered as moved to worker threads, at most (the oldest is forgotten first). */
 const MAX_MOVED = 10_000;

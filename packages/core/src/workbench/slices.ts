@@ -1,10 +1,11 @@
+import { workbenchEnvNumber } from './env.js';
 import type { SandboxSlicer } from './sandbox.js';
 
 /**
  * The longest a turn of the event loop spends in workbench code on the main thread (ms) before that
  * code waits for a later turn. `TOOLMUX_WORKBENCH_SLICE_MS` sets it.
  */
-export const WORKBENCH_SLICE_MS = Math.max(0.1, Number(process.env.TOOLMUX_WORKBENCH_SLICE_MS ?? 1) || 1);
+export const WORKBENCH_SLICE_MS = workbenchEnvNumber('TOOLMUX_WORKBENCH_SLICE_MS') ?? 1;
 
 /**
  * Time slices of the main thread for sandboxes that run on it. Workbench code of all sessions

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { workbenchEnvNumber } from './env.js';
 import { CellCalls, type CellLimits, type CellResult, callHost, type SandboxHostCall } from './sandbox.js';
 import {
   CLAIM_SLOTS,
@@ -72,10 +73,8 @@ export const WORKBENCH_PREEMPT_MS = 1_000;
  * which saves a wake-up of its event loop: while that got answers sooner than waiting for the event
  * loop (see `WaitChooser`). `TOOLMUX_WORKBENCH_MAIN_SPIN_US` sets it; 0 turns it off.
  */
-export const WORKBENCH_MAIN_SPIN_US = Math.max(
-  0,
-  Number(process.env.TOOLMUX_WORKBENCH_MAIN_SPIN_US ?? DEFAULT_MAIN_SPIN_US) || 0,
-);
+export const WORKBENCH_MAIN_SPIN_US =
+  workbenchEnvNumber('TOOLMUX_WORKBENCH_MAIN_SPIN_US') ?? DEFAULT_MAIN_SPIN_US;
 /** The main thread handles answers it watched for this long (ms) at most before the event loop gets its turn. */
 export const WORKBENCH_MAIN_SPIN_CHAIN_MS = 1;
 
@@ -95,16 +94,13 @@ function mayWatch(now: number): boolean {
 
 /** Workbench worker threads per process unless `TOOLMUX_WORKBENCH_WORKERS` says otherwise. */
 export function defaultWorkerCount(): number {
-  const fromEnv = Number(process.env.TOOLMUX_WORKBENCH_WORKERS);
-  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
-  return Math.max(1, Math.min(4, availableParallelism()));
+  return workbenchEnvNumber('TOOLMUX_WORKBENCH_WORKERS') ?? Math.max(1, Math.min(4, availableParallelism()));
 }
 
 /** Workers the pool may add while every worker is busy (`TOOLMUX_WORKBENCH_MAX_WORKERS`, default twice the base). */
 export function defaultMaxWorkerCount(size: number): number {
-  const fromEnv = Number(process.env.TOOLMUX_WORKBENCH_MAX_WORKERS);
-  if (Number.isInteger(fromEnv) && fromEnv > 0) return Math.max(size, fromEnv);
-  return size * 2;
+  const fromEnv = workbenchEnvNumber('TOOLMUX_WORKBENCH_MAX_WORKERS');
+  return fromEnv === undefined ? size * 2 : Math.max(size, fromEnv);
 }
 
 /** What a worker's cell ended with, as the pool sees it. */

@@ -1,5 +1,6 @@
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { DEFAULT_WORKBENCH } from './config.js';
+import { workbenchEnvNumber } from './env.js';
 import { type CellLimits, type CellResult, Sandbox, type SandboxMonitor } from './sandbox.js';
 import { CLAIMED, DEFAULT_SPIN_US, SHARED, WaitChooser, type WorkerInit } from './shared-state.js';
 import { SpareSandbox } from './spare.js';
@@ -29,7 +30,7 @@ const SYNC_WAIT_MS = 5;
  * sooner than sleeping (see `WaitChooser`), so a fast tool's reply costs no thread wake-up.
  * `TOOLMUX_WORKBENCH_SPIN_US` sets it; 0 turns spinning off.
  */
-const SPIN_US = Math.max(0, Number(process.env.TOOLMUX_WORKBENCH_SPIN_US ?? DEFAULT_SPIN_US) || 0);
+const SPIN_US = workbenchEnvNumber('TOOLMUX_WORKBENCH_SPIN_US') ?? DEFAULT_SPIN_US;
 const replyWait = new WaitChooser(SPIN_US);
 /** How the worker waits now: spinning first (true), or asleep or in its event loop. */
 let spinning = false;
