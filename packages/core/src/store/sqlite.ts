@@ -566,15 +566,10 @@ export class SqliteStore implements Store {
     cursor,
   }: ListLogsQuery): Promise<Page<ExecutionLogRecord>> {
     assertPageQuery({ limit, cursor }, 'log');
-    if (toolSlug !== undefined) {
-      return this.#listLogsOfTool({ sessionId, userId, toolSlug, parentId, limit, cursor });
-    }
+    const filters = { session_id: sessionId, user_id: userId, parent_id: parentId };
+    if (toolSlug !== undefined) return this.#listLogsOfTool(filters, toolSlug, limit, cursor);
     const rows = this.run('list execution logs', () => {
-      const { sql, params } = pageClause('sqlite', {
-        filters: { session_id: sessionId, user_id: userId, parent_id: parentId },
-        limit,
-        cursor,
-      });
+      const { sql, params } = pageClause('sqlite', { filters, limit, cursor });
       return this.statement(`SELECT ${LOG_COLUMNS} FROM toolmux_execution_logs ${sql}`, { arrays: true }).all(
         ...params,
       );
@@ -589,22 +584,16 @@ export class SqliteStore implements Store {
    * between two windows: a rarely called tool's page may look at the whole table, but no turn of the
    * event loop holds more than a window (a million entries held every request for ~200 ms at once).
    */
-  async #listLogsOfTool({
-    sessionId,
-    userId,
-    toolSlug,
-    parentId,
-    limit,
-    cursor,
-  }: ListLogsQuery & { toolSlug: string }): Promise<Page<ExecutionLogRecord>> {
+  async #listLogsOfTool(
+    filters: PageQuery['filters'],
+    toolSlug: string,
+    limit: number,
+    cursor: string | undefined,
+  ): Promise<Page<ExecutionLogRecord>> {
     const found: unknown[][] = [];
     let after = cursor;
     for (;;) {
-      const window = pageClause('sqlite', {
-        filters: { session_id: sessionId, user_id: userId, parent_id: parentId },
-        limit: TOOL_SCAN_WINDOW - 1,
-        cursor: after,
-      });
+      const window = pageClause('sqlite', { filters, limit: TOOL_SCAN_WINDOW - 1, cursor: after });
       const { rows, end } = this.run('list execution logs', () => ({
         rows: this.statement(
           `SELECT ${LOG_COLUMNS} FROM toolmux_execution_logs WHERE id IN (SELECT id FROM toolmux_execution_logs ${window.sql}) ` +
@@ -613,10 +602,11 @@ export class SqliteStore implements Store {
         ).all(...window.params, toolSlug, limit + 1 - found.length) as unknown as unknown[][],
         end: this.statement(
           `SELECT min(id) AS id, count(*) AS n FROM (SELECT id FROM toolmux_execution_logs ${window.sql})`,
-        ).get(...window.params) as { id: string | null; n: number },
+        ).get(...window.params) as { id: string; n: number },
       }));
       found.push(...rows);
-      if (found.length > limit || end.n < TOOL_SCAN_WINDOW || end.id === null) break;
+      // a window that is not full was the last one
+      if (found.length > limit || end.n < TOOL_SCAN_WINDOW) break;
       after = end.id;
       await yieldToEventLoop();
     }
