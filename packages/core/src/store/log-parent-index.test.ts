@@ -1,11 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
-import { logRecord, type PlanNode, planNodes } from '../test/log-records.js';
+import { logRecord, type PlanNode, planNodes, withSqliteLogFile } from '../test/log-records.js';
 import { postgresSkipReason, testPostgresUrl, withTestDatabase } from '../test/postgres.js';
-import { SqliteStore } from './sqlite.js';
 import type { ExecutionLogRecord, Store } from './types.js';
 
 /**
@@ -49,12 +44,7 @@ async function listChildren(store: Store, parentId: string): Promise<void> {
 
 describe('execution log parent index on SQLite', () => {
   it('holds only entries with a parent, and serves child listings', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'toolmux-parent-index-'));
-    const path = join(dir, 'logs.db');
-    const store = new SqliteStore({ path });
-    await store.migrate();
-    const database = new DatabaseSync(path);
-    try {
+    await withSqliteLogFile(async ({ store, database, sent, plan }) => {
       const parentId = await fill(store);
       database.exec('ANALYZE');
       const indexed = database
@@ -69,32 +59,18 @@ describe('execution log parent index on SQLite', () => {
         .get() as { sql: string };
       expect(definition.sql).toMatch(/\(session_id, parent_id, id\)\s+WHERE parent_id IS NOT NULL$/);
 
-      const sent: string[] = [];
-      const prepared = store as unknown as { statement: (text: string) => unknown };
-      const statement = prepared.statement.bind(store);
-      prepared.statement = (text) => {
-        if (/FROM toolmux_execution_logs/.test(text)) sent.push(text);
-        return statement(text);
-      };
+      sent.length = 0;
       await listChildren(store, parentId);
       expect(sent).toHaveLength(2);
       for (const text of sent) {
         const params = text.includes('id < ?') ? [SESSION, parentId, 'log_zzz', 6] : [SESSION, parentId, 6];
-        const plan = database
-          .prepare(`EXPLAIN QUERY PLAN ${text}`)
-          .all(...params)
-          .map((row) => String(row.detail));
-        expect(plan, text).toEqual([
+        expect(plan(text, ...params), text).toEqual([
           expect.stringMatching(
             /^SEARCH toolmux_execution_logs USING INDEX toolmux_execution_logs_session_parent_id \(session_id=\? AND parent_id=\?( AND id<\?)?\)$/,
           ),
         ]);
       }
-    } finally {
-      database.close();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 

@@ -1,11 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
-import { generatedLogInsert, type PlanNode, planNodes } from '../test/log-records.js';
+import { generatedLogInsert, type PlanNode, planNodes, withSqliteLogFile } from '../test/log-records.js';
 import { postgresSkipReason, testPostgresUrl, withTestDatabase } from '../test/postgres.js';
-import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
 /**
@@ -119,39 +114,19 @@ describe.skipIf(skipPostgres !== undefined)(
 
 describe('session log query plan on SQLite', () => {
   it('searches (session_id, id) without a sort or a table scan', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'toolmux-plan-'));
-    const path = join(dir, 'plan.db');
-    const store = new SqliteStore({ path });
-    await store.migrate();
-    const database = new DatabaseSync(path);
-    try {
+    await withSqliteLogFile(async ({ store, database, sent, plan }) => {
       database.exec(generatedLogInsert('sqlite', { rows: ROWS, sessions: SESSIONS }));
       database.exec('ANALYZE');
-      const sent: string[] = [];
-      const prepared = store as unknown as { statement: (text: string) => unknown };
-      const statement = prepared.statement.bind(store);
-      prepared.statement = (text) => {
-        if (/FROM toolmux_execution_logs/.test(text)) sent.push(text);
-        return statement(text);
-      };
       const cursor = await readTwoPages(store);
       expect(sent).toHaveLength(2);
       for (const text of sent) {
         const params = text.includes('id < ?') ? [SESSION, cursor, LIMIT + 1] : [SESSION, LIMIT + 1];
-        const plan = database
-          .prepare(`EXPLAIN QUERY PLAN ${text}`)
-          .all(...params)
-          .map((row) => String(row.detail));
-        expect(plan, text).toEqual([
+        expect(plan(text, ...params), text).toEqual([
           expect.stringMatching(
             /^SEARCH toolmux_execution_logs USING INDEX toolmux_execution_logs_session_id_id \(session_id=\?( AND id<\?)?\)$/,
           ),
         ]);
       }
-    } finally {
-      database.close();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

@@ -1,13 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { META_TOOL_NAMES, metaToolSlugs } from '../meta-tools/meta-tools.js';
-import { generatedLogInsert, type PlanNode, planNodes } from '../test/log-records.js';
+import { generatedLogInsert, type PlanNode, planNodes, withSqliteLogFile } from '../test/log-records.js';
 import { postgresSkipReason, testPostgresUrl, withTestDatabase } from '../test/postgres.js';
 import { WORKBENCH_CELL_CONDITION } from './migrations.js';
-import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
 /**
@@ -53,38 +48,18 @@ describe('the partial index of workbench cells', () => {
 
 describe('hasWorkbenchCell on SQLite', () => {
   it('answers for both namings with one search of the index of cells', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'toolmux-cells-'));
-    const path = join(dir, 'cells.db');
-    const store = new SqliteStore({ path });
-    await store.migrate();
-    const database = new DatabaseSync(path);
-    try {
+    await withSqliteLogFile(async ({ store, database, sent, plan }) => {
       database.exec(generatedLogInsert('sqlite', generated));
       database.exec(cells('0'));
       database.exec('ANALYZE');
-      const sent: string[] = [];
-      const prepared = store as unknown as { statement: (text: string) => unknown };
-      const statement = prepared.statement.bind(store);
-      prepared.statement = (text) => {
-        if (/FROM toolmux_execution_logs/.test(text)) sent.push(text);
-        return statement(text);
-      };
       await expectAnswers(store);
       expect(new Set(sent).size).toBe(1);
-      const plan = database
-        .prepare(`EXPLAIN QUERY PLAN ${sent[0]}`)
-        .all(NO_CELL)
-        .map((row) => String(row.detail));
-      expect(plan).toEqual([
+      expect(plan(sent[0]!, NO_CELL)).toEqual([
         expect.stringMatching(
           /^SEARCH toolmux_execution_logs USING (COVERING )?INDEX toolmux_execution_logs_workbench_cells \(session_id=\?\)$/,
         ),
       ]);
-    } finally {
-      database.close();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 

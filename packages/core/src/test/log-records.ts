@@ -1,3 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { SqliteStore } from '../store/sqlite.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import { newId } from '../util/ids.js';
 
@@ -67,4 +72,46 @@ export function generatedLogInsert(
         `SELECT 'log_' || printf('%038x', g), 'ses_' || printf('%038d', g % ${sessions}), ${rest}, g FROM series`
     : `${insert}SELECT 'log_' || lpad(to_hex(g), 38, '0'), 'ses_' || lpad((g % ${sessions})::text, 38, '0'), ${rest}, now() ` +
         `FROM generate_series(1, ${rows}) g`;
+}
+
+/** What {@link withSqliteLogFile} hands its test. */
+export interface SqliteLogFile {
+  store: SqliteStore;
+  /** A second connection to the same file: to fill the log in one statement, and read plans. */
+  database: DatabaseSync;
+  /** The SQL of every statement the store prepared that reads the log (`FROM toolmux_execution_logs`). */
+  sent: string[];
+  /** The `EXPLAIN QUERY PLAN` details of `text` with `params`. */
+  plan(text: string, ...params: Array<string | number>): string[];
+}
+
+/**
+ * Runs `test` with an SQLite store in a fresh temporary file, migrated, and what it needs to check
+ * query plans; closes both connections and deletes the file after.
+ */
+export async function withSqliteLogFile(test: (file: SqliteLogFile) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'toolmux-log-'));
+  const path = join(dir, 'logs.db');
+  const store = new SqliteStore({ path });
+  await store.migrate();
+  const database = new DatabaseSync(path);
+  const sent: string[] = [];
+  const prepared = store as unknown as { statement: (text: string) => unknown };
+  const statement = prepared.statement.bind(store);
+  prepared.statement = (text) => {
+    if (/FROM toolmux_execution_logs/.test(text)) sent.push(text);
+    return statement(text);
+  };
+  const plan = (text: string, ...params: Array<string | number>) =>
+    database
+      .prepare(`EXPLAIN QUERY PLAN ${text}`)
+      .all(...params)
+      .map((row) => String(row.detail));
+  try {
+    await test({ store, database, sent, plan });
+  } finally {
+    database.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
