@@ -52,7 +52,7 @@ describe('workbench scheduling', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const cell = await other.execute(MetaToolSlug.WORKBENCH, { code: 'return typeof globalThis.kept' });
     order.push('cell');
-    expect(cellOf(cell).error).toBeUndefined();
+    expect(cellOf(cell).error, JSON.stringify(cellOf(cell).error)).toBeUndefined();
     // Its context was held by the loop's worker: it runs in a new one, and says so.
     expect(cellOf(cell).result).toBe('undefined');
     expect(cellOf(cell).notice).toContain("held by another session's long-running code");
@@ -72,7 +72,9 @@ describe('workbench scheduling', () => {
     const loopers = await Promise.all(
       Array.from({ length: 100 }, () => mux.create('user_loop', { workbench: { timeoutMs: 1_000 } })),
     );
-    const ordinary = await mux.create('user_ok', { workbench: {} });
+    // 15 s, not the default 60 s: a cell of this session that is not run in time fails the test with
+    // the cell's own error (what it waited for) inside the test's 20 s, instead of a bare test timeout
+    const ordinary = await mux.create('user_ok', { workbench: { timeoutMs: 15_000 } });
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();
     const loops = loopers.map((session) =>
