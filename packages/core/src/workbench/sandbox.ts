@@ -23,7 +23,8 @@ export type CellErrorCode =
   | 'WORKBENCH_OUTPUT_LIMIT'
   | 'WORKBENCH_TOOL_CALL_LIMIT'
   | 'WORKBENCH_CODE_ERROR'
-  | 'WORKBENCH_WORKER_RESTARTED';
+  | 'WORKBENCH_WORKER_RESTARTED'
+  | 'WORKBENCH_CONTEXT_DROPPED';
 
 /** What one cell returns: the value of its `return`, its `console.log` lines, and how it failed. */
 export interface CellResult {
@@ -1242,7 +1243,7 @@ export class Sandbox {
         await ended;
       }
       if (cell.outcome) return cell.outcome;
-      this.dispose();
+      this.#drop();
       const timedOut = this.#timeout(cell);
       this.#end(cell, timedOut);
       return cell.outcome ?? timedOut;
@@ -1298,7 +1299,7 @@ export class Sandbox {
 
   /** The engine itself failed (its Wasm memory is at its maximum, or it aborted): drop it. */
   #engineFailed(error: unknown): void {
-    this.dispose();
+    this.#drop();
     const cell = this.#cell;
     if (!cell || Date.now() > this.#deadline) return;
     this.#end(cell, {
@@ -1341,7 +1342,7 @@ export class Sandbox {
     const interrupted =
       this.#interrupted && (!error || (error.name === 'InternalError' && error.message === 'interrupted'));
     if (interrupted) {
-      this.dispose();
+      this.#drop();
       return {
         code: 'WORKBENCH_TIMEOUT',
         message: this.#preempted
@@ -1351,7 +1352,7 @@ export class Sandbox {
     }
     if (!error || (error.name === 'InternalError' && error.message === 'out of memory')) {
       // The engine could not even describe the exception: it has no memory left.
-      this.dispose();
+      this.#drop();
       return {
         code: 'WORKBENCH_MEMORY_LIMIT',
         message:
@@ -1362,8 +1363,29 @@ export class Sandbox {
     return { code: 'WORKBENCH_CODE_ERROR', message: `${error.name}: ${error.message}${stack}`.trim() };
   }
 
-  /** Frees the engine; idempotent. */
+  /**
+   * Frees the engine; idempotent. A cell running in it ends at once with
+   * `WORKBENCH_CONTEXT_DROPPED` (nothing would run it on: its replies are no longer taken).
+   */
   dispose(): void {
+    if (this.#disposed) return;
+    this.#drop();
+    const cell = this.#cell;
+    if (cell && !cell.outcome) {
+      this.#end(cell, {
+        result: null,
+        logs: [],
+        error: {
+          code: 'WORKBENCH_CONTEXT_DROPPED',
+          message:
+            'The workbench context running this code was dropped while it ran (the session was deleted, or its ToolMux closed), so the code was stopped; globalThis is gone (toolmux.files are kept). Run it again if the session still exists.',
+        },
+      });
+    }
+  }
+
+  /** Frees the engine (a limit of the running cell ended it, which sets the cell's outcome itself). */
+  #drop(): void {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#wake?.();

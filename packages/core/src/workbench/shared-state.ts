@@ -13,13 +13,13 @@ export const SHARED = {
   ENTRY: 2,
   /** When the current stretch started, in ms since the worker's `base`. */
   ENTERED_AT: 3,
-  /** When the worker last showed life (a stretch started or ended, or the engine checked in), ms since `base`. */
+  /** When the worker last showed life (a stretch started or ended, the engine checked in, or its event loop's heartbeat), ms since `base`. */
   BEAT: 4,
   /** The main thread asks the worker to stop the stretch with this ENTRY number. */
   PREEMPT: 5,
   /** Messages the worker posted (it adds 1 after each): the main thread watches it for a reply it expects soon. */
   SENT: 6,
-  /** First of the claim slots: a cell's slot holds its run id until the worker claims or the main thread withdraws it. */
+  /** First of the claim slots: a cell's slot holds the token of its posting until the worker claims or the main thread withdraws it. */
   CLAIMS: 8,
 } as const;
 

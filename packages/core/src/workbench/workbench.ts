@@ -19,6 +19,8 @@ interface Entry {
   live: boolean;
   memoryMb: number;
   lastUsed: number;
+  /** A cell of the session runs now: its context is not evicted (idle or to make room) meanwhile. */
+  running: boolean;
   /** Cells of one session run one after the other. */
   queue: Promise<unknown>;
 }
@@ -85,6 +87,7 @@ export class WorkbenchPool {
         live: false,
         memoryMb: config.memoryMb,
         lastUsed: Date.now(),
+        running: false,
         queue: Promise.resolve(),
       };
       this.#entries.set(sessionId, entry);
@@ -102,6 +105,7 @@ export class WorkbenchPool {
           notice = `This is a new workbench context: ${reason} Values on globalThis from earlier calls are gone; toolmux.files are kept.`;
         else if (ranBefore) elsewhere = ranBefore().catch(() => false);
       }
+      current.running = true;
       const running = this.#workers.run(
         {
           sessionId: this.#key + sessionId,
@@ -123,7 +127,12 @@ export class WorkbenchPool {
         current.memoryMb = config.memoryMb;
         this.#evictOverflow(sessionId);
       }
-      const outcome = await running;
+      let outcome: Awaited<typeof running>;
+      try {
+        outcome = await running;
+      } finally {
+        current.running = false;
+      }
       if (elsewhere && (await elsewhere) && !notice)
         notice = `This is a new workbench context: the context of this session's earlier workbench calls is not in this process (they ran on another server instance, before a restart, or with other memory settings). Values on globalThis from earlier calls are gone; toolmux.files are kept.`;
       const result: WorkbenchResult = outcome.result;
@@ -157,10 +166,10 @@ export class WorkbenchPool {
     this.#workers.dispose(this.#key + sessionId);
   }
 
-  /** Drops every context whose last cell ended more than `idleMs` ago. */
+  /** Drops every context whose last cell ended more than `idleMs` ago (none whose cell runs). */
   sweep(now = Date.now()): void {
     for (const [sessionId, entry] of this.#entries) {
-      if (now - entry.lastUsed >= this.#idleMs)
+      if (!entry.running && now - entry.lastUsed >= this.#idleMs)
         this.evict(
           sessionId,
           `the previous context was evicted after ${Math.round(this.#idleMs / 1000)} s without use.`,
@@ -186,7 +195,8 @@ export class WorkbenchPool {
   #evictOverflow(keep: string): void {
     if (this.size <= this.#maxContexts) return;
     const byAge = [...this.#entries]
-      .filter(([id]) => id !== keep)
+      // a context whose cell runs is not evicted under it (the cell would end with WORKBENCH_CONTEXT_DROPPED)
+      .filter(([id, entry]) => id !== keep && !entry.running)
       .sort((a, b) => a[1].lastUsed - b[1].lastUsed);
     for (const [sessionId] of byAge) {
       if (this.size <= this.#maxContexts) break;

@@ -21,6 +21,12 @@ export type ToWorker =
       runId: number;
       /** The claim slot of the cell in the shared memory. */
       slot: number;
+      /**
+       * The token of this posting in its slot: the worker starts the cell only if the slot still holds
+       * it. Each posting has its own (a cell taken back and posted again to the same worker, even to the
+       * same slot, has a new one), so a message of a posting that was taken back can never start it.
+       */
+      claim: number;
       sessionId: string;
       code: string;
       memoryMb: number;
@@ -114,7 +120,10 @@ export interface WorkerCellOutcome {
   reason?: string;
 }
 
-export type RunMessage = Omit<Extract<ToWorker, { type: 'run' }>, 'type' | 'runId' | 'slot' | 'deadline'>;
+export type RunMessage = Omit<
+  Extract<ToWorker, { type: 'run' }>,
+  'type' | 'runId' | 'slot' | 'claim' | 'deadline'
+>;
 
 /** One cell from when it is asked for until it ends. */
 interface Run {
@@ -125,9 +134,10 @@ interface Run {
   /** The signal of its `toolmux.*` calls (aborted when the cell ends while they run). */
   calls: CellCalls;
   resolve(outcome: WorkerCellOutcome): void;
-  /** The worker it is posted to, and its claim slot there. */
+  /** The worker it is posted to, its claim slot there, and the token of that posting (see `ToWorker`). */
   worker: WorkbenchWorker | undefined;
   slot: number;
+  claim: number;
   /** Started by its worker (it can no longer move). */
   claimed: boolean;
   /** The session had a context when the cell was asked for (moving it loses its globalThis). */
@@ -149,6 +159,9 @@ interface Run {
 export function hasInputOptions(execArgv: readonly string[]): boolean {
   return execArgv.some((arg) => /^(-e|-p|-pe|--eval|--print|--input-type)(=|$)/.test(arg));
 }
+
+/** The largest posting token (see `ToWorker`'s `claim`); the next one is 1 again. */
+const MAX_CLAIM = 0x3fff_ffff;
 
 /** Worker threads that fail to start this many times in a row fail the cells waiting for them. */
 const MAX_START_FAILURES = 3;
@@ -197,6 +210,8 @@ class WorkbenchWorker {
   /** Cells posted here and not ended, by run id. */
   readonly runs = new Map<number, Run>();
   #freeSlots: number[] = [];
+  /** The token of the next posting (see `ToWorker`'s `claim`). */
+  #nextClaim = 1;
   /** The thread is up (until then a cell waits for it, not for other sessions). */
   online = false;
   /** Cells waiting for the thread to start, posted once it is up. */
@@ -321,16 +336,19 @@ class WorkbenchWorker {
     if (slot === undefined) return false;
     run.worker = this;
     run.slot = slot;
+    run.claim = this.#nextClaim;
+    this.#nextClaim = this.#nextClaim >= MAX_CLAIM ? 1 : this.#nextClaim + 1;
     run.claimed = false;
     this.runs.set(run.runId, run);
     this.sessions.add(run.message.sessionId);
-    Atomics.store(this.#state, SHARED.CLAIMS + slot, run.runId);
+    Atomics.store(this.#state, SHARED.CLAIMS + slot, run.claim);
     if (this.runs.size === 1) this.#worker.ref();
     this.#post(
       {
         type: 'run',
         runId: run.runId,
         slot,
+        claim: run.claim,
         deadline: run.deadline,
         ...run.message,
         fresh,
@@ -343,7 +361,7 @@ class WorkbenchWorker {
   /** Whether the worker started the cell (checked without a message). */
   claimed(run: Run): boolean {
     if (run.claimed) return true;
-    if (Atomics.load(this.#state, SHARED.CLAIMS + run.slot) !== run.runId) run.claimed = true;
+    if (Atomics.load(this.#state, SHARED.CLAIMS + run.slot) !== run.claim) run.claimed = true;
     return run.claimed;
   }
 
@@ -351,7 +369,7 @@ class WorkbenchWorker {
   withdraw(run: Run): boolean {
     if (run.claimed) return false;
     const slot = SHARED.CLAIMS + run.slot;
-    if (Atomics.compareExchange(this.#state, slot, run.runId, WITHDRAWN) !== run.runId) {
+    if (Atomics.compareExchange(this.#state, slot, run.claim, WITHDRAWN) !== run.claim) {
       run.claimed = true;
       return false;
     }
@@ -584,6 +602,7 @@ export class WorkbenchWorkers {
         resolve,
         worker: undefined,
         slot: -1,
+        claim: 0,
         claimed: false,
         hadContext: !message.fresh && this.holds(message.sessionId),
         timer: undefined,
@@ -641,11 +660,18 @@ export class WorkbenchWorkers {
         run.timer.unref();
         return;
       }
-      if (worker.busyFor(now) > 0 && worker.alive(WORKBENCH_WORKER_GRACE_MS, now)) {
-        // The worker is alive and computing another session's cell, which holds this one: end
-        // this one here; the worker drops its context when it gets to it.
+      if (worker.alive(WORKBENCH_WORKER_GRACE_MS, now)) {
+        // The worker is alive (computing another session's cell, which holds this one, or slow on
+        // a loaded machine): end this one here; the worker drops its context when it gets to it.
+        // Only a worker that shows no life is replaced (that would end every cell it holds).
         worker.abandon(run);
-        this.finish(run, timeoutOutcome(run, 'it waited for its worker, busy with another session'));
+        this.finish(
+          run,
+          timeoutOutcome(
+            run,
+            'its worker was busy with other sessions, or too slow on a loaded machine, to end it in time',
+          ),
+        );
       } else {
         worker.replace('it did not answer', run);
       }

@@ -75,7 +75,7 @@ function handle(message: ToWorker): void {
     case 'run':
       // The main thread may have taken the cell back (it waited too long behind another cell).
       if (
-        Atomics.compareExchange(state, SHARED.CLAIMS + message.slot, message.runId, CLAIMED) !== message.runId
+        Atomics.compareExchange(state, SHARED.CLAIMS + message.slot, message.claim, CLAIMED) !== message.claim
       )
         return;
       void run(message);
@@ -136,6 +136,14 @@ function send(message: FromWorker): void {
   port.postMessage(message);
   Atomics.add(state, SHARED.SENT, 1);
 }
+
+/**
+ * The worker's heartbeat outside the engine: while its event loop turns it shows life (making
+ * contexts, waiting for messages), so the main thread tells a worker that is slow (a loaded machine)
+ * from one that hangs, and replaces only the latter.
+ */
+const HEARTBEAT_MS = 100;
+setInterval(() => Atomics.store(state, SHARED.BEAT, now()), HEARTBEAT_MS).unref();
 
 port.on('message', (message: ToWorker) => {
   Sandbox.batch(() => handle(message));

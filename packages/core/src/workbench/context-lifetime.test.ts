@@ -1,0 +1,207 @@
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import type { ToolResult } from '../execution/result.js';
+import { workbenchHost } from './host.js';
+import { type CellRunner, MainThreadCells } from './main-thread.js';
+import { SANDBOX_SLICING_AVAILABLE } from './sandbox.js';
+import { WorkbenchPool } from './workbench.js';
+import {
+  type FromWorker,
+  type RunMessage,
+  spawnWorkbenchThread,
+  type ToWorker,
+  WorkbenchWorkers,
+} from './worker-pool.js';
+
+const config = { enable: true, timeoutMs: 20_000, memoryMb: 16, autoOffloadThreshold: 20_000 };
+
+/** A tool call of a cell that the test answers when it wants (by slug), or never. */
+function gatedHost(sessionId: string) {
+  const calls: Array<{ slug: string; answer: (data: unknown) => void }> = [];
+  const waiters: Array<() => void> = [];
+  const host = workbenchHost(
+    {
+      sessionId,
+      store: {} as never,
+      execute: (slug) =>
+        new Promise<ToolResult>((resolve) => {
+          calls.push({
+            slug,
+            answer: (data) => resolve({ successful: true, data, error: null } as ToolResult),
+          });
+          for (const wake of waiters.splice(0)) wake();
+        }),
+      search: async () => ({}),
+      proxy: async () => ({}) as never,
+      clientTools: new Set(),
+      metaTools: new Set(),
+    },
+    `log_${sessionId}`,
+  );
+  /** Resolves with the call of `slug` once the cell made it. */
+  const called = async (slug: string) => {
+    for (;;) {
+      const call = calls.find((each) => each.slug === slug);
+      if (call) return call;
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  return { host, called };
+}
+
+function message(sessionId: string, code: string, timeoutMs = config.timeoutMs): RunMessage {
+  return {
+    sessionId,
+    code,
+    memoryMb: config.memoryMb,
+    fresh: false,
+    limits: { timeoutMs, maxOutputChars: 100_000, maxToolCalls: 1_000 },
+  };
+}
+
+const until = async (condition: () => boolean) => {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+};
+
+/**
+ * One worker thread (at most) behind a relay: the test holds the messages to the worker, or from it,
+ * that `hold` picks, and hands the held ones to the worker later, one at a time, each in a turn of
+ * its own.
+ */
+function relayedWorkers() {
+  const held: ToWorker[] = [];
+  const heldFromWorker: FromWorker[] = [];
+  const hold = {
+    toWorker: (_message: ToWorker) => false,
+    fromWorker: (_message: FromWorker) => false,
+  };
+  let toWorker!: MessagePort;
+  const workers = new WorkbenchWorkers(1, 1, {
+    spawn: (init) => {
+      const relay = new MessageChannel();
+      toWorker = relay.port1;
+      init.port.on('message', (each: ToWorker) =>
+        hold.toWorker(each) ? held.push(each) : toWorker.postMessage(each),
+      );
+      relay.port1.on('message', (each: FromWorker) =>
+        hold.fromWorker(each) ? heldFromWorker.push(each) : init.port.postMessage(each),
+      );
+      init.port.unref();
+      relay.port1.unref();
+      return spawnWorkbenchThread({ ...init, port: relay.port2 });
+    },
+  });
+  const deliver = async () => {
+    for (const each of held.splice(0)) {
+      toWorker.postMessage(each);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  return { workers, held, heldFromWorker, hold, deliver };
+}
+
+describe('workbench worker threads behind a relay that delays messages', () => {
+  it('a cell taken back from a busy worker and posted to it again starts only from its new posting: the old message, delivered late, neither starts it nor lets the dispose meant for that posting end it', async () => {
+    const { workers, held, hold, deliver } = relayedWorkers();
+    // Session L computes, so the worker is busy, then waits for a tool: its slot stays taken while
+    // the worker is free again.
+    const looping = gatedHost('L');
+    const loopCell = workers.run(
+      message(
+        'L',
+        `await toolmux.execute('STARTED', {});
+         const end = Date.now() + 700; while (Date.now() < end) {}
+         return (await toolmux.execute('WAIT', {})).data;`,
+      ),
+      looping.host,
+    );
+    (await looping.called('STARTED')).answer(null);
+    hold.toWorker = (each) => each.type !== 'reply';
+    // Session S's cell goes to the busy worker (the only one), is taken back after the spill time
+    // (its context there is dropped), and posted again once the worker is free: into the same slot.
+    const other = gatedHost('S');
+    // 8 s: on the old code its first posting started it, the dispose dropped its context under it, and
+    // it ended at this deadline with WORKBENCH_TIMEOUT
+    const cell = workers.run(
+      message('S', `return (await toolmux.execute('SLOW', {})).data;`, 8_000),
+      other.host,
+    );
+    await until(() => held.filter((each) => each.type === 'run').length === 2);
+    expect(held.map((each) => each.type)).toEqual(['run', 'dispose', 'run']);
+    const [first, , second] = held as Array<Extract<ToWorker, { type: 'run' }>>;
+    expect(second!.runId).toBe(first!.runId);
+    expect(second!.slot).toBe(first!.slot);
+    // Delivered one by one: the old posting first, then the dispose meant for it, then the new one.
+    hold.toWorker = () => false;
+    await deliver();
+    (await other.called('SLOW')).answer('done');
+    (await looping.called('WAIT')).answer('waited');
+    const outcome = await cell;
+    expect(outcome.result.error, JSON.stringify(outcome.result.error)).toBeUndefined();
+    expect(outcome.result.result).toBe('done');
+    expect((await loopCell).result.result).toBe('waited');
+  });
+
+  it('a cell whose worker is alive but late past the deadline + grace ends alone: the worker is not replaced, and other sessions keep their contexts', async () => {
+    const { workers, hold } = relayedWorkers();
+    const bystander = gatedHost('B');
+    expect(
+      (await workers.run(message('B', "globalThis.kept = 'b'; return 1"), bystander.host)).result.result,
+    ).toBe(1);
+    // the worker ends A's cell at its deadline, but its answer is held: the worker is alive (its
+    // event loop beats) and not computing, only its answer is late
+    hold.fromWorker = (each) => each.type === 'result';
+    const late = gatedHost('A');
+    const out = await workers.run(
+      message('A', "return (await toolmux.execute('NEVER', {})).data", 300),
+      late.host,
+    );
+    hold.fromWorker = () => false;
+    expect(out.result.error?.code).toBe('WORKBENCH_TIMEOUT');
+    expect(out.result.error?.message).toContain('too slow on a loaded machine');
+    expect(out.disposed).toBe(true);
+    // the bystander's context lived on in the same worker (a replaced worker would have lost it)
+    const after = await workers.run(message('B', 'return globalThis.kept'), bystander.host);
+    expect(after.result.error).toBeUndefined();
+    expect(after.result.result).toBe('b');
+  });
+});
+
+const runners: Array<[string, () => CellRunner]> = [['worker threads', () => new WorkbenchWorkers(1, 1)]];
+if (SANDBOX_SLICING_AVAILABLE) runners.push(['the main thread', () => new MainThreadCells()]);
+
+describe.each(runners)('a context dropped while its cell runs (%s)', (_name, runner) => {
+  it('ends the cell at once with WORKBENCH_CONTEXT_DROPPED (not at its deadline)', async () => {
+    const pool = new WorkbenchPool({ workers: runner() });
+    const { host, called } = gatedHost('ses_dropped');
+    const cell = pool.run('ses_dropped', `return (await toolmux.execute('NEVER', {})).data;`, config, host);
+    // the tool is never answered: only the drop can end the cell before its 20 s
+    await called('NEVER');
+    pool.evict('ses_dropped');
+    const out = await cell;
+    expect(out.error?.code).toBe('WORKBENCH_CONTEXT_DROPPED');
+    expect(out.error?.message).toContain('dropped while it ran');
+    pool.close();
+  });
+
+  it('is never chosen to make room for another context, nor evicted as idle, while its cell runs', async () => {
+    const pool = new WorkbenchPool({ workers: runner(), maxContexts: 1, idleMs: 0 });
+    const first = gatedHost('ses_first');
+    const running = pool.run(
+      'ses_first',
+      `globalThis.kept = 'yes'; return (await toolmux.execute('WAIT', {})).data + ':' + globalThis.kept;`,
+      config,
+      first.host,
+    );
+    const call = await first.called('WAIT');
+    // a second context takes the pool over its maximum, and the sweep finds every context idle
+    const second = gatedHost('ses_second');
+    expect((await pool.run('ses_second', 'return 2', config, second.host)).result).toBe(2);
+    pool.sweep(Date.now() + 60_000);
+    call.answer('answered');
+    const out = await running;
+    expect(out.error, JSON.stringify(out.error)).toBeUndefined();
+    expect(out.result).toBe('answered:yes');
+    pool.close();
+  });
+});
