@@ -111,10 +111,9 @@ function handle(message: ToWorker): void {
       // A test hook of the worker-replacement backstop (`WorkbenchWorkers.failWorkerForTest`).
       if (message.how === 'exit') process.exit(1);
       if (message.how === 'hang') for (;;) {}
-      setImmediate(() => {
-        throw new Error('A workbench worker failed on purpose (test).');
-      });
-      break;
+      // at once, not on a later turn: messages after this one (a tool's reply that lets the cell
+      // end normally) must never be handled first
+      throw new Error('A workbench worker failed on purpose (test).');
   }
 }
 
