@@ -106,29 +106,29 @@ export class WorkbenchPool {
         else if (ranBefore) elsewhere = ranBefore().catch(() => false);
       }
       current.running = true;
-      const running = this.#workers.run(
-        {
-          sessionId: this.#key + sessionId,
-          code,
-          memoryMb: config.memoryMb,
-          fresh,
-          limits: {
-            timeoutMs: config.timeoutMs,
-            maxOutputChars: WORKBENCH_MAX_OUTPUT_CHARS,
-            maxToolCalls: WORKBENCH_MAX_TOOL_CALLS,
-          },
-        },
-        host,
-        signal,
-      );
-      if (fresh) {
-        // The worker holds the session's key from here on.
-        current.live = true;
-        current.memoryMb = config.memoryMb;
-        this.#evictOverflow(sessionId);
-      }
-      let outcome: Awaited<typeof running>;
+      let outcome: Awaited<ReturnType<CellRunner['run']>>;
       try {
+        const running = this.#workers.run(
+          {
+            sessionId: this.#key + sessionId,
+            code,
+            memoryMb: config.memoryMb,
+            fresh,
+            limits: {
+              timeoutMs: config.timeoutMs,
+              maxOutputChars: WORKBENCH_MAX_OUTPUT_CHARS,
+              maxToolCalls: WORKBENCH_MAX_TOOL_CALLS,
+            },
+          },
+          host,
+          signal,
+        );
+        if (fresh) {
+          // The worker holds the session's key from here on.
+          current.live = true;
+          current.memoryMb = config.memoryMb;
+          this.#evictOverflow(sessionId);
+        }
         outcome = await running;
       } finally {
         current.running = false;
