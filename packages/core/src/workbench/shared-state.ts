@@ -31,6 +31,57 @@ export const CLAIMED = -1;
 /** A slot's value once the main thread took the cell back (the worker skips it). */
 export const WITHDRAWN = -2;
 
+/** The largest posting token; the next one is 1 again. */
+const MAX_CLAIM_TOKEN = 0x3fff_ffff;
+
+/**
+ * The main thread's side of one worker's claim slots. Posting a cell takes a free slot and writes a
+ * token there that is new for each posting (never the run's id: a cell taken back and posted again,
+ * even into the same slot, gets another token), so the worker starts a cell only from a posting
+ * that is still current (`claimPosting`), and a late message of a posting taken back never starts it.
+ */
+export class ClaimSlots {
+  readonly #state: Int32Array;
+  readonly #free: number[];
+  #nextToken = 1;
+
+  constructor(state: Int32Array) {
+    this.#state = state;
+    this.#free = Array.from({ length: CLAIM_SLOTS }, (_, slot) => CLAIM_SLOTS - 1 - slot);
+  }
+
+  /** A free slot holding a new token, for one posting; undefined when every slot is taken. */
+  post(): { slot: number; token: number } | undefined {
+    const slot = this.#free.pop();
+    if (slot === undefined) return undefined;
+    const token = this.#nextToken;
+    this.#nextToken = token >= MAX_CLAIM_TOKEN ? 1 : token + 1;
+    Atomics.store(this.#state, SHARED.CLAIMS + slot, token);
+    return { slot, token };
+  }
+
+  /** Whether the worker started the posting (its slot no longer holds its token). */
+  claimed(slot: number, token: number): boolean {
+    return Atomics.load(this.#state, SHARED.CLAIMS + slot) !== token;
+  }
+
+  /** Takes back a posting the worker has not started (then `release` its slot); false when it has. */
+  withdraw(slot: number, token: number): boolean {
+    return Atomics.compareExchange(this.#state, SHARED.CLAIMS + slot, token, WITHDRAWN) === token;
+  }
+
+  /** Frees a slot: its posting was taken back, or its cell ended. */
+  release(slot: number): void {
+    Atomics.store(this.#state, SHARED.CLAIMS + slot, 0);
+    this.#free.push(slot);
+  }
+}
+
+/** The worker's side: starts a posting if its slot still holds its token (marks it claimed). */
+export function claimPosting(state: Int32Array, slot: number, token: number): boolean {
+  return Atomics.compareExchange(state, SHARED.CLAIMS + slot, token, CLAIMED) === token;
+}
+
 /** The worker's default spin for fast replies, in µs (`TOOLMUX_WORKBENCH_SPIN_US`). */
 export const DEFAULT_SPIN_US = 200;
 /** The main thread's default watch for a worker's fast answer, in µs (`TOOLMUX_WORKBENCH_MAIN_SPIN_US`). */

@@ -5,12 +5,11 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from '
 import { workbenchEnvNumber } from './env.js';
 import { CellCalls, type CellLimits, type CellResult, callHost, type SandboxHostCall } from './sandbox.js';
 import {
-  CLAIM_SLOTS,
+  ClaimSlots,
   DEFAULT_MAIN_SPIN_US,
   SHARED,
   SHARED_LENGTH,
   WaitChooser,
-  WITHDRAWN,
   type WorkerInit,
 } from './shared-state.js';
 
@@ -160,9 +159,6 @@ export function hasInputOptions(execArgv: readonly string[]): boolean {
   return execArgv.some((arg) => /^(-e|-p|-pe|--eval|--print|--input-type)(=|$)/.test(arg));
 }
 
-/** The largest posting token (see `ToWorker`'s `claim`); the next one is 1 again. */
-const MAX_CLAIM = 0x3fff_ffff;
-
 /** Worker threads that fail to start this many times in a row fail the cells waiting for them. */
 const MAX_START_FAILURES = 3;
 
@@ -209,9 +205,7 @@ class WorkbenchWorker {
   readonly sessions = new Set<string>();
   /** Cells posted here and not ended, by run id. */
   readonly runs = new Map<number, Run>();
-  #freeSlots: number[] = [];
-  /** The token of the next posting (see `ToWorker`'s `claim`). */
-  #nextClaim = 1;
+  #claims!: ClaimSlots;
   /** The thread is up (until then a cell waits for it, not for other sessions). */
   online = false;
   /** Cells waiting for the thread to start, posted once it is up. */
@@ -242,7 +236,7 @@ class WorkbenchWorker {
     this.#state = new Int32Array(shared);
     this.#base = Date.now();
     this.#port = channel.port1;
-    this.#freeSlots = Array.from({ length: CLAIM_SLOTS }, (_, slot) => CLAIM_SLOTS - 1 - slot);
+    this.#claims = new ClaimSlots(this.#state);
     const worker = this.#pool.spawnThread({ port: channel.port2, shared, base: this.#base });
     this.#worker = worker;
     this.online = false;
@@ -332,16 +326,15 @@ class WorkbenchWorker {
       this.#starting.push({ run, fresh });
       return true;
     }
-    const slot = this.#freeSlots.pop();
-    if (slot === undefined) return false;
+    const posting = this.#claims.post();
+    if (posting === undefined) return false;
+    const { slot } = posting;
     run.worker = this;
     run.slot = slot;
-    run.claim = this.#nextClaim;
-    this.#nextClaim = this.#nextClaim >= MAX_CLAIM ? 1 : this.#nextClaim + 1;
+    run.claim = posting.token;
     run.claimed = false;
     this.runs.set(run.runId, run);
     this.sessions.add(run.message.sessionId);
-    Atomics.store(this.#state, SHARED.CLAIMS + slot, run.claim);
     if (this.runs.size === 1) this.#worker.ref();
     this.#post(
       {
@@ -361,15 +354,14 @@ class WorkbenchWorker {
   /** Whether the worker started the cell (checked without a message). */
   claimed(run: Run): boolean {
     if (run.claimed) return true;
-    if (Atomics.load(this.#state, SHARED.CLAIMS + run.slot) !== run.claim) run.claimed = true;
+    if (this.#claims.claimed(run.slot, run.claim)) run.claimed = true;
     return run.claimed;
   }
 
   /** Takes back a cell the worker has not started; false when it has. */
   withdraw(run: Run): boolean {
     if (run.claimed) return false;
-    const slot = SHARED.CLAIMS + run.slot;
-    if (Atomics.compareExchange(this.#state, slot, run.claim, WITHDRAWN) !== run.claim) {
+    if (!this.#claims.withdraw(run.slot, run.claim)) {
       run.claimed = true;
       return false;
     }
@@ -379,8 +371,7 @@ class WorkbenchWorker {
 
   #release(run: Run): void {
     if (!this.runs.delete(run.runId)) return;
-    Atomics.store(this.#state, SHARED.CLAIMS + run.slot, 0);
-    this.#freeSlots.push(run.slot);
+    this.#claims.release(run.slot);
     run.worker = undefined;
     if (this.runs.size === 0) this.#worker.unref();
   }

@@ -2,7 +2,7 @@ import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { DEFAULT_WORKBENCH } from './config.js';
 import { workbenchEnvNumber } from './env.js';
 import { type CellLimits, type CellResult, Sandbox, type SandboxMonitor } from './sandbox.js';
-import { CLAIMED, DEFAULT_SPIN_US, SHARED, WaitChooser, type WorkerInit } from './shared-state.js';
+import { claimPosting, DEFAULT_SPIN_US, SHARED, WaitChooser, type WorkerInit } from './shared-state.js';
 import { SpareSandbox } from './spare.js';
 import type { FromWorker, ToWorker } from './worker-pool.js';
 
@@ -74,10 +74,7 @@ function handle(message: ToWorker): void {
   switch (message.type) {
     case 'run':
       // The main thread may have taken the cell back (it waited too long behind another cell).
-      if (
-        Atomics.compareExchange(state, SHARED.CLAIMS + message.slot, message.claim, CLAIMED) !== message.claim
-      )
-        return;
+      if (!claimPosting(state, message.slot, message.claim)) return;
       void run(message);
       break;
     case 'reply': {
