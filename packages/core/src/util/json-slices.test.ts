@@ -8,8 +8,11 @@ import {
   JsonTextParser,
   JsonWriter,
   jsonShapeSliced,
+  jsonTextSliced,
+  NOT_SMALL,
   PlainClone,
   parseJsonSliced,
+  smallJsonText,
   stringifyJsonSliced,
   WIDE_OBJECT_KEYS,
 } from './json-slices.js';
@@ -438,6 +441,44 @@ describe('JsonWriter', () => {
     expect(chunks!.length).toBeGreaterThan(2);
     expect(chunks!.join('')).toBe(JSON.stringify(value));
     expect(slice.pauses).toBeGreaterThan(10);
+  });
+});
+
+describe('smallJsonText (what jsonTextSliced writes in one JSON.stringify)', () => {
+  it('writes what JSON.stringify writes for a small value, and leaves any other to the writer', async () => {
+    fc.assert(
+      fc.property(anyValue, (value) => {
+        const native = nativeStringify(value);
+        let small: ReturnType<typeof smallJsonText>;
+        try {
+          small = smallJsonText(value);
+        } catch (error) {
+          // only what JSON.stringify refuses, as it refuses it
+          expect('error' in native && (native.error as Error).constructor).toBe((error as Error).constructor);
+          return;
+        }
+        if (small !== NOT_SMALL) expect(small).toBe('error' in native ? '(refused)' : native.text);
+      }),
+      { numRuns: 3000 },
+    );
+    const wide = Object.fromEntries(Array.from({ length: 65 }, (_, index) => [`k${index}`, index]));
+    const toJSON = { toJSON: (key: string) => ({ key }) };
+    const cycle: Record<string, unknown> = { list: [1] };
+    (cycle.list as unknown[]).push(cycle);
+    const big = [1n];
+    const small = { successful: true, data: { n: 1, list: [1, 'two', null], nested: toJSON }, error: null };
+    for (const value of [wide, toJSON, cycle, 'x'.repeat(64 * 1024), 1n, { text: 'x'.repeat(16 * 1024 + 1) }])
+      expect(smallJsonText(value)).toBe(NOT_SMALL);
+    expect(() => smallJsonText(big)).toThrow(TypeError);
+    expect(smallJsonText(small)).toBe(JSON.stringify(small));
+    expect(smallJsonText(undefined)).toBeUndefined();
+    expect(smallJsonText(Symbol('s'))).toBeUndefined();
+    // what jsonTextSliced answers either way (a small value without pausing once)
+    const slice = everyTime();
+    for (const value of [wide, toJSON, small, 'x'.repeat(64 * 1024), undefined])
+      expect(await jsonTextSliced(value, slice)).toBe(JSON.stringify(value));
+    await expect(jsonTextSliced(cycle, slice)).rejects.toThrow(TypeError);
+    await expect(jsonTextSliced(1n, slice)).rejects.toThrow(TypeError);
   });
 });
 

@@ -907,11 +907,36 @@ export async function stringifyJsonSliced(
   return writer.written ? chunks : undefined;
 }
 
+/** What {@link smallJsonText} answers for a value that one `JSON.stringify` would not write quickly. */
+export const NOT_SMALL: unique symbol = Symbol('not small');
+
+/** The keys of wide objects {@link smallJsonText} listed (it gives up on them; nobody reads this). */
+const smallWide = new WeakMap<object, string[]>();
+
+/**
+ * `JSON.stringify(value)` when that is quick, else {@link NOT_SMALL}: a primitive (a string shorter
+ * than the writer's long strings), or an object or array without a `toJSON` of its own with at most
+ * as many entries and characters of strings as {@link JsonWriter} writes in one call (looked at no
+ * further than that). What a tool call's answer usually is, without a writer and its slices.
+ */
+export function smallJsonText(value: unknown): string | undefined | typeof NOT_SMALL {
+  if (typeof value === 'object' && value !== null) {
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return NOT_SMALL;
+    return measure(value, smallWide, SMALL_ENTRIES, SMALL_CHARS) ? JSON.stringify(value) : NOT_SMALL;
+  }
+  if (typeof value === 'string' && value.length >= LONG_STRING) return NOT_SMALL;
+  // BigInt throws as JSON.stringify does (the writer's own message for it differs): the writer's turn
+  if (typeof value === 'bigint') return NOT_SMALL;
+  return JSON.stringify(value);
+}
+
 /**
  * {@link stringifyJsonSliced} as one string: `JSON.stringify(value)` a slice at a time, `undefined`
- * for a value that writes nothing.
+ * for a value that writes nothing. A small value is one `JSON.stringify` (see {@link smallJsonText}).
  */
 export async function jsonTextSliced(value: unknown, slice: Slice): Promise<string | undefined> {
+  const small = smallJsonText(value);
+  if (small !== NOT_SMALL) return small;
   const chunks = await stringifyJsonSliced(value, slice);
   if (!chunks) return undefined;
   return chunks.length === 1 ? chunks[0]! : chunks.join('');
