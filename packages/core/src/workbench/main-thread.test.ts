@@ -97,6 +97,9 @@ describe.runIf(SANDBOX_SLICING_AVAILABLE)('workbench cells on the main thread, i
       'globalThis.Error = function () { for (;;) {} }; JSON.parse = () => { for (;;) {} };',
       'Object.defineProperty(Error.prototype, "code", { set() { for (;;) {} }, configurable: true });',
       'Object.defineProperty(Object.prototype, "0", { get() { for (;;) {} }, set() { for (;;) {} }, configurable: true });',
+      // the lookup of an array's `then`: on Array.prototype, or through a proxy put behind it
+      'Object.defineProperty(Array.prototype, "then", { get() { for (;;) {} }, configurable: true });',
+      'Object.setPrototypeOf(Array.prototype, new Proxy(Object.create(null), { get() { for (;;) {} }, has() { for (;;) {} } }));',
     ]) {
       const sandbox = await Sandbox.create(32, { slicer: slices });
       const out = await turnsDuring(() =>
@@ -104,11 +107,14 @@ describe.runIf(SANDBOX_SLICING_AVAILABLE)('workbench cells on the main thread, i
           `${poison}
            const a = await toolmux.execute('X', { n: 1 });
            let b; try { await toolmux.execute('Y', {}) } catch (error) { b = 'caught' }
-           return [typeof a, b];`,
+           const c = await toolmux.execute('Z', {});
+           return [typeof a, b, c.length];`,
           async (operation, args, signal) =>
             (args as { slug: string }).slug === 'Y'
               ? Promise.reject(new Error('no Y'))
-              : host(operation, args, signal),
+              : (args as { slug: string }).slug === 'Z'
+                ? [1, 2]
+                : host(operation, args, signal),
           { ...limits, timeoutMs: 500 },
         ),
       );
@@ -117,7 +123,59 @@ describe.runIf(SANDBOX_SLICING_AVAILABLE)('workbench cells on the main thread, i
       expect(out.ms).toBeLessThan(500 + 1_000);
       expect(out.turns).toBeGreaterThanOrEqual(Math.floor(out.cpuMs / 50));
       if (out.value.error) expect(out.value.error.code).toBe('WORKBENCH_TIMEOUT');
-      else expect(out.value.result).toEqual(['object', 'caught']);
+      else expect(out.value.result).toEqual(['object', 'caught', 2]);
+    }
+  });
+
+  it("settles a call's value without an entry that may suspend, unless settling it would run the code's own functions", async () => {
+    const sandbox = await Sandbox.create(32, { slicer: new MainThreadSlices(1) });
+    const host: SandboxHostCall = async (_operation, args) => {
+      const { slug, args: input } = args as { slug: string; args: { n: number } };
+      if (slug === 'FAIL') throw new Error('failed');
+      return slug === 'LIST' ? [input.n] : { n: input.n };
+    };
+    const tenCalls = `let s = 0;
+      for (let n = 0; n < 5; n++) s += (await toolmux.execute('X', { n })).n + (await toolmux.execute('LIST', { n }))[0];
+      return s`;
+    const entries = async (code: string) => {
+      const before = sandbox.suspendableEntries;
+      const out = await sandbox.run(code, host, limits);
+      return { out, entries: sandbox.suspendableEntries - before };
+    };
+    // compiling the cell, starting it, and one run of its jobs after it started and after each
+    // reply (one more where a slice ran out meanwhile): no entry of its own to settle a value
+    const plain = await entries(tenCalls);
+    expect(plain.out).toEqual({ result: 20, logs: [] });
+    expect(plain.entries).toBeGreaterThanOrEqual(3 + 10);
+    expect(plain.entries).toBeLessThanOrEqual(3 + 10 + 2);
+    // a failure is settled as the code's own (its error is made in the engine, under the interrupt handler)
+    const failed = await entries(
+      "try { await toolmux.execute('FAIL', {}) } catch (error) { return error.message }",
+    );
+    expect(failed.out).toEqual({ result: 'failed', logs: [] });
+    expect(failed.entries).toBeGreaterThanOrEqual(3 + 1 + 1);
+    // a \`then\` the code put where a parsed value's lookup goes: each value is settled as the code's
+    // own (the getter runs where the interrupt handler watches), and the getter runs for each
+    for (const where of [
+      'Object.prototype',
+      'Array.prototype',
+      'Object.setPrototypeOf(Array.prototype, new Proxy(Object.prototype, {})) && Object.getPrototypeOf(Array.prototype)',
+    ]) {
+      const sandbox2 = await Sandbox.create(32, { slicer: new MainThreadSlices(1) });
+      const before = sandbox2.suspendableEntries;
+      const out = await sandbox2.run(
+        `let looked = 0;
+         const target = ${where};
+         Object.defineProperty(target, 'then', { get() { looked++; return undefined }, configurable: true });
+         ${tenCalls.replace('return s', 'delete target.then; return [s, looked]')}`,
+        host,
+        limits,
+      );
+      expect(out.error).toBeUndefined();
+      const [sum, looked] = out.result as number[];
+      expect(sum).toBe(20);
+      expect(looked).toBeGreaterThanOrEqual(where === 'Object.prototype' ? 10 : 5);
+      expect(sandbox2.suspendableEntries - before).toBeGreaterThanOrEqual(3 + 10 + 10);
     }
   });
 

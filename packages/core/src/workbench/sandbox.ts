@@ -381,8 +381,12 @@ class EngineEntries {
     return this.#view;
   }
 
+  /** Entries that may suspend so far (for tests and benchmarks: each costs a promise and a switch of stacks). */
+  suspendableEntries = 0;
+
   async #enter(run: () => number | Promise<number>): Promise<number> {
     if (!this.#suspendable) return run();
+    this.suspendableEntries++;
     const { ffi, rt } = this.#internals;
     ffi.QTS_RuntimeEnableInterruptHandler(rt.value);
     try {
@@ -534,14 +538,34 @@ const PRELUDE = `(() => {
   let fails = create(null);
   let lastId = 0;
   // \`slug\` (a string) only for ${EXECUTE_SLUG_FIRST}: written before the arguments, after its length.
-  const call = (operation, args, slug) => new Promise((resolve, reject) => {
-    const json = stringify(args === undefined ? null : args);
+  // A call's promise is made with one executor for all (no two closures per call); arguments that
+  // cannot be written as JSON reject it, as an executor's exception would.
+  const NewPromise = Promise;
+  let made;
+  let failMade;
+  const capture = (resolve, reject) => {
+    made = resolve;
+    failMade = reject;
+  };
+  const call = (operation, args, slug) => {
+    const promise = new NewPromise(capture);
+    // taken at once: writing the arguments may run the code's toJSON, which may make calls too
+    const resolve = made;
+    const reject = failMade;
+    let json;
+    try {
+      json = stringify(args === undefined ? null : args);
+    } catch (error) {
+      reject(error);
+      return promise;
+    }
     const id = ++lastId;
     outbox += (outbox === '' ? '' : '\\n') + id + '\\t' + operation + '\\t' +
       (slug === undefined ? '' : slug.length + '\\t' + slug) + (json === undefined ? 'null' : json);
     waits[id] = resolve;
     fails[id] = reject;
-  });
+    return promise;
+  };
   const take = () => {
     if (outbox === '') return '';
     const text = outbox;
@@ -565,6 +589,28 @@ const PRELUDE = `(() => {
       defineProperty(error, 'code', { value: failure.code, writable: true, enumerable: true, configurable: true });
       reject(error);
     } else resolve(parse(text));
+  };
+  // Whether settling a call with a value parsed from JSON runs none of the code's own functions:
+  // resolving a promise with an object looks up its \`then\`, which a parsed object has only as its
+  // own data or from Object.prototype (an array: Array.prototype, then Object.prototype), so none
+  // runs while neither of them has a \`then\` and Array.prototype's prototype is still Object.prototype
+  // (which cannot be given another). Checked on ordinary objects: no getter or proxy trap runs.
+  // (bound once: a bound function calls its target as it is, and no array of arguments is made per call)
+  const hasOwn = Object.prototype.hasOwnProperty;
+  const bind = Function.prototype.bind;
+  const objectPrototype = Object.prototype;
+  const arrayPrototype = Array.prototype;
+  const objectHasThen = apply(bind, hasOwn, [objectPrototype, 'then']);
+  const arrayHasThen = apply(bind, hasOwn, [arrayPrototype, 'then']);
+  const arrayParent = apply(bind, Object.getPrototypeOf, [null, arrayPrototype]);
+  // \`settle\` when it runs none of the code's functions (a value's reply, while parsed values have no
+  // \`then\` to look up but their own): the host runs it outside the code's time, without the
+  // interrupt handler, and without suspending; 1 when it settled, 0 when the host calls \`settle\`.
+  const settleNow = (id, text) => {
+    if (text !== '' && text[0] === '!') return 0;
+    if (objectHasThen() || arrayHasThen() || arrayParent() !== objectPrototype) return 0;
+    settle(id, text);
+    return 1;
   };
   const show = (value) => {
     if (typeof value === 'string') return value;
@@ -626,17 +672,18 @@ const PRELUDE = `(() => {
         try {
           json = stringify(value === undefined ? null : value);
         } catch (error) {
-          done(false, new TypeError('The returned value cannot be sent as JSON: ' + (error && error.message)), take());
+          done(0, new TypeError('The returned value cannot be sent as JSON: ' + (error && error.message)), take());
           return;
         }
         if (json === undefined) json = 'null';
         // too long to return: the host is told only how long it is
-        done(true, json.length > limit ? json.length : json, take());
+        if (json.length > limit) done(2, json.length, take());
+        else done(1, json, take());
       },
-      (error) => done(false, error, take()),
+      (error) => done(0, error, take()),
     );
   };
-  return [run, take, settle, describe];
+  return [run, take, settle, describe, settleNow];
 })();`;
 
 /** The cell a sandbox runs. */
@@ -720,6 +767,8 @@ export class Sandbox {
   #take: QuickJSHandle | undefined;
   #settle: QuickJSHandle | undefined;
   #describe: QuickJSHandle | undefined;
+  /** The prelude's settler of replies that run none of the code's functions (see `#deliverSuspending`). */
+  #settleNow: QuickJSHandle | undefined;
   #cell: RunningCell | null = null;
   /** Replies of the running cell's calls not yet handed to the engine: `[id, replyJson, ...]`. */
   #inbox: Array<number | string> = [];
@@ -930,7 +979,12 @@ export class Sandbox {
     return undefined;
   }
 
-  /** `#deliver` on a suspendable engine: each `settle` is an entry that may suspend, under the interrupt handler. */
+  /**
+   * `#deliver` on a suspendable engine: a reply whose settling runs none of the code's functions (see
+   * the prelude's `settleNow`) is settled at once, without the interrupt handler and without
+   * suspending (an entry that may suspend costs a promise and a switch of stacks); any other is an
+   * entry that may suspend, under the interrupt handler, as the code's own.
+   */
   async #deliverSuspending(): Promise<QuickJSHandle | undefined> {
     const inbox = this.#inbox;
     this.#inbox = [];
@@ -940,9 +994,11 @@ export class Sandbox {
       const text = context.newString(inbox[index + 1] as string);
       let settled: EntryResult;
       try {
-        settled = await this.#computing(() =>
-          this.#entries.call(this.#settle as QuickJSHandle, context.undefined, id, text),
-        );
+        settled =
+          this.#settledNow(id, text) ??
+          (await this.#computing(() =>
+            this.#entries.call(this.#settle as QuickJSHandle, context.undefined, id, text),
+          ));
       } finally {
         id.dispose();
         text.dispose();
@@ -951,6 +1007,23 @@ export class Sandbox {
       settled.value.dispose();
       if (this.#disposed) return undefined;
     }
+    return undefined;
+  }
+
+  /**
+   * The prelude's `settleNow` of one reply: what it ended with once it settled the call, undefined
+   * when it left that to `settle` (run as the code's own). Its time counts from here (not from the
+   * engine's last check-in: the thread did other work since).
+   */
+  #settledNow(id: QuickJSHandle, text: QuickJSHandle): EntryResult | undefined {
+    const context = this.#context;
+    this.#checkedAt = performance.now();
+    sampleCpu(this.#checkedAt);
+    const settled = this.#computingNow(() =>
+      this.#entries.callNow(this.#settleNow as QuickJSHandle, context.undefined, id, text),
+    );
+    if (settled.error || context.getNumber(settled.value) === 1) return settled;
+    settled.value.dispose();
     return undefined;
   }
 
@@ -1136,23 +1209,33 @@ export class Sandbox {
     return this.#disposed;
   }
 
+  /**
+   * How many times the engine was entered in a way that may suspend (a sliced sandbox: compiling and
+   * starting a cell, running its jobs, settling a reply that runs the code's functions): for tests
+   * and benchmarks.
+   */
+  get suspendableEntries(): number {
+    return this.#entries.suspendableEntries;
+  }
+
   #install(): void {
     const context = this.#context;
     const log = context.newFunction('__toolmux_log', (lineHandle) => {
       if (context.typeof(lineHandle) === 'string') this.#log(context.getString(lineHandle));
     });
-    const done = context.newFunction('__toolmux_done', (okHandle, payloadHandle, queuedHandle) => {
-      const queued = context.typeof(queuedHandle) === 'string' ? context.getString(queuedHandle) : undefined;
-      const ok = context.typeof(okHandle) === 'boolean' && context.dump(okHandle) === true;
-      // A value comes as JSON text, or as its length when it is over the limit; anything else is an exception
-      let value: string | number | undefined;
-      if (ok) {
-        const type = context.typeof(payloadHandle);
-        if (type === 'number') value = context.getNumber(payloadHandle);
-        else if (type === 'string') value = context.getString(payloadHandle);
-        else return;
-      }
-      this.#done(ok, payloadHandle, queued, value);
+    // Only the prelude's runner calls it (the code cannot reach it), with what it ended with: 1 and
+    // the value's JSON text, 2 and that text's length when it is over the limit, or 0 and the
+    // exception; then the calls queued since the host last took them (a string). So no argument's
+    // type needs asking (each question is a call into the engine, and a string's copy out of it).
+    const done = context.newFunction('__toolmux_done', (kindHandle, payloadHandle, queuedHandle) => {
+      const kind = context.getNumber(kindHandle);
+      const value =
+        kind === 1
+          ? context.getString(payloadHandle)
+          : kind === 2
+            ? context.getNumber(payloadHandle)
+            : undefined;
+      this.#done(kind !== 0, payloadHandle, context.getString(queuedHandle), value);
     });
     context.setProp(context.global, '__toolmux_log', log);
     context.setProp(context.global, '__toolmux_done', done);
@@ -1163,6 +1246,7 @@ export class Sandbox {
     this.#take = context.getProp(parts, 1);
     this.#settle = context.getProp(parts, 2);
     this.#describe = context.getProp(parts, 3);
+    this.#settleNow = context.getProp(parts, 4);
     parts.dispose();
   }
 
