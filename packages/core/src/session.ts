@@ -321,6 +321,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   #tools: TCollection | undefined;
   #metaRuntime: Map<string, Tool> | undefined;
   #reader: HintReader | undefined;
+  /**
+   * The log entries a running workbench cell's calls hold, by the cell's log id, until the cell's
+   * own entry is made: it takes them along (one batch, one commit; see `#execute`).
+   */
+  readonly #cellEntries = new Map<string, HeldLogEntries>();
 
   /** @internal use `toolmux.create()` or `toolmux.use()` */
   constructor(
@@ -579,6 +584,20 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         options.holdLog,
         options.audience,
       );
+    // A workbench cell's own entry is written with its calls' entries still held (one batch, one
+    // commit), and the call answers once they are all stored.
+    let cellStored: Promise<void> | undefined;
+    const holdLog =
+      options.holdLog ??
+      (meta && metaToolKind(slug) === 'WORKBENCH'
+        ? (entry: ExecutionLogRecord) => {
+            const held = this.#cellEntries.get(entry.id);
+            this.#cellEntries.delete(entry.id);
+            cellStored = held
+              ? held.storedWith(entry)
+              : this.#runtime.env.logs.write(entry).then(() => undefined);
+          }
+        : undefined);
     const result = await executeTool(this.#runtime.env, {
       tool,
       toolkit: meta ? META_TOOLKIT : this.#runtime.catalog.getToolkit(tool.toolkit),
@@ -591,8 +610,14 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       account: meta ? undefined : options.account,
       selection: this.#selection(),
       reader: options.audience ? readerFor(this.#hintReader(), options.audience) : this.#hintReader(),
-      holdLog: options.holdLog,
+      holdLog,
     });
+    if (holdLog !== options.holdLog) {
+      // executeTool always gives the entry; were it not given, the cell's calls' entries still go
+      const leftover = this.#cellEntries.get(result.logId);
+      this.#cellEntries.delete(result.logId);
+      await Promise.all([cellStored, leftover?.stored()]);
+    }
     // Messages that point the model to a meta-tool name the session's own meta-tools.
     const names = metaToolNamesOf(this.#config);
     return result.error && names !== 'toolmux'
@@ -1049,19 +1074,24 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         ),
       workbench: async (code, options) => {
         // The cell's calls answer it without waiting for their log entries, which are written
-        // together; the cell answers its caller only once they are all stored.
+        // together; the cell answers its caller only once they are all stored. Those still held
+        // when it ends go with the cell's own entry (`#execute` takes them along by its log id).
         const held = new HeldLogEntries(this.#runtime.env.logs);
+        const logId = options.logId;
+        if (logId !== undefined) this.#cellEntries.set(logId, held);
         try {
           return await workbenchPoolOf(this.#runtime.store).run(
             this.sessionId,
             code,
             workbenchOf(this.#config),
-            workbenchHost(this.#workbenchPort(held.hold), options.logId),
+            workbenchHost(this.#workbenchPort(held.hold), logId),
             options.signal,
             () => this.#ranWorkbench(),
           );
         } finally {
-          await held.stored();
+          // the cell's entry was made before the cell ended (its call ended first: a timeout, an
+          // abort) and took what was held then: the rest is written here
+          if (logId === undefined || this.#cellEntries.get(logId) !== held) await held.stored();
         }
       },
     };

@@ -285,6 +285,36 @@ describe('ExecutionLogWriter', () => {
     await store.close();
   });
 
+  it("a cell's held entries and its own go in one batch, also where logBatchSize is small; a refused one is retried entry by entry", async () => {
+    const batches: string[][] = [];
+    let refuse = 0;
+    const writer = new ExecutionLogWriter(
+      {
+        insertLogs: async (records) => {
+          batches.push(records.map((record) => record.userId));
+          if (refuse-- > 0) throw new Error('request refused');
+          if (records.length === 1 && records[0]!.userId === 'bad') throw new Error('bad entry');
+        },
+      },
+      recordingLogger().logger,
+      // PostgreSQL starts a batch at 8 queued entries
+      { batchSize: 8 },
+    );
+    const held = new HeldLogEntries(writer);
+    for (let index = 0; index < 11; index++) held.hold(entry(`call_${index}`));
+    await held.storedWith(entry('cell'));
+    expect(batches).toEqual([[...Array.from({ length: 11 }, (_, index) => `call_${index}`), 'cell']]);
+
+    batches.length = 0;
+    refuse = 1;
+    const next = new HeldLogEntries(writer);
+    next.hold(entry('call_a'));
+    next.hold(entry('bad'));
+    await next.storedWith(entry('cell_2'));
+    expect(batches).toEqual([['call_a', 'bad', 'cell_2'], ['call_a'], ['bad'], ['cell_2']]);
+    await writer.close();
+  });
+
   it('retries a lone entry once, for a dropped connection', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     await store.migrate();

@@ -116,6 +116,26 @@ export class ExecutionLogWriter {
   }
 
   /**
+   * `write` of each of `records`, queued at once: they go in one batch (unless more than 500 are
+   * queued), also on a store whose `logBatchSize` starts a batch before the end of the turn, and
+   * one that is refused is retried entry by entry as any. Resolves true once all are stored, false
+   * if one could not be; never rejects.
+   */
+  writeAll(records: readonly ExecutionLogRecord[]): Promise<boolean> {
+    if (records.length === 0) return Promise.resolve(true);
+    if (this.#closed) return Promise.all(records.map((record) => this.write(record))).then(() => false);
+    const written = records.map((record) => {
+      let settle!: (stored: boolean) => void;
+      const stored = new Promise<boolean>((resolve) => {
+        settle = resolve;
+      });
+      this.#queue.push({ record, stored, settle });
+      return stored;
+    });
+    return this.#queued(Promise.all(written).then((stored) => stored.every(Boolean)));
+  }
+
+  /**
    * Queues `records` to be stored in one batch (one `insertLogs` call; in remote mode one upload), and
    * if that batch is refused, tried again together: a client's TOOLMUX_MULTI_EXECUTE_TOOL entry with
    * the entries of its calls, whose `parentId` the server resolves within one request. More than 500
@@ -256,9 +276,9 @@ const HELD_BATCH = 64;
 /**
  * The log entries of the calls a workbench cell makes: they answer the cell without waiting for a
  * commit, and are written together (a batch per {@link HELD_BATCH} entries, the rest when the cell
- * ends) instead of one commit per call, each in its own turn. `stored()` resolves once every entry
- * held is stored (or reported lost): the cell answers its caller only after it, so an answered call
- * never lacks its calls' entries.
+ * ends, with the cell's own entry: `storedWith`) instead of one commit per call, each in its own
+ * turn. `stored()` resolves once every entry held is stored (or reported lost): the cell answers its
+ * caller only after it, so an answered call never lacks its calls' entries.
  */
 export class HeldLogEntries {
   readonly #writer: ExecutionLogWriter;
@@ -281,8 +301,18 @@ export class HeldLogEntries {
     await Promise.all(this.#written);
   }
 
+  /**
+   * `stored()` with `entry` (the cell's own) written last in the same batch as what is still held:
+   * one commit for the cell and its last calls.
+   */
+  storedWith(entry: ExecutionLogRecord): Promise<void> {
+    this.#held.push(entry);
+    return this.stored();
+  }
+
   #write(): void {
-    for (const entry of this.#held) this.#written.push(this.#writer.write(entry));
+    if (this.#held.length === 0) return;
+    this.#written.push(this.#writer.writeAll(this.#held));
     this.#held = [];
   }
 }

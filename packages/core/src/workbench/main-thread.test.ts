@@ -309,7 +309,7 @@ describe.runIf(SANDBOX_SLICING_AVAILABLE)('workbench cells on the main thread, i
 });
 
 describe.skipIf(!SANDBOX_SLICING_AVAILABLE)('a cell’s log entries (on the main thread)', () => {
-  it('are committed together, before the cell answers, and apart from the cell’s own entry', () =>
+  it('are committed together with the cell’s own entry, in one transaction, before the cell answers', () =>
     expectCellLogsCommittedTogether());
 });
 

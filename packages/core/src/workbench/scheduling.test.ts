@@ -191,6 +191,6 @@ describe('toolmux.execute(slug, args, { account })', () => {
 });
 
 describe('a cell’s log entries (in worker threads)', () => {
-  it('are committed together, before the cell answers, and apart from the cell’s own entry', () =>
+  it('are committed together with the cell’s own entry, in one transaction, before the cell answers', () =>
     expectCellLogsCommittedTogether());
 });
