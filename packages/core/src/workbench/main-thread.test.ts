@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ToolResult } from '../execution/result.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { expectCellLogsCommittedTogether } from '../test/log-batches.js';
@@ -40,6 +40,18 @@ async function turnsDuring<T>(
 }
 
 describe.runIf(SANDBOX_SLICING_AVAILABLE)('workbench cells on the main thread, in time slices', () => {
+  // The ToolMux cases here are about the main thread's slices: they run there even when the suite
+  // runs with TOOLMUX_WORKBENCH_THREAD=workers (where other sessions' cells wait for a free worker).
+  let thread: string | undefined;
+  beforeAll(() => {
+    thread = process.env.TOOLMUX_WORKBENCH_THREAD;
+    process.env.TOOLMUX_WORKBENCH_THREAD = 'main';
+  });
+  afterAll(() => {
+    if (thread === undefined) delete process.env.TOOLMUX_WORKBENCH_THREAD;
+    else process.env.TOOLMUX_WORKBENCH_THREAD = thread;
+  });
+
   it('is where cells run by default on this Node.js, and TOOLMUX_WORKBENCH_THREAD chooses', () => {
     const before = process.env.TOOLMUX_WORKBENCH_THREAD;
     try {
