@@ -45,6 +45,7 @@ import { type RotationResult, rotateSecrets } from './vault/rotate.js';
 import { Vault } from './vault/vault.js';
 import { checkWorkbenchEnv } from './workbench/env.js';
 import { workbenchThread } from './workbench/main-thread.js';
+import { endSessionWorkbench } from './workbench/workbench.js';
 
 /** What an embedded and a remote ToolMux both offer (docs/sessions.md, docs/direct-access.md). */
 export type ToolMuxApi<P extends Provider<unknown>> = Pick<
@@ -373,6 +374,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         });
       }
       endSessionConnectionWaits(engine.store, sessionId);
+      endSessionWorkbench(engine.store, sessionId);
     },
     /** Sessions, newest first, optionally of one user. */
     list: async (

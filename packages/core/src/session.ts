@@ -69,7 +69,7 @@ import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pa
 import { hashToken } from './util/secret-key.js';
 import { checkCallId, checkId, shownValue } from './util/stored-text.js';
 import { offloadLarge, type WorkbenchSessionPort, workbenchHost } from './workbench/host.js';
-import { workbenchPoolOf } from './workbench/workbench.js';
+import { endSessionWorkbench, workbenchPoolOf } from './workbench/workbench.js';
 
 /** How far from now the time in a client's log entry id may be for the entry to keep that id. */
 const CLIENT_LOG_ID_SKEW_MS = 5 * 60_000;
@@ -761,6 +761,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       throw new ToolMuxError({ code: 'SESSION_NOT_FOUND', message: `No session "${this.sessionId}".` });
     }
     endSessionConnectionWaits(this.#runtime.store, this.sessionId);
+    endSessionWorkbench(this.#runtime.store, this.sessionId);
   }
 
   /**

@@ -1,6 +1,11 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { ToolResult } from '../execution/result.js';
+import { MetaToolSlug } from '../meta-tools/meta-tools.js';
+import type { Session } from '../session.js';
+import { ToolMux } from '../toolmux.js';
 import { workbenchHost } from './host.js';
 import { type CellRunner, MainThreadCells } from './main-thread.js';
 import { SANDBOX_SLICING_AVAILABLE } from './sandbox.js';
@@ -13,6 +18,7 @@ import {
   WorkbenchWorkers,
 } from './worker-pool.js';
 
+const quiet = { debug() {}, warn() {}, error() {} };
 const config = { enable: true, timeoutMs: 20_000, memoryMb: 16, autoOffloadThreshold: 20_000 };
 
 /** A tool call of a cell that the test answers when it wants (by slug), or never. */
@@ -204,4 +210,56 @@ describe.each(runners)('a context dropped while its cell runs (%s)', (_name, run
     expect(out.result).toBe('answered:yes');
     pool.close();
   });
+});
+
+describe('deleting a session while its workbench cell runs', () => {
+  it.each([
+    ['session.delete()', async (_mux: ToolMux, session: Session) => session.delete()],
+    [
+      'mux.sessions.delete(id)',
+      async (mux: ToolMux, session: Session) => mux.sessions.delete(session.sessionId),
+    ],
+  ])(
+    '%s ends the cell at once with WORKBENCH_CONTEXT_DROPPED: the deleted session’s code does not run on',
+    async (_name, remove) => {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let started!: () => void;
+      const called = new Promise<void>((resolve) => {
+        started = resolve;
+      });
+      const gate = defineToolkit({
+        slug: 'gate',
+        description: 'A tool that answers when the test says',
+        tools: [
+          defineTool({
+            slug: 'GATE_WAIT',
+            description: 'Wait for the test',
+            inputSchema: z.object({}),
+            execute: async () => {
+              started();
+              await released;
+              return { released: true };
+            },
+          }),
+        ],
+      });
+      const mux = new ToolMux({ toolkits: [gate], store: ':memory:', logger: quiet });
+      // 5 s: on the old code the cell ran on, waiting for the tool, and ended at this deadline
+      const session = await mux.create('user_1', { toolkits: ['gate'], workbench: { timeoutMs: 5_000 } });
+      const cell = session.execute(MetaToolSlug.WORKBENCH, {
+        code: "await toolmux.execute('GATE_WAIT', {}); return 'ran on'",
+      });
+      await called;
+      await remove(mux, session);
+      // the tool is still waiting: only the deletion can end the cell now
+      const out = (await cell).data as { result: unknown; error?: { code: string } };
+      release();
+      expect(out.error?.code).toBe('WORKBENCH_CONTEXT_DROPPED');
+      expect(out.result).toBeNull();
+      await mux.close();
+    },
+  );
 });

@@ -1449,7 +1449,8 @@ export class Sandbox {
 
   /**
    * Frees the engine; idempotent. A cell running in it ends at once with
-   * `WORKBENCH_CONTEXT_DROPPED` (nothing would run it on: its replies are no longer taken).
+   * `WORKBENCH_CONTEXT_DROPPED` (nothing would run it on: its replies are no longer taken): its
+   * session was deleted, or the main thread gave the cell up already (its result is not read).
    */
   dispose(): void {
     if (this.#disposed) return;
@@ -1462,7 +1463,7 @@ export class Sandbox {
         error: {
           code: 'WORKBENCH_CONTEXT_DROPPED',
           message:
-            'The workbench context running this code was dropped while it ran (the session was deleted, or its ToolMux closed), so the code was stopped; globalThis is gone (toolmux.files are kept). Run it again if the session still exists.',
+            'The workbench context running this code was dropped while it ran (its session was deleted), so the code was stopped; globalThis is gone (toolmux.files are kept).',
         },
       });
     }

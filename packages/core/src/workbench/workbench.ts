@@ -234,4 +234,12 @@ export function workbenchPoolOf(owner: object): WorkbenchPool {
   return pool;
 }
 
+/**
+ * A session was deleted: its workbench context (if this process holds one) is dropped now, and a cell
+ * it runs ends with WORKBENCH_CONTEXT_DROPPED (the deleted session's code does not run on).
+ */
+export function endSessionWorkbench(owner: object, sessionId: string): void {
+  pools.get(owner)?.evict(sessionId, 'the session was deleted.');
+}
+
 export { SandboxCallError };
