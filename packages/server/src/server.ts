@@ -1,4 +1,3 @@
-import { hash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve as serveNode } from '@hono/node-server';
@@ -6,6 +5,7 @@ import { type Provider, type Store, type ToolMux, ToolMuxError } from '@toolmux/
 import { onToolCall, openToolMuxStore, useHostedConnectPage, WorkSlice } from '@toolmux/core/internal';
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { secretMatcher } from './api-key.js';
 import { mountComposioApi } from './composio/composio-api.js';
 import { ConnectPages } from './connect/connect-page.js';
 import { audienceOf, errorResponse } from './http-errors.js';
@@ -151,11 +151,6 @@ function packageVersion(): string {
   }
 }
 
-/** One-shot `crypto.hash` (no Hash object per request: every REST request checks the API key). */
-function sha256(text: string): Buffer {
-  return hash('sha256', text, 'buffer');
-}
-
 /**
  * Creates the toolmux server over a ToolMux: the REST API under `/api/v1` (OpenAPI document at
  * `/api/v1/openapi.json`) and the per-session MCP endpoint at `/mcp/:sessionId`.
@@ -174,7 +169,9 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       message: `The server needs a project API key of at least ${MIN_API_KEY_LENGTH} characters: pass apiKey or set TOOLMUX_API_KEY (e.g. \`openssl rand -base64 32\`).`,
     });
   }
-  const apiKeyHash = sha256(`Bearer ${apiKey}`);
+  // `Authorization: Bearer <key>` as sent: checked in time that does not depend on what was sent
+  const authorizationMatches = secretMatcher(`Bearer ${apiKey}`);
+  const apiKeyMatches = secretMatcher(apiKey);
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const logger: ServerLogger = options.logger ?? defaultServerLogger;
   // a server fault: the request's log line carries it (outside a request, it is logged here)
@@ -197,7 +194,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     bodyLimit,
     serverInfo: { name: 'toolmux', version },
     baseUrl: options.toolmux.baseUrl,
-    apiKeyMatches: (key) => timingSafeEqual(sha256(`Bearer ${key}`), apiKeyHash),
+    apiKeyMatches,
     onUnexpected,
     onWarning: (message) => logger.warn(message),
   });
@@ -249,7 +246,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
         message: `Send the project API key in the Authorization header, after "Bearer ": Authorization: Bearer <key>. ${WHERE_THE_API_KEY_IS}`,
       });
     }
-    if (!timingSafeEqual(sha256(authorization), apiKeyHash)) {
+    if (!authorizationMatches(authorization)) {
       const scheme = /^bearer /i.test(authorization)
         ? 'The API key after "Bearer " is not this server\'s project API key.'
         : 'The Authorization header must be "Bearer " followed by the project API key; this one does not start with "Bearer ".';
@@ -321,7 +318,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     sessions,
     bodyLimit,
     onServerError: recordFault,
-    apiKeyMatches: (key) => timingSafeEqual(sha256(`Bearer ${key}`), apiKeyHash),
+    apiKeyMatches,
   });
 
   // OAuth: the provider redirects here (core's `oauthRedirectUri`); then the hosted connect pages.

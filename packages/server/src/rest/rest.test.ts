@@ -325,6 +325,26 @@ describe('authentication', () => {
     }
   });
 
+  it('takes the API key exactly: not cut short, not with its last character changed, not after "bearer "', async () => {
+    expect((await call('GET', '/api/v1/toolkits')).status).toBe(200);
+    for (const apiKey of [
+      TEST_API_KEY.slice(0, -1),
+      `${TEST_API_KEY.slice(0, -1)}x`,
+      TEST_API_KEY.toUpperCase(),
+    ]) {
+      expectError(await call('GET', '/api/v1/toolkits', { apiKey }), 401, 'UNAUTHORIZED');
+    }
+    const lowercase = await server.fetch(
+      new Request('http://localhost/api/v1/toolkits', {
+        headers: { authorization: `bearer ${TEST_API_KEY}` },
+      }),
+    );
+    expect(lowercase.status).toBe(401);
+    expect(((await lowercase.json()) as { error: { message: string } }).error.message).toContain(
+      "is not this server's project API key",
+    );
+  });
+
   it('does not take a session token for the API key', async () => {
     const session = await mux.create('user_token', { toolkits: ['tasks'] });
     const token = session.mcp.headers.Authorization.slice('Bearer '.length);
