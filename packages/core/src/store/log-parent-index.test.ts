@@ -63,7 +63,8 @@ describe('execution log parent index on SQLite', () => {
       await listChildren(store, parentId);
       expect(sent).toHaveLength(2);
       for (const text of sent) {
-        const params = text.includes('id < ?') ? [SESSION, parentId, 'log_zzz', 6] : [SESSION, parentId, 6];
+        expect(text).toMatch(/ORDER BY id DESC LIMIT 6$/);
+        const params = text.includes('id < ?') ? [SESSION, parentId, 'log_zzz'] : [SESSION, parentId];
         expect(plan(text, ...params), text).toEqual([
           expect.stringMatching(
             /^SEARCH toolmux_execution_logs USING INDEX toolmux_execution_logs_session_parent_id \(session_id=\? AND parent_id=\?( AND id<\?)?\)$/,

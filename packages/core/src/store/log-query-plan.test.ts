@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { generatedLogInsert, type PlanNode, planNodes, withSqliteLogFile } from '../test/log-records.js';
+import {
+  generatedLogInsert,
+  logRecord,
+  type PlanNode,
+  planNodes,
+  withSqliteLogFile,
+} from '../test/log-records.js';
 import { postgresSkipReason, testPostgresUrl, withTestDatabase } from '../test/postgres.js';
+import { MAX_LIST_STATEMENTS, SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
 /**
@@ -120,7 +127,9 @@ describe('session log query plan on SQLite', () => {
       const cursor = await readTwoPages(store);
       expect(sent).toHaveLength(2);
       for (const text of sent) {
-        const params = text.includes('id < ?') ? [SESSION, cursor, LIMIT + 1] : [SESSION, LIMIT + 1];
+        // the LIMIT is in the text: a bound one would make SQLite prepare the statement on every run
+        expect(text).toMatch(new RegExp(`ORDER BY id DESC LIMIT ${LIMIT + 1}$`));
+        const params = text.includes('id < ?') ? [SESSION, cursor] : [SESSION];
         expect(plan(text, ...params), text).toEqual([
           expect.stringMatching(
             /^SEARCH toolmux_execution_logs USING INDEX toolmux_execution_logs_session_id_id \(session_id=\?( AND id<\?)?\)$/,
@@ -128,5 +137,28 @@ describe('session log query plan on SQLite', () => {
         ]);
       }
     });
+  });
+});
+
+describe('SQLite statements of list queries', () => {
+  it('are kept for the limits used last only: a client that tries every limit does not make the store keep a statement for each, and every page is right', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.migrate();
+    await store.insertLogs(
+      Array.from({ length: 5 }, (_, index) =>
+        logRecord({ id: `log_${String(index).padStart(26, '0')}`, sessionId: SESSION }),
+      ),
+    );
+    for (let limit = 1; limit <= MAX_LIST_STATEMENTS + 44; limit++) {
+      const page = await store.listLogs({ sessionId: SESSION, limit });
+      expect(page.items).toHaveLength(Math.min(limit, 5));
+      expect(page.nextCursor === undefined).toBe(limit >= 5);
+    }
+    expect(store.keptStatements).toBeLessThanOrEqual(MAX_LIST_STATEMENTS);
+    // the statement used last is still kept: asked again, it is not prepared anew
+    const kept = store.keptStatements;
+    await store.listLogs({ sessionId: SESSION, limit: MAX_LIST_STATEMENTS + 44 });
+    expect(store.keptStatements).toBe(kept);
+    await store.close();
   });
 });

@@ -58,7 +58,24 @@ export function pageClause(
   }
   if (cursor !== undefined) conditions.push(`id < ${placeholder(cursor)}`);
   const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')} ` : '';
-  return { sql: `${where}ORDER BY id DESC LIMIT ${placeholder(limit + 1)}`, params };
+  return { sql: `${where}ORDER BY id DESC LIMIT ${limitOf(dialect, limit + 1, placeholder)}`, params };
+}
+
+/**
+ * A query's LIMIT. On SQLite it is written into the text (a whole number, checked here): SQLite's
+ * query planner reads a bound LIMIT's value, so binding another value to a prepared statement's
+ * LIMIT marks it expired, and every run of it prepared it again (about 15 µs of a log page's 100).
+ * Its statements are kept by text (a few per limit in use, see `SqliteStore`). PostgreSQL binds it.
+ */
+function limitOf(dialect: Dialect, rows: number, placeholder: (value: number) => string): string {
+  if (dialect === 'postgres') return placeholder(rows);
+  if (!Number.isSafeInteger(rows) || rows < 0) {
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `limit must be a whole number, got ${String(rows - 1)}.`,
+    });
+  }
+  return String(rows);
 }
 
 /** Cuts the `limit + 1` rows of a {@link pageClause} query into a page. */

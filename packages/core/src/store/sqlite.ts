@@ -64,6 +64,8 @@ const REQUEST_COLUMNS =
   'id, kind, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, ' +
   'callback_url, redirect_uri, status, expires_at, used_at, created_at, alias';
 
+/** Statements built at run time (list queries) that a store keeps prepared, the least recently used dropped first. */
+export const MAX_LIST_STATEMENTS = 256;
 /** Columns of {@link ConnectedAccountChanges}, by property. */
 const ACCOUNT_CHANGE_COLUMNS = {
   status: 'status',
@@ -307,6 +309,7 @@ export class SqliteStore implements Store {
   private readonly database: DatabaseSync;
   private statements: ReturnType<typeof prepareStatements> | undefined;
   /** Statements built at run time (lists, updates), prepared once per distinct text. */
+  /** Statements built at run time, by text, the least recently used first (see `statement`). */
   private readonly listStatements = new Map<string, StatementSync>();
   private closed = false;
   /** WAL checkpoints off the event loop (a file database only; see SqliteCheckpointer). */
@@ -924,18 +927,30 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * A statement built at run time, prepared once per distinct text. `arrays`: its rows come as arrays
-   * of the selected columns' values where node:sqlite can (else as objects).
+   * A statement built at run time, prepared once per distinct text and kept while it is among the
+   * {@link MAX_LIST_STATEMENTS} used last (list queries write their LIMIT into the text, so a client
+   * that tries every limit must not make the store keep a statement for each). `arrays`: its rows
+   * come as arrays of the selected columns' values where node:sqlite can (else as objects).
    */
   private statement(text: string, { arrays = false } = {}): StatementSync {
     const key = arrays ? `arrays:${text}` : text;
-    let statement = this.listStatements.get(key);
-    if (!statement) {
+    const statements = this.listStatements;
+    let statement = statements.get(key);
+    if (statement) {
+      // the most recently used last
+      statements.delete(key);
+    } else {
       statement = this.database.prepare(text);
       if (arrays) (statement as Partial<Pick<StatementSync, 'setReturnArrays'>>).setReturnArrays?.(true);
-      this.listStatements.set(key, statement);
+      if (statements.size >= MAX_LIST_STATEMENTS) statements.delete(statements.keys().next().value!);
     }
+    statements.set(key, statement);
     return statement;
+  }
+
+  /** How many statements built at run time the store keeps (for tests). */
+  get keptStatements(): number {
+    return this.listStatements.size;
   }
 
   /** Runs `work` in one transaction. */
