@@ -1,3 +1,4 @@
+import type { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import {
   generatedLogInsert,
@@ -7,6 +8,8 @@ import {
   withSqliteLogFile,
 } from '../test/log-records.js';
 import { postgresSkipReason, testPostgresUrl, withTestDatabase } from '../test/postgres.js';
+import { createSampleToolkits } from '../test/sample-toolkits.js';
+import { ToolMux } from '../toolmux.js';
 import { MAX_LIST_STATEMENTS, SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
@@ -19,6 +22,7 @@ import type { Store } from './types.js';
 /** A session's id (`index` of 100). */
 const sessionNumber = (index: number) => `ses_${String(index).padStart(38, '0')}`;
 
+const quiet = { debug() {}, warn() {}, error() {} };
 const SESSIONS = 100;
 const ROWS_PER_SESSION = 200;
 const ROWS = SESSIONS * ROWS_PER_SESSION;
@@ -160,5 +164,39 @@ describe('SQLite statements of list queries', () => {
     await store.listLogs({ sessionId: SESSION, limit: MAX_LIST_STATEMENTS + 44 });
     expect(store.keptStatements).toBe(kept);
     await store.close();
+  });
+});
+
+describe('SQLite statements on a request’s path', () => {
+  it('bind no LIMIT: a bound LIMIT would make SQLite prepare the statement again on every run', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const database = (store as unknown as { database: DatabaseSync }).database;
+    const prepared: string[] = [];
+    const prepare = database.prepare.bind(database);
+    database.prepare = ((text: string, ...rest: unknown[]) => {
+      prepared.push(text);
+      return (prepare as (text: string, ...rest: unknown[]) => ReturnType<DatabaseSync['prepare']>)(
+        text,
+        ...rest,
+      );
+    }) as DatabaseSync['prepare'];
+    const sample = createSampleToolkits();
+    const mux = new ToolMux({ toolkits: sample.toolkits, store, secretKey: 'a'.repeat(64), logger: quiet });
+    const config = await mux.authConfigs.create('mail', { type: 'api_key' });
+    await mux.connectedAccounts.create('user_1', config.id, { apiKey: 'key-1' });
+    const session = await mux.create('user_1', {
+      toolkits: ['mail', 'tasks'],
+      authConfigs: { mail: config.id },
+    });
+    // a call that picks the user's account, and one without
+    const mail = await session.execute('MAIL_SEND_EMAIL', { to: 'a@example.com', subject: 's', body: 'b' });
+    expect(mail.successful, JSON.stringify(mail.error)).toBe(true);
+    expect((await session.execute('TASKS_CREATE_TASK', { title: 't' })).successful).toBe(true);
+    await session.logs({ limit: 10 });
+    await mux.sessions.list({ limit: 5 });
+    await mux.connectedAccounts.list({ userIds: ['user_1'], limit: 5 });
+    expect(prepared.length).toBeGreaterThan(10);
+    expect(prepared.filter((text) => /LIMIT \?/.test(text))).toEqual([]);
+    await mux.close();
   });
 });

@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { ToolMuxError } from '../errors.js';
 import { yieldToEventLoop } from '../util/slices.js';
 import {
   MIGRATIONS_TABLE_SQL,
@@ -126,11 +127,6 @@ function prepareStatements(database: DatabaseSync) {
     deleteAccount: database.prepare('DELETE FROM toolmux_connected_accounts WHERE id = ?'),
     deleteRequestsOfAccount: database.prepare(
       'DELETE FROM toolmux_connection_requests WHERE connected_account_id = ?',
-    ),
-    recentAccounts: database.prepare(
-      `SELECT ${ACCOUNT_COLUMNS} FROM toolmux_connected_accounts ` +
-        'WHERE user_id = ? AND auth_config_id = ? AND status IN (SELECT value FROM json_each(?)) ' +
-        'ORDER BY connected_at DESC NULLS LAST, id DESC LIMIT ?',
     ),
     insertRequest: database.prepare(
       `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -745,8 +741,19 @@ export class SqliteStore implements Store {
     statuses,
     limit,
   }: RecentConnectedAccountsQuery): Promise<ConnectedAccountRecord[]> {
+    if (!Number.isSafeInteger(limit) || limit < 0) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `limit must be a whole number, got ${String(limit)}.`,
+      });
+    }
+    // the LIMIT in the text, as in list queries (see `pageClause`): a bound one is prepared again on every run
     const rows = this.run('list connected accounts', () =>
-      this.prepared().recentAccounts.all(userId, authConfigId, JSON.stringify(statuses), limit),
+      this.statement(
+        `SELECT ${ACCOUNT_COLUMNS} FROM toolmux_connected_accounts ` +
+          'WHERE user_id = ? AND auth_config_id = ? AND status IN (SELECT value FROM json_each(?)) ' +
+          `ORDER BY connected_at DESC NULLS LAST, id DESC LIMIT ${limit}`,
+      ).all(userId, authConfigId, JSON.stringify(statuses)),
     );
     return rows.map(toAccount);
   }
