@@ -10,6 +10,7 @@ import {
 import { postgresSkipReason, testPostgresUrl, withTestDatabase } from '../test/postgres.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
+import { sqliteLimit } from './pagination.js';
 import { MAX_LIST_STATEMENTS, SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
@@ -198,5 +199,15 @@ describe('SQLite statements on a request’s path', () => {
     expect(prepared.length).toBeGreaterThan(10);
     expect(prepared.filter((text) => /LIMIT \?/.test(text))).toEqual([]);
     await mux.close();
+  });
+});
+
+describe('sqliteLimit', () => {
+  it('writes a whole number of rows, and refuses anything else (it goes into the SQL text)', () => {
+    expect(sqliteLimit(51)).toBe('51');
+    expect(sqliteLimit(0)).toBe('0');
+    for (const bad of [1.5, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60, '1; DROP TABLE x' as never]) {
+      expect(() => sqliteLimit(bad)).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
+    }
   });
 });

@@ -62,17 +62,23 @@ export function pageClause(
 }
 
 /**
- * A query's LIMIT. On SQLite it is written into the text (a whole number, checked here): SQLite's
- * query planner reads a bound LIMIT's value, so binding another value to a prepared statement's
- * LIMIT marks it expired, and every run of it prepared it again (about 15 µs of a log page's 100).
- * Its statements are kept by text (a few per limit in use, see `SqliteStore`). PostgreSQL binds it.
+ * A query's LIMIT. On SQLite it is written into the text ({@link sqliteLimit}); PostgreSQL binds it.
  */
 function limitOf(dialect: Dialect, rows: number, placeholder: (value: number) => string): string {
-  if (dialect === 'postgres') return placeholder(rows);
+  return dialect === 'postgres' ? placeholder(rows) : sqliteLimit(rows);
+}
+
+/**
+ * A LIMIT for SQLite's text, a whole number checked here. SQLite's query planner reads a bound
+ * LIMIT's value, so binding another value to a prepared statement's LIMIT marks it expired, and
+ * every run of it prepared it again (about 15 µs of a log page's 100). Such statements are kept by
+ * text (a few per limit in use, see `SqliteStore`).
+ */
+export function sqliteLimit(rows: number): string {
   if (!Number.isSafeInteger(rows) || rows < 0) {
     throw new ToolMuxError({
       code: 'INVALID_REQUEST',
-      message: `limit must be a whole number, got ${String(rows - 1)}.`,
+      message: `A limit must be a whole number of rows, got ${String(rows)}.`,
     });
   }
   return String(rows);

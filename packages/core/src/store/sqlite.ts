@@ -1,7 +1,6 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { ToolMuxError } from '../errors.js';
 import { yieldToEventLoop } from '../util/slices.js';
 import {
   MIGRATIONS_TABLE_SQL,
@@ -9,7 +8,7 @@ import {
   SEALED_SECRET_TABLES,
   WORKBENCH_CELL_CONDITION,
 } from './migrations.js';
-import { assertPageQuery, type PageQuery, pageClause, toPage } from './pagination.js';
+import { assertPageQuery, type PageQuery, pageClause, sqliteLimit, toPage } from './pagination.js';
 import { SAFETY_NET_AUTOCHECKPOINT_PAGES, SqliteCheckpointer } from './sqlite-checkpointer.js';
 import {
   assertExpectedVersion,
@@ -741,18 +740,12 @@ export class SqliteStore implements Store {
     statuses,
     limit,
   }: RecentConnectedAccountsQuery): Promise<ConnectedAccountRecord[]> {
-    if (!Number.isSafeInteger(limit) || limit < 0) {
-      throw new ToolMuxError({
-        code: 'INVALID_REQUEST',
-        message: `limit must be a whole number, got ${String(limit)}.`,
-      });
-    }
-    // the LIMIT in the text, as in list queries (see `pageClause`): a bound one is prepared again on every run
+    // the LIMIT in the text (see `sqliteLimit`): a bound one is prepared again on every run
     const rows = this.run('list connected accounts', () =>
       this.statement(
         `SELECT ${ACCOUNT_COLUMNS} FROM toolmux_connected_accounts ` +
           'WHERE user_id = ? AND auth_config_id = ? AND status IN (SELECT value FROM json_each(?)) ' +
-          `ORDER BY connected_at DESC NULLS LAST, id DESC LIMIT ${limit}`,
+          `ORDER BY connected_at DESC NULLS LAST, id DESC LIMIT ${sqliteLimit(limit)}`,
       ).all(userId, authConfigId, JSON.stringify(statuses)),
     );
     return rows.map(toAccount);
