@@ -38,7 +38,7 @@ export type {
 } from './search/tool-index.js';
 export { DEFAULT_RANKING, ToolIndex } from './search/tool-index.js';
 export type { ToolCallListener } from './server-support.js';
-export { onToolCall, openToolMuxStore } from './server-support.js';
+export { listLogsJson, onToolCall, openToolMuxStore } from './server-support.js';
 export {
   catalogToolSpecs,
   EmbeddedSession,

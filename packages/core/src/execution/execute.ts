@@ -308,7 +308,8 @@ function logEntry(
     status: result.successful ? 'success' : 'error',
     errorCode: result.code ?? null,
     errorMessage: result.error === null ? null : logText(result.error),
-    durationMs: call.durationMs,
+    // whole microseconds: what the clock tells, without the digits of double arithmetic
+    durationMs: Math.round(call.durationMs * 1000) / 1000,
     input: redactForLog(call.arguments, call.secrets, { listedKeys: call.listedKeys }),
     // a successful call's result is redacted by the caller, as a stage of its own
     output: 'null',

@@ -1,6 +1,7 @@
 import { checkText, checkUserId, describeZodIssue, type ErrorAudience } from '@toolmux/core/internal';
 import type { z } from 'zod';
 import { invalidRequest } from '../http-errors.js';
+import type { JsonText } from '../json-response.js';
 
 type Output<S> = S extends z.ZodType ? z.output<S> : undefined;
 
@@ -41,7 +42,8 @@ export interface Route<
   auth?: boolean;
   /** The largest body this route reads, when the server's `bodyLimit` is smaller. */
   bodyLimit?: number;
-  handle(input: RouteInput<P, Q, B>): Promise<z.input<R>>;
+  /** The answer's value, or its JSON written already (`JsonText`, which must match `response`). */
+  handle(input: RouteInput<P, Q, B>): Promise<z.input<R> | JsonText>;
 }
 
 /** Declares a route with its types inferred from its schemas. */
