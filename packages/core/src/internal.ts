@@ -49,6 +49,7 @@ export {
 export type { StoreSpec } from './store/open-store.js';
 export { DEFAULT_STORE_SPEC, openStore, parseStoreSpec } from './store/open-store.js';
 export { newId } from './util/ids.js';
+export { isoTime } from './util/iso-time.js';
 export { jsonDepthExceeds, MAX_JSON_DEPTH } from './util/json-depth.js';
 export type { Slice } from './util/json-slices.js';
 export {

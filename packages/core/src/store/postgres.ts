@@ -235,12 +235,13 @@ function packedNullable(text: string, column: number): string | null {
 
 /**
  * An entry's columns for `row_to_json` (`page` is the subquery of one page's rows): the API's keys
- * ({@link LOG_JSON_KEYS}, the columns' names), `created_at` as `Date.prototype.toISOString` writes it
- * (milliseconds rounded down, as `pg` reads them), a zero `duration_ms` without its sign.
+ * ({@link LOG_JSON_KEYS}, the columns' names), `created_at` as seconds since the epoch (`logJsonPage`
+ * writes the time, as `pg` would read it: `to_char` cost the database a fifth of the page), a zero
+ * `duration_ms` without its sign.
  */
 const LOG_JSON_SELECT = LOG_JSON_KEYS.map((key) =>
   key === 'created_at'
-    ? `to_char(page.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`
+    ? 'extract(epoch FROM page.created_at) AS created_at'
     : key === 'duration_ms'
       ? 'CASE WHEN page.duration_ms = 0 THEN 0::double precision ELSE page.duration_ms END AS duration_ms'
       : `page.${key}`,
@@ -249,13 +250,11 @@ const LOG_JSON_SELECT = LOG_JSON_KEYS.map((key) =>
 /**
  * Whether `row_to_json` of {@link LOG_JSON_SELECT} is not the text `JSON.stringify` writes of the
  * API's entry (then the entry is '', and `logJsonPage` reads its page as entries): a payload over
- * {@link LOG_JSON_MAX_PAYLOAD_BYTES}, a time outside the years 1 to 9999 (`toISOString` writes others
- * with a sign), or a duration outside 0.0001–10^15 ms, where both write a double with its shortest
- * digits and no exponent.
+ * {@link LOG_JSON_MAX_PAYLOAD_BYTES}, or a duration outside 0.0001–10^15 ms, where both write a
+ * double with its shortest digits and no exponent.
  */
 const LOG_JSON_INEXACT =
   `octet_length(input) + octet_length(output) + coalesce(octet_length(error_message), 0) > ${LOG_JSON_MAX_PAYLOAD_BYTES} ` +
-  "OR created_at < '0001-01-01T00:00:00Z' OR created_at >= '10000-01-01T00:00:00Z' " +
   'OR NOT (duration_ms = 0 OR (duration_ms >= 1e-4 AND duration_ms < 1e15))';
 
 function toLog(row: QueryResultRow): ExecutionLogRecord {
@@ -762,7 +761,7 @@ export class PostgresStore implements Store {
     if (sessionId === undefined || userId !== undefined || toolSlug !== undefined) return undefined;
     if (limit > LOG_JSON_MAX_LIMIT) return undefined;
     const entries = await this.sessionLogJsonPages.read({ sessionId, parentId, cursor, rows: limit + 1 });
-    return logJsonPage(entries, limit);
+    return logJsonPage(entries, limit, epochMilliseconds);
   }
 
   async getLog(id: string): Promise<ExecutionLogRecord | undefined> {

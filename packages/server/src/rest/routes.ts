@@ -18,6 +18,7 @@ import {
   declaredTool,
   declaredToolkit,
   embeddedSession,
+  isoTime,
   listLogsJson,
   type ToolDeclaration,
   type ToolkitDeclaration,
@@ -26,7 +27,7 @@ import type { z } from 'zod';
 import { JsonText, smallJson } from '../json-response.js';
 import type { SessionCache } from '../session-cache.js';
 import { DeletedSchema } from './auth-schemas.js';
-import { isoTime } from './iso-time.js';
+
 import { type Route, route } from './route.js';
 import {
   AddLogsBody,
