@@ -68,9 +68,10 @@ const LOG_COLUMNS =
  * Whether SQLite writes an entry's JSON exactly as `JSON.stringify` writes the API's entry (else
  * `logJsonPage` reads its page as entries): a payload of at most {@link LOG_JSON_MAX_PAYLOAD_BYTES};
  * `duration_ms` 0, or from 0.0001 to 10^15 (where both write no exponent) and whole or written by
- * SQLite with at most 15 digits, which are then the shortest that read back as the same double, as
- * JavaScript writes it (SQLite writes 17 digits where 15 do not read back, where JavaScript may need
- * 16). The engine's durations are whole microseconds.
+ * SQLite with at most 15 digits: digits that read back as the double, at most 15 of them, are its
+ * shortest, which JavaScript writes (where SQLite writes 17 digits, JavaScript may write 16 or 15).
+ * The engine's durations are whole microseconds, which SQLite writes in at most 15 digits below
+ * 10^10 ms.
  */
 const LOG_JSON_EXACT =
   `octet_length(input) + octet_length(output) + coalesce(octet_length(error_message), 0) <= ${LOG_JSON_MAX_PAYLOAD_BYTES} ` +
@@ -622,8 +623,8 @@ export class SqliteStore implements Store {
    * A page of the log as the API's JSON, written by SQLite (`json_object`), the same entries and
    * cursor as `listLogs`: a page costs this process one text instead of an object per entry and
    * its JSON. Undefined (read it as entries) for a tool's entries, pages of more than
-   * {@link LOG_JSON_MAX_LIMIT}, a page with a large or undated entry, or an SQLite whose JSON does
-   * not write doubles exactly.
+   * {@link LOG_JSON_MAX_LIMIT}, a page with an entry SQLite would write otherwise
+   * ({@link LOG_JSON_EXACT}), or an SQLite whose JSON does not write doubles exactly.
    */
   async listLogsJson({
     sessionId,
