@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { yieldToEventLoop } from '../util/slices.js';
 import {
   LOG_JSON_KEYS,
@@ -108,6 +108,15 @@ const REQUEST_COLUMNS =
   'id, kind, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, ' +
   'callback_url, redirect_uri, status, expires_at, used_at, created_at, alias';
 
+/**
+ * Rows per INSERT of execution log entries: a batch of up to this many is one statement (prepared
+ * once per row count, so at most this many such statements), a larger one several.
+ */
+export const LOG_ROWS_PER_INSERT = 32;
+const LOG_COLUMN_COUNT = LOG_COLUMNS.split(',').length;
+/** The placeholders of one row of {@link LOG_COLUMNS}. */
+const LOG_ROW = `(${Array.from({ length: LOG_COLUMN_COUNT }, () => '?').join(', ')})`;
+
 /** Statements built at run time (list queries) that a store keeps prepared, the least recently used dropped first. */
 export const MAX_LIST_STATEMENTS = 256;
 /** Columns of {@link ConnectedAccountChanges}, by property. */
@@ -138,9 +147,6 @@ function prepareStatements(database: DatabaseSync) {
         `WHERE id = ? AND config_version = ? RETURNING ${SESSION_COLUMNS}`,
     ),
     getSessionVersion: database.prepare('SELECT config_version FROM toolmux_sessions WHERE id = ?'),
-    insertLog: database.prepare(
-      `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
     begin: database.prepare('BEGIN'),
     commit: database.prepare('COMMIT'),
     rollback: database.prepare('ROLLBACK'),
@@ -350,6 +356,8 @@ export class SqliteStore implements Store {
   /** Statements built at run time (lists, updates), prepared once per distinct text. */
   /** Statements built at run time, by text, the least recently used first (see `statement`). */
   private readonly listStatements = new Map<string, StatementSync>();
+  /** The multi-row INSERTs of execution log entries, by row count (see `insertLogs`). */
+  readonly #logInserts: Array<StatementSync | undefined> = [];
   private closed = false;
   /** WAL checkpoints off the event loop (a file database only; see SqliteCheckpointer). */
   private readonly checkpointer: SqliteCheckpointer | undefined;
@@ -559,44 +567,68 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * One transaction for the batch; each row is one run of a prepared statement. A single row (the
-   * common case in an agent loop: one call per turn) is one autocommitted statement.
+   * One transaction for the batch, written by multi-row INSERTs of up to {@link LOG_ROWS_PER_INSERT}
+   * rows: a batch of that many or fewer (a turn's calls, as a rule) is one autocommitted statement,
+   * a larger one runs its statements between BEGIN and COMMIT. A durable call waits for its turn's
+   * batch, so this is on every call's path: each run of a statement opens the table and each of its
+   * indexes anew (fetching their pages through the WAL index) and crosses from JavaScript to SQLite
+   * and back, once per row with a statement per row. Measured on a log file, 16-entry batches: 10.5
+   * µs of CPU per entry against 17.2 (the saving grows with the indexes: in memory, 6.2 against 8.6
+   * µs with the two secondary indexes of the log, 3.3 against 4.3 with the primary key alone).
    */
   async insertLogs(records: readonly ExecutionLogRecord[]): Promise<void> {
     if (records.length === 0) return;
     this.run('insert execution logs', () => {
-      const { insertLog, begin, commit, rollback } = this.prepared();
-      const insert = (record: ExecutionLogRecord) =>
-        insertLog.run(
-          record.id,
-          record.sessionId,
-          record.userId,
-          record.toolSlug,
-          record.toolkit,
-          record.connectedAccountId,
-          record.callId,
-          record.status,
-          record.errorCode,
-          record.errorMessage,
-          record.durationMs,
-          record.input,
-          record.output,
-          record.createdAt.getTime(),
-          record.parentId ?? null,
-        );
-      if (records.length === 1) insert(records[0]!);
-      else {
-        begin.run();
-        try {
-          for (const record of records) insert(record);
-          commit.run();
-        } catch (error) {
-          rollback.run();
-          throw error;
+      if (records.length <= LOG_ROWS_PER_INSERT) {
+        this.#insertLogRows(records, 0, records.length);
+        return;
+      }
+      const { begin, commit, rollback } = this.prepared();
+      begin.run();
+      try {
+        for (let start = 0; start < records.length; start += LOG_ROWS_PER_INSERT) {
+          this.#insertLogRows(records, start, Math.min(records.length, start + LOG_ROWS_PER_INSERT));
         }
+        commit.run();
+      } catch (error) {
+        rollback.run();
+        throw error;
       }
     });
     this.checkpointer?.written(records.length);
+  }
+
+  /** Runs the INSERT of `records[start..end)` (at most {@link LOG_ROWS_PER_INSERT} of them) as one statement. */
+  #insertLogRows(records: readonly ExecutionLogRecord[], start: number, end: number): void {
+    const rows = end - start;
+    let statement = this.#logInserts[rows];
+    if (statement === undefined) {
+      statement = this.database.prepare(
+        `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) VALUES ${Array.from({ length: rows }, () => LOG_ROW).join(', ')}`,
+      );
+      this.#logInserts[rows] = statement;
+    }
+    const values: SQLInputValue[] = new Array(rows * LOG_COLUMN_COUNT);
+    let at = 0;
+    for (let index = start; index < end; index++) {
+      const record = records[index]!;
+      values[at++] = record.id;
+      values[at++] = record.sessionId;
+      values[at++] = record.userId;
+      values[at++] = record.toolSlug;
+      values[at++] = record.toolkit;
+      values[at++] = record.connectedAccountId;
+      values[at++] = record.callId;
+      values[at++] = record.status;
+      values[at++] = record.errorCode;
+      values[at++] = record.errorMessage;
+      values[at++] = record.durationMs;
+      values[at++] = record.input;
+      values[at++] = record.output;
+      values[at++] = record.createdAt.getTime();
+      values[at++] = record.parentId ?? null;
+    }
+    statement.run(...values);
   }
 
   async listLogs({
