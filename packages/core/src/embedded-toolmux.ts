@@ -26,9 +26,8 @@ import { ExecutionLogWriter } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
 import type { CollectionOf, ExecuteFn, PlainProvider, Provider } from './provider.js';
 import { catalogToolSpecs, EmbeddedSession, type SessionOf, type SessionRuntime } from './session.js';
-import type { LogPageJson } from './store/log-json.js';
 import { openStore, parseStoreSpec } from './store/open-store.js';
-import type { ExecutionLogRecord, ListLogsQuery, SessionRecord, Store } from './store/types.js';
+import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
 import type {
   ListLogsOptions,
@@ -406,48 +405,29 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     list: async (
       query: ListLogsOptions = {},
     ): Promise<{ items: ExecutionLogRecord[]; nextCursor: string | undefined }> => {
-      const { store, storeQuery } = await this.#logQuery(query);
+      if (query.sessionId !== undefined) checkSessionId(query.sessionId);
+      if (query.userId !== undefined) checkUserId(query.userId);
+      if (query.toolSlug !== undefined) checkId(query.toolSlug, 'toolSlug');
+      if (query.parentId !== undefined) checkId(query.parentId, 'parentId');
+      const engine = await this.#ready();
+      // A call's children are entries of its session: by parent alone, the log is read within that
+      // session (its parent index) instead of the whole table. A parent not stored yet (a remote
+      // client's call whose entry is still on its way) leaves the query as it was asked.
+      let sessionId = query.sessionId;
+      if (sessionId === undefined && query.parentId !== undefined && engine.store.getLog) {
+        sessionId = (await engine.store.getLog(query.parentId))?.sessionId ?? undefined;
+      }
       // the engine's log writer is durable: every answered call's entry is stored already
-      return store.listLogs(storeQuery);
-    },
-  };
-
-  /**
-   * The page `logs.list(query)` answers, as the REST API's JSON written by the store
-   * (`Store.listLogsJson`), or undefined when the store does not write this page (read it with
-   * `logs.list`). For the server; not part of the public API.
-   */
-  async listLogsJson(query: ListLogsOptions): Promise<LogPageJson | undefined> {
-    const { store, storeQuery } = await this.#logQuery(query);
-    return store.listLogsJson?.(storeQuery);
-  }
-
-  /** The store query of `logs.list`, its options checked. */
-  async #logQuery(query: ListLogsOptions): Promise<{ store: Store; storeQuery: ListLogsQuery }> {
-    if (query.sessionId !== undefined) checkSessionId(query.sessionId);
-    if (query.userId !== undefined) checkUserId(query.userId);
-    if (query.toolSlug !== undefined) checkId(query.toolSlug, 'toolSlug');
-    if (query.parentId !== undefined) checkId(query.parentId, 'parentId');
-    const { store } = await this.#ready();
-    // A call's children are entries of its session: by parent alone, the log is read within that
-    // session (its parent index) instead of the whole table. A parent not stored yet (a remote
-    // client's call whose entry is still on its way) leaves the query as it was asked.
-    let sessionId = query.sessionId;
-    if (sessionId === undefined && query.parentId !== undefined && store.getLog) {
-      sessionId = (await store.getLog(query.parentId))?.sessionId ?? undefined;
-    }
-    return {
-      store,
-      storeQuery: {
+      return engine.store.listLogs({
         sessionId,
         userId: query.userId,
         toolSlug: query.toolSlug,
         parentId: query.parentId,
         limit: query.limit ?? 50,
         cursor: query.cursor,
-      },
-    };
-  }
+      });
+    },
+  };
 
   readonly toolkits = {
     /** Toolkits of the catalog, by slug, optionally matching a search text. */

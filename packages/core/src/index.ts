@@ -88,8 +88,6 @@ export type {
   SessionToolkit,
   SessionToolkitsOptions,
 } from './session.js';
-export type { LogPageJson } from './store/log-json.js';
-export { LOG_JSON_KEYS } from './store/log-json.js';
 export type {
   AuthConfigRecord,
   ConnectedAccountChanges,

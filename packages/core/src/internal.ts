@@ -38,7 +38,7 @@ export type {
 } from './search/tool-index.js';
 export { DEFAULT_RANKING, ToolIndex } from './search/tool-index.js';
 export type { ToolCallListener } from './server-support.js';
-export { listLogsJson, onToolCall, openToolMuxStore } from './server-support.js';
+export { onToolCall, openToolMuxStore } from './server-support.js';
 export {
   catalogToolSpecs,
   EmbeddedSession,
@@ -49,7 +49,6 @@ export {
 export type { StoreSpec } from './store/open-store.js';
 export { DEFAULT_STORE_SPEC, openStore, parseStoreSpec } from './store/open-store.js';
 export { newId } from './util/ids.js';
-export { isoTime } from './util/iso-time.js';
 export { jsonDepthExceeds, MAX_JSON_DEPTH } from './util/json-depth.js';
 export type { Slice } from './util/json-slices.js';
 export {

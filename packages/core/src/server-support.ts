@@ -1,9 +1,7 @@
 import type { ToolCallListener } from './embedded-toolmux.js';
 import type { Provider } from './provider.js';
-import type { LogPageJson } from './store/log-json.js';
 import type { Store } from './store/types.js';
 import { embeddedEngineOf, type ToolMux } from './toolmux.js';
-import type { ListLogsOptions } from './toolmux-types.js';
 
 /**
  * What @toolmux/server needs to run a ToolMux for operators (fail-fast start, readiness, metrics),
@@ -28,15 +26,3 @@ export function onToolCall(mux: ToolMux<Provider<unknown>>, listener: ToolCallLi
 }
 
 export type { ToolCallListener };
-
-/**
- * The page `mux.logs.list(query)` answers, as the REST API's JSON written by the store (see
- * `Store.listLogsJson`), or undefined when the store does not write this page (then read it with
- * `mux.logs.list`).
- */
-export function listLogsJson(
-  mux: ToolMux<Provider<unknown>>,
-  query: ListLogsOptions,
-): Promise<LogPageJson | undefined> {
-  return embeddedEngineOf(mux, 'Reading the log as JSON').listLogsJson(query);
-}

@@ -19,14 +19,6 @@ export function smallJson<T extends object>(value: T): T {
 }
 
 /**
- * An answer whose JSON is written already (a page of a log the database wrote, see
- * `Store.listLogsJson`): {@link jsonBody} sends its text as it is.
- */
-export class JsonText {
-  constructor(readonly text: string) {}
-}
-
-/**
  * The body of a JSON answer: small ones as text; a large one (a tool that returned a megabyte) is
  * serialised a slice at a time (see `JsonWriter`: a small value is one `JSON.stringify`) and sent as
  * a stream of UTF-8 chunks, with the event loop free between the slices, so other requests are not
@@ -39,10 +31,6 @@ export class JsonText {
 export async function jsonBody(
   value: unknown,
 ): Promise<{ body: string | ReadableStream<Uint8Array>; length: number }> {
-  if (value instanceof JsonText) {
-    if (value.text.length < CHUNKED_FROM) return { body: value.text, length: -1 };
-    return streamed([Buffer.from(value.text, 'utf8')]);
-  }
   if (typeof value === 'object' && value !== null && small.has(value)) {
     const json = JSON.stringify(value);
     if (json.length < CHUNKED_FROM) return { body: json, length: -1 };

@@ -53,6 +53,15 @@ describe('the execution path', () => {
     expect(log!.durationMs).toBeGreaterThanOrEqual(0);
   });
 
+  it('logs durations in whole microseconds', async () => {
+    const { session } = await setup();
+    for (let call = 0; call < 20; call++) await session.execute('TASKS_CREATE_TASK', { title: `Task ${call}` });
+    const { items } = await session.logs();
+    expect(items).toHaveLength(20);
+    // a clock difference has sub-microsecond digits: 20 of them all whole by chance is not plausible
+    for (const log of items) expect(Math.round(log.durationMs * 1000) / 1000).toBe(log.durationMs);
+  });
+
   it('rejects invalid arguments naming each bad field, without calling the handler', async () => {
     const { session, calls } = await setup();
     const result = await session.execute('TASKS_CREATE_TASK', { priority: 'urgent', labels: [1] });

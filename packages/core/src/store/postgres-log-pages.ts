@@ -55,34 +55,11 @@ export class SessionLogPageReader {
   readonly #waiting = new Map<string, Waiting[]>();
   #scheduled = false;
 
-  readonly #name: string;
-  readonly #columns: string;
-  readonly #entry: string;
-  readonly #join: string;
-
   constructor(
     private readonly run: RunStatement,
-    {
-      name,
-      columns,
-      entry = 'entry',
-      join = '',
-    }: {
-      /** Names its statements (each reader's are prepared apart). */
-      name: string;
-      /** What the subquery `page` selects of each entry (one page's rows, newest first). */
-      columns: string;
-      /** The text of an entry, an expression of `page` (and of `join`) that begins with the id (entries sort by it). */
-      entry?: string;
-      /** Joined after `page` (e.g. a `CROSS JOIN LATERAL` that names its columns for `row_to_json`). */
-      join?: string;
-    },
-  ) {
-    this.#name = name;
-    this.#columns = columns;
-    this.#entry = entry;
-    this.#join = join === '' ? '' : ` ${join}`;
-  }
+    /** The text of an entry: an expression of the log's columns that begins with the id (entries sort by it). */
+    private readonly columns: string,
+  ) {}
 
   /** The page's entries (at most `page.rows`), each the text of `columns`, newest first. */
   read(page: SessionLogPage): Promise<string[]> {
@@ -152,9 +129,9 @@ export class SessionLogPageReader {
     }
     values.push(page.rows);
     const [row] = await this.run(
-      `toolmux_${this.#name}_page_${shape}`,
-      `SELECT string_agg(${this.#entry}, E'\\x1e') AS entries FROM (SELECT ${this.#columns} FROM toolmux_execution_logs ` +
-        `WHERE ${conditions.join(' AND ')} ORDER BY id DESC LIMIT $${values.length}) page${this.#join}`,
+      `toolmux_session_log_page_${shape}`,
+      `SELECT string_agg(entry, E'\\x1e') AS entries FROM (SELECT ${this.columns} FROM toolmux_execution_logs ` +
+        `WHERE ${conditions.join(' AND ')} ORDER BY id DESC LIMIT $${values.length}) page`,
       values,
     );
     return entriesOf(row?.entries ?? null);
@@ -180,11 +157,11 @@ export class SessionLogPageReader {
       conditions.push('id < q.before');
     }
     const rows = await this.run(
-      `toolmux_${this.#name}_pages_${shape}`,
+      `toolmux_session_log_pages_text_${shape}`,
       `SELECT q.page_number::int AS page_number, l.entries FROM unnest(${arrays.join(', ')}) ` +
         `WITH ORDINALITY AS q(${names.join(', ')}, page_number) CROSS JOIN LATERAL (` +
-        `SELECT string_agg(${this.#entry}, E'\\x1e') AS entries FROM (SELECT ${this.#columns} FROM toolmux_execution_logs ` +
-        `WHERE ${conditions.join(' AND ')} ORDER BY id DESC LIMIT q.row_limit) page${this.#join}) l`,
+        `SELECT string_agg(entry, E'\\x1e') AS entries FROM (SELECT ${this.columns} FROM toolmux_execution_logs ` +
+        `WHERE ${conditions.join(' AND ')} ORDER BY id DESC LIMIT q.row_limit) page) l`,
       values,
     );
     const pages: string[][] = batch.map(() => []);
@@ -198,7 +175,7 @@ export class SessionLogPageReader {
  * reads them (the index scan's, newest first), which SQL does not promise: out of order, they are
  * sorted (an entry begins with its id).
  */
-export function entriesOf(text: string | null): string[] {
+function entriesOf(text: string | null): string[] {
   if (text === null) return [];
   const entries: string[] = [];
   let from = 0;

@@ -1,13 +1,6 @@
 import type { Client, Pool, QueryResultRow } from 'pg';
 import { ToolMuxError } from '../errors.js';
 import {
-  LOG_JSON_KEYS,
-  LOG_JSON_MAX_LIMIT,
-  LOG_JSON_MAX_PAYLOAD_BYTES,
-  type LogPageJson,
-  logJsonPage,
-} from './log-json.js';
-import {
   MIGRATIONS_TABLE_SQL,
   pendingMigrations,
   SEALED_SECRET_TABLES,
@@ -232,30 +225,6 @@ function packedNullable(text: string, column: number): string | null {
   const start = packedEnds[column - 1]! + 1;
   return start === packedEnds[column] ? null : text.slice(start + 1, packedEnds[column]);
 }
-
-/**
- * An entry's columns for `row_to_json` (`page` is the subquery of one page's rows): the API's keys
- * ({@link LOG_JSON_KEYS}, the columns' names), `created_at` as seconds since the epoch (`logJsonPage`
- * writes the time, as `pg` would read it: `to_char` cost the database a fifth of the page), a zero
- * `duration_ms` without its sign.
- */
-const LOG_JSON_SELECT = LOG_JSON_KEYS.map((key) =>
-  key === 'created_at'
-    ? 'extract(epoch FROM page.created_at) AS created_at'
-    : key === 'duration_ms'
-      ? 'CASE WHEN page.duration_ms = 0 THEN 0::double precision ELSE page.duration_ms END AS duration_ms'
-      : `page.${key}`,
-).join(', ');
-
-/**
- * Whether `row_to_json` of {@link LOG_JSON_SELECT} is not the text `JSON.stringify` writes of the
- * API's entry (then the entry is '', and `logJsonPage` reads its page as entries): a payload over
- * {@link LOG_JSON_MAX_PAYLOAD_BYTES}, or a duration outside 0.0001–10^15 ms, where both write a
- * double with its shortest digits and no exponent.
- */
-const LOG_JSON_INEXACT =
-  `octet_length(input) + octet_length(output) + coalesce(octet_length(error_message), 0) > ${LOG_JSON_MAX_PAYLOAD_BYTES} ` +
-  'OR NOT (duration_ms = 0 OR (duration_ms >= 1e-4 AND duration_ms < 1e15))';
 
 function toLog(row: QueryResultRow): ExecutionLogRecord {
   return {
@@ -727,42 +696,8 @@ export class PostgresStore implements Store {
    */
   private readonly sessionLogPages = new SessionLogPageReader(
     (name, text, values) => this.query('list execution logs', text, values, name),
-    { name: 'session_log', columns: LOG_PACKED_COLUMN },
+    LOG_PACKED_COLUMN,
   );
-
-  /**
-   * Pages of a session's log as the API's JSON (`listLogsJson`): the same statements as
-   * `sessionLogPages`, each entry written by `row_to_json` ({@link LOG_JSON_SELECT}).
-   */
-  private readonly sessionLogJsonPages = new SessionLogPageReader(
-    (name, text, values) => this.query('list execution logs', text, values, name),
-    {
-      name: 'session_log_json',
-      columns: `${LOG_COLUMNS}, ${LOG_JSON_INEXACT} AS inexact`,
-      entry: "CASE WHEN page.inexact THEN '' ELSE row_to_json(entry)::text END",
-      join: `CROSS JOIN LATERAL (SELECT ${LOG_JSON_SELECT}) entry`,
-    },
-  );
-
-  /**
-   * A page of a session's log as the API's JSON, read like `listLogs` reads it (pages asked for
-   * together share a statement). Other queries, and pages of more than {@link LOG_JSON_MAX_LIMIT},
-   * answer undefined: they are read as entries.
-   */
-  async listLogsJson({
-    sessionId,
-    userId,
-    toolSlug,
-    parentId,
-    limit,
-    cursor,
-  }: ListLogsQuery): Promise<LogPageJson | undefined> {
-    assertPageQuery({ limit, cursor }, 'log');
-    if (sessionId === undefined || userId !== undefined || toolSlug !== undefined) return undefined;
-    if (limit > LOG_JSON_MAX_LIMIT) return undefined;
-    const entries = await this.sessionLogJsonPages.read({ sessionId, parentId, cursor, rows: limit + 1 });
-    return logJsonPage(entries, limit, epochMilliseconds);
-  }
 
   async getLog(id: string): Promise<ExecutionLogRecord | undefined> {
     const rows = await this.query(

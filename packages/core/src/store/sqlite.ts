@@ -3,20 +3,12 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { yieldToEventLoop } from '../util/slices.js';
 import {
-  LOG_JSON_KEYS,
-  LOG_JSON_MAX_LIMIT,
-  LOG_JSON_MAX_PAYLOAD_BYTES,
-  type LogPageJson,
-  logJsonPage,
-} from './log-json.js';
-import {
   MIGRATIONS_TABLE_SQL,
   pendingMigrations,
   SEALED_SECRET_TABLES,
   WORKBENCH_CELL_CONDITION,
 } from './migrations.js';
 import { assertPageQuery, type PageQuery, pageClause, sqliteLimit, toPage } from './pagination.js';
-import { entriesOf } from './postgres-log-pages.js';
 import { SAFETY_NET_AUTOCHECKPOINT_PAGES, SqliteCheckpointer } from './sqlite-checkpointer.js';
 import {
   assertExpectedVersion,
@@ -63,42 +55,6 @@ const SESSION_COLUMNS =
 const LOG_COLUMNS =
   'id, session_id, user_id, tool_slug, toolkit, connected_account_id, call_id, status, error_code, ' +
   'error_message, duration_ms, input, output, created_at, parent_id';
-
-/**
- * Whether SQLite writes an entry's JSON exactly as `JSON.stringify` writes the API's entry (else
- * `logJsonPage` reads its page as entries): a payload of at most {@link LOG_JSON_MAX_PAYLOAD_BYTES};
- * `duration_ms` 0, or from 0.0001 to 10^15 (where both write no exponent) and whole or written by
- * SQLite with at most 15 digits: digits that read back as the double, at most 15 of them, are its
- * shortest, which JavaScript writes (where SQLite writes 17 digits, JavaScript may write 16 or 15).
- * The engine's durations are whole microseconds, which SQLite writes in at most 15 digits below
- * 10^10 ms.
- */
-const LOG_JSON_EXACT =
-  `octet_length(input) + octet_length(output) + coalesce(octet_length(error_message), 0) <= ${LOG_JSON_MAX_PAYLOAD_BYTES} ` +
-  'AND (duration_ms = 0 OR (duration_ms >= 1e-4 AND duration_ms < 1e15 AND (duration_ms = CAST(duration_ms AS INTEGER) ' +
-  "OR length(replace(json_quote(duration_ms), '.', '')) <= 15)))";
-
-/**
- * An entry as the API's JSON ({@link LOG_JSON_KEYS}) written by SQLite, `created_at` as its number of
- * milliseconds (`logJsonPage` writes the time: `strftime` cost SQLite a third of the page), or ''
- * where it would not be the same text ({@link LOG_JSON_EXACT}). A whole duration is written as an
- * integer (SQLite writes a REAL 2 as `2.0`); SQLite's JSON writes a REAL with digits that read back as
- * the same double (checked once per store: `SqliteStore.#writesExactJson`).
- */
-const LOG_JSON_ENTRY = `CASE WHEN ${LOG_JSON_EXACT} THEN json_object(${LOG_JSON_KEYS.map(
-  (key) =>
-    `'${key}', ${
-      key === 'duration_ms'
-        ? 'CASE WHEN duration_ms = CAST(duration_ms AS INTEGER) THEN CAST(duration_ms AS INTEGER) ELSE duration_ms END'
-        : key
-    }`,
-).join(', ')}) ELSE '' END`;
-
-/**
- * Doubles whose JSON SQLite must write with enough digits to read back as the same double, for
- * `listLogsJson` to be used (older versions wrote 15 significant digits).
- */
-const EXACT_JSON_PROBES = [0.1 + 0.2, 5e-324, 1.7976931348623157e308, 123456.78901234567, 1 / 3];
 
 const AUTH_CONFIG_COLUMNS = 'id, toolkit, type, created_by, settings, secret, key_id, created_at, updated_at';
 const ACCOUNT_COLUMNS =
@@ -650,54 +606,6 @@ export class SqliteStore implements Store {
     });
     return toPage(rows.map(toLog), limit);
   }
-
-  /**
-   * A page of the log as the API's JSON, written by SQLite (`json_object`), the same entries and
-   * cursor as `listLogs`: a page costs this process one text instead of an object per entry and
-   * its JSON. Undefined (read it as entries) for a tool's entries, pages of more than
-   * {@link LOG_JSON_MAX_LIMIT}, a page with an entry SQLite would write otherwise
-   * ({@link LOG_JSON_EXACT}), or an SQLite whose JSON does not write doubles exactly.
-   */
-  async listLogsJson({
-    sessionId,
-    userId,
-    toolSlug,
-    parentId,
-    limit,
-    cursor,
-  }: ListLogsQuery): Promise<LogPageJson | undefined> {
-    assertPageQuery({ limit, cursor }, 'log');
-    if (toolSlug !== undefined || limit > LOG_JSON_MAX_LIMIT || !this.#writesExactJson()) return undefined;
-    const filters = { session_id: sessionId, user_id: userId, parent_id: parentId };
-    const [text] = this.run('list execution logs', () => {
-      const { sql, params } = pageClause('sqlite', { filters, limit, cursor });
-      return this.statement(
-        `SELECT group_concat(entry, char(30)) FROM (SELECT ${LOG_JSON_ENTRY} AS entry FROM toolmux_execution_logs ${sql})`,
-        { arrays: true },
-      ).get(...params) as unknown as [string | null];
-    });
-    return logJsonPage(entriesOf(text), limit, Number);
-  }
-
-  /** Whether this SQLite's JSON writes doubles as JavaScript does ({@link EXACT_JSON_PROBES}); asked once. */
-  #writesExactJson(): boolean {
-    if (this.#exactJson === undefined) {
-      try {
-        const probe = this.database.prepare(
-          `SELECT json_array(${EXACT_JSON_PROBES.map(() => '?').join(', ')})`,
-        );
-        probe.setReturnArrays(true);
-        const [text] = probe.get(...EXACT_JSON_PROBES) as unknown as [string];
-        const read = JSON.parse(text) as unknown[];
-        this.#exactJson = EXACT_JSON_PROBES.every((value, index) => read[index] === value);
-      } catch {
-        this.#exactJson = false;
-      }
-    }
-    return this.#exactJson;
-  }
-
-  #exactJson: boolean | undefined;
 
   /**
    * A page of the entries of one tool. No index leads to a tool's entries (one more index would cost

@@ -1,5 +1,3 @@
-import type { LogPageJson } from './log-json.js';
-
 /**
  * The one persistence interface of toolmux. Two real databases implement it: SQLite through
  * `node:sqlite` (the embedded default, also `:memory:`) and PostgreSQL through `pg`. The same
@@ -69,14 +67,6 @@ export interface Store {
   readonly logBatchSize?: number;
   /** Newest first. */
   listLogs(query: ListLogsQuery): Promise<Page<ExecutionLogRecord>>;
-  /**
-   * Optional: the page `listLogs` answers for the same query (the same entries and cursor), written
-   * as the REST API's JSON by the database (keys `LOG_JSON_KEYS`, `created_at` as ISO 8601 in UTC
-   * with milliseconds), so that the server answers it without an object per entry; or undefined for
-   * a page it does not write (the server then reads it with `listLogs`). Stores of your own may leave
-   * it out.
-   */
-  listLogsJson?(query: ListLogsQuery): Promise<LogPageJson | undefined>;
   /**
    * One entry by id (checks of a client's `parentId`). Optional for stores of your own: without it,
    * a client's entries cannot name a stored parent, and the calls a remote client's multi-execute

@@ -1,7 +1,6 @@
 import { checkText, checkUserId, describeZodIssue, type ErrorAudience } from '@toolmux/core/internal';
 import type { z } from 'zod';
 import { invalidRequest } from '../http-errors.js';
-import type { JsonText } from '../json-response.js';
 
 type Output<S> = S extends z.ZodType ? z.output<S> : undefined;
 
@@ -42,8 +41,7 @@ export interface Route<
   auth?: boolean;
   /** The largest body this route reads, when the server's `bodyLimit` is smaller. */
   bodyLimit?: number;
-  /** The answer's value, or its JSON written already (`JsonText`, which must match `response`). */
-  handle(input: RouteInput<P, Q, B>): Promise<z.input<R> | JsonText>;
+  handle(input: RouteInput<P, Q, B>): Promise<z.input<R>>;
 }
 
 /** Declares a route with its types inferred from its schemas. */

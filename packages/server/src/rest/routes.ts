@@ -1,7 +1,6 @@
 import type { ToolSpec } from '@toolmux/core';
 import {
   type ExecutionLog,
-  type ListLogsOptions,
   type Provider,
   type Session,
   type SessionConfig,
@@ -18,16 +17,14 @@ import {
   declaredTool,
   declaredToolkit,
   embeddedSession,
-  isoTime,
-  listLogsJson,
   type ToolDeclaration,
   type ToolkitDeclaration,
 } from '@toolmux/core/internal';
 import type { z } from 'zod';
-import { JsonText, smallJson } from '../json-response.js';
+import { smallJson } from '../json-response.js';
 import type { SessionCache } from '../session-cache.js';
 import { DeletedSchema } from './auth-schemas.js';
-
+import { isoTime } from './iso-time.js';
 import { type Route, route } from './route.js';
 import {
   AddLogsBody,
@@ -157,21 +154,6 @@ function toolkitJson(toolkit: ToolkitInfo): Wire<typeof ToolkitSchema> {
  * of a JsonWriter subtree) was otherwise walked by JsonWriter entry by entry first.
  */
 const SMALL_LOG_PAGE_CHARS = 64 * 1024;
-
-/**
- * A page of the execution log as the store wrote its JSON (`Store.listLogsJson`: no object per
- * entry), or undefined when the store does not write this page (then {@link logPageJson} of
- * `toolmux.logs.list`).
- */
-async function logPageText(
-  toolmux: ToolMux<Provider<unknown>>,
-  query: ListLogsOptions,
-): Promise<JsonText | undefined> {
-  const page = await listLogsJson(toolmux, query);
-  if (page === undefined) return undefined;
-  const cursor = page.nextCursor === undefined ? 'null' : JSON.stringify(page.nextCursor);
-  return new JsonText(`{"items":${page.items},"next_cursor":${cursor}}`);
-}
 
 /**
  * A page of the execution log as the API answers it: marked as small (see `smallJson`) when it is
@@ -448,13 +430,13 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
         // read often, by many clients at once: the session is not resumed, only known to exist (see
         // SessionCache.checkReadable), so a page costs one query; then what session.logs() reads
         await sessions.checkReadable(params.sessionId);
-        const logQuery = {
+        const page = await toolmux.logs.list({
           sessionId: params.sessionId,
           limit: query.limit,
           cursor: query.cursor,
           parentId: query.parent_id,
-        };
-        return (await logPageText(toolmux, logQuery)) ?? logPageJson(await toolmux.logs.list(logQuery));
+        });
+        return logPageJson(page);
       },
     }),
     route({
@@ -467,15 +449,15 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       query: ListProjectLogsQuery,
       response: ExecutionLogListSchema,
       handle: async ({ query }) => {
-        const logQuery = {
+        const page = await toolmux.logs.list({
           sessionId: query.session_id,
           userId: query.user_id,
           toolSlug: query.tool_slug,
           parentId: query.parent_id,
           limit: query.limit,
           cursor: query.cursor,
-        };
-        return (await logPageText(toolmux, logQuery)) ?? logPageJson(await toolmux.logs.list(logQuery));
+        });
+        return logPageJson(page);
       },
     }),
     route({
