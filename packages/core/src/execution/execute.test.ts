@@ -55,7 +55,8 @@ describe('the execution path', () => {
 
   it('logs durations in whole microseconds', async () => {
     const { session } = await setup();
-    for (let call = 0; call < 20; call++) await session.execute('TASKS_CREATE_TASK', { title: `Task ${call}` });
+    for (let call = 0; call < 20; call++)
+      await session.execute('TASKS_CREATE_TASK', { title: `Task ${call}` });
     const { items } = await session.logs();
     expect(items).toHaveLength(20);
     // a clock difference has sub-microsecond digits: 20 of them all whole by chance is not plausible
