@@ -45,7 +45,7 @@ import { type RotationResult, rotateSecrets } from './vault/rotate.js';
 import { Vault } from './vault/vault.js';
 import { checkWorkbenchEnv } from './workbench/env.js';
 import { workbenchThread } from './workbench/main-thread.js';
-import { endSessionWorkbench } from './workbench/workbench.js';
+import { closeWorkbench, endSessionWorkbench } from './workbench/workbench.js';
 
 /** What an embedded and a remote ToolMux both offer (docs/sessions.md, docs/direct-access.md). */
 export type ToolMuxApi<P extends Provider<unknown>> = Pick<
@@ -652,13 +652,17 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     },
   };
 
-  /** Closes the store. */
+  /**
+   * Ends what runs on the store (connection waits; workbench cells, whose contexts in this process
+   * are dropped, after their log entries are written), then closes the log writer and the store.
+   */
   async close(): Promise<void> {
     const engine = this.#engine;
     this.#engine = undefined;
     if (engine) {
       const { env, store } = await engine;
       endConnectionWaits(store);
+      await closeWorkbench(store);
       await env.logs.close();
       await store.close();
     }

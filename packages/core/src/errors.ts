@@ -35,7 +35,7 @@ export const TOOLMUX_ERROR_CODES = {
   WORKBENCH_TOOL_CALL_LIMIT: 429,
   /** The worker thread running workbench code died or hung and was replaced (its contexts are reset). */
   WORKBENCH_WORKER_RESTARTED: 503,
-  /** The session's workbench context was dropped while its code ran (the session was deleted). */
+  /** The session's workbench context was dropped while its code ran (the session was deleted, or its ToolMux closed). */
   WORKBENCH_CONTEXT_DROPPED: 409,
   /** Workbench code threw, or did not compile. */
   WORKBENCH_CODE_ERROR: 400,

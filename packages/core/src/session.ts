@@ -587,9 +587,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     // A workbench cell's own entry is written with its calls' entries still held (one batch, one
     // commit), and the call answers once they are all stored.
     let cellStored: Promise<void> | undefined;
+    const cell = meta !== undefined && metaToolKind(slug) === 'WORKBENCH';
     const holdLog =
       options.holdLog ??
-      (meta && metaToolKind(slug) === 'WORKBENCH'
+      (cell
         ? (entry: ExecutionLogRecord) => {
             const held = this.#cellEntries.get(entry.id);
             this.#cellEntries.delete(entry.id);
@@ -598,7 +599,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
               : this.#runtime.env.logs.write(entry).then(() => undefined);
           }
         : undefined);
-    const result = await executeTool(this.#runtime.env, {
+    const executed = executeTool(this.#runtime.env, {
       tool,
       toolkit: meta ? META_TOOLKIT : this.#runtime.catalog.getToolkit(tool.toolkit),
       arguments: args,
@@ -612,12 +613,21 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       reader: options.audience ? readerFor(this.#hintReader(), options.audience) : this.#hintReader(),
       holdLog,
     });
-    if (holdLog !== options.holdLog) {
-      // executeTool always gives the entry; were it not given, the cell's calls' entries still go
-      const leftover = this.#cellEntries.get(result.logId);
-      this.#cellEntries.delete(result.logId);
-      await Promise.all([cellStored, leftover?.stored()]);
-    }
+    const result = await (cell
+      ? // `ToolMux.close()` ends the cell and waits for this (until its log entries are stored)
+        // before it closes the log writer and the store
+        workbenchPoolOf(this.#runtime.store).track(
+          executed.then(async (result) => {
+            if (holdLog !== options.holdLog) {
+              // executeTool always gives the entry; were it not given, the cell's calls' entries still go
+              const leftover = this.#cellEntries.get(result.logId);
+              this.#cellEntries.delete(result.logId);
+              await Promise.all([cellStored, leftover?.stored()]);
+            }
+            return result;
+          }),
+        )
+      : executed);
     // Messages that point the model to a meta-tool name the session's own meta-tools.
     const names = metaToolNamesOf(this.#config);
     return result.error && names !== 'toolmux'

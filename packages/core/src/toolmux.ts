@@ -150,7 +150,11 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> implements Too
     return this.#engine.use(sessionId, options);
   }
 
-  /** Closes the store (embedded) or waits for pending log uploads (remote). */
+  /**
+   * Embedded: ends the workbench cells running (their contexts in this process are dropped; their log
+   * entries are written first), then closes the execution log and the store. Remote: waits for
+   * pending log uploads.
+   */
   close(): Promise<void> {
     return this.#engine.close();
   }

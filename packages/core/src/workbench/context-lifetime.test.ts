@@ -9,6 +9,7 @@ import { ToolMux } from '../toolmux.js';
 import { workbenchHost } from './host.js';
 import { type CellRunner, MainThreadCells } from './main-thread.js';
 import { SANDBOX_SLICING_AVAILABLE } from './sandbox.js';
+import { SHARED, SHARED_LENGTH } from './shared-state.js';
 import { WorkbenchPool } from './workbench.js';
 import {
   type FromWorker,
@@ -173,6 +174,82 @@ describe('workbench worker threads behind a relay that delays messages', () => {
   });
 });
 
+describe('a workbench worker thread told to drop a context while it makes it', () => {
+  it('does not run the cell in it: the cell ends with WORKBENCH_CONTEXT_DROPPED', async () => {
+    const channel = new MessageChannel();
+    const shared = new SharedArrayBuffer(SHARED_LENGTH * Int32Array.BYTES_PER_ELEMENT);
+    const state = new Int32Array(shared);
+    const thread = spawnWorkbenchThread({ port: channel.port2, shared, base: Date.now() });
+    try {
+      const port = channel.port1;
+      const messages: FromWorker[] = [];
+      let wake = () => {};
+      port.on('message', (each: FromWorker) => {
+        messages.push(each);
+        wake();
+      });
+      const next = async (type: FromWorker['type']) => {
+        for (;;) {
+          const found = messages.find((each) => each.type === type);
+          if (found) return found;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+        }
+      };
+      const slot = 0;
+      const claim = 7;
+      Atomics.store(state, SHARED.CLAIMS + slot, claim);
+      const post = (each: ToWorker) => {
+        port.postMessage(each);
+        Atomics.add(state, SHARED.SEQ, 1);
+        Atomics.notify(state, SHARED.SEQ);
+      };
+      // Both before the thread listens (they wait in its port): it takes them in one go once its
+      // modules are loaded, so the dispose comes while the cell's context is being made (the thread's
+      // first context loads and compiles the engine: file reads and a compile, turns of its event
+      // loop). On the old code the dispose found no context yet, and the cell ran.
+      post({
+        type: 'run',
+        runId: 1,
+        slot,
+        claim,
+        deadline: Date.now() + 10_000,
+        ...message('ses_raw', "return 'ran'"),
+      });
+      post({ type: 'dispose', sessionId: 'ses_raw', why: 'the test dropped it' });
+      const result = (await next('result')) as Extract<FromWorker, { type: 'result' }>;
+      expect(result.result.error?.code, JSON.stringify(result.result)).toBe('WORKBENCH_CONTEXT_DROPPED');
+      expect(result.result.error?.message).toContain('the test dropped it');
+      expect(result.disposed).toBe(true);
+      // the session has no context left in the worker: its next cell makes a new one
+      Atomics.store(state, SHARED.CLAIMS + slot, claim + 1);
+      post({
+        type: 'run',
+        runId: 2,
+        slot,
+        claim: claim + 1,
+        deadline: Date.now() + 10_000,
+        ...message('ses_raw', "return 'second'"),
+      });
+      const second = await (async () => {
+        for (;;) {
+          const found = messages.find((each) => each.type === 'result' && each.runId === 2);
+          if (found) return found as Extract<FromWorker, { type: 'result' }>;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+        }
+      })();
+      expect(second.result.result).toBe('second');
+      expect(second.created).toBe(true);
+    } finally {
+      channel.port1.close();
+      await thread.terminate();
+    }
+  });
+});
+
 const runners: Array<[string, () => CellRunner]> = [['worker threads', () => new WorkbenchWorkers(1, 1)]];
 if (SANDBOX_SLICING_AVAILABLE) runners.push(['the main thread', () => new MainThreadCells()]);
 
@@ -187,6 +264,54 @@ describe.each(runners)('a context dropped while its cell runs (%s)', (_name, run
     const out = await cell;
     expect(out.error?.code).toBe('WORKBENCH_CONTEXT_DROPPED');
     expect(out.error?.message).toContain('dropped while it ran');
+    pool.close();
+  });
+
+  it('drops a context being made (the session’s first cell, or a new context): the cell ends with WORKBENCH_CONTEXT_DROPPED without running in it', async () => {
+    const cells = runner();
+    for (const warm of [false, true]) {
+      // cold: a worker thread still starting (the cell waits for it); warm: a running one
+      if (warm) {
+        const before = await cells.run(message('ses_warm', 'return 1'), gatedHost('ses_warm').host);
+        expect(before.result.error, JSON.stringify(before.result.error)).toBeUndefined();
+      }
+      const key = `ses_making_${warm}`;
+      let called = 0;
+      const { host } = gatedHost(key);
+      const counting: typeof host = (operation, args, signal) => {
+        called++;
+        return host(operation, args, signal);
+      };
+      // 24 MB: no spare context of that size (a worker's spare has the size its last new context
+      // had, 64 or 16 MB here), so the new one is made, over turns of the event loop, when the drop
+      // comes. 5 s: on the old code the cell ran, waiting for the tool, until this deadline.
+      const running = cells.run(
+        { ...message(key, `await toolmux.execute('NEVER', {}); return 'ran'`, 5_000), memoryMb: 24 },
+        counting,
+      );
+      cells.dispose(key, 'the test dropped it');
+      const out = await running;
+      // on the old code the context was made after the drop and the cell ran in it (until its deadline)
+      expect(out.result.error?.code, JSON.stringify(out.result)).toBe('WORKBENCH_CONTEXT_DROPPED');
+      expect(out.result.error?.message).toContain('the test dropped it');
+      expect(out.disposed).toBe(true);
+      expect(called).toBe(0);
+      expect(cells.holds(key)).toBe(false);
+    }
+  });
+
+  it('does not run the cells its session queued behind the running one once the session is deleted', async () => {
+    const pool = new WorkbenchPool({ workers: runner() });
+    const { host, called } = gatedHost('ses_queue');
+    const first = pool.run('ses_queue', `return (await toolmux.execute('NEVER', {})).data;`, config, host);
+    const second = pool.run('ses_queue', `return 'second ran'`, config, host);
+    await called('NEVER');
+    pool.evict('ses_queue', 'the session was deleted.', 'its session was deleted');
+    expect((await first).error?.code).toBe('WORKBENCH_CONTEXT_DROPPED');
+    // on the old code it ran, in a new context, after the deletion
+    const out = await second;
+    expect(out.error?.code, JSON.stringify(out)).toBe('WORKBENCH_CONTEXT_DROPPED');
+    expect(out.result).toBeNull();
     pool.close();
   });
 

@@ -1,6 +1,12 @@
 import { ToolMuxError } from '../errors.js';
 import { workbenchEnvNumber } from './env.js';
-import { type CellResult, SANDBOX_SLICING_AVAILABLE, Sandbox, type SandboxHostCall } from './sandbox.js';
+import {
+  type CellResult,
+  contextDropped,
+  SANDBOX_SLICING_AVAILABLE,
+  Sandbox,
+  type SandboxHostCall,
+} from './sandbox.js';
 import { type MainThreadSlices, mainThreadSlices } from './slices.js';
 import { SpareSandbox } from './spare.js';
 import { type RunMessage, sharedWorkbenchWorkers, type WorkerCellOutcome } from './worker-pool.js';
@@ -22,8 +28,10 @@ class CellDidNotStart extends Error {}
 interface Context {
   sandbox: Sandbox | undefined;
   memoryMb: number;
-  /** Dropped (evicted, or its session deleted) while it was being made. */
+  /** Dropped (evicted, its session deleted, its ToolMux closed) while it was being made. */
   disposed: boolean;
+  /** Why it was dropped, for a cell waiting for it (see `CellRunner.dispose`). */
+  why?: string;
 }
 
 /** What runs the cells of a ToolMux's workbench: the main thread, in time slices, or worker threads. */
@@ -32,8 +40,11 @@ export interface CellRunner {
   run(message: RunMessage, host: SandboxHostCall, signal?: AbortSignal): Promise<WorkerCellOutcome>;
   /** Whether a context for `key` is alive. */
   holds(key: string): boolean;
-  /** Frees the context of `key`. */
-  dispose(key: string): void;
+  /**
+   * Frees the context of `key`. A cell of `key` that runs, or waits to start, ends with
+   * `WORKBENCH_CONTEXT_DROPPED`, saying `why` (default: its session was deleted).
+   */
+  dispose(key: string, why?: string): void;
 }
 
 /** Where workbench cells run: `main` (the default where Node.js has JSPI) or `workers`. */
@@ -103,12 +114,18 @@ export class MainThreadCells implements CellRunner {
     return held !== undefined && !held.disposed && held.sandbox?.disposed !== true;
   }
 
-  dispose(key: string): void {
-    if (this.#moved.has(key)) this.#workers().dispose(key);
+  /** Whether a context whose key matches is held here (for tests). */
+  holdsAny(matches: (key: string) => boolean): boolean {
+    return [...this.#contexts.keys()].some((key) => matches(key) && this.holds(key));
+  }
+
+  dispose(key: string, why?: string): void {
+    if (this.#moved.has(key)) this.#workers().dispose(key, why);
     const held = this.#contexts.get(key);
     if (!held) return;
     held.disposed = true;
-    held.sandbox?.dispose();
+    held.why = why;
+    held.sandbox?.dispose(why);
     this.#contexts.delete(key);
   }
 
@@ -136,6 +153,11 @@ export class MainThreadCells implements CellRunner {
         context.sandbox =
           (await this.#spare.take(message.memoryMb)) ?? (await this.#create(message.memoryMb, deadline));
         held = context;
+        if (context.disposed) {
+          // dropped while it was being made (its session deleted, its ToolMux closed): nothing runs in it
+          context.sandbox.dispose();
+          return { result: contextDropped(context.why ?? 'its session was deleted'), disposed: true };
+        }
       }
       // Cells of one session come one after the other: the context is made by now.
       const sandbox = held.sandbox as Sandbox;

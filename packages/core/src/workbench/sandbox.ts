@@ -1450,23 +1450,14 @@ export class Sandbox {
   /**
    * Frees the engine; idempotent. A cell running in it ends at once with
    * `WORKBENCH_CONTEXT_DROPPED` (nothing would run it on: its replies are no longer taken): its
-   * session was deleted, or the main thread gave the cell up already (its result is not read).
+   * session was deleted, its ToolMux closed (`why` says which), or the main thread gave the cell
+   * up already (its result is not read).
    */
-  dispose(): void {
+  dispose(why = 'its session was deleted'): void {
     if (this.#disposed) return;
     this.#drop();
     const cell = this.#cell;
-    if (cell && !cell.outcome) {
-      this.#end(cell, {
-        result: null,
-        logs: [],
-        error: {
-          code: 'WORKBENCH_CONTEXT_DROPPED',
-          message:
-            'The workbench context running this code was dropped while it ran (its session was deleted), so the code was stopped; globalThis is gone (toolmux.files are kept).',
-        },
-      });
-    }
+    if (cell && !cell.outcome) this.#end(cell, contextDropped(why));
   }
 
   /** Frees the engine (a limit of the running cell ended it, which sets the cell's outcome itself). */
@@ -1478,6 +1469,18 @@ export class Sandbox {
     // would run QuickJS's leak checks on an engine that may have just run out of memory.
     this.#inbox = [];
   }
+}
+
+/** The result of a cell whose context was dropped while it ran, or before it started (`why`). */
+export function contextDropped(why: string): CellResult {
+  return {
+    result: null,
+    logs: [],
+    error: {
+      code: 'WORKBENCH_CONTEXT_DROPPED',
+      message: `The workbench context running this code was dropped while it ran (${why}), so the code was stopped; globalThis is gone (toolmux.files are kept).`,
+    },
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { WorkbenchConfig } from './config.js';
 import { type CellRunner, sharedCellRunner } from './main-thread.js';
-import { type CellResult, SandboxCallError, type SandboxHostCall } from './sandbox.js';
+import { type CellResult, contextDropped, SandboxCallError, type SandboxHostCall } from './sandbox.js';
 
 /** Characters a cell may return and log together. */
 export const WORKBENCH_MAX_OUTPUT_CHARS = 100_000;
@@ -23,6 +23,8 @@ interface Entry {
   running: boolean;
   /** Cells of one session run one after the other. */
   queue: Promise<unknown>;
+  /** Dropped for good (its session deleted, the pool closed): cells queued behind do not run. */
+  dropped?: string;
 }
 
 /** A cell's answer to the model, with a note when the context it ran in is new. */
@@ -44,6 +46,10 @@ export class WorkbenchPool {
   readonly #workers: CellRunner;
   /** Prefix of this pool's contexts in the shared workers. */
   readonly #key = `pool${++poolCount}:`;
+  /** Why the pool was closed (its cells end, and new ones do not run); undefined while open. */
+  #closed: string | undefined;
+  /** Workbench calls not settled yet (`run`, and what `track` was given): `close` waits for them. */
+  readonly #calls = new Set<Promise<unknown>>();
 
   constructor(options: { idleMs?: number; maxContexts?: number; workers?: CellRunner } = {}) {
     this.#idleMs = options.idleMs ?? WORKBENCH_IDLE_MS;
@@ -81,6 +87,7 @@ export class WorkbenchPool {
     signal?: AbortSignal,
     ranBefore?: () => Promise<boolean>,
   ): Promise<WorkbenchResult> {
+    if (this.#closed !== undefined) return Promise.resolve(contextDropped(this.#closed));
     let entry = this.#entries.get(sessionId);
     if (!entry) {
       entry = {
@@ -94,6 +101,9 @@ export class WorkbenchPool {
     }
     const current = entry;
     const run = current.queue.then(async (): Promise<WorkbenchResult> => {
+      // a cell queued behind one that ran when its session was deleted, or the pool closed, does not start
+      const dropped = current.dropped ?? this.#closed;
+      if (dropped !== undefined) return contextDropped(dropped);
       let notice: string | undefined;
       // asked beside the cell (it adds no wait before it runs); a failed query means no notice
       let elsewhere: Promise<boolean> | undefined;
@@ -151,19 +161,37 @@ export class WorkbenchPool {
       return notice ? { ...result, notice } : result;
     });
     current.queue = run.catch(() => undefined);
-    return run;
+    return this.track(run);
   }
 
-  /** Drops a session's context (session deleted, or a test). */
-  evict(sessionId: string, reason = 'the previous context was evicted.'): void {
+  /**
+   * Counts `call` (a workbench call, until its log entries are written) among those `close` waits
+   * for; returns it.
+   */
+  track<T>(call: Promise<T>): Promise<T> {
+    const settled: Promise<unknown> = call.then(
+      () => this.#calls.delete(settled),
+      () => this.#calls.delete(settled),
+    );
+    this.#calls.add(settled);
+    return call;
+  }
+
+  /**
+   * Drops a session's context (session deleted, or a test). With `why` (the session was deleted,
+   * the pool closes), the session's cells that run or wait end with WORKBENCH_CONTEXT_DROPPED saying
+   * it, and those queued behind them do not run.
+   */
+  evict(sessionId: string, reason = 'the previous context was evicted.', why?: string): void {
     const entry = this.#entries.get(sessionId);
     if (!entry) return;
     this.#entries.delete(sessionId);
+    if (why !== undefined) entry.dropped = why;
     if (this.#isLive(sessionId, entry)) {
       entry.live = false;
       this.#remember(sessionId, reason);
     }
-    this.#workers.dispose(this.#key + sessionId);
+    this.#workers.dispose(this.#key + sessionId, why);
   }
 
   /** Drops every context whose last cell ended more than `idleMs` ago (none whose cell runs). */
@@ -177,11 +205,17 @@ export class WorkbenchPool {
     }
   }
 
-  /** Drops every context. */
-  close(): void {
-    for (const sessionId of [...this.#entries.keys()]) this.evict(sessionId);
+  /**
+   * Drops every context; a cell running ends with WORKBENCH_CONTEXT_DROPPED saying `why`, and cells
+   * asked for later do not run. Resolves once every workbench call made so far has settled (with
+   * `track`: its log entries are written).
+   */
+  async close(why = 'its ToolMux was closed'): Promise<void> {
+    this.#closed ??= why;
+    for (const sessionId of [...this.#entries.keys()]) this.evict(sessionId, undefined, this.#closed);
     clearTimeout(this.#sweeper);
     this.#sweeper = undefined;
+    while (this.#calls.size > 0) await Promise.all(this.#calls);
   }
 
   #remember(sessionId: string, reason: string): void {
@@ -235,11 +269,21 @@ export function workbenchPoolOf(owner: object): WorkbenchPool {
 }
 
 /**
+ * The ToolMux that owns `owner` closes: every workbench context it has in this process is dropped,
+ * a cell that runs ends with WORKBENCH_CONTEXT_DROPPED, and later cells do not run. Resolves once the
+ * workbench calls made so far have settled (their log entries are written), so the caller closes the
+ * log writer and the store after them. Contexts of other owners are untouched.
+ */
+export function closeWorkbench(owner: object): Promise<void> {
+  return pools.get(owner)?.close('its ToolMux was closed') ?? Promise.resolve();
+}
+
+/**
  * A session was deleted: its workbench context (if this process holds one) is dropped now, and a cell
  * it runs ends with WORKBENCH_CONTEXT_DROPPED (the deleted session's code does not run on).
  */
 export function endSessionWorkbench(owner: object, sessionId: string): void {
-  pools.get(owner)?.evict(sessionId, 'the session was deleted.');
+  pools.get(owner)?.evict(sessionId, 'the session was deleted.', 'its session was deleted');
 }
 
 export { SandboxCallError };

@@ -3,7 +3,14 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { workbenchEnvNumber } from './env.js';
-import { CellCalls, type CellLimits, type CellResult, callHost, type SandboxHostCall } from './sandbox.js';
+import {
+  CellCalls,
+  type CellLimits,
+  type CellResult,
+  callHost,
+  contextDropped,
+  type SandboxHostCall,
+} from './sandbox.js';
 import {
   ClaimSlots,
   DEFAULT_MAIN_SPIN_US,
@@ -40,7 +47,8 @@ export type ToWorker =
    * `{"value": ...}` or `{"error": {"code", "message"}}`.
    */
   | { type: 'reply'; replies: Array<number | string> }
-  | { type: 'dispose'; sessionId: string }
+  /** Drop a session's context; a cell running in it ends with WORKBENCH_CONTEXT_DROPPED saying `why`. */
+  | { type: 'dispose'; sessionId: string; why?: string }
   /** The main thread gave up on a cell (it ended it already): drop the cell's context. */
   | { type: 'cancel'; runId: number }
   /** Test hook: the worker exits, hangs outside the engine, or throws. */
@@ -514,8 +522,8 @@ class WorkbenchWorker {
     }
   }
 
-  dispose(sessionId: string): void {
-    if (this.sessions.delete(sessionId)) this.#post({ type: 'dispose', sessionId });
+  dispose(sessionId: string, why?: string): void {
+    if (this.sessions.delete(sessionId)) this.#post({ type: 'dispose', sessionId, why });
   }
 
   failForTest(how: WorkerFailure): void {
@@ -536,6 +544,8 @@ export class WorkbenchWorkers {
   readonly #size: number;
   readonly #max: number;
   readonly #workers: WorkbenchWorker[] = [];
+  /** Cells asked for and not ended. */
+  readonly #runs = new Set<Run>();
   #nextRun = 1;
 
   /** Starts one worker thread (`spawnWorkbenchThread`; a test can start threads that fail). */
@@ -600,6 +610,7 @@ export class WorkbenchWorkers {
         done: false,
       };
       if (this.#nextRun > 0x3fff_ffff) this.#nextRun = 1;
+      this.#runs.add(run);
       this.place(run);
     });
   }
@@ -728,14 +739,24 @@ export class WorkbenchWorkers {
   finish(run: Run, outcome: WorkerCellOutcome): void {
     if (run.done) return;
     run.done = true;
+    this.#runs.delete(run);
     clearTimeout(run.timer);
     run.calls.end();
     run.resolve(run.moved ? { ...outcome, moved: run.moved } : outcome);
   }
 
-  /** Frees a session's context in its worker. */
-  dispose(sessionId: string): void {
-    for (const worker of this.#workers) worker.dispose(sessionId);
+  /**
+   * Frees a session's context in its worker. A cell of the session that no worker started yet (its
+   * worker's thread starts, it waits for a free worker, or it is posted and not claimed) ends here;
+   * one that runs ends in its worker: both with WORKBENCH_CONTEXT_DROPPED saying `why`.
+   */
+  dispose(sessionId: string, why = 'its session was deleted'): void {
+    for (const run of [...this.#runs]) {
+      if (run.message.sessionId !== sessionId) continue;
+      if (run.worker && !run.worker.withdraw(run)) continue;
+      this.finish(run, { result: contextDropped(why), disposed: true });
+    }
+    for (const worker of this.#workers) worker.dispose(sessionId, why);
   }
 
   /** Which worker holds a context whose key matches (-1 when none): for tests. */

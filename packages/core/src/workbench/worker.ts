@@ -1,7 +1,7 @@
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { DEFAULT_WORKBENCH } from './config.js';
 import { workbenchEnvNumber } from './env.js';
-import { type CellLimits, type CellResult, Sandbox, type SandboxMonitor } from './sandbox.js';
+import { type CellLimits, type CellResult, contextDropped, Sandbox, type SandboxMonitor } from './sandbox.js';
 import { claimPosting, DEFAULT_SPIN_US, SHARED, WaitChooser, type WorkerInit } from './shared-state.js';
 import { SpareSandbox } from './spare.js';
 import type { FromWorker, ToWorker } from './worker-pool.js';
@@ -38,6 +38,11 @@ let spinning = false;
 const postedAt = new Map<number, number>();
 
 const sandboxes = new Map<string, { sandbox: Sandbox; memoryMb: number }>();
+/**
+ * Sessions whose new context is being made, with why it was dropped meanwhile (a `dispose` or
+ * `cancel` came before it was made): the cell then does not run in it.
+ */
+const making = new Map<string, { dropped?: string }>();
 /** Cells running, by run id, with their session: a `cancel` drops the session's context. */
 const running = new Map<number, string>();
 const waiting = new Map<number, (replyJson: string) => void>();
@@ -94,14 +99,12 @@ function handle(message: ToWorker): void {
       break;
     }
     case 'dispose':
-      sandboxes.get(message.sessionId)?.sandbox.dispose();
-      sandboxes.delete(message.sessionId);
+      drop(message.sessionId, message.why ?? 'its session was deleted');
       break;
     case 'cancel': {
       const sessionId = running.get(message.runId);
       if (sessionId === undefined) break;
-      sandboxes.get(sessionId)?.sandbox.dispose();
-      sandboxes.delete(sessionId);
+      drop(sessionId, 'the main thread ended the cell');
       break;
     }
     case 'fail':
@@ -112,6 +115,14 @@ function handle(message: ToWorker): void {
       // end normally) must never be handled first
       throw new Error('A workbench worker failed on purpose (test).');
   }
+}
+
+/** Drops a session's context; a cell running in it ends, one whose context is being made does not start. */
+function drop(sessionId: string, why: string): void {
+  sandboxes.get(sessionId)?.sandbox.dispose(why);
+  sandboxes.delete(sessionId);
+  const made = making.get(sessionId);
+  if (made) made.dropped = why;
 }
 
 /** Makes a sandbox (waits for file reads the event loop delivers: no sleeping then). */
@@ -203,10 +214,30 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     let held = sandboxes.get(message.sessionId);
     if (message.fresh || !held || held.sandbox.disposed || held.memoryMb !== message.memoryMb) {
       held?.sandbox.dispose();
-      const sandbox = (await spare.take(message.memoryMb)) ?? (await createSandbox(message.memoryMb));
+      const made: { dropped?: string } = {};
+      making.set(message.sessionId, made);
+      let sandbox: Sandbox;
+      try {
+        sandbox = (await spare.take(message.memoryMb)) ?? (await createSandbox(message.memoryMb));
+      } finally {
+        if (making.get(message.sessionId) === made) making.delete(message.sessionId);
+      }
+      created = true;
+      if (made.dropped !== undefined) {
+        // dropped while it was being made (its session deleted, its ToolMux closed): nothing runs in it
+        sandbox.dispose();
+        send({
+          type: 'result',
+          runId: message.runId,
+          result: contextDropped(made.dropped),
+          disposed: true,
+          created,
+        });
+        scheduleWait();
+        return;
+      }
       held = { sandbox, memoryMb: message.memoryMb };
       sandboxes.set(message.sessionId, held);
-      created = true;
     }
     const sandbox = held.sandbox;
     const limits: CellLimits = { ...message.limits, deadline: message.deadline };

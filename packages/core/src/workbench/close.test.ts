@@ -1,0 +1,184 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool, defineToolkit } from '../catalog/define.js';
+import { MetaToolSlug } from '../meta-tools/meta-tools.js';
+import { ToolMux } from '../toolmux.js';
+import { MainThreadCells, sharedCellRunner } from './main-thread.js';
+import { SANDBOX_SLICING_AVAILABLE } from './sandbox.js';
+import type { WorkbenchWorkers } from './worker-pool.js';
+
+type Cell = { result: unknown; error?: { code: string; message: string }; notice?: string };
+
+/** A tool that answers when the test says (never, unless it does). */
+function gate() {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let started!: () => void;
+  const called = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const toolkit = defineToolkit({
+    slug: 'gate',
+    description: 'A tool that answers when the test says',
+    tools: [
+      defineTool({
+        slug: 'GATE_WAIT',
+        description: 'Wait for the test',
+        inputSchema: z.object({}),
+        execute: async () => {
+          started();
+          await released;
+          return { released: true };
+        },
+      }),
+    ],
+  });
+  return { toolkit, release, called };
+}
+
+/** A logger that keeps what it is told. */
+function recordingLogger() {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  return {
+    errors,
+    warnings,
+    logger: {
+      debug() {},
+      warn: (message: string) => warnings.push(message),
+      error: (message: string) => errors.push(message),
+    },
+  };
+}
+
+/** Whether this process still holds a workbench context of `sessionId` (of any ToolMux). */
+function holdsContext(sessionId: string): boolean {
+  const runner = sharedCellRunner();
+  const matches = (key: string) => key.endsWith(`:${sessionId}`);
+  if (runner instanceof MainThreadCells) return runner.holdsAny(matches);
+  return (runner as WorkbenchWorkers).workerIndexOf(matches) !== -1;
+}
+
+const threads: string[] = ['workers'];
+if (SANDBOX_SLICING_AVAILABLE) threads.unshift('main');
+
+describe.each(threads)('ToolMux.close() and the workbench (TOOLMUX_WORKBENCH_THREAD=%s)', (thread) => {
+  let saved: string | undefined;
+  let dir: string;
+  beforeAll(() => {
+    saved = process.env.TOOLMUX_WORKBENCH_THREAD;
+    // read when a ToolMux's workbench makes its first context
+    process.env.TOOLMUX_WORKBENCH_THREAD = thread;
+    dir = mkdtempSync(join(tmpdir(), 'toolmux-close-'));
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.TOOLMUX_WORKBENCH_THREAD;
+    else process.env.TOOLMUX_WORKBENCH_THREAD = saved;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("ends a running cell (WORKBENCH_CONTEXT_DROPPED) and drops the ToolMux's contexts before the log writer and the store close; the cell's entry is stored; another ToolMux's contexts live on", async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const { toolkit, release, called } = gate();
+      const store = join(dir, `closing-${thread}.db`);
+      const closing = recordingLogger();
+      const mux = new ToolMux({ toolkits: [toolkit], store, logger: closing.logger });
+      const other = new ToolMux({ toolkits: [toolkit], store: ':memory:', logger: recordingLogger().logger });
+      // 8 s: on the old code the cell ran on after close(), waiting for the tool, and ended at this
+      // deadline with WORKBENCH_TIMEOUT (its entry written to the closed log writer, and lost)
+      const config = { toolkits: ['gate'], workbench: { timeoutMs: 8_000 } };
+      const running = await mux.create('user_1', config);
+      const idle = await mux.create('user_1', config);
+      const bystander = await other.create('user_1', config);
+      for (const [session, value] of [
+        [idle, 'idle'],
+        [bystander, 'kept'],
+      ] as const) {
+        const out = (
+          await session.execute(MetaToolSlug.WORKBENCH, { code: `globalThis.kept = '${value}'; return 1` })
+        ).data as Cell;
+        expect(out.error, JSON.stringify(out.error)).toBeUndefined();
+      }
+      let settled = false;
+      const cell = running
+        .execute(MetaToolSlug.WORKBENCH, {
+          code: "globalThis.x = 1; await toolmux.execute('GATE_WAIT', {}); return 'ran on'",
+        })
+        .finally(() => {
+          settled = true;
+        });
+      await called;
+      expect(holdsContext(running.sessionId)).toBe(true);
+      expect(holdsContext(idle.sessionId)).toBe(true);
+
+      await mux.close();
+      // close() resolved after the cell had ended, not at its deadline
+      expect(settled).toBe(true);
+      const out = (await cell).data as Cell;
+      expect(out.error?.code, JSON.stringify(out)).toBe('WORKBENCH_CONTEXT_DROPPED');
+      expect(out.error?.message).toContain('its ToolMux was closed');
+      expect(out.result).toBeNull();
+      // the ToolMux's contexts are gone now (not after the idle eviction)
+      expect(holdsContext(running.sessionId)).toBe(false);
+      expect(holdsContext(idle.sessionId)).toBe(false);
+      release();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // nothing went to the closed log writer or store
+      expect(closing.errors).toEqual([]);
+
+      // the other ToolMux's context lived on
+      expect(holdsContext(bystander.sessionId)).toBe(true);
+      const after = (await bystander.execute(MetaToolSlug.WORKBENCH, { code: 'return globalThis.kept' }))
+        .data as Cell;
+      expect(after.error, JSON.stringify(after.error)).toBeUndefined();
+      expect(after.notice).toBeUndefined();
+      expect(after.result).toBe('kept');
+      await other.close();
+      expect(holdsContext(bystander.sessionId)).toBe(false);
+
+      // the cell's entry was stored before the store closed
+      const reopened = new ToolMux({ toolkits: [toolkit], store, logger: recordingLogger().logger });
+      const { items } = await reopened.logs.list({
+        sessionId: running.sessionId,
+        toolSlug: MetaToolSlug.WORKBENCH,
+      });
+      await reopened.close();
+      expect(
+        items.map((item) => item.output).filter((output) => output.includes('WORKBENCH_CONTEXT_DROPPED')),
+      ).toHaveLength(1);
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+
+  it('a cell asked for on a session of a closed ToolMux does not run, and one whose context is being made when close() comes ends without running', async () => {
+    const { toolkit, release } = gate();
+    const logs = recordingLogger();
+    const mux = new ToolMux({
+      toolkits: [toolkit],
+      store: join(dir, `late-${thread}.db`),
+      logger: logs.logger,
+    });
+    const session = await mux.create('user_1', { toolkits: ['gate'], workbench: { timeoutMs: 8_000 } });
+    // its context is being made (the session's first cell) when close() comes
+    const first = session.execute(MetaToolSlug.WORKBENCH, {
+      code: "await toolmux.execute('GATE_WAIT', {}); return 'ran'",
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    await mux.close();
+    const out = (await first).data as Cell;
+    release();
+    expect(out.error?.code, JSON.stringify(out)).toBe('WORKBENCH_CONTEXT_DROPPED');
+    expect(holdsContext(session.sessionId)).toBe(false);
+    expect(logs.errors).toEqual([]);
+  });
+});
