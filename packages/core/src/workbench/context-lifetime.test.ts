@@ -82,17 +82,25 @@ function relayedWorkers() {
     toWorker: (_message: ToWorker) => false,
     fromWorker: (_message: FromWorker) => false,
   };
-  let toWorker!: MessagePort;
+  /** Each thread started, in order: its shared memory, and the ports on the relay's two sides. */
+  const threads: Array<{ state: Int32Array; toWorker: MessagePort; toPool: MessagePort }> = [];
+  /** The thread each held message was meant for (a replaced thread's never reach its replacement). */
+  const heldFor = new Map<ToWorker | FromWorker, MessagePort>();
   const workers = new WorkbenchWorkers(1, 1, {
     spawn: (init) => {
       const relay = new MessageChannel();
-      toWorker = relay.port1;
-      init.port.on('message', (each: ToWorker) =>
-        hold.toWorker(each) ? held.push(each) : toWorker.postMessage(each),
-      );
-      relay.port1.on('message', (each: FromWorker) =>
-        hold.fromWorker(each) ? heldFromWorker.push(each) : init.port.postMessage(each),
-      );
+      const toWorker = relay.port1;
+      threads.push({ state: new Int32Array(init.shared), toWorker, toPool: init.port });
+      init.port.on('message', (each: ToWorker) => {
+        if (!hold.toWorker(each)) return toWorker.postMessage(each);
+        held.push(each);
+        heldFor.set(each, toWorker);
+      });
+      relay.port1.on('message', (each: FromWorker) => {
+        if (!hold.fromWorker(each)) return init.port.postMessage(each);
+        heldFromWorker.push(each);
+        heldFor.set(each, init.port);
+      });
       init.port.unref();
       relay.port1.unref();
       return spawnWorkbenchThread({ ...init, port: relay.port2 });
@@ -100,12 +108,19 @@ function relayedWorkers() {
   });
   const deliver = async () => {
     for (const each of held.splice(0)) {
-      toWorker.postMessage(each);
+      heldFor.get(each)?.postMessage(each);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   };
-  return { workers, held, heldFromWorker, hold, deliver };
+  /** Hands the held messages from the worker to the pool, all in one go. */
+  const deliverFromWorker = () => {
+    for (const each of heldFromWorker.splice(0)) heldFor.get(each)?.postMessage(each);
+  };
+  return { workers, held, heldFromWorker, hold, deliver, deliverFromWorker, threads };
 }
+
+/** The result message of a run the test posts itself (`probe`), from the worker. */
+const probeRunId = 0x3fff_fff0;
 
 describe('workbench worker threads behind a relay that delays messages', () => {
   it('a cell taken back from a busy worker and posted to it again starts only from its new posting: the old message, delivered late, neither starts it nor lets the dispose meant for that posting end it', async () => {
@@ -247,6 +262,124 @@ describe('a workbench worker thread told to drop a context while it makes it', (
       channel.port1.close();
       await thread.terminate();
     }
+  });
+});
+
+describe('worker races behind the relay', () => {
+  it('a cell the main thread ends past its deadline while the worker’s result is on its way ends once (WORKBENCH_TIMEOUT): the late result is ignored, the cancel that reaches the worker after it sent the result still drops the context there, and the session’s next cell works', async () => {
+    const { workers, hold, heldFromWorker, deliverFromWorker, threads } = relayedWorkers();
+    const a = gatedHost('A');
+    let runId = 0;
+    hold.toWorker = (each) => {
+      if (each.type === 'run' && each.sessionId === 'A') runId = each.runId;
+      return false;
+    };
+    // the worker runs the cell at once and sends its result, which the relay holds: to the main
+    // thread the worker is alive (its heartbeat beats) and late
+    hold.fromWorker = (each) => each.type === 'result' && each.runId === runId;
+    const outcomes: unknown[] = [];
+    const out = await workers
+      .run(message('A', "globalThis.kept = 'stale'; return 'done'", 300), a.host)
+      .then((each) => {
+        outcomes.push(each);
+        return each;
+      });
+    expect(heldFromWorker.map((each) => each.type)).toEqual(['result']);
+    expect(out.result.error?.code).toBe('WORKBENCH_TIMEOUT');
+    expect(out.disposed).toBe(true);
+    // the result reaches the main thread after the cell ended: nothing settles twice
+    hold.fromWorker = () => false;
+    deliverFromWorker();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(outcomes).toHaveLength(1);
+    expect(workers.holds('A')).toBe(false);
+    // Does the worker still hold A's context? A run posted by the test (behind the cancel, on the
+    // same port), not fresh: a context left there answers 'stale'. The main thread forgot it, so
+    // no later message would ever drop it (a context of memoryMb leaked until the process ends).
+    const thread = threads[0]!;
+    const probeSlot = 1_000;
+    Atomics.store(thread.state, SHARED.CLAIMS + probeSlot, 99);
+    const probeResult = new Promise<Extract<FromWorker, { type: 'result' }>>((resolve) => {
+      hold.fromWorker = (each) => {
+        if (each.type !== 'result' || each.runId !== probeRunId) return false;
+        resolve(each);
+        return true;
+      };
+    });
+    thread.toWorker.postMessage({
+      type: 'run',
+      runId: probeRunId,
+      slot: probeSlot,
+      claim: 99,
+      deadline: Date.now() + 10_000,
+      ...message('A', 'return globalThis.kept ?? null'),
+    } satisfies ToWorker);
+    const probe = await probeResult;
+    hold.fromWorker = () => false;
+    expect(probe.result.result, JSON.stringify(probe.result)).toBeNull();
+    expect(probe.created).toBe(true);
+    // the session's next cell runs (in a new context: its globalThis was reset with the timeout)
+    const next = await workers.run(message('A', 'return globalThis.kept ?? 2'), a.host);
+    expect(next.result.error, JSON.stringify(next.result.error)).toBeUndefined();
+    expect(next.result.result).toBe(2);
+  });
+
+  it('a replaced worker’s calls, replies and result are ignored: a reply to its cell’s tool call is not posted to the replacement (whose call ids start again at 0), its late messages settle no cell of the replacement, and the replacement’s sessions work', async () => {
+    const { workers, hold, threads } = relayedWorkers();
+    const a = gatedHost('A');
+    const b = gatedHost('B');
+    let executed = 0;
+    const countingB: typeof b.host = (operation, args, signal) => {
+      executed++;
+      return b.host(operation, args, signal);
+    };
+    const runIds = new Map<string, number>();
+    hold.toWorker = (each) => {
+      if (each.type === 'run') runIds.set(each.sessionId, each.runId);
+      return false;
+    };
+    // A's cell waits for its tool call (call id 0 of the first thread)
+    const cellA = workers.run(message('A', "return (await toolmux.execute('A_CALL', {})).data"), a.host);
+    const callA = await a.called('A_CALL');
+    expect(workers.failWorkerForTest((key) => key === 'A', 'exit')).toBe(true);
+    const outA = await cellA;
+    expect(outA.result.error?.code).toBe('WORKBENCH_WORKER_RESTARTED');
+    await until(() => threads.length === 2);
+    // B's cell on the replacement waits for its tool call: call id 0 of the second thread
+    let settled = false;
+    const cellB = workers
+      .run(message('B', "return (await toolmux.execute('B_CALL', {})).data"), countingB)
+      .finally(() => {
+        settled = true;
+      });
+    const callB = await b.called('B_CALL');
+    expect(executed).toBe(1);
+    // A's tool answers now: its reply is for a cell that ended, in a thread that is gone
+    callA.answer('reply meant for A');
+    // what the first thread had sent before it ended, arriving late: a tool call of A's cell, and
+    // a result under the id of B's run
+    const old = threads[0]!.toPool;
+    old.postMessage({
+      type: 'host',
+      runId: runIds.get('A')!,
+      calls: [1, 'execute', '{}'],
+    } satisfies FromWorker);
+    old.postMessage({
+      type: 'result',
+      runId: runIds.get('B')!,
+      result: { result: 'result of the replaced thread', logs: [] },
+      disposed: false,
+      created: false,
+    } satisfies FromWorker);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(settled).toBe(false);
+    expect(executed).toBe(1);
+    callB.answer('answer for B');
+    const outB = await cellB;
+    expect(outB.result.error, JSON.stringify(outB.result.error)).toBeUndefined();
+    expect(outB.result.result).toBe('answer for B');
+    const again = await workers.run(message('B', 'return 3'), b.host);
+    expect(again.result.result).toBe(3);
   });
 });
 

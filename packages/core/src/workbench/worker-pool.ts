@@ -49,8 +49,11 @@ export type ToWorker =
   | { type: 'reply'; replies: Array<number | string> }
   /** Drop a session's context; a cell running in it ends with WORKBENCH_CONTEXT_DROPPED saying `why`. */
   | { type: 'dispose'; sessionId: string; why?: string }
-  /** The main thread gave up on a cell (it ended it already): drop the cell's context. */
-  | { type: 'cancel'; runId: number }
+  /**
+   * The main thread gave up on a cell (it ended it already, and forgot the session's context here):
+   * drop that context, also when the cell has ended meanwhile (its result on its way).
+   */
+  | { type: 'cancel'; runId: number; sessionId: string }
   /** Test hook: the worker exits, hangs outside the engine, or throws. */
   | { type: 'fail'; how: WorkerFailure };
 
@@ -388,7 +391,7 @@ class WorkbenchWorker {
   abandon(run: Run): void {
     this.#release(run);
     this.sessions.delete(run.message.sessionId);
-    this.#post({ type: 'cancel', runId: run.runId });
+    this.#post({ type: 'cancel', runId: run.runId, sessionId: run.message.sessionId });
   }
 
   #message(message: FromWorker): void {

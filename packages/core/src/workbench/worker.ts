@@ -43,8 +43,8 @@ const sandboxes = new Map<string, { sandbox: Sandbox; memoryMb: number }>();
  * `cancel` came before it was made): the cell then does not run in it.
  */
 const making = new Map<string, { dropped?: string }>();
-/** Cells running, by run id, with their session: a `cancel` drops the session's context. */
-const running = new Map<number, string>();
+/** Cells running, by run id. */
+const running = new Set<number>();
 const waiting = new Map<number, (replyJson: string) => void>();
 let nextCall = 0;
 /** Sandboxes being made (they wait for file reads the event loop delivers: no sleeping then). */
@@ -101,12 +101,12 @@ function handle(message: ToWorker): void {
     case 'dispose':
       drop(message.sessionId, message.why ?? 'its session was deleted');
       break;
-    case 'cancel': {
-      const sessionId = running.get(message.runId);
-      if (sessionId === undefined) break;
-      drop(sessionId, 'the main thread ended the cell');
+    case 'cancel':
+      // Also when the cell has ended (its result crossed this message): the main thread no longer
+      // counts the context as here, so nothing else would ever drop it. A later cell of the session
+      // is posted after this message.
+      drop(message.sessionId, 'the main thread ended the cell');
       break;
-    }
     case 'fail':
       // A test hook of the worker-replacement backstop (`WorkbenchWorkers.failWorkerForTest`).
       if (message.how === 'exit') process.exit(1);
@@ -208,7 +208,7 @@ function waitForMessages(): void {
 
 async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   let created = false;
-  running.set(message.runId, message.sessionId);
+  running.add(message.runId);
   const calls: number[] = [];
   try {
     let held = sandboxes.get(message.sessionId);
