@@ -357,6 +357,26 @@ describe('HeldLogEntries (a workbench cell’s calls)', () => {
     expect(errors).toHaveLength(1);
     await store.close();
   });
+
+  it('writes an entry held after the cell’s last write at once (a call that ended after its cell)', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.migrate();
+    const { errors, logger } = recordingLogger();
+    const writer = new ExecutionLogWriter(store, logger);
+    const held = new HeldLogEntries(writer);
+    held.hold(entry('user_early'));
+    await held.storedWith(entry('user_cell'));
+    expect((await storedIds(store)).size).toBe(2);
+    // the cell's call ends later (it was aborted, or its tool did not heed the abort): no write of the
+    // cell is to come, so its entry is written as it comes (on the old code it stayed held, unwritten)
+    const late = entry('user_late');
+    held.hold(late);
+    await writer.flush();
+    expect((await storedIds(store)).has(late.id)).toBe(true);
+    expect(errors).toEqual([]);
+    await writer.close();
+    await store.close();
+  });
 });
 
 describe.skipIf(skipPostgres !== undefined)('the log of a ToolMux on PostgreSQL', () => {

@@ -289,14 +289,30 @@ export class HeldLogEntries {
     this.#writer = writer;
   }
 
-  /** Keeps `entry` for the next write. */
+  /**
+   * Keeps `entry` for the next write; once the cell's entries were written (`stored`), writes it at
+   * once: a call the cell made can end after the cell did (it timed out, or its context was dropped,
+   * while a tool that does not heed the abort ran on), and its entry must not wait for a write that
+   * will not come.
+   */
   readonly hold = (entry: ExecutionLogRecord): void => {
+    if (this.#ended) {
+      void this.#writer.write(entry);
+      return;
+    }
     this.#held.push(entry);
     if (this.#held.length >= HELD_BATCH) this.#write();
   };
 
-  /** Writes what is held and resolves once everything held so far is stored. Never rejects. */
+  /** Whether `stored` was called: the cell ended, and entries held later are written as they come. */
+  #ended = false;
+
+  /**
+   * Writes what is held and resolves once everything held so far is stored (the cell's last write:
+   * entries held after it are written at once). Never rejects.
+   */
   async stored(): Promise<void> {
+    this.#ended = true;
     this.#write();
     await Promise.all(this.#written);
   }
