@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { logRecord } from '../test/log-records.js';
@@ -67,6 +69,23 @@ describe('SQLite WAL checkpoints on a worker thread', () => {
     const page = await store.listLogs({ sessionId: written[0]!.sessionId!, limit: 1000, cursor: undefined });
     expect(page.items.map((item) => item.id).sort()).toEqual(written.map((record) => record.id).sort());
     await store.close();
+  });
+
+  it('run in a process whose main script is a module given with --input-type=module', async () => {
+    // the worker's code is evaluated as the main script's kind: a module here, where `require` is not defined
+    const dist = resolve(import.meta.dirname, '../../dist');
+    const script = `
+      import { SqliteStore } from ${JSON.stringify(join(dist, 'store/sqlite.js'))};
+      const store = new SqliteStore({ path: process.env.DB_PATH });
+      await store.migrate();
+      console.log(JSON.stringify(await store.checkpoint()));
+      await store.close();
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, DB_PATH: tempPath() },
+    });
+    const outcome = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(outcome).toEqual({ log: expect.any(Number), checkpointed: expect.any(Number) });
   });
 
   /** A checkpointer whose worker cannot open its file, and the failures it reported. */

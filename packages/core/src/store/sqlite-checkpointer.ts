@@ -12,10 +12,13 @@ const CHECKPOINT_EVERY_ROWS = 2_000;
  */
 export const SAFETY_NET_AUTOCHECKPOINT_PAGES = 10_000;
 
-/** The worker: its own connection to the file, running PASSIVE checkpoints when asked. */
+/**
+ * The worker: its own connection to the file, running PASSIVE checkpoints when asked. Evaluated as
+ * the main script's kind (a module under `node --input-type=module -e`), so it uses no `require`.
+ */
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { DatabaseSync } = require('node:sqlite');
+const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
+const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
 const database = new DatabaseSync(workerData.path);
 database.exec('PRAGMA busy_timeout = 5000');
 const checkpoint = database.prepare('PRAGMA wal_checkpoint(PASSIVE)');
