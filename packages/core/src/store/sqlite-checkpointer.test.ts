@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { DatabaseSync } from 'node:sqlite';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ExecutionLogWriter } from '../execution/log-writer.js';
 import { logRecord } from '../test/log-records.js';
+import { newId } from '../util/ids.js';
 import { SqliteStore } from './sqlite.js';
 import { SAFETY_NET_AUTOCHECKPOINT_PAGES, SqliteCheckpointer } from './sqlite-checkpointer.js';
 import type { ExecutionLogRecord } from './types.js';
@@ -70,6 +72,139 @@ describe('SQLite WAL checkpoints on a worker thread', () => {
     expect(page.items.map((item) => item.id).sort()).toEqual(written.map((record) => record.id).sort());
     await store.close();
   });
+
+  /** Bytes of one WAL frame: its 24-byte header and a 4 KB page. */
+  const FRAME_BYTES = 24 + 4096;
+
+  it('start the WAL over under sustained concurrent writes, and the store’s connection never checkpoints', async () => {
+    const path = tempPath();
+    const resetFrames = 500;
+    const store = new SqliteStore({ path, checkpoints: { resetFrames } });
+    await store.migrate();
+    // The WAL's frame count (mxFrame of the wal-index header, which SQLite keeps in the -shm file):
+    // read from the file, not through a connection, so measuring runs no checkpoint.
+    const header = Buffer.alloc(48);
+    let shm: number | undefined;
+    const frames = () => {
+      shm ??= openSync(`${path}-shm`, 'r');
+      readSync(shm, header, 0, 48, 0);
+      return header.readUInt32LE(16);
+    };
+    let written = 0;
+    let startedOver = 0;
+    let last = 0;
+    const sample = () => {
+      const now = frames();
+      if (now < last) startedOver++;
+      written += now < last ? now : now - last;
+      last = now;
+    };
+    // 16 callers, each waiting for its entry's commit (group commit, as session.execute does)
+    const writer = new ExecutionLogWriter(
+      {
+        insertLogs: async (records) => {
+          await store.insertLogs(records);
+          sample();
+        },
+      },
+      { debug() {}, warn() {}, error() {} },
+    );
+    const target = 2 * SAFETY_NET_AUTOCHECKPOINT_PAGES;
+    let entries = 0;
+    const callers = Array.from({ length: 16 }, async () => {
+      while (written < target) {
+        expect(await writer.write(logRecord({ input: JSON.stringify({ text: 'x'.repeat(200) }) }))).toBe(
+          true,
+        );
+        entries++;
+      }
+    });
+    // meanwhile other writes of the store go on (sessions): they wait with the log batches, no deadlock
+    let sessionWrites = 0;
+    const sessions = (async () => {
+      while (written < target) {
+        const id = newId('ses');
+        const now = new Date();
+        await store.insertSession({
+          id,
+          userId: 'user_1',
+          config: {},
+          configVersion: 1,
+          tokenHash: 'a'.repeat(64),
+          tokenVersion: 0,
+          metadata: {},
+          createdAt: now,
+          updatedAt: now,
+        });
+        await store.updateSession(id, { config: { n: 1 }, metadata: {}, expectedVersion: 1 });
+        sessionWrites++;
+        sample();
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    })();
+    await Promise.all([...callers, sessions]);
+    await writer.close();
+    closeSync(shm!);
+    // the -wal file is never cut short, so its size records the largest the WAL has been; the store's
+    // connection checkpoints when one of its commits leaves the WAL at wal_autocheckpoint frames
+    // or more (SQLite's WAL hook): below that, it never did
+    const largest = (statSync(`${path}-wal`).size - 32) / FRAME_BYTES;
+    expect(largest).toBeLessThan(SAFETY_NET_AUTOCHECKPOINT_PAGES);
+    // it started over again and again
+    expect(startedOver).toBeGreaterThanOrEqual(5);
+    expect(sessionWrites).toBeGreaterThan(0);
+    const database = new DatabaseSync(path);
+    expect(database.prepare('SELECT count(*) AS n FROM toolmux_execution_logs').get()).toEqual({
+      n: entries,
+    });
+    database.close();
+    await store.close();
+  }, 60_000);
+
+  it('hold the writes once per threshold only while a reader keeps the WAL from starting over', async () => {
+    const path = tempPath();
+    const resetFrames = 2_000;
+    const store = new SqliteStore({ path, checkpoints: { resetFrames } });
+    await store.migrate();
+    await store.insertLogs([entry()]);
+    // a read transaction of another connection: checkpoints cannot copy the frames after its snapshot
+    const reader = new DatabaseSync(path);
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) AS n FROM toolmux_execution_logs').get();
+    const checkpointer = (store as unknown as { checkpointer: SqliteCheckpointer }).checkpointer;
+    const outcomes: number[] = [];
+    const checkpoint = checkpointer.checkpoint.bind(checkpointer);
+    checkpointer.checkpoint = () => {
+      const running = checkpoint();
+      void running.then((outcome) => outcomes.push(outcome?.log ?? -1));
+      return running;
+    };
+    const writer = new ExecutionLogWriter(store, { debug() {}, warn() {}, error() {} });
+    const target = 4 * resetFrames;
+    const largest = () => Math.max(0, ...outcomes);
+    await Promise.all([
+      ...Array.from({ length: 16 }, async () => {
+        while (largest() < target) expect(await writer.write(entry())).toBe(true);
+      }),
+      // checkpoints asked for besides the writes': many chances to hold the writes per threshold
+      (async () => {
+        while (largest() < target) {
+          await store.checkpoint();
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+      })(),
+    ]);
+    await writer.close();
+    reader.exec('COMMIT');
+    reader.close();
+    const { held } = checkpointer.holds;
+    expect(held).toBeGreaterThanOrEqual(1);
+    // once per threshold's frames, not at every checkpoint past it
+    const bound = Math.ceil(Math.max(...outcomes) / resetFrames);
+    expect(outcomes.filter((log) => log >= resetFrames).length).toBeGreaterThan(bound);
+    expect(held).toBeLessThanOrEqual(bound);
+    await store.close();
+  }, 60_000);
 
   it('run in a process whose main script is a module given with --input-type=module', async () => {
     // the worker's code is evaluated as the main script's kind: a module here, where `require` is not defined

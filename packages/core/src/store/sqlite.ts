@@ -9,7 +9,11 @@ import {
   WORKBENCH_CELL_CONDITION,
 } from './migrations.js';
 import { assertPageQuery, type PageQuery, pageClause, sqliteLimit, toPage } from './pagination.js';
-import { SAFETY_NET_AUTOCHECKPOINT_PAGES, SqliteCheckpointer } from './sqlite-checkpointer.js';
+import {
+  SAFETY_NET_AUTOCHECKPOINT_PAGES,
+  SqliteCheckpointer,
+  type SqliteCheckpointerOptions,
+} from './sqlite-checkpointer.js';
 import {
   assertExpectedVersion,
   configVersionConflictError,
@@ -46,6 +50,8 @@ export interface SqliteStoreOptions {
    * as long as the store.
    */
   path: string;
+  /** @internal WAL checkpoint settings (tests lower them; see SqliteCheckpointer). */
+  checkpoints?: SqliteCheckpointerOptions;
 }
 
 type Row = Record<string, unknown>;
@@ -318,7 +324,7 @@ export class SqliteStore implements Store {
   /** WAL checkpoints off the event loop (a file database only; see SqliteCheckpointer). */
   private readonly checkpointer: SqliteCheckpointer | undefined;
 
-  constructor({ path }: SqliteStoreOptions) {
+  constructor({ path, checkpoints }: SqliteStoreOptions) {
     try {
       if (path !== ':memory:') createPrivateFile(path);
       this.database = new DatabaseSync(path);
@@ -331,10 +337,14 @@ export class SqliteStore implements Store {
           'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; ' +
             `PRAGMA wal_autocheckpoint = ${SAFETY_NET_AUTOCHECKPOINT_PAGES};`,
         );
-        this.checkpointer = new SqliteCheckpointer(path, () => {
-          // the worker could not run: checkpoint on this connection again, as SQLite does by default
-          if (!this.closed) this.database.exec('PRAGMA wal_autocheckpoint = 1000');
-        });
+        this.checkpointer = new SqliteCheckpointer(
+          path,
+          () => {
+            // the worker could not run: checkpoint on this connection again, as SQLite does by default
+            if (!this.closed) this.database.exec('PRAGMA wal_autocheckpoint = 1000');
+          },
+          checkpoints,
+        );
       }
     } catch (error) {
       throw storeError('sqlite', `open the database file "${path}"`, error);
@@ -342,7 +352,7 @@ export class SqliteStore implements Store {
   }
 
   async migrate(): Promise<void> {
-    this.run('run migrations', () => {
+    await this.write('run migrations', () => {
       this.database.exec('BEGIN IMMEDIATE');
       try {
         this.database.exec(MIGRATIONS_TABLE_SQL.sqlite);
@@ -385,7 +395,7 @@ export class SqliteStore implements Store {
   }
 
   async insertSession(record: SessionRecord): Promise<void> {
-    this.run('insert a session', () => {
+    await this.write('insert a session', () => {
       this.prepared().insertSession.run(
         record.id,
         record.userId,
@@ -404,7 +414,7 @@ export class SqliteStore implements Store {
     id: string,
     { expectedTokenVersion, tokenVersion, tokenHash }: SessionTokenRotation,
   ): Promise<SessionRecord | undefined> {
-    const { updated, current } = this.run('rotate a session token', () => {
+    const { updated, current } = await this.write('rotate a session token', () => {
       const statements = this.prepared();
       const updated = statements.rotateSessionToken.get(tokenVersion, tokenHash, id, expectedTokenVersion);
       return { updated, current: updated ? undefined : statements.getSessionTokenHash.get(id) };
@@ -415,7 +425,7 @@ export class SqliteStore implements Store {
   }
 
   async putWorkbenchFile(file: WorkbenchFileRecord, quotaBytes: number): Promise<number | undefined> {
-    return this.run('write a workbench file', () => {
+    return this.write('write a workbench file', () => {
       const others = this.database
         .prepare(
           'SELECT COALESCE(SUM(size), 0) AS total FROM toolmux_workbench_files WHERE session_id = ? AND path <> ?',
@@ -469,7 +479,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteWorkbenchFile(sessionId: string, path: string): Promise<boolean> {
-    const result = this.run('delete a workbench file', () =>
+    const result = await this.write('delete a workbench file', () =>
       this.database
         .prepare('DELETE FROM toolmux_workbench_files WHERE session_id = ? AND path = ?')
         .run(sessionId, path),
@@ -483,7 +493,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteSession(id: string): Promise<boolean> {
-    return this.run('delete a session', () => this.prepared().deleteSession.run(id).changes > 0);
+    return this.write('delete a session', () => this.prepared().deleteSession.run(id).changes > 0);
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
@@ -496,7 +506,7 @@ export class SqliteStore implements Store {
     { config, metadata, expectedVersion }: SessionUpdate,
   ): Promise<SessionRecord> {
     assertExpectedVersion(expectedVersion);
-    const { updated, current } = this.run('update a session', () => {
+    const { updated, current } = await this.write('update a session', () => {
       const statements = this.prepared();
       const updated = statements.updateSession.get(
         JSON.stringify(config),
@@ -534,7 +544,7 @@ export class SqliteStore implements Store {
    */
   async insertLogs(records: readonly ExecutionLogRecord[]): Promise<void> {
     if (records.length === 0) return;
-    this.run('insert execution logs', () => {
+    await this.write('insert execution logs', () => {
       if (records.length <= LOG_ROWS_PER_INSERT) {
         this.#insertLogRows(records, 0, records.length);
         return;
@@ -662,7 +672,7 @@ export class SqliteStore implements Store {
   }
 
   async moveLogChildren(sessionId: string, from: string, to: string): Promise<number> {
-    return this.run('relink execution log entries', () =>
+    return this.write('relink execution log entries', () =>
       Number(
         this.statement(
           'UPDATE toolmux_execution_logs SET parent_id = ? WHERE session_id = ? AND parent_id = ?',
@@ -672,7 +682,7 @@ export class SqliteStore implements Store {
   }
 
   async insertAuthConfig(record: AuthConfigRecord): Promise<boolean> {
-    const result = this.run('insert an auth config', () =>
+    const result = await this.write('insert an auth config', () =>
       this.prepared().insertAuthConfig.run(
         record.id,
         record.toolkit,
@@ -721,7 +731,7 @@ export class SqliteStore implements Store {
   }
 
   async insertConnectedAccount(record: ConnectedAccountRecord): Promise<void> {
-    this.run('insert a connected account', () => this.insertAccount(record));
+    await this.write('insert a connected account', () => this.insertAccount(record));
   }
 
   async getConnectedAccount(id: string): Promise<ConnectedAccountRecord | undefined> {
@@ -807,7 +817,7 @@ export class SqliteStore implements Store {
       sql += ' AND version = ?';
       params.push(expectedVersion);
     }
-    const row = this.run('update a connected account', () =>
+    const row = await this.write('update a connected account', () =>
       this.statement(`${sql} RETURNING ${ACCOUNT_COLUMNS}`).get(...params),
     );
     return row === undefined ? undefined : toAccount(row);
@@ -819,7 +829,7 @@ export class SqliteStore implements Store {
     leaseUntil: Date,
     now: Date,
   ): Promise<ConnectedAccountRecord | undefined> {
-    const row = this.run('lease a token refresh', () =>
+    const row = await this.write('lease a token refresh', () =>
       this.prepared().acquireRefreshLease.get(
         leaseUntil.getTime(),
         Date.now(),
@@ -840,7 +850,7 @@ export class SqliteStore implements Store {
   }
 
   async insertConnectionRequest(record: ConnectionRequestRecord): Promise<void> {
-    this.run('insert a connection request', () => {
+    await this.write('insert a connection request', () => {
       this.prepared().insertRequest.run(
         record.id,
         record.kind,
@@ -885,14 +895,14 @@ export class SqliteStore implements Store {
   }
 
   async markConnectionRequestUsed(id: string, usedAt: Date): Promise<boolean> {
-    const result = this.run('mark a connection request used', () =>
+    const result = await this.write('mark a connection request used', () =>
       this.prepared().markRequestUsed.run(usedAt.getTime(), id),
     );
     return result.changes > 0;
   }
 
   async finishConnectionRequest(id: string, status: 'COMPLETED' | 'FAILED'): Promise<boolean> {
-    const result = this.run('finish a connection request', () =>
+    const result = await this.write('finish a connection request', () =>
       this.prepared().finishRequest.run(status, id),
     );
     return result.changes > 0;
@@ -929,7 +939,7 @@ export class SqliteStore implements Store {
     next: SealedSecret,
   ): Promise<boolean> {
     const table = SEALED_SECRET_TABLES[kind];
-    const result = this.run('re-encrypt a record', () =>
+    const result = await this.write('re-encrypt a record', () =>
       this.statement(
         `UPDATE ${table} SET secret = ?, key_id = ? WHERE id = ? AND secret = ? AND key_id = ?`,
       ).run(next.ciphertext, next.keyId, id, expected.ciphertext, expected.keyId),
@@ -985,9 +995,9 @@ export class SqliteStore implements Store {
     return this.listStatements.size;
   }
 
-  /** Runs `work` in one transaction. */
-  private transaction<T>(operation: string, work: () => T): T {
-    return this.run(operation, () => {
+  /** Runs `work` in one transaction (a write: see `write`). */
+  private async transaction<T>(operation: string, work: () => T): Promise<T> {
+    return this.write(operation, () => {
       this.database.exec('BEGIN IMMEDIATE');
       try {
         const result = work();
@@ -1010,6 +1020,16 @@ export class SqliteStore implements Store {
       const { sql, params } = pageClause('sqlite', query);
       return this.statement(`SELECT ${columns} FROM ${table} ${sql}`).all(...params);
     });
+  }
+
+  /**
+   * Runs work that writes, as `run`, once no checkpoint that resets the WAL holds the writes (see
+   * SqliteCheckpointer): a write waits for it (the event loop does not), and writes held go in the
+   * order they came. When none holds them, `work` runs at once, in the caller's turn.
+   */
+  private async write<T>(operation: string, work: () => T): Promise<T> {
+    for (let held = this.checkpointer?.held; held !== undefined; held = this.checkpointer?.held) await held;
+    return this.run(operation, work);
   }
 
   /** Runs database work, wrapping a failure as `STORE_ERROR` that names `operation`. */
