@@ -2,44 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineTool, defineToolkit } from '../catalog/define.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
+import { gateToolkit } from '../test/gate-tool.js';
 import { ToolMux } from '../toolmux.js';
 import { MainThreadCells, sharedCellRunner } from './main-thread.js';
 import { SANDBOX_SLICING_AVAILABLE } from './sandbox.js';
 import type { WorkbenchWorkers } from './worker-pool.js';
 
 type Cell = { result: unknown; error?: { code: string; message: string }; notice?: string };
-
-/** A tool that answers when the test says (never, unless it does). */
-function gate() {
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let started!: () => void;
-  const called = new Promise<void>((resolve) => {
-    started = resolve;
-  });
-  const toolkit = defineToolkit({
-    slug: 'gate',
-    description: 'A tool that answers when the test says',
-    tools: [
-      defineTool({
-        slug: 'GATE_WAIT',
-        description: 'Wait for the test',
-        inputSchema: z.object({}),
-        execute: async () => {
-          started();
-          await released;
-          return { released: true };
-        },
-      }),
-    ],
-  });
-  return { toolkit, release, called };
-}
 
 /** A logger that keeps what it is told. */
 function recordingLogger() {
@@ -87,7 +57,7 @@ describe.each(threads)('ToolMux.close() and the workbench (TOOLMUX_WORKBENCH_THR
     const onRejection = (reason: unknown) => rejections.push(reason);
     process.on('unhandledRejection', onRejection);
     try {
-      const { toolkit, release, called } = gate();
+      const { toolkit, release, called } = gateToolkit();
       const store = join(dir, `closing-${thread}.db`);
       const closing = recordingLogger();
       const mux = new ToolMux({ toolkits: [toolkit], store, logger: closing.logger });
@@ -161,7 +131,7 @@ describe.each(threads)('ToolMux.close() and the workbench (TOOLMUX_WORKBENCH_THR
   });
 
   it('a cell asked for on a session of a closed ToolMux does not run, and one whose context is being made when close() comes ends without running', async () => {
-    const { toolkit, release } = gate();
+    const { toolkit, release } = gateToolkit();
     const logs = recordingLogger();
     const mux = new ToolMux({
       toolkits: [toolkit],

@@ -1,10 +1,9 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { ToolResult } from '../execution/result.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import type { Session } from '../session.js';
+import { gateToolkit } from '../test/gate-tool.js';
 import { ToolMux } from '../toolmux.js';
 import { workbenchHost } from './host.js';
 import { type CellRunner, MainThreadCells } from './main-thread.js';
@@ -480,30 +479,7 @@ describe('deleting a session while its workbench cell runs', () => {
   ])(
     '%s ends the cell at once with WORKBENCH_CONTEXT_DROPPED: the deleted session’s code does not run on',
     async (_name, remove) => {
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let started!: () => void;
-      const called = new Promise<void>((resolve) => {
-        started = resolve;
-      });
-      const gate = defineToolkit({
-        slug: 'gate',
-        description: 'A tool that answers when the test says',
-        tools: [
-          defineTool({
-            slug: 'GATE_WAIT',
-            description: 'Wait for the test',
-            inputSchema: z.object({}),
-            execute: async () => {
-              started();
-              await released;
-              return { released: true };
-            },
-          }),
-        ],
-      });
+      const { toolkit: gate, release, called } = gateToolkit();
       const mux = new ToolMux({ toolkits: [gate], store: ':memory:', logger: quiet });
       // 5 s: on the old code the cell ran on, waiting for the tool, and ended at this deadline
       const session = await mux.create('user_1', { toolkits: ['gate'], workbench: { timeoutMs: 5_000 } });

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineTool, defineToolkit } from '../catalog/define.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
+import { gateToolkit } from '../test/gate-tool.js';
 import { ToolMux } from '../toolmux.js';
 
 /**
@@ -12,30 +11,7 @@ import { ToolMux } from '../toolmux.js';
  */
 describe('a cell that ends before its tool call', () => {
   it("logs the aborted call under the cell's entry", async () => {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let started!: () => void;
-    const called = new Promise<void>((resolve) => {
-      started = resolve;
-    });
-    const toolkit = defineToolkit({
-      slug: 'slow',
-      description: 'A tool that ignores its abort signal',
-      tools: [
-        defineTool({
-          slug: 'SLOW_WORK',
-          description: 'Work until the test says',
-          inputSchema: z.object({}),
-          execute: async () => {
-            started();
-            await released;
-            return { done: true };
-          },
-        }),
-      ],
-    });
+    const { toolkit, release, called } = gateToolkit();
     const errors: string[] = [];
     const mux = new ToolMux({
       toolkits: [toolkit],
@@ -43,9 +19,9 @@ describe('a cell that ends before its tool call', () => {
       logger: { debug() {}, warn() {}, error: (message: string) => errors.push(message) },
     });
     try {
-      const session = await mux.create('user_1', { toolkits: ['slow'], workbench: { timeoutMs: 300 } });
+      const session = await mux.create('user_1', { toolkits: ['gate'], workbench: { timeoutMs: 300 } });
       const cell = await session.execute(MetaToolSlug.WORKBENCH, {
-        code: "await toolmux.execute('SLOW_WORK', {}); return 'never'",
+        code: "await toolmux.execute('GATE_WAIT', {}); return 'never'",
       });
       await called;
       expect((cell.data as { error?: { code: string } }).error?.code).toBe('WORKBENCH_TIMEOUT');
@@ -53,7 +29,7 @@ describe('a cell that ends before its tool call', () => {
       const children = (await session.logs({ parentId: cell.logId })).items;
       expect(children).toHaveLength(1);
       expect(children[0]).toMatchObject({
-        toolSlug: 'SLOW_WORK',
+        toolSlug: 'GATE_WAIT',
         errorCode: 'TOOL_ABORTED',
         parentId: cell.logId,
         sessionId: session.sessionId,
