@@ -18,14 +18,14 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { defineTool, defineToolkit, type Session, ToolMux } from '@toolmux/core';
+import { type Session, ToolMux } from '@toolmux/core';
 import { createTestPostgresUrl } from '@toolmux/core/test';
-import { z } from 'zod';
 // the module instance the built engine uses (not part of the public API)
 import { ExecutionLogWriter } from '../packages/core/dist/execution/log-writer.js';
 import { SqliteStore } from '../packages/core/dist/store/sqlite.js';
 import { createServer } from '../packages/server/dist/index.js';
 import { measureInterleaved } from './harness.ts';
+import { issueArgs, issueToolkit } from './issue-toolkit.ts';
 
 let afterTheAnswer = false;
 let writer: ExecutionLogWriter | undefined;
@@ -36,14 +36,6 @@ ExecutionLogWriter.prototype.write = function (this: ExecutionLogWriter, record)
   return afterTheAnswer ? Promise.resolve(true) : stored;
 };
 
-const createIssue = defineTool({
-  slug: 'BENCH_CREATE_ISSUE',
-  description: 'Create an issue',
-  inputSchema: z.object({ owner: z.string(), repo: z.string(), title: z.string() }),
-  execute: async (input) => ({ number: 1, title: input.title }),
-});
-const toolkit = defineToolkit({ slug: 'bench', description: 'Benchmark toolkit', tools: [createIssue] });
-const args = { owner: 'octocat', repo: 'hello-world', title: 'Found a bug' };
 const CALLS_PER_RUN = Number(process.env.BENCH_CALLS ?? 400);
 /** BENCH_CONCURRENCY=1,16,64 (in-process callers), BENCH_REST=0 skips REST, BENCH_STORES=sqlite,postgres,pg-async,pg-socket */
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map(Number);
@@ -55,7 +47,7 @@ async function burst(session: Session, concurrency: number): Promise<void> {
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next++ < CALLS_PER_RUN) {
-        const result = await session.execute('BENCH_CREATE_ISSUE', args);
+        const result = await session.execute('BENCH_CREATE_ISSUE', issueArgs);
         if (!result.successful) throw new Error(result.error ?? 'failed');
       }
     }),
@@ -64,7 +56,7 @@ async function burst(session: Session, concurrency: number): Promise<void> {
 
 async function compare(name: string, store: string, secretKey?: string) {
   const mux = new ToolMux({
-    toolkits: [toolkit],
+    toolkits: [issueToolkit],
     store,
     secretKey,
     logger: { debug() {}, warn() {}, error() {} },
@@ -116,7 +108,7 @@ async function compare(name: string, store: string, secretKey?: string) {
   // the same calls over REST (POST /sessions/:id/execute) from 64 concurrent clients
   const apiKey = 'bench-api-key-0123456789abcdef';
   const running = await createServer({ toolmux: mux, apiKey }).serve({ port: 0, hostname: '127.0.0.1' });
-  const body = JSON.stringify({ tool_slug: 'BENCH_CREATE_ISSUE', arguments: args });
+  const body = JSON.stringify({ tool_slug: 'BENCH_CREATE_ISSUE', arguments: issueArgs });
   const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
   const restBurst = async () => {
     let next = 0;
@@ -177,7 +169,7 @@ async function walPagesPerCommit(path: string): Promise<void> {
     errorCode: null,
     errorMessage: null,
     durationMs: 0.2,
-    input: JSON.stringify(args),
+    input: JSON.stringify(issueArgs),
     output: '{"number":1,"title":"Found a bug"}',
     createdAt: new Date(),
     parentId: null,

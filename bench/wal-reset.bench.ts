@@ -20,25 +20,16 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'no
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { defineTool, defineToolkit, ToolMux } from '@toolmux/core';
-import { z } from 'zod';
+import { ToolMux } from '@toolmux/core';
 import { SqliteStore } from '../packages/core/dist/store/sqlite.js';
 // the module instances the built engine uses (not part of the public API)
 import { SAFETY_NET_AUTOCHECKPOINT_PAGES } from '../packages/core/dist/store/sqlite-checkpointer.js';
+import { issueArgs, issueToolkit } from './issue-toolkit.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const CALLERS = 16;
 const FRAME_BYTES = 24 + 4096;
-
-const createIssue = defineTool({
-  slug: 'BENCH_CREATE_ISSUE',
-  description: 'Create an issue',
-  inputSchema: z.object({ owner: z.string(), repo: z.string(), title: z.string() }),
-  execute: async (input) => ({ number: 1, title: input.title }),
-});
-const toolkit = defineToolkit({ slug: 'bench', description: 'Benchmark toolkit', tools: [createIssue] });
-const args = { owner: 'octocat', repo: 'hello-world', title: 'Found a bug' };
 
 interface Run {
   callsPerSecond: number;
@@ -60,7 +51,7 @@ async function run(dir: string, name: string, index: number): Promise<Run> {
     checkpoints: name === 'before' ? { resetFrames: Number.POSITIVE_INFINITY } : undefined,
   });
   const mux = new ToolMux({
-    toolkits: [toolkit],
+    toolkits: [issueToolkit],
     store,
     secretKey: Buffer.alloc(32, 3).toString('base64'),
     logger: { debug() {}, warn() {}, error() {} },
@@ -93,7 +84,7 @@ async function run(dir: string, name: string, index: number): Promise<Run> {
   await Promise.all(
     Array.from({ length: CALLERS }, async () => {
       while (performance.now() < end) {
-        const result = await session.execute('BENCH_CREATE_ISSUE', args);
+        const result = await session.execute('BENCH_CREATE_ISSUE', issueArgs);
         if (!result.successful) throw new Error(result.error ?? 'failed');
         calls++;
       }
