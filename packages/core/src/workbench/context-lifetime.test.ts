@@ -323,6 +323,38 @@ describe('worker races behind the relay', () => {
     expect(next.result.result).toBe(2);
   });
 
+  it('a tool call that a cell made before its context was dropped, and that reaches the main thread after the drop, runs no tool: the call is answered WORKBENCH_CONTEXT_DROPPED and the cell ends with it', async () => {
+    const { workers, hold, heldFromWorker, deliverFromWorker } = relayedWorkers();
+    const executed: string[] = [];
+    const gated = gatedHost('A');
+    const host: typeof gated.host = (operation, args, signal) => {
+      executed.push((args as { slug?: string } | null)?.slug ?? operation);
+      return gated.host(operation, args, signal);
+    };
+    const cell = workers.run(
+      message(
+        'A',
+        `await toolmux.execute('FIRST', {});
+         try { await toolmux.execute('SECOND', {}); } catch (error) { return 'second: ' + error.code; }
+         return 'second ran';`,
+      ),
+      host,
+    );
+    const first = await gated.called('FIRST');
+    // the worker's call of SECOND is held on its way to the main thread, and the drop comes first
+    hold.fromWorker = (each) => each.type === 'host';
+    first.answer(null);
+    await until(() => heldFromWorker.length === 1);
+    workers.dispose('A', 'the test dropped it');
+    hold.fromWorker = () => false;
+    deliverFromWorker();
+    const out = await cell;
+    // on the old code the main thread ran SECOND for a session whose context it had dropped
+    expect(executed).toEqual(['FIRST']);
+    expect(out.result.error?.code, JSON.stringify(out.result)).toBe('WORKBENCH_CONTEXT_DROPPED');
+    expect(out.disposed).toBe(true);
+  });
+
   it('a replaced worker’s calls, replies and result are ignored: a reply to its cell’s tool call is not posted to the replacement (whose call ids start again at 0), its late messages settle no cell of the replacement, and the replacement’s sessions work', async () => {
     const { workers, hold, threads } = relayedWorkers();
     const a = gatedHost('A');

@@ -1483,6 +1483,14 @@ export function contextDropped(why: string): CellResult {
   };
 }
 
+/** The answer to a `toolmux.*` call its cell made after its context was dropped (`why`): no tool ran. */
+export function droppedReply(why: string): string {
+  return replyOf({
+    code: 'WORKBENCH_CONTEXT_DROPPED',
+    message: `The workbench context running this code was dropped (${why}), so this call ran no tool.`,
+  });
+}
+
 /**
  * What a cell's `toolmux.*` call is answered with, as the prelude's `decode` reads it: its value's
  * JSON text, `''` for a value that has none (undefined), or `!` and the JSON of `{ code, message }`

@@ -9,6 +9,7 @@ import {
   type CellResult,
   callHost,
   contextDropped,
+  droppedReply,
   type SandboxHostCall,
 } from './sandbox.js';
 import {
@@ -150,6 +151,11 @@ interface Run {
   claim: number;
   /** Started by its worker (it can no longer move). */
   claimed: boolean;
+  /**
+   * Why its context was dropped (`dispose`) after its worker started it: the worker ends it when the
+   * drop gets there, and a `toolmux.*` call it makes meanwhile runs no tool.
+   */
+  dropped?: string;
   /** The session had a context when the cell was asked for (moving it loses its globalThis). */
   hadContext: boolean;
   moved?: string;
@@ -425,6 +431,10 @@ class WorkbenchWorker {
     const calls = message.calls;
     for (let index = 0; index + 2 < calls.length; index += 3) {
       const callId = calls[index] as number;
+      if (run.dropped !== undefined) {
+        this.#reply(run, callId, droppedReply(run.dropped));
+        continue;
+      }
       void callHost(run.host, calls[index + 1] as string, calls[index + 2] as string, run.calls.start()).then(
         (json) => {
           run.calls.finished();
@@ -756,7 +766,11 @@ export class WorkbenchWorkers {
   dispose(sessionId: string, why = 'its session was deleted'): void {
     for (const run of [...this.#runs]) {
       if (run.message.sessionId !== sessionId) continue;
-      if (run.worker && !run.worker.withdraw(run)) continue;
+      if (run.worker && !run.worker.withdraw(run)) {
+        // started: its worker ends it once the dispose gets there; until then it calls no tool
+        run.dropped ??= why;
+        continue;
+      }
       this.finish(run, { result: contextDropped(why), disposed: true });
     }
     for (const worker of this.#workers) worker.dispose(sessionId, why);
