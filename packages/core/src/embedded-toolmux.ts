@@ -21,6 +21,7 @@ import {
   type SessionConfig,
 } from './config/session-config.js';
 import { ToolMuxError } from './errors.js';
+import { CallsInFlight, closeTimeoutOf } from './execution/calls-in-flight.js';
 import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execution/execute.js';
 import { ExecutionLogWriter } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
@@ -246,6 +247,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         fetch,
         resolveAccount: (request) => auth.resolveAccount(request),
         renewCredentials: (request) => auth.renewCredentials(request),
+        calls: new CallsInFlight(),
       };
       return { store, key, vault, auth, env };
     })();
@@ -653,16 +655,21 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   };
 
   /**
-   * Ends what runs on the store (connection waits; workbench cells, whose contexts in this process
-   * are dropped, after their log entries are written), then closes the log writer and the store.
+   * Ends what runs on the store, then closes the log writer and the store: new tool calls are refused
+   * (TOOLMUX_CLOSED), connection waits end, workbench cells end (their contexts in this process are
+   * dropped), and tool calls in flight get `timeoutMs` to finish before they are stopped
+   * (TOOL_ABORTED); every call's log entry is written before the log writer closes.
    */
-  async close(): Promise<void> {
+  async close(options?: { timeoutMs?: number }): Promise<void> {
+    const timeoutMs = closeTimeoutOf(options);
     const engine = this.#engine;
     this.#engine = undefined;
     if (engine) {
       const { env, store } = await engine;
+      const calls = env.calls?.close(timeoutMs);
       endConnectionWaits(store);
       await closeWorkbench(store);
+      await calls;
       await env.logs.close();
       await store.close();
     }

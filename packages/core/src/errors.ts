@@ -23,8 +23,10 @@ export const TOOLMUX_ERROR_CODES = {
   TOOL_EXECUTION_FAILED: 500,
   /** A tool handler did not finish within its timeout. */
   TOOL_TIMEOUT: 504,
-  /** The caller aborted the tool call. */
+  /** The caller aborted the tool call (or `mux.close()` stopped it after its `timeoutMs`). */
   TOOL_ABORTED: 499,
+  /** A tool call was asked of a session whose ToolMux was closed (`mux.close()`); it did not run. */
+  TOOLMUX_CLOSED: 503,
   /** Workbench code ran past `workbench.timeoutMs` (its context is reset). */
   WORKBENCH_TIMEOUT: 504,
   /** Workbench code used more than `workbench.memoryMb` (its context is reset). */

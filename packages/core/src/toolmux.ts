@@ -151,12 +151,14 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> implements Too
   }
 
   /**
-   * Embedded: ends the workbench cells running (their contexts in this process are dropped; their log
-   * entries are written first), then closes the execution log and the store. Remote: waits for
-   * pending log uploads.
+   * Embedded: refuses new tool calls (TOOLMUX_CLOSED), ends the workbench cells running (their
+   * contexts in this process are dropped), lets tool calls in flight finish for up to `timeoutMs`
+   * (default 10,000) and stops the rest (TOOL_ABORTED), then closes the execution log and the store
+   * once every call's entry is written. Remote: lets the custom-tool calls running here finish the
+   * same way, then waits for pending log uploads.
    */
-  close(): Promise<void> {
-    return this.#engine.close();
+  close(options?: { timeoutMs?: number }): Promise<void> {
+    return this.#engine.close(options);
   }
 
   toJSON(): { mode: 'embedded' | 'remote'; baseUrl: string; provider: string; toolkits?: string[] } {

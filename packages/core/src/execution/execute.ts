@@ -13,6 +13,7 @@ import type { Logger } from '../util/logger.js';
 import { MAX_LOG_PAYLOAD_BYTES, maskSecrets, redactForLog, truncateUtf8 } from '../util/redact.js';
 import { WorkSlice, yieldToEventLoop } from '../util/slices.js';
 import { shownValue, textProblem } from '../util/stored-text.js';
+import type { CallsInFlight } from './calls-in-flight.js';
 import type { ExecutionLogWriter } from './log-writer.js';
 import type { ToolResult } from './result.js';
 
@@ -41,6 +42,8 @@ export interface ExecutionEnvironment {
    * account is marked EXPIRED. `final`: the handler refused the renewed credentials too.
    */
   renewCredentials?: (request: RenewRequest) => Promise<ResolvedAccount>;
+  /** The calls started and not answered, which `close()` waits for (and stops after its timeout). */
+  calls?: CallsInFlight;
 }
 
 export interface RenewRequest {
@@ -157,6 +160,17 @@ function runUntilAborted<T>(run: () => Promise<T> | T, signal: AbortSignal): Pro
  * validate → account → credentials → run under a timeout → log. Never throws for a tool's failure.
  */
 export async function executeTool(env: ExecutionEnvironment, request: ExecuteRequest): Promise<ToolResult> {
+  const { calls } = env;
+  if (!calls) return executeToolOnce(env, request);
+  calls.enter(request.tool.slug, request.sessionId);
+  try {
+    return await executeToolOnce(env, request);
+  } finally {
+    calls.leave();
+  }
+}
+
+async function executeToolOnce(env: ExecutionEnvironment, request: ExecuteRequest): Promise<ToolResult> {
   const { tool, userId, sessionId } = request;
   const started = performance.now();
   const logId = newId('log');
@@ -346,6 +360,22 @@ export async function rejectToolCall(
   /** In whose words the message names operations (the SDK's by default). */
   audience: ErrorAudience = 'sdk',
 ): Promise<ToolResult> {
+  const { calls } = env;
+  calls?.enter(call.slug, call.sessionId);
+  try {
+    return await rejectToolCallOnce(env, call, error, holdLog, audience);
+  } finally {
+    calls?.leave();
+  }
+}
+
+async function rejectToolCallOnce(
+  env: ExecutionEnvironment,
+  call: Parameters<typeof rejectToolCall>[1],
+  error: ToolMuxError,
+  holdLog: ((entry: ExecutionLogRecord) => void) | undefined,
+  audience: ErrorAudience,
+): Promise<ToolResult> {
   const result: ToolResult = {
     successful: false,
     data: null,
@@ -415,6 +445,14 @@ async function runHandler(
   const onCallerAbort = () =>
     controller.abort(new ToolCallFailure('TOOL_ABORTED', `${tool.slug} was aborted by the caller.`));
   call.signal?.addEventListener('abort', onCallerAbort, { once: true });
+  const unregister = env.calls?.handler((closeTimeoutMs) =>
+    controller.abort(
+      new ToolCallFailure(
+        'TOOL_ABORTED',
+        `${tool.slug} was stopped: its ToolMux was closed, and the call ran on past the ${closeTimeoutMs} ms that close() waits for calls in flight.`,
+      ),
+    ),
+  );
   const context: ToolContext = {
     userId: call.userId,
     sessionId: call.sessionId,
@@ -430,5 +468,6 @@ async function runHandler(
   } finally {
     clearTimeout(timer);
     call.signal?.removeEventListener('abort', onCallerAbort);
+    unregister?.();
   }
 }

@@ -12,6 +12,7 @@ import type { Tool, Toolkit } from '../catalog/types.js';
 import { parseSessionConfig, type SessionConfig } from '../config/session-config.js';
 import type { ToolMuxApi } from '../embedded-toolmux.js';
 import { ToolMuxError } from '../errors.js';
+import { CallsInFlight, closeTimeoutOf } from '../execution/calls-in-flight.js';
 import type { ExecutionEnvironment } from '../execution/execute.js';
 import { ExecutionLogWriter } from '../execution/log-writer.js';
 import type { ToolResult } from '../execution/result.js';
@@ -138,6 +139,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       fetch,
       // Custom tools of a remote session need no account (the server checks it at create()).
       resolveAccount: async () => ({ accountId: null, credentials: undefined }),
+      calls: new CallsInFlight(),
     };
   }
 
@@ -424,10 +426,12 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
   };
 
   /**
-   * Sends the log entries of calls that ran here (they are also sent before the process exits
-   * normally; a killed process loses what was not sent yet).
+   * Lets the custom-tool calls running here finish (up to `timeoutMs`, then they are stopped with
+   * TOOL_ABORTED), then sends the log entries of calls that ran here (they are also sent before the
+   * process exits normally; a killed process loses what was not sent yet). The ToolMux stays usable.
    */
-  async close(): Promise<void> {
+  async close(options?: { timeoutMs?: number }): Promise<void> {
+    await this.#env.calls?.drain(closeTimeoutOf(options));
     await this.#logs.flush();
   }
 }

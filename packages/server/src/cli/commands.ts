@@ -532,8 +532,9 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     await running.close({ timeoutMs });
   } finally {
     // flushes the execution log; a store that never opened has nothing to flush (and closing would
-    // wait for it): the CLI exits without it
-    if (storeOpened) await toolmux.close();
+    // wait for it): the CLI exits without it. The requests had their drain time: tool calls still
+    // running (their clients were cut off) are stopped now, their log entries written.
+    if (storeOpened) await toolmux.close({ timeoutMs: 0 });
     else void toolmux.close().catch(() => {});
   }
   log.info('toolmux server stopped');

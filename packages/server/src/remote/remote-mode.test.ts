@@ -565,6 +565,56 @@ describe('remote mode: log uploads', () => {
     expect(logs.items).toHaveLength(30);
   });
 
+  it('close() lets a custom-tool call running here finish first, and sends its entry; one past close({ timeoutMs }) is stopped (TOOL_ABORTED) and sent too', async () => {
+    const mux = server.remote();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const waits = defineTool({
+      slug: 'SHOP_WAIT_FOR_STOCK',
+      description: 'Waits until the test lets it answer (ignores its abort signal)',
+      inputSchema: z.object({ sku: z.string() }),
+      execute: async ({ sku }) => {
+        await released;
+        return { sku, inStock: true };
+      },
+    });
+    const session = await mux.create('user_upload_inflight', { experimental: { customTools: [waits] } });
+    const finishing = session.execute(waits.slug, { sku: 'F-1' });
+    setTimeout(release, 150);
+    await mux.close();
+    const finished = await finishing;
+    expect(finished.data).toEqual({ sku: 'F-1', inStock: true });
+    const stored = await server.embedded.use(session.sessionId, { customTools: [waits] });
+    // on the old code close() sent what was written before it and did not wait for the call
+    expect((await stored.logs()).items.map((entry) => entry.id)).toEqual([finished.logId]);
+
+    let never!: () => void;
+    const hung = defineTool({
+      slug: 'SHOP_HANG',
+      description: 'Never answers on its own (ignores its abort signal)',
+      inputSchema: z.object({ sku: z.string() }),
+      execute: async () => {
+        await new Promise<void>((resolve) => {
+          never = resolve;
+        });
+        return {};
+      },
+    });
+    const other = await mux.create('user_upload_inflight', { experimental: { customTools: [hung] } });
+    const stopping = other.execute(hung.slug, { sku: 'H-1' });
+    await mux.close({ timeoutMs: 100 });
+    const stopped = await stopping;
+    never();
+    expect(stopped.code).toBe('TOOL_ABORTED');
+    expect(stopped.error).toContain('its ToolMux was closed');
+    const logged = (await (await server.embedded.use(other.sessionId, { customTools: [hung] })).logs()).items;
+    expect(logged.map((entry) => [entry.id, entry.errorCode])).toEqual([[stopped.logId, 'TOOL_ABORTED']]);
+    // a remote ToolMux stays usable after close()
+    expect((await session.execute(waits.slug, { sku: 'F-2' })).successful).toBe(true);
+  });
+
   it('a client process that ends without close() still sends its entries before it exits', async () => {
     const child = spawn(
       process.execPath,

@@ -1,0 +1,182 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool, defineToolkit } from './catalog/define.js';
+import { ToolMuxError } from './errors.js';
+import { gateToolkit } from './test/gate-tool.js';
+import { createTestPostgresUrl } from './test/postgres.js';
+import { ToolMux } from './toolmux.js';
+
+/** A logger that keeps its error lines (an entry written after the log writer closed is one). */
+function recordingLogger() {
+  const errors: string[] = [];
+  return { errors, logger: { debug() {}, warn() {}, error: (message: string) => errors.push(message) } };
+}
+
+/** A tool that answers after `ms` milliseconds (and honours its abort signal). */
+const slowToolkit = defineToolkit({
+  slug: 'slow',
+  description: 'Tools that take their time',
+  tools: [
+    defineTool({
+      slug: 'SLOW_ECHO',
+      description: 'Answers with its text after a while',
+      inputSchema: z.object({ text: z.string(), ms: z.number() }),
+      execute: ({ text, ms }, { signal }) =>
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(() => resolve({ echoed: text }), ms);
+          signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            reject(signal.reason);
+          });
+        }),
+    }),
+  ],
+});
+
+/** One key for every ToolMux here (PostgreSQL needs one shared by the instances of a store). */
+const secretKey = randomBytes(32).toString('base64');
+
+const dir = mkdtempSync(join(tmpdir(), 'toolmux-close-calls-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const stores: Array<[string, () => Promise<{ store: string; cleanup(): Promise<void> }>]> = [
+  [
+    'an SQLite file',
+    async () => ({ store: join(dir, `${Math.random().toString(36).slice(2)}.db`), cleanup: async () => {} }),
+  ],
+  [
+    'PostgreSQL',
+    async () => {
+      const { url, cleanup } = await createTestPostgresUrl();
+      return { store: url, cleanup };
+    },
+  ],
+];
+
+/** The stored log entries of `sessionId`, read by a ToolMux opened afresh on the same store. */
+async function storedEntries(store: string, sessionId: string) {
+  const reader = new ToolMux({
+    toolkits: [slowToolkit, gateToolkit().toolkit],
+    store,
+    secretKey,
+    logger: recordingLogger().logger,
+  });
+  try {
+    return (await reader.logs.list({ sessionId })).items;
+  } finally {
+    await reader.close();
+  }
+}
+
+describe.each(stores)('ToolMux.close() and the tool calls in flight (%s)', (_name, open) => {
+  it('lets a call in flight finish: it answers with its result, and its log entry is stored before the store closes', async () => {
+    const { store, cleanup } = await open();
+    try {
+      const logs = recordingLogger();
+      const mux = new ToolMux({ toolkits: [slowToolkit], store, secretKey, logger: logs.logger });
+      const session = await mux.create('user_1', { toolkits: ['slow'] });
+      const calls = [
+        session.execute('SLOW_ECHO', { text: 'a', ms: 150 }),
+        session.execute('SLOW_ECHO', { text: 'b', ms: 250 }),
+      ];
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      await mux.close();
+      const results = await Promise.all(calls);
+      expect(results.map((result) => result.data)).toEqual([{ echoed: 'a' }, { echoed: 'b' }]);
+      // on the old code close() closed the log writer under them: both entries were reported lost
+      expect(logs.errors).toEqual([]);
+      const entries = await storedEntries(store, session.sessionId);
+      expect(entries.map((entry) => entry.id).sort()).toEqual(results.map((result) => result.logId).sort());
+      expect(entries.every((entry) => entry.status === 'success')).toBe(true);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('stops a call still running after close({ timeoutMs }), also one whose tool ignores its abort signal: it answers TOOL_ABORTED, its entry is stored, and close() resolves', async () => {
+    const { store, cleanup } = await open();
+    const gate = gateToolkit();
+    try {
+      const logs = recordingLogger();
+      const mux = new ToolMux({ toolkits: [gate.toolkit], store, secretKey, logger: logs.logger });
+      const session = await mux.create('user_1', { toolkits: ['gate'] });
+      // the gate is never opened before close() ends: only close() can end this call
+      const call = session.execute('GATE_WAIT', {});
+      await gate.called;
+      const started = Date.now();
+      await mux.close({ timeoutMs: 200 });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+      const result = await call;
+      expect(result.successful).toBe(false);
+      expect(result.code).toBe('TOOL_ABORTED');
+      expect(result.error).toContain('its ToolMux was closed');
+      expect(result.error).toContain('200 ms');
+      expect(logs.errors).toEqual([]);
+      const entries = await storedEntries(store, session.sessionId);
+      expect(entries.map((entry) => [entry.id, entry.errorCode])).toEqual([[result.logId, 'TOOL_ABORTED']]);
+    } finally {
+      gate.release();
+      await cleanup();
+    }
+  }, 15_000);
+
+  it('refuses a call asked of a session of the closed ToolMux with TOOLMUX_CLOSED: the tool does not run', async () => {
+    const { store, cleanup } = await open();
+    try {
+      let ran = 0;
+      const counted = defineToolkit({
+        slug: 'counted',
+        description: 'Counts its runs',
+        tools: [
+          defineTool({
+            slug: 'COUNTED_RUN',
+            description: 'Counts',
+            inputSchema: z.object({}),
+            execute: async () => ({ run: ++ran }),
+          }),
+        ],
+      });
+      const logs = recordingLogger();
+      const mux = new ToolMux({ toolkits: [counted], store, secretKey, logger: logs.logger });
+      const session = await mux.create('user_1', { toolkits: ['counted'] });
+      expect((await session.execute('COUNTED_RUN', {})).successful).toBe(true);
+      await mux.close();
+      for (const slug of ['COUNTED_RUN', 'NOT_A_TOOL']) {
+        const refused = await session.execute(slug, {}).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        // on the old code the tool ran after close(), and its entry went to the closed log writer
+        expect(ToolMuxError.isInstance(refused) && refused.code).toBe('TOOLMUX_CLOSED');
+        expect((refused as Error).message).toContain(slug);
+        expect((refused as Error).message).toContain(session.sessionId);
+      }
+      expect(ran).toBe(1);
+      expect(logs.errors).toEqual([]);
+      // the session itself is kept: an open ToolMux takes it up
+      const reopened = new ToolMux({ toolkits: [counted], store, secretKey, logger: logs.logger });
+      const again = await reopened.use(session.sessionId);
+      expect((await again.execute('COUNTED_RUN', {})).data).toEqual({ run: 2 });
+      await reopened.close();
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+it('close({ timeoutMs }) refuses a timeout that is not a number of milliseconds ≥ 0, naming the value', async () => {
+  const mux = new ToolMux({ toolkits: [slowToolkit], store: ':memory:', logger: recordingLogger().logger });
+  for (const timeoutMs of [-1, Number.NaN, Number.POSITIVE_INFINITY, '10' as unknown as number]) {
+    const error = await mux.close({ timeoutMs }).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(ToolMuxError.isInstance(error) && error.code).toBe('INVALID_REQUEST');
+    expect((error as Error).message).toContain(String(timeoutMs));
+  }
+  await mux.close();
+});
