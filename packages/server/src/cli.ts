@@ -23,3 +23,6 @@ const exitCode = await runCli(process.argv.slice(2), {
 // a failed start may leave a connection attempt open (a database that never answers): do not wait for it
 if (exitCode !== 0) process.exit(exitCode);
 process.exitCode = exitCode;
+// A tool handler that ignores its abort signal (stopped by close(), its entry written) may still
+// hold a timer or a socket: the stopped server does not wait for it.
+setTimeout(() => process.exit(exitCode), 1_000).unref();

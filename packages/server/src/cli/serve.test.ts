@@ -768,6 +768,47 @@ describe('a running server', () => {
   });
 });
 
+describe('a server stopped while a call runs past shutdownTimeoutMs', () => {
+  it('cuts the call off, stops its tool (TOOL_ABORTED, logged), and exits 0 without waiting for the tool', async () => {
+    const cwd = tempDirectory();
+    writeFileSync(
+      join(cwd, 'toolmux.config.json'),
+      JSON.stringify({ toolkits: [SLOW], store: 'sqlite:./data/toolmux.db', port: 0, shutdownTimeoutMs: 300 }),
+    );
+    const served = await startServe(['--log-format', 'json', '--log-level', 'info'], {
+      cwd,
+      env: { TOOLMUX_API_KEY: API_KEY },
+    });
+    const session = await api(served.url, 'POST', '/sessions', {
+      user_id: 'cut_user',
+      config: { toolkits: ['slow'] },
+    });
+    const id = session.json.session_id as string;
+    // 10 s, and the tool ignores its abort signal
+    const call = api(served.url, 'POST', `/sessions/${id}/execute`, {
+      tool_slug: 'SLOW_WAIT',
+      arguments: { ms: 10_000 },
+    }).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stopping = Date.now();
+    expect(await served.stop('SIGTERM')).toBe(0);
+    // well before the tool's 10 s: on the old code the process waited for the tool's timer
+    expect(Date.now() - stopping).toBeLessThan(8_000);
+    expect(await call).toBeInstanceOf(Error);
+    const database = new DatabaseSync(join(cwd, 'data', 'toolmux.db'), { readOnly: true });
+    try {
+      const rows = database
+        .prepare('SELECT status, error_code FROM toolmux_execution_logs WHERE session_id = ?')
+        .all(id) as Array<{ status: string; error_code: string }>;
+      expect(rows).toHaveLength(1);
+      // cut off with its connection (the request's signal), or stopped by close(): either way logged
+      expect(rows[0]).toMatchObject({ status: 'error', error_code: 'TOOL_ABORTED' });
+    } finally {
+      database.close();
+    }
+  }, 30_000);
+});
+
 describe.skipIf(skipPostgres !== undefined)(`readiness on PostgreSQL ${skipPostgres ?? ''}`, () => {
   const role = `toolmux_ready_${randomBytes(4).toString('hex')}`;
   let admin: Awaited<ReturnType<typeof createTestPostgresStore>>;
