@@ -773,7 +773,12 @@ describe('a server stopped while a call runs past shutdownTimeoutMs', () => {
     const cwd = tempDirectory();
     writeFileSync(
       join(cwd, 'toolmux.config.json'),
-      JSON.stringify({ toolkits: [SLOW], store: 'sqlite:./data/toolmux.db', port: 0, shutdownTimeoutMs: 300 }),
+      JSON.stringify({
+        toolkits: [SLOW],
+        store: 'sqlite:./data/toolmux.db',
+        port: 0,
+        shutdownTimeoutMs: 300,
+      }),
     );
     const served = await startServe(['--log-format', 'json', '--log-level', 'info'], {
       cwd,
