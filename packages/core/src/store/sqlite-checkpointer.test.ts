@@ -257,6 +257,63 @@ describe('SQLite WAL checkpoints on a worker thread', () => {
     expect(closed).toBe('closed');
   });
 
+  /**
+   * A checkpointer on a file another connection holds with `locking_mode = EXCLUSIVE`: its worker's
+   * checkpoint waits for the lock (its busy timeout, 5 s) and then fails. Its writes are held (200
+   * commits with the checkpoint unanswered), as when the worker is slow to answer.
+   */
+  function stuckCheckpointer(holdLimitMs: number) {
+    const path = tempPath();
+    const owner = new DatabaseSync(path);
+    owner.exec('PRAGMA journal_mode = WAL; CREATE TABLE t (x); INSERT INTO t VALUES (1)');
+    owner.exec('PRAGMA locking_mode = EXCLUSIVE; INSERT INTO t VALUES (2)');
+    const failures: Error[] = [];
+    const checkpointer = new SqliteCheckpointer(path, (error) => failures.push(error), { holdLimitMs });
+    const outcome = checkpointer.checkpoint().then((done) => ({ done }));
+    for (let commit = 0; commit < 200; commit++) checkpointer.written(1);
+    return { checkpointer, failures, outcome, owner };
+  }
+
+  it('let the held writes go after the time limit while the worker has not answered', async () => {
+    const { checkpointer, failures, outcome, owner } = stuckCheckpointer(300);
+    try {
+      const held = checkpointer.held;
+      expect(held).toBeDefined();
+      // the writes go on before the worker answers (without the limit they waited for its failure, 5 s on)
+      const first = await Promise.race([
+        held!.then(() => 'writes go on'),
+        outcome.then(() => 'worker answered'),
+      ]);
+      expect(first).toBe('writes go on');
+      expect(failures).toEqual([]);
+      expect(checkpointer.held).toBeUndefined();
+      expect(checkpointer.holds.longestMs).toBeGreaterThanOrEqual(250);
+      // then the worker fails: reported once, and the store checkpoints itself from then on
+      expect((await outcome).done).toBeUndefined();
+      expect(failures.map(String)).toEqual([expect.stringMatching(/locked/)]);
+    } finally {
+      owner.close();
+      await checkpointer.close();
+    }
+  }, 20_000);
+
+  it('let the held writes go when the worker fails while it holds them', async () => {
+    // a time limit far past the worker's failure: only the failure can let the writes go
+    const { checkpointer, failures, outcome, owner } = stuckCheckpointer(60_000);
+    try {
+      await checkpointer.held;
+      expect(failures.map(String)).toEqual([expect.stringMatching(/locked/)]);
+      expect((await outcome).done).toBeUndefined();
+      expect(checkpointer.held).toBeUndefined();
+      // no hold after the failure
+      for (let commit = 0; commit < 400; commit++) checkpointer.written(1);
+      expect(checkpointer.held).toBeUndefined();
+    } finally {
+      owner.close();
+      await checkpointer.close();
+    }
+  }, 20_000);
+
   it('is not used for an in-memory database', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     await store.migrate();
