@@ -6,43 +6,85 @@ export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 /** A running tool handler's stop: aborts it (its call answers TOOL_ABORTED) after `timeoutMs` of waiting. */
 export type StopHandler = (timeoutMs: number) => void;
 
+/** One tool call from its start until it answered (its log entry stored). */
+export class CallInFlight {
+  /** The `drain()` calls started before this call: a drain waits only for calls of its epoch or before. */
+  readonly epoch: number;
+  /** Stops its tool handler while it runs (see `CallsInFlight.handler`). */
+  stop: StopHandler | undefined;
+  /** The timeout it ran past, once a drain stopped it. */
+  stoppedAfter: number | undefined;
+
+  constructor(epoch: number) {
+    this.epoch = epoch;
+  }
+}
+
 /**
  * The tool calls of one ToolMux that have started and not yet answered (their log entry stored), so
  * that `close()` can let them finish, stop the ones that take too long, and close the log writer and
  * the store only after every entry is written. A call after `close()` began is refused.
  */
 export class CallsInFlight {
-  #running = 0;
+  readonly #calls = new Set<CallInFlight>();
+  /** Drains begun so far; a call started now belongs to the next one. */
+  #epoch = 0;
+  /** Calls running, by epoch (few epochs: one per drain). */
+  readonly #running = new Map<number, number>();
+  readonly #waiting: Array<{ epoch: number; resolve: () => void }> = [];
   #closing = false;
-  readonly #idle: Array<() => void> = [];
-  readonly #handlers = new Set<StopHandler>();
 
   /** Calls started and not answered. */
   get running(): number {
-    return this.#running;
+    return this.#calls.size;
   }
 
   /** A call starts (`slug` of `sessionId`): TOOLMUX_CLOSED once `close()` began. Pair with `leave()`. */
-  enter(slug: string, sessionId: string | null): void {
+  enter(slug: string, sessionId: string | null): CallInFlight {
     if (this.#closing) {
       throw new ToolMuxError({
         code: 'TOOLMUX_CLOSED',
         message: `${slug}${sessionId ? ` (session ${sessionId})` : ''} was not run: its ToolMux was closed (mux.close()). Make calls before close(), or on a ToolMux that is open (a session of a closed ToolMux can be taken up again with use() on an open one).`,
       });
     }
-    this.#running++;
+    const call = new CallInFlight(this.#epoch);
+    this.#calls.add(call);
+    this.#running.set(call.epoch, (this.#running.get(call.epoch) ?? 0) + 1);
+    return call;
   }
 
   /** A call answered (its log entry stored, or reported lost). */
-  leave(): void {
-    this.#running--;
-    if (this.#running === 0) for (const resolve of this.#idle.splice(0)) resolve();
+  leave(call: CallInFlight): void {
+    if (!this.#calls.delete(call)) return;
+    const left = this.#running.get(call.epoch)! - 1;
+    if (left > 0) {
+      this.#running.set(call.epoch, left);
+      return;
+    }
+    this.#running.delete(call.epoch);
+    for (let index = this.#waiting.length - 1; index >= 0; index--) {
+      const waiter = this.#waiting[index]!;
+      if (this.#idleUpTo(waiter.epoch)) {
+        this.#waiting.splice(index, 1);
+        waiter.resolve();
+      }
+    }
   }
 
-  /** A tool handler runs: `stop` aborts it if `close()` stops the calls still running. Returns the unregister. */
-  handler(stop: StopHandler): () => void {
-    this.#handlers.add(stop);
-    return () => this.#handlers.delete(stop);
+  /**
+   * The tool handler of `call` runs: `stop` aborts it if a drain stops the calls still running (at
+   * once when it stopped this call already: one that reached its tool only then). Returns the
+   * unregister.
+   */
+  handler(call: CallInFlight, stop: StopHandler): () => void {
+    if (call.stoppedAfter !== undefined) {
+      stop(call.stoppedAfter);
+      return () => {};
+    }
+    call.stop = stop;
+    return () => {
+      call.stop = undefined;
+    };
   }
 
   /** Refuses new calls from now on, then `drain(timeoutMs)`. */
@@ -52,13 +94,15 @@ export class CallsInFlight {
   }
 
   /**
-   * Waits up to `timeoutMs` for the running calls, then stops the handlers still running (their
-   * calls answer TOOL_ABORTED) and waits until every call has answered.
+   * Waits up to `timeoutMs` for the calls running now, then stops the handlers of those still
+   * running (their calls answer TOOL_ABORTED) and waits until they have all answered. Calls that
+   * start meanwhile are not waited for.
    */
   async drain(timeoutMs: number): Promise<void> {
-    if (this.#running === 0) return;
+    const epoch = this.#epoch++;
+    if (this.#idleUpTo(epoch)) return;
     const idle = new Promise<void>((resolve) => {
-      this.#idle.push(resolve);
+      this.#waiting.push({ epoch, resolve });
     });
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([
@@ -68,8 +112,20 @@ export class CallsInFlight {
       }),
     ]);
     clearTimeout(timer);
-    if (late) for (const stop of [...this.#handlers]) stop(timeoutMs);
+    if (late) {
+      for (const call of [...this.#calls]) {
+        if (call.epoch > epoch || call.stoppedAfter !== undefined) continue;
+        call.stoppedAfter = timeoutMs;
+        call.stop?.(timeoutMs);
+      }
+    }
     await idle;
+  }
+
+  /** No call of `epoch` or before is running. */
+  #idleUpTo(epoch: number): boolean {
+    for (const running of this.#running.keys()) if (running <= epoch) return false;
+    return true;
   }
 }
 

@@ -13,7 +13,7 @@ import type { Logger } from '../util/logger.js';
 import { MAX_LOG_PAYLOAD_BYTES, maskSecrets, redactForLog, truncateUtf8 } from '../util/redact.js';
 import { WorkSlice, yieldToEventLoop } from '../util/slices.js';
 import { shownValue, textProblem } from '../util/stored-text.js';
-import type { CallsInFlight } from './calls-in-flight.js';
+import type { CallInFlight, CallsInFlight } from './calls-in-flight.js';
 import type { ExecutionLogWriter } from './log-writer.js';
 import type { ToolResult } from './result.js';
 
@@ -161,16 +161,20 @@ function runUntilAborted<T>(run: () => Promise<T> | T, signal: AbortSignal): Pro
  */
 export async function executeTool(env: ExecutionEnvironment, request: ExecuteRequest): Promise<ToolResult> {
   const { calls } = env;
-  if (!calls) return executeToolOnce(env, request);
-  calls.enter(request.tool.slug, request.sessionId);
+  if (!calls) return executeToolOnce(env, request, undefined);
+  const inFlight = calls.enter(request.tool.slug, request.sessionId);
   try {
-    return await executeToolOnce(env, request);
+    return await executeToolOnce(env, request, inFlight);
   } finally {
-    calls.leave();
+    calls.leave(inFlight);
   }
 }
 
-async function executeToolOnce(env: ExecutionEnvironment, request: ExecuteRequest): Promise<ToolResult> {
+async function executeToolOnce(
+  env: ExecutionEnvironment,
+  request: ExecuteRequest,
+  inFlight: CallInFlight | undefined,
+): Promise<ToolResult> {
   const { tool, userId, sessionId } = request;
   const started = performance.now();
   const logId = newId('log');
@@ -231,6 +235,7 @@ async function executeToolOnce(env: ExecutionEnvironment, request: ExecuteReques
         credentials,
         signal: request.signal,
         logId,
+        inFlight,
       });
     let data: unknown;
     try {
@@ -361,11 +366,11 @@ export async function rejectToolCall(
   audience: ErrorAudience = 'sdk',
 ): Promise<ToolResult> {
   const { calls } = env;
-  calls?.enter(call.slug, call.sessionId);
+  const inFlight = calls?.enter(call.slug, call.sessionId);
   try {
     return await rejectToolCallOnce(env, call, error, holdLog, audience);
   } finally {
-    calls?.leave();
+    if (inFlight) calls?.leave(inFlight);
   }
 }
 
@@ -426,6 +431,7 @@ async function runHandler(
     credentials: Credentials | undefined;
     signal: AbortSignal | undefined;
     logId: string;
+    inFlight: CallInFlight | undefined;
   },
 ): Promise<unknown> {
   const timeoutMs = tool.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
@@ -445,14 +451,16 @@ async function runHandler(
   const onCallerAbort = () =>
     controller.abort(new ToolCallFailure('TOOL_ABORTED', `${tool.slug} was aborted by the caller.`));
   call.signal?.addEventListener('abort', onCallerAbort, { once: true });
-  const unregister = env.calls?.handler((closeTimeoutMs) =>
-    controller.abort(
-      new ToolCallFailure(
-        'TOOL_ABORTED',
-        `${tool.slug} was stopped: its ToolMux was closed, and the call ran on past the ${closeTimeoutMs} ms that close() waits for calls in flight.`,
+  const unregister =
+    call.inFlight &&
+    env.calls?.handler(call.inFlight, (closeTimeoutMs) =>
+      controller.abort(
+        new ToolCallFailure(
+          'TOOL_ABORTED',
+          `${tool.slug} was stopped: its ToolMux was closed, and the call ran on past the ${closeTimeoutMs} ms that close() waits for calls in flight.`,
+        ),
       ),
-    ),
-  );
+    );
   const context: ToolContext = {
     userId: call.userId,
     sessionId: call.sessionId,
@@ -464,6 +472,8 @@ async function runHandler(
     logId: call.logId,
   };
   try {
+    // stopped as it registered (its ToolMux closed and stopped the calls still running)
+    controller.signal.throwIfAborted();
     return await runUntilAborted(() => tool.execute(input, context), controller.signal);
   } finally {
     clearTimeout(timer);
