@@ -21,7 +21,7 @@ import {
   type SessionConfig,
 } from './config/session-config.js';
 import { ToolMuxError } from './errors.js';
-import { CallsInFlight, closeTimeoutOf } from './execution/calls-in-flight.js';
+import { CallsInFlight, closeTimeoutOf, reportStopped } from './execution/calls-in-flight.js';
 import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execution/execute.js';
 import { ExecutionLogWriter } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
@@ -669,7 +669,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       const calls = env.calls?.close(timeoutMs);
       endConnectionWaits(store);
       await closeWorkbench(store);
-      await calls;
+      reportStopped(this.#logger, await calls, timeoutMs);
       await env.logs.close();
       await store.close();
     }

@@ -13,7 +13,16 @@ import { ToolMux } from './toolmux.js';
 /** A logger that keeps its error lines (an entry written after the log writer closed is one). */
 function recordingLogger() {
   const errors: string[] = [];
-  return { errors, logger: { debug() {}, warn() {}, error: (message: string) => errors.push(message) } };
+  const warnings: string[] = [];
+  return {
+    errors,
+    warnings,
+    logger: {
+      debug() {},
+      warn: (message: string) => warnings.push(message),
+      error: (message: string) => errors.push(message),
+    },
+  };
 }
 
 /** A tool that answers after `ms` milliseconds (and honours its abort signal). */
@@ -87,6 +96,7 @@ describe.each(stores)('ToolMux.close() and the tool calls in flight (%s)', (_nam
       await mux.close();
       const results = await Promise.all(calls);
       expect(results.map((result) => result.data)).toEqual([{ echoed: 'a' }, { echoed: 'b' }]);
+      expect(logs.warnings.filter((line) => line.includes('close() stopped'))).toEqual([]);
       // on the old code close() closed the log writer under them: both entries were reported lost
       expect(logs.errors).toEqual([]);
       const entries = await storedEntries(store, session.sessionId);
@@ -116,6 +126,10 @@ describe.each(stores)('ToolMux.close() and the tool calls in flight (%s)', (_nam
       expect(result.error).toContain('its ToolMux was closed');
       expect(result.error).toContain('200 ms');
       expect(logs.errors).toEqual([]);
+      // the operator is told
+      expect(logs.warnings.filter((line) => line.includes('close() stopped'))).toEqual([
+        expect.stringContaining('stopped 1 tool call still running after 200 ms'),
+      ]);
       const entries = await storedEntries(store, session.sessionId);
       expect(entries.map((entry) => [entry.id, entry.errorCode])).toEqual([[result.logId, 'TOOL_ABORTED']]);
     } finally {

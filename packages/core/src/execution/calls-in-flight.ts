@@ -1,4 +1,5 @@
 import { ToolMuxError } from '../errors.js';
+import type { Logger } from '../util/logger.js';
 
 /** How long `ToolMux.close()` lets tool calls in flight finish before it stops them. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
@@ -88,7 +89,7 @@ export class CallsInFlight {
   }
 
   /** Refuses new calls from now on, then `drain(timeoutMs)`. */
-  close(timeoutMs: number): Promise<void> {
+  close(timeoutMs: number): Promise<number> {
     this.#closing = true;
     return this.drain(timeoutMs);
   }
@@ -96,11 +97,11 @@ export class CallsInFlight {
   /**
    * Waits up to `timeoutMs` for the calls running now, then stops the handlers of those still
    * running (their calls answer TOOL_ABORTED) and waits until they have all answered. Calls that
-   * start meanwhile are not waited for.
+   * start meanwhile are not waited for. Resolves with the number of calls it stopped.
    */
-  async drain(timeoutMs: number): Promise<void> {
+  async drain(timeoutMs: number): Promise<number> {
     const epoch = this.#epoch++;
-    if (this.#idleUpTo(epoch)) return;
+    if (this.#idleUpTo(epoch)) return 0;
     const idle = new Promise<void>((resolve) => {
       this.#waiting.push({ epoch, resolve });
     });
@@ -112,14 +113,17 @@ export class CallsInFlight {
       }),
     ]);
     clearTimeout(timer);
+    let stopped = 0;
     if (late) {
       for (const call of [...this.#calls]) {
         if (call.epoch > epoch || call.stoppedAfter !== undefined) continue;
         call.stoppedAfter = timeoutMs;
         call.stop?.(timeoutMs);
+        stopped++;
       }
     }
     await idle;
+    return stopped;
   }
 
   /** No call of `epoch` or before is running. */
@@ -139,4 +143,12 @@ export function closeTimeoutOf(options: { timeoutMs?: number } | undefined): num
     });
   }
   return timeoutMs;
+}
+
+/** Tells the logger how many calls `close()` stopped (none: nothing to tell). */
+export function reportStopped(logger: Logger, stopped: number | undefined, timeoutMs: number): void {
+  if (!stopped) return;
+  logger.warn(
+    `toolmux: close() stopped ${stopped} tool call${stopped === 1 ? '' : 's'} still running after ${timeoutMs} ms: ${stopped === 1 ? 'it answers' : 'they answer'} TOOL_ABORTED, and ${stopped === 1 ? 'its log entry is' : 'their log entries are'} written. Give close({ timeoutMs }) more time if the tools should finish.`,
+  );
 }

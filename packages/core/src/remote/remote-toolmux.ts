@@ -12,7 +12,7 @@ import type { Tool, Toolkit } from '../catalog/types.js';
 import { parseSessionConfig, type SessionConfig } from '../config/session-config.js';
 import type { ToolMuxApi } from '../embedded-toolmux.js';
 import { ToolMuxError } from '../errors.js';
-import { CallsInFlight, closeTimeoutOf } from '../execution/calls-in-flight.js';
+import { CallsInFlight, closeTimeoutOf, reportStopped } from '../execution/calls-in-flight.js';
 import type { ExecutionEnvironment } from '../execution/execute.js';
 import { ExecutionLogWriter } from '../execution/log-writer.js';
 import type { ToolResult } from '../execution/result.js';
@@ -431,7 +431,8 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
    * process exits normally; a killed process loses what was not sent yet). The ToolMux stays usable.
    */
   async close(options?: { timeoutMs?: number }): Promise<void> {
-    await this.#env.calls?.drain(closeTimeoutOf(options));
+    const timeoutMs = closeTimeoutOf(options);
+    reportStopped(this.#env.logger, await this.#env.calls?.drain(timeoutMs), timeoutMs);
     await this.#logs.flush();
   }
 }
