@@ -40,6 +40,33 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect((await sandbox.run('return count', noHost, limits)).result).toBe(42);
   });
 
+  it("calls the prelude's host functions directly: lines, values and exceptions come through whole", async () => {
+    const sandbox = await create(32);
+    const logged = await sandbox.run(
+      'console.log(""); console.log("héllo ✓ 😀", [1, "ü"]); console.error("near", 2); return "ünï 😀";',
+      noHost,
+      limits,
+    );
+    expect(sandbox.hostCallsDirect).toBe(true);
+    expect(logged.result).toBe('ünï 😀');
+    expect(logged.logs).toEqual(['', 'héllo ✓ 😀 [1,"ü"]', 'near 2']);
+    const thrown = await sandbox.run(
+      'throw Object.assign(new Error("nö"), { name: "Custom" })',
+      noHost,
+      limits,
+    );
+    expect(thrown.error?.code).toBe('WORKBENCH_CODE_ERROR');
+    expect(thrown.error?.message).toContain('Custom: nö');
+    // a line that is not a string (the code replaced the array methods the console uses) is not
+    // logged, and nothing of it runs
+    const replaced = await sandbox.run(
+      'Array.prototype.map = function () { return { join: () => ({ toString() { globalThis.ran = true; return "x"; } }) }; }; console.log(1); return globalThis.ran === undefined;',
+      noHost,
+      limits,
+    );
+    expect(replaced).toEqual({ result: true, logs: [] });
+  });
+
   it('passes megabytes of arguments and results between the code and the host intact', async () => {
     const sandbox = await create(256);
     let received: unknown;

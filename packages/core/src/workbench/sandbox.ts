@@ -315,6 +315,7 @@ interface EngineInternals {
     _free(pointer: number): void;
     lengthBytesUTF8(text: string): number;
     stringToUTF8(text: string, pointer: number, maxBytes: number): void;
+    UTF8ToString(pointer: number): string;
   } & Record<string, unknown>;
   ffi: {
     QTS_ResolveException(ctx: number, pointer: number): number;
@@ -322,6 +323,13 @@ interface EngineInternals {
     QTS_FreeValuePointerRuntime(rt: number, pointer: number): void;
     QTS_RuntimeEnableInterruptHandler(rt: number): void;
     QTS_RuntimeDisableInterruptHandler(rt: number): void;
+    QTS_Typeof(ctx: number, pointer: number): number;
+    QTS_GetString(ctx: number, pointer: number): number;
+    QTS_FreeCString(ctx: number, pointer: number): void;
+    QTS_GetFloat64(ctx: number, pointer: number): number;
+    QTS_DupValuePointer(ctx: number, pointer: number): number;
+    QTS_ArgvGetJSValueConstPointer(argv: number, index: number): number;
+    QTS_Throw(ctx: number, pointer: number): number;
   };
   ctx: { value: number };
   rt: { value: number };
@@ -481,13 +489,122 @@ class EngineEntries {
       ffi.QTS_FreeValuePointerRuntime(rt.value, pointer);
       return {};
     }
-    const handle = this.#internals.getMemory(rt.value).heapValueHandle(pointer);
-    if (jobContext === ctx.value && this.#context.typeof(handle) === 'number') {
-      handle.dispose();
+    if (jobContext === ctx.value && this.isOfType(pointer, NUMBER)) {
+      ffi.QTS_FreeValuePointer(ctx.value, pointer);
       return {};
     }
-    return { error: handle };
+    return { error: this.handle(pointer) };
   }
+
+  /**
+   * Whether `typeof` the value at `pointer` is `type` (NUL-terminated ASCII bytes): the engine's
+   * answer compared in its memory, without decoding it as text.
+   */
+  isOfType(pointer: number, type: Uint8Array): boolean {
+    const { ffi, ctx, module } = this.#internals;
+    const text = ffi.QTS_Typeof(ctx.value, pointer);
+    try {
+      const bytes = new Uint8Array(this.#memory.buffer, text, type.length);
+      for (let index = 0; index < type.length; index++) if (bytes[index] !== type[index]) return false;
+      return true;
+    } finally {
+      module._free(text);
+    }
+  }
+
+  /** A handle that owns the engine value at `pointer` (frees it when disposed). */
+  handle(pointer: number): QuickJSHandle {
+    return this.#internals.getMemory(this.#internals.rt.value).heapValueHandle(pointer);
+  }
+
+  /** The string value at `pointer` (the prelude passes only strings where this is asked). */
+  string(pointer: number): string {
+    const { ffi, ctx, module } = this.#internals;
+    const text = ffi.QTS_GetString(ctx.value, pointer);
+    try {
+      return module.UTF8ToString(text);
+    } finally {
+      ffi.QTS_FreeCString(ctx.value, text);
+    }
+  }
+
+  /** The number value at `pointer` (the prelude passes only numbers where this is asked). */
+  number(pointer: number): number {
+    const { ffi, ctx } = this.#internals;
+    return ffi.QTS_GetFloat64(ctx.value, pointer);
+  }
+
+  /** A new handle to the value at `pointer`, which the engine owns (an argument of a host function). */
+  dup(pointer: number): QuickJSHandle {
+    const { ffi, ctx } = this.#internals;
+    return this.handle(ffi.QTS_DupValuePointer(ctx.value, pointer));
+  }
+
+  /**
+   * Calls the context's host functions listed in `direct` with the engine's pointers to their
+   * arguments, instead of through quickjs-emscripten's generic path (which makes a handle for each
+   * argument and runs the function in a generator, several times the cost of the function itself).
+   * A function there gets the pointer of argument `index` from `arg(index)` (valid during the call)
+   * and returns nothing (the engine gets `undefined`). Others go the generic way. Where the
+   * module's internals are not as expected, every function goes the generic way.
+   */
+  callDirectly(module: QuickJSWASMModule, direct: Map<unknown, DirectHostFunction>): boolean {
+    const { ffi, ctx } = this.#internals;
+    const callbacks = (module as unknown as { callbacks?: ModuleCallbacks }).callbacks;
+    const context = this.#context as unknown as {
+      cToHostCallbacks?: ContextCallbacks;
+      runtime?: { hostRefs?: { get(id: number): unknown } };
+    };
+    const generic = context.cToHostCallbacks;
+    const hostRefs = context.runtime?.hostRefs;
+    if (
+      typeof callbacks?.setContextCallbacks !== 'function' ||
+      !generic ||
+      typeof hostRefs?.get !== 'function'
+    )
+      return false;
+    const contextPointer = ctx.value;
+    callbacks.setContextCallbacks(contextPointer, {
+      ...generic,
+      callFunction: (ctxPointer, thisPointer, argc, argv, id) => {
+        let fn: DirectHostFunction | undefined;
+        try {
+          fn = ctxPointer === contextPointer ? direct.get(hostRefs.get(id)) : undefined;
+        } catch {
+          // not a function of this sandbox's: the generic path says so
+        }
+        if (!fn) return generic.callFunction(ctxPointer, thisPointer, argc, argv, id);
+        try {
+          fn((index) => ffi.QTS_ArgvGetJSValueConstPointer(argv, index));
+          return 0;
+        } catch (error) {
+          // as the generic path does: the exception goes to the code that called the function
+          const thrown = this.#context.newError(error instanceof Error ? error.message : String(error));
+          try {
+            return ffi.QTS_Throw(ctxPointer, thrown.value as number);
+          } finally {
+            thrown.dispose();
+          }
+        }
+      },
+    });
+    return true;
+  }
+}
+
+/** `typeof` answers as `EngineEntries.isOfType` compares them. */
+const NUMBER = new TextEncoder().encode('number\0');
+const STRING = new TextEncoder().encode('string\0');
+
+/** A host function called with its arguments' pointers (see `EngineEntries.callDirectly`). */
+type DirectHostFunction = (arg: (index: number) => number) => void;
+
+/** quickjs-emscripten's per-context callbacks from the engine (not in its types). */
+interface ContextCallbacks {
+  callFunction(ctx: number, thisPointer: number, argc: number, argv: number, id: number): number;
+}
+interface ModuleCallbacks {
+  setContextCallbacks(ctx: number, callbacks: ContextCallbacks): void;
 }
 
 /**
@@ -819,7 +936,7 @@ export class Sandbox {
     runtime.setInterruptHandler(() => (sandbox ? sandbox.#interrupt() : false));
     const created = new Sandbox(context, new EngineEntries(context, memory, slicer !== undefined), options);
     sandbox = created;
-    created.#install();
+    created.#install(module);
     return created;
   }
 
@@ -1154,7 +1271,12 @@ export class Sandbox {
    * the exception it ended with (read once the engine has returned), and the calls it queued last
    * (passed on first, as calls made before the cell ended).
    */
-  #done(ok: boolean, payload: QuickJSHandle, queued: string | undefined, value?: string | number): void {
+  #done(
+    ok: boolean,
+    failure: (() => QuickJSHandle) | undefined,
+    queued: string | undefined,
+    value?: string | number,
+  ): void {
     const cell = this.#cell;
     if (!cell || cell.outcome || cell.failed) return;
     if (queued !== undefined && queued !== '') {
@@ -1169,7 +1291,7 @@ export class Sandbox {
       this.#flush(cell);
     }
     if (!ok) {
-      cell.failed = payload.dup();
+      cell.failed = failure?.();
       return;
     }
     const json = value ?? 'null';
@@ -1218,25 +1340,50 @@ export class Sandbox {
     return this.#entries.suspendableEntries;
   }
 
-  #install(): void {
+  #hostCallsDirect = false;
+
+  /**
+   * Whether the engine calls the prelude's host functions (`console.*` lines, a cell's end) directly,
+   * with its pointers, rather than through quickjs-emscripten's generic path: for tests.
+   */
+  get hostCallsDirect(): boolean {
+    return this.#hostCallsDirect;
+  }
+
+  #install(module: QuickJSWASMModule): void {
     const context = this.#context;
-    const log = context.newFunction('__toolmux_log', (lineHandle) => {
-      if (context.typeof(lineHandle) === 'string') this.#log(context.getString(lineHandle));
-    });
-    // Only the prelude's runner calls it (the code cannot reach it), with what it ended with: 1 and
-    // the value's JSON text, 2 and that text's length when it is over the limit, or 0 and the
-    // exception; then the calls queued since the host last took them (a string). So no argument's
-    // type needs asking (each question is a call into the engine, and a string's copy out of it).
-    const done = context.newFunction('__toolmux_done', (kindHandle, payloadHandle, queuedHandle) => {
-      const kind = context.getNumber(kindHandle);
-      const value =
-        kind === 1
-          ? context.getString(payloadHandle)
-          : kind === 2
-            ? context.getNumber(payloadHandle)
-            : undefined;
-      this.#done(kind !== 0, payloadHandle, context.getString(queuedHandle), value);
-    });
+    const entries = this.#entries;
+    // Only the prelude calls them (the code cannot reach them). `log` gets a line: a string unless
+    // the code replaced the array methods the prelude's console uses (anything else is not logged,
+    // and its `toString` does not run).
+    const logLine: DirectHostFunction = (arg) => {
+      if (entries.isOfType(arg(0), STRING)) this.#log(entries.string(arg(0)));
+    };
+    // `done` gets what the cell ended with: 1 and the value's JSON text, 2 and that text's length
+    // when it is over the limit, or 0 and the exception; then the calls queued since the host last
+    // took them (a string). So no argument's type needs asking (each question is a call into the
+    // engine).
+    const cellDone: DirectHostFunction = (arg) => {
+      const kind = entries.number(arg(0));
+      const value = kind === 1 ? entries.string(arg(1)) : kind === 2 ? entries.number(arg(1)) : undefined;
+      const queued = entries.string(arg(2));
+      this.#done(kind !== 0, kind === 0 ? () => entries.dup(arg(1)) : undefined, queued, value);
+    };
+    // The same through quickjs-emscripten's generic path (where the direct one is not available).
+    const genericLog = (line: QuickJSHandle) => logLine(() => line.value as number);
+    const genericDone = (kind: QuickJSHandle, payload: QuickJSHandle, queued: QuickJSHandle) => {
+      const handles = [kind, payload, queued];
+      cellDone((index) => handles[index]?.value as number);
+    };
+    const log = context.newFunction('__toolmux_log', genericLog);
+    const done = context.newFunction('__toolmux_done', genericDone);
+    this.#hostCallsDirect = entries.callDirectly(
+      module,
+      new Map<unknown, DirectHostFunction>([
+        [genericLog, logLine],
+        [genericDone, cellDone],
+      ]),
+    );
     context.setProp(context.global, '__toolmux_log', log);
     context.setProp(context.global, '__toolmux_done', done);
     log.dispose();
