@@ -330,6 +330,8 @@ interface EngineInternals {
     QTS_DupValuePointer(ctx: number, pointer: number): number;
     QTS_ArgvGetJSValueConstPointer(argv: number, index: number): number;
     QTS_Throw(ctx: number, pointer: number): number;
+    QTS_NewFloat64(ctx: number, value: number): number;
+    QTS_NewString(ctx: number, pointer: number): number;
   };
   ctx: { value: number };
   rt: { value: number };
@@ -337,6 +339,8 @@ interface EngineInternals {
 }
 
 type EntryResult = { value: QuickJSHandle; error?: undefined } | { value?: undefined; error: QuickJSHandle };
+/** An entry's value as the engine's pointer (freed with `EngineEntries.free`), or its exception. */
+type PointerResult = { value: number; error?: undefined } | { value?: undefined; error: QuickJSHandle };
 
 /**
  * The engine's entry points that run JavaScript (eval, call, pending jobs), called on the Wasm
@@ -430,19 +434,21 @@ class EngineEntries {
     }
   }
 
-  /** Writes up to four argument handles where `QTS_Call` reads them. */
-  #setArgs(args: QuickJSHandle[]): void {
+  /** Writes up to four arguments (handles, or the engine's pointers) where `QTS_Call` reads them. */
+  #setArgs(args: Array<QuickJSHandle | number>): void {
     if (args.length > 4) throw new RangeError('at most four arguments');
     const heap = this.#heap();
-    for (let index = 0; index < args.length; index++)
-      heap[(this.#argv >> 2) + index] = (args[index] as QuickJSHandle).value as number;
+    for (let index = 0; index < args.length; index++) {
+      const arg = args[index] as QuickJSHandle | number;
+      heap[(this.#argv >> 2) + index] = typeof arg === 'number' ? arg : (arg.value as number);
+    }
   }
 
   /** Calls `fn` with `this` undefined and up to four arguments. */
   async call(
     fn: QuickJSHandle,
     undefinedHandle: QuickJSHandle,
-    ...args: QuickJSHandle[]
+    ...args: Array<QuickJSHandle | number>
   ): Promise<EntryResult> {
     this.#setArgs(args);
     const ctx = this.#internals.ctx.value;
@@ -454,10 +460,59 @@ class EngineEntries {
   }
 
   /**
+   * `callNow` with the engine's pointers in and out, without a handle object (for the calls every
+   * `toolmux` call makes: settling its reply, taking the queued calls).
+   */
+  callNowPointers(fn: QuickJSHandle, undefinedHandle: QuickJSHandle, ...args: number[]): PointerResult {
+    this.#setArgs(args);
+    const { ffi, ctx } = this.#internals;
+    const pointer = this.#callNow(
+      ctx.value,
+      fn.value as number,
+      undefinedHandle.value as number,
+      args.length,
+      this.#argv,
+    );
+    const error = ffi.QTS_ResolveException(ctx.value, pointer);
+    if (!error) return { value: pointer };
+    ffi.QTS_FreeValuePointer(ctx.value, pointer);
+    return { error: this.handle(error) };
+  }
+
+  /** A new number in the engine (free it with `free`). */
+  newNumber(value: number): number {
+    const { ffi, ctx } = this.#internals;
+    return ffi.QTS_NewFloat64(ctx.value, value);
+  }
+
+  /** A new string in the engine (free it with `free`). */
+  newString(text: string): number {
+    const { ffi, ctx, module } = this.#internals;
+    const length = module.lengthBytesUTF8(text);
+    const bytes = module._malloc(length + 1);
+    try {
+      module.stringToUTF8(text, bytes, length + 1);
+      return ffi.QTS_NewString(ctx.value, bytes);
+    } finally {
+      module._free(bytes);
+    }
+  }
+
+  /** Frees an engine value made by `newNumber`, `newString` or given by `callNowPointers`. */
+  free(pointer: number): void {
+    const { ffi, ctx } = this.#internals;
+    ffi.QTS_FreeValuePointer(ctx.value, pointer);
+  }
+
+  /**
    * `call` without suspending and, where entries suspend, without the interrupt handler: only for
    * the prelude's own functions that run in bounded time and touch nothing the code can replace.
    */
-  callNow(fn: QuickJSHandle, undefinedHandle: QuickJSHandle, ...args: QuickJSHandle[]): EntryResult {
+  callNow(
+    fn: QuickJSHandle,
+    undefinedHandle: QuickJSHandle,
+    ...args: Array<QuickJSHandle | number>
+  ): EntryResult {
     this.#setArgs(args);
     const ctx = this.#internals.ctx.value;
     return this.#result(
@@ -1047,7 +1102,8 @@ export class Sandbox {
           : this.#computingNow(() => this.#entries.jobsNow());
         if (jobs.error) await this.#jobFailed(cell, jobs.error);
         if (this.#disposed) return;
-        const refused = this.#collect(cell);
+        // once the cell has ended (it told the host with the calls it queued last), nothing is taken
+        const refused = cell.outcome ? undefined : this.#collect(cell);
         if (refused) await this.#fail(cell, refused);
         if (cell.failed) await this.#settleFailure(cell);
         if (this.#inbox.length === 0 || this.#disposed || cell.outcome) break;
@@ -1078,20 +1134,21 @@ export class Sandbox {
     const inbox = this.#inbox;
     this.#inbox = [];
     const context = this.#context;
+    const entries = this.#entries;
     for (let index = 0; index + 1 < inbox.length; index += 2) {
-      const id = context.newNumber(inbox[index] as number);
-      const text = context.newString(inbox[index + 1] as string);
-      let settled: EntryResult;
+      const id = entries.newNumber(inbox[index] as number);
+      const text = entries.newString(inbox[index + 1] as string);
+      let settled: PointerResult;
       try {
         settled = this.#computingNow(() =>
-          this.#entries.callNow(this.#settle as QuickJSHandle, context.undefined, id, text),
+          entries.callNowPointers(this.#settle as QuickJSHandle, context.undefined, id, text),
         );
       } finally {
-        id.dispose();
-        text.dispose();
+        entries.free(id);
+        entries.free(text);
       }
       if (settled.error) return settled.error;
-      settled.value.dispose();
+      entries.free(settled.value);
     }
     return undefined;
   }
@@ -1106,22 +1163,26 @@ export class Sandbox {
     const inbox = this.#inbox;
     this.#inbox = [];
     const context = this.#context;
+    const entries = this.#entries;
     for (let index = 0; index + 1 < inbox.length; index += 2) {
-      const id = context.newNumber(inbox[index] as number);
-      const text = context.newString(inbox[index + 1] as string);
-      let settled: EntryResult;
+      const id = entries.newNumber(inbox[index] as number);
+      const text = entries.newString(inbox[index + 1] as string);
       try {
-        settled =
-          this.#settledNow(id, text) ??
-          (await this.#computing(() =>
-            this.#entries.call(this.#settle as QuickJSHandle, context.undefined, id, text),
-          ));
+        const now = this.#settledNow(id, text);
+        if (now) {
+          if (now.error) return now.error;
+          entries.free(now.value);
+        } else {
+          const settled = await this.#computing(() =>
+            entries.call(this.#settle as QuickJSHandle, context.undefined, id, text),
+          );
+          if (settled.error) return settled.error;
+          settled.value.dispose();
+        }
       } finally {
-        id.dispose();
-        text.dispose();
+        entries.free(id);
+        entries.free(text);
       }
-      if (settled.error) return settled.error;
-      settled.value.dispose();
       if (this.#disposed) return undefined;
     }
     return undefined;
@@ -1132,15 +1193,16 @@ export class Sandbox {
    * when it left that to `settle` (run as the code's own). Its time counts from here (not from the
    * engine's last check-in: the thread did other work since).
    */
-  #settledNow(id: QuickJSHandle, text: QuickJSHandle): EntryResult | undefined {
+  #settledNow(id: number, text: number): PointerResult | undefined {
     const context = this.#context;
+    const entries = this.#entries;
     this.#checkedAt = performance.now();
     sampleCpu(this.#checkedAt);
     const settled = this.#computingNow(() =>
-      this.#entries.callNow(this.#settleNow as QuickJSHandle, context.undefined, id, text),
+      entries.callNowPointers(this.#settleNow as QuickJSHandle, context.undefined, id, text),
     );
-    if (settled.error || context.getNumber(settled.value) === 1) return settled;
-    settled.value.dispose();
+    if (settled.error || entries.number(settled.value) === 1) return settled;
+    entries.free(settled.value);
     return undefined;
   }
 
@@ -1151,16 +1213,21 @@ export class Sandbox {
   #collect(cell: RunningCell): QuickJSHandle | undefined {
     const context = this.#context;
     this.#monitor?.enter();
-    let taken: EntryResult;
+    const entries = this.#entries;
+    let taken: PointerResult;
     try {
-      taken = this.#entries.callNow(this.#take as QuickJSHandle, context.undefined);
+      taken = entries.callNowPointers(this.#take as QuickJSHandle, context.undefined);
     } finally {
       this.#monitor?.leave();
     }
     if (taken.error) return taken.error;
     // `take` gives a string ('' when no call was queued)
-    const text = context.getString(taken.value);
-    taken.value.dispose();
+    let text: string;
+    try {
+      text = entries.string(taken.value);
+    } finally {
+      entries.free(taken.value);
+    }
     // Calls queued after the cell ended are dropped: nobody awaits them any more.
     if (text !== '' && !cell.outcome) this.#forward(cell, text);
     return undefined;
