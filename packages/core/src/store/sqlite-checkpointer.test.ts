@@ -314,6 +314,21 @@ describe('SQLite WAL checkpoints on a worker thread', () => {
     }
   }, 20_000);
 
+  it('closes when its worker, still starting, cannot open the file any more (its directory was removed)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'toolmux-checkpoint-gone-'));
+    const path = join(dir, 'toolmux.db');
+    new DatabaseSync(path).close();
+    const failures: Error[] = [];
+    const checkpointer = new SqliteCheckpointer(path, (error) => failures.push(error));
+    // the first write starts the worker's thread; the directory goes before the thread opens the file
+    checkpointer.written(1);
+    rmSync(dir, { recursive: true, force: true });
+    // on the old code close() rejected with the worker's "unable to open database file"
+    await expect(checkpointer.close()).resolves.toBeUndefined();
+    // a failure after close() is not reported: nothing uses the checkpointer any more
+    expect(failures).toEqual([]);
+  });
+
   it('is not used for an in-memory database', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     await store.migrate();

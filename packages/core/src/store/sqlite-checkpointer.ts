@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 
 /** A checkpoint is asked for after this many write transactions… */
@@ -216,7 +215,9 @@ export class SqliteCheckpointer {
       return;
     }
     worker.ref();
-    const exited = once(worker, 'exit');
+    // not `once(worker, 'exit')`, which rejects on an 'error' first: a thread still starting may fail
+    // to open the file meanwhile (its directory removed), which `#fail` notes, and the close is done
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     worker.postMessage('close');
     await exited;
   }
