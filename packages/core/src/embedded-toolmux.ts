@@ -665,14 +665,30 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     const engine = this.#engine;
     this.#engine = undefined;
     if (engine) {
-      const { env, store } = await engine;
-      const calls = env.calls?.close(timeoutMs);
-      endConnectionWaits(store);
-      await closeWorkbench(store);
-      reportStopped(this.#logger, await calls, timeoutMs);
-      await env.logs.close();
-      await store.close();
+      const closing = this.#closeEngine(engine, timeoutMs);
+      this.#closing = closing;
+      try {
+        await closing;
+      } finally {
+        if (this.#closing === closing) this.#closing = undefined;
+      }
+    } else {
+      // a close() while another one runs resolves when that one is done, not before
+      await this.#closing;
     }
+  }
+
+  /** The close that runs (`close()` called again meanwhile waits for it). */
+  #closing: Promise<void> | undefined;
+
+  async #closeEngine(engine: Promise<Engine>, timeoutMs: number): Promise<void> {
+    const { env, store } = await engine;
+    const calls = env.calls?.close(timeoutMs);
+    endConnectionWaits(store);
+    await closeWorkbench(store);
+    reportStopped(this.#logger, await calls, timeoutMs);
+    await env.logs.close();
+    await store.close();
   }
 }
 

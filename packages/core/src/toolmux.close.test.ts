@@ -107,6 +107,32 @@ describe.each(stores)('ToolMux.close() and the tool calls in flight (%s)', (_nam
     }
   });
 
+  it('a second close() while the first one runs resolves only when the first is done (its calls answered, their entries stored)', async () => {
+    const { store, cleanup } = await open();
+    try {
+      const logs = recordingLogger();
+      const mux = new ToolMux({ toolkits: [slowToolkit], store, secretKey, logger: logs.logger });
+      const session = await mux.create('user_1', { toolkits: ['slow'] });
+      let answered = false;
+      const call = session.execute('SLOW_ECHO', { text: 'a', ms: 200 }).then((result) => {
+        answered = true;
+        return result;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const first = mux.close();
+      // on the old code the second close() found nothing to close and resolved at once
+      await mux.close();
+      expect(answered).toBe(true);
+      await first;
+      const result = await call;
+      expect((await storedEntries(store, session.sessionId)).map((entry) => entry.id)).toEqual([
+        result.logId,
+      ]);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('stops a call still running after close({ timeoutMs }), also one whose tool ignores its abort signal: it answers TOOL_ABORTED, its entry is stored, and close() resolves', async () => {
     const { store, cleanup } = await open();
     const gate = gateToolkit();
