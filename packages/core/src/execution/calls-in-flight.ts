@@ -3,6 +3,8 @@ import type { Logger } from '../util/logger.js';
 
 /** How long `ToolMux.close()` lets tool calls in flight finish before it stops them. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+/** How long `close()` waits for the calls it stopped to answer (they do at once, as a rule). */
+export const STOPPED_GRACE_MS = 2_000;
 
 /** A running tool handler's stop: aborts it (its call answers TOOL_ABORTED) after `timeoutMs` of waiting. */
 export type StopHandler = (timeoutMs: number) => void;
@@ -30,8 +32,6 @@ export class CallsInFlight {
   readonly #calls = new Set<CallInFlight>();
   /** Drains begun so far; a call started now belongs to the next one. */
   #epoch = 0;
-  /** Calls running, by epoch (few epochs: one per drain). */
-  readonly #running = new Map<number, number>();
   readonly #waiting: Array<{ epoch: number; resolve: () => void }> = [];
   #closing = false;
 
@@ -50,19 +50,13 @@ export class CallsInFlight {
     }
     const call = new CallInFlight(this.#epoch);
     this.#calls.add(call);
-    this.#running.set(call.epoch, (this.#running.get(call.epoch) ?? 0) + 1);
     return call;
   }
 
   /** A call answered (its log entry stored, or reported lost). */
   leave(call: CallInFlight): void {
-    if (!this.#calls.delete(call)) return;
-    const left = this.#running.get(call.epoch)! - 1;
-    if (left > 0) {
-      this.#running.set(call.epoch, left);
-      return;
-    }
-    this.#running.delete(call.epoch);
+    // on a call's path: only a drain (close()) has more to do
+    if (!this.#calls.delete(call) || this.#waiting.length === 0) return;
     for (let index = this.#waiting.length - 1; index >= 0; index--) {
       const waiter = this.#waiting[index]!;
       if (this.#idleUpTo(waiter.epoch)) {
@@ -74,18 +68,12 @@ export class CallsInFlight {
 
   /**
    * The tool handler of `call` runs: `stop` aborts it if a drain stops the calls still running (at
-   * once when it stopped this call already: one that reached its tool only then). Returns the
-   * unregister.
+   * once when it stopped this call already: one that reached its tool only then). The handler clears
+   * `call.stop` when it ends.
    */
-  handler(call: CallInFlight, stop: StopHandler): () => void {
-    if (call.stoppedAfter !== undefined) {
-      stop(call.stoppedAfter);
-      return () => {};
-    }
-    call.stop = stop;
-    return () => {
-      call.stop = undefined;
-    };
+  handler(call: CallInFlight, stop: StopHandler): void {
+    if (call.stoppedAfter !== undefined) stop(call.stoppedAfter);
+    else call.stop = stop;
   }
 
   /** Refuses new calls from now on, then `drain(timeoutMs)`. */
@@ -121,14 +109,26 @@ export class CallsInFlight {
         call.stop?.(timeoutMs);
         stopped++;
       }
+      // A stopped call answers at once and its entry takes milliseconds; one still not done after
+      // this (it waits for something that never comes: a store that hangs) does not hold the close
+      // for ever.
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([
+        idle,
+        new Promise<void>((resolve) => {
+          grace = setTimeout(resolve, STOPPED_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(grace);
+      return stopped;
     }
     await idle;
     return stopped;
   }
 
-  /** No call of `epoch` or before is running. */
+  /** No call of `epoch` or before is running (asked only while a drain waits: it walks the calls). */
   #idleUpTo(epoch: number): boolean {
-    for (const running of this.#running.keys()) if (running <= epoch) return false;
+    for (const call of this.#calls) if (call.epoch <= epoch) return false;
     return true;
   }
 }

@@ -451,8 +451,7 @@ async function runHandler(
   const onCallerAbort = () =>
     controller.abort(new ToolCallFailure('TOOL_ABORTED', `${tool.slug} was aborted by the caller.`));
   call.signal?.addEventListener('abort', onCallerAbort, { once: true });
-  const unregister =
-    call.inFlight &&
+  if (call.inFlight)
     env.calls?.handler(call.inFlight, (closeTimeoutMs) =>
       controller.abort(
         new ToolCallFailure(
@@ -478,6 +477,6 @@ async function runHandler(
   } finally {
     clearTimeout(timer);
     call.signal?.removeEventListener('abort', onCallerAbort);
-    unregister?.();
+    if (call.inFlight) call.inFlight.stop = undefined;
   }
 }
