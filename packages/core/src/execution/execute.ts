@@ -161,131 +161,123 @@ function runUntilAborted<T>(run: () => Promise<T> | T, signal: AbortSignal): Pro
  */
 export async function executeTool(env: ExecutionEnvironment, request: ExecuteRequest): Promise<ToolResult> {
   const { calls } = env;
-  if (!calls) return executeToolOnce(env, request, undefined);
-  const inFlight = calls.enter(request.tool.slug, request.sessionId);
+  // counted until it has answered (its entry stored): `close()` waits for it
+  const inFlight = calls?.enter(request.tool.slug, request.sessionId);
   try {
-    return await executeToolOnce(env, request, inFlight);
-  } finally {
-    calls.leave(inFlight);
-  }
-}
-
-async function executeToolOnce(
-  env: ExecutionEnvironment,
-  request: ExecuteRequest,
-  inFlight: CallInFlight | undefined,
-): Promise<ToolResult> {
-  const { tool, userId, sessionId } = request;
-  const started = performance.now();
-  const logId = newId('log');
-  let accountId: string | null = null;
-  let secrets: string[] = [];
-  let result: ToolResult;
-  // large arguments: the stages below let other work run between them (never for small calls,
-  // so concurrent small calls still run in call order and share one log batch)
-  let large = false;
-  // before anything walks them: null stripping and validation recurse. A megabyte of arguments
-  // is walked a slice at a time (small ones in one go, without leaving the turn)
-  const shape = new JsonShapeWalk(request.arguments, MAX_JSON_DEPTH);
-  // the keys of wide objects the walk listed, for the log's redaction (listing them is a long turn);
-  // an argument the tool changed meanwhile is logged with the keys it had when it was checked
-  const listedKeys = (object: object) => shape.wideKeys.get(object);
-  try {
-    const slice = new WorkSlice();
-    const due = () => slice.due();
-    while (!shape.step(due)) await slice.pause();
-    large = shape.entries >= LARGE_CALL_ENTRIES || shape.chars >= LARGE_CALL_CHARS;
-    if (shape.tooDeep) {
-      throw new ToolCallFailure(
-        'TOOL_ARGUMENTS_INVALID',
-        `The arguments of ${tool.slug} nest objects and arrays more than ${MAX_JSON_DEPTH} levels deep, which its input schema cannot need: send them as the schema describes.`,
-      );
-    }
-    if (large) await yieldToEventLoop();
-    const args = stripNulls(tool, request.arguments ?? {});
-    // a JSON Schema validator copies the arguments first (defaults are written into the copy): a
-    // slice at a time for a large call
-    const sliced = large ? slicedValidatorOf(tool.validate) : undefined;
-    if (large) await slice.pause();
-    const validation = sliced ? await sliced(args, slice, listedKeys) : tool.validate(args);
-    if (!validation.success) {
-      throw new ToolCallFailure(
-        'TOOL_ARGUMENTS_INVALID',
-        formatValidationIssues(tool.slug, validation.issues),
-      );
-    }
-    if (large) await yieldToEventLoop();
-    const account = request.toolkit.noAuth
-      ? NO_ACCOUNT
-      : await env.resolveAccount({
-          toolkit: request.toolkit,
-          userId,
-          sessionId,
-          connectedAccountId: request.connectedAccountId,
-          account: request.account,
-          selection: request.selection,
-        });
-    accountId = account.accountId;
-    secrets = secretsOf(account);
-    const run = (credentials: Credentials | undefined) =>
-      runHandler(env, tool, validation.value, {
-        userId,
-        sessionId: sessionId ?? undefined,
-        callId: request.callId,
-        credentials,
-        signal: request.signal,
-        logId,
-        inFlight,
-      });
-    let data: unknown;
+    const { tool, userId, sessionId } = request;
+    const started = performance.now();
+    const logId = newId('log');
+    let accountId: string | null = null;
+    let secrets: string[] = [];
+    let result: ToolResult;
+    // large arguments: the stages below let other work run between them (never for small calls,
+    // so concurrent small calls still run in call order and share one log batch)
+    let large = false;
+    // before anything walks them: null stripping and validation recurse. A megabyte of arguments
+    // is walked a slice at a time (small ones in one go, without leaving the turn)
+    const shape = new JsonShapeWalk(request.arguments, MAX_JSON_DEPTH);
+    // the keys of wide objects the walk listed, for the log's redaction (listing them is a long turn);
+    // an argument the tool changed meanwhile is logged with the keys it had when it was checked
+    const listedKeys = (object: object) => shape.wideKeys.get(object);
     try {
-      data = await run(account.credentials);
-    } catch (error) {
-      const { renewCredentials } = env;
-      const rejectedId = accountId;
-      if (rejectedId === null || renewCredentials === undefined || !rejectsCredentials(error)) throw error;
-      // The provider refused the credentials: renew them (OAuth refresh) and run once more.
-      const renew = (rejected: Credentials | undefined, final: boolean) =>
-        renewCredentials({ toolkit: request.toolkit, accountId: rejectedId, rejected, final });
-      const renewed = await renew(account.credentials, false);
-      secrets = [...secrets, ...secretsOf(renewed)];
-      try {
-        data = await run(renewed.credentials);
-      } catch (again) {
-        if (!rejectsCredentials(again)) throw again;
-        await renew(renewed.credentials, true);
-        throw again;
+      const slice = new WorkSlice();
+      const due = () => slice.due();
+      while (!shape.step(due)) await slice.pause();
+      large = shape.entries >= LARGE_CALL_ENTRIES || shape.chars >= LARGE_CALL_CHARS;
+      if (shape.tooDeep) {
+        throw new ToolCallFailure(
+          'TOOL_ARGUMENTS_INVALID',
+          `The arguments of ${tool.slug} nest objects and arrays more than ${MAX_JSON_DEPTH} levels deep, which its input schema cannot need: send them as the schema describes.`,
+        );
       }
+      if (large) await yieldToEventLoop();
+      const args = stripNulls(tool, request.arguments ?? {});
+      // a JSON Schema validator copies the arguments first (defaults are written into the copy): a
+      // slice at a time for a large call
+      const sliced = large ? slicedValidatorOf(tool.validate) : undefined;
+      if (large) await slice.pause();
+      const validation = sliced ? await sliced(args, slice, listedKeys) : tool.validate(args);
+      if (!validation.success) {
+        throw new ToolCallFailure(
+          'TOOL_ARGUMENTS_INVALID',
+          formatValidationIssues(tool.slug, validation.issues),
+        );
+      }
+      if (large) await yieldToEventLoop();
+      const account = request.toolkit.noAuth
+        ? NO_ACCOUNT
+        : await env.resolveAccount({
+            toolkit: request.toolkit,
+            userId,
+            sessionId,
+            connectedAccountId: request.connectedAccountId,
+            account: request.account,
+            selection: request.selection,
+          });
+      accountId = account.accountId;
+      secrets = secretsOf(account);
+      const run = (credentials: Credentials | undefined) =>
+        runHandler(env, tool, validation.value, {
+          userId,
+          sessionId: sessionId ?? undefined,
+          callId: request.callId,
+          credentials,
+          signal: request.signal,
+          logId,
+          inFlight,
+        });
+      let data: unknown;
+      try {
+        data = await run(account.credentials);
+      } catch (error) {
+        const { renewCredentials } = env;
+        const rejectedId = accountId;
+        if (rejectedId === null || renewCredentials === undefined || !rejectsCredentials(error)) throw error;
+        // The provider refused the credentials: renew them (OAuth refresh) and run once more.
+        const renew = (rejected: Credentials | undefined, final: boolean) =>
+          renewCredentials({ toolkit: request.toolkit, accountId: rejectedId, rejected, final });
+        const renewed = await renew(account.credentials, false);
+        secrets = [...secrets, ...secretsOf(renewed)];
+        try {
+          data = await run(renewed.credentials);
+        } catch (again) {
+          if (!rejectsCredentials(again)) throw again;
+          await renew(renewed.credentials, true);
+          throw again;
+        }
+      }
+      result = { successful: true, data: data === undefined ? null : data, error: null, logId };
+    } catch (error) {
+      const reader = request.reader ?? applicationReader(sessionId !== null);
+      result = failureResult(forReader(error, reader), tool, logId, secrets, reader);
     }
-    result = { successful: true, data: data === undefined ? null : data, error: null, logId };
-  } catch (error) {
-    const reader = request.reader ?? applicationReader(sessionId !== null);
-    result = failureResult(forReader(error, reader), tool, logId, secrets, reader);
-  }
-  // the redaction of the arguments is a stage of its own (listing the keys of a wide object is one)
-  if (large) await yieldToEventLoop();
-  const entry = logEntry(result, {
-    slug: tool.slug,
-    toolkit: tool.toolkit,
-    arguments: request.arguments,
-    userId,
-    sessionId,
-    callId: request.callId,
-    parentId: request.parentId,
-    connectedAccountId: accountId,
-    durationMs: performance.now() - started,
-    secrets,
-    listedKeys,
-  });
-  if (result.successful) {
-    // the result's redaction is its own stage: a wide result costs a walk of its keys
+    // the redaction of the arguments is a stage of its own (listing the keys of a wide object is one)
     if (large) await yieldToEventLoop();
-    entry.output = redactForLog(result.data, secrets, { listedKeys });
+    const entry = logEntry(result, {
+      slug: tool.slug,
+      toolkit: tool.toolkit,
+      arguments: request.arguments,
+      userId,
+      sessionId,
+      callId: request.callId,
+      parentId: request.parentId,
+      connectedAccountId: accountId,
+      durationMs: performance.now() - started,
+      secrets,
+      listedKeys,
+    });
+    if (result.successful) {
+      // the result's redaction is its own stage: a wide result costs a walk of its keys
+      if (large) await yieldToEventLoop();
+      entry.output = redactForLog(result.data, secrets, { listedKeys });
+    }
+    // the answer waits for the entry's commit (group commit: the calls of one turn share it)
+    if (request.holdLog) request.holdLog(entry);
+    else await env.logs.write(entry);
+    return result;
+  } finally {
+    if (inFlight) calls?.leave(inFlight);
   }
-  // the answer waits for the entry's commit (group commit: the calls of one turn share it)
-  if (request.holdLog) request.holdLog(entry);
-  else await env.logs.write(entry);
-  return result;
 }
 
 function secretsOf(account: ResolvedAccount): string[] {
