@@ -8,22 +8,8 @@ import { defineTool, defineToolkit } from './catalog/define.js';
 import { ToolMuxError } from './errors.js';
 import { gateToolkit } from './test/gate-tool.js';
 import { createTestPostgresUrl } from './test/postgres.js';
+import { recordingLogger } from './test/recording-logger.js';
 import { ToolMux } from './toolmux.js';
-
-/** A logger that keeps its error lines (an entry written after the log writer closed is one). */
-function recordingLogger() {
-  const errors: string[] = [];
-  const warnings: string[] = [];
-  return {
-    errors,
-    warnings,
-    logger: {
-      debug() {},
-      warn: (message: string) => warnings.push(message),
-      error: (message: string) => errors.push(message),
-    },
-  };
-}
 
 /** A tool that answers after `ms` milliseconds (and honours its abort signal). */
 const slowToolkit = defineToolkit({
@@ -72,7 +58,7 @@ async function storedEntries(store: string, sessionId: string) {
     toolkits: [slowToolkit, gateToolkit().toolkit],
     store,
     secretKey,
-    logger: recordingLogger().logger,
+    logger: recordingLogger(),
   });
   try {
     return (await reader.logs.list({ sessionId })).items;
@@ -86,7 +72,7 @@ describe.each(stores)('ToolMux.close() and the tool calls in flight (%s)', (_nam
     const { store, cleanup } = await open();
     try {
       const logs = recordingLogger();
-      const mux = new ToolMux({ toolkits: [slowToolkit], store, secretKey, logger: logs.logger });
+      const mux = new ToolMux({ toolkits: [slowToolkit], store, secretKey, logger: logs });
       const session = await mux.create('user_1', { toolkits: ['slow'] });
       const calls = [
         session.execute('SLOW_ECHO', { text: 'a', ms: 150 }),
@@ -111,7 +97,7 @@ describe.each(stores)('ToolMux.close() and the tool calls in flight (%s)', (_nam
     const { store, cleanup } = await open();
     try {
       const logs = recordingLogger();
-      const mux = new ToolMux({ toolkits: [slowToolkit], store, secretKey, logger: logs.logger });
+      const mux = new ToolMux({ toolkits: [slowToolkit], store, secretKey, logger: logs });
       const session = await mux.create('user_1', { toolkits: ['slow'] });
       let answered = false;
       const call = session.execute('SLOW_ECHO', { text: 'a', ms: 200 }).then((result) => {
@@ -138,7 +124,7 @@ describe.each(stores)('ToolMux.close() and the tool calls in flight (%s)', (_nam
     const gate = gateToolkit();
     try {
       const logs = recordingLogger();
-      const mux = new ToolMux({ toolkits: [gate.toolkit], store, secretKey, logger: logs.logger });
+      const mux = new ToolMux({ toolkits: [gate.toolkit], store, secretKey, logger: logs });
       const session = await mux.create('user_1', { toolkits: ['gate'] });
       // the gate is never opened before close() ends: only close() can end this call
       const call = session.execute('GATE_WAIT', {});
@@ -181,7 +167,7 @@ describe.each(stores)('ToolMux.close() and the tool calls in flight (%s)', (_nam
         ],
       });
       const logs = recordingLogger();
-      const mux = new ToolMux({ toolkits: [counted], store, secretKey, logger: logs.logger });
+      const mux = new ToolMux({ toolkits: [counted], store, secretKey, logger: logs });
       const session = await mux.create('user_1', { toolkits: ['counted'] });
       expect((await session.execute('COUNTED_RUN', {})).successful).toBe(true);
       await mux.close();
@@ -198,7 +184,7 @@ describe.each(stores)('ToolMux.close() and the tool calls in flight (%s)', (_nam
       expect(ran).toBe(1);
       expect(logs.errors).toEqual([]);
       // the session itself is kept: an open ToolMux takes it up
-      const reopened = new ToolMux({ toolkits: [counted], store, secretKey, logger: logs.logger });
+      const reopened = new ToolMux({ toolkits: [counted], store, secretKey, logger: logs });
       const again = await reopened.use(session.sessionId);
       expect((await again.execute('COUNTED_RUN', {})).data).toEqual({ run: 2 });
       await reopened.close();
@@ -209,7 +195,7 @@ describe.each(stores)('ToolMux.close() and the tool calls in flight (%s)', (_nam
 });
 
 it('close({ timeoutMs }) refuses a timeout that is not a number of milliseconds ≥ 0, naming the value', async () => {
-  const mux = new ToolMux({ toolkits: [slowToolkit], store: ':memory:', logger: recordingLogger().logger });
+  const mux = new ToolMux({ toolkits: [slowToolkit], store: ':memory:', logger: recordingLogger() });
   for (const timeoutMs of [-1, Number.NaN, Number.POSITIVE_INFINITY, '10' as unknown as number]) {
     const error = await mux.close({ timeoutMs }).then(
       () => undefined,

@@ -1,30 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '@toolmux/core';
 import { ToolMux } from '@toolmux/core';
-import { createSampleToolkits, createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
+import {
+  createSampleToolkits,
+  createTestPostgresUrl,
+  postgresSkipReason,
+  recordingLogger,
+} from '@toolmux/core/test';
 import type { McpOptions } from './mcp/mcp-endpoint.js';
 import { createServer, type ToolMuxServer } from './server.js';
 
 export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
 
-/** A logger that keeps what it is told, so tests can assert on it (and the output stays quiet). */
-export function recordingLogger(): Logger & { errors: string[]; warnings: string[] } {
-  const errors: string[] = [];
-  const warnings: string[] = [];
-  return {
-    errors,
-    warnings,
-    debug() {},
-    warn(message) {
-      warnings.push(message);
-    },
-    error(message) {
-      errors.push(message);
-    },
-  };
-}
+export { recordingLogger };
 
 /** A ToolMux on an in-memory store with the sample toolkits, and a server over it. */
 export function createTestServer(

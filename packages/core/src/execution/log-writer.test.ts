@@ -7,6 +7,7 @@ import type { ExecutionLogRecord, Store } from '../store/types.js';
 import { batchRecordingStore, recordLogBatches, sampleToolMux } from '../test/log-batches.js';
 import { logRecord } from '../test/log-records.js';
 import { createTestPostgresStore, postgresSkipReason } from '../test/postgres.js';
+import { recordingLogger } from '../test/recording-logger.js';
 import { ExecutionLogWriter, HeldLogEntries } from './log-writer.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'toolmux-log-writer-'));
@@ -24,11 +25,6 @@ function entry(userId: string, changes: Partial<ExecutionLogRecord> = {}): Execu
     parentId: undefined,
     ...changes,
   });
-}
-
-function recordingLogger() {
-  const errors: string[] = [];
-  return { errors, logger: { debug() {}, warn() {}, error: (message: string) => errors.push(message) } };
 }
 
 /** Every stored entry, read past the writer. */
@@ -84,7 +80,8 @@ for (const backend of backends) {
     it("stores every good entry of a batch when the database refuses one (other users' entries survive)", async () => {
       const { store, close } = await backend.open();
       try {
-        const { errors, logger } = recordingLogger();
+        const logger = recordingLogger();
+        const { errors } = logger;
         const writer = new ExecutionLogWriter(store, logger);
         const existing = entry('user_0');
         await store.insertLogs([existing]);
@@ -119,7 +116,7 @@ for (const backend of backends) {
               await store.insertLogs(records);
             },
           },
-          recordingLogger().logger,
+          recordingLogger(),
         );
         const records = Array.from({ length: 50 }, (_, index) => entry(`user_${index}`));
         const seen = await Promise.all(
@@ -149,7 +146,8 @@ describe('ExecutionLogWriter', () => {
   it('flush() waits for queued entries; close() flushes, then reports later entries as lost', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     await store.migrate();
-    const { errors, logger } = recordingLogger();
+    const logger = recordingLogger();
+    const { errors } = logger;
     const writer = new ExecutionLogWriter(store, logger, { durable: false });
     const queued = entry('user_1');
     // not durable: resolves before the entry is stored
@@ -173,7 +171,7 @@ describe('ExecutionLogWriter', () => {
     const batches: number[] = [];
     const writer = new ExecutionLogWriter(
       { insertLogs: async (records) => void batches.push(records.length) },
-      recordingLogger().logger,
+      recordingLogger(),
       { durable: false, flushBeforeExit: true },
     );
     void writer.write(entry('user_1'));
@@ -188,7 +186,7 @@ describe('ExecutionLogWriter', () => {
     const batches: number[] = [];
     const writer = new ExecutionLogWriter(
       { insertLogs: async (records) => void batches.push(records.length) },
-      recordingLogger().logger,
+      recordingLogger(),
     );
     const writes = Array.from({ length: 64 }, (_, index) => writer.write(entry(`user_${index}`)));
     expect(batches).toEqual([]);
@@ -206,7 +204,7 @@ describe('ExecutionLogWriter', () => {
           return new Promise<void>((resolve) => commits.push(resolve));
         },
       },
-      recordingLogger().logger,
+      recordingLogger(),
       { batchSize: 16 },
     );
     const writes = Array.from({ length: 100 }, (_, index) => writer.write(entry(`user_${index}`)));
@@ -237,7 +235,7 @@ describe('ExecutionLogWriter', () => {
       await mux.close();
     }
     // 500 is the end-of-turn batching it would do anyway
-    const writer = new ExecutionLogWriter({ insertLogs: async () => {} }, recordingLogger().logger, {
+    const writer = new ExecutionLogWriter({ insertLogs: async () => {} }, recordingLogger(), {
       batchSize: 500,
     });
     expect(await writer.write(entry('user_1'))).toBe(true);
@@ -256,7 +254,7 @@ describe('ExecutionLogWriter', () => {
           await store.insertLogs(records);
         },
       },
-      recordingLogger().logger,
+      recordingLogger(),
       { durable: false },
     );
     // 498 entries wait: a batch of 500 would end inside the five written together
@@ -296,7 +294,7 @@ describe('ExecutionLogWriter', () => {
           if (records.length === 1 && records[0]!.userId === 'bad') throw new Error('bad entry');
         },
       },
-      recordingLogger().logger,
+      recordingLogger(),
       // PostgreSQL starts a batch at 8 queued entries
       { batchSize: 8 },
     );
@@ -326,7 +324,7 @@ describe('ExecutionLogWriter', () => {
           await store.insertLogs(records);
         },
       },
-      recordingLogger().logger,
+      recordingLogger(),
     );
     expect(await writer.write(entry('user_1'))).toBe(true);
     expect((await store.listLogs({ limit: 10 })).items).toHaveLength(1);
@@ -338,7 +336,8 @@ describe('HeldLogEntries (a workbench cell’s calls)', () => {
   it('writes held entries 64 to a transaction, the rest when asked, and resolves once all are stored or reported', async () => {
     const { batches, store } = batchRecordingStore();
     await store.migrate();
-    const { errors, logger } = recordingLogger();
+    const logger = recordingLogger();
+    const { errors } = logger;
     const held = new HeldLogEntries(new ExecutionLogWriter(store, logger));
     const entries = Array.from({ length: 150 }, (_, index) => entry(`user_${index}`));
     // one the database refuses (SQLite's NOT NULL): it costs only itself
@@ -361,7 +360,8 @@ describe('HeldLogEntries (a workbench cell’s calls)', () => {
   it('writes an entry held after the cell’s last write at once (a call that ended after its cell)', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     await store.migrate();
-    const { errors, logger } = recordingLogger();
+    const logger = recordingLogger();
+    const { errors } = logger;
     const writer = new ExecutionLogWriter(store, logger);
     const held = new HeldLogEntries(writer);
     held.hold(entry('user_early'));

@@ -17,6 +17,7 @@ export {
   testPostgresUrl,
   withTestDatabase,
 } from './postgres.js';
+export { recordingLogger } from './recording-logger.js';
 export type { RecordedCall } from './sample-toolkits.js';
 export { createGmailLikeToolkit, createSampleToolkits } from './sample-toolkits.js';
 export type { SchemaViolationOptions } from './schema-invariants.js';

@@ -4,27 +4,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { gateToolkit } from '../test/gate-tool.js';
+import { recordingLogger } from '../test/recording-logger.js';
 import { ToolMux } from '../toolmux.js';
 import { MainThreadCells, sharedCellRunner } from './main-thread.js';
 import { SANDBOX_SLICING_AVAILABLE } from './sandbox.js';
 import type { WorkbenchWorkers } from './worker-pool.js';
 
 type Cell = { result: unknown; error?: { code: string; message: string }; notice?: string };
-
-/** A logger that keeps what it is told. */
-function recordingLogger() {
-  const errors: string[] = [];
-  const warnings: string[] = [];
-  return {
-    errors,
-    warnings,
-    logger: {
-      debug() {},
-      warn: (message: string) => warnings.push(message),
-      error: (message: string) => errors.push(message),
-    },
-  };
-}
 
 /** Whether this process still holds a workbench context of `sessionId` (of any ToolMux). */
 function holdsContext(sessionId: string): boolean {
@@ -60,8 +46,8 @@ describe.each(threads)('ToolMux.close() and the workbench (TOOLMUX_WORKBENCH_THR
       const { toolkit, release, called } = gateToolkit();
       const store = join(dir, `closing-${thread}.db`);
       const closing = recordingLogger();
-      const mux = new ToolMux({ toolkits: [toolkit], store, logger: closing.logger });
-      const other = new ToolMux({ toolkits: [toolkit], store: ':memory:', logger: recordingLogger().logger });
+      const mux = new ToolMux({ toolkits: [toolkit], store, logger: closing });
+      const other = new ToolMux({ toolkits: [toolkit], store: ':memory:', logger: recordingLogger() });
       // 8 s: on the old code the cell ran on after close(), waiting for the tool, and ended at this
       // deadline with WORKBENCH_TIMEOUT (its entry written to the closed log writer, and lost)
       const config = { toolkits: ['gate'], workbench: { timeoutMs: 8_000 } };
@@ -115,7 +101,7 @@ describe.each(threads)('ToolMux.close() and the workbench (TOOLMUX_WORKBENCH_THR
       expect(holdsContext(bystander.sessionId)).toBe(false);
 
       // the cell's entry was stored before the store closed
-      const reopened = new ToolMux({ toolkits: [toolkit], store, logger: recordingLogger().logger });
+      const reopened = new ToolMux({ toolkits: [toolkit], store, logger: recordingLogger() });
       const { items } = await reopened.logs.list({
         sessionId: running.sessionId,
         toolSlug: MetaToolSlug.WORKBENCH,
@@ -136,7 +122,7 @@ describe.each(threads)('ToolMux.close() and the workbench (TOOLMUX_WORKBENCH_THR
     const mux = new ToolMux({
       toolkits: [toolkit],
       store: join(dir, `late-${thread}.db`),
-      logger: logs.logger,
+      logger: logs,
     });
     const session = await mux.create('user_1', { toolkits: ['gate'], workbench: { timeoutMs: 8_000 } });
     // its context is being made (the session's first cell) when close() comes
