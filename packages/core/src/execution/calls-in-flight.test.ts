@@ -15,34 +15,39 @@ async function settled(promise: Promise<unknown>): Promise<boolean> {
 describe('CallsInFlight', () => {
   it('a drain waits for the calls running when it began, not for calls started since (a remote ToolMux stays usable)', async () => {
     const calls = new CallsInFlight();
-    const before = calls.enter('A_TOOL', 'ses_1');
+    const before = [calls.enter('A_TOOL', 'ses_1'), calls.enter('A_TOOL', 'ses_2')];
     const drained = calls.drain(60_000);
     const after = calls.enter('A_TOOL', 'ses_1');
+    const later = calls.enter('A_TOOL', 'ses_3');
     expect(await settled(drained)).toBe(false);
-    calls.leave(before);
-    // on a count of all calls it waited for `after` too (60 s, then stopped it)
+    // a call started after the drain answers: it does not count for the drain
+    calls.leave(after);
+    calls.leave(before[0]!);
+    expect(await settled(drained)).toBe(false);
+    calls.leave(before[1]!);
+    // on a count of all calls it waited for `later` too (60 s, then stopped it)
     expect(await settled(drained)).toBe(true);
     expect(calls.running).toBe(1);
-    calls.leave(after);
+    calls.leave(later);
     expect(calls.running).toBe(0);
   });
 
   it('stops the handlers still running after the timeout, and one that registers only afterwards at once; not those of later calls', async () => {
     const calls = new CallsInFlight();
-    const running = calls.enter('A_TOOL', 'ses_1');
+    const atTool = calls.enter('A_TOOL', 'ses_1');
     const resolving = calls.enter('A_TOOL', 'ses_1'); // not at its tool yet (its account is being read)
     const stopped: string[] = [];
-    calls.handler(running, (timeoutMs) => stopped.push(`running after ${timeoutMs}`));
+    atTool.running((timeoutMs) => stopped.push(`running after ${timeoutMs}`));
     const drained = calls.drain(20);
     const later = calls.enter('A_TOOL', 'ses_1');
-    calls.handler(later, () => stopped.push('later'));
+    later.running(() => stopped.push('later'));
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(stopped).toEqual(['running after 20']);
     // it reaches its tool after the stop: stopped as it registers
-    calls.handler(resolving, (timeoutMs) => stopped.push(`resolving after ${timeoutMs}`));
+    resolving.running((timeoutMs) => stopped.push(`resolving after ${timeoutMs}`));
     expect(stopped).toEqual(['running after 20', 'resolving after 20']);
     expect(await settled(drained)).toBe(false);
-    calls.leave(running);
+    calls.leave(atTool);
     calls.leave(resolving);
     expect(await settled(drained)).toBe(true);
     expect(stopped).not.toContain('later');
@@ -52,7 +57,7 @@ describe('CallsInFlight', () => {
   it('does not wait for ever for a stopped call that never answers (its store hangs): close() goes on after a grace', async () => {
     const calls = new CallsInFlight();
     const stuck = calls.enter('A_TOOL', 'ses_1');
-    calls.handler(stuck, () => {}); // stopping it changes nothing: it never leaves
+    stuck.running(() => {}); // stopping it changes nothing: it never leaves
     // without the grace this waited for ever (the test's 10 s timeout)
     expect(await calls.close(10)).toBe(1);
     expect(calls.running).toBe(1);
@@ -62,7 +67,7 @@ describe('CallsInFlight', () => {
     const calls = new CallsInFlight();
     const call = calls.enter('A_TOOL', 'ses_1');
     const stopped: number[] = [];
-    calls.handler(call, (timeoutMs) => stopped.push(timeoutMs));
+    call.running((timeoutMs) => stopped.push(timeoutMs));
     // its handler ended
     call.stop = undefined;
     const closed = calls.close(0);

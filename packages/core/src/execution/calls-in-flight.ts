@@ -13,13 +13,22 @@ export type StopHandler = (timeoutMs: number) => void;
 export class CallInFlight {
   /** The `drain()` calls started before this call: a drain waits only for calls of its epoch or before. */
   readonly epoch: number;
-  /** Stops its tool handler while it runs (see `CallsInFlight.handler`). */
+  /** Stops its tool handler while it runs (see `running`). */
   stop: StopHandler | undefined;
   /** The timeout it ran past, once a drain stopped it. */
   stoppedAfter: number | undefined;
 
   constructor(epoch: number) {
     this.epoch = epoch;
+  }
+
+  /**
+   * Its tool handler runs: `stop` aborts it if a drain stops the call (at once when a drain stopped
+   * it already: it reached its tool only then). The handler clears `stop` when it ends.
+   */
+  running(stop: StopHandler): void {
+    if (this.stoppedAfter !== undefined) stop(this.stoppedAfter);
+    else this.stop = stop;
   }
 }
 
@@ -32,7 +41,8 @@ export class CallsInFlight {
   readonly #calls = new Set<CallInFlight>();
   /** Drains begun so far; a call started now belongs to the next one. */
   #epoch = 0;
-  readonly #waiting: Array<{ epoch: number; resolve: () => void }> = [];
+  /** The drains waiting: their epoch, and how many of the calls they wait for have not answered. */
+  readonly #waiting: Array<{ epoch: number; left: number; resolve: () => void }> = [];
   #closing = false;
 
   /** Calls started and not answered. */
@@ -59,21 +69,10 @@ export class CallsInFlight {
     if (!this.#calls.delete(call) || this.#waiting.length === 0) return;
     for (let index = this.#waiting.length - 1; index >= 0; index--) {
       const waiter = this.#waiting[index]!;
-      if (this.#idleUpTo(waiter.epoch)) {
-        this.#waiting.splice(index, 1);
-        waiter.resolve();
-      }
+      if (call.epoch > waiter.epoch || --waiter.left > 0) continue;
+      this.#waiting.splice(index, 1);
+      waiter.resolve();
     }
-  }
-
-  /**
-   * The tool handler of `call` runs: `stop` aborts it if a drain stops the calls still running (at
-   * once when it stopped this call already: one that reached its tool only then). The handler clears
-   * `call.stop` when it ends.
-   */
-  handler(call: CallInFlight, stop: StopHandler): void {
-    if (call.stoppedAfter !== undefined) stop(call.stoppedAfter);
-    else call.stop = stop;
   }
 
   /** Refuses new calls from now on, then `drain(timeoutMs)`. */
@@ -88,10 +87,11 @@ export class CallsInFlight {
    * start meanwhile are not waited for. Resolves with the number of calls it stopped.
    */
   async drain(timeoutMs: number): Promise<number> {
+    // every call running now started before this drain; those that start later have a later epoch
     const epoch = this.#epoch++;
-    if (this.#idleUpTo(epoch)) return 0;
+    if (this.#calls.size === 0) return 0;
     const idle = new Promise<void>((resolve) => {
-      this.#waiting.push({ epoch, resolve });
+      this.#waiting.push({ epoch, left: this.#calls.size, resolve });
     });
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([
@@ -124,12 +124,6 @@ export class CallsInFlight {
     }
     await idle;
     return stopped;
-  }
-
-  /** No call of `epoch` or before is running (asked only while a drain waits: it walks the calls). */
-  #idleUpTo(epoch: number): boolean {
-    for (const call of this.#calls) if (call.epoch <= epoch) return false;
-    return true;
   }
 }
 

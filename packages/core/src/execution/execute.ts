@@ -360,36 +360,26 @@ export async function rejectToolCall(
   const { calls } = env;
   const inFlight = calls?.enter(call.slug, call.sessionId);
   try {
-    return await rejectToolCallOnce(env, call, error, holdLog, audience);
+    const result: ToolResult = {
+      successful: false,
+      data: null,
+      error: error.messageFor(audience),
+      code: error.code,
+      logId: newId('log'),
+    };
+    const entry = logEntry(result, {
+      ...call,
+      toolkit: '',
+      connectedAccountId: null,
+      durationMs: 0,
+      secrets: [],
+    });
+    if (holdLog) holdLog(entry);
+    else await env.logs.write(entry);
+    return result;
   } finally {
     if (inFlight) calls?.leave(inFlight);
   }
-}
-
-async function rejectToolCallOnce(
-  env: ExecutionEnvironment,
-  call: Parameters<typeof rejectToolCall>[1],
-  error: ToolMuxError,
-  holdLog: ((entry: ExecutionLogRecord) => void) | undefined,
-  audience: ErrorAudience,
-): Promise<ToolResult> {
-  const result: ToolResult = {
-    successful: false,
-    data: null,
-    error: error.messageFor(audience),
-    code: error.code,
-    logId: newId('log'),
-  };
-  const entry = logEntry(result, {
-    ...call,
-    toolkit: '',
-    connectedAccountId: null,
-    durationMs: 0,
-    secrets: [],
-  });
-  if (holdLog) holdLog(entry);
-  else await env.logs.write(entry);
-  return result;
 }
 
 function failureResult(
@@ -443,15 +433,14 @@ async function runHandler(
   const onCallerAbort = () =>
     controller.abort(new ToolCallFailure('TOOL_ABORTED', `${tool.slug} was aborted by the caller.`));
   call.signal?.addEventListener('abort', onCallerAbort, { once: true });
-  if (call.inFlight)
-    env.calls?.handler(call.inFlight, (closeTimeoutMs) =>
-      controller.abort(
-        new ToolCallFailure(
-          'TOOL_ABORTED',
-          `${tool.slug} was stopped: its ToolMux was closed, and the call ran on past the ${closeTimeoutMs} ms that close() waits for calls in flight.`,
-        ),
+  call.inFlight?.running((closeTimeoutMs) =>
+    controller.abort(
+      new ToolCallFailure(
+        'TOOL_ABORTED',
+        `${tool.slug} was stopped: its ToolMux was closed, and the call ran on past the ${closeTimeoutMs} ms that close() waits for calls in flight.`,
       ),
-    );
+    ),
+  );
   const context: ToolContext = {
     userId: call.userId,
     sessionId: call.sessionId,
