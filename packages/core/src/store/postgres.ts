@@ -621,8 +621,11 @@ export class PostgresStore implements Store {
    * On the path of every tool call: one named statement for any batch size, parsed once per pooled
    * connection, atomic for the batch. The batch travels as one JSON parameter (an array of rows, each
    * an array of the columns in `LOG_COLUMNS` order) that PostgreSQL takes apart with
-   * `json_array_elements`: `JSON.stringify` costs the event loop about half of what `pg` spends
-   * turning fifteen columns into array literals (`bench/log-durability.bench.ts`). A string that JSON
+   * `jsonb_array_elements`: `JSON.stringify` costs the event loop about half of what `pg` spends
+   * turning fifteen columns into array literals (`bench/log-durability.bench.ts`). `jsonb`, not
+   * `json`: each `->>` of a `json` element parses the element's text again (fifteen times per row),
+   * where `jsonb` parses the batch once; that halves PostgreSQL's CPU per batch
+   * (`bench/log-insert.bench.ts`). A string that JSON
    * text cannot carry into a PostgreSQL `text` (a NUL, a lone surrogate) is stored with U+FFFD in its
    * place, as its UTF-8 encoding would have been.
    */
@@ -650,7 +653,7 @@ export class PostgresStore implements Store {
       `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) SELECT ` +
         'e->>0, e->>1, e->>2, e->>3, e->>4, e->>5, e->>6, e->>7, e->>8, e->>9, ' +
         '(e->>10)::double precision, e->>11, e->>12, (e->>13)::timestamptz, e->>14 ' +
-        'FROM json_array_elements($1::json) AS e',
+        'FROM jsonb_array_elements($1::jsonb) AS e',
       [JSON.stringify(rows)],
       'toolmux_insert_execution_logs_json',
       this.logPool,
