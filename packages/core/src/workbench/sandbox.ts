@@ -348,7 +348,7 @@ type PointerResult = { value: number; error?: undefined } | { value?: undefined;
  * handler is on only while one runs: the interrupt import can suspend, which is allowed only below a
  * promising call. Everything else the sandbox asks of the engine runs no JavaScript.
  */
-class EngineEntries {
+export class EngineEntries {
   readonly #internals: EngineInternals;
   readonly #context: QuickJSContext;
   readonly #memory: WebAssembly.Memory;
