@@ -210,8 +210,23 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     return (await this.#ready()).auth.connectionRequestAuthorizationUrl(id);
   }
 
-  /** Opens the store and loads the key on first use; later calls share the same promise. */
+  /** `close()` was called: the store is not opened again. */
+  #closed = false;
+
+  /**
+   * Opens the store and loads the key on first use; later calls share the same promise. After
+   * `close()`, TOOLMUX_CLOSED: a closed ToolMux does not open its store again.
+   */
   #ready(): Promise<Engine> {
+    if (this.#closed) {
+      return Promise.reject(
+        new ToolMuxError({
+          code: 'TOOLMUX_CLOSED',
+          message:
+            'This ToolMux was closed (mux.close()) and does not open its store again. Create a new ToolMux to go on: sessions, accounts and logs are kept in the store, and use(sessionId) on the new one takes a session up.',
+        }),
+      );
+    }
     this.#engine ??= (async () => {
       const spec = this.#options.store;
       const parsed = typeof spec === 'object' ? undefined : parseStoreSpec(spec);
@@ -662,6 +677,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
    */
   async close(options?: { timeoutMs?: number }): Promise<void> {
     const timeoutMs = closeTimeoutOf(options);
+    this.#closed = true;
     const engine = this.#engine;
     this.#engine = undefined;
     if (engine) {

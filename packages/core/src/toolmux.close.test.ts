@@ -206,3 +206,61 @@ it('close({ timeoutMs }) refuses a timeout that is not a number of milliseconds 
   }
   await mux.close();
 });
+
+it('`await using` closes the ToolMux when its block ends, also when the block throws: its calls answered and their entries stored first', async () => {
+  const store = join(dir, 'await-using.db');
+  let closed: ToolMux | undefined;
+  let sessionId = '';
+  let answered: Promise<unknown> | undefined;
+  const thrown = await (async () => {
+    await using mux = new ToolMux({ toolkits: [slowToolkit], store, secretKey, logger: recordingLogger() });
+    closed = mux;
+    const session = await mux.create('user_1', { toolkits: ['slow'] });
+    sessionId = session.sessionId;
+    // still running when the block ends: disposing waits for it, as close() does
+    answered = session.execute('SLOW_ECHO', { text: 'in flight', ms: 50 });
+    throw new Error('the block fails');
+  })().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  expect((thrown as Error).message).toBe('the block fails');
+  expect(await answered).toMatchObject({ successful: true, data: { echoed: 'in flight' } });
+  const refused = await closed!.create('user_2').then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  expect(ToolMuxError.isInstance(refused) && refused.code).toBe('TOOLMUX_CLOSED');
+  expect((await storedEntries(store, sessionId)).map((entry) => entry.toolSlug)).toEqual(['SLOW_ECHO']);
+});
+
+it('a closed ToolMux opens no store again: create, use and the lists answer TOOLMUX_CLOSED, also on a ToolMux closed before its first use', async () => {
+  const store = join(dir, 'closed-stays-closed.db');
+  const used = new ToolMux({ toolkits: [slowToolkit], store, secretKey, logger: recordingLogger() });
+  const { sessionId } = await used.create('user_1', { toolkits: ['slow'] });
+  await used.close();
+  const unused = new ToolMux({ toolkits: [slowToolkit], store, secretKey, logger: recordingLogger() });
+  await unused.close();
+  for (const mux of [used, unused]) {
+    const attempts: Array<() => Promise<unknown>> = [
+      () => mux.create('user_2'),
+      () => mux.use(sessionId),
+      () => mux.sessions.list({ userId: 'user_1' }),
+      () => mux.logs.list({ sessionId }),
+    ];
+    for (const attempt of attempts) {
+      // on the old code each of these opened the store anew (its file, its log writer), never to be closed
+      const refused = await attempt().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(ToolMuxError.isInstance(refused) && refused.code).toBe('TOOLMUX_CLOSED');
+      expect((refused as Error).message).toContain('new ToolMux');
+    }
+    await mux.close(); // closing again is fine
+  }
+  // what the closed ToolMux kept in the store, a new one takes up
+  const reopened = new ToolMux({ toolkits: [slowToolkit], store, secretKey, logger: recordingLogger() });
+  expect((await reopened.use(sessionId)).sessionId).toBe(sessionId);
+  await reopened.close();
+});

@@ -161,6 +161,14 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> implements Too
     return this.#engine.close(options);
   }
 
+  /**
+   * `close()` with its default timeout, for `await using mux = new ToolMux(...)`: the ToolMux closes
+   * when the block it was declared in ends, also when that block throws.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   toJSON(): { mode: 'embedded' | 'remote'; baseUrl: string; provider: string; toolkits?: string[] } {
     return {
       mode: this.mode,

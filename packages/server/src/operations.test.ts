@@ -200,6 +200,22 @@ describe('serve()', () => {
       await running.close();
     }
   });
+
+  it('`await using` closes the server when its block ends: nothing listens on its port any more', async () => {
+    const { server } = await setup();
+    let url = '';
+    {
+      await using running = await server.serve({ port: 0 });
+      url = running.url;
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    }
+    // closed: nothing listens on the port any more
+    const refused = await fetch(`${url}/healthz`).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect((refused as Error & { cause?: { code?: string } }).cause?.code).toBe('ECONNREFUSED');
+  });
 });
 
 describe('methods', () => {

@@ -82,6 +82,8 @@ export interface RunningServer {
    * have finished; connections still open after `timeoutMs` are cut.
    */
   close(options?: { /** @default 10_000 */ timeoutMs?: number }): Promise<void>;
+  /** `close()` with its default timeout, for `await using running = await server.serve()`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** The toolmux HTTP server: a Hono app, usable as a fetch handler anywhere or served on Node. */
@@ -353,10 +355,11 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
         const server = serveNode({ fetch: app.fetch, port, hostname }, (info: AddressInfo) => {
           server.off('error', reject);
           const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
-          resolve({
+          const running: RunningServer = {
             url: `http://${host}:${info.port}`,
             port: info.port,
             hostname: info.address,
+            [Symbol.asyncDispose]: () => running.close(),
             close: ({ timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS } = {}) =>
               new Promise<void>((done, fail) => {
                 draining = true;
@@ -375,7 +378,8 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
                 });
                 http.closeIdleConnections?.();
               }),
-          });
+          };
+          resolve(running);
         });
         server.once('error', reject);
       }),
