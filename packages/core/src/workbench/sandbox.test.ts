@@ -84,7 +84,11 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
       limits,
     );
     expect(logged).toEqual({ result: 'ünï 😀', logs: ['', 'héllo ✓ 😀 [1,"ü"]', 'near 2'] });
-    const thrown = await sandbox.run('throw Object.assign(new Error("nö"), { name: "Custom" })', noHost, limits);
+    const thrown = await sandbox.run(
+      'throw Object.assign(new Error("nö"), { name: "Custom" })',
+      noHost,
+      limits,
+    );
     expect(thrown.error?.code).toBe('WORKBENCH_CODE_ERROR');
     expect(thrown.error?.message).toContain('Custom: nö');
     const host: SandboxHostCall = async (_operation, args) => ({
