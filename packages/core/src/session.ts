@@ -923,6 +923,26 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
 
   /** What TOOLMUX_SEARCH_TOOLS returns, without a model. */
   async search(options: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult> {
+    const query = (options as { query?: unknown } | null | undefined)?.query;
+    if (typeof options !== 'object' || typeof query !== 'string' || query.trim() === '') {
+      const got =
+        typeof options === 'string'
+          ? `the string ${JSON.stringify(options).slice(0, 80)}`
+          : typeof query === 'string'
+            ? 'an empty query'
+            : `query ${String(JSON.stringify(query)).slice(0, 80)}`;
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `search() takes { query }, the task in plain words, e.g. session.search({ query: 'create a GitHub issue' }); got ${got}.`,
+      });
+    }
+    if (
+      options.knownFields !== undefined &&
+      options.knownFields !== null &&
+      typeof options.knownFields !== 'string'
+    ) {
+      throw new ToolMuxError({ code: 'INVALID_REQUEST', message: 'search() takes knownFields as a string.' });
+    }
     return this.#search([{ use_case: options.query, known_fields: options.knownFields }], options.limit);
   }
 

@@ -150,6 +150,31 @@ describe.each(stores)('ToolMux.close() and the tool calls in flight (%s)', (_nam
     }
   }, 15_000);
 
+  it('answers what a session of the closed ToolMux asks of the store with TOOLMUX_CLOSED, not STORE_ERROR', async () => {
+    const { store, cleanup } = await open();
+    try {
+      const mux = new ToolMux({ toolkits: [slowToolkit], store, secretKey, logger: recordingLogger() });
+      const session = await mux.create('user_1', { toolkits: ['slow'] });
+      await mux.close();
+      const asks: Array<[string, () => Promise<unknown>]> = [
+        ['logs', () => session.logs()],
+        ['update', () => session.update({ metadata: { team: 'a' } })],
+        ['delete', () => session.delete()],
+      ];
+      for (const [name, ask] of asks) {
+        // on the old code: STORE_ERROR, "the database error is attached as the cause" (a 5xx for a server)
+        const refused = await ask().then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(ToolMuxError.isInstance(refused) && refused.code, name).toBe('TOOLMUX_CLOSED');
+        expect((refused as Error).message, name).toContain('new ToolMux');
+      }
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('refuses a call asked of a session of the closed ToolMux with TOOLMUX_CLOSED: the tool does not run', async () => {
     const { store, cleanup } = await open();
     try {

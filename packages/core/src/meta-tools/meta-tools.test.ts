@@ -51,6 +51,26 @@ describe('TOOLMUX_SEARCH_TOOLS', () => {
     expect(deletes.results[0]!.tools.map((tool) => tool.tool_slug)).not.toContain('TASKS_DELETE_TASK');
   });
 
+  it('session.search() refuses what is not { query } with INVALID_REQUEST naming what it got (a JavaScript caller passing a string)', async () => {
+    const { session } = await setup();
+    const cases: Array<[unknown, string]> = [
+      ['create a task', 'the string "create a task"'],
+      [{ query: '  ' }, 'an empty query'],
+      [{ query: 42 }, 'query 42'],
+      [undefined, 'query undefined'],
+      [{ query: 'create a task', knownFields: 7 }, 'knownFields as a string'],
+    ];
+    for (const [options, named] of cases) {
+      // on the old code a string was a TypeError ("Cannot read properties of undefined")
+      const refused = await session.search(options as { query: string }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect((refused as { code?: string }).code, String(options)).toBe('INVALID_REQUEST');
+      expect((refused as Error).message).toContain(named);
+    }
+  });
+
   it('uses known_fields and reports when nothing matched', async () => {
     const { session } = await setup();
     const empty = await session.search({ query: 'zzqx' });

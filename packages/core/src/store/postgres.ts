@@ -13,6 +13,7 @@ import {
   assertExpectedVersion,
   configVersionConflictError,
   sessionNotFoundError,
+  storeClosedError,
   storeError,
 } from './store-errors.js';
 import type {
@@ -1075,7 +1076,7 @@ export class PostgresStore implements Store {
     try {
       return (await pool.query({ name, text, values })).rows;
     } catch (error) {
-      throw storeError('postgres', operation, error);
+      throw this.ending ? storeClosedError('postgres', operation) : storeError('postgres', operation, error);
     }
   }
 }

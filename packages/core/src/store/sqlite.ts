@@ -18,6 +18,7 @@ import {
   assertExpectedVersion,
   configVersionConflictError,
   sessionNotFoundError,
+  storeClosedError,
   storeError,
 } from './store-errors.js';
 import type {
@@ -1032,12 +1033,15 @@ export class SqliteStore implements Store {
     return this.run(operation, work);
   }
 
-  /** Runs database work, wrapping a failure as `STORE_ERROR` that names `operation`. */
+  /**
+   * Runs database work, wrapping a failure as `STORE_ERROR` that names `operation` (TOOLMUX_CLOSED
+   * once the store is closed).
+   */
   private run<T>(operation: string, work: () => T): T {
     try {
       return work();
     } catch (error) {
-      throw storeError('sqlite', operation, error);
+      throw this.closed ? storeClosedError('sqlite', operation) : storeError('sqlite', operation, error);
     }
   }
 }

@@ -22,6 +22,18 @@ export function storeError(dialect: Dialect, operation: string, cause: unknown):
   });
 }
 
+/**
+ * An operation asked of a store after its `close()` (a session of a closed ToolMux): TOOLMUX_CLOSED,
+ * not a database failure.
+ */
+export function storeClosedError(dialect: Dialect, operation: string): ToolMuxError {
+  return new ToolMuxError({
+    code: 'TOOLMUX_CLOSED',
+    message: `The ${dialect} store was closed (mux.close()), so it could not ${operation}. Create a new ToolMux to go on: what the store holds is kept, and use(sessionId) on the new one takes a session up.`,
+    details: { operation },
+  });
+}
+
 /** `updateSession` found no row with this id. */
 export function sessionNotFoundError(id: string): ToolMuxError {
   return new ToolMuxError({
