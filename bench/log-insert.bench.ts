@@ -17,10 +17,9 @@
  * Run: `node --experimental-strip-types bench/log-insert.bench.ts` (after `pnpm build`), with
  * TOOLMUX_TEST_POSTGRES_URL. BENCH_BATCHES=300 (per turn), BENCH_ROUNDS=5.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import type { ExecutionLogRecord } from '@toolmux/core';
-import { createTestPostgresUrl } from '@toolmux/core/test';
+import { createTestPostgresUrl, postgresProcessesCpu } from '@toolmux/core/test';
 import pg from 'pg';
 import { PostgresStore } from '../packages/core/dist/store/postgres.js';
 import { newId } from '../packages/core/dist/util/ids.js';
@@ -76,28 +75,6 @@ const row = (record: ExecutionLogRecord) => [
   record.parentId ?? null,
 ];
 
-/** CPU time (µs) of every `postgres` process on this machine so far; 0 where /proc is not there. */
-function databaseCpu(): number {
-  let ticks = 0;
-  try {
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-        const close = stat.lastIndexOf(')');
-        if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
-        const fields = stat.slice(close + 2).split(' ');
-        ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
-      } catch {
-        // gone meanwhile
-      }
-    }
-  } catch {
-    return 0;
-  }
-  return ticks * 10_000;
-}
-
 const { url, cleanup } = await createTestPostgresUrl();
 const store = await PostgresStore.create({ connectionString: url });
 await store.migrate();
@@ -134,7 +111,7 @@ for (const size of [1, 8, 32]) {
     for (const name of round % 2 === 0 ? order : order.toReversed()) {
       const batches = Array.from({ length: BATCHES }, () => Array.from({ length: size }, entry));
       const cpu = process.threadCpuUsage();
-      const database = databaseCpu();
+      const database = postgresProcessesCpu();
       const start = performance.now();
       for (const batch of batches) await insert[name](batch);
       const wallUs = ((performance.now() - start) * 1000) / BATCHES;
@@ -144,7 +121,7 @@ for (const size of [1, 8, 32]) {
         turns[name].push({
           wallUs,
           nodeUs: (used.user + used.system) / BATCHES,
-          databaseUs: (databaseCpu() - database) / BATCHES,
+          databaseUs: (postgresProcessesCpu() - database) / BATCHES,
         });
       }
     }

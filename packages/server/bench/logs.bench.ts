@@ -33,7 +33,7 @@
  * samples CPU time, GC threads and kernel included, where the V8 profile samples wall time).
  */
 import { fork } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { Session as InspectorSession } from 'node:inspector/promises';
 import { connect, type Socket } from 'node:net';
@@ -41,7 +41,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { ToolMux } from '@toolmux/core';
-import { createTestPostgresStore } from '@toolmux/core/test';
+import { createTestPostgresStore, postgresProcessesCpu } from '@toolmux/core/test';
 import { z } from 'zod';
 
 const API_KEY = 'bench-api-key-0123456789';
@@ -541,32 +541,6 @@ interface Contender {
 
 const GOAL_P99_MS = 20;
 
-/**
- * The CPU time (µs) of every `postgres` process on this machine so far, from /proc (clock ticks of
- * 10 ms): the database shares the cores, so work moved into it is not work saved. Other users of the
- * same server count too (compare turns of one run); 0 where /proc is not there.
- */
-function databaseCpu(): number {
-  let ticks = 0;
-  try {
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-        const close = stat.lastIndexOf(')');
-        if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
-        const fields = stat.slice(close + 2).split(' ');
-        ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
-      } catch {
-        // gone meanwhile
-      }
-    }
-  } catch {
-    return 0;
-  }
-  return ticks * 10_000;
-}
-
 async function bench(backend: Backend): Promise<void> {
   const contenders: Contender[] = [{ name: 'after', server: await startServer(backend.store, CODE) }];
   if (BASELINE) contenders.unshift({ name: 'before', server: await startServer(backend.store, BASELINE) });
@@ -621,13 +595,13 @@ async function bench(backend: Backend): Promise<void> {
               if (measuring) {
                 if (process.env.BENCH_PROF) await server.profile();
                 cpuBefore = await server.cpu();
-                databaseBefore = databaseCpu();
+                databaseBefore = postgresProcessesCpu();
               } else {
                 // the server's CPU per measured request (µs): independent of the machine's load
                 const cpuAfter = await server.cpu();
                 cpu = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / REQUESTS;
                 system = (cpuAfter.system - cpuBefore.system) / REQUESTS;
-                database = (databaseCpu() - databaseBefore) / REQUESTS;
+                database = (postgresProcessesCpu() - databaseBefore) / REQUESTS;
                 if (process.env.BENCH_PROF) {
                   const file = `${backend.dialect}-${size}-${callers}-${name}-${kind}-${round}.cpuprofile`;
                   await server.profile(join(process.env.BENCH_PROF, file));

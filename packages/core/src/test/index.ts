@@ -13,6 +13,7 @@ export {
   createTestPostgresStore,
   createTestPostgresUrl,
   postgresAvailable,
+  postgresProcessesCpu,
   postgresSkipReason,
   testPostgresUrl,
   withTestDatabase,
