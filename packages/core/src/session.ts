@@ -153,6 +153,8 @@ export interface SessionRuntime {
 
 /** How many tools one TOOLMUX_SEARCH_TOOLS query returns. */
 const SEARCH_RESULTS_PER_QUERY = 5;
+/** The most tools `session.search()` returns for a query (`limit`). */
+const MAX_SEARCH_RESULTS_PER_QUERY = 50;
 
 const specCache = new WeakMap<Tool, ToolSpec>();
 
@@ -943,7 +945,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     ) {
       throw new ToolMuxError({ code: 'INVALID_REQUEST', message: 'search() takes knownFields as a string.' });
     }
-    return this.#search([{ use_case: options.query, known_fields: options.knownFields }], options.limit);
+    // as the REST route's schema: a limit of 0, -1 or 'x' found nothing, silently
+    const limit =
+      options.limit === undefined ? undefined : validateLimit(options.limit, MAX_SEARCH_RESULTS_PER_QUERY);
+    return this.#search([{ use_case: options.query, known_fields: options.knownFields }], limit);
   }
 
   async #search(

@@ -51,7 +51,7 @@ describe('TOOLMUX_SEARCH_TOOLS', () => {
     expect(deletes.results[0]!.tools.map((tool) => tool.tool_slug)).not.toContain('TASKS_DELETE_TASK');
   });
 
-  it('session.search() refuses what is not { query } with INVALID_REQUEST naming what it got (a JavaScript caller passing a string)', async () => {
+  it('session.search() refuses what is not { query, knownFields?, limit? } with INVALID_REQUEST naming what it got (a string from JavaScript, a limit of 0)', async () => {
     const { session } = await setup();
     const cases: Array<[unknown, string]> = [
       ['create a task', 'the string "create a task"'],
@@ -59,6 +59,11 @@ describe('TOOLMUX_SEARCH_TOOLS', () => {
       [{ query: 42 }, 'query 42'],
       [undefined, 'query undefined'],
       [{ query: 'create a task', knownFields: 7 }, 'knownFields as a string'],
+      // a limit the REST route refuses (its schema): these found nothing, silently
+      ...[0, -1, 2.5, 51, Number.NaN, 'x'].map((limit): [unknown, string] => [
+        { query: 'create a task', limit },
+        `limit must be an integer from 1 to 50, got ${String(limit)}`,
+      ]),
     ];
     for (const [options, named] of cases) {
       // on the old code a string was a TypeError ("Cannot read properties of undefined")
@@ -69,6 +74,9 @@ describe('TOOLMUX_SEARCH_TOOLS', () => {
       expect((refused as { code?: string }).code, String(options)).toBe('INVALID_REQUEST');
       expect((refused as Error).message).toContain(named);
     }
+    expect(
+      (await session.search({ query: 'create a task', limit: 50 })).results[0]!.tools.length,
+    ).toBeGreaterThan(0);
   });
 
   it('uses known_fields and reports when nothing matched', async () => {
