@@ -290,7 +290,10 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         const sessionId = sessionIdOf(c);
         const wire = (await body(c, UpdateSessionWire)) as UpdateSessionWire;
         const session = await toolmux.use(sessionId);
-        const config = withCustomToolkits(toolmuxConfig(wire, 'update'), customToolkitsOf(session.config));
+        const config = withCustomToolkits(
+          toolmuxConfig(wire, 'update', session.config),
+          customToolkitsOf(session.config),
+        );
         await session.update(config);
         sessions.invalidate(sessionId);
         return retrieve(sessionId);

@@ -164,10 +164,74 @@ export function checkToolkitVersions(value: unknown, field = 'toolkit_versions')
 }
 
 /**
- * The toolmux `SessionConfig` for a Composio session config. `update` leaves out what was not sent
- * (and turns `null`, Composio's "back to the default", into the default).
+ * The options of a stored config that an update merges field by field (read as cores of every
+ * version store them: the fields of multi-account sessions and of waiting for connections may be
+ * absent).
  */
-export function toolmuxConfig(wire: UpdateSessionWire, mode: 'create' | 'update'): SessionConfig {
+interface StoredOptions {
+  manageConnections: boolean;
+  connectionCallbackUrl?: string;
+  waitForConnections?: boolean;
+  enabledExplicitly?: readonly string[];
+  workbench?: { enable: boolean; timeoutMs?: number; memoryMb?: number; autoOffloadThreshold?: number };
+  multiAccount?: { enable?: boolean; maxAccountsPerToolkit?: number; requireExplicitSelection?: boolean };
+}
+
+/**
+ * A stored on/off option as an update hands it back to core: off stays off; on stays explicit only
+ * where the config turned it on itself (a default "on" left out, so a DIRECT_TOOLS session does not
+ * take it for one it asked for).
+ */
+function storedSwitch(on: boolean, explicit: boolean): boolean | undefined {
+  if (!on) return false;
+  return explicit ? true : undefined;
+}
+
+/** `manage_connections` (object form) of an update: the fields sent, the others as stored. */
+function updatedManageConnections(
+  manage: { enable?: boolean | null; enabled?: boolean | null } & {
+    callback_url?: string | null;
+    enable_wait_for_connections?: boolean | null;
+  },
+  stored: StoredOptions,
+): SessionConfig['manageConnections'] {
+  const enable =
+    manage.enable ??
+    manage.enabled ??
+    storedSwitch(stored.manageConnections, stored.enabledExplicitly?.includes('manageConnections') === true);
+  // undefined: as stored; null: back to the default (none, not waiting)
+  const callbackUrl =
+    manage.callback_url === undefined ? stored.connectionCallbackUrl : (manage.callback_url ?? undefined);
+  let waitForConnections =
+    manage.enable_wait_for_connections === undefined
+      ? stored.waitForConnections
+      : (manage.enable_wait_for_connections ?? undefined);
+  // turned off: no waiting either (it waits for the links manage-connections hands out)
+  if (enable === false && manage.enable_wait_for_connections == null) waitForConnections = undefined;
+  return {
+    ...(enable !== undefined ? { enable } : {}),
+    ...(callbackUrl !== undefined ? { callbackUrl } : {}),
+    ...(waitForConnections !== undefined ? { waitForConnections } : {}),
+  };
+}
+
+/**
+ * The toolmux `SessionConfig` for a Composio session config. `update` is a PATCH: it leaves out
+ * what was not sent, merges the fields of `manage_connections`, `workbench` and `multi_account` with
+ * the `stored` config's, and turns `null`, Composio's "back to the default", into the default.
+ */
+export function toolmuxConfig(wire: UpdateSessionWire, mode: 'create'): SessionConfig;
+export function toolmuxConfig(
+  wire: UpdateSessionWire,
+  mode: 'update',
+  stored: Readonly<NormalizedSessionConfig>,
+): SessionConfig;
+export function toolmuxConfig(
+  wire: UpdateSessionWire,
+  mode: 'create' | 'update',
+  storedConfig?: Readonly<NormalizedSessionConfig>,
+): SessionConfig {
+  const stored = storedConfig as unknown as StoredOptions | undefined;
   const config: Record<string, unknown> = {};
   checkToolkitVersions(wire.toolkit_versions);
   if (wire.toolkits !== undefined) config.toolkits = slugFilterOf(wire.toolkits);
@@ -217,18 +281,22 @@ export function toolmuxConfig(wire: UpdateSessionWire, mode: 'create' | 'update'
         'toolmux has no meta-tool that removes connections.',
       );
     }
-    const enable = manage.enable ?? manage.enabled ?? true;
-    const callbackUrl = manage.callback_url ?? undefined;
-    const waitForConnections = manage.enable_wait_for_connections ?? undefined;
-    // the object form of toolmux's manageConnections (where the links return, waiting for them)
-    config.manageConnections =
-      callbackUrl !== undefined || waitForConnections
-        ? {
-            enable,
-            ...(callbackUrl !== undefined ? { callbackUrl } : {}),
-            ...(waitForConnections ? { waitForConnections: true } : {}),
-          }
-        : enable;
+    if (stored) {
+      config.manageConnections = updatedManageConnections(manage, stored);
+    } else {
+      const enable = manage.enable ?? manage.enabled ?? true;
+      const callbackUrl = manage.callback_url ?? undefined;
+      const waitForConnections = manage.enable_wait_for_connections ?? undefined;
+      // the object form of toolmux's manageConnections (where the links return, waiting for them)
+      config.manageConnections =
+        callbackUrl !== undefined || waitForConnections
+          ? {
+              enable,
+              ...(callbackUrl !== undefined ? { callbackUrl } : {}),
+              ...(waitForConnections ? { waitForConnections: true } : {}),
+            }
+          : enable;
+    }
   }
 
   const bench = wire.workbench;
@@ -246,8 +314,16 @@ export function toolmuxConfig(wire: UpdateSessionWire, mode: 'create' | 'update'
         `toolmux's workbench runs in a worker thread of the server with a memory limit, not a sized sandbox; leave sandbox_size out (got ${JSON.stringify(bench.sandbox_size)}).`,
       );
     }
+    // an update keeps what it does not send: the stored settings, and on/off as stored
+    const { enable: storedEnable, ...storedSettings } = stored?.workbench ?? { enable: undefined };
+    const enable =
+      bench.enable ??
+      (storedEnable === undefined || !stored
+        ? undefined
+        : storedSwitch(storedEnable, stored.enabledExplicitly?.includes('workbench') === true));
     config.workbench = {
-      ...(bench.enable !== undefined ? { enable: bench.enable } : {}),
+      ...storedSettings,
+      ...(enable !== undefined ? { enable } : {}),
       ...(bench.auto_offload_threshold !== undefined
         ? { autoOffloadThreshold: bench.auto_offload_threshold }
         : {}),
@@ -255,7 +331,23 @@ export function toolmuxConfig(wire: UpdateSessionWire, mode: 'create' | 'update'
   }
 
   const accounts = wire.multi_account;
-  if (accounts && (accounts.enable || accounts.max_accounts_per_toolkit !== undefined)) {
+  if (stored && accounts !== undefined) {
+    // null: back to the default (one account per toolkit); fields not sent stay as stored
+    const given = {
+      ...(accounts?.enable != null ? { enable: accounts.enable } : {}),
+      ...(accounts?.max_accounts_per_toolkit != null
+        ? { maxAccountsPerToolkit: accounts.max_accounts_per_toolkit }
+        : {}),
+      ...(accounts?.require_explicit_selection != null
+        ? { requireExplicitSelection: accounts.require_explicit_selection }
+        : {}),
+    };
+    const enable = accounts === null ? false : (given.enable ?? stored.multiAccount?.enable === true);
+    config.multiAccount = enable
+      ? { ...stored.multiAccount, ...given, enable: true }
+      : // off: the stored count and selection go with it (core refuses them without enable)
+        { ...given, enable: false };
+  } else if (accounts && (accounts.enable || accounts.max_accounts_per_toolkit !== undefined)) {
     config.multiAccount = {
       enable: accounts.enable ?? false,
       ...(accounts.max_accounts_per_toolkit !== undefined

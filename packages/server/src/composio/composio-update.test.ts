@@ -1,0 +1,105 @@
+import { Composio } from '@composio/core';
+import { createSampleToolkits } from '@toolmux/core/test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../testing/index.js';
+
+/**
+ * `session.update()` of `@composio/core` is a PATCH: the client sends only the fields the caller
+ * gave (its "PATCH-safe" transforms apply no defaults), and the fields it leaves out keep their
+ * stored values. `manageConnections`, `sandbox` and `multiAccount` are objects whose fields merge
+ * one by one; `null` puts an option back to its default.
+ */
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer({ toolkits: createSampleToolkits().toolkits });
+});
+afterAll(() => server.close());
+
+function composio() {
+  return new Composio({
+    apiKey: server.apiKey,
+    baseURL: server.url,
+    allowTracking: false,
+    disableVersionCheck: true,
+  });
+}
+
+async function toolNames(session: { tools(): Promise<unknown> }): Promise<string[]> {
+  return ((await session.tools()) as Array<{ function: { name: string } }>).map((tool) => tool.function.name);
+}
+
+describe('update() of @composio/core changes only the fields it sends', () => {
+  it('turns multi-account off with enable: false or null, and changes one of its fields alone', async () => {
+    const session = await composio().create('user_update_accounts', {
+      toolkits: ['mail'],
+      multiAccount: { enable: true, maxAccountsPerToolkit: 3 },
+    });
+    expect(session.config.multi_account).toEqual({
+      enable: true,
+      max_accounts_per_toolkit: 3,
+      require_explicit_selection: true,
+    });
+    // one field: the others stay
+    expect(
+      (await session.update({ multiAccount: { requireExplicitSelection: false } })).multi_account,
+    ).toEqual({
+      enable: true,
+      max_accounts_per_toolkit: 3,
+      require_explicit_selection: false,
+    });
+    expect((await session.update({ multiAccount: { enable: false } })).multi_account).toMatchObject({
+      enable: false,
+    });
+    await session.update({ multiAccount: { enable: true, maxAccountsPerToolkit: 4 } });
+    expect((await session.update({ multiAccount: null })).multi_account).toMatchObject({ enable: false });
+    // what the server stored, not only what the client was told
+    expect((await composio().use(session.sessionId)).config.multi_account).toMatchObject({ enable: false });
+  });
+
+  it('keeps a turned-off sandbox off when only its offload threshold changes', async () => {
+    const session = await composio().create('user_update_sandbox', {
+      toolkits: ['tasks'],
+      sandbox: { enable: false },
+    });
+    expect(await toolNames(session)).not.toContain('COMPOSIO_REMOTE_WORKBENCH');
+    const config = await session.update({ sandbox: { autoOffloadThreshold: 5000 } });
+    expect(config.workbench).toEqual({ enable: false, auto_offload_threshold: 5000 });
+    expect(await toolNames(session)).not.toContain('COMPOSIO_REMOTE_WORKBENCH');
+    // null: back to the default (on)
+    expect((await session.update({ sandbox: null })).workbench).toMatchObject({ enable: true });
+    expect(await toolNames(session)).toContain('COMPOSIO_REMOTE_WORKBENCH');
+  });
+
+  it('keeps manage-connections off, and its callback and waiting, when another of its fields changes', async () => {
+    const session = await composio().create('user_update_manage', {
+      toolkits: ['mail'],
+      manageConnections: false,
+    });
+    const config = await session.update({ manageConnections: { callbackUrl: 'http://localhost:3000/back' } });
+    expect(config.manage_connections).toEqual({ enabled: false, callback_url: 'http://localhost:3000/back' });
+    expect(await toolNames(session)).not.toContain('COMPOSIO_MANAGE_CONNECTIONS');
+
+    const on = await session.update({ manageConnections: { enable: true } });
+    expect(on.manage_connections).toEqual({ enabled: true, callback_url: 'http://localhost:3000/back' });
+    const waiting = await session.update({ manageConnections: { waitForConnections: true } });
+    expect(waiting.manage_connections).toEqual({
+      enabled: true,
+      callback_url: 'http://localhost:3000/back',
+      enable_wait_for_connections: true,
+    });
+    const other = await session.update({ manageConnections: { callbackUrl: 'http://localhost:3000/other' } });
+    expect(other.manage_connections).toEqual({
+      enabled: true,
+      callback_url: 'http://localhost:3000/other',
+      enable_wait_for_connections: true,
+    });
+    expect(await toolNames(session)).toEqual(
+      expect.arrayContaining(['COMPOSIO_MANAGE_CONNECTIONS', 'COMPOSIO_WAIT_FOR_CONNECTIONS']),
+    );
+    // off: waiting goes with it (it waits for the links manage-connections hands out)
+    const off = await session.update({ manageConnections: { enable: false } });
+    expect(off.manage_connections).toEqual({ enabled: false, callback_url: 'http://localhost:3000/other' });
+  });
+});
