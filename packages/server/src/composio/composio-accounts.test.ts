@@ -55,8 +55,12 @@ describe('multiAccount of @composio/core', () => {
       const request = await session.authorize('mail', { alias });
       const waiting = request.waitForConnection(20_000);
       await submitConnectForm(request.redirectUrl!, { apiKey: key });
-      ids[alias] = (await waiting).id;
+      const account = await waiting;
+      // the account answers with the alias it was connected under (Composio's `alias`)
+      expect(account).toMatchObject({ status: 'ACTIVE', alias });
+      ids[alias] = account.id;
     }
+    expect((await composio.connectedAccounts.get(ids.work!)).alias).toBe('work');
 
     const search = await session.search({ query: 'send an email' });
     expect(search.toolkitConnectionStatuses.map((entry) => entry.toolkit)).toContain('mail');

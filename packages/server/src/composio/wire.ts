@@ -238,6 +238,7 @@ export function connectedAccountJson(
     id: account.id,
     user_id: account.userId,
     toolkit: { slug: account.toolkit },
+    alias: account.alias,
     auth_config: {
       id: account.authConfigId,
       ...(authConfig ? { auth_scheme: authSchemeOf(authConfig.type) } : {}),
