@@ -6,7 +6,7 @@ import { onToolCall, openToolMuxStore, useHostedConnectPage, WorkSlice } from '@
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { secretMatcher } from './api-key.js';
-import { mountComposioApi } from './composio/composio-api.js';
+import { composioRouteNotFound, isComposioPath, mountComposioApi } from './composio/composio-api.js';
 import { ConnectPages } from './connect/connect-page.js';
 import { audienceOf, errorResponse } from './http-errors.js';
 import { jsonBody } from './json-response.js';
@@ -218,6 +218,12 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   });
   app.notFound((c) => {
     const allow = allowedMethods(app.routes, c.req.path);
+    if (isComposioPath(c.req.path)) {
+      // a Composio client reads Composio's envelope, and is told what of Composio's API is served
+      const { status, body } = composioRouteNotFound(c.req.method, c.req.path, allow);
+      if (allow.length > 0) c.header('allow', allow.join(', '));
+      return c.json(body, status);
+    }
     if (allow.length > 0) {
       c.header('allow', allow.join(', '));
       return c.json(

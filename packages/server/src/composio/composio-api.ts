@@ -173,19 +173,59 @@ const ToolkitsQuery = z.object({
 });
 
 /** Composio's error envelope: `{ error: { message, code, slug, status, … } }`, and the same fields at the top. */
-function composioError(error: unknown, onServerError: (error: unknown) => void) {
-  const { status, body } = errorResponse(error, onServerError, 'rest');
+function composioErrorBody(status: number, code: string, message: string) {
   const fields = {
-    message: body.error.message,
-    code: body.error.code,
-    slug: body.error.code,
+    message,
+    code,
+    slug: code,
     status,
     request_id: null,
     suggested_fix: null,
     errors: [],
   };
   // `@composio/core` reads `error.code` / `error.message`; the Rust crate reads the same fields at the top
-  return { status, body: { ...fields, error: fields } };
+  return { ...fields, error: fields };
+}
+
+function composioError(error: unknown, onServerError: (error: unknown) => void) {
+  const { status, body } = errorResponse(error, onServerError, 'rest');
+  return { status, body: composioErrorBody(status, body.error.code, body.error.message) };
+}
+
+/** True for the paths of Composio's API (`/api/v3.1/…`, `/api/v3/…`), served here or not. */
+export function isComposioPath(path: string): boolean {
+  return /^\/api\/v3(?:\.1)?(?:\/|$)/.test(path);
+}
+
+/**
+ * The answer to a request for a path of Composio's API that is not served here (`allow`: the methods
+ * the path takes, when it is served with others): Composio's envelope, saying what toolmux serves,
+ * where the server's own 404 would point a Composio client at toolmux's REST API.
+ */
+export function composioRouteNotFound(
+  method: string,
+  path: string,
+  allow: readonly string[],
+): { status: 404 | 405; body: ReturnType<typeof composioErrorBody> } {
+  const shown = path.length > 200 ? `${path.slice(0, 200)}…` : path;
+  if (allow.length > 0) {
+    return {
+      status: 405,
+      body: composioErrorBody(
+        405,
+        'METHOD_NOT_ALLOWED',
+        `${method} is not allowed on ${shown}; use ${allow.join(', ')}.`,
+      ),
+    };
+  }
+  return {
+    status: 404,
+    body: composioErrorBody(
+      404,
+      'ROUTE_NOT_FOUND',
+      `No route ${method} ${shown} in toolmux's Composio-compatible API. It answers Composio's Tool Router sessions (composio.create() and use(), and the session's tools, execute, search, authorize, toolkits, proxyExecute, update and delete) and GET /api/v3.1/connected_accounts/:id. Composio's other APIs (tools and toolkits outside a session, session file mounts, triggers, auth configs, connected account lists) are not served: work through a session, or use toolmux's own REST API under /api/v1.`,
+    ),
+  };
 }
 
 function unauthorized(): ToolMuxError {
