@@ -291,6 +291,15 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
   const sessionIdOf = (c: Context) =>
     (parseRequestPart(SessionParams, c.req.param(), 'path') as z.infer<typeof SessionParams>).sessionId;
 
+  const isCatalogToolkit = (slug: string) => {
+    try {
+      toolmux.catalog.getToolkit(slug);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
   for (const { prefix, version } of VERSIONS) {
     const base = `${prefix}/tool_router/session`;
     const retrieve = async (sessionId: string, customTools?: ReturnType<typeof customToolsOf>['wire']) => {
@@ -303,7 +312,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
       handle(async (c) => {
         const wire = (await body(c, CreateSessionWire)) as CreateSessionWire;
         checkExperimental(wire.experimental);
-        const custom = customToolsOf(wire.experimental);
+        const custom = customToolsOf(wire.experimental, isCatalogToolkit);
         const config = withCustomToolkits(toolmuxConfig(wire, 'create'), [
           ...custom.declarations.map((declaration) => declaration.toolkit || 'custom'),
           ...custom.toolkits.map((toolkit) => toolkit.slug),
@@ -356,7 +365,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         const sessionId = sessionIdOf(c);
         const wire = (await body(c, AttachWire)) as z.infer<typeof AttachWire>;
         checkExperimental(wire.experimental);
-        const custom = customToolsOf(wire.experimental);
+        const custom = customToolsOf(wire.experimental, isCatalogToolkit);
         // A stored session's custom tools are fixed at create (core's update() refuses new ones):
         // a tool attached here that the session does not declare could run in the client but would
         // be missing from search, tools and MCP, so it is refused rather than half-attached.

@@ -291,8 +291,17 @@ export function localSlug(slug: string, toolkit?: string): string {
 /**
  * The custom tools of a Composio client, as toolmux declarations (their code runs in the client:
  * toolmux lists and searches them) and as the answer's `experimental` section.
+ *
+ * A tool that extends a toolkit of the catalog (`extends_toolkit`, `isCatalogToolkit`) keeps its
+ * Composio slug (`LOCAL_<TOOLKIT>_<SLUG>`) but is filed with the other custom tools: a session lets
+ * in the toolkits its custom tools are filed under, and letting in a catalog toolkit would hand the
+ * session all of that toolkit's tools. (It needs none of that toolkit's credentials: it runs in the
+ * client, and calls the toolkit's API through the session's proxy_execute.)
  */
-export function customToolsOf(experimental: ExperimentalWire | undefined): {
+export function customToolsOf(
+  experimental: ExperimentalWire | undefined,
+  isCatalogToolkit: (slug: string) => boolean = () => false,
+): {
   declarations: ToolDeclaration[];
   toolkits: Array<{ slug: string; name: string; description: string; tools: ToolDeclaration[] }>;
   wire: CustomToolsWire | undefined;
@@ -317,7 +326,11 @@ export function customToolsOf(experimental: ExperimentalWire | undefined): {
     tags: [],
   });
   const declarations = tools.map((tool) =>
-    declare(tool, localSlug(tool.slug, tool.extends_toolkit), tool.extends_toolkit ?? ''),
+    declare(
+      tool,
+      localSlug(tool.slug, tool.extends_toolkit),
+      tool.extends_toolkit && !isCatalogToolkit(tool.extends_toolkit) ? tool.extends_toolkit : '',
+    ),
   );
   const declaredToolkits = toolkits.map((toolkit) => ({
     slug: `local_${toolkit.slug.toLowerCase()}`,

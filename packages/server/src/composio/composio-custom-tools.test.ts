@@ -1,0 +1,103 @@
+import { Composio, experimental_createTool } from '@composio/core';
+import { createSampleToolkits } from '@toolmux/core/test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { startTestServer, type TestServer } from '../testing/index.js';
+
+/**
+ * A custom tool of `@composio/core` that extends a toolkit (`extendsToolkit`) joins the session
+ * beside its filters: it never opens the session to the other tools of that toolkit.
+ */
+
+let server: TestServer;
+let sample: ReturnType<typeof createSampleToolkits>;
+
+beforeAll(async () => {
+  sample = createSampleToolkits();
+  server = await startTestServer({ toolkits: sample.toolkits });
+});
+afterAll(() => server.close());
+
+function composio() {
+  return new Composio({
+    apiKey: server.apiKey,
+    baseURL: server.url,
+    allowTracking: false,
+    disableVersionCheck: true,
+  });
+}
+
+const summary = experimental_createTool('SUMMARY', {
+  name: 'Task summary',
+  description: 'Summarise the open to-do items into one line.',
+  extendsToolkit: 'tasks',
+  inputParams: z.object({}),
+  execute: async () => ({ summary: 'nothing to do' }),
+});
+
+describe('a custom tool that extends a toolkit the session leaves out', () => {
+  it('is in the session, and the rest of that toolkit stays out', async () => {
+    const session = await composio().create('user_extends', {
+      toolkits: ['notes'],
+      experimental: { customTools: [summary] },
+    });
+    expect(session.customTools().map((tool) => tool.slug)).toEqual(['LOCAL_TASKS_SUMMARY']);
+    expect(await session.execute('LOCAL_TASKS_SUMMARY', {})).toMatchObject({
+      data: { summary: 'nothing to do' },
+      error: null,
+    });
+    const found = await session.search({ query: 'summarise my open to-do items' });
+    expect(found.results[0]!.primaryToolSlugs).toContain('LOCAL_TASKS_SUMMARY');
+
+    // the tasks toolkit's own tools are not the session's
+    expect(JSON.stringify(session.config.toolkits)).not.toContain('tasks');
+    const deleted = await session.execute('TASKS_DELETE_TASK', { taskId: 'task_1' });
+    expect(deleted.error).toMatch(/TASKS_DELETE_TASK/);
+    expect(sample.calls.some((call) => call.slug === 'TASKS_DELETE_TASK')).toBe(false);
+    const search = await session.search({ query: 'delete a task' });
+    expect(search.results[0]!.primaryToolSlugs.filter((slug) => slug.startsWith('TASKS_'))).toEqual([]);
+    expect((await session.toolkits()).items.map((item) => item.slug)).not.toContain('tasks');
+
+    // nor after an update of the toolkits, or of the tool filters alone
+    await session.update({ toolkits: ['notes'] });
+    await session.update({ tools: { notes: ['NOTES_SEARCH_NOTES'] } });
+    expect((await session.execute('TASKS_DELETE_TASK', { taskId: 'task_1' })).error).toMatch(
+      /TASKS_DELETE_TASK/,
+    );
+    expect(sample.calls.some((call) => call.slug === 'TASKS_DELETE_TASK')).toBe(false);
+    expect(
+      (await session.search({ query: 'summarise my open to-do items' })).results[0]!.primaryToolSlugs,
+    ).toContain('LOCAL_TASKS_SUMMARY');
+  });
+
+  it('with the direct-tools preset: the custom tool beside the allowed tools, no other tool of its toolkit', async () => {
+    const session = await composio().create('user_extends', {
+      sessionPreset: 'direct_tools' as never,
+      toolkits: ['notes'],
+      experimental: { customTools: [summary] },
+    });
+    const names = ((await session.tools()) as Array<{ function: { name: string } }>).map(
+      (tool) => tool.function.name,
+    );
+    expect(names.filter((name) => name.startsWith('TASKS_'))).toEqual([]);
+    expect(names).toEqual(expect.arrayContaining(['NOTES_SEARCH_NOTES', 'NOTES_CREATE_NOTE']));
+  });
+
+  it('extends a toolkit that needs an account: the tool runs in the client, with no credentials', async () => {
+    const digest = experimental_createTool('DIGEST', {
+      name: 'Mail digest',
+      description: 'Write a digest of the mails to send.',
+      extendsToolkit: 'mail',
+      inputParams: z.object({}),
+      execute: async () => ({ digest: 'no mail' }),
+    });
+    const session = await composio().create('user_extends', {
+      toolkits: ['notes'],
+      experimental: { customTools: [digest] },
+    });
+    expect(await session.execute('DIGEST', {})).toMatchObject({ data: { digest: 'no mail' }, error: null });
+    const sent = await session.execute('MAIL_SEND_EMAIL', { to: 'a@example.com', subject: 'Hi', body: 'x' });
+    expect(sent.error).toMatch(/MAIL_SEND_EMAIL/);
+    expect(sample.calls.some((call) => call.slug === 'MAIL_SEND_EMAIL')).toBe(false);
+  });
+});
