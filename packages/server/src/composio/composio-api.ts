@@ -497,6 +497,13 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         const wire = (await body(c, SearchWire)) as z.infer<typeof SearchWire>;
         const { session } = await sessions.get(sessionId);
         const wanted = wire.toolkits?.map((slug) => slug.toLowerCase());
+        // custom tools are filed under toolmux's toolkits (`custom`, `local_<slug>`); the client knows
+        // them by the toolkit in their Composio slug, LOCAL_<TOOLKIT>_<SLUG>
+        const customToolkits = new Set(customToolkitsOf(session.config));
+        const prefixes = wanted?.map((slug) => `LOCAL_${slug.toUpperCase()}_`) ?? [];
+        const isWanted = (tool: { tool_slug: string; toolkit: string }) =>
+          wanted?.includes(tool.toolkit) ||
+          (customToolkits.has(tool.toolkit) && prefixes.some((prefix) => tool.tool_slug.startsWith(prefix)));
         const results: SearchToolsResult[] = [];
         for (const query of wire.queries) {
           // with a toolkit filter, search deeper and keep the best 5 of those toolkits
@@ -511,7 +518,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
                   ...result,
                   results: result.results.map((entry) => ({
                     ...entry,
-                    tools: entry.tools.filter((tool) => wanted.includes(tool.toolkit)).slice(0, 5),
+                    tools: entry.tools.filter(isWanted).slice(0, 5),
                   })),
                   toolkit_connections: result.toolkit_connections.filter((entry) =>
                     wanted.includes(entry.toolkit),

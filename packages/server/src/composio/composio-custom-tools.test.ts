@@ -1,4 +1,4 @@
-import { Composio, experimental_createTool } from '@composio/core';
+import { Composio, experimental_createTool, experimental_createToolkit } from '@composio/core';
 import { createSampleToolkits } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -99,5 +99,31 @@ describe('a custom tool that extends a toolkit the session leaves out', () => {
     const sent = await session.execute('MAIL_SEND_EMAIL', { to: 'a@example.com', subject: 'Hi', body: 'x' });
     expect(sent.error).toMatch(/MAIL_SEND_EMAIL/);
     expect(sample.calls.some((call) => call.slug === 'MAIL_SEND_EMAIL')).toBe(false);
+  });
+
+  it('search limited to toolkits finds custom tools by the toolkit the client named them under', async () => {
+    const devTools = experimental_createToolkit('DEV_TOOLS', {
+      name: 'Dev tools',
+      description: 'Tools for developers.',
+      tools: [
+        experimental_createTool('SHOUT', {
+          name: 'Shout',
+          description: 'Upper-case a text.',
+          inputParams: z.object({ text: z.string() }),
+          execute: async ({ text }) => ({ text: text.toUpperCase() }),
+        }),
+      ],
+    });
+    const session = await composio().create('user_extends', {
+      toolkits: ['notes'],
+      experimental: { customTools: [summary], customToolkits: [devTools] },
+    });
+    const shout = await session.search({ query: 'upper-case a text', toolkits: ['DEV_TOOLS'] });
+    expect(shout.results[0]!.primaryToolSlugs).toEqual(['LOCAL_DEV_TOOLS_SHOUT']);
+    const tasks = await session.search({ query: 'summarise my open to-do items', toolkits: ['tasks'] });
+    expect(tasks.results[0]!.primaryToolSlugs).toEqual(['LOCAL_TASKS_SUMMARY']);
+    // a filter of other toolkits leaves them out
+    const notes = await session.search({ query: 'upper-case a text', toolkits: ['notes'] });
+    expect(notes.results[0]!.primaryToolSlugs.filter((slug) => slug.startsWith('LOCAL_'))).toEqual([]);
   });
 });
