@@ -341,7 +341,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         const session = await toolmux.use(sessionId);
         const config = withCustomToolkits(
           toolmuxConfig(wire, 'update', session.config),
-          customToolkitsOf(session.config),
+          customToolkitsOf(session.config, isCatalogToolkit),
         );
         await session.update(config);
         sessions.invalidate(sessionId);

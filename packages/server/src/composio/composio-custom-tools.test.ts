@@ -1,4 +1,5 @@
 import { Composio, experimental_createTool, experimental_createToolkit } from '@composio/core';
+import { declaredTool } from '@toolmux/core/internal';
 import { createSampleToolkits } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -125,5 +126,33 @@ describe('a custom tool that extends a toolkit the session leaves out', () => {
     // a filter of other toolkits leaves them out
     const notes = await session.search({ query: 'upper-case a text', toolkits: ['notes'] });
     expect(notes.results[0]!.primaryToolSlugs.filter((slug) => slug.startsWith('LOCAL_'))).toEqual([]);
+  });
+
+  it('an update of a session stored with the custom tool filed under the catalog toolkit does not let that toolkit in', async () => {
+    // how sessions made before were stored: the tool filed under `tasks`, and `tasks` let in
+    const stored = await server.embedded.create('user_extends', {
+      toolkits: ['notes', 'tasks'],
+      metaToolNames: 'composio',
+      experimental: {
+        customTools: [
+          declaredTool({
+            slug: 'LOCAL_TASKS_SUMMARY',
+            name: 'Task summary',
+            description: 'Summarise the open to-do items into one line.',
+            toolkit: 'tasks',
+            inputSchema: { type: 'object', properties: {} },
+            annotations: {},
+            tags: [],
+          }),
+        ],
+      },
+    });
+    const session = await composio().use(stored.sessionId, { customTools: [summary] });
+    await session.update({ toolkits: ['notes'] });
+    expect(JSON.stringify(session.config.toolkits)).not.toContain('tasks');
+    expect((await session.execute('TASKS_DELETE_TASK', { taskId: 'task_1' })).error).toMatch(
+      /TASKS_DELETE_TASK/,
+    );
+    expect(sample.calls.some((call) => call.slug === 'TASKS_DELETE_TASK')).toBe(false);
   });
 });

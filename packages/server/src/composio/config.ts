@@ -462,10 +462,20 @@ export function withCustomToolkits(config: SessionConfig, customToolkits: readon
   return { ...config, toolkits: { enable: [...new Set([...enable, ...customToolkits])] } };
 }
 
-/** The toolkits a stored session files its client-side custom tools under. */
-export function customToolkitsOf(config: Readonly<NormalizedSessionConfig>): string[] {
+/**
+ * The toolkits a stored session files its client-side custom tools under, but the catalog's
+ * (`isCatalogToolkit`): sessions stored before custom tools that extend a toolkit were filed apart
+ * have them under that toolkit, and letting it in again would hand the session all its tools.
+ */
+export function customToolkitsOf(
+  config: Readonly<NormalizedSessionConfig>,
+  isCatalogToolkit: (slug: string) => boolean = () => false,
+): string[] {
   const slugs = new Set<string>();
-  for (const tool of config.clientTools ?? []) slugs.add(tool.toolkit || 'custom');
+  for (const tool of config.clientTools ?? []) {
+    const toolkit = tool.toolkit || 'custom';
+    if (toolkit === 'custom' || !isCatalogToolkit(toolkit)) slugs.add(toolkit);
+  }
   for (const toolkit of config.clientToolkits ?? []) slugs.add(toolkit.slug);
   return [...slugs];
 }
