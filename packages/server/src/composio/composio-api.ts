@@ -274,8 +274,13 @@ function queryList(c: Context, name: string): string[] | undefined {
 export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
   const { toolmux, sessions } = context;
 
+  /**
+   * A route handler. `once`: the request runs a tool or starts a connection, so its errors say
+   * `x-should-retry: false` — the HTTP client of `@composio/core` sends a request again after a 5xx,
+   * 409 or 429 otherwise, and the tool may have run before the server failed.
+   */
   const handle =
-    (run: (c: Context) => Promise<unknown>, status: ContentfulStatusCode = 200) =>
+    (run: (c: Context) => Promise<unknown>, status: ContentfulStatusCode = 200, once = false) =>
     async (c: Context) => {
       try {
         const key = c.req.header('x-api-key') ?? c.req.header('authorization')?.replace(/^bearer /i, '');
@@ -283,6 +288,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         return c.json((await run(c)) as object, status);
       } catch (error) {
         const { status: errorStatus, body } = composioError(error, context.onServerError);
+        if (once) c.header('x-should-retry', 'false');
         return c.json(body, errorStatus as ContentfulStatusCode);
       }
     };
@@ -433,61 +439,69 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
 
     app.post(
       `${base}/:sessionId/execute`,
-      handle(async (c) => {
-        const sessionId = sessionIdOf(c);
-        const wire = (await body(c, ExecuteWire)) as z.infer<typeof ExecuteWire>;
-        if (wire.version !== undefined) checkToolkitVersions(wire.version, 'version');
-        for (const field of ['text', 'custom_auth_params', 'custom_connection_data'] as const) {
-          if (wire[field] !== undefined) {
-            throw unsupported(field, 'send the tool input as arguments; credentials stay in toolmux.');
+      handle(
+        async (c) => {
+          const sessionId = sessionIdOf(c);
+          const wire = (await body(c, ExecuteWire)) as z.infer<typeof ExecuteWire>;
+          if (wire.version !== undefined) checkToolkitVersions(wire.version, 'version');
+          for (const field of ['text', 'custom_auth_params', 'custom_connection_data'] as const) {
+            if (wire[field] !== undefined) {
+              throw unsupported(field, 'send the tool input as arguments; credentials stay in toolmux.');
+            }
           }
-        }
-        const cached = await sessions.get(sessionId);
-        if (wire.user_id !== undefined && wire.user_id !== cached.session.userId) {
-          throw unsupported(
-            'user_id',
-            "a session's calls run for its own user; create a session for the other user.",
+          const cached = await sessions.get(sessionId);
+          if (wire.user_id !== undefined && wire.user_id !== cached.session.userId) {
+            throw unsupported(
+              'user_id',
+              "a session's calls run for its own user; create a session for the other user.",
+            );
+          }
+          // the account to run with, by id or alias (Composio's `account`; the Rust crate's
+          // `connected_account_id`): one the session may use, else ACCOUNT_NOT_IN_SESSION
+          const account = wire.account ?? wire.connected_account_id;
+          const slug = sessionSlug(cached.specs(), wire.tool_slug);
+          return executeJson(
+            await cached.session.execute(slug, wire.arguments ?? {}, {
+              signal: c.req.raw.signal,
+              ...(account !== undefined ? { account } : {}),
+            }),
           );
-        }
-        // the account to run with, by id or alias (Composio's `account`; the Rust crate's
-        // `connected_account_id`): one the session may use, else ACCOUNT_NOT_IN_SESSION
-        const account = wire.account ?? wire.connected_account_id;
-        const slug = sessionSlug(cached.specs(), wire.tool_slug);
-        return executeJson(
-          await cached.session.execute(slug, wire.arguments ?? {}, {
-            signal: c.req.raw.signal,
-            ...(account !== undefined ? { account } : {}),
-          }),
-        );
-      }),
+        },
+        200,
+        true,
+      ),
     );
 
     app.post(
       `${base}/:sessionId/execute_meta`,
-      handle(async (c) => {
-        const sessionId = sessionIdOf(c);
-        const wire = (await body(c, ExecuteMetaWire)) as z.infer<typeof ExecuteMetaWire>;
-        const cached = await sessions.get(sessionId);
-        const slug = sessionSlug(cached.specs(), wire.slug);
-        if (!cached.specs().some((spec) => spec.slug === slug)) {
-          const known = cached
-            .specs()
-            .filter(
-              (spec) =>
-                spec.toolkit === 'composio' ||
-                spec.slug.startsWith('COMPOSIO_') ||
-                spec.slug.startsWith('TOOLMUX_'),
-            )
-            .map((spec) => spec.slug);
-          throw new ToolMuxError({
-            code: 'TOOL_NOT_FOUND',
-            message: `Meta-tool ${wire.slug} is not in session ${sessionId}${known.length > 0 ? `; its meta-tools are ${known.join(', ')}` : ' (it has no meta-tools: it was made with the direct-tools preset)'}.`,
-          });
-        }
-        return executeJson(
-          await cached.session.execute(slug, wire.arguments ?? {}, { signal: c.req.raw.signal }),
-        );
-      }),
+      handle(
+        async (c) => {
+          const sessionId = sessionIdOf(c);
+          const wire = (await body(c, ExecuteMetaWire)) as z.infer<typeof ExecuteMetaWire>;
+          const cached = await sessions.get(sessionId);
+          const slug = sessionSlug(cached.specs(), wire.slug);
+          if (!cached.specs().some((spec) => spec.slug === slug)) {
+            const known = cached
+              .specs()
+              .filter(
+                (spec) =>
+                  spec.toolkit === 'composio' ||
+                  spec.slug.startsWith('COMPOSIO_') ||
+                  spec.slug.startsWith('TOOLMUX_'),
+              )
+              .map((spec) => spec.slug);
+            throw new ToolMuxError({
+              code: 'TOOL_NOT_FOUND',
+              message: `Meta-tool ${wire.slug} is not in session ${sessionId}${known.length > 0 ? `; its meta-tools are ${known.join(', ')}` : ' (it has no meta-tools: it was made with the direct-tools preset)'}.`,
+            });
+          }
+          return executeJson(
+            await cached.session.execute(slug, wire.arguments ?? {}, { signal: c.req.raw.signal }),
+          );
+        },
+        200,
+        true,
+      ),
     );
 
     app.post(
@@ -533,28 +547,32 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
 
     app.post(
       `${base}/:sessionId/link`,
-      handle(async (c) => {
-        const sessionId = sessionIdOf(c);
-        const wire = (await body(c, LinkWire)) as z.infer<typeof LinkWire>;
-        if (wire.experimental !== undefined) {
-          throw unsupported(
-            'experimental',
-            'toolmux has no shared accounts; every account is its user’s own.',
-          );
-        }
-        const { session } = await sessions.get(sessionId);
-        const request = await session.authorize(wire.toolkit, {
-          ...(wire.callback_url ? { callbackUrl: wire.callback_url } : {}),
-          ...(wire.alias !== undefined ? { alias: wire.alias } : {}),
-        });
-        return {
-          // an OAuth request has its (INITIATED) account at once; a credentials form has none until
-          // sent, so the request id stands in (GET /api/v3.1/connected_accounts/:id accepts both)
-          connected_account_id: request.connectedAccountId ?? request.id,
-          link_token: request.id,
-          redirect_url: request.redirectUrl,
-        };
-      }, 201),
+      handle(
+        async (c) => {
+          const sessionId = sessionIdOf(c);
+          const wire = (await body(c, LinkWire)) as z.infer<typeof LinkWire>;
+          if (wire.experimental !== undefined) {
+            throw unsupported(
+              'experimental',
+              'toolmux has no shared accounts; every account is its user’s own.',
+            );
+          }
+          const { session } = await sessions.get(sessionId);
+          const request = await session.authorize(wire.toolkit, {
+            ...(wire.callback_url ? { callbackUrl: wire.callback_url } : {}),
+            ...(wire.alias !== undefined ? { alias: wire.alias } : {}),
+          });
+          return {
+            // an OAuth request has its (INITIATED) account at once; a credentials form has none until
+            // sent, so the request id stands in (GET /api/v3.1/connected_accounts/:id accepts both)
+            connected_account_id: request.connectedAccountId ?? request.id,
+            link_token: request.id,
+            redirect_url: request.redirectUrl,
+          };
+        },
+        201,
+        true,
+      ),
     );
 
     app.get(
@@ -594,34 +612,41 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
 
     app.post(
       `${base}/:sessionId/proxy_execute`,
-      handle(async (c) => {
-        const sessionId = sessionIdOf(c);
-        const wire = (await body(c, ProxyWire)) as z.infer<typeof ProxyWire>;
-        if (wire.binary_body !== undefined) {
-          throw unsupported('binary_body', 'send a JSON or text body.');
-        }
-        if (wire.custom_connection_data !== undefined) {
-          throw unsupported('custom_connection_data', "the call uses the session user's connected account.");
-        }
-        const { session } = await sessions.get(sessionId);
-        const response = await session.proxyExecute({
-          toolkit: wire.toolkit_slug,
-          endpoint: wire.endpoint,
-          method: wire.method,
-          ...(wire.body !== undefined ? { body: wire.body } : {}),
-          ...(wire.parameters
-            ? {
-                parameters: wire.parameters.map((parameter) => ({
-                  in: parameter.type,
-                  name: parameter.name,
-                  value: parameter.value,
-                })),
-              }
-            : {}),
-          signal: c.req.raw.signal,
-        });
-        return { status: response.status, data: response.data, headers: response.headers };
-      }),
+      handle(
+        async (c) => {
+          const sessionId = sessionIdOf(c);
+          const wire = (await body(c, ProxyWire)) as z.infer<typeof ProxyWire>;
+          if (wire.binary_body !== undefined) {
+            throw unsupported('binary_body', 'send a JSON or text body.');
+          }
+          if (wire.custom_connection_data !== undefined) {
+            throw unsupported(
+              'custom_connection_data',
+              "the call uses the session user's connected account.",
+            );
+          }
+          const { session } = await sessions.get(sessionId);
+          const response = await session.proxyExecute({
+            toolkit: wire.toolkit_slug,
+            endpoint: wire.endpoint,
+            method: wire.method,
+            ...(wire.body !== undefined ? { body: wire.body } : {}),
+            ...(wire.parameters
+              ? {
+                  parameters: wire.parameters.map((parameter) => ({
+                    in: parameter.type,
+                    name: parameter.name,
+                    value: parameter.value,
+                  })),
+                }
+              : {}),
+            signal: c.req.raw.signal,
+          });
+          return { status: response.status, data: response.data, headers: response.headers };
+        },
+        200,
+        true,
+      ),
     );
   }
 
