@@ -72,6 +72,21 @@ describe('update() of @composio/core changes only the fields it sends', () => {
     expect(await toolNames(session)).toContain('COMPOSIO_REMOTE_WORKBENCH');
   });
 
+  it('keeps the workbench settings of a session made with toolmux’s own API', async () => {
+    const made = await server.embedded.create('user_update_sandbox', {
+      toolkits: ['tasks'],
+      workbench: { timeoutMs: 5000, memoryMb: 32 },
+    });
+    const session = await composio().use(made.sessionId);
+    await session.update({ sandbox: { autoOffloadThreshold: 5000 } });
+    expect((await server.embedded.use(made.sessionId)).config.workbench).toMatchObject({
+      enable: true,
+      timeoutMs: 5000,
+      memoryMb: 32,
+      autoOffloadThreshold: 5000,
+    });
+  });
+
   it('keeps manage-connections off, and its callback and waiting, when another of its fields changes', async () => {
     const session = await composio().create('user_update_manage', {
       toolkits: ['mail'],

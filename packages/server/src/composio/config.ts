@@ -315,14 +315,19 @@ export function toolmuxConfig(
       );
     }
     // an update keeps what it does not send: the stored settings, and on/off as stored
-    const { enable: storedEnable, ...storedSettings } = stored?.workbench ?? { enable: undefined };
+    const storedBench = stored?.workbench;
     const enable =
       bench.enable ??
-      (storedEnable === undefined || !stored
+      (storedBench === undefined || !stored
         ? undefined
-        : storedSwitch(storedEnable, stored.enabledExplicitly?.includes('workbench') === true));
+        : storedSwitch(storedBench.enable, stored.enabledExplicitly?.includes('workbench') === true));
     config.workbench = {
-      ...storedSettings,
+      // the settings of core's workbench config (toolmux's own API sets the first two)
+      ...(storedBench?.timeoutMs !== undefined ? { timeoutMs: storedBench.timeoutMs } : {}),
+      ...(storedBench?.memoryMb !== undefined ? { memoryMb: storedBench.memoryMb } : {}),
+      ...(storedBench?.autoOffloadThreshold !== undefined
+        ? { autoOffloadThreshold: storedBench.autoOffloadThreshold }
+        : {}),
       ...(enable !== undefined ? { enable } : {}),
       ...(bench.auto_offload_threshold !== undefined
         ? { autoOffloadThreshold: bench.auto_offload_threshold }
