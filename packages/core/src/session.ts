@@ -227,8 +227,9 @@ export interface Session<TCollection = unknown, TResponse = never, TReply = unkn
    * id, and returns what to send back to the model in the SDK's own format (Chat Completions `tool`
    * messages, Responses `function_call_output` items, Anthropic `tool_result` blocks, Google
    * `functionResponse` parts). A call to a tool the session does not have, or one that fails, is an
-   * error result the model can read, never a throw. `signal` aborts every call still running.
-   * Needs a provider with `handleToolCalls` (`@toolmux/openai`, `@toolmux/anthropic`,
+   * error result the model can read, never a throw. `signal` aborts every call still running. The
+   * calls run as the tools of the latest `tools()` call do: with its modifiers' `beforeExecute` and
+   * `afterExecute`, or without when it had none. Needs a provider with `handleToolCalls` (`@toolmux/openai`, `@toolmux/anthropic`,
    * `@toolmux/google`); with any other it throws `NOT_SUPPORTED`.
    *
    * @example
@@ -321,6 +322,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   #tokenVersion: number;
   #visible: Map<string, Tool> | undefined;
   #tools: TCollection | undefined;
+  /**
+   * How the tools the latest `tools()` call handed out run a call: with its modifiers' hooks, or
+   * plainly (`undefined`). `handleToolCalls` runs the model's calls this way.
+   */
+  #toolCallExecute: ExecuteFn | undefined;
   #metaRuntime: Map<string, Tool> | undefined;
   #reader: HintReader | undefined;
   /**
@@ -478,8 +484,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         modifiers,
         (slug) => catalog.tools.get(slug)?.toolkit,
       );
+      this.#toolCallExecute = modified.execute;
       return this.#runtime.provider.wrapTools(modified.specs, modified.execute) as TCollection;
     }
+    this.#toolCallExecute = undefined;
     this.#tools ??= this.#runtime.provider.wrapTools(specs, execute) as TCollection;
     return this.#tools;
   }
@@ -639,11 +647,15 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
 
   /**
    * Runs every tool call of a model response through the session with the provider's
-   * `handleToolCalls`; see `Session.handleToolCalls`.
+   * `handleToolCalls`, as the tools of the latest `tools()` call run them (with its modifiers); see
+   * `Session.handleToolCalls`.
    */
   handleToolCalls(response: TResponse, options: { signal?: AbortSignal } = {}): Promise<TReply> {
-    return handleToolCallsWith(this.#runtime.provider, response, options.signal, (slug, args, callOptions) =>
-      this.execute(slug, args, callOptions),
+    return handleToolCallsWith(
+      this.#runtime.provider,
+      response,
+      options.signal,
+      this.#toolCallExecute ?? ((slug, args, callOptions) => this.execute(slug, args, callOptions)),
     ) as Promise<TReply>;
   }
 

@@ -1,4 +1,4 @@
-import { type Session, SessionPreset, ToolMux } from '@toolmux/core';
+import { type Session, SessionPreset, type ToolModifiers, ToolMux } from '@toolmux/core';
 import {
   hardSchemaCall,
   hardSchemaToolkit,
@@ -150,18 +150,29 @@ afterEach(async () => {
 async function setUp<A extends OpenAIApi>(
   api: A,
   steps: Step[],
-  options: { mode?: Mode; preset?: SessionPreset; strict?: boolean; warn?: (message: string) => void } = {},
+  options: {
+    mode?: Mode;
+    preset?: SessionPreset;
+    strict?: boolean;
+    warn?: (message: string) => void;
+    modifiers?: ToolModifiers;
+  } = {},
 ) {
   const provider = new OpenAIProvider({
     api,
     strict: options.strict,
     logger: { warn: options.warn ?? (() => {}) },
   });
-  const { session, tools, ...sample } = await samples.session(provider, {
+  const {
+    session,
+    tools: plainTools,
+    ...sample
+  } = await samples.session(provider, {
     mode: options.mode,
     preset: options.preset,
     toolkits: ['tasks', 'notes'],
   });
+  const tools = options.modifiers ? await session.tools(options.modifiers) : plainTools;
   const model = await startScriptedModelServer([
     ...steps.map((step, index) => (request: ScriptedRequest) => wires[api].reply(step(request), index)),
     () => wires[api].reply([], steps.length),
@@ -280,6 +291,46 @@ describe.each(['chat', 'responses'] as const)(
         ['TASKS_SYNC_CALENDAR', 'call_b'],
       ]);
     });
+
+    it.each(modes)(
+      'tool modifiers (%s): the calls run with the beforeExecute and afterExecute of session.tools(modifiers)',
+      async (mode) => {
+        const { model, run, calls, tools } = await setUp(
+          api,
+          [() => [{ id: 'call_a', name: 'TASKS_CREATE_TASK', args: { priority: 'high' } }]],
+          {
+            mode,
+            preset: SessionPreset.DIRECT_TOOLS,
+            modifiers: {
+              // the application knows the title: the model is not asked for it
+              modifySchema: ({ slug, schema }) => {
+                if (slug !== 'TASKS_CREATE_TASK') return schema;
+                const { title: _title, ...properties } = schema.properties as Record<string, unknown>;
+                return { ...schema, properties, required: [] };
+              },
+              beforeExecute: ({ slug, args }) =>
+                slug === 'TASKS_CREATE_TASK' ? { ...args, title: 'From the app' } : args,
+              afterExecute: ({ slug, result }) =>
+                slug === 'TASKS_CREATE_TASK' && result.successful
+                  ? { ...result, data: { created: true } }
+                  : result,
+            },
+          },
+        );
+        const create = (tools as Array<Record<string, any>>).find(
+          (tool) => (tool.function?.name ?? tool.name) === 'TASKS_CREATE_TASK',
+        )!;
+        expect(Object.keys((create.function ?? create).parameters.properties)).not.toContain('title');
+        expect(await run()).toBe('done');
+        expect(calls).toEqual([
+          expect.objectContaining({
+            slug: 'TASKS_CREATE_TASK',
+            input: { title: 'From the app', priority: 'high' },
+          }),
+        ]);
+        expect(JSON.parse(resultsOf(api, model, 1).call_a!)).toEqual({ created: true });
+      },
+    );
 
     it('passes the abort signal: an aborted call is a TOOL_ABORTED result, logged with its call id', async () => {
       const { model, run, calls, session } = await setUp(

@@ -124,6 +124,13 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   readonly #path: string;
   #wire: SessionWire;
   #tools: Promise<TCollection> | undefined;
+  /**
+   * How the tools the latest `tools()` call handed out run a call: with its modifiers' hooks, or
+   * plainly (`undefined`). `handleToolCalls` runs the model's calls this way.
+   */
+  #toolCallExecute: ExecuteFn | undefined;
+  /** Counts `tools()` calls, so that only the latest one sets `#toolCallExecute`. */
+  #toolsCalls = 0;
   /** False once the server refused `parent_id` on `POST /execute` as an unknown key (an older server). */
   #serverTakesParentIds = true;
 
@@ -166,12 +173,15 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
 
   tools(modifiers?: ToolModifiers): Promise<TCollection> {
     const execute: ExecuteFn = (slug, args, options) => this.execute(slug, args, options);
+    const call = ++this.#toolsCalls;
     if (hasModifiers(modifiers)) {
       return this.#runtime.api.get<{ items: ToolSpecWire[] }>(`${this.#path}/tools`).then((page) => {
         const modified = applyToolModifiers(page.items.map(toolSpecOfWire), execute, modifiers);
+        if (call === this.#toolsCalls) this.#toolCallExecute = modified.execute;
         return this.#runtime.provider.wrapTools(modified.specs, modified.execute) as TCollection;
       });
     }
+    this.#toolCallExecute = undefined;
     this.#tools ??= this.#runtime.api
       .get<{ items: ToolSpecWire[] }>(`${this.#path}/tools`)
       .then(
@@ -380,11 +390,15 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
 
   /**
    * Runs every tool call of a model response (on the server, or here for custom tools) with the
-   * provider's `handleToolCalls`; see `Session.handleToolCalls`.
+   * provider's `handleToolCalls`, as the tools of the latest `tools()` call run them (with its
+   * modifiers); see `Session.handleToolCalls`.
    */
   handleToolCalls(response: TResponse, options: { signal?: AbortSignal } = {}): Promise<TReply> {
-    return handleToolCallsWith(this.#runtime.provider, response, options.signal, (slug, args, callOptions) =>
-      this.execute(slug, args, callOptions),
+    return handleToolCallsWith(
+      this.#runtime.provider,
+      response,
+      options.signal,
+      this.#toolCallExecute ?? ((slug, args, callOptions) => this.execute(slug, args, callOptions)),
     ) as Promise<TReply>;
   }
 
