@@ -1,5 +1,13 @@
 import { type Content, type FunctionDeclaration, GoogleGenAI, type Part } from '@google/genai';
-import { geminiSchemaViolations, type Session, SessionPreset, ToolMux, ToolMuxError } from '@toolmux/core';
+import {
+  defineTool,
+  defineToolkit,
+  geminiSchemaViolations,
+  type Session,
+  SessionPreset,
+  ToolMux,
+  ToolMuxError,
+} from '@toolmux/core';
 import {
   findGeminiViolations,
   hardSchemaCall,
@@ -336,6 +344,60 @@ describe('hard schemas (hardSchemaCases)', () => {
       .functionCall!;
     expect(recordCall.args).toEqual({ id: 'r1', labels: '{"stars":5}' });
     expect(resultsOf(model, 1).every((part) => 'output' in part.response!)).toBe(true);
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe('enums of numbers and booleans', () => {
+  it('are declared as STRING enums (Gemini refuses enum on any other type) and reach the handler as numbers and booleans', async () => {
+    const received: unknown[] = [];
+    const toolkit = defineToolkit({
+      slug: 'pages',
+      description: 'Paged listings',
+      tools: [
+        defineTool({
+          slug: 'PAGES_LIST',
+          description: 'List the items of one page.',
+          inputSchema: {
+            type: 'object',
+            properties: {
+              pageSize: { type: 'integer', enum: [10, 50, 100] },
+              zoom: { type: 'number', enum: [0.5, 1, 2] },
+              archived: { const: false },
+              sizes: { type: 'array', items: { type: 'integer', enum: [1, 2] } },
+            },
+            required: ['pageSize'],
+          },
+          execute: async (input) => {
+            received.push(input);
+            return { ok: true };
+          },
+        }),
+      ],
+    });
+    const warnings: string[] = [];
+    const mux = new ToolMux({
+      provider: new GoogleProvider({ logger: { warn: (message) => warnings.push(message) } }),
+      toolkits: [toolkit],
+      store: ':memory:',
+      logger: silent,
+    });
+    cleanups.push(() => mux.close());
+    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    const tools = await session.tools();
+    const args = { pageSize: '50', zoom: '0.5', archived: 'false', sizes: ['2', '1'] };
+    const { model, ai } = await scriptedClient([() => [{ id: 'fc_list', name: 'PAGES_LIST', args }]]);
+    expect(await loop(ai, session, tools)).toBe('done');
+    const sent = model.requests[0]!.body.tools[0].functionDeclarations as FunctionDeclaration[];
+    const parameters = sent.find((declaration) => declaration.name === 'PAGES_LIST')!.parameters!;
+    expect(geminiSchemaViolations(parameters as Record<string, unknown>)).toEqual([]);
+    expect(parameters.properties!.pageSize).toEqual({
+      type: 'STRING',
+      format: 'enum',
+      enum: ['10', '50', '100'],
+    });
+    expect(received).toEqual([{ pageSize: 50, zoom: 0.5, archived: false, sizes: [2, 1] }]);
+    expect(resultsOf(model, 1)[0]!.response).toEqual({ output: { ok: true } });
     expect(warnings).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { shapeInputSchema } from './shape.js';
 function gemini(properties: Record<string, unknown>, required: string[] = []) {
   const original = { type: 'object', properties, ...(required.length > 0 ? { required } : {}) };
   const result = toGeminiSchema(shapeInputSchema(original).schema);
-  expect(findGeminiViolations(original, result.parameters)).toEqual([]);
+  expect(findGeminiViolations(original, result.parameters, result.jsonStrings)).toEqual([]);
   return { ...result, properties: result.parameters!.properties as Record<string, Record<string, unknown>> };
 }
 
@@ -36,9 +36,7 @@ describe('toGeminiSchema', () => {
     const { properties, loosened } = gemini({
       kind: { const: 'user' },
       state: { type: 'string', enum: ['open', 'closed', null] },
-      size: { type: 'integer', enum: [1, 2, 3] },
-      ratio: { type: 'number', enum: [0.5, 1.5] },
-      flag: { const: true },
+      mixed: { enum: ['auto', 1] },
     });
     expect(properties.kind).toEqual({ type: 'STRING', enum: ['user'], format: 'enum' });
     expect(properties.state).toEqual({
@@ -47,10 +45,59 @@ describe('toGeminiSchema', () => {
       enum: ['open', 'closed'],
       format: 'enum',
     });
-    expect(properties.size).toEqual({ type: 'INTEGER', enum: ['1', '2', '3'], format: 'enum' });
-    expect(properties.ratio).toEqual({ type: 'NUMBER', description: 'One of: 0.5, 1.5.' });
-    expect(properties.flag).toEqual({ type: 'BOOLEAN', description: 'One of: true.' });
-    expect(loosened).toHaveLength(2);
+    expect(properties.mixed).toEqual({ type: 'STRING', description: 'One of: "auto", 1.' });
+    expect(loosened).toEqual(['$.mixed: the allowed values ["auto",1] are described, not enforced']);
+  });
+
+  it('declares enums of numbers or booleans as STRING enums of their JSON texts (Gemini takes enum on STRING only) and parses them back', () => {
+    const { properties, loosened, jsonStrings, parameters } = gemini({
+      size: { type: 'integer', enum: [1, 2, 3], format: 'int32', minimum: 1, default: 2 },
+      ratio: { type: 'number', enum: [0.5, 1.5] },
+      steps: { enum: [1, 2.5] },
+      flag: { const: true },
+      level: { type: ['integer', 'null'], enum: [10, 20, null] },
+      sizes: { type: 'array', items: { type: 'integer', enum: [4, 8] } },
+    });
+    expect(geminiSchemaViolations(parameters!)).toEqual([]);
+    expect(properties.size).toEqual({ type: 'STRING', enum: ['1', '2', '3'], format: 'enum', default: '2' });
+    expect(properties.ratio).toEqual({ type: 'STRING', enum: ['0.5', '1.5'], format: 'enum' });
+    expect(properties.steps).toEqual({ type: 'STRING', enum: ['1', '2.5'], format: 'enum' });
+    expect(properties.flag).toEqual({ type: 'STRING', enum: ['true'], format: 'enum' });
+    expect(properties.level).toEqual({ type: 'STRING', nullable: true, enum: ['10', '20'], format: 'enum' });
+    expect(properties.sizes!.items).toEqual({ type: 'STRING', enum: ['4', '8'], format: 'enum' });
+    expect(loosened).toEqual([]);
+    const sent = { size: '2', ratio: '1.5', steps: '2.5', flag: 'true', level: null, sizes: ['8', '4'] };
+    expect(decodeGeminiArguments(sent, jsonStrings)).toEqual({
+      size: 2,
+      ratio: 1.5,
+      steps: 2.5,
+      flag: true,
+      level: null,
+      sizes: [8, 4],
+    });
+    // a model that sends the number itself is taken as it is
+    expect(decodeGeminiArguments({ size: 3 }, jsonStrings)).toEqual({ size: 3 });
+  });
+
+  it('describes an enum of numbers beside a variant that takes any string: "42" meant as a string stays one', () => {
+    const { properties, jsonStrings, loosened } = gemini({
+      limit: { anyOf: [{ type: 'number', const: 0 }, { type: 'string' }] },
+      nested: { anyOf: [{ anyOf: [{ const: 1 }, { const: 2 }] }, { type: 'string', format: 'email' }] },
+      pages: { anyOf: [{ const: 1 }, { const: 2 }] },
+    });
+    expect(properties.limit).toEqual({
+      anyOf: [{ type: 'NUMBER', description: 'One of: 0.' }, { type: 'STRING' }],
+    });
+    expect(jsonStrings).toEqual([['pages']]);
+    expect(loosened.map((line) => line.split(':')[0])).toEqual([
+      '$.limit/anyOf/0',
+      '$.nested/anyOf/0/anyOf/0',
+      '$.nested/anyOf/0/anyOf/1',
+    ]);
+    expect(decodeGeminiArguments({ limit: '42', pages: '2' }, jsonStrings)).toEqual({
+      limit: '42',
+      pages: 2,
+    });
   });
 
   it('describes formats, bounds and extra properties it cannot declare, and keeps what it can', () => {
@@ -127,8 +174,8 @@ describe('toGeminiSchema', () => {
 
   it('shapes every hard schema with no violation', () => {
     for (const tool of hardSchemaToolkit().toolkit.tools) {
-      const { parameters } = toGeminiSchema(toolSpecOf(tool).inputSchema);
-      expect(findGeminiViolations(tool.inputSchema, parameters), tool.slug).toEqual([]);
+      const { parameters, jsonStrings } = toGeminiSchema(toolSpecOf(tool).inputSchema);
+      expect(findGeminiViolations(tool.inputSchema, parameters, jsonStrings), tool.slug).toEqual([]);
     }
   });
 });
@@ -158,7 +205,11 @@ describe('geminiSchemaViolations', () => {
     ],
     [
       { type: 'OBJECT', properties: { a: { type: 'BOOLEAN', enum: ['true'] } } },
-      '$.a: enum is only allowed for STRING or INTEGER',
+      '$.a: enum is only allowed for STRING type',
+    ],
+    [
+      { type: 'OBJECT', properties: { a: { type: 'INTEGER', format: 'enum', enum: ['1', '2'] } } },
+      '$.a: enum is only allowed for STRING type',
     ],
     [
       { type: 'OBJECT', properties: { a: { type: 'INTEGER', enum: [1] } } },

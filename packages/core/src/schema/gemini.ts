@@ -14,7 +14,9 @@ import { isSchemaObject } from './subschemas.js';
  *   `$ref`, `additionalProperties`, `oneOf`, `allOf`, `const`, `not`, `exclusiveMinimum`…);
  * - `type` is ONE of STRING, NUMBER, INTEGER, BOOLEAN, ARRAY, OBJECT (no type lists: `nullable: true`
  *   says null is allowed);
- * - `enum` lists strings, for a STRING (`format: "enum"`) or an INTEGER;
+ * - `enum` lists strings, for a STRING (`format: "enum"`) only: the API refuses it on any other type
+ *   ("enum: only allowed for STRING type"), although `@google/genai`'s `Schema` documents an INTEGER
+ *   enum;
  * - `format`: `enum` or `date-time` for STRING, `float` or `double` for NUMBER, `int32` or `int64` for
  *   INTEGER;
  * - an OBJECT has non-empty `properties` ("should be non-empty for OBJECT type"), and `required` names
@@ -62,7 +64,7 @@ const ALLOWED_KEYWORDS = new Set([
 const FORMATS: Record<string, readonly string[]> = {
   STRING: ['enum', 'date-time'],
   NUMBER: ['float', 'double'],
-  INTEGER: ['int32', 'int64', 'enum'],
+  INTEGER: ['int32', 'int64'],
 };
 
 /** Keywords allowed only with one type, and the int64 ones Gemini takes as decimal strings. */
@@ -74,7 +76,8 @@ const TYPE_KEYWORDS: Record<string, readonly string[]> = {
 const INT64_KEYWORDS = ['minProperties', 'maxProperties', 'minItems', 'maxItems', 'minLength', 'maxLength'];
 
 /**
- * Where the model sends a JSON value as a string (`free-form objects`, records, values of any type):
+ * Where the model sends a JSON value as a string (free-form objects, records, values of any type, one of
+ * an enum of numbers or booleans):
  * property names, and `*` for the items of an array.
  */
 export type JsonStringPath = readonly string[];
@@ -100,7 +103,9 @@ export interface GeminiSchemaResult {
  *
  * - a type list becomes one type with `nullable: true`, or an `anyOf` of single types; `null` in an
  *   `anyOf`/`oneOf`/`enum` becomes `nullable: true`; `oneOf` becomes `anyOf`; `allOf` is merged;
- * - `const` becomes a one-value `enum`; an `enum` of other than strings or integers is described;
+ * - `const` becomes a one-value `enum`; an `enum` of numbers or of booleans becomes a STRING enum of the
+ *   values' JSON texts (`"2"`, `"true"`), parsed back by {@link decodeGeminiArguments}; an `enum` of
+ *   mixed kinds is described;
  * - formats, `exclusiveMinimum`/`exclusiveMaximum`, `multipleOf`, `uniqueItems`, tuples and extra
  *   properties beside named ones are written into the description instead;
  * - an object without named properties (a record or free-form object) and a value of any type become
@@ -137,6 +142,11 @@ export function geminiSchemaOf(spec: ToolSpec): GeminiSchemaResult {
 class GeminiShaper {
   readonly loosened: string[] = [];
   readonly jsonStrings: JsonStringPath[] = [];
+  /**
+   * Where (`steps`, joined) a variant of the union being shaped takes any string: an enum of numbers
+   * or booleans there cannot be sent as its JSON texts, since "42" meant as a string would be parsed.
+   */
+  readonly #stringsTaken = new Set<string>();
 
   shape(input: JSONSchema, path: string, steps: readonly string[]): JSONSchema {
     const merged = mergeAllOf(input);
@@ -197,7 +207,11 @@ class GeminiShaper {
         notes,
       );
     }
+    const key = steps.join('\u0000');
+    const mark = !this.#stringsTaken.has(key) && parts.some(takesAnyString);
+    if (mark) this.#stringsTaken.add(key);
     const anyOf = parts.map((part, index) => this.shape(part, `${path}/anyOf/${index}`, steps));
+    if (mark) this.#stringsTaken.delete(key);
     return withNotes({ ...annotations(base, {}), anyOf, ...(nullable ? { nullable: true } : {}) }, notes);
   }
 
@@ -224,11 +238,22 @@ class GeminiShaper {
       }
       return this.#jsonString(out, 'any JSON value', steps, notes);
     }
+    if (
+      values !== undefined &&
+      isJsonTextEnum(type, values) &&
+      !this.#stringsTaken.has(steps.join('\u0000'))
+    ) {
+      // Gemini takes an enum on a STRING only: the values' JSON texts, parsed back before the call runs
+      this.#parseBackAt(steps);
+      const enumValues = values.map((value) => JSON.stringify(value));
+      if (out.default !== undefined) out.default = JSON.stringify(out.default);
+      return withNotes({ ...out, type: 'STRING', enum: enumValues, format: 'enum' }, notes);
+    }
     if (values !== undefined && !enumFits(type, values)) {
       notes.push(`One of: ${values.map((value) => JSON.stringify(value)).join(', ')}.`);
       this.loosened.push(`${path}: the allowed values ${JSON.stringify(values)} are described, not enforced`);
     } else if (values !== undefined) {
-      out.enum = values.map(String);
+      out.enum = values as string[];
       out.format = 'enum';
     }
     out.type = GEMINI_TYPES[type];
@@ -306,10 +331,17 @@ class GeminiShaper {
     return withNotes(out, notes);
   }
 
+  /** Has `decodeGeminiArguments` parse the string at `steps` (once, whatever the variants there). */
+  #parseBackAt(steps: readonly string[]): void {
+    if (!this.jsonStrings.some((known) => known.join('\u0000') === steps.join('\u0000'))) {
+      this.jsonStrings.push(steps);
+    }
+  }
+
   /** A value Gemini cannot declare, sent by the model as a string of JSON and parsed back. */
   #jsonString(out: JSONSchema, what: string, steps: readonly string[], notes: string[]) {
     // nothing is lost: the model is told, and decodeGeminiArguments parses the value back
-    this.jsonStrings.push(steps);
+    this.#parseBackAt(steps);
     notes.push(`Write ${what} as a JSON string.`);
     return withNotes({ ...out, type: 'STRING' }, notes);
   }
@@ -345,6 +377,8 @@ function inferType(schema: JSONSchema, values: unknown[] | undefined): string | 
   if ('items' in schema || 'prefixItems' in schema) return 'array';
   if (values && values.length > 0) {
     const kinds = new Set(values.map((value) => (Number.isInteger(value) ? 'integer' : typeof value)));
+    // whole and fractional numbers together are numbers
+    if (kinds.size === 2 && kinds.has('integer') && kinds.has('number')) return 'number';
     if (kinds.size === 1) {
       const [kind] = kinds;
       if (kind === 'string' || kind === 'integer' || kind === 'number' || kind === 'boolean') return kind;
@@ -356,11 +390,39 @@ function inferType(schema: JSONSchema, values: unknown[] | undefined): string | 
   return undefined;
 }
 
-/** Whether Gemini's string-only `enum` can say exactly these values for this type. */
+/** Whether a union variant takes any string (a string without `enum` or `const`, any value, or a union of such). */
+function takesAnyString(schema: JSONSchema): boolean {
+  const variants = Array.isArray(schema.anyOf)
+    ? schema.anyOf
+    : Array.isArray(schema.oneOf)
+      ? schema.oneOf
+      : [];
+  if (variants.some((variant) => isSchemaObject(variant) && takesAnyString(variant))) return true;
+  if (Array.isArray(schema.enum) || 'const' in schema) return false;
+  const types = typeList(schema.type);
+  if (types.length > 0) return types.includes('string');
+  return (
+    variants.length === 0 &&
+    !['properties', 'additionalProperties', 'items', 'prefixItems', 'minimum', 'maximum'].some(
+      (keyword) => keyword in schema,
+    )
+  );
+}
+
+/** Whether Gemini's string-only `enum` can say exactly these values of a STRING. */
 function enumFits(type: string, values: unknown[]): boolean {
+  return type === 'string' && values.length > 0 && values.every((value) => typeof value === 'string');
+}
+
+/**
+ * Whether these allowed values of this type can be a STRING enum of their JSON texts, each parsed back
+ * to the value it stands for: whole numbers of an integer, numbers of a number, booleans of a boolean.
+ */
+function isJsonTextEnum(type: string, values: unknown[]): boolean {
   if (values.length === 0) return false;
-  if (type === 'string') return values.every((value) => typeof value === 'string');
   if (type === 'integer') return values.every((value) => Number.isInteger(value));
+  if (type === 'number') return values.every((value) => typeof value === 'number' && Number.isFinite(value));
+  if (type === 'boolean') return values.every((value) => typeof value === 'boolean');
   return false;
 }
 
@@ -486,8 +548,7 @@ function checkNode(node: unknown, path: string, violations: string[]): void {
     ) {
       violations.push(`${path}: enum must be a non-empty list of strings`);
     }
-    if (type !== 'STRING' && type !== 'INTEGER')
-      violations.push(`${path}: enum is only allowed for STRING or INTEGER`);
+    if (type !== 'STRING') violations.push(`${path}: enum is only allowed for STRING type`);
   }
   if (type === 'OBJECT') {
     const properties = node.properties;

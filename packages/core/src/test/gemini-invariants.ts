@@ -1,5 +1,6 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { JSONSchema } from '../catalog/types.js';
-import { geminiSchemaViolations } from '../schema/gemini.js';
+import { geminiSchemaViolations, type JsonStringPath } from '../schema/gemini.js';
 import { isSchemaObject } from '../schema/subschemas.js';
 import { findSchemaViolations } from './schema-invariants.js';
 
@@ -14,10 +15,15 @@ const JSON_TYPES: Record<string, string> = {
 
 /**
  * A Gemini `Schema` read back as the JSON Schema it means (`OBJECT` → `object`, `nullable: true` →
- * a `null` type, an INTEGER's string enum → numbers), so {@link findSchemaViolations} can compare
- * it with the tool's original schema.
+ * a `null` type), so {@link findSchemaViolations} can compare it with the tool's original schema.
+ * At the `jsonStrings` paths (`toGeminiSchema`'s), a STRING enum holds the values' JSON texts: they
+ * are read back as the values (`"2"` → `2`), typed as the values are.
  */
-export function geminiSchemaAsJsonSchema(schema: JSONSchema): JSONSchema {
+export function geminiSchemaAsJsonSchema(
+  schema: JSONSchema,
+  jsonStrings: readonly JsonStringPath[] = [],
+  steps: readonly string[] = [],
+): JSONSchema {
   const out: JSONSchema = {};
   for (const [keyword, value] of Object.entries(schema)) {
     if (keyword === 'type' || keyword === 'nullable' || keyword === 'format') continue;
@@ -25,18 +31,24 @@ export function geminiSchemaAsJsonSchema(schema: JSONSchema): JSONSchema {
       out.properties = Object.fromEntries(
         Object.entries(value).map(([name, property]) => [
           name,
-          geminiSchemaAsJsonSchema(property as JSONSchema),
+          geminiSchemaAsJsonSchema(property as JSONSchema, jsonStrings, [...steps, name]),
         ]),
       );
-    } else if (keyword === 'items' && isSchemaObject(value)) out.items = geminiSchemaAsJsonSchema(value);
+    } else if (keyword === 'items' && isSchemaObject(value))
+      out.items = geminiSchemaAsJsonSchema(value, jsonStrings, [...steps, '*']);
     else if (keyword === 'anyOf' && Array.isArray(value)) {
-      out.anyOf = value.map((variant) => geminiSchemaAsJsonSchema(variant as JSONSchema));
+      out.anyOf = value.map((variant) => geminiSchemaAsJsonSchema(variant as JSONSchema, jsonStrings, steps));
       if (schema.nullable === true) (out.anyOf as JSONSchema[]).push({ type: 'null' });
     } else out[keyword] = value;
   }
-  const type = typeof schema.type === 'string' ? JSON_TYPES[schema.type] : undefined;
+  let type = typeof schema.type === 'string' ? JSON_TYPES[schema.type] : undefined;
+  const atJsonString = jsonStrings.some((path) => isDeepStrictEqual(path, steps));
+  if (atJsonString && schema.type === 'STRING' && Array.isArray(schema.enum)) {
+    out.enum = schema.enum.map((text) => JSON.parse(text as string));
+    const kinds = new Set((out.enum as unknown[]).map((value) => typeof value));
+    type = kinds.size === 1 && kinds.has('boolean') ? 'boolean' : 'number';
+  }
   if (type) out.type = schema.nullable === true ? [type, 'null'] : type;
-  if (schema.type === 'INTEGER' && Array.isArray(schema.enum)) out.enum = schema.enum.map(Number);
   if (schema.nullable === true && Array.isArray(out.enum)) out.enum = [...(out.enum as unknown[]), null];
   return out;
 }
@@ -44,16 +56,20 @@ export function geminiSchemaAsJsonSchema(schema: JSONSchema): JSONSchema {
 /**
  * What is wrong with a Gemini declaration's `parameters` made from `original`: what the Gemini API
  * would refuse (`geminiSchemaViolations`), then every property, required flag, nullability and enum
- * value that changed the wrong way (`findSchemaViolations` on the schema read back). A tool without
- * `parameters` must have had no properties.
+ * value that changed the wrong way (`findSchemaViolations` on the schema read back, with the
+ * `jsonStrings` of `toGeminiSchema`). A tool without `parameters` must have had no properties.
  */
-export function findGeminiViolations(original: JSONSchema, parameters: JSONSchema | undefined): string[] {
+export function findGeminiViolations(
+  original: JSONSchema,
+  parameters: JSONSchema | undefined,
+  jsonStrings: readonly JsonStringPath[] = [],
+): string[] {
   if (!parameters) {
     const names = Object.keys(isSchemaObject(original.properties) ? original.properties : {});
     return names.length > 0 ? [`$: no parameters, but the tool has properties ${names.join(', ')}`] : [];
   }
   return [
     ...geminiSchemaViolations(parameters),
-    ...findSchemaViolations(original, geminiSchemaAsJsonSchema(parameters), { strict: false }),
+    ...findSchemaViolations(original, geminiSchemaAsJsonSchema(parameters, jsonStrings), { strict: false }),
   ];
 }
