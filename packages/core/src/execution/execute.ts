@@ -135,6 +135,25 @@ class ToolCallFailure extends Error {
   }
 }
 
+/**
+ * Why a call's arguments that are text (every input schema takes an object) are refused: most often
+ * JSON a model broke (cut off at its token limit, a quote left out), which an SDK hands over as it
+ * is (`parseToolArguments`), so the model is told what was wrong with its JSON, not only that a
+ * string is not an object.
+ */
+function textArgumentsProblem(slug: string, text: string): string {
+  const fix = 'Send them as one JSON object, as its input schema describes.';
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    try {
+      JSON.parse(text);
+    } catch (error) {
+      return `The arguments of ${slug} are not valid JSON (${errorMessage(error)}): ${shownValue(text)}. ${fix}`;
+    }
+  }
+  return `The arguments of ${slug} are a string (${shownValue(text)}), not a JSON object. ${fix}`;
+}
+
 /** Resolves with the handler's value, or rejects as soon as `signal` aborts. */
 function runUntilAborted<T>(run: () => Promise<T> | T, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -191,6 +210,12 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
         );
       }
       if (large) await yieldToEventLoop();
+      if (typeof request.arguments === 'string') {
+        throw new ToolCallFailure(
+          'TOOL_ARGUMENTS_INVALID',
+          textArgumentsProblem(tool.slug, request.arguments),
+        );
+      }
       const args = stripNulls(tool, request.arguments ?? {});
       // a JSON Schema validator copies the arguments first (defaults are written into the copy): a
       // slice at a time for a large call
