@@ -146,6 +146,34 @@ describe('toStrictSchema', () => {
     expect(property(strict, 'website').format).toBeUndefined();
   });
 
+  it('drops a pattern the strict grammars refuse (lookaround, backreference, word boundary), naming it in the description', () => {
+    const strict = strictOf(
+      z.toJSONSchema(
+        z.object({
+          host: z.hostname(),
+          password: z
+            .string()
+            .regex(/^(?=.*[A-Z])(?=.*\d).{8,}$/)
+            .describe('New password'),
+          repeated: z.string().regex(/^(ab)\1$/),
+          word: z.string().regex(/\bcat\b/),
+          kept: z.string().regex(/^[a-z(?=]+\(?!x\)$/),
+          named: z.string().regex(/^(?<q>['"]).*\k<q>$/),
+        }),
+      ) as JSONSchema,
+    );
+    expect(property(strict, 'host')).toEqual({ type: 'string', format: 'hostname' });
+    expect(property(strict, 'password')).toEqual({
+      type: 'string',
+      description: 'New password Must match the regular expression ^(?=.*[A-Z])(?=.*\\d).{8,}$.',
+    });
+    expect(property(strict, 'repeated').pattern).toBeUndefined();
+    expect(property(strict, 'word').pattern).toBeUndefined();
+    expect(property(strict, 'named').pattern).toBeUndefined();
+    // lookaround-like text inside a character class or escaped is plain text: the pattern stays
+    expect(property(strict, 'kept').pattern).toBe('^[a-z(?=]+\\(?!x\\)$');
+  });
+
   it('merges allOf of objects and fails on allOf it cannot merge', () => {
     const merged = strictOf({
       type: 'object',
