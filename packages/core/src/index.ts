@@ -76,6 +76,7 @@ export {
   geminiSchemaViolations,
   toGeminiSchema,
 } from './schema/gemini.js';
+export { isModelPattern, openaiInputSchemaOf } from './schema/patterns.js';
 export { plainJsonCopy, type StrictSchemaOf, StrictSchemas, strictSchemaOf } from './schema/strict-spec.js';
 export type {
   AuthorizeOptions,

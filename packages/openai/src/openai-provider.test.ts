@@ -1,4 +1,11 @@
-import { type Session, SessionPreset, type ToolModifiers, ToolMux } from '@toolmux/core';
+import {
+  defineTool,
+  defineToolkit,
+  type Session,
+  SessionPreset,
+  type ToolModifiers,
+  ToolMux,
+} from '@toolmux/core';
 import {
   hardSchemaCall,
   hardSchemaToolkit,
@@ -428,6 +435,79 @@ describe.each(['chat', 'responses'] as const)('strict mode, %s API', (api) => {
       expect(definition.parameters.additionalProperties).not.toBe(false);
     }
   });
+});
+
+describe.each(['chat', 'responses'] as const)('patterns with lookaround, %s API', (api) => {
+  it.each([false, true])(
+    'are left out of the schemas sent (OpenAI refuses the request: "regex lookaround is not supported"), described, and still checked (strict: %s)',
+    async (strict) => {
+      const received: unknown[] = [];
+      const toolkit = defineToolkit({
+        slug: 'accounts',
+        description: 'User accounts',
+        tools: [
+          defineTool({
+            slug: 'ACCOUNTS_SET_PASSWORD',
+            description: 'Set a user password.',
+            inputSchema: {
+              type: 'object',
+              properties: {
+                user: { type: 'string', pattern: '^[a-z]+$' },
+                password: {
+                  type: 'string',
+                  description: 'The new password',
+                  pattern: '^(?=.*[A-Z])(?=.*\\d).{8,}$',
+                },
+                hosts: { type: 'array', items: { type: 'string', pattern: '^(?!localhost$).+$' } },
+              },
+              required: ['user', 'password'],
+            },
+            execute: async (input) => {
+              received.push(input);
+              return { ok: true };
+            },
+          }),
+        ],
+      });
+      const mux = new ToolMux({
+        provider: new OpenAIProvider({ api, strict, logger: { warn() {} } }),
+        toolkits: [toolkit],
+        store: ':memory:',
+        logger: silent,
+      });
+      const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+      const tools = await session.tools();
+      const model = await startScriptedModelServer([
+        () =>
+          wires[api].reply(
+            [
+              { id: 'call_ok', name: 'ACCOUNTS_SET_PASSWORD', args: { user: 'ann', password: 'Secret123' } },
+              { id: 'call_weak', name: 'ACCOUNTS_SET_PASSWORD', args: { user: 'bob', password: 'weak' } },
+            ],
+            0,
+          ),
+        () => wires[api].reply([], 1),
+      ]);
+      cleanups.push(
+        () => mux.close(),
+        () => model.close(),
+      );
+      const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${model.url}/v1`, maxRetries: 0 });
+      expect(await wires[api].loop(client, session, tools)).toBe('done');
+      const sent = model.requests[0]!.body.tools as Array<Record<string, any>>;
+      const parameters = (api === 'chat' ? sent[0]!.function : sent[0]!).parameters;
+      const patterns = [...JSON.stringify(parameters).matchAll(/"pattern":("(?:[^"\\]|\\.)*")/g)].map(
+        (match) => JSON.parse(match[1]!),
+      );
+      expect(patterns).toEqual(['^[a-z]+$']);
+      expect(parameters.properties.user.pattern).toBe('^[a-z]+$');
+      expect(parameters.properties.password.description).toBe(
+        'The new password Must match the regular expression ^(?=.*[A-Z])(?=.*\\d).{8,}$.',
+      );
+      expect(received).toEqual([{ user: 'ann', password: 'Secret123' }]);
+      expect(resultsOf(api, model, 1).call_weak).toMatch(/^Error \(TOOL_ARGUMENTS_INVALID\): .*password/);
+    },
+  );
 });
 
 describe('session.handleToolCalls() types', () => {

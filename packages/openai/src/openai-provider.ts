@@ -3,6 +3,7 @@ import {
   formatToolResultForModel,
   type JSONSchema,
   type Logger,
+  openaiInputSchemaOf,
   type Provider,
   parseToolArguments,
   runToolCalls,
@@ -83,7 +84,7 @@ export class OpenAIProvider<A extends OpenAIApi = 'chat'>
     const fallbacks: string[] = [];
     const responses = this.api === 'responses';
     const tools = specs.map((spec) => {
-      let parameters: JSONSchema = spec.inputSchema;
+      let parameters: JSONSchema = openaiInputSchemaOf(spec);
       let strict = false;
       if (this.strict) {
         const shaped = strictSchemaOf(spec);

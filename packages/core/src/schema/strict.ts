@@ -1,6 +1,7 @@
 import type { JSONSchema } from '../catalog/types.js';
 import { mergeAllOf } from './all-of.js';
 import { addNull, typeList } from './nullability.js';
+import { withoutRefusedPattern } from './patterns.js';
 import { allowedValues, isSchemaObject } from './subschemas.js';
 
 /** A schema rewritten for strict mode, or why the tool has to stay non-strict. */
@@ -164,22 +165,12 @@ class StrictRewriter {
     if (!keywords) throw new NotStrictError(at, `has unknown type "${type}"`);
     const result: JSONSchema = { ...pick(node, DESCRIPTIVE_KEYWORDS), type, ...pick(node, keywords) };
     if (typeof result.format === 'string' && !SUPPORTED_FORMATS.has(result.format)) delete result.format;
-    if ('pattern' in result && !isGrammarPattern(result.pattern)) {
-      // the grammar would refuse the whole request: the pattern is checked on validation instead,
-      // and told to the model unless a kept format already says what the string is
-      const { pattern } = result;
-      delete result.pattern;
-      if (result.format === undefined && typeof pattern === 'string') {
-        const note = `Must match the regular expression ${pattern}.`;
-        result.description = typeof result.description === 'string' ? `${result.description} ${note}` : note;
-      }
-    }
     const values = allowedValues(node)?.filter((value) => valueHasType(value, type));
     if (values) {
       this.countEnum(values, at);
       result.enum = values;
     }
-    return result;
+    return withoutRefusedPattern(result);
   }
 
   private object(node: JSONSchema, at: Location): JSONSchema {
@@ -272,30 +263,6 @@ class StrictRewriter {
       throw new NotStrictError(at, `property names and enum values exceed ${LIMITS.characters} characters`);
     }
   }
-}
-
-/**
- * Whether strict mode's grammar takes a `pattern`: OpenAI refuses lookaround ("regex lookaround is not
- * supported"), and Anthropic's strict tool use also backreferences and word boundaries, each failing
- * the whole request. Text inside a character class or after a backslash is read as the plain text
- * it is there.
- */
-function isGrammarPattern(pattern: unknown): boolean {
-  if (typeof pattern !== 'string') return false;
-  let inClass = false;
-  for (let index = 0; index < pattern.length; index++) {
-    const char = pattern[index];
-    if (char === '\\') {
-      const next = pattern[index + 1] ?? '';
-      // \1…\9 and \k<name> refer back to a group; \b and \B are word boundaries (a backspace in a class)
-      if (!inClass && /[1-9bBk]/.test(next)) return false;
-      index++;
-    } else if (inClass) {
-      if (char === ']') inClass = false;
-    } else if (char === '[') inClass = true;
-    else if (char === '(' && /^\?(?:=|!|<=|<!)/.test(pattern.slice(index + 1, index + 4))) return false;
-  }
-  return true;
 }
 
 /** The types a schema allows: its `type`, or what its `enum`, `const`, `properties` or `items` imply. */

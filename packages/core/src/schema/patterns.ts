@@ -1,0 +1,73 @@
+import type { JSONSchema } from '../catalog/types.js';
+import type { ToolSpec } from '../provider.js';
+import { transformSchemaTree } from './subschemas.js';
+
+/**
+ * Whether a model API takes a string `pattern`: OpenAI refuses lookaround in any tool schema, strict
+ * or not ("Invalid JSON schema: regex lookaround is not supported", the whole request fails), and the
+ * grammars of strict mode (OpenAI's, Anthropic's strict tool use) also refuse backreferences and word
+ * boundaries. Text inside a character class or after a backslash is read as the plain text it is there.
+ *
+ * @example
+ * isModelPattern('^[a-z]+$'); // true
+ * isModelPattern('^(?=.*[A-Z]).{8,}$'); // false
+ */
+export function isModelPattern(pattern: unknown): boolean {
+  if (typeof pattern !== 'string') return false;
+  let inClass = false;
+  for (let index = 0; index < pattern.length; index++) {
+    const char = pattern[index];
+    if (char === '\\') {
+      // \1…\9 and \k<name> refer back to a group; \b and \B are word boundaries (a backspace in a class)
+      if (!inClass && /[1-9bBk]/.test(pattern[index + 1] ?? '')) return false;
+      index++;
+    } else if (inClass) {
+      if (char === ']') inClass = false;
+    } else if (char === '[') inClass = true;
+    else if (char === '(' && /^\?(?:=|!|<=|<!)/.test(pattern.slice(index + 1, index + 4))) return false;
+  }
+  return true;
+}
+
+/**
+ * One schema object without a `pattern` model APIs refuse (see {@link isModelPattern}): the pattern
+ * is written into the description instead, unless a `format` already says what the string is.
+ * Arguments are still validated against the original schema, pattern included.
+ */
+export function withoutRefusedPattern(schema: JSONSchema): JSONSchema {
+  if (!('pattern' in schema) || isModelPattern(schema.pattern)) return schema;
+  const { pattern, ...rest } = schema;
+  if (typeof pattern !== 'string' || typeof rest.format === 'string') return rest;
+  const note = `Must match the regular expression ${pattern}.`;
+  return {
+    ...rest,
+    description: typeof rest.description === 'string' ? `${rest.description} ${note}` : note,
+  };
+}
+
+const cache = new WeakMap<ToolSpec, JSONSchema>();
+
+/**
+ * The non-strict schema to hand OpenAI for a tool: its input schema, with every `pattern` OpenAI
+ * refuses left out and described (see {@link withoutRefusedPattern}); the input schema itself (the
+ * same object) when it has none.
+ */
+export function openaiInputSchemaOf(spec: ToolSpec): JSONSchema {
+  let schema = cache.get(spec);
+  if (!schema) {
+    schema = hasRefusedPattern(spec.inputSchema)
+      ? transformSchemaTree(spec.inputSchema, withoutRefusedPattern)
+      : spec.inputSchema;
+    cache.set(spec, schema);
+  }
+  return schema;
+}
+
+function hasRefusedPattern(schema: JSONSchema): boolean {
+  let found = false;
+  transformSchemaTree(schema, (node) => {
+    if ('pattern' in node && !isModelPattern(node.pattern)) found = true;
+    return node;
+  });
+  return found;
+}
