@@ -1,5 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { type Session, SessionPreset, ToolMux } from '@toolmux/core';
+import { defineTool, defineToolkit, type Session, SessionPreset, ToolMux } from '@toolmux/core';
 import {
   hardSchemaCall,
   hardSchemaToolkit,
@@ -253,27 +253,103 @@ describe.each([false, true])('hard schemas (hardSchemaCases), strict: %s', (stri
     const mux = new ToolMux({ provider, toolkits: [toolkit], store: ':memory:', logger: silent });
     const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
     const tools = await session.tools();
+    /** Whether the request handed the tool out strict (then the model sends strict arguments). */
+    const sentStrict = (request: ScriptedRequest, slug: string) =>
+      (request.body.tools as Anthropic.Tool[]).some((tool) => tool.name === slug && tool.strict === true);
     const { model, client } = await scriptedClient([
-      () =>
+      (request) =>
         cases.map((entry, index) => ({
           id: `toolu_${index}`,
           name: entry.slug,
-          input: hardSchemaCall(entry, strict && entry.strict).args,
+          input: hardSchemaCall(entry, sentStrict(request, entry.slug)).args,
         })),
     ]);
     expect(await loop(client, session, tools)).toBe('done');
-    const sent = model.requests[0]!.body.tools as Anthropic.Tool[];
+    const request = model.requests[0]!;
+    const sent = request.body.tools as Anthropic.Tool[];
     for (const entry of cases) {
       const tool = sent.find((candidate) => candidate.name === entry.slug)!;
-      expect(tool.strict, entry.slug).toBe(strict && entry.strict ? true : undefined);
-      if (strict && entry.strict) expect(tool.input_schema.additionalProperties).toBe(false);
-      expect(received.get(entry.slug)).toEqual([hardSchemaCall(entry, strict && entry.strict).received]);
+      const isStrict = sentStrict(request, entry.slug);
+      // a tool that can be strict is, unless the request's limits on strict tools are spent
+      if (!strict || !entry.strict) expect(tool.strict, entry.slug).toBeUndefined();
+      else if (!isStrict)
+        expect(warnings.join('\n')).toMatch(new RegExp(`${entry.slug}: Anthropic takes at most`));
+      if (isStrict) expect(tool.input_schema.additionalProperties).toBe(false);
+      expect(received.get(entry.slug)).toEqual([hardSchemaCall(entry, isStrict).received]);
     }
     expect(Object.values(resultsOf(model, 1)).every((result) => !result.isError)).toBe(true);
-    if (strict)
+    if (strict) {
+      expect(sent.filter((tool) => tool.strict).length).toBeGreaterThan(0);
       expect(warnings).toEqual([
-        expect.stringMatching(/^toolmux: 2 tool\(s\) cannot use Anthropic strict tool use/),
+        expect.stringMatching(/^toolmux: \d+ tool\(s\) cannot use Anthropic strict tool use/),
       ]);
-    else expect(warnings).toEqual([]);
+    } else expect(warnings).toEqual([]);
+  });
+});
+
+describe("Anthropic's limits on strict tools in one request", () => {
+  /** A toolkit of `count` tools, each with one required string and `optional` optional strings. */
+  function toolkitOf(count: number, optional: number) {
+    return defineToolkit({
+      slug: 'many',
+      description: 'Many tools',
+      tools: Array.from({ length: count }, (_, index) =>
+        defineTool({
+          slug: `MANY_TOOL_${index + 1}`,
+          description: `Tool ${index + 1}`,
+          inputSchema: {
+            type: 'object',
+            properties: {
+              q: { type: 'string' },
+              ...Object.fromEntries(
+                Array.from({ length: optional }, (_, field) => [`opt${field}`, { type: 'string' }]),
+              ),
+            },
+            required: ['q'],
+          },
+          execute: async () => ({ ok: true }),
+        }),
+      ),
+    });
+  }
+
+  async function sentTools(count: number, optional: number) {
+    const warnings: string[] = [];
+    const mux = new ToolMux({
+      provider: new AnthropicProvider({
+        strict: true,
+        logger: { warn: (message) => warnings.push(message) },
+      }),
+      toolkits: [toolkitOf(count, optional)],
+      store: ':memory:',
+      logger: silent,
+    });
+    cleanups.push(() => mux.close());
+    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    const tools = await session.tools();
+    const { model, client } = await scriptedClient([
+      () => [{ id: 'toolu_1', name: 'MANY_TOOL_1', input: { q: 'x' } }],
+    ]);
+    expect(await loop(client, session, tools)).toBe('done');
+    const sent = model.requests[0]!.body.tools as Anthropic.Tool[];
+    return { sent, warnings, strictNames: sent.filter((tool) => tool.strict).map((tool) => tool.name) };
+  }
+
+  it('at most 20 strict tools: the others are handed out without strict, named in the warning', async () => {
+    const { sent, warnings, strictNames } = await sentTools(25, 0);
+    expect(sent).toHaveLength(25);
+    expect(strictNames).toEqual(Array.from({ length: 20 }, (_, index) => `MANY_TOOL_${index + 1}`));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^toolmux: 5 tool\(s\) cannot use Anthropic strict tool use/);
+    expect(warnings[0]).toContain('MANY_TOOL_21: Anthropic takes at most 20 strict tools in one request');
+  });
+
+  it('at most 16 parameters with a union type (each optional field of a strict schema is nullable) in all', async () => {
+    const { strictNames, warnings } = await sentTools(6, 3);
+    // 3 nullable fields a tool: 5 tools are 15, a sixth would make 18
+    expect(strictNames).toEqual(['MANY_TOOL_1', 'MANY_TOOL_2', 'MANY_TOOL_3', 'MANY_TOOL_4', 'MANY_TOOL_5']);
+    expect(warnings[0]).toContain(
+      'MANY_TOOL_6: Anthropic takes at most 16 parameters with a union type (anyOf or a type list) in the strict tools of one request',
+    );
   });
 });

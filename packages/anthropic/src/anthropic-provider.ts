@@ -1,5 +1,8 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import {
+  ANTHROPIC_STRICT_LIMITS,
+  type AnthropicStrictCost,
+  anthropicStrictCost,
   anthropicStrictSchemaOf,
   type ExecuteFn,
   formatToolResultForModel,
@@ -60,14 +63,21 @@ export class AnthropicProvider
   wrapTools(specs: readonly ToolSpec[], _execute: ExecuteFn): Anthropic.Tool[] {
     if (!this.strict) return specs.map((spec) => anthropicTool(spec, spec.inputSchema));
     const fallbacks: string[] = [];
+    // what the strict tools so far spend of the request's limits (the API refuses all beyond them)
+    const spent = { tools: 0, optionalParameters: 0, unionParameters: 0 };
     const tools = specs.map((spec) => {
       const shaped = anthropicStrictSchemaOf(spec);
-      if (shaped.strict) {
+      const over = shaped.strict ? overLimit(spent, anthropicStrictCost(shaped.schema)) : shaped.reason;
+      if (shaped.strict && over === undefined) {
+        const cost = anthropicStrictCost(shaped.schema);
+        spent.tools++;
+        spent.optionalParameters += cost.optionalParameters;
+        spent.unionParameters += cost.unionParameters;
         const tool = anthropicTool(spec, shaped.schema);
         tool.strict = true;
         return tool;
       }
-      fallbacks.push(`${spec.slug}: ${shaped.reason}`);
+      fallbacks.push(`${spec.slug}: ${over}`);
       return anthropicTool(spec, spec.inputSchema);
     });
     if (fallbacks.length > 0) {
@@ -94,6 +104,24 @@ export class AnthropicProvider
       })),
     };
   }
+}
+
+/** Which of Anthropic's limits on the strict tools of one request `cost` would pass, if any. */
+function overLimit(
+  spent: { tools: number } & AnthropicStrictCost,
+  cost: AnthropicStrictCost,
+): string | undefined {
+  const limits = ANTHROPIC_STRICT_LIMITS;
+  if (spent.tools + 1 > limits.tools) {
+    return `Anthropic takes at most ${limits.tools} strict tools in one request`;
+  }
+  if (spent.optionalParameters + cost.optionalParameters > limits.optionalParameters) {
+    return `Anthropic takes at most ${limits.optionalParameters} optional parameters in the strict tools of one request`;
+  }
+  if (spent.unionParameters + cost.unionParameters > limits.unionParameters) {
+    return `Anthropic takes at most ${limits.unionParameters} parameters with a union type (anyOf or a type list) in the strict tools of one request`;
+  }
+  return undefined;
 }
 
 function anthropicTool(spec: ToolSpec, schema: ToolSpec['inputSchema']): Anthropic.Tool {

@@ -68,7 +68,12 @@ export type {
   ToolSpec,
 } from './provider.js';
 export { PlainProvider } from './provider.js';
-export { anthropicStrictSchemaOf } from './schema/anthropic-strict.js';
+export {
+  ANTHROPIC_STRICT_LIMITS,
+  type AnthropicStrictCost,
+  anthropicStrictCost,
+  anthropicStrictSchemaOf,
+} from './schema/anthropic-strict.js';
 export type { GeminiSchemaResult, JsonStringPath } from './schema/gemini.js';
 export {
   decodeGeminiArguments,

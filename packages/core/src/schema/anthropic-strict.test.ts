@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ToolSpec } from '../provider.js';
-import { anthropicStrictSchemaOf } from './anthropic-strict.js';
+import { anthropicStrictCost, anthropicStrictSchemaOf } from './anthropic-strict.js';
 
 const spec = (inputSchema: ToolSpec['inputSchema']): ToolSpec => ({
   slug: 'T',
@@ -52,5 +52,34 @@ describe('anthropicStrictSchemaOf', () => {
       strict: false,
       reason: expect.stringContaining('$.labels'),
     });
+  });
+
+  it('counts what a strict schema spends of the request limits: optional and union-typed parameters, at every depth', () => {
+    const result = anthropicStrictSchemaOf(
+      spec({
+        type: 'object',
+        properties: {
+          q: { type: 'string' },
+          page: { type: 'integer' },
+          filter: {
+            type: 'object',
+            properties: { state: { enum: ['open', 'closed'] }, label: { type: 'string' } },
+            required: ['state'],
+          },
+          items: { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'number' }] } },
+        },
+        required: ['q', 'items'],
+      }),
+    );
+    if (!result.strict) throw new Error(result.reason);
+    // page, filter and filter.label become nullable; the items' anyOf is a union of its own
+    expect(anthropicStrictCost(result.schema)).toEqual({ optionalParameters: 0, unionParameters: 4 });
+    expect(
+      anthropicStrictCost({
+        type: 'object',
+        properties: { a: { type: 'string' }, b: { type: ['string', 'null'] } },
+        required: [],
+      }),
+    ).toEqual({ optionalParameters: 2, unionParameters: 1 });
   });
 });

@@ -1,7 +1,8 @@
 import type { JSONSchema } from '../catalog/types.js';
 import type { ToolSpec } from '../provider.js';
+import { typeList } from './nullability.js';
 import { strictSchemaOf } from './strict-spec.js';
-import { transformSchemaTree } from './subschemas.js';
+import { isSchemaObject, transformSchemaTree } from './subschemas.js';
 
 /**
  * Keywords Anthropic's strict tool use (`strict: true`, constrained decoding) refuses although OpenAI
@@ -54,4 +55,58 @@ function describeBounds(schema: JSONSchema): JSONSchema {
     ...rest,
     description: typeof schema.description === 'string' ? `${schema.description} ${note}` : note,
   };
+}
+
+/**
+ * Anthropic's limits on the strict tools of one request (its structured outputs' schema complexity
+ * limits): beyond any of them the API refuses the whole request, every tool with it.
+ */
+export const ANTHROPIC_STRICT_LIMITS = {
+  /** Tools with `strict: true`. */
+  tools: 20,
+  /** Properties not in their object's `required`, in all strict schemas. */
+  optionalParameters: 24,
+  /** Schemas with `anyOf` or a list of types (`['string', 'null']`), in all strict schemas. */
+  unionParameters: 16,
+} as const;
+
+/** What one strict schema spends of {@link ANTHROPIC_STRICT_LIMITS} (besides being one strict tool). */
+export interface AnthropicStrictCost {
+  optionalParameters: number;
+  unionParameters: number;
+}
+
+const costs = new WeakMap<JSONSchema, AnthropicStrictCost>();
+
+/**
+ * The optional parameters and the parameters with a union type of a strict schema, at every depth
+ * (properties, array items, union variants). toolmux's strict rewrite makes every optional field
+ * required and nullable, so each one is a union (`['string', 'null']`, `anyOf: [..., { type: 'null' }]`).
+ *
+ * @example
+ * anthropicStrictCost({ type: 'object', properties: { a: { type: ['string', 'null'] } }, required: ['a'], additionalProperties: false });
+ * // { optionalParameters: 0, unionParameters: 1 }
+ */
+export function anthropicStrictCost(schema: JSONSchema): AnthropicStrictCost {
+  let cost = costs.get(schema);
+  if (!cost) {
+    const counted: AnthropicStrictCost = { optionalParameters: 0, unionParameters: 0 };
+    const visit = (node: unknown): void => {
+      if (!isSchemaObject(node)) return;
+      if (Array.isArray(node.anyOf) || typeList(node.type).length > 1) counted.unionParameters++;
+      if (isSchemaObject(node.properties)) {
+        const required = new Set(Array.isArray(node.required) ? node.required : []);
+        for (const [name, property] of Object.entries(node.properties)) {
+          if (!required.has(name)) counted.optionalParameters++;
+          visit(property);
+        }
+      }
+      visit(node.items);
+      if (Array.isArray(node.anyOf)) for (const variant of node.anyOf) visit(variant);
+    };
+    visit(schema);
+    cost = counted;
+    costs.set(schema, cost);
+  }
+  return cost;
 }
