@@ -81,7 +81,8 @@ export {
   geminiSchemaViolations,
   toGeminiSchema,
 } from './schema/gemini.js';
-export { isModelPattern, openaiInputSchemaOf } from './schema/patterns.js';
+export { openaiInputSchemaOf } from './schema/openai.js';
+export { isModelPattern } from './schema/patterns.js';
 export { plainJsonCopy, type StrictSchemaOf, StrictSchemas, strictSchemaOf } from './schema/strict-spec.js';
 export type {
   AuthorizeOptions,

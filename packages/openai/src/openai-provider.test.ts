@@ -510,6 +510,73 @@ describe.each(['chat', 'responses'] as const)('patterns with lookaround, %s API'
   );
 });
 
+describe.each(['chat', 'responses'] as const)('arrays without items, %s API', (api) => {
+  it.each([false, true])(
+    'get items: {} (OpenAI refuses "array schema missing items" for the whole request), and their values reach the tool (strict: %s)',
+    async (strict) => {
+      const received: unknown[] = [];
+      const toolkit = defineToolkit({
+        slug: 'bag',
+        description: 'A bag of values',
+        tools: [
+          defineTool({
+            slug: 'BAG_PUT',
+            description: 'Put values in the bag.',
+            inputSchema: {
+              type: 'object',
+              properties: {
+                values: { type: 'array', description: 'Anything' },
+                either: { type: ['string', 'array'] },
+                nested: { type: 'object', properties: { rows: { type: 'array', items: { type: 'array' } } } },
+              },
+              required: ['values'],
+            },
+            execute: async (input) => {
+              received.push(input);
+              return { ok: true };
+            },
+          }),
+        ],
+      });
+      const warnings: string[] = [];
+      const mux = new ToolMux({
+        provider: new OpenAIProvider({ api, strict, logger: { warn: (message) => warnings.push(message) } }),
+        toolkits: [toolkit],
+        store: ':memory:',
+        logger: silent,
+      });
+      const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+      const tools = await session.tools();
+      const args = { values: [1, 'two', { three: 3 }], either: ['a'], nested: { rows: [[1, 2], ['x']] } };
+      const model = await startScriptedModelServer([
+        () => wires[api].reply([{ id: 'call_put', name: 'BAG_PUT', args }], 0),
+        () => wires[api].reply([], 1),
+      ]);
+      cleanups.push(
+        () => mux.close(),
+        () => model.close(),
+      );
+      const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${model.url}/v1`, maxRetries: 0 });
+      expect(await wires[api].loop(client, session, tools)).toBe('done');
+      const sent = model.requests[0]!.body.tools as Array<Record<string, any>>;
+      const definition = api === 'chat' ? sent[0]!.function : sent[0]!;
+      // the arrays cannot be strict (no item schema): the tool falls back, with its reason
+      expect(definition.strict).toBe(false);
+      if (strict)
+        expect(warnings.join('\n')).toContain('BAG_PUT: $.values: is an array without an item schema');
+      expect(definition.parameters.properties).toEqual({
+        values: { type: 'array', description: 'Anything', items: {} },
+        either: { type: ['string', 'array'], items: {} },
+        nested: {
+          type: 'object',
+          properties: { rows: { type: 'array', items: { type: 'array', items: {} } } },
+        },
+      });
+      expect(received).toEqual([args]);
+    },
+  );
+});
+
 describe('session.handleToolCalls() types', () => {
   it('follow the API the provider was made for', async () => {
     const mux = new ToolMux({

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ToolSpec } from '../provider.js';
-import { isModelPattern, openaiInputSchemaOf } from './patterns.js';
+import { openaiInputSchemaOf } from './openai.js';
+import { isModelPattern } from './patterns.js';
 
 function spec(inputSchema: ToolSpec['inputSchema']): ToolSpec {
   return { slug: 'T_X', name: 'X', description: 'x', inputSchema, toolkit: 't', annotations: {} };

@@ -1,6 +1,4 @@
 import type { JSONSchema } from '../catalog/types.js';
-import type { ToolSpec } from '../provider.js';
-import { transformSchemaTree } from './subschemas.js';
 
 /**
  * Whether a model API takes a string `pattern`: OpenAI refuses lookaround in any tool schema, strict
@@ -43,31 +41,4 @@ export function withoutRefusedPattern(schema: JSONSchema): JSONSchema {
     ...rest,
     description: typeof rest.description === 'string' ? `${rest.description} ${note}` : note,
   };
-}
-
-const cache = new WeakMap<ToolSpec, JSONSchema>();
-
-/**
- * The non-strict schema to hand OpenAI for a tool: its input schema, with every `pattern` OpenAI
- * refuses left out and described (see {@link withoutRefusedPattern}); the input schema itself (the
- * same object) when it has none.
- */
-export function openaiInputSchemaOf(spec: ToolSpec): JSONSchema {
-  let schema = cache.get(spec);
-  if (!schema) {
-    schema = hasRefusedPattern(spec.inputSchema)
-      ? transformSchemaTree(spec.inputSchema, withoutRefusedPattern)
-      : spec.inputSchema;
-    cache.set(spec, schema);
-  }
-  return schema;
-}
-
-function hasRefusedPattern(schema: JSONSchema): boolean {
-  let found = false;
-  transformSchemaTree(schema, (node) => {
-    if ('pattern' in node && !isModelPattern(node.pattern)) found = true;
-    return node;
-  });
-  return found;
 }
