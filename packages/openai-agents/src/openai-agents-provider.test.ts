@@ -512,6 +512,32 @@ describe('strict: true, a tool that cannot be strict', () => {
   });
 });
 
+describe.each([false, true])('what OpenAI refuses in any tool schema (strict: %s)', (strict) => {
+  it('a pattern with lookaround is left out and described, an array without items gets items: {}', async () => {
+    const lister = defineTool({
+      slug: 'BAG_PUT',
+      description: 'Put values in the bag.',
+      inputSchema: {
+        type: 'object',
+        properties: {
+          password: { type: 'string', pattern: '^(?=.*\\d).{8,}$' },
+          values: { type: 'array' },
+        },
+        required: ['password'],
+      },
+      execute: (input) => input,
+    });
+    const extra = defineToolkit({ slug: 'bag', name: 'Bag', description: 'A bag.', tools: [lister] });
+    const { tools } = await setup({ strict, preset: SessionPreset.DIRECT_TOOLS, extraToolkits: [extra] });
+    const tool = tools.find((candidate) => candidate.name === 'BAG_PUT')!;
+    expect(tool.strict).toBe(false);
+    expect(tool.parameters.properties).toEqual({
+      password: { type: 'string', description: 'Must match the regular expression ^(?=.*\\d).{8,}$.' },
+      values: { type: 'array', items: {} },
+    });
+  });
+});
+
 describe('errors outside the session', () => {
   it('turns a failure of the SDK input parsing into readable text (errorFunction)', async () => {
     const { tools } = await setup({ preload: ['TASKS_CREATE_TASK'] });

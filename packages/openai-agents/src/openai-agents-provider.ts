@@ -4,6 +4,7 @@ import {
   formatToolResultForModel,
   type JSONSchema,
   type Logger,
+  openaiInputSchemaOf,
   type Provider,
   strictSchemaOf,
   ToolMuxError,
@@ -51,13 +52,14 @@ export class OpenAIAgentsProvider implements Provider<FunctionTool[]> {
   }
 
   wrapTools(specs: readonly ToolSpec[], execute: ExecuteFn): FunctionTool[] {
-    if (!this.strict) return specs.map((spec) => functionTool(spec, spec.inputSchema, false, execute));
+    if (!this.strict)
+      return specs.map((spec) => functionTool(spec, openaiInputSchemaOf(spec), false, execute));
     const fallbacks: string[] = [];
     const tools = specs.map((spec) => {
       const strict = strictSchemaOf(spec);
       if (!strict.strict) {
         fallbacks.push(`${spec.slug}: ${strict.reason}`);
-        return functionTool(spec, spec.inputSchema, false, execute);
+        return functionTool(spec, openaiInputSchemaOf(spec), false, execute);
       }
       try {
         // The SDK checks a strict schema itself (the same checks it applies to MCP tools) and throws a
@@ -66,7 +68,7 @@ export class OpenAIAgentsProvider implements Provider<FunctionTool[]> {
       } catch (error) {
         if (!(error instanceof UserError)) throw error;
         fallbacks.push(`${spec.slug}: ${error.message}`);
-        return functionTool(spec, spec.inputSchema, false, execute);
+        return functionTool(spec, openaiInputSchemaOf(spec), false, execute);
       }
     });
     if (fallbacks.length > 0) {
