@@ -289,6 +289,32 @@ describe.runIf(SANDBOX_SLICING_AVAILABLE)('workbench cells on the main thread, i
     await mux.close();
   });
 
+  it.each([
+    ['an async loop', '(async () => { for (;;) await null; })()'],
+    [
+      'a loop in a later promise job',
+      'let p = Promise.resolve(); for (let i = 0; i < 5; i++) p = p.then(() => {}); p.then(() => { for (;;) {} })',
+    ],
+  ])(
+    'code a cell leaves computing after it returned (%s) stops at its deadline: the session’s next cell runs',
+    async (_what, left) => {
+      const pool = new WorkbenchPool({ workers: new MainThreadCells() });
+      const config = { enable: true, timeoutMs: 300, memoryMb: 32, autoOffloadThreshold: 20_000 };
+      await pool.run('ses_left', 'globalThis.kept = 1', config, noHost);
+      expect(await pool.run('ses_left', `${left}; return 2`, config, noHost)).toEqual({
+        result: 2,
+        logs: [],
+      });
+      // it waits for what the last cell left running (up to that cell's deadline), not for ever
+      const started = Date.now();
+      const next = await pool.run('ses_left', 'return globalThis.kept', config, noHost);
+      expect(Date.now() - started).toBeLessThan(1_300);
+      // the code was stopped as a rejection of its promise chain: the context stays
+      expect(next).toEqual({ result: 1, logs: [] });
+      pool.close();
+    },
+  );
+
   it('a session whose code holds the thread in one built-in (a large sort) moves to worker threads, and is told', async () => {
     const cells = new MainThreadCells({ holdMs: 30 });
     const pool = new WorkbenchPool({ workers: cells });

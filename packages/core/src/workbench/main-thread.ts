@@ -141,10 +141,28 @@ export class MainThreadCells implements CellRunner {
 
   async run(message: RunMessage, host: SandboxHostCall, signal?: AbortSignal): Promise<WorkerCellOutcome> {
     if (this.#moved.has(message.sessionId)) return this.#workers().run(message, host, signal);
-    const deadline = Date.now() + message.limits.timeoutMs;
+    let deadline = Date.now() + message.limits.timeoutMs;
     this.#running++;
     try {
       let held = this.#contexts.get(message.sessionId);
+      let stopped: string | undefined;
+      const previous = held?.sandbox;
+      if (!message.fresh && previous?.busy) {
+        // Code the last cell left computing after it answered runs on until that cell's deadline
+        // (should stopping it end the engine, the context goes with it).
+        const waited = Date.now();
+        await previous.idle();
+        // that time was the last cell's, not this one's
+        deadline += Date.now() - waited;
+        if (held?.disposed) {
+          // dropped meanwhile (its session deleted, its ToolMux closed): nothing runs
+          return { result: contextDropped(held.why ?? 'its session was deleted'), disposed: true };
+        }
+        if (previous.disposed) {
+          stopped =
+            "the previous context was stopped: code its last cell left running after it returned (promise jobs that did not end) ran until that cell's time limit";
+        }
+      }
       if (message.fresh || !held || held.sandbox?.disposed || held.memoryMb !== message.memoryMb) {
         if (held) this.dispose(message.sessionId);
         // Held from now on (the pool counts live contexts as soon as it asked for one).
@@ -177,7 +195,9 @@ export class MainThreadCells implements CellRunner {
       if (sandbox.disposed && this.#contexts.get(message.sessionId) === held) {
         this.#contexts.delete(message.sessionId);
       }
-      return { result, disposed: sandbox.disposed };
+      return stopped
+        ? { result, disposed: sandbox.disposed, moved: stopped }
+        : { result, disposed: sandbox.disposed };
     } catch (error) {
       // a context that could not be made is not held
       if (this.#contexts.get(message.sessionId)?.sandbox === undefined) this.dispose(message.sessionId);

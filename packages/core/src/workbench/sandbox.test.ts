@@ -252,6 +252,27 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect((await (await create(32)).run('return 2', noHost, limits)).result).toBe(2);
   });
 
+  it.each([
+    ['an async loop', '(async () => { for (;;) await null; })(); return 1'],
+    [
+      'a loop in a later promise job',
+      'let p = Promise.resolve(); for (let i = 0; i < 5; i++) p = p.then(() => {}); p.then(() => { for (;;) {} }); return 1',
+    ],
+  ])(
+    'code that %s leaves running after it returned stops at the cell’s deadline; the next cell runs',
+    async (_what, code) => {
+      const sandbox = await create(32);
+      const started = Date.now();
+      const out = await sandbox.run(code, noHost, { ...limits, timeoutMs: 300 });
+      expect(out.result).toBe(1);
+      // what the code left running ends by the cell's deadline (not never, computing in the background)
+      await sandbox.idle();
+      expect(Date.now() - started).toBeLessThan(1_300);
+      const next = sandbox.disposed ? await create(32) : sandbox;
+      expect((await next.run('return 2', noHost, limits)).result).toBe(2);
+    },
+  );
+
   it("aborts its calls' signal when the cell ends while a call runs or the caller aborts, not after calls that came back", async () => {
     const sandbox = await create(32);
     const signals: AbortSignal[] = [];

@@ -928,7 +928,7 @@ export class Sandbox {
   readonly #monitor: SandboxMonitor | undefined;
   /** Where the sandbox shares its thread in slices (the main thread); undefined in a worker. */
   readonly #slicer: SandboxSlicer | undefined;
-  /** When the running cell's time ends (epoch ms); Infinity between cells. */
+  /** When the running (or last) cell's time ends (epoch ms); Infinity before the first cell. */
   #deadline = Number.POSITIVE_INFINITY;
   /** The running cell was stopped by the monitor, not by its own limit. */
   #preempted = false;
@@ -1398,6 +1398,19 @@ export class Sandbox {
     return this.#disposed;
   }
 
+  /** Whether the engine still runs the last cell's code (see `idle`). */
+  get busy(): boolean {
+    return this.#stepping && !this.#disposed;
+  }
+
+  /**
+   * Settles once the engine has returned from the last cell's code, which may run on after the cell
+   * answered (promise jobs it left computing), at the latest until that cell's deadline.
+   */
+  idle(): Promise<void> {
+    return this.#quiet;
+  }
+
   /**
    * How many times the engine was entered in a way that may suspend (a sliced sandbox: compiling and
    * starting a cell, running its jobs, settling a reply that runs the code's functions): for tests
@@ -1547,10 +1560,9 @@ export class Sandbox {
       return cell.outcome ?? timedOut;
     } finally {
       clearTimeout(timer);
-      if (this.#cell === cell) {
-        this.#cell = null;
-        this.#deadline = Number.POSITIVE_INFINITY;
-      }
+      // The deadline stays: code the cell left computing after it answered (promise jobs that do not
+      // end) runs on only until then, and the next cell waits for it (`#quiet`).
+      if (this.#cell === cell) this.#cell = null;
     }
   }
 
