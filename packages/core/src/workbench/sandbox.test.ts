@@ -374,6 +374,31 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect((await sandbox.run('return 3', noHost, limits)).result).toBe(3);
   });
 
+  it('caps empty log lines and the message of what the code threw as it caps other output', async () => {
+    const sandbox = await create(32);
+    const capped = { ...limits, timeoutMs: 20_000, maxOutputChars: 1_000 };
+    // an empty line is not free: 100,000 of them were 100,000 entries (300 KB of JSON) past a 1,000 cap
+    const empty = await sandbox.run('for (let i = 0; i < 1e5; i++) console.log(); return 1', noHost, capped);
+    expect(empty.result).toBe(1);
+    expect(empty.logs.length).toBeLessThanOrEqual(1_001);
+    expect(empty.logs.at(-1)).toContain('logs cut');
+    for (const code of [
+      'throw new Error("e".repeat(5e6))',
+      'const error = new Error("short"); error.stack = "s".repeat(5e6); throw error',
+      'throw { name: "n".repeat(5e6), message: "m".repeat(5e6) }',
+      'throw "q".repeat(5e6)',
+    ]) {
+      const thrown = await sandbox.run(code, noHost, capped);
+      expect(thrown.error?.code).toBe('WORKBENCH_CODE_ERROR');
+      expect(thrown.error?.message.length).toBeLessThan(1_200);
+      expect(thrown.error?.message).toContain('[the rest cut: more than 1000 characters]');
+    }
+    // a short one is whole
+    const short = await sandbox.run('throw new RangeError("bad")', noHost, capped);
+    expect(short.error?.message).toMatch(/^RangeError: bad\n/);
+    expect(short.error?.message).not.toContain('cut');
+  });
+
   it('a returned value JSON cannot hold (a cycle, a BigInt) ends the cell with WORKBENCH_CODE_ERROR, not a timeout', async () => {
     const sandbox = await create(32);
     const cyclic = await sandbox.run('const a = {}; a.self = a; return a', noHost, {

@@ -819,17 +819,18 @@ const PRELUDE = `(() => {
   // reports its JSON value or its exception, with the calls queued since the host last took them.
   // Calls an earlier cell left waiting never settle (their cell is over).
   // What the host reads of an exception (getters and toString of the code's own objects run here,
-  // where the interrupt handler still watches): JSON text of { name, message, stack? }.
+  // where the interrupt handler still watches): JSON text of { name, message, stack? }, each cut
+  // to the cell's output limit (the host cuts the whole to it).
   const describe = (error) => {
     const out = Object.create(null);
     out.name = 'Error';
     out.message = '';
     try {
       if (error !== null && (typeof error === 'object' || typeof error === 'function')) {
-        try { const name = error.name; if (name !== undefined) out.name = String(name); } catch {}
-        try { const message = error.message; out.message = message === undefined || message === null ? '' : String(message); } catch {}
-        try { const stack = error.stack; if (stack) out.stack = String(stack); } catch {}
-      } else out.message = String(error);
+        try { const name = error.name; if (name !== undefined) out.name = cut(String(name)); } catch {}
+        try { const message = error.message; out.message = message === undefined || message === null ? '' : cut(String(message)); } catch {}
+        try { const stack = error.stack; if (stack) out.stack = cut(String(stack)); } catch {}
+      } else out.message = cut(String(error));
     } catch {}
     return stringify(out);
   };
@@ -1313,7 +1314,7 @@ export class Sandbox {
   async #jobFailed(cell: RunningCell, error: QuickJSHandle): Promise<void> {
     // A job failed outside the cell's own promise chain: an interrupt or an out-of-memory ends
     // the cell; other errors (a rejected promise nobody awaits) are the code's own business.
-    const failure = this.#classify(await this.#read(error));
+    const failure = this.#classify(await this.#read(error), cell.limits.maxOutputChars);
     error.dispose();
     if (failure.code !== 'WORKBENCH_CODE_ERROR') this.#end(cell, { result: null, logs: [], error: failure });
   }
@@ -1328,7 +1329,7 @@ export class Sandbox {
 
   /** An entry of the engine threw: the cell ends with what the exception says. */
   async #fail(cell: RunningCell, handle: QuickJSHandle): Promise<void> {
-    const failure = this.#classify(await this.#read(handle));
+    const failure = this.#classify(await this.#read(handle), cell.limits.maxOutputChars);
     handle.dispose();
     this.#end(cell, { result: null, logs: [], error: failure });
   }
@@ -1382,7 +1383,7 @@ export class Sandbox {
     const handle = cell.failed;
     if (!handle || cell.outcome) return;
     cell.failed = undefined;
-    const failure = this.#classify(await this.#read(handle));
+    const failure = this.#classify(await this.#read(handle), cell.limits.maxOutputChars);
     handle.dispose();
     this.#end(cell, {
       result: null,
@@ -1480,12 +1481,13 @@ export class Sandbox {
   #log(line: string): void {
     const cell = this.#cell;
     if (!cell || cell.outputCapped) return;
-    if (cell.outputChars + line.length > cell.limits.maxOutputChars) {
+    // a line costs its characters and one more, its line break: empty lines are not free
+    if (cell.outputChars + line.length + 1 > cell.limits.maxOutputChars) {
       cell.outputCapped = true;
       cell.logs.push(`[logs cut: more than ${cell.limits.maxOutputChars} characters of output]`);
       return;
     }
-    cell.outputChars += line.length;
+    cell.outputChars += line.length + 1;
     cell.logs.push(line);
   }
 
@@ -1648,7 +1650,7 @@ export class Sandbox {
   }
 
   /** Classifies an exception; an out-of-memory or an interrupt disposes the sandbox. */
-  #classify(error: ErrorDescription | undefined): { code: CellErrorCode; message: string } {
+  #classify(error: ErrorDescription | undefined, maxChars: number): { code: CellErrorCode; message: string } {
     const interrupted =
       this.#interrupted && (!error || (error.name === 'InternalError' && error.message === 'interrupted'));
     if (interrupted) {
@@ -1670,7 +1672,14 @@ export class Sandbox {
       };
     }
     const stack = error.stack ? `\n${error.stack}` : '';
-    return { code: 'WORKBENCH_CODE_ERROR', message: `${error.name}: ${error.message}${stack}`.trim() };
+    const message = `${error.name}: ${error.message}${stack}`.trim();
+    return {
+      code: 'WORKBENCH_CODE_ERROR',
+      message:
+        message.length > maxChars
+          ? `${message.slice(0, maxChars)}… [the rest cut: more than ${maxChars} characters]`
+          : message,
+    };
   }
 
   /**
