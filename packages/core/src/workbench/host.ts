@@ -33,11 +33,21 @@ export interface WorkbenchSessionPort {
   multiExecuteSlug?: string;
 }
 
+/** A UTF-16 surrogate without its pair (in `u` mode a pair is one code point, which this does not match). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 function checkPath(path: unknown): string {
-  if (typeof path !== 'string' || path.length === 0 || path.length > MAX_PATH_LENGTH || path.includes('\0')) {
+  if (
+    typeof path !== 'string' ||
+    path.length === 0 ||
+    path.length > MAX_PATH_LENGTH ||
+    path.includes('\0') ||
+    // stored as UTF-8, a lone surrogate would become U+FFFD: two such paths would be one file
+    LONE_SURROGATE.test(path)
+  ) {
     throw new SandboxCallError(
       'WORKBENCH_FILE_PATH_INVALID',
-      `A file path must be a non-empty string of at most ${MAX_PATH_LENGTH} characters, got ${JSON.stringify(path)?.slice(0, 80)}.`,
+      `A file path must be a non-empty string of at most ${MAX_PATH_LENGTH} characters, without NUL or a lone surrogate, got ${JSON.stringify(path)?.slice(0, 80)}.`,
     );
   }
   return path;

@@ -428,6 +428,28 @@ describe('workbench files on the host', () => {
     expect((read as RawJson).text).toBe(JSON.stringify(value));
     // what the code receives
     expect(await callHost(host, 'files.read', '{"path":"a.json"}', signal)).toBe(JSON.stringify(value));
+    // a path with a lone surrogate cannot be stored as it is (UTF-8 makes it U+FFFD): two such paths
+    // were one file, the second write replaced the first, and list gave a path nobody wrote
+    for (const path of ['a\ud800', 'a\udc00', '\udfff', 'x\ud83d']) {
+      for (const [operation, args] of [
+        ['files.write', { path, value: 1 }],
+        ['files.read', { path }],
+        ['files.delete', { path }],
+      ] as const) {
+        await expect(host(operation, args, signal)).rejects.toMatchObject({
+          code: 'WORKBENCH_FILE_PATH_INVALID',
+          message: expect.stringContaining('lone surrogate'),
+        });
+      }
+    }
+    // a pair is a character like any other
+    expect(await host('files.write', { path: 'wave 👋', value: 2 }, signal)).toEqual({
+      path: 'wave 👋',
+      size: 1,
+    });
+    expect(
+      ((await host('files.list', {}, signal)) as Array<{ path: string }>).map((file) => file.path),
+    ).toEqual(['a.json', 'wave 👋']);
     await store.close();
   });
 });
