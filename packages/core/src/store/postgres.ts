@@ -507,21 +507,40 @@ export class PostgresStore implements Store {
 
   /** On the path of every MCP request: a named statement, parsed once per pooled connection. */
   async putWorkbenchFile(file: WorkbenchFileRecord, quotaBytes: number): Promise<number | undefined> {
-    // One statement: the write happens only when the session's other files plus this one fit.
-    const rows = await this.query(
-      'write a workbench file',
-      `WITH others AS (
-         SELECT COALESCE(SUM(size), 0)::bigint AS total FROM toolmux_workbench_files WHERE session_id = $1 AND path <> $2
-       ), written AS (
-         INSERT INTO toolmux_workbench_files (session_id, path, content, size, updated_at)
-         SELECT $1, $2, $3, $4::integer, $5 FROM others WHERE others.total + $4::integer <= $6::bigint
-         ON CONFLICT (session_id, path) DO UPDATE SET content = excluded.content, size = excluded.size, updated_at = excluded.updated_at
-         RETURNING 1
-       )
-       SELECT (SELECT total FROM others) + $4::integer AS total, (SELECT count(*) FROM written) AS written`,
-      [file.sessionId, file.path, file.content, file.size, file.updatedAt, quotaBytes],
-    );
-    return Number(rows[0]?.written) > 0 ? Number(rows[0]?.total) : undefined;
+    const operation = 'write a workbench file';
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw this.ending ? storeClosedError('postgres', operation) : storeError('postgres', operation, error);
+    });
+    try {
+      // Writes of one session go one after the other: the session's row is locked first (an insert of
+      // a file locks it too, for its foreign key), so the sum below, read after the lock, sees every
+      // write committed before. One statement alone would not: writes at once each saw the others'
+      // rows not yet there, and all went in (16 writes of 20 MB under the 64 MB quota).
+      await client.query('BEGIN');
+      await client.query('SELECT 1 FROM toolmux_sessions WHERE id = $1 FOR UPDATE', [file.sessionId]);
+      // the write happens only when the session's other files plus this one fit; a path counts its
+      // UTF-8 bytes (files of nothing under long paths are not free)
+      const { rows } = await client.query(
+        `WITH others AS (
+           SELECT COALESCE(SUM(size + octet_length(path)), 0)::bigint AS total FROM toolmux_workbench_files WHERE session_id = $1 AND path <> $2
+         ), written AS (
+           INSERT INTO toolmux_workbench_files (session_id, path, content, size, updated_at)
+           SELECT $1, $2, $3, $4::integer, $5 FROM others WHERE others.total + $4::integer + octet_length($2::text) <= $6::bigint
+           ON CONFLICT (session_id, path) DO UPDATE SET content = excluded.content, size = excluded.size, updated_at = excluded.updated_at
+           RETURNING 1
+         )
+         SELECT (SELECT total FROM others) + $4::integer + octet_length($2::text) AS total, (SELECT count(*) FROM written) AS written`,
+        [file.sessionId, file.path, file.content, file.size, file.updatedAt, quotaBytes],
+      );
+      await client.query('COMMIT');
+      client.release();
+      return Number(rows[0]?.written) > 0 ? Number(rows[0]?.total) : undefined;
+    } catch (error) {
+      // the connection may be broken, so the rollback may fail too; the connection is discarded either way
+      await client.query('ROLLBACK').catch(() => {});
+      client.release(true);
+      throw this.ending ? storeClosedError('postgres', operation) : storeError('postgres', operation, error);
+    }
   }
 
   async getWorkbenchFile(sessionId: string, path: string): Promise<WorkbenchFileRecord | undefined> {

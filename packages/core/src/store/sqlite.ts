@@ -427,12 +427,13 @@ export class SqliteStore implements Store {
 
   async putWorkbenchFile(file: WorkbenchFileRecord, quotaBytes: number): Promise<number | undefined> {
     return this.write('write a workbench file', () => {
+      // a path counts its UTF-8 bytes: files of nothing under long paths are not free
       const others = this.database
         .prepare(
-          'SELECT COALESCE(SUM(size), 0) AS total FROM toolmux_workbench_files WHERE session_id = ? AND path <> ?',
+          'SELECT COALESCE(SUM(size + length(CAST(path AS BLOB))), 0) AS total FROM toolmux_workbench_files WHERE session_id = ? AND path <> ?',
         )
         .get(file.sessionId, file.path) as { total: number };
-      const total = Number(others.total) + file.size;
+      const total = Number(others.total) + file.size + Buffer.byteLength(file.path, 'utf8');
       if (total > quotaBytes) return undefined;
       this.database
         .prepare(

@@ -744,6 +744,38 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
       });
     });
 
+    describe('workbench files', () => {
+      it('keep a session within its quota, each path counted, also when written at once', async () => {
+        const { id: sessionId } = session();
+        await store.insertSession(session({ id: sessionId }));
+        const file = (path: string, size: number) => ({
+          sessionId,
+          path,
+          content: 'x'.repeat(size),
+          size,
+          updatedAt: new Date(),
+        });
+        // 16 writes of 300 KB (and a 3-byte path) at once under a 1 MB quota: three fit
+        const totals = await Promise.all(
+          Array.from({ length: 16 }, (_, i) =>
+            store.putWorkbenchFile!(file(`f${String(i).padStart(2, '0')}`, 300_000), 1_000_000),
+          ),
+        );
+        expect(totals.filter((total) => total !== undefined)).toHaveLength(3);
+        const listed = await store.listWorkbenchFiles!(sessionId);
+        expect(listed).toHaveLength(3);
+        expect(listed.every((listedFile) => listedFile.size === 300_000)).toBe(true);
+        for (const listedFile of listed) await store.deleteWorkbenchFile!(sessionId, listedFile.path);
+        // a path's bytes count (UTF-8): files of nothing under long paths do not fill the store for free
+        expect(await store.putWorkbenchFile!(file('é'.repeat(300), 0), 1_000)).toBe(600);
+        expect(await store.putWorkbenchFile!(file('q'.repeat(500), 0), 1_000)).toBeUndefined();
+        // a file written again counts once, its new size
+        expect(await store.putWorkbenchFile!(file('é'.repeat(300), 400), 1_000)).toBe(1_000);
+        expect(await store.putWorkbenchFile!(file('é'.repeat(300), 401), 1_000)).toBeUndefined();
+        expect((await store.getWorkbenchFile!(sessionId, 'é'.repeat(300)))?.size).toBe(400);
+      });
+    });
+
     describe('connected accounts', () => {
       it('round-trip every field, nulls included; status reads only the status columns', async () => {
         const full = account({

@@ -19,7 +19,10 @@ export interface Store {
   /**
    * Writes a workbench file of a session (replacing one at `path`) unless the session's files would
    * then exceed `quotaBytes`; returns the session's total after the write, or `undefined` when over
-   * quota (nothing written). Optional for stores of your own (the workbench has no files without it).
+   * quota (nothing written). A file counts its `size` plus its path's length in UTF-8 bytes, and
+   * writes of one session at once are checked one after the other (none sees the quota free of
+   * another that is being written). Optional for stores of your own (the workbench has no files
+   * without it).
    */
   putWorkbenchFile?(file: WorkbenchFileRecord, quotaBytes: number): Promise<number | undefined>;
   getWorkbenchFile?(sessionId: string, path: string): Promise<WorkbenchFileRecord | undefined>;
