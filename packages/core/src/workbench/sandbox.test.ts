@@ -393,6 +393,19 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
       expect(thrown.error?.message.length).toBeLessThan(1_200);
       expect(thrown.error?.message).toContain('[the rest cut: more than 1000 characters]');
     }
+    // logs and the returned value share the cap: the value stays whole, the logs are cut to the rest
+    const shared = await sandbox.run(
+      'for (let i = 0; i < 10; i++) console.log(String(i).repeat(89)); return "r".repeat(498)',
+      noHost,
+      capped,
+    );
+    expect(shared.error).toBeUndefined();
+    expect(shared.result).toBe('r'.repeat(498));
+    expect(
+      shared.logs.slice(0, -1).join('\n').length + JSON.stringify(shared.result).length,
+    ).toBeLessThanOrEqual(1_000);
+    expect(shared.logs.slice(0, 5)).toEqual(['0', '1', '2', '3', '4'].map((digit) => digit.repeat(89)));
+    expect(shared.logs.at(-1)).toContain('logs cut');
     // a short one is whole
     const short = await sandbox.run('throw new RangeError("bad")', noHost, capped);
     expect(short.error?.message).toMatch(/^RangeError: bad\n/);

@@ -1375,7 +1375,31 @@ export class Sandbox {
       });
       return;
     }
+    // the value and the logs share the cap: the value stays whole, the logs keep what fits beside it
+    if (cell.outputChars + length > cell.limits.maxOutputChars)
+      this.#cutLogs(cell, cell.limits.maxOutputChars - length);
     this.#end(cell, { result: JSON.parse(json) as unknown, logs: [] });
+  }
+
+  /** Keeps the cell's first log lines that fit in `room` characters (each counts one more), and a note. */
+  #cutLogs(cell: RunningCell, room: number): void {
+    let used = 0;
+    let kept = 0;
+    const logs = cell.logs;
+    // lines of the code's (a note that the logs were cut already is the last entry, not a line)
+    const lines = cell.outputCapped ? logs.length - 1 : logs.length;
+    while (kept < lines) {
+      const cost = (logs[kept] as string).length + 1;
+      if (used + cost > room) break;
+      used += cost;
+      kept++;
+    }
+    logs.length = kept;
+    cell.outputChars = used;
+    cell.outputCapped = true;
+    logs.push(
+      `[logs cut: more than ${cell.limits.maxOutputChars} characters of output with the returned value]`,
+    );
   }
 
   /** Ends the cell with the exception its function threw (read by the prelude's `describe`). */
@@ -1480,7 +1504,8 @@ export class Sandbox {
 
   #log(line: string): void {
     const cell = this.#cell;
-    if (!cell || cell.outputCapped) return;
+    // lines logged after the cell ended (by code it left running) are not its answer's
+    if (!cell || cell.outputCapped || cell.outcome) return;
     // a line costs its characters and one more, its line break: empty lines are not free
     if (cell.outputChars + line.length + 1 > cell.limits.maxOutputChars) {
       cell.outputCapped = true;
