@@ -374,6 +374,16 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect((await sandbox.run('return 3', noHost, limits)).result).toBe(3);
   });
 
+  it('logs a line with a NUL whole (the NUL shown as \\0), not cut at it', async () => {
+    const sandbox = await create(32);
+    const out = await sandbox.run(
+      'console.log("a\\0b", "c"); console.log("\\0"); return "x\\0y"',
+      noHost,
+      limits,
+    );
+    expect(out).toEqual({ result: 'x\0y', logs: ['a\\0b c', '\\0'] });
+  });
+
   it('caps empty log lines and the message of what the code threw as it caps other output', async () => {
     const sandbox = await create(32);
     const capped = { ...limits, timeoutMs: 20_000, maxOutputChars: 1_000 };

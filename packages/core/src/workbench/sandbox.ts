@@ -792,7 +792,12 @@ const PRELUDE = `(() => {
   // Text longer than the cell's limit never crosses to the host whole (the host only counts it).
   let limit = Infinity;
   const cut = (text) => (typeof text === 'string' && text.length > limit ? apply(stringSlice, text, [0, limit + 1]) : text);
-  const write = (...values) => { log(cut(values.map(show).join(' '))); };
+  // The host reads a line as a C string, which a NUL would end: a NUL is shown as a backslash and 0.
+  const nul = /\\0/g;
+  const write = (...values) => {
+    const text = values.map(show).join(' ');
+    log(cut(typeof text === 'string' && text.indexOf('\\0') !== -1 ? text.replace(nul, '\\\\0') : text));
+  };
   Object.defineProperty(globalThis, 'console', {
     value: Object.freeze({ log: write, info: write, warn: write, error: write, debug: write }),
     enumerable: false,
