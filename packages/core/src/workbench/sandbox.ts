@@ -9,6 +9,7 @@ import {
   type QuickJSHandle,
   QuickJSWASMModule,
 } from 'quickjs-emscripten-core';
+import { ToolMuxError } from '../errors.js';
 import { jsonTextSliced, parseJsonSliced, SLICED_PARSE_FROM } from '../util/json-slices.js';
 import { WorkSlice } from '../util/slices.js';
 
@@ -1893,10 +1894,17 @@ function cannotSend(error: unknown): string {
   });
 }
 
-/** A host call's failure as reply text (see `REPLY_ERROR`). */
+/**
+ * A host call's failure as reply text (see `REPLY_ERROR`): the code of the workbench's own errors
+ * and of the session's (`ToolMuxError`: a toolkit not in the session, a search limit refused), so
+ * that the code can tell them apart; `WORKBENCH_CODE_ERROR` for anything else.
+ */
 function errorReplyJsonOf(error: unknown): string {
   return replyOf({
-    code: error instanceof SandboxCallError ? error.code : 'WORKBENCH_CODE_ERROR',
+    code:
+      error instanceof SandboxCallError || ToolMuxError.isInstance(error)
+        ? error.code
+        : 'WORKBENCH_CODE_ERROR',
     message: error instanceof Error ? error.message : String(error),
   });
 }

@@ -117,6 +117,22 @@ describe('TOOLMUX_WORKBENCH in a session', () => {
       code: "try { await toolmux.execute('TOOLMUX_MULTI_EXECUTE_TOOL', { tools: [] }) } catch (e) { return e.code }",
     });
     expect((nested.data as Cell).result).toBe('TOOL_NOT_IN_SESSION');
+    // a call the session refuses rejects with the session's own error code (not WORKBENCH_CODE_ERROR)
+    const refused = await session.execute(MetaToolSlug.WORKBENCH, {
+      code: `const codeOf = (call) => call.then(() => 'ok', (e) => [e.code, e.message]);
+             return [
+               await codeOf(toolmux.proxy({ toolkit: 'mail', endpoint: '/x', method: 'GET' })),
+               await codeOf(toolmux.proxy({ toolkit: 'nope', endpoint: '/x', method: 'GET' })),
+               await codeOf(toolmux.search('add a task', { limit: 0 })),
+             ];`,
+    });
+    const [outsideToolkit, unknownToolkit, badLimit] = (refused.data as Cell).result as string[][];
+    expect(outsideToolkit).toEqual([
+      'TOOL_NOT_IN_SESSION',
+      expect.stringContaining('"mail" is not a toolkit'),
+    ]);
+    expect(unknownToolkit?.[0]).toBe('TOOLKIT_NOT_FOUND');
+    expect(badLimit?.[0]).toBe('INVALID_REQUEST');
     await mux.close();
   });
 
