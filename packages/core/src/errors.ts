@@ -43,7 +43,7 @@ export const TOOLMUX_ERROR_CODES = {
   WORKBENCH_CODE_ERROR: 400,
   /** `toolmux.files.read` of a path with no file. */
   WORKBENCH_FILE_NOT_FOUND: 404,
-  /** A workbench file path is empty, too long or has a NUL character. */
+  /** A workbench file path is empty, too long, or has a NUL character or a lone UTF-16 surrogate. */
   WORKBENCH_FILE_PATH_INVALID: 400,
   /** A write would take the session's workbench files over their quota. */
   WORKBENCH_FILES_QUOTA: 413,
