@@ -458,6 +458,22 @@ describe('workbench files on the host', () => {
         });
       }
     }
+    // a bad value is named in a few characters, never written whole into the message (a 30 MB
+    // slug object came back as a 30 MB message, written and parsed twice more on its way)
+    const huge = { x: 'y'.repeat(1_000_000) };
+    for (const [operation, args] of [
+      ['execute', { slug: huge, args: {} }],
+      ['execute', { slug: 'TASKS_LIST_TASKS', args: {}, account: huge }],
+      ['files.write', { path: 'p'.repeat(1_000_000), value: 1 }],
+      ['files.read', { path: [huge, huge] }],
+    ] as const) {
+      const error = await host(operation, args, signal).then(
+        () => undefined,
+        (failure: Error) => failure,
+      );
+      expect(error?.message.length).toBeLessThan(300);
+      expect(error?.message).toMatch(/got (an object|an array of 2 items|"p{80}"…)\./);
+    }
     // a pair is a character like any other
     expect(await host('files.write', { path: 'wave 👋', value: 2 }, signal)).toEqual({
       path: 'wave 👋',
