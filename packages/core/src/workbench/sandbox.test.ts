@@ -374,6 +374,22 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect((await sandbox.run('return 3', noHost, limits)).result).toBe(3);
   });
 
+  it('an endless recursion that overflows the engine’s stack says so (not that memory ran out)', async () => {
+    for (const code of [
+      'const f = () => f(); f()',
+      'const f = function () { [1].forEach(f) }; f()',
+      'const o = { toString() { return String(o) } }; String(o)',
+      'let a = 1; for (let i = 0; i < 1e5; i++) a = [a]; return a',
+    ]) {
+      const sandbox = await create(32);
+      const out = await sandbox.run(code, noHost, limits);
+      expect(out.error?.code).toBe('WORKBENCH_MEMORY_LIMIT');
+      expect(out.error?.message).toContain('nested function calls or values too deeply');
+      expect(out.error?.message).not.toContain('used more memory');
+      expect((await (await create(32)).run('return 1', noHost, limits)).result).toBe(1);
+    }
+  });
+
   it('logs a line with a NUL whole (the NUL shown as \\0), not cut at it', async () => {
     const sandbox = await create(32);
     const out = await sandbox.run(

@@ -1645,13 +1645,18 @@ export class Sandbox {
     this.#drop();
     const cell = this.#cell;
     if (!cell || Date.now() > this.#deadline) return;
+    // The engine's frames also take the thread's own stack, which QuickJS's stack limit does not
+    // see: an endless recursion (through a built-in such as forEach or String, or JSON of a value
+    // nested thousands of levels deep) can overflow it first, and the engine is stopped where it was.
+    const stack = error instanceof RangeError && /call stack/i.test(error.message);
     this.#end(cell, {
       result: null,
       logs: [],
       error: {
         code: 'WORKBENCH_MEMORY_LIMIT',
-        message:
-          `The code used more memory than the workbench allows and was stopped; globalThis was reset (toolmux.files are kept). ${error instanceof Error ? error.message : ''}`.trim(),
+        message: stack
+          ? "The code nested function calls or values too deeply for the workbench's stack (an endless recursion, or a value nested thousands of levels deep) and was stopped; globalThis was reset (toolmux.files are kept). Use a loop instead of deep recursion."
+          : `The code used more memory than the workbench allows and was stopped; globalThis was reset (toolmux.files are kept). ${error instanceof Error ? error.message : ''}`.trim(),
       },
     });
   }
