@@ -339,6 +339,25 @@ describe.runIf(SANDBOX_SLICING_AVAILABLE)('workbench cells on the main thread, i
     // it stays there, with its state
     await pool.run('ses_sort', 'globalThis.kept = 2', config, noHost);
     expect((await pool.run('ses_sort', 'return kept', config, noHost)).result).toBe(2);
+    // held by code a cell left running after it returned: the session moves all the same
+    const left = await pool.run(
+      'ses_sort_left',
+      `(async () => {
+         for (let i = 0; i < 5; i++) await null;
+         // computes past the cell's answer first (in slices), then holds the thread in one sort
+         const until = Date.now() + 200;
+         while (Date.now() < until) {}
+         const a = Array.from({ length: 2e5 }, (_, i) => (i * 7919) % 1000003);
+         a.sort();
+       })();
+       return 1`,
+      config,
+      noHost,
+    );
+    expect(left.result).toBe(1);
+    const afterLeft = await pool.run('ses_sort_left', 'return 2', config, noHost);
+    expect(afterLeft.result).toBe(2);
+    expect(afterLeft.notice).toContain('now runs in a worker thread');
     // a session that only sorts small arrays stays on the main thread
     await pool.run('ses_small', 'return [2, 1].sort()', config, noHost);
     expect(sharedWorkbenchWorkers().workerIndexOf((key) => key.endsWith(':ses_small'))).toBe(-1);

@@ -47,6 +47,11 @@ export interface CellRunner {
   dispose(key: string, why?: string): void;
 }
 
+/** Why a session's cells now run in worker threads (its code held the main thread `hold` ms). */
+function heldTooLong(hold: number): string {
+  return `the previous context's code computed for ${Math.round(hold)} ms without a pause on the server's main thread (a built-in such as sort or JSON.parse on a large value, which cannot be paused), so this session's code now runs in a worker thread`;
+}
+
 /** Where workbench cells run: `main` (the default where Node.js has JSPI) or `workers`. */
 export type WorkbenchThread = 'main' | 'workers';
 
@@ -158,6 +163,13 @@ export class MainThreadCells implements CellRunner {
           // dropped meanwhile (its session deleted, its ToolMux closed): nothing runs
           return { result: contextDropped(held.why ?? 'its session was deleted'), disposed: true };
         }
+        const hold = previous.longestHoldMs;
+        if (hold >= this.#holdMs) {
+          // what it left running held the thread (after the last cell's own check): this cell moves
+          this.#moveToWorkers(message.sessionId);
+          const outcome = await this.#workers().run({ ...message, fresh: true }, host, signal);
+          return { ...outcome, moved: outcome.moved ?? heldTooLong(hold) };
+        }
         if (previous.disposed) {
           stopped =
             "the previous context was stopped: code its last cell left running after it returned (promise jobs that did not end) ran until that cell's time limit";
@@ -186,11 +198,7 @@ export class MainThreadCells implements CellRunner {
       const hold = sandbox.longestHoldMs;
       if (hold >= this.#holdMs) {
         this.#moveToWorkers(message.sessionId);
-        return {
-          result,
-          disposed: true,
-          reason: `the previous context's code computed for ${Math.round(hold)} ms without a pause on the server's main thread (a built-in such as sort or JSON.parse on a large value, which cannot be paused), so this session's code now runs in a worker thread.`,
-        };
+        return { result, disposed: true, reason: `${heldTooLong(hold)}.` };
       }
       if (sandbox.disposed && this.#contexts.get(message.sessionId) === held) {
         this.#contexts.delete(message.sessionId);
