@@ -315,6 +315,31 @@ describe.runIf(SANDBOX_SLICING_AVAILABLE)('workbench cells on the main thread, i
     },
   );
 
+  it('code a cell left running after it returned that ends its engine (an endless recursion): the next cell has a new context, and is told', async () => {
+    const pool = new WorkbenchPool({ workers: new MainThreadCells() });
+    const config = { enable: true, timeoutMs: 2_000, memoryMb: 32, autoOffloadThreshold: 20_000 };
+    await pool.run('ses_left_end', 'globalThis.kept = 1', config, noHost);
+    const left = await pool.run(
+      'ses_left_end',
+      `(async () => {
+         for (let i = 0; i < 5; i++) await null;
+         const until = Date.now() + 50;
+         while (Date.now() < until) {}
+         const f = () => f();
+         f();
+       })();
+       return 2`,
+      config,
+      noHost,
+    );
+    expect(left).toEqual({ result: 2, logs: [] });
+    const next = await pool.run('ses_left_end', 'return typeof globalThis.kept', config, noHost);
+    expect(next.error).toBeUndefined();
+    expect(next.result).toBe('undefined');
+    expect(next.notice).toContain('left running after it returned');
+    pool.close();
+  });
+
   it('a session whose code holds the thread in one built-in (a large sort) moves to worker threads, and is told', async () => {
     const cells = new MainThreadCells({ holdMs: 30 });
     const pool = new WorkbenchPool({ workers: cells });

@@ -172,7 +172,7 @@ export class MainThreadCells implements CellRunner {
         }
         if (previous.disposed) {
           stopped =
-            "the previous context was stopped: code its last cell left running after it returned (promise jobs that did not end) ran until that cell's time limit";
+            'the previous context was stopped by code its last cell left running after it returned (an endless recursion, or memory running out)';
         }
       }
       if (message.fresh || !held || held.sandbox?.disposed || held.memoryMb !== message.memoryMb) {
