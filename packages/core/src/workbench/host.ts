@@ -4,6 +4,7 @@ import type { ExecuteOptions } from '../provider.js';
 import type { Store } from '../store/types.js';
 import { jsonTextSliced } from '../util/json-slices.js';
 import { WorkSlice } from '../util/slices.js';
+import { shownValue } from '../util/stored-text.js';
 import { RawJson, SandboxCallError, type SandboxHostCall } from './sandbox.js';
 
 /** Bytes of workbench files one session may keep. */
@@ -33,19 +34,6 @@ export interface WorkbenchSessionPort {
   multiExecuteSlug?: string;
 }
 
-/**
- * A bad value as an error message names it: a string's first 80 characters, a number or the like
- * as it is, an array or object by its kind. Never the whole value written as JSON: the code may
- * pass megabytes, which the message would carry back to it, written and parsed on the way.
- */
-function shown(value: unknown): string {
-  if (typeof value === 'string')
-    return value.length > 80 ? `${JSON.stringify(value.slice(0, 80))}…` : JSON.stringify(value);
-  if (Array.isArray(value)) return `an array of ${value.length} item${value.length === 1 ? '' : 's'}`;
-  if (value !== null && typeof value === 'object') return 'an object';
-  return String(value);
-}
-
 /** A UTF-16 surrogate without its pair (in `u` mode a pair is one code point, which this does not match). */
 const LONE_SURROGATE = /\p{Cs}/u;
 
@@ -60,7 +48,7 @@ function checkPath(path: unknown): string {
   ) {
     throw new SandboxCallError(
       'WORKBENCH_FILE_PATH_INVALID',
-      `A file path must be a non-empty string of at most ${MAX_PATH_LENGTH} characters, without NUL or a lone surrogate, got ${shown(path)}.`,
+      `A file path must be a non-empty string of at most ${MAX_PATH_LENGTH} characters, without NUL or a lone surrogate, got ${shownValue(path)}.`,
     );
   }
   return path;
@@ -133,7 +121,7 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
         if (typeof slug !== 'string' || slug.length === 0) {
           throw new SandboxCallError(
             'TOOL_ARGUMENTS_INVALID',
-            `toolmux.execute(slug, args) needs a tool slug string first, got ${shown(slug)}.`,
+            `toolmux.execute(slug, args) needs a tool slug string first, got ${shownValue(slug)}.`,
           );
         }
         if (port.metaTools.has(slug)) {
@@ -152,7 +140,7 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
         if (account !== undefined && (typeof account !== 'string' || account.length === 0)) {
           throw new SandboxCallError(
             'TOOL_ARGUMENTS_INVALID',
-            `toolmux.execute(slug, args, { account }) needs account as a connected account id or alias string, got ${shown(account)}.`,
+            `toolmux.execute(slug, args, { account }) needs account as a connected account id or alias string, got ${shownValue(account)}.`,
           );
         }
         calls++;

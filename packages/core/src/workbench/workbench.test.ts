@@ -472,7 +472,7 @@ describe('workbench files on the host', () => {
         (failure: Error) => failure,
       );
       expect(error?.message.length).toBeLessThan(300);
-      expect(error?.message).toMatch(/got (an object|an array of 2 items|"p{80}"…)\./);
+      expect(error?.message).toMatch(/got (an object|an array|"p{64}…")\./);
     }
     // a pair is a character like any other
     expect(await host('files.write', { path: 'wave 👋', value: 2 }, signal)).toEqual({
