@@ -160,7 +160,11 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
             'toolmux.search(query) needs the task in plain words, e.g. toolmux.search("create a GitHub issue").',
           );
         }
-        return port.search(input.query, typeof input.limit === 'number' ? input.limit : undefined);
+        // any limit given goes to the session's check (a whole number from 1 to 50, INVALID_REQUEST naming it)
+        return port.search(
+          input.query,
+          input.limit === undefined || input.limit === null ? undefined : (input.limit as number),
+        );
       }
       case 'proxy':
         return port.proxy(input as unknown as ProxyExecuteRequest);

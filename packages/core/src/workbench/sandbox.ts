@@ -815,7 +815,9 @@ const PRELUDE = `(() => {
         typeof slug === 'string' && options === undefined && plain(slug)
           ? call('${EXECUTE_SLUG_FIRST}', args === undefined ? {} : args, slug)
           : call('execute', { slug, args: args === undefined ? {} : args, account: options && options.account }),
-      search: (query, options) => call('search', { query, limit: options && options.limit }),
+      // search(query, 5) and search(query, { limit: 5 }) alike: models write both
+      search: (query, options) =>
+        call('search', { query, limit: typeof options === 'object' && options !== null ? options.limit : options }),
       proxy: (request) => call('proxy', request),
       files,
     }),

@@ -56,7 +56,7 @@ describe('TOOLMUX_WORKBENCH in a session', () => {
       'toolmux.execute(slug, args)',
       'toolmux.execute(slug, args, { account })',
       'id (`ca_…`) or alias',
-      'toolmux.search(query)',
+      'toolmux.search(query, limit?)',
       'toolmux.proxy(',
       'toolmux.files.write',
     ]) {
@@ -124,15 +124,32 @@ describe('TOOLMUX_WORKBENCH in a session', () => {
                await codeOf(toolmux.proxy({ toolkit: 'mail', endpoint: '/x', method: 'GET' })),
                await codeOf(toolmux.proxy({ toolkit: 'nope', endpoint: '/x', method: 'GET' })),
                await codeOf(toolmux.search('add a task', { limit: 0 })),
+               await codeOf(toolmux.search('add a task', 0)),
+               await codeOf(toolmux.search('add a task', { limit: 'x' })),
+               await codeOf(toolmux.search('add a task', '3')),
              ];`,
     });
-    const [outsideToolkit, unknownToolkit, badLimit] = (refused.data as Cell).result as string[][];
+    const [outsideToolkit, unknownToolkit, badLimit, badPositional, badType, badString] = (
+      refused.data as Cell
+    ).result as string[][];
     expect(outsideToolkit).toEqual([
       'TOOL_NOT_IN_SESSION',
       expect.stringContaining('"mail" is not a toolkit'),
     ]);
     expect(unknownToolkit?.[0]).toBe('TOOLKIT_NOT_FOUND');
     expect(badLimit?.[0]).toBe('INVALID_REQUEST');
+    for (const refusal of [badPositional, badType, badString]) {
+      expect(refusal).toEqual(['INVALID_REQUEST', expect.stringContaining('limit must be')]);
+    }
+    // a limit as the second argument, or in an options object, is the number of tools found
+    const limited = await session.execute(MetaToolSlug.WORKBENCH, {
+      code: `const count = (found) => found.results[0].tools.length;
+             return [count(await toolmux.search('add a task', 1)), count(await toolmux.search('add a task', { limit: 1 })), count(await toolmux.search('add a task'))];`,
+    });
+    const [positional, inOptions, unlimited] = (limited.data as Cell).result as number[];
+    expect(positional).toBe(1);
+    expect(inOptions).toBe(1);
+    expect(unlimited).toBeGreaterThan(1);
     await mux.close();
   });
 
