@@ -45,9 +45,16 @@ export interface Provider<TCollection = unknown, TResponse = never, TReply = unk
   /**
    * Runs every tool call of a model response with `execute` (in parallel, each with its call id) and
    * returns the results in the SDK's own format. Optional: frameworks that run tools themselves
-   * (their tools carry an `execute`) do not need it. Called by `session.handleToolCalls()`.
+   * (their tools carry an `execute`) do not need it. Called by `session.handleToolCalls()`, with
+   * `tools`: the session's tools as it handed them out (its latest `tools()`), by slug. A provider
+   * that shapes arguments for its SDK reads them back by these specs, not by what it last declared
+   * under a slug: two sessions of one provider may have a tool of one slug with different schemas.
    */
-  handleToolCalls?(response: TResponse, execute: ExecuteFn): Promise<TReply>;
+  handleToolCalls?(
+    response: TResponse,
+    execute: ExecuteFn,
+    tools?: ReadonlyMap<string, ToolSpec>,
+  ): Promise<TReply>;
 }
 
 /** The collection type a provider produces. */

@@ -327,6 +327,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * plainly (`undefined`). `handleToolCalls` runs the model's calls this way.
    */
   #toolCallExecute: ExecuteFn | undefined;
+  /** The specs the latest `tools()` call handed out (modified ones with modifiers), by slug. */
+  #toolCallSpecs: ReadonlyMap<string, ToolSpec> | undefined;
   #metaRuntime: Map<string, Tool> | undefined;
   #reader: HintReader | undefined;
   /**
@@ -485,9 +487,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         (slug) => catalog.tools.get(slug)?.toolkit,
       );
       this.#toolCallExecute = modified.execute;
+      this.#toolCallSpecs = specsBySlug(modified.specs);
       return this.#runtime.provider.wrapTools(modified.specs, modified.execute) as TCollection;
     }
     this.#toolCallExecute = undefined;
+    this.#toolCallSpecs = specsBySlug(specs);
     this.#tools ??= this.#runtime.provider.wrapTools(specs, execute) as TCollection;
     return this.#tools;
   }
@@ -656,6 +660,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       response,
       options.signal,
       this.#toolCallExecute ?? ((slug, args, callOptions) => this.execute(slug, args, callOptions)),
+      // a session resumed with use() runs the calls of tools an earlier process handed out: its own
+      this.#toolCallSpecs ?? specsBySlug(this.exposedTools().map(toolSpecOf)),
     ) as Promise<TReply>;
   }
 
@@ -1513,6 +1519,7 @@ export function handleToolCallsWith(
   response: unknown,
   signal: AbortSignal | undefined,
   execute: ExecuteFn,
+  tools: ReadonlyMap<string, ToolSpec> | Promise<ReadonlyMap<string, ToolSpec>>,
 ): Promise<unknown> {
   if (!provider.handleToolCalls) {
     return Promise.reject(
@@ -1522,9 +1529,20 @@ export function handleToolCallsWith(
       }),
     );
   }
-  return provider.handleToolCalls(response, (slug, args, options = {}) =>
-    execute(slug, args, signal && !options.signal ? { ...options, signal } : options),
+  const handle = provider.handleToolCalls.bind(provider);
+  return Promise.resolve(tools).then((specs) =>
+    handle(
+      response,
+      (slug, args, options = {}) =>
+        execute(slug, args, signal && !options.signal ? { ...options, signal } : options),
+      specs,
+    ),
   );
+}
+
+/** Tool specs by slug, for a provider's `handleToolCalls`. */
+export function specsBySlug(specs: readonly ToolSpec[]): ReadonlyMap<string, ToolSpec> {
+  return new Map(specs.map((spec) => [spec.slug, spec]));
 }
 
 export type { SearchToolsResult };

@@ -401,3 +401,66 @@ describe('enums of numbers and booleans', () => {
     expect(warnings).toEqual([]);
   });
 });
+
+describe('two sessions of one GoogleProvider', () => {
+  it('decode the arguments of a tool both have by their own declaration, whichever declared last', async () => {
+    // the same custom tool slug, declared differently in each session: an integer enum (a STRING enum
+    // for Gemini, read back as a number) and a string enum of the same texts (kept a string)
+    const received: Record<string, unknown[]> = { numbers: [], strings: [] };
+    const pageTool = (kind: 'numbers' | 'strings') =>
+      defineTool({
+        slug: 'PAGE_SIZE',
+        description: 'Set the page size.',
+        inputSchema: {
+          type: 'object',
+          properties: {
+            size:
+              kind === 'numbers'
+                ? { type: 'integer', enum: [10, 50] }
+                : { type: 'string', enum: ['10', '50'] },
+            filter: kind === 'numbers' ? { type: 'object' } : { type: 'string' },
+          },
+          required: ['size', 'filter'],
+        },
+        execute: async (input) => {
+          received[kind]!.push(input);
+          return { ok: true };
+        },
+      });
+    const mux = new ToolMux({
+      provider: new GoogleProvider({ logger: { warn() {} } }),
+      toolkits: [],
+      store: ':memory:',
+      logger: silent,
+    });
+    cleanups.push(() => mux.close());
+    const numbers = await mux.create('user_1', {
+      sessionPreset: SessionPreset.DIRECT_TOOLS,
+      experimental: { customTools: [pageTool('numbers')] },
+    });
+    const strings = await mux.create('user_2', {
+      sessionPreset: SessionPreset.DIRECT_TOOLS,
+      experimental: { customTools: [pageTool('strings')] },
+    });
+    const numberTools = await numbers.tools();
+    const stringTools = await strings.tools();
+    const slugOf = (tools: GoogleTools) =>
+      tools[0]!.functionDeclarations!.find((declaration) => declaration.name?.endsWith('PAGE_SIZE'))!.name!;
+    // each session's call, after the other session's tools() (the order a server handles them in)
+    const numberCall = { name: slugOf(numberTools), args: { size: '50', filter: '{"open":true}' } };
+    const stringCall = { name: slugOf(stringTools), args: { size: '50', filter: '{"open":true}' } };
+    for (const [session, tools, call] of [
+      [numbers, numberTools, numberCall],
+      [strings, stringTools, stringCall],
+      [numbers, await numbers.tools(), numberCall],
+    ] as const) {
+      const { ai } = await scriptedClient([() => [{ id: 'fc_page', ...call }]]);
+      expect(await loop(ai, session, tools)).toBe('done');
+    }
+    expect(received.numbers).toEqual([
+      { size: 50, filter: { open: true } },
+      { size: 50, filter: { open: true } },
+    ]);
+    expect(received.strings).toEqual([{ size: '50', filter: '{"open":true}' }]);
+  });
+});

@@ -53,8 +53,13 @@ export class GoogleProvider implements Provider<GoogleTools, GenerateContentResp
   readonly name = 'google';
   readonly #logger: Pick<Logger, 'warn'>;
   readonly #warned = new Set<string>();
-  /** Where each wrapped tool takes JSON strings, by slug: parsed back before the call runs. */
+  /**
+   * Where the tool last declared under a slug takes JSON strings: what `handleToolCalls` reads
+   * arguments back by when it is called without the session's specs (a caller of its own).
+   */
   readonly #jsonStrings = new Map<string, readonly JsonStringPath[]>();
+  /** Where each tool spec takes JSON strings (two sessions may declare one slug differently). */
+  readonly #jsonStringsOf = new WeakMap<ToolSpec, readonly JsonStringPath[]>();
   readonly #declarations = new WeakMap<ToolSpec, FunctionDeclaration>();
 
   constructor({ strict = false, logger = console }: GoogleProviderOptions = {}) {
@@ -88,6 +93,7 @@ export class GoogleProvider implements Provider<GoogleTools, GenerateContentResp
   /** A tool's declaration, made once per spec (the spec and its shaped schema do not change). */
   #declare(spec: ToolSpec, loosened: string[]): FunctionDeclaration {
     const shaped = geminiSchemaOf(spec);
+    this.#jsonStringsOf.set(spec, shaped.jsonStrings);
     if (shaped.jsonStrings.length > 0) this.#jsonStrings.set(spec.slug, shaped.jsonStrings);
     else this.#jsonStrings.delete(spec.slug);
     if (shaped.loosened.length > 0 && !this.#warned.has(spec.slug)) {
@@ -99,19 +105,35 @@ export class GoogleProvider implements Provider<GoogleTools, GenerateContentResp
     return declaration;
   }
 
-  async handleToolCalls(response: GenerateContentResponse, execute: ExecuteFn): Promise<Part[]> {
+  /** Where the tool `name` of `tools` (else the one last declared as `name`) takes JSON strings. */
+  #jsonStringsFor(name: string, tools: ReadonlyMap<string, ToolSpec> | undefined) {
+    const spec = tools?.get(name);
+    if (!spec) return this.#jsonStrings.get(name);
+    let jsonStrings = this.#jsonStringsOf.get(spec);
+    if (!jsonStrings) {
+      jsonStrings = geminiSchemaOf(spec).jsonStrings;
+      this.#jsonStringsOf.set(spec, jsonStrings);
+    }
+    return jsonStrings;
+  }
+
+  async handleToolCalls(
+    response: GenerateContentResponse,
+    execute: ExecuteFn,
+    tools?: ReadonlyMap<string, ToolSpec>,
+  ): Promise<Part[]> {
     const functionCalls = (response.candidates?.[0]?.content?.parts ?? []).flatMap((part) =>
       part.functionCall ? [part.functionCall] : [],
     );
     const results = await runToolCalls(
       functionCalls.map((call) => {
         const name = call.name ?? '';
-        const jsonStrings = this.#jsonStrings.get(name);
+        const jsonStrings = this.#jsonStringsFor(name, tools);
         const args = call.args ?? {};
         return {
           id: call.id,
           name,
-          arguments: jsonStrings ? decodeGeminiArguments(args, jsonStrings) : args,
+          arguments: jsonStrings?.length ? decodeGeminiArguments(args, jsonStrings) : args,
         };
       }),
       execute,

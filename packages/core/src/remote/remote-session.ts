@@ -27,7 +27,7 @@ import {
   metaToolsOf,
   runCalls,
 } from '../meta-tools/meta-tools.js';
-import type { ExecuteFn, ExecuteOptions, Provider } from '../provider.js';
+import type { ExecuteFn, ExecuteOptions, Provider, ToolSpec } from '../provider.js';
 import {
   type AuthorizeOptions,
   type EnsureConnectedResult,
@@ -37,6 +37,7 @@ import {
   type Session,
   type SessionToolkit,
   type SessionToolkitsOptions,
+  specsBySlug,
 } from '../session.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from '../tool-modifiers.js';
@@ -123,7 +124,10 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   readonly #localSlugs: ReadonlySet<string>;
   readonly #path: string;
   #wire: SessionWire;
-  #tools: Promise<TCollection> | undefined;
+  /** What `tools()` without modifiers handed out, and the specs it was made of. */
+  #tools: Promise<{ specs: ReadonlyMap<string, ToolSpec>; tools: TCollection }> | undefined;
+  /** The specs the latest `tools()` call handed out (modified ones with modifiers), by slug. */
+  #toolCallSpecs: ReadonlyMap<string, ToolSpec> | undefined;
   /**
    * How the tools the latest `tools()` call handed out run a call: with its modifiers' hooks, or
    * plainly (`undefined`). `handleToolCalls` runs the model's calls this way.
@@ -177,20 +181,31 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     if (hasModifiers(modifiers)) {
       return this.#runtime.api.get<{ items: ToolSpecWire[] }>(`${this.#path}/tools`).then((page) => {
         const modified = applyToolModifiers(page.items.map(toolSpecOfWire), execute, modifiers);
-        if (call === this.#toolsCalls) this.#toolCallExecute = modified.execute;
+        if (call === this.#toolsCalls) {
+          this.#toolCallExecute = modified.execute;
+          this.#toolCallSpecs = specsBySlug(modified.specs);
+        }
         return this.#runtime.provider.wrapTools(modified.specs, modified.execute) as TCollection;
       });
     }
     this.#toolCallExecute = undefined;
-    this.#tools ??= this.#runtime.api
-      .get<{ items: ToolSpecWire[] }>(`${this.#path}/tools`)
-      .then(
-        (page) => this.#runtime.provider.wrapTools(page.items.map(toolSpecOfWire), execute) as TCollection,
-      );
-    this.#tools.catch(() => {
-      this.#tools = undefined;
+    this.#tools ??= this.#runtime.api.get<{ items: ToolSpecWire[] }>(`${this.#path}/tools`).then((page) => {
+      const specs = page.items.map(toolSpecOfWire);
+      return {
+        specs: specsBySlug(specs),
+        tools: this.#runtime.provider.wrapTools(specs, execute) as TCollection,
+      };
     });
-    return this.#tools;
+    const plain = this.#tools;
+    plain.then(
+      ({ specs }) => {
+        if (call === this.#toolsCalls) this.#toolCallSpecs = specs;
+      },
+      () => {
+        if (this.#tools === plain) this.#tools = undefined;
+      },
+    );
+    return plain.then(({ tools }) => tools);
   }
 
   async execute(slug: string, args: unknown = {}, options: ExecuteOptions = {}): Promise<ToolResult> {
@@ -399,6 +414,11 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       response,
       options.signal,
       this.#toolCallExecute ?? ((slug, args, callOptions) => this.execute(slug, args, callOptions)),
+      // a session resumed with use() runs the calls of tools an earlier process handed out: its own
+      this.#toolCallSpecs ??
+        this.#runtime.api
+          .get<{ items: ToolSpecWire[] }>(`${this.#path}/tools`)
+          .then((page) => specsBySlug(page.items.map(toolSpecOfWire))),
     ) as Promise<TReply>;
   }
 
@@ -529,6 +549,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       body: { config: parsed, expected_version: this.#wire.config_version },
     });
     this.#tools = undefined;
+    this.#toolCallSpecs = undefined;
     return this.#wire.config_version;
   }
 
