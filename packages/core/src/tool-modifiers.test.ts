@@ -1,5 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { JSONSchema } from './catalog/types.js';
+import { ToolMuxError } from './errors.js';
 import type { ToolResult } from './execution/result.js';
 import { MetaToolSlug } from './meta-tools/meta-tools.js';
 import type { PlainTool } from './provider.js';
@@ -163,6 +164,72 @@ describe('tool modifiers', () => {
     const result = await tools.get('TASKS_CREATE_TASK')!.execute({ title: 'x' });
     expect(result.data).toEqual({ toolkit: 'tasks', original: { id: 'task_1', title: '[bot] x' } });
     expect(calls.at(-1)).toMatchObject({ input: { title: '[bot] x' } });
+  });
+
+  it('a hook that returns something else than what it must makes the call throw, naming the hook and the tool', async () => {
+    const { mux, calls } = setup();
+    const direct = await mux.create('user_1', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
+    const meta = await mux.create('user_1', { toolkits: ['tasks'] });
+    /** The error a call through `tools` rejects with, directly and through the multi-execute. */
+    const failures = async (modifiers: ToolModifiers) => {
+      const errors: unknown[] = [];
+      for (const session of [direct, meta]) {
+        const tools = byName((await session.tools(modifiers)) as PlainTool[]);
+        const run =
+          session === direct
+            ? tools.get('TASKS_CREATE_TASK')!.execute({ title: 'x' })
+            : tools.get(MetaToolSlug.MULTI_EXECUTE_TOOL)!.execute({
+                tools: [{ tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'x' } }],
+              });
+        errors.push(
+          await run.then(
+            () => undefined,
+            (error: unknown) => error,
+          ),
+        );
+      }
+      return errors;
+    };
+    const expectRefused = (errors: unknown[], hook: string, got: string) => {
+      for (const error of errors) {
+        expect(ToolMuxError.isInstance(error), String(error)).toBe(true);
+        expect((error as ToolMuxError).code).toBe('INVALID_REQUEST');
+        expect((error as ToolMuxError).message).toContain(hook);
+        expect((error as ToolMuxError).message).toContain('TASKS_CREATE_TASK');
+        expect((error as ToolMuxError).message).toContain(got);
+      }
+    };
+
+    // beforeExecute that changes args in place and returns nothing: the call did run with {} (the
+    // model was told it left out the title it sent)
+    const mutating = await failures({
+      beforeExecute: ({ args }) => {
+        args.title = 'changed';
+        return undefined as never;
+      },
+    });
+    expectRefused(mutating, 'beforeExecute', 'undefined');
+    expect(calls).toEqual([]);
+    expectRefused(await failures({ beforeExecute: () => 'x' as never }), 'beforeExecute', '"x"');
+
+    // afterExecute without a result: the model read undefined, and the multi-execute threw a TypeError
+    expectRefused(await failures({ afterExecute: () => undefined as never }), 'afterExecute', 'undefined');
+    expectRefused(
+      await failures({ afterExecute: () => ({}) as never }),
+      'afterExecute',
+      'an object without successful',
+    );
+
+    // modifySchema without a schema: a TypeError from deep inside the schema shaping
+    const schemaError = await direct
+      .tools({
+        modifySchema: ({ slug, schema }) => (slug === 'TASKS_CREATE_TASK' ? (undefined as never) : schema),
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expectRefused([schemaError], 'modifySchema', 'undefined');
   });
 
   it('a hook that throws makes the call throw, and nothing runs', async () => {

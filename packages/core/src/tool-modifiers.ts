@@ -1,8 +1,10 @@
 import type { JSONSchema } from './catalog/types.js';
+import { ToolMuxError } from './errors.js';
 import type { ToolResult } from './execution/result.js';
 import { ALL_META_TOOL_SLUGS, META_TOOLKIT, metaToolKind } from './meta-tools/meta-tools.js';
 import type { ExecuteFn, ToolSpec } from './provider.js';
 import { shapeInputSchema } from './schema/shape.js';
+import { shownValue } from './util/stored-text.js';
 
 /** What a schema modifier is told: which tool, and the input schema the model would see. */
 export interface ModifySchemaContext {
@@ -63,6 +65,19 @@ function parsed(text: string): unknown {
   }
 }
 
+/**
+ * What a hook returned, when it is not what the hook must return: INVALID_REQUEST naming the hook,
+ * the tool and the value, thrown like an error of the hook itself (a hook that changes its argument
+ * in place and returns nothing would otherwise run the call with `{}`, or hand the model `undefined`).
+ */
+function badReturn(hook: string, slug: string, got: string, must: string): ToolMuxError {
+  return new ToolMuxError({
+    code: 'INVALID_REQUEST',
+    message: `${hook} returned ${got} for ${slug}: it must return ${must}.`,
+    details: { hook, slug },
+  });
+}
+
 /** True when at least one hook is given (a bare `{}` changes nothing). */
 export function hasModifiers(modifiers: ToolModifiers | undefined): modifiers is ToolModifiers {
   return Boolean(modifiers?.modifySchema || modifiers?.beforeExecute || modifiers?.afterExecute);
@@ -86,6 +101,14 @@ export function applyToolModifiers(
   const schemaOf = (slug: string, kit: string, schema: JSONSchema): JSONSchema => {
     if (!modifySchema) return schema;
     const modified = modifySchema({ slug, toolkit: kit, schema: structuredClone(schema) });
+    if (!isRecord(modified)) {
+      throw badReturn(
+        'modifySchema',
+        slug,
+        shownValue(modified),
+        'the input schema (an object), the one it was given if unchanged',
+      );
+    }
     return shapeInputSchema(modified).schema;
   };
 
@@ -97,10 +120,32 @@ export function applyToolModifiers(
     return JSON.stringify(inputSchema) === JSON.stringify(spec.inputSchema) ? spec : { ...rest, inputSchema };
   });
 
-  const before = async (slug: string, args: unknown): Promise<unknown> =>
-    beforeExecute && isRecord(args) ? beforeExecute({ slug, toolkit: toolkit(slug), args }) : args;
-  const after = async (slug: string, result: ToolResult): Promise<ToolResult> =>
-    afterExecute ? afterExecute({ slug, toolkit: toolkit(slug), result }) : result;
+  const before = async (slug: string, args: unknown): Promise<unknown> => {
+    if (!beforeExecute || !isRecord(args)) return args;
+    const changed: unknown = await beforeExecute({ slug, toolkit: toolkit(slug), args });
+    if (!isRecord(changed)) {
+      throw badReturn(
+        'beforeExecute',
+        slug,
+        shownValue(changed),
+        'the arguments to run with (an object), args if unchanged',
+      );
+    }
+    return changed;
+  };
+  const after = async (slug: string, result: ToolResult): Promise<ToolResult> => {
+    if (!afterExecute) return result;
+    const changed: unknown = await afterExecute({ slug, toolkit: toolkit(slug), result });
+    if (!isRecord(changed) || typeof changed.successful !== 'boolean') {
+      throw badReturn(
+        'afterExecute',
+        slug,
+        isRecord(changed) ? 'an object without successful (true or false)' : shownValue(changed),
+        'a tool result ({ successful, data, error }), the one it was given if unchanged',
+      );
+    }
+    return changed as unknown as ToolResult;
+  };
 
   /** Search and schema results: learn the toolkits, and show the modified schemas. */
   const rewriteListed = (result: ToolResult): ToolResult => {
