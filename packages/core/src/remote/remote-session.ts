@@ -425,7 +425,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   async authorize(toolkit: string, options: AuthorizeOptions = {}): Promise<ConnectionRequest> {
     const wire = await this.#runtime.api.post<ConnectionRequestWire>(`${this.#path}/authorize`, {
       toolkit,
-      ...(options.callbackUrl ? { callback_url: options.callbackUrl } : {}),
+      ...(options.callbackUrl !== undefined ? { callback_url: options.callbackUrl } : {}),
       ...(options.alias !== undefined ? { alias: options.alias } : {}),
     });
     return remoteConnectionRequest(this.#runtime.api, wire);
@@ -437,7 +437,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       | { status: 'NEEDS_USER'; request: ConnectionRequestWire }
     >(`${this.#path}/ensure-connected`, {
       toolkit,
-      ...(options.callbackUrl ? { callback_url: options.callbackUrl } : {}),
+      ...(options.callbackUrl !== undefined ? { callback_url: options.callbackUrl } : {}),
       ...(options.alias !== undefined ? { alias: options.alias } : {}),
     });
     return wire.status === 'CONNECTED'
@@ -505,7 +505,10 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     const { signal, connectedAccountId, ...rest } = request;
     return this.#runtime.api.post<ProxyExecuteResponse>(
       `${this.#path}/proxy`,
-      { ...rest, ...(connectedAccountId ? { connected_account_id: connectedAccountId } : {}) },
+      {
+        ...rest,
+        ...(connectedAccountId !== undefined ? { connected_account_id: connectedAccountId } : {}),
+      },
       signal,
     );
   }
@@ -532,7 +535,8 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     return this.#runtime.api.post<SearchToolsResult>(`${this.#path}/search`, {
       query: options.query,
       ...(options.knownFields ? { known_fields: options.knownFields } : {}),
-      ...(options.limit ? { limit: options.limit } : {}),
+      // a limit given is the server's to check (0 is INVALID_REQUEST, as embedded), never dropped
+      ...(options.limit !== undefined ? { limit: options.limit } : {}),
     });
   }
 

@@ -302,7 +302,10 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
             tool_slug: slug,
             user_id: request.userId,
             arguments: request.arguments ?? {},
-            ...(request.connectedAccountId ? { connected_account_id: request.connectedAccountId } : {}),
+            // an empty id sent is refused; dropped, the call would run with the default account
+            ...(request.connectedAccountId !== undefined
+              ? { connected_account_id: request.connectedAccountId }
+              : {}),
             ...(request.callId ? { call_id: request.callId } : {}),
           },
           request.signal,
@@ -348,7 +351,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         await this.#api.post<ConnectionRequestWire>('/connected-accounts/link', {
           user_id: userId,
           auth_config_id: authConfigId,
-          ...(options.callbackUrl ? { callback_url: options.callbackUrl } : {}),
+          ...(options.callbackUrl !== undefined ? { callback_url: options.callbackUrl } : {}),
           ...(options.alias !== undefined ? { alias: options.alias } : {}),
         }),
       ),

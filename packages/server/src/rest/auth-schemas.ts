@@ -5,8 +5,10 @@ import { component, cursor, limit, nextCursor, timestamp, userId } from './schem
 
 const STATUSES = ['INITIATED', 'ACTIVE', 'FAILED', 'EXPIRED', 'INACTIVE', 'REVOKED'] as const;
 const authConfigId = z.string().min(1).max(128).describe('An auth config id (`ac_…`).');
+// checked by the ToolMux (its allowlist): a malformed or empty URL is CALLBACK_URL_NOT_ALLOWED, as embedded
 const callbackUrl = z
-  .url({ protocol: /^https?$/ })
+  .string()
+  .max(2048)
   .optional()
   .describe('Where the user is sent back after connecting, with `status` and `connected_account_id`.');
 /** A comma-separated list in a query string. */

@@ -332,7 +332,8 @@ export const ProxyBody = component(
       )
       .max(100)
       .optional(),
-    connected_account_id: z.string().min(1).optional(),
+    // an empty or unknown id is the ToolMux's CONNECTED_ACCOUNT_NOT_FOUND, as embedded
+    connected_account_id: z.string().max(256).optional(),
   }),
 );
 
@@ -352,7 +353,7 @@ export const ExecuteToolBody = component(
     tool_slug: z.string().min(1),
     user_id: userId,
     arguments: toolArguments,
-    connected_account_id: z.string().min(1).optional().describe('Run with this account (`ca_…`).'),
+    connected_account_id: z.string().max(256).optional().describe('Run with this account (`ca_…`).'),
     call_id: callId,
   }),
 );

@@ -1,0 +1,91 @@
+import { type ToolMux, ToolMuxError } from '@toolmux/core';
+import { createGmailLikeToolkit } from '@toolmux/core/test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../testing/index.js';
+
+/**
+ * The same mistake answers the same error code embedded and in remote mode (a ToolMux client talking
+ * to a real server): a value the caller gave is sent and checked by the server, never dropped on the
+ * way so that the server falls back to a default the caller did not ask for.
+ */
+
+const gmail = createGmailLikeToolkit({ 'key-work': 'ada@work.example' });
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer({ toolkits: [gmail.toolkit] });
+});
+afterAll(() => server.close());
+
+/** What a call came to: its error code, or the failed result's code, or 'OK'. */
+async function outcomeOf(run: () => Promise<unknown>): Promise<string> {
+  try {
+    const value = (await run()) as { successful?: unknown; code?: unknown } | undefined;
+    return value?.successful === false && typeof value.code === 'string' ? value.code : 'OK';
+  } catch (error) {
+    if (!ToolMuxError.isInstance(error)) throw error;
+    return error.code;
+  }
+}
+
+/** A user with one Gmail account (alias "work") and a session that may use it, on `mux`. */
+async function setup(mux: ToolMux, userId: string) {
+  const config = await mux.authConfigs.create('gmail', { type: 'api_key' });
+  await mux.connectedAccounts.create(userId, config.id, { apiKey: 'key-work' }, { alias: 'work' });
+  const session = await mux.create(userId, {
+    authConfigs: { gmail: config.id },
+    multiAccount: { enable: true },
+  });
+  return { config, session };
+}
+
+type Mistake = [string, string, (mux: ToolMux, userId: string) => Promise<unknown>];
+
+const mistakes: Mistake[] = [
+  [
+    'session.search() with limit 0',
+    'INVALID_REQUEST',
+    async (mux, user) => (await setup(mux, user)).session.search({ query: 'send an email', limit: 0 }),
+  ],
+  [
+    'session.authorize() with an empty callbackUrl',
+    'CALLBACK_URL_NOT_ALLOWED',
+    async (mux, user) => (await setup(mux, user)).session.authorize('gmail', { callbackUrl: '' }),
+  ],
+  [
+    'session.authorize() with a callbackUrl that is not a URL',
+    'CALLBACK_URL_NOT_ALLOWED',
+    async (mux, user) => (await setup(mux, user)).session.authorize('gmail', { callbackUrl: 'not a url' }),
+  ],
+  [
+    'session.ensureConnected() of a new alias with an empty callbackUrl',
+    'CALLBACK_URL_NOT_ALLOWED',
+    async (mux, user) =>
+      (await setup(mux, user)).session.ensureConnected('gmail', { alias: 'new', callbackUrl: '' }),
+  ],
+  [
+    'connectedAccounts.link() with an empty callbackUrl',
+    'CALLBACK_URL_NOT_ALLOWED',
+    async (mux, user) => {
+      const { config } = await setup(mux, user);
+      return mux.connectedAccounts.link(user, config.id, { callbackUrl: '' });
+    },
+  ],
+  [
+    'tools.execute() with an empty connectedAccountId',
+    'CONNECTED_ACCOUNT_NOT_FOUND',
+    async (mux, user) => {
+      await setup(mux, user);
+      return mux.tools.execute('GMAIL_GET_PROFILE', { userId: user, arguments: {}, connectedAccountId: '' });
+    },
+  ],
+];
+
+describe('remote mode answers a mistake as embedded does', () => {
+  it.each(mistakes)('%s: %s', async (label, code, run) => {
+    const user = label.replace(/\W+/g, '_');
+    const embedded = await outcomeOf(() => run(server.embedded, `${user}_embedded`));
+    const remote = await outcomeOf(() => run(server.remote(), `${user}_remote`));
+    expect({ embedded, remote }).toEqual({ embedded: code, remote: code });
+  });
+});
