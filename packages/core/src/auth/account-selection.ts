@@ -312,7 +312,9 @@ export class AccountSelector {
   #notUsable(toolkit: Toolkit, userId: string, seen: readonly ConnectedAccountRecord[]): ToolMuxError {
     const label = `${toolkit.name} (${toolkit.slug})`;
     const expired = seen.find((account) => account.status === 'EXPIRED' || account.status === 'REVOKED');
-    if (expired) return connectionExpiredError(label, expired.id, expired.statusReason, toolkit.slug);
+    if (expired) {
+      return connectionExpiredError(label, expired.id, expired.statusReason, toolkit.slug, expired.alias);
+    }
     const other = seen[0];
     return readerError(
       (reader) =>

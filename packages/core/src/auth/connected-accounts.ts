@@ -61,7 +61,9 @@ export class ConnectedAccounts {
 
   /**
    * Makes `alias` free for a new account of the user and toolkit: an unfinished attempt holding it
-   * (INITIATED, FAILED) lets go of it; any other account keeps it, and ALIAS_TAKEN names it.
+   * (INITIATED, FAILED), or an account no call can use any more and the user must connect again
+   * (EXPIRED, REVOKED), lets go of it, so that connecting again under the alias works; an ACTIVE or
+   * INACTIVE (disabled by the application) account keeps it, and ALIAS_TAKEN names it.
    */
   async freeAlias(userId: string, toolkit: string, alias: string, except?: string): Promise<void> {
     const { items } = await this.#records.store.listConnectedAccounts({
@@ -72,7 +74,7 @@ export class ConnectedAccounts {
     });
     const holder = items[0];
     if (!holder || holder.id === except) return;
-    if (holder.status !== 'INITIATED' && holder.status !== 'FAILED') {
+    if (holder.status === 'ACTIVE' || holder.status === 'INACTIVE') {
       throw aliasTakenError(alias, toolkit, holder.id);
     }
     await this.#records.store.updateConnectedAccount(holder.id, { alias: null });

@@ -29,7 +29,7 @@ export class CredentialRenewal {
     const account = await this.#records.account(request.accountId);
     const label = this.#records.label(account.toolkit);
     if (account.status !== 'ACTIVE') {
-      throw connectionExpiredError(label, account.id, account.statusReason, account.toolkit);
+      throw connectionExpiredError(label, account.id, account.statusReason, account.toolkit, account.alias);
     }
     const resolved = (credentials: Credentials): ResolvedAccount => ({
       accountId: account.id,
@@ -57,6 +57,6 @@ export class CredentialRenewal {
       if (now?.status === 'ACTIVE') return resolved(await this.#credentials.load(now));
     }
     this.#records.options.logger.warn(`toolmux: connected account ${account.id} is EXPIRED now: ${reason}.`);
-    throw connectionExpiredError(label, account.id, reason, account.toolkit);
+    throw connectionExpiredError(label, account.id, reason, account.toolkit, account.alias);
   }
 }

@@ -43,14 +43,17 @@ export function connectionExpiredError(
   accountId: string,
   reason: string | null,
   toolkit: string,
+  /** The account's alias: the new connection is made under it (it is free for one now). */
+  alias?: string | null,
 ): ToolMuxError {
+  const named = alias ? `"${alias}" (${accountId})` : `(${accountId})`;
   return readerError(
     (reader) =>
       new ToolMuxError({
         code: 'CONNECTION_EXPIRED',
         message:
-          `The ${toolkitLabel} connection (${accountId}) has expired or was revoked${reason ? ` (${reason})` : ''}. ` +
-          `Ask the user to reconnect ${toolkitLabel}: ${reconnectWay(toolkit, reader)}. Then retry.`,
+          `The ${toolkitLabel} connection ${named} has expired or was revoked${reason ? ` (${reason})` : ''}. ` +
+          `Ask the user to reconnect ${toolkitLabel}: ${reconnectWay(toolkit, reader, alias ?? undefined)}. Then retry.`,
         details: { connectedAccountId: accountId },
       }),
   );
@@ -104,7 +107,13 @@ export class CredentialLoader {
           status: 'EXPIRED',
           statusReason: reason,
         });
-        throw connectionExpiredError(toolkitLabel(current.toolkit), current.id, reason, current.toolkit);
+        throw connectionExpiredError(
+          toolkitLabel(current.toolkit),
+          current.id,
+          reason,
+          current.toolkit,
+          current.alias,
+        );
       }
     }
     if (stored.type !== 'oauth2') return { ...stored.fields };
@@ -178,6 +187,7 @@ export class CredentialLoader {
           account.id,
           account.statusReason,
           account.toolkit,
+          account.alias,
         );
       }
       if (!force && !needsRefresh(account.expiresAt)) return account; // another process refreshed it
@@ -232,7 +242,7 @@ export class CredentialLoader {
           { status: 'EXPIRED', statusReason: reason, refreshLeaseUntil: null },
           account.version,
         );
-        throw connectionExpiredError(label, account.id, reason, account.toolkit);
+        throw connectionExpiredError(label, account.id, reason, account.toolkit, account.alias);
       }
       await release().catch(() => undefined);
       if (ToolMuxError.isInstance(error)) throw error;

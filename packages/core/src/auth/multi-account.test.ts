@@ -267,6 +267,53 @@ describe.each(backends)('several accounts per toolkit on $name', ({ skipReason, 
       await session.authorize('gmail', { alias: 'third' });
     });
 
+    it('connects an account again under the alias of one that expired (ensureConnected, TOOLMUX_MANAGE_CONNECTIONS); a disabled one keeps its alias', async () => {
+      useHostedConnectPage(mux);
+      const { work, personal } = await twoAccounts();
+      const session = await mux.create('ada', {
+        authConfigs: { gmail: configId },
+        multiAccount: { enable: true },
+        manageConnections: true,
+      });
+      // the provider refused work's key: EXPIRED, "the user must connect again"
+      await database.exec(
+        `UPDATE toolmux_connected_accounts SET status = 'EXPIRED', status_reason = 'refused' WHERE id = '${work.id}'`,
+      );
+      const expired = await session.execute('GMAIL_GET_PROFILE', {}, { account: 'work' });
+      expect(expired.code).toBe('CONNECTION_EXPIRED');
+      // the way out keeps the alias: a new connection of "work", not an unnamed one beside it
+      expect(expired.error).toContain('TOOLMUX_MANAGE_CONNECTIONS with alias: "work"');
+
+      // the agent asks for a link for "work" (it was ALIAS_TAKEN, naming the expired account)
+      const manage = await session.execute(MetaToolSlug.MANAGE_CONNECTIONS, {
+        toolkits: ['gmail'],
+        alias: 'work',
+      });
+      expect(manage.successful, manage.error ?? '').toBe(true);
+      const linked = (manage.data as { results: Array<Record<string, unknown>> }).results[0]!;
+      expect(linked).toMatchObject({ connected: false, redirect_url: expect.any(String) });
+
+      // the application does the same with ensureConnected(); the last request connects "work" again
+      const needs = await session.ensureConnected('gmail', { alias: 'work' });
+      expect(needs.status).toBe('NEEDS_USER');
+      if (needs.status !== 'NEEDS_USER') return;
+      const again = await mux.connectionRequests.complete(needs.request.id, { apiKey: 'key-work' });
+      expect(again).toMatchObject({ alias: 'work', status: 'ACTIVE' });
+      expect(await mux.connectedAccounts.get(work.id)).toMatchObject({ alias: null, status: 'EXPIRED' });
+      expect(await session.execute('GMAIL_GET_PROFILE', {}, { account: 'work' })).toMatchObject({
+        successful: true,
+        data: { emailAddress: 'ada@work.example' },
+      });
+      expect(await session.ensureConnected('gmail', { alias: 'work' })).toEqual({
+        status: 'CONNECTED',
+        account: { id: again.id, status: 'ACTIVE', toolkit: 'gmail' },
+      });
+
+      // a disabled account is kept as it is, alias included: the developer disabled it
+      await mux.connectedAccounts.disable(personal.id);
+      await rejection(session.ensureConnected('gmail', { alias: 'personal' }), 'ALIAS_TAKEN');
+    });
+
     it('TOOLMUX_MANAGE_CONNECTIONS with alias: a link for a new account under it, then that account is connected', async () => {
       useHostedConnectPage(mux);
       const session = await mux.create('ada', {

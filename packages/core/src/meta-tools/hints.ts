@@ -50,13 +50,19 @@ export function connectWay(toolkit: string, reader: HintReader): string {
     : `the application connects one with ${apiRef('connectedAccounts.link')} and hands the user its link, or names an ACTIVE account with connectedAccountId`;
 }
 
-/** How the reader gets a new connection for an expired account of `toolkit`. */
-export function reconnectWay(toolkit: string, reader: HintReader): string {
+/**
+ * How the reader gets a new connection for an expired account of `toolkit`; one with an `alias` is
+ * connected again under it (an expired account gives its alias up to a new connection).
+ */
+export function reconnectWay(toolkit: string, reader: HintReader, alias?: string): string {
+  const under = alias === undefined ? '' : ` under the alias ${JSON.stringify(alias)}`;
   if (reader.metaTools.has('MANAGE_CONNECTIONS'))
-    return `${MetaToolSlug.MANAGE_CONNECTIONS} with reinitiate: true gives a new link`;
+    return alias === undefined
+      ? `${MetaToolSlug.MANAGE_CONNECTIONS} with reinitiate: true gives a new link`
+      : `${MetaToolSlug.MANAGE_CONNECTIONS} with alias: ${JSON.stringify(alias)} gives a new link for it`;
   return reader.session
-    ? `the application starts a new connection with ${apiRef('session.authorize', { toolkit })} and hands the user its ${apiRef('redirectUrl')}`
-    : `the application connects the account again with ${apiRef('connectedAccounts.link')} and hands the user its link`;
+    ? `the application starts a new connection${under} with ${apiRef('session.authorize', { toolkit })} and hands the user its ${apiRef('redirectUrl')}`
+    : `the application connects the account again${under} with ${apiRef('connectedAccounts.link')} and hands the user its link`;
 }
 
 /** Where the reader names the account of a call. */
