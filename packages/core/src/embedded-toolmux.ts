@@ -26,7 +26,13 @@ import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execut
 import { ExecutionLogWriter } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
 import type { CollectionOf, ExecuteFn, PlainProvider, Provider } from './provider.js';
-import { catalogToolSpecs, EmbeddedSession, type SessionOf, type SessionRuntime } from './session.js';
+import {
+  catalogToolSpecs,
+  EmbeddedSession,
+  noteSessionDeleted,
+  type SessionOf,
+  type SessionRuntime,
+} from './session.js';
 import { openStore, parseStoreSpec } from './store/open-store.js';
 import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
@@ -281,6 +287,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       provider: this.provider,
       mcpUrl: (sessionId) => `${this.baseUrl}/mcp/${sessionId}`,
       sessionToken: (sessionId, version) => deriveSessionToken(engine.key, sessionId, version),
+      presenceTtlMs: this.#options.accountCacheTtlMs ?? 2000,
     };
   }
 
@@ -390,6 +397,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
           message: `No session "${String(sessionId)}" to delete; session ids start with "ses_" (list them with ${apiRef('sessions.list')}).`,
         });
       }
+      noteSessionDeleted(engine.store);
       endSessionConnectionWaits(engine.store, sessionId);
       endSessionWorkbench(engine.store, sessionId);
     },

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Toolkit } from './catalog/types.js';
 import { databaseBackends, type OpenedDatabase, quiet, rejection } from './test/auth-fixtures.js';
 import { createSampleToolkits } from './test/sample-toolkits.js';
 import { ToolMux } from './toolmux.js';
@@ -25,17 +26,55 @@ describe.each(backends)('session lifecycle on $name', ({ skipReason, open }) => 
       await database.cleanup();
     });
 
-    function setup() {
+    function setup(options: { toolkits?: Toolkit[]; accountCacheTtlMs?: number } = {}) {
       const mux = new ToolMux({
-        toolkits: createSampleToolkits().toolkits,
+        toolkits: options.toolkits ?? createSampleToolkits().toolkits,
         store: database.spec,
         secretKey,
         logger: quiet,
         baseUrl: 'https://tools.example.com',
+        ...(options.accountCacheTtlMs !== undefined ? { accountCacheTtlMs: options.accountCacheTtlMs } : {}),
       });
       opened.push(mux);
       return mux;
     }
+
+    it('a deleted session runs nothing more through the session objects that had it, here and on other instances', async () => {
+      const sample = createSampleToolkits();
+      const mux = setup({ toolkits: sample.toolkits });
+      // another instance that reads the store on every call (accountCacheTtlMs: 0), and one with a short TTL
+      const other = setup({ toolkits: sample.toolkits, accountCacheTtlMs: 0 });
+      const later = setup({ toolkits: sample.toolkits, accountCacheTtlMs: 100 });
+      const session = await mux.create('user_1', { toolkits: ['tasks', 'mail'] });
+      const sameProcess = await mux.use(session.sessionId);
+      const elsewhere = await other.use(session.sessionId);
+      const elsewhereLater = await later.use(session.sessionId);
+      for (const held of [session, sameProcess, elsewhere, elsewhereLater]) {
+        expect((await held.execute('TASKS_CREATE_TASK', { title: 'before' })).successful).toBe(true);
+      }
+
+      await session.delete();
+      await new Promise((resolve) => setTimeout(resolve, 150));
+
+      for (const held of [session, sameProcess, elsewhere, elsewhereLater]) {
+        const result = await held.execute('TASKS_CREATE_TASK', { title: 'after the delete' });
+        expect(result).toMatchObject({ successful: false, code: 'SESSION_NOT_FOUND' });
+        expect(result.error).toContain(session.sessionId);
+        await rejection(held.authorize('mail'), 'SESSION_NOT_FOUND');
+        await rejection(held.ensureConnected('mail'), 'SESSION_NOT_FOUND');
+        await rejection(held.toolkits(), 'SESSION_NOT_FOUND');
+        await rejection(held.search({ query: 'create a task' }), 'SESSION_NOT_FOUND');
+        await rejection(
+          held.proxyExecute({ toolkit: 'mail', endpoint: '/send', method: 'POST' }),
+          'SESSION_NOT_FOUND',
+        );
+        await rejection(held.tools(), 'SESSION_NOT_FOUND');
+      }
+      expect(sample.calls.filter((call) => call.slug === 'TASKS_CREATE_TASK')).toHaveLength(4);
+      // nothing was connected or logged for it after the delete
+      expect((await mux.logs.list({ sessionId: session.sessionId })).items).toHaveLength(4);
+      expect((await mux.connectedAccounts.list({ userIds: ['user_1'] })).items).toEqual([]);
+    });
 
     it('session.delete(): use() is SESSION_NOT_FOUND on every instance, other sessions stay, the log stays readable', async () => {
       const mux = setup();

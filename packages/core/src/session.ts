@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import type { ErrorAudience } from './api-refs.js';
+import { apiRef, type ErrorAudience } from './api-refs.js';
 import type { AccountChoices } from './auth/account-selection.js';
 import { checkAlias } from './auth/aliases.js';
 import type { AuthService } from './auth/auth-service.js';
@@ -149,6 +149,32 @@ export interface SessionRuntime {
   provider: Provider<unknown, unknown>;
   mcpUrl: (sessionId: string) => string;
   sessionToken: (sessionId: string, version: number) => string;
+  /**
+   * How long a session object trusts that its session still exists before it reads the store again
+   * (the ToolMux's `accountCacheTtlMs`): a deletion on another instance stops its calls here after at
+   * most this long; a deletion in this process at once (`noteSessionDeleted`).
+   */
+  presenceTtlMs: number;
+}
+
+/** How many sessions were deleted through each store in this process (see `noteSessionDeleted`). */
+const sessionDeletions = new WeakMap<object, number>();
+
+/**
+ * A session was deleted through `store` in this process: every session object of this process reads
+ * the store again before its next call, so none of them runs anything for a deleted session.
+ */
+export function noteSessionDeleted(store: object): void {
+  sessionDeletions.set(store, (sessionDeletions.get(store) ?? 0) + 1);
+}
+
+/** SESSION_NOT_FOUND of a session object whose session was deleted (here or on another instance). */
+function sessionDeletedError(sessionId: string): ToolMuxError {
+  return new ToolMuxError({
+    code: 'SESSION_NOT_FOUND',
+    message: `Session "${sessionId}" does not exist any more (it was deleted): it runs nothing for its user now. Create a new session with ${apiRef('create')}.`,
+    details: { sessionId },
+  });
 }
 
 /** How many tools one TOOLMUX_SEARCH_TOOLS query returns. */
@@ -270,8 +296,10 @@ export interface Session<TCollection = unknown, TResponse = never, TReply = unkn
   ): Promise<WaitForConnectionsResult>;
   /**
    * Deletes the session: from then on `use()` of its id is `SESSION_NOT_FOUND` and its MCP token is
-   * refused, on every server instance sharing the store. Its execution log stays readable by the
-   * project (`GET /api/v1/logs?session_id=…`). Throws `SESSION_NOT_FOUND` if it is already gone.
+   * refused, on every server instance sharing the store, and the session objects that had it run
+   * nothing more (`execute()` answers SESSION_NOT_FOUND; on another instance of an embedded ToolMux
+   * after at most its `accountCacheTtlMs`). Its execution log stays readable by the project
+   * (`GET /api/v1/logs?session_id=…`). Throws `SESSION_NOT_FOUND` if it is already gone.
    */
   delete(): Promise<void>;
   /** Calls a toolkit's API directly with the user's account (chosen like a tool call's). */
@@ -336,6 +364,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * own entry is made: it takes them along (one batch, one commit; see `#execute`).
    */
   readonly #cellEntries = new Map<string, HeldLogEntries>();
+  /** Until when the store's answer that the session exists stands (see `#checkExists`). */
+  #existsUntil = 0;
+  /** The count of deletions in this process (`noteSessionDeleted`) when the store answered. */
+  #existsSeenDeletions = -1;
 
   /** @internal use `toolmux.create()` or `toolmux.use()` */
   constructor(
@@ -352,6 +384,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     this.#tokenVersion = record.tokenVersion;
     this.#customTools = custom.tools;
     this.#customToolkits = custom.toolkits;
+    // made from what create() wrote or use() read just now
+    this.#existsSeenDeletions = sessionDeletions.get(runtime.store) ?? 0;
+    this.#existsUntil = Date.now() + runtime.presenceTtlMs;
   }
 
   /** The normalized config as stored. */
@@ -407,6 +442,31 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       code: 'SESSION_VERSION_CONFLICT',
       message: `The MCP token of session "${this.sessionId}" is being rotated by other callers at the same time; try again.`,
     });
+  }
+
+  /**
+   * SESSION_NOT_FOUND once the session was deleted, so that no session object that had it (this one,
+   * another of this process, one on another instance) runs calls or starts connections for its user
+   * afterwards, as a remote session, whose server reads the store on every request. One primary-key
+   * read, then trusted for `presenceTtlMs` unless a session was deleted in this process meanwhile.
+   */
+  async #checkExists(): Promise<void> {
+    if (this.#existsKnown()) return;
+    const store = this.#runtime.store;
+    const deletions = sessionDeletions.get(store) ?? 0;
+    if ((await store.getSessionTokenHash(this.sessionId)) === undefined) {
+      throw sessionDeletedError(this.sessionId);
+    }
+    this.#existsSeenDeletions = deletions;
+    this.#existsUntil = Date.now() + this.#runtime.presenceTtlMs;
+  }
+
+  /** Whether the store's last answer that the session exists still stands. */
+  #existsKnown(): boolean {
+    return (
+      this.#existsSeenDeletions === (sessionDeletions.get(this.#runtime.store) ?? 0) &&
+      Date.now() < this.#existsUntil
+    );
   }
 
   /** Tools the session may run (its toolkits, tools and tags filters applied), by slug. */
@@ -476,6 +536,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * `FunctionTool[]`, LangChain tools, or plain tools by default).
    */
   async tools(modifiers?: ToolModifiers): Promise<TCollection> {
+    await this.#checkExists();
     const specs = this.exposedTools().map(toolSpecOf);
     const execute: ExecuteFn = (slug, args, options) => this.execute(slug, args, options);
     if (hasModifiers(modifiers)) {
@@ -501,8 +562,13 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * what went wrong in words the model can act on.
    */
   async execute(slug: string, args: unknown = {}, options: ExecuteOptions = {}): Promise<ToolResult> {
-    return this.#execute(slug, args, options);
+    // a deleted session's call is a failed result with no log entry, as a remote session's
+    return this.#execute(slug, args, { ...options, admit: this.#admitCall });
   }
+
+  /** The check of `execute`'s calls (see `ExecuteRequest.admit`): nothing to wait for while fresh. */
+  readonly #admitCall = (): Promise<void> | undefined =>
+    this.#existsKnown() ? undefined : this.#checkExists();
 
   /**
    * `execute` for a call made by a call a remote-mode client runs itself (its TOOLMUX_MULTI_EXECUTE_TOOL,
@@ -577,6 +643,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       parentId?: string;
       holdLog?: (entry: ExecutionLogRecord) => void;
       audience?: ErrorAudience;
+      admit?: () => Promise<void> | undefined;
     },
   ): Promise<ToolResult> {
     checkCallId(options.callId);
@@ -626,6 +693,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       selection: this.#selection(),
       reader: options.audience ? readerFor(this.#hintReader(), options.audience) : this.#hintReader(),
       holdLog,
+      admit: options.admit,
     });
     const result = await (cell
       ? // `ToolMux.close()` ends the cell and waits for this (until its log entries are stored)
@@ -698,6 +766,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * const account = await request.waitForConnection(120_000);
    */
   async authorize(toolkit: string, options: AuthorizeOptions = {}): Promise<ConnectionRequest> {
+    await this.#checkExists();
     return this.#runtime.auth.authorize({
       userId: this.userId,
       toolkit: this.#sessionToolkit(toolkit),
@@ -713,6 +782,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    */
   async ensureConnected(toolkit: string, options: AuthorizeOptions = {}): Promise<EnsureConnectedResult> {
     const found = this.#sessionToolkit(toolkit);
+    await this.#checkExists();
     if (found.noAuth) return { status: 'CONNECTED', account: null };
     if (options?.alias !== undefined) {
       // the account of that alias, if the session may use it and it is ACTIVE; else connect one under it
@@ -790,6 +860,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     if (!(await this.#runtime.store.deleteSession(this.sessionId))) {
       throw new ToolMuxError({ code: 'SESSION_NOT_FOUND', message: `No session "${this.sessionId}".` });
     }
+    noteSessionDeleted(this.#runtime.store);
     endSessionConnectionWaits(this.#runtime.store, this.sessionId);
     endSessionWorkbench(this.#runtime.store, this.sessionId);
   }
@@ -800,6 +871,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * the auth scheme says and masked in what comes back; redirects are returned, not followed.
    */
   async proxyExecute(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse> {
+    await this.#checkExists();
     return proxyExecute(this.#runtime.auth, this.#runtime.env.fetch, {
       toolkit: this.#sessionToolkit(request.toolkit),
       userId: this.userId,
@@ -841,6 +913,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   }> {
     const limit = validateLimit(options.limit ?? 20, 100);
     const offset = decodeOffsetCursor(options.cursor);
+    await this.#checkExists();
     if (options.toolkits !== undefined && !Array.isArray(options.toolkits)) {
       throw new ToolMuxError({
         code: 'INVALID_REQUEST',
@@ -966,6 +1039,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     // as the REST route's schema: a limit of 0, -1 or 'x' found nothing, silently
     const limit =
       options.limit === undefined ? undefined : validateLimit(options.limit, MAX_SEARCH_RESULTS_PER_QUERY);
+    await this.#checkExists();
     return this.#search([{ use_case: options.query, known_fields: options.knownFields }], limit);
   }
 

@@ -93,6 +93,10 @@ export interface ToolMuxOptions<P extends Provider<unknown>> {
    * apply at once; one made by another instance on the same database (an account disabled, deleted
    * or newly connected there) shows after at most this long. OAuth tokens near their expiry and
    * credentials a provider refused are always read again. `0` turns the cache off.
+   *
+   * Also how long a session object trusts that its session still exists: a session deleted on another
+   * instance stops running calls through the objects of this one after at most this long (one deleted
+   * through this ToolMux at once).
    * @default 2000
    */
   accountCacheTtlMs?: number;

@@ -111,6 +111,12 @@ export interface ExecuteRequest {
    * whose entries the cell writes together; the cell's own answer waits for them).
    */
   holdLog?: (entry: ExecutionLogRecord) => void;
+  /**
+   * Whether the call may run at all, asked first, once the call counts as in flight (`close()` waits
+   * for it): undefined or a promise that resolves lets it run; a ToolMuxError it rejects with is the
+   * call's failed result, without a log entry (a session call whose session was deleted).
+   */
+  admit?: () => Promise<void> | undefined;
 }
 
 const NO_ACCOUNT: ResolvedAccount = Object.freeze({ accountId: null, credentials: undefined });
@@ -183,6 +189,17 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
   // counted until it has answered (its entry stored): `close()` waits for it
   const inFlight = calls?.enter(request.tool.slug, request.sessionId);
   try {
+    const admitted = request.admit?.();
+    if (admitted !== undefined) {
+      const refused = await admitted.then(
+        () => undefined,
+        (error: unknown) => error ?? new Error('refused'),
+      );
+      if (refused !== undefined) {
+        if (!ToolMuxError.isInstance(refused)) throw refused;
+        return { successful: false, data: null, error: refused.message, code: refused.code, logId: '' };
+      }
+    }
     const { tool, userId, sessionId } = request;
     const started = performance.now();
     const logId = newId('log');

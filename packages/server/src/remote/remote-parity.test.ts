@@ -79,6 +79,33 @@ const mistakes: Mistake[] = [
       return mux.tools.execute('GMAIL_GET_PROFILE', { userId: user, arguments: {}, connectedAccountId: '' });
     },
   ],
+  [
+    'session.execute() through a session object after its session was deleted',
+    'SESSION_NOT_FOUND',
+    async (mux, user) => {
+      const { session } = await setup(mux, user);
+      await session.delete();
+      return session.execute('GMAIL_GET_PROFILE', {});
+    },
+  ],
+  [
+    'session.authorize() through a session object after its session was deleted',
+    'SESSION_NOT_FOUND',
+    async (mux, user) => {
+      const { session } = await setup(mux, user);
+      await mux.sessions.delete(session.sessionId);
+      return session.authorize('gmail', { alias: 'new' });
+    },
+  ],
+  [
+    'session.toolkits() through a session object after its session was deleted',
+    'SESSION_NOT_FOUND',
+    async (mux, user) => {
+      const { session } = await setup(mux, user);
+      await session.delete();
+      return session.toolkits();
+    },
+  ],
 ];
 
 describe('remote mode answers a mistake as embedded does', () => {
