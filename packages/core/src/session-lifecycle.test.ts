@@ -219,6 +219,10 @@ describe.each(backends)('session lifecycle on $name', ({ skipReason, open }) => 
         authConfig: { id: config.id, type: 'api_key', managed: false },
       });
       await rejection(session.toolkits({ toolkits: 'mail' as never }), 'INVALID_REQUEST');
+      // a filter of another type found nothing, silently ('true' is not connected: true)
+      await rejection(session.toolkits({ toolkits: [7] as never }), 'INVALID_REQUEST');
+      const connected = await rejection(session.toolkits({ connected: 'true' as never }), 'INVALID_REQUEST');
+      expect(connected.message).toContain('connected');
     });
 
     it("preload: { tools: 'all' } exposes every tool of the session beside the meta-tools, stored and resumed", async () => {

@@ -137,6 +137,40 @@ export type EnsureConnectedResult =
   | { status: 'CONNECTED'; account: ConnectionResult | null }
   | { status: 'NEEDS_USER'; request: ConnectionRequest };
 
+/**
+ * The filters of `session.toolkits()` of either session kind (a remote one checks them before they go
+ * into a query string, where an array is joined and any value becomes text): INVALID_REQUEST naming
+ * the one that is not of its type.
+ */
+export function checkToolkitsFilters(options: SessionToolkitsOptions): void {
+  const { toolkits, search, connected } = options;
+  if (
+    toolkits !== undefined &&
+    (!Array.isArray(toolkits) || toolkits.some((slug) => typeof slug !== 'string'))
+  ) {
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `toolkits must be an array of toolkit slugs, not ${
+        Array.isArray(toolkits)
+          ? `an array holding ${shownValue(toolkits.find((slug) => typeof slug !== 'string'))}`
+          : shownValue(toolkits)
+      }.`,
+    });
+  }
+  if (search !== undefined && typeof search !== 'string') {
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `search must be a string, not ${shownValue(search)}.`,
+    });
+  }
+  if (connected !== undefined && typeof connected !== 'boolean') {
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `connected must be true (only connected toolkits) or false (only unconnected ones), not ${shownValue(connected)}.`,
+    });
+  }
+}
+
 /** One entry of the execution log. Payloads are redacted JSON, cut to 4 KB. */
 export type ExecutionLog = ExecutionLogRecord;
 
@@ -913,16 +947,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   }> {
     const limit = validateLimit(options.limit ?? 20, 100);
     const offset = decodeOffsetCursor(options.cursor);
+    checkToolkitsFilters(options);
     await this.#checkExists();
-    if (options.toolkits !== undefined && !Array.isArray(options.toolkits)) {
-      throw new ToolMuxError({
-        code: 'INVALID_REQUEST',
-        message: `toolkits must be an array of toolkit slugs, not ${JSON.stringify(options.toolkits)}.`,
-      });
-    }
-    if (options.search !== undefined && typeof options.search !== 'string') {
-      throw new ToolMuxError({ code: 'INVALID_REQUEST', message: 'search must be a string.' });
-    }
     const only = options.toolkits ? new Set(options.toolkits) : undefined;
     const needle = options.search?.trim().toLowerCase();
     const toolkitSlugs = [...new Set([...this.#visibleTools().values()].map((tool) => tool.toolkit))]

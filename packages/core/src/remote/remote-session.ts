@@ -30,6 +30,7 @@ import {
 import type { ExecuteFn, ExecuteOptions, Provider, ToolSpec } from '../provider.js';
 import {
   type AuthorizeOptions,
+  checkToolkitsFilters,
   type EnsureConnectedResult,
   type ExecutionLog,
   handleToolCallsWith,
@@ -518,6 +519,8 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     nextCursor: string | undefined;
     total: number;
   }> {
+    // checked here as embedded: in the query string an array would be joined and any value be text
+    checkToolkitsFilters(options);
     const page = await this.#runtime.api.get<Paged<SessionToolkitWire> & { total: number }>(
       `${this.#path}/toolkits`,
       {

@@ -80,6 +80,16 @@ const mistakes: Mistake[] = [
     },
   ],
   [
+    'session.toolkits() with toolkits as a string',
+    'INVALID_REQUEST',
+    async (mux, user) => (await setup(mux, user)).session.toolkits({ toolkits: 'gmail' as never }),
+  ],
+  [
+    "session.toolkits() with connected: 'true'",
+    'INVALID_REQUEST',
+    async (mux, user) => (await setup(mux, user)).session.toolkits({ connected: 'true' as never }),
+  ],
+  [
     'session.execute() through a session object after its session was deleted',
     'SESSION_NOT_FOUND',
     async (mux, user) => {
