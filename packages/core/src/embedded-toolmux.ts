@@ -309,6 +309,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       );
     }
     const engine = await this.#ready();
+    engine.auth.checkConnectionCallbackUrl(normalized.connectionCallbackUrl);
     await engine.auth.checkSelection(userId, normalized);
     const id = newId('ses');
     const now = new Date();

@@ -1400,6 +1400,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       experimental: { customTools: [...this.#customTools], customToolkits: [...this.#customToolkits] },
     };
     const config = normalizeSessionConfig(merged, this.#runtime.catalog);
+    // the stored one was checked when it was set (the allowlist may have changed since)
+    if ((parsed as { manageConnections?: unknown }).manageConnections !== undefined) {
+      this.#runtime.auth.checkConnectionCallbackUrl(config.connectionCallbackUrl);
+    }
     await this.#runtime.auth.checkSelection(this.userId, config);
     const record = await this.#runtime.store.updateSession(this.sessionId, {
       config: config as unknown as Record<string, unknown>,

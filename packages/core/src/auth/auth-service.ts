@@ -1,4 +1,5 @@
 import type { FieldAuthScheme, OAuth2Scheme, Toolkit } from '../catalog/types.js';
+import { ToolMuxError } from '../errors.js';
 import type {
   AccountRequest,
   AccountSelection,
@@ -163,6 +164,24 @@ export class AuthService {
   // which account a call uses, and refused credentials
   checkSelection(userId: string, selection: AccountSelection): Promise<void> {
     return this.selector.checkSelection(userId, selection);
+  }
+  /**
+   * A session's `manageConnections.callbackUrl`, at `create()` and `update()`: CALLBACK_URL_NOT_ALLOWED
+   * when the allowlist refuses it (else every link TOOLMUX_MANAGE_CONNECTIONS asks for would fail, in
+   * words for the developer that only the agent reads).
+   */
+  checkConnectionCallbackUrl(callbackUrl: string | undefined): void {
+    if (callbackUrl === undefined) return;
+    try {
+      this.#records.options.callbackUrls.check(callbackUrl);
+    } catch (error) {
+      if (!ToolMuxError.isInstance(error)) throw error;
+      throw new ToolMuxError({
+        code: error.code,
+        message: `manageConnections.${error.message}`,
+        details: { field: 'manageConnections.callbackUrl' },
+      });
+    }
   }
   selectAccount(request: SelectRequest): Promise<ConnectedAccountRecord> {
     return this.selector.selectAccount(request);

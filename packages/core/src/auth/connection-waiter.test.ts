@@ -223,6 +223,15 @@ describe.each(backends)('waiting for connections on $name', ({ name, skipReason,
       await expect(
         instance().create('user_1', { manageConnections: { callbackUrl: 'not a url' } }),
       ).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('callbackUrl') });
+      // a URL the allowlist refuses: create() took it, and every link the agent asked for failed with
+      // a message about the ToolMux's options that only the agent read
+      const refused = { manageConnections: { callbackUrl: 'https://elsewhere.example/back' } };
+      await expect(instance().create('user_1', refused)).rejects.toMatchObject({
+        code: 'CALLBACK_URL_NOT_ALLOWED',
+        message: expect.stringContaining('manageConnections.callbackUrl "https://elsewhere.example/back"'),
+      });
+      await expect(session.update(refused)).rejects.toMatchObject({ code: 'CALLBACK_URL_NOT_ALLOWED' });
+      expect(session.config.connectionCallbackUrl).toBeUndefined();
     });
 
     it('ends on its abort signal and when the ToolMux closes', async () => {
