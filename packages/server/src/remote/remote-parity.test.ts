@@ -80,6 +80,11 @@ const mistakes: Mistake[] = [
     },
   ],
   [
+    'create() with a manageConnections.callbackUrl the allowlist refuses',
+    'CALLBACK_URL_NOT_ALLOWED',
+    (mux, user) => mux.create(user, { manageConnections: { callbackUrl: 'https://elsewhere.example/back' } }),
+  ],
+  [
     'session.toolkits() with toolkits as a string',
     'INVALID_REQUEST',
     async (mux, user) => (await setup(mux, user)).session.toolkits({ toolkits: 'gmail' as never }),
