@@ -10,10 +10,13 @@ import { ToolMux } from '../toolmux.js';
 
 let server: Server;
 let baseUrl: string;
+/** The X-API-Key of each request the API received, in order. */
+const receivedKeys: string[] = [];
 
 beforeAll(async () => {
   // echoes what it received, credentials included, like an API that reflects its input
   server = createServer((request, response) => {
+    receivedKeys.push(String(request.headers['x-api-key'] ?? ''));
     if (request.url === '/redirect') {
       response.writeHead(302, { location: 'https://elsewhere.example.com/steal' }).end();
       return;
@@ -184,6 +187,58 @@ describe('session.proxyExecute', () => {
       .proxyExecute({ toolkit: 'keyed', endpoint: '/', method: 'TRACE' as never })
       .catch((caught: unknown) => caught);
     expect((badMethod as ToolMuxError).code).toBe('INVALID_REQUEST');
+  });
+
+  it('connectedAccountId names an account the session may use (by id or alias), as execute()’s account: no other account of the user', async () => {
+    const { mux } = await setup();
+    const config = (await mux.authConfigs.list({ toolkit: 'keyed' })).items[0]!;
+    const work = await mux.connectedAccounts.create(
+      'user_1',
+      config.id,
+      { apiKey: 'key-work-1234567' },
+      { alias: 'work' },
+    );
+    const personal = await mux.connectedAccounts.create(
+      'user_1',
+      config.id,
+      { apiKey: 'key-personal-1234567' },
+      { alias: 'personal' },
+    );
+    const other = await mux.connectedAccounts.create('user_2', config.id, { apiKey: 'key-other-1234567' });
+    // a session pinned to the work account, with the workbench, whose code calls toolmux.proxy
+    const session = await mux.create('user_1', {
+      toolkits: ['keyed'],
+      connectedAccounts: { keyed: [work.id] },
+      workbench: { enable: true },
+    });
+    const sentKey = async (connectedAccountId?: string) => {
+      await session.proxyExecute({
+        toolkit: 'keyed',
+        endpoint: '/whoami',
+        ...(connectedAccountId !== undefined ? { connectedAccountId } : {}),
+      });
+      return receivedKeys.at(-1);
+    };
+    // the API saw the work key, the only account of the session
+    expect(await sentKey()).toBe('key-work-1234567');
+    expect(await sentKey(work.id)).toBe('key-work-1234567');
+    expect(await sentKey('work')).toBe('key-work-1234567');
+    const seen = receivedKeys.length;
+    for (const outside of [personal.id, 'personal', other.id]) {
+      const refused = await session
+        .proxyExecute({ toolkit: 'keyed', endpoint: '/whoami', connectedAccountId: outside })
+        .catch((caught: unknown) => caught);
+      expect(ToolMuxError.isInstance(refused), `${outside}: ${String(refused)}`).toBe(true);
+      expect((refused as ToolMuxError).code).toBe('ACCOUNT_NOT_IN_SESSION');
+      expect((refused as ToolMuxError).message).toContain('"work"');
+    }
+    // the agent's workbench code reaches the same proxy: the personal account stays out of reach
+    const cell = await session.execute('TOOLMUX_WORKBENCH', {
+      code: `return await toolmux.proxy({ toolkit: 'keyed', endpoint: '/whoami', connectedAccountId: ${JSON.stringify(personal.id)} });`,
+    });
+    expect(JSON.stringify(cell)).toContain('is not a Keyed (keyed) account this session may use');
+    // (the old code sent the personal key, and the other user's)
+    expect(receivedKeys.slice(seen)).toEqual([]);
   });
 
   it('refuses a body without a method (GET cannot carry one) and header values HTTP cannot carry, before any account is used', async () => {

@@ -58,7 +58,7 @@ function mask(value: unknown, secrets: readonly string[]): unknown {
 
 /**
  * A raw call to a toolkit's API with the user's account (`session.proxyExecute`): the account comes
- * from the precedence rules (or `connectedAccountId`), its credentials are applied as the scheme says,
+ * from the precedence rules (or `connectedAccountId`, an account the session may use), its credentials are applied as the scheme says,
  * redirects are not followed (so credentials never travel to another host), and credential values are
  * masked in what comes back.
  */
@@ -106,11 +106,14 @@ export async function proxyExecute(
   }
   let secrets: string[] = [];
   if (!toolkit.noAuth) {
+    // `connectedAccountId` names one of the accounts the session may use, as a call's `account` does
+    // (id or alias; ACCOUNT_NOT_IN_SESSION otherwise): a session pinned to one account, or its agent's
+    // workbench code, must not reach the user's other accounts through the proxy
     const account = await auth.selectAccount({
       toolkit,
       userId: call.userId,
       selection: call.selection,
-      connectedAccountId: request.connectedAccountId,
+      account: request.connectedAccountId,
     });
     const credentials = await auth.credentials.load(account);
     secrets = Object.values(credentials);

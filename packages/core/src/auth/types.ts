@@ -109,7 +109,10 @@ export interface ProxyExecuteRequest {
   body?: unknown;
   /** Extra headers and query parameters. Credentials are set by toolmux and win over these. */
   parameters?: Array<{ in: 'header' | 'query'; name: string; value: string | number | boolean }>;
-  /** Use this account (checked to belong to the user and toolkit) instead of the precedence rules. */
+  /**
+   * Use this account instead of the precedence rules: its id or alias, one the session may use (as
+   * `execute(…, { account })`; ACCOUNT_NOT_IN_SESSION otherwise).
+   */
   connectedAccountId?: string;
   signal?: AbortSignal;
 }
