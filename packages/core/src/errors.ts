@@ -21,6 +21,11 @@ export const TOOLMUX_ERROR_CODES = {
   TOOL_ARGUMENTS_INVALID: 400,
   /** A tool handler threw. */
   TOOL_EXECUTION_FAILED: 500,
+  /**
+   * A tool handler returned a value JSON cannot represent (a BigInt, a cycle, a Map, a Promise, …,
+   * nesting more than 128 levels, a toJSON or getter that throws).
+   */
+  TOOL_RESULT_INVALID: 500,
   /** A tool handler did not finish within its timeout. */
   TOOL_TIMEOUT: 504,
   /** The caller aborted the tool call (or `mux.close()` stopped it after its `timeoutMs`). */

@@ -223,6 +223,38 @@ describe('the execution path', () => {
     await mux.close();
   });
 
+  it('lists the keys of a wide result once: its check lists them, the log redaction reuses them', async () => {
+    let listings = 0;
+    const target: Record<string, unknown> = Object.fromEntries(
+      Array.from({ length: 3000 }, (_, index) => [`key_${index}`, 'x'.repeat(20)]),
+    );
+    const wide = new Proxy(target, {
+      ownKeys: (object) => {
+        listings++;
+        return Reflect.ownKeys(object);
+      },
+    });
+    const tool = defineTool({
+      slug: 'WIDE_RESULT',
+      description: 'Answer a wide object.',
+      inputSchema: z.object({}),
+      execute: async () => wide,
+    });
+    const mux = new ToolMux({
+      toolkits: [defineToolkit({ slug: 'wide', description: 'Wide', tools: [tool] })],
+      store: ':memory:',
+      logger: quiet,
+    });
+    const session = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
+    const result = await session.execute('WIDE_RESULT', {});
+    expect(listings).toBe(1);
+    expect(result.successful).toBe(true);
+    expect(result.data).toBe(wide);
+    const [log] = (await session.logs()).items;
+    expect(log!.output).toBe(redactForLog({ ...target }));
+    await mux.close();
+  });
+
   it('lets other work run between the stages of a call with large arguments, never of a small one', async () => {
     const seen: string[] = [];
     const echo = defineTool({

@@ -8,6 +8,7 @@ import { formatValidationIssues, slicedValidatorOf } from '../schema/validate.js
 import type { ExecutionLogRecord } from '../store/types.js';
 import { newId } from '../util/ids.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
+import { jsonSafeResult } from '../util/json-safe.js';
 import { JsonShapeWalk } from '../util/json-slices.js';
 import type { Logger } from '../util/logger.js';
 import { MAX_LOG_PAYLOAD_BYTES, maskSecrets, redactForLog, truncateUtf8 } from '../util/redact.js';
@@ -215,6 +216,8 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     // the keys of wide objects the walk listed, for the log's redaction (listing them is a long turn);
     // an argument the tool changed meanwhile is logged with the keys it had when it was checked
     const listedKeys = (object: object) => shape.wideKeys.get(object);
+    // and of wide objects in the result (that are not in the arguments), listed by its check
+    let resultKeys: ReadonlyMap<object, readonly string[]> | undefined;
     try {
       const slice = new WorkSlice();
       const due = () => slice.due();
@@ -288,7 +291,16 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
           throw again;
         }
       }
-      result = { successful: true, data: data === undefined ? null : data, error: null, logId };
+      // the one value every surface hands on (JSON of it, or this value itself): a value JSON
+      // cannot represent is the tool's failure, named where it is
+      const safe = await jsonSafeResult(data, MAX_JSON_DEPTH, new WorkSlice(), { listedKeys });
+      if (safe.problem !== undefined) {
+        const message = `${tool.slug} returned a result that JSON cannot represent: ${safe.problem.path} ${safe.problem.problem}.`;
+        env.logger.warn(`[${tool.slug} ${logId}] TOOL_RESULT_INVALID: ${maskSecrets(message, secrets)}`);
+        throw new ToolCallFailure('TOOL_RESULT_INVALID', message);
+      }
+      resultKeys = safe.wideKeys;
+      result = { successful: true, data: safe.value, error: null, logId };
     } catch (error) {
       const reader = request.reader ?? applicationReader(sessionId !== null);
       result = failureResult(forReader(error, reader), tool, logId, secrets, reader);
@@ -311,7 +323,9 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     if (result.successful) {
       // the result's redaction is its own stage: a wide result costs a walk of its keys
       if (large) await yieldToEventLoop();
-      entry.output = redactForLog(result.data, secrets, { listedKeys });
+      entry.output = redactForLog(result.data, secrets, {
+        listedKeys: (object) => listedKeys(object) ?? resultKeys?.get(object),
+      });
     }
     // the answer waits for the entry's commit (group commit: the calls of one turn share it)
     if (request.holdLog) request.holdLog(entry);
