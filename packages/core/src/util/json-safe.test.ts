@@ -186,6 +186,24 @@ describe('jsonSafeResult', () => {
     expect(safe.value).toEqual(JSON.parse(JSON.stringify(rows)));
   });
 
+  it('a toJSON is told its key, as JSON.stringify tells it', async () => {
+    const named = { toJSON: (key: unknown) => ({ key, type: typeof key }) };
+    const value = { a: named, list: [named, named] };
+    const safe = await jsonSafeResult(value, MAX_JSON_DEPTH, new WorkSlice());
+    expect(safe.value).toEqual(JSON.parse(JSON.stringify(value)));
+    expect(safe.value).toEqual({
+      a: { key: 'a', type: 'string' },
+      list: [
+        { key: '0', type: 'string' },
+        { key: '1', type: 'string' },
+      ],
+    });
+    expect((await jsonSafeResult(named, MAX_JSON_DEPTH, new WorkSlice())).value).toEqual({
+      key: '',
+      type: 'string',
+    });
+  });
+
   it('a problem comes back with its path', async () => {
     expect(await jsonSafeResult({ n: 1n }, MAX_JSON_DEPTH, new WorkSlice())).toEqual({
       problem: { path: 'data.n', problem: expect.stringContaining('BigInt') },

@@ -173,15 +173,18 @@ export class JsonSafeWalk {
           continue;
         }
         const index = frame.index++;
-        const key = frame.keys === undefined ? String(index) : frame.keys[index]!;
-        if (frame.listed && !Object.hasOwn(frame.value, key)) continue;
-        const item: unknown =
-          frame.keys === undefined
-            ? (frame.value as unknown[])[index]
-            : (frame.value as Record<string, unknown>)[key];
+        const { keys } = frame;
+        let item: unknown;
+        if (keys === undefined) item = (frame.value as unknown[])[index];
+        else {
+          const key = keys[index]!;
+          if (frame.listed && !Object.hasOwn(frame.value, key)) continue;
+          item = (frame.value as Record<string, unknown>)[key];
+        }
         this.entries++;
         if (typeof item === 'string') this.chars += item.length;
-        else this.#visit(item, key, frame.keys === undefined);
+        // an item's key (what a toJSON is told) is its index: made a string only for a toJSON
+        else this.#visit(item, keys === undefined ? index : keys[index]!, keys === undefined);
       }
     } catch (error) {
       this.#threw(error);
@@ -213,7 +216,7 @@ export class JsonSafeWalk {
   }
 
   /** Checks one value (a member named `key`, `''` for the result itself). */
-  #visit(value: unknown, key: string, inArray = false, replaced = false): void {
+  #visit(value: unknown, key: string | number, inArray = false, replaced = false): void {
     switch (typeof value) {
       case 'string':
       case 'boolean':
@@ -293,11 +296,11 @@ export class JsonSafeWalk {
   }
 
   /** A value with a `toJSON`: JSON writes what it answers (with the member's key), once. */
-  #replace(value: unknown, key: string, inArray: boolean, toJSON: Function): void {
+  #replace(value: unknown, key: string | number, inArray: boolean, toJSON: Function): void {
     this.rewrite = true;
     let replaced: unknown;
     try {
-      replaced = toJSON.call(value, key);
+      replaced = toJSON.call(value, String(key));
     } catch (error) {
       this.#fail(this.#path(), `has a toJSON() that threw: ${errorMessage(error)}`);
       return;
