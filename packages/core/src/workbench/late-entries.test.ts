@@ -20,6 +20,9 @@ describe('a cell that ends before its tool call', () => {
     });
     try {
       const session = await mux.create('user_1', { toolkits: ['gate'], workbench: { timeoutMs: 300 } });
+      // the context made first (a cold start on a loaded machine can take most of 300 ms): the timed
+      // cell below reaches its tool call before its time is up
+      await session.execute(MetaToolSlug.WORKBENCH, { code: 'return 1' });
       const cell = await session.execute(MetaToolSlug.WORKBENCH, {
         code: "await toolmux.execute('GATE_WAIT', {}); return 'never'",
       });
