@@ -81,6 +81,10 @@ const OPERATIONS = {
     sdk: () => 'session.proxyExecute()',
     rest: () => 'POST /api/v1/sessions/:sessionId/proxy',
   },
+  'session.proxyExecute.account': {
+    sdk: () => 'session.proxyExecute({ …, connectedAccountId })',
+    rest: () => 'POST /api/v1/sessions/:sessionId/proxy with { …, "connected_account_id" }',
+  },
 } satisfies Record<string, Wording>;
 
 /** An operation an error message can name. */

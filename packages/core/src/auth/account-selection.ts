@@ -2,7 +2,7 @@ import { apiRef } from '../api-refs.js';
 import type { FieldAuthScheme, OAuth2Scheme, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { AccountRequest, AccountSelection, ResolvedAccount } from '../execution/execute.js';
-import { accountOptionWay, connectWay, readerError } from '../meta-tools/hints.js';
+import { accountOptionWay, connectWay, proxyAccountWay, readerError } from '../meta-tools/hints.js';
 import type { ConnectedAccountRecord } from '../store/types.js';
 import { shownValue } from '../util/stored-text.js';
 import type { AccountCache } from './account-cache.js';
@@ -28,6 +28,8 @@ export interface SelectRequest {
    * to make is not required then, so a user with several accounts shows as connected.
    */
   peek?: boolean | undefined;
+  /** The account is for `session.proxyExecute` (its field is `connectedAccountId`), not a tool call. */
+  proxy?: boolean | undefined;
 }
 
 /** A toolkit's usable accounts, as `session.toolkits()` and TOOLMUX_SEARCH_TOOLS show them. */
@@ -281,8 +283,11 @@ export class AccountSelector {
           code: 'ACCOUNT_SELECTION_REQUIRED',
           message:
             `The user has ${active.length} ${toolkit.name} (${toolkit.slug}) accounts and this session requires choosing one: ` +
-            `run the call again with account set to one of ${active.map(accountName).join(', ')} ` +
-            `(${accountOptionWay(reader)}). Ask the user which one if it is not clear.`,
+            (request.proxy
+              ? `send the request again with its account set to one of ${active.map(accountName).join(', ')} ` +
+                `(${proxyAccountWay(reader)}). Ask the user which one if it is not clear.`
+              : `run the call again with account set to one of ${active.map(accountName).join(', ')} ` +
+                `(${accountOptionWay(reader)}). Ask the user which one if it is not clear.`),
           details: {
             toolkit: toolkit.slug,
             accounts: active.map((account) => ({ id: account.id, alias: account.alias ?? null })),

@@ -239,6 +239,28 @@ describe('session.proxyExecute', () => {
     expect(JSON.stringify(cell)).toContain('is not a Keyed (keyed) account this session may use');
     // (the old code sent the personal key, and the other user's)
     expect(receivedKeys.slice(seen)).toEqual([]);
+    // a session that must choose among the user's accounts says how the proxy chooses: its own
+    // field, connectedAccountId (not a tool call's account)
+    const choosing = await mux.create('user_1', {
+      toolkits: ['keyed'],
+      authConfigs: { keyed: config.id },
+      multiAccount: { enable: true, requireExplicitSelection: true },
+      workbench: { enable: true },
+    });
+    const unchosen = (await choosing
+      .proxyExecute({ toolkit: 'keyed', endpoint: '/whoami' })
+      .catch((caught: unknown) => caught)) as ToolMuxError;
+    expect(unchosen).toMatchObject({ code: 'ACCOUNT_SELECTION_REQUIRED' });
+    expect(unchosen.message).toContain('session.proxyExecute({ …, connectedAccountId })');
+    expect(unchosen.message).toContain('"personal"');
+    expect(unchosen.message).not.toContain('{ account }');
+    const inCell = await choosing.execute('TOOLMUX_WORKBENCH', {
+      code: `try { await toolmux.proxy({ toolkit: 'keyed', endpoint: '/whoami' }) } catch (e) { return [e.code, e.message] }`,
+    });
+    const [code, message] = (inCell.data as { result: string[] }).result;
+    expect(code).toBe('ACCOUNT_SELECTION_REQUIRED');
+    expect(message).toContain('toolmux.proxy({ …, connectedAccountId })');
+    expect(receivedKeys.slice(seen)).toEqual([]);
   });
 
   it('refuses a body without a method (GET cannot carry one) and header values HTTP cannot carry, before any account is used', async () => {

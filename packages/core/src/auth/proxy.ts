@@ -114,6 +114,7 @@ export async function proxyExecute(
       userId: call.userId,
       selection: call.selection,
       account: request.connectedAccountId,
+      proxy: true,
     });
     const credentials = await auth.credentials.load(account);
     secrets = Object.values(credentials);

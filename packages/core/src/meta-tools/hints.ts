@@ -81,6 +81,16 @@ export function accountOptionWay(reader: HintReader): string {
   return ways.join('; ');
 }
 
+/** Where a reader sets the account of a proxied request: `toolmux.proxy` in workbench code, or the app's `proxyExecute`. */
+export function proxyAccountWay(reader: HintReader): string {
+  return [
+    ...(reader.metaTools.has('WORKBENCH')
+      ? ['in workbench code, toolmux.proxy({ …, connectedAccountId })']
+      : []),
+    `in the application, ${apiRef('session.proxyExecute.account')}`,
+  ].join('; ');
+}
+
 /** How each error made by {@link readerError} is made again for another reader. */
 const builders = new WeakMap<ToolMuxError, (reader: HintReader) => ToolMuxError>();
 
