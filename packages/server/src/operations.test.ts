@@ -1,3 +1,4 @@
+import { Agent, get as httpGet } from 'node:http';
 import { type Logger, type Store, ToolMux, ToolMuxError } from '@toolmux/core';
 import { openToolMuxStore } from '@toolmux/core/internal';
 import { createSampleToolkits } from '@toolmux/core/test';
@@ -215,6 +216,68 @@ describe('serve()', () => {
       (error: unknown) => error,
     );
     expect((refused as Error & { cause?: { code?: string } }).cause?.code).toBe('ECONNREFUSED');
+  });
+});
+
+describe('close()', () => {
+  /** GET over one kept-alive socket: status, `Connection` header, and whether the server then closed it. */
+  function get(
+    agent: Agent,
+    url: string,
+  ): Promise<{ status: number; connection: string | undefined; socketClosed: Promise<void> }> {
+    return new Promise((resolve, reject) => {
+      const request = httpGet(url, { agent }, (response) => {
+        response.resume();
+        const socketClosed = new Promise<void>((closed) => response.socket.once('close', () => closed()));
+        response.once('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            connection: response.headers.connection,
+            socketClosed,
+          }),
+        );
+      });
+      request.once('error', reject);
+    });
+  }
+
+  it('answers requests in flight with Connection: close, so keep-alive clients do not reuse a socket it is about to close', async () => {
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let pinged: () => void = () => {};
+    const pinging = new Promise<void>((resolve) => {
+      pinged = resolve;
+    });
+    const { server } = await setup({
+      ping: async () => {
+        pinged();
+        await held;
+      },
+    });
+    const running = await server.serve({ port: 0 });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      // before shutdown the socket is kept alive
+      const before = await get(agent, `${running.url}/healthz`);
+      expect(before.connection).toBe('keep-alive');
+      // a request in flight (its store ping held) on that socket when shutdown begins
+      const inFlight = get(agent, `${running.url}/readyz`);
+      await pinging;
+      const closed = running.close({ timeoutMs: 5_000 });
+      release();
+      const answer = await inFlight;
+      expect(answer.status).toBe(200);
+      // told that the socket closes after it: on the old code "keep-alive", and the server closed the
+      // socket ~50 ms later, under the client's next request (ECONNRESET for a POST it cannot retry)
+      expect(answer.connection).toBe('close');
+      await answer.socketClosed;
+      await closed;
+    } finally {
+      agent.destroy();
+      release();
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve as serveNode } from '@hono/node-server';
+import { type Http2Bindings, type HttpBindings, serve as serveNode } from '@hono/node-server';
 import { type Provider, type Store, type ToolMux, ToolMuxError } from '@toolmux/core';
 import { onToolCall, openToolMuxStore, useHostedConnectPage, WorkSlice } from '@toolmux/core/internal';
 import { Hono } from 'hono';
@@ -119,6 +120,11 @@ async function pingStore(store: Store): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** HTTP/1.1 only: the response says `Connection: close`, and the socket closes once it is sent. */
+function closeAfterAnswer(env: HttpBindings | Http2Bindings): void {
+  if (env.outgoing instanceof ServerResponse) env.outgoing.shouldKeepAlive = false;
 }
 
 /** The methods routes answer at `path` (HEAD with GET), for 405 instead of 404. */
@@ -358,7 +364,21 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
         // routes, during which nothing else runs): done before listening, so that no request waits.
         // (Mounting `app` in another app copies its routes; it does not use this router.)
         app.router.match('GET', '/healthz');
-        const server = serveNode({ fetch: app.fetch, port, hostname }, (info: AddressInfo) => {
+        // An answer given while draining says `Connection: close` and the socket closes after it: a
+        // keep-alive client would otherwise send its next request down a socket that the drain
+        // closes as soon as it is idle (ECONNRESET, which a client cannot retry for a POST).
+        const fetchNode = (request: Request, env: HttpBindings | Http2Bindings) => {
+          const answer = app.fetch(request, env);
+          if (!(answer instanceof Promise)) {
+            if (draining) closeAfterAnswer(env);
+            return answer;
+          }
+          return answer.then((response) => {
+            if (draining) closeAfterAnswer(env);
+            return response;
+          });
+        };
+        const server = serveNode({ fetch: fetchNode, port, hostname }, (info: AddressInfo) => {
           server.off('error', reject);
           const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
           const running: RunningServer = {
