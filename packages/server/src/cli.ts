@@ -14,10 +14,26 @@ const exitCode = await runCli(process.argv.slice(2), {
   stderr: (text) => process.stderr.write(text),
   env: process.env,
   isTty: process.stdout.isTTY === true,
+  // the first SIGINT / SIGTERM drains; a second one, of either kind, ends the process at once (by
+  // that signal, as if it had no handler)
   stopSignal: () =>
     new Promise((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
+      let stopping = false;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (!stopping) {
+          stopping = true;
+          resolve();
+          return;
+        }
+        process.stderr.write(
+          `toolmux: ${signal} while stopping: exiting now, without waiting for the requests in flight\n`,
+        );
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        process.kill(process.pid, signal);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
     }),
 });
 // a failed start may leave a connection attempt open (a database that never answers): do not wait for it

@@ -815,6 +815,55 @@ describe('a server stopped while a call runs past shutdownTimeoutMs', () => {
   }, 30_000);
 });
 
+describe('a second SIGTERM or SIGINT while the server drains', { timeout: 60_000 }, () => {
+  it.each([
+    ['SIGINT', 'SIGTERM'],
+    ['SIGTERM', 'SIGINT'],
+    ['SIGTERM', 'SIGTERM'],
+  ] as const)('%s then %s ends the process at once', async (first, second) => {
+    const cwd = tempDirectory();
+    writeFileSync(
+      join(cwd, 'toolmux.config.json'),
+      JSON.stringify({
+        toolkits: [SLOW],
+        store: 'sqlite:./data/toolmux.db',
+        port: 0,
+        shutdownTimeoutMs: 20_000,
+      }),
+    );
+    const served = await startServe(['--log-format', 'json'], { cwd, env: { TOOLMUX_API_KEY: API_KEY } });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      served.child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    let stderr = '';
+    served.child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const session = await api(served.url, 'POST', '/sessions', {
+      user_id: 'twice_user',
+      config: { toolkits: ['slow'] },
+    });
+    // a call the drain would wait 8 s for
+    const call = api(served.url, 'POST', `/sessions/${session.json.session_id}/execute`, {
+      tool_slug: 'SLOW_WAIT',
+      arguments: { ms: 8_000 },
+    }).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    served.child.kill(first);
+    await eventually(async () =>
+      expect(served.lines().some((line) => String(line.msg).includes('stopping'))).toBe(true),
+    );
+    const sent = Date.now();
+    served.child.kill(second);
+    // on the old code a second signal of the other kind was swallowed: the process drained for 8 s
+    const result = await exited;
+    expect(Date.now() - sent).toBeLessThan(3_000);
+    expect(result).toEqual({ code: null, signal: second });
+    expect(await call).toBeInstanceOf(Error);
+    if (first !== second) expect(stderr).toContain(`toolmux: ${second} while stopping`);
+  });
+});
+
 describe.skipIf(skipPostgres !== undefined)(`readiness on PostgreSQL ${skipPostgres ?? ''}`, () => {
   const role = `toolmux_ready_${randomBytes(4).toString('hex')}`;
   let admin: Awaited<ReturnType<typeof createTestPostgresStore>>;
