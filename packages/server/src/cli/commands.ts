@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
+import { createServer as createNetServer, isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
@@ -355,6 +355,24 @@ function portOf(text: string, name: string): number {
   return port;
 }
 
+/**
+ * The interface to listen on: an IP address or a host name (`[::1]` taken as `::1`). Anything else
+ * (a port, a scheme, a space) would make no base URL, so it is refused here, naming where it came from.
+ */
+function hostOf(text: string, name: string, Failure: new (message: string) => Error): string {
+  const host = /^\[(.*)\]$/.exec(text)?.[1] ?? text;
+  if (isIP(host) !== 0) return host;
+  let parsed: string | undefined;
+  try {
+    parsed = new URL(`http://${host}/`).hostname;
+  } catch {}
+  if (parsed !== undefined && parsed === host.toLowerCase() && /^[\w.-]+$/.test(host)) return host;
+  const port = /^[^:]*:\d+$/.test(host) ? ' (no port: that is --port / PORT)' : '';
+  throw new Failure(
+    `${name} must be an IP address or a host name, got "${text}"${port}: e.g. 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or ::.`,
+  );
+}
+
 /** The one line for a port that cannot be bound. */
 function listenFailure(error: unknown, host: string, port: number): Error {
   const code = (error as { code?: string }).code;
@@ -413,7 +431,13 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
       )
     : (config.log?.format ?? (io.isTty ? 'pretty' : 'json'));
 
-  const host = flag('host') ?? env(io, 'TOOLMUX_HOST') ?? config.host ?? '127.0.0.1';
+  const hostText = flag('host') ?? env(io, 'TOOLMUX_HOST');
+  const host =
+    hostText !== undefined
+      ? hostOf(hostText, flag('host') ? '--host' : 'TOOLMUX_HOST', UsageError)
+      : config.host !== undefined
+        ? hostOf(config.host, `${configName}: host`, StartupError)
+        : '127.0.0.1';
   const portText = flag('port') ?? env(io, 'PORT');
   const requestedPort =
     portText !== undefined ? portOf(portText, flag('port') ? '--port' : 'PORT') : (config.port ?? 8787);

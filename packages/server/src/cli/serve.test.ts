@@ -323,6 +323,29 @@ describe('toolmux serve refuses to start, in one line, on', { timeout: 60_000 },
     }
   });
 
+  it('a host that is no address or host name (a port, scheme or space in it), naming it, before anything is created', async () => {
+    const cwd = tempDirectory();
+    for (const host of ['0.0.0.0:8787', 'http://0.0.0.0', 'my host', '999.1.1.1']) {
+      const fromFlag = await failingServe(['serve', '--host', host, '--port', '18998'], { cwd });
+      expect(fromFlag.code, host).toBe(2);
+      // on the old code: "toolmux: unexpected error: Invalid URL", after creating api.key
+      expect(expectOneLine(fromFlag)).toContain(`--host must be an IP address or a host name, got "${host}"`);
+      expect(readdirSync(cwd)).toEqual([]);
+    }
+    const fromEnv = await failingServe(['serve'], { cwd, env: { TOOLMUX_HOST: '0.0.0.0:8787' } });
+    expect(fromEnv.code).toBe(2);
+    const line = expectOneLine(fromEnv);
+    expect(line).toContain('TOOLMUX_HOST must be an IP address or a host name, got "0.0.0.0:8787"');
+    expect(line).toContain('--port / PORT');
+    writeFileSync(join(cwd, 'toolmux.config.json'), JSON.stringify({ host: 'http://0.0.0.0' }));
+    const fromFile = await failingServe(['serve'], { cwd });
+    expect(fromFile.code).toBe(1);
+    expect(expectOneLine(fromFile)).toContain(
+      'toolmux.config.json: host must be an IP address or a host name, got "http://0.0.0.0"',
+    );
+    expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
+  });
+
   it('a --toolkits module that is missing, or imports what is missing', async () => {
     const cwd = tempDirectory();
     const missing = await failingServe(['serve', '--toolkits', './nope.mjs'], { cwd });
