@@ -373,6 +373,36 @@ function hostOf(text: string, name: string, Failure: new (message: string) => Er
   );
 }
 
+/**
+ * Each `managedAuth` entry names a toolkit of the catalog that connects with OAuth: any other entry
+ * would never be used (a misspelled slug), and connecting that toolkit would fail later.
+ */
+function checkManagedAuth(
+  managedAuth: LoadedConfig['managedAuth'],
+  toolkits: readonly Toolkit[],
+  configName: string | undefined,
+): void {
+  for (const slug of Object.keys(managedAuth ?? {})) {
+    const where = `${configName ?? 'the config file'}: managedAuth.${slug}`;
+    const toolkit = toolkits.find((candidate) => candidate.slug === slug);
+    if (!toolkit) {
+      const suggestion = didYouMean(
+        slug,
+        toolkits.map((candidate) => candidate.slug),
+      );
+      throw new StartupError(
+        `${where}: there is no toolkit "${slug}" in the catalog.${suggestion ? ` Did you mean "${suggestion}"?` : ''} managedAuth is keyed by toolkit slug (\`toolmux toolkits list\` shows them).`,
+      );
+    }
+    const schemes = toolkit.auth.map((scheme) => scheme.type);
+    if (!schemes.includes('oauth2')) {
+      throw new StartupError(
+        `${where}: toolkit "${slug}" does not connect with OAuth (it uses ${schemes.join(', ') || 'no auth'}), so an OAuth app is never used for it; remove the entry.`,
+      );
+    }
+  }
+}
+
 /** The one line for a port that cannot be bound. */
 function listenFailure(error: unknown, host: string, port: number): Error {
   const code = (error as { code?: string }).code;
@@ -448,6 +478,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   const accountCacheTtlMs = cacheTtlOf(io, 'TOOLMUX_ACCOUNT_CACHE_TTL_MS', config.accountCacheTtlMs);
   const sessionCacheTtlMs = cacheTtlOf(io, 'TOOLMUX_SESSION_CACHE_TTL_MS', config.sessionCacheTtlMs);
   const toolkits = await loadCatalog(flag('toolkits'), config.toolkits ?? builtinToolkits, cwd);
+  checkManagedAuth(config.managedAuth, toolkits, configName);
   const { apiKey, source, keyFile } = resolveApiKey(
     store,
     io,

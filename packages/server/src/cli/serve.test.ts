@@ -346,6 +346,33 @@ describe('toolmux serve refuses to start, in one line, on', { timeout: 60_000 },
     expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
   });
 
+  it('a managedAuth entry for a toolkit the catalog lacks, or one without OAuth, naming it', async () => {
+    const cwd = tempDirectory();
+    writeFileSync(
+      join(cwd, 'toolmux.config.json'),
+      JSON.stringify({ managedAuth: { gihtub: { clientId: 'Iv1.abc', clientSecret: 'shh-secret' } } }),
+    );
+    // on the old code it started, and the OAuth app was never used: connecting GitHub failed later
+    const typo = await failingServe(['serve', '--port', '0'], { cwd, env: { TOOLMUX_API_KEY: API_KEY } });
+    expect(typo.code).toBe(1);
+    const line = expectOneLine(typo);
+    expect(line).toContain(
+      'toolmux.config.json: managedAuth.gihtub: there is no toolkit "gihtub" in the catalog',
+    );
+    expect(line).toContain('Did you mean "github"?');
+    expect(line).not.toContain('shh-secret');
+    expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
+
+    writeFileSync(
+      join(cwd, 'toolmux.config.json'),
+      JSON.stringify({ managedAuth: { exa: { clientId: 'x' } } }),
+    );
+    const notOAuth = await failingServe(['serve', '--port', '0'], { cwd, env: { TOOLMUX_API_KEY: API_KEY } });
+    expect(expectOneLine(notOAuth)).toContain(
+      'toolmux.config.json: managedAuth.exa: toolkit "exa" does not connect with OAuth (it uses api_key)',
+    );
+  });
+
   it('a --toolkits module that is missing, or imports what is missing', async () => {
     const cwd = tempDirectory();
     const missing = await failingServe(['serve', '--toolkits', './nope.mjs'], { cwd });
