@@ -31,6 +31,7 @@ afterEach(async () => {
 /** A server over an in-memory store whose methods the test can make fail. */
 async function setup(
   failures: { ping?: () => Promise<void>; listSessions?: boolean; getSession?: boolean } = {},
+  baseUrl = BASE,
 ) {
   const sample = createSampleToolkits();
   const base = new ToolMux({ store: ':memory:', toolkits: [] });
@@ -60,7 +61,7 @@ async function setup(
   const mux = new ToolMux({
     store,
     toolkits: sample.toolkits,
-    baseUrl: BASE,
+    baseUrl,
     logger: quiet,
     secretKey: SECRET_KEY,
   });
@@ -309,6 +310,25 @@ describe('the OAuth callback error page', () => {
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     expect(response.headers.get('referrer-policy')).toBe('no-referrer');
     expect(response.headers.get('cache-control')).toBe('no-store');
+  });
+});
+
+describe('a baseUrl with a path (a proxy that serves toolmux under /toolmux and strips it)', () => {
+  it('answers the OAuth callback at the path the proxy forwards, as it answers MCP and the connect pages', async () => {
+    const { call, mux, lines } = await setup({}, `${BASE}/toolmux`);
+    expect(mux.oauthRedirectUri).toBe(`${BASE}/toolmux/auth/callback`);
+    const session = await mux.create('user_prefix', { toolkits: ['tasks'] });
+    // MCP and connect pages are answered at the stripped path: the session's MCP URL, less /toolmux
+    expect(session.mcp.url).toBe(`${BASE}/toolmux/mcp/${session.sessionId}`);
+    expect((await call('POST', `/mcp/${session.sessionId}`)).status).not.toBe(404);
+    // so must the callback be: on the old code only /toolmux/auth/callback was routed (404 here),
+    // which the proxy never forwards
+    const callback = await call('GET', '/auth/callback?state=forged&code=x');
+    expect(callback.status).toBe(400);
+    expect(callback.headers.get('content-type')).toContain('text/html');
+    expect(lines.at(-1)?.data).toMatchObject({ route: '/auth/callback', status: 400 });
+    // the full path still answers (a proxy that forwards it as it is)
+    expect((await call('GET', '/toolmux/auth/callback?state=forged&code=x')).status).toBe(400);
   });
 });
 

@@ -127,6 +127,18 @@ function closeAfterAnswer(env: HttpBindings | Http2Bindings): void {
   if (env.outgoing instanceof ServerResponse) env.outgoing.shouldKeepAlive = false;
 }
 
+/**
+ * Where the OAuth callback is answered: its path, and, when `baseUrl` has a path of its own
+ * (`https://example.com/toolmux` behind a proxy that strips `/toolmux`), its path under `baseUrl`'s,
+ * where MCP and the connect pages are answered too.
+ */
+function callbackPathsOf(baseUrl: string, redirectUri: string): string[] {
+  const full = new URL(redirectUri).pathname;
+  const prefix = new URL(baseUrl).pathname.replace(/\/+$/, '');
+  if (prefix === '' || !full.startsWith(`${prefix}/`)) return [full];
+  return [full, full.slice(prefix.length)];
+}
+
 /** The methods routes answer at `path` (HEAD with GET), for 405 instead of 404. */
 function allowedMethods(routes: ReadonlyArray<{ method: string; path: string }>, path: string): string[] {
   const segments = path.split('/');
@@ -336,8 +348,9 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   });
 
   // OAuth: the provider redirects here (core's `oauthRedirectUri`); then the hosted connect pages.
-  const callbackPath = new URL(options.toolmux.oauthRedirectUri).pathname;
-  app.get(callbackPath, (c) => options.toolmux.auth.handleCallback(c.req.raw));
+  for (const path of callbackPathsOf(options.toolmux.baseUrl, options.toolmux.oauthRedirectUri)) {
+    app.get(path, (c) => options.toolmux.auth.handleCallback(c.req.raw));
+  }
   app.get('/connect/done', (c) => connect.done(new URL(c.req.url)));
   app.get('/connect/:requestId', (c) => connect.show(c.req.param('requestId')));
   app.post('/connect/:requestId', (c) => connect.submit(c.req.param('requestId'), c.req.raw));
