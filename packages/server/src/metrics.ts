@@ -46,6 +46,11 @@ function blockListOf(entries: readonly string[]): BlockList {
   return list;
 }
 
+/** Throws what `new ServerMetrics(options)` would throw for a bad `allowFrom` entry (INVALID_REQUEST). */
+export function checkMetricsOptions(options: MetricsOptions): void {
+  blockListOf(options.allowFrom ?? DEFAULT_ALLOW_FROM);
+}
+
 /**
  * The server's Prometheus metrics, in a registry of their own (several servers in one process do not
  * share counters): tool calls by toolkit and status, tool-call latency, HTTP request latency by

@@ -23,6 +23,7 @@ import {
   loadConfigFile,
   toolkitsOfModule,
 } from '../config.js';
+import { checkMetricsOptions } from '../metrics.js';
 import { causeText } from '../request-log.js';
 import { createServer, MIN_API_KEY_LENGTH } from '../server.js';
 import { didYouMean } from '../suggest.js';
@@ -306,6 +307,15 @@ function checkedSecretKey(
   if (fromEnv) parseSecretKey(fromEnv, 'TOOLMUX_SECRET_KEY');
   else if (config.secretKey)
     parseSecretKey(config.secretKey, `secretKey of ${configName ?? 'the config file'}`);
+  // the earlier keys of a rotation, which core reads when it opens the store (after the key files)
+  const previous = env(io, 'TOOLMUX_PREVIOUS_SECRET_KEYS');
+  (previous ?? '')
+    .split(',')
+    .map((key) => key.trim())
+    .filter(Boolean)
+    .forEach((key, index) => {
+      parseSecretKey(key, `TOOLMUX_PREVIOUS_SECRET_KEYS (entry ${index + 1})`);
+    });
   return fromEnv ?? config.secretKey;
 }
 
@@ -479,6 +489,11 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   const sessionCacheTtlMs = cacheTtlOf(io, 'TOOLMUX_SESSION_CACHE_TTL_MS', config.sessionCacheTtlMs);
   const toolkits = await loadCatalog(flag('toolkits'), config.toolkits ?? builtinToolkits, cwd);
   checkManagedAuth(config.managedAuth, toolkits, configName);
+  try {
+    checkMetricsOptions(config.metrics ?? {});
+  } catch (error) {
+    throw new StartupError(`${configName}: ${(error as Error).message}`);
+  }
   const { apiKey, source, keyFile } = resolveApiKey(
     store,
     io,
