@@ -224,7 +224,15 @@ async function loadCatalog(
   if (!modulePath) return catalog;
   const what = `--toolkits ${modulePath}`;
   const added = toolkitsOfModule(await importModule(modulePath, cwd, what), what);
-  const known = new Set(catalog.map((toolkit) => toolkit.slug));
+  const known = new Map(catalog.map((toolkit) => [toolkit.slug, toolkit]));
+  // a toolkit the catalog has already (the config file's module named again) is served once; another
+  // toolkit under its slug would be dropped in silence, so it is a mistake to name
+  const shadowing = added.find((toolkit) => known.has(toolkit.slug) && known.get(toolkit.slug) !== toolkit);
+  if (shadowing) {
+    throw new StartupError(
+      `${what}: its toolkit "${shadowing.slug}" has the slug of one the catalog has already (${known.get(shadowing.slug)!.name}), so it would not be served. Give it a slug of its own, or, to serve it instead, list the toolkits in the config file's "toolkits" without the other one.`,
+    );
+  }
   return [...catalog, ...added.filter((toolkit) => !known.has(toolkit.slug))];
 }
 

@@ -21,6 +21,7 @@ const SERVER_INDEX = pathToFileURL(fileURLToPath(new URL('../../dist/index.js', 
 const SAMPLE = fileURLToPath(new URL('./fixture-toolkits.mjs', import.meta.url));
 const SLOW = fileURLToPath(new URL('./fixture-slow.mjs', import.meta.url));
 const OCTO = fileURLToPath(new URL('./fixture-octo.mjs', import.meta.url));
+const SHADOW = fileURLToPath(new URL('./fixture-shadow.mjs', import.meta.url));
 const API_KEY = `tmx_ak_${randomBytes(24).toString('base64url')}`;
 const SECRET_KEY = randomBytes(32).toString('base64');
 
@@ -414,6 +415,22 @@ describe('toolmux serve refuses to start, in one line, on', { timeout: 60_000 },
     const line = expectOneLine(broken);
     expect(line).toContain('--toolkits ./broken.mjs: it imports something that cannot be found');
     expect(line).toContain('toolmux-no-such-package');
+  });
+
+  it('a --toolkits module with a toolkit of its own under a slug the catalog has', async () => {
+    // on the old code the module's hackernews was dropped in silence and the built-in one served
+    const result = await failingServe(['serve', '--toolkits', SHADOW, '--store', ':memory:'], {
+      env: { TOOLMUX_API_KEY: API_KEY },
+    });
+    expect(result.code).toBe(1);
+    expect(expectOneLine(result)).toContain(
+      `--toolkits ${SHADOW}: its toolkit "hackernews" has the slug of one the catalog has already`,
+    );
+    const list = await failingServe(['toolkits', 'list', '--toolkits', SHADOW]);
+    expect(list.code).toBe(1);
+    expect(expectOneLine(list)).toContain(
+      'its toolkit "hackernews" has the slug of one the catalog has already',
+    );
   });
 
   it('a --config file that is missing, has an unknown key, or a wrong value', async () => {
