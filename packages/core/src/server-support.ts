@@ -1,6 +1,7 @@
 import type { ToolCallListener } from './embedded-toolmux.js';
+import { META_TOOLKIT } from './meta-tools/meta-tools.js';
 import type { Provider } from './provider.js';
-import type { Store } from './store/types.js';
+import type { ExecutionLogRecord, Store } from './store/types.js';
 import { embeddedEngineOf, type ToolMux } from './toolmux.js';
 
 /**
@@ -19,10 +20,25 @@ export function openToolMuxStore(mux: ToolMux<Provider<unknown>>): Promise<Store
 
 /**
  * Calls `listener` with the execution log entry of every tool call the ToolMux answers from now on
- * (toolkit, slug, status, duration; payloads already redacted). Returns a function that unsubscribes.
+ * (toolkit, slug, status, duration; payloads already redacted), and the toolkit to count it under:
+ * the entry's if the catalog has it (meta-tools: `toolmux`), else `custom` — a session's own
+ * toolkits and what a remote-mode client names in its uploaded entries are many and chosen by
+ * callers, so a metric labelled by them would grow a series per name. Returns the unsubscribe.
  */
-export function onToolCall(mux: ToolMux<Provider<unknown>>, listener: ToolCallListener): () => void {
-  return embeddedEngineOf(mux, 'Tool call listeners').onToolCall(listener);
+export function onToolCall(
+  mux: ToolMux<Provider<unknown>>,
+  listener: (record: Readonly<ExecutionLogRecord>, toolkit: string) => void,
+): () => void {
+  const engine = embeddedEngineOf(mux, 'Tool call listeners');
+  const catalog = engine.catalog;
+  return engine.onToolCall((record) =>
+    listener(
+      record,
+      record.toolkit === META_TOOLKIT.slug || catalog.toolkits.has(record.toolkit)
+        ? record.toolkit
+        : 'custom',
+    ),
+  );
 }
 
 export type { ToolCallListener };

@@ -203,7 +203,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   const metricsOptions = options.metrics ?? {};
   const metrics = metricsOptions.enabled === false ? undefined : new ServerMetrics(metricsOptions);
   if (metrics) {
-    onToolCall(options.toolmux, (call) => metrics.toolCall(call.toolkit, call.status, call.durationMs));
+    onToolCall(options.toolmux, (call, toolkit) => metrics.toolCall(toolkit, call.status, call.durationMs));
   }
   let draining = false;
   const sessions = new SessionCache({ toolmux: options.toolmux, ttlMs: options.sessionCacheTtlMs });

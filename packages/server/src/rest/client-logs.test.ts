@@ -86,7 +86,7 @@ async function open(store: string) {
     } while (cursor !== null);
     return ids;
   };
-  return { mux, call, session, logIds, logger };
+  return { mux, app, call, session, logIds, logger };
 }
 
 const backends = await testStoreBackends(directory);
@@ -179,3 +179,52 @@ for (const backend of backends) {
     });
   });
 }
+
+describe('metrics of client log entries', () => {
+  it('label calls of toolkits outside the catalog "custom": a client cannot add a series per toolkit name it sends', async () => {
+    const { mux, app, call, session } = await open(':memory:');
+    try {
+      const sessionId = await session('user_metrics');
+      const names = Array.from({ length: 40 }, (_, index) => `client_kit_${index}`);
+      const answer = await call('POST', `/sessions/${sessionId}/logs`, {
+        items: [
+          // a call the client ran (a custom tool), and calls aborted before they were sent, which may
+          // name any slug and toolkit
+          item(),
+          ...names.map((toolkit, index) =>
+            item({
+              tool_slug: `UNKNOWN_TOOL_${index}`,
+              toolkit,
+              status: 'error',
+              error_code: 'TOOL_ABORTED',
+              error_message: 'aborted',
+            }),
+          ),
+        ],
+      });
+      expect(answer.status, JSON.stringify(answer.json)).toBe(201);
+      // a call of a meta-tool keeps its toolkit
+      const search = await call('POST', `/sessions/${sessionId}/execute`, {
+        tool_slug: 'TOOLMUX_SEARCH_TOOLS',
+        arguments: { queries: [{ use_case: 'stock of an item' }] },
+      });
+      expect(search.status).toBe(200);
+      const metrics = await (
+        await app.request('/metrics', { headers: { authorization: `Bearer ${TEST_API_KEY}` } })
+      ).text();
+      const series = metrics.split('\n').filter((line) => line.startsWith('toolmux_tool_calls_total{'));
+      expect(series.join('\n')).not.toContain('client_kit_');
+      expect(series.join('\n')).not.toContain('shop');
+      expect(series).toEqual(
+        expect.arrayContaining([
+          'toolmux_tool_calls_total{toolkit="custom",status="success"} 1',
+          'toolmux_tool_calls_total{toolkit="custom",status="error"} 40',
+          expect.stringMatching(/^toolmux_tool_calls_total\{toolkit="toolmux",status="success"\} 1$/),
+        ]),
+      );
+      expect(series).toHaveLength(3);
+    } finally {
+      await mux.close();
+    }
+  });
+});
