@@ -1,4 +1,3 @@
-import { Composio } from '@composio/core';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -6,6 +5,7 @@ import { defineTool, defineToolkit, type Session } from '@toolmux/core';
 import { recordingLogger } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { composioClientOf } from './test-composio.js';
 import { startTestServer, type TestServer } from './testing/index.js';
 
 /**
@@ -164,12 +164,7 @@ function text(result: CallToolResult): string {
 }
 
 function composioSession() {
-  const composio = new Composio({
-    apiKey: server.apiKey,
-    baseURL: server.url,
-    allowTracking: false,
-    disableVersionCheck: true,
-  });
+  const composio = composioClientOf(server);
   return composio.use(session.sessionId);
 }
 

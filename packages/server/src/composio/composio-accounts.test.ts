@@ -1,6 +1,6 @@
-import { Composio } from '@composio/core';
 import { createSampleToolkits } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { composioClientOf } from '../test-composio.js';
 import { startTestServer, type TestServer } from '../testing/index.js';
 
 /**
@@ -33,12 +33,7 @@ async function submitConnectForm(redirectUrl: string, fields: Record<string, str
 
 describe('multiAccount of @composio/core', () => {
   it('connects two accounts by alias and runs each call with the one it names', async () => {
-    const composio = new Composio({
-      apiKey: server.apiKey,
-      baseURL: server.url,
-      allowTracking: false,
-      disableVersionCheck: true,
-    });
+    const composio = composioClientOf(server);
     const session = await composio.create('user_accounts', {
       toolkits: ['mail'],
       multiAccount: { enable: true, maxAccountsPerToolkit: 3, requireExplicitSelection: true },

@@ -1,6 +1,6 @@
-import { Composio } from '@composio/core';
 import { createSampleToolkits } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { composioClientOf } from '../test-composio.js';
 import { startTestServer, type TestServer } from '../testing/index.js';
 
 /**
@@ -18,12 +18,7 @@ afterAll(() => server.close());
 
 describe('manageConnections of @composio/core', () => {
   it('sends the meta-tool’s links back to callbackUrl and waits for the connection', async () => {
-    const composio = new Composio({
-      apiKey: server.apiKey,
-      baseURL: server.url,
-      allowTracking: false,
-      disableVersionCheck: true,
-    });
+    const composio = composioClientOf(server);
     const session = await composio.create('user_waiting', {
       toolkits: ['mail'],
       manageConnections: { callbackUrl: 'http://localhost:3000/back', waitForConnections: true },

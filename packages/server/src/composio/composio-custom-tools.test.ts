@@ -1,8 +1,9 @@
-import { Composio, experimental_createTool, experimental_createToolkit } from '@composio/core';
+import { experimental_createTool, experimental_createToolkit } from '@composio/core';
 import { declaredTool } from '@toolmux/core/internal';
 import { createSampleToolkits } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { composioClientOf } from '../test-composio.js';
 import { startTestServer, type TestServer } from '../testing/index.js';
 
 /**
@@ -19,14 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-function composio() {
-  return new Composio({
-    apiKey: server.apiKey,
-    baseURL: server.url,
-    allowTracking: false,
-    disableVersionCheck: true,
-  });
-}
+const composio = () => composioClientOf(server);
 
 const summary = experimental_createTool('SUMMARY', {
   name: 'Task summary',

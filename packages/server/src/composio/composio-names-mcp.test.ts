@@ -1,9 +1,9 @@
-import { Composio } from '@composio/core';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createSampleToolkits } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { composioClientOf } from '../test-composio.js';
 import { startTestServer, type TestServer } from '../testing/index.js';
 
 /**
@@ -33,14 +33,7 @@ afterAll(async () => {
   await server.close();
 });
 
-function composio() {
-  return new Composio({
-    apiKey: server.apiKey,
-    baseURL: server.url,
-    allowTracking: false,
-    disableVersionCheck: true,
-  });
-}
+const composio = () => composioClientOf(server);
 
 function textOf(result: CallToolResult): string {
   const [first] = result.content;

@@ -1,7 +1,8 @@
-import { Composio } from '@composio/core';
 import { defineTool, defineToolkit } from '@toolmux/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EmbeddedSession } from '@toolmux/core/internal';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { composioClientOf } from '../test-composio.js';
 import { startTestServer, type TestServer } from '../testing/index.js';
 
 /**
@@ -17,16 +18,15 @@ beforeAll(async () => {
   const odd = defineToolkit({
     slug: 'odd',
     name: 'Odd',
-    description: 'A tool whose result the server cannot send.',
+    description: 'A tool the server fails after running (see below).',
     tools: [
       defineTool({
-        slug: 'ODD_BIG_NUMBER',
-        description: 'Count something, as a BigInt.',
+        slug: 'ODD_COUNT',
+        description: 'Count something.',
         inputSchema: z.object({}),
         execute: () => {
           runs += 1;
-          // a result JSON cannot hold: the server answers 500 after the tool ran
-          return { count: 1n } as unknown as Record<string, unknown>;
+          return { count: 1 };
         },
       }),
     ],
@@ -37,15 +37,23 @@ afterAll(() => server.close());
 
 describe('retries of @composio/core after a server error', () => {
   it('runs the tool once when the server fails after running it', async () => {
-    const composio = new Composio({
-      apiKey: server.apiKey,
-      baseURL: server.url,
-      allowTracking: false,
-      disableVersionCheck: true,
-    });
+    const composio = composioClientOf(server);
     const session = await composio.create('user_retries', { toolkits: ['odd'] });
     runs = 0;
-    await expect(session.execute('ODD_BIG_NUMBER', {})).rejects.toMatchObject({ status: 500 });
+    // a server fault after the tool ran (the session's call answers, then the server fails)
+    const execute = EmbeddedSession.prototype.execute;
+    const failing = vi.spyOn(EmbeddedSession.prototype, 'execute').mockImplementation(async function (
+      this: EmbeddedSession,
+      ...args: Parameters<EmbeddedSession['execute']>
+    ) {
+      await execute.apply(this, args);
+      throw new Error('the server failed after the tool ran');
+    });
+    try {
+      await expect(session.execute('ODD_COUNT', {})).rejects.toMatchObject({ status: 500 });
+    } finally {
+      failing.mockRestore();
+    }
     expect(runs).toBe(1);
   });
 
@@ -54,7 +62,7 @@ describe('retries of @composio/core after a server error', () => {
     const refused = await fetch(`${server.url}/api/v3.1/tool_router/session/ses_missing/execute`, {
       method: 'POST',
       headers,
-      body: JSON.stringify({ tool_slug: 'ODD_BIG_NUMBER', arguments: {} }),
+      body: JSON.stringify({ tool_slug: 'ODD_COUNT', arguments: {} }),
     });
     expect(refused.status).toBe(404);
     expect(refused.headers.get('x-should-retry')).toBe('false');

@@ -1,6 +1,6 @@
-import { Composio } from '@composio/core';
 import { createSampleToolkits } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { composioClientOf } from '../test-composio.js';
 import { startTestServer, type TestServer } from '../testing/index.js';
 
 /**
@@ -17,14 +17,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-function composio() {
-  return new Composio({
-    apiKey: server.apiKey,
-    baseURL: server.url,
-    allowTracking: false,
-    disableVersionCheck: true,
-  });
-}
+const composio = () => composioClientOf(server);
 
 async function toolNames(session: { tools(): Promise<unknown> }): Promise<string[]> {
   return ((await session.tools()) as Array<{ function: { name: string } }>).map((tool) => tool.function.name);
