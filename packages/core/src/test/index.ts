@@ -6,6 +6,14 @@ export {
   hardSchemaToolkit,
   notStrictReasonPattern,
 } from './hard-schemas.js';
+export type { OpenAIScriptedCall } from './openai-wire.js';
+export {
+  findOpenAIRefusals,
+  openaiRefusedSchemaToolkit,
+  openaiReply,
+  openaiToolParameters,
+  openaiToolResults,
+} from './openai-wire.js';
 export type { OpenApiToolCall, OpenApiToolkitOptions, OperationInfo } from './openapi-tools.js';
 export { toolkitFromOpenApi } from './openapi-tools.js';
 export type { TestPostgresStore } from './postgres.js';

@@ -11,8 +11,12 @@ export interface ScriptedRequest {
   body: any;
 }
 
-/** A reply of the script: the JSON body (status 200), or a status with its body. */
-export type ScriptedReply = unknown | { status: number; body: unknown };
+/**
+ * A reply of the script: the JSON body (status 200), a status with its body, or `{ events }`: a
+ * server-sent event stream (status 200) of one `data:` line per event (JSON), then `data: [DONE]`,
+ * for a client that asked for a streamed answer.
+ */
+export type ScriptedReply = unknown | { status: number; body: unknown } | { events: unknown[] };
 
 /** What {@link startScriptedModelServer} returns. */
 export interface ScriptedModelServer {
@@ -51,10 +55,13 @@ export async function startScriptedModelServer(
       requests.push(request);
       let status = 200;
       let body: unknown;
+      let events: unknown[] | undefined;
       try {
         if (!step)
           throw new Error(`the script has ${script.length} steps; request ${requests.length} is past it`);
         const reply = await step(request);
+        if (typeof reply === 'object' && reply !== null && 'events' in reply && Array.isArray(reply.events))
+          events = reply.events;
         const withStatus =
           typeof reply === 'object' && reply !== null && 'status' in reply && 'body' in reply
             ? (reply as { status: number; body: unknown })
@@ -65,6 +72,12 @@ export async function startScriptedModelServer(
           500,
           { error: { message: error instanceof Error ? error.message : String(error) } },
         ];
+      }
+      if (events && status === 200) {
+        outgoing.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        for (const event of events) outgoing.write(`data: ${JSON.stringify(event)}\n\n`);
+        outgoing.end('data: [DONE]\n\n');
+        return;
       }
       outgoing.writeHead(status, { 'content-type': 'application/json' });
       outgoing.end(JSON.stringify(body));
