@@ -2,6 +2,7 @@ import {
   type ExecuteFn,
   formatToolResultForModel,
   type Logger,
+  openaiInputSchemaOf,
   type Provider,
   plainJsonCopy,
   StrictSchemas,
@@ -52,7 +53,10 @@ export class VercelProvider implements Provider<ToolSet> {
     const strict = this.#strict.shape(tools);
     for (const [index, spec] of tools.entries()) {
       const shaped = strict[index];
-      const schema = shaped?.schema ?? spec.inputSchema;
+      // not strict: the schema OpenAI takes (a whole request is refused over a pattern with lookaround
+      // or an array without items, and OpenAI models are the ones most often used); the session still
+      // checks each call against the tool's own schema
+      const schema = shaped?.strict ? shaped.schema : openaiInputSchemaOf(spec);
       const options: Parameters<typeof dynamicTool>[0] = {
         description: spec.description,
         inputSchema: jsonSchema(() => plainJsonCopy(schema) as JSONSchema7),
