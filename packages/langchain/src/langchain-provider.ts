@@ -10,7 +10,7 @@ import {
   type ToolRunnableConfig,
 } from '@langchain/core/tools';
 import type { ExecuteFn, JSONSchema, Logger, Provider, ToolSpec } from '@toolmux/core';
-import { formatToolResultForModel, strictSchemaOf } from '@toolmux/core';
+import { formatToolResultForModel, openaiInputSchemaOf, strictSchemaOf } from '@toolmux/core';
 
 export interface LangChainProviderOptions {
   /**
@@ -65,15 +65,19 @@ export class LangChainProvider implements Provider<StructuredTool[]> {
     });
   }
 
+  /**
+   * Not strict: the schema OpenAI takes (it refuses a whole request over a pattern with lookaround or
+   * an array without items, and `ChatOpenAI` sends schemas as they are); the session still checks
+   * each call against the tool's own schema.
+   */
   #schemaOf(spec: ToolSpec): { schema: JSONSchema; strict: boolean } {
-    if (!this.#strict) return { schema: spec.inputSchema, strict: false };
+    if (!this.#strict) return { schema: openaiInputSchemaOf(spec), strict: false };
     const shaped = strictSchemaOf(spec);
-    if (!shaped.strict) {
-      this.#logger.warn(
-        `toolmux: ${spec.slug} cannot use strict mode (${shaped.reason}); it keeps its non-strict schema.`,
-      );
-    }
-    return shaped;
+    if (shaped.strict) return shaped;
+    this.#logger.warn(
+      `toolmux: ${spec.slug} cannot use strict mode (${shaped.reason}); it keeps its non-strict schema.`,
+    );
+    return { schema: openaiInputSchemaOf(spec), strict: false };
   }
 }
 
