@@ -5,6 +5,7 @@ import {
   formatToolResultForModel,
   type JSONSchema,
   type Logger,
+  openaiInputSchemaOf,
   type Provider,
   plainJsonCopy,
   StrictSchemas,
@@ -74,10 +75,14 @@ export class MastraProvider implements Provider<MastraToolSet> {
     for (const [index, spec] of tools.entries()) {
       const shaped = strict[index];
       const slug = spec.slug;
+      // not strict: the schema OpenAI takes (it refuses a whole request over a pattern with lookaround
+      // or an array without items, and the OpenAI client Mastra bundles sends schemas as they are); the
+      // session still checks each call against the tool's own schema
+      const schema = shaped?.strict ? shaped.schema : openaiInputSchemaOf(spec);
       toolSet[names.get(slug)!] = createTool({
         id: slug,
         description: spec.description,
-        inputSchema: passThroughSchema(shaped?.schema ?? spec.inputSchema),
+        inputSchema: passThroughSchema(schema),
         strict: shaped?.strict ?? false,
         execute: (input: unknown, context) =>
           execute(slug, input, {
