@@ -5,6 +5,7 @@ import {
   formatToolResultForModel,
   type JSONSchema,
   type Logger,
+  openaiInputSchemaOf,
   type Provider,
   plainJsonCopy,
   StrictSchemas,
@@ -67,7 +68,10 @@ export class LlamaIndexProvider implements Provider<LlamaIndexTool[]> {
     const strict = this.#strict.shape(specs);
     const tools = specs.map((spec, index) => {
       const shaped = strict[index];
-      return functionTool(spec, shaped?.strict ? shaped.schema : spec.inputSchema, execute);
+      // not strict: the schema OpenAI takes (it refuses a whole request over a pattern with lookaround
+      // or an array without items, and LlamaIndex's OpenAI LLM sends schemas as they are); the session
+      // still checks each call against the tool's own schema
+      return functionTool(spec, shaped?.strict ? shaped.schema : openaiInputSchemaOf(spec), execute);
     });
     return tools;
   }
