@@ -18,8 +18,19 @@ const root = resolve(import.meta.dirname, '..');
  * names whose imports (and subpath imports) in the package's sources go to that install.
  */
 const MATRIX = [
-  { name: 'vercel-ai5', dir: 'packages/vercel', packages: ['ai@^5.0.62'], specifiers: ['ai'] },
-  { name: 'vercel-ai6', dir: 'packages/vercel', packages: ['ai@^6.0.0'], specifiers: ['ai'] },
+  // with the @ai-sdk/openai major of each ai major (the OpenAI model class the wire tests use)
+  {
+    name: 'vercel-ai5',
+    dir: 'packages/vercel',
+    packages: ['ai@^5.0.62', '@ai-sdk/openai@^2.0.0'],
+    specifiers: ['ai', '@ai-sdk/openai'],
+  },
+  {
+    name: 'vercel-ai6',
+    dir: 'packages/vercel',
+    packages: ['ai@^6.0.0', '@ai-sdk/openai@^3.0.0'],
+    specifiers: ['ai', '@ai-sdk/openai'],
+  },
 ];
 
 /** Every `from '…'` / `import('…')` specifier in a package's sources that belongs to `names`. */
