@@ -180,6 +180,20 @@ describe('/readyz', () => {
     expect((await call('GET', '/readyz')).status).toBe(200);
     expect((await call('GET', '/healthz')).status).toBe(200);
   });
+
+  it('is 503 "draining" while the server shuts down, logged as a warning: an error line is always a fault', async () => {
+    const { server, lines } = await setup();
+    const running = await server.serve({ port: 0 });
+    const closing = running.close({ timeoutMs: 5_000 });
+    const answer = await server.fetch(new Request(`${BASE}/readyz`));
+    expect(answer.status).toBe(503);
+    expect(await answer.json()).toEqual({ status: 'draining' });
+    await closing;
+    const line = lines.find((entry) => entry.data?.route === '/readyz');
+    expect(line).toMatchObject({ level: 'warn', data: { status: 503 } });
+    expect(line!.message).toContain('shutting down');
+    expect(lines.filter((entry) => entry.level === 'error')).toEqual([]);
+  });
 });
 
 describe('serve()', () => {

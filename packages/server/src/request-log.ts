@@ -37,6 +37,8 @@ interface RequestContext {
   id: string;
   /** The error behind the response, when a handler threw or a fault was reported. */
   fault?: unknown;
+  /** Why a 5xx is no fault (a draining server's `/readyz`): its line is a warning, not an error. */
+  expected?: string;
   /** The response {@link responseWithRequestId} made: it carries the request id already. */
   answered?: Response;
 }
@@ -53,6 +55,15 @@ export function recordFault(error: unknown): boolean {
   if (!context) return false;
   context.fault ??= error;
   return true;
+}
+
+/**
+ * Marks the handled request's 5xx as expected, not a fault (`/readyz` of a server that is shutting
+ * down): its line is a `warn` with `reason`, so that an error line always means a fault.
+ */
+export function recordExpectedUnavailable(reason: string): void {
+  const context = requests.getStore();
+  if (context) context.expected = reason;
 }
 
 /**
@@ -154,7 +165,9 @@ export function requestLog({ logger, onResponse }: RequestLogOptions): Middlewar
     onResponse?.({ method, route, status, durationMs });
     const fields = { req_id: context.id, method, route, status, duration_ms: durationMs };
     const line = `${method} ${route} ${status} ${durationMs}ms`;
-    if (status >= 500 || context.fault !== undefined) {
+    if (status >= 500 && context.fault === undefined && context.expected !== undefined) {
+      logger.warn(`${line} (request ${context.id}): ${context.expected}`, fields);
+    } else if (status >= 500 || context.fault !== undefined) {
       const cause = context.fault === undefined ? 'no cause recorded' : causeText(context.fault);
       logger.error(`${line} (request ${context.id}): ${cause}`, {
         ...fields,

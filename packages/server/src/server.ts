@@ -18,6 +18,7 @@ import {
   causeText,
   defaultServerLogger,
   errorFields,
+  recordExpectedUnavailable,
   recordFault,
   requestLog,
   responseWithRequestId,
@@ -283,7 +284,11 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   // Operations: liveness, readiness (the store answers), Prometheus metrics.
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
-    if (draining) return c.json({ status: 'draining' }, 503);
+    if (draining) {
+      // what shutting down means: out of the rotation (a warning line, not a fault's error line)
+      recordExpectedUnavailable('the server is shutting down (draining)');
+      return c.json({ status: 'draining' }, 503);
+    }
     try {
       await pingStore(await openToolMuxStore(options.toolmux));
       return c.json({ status: 'ready' });
