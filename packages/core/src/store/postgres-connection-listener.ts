@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Client, Notification } from 'pg';
+import type { Client, Notification, QueryConfig } from 'pg';
 import type { ConnectionWatch } from './types.js';
 
 /**
@@ -39,9 +39,13 @@ export class PostgresConnectionListener {
   /** Subscriptions not closed yet (also those still connecting). */
   #open = 0;
 
-  constructor(connect: () => Client, schema: string | undefined) {
+  /** The longest wait for the answer to each of its statements (the store's query_timeout). */
+  readonly #queryTimeoutMs: number;
+
+  constructor(connect: () => Client, schema: string | undefined, queryTimeoutMs: number) {
     this.#connect = connect;
     this.#schema = schema;
+    this.#queryTimeoutMs = queryTimeoutMs;
   }
 
   watch(userId: string, onChange: () => void): ConnectionWatch {
@@ -93,11 +97,15 @@ export class PostgresConnectionListener {
     client.on('notification', (message: Notification) => this.#notify(message));
     try {
       await client.connect();
+      const query_timeout = this.#queryTimeoutMs;
       if (this.#schema === undefined) {
-        const result = await client.query<{ schema: string }>('SELECT current_schema() AS schema');
+        const result = await client.query<{ schema: string }>({
+          text: 'SELECT current_schema() AS schema',
+          query_timeout,
+        } as QueryConfig);
         this.#schema = result.rows[0]?.schema ?? 'public';
       }
-      await client.query(`LISTEN ${CONNECTIONS_CHANNEL}`);
+      await client.query({ text: `LISTEN ${CONNECTIONS_CHANNEL}`, query_timeout } as QueryConfig);
     } catch {
       this.#lost(client);
       await client.end().catch(() => {});

@@ -1,4 +1,4 @@
-import type { Client, Pool, QueryResultRow } from 'pg';
+import type { Client, Pool, QueryConfig, QueryResultRow } from 'pg';
 import { ToolMuxError } from '../errors.js';
 import {
   MIGRATIONS_TABLE_SQL,
@@ -61,7 +61,111 @@ export interface PostgresStoreOptions {
    * @default 'server'
    */
   logCommit?: 'server' | 'disk';
+  /**
+   * The longest wait, in milliseconds, for a new connection to be set up (TCP, TLS, authentication),
+   * and also for a pooled connection to become free when all are busy. Else the URL's
+   * `connect_timeout` (seconds, as libpq reads it). @default 10000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * The longest wait, in milliseconds, for the answer to one statement (a read, a write, a commit of
+   * log entries); past it the statement fails with `STORE_ERROR` and its connection is closed, not
+   * reused. Else the URL's `query_timeout` (milliseconds, as node-postgres reads it). @default 30000
+   */
+  queryTimeoutMs?: number;
+  /**
+   * The same for each statement of `migrate()` (waiting for another instance's migrations included),
+   * which may rewrite large tables. Else the URL's `migration_timeout` (milliseconds).
+   * @default 600000
+   */
+  migrationTimeoutMs?: number;
+  /**
+   * TCP keepalive on every connection: probes start after this many milliseconds without traffic, so
+   * a connection whose database went away without a word is noticed and closed. Else the URL's
+   * `keepalives_idle` (seconds, as libpq reads it). @default 10000
+   */
+  keepAliveIdleMs?: number;
 }
+
+/** The waits of a store, in milliseconds (see {@link PostgresStoreOptions}). */
+interface PostgresTimeouts {
+  connectTimeoutMs: number;
+  queryTimeoutMs: number;
+  migrationTimeoutMs: number;
+  keepAliveIdleMs: number;
+}
+
+const DEFAULT_TIMEOUTS: PostgresTimeouts = {
+  connectTimeoutMs: 10_000,
+  queryTimeoutMs: 30_000,
+  migrationTimeoutMs: 600_000,
+  keepAliveIdleMs: 10_000,
+};
+
+/**
+ * The URL parameters that set the waits: the names and units of libpq (`connect_timeout`,
+ * `keepalives_idle`: seconds) and of node-postgres (`query_timeout`: milliseconds), so a URL written
+ * for them means the same here, and toolmux's own `migration_timeout` (milliseconds).
+ */
+const TIMEOUT_PARAMETERS = [
+  { parameter: 'connect_timeout', option: 'connectTimeoutMs', unit: 'seconds' },
+  { parameter: 'query_timeout', option: 'queryTimeoutMs', unit: 'milliseconds' },
+  { parameter: 'migration_timeout', option: 'migrationTimeoutMs', unit: 'milliseconds' },
+  { parameter: 'keepalives_idle', option: 'keepAliveIdleMs', unit: 'seconds' },
+] as const;
+
+/** The longest wait a timer can hold (setTimeout fires at once past it). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/** The query parameters of a connection string, as node-postgres reads them. */
+function urlParameters(connectionString: string): URLSearchParams {
+  const query = connectionString.indexOf('?');
+  if (query < 0) return new URLSearchParams();
+  const hash = connectionString.indexOf('#', query);
+  return new URLSearchParams(connectionString.slice(query + 1, hash < 0 ? undefined : hash));
+}
+
+/** The waits of `options`, then of the URL's parameters, then the defaults; a bad value throws. */
+function timeoutsOf(options: PostgresStoreOptions): PostgresTimeouts {
+  const parameters = urlParameters(options.connectionString);
+  const timeouts = { ...DEFAULT_TIMEOUTS };
+  for (const { parameter, option, unit } of TIMEOUT_PARAMETERS) {
+    const given = options[option];
+    if (given !== undefined) {
+      if (!Number.isInteger(given) || given < 1 || given > MAX_TIMEOUT_MS) {
+        throw invalidOption(
+          `${option} must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}; got ${String(given)}.`,
+        );
+      }
+      timeouts[option] = given;
+      continue;
+    }
+    const text = parameters.get(parameter);
+    if (text === null) continue;
+    const value = Number(text);
+    const ms = unit === 'seconds' ? Math.round(value * 1000) : value;
+    const whole = unit === 'seconds' || Number.isInteger(value);
+    if (text.trim() === '' || !Number.isFinite(value) || !whole || ms < 1 || ms > MAX_TIMEOUT_MS) {
+      throw invalidOption(
+        `The store URL's ${parameter} must be a positive ${unit === 'seconds' ? 'number of seconds (e.g. 10 or 0.5)' : 'whole number of milliseconds (e.g. 30000)'}; got ${JSON.stringify(text)}.`,
+      );
+    }
+    timeouts[option] = ms;
+  }
+  return timeouts;
+}
+
+/** pg's and pg-pool's errors for the waits this store bounds, by message. */
+const TIMEOUT_MESSAGES = new Map<string, 'connect' | 'pool' | 'query'>([
+  // pg-pool: the new connection was not set up within connectionTimeoutMillis
+  ['Connection terminated due to connection timeout', 'connect'],
+  // pg's own timer of connectionTimeoutMillis, when it fires before the pool's
+  ['timeout expired', 'connect'],
+  // pg-pool: no connection became free within connectionTimeoutMillis
+  ['timeout exceeded when trying to connect', 'pool'],
+  // pg: no answer to a statement within query_timeout (pg-pool then closes its connection)
+  ['Query read timeout', 'query'],
+]);
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -371,23 +475,43 @@ export class PostgresStore implements Store {
   /** The LISTEN connection of `watchConnections`, opened by the first wait. */
   private readonly listener: PostgresConnectionListener;
 
+  /** Every connection open now (of both pools and the listener), for a close that gets no answer. */
+  private readonly clients = new Set<Client>();
+
   private constructor(
     private readonly pool: Pool,
     /** The connections that write the execution log (see `logCommit`). */
     private readonly logPool: Pool,
     private readonly schema: string | undefined,
     listen: () => Client,
+    private readonly timeouts: PostgresTimeouts,
   ) {
-    this.listener = new PostgresConnectionListener(listen, schema);
+    for (const each of [pool, logPool]) {
+      each.on('connect', (client) => this.track(client as Client));
+    }
+    this.listener = new PostgresConnectionListener(
+      () => this.track(listen()),
+      schema,
+      timeouts.queryTimeoutMs,
+    );
   }
 
+  /** Keeps `client` in {@link clients} until its connection ends. */
+  private track(client: Client): Client {
+    this.clients.add(client);
+    client.once('end', () => {
+      this.clients.delete(client);
+      if (this.clients.size === 0) this.allEnded?.();
+    });
+    return client;
+  }
+
+  /** Called when the last connection of {@link clients} ended, while `close()` waits for that. */
+  private allEnded: (() => void) | undefined;
+
   /** Checks the options and creates the pool; connections open on first use. */
-  static async create({
-    connectionString,
-    schema,
-    poolSize = 10,
-    logCommit = 'server',
-  }: PostgresStoreOptions): Promise<PostgresStore> {
+  static async create(storeOptions: PostgresStoreOptions): Promise<PostgresStore> {
+    const { connectionString, schema, poolSize = 10, logCommit = 'server' } = storeOptions;
     if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
       throw invalidOption(
         `Invalid PostgreSQL schema name "${schema}": use lower-case letters, digits and _ (at most 63 characters).`,
@@ -399,21 +523,34 @@ export class PostgresStore implements Store {
     if (logCommit !== 'server' && logCommit !== 'disk') {
       throw invalidOption(`logCommit must be 'server' or 'disk'; got ${JSON.stringify(logCommit)}.`);
     }
+    const timeouts = timeoutsOf(storeOptions);
     const { Client, Pool } = await import('pg');
     const options = schema === undefined ? undefined : `-c search_path=${schema}`;
-    const pool = new Pool({ connectionString, max: poolSize, options });
+    // every wait on the database is bounded: setting up a connection and waiting for a free one
+    // (connectionTimeoutMillis, both in pg-pool), each statement (query_timeout, given per statement
+    // in query() and migrate(): the URL's own would replace one given here), and a connection that
+    // went silent while idle (TCP keepalive)
+    const connection = {
+      connectionString,
+      options,
+      connectionTimeoutMillis: timeouts.connectTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: timeouts.keepAliveIdleMs,
+    };
+    const pool = new Pool({ ...connection, max: poolSize });
     // the log writer commits at most 4 batches at once (ExecutionLogWriter). With logCommit 'server'
     // each new connection is set up before the pool hands it out (pg-pool's awaited `onConnect`, not
     // a query sent from the 'connect' event, which pg warns would overlap the first query); set there
     // rather than in `options`, which an `options` parameter of the connection string replaces
     const logPool = new Pool({
-      connectionString,
+      ...connection,
       max: 4,
-      options,
       ...(logCommit === 'server'
         ? {
-            onConnect: async (client: { query(text: string): Promise<unknown> }) => {
-              await client.query('SET synchronous_commit = off').catch(() => {});
+            onConnect: async (client: { query(query: object): Promise<unknown> }) => {
+              await client
+                .query({ text: 'SET synchronous_commit = off', query_timeout: timeouts.queryTimeoutMs })
+                .catch(() => {});
             },
           }
         : {}),
@@ -422,7 +559,7 @@ export class PostgresStore implements Store {
     // the next query; without a listener the pool's 'error' event would crash the process.
     pool.on('error', () => {});
     logPool.on('error', () => {});
-    return new PostgresStore(pool, logPool, schema, () => new Client({ connectionString, options }));
+    return new PostgresStore(pool, logPool, schema, () => new Client(connection), timeouts);
   }
 
   /**
@@ -431,33 +568,34 @@ export class PostgresStore implements Store {
    */
   async migrate(): Promise<void> {
     const client = await this.pool.connect().catch((error: unknown) => {
-      throw storeError('postgres', 'connect to run migrations', error);
+      throw this.failure('connect to run migrations', error);
     });
+    // each statement may wait for another instance's migrations (the lock) or rewrite a large table
+    const query = <R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]) =>
+      client.query<R>({ text, values, query_timeout: this.timeouts.migrationTimeoutMs } as QueryConfig);
     try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
-        `toolmux_migrations:${this.schema ?? ''}`,
-      ]);
+      await query('BEGIN');
+      await query('SELECT pg_advisory_xact_lock(hashtext($1))', [`toolmux_migrations:${this.schema ?? ''}`]);
       if (this.schema !== undefined) {
-        const existing = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
-        if (existing.rowCount === 0) await client.query(`CREATE SCHEMA "${this.schema}"`);
+        const existing = await query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
+        if (existing.rowCount === 0) await query(`CREATE SCHEMA "${this.schema}"`);
       }
-      await client.query(MIGRATIONS_TABLE_SQL.postgres);
-      const applied = await client.query<{ version: number }>('SELECT version FROM toolmux_migrations');
+      await query(MIGRATIONS_TABLE_SQL.postgres);
+      const applied = await query<{ version: number }>('SELECT version FROM toolmux_migrations');
       for (const migration of pendingMigrations(applied.rows.map((row) => row.version))) {
-        await client.query(migration.sql.postgres);
-        await client.query(
-          'INSERT INTO toolmux_migrations (version, name, applied_at) VALUES ($1, $2, now())',
-          [migration.version, migration.name],
-        );
+        await query(migration.sql.postgres);
+        await query('INSERT INTO toolmux_migrations (version, name, applied_at) VALUES ($1, $2, now())', [
+          migration.version,
+          migration.name,
+        ]);
       }
-      await client.query('COMMIT');
+      await query('COMMIT');
       client.release();
     } catch (error) {
-      // the connection may be broken, so the rollback may fail too; the connection is discarded either way
-      await client.query('ROLLBACK').catch(() => {});
+      // the connection is discarded, which ends the transaction: no ROLLBACK, which a connection that
+      // went silent would not answer either
       client.release(true);
-      throw storeError('postgres', 'run migrations', error);
+      throw this.failure('run migrations', error, 'migration');
     }
   }
 
@@ -468,7 +606,21 @@ export class PostgresStore implements Store {
 
   /** Closes the pool's connections; a second call waits for the first. */
   async close(): Promise<void> {
-    this.ending ??= Promise.all([this.listener.close(), this.pool.end(), this.logPool.end()]).then(() => {});
+    if (this.ending === undefined) {
+      // every connection says goodbye and waits for the database to close it; one whose database
+      // went silent would wait for the kernel's TCP timeouts (minutes, and the process could not
+      // exit meanwhile), so what is still open after connect_timeout is cut
+      const connectionsEnded = new Promise<void>((resolve) => {
+        this.allEnded = resolve;
+      });
+      const ended = Promise.all([this.listener.close(), this.pool.end(), this.logPool.end()]);
+      const timer = setTimeout(() => {
+        for (const client of this.clients) client.connection.stream.destroy();
+      }, this.timeouts.connectTimeoutMs);
+      this.ending = ended
+        .then(() => (this.clients.size === 0 ? undefined : connectionsEnded))
+        .finally(() => clearTimeout(timer));
+    }
     await this.ending;
   }
 
@@ -509,18 +661,20 @@ export class PostgresStore implements Store {
   async putWorkbenchFile(file: WorkbenchFileRecord, quotaBytes: number): Promise<number | undefined> {
     const operation = 'write a workbench file';
     const client = await this.pool.connect().catch((error: unknown) => {
-      throw this.ending ? storeClosedError('postgres', operation) : storeError('postgres', operation, error);
+      throw this.failure(operation, error);
     });
+    const query = (text: string, values?: unknown[]) =>
+      client.query({ text, values, query_timeout: this.timeouts.queryTimeoutMs } as QueryConfig);
     try {
       // Writes of one session go one after the other: the session's row is locked first (an insert of
       // a file locks it too, for its foreign key), so the sum below, read after the lock, sees every
       // write committed before. One statement alone would not: writes at once each saw the others'
       // rows not yet there, and all went in (16 writes of 20 MB under the 64 MB quota).
-      await client.query('BEGIN');
-      await client.query('SELECT 1 FROM toolmux_sessions WHERE id = $1 FOR UPDATE', [file.sessionId]);
+      await query('BEGIN');
+      await query('SELECT 1 FROM toolmux_sessions WHERE id = $1 FOR UPDATE', [file.sessionId]);
       // the write happens only when the session's other files plus this one fit; a path counts its
       // UTF-8 bytes (files of nothing under long paths are not free)
-      const { rows } = await client.query(
+      const { rows } = await query(
         `WITH others AS (
            SELECT COALESCE(SUM(size + octet_length(path)), 0)::bigint AS total FROM toolmux_workbench_files WHERE session_id = $1 AND path <> $2
          ), written AS (
@@ -532,14 +686,14 @@ export class PostgresStore implements Store {
          SELECT (SELECT total FROM others) + $4::integer + octet_length($2::text) AS total, (SELECT count(*) FROM written) AS written`,
         [file.sessionId, file.path, file.content, file.size, file.updatedAt, quotaBytes],
       );
-      await client.query('COMMIT');
+      await query('COMMIT');
       client.release();
       return Number(rows[0]?.written) > 0 ? Number(rows[0]?.total) : undefined;
     } catch (error) {
-      // the connection may be broken, so the rollback may fail too; the connection is discarded either way
-      await client.query('ROLLBACK').catch(() => {});
+      // the connection is discarded, which ends the transaction: no ROLLBACK, which a connection that
+      // went silent would not answer either
       client.release(true);
-      throw this.ending ? storeClosedError('postgres', operation) : storeError('postgres', operation, error);
+      throw this.failure(operation, error);
     }
   }
 
@@ -1093,9 +1247,63 @@ export class PostgresStore implements Store {
     pool: Pool = this.pool,
   ): Promise<QueryResultRow[]> {
     try {
-      return (await pool.query({ name, text, values })).rows;
+      // past query_timeout pg-pool closes the connection (pg destroys a client ended mid-statement)
+      const query = { name, text, values, query_timeout: this.timeouts.queryTimeoutMs };
+      return (await pool.query(query as QueryConfig)).rows;
     } catch (error) {
-      throw this.ending ? storeClosedError('postgres', operation) : storeError('postgres', operation, error);
+      throw this.failure(operation, error);
     }
+  }
+
+  /**
+   * After a statement or a new connection got no answer, the path to the database may be dead (a
+   * partition, a firewall that forgot the connections): the idle connections of both pools, which
+   * would each hold their next statement for a whole query_timeout if so, are closed, and new ones
+   * are opened when needed. What that costs when the database was only slow is a reconnect.
+   */
+  private closeIdleConnections(): void {
+    for (const pool of [this.pool, this.logPool]) {
+      // pg-pool's idle list (private; nothing to do where a version has none)
+      const idle = (pool as unknown as { _idle?: Array<{ client?: Client }> })._idle;
+      if (!Array.isArray(idle)) continue;
+      // the pool drops each as its socket closes ('error' of an idle client)
+      for (const { client } of [...idle]) client?.connection?.stream?.destroy();
+    }
+  }
+
+  /**
+   * A failure of `operation`: TOOLMUX_CLOSED after `close()`; a wait past its bound as STORE_ERROR
+   * that names the wait and the setting that bounds it; else {@link storeError}.
+   */
+  private failure(
+    operation: string,
+    error: unknown,
+    statement: 'query' | 'migration' = 'query',
+  ): ToolMuxError {
+    if (this.ending) return storeClosedError('postgres', operation);
+    const wait = error instanceof Error ? TIMEOUT_MESSAGES.get(error.message) : undefined;
+    if (wait === undefined) return storeError('postgres', operation, error);
+    const { parameter, option } =
+      wait !== 'query'
+        ? TIMEOUT_PARAMETERS[0]
+        : statement === 'migration'
+          ? TIMEOUT_PARAMETERS[2]
+          : TIMEOUT_PARAMETERS[1];
+    const timeoutMs = this.timeouts[option];
+    if (wait !== 'pool') this.closeIdleConnections();
+    const what =
+      wait === 'connect'
+        ? `a new connection to PostgreSQL was not set up within ${timeoutMs} ms`
+        : wait === 'pool'
+          ? `no pooled connection became free within ${timeoutMs} ms (all were busy)`
+          : `PostgreSQL did not answer within ${timeoutMs} ms (the connection was closed, not reused)`;
+    return new ToolMuxError({
+      code: 'STORE_ERROR',
+      message:
+        `The postgres store failed to ${operation}: ${what}. Check that the database is reachable and ` +
+        `answering; if it only needs longer, raise ${parameter} in the store URL (${option} of PostgresStore.create).`,
+      cause: error,
+      details: { operation, timeout: parameter, timeoutMs },
+    });
   }
 }

@@ -16,13 +16,14 @@ export {
 } from './openai-wire.js';
 export type { OpenApiToolCall, OpenApiToolkitOptions, OperationInfo } from './openapi-tools.js';
 export { toolkitFromOpenApi } from './openapi-tools.js';
-export type { TestPostgresStore } from './postgres.js';
+export type { PostgresProxy, TestPostgresStore } from './postgres.js';
 export {
   createTestPostgresStore,
   createTestPostgresUrl,
   postgresAvailable,
   postgresProcessesCpu,
   postgresSkipReason,
+  startPostgresProxy,
   testPostgresUrl,
   withTestDatabase,
 } from './postgres.js';

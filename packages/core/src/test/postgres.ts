@@ -164,3 +164,93 @@ export function postgresProcessesCpu(): number {
   }
   return ticks * 10_000;
 }
+
+/** A loopback TCP proxy in front of the test server (see {@link startPostgresProxy}). */
+export interface PostgresProxy {
+  /** {@link testPostgresUrl} with the proxy's host and port, and `search_path` set to `schema` when given. */
+  url(schema?: string): string;
+  /**
+   * Black-hole mode: connections are still accepted and kept, open ones too, but no byte is forwarded
+   * either way, as when a host or a network drops packets (no refusal, no reset). `false` forwards
+   * again, on connections made from then on; the black-holed ones stay silent, as a connection
+   * whose packets were lost does.
+   */
+  blackHole(on: boolean): void;
+  /** Connections that clients of the proxy still hold open (black-holed or not). */
+  openConnections(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a TCP proxy on 127.0.0.1 (a free port) in front of the test server, to play a database
+ * whose network drops packets: see {@link PostgresProxy.blackHole}.
+ */
+export async function startPostgresProxy(): Promise<PostgresProxy> {
+  const { createServer, connect } = await import('node:net');
+  const target = new URL(testPostgresUrl());
+  const targetPort = Number(target.port || 5432);
+  const targetHost = target.hostname || '127.0.0.1';
+  let blackHoled = false;
+  const sockets = new Set<import('node:net').Socket>();
+  /** Silences the connections open now, for good. */
+  const silencers = new Set<() => void>();
+  // half-open: a client's FIN is not answered by the proxy's own (a black hole answers nothing)
+  const server = createServer({ allowHalfOpen: true }, (client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => {});
+    // accepted, then silence: what arrives is read and dropped
+    client.on('data', () => {});
+    if (blackHoled) return;
+    let silent = false;
+    const silence = () => {
+      silent = true;
+    };
+    silencers.add(silence);
+    const upstream = connect({ port: targetPort, host: targetHost, allowHalfOpen: true });
+    upstream.on('error', () => {});
+    upstream.on('data', (chunk) => {
+      if (!silent) client.write(chunk);
+    });
+    client.on('data', (chunk) => {
+      if (!silent) upstream.write(chunk);
+    });
+    // an end is passed on only while the connection forwards (a black hole delivers no FIN either)
+    client.on('end', () => {
+      if (!silent) upstream.end();
+    });
+    upstream.on('end', () => {
+      if (!silent) client.end();
+    });
+    upstream.on('close', () => {
+      silencers.delete(silence);
+      if (!silent) client.destroy();
+    });
+    client.on('close', () => {
+      silencers.delete(silence);
+      upstream.destroy();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  return {
+    url(schema) {
+      const url = new URL(testPostgresUrl());
+      url.hostname = '127.0.0.1';
+      url.port = String(port);
+      if (schema !== undefined) url.searchParams.set('options', `-c search_path=${schema}`);
+      return url.toString();
+    },
+    blackHole(on) {
+      blackHoled = on;
+      // a connection black-holed once stays silent, as one whose packets were lost
+      if (on) for (const silence of silencers) silence();
+    },
+    // a client that closed its end is gone, though the proxy (half-open, silent) keeps its own
+    openConnections: () => [...sockets].filter((socket) => !socket.destroyed && !socket.readableEnded).length,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
