@@ -187,6 +187,85 @@ describe('MCP over Streamable HTTP with the official client', () => {
       )
       .toMatchObject({ status: 'error', errorCode: 'TOOL_ABORTED' });
   });
+
+  /** How many TASKS_WAIT_FOR_APPROVAL calls of the session ended aborted. */
+  async function abortedWaits(session: Session<PlainTool[]>): Promise<number> {
+    const { items } = await session.logs({ limit: 50 });
+    return items.filter(
+      (log) => log.toolSlug === 'TASKS_WAIT_FOR_APPROVAL' && log.errorCode === 'TOOL_ABORTED',
+    ).length;
+  }
+
+  it('aborts the running tool on notifications/cancelled (what the SDK sends on abort and on its timeout)', async () => {
+    const session = await mux.create('user_mcp_cancel', {
+      toolkits: ['tasks'],
+      sessionPreset: 'DIRECT_TOOLS',
+    });
+    const client = await connect(session.sessionId, session.mcp.headers);
+    const errors: Error[] = [];
+    client.onerror = (error) => errors.push(error);
+    const controller = new AbortController();
+    const call = client.callTool(
+      { name: 'TASKS_WAIT_FOR_APPROVAL', arguments: { taskId: 't-signal' } },
+      undefined,
+      { signal: controller.signal },
+    );
+    await expect
+      .poll(() => sample.calls.some((entry) => (entry.input as { taskId?: string }).taskId === 't-signal'))
+      .toBe(true);
+    controller.abort('the user pressed stop');
+    await expect(call).rejects.toThrow();
+    await expect.poll(() => abortedWaits(session)).toBe(1);
+
+    // the SDK's request timeout sends the same notification
+    const timedOut = client.callTool(
+      { name: 'TASKS_WAIT_FOR_APPROVAL', arguments: { taskId: 't-timeout' } },
+      undefined,
+      { timeout: 300 },
+    );
+    await expect(timedOut).rejects.toThrow(/timed out/i);
+    await expect.poll(() => abortedWaits(session)).toBe(2);
+    // the cancelled call's HTTP answer is 202 without a response, which the client takes quietly
+    await client.ping();
+    expect(errors).toEqual([]);
+  });
+
+  it("a cancellation aborts only its own client's call, though two clients of a session use the same request ids", async () => {
+    const session = await mux.create('user_mcp_cancel2', {
+      toolkits: ['tasks'],
+      sessionPreset: 'DIRECT_TOOLS',
+    });
+    const first = await connect(session.sessionId, session.mcp.headers);
+    const second = await connect(session.sessionId, session.mcp.headers);
+    const stopFirst = new AbortController();
+    const stopSecond = new AbortController();
+    // fresh clients number their requests alike: both calls have the same JSON-RPC id
+    const firstCall = first.callTool(
+      { name: 'TASKS_WAIT_FOR_APPROVAL', arguments: { taskId: 'a' } },
+      undefined,
+      {
+        signal: stopFirst.signal,
+      },
+    );
+    const secondCall = second.callTool(
+      { name: 'TASKS_WAIT_FOR_APPROVAL', arguments: { taskId: 'b' } },
+      undefined,
+      {
+        signal: stopSecond.signal,
+      },
+    );
+    firstCall.catch(() => {});
+    secondCall.catch(() => {});
+    await expect
+      .poll(() => sample.calls.filter((entry) => entry.context.sessionId === session.sessionId).length)
+      .toBe(2);
+    stopFirst.abort();
+    await expect.poll(() => abortedWaits(session)).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await abortedWaits(session)).toBe(1);
+    stopSecond.abort();
+    await expect.poll(() => abortedWaits(session)).toBe(2);
+  });
 });
 
 describe('MCP authentication', () => {
@@ -356,6 +435,18 @@ describe('MCP protocol edges', () => {
     }
   });
 
+  it("the SDK client keeps initialize's Mcp-Session-Id, and terminateSession() takes the DELETE's 405", async () => {
+    const transport = new StreamableHTTPClientTransport(endpoint(meta.sessionId), {
+      requestInit: { headers: meta.mcp.headers },
+    });
+    const client = new Client({ name: 'toolmux-test', version: '1.0.0' });
+    await client.connect(transport);
+    clients.push(client);
+    expect(transport.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    await expect(client.listTools()).resolves.toMatchObject({ tools: expect.any(Array) });
+    await expect(transport.terminateSession()).resolves.toBeUndefined();
+  });
+
   it('answers initialize with the protocol version the client asked for, if supported', async () => {
     const init = (protocolVersion: string) =>
       rpc(
@@ -368,7 +459,15 @@ describe('MCP protocol edges', () => {
       );
     expect((await init('2025-03-26')).body.result.protocolVersion).toBe('2025-03-26');
     expect((await init('1999-01-01')).body.result.protocolVersion).toBe(LATEST_PROTOCOL_VERSION);
-    expect((await init('2025-03-26')).headers.get('mcp-session-id')).toBeNull();
+    // an MCP connection id (it scopes the request ids of notifications/cancelled), never required
+    const first = (await init('2025-03-26')).headers.get('mcp-session-id');
+    expect(first).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await init('2025-03-26')).headers.get('mcp-session-id')).not.toBe(first);
+    expect((await rpc(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }))).body).toEqual({
+      jsonrpc: '2.0',
+      id: 1,
+      result: {},
+    });
   });
 
   it('accepts notifications with 202 and no body', async () => {
@@ -700,7 +799,7 @@ describe('MCP CORS for pages of allowed origins', () => {
     expect(response.status).toBe(204);
     expect(Object.fromEntries(response.headers)).toMatchObject({
       'access-control-allow-origin': OWN,
-      'access-control-allow-methods': 'POST',
+      'access-control-allow-methods': 'POST, DELETE',
       'access-control-allow-headers':
         'authorization, content-type, mcp-protocol-version, mcp-session-id, last-event-id, x-api-key',
       'access-control-max-age': '7200',

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import {
   CallToolRequestSchema,
   type CallToolResult,
+  CancelledNotificationSchema,
   DEFAULT_NEGOTIATED_PROTOCOL_VERSION,
   ErrorCode,
   JSONRPCMessageSchema,
@@ -74,11 +76,13 @@ export interface McpEndpointOptions extends McpOptions {
  * (the MCP SDK's `StreamableHTTPClientTransport`: `authorization`, `content-type`,
  * `mcp-protocol-version`, `mcp-session-id`, and `last-event-id` when it resumes a stream) plus
  * `x-api-key` (the project API key in place of the session token); `accept` needs no permission.
- * Only POST is listed: GET (an SSE stream) and DELETE (ending a session) answer 405 here, and the SDK
- * sends DELETE only with a session id, which this stateless endpoint never gives out. GET needs no
- * listing to reach the server, and its 405 carries the CORS headers, so a page reads it.
+ * POST, and DELETE: GET (an SSE stream) and DELETE (ending a session) answer 405 here, but the SDK's
+ * `terminateSession()` sends DELETE with the `Mcp-Session-Id` that initialize gives out, and takes a
+ * 405 as "the server does not end sessions"; a preflight without DELETE would make it a network
+ * error. GET needs no listing to reach the server, and its 405 carries the CORS headers, so a page
+ * reads it.
  */
-const CORS_ALLOW_METHODS = 'POST';
+const CORS_ALLOW_METHODS = 'POST, DELETE';
 const CORS_ALLOW_HEADERS =
   'authorization, content-type, mcp-protocol-version, mcp-session-id, last-event-id, x-api-key';
 /**
@@ -94,6 +98,15 @@ const CORS_MAX_AGE = '7200';
 const NO_BATCH_PROTOCOL_VERSION = '2025-06-18';
 
 type JsonRpcId = string | number | null;
+
+/**
+ * The key of a request in {@link McpEndpoint}'s running calls: the toolmux session, the MCP
+ * connection (the `Mcp-Session-Id` the client got from initialize; empty for clients that send none)
+ * and the JSON-RPC id, typed (`1` and `"1"` are different ids).
+ */
+function runningKey(sessionId: string, connection: string, id: string | number): string {
+  return `${sessionId}\n${connection}\n${typeof id === 'number' ? `n${id}` : `s${id}`}`;
+}
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 
@@ -299,6 +312,10 @@ interface McpToolView {
  * an SDK `Server` and transport for every request: a stateless server has no session to keep, so
  * that work is pure overhead (see bench/mcp.bench.ts). There are no server-initiated messages, so
  * every request is answered with `application/json` (which the spec allows) and GET/DELETE are 405.
+ *
+ * initialize gives out an `Mcp-Session-Id`, which nothing requires and no instance stores: it only
+ * tells apart the MCP connections of one toolmux session, whose clients number their requests alike,
+ * so that `notifications/cancelled` aborts the call of the connection that sent it.
  */
 export class McpEndpoint {
   readonly #options: McpEndpointOptions;
@@ -307,6 +324,11 @@ export class McpEndpoint {
   readonly #pageSize: number;
   readonly #maxBatchSize: number;
   readonly #maxBatchResponseBytes: number;
+  /**
+   * The aborters of the tools/call requests running on this instance, by {@link runningKey}:
+   * `notifications/cancelled` arrives in a request of its own, and aborts the call it names.
+   */
+  readonly #running = new Map<string, Set<AbortController>>();
 
   /** @throws {ToolMuxError} `INVALID_REQUEST` for an option that is not usable, naming it. */
   constructor(options: McpEndpointOptions) {
@@ -385,7 +407,10 @@ export class McpEndpoint {
     return answer;
   }
 
-  /** `GET` / `DELETE /mcp/:sessionId`: no SSE stream and no session to end in a stateless server. */
+  /**
+   * `GET` / `DELETE /mcp/:sessionId`: no SSE stream, and no session to end in a stateless server (the
+   * spec lets a server refuse DELETE with 405; the SDK client accepts it).
+   */
   handleOther(request: Request): Response {
     return this.#refuseOrigin(request) ?? mcpMethodNotAllowed();
   }
@@ -476,6 +501,9 @@ export class McpEndpoint {
       );
     }
 
+    // The MCP connection: the Mcp-Session-Id given out by initialize, which clients send back.
+    const connection = request.headers.get('mcp-session-id')?.slice(0, 200) ?? '';
+    let issuedConnection: string | undefined;
     const batch = Array.isArray(payload);
     const messages: unknown[] = Array.isArray(payload) ? payload : [payload];
     if (batch) {
@@ -516,18 +544,57 @@ export class McpEndpoint {
         continue;
       }
       const value = parsed.data;
-      // Notifications (initialized, cancelled) and responses need no answer from a stateless server.
+      if ('method' in value && value.method === 'notifications/cancelled' && !('id' in value)) {
+        this.#cancel(sessionId, connection, value);
+        continue;
+      }
+      // Other notifications (initialized) and responses need no answer from a stateless server.
       if (!('method' in value) || !('id' in value)) continue;
       const rpcRequest = value as JSONRPCRequest;
       // Past the response limit, the batch's remaining requests are answered without being run.
-      if (overflowed) await respond(undefined, rpcRequest.id);
-      else await respond(await this.#answer(rpcRequest, entry, request.signal), rpcRequest.id);
+      if (overflowed) {
+        await respond(undefined, rpcRequest.id);
+        continue;
+      }
+      if (rpcRequest.method === 'initialize') {
+        // A new MCP connection: its id scopes the request ids that its cancellations name.
+        issuedConnection = randomUUID();
+      }
+      const answer = await this.#answer(
+        rpcRequest,
+        entry,
+        request.signal,
+        runningKey(sessionId, connection, rpcRequest.id),
+      );
+      // A cancelled request gets no response (the client has stopped waiting for it).
+      if (answer !== CANCELLED) await respond(answer, rpcRequest.id);
     }
-    if (responses.length === 0) return new Response(null, { status: 202 });
+    const headers: Record<string, string> =
+      issuedConnection === undefined ? {} : { 'mcp-session-id': issuedConnection };
+    if (responses.length === 0) return new Response(null, { status: 202, headers });
     return new Response(batch ? `[${responses.join(',')}]` : responses[0], {
       status: 200,
-      headers: JSON_HEADERS,
+      headers: { ...JSON_HEADERS, ...headers },
     });
+  }
+
+  /**
+   * `notifications/cancelled`: aborts the named tools/call of the same MCP connection, if it runs on
+   * this instance. A cancellation of a request that has finished, or that this instance does not
+   * run, does nothing (the spec asks for no more).
+   */
+  #cancel(sessionId: string, connection: string, message: unknown): void {
+    const parsed = CancelledNotificationSchema.safeParse(message);
+    const requestId = parsed.success ? parsed.data.params.requestId : undefined;
+    if (requestId === undefined) return;
+    const running = this.#running.get(runningKey(sessionId, connection, requestId));
+    if (!running) return;
+    const reason = parsed.data!.params.reason;
+    for (const controller of running) {
+      controller.abort(
+        new Error(`The MCP client cancelled the call${reason ? `: ${reason.slice(0, 200)}` : ''}.`),
+      );
+    }
   }
 
   /** A 400 for a batch this endpoint does not run (protocol version, size, initialize inside). */
@@ -608,7 +675,12 @@ export class McpEndpoint {
     };
   }
 
-  async #answer(message: JSONRPCRequest, entry: CachedSession, signal: AbortSignal): Promise<unknown> {
+  async #answer(
+    message: JSONRPCRequest,
+    entry: CachedSession,
+    signal: AbortSignal,
+    key: string,
+  ): Promise<unknown> {
     const { id } = message;
     try {
       switch (message.method) {
@@ -646,7 +718,21 @@ export class McpEndpoint {
             return rpcError(id, ErrorCode.InvalidParams, 'tools/call needs params.name (a tool name).');
           }
           const { name, arguments: args } = call.data.params;
-          const result = await entry.session.execute(name, args ?? {}, { signal });
+          // aborted when the client goes away, or cancels the call (notifications/cancelled)
+          const cancel = new AbortController();
+          const running = this.#running.get(key) ?? new Set<AbortController>();
+          this.#running.set(key, running);
+          running.add(cancel);
+          let result: ToolResult;
+          try {
+            result = await entry.session.execute(name, args ?? {}, {
+              signal: AbortSignal.any([signal, cancel.signal]),
+            });
+          } finally {
+            running.delete(cancel);
+            if (running.size === 0 && this.#running.get(key) === running) this.#running.delete(key);
+          }
+          if (cancel.signal.aborted) return CANCELLED;
           // a successful result's JSON text, serialised a slice at a time when large
           const text =
             result.successful && result.data !== null && typeof result.data === 'object'
@@ -673,6 +759,9 @@ export class McpEndpoint {
     }
   }
 }
+
+/** What {@link McpEndpoint}'s `#answer` gives for a request the client cancelled: no response. */
+const CANCELLED = Symbol('cancelled');
 
 /** `GET` / `DELETE /mcp/:sessionId`: no SSE stream and no session to end in a stateless server. */
 export function mcpMethodNotAllowed(): Response {
