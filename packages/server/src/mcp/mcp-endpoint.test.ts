@@ -511,6 +511,29 @@ describe('MCP protocol edges', () => {
     expect(media.status).toBe(415);
   });
 
+  it('tools/call: arguments null is no arguments; arguments of another type get an error that names them', async () => {
+    const call = async (params: unknown) =>
+      (await rpc(JSON.stringify({ jsonrpc: '2.0', id: 'c', method: 'tools/call', params }))).body;
+    const empty = await call({ name: 'TASKS_LIST_TASKS', arguments: null });
+    expect(empty.result.isError).toBeFalsy();
+    expect(JSON.parse(empty.result.content[0].text)).toEqual({ tasks: expect.any(Array) });
+    for (const [args, shown] of [
+      [[1], 'an array'],
+      ['{"a":1}', 'a string'],
+      [5, 'a number'],
+    ] as const) {
+      const refused = await call({ name: 'TASKS_LIST_TASKS', arguments: args });
+      expect(refused.error.code).toBe(-32602);
+      expect(refused.error.message).toContain(`params.arguments is ${shown}`);
+      expect(refused.error.message).toContain('an object');
+    }
+    const unnamed = await call({ arguments: {} });
+    expect(unnamed.error).toMatchObject({ code: -32602, message: expect.stringContaining('params.name') });
+    expect(unnamed.error.message).toContain('it is missing');
+    const task = await call({ name: 'TASKS_LIST_TASKS', task: { ttl: 'soon' } });
+    expect(task.error).toMatchObject({ code: -32602, message: expect.stringContaining('params.task.ttl') });
+  });
+
   it('refuses a body over the limit with 413', async () => {
     const big = JSON.stringify({
       jsonrpc: '2.0',

@@ -713,9 +713,10 @@ export class McpEndpoint {
           return { jsonrpc: '2.0', id, result: page };
         }
         case 'tools/call': {
-          const call = CallToolRequestSchema.safeParse(message);
+          const call = CallToolRequestSchema.safeParse(withoutNullArguments(message));
           if (!call.success) {
-            return rpcError(id, ErrorCode.InvalidParams, 'tools/call needs params.name (a tool name).');
+            const path = call.error.issues[0]?.path ?? [];
+            return rpcError(id, ErrorCode.InvalidParams, badToolCallParams(message.params, path));
           }
           const { name, arguments: args } = call.data.params;
           // aborted when the client goes away, or cancels the call (notifications/cancelled)
@@ -758,6 +759,39 @@ export class McpEndpoint {
       return rpcError(id, ErrorCode.InternalError, 'Internal error: the server logged the cause.');
     }
   }
+}
+
+/** A description of a JSON value's type for error messages ("an array", "null", "a string"). */
+function typeOfValue(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/**
+ * A tools/call request with `arguments: null` read as no arguments (as a null `tools/list` cursor is
+ * read as none): clients send null for a tool without parameters.
+ */
+function withoutNullArguments(message: JSONRPCRequest): JSONRPCRequest {
+  const params = message.params as Record<string, unknown> | undefined;
+  if (params?.arguments !== null) return message;
+  const { arguments: _null, ...rest } = params;
+  return { ...message, params: rest };
+}
+
+/** What is wrong with the params of a tools/call request its schema refused, and how to send them. */
+function badToolCallParams(
+  params: Record<string, unknown> | undefined,
+  issuePath: readonly PropertyKey[],
+): string {
+  if (typeof params?.name !== 'string') {
+    return `tools/call needs params.name, the name of a tool from tools/list (it is ${typeOfValue(params?.name)}).`;
+  }
+  if (!isPlainObject(params.arguments) && params.arguments !== undefined) {
+    return `tools/call params.arguments is ${typeOfValue(params.arguments)}: send the tool's arguments as an object (its inputSchema), or leave it out for none.`;
+  }
+  return `tools/call params.${issuePath.slice(1).map(String).join('.') || '(params)'} is not valid: see the tools/call request of the MCP specification.`;
 }
 
 /** What {@link McpEndpoint}'s `#answer` gives for a request the client cancelled: no response. */
