@@ -268,6 +268,71 @@ describe('MCP over Streamable HTTP with the official client', () => {
   });
 });
 
+describe('MCP cancellation that arrives before its call', () => {
+  async function post(session: Session<PlainTool[]>, message: unknown, connection?: string) {
+    const response = await fetch(endpoint(session.sessionId), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        ...session.mcp.headers,
+        ...(connection ? { 'mcp-session-id': connection } : {}),
+      },
+      body: JSON.stringify(message),
+    });
+    return { status: response.status, text: await response.text() };
+  }
+  const cancel = (id: number) => ({
+    jsonrpc: '2.0',
+    method: 'notifications/cancelled',
+    params: { requestId: id },
+  });
+  const list = (id: number) => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'TASKS_LIST_TASKS', arguments: {} },
+  });
+
+  it('a call whose cancellation came first (the two requests raced) is not run, on a connection with an Mcp-Session-Id', async () => {
+    const session = await mux.create('user_mcp_race', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
+    const initialized = await fetch(endpoint(session.sessionId), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...session.mcp.headers },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: {
+          protocolVersion: LATEST_PROTOCOL_VERSION,
+          capabilities: {},
+          clientInfo: { name: 'raw', version: '0' },
+        },
+      }),
+    });
+    const connection = initialized.headers.get('mcp-session-id')!;
+    const calls = () => sample.calls.filter((entry) => entry.context.sessionId === session.sessionId).length;
+    expect(await post(session, cancel(7), connection)).toEqual({ status: 202, text: '' });
+    expect(await post(session, list(7), connection)).toEqual({ status: 202, text: '' });
+    expect(calls()).toBe(0);
+    // only that id of that connection: another id, and the same id on another connection, run
+    expect((await post(session, list(8), connection)).status).toBe(200);
+    expect((await post(session, list(7), 'another-connection')).status).toBe(200);
+    expect(calls()).toBe(2);
+  });
+
+  it('without an Mcp-Session-Id (a client that may reuse ids) an early cancellation is forgotten', async () => {
+    const session = await mux.create('user_mcp_race2', {
+      toolkits: ['tasks'],
+      sessionPreset: 'DIRECT_TOOLS',
+    });
+    expect((await post(session, cancel(1))).status).toBe(202);
+    const answer = await post(session, list(1));
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.text).result.isError).toBeFalsy();
+  });
+});
+
 describe('MCP authentication', () => {
   async function post(sessionId: string, headers: Record<string, string>) {
     const response = await fetch(endpoint(sessionId), {

@@ -94,6 +94,13 @@ const CORS_EXPOSE_HEADERS = 'mcp-session-id, www-authenticate, x-request-id';
 /** How long a browser may reuse a preflight's answer, in seconds (Chromium caps it at 7200). */
 const CORS_MAX_AGE = '7200';
 
+/**
+ * How long a cancellation that arrived before its call is remembered (the two requests raced), and
+ * how many such cancellations at most: the oldest are forgotten first.
+ */
+const EARLY_CANCEL_TTL_MS = 60_000;
+const EARLY_CANCEL_LIMIT = 10_000;
+
 /** The first protocol version without JSON-RPC batching. */
 const NO_BATCH_PROTOCOL_VERSION = '2025-06-18';
 
@@ -329,6 +336,13 @@ export class McpEndpoint {
    * `notifications/cancelled` arrives in a request of its own, and aborts the call it names.
    */
   readonly #running = new Map<string, Set<AbortController>>();
+  /**
+   * Cancellations that named no running call, by {@link runningKey} → when they expire, oldest
+   * first: a client sends the cancellation right after the call, and the two requests race. Kept
+   * only for connections with an `Mcp-Session-Id`, whose request ids are never reused (a client
+   * without one may reuse an id after its call has finished).
+   */
+  readonly #earlyCancels = new Map<string, number>();
 
   /** @throws {ToolMuxError} `INVALID_REQUEST` for an option that is not usable, naming it. */
   constructor(options: McpEndpointOptions) {
@@ -587,14 +601,36 @@ export class McpEndpoint {
     const parsed = CancelledNotificationSchema.safeParse(message);
     const requestId = parsed.success ? parsed.data.params.requestId : undefined;
     if (requestId === undefined) return;
-    const running = this.#running.get(runningKey(sessionId, connection, requestId));
-    if (!running) return;
+    const key = runningKey(sessionId, connection, requestId);
+    const running = this.#running.get(key);
+    if (!running) {
+      if (connection !== '' && key.length <= 1024) this.#rememberEarlyCancel(key);
+      return;
+    }
     const reason = parsed.data!.params.reason;
     for (const controller of running) {
       controller.abort(
         new Error(`The MCP client cancelled the call${reason ? `: ${reason.slice(0, 200)}` : ''}.`),
       );
     }
+  }
+
+  #rememberEarlyCancel(key: string): void {
+    const now = Date.now();
+    for (const [oldest, expires] of this.#earlyCancels) {
+      if (expires > now && this.#earlyCancels.size < EARLY_CANCEL_LIMIT) break;
+      this.#earlyCancels.delete(oldest);
+    }
+    this.#earlyCancels.delete(key);
+    this.#earlyCancels.set(key, now + EARLY_CANCEL_TTL_MS);
+  }
+
+  /** Whether the request of `key` was cancelled before it arrived (forgetting that cancellation). */
+  #cancelledEarly(key: string): boolean {
+    const expires = this.#earlyCancels.get(key);
+    if (expires === undefined) return false;
+    this.#earlyCancels.delete(key);
+    return expires > Date.now();
   }
 
   /** A 400 for a batch this endpoint does not run (protocol version, size, initialize inside). */
@@ -719,6 +755,7 @@ export class McpEndpoint {
             return rpcError(id, ErrorCode.InvalidParams, badToolCallParams(message.params, path));
           }
           const { name, arguments: args } = call.data.params;
+          if (this.#cancelledEarly(key)) return CANCELLED;
           // aborted when the client goes away, or cancels the call (notifications/cancelled)
           const cancel = new AbortController();
           const running = this.#running.get(key) ?? new Set<AbortController>();
