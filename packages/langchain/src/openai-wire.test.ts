@@ -1,24 +1,9 @@
 import { HumanMessage } from '@langchain/core/messages';
 import { ChatOpenAI } from '@langchain/openai';
-import { SessionPreset, ToolMux } from '@toolmux/core';
-import {
-  findOpenAIRefusals,
-  openaiRefusedSchemaToolkit,
-  openaiReply,
-  openaiToolParameters,
-  openaiToolResults,
-  startScriptedModelServer,
-} from '@toolmux/core/test';
+import { expectOpenAISafeSchemas } from '@toolmux/core/test';
 import { createAgent } from 'langchain';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { LangChainProvider } from './index.js';
-
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
-});
-
-const silent = { debug() {}, warn() {}, error() {} };
 
 /**
  * What reaches OpenAI through LangChain's own OpenAI chat model (@langchain/openai `ChatOpenAI`, a
@@ -33,48 +18,22 @@ describe.each([
   it.each([false, true])(
     'declares no lookaround pattern and no array without items, and the calls reach the tools, checked against the full schema (strict: %s)',
     async (strict) => {
-      const { toolkit, calls, received } = openaiRefusedSchemaToolkit();
-      const mux = new ToolMux({
-        provider: new LangChainProvider({ strict, logger: { warn() {} } }),
-        toolkits: [toolkit],
-        store: ':memory:',
-        logger: silent,
-      });
-      const model = await startScriptedModelServer([
-        (request) => openaiReply(request, calls),
-        (request) => openaiReply(request, []),
-      ]);
-      cleanups.push(
-        () => mux.close(),
-        () => model.close(),
+      await expectOpenAISafeSchemas(
+        new LangChainProvider({ strict, logger: { warn() {} } }),
+        async (tools, baseURL) => {
+          const chat = new ChatOpenAI({
+            model: 'gpt-4o-mini',
+            apiKey: 'sk-test',
+            useResponsesApi,
+            maxRetries: 0,
+            configuration: { baseURL },
+          });
+          const result = await createAgent({ model: chat, tools }).invoke({
+            messages: [new HumanMessage('Ping example.com')],
+          });
+          return result.messages.at(-1)!.text;
+        },
       );
-      const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
-      const chat = new ChatOpenAI({
-        model: 'gpt-4o-mini',
-        apiKey: 'sk-test',
-        useResponsesApi,
-        maxRetries: 0,
-        configuration: { baseURL: `${model.url}/v1` },
-      });
-      const result = await createAgent({ model: chat, tools: await session.tools() }).invoke({
-        messages: [new HumanMessage('Ping example.com')],
-      });
-      expect(result.messages.at(-1)!.text).toBe('done');
-      const declared = openaiToolParameters(model.requests[0]!);
-      expect(Object.keys(declared).sort()).toEqual(['NET_PING', 'NET_TAG']);
-      expect(findOpenAIRefusals(declared)).toEqual([]);
-      expect(declared.NET_TAG!.properties).toMatchObject({
-        values: { type: 'array', description: 'Anything', items: {} },
-        either: { type: ['string', 'array'], items: {} },
-        // a refused pattern without a format is described, not dropped silently
-        label: { type: 'string', description: 'A label Must match the regular expression ^(?!-)[a-z-]+$.' },
-      });
-      expect(received.NET_PING).toEqual([{ host: 'example.com', every: 'PT5M' }]);
-      expect(received.NET_TAG).toEqual([calls[2]!.args]);
-      const results = openaiToolResults(model.requests[1]!);
-      // the patterns left out of the declared schema are still checked
-      expect(results.call_bad_host).toMatch(/TOOL_ARGUMENTS_INVALID.*host/);
-      expect(results.call_bad_label).toMatch(/TOOL_ARGUMENTS_INVALID.*label/);
     },
   );
 });

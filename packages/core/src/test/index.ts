@@ -8,6 +8,7 @@ export {
 } from './hard-schemas.js';
 export type { OpenAIScriptedCall } from './openai-wire.js';
 export {
+  expectOpenAISafeSchemas,
   findOpenAIRefusals,
   openaiRefusedSchemaToolkit,
   openaiReply,

@@ -1,7 +1,15 @@
+import { expect } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { JSONSchema } from '../catalog/types.js';
-import type { ScriptedReply, ScriptedRequest } from './scripted-model-server.js';
+import { SessionPreset } from '../config/session-config.js';
+import type { CollectionOf, Provider } from '../provider.js';
+import { ToolMux } from '../toolmux.js';
+import {
+  type ScriptedReply,
+  type ScriptedRequest,
+  startScriptedModelServer,
+} from './scripted-model-server.js';
 
 /** A tool call the scripted OpenAI model makes. */
 export interface OpenAIScriptedCall {
@@ -231,4 +239,54 @@ export function openaiRefusedSchemaToolkit() {
     { id: 'call_bad_label', name: 'NET_TAG', args: { values: [], label: '-edge' } },
   ];
   return { toolkit, calls, received };
+}
+
+/**
+ * The case of {@link openaiRefusedSchemaToolkit} through a framework's own agent loop: a
+ * DIRECT_TOOLS session on `provider`, a scripted OpenAI model that calls the tools once (two calls
+ * valid, two breaking a pattern the declared schema leaves out), and `run(tools, baseURL)` — the
+ * framework's loop with its OpenAI model class pointed at `baseURL` — resolving to the model's last
+ * text. Checks that the first request declares no lookaround pattern and no array without items (a
+ * refused pattern without a format is described instead), that the valid calls reached the tools and
+ * that the patterns are still checked. Resolves with the first request (for the framework's own
+ * checks, e.g. which API it called); closes what it opened.
+ */
+export async function expectOpenAISafeSchemas<P extends Provider<unknown>>(
+  provider: P,
+  run: (tools: CollectionOf<P>, baseURL: string) => Promise<string | undefined>,
+): Promise<ScriptedRequest> {
+  const { toolkit, calls, received } = openaiRefusedSchemaToolkit();
+  const mux = new ToolMux({
+    provider,
+    toolkits: [toolkit],
+    store: ':memory:',
+    logger: { debug() {}, warn() {}, error() {} },
+  });
+  const model = await startScriptedModelServer([
+    (request) => openaiReply(request, calls),
+    (request) => openaiReply(request, []),
+  ]);
+  try {
+    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    expect(await run((await session.tools()) as CollectionOf<P>, `${model.url}/v1`)).toBe('done');
+    const declared = openaiToolParameters(model.requests[0]!);
+    expect(Object.keys(declared).sort()).toEqual(['NET_PING', 'NET_TAG']);
+    expect(findOpenAIRefusals(declared)).toEqual([]);
+    expect(declared.NET_TAG!.properties).toMatchObject({
+      values: { type: 'array', description: 'Anything', items: {} },
+      either: { type: ['string', 'array'], items: {} },
+      // a refused pattern without a format is described, not dropped silently
+      label: { type: 'string', description: 'A label Must match the regular expression ^(?!-)[a-z-]+$.' },
+    });
+    expect(received.NET_PING).toEqual([{ host: 'example.com', every: 'PT5M' }]);
+    expect(received.NET_TAG).toEqual([calls[2]!.args]);
+    const results = openaiToolResults(model.requests[1]!);
+    // the patterns left out of the declared schema are still checked
+    expect(results.call_bad_host).toMatch(/TOOL_ARGUMENTS_INVALID.*host/);
+    expect(results.call_bad_label).toMatch(/TOOL_ARGUMENTS_INVALID.*label/);
+    return model.requests[0]!;
+  } finally {
+    await mux.close();
+    await model.close();
+  }
 }
