@@ -34,7 +34,6 @@ const PRELUDE: Record<string, string> = {
   github: "import('@toolmux/core').Toolkit",
   crm: "import('@toolmux/core').Toolkit",
   toolkits: "import('@toolmux/core').Toolkit[]",
-  builtinToolkits: "typeof import('@toolmux/toolkits').builtinToolkits",
   ToolMux: "typeof import('@toolmux/core').ToolMux",
   SessionPreset: "typeof import('@toolmux/core').SessionPreset",
   lookupCustomer: "import('@toolmux/core').Tool",
@@ -46,6 +45,8 @@ const PRELUDE: Record<string, string> = {
 /** Per file: names whose meaning differs from one doc to another (the model of each framework…). */
 const FILE_PRELUDE: Record<string, Record<string, string>> = {
   'README.md': {
+    // the framework blocks after the first (Vercel's) import only their own packages
+    builtinToolkits: "typeof import('@toolmux/toolkits').builtinToolkits",
     model: "import('ai').LanguageModel",
     // the SDK snippets at the end: each SDK's client, model and conversation
     openai: "import('openai').OpenAI",
