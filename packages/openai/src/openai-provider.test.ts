@@ -9,6 +9,8 @@ import {
 import {
   hardSchemaCall,
   hardSchemaToolkit,
+  type OpenAIScriptedCall,
+  openaiReply,
   type ScriptedModelServer,
   type ScriptedRequest,
   startScriptedModelServer,
@@ -19,41 +21,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { type OpenAIApi, OpenAIProvider, type OpenAIResponse, type OpenAITools } from './index.js';
 
 /** A tool call the scripted model makes; `raw` sends text that is not JSON-encoded `args`. */
-type ScriptedCall = { id: string; name: string; args?: unknown; raw?: string };
+type ScriptedCall = OpenAIScriptedCall;
 /** One step of the script: sees the request the SDK sent and answers with tool calls (none: "done"). */
 type Step = (request: ScriptedRequest) => ScriptedCall[];
 
 /** The OpenAI wire formats the scripted server speaks, and how each API's agent loop runs. */
 const wires = {
   chat: {
-    reply: (calls: ScriptedCall[], index: number) => ({
-      id: `chatcmpl_${index}`,
-      object: 'chat.completion',
-      created: 0,
-      model: 'gpt-test',
-      choices: [
-        {
-          index: 0,
-          finish_reason: calls.length > 0 ? 'tool_calls' : 'stop',
-          logprobs: null,
-          message: {
-            role: 'assistant',
-            content: calls.length > 0 ? null : 'done',
-            refusal: null,
-            ...(calls.length > 0
-              ? {
-                  tool_calls: calls.map((call) => ({
-                    id: call.id,
-                    type: 'function',
-                    function: { name: call.name, arguments: call.raw ?? JSON.stringify(call.args) },
-                  })),
-                }
-              : {}),
-          },
-        },
-      ],
-      usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
-    }),
     /** The tool results the SDK sent back: the `tool` messages after the last assistant message. */
     results: (request: ScriptedRequest) => {
       const messages = request.body.messages as Array<{
@@ -88,35 +62,6 @@ const wires = {
     },
   },
   responses: {
-    reply: (calls: ScriptedCall[], index: number) => ({
-      id: `resp_${index}`,
-      object: 'response',
-      created_at: 0,
-      status: 'completed',
-      model: 'gpt-test',
-      output:
-        calls.length > 0
-          ? calls.map((call) => ({
-              type: 'function_call',
-              id: `fc_${call.id}`,
-              call_id: call.id,
-              name: call.name,
-              arguments: call.raw ?? JSON.stringify(call.args),
-              status: 'completed',
-            }))
-          : [
-              {
-                type: 'message',
-                id: `msg_${index}`,
-                role: 'assistant',
-                status: 'completed',
-                content: [{ type: 'output_text', text: 'done', annotations: [] }],
-              },
-            ],
-      parallel_tool_calls: true,
-      tool_choice: 'auto',
-      tools: [],
-    }),
     results: (request: ScriptedRequest) =>
       (Array.isArray(request.body.input) ? (request.body.input as Array<Record<string, string>>) : [])
         .filter((item) => item.type === 'function_call_output')
@@ -181,8 +126,8 @@ async function setUp<A extends OpenAIApi>(
   });
   const tools = options.modifiers ? await session.tools(options.modifiers) : plainTools;
   const model = await startScriptedModelServer([
-    ...steps.map((step, index) => (request: ScriptedRequest) => wires[api].reply(step(request), index)),
-    () => wires[api].reply([], steps.length),
+    ...steps.map((step) => (request: ScriptedRequest) => openaiReply(request, step(request))),
+    (request) => openaiReply(request, []),
   ]);
   cleanups.push(() => model.close());
   const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${model.url}/v1`, maxRetries: 0 });
@@ -389,16 +334,16 @@ describe.each(['chat', 'responses'] as const)('strict mode, %s API', (api) => {
     const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
     const tools = await session.tools();
     const model = await startScriptedModelServer([
-      () =>
-        wires[api].reply(
+      (request) =>
+        openaiReply(
+          request,
           cases.map((entry, index) => ({
             id: `call_${index}`,
             name: entry.slug,
             args: hardSchemaCall(entry, entry.strict).args,
           })),
-          0,
         ),
-      () => wires[api].reply([], 1),
+      (request) => openaiReply(request, []),
     ]);
     cleanups.push(
       () => mux.close(),
@@ -478,15 +423,12 @@ describe.each(['chat', 'responses'] as const)('patterns with lookaround, %s API'
       const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
       const tools = await session.tools();
       const model = await startScriptedModelServer([
-        () =>
-          wires[api].reply(
-            [
-              { id: 'call_ok', name: 'ACCOUNTS_SET_PASSWORD', args: { user: 'ann', password: 'Secret123' } },
-              { id: 'call_weak', name: 'ACCOUNTS_SET_PASSWORD', args: { user: 'bob', password: 'weak' } },
-            ],
-            0,
-          ),
-        () => wires[api].reply([], 1),
+        (request) =>
+          openaiReply(request, [
+            { id: 'call_ok', name: 'ACCOUNTS_SET_PASSWORD', args: { user: 'ann', password: 'Secret123' } },
+            { id: 'call_weak', name: 'ACCOUNTS_SET_PASSWORD', args: { user: 'bob', password: 'weak' } },
+          ]),
+        (request) => openaiReply(request, []),
       ]);
       cleanups.push(
         () => mux.close(),
@@ -549,8 +491,8 @@ describe.each(['chat', 'responses'] as const)('arrays without items, %s API', (a
       const tools = await session.tools();
       const args = { values: [1, 'two', { three: 3 }], either: ['a'], nested: { rows: [[1, 2], ['x']] } };
       const model = await startScriptedModelServer([
-        () => wires[api].reply([{ id: 'call_put', name: 'BAG_PUT', args }], 0),
-        () => wires[api].reply([], 1),
+        (request) => openaiReply(request, [{ id: 'call_put', name: 'BAG_PUT', args }]),
+        (request) => openaiReply(request, []),
       ]);
       cleanups.push(
         () => mux.close(),

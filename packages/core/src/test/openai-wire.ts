@@ -11,11 +11,12 @@ import {
   startScriptedModelServer,
 } from './scripted-model-server.js';
 
-/** A tool call the scripted OpenAI model makes. */
+/** A tool call the scripted OpenAI model makes; `raw` sends text that is not JSON-encoded `args`. */
 export interface OpenAIScriptedCall {
   id: string;
   name: string;
-  args: unknown;
+  args?: unknown;
+  raw?: string;
 }
 
 /**
@@ -93,7 +94,7 @@ function chatToolCall(call: OpenAIScriptedCall) {
   return {
     id: call.id,
     type: 'function',
-    function: { name: call.name, arguments: JSON.stringify(call.args) },
+    function: { name: call.name, arguments: call.raw ?? JSON.stringify(call.args) },
   };
 }
 
@@ -112,7 +113,7 @@ function responsesReply(calls: OpenAIScriptedCall[]) {
             id: `fc_${call.id}`,
             call_id: call.id,
             name: call.name,
-            arguments: JSON.stringify(call.args),
+            arguments: call.raw ?? JSON.stringify(call.args),
             status: 'completed',
           }))
         : [
