@@ -862,18 +862,19 @@ describe('a running server', () => {
   });
 });
 
+/** A working directory whose config serves the slow tool on SQLite, draining for `shutdownTimeoutMs`. */
+function slowToolDirectory(shutdownTimeoutMs: number): string {
+  const cwd = tempDirectory();
+  writeFileSync(
+    join(cwd, 'toolmux.config.json'),
+    JSON.stringify({ toolkits: [SLOW], store: 'sqlite:./data/toolmux.db', port: 0, shutdownTimeoutMs }),
+  );
+  return cwd;
+}
+
 describe('a server stopped while a call runs past shutdownTimeoutMs', () => {
   it('cuts the call off, stops its tool (TOOL_ABORTED, logged), and exits 0 without waiting for the tool', async () => {
-    const cwd = tempDirectory();
-    writeFileSync(
-      join(cwd, 'toolmux.config.json'),
-      JSON.stringify({
-        toolkits: [SLOW],
-        store: 'sqlite:./data/toolmux.db',
-        port: 0,
-        shutdownTimeoutMs: 300,
-      }),
-    );
+    const cwd = slowToolDirectory(300);
     const served = await startServe(['--log-format', 'json', '--log-level', 'info'], {
       cwd,
       env: { TOOLMUX_API_KEY: API_KEY },
@@ -915,16 +916,7 @@ describe('a second SIGTERM or SIGINT while the server drains', { timeout: 60_000
     ['SIGTERM', 'SIGINT'],
     ['SIGTERM', 'SIGTERM'],
   ] as const)('%s then %s ends the process at once', async (first, second) => {
-    const cwd = tempDirectory();
-    writeFileSync(
-      join(cwd, 'toolmux.config.json'),
-      JSON.stringify({
-        toolkits: [SLOW],
-        store: 'sqlite:./data/toolmux.db',
-        port: 0,
-        shutdownTimeoutMs: 20_000,
-      }),
-    );
+    const cwd = slowToolDirectory(20_000);
     const served = await startServe(['--log-format', 'json'], { cwd, env: { TOOLMUX_API_KEY: API_KEY } });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       served.child.once('exit', (code, signal) => resolve({ code, signal })),
