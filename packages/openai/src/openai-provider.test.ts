@@ -3,6 +3,7 @@ import {
   defineToolkit,
   type Session,
   SessionPreset,
+  type Toolkit,
   type ToolModifiers,
   ToolMux,
 } from '@toolmux/core';
@@ -321,6 +322,32 @@ describe.each(['chat', 'responses'] as const)(
   },
 );
 
+/**
+ * A DIRECT_TOOLS session of `toolkit` on `provider`, run through `api`'s loop with the real client
+ * against a scripted model that makes `calls` once, then answers "done"; closed after the test.
+ */
+async function runScripted(
+  api: OpenAIApi,
+  provider: OpenAIProvider<OpenAIApi>,
+  toolkit: Toolkit,
+  calls: ScriptedCall[],
+): Promise<{ model: ScriptedModelServer }> {
+  const mux = new ToolMux({ provider, toolkits: [toolkit], store: ':memory:', logger: silent });
+  const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+  const tools = await session.tools();
+  const model = await startScriptedModelServer([
+    (request) => openaiReply(request, calls),
+    (request) => openaiReply(request, []),
+  ]);
+  cleanups.push(
+    () => mux.close(),
+    () => model.close(),
+  );
+  const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${model.url}/v1`, maxRetries: 0 });
+  expect(await wires[api].loop(client, session, tools)).toBe('done');
+  return { model };
+}
+
 describe.each(['chat', 'responses'] as const)('strict mode, %s API', (api) => {
   it('sends strict schemas where possible, falls back alone with a warning, and strips strict nulls', async () => {
     const { toolkit, cases, received } = hardSchemaToolkit();
@@ -330,27 +357,16 @@ describe.each(['chat', 'responses'] as const)('strict mode, %s API', (api) => {
       strict: true,
       logger: { warn: (message) => warnings.push(message) },
     });
-    const mux = new ToolMux({ provider, toolkits: [toolkit], store: ':memory:', logger: silent });
-    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
-    const tools = await session.tools();
-    const model = await startScriptedModelServer([
-      (request) =>
-        openaiReply(
-          request,
-          cases.map((entry, index) => ({
-            id: `call_${index}`,
-            name: entry.slug,
-            args: hardSchemaCall(entry, entry.strict).args,
-          })),
-        ),
-      (request) => openaiReply(request, []),
-    ]);
-    cleanups.push(
-      () => mux.close(),
-      () => model.close(),
+    const { model } = await runScripted(
+      api,
+      provider,
+      toolkit,
+      cases.map((entry, index) => ({
+        id: `call_${index}`,
+        name: entry.slug,
+        args: hardSchemaCall(entry, entry.strict).args,
+      })),
     );
-    const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${model.url}/v1`, maxRetries: 0 });
-    expect(await wires[api].loop(client, session, tools)).toBe('done');
 
     const sent = model.requests[0]!.body.tools as Array<Record<string, any>>;
     for (const entry of cases) {
@@ -414,28 +430,15 @@ describe.each(['chat', 'responses'] as const)('patterns with lookaround, %s API'
           }),
         ],
       });
-      const mux = new ToolMux({
-        provider: new OpenAIProvider({ api, strict, logger: { warn() {} } }),
-        toolkits: [toolkit],
-        store: ':memory:',
-        logger: silent,
-      });
-      const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
-      const tools = await session.tools();
-      const model = await startScriptedModelServer([
-        (request) =>
-          openaiReply(request, [
-            { id: 'call_ok', name: 'ACCOUNTS_SET_PASSWORD', args: { user: 'ann', password: 'Secret123' } },
-            { id: 'call_weak', name: 'ACCOUNTS_SET_PASSWORD', args: { user: 'bob', password: 'weak' } },
-          ]),
-        (request) => openaiReply(request, []),
-      ]);
-      cleanups.push(
-        () => mux.close(),
-        () => model.close(),
+      const { model } = await runScripted(
+        api,
+        new OpenAIProvider({ api, strict, logger: { warn() {} } }),
+        toolkit,
+        [
+          { id: 'call_ok', name: 'ACCOUNTS_SET_PASSWORD', args: { user: 'ann', password: 'Secret123' } },
+          { id: 'call_weak', name: 'ACCOUNTS_SET_PASSWORD', args: { user: 'bob', password: 'weak' } },
+        ],
       );
-      const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${model.url}/v1`, maxRetries: 0 });
-      expect(await wires[api].loop(client, session, tools)).toBe('done');
       const sent = model.requests[0]!.body.tools as Array<Record<string, any>>;
       const parameters = (api === 'chat' ? sent[0]!.function : sent[0]!).parameters;
       const patterns = [...JSON.stringify(parameters).matchAll(/"pattern":("(?:[^"\\]|\\.)*")/g)].map(
@@ -481,25 +484,13 @@ describe.each(['chat', 'responses'] as const)('arrays without items, %s API', (a
         ],
       });
       const warnings: string[] = [];
-      const mux = new ToolMux({
-        provider: new OpenAIProvider({ api, strict, logger: { warn: (message) => warnings.push(message) } }),
-        toolkits: [toolkit],
-        store: ':memory:',
-        logger: silent,
-      });
-      const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
-      const tools = await session.tools();
       const args = { values: [1, 'two', { three: 3 }], either: ['a'], nested: { rows: [[1, 2], ['x']] } };
-      const model = await startScriptedModelServer([
-        (request) => openaiReply(request, [{ id: 'call_put', name: 'BAG_PUT', args }]),
-        (request) => openaiReply(request, []),
-      ]);
-      cleanups.push(
-        () => mux.close(),
-        () => model.close(),
+      const { model } = await runScripted(
+        api,
+        new OpenAIProvider({ api, strict, logger: { warn: (message) => warnings.push(message) } }),
+        toolkit,
+        [{ id: 'call_put', name: 'BAG_PUT', args }],
       );
-      const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${model.url}/v1`, maxRetries: 0 });
-      expect(await wires[api].loop(client, session, tools)).toBe('done');
       const sent = model.requests[0]!.body.tools as Array<Record<string, any>>;
       const definition = api === 'chat' ? sent[0]!.function : sent[0]!;
       // the arrays cannot be strict (no item schema): the tool falls back, with its reason
