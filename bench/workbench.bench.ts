@@ -138,7 +138,7 @@ console.log(`10 × session.execute from the host   ${formatNs(ten.nsPerRun.host)
 console.log(`10 × toolmux.execute in one cell     ${formatNs(ten.nsPerRun.cell)}/run`);
 console.log(`an empty cell (return 1)             ${formatNs(ten.nsPerRun.emptyCell)}/run`);
 console.log(
-  `ten calls in a cell / from the host: ${ten.ratio('cell', 'host').toFixed(2)}× (goal ≤ 1.5×); per call inside a cell, over the host call: ${formatNs((ten.nsPerRun.cell - ten.nsPerRun.emptyCell - ten.nsPerRun.host) / 10)}`,
+  `ten calls in a cell / from the host: ${ten.ratio('cell', 'host').toFixed(2)}× (goal ≤ 1.5×: ${ten.ratio('cell', 'host') <= 1.5 ? 'met' : 'not met'} on ':memory:', where a host call commits nothing durable; the stores below are what an application runs on); per call inside a cell, over the host call: ${formatNs((ten.nsPerRun.cell - ten.nsPerRun.emptyCell - ten.nsPerRun.host) / 10)}`,
 );
 // 2b. the same on the stores a deployment runs on: every call from the host waits for its own log
 // commit (it is acknowledged), while the calls of a cell answer the cell at once and share the commit
@@ -162,8 +162,9 @@ const tenOnStore = async (name: string, store: string, cleanup?: () => Promise<v
       },
       { rounds: 9, runsPerRound: 20, warmupRuns: 20 },
     );
+    const ratio = result.ratio('cell', 'host');
     console.log(
-      `${name.padEnd(34)} 10 × session.execute ${formatNs(result.nsPerRun.host)}/run, 10 × toolmux.execute in one cell ${formatNs(result.nsPerRun.cell)}/run: ${result.ratio('cell', 'host').toFixed(2)}×`,
+      `${name.padEnd(34)} 10 × session.execute ${formatNs(result.nsPerRun.host)}/run, 10 × toolmux.execute in one cell ${formatNs(result.nsPerRun.cell)}/run: ${ratio.toFixed(2)}× (goal ≤ 1.5×: ${ratio <= 1.5 ? 'met' : 'not met'})`,
     );
   } finally {
     await storeMux.close();
