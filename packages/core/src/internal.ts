@@ -5,6 +5,7 @@
 
 export type { ApiOperation, ErrorAudience } from './api-refs.js';
 export { apiRef, renderApiRefs } from './api-refs.js';
+export { CONNECTION_REQUEST_TTL_MS } from './auth/connection-requests.js';
 export { checkConnectionsWaitTimeout, waitResultJson } from './auth/connection-waiter.js';
 export { connectionRequestAuthorizationUrl, useHostedConnectPage } from './auth/hosted-connect-page.js';
 export { Catalog, searchDocumentOf } from './catalog/catalog.js';

@@ -1,6 +1,6 @@
 import { Composio } from '@composio/core';
 import { ToolMux } from '@toolmux/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createServer, type RunningServer } from '../server.js';
 import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
 import { freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oauth.js';
@@ -37,6 +37,10 @@ function continueLink(html: string): string {
   if (!href) throw new Error(`no continue link in ${html}`);
   return href.replaceAll('&#38;', '&');
 }
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('authorize() of @composio/core for an OAuth toolkit', () => {
   it('connects through the hosted page and the provider, then waitForConnection() resolves', async () => {
@@ -88,5 +92,38 @@ describe('authorize() of @composio/core for an OAuth toolkit', () => {
     const after = await session.execute('OCTO_WHOAMI', {});
     expect(after.error).toBeNull();
     expect(JSON.stringify(after.data)).toContain('sub');
+  });
+
+  it('shows an account whose link expired unused as EXPIRED, so waitForConnection() fails with the reason', async () => {
+    const config = await mux.authConfigs.create('octo', {
+      type: 'oauth2',
+      clientId: oauth.clientId,
+      clientSecret: oauth.clientSecret,
+    });
+    const composio = new Composio({
+      apiKey: TEST_API_KEY,
+      baseURL: baseUrl,
+      allowTracking: false,
+      disableVersionCheck: true,
+    });
+    const session = await composio.create('user_late', {
+      toolkits: ['octo'],
+      authConfigs: { octo: config.id },
+    });
+    const request = await session.authorize('octo');
+    expect(request.id).toMatch(/^ca_/);
+    // still in time: INITIATED, waiting
+    expect((await composio.connectedAccounts.get(request.id)).status).toBe('INITIATED');
+    // eleven minutes later (the link works for ten), nobody having signed in
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 11 * 60_000 });
+    const account = await composio.connectedAccounts.get(request.id);
+    expect(account.status).toBe('EXPIRED');
+    expect(account.statusReason).toMatch(/expired at \d{4}-\d\d-\d\dT.*before the user finished/);
+    const started = performance.now();
+    await expect(request.waitForConnection(30_000)).rejects.toThrow(
+      /failed with status: EXPIRED, reason: The connection link expired/,
+    );
+    // told at the first poll, not after the client's own timeout
+    expect(performance.now() - started).toBeLessThan(10_000);
   });
 });

@@ -7,7 +7,7 @@ import type {
   ToolResult,
   ToolSpec,
 } from '@toolmux/core';
-import type { ToolDeclaration } from '@toolmux/core/internal';
+import { CONNECTION_REQUEST_TTL_MS, type ToolDeclaration } from '@toolmux/core/internal';
 import { composioConfig, composioConfigV3, type ExperimentalWire } from './config.js';
 
 /**
@@ -229,11 +229,23 @@ export function toolkitJson(
   };
 }
 
-/** A connected account as `GET /api/v3.1/connected_accounts/:id` answers (what waitForConnection polls). */
+/**
+ * A connected account as `GET /api/v3.1/connected_accounts/:id` answers (what waitForConnection polls).
+ * An OAuth attempt's account stays INITIATED in toolmux until its callback (an abandoned one is
+ * deleted when the user starts another); once its link has expired no callback can complete it, so it
+ * is shown as EXPIRED, with the reason, which Composio's clients treat as final (waitForConnection()
+ * fails at once instead of polling until its own timeout).
+ */
 export function connectedAccountJson(
   account: ConnectedAccount,
   authConfig: { type: string; managed: boolean } | undefined,
+  now = new Date(),
 ): Record<string, unknown> {
+  const linkExpiresAt =
+    account.status === 'INITIATED'
+      ? new Date(account.createdAt.getTime() + CONNECTION_REQUEST_TTL_MS)
+      : undefined;
+  const linkExpired = linkExpiresAt !== undefined && linkExpiresAt <= now;
   return {
     id: account.id,
     user_id: account.userId,
@@ -245,8 +257,10 @@ export function connectedAccountJson(
       is_composio_managed: authConfig?.managed ?? false,
       is_disabled: false,
     },
-    status: account.status,
-    status_reason: account.statusReason,
+    status: linkExpired ? 'EXPIRED' : account.status,
+    status_reason: linkExpired
+      ? `The connection link expired at ${linkExpiresAt.toISOString()} before the user finished.`
+      : account.statusReason,
     is_disabled: account.status === 'INACTIVE',
     created_at: account.createdAt.toISOString(),
     updated_at: account.updatedAt.toISOString(),
