@@ -10,7 +10,7 @@ import { secretMatcher } from './api-key.js';
 import { composioRouteNotFound, isComposioPath, mountComposioApi } from './composio/composio-api.js';
 import { ConnectPages } from './connect/connect-page.js';
 import { audienceOf, errorResponse } from './http-errors.js';
-import { jsonBody } from './json-response.js';
+import { jsonResponse } from './json-response.js';
 import { McpEndpoint, type McpOptions } from './mcp/mcp-endpoint.js';
 import { type MetricsOptions, ServerMetrics } from './metrics.js';
 import { DEFAULT_BODY_LIMIT, readJsonBody } from './read-body.js';
@@ -21,7 +21,6 @@ import {
   recordExpectedUnavailable,
   recordFault,
   requestLog,
-  responseWithRequestId,
   type ServerLogger,
 } from './request-log.js';
 import { apiRoutes } from './rest/api.js';
@@ -332,14 +331,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
         signal: c.req.raw.signal,
         audience: audienceOf(c.req.raw),
       } as never);
-      const answer = await jsonBody(result);
-      return responseWithRequestId(
-        answer.body,
-        route.status ?? 200,
-        answer.length >= 0
-          ? { 'content-length': String(answer.length), 'content-type': 'application/json' }
-          : { 'content-type': 'application/json' },
-      );
+      return jsonResponse(result, route.status ?? 200);
     });
   }
 

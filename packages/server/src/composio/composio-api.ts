@@ -13,6 +13,7 @@ import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { errorResponse } from '../http-errors.js';
+import { jsonResponse } from '../json-response.js';
 import { readJsonBody } from '../read-body.js';
 import { parseRequestPart } from '../rest/route.js';
 import type { SessionCache } from '../session-cache.js';
@@ -285,7 +286,8 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
       try {
         const key = c.req.header('x-api-key') ?? c.req.header('authorization')?.replace(/^bearer /i, '');
         if (!key || !context.apiKeyMatches(key)) throw unauthorized();
-        return c.json((await run(c)) as object, status);
+        // a tool's result or a list can be megabytes: written a slice at a time (see jsonResponse)
+        return await jsonResponse(await run(c), status);
       } catch (error) {
         const { status: errorStatus, body } = composioError(error, context.onServerError);
         if (once) c.header('x-should-retry', 'false');

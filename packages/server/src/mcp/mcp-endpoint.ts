@@ -14,7 +14,7 @@ import {
 import type { JSONSchema, ToolSpec } from '@toolmux/core';
 import { formatToolResultForModel, ToolMuxError, type ToolResult } from '@toolmux/core';
 import { compileJsonSchemaValidator, JsonTextError } from '@toolmux/core/internal';
-import { jsonText } from '../json-response.js';
+import { jsonResponse, jsonText } from '../json-response.js';
 import { isJsonContentType, MAX_BODY_DEPTH, parseJsonText, readBodyText } from '../read-body.js';
 import type { CachedSession, SessionCache } from '../session-cache.js';
 
@@ -529,15 +529,20 @@ export class McpEndpoint {
       );
       if (refusedBatch) return refusedBatch;
     }
-    // The answer is built as text, so that a batch's size is known before it is all in memory.
+    // A batch's answer is built as text, so that its size is known before it is all in memory; a
+    // single message's answer is kept as it is and written at the end (see jsonResponse).
     const responses: string[] = [];
+    let single: { response: unknown } | undefined;
     let responseBytes = 2;
     let overflowed = false;
     // a large answer (a tool's megabyte) is serialised a slice at a time
     const respond = async (response: unknown, id: JsonRpcId) => {
       let json: string;
-      if (!batch) json = (await jsonText(response))!;
-      else if (overflowed) json = JSON.stringify(this.#tooLarge(id, false));
+      if (!batch) {
+        single = { response };
+        return;
+      }
+      if (overflowed) json = JSON.stringify(this.#tooLarge(id, false));
       else {
         json = (await jsonText(response))!;
         if (responseBytes + Buffer.byteLength(json) + 1 > this.#maxBatchResponseBytes) {
@@ -585,8 +590,11 @@ export class McpEndpoint {
     }
     const headers: Record<string, string> =
       issuedConnection === undefined ? {} : { 'mcp-session-id': issuedConnection };
+    // a tool's result of megabytes goes out in UTF-8 chunks written a slice at a time, not as one
+    // string encoded at once
+    if (single !== undefined) return jsonResponse(single.response, 200, headers);
     if (responses.length === 0) return new Response(null, { status: 202, headers });
-    return new Response(batch ? `[${responses.join(',')}]` : responses[0], {
+    return new Response(`[${responses.join(',')}]`, {
       status: 200,
       headers: { ...JSON_HEADERS, ...headers },
     });
