@@ -46,8 +46,15 @@ import type {
 import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
-import { deriveSessionToken, hashToken, parseSecretKey, resolveSecretKey } from './util/secret-key.js';
-import { checkCallId, checkId, checkUserId } from './util/stored-text.js';
+import {
+  deriveSessionToken,
+  hashToken,
+  hasSessionTokenForm,
+  parseSecretKey,
+  resolveSecretKey,
+  sessionTokenMatches,
+} from './util/secret-key.js';
+import { checkCallId, checkId, checkUserId, MAX_ID_LENGTH, textProblem } from './util/stored-text.js';
 import { type RotationResult, rotateSecrets } from './vault/rotate.js';
 import { Vault } from './vault/vault.js';
 import { checkWorkbenchEnv } from './workbench/env.js';
@@ -68,6 +75,12 @@ export type ToolMuxApi<P extends Provider<unknown>> = Pick<
   | 'logs'
   | 'close'
 >;
+
+/** What {@link EmbeddedToolMux.checkSessionToken} finds of a session token. */
+export type SessionTokenCheck =
+  | { status: 'valid' /** the stored token hash, which changes with every rotation */; tokenHash: string }
+  | { status: 'unknown' }
+  | { status: 'invalid' };
 
 interface Engine {
   store: Store;
@@ -214,6 +227,30 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   /** @internal the provider's authorization URL of an open OAuth request, for the hosted connect page */
   async connectionRequestAuthorizationUrl(id: string): Promise<string> {
     return (await this.#ready()).auth.connectionRequestAuthorizationUrl(id);
+  }
+
+  /**
+   * @internal The MCP endpoint's check of a session token, made before anything else of the session
+   * is read, built or cached: one primary-key read of the session's token version and hash (none for
+   * a token or an id that cannot be one), then the token derived from the key compared in constant
+   * time. `valid` with the stored token hash; `unknown` for the token a session that does not exist
+   * (any more) had first, so that its holder, and no one else, hears that it is gone; `invalid` for
+   * every other token, whether or not the session exists.
+   */
+  async checkSessionToken(sessionId: string, token: string): Promise<SessionTokenCheck> {
+    if (
+      !hasSessionTokenForm(token) ||
+      typeof sessionId !== 'string' ||
+      textProblem(sessionId, { maxLength: MAX_ID_LENGTH, allowEmpty: false }) !== undefined
+    ) {
+      return { status: 'invalid' };
+    }
+    const { store, key } = await this.#ready();
+    const stored = store.getSessionToken
+      ? await store.getSessionToken(sessionId)
+      : await store.getSession(sessionId);
+    if (!sessionTokenMatches(key, sessionId, stored?.tokenVersion ?? 0, token)) return { status: 'invalid' };
+    return stored ? { status: 'valid', tokenHash: stored.tokenHash } : { status: 'unknown' };
   }
 
   /** `close()` was called: the store is not opened again. */

@@ -109,6 +109,7 @@ export type {
   SessionRecord,
   SessionTokenRotation,
   Store,
+  StoredSessionToken,
 } from './store/types.js';
 export type { ToolCall } from './tool-calls.js';
 export { parseToolArguments, runToolCalls } from './tool-calls.js';

@@ -38,8 +38,8 @@ export type {
   ToolSearchResult,
 } from './search/tool-index.js';
 export { DEFAULT_RANKING, ToolIndex } from './search/tool-index.js';
-export type { ToolCallListener } from './server-support.js';
-export { onToolCall, openToolMuxStore } from './server-support.js';
+export type { SessionTokenCheck, ToolCallListener } from './server-support.js';
+export { checkSessionToken, onToolCall, openToolMuxStore } from './server-support.js';
 export {
   catalogToolSpecs,
   EmbeddedSession,

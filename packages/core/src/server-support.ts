@@ -1,4 +1,4 @@
-import type { ToolCallListener } from './embedded-toolmux.js';
+import type { SessionTokenCheck, ToolCallListener } from './embedded-toolmux.js';
 import { META_TOOLKIT } from './meta-tools/meta-tools.js';
 import type { Provider } from './provider.js';
 import type { ExecutionLogRecord, Store } from './store/types.js';
@@ -41,4 +41,17 @@ export function onToolCall(
   );
 }
 
-export type { ToolCallListener };
+/**
+ * Checks a session's MCP token before anything else of the session is read or built (see
+ * `EmbeddedToolMux.checkSessionToken`): `valid` (with the stored token hash), `unknown` (the token of
+ * a session that no longer exists), or `invalid` (any other token, whether the session exists or not).
+ */
+export function checkSessionToken(
+  mux: ToolMux<Provider<unknown>>,
+  sessionId: string,
+  token: string,
+): Promise<SessionTokenCheck> {
+  return embeddedEngineOf(mux, 'Checking a session token').checkSessionToken(sessionId, token);
+}
+
+export type { SessionTokenCheck, ToolCallListener };

@@ -37,6 +37,7 @@ import type {
   SessionTokenRotation,
   SessionUpdate,
   Store,
+  StoredSessionToken,
   WorkbenchFileRecord,
 } from './types.js';
 
@@ -740,6 +741,19 @@ export class PostgresStore implements Store {
       'toolmux_session_token_hash',
     );
     return rows[0]?.token_hash;
+  }
+
+  async getSessionToken(id: string): Promise<StoredSessionToken | undefined> {
+    const rows = await this.query(
+      'read a session token',
+      'SELECT token_version, token_hash FROM toolmux_sessions WHERE id = $1',
+      [id],
+      'toolmux_session_token',
+    );
+    const row = rows[0];
+    return row === undefined
+      ? undefined
+      : { tokenVersion: Number(row.token_version), tokenHash: row.token_hash };
   }
 
   async deleteSession(id: string): Promise<boolean> {

@@ -42,6 +42,7 @@ import type {
   SessionTokenRotation,
   SessionUpdate,
   Store,
+  StoredSessionToken,
   WorkbenchFileRecord,
 } from './types.js';
 
@@ -103,6 +104,7 @@ function prepareStatements(database: DatabaseSync) {
         `WHERE id = ? AND token_version = ? RETURNING ${SESSION_COLUMNS}`,
     ),
     getSessionTokenHash: database.prepare('SELECT token_hash FROM toolmux_sessions WHERE id = ?'),
+    getSessionToken: database.prepare('SELECT token_version, token_hash FROM toolmux_sessions WHERE id = ?'),
     getSession: database.prepare(`SELECT ${SESSION_COLUMNS} FROM toolmux_sessions WHERE id = ?`),
     deleteSession: database.prepare('DELETE FROM toolmux_sessions WHERE id = ?'),
     updateSession: database.prepare(
@@ -492,6 +494,13 @@ export class SqliteStore implements Store {
   async getSessionTokenHash(id: string): Promise<string | undefined> {
     const row = this.run('read a session token', () => this.prepared().getSessionTokenHash.get(id));
     return row === undefined ? undefined : (row.token_hash as string);
+  }
+
+  async getSessionToken(id: string): Promise<StoredSessionToken | undefined> {
+    const row = this.run('read a session token', () => this.prepared().getSessionToken.get(id));
+    return row === undefined
+      ? undefined
+      : { tokenVersion: Number(row.token_version), tokenHash: row.token_hash as string };
   }
 
   async deleteSession(id: string): Promise<boolean> {

@@ -479,6 +479,27 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
         expect(await store.getSessionTokenHash(newId('ses'))).toBeUndefined();
       });
 
+      it('getSessionToken reads the version and hash of the token, undefined for an unknown id', async () => {
+        const record = session();
+        await store.insertSession(record);
+        expect(await store.getSessionToken!(record.id)).toEqual({
+          tokenVersion: 0,
+          tokenHash: record.tokenHash,
+        });
+        await store.rotateSessionToken(record.id, {
+          expectedTokenVersion: 0,
+          tokenVersion: 1,
+          tokenHash: 'f'.repeat(64),
+        });
+        expect(await store.getSessionToken!(record.id)).toEqual({
+          tokenVersion: 1,
+          tokenHash: 'f'.repeat(64),
+        });
+        expect(await store.getSessionToken!(newId('ses'))).toBeUndefined();
+        await store.deleteSession(record.id);
+        expect(await store.getSessionToken!(record.id)).toBeUndefined();
+      });
+
       it('lets exactly one of two rotations from one version win; the other gets undefined', async () => {
         const record = session();
         await store.insertSession(record);

@@ -48,6 +48,12 @@ export interface Store {
    */
   getSessionTokenHash(id: string): Promise<string | undefined>;
   /**
+   * Optional: the stored token version and hash of a session, or undefined for an unknown id (one
+   * primary-key read of two columns). The MCP endpoint checks a request's token against them before
+   * it reads or builds anything else of the session; a store without it is read with `getSession`.
+   */
+  getSessionToken?(id: string): Promise<StoredSessionToken | undefined>;
+  /**
    * Deletes a session; false for an unknown id. Its execution log stays (entries keep the session id),
    * and `getSession` / `getSessionTokenHash` answer undefined for it from then on.
    */
@@ -353,6 +359,12 @@ export interface SessionUpdate {
   config: Record<string, unknown>;
   metadata: Record<string, string>;
   expectedVersion: number;
+}
+
+/** What {@link Store.getSessionToken} reads: the token version and the SHA-256 (hex) of its token. */
+export interface StoredSessionToken {
+  tokenVersion: number;
+  tokenHash: string;
 }
 
 export interface SessionTokenRotation {

@@ -68,6 +68,25 @@ export function deriveSessionToken(key: Buffer, sessionId: string, version = 0):
   return TOKEN_PREFIX + createHmac('sha256', key).update(input).digest('base64url');
 }
 
+/** The form of every token {@link deriveSessionToken} makes: the prefix, then 32 bytes in base64url. */
+const SESSION_TOKEN_FORM = /^tmx_st_[A-Za-z0-9_-]{43}$/;
+
+/** Whether `token` has the form of a session token (one without it is no session's, whatever the key). */
+export function hasSessionTokenForm(token: string): boolean {
+  return SESSION_TOKEN_FORM.test(token);
+}
+
+/**
+ * Whether `token` is the session token of `sessionId` at `version` under `key`, compared in constant
+ * time (the time depends on neither how much of it matches nor on the session). A token without the
+ * form of one is false before any work.
+ */
+export function sessionTokenMatches(key: Buffer, sessionId: string, version: number, token: string): boolean {
+  if (!hasSessionTokenForm(token)) return false;
+  // both are ASCII of the same length once the form is checked
+  return timingSafeEqual(Buffer.from(token), Buffer.from(deriveSessionToken(key, sessionId, version)));
+}
+
 /** SHA-256 hex of a token: what the store keeps. */
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
