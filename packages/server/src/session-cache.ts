@@ -1,16 +1,20 @@
-import type { Provider, Session, Store, ToolMux, ToolSpec } from '@toolmux/core';
-import { exposedToolSpecs, hashToken, openToolMuxStore, tokenMatches } from '@toolmux/core/internal';
+import {
+  type Provider,
+  type Session,
+  type Store,
+  type ToolMux,
+  ToolMuxError,
+  type ToolSpec,
+} from '@toolmux/core';
+import { checkSessionToken, exposedToolSpecs, openToolMuxStore } from '@toolmux/core/internal';
 
 /** A resumed session and what the server derives from it once. */
 export class CachedSession {
   readonly session: Session<unknown>;
   readonly expiresAt: number;
-  /** SHA-256 (hex) of the token the session had when it was resumed. */
-  readonly tokenHash: string;
   /**
    * The token hash the store held when the session was resumed: a different one later means the
-   * token was rotated (or the session deleted) elsewhere. Not always `tokenHash`: after the secret key
-   * changes, the stored hash stays the old key's until the token is rotated.
+   * token was rotated (or the session deleted) elsewhere.
    */
   readonly storedTokenHash: string | undefined;
   #specs: ToolSpec[] | undefined;
@@ -18,7 +22,6 @@ export class CachedSession {
   constructor(session: Session<unknown>, expiresAt: number, storedTokenHash: string | undefined) {
     this.session = session;
     this.expiresAt = expiresAt;
-    this.tokenHash = hashToken(session.mcp.headers.Authorization.slice('Bearer '.length));
     this.storedTokenHash = storedTokenHash;
   }
 
@@ -56,9 +59,11 @@ export interface SessionCacheOptions {
 /**
  * Resumed sessions by id, for a few seconds, so that MCP and REST calls do not resume a session
  * (read and parse its config, rebuild its tools) every time. Concurrent lookups of one id share one
- * `use()`. A cache hit still reads the session's token hash (one primary-key lookup): a session
- * deleted, or a token rotated, on another instance shows here at once. Nothing here is needed by
- * another instance: it only saves work, and every entry expires.
+ * `use()`. A cache hit still reads the session's stored token (one primary-key lookup): a session
+ * deleted, or a token rotated, on another instance shows here at once. Only callers that proved
+ * their right to the session (the project API key, or the session's token, checked by `authorize`
+ * before anything is resumed) add entries. Nothing here is needed by another instance: it only
+ * saves work, and every entry expires.
  */
 export class SessionCache {
   readonly #toolmux: ToolMux<Provider<unknown>>;
@@ -87,7 +92,13 @@ export class SessionCache {
     const loading = Promise.all([this.#toolmux.use(sessionId), this.#storedTokenHash(sessionId)]).then(
       ([session, stored]) => new CachedSession(session as Session<unknown>, Date.now() + this.#ttlMs, stored),
     );
-    if (this.#ttlMs <= 0) return loading;
+    this.#remember(sessionId, loading);
+    return loading;
+  }
+
+  /** Keeps a session being resumed for `ttlMs` (not at all with 0), the oldest entry going first. */
+  #remember(sessionId: string, loading: Promise<CachedSession>): void {
+    if (this.#ttlMs <= 0) return;
     this.#entries.set(sessionId, loading);
     loading.catch(() => {
       if (this.#entries.get(sessionId) === loading) this.#entries.delete(sessionId);
@@ -96,7 +107,6 @@ export class SessionCache {
       const oldest = this.#entries.keys().next().value;
       if (oldest !== undefined) this.#entries.delete(oldest);
     }
-    return loading;
   }
 
   /**
@@ -173,15 +183,44 @@ export class SessionCache {
 
   /**
    * The session if `authorization` (`Bearer <token>`) carries its current MCP token, else undefined.
-   * `get()` has checked the cached session against the store's token hash, so the token is compared
-   * (as SHA-256 digests, in constant time) with the current one: a token rotated away, or the token
-   * of a session deleted on any instance, is refused at once. Throws `SESSION_NOT_FOUND` like `get()`.
+   * The token is checked first, against the session's stored token version (one primary-key read,
+   * and none for a token that cannot be a session token), in constant time: a wrong token costs that
+   * read whether the session exists or not, and resumes, builds and caches nothing. Only then is the
+   * session taken from the cache (when the entry has the token hash just read: a token rotated away,
+   * or the token of a session deleted, on any instance is refused at once) or resumed. Throws
+   * `SESSION_NOT_FOUND` for the token of a session that no longer exists (and for no other token).
    */
   async authorize(sessionId: string, authorization: string): Promise<CachedSession | undefined> {
     const token = /^Bearer (\S+)$/i.exec(authorization)?.[1];
     if (token === undefined) return undefined;
-    const entry = await this.get(sessionId);
-    return tokenMatches(token, entry.tokenHash) ? entry : undefined;
+    const check = await checkSessionToken(this.#toolmux, sessionId, token);
+    if (check.status === 'invalid') return undefined;
+    if (check.status === 'unknown') {
+      throw new ToolMuxError({ code: 'SESSION_NOT_FOUND', message: `No session "${sessionId}".` });
+    }
+    return this.#authorized(sessionId, check.tokenHash);
+  }
+
+  /**
+   * The session for a caller whose token was checked against `storedTokenHash`: the cached entry
+   * when it was resumed under that hash, else resumed now (concurrent callers share one `use()`).
+   */
+  async #authorized(sessionId: string, storedTokenHash: string): Promise<CachedSession> {
+    const pending = this.#entries.get(sessionId);
+    if (pending) {
+      const entry = await pending.catch(() => undefined);
+      if (entry && entry.expiresAt > Date.now() && entry.storedTokenHash === storedTokenHash) return entry;
+      if (this.#entries.get(sessionId) === pending) this.#entries.delete(sessionId);
+      return this.#authorized(sessionId, storedTokenHash);
+    }
+    const loading = this.#toolmux
+      .use(sessionId)
+      .then(
+        (session) =>
+          new CachedSession(session as Session<unknown>, Date.now() + this.#ttlMs, storedTokenHash),
+      );
+    this.#remember(sessionId, loading);
+    return loading;
   }
 
   /**

@@ -374,11 +374,17 @@ describe('MCP authentication', () => {
     expect((await post(meta.sessionId, { authorization: `Bearer ${TEST_API_KEY}` })).status).toBe(401);
   });
 
-  it('answers 404 for an unknown session', async () => {
-    const result = await post('ses_doesnotexist', meta.mcp.headers);
+  it('answers 404 for an unknown session to its own token and the API key, 401 to any other token', async () => {
+    const gone = await mux.create('user_mcp', { toolkits: ['tasks'] });
+    await gone.delete();
+    const result = await post(gone.sessionId, gone.mcp.headers);
     expect(result.status).toBe(404);
     expect(result.body.error.data).toEqual({ code: 'SESSION_NOT_FOUND' });
-    await expect(connect('ses_doesnotexist', meta.mcp.headers)).rejects.toMatchObject({ code: 404 });
+    await expect(connect(gone.sessionId, gone.mcp.headers)).rejects.toMatchObject({ code: 404 });
+    expect((await post('ses_doesnotexist', { 'x-api-key': TEST_API_KEY })).status).toBe(404);
+    // another session's token says nothing about whether this one exists
+    expect((await post('ses_doesnotexist', meta.mcp.headers)).status).toBe(401);
+    await expect(connect('ses_doesnotexist', meta.mcp.headers)).rejects.toMatchObject({ code: 401 });
   });
 });
 
@@ -938,7 +944,7 @@ describe('MCP CORS for pages of allowed origins', () => {
     expect(unauthorized.status).toBe(401);
     expectCors(unauthorized, '401');
     expect(unauthorized.headers.get('www-authenticate')).toContain('Bearer');
-    const unknown = await post('ses_nope', { ...meta.mcp.headers, origin: OWN });
+    const unknown = await post('ses_nope', { 'x-api-key': TEST_API_KEY, origin: OWN });
     expect(unknown.status).toBe(404);
     expectCors(unknown, '404');
     const get = await fetch(endpoint(meta.sessionId), {
