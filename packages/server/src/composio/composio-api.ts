@@ -284,8 +284,11 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
     (run: (c: Context) => Promise<unknown>, status: ContentfulStatusCode = 200, once = false) =>
     async (c: Context) => {
       try {
-        const key = c.req.header('x-api-key') ?? c.req.header('authorization')?.replace(/^bearer /i, '');
-        if (!key || !context.apiKeyMatches(key)) throw unauthorized();
+        // x-api-key, as Composio's clients send it, or `Authorization: Bearer <key>` as toolmux's
+        // REST API takes it; never the bare key as the Authorization header
+        const key =
+          c.req.header('x-api-key') ?? /^bearer (.+)$/is.exec(c.req.header('authorization') ?? '')?.[1];
+        if (key === undefined || !context.apiKeyMatches(key)) throw unauthorized();
         // a tool's result or a list can be megabytes: written a slice at a time (see jsonResponse)
         return await jsonResponse(await run(c), status);
       } catch (error) {
