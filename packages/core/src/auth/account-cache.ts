@@ -5,6 +5,7 @@ import type { Store } from '../store/types.js';
 const ACCOUNT_WRITES = new Set<keyof Store>([
   'insertConnectedAccount',
   'updateConnectedAccount',
+  'activateConnectedAccount',
   'deleteConnectedAccount',
   'deleteAuthConfig',
   'completeConnectionRequest',

@@ -6,6 +6,7 @@ import type {
   ConnectedAccountRecord,
   ConnectionStatus,
   ListConnectedAccountsQuery,
+  Store,
 } from '../store/types.js';
 import { newId } from '../util/ids.js';
 import { checkId, checkUserId, shownValue } from '../util/stored-text.js';
@@ -15,6 +16,74 @@ import type { CredentialLoader, StoredCredentials } from './credentials.js';
 import { revokeToken } from './oauth.js';
 import { checkFields, schemeOf } from './schemes.js';
 import type { ConnectedAccount } from './types.js';
+
+/** How many (up to `max`) ACTIVE or INACTIVE accounts of the toolkit the user has: what the limit counts. */
+export async function accountsInLimit(
+  store: Store,
+  userId: string,
+  toolkit: string,
+  max: number,
+  except?: string,
+): Promise<number> {
+  const { items } = await store.listConnectedAccounts({
+    userIds: [userId],
+    toolkits: [toolkit],
+    statuses: ['ACTIVE', 'INACTIVE'],
+    limit: max + 1,
+  });
+  return items.filter((item) => item.id !== except).length;
+}
+
+/**
+ * ACCOUNT_LIMIT_REACHED: the user has `max` (the session's `multiAccount.maxAccountsPerToolkit`)
+ * ACTIVE or INACTIVE accounts of the toolkit. `then` says what became of the request.
+ */
+export function accountLimitReached(
+  userId: string,
+  label: string,
+  toolkit: string,
+  max: number,
+  then = '',
+): ToolMuxError {
+  return new ToolMuxError({
+    code: 'ACCOUNT_LIMIT_REACHED',
+    message: `User ${shownValue(userId)} already has ${max} ${label} accounts (ACTIVE or INACTIVE), the session's multiAccount.maxAccountsPerToolkit (${max}).${then} Delete or disable one (${apiRef('connectedAccounts.delete')}) before connecting another, or raise the limit (at most 10).`,
+    details: { toolkit, maxAccountsPerToolkit: max },
+  });
+}
+
+/**
+ * Revokes OAuth tokens at the provider (RFC 7009) when the toolkit's scheme names a `revocationUrl`:
+ * the refresh token, then the access token. A provider that cannot be reached or refuses is logged
+ * (without the tokens), ending with `anyway`.
+ */
+export async function revokeStoredTokens(
+  records: AuthRecords,
+  account: Pick<ConnectedAccountRecord, 'id' | 'toolkit'>,
+  config: AuthConfigRecord,
+  stored: StoredCredentials,
+  anyway: string,
+): Promise<void> {
+  const { catalog, fetch, logger } = records.options;
+  const toolkit = catalog.toolkits.get(account.toolkit);
+  const scheme = toolkit ? schemeOf(toolkit, 'oauth2') : undefined;
+  if (!toolkit || scheme?.type !== 'oauth2' || !scheme.revocationUrl || stored.type !== 'oauth2') return;
+  const client = records.oauthClient(config, toolkit);
+  const withEndpoint = { ...scheme, revocationUrl: scheme.revocationUrl };
+  const tokens = [
+    ...(stored.refreshToken ? [[stored.refreshToken, 'refresh_token'] as const] : []),
+    [stored.accessToken, 'access_token'] as const,
+  ];
+  for (const [token, hint] of tokens) {
+    try {
+      await revokeToken(withEndpoint, client, token, hint, fetch);
+    } catch (error) {
+      logger.warn(
+        `toolmux: could not revoke the ${hint.replace('_', ' ')} of ${account.id} at ${records.label(account.toolkit)} (${error instanceof Error ? error.message : 'unknown error'}); ${anyway}.`,
+      );
+    }
+  }
+}
 
 const ACCOUNT_STATUSES: readonly ConnectionStatus[] = [
   'INITIATED',
@@ -81,22 +150,14 @@ export class ConnectedAccounts {
   }
 
   /**
-   * `multiAccount.maxAccountsPerToolkit`: ACCOUNT_LIMIT_REACHED when the user already has `max`
-   * ACTIVE or INACTIVE accounts of the toolkit (expired ones do not count: they are reconnected).
+   * `multiAccount.maxAccountsPerToolkit` when a connection starts: ACCOUNT_LIMIT_REACHED when the user
+   * already has `max` ACTIVE or INACTIVE accounts of the toolkit (expired ones do not count: they are
+   * reconnected). The request keeps `max`, and the store checks it again, atomically, when the
+   * request makes its account (`completeConnectionRequest`, `activateConnectedAccount`).
    */
   async checkRoom(userId: string, toolkit: Toolkit, max: number): Promise<void> {
-    const { items } = await this.#records.store.listConnectedAccounts({
-      userIds: [userId],
-      toolkits: [toolkit.slug],
-      statuses: ['ACTIVE', 'INACTIVE'],
-      limit: max,
-    });
-    if (items.length < max) return;
-    throw new ToolMuxError({
-      code: 'ACCOUNT_LIMIT_REACHED',
-      message: `User ${shownValue(userId)} already has ${items.length} ${toolkit.name} (${toolkit.slug}) accounts, the session's multiAccount.maxAccountsPerToolkit (${max}). Delete or disable one (${apiRef('connectedAccounts.delete')}) before connecting another, or raise the limit (at most 10).`,
-      details: { toolkit: toolkit.slug, maxAccountsPerToolkit: max },
-    });
+    if ((await accountsInLimit(this.#records.store, userId, toolkit.slug, max)) < max) return;
+    throw accountLimitReached(userId, this.#records.label(toolkit.slug), toolkit.slug, max);
   }
 
   /**
@@ -201,27 +262,8 @@ export class ConnectedAccounts {
    */
   async revokeTokens(account: ConnectedAccountRecord, config: AuthConfigRecord): Promise<void> {
     if (!account.secret) return;
-    const { catalog, vault, fetch, logger } = this.#records.options;
-    const toolkit = catalog.toolkits.get(account.toolkit);
-    const scheme = toolkit ? schemeOf(toolkit, 'oauth2') : undefined;
-    if (!toolkit || scheme?.type !== 'oauth2' || !scheme.revocationUrl) return;
-    const stored = vault.openJson<StoredCredentials>(account.id, account.secret);
-    if (stored.type !== 'oauth2') return;
-    const client = this.#records.oauthClient(config, toolkit);
-    const withEndpoint = { ...scheme, revocationUrl: scheme.revocationUrl };
-    const tokens = [
-      ...(stored.refreshToken ? [[stored.refreshToken, 'refresh_token'] as const] : []),
-      [stored.accessToken, 'access_token'] as const,
-    ];
-    for (const [token, hint] of tokens) {
-      try {
-        await revokeToken(withEndpoint, client, token, hint, fetch);
-      } catch (error) {
-        logger.warn(
-          `toolmux: could not revoke the ${hint.replace('_', ' ')} of ${account.id} at ${this.#records.label(account.toolkit)} (${error instanceof Error ? error.message : 'unknown error'}); the account is deleted here anyway.`,
-        );
-      }
-    }
+    const stored = this.#records.options.vault.openJson<StoredCredentials>(account.id, account.secret);
+    await revokeStoredTokens(this.#records, account, config, stored, 'the account is deleted here anyway');
   }
 
   /**

@@ -9,7 +9,7 @@ import { checkId } from '../util/stored-text.js';
 import { checkAlias, claimingAlias } from './aliases.js';
 import type { AuthConfigs } from './auth-configs.js';
 import { type AuthRecords, ID_FIX, publicAccount } from './auth-records.js';
-import type { ConnectedAccounts } from './connected-accounts.js';
+import { accountLimitReached, type ConnectedAccounts } from './connected-accounts.js';
 import { ConnectionRequest, type ConnectionRequestProgress } from './connection-request.js';
 import { startAuthorization } from './oauth.js';
 import { defaultSchemeOf, oauth2SchemeOf } from './schemes.js';
@@ -82,8 +82,8 @@ export class ConnectionRequests {
     const config = await this.#records.authConfig(authConfigId);
     if (alias !== undefined) await this.#accounts.freeAlias(userId, config.toolkit, alias);
     return config.type === 'oauth2'
-      ? this.#startOAuth(userId, config, options.callbackUrl, alias)
-      : this.#startFields(userId, config, options.callbackUrl, alias);
+      ? this.#startOAuth(userId, config, options.callbackUrl, alias, null)
+      : this.#startFields(userId, config, options.callbackUrl, alias, null);
   }
 
   /**
@@ -96,6 +96,8 @@ export class ConnectionRequests {
     config: AuthConfigRecord,
     callbackUrl: string | undefined,
     alias: string | undefined,
+    /** The session's `multiAccount.maxAccountsPerToolkit`, checked again when the account is made. */
+    maxAccounts: number | null,
   ): Promise<ConnectionRequest> {
     const { store, callbackUrls, defaultCallbackUrl, connectPageUrl } = this.#records.options;
     const checkedCallbackUrl = callbackUrls.check(callbackUrl ?? defaultCallbackUrl);
@@ -117,6 +119,7 @@ export class ConnectionRequests {
       usedAt: null,
       createdAt: now,
       alias: alias ?? null,
+      maxAccounts,
     };
     await store.insertConnectionRequest(record);
     return this.#connectionRequest(record, connectPageUrl(record.id));
@@ -177,6 +180,8 @@ export class ConnectionRequests {
     config: AuthConfigRecord,
     callbackUrl: string | undefined,
     alias: string | undefined,
+    /** The session's `multiAccount.maxAccountsPerToolkit`, checked again when the account is made. */
+    maxAccounts: number | null,
   ): Promise<ConnectionRequest> {
     const { store, vault, callbackUrls, redirectUri, defaultCallbackUrl } = this.#records.options;
     const checkedCallbackUrl = callbackUrls.check(callbackUrl ?? defaultCallbackUrl);
@@ -229,6 +234,7 @@ export class ConnectionRequests {
       expiresAt,
       usedAt: null,
       createdAt: now,
+      maxAccounts,
     };
     await store.insertConnectionRequest(record);
     return this.#connectionRequest(record, this.#oauthLink(requestId, url));
@@ -319,7 +325,19 @@ export class ConnectionRequests {
     const store = this.#records.store;
     if (record.alias) await this.#accounts.freeAlias(record.userId, record.toolkit, record.alias);
     const completed = await claimingAlias(record.alias, record.toolkit, () =>
-      store.completeConnectionRequest(record.id, account, new Date()),
+      store.completeConnectionRequest(record.id, account, new Date()).catch((error: unknown) => {
+        // the user reached the limit since the request started (other requests completed meanwhile)
+        if (ToolMuxError.isInstance(error) && error.code === 'ACCOUNT_LIMIT_REACHED' && record.maxAccounts) {
+          throw accountLimitReached(
+            record.userId,
+            this.#records.label(record.toolkit),
+            record.toolkit,
+            record.maxAccounts,
+            ' Nothing was connected, and this connection request stays open until it expires: complete it again once there is room.',
+          );
+        }
+        throw error;
+      }),
     );
     if (completed) {
       return publicAccount(account);
@@ -407,16 +425,15 @@ export class ConnectionRequests {
     callbackUrls.check(request.callbackUrl ?? defaultCallbackUrl);
     const alias = request.alias === undefined ? undefined : checkAlias(request.alias);
     const multi = request.selection.multiAccount;
-    if (multi?.enable && !toolkit.noAuth) {
-      await this.#accounts.checkRoom(request.userId, toolkit, multi.maxAccountsPerToolkit);
-    }
+    const maxAccounts = multi?.enable && !toolkit.noAuth ? multi.maxAccountsPerToolkit : null;
+    if (maxAccounts !== null) await this.#accounts.checkRoom(request.userId, toolkit, maxAccounts);
     const plan = await this.plan(toolkit, request.selection, { create: true });
     if (alias !== undefined && (plan.kind === 'oauth2' || plan.kind === 'fields')) {
       await this.#accounts.freeAlias(request.userId, toolkit.slug, alias);
     }
     switch (plan.kind) {
       case 'oauth2':
-        return this.#startOAuth(request.userId, plan.authConfig, request.callbackUrl, alias);
+        return this.#startOAuth(request.userId, plan.authConfig, request.callbackUrl, alias, maxAccounts);
       case 'none':
         throw new ToolMuxError({
           code: 'INVALID_REQUEST',
@@ -425,7 +442,7 @@ export class ConnectionRequests {
       case 'fields':
         if (plan.authConfigId) {
           const config = await this.#records.authConfig(plan.authConfigId);
-          return this.#startFields(request.userId, config, request.callbackUrl, alias);
+          return this.#startFields(request.userId, config, request.callbackUrl, alias, maxAccounts);
         }
         throw new ToolMuxError({
           code: 'AUTH_CONFIG_NOT_FOUND',

@@ -1,6 +1,12 @@
 import { ToolMuxError } from '../errors.js';
+import type {
+  ConnectedAccountChanges,
+  ConnectedAccountRecord,
+  ConnectionRequestRecord,
+} from '../store/types.js';
 import { storableText } from '../util/stored-text.js';
 import type { AuthRecords } from './auth-records.js';
+import { accountLimitReached, accountsInLimit, revokeStoredTokens } from './connected-accounts.js';
 import { hashState, type OAuthRequestSecret } from './connection-requests.js';
 import type { StoredCredentials } from './credentials.js';
 import { exchangeCode, OAuthFailure } from './oauth.js';
@@ -86,14 +92,25 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
       },
     );
     const stored: StoredCredentials = { type: 'oauth2', ...tokens };
-    const updated = await store.updateConnectedAccount(accountId, {
+    const changes: ConnectedAccountChanges = {
       status: 'ACTIVE',
       statusReason: null,
       secret: vault.sealJson(accountId, stored),
       expiresAt: tokens.expiresAt === undefined ? null : new Date(tokens.expiresAt),
       refreshLeaseUntil: null,
       connectedAt: new Date(),
-    });
+    };
+    const updated = connection.maxAccounts
+      ? await activateWithinLimit(records, connection, connection.maxAccounts, changes, async () =>
+          revokeStoredTokens(
+            records,
+            { id: accountId, toolkit: config.toolkit },
+            config,
+            stored,
+            'it is not kept',
+          ),
+        )
+      : await store.updateConnectedAccount(accountId, changes);
     if (!updated) {
       await store.finishConnectionRequest(connection.id, 'FAILED');
       return back('failed', 'account_deleted');
@@ -118,6 +135,46 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
     await store.finishConnectionRequest(connection.id, 'FAILED');
     return back('failed', failure.error);
   }
+}
+
+/**
+ * Makes the request's account ACTIVE only while the user has fewer than `maxAccounts` ACTIVE or
+ * INACTIVE accounts of the toolkit (other requests may have connected some since this one started),
+ * counted and written in one step by the store. Over the limit, the new tokens are revoked and an
+ * `account_limit_reached` OAuthFailure fails the request.
+ */
+async function activateWithinLimit(
+  records: AuthRecords,
+  connection: ConnectionRequestRecord,
+  maxAccounts: number,
+  changes: ConnectedAccountChanges,
+  revoke: () => Promise<void>,
+): Promise<ConnectedAccountRecord | undefined> {
+  const { store } = records.options;
+  const accountId = connection.connectedAccountId!;
+  try {
+    if (store.activateConnectedAccount) {
+      return await store.activateConnectedAccount(accountId, changes, maxAccounts);
+    }
+    // a store of your own without it: checked just before the update
+    if (
+      (await accountsInLimit(store, connection.userId, connection.toolkit, maxAccounts, accountId)) <
+      maxAccounts
+    ) {
+      return await store.updateConnectedAccount(accountId, changes);
+    }
+  } catch (error) {
+    if (!ToolMuxError.isInstance(error) || error.code !== 'ACCOUNT_LIMIT_REACHED') throw error;
+  }
+  await revoke();
+  const refused = accountLimitReached(
+    connection.userId,
+    records.label(connection.toolkit),
+    connection.toolkit,
+    maxAccounts,
+    ' This connection was not kept (its tokens were revoked where the provider allows it).',
+  );
+  throw new OAuthFailure('account_limit_reached', refused.message);
 }
 
 const HTML_ESCAPES: Record<string, string> = {

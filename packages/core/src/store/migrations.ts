@@ -451,6 +451,18 @@ export const MIGRATIONS: readonly Migration[] = [
       `,
     },
   },
+  {
+    version: 11,
+    name: 'connection_request_account_limits',
+    // The session's multiAccount.maxAccountsPerToolkit when a request started (NULL: no limit). The
+    // limit is checked again when the request makes its account ACTIVE, in one transaction with
+    // counting the user's accounts of the toolkit, so that requests completed at once (on one
+    // instance or several) cannot connect more accounts than it.
+    sql: {
+      sqlite: 'ALTER TABLE toolmux_connection_requests ADD COLUMN max_accounts INTEGER;',
+      postgres: 'ALTER TABLE toolmux_connection_requests ADD COLUMN max_accounts integer;',
+    },
+  },
 ];
 
 /** The table of each kind of record that holds encrypted values. */

@@ -10,6 +10,7 @@ import { assertPageQuery, type PageQuery, pageClause, toPage } from './paginatio
 import { PostgresConnectionListener } from './postgres-connection-listener.js';
 import { SessionLogPageReader } from './postgres-log-pages.js';
 import {
+  accountLimitError,
   assertExpectedVersion,
   configVersionConflictError,
   sessionNotFoundError,
@@ -358,7 +359,7 @@ const ACCOUNT_COLUMNS =
   'refresh_lease_until, connected_at, created_at, updated_at, alias';
 const REQUEST_COLUMNS =
   'id, kind, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, ' +
-  'callback_url, redirect_uri, status, expires_at, used_at, created_at, alias';
+  'callback_url, redirect_uri, status, expires_at, used_at, created_at, alias, max_accounts';
 
 /** Columns of {@link ConnectedAccountChanges}, by property. */
 const ACCOUNT_CHANGE_COLUMNS = {
@@ -423,7 +424,36 @@ function toRequest(row: QueryResultRow): ConnectionRequestRecord {
     usedAt: row.used_at,
     createdAt: row.created_at,
     alias: row.alias,
+    maxAccounts: row.max_accounts,
   };
+}
+
+/** The UPDATE of `updateConnectedAccount` (without RETURNING). */
+function accountUpdate(
+  id: string,
+  changes: ConnectedAccountChanges,
+  expectedVersion?: number,
+): { sql: string; params: unknown[] } {
+  const assignments: string[] = [];
+  const params: unknown[] = [];
+  const placeholder = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  for (const [property, column] of Object.entries(ACCOUNT_CHANGE_COLUMNS)) {
+    const value = changes[property as keyof typeof ACCOUNT_CHANGE_COLUMNS];
+    if (value !== undefined) assignments.push(`${column} = ${placeholder(value)}`);
+  }
+  if (changes.secret !== undefined) {
+    assignments.push(
+      `secret = ${placeholder(changes.secret?.ciphertext ?? null)}`,
+      `key_id = ${placeholder(changes.secret?.keyId ?? null)}`,
+    );
+  }
+  assignments.push('version = version + 1', `updated_at = ${placeholder(new Date())}`);
+  let sql = `UPDATE toolmux_connected_accounts SET ${assignments.join(', ')} WHERE id = ${placeholder(id)}`;
+  if (expectedVersion !== undefined) sql += ` AND version = ${placeholder(expectedVersion)}`;
+  return { sql, params };
 }
 
 /** The values of {@link ACCOUNT_COLUMNS}, in order. */
@@ -446,6 +476,9 @@ function accountValues(record: ConnectedAccountRecord): unknown[] {
     record.alias ?? null,
   ];
 }
+
+/** A statement on the connection of a transaction (see `PostgresStore.transaction`). */
+type TransactionQuery = (text: string, values?: unknown[]) => Promise<QueryResultRow[]>;
 
 function invalidOption(message: string): ToolMuxError {
   return new ToolMuxError({ code: 'STORE_CONFIG_INVALID', message });
@@ -1057,25 +1090,7 @@ export class PostgresStore implements Store {
     changes: ConnectedAccountChanges,
     expectedVersion?: number,
   ): Promise<ConnectedAccountRecord | undefined> {
-    const assignments: string[] = [];
-    const params: unknown[] = [];
-    const placeholder = (value: unknown) => {
-      params.push(value);
-      return `$${params.length}`;
-    };
-    for (const [property, column] of Object.entries(ACCOUNT_CHANGE_COLUMNS)) {
-      const value = changes[property as keyof typeof ACCOUNT_CHANGE_COLUMNS];
-      if (value !== undefined) assignments.push(`${column} = ${placeholder(value)}`);
-    }
-    if (changes.secret !== undefined) {
-      assignments.push(
-        `secret = ${placeholder(changes.secret?.ciphertext ?? null)}`,
-        `key_id = ${placeholder(changes.secret?.keyId ?? null)}`,
-      );
-    }
-    assignments.push('version = version + 1', `updated_at = ${placeholder(new Date())}`);
-    let sql = `UPDATE toolmux_connected_accounts SET ${assignments.join(', ')} WHERE id = ${placeholder(id)}`;
-    if (expectedVersion !== undefined) sql += ` AND version = ${placeholder(expectedVersion)}`;
+    const { sql, params } = accountUpdate(id, changes, expectedVersion);
     const rows = await this.query(
       'update a connected account',
       `${sql} RETURNING ${ACCOUNT_COLUMNS}`,
@@ -1114,7 +1129,7 @@ export class PostgresStore implements Store {
     await this.query(
       'insert a connection request',
       `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) ` +
-        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)',
+        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)',
       [
         record.id,
         record.kind,
@@ -1132,6 +1147,7 @@ export class PostgresStore implements Store {
         record.usedAt,
         record.createdAt,
         record.alias ?? null,
+        record.maxAccounts ?? null,
       ],
     );
   }
@@ -1195,19 +1211,104 @@ export class PostgresStore implements Store {
     return rows.length > 0;
   }
 
-  /** One statement: the account is inserted only when the request was claimed, atomically. */
+  /**
+   * One statement inserts the account only when the request was claimed; with `maxAccounts`, it runs
+   * after the user's accounts were counted under {@link PostgresStore.accountsInLimit}.
+   */
   async completeConnectionRequest(id: string, account: ConnectedAccountRecord, now: Date): Promise<boolean> {
-    const rows = await this.query(
-      'complete a connection request',
-      "WITH claimed AS (UPDATE toolmux_connection_requests SET used_at = $16, status = 'COMPLETED', " +
-        'connected_account_id = $1 ' +
-        "WHERE id = $17 AND kind = 'fields' AND status = 'PENDING' AND used_at IS NULL AND expires_at > $16 " +
-        'RETURNING id) ' +
-        `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) ` +
-        'SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM claimed RETURNING id',
-      [...accountValues(account), now, id],
+    const outcome = await this.transaction('complete a connection request', async (query) => {
+      const [request] = await query(
+        'SELECT max_accounts FROM toolmux_connection_requests ' +
+          "WHERE id = $1 AND kind = 'fields' AND status = 'PENDING' AND used_at IS NULL AND expires_at > $2",
+        [id, now],
+      );
+      if (request === undefined) return 'closed';
+      const max = request.max_accounts as number | null;
+      if (
+        max !== null &&
+        (await this.accountsInLimit(query, account.userId, account.toolkit, account.id)) >= max
+      ) {
+        return 'full';
+      }
+      const rows = await query(
+        "WITH claimed AS (UPDATE toolmux_connection_requests SET used_at = $16, status = 'COMPLETED', " +
+          'connected_account_id = $1 ' +
+          "WHERE id = $17 AND kind = 'fields' AND status = 'PENDING' AND used_at IS NULL AND expires_at > $16 " +
+          'RETURNING id) ' +
+          `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) ` +
+          'SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM claimed RETURNING id',
+        [...accountValues(account), now, id],
+      );
+      return rows.length > 0 ? 'completed' : 'closed';
+    });
+    if (outcome === 'full') throw accountLimitError();
+    return outcome === 'completed';
+  }
+
+  async activateConnectedAccount(
+    id: string,
+    changes: ConnectedAccountChanges,
+    maxAccounts: number,
+  ): Promise<ConnectedAccountRecord | undefined> {
+    const outcome = await this.transaction('activate a connected account', async (query) => {
+      const [account] = await query('SELECT user_id, toolkit FROM toolmux_connected_accounts WHERE id = $1', [
+        id,
+      ]);
+      if (account === undefined) return undefined;
+      if ((await this.accountsInLimit(query, account.user_id, account.toolkit, id)) >= maxAccounts)
+        return 'full';
+      const { sql, params } = accountUpdate(id, changes);
+      const [row] = await query(`${sql} RETURNING ${ACCOUNT_COLUMNS}`, params);
+      return row;
+    });
+    if (outcome === 'full') throw accountLimitError();
+    return outcome === undefined ? undefined : toAccount(outcome);
+  }
+
+  /**
+   * Within a transaction: takes the transaction-scoped advisory lock of one user's accounts of one
+   * toolkit (in this schema), then counts their ACTIVE and INACTIVE accounts but `except`. Writers that
+   * count under the lock go one after the other until commit, and each count (a statement after the
+   * lock, so a new snapshot under READ COMMITTED) sees the accounts the ones before made.
+   */
+  private async accountsInLimit(
+    query: TransactionQuery,
+    userId: string,
+    toolkit: string,
+    except: string,
+  ): Promise<number> {
+    await query("SELECT pg_advisory_xact_lock(hashtext('toolmux_account_limit'), hashtext($1))", [
+      JSON.stringify([this.schema ?? '', userId, toolkit]),
+    ]);
+    const [row] = await query(
+      'SELECT count(*)::integer AS n FROM toolmux_connected_accounts ' +
+        "WHERE user_id = $1 AND toolkit = $2 AND status IN ('ACTIVE', 'INACTIVE') AND id <> $3",
+      [userId, toolkit, except],
     );
-    return rows.length > 0;
+    return row!.n as number;
+  }
+
+  /**
+   * Runs `work` in one transaction on a pooled connection of its own: committed when it resolves;
+   * when it throws, the connection is discarded, which ends (rolls back) the transaction.
+   */
+  private async transaction<T>(operation: string, work: (query: TransactionQuery) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw this.failure(operation, error);
+    });
+    const query: TransactionQuery = async (text, values = []) =>
+      (await client.query({ text, values, query_timeout: this.timeouts.queryTimeoutMs } as QueryConfig)).rows;
+    try {
+      await query('BEGIN');
+      const result = await work(query);
+      await query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      // no ROLLBACK, which a connection that went silent would not answer either
+      client.release(true);
+      throw this.failure(operation, error);
+    }
   }
 
   async listSealedSecrets({

@@ -15,6 +15,7 @@ import {
   type SqliteCheckpointerOptions,
 } from './sqlite-checkpointer.js';
 import {
+  accountLimitError,
   assertExpectedVersion,
   configVersionConflictError,
   sessionNotFoundError,
@@ -70,7 +71,7 @@ const ACCOUNT_COLUMNS =
   'refresh_lease_until, connected_at, created_at, updated_at, alias';
 const REQUEST_COLUMNS =
   'id, kind, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, ' +
-  'callback_url, redirect_uri, status, expires_at, used_at, created_at, alias';
+  'callback_url, redirect_uri, status, expires_at, used_at, created_at, alias, max_accounts';
 
 /**
  * Rows per INSERT of execution log entries: a batch of up to this many is one statement (prepared
@@ -143,7 +144,7 @@ function prepareStatements(database: DatabaseSync) {
       'DELETE FROM toolmux_connection_requests WHERE connected_account_id = ?',
     ),
     insertRequest: database.prepare(
-      `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     getRequest: database.prepare(`SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE id = ?`),
     latestRequest: database.prepare(
@@ -159,11 +160,47 @@ function prepareStatements(database: DatabaseSync) {
     finishRequest: database.prepare(
       "UPDATE toolmux_connection_requests SET status = ? WHERE id = ? AND status = 'PENDING'",
     ),
+    openFieldsRequest: database.prepare(
+      'SELECT user_id, toolkit, max_accounts FROM toolmux_connection_requests ' +
+        "WHERE id = ? AND kind = 'fields' AND status = 'PENDING' AND used_at IS NULL AND expires_at > ?",
+    ),
+    countAccountsInLimit: database.prepare(
+      'SELECT count(*) AS n FROM toolmux_connected_accounts ' +
+        "WHERE user_id = ? AND toolkit = ? AND status IN ('ACTIVE', 'INACTIVE') AND id <> ?",
+    ),
     claimFieldsRequest: database.prepare(
       "UPDATE toolmux_connection_requests SET used_at = ?, status = 'COMPLETED', connected_account_id = ? " +
         "WHERE id = ? AND kind = 'fields' AND status = 'PENDING' AND used_at IS NULL AND expires_at > ?",
     ),
   };
+}
+
+/** The UPDATE of `updateConnectedAccount` (without RETURNING). */
+function accountUpdate(
+  id: string,
+  changes: ConnectedAccountChanges,
+  expectedVersion?: number,
+): { sql: string; params: Array<string | number | null> } {
+  const assignments: string[] = [];
+  const params: Array<string | number | null> = [];
+  for (const [property, column] of Object.entries(ACCOUNT_CHANGE_COLUMNS)) {
+    const value = changes[property as keyof typeof ACCOUNT_CHANGE_COLUMNS];
+    if (value === undefined) continue;
+    assignments.push(`${column} = ?`);
+    params.push(value instanceof Date ? value.getTime() : value);
+  }
+  if (changes.secret !== undefined) {
+    assignments.push('secret = ?', 'key_id = ?');
+    params.push(changes.secret?.ciphertext ?? null, changes.secret?.keyId ?? null);
+  }
+  assignments.push('version = version + 1', 'updated_at = ?');
+  params.push(Date.now(), id);
+  let sql = `UPDATE toolmux_connected_accounts SET ${assignments.join(', ')} WHERE id = ?`;
+  if (expectedVersion !== undefined) {
+    sql += ' AND version = ?';
+    params.push(expectedVersion);
+  }
+  return { sql, params };
 }
 
 const date = (value: unknown): Date | null => (value === null ? null : new Date(value as number));
@@ -222,6 +259,7 @@ function toRequest(row: Row): ConnectionRequestRecord {
     usedAt: date(row.used_at),
     createdAt: new Date(row.created_at as number),
     alias: row.alias as string | null,
+    maxAccounts: row.max_accounts as number | null,
   };
 }
 
@@ -809,25 +847,7 @@ export class SqliteStore implements Store {
     changes: ConnectedAccountChanges,
     expectedVersion?: number,
   ): Promise<ConnectedAccountRecord | undefined> {
-    const assignments: string[] = [];
-    const params: Array<string | number | null> = [];
-    for (const [property, column] of Object.entries(ACCOUNT_CHANGE_COLUMNS)) {
-      const value = changes[property as keyof typeof ACCOUNT_CHANGE_COLUMNS];
-      if (value === undefined) continue;
-      assignments.push(`${column} = ?`);
-      params.push(value instanceof Date ? value.getTime() : value);
-    }
-    if (changes.secret !== undefined) {
-      assignments.push('secret = ?', 'key_id = ?');
-      params.push(changes.secret?.ciphertext ?? null, changes.secret?.keyId ?? null);
-    }
-    assignments.push('version = version + 1', 'updated_at = ?');
-    params.push(Date.now(), id);
-    let sql = `UPDATE toolmux_connected_accounts SET ${assignments.join(', ')} WHERE id = ?`;
-    if (expectedVersion !== undefined) {
-      sql += ' AND version = ?';
-      params.push(expectedVersion);
-    }
+    const { sql, params } = accountUpdate(id, changes, expectedVersion);
     const row = await this.write('update a connected account', () =>
       this.statement(`${sql} RETURNING ${ACCOUNT_COLUMNS}`).get(...params),
     );
@@ -879,6 +899,7 @@ export class SqliteStore implements Store {
         time(record.usedAt),
         record.createdAt.getTime(),
         record.alias ?? null,
+        record.maxAccounts ?? null,
       );
     });
   }
@@ -919,13 +940,45 @@ export class SqliteStore implements Store {
     return result.changes > 0;
   }
 
+  /** BEGIN IMMEDIATE holds the database's write lock: the count and the insert are one step for every process. */
   async completeConnectionRequest(id: string, account: ConnectedAccountRecord, now: Date): Promise<boolean> {
-    return this.transaction('complete a connection request', () => {
-      const claimed = this.prepared().claimFieldsRequest.run(now.getTime(), account.id, id, now.getTime());
-      if (claimed.changes === 0) return false;
+    const outcome = await this.transaction('complete a connection request', () => {
+      const statements = this.prepared();
+      const request = statements.openFieldsRequest.get(id, now.getTime());
+      if (request === undefined) return 'closed';
+      const max = request.max_accounts as number | null;
+      if (max !== null && this.accountsInLimit(account.userId, account.toolkit, account.id) >= max) {
+        return 'full';
+      }
+      statements.claimFieldsRequest.run(now.getTime(), account.id, id, now.getTime());
       this.insertAccount(account);
-      return true;
+      return 'completed';
     });
+    if (outcome === 'full') throw accountLimitError();
+    return outcome === 'completed';
+  }
+
+  async activateConnectedAccount(
+    id: string,
+    changes: ConnectedAccountChanges,
+    maxAccounts: number,
+  ): Promise<ConnectedAccountRecord | undefined> {
+    const outcome = await this.transaction('activate a connected account', () => {
+      const account = this.prepared().getAccount.get(id);
+      if (account === undefined) return undefined;
+      if (this.accountsInLimit(account.user_id as string, account.toolkit as string, id) >= maxAccounts) {
+        return 'full';
+      }
+      const { sql, params } = accountUpdate(id, changes);
+      return this.statement(`${sql} RETURNING ${ACCOUNT_COLUMNS}`).get(...params);
+    });
+    if (outcome === 'full') throw accountLimitError();
+    return outcome === undefined ? undefined : toAccount(outcome);
+  }
+
+  /** The user's ACTIVE and INACTIVE accounts of the toolkit, but `except` (what `maxAccounts` counts). */
+  private accountsInLimit(userId: string, toolkit: string, except: string): number {
+    return this.prepared().countAccountsInLimit.get(userId, toolkit, except)!.n as number;
   }
 
   async listSealedSecrets({

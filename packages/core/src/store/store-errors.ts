@@ -34,6 +34,18 @@ export function storeClosedError(dialect: Dialect, operation: string): ToolMuxEr
   });
 }
 
+/**
+ * A connection request with `maxAccounts` would make an account ACTIVE while the user already has that
+ * many ACTIVE or INACTIVE accounts of the toolkit (callers replace it with a message naming them).
+ */
+export function accountLimitError(): ToolMuxError {
+  return new ToolMuxError({
+    code: 'ACCOUNT_LIMIT_REACHED',
+    message:
+      "The user already has the connection request's maxAccounts ACTIVE or INACTIVE accounts of this toolkit; nothing was written. Delete or disable one first.",
+  });
+}
+
 /** `updateSession` found no row with this id. */
 export function sessionNotFoundError(id: string): ToolMuxError {
   return new ToolMuxError({

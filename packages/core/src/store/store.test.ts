@@ -205,6 +205,7 @@ function connectionRequest(overrides: Partial<ConnectionRequestRecord> = {}): Co
     usedAt: null,
     createdAt: new Date('2025-03-01T10:00:00.000Z'),
     alias: null,
+    maxAccounts: null,
     ...overrides,
   };
 }
@@ -1009,6 +1010,77 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
         expect((await store.getConnectionRequest(request.id))!.status).toBe('FAILED');
       });
 
+      it('connect at most maxAccounts ACTIVE or INACTIVE accounts per user and toolkit, even when completed at once', async () => {
+        // two stores on one database where there can be two (two processes), else one
+        const other = durable ? await backend.openAnotherStore!() : store;
+        if (other !== store) await other.migrate();
+        const now = new Date('2025-03-01T10:05:00.000Z');
+        const max = 3;
+        // Ada already has one INACTIVE account (it counts) and an EXPIRED one and Bob's (they do not)
+        await store.insertConnectedAccount(account({ userId: 'ada', toolkit: 'mail', status: 'INACTIVE' }));
+        await store.insertConnectedAccount(account({ userId: 'ada', toolkit: 'mail', status: 'EXPIRED' }));
+        await store.insertConnectedAccount(account({ userId: 'bob', toolkit: 'mail' }));
+        const fields = Array.from({ length: 12 }, () => fieldsRequest({ userId: 'ada', maxAccounts: max }));
+        const initiated = Array.from({ length: 12 }, () =>
+          account({ userId: 'ada', toolkit: 'mail', status: 'INITIATED', secret: null, connectedAt: null }),
+        );
+        for (const request of fields) await store.insertConnectionRequest(request);
+        for (const record of initiated) await store.insertConnectedAccount(record);
+        expect((await store.getConnectionRequest(fields[0]!.id))!.maxAccounts).toBe(max);
+        const activation = { status: 'ACTIVE', connectedAt: now } as const;
+        const attempts = await Promise.allSettled(
+          fields.flatMap((request, index) => {
+            const [mine, theirs] = index % 2 === 0 ? [store, other] : [other, store];
+            return [
+              mine.completeConnectionRequest(request.id, account({ userId: 'ada', toolkit: 'mail' }), now),
+              theirs.activateConnectedAccount!(initiated[index]!.id, activation, max),
+            ];
+          }),
+        );
+        const made = attempts.filter((attempt) => attempt.status === 'fulfilled');
+        const refused = attempts.flatMap((attempt) =>
+          attempt.status === 'rejected' ? [attempt.reason] : [],
+        );
+        expect(made).toHaveLength(max - 1);
+        expect(refused).toHaveLength(24 - (max - 1));
+        for (const error of refused) {
+          expect(ToolMuxError.isInstance(error) && error.code, String(error)).toBe('ACCOUNT_LIMIT_REACHED');
+        }
+        const counted = await store.listConnectedAccounts({
+          userIds: ['ada'],
+          toolkits: ['mail'],
+          statuses: ['ACTIVE', 'INACTIVE'],
+          limit: 100,
+        });
+        expect(counted.items).toHaveLength(max);
+        // a refused request is left open, and a refused account as it was
+        const open = await store.listConnectedAccounts({
+          userIds: ['ada'],
+          statuses: ['INITIATED'],
+          limit: 100,
+        });
+        expect(open.items.length).toBeGreaterThanOrEqual(12 - (max - 1));
+        // no limit without maxAccounts; another user or toolkit has room of its own
+        expect(
+          await store.completeConnectionRequest(fieldsRequest({ userId: 'ada' }).id, account(), now),
+        ).toBe(false);
+        const unlimited = fieldsRequest({ userId: 'ada' });
+        await store.insertConnectionRequest(unlimited);
+        expect(
+          await store.completeConnectionRequest(
+            unlimited.id,
+            account({ userId: 'ada', toolkit: 'mail' }),
+            now,
+          ),
+        ).toBe(true);
+        const bobs = fieldsRequest({ userId: 'bob', maxAccounts: 2 });
+        await store.insertConnectionRequest(bobs);
+        expect(
+          await store.completeConnectionRequest(bobs.id, account({ userId: 'bob', toolkit: 'mail' }), now),
+        ).toBe(true);
+        expect(await store.activateConnectedAccount!(newId('ca'), activation, max)).toBeUndefined();
+      });
+
       it('complete a fields request with its account once, even when two complete it at once', async () => {
         const request = fieldsRequest({ expiresAt: new Date('2025-03-01T10:10:00.000Z') });
         await store.insertConnectionRequest(request);
@@ -1223,6 +1295,7 @@ describe.each(versionTwoBackends)('migration 3 on $name', ({ skipReason, open })
           usedAt: new Date('2025-03-01T10:01:00.000Z'),
           createdAt: new Date('2025-03-01T10:00:00.000Z'),
           alias: null,
+          maxAccounts: null,
         });
         expect((await database.store.getConnectionRequest('cr_failed'))!.status).toBe('FAILED');
         expect((await database.store.getConnectionRequestByStateHash('cr_pending-state'))!.status).toBe(

@@ -155,9 +155,26 @@ export interface Store {
    * Completes a `fields` request with the account made from the user's credentials, in one
    * transaction: marks the request used and COMPLETED (with `account.id`) and inserts the account, if
    * the request is a PENDING `fields` request, unused and not expired at `now`. Returns false and
-   * writes nothing otherwise, so two completions of one request create one account.
+   * writes nothing otherwise, so two completions of one request create one account. When the request
+   * has `maxAccounts` and the user already has that many ACTIVE or INACTIVE accounts of the toolkit,
+   * throws `ToolMuxError` `ACCOUNT_LIMIT_REACHED` and writes nothing; the count and the insert are one
+   * step, so completions at once (in any process sharing the database) never pass the limit together.
    */
   completeConnectionRequest(id: string, account: ConnectedAccountRecord, now: Date): Promise<boolean>;
+  /**
+   * `updateConnectedAccount(id, changes)` for changes that make an account ACTIVE (the OAuth callback
+   * of a request with `maxAccounts`), done only while the user has fewer than `maxAccounts` ACTIVE or
+   * INACTIVE accounts of the account's toolkit, not counting this one: else throws `ToolMuxError`
+   * `ACCOUNT_LIMIT_REACHED` and changes nothing. The count and the update are one step, as in
+   * `completeConnectionRequest`. `undefined` for an unknown id. Optional for stores of your own:
+   * without it, the limit is checked just before the update, so callbacks landing at the same moment
+   * can pass it.
+   */
+  activateConnectedAccount?(
+    id: string,
+    changes: ConnectedAccountChanges,
+    maxAccounts: number,
+  ): Promise<ConnectedAccountRecord | undefined>;
   /**
    * The newest connection request (by creation) of one user and toolkit, or undefined: how the
    * user's last attempt to connect it stands (`TOOLMUX_WAIT_FOR_CONNECTIONS`). Optional for stores of
@@ -330,6 +347,12 @@ export interface ConnectionRequestRecord {
   createdAt: Date;
   /** The alias the account gets (a `fields` request's account is made at completion). */
   alias?: string | null;
+  /**
+   * The session's `multiAccount.maxAccountsPerToolkit` when the request started; null or absent: no
+   * limit. The request makes its account ACTIVE only while the user has fewer ACTIVE or INACTIVE
+   * accounts of the toolkit (see `completeConnectionRequest`, `activateConnectedAccount`).
+   */
+  maxAccounts?: number | null;
 }
 
 export interface Page<T> {
