@@ -135,18 +135,22 @@ export class ConnectedAccounts {
    * INACTIVE (disabled by the application) account keeps it, and ALIAS_TAKEN names it.
    */
   async freeAlias(userId: string, toolkit: string, alias: string, except?: string): Promise<void> {
-    const { items } = await this.#records.store.listConnectedAccounts({
-      userIds: [userId],
-      toolkits: [toolkit],
-      aliases: [alias],
-      limit: 1,
-    });
-    const holder = items[0];
-    if (!holder || holder.id === except) return;
-    if (holder.status === 'ACTIVE' || holder.status === 'INACTIVE') {
-      throw aliasTakenError(alias, toolkit, holder.id);
+    const store = this.#records.store;
+    for (let attempt = 1; ; attempt++) {
+      const { items } = await store.listConnectedAccounts({
+        userIds: [userId],
+        toolkits: [toolkit],
+        aliases: [alias],
+        limit: 1,
+      });
+      const holder = items[0];
+      if (!holder || holder.id === except) return;
+      if (holder.status === 'ACTIVE' || holder.status === 'INACTIVE' || attempt > 3) {
+        throw aliasTakenError(alias, toolkit, holder.id);
+      }
+      // only as it was read: an attempt whose callback connected it meanwhile is ACTIVE and keeps it
+      if (await store.updateConnectedAccount(holder.id, { alias: null }, holder.version)) return;
     }
-    await this.#records.store.updateConnectedAccount(holder.id, { alias: null });
   }
 
   /**

@@ -17,6 +17,12 @@ import type { ConnectedAccount, ConnectionRequestInfo, ConnectionRequestStatus }
 
 /** A connection request works for this long. */
 export const CONNECTION_REQUEST_TTL_MS = 10 * 60_000;
+/**
+ * An INITIATED account this old is an abandoned attempt. Later than its request's expiry: a callback
+ * that took the request in its last moment may still be trading the code for tokens (up to the token
+ * request's 30 s timeout, then the store's writes).
+ */
+export const ABANDONED_ATTEMPT_MS = CONNECTION_REQUEST_TTL_MS + 5 * 60_000;
 
 /** The sealed part of an OAuth connection request (`authorizationUrl` is absent in rows of before migration 3). */
 export interface OAuthRequestSecret {
@@ -157,13 +163,14 @@ export class ConnectionRequests {
   }
 
   /**
-   * Deletes the user's INITIATED accounts of this auth config whose connection request has expired:
-   * attempts the user never finished, which no callback can complete any more. Done when the user
-   * starts a new attempt, so they do not pile up in `connectedAccounts.list()`.
+   * Deletes the user's INITIATED accounts of this auth config whose connection request has long
+   * expired ({@link ABANDONED_ATTEMPT_MS}): attempts the user never finished, which no callback can
+   * complete any more. Done when the user starts a new attempt, so they do not pile up in
+   * `connectedAccounts.list()`.
    */
   async #dropAbandonedAttempts(userId: string, authConfigId: string, now: Date): Promise<void> {
     const store = this.#records.store;
-    const cutoff = now.getTime() - CONNECTION_REQUEST_TTL_MS;
+    const cutoff = now.getTime() - ABANDONED_ATTEMPT_MS;
     const page = await store.listConnectedAccounts({
       userIds: [userId],
       authConfigIds: [authConfigId],

@@ -100,18 +100,17 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
       refreshLeaseUntil: null,
       connectedAt: new Date(),
     };
+    /** Revokes the tokens just issued, which no account here keeps (see `revokeStoredTokens`). */
+    const revokeIssued = (anyway: string) =>
+      revokeStoredTokens(records, { id: accountId, toolkit: config.toolkit }, config, stored, anyway);
     const updated = connection.maxAccounts
-      ? await activateWithinLimit(records, connection, connection.maxAccounts, changes, async () =>
-          revokeStoredTokens(
-            records,
-            { id: accountId, toolkit: config.toolkit },
-            config,
-            stored,
-            'it is not kept',
-          ),
+      ? await activateWithinLimit(records, connection, connection.maxAccounts, changes, () =>
+          revokeIssued('it is not kept'),
         )
       : await store.updateConnectedAccount(accountId, changes);
     if (!updated) {
+      // deleted while the code was traded: the provider's new tokens belong to nothing here
+      await revokeIssued('the account was deleted');
       await store.finishConnectionRequest(connection.id, 'FAILED');
       return back('failed', 'account_deleted');
     }

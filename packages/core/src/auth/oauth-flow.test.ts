@@ -339,7 +339,7 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       const abandoned = await session.authorize('octo');
       const recent = await session.authorize('octo');
       await database.exec(
-        `UPDATE toolmux_connected_accounts SET created_at = ${pastTime(database.spec, 11 * 60_000)} WHERE id = '${abandoned.connectedAccountId}'`,
+        `UPDATE toolmux_connected_accounts SET created_at = ${pastTime(database.spec, 16 * 60_000)} WHERE id = '${abandoned.connectedAccountId}'`,
       );
       const next = await session.authorize('octo');
       const initiated = await mux.connectedAccounts.list({ userIds: ['user_1'], statuses: ['INITIATED'] });

@@ -1,0 +1,184 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/types.js';
+import { databaseBackends, type OpenedDatabase, pastTime, quiet } from '../test/auth-fixtures.js';
+import {
+  octoToolkit,
+  serveFetchHandler,
+  startTestOAuthServer,
+  type TestOAuthServer,
+} from '../test/oauth-server.js';
+import { ToolMux } from '../toolmux.js';
+
+/**
+ * What happens to an OAuth connection when something else acts on its account while its callback is
+ * exchanging the code for tokens (between the callback taking the request and storing the tokens):
+ * the user starting another connection, the application deleting the account, or a new connection
+ * claiming the attempt's alias.
+ */
+
+const secretKey = Buffer.alloc(32, 9).toString('base64');
+const appCallback = 'http://localhost:3000/connected';
+
+let oauthServer: TestOAuthServer;
+let callbackServer: { url: string; close(): Promise<void> };
+let current: ToolMux | undefined;
+
+beforeAll(async () => {
+  callbackServer = await serveFetchHandler((request) => current!.auth.handleCallback(request));
+  oauthServer = await startTestOAuthServer({ redirectUris: [`${callbackServer.url}/auth/callback`] });
+});
+afterAll(async () => {
+  await oauthServer.close();
+  await callbackServer.close();
+});
+
+const backends = await databaseBackends();
+
+describe.each(backends)('an OAuth callback under way on $name', ({ skipReason, open }) => {
+  describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'races', () => {
+    let database: OpenedDatabase;
+    const opened: ToolMux[] = [];
+    const stores: Store[] = [];
+    /** Runs while the callback's code exchange is in flight (once), before the token request goes out. */
+    let duringExchange: (() => Promise<void>) | undefined;
+    /** The access tokens the token endpoint issued. */
+    let issued: string[];
+
+    beforeEach(async () => {
+      database = await open();
+      issued = [];
+      duringExchange = undefined;
+    });
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((mux) => mux.close()));
+      await Promise.all(stores.splice(0).map((store) => store.close()));
+      current = undefined;
+      await database.cleanup();
+    });
+
+    const exchangeFetch: typeof fetch = async (input, init) => {
+      const url = String(input instanceof Request ? input.url : input);
+      if (url === oauthServer.tokenUrl) {
+        const hook = duringExchange;
+        duringExchange = undefined;
+        await hook?.();
+      }
+      const response = await fetch(input, init);
+      if (url === oauthServer.tokenUrl) {
+        const body = (await response.clone().json()) as { access_token?: string };
+        if (body.access_token) issued.push(body.access_token);
+      }
+      return response;
+    };
+
+    function setup(store: string | Store = database.spec): ToolMux {
+      const mux = new ToolMux({
+        toolkits: [octoToolkit(oauthServer).toolkit],
+        store,
+        secretKey,
+        logger: quiet,
+        fetch: exchangeFetch,
+        oauthRedirectUri: `${callbackServer.url}/auth/callback`,
+        managedAuth: { octo: { clientId: oauthServer.clientId, clientSecret: oauthServer.clientSecret } },
+      });
+      opened.push(mux);
+      current = mux;
+      return mux;
+    }
+
+    /** Signs in at the request's link and opens the callback; the query of the application's redirect. */
+    async function finish(redirectUrl: string): Promise<URLSearchParams> {
+      const callback = await oauthServer.signIn(redirectUrl);
+      const response = await fetch(callback, { redirect: 'manual' });
+      expect(response.status).toBe(302);
+      return new URL(response.headers.get('location')!).searchParams;
+    }
+
+    it('the user starting another connection as the request expires does not drop the one being completed', async () => {
+      const mux = setup();
+      const session = await mux.create('ada', { toolkits: ['octo'] });
+      const request = await session.authorize('octo', { callbackUrl: appCallback });
+      // The callback took the request in its last second; while it trades the code, the request's
+      // 10 minutes end and the user starts another connection, which drops abandoned attempts.
+      duringExchange = async () => {
+        await database.exec(
+          `UPDATE toolmux_connected_accounts SET created_at = ${pastTime(database.spec, 10 * 60_000 + 1_000)} WHERE id = '${request.connectedAccountId}'`,
+        );
+        await session.authorize('octo', { callbackUrl: appCallback });
+      };
+      const back = await finish(request.redirectUrl);
+      expect(Object.fromEntries(back)).toEqual({
+        status: 'success',
+        connected_account_id: request.connectedAccountId,
+      });
+      expect((await mux.connectedAccounts.get(request.connectedAccountId!)).status).toBe('ACTIVE');
+    });
+
+    it('an account deleted while its callback trades the code keeps no live tokens at the provider', async () => {
+      const mux = setup();
+      const session = await mux.create('ada', { toolkits: ['octo'] });
+      const request = await session.authorize('octo', { callbackUrl: appCallback });
+      duringExchange = () => mux.connectedAccounts.delete(request.connectedAccountId!);
+      const back = await finish(request.redirectUrl);
+      expect(back.get('status')).toBe('failed');
+      expect(back.get('error')).toBe('account_deleted');
+      // the provider issued tokens for a connection toolmux no longer has: revoked, not left live
+      expect(issued).toHaveLength(1);
+      expect(await oauthServer.provider.AccessToken.find(issued[0]!)).toBeUndefined();
+    });
+
+    it('a new connection under an alias does not take it from the attempt whose callback just connected it', async () => {
+      // The store, with one pause: the write that takes the alias from the attempt waits until that
+      // attempt's callback has stored its tokens (the interleaving of a second authorize() landing
+      // while the first one's callback completes).
+      const real = await openStore(database.spec);
+      stores.push(real);
+      let connected!: () => void;
+      const callbackDone = new Promise<void>((resolve) => {
+        connected = resolve;
+      });
+      let reached!: () => void;
+      const atPause = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      let attemptId: string | undefined;
+      const paused: Store = new Proxy(real, {
+        get(target, property) {
+          const value = Reflect.get(target, property, target);
+          if (typeof value !== 'function') return value;
+          const method = value as (...args: unknown[]) => Promise<unknown>;
+          if (property !== 'updateConnectedAccount' && property !== 'activateConnectedAccount') {
+            return method.bind(target);
+          }
+          return async (id: string, changes: { alias?: unknown; status?: unknown }, ...rest: unknown[]) => {
+            if (id === attemptId && changes.alias === null) {
+              reached();
+              await callbackDone;
+            }
+            const result = await method.call(target, id, changes, ...rest);
+            if (id === attemptId && changes.status === 'ACTIVE') connected();
+            return result;
+          };
+        },
+      });
+      const mux = setup(paused);
+      const session = await mux.create('ada', { toolkits: ['octo'], multiAccount: { enable: true } });
+      const first = await session.authorize('octo', { alias: 'work', callbackUrl: appCallback });
+      attemptId = first.connectedAccountId!;
+      // the second authorize() sees the first attempt INITIATED, then its callback lands
+      const second = session.authorize('octo', { alias: 'work', callbackUrl: appCallback }).then(
+        (request) => ({ request }),
+        (error: unknown) => ({ error }),
+      );
+      await atPause;
+      expect((await finish(first.redirectUrl)).get('status')).toBe('success');
+      const outcome = await second;
+      const account = await mux.connectedAccounts.get(first.connectedAccountId!);
+      expect(account.status).toBe('ACTIVE');
+      // the connected account keeps its alias: the second attempt is refused, as it is when it comes after
+      expect(account.alias).toBe('work');
+      expect(outcome).toMatchObject({ error: { code: 'ALIAS_TAKEN' } });
+    });
+  });
+});
