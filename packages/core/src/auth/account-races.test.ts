@@ -180,5 +180,32 @@ describe.each(backends)('an OAuth callback under way on $name', ({ skipReason, o
       expect(account.alias).toBe('work');
       expect(outcome).toMatchObject({ error: { code: 'ALIAS_TAKEN' } });
     });
+
+    /** Ada's connected octo account, through `mux`. */
+    async function connectedAccount(mux: ToolMux): Promise<string> {
+      const session = await mux.create('ada', { toolkits: ['octo'] });
+      const request = await session.authorize('octo', { callbackUrl: appCallback });
+      expect((await finish(request.redirectUrl)).get('status')).toBe('success');
+      return request.connectedAccountId!;
+    }
+
+    it('enable() and disable() called at once on two instances both succeed', async () => {
+      const mux = setup();
+      const other = setup();
+      current = mux;
+      const id = await connectedAccount(mux);
+      for (let round = 0; round < 3; round++) {
+        const disabled = await Promise.all([
+          mux.connectedAccounts.disable(id),
+          other.connectedAccounts.disable(id),
+        ]);
+        expect(disabled.map((account) => account.status)).toEqual(['INACTIVE', 'INACTIVE']);
+        const enabled = await Promise.all([
+          mux.connectedAccounts.enable(id),
+          other.connectedAccounts.enable(id),
+        ]);
+        expect(enabled.map((account) => account.status)).toEqual(['ACTIVE', 'ACTIVE']);
+      }
+    });
   });
 });

@@ -275,28 +275,32 @@ export class ConnectedAccounts {
    * keeps its credentials but no call uses it, and the precedence rules pass over it.
    */
   async setEnabled(id: string, enabled: boolean): Promise<ConnectedAccount> {
-    const account = await this.#records.account(id);
     const [from, to] = enabled ? (['INACTIVE', 'ACTIVE'] as const) : (['ACTIVE', 'INACTIVE'] as const);
-    if (account.status === to) return publicAccount(account);
-    if (account.status !== from) {
-      throw new ToolMuxError({
-        code: 'INVALID_REQUEST',
-        message: `Connected account ${id} is ${account.status}: only an ${from} account can be ${enabled ? 'enabled' : 'disabled'}.${account.status === 'EXPIRED' || account.status === 'FAILED' ? ' Connect it again instead.' : ''}`,
-        details: { connectedAccountId: id, status: account.status },
-      });
+    for (let attempt = 1; ; attempt++) {
+      const account = await this.#records.account(id);
+      if (account.status === to) return publicAccount(account);
+      if (account.status !== from) {
+        throw new ToolMuxError({
+          code: 'INVALID_REQUEST',
+          message: `Connected account ${id} is ${account.status}: only an ${from} account can be ${enabled ? 'enabled' : 'disabled'}.${account.status === 'EXPIRED' || account.status === 'FAILED' ? ' Connect it again instead.' : ''}`,
+          details: { connectedAccountId: id, status: account.status },
+        });
+      }
+      const updated = await this.#records.store.updateConnectedAccount(
+        id,
+        { status: to, statusReason: enabled ? null : 'disabled' },
+        account.version,
+      );
+      if (updated) return publicAccount(updated);
+      // Another write came between the read and this one (the same change from another caller or
+      // instance, a token refresh's lease, a rename): read the account again, and decide again.
+      if (attempt >= 5) {
+        throw new ToolMuxError({
+          code: 'SESSION_VERSION_CONFLICT',
+          message: `Connected account ${id} kept changing while it was being ${enabled ? 'enabled' : 'disabled'}; read it again and retry.`,
+        });
+      }
     }
-    const updated = await this.#records.store.updateConnectedAccount(
-      id,
-      { status: to, statusReason: enabled ? null : 'disabled' },
-      account.version,
-    );
-    if (!updated) {
-      throw new ToolMuxError({
-        code: 'SESSION_VERSION_CONFLICT',
-        message: `Connected account ${id} changed while it was being ${enabled ? 'enabled' : 'disabled'}; read it again and retry.`,
-      });
-    }
-    return publicAccount(updated);
   }
 
   /** Refreshes an OAuth account's token now (once, even if several ask at once). */
