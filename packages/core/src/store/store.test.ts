@@ -1312,6 +1312,41 @@ describe.each(versionTwoBackends)('migration 3 on $name', ({ skipReason, open })
   );
 });
 
+describe.each(versionTwoBackends)('migration 11 on $name', ({ skipReason, open }) => {
+  it.skipIf(skipReason !== undefined)(
+    'leaves the connection requests of version 10 without a limit, and they complete as before',
+    async () => {
+      const database = await open();
+      try {
+        const dialect = database.store.dialect;
+        await database.exec(MIGRATIONS_TABLE_SQL[dialect]);
+        for (const migration of MIGRATIONS.slice(0, 10)) {
+          await database.exec(migration.sql[dialect]);
+          await database.exec(
+            `INSERT INTO toolmux_migrations (version, name, applied_at) VALUES (${migration.version}, '${migration.name}', ${dialect === 'sqlite' ? '0' : 'now()'})`,
+          );
+        }
+        const at = (iso: string) => (dialect === 'sqlite' ? String(Date.parse(iso)) : `'${iso}'`);
+        await database.exec(
+          'INSERT INTO toolmux_connection_requests (id, kind, user_id, toolkit, auth_config_id, callback_url, status, expires_at, created_at, alias) ' +
+            `VALUES ('cr_before', 'fields', 'user_1', 'mail', 'ac_1', 'https://app.example.com/cb', 'PENDING', ${at('2025-03-01T10:10:00.000Z')}, ${at('2025-03-01T10:00:00.000Z')}, 'work')`,
+        );
+        await database.store.migrate();
+        const before = await database.store.getConnectionRequest('cr_before');
+        expect(before).toMatchObject({ kind: 'fields', status: 'PENDING', alias: 'work', maxAccounts: null });
+        // no limit: it completes even beside accounts of the same user and toolkit
+        await database.store.insertConnectedAccount(account({ toolkit: 'mail' }));
+        const now = new Date('2025-03-01T10:05:00.000Z');
+        const made = account({ toolkit: 'mail', alias: 'work' });
+        expect(await database.store.completeConnectionRequest('cr_before', made, now)).toBe(true);
+        expect(await database.store.getConnectedAccount(made.id)).toEqual(made);
+      } finally {
+        await database.cleanup();
+      }
+    },
+  );
+});
+
 describe('MIGRATIONS', () => {
   it('are numbered 1, 2, 3, … with unique names and SQL for both dialects', () => {
     expect(ALL_MIGRATION_VERSIONS).toEqual(MIGRATIONS.map((_, index) => index + 1));
