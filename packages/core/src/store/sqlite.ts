@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { ToolMuxError } from '../errors.js';
 import { yieldToEventLoop } from '../util/slices.js';
 import {
   MIGRATIONS_TABLE_SQL,
@@ -55,6 +56,26 @@ export interface SqliteStoreOptions {
   path: string;
   /** @internal WAL checkpoint settings (tests lower them; see SqliteCheckpointer). */
   checkpoints?: SqliteCheckpointerOptions;
+  /**
+   * How long `migrate()` waits for the database's write lock while another process holds it (its
+   * own migrations, which may rebuild large tables, or a long write), in milliseconds. The wait
+   * does not block the event loop.
+   *
+   * @default 600000
+   */
+  migrationTimeoutMs?: number;
+}
+
+/** How long a statement waits for a lock another process holds before it fails (SQLITE_BUSY). */
+const BUSY_TIMEOUT_MS = 5000;
+
+/** How long each attempt to take the write lock for migrations blocks the thread (see `migrate()`). */
+const MIGRATION_LOCK_ATTEMPT_MS = 100;
+
+/** SQLITE_BUSY, and its extended codes: another connection holds the lock. */
+function isBusy(error: unknown): boolean {
+  const code = (error as { errcode?: unknown } | null)?.errcode;
+  return typeof code === 'number' && (code & 0xff) === 5;
 }
 
 type Row = Record<string, unknown>;
@@ -365,7 +386,17 @@ export class SqliteStore implements Store {
   /** WAL checkpoints off the event loop (a file database only; see SqliteCheckpointer). */
   private readonly checkpointer: SqliteCheckpointer | undefined;
 
-  constructor({ path, checkpoints }: SqliteStoreOptions) {
+  /** See {@link SqliteStoreOptions.migrationTimeoutMs}. */
+  private readonly migrationTimeoutMs: number;
+
+  constructor({ path, checkpoints, migrationTimeoutMs = 600_000 }: SqliteStoreOptions) {
+    if (!Number.isFinite(migrationTimeoutMs) || migrationTimeoutMs < 0) {
+      throw new ToolMuxError({
+        code: 'STORE_CONFIG_INVALID',
+        message: `migrationTimeoutMs must be a number of milliseconds, 0 or more; got ${String(migrationTimeoutMs)}.`,
+      });
+    }
+    this.migrationTimeoutMs = migrationTimeoutMs;
     try {
       if (path !== ':memory:') createPrivateFile(path);
       this.database = new DatabaseSync(path);
@@ -375,7 +406,7 @@ export class SqliteStore implements Store {
         // commits (never corrupting the file). Checkpoints run on a worker thread; this connection
         // checkpoints only if that falls far behind.
         this.database.exec(
-          'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; ' +
+          `PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; ` +
             `PRAGMA wal_autocheckpoint = ${SAFETY_NET_AUTOCHECKPOINT_PAGES};`,
         );
         this.checkpointer = new SqliteCheckpointer(
@@ -392,29 +423,65 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * Runs pending migrations in one `BEGIN IMMEDIATE` transaction, so processes opening one file at
+   * once apply each migration exactly once. While another process holds the write lock (running
+   * its migrations, which may rebuild a large table), this waits up to `migrationTimeoutMs`,
+   * retrying without blocking the event loop; a process killed mid-migration leaves its
+   * transaction rolled back, and the next `migrate()` applies it all.
+   */
   async migrate(): Promise<void> {
-    await this.write('run migrations', () => {
-      this.database.exec('BEGIN IMMEDIATE');
-      try {
-        this.database.exec(MIGRATIONS_TABLE_SQL.sqlite);
-        const applied = this.database.prepare('SELECT version FROM toolmux_migrations').all();
-        const record = this.database.prepare(
-          'INSERT INTO toolmux_migrations (version, name, applied_at) VALUES (?, ?, ?)',
-        );
-        for (const migration of pendingMigrations(applied.map((row) => row.version as number))) {
-          this.database.exec(migration.sql.sqlite);
-          record.run(migration.version, migration.name, Date.now());
-        }
-        this.database.exec('COMMIT');
-      } catch (error) {
-        try {
-          this.database.exec('ROLLBACK');
-        } catch {
-          // SQLite already rolled back (it does so itself after some errors); report the first error
-        }
-        throw error;
+    const deadline = Date.now() + this.migrationTimeoutMs;
+    for (;;) {
+      const outcome = await this.write('run migrations', () => this.migrateOnce());
+      if (outcome === 'migrated') return;
+      if (Date.now() >= deadline) {
+        throw new ToolMuxError({
+          code: 'STORE_ERROR',
+          message:
+            `The sqlite store failed to run migrations: another connection held the database's write lock for ${this.migrationTimeoutMs} ms ` +
+            '(another process running its migrations, or a long write). Start this process once that one is done, or give it longer (migrationTimeoutMs).',
+          details: { operation: 'run migrations', timeoutMs: this.migrationTimeoutMs },
+        });
       }
-    });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** One attempt of `migrate()`: 'busy' when another connection holds the write lock, else 'migrated'. */
+  private migrateOnce(): 'migrated' | 'busy' {
+    // each attempt blocks the thread for a short wait only (the connection's 5 s would hold the
+    // event loop that long on every attempt); the connection's wait is set back at once
+    this.database.exec(`PRAGMA busy_timeout = ${MIGRATION_LOCK_ATTEMPT_MS}`);
+    try {
+      this.database.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      if (isBusy(error)) return 'busy';
+      throw error;
+    } finally {
+      this.database.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+    try {
+      this.database.exec(MIGRATIONS_TABLE_SQL.sqlite);
+      const applied = this.database.prepare('SELECT version FROM toolmux_migrations').all();
+      const pending = pendingMigrations(applied.map((row) => row.version as number));
+      const record = this.database.prepare(
+        'INSERT INTO toolmux_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+      );
+      for (const migration of pending) {
+        this.database.exec(migration.sql.sqlite);
+        record.run(migration.version, migration.name, Date.now());
+      }
+      this.database.exec('COMMIT');
+      return 'migrated';
+    } catch (error) {
+      try {
+        this.database.exec('ROLLBACK');
+      } catch {
+        // SQLite already rolled back (it does so itself after some errors); report the first error
+      }
+      throw error;
+    }
   }
 
   /** A cheap query that fails when the database file cannot be read. */
