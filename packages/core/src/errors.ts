@@ -66,6 +66,11 @@ export const TOOLMUX_ERROR_CODES = {
   STORE_CONFIG_INVALID: 400,
   /** The database failed. */
   STORE_ERROR: 500,
+  /**
+   * The database holds migrations this toolmux does not know: a newer toolmux migrated it. It is not
+   * opened (nor migrated back); upgrade toolmux.
+   */
+  STORE_SCHEMA_TOO_NEW: 500,
   /** The secret key is malformed. */
   SECRET_KEY_INVALID: 400,
   /** A toolkit needs a connected account and none is usable. */

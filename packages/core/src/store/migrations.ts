@@ -1,3 +1,4 @@
+import { ToolMuxError } from '../errors.js';
 import type { SealedSecretKind, Store } from './types.js';
 
 /**
@@ -41,6 +42,13 @@ export const MIGRATIONS_TABLE_SQL: Record<Dialect, string> = {
 /**
  * Every schema change, oldest first. To change the schema, append an entry with the next version;
  * never edit one that has shipped.
+ *
+ * A migration runs while instances of the previous release still serve (a rolling deploy; they never
+ * look at the schema again, see docs/server.md#upgrading), so it keeps their queries working: add
+ * tables, indexes, and columns that are nullable or have a default; drop, rename or tighten only in
+ * a later release, once no release still running uses what goes (or say in the changeset that old
+ * instances must be stopped first). A toolmux that opens a database migrated further than it knows
+ * refuses (`pendingMigrations`).
  *
  * Encodings: SQLite keeps JSON as text and dates as integer milliseconds since the epoch; PostgreSQL
  * uses `jsonb` and `timestamptz`. Id columns are `COLLATE "C"` in PostgreSQL so that `ORDER BY id`
@@ -472,8 +480,50 @@ export const SEALED_SECRET_TABLES: Record<SealedSecretKind, string> = {
   connection_request: 'toolmux_connection_requests',
 };
 
-/** The migrations whose version is not in `appliedVersions`, in order. */
-export function pendingMigrations(appliedVersions: Iterable<number>): Migration[] {
-  const applied = new Set(appliedVersions);
-  return MIGRATIONS.filter((migration) => !applied.has(migration.version));
+/** The newest migration this code knows: the schema version it writes. */
+export const LATEST_MIGRATION_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** A row of `toolmux_migrations`. */
+export interface AppliedMigration {
+  version: number;
+  name: string;
+}
+
+/**
+ * The migrations still to apply to a database whose `toolmux_migrations` holds `applied`, in order.
+ *
+ * Throws `STORE_SCHEMA_TOO_NEW` when the database holds a migration this code does not know: a newer
+ * toolmux migrated it, and this code cannot tell what its tables mean now (nor migrate them back).
+ * The stores call it before they apply anything, inside the migration transaction.
+ */
+export function pendingMigrations(applied: readonly AppliedMigration[]): Migration[] {
+  const known = new Set(MIGRATIONS.map((migration) => migration.version));
+  const unknown = applied.filter((migration) => !known.has(migration.version));
+  if (unknown.length > 0) throw schemaTooNewError(applied, unknown);
+  const done = new Set(applied.map((migration) => migration.version));
+  return MIGRATIONS.filter((migration) => !done.has(migration.version));
+}
+
+function schemaTooNewError(
+  applied: readonly AppliedMigration[],
+  unknown: readonly AppliedMigration[],
+): ToolMuxError {
+  const newest = applied.reduce((a, b) => (b.version > a.version ? b : a));
+  const unknownMigrations = [...unknown]
+    .sort((a, b) => a.version - b.version)
+    .map((migration) => `${migration.version} ${migration.name}`);
+  return new ToolMuxError({
+    code: 'STORE_SCHEMA_TOO_NEW',
+    message:
+      `The database was migrated by a newer toolmux: its schema is at migration ${newest.version} ` +
+      `(${newest.name}), and this toolmux knows migrations up to ${LATEST_MIGRATION_VERSION} only ` +
+      `(it does not know ${unknownMigrations.join(', ')}). Upgrade toolmux here to the release that ` +
+      'migrated the database or a later one. A database is never migrated back: to run this release ' +
+      'again, restore the backup taken before the upgrade.',
+    details: {
+      databaseVersion: newest.version,
+      supportedVersion: LATEST_MIGRATION_VERSION,
+      unknownMigrations,
+    },
+  });
 }

@@ -1,6 +1,7 @@
 import type { Client, Pool, QueryConfig, QueryResultRow } from 'pg';
 import { ToolMuxError } from '../errors.js';
 import {
+  type AppliedMigration,
   MIGRATIONS_TABLE_SQL,
   pendingMigrations,
   SEALED_SECRET_TABLES,
@@ -615,8 +616,8 @@ export class PostgresStore implements Store {
         if (existing.rowCount === 0) await query(`CREATE SCHEMA "${this.schema}"`);
       }
       await query(MIGRATIONS_TABLE_SQL.postgres);
-      const applied = await query<{ version: number }>('SELECT version FROM toolmux_migrations');
-      for (const migration of pendingMigrations(applied.rows.map((row) => row.version))) {
+      const applied = await query<AppliedMigration>('SELECT version, name FROM toolmux_migrations');
+      for (const migration of pendingMigrations(applied.rows)) {
         await query(migration.sql.postgres);
         await query('INSERT INTO toolmux_migrations (version, name, applied_at) VALUES ($1, $2, now())', [
           migration.version,
@@ -629,6 +630,8 @@ export class PostgresStore implements Store {
       // the connection is discarded, which ends the transaction: no ROLLBACK, which a connection that
       // went silent would not answer either
       client.release(true);
+      // a database migrated by a newer toolmux (pendingMigrations): said as it is, not as a failure
+      if (ToolMuxError.isInstance(error) && error.code === 'STORE_SCHEMA_TOO_NEW') throw error;
       throw this.failure('run migrations', error, 'migration');
     }
   }

@@ -4,7 +4,9 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { ToolMuxError } from '../errors.js';
 import { yieldToEventLoop } from '../util/slices.js';
 import {
+  type AppliedMigration,
   MIGRATIONS_TABLE_SQL,
+  type Migration,
   pendingMigrations,
   SEALED_SECRET_TABLES,
   WORKBENCH_CELL_CONDITION,
@@ -428,13 +430,15 @@ export class SqliteStore implements Store {
    * once apply each migration exactly once. While another process holds the write lock (running
    * its migrations, which may rebuild a large table), this waits up to `migrationTimeoutMs`,
    * retrying without blocking the event loop; a process killed mid-migration leaves its
-   * transaction rolled back, and the next `migrate()` applies it all.
+   * transaction rolled back, and the next `migrate()` applies it all. `STORE_SCHEMA_TOO_NEW` when a
+   * newer toolmux migrated the database (see `pendingMigrations`).
    */
   async migrate(): Promise<void> {
     const deadline = Date.now() + this.migrationTimeoutMs;
     for (;;) {
       const outcome = await this.write('run migrations', () => this.migrateOnce());
       if (outcome === 'migrated') return;
+      if (outcome !== 'busy') throw outcome;
       if (Date.now() >= deadline) {
         throw new ToolMuxError({
           code: 'STORE_ERROR',
@@ -448,8 +452,11 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** One attempt of `migrate()`: 'busy' when another connection holds the write lock, else 'migrated'. */
-  private migrateOnce(): 'migrated' | 'busy' {
+  /**
+   * One attempt of `migrate()`: 'busy' when another connection holds the write lock, the
+   * STORE_SCHEMA_TOO_NEW error to throw (outside `write`, which would wrap it), or 'migrated'.
+   */
+  private migrateOnce(): 'migrated' | 'busy' | ToolMuxError {
     // each attempt blocks the thread for a short wait only (the connection's 5 s would hold the
     // event loop that long on every attempt); the connection's wait is set back at once
     this.database.exec(`PRAGMA busy_timeout = ${MIGRATION_LOCK_ATTEMPT_MS}`);
@@ -463,8 +470,15 @@ export class SqliteStore implements Store {
     }
     try {
       this.database.exec(MIGRATIONS_TABLE_SQL.sqlite);
-      const applied = this.database.prepare('SELECT version FROM toolmux_migrations').all();
-      const pending = pendingMigrations(applied.map((row) => row.version as number));
+      const applied = this.database.prepare('SELECT version, name FROM toolmux_migrations').all();
+      let pending: Migration[];
+      try {
+        pending = pendingMigrations(applied as unknown as AppliedMigration[]);
+      } catch (error) {
+        this.database.exec('ROLLBACK');
+        if (ToolMuxError.isInstance(error)) return error;
+        throw error;
+      }
       const record = this.database.prepare(
         'INSERT INTO toolmux_migrations (version, name, applied_at) VALUES (?, ?, ?)',
       );

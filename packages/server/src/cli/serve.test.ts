@@ -209,6 +209,34 @@ describe('toolmux serve refuses to start, in one line, on', { timeout: 60_000 },
     expect(line).not.toContain(':pw@');
   });
 
+  it('a database migrated by a newer toolmux, naming its version and the fix (STORE_SCHEMA_TOO_NEW)', async () => {
+    const cwd = tempDirectory();
+    const path = join(cwd, 'data', 'toolmux.db');
+    const mux = new ToolMux({ store: `sqlite:${path}`, secretKey: SECRET_KEY });
+    await mux.create('user_1');
+    await mux.close();
+    const database = new DatabaseSync(path);
+    const [{ latest }] = database.prepare('SELECT max(version) AS latest FROM toolmux_migrations').all() as [
+      { latest: number },
+    ];
+    database
+      .prepare(
+        "INSERT INTO toolmux_migrations (version, name, applied_at) VALUES (?, 'from_a_newer_release', 0)",
+      )
+      .run(latest + 1);
+    database.close();
+    const result = await failingServe(['serve', '--store', `sqlite:${path}`], {
+      cwd,
+      env: { TOOLMUX_SECRET_KEY: SECRET_KEY },
+    });
+    expect(result.code).toBe(1);
+    const line = expectOneLine(result);
+    expect(line).toContain(`at migration ${latest + 1} (from_a_newer_release)`);
+    expect(line).toContain(`knows migrations up to ${latest} only`);
+    expect(line).toContain('Upgrade toolmux');
+    expect(line).toContain('(STORE_SCHEMA_TOO_NEW)');
+  });
+
   it('a database that accepts the connection but never answers, after startupTimeoutMs', async () => {
     const silent: Server = createNetServer(() => {}); // takes connections, says nothing
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
