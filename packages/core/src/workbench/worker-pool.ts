@@ -109,6 +109,9 @@ function mayWatch(now: number): boolean {
   return now - chainStart < WORKBENCH_MAIN_SPIN_CHAIN_MS;
 }
 
+/** Why a cell that had to start in a new context because its worker thread was replaced has no globalThis. */
+const RESTARTED = 'the previous context was stopped (its worker was restarted)';
+
 /** Workbench worker threads per process unless `TOOLMUX_WORKBENCH_WORKERS` says otherwise. */
 export function defaultWorkerCount(): number {
   return workbenchEnvNumber('TOOLMUX_WORKBENCH_WORKERS') ?? Math.max(1, Math.min(4, availableParallelism()));
@@ -511,7 +514,9 @@ class WorkbenchWorker {
     for (const run of runs) {
       run.worker = undefined;
       if (!run.claimed && run !== timedOut) {
-        // Not started: it loses nothing by starting elsewhere.
+        // Not started: it starts elsewhere, in a new context; when the session had one (in this
+        // thread), its globalThis is gone, and its answer says so.
+        if (run.hadContext) run.moved ??= RESTARTED;
         this.#pool.place(run);
         continue;
       }

@@ -91,6 +91,41 @@ describe('workbench worker replacement', () => {
   );
 });
 
+describe('a workbench worker thread terminated while a cell waits for it', () => {
+  it('runs the waiting cell in a new context on the replacement thread, and tells it so: its globalThis is gone', async () => {
+    const threads: Worker[] = [];
+    // one thread at most: the waiting cell cannot move elsewhere before the thread ends
+    const workers = new WorkbenchWorkers(1, 1, {
+      spawn: (init) => {
+        const thread = spawnWorkbenchThread(init);
+        threads.push(thread);
+        return thread;
+      },
+    });
+    const pool = new WorkbenchPool({ workers });
+    const config = { enable: true, timeoutMs: 5_000, memoryMb: 16, autoOffloadThreshold: 20_000 };
+    const noHost = async () => null;
+    await pool.run('ses_waits', 'globalThis.kept = 1', config, noHost);
+    const loop = pool.run('ses_loops', 'while (true) {}', config, noHost);
+    // the loop holds the thread; the other session's cell is posted behind it and not started
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const waiting = pool.run('ses_waits', 'return typeof globalThis.kept', config, noHost);
+    // before the cell would move to another context by itself (WORKBENCH_SPILL_MS)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await threads[0]?.terminate();
+    expect((await loop).error?.code).toBe('WORKBENCH_WORKER_RESTARTED');
+    const out = await waiting;
+    expect(out.error, JSON.stringify(out.error)).toBeUndefined();
+    expect(out.result).toBe('undefined');
+    // on the old code the answer said nothing, nor did the session's next one
+    expect(out.notice).toContain('worker was restarted');
+    const next = await pool.run('ses_waits', 'globalThis.kept = 2; return 1', config, noHost);
+    expect(next).toEqual({ result: 1, logs: [] });
+    expect(threads).toHaveLength(2);
+    await pool.close();
+  });
+});
+
 describe('workbench worker threads that cannot start', () => {
   const config = { enable: true, timeoutMs: 5_000, memoryMb: 16, autoOffloadThreshold: 20_000 };
   const host = workbenchHost(
