@@ -501,6 +501,75 @@ describe.each(runners)('a context dropped while its cell runs (%s)', (_name, run
   });
 });
 
+describe.each(runners)('code a cell left running after it returned (%s)', (_name, runner) => {
+  const noHost = async () => null;
+
+  it.each([
+    ['an async loop', '(async () => { for (;;) await null; })()'],
+    [
+      'a loop in a later promise job',
+      'let p = Promise.resolve(); for (let i = 0; i < 5; i++) p = p.then(() => {}); p.then(() => { for (;;) {} })',
+    ],
+  ])(
+    'stops at its deadline (%s): the session’s next cell waits for it, in the same context, and that wait is not its time',
+    async (_what, left) => {
+      const pool = new WorkbenchPool({ workers: runner() });
+      const config = { enable: true, timeoutMs: 500, memoryMb: 32, autoOffloadThreshold: 20_000 };
+      await pool.run('ses_left', 'globalThis.kept = 1', config, noHost);
+      expect(await pool.run('ses_left', `${left}; return 2`, config, noHost)).toEqual({
+        result: 2,
+        logs: [],
+      });
+      // it waits for what the last cell left running (up to that cell's deadline), not for ever;
+      // then it computes for 300 of its own 500 ms, which it would not have if the wait counted
+      const started = Date.now();
+      const next = await pool.run(
+        'ses_left',
+        'const until = Date.now() + 300; while (Date.now() < until) {} return globalThis.kept',
+        config,
+        noHost,
+      );
+      expect(Date.now() - started).toBeLessThan(2_500);
+      // the code was stopped as a rejection of its promise chain: the context stays (in worker
+      // threads, on the old code, the cell moved to a new context: its globalThis was gone)
+      expect(next).toEqual({ result: 1, logs: [] });
+      await pool.close();
+    },
+  );
+
+  it.each([
+    ['while it runs', 0],
+    ['after it ended', 300],
+  ])(
+    'that ends its engine (a value nested too deeply for the stack): the next cell, asked %s, has a new context, and is told why',
+    async (_when, after) => {
+      const pool = new WorkbenchPool({ workers: runner() });
+      const config = { enable: true, timeoutMs: 2_000, memoryMb: 32, autoOffloadThreshold: 20_000 };
+      await pool.run('ses_left_end', 'globalThis.kept = 1', config, noHost);
+      const left = await pool.run(
+        'ses_left_end',
+        `(async () => {
+           for (let i = 0; i < 5; i++) await null;
+           const until = Date.now() + 50;
+           while (Date.now() < until) {}
+           JSON.stringify(eval('['.repeat(100000) + ']'.repeat(100000)));
+         })();
+         return 2`,
+        config,
+        noHost,
+      );
+      expect(left).toEqual({ result: 2, logs: [] });
+      await new Promise((resolve) => setTimeout(resolve, after));
+      const next = await pool.run('ses_left_end', 'return typeof globalThis.kept', config, noHost);
+      expect(next.error).toBeUndefined();
+      expect(next.result).toBe('undefined');
+      // on the old code: no notice in worker threads; "its worker was restarted" on the main thread
+      expect(next.notice).toContain('left running after it returned');
+      await pool.close();
+    },
+  );
+});
+
 describe('deleting a session while its workbench cell runs', () => {
   it.each([
     ['session.delete()', async (_mux: ToolMux, session: Session) => session.delete()],

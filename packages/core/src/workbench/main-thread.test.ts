@@ -289,57 +289,6 @@ describe.runIf(SANDBOX_SLICING_AVAILABLE)('workbench cells on the main thread, i
     await mux.close();
   });
 
-  it.each([
-    ['an async loop', '(async () => { for (;;) await null; })()'],
-    [
-      'a loop in a later promise job',
-      'let p = Promise.resolve(); for (let i = 0; i < 5; i++) p = p.then(() => {}); p.then(() => { for (;;) {} })',
-    ],
-  ])(
-    'code a cell leaves computing after it returned (%s) stops at its deadline: the session’s next cell runs',
-    async (_what, left) => {
-      const pool = new WorkbenchPool({ workers: new MainThreadCells() });
-      const config = { enable: true, timeoutMs: 300, memoryMb: 32, autoOffloadThreshold: 20_000 };
-      await pool.run('ses_left', 'globalThis.kept = 1', config, noHost);
-      expect(await pool.run('ses_left', `${left}; return 2`, config, noHost)).toEqual({
-        result: 2,
-        logs: [],
-      });
-      // it waits for what the last cell left running (up to that cell's deadline), not for ever
-      const started = Date.now();
-      const next = await pool.run('ses_left', 'return globalThis.kept', config, noHost);
-      expect(Date.now() - started).toBeLessThan(1_300);
-      // the code was stopped as a rejection of its promise chain: the context stays
-      expect(next).toEqual({ result: 1, logs: [] });
-      pool.close();
-    },
-  );
-
-  it('code a cell left running after it returned that ends its engine (an endless recursion): the next cell has a new context, and is told', async () => {
-    const pool = new WorkbenchPool({ workers: new MainThreadCells() });
-    const config = { enable: true, timeoutMs: 2_000, memoryMb: 32, autoOffloadThreshold: 20_000 };
-    await pool.run('ses_left_end', 'globalThis.kept = 1', config, noHost);
-    const left = await pool.run(
-      'ses_left_end',
-      `(async () => {
-         for (let i = 0; i < 5; i++) await null;
-         const until = Date.now() + 50;
-         while (Date.now() < until) {}
-         const f = () => f();
-         f();
-       })();
-       return 2`,
-      config,
-      noHost,
-    );
-    expect(left).toEqual({ result: 2, logs: [] });
-    const next = await pool.run('ses_left_end', 'return typeof globalThis.kept', config, noHost);
-    expect(next.error).toBeUndefined();
-    expect(next.result).toBe('undefined');
-    expect(next.notice).toContain('left running after it returned');
-    pool.close();
-  });
-
   it('a session whose code holds the thread in one built-in (a large sort) moves to worker threads, and is told', async () => {
     const cells = new MainThreadCells({ holdMs: 30 });
     const pool = new WorkbenchPool({ workers: cells });

@@ -3,6 +3,7 @@ import { workbenchEnvNumber } from './env.js';
 import {
   type CellResult,
   contextDropped,
+  LEFTOVER_STOPPED,
   SANDBOX_SLICING_AVAILABLE,
   Sandbox,
   type SandboxHostCall,
@@ -115,8 +116,10 @@ export class MainThreadCells implements CellRunner {
 
   holds(key: string): boolean {
     if (this.#moved.has(key)) return this.#workers().holds(key);
+    // A context whose engine code its last cell left running ended (after that cell answered) is
+    // still held: the session's next cell gets a new one there, and is told why (see `run`).
     const held = this.#contexts.get(key);
-    return held !== undefined && !held.disposed && held.sandbox?.disposed !== true;
+    return held !== undefined && !held.disposed;
   }
 
   /** Whether a context whose key matches is held here (for tests). */
@@ -170,10 +173,11 @@ export class MainThreadCells implements CellRunner {
           const outcome = await this.#workers().run({ ...message, fresh: true }, host, signal);
           return { ...outcome, moved: outcome.moved ?? heldTooLong(hold) };
         }
-        if (previous.disposed) {
-          stopped =
-            'the previous context was stopped by code its last cell left running after it returned (an endless recursion, or memory running out)';
-        }
+      }
+      if (!message.fresh && previous?.disposed && held && !held.disposed) {
+        // not dropped by us, and its last cell answered without ending it: what that cell left
+        // running did (whether it ended before this cell was asked for or while it waited)
+        stopped = LEFTOVER_STOPPED;
       }
       if (message.fresh || !held || held.sandbox?.disposed || held.memoryMb !== message.memoryMb) {
         if (held) this.dispose(message.sessionId);

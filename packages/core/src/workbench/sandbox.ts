@@ -1744,6 +1744,13 @@ export class Sandbox {
   }
 }
 
+/**
+ * Why a cell runs in a new context when code its session's last cell left running after it answered
+ * ended the engine (an endless recursion, memory running out): the cell's `notice` says so.
+ */
+export const LEFTOVER_STOPPED =
+  'the previous context was stopped by code its last cell left running after it returned (an endless recursion, or memory running out)';
+
 /** The result of a cell whose context was dropped while it ran, or before it started (`why`). */
 export function contextDropped(why: string): CellResult {
   return {

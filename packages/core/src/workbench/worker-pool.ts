@@ -10,6 +10,7 @@ import {
   callHost,
   contextDropped,
   droppedReply,
+  LEFTOVER_STOPPED,
   type SandboxHostCall,
 } from './sandbox.js';
 import {
@@ -64,7 +65,20 @@ export type FromWorker =
   | { type: 'ready' }
   /** `toolmux.*` calls a cell made in one go: `[callId, operation, argsJson, ...]`. */
   | { type: 'host'; runId: number; calls: Array<number | string> }
-  | { type: 'result'; runId: number; result: CellResult; disposed: boolean; created: boolean };
+  | {
+      type: 'result';
+      runId: number;
+      result: CellResult;
+      disposed: boolean;
+      created: boolean;
+      /**
+       * Posted from inside the engine, in this entry (`SHARED.ENTRY`): code the cell left running
+       * after it answered may go on computing in it, until the cell's deadline.
+       */
+      entry?: number;
+      /** The cell ran in a new context: code the session's last cell left running ended the previous one. */
+      stopped?: true;
+    };
 
 /** How `failWorkerForTest` makes a worker fail. */
 export type WorkerFailure = 'exit' | 'hang' | 'throw';
@@ -108,6 +122,9 @@ function mayWatch(now: number): boolean {
   }
   return now - chainStart < WORKBENCH_MAIN_SPIN_CHAIN_MS;
 }
+
+/** How often (ms) a cell waiting for what its session's last cell left computing looks whether that ended. */
+const LEFTOVER_POLL_MS = 5;
 
 /** Why a cell that had to start in a new context because its worker thread was replaced has no globalThis. */
 const RESTARTED = 'the previous context was stopped (its worker was restarted)';
@@ -166,6 +183,11 @@ interface Run {
   done: boolean;
   /** Waits for its worker's thread to start (since when): that time does not count against it. */
   startingSince?: number;
+  /**
+   * Waits (since when) for code its session's last cell left running after it answered, which
+   * computes in the worker holding the context: that time does not count against it either.
+   */
+  leftoverSince?: number;
 }
 
 /**
@@ -285,6 +307,30 @@ class WorkbenchWorker {
   busyFor(now = Date.now()): number {
     if (Atomics.load(this.#state, SHARED.BUSY) !== 1) return 0;
     return Math.max(0, now - this.#base - Atomics.load(this.#state, SHARED.ENTERED_AT));
+  }
+
+  /**
+   * The last cell that answered from inside the engine (code it left running may compute on in
+   * that entry, until its deadline). One per worker: the worker runs one entry at a time, so a
+   * later entry means this one has ended.
+   */
+  #lastEntered: { sessionId: string; entry: number; until: number } | undefined;
+
+  /**
+   * Whether code the last cell of `sessionId` left running after it answered still computes here
+   * (read in the shared memory, no message): at most until that cell's deadline and the grace.
+   */
+  computesLeftoverOf(sessionId: string, now = Date.now()): boolean {
+    const last = this.#lastEntered;
+    if (last?.sessionId !== sessionId) return false;
+    if (
+      Atomics.load(this.#state, SHARED.BUSY) === 1 &&
+      Atomics.load(this.#state, SHARED.ENTRY) === last.entry &&
+      now < last.until + WORKBENCH_WORKER_GRACE_MS
+    )
+      return true;
+    this.#lastEntered = undefined;
+    return false;
   }
 
   /** Whether the worker showed life within `ms` (it computes and its engine checks in, or it waits). */
@@ -428,7 +474,13 @@ class WorkbenchWorker {
     if (message.type === 'result') {
       this.#release(run);
       if (message.disposed) this.sessions.delete(run.message.sessionId);
-      this.#pool.finish(run, { result: message.result, disposed: message.disposed });
+      else if (message.entry !== undefined)
+        this.#lastEntered = { sessionId: run.message.sessionId, entry: message.entry, until: run.deadline };
+      this.#pool.finish(run, {
+        result: message.result,
+        disposed: message.disposed,
+        ...(message.stopped ? { moved: LEFTOVER_STOPPED } : {}),
+      });
       return;
     }
     const calls = message.calls;
@@ -506,6 +558,7 @@ class WorkbenchWorker {
     for (const run of runs) this.claimed(run);
     this.runs.clear();
     this.sessions.clear();
+    this.#lastEntered = undefined;
     this.#replies = [];
     this.#askedAt = 0;
     this.#start();
@@ -640,6 +693,24 @@ export class WorkbenchWorkers {
     const holder = this.#workers.find((worker) => worker.sessions.has(key));
     let target = holder;
     let fresh = run.message.fresh || run.moved !== undefined;
+    if (holder && !fresh) {
+      const now = Date.now();
+      if (holder.computesLeftoverOf(key, now)) {
+        // Code the session's last cell left running after it answered holds its worker (until
+        // that cell's deadline at most): as on the main thread, the cell waits for it, in the same
+        // context (it is not another session's code to move away from), and the wait is not its time.
+        run.worker = undefined;
+        run.leftoverSince ??= now;
+        clearTimeout(run.timer);
+        run.timer = setTimeout(() => this.place(run), LEFTOVER_POLL_MS);
+        run.timer.unref();
+        return;
+      }
+    }
+    if (run.leftoverSince !== undefined) {
+      run.deadline += Date.now() - run.leftoverSince;
+      run.leftoverSince = undefined;
+    }
     if (!target) {
       target = this.#freeWorker() ?? this.#leastLoaded();
       fresh = true;

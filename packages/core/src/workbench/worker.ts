@@ -210,9 +210,15 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   let created = false;
   running.add(message.runId);
   const calls: number[] = [];
+  /**
+   * The session's context is gone although the main thread counts on it: code its last cell left
+   * running after it answered ended the engine (that answer said the context lived on).
+   */
+  let stopped = false;
   try {
     let held = sandboxes.get(message.sessionId);
     if (message.fresh || !held || held.sandbox.disposed || held.memoryMb !== message.memoryMb) {
+      stopped = !message.fresh && held !== undefined && held.sandbox.disposed;
       held?.sandbox.dispose();
       const made: { dropped?: string } = {};
       making.set(message.sessionId, made);
@@ -246,7 +252,16 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
       if (posted) return;
       posted = true;
       if (sandbox.disposed && sandboxes.get(message.sessionId) === held) sandboxes.delete(message.sessionId);
-      send({ type: 'result', runId: message.runId, result, disposed: sandbox.disposed, created });
+      send({
+        type: 'result',
+        runId: message.runId,
+        result,
+        disposed: sandbox.disposed,
+        created,
+        // posted from inside the engine: code the cell left running may run on in this entry
+        ...(inside ? { entry } : {}),
+        ...(stopped ? { stopped: true as const } : {}),
+      });
       scheduleWait();
     };
     /** Calls of this cell not yet posted: `[callId, operation, argsJson, ...]`. */
