@@ -116,6 +116,24 @@ describe.each(threads)('ToolMux.close() and the workbench (TOOLMUX_WORKBENCH_THR
     }
   });
 
+  it('a cell that computes stops at once: close() resolves without waiting for its deadline', async () => {
+    const mux = new ToolMux({ toolkits: [], store: ':memory:', logger: recordingLogger() });
+    // 8 s: on the old code, in worker threads, the code ran on until this deadline, and close()
+    // waited for it (with the default timeoutMs, a minute)
+    const session = await mux.create('user_1', { workbench: { timeoutMs: 8_000 } });
+    await session.execute(MetaToolSlug.WORKBENCH, { code: 'return 1' });
+    const started = Date.now();
+    const cell = session.execute(MetaToolSlug.WORKBENCH, { code: 'while (true) {}' });
+    // the code computes (in a worker thread, the thread is held by it: no message gets there)
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await mux.close();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    const out = (await cell).data as Cell;
+    expect(out.error?.code, JSON.stringify(out)).toBe('WORKBENCH_CONTEXT_DROPPED');
+    expect(out.error?.message).toContain('its ToolMux was closed');
+    expect(holdsContext(session.sessionId)).toBe(false);
+  });
+
   it('a cell asked for on a session of a closed ToolMux does not run, and one whose context is being made when close() comes ends without running', async () => {
     const { toolkit, release } = gateToolkit();
     const logs = recordingLogger();

@@ -431,6 +431,32 @@ describe.each(runners)('a context dropped while its cell runs (%s)', (_name, run
     pool.close();
   });
 
+  it.each([
+    ['a cell that computes', 'while (true) {}', 'WORKBENCH_CONTEXT_DROPPED'],
+    ['code its last cell left computing', '(async () => { for (;;) await null; })(); return 1', undefined],
+  ])('stops %s at once (not at its deadline)', async (_what, code, error) => {
+    const cells = runner();
+    const pool = new WorkbenchPool({ workers: cells });
+    const noHost = async () => null;
+    await pool.run('ses_computes', 'globalThis.kept = 1', config, noHost);
+    const started = Date.now();
+    const cell = pool.run('ses_computes', code, config, noHost);
+    // the code computes (in a worker thread, the thread is held by it: no message gets there)
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    pool.evict('ses_computes', 'the session was deleted.', 'its session was deleted');
+    const out = await cell;
+    expect(out.error?.code, JSON.stringify(out)).toBe(error);
+    if (error) expect(out.error?.message).toContain('its session was deleted');
+    // another session's cell runs at once, well within its 500 ms: the code no longer holds the
+    // thread (on the old code, in worker threads, it computed on for its 20 s, and the other cell
+    // did not start in time)
+    const other = await pool.run('ses_after', 'return 2', { ...config, timeoutMs: 500 }, noHost);
+    expect(other.error, JSON.stringify(other.error)).toBeUndefined();
+    expect(other.result).toBe(2);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    await pool.close();
+  });
+
   it('drops a context being made (the session’s first cell, or a new context): the cell ends with WORKBENCH_CONTEXT_DROPPED without running in it', async () => {
     const cells = runner();
     for (const warm of [false, true]) {

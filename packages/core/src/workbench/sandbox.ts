@@ -46,6 +46,11 @@ export interface CellLimits {
   signal?: AbortSignal;
   /** When the cell's wall time ends (epoch ms); `Date.now() + timeoutMs` when absent. */
   deadline?: number;
+  /**
+   * Asked with the interrupt handler while the cell runs: `true` stops its code at once, and the
+   * cell ends with WORKBENCH_CONTEXT_DROPPED (a worker's cell whose context the main thread dropped).
+   */
+  dropped?: () => boolean;
 }
 
 /** The host side of `toolmux.*`: an operation name and JSON arguments in, a JSON-serialisable value out. */
@@ -943,6 +948,8 @@ export class Sandbox {
   #preempted = false;
   /** The interrupt handler stopped the code since the cell began. */
   #interrupted = false;
+  /** It stopped it because the cell's context was dropped (`CellLimits.dropped`). */
+  #dropRequested = false;
   /** The prelude's cell runner, outbox taker, reply settler and error reader (live as long as the sandbox). */
   #runner: QuickJSHandle | undefined;
   #take: QuickJSHandle | undefined;
@@ -1044,6 +1051,11 @@ export class Sandbox {
   #interrupt(): boolean {
     this.#checkIn();
     if (this.#disposed || Date.now() > this.#deadline) {
+      this.#interrupted = true;
+      return true;
+    }
+    if (this.#cell?.limits.dropped?.() && !this.#cell.outcome) {
+      this.#dropRequested = true;
       this.#interrupted = true;
       return true;
     }
@@ -1573,6 +1585,7 @@ export class Sandbox {
     this.#deadline = deadline;
     this.#preempted = false;
     this.#interrupted = false;
+    this.#dropRequested = false;
     this.#longestHold = 0;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -1691,6 +1704,10 @@ export class Sandbox {
   #classify(error: ErrorDescription | undefined, maxChars: number): { code: CellErrorCode; message: string } {
     const interrupted =
       this.#interrupted && (!error || (error.name === 'InternalError' && error.message === 'interrupted'));
+    if (interrupted && this.#dropRequested) {
+      this.#drop();
+      return contextDropped('its context was dropped').error as { code: CellErrorCode; message: string };
+    }
     if (interrupted) {
       this.#drop();
       return {

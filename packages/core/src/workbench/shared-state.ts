@@ -31,6 +31,13 @@ export const CLAIMED = -1;
 /** A slot's value once the main thread took the cell back (the worker skips it). */
 export const WITHDRAWN = -2;
 
+/**
+ * A started cell's slot once the main thread dropped its context (its session deleted, its ToolMux
+ * closed): the worker's engine stops the cell's code at its next check, without waiting for the
+ * `dispose` message, which a worker whose thread that code holds would only read after it.
+ */
+export const DROPPED = -3;
+
 /** The largest posting token; the next one is 1 again. */
 const MAX_CLAIM_TOKEN = 0x3fff_ffff;
 
@@ -70,6 +77,11 @@ export class ClaimSlots {
     return Atomics.compareExchange(this.#state, SHARED.CLAIMS + slot, token, WITHDRAWN) === token;
   }
 
+  /** Marks a started cell as dropped (see `DROPPED`); false when the worker has not started it. */
+  drop(slot: number): boolean {
+    return Atomics.compareExchange(this.#state, SHARED.CLAIMS + slot, CLAIMED, DROPPED) === CLAIMED;
+  }
+
   /** Frees a slot: its posting was taken back, or its cell ended. */
   release(slot: number): void {
     Atomics.store(this.#state, SHARED.CLAIMS + slot, 0);
@@ -80,6 +92,11 @@ export class ClaimSlots {
 /** The worker's side: starts a posting if its slot still holds its token (marks it claimed). */
 export function claimPosting(state: Int32Array, slot: number, token: number): boolean {
   return Atomics.compareExchange(state, SHARED.CLAIMS + slot, token, CLAIMED) === token;
+}
+
+/** The worker's side: whether the main thread dropped the context of the cell started from `slot`. */
+export function postingDropped(state: Int32Array, slot: number): boolean {
+  return Atomics.load(state, SHARED.CLAIMS + slot) === DROPPED;
 }
 
 /** The worker's default spin for fast replies, in µs (`TOOLMUX_WORKBENCH_SPIN_US`). */

@@ -343,6 +343,18 @@ class WorkbenchWorker {
     Atomics.store(this.#state, SHARED.PREEMPT, Atomics.load(this.#state, SHARED.ENTRY));
   }
 
+  /**
+   * The session's context is dropped: its started cell's code stops at the engine's next check
+   * (`DROPPED` in its claim slot), and so does code its last cell left computing (that entry is
+   * stopped), without waiting for the `dispose` message the thread they hold would read only later.
+   */
+  stopDropped(sessionId: string): void {
+    for (const run of this.runs.values())
+      if (run.message.sessionId === sessionId && run.claimed) this.#claims.drop(run.slot);
+    const last = this.#lastEntered;
+    if (last && this.computesLeftoverOf(sessionId)) Atomics.store(this.#state, SHARED.PREEMPT, last.entry);
+  }
+
   /** Posts to the worker and wakes it; with `answer`, may watch for its answer (see `WORKBENCH_MAIN_SPIN_US`). */
   #post(message: ToWorker, answer?: WaitChooser): void {
     const sent = Atomics.load(this.#state, SHARED.SENT);
@@ -473,6 +485,17 @@ class WorkbenchWorker {
     run.claimed = true;
     if (message.type === 'result') {
       this.#release(run);
+      if (run.dropped !== undefined) {
+        // its context was dropped while it ran: a cell the drop stopped says why (the worker's
+        // engine knows only that it was); one that ended before keeps its answer
+        this.sessions.delete(run.message.sessionId);
+        const stopped = message.result.error?.code === 'WORKBENCH_CONTEXT_DROPPED';
+        this.#pool.finish(run, {
+          result: stopped ? contextDropped(run.dropped) : message.result,
+          disposed: true,
+        });
+        return;
+      }
       if (message.disposed) this.sessions.delete(run.message.sessionId);
       else if (message.entry !== undefined)
         this.#lastEntered = { sessionId: run.message.sessionId, entry: message.entry, until: run.deadline };
@@ -843,13 +866,17 @@ export class WorkbenchWorkers {
     for (const run of [...this.#runs]) {
       if (run.message.sessionId !== sessionId) continue;
       if (run.worker && !run.worker.withdraw(run)) {
-        // started: its worker ends it once the dispose gets there; until then it calls no tool
+        // started: its code stops at once (`stopDropped` below), and its worker ends it; until
+        // then it calls no tool
         run.dropped ??= why;
         continue;
       }
       this.finish(run, { result: contextDropped(why), disposed: true });
     }
-    for (const worker of this.#workers) worker.dispose(sessionId, why);
+    for (const worker of this.#workers) {
+      worker.stopDropped(sessionId);
+      worker.dispose(sessionId, why);
+    }
   }
 
   /** Which worker holds a context whose key matches (-1 when none): for tests. */

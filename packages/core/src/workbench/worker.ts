@@ -2,7 +2,14 @@ import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { DEFAULT_WORKBENCH } from './config.js';
 import { workbenchEnvNumber } from './env.js';
 import { type CellLimits, type CellResult, contextDropped, Sandbox, type SandboxMonitor } from './sandbox.js';
-import { claimPosting, DEFAULT_SPIN_US, SHARED, WaitChooser, type WorkerInit } from './shared-state.js';
+import {
+  claimPosting,
+  DEFAULT_SPIN_US,
+  postingDropped,
+  SHARED,
+  WaitChooser,
+  type WorkerInit,
+} from './shared-state.js';
 import { SpareSandbox } from './spare.js';
 import type { FromWorker, ToWorker } from './worker-pool.js';
 
@@ -246,7 +253,12 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
       sandboxes.set(message.sessionId, held);
     }
     const sandbox = held.sandbox;
-    const limits: CellLimits = { ...message.limits, deadline: message.deadline };
+    const limits: CellLimits = {
+      ...message.limits,
+      deadline: message.deadline,
+      // read in the shared memory: code that holds this thread would read the `dispose` message only after it
+      dropped: () => postingDropped(state, message.slot),
+    };
     let posted = false;
     const post = (result: CellResult) => {
       if (posted) return;
