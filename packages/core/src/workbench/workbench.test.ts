@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import { ComposioMetaToolSlug, MetaToolSlug } from '../meta-tools/meta-tools.js';
@@ -11,8 +11,10 @@ import { createTestPostgresUrl } from '../test/postgres.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
 import { workbenchHost } from './host.js';
-import { callHost, RawJson } from './sandbox.js';
+import { type CellRunner, MainThreadCells } from './main-thread.js';
+import { callHost, RawJson, SANDBOX_SLICING_AVAILABLE } from './sandbox.js';
 import { WorkbenchPool } from './workbench.js';
+import { WorkbenchWorkers } from './worker-pool.js';
 
 const quiet = { debug() {}, warn() {}, error() {} };
 const dirs: string[] = [];
@@ -45,7 +47,20 @@ function setup(store: string = ':memory:') {
 
 type Cell = { result: unknown; logs: string[]; error?: { code: string; message: string }; notice?: string };
 
-describe('TOOLMUX_WORKBENCH in a session', () => {
+const threads = SANDBOX_SLICING_AVAILABLE ? ['main', 'workers'] : ['workers'];
+
+describe.each(threads)('TOOLMUX_WORKBENCH in a session (TOOLMUX_WORKBENCH_THREAD=%s)', (thread) => {
+  let saved: string | undefined;
+  beforeAll(() => {
+    saved = process.env.TOOLMUX_WORKBENCH_THREAD;
+    // read when a ToolMux's workbench makes its first context
+    process.env.TOOLMUX_WORKBENCH_THREAD = thread;
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.TOOLMUX_WORKBENCH_THREAD;
+    else process.env.TOOLMUX_WORKBENCH_THREAD = saved;
+  });
+
   it('is listed with META_TOOLS by default (describing the toolmux API), not with DIRECT_TOOLS, and off with enable: false', async () => {
     const { mux } = setup();
     const direct = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
@@ -202,7 +217,7 @@ describe('TOOLMUX_WORKBENCH in a session', () => {
     await mux.close();
   });
 
-  it('runs cells off the main thread: a looping cell holds neither another session nor the event loop', async () => {
+  it('a looping cell holds neither another session nor the event loop (it runs in a worker thread, or in slices of the main thread)', async () => {
     const { mux } = setup();
     const looping = await mux.create('user_1', { workbench: { timeoutMs: 2_000 } });
     const other = await mux.create('user_2', { workbench: {} });
@@ -225,7 +240,7 @@ describe('TOOLMUX_WORKBENCH in a session', () => {
     expect(((await loop).data as Cell).error?.code).toBe('WORKBENCH_TIMEOUT');
     delay.disable();
     expect(order).toEqual(['tool', 'cell', 'loop']);
-    // The main thread never ran the loop: its longest stall is far below the cell's 2 s.
+    // The main thread never ran the loop, or only in short slices: its longest stall is far below the cell's 2 s.
     expect(delay.max / 1e6).toBeLessThan(500);
     const after = await looping.execute(MetaToolSlug.WORKBENCH, { code: 'return typeof globalThis.kept' });
     expect((after.data as Cell).result).toBe('undefined');
@@ -391,9 +406,12 @@ describe.each([
   });
 });
 
-describe('WorkbenchPool', () => {
+const runners: Array<[string, () => CellRunner]> = [['worker threads', () => new WorkbenchWorkers(1, 2)]];
+if (SANDBOX_SLICING_AVAILABLE) runners.push(['the main thread', () => new MainThreadCells()]);
+
+describe.each(runners)('WorkbenchPool (%s)', (_name, runner) => {
   it('evicts idle contexts and tells the next call', async () => {
-    const pool = new WorkbenchPool({ idleMs: 1_000 });
+    const pool = new WorkbenchPool({ idleMs: 1_000, workers: runner() });
     const config = { enable: true, timeoutMs: 1_000, memoryMb: 16, autoOffloadThreshold: 20_000 };
     const host = async () => null;
     await pool.run('ses_a', 'globalThis.x = 1', config, host);
@@ -405,18 +423,18 @@ describe('WorkbenchPool', () => {
     const after = await pool.run('ses_a', 'return typeof x', config, host);
     expect(after.result).toBe('undefined');
     expect(after.notice).toContain('evicted after 1 s without use');
-    pool.close();
+    await pool.close();
   });
 
   it('keeps at most maxContexts live, dropping the least recently used', async () => {
-    const pool = new WorkbenchPool({ maxContexts: 2 });
+    const pool = new WorkbenchPool({ maxContexts: 2, workers: runner() });
     const config = { enable: true, timeoutMs: 1_000, memoryMb: 16, autoOffloadThreshold: 20_000 };
     const host = async () => null;
     for (const id of ['ses_1', 'ses_2', 'ses_3']) await pool.run(id, `globalThis.id = '${id}'`, config, host);
     expect(pool.size).toBe(2);
     expect((await pool.run('ses_3', 'return id', config, host)).result).toBe('ses_3');
     expect((await pool.run('ses_1', 'return typeof id', config, host)).notice).toContain('make room');
-    pool.close();
+    await pool.close();
   });
 });
 
