@@ -68,6 +68,28 @@ describe.each(SANDBOX_SLICING_AVAILABLE ? ['main', 'workers', 'default without J
         expect(JSON.parse(stdout.trim())).toEqual({ result: 42, logs: [] });
       }
     }, 30_000);
+
+    it('exits soon after mux.close() while a cell computes (close does not wait for its deadline)', async () => {
+      const { code, stdout, timedOut } = await runScript(
+        `
+      const { ToolMux, MetaToolSlug } = await import(${JSON.stringify(dist)});
+      const mux = new ToolMux({ toolkits: [], store: ':memory:', logger: { debug() {}, warn() {}, error() {} } });
+      const session = await mux.create('user_1', { workbench: { timeoutMs: 60_000 } });
+      const cell = session.execute(MetaToolSlug.WORKBENCH, { code: 'while (true) {}' });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await mux.close();
+      console.log(JSON.stringify((await cell).data.error.code));
+    `,
+        [],
+        thread === 'default without JSPI'
+          ? { TOOLMUX_WORKBENCH_JSPI: '0' }
+          : { TOOLMUX_WORKBENCH_THREAD: thread },
+      );
+      // on the old code, in worker threads, close() waited for the cell's 60 s deadline
+      expect(timedOut).toBe(false);
+      expect(code).toBe(0);
+      expect(JSON.parse(stdout.trim())).toBe('WORKBENCH_CONTEXT_DROPPED');
+    }, 30_000);
   },
 );
 
