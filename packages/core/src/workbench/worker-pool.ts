@@ -590,9 +590,7 @@ class WorkbenchWorker {
     for (const run of runs) {
       run.worker = undefined;
       if (!run.claimed && run !== timedOut) {
-        // Not started: it starts elsewhere, in a new context; when the session had one (in this
-        // thread), its globalThis is gone, and its answer says so.
-        if (run.hadContext) run.moved ??= RESTARTED;
+        // Not started: it starts elsewhere, in a new context (see `place`).
         this.#pool.place(run);
         continue;
       }
@@ -735,6 +733,10 @@ export class WorkbenchWorkers {
       run.leftoverSince = undefined;
     }
     if (!target) {
+      // The session had a context when the cell was asked for, and no worker holds it now: its
+      // worker was replaced (a cell moved away from a busy one says so already). Its globalThis is
+      // gone, and the cell's answer says so.
+      if (run.hadContext) run.moved ??= RESTARTED;
       target = this.#freeWorker() ?? this.#leastLoaded();
       fresh = true;
     }
