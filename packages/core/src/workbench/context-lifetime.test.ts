@@ -229,6 +229,7 @@ describe('a workbench worker thread told to drop a context while it makes it', (
         slot,
         claim,
         deadline: Date.now() + 10_000,
+        postedAt: Date.now(),
         ...message('ses_raw', "return 'ran'"),
       });
       post({ type: 'dispose', sessionId: 'ses_raw', why: 'the test dropped it' });
@@ -244,6 +245,7 @@ describe('a workbench worker thread told to drop a context while it makes it', (
         slot,
         claim: claim + 1,
         deadline: Date.now() + 10_000,
+        postedAt: Date.now(),
         ...message('ses_raw', "return 'second'"),
       });
       const second = await (async () => {
@@ -311,6 +313,7 @@ describe('worker races behind the relay', () => {
       slot: probeSlot,
       claim: 99,
       deadline: Date.now() + 10_000,
+      postedAt: Date.now(),
       ...message('A', 'return globalThis.kept ?? null'),
     } satisfies ToWorker);
     const probe = await probeResult;

@@ -19,6 +19,11 @@ export const SHARED = {
   PREEMPT: 5,
   /** Messages the worker posted (it adds 1 after each): the main thread watches it for a reply it expects soon. */
   SENT: 6,
+  /**
+   * The ENTRY in which code a cell left running after it answered computes on: the engine, checking
+   * in during the entry in which its cell answered, marks it (the session's next cell waits for it).
+   */
+  LEFTOVER: 7,
   /** First of the claim slots: a cell's slot holds the token of its posting until the worker claims or the main thread withdraws it. */
   CLAIMS: 8,
 } as const;

@@ -42,6 +42,11 @@ export type ToWorker =
       fresh: boolean;
       /** When the cell's wall time ends (epoch ms), counted from when it was asked for. */
       deadline: number;
+      /**
+       * When this posting was made (epoch ms): the time it then waits for code its session's last
+       * cell left computing in this worker is added to `deadline` (it is that cell's time).
+       */
+      postedAt: number;
       limits: Omit<CellLimits, 'signal' | 'deadline'>;
     }
   /**
@@ -123,9 +128,6 @@ function mayWatch(now: number): boolean {
   return now - chainStart < WORKBENCH_MAIN_SPIN_CHAIN_MS;
 }
 
-/** How often (ms) a cell waiting for what its session's last cell left computing looks whether that ended. */
-const LEFTOVER_POLL_MS = 5;
-
 /** Why a cell that had to start in a new context because its worker thread was replaced has no globalThis. */
 const RESTARTED = 'the previous context was stopped (its worker was restarted)';
 
@@ -153,7 +155,7 @@ export interface WorkerCellOutcome {
 
 export type RunMessage = Omit<
   Extract<ToWorker, { type: 'run' }>,
-  'type' | 'runId' | 'slot' | 'claim' | 'deadline'
+  'type' | 'runId' | 'slot' | 'claim' | 'deadline' | 'postedAt'
 >;
 
 /** One cell from when it is asked for until it ends. */
@@ -183,11 +185,6 @@ interface Run {
   done: boolean;
   /** Waits for its worker's thread to start (since when): that time does not count against it. */
   startingSince?: number;
-  /**
-   * Waits (since when) for code its session's last cell left running after it answered, which
-   * computes in the worker holding the context: that time does not count against it either.
-   */
-  leftoverSince?: number;
 }
 
 /**
@@ -317,20 +314,28 @@ class WorkbenchWorker {
   #lastEntered: { sessionId: string; entry: number; until: number } | undefined;
 
   /**
-   * Whether code the last cell of `sessionId` left running after it answered still computes here
-   * (read in the shared memory, no message): at most until that cell's deadline and the grace.
+   * Whether code the last cell of `sessionId` left running after it answered computes here now
+   * (read in the shared memory, no message): the engine, checking in during that entry, marked it
+   * (`SHARED.LEFTOVER`); at most until that cell's deadline and the grace.
    */
   computesLeftoverOf(sessionId: string, now = Date.now()): boolean {
     const last = this.#lastEntered;
-    if (last?.sessionId !== sessionId) return false;
-    if (
-      Atomics.load(this.#state, SHARED.BUSY) === 1 &&
-      Atomics.load(this.#state, SHARED.ENTRY) === last.entry &&
-      now < last.until + WORKBENCH_WORKER_GRACE_MS
-    )
-      return true;
-    this.#lastEntered = undefined;
-    return false;
+    return (
+      last?.sessionId === sessionId &&
+      now < last.until + WORKBENCH_WORKER_GRACE_MS &&
+      Atomics.load(this.#state, SHARED.LEFTOVER) === last.entry &&
+      this.#computesIn(last.entry)
+    );
+  }
+
+  /** Whether the worker computes in entry `entry` now. */
+  #computesIn(entry: number): boolean {
+    return Atomics.load(this.#state, SHARED.BUSY) === 1 && Atomics.load(this.#state, SHARED.ENTRY) === entry;
+  }
+
+  /** The cell of `sessionId` that answered last: when its deadline is (epoch ms), if it answered here. */
+  lastDeadlineOf(sessionId: string): number | undefined {
+    return this.#lastEntered?.sessionId === sessionId ? this.#lastEntered.until : undefined;
   }
 
   /** Whether the worker showed life within `ms` (it computes and its engine checks in, or it waits). */
@@ -352,7 +357,9 @@ class WorkbenchWorker {
     for (const run of this.runs.values())
       if (run.message.sessionId === sessionId && run.claimed) this.#claims.drop(run.slot);
     const last = this.#lastEntered;
-    if (last && this.computesLeftoverOf(sessionId)) Atomics.store(this.#state, SHARED.PREEMPT, last.entry);
+    // (also before the engine marked that entry: stopping it is harmless if it was about to end)
+    if (last?.sessionId === sessionId && this.#computesIn(last.entry))
+      Atomics.store(this.#state, SHARED.PREEMPT, last.entry);
   }
 
   /** Posts to the worker and wakes it; with `answer`, may watch for its answer (see `WORKBENCH_MAIN_SPIN_US`). */
@@ -421,6 +428,7 @@ class WorkbenchWorker {
         slot,
         claim: run.claim,
         deadline: run.deadline,
+        postedAt: Date.now(),
         ...run.message,
         fresh,
       },
@@ -714,24 +722,6 @@ export class WorkbenchWorkers {
     const holder = this.#workers.find((worker) => worker.sessions.has(key));
     let target = holder;
     let fresh = run.message.fresh || run.moved !== undefined;
-    if (holder && !fresh) {
-      const now = Date.now();
-      if (holder.computesLeftoverOf(key, now)) {
-        // Code the session's last cell left running after it answered holds its worker (until
-        // that cell's deadline at most): as on the main thread, the cell waits for it, in the same
-        // context (it is not another session's code to move away from), and the wait is not its time.
-        run.worker = undefined;
-        run.leftoverSince ??= now;
-        clearTimeout(run.timer);
-        run.timer = setTimeout(() => this.place(run), LEFTOVER_POLL_MS);
-        run.timer.unref();
-        return;
-      }
-    }
-    if (run.leftoverSince !== undefined) {
-      run.deadline += Date.now() - run.leftoverSince;
-      run.leftoverSince = undefined;
-    }
     if (!target) {
       // The session had a context when the cell was asked for, and no worker holds it now: its
       // worker was replaced (a cell moved away from a busy one says so already). Its globalThis is
@@ -795,6 +785,16 @@ export class WorkbenchWorkers {
     }
     if (worker && now < run.deadline && (!worker.online || worker.busyFor(now) < WORKBENCH_BUSY_MS)) {
       // Its worker is starting, or not computing (it gets to the cell soon): wait on.
+      this.#watch(run, WORKBENCH_BUSY_MS);
+      return;
+    }
+    if (worker && now < run.deadline && worker.computesLeftoverOf(run.message.sessionId, now)) {
+      // Code the session's last cell left running after it answered holds the worker (until that
+      // cell's deadline at most): as on the main thread, the cell waits for it, in the same context
+      // (it is not another session's code to move away from); the worker adds that wait to its
+      // deadline, and so does this thread, at most by the time that code may still run.
+      const until = worker.lastDeadlineOf(run.message.sessionId) ?? now;
+      run.deadline = Math.max(run.deadline, until + run.message.limits.timeoutMs);
       this.#watch(run, WORKBENCH_BUSY_MS);
       return;
     }

@@ -60,6 +60,15 @@ let entry = 0;
 /** Sandbox code runs synchronously now (between `enter` and `leave`). */
 let inside = false;
 
+/**
+ * The cell that answered last from inside an engine entry (`entry`), when (epoch ms), and when that
+ * entry ended: code it left running computes on in it (until its deadline). The engine marks it in
+ * the shared memory once it checks in there after the answer (`SHARED.LEFTOVER`), so that the main
+ * thread lets the session's next cell wait for it instead of moving it to another worker; that
+ * cell's deadline then gets the time it waited (`run`).
+ */
+let answered: { sessionId: string; entry: number; at: number; marked: boolean; endedAt?: number } | undefined;
+
 const now = () => Date.now() - base;
 const monitor: SandboxMonitor = {
   enter() {
@@ -72,12 +81,17 @@ const monitor: SandboxMonitor = {
     Atomics.store(state, SHARED.BUSY, 1);
   },
   leave() {
+    if (answered?.entry === entry && answered.endedAt === undefined) answered.endedAt = Date.now();
     inside = false;
     Atomics.store(state, SHARED.BUSY, 0);
     Atomics.store(state, SHARED.BEAT, now());
   },
   preempt() {
     Atomics.store(state, SHARED.BEAT, now());
+    if (inside && answered?.entry === entry && !answered.marked) {
+      answered.marked = true;
+      Atomics.store(state, SHARED.LEFTOVER, entry);
+    }
     return inside && Atomics.load(state, SHARED.PREEMPT) === entry;
   },
 };
@@ -253,9 +267,20 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
       sandboxes.set(message.sessionId, held);
     }
     const sandbox = held.sandbox;
+    let deadline = message.deadline;
+    const last = answered;
+    if (
+      last?.sessionId === message.sessionId &&
+      last.marked &&
+      last.endedAt !== undefined &&
+      last.endedAt > message.postedAt
+    ) {
+      // it waited behind code its session's last cell left computing here: that time was not its own
+      deadline += last.endedAt - Math.max(message.postedAt, last.at);
+    }
     const limits: CellLimits = {
       ...message.limits,
-      deadline: message.deadline,
+      deadline,
       // read in the shared memory: code that holds this thread would read the `dispose` message only after it
       dropped: () => postingDropped(state, message.slot),
     };
@@ -264,6 +289,7 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
       if (posted) return;
       posted = true;
       if (sandbox.disposed && sandboxes.get(message.sessionId) === held) sandboxes.delete(message.sessionId);
+      if (inside) answered = { sessionId: message.sessionId, entry, at: Date.now(), marked: false };
       send({
         type: 'result',
         runId: message.runId,
