@@ -61,13 +61,18 @@ let entry = 0;
 let inside = false;
 
 /**
- * The cell that answered last from inside an engine entry (`entry`), when (epoch ms), and when that
- * entry ended: code it left running computes on in it (until its deadline). The engine marks it in
+ * The cell that answered last from inside the engine entry that runs now (`entry`), and when (epoch
+ * ms): code it left running computes on in it (until its deadline). The engine marks it in
  * the shared memory once it checks in there after the answer (`SHARED.LEFTOVER`), so that the main
  * thread lets the session's next cell wait for it instead of moving it to another worker; that
  * cell's deadline then gets the time it waited (`run`).
  */
-let answered: { sessionId: string; entry: number; at: number; marked: boolean; endedAt?: number } | undefined;
+let answered: { sessionId: string; entry: number; at: number; marked: boolean } | undefined;
+/**
+ * Sessions whose last cell's code computed on after it answered (it was marked): when it answered
+ * and when that code ended (epoch ms), for the session's next cell, which waited for it.
+ */
+const computedOn = new Map<string, { at: number; endedAt: number }>();
 
 const now = () => Date.now() - base;
 const monitor: SandboxMonitor = {
@@ -81,7 +86,10 @@ const monitor: SandboxMonitor = {
     Atomics.store(state, SHARED.BUSY, 1);
   },
   leave() {
-    if (answered?.entry === entry && answered.endedAt === undefined) answered.endedAt = Date.now();
+    if (answered?.entry === entry) {
+      if (answered.marked) computedOn.set(answered.sessionId, { at: answered.at, endedAt: Date.now() });
+      answered = undefined;
+    }
     inside = false;
     Atomics.store(state, SHARED.BUSY, 0);
     Atomics.store(state, SHARED.BEAT, now());
@@ -140,6 +148,7 @@ function handle(message: ToWorker): void {
 
 /** Drops a session's context; a cell running in it ends, one whose context is being made does not start. */
 function drop(sessionId: string, why: string): void {
+  computedOn.delete(sessionId);
   sandboxes.get(sessionId)?.sandbox.dispose(why);
   sandboxes.delete(sessionId);
   const made = making.get(sessionId);
@@ -268,15 +277,11 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     }
     const sandbox = held.sandbox;
     let deadline = message.deadline;
-    const last = answered;
-    if (
-      last?.sessionId === message.sessionId &&
-      last.marked &&
-      last.endedAt !== undefined &&
-      last.endedAt > message.postedAt
-    ) {
+    const waited = computedOn.get(message.sessionId);
+    computedOn.delete(message.sessionId);
+    if (waited && waited.endedAt > message.postedAt) {
       // it waited behind code its session's last cell left computing here: that time was not its own
-      deadline += last.endedAt - Math.max(message.postedAt, last.at);
+      deadline += waited.endedAt - Math.max(message.postedAt, waited.at);
     }
     const limits: CellLimits = {
       ...message.limits,
