@@ -7,7 +7,7 @@ import {
   SEALED_SECRET_TABLES,
   WORKBENCH_CELL_CONDITION,
 } from './migrations.js';
-import { assertPageQuery, type PageQuery, pageClause, toPage } from './pagination.js';
+import { assertPageQuery, LOG_READ_ROWS, type PageQuery, pageClause, toPage } from './pagination.js';
 import { PostgresConnectionListener } from './postgres-connection-listener.js';
 import { SessionLogPageReader } from './postgres-log-pages.js';
 import {
@@ -895,7 +895,7 @@ export class PostgresStore implements Store {
     assertPageQuery({ limit, cursor }, 'log');
     if (sessionId !== undefined && userId === undefined && toolSlug === undefined) {
       // a session's log (`session.logs()`, `GET /sessions/:id/logs`) is read often, by many clients at once
-      const texts = await this.sessionLogPages.read({ sessionId, parentId, cursor, rows: limit + 1 });
+      const texts = await this.#sessionLogTexts(sessionId, parentId, cursor, limit + 1);
       const entries =
         unpackLogs(texts) ??
         (
@@ -913,6 +913,44 @@ export class PostgresStore implements Store {
       cursor,
     });
     return toPage(rows.map(toLog), limit);
+  }
+
+  /**
+   * The packed entries of a page of a session's log (`rows`: its limit + 1), read LOG_READ_ROWS at
+   * a time: each read's entries come as one text, which `pg` decodes in the turn its last byte
+   * arrives (a page of 1000 entries of 24 K characters was one text of 24 MB or more, decoded and
+   * split in one turn). A page of up to 50 entries is one read, as it always was; a larger one goes
+   * on after the last entry read, as the next page would (an entry written meanwhile is read once or
+   * not at all, never twice), and the event loop runs while each read is on its way.
+   */
+  async #sessionLogTexts(
+    sessionId: string,
+    parentId: string | undefined,
+    cursor: string | undefined,
+    rows: number,
+  ): Promise<string[]> {
+    const texts = await this.sessionLogPages.read({
+      sessionId,
+      parentId,
+      cursor,
+      rows: Math.min(rows, LOG_READ_ROWS),
+    });
+    if (texts.length === rows || texts.length < LOG_READ_ROWS) return texts;
+    for (;;) {
+      const last = texts[texts.length - 1]!;
+      const idEnd = last.indexOf(PACKED_SEPARATOR);
+      // not an entry (unpackLogs refuses the page, which is then read unpacked)
+      if (idEnd <= 0) return texts;
+      const asked = Math.min(rows - texts.length, LOG_READ_ROWS);
+      const more = await this.sessionLogPages.read({
+        sessionId,
+        parentId,
+        cursor: last.slice(0, idEnd),
+        rows: asked,
+      });
+      for (const text of more) texts.push(text);
+      if (more.length < asked || texts.length === rows) return texts;
+    }
   }
 
   /**

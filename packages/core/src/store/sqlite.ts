@@ -2,7 +2,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { ToolMuxError } from '../errors.js';
-import { yieldToEventLoop } from '../util/slices.js';
+import { WorkSlice, yieldToEventLoop } from '../util/slices.js';
 import {
   type AppliedMigration,
   MIGRATIONS_TABLE_SQL,
@@ -11,7 +11,14 @@ import {
   SEALED_SECRET_TABLES,
   WORKBENCH_CELL_CONDITION,
 } from './migrations.js';
-import { assertPageQuery, type PageQuery, pageClause, sqliteLimit, toPage } from './pagination.js';
+import {
+  assertPageQuery,
+  LOG_READ_ROWS,
+  type PageQuery,
+  pageClause,
+  sqliteLimit,
+  toPage,
+} from './pagination.js';
 import {
   SAFETY_NET_AUTOCHECKPOINT_PAGES,
   SqliteCheckpointer,
@@ -87,6 +94,43 @@ const SESSION_COLUMNS =
 const LOG_COLUMNS =
   'id, session_id, user_id, tool_slug, toolkit, connected_account_id, call_id, status, error_code, ' +
   'error_message, duration_ms, input, output, created_at, parent_id';
+const LOG_COLUMN_NAMES = LOG_COLUMNS.split(', ');
+
+/**
+ * A text of an entry longer than this (UTF-8 bytes) is read as a BLOB of its bytes, which
+ * node:sqlite copies, and decoded a slice at a time after the statement (`decodeLongTexts`): turning
+ * UTF-8 into a string is what a page costs (outside ASCII, ~300 MB/s), and a statement's rows are
+ * turned into strings all at once. The server logs at most 4096 bytes per text, so its entries are
+ * read as before; a remote client may upload 8192 characters (24 KB outside ASCII) per text.
+ */
+export const LONG_LOG_TEXT_BYTES = 4096;
+/** {@link LOG_COLUMNS} as pages read them: `error_message`, `input` and `output` when long as BLOBs. */
+const LOG_PAGE_COLUMNS = LOG_COLUMNS.replace(
+  /\b(error_message|input|output)\b/g,
+  (column) =>
+    `iif(octet_length(${column}) > ${LONG_LOG_TEXT_BYTES}, CAST(${column} AS BLOB), ${column}) AS ${column}`,
+);
+/** The positions of those texts in a row of {@link LOG_PAGE_COLUMNS}. */
+const LONG_LOG_TEXT_COLUMNS = ['error_message', 'input', 'output'].map((name) =>
+  LOG_COLUMN_NAMES.indexOf(name),
+);
+const utf8 = new TextDecoder();
+
+/**
+ * Decodes the long texts a page's rows hold as bytes (see {@link LONG_LOG_TEXT_BYTES}), one at a
+ * time, with the event loop free whenever `slice` is due.
+ */
+async function decodeLongTexts(rows: Array<Row | unknown[]>, slice: WorkSlice): Promise<void> {
+  for (const row of rows) {
+    for (const index of LONG_LOG_TEXT_COLUMNS) {
+      const key = Array.isArray(row) ? index : LOG_COLUMN_NAMES[index]!;
+      const value = (row as Record<string | number, unknown>)[key];
+      if (!(value instanceof Uint8Array)) continue;
+      (row as Record<string | number, unknown>)[key] = utf8.decode(value);
+      if (slice.due()) await slice.pause();
+    }
+  }
+}
 
 const AUTH_CONFIG_COLUMNS = 'id, toolkit, type, created_by, settings, secret, key_id, created_at, updated_at';
 const ACCOUNT_COLUMNS =
@@ -101,7 +145,7 @@ const REQUEST_COLUMNS =
  * once per row count, so at most this many such statements), a larger one several.
  */
 export const LOG_ROWS_PER_INSERT = 32;
-const LOG_COLUMN_COUNT = LOG_COLUMNS.split(',').length;
+const LOG_COLUMN_COUNT = LOG_COLUMN_NAMES.length;
 /** The placeholders of one row of {@link LOG_COLUMNS}. */
 const LOG_ROW = `(${Array.from({ length: LOG_COLUMN_COUNT }, () => '?').join(', ')})`;
 
@@ -343,6 +387,11 @@ function toLog(row: Row | readonly unknown[]): ExecutionLogRecord {
     createdAt: new Date(row[13] as number),
     parentId: row[14] as string | null,
   };
+}
+
+/** The id of an entry's row, as {@link toLog} reads it. */
+function logRowId(row: Row | readonly unknown[]): string {
+  return (Array.isArray(row) ? row[0] : (row as Row).id) as string;
 }
 
 /**
@@ -738,13 +787,38 @@ export class SqliteStore implements Store {
     assertPageQuery({ limit, cursor }, 'log');
     const filters = { session_id: sessionId, user_id: userId, parent_id: parentId };
     if (toolSlug !== undefined) return this.#listLogsOfTool(filters, toolSlug, limit, cursor);
-    const rows = this.run('list execution logs', () => {
-      const { sql, params } = pageClause('sqlite', { filters, limit, cursor });
-      return this.statement(`SELECT ${LOG_COLUMNS} FROM toolmux_execution_logs ${sql}`, { arrays: true }).all(
-        ...params,
-      );
-    });
+    const slice = new WorkSlice();
+    const wanted = limit + 1;
+    const rows = this.#logRows(filters, cursor, Math.min(wanted, LOG_READ_ROWS));
+    // a page of up to 50 entries (or the last of a session's log) is one statement, as it always was
+    if (rows.length === wanted || rows.length < LOG_READ_ROWS) {
+      await decodeLongTexts(rows, slice);
+      return toPage(rows.map(toLog), limit);
+    }
+    // a larger page: the next rows after the last one read, LOG_READ_ROWS at a time, as the next
+    // page would read them (an entry written meanwhile is read once or not at all, never twice)
+    let decoded = 0;
+    for (;;) {
+      await decodeLongTexts(rows.slice(decoded), slice);
+      decoded = rows.length;
+      if (slice.due()) await slice.pause();
+      const asked = Math.min(wanted - rows.length, LOG_READ_ROWS);
+      const more = this.#logRows(filters, logRowId(rows[rows.length - 1]!), asked);
+      for (const row of more) rows.push(row);
+      if (more.length < asked || rows.length === wanted) break;
+    }
+    await decodeLongTexts(rows.slice(decoded), slice);
     return toPage(rows.map(toLog), limit);
+  }
+
+  /** Up to `rows` entries (as arrays of {@link LOG_COLUMNS}) after `cursor`, newest first: one statement. */
+  #logRows(filters: PageQuery['filters'], cursor: string | undefined, rows: number): Array<Row | unknown[]> {
+    return this.run('list execution logs', () => {
+      const { sql, params } = pageClause('sqlite', { filters, limit: rows - 1, cursor });
+      return this.statement(`SELECT ${LOG_PAGE_COLUMNS} FROM toolmux_execution_logs ${sql}`, {
+        arrays: true,
+      }).all(...params);
+    });
   }
 
   /**
@@ -760,25 +834,37 @@ export class SqliteStore implements Store {
     limit: number,
     cursor: string | undefined,
   ): Promise<Page<ExecutionLogRecord>> {
-    const found: unknown[][] = [];
+    const found: Array<Row | unknown[]> = [];
+    const slice = new WorkSlice();
     let after = cursor;
     for (;;) {
       const window = pageClause('sqlite', { filters, limit: TOOL_SCAN_WINDOW - 1, cursor: after });
+      // at most LOG_READ_ROWS entries per turn, as a page without a tool (see listLogs)
+      const asked = Math.min(limit + 1 - found.length, LOG_READ_ROWS);
       const { rows, end } = this.run('list execution logs', () => ({
         rows: this.statement(
-          `SELECT ${LOG_COLUMNS} FROM toolmux_execution_logs WHERE id IN (SELECT id FROM toolmux_execution_logs ${window.sql}) ` +
+          `SELECT ${LOG_PAGE_COLUMNS} FROM toolmux_execution_logs WHERE id IN (SELECT id FROM toolmux_execution_logs ${window.sql}) ` +
             'AND tool_slug = ? ORDER BY id DESC LIMIT ?',
           { arrays: true },
-        ).all(...window.params, toolSlug, limit + 1 - found.length) as unknown as unknown[][],
+        ).all(...window.params, toolSlug, asked),
         end: this.statement(
           `SELECT min(id) AS id, count(*) AS n FROM (SELECT id FROM toolmux_execution_logs ${window.sql})`,
         ).get(...window.params) as { id: string; n: number },
       }));
-      found.push(...rows);
-      // a window that is not full was the last one
-      if (found.length > limit || end.n < TOOL_SCAN_WINDOW) break;
-      after = end.id;
+      await decodeLongTexts(rows, slice);
+      for (const row of rows) found.push(row);
+      if (found.length > limit) break;
+      if (rows.length === asked) {
+        // the window holds more of the tool's entries than were read: the next window begins after
+        // the last one read
+        after = logRowId(rows[rows.length - 1]!);
+      } else {
+        // a window that is not full was the last one
+        if (end.n < TOOL_SCAN_WINDOW) break;
+        after = end.id;
+      }
       await yieldToEventLoop();
+      slice.restart();
     }
     return toPage(found.map(toLog), limit);
   }
