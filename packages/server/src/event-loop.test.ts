@@ -1,6 +1,6 @@
 import { Agent, request as httpRequest } from 'node:http';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { defineTool, defineToolkit, ToolMux } from '@toolmux/core';
+import { longestTurn as longestTurnOf } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createServer, type RunningServer } from './server.js';
@@ -81,48 +81,29 @@ function send(url: string, method: string, body: unknown, headers: Record<string
   });
 }
 
-/** CPU time of this thread, in ms (time the thread waited for a core does not count). */
-function threadCpuMs(): number {
-  const usage = process.threadCpuUsage();
-  return (usage.user + usage.system) / 1000;
-}
-
 /**
- * While `run` is answered and a concurrent client probes `GET /healthz`: the longest event-loop
- * delay (ms, `monitorEventLoopDelay`) and the longest turn in CPU time of the thread (ms, between
- * two ticks of a 1 ms timer), which a loaded machine, taking the core away, inflates far less. The
- * best of up to three runs (a run whose longest turn is at or under `bound` ends the search).
+ * While `run` is answered and a concurrent client probes `GET /healthz`: the longest turn in CPU time
+ * of the thread and the longest event-loop delay (see core's `longestTurn`; the best of up to three
+ * runs, a run whose longest turn is at or under `bound` ends the search).
  */
 async function longestTurn(
   url: string,
   run: () => Promise<Answer>,
   bound = 0,
 ): Promise<{ turnMs: number; delayMs: number; answer: Answer }> {
-  let best: { turnMs: number; delayMs: number; answer: Answer } | undefined;
-  for (let attempt = 0; attempt < 3 && (best === undefined || best.turnMs > bound); attempt++) {
-    const histogram = monitorEventLoopDelay({ resolution: 1 });
+  const { turnMs, delayMs, value } = await longestTurnOf(async () => {
     let done = false;
-    let turnMs = 0;
-    let before = threadCpuMs();
-    const tick = () => {
-      const now = threadCpuMs();
-      turnMs = Math.max(turnMs, now - before);
-      before = now;
-      if (!done) setTimeout(tick, 1);
-    };
-    setTimeout(tick, 1);
     const probe = (async () => {
       while (!done) await send(`${url}/healthz`, 'GET', undefined, {});
     })();
-    histogram.enable();
-    const answer = await run();
-    histogram.disable();
-    done = true;
-    await probe;
-    const result = { turnMs, delayMs: histogram.max / 1e6, answer };
-    if (best === undefined || result.turnMs < best.turnMs) best = result;
-  }
-  return best!;
+    try {
+      return await run();
+    } finally {
+      done = true;
+      await probe;
+    }
+  }, bound);
+  return { turnMs, delayMs, answer: value };
 }
 
 describe('large answers and the event loop', () => {

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { logRecord } from '../test/log-records.js';
+import { longestTurn } from '../test/longest-turn.js';
 import { postgresSkipReason, withTestDatabase } from '../test/postgres.js';
 import { LOG_READ_ROWS } from './pagination.js';
 import { SqliteStore } from './sqlite.js';
@@ -53,39 +53,6 @@ function bigEntries(count = 1000): ExecutionLogRecord[] {
       createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, index)),
     }),
   );
-}
-
-/** CPU time of this thread, in ms (time the thread waited for a core does not count). */
-function threadCpuMs(): number {
-  const usage = process.threadCpuUsage();
-  return (usage.user + usage.system) / 1000;
-}
-
-/** The longest turn (CPU ms) and event-loop delay (ms) while `run` runs; the best of up to three runs. */
-async function longestTurn<T>(run: () => Promise<T>): Promise<{ turnMs: number; delayMs: number; value: T }> {
-  let best: { turnMs: number; delayMs: number; value: T } | undefined;
-  for (let attempt = 0; attempt < 3 && (best === undefined || best.turnMs > BOUND_MS); attempt++) {
-    const histogram = monitorEventLoopDelay({ resolution: 1 });
-    let done = false;
-    let turnMs = 0;
-    let before = threadCpuMs();
-    const tick = () => {
-      const now = threadCpuMs();
-      turnMs = Math.max(turnMs, now - before);
-      before = now;
-      if (!done) setTimeout(tick, 1);
-    };
-    setTimeout(tick, 1);
-    histogram.enable();
-    const value = await run();
-    histogram.disable();
-    done = true;
-    // the turn that ended the run counts too
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    const result = { turnMs, delayMs: histogram.max / 1e6, value };
-    if (best === undefined || result.turnMs < best.turnMs) best = result;
-  }
-  return best!;
 }
 
 /** Every entry of a query, following the cursors. */
@@ -151,8 +118,9 @@ for (const backend of backends) {
         for (const [name, query] of queries) {
           // warm: the statements are prepared, the code compiled
           await store.listLogs({ ...query, limit: 1, cursor: undefined });
-          const { turnMs, delayMs, value } = await longestTurn(() =>
-            store.listLogs({ ...query, cursor: undefined }),
+          const { turnMs, delayMs, value } = await longestTurn(
+            () => store.listLogs({ ...query, cursor: undefined }),
+            BOUND_MS,
           );
           expect(value.items.map((entry) => entry.id)).toEqual(newestFirst);
           expect(value.nextCursor).toBeUndefined();

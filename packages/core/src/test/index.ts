@@ -6,6 +6,8 @@ export {
   hardSchemaToolkit,
   notStrictReasonPattern,
 } from './hard-schemas.js';
+export type { LongestTurn } from './longest-turn.js';
+export { longestTurn } from './longest-turn.js';
 export type { OpenAIScriptedCall } from './openai-wire.js';
 export {
   expectOpenAISafeSchemas,

@@ -3,9 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ToolMux } from '@toolmux/core';
-import { stockLookupTool } from '@toolmux/core/test';
+import { longestTurn, stockLookupTool } from '@toolmux/core/test';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServer } from '../server.js';
 import { TEST_API_KEY, testStoreBackends } from '../test-helpers.js';
@@ -104,37 +103,6 @@ function client(
   });
 }
 
-function threadCpuMs(): number {
-  const usage = process.threadCpuUsage();
-  return (usage.user + usage.system) / 1000;
-}
-
-/** The longest turn (CPU ms) and event-loop delay (ms) while `run` runs; the best of up to three runs. */
-async function longestTurn<T>(run: () => Promise<T>): Promise<{ turnMs: number; delayMs: number; value: T }> {
-  let best: { turnMs: number; delayMs: number; value: T } | undefined;
-  for (let attempt = 0; attempt < 3 && (best === undefined || best.turnMs > BOUND_MS); attempt++) {
-    const histogram = monitorEventLoopDelay({ resolution: 1 });
-    let done = false;
-    let turnMs = 0;
-    let before = threadCpuMs();
-    const tick = () => {
-      const now = threadCpuMs();
-      turnMs = Math.max(turnMs, now - before);
-      before = now;
-      if (!done) setTimeout(tick, 1);
-    };
-    setTimeout(tick, 1);
-    histogram.enable();
-    const value = await run();
-    histogram.disable();
-    done = true;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    const result = { turnMs, delayMs: histogram.max / 1e6, value };
-    if (best === undefined || result.turnMs < best.turnMs) best = result;
-  }
-  return best!;
-}
-
 const backends = await testStoreBackends(directory);
 
 for (const backend of backends) {
@@ -184,7 +152,10 @@ for (const backend of backends) {
         }
 
         for (const path of [`/api/v1/sessions/${sessionId}/logs?limit=1000`, '/api/v1/logs?limit=1000']) {
-          const { turnMs, delayMs, value } = await longestTurn(() => client(server.url, 'GET', path));
+          const { turnMs, delayMs, value } = await longestTurn(
+            () => client(server.url, 'GET', path),
+            BOUND_MS,
+          );
           expect(value).toEqual({ status: 200, items: 1000, next: null });
           expect(
             turnMs,
@@ -194,8 +165,9 @@ for (const backend of backends) {
 
         const upload = { items: Array.from({ length: PER_UPLOAD }, (_, index) => item(2000 + index)) };
         expect(JSON.stringify(upload).length).toBeGreaterThan(300_000);
-        const { turnMs, delayMs, value } = await longestTurn(() =>
-          client(server.url, 'POST', `/api/v1/sessions/${sessionId}/logs`, upload),
+        const { turnMs, delayMs, value } = await longestTurn(
+          () => client(server.url, 'POST', `/api/v1/sessions/${sessionId}/logs`, upload),
+          BOUND_MS,
         );
         expect(value).toEqual({ status: 201, added: PER_UPLOAD });
         expect(
