@@ -31,6 +31,23 @@ afterAll(async () => {
   await oauth.close();
 });
 
+/** An auth config of the OAuth server's toolkit, a `@composio/core` client of the server, and a session of `userId` on it. */
+async function octoSession(userId: string) {
+  const config = await mux.authConfigs.create('octo', {
+    type: 'oauth2',
+    clientId: oauth.clientId,
+    clientSecret: oauth.clientSecret,
+  });
+  const composio = new Composio({
+    apiKey: TEST_API_KEY,
+    baseURL: baseUrl,
+    allowTracking: false,
+    disableVersionCheck: true,
+  });
+  const session = await composio.create(userId, { toolkits: ['octo'], authConfigs: { octo: config.id } });
+  return { config, composio, session };
+}
+
 /** The link inside the hosted page's "Continue" button. */
 function continueLink(html: string): string {
   const href = /<a class="button" href="([^"]+)"/.exec(html)?.[1];
@@ -44,21 +61,7 @@ afterEach(() => {
 
 describe('authorize() of @composio/core for an OAuth toolkit', () => {
   it('connects through the hosted page and the provider, then waitForConnection() resolves', async () => {
-    const config = await mux.authConfigs.create('octo', {
-      type: 'oauth2',
-      clientId: oauth.clientId,
-      clientSecret: oauth.clientSecret,
-    });
-    const composio = new Composio({
-      apiKey: TEST_API_KEY,
-      baseURL: baseUrl,
-      allowTracking: false,
-      disableVersionCheck: true,
-    });
-    const session = await composio.create('user_octo', {
-      toolkits: ['octo'],
-      authConfigs: { octo: config.id },
-    });
+    const { config, session } = await octoSession('user_octo');
     const before = await session.execute('OCTO_WHOAMI', {});
     expect(before.error).toMatch(/octo/i);
 
@@ -95,21 +98,7 @@ describe('authorize() of @composio/core for an OAuth toolkit', () => {
   });
 
   it('shows an account whose link expired unused as EXPIRED, so waitForConnection() fails with the reason', async () => {
-    const config = await mux.authConfigs.create('octo', {
-      type: 'oauth2',
-      clientId: oauth.clientId,
-      clientSecret: oauth.clientSecret,
-    });
-    const composio = new Composio({
-      apiKey: TEST_API_KEY,
-      baseURL: baseUrl,
-      allowTracking: false,
-      disableVersionCheck: true,
-    });
-    const session = await composio.create('user_late', {
-      toolkits: ['octo'],
-      authConfigs: { octo: config.id },
-    });
+    const { composio, session } = await octoSession('user_late');
     const request = await session.authorize('octo');
     expect(request.id).toMatch(/^ca_/);
     // still in time: INITIATED, waiting
