@@ -43,7 +43,7 @@ async function setup(
       if (property === 'ping' && failures.ping) return failures.ping;
       if (
         (property === 'listSessions' && failures.listSessions) ||
-        (property === 'getSession' && failures.getSession)
+        ((property === 'getSession' || property === 'getSessionToken') && failures.getSession)
       ) {
         return async () => {
           throw new ToolMuxError({
@@ -114,7 +114,8 @@ describe('logging', () => {
       new Request(`${BASE}/mcp/ses_1`, {
         method: 'POST',
         headers: {
-          authorization: 'Bearer tmx_st_x',
+          // a token of the right form: the endpoint reads the session's token before anything else
+          authorization: `Bearer tmx_st_${'x'.repeat(43)}`,
           'content-type': 'application/json',
           accept: 'application/json',
         },
