@@ -471,6 +471,42 @@ export const MIGRATIONS: readonly Migration[] = [
       postgres: 'ALTER TABLE toolmux_connection_requests ADD COLUMN max_accounts integer;',
     },
   },
+  {
+    version: 12,
+    name: 'workbench_file_pieces',
+    // A workbench file's content is kept in pieces (WORKBENCH_FILE_PIECE_CHARS characters each), so
+    // that writing or reading a file of many megabytes is many short statements, not one that holds
+    // the event loop. A write puts its pieces under a new generation id, then points the file's row at
+    // that generation in one short transaction and deletes the old generation's pieces: a reader sees
+    // the old file or the new one, and a crash mid-write leaves the old one (and pieces that no row
+    // points at, collected later). A row written before this migration keeps its content in the row
+    // (generation NULL) and is read as it was; writing it again moves it to pieces.
+    sql: {
+      sqlite: `
+        ALTER TABLE toolmux_workbench_files ADD COLUMN generation TEXT;
+        ALTER TABLE toolmux_workbench_files ADD COLUMN pieces INTEGER;
+        CREATE TABLE toolmux_workbench_file_pieces (
+          session_id TEXT NOT NULL REFERENCES toolmux_sessions (id) ON DELETE CASCADE,
+          generation TEXT NOT NULL,
+          piece INTEGER NOT NULL,
+          written_at INTEGER NOT NULL,
+          content TEXT NOT NULL,
+          PRIMARY KEY (session_id, generation, piece)
+        ) STRICT;
+      `,
+      postgres: `
+        ALTER TABLE toolmux_workbench_files ADD COLUMN generation text COLLATE "C", ADD COLUMN pieces integer;
+        CREATE TABLE toolmux_workbench_file_pieces (
+          session_id text NOT NULL REFERENCES toolmux_sessions (id) ON DELETE CASCADE,
+          generation text COLLATE "C" NOT NULL,
+          piece integer NOT NULL,
+          written_at timestamptz NOT NULL,
+          content text NOT NULL,
+          PRIMARY KEY (session_id, generation, piece)
+        );
+      `,
+    },
+  },
 ];
 
 /** The table of each kind of record that holds encrypted values. */

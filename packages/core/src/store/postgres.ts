@@ -1,5 +1,6 @@
 import type { Client, Pool, QueryConfig, QueryResultRow } from 'pg';
 import { ToolMuxError } from '../errors.js';
+import { newId } from '../util/ids.js';
 import {
   type AppliedMigration,
   MIGRATIONS_TABLE_SQL,
@@ -42,6 +43,14 @@ import type {
   StoredSessionToken,
   WorkbenchFileRecord,
 } from './types.js';
+import {
+  fileKeptChangingError,
+  GENERATION_PREFIX,
+  pieceEnds,
+  piecesMissingError,
+  WORKBENCH_READ_ATTEMPTS,
+  WORKBENCH_STALE_PIECES_MS,
+} from './workbench-pieces.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:5432/database` (or `postgresql://…`). */
@@ -485,6 +494,13 @@ function invalidOption(message: string): ToolMuxError {
   return new ToolMuxError({ code: 'STORE_CONFIG_INVALID', message });
 }
 
+/** The bytes a session's other files count against the quota ($1 the session, $2 the path written). */
+const OTHER_FILES_BYTES =
+  'SELECT COALESCE(SUM(size + octet_length(path)), 0)::bigint AS total FROM toolmux_workbench_files WHERE session_id = $1 AND path <> $2';
+
+/** Pieces of a workbench file read by one statement (up to 3 MB of UTF-8). */
+const PIECES_PER_READ = 4;
+
 /**
  * The shared store: PostgreSQL through a `pg` connection pool, for several server instances that
  * share state. JSON is `jsonb` (objects come back equal, but with PostgreSQL's key order) and dates
@@ -694,56 +710,137 @@ export class PostgresStore implements Store {
     return undefined;
   }
 
-  /** On the path of every MCP request: a named statement, parsed once per pooled connection. */
+  /**
+   * Writes the content a piece at a time (see workbench-pieces.ts): every piece but the last in a
+   * statement of its own, then one transaction that puts the last piece, checks the quota, points the
+   * file's row at the new generation and deletes the old generation's pieces. A file of one piece is
+   * that transaction alone.
+   */
   async putWorkbenchFile(file: WorkbenchFileRecord, quotaBytes: number): Promise<number | undefined> {
     const operation = 'write a workbench file';
+    const { sessionId, path, content, size } = file;
+    const ends = pieceEnds(content);
+    const pieceOf = (index: number) => content.slice(index === 0 ? 0 : ends[index - 1], ends[index]);
+    const generation = newId(GENERATION_PREFIX);
+    const writtenAt = new Date();
+    const insertPiece =
+      'INSERT INTO toolmux_workbench_file_pieces (session_id, generation, piece, written_at, content) VALUES ($1, $2, $3, $4, $5)';
+    if (ends.length > 1) {
+      // a write already over the quota writes no pieces; the switch checks again
+      const [others] = await this.query(operation, OTHER_FILES_BYTES, [sessionId, path]);
+      if (Number(others?.total) + size + Buffer.byteLength(path, 'utf8') > quotaBytes) return undefined;
+      await this.query(
+        'delete left-over pieces of workbench files',
+        `DELETE FROM toolmux_workbench_file_pieces AS piece WHERE session_id = $1 AND written_at < $2
+           AND NOT EXISTS (SELECT 1 FROM toolmux_workbench_files AS file
+             WHERE file.session_id = piece.session_id AND file.generation = piece.generation)`,
+        [sessionId, new Date(Date.now() - WORKBENCH_STALE_PIECES_MS)],
+      );
+      // pieces written before a failure are no file's: collected later as left over
+      for (let index = 0; index < ends.length - 1; index++) {
+        await this.query(operation, insertPiece, [sessionId, generation, index, writtenAt, pieceOf(index)]);
+      }
+    }
     const client = await this.pool.connect().catch((error: unknown) => {
       throw this.failure(operation, error);
     });
     const query = (text: string, values?: unknown[]) =>
       client.query({ text, values, query_timeout: this.timeouts.queryTimeoutMs } as QueryConfig);
+    let switched: { total: number | undefined };
     try {
       // Writes of one session go one after the other: the session's row is locked first (an insert of
       // a file locks it too, for its foreign key), so the sum below, read after the lock, sees every
       // write committed before. One statement alone would not: writes at once each saw the others'
       // rows not yet there, and all went in (16 writes of 20 MB under the 64 MB quota).
       await query('BEGIN');
-      await query('SELECT 1 FROM toolmux_sessions WHERE id = $1 FOR UPDATE', [file.sessionId]);
-      // the write happens only when the session's other files plus this one fit; a path counts its
-      // UTF-8 bytes (files of nothing under long paths are not free)
+      await query('SELECT 1 FROM toolmux_sessions WHERE id = $1 FOR UPDATE', [sessionId]);
+      const last = ends.length - 1;
+      if (last >= 0) await query(insertPiece, [sessionId, generation, last, writtenAt, pieceOf(last)]);
+      // a path counts its UTF-8 bytes (files of nothing under long paths are not free)
       const { rows } = await query(
-        `WITH others AS (
-           SELECT COALESCE(SUM(size + octet_length(path)), 0)::bigint AS total FROM toolmux_workbench_files WHERE session_id = $1 AND path <> $2
-         ), written AS (
-           INSERT INTO toolmux_workbench_files (session_id, path, content, size, updated_at)
-           SELECT $1, $2, $3, $4::integer, $5 FROM others WHERE others.total + $4::integer + octet_length($2::text) <= $6::bigint
-           ON CONFLICT (session_id, path) DO UPDATE SET content = excluded.content, size = excluded.size, updated_at = excluded.updated_at
-           RETURNING 1
-         )
-         SELECT (SELECT total FROM others) + $4::integer + octet_length($2::text) AS total, (SELECT count(*) FROM written) AS written`,
-        [file.sessionId, file.path, file.content, file.size, file.updatedAt, quotaBytes],
+        `SELECT (${OTHER_FILES_BYTES}) + $3::integer + octet_length($2::text) AS total,
+           (SELECT count(*) FROM toolmux_workbench_file_pieces WHERE session_id = $1 AND generation = $4) AS pieces,
+           (SELECT generation FROM toolmux_workbench_files WHERE session_id = $1 AND path = $2) AS old`,
+        [sessionId, path, size, generation],
       );
-      await query('COMMIT');
+      const total = Number(rows[0]?.total);
+      if (total > quotaBytes) {
+        await query('ROLLBACK');
+        switched = { total: undefined };
+      } else {
+        const found = Number(rows[0]?.pieces);
+        if (found !== ends.length) throw piecesMissingError(path, ends.length, found);
+        // a row of before the workbench_file_pieces migration gives its content up here
+        await query(
+          `INSERT INTO toolmux_workbench_files (session_id, path, content, size, updated_at, generation, pieces)
+           VALUES ($1, $2, '', $3, $4, $5, $6)
+           ON CONFLICT (session_id, path) DO UPDATE SET content = '', size = excluded.size,
+             updated_at = excluded.updated_at, generation = excluded.generation, pieces = excluded.pieces`,
+          [sessionId, path, size, file.updatedAt, generation, ends.length],
+        );
+        const old = rows[0]?.old as string | null;
+        if (old !== null) {
+          await query('DELETE FROM toolmux_workbench_file_pieces WHERE session_id = $1 AND generation = $2', [
+            sessionId,
+            old,
+          ]);
+        }
+        await query('COMMIT');
+        switched = { total };
+      }
       client.release();
-      return Number(rows[0]?.written) > 0 ? Number(rows[0]?.total) : undefined;
     } catch (error) {
       // the connection is discarded, which ends the transaction: no ROLLBACK, which a connection that
       // went silent would not answer either
       client.release(true);
       throw this.failure(operation, error);
     }
+    if (switched.total === undefined && ends.length > 1) {
+      await this.query(
+        'delete the pieces of a workbench file over the quota',
+        'DELETE FROM toolmux_workbench_file_pieces WHERE session_id = $1 AND generation = $2',
+        [sessionId, generation],
+      );
+    }
+    return switched.total;
   }
 
+  /**
+   * Reads the row, then the pieces of its generation a few per statement; starts over when one is
+   * missing (the file was replaced or deleted meanwhile), so the content is one generation's.
+   */
   async getWorkbenchFile(sessionId: string, path: string): Promise<WorkbenchFileRecord | undefined> {
-    const rows = await this.query(
-      'read a workbench file',
-      'SELECT content, size, updated_at FROM toolmux_workbench_files WHERE session_id = $1 AND path = $2',
-      [sessionId, path],
-    );
-    const row = rows[0];
-    return row
-      ? { sessionId, path, content: row.content, size: Number(row.size), updatedAt: new Date(row.updated_at) }
-      : undefined;
+    const operation = 'read a workbench file';
+    for (let attempt = 0; attempt < WORKBENCH_READ_ATTEMPTS; attempt++) {
+      const [row] = await this.query(
+        operation,
+        'SELECT size, updated_at, generation, pieces, CASE WHEN generation IS NULL THEN content END AS content ' +
+          'FROM toolmux_workbench_files WHERE session_id = $1 AND path = $2',
+        [sessionId, path],
+      );
+      if (!row) return undefined;
+      const file = { sessionId, path, size: Number(row.size), updatedAt: new Date(row.updated_at) };
+      // a row written before the workbench_file_pieces migration keeps its content
+      if (row.generation === null) return { ...file, content: row.content as string };
+      const pieces = Number(row.pieces);
+      let content = '';
+      let piece = 0;
+      while (piece < pieces) {
+        const end = Math.min(pieces, piece + PIECES_PER_READ);
+        const got = await this.query(
+          operation,
+          'SELECT content FROM toolmux_workbench_file_pieces WHERE session_id = $1 AND generation = $2 ' +
+            'AND piece >= $3 AND piece < $4 ORDER BY piece',
+          [sessionId, row.generation, piece, end],
+        );
+        if (got.length !== end - piece) break;
+        // a rope: joined by whoever reads the text, not here
+        for (const { content: text } of got) content += text;
+        piece = end;
+      }
+      if (piece === pieces) return { ...file, content };
+    }
+    throw storeError('postgres', operation, fileKeptChangingError(path));
   }
 
   async listWorkbenchFiles(sessionId: string): Promise<Array<Omit<WorkbenchFileRecord, 'content'>>> {
@@ -763,7 +860,12 @@ export class PostgresStore implements Store {
   async deleteWorkbenchFile(sessionId: string, path: string): Promise<boolean> {
     const rows = await this.query(
       'delete a workbench file',
-      'DELETE FROM toolmux_workbench_files WHERE session_id = $1 AND path = $2 RETURNING 1 AS gone',
+      `WITH gone AS (
+         DELETE FROM toolmux_workbench_files WHERE session_id = $1 AND path = $2 RETURNING generation
+       ), pieces AS (
+         DELETE FROM toolmux_workbench_file_pieces WHERE session_id = $1 AND generation IN (SELECT generation FROM gone)
+       )
+       SELECT 1 AS gone FROM gone`,
       [sessionId, path],
     );
     return rows.length > 0;

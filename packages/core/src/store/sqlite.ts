@@ -2,6 +2,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { ToolMuxError } from '../errors.js';
+import { newId } from '../util/ids.js';
 import { WorkSlice, yieldToEventLoop } from '../util/slices.js';
 import {
   type AppliedMigration,
@@ -56,6 +57,14 @@ import type {
   StoredSessionToken,
   WorkbenchFileRecord,
 } from './types.js';
+import {
+  fileKeptChangingError,
+  GENERATION_PREFIX,
+  pieceEnds,
+  piecesMissingError,
+  WORKBENCH_READ_ATTEMPTS,
+  WORKBENCH_STALE_PIECES_MS,
+} from './workbench-pieces.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -268,6 +277,61 @@ function accountUpdate(
     params.push(expectedVersion);
   }
   return { sql, params };
+}
+
+/** `putWorkbenchFile` has finished this turn's pieces, not yet the file. */
+const MORE_PIECES = Symbol('more pieces');
+
+/** Pieces deleted by one statement (up to 768 KB of UTF-8 each). */
+const PIECES_PER_DELETE = 4;
+
+/** Ends the open transaction after a failure (SQLite may have rolled it back itself). */
+function rollBack(database: DatabaseSync): void {
+  try {
+    database.exec('ROLLBACK');
+  } catch {
+    // rolled back already: the first error is the one to report
+  }
+}
+
+/** The statements of workbench files, prepared on first use. */
+function prepareFileStatements(database: DatabaseSync) {
+  return {
+    otherFilesBytes: database.prepare(
+      'SELECT COALESCE(SUM(size + length(CAST(path AS BLOB))), 0) AS total FROM toolmux_workbench_files WHERE session_id = ? AND path <> ?',
+    ),
+    insertPiece: database.prepare(
+      'INSERT INTO toolmux_workbench_file_pieces (session_id, generation, piece, written_at, content) VALUES (?, ?, ?, ?, ?)',
+    ),
+    countPieces: database.prepare(
+      'SELECT count(*) AS count FROM toolmux_workbench_file_pieces WHERE session_id = ? AND generation = ?',
+    ),
+    fileGeneration: database.prepare(
+      'SELECT generation FROM toolmux_workbench_files WHERE session_id = ? AND path = ?',
+    ),
+    // a row of before the workbench_file_pieces migration gives its content up here (its pages are freed)
+    upsertFile: database.prepare(
+      `INSERT INTO toolmux_workbench_files (session_id, path, content, size, updated_at, generation, pieces) VALUES (?, ?, '', ?, ?, ?, ?)
+       ON CONFLICT (session_id, path) DO UPDATE SET content = '', size = excluded.size, updated_at = excluded.updated_at,
+         generation = excluded.generation, pieces = excluded.pieces`,
+    ),
+    getFile: database.prepare(
+      'SELECT size, updated_at, generation, pieces, CASE WHEN generation IS NULL THEN content END AS content ' +
+        'FROM toolmux_workbench_files WHERE session_id = ? AND path = ?',
+    ),
+    getPiece: database.prepare(
+      'SELECT content FROM toolmux_workbench_file_pieces WHERE session_id = ? AND generation = ? AND piece = ?',
+    ),
+    deleteFile: database.prepare('DELETE FROM toolmux_workbench_files WHERE session_id = ? AND path = ?'),
+    deletePieces: database.prepare(
+      'DELETE FROM toolmux_workbench_file_pieces WHERE session_id = ? AND generation = ? AND piece IN ' +
+        `(SELECT piece FROM toolmux_workbench_file_pieces WHERE session_id = ? AND generation = ? ORDER BY piece LIMIT ${PIECES_PER_DELETE})`,
+    ),
+    stalePieces: database.prepare(
+      'SELECT DISTINCT generation FROM toolmux_workbench_file_pieces AS piece WHERE session_id = ? AND written_at < ? ' +
+        'AND NOT EXISTS (SELECT 1 FROM toolmux_workbench_files AS file WHERE file.session_id = piece.session_id AND file.generation = piece.generation)',
+    ),
+  };
 }
 
 const date = (value: unknown): Date | null => (value === null ? null : new Date(value as number));
@@ -595,43 +659,186 @@ export class SqliteStore implements Store {
     return undefined;
   }
 
+  /**
+   * Writes the content a piece at a time (see workbench-pieces.ts): the pieces of a turn's slice in
+   * one transaction, the last ones with the switch of the file's row to the new generation (quota
+   * checked there, one write after the other), then the old generation's pieces deleted a slice at a
+   * time. A file of one piece is one transaction.
+   */
   async putWorkbenchFile(file: WorkbenchFileRecord, quotaBytes: number): Promise<number | undefined> {
-    return this.write('write a workbench file', () => {
-      // a path counts its UTF-8 bytes: files of nothing under long paths are not free
-      const others = this.database
-        .prepare(
-          'SELECT COALESCE(SUM(size + length(CAST(path AS BLOB))), 0) AS total FROM toolmux_workbench_files WHERE session_id = ? AND path <> ?',
-        )
-        .get(file.sessionId, file.path) as { total: number };
-      const total = Number(others.total) + file.size + Buffer.byteLength(file.path, 'utf8');
-      if (total > quotaBytes) return undefined;
-      this.database
-        .prepare(
-          `INSERT INTO toolmux_workbench_files (session_id, path, content, size, updated_at) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (session_id, path) DO UPDATE SET content = excluded.content, size = excluded.size, updated_at = excluded.updated_at`,
-        )
-        .run(file.sessionId, file.path, file.content, file.size, file.updatedAt.getTime());
+    const operation = 'write a workbench file';
+    const { sessionId, path, content, size } = file;
+    const ends = pieceEnds(content);
+    const pathBytes = Buffer.byteLength(path, 'utf8');
+    const slice = new WorkSlice();
+    if (ends.length > 1) {
+      // a write already over the quota writes no pieces; the switch checks again
+      const others = this.run(operation, () => this.#otherFilesBytes(sessionId, path));
+      if (others + size + pathBytes > quotaBytes) return undefined;
+      await this.#deleteStalePieces(sessionId, slice);
+    }
+    const generation = newId(GENERATION_PREFIX);
+    const statements = this.#fileStatements();
+    const writtenAt = Date.now();
+    let written = 0;
+    let committed = 0;
+    // pieces committed before a failure are no file's: #deleteStalePieces collects them later
+    for (;;) {
+      const outcome = await this.write(operation, () => {
+        this.database.exec('BEGIN IMMEDIATE');
+        try {
+          let chars = 0;
+          while (written < ends.length) {
+            const start = written === 0 ? 0 : ends[written - 1]!;
+            statements.insertPiece.run(
+              sessionId,
+              generation,
+              written,
+              writtenAt,
+              content.slice(start, ends[written]),
+            );
+            chars += ends[written]! - start;
+            written++;
+            if (slice.due()) break;
+          }
+          const switched =
+            written < ends.length
+              ? MORE_PIECES
+              : this.#switchFile(file, generation, ends.length, pathBytes, quotaBytes);
+          if (switched !== MORE_PIECES && switched.total === undefined) {
+            // over the quota: nothing of this transaction stays (earlier pieces are deleted below)
+            this.database.exec('ROLLBACK');
+            written = committed;
+            return switched;
+          }
+          this.database.exec('COMMIT');
+          committed = written;
+          // pages of the WAL, for the checkpointer (a large file would otherwise outgrow its safety net)
+          this.checkpointer?.written(Math.ceil(chars / 4096) + 1);
+          return switched;
+        } catch (error) {
+          written = committed;
+          rollBack(this.database);
+          throw error;
+        }
+      });
+      if (outcome === MORE_PIECES) {
+        await slice.pause();
+        continue;
+      }
+      const { total, old } = outcome;
+      if (total === undefined) {
+        if (committed > 0) await this.#deletePieces(sessionId, generation, slice);
+        return undefined;
+      }
+      if (old !== null) await this.#deletePieces(sessionId, old, slice);
       return total;
-    });
+    }
   }
 
+  /** The bytes the session's other files count against the quota (a path counts its UTF-8 bytes). */
+  #otherFilesBytes(sessionId: string, path: string): number {
+    const row = this.#fileStatements().otherFilesBytes.get(sessionId, path) as { total: number | bigint };
+    return Number(row.total);
+  }
+
+  /**
+   * Inside the write's last transaction: points the file's row at `generation` when the quota allows
+   * (`total` undefined when it does not) and says which generation it pointed at before.
+   */
+  #switchFile(
+    file: WorkbenchFileRecord,
+    generation: string,
+    pieces: number,
+    pathBytes: number,
+    quotaBytes: number,
+  ): { total: number | undefined; old: string | null } {
+    const statements = this.#fileStatements();
+    const total = this.#otherFilesBytes(file.sessionId, file.path) + file.size + pathBytes;
+    if (total > quotaBytes) return { total: undefined, old: null };
+    const found = Number((statements.countPieces.get(file.sessionId, generation) as { count: number }).count);
+    if (found !== pieces) throw piecesMissingError(file.path, pieces, found);
+    const previous = statements.fileGeneration.get(file.sessionId, file.path) as
+      | { generation: string | null }
+      | undefined;
+    statements.upsertFile.run(
+      file.sessionId,
+      file.path,
+      file.size,
+      file.updatedAt.getTime(),
+      generation,
+      pieces,
+    );
+    return { total, old: previous?.generation ?? null };
+  }
+
+  /** Deletes the pieces of one generation, a few per statement, a slice of the event loop at a time. */
+  async #deletePieces(sessionId: string, generation: string, slice: WorkSlice): Promise<void> {
+    const { deletePieces } = this.#fileStatements();
+    for (;;) {
+      await slice.breathe();
+      const deleted = await this.write('delete the pieces of a workbench file', () => {
+        const changes = Number(deletePieces.run(sessionId, generation, sessionId, generation).changes);
+        if (changes > 0) this.checkpointer?.written(changes);
+        return changes;
+      });
+      if (deleted === 0) return;
+    }
+  }
+
+  /** Deletes pieces of the session that no file points at, left over from a write or deletion cut short. */
+  async #deleteStalePieces(sessionId: string, slice: WorkSlice): Promise<void> {
+    const rows = this.run('find left-over pieces of workbench files', () =>
+      this.#fileStatements().stalePieces.all(sessionId, Date.now() - WORKBENCH_STALE_PIECES_MS),
+    ) as Array<{ generation: string }>;
+    for (const { generation } of rows) await this.#deletePieces(sessionId, generation, slice);
+  }
+
+  #workbenchStatements: ReturnType<typeof prepareFileStatements> | undefined;
+
+  #fileStatements(): ReturnType<typeof prepareFileStatements> {
+    this.#workbenchStatements ??= prepareFileStatements(this.database);
+    return this.#workbenchStatements;
+  }
+
+  /**
+   * Reads the row, then the pieces of its generation a slice at a time; starts over when one is
+   * missing (the file was replaced or deleted meanwhile), so the content is one generation's.
+   */
   async getWorkbenchFile(sessionId: string, path: string): Promise<WorkbenchFileRecord | undefined> {
-    const row = this.run('read a workbench file', () =>
-      this.database
-        .prepare(
-          'SELECT content, size, updated_at FROM toolmux_workbench_files WHERE session_id = ? AND path = ?',
-        )
-        .get(sessionId, path),
-    ) as { content: string; size: number; updated_at: number } | undefined;
-    return row
-      ? {
-          sessionId,
-          path,
-          content: row.content,
-          size: Number(row.size),
-          updatedAt: new Date(Number(row.updated_at)),
-        }
-      : undefined;
+    const operation = 'read a workbench file';
+    const statements = this.#fileStatements();
+    const slice = new WorkSlice();
+    for (let attempt = 0; attempt < WORKBENCH_READ_ATTEMPTS; attempt++) {
+      if (attempt > 0) await slice.pause();
+      const row = this.run(operation, () => statements.getFile.get(sessionId, path)) as
+        | {
+            size: number;
+            updated_at: number;
+            generation: string | null;
+            pieces: number | null;
+            content: string;
+          }
+        | undefined;
+      if (!row) return undefined;
+      const file = { sessionId, path, size: Number(row.size), updatedAt: new Date(Number(row.updated_at)) };
+      // a row written before the workbench_file_pieces migration keeps its content
+      if (row.generation === null) return { ...file, content: row.content };
+      const pieces = Number(row.pieces);
+      let content = '';
+      let piece = 0;
+      for (; piece < pieces; piece++) {
+        if (slice.due()) await slice.pause();
+        const got = this.run(operation, () => statements.getPiece.get(sessionId, row.generation, piece)) as
+          | { content: string }
+          | undefined;
+        if (!got) break;
+        // a rope: joined by whoever reads the text, not here
+        content += got.content;
+      }
+      if (piece === pieces) return { ...file, content };
+    }
+    throw storeError('sqlite', operation, fileKeptChangingError(path));
   }
 
   async listWorkbenchFiles(sessionId: string): Promise<Array<Omit<WorkbenchFileRecord, 'content'>>> {
@@ -650,13 +857,34 @@ export class SqliteStore implements Store {
     }));
   }
 
+  /** Deletes the row (the file is gone for readers at once), then its pieces a slice at a time. */
   async deleteWorkbenchFile(sessionId: string, path: string): Promise<boolean> {
-    const result = await this.write('delete a workbench file', () =>
-      this.database
-        .prepare('DELETE FROM toolmux_workbench_files WHERE session_id = ? AND path = ?')
-        .run(sessionId, path),
-    );
-    return Number(result.changes) > 0;
+    const statements = this.#fileStatements();
+    const deleted = await this.write('delete a workbench file', () => {
+      this.database.exec('BEGIN IMMEDIATE');
+      try {
+        const row = statements.fileGeneration.get(sessionId, path) as
+          | { generation: string | null }
+          | undefined;
+        if (row) statements.deleteFile.run(sessionId, path);
+        this.database.exec('COMMIT');
+        return row;
+      } catch (error) {
+        rollBack(this.database);
+        throw error;
+      }
+    });
+    if (!deleted) return false;
+    if (deleted.generation !== null) {
+      try {
+        await this.#deletePieces(sessionId, deleted.generation, new WorkSlice());
+      } catch (error) {
+        // the file is deleted; its pieces are collected later as left over
+        if (this.closed) return true;
+        throw error;
+      }
+    }
+    return true;
   }
 
   async getSessionTokenHash(id: string): Promise<string | undefined> {

@@ -1,0 +1,65 @@
+/**
+ * How both stores keep a workbench file's content: in pieces of {@link WORKBENCH_FILE_PIECE_CHARS}
+ * characters under a generation id (migration `workbench_file_pieces`), so that a file of many megabytes is written and
+ * read by many short statements, a slice of the event loop at a time, never by one that holds it.
+ *
+ * A write puts its pieces under a new generation, then, in one short transaction, checks the quota,
+ * points the file's row at the generation, and deletes the old generation's pieces afterwards. A
+ * reader reads the row, then the pieces of the generation it names: all of them are there (the file
+ * as it was written), or one is missing because the file was replaced or deleted meanwhile, and the
+ * read starts over. A reader never joins pieces of two generations; a crash mid-write leaves the old
+ * file, and pieces no row points at, which the next large write of the session collects once they
+ * are {@link WORKBENCH_STALE_PIECES_MS} old (and which go with the session).
+ */
+
+/** Characters of a file's content per stored piece (up to 768 KB of UTF-8). */
+export const WORKBENCH_FILE_PIECE_CHARS = 256 * 1024;
+
+/**
+ * Pieces that no file points at and were written this long ago are left over from a write or a
+ * deletion cut short (a crash), not from a write still under way: the next large write of the
+ * session deletes them. A write whose pieces were collected all the same fails (`STORE_ERROR`)
+ * rather than keep a file with pieces missing.
+ */
+export const WORKBENCH_STALE_PIECES_MS = 10 * 60_000;
+
+/** Times a read starts over because the file was replaced while it was read, before it fails. */
+export const WORKBENCH_READ_ATTEMPTS = 32;
+
+/** The prefix of generation ids (`wbg_…`). */
+export const GENERATION_PREFIX = 'wbg';
+
+/**
+ * Where each piece of `content` ends: every {@link WORKBENCH_FILE_PIECE_CHARS} characters, one
+ * earlier where that would split a surrogate pair (each piece is stored as UTF-8 text, where half a
+ * pair would become U+FFFD). Empty content has no pieces.
+ */
+export function pieceEnds(content: string, pieceChars = WORKBENCH_FILE_PIECE_CHARS): number[] {
+  const ends: number[] = [];
+  let start = 0;
+  while (start < content.length) {
+    let end = Math.min(content.length, start + pieceChars);
+    if (end < content.length && end - start > 1) {
+      const before = content.charCodeAt(end - 1);
+      const after = content.charCodeAt(end);
+      if (before >= 0xd800 && before <= 0xdbff && after >= 0xdc00 && after <= 0xdfff) end--;
+    }
+    ends.push(end);
+    start = end;
+  }
+  return ends;
+}
+
+/** Why a read failed after {@link WORKBENCH_READ_ATTEMPTS} attempts (the cause of its STORE_ERROR). */
+export function fileKeptChangingError(path: string): Error {
+  return new Error(
+    `the workbench file ${JSON.stringify(path)} was replaced ${WORKBENCH_READ_ATTEMPTS} times while it was being read; read it again once it is written less often`,
+  );
+}
+
+/** Why a write failed: pieces it wrote are gone (collected as left over after a long stall). */
+export function piecesMissingError(path: string, expected: number, found: number): Error {
+  return new Error(
+    `${expected - found} of the ${expected} pieces written for the workbench file ${JSON.stringify(path)} were deleted before the write finished (it stalled for more than ${WORKBENCH_STALE_PIECES_MS} ms); write it again`,
+  );
+}
