@@ -2,6 +2,7 @@ import type { ProxyExecuteRequest, ProxyExecuteResponse } from '../auth/types.js
 import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
 import type { Store } from '../store/types.js';
+import { pieceEnds } from '../store/workbench-pieces.js';
 import { jsonTextSliced } from '../util/json-slices.js';
 import { WorkSlice } from '../util/slices.js';
 import { shownValue } from '../util/stored-text.js';
@@ -78,6 +79,26 @@ async function jsonTextOf(value: unknown): Promise<string> {
   return (await jsonTextSliced(value === undefined ? null : value, new WorkSlice())) ?? 'null';
 }
 
+/** Characters whose UTF-8 length is counted at once (a few milliseconds at most). */
+const COUNT_CHARS = 1024 * 1024;
+
+/**
+ * `Buffer.byteLength(text, 'utf8')`, a slice of the event loop at a time for a long text (40 MB of
+ * non-ASCII JSON took 27 ms at once), cut where no surrogate pair is split.
+ */
+async function utf8Bytes(text: string): Promise<number> {
+  if (text.length <= COUNT_CHARS) return Buffer.byteLength(text, 'utf8');
+  const slice = new WorkSlice();
+  let bytes = 0;
+  let start = 0;
+  for (const end of pieceEnds(text, COUNT_CHARS)) {
+    bytes += Buffer.byteLength(text.slice(start, end), 'utf8');
+    start = end;
+    await slice.breathe();
+  }
+  return bytes;
+}
+
 /**
  * Writes a workbench file; `value` is kept as JSON (read gives it back as it was; `content`, when
  * given, is that JSON already). Throws `WORKBENCH_FILES_QUOTA` when the session's files would exceed
@@ -92,7 +113,7 @@ export async function writeWorkbenchFile(
 ): Promise<{ path: string; size: number }> {
   const files = filesOf(store);
   const json = content ?? (await jsonTextOf(value));
-  const size = Buffer.byteLength(json, 'utf8');
+  const size = await utf8Bytes(json);
   const total = await files.putWorkbenchFile(
     { sessionId, path: checkPath(path), content: json, size, updatedAt: new Date() },
     WORKBENCH_FILES_QUOTA_BYTES,
