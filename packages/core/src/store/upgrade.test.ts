@@ -192,6 +192,14 @@ async function writeSource(database: OpenedDatabase): Promise<Source> {
 
     const rows = new Map<string, Array<Record<string, unknown>>>();
     for (const [table] of TABLES) rows.set(table, await database.rows(`SELECT * FROM ${table}`));
+    // a file as the versions before workbench_file_pieces kept it: its content in its row
+    for (const file of rows.get('toolmux_workbench_files')!) {
+      if (file.generation === null || file.generation === undefined) continue;
+      const pieces = await database.rows(
+        `SELECT content FROM toolmux_workbench_file_pieces WHERE session_id = ${literal(file.session_id)} AND generation = ${literal(file.generation)} ORDER BY piece`,
+      );
+      file.content = pieces.map((piece) => piece.content).join('');
+    }
     return {
       database,
       rows,
