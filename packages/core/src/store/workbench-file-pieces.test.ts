@@ -190,6 +190,7 @@ describe.each(backends)('workbench files in pieces ($name)', ({ skip, create }) 
       const expected = new Set<string | undefined>([...versions, undefined]);
       await store.putWorkbenchFile!(fileOf(sessionId, 'data.json', versions[0]!), 64 * MB);
       let writing = true;
+      let completed = 0;
       const seen = new Map<number, number>();
       const readers = Array.from({ length: 3 }, async () => {
         let reads = 0;
@@ -200,13 +201,19 @@ describe.each(backends)('workbench files in pieces ($name)', ({ skip, create }) 
           const which = content === undefined ? -1 : versions.indexOf(content);
           seen.set(which, (seen.get(which) ?? 0) + 1);
           reads++;
+          completed++;
           // a read of no file answers without a turn of the event loop: let the writer run
           await new Promise((done) => setImmediate(done));
         }
         return reads;
       });
-      // a pause between writes lets reads finish (a read that a write overtakes starts over)
-      const pause = () => new Promise((done) => setTimeout(done, 400));
+      // between writes, every reader finishes a read of what is there (a read that a write overtakes
+      // starts over, and on a loaded machine a read of 4 MB can take longer than any fixed pause)
+      const pause = async () => {
+        const until = completed + 3;
+        const deadline = Date.now() + 20_000;
+        while (completed < until && Date.now() < deadline) await new Promise((done) => setTimeout(done, 10));
+      };
       for (const content of [versions[1]!, versions[2]!, versions[0]!, versions[1]!]) {
         await pause();
         await store.putWorkbenchFile!(fileOf(sessionId, 'data.json', content), 64 * MB);
