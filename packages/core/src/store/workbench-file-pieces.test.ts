@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sessionRecord } from '../test/log-records.js';
 import { createTestPostgresStore, postgresSkipReason, type TestPostgresStore } from '../test/postgres.js';
-import { newId } from '../util/ids.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from './migrations.js';
 import { SqliteStore } from './sqlite.js';
-import type { SessionRecord, Store, WorkbenchFileRecord } from './types.js';
+import type { Store, WorkbenchFileRecord } from './types.js';
 import { pieceEnds, WORKBENCH_FILE_PIECE_CHARS, WORKBENCH_STALE_PIECES_MS } from './workbench-pieces.js';
 
 /**
@@ -27,21 +27,6 @@ const internal = resolve(import.meta.dirname, '../../dist/internal.js');
 const packageDirectory = resolve(import.meta.dirname, '../..');
 /** The version of the migration that moved file contents to pieces. */
 const PIECES_MIGRATION = MIGRATIONS.find(({ name }) => name === 'workbench_file_pieces')!.version;
-
-function sessionRecord(): SessionRecord {
-  const now = new Date();
-  return {
-    id: newId('ses'),
-    userId: 'user_1',
-    config: {},
-    configVersion: 1,
-    tokenHash: 'a'.repeat(64),
-    tokenVersion: 0,
-    metadata: {},
-    createdAt: now,
-    updatedAt: now,
-  };
-}
 
 /** About `bytes` of JSON, each record different, with non-ASCII text and a surrogate pair. */
 function json(bytes: number, tag: string): string {

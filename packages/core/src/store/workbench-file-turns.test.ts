@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sessionRecord } from '../test/log-records.js';
 import { type LongestTurn, longestTurn } from '../test/longest-turn.js';
 import { createTestPostgresStore, postgresSkipReason } from '../test/postgres.js';
-import { newId } from '../util/ids.js';
 import { SqliteStore } from './sqlite.js';
-import type { SessionRecord, Store } from './types.js';
+import type { Store } from './types.js';
 
 /**
  * Writing and reading one large workbench file (the quota allows 64 MB) does not hold the event loop:
@@ -25,21 +25,6 @@ const TURN_BOUND_MS = 50;
 const root = mkdtempSync(join(tmpdir(), 'toolmux-workbench-turns-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const skipPostgres = await postgresSkipReason();
-
-function sessionRecord(): SessionRecord {
-  const now = new Date();
-  return {
-    id: newId('ses'),
-    userId: 'user_1',
-    config: {},
-    configVersion: 1,
-    tokenHash: 'a'.repeat(64),
-    tokenVersion: 0,
-    metadata: {},
-    createdAt: now,
-    updatedAt: now,
-  };
-}
 
 /**
  * About `bytes` of JSON text: records with non-ASCII text and an emoji (a surrogate pair), each

@@ -3,8 +3,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { SqliteStore } from '../store/sqlite.js';
-import type { ExecutionLogRecord } from '../store/types.js';
+import type { ExecutionLogRecord, SessionRecord } from '../store/types.js';
 import { newId } from '../util/ids.js';
+
+/** A session record for store tests: an empty config of `user_1`, new id, now, with `changes`. */
+export function sessionRecord(changes: Partial<SessionRecord> = {}): SessionRecord {
+  const now = new Date();
+  return {
+    id: newId('ses'),
+    userId: 'user_1',
+    config: {},
+    configVersion: 1,
+    tokenHash: 'a'.repeat(64),
+    tokenVersion: 0,
+    metadata: {},
+    createdAt: now,
+    updatedAt: now,
+    ...changes,
+  };
+}
 
 /** An execution log entry for store tests: a successful `ECHO_ECHO` call of `user_1`, with `changes`. */
 export function logRecord(changes: Partial<ExecutionLogRecord> = {}): ExecutionLogRecord {
