@@ -61,6 +61,14 @@ export async function startTestOAuthServer(options: {
   redirectUris: string[];
   /** Access token lifetime in seconds. @default 3600 */
   accessTokenTtl?: number;
+  /** Whether the client gets refresh tokens. @default true */
+  refreshTokens?: boolean;
+  /**
+   * What revoking a token (RFC 7009) revokes: `grant`, every token of its sign-in (oidc-provider's
+   * way); `token`, that token only, so that tokens issued from it (a rotated refresh token, a new
+   * access token) stay live, as some providers do. @default 'grant'
+   */
+  revokes?: 'grant' | 'token';
 }): Promise<TestOAuthServer> {
   let handler: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
   const tokenRequests = { authorization_code: 0, refresh_token: 0 };
@@ -82,12 +90,20 @@ export async function startTestOAuthServer(options: {
     ],
     pkce: { required: () => true },
     scopes: ['openid', 'offline_access', 'repo'],
-    issueRefreshToken: async (_context, client) => client.grantTypeAllowed('refresh_token'),
+    issueRefreshToken: async (_context, client) =>
+      options.refreshTokens !== false && client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
     ttl: { AccessToken: options.accessTokenTtl ?? 3600 },
     features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
     findAccount: async (_context, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
   });
+  if (options.revokes === 'token') {
+    // oidc-provider revokes a token's grant through the models' adapters (each one drops every token
+    // of the grant): here that does nothing, so a revocation destroys the one token it names
+    for (const model of [provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode]) {
+      Object.assign(model.adapter, { revokeByGrantId: async () => undefined });
+    }
+  }
   const callback = provider.callback();
   provider.on('grant.success', (context) => count(context.oidc.params?.grant_type));
   provider.on('grant.error', (context) => count(context.oidc.params?.grant_type));
