@@ -55,6 +55,10 @@ const OPERATIONS = {
     rest: ({ authConfigId }) =>
       `POST /api/v1/connected-accounts/link with { "user_id", "auth_config_id": ${quoted(authConfigId, '…')}, "callback_url" }`,
   },
+  'connectedAccounts.enable': {
+    sdk: () => 'connectedAccounts.enable(id)',
+    rest: () => 'POST /api/v1/connected-accounts/:id/enable',
+  },
   'connectedAccounts.delete': {
     sdk: () => 'connectedAccounts.delete(id)',
     rest: () => 'DELETE /api/v1/connected-accounts/:id',

@@ -12,8 +12,7 @@ import { newId } from '../util/ids.js';
 import { checkId, checkUserId, shownValue } from '../util/stored-text.js';
 import { aliasTakenError, checkAlias, claimingAlias } from './aliases.js';
 import { type AuthRecords, ID_FIX, publicAccount } from './auth-records.js';
-import type { CredentialLoader, StoredCredentials } from './credentials.js';
-import { revokeToken } from './oauth.js';
+import { type CredentialLoader, revokeTokenSet, type StoredCredentials } from './credentials.js';
 import { checkFields, schemeOf } from './schemes.js';
 import type { ConnectedAccount } from './types.js';
 
@@ -53,9 +52,9 @@ export function accountLimitReached(
 }
 
 /**
- * Revokes OAuth tokens at the provider (RFC 7009) when the toolkit's scheme names a `revocationUrl`:
- * the refresh token, then the access token. A provider that cannot be reached or refuses is logged
- * (without the tokens), ending with `anyway`.
+ * Revokes an account's OAuth tokens at the provider (RFC 7009) when the toolkit's scheme names a
+ * `revocationUrl`: the refresh token, then the access token. A provider that cannot be reached or
+ * refuses is logged (without the tokens), ending with `anyway`.
  */
 export async function revokeStoredTokens(
   records: AuthRecords,
@@ -67,22 +66,14 @@ export async function revokeStoredTokens(
   const { catalog, fetch, logger } = records.options;
   const toolkit = catalog.toolkits.get(account.toolkit);
   const scheme = toolkit ? schemeOf(toolkit, 'oauth2') : undefined;
-  if (!toolkit || scheme?.type !== 'oauth2' || !scheme.revocationUrl || stored.type !== 'oauth2') return;
-  const client = records.oauthClient(config, toolkit);
-  const withEndpoint = { ...scheme, revocationUrl: scheme.revocationUrl };
-  const tokens = [
-    ...(stored.refreshToken ? [[stored.refreshToken, 'refresh_token'] as const] : []),
-    [stored.accessToken, 'access_token'] as const,
-  ];
-  for (const [token, hint] of tokens) {
-    try {
-      await revokeToken(withEndpoint, client, token, hint, fetch);
-    } catch (error) {
-      logger.warn(
-        `toolmux: could not revoke the ${hint.replace('_', ' ')} of ${account.id} at ${records.label(account.toolkit)} (${error instanceof Error ? error.message : 'unknown error'}); ${anyway}.`,
-      );
-    }
-  }
+  if (!toolkit || scheme?.type !== 'oauth2') return;
+  await revokeTokenSet(
+    { scheme, client: records.oauthClient(config, toolkit) },
+    stored,
+    { fetch, logger },
+    `the %s of ${account.id} at ${records.label(account.toolkit)}`,
+    anyway,
+  );
 }
 
 const ACCOUNT_STATUSES: readonly ConnectionStatus[] = [
@@ -251,12 +242,26 @@ export class ConnectedAccounts {
     return { items: page.items.map(publicAccount), nextCursor: page.nextCursor };
   }
 
-  /** Deletes an account and its credentials; OAuth tokens are revoked at the provider first (`revocationUrl`). */
+  /**
+   * Deletes an account and its credentials; OAuth tokens are revoked at the provider first
+   * (`revocationUrl`). The row goes only as it was when its tokens were revoked: should a token refresh
+   * have stored new tokens meanwhile, those are revoked too before it goes.
+   */
   async delete(id: string): Promise<void> {
-    const account = await this.#records.account(id);
-    const config = await this.#records.store.getAuthConfig(account.authConfigId);
-    if (config?.type === 'oauth2') await this.revokeTokens(account, config);
-    await this.#records.store.deleteConnectedAccount(id);
+    const store = this.#records.store;
+    let account = await this.#records.account(id);
+    let revoked: string | undefined;
+    for (let attempt = 1; ; attempt++) {
+      if (account.secret && account.secret.ciphertext !== revoked) {
+        const config = await store.getAuthConfig(account.authConfigId);
+        if (config?.type === 'oauth2') await this.revokeTokens(account, config);
+        revoked = account.secret.ciphertext;
+      }
+      if (await store.deleteConnectedAccount(id, attempt > 5 ? undefined : account.version)) return;
+      const now = await store.getConnectedAccount(id);
+      if (!now) return; // deleted meanwhile by another caller
+      account = now;
+    }
   }
 
   /**
@@ -313,6 +318,6 @@ export class ConnectedAccounts {
         message: `Connected account ${id} uses ${config.type} credentials, which have no token to refresh.`,
       });
     }
-    return publicAccount(await this.#credentials.refresh(id, { force: true }));
+    return publicAccount(await this.#credentials.refresh(id, { force: true, account }));
   }
 }

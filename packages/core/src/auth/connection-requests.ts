@@ -178,7 +178,9 @@ export class ConnectionRequests {
       limit: 100,
     });
     for (const account of page.items) {
-      if (account.createdAt.getTime() < cutoff) await store.deleteConnectedAccount(account.id);
+      // as it was read: an attempt whose callback connected it meanwhile is not abandoned
+      if (account.createdAt.getTime() < cutoff)
+        await store.deleteConnectedAccount(account.id, account.version);
     }
   }
 

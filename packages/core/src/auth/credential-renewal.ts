@@ -2,7 +2,13 @@ import type { Credentials } from '../catalog/types.js';
 import type { RenewRequest, ResolvedAccount } from '../execution/execute.js';
 import type { AccountCache } from './account-cache.js';
 import type { AuthRecords } from './auth-records.js';
-import { type CredentialLoader, connectionExpiredError, credentialSecrets } from './credentials.js';
+import {
+  accountDeletedError,
+  accountNotUsableError,
+  type CredentialLoader,
+  connectionExpiredError,
+  credentialSecrets,
+} from './credentials.js';
 
 /** What happens when a tool's provider refuses an account's credentials. */
 export class CredentialRenewal {
@@ -28,9 +34,7 @@ export class CredentialRenewal {
     this.#cache.clear(); // the refused credentials may be cached
     const account = await this.#records.account(request.accountId);
     const label = this.#records.label(account.toolkit);
-    if (account.status !== 'ACTIVE') {
-      throw connectionExpiredError(label, account.id, account.statusReason, account.toolkit, account.alias);
-    }
+    if (account.status !== 'ACTIVE') throw accountNotUsableError(label, account);
     const resolved = (credentials: Credentials): ResolvedAccount => ({
       accountId: account.id,
       credentials,
@@ -41,6 +45,7 @@ export class CredentialRenewal {
       const refreshed = await this.#credentials.refresh(account.id, {
         force: true,
         replacing: request.rejected?.accessToken,
+        account,
       });
       return resolved(await this.#credentials.load(refreshed));
     }
@@ -52,9 +57,13 @@ export class CredentialRenewal {
       { status: 'EXPIRED', statusReason: reason },
       account.version,
     );
-    if (!marked && !request.final) {
+    if (!marked) {
+      // changed since it was read: a deletion or a disable stands and is named; renewed credentials
+      // (another call refreshed them) are used
       const now = await this.#records.store.getConnectedAccount(account.id);
-      if (now?.status === 'ACTIVE') return resolved(await this.#credentials.load(now));
+      if (!now) throw accountDeletedError(account.id, { label, slug: account.toolkit });
+      if (now.status !== 'ACTIVE') throw accountNotUsableError(label, now);
+      if (!request.final) return resolved(await this.#credentials.load(now));
     }
     this.#records.options.logger.warn(`toolmux: connected account ${account.id} is EXPIRED now: ${reason}.`);
     throw connectionExpiredError(label, account.id, reason, account.toolkit, account.alias);

@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { apiRef } from '../api-refs.js';
 import type { Credentials, OAuth2Scheme } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
-import { readerError, reconnectWay } from '../meta-tools/hints.js';
+import { connectWay, readerError, reconnectWay } from '../meta-tools/hints.js';
 import type { ConnectedAccountRecord, Store } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import type { Vault } from '../vault/vault.js';
-import { type OAuthClient, OAuthFailure, refreshTokens, type TokenSet } from './oauth.js';
+import { type OAuthClient, OAuthFailure, refreshTokens, revokeToken, type TokenSet } from './oauth.js';
 
 /** A token that expires within this window is refreshed before a call uses it. */
 export const REFRESH_WINDOW_MS = 60_000;
@@ -59,6 +60,61 @@ export function connectionExpiredError(
   );
 }
 
+/**
+ * CONNECTED_ACCOUNT_NOT_FOUND for a call whose account was deleted while the call was getting its
+ * credentials (reading it, refreshing its token, marking it expired).
+ */
+export function accountDeletedError(
+  accountId: string,
+  toolkit?: { label: string; slug: string },
+): ToolMuxError {
+  return readerError(
+    (reader) =>
+      new ToolMuxError({
+        code: 'CONNECTED_ACCOUNT_NOT_FOUND',
+        message: toolkit
+          ? `The ${toolkit.label} connected account ${accountId} was deleted while this call was getting its credentials. ` +
+            `Connect ${toolkit.label} again (${connectWay(toolkit.slug, reader)}) or use another account, then retry.`
+          : `Connected account ${accountId} was deleted while this call was getting its credentials. List the user's accounts with ${apiRef('connectedAccounts.list')} and use another one, or connect one again, then retry.`,
+        details: { connectedAccountId: accountId },
+      }),
+  );
+}
+
+/**
+ * The error of a call whose account, read again while the call was getting its credentials, is not
+ * ACTIVE any more: CONNECTION_EXPIRED for an EXPIRED or REVOKED account, CONNECTION_REQUIRED naming
+ * the status for another one (INACTIVE: the application disabled it meanwhile).
+ */
+export function accountNotUsableError(toolkitLabel: string, account: ConnectedAccountRecord): ToolMuxError {
+  if (account.status === 'EXPIRED' || account.status === 'REVOKED') {
+    return connectionExpiredError(
+      toolkitLabel,
+      account.id,
+      account.statusReason,
+      account.toolkit,
+      account.alias,
+    );
+  }
+  const named = account.alias ? `"${account.alias}" (${account.id})` : `(${account.id})`;
+  return readerError(
+    (reader) =>
+      new ToolMuxError({
+        code: 'CONNECTION_REQUIRED',
+        message:
+          account.status === 'INACTIVE'
+            ? `The ${toolkitLabel} connection ${named} is INACTIVE (disabled by the application), so this call did not use it. ` +
+              `The application enables it again with ${apiRef('connectedAccounts.enable')}, or the user connects another one (${connectWay(account.toolkit, reader)}). Then retry.`
+            : `The ${toolkitLabel} connection ${named} is ${account.status}, not ACTIVE, so this call did not use it. ` +
+              `Ask the user to connect ${toolkitLabel} (${connectWay(account.toolkit, reader)}), then retry.`,
+        details: { connectedAccountId: account.id, status: account.status },
+      }),
+  );
+}
+
+/** How many times a conditional write of an account is tried again after the account changed under it. */
+const CHANGED_RETRIES = 5;
+
 /** The credential values to mask: token type, scope and expiry are not secrets (masking them would blank words like "bearer"). */
 export function credentialSecrets(credentials: Credentials): string[] {
   return Object.entries(credentials)
@@ -85,16 +141,27 @@ export class CredentialLoader {
     this.#options = options;
   }
 
-  /** `ctx.credentials` for a call with this (ACTIVE) account. */
-  async load(account: ConnectedAccountRecord): Promise<Credentials> {
-    const { vault, logger, toolkitLabel } = this.#options;
+  /**
+   * `ctx.credentials` for a call with this (ACTIVE) account. An account that turns out to have
+   * changed meanwhile (disabled, deleted, marked expired by another call) answers for what it is now.
+   */
+  load(account: ConnectedAccountRecord): Promise<Credentials> {
+    return this.#load(account, 1);
+  }
+
+  async #load(account: ConnectedAccountRecord, attempt: number): Promise<Credentials> {
+    const { vault, logger, toolkitLabel, store } = this.#options;
+    const label = toolkitLabel(account.toolkit);
+    if (account.status !== 'ACTIVE') throw accountNotUsableError(label, account);
     let current = account;
     let stored = this.#open(current);
     if (stored.type !== 'oauth2') return { ...stored.fields };
     if (needsRefresh(current.expiresAt)) {
       if (stored.refreshToken) {
         try {
-          current = await this.refresh(current.id);
+          current = await this.refresh(current.id, { account: current });
+          // disabled while the token was refreshed: the new tokens are kept, this call does not use them
+          if (current.status !== 'ACTIVE') throw accountNotUsableError(label, current);
           stored = vault.openJson<StoredCredentials>(current.id, current.secret!);
         } catch (error) {
           const stillValid = current.expiresAt !== null && current.expiresAt.getTime() > Date.now();
@@ -103,17 +170,18 @@ export class CredentialLoader {
         }
       } else if (current.expiresAt!.getTime() <= Date.now()) {
         const reason = 'the access token expired and the provider gave no refresh token';
-        await this.#options.store.updateConnectedAccount(current.id, {
-          status: 'EXPIRED',
-          statusReason: reason,
-        });
-        throw connectionExpiredError(
-          toolkitLabel(current.toolkit),
+        // only as it was read: a disable, deletion or new connection since then stands
+        const marked = await store.updateConnectedAccount(
           current.id,
-          reason,
-          current.toolkit,
-          current.alias,
+          { status: 'EXPIRED', statusReason: reason },
+          current.version,
         );
+        if (!marked) {
+          const now = await store.getConnectedAccount(current.id);
+          if (!now) throw accountDeletedError(current.id, { label, slug: current.toolkit });
+          if (now.status !== 'ACTIVE' || attempt < CHANGED_RETRIES) return this.#load(now, attempt + 1);
+        }
+        throw connectionExpiredError(label, current.id, reason, current.toolkit, current.alias);
       }
     }
     if (stored.type !== 'oauth2') return { ...stored.fields };
@@ -135,11 +203,16 @@ export class CredentialLoader {
       force?: boolean;
       /** Refresh only while this is still the stored access token (it was refused): else it was renewed already. */
       replacing?: string;
+      /** The account as the caller read it: names its toolkit should it be deleted meanwhile. */
+      account?: ConnectedAccountRecord;
     } = {},
   ): Promise<ConnectedAccountRecord> {
     let pending = this.#inFlight.get(accountId);
     if (!pending) {
-      pending = this.#refresh(accountId, options.force === true, options.replacing).finally(() =>
+      const known = options.account
+        ? { label: this.#options.toolkitLabel(options.account.toolkit), slug: options.account.toolkit }
+        : undefined;
+      pending = this.#refresh(accountId, options.force === true, options.replacing, known).finally(() =>
         this.#inFlight.delete(accountId),
       );
       this.#inFlight.set(accountId, pending);
@@ -169,27 +242,19 @@ export class CredentialLoader {
     return this.#options.vault.openJson<StoredCredentials>(account.id, account.secret);
   }
 
-  async #refresh(accountId: string, force: boolean, replacing?: string): Promise<ConnectedAccountRecord> {
+  async #refresh(
+    accountId: string,
+    force: boolean,
+    replacing: string | undefined,
+    known: { label: string; slug: string } | undefined,
+  ): Promise<ConnectedAccountRecord> {
     const { store, toolkitLabel } = this.#options;
     const started = Date.now();
     let waitedForAnother = false;
     for (;;) {
       const account = await store.getConnectedAccount(accountId);
-      if (!account) {
-        throw new ToolMuxError({
-          code: 'CONNECTED_ACCOUNT_NOT_FOUND',
-          message: `Connected account ${accountId} was deleted.`,
-        });
-      }
-      if (account.status !== 'ACTIVE') {
-        throw connectionExpiredError(
-          toolkitLabel(account.toolkit),
-          account.id,
-          account.statusReason,
-          account.toolkit,
-          account.alias,
-        );
-      }
+      if (!account) throw accountDeletedError(accountId, known);
+      if (account.status !== 'ACTIVE') throw accountNotUsableError(toolkitLabel(account.toolkit), account);
       if (!force && !needsRefresh(account.expiresAt)) return account; // another process refreshed it
       if (replacing !== undefined && this.#accessTokenOf(account) !== replacing) return account; // renewed already
       const now = new Date();
@@ -220,10 +285,9 @@ export class CredentialLoader {
   async #spendRefreshToken(account: ConnectedAccountRecord): Promise<ConnectedAccountRecord> {
     const { store, vault, fetch, oauthOf, toolkitLabel } = this.#options;
     const label = toolkitLabel(account.toolkit);
-    const release = () =>
-      store.updateConnectedAccount(account.id, { refreshLeaseUntil: null }, account.version);
     let stored: StoredCredentials;
     let tokens: TokenSet;
+    let oauth: { scheme: OAuth2Scheme; client: OAuthClient };
     try {
       stored = this.#open(account);
       if (stored.type !== 'oauth2' || !stored.refreshToken) {
@@ -232,19 +296,15 @@ export class CredentialLoader {
           message: `Connected account ${account.id} has no OAuth refresh token to refresh with.`,
         });
       }
-      const { scheme, client } = await oauthOf(account.authConfigId);
-      tokens = await refreshTokens(scheme, client, stored.refreshToken, fetch);
+      oauth = await oauthOf(account.authConfigId);
+      tokens = await refreshTokens(oauth.scheme, oauth.client, stored.refreshToken, fetch);
     } catch (error) {
       if (error instanceof OAuthFailure && error.error === 'invalid_grant') {
-        const reason = `${error.error}: ${error.description}`;
-        await store.updateConnectedAccount(
-          account.id,
-          { status: 'EXPIRED', statusReason: reason, refreshLeaseUntil: null },
-          account.version,
-        );
-        throw connectionExpiredError(label, account.id, reason, account.toolkit, account.alias);
+        const outcome = await this.#refused(account, `${error.error}: ${error.description}`);
+        if (outcome instanceof ToolMuxError) throw outcome;
+        return outcome;
       }
-      await release().catch(() => undefined);
+      await this.#letGo(account).catch(() => undefined);
       if (ToolMuxError.isInstance(error)) throw error;
       const said = error instanceof OAuthFailure ? error.message : 'the token request failed';
       throw new ToolMuxError({
@@ -262,19 +322,142 @@ export class CredentialLoader {
     const changes = {
       secret: vault.sealJson(account.id, next),
       expiresAt: tokens.expiresAt === undefined ? null : new Date(tokens.expiresAt),
-      refreshLeaseUntil: null,
     };
-    // The lease makes the conditional write succeed; should it have run out meanwhile, the new tokens
-    // are still the ones to keep (a rotated refresh token is the only valid one now).
-    const updated =
-      (await store.updateConnectedAccount(account.id, changes, account.version)) ??
-      (await store.updateConnectedAccount(account.id, changes));
-    if (!updated) {
-      throw new ToolMuxError({
-        code: 'CONNECTED_ACCOUNT_NOT_FOUND',
-        message: `Connected account ${account.id} was deleted while its token was refreshed.`,
-      });
+    // The lease makes the conditional write succeed. Should the account have changed meanwhile
+    // (disabled, renamed, or the lease ran out), the new tokens are still the ones to keep (a rotated
+    // refresh token is the only valid one now): written over what it is now, its status kept.
+    let version = account.version;
+    let leaseHeld = true;
+    for (let attempt = 1; ; attempt++) {
+      const updated = await store.updateConnectedAccount(
+        account.id,
+        leaseHeld ? { ...changes, refreshLeaseUntil: null } : changes,
+        attempt > CHANGED_RETRIES ? undefined : version,
+      );
+      if (updated) return updated;
+      const now = await store.getConnectedAccount(account.id);
+      if (!now) {
+        // deleted while the token was refreshed: what the provider just issued belongs to nothing here
+        await this.#revokeIssued(account, oauth, next, 'the account was deleted');
+        throw accountDeletedError(account.id, { label, slug: account.toolkit });
+      }
+      version = now.version;
+      leaseHeld = sameTime(now.refreshLeaseUntil, account.refreshLeaseUntil);
     }
-    return updated;
   }
+
+  /**
+   * The provider refused the refresh token (`invalid_grant`): the account becomes EXPIRED, only as the
+   * lease holder left it. An account changed meanwhile answers for what it is now: deleted, or no
+   * longer ACTIVE (disabled: the disable stands), or renewed already (its refresh token is another one:
+   * returned, to be used). The lease is let go of in every case while it is still this one.
+   */
+  async #refused(
+    leased: ConnectedAccountRecord,
+    reason: string,
+  ): Promise<ConnectedAccountRecord | ToolMuxError> {
+    const { store, toolkitLabel } = this.#options;
+    const label = toolkitLabel(leased.toolkit);
+    const spent = this.#refreshTokenOf(leased);
+    let account = leased;
+    for (let attempt = 1; attempt <= CHANGED_RETRIES; attempt++) {
+      const marked = await store.updateConnectedAccount(
+        account.id,
+        { status: 'EXPIRED', statusReason: reason, refreshLeaseUntil: null },
+        account.version,
+      );
+      if (marked) return connectionExpiredError(label, account.id, reason, account.toolkit, account.alias);
+      const now = await store.getConnectedAccount(account.id);
+      if (!now) return accountDeletedError(account.id, { label, slug: account.toolkit });
+      const renewed = this.#refreshTokenOf(now) !== spent;
+      if (now.status !== 'ACTIVE' || renewed) {
+        const current = await this.#letGo(leased, now);
+        if (!current) return accountDeletedError(account.id, { label, slug: account.toolkit });
+        return current.status === 'ACTIVE' ? current : accountNotUsableError(label, current);
+      }
+      account = now; // still ACTIVE with the refused token (renamed meanwhile, say): mark it as it is now
+    }
+    return connectionExpiredError(label, account.id, reason, account.toolkit, account.alias);
+  }
+
+  /**
+   * Lets go of the refresh lease `leased` took, while the account still holds that lease (changed
+   * meanwhile or not); the account as it is then, or undefined when it is gone.
+   */
+  async #letGo(
+    leased: ConnectedAccountRecord,
+    read?: ConnectedAccountRecord,
+  ): Promise<ConnectedAccountRecord | undefined> {
+    const { store } = this.#options;
+    let account = read ?? leased;
+    for (let attempt = 1; attempt <= CHANGED_RETRIES; attempt++) {
+      if (!sameTime(account.refreshLeaseUntil, leased.refreshLeaseUntil)) return account;
+      const released = await store.updateConnectedAccount(
+        account.id,
+        { refreshLeaseUntil: null },
+        account.version,
+      );
+      if (released) return released;
+      const now = await store.getConnectedAccount(account.id);
+      if (!now) return undefined;
+      account = now;
+    }
+    return account;
+  }
+
+  #refreshTokenOf(account: ConnectedAccountRecord): string | undefined {
+    const stored = account.secret ? this.#open(account) : undefined;
+    return stored?.type === 'oauth2' ? stored.refreshToken : undefined;
+  }
+
+  /** Revokes tokens a refresh got for an account that is gone (see {@link revokeTokenSet}). */
+  #revokeIssued(
+    account: ConnectedAccountRecord,
+    oauth: { scheme: OAuth2Scheme; client: OAuthClient },
+    stored: StoredCredentials,
+    anyway: string,
+  ): Promise<void> {
+    const { fetch, logger, toolkitLabel } = this.#options;
+    return revokeTokenSet(
+      oauth,
+      stored,
+      { fetch, logger },
+      `the new %s of ${account.id} at ${toolkitLabel(account.toolkit)}`,
+      anyway,
+    );
+  }
+}
+
+/**
+ * Revokes OAuth tokens at the provider (RFC 7009) when the scheme names a `revocationUrl`: the
+ * refresh token, then the access token. A provider that cannot be reached or refuses is logged
+ * (without the tokens): "could not revoke `what` (with %s the token's kind) (why); `anyway`".
+ */
+export async function revokeTokenSet(
+  { scheme, client }: { scheme: OAuth2Scheme; client: OAuthClient },
+  stored: StoredCredentials,
+  { fetch, logger }: { fetch: typeof globalThis.fetch; logger: Logger },
+  what: string,
+  anyway: string,
+): Promise<void> {
+  if (!scheme.revocationUrl || stored.type !== 'oauth2') return;
+  const withEndpoint = { ...scheme, revocationUrl: scheme.revocationUrl };
+  const tokens = [
+    ...(stored.refreshToken ? [[stored.refreshToken, 'refresh_token'] as const] : []),
+    [stored.accessToken, 'access_token'] as const,
+  ];
+  for (const [token, hint] of tokens) {
+    try {
+      await revokeToken(withEndpoint, client, token, hint, fetch);
+    } catch (error) {
+      logger.warn(
+        `toolmux: could not revoke ${what.replace('%s', hint.replace('_', ' '))} (${error instanceof Error ? error.message : 'unknown error'}); ${anyway}.`,
+      );
+    }
+  }
+}
+
+/** Whether two lease times are the same moment (both absent counts). */
+function sameTime(a: Date | null, b: Date | null): boolean {
+  return (a?.getTime() ?? null) === (b?.getTime() ?? null);
 }

@@ -77,6 +77,8 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
       headers: { location: url.toString(), 'cache-control': 'no-store' },
     });
   };
+  /** Set once this callback made the account ACTIVE with its tokens. */
+  let activated = false;
   try {
     const config = await records.authConfig(connection.authConfigId);
     const toolkit = records.toolkit(config.toolkit);
@@ -114,6 +116,7 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
       await store.finishConnectionRequest(connection.id, 'FAILED');
       return back('failed', 'account_deleted');
     }
+    activated = true;
     await store.finishConnectionRequest(connection.id, 'COMPLETED');
     return back('success');
   } catch (error) {
@@ -126,11 +129,26 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
           );
     if (!(error instanceof OAuthFailure))
       logger.warn(`toolmux: OAuth callback of ${connection.id} failed: ${failure.description}`);
-    await store.updateConnectedAccount(accountId, {
-      status: 'FAILED',
-      // the provider's words (or a forged redirect's): stored as text the database can keep
-      statusReason: storableText(`${failure.error}: ${failure.description}`),
-    });
+    if (activated) {
+      // the account is connected (its tokens stored): only recording the request's end failed
+      await store.finishConnectionRequest(connection.id, 'COMPLETED').catch(() => undefined);
+      return back('success');
+    }
+    // the attempt fails only as it stands (INITIATED): never an account connected or changed meanwhile
+    for (let tries = 0; tries < 5; tries++) {
+      const attempt = await store.getConnectedAccount(accountId);
+      if (attempt?.status !== 'INITIATED') break;
+      const failed = await store.updateConnectedAccount(
+        accountId,
+        {
+          status: 'FAILED',
+          // the provider's words (or a forged redirect's): stored as text the database can keep
+          statusReason: storableText(`${failure.error}: ${failure.description}`),
+        },
+        attempt.version,
+      );
+      if (failed) break;
+    }
     await store.finishConnectionRequest(connection.id, 'FAILED');
     return back('failed', failure.error);
   }

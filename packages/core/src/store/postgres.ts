@@ -1258,12 +1258,15 @@ export class PostgresStore implements Store {
     return rows[0] === undefined ? undefined : toAccount(rows[0]);
   }
 
-  async deleteConnectedAccount(id: string): Promise<boolean> {
+  async deleteConnectedAccount(id: string, expectedVersion?: number): Promise<boolean> {
     const rows = await this.query(
       'delete a connected account',
-      'WITH requests AS (DELETE FROM toolmux_connection_requests WHERE connected_account_id = $1) ' +
-        'DELETE FROM toolmux_connected_accounts WHERE id = $1 RETURNING id',
-      [id],
+      'WITH deleted AS (DELETE FROM toolmux_connected_accounts ' +
+        'WHERE id = $1 AND ($2::integer IS NULL OR version = $2) RETURNING id), ' +
+        'requests AS (DELETE FROM toolmux_connection_requests ' +
+        'WHERE connected_account_id IN (SELECT id FROM deleted)) ' +
+        'SELECT id FROM deleted',
+      [id, expectedVersion ?? null],
     );
     return rows.length > 0;
   }

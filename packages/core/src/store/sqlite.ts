@@ -1267,9 +1267,13 @@ export class SqliteStore implements Store {
     return row === undefined ? undefined : toAccount(row);
   }
 
-  async deleteConnectedAccount(id: string): Promise<boolean> {
+  async deleteConnectedAccount(id: string, expectedVersion?: number): Promise<boolean> {
     return this.transaction('delete a connected account', () => {
       const statements = this.prepared();
+      if (expectedVersion !== undefined) {
+        const account = statements.getAccountStatus.get(id);
+        if (account === undefined || account.version !== expectedVersion) return false;
+      }
       statements.deleteRequestsOfAccount.run(id);
       return statements.deleteAccount.run(id).changes > 0;
     });

@@ -959,6 +959,21 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
         expect(await store.deleteConnectedAccount(record.id)).toBe(false);
         expect(await store.getConnectionRequestByStateHash(request.stateHash!)).toBeUndefined();
       });
+
+      it('delete only as read with an expected version', async () => {
+        const record = account();
+        await store.insertConnectedAccount(record);
+        const request = connectionRequest({ connectedAccountId: record.id });
+        await store.insertConnectionRequest(request);
+        await store.updateConnectedAccount(record.id, { alias: 'moved' }, 1);
+        // changed since version 1 was read: nothing is deleted, its requests neither
+        expect(await store.deleteConnectedAccount(record.id, 1)).toBe(false);
+        expect(await store.getConnectedAccount(record.id)).toMatchObject({ version: 2 });
+        expect(await store.getConnectionRequestByStateHash(request.stateHash!)).toBeDefined();
+        expect(await store.deleteConnectedAccount(record.id, 2)).toBe(true);
+        expect(await store.getConnectionRequestByStateHash(request.stateHash!)).toBeUndefined();
+        expect(await store.deleteConnectedAccount(record.id, 2)).toBe(false);
+      });
     });
 
     describe('connection requests', () => {

@@ -138,8 +138,11 @@ export interface Store {
     leaseUntil: Date,
     now: Date,
   ): Promise<ConnectedAccountRecord | undefined>;
-  /** Deletes an account and its connection requests; false for an unknown id. */
-  deleteConnectedAccount(id: string): Promise<boolean>;
+  /**
+   * Deletes an account and its connection requests; false for an unknown id or, with
+   * `expectedVersion`, when its version moved on (then nothing is deleted).
+   */
+  deleteConnectedAccount(id: string, expectedVersion?: number): Promise<boolean>;
 
   insertConnectionRequest(record: ConnectionRequestRecord): Promise<void>;
   getConnectionRequest(id: string): Promise<ConnectionRequestRecord | undefined>;

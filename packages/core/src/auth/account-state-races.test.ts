@@ -1,0 +1,356 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openStore } from '../store/open-store.js';
+import type { ConnectedAccountChanges, Store } from '../store/types.js';
+import { databaseBackends, type OpenedDatabase, pastTime, quiet } from '../test/auth-fixtures.js';
+import {
+  type OctoCall,
+  octoToolkit,
+  serveFetchHandler,
+  startTestOAuthServer,
+  type TestOAuthServer,
+} from '../test/oauth-server.js';
+import { ToolMux } from '../toolmux.js';
+
+/**
+ * What a call's token refresh (or expiry) does when the application changes the account at the same
+ * moment: a disable stands, a deletion is named as one, and tokens the refresh got for an account
+ * deleted meanwhile are revoked, also at a provider that revokes tokens one at a time.
+ */
+
+const secretKey = Buffer.alloc(32, 11).toString('base64');
+const appCallback = 'http://localhost:3000/connected';
+
+/** Revokes one token at a time (a rotated refresh token outlives the revocation of its parent). */
+let server: TestOAuthServer;
+/** Gives no refresh tokens: an expired access token ends the connection. */
+let noRefresh: TestOAuthServer;
+let callbackServer: { url: string; close(): Promise<void> };
+let current: ToolMux | undefined;
+
+beforeAll(async () => {
+  callbackServer = await serveFetchHandler((request) => current!.auth.handleCallback(request));
+  const redirectUris = [`${callbackServer.url}/auth/callback`];
+  server = await startTestOAuthServer({ redirectUris, revokes: 'token' });
+  noRefresh = await startTestOAuthServer({ redirectUris, refreshTokens: false });
+});
+afterAll(async () => {
+  await server.close();
+  await noRefresh.close();
+  await callbackServer.close();
+});
+
+const backends = await databaseBackends();
+
+describe.each(backends)('account state changes during a call on $name', ({ skipReason, open }) => {
+  describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'races', () => {
+    let database: OpenedDatabase;
+    const opened: ToolMux[] = [];
+    const stores: Store[] = [];
+    /** Runs (once) before a refresh_token request goes out to the token endpoint. */
+    let beforeRefresh: (() => Promise<void>) | undefined;
+    /** Runs (once) after the token endpoint answered a refresh_token request, before toolmux reads it. */
+    let afterRefresh: (() => Promise<void>) | undefined;
+    /** Runs (once) before a revocation request goes out. */
+    let beforeRevoke: (() => Promise<void>) | undefined;
+    /** The tokens the refresh_token requests got. */
+    let refreshed: Array<{ access_token: string; refresh_token?: string }>;
+    /** What OCTO_WHOAMI saw. */
+    let octoCalls: OctoCall[];
+
+    beforeEach(async () => {
+      database = await open();
+      beforeRefresh = afterRefresh = beforeRevoke = undefined;
+      refreshed = [];
+    });
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((mux) => mux.close()));
+      await Promise.all(stores.splice(0).map((store) => store.close()));
+      current = undefined;
+      await database.cleanup();
+    });
+
+    const hookedFetch: typeof fetch = async (input, init) => {
+      const url = String(input instanceof Request ? input.url : input);
+      const isRefresh = url.endsWith('/token') && String(init?.body).includes('grant_type=refresh_token');
+      if (isRefresh) {
+        const hook = beforeRefresh;
+        beforeRefresh = undefined;
+        await hook?.();
+      }
+      if (url.endsWith('/token/revocation')) {
+        const hook = beforeRevoke;
+        beforeRevoke = undefined;
+        await hook?.();
+      }
+      const response = await fetch(input, init);
+      if (isRefresh) {
+        const body = (await response.clone().json()) as { access_token?: string; refresh_token?: string };
+        if (body.access_token) refreshed.push(body as { access_token: string });
+        const hook = afterRefresh;
+        afterRefresh = undefined;
+        await hook?.();
+      }
+      return response;
+    };
+
+    function setup(provider: TestOAuthServer, store: string | Store = database.spec): ToolMux {
+      const octo = octoToolkit(provider);
+      octoCalls = octo.calls;
+      const mux = new ToolMux({
+        toolkits: [octo.toolkit],
+        store,
+        secretKey,
+        logger: quiet,
+        fetch: hookedFetch,
+        // every call reads the account from the store (the race is with the store, not the cache)
+        accountCacheTtlMs: 0,
+        oauthRedirectUri: `${callbackServer.url}/auth/callback`,
+        managedAuth: { octo: { clientId: provider.clientId, clientSecret: provider.clientSecret } },
+      });
+      opened.push(mux);
+      current = mux;
+      return mux;
+    }
+
+    /** The store, with `hook` run (once) before the first account update whose changes `when` picks. */
+    async function storeWithHook(
+      when: (changes: ConnectedAccountChanges) => boolean,
+      hook: () => Promise<unknown>,
+    ): Promise<Store> {
+      const real = await openStore(database.spec);
+      stores.push(real);
+      let pending: (() => Promise<unknown>) | undefined = hook;
+      return new Proxy(real, {
+        get(target, property) {
+          const value = Reflect.get(target, property, target);
+          if (typeof value !== 'function') return value;
+          const method = value as (...args: unknown[]) => Promise<unknown>;
+          if (property !== 'updateConnectedAccount') return method.bind(target);
+          return async (id: string, changes: ConnectedAccountChanges, ...rest: unknown[]) => {
+            if (pending && when(changes)) {
+              const run = pending;
+              pending = undefined;
+              await run();
+            }
+            return method.call(target, id, changes, ...rest);
+          };
+        },
+      });
+    }
+
+    /** Ada's session and her connected octo account (signed in at `provider`). */
+    async function connect(mux: ToolMux, provider: TestOAuthServer) {
+      const session = await mux.create('ada', { toolkits: ['octo'] });
+      const request = await session.authorize('octo', { callbackUrl: appCallback });
+      const callback = await provider.signIn(request.redirectUrl);
+      const response = await fetch(callback, { redirect: 'manual' });
+      expect(new URL(response.headers.get('location')!).searchParams.get('status')).toBe('success');
+      return { session, id: request.connectedAccountId! };
+    }
+
+    /** Makes the account's access token expired (or about to), so that the next call refreshes it. */
+    async function expire(id: string): Promise<void> {
+      await database.exec(
+        `UPDATE toolmux_connected_accounts SET expires_at = ${pastTime(database.spec, 1000)} WHERE id = '${id}'`,
+      );
+    }
+
+    async function row(id: string) {
+      const [found] = await database.rows(
+        `SELECT status, refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${id}'`,
+      );
+      return found;
+    }
+
+    it('an account disabled while a call marks its token expired (no refresh token) stays disabled', async () => {
+      let mux!: ToolMux;
+      let id!: string;
+      const store = await storeWithHook(
+        (changes) => changes.status === 'EXPIRED',
+        () => mux.connectedAccounts.disable(id),
+      );
+      mux = setup(noRefresh, store);
+      const connected = await connect(mux, noRefresh);
+      id = connected.id;
+      await expire(id);
+      const result = await connected.session.execute('OCTO_WHOAMI', {});
+      expect(result.successful).toBe(false);
+      // the disable came first: it stands, and the call says the account is not usable for that reason
+      expect((await mux.connectedAccounts.get(id)).status).toBe('INACTIVE');
+      expect(result.code).toBe('CONNECTION_REQUIRED');
+      expect(result.error).toContain('INACTIVE');
+    });
+
+    it('a call whose account is disabled while its token is refreshed does not use it; the new tokens are kept', async () => {
+      const mux = setup(server);
+      const { session, id } = await connect(mux, server);
+      await expire(id);
+      beforeRefresh = async () => {
+        await mux.connectedAccounts.disable(id);
+      };
+      const result = await session.execute('OCTO_WHOAMI', {});
+      expect(refreshed).toHaveLength(1);
+      expect(result.successful).toBe(false);
+      expect(result.code).toBe('CONNECTION_REQUIRED');
+      expect((await mux.connectedAccounts.get(id)).status).toBe('INACTIVE');
+      // the rotated tokens were stored: enabled again, the account works without another refresh
+      await mux.connectedAccounts.enable(id);
+      expect((await session.execute('OCTO_WHOAMI', {})).successful).toBe(true);
+      expect(refreshed).toHaveLength(1);
+    });
+
+    it('a refresh refused (invalid_grant) while the account is disabled leaves it disabled, without a held lease', async () => {
+      const mux = setup(server);
+      const { session, id } = await connect(mux, server);
+      expect((await session.execute('OCTO_WHOAMI', {})).successful).toBe(true);
+      const accessToken = octoCalls.at(-1)!.credentials!.accessToken!;
+      await expire(id);
+      // while the refresh is under way the application disables the account, and the user revokes the
+      // app at the provider: the refresh token is refused
+      beforeRefresh = async () => {
+        await mux.connectedAccounts.disable(id);
+        await server.revokeGrantOf(accessToken);
+      };
+      const result = await session.execute('OCTO_WHOAMI', {});
+      expect(result.code).toBe('CONNECTION_REQUIRED');
+      const after = await row(id);
+      expect(after?.status).toBe('INACTIVE');
+      // the refresh let go of its lease: enabled again, the next call does not wait for it
+      expect(after?.refresh_lease_until).toBeNull();
+    });
+
+    it('a call whose account is deleted while its token is refreshed answers CONNECTED_ACCOUNT_NOT_FOUND', async () => {
+      const mux = setup(server);
+      const { session, id } = await connect(mux, server);
+      await expire(id);
+      // the deletion revokes the refresh token at the provider first: the refresh is refused
+      beforeRefresh = () => mux.connectedAccounts.delete(id);
+      const result = await session.execute('OCTO_WHOAMI', {});
+      expect(result.successful).toBe(false);
+      expect(result.code).toBe('CONNECTED_ACCOUNT_NOT_FOUND');
+      expect(result.error).toContain('deleted');
+      expect(result.error).toContain(id);
+    });
+
+    it('tokens a refresh got for an account deleted meanwhile are revoked', async () => {
+      const mux = setup(server);
+      const { session, id } = await connect(mux, server);
+      await expire(id);
+      // the provider answered the refresh; before toolmux stores the new tokens, the account is deleted
+      afterRefresh = () => mux.connectedAccounts.delete(id);
+      const result = await session.execute('OCTO_WHOAMI', {});
+      expect(result.code).toBe('CONNECTED_ACCOUNT_NOT_FOUND');
+      expect(refreshed).toHaveLength(1);
+      const [tokens] = refreshed;
+      expect(tokens!.refresh_token).toBeDefined();
+      expect(await server.provider.AccessToken.find(tokens!.access_token)).toBeUndefined();
+      expect(await server.provider.RefreshToken.find(tokens!.refresh_token!)).toBeUndefined();
+    });
+
+    it('a deletion that read the tokens before a refresh stored new ones revokes the new ones too', async () => {
+      const mux = setup(server);
+      const { session, id } = await connect(mux, server);
+      await expire(id);
+      let call!: Promise<unknown>;
+      let deletion!: Promise<void>;
+      let revoking!: () => void;
+      const revocationStarted = new Promise<void>((resolve) => {
+        revoking = resolve;
+      });
+      // the refresh's token request waits until the deletion (which read the old tokens) revokes them …
+      beforeRefresh = async () => {
+        deletion = mux.connectedAccounts.delete(id);
+        await revocationStarted;
+      };
+      // … and the deletion's revocation waits until the refresh stored the new tokens
+      beforeRevoke = async () => {
+        revoking();
+        await call;
+      };
+      call = session.execute('OCTO_WHOAMI', {});
+      expect(((await call) as { successful: boolean }).successful).toBe(true);
+      await deletion;
+      expect(await mux.connectedAccounts.get(id).catch((error: { code: string }) => error.code)).toBe(
+        'CONNECTED_ACCOUNT_NOT_FOUND',
+      );
+      const [tokens] = refreshed;
+      expect(await server.provider.AccessToken.find(tokens!.access_token)).toBeUndefined();
+      expect(await server.provider.RefreshToken.find(tokens!.refresh_token!)).toBeUndefined();
+    });
+
+    it('a connection whose request could not be recorded as completed stays connected', async () => {
+      const real = await openStore(database.spec);
+      stores.push(real);
+      let failOnce = true;
+      const flaky: Store = new Proxy(real, {
+        get(target, property) {
+          const value = Reflect.get(target, property, target);
+          if (typeof value !== 'function') return value;
+          if (property !== 'finishConnectionRequest') return value.bind(target);
+          return async (id: string, status: 'COMPLETED' | 'FAILED') => {
+            if (status === 'COMPLETED' && failOnce) {
+              failOnce = false;
+              throw new Error('the database went away for a moment');
+            }
+            return real.finishConnectionRequest(id, status);
+          };
+        },
+      });
+      const mux = setup(server, flaky);
+      const session = await mux.create('ada', { toolkits: ['octo'] });
+      const request = await session.authorize('octo', { callbackUrl: appCallback });
+      const response = await fetch(await server.signIn(request.redirectUrl), { redirect: 'manual' });
+      const back = new URL(response.headers.get('location')!).searchParams;
+      // the tokens were stored and the account made ACTIVE before the failure: it is not marked FAILED
+      expect((await mux.connectedAccounts.get(request.connectedAccountId!)).status).toBe('ACTIVE');
+      expect(back.get('status')).toBe('success');
+      expect((await session.execute('OCTO_WHOAMI', {})).successful).toBe(true);
+    });
+
+    it('dropping an abandoned attempt spares it when its callback connects it at that moment', async () => {
+      let activated!: () => void;
+      const connected = new Promise<void>((resolve) => {
+        activated = resolve;
+      });
+      let attemptId: string | undefined;
+      const real = await openStore(database.spec);
+      stores.push(real);
+      const paused: Store = new Proxy(real, {
+        get(target, property) {
+          const value = Reflect.get(target, property, target);
+          if (typeof value !== 'function') return value;
+          const method = value as (...args: unknown[]) => Promise<unknown>;
+          if (property === 'deleteConnectedAccount') {
+            return async (id: string, ...rest: unknown[]) => {
+              // the drop read the attempt INITIATED; its delete lands after the callback connected it
+              if (id === attemptId) await connected;
+              return method.call(target, id, ...rest);
+            };
+          }
+          if (property === 'updateConnectedAccount') {
+            return async (id: string, changes: ConnectedAccountChanges, ...rest: unknown[]) => {
+              const result = await method.call(target, id, changes, ...rest);
+              if (id === attemptId && changes.status === 'ACTIVE') activated();
+              return result;
+            };
+          }
+          return method.bind(target);
+        },
+      });
+      const mux = setup(server, paused);
+      const session = await mux.create('ada', { toolkits: ['octo'] });
+      const first = await session.authorize('octo', { callbackUrl: appCallback });
+      attemptId = first.connectedAccountId!;
+      const callback = await server.signIn(first.redirectUrl);
+      // the attempt looks abandoned (made long ago) while its request still works
+      await database.exec(
+        `UPDATE toolmux_connected_accounts SET created_at = ${pastTime(database.spec, 16 * 60_000)} WHERE id = '${attemptId}'`,
+      );
+      const second = session.authorize('octo', { callbackUrl: appCallback });
+      const response = await fetch(callback, { redirect: 'manual' });
+      expect(new URL(response.headers.get('location')!).searchParams.get('status')).toBe('success');
+      await second;
+      expect((await mux.connectedAccounts.get(attemptId)).status).toBe('ACTIVE');
+    });
+  });
+});
