@@ -9,12 +9,15 @@ import {
   startTestOAuthServer,
   type TestOAuthServer,
 } from '../test/oauth-server.js';
+import { createGmailLikeToolkit } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
 
 /**
  * What a call's token refresh (or expiry) does when the application changes the account at the same
  * moment: a disable stands, a deletion is named as one, and tokens the refresh got for an account
- * deleted meanwhile are revoked, also at a provider that revokes tokens one at a time.
+ * deleted meanwhile are revoked, also at a provider that revokes tokens one at a time. And a
+ * credential request refused by the account limit changes nothing (the alias it would take stays
+ * where it was).
  */
 
 const secretKey = Buffer.alloc(32, 11).toString('base64');
@@ -97,7 +100,7 @@ describe.each(backends)('account state changes during a call on $name', ({ skipR
       const octo = octoToolkit(provider);
       octoCalls = octo.calls;
       const mux = new ToolMux({
-        toolkits: [octo.toolkit],
+        toolkits: [octo.toolkit, createGmailLikeToolkit({}).toolkit],
         store,
         secretKey,
         logger: quiet,
@@ -351,6 +354,34 @@ describe.each(backends)('account state changes during a call on $name', ({ skipR
       expect(new URL(response.headers.get('location')!).searchParams.get('status')).toBe('success');
       await second;
       expect((await mux.connectedAccounts.get(attemptId)).status).toBe('ACTIVE');
+    });
+
+    it('a credential request refused by the account limit leaves the alias with the expired account that has it', async () => {
+      const mux = setup(server);
+      const config = await mux.authConfigs.create('gmail', { type: 'api_key' });
+      const session = await mux.create('ada', {
+        authConfigs: { gmail: config.id },
+        multiAccount: { enable: true, maxAccountsPerToolkit: 2 },
+      });
+      // started while Ada had room and nobody had the alias
+      const request = await session.authorize('gmail', { alias: 'work' });
+      // meanwhile: an account under the alias was connected, then expired; two others are connected
+      const old = await mux.connectedAccounts.create('ada', config.id, { apiKey: 'old' }, { alias: 'work' });
+      await database.exec(`UPDATE toolmux_connected_accounts SET status = 'EXPIRED' WHERE id = '${old.id}'`);
+      const other = await mux.connectedAccounts.create('ada', config.id, { apiKey: 'other' });
+      await mux.connectedAccounts.create('ada', config.id, { apiKey: 'third' });
+      const refused = await mux.connectionRequests
+        .complete(request.id, { apiKey: 'new' })
+        .catch((error: { code: string }) => error.code);
+      expect(refused).toBe('ACCOUNT_LIMIT_REACHED');
+      // nothing changed: the expired account keeps its alias, so reconnecting it later finds it by name
+      expect((await mux.connectedAccounts.get(old.id)).alias).toBe('work');
+      expect((await mux.connectionRequests.get(request.id)).status).toBe('PENDING');
+      // with room again, the same completion takes the alias
+      await mux.connectedAccounts.delete(other.id);
+      const connected = await mux.connectionRequests.complete(request.id, { apiKey: 'new' });
+      expect(connected.alias).toBe('work');
+      expect((await mux.connectedAccounts.get(old.id)).alias).toBeNull();
     });
   });
 });

@@ -145,6 +145,24 @@ export class ConnectedAccounts {
   }
 
   /**
+   * ALIAS_TAKEN (naming the holder) when an ACTIVE or INACTIVE account of the user and toolkit has
+   * `alias`; changes nothing. An account no call can use that has it lets go of it when the new account
+   * is stored (`completeConnectionRequest` does both in one transaction).
+   */
+  async checkAliasFree(userId: string, toolkit: string, alias: string): Promise<void> {
+    const { items } = await this.#records.store.listConnectedAccounts({
+      userIds: [userId],
+      toolkits: [toolkit],
+      aliases: [alias],
+      limit: 1,
+    });
+    const holder = items[0];
+    if (holder && (holder.status === 'ACTIVE' || holder.status === 'INACTIVE')) {
+      throw aliasTakenError(alias, toolkit, holder.id);
+    }
+  }
+
+  /**
    * `multiAccount.maxAccountsPerToolkit` when a connection starts: ACCOUNT_LIMIT_REACHED when the user
    * already has `max` ACTIVE or INACTIVE accounts of the toolkit (expired ones do not count: they are
    * reconnected). The request keeps `max`, and the store checks it again, atomically, when the

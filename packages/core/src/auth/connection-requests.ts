@@ -332,8 +332,10 @@ export class ConnectionRequests {
       record.alias,
     );
     const store = this.#records.store;
-    if (record.alias) await this.#accounts.freeAlias(record.userId, record.toolkit, record.alias);
-    const completed = await claimingAlias(record.alias, record.toolkit, () =>
+    // Nothing is written before the store completes the request: it takes the alias from an account
+    // no call can use in the same transaction, so a refusal (the limit, a closed request) leaves it.
+    if (record.alias) await this.#accounts.checkAliasFree(record.userId, record.toolkit, record.alias);
+    const completeOnce = () =>
       store.completeConnectionRequest(record.id, account, new Date()).catch((error: unknown) => {
         // the user reached the limit since the request started (other requests completed meanwhile)
         if (ToolMuxError.isInstance(error) && error.code === 'ACCOUNT_LIMIT_REACHED' && record.maxAccounts) {
@@ -346,8 +348,16 @@ export class ConnectionRequests {
           );
         }
         throw error;
-      }),
-    );
+      });
+    let completed: boolean;
+    try {
+      completed = await completeOnce();
+    } catch (error) {
+      if (!record.alias || !ToolMuxError.isInstance(error) || error.code !== 'ALIAS_TAKEN') throw error;
+      // a store of your own that does not take the alias itself: let it go here, then once more
+      await this.#accounts.freeAlias(record.userId, record.toolkit, record.alias);
+      completed = await claimingAlias(record.alias, record.toolkit, completeOnce);
+    }
     if (completed) {
       return publicAccount(account);
     }

@@ -1358,8 +1358,9 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * One statement inserts the account only when the request was claimed; with `maxAccounts`, it runs
-   * after the user's accounts were counted under {@link PostgresStore.accountsInLimit}.
+   * The request is claimed, the alias let go of by an account no call can use, and the account
+   * inserted, in one transaction; with `maxAccounts`, after the user's accounts were counted under
+   * {@link PostgresStore.accountsInLimit}.
    */
   async completeConnectionRequest(id: string, account: ConnectedAccountRecord, now: Date): Promise<boolean> {
     const outcome = await this.transaction('complete a connection request', async (query) => {
@@ -1376,14 +1377,26 @@ export class PostgresStore implements Store {
       ) {
         return 'full';
       }
+      const claimed = await query(
+        "UPDATE toolmux_connection_requests SET used_at = $1, status = 'COMPLETED', connected_account_id = $2 " +
+          "WHERE id = $3 AND kind = 'fields' AND status = 'PENDING' AND used_at IS NULL AND expires_at > $1 " +
+          'RETURNING id',
+        [now, account.id, id],
+      );
+      if (claimed.length === 0) return 'closed';
+      if (account.alias) {
+        // an account no call can use lets go of the alias, in this transaction: a refusal frees nothing
+        await query(
+          'UPDATE toolmux_connected_accounts SET alias = NULL, version = version + 1, updated_at = $1 ' +
+            'WHERE user_id = $2 AND toolkit = $3 AND alias = $4 ' +
+            "AND status IN ('INITIATED', 'FAILED', 'EXPIRED', 'REVOKED')",
+          [new Date(), account.userId, account.toolkit, account.alias],
+        );
+      }
       const rows = await query(
-        "WITH claimed AS (UPDATE toolmux_connection_requests SET used_at = $16, status = 'COMPLETED', " +
-          'connected_account_id = $1 ' +
-          "WHERE id = $17 AND kind = 'fields' AND status = 'PENDING' AND used_at IS NULL AND expires_at > $16 " +
-          'RETURNING id) ' +
-          `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) ` +
-          'SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM claimed RETURNING id',
-        [...accountValues(account), now, id],
+        `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) ` +
+          'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id',
+        accountValues(account),
       );
       return rows.length > 0 ? 'completed' : 'closed';
     });

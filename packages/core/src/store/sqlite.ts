@@ -244,6 +244,11 @@ function prepareStatements(database: DatabaseSync) {
       'SELECT count(*) AS n FROM toolmux_connected_accounts ' +
         "WHERE user_id = ? AND toolkit = ? AND status IN ('ACTIVE', 'INACTIVE') AND id <> ?",
     ),
+    /** An account no call can use lets go of its alias (for a new account of the user and toolkit). */
+    releaseAlias: database.prepare(
+      'UPDATE toolmux_connected_accounts SET alias = NULL, version = version + 1, updated_at = ? ' +
+        "WHERE user_id = ? AND toolkit = ? AND alias = ? AND status IN ('INITIATED', 'FAILED', 'EXPIRED', 'REVOKED')",
+    ),
     claimFieldsRequest: database.prepare(
       "UPDATE toolmux_connection_requests SET used_at = ?, status = 'COMPLETED', connected_account_id = ? " +
         "WHERE id = ? AND kind = 'fields' AND status = 'PENDING' AND used_at IS NULL AND expires_at > ?",
@@ -1350,6 +1355,9 @@ export class SqliteStore implements Store {
         return 'full';
       }
       statements.claimFieldsRequest.run(now.getTime(), account.id, id, now.getTime());
+      if (account.alias) {
+        statements.releaseAlias.run(Date.now(), account.userId, account.toolkit, account.alias);
+      }
       this.insertAccount(account);
       return 'completed';
     });

@@ -158,7 +158,10 @@ export interface Store {
    * Completes a `fields` request with the account made from the user's credentials, in one
    * transaction: marks the request used and COMPLETED (with `account.id`) and inserts the account, if
    * the request is a PENDING `fields` request, unused and not expired at `now`. Returns false and
-   * writes nothing otherwise, so two completions of one request create one account. When the request
+   * writes nothing otherwise, so two completions of one request create one account. An `account.alias`
+   * held by another account of the user and toolkit that no call can use (INITIATED, FAILED, EXPIRED,
+   * REVOKED) is taken from it (alias null, version + 1) in the same transaction; held by an ACTIVE or
+   * INACTIVE one, the insert throws `ALIAS_TAKEN` and nothing is written. When the request
    * has `maxAccounts` and the user already has that many ACTIVE or INACTIVE accounts of the toolkit,
    * throws `ToolMuxError` `ACCOUNT_LIMIT_REACHED` and writes nothing; the count and the insert are one
    * step, so completions at once (in any process sharing the database) never pass the limit together.
