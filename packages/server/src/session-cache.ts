@@ -39,8 +39,6 @@ interface ReadableEntry {
   /** From when a read renews it in the background. */
   renewAt: number;
   renewing: Promise<void> | undefined;
-  /** The first read of the session, which the reads meanwhile wait for (then `until` is 0). */
-  pending: Promise<void> | undefined;
 }
 
 export interface SessionCacheOptions {
@@ -52,7 +50,10 @@ export interface SessionCacheOptions {
    * `0` resumes the session on every request. @default 2000
    */
   ttlMs?: number;
-  /** At most this many sessions are kept; the oldest goes first. @default 10_000 */
+  /**
+   * At most this many sessions are kept; the oldest goes first. Only sessions that were found take a
+   * place: lookups under way, and ids that name no session, never push one out. @default 10_000
+   */
   maxEntries?: number;
 }
 
@@ -69,9 +70,18 @@ export class SessionCache {
   readonly #toolmux: ToolMux<Provider<unknown>>;
   readonly #ttlMs: number;
   readonly #maxEntries: number;
-  readonly #entries = new Map<string, Promise<CachedSession>>();
-  /** Sessions known to exist, for reads that need nothing else (see `checkReadable`). */
+  /** Resumed sessions, oldest first (at most `maxEntries`). */
+  readonly #entries = new Map<string, CachedSession>();
+  /**
+   * Resumes under way, which concurrent lookups of the id share. Apart from `#entries`: a lookup of
+   * an id that turns out to name no session (a flood of made-up ids) takes no place of a real session.
+   * At most `maxEntries`; past that, a lookup resumes on its own.
+   */
+  readonly #loading = new Map<string, Promise<CachedSession>>();
+  /** Sessions known to exist, for reads that need nothing else (see `checkReadable`), oldest first. */
   readonly #readable = new Map<string, ReadableEntry>();
+  /** First existence reads under way (shared like `#loading`, and apart from `#readable` likewise). */
+  readonly #readablePending = new Map<string, Promise<void>>();
   #store: Promise<Store> | undefined;
 
   constructor({ toolmux, ttlMs = 2000, maxEntries = 10_000 }: SessionCacheOptions) {
@@ -82,13 +92,14 @@ export class SessionCache {
 
   /** The session, resumed with `use()` at most `ttlMs` ago. Throws `SESSION_NOT_FOUND` like `use()`. */
   async get(sessionId: string): Promise<CachedSession> {
-    const pending = this.#entries.get(sessionId);
-    if (pending) {
-      const entry = await pending;
+    const entry = this.#entries.get(sessionId);
+    if (entry) {
       if (entry.expiresAt > Date.now() && (await this.#current(sessionId, entry))) return entry;
-      if (this.#entries.get(sessionId) === pending) this.#entries.delete(sessionId);
+      if (this.#entries.get(sessionId) === entry) this.#entries.delete(sessionId);
       return this.get(sessionId);
     }
+    const pending = this.#loading.get(sessionId);
+    if (pending) return pending;
     const loading = Promise.all([this.#toolmux.use(sessionId), this.#storedTokenHash(sessionId)]).then(
       ([session, stored]) => new CachedSession(session as Session<unknown>, Date.now() + this.#ttlMs, stored),
     );
@@ -96,17 +107,30 @@ export class SessionCache {
     return loading;
   }
 
-  /** Keeps a session being resumed for `ttlMs` (not at all with 0), the oldest entry going first. */
+  /**
+   * Shares a resume under way with concurrent lookups of the id, and keeps the session it finds for
+   * `ttlMs` (not at all with 0), the oldest entry going first. A resume that fails (an unknown id)
+   * leaves nothing behind and pushes nothing out.
+   */
   #remember(sessionId: string, loading: Promise<CachedSession>): void {
-    if (this.#ttlMs <= 0) return;
-    this.#entries.set(sessionId, loading);
-    loading.catch(() => {
-      if (this.#entries.get(sessionId) === loading) this.#entries.delete(sessionId);
-    });
-    if (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
+    if (this.#ttlMs <= 0 || this.#loading.has(sessionId) || this.#loading.size >= this.#maxEntries) {
+      loading.catch(() => undefined);
+      return;
     }
+    this.#loading.set(sessionId, loading);
+    loading.then(
+      (entry) => {
+        // invalidated meanwhile: what was resumed before the change is not kept
+        if (this.#loading.get(sessionId) !== loading) return;
+        this.#loading.delete(sessionId);
+        this.#entries.delete(sessionId);
+        this.#entries.set(sessionId, entry);
+        evictOldest(this.#entries, this.#maxEntries);
+      },
+      () => {
+        if (this.#loading.get(sessionId) === loading) this.#loading.delete(sessionId);
+      },
+    );
   }
 
   /**
@@ -139,34 +163,34 @@ export class SessionCache {
       }
       return;
     }
-    if (known?.pending) return known.pending;
     if (known !== undefined) this.#readable.delete(sessionId);
-    const placeholder: ReadableEntry = { until: 0, renewAt: 0, renewing: undefined, pending: undefined };
-    placeholder.pending = this.#readExistence(sessionId).then(
+    const pending = this.#readablePending.get(sessionId);
+    if (pending) return pending;
+    const reading: Promise<void> = this.#readExistence(sessionId).then(
       async (entry) => {
+        // not the current read any more: invalidated meanwhile, so what it read is not kept
+        const current = this.#readablePending.get(sessionId) === reading;
+        if (current) this.#readablePending.delete(sessionId);
         if (entry === undefined) {
-          if (this.#readable.get(sessionId) === placeholder) this.#readable.delete(sessionId);
           // unknown: use() answers with the error of an unknown session (or of a malformed id); a
-          // session created meanwhile is then readable after all
+          // session created meanwhile is then readable after all. Nothing is kept for the id.
           await this.get(sessionId);
           return;
         }
-        if (this.#readable.get(sessionId) === placeholder) {
-          if (this.#ttlMs > 0) this.#readable.set(sessionId, entry);
-          else this.#readable.delete(sessionId);
+        if (current && this.#ttlMs > 0) {
+          this.#readable.delete(sessionId);
+          this.#readable.set(sessionId, entry);
+          evictOldest(this.#readable, this.#maxEntries);
         }
       },
       (error: unknown) => {
-        if (this.#readable.get(sessionId) === placeholder) this.#readable.delete(sessionId);
+        if (this.#readablePending.get(sessionId) === reading) this.#readablePending.delete(sessionId);
         throw error;
       },
     );
-    this.#readable.set(sessionId, placeholder);
-    if (this.#readable.size > this.#maxEntries) {
-      const oldest = this.#readable.keys().next().value;
-      if (oldest !== undefined) this.#readable.delete(oldest);
-    }
-    return placeholder.pending;
+    // concurrent first reads share this one (past `maxEntries` of them, each reads on its own)
+    if (this.#readablePending.size < this.#maxEntries) this.#readablePending.set(sessionId, reading);
+    return reading;
   }
 
   /** The session's existence read from the store now: an entry good for `ttlMs`, or undefined. */
@@ -177,7 +201,6 @@ export class SessionCache {
       until: asked + this.#ttlMs,
       renewAt: asked + this.#ttlMs * (0.5 + Math.random() / 4),
       renewing: undefined,
-      pending: undefined,
     };
   }
 
@@ -206,12 +229,16 @@ export class SessionCache {
    * when it was resumed under that hash, else resumed now (concurrent callers share one `use()`).
    */
   async #authorized(sessionId: string, storedTokenHash: string): Promise<CachedSession> {
-    const pending = this.#entries.get(sessionId);
+    const entry = this.#entries.get(sessionId);
+    if (entry) {
+      if (entry.expiresAt > Date.now() && entry.storedTokenHash === storedTokenHash) return entry;
+      if (this.#entries.get(sessionId) === entry) this.#entries.delete(sessionId);
+    }
+    const pending = this.#loading.get(sessionId);
     if (pending) {
-      const entry = await pending.catch(() => undefined);
-      if (entry && entry.expiresAt > Date.now() && entry.storedTokenHash === storedTokenHash) return entry;
-      if (this.#entries.get(sessionId) === pending) this.#entries.delete(sessionId);
-      return this.#authorized(sessionId, storedTokenHash);
+      const loaded = await pending.catch(() => undefined);
+      if (loaded && loaded.expiresAt > Date.now() && loaded.storedTokenHash === storedTokenHash)
+        return loaded;
     }
     const loading = this.#toolmux
       .use(sessionId)
@@ -240,6 +267,17 @@ export class SessionCache {
   /** Forgets a session (after this instance changed it). */
   invalidate(sessionId: string): void {
     this.#entries.delete(sessionId);
+    this.#loading.delete(sessionId);
     this.#readable.delete(sessionId);
+    this.#readablePending.delete(sessionId);
+  }
+}
+
+/** Drops the oldest entries of a map kept in insertion order until it holds at most `max`. */
+function evictOldest(entries: Map<string, unknown>, max: number): void {
+  while (entries.size > max) {
+    const oldest = entries.keys().next().value;
+    if (oldest === undefined) return;
+    entries.delete(oldest);
   }
 }
