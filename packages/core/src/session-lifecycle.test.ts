@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Toolkit } from './catalog/types.js';
-import { databaseBackends, type OpenedDatabase, quiet, rejection } from './test/auth-fixtures.js';
+import { databaseBackends, databasePerTest, quiet, rejection } from './test/auth-fixtures.js';
 import { createSampleToolkits } from './test/sample-toolkits.js';
 import { ToolMux } from './toolmux.js';
 
@@ -15,16 +15,7 @@ const backends = await databaseBackends();
 
 describe.each(backends)('session lifecycle on $name', ({ skipReason, open }) => {
   describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'api', () => {
-    let database: OpenedDatabase;
-    const opened: ToolMux[] = [];
-
-    beforeEach(async () => {
-      database = await open();
-    });
-    afterEach(async () => {
-      await Promise.all(opened.splice(0).map((mux) => mux.close()));
-      await database.cleanup();
-    });
+    const { database, opened } = databasePerTest(open);
 
     function setup(options: { toolkits?: Toolkit[]; accountCacheTtlMs?: number } = {}) {
       const mux = new ToolMux({

@@ -1,8 +1,8 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ToolMuxError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/types.js';
-import { databaseBackends, type OpenedDatabase, quiet } from '../test/auth-fixtures.js';
+import { databaseBackends, databasePerTest, quiet } from '../test/auth-fixtures.js';
 import {
   octoToolkit,
   serveFetchHandler,
@@ -68,16 +68,10 @@ const backends = await databaseBackends();
 
 describe.each(backends)('the account limit at completion on $name', ({ skipReason, open }) => {
   describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'races', () => {
-    let database: OpenedDatabase;
-    const opened: ToolMux[] = [];
-
-    beforeEach(async () => {
-      database = await open();
-    });
-    afterEach(async () => {
-      await Promise.all(opened.splice(0).map((mux) => mux.close()));
-      callbackTargets.fill(undefined);
-      await database.cleanup();
+    const { database, opened } = databasePerTest(open, {
+      afterClose: () => {
+        callbackTargets.fill(undefined);
+      },
     });
 
     /** A ToolMux on the test database; `index` picks its OAuth callback server. */

@@ -1,12 +1,11 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/types.js';
-import { databaseBackends, type OpenedDatabase, pastTime, quiet } from '../test/auth-fixtures.js';
+import { databaseBackends, databasePerTest, pastTime, quiet } from '../test/auth-fixtures.js';
 import {
   octoToolkit,
-  serveFetchHandler,
-  startTestOAuthServer,
-  type TestOAuthServer,
+  startTestOAuthServerWithCallback,
+  type TestOAuthServerWithCallback,
 } from '../test/oauth-server.js';
 import { ToolMux } from '../toolmux.js';
 
@@ -20,41 +19,32 @@ import { ToolMux } from '../toolmux.js';
 const secretKey = Buffer.alloc(32, 9).toString('base64');
 const appCallback = 'http://localhost:3000/connected';
 
-let oauthServer: TestOAuthServer;
-let callbackServer: { url: string; close(): Promise<void> };
-let current: ToolMux | undefined;
+let oauthServer: TestOAuthServerWithCallback;
 
 beforeAll(async () => {
-  callbackServer = await serveFetchHandler((request) => current!.auth.handleCallback(request));
-  oauthServer = await startTestOAuthServer({ redirectUris: [`${callbackServer.url}/auth/callback`] });
+  oauthServer = await startTestOAuthServerWithCallback();
 });
-afterAll(async () => {
-  await oauthServer.close();
-  await callbackServer.close();
-});
+afterAll(() => oauthServer.close());
 
 const backends = await databaseBackends();
 
 describe.each(backends)('an OAuth callback under way on $name', ({ skipReason, open }) => {
   describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'races', () => {
-    let database: OpenedDatabase;
-    const opened: ToolMux[] = [];
     const stores: Store[] = [];
+    const { database, opened } = databasePerTest(open, {
+      afterClose: async () => {
+        await Promise.all(stores.splice(0).map((store) => store.close()));
+        oauthServer.current = undefined;
+      },
+    });
     /** Runs while the callback's code exchange is in flight (once), before the token request goes out. */
     let duringExchange: (() => Promise<void>) | undefined;
     /** The access tokens the token endpoint issued. */
     let issued: string[];
 
-    beforeEach(async () => {
-      database = await open();
+    beforeEach(() => {
       issued = [];
       duringExchange = undefined;
-    });
-    afterEach(async () => {
-      await Promise.all(opened.splice(0).map((mux) => mux.close()));
-      await Promise.all(stores.splice(0).map((store) => store.close()));
-      current = undefined;
-      await database.cleanup();
     });
 
     const exchangeFetch: typeof fetch = async (input, init) => {
@@ -79,11 +69,11 @@ describe.each(backends)('an OAuth callback under way on $name', ({ skipReason, o
         secretKey,
         logger: quiet,
         fetch: exchangeFetch,
-        oauthRedirectUri: `${callbackServer.url}/auth/callback`,
+        oauthRedirectUri: oauthServer.redirectUri,
         managedAuth: { octo: { clientId: oauthServer.clientId, clientSecret: oauthServer.clientSecret } },
       });
       opened.push(mux);
-      current = mux;
+      oauthServer.current = mux;
       return mux;
     }
 
@@ -192,7 +182,7 @@ describe.each(backends)('an OAuth callback under way on $name', ({ skipReason, o
     it('enable() and disable() called at once on two instances both succeed', async () => {
       const mux = setup();
       const other = setup();
-      current = mux;
+      oauthServer.current = mux;
       const id = await connectedAccount(mux);
       for (let round = 0; round < 3; round++) {
         const disabled = await Promise.all([

@@ -1,9 +1,9 @@
 import { inspect } from 'node:util';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ToolMuxError } from '../errors.js';
 import { connectionRequestAuthorizationUrl, useHostedConnectPage } from '../internal.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
-import { databaseBackends, type OpenedDatabase, pastTime, quiet, rejection } from '../test/auth-fixtures.js';
+import { databaseBackends, databasePerTest, pastTime, quiet, rejection } from '../test/auth-fixtures.js';
 import { octoToolkit, startTestOAuthServer, type TestOAuthServer } from '../test/oauth-server.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
@@ -29,16 +29,7 @@ const backends = await databaseBackends();
 
 describe.each(backends)('connection requests on $name', ({ skipReason, open }) => {
   describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'api', () => {
-    let database: OpenedDatabase;
-    const opened: ToolMux[] = [];
-
-    beforeEach(async () => {
-      database = await open();
-    });
-    afterEach(async () => {
-      await Promise.all(opened.splice(0).map((mux) => mux.close()));
-      await database.cleanup();
-    });
+    const { database, opened } = databasePerTest(open);
 
     function setup(options: { hosted?: boolean; secretKey?: string; previousSecretKeys?: string[] } = {}) {
       const sample = createSampleToolkits();

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ToolMuxError } from '../errors.js';
 import { useHostedConnectPage } from '../internal.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { PostgresStore } from '../store/postgres.js';
-import { databaseBackends, type OpenedDatabase, pastTime, quiet } from '../test/auth-fixtures.js';
+import { databaseBackends, databasePerTest, pastTime, quiet } from '../test/auth-fixtures.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
 
@@ -30,15 +30,7 @@ const backends = await databaseBackends();
 
 describe.each(backends)('waiting for connections on $name', ({ name, skipReason, open }) => {
   describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'waits', () => {
-    let database: OpenedDatabase;
-    const opened: ToolMux[] = [];
-    beforeEach(async () => {
-      database = await open();
-    });
-    afterEach(async () => {
-      await Promise.all(opened.splice(0).map((mux) => mux.close()));
-      await database.cleanup();
-    });
+    const { database, opened } = databasePerTest(open);
 
     function instance(): ToolMux {
       const mux = new ToolMux({

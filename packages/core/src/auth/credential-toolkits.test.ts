@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useHostedConnectPage } from '../internal.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
-import { databaseBackends, type OpenedDatabase, quiet } from '../test/auth-fixtures.js';
+import { databaseBackends, databasePerTest, quiet } from '../test/auth-fixtures.js';
 import { octoToolkit, startTestOAuthServer, type TestOAuthServer } from '../test/oauth-server.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
@@ -23,15 +23,7 @@ const backends = await databaseBackends();
 
 describe.each(backends)('credential toolkits without setup on $name', ({ skipReason, open }) => {
   describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'api', () => {
-    let database: OpenedDatabase;
-    const opened: ToolMux[] = [];
-    beforeEach(async () => {
-      database = await open();
-    });
-    afterEach(async () => {
-      await Promise.all(opened.splice(0).map((mux) => mux.close()));
-      await database.cleanup();
-    });
+    const { database, opened } = databasePerTest(open);
 
     function setup() {
       const sample = createSampleToolkits();

@@ -2,16 +2,15 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { inspect } from 'node:util';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ToolMuxError } from '../errors.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
-import { databaseBackends, type OpenedDatabase, pastTime, quiet } from '../test/auth-fixtures.js';
+import { databaseBackends, databasePerTest, pastTime, quiet } from '../test/auth-fixtures.js';
 import {
   type OctoCall,
   octoToolkit,
-  serveFetchHandler,
-  startTestOAuthServer,
-  type TestOAuthServer,
+  startTestOAuthServerWithCallback,
+  type TestOAuthServerWithCallback,
 } from '../test/oauth-server.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
@@ -20,10 +19,7 @@ const secretKey = Buffer.alloc(32, 11).toString('base64');
 const appCallback = 'http://localhost:3000/connected';
 const dist = resolve(import.meta.dirname, '../../dist');
 
-let oauthServer: TestOAuthServer;
-let callbackServer: { url: string; close(): Promise<void> };
-/** The ToolMux the callback server hands requests to. */
-let current: ToolMux | undefined;
+let oauthServer: TestOAuthServerWithCallback;
 /** A port kept free for the callback server of another process. */
 let otherProcessPort: number;
 
@@ -36,19 +32,12 @@ async function freePort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  callbackServer = await serveFetchHandler((request) => current!.auth.handleCallback(request));
   otherProcessPort = await freePort();
-  oauthServer = await startTestOAuthServer({
-    redirectUris: [
-      `${callbackServer.url}/auth/callback`,
-      `http://127.0.0.1:${otherProcessPort}/auth/callback`,
-    ],
+  oauthServer = await startTestOAuthServerWithCallback({
+    otherRedirectUris: [`http://127.0.0.1:${otherProcessPort}/auth/callback`],
   });
 });
-afterAll(async () => {
-  await oauthServer.close();
-  await callbackServer.close();
-});
+afterAll(() => oauthServer.close());
 
 /** What the test saw pass through `fetch` (token requests and answers), to look for in the database. */
 interface Seen {
@@ -97,7 +86,7 @@ function muxFor(
     store: spec,
     secretKey,
     logger: quiet,
-    oauthRedirectUri: `${callbackServer.url}/auth/callback`,
+    oauthRedirectUri: oauthServer.redirectUri,
     managedAuth: { octo: { clientId: oauthServer.clientId, clientSecret: oauthServer.clientSecret } },
     ...(seen ? { fetch: recordingFetch(seen) } : fetchOverride ? { fetch: fetchOverride } : {}),
     ...options,
@@ -125,22 +114,16 @@ const backends = await databaseBackends();
 
 describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
   describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'flow', () => {
-    let database: OpenedDatabase;
-    const opened: ToolMux[] = [];
-
-    beforeEach(async () => {
-      database = await open();
-    });
-    afterEach(async () => {
-      await Promise.all(opened.splice(0).map((mux) => mux.close()));
-      current = undefined;
-      await database.cleanup();
+    const { database, opened } = databasePerTest(open, {
+      afterClose: () => {
+        oauthServer.current = undefined;
+      },
     });
 
     function setup(seen?: Seen, fetchOverride?: typeof fetch, options?: { accountCacheTtlMs?: number }) {
       const made = muxFor(database.spec, seen, fetchOverride, options);
       opened.push(made.mux);
-      current ??= made.mux;
+      oauthServer.current ??= made.mux;
       return made;
     }
 
@@ -177,7 +160,7 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       expect(`${redirect.origin}${redirect.pathname}`).toBe(oauthServer.authorizationUrl);
       expect(redirect.searchParams.get('code_challenge_method')).toBe('S256');
       expect(redirect.searchParams.get('client_id')).toBe(oauthServer.clientId);
-      expect(redirect.searchParams.get('redirect_uri')).toBe(`${callbackServer.url}/auth/callback`);
+      expect(redirect.searchParams.get('redirect_uri')).toBe(oauthServer.redirectUri);
       expect(redirect.searchParams.get('scope')).toBe('openid repo');
       expect((await mux.connectedAccounts.get(request.connectedAccountId!)).status).toBe('INITIATED');
 
@@ -456,7 +439,7 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       expect(page.status).toBe(400);
       expect(page.headers.get('content-type')).toContain('text/html');
       expect(await page.text()).toContain('CONNECTION_REQUEST_INVALID');
-      const missing = await fetch(`${callbackServer.url}/auth/callback?code=abc`, { headers: asJson });
+      const missing = await fetch(`${oauthServer.redirectUri}?code=abc`, { headers: asJson });
       expect(missing.status).toBe(400);
       expect(await snapshot()).toEqual(accountsBefore);
       expect(await requests()).toEqual(requestsBefore);

@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { embeddedSession } from '../internal.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { openStore } from '../store/open-store.js';
 import type { ExecutionLogRecord } from '../store/types.js';
-import { databaseBackends, type OpenedDatabase, quiet } from '../test/auth-fixtures.js';
+import { databaseBackends, databasePerTest, quiet } from '../test/auth-fixtures.js';
 import { logRecord } from '../test/log-records.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
@@ -28,15 +28,7 @@ function entry(overrides: Partial<ExecutionLogRecord>): ExecutionLogRecord {
 
 describe.each(backends)('log entries with a parent on $name', ({ skipReason, open }) => {
   describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'tree', () => {
-    let database: OpenedDatabase;
-    const opened: ToolMux[] = [];
-    beforeEach(async () => {
-      database = await open();
-    });
-    afterEach(async () => {
-      await Promise.all(opened.splice(0).map((mux) => mux.close()));
-      await database.cleanup();
-    });
+    const { database, opened } = databasePerTest(open);
 
     function instance(): ToolMux {
       const mux = new ToolMux({

@@ -3,9 +3,8 @@ import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { databaseBackends, type OpenedDatabase, quiet } from '../test/auth-fixtures.js';
 import {
   octoToolkit,
-  serveFetchHandler,
-  startTestOAuthServer,
-  type TestOAuthServer,
+  startTestOAuthServerWithCallback,
+  type TestOAuthServerWithCallback,
 } from '../test/oauth-server.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
@@ -87,19 +86,12 @@ interface Source {
   workbench: { sessionId: string; logs: ExecutionLogRecord[]; cellId: string };
 }
 
-let oauthServer: TestOAuthServer;
-let callbackServer: { url: string; close(): Promise<void> };
-/** The ToolMux the OAuth callback lands on. */
-let current: ToolMux | undefined;
+let oauthServer: TestOAuthServerWithCallback;
 
 beforeAll(async () => {
-  callbackServer = await serveFetchHandler((request) => current!.auth.handleCallback(request));
-  oauthServer = await startTestOAuthServer({ redirectUris: [`${callbackServer.url}/auth/callback`] });
+  oauthServer = await startTestOAuthServerWithCallback();
 });
-afterAll(async () => {
-  await oauthServer.close();
-  await callbackServer.close();
-});
+afterAll(() => oauthServer.close());
 
 function muxFor(spec: string) {
   const sample = createSampleToolkits();
@@ -109,7 +101,7 @@ function muxFor(spec: string) {
     store: spec,
     secretKey,
     logger: quiet,
-    oauthRedirectUri: `${callbackServer.url}/auth/callback`,
+    oauthRedirectUri: oauthServer.redirectUri,
     managedAuth: { octo: { clientId: oauthServer.clientId, clientSecret: oauthServer.clientSecret } },
   });
   return { mux, mailCalls: sample.calls, octoCalls: octo.calls };
@@ -117,7 +109,7 @@ function muxFor(spec: string) {
 
 /** Signs in at `redirectUrl` and lets the callback land on `mux`. */
 async function connectThrough(mux: ToolMux, redirectUrl: string, login: string): Promise<void> {
-  current = mux;
+  oauthServer.current = mux;
   const callbackUrl = await oauthServer.signIn(redirectUrl, { login });
   const response = await fetch(callbackUrl, { redirect: 'manual' });
   expect(response.status).toBeLessThan(400);
@@ -333,7 +325,7 @@ describe.each(backends)('upgrading a database with data on $name', ({ name, skip
             );
           }
         } finally {
-          current = undefined;
+          oauthServer.current = undefined;
           await Promise.all(instances.map((each) => each.mux.close()));
           await target.cleanup();
         }

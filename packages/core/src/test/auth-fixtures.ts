@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { ToolMuxError } from '../errors.js';
 import { createTestPostgresUrl, postgresSkipReason } from './postgres.js';
 
 /**
- * Shared fixtures of the auth tests (not a test file itself): the store backends they run on, and a
- * toolkit whose OAuth scheme points at the test authorization server.
+ * Shared fixtures of the auth tests (not a test file itself): the store backends they run on and a
+ * fresh database of one for each test.
  */
 
 /** The ToolMuxError `promise` rejects with, after checking that it does and that its code is `code`. */
@@ -95,6 +95,46 @@ export async function databaseBackends(): Promise<DatabaseBackend[]> {
       },
     },
   ];
+}
+
+/** What a test opens on its database and {@link databasePerTest} closes after it. */
+export interface Closable {
+  close(): Promise<void>;
+}
+
+/**
+ * A fresh database of `open` for each test of the enclosing describe block. `database` always
+ * stands for the running test's one; push what the test opens on it (ToolMux instances) on
+ * `opened`: after the test, those are closed, then `afterClose` runs, then the database is dropped.
+ */
+export function databasePerTest(
+  open: () => Promise<OpenedDatabase>,
+  options: { afterClose?: () => void | Promise<void> } = {},
+): { database: OpenedDatabase; opened: Closable[] } {
+  let current: OpenedDatabase | undefined;
+  const opened: Closable[] = [];
+  const now = (): OpenedDatabase => {
+    if (!current) throw new Error('the test database is there only while a test runs');
+    return current;
+  };
+  const database: OpenedDatabase = {
+    get spec() {
+      return now().spec;
+    },
+    rows: (sql) => now().rows(sql),
+    exec: (sql) => now().exec(sql),
+    cleanup: () => now().cleanup(),
+  };
+  beforeEach(async () => {
+    current = await open();
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((each) => each.close()));
+    await options.afterClose?.();
+    await current?.cleanup();
+    current = undefined;
+  });
+  return { database, opened };
 }
 
 /** SQL for "this many milliseconds ago", per store spec. */

@@ -194,6 +194,54 @@ export async function startTestOAuthServer(options: {
   };
 }
 
+/** What an OAuth callback can land on: a ToolMux (structurally, so that this file needs no import of it). */
+export interface OAuthCallbackTarget {
+  auth: { handleCallback(request: Request): Promise<Response> };
+}
+
+/**
+ * The test authorization server with a loopback callback server in front of toolmux, as an
+ * application's callback route would be: every request to {@link redirectUri} goes to
+ * `handleCallback` of the ToolMux in {@link current}, which the test sets.
+ */
+export interface TestOAuthServerWithCallback extends TestOAuthServer {
+  /** `…/auth/callback` of the callback server, for `oauthRedirectUri` (a redirect URI of the client). */
+  redirectUri: string;
+  /** The ToolMux the callback server hands requests to; set it before a callback lands. */
+  current: OAuthCallbackTarget | undefined;
+  /** Closes the callback server and the authorization server. */
+  close(): Promise<void>;
+}
+
+export async function startTestOAuthServerWithCallback(
+  options: {
+    /** More redirect_uris the client may use (the callback server's is always one). */
+    otherRedirectUris?: string[];
+    /** Access token lifetime in seconds. @default 3600 */
+    accessTokenTtl?: number;
+  } = {},
+): Promise<TestOAuthServerWithCallback> {
+  const callbackServer = await serveFetchHandler((request) => {
+    if (!fixture.current) throw new Error('an OAuth callback landed before the test set `current`');
+    return fixture.current.auth.handleCallback(request);
+  });
+  const redirectUri = `${callbackServer.url}/auth/callback`;
+  const server = await startTestOAuthServer({
+    redirectUris: [redirectUri, ...(options.otherRedirectUris ?? [])],
+    ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl }),
+  });
+  const fixture: TestOAuthServerWithCallback = {
+    ...server,
+    redirectUri,
+    current: undefined,
+    async close() {
+      await server.close();
+      await callbackServer.close();
+    },
+  };
+  return fixture;
+}
+
 /** Serves a fetch handler (`Request` → `Response`) on a loopback port, as a web framework would. */
 export async function serveFetchHandler(
   handle: (request: Request) => Promise<Response>,
