@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { logRecord, type PlanNode, planNodes, withSqliteLogFile } from '../test/log-records.js';
-import { postgresSkipReason, testPostgresUrl, withTestDatabase } from '../test/postgres.js';
+import {
+  logRecord,
+  type PlanNode,
+  planNodes,
+  sentLogStatements,
+  withSqliteLogFile,
+} from '../test/log-records.js';
+import { postgresSkipReason, withTestDatabase } from '../test/postgres.js';
 import type { ExecutionLogRecord, Store } from './types.js';
 
 /**
@@ -94,25 +100,11 @@ describe.skipIf(skipPostgres !== undefined)(
         await database.query('ANALYZE toolmux_execution_logs');
 
         // the statements the store sends, as it sends them
-        const sent: Array<{ text: string; values: unknown[] }> = [];
-        const pool = (database.store as unknown as { pool: { query: (config: any) => Promise<unknown> } })
-          .pool;
-        const query = pool.query.bind(pool);
-        pool.query = (config) => {
-          if (typeof config === 'object' && /FROM toolmux_execution_logs/.test(config.text))
-            sent.push(config);
-          return query(config);
-        };
+        const sent = sentLogStatements(database.store);
         await listChildren(database.store, parentId);
         expect(sent.length).toBeGreaterThan(0);
 
-        const { Client } = await import('pg');
-        const client = new Client({
-          connectionString: testPostgresUrl(),
-          options: `-c search_path=${database.schema}`,
-        });
-        await client.connect();
-        try {
+        await database.withClient(async (client) => {
           for (const { text, values } of sent) {
             for (const mode of ['force_custom_plan', 'force_generic_plan']) {
               await client.query(`SET plan_cache_mode = ${mode}`);
@@ -129,9 +121,7 @@ describe.skipIf(skipPostgres !== undefined)(
               ).toContain('toolmux_execution_logs_session_parent_id');
             }
           }
-        } finally {
-          await client.end();
-        }
+        });
       });
     });
   },

@@ -5,9 +5,10 @@ import {
   logRecord,
   type PlanNode,
   planNodes,
+  sentLogStatements,
   withSqliteLogFile,
 } from '../test/log-records.js';
-import { postgresSkipReason, testPostgresUrl, withTestDatabase } from '../test/postgres.js';
+import { postgresSkipReason, withTestDatabase } from '../test/postgres.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
 import { sqliteLimit } from './pagination.js';
@@ -55,15 +56,7 @@ describe.skipIf(skipPostgres !== undefined)(
         await database.query('ANALYZE toolmux_execution_logs');
 
         // the statements the store sends, as it sends them
-        const sent: Array<{ text: string; values: unknown[]; name?: string }> = [];
-        const pool = (database.store as unknown as { pool: { query: (config: any) => Promise<unknown> } })
-          .pool;
-        const query = pool.query.bind(pool);
-        pool.query = (config) => {
-          if (typeof config === 'object' && /FROM toolmux_execution_logs/.test(config.text))
-            sent.push(config);
-          return query(config);
-        };
+        const sent = sentLogStatements(database.store);
         const cursor = await readTwoPages(database.store);
         expect(sent).toHaveLength(2);
         // pages asked for at once: one statement per shape (first pages, pages after a cursor)
@@ -78,13 +71,7 @@ describe.skipIf(skipPostgres !== undefined)(
         expect(sent).toHaveLength(4);
         expect(sent.slice(2).map((config) => config.values[0])).toEqual([others, others]);
 
-        const { Client } = await import('pg');
-        const client = new Client({
-          connectionString: testPostgresUrl(),
-          options: `-c search_path=${database.schema}`,
-        });
-        await client.connect();
-        try {
+        await database.withClient(async (client) => {
           for (const [index, { text, values }] of sent.entries()) {
             const literal = (value: unknown): string =>
               typeof value === 'number' ? String(value) : client.escapeLiteral(String(value));
@@ -116,9 +103,7 @@ describe.skipIf(skipPostgres !== undefined)(
               expect(scan?.['Actual Loops'], context).toBe(index < 2 ? 1 : 3);
             }
           }
-        } finally {
-          await client.end();
-        }
+        });
       });
     });
   },

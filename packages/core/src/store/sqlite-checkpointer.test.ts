@@ -6,8 +6,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExecutionLogWriter } from '../execution/log-writer.js';
-import { logRecord } from '../test/log-records.js';
-import { newId } from '../util/ids.js';
+import { logRecord, sessionRecord } from '../test/log-records.js';
 import { SqliteStore } from './sqlite.js';
 import { SAFETY_NET_AUTOCHECKPOINT_PAGES, SqliteCheckpointer } from './sqlite-checkpointer.js';
 import type { ExecutionLogRecord } from './types.js';
@@ -123,20 +122,9 @@ describe('SQLite WAL checkpoints on a worker thread', () => {
     let sessionWrites = 0;
     const sessions = (async () => {
       while (written < target) {
-        const id = newId('ses');
-        const now = new Date();
-        await store.insertSession({
-          id,
-          userId: 'user_1',
-          config: {},
-          configVersion: 1,
-          tokenHash: 'a'.repeat(64),
-          tokenVersion: 0,
-          metadata: {},
-          createdAt: now,
-          updatedAt: now,
-        });
-        await store.updateSession(id, { config: { n: 1 }, metadata: {}, expectedVersion: 1 });
+        const record = sessionRecord();
+        await store.insertSession(record);
+        await store.updateSession(record.id, { config: { n: 1 }, metadata: {}, expectedVersion: 1 });
         sessionWrites++;
         sample();
         await new Promise((resolve) => setTimeout(resolve, 1));

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { META_TOOL_NAMES, metaToolSlugs } from '../meta-tools/meta-tools.js';
-import { generatedLogInsert, type PlanNode, planNodes, withSqliteLogFile } from '../test/log-records.js';
-import { postgresSkipReason, testPostgresUrl, withTestDatabase } from '../test/postgres.js';
+import {
+  generatedLogInsert,
+  type PlanNode,
+  planNodes,
+  sentLogStatements,
+  withSqliteLogFile,
+} from '../test/log-records.js';
+import { postgresSkipReason, withTestDatabase } from '../test/postgres.js';
 import { WORKBENCH_CELL_CONDITION } from './migrations.js';
 import type { Store } from './types.js';
 
@@ -73,23 +79,11 @@ describe.skipIf(skipPostgres !== undefined)(`hasWorkbenchCell on PostgreSQL ${sk
       await database.query(cells('now()'));
       await database.query('ANALYZE toolmux_execution_logs');
 
-      const sent: Array<{ text: string }> = [];
-      const pool = (database.store as unknown as { pool: { query: (config: any) => Promise<unknown> } }).pool;
-      const query = pool.query.bind(pool);
-      pool.query = (config) => {
-        if (typeof config === 'object' && /FROM toolmux_execution_logs/.test(config.text)) sent.push(config);
-        return query(config);
-      };
+      const sent = sentLogStatements(database.store);
       await expectAnswers(database.store);
       expect(new Set(sent.map((config) => config.text)).size).toBe(1);
 
-      const { Client } = await import('pg');
-      const client = new Client({
-        connectionString: testPostgresUrl(),
-        options: `-c search_path=${database.schema}`,
-      });
-      await client.connect();
-      try {
+      await database.withClient(async (client) => {
         for (const mode of ['force_custom_plan', 'force_generic_plan']) {
           await client.query(`SET plan_cache_mode = ${mode}`);
           await client.query(`PREPARE cell_${mode} AS ${sent[0]!.text}`);
@@ -107,9 +101,7 @@ describe.skipIf(skipPostgres !== undefined)(`hasWorkbenchCell on PostgreSQL ${sk
             expect(scan?.['Actual Rows'], context).toBe(session === NO_CELL ? 0 : 1);
           }
         }
-      } finally {
-        await client.end();
-      }
+      });
     });
   });
 });

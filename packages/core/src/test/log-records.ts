@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import type { PostgresStore } from '../store/postgres.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { ExecutionLogRecord, SessionRecord } from '../store/types.js';
 import { newId } from '../util/ids.js';
@@ -58,6 +59,28 @@ export interface PlanNode {
 /** The plan's nodes, depth first. */
 export function planNodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(planNodes)];
+}
+
+/** A statement a PostgreSQL store sent, as it sent it. */
+export interface SentStatement {
+  text: string;
+  values: unknown[];
+  name?: string;
+}
+
+/**
+ * From now on, records every statement `store` sends that reads the log (`FROM
+ * toolmux_execution_logs`), as it sends it: the PostgreSQL counterpart of {@link SqliteLogFile.sent}.
+ */
+export function sentLogStatements(store: PostgresStore): SentStatement[] {
+  const sent: SentStatement[] = [];
+  const pool = (store as unknown as { pool: { query: (config: any) => Promise<unknown> } }).pool;
+  const query = pool.query.bind(pool);
+  pool.query = (config) => {
+    if (typeof config === 'object' && /FROM toolmux_execution_logs/.test(config.text)) sent.push(config);
+    return query(config);
+  };
+  return sent;
 }
 
 /** What {@link generatedLogInsert} writes in each generated entry, as SQL over its number `g` (1, 2, …). */

@@ -20,6 +20,8 @@ export interface TestPostgresStore {
   openAnotherStore(): Promise<PostgresStore>;
   /** Runs SQL on the schema past the store, to check what it wrote. */
   query<T extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<T[]>;
+  /** Runs `work` with one client on the schema (for statements that need one session: SET, PREPARE). */
+  withClient<T>(work: (client: Client) => Promise<T>): Promise<T>;
   /** Closes every store opened here and drops the schema. */
   cleanup(): Promise<void>;
 }
@@ -98,6 +100,7 @@ export async function createTestPostgresStore(): Promise<TestPostgresStore> {
     async query<T extends QueryResultRow>(text: string, values: unknown[] = []) {
       return withClient(schema, async (client) => (await client.query<T>(text, values)).rows);
     },
+    withClient: (work) => withClient(schema, work),
     async cleanup() {
       await Promise.all(stores.map((store) => store.close()));
       await withClient(undefined, (client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import { ComposioMetaToolSlug, MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { SqliteStore } from '../store/sqlite.js';
+import { sessionRecord } from '../test/log-records.js';
 import { createTestPostgresUrl } from '../test/postgres.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
@@ -442,18 +443,7 @@ describe('workbench files on the host', () => {
   it('hands a file to the code as its stored JSON text (no parse and write again), and writes values as JSON', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     await store.migrate();
-    const at = new Date();
-    await store.insertSession({
-      id: 'ses_files',
-      userId: 'user_1',
-      config: {},
-      configVersion: 1,
-      tokenHash: 'a'.repeat(64),
-      tokenVersion: 0,
-      metadata: {},
-      createdAt: at,
-      updatedAt: at,
-    });
+    await store.insertSession(sessionRecord({ id: 'ses_files' }));
     const host = workbenchHost(
       {
         sessionId: 'ses_files',
