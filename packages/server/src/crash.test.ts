@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, spawnServe } from './test-helpers.js';
 
 /**
  * A real `toolmux serve` child process is killed with SIGKILL in the middle of a burst of writes;
  * after a restart on the same database, every write the server acknowledged (sessions, connected
  * accounts, and the execution log entry of every answered call) must be there.
  */
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./cli/fixture-toolkits.mjs', import.meta.url));
 const API_KEY = `tmx_ak_${randomBytes(24).toString('base64url')}`;
 const SECRET_KEY = randomBytes(32).toString('base64');
@@ -31,28 +31,9 @@ interface Server {
 }
 
 function start(store: string): Promise<Server> {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'serve', '--port', '0', '--store', store, '--toolkits', FIXTURE],
-    {
-      env: { ...process.env, TOOLMUX_API_KEY: API_KEY, TOOLMUX_SECRET_KEY: SECRET_KEY },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL from the server in time:\n${output}`)), 20_000);
-    const read = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/[^\s"]+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ url: match[1]!, child });
-      }
-    };
-    child.stdout!.on('data', read);
-    child.stderr!.on('data', read);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  return spawnServe(['--store', store, '--toolkits', FIXTURE], {
+    TOOLMUX_API_KEY: API_KEY,
+    TOOLMUX_SECRET_KEY: SECRET_KEY,
   });
 }
 

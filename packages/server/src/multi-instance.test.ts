@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { ToolMux } from '@toolmux/core';
 import { createSampleToolkits, createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordingLogger } from './test-helpers.js';
+import { CLI, recordingLogger, spawnServe } from './test-helpers.js';
 import { freePort, startTestOAuthServer, type TestOAuthServer } from './test-oauth.js';
 
 /**
@@ -16,7 +16,6 @@ import { freePort, startTestOAuthServer, type TestOAuthServer } from './test-oau
  * They share the API key and the secret key (as replicas behind a load balancer do) and one public
  * base URL; the test plays the load balancer by sending each request to the instance it picks.
  */
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./cli/fixture-octo.mjs', import.meta.url));
 const API_KEY = `tmx_ak_${randomBytes(24).toString('base64url')}`;
 const SECRET_KEY = randomBytes(32).toString('base64');
@@ -26,44 +25,21 @@ const skipPostgres = await postgresSkipReason();
 
 interface Instance {
   url: string;
-  process: ChildProcess;
+  child: ChildProcess;
 }
 
 function startInstance(store: string, publicUrl: string, issuer: string): Promise<Instance> {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'serve', '--port', '0', '--store', store, '--base-url', publicUrl, '--toolkits', FIXTURE],
-    {
-      env: {
-        ...process.env,
-        TOOLMUX_API_KEY: API_KEY,
-        TOOLMUX_SECRET_KEY: SECRET_KEY,
-        TOOLMUX_TEST_OAUTH_ISSUER: issuer,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL from the server in time:\n${output}`)), 20_000);
-    const read = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/[^\s"]+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ url: match[1]!, process: child });
-      }
-    };
-    child.stdout!.on('data', read);
-    child.stderr!.on('data', read);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  return spawnServe(['--store', store, '--base-url', publicUrl, '--toolkits', FIXTURE], {
+    TOOLMUX_API_KEY: API_KEY,
+    TOOLMUX_SECRET_KEY: SECRET_KEY,
+    TOOLMUX_TEST_OAUTH_ISSUER: issuer,
   });
 }
 
 async function stop(instance: Instance | undefined): Promise<void> {
-  if (!instance || instance.process.exitCode !== null) return;
-  instance.process.kill('SIGTERM');
-  await new Promise((resolve) => instance.process.once('exit', resolve));
+  if (!instance || instance.child.exitCode !== null) return;
+  instance.child.kill('SIGTERM');
+  await new Promise((resolve) => instance.child.once('exit', resolve));
 }
 
 /** The same request, sent to the instance the "load balancer" picked. */

@@ -1,6 +1,8 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ToolMux } from '@toolmux/core';
 import {
   createSampleToolkits,
@@ -8,6 +10,7 @@ import {
   postgresSkipReason,
   recordingLogger,
 } from '@toolmux/core/test';
+import type { Hono } from 'hono';
 import type { McpOptions } from './mcp/mcp-endpoint.js';
 import { createServer, type ToolMuxServer } from './server.js';
 
@@ -41,6 +44,53 @@ export function createTestServer(
     mcp: options.mcp,
   });
   return { mux, server, logger, sample };
+}
+
+/**
+ * Calls the REST API of `app` in process (no port), with the test API key: `call(method, path, body)`
+ * answers the status and the parsed JSON body.
+ */
+export function restCaller(app: Hono) {
+  return async (method: string, path: string, body?: unknown) => {
+    const response = await app.request(`/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, json: (await response.json()) as any };
+  };
+}
+
+/** The built CLI (`pnpm build` makes it). */
+export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+/**
+ * Starts `toolmux serve --port 0 …args` as a child process, with `env` over this process's
+ * environment; answers once it prints the URL it listens on (20 s at most).
+ */
+export function spawnServe(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL from the server in time:\n${output}`)), 20_000);
+    const read = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (http:\/\/[^\s"]+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ url: match[1]!, child });
+      }
+    };
+    child.stdout!.on('data', read);
+    child.stderr!.on('data', read);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  });
 }
 
 /** A store a test runs on: an SQLite file, or a fresh PostgreSQL database (skipped, with the reason, without one). */

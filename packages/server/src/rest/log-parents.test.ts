@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetaToolSlug, ToolMux } from '@toolmux/core';
-import { newId } from '@toolmux/core/internal';
+import { declarationOf, newId } from '@toolmux/core/internal';
 import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServer } from '../server.js';
-import { recordingLogger, TEST_API_KEY, testStoreBackends } from '../test-helpers.js';
+import { recordingLogger, restCaller, TEST_API_KEY, testStoreBackends } from '../test-helpers.js';
 
 /**
  * The execution log as a tree over REST: `parent_id` on every entry, `?parent_id=` on both log
@@ -51,31 +51,14 @@ for (const backend of backends) {
         logger,
       });
       const app = createServer({ toolmux: mux, apiKey: TEST_API_KEY, logger }).app;
-      const call = async (method: string, path: string, body?: unknown) => {
-        const response = await app.request(`/api/v1${path}`, {
-          method,
-          headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
-        return { status: response.status, json: (await response.json()) as any };
-      };
+      const call = restCaller(app);
       try {
         const created = await call('POST', '/sessions', {
           user_id: 'user_tree',
           config: {
             toolkits: ['tasks'],
             experimental: {
-              customTools: [
-                {
-                  slug: stock.slug,
-                  name: stock.name,
-                  description: stock.description,
-                  toolkit: stock.toolkit,
-                  inputSchema: stock.inputSchema,
-                  annotations: { ...stock.annotations },
-                  tags: [...stock.tags],
-                },
-              ],
+              customTools: [declarationOf(stock)],
             },
           },
         });

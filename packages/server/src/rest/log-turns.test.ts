@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ToolMux } from '@toolmux/core';
+import { declarationOf } from '@toolmux/core/internal';
 import { longestTurn, stockLookupTool } from '@toolmux/core/test';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServer } from '../server.js';
@@ -121,17 +122,7 @@ for (const backend of backends) {
             user_id: 'user_1',
             config: {
               experimental: {
-                customTools: [
-                  {
-                    slug: stock.slug,
-                    name: stock.name,
-                    description: stock.description,
-                    toolkit: stock.toolkit,
-                    inputSchema: stock.inputSchema,
-                    annotations: { ...stock.annotations },
-                    tags: [...stock.tags],
-                  },
-                ],
+                customTools: [declarationOf(stock)],
               },
             },
           }),
