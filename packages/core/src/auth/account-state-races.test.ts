@@ -1,13 +1,14 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../store/open-store.js';
 import type { ConnectedAccountChanges, Store } from '../store/types.js';
-import { databaseBackends, type OpenedDatabase, pastTime, quiet } from '../test/auth-fixtures.js';
+import { databaseBackends, databasePerTest, pastTime, quiet } from '../test/auth-fixtures.js';
 import {
   type OctoCall,
   octoToolkit,
-  serveFetchHandler,
   startTestOAuthServer,
+  startTestOAuthServerWithCallback,
   type TestOAuthServer,
+  type TestOAuthServerWithCallback,
 } from '../test/oauth-server.js';
 import { createGmailLikeToolkit } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
@@ -23,32 +24,34 @@ import { ToolMux } from '../toolmux.js';
 const secretKey = Buffer.alloc(32, 11).toString('base64');
 const appCallback = 'http://localhost:3000/connected';
 
-/** Revokes one token at a time (a rotated refresh token outlives the revocation of its parent). */
-let server: TestOAuthServer;
+/**
+ * Revokes one token at a time (a rotated refresh token outlives the revocation of its parent); its
+ * callback server takes the callbacks of both providers.
+ */
+let server: TestOAuthServerWithCallback;
 /** Gives no refresh tokens: an expired access token ends the connection. */
 let noRefresh: TestOAuthServer;
-let callbackServer: { url: string; close(): Promise<void> };
-let current: ToolMux | undefined;
 
 beforeAll(async () => {
-  callbackServer = await serveFetchHandler((request) => current!.auth.handleCallback(request));
-  const redirectUris = [`${callbackServer.url}/auth/callback`];
-  server = await startTestOAuthServer({ redirectUris, revokes: 'token' });
-  noRefresh = await startTestOAuthServer({ redirectUris, refreshTokens: false });
+  server = await startTestOAuthServerWithCallback({ revokes: 'token' });
+  noRefresh = await startTestOAuthServer({ redirectUris: [server.redirectUri], refreshTokens: false });
 });
 afterAll(async () => {
   await server.close();
   await noRefresh.close();
-  await callbackServer.close();
 });
 
 const backends = await databaseBackends();
 
 describe.each(backends)('account state changes during a call on $name', ({ skipReason, open }) => {
   describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'races', () => {
-    let database: OpenedDatabase;
-    const opened: ToolMux[] = [];
     const stores: Store[] = [];
+    const { database, opened } = databasePerTest(open, {
+      afterClose: async () => {
+        await Promise.all(stores.splice(0).map((store) => store.close()));
+        server.current = undefined;
+      },
+    });
     /** Runs (once) before a refresh_token request goes out to the token endpoint. */
     let beforeRefresh: (() => Promise<void>) | undefined;
     /** Runs (once) after the token endpoint answered a refresh_token request, before toolmux reads it. */
@@ -60,16 +63,9 @@ describe.each(backends)('account state changes during a call on $name', ({ skipR
     /** What OCTO_WHOAMI saw. */
     let octoCalls: OctoCall[];
 
-    beforeEach(async () => {
-      database = await open();
+    beforeEach(() => {
       beforeRefresh = afterRefresh = beforeRevoke = undefined;
       refreshed = [];
-    });
-    afterEach(async () => {
-      await Promise.all(opened.splice(0).map((mux) => mux.close()));
-      await Promise.all(stores.splice(0).map((store) => store.close()));
-      current = undefined;
-      await database.cleanup();
     });
 
     const hookedFetch: typeof fetch = async (input, init) => {
@@ -107,11 +103,11 @@ describe.each(backends)('account state changes during a call on $name', ({ skipR
         fetch: hookedFetch,
         // every call reads the account from the store (the race is with the store, not the cache)
         accountCacheTtlMs: 0,
-        oauthRedirectUri: `${callbackServer.url}/auth/callback`,
+        oauthRedirectUri: server.redirectUri,
         managedAuth: { octo: { clientId: provider.clientId, clientSecret: provider.clientSecret } },
       });
       opened.push(mux);
-      current = mux;
+      server.current = mux;
       return mux;
     }
 

@@ -56,7 +56,7 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-export async function startTestOAuthServer(options: {
+export interface TestOAuthServerOptions {
   /** redirect_uris the client may use. */
   redirectUris: string[];
   /** Access token lifetime in seconds. @default 3600 */
@@ -69,7 +69,9 @@ export async function startTestOAuthServer(options: {
    * access token) stay live, as some providers do. @default 'grant'
    */
   revokes?: 'grant' | 'token';
-}): Promise<TestOAuthServer> {
+}
+
+export async function startTestOAuthServer(options: TestOAuthServerOptions): Promise<TestOAuthServer> {
   let handler: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
   const tokenRequests = { authorization_code: 0, refresh_token: 0 };
   const server = createServer((request, response) => handler!(request, response));
@@ -214,11 +216,9 @@ export interface TestOAuthServerWithCallback extends TestOAuthServer {
 }
 
 export async function startTestOAuthServerWithCallback(
-  options: {
+  options: Omit<TestOAuthServerOptions, 'redirectUris'> & {
     /** More redirect_uris the client may use (the callback server's is always one). */
     otherRedirectUris?: string[];
-    /** Access token lifetime in seconds. @default 3600 */
-    accessTokenTtl?: number;
   } = {},
 ): Promise<TestOAuthServerWithCallback> {
   const callbackServer = await serveFetchHandler((request) => {
@@ -226,9 +226,10 @@ export async function startTestOAuthServerWithCallback(
     return fixture.current.auth.handleCallback(request);
   });
   const redirectUri = `${callbackServer.url}/auth/callback`;
+  const { otherRedirectUris = [], ...serverOptions } = options;
   const server = await startTestOAuthServer({
-    redirectUris: [redirectUri, ...(options.otherRedirectUris ?? [])],
-    ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl }),
+    ...serverOptions,
+    redirectUris: [redirectUri, ...otherRedirectUris],
   });
   const fixture: TestOAuthServerWithCallback = {
     ...server,
