@@ -1269,6 +1269,23 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     return false;
   }
 
+  /** The slugs of the config's custom tools whose code runs in a remote-mode client (made once per config). */
+  #clientToolSlugs(): ReadonlySet<string> {
+    const config = this.#config;
+    if (this.#clientSlugs?.config !== config) {
+      this.#clientSlugs = {
+        config,
+        slugs: new Set([
+          ...(config.clientTools ?? []).map((tool) => tool.slug),
+          ...(config.clientToolkits ?? []).flatMap((toolkit) => toolkit.tools.map((tool) => tool.slug)),
+        ]),
+      };
+    }
+    return this.#clientSlugs.slugs;
+  }
+
+  #clientSlugs: { config: NormalizedSessionConfig; slugs: ReadonlySet<string> } | undefined;
+
   /** What workbench code reaches of this session. */
   #workbenchPort(holdLog?: (entry: ExecutionLogRecord) => void): WorkbenchSessionPort {
     return {
@@ -1282,10 +1299,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         this.proxyExecute(request).catch((error: unknown) => {
           throw forReader(error, this.#hintReader());
         }),
-      clientTools: new Set([
-        ...(this.#config.clientTools ?? []).map((tool) => tool.slug),
-        ...(this.#config.clientToolkits ?? []).flatMap((toolkit) => toolkit.tools.map((tool) => tool.slug)),
-      ]),
+      clientTools: this.#clientToolSlugs(),
       metaTools: ALL_META_TOOL_SLUGS,
       ...(this.#hintReader().metaTools.has('MULTI_EXECUTE_TOOL')
         ? { multiExecuteSlug: this.#slugs().MULTI_EXECUTE_TOOL }

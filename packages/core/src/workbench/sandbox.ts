@@ -10,7 +10,13 @@ import {
   QuickJSWASMModule,
 } from 'quickjs-emscripten-core';
 import { ToolMuxError } from '../errors.js';
-import { jsonTextSliced, parseJsonSliced, SLICED_PARSE_FROM } from '../util/json-slices.js';
+import {
+  jsonTextSliced,
+  NOT_SMALL,
+  parseJsonSliced,
+  SLICED_PARSE_FROM,
+  smallJsonText,
+} from '../util/json-slices.js';
 import { WorkSlice } from '../util/slices.js';
 
 /** The Emscripten loader of the synchronous QuickJS build (host calls return promises; no asyncify). */
@@ -402,17 +408,59 @@ export class EngineEntries {
   /** Entries that may suspend so far (for tests and benchmarks: each costs a promise and a switch of stacks). */
   suspendableEntries = 0;
 
-  async #enter(run: () => number | Promise<number>): Promise<number> {
-    if (!this.#suspendable) return run();
+  /**
+   * Runs the entry `run` (with the interrupt handler on, where entries suspend) and gives `done` the
+   * pointer it returned, once it has returned: one promise per entry, with no async frames around
+   * the one `WebAssembly.promising` makes (each would cost a promise and a turn of the microtask
+   * queue more). `after` runs when the entry has returned or thrown, before `done`.
+   */
+  #enter<T>(
+    run: () => number | Promise<number>,
+    done: (pointer: number) => T,
+    after?: () => void,
+  ): Promise<T> {
+    if (!this.#suspendable) {
+      let pointer: number;
+      try {
+        pointer = run() as number;
+      } catch (error) {
+        after?.();
+        return Promise.reject(error);
+      }
+      after?.();
+      try {
+        return Promise.resolve(done(pointer));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     this.suspendableEntries++;
     const { ffi, rt } = this.#internals;
     ffi.QTS_RuntimeEnableInterruptHandler(rt.value);
+    let entered: Promise<number>;
     try {
-      return await run();
-    } finally {
+      entered = run() as Promise<number>;
+    } catch (error) {
       ffi.QTS_RuntimeDisableInterruptHandler(rt.value);
+      after?.();
+      return Promise.reject(error);
     }
+    return entered.then(
+      (pointer) => {
+        ffi.QTS_RuntimeDisableInterruptHandler(rt.value);
+        after?.();
+        return done(pointer);
+      },
+      (error: unknown) => {
+        ffi.QTS_RuntimeDisableInterruptHandler(rt.value);
+        after?.();
+        throw error;
+      },
+    );
   }
+
+  readonly #toResult = (pointer: number): EntryResult => this.#result(pointer);
+  readonly #toJobs = (pointer: number): { error?: QuickJSHandle } => this.#jobsDone(pointer);
 
   #result(pointer: number): EntryResult {
     const { ffi, ctx, rt } = this.#internals;
@@ -426,18 +474,18 @@ export class EngineEntries {
   }
 
   /** Evaluates `code` as a script named cell.js. */
-  async eval(code: string): Promise<EntryResult> {
+  eval(code: string): Promise<EntryResult> {
     const module = this.#internals.module;
     const length = module.lengthBytesUTF8(code);
     const pointer = module._malloc(length + 1);
     module.stringToUTF8(code, pointer, length + 1);
-    try {
-      const ctx = this.#internals.ctx.value;
-      // detectModule 0, flags 0: a global script
-      return this.#result(await this.#enter(() => this.#eval(ctx, pointer, length, this.#filename, 0, 0)));
-    } finally {
-      module._free(pointer);
-    }
+    const ctx = this.#internals.ctx.value;
+    // detectModule 0, flags 0: a global script
+    return this.#enter(
+      () => this.#eval(ctx, pointer, length, this.#filename, 0, 0),
+      this.#toResult,
+      () => module._free(pointer),
+    );
   }
 
   /** Writes up to four arguments (handles, or the engine's pointers) where `QTS_Call` reads them. */
@@ -451,17 +499,16 @@ export class EngineEntries {
   }
 
   /** Calls `fn` with `this` undefined and up to four arguments. */
-  async call(
+  call(
     fn: QuickJSHandle,
     undefinedHandle: QuickJSHandle,
     ...args: Array<QuickJSHandle | number>
   ): Promise<EntryResult> {
     this.#setArgs(args);
     const ctx = this.#internals.ctx.value;
-    return this.#result(
-      await this.#enter(() =>
-        this.#call(ctx, fn.value as number, undefinedHandle.value as number, args.length, this.#argv),
-      ),
+    return this.#enter(
+      () => this.#call(ctx, fn.value as number, undefinedHandle.value as number, args.length, this.#argv),
+      this.#toResult,
     );
   }
 
@@ -532,9 +579,9 @@ export class EngineEntries {
   }
 
   /** Runs every pending job; the error is the first failed job's exception. */
-  async jobs(): Promise<{ error?: QuickJSHandle }> {
+  jobs(): Promise<{ error?: QuickJSHandle }> {
     const { rt } = this.#internals;
-    return this.#jobsDone(await this.#enter(() => this.#jobs(rt.value, -1, this.#jobContext)));
+    return this.#enter(() => this.#jobs(rt.value, -1, this.#jobContext), this.#toJobs);
   }
 
   /** `jobs` of an engine that is not `suspendable`, without a promise. */
@@ -1067,20 +1114,40 @@ export class Sandbox {
     return false;
   }
 
-  /** Marks the engine as computing around `entry` (the monitor's view, the slicer's clock). */
-  async #computing<T>(entry: () => Promise<T>): Promise<T> {
+  /**
+   * Marks the engine as computing around `entry` (the monitor's view, the slicer's clock), with no
+   * promise of its own beside the entry's.
+   */
+  #computing<T>(entry: () => Promise<T>): Promise<T> {
     if (this.#slicer) {
       this.#slicer.begin();
       this.#checkedAt = performance.now();
       sampleCpu(this.#checkedAt);
     }
     this.#monitor?.enter();
+    let running: Promise<T>;
     try {
-      return await entry();
-    } finally {
-      this.#monitor?.leave();
-      this.#checkIn();
+      running = entry();
+    } catch (error) {
+      this.#left();
+      return Promise.reject(error);
     }
+    return running.then(
+      (value) => {
+        this.#left();
+        return value;
+      },
+      (error: unknown) => {
+        this.#left();
+        throw error;
+      },
+    );
+  }
+
+  /** The engine returned from an entry `#computing` marked. */
+  #left(): void {
+    this.#monitor?.leave();
+    this.#checkIn();
   }
 
   /** `#computing` of an entry that returns at once (a plain engine, in a worker). */
@@ -1114,7 +1181,9 @@ export class Sandbox {
       // running the engine again); the rest is synchronous, with no promise per step.
       for (;;) {
         if (this.#inbox.length > 0) {
-          const refused = this.#entries.suspendable ? await this.#deliverSuspending() : this.#deliver();
+          const delivered = this.#entries.suspendable ? this.#deliverSuspending() : this.#deliver();
+          // awaited only when a reply had to be settled by an entry that may suspend
+          const refused = delivered instanceof Promise ? await delivered : delivered;
           if (refused) await this.#fail(cell, refused);
         }
         if (this.#disposed) return;
@@ -1178,18 +1247,50 @@ export class Sandbox {
    * `#deliver` on a suspendable engine: a reply whose settling runs none of the code's functions (see
    * the prelude's `settleNow`) is settled at once, without the interrupt handler and without
    * suspending (an entry that may suspend costs a promise and a switch of stacks); any other is an
-   * entry that may suspend, under the interrupt handler, as the code's own.
+   * entry that may suspend, under the interrupt handler, as the code's own. Without a promise while
+   * every reply is settled at once (as a rule).
    */
-  async #deliverSuspending(): Promise<QuickJSHandle | undefined> {
+  #deliverSuspending(): QuickJSHandle | undefined | Promise<QuickJSHandle | undefined> {
     const inbox = this.#inbox;
     this.#inbox = [];
-    const context = this.#context;
     const entries = this.#entries;
     for (let index = 0; index + 1 < inbox.length; index += 2) {
       const id = entries.newNumber(inbox[index] as number);
       const text = entries.newString(inbox[index + 1] as string);
+      let now: PointerResult | undefined;
       try {
-        const now = this.#settledNow(id, text);
+        now = this.#settledNow(id, text);
+      } catch (error) {
+        entries.free(id);
+        entries.free(text);
+        throw error;
+      }
+      if (!now) return this.#settleSuspending(inbox, index, id, text);
+      entries.free(id);
+      entries.free(text);
+      if (now.error) return now.error;
+      entries.free(now.value);
+      if (this.#disposed) return undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * `#deliverSuspending` from the reply at `index` on, whose settling may run the code's functions
+   * (`id` and `text` are its values in the engine, freed here).
+   */
+  async #settleSuspending(
+    inbox: Array<number | string>,
+    index: number,
+    id: number,
+    text: number,
+  ): Promise<QuickJSHandle | undefined> {
+    const context = this.#context;
+    const entries = this.#entries;
+    // the first was offered to `settleNow` already
+    for (let first = true; ; first = false) {
+      try {
+        const now = first ? undefined : this.#settledNow(id, text);
         if (now) {
           if (now.error) return now.error;
           entries.free(now.value);
@@ -1205,8 +1306,11 @@ export class Sandbox {
         entries.free(text);
       }
       if (this.#disposed) return undefined;
+      index += 2;
+      if (index + 1 >= inbox.length) return undefined;
+      id = entries.newNumber(inbox[index] as number);
+      text = entries.newString(inbox[index + 1] as string);
     }
-    return undefined;
   }
 
   /**
@@ -1622,12 +1726,12 @@ export class Sandbox {
       const evaluated = await this.#computing(() => this.#entries.eval(source));
       if (evaluated.error) await this.#fail(cell, evaluated.error);
       else {
-        const limitHandle = context.newNumber(cell.limits.maxOutputChars);
+        const limit = this.#entries.newNumber(cell.limits.maxOutputChars);
         const called = await this.#computing(() =>
-          this.#entries.call(runner, context.undefined, evaluated.value, limitHandle),
+          this.#entries.call(runner, context.undefined, evaluated.value, limit),
         );
         evaluated.value.dispose();
-        limitHandle.dispose();
+        this.#entries.free(limit);
         if (called.error) await this.#fail(cell, called.error);
         else called.value.dispose();
       }
@@ -1905,7 +2009,14 @@ export async function callHost(
   } catch (error) {
     return errorReplyJsonOf(error);
   }
-  return replyJsonSliced(value);
+  // a small value (as a rule) is written at once, without a promise and a slice of its own
+  let small: string | undefined | typeof NOT_SMALL;
+  try {
+    small = value instanceof RawJson ? value.text : smallJsonText(value === undefined ? null : value);
+  } catch (error) {
+    return cannotSend(error);
+  }
+  return small === NOT_SMALL ? replyJsonSliced(value) : (small ?? '');
 }
 
 /** A host call's value as reply text (see `REPLY_ERROR`), a large value serialised a slice at a time (or the error it cannot be sent with). */
