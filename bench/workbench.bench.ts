@@ -218,7 +218,7 @@ const bareRuns = await measureInterleaved(
   { rounds: 9, runsPerRound: 20, warmupRuns: 100 },
 );
 console.log(
-  `the sandbox alone (${workbenchThread() === 'main' ? 'time sliced' : 'plain, as in a worker'}), a host that answers at once: ${formatNs(bareRuns.difference('hundred', 'empty') / 100)} per call`,
+  `the sandbox alone (${workbenchThread() === 'main' ? 'time sliced' : 'plain, as in a worker'}), a host that answers at once: ${formatNs(bareRuns.difference('hundred', 'empty') / 100)} per call, ${formatNs(bareRuns.nsPerRun.empty)} an empty cell (the rest of an empty cell above is the session's: the workbench call's validation, its log entry and commit, the pool)`,
 );
 
 // 3. memory per idle context
