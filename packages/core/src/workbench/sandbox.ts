@@ -473,8 +473,8 @@ export class EngineEntries {
     return { value: memory.heapValueHandle(pointer) };
   }
 
-  /** Evaluates `code` as a script named cell.js. */
-  eval(code: string): Promise<EntryResult> {
+  /** Evaluates `code` as a script named cell.js; `returned` is called once the engine has returned. */
+  eval(code: string, returned?: () => void): Promise<EntryResult> {
     const module = this.#internals.module;
     const length = module.lengthBytesUTF8(code);
     const pointer = module._malloc(length + 1);
@@ -484,7 +484,10 @@ export class EngineEntries {
     return this.#enter(
       () => this.#eval(ctx, pointer, length, this.#filename, 0, 0),
       this.#toResult,
-      () => module._free(pointer),
+      () => {
+        module._free(pointer);
+        returned?.();
+      },
     );
   }
 
@@ -578,10 +581,13 @@ export class EngineEntries {
     return this.#suspendable;
   }
 
-  /** Runs every pending job; the error is the first failed job's exception. */
-  jobs(): Promise<{ error?: QuickJSHandle }> {
+  /**
+   * Runs every pending job; the error is the first failed job's exception. `returned` is called
+   * once the engine has returned.
+   */
+  jobs(returned?: () => void): Promise<{ error?: QuickJSHandle }> {
     const { rt } = this.#internals;
-    return this.#enter(() => this.#jobs(rt.value, -1, this.#jobContext), this.#toJobs);
+    return this.#enter(() => this.#jobs(rt.value, -1, this.#jobContext), this.#toJobs, returned);
   }
 
   /** `jobs` of an engine that is not `suspendable`, without a promise. */
@@ -1150,6 +1156,27 @@ export class Sandbox {
     this.#checkIn();
   }
 
+  readonly #returned = (): void => this.#left();
+
+  /**
+   * `#computing` of an entry that calls `returned` itself once the engine has returned (exactly
+   * once, also when it throws): no promise beside the entry's own.
+   */
+  #computingEntry<T>(entry: (returned: () => void) => Promise<T>): Promise<T> {
+    if (this.#slicer) {
+      this.#slicer.begin();
+      this.#checkedAt = performance.now();
+      sampleCpu(this.#checkedAt);
+    }
+    this.#monitor?.enter();
+    try {
+      return entry(this.#returned);
+    } catch (error) {
+      this.#left();
+      return Promise.reject(error);
+    }
+  }
+
   /** `#computing` of an entry that returns at once (a plain engine, in a worker). */
   #computingNow<T>(entry: () => T): T {
     this.#monitor?.enter();
@@ -1163,15 +1190,14 @@ export class Sandbox {
 
   /**
    * Runs the cell on: hands it the replies in the inbox, runs the engine's jobs, and passes the
-   * calls it queued to the host; again while replies came meanwhile.
+   * calls it queued to the host; again while replies came meanwhile (no promise of its own beside
+   * the loop's).
    */
-  async #step(): Promise<void> {
+  #step(): void {
     const cell = this.#cell;
     if (this.#stepping || !cell) return;
     this.#stepping = true;
-    const done = this.#drive(cell);
-    this.#quiet = done;
-    await done;
+    this.#quiet = this.#drive(cell);
   }
 
   /** `#step`'s loop (entered with `#stepping` set; clears it). */
@@ -1188,7 +1214,7 @@ export class Sandbox {
         }
         if (this.#disposed) return;
         const jobs = this.#entries.suspendable
-          ? await this.#computing(() => this.#entries.jobs())
+          ? await this.#computingEntry((returned) => this.#entries.jobs(returned))
           : this.#computingNow(() => this.#entries.jobsNow());
         if (jobs.error) await this.#jobFailed(cell, jobs.error);
         if (this.#disposed) return;
@@ -1407,7 +1433,7 @@ export class Sandbox {
     this.#inbox.push(Number(id), replyJson);
     if (this.#stepping) return;
     if (Sandbox.#batching) Sandbox.#ready.add(this);
-    else void this.#step();
+    else this.#step();
   }
 
   static #batching = false;
@@ -1431,7 +1457,7 @@ export class Sandbox {
     if (Sandbox.#ready.size === 0) return;
     const ready = [...Sandbox.#ready];
     Sandbox.#ready.clear();
-    for (const sandbox of ready) void sandbox.#step();
+    for (const sandbox of ready) sandbox.#step();
   }
 
   /** A run of the engine's pending jobs (the cell's code after an await) ended with `error`. */
@@ -1723,7 +1749,7 @@ export class Sandbox {
     const context = this.#context;
     try {
       const source = `(async () => {\n${code}\n})`;
-      const evaluated = await this.#computing(() => this.#entries.eval(source));
+      const evaluated = await this.#computingEntry((returned) => this.#entries.eval(source, returned));
       if (evaluated.error) await this.#fail(cell, evaluated.error);
       else {
         const limit = this.#entries.newNumber(cell.limits.maxOutputChars);
