@@ -59,10 +59,12 @@ export {
   JsonTextParser,
   JsonWriter,
   jsonShapeSliced,
+  jsonTextPiecesSliced,
   jsonTextSliced,
   PlainClone,
   parseJsonSliced,
   SLICED_PARSE_FROM,
+  StringPieces,
   stringifyJsonSliced,
 } from './util/json-slices.js';
 export { deriveSessionToken, hashToken, parseSecretKey, tokenMatches } from './util/secret-key.js';

@@ -119,6 +119,13 @@ describe('large answers and the event loop', () => {
    * it, 12–26 ms and about 30 ms (REST: 7–11 ms).
    */
   let bound: number;
+  /**
+   * MCP's tools/call writes the same result as `/api/v1` does, once more as a JSON string (the text
+   * content): at most twice what `/api/v1` takes in this run, at least 20 ms. Before the fix it
+   * took 28–35 ms, 25–40 ms of which was one call joining the result's 8 MB of JSON text into one
+   * string before it was escaped into the answer; after it, 10–12 ms (REST: 8–10 ms, load 20–30).
+   */
+  let mcpBound: number;
 
   beforeAll(async () => {
     bigResult = { rows: records(8 * MB) };
@@ -148,6 +155,7 @@ describe('large answers and the event loop', () => {
     );
     expect(baseline.answer.status).toBe(200);
     bound = Math.max(45, 3 * baseline.turnMs);
+    mcpBound = Math.max(20, 2 * baseline.turnMs);
   });
   afterAll(async () => {
     await server?.close();
@@ -184,7 +192,7 @@ describe('large answers and the event loop', () => {
           { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'BIG_RESULT', arguments: {} } },
           { authorization: mcpAuthorization, accept: 'application/json, text/event-stream' },
         ),
-      bound,
+      mcpBound,
     );
     expect(answer.status).toBe(200);
     const reply = JSON.parse(answer.text());
@@ -193,6 +201,8 @@ describe('large answers and the event loop', () => {
       id: 3,
       result: { content: [{ type: 'text', text: expectedData() }] },
     });
-    expect(turnMs, `longest turn ${turnMs} ms (event-loop delay ${delayMs} ms)`).toBeLessThanOrEqual(bound);
+    expect(turnMs, `longest turn ${turnMs} ms (event-loop delay ${delayMs} ms)`).toBeLessThanOrEqual(
+      mcpBound,
+    );
   });
 });

@@ -8,10 +8,12 @@ import {
   JsonTextParser,
   JsonWriter,
   jsonShapeSliced,
+  jsonTextPiecesSliced,
   jsonTextSliced,
   NOT_SMALL,
   PlainClone,
   parseJsonSliced,
+  StringPieces,
   smallJsonText,
   stringifyJsonSliced,
   WIDE_OBJECT_KEYS,
@@ -414,6 +416,45 @@ describe('JsonWriter', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+
+  it('writes a string in pieces as JSON.stringify writes the joined string, wherever the pieces are cut', () => {
+    const piece = fc.string({
+      unit: fc.constantFrom('a', '😀', '\ud800', '\udc00', '"', '\n', '\\'),
+      maxLength: 12,
+    });
+    fc.assert(
+      fc.property(
+        fc.array(piece, { maxLength: 6 }),
+        fc.integer({ min: 1, max: 7 }),
+        fc.constantFrom(0, 64),
+        (pieces, stringPiece, smallEntries) => {
+          const joined = pieces.join('');
+          const value = { before: 1, text: new StringPieces(pieces), list: [new StringPieces(pieces), 'x'] };
+          const expected = JSON.stringify({ before: 1, text: joined, list: [joined, 'x'] });
+          expect(writeAll(value, { stringPiece, smallEntries, batch: 0 })).toBe(expected);
+          // what a writer that is not sliced (a template string, JSON.stringify) makes of it
+          expect(JSON.stringify(value)).toBe(expected);
+          expect(`${new StringPieces(pieces)}`).toBe(joined);
+          expect(new StringPieces(pieces).length).toBe(joined.length);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('jsonTextPiecesSliced leaves a long text in its pieces, byte for byte JSON.stringify', async () => {
+    const value = {
+      rows: Array.from({ length: 20_000 }, (_, index) => ({ token: `tok_${index}`, text: 'é😀"' })),
+    };
+    const text = await jsonTextPiecesSliced(value, everyTime());
+    expect(text).toBeInstanceOf(StringPieces);
+    expect((text as StringPieces).pieces.length).toBeGreaterThan(2);
+    expect((text as StringPieces).pieces.join('')).toBe(JSON.stringify(value));
+    expect(await jsonTextSliced(value, everyTime())).toBe(JSON.stringify(value));
+    // a small one is one string
+    expect(await jsonTextPiecesSliced({ a: 1 }, everyTime())).toBe('{"a":1}');
+    expect(await jsonTextPiecesSliced(undefined, everyTime())).toBeUndefined();
   });
 
   it('throws TypeError for a cycle and for a BigInt, as JSON.stringify', () => {

@@ -496,12 +496,43 @@ const LONG_STRING = 64 * 1024;
 /** The characters of a long string escaped by one `JSON.stringify`. */
 const STRING_PIECE = 16 * 1024;
 
-/** A string value to write a piece at a time. */
+/** A string value to write a piece at a time: its text, or the pieces of its text. */
 class LongString {
-  readonly text: string;
+  readonly pieces: readonly string[];
 
-  constructor(text: string) {
-    this.text = text;
+  constructor(pieces: readonly string[]) {
+    this.pieces = pieces;
+  }
+}
+
+/**
+ * A long string held as the pieces of its text, never joined into one string: {@link JsonWriter}
+ * writes it as a JSON string, escaping a piece at a time. Joining megabytes of pieces into one
+ * string is one native call that holds the event loop for tens of milliseconds (an 8 MB JSON text
+ * of a tool's result: 25-40 ms of CPU); what holds such a text only to write it into a larger JSON
+ * answer (MCP's text content) keeps it in pieces. `JSON.stringify` and template strings see the
+ * joined text (`toJSON`, `toString`), so it writes the same wherever it goes, only not a slice at a
+ * time. The pieces are public: a measure of the value counts their characters as a string's.
+ */
+export class StringPieces {
+  readonly pieces: readonly string[];
+  /** The characters of the text. */
+  readonly length: number;
+
+  constructor(pieces: readonly string[]) {
+    this.pieces = pieces;
+    let length = 0;
+    for (const piece of pieces) length += piece.length;
+    this.length = length;
+  }
+
+  /** The text joined (one native call; what a writer that is not sliced gets). */
+  toJSON(): string {
+    return this.pieces.join('');
+  }
+
+  toString(): string {
+    return this.pieces.join('');
   }
 }
 
@@ -631,8 +662,13 @@ export class JsonWriter {
   /** The pieces of the chunk being written (joined once it is long enough: a flat string, no rope). */
   #pieces: string[] = [];
   #pieceChars = 0;
-  /** A long string being written a piece at a time, and what comes after it. */
-  #long: { text: string; at: number; after: (() => void) | undefined } | undefined;
+  /**
+   * A long string being written a piece at a time (its pieces, the one being written and where in
+   * it), and what comes after it.
+   */
+  #long:
+    | { pieces: readonly string[]; piece: number; at: number; after: (() => void) | undefined }
+    | undefined;
   #started = false;
   #root: unknown;
   /** False when the value wrote nothing (what `JSON.stringify` answers with `undefined`). */
@@ -700,7 +736,7 @@ export class JsonWriter {
         if (key.length >= this.#longString) {
           if (frame.wrote) this.#emit(',');
           frame.wrote = true;
-          this.#startLong(key, () => {
+          this.#startLong([key], () => {
             this.#emit(':');
             this.#write(item);
           });
@@ -795,25 +831,58 @@ export class JsonWriter {
    * {@link STRING_PIECE} at a time in the steps that follow (escaping a megabyte is milliseconds),
    * then `after`.
    */
-  #startLong(text: string, after?: () => void): void {
+  #startLong(pieces: readonly string[], after?: () => void): void {
     this.#emit('"');
-    this.#long = { text, at: 0, after };
+    this.#long = { pieces, piece: 0, at: 0, after };
+    this.#nextPiece();
   }
 
-  /** Writes the next piece of the long string; the units of work done. */
+  /** Skips the pieces of the long string written (or empty); closes the string after the last. */
+  #nextPiece(): void {
+    const long = this.#long!;
+    const { pieces } = long;
+    while (long.piece < pieces.length && long.at >= pieces[long.piece]!.length) {
+      long.piece++;
+      long.at = 0;
+    }
+    if (long.piece < pieces.length) return;
+    this.#emit('"');
+    this.#long = undefined;
+    long.after?.();
+  }
+
+  /** Writes the next stretch of the long string; the units of work done. */
   #writeLong(): number {
     const long = this.#long!;
-    const { text, at } = long;
+    const { pieces, at } = long;
+    const text = pieces[long.piece]!;
     let end = Math.min(text.length, at + this.#stringPiece);
-    // never between the halves of a surrogate pair (each half alone would be escaped)
+    let part = text.slice(at, end);
+    // never between the halves of a surrogate pair (each half alone would be escaped): inside a
+    // piece the pair waits for the next stretch; at a piece's end the next piece's half comes along
     const last = text.charCodeAt(end - 1);
-    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
-    this.#emit(JSON.stringify(text.slice(at, end)).slice(1, -1));
-    long.at = end;
-    if (end >= text.length) {
-      this.#emit('"');
-      this.#long = undefined;
-      long.after?.();
+    // the piece the next stretch starts in, and where
+    let next = long.piece + 1;
+    let nextAt = 0;
+    if (last >= 0xd800 && last <= 0xdbff) {
+      if (end < text.length) {
+        end--;
+        part = part.slice(0, -1);
+      } else {
+        while (next < pieces.length && pieces[next]!.length === 0) next++;
+        const low = next < pieces.length ? pieces[next]!.charCodeAt(0) : 0;
+        if (low >= 0xdc00 && low <= 0xdfff) {
+          part += pieces[next]![0];
+          nextAt = 1;
+        }
+      }
+    }
+    this.#emit(JSON.stringify(part).slice(1, -1));
+    if (end < text.length) long.at = end;
+    else {
+      long.piece = next;
+      long.at = nextAt;
+      this.#nextPiece();
     }
     return (end - at) >> 6;
   }
@@ -823,6 +892,7 @@ export class JsonWriter {
    * primitive's JSON text, an object or array to write, or SKIP.
    */
   #prepare(value: unknown, key: string): string | object | LongString | typeof SKIP {
+    if (value instanceof StringPieces) return new LongString(value.pieces);
     if ((typeof value === 'object' && value !== null) || typeof value === 'bigint') {
       const toJSON = (value as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === 'function') value = toJSON.call(value, key);
@@ -838,7 +908,7 @@ export class JsonWriter {
     }
     switch (typeof value) {
       case 'string':
-        return value.length >= this.#longString ? new LongString(value) : JSON.stringify(value);
+        return value.length >= this.#longString ? new LongString([value]) : JSON.stringify(value);
       case 'number':
         return Number.isFinite(value) ? String(value) : 'null';
       case 'boolean':
@@ -859,7 +929,7 @@ export class JsonWriter {
       return;
     }
     if (item instanceof LongString) {
-      this.#startLong(item.text);
+      this.#startLong(item.pieces);
       return;
     }
     if (this.#ancestors.has(item)) throw new TypeError('Converting circular structure to JSON');
@@ -935,11 +1005,24 @@ export function smallJsonText(value: unknown): string | undefined | typeof NOT_S
  * for a value that writes nothing. A small value is one `JSON.stringify` (see {@link smallJsonText}).
  */
 export async function jsonTextSliced(value: unknown, slice: Slice): Promise<string | undefined> {
+  const text = await jsonTextPiecesSliced(value, slice);
+  return text instanceof StringPieces ? text.pieces.join('') : text;
+}
+
+/**
+ * {@link jsonTextSliced} without the join at the end: a text of more than one chunk is given as
+ * its {@link StringPieces} (joining 8 MB is tens of milliseconds in one call), for a caller that
+ * writes it into a larger JSON answer with {@link JsonWriter}.
+ */
+export async function jsonTextPiecesSliced(
+  value: unknown,
+  slice: Slice,
+): Promise<string | StringPieces | undefined> {
   const small = smallJsonText(value);
   if (small !== NOT_SMALL) return small;
   const chunks = await stringifyJsonSliced(value, slice);
   if (!chunks) return undefined;
-  return chunks.length === 1 ? chunks[0]! : chunks.join('');
+  return chunks.length === 1 ? chunks[0]! : new StringPieces(chunks);
 }
 
 interface ShapeFrame {

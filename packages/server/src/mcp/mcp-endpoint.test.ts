@@ -1052,6 +1052,11 @@ describe('MCP tools/list pages', () => {
 
 describe('MCP results and output schemas (official client)', () => {
   const counted = z.object({ count: z.number(), label: z.string() });
+  /** A result whose JSON text is written in many pieces (over 64 K characters, non-ASCII, quotes). */
+  const largeShape = (wrong: boolean) => ({
+    count: wrong ? 'many' : 20_000,
+    label: 'é😀"\n'.repeat(50_000),
+  });
   const shapes = defineToolkit({
     slug: 'shapes',
     name: 'Shapes',
@@ -1077,6 +1082,13 @@ describe('MCP results and output schemas (official client)', () => {
         inputSchema: z.object({ kind: z.enum(['string', 'array', 'null']) }),
         outputSchema: counted,
         execute: ({ kind }) => (kind === 'string' ? 'seven' : kind === 'array' ? [7] : null) as never,
+      }),
+      defineTool({
+        slug: 'SHAPES_LARGE',
+        description: 'Returns a result of a few hundred kilobytes, of the right shape or not.',
+        inputSchema: z.object({ wrong: z.boolean() }),
+        outputSchema: counted,
+        execute: ({ wrong }) => largeShape(wrong) as never,
       }),
       defineTool({
         slug: 'SHAPES_FAILS',
@@ -1141,6 +1153,18 @@ describe('MCP results and output schemas (official client)', () => {
     expect(logger.warnings).toContainEqual(
       expect.stringContaining('SHAPES_WRONG_SHAPE returned a result that does not match'),
     );
+  });
+
+  it('sends a large result as text byte for byte its JSON, beside structuredContent or with isError', async () => {
+    const good = await callTool('SHAPES_LARGE', { wrong: false });
+    expect(good.isError).toBeFalsy();
+    expect(text(good)).toBe(JSON.stringify(largeShape(false)));
+    expect(good.structuredContent).toEqual(largeShape(false));
+    const wrong = await callTool('SHAPES_LARGE', { wrong: true });
+    expect(wrong.isError).toBe(true);
+    expect(wrong.structuredContent).toBeUndefined();
+    expect(text(wrong)).toMatch(/^SHAPES_LARGE ran, but its result does not match .*count: must be number/);
+    expect(text(wrong).endsWith(`The result:\n${JSON.stringify(largeShape(true))}`)).toBe(true);
   });
 
   it('sends a result that is not an object the same way', async () => {

@@ -13,7 +13,13 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { JSONSchema, ToolSpec } from '@toolmux/core';
 import { formatToolResultForModel, ToolMuxError, type ToolResult } from '@toolmux/core';
-import { compileJsonSchemaValidator, JsonTextError } from '@toolmux/core/internal';
+import {
+  compileJsonSchemaValidator,
+  JsonTextError,
+  jsonTextPiecesSliced,
+  StringPieces,
+  WorkSlice,
+} from '@toolmux/core/internal';
 import { jsonResponse, jsonText } from '../json-response.js';
 import { isJsonContentType, MAX_BODY_DEPTH, parseJsonText, readBodyText } from '../read-body.js';
 import type { CachedSession, SessionCache } from '../session-cache.js';
@@ -279,17 +285,17 @@ function outputValidatorOf(spec: ToolSpec, warn: (message: string) => void): Out
  */
 function callToolResultOf(
   result: ToolResult,
-  text: string,
+  text: string | StringPieces,
   validator: OutputValidator | undefined,
   warn: (message: string) => void,
   slug: string,
 ): CallToolResult {
-  if (!result.successful) return { content: [{ type: 'text', text }], isError: true };
-  if (!validator) return { content: [{ type: 'text', text }] };
+  // a long text in pieces is written into the answer as a JSON string (see jsonResponse)
+  const content = [{ type: 'text', text: text as string }] satisfies CallToolResult['content'];
+  if (!result.successful) return { content, isError: true };
+  if (!validator) return { content };
   const checked = validator(result.data);
-  if (checked.success) {
-    return { content: [{ type: 'text', text }], structuredContent: result.data as Record<string, unknown> };
-  }
+  if (checked.success) return { content, structuredContent: result.data as Record<string, unknown> };
   warn(
     `toolmux server: ${slug} returned a result that does not match its output schema (${checked.problem}); the MCP client got it as text with isError.`,
   );
@@ -297,11 +303,19 @@ function callToolResultOf(
     content: [
       {
         type: 'text',
-        text: `${slug} ran, but its result does not match the tool's declared output schema (${checked.problem}), so it is given as text. Do not run it again just because of this. The result:\n${text}`,
+        text: withPrefix(
+          `${slug} ran, but its result does not match the tool's declared output schema (${checked.problem}), so it is given as text. Do not run it again just because of this. The result:\n`,
+          text,
+        ) as string,
       },
     ],
     isError: true,
   };
+}
+
+/** `prefix` and `text` as one text, a long one still in pieces (never joined). */
+function withPrefix(prefix: string, text: string | StringPieces): string | StringPieces {
+  return typeof text === 'string' ? `${prefix}${text}` : new StringPieces([prefix, ...text.pieces]);
 }
 
 /** What `tools/list` answers for a session, built once per cache entry. */
@@ -779,10 +793,12 @@ export class McpEndpoint {
             if (running.size === 0 && this.#running.get(key) === running) this.#running.delete(key);
           }
           if (cancel.signal.aborted) return CANCELLED;
-          // a successful result's JSON text, serialised a slice at a time when large
+          // a successful result's JSON text, serialised a slice at a time when large, and then
+          // left in its pieces: joining megabytes is one call of tens of milliseconds, and the
+          // answer escapes the text a piece at a time anyway
           const text =
             result.successful && result.data !== null && typeof result.data === 'object'
-              ? ((await jsonText(result.data)) ?? 'null')
+              ? ((await jsonTextPiecesSliced(result.data, new WorkSlice())) ?? 'null')
               : formatToolResultForModel(result);
           return {
             jsonrpc: '2.0',
