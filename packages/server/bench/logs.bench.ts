@@ -30,10 +30,15 @@
  * CPU profile of the server per measurement (the measured requests only; BENCH_PROF_INTERVAL=<µs>, V8's
  * default 1000); BENCH_SERVER_FLAGS passes
  * flags to the server processes (`--perf-basic-prof`, then `perf record -e cpu-clock -g -p <pid>`
- * samples CPU time, GC threads and kernel included, where the V8 profile samples wall time).
+ * samples CPU time, GC threads and kernel included, where the V8 profile samples wall time);
+ * BENCH_AFTER_FLAGS to the "after" server only (a V8 flag against the same code as the baseline).
+ * BENCH_CALLGRIND=<dir> runs the servers under valgrind's callgrind and prints the instructions they
+ * ran per measured request (from the first to the last; dumps in <dir>): a count that the other
+ * processes on a shared machine do not change, where CPU time does (use BENCH_REQUESTS=640 or so:
+ * a request costs ~50× its time).
  */
-import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, fork } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { Session as InspectorSession } from 'node:inspector/promises';
 import { connect, type Socket } from 'node:net';
@@ -126,13 +131,35 @@ interface Server {
   cpu(): Promise<NodeJS.CpuUsage>;
   /** Starts a CPU profile of the server, or stops it and writes it to `file`. */
   profile(file?: string): Promise<void>;
+  /** BENCH_CALLGRIND: starts counting the server's instructions, or stops and answers the count. */
+  instructions(measuring: boolean): Promise<number>;
 }
 
-async function startServer(store: string, root = ''): Promise<Server> {
+/** BENCH_CALLGRIND=<dir>: the servers run under callgrind, which counts their instructions per measured request. */
+const CALLGRIND = process.env.BENCH_CALLGRIND ?? '';
+
+async function startServer(store: string, root = '', flags = ''): Promise<Server> {
+  const nodeFlags = [
+    '--no-warnings',
+    ...`${process.env.BENCH_SERVER_FLAGS ?? ''} ${flags}`.split(' ').filter(Boolean),
+  ];
   const child = fork(new URL(import.meta.url), ['server', store, root], {
     stdio: 'inherit',
     // BENCH_SERVER_FLAGS: e.g. --perf-basic-prof for `perf record -e cpu-clock -p <server pid>`
-    execArgv: ['--no-warnings', ...(process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean)],
+    ...(CALLGRIND === ''
+      ? { execArgv: nodeFlags }
+      : {
+          // counted from the first measured request to the last (callgrind_control); V8's JIT writes code
+          execPath: 'valgrind',
+          execArgv: [
+            '--tool=callgrind',
+            '--instr-atstart=no',
+            '--smc-check=all-non-file',
+            `--callgrind-out-file=${join(CALLGRIND, 'callgrind.out.%p')}`,
+            process.execPath,
+            ...nodeFlags,
+          ],
+        }),
   });
   const started = await new Promise<{ url: string; sessionIds: string[] }>((resolve, reject) => {
     child.once('message', (message) => resolve(message as { url: string; sessionIds: string[] }));
@@ -143,8 +170,23 @@ async function startServer(store: string, root = ''): Promise<Server> {
       child.once('message', (answer) => resolve(answer as T));
       child.send(message);
     });
+  const pid = String(child.pid);
   return {
     ...started,
+    instructions: async (measuring) => {
+      if (measuring) {
+        execFileSync('callgrind_control', ['--zero', pid], { stdio: 'ignore' });
+        execFileSync('callgrind_control', ['--instr=on', pid], { stdio: 'ignore' });
+        return 0;
+      }
+      execFileSync('callgrind_control', ['--instr=off', pid], { stdio: 'ignore' });
+      // the counts since --zero, in a dump of their own
+      const before = new Set(readdirSync(CALLGRIND));
+      execFileSync('callgrind_control', ['--dump', pid], { stdio: 'ignore' });
+      const dump = readdirSync(CALLGRIND).find((name) => !before.has(name) && name.includes(pid));
+      const totals = /^totals: (\d+)/m.exec(readFileSync(join(CALLGRIND, dump ?? ''), 'utf8'));
+      return Number(totals?.[1] ?? Number.NaN);
+    },
     stop: () => child.send('stop'),
     cpu: async () => (await ask<{ cpu: NodeJS.CpuUsage }>('cpu')).cpu,
     profile: async (file) => {
@@ -542,7 +584,9 @@ interface Contender {
 const GOAL_P99_MS = 20;
 
 async function bench(backend: Backend): Promise<void> {
-  const contenders: Contender[] = [{ name: 'after', server: await startServer(backend.store, CODE) }];
+  const contenders: Contender[] = [
+    { name: 'after', server: await startServer(backend.store, CODE, process.env.BENCH_AFTER_FLAGS) },
+  ];
   if (BASELINE) contenders.unshift({ name: 'before', server: await startServer(backend.store, BASELINE) });
   // one HTTP client of each kind per contender (its connections stay open across measurements)
   const clients = new Map(
@@ -576,6 +620,7 @@ async function bench(backend: Backend): Promise<void> {
             cpu: number;
             system: number;
             database: number;
+            instructions: number;
             clientCpu: number;
             clientSystem: number;
           }>
@@ -591,12 +636,15 @@ async function bench(backend: Backend): Promise<void> {
             let database = 0;
             let cpu = 0;
             let system = 0;
+            let instructions = 0;
             const result = await load(clients.get(key)!, server.sessionIds, callers, async (measuring) => {
               if (measuring) {
                 if (process.env.BENCH_PROF) await server.profile();
                 cpuBefore = await server.cpu();
                 databaseBefore = postgresProcessesCpu();
+                if (CALLGRIND) await server.instructions(true);
               } else {
+                if (CALLGRIND) instructions = (await server.instructions(false)) / REQUESTS;
                 // the server's CPU per measured request (µs): independent of the machine's load
                 const cpuAfter = await server.cpu();
                 cpu = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / REQUESTS;
@@ -608,7 +656,10 @@ async function bench(backend: Backend): Promise<void> {
                 }
               }
             });
-            results.set(key, [...(results.get(key) ?? []), { ...result, cpu, system, database }]);
+            results.set(key, [
+              ...(results.get(key) ?? []),
+              { ...result, cpu, system, database, instructions },
+            ]);
           }
         }
         const summary = new Map(
@@ -621,6 +672,7 @@ async function bench(backend: Backend): Promise<void> {
               cpu: median(runs.map((run) => run.cpu)),
               system: median(runs.map((run) => run.system)),
               database: median(runs.map((run) => run.database)),
+              instructions: median(runs.map((run) => run.instructions)),
               clientCpu: median(runs.map((run) => run.clientCpu)),
               clientSystem: median(runs.map((run) => run.clientSystem)),
             },
@@ -628,7 +680,7 @@ async function bench(backend: Backend): Promise<void> {
         );
         for (const [key, result] of summary) {
           console.log(
-            `${String(size).padStart(9)} rows, ${String(callers).padStart(2)} callers, ${key.padEnd(11)}  p50 ${ms(result.p50)}  p99 ${ms(result.p99)}  ${Math.round(result.rps).toString().padStart(5)} req/s  server CPU ${Math.round(result.cpu).toString().padStart(4)} µs/request (system ${Math.round(result.system).toString().padStart(3)})  clients ${Math.round(result.clientCpu).toString().padStart(4)} µs (system ${Math.round(result.clientSystem).toString().padStart(3)})${backend.dialect === 'postgres' ? `  postgres ${Math.round(result.database).toString().padStart(4)} µs` : ''}  (goal p99 ≤ ${GOAL_P99_MS} ms: ${result.p99 <= GOAL_P99_MS ? 'met' : 'not met'}; load average ${loadavg()[0]!.toFixed(1)})`,
+            `${String(size).padStart(9)} rows, ${String(callers).padStart(2)} callers, ${key.padEnd(11)}  p50 ${ms(result.p50)}  p99 ${ms(result.p99)}  ${Math.round(result.rps).toString().padStart(5)} req/s  server CPU ${Math.round(result.cpu).toString().padStart(4)} µs/request (system ${Math.round(result.system).toString().padStart(3)})  clients ${Math.round(result.clientCpu).toString().padStart(4)} µs (system ${Math.round(result.clientSystem).toString().padStart(3)})${backend.dialect === 'postgres' ? `  postgres ${Math.round(result.database).toString().padStart(4)} µs` : ''}${CALLGRIND ? `  ${Math.round(result.instructions / 1000)}k instructions/request` : ''}  (goal p99 ≤ ${GOAL_P99_MS} ms: ${result.p99 <= GOAL_P99_MS ? 'met' : 'not met'}; load average ${loadavg()[0]!.toFixed(1)})`,
           );
           const bySize = flatness.get(`${key} ${callers}`) ?? [];
           bySize.push({ size, p50: result.p50, p99: result.p99 });
@@ -639,7 +691,7 @@ async function bench(backend: Backend): Promise<void> {
           const after = summary.get(`after ${kind}`)!;
           if (before) {
             console.log(
-              `${' '.repeat(31)}after/before (${kind})  p50 ${(after.p50 / before.p50).toFixed(2)}×  p99 ${(after.p99 / before.p99).toFixed(2)}×  req/s ${(after.rps / before.rps).toFixed(2)}×  server CPU/request ${(after.cpu / before.cpu).toFixed(2)}×`,
+              `${' '.repeat(31)}after/before (${kind})  p50 ${(after.p50 / before.p50).toFixed(2)}×  p99 ${(after.p99 / before.p99).toFixed(2)}×  req/s ${(after.rps / before.rps).toFixed(2)}×  server CPU/request ${(after.cpu / before.cpu).toFixed(2)}×${CALLGRIND ? `  instructions/request ${(after.instructions / before.instructions).toFixed(3)}×` : ''}`,
             );
           }
         }
