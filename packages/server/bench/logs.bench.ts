@@ -21,6 +21,9 @@
  * "before" and "after" come from one run. Compare ratios only (shared machines). `BENCH_CODE=<a built
  * checkout>` measures that checkout's code as "after" (by path, as the baseline's), for a run from a
  * third checkout in which neither contender's code is the bench's own.
+ * Prefer both (`BENCH_CODE` and `BENCH_BASELINE`, each a path) and run both slot orders: with the
+ * default, this checkout's code loads by package name and the baseline's by path, and identical code
+ * measured 1.14x that way.
  *
  *   pnpm --filter @toolmux/server build && BENCH_BASELINE=../main node --no-warnings packages/server/bench/logs.bench.ts
  *
