@@ -118,10 +118,9 @@ describe.each(backends)('an OAuth callback under way on $name', ({ skipReason, o
       expect(await oauthServer.provider.AccessToken.find(issued[0]!)).toBeUndefined();
     });
 
-    it('a new connection under an alias does not take it from the attempt whose callback just connected it', async () => {
-      // The store, with one pause: the write that takes the alias from the attempt waits until that
-      // attempt's callback has stored its tokens (the interleaving of a second authorize() landing
-      // while the first one's callback completes).
+    it('a new connection under an alias, checked just before the attempt under it connected, gets no alias of it', async () => {
+      // The store, with one pause: the second authorize()'s alias check has read nobody holding the
+      // alias, and waits until the first attempt's callback has connected that attempt under it.
       const real = await openStore(database.spec);
       stores.push(real);
       let connected!: () => void;
@@ -132,43 +131,52 @@ describe.each(backends)('an OAuth callback under way on $name', ({ skipReason, o
       const atPause = new Promise<void>((resolve) => {
         reached = resolve;
       });
-      let attemptId: string | undefined;
+      let pausing = false;
       const paused: Store = new Proxy(real, {
         get(target, property) {
           const value = Reflect.get(target, property, target);
           if (typeof value !== 'function') return value;
           const method = value as (...args: unknown[]) => Promise<unknown>;
-          if (property !== 'updateConnectedAccount' && property !== 'activateConnectedAccount') {
-            return method.bind(target);
+          if (property === 'listConnectedAccounts') {
+            return async (query: { aliases?: string[] }) => {
+              const result = await method.call(target, query);
+              if (pausing && query.aliases) {
+                pausing = false;
+                reached();
+                await callbackDone;
+              }
+              return result;
+            };
           }
-          return async (id: string, changes: { alias?: unknown; status?: unknown }, ...rest: unknown[]) => {
-            if (id === attemptId && changes.alias === null) {
-              reached();
-              await callbackDone;
-            }
-            const result = await method.call(target, id, changes, ...rest);
-            if (id === attemptId && changes.status === 'ACTIVE') connected();
-            return result;
-          };
+          if (property === 'activateConnectedAccount') {
+            return async (...args: unknown[]) => {
+              const result = await method.call(target, ...args);
+              connected();
+              return result;
+            };
+          }
+          return method.bind(target);
         },
       });
       const mux = setup(paused);
       const session = await mux.create('ada', { toolkits: ['octo'], multiAccount: { enable: true } });
       const first = await session.authorize('octo', { alias: 'work', callbackUrl: appCallback });
-      attemptId = first.connectedAccountId!;
-      // the second authorize() sees the first attempt INITIATED, then its callback lands
-      const second = session.authorize('octo', { alias: 'work', callbackUrl: appCallback }).then(
-        (request) => ({ request }),
-        (error: unknown) => ({ error }),
-      );
+      // the first attempt holds no alias yet: the second authorize() finds it free, then the callback lands
+      pausing = true;
+      const second = session.authorize('octo', { alias: 'work', callbackUrl: appCallback });
       await atPause;
       expect((await finish(first.redirectUrl)).get('status')).toBe('success');
-      const outcome = await second;
+      const request = await second;
       const account = await mux.connectedAccounts.get(first.connectedAccountId!);
-      expect(account.status).toBe('ACTIVE');
-      // the connected account keeps its alias: the second attempt is refused, as it is when it comes after
-      expect(account.alias).toBe('work');
-      expect(outcome).toMatchObject({ error: { code: 'ALIAS_TAKEN' } });
+      expect(account).toMatchObject({ status: 'ACTIVE', alias: 'work' });
+      // the connected account keeps its alias: the second connection is not kept, its tokens revoked
+      const back = await finish(request.redirectUrl);
+      expect(back.get('status')).toBe('failed');
+      expect(back.get('error')).toBe('alias_taken');
+      expect((await mux.connectedAccounts.get(first.connectedAccountId!)).alias).toBe('work');
+      expect(issued).toHaveLength(2);
+      expect(await oauthServer.provider.AccessToken.find(issued[1]!)).toBeUndefined();
+      expect(await oauthServer.provider.AccessToken.find(issued[0]!)).toBeDefined();
     });
 
     /** Ada's connected octo account, through `mux`. */

@@ -379,5 +379,106 @@ describe.each(backends)('account state changes during a call on $name', ({ skipR
       expect(connected.alias).toBe('work');
       expect((await mux.connectedAccounts.get(old.id)).alias).toBeNull();
     });
+
+    it('a credential request started under the alias of an expired account takes it only when completed', async () => {
+      const mux = setup(server);
+      const config = await mux.authConfigs.create('gmail', { type: 'api_key' });
+      const old = await mux.connectedAccounts.create('ada', config.id, { apiKey: 'old' }, { alias: 'work' });
+      await database.exec(`UPDATE toolmux_connected_accounts SET status = 'EXPIRED' WHERE id = '${old.id}'`);
+      const session = await mux.create('ada', {
+        authConfigs: { gmail: config.id },
+        multiAccount: { enable: true },
+      });
+      const request = await session.authorize('gmail', { alias: 'work' });
+      // not completed (and maybe never): the expired account keeps its alias
+      expect((await mux.connectedAccounts.get(old.id)).alias).toBe('work');
+      const connected = await mux.connectionRequests.complete(request.id, { apiKey: 'new' });
+      expect(connected.alias).toBe('work');
+      expect((await mux.connectedAccounts.get(old.id)).alias).toBeNull();
+    });
+
+    /** Signs in at the provider for `request` and follows the callback: its `status` and `error`. */
+    async function finish(request: { redirectUrl: string }) {
+      const response = await fetch(await server.signIn(request.redirectUrl), { redirect: 'manual' });
+      const back = new URL(response.headers.get('location')!).searchParams;
+      return { status: back.get('status'), error: back.get('error') };
+    }
+
+    /** Ada's octo account under `alias`, connected through OAuth, then EXPIRED (she must sign in again). */
+    async function expiredUnder(mux: ToolMux, alias: string): Promise<string> {
+      const session = await mux.create('ada', { toolkits: ['octo'], multiAccount: { enable: true } });
+      const request = await session.authorize('octo', { callbackUrl: appCallback, alias });
+      expect((await finish(request)).status).toBe('success');
+      const id = request.connectedAccountId!;
+      await database.exec(`UPDATE toolmux_connected_accounts SET status = 'EXPIRED' WHERE id = '${id}'`);
+      return id;
+    }
+
+    it('an OAuth attempt under the alias of an expired account takes it only when connected', async () => {
+      const mux = setup(server);
+      const old = await expiredUnder(mux, 'work');
+      const session = await mux.create('ada', { toolkits: ['octo'], multiAccount: { enable: true } });
+      const abandoned = await session.authorize('octo', { callbackUrl: appCallback, alias: 'work' });
+      // the user has not signed in (and may never): the expired account still answers to the alias
+      expect((await mux.connectedAccounts.get(old)).alias).toBe('work');
+      const byAlias = await session.execute('OCTO_WHOAMI', {}, { account: 'work' });
+      expect(byAlias.code).toBe('CONNECTION_EXPIRED');
+      // an attempt left for good is dropped when the next one starts: the alias stayed where it was
+      await database.exec(
+        `UPDATE toolmux_connected_accounts SET created_at = ${pastTime(database.spec, 16 * 60_000)} WHERE id = '${abandoned.connectedAccountId}'`,
+      );
+      const again = await session.authorize('octo', { callbackUrl: appCallback, alias: 'work' });
+      expect((await mux.connectedAccounts.list({ userIds: ['ada'] })).items.map((a) => a.id).sort()).toEqual(
+        [old, again.connectedAccountId].sort(),
+      );
+      expect((await mux.connectedAccounts.get(old)).alias).toBe('work');
+      // signed in: the new account has the alias, the expired one lets go of it
+      expect((await finish(again)).status).toBe('success');
+      expect((await mux.connectedAccounts.get(again.connectedAccountId!)).alias).toBe('work');
+      expect((await mux.connectedAccounts.get(old)).alias).toBeNull();
+      expect((await session.execute('OCTO_WHOAMI', {}, { account: 'work' })).successful).toBe(true);
+      // an ACTIVE account has the alias now: a new attempt under it is refused at the start
+      const taken = await session
+        .authorize('octo', { callbackUrl: appCallback, alias: 'work' })
+        .catch((error: { code: string }) => error.code);
+      expect(taken).toBe('ALIAS_TAKEN');
+    });
+
+    it('of two OAuth attempts under one alias, the first connected has it; the other is refused', async () => {
+      const mux = setup(server);
+      const session = await mux.create('ada', { toolkits: ['octo'], multiAccount: { enable: true } });
+      const first = await session.authorize('octo', { callbackUrl: appCallback, alias: 'work' });
+      const second = await session.authorize('octo', { callbackUrl: appCallback, alias: 'work' });
+      expect((await finish(second)).status).toBe('success');
+      expect((await mux.connectedAccounts.get(second.connectedAccountId!)).alias).toBe('work');
+      // the alias is an ACTIVE account's now: the other attempt is not kept (its tokens are revoked)
+      expect(await finish(first)).toEqual({ status: 'failed', error: 'alias_taken' });
+      const refused = await mux.connectedAccounts.get(first.connectedAccountId!);
+      expect(refused).toMatchObject({ status: 'FAILED', alias: null });
+      expect(refused.statusReason).toContain('ALIAS_TAKEN'.toLowerCase());
+      expect((await mux.connectedAccounts.get(second.connectedAccountId!)).alias).toBe('work');
+    });
+
+    it('an OAuth callback refused by the account limit leaves the alias with the expired account that has it', async () => {
+      const mux = setup(server);
+      const old = await expiredUnder(mux, 'work');
+      const session = await mux.create('ada', {
+        toolkits: ['octo'],
+        multiAccount: { enable: true, maxAccountsPerToolkit: 2 },
+      });
+      // started while Ada had room; two other accounts are connected before she signs in
+      const request = await session.authorize('octo', { callbackUrl: appCallback, alias: 'work' });
+      for (const alias of ['home', 'side']) {
+        expect(
+          (await finish(await session.authorize('octo', { callbackUrl: appCallback, alias }))).status,
+        ).toBe('success');
+      }
+      expect(await finish(request)).toEqual({ status: 'failed', error: 'account_limit_reached' });
+      const attempt = await mux.connectedAccounts.get(request.connectedAccountId!);
+      expect(attempt.status).toBe('FAILED');
+      expect(attempt.alias).toBeNull();
+      // nothing changed: the expired account keeps its alias, so reconnecting it later finds it by name
+      expect((await mux.connectedAccounts.get(old)).alias).toBe('work');
+    });
   });
 });

@@ -147,7 +147,8 @@ export class ConnectedAccounts {
   /**
    * ALIAS_TAKEN (naming the holder) when an ACTIVE or INACTIVE account of the user and toolkit has
    * `alias`; changes nothing. An account no call can use that has it lets go of it when the new account
-   * is stored (`completeConnectionRequest` does both in one transaction).
+   * is connected (`completeConnectionRequest`, `activateConnectedAccount` do both in one transaction),
+   * so a connection started under the alias and never finished, or refused, takes it from nobody.
    */
   async checkAliasFree(userId: string, toolkit: string, alias: string): Promise<void> {
     const { items } = await this.#records.store.listConnectedAccounts({

@@ -75,7 +75,9 @@ export class ConnectionRequests {
 
   /**
    * Starts connecting `userId` through an auth config: OAuth (a new INITIATED account the callback
-   * fills) or credentials (the account is made when the request is completed with them).
+   * fills) or credentials (the account is made when the request is completed with them). An `alias`
+   * held by an ACTIVE or INACTIVE account is ALIAS_TAKEN; one held by an account no call can use stays
+   * with it until the new account is connected (it moves in the same step).
    */
   async link(
     userId: string,
@@ -86,7 +88,7 @@ export class ConnectionRequests {
     callbackUrls.check(options.callbackUrl ?? defaultCallbackUrl);
     const alias = options.alias === undefined ? undefined : checkAlias(options.alias);
     const config = await this.#records.authConfig(authConfigId);
-    if (alias !== undefined) await this.#accounts.freeAlias(userId, config.toolkit, alias);
+    if (alias !== undefined) await this.#accounts.checkAliasFree(userId, config.toolkit, alias);
     return config.type === 'oauth2'
       ? this.#startOAuth(userId, config, options.callbackUrl, alias, null)
       : this.#startFields(userId, config, options.callbackUrl, alias, null);
@@ -206,24 +208,24 @@ export class ConnectionRequests {
     const accountId = newId('ca');
     const requestId = newId('cr');
     const expiresAt = new Date(now.getTime() + CONNECTION_REQUEST_TTL_MS);
-    await claimingAlias(alias, toolkit.slug, () =>
-      store.insertConnectedAccount({
-        id: accountId,
-        userId,
-        toolkit: toolkit.slug,
-        authConfigId: config.id,
-        status: 'INITIATED',
-        statusReason: null,
-        secret: null,
-        expiresAt: null,
-        version: 1,
-        refreshLeaseUntil: null,
-        connectedAt: null,
-        createdAt: now,
-        updatedAt: now,
-        alias: alias ?? null,
-      }),
-    );
+    // The attempt holds no alias: the request keeps it, and the callback gives it to the account in the
+    // step that makes it ACTIVE, so an attempt never finished (or refused) takes it from nobody.
+    await store.insertConnectedAccount({
+      id: accountId,
+      userId,
+      toolkit: toolkit.slug,
+      authConfigId: config.id,
+      status: 'INITIATED',
+      statusReason: null,
+      secret: null,
+      expiresAt: null,
+      version: 1,
+      refreshLeaseUntil: null,
+      connectedAt: null,
+      createdAt: now,
+      updatedAt: now,
+      alias: null,
+    });
     const secret: OAuthRequestSecret = {
       codeVerifier: codeVerifier ?? null,
       authorizationUrl: url.toString(),
@@ -243,6 +245,7 @@ export class ConnectionRequests {
       expiresAt,
       usedAt: null,
       createdAt: now,
+      alias: alias ?? null,
       maxAccounts,
     };
     await store.insertConnectionRequest(record);
@@ -448,7 +451,7 @@ export class ConnectionRequests {
     if (maxAccounts !== null) await this.#accounts.checkRoom(request.userId, toolkit, maxAccounts);
     const plan = await this.plan(toolkit, request.selection, { create: true });
     if (alias !== undefined && (plan.kind === 'oauth2' || plan.kind === 'fields')) {
-      await this.#accounts.freeAlias(request.userId, toolkit.slug, alias);
+      await this.#accounts.checkAliasFree(request.userId, toolkit.slug, alias);
     }
     switch (plan.kind) {
       case 'oauth2':

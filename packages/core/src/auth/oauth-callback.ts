@@ -5,6 +5,7 @@ import type {
   ConnectionRequestRecord,
 } from '../store/types.js';
 import { storableText } from '../util/stored-text.js';
+import { aliasTakenError } from './aliases.js';
 import type { AuthRecords } from './auth-records.js';
 import { accountLimitReached, accountsInLimit, revokeStoredTokens } from './connected-accounts.js';
 import { hashState, type OAuthRequestSecret } from './connection-requests.js';
@@ -101,15 +102,18 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
       expiresAt: tokens.expiresAt === undefined ? null : new Date(tokens.expiresAt),
       refreshLeaseUntil: null,
       connectedAt: new Date(),
+      // the alias the request was started under (the attempt held none): taken in the activation's step
+      ...(connection.alias ? { alias: connection.alias } : {}),
     };
     /** Revokes the tokens just issued, which no account here keeps (see `revokeStoredTokens`). */
     const revokeIssued = (anyway: string) =>
       revokeStoredTokens(records, { id: accountId, toolkit: config.toolkit }, config, stored, anyway);
-    const updated = connection.maxAccounts
-      ? await activateWithinLimit(records, connection, connection.maxAccounts, changes, () =>
-          revokeIssued('it is not kept'),
-        )
-      : await store.updateConnectedAccount(accountId, changes);
+    const updated =
+      connection.maxAccounts || connection.alias
+        ? await activateWithinLimit(records, connection, connection.maxAccounts ?? null, changes, () =>
+            revokeIssued('it is not kept'),
+          )
+        : await store.updateConnectedAccount(accountId, changes);
     if (!updated) {
       // deleted while the code was traded: the provider's new tokens belong to nothing here
       await revokeIssued('the account was deleted');
@@ -155,32 +159,46 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
 }
 
 /**
- * Makes the request's account ACTIVE only while the user has fewer than `maxAccounts` ACTIVE or
- * INACTIVE accounts of the toolkit (other requests may have connected some since this one started),
- * counted and written in one step by the store. Over the limit, the new tokens are revoked and an
- * `account_limit_reached` OAuthFailure fails the request.
+ * Makes the request's account ACTIVE, with the request's alias (`changes.alias`), only while the user
+ * has fewer than `maxAccounts` (null: no limit) ACTIVE or INACTIVE accounts of the toolkit (other
+ * requests may have connected some since this one started) and no ACTIVE or INACTIVE account has the
+ * alias; an account no call can use lets go of it. The store counts, moves the alias and writes in one
+ * step. Refused, nothing changes but the new tokens, which are revoked, and an `account_limit_reached`
+ * or `alias_taken` OAuthFailure fails the request.
  */
 async function activateWithinLimit(
   records: AuthRecords,
   connection: ConnectionRequestRecord,
-  maxAccounts: number,
+  maxAccounts: number | null,
   changes: ConnectedAccountChanges,
   revoke: () => Promise<void>,
 ): Promise<ConnectedAccountRecord | undefined> {
   const { store } = records.options;
   const accountId = connection.connectedAccountId!;
+  const alias = changes.alias ?? null;
   try {
     if (store.activateConnectedAccount) {
       return await store.activateConnectedAccount(accountId, changes, maxAccounts);
     }
     // a store of your own without it: checked just before the update
     if (
+      maxAccounts === null ||
       (await accountsInLimit(store, connection.userId, connection.toolkit, maxAccounts, accountId)) <
-      maxAccounts
+        maxAccounts
     ) {
+      if (alias) await releaseAlias(records, connection, alias);
       return await store.updateConnectedAccount(accountId, changes);
     }
   } catch (error) {
+    if (ToolMuxError.isInstance(error) && error.code === 'ALIAS_TAKEN' && alias) {
+      // an account connected under the alias since this request started (its start checked it)
+      await revoke();
+      const taken = aliasTakenError(alias, connection.toolkit);
+      throw new OAuthFailure(
+        'alias_taken',
+        `${taken.message} This connection was not kept (its tokens were revoked where the provider allows it).`,
+      );
+    }
     if (!ToolMuxError.isInstance(error) || error.code !== 'ACCOUNT_LIMIT_REACHED') throw error;
   }
   await revoke();
@@ -188,10 +206,30 @@ async function activateWithinLimit(
     connection.userId,
     records.label(connection.toolkit),
     connection.toolkit,
-    maxAccounts,
+    maxAccounts ?? 0,
     ' This connection was not kept (its tokens were revoked where the provider allows it).',
   );
   throw new OAuthFailure('account_limit_reached', refused.message);
+}
+
+/**
+ * For a store without `activateConnectedAccount`: the account of the user and toolkit that has `alias`
+ * lets go of it if no call can use it (as it was read); ALIAS_TAKEN when an ACTIVE or INACTIVE one has it.
+ */
+async function releaseAlias(records: AuthRecords, connection: ConnectionRequestRecord, alias: string) {
+  const { store } = records.options;
+  const { items } = await store.listConnectedAccounts({
+    userIds: [connection.userId],
+    toolkits: [connection.toolkit],
+    aliases: [alias],
+    limit: 1,
+  });
+  const holder = items[0];
+  if (!holder || holder.id === connection.connectedAccountId) return;
+  if (holder.status === 'ACTIVE' || holder.status === 'INACTIVE') {
+    throw aliasTakenError(alias, connection.toolkit, holder.id);
+  }
+  await store.updateConnectedAccount(holder.id, { alias: null }, holder.version);
 }
 
 const HTML_ESCAPES: Record<string, string> = {

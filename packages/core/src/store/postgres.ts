@@ -1407,15 +1407,27 @@ export class PostgresStore implements Store {
   async activateConnectedAccount(
     id: string,
     changes: ConnectedAccountChanges,
-    maxAccounts: number,
+    maxAccounts: number | null,
   ): Promise<ConnectedAccountRecord | undefined> {
     const outcome = await this.transaction('activate a connected account', async (query) => {
       const [account] = await query('SELECT user_id, toolkit FROM toolmux_connected_accounts WHERE id = $1', [
         id,
       ]);
       if (account === undefined) return undefined;
-      if ((await this.accountsInLimit(query, account.user_id, account.toolkit, id)) >= maxAccounts)
+      if (
+        maxAccounts !== null &&
+        (await this.accountsInLimit(query, account.user_id, account.toolkit, id)) >= maxAccounts
+      )
         return 'full';
+      if (changes.alias) {
+        // an account no call can use lets go of the alias, in this transaction: a refusal frees nothing
+        await query(
+          'UPDATE toolmux_connected_accounts SET alias = NULL, version = version + 1, updated_at = $1 ' +
+            'WHERE user_id = $2 AND toolkit = $3 AND alias = $4 AND id <> $5 ' +
+            "AND status IN ('INITIATED', 'FAILED', 'EXPIRED', 'REVOKED')",
+          [new Date(), account.user_id, account.toolkit, changes.alias, id],
+        );
+      }
       const { sql, params } = accountUpdate(id, changes);
       const [row] = await query(`${sql} RETURNING ${ACCOUNT_COLUMNS}`, params);
       return row;

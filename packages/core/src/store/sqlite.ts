@@ -1377,14 +1377,18 @@ export class SqliteStore implements Store {
   async activateConnectedAccount(
     id: string,
     changes: ConnectedAccountChanges,
-    maxAccounts: number,
+    maxAccounts: number | null,
   ): Promise<ConnectedAccountRecord | undefined> {
     const outcome = await this.transaction('activate a connected account', () => {
-      const account = this.prepared().getAccount.get(id);
+      const statements = this.prepared();
+      const account = statements.getAccount.get(id);
       if (account === undefined) return undefined;
-      if (this.accountsInLimit(account.user_id as string, account.toolkit as string, id) >= maxAccounts) {
+      const userId = account.user_id as string;
+      const toolkit = account.toolkit as string;
+      if (maxAccounts !== null && this.accountsInLimit(userId, toolkit, id) >= maxAccounts) {
         return 'full';
       }
+      if (changes.alias) statements.releaseAlias.run(Date.now(), userId, toolkit, changes.alias);
       const { sql, params } = accountUpdate(id, changes);
       return this.statement(`${sql} RETURNING ${ACCOUNT_COLUMNS}`).get(...params);
     });

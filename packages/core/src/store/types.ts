@@ -169,17 +169,20 @@ export interface Store {
   completeConnectionRequest(id: string, account: ConnectedAccountRecord, now: Date): Promise<boolean>;
   /**
    * `updateConnectedAccount(id, changes)` for changes that make an account ACTIVE (the OAuth callback
-   * of a request with `maxAccounts`), done only while the user has fewer than `maxAccounts` ACTIVE or
-   * INACTIVE accounts of the account's toolkit, not counting this one: else throws `ToolMuxError`
-   * `ACCOUNT_LIMIT_REACHED` and changes nothing. The count and the update are one step, as in
-   * `completeConnectionRequest`. `undefined` for an unknown id. Optional for stores of your own:
-   * without it, the limit is checked just before the update, so callbacks landing at the same moment
-   * can pass it.
+   * of a request with `maxAccounts` or an alias), in one transaction. With `maxAccounts` (null: no
+   * limit), done only while the user has fewer than `maxAccounts` ACTIVE or INACTIVE accounts of the
+   * account's toolkit, not counting this one: else throws `ToolMuxError` `ACCOUNT_LIMIT_REACHED` and
+   * changes nothing. With `changes.alias`, another account of the user and toolkit that has it and that
+   * no call can use (INITIATED, FAILED, EXPIRED, REVOKED) lets go of it (alias null, version + 1);
+   * held by an ACTIVE or INACTIVE one, the update throws `ALIAS_TAKEN` and nothing is written. The
+   * count, the alias and the update are one step, as in `completeConnectionRequest`. `undefined` for an
+   * unknown id. Optional for stores of your own: without it, the limit and the alias are checked just
+   * before the update, so callbacks landing at the same moment can pass the limit.
    */
   activateConnectedAccount?(
     id: string,
     changes: ConnectedAccountChanges,
-    maxAccounts: number,
+    maxAccounts: number | null,
   ): Promise<ConnectedAccountRecord | undefined>;
   /**
    * The newest connection request (by creation) of one user and toolkit, or undefined: how the
@@ -351,7 +354,10 @@ export interface ConnectionRequestRecord {
   /** When the callback or the completion took the request (it is used once). */
   usedAt: Date | null;
   createdAt: Date;
-  /** The alias the account gets (a `fields` request's account is made at completion). */
+  /**
+   * The alias the account gets: a `fields` request's account is made at completion, an `oauth2`
+   * request's INITIATED account (which holds no alias) gets it when its callback makes it ACTIVE.
+   */
   alias?: string | null;
   /**
    * The session's `multiAccount.maxAccountsPerToolkit` when the request started; null or absent: no
