@@ -1,4 +1,10 @@
-import { JsonWriter, jsonTextSliced, WorkSlice } from '@toolmux/core/internal';
+import {
+  JsonWriter,
+  jsonTextPiecesSliced,
+  jsonTextSliced,
+  type StringPieces,
+  WorkSlice,
+} from '@toolmux/core/internal';
 import { responseWithRequestId } from './request-log.js';
 
 /** Answers of at least this many characters are streamed, in the chunks `JsonWriter` writes (about this many characters each). */
@@ -164,4 +170,23 @@ const EMPTY = Buffer.alloc(0);
  */
 export function jsonText(value: unknown): Promise<string | undefined> {
   return jsonTextSliced(value, new WorkSlice());
+}
+
+/**
+ * {@link jsonText} without joining a large text into one string (joining 8 MB is tens of
+ * milliseconds in one call): a text of more than one chunk comes as its pieces.
+ */
+export function jsonTextPieces(value: unknown): Promise<string | StringPieces | undefined> {
+  return jsonTextPiecesSliced(value, new WorkSlice());
+}
+
+/**
+ * The UTF-8 bytes of a text given whole or in pieces. For pieces it can be a little over (a
+ * surrogate pair cut between two pieces counts 6 bytes, not 4): what a limit may compare against.
+ */
+export function utf8Length(text: string | StringPieces): number {
+  if (typeof text === 'string') return Buffer.byteLength(text);
+  let bytes = 0;
+  for (const piece of text.pieces) bytes += Buffer.byteLength(piece);
+  return bytes;
 }

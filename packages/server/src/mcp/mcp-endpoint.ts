@@ -20,7 +20,7 @@ import {
   StringPieces,
   WorkSlice,
 } from '@toolmux/core/internal';
-import { jsonResponse, jsonText } from '../json-response.js';
+import { jsonResponse, jsonTextPieces, utf8Length } from '../json-response.js';
 import { isJsonContentType, MAX_BODY_DEPTH, parseJsonText, readBodyText } from '../read-body.js';
 import type { CachedSession, SessionCache } from '../session-cache.js';
 
@@ -558,11 +558,12 @@ export class McpEndpoint {
       }
       if (overflowed) json = JSON.stringify(this.#tooLarge(id, false));
       else {
-        json = (await jsonText(response))!;
-        if (responseBytes + Buffer.byteLength(json) + 1 > this.#maxBatchResponseBytes) {
+        // measured in pieces: a response past the limit (a tool's 8 MB) is never joined into one string
+        const text = (await jsonTextPieces(response))!;
+        if (responseBytes + utf8Length(text) + 1 > this.#maxBatchResponseBytes) {
           overflowed = true;
           json = JSON.stringify(this.#tooLarge(id, true));
-        }
+        } else json = typeof text === 'string' ? text : text.pieces.join('');
       }
       responseBytes += Buffer.byteLength(json) + 1;
       responses.push(json);
