@@ -16,6 +16,43 @@ import { type CredentialLoader, revokeTokenSet, type StoredCredentials } from '.
 import { checkFields, schemeOf } from './schemes.js';
 import type { ConnectedAccount } from './types.js';
 
+/** The account of the user and toolkit that has `alias`, if any. */
+async function aliasHolder(store: Store, userId: string, toolkit: string, alias: string) {
+  const { items } = await store.listConnectedAccounts({
+    userIds: [userId],
+    toolkits: [toolkit],
+    aliases: [alias],
+    limit: 1,
+  });
+  return items[0];
+}
+
+/** An account a call can use (ACTIVE) or the application disabled (INACTIVE) keeps its alias. */
+function keepsAlias(account: { status: string }): boolean {
+  return account.status === 'ACTIVE' || account.status === 'INACTIVE';
+}
+
+/**
+ * Makes `alias` free for a new account of the user and toolkit (`except`: that account): an account
+ * no call can use (INITIATED, FAILED, EXPIRED, REVOKED) lets go of it, only as it was read (an attempt
+ * whose callback connected it meanwhile is ACTIVE and keeps it); ALIAS_TAKEN names an ACTIVE or
+ * INACTIVE holder.
+ */
+export async function freeAlias(
+  store: Store,
+  userId: string,
+  toolkit: string,
+  alias: string,
+  except?: string,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const holder = await aliasHolder(store, userId, toolkit, alias);
+    if (!holder || holder.id === except) return;
+    if (keepsAlias(holder) || attempt > 3) throw aliasTakenError(alias, toolkit, holder.id);
+    if (await store.updateConnectedAccount(holder.id, { alias: null }, holder.version)) return;
+  }
+}
+
 /** How many (up to `max`) ACTIVE or INACTIVE accounts of the toolkit the user has: what the limit counts. */
 export async function accountsInLimit(
   store: Store,
@@ -125,23 +162,8 @@ export class ConnectedAccounts {
    * (EXPIRED, REVOKED), lets go of it, so that connecting again under the alias works; an ACTIVE or
    * INACTIVE (disabled by the application) account keeps it, and ALIAS_TAKEN names it.
    */
-  async freeAlias(userId: string, toolkit: string, alias: string, except?: string): Promise<void> {
-    const store = this.#records.store;
-    for (let attempt = 1; ; attempt++) {
-      const { items } = await store.listConnectedAccounts({
-        userIds: [userId],
-        toolkits: [toolkit],
-        aliases: [alias],
-        limit: 1,
-      });
-      const holder = items[0];
-      if (!holder || holder.id === except) return;
-      if (holder.status === 'ACTIVE' || holder.status === 'INACTIVE' || attempt > 3) {
-        throw aliasTakenError(alias, toolkit, holder.id);
-      }
-      // only as it was read: an attempt whose callback connected it meanwhile is ACTIVE and keeps it
-      if (await store.updateConnectedAccount(holder.id, { alias: null }, holder.version)) return;
-    }
+  freeAlias(userId: string, toolkit: string, alias: string, except?: string): Promise<void> {
+    return freeAlias(this.#records.store, userId, toolkit, alias, except);
   }
 
   /**
@@ -151,14 +173,8 @@ export class ConnectedAccounts {
    * so a connection started under the alias and never finished, or refused, takes it from nobody.
    */
   async checkAliasFree(userId: string, toolkit: string, alias: string): Promise<void> {
-    const { items } = await this.#records.store.listConnectedAccounts({
-      userIds: [userId],
-      toolkits: [toolkit],
-      aliases: [alias],
-      limit: 1,
-    });
-    const holder = items[0];
-    if (holder && (holder.status === 'ACTIVE' || holder.status === 'INACTIVE')) {
+    const holder = await aliasHolder(this.#records.store, userId, toolkit, alias);
+    if (holder && keepsAlias(holder)) {
       throw aliasTakenError(alias, toolkit, holder.id);
     }
   }

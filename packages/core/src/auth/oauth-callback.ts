@@ -7,7 +7,7 @@ import type {
 import { storableText } from '../util/stored-text.js';
 import { aliasTakenError } from './aliases.js';
 import type { AuthRecords } from './auth-records.js';
-import { accountLimitReached, accountsInLimit, revokeStoredTokens } from './connected-accounts.js';
+import { accountLimitReached, accountsInLimit, freeAlias, revokeStoredTokens } from './connected-accounts.js';
 import { hashState, type OAuthRequestSecret } from './connection-requests.js';
 import type { StoredCredentials } from './credentials.js';
 import { exchangeCode, OAuthFailure } from './oauth.js';
@@ -186,7 +186,9 @@ async function activateWithinLimit(
       (await accountsInLimit(store, connection.userId, connection.toolkit, maxAccounts, accountId)) <
         maxAccounts
     ) {
-      if (alias) await releaseAlias(records, connection, alias);
+      if (alias) {
+        await freeAlias(store, connection.userId, connection.toolkit, alias, accountId);
+      }
       return await store.updateConnectedAccount(accountId, changes);
     }
   } catch (error) {
@@ -210,26 +212,6 @@ async function activateWithinLimit(
     ' This connection was not kept (its tokens were revoked where the provider allows it).',
   );
   throw new OAuthFailure('account_limit_reached', refused.message);
-}
-
-/**
- * For a store without `activateConnectedAccount`: the account of the user and toolkit that has `alias`
- * lets go of it if no call can use it (as it was read); ALIAS_TAKEN when an ACTIVE or INACTIVE one has it.
- */
-async function releaseAlias(records: AuthRecords, connection: ConnectionRequestRecord, alias: string) {
-  const { store } = records.options;
-  const { items } = await store.listConnectedAccounts({
-    userIds: [connection.userId],
-    toolkits: [connection.toolkit],
-    aliases: [alias],
-    limit: 1,
-  });
-  const holder = items[0];
-  if (!holder || holder.id === connection.connectedAccountId) return;
-  if (holder.status === 'ACTIVE' || holder.status === 'INACTIVE') {
-    throw aliasTakenError(alias, connection.toolkit, holder.id);
-  }
-  await store.updateConnectedAccount(holder.id, { alias: null }, holder.version);
 }
 
 const HTML_ESCAPES: Record<string, string> = {
