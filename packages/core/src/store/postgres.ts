@@ -130,6 +130,25 @@ const TIMEOUT_PARAMETERS = [
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /** The query parameters of a connection string, as node-postgres reads them. */
+/**
+ * In a transaction that connects an account (`except`) under `alias`: an account of the user and
+ * toolkit no call can use lets go of the alias, so that a refused connection frees nothing.
+ */
+async function releaseAlias(
+  query: TransactionQuery,
+  userId: string,
+  toolkit: string,
+  alias: string,
+  except: string,
+): Promise<void> {
+  await query(
+    'UPDATE toolmux_connected_accounts SET alias = NULL, version = version + 1, updated_at = $1 ' +
+      'WHERE user_id = $2 AND toolkit = $3 AND alias = $4 AND id <> $5 ' +
+      "AND status IN ('INITIATED', 'FAILED', 'EXPIRED', 'REVOKED')",
+    [new Date(), userId, toolkit, alias, except],
+  );
+}
+
 function urlParameters(connectionString: string): URLSearchParams {
   const query = connectionString.indexOf('?');
   if (query < 0) return new URLSearchParams();
@@ -1384,15 +1403,8 @@ export class PostgresStore implements Store {
         [now, account.id, id],
       );
       if (claimed.length === 0) return 'closed';
-      if (account.alias) {
-        // an account no call can use lets go of the alias, in this transaction: a refusal frees nothing
-        await query(
-          'UPDATE toolmux_connected_accounts SET alias = NULL, version = version + 1, updated_at = $1 ' +
-            'WHERE user_id = $2 AND toolkit = $3 AND alias = $4 ' +
-            "AND status IN ('INITIATED', 'FAILED', 'EXPIRED', 'REVOKED')",
-          [new Date(), account.userId, account.toolkit, account.alias],
-        );
-      }
+      if (account.alias)
+        await releaseAlias(query, account.userId, account.toolkit, account.alias, account.id);
       const rows = await query(
         `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) ` +
           'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id',
@@ -1419,15 +1431,7 @@ export class PostgresStore implements Store {
         (await this.accountsInLimit(query, account.user_id, account.toolkit, id)) >= maxAccounts
       )
         return 'full';
-      if (changes.alias) {
-        // an account no call can use lets go of the alias, in this transaction: a refusal frees nothing
-        await query(
-          'UPDATE toolmux_connected_accounts SET alias = NULL, version = version + 1, updated_at = $1 ' +
-            'WHERE user_id = $2 AND toolkit = $3 AND alias = $4 AND id <> $5 ' +
-            "AND status IN ('INITIATED', 'FAILED', 'EXPIRED', 'REVOKED')",
-          [new Date(), account.user_id, account.toolkit, changes.alias, id],
-        );
-      }
+      if (changes.alias) await releaseAlias(query, account.user_id, account.toolkit, changes.alias, id);
       const { sql, params } = accountUpdate(id, changes);
       const [row] = await query(`${sql} RETURNING ${ACCOUNT_COLUMNS}`, params);
       return row;
