@@ -7,7 +7,7 @@ export {
   notStrictReasonPattern,
 } from './hard-schemas.js';
 export type { LongestTurn } from './longest-turn.js';
-export { longestTurn } from './longest-turn.js';
+export { longestTurn, turnReport } from './longest-turn.js';
 export type { OpenAIScriptedCall } from './openai-wire.js';
 export {
   expectOpenAISafeSchemas,
