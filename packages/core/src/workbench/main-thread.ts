@@ -204,12 +204,13 @@ export class MainThreadCells implements CellRunner {
         this.#moveToWorkers(message.sessionId);
         return { result, disposed: true, reason: `${heldTooLong(hold)}.` };
       }
-      if (sandbox.disposed && this.#contexts.get(message.sessionId) === held) {
+      // an engine that code the cell left running ended after the cell answered stays held, so
+      // that the next cell is told (`stopped` above)
+      const disposed = held.disposed || sandbox.endedWithCell;
+      if (disposed && this.#contexts.get(message.sessionId) === held) {
         this.#contexts.delete(message.sessionId);
       }
-      return stopped
-        ? { result, disposed: sandbox.disposed, moved: stopped }
-        : { result, disposed: sandbox.disposed };
+      return stopped ? { result, disposed, moved: stopped } : { result, disposed };
     } catch (error) {
       // a context that could not be made is not held
       if (this.#contexts.get(message.sessionId)?.sandbox === undefined) this.dispose(message.sessionId);

@@ -1472,6 +1472,7 @@ export class Sandbox {
   /** Sets the cell's outcome (the first one counts). */
   #end(cell: RunningCell, outcome: CellResult): void {
     if (cell.outcome) return;
+    this.#endedWithCell = this.#disposed;
     cell.outcome = { ...outcome, logs: cell.logs };
     cell.ended?.();
     cell.onEnd?.(cell.outcome);
@@ -1571,6 +1572,19 @@ export class Sandbox {
 
   get disposed(): boolean {
     return this.#disposed;
+  }
+
+  #endedWithCell = false;
+
+  /**
+   * Whether the engine was already gone when the last cell ended (the cell ended it, or it was
+   * dropped): then its context went with that cell. The engine can also end after its last cell
+   * answered, even before the runner reads `disposed` (code the cell left running, in the same
+   * entry of the engine): that context lived on as far as the answer goes, and the next cell is
+   * told it was stopped.
+   */
+  get endedWithCell(): boolean {
+    return this.#endedWithCell;
   }
 
   /** Whether the engine still runs the last cell's code (see `idle`). */

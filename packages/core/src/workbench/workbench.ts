@@ -154,7 +154,10 @@ export class WorkbenchPool {
         this.#workers.dispose(this.#key + sessionId);
         this.#dropped.set(
           sessionId,
-          outcome.reason ?? `the previous context was stopped (${result.error?.code}).`,
+          outcome.reason ??
+            (result.error
+              ? `the previous context was stopped (${result.error.code}).`
+              : 'the previous context was stopped.'),
         );
       }
       this.#scheduleSweep();
