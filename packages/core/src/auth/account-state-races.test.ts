@@ -231,6 +231,92 @@ describe.each(backends)('account state changes during a call on $name', ({ skipR
       expect(result.error).toContain(id);
     });
 
+    /**
+     * Ada's connected octo account whose access token the provider refuses now (signed out), and
+     * whose next refreshed access token it refuses too: a call refreshes once, is refused again, and
+     * makes its final renewal, which tries to mark the account EXPIRED.
+     */
+    async function refusedTwice(mux: ToolMux) {
+      const connected = await connect(mux, server);
+      expect((await connected.session.execute('OCTO_WHOAMI', {})).successful).toBe(true);
+      await server.revokeAccessToken(octoCalls.at(-1)!.credentials!.accessToken!);
+      afterRefresh = () => server.revokeAccessToken(refreshed.at(-1)!.access_token);
+      return connected;
+    }
+
+    it('a final renewal whose mark loses to a refresh another call finished goes on with the new token', async () => {
+      let mux!: ToolMux;
+      let id!: string;
+      // the call read the account with its refused token; before its mark, another call refreshes it
+      const store = await storeWithHook(
+        (changes) => changes.status === 'EXPIRED',
+        () => mux.connectedAccounts.refresh(id),
+      );
+      mux = setup(server, store);
+      const connected = await refusedTwice(mux);
+      id = connected.id;
+      const result = await connected.session.execute('OCTO_WHOAMI', {});
+      expect(refreshed).toHaveLength(2);
+      expect(result.error).toBeNull();
+      expect(result.successful).toBe(true);
+      expect(octoCalls.at(-1)!.credentials!.accessToken).toBe(refreshed[1]!.access_token);
+      expect((await mux.connectedAccounts.get(id)).status).toBe('ACTIVE');
+    });
+
+    it('a final renewal whose mark meets a refresh under way in another instance waits for its token', async () => {
+      let other!: ToolMux;
+      let id!: string;
+      let elsewhere!: Promise<unknown>;
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const real = await openStore(database.spec);
+      stores.push(real);
+      let marks = 0;
+      const store: Store = new Proxy(real, {
+        get(target, property) {
+          const value = Reflect.get(target, property, target);
+          if (typeof value !== 'function') return value;
+          const method = value as (...args: unknown[]) => Promise<unknown>;
+          if (property !== 'updateConnectedAccount') return method.bind(target);
+          return async (accountId: string, changes: ConnectedAccountChanges, ...rest: unknown[]) => {
+            if (changes.status !== 'EXPIRED' || marks++ > 0)
+              return method.call(target, accountId, changes, ...rest);
+            // the other instance takes the refresh lease and sends its token request, whose answer is
+            // held until this mark has been tried
+            let leased!: () => void;
+            const sent = new Promise<void>((resolve) => {
+              leased = resolve;
+            });
+            beforeRefresh = async () => {
+              leased();
+              await held;
+            };
+            elsewhere = other.connectedAccounts.refresh(id);
+            await sent;
+            try {
+              return await method.call(target, accountId, changes, ...rest);
+            } finally {
+              release();
+            }
+          };
+        },
+      });
+      const mux = setup(server, store);
+      const connected = await refusedTwice(mux);
+      id = connected.id;
+      const calls = octoCalls;
+      other = setup(server);
+      const result = await connected.session.execute('OCTO_WHOAMI', {});
+      await elsewhere;
+      expect(refreshed).toHaveLength(2);
+      expect(result.error).toBeNull();
+      expect(result.successful).toBe(true);
+      expect(calls.at(-1)!.credentials!.accessToken).toBe(refreshed[1]!.access_token);
+      expect(await row(id)).toMatchObject({ status: 'ACTIVE', refresh_lease_until: null });
+    });
+
     it('tokens a refresh got for an account deleted meanwhile are revoked', async () => {
       const mux = setup(server);
       const { session, id } = await connect(mux, server);

@@ -198,7 +198,7 @@ export class AuthService {
   ): Promise<OAuth2Scheme | FieldAuthScheme> {
     return this.selector.schemeOfAccount(account, toolkit);
   }
-  renewCredentials(request: RenewRequest): Promise<ResolvedAccount> {
+  renewCredentials(request: RenewRequest): Promise<ResolvedAccount | null> {
     return this.renewal.renew(request);
   }
 }

@@ -220,6 +220,41 @@ export class CredentialLoader {
     return pending;
   }
 
+  /**
+   * The account once the token refresh under way for it has ended (this process's, or another one's
+   * that holds the refresh lease); at once when none is. Starts no refresh. Undefined once deleted.
+   */
+  async settled(accountId: string): Promise<ConnectedAccountRecord | undefined> {
+    await this.#inFlight.get(accountId)?.catch(() => undefined);
+    const started = Date.now();
+    for (;;) {
+      const account = await this.#options.store.getConnectedAccount(accountId);
+      if (!account?.refreshLeaseUntil || account.refreshLeaseUntil <= new Date()) return account;
+      if (Date.now() - started > 2 * LEASE_MS) return account;
+      await sleep(LEASE_POLL_MS);
+    }
+  }
+
+  /** True while another process (or call) holds the account's refresh lease. */
+  refreshing(account: ConnectedAccountRecord): boolean {
+    return (
+      this.#inFlight.has(account.id) ||
+      (account.refreshLeaseUntil !== null && account.refreshLeaseUntil > new Date())
+    );
+  }
+
+  /**
+   * Whether the account holds other credentials than `refused` (its access token, or for other kinds
+   * of credentials their fields): renewed or replaced since they were handed to a call.
+   */
+  holdsOtherThan(account: ConnectedAccountRecord, refused: Credentials | undefined): boolean {
+    if (!account.secret || refused === undefined) return false;
+    const stored = this.#open(account);
+    if (stored.type === 'oauth2') return stored.accessToken !== refused.accessToken;
+    const names = new Set([...Object.keys(stored.fields), ...Object.keys(refused)]);
+    return [...names].some((name) => stored.fields[name] !== refused[name]);
+  }
+
   #accessTokenOf(account: ConnectedAccountRecord): string | undefined {
     const stored = account.secret ? this.#open(account) : undefined;
     return stored?.type === 'oauth2' ? stored.accessToken : undefined;

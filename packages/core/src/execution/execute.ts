@@ -29,6 +29,12 @@ const LARGE_CALL_CHARS = 256 * 1024;
 /** @default 60 seconds */
 export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
 
+/**
+ * How many times one call renews refused credentials: once by itself, then only for credentials
+ * other calls renewed meanwhile.
+ */
+const MAX_RENEWALS = 3;
+
 /** Everything one call needs besides the tool and its arguments. */
 export interface ExecutionEnvironment {
   /** Where every call's log entry goes (group commit: a call answers once its entry is stored). */
@@ -40,9 +46,10 @@ export interface ExecutionEnvironment {
   /**
    * A handler threw CREDENTIALS_REJECTED: the credentials to run it once more with (an OAuth token
    * refreshed now, or one another call refreshed meanwhile), or a CONNECTION_EXPIRED error once the
-   * account is marked EXPIRED. `final`: the handler refused the renewed credentials too.
+   * account is marked EXPIRED. `final`: the handler refused the renewed credentials too; then only
+   * credentials another call renewed since are answered, or null (the refusal stands).
    */
-  renewCredentials?: (request: RenewRequest) => Promise<ResolvedAccount>;
+  renewCredentials?: (request: RenewRequest) => Promise<ResolvedAccount | null>;
   /** The calls started and not answered, which `close()` waits for (and stops after its timeout). */
   calls?: CallsInFlight;
 }
@@ -272,23 +279,29 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
           inFlight,
         });
       let data: unknown;
-      try {
-        data = await run(account.credentials);
-      } catch (error) {
-        const { renewCredentials } = env;
-        const rejectedId = accountId;
-        if (rejectedId === null || renewCredentials === undefined || !rejectsCredentials(error)) throw error;
-        // The provider refused the credentials: renew them (OAuth refresh) and run once more.
-        const renew = (rejected: Credentials | undefined, final: boolean) =>
-          renewCredentials({ toolkit: request.toolkit, accountId: rejectedId, rejected, final });
-        const renewed = await renew(account.credentials, false);
-        secrets = [...secrets, ...secretsOf(renewed)];
+      let credentials = account.credentials;
+      for (let renewals = 0; ; renewals++) {
         try {
-          data = await run(renewed.credentials);
-        } catch (again) {
-          if (!rejectsCredentials(again)) throw again;
-          await renew(renewed.credentials, true);
-          throw again;
+          data = await run(credentials);
+          break;
+        } catch (error) {
+          const { renewCredentials } = env;
+          const rejectedId = accountId;
+          if (rejectedId === null || renewCredentials === undefined || !rejectsCredentials(error))
+            throw error;
+          // The provider refused the credentials: renew them (OAuth refresh) and run once more. The
+          // renewed ones refused too, the account is marked EXPIRED, unless another call renewed them
+          // since: then those are run with (a few times at most).
+          if (renewals === MAX_RENEWALS) throw error;
+          const renewed = await renewCredentials({
+            toolkit: request.toolkit,
+            accountId: rejectedId,
+            rejected: credentials,
+            final: renewals > 0,
+          });
+          if (renewed === null) throw error;
+          secrets = [...secrets, ...secretsOf(renewed)];
+          credentials = renewed.credentials;
         }
       }
       // the one value every surface hands on (JSON of it, or this value itself): a value JSON
