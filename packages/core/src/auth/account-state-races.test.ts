@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Session } from '../session.js';
 import { openStore } from '../store/open-store.js';
 import type { ConnectedAccountChanges, Store } from '../store/types.js';
 import { databaseBackends, databasePerTest, pastTime, quiet } from '../test/auth-fixtures.js';
@@ -543,6 +544,48 @@ describe.each(backends)('account state changes during a call on $name', ({ skipR
       expect(refused).toMatchObject({ status: 'FAILED', alias: null });
       expect(refused.statusReason).toContain('ALIAS_TAKEN'.toLowerCase());
       expect((await mux.connectedAccounts.get(second.connectedAccountId!)).alias).toBe('work');
+    });
+
+    /**
+     * An OAuth attempt under `alias` as versions before the alias moved at activation left it: the
+     * INITIATED account holds the alias, its request none.
+     */
+    async function oldAttemptUnder(session: Session, alias: string) {
+      const request = await session.authorize('octo', { callbackUrl: appCallback, alias });
+      await database.exec(`UPDATE toolmux_connection_requests SET alias = NULL WHERE id = '${request.id}'`);
+      await database.exec(
+        `UPDATE toolmux_connected_accounts SET alias = '${alias}' WHERE id = '${request.connectedAccountId}'`,
+      );
+      return request;
+    }
+
+    it('an OAuth attempt left by an older version holding an alias does not keep others from it', async () => {
+      const mux = setup(server);
+      const session = await mux.create('ada', { toolkits: ['octo'], multiAccount: { enable: true } });
+      const old = await oldAttemptUnder(session, 'work');
+      // a new attempt under it starts, and another account can be renamed to it while the old one waits
+      const again = await session.authorize('octo', { callbackUrl: appCallback, alias: 'work' });
+      const home = await session.authorize('octo', { callbackUrl: appCallback, alias: 'home' });
+      expect((await finish(home)).status).toBe('success');
+      const renamed = await mux.connectedAccounts.update(home.connectedAccountId!, { alias: 'work' });
+      expect(renamed.alias).toBe('work');
+      await mux.connectedAccounts.update(home.connectedAccountId!, { alias: 'home' });
+      expect((await finish(again)).status).toBe('success');
+      expect((await mux.connectedAccounts.get(again.connectedAccountId!)).alias).toBe('work');
+      // the old attempt, finished last, connects without the alias an account has now
+      expect((await finish(old)).status).toBe('success');
+      expect((await mux.connectedAccounts.get(old.connectedAccountId!)).alias).toBeNull();
+      expect((await session.execute('OCTO_WHOAMI', {}, { account: 'work' })).successful).toBe(true);
+    });
+
+    it('an OAuth attempt left by an older version holding an alias connects under it when finished first', async () => {
+      const mux = setup(server);
+      const session = await mux.create('ada', { toolkits: ['octo'], multiAccount: { enable: true } });
+      const old = await oldAttemptUnder(session, 'work');
+      const again = await session.authorize('octo', { callbackUrl: appCallback, alias: 'work' });
+      expect((await finish(old)).status).toBe('success');
+      expect((await mux.connectedAccounts.get(old.connectedAccountId!)).alias).toBe('work');
+      expect(await finish(again)).toEqual({ status: 'failed', error: 'alias_taken' });
     });
 
     it('an OAuth callback refused by the account limit leaves the alias with the expired account that has it', async () => {
