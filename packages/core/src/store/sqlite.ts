@@ -253,10 +253,14 @@ function prepareStatements(database: DatabaseSync) {
       'SELECT count(*) AS n FROM toolmux_connected_accounts ' +
         "WHERE user_id = ? AND toolkit = ? AND status IN ('ACTIVE', 'INACTIVE') AND id <> ?",
     ),
-    /** An account no call can use lets go of its alias (for a new account of the user and toolkit). */
+    /**
+     * An account no call can use lets go of its alias for another account of the user and toolkit
+     * (the last parameter: the account that connects, which keeps an alias it has).
+     */
     releaseAlias: database.prepare(
       'UPDATE toolmux_connected_accounts SET alias = NULL, version = version + 1, updated_at = ? ' +
-        "WHERE user_id = ? AND toolkit = ? AND alias = ? AND status IN ('INITIATED', 'FAILED', 'EXPIRED', 'REVOKED')",
+        'WHERE user_id = ? AND toolkit = ? AND alias = ? AND id <> ? ' +
+        "AND status IN ('INITIATED', 'FAILED', 'EXPIRED', 'REVOKED')",
     ),
     claimFieldsRequest: database.prepare(
       "UPDATE toolmux_connection_requests SET used_at = ?, status = 'COMPLETED', connected_account_id = ? " +
@@ -1365,7 +1369,7 @@ export class SqliteStore implements Store {
       }
       statements.claimFieldsRequest.run(now.getTime(), account.id, id, now.getTime());
       if (account.alias) {
-        statements.releaseAlias.run(Date.now(), account.userId, account.toolkit, account.alias);
+        statements.releaseAlias.run(Date.now(), account.userId, account.toolkit, account.alias, account.id);
       }
       this.insertAccount(account);
       return 'completed';
@@ -1388,7 +1392,7 @@ export class SqliteStore implements Store {
       if (maxAccounts !== null && this.accountsInLimit(userId, toolkit, id) >= maxAccounts) {
         return 'full';
       }
-      if (changes.alias) statements.releaseAlias.run(Date.now(), userId, toolkit, changes.alias);
+      if (changes.alias) statements.releaseAlias.run(Date.now(), userId, toolkit, changes.alias, id);
       const { sql, params } = accountUpdate(id, changes);
       return this.statement(`${sql} RETURNING ${ACCOUNT_COLUMNS}`).get(...params);
     });

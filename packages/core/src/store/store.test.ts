@@ -1096,6 +1096,27 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
         expect(await store.activateConnectedAccount!(newId('ca'), activation, max)).toBeUndefined();
       });
 
+      it('activate an account that has the alias itself (an attempt renamed to it) with one write', async () => {
+        // renamed while INITIATED, and connected under the same alias its request kept
+        const attempt = account({
+          userId: 'ada',
+          toolkit: 'mail',
+          status: 'INITIATED',
+          secret: null,
+          connectedAt: null,
+          alias: 'work',
+        });
+        await store.insertConnectedAccount(attempt);
+        const now = new Date('2025-03-01T10:05:00.000Z');
+        const activated = await store.activateConnectedAccount!(
+          attempt.id,
+          { status: 'ACTIVE', connectedAt: now, alias: 'work' },
+          null,
+        );
+        expect(activated).toMatchObject({ status: 'ACTIVE', alias: 'work', version: attempt.version + 1 });
+        expect((await store.getConnectedAccount(attempt.id))!.version).toBe(attempt.version + 1);
+      });
+
       it('complete a fields request with its account once, even when two complete it at once', async () => {
         const request = fieldsRequest({ expiresAt: new Date('2025-03-01T10:10:00.000Z') });
         await store.insertConnectionRequest(request);
