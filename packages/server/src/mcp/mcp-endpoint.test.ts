@@ -321,6 +321,62 @@ describe('MCP cancellation that arrives before its call', () => {
     expect(calls()).toBe(2);
   });
 
+  /** A new MCP connection of `session`: the Mcp-Session-Id its initialize gave out. */
+  async function initialize(session: Session<PlainTool[]>): Promise<string> {
+    const response = await fetch(endpoint(session.sessionId), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...session.mcp.headers },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-03-26',
+          capabilities: {},
+          clientInfo: { name: 'raw', version: '0' },
+        },
+      }),
+    });
+    return response.headers.get('mcp-session-id')!;
+  }
+
+  /** Cancellations of `count` calls from id `from` on that were never sent, in batches of 100. */
+  async function flood(session: Session<PlainTool[]>, connection: string, from: number, count: number) {
+    for (let start = from; start < from + count; start += 100) {
+      const batch = Array.from({ length: Math.min(100, from + count - start) }, (_, index) =>
+        cancel(start + index),
+      );
+      expect(await post(session, batch, connection)).toEqual({ status: 202, text: '' });
+    }
+  }
+
+  it("a client's flood of early cancellations pushes out only its own, not another session's or connection's", async () => {
+    const victim = await mux.create('user_mcp_race3', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
+    const flooder = await mux.create('user_mcp_flood', {
+      toolkits: ['tasks'],
+      sessionPreset: 'DIRECT_TOOLS',
+    });
+    const calls = (session: Session<PlainTool[]>) =>
+      sample.calls.filter((entry) => entry.context.sessionId === session.sessionId).length;
+    const mine = await initialize(victim);
+    expect(await post(victim, cancel(7), mine)).toEqual({ status: 202, text: '' });
+    // more cancellations than the endpoint keeps in all, from a client of another session, then from
+    // another client of the same session
+    const floodConnection = await initialize(flooder);
+    await flood(flooder, floodConnection, 1000, 10_100);
+    const neighbour = await initialize(victim);
+    await flood(victim, neighbour, 1000, 10_100);
+    expect(await post(victim, list(7), mine)).toEqual({ status: 202, text: '' });
+    expect(calls(victim)).toBe(0);
+    // the flooders' oldest cancellations were forgotten (those calls run), their newest stand
+    expect((await post(flooder, list(1000), floodConnection)).status).toBe(200);
+    expect(await post(flooder, list(1000 + 10_099), floodConnection)).toEqual({ status: 202, text: '' });
+    expect((await post(victim, list(1000), neighbour)).status).toBe(200);
+    expect(await post(victim, list(1000 + 10_099), neighbour)).toEqual({ status: 202, text: '' });
+    expect(calls(flooder)).toBe(1);
+    expect(calls(victim)).toBe(1);
+  });
+
   it('without an Mcp-Session-Id (a client that may reuse ids) an early cancellation is forgotten', async () => {
     const session = await mux.create('user_mcp_race2', {
       toolkits: ['tasks'],

@@ -23,6 +23,7 @@ import {
 import { jsonResponse, jsonTextPieces, utf8Length } from '../json-response.js';
 import { isJsonContentType, MAX_BODY_DEPTH, parseJsonText, readBodyText } from '../read-body.js';
 import type { CachedSession, SessionCache } from '../session-cache.js';
+import { type EarlyCancelLimits, EarlyCancels } from './early-cancels.js';
 
 /**
  * Limits and browser access of the MCP endpoint (`createServer({ mcp })`). Every limit answers with a
@@ -102,10 +103,15 @@ const CORS_MAX_AGE = '7200';
 
 /**
  * How long a cancellation that arrived before its call is remembered (the two requests raced), and
- * how many such cancellations at most: the oldest are forgotten first.
+ * how many such cancellations at most, per MCP connection, per toolmux session and in all (see
+ * {@link EarlyCancels}: a client that sends many pushes out only its own).
  */
-const EARLY_CANCEL_TTL_MS = 60_000;
-const EARLY_CANCEL_LIMIT = 10_000;
+const EARLY_CANCEL_LIMITS: EarlyCancelLimits = {
+  ttlMs: 60_000,
+  perConnection: 100,
+  perSession: 1_000,
+  total: 10_000,
+};
 
 /** The first protocol version without JSON-RPC batching. */
 const NO_BATCH_PROTOCOL_VERSION = '2025-06-18';
@@ -118,7 +124,19 @@ type JsonRpcId = string | number | null;
  * and the JSON-RPC id, typed (`1` and `"1"` are different ids).
  */
 function runningKey(sessionId: string, connection: string, id: string | number): string {
-  return `${sessionId}\n${connection}\n${typeof id === 'number' ? `n${id}` : `s${id}`}`;
+  return `${sessionId}\n${connection}\n${idKey(id)}`;
+}
+
+/** A JSON-RPC id as a key, typed (`1` and `"1"` are different ids). */
+function idKey(id: string | number): string {
+  return typeof id === 'number' ? `n${id}` : `s${id}`;
+}
+
+/** Where a request came from: the toolmux session, the MCP connection (see {@link runningKey}), its id. */
+interface RequestOrigin {
+  sessionId: string;
+  connection: string;
+  id: string | number;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
@@ -351,12 +369,11 @@ export class McpEndpoint {
    */
   readonly #running = new Map<string, Set<AbortController>>();
   /**
-   * Cancellations that named no running call, by {@link runningKey} → when they expire, oldest
-   * first: a client sends the cancellation right after the call, and the two requests race. Kept
-   * only for connections with an `Mcp-Session-Id`, whose request ids are never reused (a client
-   * without one may reuse an id after its call has finished).
+   * Cancellations that named no running call: a client sends the cancellation right after the call,
+   * and the two requests race. Kept only for connections with an `Mcp-Session-Id`, whose request ids
+   * are never reused (a client without one may reuse an id after its call has finished).
    */
-  readonly #earlyCancels = new Map<string, number>();
+  readonly #earlyCancels = new EarlyCancels(EARLY_CANCEL_LIMITS);
 
   /** @throws {ToolMuxError} `INVALID_REQUEST` for an option that is not usable, naming it. */
   constructor(options: McpEndpointOptions) {
@@ -594,12 +611,11 @@ export class McpEndpoint {
         // A new MCP connection: its id scopes the request ids that its cancellations name.
         issuedConnection = randomUUID();
       }
-      const answer = await this.#answer(
-        rpcRequest,
-        entry,
-        request.signal,
-        runningKey(sessionId, connection, rpcRequest.id),
-      );
+      const answer = await this.#answer(rpcRequest, entry, request.signal, {
+        sessionId,
+        connection,
+        id: rpcRequest.id,
+      });
       // A cancelled request gets no response (the client has stopped waiting for it).
       if (answer !== CANCELLED) await respond(answer, rpcRequest.id);
     }
@@ -627,7 +643,9 @@ export class McpEndpoint {
     const key = runningKey(sessionId, connection, requestId);
     const running = this.#running.get(key);
     if (!running) {
-      if (connection !== '' && key.length <= 1024) this.#rememberEarlyCancel(key);
+      if (connection !== '' && key.length <= 1024) {
+        this.#earlyCancels.remember(sessionId, connection, idKey(requestId));
+      }
       return;
     }
     const reason = parsed.data!.params.reason;
@@ -636,24 +654,6 @@ export class McpEndpoint {
         new Error(`The MCP client cancelled the call${reason ? `: ${reason.slice(0, 200)}` : ''}.`),
       );
     }
-  }
-
-  #rememberEarlyCancel(key: string): void {
-    const now = Date.now();
-    for (const [oldest, expires] of this.#earlyCancels) {
-      if (expires > now && this.#earlyCancels.size < EARLY_CANCEL_LIMIT) break;
-      this.#earlyCancels.delete(oldest);
-    }
-    this.#earlyCancels.delete(key);
-    this.#earlyCancels.set(key, now + EARLY_CANCEL_TTL_MS);
-  }
-
-  /** Whether the request of `key` was cancelled before it arrived (forgetting that cancellation). */
-  #cancelledEarly(key: string): boolean {
-    const expires = this.#earlyCancels.get(key);
-    if (expires === undefined) return false;
-    this.#earlyCancels.delete(key);
-    return expires > Date.now();
   }
 
   /** A 400 for a batch this endpoint does not run (protocol version, size, initialize inside). */
@@ -738,9 +738,10 @@ export class McpEndpoint {
     message: JSONRPCRequest,
     entry: CachedSession,
     signal: AbortSignal,
-    key: string,
+    origin: RequestOrigin,
   ): Promise<unknown> {
     const { id } = message;
+    const key = runningKey(origin.sessionId, origin.connection, origin.id);
     try {
       switch (message.method) {
         case 'initialize': {
@@ -778,7 +779,10 @@ export class McpEndpoint {
             return rpcError(id, ErrorCode.InvalidParams, badToolCallParams(message.params, path));
           }
           const { name, arguments: args } = call.data.params;
-          if (this.#cancelledEarly(key)) return CANCELLED;
+          // cancelled before it arrived (that cancellation is forgotten now)
+          if (this.#earlyCancels.take(origin.sessionId, origin.connection, idKey(origin.id))) {
+            return CANCELLED;
+          }
           // aborted when the client goes away, or cancels the call (notifications/cancelled)
           const cancel = new AbortController();
           const running = this.#running.get(key) ?? new Set<AbortController>();
