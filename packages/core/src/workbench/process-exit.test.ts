@@ -93,6 +93,60 @@ describe.each(SANDBOX_SLICING_AVAILABLE ? ['main', 'workers', 'default without J
   },
 );
 
+describe('a script that runs cells on WorkbenchWorkers without a ToolMux', () => {
+  it('gets its first cell’s result: the process waits for the thread that starts for it, then exits', async () => {
+    const pool = resolve(import.meta.dirname, '../../dist/workbench/worker-pool.js');
+    // nothing else keeps the event loop alive (no store, no server): only the cell's worker thread
+    const { code, stdout, timedOut } = await runScript(`
+      const { WorkbenchWorkers } = await import(${JSON.stringify(pool)});
+      const workers = new WorkbenchWorkers(1, 1);
+      const message = (code) => ({
+        sessionId: 'direct',
+        code,
+        memoryMb: 32,
+        fresh: false,
+        limits: { timeoutMs: 5_000, maxOutputChars: 10_000, maxToolCalls: 10 },
+      });
+      const host = async () => 41;
+      const first = await workers.run(message("globalThis.n = await toolmux.execute('ANY', {}); return n + 1"), host);
+      const second = await workers.run(message('return n * 2'), host);
+      console.log(JSON.stringify([first.result, second.result]));
+    `);
+    expect(timedOut).toBe(false);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout.trim() || 'null')).toEqual([
+      { result: 42, logs: [] },
+      { result: 82, logs: [] },
+    ]);
+  }, 30_000);
+
+  it('gets the result when the first thread fails to start and another one starts for the cell', async () => {
+    const pool = resolve(import.meta.dirname, '../../dist/workbench/worker-pool.js');
+    const { code, stdout, timedOut } = await runScript(`
+      const { Worker } = await import('node:worker_threads');
+      const { WorkbenchWorkers, spawnWorkbenchThread } = await import(${JSON.stringify(pool)});
+      let spawned = 0;
+      const workers = new WorkbenchWorkers(1, 1, {
+        spawn: (init) => (spawned++ === 0 ? new Worker('process.exit(3)', { eval: true }) : spawnWorkbenchThread(init)),
+      });
+      const cell = await workers.run(
+        {
+          sessionId: 'direct',
+          code: 'return 6 * 7',
+          memoryMb: 32,
+          fresh: false,
+          limits: { timeoutMs: 5_000, maxOutputChars: 10_000, maxToolCalls: 10 },
+        },
+        async () => null,
+      );
+      console.log(JSON.stringify([spawned, cell.result]));
+    `);
+    expect(timedOut).toBe(false);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout.trim() || 'null')).toEqual([2, { result: 42, logs: [] }]);
+  }, 30_000);
+});
+
 describe('hasInputOptions', () => {
   it('finds the options about the main script’s input, and only those', () => {
     for (const options of [

@@ -279,10 +279,11 @@ class WorkbenchWorker {
     const worker = this.#pool.spawnThread({ port: channel.port2, shared, base: this.#base });
     this.#worker = worker;
     this.online = false;
-    worker.unref();
+    // An idle pool must not keep the process alive: the thread is ref'd only while cells wait for it
+    // to start (a replacement's may, see `replace`) or run in it.
+    if (this.#starting.length === 0) worker.unref();
     this.#port.on('message', (message: FromWorker) => this.#message(message));
-    // after the listener: attaching one refs the port again, and an idle pool must not keep the
-    // process alive (the worker itself is ref'd while it runs cells)
+    // after the listener: attaching one refs the port again
     this.#port.unref();
     // Only the current thread's failure counts, and only once: a thread emits 'exit' after its
     // 'error', and after the last failed start (see `#failed`) nothing may start another thread
@@ -409,6 +410,8 @@ class WorkbenchWorker {
       run.startingSince ??= Date.now();
       this.sessions.add(run.message.sessionId);
       this.#starting.push({ run, fresh });
+      // the cell waits for the thread: the process must not end meanwhile (nothing else may hold it)
+      if (this.#starting.length === 1) this.#worker.ref();
       return true;
     }
     const posting = this.#claims.post();
@@ -486,6 +489,8 @@ class WorkbenchWorker {
         run.startingSince = undefined;
         if (!this.post(run, fresh)) this.#pool.place(run);
       }
+      // the cells waiting for the thread ended meanwhile, or went elsewhere
+      if (this.runs.size === 0) this.#worker.unref();
       return;
     }
     const run = this.runs.get(message.runId);
