@@ -178,6 +178,40 @@ function badInputSuite(name: string, openStore: () => Promise<{ url: string; cle
       expect(logger.errors).toEqual([]);
     });
 
+    it('refuses a client log entry whose time no store can hold (years 0001–9999 in UTC) with a 400 naming it', async () => {
+      const entry = (createdAt: string) => ({
+        session_id: null,
+        user_id: 'ignored',
+        connected_account_id: null,
+        tool_slug: 'TASKS_LIST_TASKS',
+        toolkit: 'tasks',
+        call_id: null,
+        status: 'error',
+        error_code: 'TOOL_ABORTED',
+        error_message: 'aborted before it was sent',
+        duration_ms: 0,
+        input: '{}',
+        output: '',
+        created_at: createdAt,
+      });
+      const path = `/api/v1/sessions/${session.session_id}/logs`;
+      // valid ISO 8601 with an offset, but year 0 (1 BC), or past 9999 once in UTC
+      for (const time of ['0000-06-01T00:00:00Z', '0001-01-01T00:30:00+01:00', '9999-12-31T23:00:00-05:00']) {
+        const result = await call('POST', path, { items: [entry(time)] });
+        expect(result.status, JSON.stringify(result.json)).toBe(400);
+        expect(result.json.error.code).toBe('INVALID_REQUEST');
+        expect(result.json.error.message).toContain('created_at');
+      }
+      // the ends of the range are taken
+      for (const time of ['0001-01-01T00:00:00Z', '9999-12-31T23:59:59.999Z', '9999-12-31T18:59:59-05:00']) {
+        const result = await call('POST', path, { items: [entry(time)] });
+        expect(result.status, JSON.stringify(result.json)).toBe(201);
+        const [id] = result.json.ids;
+        const page = await call('GET', `${path}?limit=1`);
+        expect(page.json.items[0]).toMatchObject({ id, created_at: new Date(time).toISOString() });
+      }
+    });
+
     it('refuses tool arguments nested past the limit before the tool runs, REST and MCP alike', async () => {
       for (const depth of [150, 4_000, 10_000]) {
         const body = `{"tool_slug":"TASKS_CREATE_TASK","arguments":{"title":"t","labels":[${deepJson(depth)}]}}`;

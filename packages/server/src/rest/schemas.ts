@@ -565,6 +565,19 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused
 const CONTROL_BUT_WHITESPACE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
+/** The earliest and latest times every store holds (PostgreSQL's timestamptz has no year 0, none past 9999). */
+const EARLIEST_LOG_TIME = Date.parse('0001-01-01T00:00:00.000Z');
+const LATEST_LOG_TIME = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** When a client's call was made: ISO 8601 with an offset, in the years 0001–9999 once in UTC. */
+const logTime = z.iso.datetime({ offset: true }).refine(
+  (text) => {
+    const time = Date.parse(text);
+    return time >= EARLIEST_LOG_TIME && time <= LATEST_LOG_TIME;
+  },
+  { message: 'must be a time in the years 0001–9999 (in UTC): a store cannot hold another' },
+);
+
 /** Text a client sends for the log: at most `max` characters, well-formed, no control characters. */
 const logText = (max: number, { multiline = false, min = 0 } = {}) =>
   z
@@ -608,7 +621,7 @@ export const AddLogsBody = component(
           output: logText(8192, { multiline: true }),
           error_message: logText(8192, { multiline: true }).nullable(),
           duration_ms: z.number().min(0),
-          created_at: z.iso.datetime({ offset: true }),
+          created_at: logTime,
           parent_id: z
             .string()
             .max(128)
