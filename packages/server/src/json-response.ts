@@ -35,9 +35,7 @@ export function smallJson<T extends object>(value: T): T {
  * joined chunk string first (that copy of the whole text in the young generation brought the next
  * scavenge closer while the value written, often the call's megabyte of arguments, was alive).
  */
-export async function jsonBody(
-  value: unknown,
-): Promise<{ body: string | ReadableStream<Uint8Array>; length: number }> {
+export function jsonBody(value: unknown): JsonAnswer | Promise<JsonAnswer> {
   if (typeof value === 'object' && value !== null && small.has(value)) {
     const json = JSON.stringify(value);
     if (json.length < CHUNKED_FROM) return { body: json, length: -1 };
@@ -64,26 +62,47 @@ export async function jsonBody(
       text = [];
     },
   });
+  const written = (): JsonAnswer => {
+    // JSON.stringify answers undefined for a value that writes nothing: the answer is then `null`
+    if (!writer.written) return { body: 'null', length: -1 };
+    if (bytes === undefined) return { body: text.join(''), length: -1 };
+    return streamed(bytes.end());
+  };
   const due = () => slice.due();
-  while (!writer.step(due)) await slice.pause();
-  // JSON.stringify answers undefined for a value that writes nothing: the answer is then `null`
-  if (!writer.written) return { body: 'null', length: -1 };
-  if (bytes === undefined) return { body: text.join(''), length: -1 };
-  return streamed(bytes.end());
+  // a value written in one slice (most answers) is answered at once, without a promise
+  if (writer.step(due)) return written();
+  return (async () => {
+    do await slice.pause();
+    while (!writer.step(due));
+    return written();
+  })();
+}
+
+/** A JSON answer's body, and its length in bytes when it is streamed (-1 for text). */
+export interface JsonAnswer {
+  body: string | ReadableStream<Uint8Array>;
+  length: number;
 }
 
 /**
  * A JSON answer with `status` (and `headers`), its body written by {@link jsonBody}: what every
  * route that answers a value of unbounded size (a tool's result, a list) sends, instead of a
  * framework's `c.json`, which writes the whole value with one `JSON.stringify` and encodes the text
- * in one piece, holding every other request meanwhile (about 100 ms for a result of 8 MB).
+ * in one piece, holding every other request meanwhile (about 100 ms for a result of 8 MB). A value
+ * written in one slice is answered at once (no promise to wait for).
  */
-export async function jsonResponse(
+export function jsonResponse(
   value: unknown,
   status: number,
   headers: Record<string, string> = {},
-): Promise<Response> {
-  const answer = await jsonBody(value);
+): Response | Promise<Response> {
+  const answer = jsonBody(value);
+  return answer instanceof Promise
+    ? answer.then((written) => responseOf(written, status, headers))
+    : responseOf(answer, status, headers);
+}
+
+function responseOf(answer: JsonAnswer, status: number, headers: Record<string, string>): Response {
   headers['content-type'] = 'application/json';
   if (answer.length >= 0) headers['content-length'] = String(answer.length);
   return responseWithRequestId(answer.body, status, headers);

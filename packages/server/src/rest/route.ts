@@ -1,4 +1,10 @@
-import { checkText, checkUserId, describeZodIssue, type ErrorAudience } from '@toolmux/core/internal';
+import {
+  checkText,
+  checkUserId,
+  describeZodIssue,
+  type ErrorAudience,
+  type TextRule,
+} from '@toolmux/core/internal';
 import type { z } from 'zod';
 import { invalidRequest } from '../http-errors.js';
 
@@ -135,17 +141,33 @@ function isPlainObject(value: unknown): boolean {
  */
 function checkRequestText(value: unknown, part: 'path' | 'query' | 'body'): void {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
-  for (const [name, item] of Object.entries(value)) {
+  const record = value as Record<string, unknown>;
+  for (const name of Object.keys(record)) {
+    const item = record[name];
     if (typeof item !== 'string') continue;
     if (name === 'user_id') checkUserId(item, `${part}.user_id`);
-    else if (part !== 'body') {
-      checkText(item, {
-        field: `${part} parameter ${name}`,
-        code: 'INVALID_REQUEST',
-        maxLength: 8192,
-        allowEmpty: true,
-        fix: 'ids, slugs and cursors are well-formed Unicode text without control characters; pass them as the API returned them',
-      });
-    }
+    else if (part !== 'body') checkText(item, parameterRule(part, name));
   }
 }
+
+/** The rule of a path or query parameter, made once per name (see {@link checkRequestText}). */
+function parameterRule(part: 'path' | 'query', name: string): TextRule {
+  const rules = PARAMETER_RULES[part];
+  let rule = rules.get(name);
+  if (rule === undefined) {
+    rule = {
+      field: `${part} parameter ${name}`,
+      code: 'INVALID_REQUEST',
+      maxLength: 8192,
+      allowEmpty: true,
+      fix: 'ids, slugs and cursors are well-formed Unicode text without control characters; pass them as the API returned them',
+    };
+    // the names routes declare, and a few a caller made up (those are refused by the schema next)
+    if (rules.size < MAX_PARAMETER_RULES) rules.set(name, rule);
+  }
+  return rule;
+}
+
+/** Rules by parameter name, per part: a request's values are checked without making a rule each. */
+const PARAMETER_RULES = { path: new Map<string, TextRule>(), query: new Map<string, TextRule>() };
+const MAX_PARAMETER_RULES = 256;
