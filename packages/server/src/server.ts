@@ -11,7 +11,6 @@ import {
   WorkSlice,
 } from '@toolmux/core/internal';
 import { Hono } from 'hono';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { secretMatcher } from './api-key.js';
 import { composioRouteNotFound, isComposioPath, mountComposioApi } from './composio/composio-api.js';
 import { ConnectPages } from './connect/connect-page.js';
@@ -27,6 +26,7 @@ import {
   recordExpectedUnavailable,
   recordFault,
   requestLog,
+  responseWithRequestId,
   type ServerLogger,
 } from './request-log.js';
 import { apiRoutes } from './rest/api.js';
@@ -192,6 +192,17 @@ class RouteCall {
   }
 }
 
+/**
+ * A small JSON answer (an error, `/healthz`) made with plain headers and the request id, as REST
+ * answers are (see `responseWithRequestId`): Hono's `c.json` answer got the id added afterwards,
+ * which turned its headers into a `Headers` object that Node's adapter then copied back header by
+ * header (~15% of the instructions of a `/healthz`).
+ */
+function jsonAnswer(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  headers['content-type'] = 'application/json';
+  return responseWithRequestId(JSON.stringify(body), status, headers);
+}
+
 /** Where a caller finds the project API key (never the key itself). */
 const WHERE_THE_API_KEY_IS =
   "The key is the server's TOOLMUX_API_KEY or, for `toolmux serve` started without it, the contents of " +
@@ -266,20 +277,17 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
 
   app.onError((error, c) => {
     const { status, body } = errorResponse(error, recordFault, audienceOf(c.req.raw));
-    if (status === 401) c.header('www-authenticate', 'Bearer realm="toolmux"');
-    return c.json(body, status as ContentfulStatusCode);
+    return jsonAnswer(body, status, status === 401 ? { 'www-authenticate': 'Bearer realm="toolmux"' } : {});
   });
   app.notFound((c) => {
     const allow = allowedMethods(app.routes, c.req.path);
     if (isComposioPath(c.req.path)) {
       // a Composio client reads Composio's envelope, and is told what of Composio's API is served
       const { status, body } = composioRouteNotFound(c.req.method, c.req.path, allow);
-      if (allow.length > 0) c.header('allow', allow.join(', '));
-      return c.json(body, status);
+      return jsonAnswer(body, status, allow.length > 0 ? { allow: allow.join(', ') } : {});
     }
     if (allow.length > 0) {
-      c.header('allow', allow.join(', '));
-      return c.json(
+      return jsonAnswer(
         {
           error: {
             code: 'METHOD_NOT_ALLOWED',
@@ -287,9 +295,10 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
           },
         },
         405,
+        { allow: allow.join(', ') },
       );
     }
-    return c.json(
+    return jsonAnswer(
       {
         error: {
           code: 'ROUTE_NOT_FOUND',
@@ -316,19 +325,19 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   };
 
   // Operations: liveness, readiness (the store answers), Prometheus metrics.
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', async (c) => {
+  app.get('/healthz', () => jsonAnswer({ status: 'ok' }));
+  app.get('/readyz', async () => {
     if (draining) {
       // what shutting down means: out of the rotation (a warning line, not a fault's error line)
       recordExpectedUnavailable('the server is shutting down (draining)');
-      return c.json({ status: 'draining' }, 503);
+      return jsonAnswer({ status: 'draining' }, 503);
     }
     try {
       await pingStore(await openToolMuxStore(options.toolmux));
-      return c.json({ status: 'ready' });
+      return jsonAnswer({ status: 'ready' });
     } catch (error) {
       recordFault(error);
-      return c.json(
+      return jsonAnswer(
         { status: 'unavailable', message: 'The store does not answer; the log has the cause.' },
         503,
       );

@@ -127,6 +127,45 @@ describe('REST answers', () => {
     expect(headerValues(refused, 'x-request-id')).toEqual(['req-404']);
   });
 
+  it('errors, 405s and /healthz carry one x-request-id, the JSON type and their own headers', async () => {
+    const unauthorized = await new Promise<RawAnswer>((resolve, reject) => {
+      const outgoing = request(
+        `${running.url}/api/v1/toolkits`,
+        { headers: { 'x-request-id': 'req-401' } },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () =>
+            resolve({
+              status: response.statusCode!,
+              rawHeaders: response.rawHeaders,
+              body: Buffer.concat(chunks),
+            }),
+          );
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.end();
+    });
+    expect(unauthorized.status).toBe(401);
+    expect(headerValues(unauthorized, 'www-authenticate')).toEqual(['Bearer realm="toolmux"']);
+    expect(headerValues(unauthorized, 'x-request-id')).toEqual(['req-401']);
+    expect(headerValues(unauthorized, 'content-type')).toEqual(['application/json']);
+    expect(JSON.parse(unauthorized.body.toString('utf8')).error.code).toBe('UNAUTHORIZED');
+
+    const notAllowed = await send('PUT', `/api/v1/sessions/${sessionId}`, undefined, 'req-405');
+    expect(notAllowed.status).toBe(405);
+    expect(headerValues(notAllowed, 'allow')).toEqual(['DELETE, GET, HEAD, PATCH']);
+    expect(headerValues(notAllowed, 'x-request-id')).toEqual(['req-405']);
+    expect(headerValues(notAllowed, 'content-length')).toEqual([String(notAllowed.body.length)]);
+
+    const health = await send('GET', '/healthz', undefined, 'req-health');
+    expect(health.status).toBe(200);
+    expect(headerValues(health, 'x-request-id')).toEqual(['req-health']);
+    expect(headerValues(health, 'content-type')).toEqual(['application/json']);
+    expect(JSON.parse(health.body.toString('utf8'))).toEqual({ status: 'ok' });
+  });
+
   it('a streamed answer has the Content-Length of its UTF-8 bytes, and the request id', async () => {
     const answer = await send(
       'POST',
