@@ -38,7 +38,9 @@
  * BENCH_CALLGRIND=<dir> runs the servers under valgrind's callgrind and prints the instructions they
  * ran per measured request (from the first to the last; dumps in <dir>): a count that the other
  * processes on a shared machine do not change, where CPU time does (use BENCH_REQUESTS=640 or so:
- * a request costs ~50× its time).
+ * a request costs ~50× its time). The servers' session cache then lives 50× longer (100 s; else
+ * BENCH_SESSION_CACHE_TTL_MS, 2000 by default), so that its background re-reads per request do not
+ * grow with the slowdown.
  */
 import { execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -71,6 +73,15 @@ const BASELINE = process.env.BENCH_BASELINE ?? '';
  */
 const CODE = process.env.BENCH_CODE ?? '';
 const silent = { debug() {}, warn() {}, error() {} };
+/**
+ * The servers' `sessionCacheTtlMs`: how often a session's existence is read again in the background
+ * (see `SessionCache.checkReadable`). Under callgrind a server runs ~50× slower, so with the
+ * default of 2 s it would re-read every session about once per measured request, and a slower
+ * contender more often: the count would depend on speed. It is then 50× the default.
+ */
+const SESSION_CACHE_TTL_MS = Number(
+  process.env.BENCH_SESSION_CACHE_TTL_MS ?? (process.env.BENCH_CALLGRIND ? 100_000 : 2000),
+);
 
 /** Runs in the child: a server on `store`, with this checkout's code or the one at `root`. */
 async function serve(store: string, root: string): Promise<void> {
@@ -98,7 +109,7 @@ async function serve(store: string, root: string): Promise<void> {
     sessionIds.push((await mux.create(`bench_user_${i}`, { toolkits: ['echo'] })).sessionId);
   }
   const running = await server
-    .createServer({ toolmux: mux, apiKey: API_KEY, logger: silent })
+    .createServer({ toolmux: mux, apiKey: API_KEY, logger: silent, sessionCacheTtlMs: SESSION_CACHE_TTL_MS })
     .serve({ port: 0 });
   process.send!({ url: running.url, sessionIds });
   let profiler: InspectorSession | undefined;
