@@ -212,6 +212,81 @@ function badInputSuite(name: string, openStore: () => Promise<{ url: string; cle
       }
     });
 
+    it('refuses a "__proto__" key of metadata, credentials and other maps with a 400 naming it; nothing is stored without it', async () => {
+      // JSON text: an object literal's __proto__ sets the prototype; JSON.parse makes it an own key,
+      // which zod then left out of what it returned, so the request succeeded and the key was lost
+      const authConfig = (await call('POST', '/api/v1/auth-configs', { toolkit: 'mail', type: 'api_key' }))
+        .json;
+      const tool = (inputSchema: string) =>
+        `{"slug":"PROTO_TOOL","name":"P","description":"d","toolkit":"","inputSchema":${inputSchema},"annotations":{},"tags":[]}`;
+      const before = (await call('GET', '/api/v1/sessions?user_id=proto_user')).json.items.length;
+      for (const [method, path, body, where] of [
+        [
+          'POST',
+          '/api/v1/sessions',
+          '{"user_id":"proto_user","config":{"metadata":{"a":"b","__proto__":"x"}}}',
+          'body.config.metadata.__proto__',
+        ],
+        [
+          'POST',
+          '/api/v1/sessions',
+          '{"user_id":"proto_user","config":{"authConfigs":{"__proto__":"ac_1"}}}',
+          'body.config.authConfigs.__proto__',
+        ],
+        [
+          'POST',
+          '/api/v1/sessions',
+          '{"user_id":"proto_user","config":{"tools":{"__proto__":["TASKS_LIST_TASKS"]}}}',
+          'body.config.tools.__proto__',
+        ],
+        [
+          'POST',
+          '/api/v1/sessions',
+          `{"user_id":"proto_user","config":{"experimental":{"customTools":[${tool('{"type":"object","__proto__":{"type":"string"}}')}]}}}`,
+          'body.config.experimental.customTools.0.inputSchema.__proto__',
+        ],
+        [
+          'PATCH',
+          `/api/v1/sessions/${session.session_id}`,
+          '{"config":{"metadata":{"__proto__":"x"}}}',
+          'body.config.metadata.__proto__',
+        ],
+        [
+          'POST',
+          '/api/v1/connected-accounts',
+          `{"user_id":"proto_user","auth_config_id":"${authConfig.id}","credentials":{"apiKey":"k","__proto__":"x"}}`,
+          'body.credentials.__proto__',
+        ],
+        [
+          'POST',
+          '/api/v3.1/tool_router/session',
+          '{"user_id":"proto_user","auth_configs":{"__proto__":"ac_1"}}',
+          'body.auth_configs.__proto__',
+        ],
+      ] as const) {
+        const result = await call(method, path, body);
+        expect(result.status, `${method} ${path} ${body}: ${JSON.stringify(result.json)}`).toBe(400);
+        expect(result.json.error.code).toBe('INVALID_REQUEST');
+        expect(result.json.error.message).toContain(where);
+      }
+      expect((await call('GET', '/api/v1/sessions?user_id=proto_user')).json.items).toHaveLength(before);
+      expect((await call('GET', '/api/v1/connected-accounts?user_ids=proto_user')).json.items).toEqual([]);
+      expect((await call('GET', `/api/v1/sessions/${session.session_id}`)).json.metadata).toEqual({});
+      // where the value is passed on whole, the key stays: tool arguments and schemas below the top
+      const nested = await call(
+        'POST',
+        '/api/v1/sessions',
+        `{"user_id":"proto_user","config":{"experimental":{"customTools":[${tool('{"type":"object","properties":{"__proto__":{"type":"string"}}}')}]}}}`,
+      );
+      expect(nested.status, JSON.stringify(nested.json)).toBe(201);
+      const run = await call(
+        'POST',
+        `/api/v1/sessions/${session.session_id}/execute`,
+        '{"tool_slug":"TASKS_CREATE_TASK","arguments":{"title":"t","__proto__":{"x":1}}}',
+      );
+      expect(run.status, JSON.stringify(run.json)).toBe(200);
+    });
+
     it('refuses tool arguments nested past the limit before the tool runs, REST and MCP alike', async () => {
       for (const depth of [150, 4_000, 10_000]) {
         const body = `{"tool_slug":"TASKS_CREATE_TASK","arguments":{"title":"t","labels":[${deepJson(depth)}]}}`;
