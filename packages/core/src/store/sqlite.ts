@@ -125,7 +125,8 @@ const LOG_PAGE_COLUMNS = LOG_COLUMNS.replace(
 /** Where those texts are in a row of {@link LOG_PAGE_COLUMNS}: by position, or by name in an object. */
 const LONG_LOG_TEXT_NAMES = ['error_message', 'input', 'output'];
 const LONG_LOG_TEXT_COLUMNS = LONG_LOG_TEXT_NAMES.map((name) => LOG_COLUMN_NAMES.indexOf(name));
-const utf8 = new TextDecoder();
+/** `ignoreBOM`: a text that begins with U+FEFF keeps it (the default decoder takes it for a byte order mark). */
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /**
  * Decodes the long texts that rows `from` on hold as bytes (see {@link LONG_LOG_TEXT_BYTES}), one

@@ -343,6 +343,39 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
       expect(read!.input).toHaveLength(4096);
     });
 
+    it('round-trips log texts that begin with U+FEFF (a byte order mark), short and long alike', async () => {
+      // a long text is read as bytes and decoded (SQLite): the decoder took a leading U+FEFF for a
+      // byte order mark and dropped it
+      const texts = [
+        '\ufeff',
+        '\ufeffshort',
+        `\ufeff${'x'.repeat(5000)}`,
+        '\ufeff'.repeat(8192),
+        `\ufeff${'€'.repeat(2000)}`,
+      ];
+      const entries = texts.map((text, index) =>
+        log({
+          id: `log_bom${String(index).padStart(35, '0')}`,
+          userId: 'bom_user',
+          input: text,
+          output: text,
+          errorMessage: text,
+          status: 'error',
+          errorCode: 'TOOL_EXECUTION_FAILED',
+        }),
+      );
+      await store.insertLogs(entries);
+      const { items } = await store.listLogs({ userId: 'bom_user', limit: 10 });
+      expect(items).toHaveLength(texts.length);
+      for (const entry of entries) {
+        const read = items.find((item) => item.id === entry.id)!;
+        for (const field of ['input', 'output', 'errorMessage'] as const) {
+          expect(read[field]?.length, `${entry.id} ${field}`).toBe(entry[field]?.length);
+          expect(read[field] === entry[field], `${entry.id} ${field}`).toBe(true);
+        }
+      }
+    });
+
     it('stores a batch of entries field for field, and a NUL or lone surrogate costs only that character', async () => {
       const awkward = 'e->>0 \\"q\\" {"a":[1,"\\u0000"]} \\\\ ✓ 👋🏽 \u2028\u2029 \t\r\n end';
       const entries = [
