@@ -1683,7 +1683,10 @@ function denormalize(config: NormalizedSessionConfig): SessionConfig {
     preload: config.preload,
     sessionPreset: config.sessionPreset,
     ...manageConnectionsOf(config),
-    ...(config.multiAccount ? { multiAccount: config.multiAccount } : {}),
+    // off: only `enable`, since core refuses a count or selection without it (the stored ones are defaults)
+    ...(config.multiAccount
+      ? { multiAccount: config.multiAccount.enable ? config.multiAccount : { enable: false } }
+      : {}),
     ...(config.workbench ? { workbench: workbenchChangesOf(config) } : {}),
     ...(config.metaToolNames ? { metaToolNames: config.metaToolNames } : {}),
     metadata: config.metadata,

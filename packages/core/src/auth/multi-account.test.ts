@@ -60,6 +60,28 @@ describe.each(backends)('several accounts per toolkit on $name', ({ skipReason, 
       return { work, personal };
     }
 
+    it('a session with multiAccount off (turned off, or created off) takes later updates of other fields', async () => {
+      // the stored config holds the defaults of a session that is off (maxAccountsPerToolkit 5);
+      // update() merged them back in as if given, and refused every later update with CONFIG_CONFLICT
+      const turnedOff = await mux.create('ada', { multiAccount: { enable: true, maxAccountsPerToolkit: 3 } });
+      await turnedOff.update({ multiAccount: { enable: false } });
+      const createdOff = await mux.create('ada', { multiAccount: { enable: false } });
+      for (const session of [turnedOff, createdOff]) {
+        await session.update({ metadata: { step: 'one' } });
+        await (await mux.use(session.sessionId)).update({ metadata: { step: 'two' } });
+        const stored = await mux.use(session.sessionId);
+        expect(stored.metadata).toEqual({ step: 'two' });
+        expect(stored.config.multiAccount).toEqual({
+          enable: false,
+          maxAccountsPerToolkit: 5,
+          requireExplicitSelection: false,
+        });
+      }
+      // turned on again, the count comes back from the update, not from before
+      await (await mux.use(turnedOff.sessionId)).update({ multiAccount: { enable: true } });
+      expect((await mux.use(turnedOff.sessionId)).config.multiAccount?.maxAccountsPerToolkit).toBe(5);
+    });
+
     it('runs a call with the account named by alias or id; without one, the most recently connected', async () => {
       const { work, personal } = await twoAccounts();
       expect(work.alias).toBe('work');
