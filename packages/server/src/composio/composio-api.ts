@@ -118,7 +118,17 @@ const ExecuteMetaWire = z
 const SearchWire = z
   .object({
     queries: z
-      .array(z.object({ use_case: z.string().min(1), known_fields: z.string().optional() }).strict())
+      .array(
+        z
+          .object({
+            // core's search refuses a blank query in its own words (`query`); named here as sent
+            use_case: z.string().refine((text) => text.trim() !== '', {
+              message: 'must hold the task in words (it is empty or only spaces), e.g. "send an email"',
+            }),
+            known_fields: z.string().optional(),
+          })
+          .strict(),
+      )
       .min(1)
       .max(10),
     toolkits: z.array(z.string()).optional(),

@@ -287,6 +287,18 @@ function badInputSuite(name: string, openStore: () => Promise<{ url: string; cle
       expect(run.status, JSON.stringify(run.json)).toBe(200);
     });
 
+    it('refuses a blank use_case of a Composio search with a 400 naming the field', async () => {
+      const composio = (await call('POST', '/api/v3.1/tool_router/session', { user_id: 'user_1' })).json;
+      for (const useCase of [' ', '\n\t ', '\u00a0\u2028']) {
+        const result = await call('POST', `/api/v3.1/tool_router/session/${composio.session_id}/search`, {
+          queries: [{ use_case: 'send an email' }, { use_case: useCase }],
+        });
+        expect(result.status, JSON.stringify(result.json)).toBe(400);
+        expect(result.json.error.code).toBe('INVALID_REQUEST');
+        expect(result.json.error.message).toContain('body.queries.1.use_case');
+      }
+    });
+
     it('refuses tool arguments nested past the limit before the tool runs, REST and MCP alike', async () => {
       for (const depth of [150, 4_000, 10_000]) {
         const body = `{"tool_slug":"TASKS_CREATE_TASK","arguments":{"title":"t","labels":[${deepJson(depth)}]}}`;
