@@ -88,7 +88,7 @@ const VERSIONS = [
 const SessionParams = z.object({ sessionId: z.string().min(1) });
 const AccountParams = z.object({ accountId: z.string().min(1) });
 
-const ExecuteWire = z
+export const ExecuteWire = z
   .object({
     tool_slug: z.string().min(1),
     arguments: z.record(z.string(), z.unknown()).nullish(),
@@ -107,7 +107,7 @@ const ExecuteWire = z
   })
   .strict();
 
-const ExecuteMetaWire = z
+export const ExecuteMetaWire = z
   .object({
     slug: z.string().min(1),
     arguments: z.record(z.string(), z.unknown()).nullish(),
@@ -115,7 +115,7 @@ const ExecuteMetaWire = z
   })
   .strict();
 
-const SearchWire = z
+export const SearchWire = z
   .object({
     queries: z
       .array(
@@ -138,7 +138,7 @@ const SearchWire = z
   })
   .strict();
 
-const LinkWire = z
+export const LinkWire = z
   .object({
     toolkit: z.string().min(1),
     callback_url: z.string().nullish(),
@@ -147,7 +147,7 @@ const LinkWire = z
   })
   .strict();
 
-const ProxyWire = z
+export const ProxyWire = z
   .object({
     toolkit_slug: z.string().min(1),
     endpoint: z.string().min(1),
@@ -171,12 +171,12 @@ const ProxyWire = z
 
 const AttachWire = z.object({ experimental: experimentalWire.optional() }).strict();
 
-const PageQuery = z.object({
+export const PageQuery = z.object({
   cursor: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 
-const ToolkitsQuery = z.object({
+export const ToolkitsQuery = z.object({
   cursor: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(100).optional(),
   search: z.string().optional(),
