@@ -88,8 +88,17 @@ export function edgeString(min = 0, max = 512, { hostile = true } = {}): fc.Arbi
   const random = fc.string({ unit: 'binary', maxLength: Math.min(cap, 64) });
   // filled to the very limit with one piece (astral pieces count two units)
   const full = fc.constantFrom(...EDGE_PIECES).map((piece) => fill(piece, cap));
+  // one piece first, then filled: what a store treats apart at the start of a long text (a BOM)
+  const led = fc
+    .constantFrom(...EDGE_PIECES)
+    .map((piece) => piece + fill('x', Math.max(0, cap - piece.length)));
   return fc
-    .oneof({ weight: 5, arbitrary: short }, { weight: 2, arbitrary: random }, { weight: 3, arbitrary: full })
+    .oneof(
+      { weight: 5, arbitrary: short },
+      { weight: 2, arbitrary: random },
+      { weight: 3, arbitrary: full },
+      { weight: 2, arbitrary: led },
+    )
     .map((text) => fit(text, min, max));
 }
 
