@@ -115,11 +115,28 @@ function queryString(query: Record<string, unknown>): string {
   return text ? `?${text}` : '';
 }
 
+/** JSON text with every object's keys sorted: equal for the same values, whatever the key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_, item) =>
+    item && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : item,
+  );
+}
+
+/**
+ * The same JSON values: strings byte for byte, numbers as JSON writes them. (toStrictEqual compares
+ * `constructor` properties as types, so two objects with a `constructor: []` key each differ.)
+ */
+function expectSameJson(actual: unknown, expected: unknown, what?: string): void {
+  expect(canonicalJson(actual), what).toBe(canonicalJson(expected));
+}
+
 /** The arguments a tool received (its schema's fields, defaults added) are the ones sent, exactly. */
 function expectArguments(received: unknown, sent: Record<string, unknown>) {
   for (const [key, value] of Object.entries((received ?? {}) as Record<string, unknown>)) {
     // as JSON: the MCP SDK's objects are not plain ones; the values are what counts
-    if (Object.hasOwn(sent, key)) expect(JSON.parse(JSON.stringify(value)), key).toStrictEqual(sent[key]);
+    if (Object.hasOwn(sent, key)) expectSameJson(value, sent[key], key);
   }
 }
 
@@ -229,7 +246,7 @@ async function expectSession(ctx: Context, id: string, written: Answer, metadata
   expect(read.status).toBe(200);
   expect(read.json.config).toEqual(written.json.config);
   expect(read.json.config_version).toBe(written.json.config_version);
-  if (metadata !== undefined) expect(read.json.metadata).toStrictEqual(metadata);
+  if (metadata !== undefined) expectSameJson(read.json.metadata, metadata);
 }
 
 const ROUTES: RouteCase[] = [
@@ -247,7 +264,7 @@ const ROUTES: RouteCase[] = [
         `/api/v1/sessions${queryString({ user_id: body.user_id, limit: 1 })}`,
       );
       expect(listed.json.items[0]?.session_id).toBe(answer.json.session_id);
-      expect(listed.json.items[0]?.metadata).toStrictEqual(body.config?.metadata ?? {});
+      expectSameJson(listed.json.items[0]?.metadata, body.config?.metadata ?? {});
     },
   },
   {
@@ -431,7 +448,7 @@ const ROUTES: RouteCase[] = [
       // the file the workbench reads holds the result as sent
       const file = await ctx.store.getWorkbenchFile?.(ctx.local.session_id, answer.json.offloaded.path);
       expect(file, answer.json.offloaded.path).toBeDefined();
-      expect(JSON.parse(file!.content)).toStrictEqual(body.result);
+      expectSameJson(JSON.parse(file!.content), body.result);
       expect(file!.size).toBe(Buffer.byteLength(file!.content));
     },
   },
@@ -459,11 +476,11 @@ const ROUTES: RouteCase[] = [
     }),
     readBack: async (ctx, body, answer) => {
       const read = await ctx.call('GET', `/api/v1/auth-configs/${answer.json.id}`);
-      expect(read.json).toStrictEqual(answer.json);
+      expectSameJson(read.json, answer.json);
       expect(read.json.name).toBe(body.name ?? null);
       if (body.type === 'oauth2') {
         expect(read.json.client_id).toBe(body.client_id ?? null);
-        expect(read.json.scopes).toStrictEqual(body.scopes ?? null);
+        expectSameJson(read.json.scopes, body.scopes ?? null);
       }
       await ctx.call('DELETE', `/api/v1/auth-configs/${answer.json.id}`);
     },
@@ -482,7 +499,7 @@ const ROUTES: RouteCase[] = [
     },
     readBack: async (ctx, body, answer) => {
       const read = await ctx.call('GET', `/api/v1/connected-accounts/${answer.json.id}`);
-      expect(read.json).toStrictEqual(answer.json);
+      expectSameJson(read.json, answer.json);
       expect(read.json.user_id).toBe(body.user_id);
       expect(read.json.alias).toBe(body.alias ?? null);
       // the credentials reach the tool as they were sent
@@ -493,7 +510,7 @@ const ROUTES: RouteCase[] = [
         arguments: { to: 'a', subject: 'b', body: 'c' },
       });
       expect(run.json.successful, JSON.stringify(run.json)).toBe(true);
-      expect(ctx.calls.at(-1)?.context.credentials).toStrictEqual(given(body.credentials));
+      expectSameJson(ctx.calls.at(-1)?.context.credentials, given(body.credentials));
       await ctx.call('DELETE', `/api/v1/connected-accounts/${answer.json.id}`);
     },
   },
@@ -514,7 +531,7 @@ const ROUTES: RouteCase[] = [
     },
     readBack: async (ctx, body, answer) => {
       const read = await ctx.call('GET', `/api/v1/connected-accounts/${answer.json.id}`);
-      expect(read.json).toStrictEqual(answer.json);
+      expectSameJson(read.json, answer.json);
       expect(read.json.alias).toBe(body.alias);
     },
   },
@@ -529,7 +546,7 @@ const ROUTES: RouteCase[] = [
     },
     readBack: async (ctx, body, answer) => {
       const read = await ctx.call('GET', `/api/v1/connection-requests/${answer.json.id}`);
-      expect(read.json).toStrictEqual(answer.json);
+      expectSameJson(read.json, answer.json);
       expect(read.json.user_id).toBe(body.user_id);
     },
   },
@@ -558,7 +575,7 @@ const ROUTES: RouteCase[] = [
         arguments: { to: 'a', subject: 'b', body: 'c' },
       });
       expect(run.json.successful, JSON.stringify(run.json)).toBe(true);
-      expect(ctx.calls.at(-1)?.context.credentials).toStrictEqual(given(body.credentials));
+      expectSameJson(ctx.calls.at(-1)?.context.credentials, given(body.credentials));
     },
   },
   {
@@ -577,7 +594,7 @@ const ROUTES: RouteCase[] = [
     },
     readBack: async (ctx, _body, answer) => {
       const read = await ctx.call('GET', `/api/v1/connection-requests/${answer.json.id}`);
-      expect(read.json).toStrictEqual(answer.json);
+      expectSameJson(read.json, answer.json);
     },
   },
   {
@@ -618,7 +635,7 @@ const ROUTES: RouteCase[] = [
     }),
     readBack: async (ctx, _body, answer) => {
       const read = await ctx.call('GET', `/api/v3.1/tool_router/session/${answer.json.session_id}`);
-      expect(read.json.config).toStrictEqual(answer.json.config);
+      expectSameJson(read.json.config, answer.json.config);
     },
   },
   {
@@ -647,10 +664,10 @@ const ROUTES: RouteCase[] = [
     }),
     readBack: async (ctx, _body, answer) => {
       const read = await ctx.call('GET', `/api/v3.1/tool_router/session/${ctx.composio.session_id}`);
-      expect(read.json.config).toStrictEqual(answer.json.config);
+      expectSameJson(read.json.config, answer.json.config);
       const again = await ctx.call('PATCH', `/api/v3.1/tool_router/session/${ctx.composio.session_id}`, {});
       expect(again.status, JSON.stringify(again.json)).toBe(200);
-      expect(again.json.config).toStrictEqual(answer.json.config);
+      expectSameJson(again.json.config, answer.json.config);
     },
   },
   {
