@@ -9,6 +9,7 @@ import {
   type ToolSpec,
 } from '@toolmux/core';
 import {
+  CORPUS_TEST_TIMEOUT_MS,
   countOptionalEnumFields,
   findSchemaViolations,
   startScriptedModelServer,
@@ -51,7 +52,7 @@ function keywordsIn(value: unknown, found = new Set<string>()): Set<string> {
   return found;
 }
 
-describe('the GitHub REST API as 1,223 tools', () => {
+describe('the GitHub REST API as 1,223 tools', { timeout: CORPUS_TEST_TIMEOUT_MS }, () => {
   const require = createRequire(import.meta.url);
   const document = require('@octokit/openapi/generated/api.github.com.json');
   const { toolkit } = toolkitFromOpenApi(document, { slug: 'github' });

@@ -15,6 +15,7 @@ import {
   type ToolSpec,
 } from '@toolmux/core';
 import {
+  CORPUS_TEST_TIMEOUT_MS,
   findSchemaViolations,
   hardSchemaCall,
   hardSchemaToolkit,
@@ -143,7 +144,9 @@ describe.each([false, true])('hard zod schemas (hardSchemaCases, strict: %s)', (
   });
 });
 
-describe('the GitHub REST description (@octokit/openapi) as one tool per operation', () => {
+describe('the GitHub REST description (@octokit/openapi) as one tool per operation', {
+  timeout: CORPUS_TEST_TIMEOUT_MS,
+}, () => {
   const file = createRequire(import.meta.url).resolve('@octokit/openapi/generated/api.github.com.json');
   const { toolkit } = toolkitFromOpenApi(JSON.parse(readFileSync(file, 'utf8')), { slug: 'github' });
   const originals = new Map(toolkit.tools.map((tool) => [tool.slug, tool.inputSchema]));

@@ -5,6 +5,7 @@ import { MockLLM } from '@llamaindex/core/llms/mock';
 import { agent } from '@llamaindex/workflow';
 import { SessionPreset, strictSchemaOf, type Toolkit, ToolMux, type ToolSpec } from '@toolmux/core';
 import {
+  CORPUS_TEST_TIMEOUT_MS,
   findSchemaViolations,
   hardSchemaCall,
   hardSchemaToolkit,
@@ -137,7 +138,9 @@ describe.each([false, true])('hard zod schemas (hardSchemaCases), strict: %s', (
   });
 });
 
-describe('the GitHub REST API as ~1,200 tools (@octokit/openapi)', () => {
+describe('the GitHub REST API as ~1,200 tools (@octokit/openapi)', {
+  timeout: CORPUS_TEST_TIMEOUT_MS,
+}, () => {
   let github: Toolkit;
   beforeAll(() => {
     const file = createRequire(import.meta.url).resolve('@octokit/openapi/generated/api.github.com.json');

@@ -10,6 +10,7 @@ import {
   type ToolSpec,
 } from '@toolmux/core';
 import {
+  CORPUS_TEST_TIMEOUT_MS,
   findSchemaViolations,
   hardSchemaCall,
   hardSchemaToolkit,
@@ -210,7 +211,9 @@ describe.each([false, true])(
   },
 );
 
-describe('the GitHub REST API as ~1,200 tools (@octokit/openapi)', () => {
+describe('the GitHub REST API as ~1,200 tools (@octokit/openapi)', {
+  timeout: CORPUS_TEST_TIMEOUT_MS,
+}, () => {
   let github: Toolkit;
   beforeAll(() => {
     const file = createRequire(import.meta.url).resolve('@octokit/openapi/generated/api.github.com.json');

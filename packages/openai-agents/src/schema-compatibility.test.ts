@@ -4,6 +4,7 @@ import { Agent, type FunctionTool, OpenAIResponsesModel, run, setTracingDisabled
 import { assistantMessage, functionCall, ScriptedModel } from '@openai/agents-core/testing';
 import { SessionPreset, strictSchemaOf, type Toolkit, ToolMux, type ToolSpec } from '@toolmux/core';
 import {
+  CORPUS_TEST_TIMEOUT_MS,
   findSchemaViolations,
   hardSchemaCall,
   hardSchemaToolkit,
@@ -152,7 +153,9 @@ describe.each([false, true])('hard zod schemas (hardSchemaCases), strict: %s', (
   });
 });
 
-describe('the GitHub REST API as ~1,200 tools (@octokit/openapi)', () => {
+describe('the GitHub REST API as ~1,200 tools (@octokit/openapi)', {
+  timeout: CORPUS_TEST_TIMEOUT_MS,
+}, () => {
   let github: Toolkit;
   beforeAll(() => {
     const file = createRequire(import.meta.url).resolve('@octokit/openapi/generated/api.github.com.json');

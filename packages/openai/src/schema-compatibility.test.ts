@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { SessionPreset, strictSchemaOf, ToolMux, type ToolSpec } from '@toolmux/core';
 import {
+  CORPUS_TEST_TIMEOUT_MS,
   countOptionalEnumFields,
   findSchemaViolations,
   startScriptedModelServer,
@@ -15,7 +16,7 @@ afterEach(async () => {
   await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
 });
 
-describe('the GitHub REST API as 1,223 tools', () => {
+describe('the GitHub REST API as 1,223 tools', { timeout: CORPUS_TEST_TIMEOUT_MS }, () => {
   const require = createRequire(import.meta.url);
   const document = require('@octokit/openapi/generated/api.github.com.json');
   const { toolkit } = toolkitFromOpenApi(document, { slug: 'github' });

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { SessionPreset, strictSchemaOf, type Toolkit, ToolMux, type ToolSpec } from '@toolmux/core';
 import {
+  CORPUS_TEST_TIMEOUT_MS,
   findSchemaViolations,
   hardSchemaCall,
   hardSchemaToolkit,
@@ -136,7 +137,7 @@ describe.each([false, true])('hard zod schemas (hardSchemaCases), strict: %s', (
   });
 });
 
-describe('the GitHub REST API as ~1,000 tools', () => {
+describe('the GitHub REST API as ~1,000 tools', { timeout: CORPUS_TEST_TIMEOUT_MS }, () => {
   const require = createRequire(import.meta.url);
   const document = require('@octokit/openapi/generated/api.github.com.json');
   const { toolkit } = toolkitFromOpenApi(document, { slug: 'github', limit: 1000 });

@@ -18,7 +18,7 @@ export {
   openaiToolResults,
 } from './openai-wire.js';
 export type { OpenApiToolCall, OpenApiToolkitOptions, OperationInfo } from './openapi-tools.js';
-export { toolkitFromOpenApi } from './openapi-tools.js';
+export { CORPUS_TEST_TIMEOUT_MS, toolkitFromOpenApi } from './openapi-tools.js';
 export type { PostgresProxy, TestPostgresStore } from './postgres.js';
 export {
   createTestPostgresStore,

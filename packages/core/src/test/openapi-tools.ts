@@ -4,6 +4,15 @@ import { ToolMuxError } from '../errors.js';
 import { resolveLocalRef } from '../schema/inline-refs.js';
 import { isSchemaObject, splitAnnotations, transformSchemaTree } from '../schema/subschemas.js';
 
+/**
+ * The timeout of a test that wraps, checks and sends a whole API description's tools (the GitHub
+ * description: ~1,200 tools): its work is seconds of CPU, and CI runs every package's suite at once
+ * on a shared 2-core machine. Measured there with the whole suite and two busy loops beside it
+ * (load 12–18), one such test took up to 12.7 s; in CI they passed the default 20 s. A test that
+ * hangs still fails, after this.
+ */
+export const CORPUS_TEST_TIMEOUT_MS = 120_000;
+
 /** Options of {@link toolkitFromOpenApi}. */
 export interface OpenApiToolkitOptions {
   /** Toolkit slug, lower case (`github`); every tool slug starts with its upper-case form (`GITHUB_`). */
