@@ -110,7 +110,9 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect(out).toEqual({ result: { n: 30000, same: true }, logs: [] });
     const items = (received as { args: { items: Array<{ id: number; text: string }> } }).args.items;
     expect(items[29999]).toEqual({ id: 29999, text: `é✓👋 "q" \\ ${'x'.repeat(100)}29999` });
-  });
+    // more than the cell’s own 30 s: on a loaded machine a slow cell ends with its WORKBENCH_TIMEOUT,
+    // not with a bare test timeout at the default 20 s (as the test did in CI)
+  }, 60_000);
 
   it('calls the host with JSON arguments and gives back its value or its error code', async () => {
     const sandbox = await create(32);
@@ -372,7 +374,8 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     );
     expect(calls.error?.code).toBe('WORKBENCH_TOOL_CALL_LIMIT');
     expect((await sandbox.run('return 3', noHost, limits)).result).toBe(3);
-  });
+    // more than its first cell's own 20 s: a slow cell ends with its own error, not a test timeout
+  }, 60_000);
 
   it('an endless recursion that overflows the engine’s stack says so (not that memory ran out)', async () => {
     for (const code of [
@@ -437,7 +440,8 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     const short = await sandbox.run('throw new RangeError("bad")', noHost, capped);
     expect(short.error?.message).toMatch(/^RangeError: bad\n/);
     expect(short.error?.message).not.toContain('cut');
-  });
+    // more than a cell's own 20 s: a slow cell ends with its own error, not a test timeout
+  }, 60_000);
 
   it('a returned value JSON cannot hold (a cycle, a BigInt) ends the cell with WORKBENCH_CODE_ERROR, not a timeout', async () => {
     const sandbox = await create(32);
