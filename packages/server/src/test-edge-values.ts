@@ -99,7 +99,7 @@ export function edgeString(min = 0, max = 512, { hostile = true } = {}): fc.Arbi
       { weight: 3, arbitrary: full },
       { weight: 2, arbitrary: led },
     )
-    .map((text) => fit(text, min, max));
+    .map((text) => fitLength(text, min, max));
 }
 
 function fill(piece: string, length: number): string {
@@ -109,7 +109,7 @@ function fill(piece: string, length: number): string {
 }
 
 /** Pads with `a` or cuts to the bounds, keeping surrogate pairs whole. */
-function fit(text: string, min: number, max: number): string {
+function fitLength(text: string, min: number, max: number): string {
   let out = text;
   if (out.length > max) {
     out = out.slice(0, max);

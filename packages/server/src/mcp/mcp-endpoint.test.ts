@@ -294,9 +294,12 @@ describe('MCP cancellation that arrives before its call', () => {
     params: { name: 'TASKS_LIST_TASKS', arguments: {} },
   });
 
-  it('a call whose cancellation came first (the two requests raced) is not run, on a connection with an Mcp-Session-Id', async () => {
-    const session = await mux.create('user_mcp_race', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
-    const initialized = await fetch(endpoint(session.sessionId), {
+  /** A new MCP connection of `session`: the Mcp-Session-Id its initialize gave out. */
+  async function initialize(
+    session: Session<PlainTool[]>,
+    protocolVersion = LATEST_PROTOCOL_VERSION,
+  ): Promise<string> {
+    const response = await fetch(endpoint(session.sessionId), {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json', ...session.mcp.headers },
       body: JSON.stringify({
@@ -304,13 +307,18 @@ describe('MCP cancellation that arrives before its call', () => {
         id: 0,
         method: 'initialize',
         params: {
-          protocolVersion: LATEST_PROTOCOL_VERSION,
+          protocolVersion,
           capabilities: {},
           clientInfo: { name: 'raw', version: '0' },
         },
       }),
     });
-    const connection = initialized.headers.get('mcp-session-id')!;
+    return response.headers.get('mcp-session-id')!;
+  }
+
+  it('a call whose cancellation came first (the two requests raced) is not run, on a connection with an Mcp-Session-Id', async () => {
+    const session = await mux.create('user_mcp_race', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
+    const connection = await initialize(session);
     const calls = () => sample.calls.filter((entry) => entry.context.sessionId === session.sessionId).length;
     expect(await post(session, cancel(7), connection)).toEqual({ status: 202, text: '' });
     expect(await post(session, list(7), connection)).toEqual({ status: 202, text: '' });
@@ -321,25 +329,6 @@ describe('MCP cancellation that arrives before its call', () => {
     expect(calls()).toBe(2);
   });
 
-  /** A new MCP connection of `session`: the Mcp-Session-Id its initialize gave out. */
-  async function initialize(session: Session<PlainTool[]>): Promise<string> {
-    const response = await fetch(endpoint(session.sessionId), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...session.mcp.headers },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 0,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-03-26',
-          capabilities: {},
-          clientInfo: { name: 'raw', version: '0' },
-        },
-      }),
-    });
-    return response.headers.get('mcp-session-id')!;
-  }
-
   /** Cancellations of `count` calls from id `from` on that were never sent, in batches of 100. */
   async function flood(session: Session<PlainTool[]>, connection: string, from: number, count: number) {
     for (let start = from; start < from + count; start += 100) {
@@ -349,6 +338,9 @@ describe('MCP cancellation that arrives before its call', () => {
       expect(await post(session, batch, connection)).toEqual({ status: 202, text: '' });
     }
   }
+
+  /** The last protocol version with JSON-RPC batches, which the floods are sent in. */
+  const BATCHES = '2025-03-26';
 
   it("a client's flood of early cancellations pushes out only its own, not another session's or connection's", async () => {
     const victim = await mux.create('user_mcp_race3', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
@@ -362,9 +354,9 @@ describe('MCP cancellation that arrives before its call', () => {
     expect(await post(victim, cancel(7), mine)).toEqual({ status: 202, text: '' });
     // more cancellations than the endpoint keeps in all, from a client of another session, then from
     // another client of the same session
-    const floodConnection = await initialize(flooder);
+    const floodConnection = await initialize(flooder, BATCHES);
     await flood(flooder, floodConnection, 1000, 10_100);
-    const neighbour = await initialize(victim);
+    const neighbour = await initialize(victim, BATCHES);
     await flood(victim, neighbour, 1000, 10_100);
     expect(await post(victim, list(7), mine)).toEqual({ status: 202, text: '' });
     expect(calls(victim)).toBe(0);

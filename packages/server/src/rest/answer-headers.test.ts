@@ -69,14 +69,21 @@ interface RawAnswer {
   body: Buffer;
 }
 
-function send(method: string, path: string, body?: unknown, requestId?: string): Promise<RawAnswer> {
+/** A request over HTTP with the API key (or, `withKey` false, without it), answered as raw bytes. */
+function send(
+  method: string,
+  path: string,
+  body?: unknown,
+  requestId?: string,
+  withKey = true,
+): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const outgoing = request(
       `${running.url}${path}`,
       {
         method,
         headers: {
-          authorization: `Bearer ${TEST_API_KEY}`,
+          ...(withKey ? { authorization: `Bearer ${TEST_API_KEY}` } : {}),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           ...(requestId === undefined ? {} : { 'x-request-id': requestId }),
         },
@@ -128,25 +135,7 @@ describe('REST answers', () => {
   });
 
   it('errors, 405s and /healthz carry one x-request-id, the JSON type and their own headers', async () => {
-    const unauthorized = await new Promise<RawAnswer>((resolve, reject) => {
-      const outgoing = request(
-        `${running.url}/api/v1/toolkits`,
-        { headers: { 'x-request-id': 'req-401' } },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () =>
-            resolve({
-              status: response.statusCode!,
-              rawHeaders: response.rawHeaders,
-              body: Buffer.concat(chunks),
-            }),
-          );
-        },
-      );
-      outgoing.on('error', reject);
-      outgoing.end();
-    });
+    const unauthorized = await send('GET', '/api/v1/toolkits', undefined, 'req-401', false);
     expect(unauthorized.status).toBe(401);
     expect(headerValues(unauthorized, 'www-authenticate')).toEqual(['Bearer realm="toolmux"']);
     expect(headerValues(unauthorized, 'x-request-id')).toEqual(['req-401']);

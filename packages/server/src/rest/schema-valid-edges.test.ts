@@ -240,6 +240,20 @@ const sampleConfig: Overrides = {
   'config.multiAccount.maxAccountsPerToolkit': edgeNumber(2, 10, true),
 };
 
+/** Fields of a Composio session (create and update) that must name what exists, or are left out. */
+const composioSessionOverrides: Overrides = {
+  toolkits: fc.constantFrom(['tasks'], ['tasks', 'notes'], { enable: ['mail'] }),
+  tools: fc.constant({ tasks: ['TASKS_CREATE_TASK', 'TASKS_LIST_TASKS'] }),
+  auth_configs: fc.constant({}),
+  connected_accounts: fc.constant({}),
+  preload: fc.constant(ABSENT),
+  toolkit_versions: fc.constant(ABSENT),
+  'manage_connections.callback_url': fc.constantFrom(ABSENT, null, 'https://example.com/\u{10ffff}?q=\uffff'),
+  'workbench.sandbox_size': fc.constant(ABSENT),
+  'workbench.auto_offload_threshold': edgeNumber(0, 2 ** 31),
+  'multi_account.max_accounts_per_toolkit': edgeNumber(2, 10, true),
+};
+
 /** What a session's GET answers for metadata: exactly the labels sent. */
 async function expectSession(ctx: Context, id: string, written: Answer, metadata: unknown) {
   const read = await ctx.call('GET', `/api/v1/sessions/${id}`);
@@ -612,23 +626,7 @@ const ROUTES: RouteCase[] = [
     name: 'POST /api/v3.1/tool_router/session',
     schema: CreateSessionWire,
     part: 'body',
-    overrides: {
-      toolkits: fc.constantFrom(['tasks'], ['tasks', 'notes'], { enable: ['mail'] }),
-      tools: fc.constant({ tasks: ['TASKS_CREATE_TASK', 'TASKS_LIST_TASKS'] }),
-      auth_configs: fc.constant({}),
-      connected_accounts: fc.constant({}),
-      preload: fc.constant(ABSENT),
-      experimental: fc.constant(ABSENT),
-      toolkit_versions: fc.constant(ABSENT),
-      'manage_connections.callback_url': fc.constantFrom(
-        ABSENT,
-        null,
-        'https://example.com/\u{10ffff}?q=\uffff',
-      ),
-      'workbench.sandbox_size': fc.constant(ABSENT),
-      'workbench.auto_offload_threshold': edgeNumber(0, 2 ** 31),
-      'multi_account.max_accounts_per_toolkit': edgeNumber(2, 10, true),
-    },
+    overrides: { ...composioSessionOverrides, experimental: fc.constant(ABSENT) },
     send: async (ctx, body) => ({
       request: body,
       answer: await ctx.call('POST', '/api/v3.1/tool_router/session', body),
@@ -642,22 +640,7 @@ const ROUTES: RouteCase[] = [
     name: 'PATCH /api/v3.1/tool_router/session/{id}',
     schema: UpdateSessionWire,
     part: 'body',
-    overrides: {
-      toolkits: fc.constantFrom(['tasks'], ['tasks', 'notes'], { enable: ['mail'] }),
-      tools: fc.constant({ tasks: ['TASKS_CREATE_TASK', 'TASKS_LIST_TASKS'] }),
-      auth_configs: fc.constant({}),
-      connected_accounts: fc.constant({}),
-      preload: fc.constant(ABSENT),
-      toolkit_versions: fc.constant(ABSENT),
-      'manage_connections.callback_url': fc.constantFrom(
-        ABSENT,
-        null,
-        'https://example.com/\u{10ffff}?q=\uffff',
-      ),
-      'workbench.sandbox_size': fc.constant(ABSENT),
-      'workbench.auto_offload_threshold': edgeNumber(0, 2 ** 31),
-      'multi_account.max_accounts_per_toolkit': edgeNumber(2, 10, true),
-    },
+    overrides: composioSessionOverrides,
     send: async (ctx, body) => ({
       request: body,
       answer: await ctx.call('PATCH', `/api/v3.1/tool_router/session/${ctx.composio.session_id}`, body),
