@@ -51,8 +51,9 @@ export const MIGRATIONS_TABLE_SQL: Record<Dialect, string> = {
  * refuses (`pendingMigrations`).
  *
  * Encodings: SQLite keeps JSON as text and dates as integer milliseconds since the epoch; PostgreSQL
- * uses `jsonb` and `timestamptz`. Id columns are `COLLATE "C"` in PostgreSQL so that `ORDER BY id`
- * and `id < cursor` compare bytes, as SQLite does, whatever the database's collation.
+ * uses `json` (the text as written, so keys keep their order; `jsonb` before migration 13) and
+ * `timestamptz`. Id columns are `COLLATE "C"` in PostgreSQL so that `ORDER BY id` and `id < cursor`
+ * compare bytes, as SQLite does, whatever the database's collation.
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -504,6 +505,26 @@ export const MIGRATIONS: readonly Migration[] = [
           content text NOT NULL,
           PRIMARY KEY (session_id, generation, piece)
         );
+      `,
+    },
+  },
+  {
+    version: 13,
+    name: 'json_columns_keep_key_order',
+    // PostgreSQL's `jsonb` sorts an object's keys (by length, then bytes), so a session resumed from
+    // the store handed the model its custom tools' schema properties in another order than the session
+    // that created it (and another prompt to cache); SQLite keeps JSON as the text written. `json`
+    // keeps the text too. Instances of the previous release write these columns with text
+    // parameters and read them as parsed JSON, which works on `json` the same. The rewrite holds a
+    // lock on each table while it runs (one pass over the sessions and auth configs); the key order of
+    // rows written before it is the sorted one and stays so until they are written again.
+    sql: {
+      sqlite: 'SELECT 1;',
+      postgres: `
+        ALTER TABLE toolmux_sessions
+          ALTER COLUMN config TYPE json USING config::json,
+          ALTER COLUMN metadata TYPE json USING metadata::json;
+        ALTER TABLE toolmux_auth_configs ALTER COLUMN settings TYPE json USING settings::json;
       `,
     },
   },

@@ -522,7 +522,7 @@ const PIECES_PER_READ = 4;
 
 /**
  * The shared store: PostgreSQL through a `pg` connection pool, for several server instances that
- * share state. JSON is `jsonb` (objects come back equal, but with PostgreSQL's key order) and dates
+ * share state. JSON is `json` (kept as written, keys in their order) and dates
  * are `timestamptz` (microsecond precision, so a `Date` round-trips exactly). `pg` is imported only
  * by {@link PostgresStore.create}, so SQLite users never load it.
  *

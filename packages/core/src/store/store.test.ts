@@ -315,6 +315,43 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
       expect(read!.updatedAt.getTime()).toBe(Date.UTC(2031, 6, 4, 0, 0, 0, 1));
     });
 
+    it('keeps the key order of JSON it stores: config (custom tool schemas), metadata, auth config settings', async () => {
+      // keys that a store which sorts them (jsonb: by length, then bytes) would return in another order
+      const schema = {
+        type: 'object',
+        properties: { zeta: { type: 'string' }, b: { type: 'number' }, alpha: { type: 'boolean' } },
+        required: ['zeta', 'b'],
+        additionalProperties: false,
+      };
+      const keysDeep = (value: unknown): unknown =>
+        Array.isArray(value)
+          ? value.map(keysDeep)
+          : value !== null && typeof value === 'object'
+            ? Object.entries(value).map(([key, inner]) => [key, keysDeep(inner)])
+            : value;
+      const record = session({
+        config: {
+          tools: { custom: [{ slug: 'MY_TOOL', inputSchema: schema }] },
+          toolkits: { enable: ['z', 'a'] },
+        },
+        metadata: { zz: '1', a: '2', middle: '3' },
+      });
+      await store.insertSession(record);
+      const read = await store.getSession(record.id);
+      expect(keysDeep(read!.config)).toEqual(keysDeep(record.config));
+      expect(keysDeep(read!.metadata)).toEqual(keysDeep(record.metadata));
+
+      const update = { config: { zeta: 1, a: { yy: 1, b: 2 } }, metadata: { zz: 'x', a: 'y' } };
+      await store.updateSession(record.id, { ...update, expectedVersion: 1 });
+      const updated = await store.getSession(record.id);
+      expect(keysDeep(updated!.config)).toEqual(keysDeep(update.config));
+      expect(keysDeep(updated!.metadata)).toEqual(keysDeep(update.metadata));
+
+      const config = authConfig({ settings: { zeta: 'z', scopes: ['b', 'a'], a: { yy: 1, b: 2 } } });
+      expect(await store.insertAuthConfig(config)).toBe(true);
+      expect(keysDeep((await store.getAuthConfig(config.id))!.settings)).toEqual(keysDeep(config.settings));
+    });
+
     it('returns undefined for an unknown session id', async () => {
       await store.insertSession(session());
       expect(await store.getSession(newId('ses'))).toBeUndefined();
