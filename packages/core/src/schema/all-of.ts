@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { JSONSchema } from '../catalog/types.js';
+import { setOwn } from '../util/own-key.js';
 import { typeList } from './nullability.js';
 import { ANNOTATION_KEYWORDS, isSchemaObject } from './subschemas.js';
 
@@ -37,14 +38,14 @@ export function mergeAllOf(schema: JSONSchema): MergeResult {
 function mergeTwo(first: JSONSchema, second: JSONSchema): MergeResult {
   const merged: JSONSchema = { ...first };
   for (const [keyword, value] of Object.entries(second)) {
-    if (!(keyword in merged)) {
-      merged[keyword] = value;
+    if (!Object.hasOwn(merged, keyword)) {
+      setOwn(merged, keyword, value);
       continue;
     }
     if (isDeepStrictEqual(merged[keyword], value) || ANNOTATION_KEYWORDS.has(keyword)) continue;
     const result = mergeKeyword(keyword, merged[keyword], value);
     if (!result.ok) return result;
-    merged[keyword] = result.value;
+    setOwn(merged, keyword, result.value);
   }
   return { ok: true, schema: merged };
 }
@@ -73,9 +74,9 @@ function mergeKeyword(keyword: string, first: unknown, second: unknown): Keyword
 function mergeProperties(first: JSONSchema, second: JSONSchema): KeywordMerge {
   const properties: JSONSchema = { ...first };
   for (const [name, schema] of Object.entries(second)) {
-    const existing = properties[name];
+    const existing = Object.hasOwn(properties, name) ? properties[name] : undefined;
     if (existing === undefined) {
-      properties[name] = schema;
+      setOwn(properties, name, schema);
       continue;
     }
     if (!isSchemaObject(existing) || !isSchemaObject(schema)) {
@@ -83,7 +84,7 @@ function mergeProperties(first: JSONSchema, second: JSONSchema): KeywordMerge {
     }
     const result = mergeAllOf({ allOf: [existing, schema] });
     if (!result.ok) return { ok: false, reason: `property "${name}": ${result.reason}` };
-    properties[name] = result.schema;
+    setOwn(properties, name, result.schema);
   }
   return { ok: true, value: properties };
 }

@@ -1,4 +1,5 @@
 import type { JSONSchema } from '../catalog/types.js';
+import { setOwn } from '../util/own-key.js';
 import { resolveLocalRef } from './inline-refs.js';
 import { acceptsNull, type RefResolver, typeList } from './nullability.js';
 import { allowedValues, isSchemaObject } from './subschemas.js';
@@ -178,7 +179,7 @@ function stripProperties(plan: NullPlan, value: Record<string, unknown>): Record
     const next = strip(nested, current);
     if (next !== current) {
       copy ??= { ...value };
-      copy[name] = next;
+      setOwn(copy, name, next);
     }
   }
   return copy ?? value;

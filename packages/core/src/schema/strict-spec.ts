@@ -1,6 +1,7 @@
 import type { JSONSchema } from '../catalog/types.js';
 import type { ToolSpec } from '../provider.js';
 import type { Logger } from '../util/logger.js';
+import { setOwn } from '../util/own-key.js';
 import { toStrictSchema } from './strict.js';
 
 const cache = new WeakMap<
@@ -83,7 +84,7 @@ export function plainJsonCopy(value: unknown): unknown {
   const copy: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
     const child = (value as Record<string, unknown>)[key];
-    if (child !== undefined && typeof child !== 'function') copy[key] = plainJsonCopy(child);
+    if (child !== undefined && typeof child !== 'function') setOwn(copy, key, plainJsonCopy(child));
   }
   return copy;
 }

@@ -1,4 +1,5 @@
 import type { JSONSchema } from '../catalog/types.js';
+import { setOwn } from '../util/own-key.js';
 import { mergeAllOf } from './all-of.js';
 import { addNull, typeList } from './nullability.js';
 import { withoutRefusedPattern } from './patterns.js';
@@ -206,7 +207,7 @@ class StrictRewriter {
       }
       const strict = this.rewrite(property, child);
       // Strict mode requires every property; "optional" is expressed as "may be null".
-      rewritten[name] = required.has(name) ? strict : addNull(strict);
+      setOwn(rewritten, name, required.has(name) ? strict : addNull(strict));
     }
     return {
       ...pick(node, DESCRIPTIVE_KEYWORDS),

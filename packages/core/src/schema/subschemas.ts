@@ -1,4 +1,5 @@
 import type { JSONSchema } from '../catalog/types.js';
+import { setOwn } from '../util/own-key.js';
 
 /**
  * Keywords that only describe a schema, without constraining values. Where schemas are combined,
@@ -73,7 +74,7 @@ export function isSchemaObject(value: unknown): value is JSONSchema {
 export function mapSubschemas(schema: JSONSchema, visit: (subschema: JSONSchema) => unknown): JSONSchema {
   const result: JSONSchema = {};
   for (const [keyword, value] of Object.entries(schema)) {
-    result[keyword] = mapKeyword(keyword, value, visit);
+    setOwn(result, keyword, mapKeyword(keyword, value, visit));
   }
   return result;
 }
