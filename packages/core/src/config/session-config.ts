@@ -13,6 +13,7 @@ import { ToolMuxError } from '../errors.js';
 import { META_TOOL_NAMES, type MetaToolKind, type MetaToolNames } from '../meta-tools/meta-tools.js';
 import { checkText, findUnstorableString, MAX_ID_LENGTH, shownValue } from '../util/stored-text.js';
 import { describeZodIssue } from '../util/zod-issues.js';
+import { safeParseKeepingProtoKeys } from '../util/zod-proto-keys.js';
 import { DEFAULT_WORKBENCH, type WorkbenchConfig } from '../workbench/config.js';
 
 /** Which tools a session hands to the agent. */
@@ -252,9 +253,10 @@ function configError(code: 'CONFIG_INVALID' | 'CONFIG_CONFLICT', message: string
 /** Checks the shape of a config (no catalog needed). Throws CONFIG_INVALID naming the bad field. */
 export function parseSessionConfig(config: unknown): SessionConfig {
   if (config === undefined) return {};
-  const result = configSchema.safeParse(config);
+  // zod's record skips a `__proto__` key unchecked: checked here with the record's schemas like any other
+  const result = safeParseKeepingProtoKeys(configSchema, config);
   if (!result.success) {
-    const described = describeZodIssue(configSchema, config, result.error.issues[0]!);
+    const described = describeZodIssue(configSchema, config, result.issues[0]!);
     const path = described.path.join('.') || '(config)';
     const message = /[.?!]$/.test(described.message) ? described.message : `${described.message}.`;
     throw configError('CONFIG_INVALID', `Invalid session config at ${path}: ${message}`);
