@@ -212,9 +212,9 @@ function badInputSuite(name: string, openStore: () => Promise<{ url: string; cle
       }
     });
 
-    it('refuses a "__proto__" key of metadata, credentials and other maps with a 400 naming it; nothing is stored without it', async () => {
+    it('checks the value under a "__proto__" key of metadata, credentials and other maps like any other key\'s', async () => {
       // JSON text: an object literal's __proto__ sets the prototype; JSON.parse makes it an own key,
-      // which zod then left out of what it returned, so the request succeeded and the key was lost
+      // which zod's records skip unchecked; the server checks it with the record's value schema
       const authConfig = (await call('POST', '/api/v1/auth-configs', { toolkit: 'mail', type: 'api_key' }))
         .json;
       const tool = (inputSchema: string) =>
@@ -224,43 +224,43 @@ function badInputSuite(name: string, openStore: () => Promise<{ url: string; cle
         [
           'POST',
           '/api/v1/sessions',
-          '{"user_id":"proto_user","config":{"metadata":{"a":"b","__proto__":"x"}}}',
+          '{"user_id":"proto_user","config":{"metadata":{"a":"b","__proto__":5}}}',
           'body.config.metadata.__proto__',
         ],
         [
           'POST',
           '/api/v1/sessions',
-          '{"user_id":"proto_user","config":{"authConfigs":{"__proto__":"ac_1"}}}',
+          '{"user_id":"proto_user","config":{"authConfigs":{"__proto__":["ac_1"]}}}',
           'body.config.authConfigs.__proto__',
         ],
         [
           'POST',
           '/api/v1/sessions',
-          '{"user_id":"proto_user","config":{"tools":{"__proto__":["TASKS_LIST_TASKS"]}}}',
+          '{"user_id":"proto_user","config":{"tools":{"__proto__":{"tags":{"nope":1}}}}}',
           'body.config.tools.__proto__',
         ],
         [
           'POST',
           '/api/v1/sessions',
-          `{"user_id":"proto_user","config":{"experimental":{"customTools":[${tool('{"type":"object","__proto__":{"type":"string"}}')}]}}}`,
-          'body.config.experimental.customTools.0.inputSchema.__proto__',
+          `{"user_id":"proto_user","config":{"experimental":{"customTools":[${tool('{"type":"object"}')}]},"metadata":{"__proto__":{}}}}`,
+          'body.config.metadata.__proto__',
         ],
         [
           'PATCH',
           `/api/v1/sessions/${session.session_id}`,
-          '{"config":{"metadata":{"__proto__":"x"}}}',
+          '{"config":{"metadata":{"__proto__":null}}}',
           'body.config.metadata.__proto__',
         ],
         [
           'POST',
           '/api/v1/connected-accounts',
-          `{"user_id":"proto_user","auth_config_id":"${authConfig.id}","credentials":{"apiKey":"k","__proto__":"x"}}`,
+          `{"user_id":"proto_user","auth_config_id":"${authConfig.id}","credentials":{"apiKey":"k","__proto__":7}}`,
           'body.credentials.__proto__',
         ],
         [
           'POST',
           '/api/v3.1/tool_router/session',
-          '{"user_id":"proto_user","auth_configs":{"__proto__":"ac_1"}}',
+          '{"user_id":"proto_user","auth_configs":{"__proto__":false}}',
           'body.auth_configs.__proto__',
         ],
       ] as const) {
@@ -268,17 +268,23 @@ function badInputSuite(name: string, openStore: () => Promise<{ url: string; cle
         expect(result.status, `${method} ${path} ${body}: ${JSON.stringify(result.json)}`).toBe(400);
         expect(result.json.error.code).toBe('INVALID_REQUEST');
         expect(result.json.error.message).toContain(where);
+        expect(result.json.error.message).not.toContain('cannot be stored');
       }
       expect((await call('GET', '/api/v1/sessions?user_id=proto_user')).json.items).toHaveLength(before);
       expect((await call('GET', '/api/v1/connected-accounts?user_ids=proto_user')).json.items).toEqual([]);
       expect((await call('GET', `/api/v1/sessions/${session.session_id}`)).json.metadata).toEqual({});
-      // where the value is passed on whole, the key stays: tool arguments and schemas below the top
-      const nested = await call(
-        'POST',
-        '/api/v1/sessions',
-        `{"user_id":"proto_user","config":{"experimental":{"customTools":[${tool('{"type":"object","properties":{"__proto__":{"type":"string"}}}')}]}}}`,
-      );
-      expect(nested.status, JSON.stringify(nested.json)).toBe(201);
+      // a valid value is kept as an own key, at the top of a schema and below it, and in tool arguments
+      for (const inputSchema of [
+        '{"type":"object","__proto__":{"type":"string"}}',
+        '{"type":"object","properties":{"__proto__":{"type":"string"}}}',
+      ]) {
+        const created = await call(
+          'POST',
+          '/api/v1/sessions',
+          `{"user_id":"proto_user","config":{"experimental":{"customTools":[${tool(inputSchema)}]}}}`,
+        );
+        expect(created.status, JSON.stringify(created.json)).toBe(201);
+      }
       const run = await call(
         'POST',
         `/api/v1/sessions/${session.session_id}/execute`,

@@ -3,6 +3,7 @@ import {
   checkUserId,
   describeZodIssue,
   type ErrorAudience,
+  safeParseKeepingProtoKeys,
   type TextRule,
 } from '@toolmux/core/internal';
 import type { z } from 'zod';
@@ -74,23 +75,18 @@ export function parseRequestPart(
   checkRequestText(value, part);
   const opaque = part === 'body' ? opaqueArguments(schema, value) : undefined;
   const checked = opaque ? { ...(value as object), arguments: {} } : value;
-  const proto = protoKeyPath(schema as unknown as ZodInternals, checked, []);
-  if (proto) {
-    throw invalidRequest(
-      `Invalid request ${part}: ${[part, ...proto].join('.')} is a key "__proto__", which cannot be stored (JavaScript reads it as the object's prototype, so the entry would be dropped without a word): rename the key.`,
-    );
-  }
-  const result = schema.safeParse(checked);
+  // zod's records skip a `__proto__` key: this parse checks it with the record's schemas and keeps it
+  const result = safeParseKeepingProtoKeys(schema, checked);
   if (result.success) {
     if (opaque) (result.data as { arguments: unknown }).arguments = opaque;
     return result.data;
   }
-  const issues = result.error.issues.slice(0, 5).map((issue) => {
+  const issues = result.issues.slice(0, 5).map((issue) => {
     const { path, message } = describeZodIssue(schema, value, issue);
     const where = path.length > 0 ? `${part}.${path.join('.')}` : part;
     return `${where}: ${message.replace(/\.$/, '')}`;
   });
-  const more = result.error.issues.length > 5 ? ` (and ${result.error.issues.length - 5} more)` : '';
+  const more = result.issues.length > 5 ? ` (and ${result.issues.length - 5} more)` : '';
   const text = `${issues.join('; ')}${more}`;
   throw invalidRequest(`Invalid request ${part}: ${text}${/[.?!]$/.test(text) ? '' : '.'}`);
 }
@@ -120,7 +116,7 @@ function opaqueArguments(schema: z.ZodType, value: unknown): object | undefined 
     : undefined;
 }
 
-/** What {@link opaqueArguments} and {@link protoKeyPath} read of a zod 4 schema. */
+/** What {@link opaqueArguments} reads of a zod 4 schema. */
 interface ZodInternals {
   _zod: {
     def: {
@@ -129,70 +125,9 @@ interface ZodInternals {
       innerType?: ZodInternals;
       keyType?: ZodInternals;
       valueType?: ZodInternals;
-      element?: ZodInternals;
-      options?: ZodInternals[];
-      in?: ZodInternals;
       checks?: unknown[];
     };
   };
-}
-
-/**
- * Where `value` has an own `__proto__` key that `schema` reads as a record key (metadata, credentials,
- * per-toolkit maps, a schema's top level): zod leaves such a key out of what it returns (assigning it
- * would set the prototype), so the request would succeed and store the object without it. The path
- * of the first one, or `undefined`. Values zod passes through whole (`unknown`) keep the key and are
- * not walked; an object schema names an unknown `__proto__` itself (strict) or drops every unknown key.
- */
-function protoKeyPath(
-  schema: ZodInternals | undefined,
-  value: unknown,
-  path: Array<string | number>,
-): Array<string | number> | undefined {
-  if (!schema || value === null || typeof value !== 'object') return undefined;
-  const def = schema._zod.def;
-  switch (def.type) {
-    case 'optional':
-    case 'nullable':
-    case 'default':
-    case 'prefault':
-    case 'readonly':
-    case 'nonoptional':
-      return protoKeyPath(def.innerType, value, path);
-    case 'pipe':
-      return protoKeyPath(def.in, value, path);
-    case 'union':
-      for (const option of def.options ?? []) {
-        const found = protoKeyPath(option, value, path);
-        if (found) return found;
-      }
-      return undefined;
-    case 'array':
-      if (!Array.isArray(value)) return undefined;
-      for (const [index, item] of value.entries()) {
-        const found = protoKeyPath(def.element, item, [...path, index]);
-        if (found) return found;
-      }
-      return undefined;
-    case 'object':
-      if (Array.isArray(value)) return undefined;
-      for (const [key, field] of Object.entries(def.shape ?? {})) {
-        if (!Object.hasOwn(value, key)) continue;
-        const found = protoKeyPath(field, (value as Record<string, unknown>)[key], [...path, key]);
-        if (found) return found;
-      }
-      return undefined;
-    case 'record':
-      if (Array.isArray(value)) return undefined;
-      if (Object.hasOwn(value, '__proto__')) return [...path, '__proto__'];
-      for (const [key, item] of Object.entries(value)) {
-        const found = protoKeyPath(def.valueType, item, [...path, key]);
-        if (found) return found;
-      }
-      return undefined;
-    default:
-      return undefined;
-  }
 }
 
 function isPlainObject(value: unknown): boolean {
