@@ -400,6 +400,39 @@ describe('credentials form on the hosted connect page', () => {
     expect(sample.calls.at(-1)!.context.credentials).toEqual({ apiKey: 'sk_from_form' });
   });
 
+  it('answers a form field named "__proto__" as any unknown field, as the SDK does', async () => {
+    const configId = await mailConfig();
+    const session = await mux.create('user_form_proto', {
+      toolkits: ['mail'],
+      authConfigs: { mail: configId },
+    });
+    const outcomes = new Map<string, unknown>();
+    for (const name of ['extra', '__proto__']) {
+      const started = await api('POST', `/sessions/${session.sessionId}/authorize`, {
+        toolkit: 'mail',
+        callback_url: APP_CALLBACK,
+        alias: `form_${name}`,
+      });
+      expect(started.status, JSON.stringify(started.json)).toBe(201);
+      const form = await fetch(`${baseUrl}/connect/${started.json.id}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams([
+          ['apiKey', 'sk_proto'],
+          [name, 'x'],
+        ]).toString(),
+        redirect: 'manual',
+      });
+      const request = await api('GET', `/connection-requests/${started.json.id}`);
+      const sdk = await rejection(
+        mux.connectionRequests.complete(started.json.id, JSON.parse(`{"apiKey":"sk_proto","${name}":"x"}`)),
+      ).then((error) => error.code);
+      outcomes.set(name, { form: form.status, status: request.json.status, sdk });
+    }
+    expect(outcomes.get('__proto__')).toEqual(outcomes.get('extra'));
+    expect(outcomes.get('extra')).toEqual({ form: 400, status: 'PENDING', sdk: 'CONNECTED_ACCOUNT_INVALID' });
+  });
+
   it('connects a credential toolkit through the hosted form with no auth config made by the developer', async () => {
     const session = await mux.create('user_no_setup', { toolkits: ['mail'] });
     const managed = await session.execute(MetaToolSlug.MANAGE_CONNECTIONS, { toolkits: ['mail'] });

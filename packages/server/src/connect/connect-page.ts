@@ -6,7 +6,7 @@ import {
   type ToolMux,
   ToolMuxError,
 } from '@toolmux/core';
-import { connectionRequestAuthorizationUrl } from '@toolmux/core/internal';
+import { connectionRequestAuthorizationUrl, setOwn } from '@toolmux/core/internal';
 import { readBodyText } from '../read-body.js';
 
 function escapeHtml(text: string): string {
@@ -198,7 +198,8 @@ export class ConnectPages {
     }
     const form = new URLSearchParams(await readBodyText(incoming, this.#bodyLimit));
     const credentials: Record<string, string> = {};
-    for (const [name, value] of form) if (value !== '') credentials[name] = value;
+    // a field named __proto__ is a field like any other (refused as unknown), not the object's prototype
+    for (const [name, value] of form) if (value !== '') setOwn(credentials, name, value);
     const appName = this.#toolkit(request.toolkit)?.name ?? request.toolkit;
     const back = (location: string) =>
       new Response(null, { status: 303, headers: { location, ...SECURITY_HEADERS } });
