@@ -1,5 +1,4 @@
 import type { JSONSchema } from '../catalog/types.js';
-import { setOwn } from '../util/own-key.js';
 import { resolveLocalRef } from './inline-refs.js';
 import { acceptsNull, type RefResolver, typeList } from './nullability.js';
 import { allowedValues, isSchemaObject } from './subschemas.js';
@@ -179,7 +178,7 @@ function stripProperties(plan: NullPlan, value: Record<string, unknown>): Record
     const next = strip(nested, current);
     if (next !== current) {
       copy ??= { ...value };
-      setOwn(copy, name, next);
+      copy[name] = next;
     }
   }
   return copy ?? value;

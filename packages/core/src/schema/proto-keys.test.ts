@@ -46,6 +46,7 @@ describe('schemas and arguments with a "__proto__" key', () => {
     expectOwnProto((strict as { schema: JSONSchema }).schema.properties, { type: 'string' });
   });
 
+  // already so before: the stripped copy is a spread, whose own __proto__ the assignment then writes
   it('keep an argument named "__proto__" when strict mode\'s nulls are stripped below it', () => {
     const schema = parse(
       '{"type":"object","properties":{"__proto__":{"type":"object","properties":{"b":{"type":"string"}}}}}',
