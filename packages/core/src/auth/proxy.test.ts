@@ -17,6 +17,13 @@ beforeAll(async () => {
   // echoes what it received, credentials included, like an API that reflects its input
   server = createServer((request, response) => {
     receivedKeys.push(String(request.headers['x-api-key'] ?? ''));
+    if (request.url === '/api/deep') {
+      // an API's answer may be anything: JSON nested 100,000 levels, a header named __proto__
+      response.setHeader('content-type', 'application/json');
+      response.setHeader('__proto__', 'a header');
+      response.end(`${'['.repeat(100_000)}"key-header-123456"${']'.repeat(100_000)}`);
+      return;
+    }
     if (request.url === '/redirect') {
       response.writeHead(302, { location: 'https://elsewhere.example.com/steal' }).end();
       return;
@@ -261,6 +268,21 @@ describe('session.proxyExecute', () => {
     expect(code).toBe('ACCOUNT_SELECTION_REQUIRED');
     expect(message).toContain('toolmux.proxy({ …, connectedAccountId })');
     expect(receivedKeys.slice(seen)).toEqual([]);
+  });
+
+  it('answers JSON nested deeper than 128 levels as its text (masked), and keeps a header named __proto__', async () => {
+    const { mux, session } = await setup();
+    const deep = await session.proxyExecute({ toolkit: 'keyed', endpoint: '/deep' });
+    expect(deep.status).toBe(200);
+    expect(typeof deep.data).toBe('string');
+    const text = deep.data as string;
+    expect(text).toHaveLength(200_000 + '"[REDACTED]"'.length);
+    expect(text).toContain('"[REDACTED]"');
+    expect(text).not.toContain('key-header-123456');
+    expect(Object.hasOwn(deep.headers, '__proto__')).toBe(true);
+    expect(Object.getPrototypeOf(deep.headers)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(deep.headers, '__proto__')?.value).toBe('a header');
+    await mux.close();
   });
 
   it('refuses a body without a method (GET cannot carry one) and header values HTTP cannot carry, before any account is used', async () => {

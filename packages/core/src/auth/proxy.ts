@@ -1,6 +1,8 @@
 import type { Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { AccountSelection } from '../execution/execute.js';
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../util/json-depth.js';
+import { setOwn } from '../util/own-key.js';
 import { REDACTED } from '../util/redact.js';
 import { shownValue } from '../util/stored-text.js';
 import type { AuthService } from './auth-service.js';
@@ -135,14 +137,17 @@ export async function proxyExecute(
   let data: unknown = text === '' ? null : text;
   if (text !== '' && /\bjson\b/i.test(response.headers.get('content-type') ?? '')) {
     try {
-      data = JSON.parse(text);
+      const parsed: unknown = JSON.parse(text);
+      // nested deeper than any value toolmux hands on (the API's to choose): kept as the text it
+      // came as, which the masking below and every surface's serialisation walk without recursing
+      if (!jsonDepthExceeds(parsed, MAX_JSON_DEPTH)) data = parsed;
     } catch {
       // not JSON after all: keep the text
     }
   }
   const responseHeaders: Record<string, string> = {};
   response.headers.forEach((value, name) => {
-    responseHeaders[name] = value;
+    setOwn(responseHeaders, name, value); // a header named `__proto__` too
   });
   return {
     status: response.status,
