@@ -513,6 +513,29 @@ describe.each(backends)('OAuth on $name', ({ skipReason, open }) => {
       );
     });
 
+    it.each([
+      ['past any date (1e300 s)', 1e300],
+      ['past what a date holds (1e13 s)', 1e13],
+    ])(
+      'a provider whose expires_in lies %s: the connection completes, without an expiry, and calls run',
+      async (_, expiresIn) => {
+        // the provider's real answer with expires_in replaced, as a provider that said so would send it
+        const farExpiry: typeof fetch = async (input, init) => {
+          const response = await fetch(input, init);
+          if (String(input instanceof Request ? input.url : input) !== oauthServer.tokenUrl) return response;
+          const body = { ...((await response.json()) as object), expires_in: expiresIn };
+          return new Response(JSON.stringify(body), {
+            status: response.status,
+            headers: { 'content-type': 'application/json' },
+          });
+        };
+        const { mux, session, request } = await connected('user_1', undefined, farExpiry);
+        const account = await mux.connectedAccounts.get(request.connectedAccountId!);
+        expect(account).toMatchObject({ status: 'ACTIVE', expiresAt: null });
+        expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
+      },
+    );
+
     it("stores a provider's error description with NUL and control characters as storable text", async () => {
       const { mux } = setup();
       const session = await mux.create('user_1', { toolkits: ['octo'] });

@@ -96,16 +96,23 @@ export async function startAuthorization(
   return { url, state, codeVerifier };
 }
 
+/**
+ * The latest expiry kept: 9999-12-31. An `expires_in` beyond it (oauth4webapi lets any finite
+ * number through: 1e300 seconds) means no expiry worth keeping, and a date past it would not be a
+ * date at all (JavaScript's end at year 275760, and a store that refuses what it cannot hold).
+ */
+const LATEST_EXPIRY_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 function tokenSetOf(response: oauth.TokenEndpointResponse): TokenSet {
+  const expiresAt =
+    typeof response.expires_in === 'number' ? Date.now() + response.expires_in * 1000 : undefined;
   return {
     accessToken: response.access_token,
     tokenType: response.token_type,
     ...(response.refresh_token ? { refreshToken: response.refresh_token } : {}),
     ...(response.scope ? { scope: response.scope } : {}),
     ...(response.id_token ? { idToken: response.id_token } : {}),
-    ...(typeof response.expires_in === 'number'
-      ? { expiresAt: Date.now() + response.expires_in * 1000 }
-      : {}),
+    ...(expiresAt !== undefined && expiresAt <= LATEST_EXPIRY_MS ? { expiresAt } : {}),
   };
 }
 
