@@ -208,6 +208,15 @@ describe.each(backends)('waiting for connections on $name', ({ name, skipReason,
         code: 'INVALID_REQUEST',
         message: expect.stringContaining('120001'),
       });
+      for (const [timeoutMs, named] of [
+        [Number.NaN, 'not NaN'],
+        [Number.POSITIVE_INFINITY, 'not Infinity'],
+        ['5000', 'not "5000"'],
+      ] as const) {
+        await expect(
+          session.waitForConnections(['mail'], { timeoutMs: timeoutMs as number }),
+        ).rejects.toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringContaining(named) });
+      }
       await expect(session.waitForConnections([], {})).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
       await expect(
         instance().create('user_1', { manageConnections: { enable: false, waitForConnections: true } }),

@@ -87,7 +87,7 @@ export function checkConnectionsWaitTimeout(timeoutMs: unknown, field = 'timeout
   ) {
     throw new ToolMuxError({
       code: 'INVALID_REQUEST',
-      message: `${field} must be a number of milliseconds from 0 to ${MAX_CONNECTIONS_WAIT_MS} (2 minutes), not ${JSON.stringify(timeoutMs) ?? String(timeoutMs)}; wait again after a timeout if the user needs longer.`,
+      message: `${field} must be a number of milliseconds from 0 to ${MAX_CONNECTIONS_WAIT_MS} (2 minutes), not ${typeof timeoutMs === 'number' ? String(timeoutMs) : (JSON.stringify(timeoutMs) ?? String(timeoutMs))}; wait again after a timeout if the user needs longer.`,
     });
   }
   return timeoutMs;
