@@ -1,6 +1,9 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type Session, ToolMux } from '@toolmux/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeApi, run, startFakeApi, toolContext } from '../test/api-server.js';
+import { createApi } from './http.js';
 import { createHttpToolkit, http } from './http-toolkit.js';
 
 let api: FakeApi;
@@ -202,5 +205,84 @@ describe('http toolkit with an account', () => {
     await expect(
       run(bearer, 'ACME_API_GET', { url: '/items' }, toolContext({ token: 't', baseUrl: `${api.url}/v1` })),
     ).rejects.toThrow(/rejected the credentials .*reconnect/);
+  });
+});
+
+describe('answers larger than a tool reads', () => {
+  /** An answer that never ends (64 KiB chunks as fast as the reader takes them) and one of 200 KB of JSON. */
+  let endless: Server;
+  let endlessUrl: string;
+  /** Bytes the endless answer had written when its connection closed, one entry per request. */
+  const closedAfter: number[] = [];
+  let closed: Promise<void>;
+
+  beforeAll(async () => {
+    let markClosed!: () => void;
+    closed = new Promise((resolve) => {
+      markClosed = resolve;
+    });
+    endless = createServer((request, response) => {
+      if (request.url === '/big.json') {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ items: 'é'.repeat(100_000) }));
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 'a');
+      let sent = 0;
+      const pump = () => {
+        while (!response.destroyed && response.write(chunk)) sent += chunk.length;
+        if (!response.destroyed) response.once('drain', pump);
+      };
+      response.on('close', () => {
+        closedAfter.push(sent);
+        markClosed();
+      });
+      response.write('[');
+      pump();
+    });
+    await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+    endlessUrl = `http://127.0.0.1:${(endless.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => endless.close(() => resolve())));
+
+  it('the http toolkit stops downloading at maxResponseBytes and hands the model the cut text', async () => {
+    const small = createHttpToolkit({
+      slug: 'small_http',
+      allowPrivateNetwork: true,
+      maxResponseBytes: 256 * 1024,
+    });
+    const result = await run(small, 'SMALL_HTTP_GET', { url: `${endlessUrl}/stream` }, toolContext());
+    expect(result).toMatchObject({ status: 200, truncated: true });
+    const body = (result as { body: string }).body;
+    expect(body).toBe(`[${'a'.repeat(49_999)}…`);
+    // the connection was closed, a few socket buffers past the limit, not left to stream on
+    await closed;
+    expect(closedAfter[0]).toBeLessThan(16 * 1024 * 1024);
+
+    // an answer under the limit is read and parsed whole, multi-byte characters included
+    const big = await run(small, 'SMALL_HTTP_GET', { url: `${endlessUrl}/big.json` }, toolContext());
+    expect(big).toMatchObject({ status: 200, truncated: false, body: { items: 'é'.repeat(100_000) } });
+  });
+
+  it('an API client fails with a message that asks for less, unless it asked for the cut text', async () => {
+    const acme = createApi({
+      service: 'Acme',
+      baseUrl: endlessUrl,
+      hasAccount: false,
+      maxResponseBytes: 1000,
+    });
+    await expect(
+      acme.request(toolContext(), { path: '/big.json', resource: 'the big list' }),
+    ).rejects.toThrow(
+      'Acme answered more than 1000 bytes for the big list, more than a tool reads: ask for less (a filter, a smaller page or a narrower range) and retry.',
+    );
+    // the limit counts bytes: 'é' is two, and a character the cut splits is left out
+    const cut = await acme.send(toolContext(), {
+      path: '/big.json',
+      maxResponseBytes: 14,
+      tooLarge: 'truncate',
+    });
+    expect(cut).toMatchObject({ status: 200, truncated: true, body: '{"items":"éé' });
   });
 });

@@ -45,6 +45,12 @@ export interface HttpToolkitOptions {
   lookup?: LookupFunction;
   /** Longest text body returned to the model. @default 50_000 */
   maxResponseCharacters?: number;
+  /**
+   * The most bytes of an answer downloaded. Past them the download stops and the model gets the
+   * text read so far, cut to `maxResponseCharacters`, with `truncated: true` (a JSON answer that
+   * long is not parsed): a URL that serves gigabytes, or never ends, costs no more. @default 10 MiB
+   */
+  maxResponseBytes?: number;
 }
 
 function refusedError(url: URL, error: PrivateAddressError): ApiError {
@@ -178,6 +184,7 @@ export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
   const prefix = toolSlugPrefix(slug);
   const apiKeyHeader = options.apiKeyHeader ?? 'X-API-Key';
   const maxCharacters = options.maxResponseCharacters ?? 50_000;
+  const maxBytes = options.maxResponseBytes ?? 10 * 1024 * 1024;
   // Without an account, every connection (and every redirect hop) is checked where it is made.
   const guardedFetch =
     options.auth || options.allowPrivateNetwork ? undefined : publicOnlyFetch({ lookup: options.lookup });
@@ -271,6 +278,8 @@ export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
             body: input.body,
             text: input.text,
             responseType: 'auto',
+            maxResponseBytes: maxBytes,
+            tooLarge: 'truncate',
             redirect: 'manual',
             resource: `${url.origin}${url.pathname}`,
           },
@@ -281,8 +290,8 @@ export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
           if (value) headers[name] = value;
         }
         let body = response.body;
-        let truncated = false;
-        if (typeof body === 'string' && body.length > maxCharacters) {
+        let truncated = response.truncated === true;
+        if (typeof body === 'string' && (truncated || body.length > maxCharacters)) {
           body = `${body.slice(0, maxCharacters)}…`;
           truncated = true;
         }

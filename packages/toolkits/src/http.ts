@@ -26,6 +26,13 @@ export interface ApiOptions {
   maxRetryWaitSeconds?: number;
   /** False for APIs called without a connected account (401 is then not "reconnect"). @default true */
   hasAccount?: boolean;
+  /**
+   * The most bytes of an answer that are read: the rest is not downloaded (the connection is closed),
+   * so that an answer of gigabytes, or one that never ends, cannot fill the server's memory. Past
+   * it the call fails with an ApiError that asks for a narrower request, unless the request asks
+   * for the cut text (`tooLarge: 'truncate'`). @default 32 MiB
+   */
+  maxResponseBytes?: number;
 }
 
 export interface ApiRequest {
@@ -49,6 +56,13 @@ export interface ApiRequest {
   resource?: string;
   /** How to read the answer. @default 'json' */
   responseType?: 'json' | 'text' | 'auto';
+  /** This request's {@link ApiOptions.maxResponseBytes}. */
+  maxResponseBytes?: number;
+  /**
+   * An answer longer than `maxResponseBytes`: `error` fails the call; `truncate` answers the text
+   * read until then (not parsed), with `truncated: true`. @default 'error'
+   */
+  tooLarge?: 'error' | 'truncate';
 }
 
 export interface ApiResponse<T> {
@@ -56,7 +70,12 @@ export interface ApiResponse<T> {
   headers: Headers;
   /** Parsed JSON (`null` for an empty answer), or text for `responseType: 'text'`. */
   body: T;
+  /** The answer was longer than `maxResponseBytes` (`tooLarge: 'truncate'`): `body` is the text read. */
+  truncated?: true;
 }
+
+/** {@link ApiOptions.maxResponseBytes} by default. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 
 /**
  * A provider's answer that the model should read as a failure: the message says what happened and
@@ -131,6 +150,13 @@ export function defaultErrorDetail(body: unknown): string | undefined {
         .join('; ')
     : '';
   return [message, errors].filter(Boolean).join(' — ') || undefined;
+}
+
+/** `32 MiB`, `512 KiB`, `100 bytes`. */
+function byteSize(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
 }
 
 function clip(text: string): string {
@@ -259,8 +285,43 @@ export function providerError(failure: {
   return new ApiError(service, status, `${service} answered ${code} for ${resource}${said}.`);
 }
 
-async function readBody(response: Response, type: ApiRequest['responseType']): Promise<unknown> {
-  const text = await response.text();
+/**
+ * The answer's text, read until `maxBytes`: past them the download stops (the body is cancelled)
+ * and `cut` is true; a character split by the cut is left out. UTF-8, a byte order mark dropped, as
+ * `response.text()` reads it.
+ */
+async function readText(response: Response, maxBytes: number): Promise<{ text: string; cut: boolean }> {
+  if (response.body === null) return { text: '', cut: false };
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  const parts: string[] = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (bytes + value.byteLength > maxBytes) {
+      parts.push(decoder.decode(value.subarray(0, maxBytes - bytes), { stream: true }));
+      await reader.cancel().catch(() => undefined);
+      return { text: parts.join(''), cut: true };
+    }
+    bytes += value.byteLength;
+    parts.push(decoder.decode(value, { stream: true }));
+  }
+  parts.push(decoder.decode());
+  return { text: parts.join(''), cut: false };
+}
+
+async function readBody(
+  response: Response,
+  type: ApiRequest['responseType'],
+  maxBytes: number,
+): Promise<{ body: unknown; cut: boolean }> {
+  const { text, cut } = await readText(response, maxBytes);
+  if (cut) return { body: text, cut };
+  return { body: parseBody(response, text, type), cut };
+}
+
+function parseBody(response: Response, text: string, type: ApiRequest['responseType']): unknown {
   if (type === 'text') return text;
   if (text.trim() === '') return null;
   const contentType = response.headers.get('content-type') ?? '';
@@ -289,6 +350,7 @@ export function createApi(options: ApiOptions): Api {
   const { service, baseUrl } = options;
   const errorDetail = options.errorDetail ?? defaultErrorDetail;
   const maxWait = options.maxRetryWaitSeconds ?? 5;
+  const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
 
   async function attempt(context: RequestContext, request: ApiRequest, url: URL): Promise<Response> {
     const method = request.method ?? 'GET';
@@ -332,10 +394,22 @@ export function createApi(options: ApiOptions): Api {
     for (let retried = false; ; retried = true) {
       const response = await attempt(context, request, url);
       let body: unknown;
+      const limit = request.maxResponseBytes ?? maxBytes;
       try {
-        body = await readBody(response, request.responseType);
+        const read = await readBody(response, request.responseType, limit);
+        body = read.body;
+        if (read.cut) {
+          if (request.tooLarge === 'truncate') {
+            return { status: response.status, headers: response.headers, body: body as T, truncated: true };
+          }
+          throw new ApiError(
+            service,
+            response.status,
+            `${service} answered more than ${byteSize(limit)} for ${resource}, more than a tool reads: ask for less (a filter, a smaller page or a narrower range) and retry.`,
+          );
+        }
       } catch (error) {
-        if (context.signal.aborted) throw error;
+        if (context.signal.aborted || error instanceof ApiError) throw error;
         throw new ApiError(
           service,
           response.status,
