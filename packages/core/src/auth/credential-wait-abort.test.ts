@@ -209,7 +209,8 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
       const result = await call;
       expect(result).toMatchObject({ successful: false, code: 'TOOL_ABORTED' });
       expect(result.error).toContain('OCTO_WHOAMI');
-      expect(result.error).toContain('aborted by the caller');
+      expect(result.error).toContain('aborted by the caller while it waited for');
+      expect(result.error).toContain('so it did not run.');
       expect(octoCalls).toHaveLength(0);
       await expectNoReadsAfter();
       expect(await loggedCode(result.logId)).toBe('TOOL_ABORTED');
@@ -245,7 +246,8 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
       const result = await call;
       expect(result).toMatchObject({ successful: false, code: 'TOOL_ABORTED' });
       expect(result.error).toContain('OCTO_WHOAMI');
-      expect(result.error).toContain('aborted by the caller');
+      expect(result.error).toContain('aborted by the caller while it waited for');
+      expect(result.error).toContain('so it did not run again.');
       expect(octoCalls).toHaveLength(2); // not run once more
       await expectNoReadsAfter();
     });

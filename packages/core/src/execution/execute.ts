@@ -210,8 +210,15 @@ class CallAttempt {
   /** What the call is doing: named by the message of an abort. */
   #stage: 'credentials' | 'handler' = 'credentials';
 
-  constructor(tool: Tool, caller: AbortSignal | undefined, inFlight: CallInFlight | undefined) {
+  constructor(
+    tool: Tool,
+    caller: AbortSignal | undefined,
+    inFlight: CallInFlight | undefined,
+    /** The handler ran already and refused its credentials: this run waits for renewed ones. */
+    renewal = false,
+  ) {
     const timeoutMs = tool.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
+    const notRun = renewal ? 'so it did not run again' : 'so it did not run';
     const controller = this.#controller;
     this.#caller = caller;
     this.#inFlight = inFlight;
@@ -222,7 +229,7 @@ class CallAttempt {
             'TOOL_TIMEOUT',
             this.#stage === 'handler'
               ? `${tool.slug} did not finish within ${timeoutMs} ms and was stopped.`
-              : `${tool.slug} did not finish within ${timeoutMs} ms and was stopped: it was still waiting for its connected account's credentials (a token refresh), so it did not run.`,
+              : `${tool.slug} did not finish within ${timeoutMs} ms and was stopped: it was still waiting for its connected account's credentials (a token refresh), ${notRun}.`,
           ),
         ),
       timeoutMs,
@@ -233,7 +240,7 @@ class CallAttempt {
           'TOOL_ABORTED',
           this.#stage === 'handler'
             ? `${tool.slug} was aborted by the caller.`
-            : `${tool.slug} was aborted by the caller while it waited for its connected account's credentials (a token refresh), so it did not run.`,
+            : `${tool.slug} was aborted by the caller while it waited for its connected account's credentials (a token refresh), ${notRun}.`,
         ),
       );
     // aborted as a handler refused its credentials: the renewal does not start
@@ -389,7 +396,7 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
             if (renewals === MAX_RENEWALS) throw error;
             // a run of its own, under the tool's timeout from here (the renewal's wait counts)
             attempt.end();
-            attempt = new CallAttempt(tool, request.signal, inFlight);
+            attempt = new CallAttempt(tool, request.signal, inFlight, true);
             const rejected = credentials;
             const renewed = await attempt.credentials((signal) =>
               renewCredentials({
