@@ -33,6 +33,7 @@ export class CredentialRenewal {
    * (another call refreshed its token, or is refreshing it: that refresh is waited for) answers with
    * those, to run once more with; one disabled or deleted says so. Null when the final renewal lost
    * to other changes of the account too often to mark it: the call keeps the provider's refusal.
+   * `request.signal` ends the waits (for a refresh, for one to settle) at once, with its reason.
    */
   async renew(request: RenewRequest): Promise<ResolvedAccount | null> {
     this.#cache.clear(); // the refused credentials may be cached
@@ -50,8 +51,9 @@ export class CredentialRenewal {
         force: true,
         replacing: request.rejected?.accessToken,
         account,
+        signal: request.signal,
       });
-      return resolved(await this.#credentials.load(refreshed));
+      return resolved(await this.#credentials.load(refreshed, { signal: request.signal }));
     }
     if (request.final) return this.#renewedElsewhere(request, account, label, resolved);
     const reason = `${label} refused the credentials`;
@@ -66,7 +68,7 @@ export class CredentialRenewal {
       const now = await this.#records.store.getConnectedAccount(account.id);
       if (!now) throw accountDeletedError(account.id, { label, slug: account.toolkit });
       if (now.status !== 'ACTIVE') throw accountNotUsableError(label, now);
-      return resolved(await this.#credentials.load(now));
+      return resolved(await this.#credentials.load(now, { signal: request.signal }));
     }
     this.#records.options.logger.warn(`toolmux: connected account ${account.id} is EXPIRED now: ${reason}.`);
     throw connectionExpiredError(label, account.id, reason, account.toolkit, account.alias);
@@ -91,10 +93,10 @@ export class CredentialRenewal {
     for (let attempt = 1; attempt <= MARK_RETRIES; attempt++) {
       if (account.status !== 'ACTIVE') throw accountNotUsableError(label, account);
       if (this.#credentials.holdsOtherThan(account, request.rejected)) {
-        return resolved(await this.#credentials.load(account));
+        return resolved(await this.#credentials.load(account, { signal: request.signal }));
       }
       if (this.#credentials.refreshing(account)) {
-        const settled = await this.#credentials.settled(account.id);
+        const settled = await this.#credentials.settled(account.id, request.signal);
         if (!settled) throw gone();
         if (settled.version !== account.version) {
           account = settled;

@@ -1,9 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { apiRef } from '../api-refs.js';
 import type { Credentials, OAuth2Scheme } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import { connectWay, readerError, reconnectWay } from '../meta-tools/hints.js';
 import type { ConnectedAccountRecord, Store } from '../store/types.js';
+import { pause, untilAborted } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import type { Vault } from '../vault/vault.js';
 import { type OAuthClient, OAuthFailure, refreshTokens, revokeToken, type TokenSet } from './oauth.js';
@@ -123,6 +123,21 @@ export function credentialSecrets(credentials: Credentials): string[] {
 }
 
 /**
+ * A token refresh of one account in this process, which its callers share. It waits for another
+ * process's lease only while one of them still waits for it: when the last one's signal aborted,
+ * `stop` ends those waits (a token request under way is never stopped: its rotated refresh token must
+ * be stored).
+ */
+interface SharedRefresh {
+  readonly promise: Promise<ConnectedAccountRecord>;
+  readonly stop: AbortController;
+  /** Callers waiting that may still abort. */
+  waiters: number;
+  /** A caller without a signal waits for it: it is never stopped. */
+  kept: boolean;
+}
+
+/**
  * Decrypts an account's credentials for a call and keeps OAuth tokens fresh. A token that expires
  * within a minute is refreshed first, once per account however many calls need it:
  *
@@ -135,7 +150,7 @@ export function credentialSecrets(credentials: Credentials): string[] {
  */
 export class CredentialLoader {
   readonly #options: CredentialLoaderOptions;
-  readonly #inFlight = new Map<string, Promise<ConnectedAccountRecord>>();
+  readonly #inFlight = new Map<string, SharedRefresh>();
 
   constructor(options: CredentialLoaderOptions) {
     this.#options = options;
@@ -144,12 +159,17 @@ export class CredentialLoader {
   /**
    * `ctx.credentials` for a call with this (ACTIVE) account. An account that turns out to have
    * changed meanwhile (disabled, deleted, marked expired by another call) answers for what it is now.
+   * `signal` ends the wait for a token refresh at once, with its reason (see {@link refresh}).
    */
-  load(account: ConnectedAccountRecord): Promise<Credentials> {
-    return this.#load(account, 1);
+  load(account: ConnectedAccountRecord, options: { signal?: AbortSignal } = {}): Promise<Credentials> {
+    return this.#load(account, 1, options.signal);
   }
 
-  async #load(account: ConnectedAccountRecord, attempt: number): Promise<Credentials> {
+  async #load(
+    account: ConnectedAccountRecord,
+    attempt: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Credentials> {
     const { vault, logger, toolkitLabel, store } = this.#options;
     const label = toolkitLabel(account.toolkit);
     if (account.status !== 'ACTIVE') throw accountNotUsableError(label, account);
@@ -159,7 +179,7 @@ export class CredentialLoader {
     if (needsRefresh(current.expiresAt)) {
       if (stored.refreshToken) {
         try {
-          current = await this.refresh(current.id, { account: current });
+          current = await this.refresh(current.id, { account: current, signal });
           // disabled while the token was refreshed: the new tokens are kept, this call does not use them
           if (current.status !== 'ACTIVE') throw accountNotUsableError(label, current);
           stored = vault.openJson<StoredCredentials>(current.id, current.secret!);
@@ -179,7 +199,8 @@ export class CredentialLoader {
         if (!marked) {
           const now = await store.getConnectedAccount(current.id);
           if (!now) throw accountDeletedError(current.id, { label, slug: current.toolkit });
-          if (now.status !== 'ACTIVE' || attempt < CHANGED_RETRIES) return this.#load(now, attempt + 1);
+          if (now.status !== 'ACTIVE' || attempt < CHANGED_RETRIES)
+            return this.#load(now, attempt + 1, signal);
         }
         throw connectionExpiredError(label, current.id, reason, current.toolkit, current.alias);
       }
@@ -196,6 +217,11 @@ export class CredentialLoader {
   /**
    * Refreshes an account's OAuth token (even a fresh one with `force`), or waits for the refresh
    * another caller or process is doing. Resolves with the updated account.
+   *
+   * Callers in this process share one refresh. `signal` ends this caller's wait at once (rejecting
+   * with its reason), not the others': the shared refresh goes on while one of them waits; once none
+   * does, it stops waiting for another process's lease (and starts no token request), but a token
+   * request under way always finishes and stores what it got.
    */
   refresh(
     accountId: string,
@@ -205,33 +231,68 @@ export class CredentialLoader {
       replacing?: string;
       /** The account as the caller read it: names its toolkit should it be deleted meanwhile. */
       account?: ConnectedAccountRecord;
+      /** Aborts when this caller no longer waits. */
+      signal?: AbortSignal;
     } = {},
   ): Promise<ConnectedAccountRecord> {
-    let pending = this.#inFlight.get(accountId);
-    if (!pending) {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    let shared = this.#inFlight.get(accountId);
+    if (!shared) {
       const known = options.account
         ? { label: this.#options.toolkitLabel(options.account.toolkit), slug: options.account.toolkit }
         : undefined;
-      pending = this.#refresh(accountId, options.force === true, options.replacing, known).finally(() =>
-        this.#inFlight.delete(accountId),
-      );
-      this.#inFlight.set(accountId, pending);
+      const stop = new AbortController();
+      const promise = this.#refresh(accountId, options.force === true, options.replacing, known, stop.signal);
+      const entry: SharedRefresh = {
+        stop,
+        waiters: 0,
+        kept: false,
+        promise: promise.finally(() => {
+          if (this.#inFlight.get(accountId) === entry) this.#inFlight.delete(accountId);
+        }),
+      };
+      shared = entry;
+      this.#inFlight.set(accountId, entry);
     }
-    return pending;
+    if (!signal) {
+      shared.kept = true;
+      return shared.promise;
+    }
+    const entry = shared;
+    entry.waiters++;
+    const leave = () => {
+      if (--entry.waiters > 0 || entry.kept) return;
+      // nobody waits for it any more: a later caller starts a refresh of its own
+      entry.stop.abort();
+      if (this.#inFlight.get(accountId) === entry) this.#inFlight.delete(accountId);
+    };
+    signal.addEventListener('abort', leave, { once: true });
+    const done = () => signal.removeEventListener('abort', leave);
+    entry.promise.then(done, done);
+    return untilAborted(entry.promise, signal);
   }
 
   /**
    * The account once the token refresh under way for it has ended (this process's, or another one's
    * that holds the refresh lease); at once when none is. Starts no refresh. Undefined once deleted.
+   * `signal` ends the wait at once, with its reason.
    */
-  async settled(accountId: string): Promise<ConnectedAccountRecord | undefined> {
-    await this.#inFlight.get(accountId)?.catch(() => undefined);
+  async settled(accountId: string, signal?: AbortSignal): Promise<ConnectedAccountRecord | undefined> {
+    const shared = this.#inFlight.get(accountId);
+    if (shared) {
+      await untilAborted(
+        shared.promise.catch(() => undefined),
+        signal,
+      );
+    }
     const started = Date.now();
     for (;;) {
+      signal?.throwIfAborted();
       const account = await this.#options.store.getConnectedAccount(accountId);
       if (!account?.refreshLeaseUntil || account.refreshLeaseUntil <= new Date()) return account;
       if (Date.now() - started > 2 * LEASE_MS) return account;
-      await sleep(LEASE_POLL_MS);
+      await pause(LEASE_POLL_MS, signal);
     }
   }
 
@@ -282,11 +343,14 @@ export class CredentialLoader {
     force: boolean,
     replacing: string | undefined,
     known: { label: string; slug: string } | undefined,
+    /** Aborts once no caller waits: the waits for another process's lease end. */
+    stop: AbortSignal,
   ): Promise<ConnectedAccountRecord> {
     const { store, toolkitLabel } = this.#options;
     const started = Date.now();
     let waitedForAnother = false;
     for (;;) {
+      stop.throwIfAborted();
       const account = await store.getConnectedAccount(accountId);
       if (!account) throw accountDeletedError(accountId, known);
       if (account.status !== 'ACTIVE') throw accountNotUsableError(toolkitLabel(account.toolkit), account);
@@ -301,10 +365,11 @@ export class CredentialLoader {
           });
         }
         waitedForAnother = true;
-        await sleep(LEASE_POLL_MS);
+        await pause(LEASE_POLL_MS, stop);
         continue;
       }
       if (force && waitedForAnother) return account; // the refresh we waited for is the one asked for
+      stop.throwIfAborted(); // nobody waits for a new token: no token request
       const leased = await store.acquireRefreshLease(
         account.id,
         account.version,

@@ -60,6 +60,11 @@ export interface RenewRequest {
   /** The credentials the provider refused. */
   rejected: Credentials | undefined;
   final: boolean;
+  /**
+   * Aborts when the call no longer waits for the answer (its caller aborted it, its timeout passed,
+   * `close()` stopped it): waits for a token refresh end then, the refresh itself goes on.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a session says about accounts (its config's `connectedAccounts` and `authConfigs`). */
@@ -82,6 +87,8 @@ export interface AccountRequest {
   selection?: AccountSelection;
   /** Only find the account (connection status): no credentials, no token refresh. */
   peek?: boolean;
+  /** Aborts when the call no longer waits for its credentials (see `RenewRequest.signal`). */
+  signal?: AbortSignal;
 }
 
 export interface ResolvedAccount {
@@ -189,6 +196,95 @@ function runUntilAborted<T>(run: () => Promise<T> | T, signal: AbortSignal): Pro
 }
 
 /**
+ * One run of a call: getting its credentials (account resolution, a token refresh, a renewal after
+ * CREDENTIALS_REJECTED) and running its handler with them, under the tool's timeout, which starts
+ * with the wait for credentials. The caller's abort, the timeout and `close()` (once it stops the
+ * call) abort `signal`: the wait for credentials ends at once, and the handler's `ctx.signal` fires.
+ */
+class CallAttempt {
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  readonly #caller: AbortSignal | undefined;
+  readonly #inFlight: CallInFlight | undefined;
+  readonly #onCallerAbort: () => void;
+  /** What the call is doing: named by the message of an abort. */
+  #stage: 'credentials' | 'handler' = 'credentials';
+
+  constructor(
+    tool: Tool,
+    caller: AbortSignal | undefined,
+    inFlight: CallInFlight | undefined,
+    /** The handler ran already and refused its credentials: this run waits for renewed ones. */
+    renewal = false,
+  ) {
+    const timeoutMs = tool.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
+    const notRun = renewal ? 'so it did not run again' : 'so it did not run';
+    const controller = this.#controller;
+    this.#caller = caller;
+    this.#inFlight = inFlight;
+    this.#timer = setTimeout(
+      () =>
+        controller.abort(
+          new ToolCallFailure(
+            'TOOL_TIMEOUT',
+            this.#stage === 'handler'
+              ? `${tool.slug} did not finish within ${timeoutMs} ms and was stopped.`
+              : `${tool.slug} did not finish within ${timeoutMs} ms and was stopped: it was still waiting for its connected account's credentials (a token refresh), ${notRun}.`,
+          ),
+        ),
+      timeoutMs,
+    );
+    this.#onCallerAbort = () =>
+      controller.abort(
+        new ToolCallFailure(
+          'TOOL_ABORTED',
+          this.#stage === 'handler'
+            ? `${tool.slug} was aborted by the caller.`
+            : `${tool.slug} was aborted by the caller while it waited for its connected account's credentials (a token refresh), ${notRun}.`,
+        ),
+      );
+    // aborted as a handler refused its credentials: the renewal does not start
+    if (caller?.aborted) this.#onCallerAbort();
+    else caller?.addEventListener('abort', this.#onCallerAbort, { once: true });
+    inFlight?.running((closeTimeoutMs) =>
+      controller.abort(
+        new ToolCallFailure(
+          'TOOL_ABORTED',
+          this.#stage === 'handler'
+            ? `${tool.slug} was stopped: its ToolMux was closed, and the call ran on past the ${closeTimeoutMs} ms that close() waits for calls in flight.`
+            : `${tool.slug} was stopped: its ToolMux was closed, and the call was still waiting for its connected account's credentials (a token refresh) past the ${closeTimeoutMs} ms that close() waits for calls in flight.`,
+        ),
+      ),
+    );
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /**
+   * Waits for credentials (`wait` is handed the signal, to end its own waits): rejects with the
+   * abort's failure at once when the call is aborted meanwhile.
+   */
+  credentials<T>(wait: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const { signal } = this.#controller;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return runUntilAborted(() => wait(signal), signal);
+  }
+
+  /** From now on the handler runs. */
+  handler(): void {
+    this.#stage = 'handler';
+  }
+
+  end(): void {
+    clearTimeout(this.#timer);
+    this.#caller?.removeEventListener('abort', this.#onCallerAbort);
+    if (this.#inFlight) this.#inFlight.stop = undefined;
+  }
+}
+
+/**
  * The one path every tool call takes (docs/sessions.md):
  * validate → account → credentials → run under a timeout → log. Never throws for a tool's failure.
  */
@@ -256,53 +352,68 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
         );
       }
       if (large) await yieldToEventLoop();
-      const account = request.toolkit.noAuth
-        ? NO_ACCOUNT
-        : await env.resolveAccount({
-            toolkit: request.toolkit,
-            userId,
-            sessionId,
-            connectedAccountId: request.connectedAccountId,
-            account: request.account,
-            selection: request.selection,
-          });
-      accountId = account.accountId;
-      secrets = secretsOf(account);
-      const run = (credentials: Credentials | undefined) =>
-        runHandler(env, tool, validation.value, {
-          userId,
-          sessionId: sessionId ?? undefined,
-          callId: request.callId,
-          credentials,
-          signal: request.signal,
-          logId,
-          inFlight,
-        });
+      if (request.signal?.aborted)
+        throw new ToolCallFailure('TOOL_ABORTED', `${tool.slug} was aborted before it started.`);
+      // the tool's timeout counts from here: the wait for credentials (a token refresh, also one
+      // another process holds the lease of) is part of it
+      let attempt = new CallAttempt(tool, request.signal, inFlight);
       let data: unknown;
-      let credentials = account.credentials;
-      for (let renewals = 0; ; renewals++) {
-        try {
-          data = await run(credentials);
-          break;
-        } catch (error) {
-          const { renewCredentials } = env;
-          const rejectedId = accountId;
-          if (rejectedId === null || renewCredentials === undefined || !rejectsCredentials(error))
-            throw error;
-          // The provider refused the credentials: renew them (OAuth refresh) and run once more. The
-          // renewed ones refused too, the account is marked EXPIRED, unless another call renewed them
-          // since: then those are run with (a few times at most).
-          if (renewals === MAX_RENEWALS) throw error;
-          const renewed = await renewCredentials({
-            toolkit: request.toolkit,
-            accountId: rejectedId,
-            rejected: credentials,
-            final: renewals > 0,
-          });
-          if (renewed === null) throw error;
-          secrets = [...secrets, ...secretsOf(renewed)];
-          credentials = renewed.credentials;
+      try {
+        const account = request.toolkit.noAuth
+          ? NO_ACCOUNT
+          : await attempt.credentials((signal) =>
+              env.resolveAccount({
+                toolkit: request.toolkit,
+                userId,
+                sessionId,
+                connectedAccountId: request.connectedAccountId,
+                account: request.account,
+                selection: request.selection,
+                signal,
+              }),
+            );
+        accountId = account.accountId;
+        secrets = secretsOf(account);
+        let credentials = account.credentials;
+        for (let renewals = 0; ; renewals++) {
+          try {
+            data = await runHandler(env, tool, validation.value, attempt, {
+              userId,
+              sessionId: sessionId ?? undefined,
+              callId: request.callId,
+              credentials,
+              logId,
+            });
+            break;
+          } catch (error) {
+            const { renewCredentials } = env;
+            const rejectedId = accountId;
+            if (rejectedId === null || renewCredentials === undefined || !rejectsCredentials(error))
+              throw error;
+            // The provider refused the credentials: renew them (OAuth refresh) and run once more. The
+            // renewed ones refused too, the account is marked EXPIRED, unless another call renewed them
+            // since: then those are run with (a few times at most).
+            if (renewals === MAX_RENEWALS) throw error;
+            // a run of its own, under the tool's timeout from here (the renewal's wait counts)
+            attempt.end();
+            attempt = new CallAttempt(tool, request.signal, inFlight, true);
+            const rejected = credentials;
+            const renewed = await attempt.credentials((signal) =>
+              renewCredentials({
+                toolkit: request.toolkit,
+                accountId: rejectedId,
+                rejected,
+                final: renewals > 0,
+                signal,
+              }),
+            );
+            if (renewed === null) throw error;
+            secrets = [...secrets, ...secretsOf(renewed)];
+            credentials = renewed.credentials;
+          }
         }
+      } finally {
+        attempt.end();
       }
       // the one value every surface hands on (JSON of it, or this value itself): a value JSON
       // cannot represent is the tool's failure, named where it is
@@ -475,58 +586,29 @@ async function runHandler(
   env: ExecutionEnvironment,
   tool: Tool,
   input: unknown,
+  attempt: CallAttempt,
   call: {
     userId: string;
     sessionId: string | undefined;
     callId: string | undefined;
     credentials: Credentials | undefined;
-    signal: AbortSignal | undefined;
     logId: string;
-    inFlight: CallInFlight | undefined;
   },
 ): Promise<unknown> {
-  const timeoutMs = tool.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
-  if (call.signal?.aborted)
-    throw new ToolCallFailure('TOOL_ABORTED', `${tool.slug} was aborted before it started.`);
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () =>
-      controller.abort(
-        new ToolCallFailure(
-          'TOOL_TIMEOUT',
-          `${tool.slug} did not finish within ${timeoutMs} ms and was stopped.`,
-        ),
-      ),
-    timeoutMs,
-  );
-  const onCallerAbort = () =>
-    controller.abort(new ToolCallFailure('TOOL_ABORTED', `${tool.slug} was aborted by the caller.`));
-  call.signal?.addEventListener('abort', onCallerAbort, { once: true });
-  call.inFlight?.running((closeTimeoutMs) =>
-    controller.abort(
-      new ToolCallFailure(
-        'TOOL_ABORTED',
-        `${tool.slug} was stopped: its ToolMux was closed, and the call ran on past the ${closeTimeoutMs} ms that close() waits for calls in flight.`,
-      ),
-    ),
-  );
+  attempt.handler();
+  const { signal } = attempt;
   const context: ToolContext = {
     userId: call.userId,
     sessionId: call.sessionId,
     callId: call.callId,
     credentials: call.credentials,
-    signal: controller.signal,
+    signal,
     fetch: env.fetch,
     log: (message, data) => env.logger.debug(`[${tool.slug} ${call.logId}] ${message}`, data),
     logId: call.logId,
   };
-  try {
-    // stopped as it registered (its ToolMux closed and stopped the calls still running)
-    controller.signal.throwIfAborted();
-    return await runUntilAborted(() => tool.execute(input, context), controller.signal);
-  } finally {
-    clearTimeout(timer);
-    call.signal?.removeEventListener('abort', onCallerAbort);
-    if (call.inFlight) call.inFlight.stop = undefined;
-  }
+  // stopped as it registered (its ToolMux closed and stopped the calls still running), or aborted,
+  // timed out or stopped while it waited for its credentials
+  signal.throwIfAborted();
+  return await runUntilAborted(() => tool.execute(input, context), signal);
 }
