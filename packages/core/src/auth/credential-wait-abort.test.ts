@@ -216,6 +216,20 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
       expect(await loggedCode(result.logId)).toBe('TOOL_ABORTED');
     });
 
+    it("proxyExecute waiting for another process's refresh ends when its signal aborts, and stops reading the account", async () => {
+      const mux = await setup();
+      const { session, id } = await connect(mux);
+      await expire(id);
+      await holdLease(await anotherProcess(), id);
+      const controller = new AbortController();
+      const before = reads;
+      const proxied = session.proxyExecute({ toolkit: 'octo', endpoint: '/me', signal: controller.signal });
+      await until(() => reads >= before + 2);
+      controller.abort(new Error('the user left'));
+      await expect(proxied).rejects.toThrow('the user left');
+      await expectNoReadsAfter();
+    });
+
     it('a call aborted before it looks for credentials does not read the account', async () => {
       const mux = await setup();
       const { session, id } = await connect(mux);

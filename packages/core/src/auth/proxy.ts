@@ -118,7 +118,7 @@ export async function proxyExecute(
       account: request.connectedAccountId,
       proxy: true,
     });
-    const credentials = await auth.credentials.load(account);
+    const credentials = await auth.credentials.load(account, { signal: request.signal });
     secrets = Object.values(credentials);
     applyCredentials(await auth.schemeOfAccount(account, toolkit), credentials, url, headers);
     const authorization = headers.get('authorization');
