@@ -141,6 +141,8 @@ export const TOOLMUX_ERROR_CODES = {
   CALLBACK_URL_NOT_ALLOWED: 400,
   /** The OAuth provider answered with an error or could not be reached. */
   OAUTH_ERROR: 502,
+  /** `proxyExecute`: the toolkit's API could not be reached, or answered more than a proxy call reads. */
+  PROXY_FAILED: 502,
   /** An HTTP request body is larger than the server's body limit. */
   REQUEST_TOO_LARGE: 413,
   /** An HTTP request body is not JSON (`Content-Type` or syntax). */

@@ -68,6 +68,7 @@ export {
   stringifyJsonSliced,
 } from './util/json-slices.js';
 export { setOwn } from './util/own-key.js';
+export { byteSize, responseTextUpTo } from './util/response-text.js';
 export { deriveSessionToken, hashToken, parseSecretKey, tokenMatches } from './util/secret-key.js';
 export { SLICE_MS, WorkSlice, yieldToEventLoop } from './util/slices.js';
 export type { TextRule } from './util/stored-text.js';

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Credentials, type ToolContext, ToolMuxError } from '@toolmux/core';
+import { byteSize, responseTextUpTo } from '@toolmux/core/internal';
 
 /** What a request needs from the tool's context. */
 export type RequestContext = Pick<ToolContext, 'credentials' | 'fetch' | 'signal'>;
@@ -152,13 +153,6 @@ export function defaultErrorDetail(body: unknown): string | undefined {
   return [message, errors].filter(Boolean).join(' — ') || undefined;
 }
 
-/** `32 MiB`, `512 KiB`, `100 bytes`. */
-function byteSize(bytes: number): string {
-  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
-  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
-  return `${bytes} bytes`;
-}
-
 function clip(text: string): string {
   const single = text.replace(/\s+/g, ' ').trim();
   return single.length > DETAIL_MAX ? `${single.slice(0, DETAIL_MAX)}…` : single;
@@ -285,38 +279,12 @@ export function providerError(failure: {
   return new ApiError(service, status, `${service} answered ${code} for ${resource}${said}.`);
 }
 
-/**
- * The answer's text, read until `maxBytes`: past them the download stops (the body is cancelled)
- * and `cut` is true; a character split by the cut is left out. UTF-8, a byte order mark dropped, as
- * `response.text()` reads it.
- */
-async function readText(response: Response, maxBytes: number): Promise<{ text: string; cut: boolean }> {
-  if (response.body === null) return { text: '', cut: false };
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  const parts: string[] = [];
-  let bytes = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (bytes + value.byteLength > maxBytes) {
-      parts.push(decoder.decode(value.subarray(0, maxBytes - bytes), { stream: true }));
-      await reader.cancel().catch(() => undefined);
-      return { text: parts.join(''), cut: true };
-    }
-    bytes += value.byteLength;
-    parts.push(decoder.decode(value, { stream: true }));
-  }
-  parts.push(decoder.decode());
-  return { text: parts.join(''), cut: false };
-}
-
 async function readBody(
   response: Response,
   type: ApiRequest['responseType'],
   maxBytes: number,
 ): Promise<{ body: unknown; cut: boolean }> {
-  const { text, cut } = await readText(response, maxBytes);
+  const { text, cut } = await responseTextUpTo(response, maxBytes);
   if (cut) return { body: text, cut };
   return { body: parseBody(response, text, type), cut };
 }

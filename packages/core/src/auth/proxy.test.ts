@@ -17,6 +17,17 @@ beforeAll(async () => {
   // echoes what it received, credentials included, like an API that reflects its input
   server = createServer((request, response) => {
     receivedKeys.push(String(request.headers['x-api-key'] ?? ''));
+    if (request.url === '/api/endless') {
+      // an answer that never ends: the proxy stops reading it, which closes the connection
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      const chunk = Buffer.alloc(256 * 1024, 'a');
+      const pump = () => {
+        while (!response.destroyed && response.write(chunk)) {}
+        if (!response.destroyed) response.once('drain', pump);
+      };
+      pump();
+      return;
+    }
     if (request.url === '/api/deep') {
       // an API's answer may be anything: JSON nested 100,000 levels, a header named __proto__
       response.setHeader('content-type', 'application/json');
@@ -268,6 +279,52 @@ describe('session.proxyExecute', () => {
     expect(code).toBe('ACCOUNT_SELECTION_REQUIRED');
     expect(message).toContain('toolmux.proxy({ …, connectedAccountId })');
     expect(receivedKeys.slice(seen)).toEqual([]);
+  });
+
+  it('an API it cannot reach, or one that answers without end, is PROXY_FAILED naming the origin (no credentials in it)', async () => {
+    const { mux, session } = await setup();
+    const endless = await session
+      .proxyExecute({ toolkit: 'keyed', endpoint: '/endless' })
+      .catch((error) => error);
+    expect(ToolMuxError.isInstance(endless) && endless.code).toBe('PROXY_FAILED');
+    expect(endless.message).toBe(
+      "keyed's API answered GET /api/endless with more than 32 MiB, more than a proxy call reads: ask for less (a filter, a smaller page or a narrower range).",
+    );
+
+    // a port nothing listens on
+    const closed = createServer();
+    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((done) => closed.close(() => done()));
+    const gone = new ToolMux({
+      toolkits: [
+        defineToolkit({
+          slug: 'gone',
+          description: 'An API that is not there',
+          baseUrl: `http://127.0.0.1:${port}/api`,
+          auth: { type: 'none' },
+          tools: [
+            defineTool({
+              slug: 'GONE_PING',
+              description: 'Ping.',
+              inputSchema: z.object({}),
+              execute: () => 'pong',
+            }),
+          ],
+        }),
+      ],
+      store: ':memory:',
+      logger: quiet,
+    });
+    const unreachable = await (await gone.create('user_1', { toolkits: ['gone'] }))
+      .proxyExecute({ toolkit: 'gone', endpoint: '/x' })
+      .catch((error) => error);
+    expect(ToolMuxError.isInstance(unreachable) && unreachable.code).toBe('PROXY_FAILED');
+    expect(unreachable.message).toBe(
+      `Could not reach gone's API at http://127.0.0.1:${port} (ECONNREFUSED): check the toolkit's baseUrl and the network, then retry.`,
+    );
+    await gone.close();
+    await mux.close();
   });
 
   it('answers JSON nested deeper than 128 levels as its text (masked), and keeps a header named __proto__', async () => {

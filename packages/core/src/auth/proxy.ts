@@ -1,9 +1,10 @@
 import type { Toolkit } from '../catalog/types.js';
-import { ToolMuxError } from '../errors.js';
+import { errorMessage, ToolMuxError } from '../errors.js';
 import type { AccountSelection } from '../execution/execute.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { setOwn } from '../util/own-key.js';
-import { REDACTED } from '../util/redact.js';
+import { maskSecrets, REDACTED } from '../util/redact.js';
+import { byteSize, responseTextUpTo } from '../util/response-text.js';
 import { shownValue } from '../util/stored-text.js';
 import type { AuthService } from './auth-service.js';
 import { applyCredentials } from './schemes.js';
@@ -42,6 +43,20 @@ function targetUrl(toolkit: Toolkit, endpoint: string): URL {
   if (url.origin !== base.origin)
     throw invalid(`endpoint ${JSON.stringify(endpoint.slice(0, 200))} leaves ${base.origin}.`);
   return url;
+}
+
+/** The most bytes of an API's answer a proxy call downloads (the rest is not read). */
+const MAX_PROXY_RESPONSE_BYTES = 32 * 1024 * 1024;
+
+function proxyFailed(message: string): ToolMuxError {
+  return new ToolMuxError({ code: 'PROXY_FAILED', message });
+}
+
+/** Why `fetch` failed, in the network's words (`fetch failed` hides it in the cause). */
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const reason = typeof cause?.code === 'string' ? cause.code : cause?.message;
+  return typeof reason === 'string' && reason !== '' ? reason : errorMessage(error);
 }
 
 /** Replaces every credential value (4 characters or more) in strings of `value`. */
@@ -132,8 +147,25 @@ export async function proxyExecute(
       if (!headers.has('content-type')) headers.set('content-type', 'application/json');
     }
   }
-  const response = await fetch(url, { method, headers, body, redirect: 'manual', signal: request.signal });
-  const text = method === 'HEAD' ? '' : await response.text();
+  let response: Response;
+  try {
+    response = await fetch(url, { method, headers, body, redirect: 'manual', signal: request.signal });
+  } catch (error) {
+    if (request.signal?.aborted) throw error;
+    throw proxyFailed(
+      `Could not reach ${toolkit.slug}'s API at ${url.origin} (${maskSecrets(networkReason(error), secrets)}): check the toolkit's baseUrl and the network, then retry.`,
+    );
+  }
+  let text = '';
+  if (method !== 'HEAD') {
+    const read = await responseTextUpTo(response, MAX_PROXY_RESPONSE_BYTES);
+    if (read.cut) {
+      throw proxyFailed(
+        `${toolkit.slug}'s API answered ${method} ${url.pathname} with more than ${byteSize(MAX_PROXY_RESPONSE_BYTES)}, more than a proxy call reads: ask for less (a filter, a smaller page or a narrower range).`,
+      );
+    }
+    text = read.text;
+  }
   let data: unknown = text === '' ? null : text;
   if (text !== '' && /\bjson\b/i.test(response.headers.get('content-type') ?? '')) {
     try {
