@@ -1,0 +1,74 @@
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { defineTool, defineToolkit, ToolMux } from '@toolmux/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createServer, type ToolMuxServer } from '../server.js';
+import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
+
+/** A port nothing listens on: one the system gave out and took back. */
+async function closedPort(): Promise<number> {
+  const probe = createHttpServer();
+  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((done) => probe.close(() => done()));
+  return port;
+}
+
+describe('POST /sessions/:id/proxy when the toolkit’s API is not there', () => {
+  let mux: ToolMux;
+  let server: ToolMuxServer;
+  let port: number;
+  const logger = recordingLogger();
+
+  beforeAll(async () => {
+    port = await closedPort();
+    mux = new ToolMux({
+      toolkits: [
+        defineToolkit({
+          slug: 'gone',
+          description: 'An API that is not there',
+          baseUrl: `http://127.0.0.1:${port}/api`,
+          auth: { type: 'none' },
+          tools: [
+            defineTool({
+              slug: 'GONE_PING',
+              description: 'Ping.',
+              inputSchema: z.object({}),
+              execute: () => 'pong',
+            }),
+          ],
+        }),
+      ],
+      store: ':memory:',
+      logger,
+    });
+    server = createServer({ toolmux: mux, apiKey: TEST_API_KEY, logger });
+  });
+  afterAll(() => mux.close());
+
+  async function call(path: string, body: unknown) {
+    const response = await server.fetch(
+      new Request(`http://localhost${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+    );
+    return { status: response.status, json: (await response.json()) as any };
+  }
+
+  it('answers 502 PROXY_FAILED naming the origin and the reason, not a 500', async () => {
+    const session = await call('/api/v1/sessions', { user_id: 'user_1', config: { toolkits: ['gone'] } });
+    expect(session.status).toBe(201);
+    const proxied = await call(`/api/v1/sessions/${session.json.session_id}/proxy`, {
+      toolkit: 'gone',
+      endpoint: '/items',
+    });
+    expect(proxied.status).toBe(502);
+    expect(proxied.json.error).toMatchObject({
+      code: 'PROXY_FAILED',
+      message: `Could not reach gone's API at http://127.0.0.1:${port} (ECONNREFUSED): check the toolkit's baseUrl and the network, then retry.`,
+    });
+  });
+});
