@@ -7,8 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Server as McpLowLevelServer } from '@modelcontextprotocol/sdk/server/index.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { type PlainTool, SessionPreset, ToolMux } from '@toolmux/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toolContext } from '../test/api-server.js';
@@ -406,3 +408,80 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
     (error: unknown) => error,
   );
 }
+
+describe('a server that offers tools toolmux refuses to define', () => {
+  let server: Server;
+  let odd: McpToolkit | undefined;
+  const warnings: string[] = [];
+
+  /** An object schema nested `depth` levels (past toolmux's 128). */
+  const deepSchema = (depth: number) => {
+    let schema: Record<string, unknown> = { type: 'string' };
+    for (let level = 0; level < depth; level++) schema = { type: 'object', properties: { a: schema } };
+    return schema;
+  };
+
+  beforeAll(async () => {
+    // stateless Streamable HTTP: a low-level server per request, listing raw JSON Schemas
+    server = createServer(async (request, response) => {
+      const mcp = new McpLowLevelServer(
+        { name: 'odd-tools', version: '1.0.0' },
+        { capabilities: { tools: {} } },
+      );
+      mcp.setRequestHandler(ListToolsRequestSchema, async () => ({
+        tools: [
+          {
+            name: 'lookup',
+            description: 'Look a word up.',
+            inputSchema: { type: 'object', properties: { word: { type: 'string' } } },
+          },
+          { name: 'too_deep', description: 'Nested too deep.', inputSchema: deepSchema(200) as never },
+          {
+            name: 'deep_arrays',
+            description: 'Nested too deep, in arrays.',
+            inputSchema: {
+              type: 'object',
+              properties: {
+                a: JSON.parse(`${'{"type":"array","items":'.repeat(150)}{"type":"string"}${'}'.repeat(150)}`),
+              },
+            },
+          },
+        ],
+      }));
+      mcp.setRequestHandler(CallToolRequestSchema, async (call) => ({
+        content: [{ type: 'text', text: `${call.params.name}: ${JSON.stringify(call.params.arguments)}` }],
+      }));
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+      await mcp.connect(transport);
+      await transport.handleRequest(request, response);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+  });
+  afterAll(async () => {
+    await odd?.close();
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('leaves those out, says which and why, and serves the others', async () => {
+    odd = await mcpToolkit({
+      slug: 'odd',
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+    expect(odd.tools.map((tool) => tool.slug)).toEqual(['ODD_LOOKUP']);
+    expect(odd.skippedTools.map((tool) => tool.name)).toEqual(['too_deep', 'deep_arrays']);
+    for (const skipped of odd.skippedTools) expect(skipped.reason).toContain('more than 128 levels deep');
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toContain('offers tool "too_deep", which is left out');
+
+    const mux = new ToolMux({ toolkits: [odd], store: ':memory:', logger: quiet });
+    const session = await mux.create('user_1', { toolkits: ['odd'] });
+    expect(await session.execute('ODD_LOOKUP', { word: 'toolmux' })).toMatchObject({
+      successful: true,
+      data: 'lookup: {"word":"toolmux"}',
+    });
+    await mux.close();
+  });
+});

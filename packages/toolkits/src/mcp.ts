@@ -7,7 +7,7 @@ import {
   StreamableHTTPError,
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import {
   type AuthScheme,
   type Credentials,
@@ -35,6 +35,11 @@ interface McpCommonOptions {
   categories?: string[];
   /** Per-call timeout of every tool. @default 60_000 */
   timeoutMs?: number;
+  /**
+   * Told about each of the server's tools that is left out because toolmux refuses its definition
+   * (see `skippedTools`). @default console
+   */
+  logger?: { warn(message: string): void };
 }
 
 /** A local MCP server started as a child process, spoken to over stdio. */
@@ -77,6 +82,12 @@ export type McpToolkitOptions = McpStdioOptions | McpHttpOptions;
 export interface McpToolkit extends Toolkit {
   /** The server's name and version as it announced them. */
   readonly server: { name: string; version: string };
+  /**
+   * The server's tools that were left out because toolmux refuses their definition (an input schema
+   * that is not valid JSON Schema or nests past 128 levels, …), with the reason: one such tool does
+   * not keep the server's others from being used.
+   */
+  readonly skippedTools: ReadonlyArray<{ name: string; reason: string }>;
   close(): Promise<void>;
 }
 
@@ -301,7 +312,7 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
   }
 
   const client = await shared.client();
-  const listed = [];
+  const listed: McpTool[] = [];
   try {
     let cursor: string | undefined;
     do {
@@ -357,27 +368,40 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
     }
   };
 
+  const defineMcpTool = (tool: McpTool): Tool => {
+    const annotations = annotationsOf(tool);
+    const retrySafe = annotations.readOnlyHint === true || annotations.idempotentHint === true;
+    return defineTool({
+      slug: toolSlugFor(options.slug, tool.name, taken),
+      name: tool.title ?? tool.name,
+      description:
+        tool.description?.trim() || `${tool.title ?? tool.name} (a tool of the ${server.name} MCP server).`,
+      inputSchema: { type: 'object', ...(tool.inputSchema as JSONSchema) },
+      outputSchema: tool.outputSchema as JSONSchema | undefined,
+      annotations,
+      tags: ['mcp', tool.name],
+      timeoutMs,
+      execute: (input, context) => call(tool.name, input, context, retrySafe),
+    });
+  };
+  const skippedTools: Array<{ name: string; reason: string }> = [];
   const tools: Tool[] = listed
     // Tools that only run as MCP tasks cannot be called with a plain tools/call.
     .filter(
       (tool) => (tool as { execution?: { taskSupport?: string } }).execution?.taskSupport !== 'required',
     )
-    .map((tool) => {
-      const slug = toolSlugFor(options.slug, tool.name, taken);
-      const annotations = annotationsOf(tool);
-      const retrySafe = annotations.readOnlyHint === true || annotations.idempotentHint === true;
-      return defineTool({
-        slug,
-        name: tool.title ?? tool.name,
-        description:
-          tool.description?.trim() || `${tool.title ?? tool.name} (a tool of the ${server.name} MCP server).`,
-        inputSchema: { type: 'object', ...(tool.inputSchema as JSONSchema) },
-        outputSchema: tool.outputSchema as JSONSchema | undefined,
-        annotations,
-        tags: ['mcp', tool.name],
-        timeoutMs,
-        execute: (input, context) => call(tool.name, input, context, retrySafe),
-      });
+    .flatMap((tool) => {
+      try {
+        return [defineMcpTool(tool)];
+      } catch (error) {
+        // the server's definition, not the application's: the server's other tools stay usable
+        if (!ToolMuxError.isInstance(error) || error.code !== 'TOOL_DEFINITION_INVALID') throw error;
+        skippedTools.push({ name: tool.name, reason: error.message });
+        (options.logger ?? console).warn(
+          `toolmux: the MCP server ${server.name} of toolkit ${label} offers tool "${tool.name}", which is left out: ${error.message}`,
+        );
+        return [];
+      }
     });
 
   const instructions = client.getInstructions()?.trim();
@@ -396,6 +420,7 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
   return Object.freeze({
     ...toolkit,
     server: { name: server.name, version: server.version },
+    skippedTools,
     close: async () => {
       await Promise.all([
         shared.close(),
