@@ -437,6 +437,11 @@ describe('a server that offers tools toolmux refuses to define', () => {
           },
           { name: 'too_deep', description: 'Nested too deep.', inputSchema: deepSchema(200) as never },
           {
+            name: 'not_a_schema',
+            description: 'Its schema names a type that does not exist.',
+            inputSchema: { type: 'object', properties: { word: { type: 'strang' } } },
+          },
+          {
             name: 'deep_arrays',
             description: 'Nested too deep, in arrays.',
             inputSchema: {
@@ -471,9 +476,11 @@ describe('a server that offers tools toolmux refuses to define', () => {
       logger: { warn: (message) => warnings.push(message) },
     });
     expect(odd.tools.map((tool) => tool.slug)).toEqual(['ODD_LOOKUP']);
-    expect(odd.skippedTools.map((tool) => tool.name)).toEqual(['too_deep', 'deep_arrays']);
-    for (const skipped of odd.skippedTools) expect(skipped.reason).toContain('more than 128 levels deep');
-    expect(warnings).toHaveLength(2);
+    expect(odd.skippedTools.map((tool) => tool.name)).toEqual(['too_deep', 'not_a_schema', 'deep_arrays']);
+    expect(odd.skippedTools[0]!.reason).toContain('more than 128 levels deep');
+    expect(odd.skippedTools[1]!.reason).toContain('is not valid JSON Schema');
+    expect(odd.skippedTools[2]!.reason).toContain('more than 128 levels deep');
+    expect(warnings).toHaveLength(3);
     expect(warnings[0]).toContain('offers tool "too_deep", which is left out');
 
     const mux = new ToolMux({ toolkits: [odd], store: ':memory:', logger: quiet });

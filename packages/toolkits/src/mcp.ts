@@ -371,7 +371,7 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
   const defineMcpTool = (tool: McpTool): Tool => {
     const annotations = annotationsOf(tool);
     const retrySafe = annotations.readOnlyHint === true || annotations.idempotentHint === true;
-    return defineTool({
+    const defined = defineTool({
       slug: toolSlugFor(options.slug, tool.name, taken),
       name: tool.title ?? tool.name,
       description:
@@ -383,6 +383,9 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
       timeoutMs,
       execute: (input, context) => call(tool.name, input, context, retrySafe),
     });
+    // compiled now, not at the first call: a schema that is not valid JSON Schema is refused here
+    defined.validate({});
+    return defined;
   };
   const skippedTools: Array<{ name: string; reason: string }> = [];
   const tools: Tool[] = listed
