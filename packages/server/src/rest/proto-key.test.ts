@@ -37,7 +37,11 @@ function protoKeySuite(name: string, openStore: () => Promise<{ url: string; cle
 
     beforeAll(async () => {
       const store = await openStore();
-      server = await startTestServer({ toolkits: createSampleToolkits().toolkits, store: store.url });
+      server = await startTestServer({
+        toolkits: createSampleToolkits().toolkits,
+        store: store.url,
+        secretKey: randomBytes(32).toString('base64'),
+      });
       remote = server.remote();
       authConfigId = (await server.embedded.authConfigs.create('mail', { type: 'api_key' })).id;
       cleanup = async () => {
@@ -216,9 +220,5 @@ function protoKeySuite(name: string, openStore: () => Promise<{ url: string; cle
 protoKeySuite('sqlite', async () => ({ url: ':memory:', cleanup: async () => {} }));
 
 describe.skipIf(skipPostgres !== undefined)(`postgres ${skipPostgres ?? ''}`, () => {
-  // startTestServer passes no secret key; a PostgreSQL store takes it from the environment
-  protoKeySuite('postgres', () => {
-    process.env.TOOLMUX_SECRET_KEY ??= randomBytes(32).toString('base64');
-    return createTestPostgresUrl();
-  });
+  protoKeySuite('postgres', () => createTestPostgresUrl());
 });

@@ -47,6 +47,11 @@ export async function startTestServer(options: {
   logger?: Logger;
   /** @default ':memory:' */
   store?: string;
+  /**
+   * The key that encrypts credentials at rest (base64 of 32 bytes), as `ToolMux`'s `secretKey`: a
+   * PostgreSQL store needs one. @default TOOLMUX_SECRET_KEY, else a key file beside a SQLite store
+   */
+  secretKey?: string;
 }): Promise<TestServer> {
   const logger = options.logger ?? silent;
   let running: RunningServer | undefined;
@@ -58,6 +63,7 @@ export async function startTestServer(options: {
       store: options.store ?? ':memory:',
       baseUrl: `http://127.0.0.1:${port}`,
       logger,
+      ...(options.secretKey !== undefined ? { secretKey: options.secretKey } : {}),
     });
     try {
       running = await createServer({ toolmux: embedded, apiKey: TEST_SERVER_API_KEY, logger }).serve({
