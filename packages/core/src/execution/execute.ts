@@ -6,6 +6,7 @@ import { applicationReader, forReader, type HintReader, messageFor } from '../me
 import { createNullStripper } from '../schema/nulls.js';
 import { formatValidationIssues, slicedValidatorOf } from '../schema/validate.js';
 import type { ExecutionLogRecord } from '../store/types.js';
+import { runUntilAborted } from '../util/abort.js';
 import { newId } from '../util/ids.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { jsonSafeResult } from '../util/json-safe.js';
@@ -175,26 +176,6 @@ function textArgumentsProblem(slug: string, text: string): string {
   return `The arguments of ${slug} are a string (${shownValue(text)}), not a JSON object. ${fix}`;
 }
 
-/** Resolves with the handler's value, or rejects as soon as `signal` aborts. */
-function runUntilAborted<T>(run: () => Promise<T> | T, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const settle = (finish: () => void) => {
-      signal.removeEventListener('abort', onAbort);
-      finish();
-    };
-    try {
-      Promise.resolve(run()).then(
-        (value) => settle(() => resolve(value)),
-        (error) => settle(() => reject(error)),
-      );
-    } catch (error) {
-      settle(() => reject(error));
-    }
-  });
-}
-
 /**
  * One run of a call: getting its credentials (account resolution, a token refresh, a renewal after
  * CREDENTIALS_REJECTED) and running its handler with them, under the tool's timeout, which starts
@@ -268,8 +249,8 @@ class CallAttempt {
    */
   credentials<T>(wait: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const { signal } = this.#controller;
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return runUntilAborted(() => wait(signal), signal);
+    // aborted already: rejects without starting the wait
+    return signal.aborted ? Promise.reject(signal.reason) : runUntilAborted(() => wait(signal), signal);
   }
 
   /** From now on the handler runs. */

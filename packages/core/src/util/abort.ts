@@ -25,6 +25,20 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undef
   });
 }
 
+/**
+ * `run()`'s value, or a rejection with the signal's reason as soon as it aborts (what `run` started
+ * goes on; its outcome is not looked at). `run` throwing is its rejection.
+ */
+export function runUntilAborted<T>(run: () => Promise<T> | T, signal: AbortSignal): Promise<T> {
+  let started: Promise<T>;
+  try {
+    started = Promise.resolve(run());
+  } catch (error) {
+    started = Promise.reject(error);
+  }
+  return untilAborted(started, signal);
+}
+
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts (its timer cleared). */
 export function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise<void>((resolve, reject) => {
