@@ -1,5 +1,3 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Toolkit } from '@toolmux/core';
 import {
   type TestOAuthServer as AuthorizationServer,
@@ -21,11 +19,4 @@ export async function startTestOAuthServer(options: { redirectUris: string[] }):
   return { ...server, toolkit: octoToolkit(server).toolkit };
 }
 
-/** A port free right now on 127.0.0.1 (to know a server's URL before it starts). */
-export async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
+export { freePort } from '@toolmux/core/test';

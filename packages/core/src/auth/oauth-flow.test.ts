@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import {
   startTestOAuthServerWithCallback,
   type TestOAuthServerWithCallback,
 } from '../test/oauth-server.js';
+import { freePort } from '../test/ports.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
 
@@ -22,14 +22,6 @@ const dist = resolve(import.meta.dirname, '../../dist');
 let oauthServer: TestOAuthServerWithCallback;
 /** A port kept free for the callback server of another process. */
 let otherProcessPort: number;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((done) => server.close(() => done()));
-  return port;
-}
 
 beforeAll(async () => {
   otherProcessPort = await freePort();

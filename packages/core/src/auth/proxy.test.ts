@@ -6,6 +6,7 @@ import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { AuthScheme } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import { quiet } from '../test/auth-fixtures.js';
+import { freePort } from '../test/ports.js';
 import { ToolMux } from '../toolmux.js';
 
 let server: Server;
@@ -291,11 +292,7 @@ describe('session.proxyExecute', () => {
       "keyed's API answered GET /api/endless with more than 32 MiB, more than a proxy call reads: ask for less (a filter, a smaller page or a narrower range).",
     );
 
-    // a port nothing listens on
-    const closed = createServer();
-    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((done) => closed.close(() => done()));
+    const port = await freePort(); // nothing listens there
     const gone = new ToolMux({
       toolkits: [
         defineToolkit({

@@ -19,6 +19,7 @@ export {
 } from './openai-wire.js';
 export type { OpenApiToolCall, OpenApiToolkitOptions, OperationInfo } from './openapi-tools.js';
 export { CORPUS_TEST_TIMEOUT_MS, toolkitFromOpenApi } from './openapi-tools.js';
+export { freePort } from './ports.js';
 export type { PostgresProxy, TestPostgresStore } from './postgres.js';
 export {
   createTestPostgresStore,

@@ -1,19 +1,9 @@
-import { createServer as createHttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { defineTool, defineToolkit, ToolMux } from '@toolmux/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createServer, type ToolMuxServer } from '../server.js';
 import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
-
-/** A port nothing listens on: one the system gave out and took back. */
-async function closedPort(): Promise<number> {
-  const probe = createHttpServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((done) => probe.close(() => done()));
-  return port;
-}
+import { freePort } from '../test-oauth.js';
 
 describe('POST /sessions/:id/proxy when the toolkit’s API is not there', () => {
   let mux: ToolMux;
@@ -22,7 +12,7 @@ describe('POST /sessions/:id/proxy when the toolkit’s API is not there', () =>
   const logger = recordingLogger();
 
   beforeAll(async () => {
-    port = await closedPort();
+    port = await freePort(); // nothing listens there
     mux = new ToolMux({
       toolkits: [
         defineToolkit({
