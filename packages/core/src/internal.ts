@@ -81,4 +81,4 @@ export {
   textProblem,
 } from './util/stored-text.js';
 export { describeZodIssue } from './util/zod-issues.js';
-export { type ProtoKeyParse, safeParseKeepingProtoKeys } from './util/zod-proto-keys.js';
+export { type ProtoKeyParse, safeParseKeepingProtoKeys, type ZodInternals } from './util/zod-proto-keys.js';

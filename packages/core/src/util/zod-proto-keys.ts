@@ -2,8 +2,8 @@ import type { z } from 'zod';
 
 type Issue = z.core.$ZodIssue;
 
-/** What {@link safeParseKeepingProtoKeys} reads of a zod 4 schema. */
-interface ZodInternals {
+/** What toolmux reads of a zod 4 schema's internals (its definition's parts). */
+export interface ZodInternals {
   safeParse?: (value: unknown) => { success: boolean; data?: unknown; error?: { issues: Issue[] } };
   _zod: {
     def: {
@@ -16,6 +16,7 @@ interface ZodInternals {
       options?: ZodInternals[];
       in?: ZodInternals;
       out?: ZodInternals;
+      checks?: unknown[];
     };
   };
 }

@@ -5,6 +5,7 @@ import {
   type ErrorAudience,
   safeParseKeepingProtoKeys,
   type TextRule,
+  type ZodInternals,
 } from '@toolmux/core/internal';
 import type { z } from 'zod';
 import { invalidRequest } from '../http-errors.js';
@@ -114,20 +115,6 @@ function opaqueArguments(schema: z.ZodType, value: unknown): object | undefined 
   return anyKey && (item === 'unknown' || item === 'any') && (field.checks ?? []).length === 0
     ? (args as object)
     : undefined;
-}
-
-/** What {@link opaqueArguments} reads of a zod 4 schema. */
-interface ZodInternals {
-  _zod: {
-    def: {
-      type: string;
-      shape?: Record<string, ZodInternals>;
-      innerType?: ZodInternals;
-      keyType?: ZodInternals;
-      valueType?: ZodInternals;
-      checks?: unknown[];
-    };
-  };
 }
 
 function isPlainObject(value: unknown): boolean {
