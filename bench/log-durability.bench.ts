@@ -12,7 +12,8 @@
  * CPU per call is the whole process's (checkpoint worker and GC threads included) and the event
  * loop's own.
  * On SQLite it also counts the WAL pages a log commit writes (what a lone caller pays per call).
- * Run: `node --experimental-strip-types bench/log-durability.bench.ts` (after `pnpm build`).
+ * Run: `node --experimental-strip-types bench/log-durability.bench.ts` (after `pnpm build`);
+ * `BENCH_TOOL_MS=1` for a tool that waits 1 ms before it answers, as a tool calling an API does.
  */
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -25,7 +26,7 @@ import { ExecutionLogWriter } from '../packages/core/dist/execution/log-writer.j
 import { SqliteStore } from '../packages/core/dist/store/sqlite.js';
 import { createServer } from '../packages/server/dist/index.js';
 import { measureInterleaved } from './harness.ts';
-import { issueArgs, issueToolkit } from './issue-toolkit.ts';
+import { issueArgs, makeIssueToolkit } from './issue-toolkit.ts';
 
 let afterTheAnswer = false;
 let writer: ExecutionLogWriter | undefined;
@@ -41,6 +42,13 @@ const CALLS_PER_RUN = Number(process.env.BENCH_CALLS ?? 400);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map(Number);
 const REST = process.env.BENCH_REST !== '0';
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres,pg-async,pg-socket').split(',');
+/**
+ * BENCH_TOOL_MS=1: the tool waits 1 ms on a timer before it answers (a stand-in for the API a real
+ * tool calls, which takes far longer); by default it answers at once, so a call costs little but
+ * its log entry (the worst case for durable logging).
+ */
+const TOOL_MS = Number(process.env.BENCH_TOOL_MS ?? 0);
+const issueToolkit = makeIssueToolkit(TOOL_MS);
 
 async function burst(session: Session, concurrency: number): Promise<void> {
   let next = 0;
