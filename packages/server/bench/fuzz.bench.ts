@@ -26,6 +26,11 @@ function print(name: string, report: FuzzReport, seconds: number): boolean {
   );
   console.log(`statuses: ${statuses}`);
   console.log(
+    `of which the Composio-compatible API: ${Object.entries(report.composioStatuses)
+      .map(([status, count]) => `${status}×${count}`)
+      .join(' ')}`,
+  );
+  console.log(
     `5xx or no response: ${report.failures.length}; server errors logged: ${report.serverErrors.length}; victims' data changed: ${report.changed.length}; calls with another user's key: ${report.crossed.length}; still answering: ${report.alive}`,
   );
   for (const failure of report.failures.slice(0, 20))

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { type FuzzReport, runFuzz } from './testing/fuzz.js';
 
 /**
- * Fuzzes every REST operation of the served OpenAPI document, the MCP endpoint and tool arguments
+ * Fuzzes every REST operation of the served OpenAPI document, the Composio-compatible API, the MCP
+ * endpoint and tool arguments
  * (see testing/fuzz.ts) against a server on loopback: 0 responses ≥ 500, no unexpected error logged,
  * the server still answering, the victims' data unchanged and no call with another user's key. CI
  * runs a fixed, seeded number of cases; TOOLMUX_FUZZ_CASES and TOOLMUX_FUZZ_SEED change that
@@ -26,6 +27,10 @@ function expectClean(report: FuzzReport): void {
   const statuses = Object.keys(report.statuses).map(Number);
   expect(statuses.some((status) => status >= 200 && status < 300)).toBe(true);
   expect(statuses.some((status) => status === 400)).toBe(true);
+  // and the Composio-compatible API's routes alike
+  const composio = Object.keys(report.composioStatuses).map(Number);
+  expect(composio.some((status) => status >= 200 && status < 300)).toBe(true);
+  expect(composio.some((status) => status === 400)).toBe(true);
   expect(report.cases).toBeGreaterThanOrEqual(cases);
 }
 

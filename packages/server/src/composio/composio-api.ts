@@ -169,7 +169,7 @@ export const ProxyWire = z
   })
   .strict();
 
-const AttachWire = z.object({ experimental: experimentalWire.optional() }).strict();
+export const AttachWire = z.object({ experimental: experimentalWire.optional() }).strict();
 
 export const PageQuery = z.object({
   cursor: z.string().optional(),

@@ -4,10 +4,22 @@ import type { AddressInfo } from 'node:net';
 import { defineTool, defineToolkit, type Logger, ToolMux } from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
 import { z } from 'zod';
+import {
+  AttachWire,
+  ExecuteMetaWire,
+  ExecuteWire,
+  LinkWire,
+  PageQuery,
+  ProxyWire,
+  SearchWire,
+  ToolkitsQuery,
+} from '../composio/composio-api.js';
+import { CreateSessionWire, UpdateSessionWire } from '../composio/config.js';
 import { createServer, type RunningServer } from '../server.js';
 
 /**
  * A seeded fuzzer for the toolmux server: every REST operation of the served OpenAPI document, the
+ * routes of the Composio-compatible API (`/api/v3.1`, `/api/v3`; see {@link composioPaths}), the
  * MCP endpoint and tool arguments get wrong types, huge and deeply nested values, NUL, lone
  * surrogates, control characters, prototype keys, wrong content types, broken JSON and JSON-RPC
  * batches. It checks that no response is a 5xx, that the server keeps answering and logs no
@@ -200,7 +212,12 @@ function exampleOf(
     case 'connected_account_id':
       return random.pick(fixture.accountIds);
     case 'toolkit':
+    case 'toolkit_slug':
       return random.pick(['mail', 'tasks', fixture.echoToolkit]);
+    case 'slug': // the meta-tool of a Composio execute_meta
+      return random.pick(['COMPOSIO_SEARCH_TOOLS', 'COMPOSIO_MULTI_EXECUTE_TOOL', 'TOOLMUX_SEARCH_TOOLS']);
+    case 'use_case':
+      return random.pick(['list my tasks', 'send an email']);
     case 'tool_slug':
       return random.pick(['TASKS_LIST_TASKS', 'TASKS_CREATE_TASK', 'MAIL_SEND_EMAIL', 'ECHOAPI_PING']);
     case 'endpoint':
@@ -319,6 +336,47 @@ const CONTENT_TYPES = [
   '',
 ];
 
+/**
+ * The routes of the Composio-compatible API (which the OpenAPI document does not list), as OpenAPI
+ * path items built from the schemas the routes parse their requests with, under both prefixes.
+ */
+function composioPaths(): Json {
+  const operation = (options: { body?: z.ZodType; query?: z.ZodObject }): Json => ({
+    parameters: options.query ? Object.keys(options.query.shape).map((name) => ({ name, in: 'query' })) : [],
+    ...(options.body
+      ? {
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: z.toJSONSchema(options.body, { io: 'input', unrepresentable: 'any' }),
+              },
+            },
+          },
+        }
+      : {}),
+  });
+  const paths: Json = {};
+  for (const prefix of ['/api/v3.1', '/api/v3']) {
+    const base = `${prefix}/tool_router/session`;
+    paths[base] = { post: operation({ body: CreateSessionWire }) };
+    paths[`${base}/{sessionId}`] = {
+      get: operation({}),
+      patch: operation({ body: UpdateSessionWire }),
+      delete: operation({}),
+    };
+    paths[`${base}/{sessionId}/attach`] = { post: operation({ body: AttachWire }) };
+    paths[`${base}/{sessionId}/tools`] = { get: operation({ query: PageQuery }) };
+    paths[`${base}/{sessionId}/execute`] = { post: operation({ body: ExecuteWire }) };
+    paths[`${base}/{sessionId}/execute_meta`] = { post: operation({ body: ExecuteMetaWire }) };
+    paths[`${base}/{sessionId}/search`] = { post: operation({ body: SearchWire }) };
+    paths[`${base}/{sessionId}/link`] = { post: operation({ body: LinkWire }) };
+    paths[`${base}/{sessionId}/toolkits`] = { get: operation({ query: ToolkitsQuery }) };
+    paths[`${base}/{sessionId}/proxy_execute`] = { post: operation({ body: ProxyWire }) };
+  }
+  paths['/api/v3.1/connected_accounts/{accountId}'] = { get: operation({}) };
+  return paths;
+}
+
 /** Builds the cases of one run from the served OpenAPI document. */
 function buildCases(doc: Json, fixture: Fixture, random: Random, count: number): FuzzCase[] {
   const operations: Array<{ method: string; path: string; operation: Json }> = [];
@@ -336,13 +394,16 @@ function buildCases(doc: Json, fixture: Fixture, random: Random, count: number):
     const mcp = path.startsWith('/mcp/');
     const target = mcp ? session() : undefined;
     // path parameters: a nasty value, or (only where nothing is changed) a real id
-    const harmless = method === 'get' || /\/(execute|search|proxy|tools\/list|authorize)$/.test(path) || mcp;
+    const harmless =
+      method === 'get' ||
+      /\/(execute|execute_meta|search|proxy|proxy_execute|tools\/list|authorize|link|attach)$/.test(path) ||
+      mcp;
     const resolved = path.replace(/\{(\w+)\}/g, (_, name: string) => {
       if (mcp && random.chance(0.8)) return target!.id;
       if (harmless && random.chance(0.5)) {
         if (name === 'sessionId') return session().id;
         if (name === 'authConfigId') return random.pick(fixture.authConfigIds);
-        if (name === 'connectedAccountId') return random.pick(fixture.accountIds);
+        if (name === 'connectedAccountId' || name === 'accountId') return random.pick(fixture.accountIds);
         if (name === 'slug') return random.pick(['mail', 'tasks']);
       }
       return segment(random.pick(NASTY_STRINGS.filter((value) => value.length < 10_000)));
@@ -540,6 +601,8 @@ export interface FuzzReport {
   cases: number;
   /** Responses by status. */
   statuses: Record<number, number>;
+  /** Responses to the Composio-compatible API's routes (`/api/v3.1`, `/api/v3`) by status. */
+  composioStatuses: Record<number, number>;
   /** Every 5xx (and every request that failed without a response), with what was sent. */
   failures: Array<{
     label: string;
@@ -627,8 +690,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     const before = await snapshot();
 
     const doc = (await (await fetch(`${running.url}/api/v1/openapi.json`)).json()) as Json;
+    doc.paths = { ...(doc.paths as Json), ...composioPaths() };
     const cases = buildCases(doc, fixture, random, options.cases);
     const statuses: Record<number, number> = {};
+    const composioStatuses: Record<number, number> = {};
     const failures: FuzzReport['failures'] = [];
     let next = 0;
     const worker = async () => {
@@ -644,6 +709,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
           });
           const text = await response.text();
           statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+          if (/^\/api\/v3(?:\.1)?\//.test(fuzzCase.path))
+            composioStatuses[response.status] = (composioStatuses[response.status] ?? 0) + 1;
           if (response.status >= 500) {
             failures.push({ ...describe(fuzzCase), status: response.status, body: text.slice(0, 300) });
           }
@@ -686,7 +753,16 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     const alive = (
       await fetch(`${running.url}/api/v1/toolkits`, { headers: { authorization: `Bearer ${API_KEY}` } })
     ).ok;
-    return { cases: cases.length, statuses, failures, serverErrors, changed, crossed, alive };
+    return {
+      cases: cases.length,
+      statuses,
+      composioStatuses,
+      failures,
+      serverErrors,
+      changed,
+      crossed,
+      alive,
+    };
   } finally {
     await running?.close();
     await mux.close();
