@@ -5,11 +5,12 @@
  * its own words: `toolkits.list()` for the SDK, `GET /api/v1/toolkits` for REST.
  */
 
-/** Who reads an error message. */
-export type ErrorAudience = 'sdk' | 'rest';
+/** Who reads an error message: an application (the SDK), an HTTP client, or a person at the `toolmux` CLI. */
+export type ErrorAudience = 'sdk' | 'rest' | 'cli';
 
 type Args = Record<string, string>;
-type Wording = Record<ErrorAudience, (args: Args) => string>;
+/** An operation in the SDK's and the REST API's words, and in the CLI's where it has a command (else the SDK's). */
+type Wording = Record<'sdk' | 'rest', (args: Args) => string> & { cli?: (args: Args) => string };
 
 const quoted = (value: string | undefined, fallback: string) =>
   value === undefined ? fallback : JSON.stringify(value);
@@ -19,10 +20,12 @@ const OPERATIONS = {
   'toolkits.list': {
     sdk: () => 'toolkits.list()',
     rest: () => 'GET /api/v1/toolkits',
+    cli: () => '`toolmux toolkits list`',
   },
   'sessions.list': {
     sdk: () => 'sessions.list()',
     rest: () => 'GET /api/v1/sessions',
+    cli: () => '`toolmux sessions list`',
   },
   create: {
     sdk: () => 'create(userId, config)',
@@ -121,7 +124,8 @@ export function renderApiRefs(message: string, audience: ErrorAudience): string 
     try {
       const [operation, args] = JSON.parse(json) as [ApiOperation, Args];
       const wording: Wording | undefined = OPERATIONS[operation];
-      return wording ? wording[audience](args) : operation;
+      if (!wording) return operation;
+      return (wording[audience] ?? wording.sdk)(args);
     } catch {
       return '';
     }

@@ -186,7 +186,8 @@ export class ToolMuxError extends Error {
 
   /**
    * The message in the words of its reader: `message` names SDK operations (`toolkits.list()`),
-   * `messageFor('rest')` the REST routes (`GET /api/v1/toolkits`) for an HTTP client of the server.
+   * `messageFor('rest')` the REST routes (`GET /api/v1/toolkits`) for an HTTP client of the server,
+   * `messageFor('cli')` the `toolmux` command that does it where there is one (`toolmux toolkits list`).
    */
   messageFor(audience: ErrorAudience): string {
     return this.#template === undefined ? this.message : renderApiRefs(this.#template, audience);

@@ -79,6 +79,9 @@ describe('toolmux toolkits', () => {
     const result = await inProcess(['toolkits', 'info', 'nope']);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('TOOLKIT_NOT_FOUND');
+    // the fix in the CLI's words, not the SDK's
+    expect(result.stderr).toContain('`toolmux toolkits list`');
+    expect(result.stderr).not.toContain('toolkits.list()');
   });
 
   it('refuses a module without toolkits', async () => {

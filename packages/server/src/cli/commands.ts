@@ -175,13 +175,20 @@ function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
 }
 
-/** A ToolMuxError's message, plus its cause when the message points at it (STORE_ERROR). */
+/**
+ * A ToolMuxError's message in the CLI's words (the `toolmux` command that fixes it, where there is
+ * one), plus its cause when the message points at it (STORE_ERROR), with what to check for that kind
+ * of store: a server for PostgreSQL, the file for SQLite.
+ */
 function describeFailure(error: ToolMuxError): string {
-  if (error.code !== 'STORE_ERROR' || error.cause === undefined) return error.message;
+  if (error.code !== 'STORE_ERROR' || error.cause === undefined) return error.messageFor('cli');
   const operation = (error.details as { operation?: string } | undefined)?.operation ?? 'answer';
   const store = (error.details as { store?: string } | undefined)?.store;
   const cause = causeText(error.cause);
-  return `The store${store ? ` ${store}` : ''} failed to ${operation}: ${cause}. Check that the database is running and reachable at this address with these credentials, or set another with --store / TOOLMUX_STORE.`;
+  const check = /^postgres(?:ql)?:/i.test(store ?? '')
+    ? 'Check that the database is running and reachable at this address with these credentials'
+    : 'Check that the file is an SQLite database (or does not exist yet) and that this process may read and write it and its directory';
+  return `The store${store ? ` ${store}` : ''} failed to ${operation}: ${cause}. ${check}, or set another with --store / TOOLMUX_STORE.`;
 }
 
 type OptionValues = Record<string, string | boolean | undefined>;

@@ -91,6 +91,24 @@ describe('toolmux sessions list', { timeout: 60_000 }, () => {
     expect(readdirSync(bare)).toEqual([]);
   });
 
+  it('says of a file that is not an SQLite database what to check about the file, not about a database server', async () => {
+    const directory = tempDirectory();
+    writeFileSync(join(directory, 'notes.db'), 'these are notes, not a database\n'.repeat(200));
+    const result = await toolmux(['sessions', 'list', '--store', 'sqlite:notes.db'], directory);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('STORE_ERROR');
+    expect(result.stderr).toContain('file is not a database');
+    expect(result.stderr).toContain('Check that the file is an SQLite database');
+    expect(result.stderr).not.toContain('credentials');
+    // and of a PostgreSQL server that does not answer, what to check about the server
+    const unreachable = await toolmux(
+      ['sessions', 'list', '--store', 'postgres://toolmux@127.0.0.1:1/toolmux'],
+      directory,
+    );
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain('reachable at this address with these credentials');
+  });
+
   it('lists the sessions of the configured database without a secret key, and creates no key file', async () => {
     const cwd = tempDirectory();
     mkdirSync(join(cwd, 'data'));
