@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ToolMuxError } from '../errors.js';
 import type { SearchDocument } from './tool-index.js';
-import { ToolIndex } from './tool-index.js';
+import { MAX_FIELD_CHARS, MAX_QUERY_CHARS, ToolIndex } from './tool-index.js';
 
 function tool(
   slug: string,
@@ -116,6 +116,48 @@ describe('ToolIndex.search', () => {
       }),
     ).toThrow('filter failed');
     expect(index.search('create a page')).toEqual(first);
+  });
+});
+
+describe('ToolIndex: text from outside is read up to a bound, whatever its size', () => {
+  // the words past the bound are never read: a megabyte of query or description costs no more than the bound
+  const filler = (chars: number) => 'lorem '.repeat(Math.ceil(chars / 6)).slice(0, chars);
+  const zebra = tool('ZOO_FEED', 'Feed', 'Feed an animal.');
+
+  it(`reads a query up to ${MAX_QUERY_CHARS} characters`, async () => {
+    const index = new ToolIndex([zebra]);
+    expect(slugs(index.search(`feed ${filler(1_000_000)}`))).toEqual(['ZOO_FEED']);
+    expect(slugs(index.search(`${filler(MAX_QUERY_CHARS - 10)} feed`))).toEqual(['ZOO_FEED']);
+    expect(slugs(index.search(`${filler(MAX_QUERY_CHARS)} feed`))).toEqual([]);
+    expect(slugs(await index.searchHybrid(`${filler(MAX_QUERY_CHARS)} feed`))).toEqual([]);
+    // the query the embed function gets is cut the same way
+    const queries: string[] = [];
+    const embedded = new ToolIndex([zebra], {
+      embed: async (texts) => {
+        queries.push(...texts);
+        return texts.map(() => [1, 0]);
+      },
+    });
+    await embedded.searchHybrid(`feed ${filler(1_000_000)}`);
+    expect(Math.max(...queries.map((text) => text.length))).toBeLessThanOrEqual(MAX_FIELD_CHARS + 100);
+    expect(queries.at(-1)!.length).toBe(MAX_QUERY_CHARS);
+  });
+
+  it(`reads a tool's description, and its parameters and tags together, up to ${MAX_FIELD_CHARS} characters each`, () => {
+    const index = new ToolIndex([
+      tool('ZOO_EARLY', 'Early', `${filler(MAX_FIELD_CHARS - 10)} giraffe`),
+      tool('ZOO_LATE', 'Late', `${filler(MAX_FIELD_CHARS)} zebra ${filler(1_000_000)}`),
+      tool('ZOO_PARAMETERS', 'Parameters', 'Nothing.', [
+        ...Array.from({ length: 100 }, (_, n) => ({ name: `p${n}`, description: filler(100) })),
+        { name: 'okapi', description: 'an animal' },
+      ]),
+      { ...tool('ZOO_TAGS', 'Tags', 'Nothing.'), tags: [filler(MAX_FIELD_CHARS), 'tapir'] },
+    ]);
+    expect(slugs(index.search('giraffe'))).toEqual(['ZOO_EARLY']);
+    expect(slugs(index.search('zebra'))).toEqual([]);
+    expect(slugs(index.search('okapi'))).toEqual([]);
+    expect(slugs(index.search('p3'))).toEqual(['ZOO_PARAMETERS']);
+    expect(slugs(index.search('tapir'))).toEqual([]);
   });
 });
 

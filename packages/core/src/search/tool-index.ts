@@ -30,6 +30,22 @@ export interface SearchDocument {
 
 const SEARCH_FIELDS = ['slug', 'name', 'description', 'parameters', 'toolkit', 'tags'] as const;
 
+/**
+ * Search reads at most this many characters of a query (a use case and its known fields): a task in
+ * words is far shorter, and every further word costs the event loop its stemming, so a model's (or a
+ * client's) megabyte of query text would hold every other request for as long (REST's
+ * `POST /sessions/:id/search` takes at most this many).
+ */
+export const MAX_QUERY_CHARS = 2_000;
+
+/**
+ * The index reads at most this many characters of each text of a tool: its description, its
+ * parameters' names and descriptions together, its tags together (a declared tool's description
+ * takes at most this many through REST; a third-party MCP server's or a custom tool's parameter
+ * descriptions are bounded by nothing else).
+ */
+export const MAX_FIELD_CHARS = 8_192;
+
 /** The fields of a {@link SearchDocument} that ranking weighs separately. */
 export type SearchField = (typeof SEARCH_FIELDS)[number];
 
@@ -193,7 +209,8 @@ export class ToolIndex {
   search(query: string, options: ToolSearchOptions = {}): ToolSearchResult[] {
     const limit = Math.floor(options.limit ?? 10);
     if (!(limit > 0)) return [];
-    for (const [termId, weight] of this.#queryTerms(query)) this.#index.score(termId, weight, this.#board);
+    for (const [termId, weight] of this.#queryTerms(leading(query, MAX_QUERY_CHARS)))
+      this.#index.score(termId, weight, this.#board);
     return this.#results(this.#board.takeTop(limit, this.#accept(options.filter)));
   }
 
@@ -209,7 +226,7 @@ export class ToolIndex {
     if (!(limit > 0) || query.trim() === '') return [];
     const [documentVectors, queryVector] = await Promise.all([
       this.#embeddings.vectors(),
-      this.#embeddings.embedQuery(query),
+      this.#embeddings.embedQuery(leading(query, MAX_QUERY_CHARS)),
     ]);
     const candidates = Math.max(limit, HYBRID_CANDIDATES);
     const lexical = this.search(query, { limit: candidates, filter });
@@ -269,26 +286,46 @@ export class ToolIndex {
 
 /** The terms of each search field of a document, in {@link SEARCH_FIELDS} order. */
 function fieldTerms(document: SearchDocument): string[][] {
-  const toolkitTerms = tokenize(document.toolkit);
-  const toolkitNameTerms = tokenize(document.toolkitName ?? '').filter(
+  const toolkitTerms = tokenize(leading(document.toolkit, MAX_FIELD_CHARS));
+  const toolkitNameTerms = tokenize(leading(document.toolkitName ?? '', MAX_FIELD_CHARS)).filter(
     (term) => !toolkitTerms.includes(term),
   );
   return [
-    tokenize(document.slug),
-    tokenize(document.name),
-    tokenize(document.description),
-    document.parameters.flatMap((parameter) => [
-      ...tokenize(parameter.name),
-      ...tokenize(parameter.description ?? ''),
-    ]),
+    tokenize(leading(document.slug, MAX_FIELD_CHARS)),
+    tokenize(leading(document.name, MAX_FIELD_CHARS)),
+    tokenize(leading(document.description, MAX_FIELD_CHARS)),
+    termsWithin(
+      document.parameters.flatMap((parameter) => [parameter.name, parameter.description ?? '']),
+      MAX_FIELD_CHARS,
+    ),
     [...toolkitTerms, ...toolkitNameTerms],
-    (document.tags ?? []).flatMap(tokenize),
+    termsWithin(document.tags ?? [], MAX_FIELD_CHARS),
   ];
+}
+
+/** The first `max` characters of `text` (one fewer rather than half of a surrogate pair). */
+function leading(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const last = text.charCodeAt(max - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
+}
+
+/** The terms of `texts` in order, reading at most `budget` characters of them in all. */
+function termsWithin(texts: readonly string[], budget: number): string[] {
+  const terms: string[] = [];
+  let left = budget;
+  for (const text of texts) {
+    if (left <= 0) break;
+    const read = leading(text, left);
+    left -= read.length + 1;
+    for (const term of tokenize(read)) terms.push(term);
+  }
+  return terms;
 }
 
 /** What an embedding model reads for a tool. */
 function embeddingText(document: SearchDocument): string {
-  return `${document.toolkitName ?? document.toolkit} / ${document.name}: ${document.description}`;
+  return `${document.toolkitName ?? document.toolkit} / ${document.name}: ${leading(document.description, MAX_FIELD_CHARS)}`;
 }
 
 function mergeRanking(overrides: ToolIndexOptions['ranking'] = {}): RankingParameters {
