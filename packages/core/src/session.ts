@@ -680,6 +680,16 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       admit?: () => Promise<void> | undefined;
     },
   ): Promise<ToolResult> {
+    if (typeof slug !== 'string' || slug === '') {
+      // a refused request, as the server answers a remote session's: no call, so no log entry
+      return {
+        successful: false,
+        data: null,
+        error: `execute() takes the tool's slug as a non-empty string, e.g. execute("GITHUB_CREATE_ISSUE", { … }); got ${shownValue(slug)}.`,
+        code: 'INVALID_REQUEST',
+        logId: '',
+      };
+    }
     checkCallId(options.callId);
     const meta = this.#metaTools().get(slug);
     const tool = meta ?? this.#visibleTools().get(slug);
@@ -782,7 +792,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     if (!visible.has(slug)) {
       throw new ToolMuxError({
         code: this.#runtime.catalog.toolkits.has(slug) ? 'TOOL_NOT_IN_SESSION' : 'TOOLKIT_NOT_FOUND',
-        message: `"${String(slug)}" is not a toolkit of this session.${didYouMean(String(slug), visible)}`,
+        message: `${shownValue(slug)} is not a toolkit of this session.${didYouMean(String(slug), visible)}`,
       });
     }
     return this.#runtime.catalog.getToolkit(slug);
@@ -935,7 +945,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     }
     return new ToolMuxError({
       code: 'TOOL_NOT_FOUND',
-      message: `There is no tool "${slug}".${didYouMean(slug, this.#visibleTools().keys())} ${kinds.has('SEARCH_TOOLS') ? `Use ${this.#slugs().SEARCH_TOOLS} to find the right slug.` : 'Call only the tools this session gave you.'}`,
+      message: `There is no tool ${shownValue(slug)}.${didYouMean(slug, this.#visibleTools().keys())} ${kinds.has('SEARCH_TOOLS') ? `Use ${this.#slugs().SEARCH_TOOLS} to find the right slug.` : 'Call only the tools this session gave you.'}`,
     });
   }
 
@@ -1193,7 +1203,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
             results.push({
               toolkit: slug,
               connected: false,
-              message: `"${slug}" is not a toolkit of this session.${didYouMean(slug, visibleToolkits)}`,
+              message: `${shownValue(slug)} is not a toolkit of this session.${didYouMean(slug, visibleToolkits)}`,
             });
             continue;
           }

@@ -2,6 +2,7 @@ import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import type { SearchDocument } from '../search/tool-index.js';
 import { ToolIndex } from '../search/tool-index.js';
+import { shownValue } from '../util/stored-text.js';
 import { toolSlugPrefix } from './define.js';
 import type { Tool, Toolkit } from './types.js';
 
@@ -20,15 +21,28 @@ function customToolkit(slug: string): Toolkit {
   };
 }
 
-/** Up to three known names close to `name`, for "did you mean" hints. */
+/**
+ * Up to three known names close to `name`, for "did you mean" hints: within a third of its length
+ * (at least 2 edits), or containing it. `name` comes from outside (a model's tool slug, a key of a
+ * request), so the work is linear in its length: the edit distance is at least the difference in
+ * length, and it is computed only where that difference is within the threshold, that is for names
+ * at most half again as long as a candidate (without this a 32 KB slug took a second to answer).
+ */
 export function closestNames(name: string, candidates: Iterable<string>, max = 3): string[] {
   const target = name.toLowerCase();
+  const threshold = Math.max(2, Math.floor(target.length / 3));
   const scored: Array<{ candidate: string; distance: number }> = [];
   for (const candidate of candidates) {
-    const distance = editDistance(target, candidate.toLowerCase());
-    if (distance <= Math.max(2, Math.floor(target.length / 3)) || candidate.toLowerCase().includes(target)) {
-      scored.push({ candidate, distance });
+    const lower = candidate.toLowerCase();
+    let distance: number;
+    // a name inside the candidate is that many insertions away
+    if (lower.includes(target)) distance = lower.length - target.length;
+    else if (Math.abs(lower.length - target.length) > threshold) continue;
+    else {
+      distance = editDistance(target, lower);
+      if (distance > threshold) continue;
     }
+    scored.push({ candidate, distance });
   }
   return scored
     .sort((a, b) => a.distance - b.distance)
@@ -182,7 +196,7 @@ export class Catalog {
     if (!toolkit) {
       throw new ToolMuxError({
         code: 'TOOLKIT_NOT_FOUND',
-        message: `Unknown toolkit "${slug}".${didYouMean(slug, this.toolkits.keys())} List the available ones with ${apiRef('toolkits.list')}.`,
+        message: `Unknown toolkit ${shownValue(slug)}.${didYouMean(slug, this.toolkits.keys())} List the available ones with ${apiRef('toolkits.list')}.`,
       });
     }
     return toolkit;
@@ -193,7 +207,7 @@ export class Catalog {
     if (!tool) {
       throw new ToolMuxError({
         code: 'TOOL_NOT_FOUND',
-        message: `Unknown tool "${slug}".${didYouMean(slug, this.tools.keys())}`,
+        message: `Unknown tool ${shownValue(slug)}.${didYouMean(slug, this.tools.keys())}`,
       });
     }
     return tool;
