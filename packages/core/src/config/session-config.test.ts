@@ -4,6 +4,7 @@ import { defineTool, defineToolkit } from '../catalog/define.js';
 import { ToolMuxError } from '../errors.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
+import { MAX_CONFIG_ENTRIES } from './session-config.js';
 
 function mux() {
   const { toolkits } = createSampleToolkits();
@@ -112,6 +113,46 @@ describe('session config rules', () => {
       mux().create('user_1', { tags: { enable: ['readOnlyHint'], disable: ['readOnlyHint'] } }),
     );
     expect(both.code).toBe('CONFIG_CONFLICT');
+  });
+
+  it(`refuses a list or map of over ${MAX_CONFIG_ENTRIES} entries before checking them, naming where`, async () => {
+    const many = (n: number) => Array.from({ length: n }, (_, i) => ['tasks', 'notes'][i % 2]!);
+    const keys = <T>(n: number, value: T): Record<string, T> =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`toolkit${i}`, value]));
+    const cases: Array<[string, Parameters<ToolMux['create']>[1]]> = [
+      ['toolkits', { toolkits: many(MAX_CONFIG_ENTRIES + 1) }],
+      ['toolkits.disable', { toolkits: { disable: many(100_000) } }],
+      ['tools', { tools: keys(MAX_CONFIG_ENTRIES + 1, ['TASKS_LIST_TASKS']) }],
+      ['tools.tasks', { tools: { tasks: Array(MAX_CONFIG_ENTRIES + 1).fill('TASKS_LIST_TASKS') } }],
+      [
+        'tools.tasks.tags.enable',
+        { tools: { tasks: { tags: { enable: Array(5_000).fill('readOnlyHint') } } } },
+      ],
+      ['tags.disable', { tags: { disable: Array(40_000).fill('destructiveHint') } }],
+      ['authConfigs', { authConfigs: keys(MAX_CONFIG_ENTRIES + 1, 'ac_1') }],
+      ['connectedAccounts', { connectedAccounts: keys(50_000, 'ca_1') }],
+      [
+        'connectedAccounts.tasks',
+        { connectedAccounts: { tasks: Array(MAX_CONFIG_ENTRIES + 1).fill('ca_1') } },
+      ],
+      ['preload.tools', { preload: { tools: Array(MAX_CONFIG_ENTRIES + 1).fill('TASKS_LIST_TASKS') } }],
+      ['metadata', { metadata: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) }],
+    ];
+    for (const [path, config] of cases) {
+      const refused = await rejection(mux().create('user_1', config));
+      expect([path, refused.code]).toEqual([path, 'CONFIG_INVALID']);
+      expect(refused.message).toContain(`Invalid session config at ${path}: `);
+      expect(refused.message).toContain(`at most ${MAX_CONFIG_ENTRIES.toLocaleString('en')} entries`);
+    }
+    // as many as the limit: the entries are checked as before (repeats are one)
+    expect(await visibleSlugs({ toolkits: many(MAX_CONFIG_ENTRIES) })).toHaveLength(
+      (await visibleSlugs({ toolkits: ['tasks', 'notes'] })).length,
+    );
+    const session = await mux().create('user_1', {
+      tags: { enable: Array(MAX_CONFIG_ENTRIES).fill('readOnlyHint') },
+      metadata: Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${i}`, 'v'])),
+    });
+    expect(session.config.tags).toEqual({ enable: ['readOnlyHint'], disable: [] });
   });
 
   it('checks preload tools exist and are visible', async () => {

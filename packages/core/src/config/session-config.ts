@@ -251,8 +251,61 @@ function configError(code: 'CONFIG_INVALID' | 'CONFIG_CONFLICT', message: string
 }
 
 /** Checks the shape of a config (no catalog needed). Throws CONFIG_INVALID naming the bad field. */
+/**
+ * The most entries any list or map of a session config holds (toolkits, tools and each of its lists,
+ * tags, auth configs, connected accounts, preloaded tools; metadata has its own 64): far more than a
+ * catalog has toolkits for, and few enough that checking them costs the event loop nothing worth
+ * counting, where a megabyte of entries held it for a second or more.
+ */
+export const MAX_CONFIG_ENTRIES = 1_000;
+
+/**
+ * Refuses a list or map of the config (down to the tag lists inside `tools`) with more than
+ * {@link MAX_CONFIG_ENTRIES} entries before anything walks it: counting stops at the limit.
+ * `experimental` (custom tools) is checked where the tools are defined.
+ */
+function checkConfigSizes(config: unknown): void {
+  const stack: Array<{ value: unknown; path: string; depth: number }> = [];
+  if (config !== null && typeof config === 'object' && !Array.isArray(config)) {
+    for (const key of Object.keys(config)) {
+      if (key !== 'experimental')
+        stack.push({ value: (config as Record<string, unknown>)[key], path: key, depth: 1 });
+    }
+  }
+  while (stack.length > 0) {
+    const { value, path, depth } = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    const limit = path === 'metadata' ? 64 : MAX_CONFIG_ENTRIES;
+    const entries = Array.isArray(value) ? value.length : countKeysUpTo(value, limit + 1);
+    if (entries > limit) {
+      throw configError(
+        'CONFIG_INVALID',
+        `Invalid session config at ${path}: ${Array.isArray(value) ? `${entries.toLocaleString('en')} entries` : `over ${limit.toLocaleString('en')} keys`}; a session config's lists and maps hold at most ${MAX_CONFIG_ENTRIES.toLocaleString('en')} entries (metadata at most 64 keys).`,
+      );
+    }
+    if (depth >= 4 || Array.isArray(value)) continue;
+    for (const key of Object.keys(value)) {
+      stack.push({
+        value: (value as Record<string, unknown>)[key],
+        path: `${path}.${key}`,
+        depth: depth + 1,
+      });
+    }
+  }
+}
+
+/** The own enumerable keys of `value`, counted up to `limit`. */
+function countKeysUpTo(value: object, limit: number): number {
+  let count = 0;
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && ++count >= limit) break;
+  }
+  return count;
+}
+
 export function parseSessionConfig(config: unknown): SessionConfig {
   if (config === undefined) return {};
+  checkConfigSizes(config);
   // zod's record skips a `__proto__` key unchecked: checked here with the record's schemas like any other
   const result = safeParseKeepingProtoKeys(configSchema, config);
   if (!result.success) {
@@ -321,14 +374,16 @@ function normalizeTagFilter(field: string, filter: TagFilter | undefined): Norma
       );
     }
   }
-  const both = tags.enable.filter((tag) => tags.disable.includes(tag));
-  if (both.length > 0) {
+  const enable = [...new Set(tags.enable)];
+  const disabled = new Set(tags.disable);
+  const both = enable.find((tag) => disabled.has(tag));
+  if (both !== undefined) {
     throw configError(
       'CONFIG_CONFLICT',
-      `${field} both enables and disables "${both[0]}"; keep it in one of the two lists.`,
+      `${field} both enables and disables "${both}"; keep it in one of the two lists.`,
     );
   }
-  return { enable: [...new Set(tags.enable)], disable: [...new Set(tags.disable)] };
+  return { enable, disable: [...disabled] };
 }
 
 function requireToolkit(catalog: Catalog, slug: string, field: string): void {
