@@ -7,7 +7,9 @@
  * 2. an unknown tool slug of 32 KB, alone and 30 of them in one TOOLMUX_MULTI_EXECUTE_TOOL (the "did
  *    you mean" hint computes an edit distance only for names of about a candidate's length);
  * 3. the first search of a new session with a custom tool whose parameters' descriptions hold ~1 MB of
- *    distinct words (the index reads 8,192 characters of them), against one with ordinary ones.
+ *    distinct words (the index reads 8,192 characters of them), against one with ordinary ones;
+ * 4. `create()` with a config of 40,000 `tools` keys, and of 40,000 tags enabled and disabled (a
+ *    config's lists and maps hold at most 1,000 entries, counted first), against an ordinary config.
  * Run: `node bench/outside-text.bench.ts` (after `pnpm build`).
  */
 import { defineTool, MetaToolSlug, ToolMux } from '@toolmux/core';
@@ -109,5 +111,38 @@ printTable(
     ),
   ],
   ordinary,
+);
+const createWith = (config: Parameters<typeof mux.create>[1]) => async () => {
+  // refused (CONFIG_INVALID or TOOLKIT_NOT_FOUND) or created: the time to answer is measured
+  await mux.create('user_1', config).catch(() => undefined);
+};
+const ordinaryConfig = await measure(
+  "config { toolkits: ['github'], tags: ['readOnlyHint'] }",
+  createWith({ toolkits: ['github'], tags: ['readOnlyHint'] }),
+  { iterations: 50 },
+);
+printTable(
+  'create() with a config of many entries',
+  [
+    ordinaryConfig,
+    await measure(
+      'config of 40,000 tools keys',
+      createWith({
+        tools: Object.fromEntries(Array.from({ length: 40_000 }, (_, n) => [`toolkit_${n}`, ['X']])),
+      }),
+      { iterations: 3, rounds: 5, warmup: 1 },
+    ),
+    await measure(
+      'config of 40,000 tags enabled and 40,000 disabled',
+      createWith({
+        tags: {
+          enable: Array(40_000).fill('readOnlyHint'),
+          disable: Array(40_000).fill('destructiveHint'),
+        },
+      }),
+      { iterations: 1, rounds: 3, warmup: 0 },
+    ),
+  ],
+  ordinaryConfig,
 );
 await mux.close();
