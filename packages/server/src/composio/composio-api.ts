@@ -131,7 +131,8 @@ export const SearchWire = z
       )
       .min(1)
       .max(10),
-    toolkits: z.array(z.string()).optional(),
+    // a filter: as many as a catalog has toolkits, and a bound on the work of matching custom tools
+    toolkits: z.array(z.string()).max(1000).optional(),
     // accepted and not needed, as by COMPOSIO_SEARCH_TOOLS: toolmux searches its own index
     model: z.string().optional(),
     experimental: experimentalWire.optional(),
@@ -525,13 +526,14 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         const sessionId = sessionIdOf(c);
         const wire = (await body(c, SearchWire)) as z.infer<typeof SearchWire>;
         const { session } = await sessions.get(sessionId);
-        const wanted = wire.toolkits?.map((slug) => slug.toLowerCase());
+        const wanted = wire.toolkits && new Set(wire.toolkits.map((slug) => slug.toLowerCase()));
         // custom tools are filed under toolmux's toolkits (`custom`, `local_<slug>`); the client knows
         // them by the toolkit in their Composio slug, LOCAL_<TOOLKIT>_<SLUG>
         const customToolkits = new Set(customToolkitsOf(session.config));
-        const prefixes = wanted?.map((slug) => `LOCAL_${slug.toUpperCase()}_`) ?? [];
+        const prefixes =
+          customToolkits.size > 0 ? [...(wanted ?? [])].map((slug) => `LOCAL_${slug.toUpperCase()}_`) : [];
         const isWanted = (tool: { tool_slug: string; toolkit: string }) =>
-          wanted?.includes(tool.toolkit) ||
+          wanted?.has(tool.toolkit) ||
           (customToolkits.has(tool.toolkit) && prefixes.some((prefix) => tool.tool_slug.startsWith(prefix)));
         const results: SearchToolsResult[] = [];
         for (const query of wire.queries) {
@@ -550,7 +552,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
                     tools: entry.tools.filter(isWanted).slice(0, 5),
                   })),
                   toolkit_connections: result.toolkit_connections.filter((entry) =>
-                    wanted.includes(entry.toolkit),
+                    wanted.has(entry.toolkit),
                   ),
                 }
               : result,

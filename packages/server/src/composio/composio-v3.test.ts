@@ -334,3 +334,24 @@ describe('the v3 Tool Router routes with the Rust crate’s requests', () => {
     expect(badId.status).toBe(404);
   });
 });
+
+describe('search with a toolkit filter', () => {
+  it('keeps the tools of the toolkits named, and refuses a filter of over 1,000 toolkits', async () => {
+    const created = await call('POST', '/tool_router/session', { user_id: 'user_filter' });
+    const sessionId = created.json.session_id as string;
+    const filtered = await call('POST', `/tool_router/session/${sessionId}/search`, {
+      queries: [{ use_case: 'create a task' }],
+      toolkits: ['TASKS', ...Array.from({ length: 998 }, (_, n) => `other_${n}`)],
+    });
+    expect(filtered.status).toBe(200);
+    const slugs = JSON.stringify(filtered.json);
+    expect(slugs).toContain('TASKS_CREATE_TASK');
+    expect(slugs).not.toContain('NOTES_');
+    const tooMany = await call('POST', `/tool_router/session/${sessionId}/search`, {
+      queries: [{ use_case: 'create a task' }],
+      toolkits: Array.from({ length: 1_001 }, (_, n) => `toolkit_${n}`),
+    });
+    expect(tooMany.status).toBe(400);
+    expect(JSON.stringify(tooMany.json)).toContain('toolkits');
+  });
+});
