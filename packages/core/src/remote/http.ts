@@ -259,6 +259,7 @@ export class RemoteApi {
       throw new ToolMuxError({
         code: 'SERVER_UNREACHABLE',
         message: `Could not reach the toolmux server at ${url.origin} (${method} ${url.pathname}): ${failureOf(error)}. Check baseUrl and that the server runs (\`toolmux serve\`).`,
+        details: { connectionFailed: true },
         cause: error,
       });
     }

@@ -244,6 +244,32 @@ describe('remote client: a server that stalls', () => {
     expect(logger.errors.join('\n')).toContain('within 300 ms');
   });
 
+  it('an upload the server did not answer, or answered as a proxy, is not sent again entry by entry', async () => {
+    for (const handler of [
+      stalls['sends nothing']!,
+      (_request: IncomingMessage, response: ServerResponse) => {
+        response.writeHead(503, { 'content-type': 'text/html' });
+        response.end('<h1>overloaded</h1>');
+      },
+    ]) {
+      const logger = recordingLogger();
+      const uploading = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, logger, requestTimeoutMs: 300 });
+      server.answer(json(200, { ...SESSION, config: { customTools: ['LOCAL_ECHO'], customToolkits: [] } }));
+      const session = await uploading.use(SESSION.session_id, { customTools: [echo] });
+      server.answer(handler);
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, index) => session.execute('LOCAL_ECHO', { text: `t${index}` })),
+      );
+      await uploading.close();
+      // one upload of the 20 entries; before, 20 more of one entry each to a server in trouble (and
+      // an upload that timed out may have landed: sent again, its entries would be stored twice)
+      expect(server.received.filter((request) => request.url.endsWith('/logs'))).toHaveLength(1);
+      expect(logger.errors).toHaveLength(1);
+      expect(logger.errors[0]).toContain('could not write 20 execution log entries');
+      expect(logger.errors[0]).toContain(results[0]!.logId);
+    }
+  });
+
   it('close() does not wait for ever on log uploads the server does not take: they are reported lost', async () => {
     const logger = recordingLogger();
     const uploading = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, logger });

@@ -154,6 +154,15 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     this.#logs = new ExecutionLogWriter({ insertLogs: (records) => this.#uploadLogs(records) }, logger, {
       durable: false,
       flushBeforeExit: true,
+      // An upload the server refused may hold one bad entry, and one whose connection failed (a
+      // keep-alive socket the server just closed) may go through now: tried again entry by entry.
+      // One not answered in time (it may have landed: a second would store its entries twice), one
+      // answered by a proxy for a server in trouble (which the retries would only load more), or
+      // one close() stopped, is not sent again: its entries are reported lost.
+      retryRefused: (error) =>
+        ToolMuxError.isInstance(error) &&
+        error.code !== 'TOOLMUX_CLOSED' &&
+        (error.code !== 'SERVER_UNREACHABLE' || error.details?.connectionFailed === true),
     });
     this.#env = {
       logs: this.#logs,
