@@ -40,6 +40,13 @@ export interface ToolMuxOptions<P extends Provider<unknown>> {
   embed?: (texts: string[]) => Promise<number[][]>;
   /** `fetch` handed to tool handlers (and, in remote mode, used to call the server). @default globalThis.fetch */
   fetch?: typeof globalThis.fetch;
+  /**
+   * Remote mode: how long one request to the server may take, its answer read included (a tool call
+   * waits for the tool on the server). A request past it is stopped and is `SERVER_UNREACHABLE` (a
+   * failed result for a tool call); log uploads get at most a minute of it. Only for remote mode: an
+   * embedded ToolMux refuses it. @default 600000 (10 minutes)
+   */
+  requestTimeoutMs?: number;
   /** @default console (debug only with TOOLMUX_DEBUG=1) */
   logger?: Logger;
   /**

@@ -42,6 +42,13 @@ export function embeddedEngineOf(
  */
 function modeOf(options: ToolMuxOptions<Provider<unknown>>): 'embedded' | 'remote' {
   if ('apiKey' in options) return 'remote';
+  if (options.requestTimeoutMs !== undefined) {
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message:
+        'requestTimeoutMs bounds the requests of a remote ToolMux (with apiKey) to its server; an embedded ToolMux makes none. Remove it, or give apiKey and baseUrl for remote mode.',
+    });
+  }
   if (options.baseUrl !== undefined && !EMBEDDED_ONLY.some((key) => options[key] !== undefined)) {
     throw new ToolMuxError({
       code: 'INVALID_REQUEST',
@@ -154,8 +161,10 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> implements Too
    * Embedded: refuses new tool calls (TOOLMUX_CLOSED), ends the workbench cells running (their
    * contexts in this process are dropped), lets tool calls in flight finish for up to `timeoutMs`
    * (default 10,000) and stops the rest (TOOL_ABORTED), then closes the execution log and the store
-   * once every call's entry is written. Remote: lets the custom-tool calls running here finish the
-   * same way, then waits for pending log uploads.
+   * once every call's entry is written. Remote: lets the custom-tool calls running here and the
+   * requests to the server in flight finish the same way (a stopped request is TOOLMUX_CLOSED, a
+   * stopped tool call TOOL_ABORTED), then sends pending log uploads, waiting for them up to
+   * `timeoutMs` more (entries not sent by then are reported to the logger as lost).
    */
   close(options?: { timeoutMs?: number }): Promise<void> {
     return this.#engine.close(options);

@@ -36,6 +36,14 @@ export interface ExecutionLogWriterOptions {
    * @default 500 (batches start at the end of the turn)
    */
   batchSize?: number;
+  /**
+   * Whether a batch the sink refused with `error` is tried again, entry by entry (a single entry:
+   * once more). False for a failure that is not the entries' (remote mode: a server that cannot be
+   * reached or did not answer in time), where the retries would only send the same requests again to
+   * a server in trouble, and could store twice a batch that did land: its entries are reported lost.
+   * @default always true
+   */
+  retryRefused?: (error: unknown) => boolean;
 }
 
 interface Pending {
@@ -74,6 +82,7 @@ export class ExecutionLogWriter {
   readonly #durable: boolean;
   readonly #flushBeforeExit: boolean;
   readonly #batchSize: number;
+  readonly #retryRefused: (error: unknown) => boolean;
   #queue: Pending[] = [];
   #scheduled = false;
   /** Batches being stored; each settles when its entries are stored or reported lost. */
@@ -94,6 +103,7 @@ export class ExecutionLogWriter {
       });
     }
     this.#batchSize = batchSize;
+    this.#retryRefused = options.retryRefused ?? (() => true);
   }
 
   /**
@@ -230,6 +240,10 @@ export class ExecutionLogWriter {
       await this.#sink.insertLogs(batch);
       return batch.map(() => true);
     } catch (first) {
+      if (!this.#retryRefused(first)) {
+        this.#reportLost(batch, first);
+        return batch.map(() => false);
+      }
       // One retry for a single entry (a dropped connection, a busy database); a batch is retried
       // entry by entry, so that an entry the database refuses does not take the others with it.
       // Entries written together are retried together (their parent may be among them).
@@ -256,17 +270,22 @@ export class ExecutionLogWriter {
       const stored = outcomes.flat();
       const lost = batch.filter((_, index) => !stored[index]!.ok);
       if (lost.length > 0) {
-        const cause =
-          batch.length === 1 ? first : (stored.find((outcome) => !outcome.ok) as { error: unknown }).error;
-        this.#logger.error(
-          `toolmux: could not write ${lost.length} execution log entr${lost.length === 1 ? 'y' : 'ies'} (${lost
-            .slice(0, 5)
-            .map((record) => record.id)
-            .join(', ')}${lost.length > 5 ? ', …' : ''}): ${errorMessage(cause)}`,
+        this.#reportLost(
+          lost,
+          batch.length === 1 ? first : (stored.find((outcome) => !outcome.ok) as { error: unknown }).error,
         );
       }
       return stored.map((outcome) => outcome.ok);
     }
+  }
+
+  #reportLost(lost: readonly ExecutionLogRecord[], cause: unknown): void {
+    this.#logger.error(
+      `toolmux: could not write ${lost.length} execution log entr${lost.length === 1 ? 'y' : 'ies'} (${lost
+        .slice(0, 5)
+        .map((record) => record.id)
+        .join(', ')}${lost.length > 5 ? ', …' : ''}): ${errorMessage(cause)}`,
+    );
   }
 }
 

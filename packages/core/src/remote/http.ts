@@ -1,43 +1,157 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, TOOLMUX_ERROR_CODES, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
+import { byteSize, responseTextUpTo } from '../util/response-text.js';
 import { checkText, checkUserId } from '../util/stored-text.js';
 
 type Query = Record<string, string | number | boolean | string[] | undefined>;
 
-export interface RemoteCall {
+export interface RemoteCall<W = unknown, R = W> {
   query?: Query;
+  /**
+   * Turns the answer into what the caller returns. What it throws, other than a ToolMuxError, means
+   * the answer is not of the shape the SDK reads: SERVER_UNREACHABLE, naming the request.
+   */
+  read?: (wire: W) => R;
   body?: unknown;
   signal?: AbortSignal;
+  /** How long this request may take; the client's `requestTimeoutMs` when not given. */
+  timeoutMs?: number;
+}
+
+/** How long a request to the server may take by default, its answer read included: 10 minutes. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 600_000;
+
+/**
+ * The largest answer the client reads: far more than any page, tool result or proxy answer (at most
+ * 32 MiB) the server sends, and far less than what would exhaust memory or a string's length.
+ */
+export const MAX_RESPONSE_BYTES = 128 * 1024 * 1024;
+
+/** Statuses after which a read is sent again: busy, bad gateway, unavailable, gateway timeout. */
+const RETRIED = new Set([429, 502, 503, 504]);
+
+/** The longest `Retry-After` a read waits for before it is sent again; a longer one fails at once. */
+export const MAX_RETRY_AFTER_MS = 5_000;
+
+/**
+ * How long to wait before a read answered with one of {@link RETRIED} is sent again: its
+ * `Retry-After` (seconds or an HTTP date), else half a second; undefined when it asks for more than
+ * {@link MAX_RETRY_AFTER_MS} (the caller is told, and decides) or the status is another.
+ */
+function retryDelayOf(response: Response): number | undefined {
+  if (!RETRIED.has(response.status)) return undefined;
+  const header = response.headers.get('retry-after')?.trim();
+  let delay = 500;
+  if (header) {
+    const at = /^\d+$/.test(header) ? Number(header) * 1000 : Date.parse(header) - Date.now();
+    if (Number.isNaN(at)) return delay;
+    delay = Math.max(0, at);
+  }
+  return delay <= MAX_RETRY_AFTER_MS ? delay : undefined;
+}
+
+/** A request sent and not yet answered. */
+interface InFlight {
+  /** The caller's signal. */
+  signal: AbortSignal | undefined;
+  stop: (reason: Stopped) => void;
+  done: Promise<void>;
 }
 
 function isErrorCode(code: unknown): code is ToolMuxErrorCode {
   return typeof code === 'string' && Object.hasOwn(TOOLMUX_ERROR_CODES, code);
 }
 
+/** Why a request was stopped by the client itself (not by the caller's signal). */
+class Stopped {
+  constructor(
+    readonly by: 'timeout' | 'close',
+    readonly afterMs: number,
+  ) {}
+}
+
+/**
+ * `fetch failed (ECONNREFUSED)`: undici says only `fetch failed` and keeps the reason (refused, reset,
+ * a name that does not resolve, a TLS failure) in its cause.
+ */
+function failureOf(error: unknown): string {
+  const message = errorMessage(error);
+  const cause = error instanceof Error ? (error.cause as { code?: unknown; errors?: unknown }) : undefined;
+  // connecting to each address of a name fails as one AggregateError
+  const first = Array.isArray(cause?.errors) ? (cause.errors[0] as { code?: unknown }) : undefined;
+  const code =
+    typeof cause?.code === 'string' ? cause.code : typeof first?.code === 'string' ? first.code : undefined;
+  if (!code || message.includes(code)) return message;
+  return `${message} (${code})`;
+}
+
 /**
  * The REST API of a toolmux server (`/api/v1`), authenticated with the project API key. Every error
  * the server answers becomes the ToolMuxError it was there (same code, same message); a server that
- * cannot be reached, or answers something that is not the toolmux API, is `SERVER_UNREACHABLE`.
+ * cannot be reached, does not answer in time, redirects elsewhere, or answers something that is not
+ * the toolmux API, is `SERVER_UNREACHABLE`. Redirects are not followed: the request (the API key,
+ * credentials in a body) would go to another address than `baseUrl`.
  */
 export class RemoteApi {
   readonly #base: string;
   readonly #authorization: string;
   readonly #fetch: typeof globalThis.fetch;
+  readonly #timeoutMs: number;
+  /** Requests sent and not yet answered (their answer read), for `stopInFlight`. */
+  readonly #inFlight = new Set<InFlight>();
 
-  constructor(options: { baseUrl: string; apiKey: string; fetch: typeof globalThis.fetch }) {
+  constructor(options: {
+    baseUrl: string;
+    apiKey: string;
+    fetch: typeof globalThis.fetch;
+    timeoutMs?: number;
+  }) {
     this.#base = `${options.baseUrl}/api/v1`;
     this.#authorization = `Bearer ${options.apiKey}`;
     this.#fetch = options.fetch;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 
-  get<T>(path: string, query?: Query): Promise<T> {
-    return this.call('GET', path, { query });
+  get<W, R = W>(path: string, query?: Query, read?: (wire: W) => R): Promise<R> {
+    return this.call('GET', path, { query, read });
   }
 
-  post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
-    return this.call('POST', path, { body, signal });
+  post<W, R = W>(path: string, body: unknown, signal?: AbortSignal, read?: (wire: W) => R): Promise<R> {
+    return this.call('POST', path, { body, signal, read });
   }
 
-  async call<T>(method: string, path: string, { query, body, signal }: RemoteCall = {}): Promise<T> {
+  /**
+   * Lets the requests in flight now answer for up to `timeoutMs`, then stops those still waiting:
+   * they reject with TOOLMUX_CLOSED (a tool call answers TOOL_ABORTED). Only the requests `which`
+   * takes, by their caller's signal. Resolves with how many it stopped, once every one settled.
+   */
+  async stopInFlight(
+    timeoutMs: number,
+    which: (request: { signal: AbortSignal | undefined }) => boolean = () => true,
+  ): Promise<number> {
+    const requests = [...this.#inFlight].filter(which);
+    if (requests.length === 0) return 0;
+    const all = Promise.all(requests.map((request) => request.done));
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      all.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!late) return 0;
+    const left = requests.filter((request) => this.#inFlight.has(request));
+    for (const request of left) request.stop(new Stopped('close', timeoutMs));
+    await all;
+    return left.length;
+  }
+
+  async call<W, R = W>(
+    method: string,
+    path: string,
+    { query, body, signal, timeoutMs = this.#timeoutMs, read }: RemoteCall<W, R> = {},
+  ): Promise<R> {
     const url = new URL(this.#base + path);
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value === undefined) continue;
@@ -50,6 +164,64 @@ export class RemoteApi {
       }
       url.searchParams.set(key, Array.isArray(value) ? value.join(',') : String(value));
     }
+    // the caller's signal, the request's timeout and close() each end the request and the read of
+    // its answer: a server that stalls (before or after its headers) never holds a call for ever
+    const controller = new AbortController();
+    const stop = (reason: Stopped) => {
+      if (!controller.signal.aborted) controller.abort(reason);
+    };
+    const onAbort = () => controller.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => stop(new Stopped('timeout', timeoutMs)), timeoutMs);
+    timer.unref?.();
+    let settled!: () => void;
+    const request: InFlight = {
+      signal,
+      stop,
+      done: new Promise<void>((resolve) => {
+        settled = resolve;
+      }),
+    };
+    this.#inFlight.add(request);
+    let wire: W;
+    try {
+      wire = await this.#send<W>(method, url, body, controller.signal);
+    } catch (error) {
+      const reason: unknown = controller.signal.reason;
+      if (!(reason instanceof Stopped)) throw error;
+      if (reason.by === 'close') {
+        throw new ToolMuxError({
+          code: 'TOOLMUX_CLOSED',
+          message: `${method} ${url.pathname} was stopped: its ToolMux was closed (mux.close()) and the server had not answered within close({ timeoutMs: ${reason.afterMs} }).`,
+          details: { closeTimeoutMs: reason.afterMs },
+        });
+      }
+      throw new ToolMuxError({
+        code: 'SERVER_UNREACHABLE',
+        message: `The toolmux server at ${url.origin} did not answer ${method} ${url.pathname} within ${reason.afterMs} ms, and the request was stopped. Check that the server (and any proxy before it) runs and answers, or give new ToolMux({ requestTimeoutMs }) more time.`,
+        details: { timeoutMs: reason.afterMs },
+      });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      this.#inFlight.delete(request);
+      settled();
+    }
+    if (!read) return wire as unknown as R;
+    try {
+      return read(wire);
+    } catch (error) {
+      if (ToolMuxError.isInstance(error)) throw error;
+      throw new ToolMuxError({
+        code: 'SERVER_UNREACHABLE',
+        message: `${url.origin} answered ${method} ${url.pathname} with JSON that is not what the toolmux API answers there (${errorMessage(error)}): is baseUrl a toolmux server, of a version this SDK works with?`,
+        cause: error,
+      });
+    }
+  }
+
+  async #send<T>(method: string, url: URL, body: unknown, signal: AbortSignal): Promise<T> {
     const headers: Record<string, string> = {
       authorization: this.#authorization,
       accept: 'application/json',
@@ -64,33 +236,72 @@ export class RemoteApi {
         body:
           body === undefined ? undefined : body instanceof JsonBodyText ? body.text : JSON.stringify(body),
         signal,
+        redirect: 'manual',
       });
     let response: Response;
     try {
       // A read is retried once when the connection fails (a keep-alive socket the server just
-      // closed, a restarting instance); a write is not, since it may have reached the server.
+      // closed, a restarting instance), or when it is answered "busy" or "unavailable" (a proxy
+      // while the server restarts) and asked to come back soon; a write never is, since it may
+      // have reached the server (a tool call would run twice).
       response = await send().catch((error: unknown) => {
-        if (method !== 'GET' || signal?.aborted) throw error;
+        if (method !== 'GET' || signal.aborted) throw error;
         return send();
       });
+      const wait = method === 'GET' ? retryDelayOf(response) : undefined;
+      if (wait !== undefined) {
+        await response.body?.cancel().catch(() => undefined);
+        await sleep(wait, undefined, { signal });
+        response = await send();
+      }
     } catch (error) {
-      if (signal?.aborted) throw error;
+      if (signal.aborted) throw error;
       throw new ToolMuxError({
         code: 'SERVER_UNREACHABLE',
-        message: `Could not reach the toolmux server at ${url.origin} (${method} ${url.pathname}): ${errorMessage(error)}. Check baseUrl and that the server runs (\`toolmux serve\`).`,
+        message: `Could not reach the toolmux server at ${url.origin} (${method} ${url.pathname}): ${failureOf(error)}. Check baseUrl and that the server runs (\`toolmux serve\`).`,
+        details: { connectionFailed: true },
         cause: error,
       });
     }
-    const text = await response.text();
+    const retryAfter = response.headers.get('retry-after');
+    const answered = `${url.origin} answered ${method} ${url.pathname} with HTTP ${response.status}${
+      retryAfter !== null && RETRIED.has(response.status) ? ` (Retry-After: ${retryAfter.slice(0, 64)})` : ''
+    }`;
+    if (response.status >= 300 && response.status < 400) {
+      await response.body?.cancel().catch(() => undefined);
+      const location = response.headers.get('location');
+      let target: URL | undefined;
+      try {
+        target = location === null ? undefined : new URL(location, url);
+      } catch {
+        target = undefined;
+      }
+      throw new ToolMuxError({
+        code: 'SERVER_UNREACHABLE',
+        message: `${answered}, a redirect${target ? ` to ${target.origin}${target.pathname}` : ''}: the SDK does not follow redirects, so that the API key and the request never go to another address than baseUrl. Set baseUrl to the address the toolmux server answers at${target && target.origin !== url.origin ? ` (${target.origin}?)` : ''}.`,
+        details: { status: response.status },
+      });
+    }
+    const read = await responseTextUpTo(response, MAX_RESPONSE_BYTES);
+    if (read.cut) {
+      throw new ToolMuxError({
+        code: 'SERVER_UNREACHABLE',
+        message: `${answered} and more than ${byteSize(MAX_RESPONSE_BYTES)}, more than the SDK reads; the rest was not read. Ask for less (a smaller limit or a narrower query), or check that baseUrl is a toolmux server.`,
+        details: { status: response.status },
+      });
+    }
     let json: unknown;
     try {
-      json = text === '' ? undefined : JSON.parse(text);
+      json = read.text === '' ? undefined : JSON.parse(read.text);
     } catch {
       json = undefined;
     }
-    if (response.ok && json !== undefined) return json as T;
-    const error = (json as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)
-      ?.error;
+    // every answer of the toolmux API is a JSON object
+    const object = typeof json === 'object' && json !== null && !Array.isArray(json);
+    if (response.ok && object) return json as T;
+    const error = object
+      ? (json as { error?: { code?: unknown; message?: unknown; details?: unknown } }).error
+      : undefined;
     if (error && isErrorCode(error.code) && typeof error.message === 'string') {
       throw new ToolMuxError({
         code: error.code,
@@ -102,7 +313,10 @@ export class RemoteApi {
     }
     throw new ToolMuxError({
       code: 'SERVER_UNREACHABLE',
-      message: `${url.origin} answered ${method} ${url.pathname} with HTTP ${response.status} and ${json === undefined ? 'no JSON' : 'JSON that is not a toolmux error'}: is baseUrl a toolmux server (the REST API is under /api/v1)?`,
+      message:
+        response.status >= 500 && !object
+          ? `${answered} and ${json === undefined ? 'no JSON' : 'JSON that is not a toolmux error'} (a proxy's error page?): the toolmux server behind it may be down or restarting. Check that it runs, and that baseUrl is its address (the REST API is under /api/v1).`
+          : `${answered} and ${json === undefined ? 'no JSON' : object ? 'JSON that is not a toolmux error' : 'JSON that is not an object'}: is baseUrl a toolmux server (the REST API is under /api/v1)?`,
       details: { status: response.status },
     });
   }

@@ -48,6 +48,7 @@ import { WorkSlice } from '../util/slices.js';
 import { JsonBodyText, type RemoteApi } from './http.js';
 import {
   type ConnectionRequestWire,
+  checkShape,
   type ExecuteInSessionWire,
   type ExecutionLogWire,
   executionLogOf,
@@ -56,7 +57,7 @@ import {
   type SessionToolkitWire,
   type SessionWire,
   sessionToolkitOf,
-  type ToolResultWire,
+  sessionWireOf,
   type ToolSpecWire,
   toolResultOf,
   toolSpecOfWire,
@@ -180,8 +181,8 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     const execute: ExecuteFn = (slug, args, options) => this.execute(slug, args, options);
     const call = ++this.#toolsCalls;
     if (hasModifiers(modifiers)) {
-      return this.#runtime.api.get<{ items: ToolSpecWire[] }>(`${this.#path}/tools`).then((page) => {
-        const modified = applyToolModifiers(page.items.map(toolSpecOfWire), execute, modifiers);
+      return this.#specs().then((specs) => {
+        const modified = applyToolModifiers(specs, execute, modifiers);
         if (call === this.#toolsCalls) {
           this.#toolCallExecute = modified.execute;
           this.#toolCallSpecs = specsBySlug(modified.specs);
@@ -190,8 +191,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       });
     }
     this.#toolCallExecute = undefined;
-    this.#tools ??= this.#runtime.api.get<{ items: ToolSpecWire[] }>(`${this.#path}/tools`).then((page) => {
-      const specs = page.items.map(toolSpecOfWire);
+    this.#tools ??= this.#specs().then((specs) => {
       return {
         specs: specsBySlug(specs),
         tools: this.#runtime.provider.wrapTools(specs, execute) as TCollection,
@@ -207,6 +207,15 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       },
     );
     return plain.then(({ tools }) => tools);
+  }
+
+  /** `GET /sessions/:id/tools` */
+  #specs(): Promise<ToolSpec[]> {
+    return this.#runtime.api.get(
+      `${this.#path}/tools`,
+      undefined,
+      (page: Paged<ToolSpecWire>) => pageOf(page, toolSpecOfWire).items,
+    );
   }
 
   async execute(slug: string, args: unknown = {}, options: ExecuteOptions = {}): Promise<ToolResult> {
@@ -268,7 +277,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       );
     }
     try {
-      return toolResultOf(await this.#postExecute(slug, args, options));
+      return await this.#postExecute(slug, args, options);
     } catch (error) {
       if (options.signal?.aborted) {
         return {
@@ -280,12 +289,22 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         };
       }
       if (!ToolMuxError.isInstance(error)) throw error;
+      if (error.code === 'TOOLMUX_CLOSED' && error.details?.closeTimeoutMs !== undefined) {
+        // close() stopped the request: the server sees the client go away and stops the call
+        return {
+          successful: false,
+          data: null,
+          error: `${slug} was stopped: its ToolMux was closed, and the call ran on past the ${String(error.details.closeTimeoutMs)} ms that close() waits for calls in flight.`,
+          code: 'TOOL_ABORTED',
+          logId: '',
+        };
+      }
       return { successful: false, data: null, error: error.message, code: error.code, logId: '' };
     }
   }
 
   /** `POST /sessions/:id/execute` */
-  async #postExecute(slug: string, args: unknown, options: InnerCallOptions): Promise<ToolResultWire> {
+  async #postExecute(slug: string, args: unknown, options: InnerCallOptions): Promise<ToolResult> {
     const parentId = this.#serverTakesParentIds ? options.parentId : undefined;
     const body: ExecuteInSessionWire = {
       tool_slug: slug,
@@ -295,7 +314,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       ...(parentId !== undefined ? { parent_id: parentId } : {}),
     };
     try {
-      return await this.#runtime.api.post<ToolResultWire>(`${this.#path}/execute`, body, options.signal);
+      return await this.#runtime.api.post(`${this.#path}/execute`, body, options.signal, toolResultOf);
     } catch (error) {
       // A server older than `parent_id` refuses the field before it runs anything: the call is sent
       // again without it (its entry then has no parent), and so are the next ones.
@@ -416,10 +435,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       options.signal,
       this.#toolCallExecute ?? ((slug, args, callOptions) => this.execute(slug, args, callOptions)),
       // a session resumed with use() runs the calls of tools an earlier process handed out: its own
-      this.#toolCallSpecs ??
-        this.#runtime.api
-          .get<{ items: ToolSpecWire[] }>(`${this.#path}/tools`)
-          .then((page) => specsBySlug(page.items.map(toolSpecOfWire))),
+      this.#toolCallSpecs ?? this.#specs().then(specsBySlug),
     ) as Promise<TReply>;
   }
 
@@ -472,6 +488,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       `${this.#path}/wait-for-connections`,
       { toolkits: slugs, timeout_seconds: timeoutMs / 1000 },
       options.signal,
+      (answer) => checkShape(answer, 'a wait answer', { toolkits: 'object', timed_out: 'boolean' }),
     );
     return {
       toolkits: Object.fromEntries(
@@ -521,7 +538,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   }> {
     // checked here as embedded: in the query string an array would be joined and any value be text
     checkToolkitsFilters(options);
-    const page = await this.#runtime.api.get<Paged<SessionToolkitWire> & { total: number }>(
+    return this.#runtime.api.get(
       `${this.#path}/toolkits`,
       {
         limit: options.limit,
@@ -530,8 +547,11 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         toolkits: options.toolkits,
         search: options.search,
       },
+      (page: Paged<SessionToolkitWire> & { total: number }) => ({
+        ...pageOf(page, sessionToolkitOf),
+        total: page.total,
+      }),
     );
-    return { ...pageOf(page, sessionToolkitOf), total: page.total };
   }
 
   search(options: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult> {
@@ -552,8 +572,9 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
           'experimental (custom tools and toolkits) cannot change in update(): create a new session with them.',
       });
     }
-    this.#wire = await this.#runtime.api.call<SessionWire>('PATCH', this.#path, {
+    this.#wire = await this.#runtime.api.call('PATCH', this.#path, {
       body: { config: parsed, expected_version: this.#wire.config_version },
+      read: sessionWireOf,
     });
     this.#tools = undefined;
     this.#toolCallSpecs = undefined;
@@ -564,12 +585,11 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     options: { limit?: number; cursor?: string; parentId?: string } = {},
   ): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
     await this.#runtime.env.logs.flush();
-    const page = await this.#runtime.api.get<Paged<ExecutionLogWire>>(`${this.#path}/logs`, {
-      limit: options.limit,
-      cursor: options.cursor,
-      parent_id: options.parentId,
-    });
-    return pageOf(page, executionLogOf);
+    return this.#runtime.api.get(
+      `${this.#path}/logs`,
+      { limit: options.limit, cursor: options.cursor, parent_id: options.parentId },
+      (page: Paged<ExecutionLogWire>) => pageOf(page, executionLogOf),
+    );
   }
 
   toJSON(): { sessionId: string; userId: string; configVersion: number; mcp: { url: string } } {

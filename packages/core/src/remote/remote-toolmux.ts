@@ -28,7 +28,7 @@ import type {
   ToolMuxOptions,
 } from '../toolmux-types.js';
 import { consoleLogger } from '../util/logger.js';
-import { RemoteApi } from './http.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, RemoteApi } from './http.js';
 import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
 import {
   type AuthConfigWire,
@@ -45,8 +45,8 @@ import {
   type SessionSummaryWire,
   type SessionWire,
   sessionSummaryOf,
+  sessionWireOf,
   type ToolkitWire,
-  type ToolResultWire,
   type ToolSpecWire,
   toolkitInfoOf,
   toolResultOf,
@@ -70,6 +70,9 @@ export const EMBEDDED_ONLY = [
 
 const MIN_API_KEY_LENGTH = 16;
 
+/** A log upload is a few milliseconds of work for the server: one that takes this long is stuck. */
+const MAX_UPLOAD_TIMEOUT_MS = 60_000;
+
 const id = (value: string) => encodeURIComponent(value);
 
 /**
@@ -84,9 +87,20 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
   readonly #api: RemoteApi;
   readonly #env: ExecutionEnvironment;
   readonly #logs: ExecutionLogWriter;
+  readonly #uploadTimeoutMs: number;
+  /** Ends the log uploads in flight, and fails the ones asked meanwhile, when close() stops waiting. */
+  #uploadsStop = new AbortController();
 
   constructor(options: ToolMuxOptions<P>, provider: P) {
     this.provider = provider;
+    if (/^\s*https?:\/\/[^/?#]*@/i.test(String(options.baseUrl ?? ''))) {
+      // fetch refuses such a URL, and its error (or ours) would show the password
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message:
+          'baseUrl must not hold a user name or password (https://user:password@host): the SDK authenticates with apiKey. Remove them from baseUrl.',
+      });
+    }
     if (
       options.apiKey === undefined ||
       options.apiKey === null ||
@@ -124,14 +138,31 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         message: `apiKey must be the server's project API key (TOOLMUX_API_KEY, at least ${MIN_API_KEY_LENGTH} characters), got ${typeof options.apiKey === 'string' ? `${options.apiKey.length} characters` : typeof options.apiKey}.`,
       });
     }
+    const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw new ToolMuxError({
+        code: 'INVALID_REQUEST',
+        message: `requestTimeoutMs must be a number of milliseconds > 0 (how long one request to the server may take), got ${String(timeoutMs)}; leave it out for ${DEFAULT_REQUEST_TIMEOUT_MS}.`,
+      });
+    }
+    this.#uploadTimeoutMs = Math.min(timeoutMs, MAX_UPLOAD_TIMEOUT_MS);
     const fetch = options.fetch ?? globalThis.fetch;
     const logger = options.logger ?? consoleLogger;
-    this.#api = new RemoteApi({ baseUrl: this.baseUrl, apiKey: options.apiKey, fetch });
+    this.#api = new RemoteApi({ baseUrl: this.baseUrl, apiKey: options.apiKey, fetch, timeoutMs });
     // uploads go on in the background (a round trip per call would be too slow); close() and the
     // process's beforeExit flush them
     this.#logs = new ExecutionLogWriter({ insertLogs: (records) => this.#uploadLogs(records) }, logger, {
       durable: false,
       flushBeforeExit: true,
+      // An upload the server refused may hold one bad entry, and one whose connection failed (a
+      // keep-alive socket the server just closed) may go through now: tried again entry by entry.
+      // One not answered in time (it may have landed: a second would store its entries twice), one
+      // answered by a proxy for a server in trouble (which the retries would only load more), or
+      // one close() stopped, is not sent again: its entries are reported lost.
+      retryRefused: (error) =>
+        ToolMuxError.isInstance(error) &&
+        error.code !== 'TOOLMUX_CLOSED' &&
+        (error.code !== 'SERVER_UNREACHABLE' || error.details?.connectionFailed === true),
     });
     this.#env = {
       logs: this.#logs,
@@ -150,9 +181,14 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       const key = record.sessionId ?? '';
       bySession.set(key, [...(bySession.get(key) ?? []), record]);
     }
+    const signal = this.#uploadsStop.signal;
     await Promise.all(
       [...bySession].map(([sessionId, items]) =>
-        this.#api.post(`/sessions/${id(sessionId)}/logs`, { items: items.map(executionLogWire) }),
+        this.#api.call('POST', `/sessions/${id(sessionId)}/logs`, {
+          body: { items: items.map(executionLogWire) },
+          signal,
+          timeoutMs: this.#uploadTimeoutMs,
+        }),
       ),
     );
   }
@@ -189,10 +225,12 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
             },
           }
         : {};
-    const wire = await this.#api.post<SessionWire>('/sessions', {
-      user_id: userId,
-      config: { ...rest, ...declarations },
-    });
+    const wire = await this.#api.post<SessionWire>(
+      '/sessions',
+      { user_id: userId, config: { ...rest, ...declarations } },
+      undefined,
+      sessionWireOf,
+    );
     return this.#session(wire, customTools, customToolkits);
   }
 
@@ -206,7 +244,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         message: `No session "${String(sessionId)}". Create one with create(userId, config); session ids start with "ses_".`,
       });
     }
-    const wire = await this.#api.get<SessionWire>(`/sessions/${id(sessionId)}`);
+    const wire = await this.#api.get(`/sessions/${id(sessionId)}`, undefined, sessionWireOf);
     const customTools = options.customTools ?? [];
     const customToolkits = options.customToolkits ?? [];
     const missing = [
@@ -231,13 +269,10 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     list: async (
       query: { userId?: string; limit?: number; cursor?: string } = {},
     ): Promise<{ items: SessionSummary[]; nextCursor: string | undefined }> =>
-      pageOf(
-        await this.#api.get<Paged<SessionSummaryWire>>('/sessions', {
-          user_id: query.userId,
-          limit: query.limit,
-          cursor: query.cursor,
-        }),
-        sessionSummaryOf,
+      this.#api.get(
+        '/sessions',
+        { user_id: query.userId, limit: query.limit, cursor: query.cursor },
+        (page: Paged<SessionSummaryWire>) => pageOf(page, sessionSummaryOf),
       ),
   };
 
@@ -246,16 +281,17 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       query: ListLogsOptions = {},
     ): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> => {
       await this.#env.logs.flush();
-      return pageOf(
-        await this.#api.get<Paged<ExecutionLogWire>>('/logs', {
+      return this.#api.get(
+        '/logs',
+        {
           session_id: query.sessionId,
           user_id: query.userId,
           tool_slug: query.toolSlug,
           parent_id: query.parentId,
           limit: query.limit,
           cursor: query.cursor,
-        }),
-        executionLogOf,
+        },
+        (page: Paged<ExecutionLogWire>) => pageOf(page, executionLogOf),
       );
     },
   };
@@ -264,8 +300,10 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     list: async (
       query: { search?: string; limit?: number; cursor?: string } = {},
     ): Promise<{ items: ToolkitInfo[]; nextCursor: string | undefined; total: number }> => {
-      const page = await this.#api.get<Paged<ToolkitWire> & { total: number }>('/toolkits', query);
-      return { ...pageOf(page, toolkitInfoOf), total: page.total };
+      return this.#api.get('/toolkits', query, (page: Paged<ToolkitWire> & { total: number }) => ({
+        ...pageOf(page, toolkitInfoOf),
+        total: page.total,
+      }));
     },
     get: async (slug: string): Promise<ToolkitInfo> =>
       toolkitInfoOf(await this.#api.get<ToolkitWire>(`/toolkits/${id(slug)}`)),
@@ -277,11 +315,12 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       filter: Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'>,
       modifiers?: ToolModifiers,
     ): Promise<CollectionOf<P>> => {
-      const page = await this.#api.post<{ items: ToolSpecWire[] }>('/tools/list', {
-        user_id: userId,
-        filter: parseSessionConfig(filter),
-      });
-      const specs = page.items.map(toolSpecOfWire);
+      const specs = await this.#api.post(
+        '/tools/list',
+        { user_id: userId, filter: parseSessionConfig(filter) },
+        undefined,
+        (page: Paged<ToolSpecWire>) => pageOf(page, toolSpecOfWire).items,
+      );
       const execute: ExecuteFn = (slug, args, options) =>
         this.tools.execute(slug, {
           userId,
@@ -295,21 +334,20 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       return this.provider.wrapTools(wrapped.specs, wrapped.execute) as CollectionOf<P>;
     },
     execute: async (slug: string, request: ToolExecuteRequest): Promise<ToolResult> =>
-      toolResultOf(
-        await this.#api.post<ToolResultWire>(
-          '/tools/execute',
-          {
-            tool_slug: slug,
-            user_id: request.userId,
-            arguments: request.arguments ?? {},
-            // an empty id sent is refused; dropped, the call would run with the default account
-            ...(request.connectedAccountId !== undefined
-              ? { connected_account_id: request.connectedAccountId }
-              : {}),
-            ...(request.callId ? { call_id: request.callId } : {}),
-          },
-          request.signal,
-        ),
+      await this.#api.post(
+        '/tools/execute',
+        {
+          tool_slug: slug,
+          user_id: request.userId,
+          arguments: request.arguments ?? {},
+          // an empty id sent is refused; dropped, the call would run with the default account
+          ...(request.connectedAccountId !== undefined
+            ? { connected_account_id: request.connectedAccountId }
+            : {}),
+          ...(request.callId ? { call_id: request.callId } : {}),
+        },
+        request.signal,
+        toolResultOf,
       ),
   };
 
@@ -332,7 +370,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     list: async (
       query: { toolkit?: string; limit?: number; cursor?: string } = {},
     ): Promise<{ items: AuthConfig[]; nextCursor: string | undefined }> =>
-      pageOf(await this.#api.get<Paged<AuthConfigWire>>('/auth-configs', query), authConfigOf),
+      this.#api.get('/auth-configs', query, (page: Paged<AuthConfigWire>) => pageOf(page, authConfigOf)),
     get: async (configId: string): Promise<AuthConfig> =>
       authConfigOf(await this.#api.get<AuthConfigWire>(`/auth-configs/${id(configId)}`)),
     delete: async (configId: string): Promise<void> => {
@@ -385,16 +423,17 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         cursor?: string;
       } = {},
     ): Promise<{ items: ConnectedAccount[]; nextCursor: string | undefined }> =>
-      pageOf(
-        await this.#api.get<Paged<ConnectedAccountWire>>('/connected-accounts', {
+      this.#api.get(
+        '/connected-accounts',
+        {
           user_ids: query.userIds,
           toolkits: query.toolkits,
           statuses: query.statuses,
           auth_config_ids: query.authConfigIds,
           limit: query.limit,
           cursor: query.cursor,
-        }),
-        connectedAccountOf,
+        },
+        (page: Paged<ConnectedAccountWire>) => pageOf(page, connectedAccountOf),
       ),
     get: async (accountId: string): Promise<ConnectedAccount> =>
       connectedAccountOf(await this.#api.get<ConnectedAccountWire>(`/connected-accounts/${id(accountId)}`)),
@@ -429,13 +468,45 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
   };
 
   /**
-   * Lets the custom-tool calls running here finish (up to `timeoutMs`, then they are stopped with
-   * TOOL_ABORTED), then sends the log entries of calls that ran here (they are also sent before the
-   * process exits normally; a killed process loses what was not sent yet). The ToolMux stays usable.
+   * Lets the custom-tool calls running here and the requests to the server in flight finish (up to
+   * `timeoutMs`, then they are stopped: a tool call answers TOOL_ABORTED, another request rejects
+   * with TOOLMUX_CLOSED), then sends the log entries of calls that ran here, waiting up to `timeoutMs`
+   * more for the server to take them (entries not sent by then are reported to the logger as lost).
+   * They are also sent before the process exits normally; a killed process loses what was not sent
+   * yet. The ToolMux stays usable.
    */
   async close(options?: { timeoutMs?: number }): Promise<void> {
     const timeoutMs = closeTimeoutOf(options);
-    reportStopped(this.#env.logger, await this.#env.calls?.drain(timeoutMs), timeoutMs);
-    await this.#logs.flush();
+    const [calls, requests] = await Promise.all([
+      this.#env.calls?.drain(timeoutMs),
+      // uploads are waited for below, with their own time
+      this.#api.stopInFlight(timeoutMs, (request) => request.signal !== this.#uploadsStop.signal),
+    ]);
+    reportStopped(this.#env.logger, calls, timeoutMs);
+    if (requests > 0) {
+      this.#env.logger.warn(
+        `toolmux: close() stopped ${requests} request${requests === 1 ? '' : 's'} to the server at ${this.baseUrl} still waiting after ${timeoutMs} ms: a tool call answers TOOL_ABORTED (the server stops it), another request rejects with TOOLMUX_CLOSED. Give close({ timeoutMs }) more time if they should finish.`,
+      );
+    }
+    const flushed = this.#logs.flush();
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      flushed.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!late) return;
+    const stop = this.#uploadsStop;
+    stop.abort(
+      new ToolMuxError({
+        code: 'TOOLMUX_CLOSED',
+        message: `the toolmux server at ${this.baseUrl} did not take them within close({ timeoutMs: ${timeoutMs} })`,
+      }),
+    );
+    // the writer's retries meet the same stopped signal: the flush ends once each entry is reported
+    await flushed;
+    if (this.#uploadsStop === stop) this.#uploadsStop = new AbortController();
   }
 }

@@ -167,11 +167,43 @@ export interface ConnectionRequestWire {
 const dateOrNull = (value: string | null): Date | null => (value === null ? null : new Date(value));
 const cursorOf = (value: string | null): string | undefined => value ?? undefined;
 
+/**
+ * Throws (a plain error: the remote client makes it SERVER_UNREACHABLE, naming the request) unless
+ * `value` is a JSON object whose `keys` have the given types: the answer is then of the shape the
+ * SDK reads, not another API's that baseUrl leads to.
+ */
+export function checkShape<T>(
+  value: T,
+  what: string,
+  keys: Record<string, 'string' | 'boolean' | 'number' | 'object' | 'array'>,
+): T {
+  const object = value as Record<string, unknown>;
+  for (const [key, type] of Object.entries(keys)) {
+    const field = object?.[key];
+    const ok =
+      type === 'array'
+        ? Array.isArray(field)
+        : type === 'object'
+          ? typeof field === 'object' && field !== null && !Array.isArray(field)
+          : typeof field === type;
+    if (!ok) throw new TypeError(`${what} without ${type === 'array' ? 'an' : 'a'} ${type} "${key}"`);
+  }
+  return value;
+}
+
 export function pageOf<W, T>(
   page: Paged<W>,
   convert: (item: W) => T,
 ): { items: T[]; nextCursor: string | undefined } {
+  checkShape(page, 'a page', { items: 'array' });
   return { items: page.items.map(convert), nextCursor: cursorOf(page.next_cursor) };
+}
+
+/** A session as the server describes it, checked before a session object is made of it. */
+export function sessionWireOf(wire: SessionWire): SessionWire {
+  checkShape(wire, 'a session', { session_id: 'string', user_id: 'string', config: 'object', mcp: 'object' });
+  checkShape(wire.config, "a session's config", { customTools: 'array', customToolkits: 'array' });
+  return wire;
 }
 
 export function sessionSummaryOf(wire: SessionSummaryWire): SessionSummary {
@@ -199,6 +231,7 @@ export function toolSpecOfWire(wire: ToolSpecWire): ToolSpec {
 }
 
 export function toolResultOf(wire: ToolResultWire): ToolResult {
+  checkShape(wire, 'a tool result', { successful: 'boolean' });
   return {
     successful: wire.successful,
     data: wire.data ?? null,

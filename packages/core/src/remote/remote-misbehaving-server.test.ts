@@ -1,0 +1,399 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool } from '../catalog/define.js';
+import { ToolMuxError } from '../errors.js';
+import { freePort } from '../test/ports.js';
+import { recordingLogger } from '../test/recording-logger.js';
+import { ToolMux } from '../toolmux.js';
+
+/**
+ * A remote ToolMux in front of a loopback server that answers badly, one class at a time: what the
+ * SDK's user gets must be a ToolMuxError (or, for a tool call, a failed result) with a stable code,
+ * naming the server and never the API key, in bounded time and memory.
+ */
+
+const API_KEY = 'tmx_remote_client_secret_0123456789';
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+
+/** A server whose answers the test sets; it records each request it received. */
+async function misbehaving(host = '127.0.0.1') {
+  let handler: Handler = (_request, response) => response.end();
+  const received: Array<{ method: string; url: string; authorization?: string; body: string }> = [];
+  const server: Server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => {
+      body += chunk.toString();
+    });
+    request.on('end', () => {
+      received.push({
+        method: request.method ?? '',
+        url: request.url ?? '',
+        authorization: request.headers.authorization,
+        body,
+      });
+    });
+    handler(request, response);
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const url = `http://${host === '127.0.0.1' ? host : 'localhost'}:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    received,
+    answer(next: Handler) {
+      handler = next;
+      received.length = 0;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const json =
+  (status: number, body: unknown): Handler =>
+  (_request, response) => {
+    response.writeHead(status, { 'content-type': 'application/json' });
+    response.end(typeof body === 'string' ? body : JSON.stringify(body));
+  };
+
+const SESSION = {
+  session_id: 'ses_remote_client_test',
+  user_id: 'user_1',
+  config: { customTools: [], customToolkits: [] },
+  config_version: 1,
+  metadata: {},
+  mcp: { url: 'http://x/mcp/ses_remote_client_test', headers: { Authorization: 'Bearer t' } },
+};
+
+/** The error a promise rejects with; fails the test when it resolves or rejects with something else. */
+async function rejection(promise: Promise<unknown>): Promise<ToolMuxError> {
+  const error = await promise.then(
+    (value) => new Error(`expected a rejection, got ${JSON.stringify(value)}`),
+    (caught: unknown) => caught,
+  );
+  if (!ToolMuxError.isInstance(error)) throw error;
+  expect(`${error.message} ${JSON.stringify(error.details ?? {})}`).not.toContain(API_KEY);
+  return error;
+}
+
+/** A custom tool: it runs in the client, which uploads its log entries to the server. */
+const echo = defineTool({
+  slug: 'LOCAL_ECHO',
+  description: 'Echoes its text',
+  inputSchema: z.object({ text: z.string() }),
+  execute: ({ text }) => ({ text }),
+});
+
+let server: Awaited<ReturnType<typeof misbehaving>>;
+let mux: ToolMux;
+beforeAll(async () => {
+  server = await misbehaving();
+  mux = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, requestTimeoutMs: 5_000 });
+});
+afterAll(() => server.close());
+
+describe('remote client: answers that are not the toolmux API', () => {
+  it('a proxy error page, an empty or cut answer is SERVER_UNREACHABLE naming the server', async () => {
+    const answers: Handler[] = [
+      (_request, response) => {
+        response.writeHead(502, { 'content-type': 'text/html' });
+        response.end('<html><body><h1>502 Bad Gateway</h1></body></html>');
+      },
+      (_request, response) => {
+        response.writeHead(200);
+        response.end();
+      },
+      json(200, '{"items":[{"slug":"git'),
+    ];
+    for (const answer of answers) {
+      server.answer(answer);
+      const error = await rejection(mux.toolkits.list());
+      expect(error.code).toBe('SERVER_UNREACHABLE');
+      expect(error.message).toContain(server.url);
+    }
+    server.answer(answers[0]!);
+    expect((await rejection(mux.toolkits.list())).message).toContain('may be down or restarting');
+  });
+
+  it('JSON of another shape is SERVER_UNREACHABLE, not a TypeError or a broken object', async () => {
+    for (const body of ['null', '[1,2]', '"ok"', { status: 'ok' }]) {
+      server.answer(json(200, body));
+      const calls = [
+        () => mux.toolkits.list(),
+        () => mux.sessions.list(),
+        () => mux.logs.list(),
+        () => mux.connectedAccounts.list(),
+        () => mux.authConfigs.list(),
+        () => mux.tools.get('user_1', { toolkits: ['github'] }),
+        () => mux.create('user_1', {}),
+        () => mux.use('ses_remote_client_test'),
+        () => mux.tools.execute('GITHUB_STAR', { userId: 'user_1' }),
+      ];
+      for (const call of calls) {
+        const error = await rejection(call());
+        expect(error.code, JSON.stringify(body)).toBe('SERVER_UNREACHABLE');
+        expect(error.message).toContain(server.url);
+      }
+    }
+    // a session's calls: a tool result of another shape is a failed result, not a result of undefineds
+    server.answer(json(200, SESSION));
+    const session = await mux.use(SESSION.session_id);
+    server.answer(json(200, { hello: 'world' }));
+    const result = await session.execute('GITHUB_STAR', {});
+    expect(result).toMatchObject({ successful: false, code: 'SERVER_UNREACHABLE', data: null });
+    expect(result.error).toContain('"successful"');
+    expect((await rejection(session.toolkits())).code).toBe('SERVER_UNREACHABLE');
+    expect((await rejection(session.tools())).code).toBe('SERVER_UNREACHABLE');
+    expect((await rejection(session.logs())).code).toBe('SERVER_UNREACHABLE');
+    expect((await rejection(session.update({ toolkits: ['github'] }))).code).toBe('SERVER_UNREACHABLE');
+    expect((await rejection(session.waitForConnections(['github']))).code).toBe('SERVER_UNREACHABLE');
+  });
+
+  it('an answer that never ends is read up to a bound, then SERVER_UNREACHABLE', async () => {
+    server.answer((request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      response.write('{"items":[');
+      const more = () => {
+        // until the client goes away
+        while (!response.destroyed && response.write(chunk)) {}
+        if (!response.destroyed) response.once('drain', more);
+      };
+      request.socket.once('close', () => response.destroy());
+      more();
+    });
+    // 128 MiB over loopback: a request timeout that a loaded machine cannot meet by accident
+    const patient = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, requestTimeoutMs: 120_000 });
+    const error = await rejection(patient.toolkits.list());
+    expect(error.code).toBe('SERVER_UNREACHABLE');
+    expect(error.message).toContain('more than 128 MiB');
+    expect(error.message).toContain(server.url);
+  }, 120_000);
+});
+
+describe('remote client: a server that stalls', () => {
+  const stalls: Record<string, Handler> = {
+    'sends nothing': () => {},
+    'sends its headers, then nothing': (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.write('{"items":');
+    },
+  };
+
+  for (const [name, handler] of Object.entries(stalls)) {
+    it(`that ${name} is SERVER_UNREACHABLE after requestTimeoutMs, and a failed result for a tool call`, async () => {
+      const quick = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, requestTimeoutMs: 300 });
+      server.answer(json(200, SESSION));
+      const session = await quick.use(SESSION.session_id);
+      server.answer(handler);
+      const error = await rejection(quick.toolkits.list());
+      expect(error.code).toBe('SERVER_UNREACHABLE');
+      expect(error.message).toContain('within 300 ms');
+      expect(error.message).toContain('requestTimeoutMs');
+      const result = await session.execute('GITHUB_STAR', {});
+      expect(result).toMatchObject({ successful: false, code: 'SERVER_UNREACHABLE' });
+      expect(result.error).toContain('within 300 ms');
+    });
+  }
+
+  it('requestTimeoutMs is checked, and refused by an embedded ToolMux', () => {
+    for (const requestTimeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new ToolMux({ baseUrl: server.url, apiKey: API_KEY, requestTimeoutMs })).toThrow(
+        expect.objectContaining({ code: 'INVALID_REQUEST' }),
+      );
+    }
+    expect(() => new ToolMux({ toolkits: [], store: ':memory:', requestTimeoutMs: 1000 })).toThrow(
+      /requestTimeoutMs bounds the requests of a remote ToolMux/,
+    );
+  });
+
+  it('close() lets requests in flight answer up to its timeoutMs, then stops them', async () => {
+    const closing = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, logger: recordingLogger() });
+    server.answer(json(200, SESSION));
+    const session = await closing.use(SESSION.session_id);
+    server.answer(stalls['sends nothing']!);
+    const call = session.execute('GITHUB_STAR', {});
+    const read = rejection(closing.toolkits.list());
+    const direct = rejection(closing.tools.execute('GITHUB_STAR', { userId: 'user_1' }));
+    await expect.poll(() => server.received.length).toBe(3);
+    await closing.close({ timeoutMs: 100 });
+    expect(await call).toMatchObject({ successful: false, code: 'TOOL_ABORTED', data: null });
+    expect((await call).error).toContain('its ToolMux was closed');
+    expect((await read).code).toBe('TOOLMUX_CLOSED');
+    expect((await direct).code).toBe('TOOLMUX_CLOSED');
+    // the ToolMux stays usable
+    server.answer(json(200, { items: [], next_cursor: null, total: 0 }));
+    expect((await closing.toolkits.list()).total).toBe(0);
+  });
+
+  it('a log upload the server does not take is given up after requestTimeoutMs and reported lost', async () => {
+    const logger = recordingLogger();
+    const uploading = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, logger, requestTimeoutMs: 300 });
+    server.answer(json(200, { ...SESSION, config: { customTools: ['LOCAL_ECHO'], customToolkits: [] } }));
+    const session = await uploading.use(SESSION.session_id, { customTools: [echo] });
+    server.answer(stalls['sends nothing']!);
+    const result = await session.execute('LOCAL_ECHO', { text: 'hi' });
+    // nothing waits for it: the upload ends on its own (before, it waited for ever, and so did the
+    // process's exit, which flushes uploads)
+    await expect.poll(() => logger.errors.join('\n'), { timeout: 10_000 }).toContain(result.logId);
+    expect(logger.errors.join('\n')).toContain('within 300 ms');
+  });
+
+  it('an upload the server did not answer, or answered as a proxy, is not sent again entry by entry', async () => {
+    for (const handler of [
+      stalls['sends nothing']!,
+      (_request: IncomingMessage, response: ServerResponse) => {
+        response.writeHead(503, { 'content-type': 'text/html' });
+        response.end('<h1>overloaded</h1>');
+      },
+    ]) {
+      const logger = recordingLogger();
+      const uploading = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, logger, requestTimeoutMs: 300 });
+      server.answer(json(200, { ...SESSION, config: { customTools: ['LOCAL_ECHO'], customToolkits: [] } }));
+      const session = await uploading.use(SESSION.session_id, { customTools: [echo] });
+      server.answer(handler);
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, index) => session.execute('LOCAL_ECHO', { text: `t${index}` })),
+      );
+      await uploading.close();
+      // one upload of the 20 entries; before, 20 more of one entry each to a server in trouble (and
+      // an upload that timed out may have landed: sent again, its entries would be stored twice)
+      expect(server.received.filter((request) => request.url.endsWith('/logs'))).toHaveLength(1);
+      expect(logger.errors).toHaveLength(1);
+      expect(logger.errors[0]).toContain('could not write 20 execution log entries');
+      expect(logger.errors[0]).toContain(results[0]!.logId);
+    }
+  });
+
+  it('close() does not wait for ever on log uploads the server does not take: they are reported lost', async () => {
+    const logger = recordingLogger();
+    const uploading = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, logger });
+    server.answer(json(200, { ...SESSION, config: { customTools: ['LOCAL_ECHO'], customToolkits: [] } }));
+    const session = await uploading.use(SESSION.session_id, { customTools: [echo] });
+    server.answer(stalls['sends nothing']!);
+    const result = await session.execute('LOCAL_ECHO', { text: 'hi' });
+    expect(result.successful).toBe(true);
+    await uploading.close({ timeoutMs: 100 });
+    expect(server.received.some((request) => request.url.endsWith('/logs'))).toBe(true);
+    expect(logger.errors.join('\n')).toContain(result.logId);
+    expect(logger.errors.join('\n')).toContain('did not take them within close({ timeoutMs: 100 })');
+    expect(logger.errors.join('\n')).not.toContain(API_KEY);
+    // later uploads go on as before
+    server.answer(json(200, { items: [] }));
+    await session.execute('LOCAL_ECHO', { text: 'again' });
+    await uploading.close();
+    expect(server.received.filter((request) => request.url.endsWith('/logs'))).toHaveLength(1);
+  });
+});
+
+describe('remote client: redirects, refused and reset connections', () => {
+  let elsewhere: Awaited<ReturnType<typeof misbehaving>>;
+  beforeAll(async () => {
+    elsewhere = await misbehaving('localhost');
+    elsewhere.answer(json(200, { id: 'ca_1' }));
+  });
+  afterAll(() => elsewhere.close());
+  afterEach(() => elsewhere.answer(json(200, { id: 'ca_1' })));
+
+  it('a redirect is not followed: neither the API key nor the request body go to another address', async () => {
+    for (const status of [301, 302, 307, 308]) {
+      server.answer((request, response) => {
+        response.writeHead(status, { location: `${elsewhere.url}${request.url}` });
+        response.end();
+      });
+      const error = await rejection(
+        mux.connectedAccounts.create('user_1', 'ac_1', { api_key: 'sk-user-third-party-secret' }),
+      );
+      expect(error.code).toBe('SERVER_UNREACHABLE');
+      expect(error.message).toContain(`redirect to ${elsewhere.url}/api/v1/connected-accounts`);
+      expect(error.message).toContain('Set baseUrl');
+      const read = await rejection(mux.toolkits.list());
+      expect(read.code).toBe('SERVER_UNREACHABLE');
+      expect(elsewhere.received).toEqual([]);
+    }
+  });
+
+  it('a refused, reset or unresolvable connection names its cause and the server', async () => {
+    const refused = `http://127.0.0.1:${await freePort()}`;
+    const error = await rejection(new ToolMux({ baseUrl: refused, apiKey: API_KEY }).toolkits.list());
+    expect(error.code).toBe('SERVER_UNREACHABLE');
+    expect(error.message).toContain(refused);
+    expect(error.message).toContain('ECONNREFUSED');
+
+    server.answer((request) => request.socket.destroy());
+    const reset = await rejection(mux.toolkits.list());
+    expect(reset.message).toMatch(/\((UND_ERR_SOCKET|ECONNRESET)\)/);
+    // a read met a dropped connection and was sent once more; a write is sent once (it may have run)
+    expect(server.received.filter((request) => request.method === 'GET')).toHaveLength(2);
+    server.answer((request) => request.socket.destroy());
+    await rejection(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' }));
+    await expect.poll(() => server.received.length).toBe(1);
+
+    const unknown = await rejection(
+      new ToolMux({ baseUrl: 'http://toolmux-test.invalid', apiKey: API_KEY }).toolkits.list(),
+    );
+    expect(unknown.message).toContain('http://toolmux-test.invalid');
+    expect(unknown.message).toMatch(/\((ENOTFOUND|EAI_AGAIN)\)/);
+  });
+
+  it('a tool call answered 502 or 503 by a proxy is sent once: it may have run', async () => {
+    for (const status of [502, 503, 429]) {
+      server.answer((_request, response) => {
+        response.writeHead(status, { 'retry-after': '0', 'content-type': 'text/html' });
+        response.end('<h1>unavailable</h1>');
+      });
+      const error = await rejection(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' }));
+      expect(error.code).toBe('SERVER_UNREACHABLE');
+      expect(server.received.filter((request) => request.url.endsWith('/tools/execute'))).toHaveLength(1);
+    }
+  });
+
+  it('a read answered busy or unavailable is sent once more after its Retry-After, when that is soon', async () => {
+    for (const [status, retryAfter] of [
+      [503, '0'],
+      [429, new Date(Date.now() - 1000).toUTCString()],
+      [502, undefined],
+    ] as const) {
+      let first = true;
+      server.answer((_request, response) => {
+        if (first) {
+          first = false;
+          response.writeHead(status, {
+            'content-type': 'text/html',
+            ...(retryAfter ? { 'retry-after': retryAfter } : {}),
+          });
+          response.end('<h1>try again</h1>');
+          return;
+        }
+        json(200, { items: [], next_cursor: null, total: 0 })(_request, response);
+      });
+      expect((await mux.toolkits.list()).total).toBe(0);
+      expect(server.received).toHaveLength(2);
+    }
+    // one that asks for longer is not waited for: the caller is told
+    server.answer((_request, response) => {
+      response.writeHead(429, { 'retry-after': '3600' });
+      response.end();
+    });
+    const busy = await rejection(mux.toolkits.list());
+    expect(busy.code).toBe('SERVER_UNREACHABLE');
+    expect(busy.message).toContain('HTTP 429 (Retry-After: 3600)');
+    expect(server.received).toHaveLength(1);
+  });
+
+  it('a baseUrl with a user name or password is refused without showing them', () => {
+    const attempt = () =>
+      new ToolMux({ baseUrl: 'https://admin:hunter2-password@tools.example.com', apiKey: API_KEY });
+    expect(attempt).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
+    try {
+      attempt();
+    } catch (error) {
+      expect(String((error as Error).message)).not.toContain('hunter2');
+    }
+  });
+});
