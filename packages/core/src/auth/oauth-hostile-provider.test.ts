@@ -91,7 +91,7 @@ afterAll(async () => {
   await elsewhere.close();
 });
 
-function hostileToolkit() {
+function hostileToolkit(bearerTokenTypes?: string[]) {
   const whoami = defineTool({
     slug: 'HOSTILE_WHOAMI',
     description: 'Who is the connected user.',
@@ -114,6 +114,7 @@ function hostileToolkit() {
       authorizationUrl: `${provider.url}/authorize`,
       tokenUrl: `${provider.url}/token`,
       scopes: ['read'],
+      ...(bearerTokenTypes ? { bearerTokenTypes } : {}),
     },
   });
 }
@@ -126,10 +127,11 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
     /** The state of the connection {@link connect} started last. */
     let lastState = '';
 
-    function setup(muxOptions: { fetch?: typeof fetch } = {}) {
+    function setup(options: { fetch?: typeof fetch; bearerTokenTypes?: string[] } = {}) {
+      const { bearerTokenTypes, ...muxOptions } = options;
       const logger = recordingLogger();
       const mux = new ToolMux({
-        toolkits: [hostileToolkit()],
+        toolkits: [hostileToolkit(bearerTokenTypes)],
         store: database.spec,
         secretKey: Buffer.alloc(32, 7).toString('base64'),
         logger,
@@ -362,6 +364,56 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
         tokenAnswer = json({ access_token: 'at_second_1234', token_type: 'Bearer', expires_in: 3600 });
         await mux.connectedAccounts.refresh(account.id);
         expect(provider.seen.at(-1)!.form.get('refresh_token')).toBe('rt_first_1234');
+      });
+
+      it.each(['bearer', 'BEARER'])('token_type %s is a Bearer token', async (tokenType) => {
+        const { mux } = setup();
+        const { account, session } = await connect(
+          mux,
+          json({ access_token: 'at_case_1234', token_type: tokenType }),
+        );
+        expect(account.status).toBe('ACTIVE');
+        expect(await session.execute('HOSTILE_WHOAMI', {})).toMatchObject({ successful: true });
+      });
+
+      it.each([
+        [
+          'mac',
+          /^invalid_response: the token_type "mac" is not one toolmux sends \(Bearer\).*bearerTokenTypes/,
+        ],
+        ['DPoP', /^invalid_response: the token_type is "DPoP"/],
+      ])('token_type %s fails the connection, naming the type', async (tokenType, reason) => {
+        const { mux } = setup();
+        const { account } = await connect(
+          mux,
+          json({ access_token: 'at_typed_1234', token_type: tokenType }),
+        );
+        expect(account.status).toBe('FAILED');
+        expect(account.statusReason).toMatch(reason);
+      });
+
+      it("a type the scheme lists in bearerTokenTypes (Slack's bot) connects, refreshes and is sent as Bearer", async () => {
+        const { mux } = setup({ bearerTokenTypes: ['bot'] });
+        const { account, session } = await connect(
+          mux,
+          json({
+            ok: true,
+            access_token: 'xoxb-1234',
+            token_type: 'bot',
+            expires_in: 1,
+            refresh_token: 'xoxe-1234',
+          }),
+        );
+        expect(account.status).toBe('ACTIVE');
+        tokenAnswer = json({
+          ok: true,
+          access_token: 'xoxb-5678',
+          token_type: 'bot',
+          expires_in: 3600,
+          refresh_token: 'xoxe-5678',
+        });
+        expect(await session.execute('HOSTILE_WHOAMI', {})).toMatchObject({ successful: true });
+        expect(provider.seen.at(-1)).toMatchObject({ path: '/me', authorization: 'Bearer xoxb-5678' });
       });
 
       it('expires_in 0 keeps no expiry: the new connection works instead of expiring at its first call', async () => {

@@ -62,6 +62,26 @@ function authorizationServer(scheme: OAuth2Scheme): oauth.AuthorizationServer {
   };
 }
 
+/**
+ * The token types oauth4webapi accepts besides `bearer`: those of `scheme.bearerTokenTypes`. A DPoP
+ * token (which oauth4webapi would accept) is refused: toolmux asks for none and sends it as no proof.
+ */
+function tokenTypes(scheme: OAuth2Scheme): { recognizedTokenTypes: oauth.RecognizedTokenTypes } {
+  return {
+    recognizedTokenTypes: {
+      dpop: () => {
+        throw new OAuthFailure(
+          'invalid_response',
+          'the token_type is "DPoP": toolmux sends Bearer tokens only, and a DPoP-bound token does not work as one',
+        );
+      },
+      ...Object.fromEntries(
+        (scheme.bearerTokenTypes ?? []).map((type) => [type.toLowerCase(), () => undefined]),
+      ),
+    },
+  };
+}
+
 function clientAuthentication(scheme: OAuth2Scheme, client: OAuthClient): oauth.ClientAuth {
   const method = scheme.tokenEndpointAuthMethod ?? (client.clientSecret ? 'client_secret_basic' : 'none');
   if (method === 'none' || !client.clientSecret) return oauth.None();
@@ -242,6 +262,15 @@ function describedFailure(error: unknown): { error: string; description: string 
       };
     }
   }
+  if (error instanceof oauth.UnsupportedOperationError) {
+    const tokenType = (error.cause as { body?: Record<string, unknown> } | undefined)?.body?.token_type;
+    if (typeof tokenType === 'string') {
+      return {
+        error: 'invalid_response',
+        description: `the token_type "${tokenType}" is not one toolmux sends (Bearer): a toolkit whose provider names its Bearer tokens so lists the name in its scheme's bearerTokenTypes`,
+      };
+    }
+  }
   if (
     error instanceof oauth.OperationProcessingError ||
     error instanceof oauth.UnsupportedOperationError ||
@@ -280,7 +309,7 @@ export async function exchangeCode(
       requestOptions(scheme, options.fetch),
     );
     return tokenSetOf(
-      await oauth.processAuthorizationCodeResponse(as, oauthClient, response),
+      await oauth.processAuthorizationCodeResponse(as, oauthClient, response, tokenTypes(scheme)),
     );
   } catch (error) {
     // the provider may quote what it was sent (the state too: it came with the code)
@@ -310,7 +339,7 @@ export async function refreshTokens(
       refreshToken,
       requestOptions(scheme, fetch),
     );
-    return tokenSetOf(await oauth.processRefreshTokenResponse(as, oauthClient, response));
+    return tokenSetOf(await oauth.processRefreshTokenResponse(as, oauthClient, response, tokenTypes(scheme)));
   } catch (error) {
     throw failureOf(error, [client.clientSecret, refreshToken]);
   }
