@@ -146,7 +146,12 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
      * Starts a connection and lands its callback with a fresh code (or the `query` given, with the
      * request's state), the token endpoint answering `answer`. Returns the account as the callback left it.
      */
-    async function connect(mux: ToolMux, answer: TokenAnswer, query?: (state: string) => string) {
+    async function connect(
+      mux: ToolMux,
+      answer: TokenAnswer,
+      query?: (state: string) => string,
+      userId = 'user_1',
+    ) {
       tokenAnswer = answer;
       const config =
         (await mux.authConfigs.list({ toolkit: 'hostile' })).items[0] ??
@@ -155,7 +160,7 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
           clientId: 'hostile-client',
           clientSecret: CLIENT_SECRET,
         }));
-      const request = await mux.connectedAccounts.link('user_1', config.id);
+      const request = await mux.connectedAccounts.link(userId, config.id);
       const state = new URL(request.redirectUrl).searchParams.get('state')!;
       lastState = state;
       const code = `code_${randomBytes(12).toString('hex')}`;
@@ -163,7 +168,7 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
         new Request(`${REDIRECT_URI}?${query ? query(state) : `code=${code}&state=${state}`}`),
       );
       const account = await mux.connectedAccounts.get(request.connectedAccountId!);
-      const session = await mux.create('user_1', {
+      const session = await mux.create(userId, {
         toolkits: ['hostile'],
         authConfigs: { hostile: config.id },
       });
@@ -254,6 +259,37 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
       expect(account.statusReason).toMatch(
         /^network_error: the authorization server did not send its whole answer in time/,
       );
+    });
+
+    it("a refresh the token endpoint stalls holds up that account's calls only, and leaves its lease free", async () => {
+      const { mux } = setup();
+      const other = await connect(
+        mux,
+        json({ access_token: 'at_other_1234', token_type: 'Bearer', expires_in: 3600 }),
+        undefined,
+        'user_2',
+      );
+      const { account, session } = await expiring(mux);
+      let stalled: ServerResponse | undefined;
+      let reached: () => void;
+      const refreshReached = new Promise<void>((resolve) => (reached = resolve));
+      tokenAnswer = (_form, answer) => {
+        answer.writeHead(200, { 'content-type': 'application/json' });
+        answer.write('{"access_token":');
+        stalled = answer;
+        reached();
+      };
+      const waiting = session.execute('HOSTILE_WHOAMI', {});
+      await refreshReached;
+      // another user's call, and the same user's listing, go on while that refresh hangs
+      expect(await other.session.execute('HOSTILE_WHOAMI', {})).toMatchObject({ successful: true });
+      expect((await mux.connectedAccounts.list({ userIds: ['user_1'] })).items).toHaveLength(1);
+      stalled!.end('"at_second_1234","token_type":"Bearer","expires_in":3600}');
+      expect(await waiting).toMatchObject({ successful: true, data: { me: 'sam' } });
+      const rows = await database.rows(
+        `SELECT refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${account.id}'`,
+      );
+      expect(rows[0]).toMatchObject({ refresh_lease_until: null });
     });
 
     describe('what the provider says in an error', () => {
