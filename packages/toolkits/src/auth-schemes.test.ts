@@ -44,15 +44,19 @@ function withLocalOAuth(toolkit: Toolkit): Toolkit {
 
 beforeAll(async () => {
   api = await startFakeApi();
-  api.route('POST', '/oauth/token', (request) => ({
-    body: {
-      access_token: `oauth-token-for-${new URLSearchParams(String(request.body)).get('code')}`,
-      token_type: 'Bearer',
-      expires_in: 3600,
-      refresh_token: 'refresh-1',
-      scope: 'granted',
-    },
-  }));
+  api.route('POST', '/oauth/token', (request) => {
+    const code = new URLSearchParams(String(request.body)).get('code');
+    return {
+      body: {
+        // Slack's oauth.v2.access names the type of its bot token `bot`
+        ...(code?.startsWith('slack') ? { ok: true, token_type: 'bot' } : { token_type: 'Bearer' }),
+        access_token: `oauth-token-for-${code}`,
+        expires_in: 3600,
+        refresh_token: 'refresh-1',
+        scope: 'granted',
+      },
+    };
+  });
   api.route('POST', '/oauth/revoke', { status: 200, body: {} });
   api.route('GET', '/github/user', {
     body: { login: 'octocat', id: 1, html_url: 'https://github.com/octocat' },

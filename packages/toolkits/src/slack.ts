@@ -483,6 +483,8 @@ export function createSlackToolkit(options: SlackToolkitOptions = {}): Toolkit {
         'reactions:write',
       ],
       scopeSeparator: ',',
+      // oauth.v2.access answers `"token_type": "bot"` for the bot token (a Bearer token)
+      bearerTokenTypes: ['bot', 'user'],
     },
     tools,
   });

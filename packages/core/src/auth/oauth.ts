@@ -1,5 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import type { OAuth2Scheme } from '../catalog/types.js';
+import { maskSecrets } from '../util/redact.js';
+import { byteSize, responseTextUpTo } from '../util/response-text.js';
 
 /** The OAuth client of an auth config (the client secret decrypted for this request only). */
 export interface OAuthClient {
@@ -35,8 +37,19 @@ export class OAuthFailure extends Error {
   }
 }
 
-/** Time a token request may take before it is given up. */
-const TOKEN_REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * Time a request to the authorization server (token, refresh, revocation) may take, its answer read
+ * in full, before it is given up: an endpoint that never answers, or stops in the middle of its answer,
+ * fails it as `network_error` then.
+ */
+export const TOKEN_REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * The most of an authorization server's answer that is read. A token answer is a few kilobytes (a
+ * large ID token, tens): a longer one is refused as `invalid_response` without reading on, so that an
+ * endpoint that answers hundreds of megabytes, or never stops, costs this much memory at most, and a
+ * token too long for any request to carry (servers refuse headers past 8 to 64 KiB) is never stored.
+ */
+export const TOKEN_RESPONSE_MAX_BYTES = 256 * 1024;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** The authorization server as oauth4webapi wants it, built from the toolkit's scheme. */
@@ -49,12 +62,84 @@ function authorizationServer(scheme: OAuth2Scheme): oauth.AuthorizationServer {
   };
 }
 
+/**
+ * The token types oauth4webapi accepts besides `bearer`: those of `scheme.bearerTokenTypes`. A DPoP
+ * token (which oauth4webapi would accept) is refused: toolmux asks for none and sends it as no proof.
+ */
+function tokenTypes(scheme: OAuth2Scheme): { recognizedTokenTypes: oauth.RecognizedTokenTypes } {
+  return {
+    recognizedTokenTypes: {
+      dpop: () => {
+        throw new OAuthFailure(
+          'invalid_response',
+          'the token_type is "DPoP": toolmux sends Bearer tokens only, and a DPoP-bound token does not work as one',
+        );
+      },
+      ...Object.fromEntries(
+        (scheme.bearerTokenTypes ?? []).map((type) => [type.toLowerCase(), () => undefined]),
+      ),
+    },
+  };
+}
+
 function clientAuthentication(scheme: OAuth2Scheme, client: OAuthClient): oauth.ClientAuth {
   const method = scheme.tokenEndpointAuthMethod ?? (client.clientSecret ? 'client_secret_basic' : 'none');
   if (method === 'none' || !client.clientSecret) return oauth.None();
   return method === 'client_secret_post'
     ? oauth.ClientSecretPost(client.clientSecret)
     : oauth.ClientSecretBasic(client.clientSecret);
+}
+
+/**
+ * `fetch` for the authorization server's endpoints: the answer is read here, up to
+ * {@link TOKEN_RESPONSE_MAX_BYTES}, and handed on whole, so that its size is bounded and a timeout
+ * while it arrives is named as one (oauth4webapi would read any length, and take a body cut by the
+ * timeout for one that is not JSON). Failures are {@link OAuthFailure}s that name no URL parameter.
+ */
+function boundedFetch(fetch: typeof globalThis.fetch): typeof globalThis.fetch {
+  return async (input, init) => {
+    const signal = init?.signal ?? undefined;
+    const unreachable = (error: unknown, waitingFor: string) =>
+      signal?.aborted || (error instanceof Error && error.name === 'TimeoutError')
+        ? new OAuthFailure(
+            'network_error',
+            `the authorization server did not send ${waitingFor} in time (its requests time out after ${TOKEN_REQUEST_TIMEOUT_MS / 1000} s)`,
+          )
+        : new OAuthFailure(
+            'network_error',
+            `the authorization server could not be reached (${error instanceof Error ? error.message : 'unknown error'})`,
+          );
+    let response: Response;
+    try {
+      response = await fetch(input, init);
+    } catch (error) {
+      throw unreachable(error, 'an answer');
+    }
+    const tooLarge = () =>
+      new OAuthFailure(
+        'invalid_response',
+        `the authorization server answered more than ${byteSize(TOKEN_RESPONSE_MAX_BYTES)} (HTTP ${response.status}), more than any token answer holds; it was not read further`,
+      );
+    if (Number(response.headers.get('content-length')) > TOKEN_RESPONSE_MAX_BYTES) {
+      await response.body?.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    let read: { text: string; cut: boolean };
+    try {
+      read = await responseTextUpTo(response, TOKEN_RESPONSE_MAX_BYTES);
+    } catch (error) {
+      throw unreachable(error, 'its whole answer');
+    }
+    if (read.cut) throw tooLarge();
+    const headers = new Headers(response.headers);
+    headers.delete('content-length');
+    headers.delete('content-encoding');
+    return new Response(read.text === '' ? null : read.text, {
+      status: response.status,
+      statusText: response.statusText,
+      headers,
+    });
+  };
 }
 
 /** Plain http is refused (tokens in clear text), except to a server on this machine (tests, dev). */
@@ -64,7 +149,7 @@ function requestOptions(
 ): oauth.TokenEndpointRequestOptions {
   const insecure = LOOPBACK_HOSTS.has(new URL(scheme.tokenUrl).hostname);
   return {
-    [oauth.customFetch]: fetch,
+    [oauth.customFetch]: boundedFetch(fetch),
     [oauth.allowInsecureRequests]: insecure,
     signal: () => AbortSignal.timeout(TOKEN_REQUEST_TIMEOUT_MS),
   };
@@ -103,9 +188,29 @@ export async function startAuthorization(
  */
 const LATEST_EXPIRY_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
+/**
+ * RFC 6749 (appendix A.12, A.17): an access or refresh token is printable ASCII (`1*VSCHAR`). One with
+ * a control character, NUL or any other character cannot be sent in a header: such an answer is
+ * refused as `invalid_response`, instead of connecting an account that every call then fails with.
+ */
+const TOKEN_CHARACTERS = /^[\x20-\x7e]+$/;
+
 function tokenSetOf(response: oauth.TokenEndpointResponse): TokenSet {
+  for (const field of ['access_token', 'refresh_token'] as const) {
+    const token = response[field];
+    if (token !== undefined && !TOKEN_CHARACTERS.test(token)) {
+      throw new OAuthFailure(
+        'invalid_response',
+        `the ${field} holds characters no token holds (a control character, NUL or non-ASCII: RFC 6749 allows printable ASCII only)`,
+      );
+    }
+  }
+  // `expires_in: 0` says nothing usable (a token that expired as it was issued): no expiry is kept, and
+  // the token is used until the provider refuses it (a CREDENTIALS_REJECTED refreshes it then)
   const expiresAt =
-    typeof response.expires_in === 'number' ? Date.now() + response.expires_in * 1000 : undefined;
+    typeof response.expires_in === 'number' && response.expires_in > 0
+      ? Date.now() + response.expires_in * 1000
+      : undefined;
   return {
     accessToken: response.access_token,
     tokenType: response.token_type,
@@ -117,36 +222,67 @@ function tokenSetOf(response: oauth.TokenEndpointResponse): TokenSet {
 }
 
 /**
- * An oauth4webapi error as an {@link OAuthFailure}. Only the fixed message and the provider's
- * `error` / `error_description` are kept: the `cause` of oauth4webapi's errors can hold the whole
- * token response.
+ * An oauth4webapi error as an {@link OAuthFailure}: the provider's `error` and `error_description`
+ * (or a fixed message), with every secret the request carried (`secrets`: the client secret, the code
+ * and its verifier, the refresh token) masked, since a provider may quote them, and cut to a length a
+ * status reason, a URL parameter and a log line can carry. Nothing else of the error is kept: the
+ * `cause` of oauth4webapi's errors can hold the whole token response.
  */
-function failureOf(error: unknown): OAuthFailure {
+function failureOf(error: unknown, secrets: ReadonlyArray<string | null | undefined>): OAuthFailure {
+  const failure = describedFailure(error);
+  const known = secrets.flatMap((secret) =>
+    secret
+      ? [secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)]
+      : [],
+  );
+  const safe = (text: string, length: number) => clip(maskSecrets(text.slice(0, 4096), known), length);
+  return new OAuthFailure(safe(failure.error, 100), safe(failure.description, 300));
+}
+
+function describedFailure(error: unknown): { error: string; description: string } {
   if (error instanceof OAuthFailure) return error;
   if (error instanceof oauth.AuthorizationResponseError || error instanceof oauth.ResponseBodyError) {
-    return new OAuthFailure(error.error, clip(error.error_description ?? 'no description given'));
+    return { error: error.error, description: error.error_description ?? 'no description given' };
   }
   if (error instanceof oauth.WWWAuthenticateChallengeError) {
     const challenge = error.cause[0];
-    return new OAuthFailure(
-      String(challenge?.parameters.error ?? 'invalid_client'),
-      clip(String(challenge?.parameters.error_description ?? 'the token endpoint refused the client')),
-    );
+    return {
+      error: String(challenge?.parameters.error ?? 'invalid_client'),
+      description: String(challenge?.parameters.error_description ?? 'the token endpoint refused the client'),
+    };
   }
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'TypeError')) {
-    return new OAuthFailure(
-      'network_error',
-      clip(`the token endpoint could not be reached (${error.message})`),
-    );
+  if (error instanceof oauth.OperationProcessingError) {
+    // an error answered with HTTP 200 (GitHub and Slack do): the provider's error, not "no access_token"
+    const body = (error.cause as { body?: Record<string, unknown> } | undefined)?.body;
+    if (typeof body?.error === 'string' && body.error !== '' && body.access_token === undefined) {
+      const description = body.error_description;
+      return {
+        error: body.error,
+        description: typeof description === 'string' ? description : 'no description given',
+      };
+    }
   }
-  if (error instanceof oauth.OperationProcessingError || error instanceof oauth.UnsupportedOperationError) {
-    return new OAuthFailure('invalid_response', clip(error.message));
+  if (error instanceof oauth.UnsupportedOperationError) {
+    const tokenType = (error.cause as { body?: Record<string, unknown> } | undefined)?.body?.token_type;
+    if (typeof tokenType === 'string') {
+      return {
+        error: 'invalid_response',
+        description: `the token_type "${tokenType}" is not one toolmux sends (Bearer): a toolkit whose provider names its Bearer tokens so lists the name in its scheme's bearerTokenTypes`,
+      };
+    }
   }
-  return new OAuthFailure('server_error', 'the token request failed');
+  if (
+    error instanceof oauth.OperationProcessingError ||
+    error instanceof oauth.UnsupportedOperationError ||
+    error instanceof TypeError // oauth4webapi's checks of what the provider sent (network failures are OAuthFailures)
+  ) {
+    return { error: 'invalid_response', description: error.message };
+  }
+  return { error: 'server_error', description: 'the token request failed' };
 }
 
-function clip(text: string): string {
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+function clip(text: string, length: number): string {
+  return text.length > length ? `${text.slice(0, length)}…` : text;
 }
 
 /**
@@ -172,9 +308,17 @@ export async function exchangeCode(
       options.codeVerifier ?? oauth.nopkce,
       requestOptions(scheme, options.fetch),
     );
-    return tokenSetOf(await oauth.processAuthorizationCodeResponse(as, oauthClient, response));
+    return tokenSetOf(
+      await oauth.processAuthorizationCodeResponse(as, oauthClient, response, tokenTypes(scheme)),
+    );
   } catch (error) {
-    throw failureOf(error);
+    // the provider may quote what it was sent (the state too: it came with the code)
+    throw failureOf(error, [
+      client.clientSecret,
+      options.codeVerifier,
+      ...callbackParameters.getAll('code'),
+      ...callbackParameters.getAll('state'),
+    ]);
   }
 }
 
@@ -195,9 +339,9 @@ export async function refreshTokens(
       refreshToken,
       requestOptions(scheme, fetch),
     );
-    return tokenSetOf(await oauth.processRefreshTokenResponse(as, oauthClient, response));
+    return tokenSetOf(await oauth.processRefreshTokenResponse(as, oauthClient, response, tokenTypes(scheme)));
   } catch (error) {
-    throw failureOf(error);
+    throw failureOf(error, [client.clientSecret, refreshToken]);
   }
 }
 
@@ -228,6 +372,6 @@ export async function revokeToken(
     );
     await oauth.processRevocationResponse(response);
   } catch (error) {
-    throw failureOf(error);
+    throw failureOf(error, [client.clientSecret, token]);
   }
 }

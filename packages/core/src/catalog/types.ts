@@ -111,6 +111,13 @@ export interface OAuth2Scheme {
   /** Separator of the `scope` parameter (Slack uses `,`). @default ' ' */
   scopeSeparator?: string;
   /**
+   * Token types, besides `bearer`, that the provider answers for tokens used as Bearer tokens (Slack
+   * answers `bot` and `user`); compared without case. A token answer of a type not named here (`mac`)
+   * fails the connection or refresh with `invalid_response`: toolmux can only send Bearer tokens.
+   * @default []
+   */
+  bearerTokenTypes?: string[];
+  /**
    * The provider's token revocation endpoint (RFC 7009). With it, deleting a connected account (or its
    * auth config) revokes the account's tokens there first, so they stop working everywhere.
    */
