@@ -936,7 +936,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     }
     return new ToolMuxError({
       code: 'TOOL_NOT_FOUND',
-      message: `There is no tool "${slug}".${didYouMean(slug, this.#visibleTools().keys())} ${kinds.has('SEARCH_TOOLS') ? `Use ${this.#slugs().SEARCH_TOOLS} to find the right slug.` : 'Call only the tools this session gave you.'}`,
+      message: `There is no tool ${shownValue(slug)}.${didYouMean(slug, this.#visibleTools().keys())} ${kinds.has('SEARCH_TOOLS') ? `Use ${this.#slugs().SEARCH_TOOLS} to find the right slug.` : 'Call only the tools this session gave you.'}`,
     });
   }
 

@@ -23,12 +23,18 @@ function customToolkit(slug: string): Toolkit {
 /** Up to three known names close to `name`, for "did you mean" hints. */
 export function closestNames(name: string, candidates: Iterable<string>, max = 3): string[] {
   const target = name.toLowerCase();
+  const limit = Math.max(2, Math.floor(target.length / 3));
   const scored: Array<{ candidate: string; distance: number }> = [];
   for (const candidate of candidates) {
-    const distance = editDistance(target, candidate.toLowerCase());
-    if (distance <= Math.max(2, Math.floor(target.length / 3)) || candidate.toLowerCase().includes(target)) {
-      scored.push({ candidate, distance });
-    }
+    const lower = candidate.toLowerCase();
+    // the distance is at least the difference in length: a name far longer than a candidate (a
+    // model's runaway text) is not compared character by character, which would take its length
+    // times the candidate's, for every candidate
+    if (target.length - lower.length > limit) continue;
+    const contains = lower.includes(target);
+    if (!contains && lower.length - target.length > limit) continue;
+    const distance = editDistance(target, lower);
+    if (distance <= limit || contains) scored.push({ candidate, distance });
   }
   return scored
     .sort((a, b) => a.distance - b.distance)

@@ -159,6 +159,19 @@ describe('the execution path', () => {
     ]);
   });
 
+  it('names an unknown tool as sent escaped and cut, and still suggests close names', async () => {
+    const { session } = await setup();
+    // a model's runaway name: far longer than any tool's, with a control character
+    const runaway = `TASKS_\u001b[31m${'X'.repeat(1_000_000)}`;
+    const result = await session.execute(runaway, {});
+    expect(result.code).toBe('TOOL_NOT_FOUND');
+    expect(result.error).toBe(
+      `There is no tool "TASKS_\\u001b[31m${'X'.repeat(53)}…". Call only the tools this session gave you.`,
+    );
+    expect((await session.execute('tasks_list_task', {})).error).toContain('Did you mean "TASKS_LIST_TASKS"');
+    expect((await session.execute('LIST_TASKS', {})).error).toContain('Did you mean "TASKS_LIST_TASKS"');
+  });
+
   it('asks for a connection when a toolkit needs an account and none is connected', async () => {
     const { session, calls } = await setup();
     const result = await session.execute('MAIL_SEND_EMAIL', { to: 'a@b.c', subject: 's', body: 'b' });
