@@ -25,7 +25,7 @@ import { CallsInFlight, closeTimeoutOf, reportStopped } from './execution/calls-
 import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execution/execute.js';
 import { ExecutionLogWriter } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
-import type { CollectionOf, ExecuteFn, PlainProvider, Provider } from './provider.js';
+import type { CollectionOf, PlainProvider, Provider } from './provider.js';
 import {
   catalogToolSpecs,
   EmbeddedSession,
@@ -35,6 +35,7 @@ import {
 } from './session.js';
 import { openStore, parseStoreSpec } from './store/open-store.js';
 import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
+import { toolCallExecute } from './tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
 import type {
   ListLogsOptions,
@@ -532,13 +533,14 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     ): Promise<CollectionOf<P>> => {
       checkUserId(userId);
       const specs = catalogToolSpecs(this.catalog, filter);
-      const execute: ExecuteFn = (slug, args, options) =>
+      const execute = toolCallExecute((slug, args, options) =>
         this.tools.execute(slug, {
           userId,
           arguments: args,
           callId: options?.callId,
           signal: options?.signal,
-        });
+        }),
+      );
       const wrapped = hasModifiers(modifiers)
         ? applyToolModifiers(specs, execute, modifiers)
         : { specs, execute };

@@ -195,6 +195,37 @@ describe('session.tools()', () => {
     expect(result.code).toBe('TOOL_NOT_IN_SESSION');
   });
 
+  it("run with the framework's call id even when the log cannot keep it as it is; multi-execute's inner ids fit", async () => {
+    const { mux, calls } = setup();
+    const session = await mux.create('user_1', {
+      toolkits: ['tasks'],
+      preload: { tools: ['TASKS_LIST_TASKS'] },
+    });
+    const tools = await session.tools();
+    const list = tools.find((tool) => tool.name === 'TASKS_LIST_TASKS')!;
+    const multi = tools.find((tool) => tool.name === MetaToolSlug.MULTI_EXECUTE_TOOL)!;
+    expect(await list.execute({}, { callId: 'c'.repeat(300) })).toMatchObject({ successful: true });
+    expect(await list.execute({}, { callId: 'call\u001b[1' })).toMatchObject({ successful: true });
+    // an id of 256 characters is fine; the ids of the calls it makes (#0, #1) must fit too
+    const twoCalls = [0, 1].map(() => ({ tool_slug: 'TASKS_LIST_TASKS', arguments: {} }));
+    const result = await multi.execute({ tools: twoCalls }, { callId: 'm'.repeat(256) });
+    expect(result).toMatchObject({ successful: true, data: { successful_count: 2 } });
+    expect(calls.map((call) => call.context.callId)).toEqual([
+      'c'.repeat(256),
+      'call\ufffd[1',
+      `${'m'.repeat(254)}#0`,
+      `${'m'.repeat(254)}#1`,
+    ]);
+    // the application's own call id is still checked
+    await expect(session.execute('TASKS_LIST_TASKS', {}, { callId: 'c'.repeat(300) })).rejects.toMatchObject({
+      code: 'INVALID_REQUEST',
+    });
+    const direct = await mux.tools.get('user_1', { toolkits: ['tasks'] });
+    const directList = direct.find((tool) => tool.name === 'TASKS_LIST_TASKS')!;
+    expect(await directList.execute({}, { callId: 'd\ud800' })).toMatchObject({ successful: true });
+    expect(calls.at(-1)!.context.callId).toBe('d\ufffd');
+  });
+
   it('hand out plain JSON schemas with an object root', async () => {
     const { mux } = setup();
     const session = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
@@ -319,6 +350,22 @@ describe('session.handleToolCalls()', () => {
         ['NOPE_TOOL', 'call_none'],
       ]),
     );
+    await mux.close();
+  });
+
+  it('runs calls whose ids the log cannot keep as they are, each answered under its own id', async () => {
+    const { toolkits, calls } = createSampleToolkits();
+    const mux = new ToolMux({ toolkits, provider: new CallListProvider(), store: ':memory:', logger: quiet });
+    const session = await mux.create('user_1', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
+    // ids are the model API's: too long, with control characters, a lone surrogate, empty, repeated
+    const ids = ['c'.repeat(300), 'call\u0000\n1', 'call_\ud800', '', 'same', 'same'];
+    const replies = await session.handleToolCalls({
+      calls: ids.map((id) => ({ id, name: 'TASKS_LIST_TASKS', args: {} })),
+    });
+    expect(replies.map((reply) => [reply.id, reply.result.successful])).toEqual(ids.map((id) => [id, true]));
+    expect(calls).toHaveLength(ids.length);
+    const logged = (await session.logs({ limit: 10 })).items.map((entry) => entry.callId).sort();
+    expect(logged).toEqual(['c'.repeat(256), 'call\ufffd\ufffd1', 'call_\ufffd', '', 'same', 'same'].sort());
     await mux.close();
   });
 

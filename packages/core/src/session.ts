@@ -63,6 +63,7 @@ import type {
 } from './provider.js';
 import { shapeInputSchema } from './schema/shape.js';
 import type { AuthConfigType, ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
+import { toolCallExecute } from './tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
 import { idTime, newId } from './util/ids.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
@@ -572,7 +573,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   async tools(modifiers?: ToolModifiers): Promise<TCollection> {
     await this.#checkExists();
     const specs = this.exposedTools().map(toolSpecOf);
-    const execute: ExecuteFn = (slug, args, options) => this.execute(slug, args, options);
+    const execute = toolCallExecute((slug, args, options) => this.execute(slug, args, options));
     if (hasModifiers(modifiers)) {
       const catalog = this.#runtime.catalog;
       const modified = applyToolModifiers(
@@ -1658,11 +1659,12 @@ export function handleToolCallsWith(
     );
   }
   const handle = provider.handleToolCalls.bind(provider);
+  const run = toolCallExecute(execute);
   return Promise.resolve(tools).then((specs) =>
     handle(
       response,
       (slug, args, options = {}) =>
-        execute(slug, args, signal && !options.signal ? { ...options, signal } : options),
+        run(slug, args, signal && !options.signal ? { ...options, signal } : options),
       specs,
     ),
   );

@@ -1,5 +1,6 @@
 import type { ToolResult } from './execution/result.js';
 import type { ExecuteFn } from './provider.js';
+import { storableCallId } from './util/stored-text.js';
 
 /** One tool call of a model response, as a provider's `handleToolCalls` reads it from its SDK. */
 export interface ToolCall {
@@ -34,4 +35,21 @@ export function runToolCalls(calls: readonly ToolCall[], execute: ExecuteFn): Pr
   return Promise.all(
     calls.map((call) => execute(call.name, call.arguments, call.id === undefined ? {} : { callId: call.id })),
   );
+}
+
+/**
+ * `execute` as the tools a provider hands out (and `handleToolCalls`) run it. Their call ids come from
+ * the framework or the model's API, not from the application: one the execution log cannot keep as it
+ * is (longer than 256 characters, control characters, a lone surrogate) is logged in a storable form
+ * (see {@link storableCallId}) and the call runs, where `session.execute(…, { callId })` refuses it.
+ */
+export function toolCallExecute(execute: ExecuteFn): ExecuteFn {
+  return (slug, args, options) => {
+    const callId: unknown = options?.callId;
+    if (callId === undefined) return execute(slug, args, options);
+    return execute(slug, args, {
+      ...options,
+      callId: callId === null ? undefined : storableCallId(String(callId)),
+    });
+  };
 }

@@ -308,6 +308,23 @@ describe.each(modes)('createAgent (langchain) with the DIRECT_TOOLS preset (%s)'
     });
   });
 
+  test('a `__proto__` key in the arguments is not read as fields of its own, as with every other provider', async () => {
+    const { tools, calls } = await setUp(mode, { preset: SessionPreset.DIRECT_TOOLS });
+    // the model's JSON, parsed: `__proto__` is an own key here; createAgent's copy of the call for
+    // its tool node makes it the arguments' prototype
+    const args = JSON.parse('{"title": "Pay rent", "__proto__": {"priority": "high", "labels": ["x"]}}');
+    const model = fakeModel()
+      .respond(callTools({ name: 'TASKS_CREATE_TASK', args, id: 'call_proto' }))
+      .respond(new AIMessage('Done.'));
+
+    await createAgent({ model, tools }).invoke({ messages: [new HumanMessage('Remind me to pay rent')] });
+
+    expect(calls.map((call) => call.input)).toEqual([{ title: 'Pay rent' }]);
+    expect(toolMessage(model.calls[1]!.messages, 'call_proto').text).toBe(
+      '{"id":"task_1","title":"Pay rent"}',
+    );
+  });
+
   test('invalid arguments and a throwing tool reach the model as readable errors, and the loop goes on', async () => {
     const { session, tools, calls } = await setUp(mode, { preset: SessionPreset.DIRECT_TOOLS });
     const model = fakeModel()

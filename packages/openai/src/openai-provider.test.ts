@@ -249,6 +249,28 @@ describe.each(['chat', 'responses'] as const)(
     });
 
     it.each(modes)(
+      'call ids the log cannot keep as they are (%s): every call runs and is answered under its own id',
+      async (mode) => {
+        // the ids are the model API's (an OpenAI-compatible server may send anything)
+        const ids = ['c'.repeat(300), 'call\u0000x', 'call_\ud800', 'call_ok'];
+        const { model, run, calls, session } = await setUp(
+          api,
+          [() => ids.map((id, index) => ({ id, name: 'TASKS_CREATE_TASK', args: { title: `t${index}` } }))],
+          { mode, preset: SessionPreset.DIRECT_TOOLS },
+        );
+        expect(await run()).toBe('done');
+        const results = wires[api].results(model.requests[1]!);
+        expect(results.map((result) => result.id)).toEqual(ids);
+        expect(results.map((result) => JSON.parse(result.text).title)).toEqual(['t0', 't1', 't2', 't3']);
+        expect(calls.map((call) => call.context.callId).sort()).toEqual(
+          ['c'.repeat(256), 'call\ufffdx', 'call_\ufffd', 'call_ok'].sort(),
+        );
+        const logged = (await session.logs()).items.map((entry) => entry.callId);
+        expect(logged.sort()).toEqual(['c'.repeat(256), 'call\ufffdx', 'call_\ufffd', 'call_ok'].sort());
+      },
+    );
+
+    it.each(modes)(
       'tool modifiers (%s): the calls run with the beforeExecute and afterExecute of session.tools(modifiers)',
       async (mode) => {
         const { model, run, calls, tools } = await setUp(

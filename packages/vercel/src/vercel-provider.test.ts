@@ -214,6 +214,26 @@ describe.each(modes)('VercelProvider in the AI SDK agent loop (%s)', (mode) => {
     ]);
   });
 
+  it("runs a call whose id (the model API's) the log cannot keep as it is, logged under a storable form of it", async () => {
+    const { tools, calls, session } = await setUp({ mode, preset: SessionPreset.DIRECT_TOOLS });
+    const long = `call_${'x'.repeat(300)}`;
+    const script = scriptedModel([
+      () => [
+        { toolName: 'TASKS_CREATE_TASK', toolCallId: long, input: { title: 'A' } },
+        { toolName: 'TASKS_CREATE_TASK', toolCallId: 'call\u001b[2', input: { title: 'B' } },
+      ],
+    ]);
+    await generateText({ model: script.model, tools, stopWhen: stepCountIs(3), prompt: 'Add two tasks' });
+    expect(lastToolOutputs(script.calls[1]).map((output) => output.type)).toEqual(['text', 'text']);
+    expect(calls.map((call) => [call.input, call.context.callId])).toEqual([
+      [{ title: 'A' }, long.slice(0, 256)],
+      [{ title: 'B' }, 'call\ufffd[2'],
+    ]);
+    expect((await session.logs()).items.map((log) => log.callId).sort()).toEqual(
+      [long.slice(0, 256), 'call\ufffd[2'].sort(),
+    );
+  });
+
   describe.each(presets)('%s', (preset) => {
     it('invalid arguments and a throwing tool reach the model as readable errors, and the loop goes on', async () => {
       const { tools, calls } = await setUp({ mode, preset, preload: directTools });

@@ -79,6 +79,18 @@ describe('the execution path', () => {
     });
   });
 
+  it('reads arguments as JSON carries them: inherited properties are not arguments', async () => {
+    const { session, calls } = await setup();
+    // what LangGraph's copy of `{"title": "t", "__proto__": {"priority": "high"}}` hands a tool: the
+    // `__proto__` key made the prototype, its fields inherited
+    const inherited = Object.assign(Object.create({ priority: 'high', labels: ['x'] }), { title: 't' });
+    expect(await session.execute('TASKS_CREATE_TASK', inherited)).toMatchObject({ successful: true });
+    // an object JSON writes otherwise (a Date) is what JSON writes, as a remote session sends it
+    const when = new Date('2026-01-02T03:04:05.000Z');
+    expect(await session.execute('NOTES_CREATE_NOTE', { text: when })).toMatchObject({ successful: true });
+    expect(calls.map((call) => call.input)).toEqual([{ title: 't' }, { text: '2026-01-02T03:04:05.000Z' }]);
+  });
+
   it('treats null for an optional field (strict mode) as absent', async () => {
     const { session, calls } = await setup();
     const result = await session.execute('NOTES_SEARCH_NOTES', {
@@ -145,6 +157,19 @@ describe('the execution path', () => {
       'TOOL_NOT_FOUND',
       'TOOL_NOT_IN_SESSION',
     ]);
+  });
+
+  it('names an unknown tool as sent escaped and cut, and still suggests close names', async () => {
+    const { session } = await setup();
+    // a model's runaway name: far longer than any tool's, with a control character
+    const runaway = `TASKS_\u001b[31m${'X'.repeat(1_000_000)}`;
+    const result = await session.execute(runaway, {});
+    expect(result.code).toBe('TOOL_NOT_FOUND');
+    expect(result.error).toBe(
+      `There is no tool "TASKS_\\u001b[31m${'X'.repeat(53)}…". Call only the tools this session gave you.`,
+    );
+    expect((await session.execute('tasks_list_task', {})).error).toContain('Did you mean "TASKS_LIST_TASKS"');
+    expect((await session.execute('LIST_TASKS', {})).error).toContain('Did you mean "TASKS_LIST_TASKS"');
   });
 
   it('asks for a connection when a toolkit needs an account and none is connected', async () => {

@@ -177,6 +177,23 @@ function textArgumentsProblem(slug: string, text: string): string {
 }
 
 /**
+ * `value` as JSON carries it: own enumerable properties only (none inherited from a prototype), a
+ * Date as its ISO string, what `toJSON` gives. Arguments JSON cannot carry (a BigInt) are refused.
+ */
+function asJsonData(slug: string, value: unknown): unknown {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw new ToolCallFailure(
+      'TOOL_ARGUMENTS_INVALID',
+      `The arguments of ${slug} are not JSON data (${errorMessage(error)}). Send them as one JSON object, as its input schema describes.`,
+    );
+  }
+  return text === undefined ? undefined : JSON.parse(text);
+}
+
+/**
  * One run of a call: getting its credentials (account resolution, a token refresh, a renewal after
  * CREDENTIALS_REJECTED) and running its handler with them, under the tool's timeout, which starts
  * with the wait for credentials. The caller's abort, the timeout and `close()` (once it stops the
@@ -320,7 +337,10 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
           textArgumentsProblem(tool.slug, request.arguments),
         );
       }
-      const args = stripNulls(tool, request.arguments ?? {});
+      // not plain JSON data (a framework's copy made a `__proto__` key the prototype, an application
+      // passed a Date): the tool and its validation get it as JSON carries it, as from a remote session
+      const given = shape.notPlain ? asJsonData(tool.slug, request.arguments) : request.arguments;
+      const args = stripNulls(tool, given ?? {});
       // a JSON Schema validator copies the arguments first (defaults are written into the copy): a
       // slice at a time for a large call
       const sliced = large ? slicedValidatorOf(tool.validate) : undefined;

@@ -4,6 +4,7 @@ import type { JSONSchema, Tool, Toolkit, ValidationResult } from '../catalog/typ
 import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
 import { toStrictSchema } from '../schema/strict.js';
+import { storableCallId } from '../util/stored-text.js';
 import {
   WORKBENCH_DESCRIPTION,
   WORKBENCH_DIRECT_SLUGS_LINE,
@@ -772,7 +773,7 @@ export async function runCalls(
       }
       const result = await execute(call.tool_slug, call.arguments, {
         signal: options.signal,
-        callId: options.callId ? `${options.callId}#${index}` : undefined,
+        callId: options.callId ? storableCallId(options.callId, `#${index}`) : undefined,
         ...(typeof call.account === 'string' ? { account: call.account } : {}),
         parentId: options.logId,
       });

@@ -41,6 +41,7 @@ import {
   specsBySlug,
 } from '../session.js';
 import type { ExecutionLogRecord } from '../store/types.js';
+import { toolCallExecute } from '../tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from '../tool-modifiers.js';
 import { newId } from '../util/ids.js';
 import { jsonTextSliced } from '../util/json-slices.js';
@@ -178,7 +179,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   }
 
   tools(modifiers?: ToolModifiers): Promise<TCollection> {
-    const execute: ExecuteFn = (slug, args, options) => this.execute(slug, args, options);
+    const execute = toolCallExecute((slug, args, options) => this.execute(slug, args, options));
     const call = ++this.#toolsCalls;
     if (hasModifiers(modifiers)) {
       return this.#specs().then((specs) => {

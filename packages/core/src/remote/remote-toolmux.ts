@@ -16,9 +16,10 @@ import { CallsInFlight, closeTimeoutOf, reportStopped } from '../execution/calls
 import type { ExecutionEnvironment } from '../execution/execute.js';
 import { ExecutionLogWriter } from '../execution/log-writer.js';
 import type { ToolResult } from '../execution/result.js';
-import type { CollectionOf, ExecuteFn, Provider, ToolCallReplyOf, ToolCallResponseOf } from '../provider.js';
+import type { CollectionOf, Provider, ToolCallReplyOf, ToolCallResponseOf } from '../provider.js';
 import type { ExecutionLog, SessionOf } from '../session.js';
 import type { ExecutionLogRecord } from '../store/types.js';
+import { toolCallExecute } from '../tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from '../tool-modifiers.js';
 import type {
   ListLogsOptions,
@@ -321,13 +322,14 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         undefined,
         (page: Paged<ToolSpecWire>) => pageOf(page, toolSpecOfWire).items,
       );
-      const execute: ExecuteFn = (slug, args, options) =>
+      const execute = toolCallExecute((slug, args, options) =>
         this.tools.execute(slug, {
           userId,
           arguments: args,
           callId: options?.callId,
           signal: options?.signal,
-        });
+        }),
+      );
       const wrapped = hasModifiers(modifiers)
         ? applyToolModifiers(specs, execute, modifiers)
         : { specs, execute };

@@ -1050,6 +1050,12 @@ export const WIDE_OBJECT_KEYS = 1024;
  */
 export class JsonShapeWalk {
   tooDeep = false;
+  /**
+   * Some object in the value has a prototype other than `Object.prototype` or `null` (a class
+   * instance, a Date, or parsed JSON whose `__proto__` key a framework's copy turned into the
+   * prototype): the value is not plain JSON data, and reading it would see inherited properties.
+   */
+  notPlain = false;
   entries = 0;
   chars = 0;
   /**
@@ -1102,6 +1108,10 @@ export class JsonShapeWalk {
   }
 
   #enter(value: object, depth: number, inArray = false): void {
+    if (!this.notPlain && !Array.isArray(value)) {
+      const prototype = Object.getPrototypeOf(value);
+      if (prototype !== Object.prototype && prototype !== null) this.notPlain = true;
+    }
     if (depth > this.#maxDepth) {
       this.tooDeep = true;
       return;

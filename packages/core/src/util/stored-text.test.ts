@@ -6,6 +6,7 @@ import {
   checkUserId,
   findUnstorableString,
   shownValue,
+  storableCallId,
   storableText,
   textProblem,
 } from './stored-text.js';
@@ -91,5 +92,23 @@ describe('stored text', () => {
     );
     expect(storableText('fine text')).toBe('fine text');
     expect(textProblem(storableText('\u0000\u0001\udc00'), { maxLength: 10 })).toBeUndefined();
+  });
+
+  it('keeps a tool call id from a model response storable: controls and lone surrogates U+FFFD, cut to 256', () => {
+    const fine = (id: string) => textProblem(id, { maxLength: 256, allowEmpty: true }) === undefined;
+    for (const id of ['call_1', '', 'x'.repeat(256), 'toolu_\u{1F600}']) expect(storableCallId(id)).toBe(id);
+    expect(storableCallId('x'.repeat(300))).toBe('x'.repeat(256));
+    expect(storableCallId('call\u0000x\ty')).toBe('call\ufffdx\ufffdy');
+    expect(storableCallId('call\ud800')).toBe('call\ufffd');
+    // a cut that would split a surrogate pair leaves the pair out
+    const pairAtCut = `${'x'.repeat(255)}\u{1F600}`;
+    expect(storableCallId(pairAtCut)).toBe('x'.repeat(255));
+    // a suffix (the inner calls of a multi-execute) stays whole after the cut
+    expect(storableCallId('x'.repeat(256), '#12')).toBe(`${'x'.repeat(253)}#12`);
+    expect(storableCallId('call_1', '#0')).toBe('call_1#0');
+    for (const id of ['x'.repeat(300), 'a\u0000', '\udc00', pairAtCut, 'x'.repeat(1e6)]) {
+      expect(fine(storableCallId(id))).toBe(true);
+      expect(fine(storableCallId(id, '#199'))).toBe(true);
+    }
   });
 });

@@ -153,6 +153,30 @@ export function checkId(
   });
 }
 
+/**
+ * A tool call id that an agent framework or a model's API gave, as the execution log keeps it: the id
+ * itself when it can be stored; otherwise with each control character and lone surrogate made U+FFFD
+ * and cut to {@link MAX_ID_LENGTH} characters (never inside a surrogate pair). `suffix` (`#0` for the
+ * first call a multi-execute makes) is kept whole after the cut. The call runs either way: a label the
+ * model's API chose is no reason to refuse it (an application's own bad `callId` is refused).
+ */
+export function storableCallId(callId: string, suffix = ''): string {
+  const maxLength = MAX_ID_LENGTH - suffix.length;
+  if (textProblem(callId, { maxLength, allowEmpty: true }) === undefined) return `${callId}${suffix}`;
+  let id = callId.toWellFormed();
+  if (firstControl(id, false) >= 0) {
+    let replaced = '';
+    for (const char of id) replaced += firstControl(char, false) < 0 ? char : '\ufffd';
+    id = replaced;
+  }
+  if (id.length > maxLength) {
+    id = id.slice(0, maxLength);
+    // a high surrogate whose pair the cut left out
+    if (/[\ud800-\udbff]$/.test(id)) id = id.slice(0, -1);
+  }
+  return `${id}${suffix}`;
+}
+
 /** A call id is the agent framework's tool call id; it is written to the execution log. */
 export function checkCallId(callId: unknown): void {
   if (callId !== undefined) {
