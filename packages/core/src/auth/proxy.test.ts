@@ -6,7 +6,7 @@ import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { AuthScheme } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import { quiet } from '../test/auth-fixtures.js';
-import { freePort } from '../test/ports.js';
+import { unreachableApiToolkit } from '../test/unreachable-api.js';
 import { ToolMux } from '../toolmux.js';
 
 let server: Server;
@@ -292,33 +292,14 @@ describe('session.proxyExecute', () => {
       "keyed's API answered GET /api/endless with more than 32 MiB, more than a proxy call reads: ask for less (a filter, a smaller page or a narrower range).",
     );
 
-    const port = await freePort(); // nothing listens there
-    const gone = new ToolMux({
-      toolkits: [
-        defineToolkit({
-          slug: 'gone',
-          description: 'An API that is not there',
-          baseUrl: `http://127.0.0.1:${port}/api`,
-          auth: { type: 'none' },
-          tools: [
-            defineTool({
-              slug: 'GONE_PING',
-              description: 'Ping.',
-              inputSchema: z.object({}),
-              execute: () => 'pong',
-            }),
-          ],
-        }),
-      ],
-      store: ':memory:',
-      logger: quiet,
-    });
+    const { toolkit: goneToolkit, origin } = await unreachableApiToolkit();
+    const gone = new ToolMux({ toolkits: [goneToolkit], store: ':memory:', logger: quiet });
     const unreachable = await (await gone.create('user_1', { toolkits: ['gone'] }))
       .proxyExecute({ toolkit: 'gone', endpoint: '/x' })
       .catch((error) => error);
     expect(ToolMuxError.isInstance(unreachable) && unreachable.code).toBe('PROXY_FAILED');
     expect(unreachable.message).toBe(
-      `Could not reach gone's API at http://127.0.0.1:${port} (ECONNREFUSED): check the toolkit's baseUrl and the network, then retry.`,
+      `Could not reach gone's API at ${origin} (ECONNREFUSED): check the toolkit's baseUrl and the network, then retry.`,
     );
     await gone.close();
     await mux.close();
