@@ -43,6 +43,7 @@ import type {
   ToolkitInfo,
   ToolMuxOptions,
 } from './toolmux-types.js';
+import { untilAborted } from './util/abort.js';
 import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
@@ -656,9 +657,24 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       (await this.#ready()).auth.listConnectedAccounts(query),
     get: async (id: string): Promise<ConnectedAccount> => (await this.#ready()).auth.getConnectedAccount(id),
     delete: async (id: string): Promise<void> => (await this.#ready()).auth.deleteConnectedAccount(id),
-    /** Refreshes an OAuth account's access token now. */
-    refresh: async (id: string): Promise<ConnectedAccount> =>
-      (await this.#ready()).auth.refreshConnectedAccount(id),
+    /**
+     * Refreshes an OAuth account's access token now (one token request, however many callers and
+     * instances ask at once; a refresh under way elsewhere is waited for). `signal` ends this caller's
+     * wait at once, rejecting with its reason (as `proxyExecute` and `waitForConnections` do): other
+     * callers waiting for the same refresh go on, and a token request already sent still stores the
+     * tokens it gets.
+     *
+     * @example
+     * const account = await mux.connectedAccounts.refresh('ca_…', { signal: AbortSignal.timeout(10_000) });
+     */
+    refresh: async (id: string, options: { signal?: AbortSignal } = {}): Promise<ConnectedAccount> => {
+      const { signal } = options;
+      signal?.throwIfAborted();
+      return untilAborted(
+        this.#ready().then((engine) => engine.auth.refreshConnectedAccount(id, { signal })),
+        signal,
+      );
+    },
     /** Stops using an ACTIVE account (INACTIVE): its credentials stay, no call runs with it. */
     disable: async (id: string): Promise<ConnectedAccount> =>
       (await this.#ready()).auth.setConnectedAccountEnabled(id, false),

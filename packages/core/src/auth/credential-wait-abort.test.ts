@@ -50,6 +50,10 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
     });
     /** getConnectedAccount reads by the ToolMux under test. */
     let reads: number;
+    /** Every store method the ToolMux under test called, in order. */
+    let storeCalls: string[];
+    /** Runs (once) before the next getConnectedAccount read of the ToolMux under test. */
+    let beforeRead: (() => Promise<void>) | undefined;
     /** What the octo tools saw. */
     let octoCalls: OctoCall[];
     /** Runs (once) before a refresh_token request goes out to the token endpoint. */
@@ -63,6 +67,8 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
 
     beforeEach(() => {
       reads = 0;
+      storeCalls = [];
+      beforeRead = undefined;
       beforeRefresh = afterRefresh = beforeUserinfo = undefined;
       refreshed = [];
     });
@@ -91,7 +97,7 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
       return response;
     };
 
-    /** The real store, its getConnectedAccount reads counted. */
+    /** The real store, its calls recorded and its getConnectedAccount reads counted. */
     async function countingStore(): Promise<Store> {
       const real = await openStore(database.spec);
       stores.push(real);
@@ -100,9 +106,18 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
           const value = Reflect.get(target, property, target);
           if (typeof value !== 'function') return value;
           const method = value as (...args: unknown[]) => Promise<unknown>;
-          if (property !== 'getConnectedAccount') return method.bind(target);
-          return (...args: unknown[]) => {
+          if (property !== 'getConnectedAccount') {
+            return (...args: unknown[]) => {
+              storeCalls.push(String(property));
+              return method.call(target, ...args);
+            };
+          }
+          return async (...args: unknown[]) => {
+            storeCalls.push(property);
             reads++;
+            const hook = beforeRead;
+            beforeRead = undefined;
+            await hook?.();
             return method.call(target, ...args);
           };
         },
@@ -386,6 +401,122 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
       expect(result.error).toContain('OCTO_QUICK');
       expect(result.error).toContain('300 ms');
       await expectNoReadsAfter();
+    });
+
+    describe('connectedAccounts.refresh({ signal })', () => {
+      /** A promise and what settles it. */
+      function gate() {
+        let open!: () => void;
+        const opened = new Promise<void>((resolve) => {
+          open = resolve;
+        });
+        return { opened, open };
+      }
+
+      it("waiting for another process's refresh rejects with the signal's reason when it aborts, and stops reading the account", async () => {
+        const mux = await setup();
+        const { id } = await connect(mux);
+        await holdLease(await anotherProcess(), id);
+        const controller = new AbortController();
+        const before = reads;
+        const refreshing = mux.connectedAccounts.refresh(id, { signal: controller.signal });
+        // it polls the lease holder's progress: abort it then
+        await until(() => reads >= before + 3);
+        const reason = new Error('the operator left');
+        controller.abort(reason);
+        await expect(refreshing).rejects.toBe(reason);
+        await expectNoReadsAfter();
+        expect(refreshed).toHaveLength(0);
+      });
+
+      it('aborted already: rejects with its reason and reads nothing', async () => {
+        const mux = await setup();
+        const { id } = await connect(mux);
+        const before = storeCalls.length;
+        await expect(mux.connectedAccounts.refresh(id, { signal: AbortSignal.abort('gone') })).rejects.toBe(
+          'gone',
+        );
+        expect(storeCalls.slice(before)).toEqual([]);
+        expect(refreshed).toHaveLength(0);
+      });
+
+      it('aborted while it reads the account: rejects at once, and reads nothing more once that read is done', async () => {
+        const mux = await setup();
+        const { id } = await connect(mux);
+        const reading = gate();
+        const held = gate();
+        beforeRead = async () => {
+          reading.open();
+          await held.opened;
+        };
+        const controller = new AbortController();
+        const before = storeCalls.length;
+        const refreshing = mux.connectedAccounts.refresh(id, { signal: controller.signal });
+        await reading.opened;
+        controller.abort();
+        // answered while the read is still held
+        await expect(refreshing).rejects.toMatchObject({ name: 'AbortError' });
+        held.open();
+        await sleep(AFTER_END_MS);
+        expect(storeCalls.slice(before)).toEqual(['getConnectedAccount']);
+        expect(refreshed).toHaveLength(0);
+      });
+
+      it('aborted during its token request: rejects at once; the refresh goes on and its tokens are stored', async () => {
+        const mux = await setup();
+        const { session, id } = await connect(mux);
+        const sent = gate();
+        const held = gate();
+        beforeRefresh = async () => {
+          sent.open();
+          await held.opened;
+        };
+        const controller = new AbortController();
+        const refreshing = mux.connectedAccounts.refresh(id, { signal: controller.signal });
+        await sent.opened;
+        controller.abort();
+        // answered while its token request is still held
+        await expect(refreshing).rejects.toMatchObject({ name: 'AbortError' });
+        held.open();
+        await until(() => refreshed.length === 1);
+        for (;;) {
+          const [row] = await database.rows(
+            `SELECT refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${id}'`,
+          );
+          if (row?.refresh_lease_until === null) break;
+          await sleep(10);
+        }
+        // the next call uses the new token, without another refresh
+        const result = await session.execute('OCTO_WHOAMI', {});
+        expect(result.successful).toBe(true);
+        expect(octoCalls.at(-1)!.credentials!.accessToken).toBe(refreshed[0]);
+        expect(refreshed).toHaveLength(1);
+      });
+
+      it('one of two callers aborting ends only its own wait: the other gets the account the lease holder refreshed', async () => {
+        const mux = await setup();
+        const { id } = await connect(mux);
+        const other = await anotherProcess();
+        await holdLease(other, id);
+        const first = new AbortController();
+        const second = new AbortController();
+        const before = reads;
+        const aborted = mux.connectedAccounts.refresh(id, { signal: first.signal });
+        const waiting = mux.connectedAccounts.refresh(id, { signal: second.signal });
+        await until(() => reads >= before + 3);
+        first.abort();
+        await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+        // the other caller still waits: the shared refresh keeps looking at the store
+        const atAbort = reads;
+        await until(() => reads >= atAbort + 2);
+        const expiresAt = new Date(Date.now() + 3600_000);
+        const account = await other.getConnectedAccount(id);
+        await other.updateConnectedAccount(id, { refreshLeaseUntil: null, expiresAt }, account!.version);
+        const result = await waiting;
+        expect(result).toMatchObject({ id, status: 'ACTIVE' });
+        expect(result.expiresAt?.getTime()).toBe(expiresAt.getTime());
+        expect(refreshed).toHaveLength(0);
+      });
     });
   });
 });
