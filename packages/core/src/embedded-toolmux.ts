@@ -4,6 +4,7 @@ import { AuthService } from './auth/auth-service.js';
 import { CallbackUrlPolicy } from './auth/callback-urls.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
 import { endConnectionWaits, endSessionConnectionWaits } from './auth/connection-waiter.js';
+import { proxyResponseLimitOf } from './auth/proxy.js';
 import type {
   AuthConfig,
   ConnectedAccount,
@@ -174,6 +175,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   readonly #callbackUrls: CallbackUrlPolicy;
   readonly #logger: Logger;
   #hostedConnectPage: boolean;
+  readonly #proxyMaxResponseBytes: number;
   #engine: Promise<Engine> | undefined;
   readonly #callListeners = new Set<ToolCallListener>();
 
@@ -201,6 +203,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     });
     this.oauthRedirectUri = options.oauthRedirectUri ?? `${this.baseUrl}/auth/callback`;
     this.#hostedConnectPage = options.hostedConnectPage ?? false;
+    this.#proxyMaxResponseBytes = proxyResponseLimitOf(options.proxyMaxResponseBytes);
   }
 
   /**
@@ -326,6 +329,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       mcpUrl: (sessionId) => `${this.baseUrl}/mcp/${sessionId}`,
       sessionToken: (sessionId, version) => deriveSessionToken(engine.key, sessionId, version),
       presenceTtlMs: this.#options.accountCacheTtlMs ?? 2000,
+      proxyMaxResponseBytes: this.#proxyMaxResponseBytes,
     };
   }
 

@@ -189,6 +189,8 @@ export interface SessionRuntime {
    * most this long; a deletion in this process at once (`noteSessionDeleted`).
    */
   presenceTtlMs: number;
+  /** The ToolMux's `proxyMaxResponseBytes` (checked). */
+  proxyMaxResponseBytes: number;
 }
 
 /** How many sessions were deleted through each store in this process (see `noteSessionDeleted`). */
@@ -911,6 +913,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       userId: this.userId,
       selection: this.#selection(),
       request,
+      maxResponseBytes: this.#runtime.proxyMaxResponseBytes,
     });
   }
 

@@ -29,6 +29,13 @@ beforeAll(async () => {
       pump();
       return;
     }
+    const sized = /^\/api\/sized\/(\d+)$/.exec(request.url ?? '');
+    if (sized) {
+      // an answer of exactly that many bytes
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      response.end(Buffer.alloc(Number(sized[1]), 'a'));
+      return;
+    }
     if (request.url === '/api/deep') {
       // an API's answer may be anything: JSON nested 100,000 levels, a header named __proto__
       response.setHeader('content-type', 'application/json');
@@ -76,8 +83,9 @@ function toolkit(slug: string, auth: AuthScheme) {
   });
 }
 
-async function setup() {
+async function setup(options: { proxyMaxResponseBytes?: number } = {}) {
   const mux = new ToolMux({
+    ...options,
     toolkits: [
       toolkit('keyed', {
         type: 'api_key',
@@ -354,5 +362,106 @@ describe('session.proxyExecute', () => {
       body: { a: 1 },
     });
     expect((posted.data as Echo).body).toBe('{"a":1}');
+  });
+
+  describe('how much of an answer it reads', () => {
+    /** The INVALID_REQUEST message of a proxy call refused before any request went out. */
+    async function refusedBeforeSending(
+      session: Awaited<ReturnType<typeof setup>>['session'],
+      maxResponseBytes: unknown,
+    ): Promise<string> {
+      const seen = receivedKeys.length;
+      const error = await session
+        .proxyExecute({
+          toolkit: 'keyed',
+          endpoint: '/sized/10',
+          maxResponseBytes: maxResponseBytes as number,
+        })
+        .catch((caught: unknown) => caught);
+      expect(ToolMuxError.isInstance(error) && error.code, String(error)).toBe('INVALID_REQUEST');
+      expect(receivedKeys.length).toBe(seen);
+      return (error as ToolMuxError).message;
+    }
+
+    it("the ToolMux's proxyMaxResponseBytes is the most a call downloads: an answer of that size is read, one byte more fails", async () => {
+      const { mux, session } = await setup({ proxyMaxResponseBytes: 1024 });
+      const whole = await session.proxyExecute({ toolkit: 'keyed', endpoint: '/sized/1024' });
+      expect(whole.data).toBe('a'.repeat(1024));
+      const tooLarge = await session
+        .proxyExecute({ toolkit: 'keyed', endpoint: '/sized/1025' })
+        .catch((error) => error);
+      expect(ToolMuxError.isInstance(tooLarge) && tooLarge.code).toBe('PROXY_FAILED');
+      expect(tooLarge.message).toBe(
+        "keyed's API answered GET /api/sized/1025 with more than 1 KiB, more than a proxy call reads: ask for less (a filter, a smaller page or a narrower range).",
+      );
+      // a call may ask for less, never for more
+      expect(await refusedBeforeSending(session, 1025)).toBe(
+        'maxResponseBytes 1025 is more than a proxy call of this ToolMux reads: 1024 (1 KiB, its proxyMaxResponseBytes). Ask for 1024 or less; the operator raises the limit with proxyMaxResponseBytes in the ToolMux options (a toolmux server: its config file or TOOLMUX_PROXY_MAX_RESPONSE_BYTES).',
+      );
+      await mux.close();
+    });
+
+    it("a call's maxResponseBytes reads less than the ToolMux's limit, and says it can ask for more", async () => {
+      const { mux, session } = await setup();
+      const whole = await session.proxyExecute({
+        toolkit: 'keyed',
+        endpoint: '/sized/100',
+        maxResponseBytes: 100,
+      });
+      expect(whole.data).toBe('a'.repeat(100));
+      const tooLarge = await session
+        .proxyExecute({ toolkit: 'keyed', endpoint: '/sized/101', maxResponseBytes: 100 })
+        .catch((error) => error);
+      expect(ToolMuxError.isInstance(tooLarge) && tooLarge.code).toBe('PROXY_FAILED');
+      expect(tooLarge.message).toBe(
+        "keyed's API answered GET /api/sized/101 with more than 100 bytes, more than this proxy call reads: ask for less (a filter, a smaller page or a narrower range), or pass a larger maxResponseBytes (up to 33554432).",
+      );
+      await mux.close();
+    });
+
+    it('a maxResponseBytes that is not a whole number of bytes, 1 or more, is refused naming it, before any request', async () => {
+      const { mux, session } = await setup();
+      for (const [value, shown] of [
+        [0, 'number 0'],
+        [-5, 'number -5'],
+        [1.5, 'number 1.5'],
+        [Number.NaN, 'number NaN'],
+        [Number.POSITIVE_INFINITY, 'number Infinity'],
+        ['1000', '"1000"'],
+        [null, 'object null'],
+      ] as const) {
+        expect(await refusedBeforeSending(session, value)).toBe(
+          `maxResponseBytes must be a whole number of bytes, 1 or more (at most the ToolMux's proxyMaxResponseBytes, 32 MiB unless its operator set it); got ${shown}. Leave it out to read up to that limit.`,
+        );
+      }
+      await mux.close();
+    });
+
+    it('new ToolMux() refuses a proxyMaxResponseBytes that is not a whole number of bytes, 1 or more, naming it', () => {
+      for (const [value, shown] of [
+        [0, 'number 0'],
+        [2.5, 'number 2.5'],
+        [Number.NaN, 'number NaN'],
+        ['32MB', '"32MB"'],
+      ] as const) {
+        const error = (() => {
+          try {
+            new ToolMux({
+              toolkits: [],
+              store: ':memory:',
+              logger: quiet,
+              proxyMaxResponseBytes: value as number,
+            });
+          } catch (caught) {
+            return caught;
+          }
+          return undefined;
+        })();
+        expect(ToolMuxError.isInstance(error) && error.code, String(error)).toBe('INVALID_REQUEST');
+        expect((error as ToolMuxError).message).toBe(
+          `proxyMaxResponseBytes must be a whole number of bytes, 1 or more (the most of an API's answer one proxyExecute call downloads); got ${shown}. Leave it out for 32 MiB.`,
+        );
+      }
+    });
   });
 });

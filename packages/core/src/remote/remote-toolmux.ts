@@ -66,6 +66,7 @@ export const EMBEDDED_ONLY = [
   'oauthRedirectUri',
   'hostedConnectPage',
   'accountCacheTtlMs',
+  'proxyMaxResponseBytes',
 ] as const;
 
 const MIN_API_KEY_LENGTH = 16;

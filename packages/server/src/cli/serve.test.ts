@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { createServer as createNetServer, type Server } from 'node:net';
+import { createServer, request as httpRequest } from 'node:http';
+import { type AddressInfo, createServer as createNetServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -22,6 +22,7 @@ const SAMPLE = fileURLToPath(new URL('./fixture-toolkits.mjs', import.meta.url))
 const SLOW = fileURLToPath(new URL('./fixture-slow.mjs', import.meta.url));
 const OCTO = fileURLToPath(new URL('./fixture-octo.mjs', import.meta.url));
 const SHADOW = fileURLToPath(new URL('./fixture-shadow.mjs', import.meta.url));
+const SIZED = fileURLToPath(new URL('./fixture-sized.mjs', import.meta.url));
 const API_KEY = `tmx_ak_${randomBytes(24).toString('base64url')}`;
 const SECRET_KEY = randomBytes(32).toString('base64');
 
@@ -369,6 +370,25 @@ describe('toolmux serve refuses to start, in one line, on', forStarts(3), () => 
     expect(fromFile.code).toBe(1);
     expect(expectOneLine(fromFile)).toContain('toolmux.config.json: accountCacheTtlMs:');
     expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
+  });
+
+  it('a proxy answer limit that is not a whole number of bytes, 1 or more', async () => {
+    const cwd = tempDirectory();
+    const fromEnv = await failingServe(['serve', '--store', ':memory:'], {
+      cwd,
+      env: { TOOLMUX_API_KEY: API_KEY, TOOLMUX_PROXY_MAX_RESPONSE_BYTES: '32MB' },
+    });
+    expect(fromEnv.code).toBe(2);
+    expect(expectOneLine(fromEnv)).toContain(
+      'TOOLMUX_PROXY_MAX_RESPONSE_BYTES must be a whole number of bytes, 1 or more (the most of an API\'s answer one proxy call downloads; default 33554432, 32 MiB), got "32MB"',
+    );
+    writeFileSync(join(cwd, 'toolmux.config.json'), '{ "proxyMaxResponseBytes": 0 }\n');
+    const fromFile = await failingServe(['serve', '--store', ':memory:'], {
+      cwd,
+      env: { TOOLMUX_API_KEY: API_KEY },
+    });
+    expect(fromFile.code).toBe(1);
+    expect(expectOneLine(fromFile)).toContain('toolmux.config.json: proxyMaxResponseBytes:');
   });
 
   it('a port in use', async () => {
@@ -1129,6 +1149,56 @@ describe('cache lifetimes', forStarts(3), () => {
       }
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe('the proxy answer limit', forStarts(2), () => {
+  it('proxyMaxResponseBytes from the config file, TOOLMUX_PROXY_MAX_RESPONSE_BYTES over it', async () => {
+    const sized = createServer((request, response) => {
+      const bytes = Number(/^\/sized\/(\d+)$/.exec(request.url ?? '')?.[1] ?? 0);
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      response.end(Buffer.alloc(bytes, 'a'));
+    });
+    await new Promise<void>((done) => sized.listen(0, '127.0.0.1', done));
+    const cwd = tempDirectory();
+    writeFileSync(
+      join(cwd, 'toolmux.config.json'),
+      JSON.stringify({ toolkits: [SIZED], store: ':memory:', port: 0, proxyMaxResponseBytes: 2048 }),
+    );
+    const env = {
+      TOOLMUX_API_KEY: API_KEY,
+      TOOLMUX_TEST_SIZED_URL: `http://127.0.0.1:${(sized.address() as AddressInfo).port}`,
+    };
+    /** The status of a proxy call for an answer of `bytes` bytes. */
+    const proxied = async (url: string, bytes: number) => {
+      const created = await api(url, 'POST', '/sessions', { user_id: 'u', config: { toolkits: ['sized'] } });
+      const answer = await api(url, 'POST', `/sessions/${created.json.session_id}/proxy`, {
+        toolkit: 'sized',
+        endpoint: `/sized/${bytes}`,
+      });
+      return answer.status;
+    };
+    try {
+      const fromFile = await startServe([], { cwd, env });
+      try {
+        expect(await proxied(fromFile.url, 2048)).toBe(200);
+        expect(await proxied(fromFile.url, 2049)).toBe(502);
+      } finally {
+        expect(await fromFile.stop()).toBe(0);
+      }
+      const fromEnv = await startServe([], {
+        cwd,
+        env: { ...env, TOOLMUX_PROXY_MAX_RESPONSE_BYTES: '1024' },
+      });
+      try {
+        expect(await proxied(fromEnv.url, 1024)).toBe(200);
+        expect(await proxied(fromEnv.url, 1025)).toBe(502);
+      } finally {
+        expect(await fromEnv.stop()).toBe(0);
+      }
+    } finally {
+      await new Promise<void>((done) => sized.close(() => done()));
     }
   });
 });
