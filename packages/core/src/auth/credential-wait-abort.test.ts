@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
+import type { Session } from '../session.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/types.js';
 import { databaseBackends, databasePerTest, pastTime, quiet } from '../test/auth-fixtures.js';
@@ -37,6 +38,23 @@ const backends = await databaseBackends();
 /** Resolves once `condition` holds (looked at every 10 ms). */
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await sleep(10);
+}
+
+/**
+ * A place where a step of the ToolMux under test stops (`hook`, set as one of the hooks below):
+ * `reached` resolves once the step got there, and it goes on at `release()`.
+ */
+function holdPoint(): { hook: () => Promise<void>; reached: Promise<void>; release: () => void } {
+  const reached = Promise.withResolvers<void>();
+  const released = Promise.withResolvers<void>();
+  return {
+    hook: async () => {
+      reached.resolve();
+      await released.promise;
+    },
+    reached: reached.promise,
+    release: () => released.resolve(),
+  };
 }
 
 describe.each(backends)('a call waiting for credentials on $name', ({ skipReason, open }) => {
@@ -202,6 +220,25 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
       expect(reads).toBe(atEnd);
     }
 
+    /**
+     * A refresh whose caller aborted during its token request stored the new tokens and let go of its
+     * lease; the next call uses them, without another refresh.
+     */
+    async function expectTokensKept(session: Session, id: string): Promise<void> {
+      await until(() => refreshed.length === 1);
+      for (;;) {
+        const [row] = await database.rows(
+          `SELECT refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${id}'`,
+        );
+        if (row?.refresh_lease_until === null) break;
+        await sleep(10);
+      }
+      const result = await session.execute('OCTO_WHOAMI', {});
+      expect(result.successful).toBe(true);
+      expect(octoCalls.at(-1)!.credentials!.accessToken).toBe(refreshed[0]);
+      expect(refreshed).toHaveLength(1);
+    }
+
     /** The error code of a call's execution log entry. */
     async function loggedCode(logId: string): Promise<unknown> {
       const [row] = await database.rows(
@@ -341,39 +378,16 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
       const mux = await setup();
       const { session, id } = await connect(mux);
       await expire(id);
-      let sent!: () => void;
-      const requestSent = new Promise<void>((resolve) => {
-        sent = resolve;
-      });
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      beforeRefresh = async () => {
-        sent();
-        await held;
-      };
+      const hold = holdPoint();
+      beforeRefresh = hold.hook;
       const controller = new AbortController();
       const call = session.execute('OCTO_WHOAMI', {}, { signal: controller.signal });
-      await requestSent;
+      await hold.reached;
       controller.abort();
       // answered while its token request is still held
       expect(await call).toMatchObject({ successful: false, code: 'TOOL_ABORTED' });
-      release();
-      // the refresh stored the new tokens and let go of its lease
-      await until(() => refreshed.length === 1);
-      for (;;) {
-        const [row] = await database.rows(
-          `SELECT refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${id}'`,
-        );
-        if (row?.refresh_lease_until === null) break;
-        await sleep(10);
-      }
-      // the next call uses them, without another refresh
-      const result = await session.execute('OCTO_WHOAMI', {});
-      expect(result.successful).toBe(true);
-      expect(octoCalls.at(-1)!.credentials!.accessToken).toBe(refreshed[0]);
-      expect(refreshed).toHaveLength(1);
+      hold.release();
+      await expectTokensKept(session, id);
     });
 
     it("close() stops a call waiting for another process's refresh past its timeout: TOOL_ABORTED, no more reads", async () => {
@@ -404,15 +418,6 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
     });
 
     describe('connectedAccounts.refresh({ signal })', () => {
-      /** A promise and what settles it. */
-      function gate() {
-        let open!: () => void;
-        const opened = new Promise<void>((resolve) => {
-          open = resolve;
-        });
-        return { opened, open };
-      }
-
       it("waiting for another process's refresh rejects with the signal's reason when it aborts, and stops reading the account", async () => {
         const mux = await setup();
         const { id } = await connect(mux);
@@ -443,20 +448,16 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
       it('aborted while it reads the account: rejects at once, and reads nothing more once that read is done', async () => {
         const mux = await setup();
         const { id } = await connect(mux);
-        const reading = gate();
-        const held = gate();
-        beforeRead = async () => {
-          reading.open();
-          await held.opened;
-        };
+        const hold = holdPoint();
+        beforeRead = hold.hook;
         const controller = new AbortController();
         const before = storeCalls.length;
         const refreshing = mux.connectedAccounts.refresh(id, { signal: controller.signal });
-        await reading.opened;
+        await hold.reached;
         controller.abort();
         // answered while the read is still held
         await expect(refreshing).rejects.toMatchObject({ name: 'AbortError' });
-        held.open();
+        hold.release();
         await sleep(AFTER_END_MS);
         expect(storeCalls.slice(before)).toEqual(['getConnectedAccount']);
         expect(refreshed).toHaveLength(0);
@@ -465,32 +466,16 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
       it('aborted during its token request: rejects at once; the refresh goes on and its tokens are stored', async () => {
         const mux = await setup();
         const { session, id } = await connect(mux);
-        const sent = gate();
-        const held = gate();
-        beforeRefresh = async () => {
-          sent.open();
-          await held.opened;
-        };
+        const hold = holdPoint();
+        beforeRefresh = hold.hook;
         const controller = new AbortController();
         const refreshing = mux.connectedAccounts.refresh(id, { signal: controller.signal });
-        await sent.opened;
+        await hold.reached;
         controller.abort();
         // answered while its token request is still held
         await expect(refreshing).rejects.toMatchObject({ name: 'AbortError' });
-        held.open();
-        await until(() => refreshed.length === 1);
-        for (;;) {
-          const [row] = await database.rows(
-            `SELECT refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${id}'`,
-          );
-          if (row?.refresh_lease_until === null) break;
-          await sleep(10);
-        }
-        // the next call uses the new token, without another refresh
-        const result = await session.execute('OCTO_WHOAMI', {});
-        expect(result.successful).toBe(true);
-        expect(octoCalls.at(-1)!.credentials!.accessToken).toBe(refreshed[0]);
-        expect(refreshed).toHaveLength(1);
+        hold.release();
+        await expectTokensKept(session, id);
       });
 
       it('one of two callers aborting ends only its own wait: the other gets the account the lease holder refreshed', async () => {

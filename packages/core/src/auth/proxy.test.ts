@@ -1,13 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { AuthScheme } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
+import type { Session } from '../session.js';
+import { pingToolkit, unreachableApiToolkit } from '../test/api-toolkits.js';
 import { quiet } from '../test/auth-fixtures.js';
-import { unreachableApiToolkit } from '../test/unreachable-api.js';
 import { ToolMux } from '../toolmux.js';
+import type { ProxyExecuteRequest } from './types.js';
 
 let server: Server;
 let baseUrl: string;
@@ -67,20 +67,7 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((done) => server.close(() => done())));
 
 function toolkit(slug: string, auth: AuthScheme) {
-  return defineToolkit({
-    slug,
-    description: `${slug} API`,
-    baseUrl,
-    auth,
-    tools: [
-      defineTool({
-        slug: `${slug.toUpperCase()}_PING`,
-        description: 'Ping.',
-        inputSchema: z.object({}),
-        execute: () => 'pong',
-      }),
-    ],
-  });
+  return pingToolkit({ slug, baseUrl, auth });
 }
 
 async function setup(options: { proxyMaxResponseBytes?: number } = {}) {
@@ -125,6 +112,19 @@ async function setup(options: { proxyMaxResponseBytes?: number } = {}) {
 }
 
 type Echo = { method: string; url: string; headers: Record<string, string>; body: string };
+
+/** The ToolMuxError a proxy call fails with, as its code and message (fails the test on another outcome). */
+async function proxyError(
+  session: Pick<Session, 'proxyExecute'>,
+  request: ProxyExecuteRequest,
+): Promise<{ code: string; message: string }> {
+  const error = await session.proxyExecute(request).then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  if (!ToolMuxError.isInstance(error)) throw new Error(`expected a ToolMuxError, got ${String(error)}`);
+  return { code: error.code, message: error.message };
+}
 
 describe('session.proxyExecute', () => {
   it('applies each scheme’s credentials and masks them in what comes back', async () => {
@@ -292,23 +292,19 @@ describe('session.proxyExecute', () => {
 
   it('an API it cannot reach, or one that answers without end, is PROXY_FAILED naming the origin (no credentials in it)', async () => {
     const { mux, session } = await setup();
-    const endless = await session
-      .proxyExecute({ toolkit: 'keyed', endpoint: '/endless' })
-      .catch((error) => error);
-    expect(ToolMuxError.isInstance(endless) && endless.code).toBe('PROXY_FAILED');
-    expect(endless.message).toBe(
-      "keyed's API answered GET /api/endless with more than 32 MiB, more than a proxy call reads: ask for less (a filter, a smaller page or a narrower range).",
-    );
+    expect(await proxyError(session, { toolkit: 'keyed', endpoint: '/endless' })).toEqual({
+      code: 'PROXY_FAILED',
+      message:
+        "keyed's API answered GET /api/endless with more than 32 MiB, more than a proxy call reads: ask for less (a filter, a smaller page or a narrower range).",
+    });
 
     const { toolkit: goneToolkit, origin } = await unreachableApiToolkit();
     const gone = new ToolMux({ toolkits: [goneToolkit], store: ':memory:', logger: quiet });
-    const unreachable = await (await gone.create('user_1', { toolkits: ['gone'] }))
-      .proxyExecute({ toolkit: 'gone', endpoint: '/x' })
-      .catch((error) => error);
-    expect(ToolMuxError.isInstance(unreachable) && unreachable.code).toBe('PROXY_FAILED');
-    expect(unreachable.message).toBe(
-      `Could not reach gone's API at ${origin} (ECONNREFUSED): check the toolkit's baseUrl and the network, then retry.`,
-    );
+    const goneSession = await gone.create('user_1', { toolkits: ['gone'] });
+    expect(await proxyError(goneSession, { toolkit: 'gone', endpoint: '/x' })).toEqual({
+      code: 'PROXY_FAILED',
+      message: `Could not reach gone's API at ${origin} (ECONNREFUSED): check the toolkit's baseUrl and the network, then retry.`,
+    });
     await gone.close();
     await mux.close();
   });
@@ -330,11 +326,10 @@ describe('session.proxyExecute', () => {
 
   it('refuses a body without a method (GET cannot carry one) and header values HTTP cannot carry, before any account is used', async () => {
     const { session } = await setup();
-    const refused = async (request: Parameters<typeof session.proxyExecute>[0]) => {
-      const error = await session.proxyExecute(request).catch((caught: unknown) => caught);
-      expect(ToolMuxError.isInstance(error), String(error)).toBe(true);
-      expect((error as ToolMuxError).code).toBe('INVALID_REQUEST');
-      return (error as ToolMuxError).message;
+    const refused = async (request: ProxyExecuteRequest) => {
+      const { code, message } = await proxyError(session, request);
+      expect(code, message).toBe('INVALID_REQUEST');
+      return message;
     };
     expect(await refused({ toolkit: 'keyed', endpoint: '/', body: { a: 1 } })).toContain(
       'pass method "POST"',
@@ -367,33 +362,29 @@ describe('session.proxyExecute', () => {
   describe('how much of an answer it reads', () => {
     /** The INVALID_REQUEST message of a proxy call refused before any request went out. */
     async function refusedBeforeSending(
-      session: Awaited<ReturnType<typeof setup>>['session'],
+      session: Pick<Session, 'proxyExecute'>,
       maxResponseBytes: unknown,
     ): Promise<string> {
       const seen = receivedKeys.length;
-      const error = await session
-        .proxyExecute({
-          toolkit: 'keyed',
-          endpoint: '/sized/10',
-          maxResponseBytes: maxResponseBytes as number,
-        })
-        .catch((caught: unknown) => caught);
-      expect(ToolMuxError.isInstance(error) && error.code, String(error)).toBe('INVALID_REQUEST');
+      const { code, message } = await proxyError(session, {
+        toolkit: 'keyed',
+        endpoint: '/sized/10',
+        maxResponseBytes: maxResponseBytes as number,
+      });
+      expect(code, message).toBe('INVALID_REQUEST');
       expect(receivedKeys.length).toBe(seen);
-      return (error as ToolMuxError).message;
+      return message;
     }
 
     it("the ToolMux's proxyMaxResponseBytes is the most a call downloads: an answer of that size is read, one byte more fails", async () => {
       const { mux, session } = await setup({ proxyMaxResponseBytes: 1024 });
       const whole = await session.proxyExecute({ toolkit: 'keyed', endpoint: '/sized/1024' });
       expect(whole.data).toBe('a'.repeat(1024));
-      const tooLarge = await session
-        .proxyExecute({ toolkit: 'keyed', endpoint: '/sized/1025' })
-        .catch((error) => error);
-      expect(ToolMuxError.isInstance(tooLarge) && tooLarge.code).toBe('PROXY_FAILED');
-      expect(tooLarge.message).toBe(
-        "keyed's API answered GET /api/sized/1025 with more than 1 KiB, more than a proxy call reads: ask for less (a filter, a smaller page or a narrower range).",
-      );
+      expect(await proxyError(session, { toolkit: 'keyed', endpoint: '/sized/1025' })).toEqual({
+        code: 'PROXY_FAILED',
+        message:
+          "keyed's API answered GET /api/sized/1025 with more than 1 KiB, more than a proxy call reads: ask for less (a filter, a smaller page or a narrower range).",
+      });
       // a call may ask for less, never for more
       expect(await refusedBeforeSending(session, 1025)).toBe(
         'maxResponseBytes 1025 is more than a proxy call of this ToolMux reads: 1024 (1 KiB, its proxyMaxResponseBytes). Ask for 1024 or less; the operator raises the limit with proxyMaxResponseBytes in the ToolMux options (a toolmux server: its config file or TOOLMUX_PROXY_MAX_RESPONSE_BYTES).',
@@ -409,13 +400,13 @@ describe('session.proxyExecute', () => {
         maxResponseBytes: 100,
       });
       expect(whole.data).toBe('a'.repeat(100));
-      const tooLarge = await session
-        .proxyExecute({ toolkit: 'keyed', endpoint: '/sized/101', maxResponseBytes: 100 })
-        .catch((error) => error);
-      expect(ToolMuxError.isInstance(tooLarge) && tooLarge.code).toBe('PROXY_FAILED');
-      expect(tooLarge.message).toBe(
-        "keyed's API answered GET /api/sized/101 with more than 100 bytes, more than this proxy call reads: ask for less (a filter, a smaller page or a narrower range), or pass a larger maxResponseBytes (up to 33554432).",
-      );
+      expect(
+        await proxyError(session, { toolkit: 'keyed', endpoint: '/sized/101', maxResponseBytes: 100 }),
+      ).toEqual({
+        code: 'PROXY_FAILED',
+        message:
+          "keyed's API answered GET /api/sized/101 with more than 100 bytes, more than this proxy call reads: ask for less (a filter, a smaller page or a narrower range), or pass a larger maxResponseBytes (up to 33554432).",
+      });
       await mux.close();
     });
 

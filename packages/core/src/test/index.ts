@@ -1,3 +1,4 @@
+export { pingToolkit, startSizedApi, unreachableApiToolkit } from './api-toolkits.js';
 export { findGeminiViolations, geminiSchemaAsJsonSchema } from './gemini-invariants.js';
 export type { HardSchemaCase } from './hard-schemas.js';
 export {
@@ -40,4 +41,3 @@ export type { ScriptedModelServer, ScriptedReply, ScriptedRequest } from './scri
 export { startScriptedModelServer } from './scripted-model-server.js';
 export type { StockLookupCall } from './stock-lookup.js';
 export { stockLookupTool } from './stock-lookup.js';
-export { unreachableApiToolkit } from './unreachable-api.js';

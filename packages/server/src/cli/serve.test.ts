@@ -1,14 +1,19 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest } from 'node:http';
-import { type AddressInfo, createServer as createNetServer, type Server } from 'node:net';
+import { request as httpRequest } from 'node:http';
+import { createServer as createNetServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ToolMux } from '@toolmux/core';
-import { createTestPostgresStore, createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
+import {
+  createTestPostgresStore,
+  createTestPostgresUrl,
+  postgresSkipReason,
+  startSizedApi,
+} from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oauth.js';
 
@@ -355,40 +360,40 @@ describe('toolmux serve refuses to start, in one line, on', forStarts(3), () => 
     expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
   });
 
-  it('a cache lifetime that is not a whole number of milliseconds', async () => {
+  // a bad value of a setting, from its environment variable (a usage error: exit 2, `message`) and
+  // from the config file (exit 1, naming the file and the key), refused before anything is created
+  it.each([
+    {
+      setting: 'a cache lifetime that is not a whole number of milliseconds',
+      variable: 'TOOLMUX_SESSION_CACHE_TTL_MS',
+      text: '2s',
+      message:
+        'TOOLMUX_SESSION_CACHE_TTL_MS must be a whole number of milliseconds, 0 or more (0 turns the cache off), got "2s"',
+      key: 'accountCacheTtlMs',
+      value: -1,
+    },
+    {
+      setting: 'a proxy answer limit that is not a whole number of bytes, 1 or more',
+      variable: 'TOOLMUX_PROXY_MAX_RESPONSE_BYTES',
+      text: '32MB',
+      message:
+        'TOOLMUX_PROXY_MAX_RESPONSE_BYTES must be a whole number of bytes, 1 or more (the most of an API\'s answer one proxy call downloads; default 33554432, 32 MiB), got "32MB"',
+      key: 'proxyMaxResponseBytes',
+      value: 0,
+    },
+  ])('$setting', async ({ variable, text, message, key, value }) => {
     const cwd = tempDirectory();
     const fromEnv = await failingServe(['serve'], {
       cwd,
-      env: { TOOLMUX_API_KEY: API_KEY, TOOLMUX_SESSION_CACHE_TTL_MS: '2s' },
+      env: { TOOLMUX_API_KEY: API_KEY, [variable]: text },
     });
     expect(fromEnv.code).toBe(2);
-    expect(expectOneLine(fromEnv)).toContain(
-      'TOOLMUX_SESSION_CACHE_TTL_MS must be a whole number of milliseconds, 0 or more (0 turns the cache off), got "2s"',
-    );
-    writeFileSync(join(cwd, 'toolmux.config.json'), '{ "accountCacheTtlMs": -1 }\n');
+    expect(expectOneLine(fromEnv)).toContain(message);
+    writeFileSync(join(cwd, 'toolmux.config.json'), `${JSON.stringify({ [key]: value })}\n`);
     const fromFile = await failingServe(['serve'], { cwd, env: { TOOLMUX_API_KEY: API_KEY } });
     expect(fromFile.code).toBe(1);
-    expect(expectOneLine(fromFile)).toContain('toolmux.config.json: accountCacheTtlMs:');
+    expect(expectOneLine(fromFile)).toContain(`toolmux.config.json: ${key}:`);
     expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
-  });
-
-  it('a proxy answer limit that is not a whole number of bytes, 1 or more', async () => {
-    const cwd = tempDirectory();
-    const fromEnv = await failingServe(['serve', '--store', ':memory:'], {
-      cwd,
-      env: { TOOLMUX_API_KEY: API_KEY, TOOLMUX_PROXY_MAX_RESPONSE_BYTES: '32MB' },
-    });
-    expect(fromEnv.code).toBe(2);
-    expect(expectOneLine(fromEnv)).toContain(
-      'TOOLMUX_PROXY_MAX_RESPONSE_BYTES must be a whole number of bytes, 1 or more (the most of an API\'s answer one proxy call downloads; default 33554432, 32 MiB), got "32MB"',
-    );
-    writeFileSync(join(cwd, 'toolmux.config.json'), '{ "proxyMaxResponseBytes": 0 }\n');
-    const fromFile = await failingServe(['serve', '--store', ':memory:'], {
-      cwd,
-      env: { TOOLMUX_API_KEY: API_KEY },
-    });
-    expect(fromFile.code).toBe(1);
-    expect(expectOneLine(fromFile)).toContain('toolmux.config.json: proxyMaxResponseBytes:');
   });
 
   it('a port in use', async () => {
@@ -1155,12 +1160,7 @@ describe('cache lifetimes', forStarts(3), () => {
 
 describe('the proxy answer limit', forStarts(2), () => {
   it('proxyMaxResponseBytes from the config file, TOOLMUX_PROXY_MAX_RESPONSE_BYTES over it', async () => {
-    const sized = createServer((request, response) => {
-      const bytes = Number(/^\/sized\/(\d+)$/.exec(request.url ?? '')?.[1] ?? 0);
-      response.writeHead(200, { 'content-type': 'text/plain' });
-      response.end(Buffer.alloc(bytes, 'a'));
-    });
-    await new Promise<void>((done) => sized.listen(0, '127.0.0.1', done));
+    const sized = await startSizedApi();
     const cwd = tempDirectory();
     writeFileSync(
       join(cwd, 'toolmux.config.json'),
@@ -1168,7 +1168,7 @@ describe('the proxy answer limit', forStarts(2), () => {
     );
     const env = {
       TOOLMUX_API_KEY: API_KEY,
-      TOOLMUX_TEST_SIZED_URL: `http://127.0.0.1:${(sized.address() as AddressInfo).port}`,
+      TOOLMUX_TEST_SIZED_URL: sized.url,
     };
     /** The status of a proxy call for an answer of `bytes` bytes. */
     const proxied = async (url: string, bytes: number) => {
@@ -1198,7 +1198,7 @@ describe('the proxy answer limit', forStarts(2), () => {
         expect(await fromEnv.stop()).toBe(0);
       }
     } finally {
-      await new Promise<void>((done) => sized.close(() => done()));
+      await sized.close();
     }
   });
 });

@@ -1,8 +1,6 @@
-import { createServer as createHttpServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { defineTool, defineToolkit, ToolMux, ToolMuxError } from '@toolmux/core';
+import { ToolMux, ToolMuxError } from '@toolmux/core';
+import { pingToolkit, startSizedApi } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { createServer, type RunningServer } from '../server.js';
 import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
 
@@ -12,33 +10,18 @@ import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
  * (remote mode); Composio's `proxy_execute` reads up to the operator's limit.
  */
 
-let api: Server;
+let api: Awaited<ReturnType<typeof startSizedApi>>;
 let mux: ToolMux;
 let running: RunningServer;
 let remote: ToolMux;
 let sessionId: string;
 
 beforeAll(async () => {
-  // answers /sized/<n> with n bytes
-  api = createHttpServer((request, response) => {
-    const bytes = Number(/^\/sized\/(\d+)$/.exec(request.url ?? '')?.[1] ?? 0);
-    response.writeHead(200, { 'content-type': 'text/plain' });
-    response.end(Buffer.alloc(bytes, 'a'));
-  });
-  await new Promise<void>((done) => api.listen(0, '127.0.0.1', done));
-  const sized = defineToolkit({
+  api = await startSizedApi();
+  const sized = pingToolkit({
     slug: 'sized',
+    baseUrl: api.url,
     description: 'An API that answers as many bytes as asked',
-    baseUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}`,
-    auth: { type: 'none' },
-    tools: [
-      defineTool({
-        slug: 'SIZED_PING',
-        description: 'Ping.',
-        inputSchema: z.object({}),
-        execute: () => 'pong',
-      }),
-    ],
   });
   const logger = recordingLogger();
   mux = new ToolMux({ toolkits: [sized], store: ':memory:', logger, proxyMaxResponseBytes: 1024 });
@@ -50,7 +33,7 @@ afterAll(async () => {
   await remote.close();
   await running.close();
   await mux.close();
-  await new Promise<void>((done) => api.close(() => done()));
+  await api.close();
 });
 
 async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
