@@ -76,6 +76,11 @@ const OPERATIONS = {
     sdk: () => 'redirectUrl',
     rest: () => 'redirect_url',
   },
+  /** How much of an API's answer a proxy call reads, as a field of its request. */
+  maxResponseBytes: {
+    sdk: () => 'maxResponseBytes',
+    rest: () => 'max_response_bytes',
+  },
   'session.execute.account': {
     sdk: () => 'session.execute(slug, args, { account })',
     rest: () => 'POST /api/v1/sessions/:sessionId/execute with { "tool_slug", "arguments", "account" }',

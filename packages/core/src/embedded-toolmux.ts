@@ -4,6 +4,7 @@ import { AuthService } from './auth/auth-service.js';
 import { CallbackUrlPolicy } from './auth/callback-urls.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
 import { endConnectionWaits, endSessionConnectionWaits } from './auth/connection-waiter.js';
+import { proxyResponseLimitOf } from './auth/proxy.js';
 import type {
   AuthConfig,
   ConnectedAccount,
@@ -44,6 +45,7 @@ import type {
   ToolkitInfo,
   ToolMuxOptions,
 } from './toolmux-types.js';
+import { untilAborted } from './util/abort.js';
 import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
@@ -174,6 +176,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   readonly #callbackUrls: CallbackUrlPolicy;
   readonly #logger: Logger;
   #hostedConnectPage: boolean;
+  readonly #proxyMaxResponseBytes: number;
   #engine: Promise<Engine> | undefined;
   readonly #callListeners = new Set<ToolCallListener>();
 
@@ -201,6 +204,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     });
     this.oauthRedirectUri = options.oauthRedirectUri ?? `${this.baseUrl}/auth/callback`;
     this.#hostedConnectPage = options.hostedConnectPage ?? false;
+    this.#proxyMaxResponseBytes = proxyResponseLimitOf(options.proxyMaxResponseBytes);
   }
 
   /**
@@ -326,6 +330,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       mcpUrl: (sessionId) => `${this.baseUrl}/mcp/${sessionId}`,
       sessionToken: (sessionId, version) => deriveSessionToken(engine.key, sessionId, version),
       presenceTtlMs: this.#options.accountCacheTtlMs ?? 2000,
+      proxyMaxResponseBytes: this.#proxyMaxResponseBytes,
     };
   }
 
@@ -658,9 +663,24 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       (await this.#ready()).auth.listConnectedAccounts(query),
     get: async (id: string): Promise<ConnectedAccount> => (await this.#ready()).auth.getConnectedAccount(id),
     delete: async (id: string): Promise<void> => (await this.#ready()).auth.deleteConnectedAccount(id),
-    /** Refreshes an OAuth account's access token now. */
-    refresh: async (id: string): Promise<ConnectedAccount> =>
-      (await this.#ready()).auth.refreshConnectedAccount(id),
+    /**
+     * Refreshes an OAuth account's access token now (one token request, however many callers and
+     * instances ask at once; a refresh under way elsewhere is waited for). `signal` ends this caller's
+     * wait at once, rejecting with its reason (as `proxyExecute` and `waitForConnections` do): other
+     * callers waiting for the same refresh go on, and a token request already sent still stores the
+     * tokens it gets.
+     *
+     * @example
+     * const account = await mux.connectedAccounts.refresh('ca_…', { signal: AbortSignal.timeout(10_000) });
+     */
+    refresh: async (id: string, options: { signal?: AbortSignal } = {}): Promise<ConnectedAccount> => {
+      const { signal } = options;
+      signal?.throwIfAborted();
+      return untilAborted(
+        this.#ready().then((engine) => engine.auth.refreshConnectedAccount(id, { signal })),
+        signal,
+      );
+    },
     /** Stops using an ACTIVE account (INACTIVE): its credentials stay, no call runs with it. */
     disable: async (id: string): Promise<ConnectedAccount> =>
       (await this.#ready()).auth.setConnectedAccountEnabled(id, false),

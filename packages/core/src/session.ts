@@ -190,6 +190,8 @@ export interface SessionRuntime {
    * most this long; a deletion in this process at once (`noteSessionDeleted`).
    */
   presenceTtlMs: number;
+  /** The ToolMux's `proxyMaxResponseBytes` (checked). */
+  proxyMaxResponseBytes: number;
 }
 
 /** How many sessions were deleted through each store in this process (see `noteSessionDeleted`). */
@@ -922,6 +924,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       userId: this.userId,
       selection: this.#selection(),
       request,
+      maxResponseBytes: this.#runtime.proxyMaxResponseBytes,
     });
   }
 

@@ -84,6 +84,12 @@ export interface ToolMuxConfig {
    * cache off. @default 2000
    */
   sessionCacheTtlMs?: number;
+  /**
+   * The most bytes of an API's answer one proxy call downloads (`ToolMuxOptions.proxyMaxResponseBytes`):
+   * `POST /api/v1/sessions/:id/proxy`, Composio's `proxy_execute` and the workbench's `toolmux.proxy`.
+   * A request's `max_response_bytes` may ask for less, never more. @default 33554432 (32 MiB)
+   */
+  proxyMaxResponseBytes?: number;
 }
 
 /**
@@ -165,6 +171,7 @@ const configSchema = z.strictObject({
   startupTimeoutMs: z.number().int().positive().optional(),
   accountCacheTtlMs: z.number().int().min(0).optional(),
   sessionCacheTtlMs: z.number().int().min(0).optional(),
+  proxyMaxResponseBytes: z.number().int().positive().optional(),
 });
 
 /** The keys each object of the config accepts, for "did you mean". */

@@ -119,8 +119,8 @@ export class AuthService {
   setConnectedAccountEnabled(id: string, enabled: boolean): Promise<ConnectedAccount> {
     return this.connectedAccounts.setEnabled(id, enabled);
   }
-  refreshConnectedAccount(id: string): Promise<ConnectedAccount> {
-    return this.connectedAccounts.refresh(id);
+  refreshConnectedAccount(id: string, options?: { signal?: AbortSignal }): Promise<ConnectedAccount> {
+    return this.connectedAccounts.refresh(id, options);
   }
 
   // connection requests and the OAuth callback

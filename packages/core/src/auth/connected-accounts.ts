@@ -343,9 +343,16 @@ export class ConnectedAccounts {
     }
   }
 
-  /** Refreshes an OAuth account's token now (once, even if several ask at once). */
-  async refresh(id: string): Promise<ConnectedAccount> {
+  /**
+   * Refreshes an OAuth account's token now (once, even if several ask at once). `signal` ends this
+   * caller's wait (see `CredentialLoader.refresh`); once it aborted, no more of the store is read for
+   * it (a read already under way finishes).
+   */
+  async refresh(id: string, options: { signal?: AbortSignal } = {}): Promise<ConnectedAccount> {
+    const { signal } = options;
+    signal?.throwIfAborted();
     const account = await this.#records.account(id);
+    signal?.throwIfAborted();
     const config = await this.#records.authConfig(account.authConfigId);
     if (config.type !== 'oauth2') {
       throw new ToolMuxError({
@@ -353,6 +360,6 @@ export class ConnectedAccounts {
         message: `Connected account ${id} uses ${config.type} credentials, which have no token to refresh.`,
       });
     }
-    return publicAccount(await this.#credentials.refresh(id, { force: true, account }));
+    return publicAccount(await this.#credentials.refresh(id, { force: true, account, signal }));
   }
 }

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
+import type { Session } from '../session.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/types.js';
 import { databaseBackends, databasePerTest, pastTime, quiet } from '../test/auth-fixtures.js';
@@ -39,6 +40,23 @@ async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await sleep(10);
 }
 
+/**
+ * A place where a step of the ToolMux under test stops (`hook`, set as one of the hooks below):
+ * `reached` resolves once the step got there, and it goes on at `release()`.
+ */
+function holdPoint(): { hook: () => Promise<void>; reached: Promise<void>; release: () => void } {
+  const reached = Promise.withResolvers<void>();
+  const released = Promise.withResolvers<void>();
+  return {
+    hook: async () => {
+      reached.resolve();
+      await released.promise;
+    },
+    reached: reached.promise,
+    release: () => released.resolve(),
+  };
+}
+
 describe.each(backends)('a call waiting for credentials on $name', ({ skipReason, open }) => {
   describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'aborts', () => {
     const stores: Store[] = [];
@@ -50,6 +68,10 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
     });
     /** getConnectedAccount reads by the ToolMux under test. */
     let reads: number;
+    /** Every store method the ToolMux under test called, in order. */
+    let storeCalls: string[];
+    /** Runs (once) before the next getConnectedAccount read of the ToolMux under test. */
+    let beforeRead: (() => Promise<void>) | undefined;
     /** What the octo tools saw. */
     let octoCalls: OctoCall[];
     /** Runs (once) before a refresh_token request goes out to the token endpoint. */
@@ -63,6 +85,8 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
 
     beforeEach(() => {
       reads = 0;
+      storeCalls = [];
+      beforeRead = undefined;
       beforeRefresh = afterRefresh = beforeUserinfo = undefined;
       refreshed = [];
     });
@@ -91,7 +115,7 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
       return response;
     };
 
-    /** The real store, its getConnectedAccount reads counted. */
+    /** The real store, its calls recorded and its getConnectedAccount reads counted. */
     async function countingStore(): Promise<Store> {
       const real = await openStore(database.spec);
       stores.push(real);
@@ -100,9 +124,18 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
           const value = Reflect.get(target, property, target);
           if (typeof value !== 'function') return value;
           const method = value as (...args: unknown[]) => Promise<unknown>;
-          if (property !== 'getConnectedAccount') return method.bind(target);
-          return (...args: unknown[]) => {
+          if (property !== 'getConnectedAccount') {
+            return (...args: unknown[]) => {
+              storeCalls.push(String(property));
+              return method.call(target, ...args);
+            };
+          }
+          return async (...args: unknown[]) => {
+            storeCalls.push(property);
             reads++;
+            const hook = beforeRead;
+            beforeRead = undefined;
+            await hook?.();
             return method.call(target, ...args);
           };
         },
@@ -185,6 +218,25 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
       const atEnd = reads;
       await sleep(AFTER_END_MS);
       expect(reads).toBe(atEnd);
+    }
+
+    /**
+     * A refresh whose caller aborted during its token request stored the new tokens and let go of its
+     * lease; the next call uses them, without another refresh.
+     */
+    async function expectTokensKept(session: Session, id: string): Promise<void> {
+      await until(() => refreshed.length === 1);
+      for (;;) {
+        const [row] = await database.rows(
+          `SELECT refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${id}'`,
+        );
+        if (row?.refresh_lease_until === null) break;
+        await sleep(10);
+      }
+      const result = await session.execute('OCTO_WHOAMI', {});
+      expect(result.successful).toBe(true);
+      expect(octoCalls.at(-1)!.credentials!.accessToken).toBe(refreshed[0]);
+      expect(refreshed).toHaveLength(1);
     }
 
     /** The error code of a call's execution log entry. */
@@ -326,39 +378,16 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
       const mux = await setup();
       const { session, id } = await connect(mux);
       await expire(id);
-      let sent!: () => void;
-      const requestSent = new Promise<void>((resolve) => {
-        sent = resolve;
-      });
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      beforeRefresh = async () => {
-        sent();
-        await held;
-      };
+      const hold = holdPoint();
+      beforeRefresh = hold.hook;
       const controller = new AbortController();
       const call = session.execute('OCTO_WHOAMI', {}, { signal: controller.signal });
-      await requestSent;
+      await hold.reached;
       controller.abort();
       // answered while its token request is still held
       expect(await call).toMatchObject({ successful: false, code: 'TOOL_ABORTED' });
-      release();
-      // the refresh stored the new tokens and let go of its lease
-      await until(() => refreshed.length === 1);
-      for (;;) {
-        const [row] = await database.rows(
-          `SELECT refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${id}'`,
-        );
-        if (row?.refresh_lease_until === null) break;
-        await sleep(10);
-      }
-      // the next call uses them, without another refresh
-      const result = await session.execute('OCTO_WHOAMI', {});
-      expect(result.successful).toBe(true);
-      expect(octoCalls.at(-1)!.credentials!.accessToken).toBe(refreshed[0]);
-      expect(refreshed).toHaveLength(1);
+      hold.release();
+      await expectTokensKept(session, id);
     });
 
     it("close() stops a call waiting for another process's refresh past its timeout: TOOL_ABORTED, no more reads", async () => {
@@ -386,6 +415,93 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
       expect(result.error).toContain('OCTO_QUICK');
       expect(result.error).toContain('300 ms');
       await expectNoReadsAfter();
+    });
+
+    describe('connectedAccounts.refresh({ signal })', () => {
+      it("waiting for another process's refresh rejects with the signal's reason when it aborts, and stops reading the account", async () => {
+        const mux = await setup();
+        const { id } = await connect(mux);
+        await holdLease(await anotherProcess(), id);
+        const controller = new AbortController();
+        const before = reads;
+        const refreshing = mux.connectedAccounts.refresh(id, { signal: controller.signal });
+        // it polls the lease holder's progress: abort it then
+        await until(() => reads >= before + 3);
+        const reason = new Error('the operator left');
+        controller.abort(reason);
+        await expect(refreshing).rejects.toBe(reason);
+        await expectNoReadsAfter();
+        expect(refreshed).toHaveLength(0);
+      });
+
+      it('aborted already: rejects with its reason and reads nothing', async () => {
+        const mux = await setup();
+        const { id } = await connect(mux);
+        const before = storeCalls.length;
+        await expect(mux.connectedAccounts.refresh(id, { signal: AbortSignal.abort('gone') })).rejects.toBe(
+          'gone',
+        );
+        expect(storeCalls.slice(before)).toEqual([]);
+        expect(refreshed).toHaveLength(0);
+      });
+
+      it('aborted while it reads the account: rejects at once, and reads nothing more once that read is done', async () => {
+        const mux = await setup();
+        const { id } = await connect(mux);
+        const hold = holdPoint();
+        beforeRead = hold.hook;
+        const controller = new AbortController();
+        const before = storeCalls.length;
+        const refreshing = mux.connectedAccounts.refresh(id, { signal: controller.signal });
+        await hold.reached;
+        controller.abort();
+        // answered while the read is still held
+        await expect(refreshing).rejects.toMatchObject({ name: 'AbortError' });
+        hold.release();
+        await sleep(AFTER_END_MS);
+        expect(storeCalls.slice(before)).toEqual(['getConnectedAccount']);
+        expect(refreshed).toHaveLength(0);
+      });
+
+      it('aborted during its token request: rejects at once; the refresh goes on and its tokens are stored', async () => {
+        const mux = await setup();
+        const { session, id } = await connect(mux);
+        const hold = holdPoint();
+        beforeRefresh = hold.hook;
+        const controller = new AbortController();
+        const refreshing = mux.connectedAccounts.refresh(id, { signal: controller.signal });
+        await hold.reached;
+        controller.abort();
+        // answered while its token request is still held
+        await expect(refreshing).rejects.toMatchObject({ name: 'AbortError' });
+        hold.release();
+        await expectTokensKept(session, id);
+      });
+
+      it('one of two callers aborting ends only its own wait: the other gets the account the lease holder refreshed', async () => {
+        const mux = await setup();
+        const { id } = await connect(mux);
+        const other = await anotherProcess();
+        await holdLease(other, id);
+        const first = new AbortController();
+        const second = new AbortController();
+        const before = reads;
+        const aborted = mux.connectedAccounts.refresh(id, { signal: first.signal });
+        const waiting = mux.connectedAccounts.refresh(id, { signal: second.signal });
+        await until(() => reads >= before + 3);
+        first.abort();
+        await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+        // the other caller still waits: the shared refresh keeps looking at the store
+        const atAbort = reads;
+        await until(() => reads >= atAbort + 2);
+        const expiresAt = new Date(Date.now() + 3600_000);
+        const account = await other.getConnectedAccount(id);
+        await other.updateConnectedAccount(id, { refreshLeaseUntil: null, expiresAt }, account!.version);
+        const result = await waiting;
+        expect(result).toMatchObject({ id, status: 'ACTIVE' });
+        expect(result.expiresAt?.getTime()).toBe(expiresAt.getTime());
+        expect(refreshed).toHaveLength(0);
+      });
     });
   });
 });

@@ -1,13 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { AuthScheme } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
+import type { Session } from '../session.js';
+import { pingToolkit, unreachableApiToolkit } from '../test/api-toolkits.js';
 import { quiet } from '../test/auth-fixtures.js';
-import { freePort } from '../test/ports.js';
 import { ToolMux } from '../toolmux.js';
+import type { ProxyExecuteRequest } from './types.js';
 
 let server: Server;
 let baseUrl: string;
@@ -27,6 +27,13 @@ beforeAll(async () => {
         if (!response.destroyed) response.once('drain', pump);
       };
       pump();
+      return;
+    }
+    const sized = /^\/api\/sized\/(\d+)$/.exec(request.url ?? '');
+    if (sized) {
+      // an answer of exactly that many bytes
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      response.end(Buffer.alloc(Number(sized[1]), 'a'));
       return;
     }
     if (request.url === '/api/deep') {
@@ -60,24 +67,12 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((done) => server.close(() => done())));
 
 function toolkit(slug: string, auth: AuthScheme) {
-  return defineToolkit({
-    slug,
-    description: `${slug} API`,
-    baseUrl,
-    auth,
-    tools: [
-      defineTool({
-        slug: `${slug.toUpperCase()}_PING`,
-        description: 'Ping.',
-        inputSchema: z.object({}),
-        execute: () => 'pong',
-      }),
-    ],
-  });
+  return pingToolkit({ slug, baseUrl, auth });
 }
 
-async function setup() {
+async function setup(options: { proxyMaxResponseBytes?: number } = {}) {
   const mux = new ToolMux({
+    ...options,
     toolkits: [
       toolkit('keyed', {
         type: 'api_key',
@@ -117,6 +112,19 @@ async function setup() {
 }
 
 type Echo = { method: string; url: string; headers: Record<string, string>; body: string };
+
+/** The ToolMuxError a proxy call fails with, as its code and message (fails the test on another outcome). */
+async function proxyError(
+  session: Pick<Session, 'proxyExecute'>,
+  request: ProxyExecuteRequest,
+): Promise<{ code: string; message: string }> {
+  const error = await session.proxyExecute(request).then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  if (!ToolMuxError.isInstance(error)) throw new Error(`expected a ToolMuxError, got ${String(error)}`);
+  return { code: error.code, message: error.message };
+}
 
 describe('session.proxyExecute', () => {
   it('applies each scheme’s credentials and masks them in what comes back', async () => {
@@ -284,42 +292,19 @@ describe('session.proxyExecute', () => {
 
   it('an API it cannot reach, or one that answers without end, is PROXY_FAILED naming the origin (no credentials in it)', async () => {
     const { mux, session } = await setup();
-    const endless = await session
-      .proxyExecute({ toolkit: 'keyed', endpoint: '/endless' })
-      .catch((error) => error);
-    expect(ToolMuxError.isInstance(endless) && endless.code).toBe('PROXY_FAILED');
-    expect(endless.message).toBe(
-      "keyed's API answered GET /api/endless with more than 32 MiB, more than a proxy call reads: ask for less (a filter, a smaller page or a narrower range).",
-    );
-
-    const port = await freePort(); // nothing listens there
-    const gone = new ToolMux({
-      toolkits: [
-        defineToolkit({
-          slug: 'gone',
-          description: 'An API that is not there',
-          baseUrl: `http://127.0.0.1:${port}/api`,
-          auth: { type: 'none' },
-          tools: [
-            defineTool({
-              slug: 'GONE_PING',
-              description: 'Ping.',
-              inputSchema: z.object({}),
-              execute: () => 'pong',
-            }),
-          ],
-        }),
-      ],
-      store: ':memory:',
-      logger: quiet,
+    expect(await proxyError(session, { toolkit: 'keyed', endpoint: '/endless' })).toEqual({
+      code: 'PROXY_FAILED',
+      message:
+        "keyed's API answered GET /api/endless with more than 32 MiB, more than a proxy call reads: ask for less (a filter, a smaller page or a narrower range).",
     });
-    const unreachable = await (await gone.create('user_1', { toolkits: ['gone'] }))
-      .proxyExecute({ toolkit: 'gone', endpoint: '/x' })
-      .catch((error) => error);
-    expect(ToolMuxError.isInstance(unreachable) && unreachable.code).toBe('PROXY_FAILED');
-    expect(unreachable.message).toBe(
-      `Could not reach gone's API at http://127.0.0.1:${port} (ECONNREFUSED): check the toolkit's baseUrl and the network, then retry.`,
-    );
+
+    const { toolkit: goneToolkit, origin } = await unreachableApiToolkit();
+    const gone = new ToolMux({ toolkits: [goneToolkit], store: ':memory:', logger: quiet });
+    const goneSession = await gone.create('user_1', { toolkits: ['gone'] });
+    expect(await proxyError(goneSession, { toolkit: 'gone', endpoint: '/x' })).toEqual({
+      code: 'PROXY_FAILED',
+      message: `Could not reach gone's API at ${origin} (ECONNREFUSED): check the toolkit's baseUrl and the network, then retry.`,
+    });
     await gone.close();
     await mux.close();
   });
@@ -341,11 +326,10 @@ describe('session.proxyExecute', () => {
 
   it('refuses a body without a method (GET cannot carry one) and header values HTTP cannot carry, before any account is used', async () => {
     const { session } = await setup();
-    const refused = async (request: Parameters<typeof session.proxyExecute>[0]) => {
-      const error = await session.proxyExecute(request).catch((caught: unknown) => caught);
-      expect(ToolMuxError.isInstance(error), String(error)).toBe(true);
-      expect((error as ToolMuxError).code).toBe('INVALID_REQUEST');
-      return (error as ToolMuxError).message;
+    const refused = async (request: ProxyExecuteRequest) => {
+      const { code, message } = await proxyError(session, request);
+      expect(code, message).toBe('INVALID_REQUEST');
+      return message;
     };
     expect(await refused({ toolkit: 'keyed', endpoint: '/', body: { a: 1 } })).toContain(
       'pass method "POST"',
@@ -373,5 +357,102 @@ describe('session.proxyExecute', () => {
       body: { a: 1 },
     });
     expect((posted.data as Echo).body).toBe('{"a":1}');
+  });
+
+  describe('how much of an answer it reads', () => {
+    /** The INVALID_REQUEST message of a proxy call refused before any request went out. */
+    async function refusedBeforeSending(
+      session: Pick<Session, 'proxyExecute'>,
+      maxResponseBytes: unknown,
+    ): Promise<string> {
+      const seen = receivedKeys.length;
+      const { code, message } = await proxyError(session, {
+        toolkit: 'keyed',
+        endpoint: '/sized/10',
+        maxResponseBytes: maxResponseBytes as number,
+      });
+      expect(code, message).toBe('INVALID_REQUEST');
+      expect(receivedKeys.length).toBe(seen);
+      return message;
+    }
+
+    it("the ToolMux's proxyMaxResponseBytes is the most a call downloads: an answer of that size is read, one byte more fails", async () => {
+      const { mux, session } = await setup({ proxyMaxResponseBytes: 1024 });
+      const whole = await session.proxyExecute({ toolkit: 'keyed', endpoint: '/sized/1024' });
+      expect(whole.data).toBe('a'.repeat(1024));
+      expect(await proxyError(session, { toolkit: 'keyed', endpoint: '/sized/1025' })).toEqual({
+        code: 'PROXY_FAILED',
+        message:
+          "keyed's API answered GET /api/sized/1025 with more than 1 KiB, more than a proxy call reads: ask for less (a filter, a smaller page or a narrower range).",
+      });
+      // a call may ask for less, never for more
+      expect(await refusedBeforeSending(session, 1025)).toBe(
+        'maxResponseBytes 1025 is more than a proxy call of this ToolMux reads: 1024 (1 KiB, its proxyMaxResponseBytes). Ask for 1024 or less; the operator raises the limit with proxyMaxResponseBytes in the ToolMux options (a toolmux server: its config file or TOOLMUX_PROXY_MAX_RESPONSE_BYTES).',
+      );
+      await mux.close();
+    });
+
+    it("a call's maxResponseBytes reads less than the ToolMux's limit, and says it can ask for more", async () => {
+      const { mux, session } = await setup();
+      const whole = await session.proxyExecute({
+        toolkit: 'keyed',
+        endpoint: '/sized/100',
+        maxResponseBytes: 100,
+      });
+      expect(whole.data).toBe('a'.repeat(100));
+      expect(
+        await proxyError(session, { toolkit: 'keyed', endpoint: '/sized/101', maxResponseBytes: 100 }),
+      ).toEqual({
+        code: 'PROXY_FAILED',
+        message:
+          "keyed's API answered GET /api/sized/101 with more than 100 bytes, more than this proxy call reads: ask for less (a filter, a smaller page or a narrower range), or pass a larger maxResponseBytes (up to 33554432).",
+      });
+      await mux.close();
+    });
+
+    it('a maxResponseBytes that is not a whole number of bytes, 1 or more, is refused naming it, before any request', async () => {
+      const { mux, session } = await setup();
+      for (const [value, shown] of [
+        [0, 'number 0'],
+        [-5, 'number -5'],
+        [1.5, 'number 1.5'],
+        [Number.NaN, 'number NaN'],
+        [Number.POSITIVE_INFINITY, 'number Infinity'],
+        ['1000', '"1000"'],
+        [null, 'object null'],
+      ] as const) {
+        expect(await refusedBeforeSending(session, value)).toBe(
+          `maxResponseBytes must be a whole number of bytes, 1 or more (at most the ToolMux's proxyMaxResponseBytes, 32 MiB unless its operator set it); got ${shown}. Leave it out to read up to that limit.`,
+        );
+      }
+      await mux.close();
+    });
+
+    it('new ToolMux() refuses a proxyMaxResponseBytes that is not a whole number of bytes, 1 or more, naming it', () => {
+      for (const [value, shown] of [
+        [0, 'number 0'],
+        [2.5, 'number 2.5'],
+        [Number.NaN, 'number NaN'],
+        ['32MB', '"32MB"'],
+      ] as const) {
+        const error = (() => {
+          try {
+            new ToolMux({
+              toolkits: [],
+              store: ':memory:',
+              logger: quiet,
+              proxyMaxResponseBytes: value as number,
+            });
+          } catch (caught) {
+            return caught;
+          }
+          return undefined;
+        })();
+        expect(ToolMuxError.isInstance(error) && error.code, String(error)).toBe('INVALID_REQUEST');
+        expect((error as ToolMuxError).message).toBe(
+          `proxyMaxResponseBytes must be a whole number of bytes, 1 or more (the most of an API's answer one proxyExecute call downloads); got ${shown}. Leave it out for 32 MiB.`,
+        );
+      }
+    });
   });
 });

@@ -1,3 +1,4 @@
+import { apiRef } from '../api-refs.js';
 import type { Toolkit } from '../catalog/types.js';
 import { errorMessage, ToolMuxError } from '../errors.js';
 import type { AccountSelection } from '../execution/execute.js';
@@ -45,8 +46,51 @@ function targetUrl(toolkit: Toolkit, endpoint: string): URL {
   return url;
 }
 
-/** The most bytes of an API's answer a proxy call downloads (the rest is not read). */
-const MAX_PROXY_RESPONSE_BYTES = 32 * 1024 * 1024;
+/**
+ * The most bytes of an API's answer a proxy call downloads (the rest is not read) when the ToolMux's
+ * `proxyMaxResponseBytes` does not say.
+ */
+export const DEFAULT_PROXY_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * A ToolMux's `proxyMaxResponseBytes` (undefined: the default), checked: a whole number of bytes, 1 or
+ * more.
+ */
+export function proxyResponseLimitOf(option: unknown): number {
+  if (option === undefined) return DEFAULT_PROXY_MAX_RESPONSE_BYTES;
+  if (typeof option !== 'number' || !Number.isSafeInteger(option) || option < 1) {
+    throw invalid(
+      `proxyMaxResponseBytes must be a whole number of bytes, 1 or more (the most of an API's answer one proxyExecute call downloads); got ${shownValue(option)}. Leave it out for ${byteSize(DEFAULT_PROXY_MAX_RESPONSE_BYTES)}.`,
+    );
+  }
+  return option;
+}
+
+/**
+ * A proxy call's `maxResponseBytes`, checked as far as it can be without the ToolMux's limit (which
+ * embedded, or the server in remote mode, checks): a whole number of bytes, 1 or more.
+ */
+export function checkMaxResponseBytes(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw invalid(
+      `${apiRef('maxResponseBytes')} must be a whole number of bytes, 1 or more (at most the ToolMux's proxyMaxResponseBytes, ${byteSize(DEFAULT_PROXY_MAX_RESPONSE_BYTES)} unless its operator set it); got ${shownValue(value)}. Leave it out to read up to that limit.`,
+    );
+  }
+  return value;
+}
+
+/** How much of the answer a call reads: its `maxResponseBytes`, at most the ToolMux's limit. */
+function responseLimit(requested: unknown, limit: number): number {
+  const asked = checkMaxResponseBytes(requested);
+  if (asked === undefined) return limit;
+  if (asked > limit) {
+    throw invalid(
+      `${apiRef('maxResponseBytes')} ${asked} is more than a proxy call of this ToolMux reads: ${limit} (${byteSize(limit)}, its proxyMaxResponseBytes). Ask for ${limit} or less; the operator raises the limit with proxyMaxResponseBytes in the ToolMux options (a toolmux server: its config file or TOOLMUX_PROXY_MAX_RESPONSE_BYTES).`,
+    );
+  }
+  return asked;
+}
 
 function proxyFailed(message: string): ToolMuxError {
   return new ToolMuxError({ code: 'PROXY_FAILED', message });
@@ -87,9 +131,12 @@ export async function proxyExecute(
     userId: string;
     selection: AccountSelection | undefined;
     request: ProxyExecuteRequest;
+    /** The ToolMux's `proxyMaxResponseBytes`: the most a call reads, and what it reads by default. */
+    maxResponseBytes: number;
   },
 ): Promise<ProxyExecuteResponse> {
   const { toolkit, request } = call;
+  const maxResponseBytes = responseLimit(request.maxResponseBytes, call.maxResponseBytes);
   const hasBody = request.body !== undefined && request.body !== null;
   if (request.method !== undefined && typeof request.method !== 'string') {
     throw invalid(`method must be one of ${[...METHODS].join(', ')}; got ${shownValue(request.method)}.`);
@@ -158,10 +205,14 @@ export async function proxyExecute(
   }
   let text = '';
   if (method !== 'HEAD') {
-    const read = await responseTextUpTo(response, MAX_PROXY_RESPONSE_BYTES);
+    const read = await responseTextUpTo(response, maxResponseBytes);
     if (read.cut) {
+      const raise =
+        maxResponseBytes < call.maxResponseBytes
+          ? `, or pass a larger ${apiRef('maxResponseBytes')} (up to ${call.maxResponseBytes})`
+          : '';
       throw proxyFailed(
-        `${toolkit.slug}'s API answered ${method} ${url.pathname} with more than ${byteSize(MAX_PROXY_RESPONSE_BYTES)}, more than a proxy call reads: ask for less (a filter, a smaller page or a narrower range).`,
+        `${toolkit.slug}'s API answered ${method} ${url.pathname} with more than ${byteSize(maxResponseBytes)}, more than ${raise ? 'this' : 'a'} proxy call reads: ask for less (a filter, a smaller page or a narrower range)${raise}.`,
       );
     }
     text = read.text;

@@ -114,6 +114,12 @@ export interface ProxyExecuteRequest {
    * `execute(…, { account })`; ACCOUNT_NOT_IN_SESSION otherwise).
    */
   connectedAccountId?: string;
+  /**
+   * The most bytes of the API's answer this call downloads; past them it fails with PROXY_FAILED and
+   * the rest is not read. 1 up to the ToolMux's `proxyMaxResponseBytes` (INVALID_REQUEST above it).
+   * @default the ToolMux's `proxyMaxResponseBytes` (32 MiB unless the operator set it)
+   */
+  maxResponseBytes?: number;
   signal?: AbortSignal;
 }
 

@@ -6,6 +6,7 @@ import {
   type ToolkitConnectionStatus,
   type WaitForConnectionsResult,
 } from '../auth/connection-waiter.js';
+import { checkMaxResponseBytes } from '../auth/proxy.js';
 import type { ProxyExecuteRequest, ProxyExecuteResponse } from '../auth/types.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Tool } from '../catalog/types.js';
@@ -521,12 +522,15 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   }
 
   async proxyExecute(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse> {
-    const { signal, connectedAccountId, ...rest } = request;
+    const { signal, connectedAccountId, maxResponseBytes, ...rest } = request;
+    // checked here as embedded (the server checks it against its proxyMaxResponseBytes)
+    checkMaxResponseBytes(maxResponseBytes);
     return this.#runtime.api.post<ProxyExecuteResponse>(
       `${this.#path}/proxy`,
       {
         ...rest,
         ...(connectedAccountId !== undefined ? { connected_account_id: connectedAccountId } : {}),
+        ...(maxResponseBytes !== undefined ? { max_response_bytes: maxResponseBytes } : {}),
       },
       signal,
     );

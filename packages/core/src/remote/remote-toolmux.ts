@@ -67,6 +67,7 @@ export const EMBEDDED_ONLY = [
   'oauthRedirectUri',
   'hostedConnectPage',
   'accountCacheTtlMs',
+  'proxyMaxResponseBytes',
 ] as const;
 
 const MIN_API_KEY_LENGTH = 16;
@@ -442,9 +443,13 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     delete: async (accountId: string): Promise<void> => {
       await this.#api.call('DELETE', `/connected-accounts/${id(accountId)}`);
     },
-    refresh: async (accountId: string): Promise<ConnectedAccount> =>
+    refresh: async (accountId: string, options: { signal?: AbortSignal } = {}): Promise<ConnectedAccount> =>
       connectedAccountOf(
-        await this.#api.post<ConnectedAccountWire>(`/connected-accounts/${id(accountId)}/refresh`, undefined),
+        await this.#api.post<ConnectedAccountWire>(
+          `/connected-accounts/${id(accountId)}/refresh`,
+          undefined,
+          options.signal,
+        ),
       ),
     disable: async (accountId: string): Promise<ConnectedAccount> =>
       connectedAccountOf(

@@ -1,3 +1,4 @@
+export { pingToolkit, startSizedApi, unreachableApiToolkit } from './api-toolkits.js';
 export { findGeminiViolations, geminiSchemaAsJsonSchema } from './gemini-invariants.js';
 export type { HardSchemaCase } from './hard-schemas.js';
 export {

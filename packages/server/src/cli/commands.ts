@@ -77,6 +77,8 @@ Options (they override the config file; environment variables in brackets):
 
 Cache lifetimes: TOOLMUX_ACCOUNT_CACHE_TTL_MS and TOOLMUX_SESSION_CACHE_TTL_MS (milliseconds, 0 turns
 the cache off; default 2000), or accountCacheTtlMs / sessionCacheTtlMs in the config file.
+The most of an API's answer one proxy call downloads: TOOLMUX_PROXY_MAX_RESPONSE_BYTES (default
+33554432, 32 MiB), or proxyMaxResponseBytes in the config file.
 
 The API key is TOOLMUX_API_KEY (at least ${MIN_API_KEY_LENGTH} characters); without it, a key file "api.key" (mode 0600) is created beside
 the SQLite database. A PostgreSQL store needs TOOLMUX_API_KEY and TOOLMUX_SECRET_KEY.
@@ -347,6 +349,19 @@ function cacheTtlOf(io: CliIo, name: string, fromConfig: number | undefined): nu
   return value;
 }
 
+/** TOOLMUX_PROXY_MAX_RESPONSE_BYTES, else the config file's `proxyMaxResponseBytes`. */
+function proxyMaxResponseBytesOf(io: CliIo, fromConfig: number | undefined): number | undefined {
+  const text = env(io, 'TOOLMUX_PROXY_MAX_RESPONSE_BYTES');
+  if (text === undefined) return fromConfig;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isSafeInteger(value) || value < 1) {
+    throw new UsageError(
+      `TOOLMUX_PROXY_MAX_RESPONSE_BYTES must be a whole number of bytes, 1 or more (the most of an API's answer one proxy call downloads; default 33554432, 32 MiB), got "${text}".`,
+    );
+  }
+  return value;
+}
+
 function freePort(host: string): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const probe = createNetServer();
@@ -502,6 +517,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   const secretKey = checkedSecretKey(io, config, configName);
   const accountCacheTtlMs = cacheTtlOf(io, 'TOOLMUX_ACCOUNT_CACHE_TTL_MS', config.accountCacheTtlMs);
   const sessionCacheTtlMs = cacheTtlOf(io, 'TOOLMUX_SESSION_CACHE_TTL_MS', config.sessionCacheTtlMs);
+  const proxyMaxResponseBytes = proxyMaxResponseBytesOf(io, config.proxyMaxResponseBytes);
   const toolkits = await loadCatalog(flag('toolkits'), config.toolkits ?? builtinToolkits, cwd);
   checkManagedAuth(config.managedAuth, toolkits, configName);
   try {
@@ -533,6 +549,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     logger,
     secretKey,
     accountCacheTtlMs,
+    proxyMaxResponseBytes,
     managedAuth: config.managedAuth,
     allowedCallbackUrls: config.allowedCallbackUrls,
     defaultCallbackUrl: config.defaultCallbackUrl,

@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ToolMux } from '@toolmux/core';
-import { createTestPostgresStore, createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
+import {
+  createTestPostgresStore,
+  createTestPostgresUrl,
+  postgresSkipReason,
+  startSizedApi,
+} from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oauth.js';
 
@@ -22,6 +27,7 @@ const SAMPLE = fileURLToPath(new URL('./fixture-toolkits.mjs', import.meta.url))
 const SLOW = fileURLToPath(new URL('./fixture-slow.mjs', import.meta.url));
 const OCTO = fileURLToPath(new URL('./fixture-octo.mjs', import.meta.url));
 const SHADOW = fileURLToPath(new URL('./fixture-shadow.mjs', import.meta.url));
+const SIZED = fileURLToPath(new URL('./fixture-sized.mjs', import.meta.url));
 const API_KEY = `tmx_ak_${randomBytes(24).toString('base64url')}`;
 const SECRET_KEY = randomBytes(32).toString('base64');
 
@@ -354,20 +360,39 @@ describe('toolmux serve refuses to start, in one line, on', forStarts(3), () => 
     expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
   });
 
-  it('a cache lifetime that is not a whole number of milliseconds', async () => {
+  // a bad value of a setting, from its environment variable (a usage error: exit 2, `message`) and
+  // from the config file (exit 1, naming the file and the key), refused before anything is created
+  it.each([
+    {
+      setting: 'a cache lifetime that is not a whole number of milliseconds',
+      variable: 'TOOLMUX_SESSION_CACHE_TTL_MS',
+      text: '2s',
+      message:
+        'TOOLMUX_SESSION_CACHE_TTL_MS must be a whole number of milliseconds, 0 or more (0 turns the cache off), got "2s"',
+      key: 'accountCacheTtlMs',
+      value: -1,
+    },
+    {
+      setting: 'a proxy answer limit that is not a whole number of bytes, 1 or more',
+      variable: 'TOOLMUX_PROXY_MAX_RESPONSE_BYTES',
+      text: '32MB',
+      message:
+        'TOOLMUX_PROXY_MAX_RESPONSE_BYTES must be a whole number of bytes, 1 or more (the most of an API\'s answer one proxy call downloads; default 33554432, 32 MiB), got "32MB"',
+      key: 'proxyMaxResponseBytes',
+      value: 0,
+    },
+  ])('$setting', async ({ variable, text, message, key, value }) => {
     const cwd = tempDirectory();
     const fromEnv = await failingServe(['serve'], {
       cwd,
-      env: { TOOLMUX_API_KEY: API_KEY, TOOLMUX_SESSION_CACHE_TTL_MS: '2s' },
+      env: { TOOLMUX_API_KEY: API_KEY, [variable]: text },
     });
     expect(fromEnv.code).toBe(2);
-    expect(expectOneLine(fromEnv)).toContain(
-      'TOOLMUX_SESSION_CACHE_TTL_MS must be a whole number of milliseconds, 0 or more (0 turns the cache off), got "2s"',
-    );
-    writeFileSync(join(cwd, 'toolmux.config.json'), '{ "accountCacheTtlMs": -1 }\n');
+    expect(expectOneLine(fromEnv)).toContain(message);
+    writeFileSync(join(cwd, 'toolmux.config.json'), `${JSON.stringify({ [key]: value })}\n`);
     const fromFile = await failingServe(['serve'], { cwd, env: { TOOLMUX_API_KEY: API_KEY } });
     expect(fromFile.code).toBe(1);
-    expect(expectOneLine(fromFile)).toContain('toolmux.config.json: accountCacheTtlMs:');
+    expect(expectOneLine(fromFile)).toContain(`toolmux.config.json: ${key}:`);
     expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
   });
 
@@ -1129,6 +1154,51 @@ describe('cache lifetimes', forStarts(3), () => {
       }
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe('the proxy answer limit', forStarts(2), () => {
+  it('proxyMaxResponseBytes from the config file, TOOLMUX_PROXY_MAX_RESPONSE_BYTES over it', async () => {
+    const sized = await startSizedApi();
+    const cwd = tempDirectory();
+    writeFileSync(
+      join(cwd, 'toolmux.config.json'),
+      JSON.stringify({ toolkits: [SIZED], store: ':memory:', port: 0, proxyMaxResponseBytes: 2048 }),
+    );
+    const env = {
+      TOOLMUX_API_KEY: API_KEY,
+      TOOLMUX_TEST_SIZED_URL: sized.url,
+    };
+    /** The status of a proxy call for an answer of `bytes` bytes. */
+    const proxied = async (url: string, bytes: number) => {
+      const created = await api(url, 'POST', '/sessions', { user_id: 'u', config: { toolkits: ['sized'] } });
+      const answer = await api(url, 'POST', `/sessions/${created.json.session_id}/proxy`, {
+        toolkit: 'sized',
+        endpoint: `/sized/${bytes}`,
+      });
+      return answer.status;
+    };
+    try {
+      const fromFile = await startServe([], { cwd, env });
+      try {
+        expect(await proxied(fromFile.url, 2048)).toBe(200);
+        expect(await proxied(fromFile.url, 2049)).toBe(502);
+      } finally {
+        expect(await fromFile.stop()).toBe(0);
+      }
+      const fromEnv = await startServe([], {
+        cwd,
+        env: { ...env, TOOLMUX_PROXY_MAX_RESPONSE_BYTES: '1024' },
+      });
+      try {
+        expect(await proxied(fromEnv.url, 1024)).toBe(200);
+        expect(await proxied(fromEnv.url, 1025)).toBe(502);
+      } finally {
+        expect(await fromEnv.stop()).toBe(0);
+      }
+    } finally {
+      await sized.close();
     }
   });
 });

@@ -253,8 +253,10 @@ export function authRoutes({ toolmux, sessions }: AuthRouteContext): Route[] {
       tag: 'auth',
       params: ConnectedAccountParams,
       response: ConnectedAccountSchema,
-      handle: async ({ params }) =>
-        connectedAccountJson(await toolmux.connectedAccounts.refresh(params.connectedAccountId)),
+      // a client that goes away stops waiting (for another instance's refresh); a token request
+      // already sent still stores its tokens
+      handle: async ({ params, signal }) =>
+        connectedAccountJson(await toolmux.connectedAccounts.refresh(params.connectedAccountId, { signal })),
     }),
     route({
       method: 'post',

@@ -1,35 +1,21 @@
-import { defineTool, defineToolkit, ToolMux } from '@toolmux/core';
+import { ToolMux } from '@toolmux/core';
+import { unreachableApiToolkit } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { createServer, type ToolMuxServer } from '../server.js';
 import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
-import { freePort } from '../test-oauth.js';
 
 describe('POST /sessions/:id/proxy when the toolkit’s API is not there', () => {
   let mux: ToolMux;
   let server: ToolMuxServer;
-  let port: number;
+  /** Where the toolkit's API would be: nothing listens there. */
+  let origin: string;
   const logger = recordingLogger();
 
   beforeAll(async () => {
-    port = await freePort(); // nothing listens there
+    const gone = await unreachableApiToolkit();
+    origin = gone.origin;
     mux = new ToolMux({
-      toolkits: [
-        defineToolkit({
-          slug: 'gone',
-          description: 'An API that is not there',
-          baseUrl: `http://127.0.0.1:${port}/api`,
-          auth: { type: 'none' },
-          tools: [
-            defineTool({
-              slug: 'GONE_PING',
-              description: 'Ping.',
-              inputSchema: z.object({}),
-              execute: () => 'pong',
-            }),
-          ],
-        }),
-      ],
+      toolkits: [gone.toolkit],
       store: ':memory:',
       logger,
     });
@@ -58,7 +44,7 @@ describe('POST /sessions/:id/proxy when the toolkit’s API is not there', () =>
     expect(proxied.status).toBe(502);
     expect(proxied.json.error).toMatchObject({
       code: 'PROXY_FAILED',
-      message: `Could not reach gone's API at http://127.0.0.1:${port} (ECONNREFUSED): check the toolkit's baseUrl and the network, then retry.`,
+      message: `Could not reach gone's API at ${origin} (ECONNREFUSED): check the toolkit's baseUrl and the network, then retry.`,
     });
   });
 });

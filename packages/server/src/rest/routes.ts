@@ -478,6 +478,7 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
           body: body.body,
           parameters: body.parameters,
           connectedAccountId: body.connected_account_id,
+          maxResponseBytes: body.max_response_bytes,
           signal,
         });
       },

@@ -334,6 +334,15 @@ export const ProxyBody = component(
       .optional(),
     // an empty or unknown id is the ToolMux's CONNECTED_ACCOUNT_NOT_FOUND, as embedded
     connected_account_id: z.string().max(256).optional(),
+    // above the server's proxyMaxResponseBytes: the ToolMux's INVALID_REQUEST, naming the limit
+    max_response_bytes: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe(
+        "The most bytes of the API's answer to download (past them: 502 PROXY_FAILED, the rest not read). At most the server's proxyMaxResponseBytes, which is also the default (32 MiB unless the operator set it).",
+      ),
   }),
 );
 
