@@ -92,6 +92,12 @@ function namesOf(value: unknown, into = new Set<string>()): Set<string> {
     if (value.length > 0) {
       into.add(value.slice(0, 24));
       into.add(JSON.stringify(value).slice(1, 25));
+      // as core shows a value it names (shownValue: JSON, with DEL and C1 controls escaped too)
+      into.add(
+        JSON.stringify(value)
+          .replace(/[\x7f-\x9f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+          .slice(1, 25),
+      );
     }
   } else if (Array.isArray(value)) {
     for (const item of value.slice(0, 20)) namesOf(item, into);
