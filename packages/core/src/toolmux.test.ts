@@ -48,6 +48,14 @@ describe('how new ToolMux() picks its mode: never a silent fallback to embedded'
     expect(error.message).toContain(`baseUrl "${BASE_URL}" without apiKey`);
     expect(error.message).toContain('TOOLMUX_API_KEY');
     expect(error.message).toContain('toolkits: []');
+    // a password in it is not repeated
+    const withPassword = thrown(() => new ToolMux({ baseUrl: 'https://ops:hunter2@tools.example.com/x' }));
+    expect(withPassword.code).toBe('INVALID_REQUEST');
+    expect(withPassword.message).toContain(
+      '"https://tools.example.com/x" (its user name and password left out here)',
+    );
+    expect(withPassword.message).not.toContain('hunter2');
+    expect(withPassword.message).not.toContain('ops');
   });
 
   it('baseUrl with toolkits or a store stays embedded: the server builds its URLs from it', async () => {

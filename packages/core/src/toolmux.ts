@@ -8,6 +8,7 @@ import { PlainProvider, type Provider } from './provider.js';
 import { EMBEDDED_ONLY, RemoteToolMux } from './remote/remote-toolmux.js';
 import type { SessionOf } from './session.js';
 import type { ToolMuxOptions } from './toolmux-types.js';
+import { shownValue } from './util/stored-text.js';
 
 export type { ToolMuxApi } from './embedded-toolmux.js';
 export type {
@@ -52,10 +53,23 @@ function modeOf(options: ToolMuxOptions<Provider<unknown>>): 'embedded' | 'remot
   if (options.baseUrl !== undefined && !EMBEDDED_ONLY.some((key) => options[key] !== undefined)) {
     throw new ToolMuxError({
       code: 'INVALID_REQUEST',
-      message: `baseUrl "${options.baseUrl}" without apiKey and without toolkits or store: for remote mode, pass the toolmux server's project API key as apiKey (e.g. apiKey: process.env.TOOLMUX_API_KEY, and set TOOLMUX_API_KEY); to run embedded, give toolkits (toolkits: [] for custom tools only).`,
+      message: `baseUrl ${shownBaseUrl(options.baseUrl)} without apiKey and without toolkits or store: for remote mode, pass the toolmux server's project API key as apiKey (e.g. apiKey: process.env.TOOLMUX_API_KEY, and set TOOLMUX_API_KEY); to run embedded, give toolkits (toolkits: [] for custom tools only).`,
     });
   }
   return 'embedded';
+}
+
+/** A base URL for a message: quoted and cut, without a user name or password it may hold. */
+function shownBaseUrl(value: unknown): string {
+  if (typeof value === 'string' && URL.canParse(value)) {
+    const url = new URL(value);
+    if (url.username !== '' || url.password !== '') {
+      url.username = '';
+      url.password = '';
+      return `${shownValue(url.href)} (its user name and password left out here)`;
+    }
+  }
+  return shownValue(value);
 }
 
 /**
