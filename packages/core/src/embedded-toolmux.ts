@@ -45,7 +45,7 @@ import type {
   ToolkitInfo,
   ToolMuxOptions,
 } from './toolmux-types.js';
-import { untilAborted } from './util/abort.js';
+import { checkSignal, untilAborted } from './util/abort.js';
 import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
@@ -555,6 +555,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     execute: async (slug: string, request: ToolExecuteRequest): Promise<ToolResult> => {
       checkUserId(request.userId);
       checkCallId(request.callId);
+      checkSignal(request.signal, 'tools.execute()');
       if (request.connectedAccountId !== undefined) checkId(request.connectedAccountId, 'connectedAccountId');
       const engine = await this.#ready();
       const tool = this.catalog.tools.get(slug);
@@ -675,6 +676,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
      */
     refresh: async (id: string, options: { signal?: AbortSignal } = {}): Promise<ConnectedAccount> => {
       const { signal } = options;
+      checkSignal(signal, 'connectedAccounts.refresh()');
       signal?.throwIfAborted();
       return untilAborted(
         this.#ready().then((engine) => engine.auth.refreshConnectedAccount(id, { signal })),

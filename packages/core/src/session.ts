@@ -65,6 +65,7 @@ import { shapeInputSchema } from './schema/shape.js';
 import type { AuthConfigType, ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import { toolCallExecute } from './tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
+import { checkSignal } from './util/abort.js';
 import { idTime, newId } from './util/ids.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
@@ -694,6 +695,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       };
     }
     checkCallId(options.callId);
+    checkSignal(options.signal, 'execute()');
     const meta = this.#metaTools().get(slug);
     const tool = meta ?? this.#visibleTools().get(slug);
     const call = {
@@ -863,6 +865,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     toolkits: string[],
     options: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<WaitForConnectionsResult> {
+    checkSignal(options?.signal, 'waitForConnections()');
     return this.#waitForConnections(toolkits, options);
   }
 
@@ -918,6 +921,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * the auth scheme says and masked in what comes back; redirects are returned, not followed.
    */
   async proxyExecute(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse> {
+    checkSignal(request?.signal, 'proxyExecute()');
     await this.#checkExists();
     return proxyExecute(this.#runtime.auth, this.#runtime.env.fetch, {
       toolkit: this.#sessionToolkit(request.toolkit),
@@ -1653,6 +1657,11 @@ export function handleToolCallsWith(
   execute: ExecuteFn,
   tools: ReadonlyMap<string, ToolSpec> | Promise<ReadonlyMap<string, ToolSpec>>,
 ): Promise<unknown> {
+  try {
+    checkSignal(signal, 'handleToolCalls()');
+  } catch (error) {
+    return Promise.reject(error);
+  }
   if (!provider.handleToolCalls) {
     return Promise.reject(
       new ToolMuxError({

@@ -44,6 +44,7 @@ import {
 import type { ExecutionLogRecord } from '../store/types.js';
 import { toolCallExecute } from '../tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from '../tool-modifiers.js';
+import { checkSignal } from '../util/abort.js';
 import { newId } from '../util/ids.js';
 import { jsonTextSliced } from '../util/json-slices.js';
 import { WorkSlice } from '../util/slices.js';
@@ -221,6 +222,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   }
 
   async execute(slug: string, args: unknown = {}, options: ExecuteOptions = {}): Promise<ToolResult> {
+    checkSignal(options.signal, 'execute()');
     // only a session that has the multi-execute runs it here; one that has not (DIRECT_TOOLS) sends
     // the call to the server, which refuses it as an embedded session would
     if (
@@ -472,6 +474,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     toolkits: string[],
     options: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<WaitForConnectionsResult> {
+    checkSignal(options.signal, 'waitForConnections()');
     const slugs = checkWaitToolkits(toolkits);
     const timeoutMs = checkConnectionsWaitTimeout(options.timeoutMs);
     const wire = await this.#runtime.api.post<{
@@ -523,6 +526,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
 
   async proxyExecute(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse> {
     const { signal, connectedAccountId, maxResponseBytes, ...rest } = request;
+    checkSignal(signal, 'proxyExecute()');
     // checked here as embedded (the server checks it against its proxyMaxResponseBytes)
     checkMaxResponseBytes(maxResponseBytes);
     return this.#runtime.api.post<ProxyExecuteResponse>(

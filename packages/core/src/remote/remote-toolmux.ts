@@ -28,6 +28,7 @@ import type {
   ToolkitInfo,
   ToolMuxOptions,
 } from '../toolmux-types.js';
+import { checkSignal } from '../util/abort.js';
 import { consoleLogger } from '../util/logger.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, RemoteApi } from './http.js';
 import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
@@ -336,8 +337,9 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         : { specs, execute };
       return this.provider.wrapTools(wrapped.specs, wrapped.execute) as CollectionOf<P>;
     },
-    execute: async (slug: string, request: ToolExecuteRequest): Promise<ToolResult> =>
-      await this.#api.post(
+    execute: async (slug: string, request: ToolExecuteRequest): Promise<ToolResult> => {
+      checkSignal(request.signal, 'tools.execute()');
+      return await this.#api.post(
         '/tools/execute',
         {
           tool_slug: slug,
@@ -351,7 +353,8 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         },
         request.signal,
         toolResultOf,
-      ),
+      );
+    },
   };
 
   readonly authConfigs = {
@@ -443,14 +446,16 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     delete: async (accountId: string): Promise<void> => {
       await this.#api.call('DELETE', `/connected-accounts/${id(accountId)}`);
     },
-    refresh: async (accountId: string, options: { signal?: AbortSignal } = {}): Promise<ConnectedAccount> =>
-      connectedAccountOf(
+    refresh: async (accountId: string, options: { signal?: AbortSignal } = {}): Promise<ConnectedAccount> => {
+      checkSignal(options.signal, 'connectedAccounts.refresh()');
+      return connectedAccountOf(
         await this.#api.post<ConnectedAccountWire>(
           `/connected-accounts/${id(accountId)}/refresh`,
           undefined,
           options.signal,
         ),
-      ),
+      );
+    },
     disable: async (accountId: string): Promise<ConnectedAccount> =>
       connectedAccountOf(
         await this.#api.post<ConnectedAccountWire>(`/connected-accounts/${id(accountId)}/disable`, undefined),

@@ -1,3 +1,29 @@
+import { ToolMuxError } from '../errors.js';
+import { shownValue } from './stored-text.js';
+
+/**
+ * Refuses a `signal` option that is not an AbortSignal (a plain object from JavaScript, or what code
+ * in the workbench passes on), which failed later as a TypeError far from its cause (a call's
+ * "addEventListener is not a function"). An object that looks like one (`aborted`,
+ * `addEventListener`) passes, so that a polyfill's signal still works.
+ */
+export function checkSignal(signal: unknown, operation: string): void {
+  if (signal === undefined) return;
+  const candidate = signal as Partial<AbortSignal> | null;
+  if (
+    candidate !== null &&
+    typeof candidate === 'object' &&
+    typeof candidate.aborted === 'boolean' &&
+    typeof candidate.addEventListener === 'function' &&
+    typeof candidate.removeEventListener === 'function'
+  )
+    return;
+  throw new ToolMuxError({
+    code: 'INVALID_REQUEST',
+    message: `${operation} takes signal as an AbortSignal (an AbortController's signal, or AbortSignal.timeout(ms)); got ${shownValue(signal)}. Pass one, or leave signal out.`,
+  });
+}
+
 /**
  * Waits for `promise` until `signal` aborts: rejects with the signal's reason at once then (the
  * promise goes on; its outcome is not looked at). Without a signal, the promise itself.
