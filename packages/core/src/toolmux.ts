@@ -8,7 +8,7 @@ import { PlainProvider, type Provider } from './provider.js';
 import { EMBEDDED_ONLY, RemoteToolMux } from './remote/remote-toolmux.js';
 import type { SessionOf } from './session.js';
 import type { ToolMuxOptions } from './toolmux-types.js';
-import { shownValue } from './util/stored-text.js';
+import { shownValue, urlWithoutCredentials } from './util/stored-text.js';
 
 export type { ToolMuxApi } from './embedded-toolmux.js';
 export type {
@@ -61,15 +61,10 @@ function modeOf(options: ToolMuxOptions<Provider<unknown>>): 'embedded' | 'remot
 
 /** A base URL for a message: quoted and cut, without a user name or password it may hold. */
 function shownBaseUrl(value: unknown): string {
-  if (typeof value === 'string' && URL.canParse(value)) {
-    const url = new URL(value);
-    if (url.username !== '' || url.password !== '') {
-      url.username = '';
-      url.password = '';
-      return `${shownValue(url.href)} (its user name and password left out here)`;
-    }
-  }
-  return shownValue(value);
+  const safe = urlWithoutCredentials(value);
+  return safe === undefined
+    ? shownValue(value)
+    : `${shownValue(safe)} (its user name and password left out here)`;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { ToolMuxError } from '../errors.js';
+import { settlesWithin } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 
 /** How long `ToolMux.close()` lets tool calls in flight finish before it stops them. */
@@ -93,14 +94,7 @@ export class CallsInFlight {
     const idle = new Promise<void>((resolve) => {
       this.#waiting.push({ epoch, left: this.#calls.size, resolve });
     });
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([
-      idle.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    const late = !(await settlesWithin(idle, timeoutMs));
     let stopped = 0;
     if (late) {
       for (const call of [...this.#calls]) {

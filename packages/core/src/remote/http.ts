@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, TOOLMUX_ERROR_CODES, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
+import { settlesWithin } from '../util/abort.js';
 import { byteSize, responseTextUpTo } from '../util/response-text.js';
 import { checkText, checkUserId } from '../util/stored-text.js';
 
@@ -132,14 +133,7 @@ export class RemoteApi {
     const requests = [...this.#inFlight].filter(which);
     if (requests.length === 0) return 0;
     const all = Promise.all(requests.map((request) => request.done));
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([
-      all.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    const late = !(await settlesWithin(all, timeoutMs));
     if (!late) return 0;
     const left = requests.filter((request) => this.#inFlight.has(request));
     for (const request of left) request.stop(new Stopped('close', timeoutMs));

@@ -28,8 +28,9 @@ import type {
   ToolkitInfo,
   ToolMuxOptions,
 } from '../toolmux-types.js';
-import { checkSignal } from '../util/abort.js';
+import { checkSignal, settlesWithin } from '../util/abort.js';
 import { consoleLogger } from '../util/logger.js';
+import { urlWithoutCredentials } from '../util/stored-text.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, RemoteApi } from './http.js';
 import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
 import {
@@ -96,7 +97,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
 
   constructor(options: ToolMuxOptions<P>, provider: P) {
     this.provider = provider;
-    if (/^\s*https?:\/\/[^/?#]*@/i.test(String(options.baseUrl ?? ''))) {
+    if (urlWithoutCredentials(options.baseUrl) !== undefined) {
       // fetch refuses such a URL, and its error (or ours) would show the password
       throw new ToolMuxError({
         code: 'INVALID_REQUEST',
@@ -501,14 +502,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       );
     }
     const flushed = this.#logs.flush();
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([
-      flushed.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    const late = !(await settlesWithin(flushed, timeoutMs));
     if (!late) return;
     const stop = this.#uploadsStop;
     stop.abort(

@@ -1,4 +1,5 @@
 import { ToolMuxError } from '../errors.js';
+import { leadingText } from '../util/stored-text.js';
 import type { EmbedFunction } from './embeddings.js';
 import { DocumentEmbeddings, dotProduct } from './embeddings.js';
 import type { FieldScoring } from './inverted-index.js';
@@ -209,7 +210,7 @@ export class ToolIndex {
   search(query: string, options: ToolSearchOptions = {}): ToolSearchResult[] {
     const limit = Math.floor(options.limit ?? 10);
     if (!(limit > 0)) return [];
-    for (const [termId, weight] of this.#queryTerms(leading(query, MAX_QUERY_CHARS)))
+    for (const [termId, weight] of this.#queryTerms(leadingText(query, MAX_QUERY_CHARS)))
       this.#index.score(termId, weight, this.#board);
     return this.#results(this.#board.takeTop(limit, this.#accept(options.filter)));
   }
@@ -226,7 +227,7 @@ export class ToolIndex {
     if (!(limit > 0) || query.trim() === '') return [];
     const [documentVectors, queryVector] = await Promise.all([
       this.#embeddings.vectors(),
-      this.#embeddings.embedQuery(leading(query, MAX_QUERY_CHARS)),
+      this.#embeddings.embedQuery(leadingText(query, MAX_QUERY_CHARS)),
     ]);
     const candidates = Math.max(limit, HYBRID_CANDIDATES);
     const lexical = this.search(query, { limit: candidates, filter });
@@ -286,14 +287,14 @@ export class ToolIndex {
 
 /** The terms of each search field of a document, in {@link SEARCH_FIELDS} order. */
 function fieldTerms(document: SearchDocument): string[][] {
-  const toolkitTerms = tokenize(leading(document.toolkit, MAX_FIELD_CHARS));
-  const toolkitNameTerms = tokenize(leading(document.toolkitName ?? '', MAX_FIELD_CHARS)).filter(
+  const toolkitTerms = tokenize(leadingText(document.toolkit, MAX_FIELD_CHARS));
+  const toolkitNameTerms = tokenize(leadingText(document.toolkitName ?? '', MAX_FIELD_CHARS)).filter(
     (term) => !toolkitTerms.includes(term),
   );
   return [
-    tokenize(leading(document.slug, MAX_FIELD_CHARS)),
-    tokenize(leading(document.name, MAX_FIELD_CHARS)),
-    tokenize(leading(document.description, MAX_FIELD_CHARS)),
+    tokenize(leadingText(document.slug, MAX_FIELD_CHARS)),
+    tokenize(leadingText(document.name, MAX_FIELD_CHARS)),
+    tokenize(leadingText(document.description, MAX_FIELD_CHARS)),
     termsWithin(
       document.parameters.flatMap((parameter) => [parameter.name, parameter.description ?? '']),
       MAX_FIELD_CHARS,
@@ -303,20 +304,13 @@ function fieldTerms(document: SearchDocument): string[][] {
   ];
 }
 
-/** The first `max` characters of `text` (one fewer rather than half of a surrogate pair). */
-function leading(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const last = text.charCodeAt(max - 1);
-  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
-}
-
 /** The terms of `texts` in order, reading at most `budget` characters of them in all. */
 function termsWithin(texts: readonly string[], budget: number): string[] {
   const terms: string[] = [];
   let left = budget;
   for (const text of texts) {
     if (left <= 0) break;
-    const read = leading(text, left);
+    const read = leadingText(text, left);
     left -= read.length + 1;
     for (const term of tokenize(read)) terms.push(term);
   }
@@ -325,7 +319,7 @@ function termsWithin(texts: readonly string[], budget: number): string[] {
 
 /** What an embedding model reads for a tool. */
 function embeddingText(document: SearchDocument): string {
-  return `${document.toolkitName ?? document.toolkit} / ${document.name}: ${leading(document.description, MAX_FIELD_CHARS)}`;
+  return `${document.toolkitName ?? document.toolkit} / ${document.name}: ${leadingText(document.description, MAX_FIELD_CHARS)}`;
 }
 
 function mergeRanking(overrides: ToolIndexOptions['ranking'] = {}): RankingParameters {

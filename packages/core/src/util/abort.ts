@@ -25,6 +25,26 @@ export function checkSignal(signal: unknown, operation: string): void {
 }
 
 /**
+ * Whether `promise` settles (resolves or rejects) within `timeoutMs`; its outcome is not looked at,
+ * and the timer is cleared as soon as it does.
+ */
+export async function settlesWithin(promise: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = promise.then(
+    () => true,
+    () => true,
+  );
+  const inTime = await Promise.race([
+    settled,
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  return inTime;
+}
+
+/**
  * Waits for `promise` until `signal` aborts: rejects with the signal's reason at once then (the
  * promise goes on; its outcome is not looked at). Without a signal, the promise itself.
  */

@@ -154,6 +154,26 @@ export function checkId(
 }
 
 /**
+ * `value` as a URL without the user name and password it holds, or undefined when it holds none (or
+ * is not a URL): for a message that must not repeat a password.
+ */
+export function urlWithoutCredentials(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !URL.canParse(value)) return undefined;
+  const url = new URL(value);
+  if (url.username === '' && url.password === '') return undefined;
+  url.username = '';
+  url.password = '';
+  return url.href;
+}
+
+/** The first `max` characters of `text`, one fewer rather than half of a surrogate pair. */
+export function leadingText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const last = text.charCodeAt(max - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
+}
+
+/**
  * A tool call id that an agent framework or a model's API gave, as the execution log keeps it: the id
  * itself when it can be stored; otherwise with each control character and lone surrogate made U+FFFD
  * and cut to {@link MAX_ID_LENGTH} characters (never inside a surrogate pair). `suffix` (`#0` for the
@@ -169,12 +189,7 @@ export function storableCallId(callId: string, suffix = ''): string {
     for (const char of id) replaced += firstControl(char, false) < 0 ? char : '\ufffd';
     id = replaced;
   }
-  if (id.length > maxLength) {
-    id = id.slice(0, maxLength);
-    // a high surrogate whose pair the cut left out
-    if (/[\ud800-\udbff]$/.test(id)) id = id.slice(0, -1);
-  }
-  return `${id}${suffix}`;
+  return `${leadingText(id, maxLength)}${suffix}`;
 }
 
 /** A call id is the agent framework's tool call id; it is written to the execution log. */
