@@ -306,7 +306,7 @@ describe.each(backends)('waiting for connections on $name', ({ name, skipReason,
     });
 
     it.skipIf(name !== 'postgres')(
-      'PostgreSQL notifies a waiting store of a change another instance commits',
+      'PostgreSQL notifies a waiting store of a change another instance commits (a connection, a session deleted)',
       async () => {
         const store = await PostgresStore.create({ connectionString: database.spec });
         await store.migrate();
@@ -320,6 +320,13 @@ describe.each(backends)('waiting for connections on $name', ({ name, skipReason,
           expect(await watch.ready).toBe(true);
           expect(watch.live()).toBe(true);
           await other.connectionRequests.complete(request.id, { apiKey: 'sk_2' });
+          for (let attempt = 0; attempt < 100 && notified === 0; attempt++) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          expect(notified).toBeGreaterThan(0);
+          // a session deleted on another instance wakes the user's waits too (they then find it gone)
+          notified = 0;
+          await other.sessions.delete(session.sessionId);
           for (let attempt = 0; attempt < 100 && notified === 0; attempt++) {
             await new Promise((resolve) => setTimeout(resolve, 20));
           }

@@ -6,8 +6,9 @@
  * "Waiting for connections"):
  *
  * - PostgreSQL: LISTEN/NOTIFY. Triggers on the accounts and connection requests tables (migration 8)
- *   notify at the commit of any change of status, whichever instance or code path made it, so a wait
- *   on server B wakes within a round trip of the OAuth callback or hosted form handled by server A.
+ *   notify at the commit of any change of status, whichever instance or code path made it (and, since
+ *   migration 14, one on the sessions table at a session's deletion), so a wait on server B wakes
+ *   within a round trip of the OAuth callback or hosted form handled by server A.
  *   Each store holds one LISTEN connection, opened by its first wait; a notification wakes only the
  *   waits of that user. Notifications are not durable (one sent while the listening connection is
  *   down is lost), so a wait also re-reads every 5 s while listening, and polls (250 ms growing to
@@ -21,7 +22,8 @@
  * queries. The work of a wait is bounded: at most 20 toolkits, at most 120 s, one read per toolkit per
  * wake (wakes at least 50 ms apart however many notifications arrive). A wait ends at its timeout, when
  * no toolkit is PENDING any more, when its abort signal fires, when the ToolMux closes, or when its
- * session is deleted (at once in the same process, at the next wake on another instance).
+ * session is deleted (at once in the same process, at the next wake on another instance: the delete's
+ * notification on PostgreSQL, the next poll on SQLite).
  */
 
 import { apiRef } from '../api-refs.js';
@@ -234,7 +236,8 @@ export async function waitUntilSettled(options: {
   signal?: AbortSignal;
   /**
    * The session waiting: a delete in this process ends the wait at once, and each wake checks that
-   * the session still exists (a delete on another instance ends it at the next wake, within 5 s).
+   * the session still exists (a delete on another instance ends it at the next wake: at once on
+   * PostgreSQL, whose delete notifies; within 500 ms on SQLite).
    */
   session?: { id: string; exists: () => Promise<boolean> };
 }): Promise<WaitForConnectionsResult> {

@@ -528,6 +528,29 @@ export const MIGRATIONS: readonly Migration[] = [
       `,
     },
   },
+  {
+    version: 14,
+    name: 'session_delete_notifies_waits',
+    // A wait for connections ends when its session is deleted. Deleted on another instance, the wait
+    // learnt it only at its next re-read (every 5 s while listening). In PostgreSQL a delete now
+    // notifies channel toolmux_connections like migration 8's triggers (the schema and the MD5 of the
+    // user id), so the user's waits on every instance wake at the commit and find their session gone.
+    // SQLite has no notifications: a wait there polls (at most every 500 ms) as before.
+    sql: {
+      sqlite: 'SELECT 1;',
+      postgres: `
+        CREATE FUNCTION toolmux_notify_session_deleted() RETURNS trigger LANGUAGE plpgsql AS $fn$
+        BEGIN
+          PERFORM pg_notify('toolmux_connections', TG_TABLE_SCHEMA || ':' || md5(OLD.user_id));
+          RETURN NULL;
+        END
+        $fn$;
+        CREATE TRIGGER toolmux_sessions_notify_delete
+          AFTER DELETE ON toolmux_sessions
+          FOR EACH ROW EXECUTE FUNCTION toolmux_notify_session_deleted();
+      `,
+    },
+  },
 ];
 
 /** The table of each kind of record that holds encrypted values. */
