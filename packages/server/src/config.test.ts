@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ToolMuxError } from '@toolmux/core';
-import { createSampleToolkits } from '@toolmux/core/test';
+import { createSampleToolkits, editDistanceByTable } from '@toolmux/core/test';
 import fc from 'fast-check';
 import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import {
@@ -80,30 +80,13 @@ describe('didYouMean', () => {
 
   it('suggests what the full edit distance suggests, for names of any length', () => {
     // the suggestion by definition: every candidate's edit distance (with adjacent swaps) computed
-    const swaps = (a: string, b: string): number => {
-      const rows = Array.from({ length: a.length + 1 }, (_, i) =>
-        Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-      );
-      for (let i = 1; i <= a.length; i++) {
-        for (let j = 1; j <= b.length; j++) {
-          let best = Math.min(
-            rows[i - 1]![j]! + 1,
-            rows[i]![j - 1]! + 1,
-            rows[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-          );
-          if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-            best = Math.min(best, rows[i - 2]![j - 2]! + 1);
-          rows[i]![j] = best;
-        }
-      }
-      return rows[a.length]![b.length]!;
-    };
     const byDefinition = (input: string, candidates: readonly string[]) => {
       let best: { candidate: string; score: number } | undefined;
       for (const candidate of candidates) {
         const lower = candidate.toLowerCase();
         const wanted = input.toLowerCase();
-        const score = lower.startsWith(wanted) && wanted.length >= 3 ? 0.5 : swaps(wanted, lower);
+        const score =
+          lower.startsWith(wanted) && wanted.length >= 3 ? 0.5 : editDistanceByTable(wanted, lower);
         const limit = Math.min(3, Math.max(1, Math.floor(candidate.length / 3)));
         if (score <= limit && (!best || score < best.score)) best = { candidate, score };
       }

@@ -2,6 +2,7 @@ import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import type { SearchDocument } from '../search/tool-index.js';
 import { ToolIndex } from '../search/tool-index.js';
+import { editDistance } from '../util/edit-distance.js';
 import { shownValue } from '../util/stored-text.js';
 import { toolSlugPrefix } from './define.js';
 import type { Tool, Toolkit } from './types.js';
@@ -48,20 +49,6 @@ export function closestNames(name: string, candidates: Iterable<string>, max = 3
     .sort((a, b) => a.distance - b.distance)
     .slice(0, max)
     .map((entry) => entry.candidate);
-}
-
-function editDistance(a: string, b: string): number {
-  const previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = previous[0]!;
-    previous[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = previous[j]!;
-      previous[j] = Math.min(above + 1, previous[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return previous[b.length]!;
 }
 
 export function didYouMean(name: string, candidates: Iterable<string>): string {
