@@ -9,7 +9,7 @@ import { MockLLM } from '@llamaindex/core/llms/mock';
 import { openai } from '@llamaindex/openai';
 import { agent, agentToolCallEvent, agentToolCallResultEvent } from '@llamaindex/workflow';
 import { defineTool, defineToolkit, ToolMux } from '@toolmux/core';
-import { LlamaIndexProvider } from '@toolmux/llamaindex';
+import { answerUnknownToolCalls, LlamaIndexProvider } from '@toolmux/llamaindex';
 import { z } from 'zod';
 
 const orders = new Map([
@@ -80,7 +80,8 @@ function nextStep(messages: ChatMessage[]): ToolCall | string {
 
 const apiKey = process.env.OPENAI_API_KEY;
 const modelName = process.env.OPENAI_MODEL ?? 'gpt-5-mini';
-const llm = apiKey ? openai({ apiKey, model: modelName }) : new ScriptedLLM();
+// a tool name the agent has no tool of would leave LlamaIndex's agent hanging: the session answers it
+const llm = answerUnknownToolCalls(apiKey ? openai({ apiKey, model: modelName }) : new ScriptedLLM());
 console.log(apiKey ? `model: OpenAI ${modelName}` : 'model: scripted (offline)');
 
 const mux = new ToolMux({ provider: new LlamaIndexProvider(), toolkits: [acme], store: ':memory:' });

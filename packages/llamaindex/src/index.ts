@@ -4,3 +4,4 @@ export type {
   LlamaIndexToolContext,
 } from './llamaindex-provider.js';
 export { LlamaIndexProvider } from './llamaindex-provider.js';
+export { answerUnknownToolCalls } from './unknown-tool-calls.js';

@@ -7,7 +7,8 @@ import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
 import { type SampleSessionOptions, sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { LlamaIndexProvider, type LlamaIndexTool } from './index.js';
+import { answerUnknownToolCalls, LlamaIndexProvider, type LlamaIndexTool } from './index.js';
+import { settled } from './test-settled.js';
 
 /** A tool call the scripted model makes; `rawInput` sends text instead of JSON-encoded `input`. */
 type ToolCall = { name: string; input?: unknown; rawInput?: string; id?: string };
@@ -68,6 +69,18 @@ function lastToolResults(messages: ChatMessage[] | undefined): ToolResultMessage
 async function runAgent(llm: ScriptedLLM, tools: LlamaIndexTool[], prompt: string) {
   const event = await agent({ llm, tools, verbose: false }).run(prompt);
   return event.data.result as string;
+}
+
+/** `runAgent` with the LLM wrapped in `answerUnknownToolCalls()`, failing if the run never settles. */
+async function runAnsweringUnknownTools(llm: ScriptedLLM, tools: LlamaIndexTool[], prompt: string) {
+  const event = await settled(agent({ llm: answerUnknownToolCalls(llm), tools, verbose: false }).run(prompt));
+  return event.data.result as string;
+}
+
+/** The tool calls of the assistant message just before the tool results a model call received. */
+function lastToolCalls(messages: ChatMessage[] | undefined): unknown {
+  const assistant = (messages ?? []).findLast((message) => message.role === 'assistant');
+  return (assistant?.options as { toolCall?: unknown } | undefined)?.toolCall;
 }
 
 const silent = { debug() {}, warn() {}, error() {} };
@@ -235,6 +248,97 @@ describe.each(modes)('LlamaIndexProvider in the LlamaIndex agent() loop (%s)', (
         )
         .toEqual(['TASKS_WAIT_FOR_APPROVAL TOOL_ABORTED call_wait']);
     });
+  });
+});
+
+describe.each(modes)('answerUnknownToolCalls(): a tool name the agent has no tool of (%s)', (mode) => {
+  const hints = {
+    [SessionPreset.META_TOOLS]: 'Use TOOLMUX_SEARCH_TOOLS to find the right slug.',
+    [SessionPreset.DIRECT_TOOLS]: 'Call only the tools this session gave you.',
+  };
+  it.each(presets)(
+    "%s: the model reads toolmux's answer under the name it called, and the run goes on",
+    async (preset) => {
+      const { tools, calls, session } = await setUp({ mode, preset });
+      const input = '{"title":"Buy milk"}';
+      const llm = new ScriptedLLM([() => [{ name: 'TASKS_CREATE_TASKS', id: 'call_typo', rawInput: input }]]);
+
+      expect(await runAnsweringUnknownTools(llm, tools, 'Remind me to buy milk')).toBe('done');
+
+      expect(lastToolResults(llm.calls[1]?.messages)).toEqual([
+        {
+          id: 'call_typo',
+          result: `Error (TOOL_NOT_FOUND): There is no tool 'TASKS_CREATE_TASKS'. Did you mean 'TASKS_CREATE_TASK' or 'TASKS_LIST_TASKS' or 'TASKS_DELETE_TASK'? ${hints[preset]}`,
+          isError: false,
+        },
+      ]);
+      // the model sees its own call again, as it made it
+      expect(lastToolCalls(llm.calls[1]?.messages)).toEqual([
+        { name: 'TASKS_CREATE_TASKS', id: 'call_typo', input },
+      ]);
+      expect(calls).toEqual([]);
+      expect(
+        (await session.logs()).items.map((log) => `${log.toolSlug} ${log.errorCode} ${log.callId}`),
+      ).toEqual(['TASKS_CREATE_TASKS TOOL_NOT_FOUND call_typo']);
+    },
+  );
+
+  it('META_TOOLS: a slug found with TOOLMUX_SEARCH_TOOLS and called directly runs through the session, beside a call of a tool the agent has', async () => {
+    const { tools, calls, session } = await setUp({ mode });
+    const llm = new ScriptedLLM([
+      () => [
+        { name: 'TASKS_CREATE_TASK', id: 'call_direct', input: { title: 'Buy milk' } },
+        {
+          name: 'TOOLMUX_SEARCH_TOOLS',
+          id: 'call_search',
+          input: { queries: [{ use_case: 'list my tasks' }] },
+        },
+      ],
+      () => [{ name: 'NOTES_CREATE_NOTES', id: 'call_note', input: { text: 'milk' } }],
+    ]);
+
+    expect(await runAnsweringUnknownTools(llm, tools, 'Remind me to buy milk')).toBe('done');
+
+    expect(calls.map((call) => [call.slug, call.input, call.context.callId])).toEqual([
+      ['TASKS_CREATE_TASK', { title: 'Buy milk' }, 'call_direct'],
+    ]);
+    const [direct, search] = lastToolResults(llm.calls[1]?.messages);
+    expect(direct).toEqual({
+      id: 'call_direct',
+      result: "{'id':'task_1','title':'Buy milk'}",
+      isError: false,
+    });
+    expect(search).toMatchObject({
+      id: 'call_search',
+      result: expect.stringContaining("'tool_slug':'TASKS_LIST_TASKS'"),
+    });
+    // the call the model made as it made it (JSON text), beside the agent's own (parsed)
+    expect(lastToolCalls(llm.calls[1]?.messages)).toEqual([
+      { name: 'TASKS_CREATE_TASK', id: 'call_direct', input: '{"title":"Buy milk"}' },
+      {
+        name: 'TOOLMUX_SEARCH_TOOLS',
+        id: 'call_search',
+        input: { queries: [{ use_case: 'list my tasks' }] },
+      },
+    ]);
+    expect(lastToolResults(llm.calls[2]?.messages)[0]!.result).toBe(
+      "Error (TOOL_NOT_FOUND): There is no tool 'NOTES_CREATE_NOTES'. Did you mean 'NOTES_CREATE_NOTE' or 'NOTES_SEARCH_NOTES'? Use TOOLMUX_SEARCH_TOOLS to find the right slug.",
+    );
+    // the earlier call too, in the history of the next step
+    expect(
+      llm.calls[2]?.messages.flatMap(
+        (message) => (message.options as { toolCall?: [] } | undefined)?.toolCall ?? [],
+      ),
+    ).toContainEqual({ name: 'TASKS_CREATE_TASK', id: 'call_direct', input: '{"title":"Buy milk"}' });
+    expect(
+      (await session.logs()).items
+        .map((log) => `${log.toolSlug} ${log.errorCode ?? 'ok'} ${log.callId}`)
+        .sort(),
+    ).toEqual([
+      'NOTES_CREATE_NOTES TOOL_NOT_FOUND call_note',
+      'TASKS_CREATE_TASK ok call_direct',
+      'TOOLMUX_SEARCH_TOOLS ok call_search',
+    ]);
   });
 });
 

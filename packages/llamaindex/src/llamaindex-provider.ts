@@ -12,6 +12,7 @@ import {
   type ToolResult,
   type ToolSpec,
 } from '@toolmux/core';
+import { toolmuxMetadata, unknownCalls } from './unknown-tool-calls.js';
 
 /**
  * What a tool of this provider accepts as its bound argument (`tool.bind({ signal })`, LlamaIndex's way
@@ -46,11 +47,14 @@ export interface LlamaIndexProviderOptions {
  * tool's data on success, and `Error (CODE): message` on failure: a failing tool never throws into the
  * agent loop. The model's tool call id is taken from LlamaIndex's `llm-tool-call` event; LlamaIndex's
  * agents hand tools no abort signal, so bind one: `tools.map((tool) => tool.bind({ signal }))`.
+ * LlamaIndex's agents never settle when the model calls a tool name they have no tool of: give them
+ * the LLM wrapped in `answerUnknownToolCalls()`, and the session answers such a call.
  *
  * @example
  * const mux = new ToolMux({ provider: new LlamaIndexProvider(), toolkits });
  * const session = await mux.create('user_123', { toolkits: ['github'] });
- * const assistant = agent({ llm: openai({ model: 'gpt-5-mini' }), tools: await session.tools() });
+ * const llm = answerUnknownToolCalls(openai({ model: 'gpt-5-mini' }));
+ * const assistant = agent({ llm, tools: await session.tools() });
  * const result = await assistant.run('Star the octocat/hello-world repository');
  */
 export class LlamaIndexProvider implements Provider<LlamaIndexTool[]> {
@@ -83,11 +87,15 @@ function functionTool(spec: ToolSpec, schema: JSONSchema, execute: ExecuteFn): L
     listenForToolCalls();
     // LlamaIndex announces the call (with its id) in a microtask queued just before it called the tool
     await undefined;
-    const callId = typeof input === 'object' && input !== null ? callIds.get(input) : undefined;
-    return answerOf(await execute(slug, input, { callId, signal: context?.signal }));
+    const inputObject = typeof input === 'object' && input !== null ? input : undefined;
+    const callId = inputObject && callIds.get(inputObject);
+    // a call answerUnknownToolCalls() handed this tool runs under the name the model called
+    const name = (inputObject && unknownCalls.get(inputObject)?.name) ?? slug;
+    return answerOf(await execute(name, input, { callId, signal: context?.signal }));
   };
   // the schema is copied once per schema object (core keeps one per tool), not once per session
   const metadata = { name: slug, description: spec.description, parameters: plainCopyOf(schema) };
+  toolmuxMetadata.add(metadata);
   return FunctionTool.from<unknown, LlamaIndexToolContext>(run, metadata as never) as LlamaIndexTool;
 }
 

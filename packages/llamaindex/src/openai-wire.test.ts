@@ -1,8 +1,15 @@
 import { OpenAI } from '@llamaindex/openai';
 import { agent } from '@llamaindex/workflow';
-import { expectOpenAISafeSchemas } from '@toolmux/core/test';
+import { SessionPreset, ToolMux } from '@toolmux/core';
+import {
+  createSampleToolkits,
+  expectOpenAISafeSchemas,
+  openaiReply,
+  startScriptedModelServer,
+} from '@toolmux/core/test';
 import { describe, expect, it } from 'vitest';
-import { LlamaIndexProvider } from './index.js';
+import { answerUnknownToolCalls, LlamaIndexProvider } from './index.js';
+import { settled } from './test-settled.js';
 
 /**
  * What reaches OpenAI through LlamaIndex's own OpenAI LLM (@llamaindex/openai, a real client pointed
@@ -25,4 +32,65 @@ describe('@llamaindex/openai OpenAI in agent()', () => {
       expect(first.url).toBe('/v1/chat/completions');
     },
   );
+
+  it('answerUnknownToolCalls(): a streamed call of a tool the agent has none of is answered by the session, and the next request shows it as the model made it', async () => {
+    const mux = new ToolMux({
+      provider: new LlamaIndexProvider(),
+      toolkits: createSampleToolkits().toolkits,
+      store: ':memory:',
+      logger: { debug() {}, warn() {}, error() {} },
+    });
+    const model = await startScriptedModelServer([
+      (request) =>
+        openaiReply(request, [{ id: 'call_typo', name: 'TASKS_CREATE_TASKS', args: { title: 'Buy milk' } }]),
+      (request) => openaiReply(request, []),
+    ]);
+    try {
+      const session = await mux.create('user_1', {
+        toolkits: ['tasks'],
+        sessionPreset: SessionPreset.DIRECT_TOOLS,
+      });
+      const llm = new OpenAI({
+        model: 'gpt-4o-mini',
+        apiKey: 'sk-test',
+        maxRetries: 0,
+        baseURL: `${model.url}/v1`,
+      });
+      const assistant = agent({
+        llm: answerUnknownToolCalls(llm),
+        tools: await session.tools(),
+        verbose: false,
+      });
+
+      const event = await settled(assistant.run('Remind me to buy milk'));
+
+      expect(event.data.result).toBe('done');
+      expect(model.requests[0]!.body.stream).toBe(true);
+      expect(model.requests[1]!.body.messages.slice(-2)).toEqual([
+        expect.objectContaining({
+          role: 'assistant',
+          tool_calls: [
+            {
+              id: 'call_typo',
+              type: 'function',
+              function: { name: 'TASKS_CREATE_TASKS', arguments: '{"title":"Buy milk"}' },
+            },
+          ],
+        }),
+        {
+          role: 'tool',
+          tool_call_id: 'call_typo',
+          content: expect.stringMatching(
+            /^Error \(TOOL_NOT_FOUND\): There is no tool 'TASKS_CREATE_TASKS'\. Did you mean 'TASKS_CREATE_TASK'.*\? Call only the tools this session gave you\.$/,
+          ),
+        },
+      ]);
+      expect(
+        (await session.logs()).items.map((log) => `${log.toolSlug} ${log.errorCode} ${log.callId}`),
+      ).toEqual(['TASKS_CREATE_TASKS TOOL_NOT_FOUND call_typo']);
+    } finally {
+      await model.close();
+      await mux.close();
+    }
+  });
 });
