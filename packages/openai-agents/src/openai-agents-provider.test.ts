@@ -69,7 +69,7 @@ async function setup(
 async function runAgent(
   tools: FunctionTool[],
   steps: ScriptedModelInput[],
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; toolNotFoundBehavior?: 'raise_error' | 'return_error_to_model' } = {},
 ) {
   const model = new ScriptedModel(steps);
   const agent = new Agent({ name: 'Assistant', instructions: 'Use the tools.', model, tools });
@@ -545,5 +545,22 @@ describe('errors outside the session', () => {
     const output = await createTask.invoke(new RunContext(), '{"title": ', {});
     expect(output).toMatch(/^Error: /);
     expect(output).not.toContain('An error occurred');
+  });
+
+  it('a tool name the agent has none of ends the run (the SDK default); with toolNotFoundBehavior: return_error_to_model the model reads that and the run goes on', async () => {
+    const { session, tools } = await setup({ preset: SessionPreset.DIRECT_TOOLS });
+    const typo = [functionCall('TASKS_CREATE_TASKS', { title: 'Buy milk' }, { callId: 'call_typo' })];
+
+    await expect(runAgent(tools, [typo, done])).rejects.toThrow(
+      'Tool TASKS_CREATE_TASKS not found in agent Assistant.',
+    );
+    const { model, result } = await runAgent(tools, [typo, done], {
+      toolNotFoundBehavior: 'return_error_to_model',
+    });
+
+    expect(result.finalOutput).toBe('ok');
+    expect(toolOutputSeen(model.lastCall, 'call_typo')).toBe("Tool 'TASKS_CREATE_TASKS' not found.");
+    // the SDK answers the model itself: the call never reaches the session
+    expect((await session.logs()).items).toEqual([]);
   });
 });
