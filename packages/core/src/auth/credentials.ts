@@ -6,12 +6,23 @@ import type { ConnectedAccountRecord, Store } from '../store/types.js';
 import { pause, untilAborted } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import type { Vault } from '../vault/vault.js';
-import { type OAuthClient, OAuthFailure, refreshTokens, revokeToken, type TokenSet } from './oauth.js';
+import {
+  type OAuthClient,
+  OAuthFailure,
+  type OAuthTransport,
+  refreshTokens,
+  revokeToken,
+  type TokenSet,
+} from './oauth.js';
 
 /** A token that expires within this window is refreshed before a call uses it. */
 export const REFRESH_WINDOW_MS = 60_000;
-/** How long one process may hold an account's refresh (longer than a token request may take). */
-const LEASE_MS = 45_000;
+/**
+ * How much longer than a token request may take (the ToolMux's `oauthRequestTimeoutMs`) one process
+ * may hold an account's refresh: the lease outlasts the request, so that no other process spends the
+ * same refresh token while it is under way.
+ */
+const LEASE_MARGIN_MS = 15_000;
 /** How often a process waiting for another one's refresh looks at the store. */
 const LEASE_POLL_MS = 100;
 
@@ -24,6 +35,8 @@ export interface CredentialLoaderOptions {
   store: Store;
   vault: Vault;
   fetch: typeof globalThis.fetch;
+  /** How long one request to an authorization server may take (the ToolMux's `oauthRequestTimeoutMs`). */
+  oauthRequestTimeoutMs: number;
   logger: Logger;
   /** The OAuth scheme and client of an auth config. */
   oauthOf: (authConfigId: string) => Promise<{ scheme: OAuth2Scheme; client: OAuthClient }>;
@@ -151,9 +164,17 @@ interface SharedRefresh {
 export class CredentialLoader {
   readonly #options: CredentialLoaderOptions;
   readonly #inFlight = new Map<string, SharedRefresh>();
+  /** How long one process may hold an account's refresh. */
+  readonly #leaseMs: number;
 
   constructor(options: CredentialLoaderOptions) {
     this.#options = options;
+    this.#leaseMs = options.oauthRequestTimeoutMs + LEASE_MARGIN_MS;
+  }
+
+  /** The ToolMux's `fetch` and OAuth request timeout, for the authorization server's endpoints. */
+  get #transport(): OAuthTransport {
+    return { fetch: this.#options.fetch, timeoutMs: this.#options.oauthRequestTimeoutMs };
   }
 
   /**
@@ -291,7 +312,7 @@ export class CredentialLoader {
       signal?.throwIfAborted();
       const account = await this.#options.store.getConnectedAccount(accountId);
       if (!account?.refreshLeaseUntil || account.refreshLeaseUntil <= new Date()) return account;
-      if (Date.now() - started > 2 * LEASE_MS) return account;
+      if (Date.now() - started > 2 * this.#leaseMs) return account;
       await pause(LEASE_POLL_MS, signal);
     }
   }
@@ -358,7 +379,7 @@ export class CredentialLoader {
       if (replacing !== undefined && this.#accessTokenOf(account) !== replacing) return account; // renewed already
       const now = new Date();
       if (account.refreshLeaseUntil && account.refreshLeaseUntil > now) {
-        if (Date.now() - started > 2 * LEASE_MS) {
+        if (Date.now() - started > 2 * this.#leaseMs) {
           throw new ToolMuxError({
             code: 'OAUTH_ERROR',
             message: `Refreshing the ${toolkitLabel(account.toolkit)} token of ${account.id} took too long in another process; try again.`,
@@ -373,7 +394,7 @@ export class CredentialLoader {
       const leased = await store.acquireRefreshLease(
         account.id,
         account.version,
-        new Date(now.getTime() + LEASE_MS),
+        new Date(now.getTime() + this.#leaseMs),
         now,
       );
       if (leased) return this.#spendRefreshToken(leased);
@@ -383,7 +404,7 @@ export class CredentialLoader {
 
   /** Holding the lease: trades the refresh token, stores the new tokens, releases the lease. */
   async #spendRefreshToken(account: ConnectedAccountRecord): Promise<ConnectedAccountRecord> {
-    const { store, vault, fetch, oauthOf, toolkitLabel } = this.#options;
+    const { store, vault, oauthOf, toolkitLabel } = this.#options;
     const label = toolkitLabel(account.toolkit);
     let stored: StoredCredentials;
     let tokens: TokenSet;
@@ -397,7 +418,7 @@ export class CredentialLoader {
         });
       }
       oauth = await oauthOf(account.authConfigId);
-      tokens = await refreshTokens(oauth.scheme, oauth.client, stored.refreshToken, fetch);
+      tokens = await refreshTokens(oauth.scheme, oauth.client, stored.refreshToken, this.#transport);
     } catch (error) {
       if (error instanceof OAuthFailure && error.error === 'invalid_grant') {
         const outcome = await this.#refused(account, `${error.error}: ${error.description}`);
@@ -517,11 +538,11 @@ export class CredentialLoader {
     stored: StoredCredentials,
     anyway: string,
   ): Promise<void> {
-    const { fetch, logger, toolkitLabel } = this.#options;
+    const { logger, toolkitLabel } = this.#options;
     return revokeTokenSet(
       oauth,
       stored,
-      { fetch, logger },
+      { ...this.#transport, logger },
       `the new %s of ${account.id} at ${toolkitLabel(account.toolkit)}`,
       anyway,
     );
@@ -536,7 +557,7 @@ export class CredentialLoader {
 export async function revokeTokenSet(
   { scheme, client }: { scheme: OAuth2Scheme; client: OAuthClient },
   stored: StoredCredentials,
-  { fetch, logger }: { fetch: typeof globalThis.fetch; logger: Logger },
+  { logger, ...transport }: OAuthTransport & { logger: Logger },
   what: string,
   anyway: string,
 ): Promise<void> {
@@ -548,7 +569,7 @@ export async function revokeTokenSet(
   ];
   for (const [token, hint] of tokens) {
     try {
-      await revokeToken(withEndpoint, client, token, hint, fetch);
+      await revokeToken(withEndpoint, client, token, hint, transport);
     } catch (error) {
       logger.warn(
         `toolmux: could not revoke ${what.replace('%s', hint.replace('_', ' '))} (${error instanceof Error ? error.message : 'unknown error'}); ${anyway}.`,

@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
-import { databaseBackends, databasePerTest } from '../test/auth-fixtures.js';
+import type { OAuth2Scheme } from '../catalog/types.js';
+import { ToolMuxError } from '../errors.js';
+import { databaseBackends, databasePerTest, rejection } from '../test/auth-fixtures.js';
 import { recordingLogger } from '../test/recording-logger.js';
 import { ToolMux } from '../toolmux.js';
 
@@ -91,7 +93,10 @@ afterAll(async () => {
   await elsewhere.close();
 });
 
-function hostileToolkit(bearerTokenTypes?: string[]) {
+/** Options of the toolkit's oauth2 scheme besides its endpoints. */
+type SchemeOptions = Partial<Omit<OAuth2Scheme, 'type' | 'authorizationUrl' | 'tokenUrl'>>;
+
+function hostileToolkit(scheme: SchemeOptions = {}) {
   const whoami = defineTool({
     slug: 'HOSTILE_WHOAMI',
     description: 'Who is the connected user.',
@@ -114,7 +119,7 @@ function hostileToolkit(bearerTokenTypes?: string[]) {
       authorizationUrl: `${provider.url}/authorize`,
       tokenUrl: `${provider.url}/token`,
       scopes: ['read'],
-      ...(bearerTokenTypes ? { bearerTokenTypes } : {}),
+      ...scheme,
     },
   });
 }
@@ -127,11 +132,13 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
     /** The state of the connection {@link connect} started last. */
     let lastState = '';
 
-    function setup(options: { fetch?: typeof fetch; bearerTokenTypes?: string[] } = {}) {
-      const { bearerTokenTypes, ...muxOptions } = options;
+    function setup(
+      options: { fetch?: typeof fetch; scheme?: SchemeOptions; oauthRequestTimeoutMs?: number } = {},
+    ) {
+      const { scheme, ...muxOptions } = options;
       const logger = recordingLogger();
       const mux = new ToolMux({
-        toolkits: [hostileToolkit(bearerTokenTypes)],
+        toolkits: [hostileToolkit(scheme)],
         store: database.spec,
         secretKey: Buffer.alloc(32, 7).toString('base64'),
         logger,
@@ -259,6 +266,26 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
       expect(account.statusReason).toMatch(
         /^network_error: the authorization server did not send its whole answer in time/,
       );
+    });
+
+    it("a token endpoint that never answers fails the connection, and a refresh, as network_error naming the ToolMux's oauthRequestTimeoutMs", async () => {
+      const { mux } = setup({ oauthRequestTimeoutMs: 250 });
+      const timedOut =
+        "network_error: the authorization server did not send an answer in time (its requests time out after 250 ms, the ToolMux's oauthRequestTimeoutMs)";
+      const { account, response } = await connect(mux, () => undefined);
+      expect(account).toMatchObject({ status: 'FAILED', statusReason: timedOut });
+      expect(new URL(response.headers.get('location')!).searchParams.get('error')).toBe('network_error');
+
+      const { account: connected } = await connect(
+        mux,
+        json({ access_token: 'at_first_1234', token_type: 'Bearer', refresh_token: 'rt_first_1234' }),
+        undefined,
+        'user_2',
+      );
+      tokenAnswer = () => undefined;
+      const refused = await rejection(mux.connectedAccounts.refresh(connected.id), 'OAUTH_ERROR');
+      expect(refused.message).toContain(timedOut);
+      expect(await mux.connectedAccounts.get(connected.id)).toMatchObject({ status: 'ACTIVE' });
     });
 
     it("a refresh the token endpoint stalls holds up that account's calls only, and leaves its lease free", async () => {
@@ -429,7 +456,7 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
       });
 
       it("a type the scheme lists in bearerTokenTypes (Slack's bot) connects, refreshes and is sent as Bearer", async () => {
-        const { mux } = setup({ bearerTokenTypes: ['bot'] });
+        const { mux } = setup({ scheme: { bearerTokenTypes: ['bot'] } });
         const { account, session } = await connect(
           mux,
           json({
@@ -486,4 +513,27 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
       expect(elsewhere.seen).toEqual([]);
     });
   });
+});
+
+describe("the ToolMux's oauthRequestTimeoutMs", () => {
+  it.each([0, -1, 1.5, 300_001, Number.NaN, '30000'])(
+    'new ToolMux() refuses %s, naming it and the bounds',
+    (value) => {
+      const made = (() => {
+        try {
+          return new ToolMux({ toolkits: [], store: ':memory:', oauthRequestTimeoutMs: value as number });
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect(ToolMuxError.isInstance(made)).toBe(true);
+      expect(made).toMatchObject({ code: 'INVALID_REQUEST' });
+      expect((made as ToolMuxError).message).toMatch(
+        /^oauthRequestTimeoutMs must be a whole number of milliseconds from 1 to 300000 .*; got .+\. Leave it out for 30000\.$/,
+      );
+      expect((made as ToolMuxError).message).toContain(
+        typeof value === 'string' ? `"${value}"` : String(value),
+      );
+    },
+  );
 });

@@ -1,7 +1,9 @@
 import * as oauth from 'oauth4webapi';
 import type { OAuth2Scheme } from '../catalog/types.js';
+import { ToolMuxError } from '../errors.js';
 import { maskSecrets } from '../util/redact.js';
 import { byteSize, responseTextUpTo } from '../util/response-text.js';
+import { shownValue } from '../util/stored-text.js';
 
 /** The OAuth client of an auth config (the client secret decrypted for this request only). */
 export interface OAuthClient {
@@ -38,11 +40,45 @@ export class OAuthFailure extends Error {
 }
 
 /**
- * Time a request to the authorization server (token, refresh, revocation) may take, its answer read
- * in full, before it is given up: an endpoint that never answers, or stops in the middle of its answer,
- * fails it as `network_error` then.
+ * How requests reach the authorization server (token, refresh, revocation): the ToolMux's `fetch`,
+ * and how long one may take, its answer read in full, before it is given up (an endpoint that never
+ * answers, or stops in the middle of its answer, fails it as `network_error` then).
  */
-export const TOKEN_REQUEST_TIMEOUT_MS = 30_000;
+export interface OAuthTransport {
+  fetch: typeof globalThis.fetch;
+  timeoutMs: number;
+}
+
+/** The time a request to the authorization server may take when the ToolMux's `oauthRequestTimeoutMs` does not say. */
+export const DEFAULT_OAUTH_REQUEST_TIMEOUT_MS = 30_000;
+/** The longest `oauthRequestTimeoutMs`: a call waits for a refresh, and nobody waits five minutes for a token. */
+export const MAX_OAUTH_REQUEST_TIMEOUT_MS = 300_000;
+
+/**
+ * A ToolMux's `oauthRequestTimeoutMs` (undefined: the default), checked: a whole number of
+ * milliseconds from 1 to {@link MAX_OAUTH_REQUEST_TIMEOUT_MS}.
+ */
+export function oauthRequestTimeoutOf(option: unknown): number {
+  if (option === undefined) return DEFAULT_OAUTH_REQUEST_TIMEOUT_MS;
+  if (
+    typeof option !== 'number' ||
+    !Number.isSafeInteger(option) ||
+    option < 1 ||
+    option > MAX_OAUTH_REQUEST_TIMEOUT_MS
+  ) {
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `oauthRequestTimeoutMs must be a whole number of milliseconds from 1 to ${MAX_OAUTH_REQUEST_TIMEOUT_MS} (how long one request to an OAuth provider's token or revocation endpoint may take); got ${shownValue(option)}. Leave it out for ${DEFAULT_OAUTH_REQUEST_TIMEOUT_MS}.`,
+    });
+  }
+  return option;
+}
+
+/** A timeout as a message says it: `30 s`, `1.5 s`, `200 ms`. */
+export function durationText(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${ms / 1000} s`;
+}
+
 /**
  * The most of an authorization server's answer that is read. A token answer is a few kilobytes (a
  * large ID token, tens): a longer one is refused as `invalid_response` without reading on, so that an
@@ -96,14 +132,14 @@ function clientAuthentication(scheme: OAuth2Scheme, client: OAuthClient): oauth.
  * while it arrives is named as one (oauth4webapi would read any length, and take a body cut by the
  * timeout for one that is not JSON). Failures are {@link OAuthFailure}s that name no URL parameter.
  */
-function boundedFetch(fetch: typeof globalThis.fetch): typeof globalThis.fetch {
+function boundedFetch({ fetch, timeoutMs }: OAuthTransport): typeof globalThis.fetch {
   return async (input, init) => {
     const signal = init?.signal ?? undefined;
     const unreachable = (error: unknown, waitingFor: string) =>
       signal?.aborted || (error instanceof Error && error.name === 'TimeoutError')
         ? new OAuthFailure(
             'network_error',
-            `the authorization server did not send ${waitingFor} in time (its requests time out after ${TOKEN_REQUEST_TIMEOUT_MS / 1000} s)`,
+            `the authorization server did not send ${waitingFor} in time (its requests time out after ${durationText(timeoutMs)}, the ToolMux's oauthRequestTimeoutMs)`,
           )
         : new OAuthFailure(
             'network_error',
@@ -143,15 +179,12 @@ function boundedFetch(fetch: typeof globalThis.fetch): typeof globalThis.fetch {
 }
 
 /** Plain http is refused (tokens in clear text), except to a server on this machine (tests, dev). */
-function requestOptions(
-  scheme: OAuth2Scheme,
-  fetch: typeof globalThis.fetch,
-): oauth.TokenEndpointRequestOptions {
+function requestOptions(scheme: OAuth2Scheme, transport: OAuthTransport): oauth.TokenEndpointRequestOptions {
   const insecure = LOOPBACK_HOSTS.has(new URL(scheme.tokenUrl).hostname);
   return {
-    [oauth.customFetch]: boundedFetch(fetch),
+    [oauth.customFetch]: boundedFetch(transport),
     [oauth.allowInsecureRequests]: insecure,
-    signal: () => AbortSignal.timeout(TOKEN_REQUEST_TIMEOUT_MS),
+    signal: () => AbortSignal.timeout(transport.timeoutMs),
   };
 }
 
@@ -293,7 +326,7 @@ export async function exchangeCode(
   scheme: OAuth2Scheme,
   client: OAuthClient,
   callbackParameters: URLSearchParams,
-  options: { redirectUri: string; codeVerifier: string | undefined; fetch: typeof globalThis.fetch },
+  options: OAuthTransport & { redirectUri: string; codeVerifier: string | undefined },
 ): Promise<TokenSet> {
   const as = authorizationServer(scheme);
   const oauthClient: oauth.Client = { client_id: client.clientId };
@@ -306,7 +339,7 @@ export async function exchangeCode(
       parameters,
       options.redirectUri,
       options.codeVerifier ?? oauth.nopkce,
-      requestOptions(scheme, options.fetch),
+      requestOptions(scheme, options),
     );
     return tokenSetOf(
       await oauth.processAuthorizationCodeResponse(as, oauthClient, response, tokenTypes(scheme)),
@@ -327,7 +360,7 @@ export async function refreshTokens(
   scheme: OAuth2Scheme,
   client: OAuthClient,
   refreshToken: string,
-  fetch: typeof globalThis.fetch,
+  transport: OAuthTransport,
 ): Promise<TokenSet> {
   const as = authorizationServer(scheme);
   const oauthClient: oauth.Client = { client_id: client.clientId };
@@ -337,7 +370,7 @@ export async function refreshTokens(
       oauthClient,
       clientAuthentication(scheme, client),
       refreshToken,
-      requestOptions(scheme, fetch),
+      requestOptions(scheme, transport),
     );
     return tokenSetOf(await oauth.processRefreshTokenResponse(as, oauthClient, response, tokenTypes(scheme)));
   } catch (error) {
@@ -354,10 +387,10 @@ export async function revokeToken(
   client: OAuthClient,
   token: string,
   hint: 'refresh_token' | 'access_token',
-  fetch: typeof globalThis.fetch,
+  transport: OAuthTransport,
 ): Promise<void> {
   const as = authorizationServer(scheme);
-  const options = requestOptions(scheme, fetch);
+  const options = requestOptions(scheme, transport);
   try {
     const response = await oauth.revocationRequest(
       as,
