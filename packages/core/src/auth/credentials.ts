@@ -74,6 +74,27 @@ export function connectionExpiredError(
 }
 
 /**
+ * AUTH_CONFIG_INVALID for a refresh whose token endpoint refused the auth config's OAuth client (its
+ * client id or secret): not the account's fault, and trying again does not help; the operator fixes
+ * the auth config.
+ */
+export function clientRejectedError(
+  toolkitLabel: string,
+  toolkit: string,
+  account: Pick<ConnectedAccountRecord, 'id' | 'authConfigId'>,
+  failure: OAuthFailure,
+): ToolMuxError {
+  return new ToolMuxError({
+    code: 'AUTH_CONFIG_INVALID',
+    message:
+      `The ${toolkitLabel} token endpoint refused the client id/secret of auth config ${account.authConfigId} when refreshing the token of ${account.id} (${failure.message}). ` +
+      `The account is not at fault and trying again will not help: fix the auth config, whose OAuth app's secret may have been rotated or the app deleted at the provider. ` +
+      `An auth config's client cannot be changed: create one with the app's current clientId and clientSecret (${apiRef('authConfigs.createOAuth', { toolkit })}; for one toolmux made from managedAuth, correct managedAuth and delete this one) and connect the accounts through it.`,
+    details: { authConfigId: account.authConfigId, connectedAccountId: account.id },
+  });
+}
+
+/**
  * CONNECTED_ACCOUNT_NOT_FOUND for a call whose account was deleted while the call was getting its
  * credentials (reading it, refreshing its token, marking it expired).
  */
@@ -159,7 +180,8 @@ interface SharedRefresh {
  *   conditional update (version + lease time) of the account row; the others wait for the lease
  *   holder's new token, and take over only if its lease runs out.
  *
- * So a refresh token is spent once. `invalid_grant` marks the account EXPIRED.
+ * So a refresh token is spent once. A dead refresh token (`invalid_grant`, or a code of the scheme's
+ * `refreshTokenDeadErrors`) marks the account EXPIRED.
  */
 export class CredentialLoader {
   readonly #options: CredentialLoaderOptions;
@@ -206,7 +228,11 @@ export class CredentialLoader {
           stored = vault.openJson<StoredCredentials>(current.id, current.secret!);
         } catch (error) {
           const stillValid = current.expiresAt !== null && current.expiresAt.getTime() > Date.now();
-          if (!stillValid || !ToolMuxError.isInstance(error) || error.code !== 'OAUTH_ERROR') throw error;
+          // a failed refresh (a refused client too) leaves the current token as good as it was
+          const usable =
+            ToolMuxError.isInstance(error) &&
+            (error.code === 'OAUTH_ERROR' || error.code === 'AUTH_CONFIG_INVALID');
+          if (!stillValid || !usable) throw error;
           logger.warn(`toolmux: ${error.message} Using the current token until it expires.`);
         }
       } else if (current.expiresAt!.getTime() <= Date.now()) {
@@ -420,13 +446,17 @@ export class CredentialLoader {
       oauth = await oauthOf(account.authConfigId);
       tokens = await refreshTokens(oauth.scheme, oauth.client, stored.refreshToken, this.#transport);
     } catch (error) {
-      if (error instanceof OAuthFailure && error.error === 'invalid_grant') {
-        const outcome = await this.#refused(account, `${error.error}: ${error.description}`);
+      const refusal = error instanceof OAuthFailure ? error.refusal : undefined;
+      if (refusal === 'refresh_token_dead') {
+        const outcome = await this.#refused(account, (error as OAuthFailure).message);
         if (outcome instanceof ToolMuxError) throw outcome;
         return outcome;
       }
       await this.#letGo(account).catch(() => undefined);
       if (ToolMuxError.isInstance(error)) throw error;
+      if (refusal === 'client_rejected') {
+        throw clientRejectedError(label, account.toolkit, account, error as OAuthFailure);
+      }
       const said = error instanceof OAuthFailure ? error.message : 'the token request failed';
       throw new ToolMuxError({
         code: 'OAUTH_ERROR',
@@ -468,7 +498,7 @@ export class CredentialLoader {
   }
 
   /**
-   * The provider refused the refresh token (`invalid_grant`): the account becomes EXPIRED, only as the
+   * The provider said the refresh token is dead: the account becomes EXPIRED, only as the
    * lease holder left it. An account changed meanwhile answers for what it is now: deleted, or no
    * longer ACTIVE (disabled: the disable stands), or renewed already (its refresh token is another one:
    * returned, to be used). The lease is let go of in every case while it is still this one.

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
@@ -394,6 +395,112 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
         expect(account.status).toBe('FAILED');
         expect(account.statusReason!.length).toBeLessThan(500);
         expect(response.headers.get('location')!.length).toBeLessThan(500);
+      });
+    });
+
+    describe('a refresh the provider refuses, by what its error code means', () => {
+      /** The scheme options GitHub and Slack need: their own codes for a dead refresh token and a refused client. */
+      const providerCodes: SchemeOptions = {
+        refreshTokenDeadErrors: ['bad_refresh_token', 'invalid_refresh_token'],
+        clientRejectedErrors: ['incorrect_client_credentials', 'bad_client_secret'],
+      };
+      const tokenRequests = () => provider.seen.filter((seen) => seen.path === '/token').length;
+
+      it.each([
+        ['invalid_grant', 400, 'the standard code'],
+        ['bad_refresh_token', 200, "GitHub's, answered with HTTP 200"],
+        ['invalid_refresh_token', 200, "Slack's, answered with HTTP 200 and ok: false"],
+      ])(
+        '%s (%s, %s): the account is EXPIRED with the reason, and the call tells the agent to reconnect',
+        async (error, status) => {
+          const { mux } = setup({ scheme: providerCodes });
+          const { account, session } = await expiring(mux);
+          const description = 'The refresh token passed is incorrect or expired.';
+          tokenAnswer = json({ ok: false, error, error_description: description }, status);
+          const result = await session.execute('HOSTILE_WHOAMI', {});
+          expect(result).toMatchObject({ successful: false, code: 'CONNECTION_EXPIRED' });
+          expect(result.error).toContain(`has expired or was revoked (${error}: ${description})`);
+          expect(result.error).toMatch(/reconnect/);
+          expect(await mux.connectedAccounts.get(account.id)).toMatchObject({
+            status: 'EXPIRED',
+            statusReason: `${error}: ${description}`,
+          });
+          // the next call does not try the dead token again
+          const before = tokenRequests();
+          expect(await session.execute('HOSTILE_WHOAMI', {})).toMatchObject({ code: 'CONNECTION_EXPIRED' });
+          expect(tokenRequests()).toBe(before);
+        },
+      );
+
+      it('a provider code the scheme does not list is not taken for a dead refresh token', async () => {
+        const { mux } = setup();
+        const { account } = await expiring(mux);
+        tokenAnswer = json({ error: 'bad_refresh_token', error_description: 'expired' });
+        await rejection(mux.connectedAccounts.refresh(account.id), 'OAUTH_ERROR');
+        expect(await mux.connectedAccounts.get(account.id)).toMatchObject({ status: 'ACTIVE' });
+      });
+
+      it.each([
+        ['invalid_client', 401],
+        ['unauthorized_client', 400],
+        ['incorrect_client_credentials', 200],
+        ['bad_client_secret', 200],
+      ])(
+        '%s (HTTP %i): the auth config is named to be fixed, and the account stays ACTIVE with its lease free',
+        async (error, status) => {
+          const { mux } = setup({ scheme: providerCodes });
+          const { account } = await expiring(mux);
+          tokenAnswer = json({ error, error_description: `client secret ${CLIENT_SECRET} is wrong` }, status);
+          const refused = await rejection(mux.connectedAccounts.refresh(account.id), 'AUTH_CONFIG_INVALID');
+          expect(refused.message).toContain(
+            `The Hostile (hostile) token endpoint refused the client id/secret of auth config ${account.authConfigId} when refreshing the token of ${account.id} (${error}: client secret [REDACTED] is wrong).`,
+          );
+          expect(refused.message).toContain('trying again will not help: fix the auth config');
+          expect(refused.message).not.toContain(CLIENT_SECRET);
+          expect(refused.details).toEqual({
+            authConfigId: account.authConfigId,
+            connectedAccountId: account.id,
+          });
+          const rows = await database.rows(
+            `SELECT status, refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${account.id}'`,
+          );
+          expect(rows[0]).toMatchObject({ status: 'ACTIVE', refresh_lease_until: null });
+        },
+      );
+
+      it('any other code, with any HTTP status, leaves the account ACTIVE and the refresh OAUTH_ERROR', async () => {
+        const { mux } = setup({ scheme: providerCodes });
+        const { account } = await expiring(mux);
+        const meaningful = new Set([
+          'invalid_grant',
+          'invalid_client',
+          'unauthorized_client',
+          ...providerCodes.refreshTokenDeadErrors!,
+          ...providerCodes.clientRejectedErrors!,
+        ]);
+        // RFC 6749's characters of an error code: printable ASCII but `"` and `\`
+        const character = fc
+          .integer({ min: 0x20, max: 0x7e })
+          .filter((code) => code !== 0x22 && code !== 0x5c)
+          .map((code) => String.fromCharCode(code));
+        const code = fc
+          .oneof(
+            fc.string({ unit: character, minLength: 1, maxLength: 40 }),
+            fc.constantFrom('invalid_request', 'server_error', 'temporarily_unavailable', 'invalid_scope'),
+          )
+          .filter((each) => !meaningful.has(each));
+        await fc.assert(
+          fc.asyncProperty(code, fc.constantFrom(200, 400, 401), async (error, status) => {
+            tokenAnswer = json({ error, error_description: 'refused' }, status);
+            const refused = await rejection(mux.connectedAccounts.refresh(account.id), 'OAUTH_ERROR');
+            expect(refused.message).toMatch(/Try again in a moment\.$/);
+            const rows = await database.rows(
+              `SELECT status, refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${account.id}'`,
+            );
+            expect(rows[0]).toMatchObject({ status: 'ACTIVE', refresh_lease_until: null });
+          }),
+          { numRuns: 30 },
+        );
       });
     });
 

@@ -24,6 +24,15 @@ export interface TokenSet {
 }
 
 /**
+ * What a refused refresh means, as the provider's error code says: the refresh token is dead
+ * (`invalid_grant`, or a code of the scheme's `refreshTokenDeadErrors`), so the user must connect
+ * again; or the token endpoint refused the OAuth client itself (`invalid_client`,
+ * `unauthorized_client`, or a code of the scheme's `clientRejectedErrors`), so the auth config must be
+ * fixed. Any other failure may pass: the refresh is tried again later.
+ */
+export type RefreshRefusal = 'refresh_token_dead' | 'client_rejected';
+
+/**
  * An OAuth failure, with the provider's error code (`invalid_grant`, `access_denied`, …) and a
  * description that is safe to store and show: it never carries the provider's response body, which
  * may hold tokens.
@@ -34,9 +43,27 @@ export class OAuthFailure extends Error {
     /** The OAuth `error` code, or `server_error` / `network_error` / `invalid_response`. */
     readonly error: string,
     readonly description: string,
+    /** Set by {@link refreshTokens} when the error code says what the refusal means. */
+    readonly refusal?: RefreshRefusal,
   ) {
     super(`${error}: ${description}`);
   }
+}
+
+/** The OAuth error codes that mean a dead refresh token, whatever the scheme says (RFC 6749, 5.2). */
+const REFRESH_TOKEN_DEAD = ['invalid_grant'];
+/** The OAuth error codes that mean the token endpoint refused the client (RFC 6749, 5.2). */
+const CLIENT_REJECTED = ['invalid_client', 'unauthorized_client'];
+
+/** What the error code of a refused refresh means for `scheme` (see {@link RefreshRefusal}). */
+function refusalOf(scheme: OAuth2Scheme, error: string): RefreshRefusal | undefined {
+  if (REFRESH_TOKEN_DEAD.includes(error) || scheme.refreshTokenDeadErrors?.includes(error)) {
+    return 'refresh_token_dead';
+  }
+  if (CLIENT_REJECTED.includes(error) || scheme.clientRejectedErrors?.includes(error)) {
+    return 'client_rejected';
+  }
+  return undefined;
 }
 
 /**
@@ -355,7 +382,10 @@ export async function exchangeCode(
   }
 }
 
-/** Trades a refresh token for new tokens. An `invalid_grant` failure means the user must reconnect. */
+/**
+ * Trades a refresh token for new tokens. A failure whose error code says what the refusal means
+ * carries it as its `refusal` (see {@link RefreshRefusal}).
+ */
 export async function refreshTokens(
   scheme: OAuth2Scheme,
   client: OAuthClient,
@@ -374,7 +404,9 @@ export async function refreshTokens(
     );
     return tokenSetOf(await oauth.processRefreshTokenResponse(as, oauthClient, response, tokenTypes(scheme)));
   } catch (error) {
-    throw failureOf(error, [client.clientSecret, refreshToken]);
+    const failure = failureOf(error, [client.clientSecret, refreshToken]);
+    const refusal = refusalOf(scheme, failure.error);
+    throw refusal ? new OAuthFailure(failure.error, failure.description, refusal) : failure;
   }
 }
 
