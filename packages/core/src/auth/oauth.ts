@@ -122,6 +122,8 @@ function authorizationServer(scheme: OAuth2Scheme): oauth.AuthorizationServer {
     authorization_endpoint: scheme.authorizationUrl,
     token_endpoint: scheme.tokenUrl,
     ...(scheme.revocationUrl ? { revocation_endpoint: scheme.revocationUrl } : {}),
+    // RFC 9207: with it, oauth4webapi refuses an authorization response without `iss`
+    ...(scheme.issuerInCallback ? { authorization_response_iss_parameter_supported: true } : {}),
   };
 }
 
@@ -346,6 +348,29 @@ function clip(text: string, length: number): string {
 }
 
 /**
+ * RFC 9207: an authorization response's `iss` must be the scheme's issuer, and with the scheme's
+ * `issuerInCallback` it must be there. oauth4webapi checks the same; this says it in words that name
+ * the issuer expected.
+ */
+function checkIssuer(as: oauth.AuthorizationServer, parameters: URLSearchParams): void {
+  const iss = parameters.get('iss');
+  const why =
+    'it may come from another authorization server (a mix-up attack, RFC 9207), so its code was not used';
+  if (iss === null && as.authorization_response_iss_parameter_supported) {
+    throw new OAuthFailure(
+      'invalid_response',
+      `the authorization response has no "iss" parameter, which the toolkit's scheme says its authorization server always sends (issuerInCallback), naming "${as.issuer}": ${why}`,
+    );
+  }
+  if (iss !== null && iss !== as.issuer) {
+    throw new OAuthFailure(
+      'invalid_response',
+      `the authorization response names the issuer ${JSON.stringify(clip(iss, 100))}, not "${as.issuer}", the toolkit scheme's issuer: ${why}`,
+    );
+  }
+}
+
+/**
  * Checks the provider's answer at the callback (`iss`, `error`) and trades the code for tokens. The
  * state was checked by the caller against the stored hash.
  */
@@ -358,6 +383,7 @@ export async function exchangeCode(
   const as = authorizationServer(scheme);
   const oauthClient: oauth.Client = { client_id: client.clientId };
   try {
+    checkIssuer(as, callbackParameters);
     const parameters = oauth.validateAuthResponse(as, oauthClient, callbackParameters, oauth.skipStateCheck);
     const response = await oauth.authorizationCodeGrantRequest(
       as,

@@ -104,6 +104,15 @@ export interface OAuth2Scheme {
    * @default the origin of `authorizationUrl`
    */
   issuer?: string;
+  /**
+   * Whether the authorization server always sends its issuer as `iss` with the user's redirect back
+   * (RFC 9207; `authorization_response_iss_parameter_supported: true` in its metadata). With `true`,
+   * a callback without `iss` fails the connection (`invalid_response`, naming the issuer expected) and
+   * its code is not traded: it may come from another authorization server (a mix-up attack). A callback
+   * whose `iss` is not `issuer` fails either way.
+   * @default false
+   */
+  issuerInCallback?: boolean;
   /** Extra query parameters of the authorization URL, e.g. `{ access_type: 'offline', prompt: 'consent' }`. */
   authorizationParams?: Record<string, string>;
   /** How the client authenticates at the token endpoint. @default 'client_secret_basic' */
