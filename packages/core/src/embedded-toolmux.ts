@@ -4,6 +4,7 @@ import { AuthService } from './auth/auth-service.js';
 import { CallbackUrlPolicy } from './auth/callback-urls.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
 import { endConnectionWaits, endSessionConnectionWaits } from './auth/connection-waiter.js';
+import { oauthRequestTimeoutOf } from './auth/oauth.js';
 import { proxyResponseLimitOf } from './auth/proxy.js';
 import type {
   AuthConfig,
@@ -177,6 +178,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   readonly #logger: Logger;
   #hostedConnectPage: boolean;
   readonly #proxyMaxResponseBytes: number;
+  readonly #oauthRequestTimeoutMs: number;
   #engine: Promise<Engine> | undefined;
   readonly #callListeners = new Set<ToolCallListener>();
 
@@ -205,6 +207,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     this.oauthRedirectUri = options.oauthRedirectUri ?? `${this.baseUrl}/auth/callback`;
     this.#hostedConnectPage = options.hostedConnectPage ?? false;
     this.#proxyMaxResponseBytes = proxyResponseLimitOf(options.proxyMaxResponseBytes);
+    this.#oauthRequestTimeoutMs = oauthRequestTimeoutOf(options.oauthRequestTimeoutMs);
   }
 
   /**
@@ -296,6 +299,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         catalog: this.catalog,
         logger: this.#logger,
         fetch,
+        oauthRequestTimeoutMs: this.#oauthRequestTimeoutMs,
         managedAuth: this.#options.managedAuth ?? {},
         callbackUrls: this.#callbackUrls,
         defaultCallbackUrl: this.defaultCallbackUrl,

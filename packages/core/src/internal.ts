@@ -8,6 +8,7 @@ export { apiRef, renderApiRefs } from './api-refs.js';
 export { CONNECTION_REQUEST_TTL_MS } from './auth/connection-requests.js';
 export { checkConnectionsWaitTimeout, waitResultJson } from './auth/connection-waiter.js';
 export { connectionRequestAuthorizationUrl, useHostedConnectPage } from './auth/hosted-connect-page.js';
+export { DEFAULT_OAUTH_REQUEST_TIMEOUT_MS, MAX_OAUTH_REQUEST_TIMEOUT_MS } from './auth/oauth.js';
 export { Catalog, searchDocumentOf } from './catalog/catalog.js';
 export type { ToolDeclaration, ToolkitDeclaration } from './catalog/declarations.js';
 export { declarationOf, declaredTool, declaredToolkit } from './catalog/declarations.js';

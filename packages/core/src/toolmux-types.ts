@@ -115,6 +115,15 @@ export interface ToolMuxOptions<P extends Provider<unknown>> {
    * @default 33554432 (32 MiB)
    */
   proxyMaxResponseBytes?: number;
+  /**
+   * How long one request to an OAuth provider's authorization server may take, its answer read in
+   * full: trading the code at the callback, refreshing a token, revoking one. An endpoint that does
+   * not answer in time fails the request as `network_error` naming this timeout (the connection
+   * FAILED; a refresh OAUTH_ERROR, the account kept ACTIVE). A call waiting for a token refresh waits
+   * this long at most for the provider. A whole number of milliseconds from 1 to 300000.
+   * @default 30000
+   */
+  oauthRequestTimeoutMs?: number;
 }
 
 /** A toolkit as `toolkits.list()` / `toolkits.get()` describe it. */

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Toolkit, ToolMuxError } from '@toolmux/core';
+import { MAX_OAUTH_REQUEST_TIMEOUT_MS } from '@toolmux/core/internal';
 import { z } from 'zod';
 import type { McpOptions } from './mcp/mcp-endpoint.js';
 import type { MetricsOptions } from './metrics.js';
@@ -90,6 +91,12 @@ export interface ToolMuxConfig {
    * A request's `max_response_bytes` may ask for less, never more. @default 33554432 (32 MiB)
    */
   proxyMaxResponseBytes?: number;
+  /**
+   * How long one request to an OAuth provider's token or revocation endpoint may take
+   * (`ToolMuxOptions.oauthRequestTimeoutMs`): one that does not answer in time fails as
+   * `network_error`. Milliseconds, 1 to 300000. @default 30000
+   */
+  oauthRequestTimeoutMs?: number;
 }
 
 /**
@@ -172,6 +179,7 @@ const configSchema = z.strictObject({
   accountCacheTtlMs: z.number().int().min(0).optional(),
   sessionCacheTtlMs: z.number().int().min(0).optional(),
   proxyMaxResponseBytes: z.number().int().positive().optional(),
+  oauthRequestTimeoutMs: z.number().int().min(1).max(MAX_OAUTH_REQUEST_TIMEOUT_MS).optional(),
 });
 
 /** The keys each object of the config accepts, for "did you mean". */

@@ -72,7 +72,7 @@ beforeAll(async () => {
   api.route('GET', '/notion/users', { body: { object: 'list', results: [], next_cursor: null } });
   api.route('POST', '/linear/graphql', { body: { data: { teams: { nodes: [] } } } });
   toolkits = {
-    github: createGithubToolkit({ baseUrl: `${api.url}/github` }),
+    github: withLocalOAuth(createGithubToolkit({ baseUrl: `${api.url}/github` })),
     gmail: withLocalOAuth(createGmailToolkit({ baseUrl: `${api.url}/gmail` })),
     slack: withLocalOAuth(createSlackToolkit({ baseUrl: `${api.url}/slack` })),
     exa: createExaToolkit({ baseUrl: `${api.url}/exa` }),
@@ -111,22 +111,31 @@ async function viaApiKey(toolkit: string, key: string, slug: string, args: objec
   return api.requests.at(-1)!;
 }
 
-/** Connects through the OAuth code flow (the provider's sign-in answered with a code) and runs one tool. */
-async function viaOAuth(toolkit: string, slug: string, args: object) {
+/**
+ * Connects `userId` through the OAuth code flow (the provider's sign-in answered with the code
+ * `code`), with an auth config of its own; returns the authorization URL and the account.
+ */
+async function connectViaOAuth(toolkit: string, userId: string, code: string) {
   const config = await mux.authConfigs.create(toolkit, {
     type: 'oauth2',
     clientId: `${toolkit}-client`,
     clientSecret: 'shh',
   });
-  const request = await mux.connectedAccounts.link(`user_${toolkit}`, config.id);
+  const request = await mux.connectedAccounts.link(userId, config.id);
   const authorize = new URL(request.redirectUrl);
   expect(authorize.origin + authorize.pathname).toBe(`${api.url}/oauth/authorize`);
   const callback = new URL(redirectUri);
-  callback.searchParams.set('code', `${toolkit}-code`);
+  callback.searchParams.set('code', code);
   callback.searchParams.set('state', authorize.searchParams.get('state')!);
   const response = await mux.auth.handleCallback(new Request(callback));
   expect(response.status).toBe(302);
   const account = await request.waitForConnection(5_000);
+  return { authorize, account, config };
+}
+
+/** Connects through the OAuth code flow and runs one tool. */
+async function viaOAuth(toolkit: string, slug: string, args: object) {
+  const { authorize, account } = await connectViaOAuth(toolkit, `user_${toolkit}`, `${toolkit}-code`);
   const session = await mux.create(`user_${toolkit}`, {
     toolkits: [toolkit],
     connectedAccounts: { [toolkit]: account.id },
@@ -182,17 +191,7 @@ describe('every auth toolkit through a session with a connected account', () => 
 
 describe('a provider that answers 401 through a session', () => {
   it('OAuth (gmail): the token is refreshed and the call runs again with the new one', async () => {
-    const config = await mux.authConfigs.create('gmail', {
-      type: 'oauth2',
-      clientId: 'gmail-client',
-      clientSecret: 'shh',
-    });
-    const request = await mux.connectedAccounts.link('user_gmail_401', config.id);
-    const callback = new URL(redirectUri);
-    callback.searchParams.set('code', 'gmail-401-code');
-    callback.searchParams.set('state', new URL(request.redirectUrl).searchParams.get('state')!);
-    expect((await mux.auth.handleCallback(new Request(callback))).status).toBe(302);
-    const account = await request.waitForConnection(5_000);
+    const { account, config } = await connectViaOAuth('gmail', 'user_gmail_401', 'gmail-401-code');
     const session = await mux.create('user_gmail_401', {
       toolkits: ['gmail'],
       authConfigs: { gmail: config.id },
@@ -253,4 +252,48 @@ describe('a provider that answers 401 through a session', () => {
       statusReason: 'GitHub (github) refused the credentials',
     });
   });
+});
+
+describe("a token refresh refused with the provider's own error code (answered with HTTP 200)", () => {
+  it.each([
+    ['github', 'bad_refresh_token', 'The refresh token passed is incorrect or expired.'],
+    ['slack', 'invalid_refresh_token', undefined],
+  ])(
+    '%s: %s is a dead refresh token, so the account is EXPIRED and the user asked to reconnect',
+    async (toolkit, error, description) => {
+      const { account } = await connectViaOAuth(toolkit, `user_${toolkit}_dead`, `${toolkit}-dead-code`);
+      api.failNext({
+        status: 200,
+        body: { ok: false, error, ...(description ? { error_description: description } : {}) },
+      });
+      await expect(mux.connectedAccounts.refresh(account.id)).rejects.toMatchObject({
+        code: 'CONNECTION_EXPIRED',
+      });
+      expect(await mux.connectedAccounts.get(account.id)).toMatchObject({
+        status: 'EXPIRED',
+        statusReason: `${error}: ${description ?? 'no description given'}`,
+      });
+    },
+  );
+
+  it.each([
+    ['github', 'incorrect_client_credentials'],
+    ['slack', 'invalid_client_id'],
+    ['slack', 'bad_client_secret'],
+  ])(
+    '%s: %s is a refused client, so the auth config is named to be fixed and the account stays ACTIVE',
+    async (toolkit, error) => {
+      const { account, config } = await connectViaOAuth(
+        toolkit,
+        `user_${toolkit}_${error}`,
+        `${toolkit}-${error}`,
+      );
+      api.failNext({ status: 200, body: { ok: false, error } });
+      await expect(mux.connectedAccounts.refresh(account.id)).rejects.toMatchObject({
+        code: 'AUTH_CONFIG_INVALID',
+        message: expect.stringContaining(`refused the client id/secret of auth config ${config.id}`),
+      });
+      expect((await mux.connectedAccounts.get(account.id)).status).toBe('ACTIVE');
+    },
+  );
 });

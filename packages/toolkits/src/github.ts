@@ -990,6 +990,10 @@ export function createGithubToolkit(options: GithubToolkitOptions = {}): Toolkit
         scopes: ['repo', 'read:user', 'user:email'],
         // GitHub reads the client credentials from the form body.
         tokenEndpointAuthMethod: 'client_secret_post',
+        // GitHub's own error codes (answered with HTTP 200): a refresh token expired, revoked or used
+        // already; a client id or secret it does not know
+        refreshTokenDeadErrors: ['bad_refresh_token'],
+        clientRejectedErrors: ['incorrect_client_credentials'],
       },
       {
         type: 'api_key',

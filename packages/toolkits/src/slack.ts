@@ -485,6 +485,10 @@ export function createSlackToolkit(options: SlackToolkitOptions = {}): Toolkit {
       scopeSeparator: ',',
       // oauth.v2.access answers `"token_type": "bot"` for the bot token (a Bearer token)
       bearerTokenTypes: ['bot', 'user'],
+      // oauth.v2.access's own error codes (answered with HTTP 200 and `ok: false`): a refresh token
+      // that is no longer valid; a client id or secret it does not know
+      refreshTokenDeadErrors: ['invalid_refresh_token'],
+      clientRejectedErrors: ['invalid_client_id', 'bad_client_secret'],
     },
     tools,
   });

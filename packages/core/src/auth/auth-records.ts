@@ -19,6 +19,8 @@ export interface AuthServiceOptions {
   catalog: Catalog;
   logger: Logger;
   fetch: typeof globalThis.fetch;
+  /** How long one request to an authorization server may take (the ToolMux's `oauthRequestTimeoutMs`). */
+  oauthRequestTimeoutMs: number;
   managedAuth: Readonly<Record<string, ManagedAuthCredentials>>;
   callbackUrls: CallbackUrlPolicy;
   /** Where users land after connecting when no callbackUrl is given (TOOLMUX_MANAGE_CONNECTIONS). */

@@ -53,6 +53,7 @@ export class AuthService {
       store,
       vault: options.vault,
       fetch: options.fetch,
+      oauthRequestTimeoutMs: options.oauthRequestTimeoutMs,
       logger: options.logger,
       oauthOf: async (authConfigId) => {
         const config = await records.authConfig(authConfigId);

@@ -100,14 +100,14 @@ export async function revokeStoredTokens(
   stored: StoredCredentials,
   anyway: string,
 ): Promise<void> {
-  const { catalog, fetch, logger } = records.options;
+  const { catalog, fetch, oauthRequestTimeoutMs, logger } = records.options;
   const toolkit = catalog.toolkits.get(account.toolkit);
   const scheme = toolkit ? schemeOf(toolkit, 'oauth2') : undefined;
   if (!toolkit || scheme?.type !== 'oauth2') return;
   await revokeTokenSet(
     { scheme, client: records.oauthClient(config, toolkit) },
     stored,
-    { fetch, logger },
+    { fetch, timeoutMs: oauthRequestTimeoutMs, logger },
     `the %s of ${account.id} at ${records.label(account.toolkit)}`,
     anyway,
   );

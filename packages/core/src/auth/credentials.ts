@@ -6,12 +6,23 @@ import type { ConnectedAccountRecord, Store } from '../store/types.js';
 import { pause, untilAborted } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import type { Vault } from '../vault/vault.js';
-import { type OAuthClient, OAuthFailure, refreshTokens, revokeToken, type TokenSet } from './oauth.js';
+import {
+  type OAuthClient,
+  OAuthFailure,
+  type OAuthTransport,
+  refreshTokens,
+  revokeToken,
+  type TokenSet,
+} from './oauth.js';
 
 /** A token that expires within this window is refreshed before a call uses it. */
 export const REFRESH_WINDOW_MS = 60_000;
-/** How long one process may hold an account's refresh (longer than a token request may take). */
-const LEASE_MS = 45_000;
+/**
+ * How much longer than a token request may take (the ToolMux's `oauthRequestTimeoutMs`) one process
+ * may hold an account's refresh: the lease outlasts the request, so that no other process spends the
+ * same refresh token while it is under way.
+ */
+const LEASE_MARGIN_MS = 15_000;
 /** How often a process waiting for another one's refresh looks at the store. */
 const LEASE_POLL_MS = 100;
 
@@ -24,6 +35,8 @@ export interface CredentialLoaderOptions {
   store: Store;
   vault: Vault;
   fetch: typeof globalThis.fetch;
+  /** How long one request to an authorization server may take (the ToolMux's `oauthRequestTimeoutMs`). */
+  oauthRequestTimeoutMs: number;
   logger: Logger;
   /** The OAuth scheme and client of an auth config. */
   oauthOf: (authConfigId: string) => Promise<{ scheme: OAuth2Scheme; client: OAuthClient }>;
@@ -58,6 +71,27 @@ export function connectionExpiredError(
         details: { connectedAccountId: accountId },
       }),
   );
+}
+
+/**
+ * AUTH_CONFIG_INVALID for a refresh whose token endpoint refused the auth config's OAuth client (its
+ * client id or secret): not the account's fault, and trying again does not help; the operator fixes
+ * the auth config.
+ */
+export function clientRejectedError(
+  toolkitLabel: string,
+  toolkit: string,
+  account: Pick<ConnectedAccountRecord, 'id' | 'authConfigId'>,
+  failure: OAuthFailure,
+): ToolMuxError {
+  return new ToolMuxError({
+    code: 'AUTH_CONFIG_INVALID',
+    message:
+      `The ${toolkitLabel} token endpoint refused the client id/secret of auth config ${account.authConfigId} when refreshing the token of ${account.id} (${failure.message}). ` +
+      `The account is not at fault and trying again will not help: fix the auth config, whose OAuth app's secret may have been rotated or the app deleted at the provider. ` +
+      `An auth config's client cannot be changed: create one with the app's current clientId and clientSecret (${apiRef('authConfigs.createOAuth', { toolkit })}; for one toolmux made from managedAuth, correct managedAuth and delete this one) and connect the accounts through it.`,
+    details: { authConfigId: account.authConfigId, connectedAccountId: account.id },
+  });
 }
 
 /**
@@ -146,14 +180,23 @@ interface SharedRefresh {
  *   conditional update (version + lease time) of the account row; the others wait for the lease
  *   holder's new token, and take over only if its lease runs out.
  *
- * So a refresh token is spent once. `invalid_grant` marks the account EXPIRED.
+ * So a refresh token is spent once. A dead refresh token (`invalid_grant`, or a code of the scheme's
+ * `refreshTokenDeadErrors`) marks the account EXPIRED.
  */
 export class CredentialLoader {
   readonly #options: CredentialLoaderOptions;
   readonly #inFlight = new Map<string, SharedRefresh>();
+  /** How long one process may hold an account's refresh. */
+  readonly #leaseMs: number;
 
   constructor(options: CredentialLoaderOptions) {
     this.#options = options;
+    this.#leaseMs = options.oauthRequestTimeoutMs + LEASE_MARGIN_MS;
+  }
+
+  /** The ToolMux's `fetch` and OAuth request timeout, for the authorization server's endpoints. */
+  get #transport(): OAuthTransport {
+    return { fetch: this.#options.fetch, timeoutMs: this.#options.oauthRequestTimeoutMs };
   }
 
   /**
@@ -185,7 +228,11 @@ export class CredentialLoader {
           stored = vault.openJson<StoredCredentials>(current.id, current.secret!);
         } catch (error) {
           const stillValid = current.expiresAt !== null && current.expiresAt.getTime() > Date.now();
-          if (!stillValid || !ToolMuxError.isInstance(error) || error.code !== 'OAUTH_ERROR') throw error;
+          // a failed refresh (a refused client too) leaves the current token as good as it was
+          const usable =
+            ToolMuxError.isInstance(error) &&
+            (error.code === 'OAUTH_ERROR' || error.code === 'AUTH_CONFIG_INVALID');
+          if (!stillValid || !usable) throw error;
           logger.warn(`toolmux: ${error.message} Using the current token until it expires.`);
         }
       } else if (current.expiresAt!.getTime() <= Date.now()) {
@@ -291,7 +338,7 @@ export class CredentialLoader {
       signal?.throwIfAborted();
       const account = await this.#options.store.getConnectedAccount(accountId);
       if (!account?.refreshLeaseUntil || account.refreshLeaseUntil <= new Date()) return account;
-      if (Date.now() - started > 2 * LEASE_MS) return account;
+      if (Date.now() - started > 2 * this.#leaseMs) return account;
       await pause(LEASE_POLL_MS, signal);
     }
   }
@@ -358,7 +405,7 @@ export class CredentialLoader {
       if (replacing !== undefined && this.#accessTokenOf(account) !== replacing) return account; // renewed already
       const now = new Date();
       if (account.refreshLeaseUntil && account.refreshLeaseUntil > now) {
-        if (Date.now() - started > 2 * LEASE_MS) {
+        if (Date.now() - started > 2 * this.#leaseMs) {
           throw new ToolMuxError({
             code: 'OAUTH_ERROR',
             message: `Refreshing the ${toolkitLabel(account.toolkit)} token of ${account.id} took too long in another process; try again.`,
@@ -373,7 +420,7 @@ export class CredentialLoader {
       const leased = await store.acquireRefreshLease(
         account.id,
         account.version,
-        new Date(now.getTime() + LEASE_MS),
+        new Date(now.getTime() + this.#leaseMs),
         now,
       );
       if (leased) return this.#spendRefreshToken(leased);
@@ -383,7 +430,7 @@ export class CredentialLoader {
 
   /** Holding the lease: trades the refresh token, stores the new tokens, releases the lease. */
   async #spendRefreshToken(account: ConnectedAccountRecord): Promise<ConnectedAccountRecord> {
-    const { store, vault, fetch, oauthOf, toolkitLabel } = this.#options;
+    const { store, vault, oauthOf, toolkitLabel } = this.#options;
     const label = toolkitLabel(account.toolkit);
     let stored: StoredCredentials;
     let tokens: TokenSet;
@@ -397,15 +444,19 @@ export class CredentialLoader {
         });
       }
       oauth = await oauthOf(account.authConfigId);
-      tokens = await refreshTokens(oauth.scheme, oauth.client, stored.refreshToken, fetch);
+      tokens = await refreshTokens(oauth.scheme, oauth.client, stored.refreshToken, this.#transport);
     } catch (error) {
-      if (error instanceof OAuthFailure && error.error === 'invalid_grant') {
-        const outcome = await this.#refused(account, `${error.error}: ${error.description}`);
+      const refusal = error instanceof OAuthFailure ? error.refusal : undefined;
+      if (refusal === 'refresh_token_dead') {
+        const outcome = await this.#refused(account, (error as OAuthFailure).message);
         if (outcome instanceof ToolMuxError) throw outcome;
         return outcome;
       }
       await this.#letGo(account).catch(() => undefined);
       if (ToolMuxError.isInstance(error)) throw error;
+      if (refusal === 'client_rejected') {
+        throw clientRejectedError(label, account.toolkit, account, error as OAuthFailure);
+      }
       const said = error instanceof OAuthFailure ? error.message : 'the token request failed';
       throw new ToolMuxError({
         code: 'OAUTH_ERROR',
@@ -447,7 +498,7 @@ export class CredentialLoader {
   }
 
   /**
-   * The provider refused the refresh token (`invalid_grant`): the account becomes EXPIRED, only as the
+   * The provider said the refresh token is dead: the account becomes EXPIRED, only as the
    * lease holder left it. An account changed meanwhile answers for what it is now: deleted, or no
    * longer ACTIVE (disabled: the disable stands), or renewed already (its refresh token is another one:
    * returned, to be used). The lease is let go of in every case while it is still this one.
@@ -517,11 +568,11 @@ export class CredentialLoader {
     stored: StoredCredentials,
     anyway: string,
   ): Promise<void> {
-    const { fetch, logger, toolkitLabel } = this.#options;
+    const { logger, toolkitLabel } = this.#options;
     return revokeTokenSet(
       oauth,
       stored,
-      { fetch, logger },
+      { ...this.#transport, logger },
       `the new %s of ${account.id} at ${toolkitLabel(account.toolkit)}`,
       anyway,
     );
@@ -536,7 +587,7 @@ export class CredentialLoader {
 export async function revokeTokenSet(
   { scheme, client }: { scheme: OAuth2Scheme; client: OAuthClient },
   stored: StoredCredentials,
-  { fetch, logger }: { fetch: typeof globalThis.fetch; logger: Logger },
+  { logger, ...transport }: OAuthTransport & { logger: Logger },
   what: string,
   anyway: string,
 ): Promise<void> {
@@ -548,7 +599,7 @@ export async function revokeTokenSet(
   ];
   for (const [token, hint] of tokens) {
     try {
-      await revokeToken(withEndpoint, client, token, hint, fetch);
+      await revokeToken(withEndpoint, client, token, hint, transport);
     } catch (error) {
       logger.warn(
         `toolmux: could not revoke ${what.replace('%s', hint.replace('_', ' '))} (${error instanceof Error ? error.message : 'unknown error'}); ${anyway}.`,

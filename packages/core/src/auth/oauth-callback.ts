@@ -21,7 +21,7 @@ import { oauth2SchemeOf } from './schemes.js';
  * `status=success|failed&connected_account_id=ca_…`.
  */
 export async function handleOAuthCallback(records: AuthRecords, request: Request): Promise<Response> {
-  const { store, vault, fetch, logger } = records.options;
+  const { store, vault, fetch, oauthRequestTimeoutMs, logger } = records.options;
   const wantsJson = (request.headers.get('accept') ?? '').includes('application/json');
   let parameters: URLSearchParams;
   try {
@@ -92,6 +92,7 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
         redirectUri: connection.redirectUri!,
         codeVerifier: codeVerifier ?? undefined,
         fetch,
+        timeoutMs: oauthRequestTimeoutMs,
       },
     );
     const stored: StoredCredentials = { type: 'oauth2', ...tokens };

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
-import { databaseBackends, databasePerTest } from '../test/auth-fixtures.js';
+import type { OAuth2Scheme } from '../catalog/types.js';
+import { ToolMuxError } from '../errors.js';
+import { databaseBackends, databasePerTest, rejection } from '../test/auth-fixtures.js';
 import { recordingLogger } from '../test/recording-logger.js';
 import { ToolMux } from '../toolmux.js';
 
@@ -91,7 +94,10 @@ afterAll(async () => {
   await elsewhere.close();
 });
 
-function hostileToolkit(bearerTokenTypes?: string[]) {
+/** Options of the toolkit's oauth2 scheme besides its endpoints. */
+type SchemeOptions = Partial<Omit<OAuth2Scheme, 'type' | 'authorizationUrl' | 'tokenUrl'>>;
+
+function hostileToolkit(scheme: SchemeOptions = {}) {
   const whoami = defineTool({
     slug: 'HOSTILE_WHOAMI',
     description: 'Who is the connected user.',
@@ -114,7 +120,7 @@ function hostileToolkit(bearerTokenTypes?: string[]) {
       authorizationUrl: `${provider.url}/authorize`,
       tokenUrl: `${provider.url}/token`,
       scopes: ['read'],
-      ...(bearerTokenTypes ? { bearerTokenTypes } : {}),
+      ...scheme,
     },
   });
 }
@@ -127,11 +133,13 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
     /** The state of the connection {@link connect} started last. */
     let lastState = '';
 
-    function setup(options: { fetch?: typeof fetch; bearerTokenTypes?: string[] } = {}) {
-      const { bearerTokenTypes, ...muxOptions } = options;
+    function setup(
+      options: { fetch?: typeof fetch; scheme?: SchemeOptions; oauthRequestTimeoutMs?: number } = {},
+    ) {
+      const { scheme, ...muxOptions } = options;
       const logger = recordingLogger();
       const mux = new ToolMux({
-        toolkits: [hostileToolkit(bearerTokenTypes)],
+        toolkits: [hostileToolkit(scheme)],
         store: database.spec,
         secretKey: Buffer.alloc(32, 7).toString('base64'),
         logger,
@@ -261,6 +269,26 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
       );
     });
 
+    it("a token endpoint that never answers fails the connection, and a refresh, as network_error naming the ToolMux's oauthRequestTimeoutMs", async () => {
+      const { mux } = setup({ oauthRequestTimeoutMs: 250 });
+      const timedOut =
+        "network_error: the authorization server did not send an answer in time (its requests time out after 250 ms, the ToolMux's oauthRequestTimeoutMs)";
+      const { account, response } = await connect(mux, () => undefined);
+      expect(account).toMatchObject({ status: 'FAILED', statusReason: timedOut });
+      expect(new URL(response.headers.get('location')!).searchParams.get('error')).toBe('network_error');
+
+      const { account: connected } = await connect(
+        mux,
+        json({ access_token: 'at_first_1234', token_type: 'Bearer', refresh_token: 'rt_first_1234' }),
+        undefined,
+        'user_2',
+      );
+      tokenAnswer = () => undefined;
+      const refused = await rejection(mux.connectedAccounts.refresh(connected.id), 'OAUTH_ERROR');
+      expect(refused.message).toContain(timedOut);
+      expect(await mux.connectedAccounts.get(connected.id)).toMatchObject({ status: 'ACTIVE' });
+    });
+
     it("a refresh the token endpoint stalls holds up that account's calls only, and leaves its lease free", async () => {
       const { mux } = setup();
       const other = await connect(
@@ -370,6 +398,112 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
       });
     });
 
+    describe('a refresh the provider refuses, by what its error code means', () => {
+      /** The scheme options GitHub and Slack need: their own codes for a dead refresh token and a refused client. */
+      const providerCodes: SchemeOptions = {
+        refreshTokenDeadErrors: ['bad_refresh_token', 'invalid_refresh_token'],
+        clientRejectedErrors: ['incorrect_client_credentials', 'bad_client_secret'],
+      };
+      const tokenRequests = () => provider.seen.filter((seen) => seen.path === '/token').length;
+
+      it.each([
+        ['invalid_grant', 400, 'the standard code'],
+        ['bad_refresh_token', 200, "GitHub's, answered with HTTP 200"],
+        ['invalid_refresh_token', 200, "Slack's, answered with HTTP 200 and ok: false"],
+      ])(
+        '%s (%s, %s): the account is EXPIRED with the reason, and the call tells the agent to reconnect',
+        async (error, status) => {
+          const { mux } = setup({ scheme: providerCodes });
+          const { account, session } = await expiring(mux);
+          const description = 'The refresh token passed is incorrect or expired.';
+          tokenAnswer = json({ ok: false, error, error_description: description }, status);
+          const result = await session.execute('HOSTILE_WHOAMI', {});
+          expect(result).toMatchObject({ successful: false, code: 'CONNECTION_EXPIRED' });
+          expect(result.error).toContain(`has expired or was revoked (${error}: ${description})`);
+          expect(result.error).toMatch(/reconnect/);
+          expect(await mux.connectedAccounts.get(account.id)).toMatchObject({
+            status: 'EXPIRED',
+            statusReason: `${error}: ${description}`,
+          });
+          // the next call does not try the dead token again
+          const before = tokenRequests();
+          expect(await session.execute('HOSTILE_WHOAMI', {})).toMatchObject({ code: 'CONNECTION_EXPIRED' });
+          expect(tokenRequests()).toBe(before);
+        },
+      );
+
+      it('a provider code the scheme does not list is not taken for a dead refresh token', async () => {
+        const { mux } = setup();
+        const { account } = await expiring(mux);
+        tokenAnswer = json({ error: 'bad_refresh_token', error_description: 'expired' });
+        await rejection(mux.connectedAccounts.refresh(account.id), 'OAUTH_ERROR');
+        expect(await mux.connectedAccounts.get(account.id)).toMatchObject({ status: 'ACTIVE' });
+      });
+
+      it.each([
+        ['invalid_client', 401],
+        ['unauthorized_client', 400],
+        ['incorrect_client_credentials', 200],
+        ['bad_client_secret', 200],
+      ])(
+        '%s (HTTP %i): the auth config is named to be fixed, and the account stays ACTIVE with its lease free',
+        async (error, status) => {
+          const { mux } = setup({ scheme: providerCodes });
+          const { account } = await expiring(mux);
+          tokenAnswer = json({ error, error_description: `client secret ${CLIENT_SECRET} is wrong` }, status);
+          const refused = await rejection(mux.connectedAccounts.refresh(account.id), 'AUTH_CONFIG_INVALID');
+          expect(refused.message).toContain(
+            `The Hostile (hostile) token endpoint refused the client id/secret of auth config ${account.authConfigId} when refreshing the token of ${account.id} (${error}: client secret [REDACTED] is wrong).`,
+          );
+          expect(refused.message).toContain('trying again will not help: fix the auth config');
+          expect(refused.message).not.toContain(CLIENT_SECRET);
+          expect(refused.details).toEqual({
+            authConfigId: account.authConfigId,
+            connectedAccountId: account.id,
+          });
+          const rows = await database.rows(
+            `SELECT status, refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${account.id}'`,
+          );
+          expect(rows[0]).toMatchObject({ status: 'ACTIVE', refresh_lease_until: null });
+        },
+      );
+
+      it('any other code, with any HTTP status, leaves the account ACTIVE and the refresh OAUTH_ERROR', async () => {
+        const { mux } = setup({ scheme: providerCodes });
+        const { account } = await expiring(mux);
+        const meaningful = new Set([
+          'invalid_grant',
+          'invalid_client',
+          'unauthorized_client',
+          ...providerCodes.refreshTokenDeadErrors!,
+          ...providerCodes.clientRejectedErrors!,
+        ]);
+        // RFC 6749's characters of an error code: printable ASCII but `"` and `\`
+        const character = fc
+          .integer({ min: 0x20, max: 0x7e })
+          .filter((code) => code !== 0x22 && code !== 0x5c)
+          .map((code) => String.fromCharCode(code));
+        const code = fc
+          .oneof(
+            fc.string({ unit: character, minLength: 1, maxLength: 40 }),
+            fc.constantFrom('invalid_request', 'server_error', 'temporarily_unavailable', 'invalid_scope'),
+          )
+          .filter((each) => !meaningful.has(each));
+        await fc.assert(
+          fc.asyncProperty(code, fc.constantFrom(200, 400, 401), async (error, status) => {
+            tokenAnswer = json({ error, error_description: 'refused' }, status);
+            const refused = await rejection(mux.connectedAccounts.refresh(account.id), 'OAUTH_ERROR');
+            expect(refused.message).toMatch(/Try again in a moment\.$/);
+            const rows = await database.rows(
+              `SELECT status, refresh_lease_until FROM toolmux_connected_accounts WHERE id = '${account.id}'`,
+            );
+            expect(rows[0]).toMatchObject({ status: 'ACTIVE', refresh_lease_until: null });
+          }),
+          { numRuns: 30 },
+        );
+      });
+    });
+
     describe('odd tokens', () => {
       it.each([
         ['NUL', { access_token: 'at_\u0000_1234' }],
@@ -429,7 +563,7 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
       });
 
       it("a type the scheme lists in bearerTokenTypes (Slack's bot) connects, refreshes and is sent as Bearer", async () => {
-        const { mux } = setup({ bearerTokenTypes: ['bot'] });
+        const { mux } = setup({ scheme: { bearerTokenTypes: ['bot'] } });
         const { account, session } = await connect(
           mux,
           json({
@@ -486,4 +620,27 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
       expect(elsewhere.seen).toEqual([]);
     });
   });
+});
+
+describe("the ToolMux's oauthRequestTimeoutMs", () => {
+  it.each([0, -1, 1.5, 300_001, Number.NaN, '30000'])(
+    'new ToolMux() refuses %s, naming it and the bounds',
+    (value) => {
+      const made = (() => {
+        try {
+          return new ToolMux({ toolkits: [], store: ':memory:', oauthRequestTimeoutMs: value as number });
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect(ToolMuxError.isInstance(made)).toBe(true);
+      expect(made).toMatchObject({ code: 'INVALID_REQUEST' });
+      expect((made as ToolMuxError).message).toMatch(
+        /^oauthRequestTimeoutMs must be a whole number of milliseconds from 1 to 300000 .*; got .+\. Leave it out for 30000\.$/,
+      );
+      expect((made as ToolMuxError).message).toContain(
+        typeof value === 'string' ? `"${value}"` : String(value),
+      );
+    },
+  );
 });

@@ -1,7 +1,9 @@
 import * as oauth from 'oauth4webapi';
 import type { OAuth2Scheme } from '../catalog/types.js';
+import { ToolMuxError } from '../errors.js';
 import { maskSecrets } from '../util/redact.js';
 import { byteSize, responseTextUpTo } from '../util/response-text.js';
+import { shownValue } from '../util/stored-text.js';
 
 /** The OAuth client of an auth config (the client secret decrypted for this request only). */
 export interface OAuthClient {
@@ -22,6 +24,15 @@ export interface TokenSet {
 }
 
 /**
+ * What a refused refresh means, as the provider's error code says: the refresh token is dead
+ * (`invalid_grant`, or a code of the scheme's `refreshTokenDeadErrors`), so the user must connect
+ * again; or the token endpoint refused the OAuth client itself (`invalid_client`,
+ * `unauthorized_client`, or a code of the scheme's `clientRejectedErrors`), so the auth config must be
+ * fixed. Any other failure may pass: the refresh is tried again later.
+ */
+export type RefreshRefusal = 'refresh_token_dead' | 'client_rejected';
+
+/**
  * An OAuth failure, with the provider's error code (`invalid_grant`, `access_denied`, …) and a
  * description that is safe to store and show: it never carries the provider's response body, which
  * may hold tokens.
@@ -32,17 +43,69 @@ export class OAuthFailure extends Error {
     /** The OAuth `error` code, or `server_error` / `network_error` / `invalid_response`. */
     readonly error: string,
     readonly description: string,
+    /** Set by {@link refreshTokens} when the error code says what the refusal means. */
+    readonly refusal?: RefreshRefusal,
   ) {
     super(`${error}: ${description}`);
   }
 }
 
+/** The OAuth error codes that mean a dead refresh token, whatever the scheme says (RFC 6749, 5.2). */
+const REFRESH_TOKEN_DEAD = ['invalid_grant'];
+/** The OAuth error codes that mean the token endpoint refused the client (RFC 6749, 5.2). */
+const CLIENT_REJECTED = ['invalid_client', 'unauthorized_client'];
+
+/** What the error code of a refused refresh means for `scheme` (see {@link RefreshRefusal}). */
+function refusalOf(scheme: OAuth2Scheme, error: string): RefreshRefusal | undefined {
+  if (REFRESH_TOKEN_DEAD.includes(error) || scheme.refreshTokenDeadErrors?.includes(error)) {
+    return 'refresh_token_dead';
+  }
+  if (CLIENT_REJECTED.includes(error) || scheme.clientRejectedErrors?.includes(error)) {
+    return 'client_rejected';
+  }
+  return undefined;
+}
+
 /**
- * Time a request to the authorization server (token, refresh, revocation) may take, its answer read
- * in full, before it is given up: an endpoint that never answers, or stops in the middle of its answer,
- * fails it as `network_error` then.
+ * How requests reach the authorization server (token, refresh, revocation): the ToolMux's `fetch`,
+ * and how long one may take, its answer read in full, before it is given up (an endpoint that never
+ * answers, or stops in the middle of its answer, fails it as `network_error` then).
  */
-export const TOKEN_REQUEST_TIMEOUT_MS = 30_000;
+export interface OAuthTransport {
+  fetch: typeof globalThis.fetch;
+  timeoutMs: number;
+}
+
+/** The time a request to the authorization server may take when the ToolMux's `oauthRequestTimeoutMs` does not say. */
+export const DEFAULT_OAUTH_REQUEST_TIMEOUT_MS = 30_000;
+/** The longest `oauthRequestTimeoutMs`: a call waits for a refresh, and nobody waits five minutes for a token. */
+export const MAX_OAUTH_REQUEST_TIMEOUT_MS = 300_000;
+
+/**
+ * A ToolMux's `oauthRequestTimeoutMs` (undefined: the default), checked: a whole number of
+ * milliseconds from 1 to {@link MAX_OAUTH_REQUEST_TIMEOUT_MS}.
+ */
+export function oauthRequestTimeoutOf(option: unknown): number {
+  if (option === undefined) return DEFAULT_OAUTH_REQUEST_TIMEOUT_MS;
+  if (
+    typeof option !== 'number' ||
+    !Number.isSafeInteger(option) ||
+    option < 1 ||
+    option > MAX_OAUTH_REQUEST_TIMEOUT_MS
+  ) {
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `oauthRequestTimeoutMs must be a whole number of milliseconds from 1 to ${MAX_OAUTH_REQUEST_TIMEOUT_MS} (how long one request to an OAuth provider's token or revocation endpoint may take); got ${shownValue(option)}. Leave it out for ${DEFAULT_OAUTH_REQUEST_TIMEOUT_MS}.`,
+    });
+  }
+  return option;
+}
+
+/** A timeout as a message says it: `30 s`, `1.5 s`, `200 ms`. */
+export function durationText(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${ms / 1000} s`;
+}
+
 /**
  * The most of an authorization server's answer that is read. A token answer is a few kilobytes (a
  * large ID token, tens): a longer one is refused as `invalid_response` without reading on, so that an
@@ -59,6 +122,8 @@ function authorizationServer(scheme: OAuth2Scheme): oauth.AuthorizationServer {
     authorization_endpoint: scheme.authorizationUrl,
     token_endpoint: scheme.tokenUrl,
     ...(scheme.revocationUrl ? { revocation_endpoint: scheme.revocationUrl } : {}),
+    // RFC 9207: with it, oauth4webapi refuses an authorization response without `iss`
+    ...(scheme.issuerInCallback ? { authorization_response_iss_parameter_supported: true } : {}),
   };
 }
 
@@ -96,14 +161,14 @@ function clientAuthentication(scheme: OAuth2Scheme, client: OAuthClient): oauth.
  * while it arrives is named as one (oauth4webapi would read any length, and take a body cut by the
  * timeout for one that is not JSON). Failures are {@link OAuthFailure}s that name no URL parameter.
  */
-function boundedFetch(fetch: typeof globalThis.fetch): typeof globalThis.fetch {
+function boundedFetch({ fetch, timeoutMs }: OAuthTransport): typeof globalThis.fetch {
   return async (input, init) => {
     const signal = init?.signal ?? undefined;
     const unreachable = (error: unknown, waitingFor: string) =>
       signal?.aborted || (error instanceof Error && error.name === 'TimeoutError')
         ? new OAuthFailure(
             'network_error',
-            `the authorization server did not send ${waitingFor} in time (its requests time out after ${TOKEN_REQUEST_TIMEOUT_MS / 1000} s)`,
+            `the authorization server did not send ${waitingFor} in time (its requests time out after ${durationText(timeoutMs)}, the ToolMux's oauthRequestTimeoutMs)`,
           )
         : new OAuthFailure(
             'network_error',
@@ -143,15 +208,12 @@ function boundedFetch(fetch: typeof globalThis.fetch): typeof globalThis.fetch {
 }
 
 /** Plain http is refused (tokens in clear text), except to a server on this machine (tests, dev). */
-function requestOptions(
-  scheme: OAuth2Scheme,
-  fetch: typeof globalThis.fetch,
-): oauth.TokenEndpointRequestOptions {
+function requestOptions(scheme: OAuth2Scheme, transport: OAuthTransport): oauth.TokenEndpointRequestOptions {
   const insecure = LOOPBACK_HOSTS.has(new URL(scheme.tokenUrl).hostname);
   return {
-    [oauth.customFetch]: boundedFetch(fetch),
+    [oauth.customFetch]: boundedFetch(transport),
     [oauth.allowInsecureRequests]: insecure,
-    signal: () => AbortSignal.timeout(TOKEN_REQUEST_TIMEOUT_MS),
+    signal: () => AbortSignal.timeout(transport.timeoutMs),
   };
 }
 
@@ -286,6 +348,29 @@ function clip(text: string, length: number): string {
 }
 
 /**
+ * RFC 9207: an authorization response's `iss` must be the scheme's issuer, and with the scheme's
+ * `issuerInCallback` it must be there. oauth4webapi checks the same; this says it in words that name
+ * the issuer expected.
+ */
+function checkIssuer(as: oauth.AuthorizationServer, parameters: URLSearchParams): void {
+  const iss = parameters.get('iss');
+  const why =
+    'it may come from another authorization server (a mix-up attack, RFC 9207), so its code was not used';
+  if (iss === null && as.authorization_response_iss_parameter_supported) {
+    throw new OAuthFailure(
+      'invalid_response',
+      `the authorization response has no "iss" parameter, which the toolkit's scheme says its authorization server always sends (issuerInCallback), naming "${as.issuer}": ${why}`,
+    );
+  }
+  if (iss !== null && iss !== as.issuer) {
+    throw new OAuthFailure(
+      'invalid_response',
+      `the authorization response names the issuer ${JSON.stringify(clip(iss, 100))}, not "${as.issuer}", the toolkit scheme's issuer: ${why}`,
+    );
+  }
+}
+
+/**
  * Checks the provider's answer at the callback (`iss`, `error`) and trades the code for tokens. The
  * state was checked by the caller against the stored hash.
  */
@@ -293,11 +378,12 @@ export async function exchangeCode(
   scheme: OAuth2Scheme,
   client: OAuthClient,
   callbackParameters: URLSearchParams,
-  options: { redirectUri: string; codeVerifier: string | undefined; fetch: typeof globalThis.fetch },
+  options: OAuthTransport & { redirectUri: string; codeVerifier: string | undefined },
 ): Promise<TokenSet> {
   const as = authorizationServer(scheme);
   const oauthClient: oauth.Client = { client_id: client.clientId };
   try {
+    checkIssuer(as, callbackParameters);
     const parameters = oauth.validateAuthResponse(as, oauthClient, callbackParameters, oauth.skipStateCheck);
     const response = await oauth.authorizationCodeGrantRequest(
       as,
@@ -306,7 +392,7 @@ export async function exchangeCode(
       parameters,
       options.redirectUri,
       options.codeVerifier ?? oauth.nopkce,
-      requestOptions(scheme, options.fetch),
+      requestOptions(scheme, options),
     );
     return tokenSetOf(
       await oauth.processAuthorizationCodeResponse(as, oauthClient, response, tokenTypes(scheme)),
@@ -322,12 +408,15 @@ export async function exchangeCode(
   }
 }
 
-/** Trades a refresh token for new tokens. An `invalid_grant` failure means the user must reconnect. */
+/**
+ * Trades a refresh token for new tokens. A failure whose error code says what the refusal means
+ * carries it as its `refusal` (see {@link RefreshRefusal}).
+ */
 export async function refreshTokens(
   scheme: OAuth2Scheme,
   client: OAuthClient,
   refreshToken: string,
-  fetch: typeof globalThis.fetch,
+  transport: OAuthTransport,
 ): Promise<TokenSet> {
   const as = authorizationServer(scheme);
   const oauthClient: oauth.Client = { client_id: client.clientId };
@@ -337,11 +426,13 @@ export async function refreshTokens(
       oauthClient,
       clientAuthentication(scheme, client),
       refreshToken,
-      requestOptions(scheme, fetch),
+      requestOptions(scheme, transport),
     );
     return tokenSetOf(await oauth.processRefreshTokenResponse(as, oauthClient, response, tokenTypes(scheme)));
   } catch (error) {
-    throw failureOf(error, [client.clientSecret, refreshToken]);
+    const failure = failureOf(error, [client.clientSecret, refreshToken]);
+    const refusal = refusalOf(scheme, failure.error);
+    throw refusal ? new OAuthFailure(failure.error, failure.description, refusal) : failure;
   }
 }
 
@@ -354,10 +445,10 @@ export async function revokeToken(
   client: OAuthClient,
   token: string,
   hint: 'refresh_token' | 'access_token',
-  fetch: typeof globalThis.fetch,
+  transport: OAuthTransport,
 ): Promise<void> {
   const as = authorizationServer(scheme);
-  const options = requestOptions(scheme, fetch);
+  const options = requestOptions(scheme, transport);
   try {
     const response = await oauth.revocationRequest(
       as,

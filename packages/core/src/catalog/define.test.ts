@@ -4,6 +4,11 @@ import { ToolMuxError } from '../errors.js';
 import { defineTool, defineToolkit, MAX_TOOL_SLUG_LENGTH, toolSlugFor, toolSlugPrefix } from './define.js';
 
 const execute = async () => null;
+const oauth2 = {
+  type: 'oauth2',
+  authorizationUrl: 'https://acme.example/authorize',
+  tokenUrl: 'https://acme.example/token',
+} as const;
 
 function definitionError(define: () => unknown): ToolMuxError {
   try {
@@ -96,6 +101,36 @@ describe('defineTool', () => {
       [
         () => defineToolkit({ slug: 'acme', description: 'x', tools: [], auth: { type: 'magic' } as never }),
         'unknown auth type',
+      ],
+      [
+        () =>
+          defineToolkit({
+            slug: 'acme',
+            description: 'x',
+            tools: [],
+            auth: { ...oauth2, refreshTokenDeadErrors: 'bad_refresh_token' as never },
+          }),
+        'refreshTokenDeadErrors must be a list of OAuth error codes (non-empty strings, like "bad_refresh_token"); got "bad_refresh_token".',
+      ],
+      [
+        () =>
+          defineToolkit({
+            slug: 'acme',
+            description: 'x',
+            tools: [],
+            auth: { ...oauth2, clientRejectedErrors: [''] },
+          }),
+        'clientRejectedErrors must be a list of OAuth error codes (non-empty strings, like "bad_refresh_token"); got "" in it.',
+      ],
+      [
+        () =>
+          defineToolkit({
+            slug: 'acme',
+            description: 'x',
+            tools: [],
+            auth: { ...oauth2, refreshTokenDeadErrors: ['revoked'], clientRejectedErrors: ['revoked'] },
+          }),
+        'lists "revoked" in both refreshTokenDeadErrors and clientRejectedErrors',
       ],
     ];
     for (const [define, mention] of cases) {

@@ -2,11 +2,13 @@ import { createHash } from 'node:crypto';
 import { ToolMuxError } from '../errors.js';
 import { compileJsonSchemaValidator, setSlicedValidator, slicedValidatorOf } from '../schema/validate.js';
 import { checkJsonDepth } from '../util/json-depth.js';
+import { shownValue } from '../util/stored-text.js';
 import type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.js';
 import { isStandardSchema } from './standard-schema.js';
 import type {
   AuthScheme,
   JSONSchema,
+  OAuth2Scheme,
   Tool,
   ToolAnnotations,
   ToolContext,
@@ -255,6 +257,33 @@ export function toolSlugFor(toolkitSlug: string, name: string, taken: Set<string
   return slug;
 }
 
+/**
+ * The error codes an oauth2 scheme gives a meaning to (`refreshTokenDeadErrors`,
+ * `clientRejectedErrors`): lists of non-empty strings, no code in both.
+ */
+function checkOAuthErrorCodes(slug: string, scheme: OAuth2Scheme): void {
+  const lists = ['refreshTokenDeadErrors', 'clientRejectedErrors'] as const;
+  for (const name of lists) {
+    const codes: unknown = scheme[name];
+    if (codes === undefined) continue;
+    const list = Array.isArray(codes);
+    const bad = list ? codes.findIndex((code) => typeof code !== 'string' || code === '') : -1;
+    if (!list || bad >= 0) {
+      throw invalid(
+        `Toolkit ${slug}: the oauth2 scheme's ${name} must be a list of OAuth error codes (non-empty strings, like "bad_refresh_token"); got ${list ? `${shownValue(codes[bad])} in it` : shownValue(codes)}.`,
+      );
+    }
+  }
+  const both = (scheme.refreshTokenDeadErrors ?? []).find((code) =>
+    scheme.clientRejectedErrors?.includes(code),
+  );
+  if (both !== undefined) {
+    throw invalid(
+      `Toolkit ${slug}: the oauth2 scheme lists ${JSON.stringify(both)} in both refreshTokenDeadErrors and clientRejectedErrors; a code means one of the two (a dead refresh token, or a refused client).`,
+    );
+  }
+}
+
 /** Define a toolkit: a named group of tools that share authentication. */
 export function defineToolkit(options: DefineToolkitOptions): Toolkit {
   const { slug, description } = options;
@@ -292,6 +321,7 @@ export function defineToolkit(options: DefineToolkitOptions): Toolkit {
         `Toolkit ${slug}: unknown auth type ${JSON.stringify((scheme as { type?: unknown })?.type)}; use oauth2, api_key, bearer, basic or none.`,
       );
     }
+    if (scheme.type === 'oauth2') checkOAuthErrorCodes(slug, scheme);
   }
   return Object.freeze({
     kind: 'toolmux.toolkit' as const,

@@ -104,6 +104,15 @@ export interface OAuth2Scheme {
    * @default the origin of `authorizationUrl`
    */
   issuer?: string;
+  /**
+   * Whether the authorization server always sends its issuer as `iss` with the user's redirect back
+   * (RFC 9207; `authorization_response_iss_parameter_supported: true` in its metadata). With `true`,
+   * a callback without `iss` fails the connection (`invalid_response`, naming the issuer expected) and
+   * its code is not traded: it may come from another authorization server (a mix-up attack). A callback
+   * whose `iss` is not `issuer` fails either way.
+   * @default false
+   */
+  issuerInCallback?: boolean;
   /** Extra query parameters of the authorization URL, e.g. `{ access_type: 'offline', prompt: 'consent' }`. */
   authorizationParams?: Record<string, string>;
   /** How the client authenticates at the token endpoint. @default 'client_secret_basic' */
@@ -122,6 +131,25 @@ export interface OAuth2Scheme {
    * auth config) revokes the account's tokens there first, so they stop working everywhere.
    */
   revocationUrl?: string;
+  /**
+   * Error codes, besides the standard `invalid_grant`, with which the provider's token endpoint says
+   * that a refresh token is dead (revoked, expired, used already), in an error answer or an HTTP 200
+   * with `error` (GitHub answers `bad_refresh_token`, Slack `invalid_refresh_token`). A refresh refused
+   * with one of them marks the account EXPIRED, with the provider's words as its reason, and the call
+   * fails with CONNECTION_EXPIRED: the user must connect again. A refresh refused with any other code
+   * leaves the account ACTIVE and fails with OAUTH_ERROR (tried again by the next call).
+   * @default []
+   */
+  refreshTokenDeadErrors?: string[];
+  /**
+   * Error codes, besides the standard `invalid_client` and `unauthorized_client`, with which the
+   * provider's token endpoint refuses the OAuth client itself, its client id or secret (GitHub
+   * answers `incorrect_client_credentials`, Slack `invalid_client_id` and `bad_client_secret`). A
+   * refresh refused with one of them fails with AUTH_CONFIG_INVALID naming the auth config to fix; the
+   * account stays ACTIVE, since it is not at fault.
+   * @default []
+   */
+  clientRejectedErrors?: string[];
 }
 
 /** Schemes whose credentials are fields the user provides (an API key, a token, a password). */

@@ -70,6 +70,7 @@ export const EMBEDDED_ONLY = [
   'hostedConnectPage',
   'accountCacheTtlMs',
   'proxyMaxResponseBytes',
+  'oauthRequestTimeoutMs',
 ] as const;
 
 const MIN_API_KEY_LENGTH = 16;

@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
 import {
   checkUserId,
+  DEFAULT_OAUTH_REQUEST_TIMEOUT_MS,
+  MAX_OAUTH_REQUEST_TIMEOUT_MS,
   openStore,
   openToolMuxStore,
   parseSecretKey,
@@ -79,6 +81,8 @@ Cache lifetimes: TOOLMUX_ACCOUNT_CACHE_TTL_MS and TOOLMUX_SESSION_CACHE_TTL_MS (
 the cache off; default 2000), or accountCacheTtlMs / sessionCacheTtlMs in the config file.
 The most of an API's answer one proxy call downloads: TOOLMUX_PROXY_MAX_RESPONSE_BYTES (default
 33554432, 32 MiB), or proxyMaxResponseBytes in the config file.
+How long one request to an OAuth provider's token or revocation endpoint may take:
+TOOLMUX_OAUTH_REQUEST_TIMEOUT_MS (milliseconds, 1 to ${MAX_OAUTH_REQUEST_TIMEOUT_MS}; default ${DEFAULT_OAUTH_REQUEST_TIMEOUT_MS}), or oauthRequestTimeoutMs in the config file.
 
 The API key is TOOLMUX_API_KEY (at least ${MIN_API_KEY_LENGTH} characters); without it, a key file "api.key" (mode 0600) is created beside
 the SQLite database. A PostgreSQL store needs TOOLMUX_API_KEY and TOOLMUX_SECRET_KEY.
@@ -338,26 +342,32 @@ function checkedSecretKey(
 
 /** A cache lifetime: the environment variable (milliseconds, 0 or more) over the config file's value. */
 function cacheTtlOf(io: CliIo, name: string, fromConfig: number | undefined): number | undefined {
+  return wholeNumberOf(io, name, fromConfig, {
+    min: 0,
+    must: 'a whole number of milliseconds, 0 or more (0 turns the cache off)',
+  });
+}
+
+/**
+ * A whole number setting: its environment variable over the config file's value. A variable that is
+ * not a whole number from `min` to `max` is a usage error: `must` says what it must be.
+ */
+function wholeNumberOf(
+  io: CliIo,
+  name: string,
+  fromConfig: number | undefined,
+  rule: { min: number; max?: number; must: string },
+): number | undefined {
   const text = env(io, name);
   if (text === undefined) return fromConfig;
   const value = Number(text);
-  if (text.trim() === '' || !Number.isSafeInteger(value) || value < 0) {
-    throw new UsageError(
-      `${name} must be a whole number of milliseconds, 0 or more (0 turns the cache off), got "${text}".`,
-    );
-  }
-  return value;
-}
-
-/** TOOLMUX_PROXY_MAX_RESPONSE_BYTES, else the config file's `proxyMaxResponseBytes`. */
-function proxyMaxResponseBytesOf(io: CliIo, fromConfig: number | undefined): number | undefined {
-  const text = env(io, 'TOOLMUX_PROXY_MAX_RESPONSE_BYTES');
-  if (text === undefined) return fromConfig;
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isSafeInteger(value) || value < 1) {
-    throw new UsageError(
-      `TOOLMUX_PROXY_MAX_RESPONSE_BYTES must be a whole number of bytes, 1 or more (the most of an API's answer one proxy call downloads; default 33554432, 32 MiB), got "${text}".`,
-    );
+  if (
+    text.trim() === '' ||
+    !Number.isSafeInteger(value) ||
+    value < rule.min ||
+    value > (rule.max ?? Number.MAX_SAFE_INTEGER)
+  ) {
+    throw new UsageError(`${name} must be ${rule.must}, got "${text}".`);
   }
   return value;
 }
@@ -517,7 +527,25 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   const secretKey = checkedSecretKey(io, config, configName);
   const accountCacheTtlMs = cacheTtlOf(io, 'TOOLMUX_ACCOUNT_CACHE_TTL_MS', config.accountCacheTtlMs);
   const sessionCacheTtlMs = cacheTtlOf(io, 'TOOLMUX_SESSION_CACHE_TTL_MS', config.sessionCacheTtlMs);
-  const proxyMaxResponseBytes = proxyMaxResponseBytesOf(io, config.proxyMaxResponseBytes);
+  const proxyMaxResponseBytes = wholeNumberOf(
+    io,
+    'TOOLMUX_PROXY_MAX_RESPONSE_BYTES',
+    config.proxyMaxResponseBytes,
+    {
+      min: 1,
+      must: "a whole number of bytes, 1 or more (the most of an API's answer one proxy call downloads; default 33554432, 32 MiB)",
+    },
+  );
+  const oauthRequestTimeoutMs = wholeNumberOf(
+    io,
+    'TOOLMUX_OAUTH_REQUEST_TIMEOUT_MS',
+    config.oauthRequestTimeoutMs,
+    {
+      min: 1,
+      max: MAX_OAUTH_REQUEST_TIMEOUT_MS,
+      must: `a whole number of milliseconds from 1 to ${MAX_OAUTH_REQUEST_TIMEOUT_MS} (how long one request to an OAuth provider's token or revocation endpoint may take; default ${DEFAULT_OAUTH_REQUEST_TIMEOUT_MS})`,
+    },
+  );
   const toolkits = await loadCatalog(flag('toolkits'), config.toolkits ?? builtinToolkits, cwd);
   checkManagedAuth(config.managedAuth, toolkits, configName);
   try {
@@ -550,6 +578,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     secretKey,
     accountCacheTtlMs,
     proxyMaxResponseBytes,
+    oauthRequestTimeoutMs,
     managedAuth: config.managedAuth,
     allowedCallbackUrls: config.allowedCallbackUrls,
     defaultCallbackUrl: config.defaultCallbackUrl,

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer as createNetServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -380,6 +380,15 @@ describe('toolmux serve refuses to start, in one line, on', forStarts(3), () => 
         'TOOLMUX_PROXY_MAX_RESPONSE_BYTES must be a whole number of bytes, 1 or more (the most of an API\'s answer one proxy call downloads; default 33554432, 32 MiB), got "32MB"',
       key: 'proxyMaxResponseBytes',
       value: 0,
+    },
+    {
+      setting: 'an OAuth request timeout that is not a whole number of milliseconds from 1 to 300000',
+      variable: 'TOOLMUX_OAUTH_REQUEST_TIMEOUT_MS',
+      text: '30s',
+      message:
+        'TOOLMUX_OAUTH_REQUEST_TIMEOUT_MS must be a whole number of milliseconds from 1 to 300000 (how long one request to an OAuth provider\'s token or revocation endpoint may take; default 30000), got "30s"',
+      key: 'oauthRequestTimeoutMs',
+      value: 300_001,
     },
   ])('$setting', async ({ variable, text, message, key, value }) => {
     const cwd = tempDirectory();
@@ -1199,6 +1208,61 @@ describe('the proxy answer limit', forStarts(2), () => {
       }
     } finally {
       await sized.close();
+    }
+  });
+});
+
+describe('the OAuth request timeout', forStarts(2), () => {
+  it('oauthRequestTimeoutMs from the config file, TOOLMUX_OAUTH_REQUEST_TIMEOUT_MS over it', async () => {
+    // an authorization server whose token endpoint never answers
+    const stalled = createHttpServer(() => undefined);
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const issuer = `http://127.0.0.1:${(stalled.address() as { port: number }).port}`;
+    const cwd = tempDirectory();
+    writeFileSync(
+      join(cwd, 'toolmux.config.json'),
+      JSON.stringify({ toolkits: [OCTO], store: ':memory:', port: 0, oauthRequestTimeoutMs: 300 }),
+    );
+    const env = { TOOLMUX_API_KEY: API_KEY, TOOLMUX_TEST_OAUTH_ISSUER: issuer };
+    /** The status reason of a connection whose code the stalled token endpoint never trades. */
+    const failedConnection = async (url: string) => {
+      const config = await api(url, 'POST', '/auth-configs', {
+        toolkit: 'octo',
+        type: 'oauth2',
+        client_id: 'octo-client',
+        client_secret: 'octo-secret',
+      });
+      const link = await api(url, 'POST', '/connected-accounts/link', {
+        user_id: 'timeout_user',
+        auth_config_id: config.json.id,
+      });
+      const html = await (await fetch(link.json.redirect_url)).text();
+      const authorizationUrl = /<a class="button" href="([^"]+)"/.exec(html)![1]!.replaceAll('&#38;', '&');
+      const state = new URL(authorizationUrl).searchParams.get('state')!;
+      const landed = await fetch(`${url}/auth/callback?code=code-1&state=${state}`, { redirect: 'manual' });
+      expect(new URL(landed.headers.get('location')!).searchParams.get('error')).toBe('network_error');
+      const account = await api(url, 'GET', `/connected-accounts/${link.json.connected_account_id}`);
+      expect(account.json.status).toBe('FAILED');
+      return account.json.status_reason as string;
+    };
+    const timedOut = (ms: number) =>
+      `network_error: the authorization server did not send an answer in time (its requests time out after ${ms} ms, the ToolMux's oauthRequestTimeoutMs)`;
+    try {
+      const fromFile = await startServe([], { cwd, env });
+      try {
+        expect(await failedConnection(fromFile.url)).toBe(timedOut(300));
+      } finally {
+        expect(await fromFile.stop()).toBe(0);
+      }
+      const fromEnv = await startServe([], { cwd, env: { ...env, TOOLMUX_OAUTH_REQUEST_TIMEOUT_MS: '200' } });
+      try {
+        expect(await failedConnection(fromEnv.url)).toBe(timedOut(200));
+      } finally {
+        expect(await fromEnv.stop()).toBe(0);
+      }
+    } finally {
+      stalled.closeAllConnections();
+      await new Promise((resolve) => stalled.close(resolve));
     }
   });
 });
