@@ -1,9 +1,14 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool } from '../catalog/define.js';
-import { ToolMuxError } from '../errors.js';
+import {
+  type Handler,
+  jsonAnswer as json,
+  misbehavingServer as misbehaving,
+  rejection as rejectionOf,
+  SESSION_ANSWER as SESSION,
+} from '../test/misbehaving-server.js';
 import { freePort } from '../test/ports.js';
 import { recordingLogger } from '../test/recording-logger.js';
 import { ToolMux } from '../toolmux.js';
@@ -16,70 +21,7 @@ import { ToolMux } from '../toolmux.js';
 
 const API_KEY = 'tmx_remote_client_secret_0123456789';
 
-type Handler = (request: IncomingMessage, response: ServerResponse) => void;
-
-/** A server whose answers the test sets; it records each request it received. */
-async function misbehaving(host = '127.0.0.1') {
-  let handler: Handler = (_request, response) => response.end();
-  const received: Array<{ method: string; url: string; authorization?: string; body: string }> = [];
-  const server: Server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => {
-      body += chunk.toString();
-    });
-    request.on('end', () => {
-      received.push({
-        method: request.method ?? '',
-        url: request.url ?? '',
-        authorization: request.headers.authorization,
-        body,
-      });
-    });
-    handler(request, response);
-  });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const url = `http://${host === '127.0.0.1' ? host : 'localhost'}:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    received,
-    answer(next: Handler) {
-      handler = next;
-      received.length = 0;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-const json =
-  (status: number, body: unknown): Handler =>
-  (_request, response) => {
-    response.writeHead(status, { 'content-type': 'application/json' });
-    response.end(typeof body === 'string' ? body : JSON.stringify(body));
-  };
-
-const SESSION = {
-  session_id: 'ses_remote_client_test',
-  user_id: 'user_1',
-  config: { customTools: [], customToolkits: [] },
-  config_version: 1,
-  metadata: {},
-  mcp: { url: 'http://x/mcp/ses_remote_client_test', headers: { Authorization: 'Bearer t' } },
-};
-
-/** The error a promise rejects with; fails the test when it resolves or rejects with something else. */
-async function rejection(promise: Promise<unknown>): Promise<ToolMuxError> {
-  const error = await promise.then(
-    (value) => new Error(`expected a rejection, got ${JSON.stringify(value)}`),
-    (caught: unknown) => caught,
-  );
-  if (!ToolMuxError.isInstance(error)) throw error;
-  expect(`${error.message} ${JSON.stringify(error.details ?? {})}`).not.toContain(API_KEY);
-  return error;
-}
+const rejection = (promise: Promise<unknown>) => rejectionOf(promise, API_KEY);
 
 /** A custom tool: it runs in the client, which uploads its log entries to the server. */
 const echo = defineTool({

@@ -34,23 +34,17 @@ import { urlWithoutCredentials } from '../util/stored-text.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, RemoteApi } from './http.js';
 import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
 import {
-  type AuthConfigWire,
   authConfigOf,
-  type ConnectedAccountWire,
-  type ConnectionRequestWire,
   connectedAccountOf,
   connectionRequestInfoOf,
-  type ExecutionLogWire,
+  connectionRequestWireOf,
+  countedPageOf,
   executionLogOf,
   executionLogWire,
-  type Paged,
   pageOf,
-  type SessionSummaryWire,
   type SessionWire,
   sessionSummaryOf,
   sessionWireOf,
-  type ToolkitWire,
-  type ToolSpecWire,
   toolkitInfoOf,
   toolResultOf,
   toolSpecOfWire,
@@ -229,7 +223,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
             },
           }
         : {};
-    const wire = await this.#api.post<SessionWire>(
+    const wire = await this.#api.post(
       '/sessions',
       { user_id: userId, config: { ...rest, ...declarations } },
       undefined,
@@ -276,7 +270,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       this.#api.get(
         '/sessions',
         { user_id: query.userId, limit: query.limit, cursor: query.cursor },
-        (page: Paged<SessionSummaryWire>) => pageOf(page, sessionSummaryOf),
+        (page) => pageOf(page, sessionSummaryOf),
       ),
   };
 
@@ -295,7 +289,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
           limit: query.limit,
           cursor: query.cursor,
         },
-        (page: Paged<ExecutionLogWire>) => pageOf(page, executionLogOf),
+        (page) => pageOf(page, executionLogOf),
       );
     },
   };
@@ -304,13 +298,10 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     list: async (
       query: { search?: string; limit?: number; cursor?: string } = {},
     ): Promise<{ items: ToolkitInfo[]; nextCursor: string | undefined; total: number }> => {
-      return this.#api.get('/toolkits', query, (page: Paged<ToolkitWire> & { total: number }) => ({
-        ...pageOf(page, toolkitInfoOf),
-        total: page.total,
-      }));
+      return this.#api.get('/toolkits', query, (page) => countedPageOf(page, toolkitInfoOf));
     },
     get: async (slug: string): Promise<ToolkitInfo> =>
-      toolkitInfoOf(await this.#api.get<ToolkitWire>(`/toolkits/${id(slug)}`)),
+      this.#api.get(`/toolkits/${id(slug)}`, undefined, toolkitInfoOf),
   };
 
   readonly tools = {
@@ -323,7 +314,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         '/tools/list',
         { user_id: userId, filter: parseSessionConfig(filter) },
         undefined,
-        (page: Paged<ToolSpecWire>) => pageOf(page, toolSpecOfWire).items,
+        (page) => pageOf(page, toolSpecOfWire).items,
       );
       const execute = toolCallExecute((slug, args, options) =>
         this.tools.execute(slug, {
@@ -360,8 +351,9 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
 
   readonly authConfigs = {
     create: async (toolkit: string, options: CreateAuthConfigOptions): Promise<AuthConfig> =>
-      authConfigOf(
-        await this.#api.post<AuthConfigWire>('/auth-configs', {
+      this.#api.post(
+        '/auth-configs',
+        {
           toolkit,
           type: options.type,
           ...(options.name ? { name: options.name } : {}),
@@ -372,14 +364,16 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
                 ...(options.scopes ? { scopes: options.scopes } : {}),
               }
             : {}),
-        }),
+        },
+        undefined,
+        authConfigOf,
       ),
     list: async (
       query: { toolkit?: string; limit?: number; cursor?: string } = {},
     ): Promise<{ items: AuthConfig[]; nextCursor: string | undefined }> =>
-      this.#api.get('/auth-configs', query, (page: Paged<AuthConfigWire>) => pageOf(page, authConfigOf)),
+      this.#api.get('/auth-configs', query, (page) => pageOf(page, authConfigOf)),
     get: async (configId: string): Promise<AuthConfig> =>
-      authConfigOf(await this.#api.get<AuthConfigWire>(`/auth-configs/${id(configId)}`)),
+      this.#api.get(`/auth-configs/${id(configId)}`, undefined, authConfigOf),
     delete: async (configId: string): Promise<void> => {
       await this.#api.call('DELETE', `/auth-configs/${id(configId)}`);
     },
@@ -391,14 +385,16 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       authConfigId: string,
       options: { callbackUrl?: string; alias?: string } = {},
     ): Promise<ConnectionRequest> =>
-      remoteConnectionRequest(
-        this.#api,
-        await this.#api.post<ConnectionRequestWire>('/connected-accounts/link', {
+      this.#api.post(
+        '/connected-accounts/link',
+        {
           user_id: userId,
           auth_config_id: authConfigId,
           ...(options.callbackUrl !== undefined ? { callback_url: options.callbackUrl } : {}),
           ...(options.alias !== undefined ? { alias: options.alias } : {}),
-        }),
+        },
+        undefined,
+        (wire) => remoteConnectionRequest(this.#api, connectionRequestWireOf(wire)),
       ),
     create: async (
       userId: string,
@@ -406,20 +402,22 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       credentials: Record<string, string>,
       options: { alias?: string } = {},
     ): Promise<ConnectedAccount> =>
-      connectedAccountOf(
-        await this.#api.post<ConnectedAccountWire>('/connected-accounts', {
+      this.#api.post(
+        '/connected-accounts',
+        {
           user_id: userId,
           auth_config_id: authConfigId,
           credentials,
           ...(options?.alias !== undefined ? { alias: options.alias } : {}),
-        }),
+        },
+        undefined,
+        connectedAccountOf,
       ),
     update: async (accountId: string, changes: { alias: string | null }): Promise<ConnectedAccount> =>
-      connectedAccountOf(
-        await this.#api.call<ConnectedAccountWire>('PATCH', `/connected-accounts/${id(accountId)}`, {
-          body: { alias: changes?.alias },
-        }),
-      ),
+      this.#api.call('PATCH', `/connected-accounts/${id(accountId)}`, {
+        body: { alias: changes?.alias },
+        read: connectedAccountOf,
+      }),
     list: async (
       query: {
         userIds?: string[];
@@ -440,43 +438,42 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
           limit: query.limit,
           cursor: query.cursor,
         },
-        (page: Paged<ConnectedAccountWire>) => pageOf(page, connectedAccountOf),
+        (page) => pageOf(page, connectedAccountOf),
       ),
     get: async (accountId: string): Promise<ConnectedAccount> =>
-      connectedAccountOf(await this.#api.get<ConnectedAccountWire>(`/connected-accounts/${id(accountId)}`)),
+      this.#api.get(`/connected-accounts/${id(accountId)}`, undefined, connectedAccountOf),
     delete: async (accountId: string): Promise<void> => {
       await this.#api.call('DELETE', `/connected-accounts/${id(accountId)}`);
     },
     refresh: async (accountId: string, options: { signal?: AbortSignal } = {}): Promise<ConnectedAccount> => {
       checkSignal(options.signal, 'connectedAccounts.refresh()');
-      return connectedAccountOf(
-        await this.#api.post<ConnectedAccountWire>(
-          `/connected-accounts/${id(accountId)}/refresh`,
-          undefined,
-          options.signal,
-        ),
+      return this.#api.post(
+        `/connected-accounts/${id(accountId)}/refresh`,
+        undefined,
+        options.signal,
+        connectedAccountOf,
       );
     },
     disable: async (accountId: string): Promise<ConnectedAccount> =>
-      connectedAccountOf(
-        await this.#api.post<ConnectedAccountWire>(`/connected-accounts/${id(accountId)}/disable`, undefined),
+      this.#api.post(
+        `/connected-accounts/${id(accountId)}/disable`,
+        undefined,
+        undefined,
+        connectedAccountOf,
       ),
     enable: async (accountId: string): Promise<ConnectedAccount> =>
-      connectedAccountOf(
-        await this.#api.post<ConnectedAccountWire>(`/connected-accounts/${id(accountId)}/enable`, undefined),
-      ),
+      this.#api.post(`/connected-accounts/${id(accountId)}/enable`, undefined, undefined, connectedAccountOf),
   };
 
   readonly connectionRequests = {
     get: async (requestId: string): Promise<ConnectionRequestInfo> =>
-      connectionRequestInfoOf(
-        await this.#api.get<ConnectionRequestWire>(`/connection-requests/${id(requestId)}`),
-      ),
+      this.#api.get(`/connection-requests/${id(requestId)}`, undefined, connectionRequestInfoOf),
     complete: async (requestId: string, credentials: Record<string, string>): Promise<ConnectedAccount> =>
-      connectedAccountOf(
-        await this.#api.post<ConnectedAccountWire>(`/connection-requests/${id(requestId)}/complete`, {
-          credentials,
-        }),
+      this.#api.post(
+        `/connection-requests/${id(requestId)}/complete`,
+        { credentials },
+        undefined,
+        connectedAccountOf,
       ),
   };
 
