@@ -224,6 +224,15 @@ const listOf = (item: Field): Rule => new Rule('list', item);
 /** An object whose every value is `value`, whatever its keys. */
 const recordOf = (value: Field): Rule => new Rule('record', value);
 
+const KINDS: readonly Kind[] = ['string', 'boolean', 'number', 'object', 'array', 'date'];
+/** Each kind of field, and each with `|null`: what it is made of (read once, not split at every check). */
+const LEAVES = Object.fromEntries(
+  KINDS.flatMap((kind) => [
+    [kind, { kind, orNull: false }],
+    [`${kind}|null`, { kind, orNull: true }],
+  ]),
+) as Record<Kind | `${Kind}|null`, { kind: Kind; orNull: boolean }>;
+
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -251,47 +260,62 @@ function nameOf(field: Field): string {
   return field.replace('|', ' or ');
 }
 
-/** Where a check failed: the field (`created_at`, `tools[2].slug`; empty for the value itself). */
+/** Where a check failed: the keys to the field (none for the value itself), and what it held. */
 interface Problem {
-  path: string;
+  path: Array<string | number>;
   expected: string;
   got: unknown;
 }
 
-/** The first field of `value` that is not what `field` says, or undefined. */
-function problemOf(value: unknown, field: Field, path: string): Problem | undefined {
+/**
+ * The first field of `value` that is not what `field` says, or undefined. Nothing is allocated for a
+ * field that passes (a page of thousands of items is checked field by field): the path of a failed
+ * one is made on the way back.
+ */
+function problemOf(value: unknown, field: Field): Problem | undefined {
   if (field instanceof Rule) {
-    if (field.is === 'optional') return value === undefined ? undefined : problemOf(value, field.field, path);
+    if (field.is === 'optional') return value === undefined ? undefined : problemOf(value, field.field);
     if (field.is === 'nullable') {
       if (value === null) return undefined;
-      const problem = problemOf(value, field.field, path);
-      return problem?.path === path ? { ...problem, expected: nameOf(field) } : problem;
+      const problem = problemOf(value, field.field);
+      return problem?.path.length === 0 ? { ...problem, expected: nameOf(field) } : problem;
     }
-    const items =
-      field.is === 'list' ? (Array.isArray(value) ? value : undefined) : isObject(value) ? value : undefined;
-    if (items === undefined) return { path, expected: nameOf(field), got: value };
-    for (const [key, item] of Object.entries(items)) {
-      const problem = problemOf(
-        item,
-        field.field,
-        field.is === 'list' ? `${path}[${key}]` : `${path}.${key}`,
-      );
-      if (problem) return problem;
+    if (field.is === 'list') {
+      if (!Array.isArray(value)) return { path: [], expected: nameOf(field), got: value };
+      for (let index = 0; index < value.length; index++) {
+        const problem = problemOf(value[index], field.field);
+        if (problem) return within(index, problem);
+      }
+      return undefined;
+    }
+    if (!isObject(value)) return { path: [], expected: nameOf(field), got: value };
+    for (const key of Object.keys(value)) {
+      const problem = problemOf(value[key], field.field);
+      if (problem) return within(key, problem);
     }
     return undefined;
   }
   if (typeof field === 'object') {
-    if (!isObject(value)) return { path, expected: 'object', got: value };
-    for (const [key, inner] of Object.entries(field)) {
-      const problem = problemOf(value[key], inner, path === '' ? key : `${path}.${key}`);
-      if (problem) return problem;
+    if (!isObject(value)) return { path: [], expected: 'object', got: value };
+    for (const key in field) {
+      const problem = problemOf(value[key], field[key]!);
+      if (problem) return within(key, problem);
     }
     return undefined;
   }
-  const [kind, orNull] = field.split('|') as [Kind, string | undefined];
-  if ((orNull !== undefined && value === null) || isKind(value, kind)) return undefined;
-  return { path, expected: nameOf(field), got: value };
+  const { kind, orNull } = LEAVES[field];
+  if ((orNull && value === null) || isKind(value, kind)) return undefined;
+  return { path: [], expected: nameOf(field), got: value };
 }
+
+function within(key: string | number, problem: Problem): Problem {
+  problem.path.unshift(key);
+  return problem;
+}
+
+/** A path as a message names it: `created_at`, `tools[2].slug`, `toolkits.github.status`. */
+const pathText = (path: Array<string | number>): string =>
+  path.map((key, index) => (typeof key === 'number' ? `[${key}]` : index === 0 ? key : `.${key}`)).join('');
 
 /** A value that failed a check, for the message: a string only where a date was expected (the bad date). */
 function shownGot(got: unknown, expected: string): string {
@@ -311,13 +335,15 @@ function shownGot(got: unknown, expected: string): string {
  * undefineds and Invalid Dates.
  */
 export function checkShape<T>(value: unknown, what: string, shape: Shape): T {
-  const problem = problemOf(value, shape, '');
+  const problem = problemOf(value, shape);
   if (problem === undefined) return value as T;
   const { path, expected, got } = problem;
-  if (path === '') throw new TypeError(`${what} that is not a JSON object (got ${shownGot(got, expected)})`);
+  if (path.length === 0) {
+    throw new TypeError(`${what} that is not a JSON object (got ${shownGot(got, expected)})`);
+  }
   const article = /^[aeiou]/.test(expected) ? 'an' : 'a';
   const shown = got === undefined ? '' : ` (got ${shownGot(got, expected)})`;
-  throw new TypeError(`${what} without ${article} ${expected} "${path}"${shown}`);
+  throw new TypeError(`${what} without ${article} ${expected} "${pathText(path)}"${shown}`);
 }
 
 /** Checks an answer against `shape`, then makes the SDK's object of it. */
