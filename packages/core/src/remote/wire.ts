@@ -224,29 +224,42 @@ const listOf = (item: Field): Rule => new Rule('list', item);
 /** An object whose every value is `value`, whatever its keys. */
 const recordOf = (value: Field): Rule => new Rule('record', value);
 
-const KINDS: readonly Kind[] = ['string', 'boolean', 'number', 'object', 'array', 'date'];
-/** Each kind of field, and each with `|null`: what it is made of (read once, not split at every check). */
-const LEAVES = Object.fromEntries(
-  KINDS.flatMap((kind) => [
-    [kind, { kind, orNull: false }],
-    [`${kind}|null`, { kind, orNull: true }],
-  ]),
-) as Record<Kind | `${Kind}|null`, { kind: Kind; orNull: boolean }>;
-
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-function isKind(value: unknown, kind: Kind): boolean {
+/** Whether `value` is of `kind`, or null when `orNull`: one function for every plain field, so it inlines. */
+function isKind(value: unknown, kind: Kind, orNull: boolean): boolean {
+  if (value === null) return orNull;
   switch (kind) {
-    case 'array':
-      return Array.isArray(value);
+    case 'string':
+      return typeof value === 'string';
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'number':
+      return typeof value === 'number';
     case 'object':
       return isObject(value);
+    case 'array':
+      return Array.isArray(value);
     case 'date':
-      return typeof value === 'string' && !Number.isNaN(new Date(value).getTime());
-    default:
-      return typeof value === kind;
+      return typeof value === 'string' && !Number.isNaN(Date.parse(value));
   }
+}
+
+/** A plain field (`'string'`, `'date|null'`): its kind, and whether null passes. */
+interface Leaf {
+  kind: Kind;
+  orNull: boolean;
+  expected: string;
+}
+
+function leafOf(field: `${Kind}` | `${Kind}|null`): Leaf {
+  const orNull = field.endsWith('|null');
+  return {
+    kind: (orNull ? field.slice(0, -'|null'.length) : field) as Kind,
+    orNull,
+    expected: nameOf(field),
+  };
 }
 
 /** What a field holds, in words: `string`, `date or null`, `array`. */
@@ -267,50 +280,76 @@ interface Problem {
   got: unknown;
 }
 
-/**
- * The first field of `value` that is not what `field` says, or undefined. Nothing is allocated for a
- * field that passes (a page of thousands of items is checked field by field): the path of a failed
- * one is made on the way back.
- */
-function problemOf(value: unknown, field: Field): Problem | undefined {
-  if (field instanceof Rule) {
-    if (field.is === 'optional') return value === undefined ? undefined : problemOf(value, field.field);
-    if (field.is === 'nullable') {
-      if (value === null) return undefined;
-      const problem = problemOf(value, field.field);
-      return problem?.path.length === 0 ? { ...problem, expected: nameOf(field) } : problem;
-    }
-    if (field.is === 'list') {
-      if (!Array.isArray(value)) return { path: [], expected: nameOf(field), got: value };
-      for (let index = 0; index < value.length; index++) {
-        const problem = problemOf(value[index], field.field);
-        if (problem) return within(index, problem);
-      }
-      return undefined;
-    }
-    if (!isObject(value)) return { path: [], expected: nameOf(field), got: value };
-    for (const key of Object.keys(value)) {
-      const problem = problemOf(value[key], field.field);
-      if (problem) return within(key, problem);
-    }
-    return undefined;
-  }
-  if (typeof field === 'object') {
-    if (!isObject(value)) return { path: [], expected: 'object', got: value };
-    for (const key in field) {
-      const problem = problemOf(value[key], field[key]!);
-      if (problem) return within(key, problem);
-    }
-    return undefined;
-  }
-  const { kind, orNull } = LEAVES[field];
-  if ((orNull && value === null) || isKind(value, kind)) return undefined;
-  return { path: [], expected: nameOf(field), got: value };
-}
+/** The check of one field: undefined when `value` passes, else the first field of it that does not. */
+type Check = (value: unknown) => Problem | undefined;
+
+const failed = (expected: string, got: unknown): Problem => ({ path: [], expected, got });
 
 function within(key: string | number, problem: Problem): Problem {
   problem.path.unshift(key);
   return problem;
+}
+
+/**
+ * The check of `field`, made once for each shape: a page of thousands of items runs it item by item,
+ * and nothing is allocated for a field that passes (the path of one that fails is made on the way
+ * back).
+ */
+function compile(field: Field): Check {
+  const expected = nameOf(field);
+  if (field instanceof Rule) {
+    const inner = compile(field.field);
+    if (field.is === 'optional') return (value) => (value === undefined ? undefined : inner(value));
+    if (field.is === 'nullable') {
+      return (value) => {
+        if (value === null) return undefined;
+        const problem = inner(value);
+        return problem?.path.length === 0 ? { ...problem, expected } : problem;
+      };
+    }
+    if (field.is === 'list') {
+      return (value) => {
+        if (!Array.isArray(value)) return failed(expected, value);
+        for (let index = 0; index < value.length; index++) {
+          const problem = inner(value[index]);
+          if (problem) return within(index, problem);
+        }
+        return undefined;
+      };
+    }
+    return (value) => {
+      if (!isObject(value)) return failed(expected, value);
+      for (const key of Object.keys(value)) {
+        const problem = inner(value[key]);
+        if (problem) return within(key, problem);
+      }
+      return undefined;
+    };
+  }
+  if (typeof field === 'object') {
+    // plain fields checked here, in the loop; only the others through a check of their own
+    const keys = Object.keys(field);
+    const checks = keys.map((key) => {
+      const inner = field[key]!;
+      return typeof inner === 'string' ? leafOf(inner) : compile(inner);
+    });
+    return (value) => {
+      if (!isObject(value)) return failed(expected, value);
+      for (let index = 0; index < keys.length; index++) {
+        const key = keys[index]!;
+        const check = checks[index]!;
+        if (typeof check === 'function') {
+          const problem = check(value[key]);
+          if (problem) return within(key, problem);
+        } else if (!isKind(value[key], check.kind, check.orNull)) {
+          return within(key, failed(check.expected, value[key]));
+        }
+      }
+      return undefined;
+    };
+  }
+  const leaf = leafOf(field);
+  return (value) => (isKind(value, leaf.kind, leaf.orNull) ? undefined : failed(expected, value));
 }
 
 /** A path as a message names it: `created_at`, `tools[2].slug`, `toolkits.github.status`. */
@@ -327,33 +366,32 @@ function shownGot(got: unknown, expected: string): string {
 }
 
 /**
- * Throws (a TypeError: the remote client makes it SERVER_UNREACHABLE, naming the request) unless
- * `value` is a JSON object of `shape`: its fields of the types the SDK reads, each date one that
- * parses. The message names the first field that is not (`a connected account without a date
- * "created_at" (got "yesterday")`). So an answer of another API that baseUrl leads to, or of a server
- * (or a proxy before it) answering something else, never becomes a TypeError later or an object of
- * undefineds and Invalid Dates.
+ * The check of answers of `shape` (made once), which returns the answer as `W` and throws (a TypeError:
+ * the remote client makes it SERVER_UNREACHABLE, naming the request) unless it is a JSON object of
+ * `shape`: its fields of the types the SDK reads, each date one that parses. The message names the
+ * first field that is not (`a connected account without a date "created_at" (got "yesterday")`). So
+ * an answer of another API that baseUrl leads to, or of a server (or a proxy before it) answering
+ * something else, never becomes a TypeError later or an object of undefineds and Invalid Dates.
  */
-export function checkShape<T>(value: unknown, what: string, shape: Shape): T {
-  const problem = problemOf(value, shape);
-  if (problem === undefined) return value as T;
-  const { path, expected, got } = problem;
-  if (path.length === 0) {
-    throw new TypeError(`${what} that is not a JSON object (got ${shownGot(got, expected)})`);
-  }
-  const article = /^[aeiou]/.test(expected) ? 'an' : 'a';
-  const shown = got === undefined ? '' : ` (got ${shownGot(got, expected)})`;
-  throw new TypeError(`${what} without ${article} ${expected} "${pathText(path)}"${shown}`);
+function checker<W>(what: string, shape: Shape): (value: unknown) => W {
+  const check = compile(shape);
+  return (value) => {
+    const problem = check(value);
+    if (problem === undefined) return value as W;
+    const { path, expected, got } = problem;
+    if (path.length === 0) {
+      throw new TypeError(`${what} that is not a JSON object (got ${shownGot(got, expected)})`);
+    }
+    const article = /^[aeiou]/.test(expected) ? 'an' : 'a';
+    const shown = got === undefined ? '' : ` (got ${shownGot(got, expected)})`;
+    throw new TypeError(`${what} without ${article} ${expected} "${pathText(path)}"${shown}`);
+  };
 }
 
 /** Checks an answer against `shape`, then makes the SDK's object of it. */
 function reader<W, T>(what: string, shape: Shape, convert: (wire: W) => T): (wire: unknown) => T {
-  return (wire) => convert(checkShape<W>(wire, what, shape));
-}
-
-/** `what`, checked: an answer read as it comes. */
-function checked<W>(what: string, shape: Shape): (wire: unknown) => W {
-  return (wire) => checkShape<W>(wire, what, shape);
+  const check = checker<W>(what, shape);
+  return (wire) => convert(check(wire));
 }
 
 const ACCOUNT_CHOICE: Shape = { id: 'string', alias: 'string|null', is_default: 'boolean' };
@@ -499,12 +537,15 @@ const SHAPES = {
 const cursorOf = (value: string | null | undefined): string | undefined => value ?? undefined;
 const dateOrNull = (value: string | null): Date | null => (value === null ? null : new Date(value));
 
+const pageCheck = checker<Paged<unknown>>('a page', SHAPES.page);
+const countedPageCheck = checker<Paged<unknown> & { total: number }>('a page', SHAPES.countedPage);
+
 /** A page of `convert`ed items; an item that fails its check is named by its index. */
 export function pageOf<T>(
   page: unknown,
   convert: (item: unknown) => T,
 ): { items: T[]; nextCursor: string | undefined } {
-  const checkedPage = checkShape<Paged<unknown>>(page, 'a page', SHAPES.page);
+  const checkedPage = pageCheck(page);
   const items = checkedPage.items.map((item, index) => {
     try {
       return convert(item);
@@ -521,28 +562,35 @@ export function countedPageOf<T>(
   page: unknown,
   convert: (item: unknown) => T,
 ): { items: T[]; nextCursor: string | undefined; total: number } {
-  const { total } = checkShape<{ total: number }>(page, 'a page', SHAPES.countedPage);
+  const { total } = countedPageCheck(page);
   return { ...pageOf(page, convert), total };
 }
 
 /** A session as the server describes it, checked before a session object is made of it. */
-export const sessionWireOf = checked<SessionWire>('a session', SHAPES.session);
-export const sessionMcpOf = checked<SessionWire['mcp']>("a session's MCP endpoint", SHAPES.sessionMcp);
-export const connectionRequestWireOf = checked<ConnectionRequestWire>(
+export const sessionWireOf = checker<SessionWire>('a session', SHAPES.session);
+export const sessionMcpOf = checker<SessionWire['mcp']>("a session's MCP endpoint", SHAPES.sessionMcp);
+export const connectionRequestWireOf = checker<ConnectionRequestWire>(
   'a connection request',
   SHAPES.connectionRequest,
 );
-export const searchResultOf = checked<SearchToolsResult>('a search result', SHAPES.search);
-export const proxyResponseOf = checked<ProxyExecuteResponse>('a proxy answer', SHAPES.proxy);
-export const offloadOf = checked<OffloadWire>('an offload answer', SHAPES.offload);
+export const searchResultOf = checker<SearchToolsResult>('a search result', SHAPES.search);
+export const proxyResponseOf = checker<ProxyExecuteResponse>('a proxy answer', SHAPES.proxy);
+export const offloadOf = checker<OffloadWire>('an offload answer', SHAPES.offload);
+
+const ENSURE_CONNECTED = 'an ensure-connected answer';
+const ensureConnectedChecks = {
+  status: checker<{ status: string }>(ENSURE_CONNECTED, SHAPES.ensureConnected),
+  CONNECTED: checker<EnsureConnectedWire>(ENSURE_CONNECTED, SHAPES.ensureConnectedAccount),
+  NEEDS_USER: checker<EnsureConnectedWire>(ENSURE_CONNECTED, SHAPES.ensureConnectedRequest),
+};
 
 /** `POST /sessions/:id/ensure-connected`: checked as the shape its `status` says. */
 export function ensureConnectedWireOf(wire: unknown): EnsureConnectedWire {
-  const what = 'an ensure-connected answer';
-  const { status } = checkShape<{ status: string }>(wire, what, SHAPES.ensureConnected);
-  if (status === 'CONNECTED') return checkShape(wire, what, SHAPES.ensureConnectedAccount);
-  if (status === 'NEEDS_USER') return checkShape(wire, what, SHAPES.ensureConnectedRequest);
-  throw new TypeError(`${what} with status ${shownValue(status)}, neither "CONNECTED" nor "NEEDS_USER"`);
+  const { status } = ensureConnectedChecks.status(wire);
+  if (status === 'CONNECTED' || status === 'NEEDS_USER') return ensureConnectedChecks[status](wire);
+  throw new TypeError(
+    `${ENSURE_CONNECTED} with status ${shownValue(status)}, neither "CONNECTED" nor "NEEDS_USER"`,
+  );
 }
 
 export const waitForConnectionsOf = reader(
