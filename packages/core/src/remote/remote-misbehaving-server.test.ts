@@ -118,6 +118,64 @@ describe('remote client: answers that are not the toolmux API', () => {
   }, 120_000);
 });
 
+describe('remote client: maxResponseBytes', () => {
+  /** A toolkits page of about `bytes` bytes. */
+  const pageOf = (bytes: number) => ({ items: [], next_cursor: null, total: 0, padding: 'x'.repeat(bytes) });
+
+  it('an answer over the limit is SERVER_UNREACHABLE naming the limit, and is not read further', async () => {
+    const small = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, maxResponseBytes: 100_000 });
+    // chunked (no length said ahead): read up to the limit, then cut
+    server.answer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.write(JSON.stringify(pageOf(150_000)));
+      response.end();
+    });
+    const cut = await rejection(small.toolkits.list());
+    expect(cut.code).toBe('SERVER_UNREACHABLE');
+    expect(cut.message).toContain(
+      `${server.url} answered GET /api/v1/toolkits with HTTP 200 and more than 100000 bytes`,
+    );
+    expect(cut.message).toContain('(maxResponseBytes: 100000)');
+    expect(cut.message).toContain('new ToolMux({ maxResponseBytes })');
+    expect(cut.details).toMatchObject({ status: 200, maxResponseBytes: 100_000 });
+    // one whose Content-Length says it is larger is not read at all
+    server.answer((_request, response) => {
+      const body = JSON.stringify(pageOf(150_000));
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+      response.end(body);
+    });
+    const declared = await rejection(small.toolkits.list());
+    expect(declared.message).toMatch(/HTTP 200 and 1500\d\d bytes \(its Content-Length\)/);
+    // under the limit it is read; the default (128 MiB) reads the larger one
+    server.answer(json(200, pageOf(90_000)));
+    expect((await small.toolkits.list()).total).toBe(0);
+    server.answer(json(200, pageOf(150_000)));
+    expect((await mux.toolkits.list()).total).toBe(0);
+  });
+
+  it('is a whole number of bytes from 64 KiB to 256 MiB (INVALID_REQUEST naming the value), and remote only', () => {
+    const make = (maxResponseBytes: unknown) =>
+      new ToolMux({ baseUrl: server.url, apiKey: API_KEY, maxResponseBytes: maxResponseBytes as number });
+    for (const value of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '1000000', 65_535, 268_435_457]) {
+      expect(() => make(value), String(value)).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_REQUEST',
+          message: expect.stringMatching(
+            new RegExp(
+              `^maxResponseBytes must be a whole number of bytes from 65536 \\(64 KiB\\) to 268435456 \\(256 MiB\\).*got .*${String(value).replace('.', '\\.')}`,
+            ),
+          ),
+        }),
+      );
+    }
+    expect(() => make(65_536)).not.toThrow();
+    expect(() => make(268_435_456)).not.toThrow();
+    expect(() => new ToolMux({ toolkits: [], store: ':memory:', maxResponseBytes: 1_000_000 })).toThrow(
+      /maxResponseBytes bounds the answers a remote ToolMux/,
+    );
+  });
+});
+
 describe('remote client: a server that stalls', () => {
   const stalls: Record<string, Handler> = {
     'sends nothing': () => {},

@@ -31,7 +31,7 @@ import type {
 import { checkSignal, settlesWithin } from '../util/abort.js';
 import { consoleLogger } from '../util/logger.js';
 import { urlWithoutCredentials } from '../util/stored-text.js';
-import { DEFAULT_REQUEST_TIMEOUT_MS, RemoteApi } from './http.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, maxResponseBytesOf, RemoteApi } from './http.js';
 import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
 import {
   authConfigOf,
@@ -146,7 +146,13 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     this.#uploadTimeoutMs = Math.min(timeoutMs, MAX_UPLOAD_TIMEOUT_MS);
     const fetch = options.fetch ?? globalThis.fetch;
     const logger = options.logger ?? consoleLogger;
-    this.#api = new RemoteApi({ baseUrl: this.baseUrl, apiKey: options.apiKey, fetch, timeoutMs });
+    this.#api = new RemoteApi({
+      baseUrl: this.baseUrl,
+      apiKey: options.apiKey,
+      fetch,
+      timeoutMs,
+      maxResponseBytes: maxResponseBytesOf(options.maxResponseBytes),
+    });
     // uploads go on in the background (a round trip per call would be too slow); close() and the
     // process's beforeExit flush them
     this.#logs = new ExecutionLogWriter({ insertLogs: (records) => this.#uploadLogs(records) }, logger, {
