@@ -47,6 +47,15 @@ export interface ToolMuxOptions<P extends Provider<unknown>> {
    * embedded ToolMux refuses it. @default 600000 (10 minutes)
    */
   requestTimeoutMs?: number;
+  /**
+   * Remote mode: the most bytes of one answer of the server this ToolMux reads (a page, a tool result,
+   * a proxy call's answer). A larger answer is `SERVER_UNREACHABLE` naming the limit, and is not read
+   * further (one whose Content-Length says so, not at all): reading an answer of N bytes takes about
+   * 2.5 × N of memory at its peak. A whole number from 65536 (64 KiB) to 268435456 (256 MiB). Only for
+   * remote mode: an embedded ToolMux refuses it (`proxyMaxResponseBytes` bounds its proxy calls).
+   * @default 134217728 (128 MiB)
+   */
+  maxResponseBytes?: number;
   /** @default console (debug only with TOOLMUX_DEBUG=1) */
   logger?: Logger;
   /**

@@ -35,6 +35,14 @@ export function embeddedEngineOf(
   });
 }
 
+/** Options of a remote ToolMux only, and why an embedded one has no use for them. */
+const REMOTE_ONLY = {
+  requestTimeoutMs:
+    'bounds the requests of a remote ToolMux (with apiKey) to its server; an embedded ToolMux makes none',
+  maxResponseBytes:
+    'bounds the answers a remote ToolMux (with apiKey) reads from its server; an embedded ToolMux reads none (proxyMaxResponseBytes bounds what its proxyExecute() calls download)',
+} as const;
+
 /**
  * Which engine options ask for, never by a silent fallback: an `apiKey` key is remote mode even when
  * its value is undefined or empty (`apiKey: process.env.TOOLMUX_API_KEY` with the variable unset is
@@ -43,11 +51,11 @@ export function embeddedEngineOf(
  */
 function modeOf(options: ToolMuxOptions<Provider<unknown>>): 'embedded' | 'remote' {
   if ('apiKey' in options) return 'remote';
-  if (options.requestTimeoutMs !== undefined) {
+  for (const [option, what] of Object.entries(REMOTE_ONLY)) {
+    if (options[option as keyof typeof REMOTE_ONLY] === undefined) continue;
     throw new ToolMuxError({
       code: 'INVALID_REQUEST',
-      message:
-        'requestTimeoutMs bounds the requests of a remote ToolMux (with apiKey) to its server; an embedded ToolMux makes none. Remove it, or give apiKey and baseUrl for remote mode.',
+      message: `${option} ${what}. Remove it, or give apiKey and baseUrl for remote mode.`,
     });
   }
   if (options.baseUrl !== undefined && !EMBEDDED_ONLY.some((key) => options[key] !== undefined)) {

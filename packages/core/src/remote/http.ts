@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, TOOLMUX_ERROR_CODES, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
 import { settlesWithin } from '../util/abort.js';
-import { byteSize, responseTextUpTo } from '../util/response-text.js';
-import { checkText, checkUserId } from '../util/stored-text.js';
+import { byteSize, declaredByteLength, responseTextUpTo } from '../util/response-text.js';
+import { checkText, checkUserId, shownValue } from '../util/stored-text.js';
 
 type Query = Record<string, string | number | boolean | string[] | undefined>;
 
@@ -23,10 +23,28 @@ export interface RemoteCall<W = unknown, R = W> {
 export const DEFAULT_REQUEST_TIMEOUT_MS = 600_000;
 
 /**
- * The largest answer the client reads: far more than any page, tool result or proxy answer (at most
- * 32 MiB) the server sends, and far less than what would exhaust memory or a string's length.
+ * The largest answer the client reads unless `maxResponseBytes` says: far more than any page, tool
+ * result or proxy answer (at most 32 MiB unless the server's operator raised it) the server sends,
+ * and far less than what would exhaust memory or a string's length.
  */
-export const MAX_RESPONSE_BYTES = 128 * 1024 * 1024;
+export const DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024;
+
+/** What `maxResponseBytes` may be: from 64 KiB (an error answer, a page of a few items) to 256 MiB. */
+export const MAX_RESPONSE_BYTES_RANGE = { min: 64 * 1024, max: 256 * 1024 * 1024 } as const;
+
+/** A remote ToolMux's `maxResponseBytes` (undefined: the default), checked. */
+export function maxResponseBytesOf(option: unknown): number {
+  if (option === undefined) return DEFAULT_MAX_RESPONSE_BYTES;
+  const { min, max } = MAX_RESPONSE_BYTES_RANGE;
+  if (typeof option !== 'number' || !Number.isSafeInteger(option) || option < min || option > max) {
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `maxResponseBytes must be a whole number of bytes from ${min} (${byteSize(min)}) to ${max} (${byteSize(max)}): the most of one answer of the server this ToolMux reads; got ${shownValue(option)}. Leave it out for ${DEFAULT_MAX_RESPONSE_BYTES} (${byteSize(DEFAULT_MAX_RESPONSE_BYTES)}).`,
+      details: { min, max },
+    });
+  }
+  return option;
+}
 
 /** Statuses after which a read is sent again: busy, bad gateway, unavailable, gateway timeout. */
 const RETRIED = new Set([429, 502, 503, 504]);
@@ -98,6 +116,7 @@ export class RemoteApi {
   readonly #authorization: string;
   readonly #fetch: typeof globalThis.fetch;
   readonly #timeoutMs: number;
+  readonly #maxResponseBytes: number;
   /** Requests sent and not yet answered (their answer read), for `stopInFlight`. */
   readonly #inFlight = new Set<InFlight>();
 
@@ -106,11 +125,14 @@ export class RemoteApi {
     apiKey: string;
     fetch: typeof globalThis.fetch;
     timeoutMs?: number;
+    /** The most bytes of one answer it reads (checked by {@link maxResponseBytesOf}). */
+    maxResponseBytes?: number;
   }) {
     this.#base = `${options.baseUrl}/api/v1`;
     this.#authorization = `Bearer ${options.apiKey}`;
     this.#fetch = options.fetch;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   }
 
   get<W, R = W>(path: string, query?: Query, read?: (wire: W) => R): Promise<R> {
@@ -276,12 +298,18 @@ export class RemoteApi {
         details: { status: response.status },
       });
     }
-    const read = await responseTextUpTo(response, MAX_RESPONSE_BYTES);
+    // an answer that says it is too large is not downloaded at all
+    const limit = this.#maxResponseBytes;
+    const declared = declaredByteLength(response);
+    const saysTooLarge = declared !== undefined && declared > limit;
+    if (saysTooLarge) await response.body?.cancel().catch(() => undefined);
+    const read = saysTooLarge ? { text: '', cut: true } : await responseTextUpTo(response, limit);
     if (read.cut) {
+      const size = saysTooLarge ? `${declared} bytes (its Content-Length)` : `more than ${byteSize(limit)}`;
       throw new ToolMuxError({
         code: 'SERVER_UNREACHABLE',
-        message: `${answered} and more than ${byteSize(MAX_RESPONSE_BYTES)}, more than the SDK reads; the rest was not read. Ask for less (a smaller limit or a narrower query), or check that baseUrl is a toolmux server.`,
-        details: { status: response.status },
+        message: `${answered} and ${size}, more than this ToolMux reads (maxResponseBytes: ${limit}); it was not read further. Ask for less (a smaller limit or a narrower query), or give new ToolMux({ maxResponseBytes }) more, up to ${MAX_RESPONSE_BYTES_RANGE.max} (${byteSize(MAX_RESPONSE_BYTES_RANGE.max)}); check too that baseUrl is a toolmux server.`,
+        details: { status: response.status, maxResponseBytes: limit },
       });
     }
     let json: unknown;

@@ -1,9 +1,14 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool } from '../catalog/define.js';
-import { ToolMuxError } from '../errors.js';
+import {
+  type Handler,
+  jsonAnswer as json,
+  misbehavingServer as misbehaving,
+  rejection as rejectionOf,
+  SESSION_ANSWER as SESSION,
+} from '../test/misbehaving-server.js';
 import { freePort } from '../test/ports.js';
 import { recordingLogger } from '../test/recording-logger.js';
 import { ToolMux } from '../toolmux.js';
@@ -16,70 +21,7 @@ import { ToolMux } from '../toolmux.js';
 
 const API_KEY = 'tmx_remote_client_secret_0123456789';
 
-type Handler = (request: IncomingMessage, response: ServerResponse) => void;
-
-/** A server whose answers the test sets; it records each request it received. */
-async function misbehaving(host = '127.0.0.1') {
-  let handler: Handler = (_request, response) => response.end();
-  const received: Array<{ method: string; url: string; authorization?: string; body: string }> = [];
-  const server: Server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => {
-      body += chunk.toString();
-    });
-    request.on('end', () => {
-      received.push({
-        method: request.method ?? '',
-        url: request.url ?? '',
-        authorization: request.headers.authorization,
-        body,
-      });
-    });
-    handler(request, response);
-  });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const url = `http://${host === '127.0.0.1' ? host : 'localhost'}:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    received,
-    answer(next: Handler) {
-      handler = next;
-      received.length = 0;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-const json =
-  (status: number, body: unknown): Handler =>
-  (_request, response) => {
-    response.writeHead(status, { 'content-type': 'application/json' });
-    response.end(typeof body === 'string' ? body : JSON.stringify(body));
-  };
-
-const SESSION = {
-  session_id: 'ses_remote_client_test',
-  user_id: 'user_1',
-  config: { customTools: [], customToolkits: [] },
-  config_version: 1,
-  metadata: {},
-  mcp: { url: 'http://x/mcp/ses_remote_client_test', headers: { Authorization: 'Bearer t' } },
-};
-
-/** The error a promise rejects with; fails the test when it resolves or rejects with something else. */
-async function rejection(promise: Promise<unknown>): Promise<ToolMuxError> {
-  const error = await promise.then(
-    (value) => new Error(`expected a rejection, got ${JSON.stringify(value)}`),
-    (caught: unknown) => caught,
-  );
-  if (!ToolMuxError.isInstance(error)) throw error;
-  expect(`${error.message} ${JSON.stringify(error.details ?? {})}`).not.toContain(API_KEY);
-  return error;
-}
+const rejection = (promise: Promise<unknown>) => rejectionOf(promise, API_KEY);
 
 /** A custom tool: it runs in the client, which uploads its log entries to the server. */
 const echo = defineTool({
@@ -174,6 +116,64 @@ describe('remote client: answers that are not the toolmux API', () => {
     expect(error.message).toContain('more than 128 MiB');
     expect(error.message).toContain(server.url);
   }, 120_000);
+});
+
+describe('remote client: maxResponseBytes', () => {
+  /** A toolkits page of about `bytes` bytes. */
+  const pageOf = (bytes: number) => ({ items: [], next_cursor: null, total: 0, padding: 'x'.repeat(bytes) });
+
+  it('an answer over the limit is SERVER_UNREACHABLE naming the limit, and is not read further', async () => {
+    const small = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, maxResponseBytes: 100_000 });
+    // chunked (no length said ahead): read up to the limit, then cut
+    server.answer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.write(JSON.stringify(pageOf(150_000)));
+      response.end();
+    });
+    const cut = await rejection(small.toolkits.list());
+    expect(cut.code).toBe('SERVER_UNREACHABLE');
+    expect(cut.message).toContain(
+      `${server.url} answered GET /api/v1/toolkits with HTTP 200 and more than 100000 bytes`,
+    );
+    expect(cut.message).toContain('(maxResponseBytes: 100000)');
+    expect(cut.message).toContain('new ToolMux({ maxResponseBytes })');
+    expect(cut.details).toMatchObject({ status: 200, maxResponseBytes: 100_000 });
+    // one whose Content-Length says it is larger is not read at all
+    server.answer((_request, response) => {
+      const body = JSON.stringify(pageOf(150_000));
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+      response.end(body);
+    });
+    const declared = await rejection(small.toolkits.list());
+    expect(declared.message).toMatch(/HTTP 200 and 1500\d\d bytes \(its Content-Length\)/);
+    // under the limit it is read; the default (128 MiB) reads the larger one
+    server.answer(json(200, pageOf(90_000)));
+    expect((await small.toolkits.list()).total).toBe(0);
+    server.answer(json(200, pageOf(150_000)));
+    expect((await mux.toolkits.list()).total).toBe(0);
+  });
+
+  it('is a whole number of bytes from 64 KiB to 256 MiB (INVALID_REQUEST naming the value), and remote only', () => {
+    const make = (maxResponseBytes: unknown) =>
+      new ToolMux({ baseUrl: server.url, apiKey: API_KEY, maxResponseBytes: maxResponseBytes as number });
+    for (const value of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '1000000', 65_535, 268_435_457]) {
+      expect(() => make(value), String(value)).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_REQUEST',
+          message: expect.stringMatching(
+            new RegExp(
+              `^maxResponseBytes must be a whole number of bytes from 65536 \\(64 KiB\\) to 268435456 \\(256 MiB\\).*got .*${String(value).replace('.', '\\.')}`,
+            ),
+          ),
+        }),
+      );
+    }
+    expect(() => make(65_536)).not.toThrow();
+    expect(() => make(268_435_456)).not.toThrow();
+    expect(() => new ToolMux({ toolkits: [], store: ':memory:', maxResponseBytes: 1_000_000 })).toThrow(
+      /maxResponseBytes bounds the answers a remote ToolMux/,
+    );
+  });
 });
 
 describe('remote client: a server that stalls', () => {

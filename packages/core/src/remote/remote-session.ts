@@ -3,7 +3,6 @@ import { ConnectionRequest } from '../auth/connection-request.js';
 import {
   checkConnectionsWaitTimeout,
   checkWaitToolkits,
-  type ToolkitConnectionStatus,
   type WaitForConnectionsResult,
 } from '../auth/connection-waiter.js';
 import { checkMaxResponseBytes } from '../auth/proxy.js';
@@ -51,19 +50,22 @@ import { WorkSlice } from '../util/slices.js';
 import { JsonBodyText, type RemoteApi } from './http.js';
 import {
   type ConnectionRequestWire,
-  checkShape,
+  connectionRequestWireOf,
+  countedPageOf,
   type ExecuteInSessionWire,
-  type ExecutionLogWire,
+  ensureConnectedWireOf,
   executionLogOf,
-  type Paged,
+  offloadOf,
   pageOf,
-  type SessionToolkitWire,
+  proxyResponseOf,
   type SessionWire,
+  searchResultOf,
+  sessionMcpOf,
   sessionToolkitOf,
   sessionWireOf,
-  type ToolSpecWire,
   toolResultOf,
   toolSpecOfWire,
+  waitForConnectionsOf,
 } from './wire.js';
 
 /** A call's options, and for a call a client-run multi-execute makes, that call's entry. */
@@ -101,8 +103,10 @@ export function remoteConnectionRequest(api: RemoteApi, wire: ConnectionRequestW
     },
     async () => {
       try {
-        const current = await api.get<ConnectionRequestWire>(
+        const current = await api.get(
           `/connection-requests/${encodeURIComponent(wire.id)}`,
+          undefined,
+          connectionRequestWireOf,
         );
         return { status: current.status, connectedAccountId: current.connected_account_id };
       } catch (error) {
@@ -175,7 +179,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
    * returns the new `mcp`; the old token stops working at once on every instance.
    */
   async rotateMcpToken(): Promise<{ url: string; headers: { Authorization: string } }> {
-    const mcp = await this.#runtime.api.post<SessionWire['mcp']>(`${this.#path}/mcp-token/rotate`, {});
+    const mcp = await this.#runtime.api.post(`${this.#path}/mcp-token/rotate`, {}, undefined, sessionMcpOf);
     this.#wire = { ...this.#wire, mcp };
     return this.mcp;
   }
@@ -217,7 +221,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     return this.#runtime.api.get(
       `${this.#path}/tools`,
       undefined,
-      (page: Paged<ToolSpecWire>) => pageOf(page, toolSpecOfWire).items,
+      (page) => pageOf(page, toolSpecOfWire).items,
     );
   }
 
@@ -412,11 +416,13 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     const json = (await jsonTextSliced(result, new WorkSlice())) ?? 'null';
     if (!always && json.length <= workbench.autoOffloadThreshold) return undefined;
     try {
-      const answer = await this.#runtime.api.post<{ offloaded: unknown }>(
+      const answer = await this.#runtime.api.post(
         `${this.#path}/workbench/offload`,
         new JsonBodyText(
           `{"log_id":${JSON.stringify(logId)},${always ? '"always":true,' : ''}"result":${json}}`,
         ),
+        undefined,
+        offloadOf,
       );
       return answer.offloaded === null ? undefined : { offloaded: answer.offloaded };
     } catch (error) {
@@ -444,23 +450,30 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   }
 
   async authorize(toolkit: string, options: AuthorizeOptions = {}): Promise<ConnectionRequest> {
-    const wire = await this.#runtime.api.post<ConnectionRequestWire>(`${this.#path}/authorize`, {
-      toolkit,
-      ...(options.callbackUrl !== undefined ? { callback_url: options.callbackUrl } : {}),
-      ...(options.alias !== undefined ? { alias: options.alias } : {}),
-    });
+    const wire = await this.#runtime.api.post(
+      `${this.#path}/authorize`,
+      {
+        toolkit,
+        ...(options.callbackUrl !== undefined ? { callback_url: options.callbackUrl } : {}),
+        ...(options.alias !== undefined ? { alias: options.alias } : {}),
+      },
+      undefined,
+      connectionRequestWireOf,
+    );
     return remoteConnectionRequest(this.#runtime.api, wire);
   }
 
   async ensureConnected(toolkit: string, options: AuthorizeOptions = {}): Promise<EnsureConnectedResult> {
-    const wire = await this.#runtime.api.post<
-      | { status: 'CONNECTED'; account: { id: string; status: 'ACTIVE'; toolkit: string } | null }
-      | { status: 'NEEDS_USER'; request: ConnectionRequestWire }
-    >(`${this.#path}/ensure-connected`, {
-      toolkit,
-      ...(options.callbackUrl !== undefined ? { callback_url: options.callbackUrl } : {}),
-      ...(options.alias !== undefined ? { alias: options.alias } : {}),
-    });
+    const wire = await this.#runtime.api.post(
+      `${this.#path}/ensure-connected`,
+      {
+        toolkit,
+        ...(options.callbackUrl !== undefined ? { callback_url: options.callbackUrl } : {}),
+        ...(options.alias !== undefined ? { alias: options.alias } : {}),
+      },
+      undefined,
+      ensureConnectedWireOf,
+    );
     return wire.status === 'CONNECTED'
       ? { status: 'CONNECTED', account: wire.account }
       : { status: 'NEEDS_USER', request: remoteConnectionRequest(this.#runtime.api, wire.request) };
@@ -477,45 +490,12 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     checkSignal(options.signal, 'waitForConnections()');
     const slugs = checkWaitToolkits(toolkits);
     const timeoutMs = checkConnectionsWaitTimeout(options.timeoutMs);
-    const wire = await this.#runtime.api.post<{
-      toolkits: Record<
-        string,
-        {
-          status: ToolkitConnectionStatus;
-          connected_account_id?: string;
-          connection_request_id?: string;
-          expires_at?: string;
-          message: string;
-        }
-      >;
-      timed_out: boolean;
-    }>(
+    return this.#runtime.api.post(
       `${this.#path}/wait-for-connections`,
       { toolkits: slugs, timeout_seconds: timeoutMs / 1000 },
       options.signal,
-      (answer) => checkShape(answer, 'a wait answer', { toolkits: 'object', timed_out: 'boolean' }),
+      waitForConnectionsOf,
     );
-    return {
-      toolkits: Object.fromEntries(
-        Object.entries(wire.toolkits).map(([slug, state]) => [
-          slug,
-          {
-            status: state.status,
-            ...(state.status === 'CONNECTED'
-              ? {
-                  account: state.connected_account_id
-                    ? { id: state.connected_account_id, status: 'ACTIVE' }
-                    : null,
-                }
-              : {}),
-            ...(state.connection_request_id ? { connectionRequestId: state.connection_request_id } : {}),
-            ...(state.expires_at ? { expiresAt: new Date(state.expires_at) } : {}),
-            message: state.message,
-          },
-        ]),
-      ),
-      timedOut: wire.timed_out,
-    };
   }
 
   /** Deletes the session on the server (`DELETE /sessions/:id`); its log stays there. */
@@ -529,7 +509,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     checkSignal(signal, 'proxyExecute()');
     // checked here as embedded (the server checks it against its proxyMaxResponseBytes)
     checkMaxResponseBytes(maxResponseBytes);
-    return this.#runtime.api.post<ProxyExecuteResponse>(
+    return this.#runtime.api.post(
       `${this.#path}/proxy`,
       {
         ...rest,
@@ -537,6 +517,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         ...(maxResponseBytes !== undefined ? { max_response_bytes: maxResponseBytes } : {}),
       },
       signal,
+      proxyResponseOf,
     );
   }
 
@@ -556,20 +537,22 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         toolkits: options.toolkits,
         search: options.search,
       },
-      (page: Paged<SessionToolkitWire> & { total: number }) => ({
-        ...pageOf(page, sessionToolkitOf),
-        total: page.total,
-      }),
+      (page) => countedPageOf(page, sessionToolkitOf),
     );
   }
 
   search(options: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult> {
-    return this.#runtime.api.post<SearchToolsResult>(`${this.#path}/search`, {
-      query: options.query,
-      ...(options.knownFields ? { known_fields: options.knownFields } : {}),
-      // a limit given is the server's to check (0 is INVALID_REQUEST, as embedded), never dropped
-      ...(options.limit !== undefined ? { limit: options.limit } : {}),
-    });
+    return this.#runtime.api.post(
+      `${this.#path}/search`,
+      {
+        query: options.query,
+        ...(options.knownFields ? { known_fields: options.knownFields } : {}),
+        // a limit given is the server's to check (0 is INVALID_REQUEST, as embedded), never dropped
+        ...(options.limit !== undefined ? { limit: options.limit } : {}),
+      },
+      undefined,
+      searchResultOf,
+    );
   }
 
   async update(changes: SessionConfig): Promise<number> {
@@ -597,7 +580,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     return this.#runtime.api.get(
       `${this.#path}/logs`,
       { limit: options.limit, cursor: options.cursor, parent_id: options.parentId },
-      (page: Paged<ExecutionLogWire>) => pageOf(page, executionLogOf),
+      (page) => pageOf(page, executionLogOf),
     );
   }
 

@@ -31,26 +31,20 @@ import type {
 import { checkSignal, settlesWithin } from '../util/abort.js';
 import { consoleLogger } from '../util/logger.js';
 import { urlWithoutCredentials } from '../util/stored-text.js';
-import { DEFAULT_REQUEST_TIMEOUT_MS, RemoteApi } from './http.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, maxResponseBytesOf, RemoteApi } from './http.js';
 import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
 import {
-  type AuthConfigWire,
   authConfigOf,
-  type ConnectedAccountWire,
-  type ConnectionRequestWire,
   connectedAccountOf,
   connectionRequestInfoOf,
-  type ExecutionLogWire,
+  connectionRequestWireOf,
+  countedPageOf,
   executionLogOf,
   executionLogWire,
-  type Paged,
   pageOf,
-  type SessionSummaryWire,
   type SessionWire,
   sessionSummaryOf,
   sessionWireOf,
-  type ToolkitWire,
-  type ToolSpecWire,
   toolkitInfoOf,
   toolResultOf,
   toolSpecOfWire,
@@ -153,7 +147,13 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     this.#uploadTimeoutMs = Math.min(timeoutMs, MAX_UPLOAD_TIMEOUT_MS);
     const fetch = options.fetch ?? globalThis.fetch;
     const logger = options.logger ?? consoleLogger;
-    this.#api = new RemoteApi({ baseUrl: this.baseUrl, apiKey: options.apiKey, fetch, timeoutMs });
+    this.#api = new RemoteApi({
+      baseUrl: this.baseUrl,
+      apiKey: options.apiKey,
+      fetch,
+      timeoutMs,
+      maxResponseBytes: maxResponseBytesOf(options.maxResponseBytes),
+    });
     // uploads go on in the background (a round trip per call would be too slow); close() and the
     // process's beforeExit flush them
     this.#logs = new ExecutionLogWriter({ insertLogs: (records) => this.#uploadLogs(records) }, logger, {
@@ -230,7 +230,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
             },
           }
         : {};
-    const wire = await this.#api.post<SessionWire>(
+    const wire = await this.#api.post(
       '/sessions',
       { user_id: userId, config: { ...rest, ...declarations } },
       undefined,
@@ -277,7 +277,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       this.#api.get(
         '/sessions',
         { user_id: query.userId, limit: query.limit, cursor: query.cursor },
-        (page: Paged<SessionSummaryWire>) => pageOf(page, sessionSummaryOf),
+        (page) => pageOf(page, sessionSummaryOf),
       ),
   };
 
@@ -296,7 +296,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
           limit: query.limit,
           cursor: query.cursor,
         },
-        (page: Paged<ExecutionLogWire>) => pageOf(page, executionLogOf),
+        (page) => pageOf(page, executionLogOf),
       );
     },
   };
@@ -305,13 +305,10 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     list: async (
       query: { search?: string; limit?: number; cursor?: string } = {},
     ): Promise<{ items: ToolkitInfo[]; nextCursor: string | undefined; total: number }> => {
-      return this.#api.get('/toolkits', query, (page: Paged<ToolkitWire> & { total: number }) => ({
-        ...pageOf(page, toolkitInfoOf),
-        total: page.total,
-      }));
+      return this.#api.get('/toolkits', query, (page) => countedPageOf(page, toolkitInfoOf));
     },
     get: async (slug: string): Promise<ToolkitInfo> =>
-      toolkitInfoOf(await this.#api.get<ToolkitWire>(`/toolkits/${id(slug)}`)),
+      this.#api.get(`/toolkits/${id(slug)}`, undefined, toolkitInfoOf),
   };
 
   readonly tools = {
@@ -324,7 +321,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         '/tools/list',
         { user_id: userId, filter: parseSessionConfig(filter) },
         undefined,
-        (page: Paged<ToolSpecWire>) => pageOf(page, toolSpecOfWire).items,
+        (page) => pageOf(page, toolSpecOfWire).items,
       );
       const execute = toolCallExecute((slug, args, options) =>
         this.tools.execute(slug, {
@@ -361,8 +358,9 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
 
   readonly authConfigs = {
     create: async (toolkit: string, options: CreateAuthConfigOptions): Promise<AuthConfig> =>
-      authConfigOf(
-        await this.#api.post<AuthConfigWire>('/auth-configs', {
+      this.#api.post(
+        '/auth-configs',
+        {
           toolkit,
           type: options.type,
           ...(options.name ? { name: options.name } : {}),
@@ -373,14 +371,16 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
                 ...(options.scopes ? { scopes: options.scopes } : {}),
               }
             : {}),
-        }),
+        },
+        undefined,
+        authConfigOf,
       ),
     list: async (
       query: { toolkit?: string; limit?: number; cursor?: string } = {},
     ): Promise<{ items: AuthConfig[]; nextCursor: string | undefined }> =>
-      this.#api.get('/auth-configs', query, (page: Paged<AuthConfigWire>) => pageOf(page, authConfigOf)),
+      this.#api.get('/auth-configs', query, (page) => pageOf(page, authConfigOf)),
     get: async (configId: string): Promise<AuthConfig> =>
-      authConfigOf(await this.#api.get<AuthConfigWire>(`/auth-configs/${id(configId)}`)),
+      this.#api.get(`/auth-configs/${id(configId)}`, undefined, authConfigOf),
     delete: async (configId: string): Promise<void> => {
       await this.#api.call('DELETE', `/auth-configs/${id(configId)}`);
     },
@@ -392,14 +392,16 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       authConfigId: string,
       options: { callbackUrl?: string; alias?: string } = {},
     ): Promise<ConnectionRequest> =>
-      remoteConnectionRequest(
-        this.#api,
-        await this.#api.post<ConnectionRequestWire>('/connected-accounts/link', {
+      this.#api.post(
+        '/connected-accounts/link',
+        {
           user_id: userId,
           auth_config_id: authConfigId,
           ...(options.callbackUrl !== undefined ? { callback_url: options.callbackUrl } : {}),
           ...(options.alias !== undefined ? { alias: options.alias } : {}),
-        }),
+        },
+        undefined,
+        (wire) => remoteConnectionRequest(this.#api, connectionRequestWireOf(wire)),
       ),
     create: async (
       userId: string,
@@ -407,20 +409,22 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       credentials: Record<string, string>,
       options: { alias?: string } = {},
     ): Promise<ConnectedAccount> =>
-      connectedAccountOf(
-        await this.#api.post<ConnectedAccountWire>('/connected-accounts', {
+      this.#api.post(
+        '/connected-accounts',
+        {
           user_id: userId,
           auth_config_id: authConfigId,
           credentials,
           ...(options?.alias !== undefined ? { alias: options.alias } : {}),
-        }),
+        },
+        undefined,
+        connectedAccountOf,
       ),
     update: async (accountId: string, changes: { alias: string | null }): Promise<ConnectedAccount> =>
-      connectedAccountOf(
-        await this.#api.call<ConnectedAccountWire>('PATCH', `/connected-accounts/${id(accountId)}`, {
-          body: { alias: changes?.alias },
-        }),
-      ),
+      this.#api.call('PATCH', `/connected-accounts/${id(accountId)}`, {
+        body: { alias: changes?.alias },
+        read: connectedAccountOf,
+      }),
     list: async (
       query: {
         userIds?: string[];
@@ -441,43 +445,42 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
           limit: query.limit,
           cursor: query.cursor,
         },
-        (page: Paged<ConnectedAccountWire>) => pageOf(page, connectedAccountOf),
+        (page) => pageOf(page, connectedAccountOf),
       ),
     get: async (accountId: string): Promise<ConnectedAccount> =>
-      connectedAccountOf(await this.#api.get<ConnectedAccountWire>(`/connected-accounts/${id(accountId)}`)),
+      this.#api.get(`/connected-accounts/${id(accountId)}`, undefined, connectedAccountOf),
     delete: async (accountId: string): Promise<void> => {
       await this.#api.call('DELETE', `/connected-accounts/${id(accountId)}`);
     },
     refresh: async (accountId: string, options: { signal?: AbortSignal } = {}): Promise<ConnectedAccount> => {
       checkSignal(options.signal, 'connectedAccounts.refresh()');
-      return connectedAccountOf(
-        await this.#api.post<ConnectedAccountWire>(
-          `/connected-accounts/${id(accountId)}/refresh`,
-          undefined,
-          options.signal,
-        ),
+      return this.#api.post(
+        `/connected-accounts/${id(accountId)}/refresh`,
+        undefined,
+        options.signal,
+        connectedAccountOf,
       );
     },
     disable: async (accountId: string): Promise<ConnectedAccount> =>
-      connectedAccountOf(
-        await this.#api.post<ConnectedAccountWire>(`/connected-accounts/${id(accountId)}/disable`, undefined),
+      this.#api.post(
+        `/connected-accounts/${id(accountId)}/disable`,
+        undefined,
+        undefined,
+        connectedAccountOf,
       ),
     enable: async (accountId: string): Promise<ConnectedAccount> =>
-      connectedAccountOf(
-        await this.#api.post<ConnectedAccountWire>(`/connected-accounts/${id(accountId)}/enable`, undefined),
-      ),
+      this.#api.post(`/connected-accounts/${id(accountId)}/enable`, undefined, undefined, connectedAccountOf),
   };
 
   readonly connectionRequests = {
     get: async (requestId: string): Promise<ConnectionRequestInfo> =>
-      connectionRequestInfoOf(
-        await this.#api.get<ConnectionRequestWire>(`/connection-requests/${id(requestId)}`),
-      ),
+      this.#api.get(`/connection-requests/${id(requestId)}`, undefined, connectionRequestInfoOf),
     complete: async (requestId: string, credentials: Record<string, string>): Promise<ConnectedAccount> =>
-      connectedAccountOf(
-        await this.#api.post<ConnectedAccountWire>(`/connection-requests/${id(requestId)}/complete`, {
-          credentials,
-        }),
+      this.#api.post(
+        `/connection-requests/${id(requestId)}/complete`,
+        { credentials },
+        undefined,
+        connectedAccountOf,
       ),
   };
 

@@ -1,3 +1,4 @@
+import type { ToolkitConnectionStatus, WaitForConnectionsResult } from '../auth/connection-waiter.js';
 import type {
   AuthConfig,
   AuthConfigType,
@@ -6,15 +7,18 @@ import type {
   ConnectionRequestKind,
   ConnectionRequestStatus,
   ConnectionStatus,
+  ProxyExecuteResponse,
 } from '../auth/types.js';
 import type { JSONSchema, ToolAnnotations } from '../catalog/types.js';
 import type { NormalizedSessionConfig } from '../config/session-config.js';
 import type { ToolMuxErrorCode } from '../errors.js';
 import type { ToolResult } from '../execution/result.js';
+import type { SearchToolsResult } from '../meta-tools/meta-tools.js';
 import type { ToolSpec } from '../provider.js';
 import type { ExecutionLog, SessionToolkit } from '../session.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import type { SessionSummary, ToolkitInfo } from '../toolmux-types.js';
+import { shownValue } from '../util/stored-text.js';
 
 /**
  * The JSON of the REST API (snake_case, ISO dates) and its SDK objects (camelCase, Dates). The server
@@ -164,61 +168,474 @@ export interface ConnectionRequestWire {
   expires_at: string;
 }
 
-const dateOrNull = (value: string | null): Date | null => (value === null ? null : new Date(value));
-const cursorOf = (value: string | null): string | undefined => value ?? undefined;
-
-/**
- * Throws (a plain error: the remote client makes it SERVER_UNREACHABLE, naming the request) unless
- * `value` is a JSON object whose `keys` have the given types: the answer is then of the shape the
- * SDK reads, not another API's that baseUrl leads to.
- */
-export function checkShape<T>(
-  value: T,
-  what: string,
-  keys: Record<string, 'string' | 'boolean' | 'number' | 'object' | 'array'>,
-): T {
-  const object = value as Record<string, unknown>;
-  for (const [key, type] of Object.entries(keys)) {
-    const field = object?.[key];
-    const ok =
-      type === 'array'
-        ? Array.isArray(field)
-        : type === 'object'
-          ? typeof field === 'object' && field !== null && !Array.isArray(field)
-          : typeof field === type;
-    if (!ok) throw new TypeError(`${what} without ${type === 'array' ? 'an' : 'a'} ${type} "${key}"`);
-  }
-  return value;
+/** What `offloaded` of `POST /sessions/:id/workbench/offload` is: what the model receives instead. */
+export interface OffloadWire {
+  offloaded: { path: string; size: number; preview: string; hint: string } | null;
 }
 
-export function pageOf<W, T>(
-  page: Paged<W>,
-  convert: (item: W) => T,
+/** How one toolkit stands in `POST /sessions/:id/wait-for-connections`. */
+export interface ToolkitWaitStateWire {
+  status: ToolkitConnectionStatus;
+  connected_account_id?: string;
+  connection_request_id?: string;
+  expires_at?: string;
+  message: string;
+}
+
+export interface WaitForConnectionsWire {
+  toolkits: Record<string, ToolkitWaitStateWire>;
+  timed_out: boolean;
+}
+
+export type EnsureConnectedWire =
+  | { status: 'CONNECTED'; account: { id: string; status: 'ACTIVE'; toolkit: string } | null }
+  | { status: 'NEEDS_USER'; request: ConnectionRequestWire };
+
+// ---- the shapes of the answers, and the one check of them ----
+
+/** What a field of an answer holds: a JSON type, or a `date` (a string that `new Date()` reads). */
+type Kind = 'string' | 'boolean' | 'number' | 'object' | 'array' | 'date';
+
+/**
+ * How one field of an answer is checked: a {@link Kind} (`'string|null'`: null too), a {@link Shape}
+ * (an object whose fields are checked in turn), or {@link optional}, {@link nullable}, {@link listOf},
+ * {@link recordOf} of one of them.
+ */
+type Field = Kind | `${Kind}|null` | Shape | Rule;
+
+/** The fields an object of an answer must have (others it may have are not read). */
+interface Shape {
+  readonly [key: string]: Field;
+}
+
+class Rule {
+  constructor(
+    readonly is: 'optional' | 'nullable' | 'list' | 'record',
+    readonly field: Field,
+  ) {}
+}
+
+/** A field that may be absent (one servers older than it do not send). */
+const optional = (field: Field): Rule => new Rule('optional', field);
+/** A field that may be null. */
+const nullable = (field: Field): Rule => new Rule('nullable', field);
+/** An array whose every item is `item`. */
+const listOf = (item: Field): Rule => new Rule('list', item);
+/** An object whose every value is `value`, whatever its keys. */
+const recordOf = (value: Field): Rule => new Rule('record', value);
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Whether `value` is of `kind`, or null when `orNull`: one function for every plain field, so it inlines. */
+function isKind(value: unknown, kind: Kind, orNull: boolean): boolean {
+  if (value === null) return orNull;
+  switch (kind) {
+    case 'string':
+      return typeof value === 'string';
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'number':
+      return typeof value === 'number';
+    case 'object':
+      return isObject(value);
+    case 'array':
+      return Array.isArray(value);
+    case 'date':
+      return typeof value === 'string' && !Number.isNaN(Date.parse(value));
+  }
+}
+
+/** A plain field (`'string'`, `'date|null'`): its kind, and whether null passes. */
+interface Leaf {
+  kind: Kind;
+  orNull: boolean;
+  expected: string;
+}
+
+function leafOf(field: `${Kind}` | `${Kind}|null`): Leaf {
+  const orNull = field.endsWith('|null');
+  return {
+    kind: (orNull ? field.slice(0, -'|null'.length) : field) as Kind,
+    orNull,
+    expected: nameOf(field),
+  };
+}
+
+/** What a field holds, in words: `string`, `date or null`, `array`. */
+function nameOf(field: Field): string {
+  if (field instanceof Rule) {
+    if (field.is === 'optional') return nameOf(field.field);
+    if (field.is === 'nullable') return `${nameOf(field.field)} or null`;
+    return field.is === 'list' ? 'array' : 'object';
+  }
+  if (typeof field === 'object') return 'object';
+  return field.replace('|', ' or ');
+}
+
+/** Where a check failed: the keys to the field (none for the value itself), and what it held. */
+interface Problem {
+  path: Array<string | number>;
+  expected: string;
+  got: unknown;
+}
+
+/** The check of one field: undefined when `value` passes, else the first field of it that does not. */
+type Check = (value: unknown) => Problem | undefined;
+
+const failed = (expected: string, got: unknown): Problem => ({ path: [], expected, got });
+
+function within(key: string | number, problem: Problem): Problem {
+  problem.path.unshift(key);
+  return problem;
+}
+
+/**
+ * The check of `field`, made once for each shape: a page of thousands of items runs it item by item,
+ * and nothing is allocated for a field that passes (the path of one that fails is made on the way
+ * back).
+ */
+function compile(field: Field): Check {
+  const expected = nameOf(field);
+  if (field instanceof Rule) {
+    const inner = compile(field.field);
+    if (field.is === 'optional') return (value) => (value === undefined ? undefined : inner(value));
+    if (field.is === 'nullable') {
+      return (value) => {
+        if (value === null) return undefined;
+        const problem = inner(value);
+        return problem?.path.length === 0 ? { ...problem, expected } : problem;
+      };
+    }
+    if (field.is === 'list') {
+      return (value) => {
+        if (!Array.isArray(value)) return failed(expected, value);
+        for (let index = 0; index < value.length; index++) {
+          const problem = inner(value[index]);
+          if (problem) return within(index, problem);
+        }
+        return undefined;
+      };
+    }
+    return (value) => {
+      if (!isObject(value)) return failed(expected, value);
+      for (const key of Object.keys(value)) {
+        const problem = inner(value[key]);
+        if (problem) return within(key, problem);
+      }
+      return undefined;
+    };
+  }
+  if (typeof field === 'object') {
+    // plain fields checked here, in the loop; only the others through a check of their own
+    const keys = Object.keys(field);
+    const checks = keys.map((key) => {
+      const inner = field[key]!;
+      return typeof inner === 'string' ? leafOf(inner) : compile(inner);
+    });
+    return (value) => {
+      if (!isObject(value)) return failed(expected, value);
+      for (let index = 0; index < keys.length; index++) {
+        const key = keys[index]!;
+        const check = checks[index]!;
+        if (typeof check === 'function') {
+          const problem = check(value[key]);
+          if (problem) return within(key, problem);
+        } else if (!isKind(value[key], check.kind, check.orNull)) {
+          return within(key, failed(check.expected, value[key]));
+        }
+      }
+      return undefined;
+    };
+  }
+  const leaf = leafOf(field);
+  return (value) => (isKind(value, leaf.kind, leaf.orNull) ? undefined : failed(expected, value));
+}
+
+/** A path as a message names it: `created_at`, `tools[2].slug`, `toolkits.github.status`. */
+const pathText = (path: Array<string | number>): string =>
+  path.map((key, index) => (typeof key === 'number' ? `[${key}]` : index === 0 ? key : `.${key}`)).join('');
+
+/** A value that failed a check, for the message: a string only where a date was expected (the bad date). */
+function shownGot(got: unknown, expected: string): string {
+  if (got === null) return 'null';
+  if (Array.isArray(got)) return 'an array';
+  if (typeof got === 'object') return 'an object';
+  if (typeof got === 'string') return expected.startsWith('date') ? shownValue(got) : 'a string';
+  return `${typeof got} ${String(got).slice(0, 64)}`;
+}
+
+/**
+ * The check of answers of `shape` (made once), which returns the answer as `W` and throws (a TypeError:
+ * the remote client makes it SERVER_UNREACHABLE, naming the request) unless it is a JSON object of
+ * `shape`: its fields of the types the SDK reads, each date one that parses. The message names the
+ * first field that is not (`a connected account without a date "created_at" (got "yesterday")`). So
+ * an answer of another API that baseUrl leads to, or of a server (or a proxy before it) answering
+ * something else, never becomes a TypeError later or an object of undefineds and Invalid Dates.
+ */
+function checker<W>(what: string, shape: Shape): (value: unknown) => W {
+  const check = compile(shape);
+  return (value) => {
+    const problem = check(value);
+    if (problem === undefined) return value as W;
+    const { path, expected, got } = problem;
+    if (path.length === 0) {
+      throw new TypeError(`${what} that is not a JSON object (got ${shownGot(got, expected)})`);
+    }
+    const article = /^[aeiou]/.test(expected) ? 'an' : 'a';
+    const shown = got === undefined ? '' : ` (got ${shownGot(got, expected)})`;
+    throw new TypeError(`${what} without ${article} ${expected} "${pathText(path)}"${shown}`);
+  };
+}
+
+/** Checks an answer against `shape`, then makes the SDK's object of it. */
+function reader<W, T>(what: string, shape: Shape, convert: (wire: W) => T): (wire: unknown) => T {
+  const check = checker<W>(what, shape);
+  return (wire) => convert(check(wire));
+}
+
+const ACCOUNT_CHOICE: Shape = { id: 'string', alias: 'string|null', is_default: 'boolean' };
+
+const SESSION_MCP: Shape = { url: 'string', headers: { Authorization: 'string' } };
+
+const CONNECTION_REQUEST: Shape = {
+  id: 'string',
+  kind: 'string',
+  user_id: 'string',
+  toolkit: 'string',
+  auth_config_id: 'string',
+  connected_account_id: 'string|null',
+  status: 'string',
+  callback_url: 'string',
+  redirect_url: 'string',
+  expires_at: 'date',
+};
+
+/**
+ * Every answer the remote client reads, as the server writes it (its OpenAPI document): the fields the
+ * SDK reads and their types. Fields absent from older servers are `optional`.
+ */
+const SHAPES = {
+  page: { items: 'array', next_cursor: optional('string|null') },
+  countedPage: { items: 'array', next_cursor: optional('string|null'), total: 'number' },
+  session: {
+    session_id: 'string',
+    user_id: 'string',
+    config_version: 'number',
+    config: { customTools: listOf('string'), customToolkits: listOf('string') },
+    metadata: recordOf('string'),
+    mcp: SESSION_MCP,
+  },
+  sessionMcp: SESSION_MCP,
+  sessionSummary: {
+    session_id: 'string',
+    user_id: 'string',
+    metadata: recordOf('string'),
+    config_version: 'number',
+    created_at: 'date',
+    updated_at: 'date',
+  },
+  toolSpec: {
+    slug: 'string',
+    name: 'string',
+    description: 'string',
+    toolkit: 'string',
+    input_schema: 'object',
+    strict_input_schema: optional('object'),
+    output_schema: optional('object'),
+    annotations: 'object',
+  },
+  toolResult: { successful: 'boolean', error: 'string|null', code: optional('string'), log_id: 'string' },
+  toolkit: {
+    slug: 'string',
+    name: 'string',
+    description: 'string',
+    no_auth: 'boolean',
+    auth_schemes: listOf('string'),
+    categories: listOf('string'),
+    tool_count: 'number',
+    tools: listOf({ slug: 'string', name: 'string', description: 'string' }),
+  },
+  sessionToolkit: {
+    slug: 'string',
+    name: 'string',
+    description: 'string',
+    no_auth: 'boolean',
+    connection: {
+      is_active: 'boolean',
+      connected_account: optional({ id: 'string', status: 'string' }),
+      auth_config: optional({ id: 'string', type: 'string', managed: 'boolean' }),
+      accounts: optional(listOf(ACCOUNT_CHOICE)),
+      account_selection_required: optional('boolean'),
+    },
+  },
+  executionLog: {
+    id: 'string',
+    session_id: 'string|null',
+    user_id: 'string',
+    tool_slug: 'string',
+    toolkit: 'string',
+    connected_account_id: 'string|null',
+    call_id: 'string|null',
+    status: 'string',
+    error_code: 'string|null',
+    error_message: 'string|null',
+    duration_ms: 'number',
+    input: 'string',
+    output: 'string',
+    created_at: 'date',
+    parent_id: optional('string|null'),
+  },
+  authConfig: {
+    id: 'string',
+    toolkit: 'string',
+    type: 'string',
+    created_by: 'string',
+    name: 'string|null',
+    client_id: 'string|null',
+    scopes: nullable(listOf('string')),
+    has_client_secret: 'boolean',
+    created_at: 'date',
+    updated_at: 'date',
+  },
+  connectedAccount: {
+    id: 'string',
+    user_id: 'string',
+    toolkit: 'string',
+    auth_config_id: 'string',
+    alias: optional('string|null'),
+    status: 'string',
+    status_reason: 'string|null',
+    connected_at: 'date|null',
+    expires_at: 'date|null',
+    created_at: 'date',
+    updated_at: 'date',
+  },
+  connectionRequest: CONNECTION_REQUEST,
+  ensureConnected: { status: 'string' },
+  ensureConnectedAccount: { account: nullable({ id: 'string', status: 'string', toolkit: 'string' }) },
+  ensureConnectedRequest: { request: CONNECTION_REQUEST },
+  waitForConnections: {
+    toolkits: recordOf({
+      status: 'string',
+      connected_account_id: optional('string'),
+      connection_request_id: optional('string'),
+      expires_at: optional('date'),
+      message: 'string',
+    }),
+    timed_out: 'boolean',
+  },
+  search: {
+    results: listOf({ use_case: 'string', tools: 'array' }),
+    toolkit_connections: listOf({ toolkit: 'string', connected: 'boolean' }),
+    next_steps: 'string',
+  },
+  proxy: { status: 'number', headers: recordOf('string') },
+  offload: { offloaded: nullable('object') },
+} as const satisfies Record<string, Shape>;
+
+const cursorOf = (value: string | null | undefined): string | undefined => value ?? undefined;
+const dateOrNull = (value: string | null): Date | null => (value === null ? null : new Date(value));
+
+const pageCheck = checker<Paged<unknown>>('a page', SHAPES.page);
+const countedPageCheck = checker<Paged<unknown> & { total: number }>('a page', SHAPES.countedPage);
+
+/** A page of `convert`ed items; an item that fails its check is named by its index. */
+export function pageOf<T>(
+  page: unknown,
+  convert: (item: unknown) => T,
 ): { items: T[]; nextCursor: string | undefined } {
-  checkShape(page, 'a page', { items: 'array' });
-  return { items: page.items.map(convert), nextCursor: cursorOf(page.next_cursor) };
+  const checkedPage = pageCheck(page);
+  const items = checkedPage.items.map((item, index) => {
+    try {
+      return convert(item);
+    } catch (error) {
+      if (error instanceof TypeError) throw new TypeError(`a page's items[${index}]: ${error.message}`);
+      throw error;
+    }
+  });
+  return { items, nextCursor: cursorOf(checkedPage.next_cursor) };
+}
+
+/** {@link pageOf} of a list that counts its items (`total`). */
+export function countedPageOf<T>(
+  page: unknown,
+  convert: (item: unknown) => T,
+): { items: T[]; nextCursor: string | undefined; total: number } {
+  const { total } = countedPageCheck(page);
+  return { ...pageOf(page, convert), total };
 }
 
 /** A session as the server describes it, checked before a session object is made of it. */
-export function sessionWireOf(wire: SessionWire): SessionWire {
-  checkShape(wire, 'a session', { session_id: 'string', user_id: 'string', config: 'object', mcp: 'object' });
-  checkShape(wire.config, "a session's config", { customTools: 'array', customToolkits: 'array' });
-  return wire;
+export const sessionWireOf = checker<SessionWire>('a session', SHAPES.session);
+export const sessionMcpOf = checker<SessionWire['mcp']>("a session's MCP endpoint", SHAPES.sessionMcp);
+export const connectionRequestWireOf = checker<ConnectionRequestWire>(
+  'a connection request',
+  SHAPES.connectionRequest,
+);
+export const searchResultOf = checker<SearchToolsResult>('a search result', SHAPES.search);
+export const proxyResponseOf = checker<ProxyExecuteResponse>('a proxy answer', SHAPES.proxy);
+export const offloadOf = checker<OffloadWire>('an offload answer', SHAPES.offload);
+
+const ENSURE_CONNECTED = 'an ensure-connected answer';
+const ensureConnectedChecks = {
+  status: checker<{ status: string }>(ENSURE_CONNECTED, SHAPES.ensureConnected),
+  CONNECTED: checker<EnsureConnectedWire>(ENSURE_CONNECTED, SHAPES.ensureConnectedAccount),
+  NEEDS_USER: checker<EnsureConnectedWire>(ENSURE_CONNECTED, SHAPES.ensureConnectedRequest),
+};
+
+/** `POST /sessions/:id/ensure-connected`: checked as the shape its `status` says. */
+export function ensureConnectedWireOf(wire: unknown): EnsureConnectedWire {
+  const { status } = ensureConnectedChecks.status(wire);
+  if (status === 'CONNECTED' || status === 'NEEDS_USER') return ensureConnectedChecks[status](wire);
+  throw new TypeError(
+    `${ENSURE_CONNECTED} with status ${shownValue(status)}, neither "CONNECTED" nor "NEEDS_USER"`,
+  );
 }
 
-export function sessionSummaryOf(wire: SessionSummaryWire): SessionSummary {
-  return {
+export const waitForConnectionsOf = reader(
+  'a wait answer',
+  SHAPES.waitForConnections,
+  (wire: WaitForConnectionsWire): WaitForConnectionsResult => ({
+    toolkits: Object.fromEntries(
+      Object.entries(wire.toolkits).map(([slug, state]) => [
+        slug,
+        {
+          status: state.status,
+          ...(state.status === 'CONNECTED'
+            ? {
+                account: state.connected_account_id
+                  ? { id: state.connected_account_id, status: 'ACTIVE' as const }
+                  : null,
+              }
+            : {}),
+          ...(state.connection_request_id ? { connectionRequestId: state.connection_request_id } : {}),
+          ...(state.expires_at ? { expiresAt: new Date(state.expires_at) } : {}),
+          message: state.message,
+        },
+      ]),
+    ),
+    timedOut: wire.timed_out,
+  }),
+);
+
+export const sessionSummaryOf = reader(
+  'a session summary',
+  SHAPES.sessionSummary,
+  (wire: SessionSummaryWire): SessionSummary => ({
     sessionId: wire.session_id,
     userId: wire.user_id,
     metadata: wire.metadata,
     configVersion: wire.config_version,
     createdAt: new Date(wire.created_at),
     updatedAt: new Date(wire.updated_at),
-  };
-}
+  }),
+);
 
-export function toolSpecOfWire(wire: ToolSpecWire): ToolSpec {
-  return {
+export const toolSpecOfWire = reader(
+  'a tool',
+  SHAPES.toolSpec,
+  (wire: ToolSpecWire): ToolSpec => ({
     slug: wire.slug,
     name: wire.name,
     description: wire.description,
@@ -227,22 +644,25 @@ export function toolSpecOfWire(wire: ToolSpecWire): ToolSpec {
     ...(wire.strict_input_schema ? { strictInputSchema: wire.strict_input_schema } : {}),
     ...(wire.output_schema ? { outputSchema: wire.output_schema } : {}),
     annotations: wire.annotations,
-  };
-}
+  }),
+);
 
-export function toolResultOf(wire: ToolResultWire): ToolResult {
-  checkShape(wire, 'a tool result', { successful: 'boolean' });
-  return {
+export const toolResultOf = reader(
+  'a tool result',
+  SHAPES.toolResult,
+  (wire: ToolResultWire): ToolResult => ({
     successful: wire.successful,
     data: wire.data ?? null,
     error: wire.error,
     ...(wire.code ? { code: wire.code as ToolMuxErrorCode } : {}),
     logId: wire.log_id,
-  };
-}
+  }),
+);
 
-export function toolkitInfoOf(wire: ToolkitWire): ToolkitInfo {
-  return {
+export const toolkitInfoOf = reader(
+  'a toolkit',
+  SHAPES.toolkit,
+  (wire: ToolkitWire): ToolkitInfo => ({
     slug: wire.slug,
     name: wire.name,
     description: wire.description,
@@ -251,11 +671,13 @@ export function toolkitInfoOf(wire: ToolkitWire): ToolkitInfo {
     categories: wire.categories,
     toolCount: wire.tool_count,
     tools: wire.tools,
-  };
-}
+  }),
+);
 
-export function sessionToolkitOf(wire: SessionToolkitWire): SessionToolkit {
-  return {
+export const sessionToolkitOf = reader(
+  "a session's toolkit",
+  SHAPES.sessionToolkit,
+  (wire: SessionToolkitWire): SessionToolkit => ({
     slug: wire.slug,
     name: wire.name,
     description: wire.description,
@@ -275,11 +697,13 @@ export function sessionToolkitOf(wire: SessionToolkitWire): SessionToolkit {
           }
         : {}),
     },
-  };
-}
+  }),
+);
 
-export function executionLogOf(wire: ExecutionLogWire): ExecutionLog {
-  return {
+export const executionLogOf = reader(
+  'an execution log entry',
+  SHAPES.executionLog,
+  (wire: ExecutionLogWire): ExecutionLog => ({
     id: wire.id,
     sessionId: wire.session_id,
     userId: wire.user_id,
@@ -295,8 +719,8 @@ export function executionLogOf(wire: ExecutionLogWire): ExecutionLog {
     output: wire.output,
     createdAt: new Date(wire.created_at),
     parentId: wire.parent_id ?? null,
-  };
-}
+  }),
+);
 
 export function executionLogWire(record: ExecutionLogRecord): ExecutionLogWire {
   return {
@@ -318,8 +742,10 @@ export function executionLogWire(record: ExecutionLogRecord): ExecutionLogWire {
   };
 }
 
-export function authConfigOf(wire: AuthConfigWire): AuthConfig {
-  return {
+export const authConfigOf = reader(
+  'an auth config',
+  SHAPES.authConfig,
+  (wire: AuthConfigWire): AuthConfig => ({
     id: wire.id,
     toolkit: wire.toolkit,
     type: wire.type,
@@ -330,11 +756,13 @@ export function authConfigOf(wire: AuthConfigWire): AuthConfig {
     hasClientSecret: wire.has_client_secret,
     createdAt: new Date(wire.created_at),
     updatedAt: new Date(wire.updated_at),
-  };
-}
+  }),
+);
 
-export function connectedAccountOf(wire: ConnectedAccountWire): ConnectedAccount {
-  return {
+export const connectedAccountOf = reader(
+  'a connected account',
+  SHAPES.connectedAccount,
+  (wire: ConnectedAccountWire): ConnectedAccount => ({
     id: wire.id,
     userId: wire.user_id,
     toolkit: wire.toolkit,
@@ -346,11 +774,13 @@ export function connectedAccountOf(wire: ConnectedAccountWire): ConnectedAccount
     expiresAt: dateOrNull(wire.expires_at),
     createdAt: new Date(wire.created_at),
     updatedAt: new Date(wire.updated_at),
-  };
-}
+  }),
+);
 
-export function connectionRequestInfoOf(wire: ConnectionRequestWire): ConnectionRequestInfo {
-  return {
+export const connectionRequestInfoOf = reader(
+  'a connection request',
+  SHAPES.connectionRequest,
+  (wire: ConnectionRequestWire): ConnectionRequestInfo => ({
     id: wire.id,
     kind: wire.kind,
     userId: wire.user_id,
@@ -361,5 +791,5 @@ export function connectionRequestInfoOf(wire: ConnectionRequestWire): Connection
     callbackUrl: wire.callback_url,
     expiresAt: new Date(wire.expires_at),
     redirectUrl: wire.redirect_url,
-  };
-}
+  }),
+);

@@ -1,0 +1,78 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'vitest';
+import { ToolMuxError } from '../errors.js';
+
+/** How the test server answers one request. */
+export type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+
+/**
+ * A loopback HTTP server whose answers the test sets (`answer(handler)`), standing where a remote
+ * ToolMux expects a toolmux server; it records each request it received.
+ */
+export async function misbehavingServer(host = '127.0.0.1') {
+  let handler: Handler = (_request, response) => response.end();
+  const received: Array<{ method: string; url: string; authorization?: string; body: string }> = [];
+  const server: Server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => {
+      body += chunk.toString();
+    });
+    request.on('end', () => {
+      received.push({
+        method: request.method ?? '',
+        url: request.url ?? '',
+        authorization: request.headers.authorization,
+        body,
+      });
+    });
+    handler(request, response);
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const url = `http://${host === '127.0.0.1' ? host : 'localhost'}:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    received,
+    answer(next: Handler) {
+      handler = next;
+      received.length = 0;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A session as the toolmux server describes it (`GET /api/v1/sessions/:id`). */
+export const SESSION_ANSWER = {
+  session_id: 'ses_remote_client_test',
+  user_id: 'user_1',
+  config: { customTools: [], customToolkits: [] },
+  config_version: 1,
+  metadata: {},
+  mcp: { url: 'http://x/mcp/ses_remote_client_test', headers: { Authorization: 'Bearer t' } },
+};
+
+/** Answers `status` with `body` as JSON (a string is sent as it is). */
+export const jsonAnswer =
+  (status: number, body: unknown): Handler =>
+  (_request, response) => {
+    response.writeHead(status, { 'content-type': 'application/json' });
+    response.end(typeof body === 'string' ? body : JSON.stringify(body));
+  };
+
+/**
+ * The ToolMuxError a promise rejects with, whose message and details do not show `secret`; fails
+ * the test when it resolves, or rejects with something else (a TypeError).
+ */
+export async function rejection(promise: Promise<unknown>, secret: string): Promise<ToolMuxError> {
+  const error = await promise.then(
+    (value) => new Error(`expected a rejection, got ${JSON.stringify(value)}`),
+    (caught: unknown) => caught,
+  );
+  if (!ToolMuxError.isInstance(error)) throw error;
+  expect(`${error.message} ${JSON.stringify(error.details ?? {})}`).not.toContain(secret);
+  return error;
+}
