@@ -10,7 +10,13 @@ export { checkConnectionsWaitTimeout, waitResultJson } from './auth/connection-w
 export { connectionRequestAuthorizationUrl, useHostedConnectPage } from './auth/hosted-connect-page.js';
 export { Catalog, searchDocumentOf } from './catalog/catalog.js';
 export type { ToolDeclaration, ToolkitDeclaration } from './catalog/declarations.js';
-export { declarationOf, declaredTool, declaredToolkit } from './catalog/declarations.js';
+export {
+  declarationOf,
+  declaredTool,
+  declaredToolkit,
+  declaredToolkitsSliced,
+  declaredToolsSliced,
+} from './catalog/declarations.js';
 export { exposedMetaToolKinds } from './config/session-config.js';
 export { sessionSummaryOf } from './embedded-toolmux.js';
 export {
