@@ -8,7 +8,7 @@ import {
   ToolMuxError,
   type ToolSpec,
 } from '@toolmux/core';
-import { declaredTool, declaredToolkit } from '@toolmux/core/internal';
+import { declaredToolkitsSliced, declaredToolsSliced, WorkSlice } from '@toolmux/core/internal';
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
@@ -340,9 +340,14 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
           ...custom.toolkits.map((toolkit) => toolkit.slug),
         ]);
         if (custom.wire) {
+          // thousands of custom tools are checked a slice at a time
+          const slice = new WorkSlice();
           config.experimental = {
-            customTools: custom.declarations.map((declaration) => declaredTool(declaration)),
-            customToolkits: custom.toolkits.map((toolkit) => declaredToolkit({ ...toolkit, categories: [] })),
+            customTools: await declaredToolsSliced(custom.declarations, slice),
+            customToolkits: await declaredToolkitsSliced(
+              custom.toolkits.map((toolkit) => ({ ...toolkit, categories: [] })),
+              slice,
+            ),
           };
         }
         const session = await createSession(toolmux, wire.user_id, config);

@@ -14,11 +14,12 @@ import {
 } from '@toolmux/core';
 import {
   catalogToolSpecs,
-  declaredTool,
-  declaredToolkit,
+  declaredToolkitsSliced,
+  declaredToolsSliced,
   embeddedSession,
   type ToolDeclaration,
   type ToolkitDeclaration,
+  WorkSlice,
 } from '@toolmux/core/internal';
 import type { z } from 'zod';
 import { smallJson } from '../json-response.js';
@@ -228,22 +229,23 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       status: 201,
       handle: async ({ body }) => {
         const { experimental, ...config } = body.config ?? {};
+        // A remote SDK's custom tools: described here, run in the SDK's process. Thousands of them
+        // are checked a slice at a time.
+        const slice = new WorkSlice();
+        const custom = experimental && {
+          customTools: await declaredToolsSliced(
+            (experimental.customTools ?? []) as ToolDeclaration[],
+            slice,
+          ),
+          customToolkits: await declaredToolkitsSliced(
+            (experimental.customToolkits ?? []) as ToolkitDeclaration[],
+            slice,
+          ),
+        };
         return sessionJson(
           await toolmux.create(body.user_id, {
             ...(config as SessionConfig),
-            // A remote SDK's custom tools: described here, run in the SDK's process.
-            ...(experimental
-              ? {
-                  experimental: {
-                    customTools: (experimental.customTools ?? []).map((tool) =>
-                      declaredTool(tool as ToolDeclaration),
-                    ),
-                    customToolkits: (experimental.customToolkits ?? []).map((toolkit) =>
-                      declaredToolkit(toolkit as ToolkitDeclaration),
-                    ),
-                  },
-                }
-              : {}),
+            ...(custom ? { experimental: custom } : {}),
           }),
         );
       },
