@@ -30,6 +30,7 @@ import { type Route, route } from './route.js';
 import {
   AddLogsBody,
   AddLogsResultSchema,
+  CREATE_SESSION_LARGE_ARRAYS,
   CreateSessionBody,
   ExecuteInSessionBody,
   ExecuteToolBody,
@@ -225,6 +226,7 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       summary: 'Create a session for a user (mux.create).',
       tag: 'sessions',
       body: CreateSessionBody,
+      largeArrays: CREATE_SESSION_LARGE_ARRAYS,
       response: SessionSchema,
       status: 201,
       handle: async ({ body }) => {
