@@ -14,7 +14,7 @@ import { ToolMux } from '../toolmux.js';
 
 const quiet = { debug() {}, warn() {}, error() {} };
 
-/** What the tool received, call by call; `received.ran` once it ran (a toJSON after it is the log's). */
+/** What the tool received, call by call. */
 const received: unknown[] = [];
 
 const echo = defineToolkit({
@@ -102,15 +102,9 @@ describe('arguments that are not plain JSON data', () => {
   });
 
   it('are turned into JSON a slice at a time when large', async () => {
-    let ticks = 0;
-    let counting = true;
-    const tick = () => {
-      if (!counting) return;
-      ticks++;
-      setImmediate(tick);
-    };
     // the turn each toJSON ran in, until the tool ran (the log's redaction writes them again after)
     const turnsOfToJson: number[] = [];
+    let turnsSoFar = () => 0;
     received.length = 0;
     class Stamp {
       readonly n: number;
@@ -118,19 +112,15 @@ describe('arguments that are not plain JSON data', () => {
         this.n = n;
       }
       toJSON(): unknown {
-        if (received.length === 0) turnsOfToJson.push(ticks);
+        if (received.length === 0) turnsOfToJson.push(turnsSoFar());
         return { n: this.n };
       }
     }
     const args = { payload: Array.from({ length: 5_000 }, (_, n) => new Stamp(n)), when: WHEN };
     const { value: result } = await turnsDuring(
-      async () => {
-        setImmediate(tick);
-        try {
-          return await session.execute('ECHO_PAYLOAD', args);
-        } finally {
-          counting = false;
-        }
+      (turns) => {
+        turnsSoFar = turns;
+        return session.execute('ECHO_PAYLOAD', args);
       },
       { stepMs: 5 },
     );

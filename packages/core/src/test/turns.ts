@@ -10,7 +10,8 @@
  * expect(turns).toBeGreaterThan(customTools.length / 10);
  */
 export async function turnsDuring<T>(
-  run: () => Promise<T>,
+  /** Given the count so far, for a test that notes in which turn something ran. */
+  run: (turnsSoFar: () => number) => Promise<T>,
   options: { stepMs?: number } = {},
 ): Promise<{ turns: number; value: T }> {
   const stepMs = options.stepMs ?? 1;
@@ -29,7 +30,7 @@ export async function turnsDuring<T>(
   };
   setImmediate(count);
   try {
-    const value = await run();
+    const value = await run(() => turns);
     return { turns, value };
   } finally {
     counting = false;
