@@ -14,7 +14,7 @@ import type {
   CreateAuthConfigOptions,
 } from './auth/types.js';
 import { Catalog } from './catalog/catalog.js';
-import { declaredTool, declaredToolkit, isDeclaredTool } from './catalog/declarations.js';
+import { declaredToolkitsSliced, declaredToolsSliced, isDeclaredTool } from './catalog/declarations.js';
 import type { Tool, Toolkit } from './catalog/types.js';
 import {
   type NormalizedSessionConfig,
@@ -58,6 +58,7 @@ import {
   resolveSecretKey,
   sessionTokenMatches,
 } from './util/secret-key.js';
+import { WorkSlice } from './util/slices.js';
 import { checkCallId, checkId, checkUserId, MAX_ID_LENGTH, textProblem } from './util/stored-text.js';
 import { type RotationResult, rotateSecrets } from './vault/rotate.js';
 import { Vault } from './vault/vault.js';
@@ -106,8 +107,13 @@ function previousKeys(option: string[] | undefined): Buffer[] {
 }
 
 /** A tool whose code runs in a remote client cannot get credentials there: it must need no account. */
-function checkClientToolsNeedNoAccount(catalog: Catalog, tools: readonly Tool[]): void {
+async function checkClientToolsNeedNoAccount(
+  catalog: Catalog,
+  tools: readonly Tool[],
+  slice: WorkSlice,
+): Promise<void> {
   for (const tool of tools) {
+    await slice.breathe();
     const toolkit = catalog.tools.get(tool.slug)?.toolkit;
     if (isDeclaredTool(tool) && toolkit && !catalog.getToolkit(toolkit).noAuth) {
       throw new ToolMuxError({
@@ -116,6 +122,11 @@ function checkClientToolsNeedNoAccount(catalog: Catalog, tools: readonly Tool[])
       });
     }
   }
+}
+
+/** The slugs of custom tools or toolkits, for lookups (a list searched per slug was quadratic). */
+function slugsOf(items: readonly { slug: string }[]): Set<string> {
+  return new Set(items.map((item) => item?.slug));
 }
 
 function checkSessionId(sessionId: string): void {
@@ -347,9 +358,11 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     const parsed = parseSessionConfig(config);
     const customTools = parsed.experimental?.customTools ?? [];
     const customToolkits = parsed.experimental?.customToolkits ?? [];
-    const catalog = this.catalog.extend(customToolkits, customTools);
+    // thousands of custom tools are a long stretch of work: it lets other requests run between slices
+    const slice = new WorkSlice();
+    const catalog = await this.catalog.extendSliced(customToolkits, customTools, slice);
     const normalized = normalizeSessionConfig(parsed, catalog);
-    checkClientToolsNeedNoAccount(catalog, customTools);
+    await checkClientToolsNeedNoAccount(catalog, customTools, slice);
     if (userId === 'default') {
       this.#logger.warn(
         'toolmux: a session for user "default" shares connected accounts with every caller using that id; pass your own user id.',
@@ -396,26 +409,30 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       });
     }
     const config = record.config as Partial<NormalizedSessionConfig>;
-    // Tools of a remote-mode client are rebuilt from their stored declarations (their code is there).
+    // Tools of a remote-mode client are rebuilt from their stored declarations (their code is there),
+    // a slice at a time: thousands of them are a long stretch of checks
+    const slice = new WorkSlice();
+    const givenTools = slugsOf(options.customTools ?? []);
     const customTools = [
       ...(options.customTools ?? []),
-      ...(config.clientTools ?? [])
-        .filter((declaration) => !options.customTools?.some((tool) => tool.slug === declaration.slug))
-        .map(declaredTool),
+      ...(await declaredToolsSliced(
+        (config.clientTools ?? []).filter((declaration) => !givenTools.has(declaration.slug)),
+        slice,
+      )),
     ];
+    const givenToolkits = slugsOf(options.customToolkits ?? []);
     const customToolkits = [
       ...(options.customToolkits ?? []),
-      ...(config.clientToolkits ?? [])
-        .filter(
-          (declaration) => !options.customToolkits?.some((toolkit) => toolkit.slug === declaration.slug),
-        )
-        .map(declaredToolkit),
+      ...(await declaredToolkitsSliced(
+        (config.clientToolkits ?? []).filter((declaration) => !givenToolkits.has(declaration.slug)),
+        slice,
+      )),
     ];
+    const toolSlugs = slugsOf(customTools);
+    const toolkitSlugs = slugsOf(customToolkits);
     const missing = [
-      ...(config.customTools ?? []).filter((slug) => !customTools.some((tool) => tool.slug === slug)),
-      ...(config.customToolkits ?? []).filter(
-        (slug) => !customToolkits.some((toolkit) => toolkit.slug === slug),
-      ),
+      ...(config.customTools ?? []).filter((slug) => !toolSlugs.has(slug)),
+      ...(config.customToolkits ?? []).filter((slug) => !toolkitSlugs.has(slug)),
     ];
     if (missing.length > 0) {
       throw new ToolMuxError({
@@ -423,7 +440,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         message: `Session ${sessionId} was created with custom tools or toolkits ${missing.join(', ')}; pass them again: use(sessionId, { customTools, customToolkits }).`,
       });
     }
-    const catalog = this.catalog.extend(customToolkits, customTools);
+    const catalog = await this.catalog.extendSliced(customToolkits, customTools, slice);
     return new EmbeddedSession(record, this.#runtime(engine, catalog), {
       tools: customTools,
       toolkits: customToolkits,

@@ -11,7 +11,13 @@ export { connectionRequestAuthorizationUrl, useHostedConnectPage } from './auth/
 export { DEFAULT_OAUTH_REQUEST_TIMEOUT_MS, MAX_OAUTH_REQUEST_TIMEOUT_MS } from './auth/oauth.js';
 export { Catalog, searchDocumentOf } from './catalog/catalog.js';
 export type { ToolDeclaration, ToolkitDeclaration } from './catalog/declarations.js';
-export { declarationOf, declaredTool, declaredToolkit } from './catalog/declarations.js';
+export {
+  declarationOf,
+  declaredTool,
+  declaredToolkit,
+  declaredToolkitsSliced,
+  declaredToolsSliced,
+} from './catalog/declarations.js';
 export { exposedMetaToolKinds } from './config/session-config.js';
 export { sessionSummaryOf } from './embedded-toolmux.js';
 export {

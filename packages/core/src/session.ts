@@ -1096,9 +1096,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     const connections = new Map<string, SessionToolkit['connection']>();
     const choices = new Map<string, AccountChoices | undefined>();
     const results: SearchToolsResult['results'] = [];
+    // built on the first search, a slice at a time (thousands of custom tools are a long stretch)
+    const index = await this.#runtime.catalog.searchIndex();
     for (const query of queries) {
       const text = query.known_fields ? `${query.use_case} ${query.known_fields}` : query.use_case;
-      const hits = await this.#runtime.catalog.index.searchHybrid(text, { limit, filter });
+      const hits = await index.searchHybrid(text, { limit, filter });
       const tools: SearchToolsResult['results'][number]['tools'] = [];
       for (const hit of hits) {
         const tool = visible.get(hit.slug)!;

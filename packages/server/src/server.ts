@@ -30,7 +30,7 @@ import {
   type ServerLogger,
 } from './request-log.js';
 import { apiRoutes } from './rest/api.js';
-import { parseRequestPart } from './rest/route.js';
+import { parseLargeRequestPart, parseRequestPart } from './rest/route.js';
 import { SessionCache } from './session-cache.js';
 
 export interface CreateServerOptions {
@@ -368,9 +368,12 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       let body: unknown;
       if (route.body) {
         const json = (await readJsonBody(c.req.raw, bodyLimitOfRoute)) ?? {};
-        // checking a large body is a slice of its own (see WorkSlice)
+        // checking a large body is a slice of its own (see WorkSlice), or slices of their own for
+        // arrays that may hold thousands of items
         const slice = new WorkSlice();
-        body = parseRequestPart(route.body, json, 'body');
+        body = route.largeArrays
+          ? await parseLargeRequestPart(route.body, json, route.largeArrays, slice)
+          : parseRequestPart(route.body, json, 'body');
         if (slice.due()) await slice.pause();
       }
       const result = await route.handle(new RouteCall(c.req.raw, params, query, body) as never);

@@ -3,6 +3,7 @@ import { ToolMuxError } from '../errors.js';
 import type { SearchDocument } from '../search/tool-index.js';
 import { ToolIndex } from '../search/tool-index.js';
 import { editDistance } from '../util/edit-distance.js';
+import { runSteps, runStepsSliced, type Steps, WorkSlice } from '../util/slices.js';
 import { shownValue } from '../util/stored-text.js';
 import { toolSlugPrefix } from './define.js';
 import type { Tool, Toolkit } from './types.js';
@@ -73,6 +74,47 @@ export function searchDocumentOf(tool: Tool, toolkit: Toolkit | undefined): Sear
   };
 }
 
+/** The toolkits and tools of a catalog, by slug, as {@link registerSteps} checked them. */
+class Registered {
+  readonly toolkits = new Map<string, Toolkit>();
+  readonly tools = new Map<string, Tool>();
+}
+
+/**
+ * The toolkits and tools of a catalog of `toolkits`, one tool per step: every toolkit comes from
+ * defineToolkit() and has a slug of its own, every tool slug is unique.
+ */
+function* registerSteps(toolkits: readonly Toolkit[]): Steps<Registered> {
+  const registered = new Registered();
+  const { toolkits: toolkitMap, tools: toolMap } = registered;
+  for (const toolkit of toolkits) {
+    if (toolkit?.kind !== 'toolmux.toolkit') {
+      throw new ToolMuxError({
+        code: 'TOOL_DEFINITION_INVALID',
+        message: 'Every entry of `toolkits` must come from defineToolkit().',
+      });
+    }
+    if (toolkitMap.has(toolkit.slug)) {
+      throw new ToolMuxError({
+        code: 'TOOL_DEFINITION_INVALID',
+        message: `Toolkit "${toolkit.slug}" is registered twice; give each toolkit a unique slug.`,
+      });
+    }
+    toolkitMap.set(toolkit.slug, toolkit);
+    for (const tool of toolkit.tools) {
+      if (toolMap.has(tool.slug)) {
+        throw new ToolMuxError({
+          code: 'TOOL_DEFINITION_INVALID',
+          message: `Tool slug ${tool.slug} is defined by toolkits "${toolMap.get(tool.slug)!.toolkit}" and "${toolkit.slug}"; tool slugs must be unique.`,
+        });
+      }
+      toolMap.set(tool.slug, tool);
+      yield;
+    }
+  }
+  return registered;
+}
+
 /**
  * The registry of toolkits and tools a ToolMux knows. Immutable once built; a session with custom
  * tools or toolkits gets a derived catalog from `extend()`.
@@ -81,42 +123,19 @@ export class Catalog {
   readonly toolkits: ReadonlyMap<string, Toolkit>;
   readonly tools: ReadonlyMap<string, Tool>;
   #index: ToolIndex | undefined;
+  /** The index being built a slice at a time ({@link searchIndex}). */
+  #building: Promise<ToolIndex> | undefined;
   readonly #embed: ((texts: string[]) => Promise<number[][]>) | undefined;
   /** For a catalog made by `extend()`: the catalog it extends, whose index it builds on. */
   readonly #base: Catalog | undefined;
 
   constructor(
-    toolkits: readonly Toolkit[],
+    toolkits: readonly Toolkit[] | Registered,
     options: { embed?: (texts: string[]) => Promise<number[][]>; base?: Catalog } = {},
   ) {
-    const toolkitMap = new Map<string, Toolkit>();
-    const toolMap = new Map<string, Tool>();
-    for (const toolkit of toolkits) {
-      if (toolkit?.kind !== 'toolmux.toolkit') {
-        throw new ToolMuxError({
-          code: 'TOOL_DEFINITION_INVALID',
-          message: 'Every entry of `toolkits` must come from defineToolkit().',
-        });
-      }
-      if (toolkitMap.has(toolkit.slug)) {
-        throw new ToolMuxError({
-          code: 'TOOL_DEFINITION_INVALID',
-          message: `Toolkit "${toolkit.slug}" is registered twice; give each toolkit a unique slug.`,
-        });
-      }
-      toolkitMap.set(toolkit.slug, toolkit);
-      for (const tool of toolkit.tools) {
-        if (toolMap.has(tool.slug)) {
-          throw new ToolMuxError({
-            code: 'TOOL_DEFINITION_INVALID',
-            message: `Tool slug ${tool.slug} is defined by toolkits "${toolMap.get(tool.slug)!.toolkit}" and "${toolkit.slug}"; tool slugs must be unique.`,
-          });
-        }
-        toolMap.set(tool.slug, tool);
-      }
-    }
-    this.toolkits = toolkitMap;
-    this.tools = toolMap;
+    const registered = toolkits instanceof Registered ? toolkits : runSteps(registerSteps(toolkits));
+    this.toolkits = registered.toolkits;
+    this.tools = registered.tools;
     this.#embed = options.embed;
     this.#base = options.base;
   }
@@ -126,17 +145,48 @@ export class Catalog {
    * catalog's index with only the tools the base does not have.
    */
   get index(): ToolIndex {
-    if (!this.#index) {
-      const base = this.#base;
-      const documentsOf = (tools: Iterable<Tool>) =>
-        [...tools].map((tool) => searchDocumentOf(tool, this.toolkits.get(tool.toolkit)));
-      this.#index = base
-        ? base.index.extend(
-            documentsOf([...this.tools.values()].filter((tool) => !base.tools.has(tool.slug))),
-          )
-        : new ToolIndex(documentsOf(this.tools.values()), { embed: this.#embed });
-    }
+    this.#index ??= runSteps(this.#indexSteps(this.#base?.index));
     return this.#index;
+  }
+
+  /**
+   * {@link index}, built a slice at a time when it is not there yet (a catalog with thousands of
+   * tools is tens of milliseconds of tokenizing): what a session's search waits for. Callers that
+   * come while it is built wait for the same build.
+   */
+  searchIndex(): Promise<ToolIndex> {
+    if (this.#index) return Promise.resolve(this.#index);
+    this.#building ??= this.#buildIndex().then(
+      (index) => {
+        this.#index ??= index;
+        return this.#index;
+      },
+      (error: unknown) => {
+        this.#building = undefined;
+        throw error;
+      },
+    );
+    return this.#building;
+  }
+
+  async #buildIndex(): Promise<ToolIndex> {
+    const baseIndex = await this.#base?.searchIndex();
+    return runStepsSliced(this.#indexSteps(baseIndex), new WorkSlice());
+  }
+
+  /** The index, one tool per step, on `baseIndex` (the base catalog's, for an extended catalog). */
+  *#indexSteps(baseIndex: ToolIndex | undefined): Steps<ToolIndex> {
+    const base = this.#base;
+    const documents: SearchDocument[] = [];
+    for (const tool of this.tools.values()) {
+      if (base?.tools.has(tool.slug)) continue;
+      documents.push(searchDocumentOf(tool, this.toolkits.get(tool.toolkit)));
+      yield;
+    }
+    if (baseIndex) return yield* baseIndex.extendSteps(documents);
+    const index = new ToolIndex([], { embed: this.#embed });
+    yield* index.addSteps(documents);
+    return index;
   }
 
   /**
@@ -145,6 +195,23 @@ export class Catalog {
    * the no-auth toolkit `custom`.
    */
   extend(customToolkits: readonly Toolkit[], customTools: readonly Tool[]): Catalog {
+    return runSteps(this.#extendSteps(customToolkits, customTools));
+  }
+
+  /**
+   * {@link extend} a slice at a time, pausing whenever `slice` is due: thousands of custom tools are
+   * tens of milliseconds of work. The same catalog, and the same error for the same mistake.
+   */
+  extendSliced(
+    customToolkits: readonly Toolkit[],
+    customTools: readonly Tool[],
+    slice: WorkSlice,
+  ): Promise<Catalog> {
+    return runStepsSliced(this.#extendSteps(customToolkits, customTools), slice);
+  }
+
+  /** {@link extend}, one custom tool (and then one tool of the new catalog) per step. */
+  *#extendSteps(customToolkits: readonly Toolkit[], customTools: readonly Tool[]): Steps<Catalog> {
     if (customToolkits.length === 0 && customTools.length === 0) return this;
     const toolkits = new Map(this.toolkits);
     for (const toolkit of customToolkits) {
@@ -156,6 +223,9 @@ export class Catalog {
       }
       toolkits.set(toolkit.slug, toolkit);
     }
+    // the tools each toolkit gains, in order: a toolkit's list is made once at the end (adding them
+    // one by one to a new copy of it each time was quadratic: 4,000 tools copied 8 million entries)
+    const joined = new Map<string, Tool[]>();
     for (const tool of customTools) {
       if (tool?.kind !== 'toolmux.tool') {
         throw new ToolMuxError({
@@ -164,13 +234,22 @@ export class Catalog {
         });
       }
       const slug = tool.toolkit || this.#toolkitByPrefix(tool.slug, toolkits) || 'custom';
-      const owner: Toolkit = toolkits.get(slug) ?? customToolkit(slug);
-      toolkits.set(slug, {
-        ...owner,
-        tools: [...owner.tools, tool.toolkit === slug ? tool : { ...tool, toolkit: slug }],
-      });
+      let tools = joined.get(slug);
+      if (tools === undefined) {
+        tools = [];
+        joined.set(slug, tools);
+        // a new toolkit takes its place now: the prefix of the tools after it finds it
+        if (!toolkits.has(slug)) toolkits.set(slug, customToolkit(slug));
+      }
+      tools.push(tool.toolkit === slug ? tool : { ...tool, toolkit: slug });
+      yield;
     }
-    return new Catalog([...toolkits.values()], { embed: this.#embed, base: this });
+    for (const [slug, tools] of joined) {
+      const owner = toolkits.get(slug)!;
+      toolkits.set(slug, { ...owner, tools: [...owner.tools, ...tools] });
+    }
+    const registered = yield* registerSteps([...toolkits.values()]);
+    return new Catalog(registered, { embed: this.#embed, base: this });
   }
 
   #toolkitByPrefix(toolSlug: string, toolkits: ReadonlyMap<string, Toolkit>): string | undefined {

@@ -1,7 +1,9 @@
 import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
-import { checkJsonDepth, MAX_JSON_DEPTH } from '../util/json-depth.js';
-import { findUnstorableString, shownValue } from '../util/stored-text.js';
+import { jsonDepthError, MAX_JSON_DEPTH } from '../util/json-depth.js';
+import { JsonShapeWalk } from '../util/json-slices.js';
+import { runSteps, runStepsSliced, type Steps, type WorkSlice } from '../util/slices.js';
+import { shownValue, unstorableStringSteps } from '../util/stored-text.js';
 import { defineTool, defineToolkit } from './define.js';
 import type { JSONSchema, Tool, ToolAnnotations, Toolkit } from './types.js';
 
@@ -70,7 +72,38 @@ export function toolkitDeclarationOf(toolkit: Toolkit): ToolkitDeclaration {
  * client that declared it, so running it here answers NOT_SUPPORTED with that hint.
  */
 export function declaredTool(declaration: ToolDeclaration): Tool {
-  checkStorable(declaration, `Custom tool ${shownValue(declaration?.slug)}`);
+  return runSteps(declaredToolSteps(declaration));
+}
+
+/**
+ * {@link declaredTool} for each declaration, a slice at a time: thousands of them (a remote client's
+ * session) are tens of milliseconds of checks. The same tools, and the same error for the same
+ * declaration.
+ */
+export function declaredToolsSliced(
+  declarations: readonly ToolDeclaration[],
+  slice: WorkSlice,
+): Promise<Tool[]> {
+  return runStepsSliced(eachSteps(declarations, declaredToolSteps), slice);
+}
+
+/** {@link declaredToolkit} for each declaration, a slice at a time (see {@link declaredToolsSliced}). */
+export function declaredToolkitsSliced(
+  declarations: readonly ToolkitDeclaration[],
+  slice: WorkSlice,
+): Promise<Toolkit[]> {
+  return runStepsSliced(eachSteps(declarations, declaredToolkitSteps), slice);
+}
+
+/** What `steps` makes of each of `items`, in order. */
+function* eachSteps<I, T>(items: readonly I[], steps: (item: I) => Steps<T>): Steps<T[]> {
+  const made: T[] = [];
+  for (const item of items) made.push(yield* steps(item));
+  return made;
+}
+
+function* declaredToolSteps(declaration: ToolDeclaration): Steps<Tool> {
+  yield* storableSteps(declaration, `Custom tool ${shownValue(declaration?.slug)}`);
   const tool = defineTool({
     slug: declaration.slug,
     name: declaration.name,
@@ -91,14 +124,24 @@ export function declaredTool(declaration: ToolDeclaration): Tool {
   return tool;
 }
 
+/** Always: a walk run by steps works its share, then the step ends (see `runStepsSliced`). */
+const stepDone = () => true;
+
 /**
  * Declarations are stored with the session (its config), so every string in them must be storable
- * text, and they must not nest deeper than a tool schema may.
+ * text, and they must not nest deeper than a tool schema may. Both walks a share at a time.
  */
-function checkStorable(declaration: ToolDeclaration | ToolkitDeclaration, subject: string): void {
+function* storableSteps(declaration: ToolDeclaration | ToolkitDeclaration, subject: string): Steps<void> {
   // a toolkit's tools and their schemas sit 3 levels below the toolkit
-  checkJsonDepth(declaration, `${subject}'s declaration`, 'TOOL_DEFINITION_INVALID', MAX_JSON_DEPTH + 4);
-  const bad = findUnstorableString(declaration, { maxLength: 65_536, allowEmpty: true, freeText: true });
+  const maxDepth = MAX_JSON_DEPTH + 4;
+  const depth = new JsonShapeWalk(declaration, maxDepth);
+  while (!depth.step(stepDone)) yield;
+  if (depth.tooDeep) throw jsonDepthError(`${subject}'s declaration`, 'TOOL_DEFINITION_INVALID', maxDepth);
+  const bad = yield* unstorableStringSteps(declaration, {
+    maxLength: 65_536,
+    allowEmpty: true,
+    freeText: true,
+  });
   if (bad) {
     throw new ToolMuxError({
       code: 'TOOL_DEFINITION_INVALID',
@@ -109,14 +152,20 @@ function checkStorable(declaration: ToolDeclaration | ToolkitDeclaration, subjec
 
 /** A catalog toolkit (without auth) made from a declaration. */
 export function declaredToolkit(declaration: ToolkitDeclaration): Toolkit {
-  checkStorable(declaration, `Custom toolkit ${shownValue(declaration?.slug)}`);
-  const toolkit = defineToolkit({
-    slug: declaration.slug,
-    name: declaration.name,
-    description: declaration.description,
-    categories: declaration.categories,
-    tools: declaration.tools.map((tool) => declaredTool({ ...tool, toolkit: declaration.slug })),
-  });
+  return runSteps(declaredToolkitSteps(declaration));
+}
+
+function* declaredToolkitSteps(declaration: ToolkitDeclaration): Steps<Toolkit> {
+  yield* storableSteps(declaration, `Custom toolkit ${shownValue(declaration?.slug)}`);
+  const slug = declaration.slug;
+  const name = declaration.name;
+  const description = declaration.description;
+  const categories = declaration.categories;
+  const tools = yield* eachSteps(
+    declaration.tools.map((tool) => ({ ...tool, toolkit: declaration.slug })),
+    declaredToolSteps,
+  );
+  const toolkit = defineToolkit({ slug, name, description, categories, tools });
   for (const tool of toolkit.tools) declared.add(tool);
   return toolkit;
 }

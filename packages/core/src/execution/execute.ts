@@ -10,7 +10,7 @@ import { runUntilAborted } from '../util/abort.js';
 import { newId } from '../util/ids.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { jsonSafeResult } from '../util/json-safe.js';
-import { JsonShapeWalk } from '../util/json-slices.js';
+import { JsonShapeWalk, jsonTextSliced, parseJsonSliced, SLICED_PARSE_FROM } from '../util/json-slices.js';
 import type { Logger } from '../util/logger.js';
 import { MAX_LOG_PAYLOAD_BYTES, maskSecrets, redactForLog, truncateUtf8 } from '../util/redact.js';
 import { WorkSlice, yieldToEventLoop } from '../util/slices.js';
@@ -179,18 +179,21 @@ function textArgumentsProblem(slug: string, text: string): string {
 /**
  * `value` as JSON carries it: own enumerable properties only (none inherited from a prototype), a
  * Date as its ISO string, what `toJSON` gives. Arguments JSON cannot carry (a BigInt) are refused.
+ * `JSON.parse(JSON.stringify(value))`, written and read a slice at a time as plain arguments are
+ * walked: a megabyte of them is tens of milliseconds each way (a small value is one native call).
  */
-function asJsonData(slug: string, value: unknown): unknown {
+async function asJsonData(slug: string, value: unknown, slice: WorkSlice): Promise<unknown> {
   let text: string | undefined;
   try {
-    text = JSON.stringify(value);
+    text = await jsonTextSliced(value, slice);
   } catch (error) {
     throw new ToolCallFailure(
       'TOOL_ARGUMENTS_INVALID',
       `The arguments of ${slug} are not JSON data (${errorMessage(error)}). Send them as one JSON object, as its input schema describes.`,
     );
   }
-  return text === undefined ? undefined : JSON.parse(text);
+  if (text === undefined) return undefined;
+  return text.length < SLICED_PARSE_FROM ? JSON.parse(text) : parseJsonSliced(text, slice);
 }
 
 /**
@@ -339,7 +342,9 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
       }
       // not plain JSON data (a framework's copy made a `__proto__` key the prototype, an application
       // passed a Date): the tool and its validation get it as JSON carries it, as from a remote session
-      const given = shape.notPlain ? asJsonData(tool.slug, request.arguments) : request.arguments;
+      const given = shape.notPlain
+        ? await asJsonData(tool.slug, request.arguments, slice)
+        : request.arguments;
       const args = stripNulls(tool, given ?? {});
       // a JSON Schema validator copies the arguments first (defaults are written into the copy): a
       // slice at a time for a large call

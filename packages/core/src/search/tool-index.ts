@@ -1,4 +1,5 @@
 import { ToolMuxError } from '../errors.js';
+import { runSteps, type Steps } from '../util/slices.js';
 import { leadingText } from '../util/stored-text.js';
 import type { EmbedFunction } from './embeddings.js';
 import { DocumentEmbeddings, dotProduct } from './embeddings.js';
@@ -178,14 +179,25 @@ export class ToolIndex {
    * @throws ToolMuxError `INVALID_REQUEST` when a slug is already indexed.
    */
   add(documents: Iterable<SearchDocument>): void {
-    const added = [...documents];
-    this.#assertNewSlugs(added);
-    for (const document of added) {
+    runSteps(this.addSteps([...documents]));
+  }
+
+  /**
+   * @internal {@link add} as steps, one tool per step (a few thousand tools are tens of milliseconds
+   * of tokenizing): `Catalog.searchIndex()` runs them a slice at a time, on an index no search sees
+   * before it is complete.
+   */
+  *addSteps(documents: readonly SearchDocument[]): Steps<void> {
+    this.#assertNewSlugs(documents);
+    const texts: string[] = [];
+    for (const document of documents) {
       this.#documentIds.set(document.slug, this.#index.add(fieldTerms(document)));
       this.#slugs.push(document.slug);
+      if (this.#embeddings) texts.push(embeddingText(document));
+      yield;
     }
     this.#board.reserve(this.#slugs.length);
-    this.#embeddings?.add(added.map(embeddingText));
+    this.#embeddings?.add(texts);
   }
 
   /**
@@ -194,12 +206,17 @@ export class ToolIndex {
    * session with a few custom tools does not index (or embed) the whole catalog again.
    */
   extend(documents: Iterable<SearchDocument>): ToolIndex {
+    return runSteps(this.extendSteps([...documents]));
+  }
+
+  /** @internal {@link extend} as steps: one new tool per step. */
+  *extendSteps(documents: readonly SearchDocument[]): Steps<ToolIndex> {
     const copy = new ToolIndex([], this.#options);
     copy.#index = this.#index.fork();
     copy.#slugs = [...this.#slugs];
     copy.#documentIds = new Map(this.#documentIds);
     copy.#embeddings = this.#embeddings?.fork();
-    copy.add(documents);
+    yield* copy.addSteps(documents);
     return copy;
   }
 

@@ -42,3 +42,4 @@ export type { ScriptedModelServer, ScriptedReply, ScriptedRequest } from './scri
 export { startScriptedModelServer } from './scripted-model-server.js';
 export type { StockLookupCall } from './stock-lookup.js';
 export { stockLookupTool } from './stock-lookup.js';
+export { turnsDuring } from './turns.js';

@@ -107,11 +107,14 @@ export function checkJsonDepth(
   code: ToolMuxErrorCode,
   maxDepth = MAX_JSON_DEPTH,
 ): void {
-  if (jsonDepthExceeds(value, maxDepth)) {
-    throw new ToolMuxError({
-      code,
-      message: `${subject} nests objects and arrays more than ${maxDepth} levels deep; flatten it to at most ${maxDepth} levels.`,
-      details: { maxDepth },
-    });
-  }
+  if (jsonDepthExceeds(value, maxDepth)) throw jsonDepthError(subject, code, maxDepth);
+}
+
+/** The error of {@link checkJsonDepth}: `subject` nests deeper than `maxDepth`. */
+export function jsonDepthError(subject: string, code: ToolMuxErrorCode, maxDepth: number): ToolMuxError {
+  return new ToolMuxError({
+    code,
+    message: `${subject} nests objects and arrays more than ${maxDepth} levels deep; flatten it to at most ${maxDepth} levels.`,
+    details: { maxDepth },
+  });
 }

@@ -47,3 +47,27 @@ export class WorkSlice {
     if (this.due()) await this.pause();
   }
 }
+
+/**
+ * Work written once as a generator that yields between its units (a tool, a declaration, a search
+ * document), run either at once ({@link runSteps}) or a slice at a time ({@link runStepsSliced}):
+ * both run the same code, so they give the same result and throw the same error at the same unit.
+ */
+export type Steps<T> = Generator<void, T, void>;
+
+/** Runs `steps` to the end in this turn. */
+export function runSteps<T>(steps: Steps<T>): T {
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
+}
+
+/** Runs `steps` to the end, pausing between two units whenever `slice` is due. */
+export async function runStepsSliced<T>(steps: Steps<T>, slice: WorkSlice): Promise<T> {
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    if (slice.due()) await slice.pause();
+  }
+}

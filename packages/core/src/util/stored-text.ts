@@ -1,4 +1,5 @@
 import { ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
+import { runSteps, type Steps } from './slices.js';
 
 /**
  * Every id and label that reaches the store passes one check here: the databases cannot keep every
@@ -207,9 +208,32 @@ export function checkCallId(callId: unknown): void {
 export function findUnstorableString(
   value: unknown,
   rule: Omit<TextRule, 'field' | 'code'>,
-): { path: string; value: string; problem: string; isKey: boolean } | undefined {
+): UnstorableString | undefined {
+  return runSteps(unstorableStringSteps(value, rule));
+}
+
+/** What {@link findUnstorableString} found. */
+export interface UnstorableString {
+  path: string;
+  value: string;
+  problem: string;
+  isKey: boolean;
+}
+
+/** How many values {@link unstorableStringSteps} looks at in one step. */
+const VALUES_PER_STEP = 64;
+
+/** {@link findUnstorableString} as steps, {@link VALUES_PER_STEP} values each (see `runStepsSliced`). */
+export function* unstorableStringSteps(
+  value: unknown,
+  rule: Omit<TextRule, 'field' | 'code'>,
+): Steps<UnstorableString | undefined> {
   const stack: Array<{ value: unknown; path: string }> = [{ value, path: '' }];
-  while (stack.length > 0) {
+  for (let looked = 0; stack.length > 0; looked++) {
+    if (looked === VALUES_PER_STEP) {
+      looked = 0;
+      yield;
+    }
     const { value: current, path } = stack.pop()!;
     if (typeof current === 'string') {
       const problem = textProblem(current, rule);

@@ -8,16 +8,18 @@ import {
   ToolMuxError,
   type ToolSpec,
 } from '@toolmux/core';
-import { declaredTool, declaredToolkit } from '@toolmux/core/internal';
+import { declaredToolkitsSliced, declaredToolsSliced, WorkSlice } from '@toolmux/core/internal';
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { errorResponse } from '../http-errors.js';
 import { jsonResponse } from '../json-response.js';
 import { readJsonBody } from '../read-body.js';
-import { parseRequestPart } from '../rest/route.js';
+import type { LargeArray } from '../rest/large-arrays.js';
+import { parseLargeRequestPart, parseRequestPart } from '../rest/route.js';
 import type { SessionCache } from '../session-cache.js';
 import {
+  CREATE_SESSION_WIRE_LARGE_ARRAYS,
   CreateSessionWire,
   checkExperimental,
   checkToolkitVersions,
@@ -308,8 +310,13 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         return c.json(body, errorStatus as ContentfulStatusCode);
       }
     };
-  const body = async (c: Context, schema: z.ZodType) =>
-    parseRequestPart(schema, (await readJsonBody(c.req.raw, context.bodyLimit)) ?? {}, 'body');
+  const body = async (c: Context, schema: z.ZodType, largeArrays?: readonly LargeArray[]) => {
+    const json = (await readJsonBody(c.req.raw, context.bodyLimit)) ?? {};
+    // thousands of custom tools are checked one by one, a slice at a time
+    return largeArrays
+      ? parseLargeRequestPart(schema, json, largeArrays, new WorkSlice())
+      : parseRequestPart(schema, json, 'body');
+  };
   const sessionIdOf = (c: Context) =>
     (parseRequestPart(SessionParams, c.req.param(), 'path') as z.infer<typeof SessionParams>).sessionId;
 
@@ -332,7 +339,11 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
     app.post(
       base,
       handle(async (c) => {
-        const wire = (await body(c, CreateSessionWire)) as CreateSessionWire;
+        const wire = (await body(
+          c,
+          CreateSessionWire,
+          CREATE_SESSION_WIRE_LARGE_ARRAYS,
+        )) as CreateSessionWire;
         checkExperimental(wire.experimental);
         const custom = customToolsOf(wire.experimental, isCatalogToolkit);
         const config = withCustomToolkits(toolmuxConfig(wire, 'create'), [
@@ -340,9 +351,14 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
           ...custom.toolkits.map((toolkit) => toolkit.slug),
         ]);
         if (custom.wire) {
+          // thousands of custom tools are checked a slice at a time
+          const slice = new WorkSlice();
           config.experimental = {
-            customTools: custom.declarations.map((declaration) => declaredTool(declaration)),
-            customToolkits: custom.toolkits.map((toolkit) => declaredToolkit({ ...toolkit, categories: [] })),
+            customTools: await declaredToolsSliced(custom.declarations, slice),
+            customToolkits: await declaredToolkitsSliced(
+              custom.toolkits.map((toolkit) => ({ ...toolkit, categories: [] })),
+              slice,
+            ),
           };
         }
         const session = await createSession(toolmux, wire.user_id, config);

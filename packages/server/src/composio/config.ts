@@ -2,6 +2,7 @@ import type { NormalizedSessionConfig, SessionConfig } from '@toolmux/core';
 import { ToolMuxError } from '@toolmux/core';
 import { exposedMetaToolKinds } from '@toolmux/core/internal';
 import { z } from 'zod';
+import type { LargeArray } from '../rest/large-arrays.js';
 
 /**
  * The session config of Composio's Tool Router API (snake_case, as `@composio/core` and the Rust
@@ -72,13 +73,14 @@ const customToolWire = z
     preload: z.boolean().optional(),
   })
   .strict();
+const toolkitToolWire = customToolWire.omit({ extends_toolkit: true });
 const customToolkitWire = z
   .object({
     slug: z.string().min(1),
     name: z.string(),
     description: z.string(),
     preload: z.boolean().optional(),
-    tools: z.array(customToolWire.omit({ extends_toolkit: true })),
+    tools: z.array(toolkitToolWire),
   })
   .strict();
 export const experimentalWire = z
@@ -119,6 +121,17 @@ export const CreateSessionWire = z
   })
   .strict();
 export type CreateSessionWire = z.infer<typeof CreateSessionWire>;
+
+/** The arrays of {@link CreateSessionWire} that hold thousands of custom tools: checked one by one. */
+export const CREATE_SESSION_WIRE_LARGE_ARRAYS: readonly LargeArray[] = [
+  { path: ['experimental', 'custom_tools'], item: customToolWire, max: Number.POSITIVE_INFINITY },
+  {
+    path: ['experimental', 'custom_toolkits'],
+    item: customToolkitWire,
+    max: Number.POSITIVE_INFINITY,
+    inner: [{ path: ['tools'], item: toolkitToolWire, max: Number.POSITIVE_INFINITY }],
+  },
+];
 
 export const UpdateSessionWire = z.object(configFields).strict();
 export type UpdateSessionWire = z.infer<typeof UpdateSessionWire>;

@@ -1,3 +1,4 @@
+import type { ToolMuxError } from '@toolmux/core';
 import {
   checkText,
   checkUserId,
@@ -5,10 +6,12 @@ import {
   type ErrorAudience,
   safeParseKeepingProtoKeys,
   type TextRule,
+  type WorkSlice,
   type ZodInternals,
 } from '@toolmux/core/internal';
 import type { z } from 'zod';
 import { invalidRequest } from '../http-errors.js';
+import { type LargeArray, parseWithLargeArrays } from './large-arrays.js';
 
 type Output<S> = S extends z.ZodType ? z.output<S> : undefined;
 
@@ -49,6 +52,8 @@ export interface Route<
   auth?: boolean;
   /** The largest body this route reads, when the server's `bodyLimit` is smaller. */
   bodyLimit?: number;
+  /** Arrays of the body that may hold thousands of items: checked an item at a time. */
+  largeArrays?: readonly LargeArray[];
   handle(input: RouteInput<P, Q, B>): Promise<z.input<R>>;
 }
 
@@ -82,14 +87,43 @@ export function parseRequestPart(
     if (opaque) (result.data as { arguments: unknown }).arguments = opaque;
     return result.data;
   }
-  const issues = result.issues.slice(0, 5).map((issue) => {
+  throw requestPartError(schema, value, part, result.issues, 0);
+}
+
+/**
+ * {@link parseRequestPart} of a body with arrays that may hold thousands of items (a remote client's
+ * custom tools), a slice at a time: each item is checked on its own (see `parseWithLargeArrays`).
+ * The same data, and the same 400, as one parse of the whole.
+ */
+export async function parseLargeRequestPart(
+  schema: z.ZodType,
+  value: unknown,
+  largeArrays: readonly LargeArray[],
+  slice: WorkSlice,
+): Promise<unknown> {
+  checkRequestText(value, 'body');
+  const result = await parseWithLargeArrays(schema, value, largeArrays, slice);
+  if (result.success) return result.data;
+  throw requestPartError(schema, value, 'body', result.issues, result.more);
+}
+
+/** The 400 of a part: its first five issues, by REST path, and how many more there are. */
+function requestPartError(
+  schema: z.ZodType,
+  value: unknown,
+  part: 'path' | 'query' | 'body',
+  found: ReadonlyArray<Parameters<typeof describeZodIssue>[2]>,
+  alsoFound: number,
+): ToolMuxError {
+  const issues = found.slice(0, 5).map((issue) => {
     const { path, message } = describeZodIssue(schema, value, issue);
     const where = path.length > 0 ? `${part}.${path.join('.')}` : part;
     return `${where}: ${message.replace(/\.$/, '')}`;
   });
-  const more = result.issues.length > 5 ? ` (and ${result.issues.length - 5} more)` : '';
+  const count = found.length + alsoFound;
+  const more = count > 5 ? ` (and ${count - 5} more)` : '';
   const text = `${issues.join('; ')}${more}`;
-  throw invalidRequest(`Invalid request ${part}: ${text}${/[.?!]$/.test(text) ? '' : '.'}`);
+  return invalidRequest(`Invalid request ${part}: ${text}${/[.?!]$/.test(text) ? '' : '.'}`);
 }
 
 /**

@@ -14,11 +14,12 @@ import {
 } from '@toolmux/core';
 import {
   catalogToolSpecs,
-  declaredTool,
-  declaredToolkit,
+  declaredToolkitsSliced,
+  declaredToolsSliced,
   embeddedSession,
   type ToolDeclaration,
   type ToolkitDeclaration,
+  WorkSlice,
 } from '@toolmux/core/internal';
 import type { z } from 'zod';
 import { smallJson } from '../json-response.js';
@@ -29,6 +30,7 @@ import { type Route, route } from './route.js';
 import {
   AddLogsBody,
   AddLogsResultSchema,
+  CREATE_SESSION_LARGE_ARRAYS,
   CreateSessionBody,
   ExecuteInSessionBody,
   ExecuteToolBody,
@@ -224,26 +226,28 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       summary: 'Create a session for a user (mux.create).',
       tag: 'sessions',
       body: CreateSessionBody,
+      largeArrays: CREATE_SESSION_LARGE_ARRAYS,
       response: SessionSchema,
       status: 201,
       handle: async ({ body }) => {
         const { experimental, ...config } = body.config ?? {};
+        // A remote SDK's custom tools: described here, run in the SDK's process. Thousands of them
+        // are checked a slice at a time.
+        const slice = new WorkSlice();
+        const custom = experimental && {
+          customTools: await declaredToolsSliced(
+            (experimental.customTools ?? []) as ToolDeclaration[],
+            slice,
+          ),
+          customToolkits: await declaredToolkitsSliced(
+            (experimental.customToolkits ?? []) as ToolkitDeclaration[],
+            slice,
+          ),
+        };
         return sessionJson(
           await toolmux.create(body.user_id, {
             ...(config as SessionConfig),
-            // A remote SDK's custom tools: described here, run in the SDK's process.
-            ...(experimental
-              ? {
-                  experimental: {
-                    customTools: (experimental.customTools ?? []).map((tool) =>
-                      declaredTool(tool as ToolDeclaration),
-                    ),
-                    customToolkits: (experimental.customToolkits ?? []).map((toolkit) =>
-                      declaredToolkit(toolkit as ToolkitDeclaration),
-                    ),
-                  },
-                }
-              : {}),
+            ...(custom ? { experimental: custom } : {}),
           }),
         );
       },

@@ -1,5 +1,6 @@
 import { TOOL_TAGS, TOOLMUX_ERROR_CODES } from '@toolmux/core';
 import { z } from 'zod';
+import type { LargeArray } from './large-arrays.js';
 
 /**
  * The zod schemas of the REST API: each one validates requests (or types responses) and becomes a
@@ -126,6 +127,11 @@ export const SessionConfigSchema = component(
 
 // ---- custom tools of remote-mode clients ----
 
+/** The most custom tools a create-session body declares, and the most in one custom toolkit. */
+const MAX_DECLARED_TOOLS = 500;
+/** The most custom toolkits a create-session body declares. */
+const MAX_DECLARED_TOOLKITS = 50;
+
 const ToolAnnotationsInput = z.strictObject({
   title: z.string().optional(),
   readOnlyHint: z.boolean().optional(),
@@ -156,7 +162,7 @@ export const ToolkitDeclarationSchema = component(
     name: z.string().min(1).max(200),
     description: z.string().min(1).max(8192),
     categories: z.array(z.string().max(100)).max(20),
-    tools: z.array(ToolDeclarationSchema).max(500),
+    tools: z.array(ToolDeclarationSchema).max(MAX_DECLARED_TOOLS),
   }),
   'A custom toolkit (no auth) whose tools run in the client that declared it.',
 );
@@ -170,8 +176,8 @@ export const CreateSessionBody = component(
     config: SessionConfigSchema.extend({
       experimental: z
         .strictObject({
-          customTools: z.array(ToolDeclarationSchema).max(500).optional(),
-          customToolkits: z.array(ToolkitDeclarationSchema).max(50).optional(),
+          customTools: z.array(ToolDeclarationSchema).max(MAX_DECLARED_TOOLS).optional(),
+          customToolkits: z.array(ToolkitDeclarationSchema).max(MAX_DECLARED_TOOLKITS).optional(),
         })
         .optional()
         .describe(
@@ -180,6 +186,17 @@ export const CreateSessionBody = component(
     }).optional(),
   }),
 );
+
+/** The arrays of {@link CreateSessionBody} that hold thousands of declarations: checked one by one. */
+export const CREATE_SESSION_LARGE_ARRAYS: readonly LargeArray[] = [
+  { path: ['config', 'experimental', 'customTools'], item: ToolDeclarationSchema, max: MAX_DECLARED_TOOLS },
+  {
+    path: ['config', 'experimental', 'customToolkits'],
+    item: ToolkitDeclarationSchema,
+    max: MAX_DECLARED_TOOLKITS,
+    inner: [{ path: ['tools'], item: ToolDeclarationSchema, max: MAX_DECLARED_TOOLS }],
+  },
+];
 
 export const UpdateSessionBody = component(
   'UpdateSessionRequest',
