@@ -31,6 +31,7 @@ import { ToolMuxError } from '../errors.js';
 import { applicationReader, type HintReader, inWordsOf } from '../meta-tools/hints.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import type { ConnectionRequestRecord, ConnectionWatch } from '../store/types.js';
+import { untilAborted } from '../util/abort.js';
 
 /** How one toolkit of a wait stands. */
 export type ToolkitConnectionStatus = 'CONNECTED' | 'PENDING' | 'FAILED' | 'EXPIRED' | 'NOT_STARTED';
@@ -258,10 +259,12 @@ export async function waitUntilSettled(options: {
     for (;;) {
       controller.signal.throwIfAborted();
       const readAt = Date.now();
-      const [states, exists] = await Promise.all([
-        Promise.all(toolkits.map(read)),
-        options.session?.exists() ?? true,
-      ]);
+      // a read in flight does not hold an ended wait (its session deleted here, the ToolMux closed):
+      // the wait ends at once, the read's answer is not looked at
+      const [states, exists] = await untilAborted(
+        Promise.all([Promise.all(toolkits.map(read)), options.session?.exists() ?? true]),
+        controller.signal,
+      );
       controller.signal.throwIfAborted();
       if (!exists) throw sessionDeletedError(options.session!.id);
       const pending = states.some((state) => state.status === 'PENDING');
