@@ -43,6 +43,12 @@ const OPERATIONS = {
     rest: ({ toolkit }) =>
       `POST /api/v1/auth-configs with { "toolkit": ${quoted(toolkit, '…')}, "type": "oauth2", "client_id": …, "client_secret": … }`,
   },
+  'authConfigs.update': {
+    sdk: ({ authConfigId }) =>
+      `authConfigs.update(${quoted(authConfigId, 'authConfigId')}, { clientId, clientSecret })`,
+    rest: ({ authConfigId }) =>
+      `PATCH /api/v1/auth-configs/${authConfigId ?? ':id'} with { "client_id": …, "client_secret": … }`,
+  },
   'connectedAccounts.list': {
     sdk: ({ userId }) => `connectedAccounts.list({ userIds: [${quoted(userId, 'userId')}] })`,
     rest: ({ userId }) =>

@@ -12,6 +12,7 @@ import type {
   ConnectionRequestInfo,
   ConnectionStatus,
   CreateAuthConfigOptions,
+  UpdateAuthConfigOptions,
 } from './auth/types.js';
 import { Catalog } from './catalog/catalog.js';
 import { declaredToolkitsSliced, declaredToolsSliced, isDeclaredTool } from './catalog/declarations.js';
@@ -622,6 +623,16 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     ): Promise<{ items: AuthConfig[]; nextCursor: string | undefined }> =>
       (await this.#ready()).auth.listAuthConfigs(query),
     get: async (id: string): Promise<AuthConfig> => (await this.#ready()).auth.getAuthConfig(id),
+    /**
+     * Changes an auth config in place, e.g. a rotated client secret: an oauth2 config's `clientId`,
+     * `clientSecret`, `scopes` and `name`; an api_key, bearer or basic config's `name`. Accounts
+     * connected through it stay connected; their next token refresh uses the new client.
+     *
+     * @example
+     * await mux.authConfigs.update(config.id, { clientSecret: process.env.GITHUB_CLIENT_SECRET });
+     */
+    update: async (id: string, changes: UpdateAuthConfigOptions): Promise<AuthConfig> =>
+      (await this.#ready()).auth.updateAuthConfig(id, changes),
     /** Deletes the config and every account connected through it. */
     delete: async (id: string): Promise<void> => (await this.#ready()).auth.deleteAuthConfig(id),
   };

@@ -17,6 +17,7 @@ export type {
   ManagedAuthCredentials,
   ProxyExecuteRequest,
   ProxyExecuteResponse,
+  UpdateAuthConfigOptions,
 } from './auth/types.js';
 export type { DefineToolkitOptions, DefineToolOptions } from './catalog/define.js';
 export {
@@ -96,6 +97,7 @@ export type {
   SessionToolkitsOptions,
 } from './session.js';
 export type {
+  AuthConfigChanges,
   AuthConfigRecord,
   ConnectedAccountChanges,
   ConnectedAccountRecord,

@@ -1,3 +1,4 @@
+import { apiRef } from '../api-refs.js';
 import type { Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { AuthConfigRecord } from '../store/types.js';
@@ -6,7 +7,51 @@ import { checkId, checkText } from '../util/stored-text.js';
 import { type AuthRecords, publicAuthConfig } from './auth-records.js';
 import type { ConnectedAccounts } from './connected-accounts.js';
 import { credentialOnlySchemeOf, oauth2SchemeOf, schemeList, schemeOf } from './schemes.js';
-import type { AuthConfig, CreateAuthConfigOptions } from './types.js';
+import type { AuthConfig, CreateAuthConfigOptions, UpdateAuthConfigOptions } from './types.js';
+
+const invalid = (message: string) => new ToolMuxError({ code: 'AUTH_CONFIG_INVALID', message });
+
+/** An auth config's `name` (create and update): free text up to 200 characters, may be empty. */
+function checkName(name: unknown): void {
+  if (name === undefined) return;
+  if (typeof name !== 'string') throw invalid('name must be a string.');
+  checkText(name, {
+    field: 'name',
+    code: 'AUTH_CONFIG_INVALID',
+    maxLength: 200,
+    allowEmpty: true,
+    freeText: true,
+  });
+}
+
+/** The OAuth client fields of an oauth2 auth config that are given (create and update). */
+function checkOAuthClient(
+  options: { clientId?: unknown; clientSecret?: unknown; scopes?: unknown },
+  toolkit: string,
+): void {
+  const { clientId, clientSecret, scopes } = options;
+  if (clientId !== undefined && (typeof clientId !== 'string' || clientId.trim() === '')) {
+    throw invalid(`An oauth2 auth config for ${toolkit} needs the clientId of your OAuth app.`);
+  }
+  if (clientSecret !== undefined && (typeof clientSecret !== 'string' || clientSecret === '')) {
+    throw invalid('clientSecret must be a non-empty string, or left out for a public (PKCE-only) client.');
+  }
+  if (scopes !== undefined && (!Array.isArray(scopes) || scopes.some((scope) => typeof scope !== 'string'))) {
+    throw invalid('scopes must be a list of strings.');
+  }
+  if (clientId !== undefined) {
+    checkText(clientId as string, { field: 'clientId', code: 'AUTH_CONFIG_INVALID', maxLength: 1024 });
+  }
+  for (const scope of (scopes as string[] | undefined) ?? []) {
+    checkText(scope, { field: 'scope', code: 'AUTH_CONFIG_INVALID', maxLength: 1024 });
+  }
+}
+
+/** What `authConfigs.update()` may change, per type. */
+const UPDATABLE = {
+  oauth2: ['clientId', 'clientSecret', 'scopes', 'name'],
+  credentials: ['name'],
+} as const;
 
 /**
  * `mux.authConfigs`: how a toolkit is connected (an OAuth app, or which credential fields), made by
@@ -23,7 +68,6 @@ export class AuthConfigs {
 
   async create(toolkitSlug: string, options: CreateAuthConfigOptions): Promise<AuthConfig> {
     const toolkit = this.#records.toolkit(toolkitSlug);
-    const invalid = (message: string) => new ToolMuxError({ code: 'AUTH_CONFIG_INVALID', message });
     const type = (options as { type?: unknown } | undefined)?.type;
     if (type !== 'oauth2' && type !== 'api_key' && type !== 'bearer' && type !== 'basic') {
       throw invalid(
@@ -35,17 +79,7 @@ export class AuthConfigs {
         `${toolkit.name} (${toolkit.slug}) has no ${type} auth scheme; its schemes are ${schemeList(toolkit)}.`,
       );
     }
-    if (options.name !== undefined && typeof options.name !== 'string')
-      throw invalid('name must be a string.');
-    if (options.name !== undefined) {
-      checkText(options.name, {
-        field: 'name',
-        code: 'AUTH_CONFIG_INVALID',
-        maxLength: 200,
-        allowEmpty: true,
-        freeText: true,
-      });
-    }
+    checkName(options.name);
     if (options.type !== 'oauth2') {
       const record = this.#newAuthConfig(
         toolkit.slug,
@@ -57,25 +91,10 @@ export class AuthConfigs {
       await this.#records.store.insertAuthConfig(record);
       return publicAuthConfig(record);
     }
-    if (typeof options.clientId !== 'string' || options.clientId.trim() === '') {
+    if (options.clientId === undefined) {
       throw invalid(`An oauth2 auth config for ${toolkit.slug} needs the clientId of your OAuth app.`);
     }
-    if (
-      options.clientSecret !== undefined &&
-      (typeof options.clientSecret !== 'string' || options.clientSecret === '')
-    ) {
-      throw invalid('clientSecret must be a non-empty string, or left out for a public (PKCE-only) client.');
-    }
-    if (
-      options.scopes !== undefined &&
-      (!Array.isArray(options.scopes) || options.scopes.some((scope) => typeof scope !== 'string'))
-    ) {
-      throw invalid('scopes must be a list of strings.');
-    }
-    checkText(options.clientId, { field: 'clientId', code: 'AUTH_CONFIG_INVALID', maxLength: 1024 });
-    for (const scope of options.scopes ?? []) {
-      checkText(scope, { field: 'scope', code: 'AUTH_CONFIG_INVALID', maxLength: 1024 });
-    }
+    checkOAuthClient(options, toolkit.slug);
     const record = this.#newAuthConfig(
       toolkit.slug,
       'oauth2',
@@ -106,6 +125,70 @@ export class AuthConfigs {
       createdAt: now,
       updatedAt: now,
     };
+  }
+
+  /**
+   * Changes an auth config in place: an oauth2 config's `clientId`, `clientSecret` (sealed again by
+   * the vault), `scopes` and `name`; an api_key, bearer or basic config's `name` only (it holds
+   * nothing else). Accounts connected through it stay connected, and their next token refresh uses
+   * the new client. A config toolmux made from `managedAuth` may be updated too: toolmux reads
+   * `managedAuth` only when it creates that config. Two updates at once both apply, field by field
+   * (a compare-and-set on `updatedAt`).
+   */
+  async update(id: string, changes: UpdateAuthConfigOptions): Promise<AuthConfig> {
+    const store = this.#records.store;
+    let config = await this.#records.authConfig(id);
+    const updatable = config.type === 'oauth2' ? UPDATABLE.oauth2 : UPDATABLE.credentials;
+    // a field given as undefined (as REST passes one left out) is not given: it keeps its value
+    const given: UpdateAuthConfigOptions = Object.fromEntries(
+      Object.entries((changes ?? {}) as object).filter(([, value]) => value !== undefined),
+    );
+    const fields = Object.keys(given);
+    const refused = fields.find((key) => !(updatable as readonly string[]).includes(key));
+    if (refused !== undefined || fields.length === 0) {
+      throw new ToolMuxError({
+        code: 'AUTH_CONFIG_INVALID',
+        message:
+          `${refused === undefined ? 'Nothing to update' : `"${refused}" cannot be updated`} on ${config.type} auth config ${config.id}: ` +
+          `give one or more of ${updatable.join(', ')}.` +
+          (refused === 'type' || refused === 'toolkit'
+            ? ` To change the ${refused}, create another auth config (${apiRef('authConfigs.create')}).`
+            : ''),
+        details: { authConfigId: config.id, ...(refused !== undefined ? { field: refused } : {}) },
+      });
+    }
+    checkName(given.name);
+    checkOAuthClient(given, config.toolkit);
+    if (!store.updateAuthConfig) {
+      throw new ToolMuxError({
+        code: 'NOT_SUPPORTED',
+        message:
+          'This store cannot update auth configs (a store of your own without updateAuthConfig): add the method, or create another auth config and connect the accounts through it.',
+      });
+    }
+    const { clientSecret, ...settings } = given;
+    const secret =
+      clientSecret === undefined
+        ? undefined
+        : this.#records.options.vault.sealJson(config.id, { clientSecret });
+    for (;;) {
+      const updated = await store.updateAuthConfig(
+        config.id,
+        {
+          settings: JSON.parse(JSON.stringify({ ...config.settings, ...settings })) as Record<
+            string,
+            unknown
+          >,
+          ...(secret !== undefined ? { secret } : {}),
+          // later than the one replaced, also within one millisecond: the next compare-and-set tells them apart
+          updatedAt: new Date(Math.max(Date.now(), config.updatedAt.getTime() + 1)),
+        },
+        config.updatedAt,
+      );
+      if (updated) return publicAuthConfig(updated);
+      // deleted (AUTH_CONFIG_NOT_FOUND) or changed meanwhile: apply the changes to what it is now
+      config = await this.#records.authConfig(id);
+    }
   }
 
   async get(id: string): Promise<AuthConfig> {

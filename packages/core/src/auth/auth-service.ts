@@ -23,6 +23,7 @@ import type {
   ConnectedAccount,
   ConnectionRequestInfo,
   CreateAuthConfigOptions,
+  UpdateAuthConfigOptions,
 } from './types.js';
 
 export type { AuthServiceOptions } from './auth-records.js';
@@ -86,6 +87,9 @@ export class AuthService {
     nextCursor: string | undefined;
   }> {
     return this.authConfigs.list(query);
+  }
+  updateAuthConfig(id: string, changes: UpdateAuthConfigOptions): Promise<AuthConfig> {
+    return this.authConfigs.update(id, changes);
   }
   deleteAuthConfig(id: string): Promise<void> {
     return this.authConfigs.delete(id);

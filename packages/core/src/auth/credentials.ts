@@ -80,7 +80,6 @@ export function connectionExpiredError(
  */
 export function clientRejectedError(
   toolkitLabel: string,
-  toolkit: string,
   account: Pick<ConnectedAccountRecord, 'id' | 'authConfigId'>,
   failure: OAuthFailure,
 ): ToolMuxError {
@@ -89,7 +88,7 @@ export function clientRejectedError(
     message:
       `The ${toolkitLabel} token endpoint refused the client id/secret of auth config ${account.authConfigId} when refreshing the token of ${account.id} (${failure.message}). ` +
       `The account is not at fault and trying again will not help: fix the auth config, whose OAuth app's secret may have been rotated or the app deleted at the provider. ` +
-      `An auth config's client cannot be changed: create one with the app's current clientId and clientSecret (${apiRef('authConfigs.createOAuth', { toolkit })}; for one toolmux made from managedAuth, correct managedAuth and delete this one) and connect the accounts through it.`,
+      `Give it the app's current clientId and clientSecret with ${apiRef('authConfigs.update', { authConfigId: account.authConfigId })} (for one toolmux made from managedAuth, correct managedAuth too): the accounts stay connected and their next refresh uses them.`,
     details: { authConfigId: account.authConfigId, connectedAccountId: account.id },
   });
 }
@@ -455,7 +454,7 @@ export class CredentialLoader {
       await this.#letGo(account).catch(() => undefined);
       if (ToolMuxError.isInstance(error)) throw error;
       if (refusal === 'client_rejected') {
-        throw clientRejectedError(label, account.toolkit, account, error as OAuthFailure);
+        throw clientRejectedError(label, account, error as OAuthFailure);
       }
       const said = error instanceof OAuthFailure ? error.message : 'the token request failed';
       throw new ToolMuxError({

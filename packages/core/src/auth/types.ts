@@ -37,6 +37,20 @@ export type CreateAuthConfigOptions =
       name?: string;
     };
 
+/**
+ * What `authConfigs.update(id, changes)` takes: the fields to change, each optional (at least one).
+ * An oauth2 config takes all four; an api_key, bearer or basic config only `name`.
+ */
+export interface UpdateAuthConfigOptions {
+  /** The OAuth app's client id (oauth2). */
+  clientId?: string;
+  /** The OAuth app's new client secret (oauth2): stored encrypted, never returned. */
+  clientSecret?: string;
+  /** The scopes new connections ask for (oauth2); accounts keep the ones they were granted. */
+  scopes?: string[];
+  name?: string;
+}
+
 /** The operator's OAuth app for a toolkit (`managedAuth` option). */
 export interface ManagedAuthCredentials {
   clientId: string;

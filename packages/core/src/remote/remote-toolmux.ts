@@ -5,6 +5,7 @@ import type {
   ConnectionRequestInfo,
   ConnectionStatus,
   CreateAuthConfigOptions,
+  UpdateAuthConfigOptions,
 } from '../auth/types.js';
 import { Catalog } from '../catalog/catalog.js';
 import { declarationOf, toolkitDeclarationOf } from '../catalog/declarations.js';
@@ -381,6 +382,16 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       this.#api.get('/auth-configs', query, (page) => pageOf(page, authConfigOf)),
     get: async (configId: string): Promise<AuthConfig> =>
       this.#api.get(`/auth-configs/${id(configId)}`, undefined, authConfigOf),
+    update: async (configId: string, changes: UpdateAuthConfigOptions): Promise<AuthConfig> =>
+      this.#api.call('PATCH', `/auth-configs/${id(configId)}`, {
+        body: {
+          client_id: changes?.clientId,
+          client_secret: changes?.clientSecret,
+          scopes: changes?.scopes,
+          name: changes?.name,
+        },
+        read: authConfigOf,
+      }),
     delete: async (configId: string): Promise<void> => {
       await this.#api.call('DELETE', `/auth-configs/${id(configId)}`);
     },

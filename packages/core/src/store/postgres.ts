@@ -20,6 +20,7 @@ import {
   storeError,
 } from './store-errors.js';
 import type {
+  AuthConfigChanges,
   AuthConfigRecord,
   ConnectedAccountChanges,
   ConnectedAccountRecord,
@@ -1139,6 +1140,30 @@ export class PostgresStore implements Store {
       'read an auth config',
       `SELECT ${AUTH_CONFIG_COLUMNS} FROM toolmux_auth_configs WHERE id = $1`,
       [id],
+    );
+    return rows[0] === undefined ? undefined : toAuthConfig(rows[0]);
+  }
+
+  async updateAuthConfig(
+    id: string,
+    changes: AuthConfigChanges,
+    expectedUpdatedAt: Date,
+  ): Promise<AuthConfigRecord | undefined> {
+    const params: unknown[] = [id, expectedUpdatedAt, changes.updatedAt];
+    const assignments = ['updated_at = $3'];
+    if (changes.settings !== undefined) {
+      params.push(JSON.stringify(changes.settings));
+      assignments.push(`settings = $${params.length}`);
+    }
+    if (changes.secret !== undefined) {
+      params.push(changes.secret?.ciphertext ?? null, changes.secret?.keyId ?? null);
+      assignments.push(`secret = $${params.length - 1}`, `key_id = $${params.length}`);
+    }
+    const rows = await this.query(
+      'update an auth config',
+      `UPDATE toolmux_auth_configs SET ${assignments.join(', ')} WHERE id = $1 AND updated_at = $2 ` +
+        `RETURNING ${AUTH_CONFIG_COLUMNS}`,
+      params,
     );
     return rows[0] === undefined ? undefined : toAuthConfig(rows[0]);
   }

@@ -34,6 +34,7 @@ import {
   storeError,
 } from './store-errors.js';
 import type {
+  AuthConfigChanges,
   AuthConfigRecord,
   ConnectedAccountChanges,
   ConnectedAccountRecord,
@@ -1182,6 +1183,30 @@ export class SqliteStore implements Store {
       cursor,
     });
     return toPage(rows.map(toAuthConfig), limit);
+  }
+
+  async updateAuthConfig(
+    id: string,
+    changes: AuthConfigChanges,
+    expectedUpdatedAt: Date,
+  ): Promise<AuthConfigRecord | undefined> {
+    const assignments = ['updated_at = ?'];
+    const params: Array<string | number | null> = [changes.updatedAt.getTime()];
+    if (changes.settings !== undefined) {
+      assignments.push('settings = ?');
+      params.push(JSON.stringify(changes.settings));
+    }
+    if (changes.secret !== undefined) {
+      assignments.push('secret = ?', 'key_id = ?');
+      params.push(changes.secret?.ciphertext ?? null, changes.secret?.keyId ?? null);
+    }
+    const row = await this.write('update an auth config', () =>
+      this.statement(
+        `UPDATE toolmux_auth_configs SET ${assignments.join(', ')} WHERE id = ? AND updated_at = ? ` +
+          `RETURNING ${AUTH_CONFIG_COLUMNS}`,
+      ).get(...params, id, expectedUpdatedAt.getTime()),
+    );
+    return row === undefined ? undefined : toAuthConfig(row);
   }
 
   async deleteAuthConfig(id: string): Promise<boolean> {

@@ -813,6 +813,67 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
         expect((await store.listAuthConfigs({ createdBy: 'toolmux', limit: 10 })).items).toHaveLength(2);
       });
 
+      it('update the columns given only while updatedAt is the one expected', async () => {
+        const record = authConfig();
+        await store.insertAuthConfig(record);
+        const later = new Date(record.updatedAt.getTime() + 1);
+        const secret = { keyId: '8899aabbccddeeff', ciphertext: 'v1.bmV3' };
+        // only the settings: the sealed secret stays
+        const renamed = await store.updateAuthConfig!(
+          record.id,
+          { settings: { ...record.settings, name: 'renamed' }, updatedAt: later },
+          record.updatedAt,
+        );
+        expect(renamed).toEqual({
+          ...record,
+          settings: { ...record.settings, name: 'renamed' },
+          updatedAt: later,
+        });
+        // a writer that read the old updatedAt changes nothing
+        expect(
+          await store.updateAuthConfig!(
+            record.id,
+            { secret, updatedAt: new Date(later.getTime() + 1) },
+            record.updatedAt,
+          ),
+        ).toBeUndefined();
+        expect(await store.getAuthConfig(record.id)).toEqual(renamed);
+        const rotated = await store.updateAuthConfig!(
+          record.id,
+          { secret, updatedAt: new Date(later.getTime() + 1) },
+          later,
+        );
+        expect(rotated).toEqual({ ...renamed, secret, updatedAt: new Date(later.getTime() + 1) });
+        expect(await store.getAuthConfig(record.id)).toEqual(rotated);
+        // a secret removed, and an unknown id
+        const publicClient = await store.updateAuthConfig!(
+          record.id,
+          { secret: null, updatedAt: new Date(later.getTime() + 2) },
+          rotated!.updatedAt,
+        );
+        expect(publicClient?.secret).toBeNull();
+        expect(
+          await store.updateAuthConfig!(newId('ac'), { updatedAt: later }, record.updatedAt),
+        ).toBeUndefined();
+      });
+
+      it('let one of two updates from the same read win', async () => {
+        const record = authConfig();
+        await store.insertAuthConfig(record);
+        const results = await Promise.all(
+          ['a', 'b', 'c'].map((name, index) =>
+            store.updateAuthConfig!(
+              record.id,
+              { settings: { name }, updatedAt: new Date(record.updatedAt.getTime() + 1 + index) },
+              record.updatedAt,
+            ),
+          ),
+        );
+        const winners = results.filter((result) => result !== undefined);
+        expect(winners).toHaveLength(1);
+        expect(await store.getAuthConfig(record.id)).toEqual(winners[0]);
+      });
+
       it('delete with their accounts and connection requests', async () => {
         const config = authConfig();
         const kept = authConfig();

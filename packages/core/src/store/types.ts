@@ -104,6 +104,17 @@ export interface Store {
   getAuthConfig(id: string): Promise<AuthConfigRecord | undefined>;
   /** Newest first. */
   listAuthConfigs(query: ListAuthConfigsQuery): Promise<Page<AuthConfigRecord>>;
+  /**
+   * Writes `changes` (the columns given, and `updatedAt`) if the config's `updatedAt` is still
+   * `expectedUpdatedAt`; returns the new record, or `undefined` when no config has this id or it was
+   * changed meanwhile (read it again and retry). Optional for stores of your own: without it,
+   * `authConfigs.update()` answers NOT_SUPPORTED.
+   */
+  updateAuthConfig?(
+    id: string,
+    changes: AuthConfigChanges,
+    expectedUpdatedAt: Date,
+  ): Promise<AuthConfigRecord | undefined>;
   /** Deletes the config with its connected accounts and connection requests; false for an unknown id. */
   deleteAuthConfig(id: string): Promise<boolean>;
 
@@ -250,6 +261,16 @@ export interface AuthConfigRecord {
   /** The encrypted secret settings (the OAuth client secret), if any. */
   secret: SealedSecret | null;
   createdAt: Date;
+  updatedAt: Date;
+}
+
+/**
+ * What {@link Store.updateAuthConfig} writes: `settings` and `secret` only when given; `updatedAt`
+ * always (later than the one it replaces, so that it tells every write apart).
+ */
+export interface AuthConfigChanges {
+  settings?: Record<string, unknown>;
+  secret?: SealedSecret | null;
   updatedAt: Date;
 }
 

@@ -35,6 +35,13 @@ export interface TestOAuthServer {
    * `code` and `state`), without opening it.
    */
   signIn(redirectUrl: string, options?: { login?: string; deny?: boolean }): Promise<string>;
+  /**
+   * Gives the client a new secret, as a provider's console does when the app's secret is rotated:
+   * from now on the token endpoint accepts only this one (`invalid_client` for the old one), while the
+   * tokens it issued stay valid. Returns the new secret (`to`, else a random one); `clientSecret`
+   * keeps the first one.
+   */
+  rotateClientSecret(to?: string): Promise<string>;
   /** Revokes every grant (and so every refresh token) of `accessToken`'s sign-in. */
   revokeGrantOf(accessToken: string): Promise<void>;
   /** Revokes one access token only (its refresh token still works), as a provider's "sign out" might. */
@@ -181,6 +188,15 @@ export async function startTestOAuthServer(options: TestOAuthServerOptions): Pro
     provider,
     tokenRequests,
     signIn,
+    async rotateClientSecret(to) {
+      const client = await provider.Client.find(clientId);
+      if (!client) throw new Error('the test client is gone');
+      // oidc-provider keeps a static client as one object and compares secrets with its clientSecret
+      // (typed read-only, a plain property at run time)
+      const rotated = to ?? `cs_${randomBytes(24).toString('hex')}`;
+      Object.assign(client, { clientSecret: rotated });
+      return rotated;
+    },
     async revokeGrantOf(accessToken) {
       const token = await provider.AccessToken.find(accessToken);
       if (!token?.grantId) throw new Error('unknown access token');

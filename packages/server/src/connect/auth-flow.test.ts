@@ -22,6 +22,8 @@ let running: RunningServer;
 let baseUrl: string;
 let directory: string;
 const logger = recordingLogger();
+/** Client secrets the tests rotated to, which the log must not show either. */
+const seenSecrets: string[] = [];
 const sample = createSampleToolkits();
 
 beforeAll(async () => {
@@ -141,6 +143,66 @@ describe('auth configs', () => {
     const gone = await api('GET', `/auth-configs/${id}`);
     expect(gone.status).toBe(404);
     expect(ErrorSchema.parse(gone.json).error.code).toBe('AUTH_CONFIG_NOT_FOUND');
+  });
+
+  it('PATCH rotates the client secret: the account connected through it refreshes again, never reconnected', async () => {
+    const id = await octoConfig();
+    const link = await api('POST', '/connected-accounts/link', {
+      user_id: 'user_patch',
+      auth_config_id: id,
+      callback_url: APP_CALLBACK,
+    });
+    await connectThroughPage(link.json.redirect_url);
+    const accountId = link.json.connected_account_id as string;
+    const rotated = await oauth.rotateClientSecret();
+    seenSecrets.push(rotated);
+    try {
+      const refused = await api('POST', `/connected-accounts/${accountId}/refresh`);
+      expect(refused.status).toBe(400);
+      expect(refused.json.error.code).toBe('AUTH_CONFIG_INVALID');
+      expect(refused.json.error.message).toContain(
+        `PATCH /api/v1/auth-configs/${id} with { "client_id": …, "client_secret": … }`,
+      );
+
+      const before = (await api('GET', `/auth-configs/${id}`)).json;
+      const patched = await api('PATCH', `/auth-configs/${id}`, {
+        client_secret: rotated,
+        name: 'Octo (rotated)',
+      });
+      expect(patched.status).toBe(200);
+      expect(patched.json).toEqual({
+        ...before,
+        name: 'Octo (rotated)',
+        has_client_secret: true,
+        updated_at: expect.any(String),
+      });
+      expect(Date.parse(patched.json.updated_at)).toBeGreaterThan(Date.parse(before.updated_at));
+      expect(JSON.stringify(patched.json)).not.toContain(rotated);
+
+      const refreshed = await api('POST', `/connected-accounts/${accountId}/refresh`);
+      expect(refreshed).toMatchObject({ status: 200, json: { id: accountId, status: 'ACTIVE' } });
+    } finally {
+      await oauth.rotateClientSecret(oauth.clientSecret);
+    }
+  });
+
+  it('PATCH refuses what the config cannot take, an unknown field and an unknown id', async () => {
+    const mail = await mailConfig();
+    const wrongType = await api('PATCH', `/auth-configs/${mail}`, { client_secret: 'never-stored' });
+    expect(wrongType.status).toBe(400);
+    expect(wrongType.json.error).toMatchObject({
+      code: 'AUTH_CONFIG_INVALID',
+      message: `"clientSecret" cannot be updated on api_key auth config ${mail}: give one or more of name.`,
+    });
+    const empty = await api('PATCH', `/auth-configs/${await octoConfig()}`, {});
+    expect(empty.status).toBe(400);
+    expect(empty.json.error.code).toBe('AUTH_CONFIG_INVALID');
+    const unknownField = await api('PATCH', `/auth-configs/${mail}`, { type: 'bearer' });
+    expect(unknownField.status).toBe(400);
+    expect(unknownField.json.error.message).toContain('type');
+    const unknown = await api('PATCH', '/auth-configs/ac_unknown', { name: 'x' });
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error.code).toBe('AUTH_CONFIG_NOT_FOUND');
   });
 
   it('refuses a scheme the toolkit does not have', async () => {
@@ -570,6 +632,36 @@ describe('remote mode', () => {
     });
   });
 
+  it('authConfigs.update() gives the config a rotated secret over REST, and the account refreshes with it', async () => {
+    const authConfigId = await octoConfig();
+    const session = await remote.create('user_remote_rotate', {
+      toolkits: ['octo'],
+      authConfigs: { octo: authConfigId },
+    });
+    const request = await session.authorize('octo', { callbackUrl: APP_CALLBACK });
+    await connectThroughPage(request.redirectUrl);
+    const accountId = (await request.waitForConnection(10_000)).id;
+    const rotated = await oauth.rotateClientSecret();
+    seenSecrets.push(rotated);
+    try {
+      const refused = await rejection(remote.connectedAccounts.refresh(accountId));
+      expect(refused.code).toBe('AUTH_CONFIG_INVALID');
+      const updated = await remote.authConfigs.update(authConfigId, { clientSecret: rotated });
+      expect(updated).toMatchObject({ id: authConfigId, hasClientSecret: true, clientId: oauth.clientId });
+      expect(updated.updatedAt).toBeInstanceOf(Date);
+      expect(JSON.stringify(updated)).not.toContain(rotated);
+      expect(await remote.connectedAccounts.refresh(accountId)).toMatchObject({
+        id: accountId,
+        status: 'ACTIVE',
+      });
+      expect((await session.execute('OCTO_WHOAMI', {})).successful).toBe(true);
+      const refusedType = await rejection(remote.authConfigs.update(await mailConfig(), { clientId: 'x' }));
+      expect(refusedType.code).toBe('AUTH_CONFIG_INVALID');
+    } finally {
+      await oauth.rotateClientSecret(oauth.clientSecret);
+    }
+  });
+
   it('waits for a credentials form, completes one itself, and names an unknown request', async () => {
     const configId = await mailConfig();
     const request = await remote.connectedAccounts.link('user_remote_form', configId, {
@@ -598,7 +690,9 @@ describe('remote mode', () => {
 describe('secrets', () => {
   it('never reach the log', () => {
     const logged = [...logger.errors, ...logger.warnings].join('\n');
+    expect(seenSecrets).toHaveLength(2);
     for (const secret of [
+      ...seenSecrets,
       oauth.clientSecret,
       'sk_from_form',
       'sk_over_rest',

@@ -26,6 +26,7 @@ import {
   LinkConnectedAccountBody,
   ListAuthConfigsQuery,
   ListConnectedAccountsQuery,
+  UpdateAuthConfigBody,
   UpdateConnectedAccountBody,
 } from './auth-schemas.js';
 import { type Route, route } from './route.js';
@@ -136,6 +137,26 @@ export function authRoutes({ toolmux, sessions }: AuthRouteContext): Route[] {
       params: AuthConfigParams,
       response: AuthConfigSchema,
       handle: async ({ params }) => authConfigJson(await toolmux.authConfigs.get(params.authConfigId)),
+    }),
+    route({
+      method: 'patch',
+      path: '/auth-configs/:authConfigId',
+      operationId: 'updateAuthConfig',
+      summary:
+        "Change an auth config in place, e.g. its OAuth app's rotated client secret; connected accounts stay connected (mux.authConfigs.update).",
+      tag: 'auth',
+      params: AuthConfigParams,
+      body: UpdateAuthConfigBody,
+      response: AuthConfigSchema,
+      handle: async ({ params, body }) =>
+        authConfigJson(
+          await toolmux.authConfigs.update(params.authConfigId, {
+            clientId: body.client_id,
+            clientSecret: body.client_secret,
+            scopes: body.scopes,
+            name: body.name,
+          }),
+        ),
     }),
     route({
       method: 'delete',

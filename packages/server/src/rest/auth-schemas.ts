@@ -47,6 +47,21 @@ export const CreateAuthConfigBody = component(
   }),
 );
 
+export const UpdateAuthConfigBody = component(
+  'UpdateAuthConfigRequest',
+  z.strictObject({
+    client_id: z.string().min(1).optional().describe('The OAuth client id (oauth2).'),
+    client_secret: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The new OAuth client secret (oauth2); stored encrypted, never returned.'),
+    scopes: z.array(z.string()).optional().describe('The scopes new connections ask for (oauth2).'),
+    name: z.string().max(200).optional(),
+  }),
+  'The fields to change, at least one: an oauth2 config takes all four, an api_key, bearer or basic config only name. Connected accounts stay connected; their next token refresh uses the new client.',
+);
+
 export const AuthConfigSchema = component(
   'AuthConfig',
   z.object({

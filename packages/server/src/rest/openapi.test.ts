@@ -69,6 +69,7 @@ describe('GET /api/v1/openapi.json', () => {
         'POST /api/v1/auth-configs',
         'GET /api/v1/auth-configs',
         'GET /api/v1/auth-configs/{authConfigId}',
+        'PATCH /api/v1/auth-configs/{authConfigId}',
         'DELETE /api/v1/auth-configs/{authConfigId}',
         'POST /api/v1/connected-accounts',
         'POST /api/v1/connected-accounts/link',

@@ -1,0 +1,212 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseBackends, databasePerTest, pastTime, rejection } from '../test/auth-fixtures.js';
+import {
+  octoToolkit,
+  startTestOAuthServerWithCallback,
+  type TestOAuthServerWithCallback,
+} from '../test/oauth-server.js';
+import { recordingLogger } from '../test/recording-logger.js';
+import { createSampleToolkits } from '../test/sample-toolkits.js';
+import { ToolMux } from '../toolmux.js';
+
+const secretKey = Buffer.alloc(32, 12).toString('base64');
+const appCallback = 'http://localhost:3000/connected';
+
+let oauthServer: TestOAuthServerWithCallback;
+/** The secret the test authorization server accepts now (tests rotate it). */
+let clientSecret: string;
+
+beforeAll(async () => {
+  oauthServer = await startTestOAuthServerWithCallback();
+  clientSecret = oauthServer.clientSecret;
+});
+afterAll(() => oauthServer.close());
+
+const backends = await databaseBackends();
+
+describe.each(backends)('authConfigs.update on $name', ({ skipReason, open }) => {
+  describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'update', () => {
+    const { database, opened } = databasePerTest(open, {
+      afterClose: () => {
+        oauthServer.current = undefined;
+      },
+    });
+
+    /** A ToolMux on the test's database; `managedAuth` holds the client secret the provider takes now. */
+    function instance() {
+      const logger = recordingLogger();
+      const mux = new ToolMux({
+        toolkits: [octoToolkit(oauthServer).toolkit, ...createSampleToolkits().toolkits],
+        store: database.spec,
+        secretKey,
+        logger,
+        oauthRedirectUri: oauthServer.redirectUri,
+        managedAuth: { octo: { clientId: oauthServer.clientId, clientSecret } },
+      });
+      opened.push(mux);
+      oauthServer.current ??= mux;
+      return { mux, logger };
+    }
+
+    /** Connects user_1's octo account through the OAuth flow, with the auth config `authConfigId` (else the managed one). */
+    async function connect(mux: ToolMux, authConfigId?: string) {
+      const session = await mux.create('user_1', {
+        toolkits: ['octo'],
+        ...(authConfigId ? { authConfigs: { octo: authConfigId } } : {}),
+      });
+      const request = await session.authorize('octo', { callbackUrl: appCallback });
+      const callbackUrl = await oauthServer.signIn(request.redirectUrl, { login: 'user-1' });
+      expect((await fetch(callbackUrl, { redirect: 'manual' })).status).toBe(302);
+      const account = await request.waitForConnection(10_000);
+      return { session, accountId: account.id };
+    }
+
+    it('a rotated client secret: refreshes fail with AUTH_CONFIG_INVALID until the config has it, then work on every instance without reconnecting', async () => {
+      const a = instance();
+      const b = instance();
+      const oldSecret = clientSecret;
+      const config = await a.mux.authConfigs.create('octo', {
+        type: 'oauth2',
+        clientId: oauthServer.clientId,
+        clientSecret: oldSecret,
+        name: 'Octo app',
+      });
+      const { accountId } = await connect(a.mux, config.id);
+      // B has used the config and the account before the rotation (its caches hold what it read)
+      const sessionB = await b.mux.create('user_1', { toolkits: ['octo'], authConfigs: { octo: config.id } });
+      expect(await sessionB.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
+      expect((await b.mux.connectedAccounts.refresh(accountId)).status).toBe('ACTIVE');
+
+      clientSecret = await oauthServer.rotateClientSecret();
+      for (const { mux } of [a, b]) {
+        const refused = await rejection(mux.connectedAccounts.refresh(accountId), 'AUTH_CONFIG_INVALID');
+        expect(refused.message).toContain(`refused the client id/secret of auth config ${config.id}`);
+        expect(refused.message).toContain(`authConfigs.update("${config.id}", { clientId, clientSecret })`);
+        expect(refused.details).toEqual({ authConfigId: config.id, connectedAccountId: accountId });
+      }
+
+      const updated = await a.mux.authConfigs.update(config.id, { clientSecret });
+      expect(updated).toEqual({
+        ...config,
+        hasClientSecret: true,
+        updatedAt: expect.any(Date),
+      });
+      expect(updated.updatedAt.getTime()).toBeGreaterThan(config.updatedAt.getTime());
+      expect(await b.mux.authConfigs.get(config.id)).toEqual(updated);
+
+      // B refreshes with the new secret: the same account, still ACTIVE, never reconnected
+      const refreshes = oauthServer.tokenRequests.refresh_token;
+      expect(await b.mux.connectedAccounts.refresh(accountId)).toMatchObject({
+        id: accountId,
+        status: 'ACTIVE',
+        authConfigId: config.id,
+      });
+      expect(oauthServer.tokenRequests.refresh_token).toBe(refreshes + 1);
+      // and a call whose token expired refreshes it before it runs
+      await database.exec(
+        `UPDATE toolmux_connected_accounts SET expires_at = ${pastTime(database.spec, 1000)} WHERE id = '${accountId}'`,
+      );
+      const result = await sessionB.execute('OCTO_WHOAMI', {});
+      expect(result, result.error ?? '').toMatchObject({ successful: true, data: { sub: 'user-1' } });
+      expect(oauthServer.tokenRequests.refresh_token).toBe(refreshes + 2);
+      expect((await a.mux.connectedAccounts.refresh(accountId)).status).toBe('ACTIVE');
+      expect((await a.mux.connectedAccounts.list({ userIds: ['user_1'] })).items).toHaveLength(1);
+
+      // neither secret reaches an answer, a log line or a stored row in the clear
+      const seen = JSON.stringify([
+        updated,
+        await a.mux.authConfigs.list(),
+        a.logger.warnings,
+        a.logger.errors,
+        b.logger.warnings,
+        b.logger.errors,
+        await database.rows('SELECT * FROM toolmux_auth_configs'),
+        (await sessionB.logs()).items,
+      ]);
+      for (const secret of [oldSecret, clientSecret]) expect(seen).not.toContain(secret);
+    });
+
+    it('the config toolmux made from managedAuth takes the new secret too, and stays managed', async () => {
+      const { mux } = instance();
+      const { accountId } = await connect(mux);
+      const [managed] = (await mux.authConfigs.list({ toolkit: 'octo' })).items;
+      expect(managed).toMatchObject({ createdBy: 'toolmux', hasClientSecret: true });
+      clientSecret = await oauthServer.rotateClientSecret();
+      await rejection(mux.connectedAccounts.refresh(accountId), 'AUTH_CONFIG_INVALID');
+      expect(await mux.authConfigs.update(managed!.id, { clientSecret })).toMatchObject({
+        id: managed!.id,
+        createdBy: 'toolmux',
+        name: managed!.name,
+      });
+      expect((await mux.connectedAccounts.refresh(accountId)).status).toBe('ACTIVE');
+    });
+
+    it('changes the fields given, per type, and refuses the others with the fields it takes', async () => {
+      const { mux } = instance();
+      const oauth = await mux.authConfigs.create('octo', { type: 'oauth2', clientId: 'first', name: 'one' });
+      expect(oauth.hasClientSecret).toBe(false);
+      expect(
+        await mux.authConfigs.update(oauth.id, {
+          clientId: 'second',
+          scopes: ['openid'],
+          clientSecret: 's3',
+        }),
+      ).toMatchObject({ clientId: 'second', scopes: ['openid'], name: 'one', hasClientSecret: true });
+      // a field given as undefined keeps its value
+      expect(
+        await mux.authConfigs.update(oauth.id, { name: 'two', clientId: undefined, scopes: undefined }),
+      ).toMatchObject({ clientId: 'second', scopes: ['openid'], name: 'two', hasClientSecret: true });
+
+      const fields = await mux.authConfigs.create('mail', { type: 'api_key', name: 'Mail' });
+      expect(await mux.authConfigs.update(fields.id, { name: 'Mail (work)' })).toMatchObject({
+        type: 'api_key',
+        name: 'Mail (work)',
+      });
+      const refused = await rejection(
+        mux.authConfigs.update(fields.id, { clientSecret: 'nope-not-stored' }),
+        'AUTH_CONFIG_INVALID',
+      );
+      expect(refused.message).toBe(
+        `"clientSecret" cannot be updated on api_key auth config ${fields.id}: give one or more of name.`,
+      );
+      expect((await rejection(mux.authConfigs.update(oauth.id, {}), 'AUTH_CONFIG_INVALID')).message).toBe(
+        `Nothing to update on oauth2 auth config ${oauth.id}: give one or more of clientId, clientSecret, scopes, name.`,
+      );
+      const typeChange = await rejection(
+        mux.authConfigs.update(oauth.id, { type: 'api_key' } as never),
+        'AUTH_CONFIG_INVALID',
+      );
+      expect(typeChange.message).toContain('"type" cannot be updated');
+      expect(typeChange.message).toContain('create another auth config');
+      // the checks of create()
+      await rejection(mux.authConfigs.update(oauth.id, { clientId: ' ' }), 'AUTH_CONFIG_INVALID');
+      await rejection(mux.authConfigs.update(oauth.id, { clientSecret: '' }), 'AUTH_CONFIG_INVALID');
+      await rejection(mux.authConfigs.update(oauth.id, { scopes: 'repo' as never }), 'AUTH_CONFIG_INVALID');
+      await rejection(mux.authConfigs.update(oauth.id, { name: 'x'.repeat(201) }), 'AUTH_CONFIG_INVALID');
+      await rejection(mux.authConfigs.update('ac_unknown', { name: 'x' }), 'AUTH_CONFIG_NOT_FOUND');
+      await rejection(mux.authConfigs.update('ca_123', { name: 'x' }), 'AUTH_CONFIG_NOT_FOUND');
+      // nothing refused was written
+      expect(await mux.authConfigs.get(oauth.id)).toMatchObject({ clientId: 'second', scopes: ['openid'] });
+      await mux.authConfigs.delete(fields.id);
+      await rejection(mux.authConfigs.update(fields.id, { name: 'gone' }), 'AUTH_CONFIG_NOT_FOUND');
+    });
+
+    it('updates at once from two instances all apply, field by field', async () => {
+      const a = instance();
+      const b = instance();
+      const config = await a.mux.authConfigs.create('octo', { type: 'oauth2', clientId: 'c0', name: 'n0' });
+      await Promise.all([
+        a.mux.authConfigs.update(config.id, { name: 'n1' }),
+        b.mux.authConfigs.update(config.id, { scopes: ['repo'] }),
+        a.mux.authConfigs.update(config.id, { clientSecret: 'sec-1' }),
+        b.mux.authConfigs.update(config.id, { clientId: 'c1' }),
+      ]);
+      expect(await b.mux.authConfigs.get(config.id)).toMatchObject({
+        name: 'n1',
+        scopes: ['repo'],
+        clientId: 'c1',
+        hasClientSecret: true,
+      });
+    });
+  });
+});
