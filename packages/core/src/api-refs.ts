@@ -143,5 +143,14 @@ export function renderApiRefs(message: string, audience: ErrorAudience): string 
   });
 }
 
+/**
+ * An operation in the words of the SDK and of the REST API at once, for text that is stored and read
+ * by either (an account's `statusReason`): `authConfigs.update(…) (SDK) or PATCH … (REST API)`.
+ */
+export function apiRefInEveryWording(operation: ApiOperation, args: Args = {}): string {
+  const ref = apiRef(operation, args);
+  return `${renderApiRefs(ref, 'sdk')} (SDK) or ${renderApiRefs(ref, 'rest')} (REST API)`;
+}
+
 /** Every operation {@link apiRef} knows. */
 export const API_OPERATIONS = Object.keys(OPERATIONS) as ApiOperation[];

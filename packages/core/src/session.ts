@@ -897,7 +897,19 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           return { status: 'CONNECTED', account: null, message: `${toolkit.name} needs no account.` };
         }
         const request = await store.latestConnectionRequest?.(this.userId, slug);
-        return toolkitConnectionState(toolkit, request, await this.#connection(toolkit), new Date(), reader);
+        // why the attempt failed, which says when a new link cannot help (a refused OAuth client)
+        const failed =
+          request?.status === 'FAILED' && request.connectedAccountId
+            ? await store.getConnectedAccountStatus(request.connectedAccountId)
+            : undefined;
+        return toolkitConnectionState(
+          toolkit,
+          request,
+          await this.#connection(toolkit),
+          new Date(),
+          reader,
+          failed?.statusReason,
+        );
       },
     });
   }

@@ -126,6 +126,74 @@ describe.each(backends)('authConfigs.update on $name', ({ skipReason, open }) =>
       for (const secret of [oldSecret, clientSecret]) expect(seen).not.toContain(secret);
     });
 
+    it('a code exchange refused for the client secret fails the connection naming the auth config to fix, never the secret', async () => {
+      const { mux, logger } = instance();
+      const wrongSecret = 'not-the-secret-of-the-octo-app';
+      const config = await mux.authConfigs.create('octo', {
+        type: 'oauth2',
+        clientId: oauthServer.clientId,
+        clientSecret: wrongSecret,
+      });
+      const session = await mux.create('user_1', { toolkits: ['octo'], authConfigs: { octo: config.id } });
+      const request = await session.authorize('octo', { callbackUrl: appCallback });
+      const callbackUrl = await oauthServer.signIn(request.redirectUrl, { login: 'user-1' });
+      const back = await fetch(callbackUrl, { redirect: 'manual' });
+      const location = new URL(back.headers.get('location')!);
+      expect(Object.fromEntries(location.searchParams)).toEqual({
+        status: 'failed',
+        connected_account_id: request.connectedAccountId,
+        error: 'auth_config_invalid',
+      });
+
+      const fix = `authConfigs.update("${config.id}", { clientId, clientSecret }) (SDK) or PATCH /api/v1/auth-configs/${config.id} with { "client_id": …, "client_secret": … } (REST API)`;
+      const account = await mux.connectedAccounts.get(request.connectedAccountId!);
+      expect(account.status).toBe('FAILED');
+      expect(account.statusReason).toMatch(
+        new RegExp(
+          `^auth_config_invalid: The Octo \\(octo\\) token endpoint refused the client id/secret of auth config ${config.id} when connecting ${request.connectedAccountId} \\(connection request ${request.id}\\) \\(invalid_client: `,
+        ),
+      );
+      expect(account.statusReason).toContain('The user is not at fault and trying again will not help');
+      expect(account.statusReason).toContain(fix);
+
+      const failed = await rejection(request.waitForConnection(10_000), 'CONNECTION_FAILED');
+      expect(failed.message).toContain(`(${account.statusReason})`);
+      expect(failed.message).toMatch(
+        /Fix the auth config, then start a new connection with authorize\(\)\.$/,
+      );
+
+      const waited = await session.waitForConnections(['octo'], { timeoutMs: 0 });
+      expect(waited.toolkits.octo).toMatchObject({ status: 'FAILED', connectionRequestId: request.id });
+      expect(waited.toolkits.octo!.message).toContain(account.statusReason!);
+      expect(waited.toolkits.octo!.message).toContain(
+        'A new link will not help until the auth config is fixed',
+      );
+
+      expect(logger.warnings.join('\n')).toContain(`auth config ${config.id}`);
+      const seen = JSON.stringify([
+        location.toString(),
+        account,
+        failed.message,
+        failed.messageFor('rest'),
+        waited,
+        logger.warnings,
+        logger.errors,
+      ]);
+      for (const secret of [wrongSecret, clientSecret]) expect(seen).not.toContain(secret);
+
+      // fixed, the next connection works
+      await mux.authConfigs.update(config.id, { clientSecret });
+      const again = await session.authorize('octo', { callbackUrl: appCallback });
+      expect(
+        (
+          await fetch(await oauthServer.signIn(again.redirectUrl, { login: 'user-1' }), {
+            redirect: 'manual',
+          })
+        ).status,
+      ).toBe(302);
+      expect((await again.waitForConnection(10_000)).status).toBe('ACTIVE');
+    });
+
     it('the config toolmux made from managedAuth takes the new secret too, and stays managed', async () => {
       const { mux } = instance();
       const { accountId } = await connect(mux);

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
 import { ToolMuxError } from '../errors.js';
 import type { ConnectionRequestKind } from '../store/types.js';
+import { authConfigRefusedIn } from './oauth.js';
 import type { ConnectionRequestStatus, ConnectionResult } from './types.js';
 
 /** First wait between two looks at the request; it grows to {@link MAX_POLL_MS}. */
@@ -89,9 +90,13 @@ export class ConnectionRequest {
           return { id: progress.connectedAccountId!, status: 'ACTIVE', toolkit: this.toolkit };
         case 'FAILED': {
           const reason = progress.statusReason ? ` (${progress.statusReason})` : '';
+          // a refused OAuth client: the reason says which auth config to fix first
+          const next = authConfigRefusedIn(progress.statusReason)
+            ? 'Fix the auth config, then start a new connection with authorize().'
+            : 'Start a new connection with authorize().';
           throw new ToolMuxError({
             code: 'CONNECTION_FAILED',
-            message: `The ${this.toolkit} connection ${progress.connectedAccountId ?? this.id} failed${reason}. Start a new connection with authorize().`,
+            message: `The ${this.toolkit} connection ${progress.connectedAccountId ?? this.id} failed${reason}. ${next}`,
             details,
           });
         }

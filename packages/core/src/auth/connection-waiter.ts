@@ -32,6 +32,7 @@ import { applicationReader, type HintReader, inWordsOf } from '../meta-tools/hin
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import type { ConnectionRequestRecord, ConnectionWatch } from '../store/types.js';
 import { untilAborted } from '../util/abort.js';
+import { authConfigRefusedIn } from './oauth.js';
 
 /** How one toolkit of a wait stands. */
 export type ToolkitConnectionStatus = 'CONNECTED' | 'PENDING' | 'FAILED' | 'EXPIRED' | 'NOT_STARTED';
@@ -131,6 +132,8 @@ export function toolkitConnectionState(
   connection: { isActive: boolean; connectedAccount?: { id: string; status: string } },
   now: Date,
   reader: HintReader = applicationReader(true),
+  /** The `statusReason` of the FAILED request's account, where it was read. */
+  failureReason?: string | null,
 ): ToolkitConnectionState {
   const name = toolkit.name;
   const requestFields = request ? { connectionRequestId: request.id } : {};
@@ -158,6 +161,14 @@ export function toolkitConnectionState(
         message: `The user has not finished connecting ${name} yet; the link works until ${request!.expiresAt.toISOString()}. Wait again, or ask the user whether they opened the link.`,
       };
     case 'FAILED':
+      if (authConfigRefusedIn(failureReason)) {
+        // no new link helps until the operator fixes the auth config: the reason names it and how
+        return {
+          status: 'FAILED',
+          ...requestFields,
+          message: `Connecting ${name} failed, and not by the user's fault (${failureReason}). A new link will not help until the auth config is fixed: tell the user that the application's ${name} connection is misconfigured.`,
+        };
+      }
       return { status: 'FAILED', ...requestFields, message: `Connecting ${name} failed. ${again}` };
     case 'EXPIRED':
       return {

@@ -74,6 +74,34 @@ export function connectionExpiredError(
 }
 
 /**
+ * Why a refused OAuth client (its client id or secret: `invalid_client`, `unauthorized_client`, or a
+ * code of the scheme's `clientRejectedErrors`) is the auth config's fault, and how to fix it: the words
+ * of a refused refresh ({@link clientRejectedError}) and of a refused code exchange at the OAuth
+ * callback. `fix` names `authConfigs.update` (an {@link apiRef}, or its words when the text is stored);
+ * `afterFix` says what happens once it is fixed. It names no secret: the failure's were masked.
+ */
+export function clientRejectedText(refusal: {
+  toolkitLabel: string;
+  authConfigId: string;
+  /** Which endpoint refused it: `token endpoint`, `authorization endpoint`. */
+  refusedBy: string;
+  /** What was refused: `when refreshing the token of ca_…`, `when trading the authorization code of ca_…`. */
+  during: string;
+  failure: OAuthFailure;
+  /** Who is not at fault: `the account`, `the user`. */
+  notAtFault: string;
+  fix: string;
+  afterFix: string;
+}): string {
+  const { toolkitLabel, authConfigId, refusedBy, during, failure, notAtFault, fix, afterFix } = refusal;
+  return (
+    `The ${toolkitLabel} ${refusedBy} refused the client id/secret of auth config ${authConfigId} ${during} (${failure.message}). ` +
+    `${notAtFault.charAt(0).toUpperCase()}${notAtFault.slice(1)} is not at fault and trying again will not help: fix the auth config, whose OAuth app's secret may have been rotated or the app deleted at the provider. ` +
+    `Give it the app's current clientId and clientSecret with ${fix} (for one toolmux made from managedAuth, correct managedAuth too): ${afterFix}`
+  );
+}
+
+/**
  * AUTH_CONFIG_INVALID for a refresh whose token endpoint refused the auth config's OAuth client (its
  * client id or secret): not the account's fault, and trying again does not help; the operator fixes
  * the auth config.
@@ -85,10 +113,16 @@ export function clientRejectedError(
 ): ToolMuxError {
   return new ToolMuxError({
     code: 'AUTH_CONFIG_INVALID',
-    message:
-      `The ${toolkitLabel} token endpoint refused the client id/secret of auth config ${account.authConfigId} when refreshing the token of ${account.id} (${failure.message}). ` +
-      `The account is not at fault and trying again will not help: fix the auth config, whose OAuth app's secret may have been rotated or the app deleted at the provider. ` +
-      `Give it the app's current clientId and clientSecret with ${apiRef('authConfigs.update', { authConfigId: account.authConfigId })} (for one toolmux made from managedAuth, correct managedAuth too): the accounts stay connected and their next refresh uses them.`,
+    message: clientRejectedText({
+      toolkitLabel,
+      authConfigId: account.authConfigId,
+      refusedBy: 'token endpoint',
+      during: `when refreshing the token of ${account.id}`,
+      failure,
+      notAtFault: 'the account',
+      fix: apiRef('authConfigs.update', { authConfigId: account.authConfigId }),
+      afterFix: 'the accounts stay connected and their next refresh uses them.',
+    }),
     details: { authConfigId: account.authConfigId, connectedAccountId: account.id },
   });
 }

@@ -1,3 +1,4 @@
+import { apiRefInEveryWording } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import type {
   ConnectedAccountChanges,
@@ -9,8 +10,8 @@ import { aliasTakenError } from './aliases.js';
 import type { AuthRecords } from './auth-records.js';
 import { accountLimitReached, accountsInLimit, freeAlias, revokeStoredTokens } from './connected-accounts.js';
 import { hashState, type OAuthRequestSecret } from './connection-requests.js';
-import type { StoredCredentials } from './credentials.js';
-import { exchangeCode, OAuthFailure } from './oauth.js';
+import { clientRejectedText, type StoredCredentials } from './credentials.js';
+import { AUTH_CONFIG_REFUSED, exchangeCode, OAuthFailure } from './oauth.js';
 import { oauth2SchemeOf } from './schemes.js';
 
 /**
@@ -127,12 +128,14 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
   } catch (error) {
     const failure =
       error instanceof OAuthFailure
-        ? error
+        ? error.refusal === 'client_rejected'
+          ? authConfigRefused(records, connection, error, parameters)
+          : error
         : new OAuthFailure(
             'server_error',
             ToolMuxError.isInstance(error) ? error.message : 'the connection could not be completed',
           );
-    if (!(error instanceof OAuthFailure))
+    if (failure !== error)
       logger.warn(`toolmux: OAuth callback of ${connection.id} failed: ${failure.description}`);
     if (activated) {
       // the account is connected (its tokens stored): only recording the request's end failed
@@ -157,6 +160,36 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
     await store.finishConnectionRequest(connection.id, 'FAILED');
     return back('failed', failure.error);
   }
+}
+
+/**
+ * The failure of a callback whose provider refused the auth config's OAuth client (`invalid_client`,
+ * `unauthorized_client`, a code of the scheme's `clientRejectedErrors`): `auth_config_invalid`, in the
+ * words of a refused refresh, naming the auth config to fix and how (for the SDK and the REST API:
+ * the text is stored as the account's `statusReason`), so that neither the application nor the user
+ * takes it for the user's fault.
+ */
+function authConfigRefused(
+  records: AuthRecords,
+  connection: ConnectionRequestRecord,
+  failure: OAuthFailure,
+  parameters: URLSearchParams,
+): OAuthFailure {
+  const { authConfigId } = connection;
+  return new OAuthFailure(
+    AUTH_CONFIG_REFUSED,
+    clientRejectedText({
+      toolkitLabel: records.label(connection.toolkit),
+      authConfigId,
+      // the authorization endpoint refuses by redirecting with `error`; else the code exchange was refused
+      refusedBy: parameters.has('error') ? 'authorization endpoint' : 'token endpoint',
+      during: `when connecting ${connection.connectedAccountId} (connection request ${connection.id})`,
+      failure,
+      notAtFault: 'the user',
+      fix: apiRefInEveryWording('authConfigs.update', { authConfigId }),
+      afterFix: 'then the user connects again with a new link.',
+    }),
+  );
 }
 
 /**

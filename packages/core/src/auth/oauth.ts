@@ -43,7 +43,10 @@ export class OAuthFailure extends Error {
     /** The OAuth `error` code, or `server_error` / `network_error` / `invalid_response`. */
     readonly error: string,
     readonly description: string,
-    /** Set by {@link refreshTokens} when the error code says what the refusal means. */
+    /**
+     * Set by {@link refreshTokens} when the error code says what the refusal means, and by
+     * {@link exchangeCode} for a refused client (`client_rejected`).
+     */
     readonly refusal?: RefreshRefusal,
   ) {
     super(`${error}: ${description}`);
@@ -64,6 +67,29 @@ function refusalOf(scheme: OAuth2Scheme, error: string): RefreshRefusal | undefi
     return 'client_rejected';
   }
   return undefined;
+}
+
+/**
+ * The error code of a connection whose OAuth callback found the auth config's client refused (see
+ * `handleOAuthCallback`): the account's `statusReason` starts with it and a colon.
+ */
+export const AUTH_CONFIG_REFUSED = 'auth_config_invalid';
+
+/** Whether an account's `statusReason` says the auth config's OAuth client was refused. */
+export function authConfigRefusedIn(statusReason: string | null | undefined): boolean {
+  return statusReason?.startsWith(`${AUTH_CONFIG_REFUSED}: `) ?? false;
+}
+
+/** `failure` with its {@link RefreshRefusal}, when its code means one of `meanings`. */
+function withRefusal(
+  scheme: OAuth2Scheme,
+  failure: OAuthFailure,
+  meanings: readonly RefreshRefusal[],
+): OAuthFailure {
+  const refusal = refusalOf(scheme, failure.error);
+  return refusal && meanings.includes(refusal)
+    ? new OAuthFailure(failure.error, failure.description, refusal)
+    : failure;
 }
 
 /**
@@ -372,7 +398,8 @@ function checkIssuer(as: oauth.AuthorizationServer, parameters: URLSearchParams)
 
 /**
  * Checks the provider's answer at the callback (`iss`, `error`) and trades the code for tokens. The
- * state was checked by the caller against the stored hash.
+ * state was checked by the caller against the stored hash. A failure whose code says the client was
+ * refused carries `refusal: 'client_rejected'` (see {@link RefreshRefusal}).
  */
 export async function exchangeCode(
   scheme: OAuth2Scheme,
@@ -399,12 +426,14 @@ export async function exchangeCode(
     );
   } catch (error) {
     // the provider may quote what it was sent (the state too: it came with the code)
-    throw failureOf(error, [
+    const failure = failureOf(error, [
       client.clientSecret,
       options.codeVerifier,
       ...callbackParameters.getAll('code'),
       ...callbackParameters.getAll('state'),
     ]);
+    // a refused client is the auth config's fault; `invalid_grant` here is a bad code, no dead refresh token
+    throw withRefusal(scheme, failure, ['client_rejected']);
   }
 }
 
@@ -430,9 +459,10 @@ export async function refreshTokens(
     );
     return tokenSetOf(await oauth.processRefreshTokenResponse(as, oauthClient, response, tokenTypes(scheme)));
   } catch (error) {
-    const failure = failureOf(error, [client.clientSecret, refreshToken]);
-    const refusal = refusalOf(scheme, failure.error);
-    throw refusal ? new OAuthFailure(failure.error, failure.description, refusal) : failure;
+    throw withRefusal(scheme, failureOf(error, [client.clientSecret, refreshToken]), [
+      'refresh_token_dead',
+      'client_rejected',
+    ]);
   }
 }
 

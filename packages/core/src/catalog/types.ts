@@ -146,7 +146,8 @@ export interface OAuth2Scheme {
    * provider's token endpoint refuses the OAuth client itself, its client id or secret (GitHub
    * answers `incorrect_client_credentials`, Slack `invalid_client_id` and `bad_client_secret`). A
    * refresh refused with one of them fails with AUTH_CONFIG_INVALID naming the auth config to fix; the
-   * account stays ACTIVE, since it is not at fault.
+   * account stays ACTIVE, since it is not at fault. A connection whose code exchange is refused with one
+   * fails with `auth_config_invalid`, its `statusReason` naming the auth config to fix.
    * @default []
    */
   clientRejectedErrors?: string[];

@@ -355,6 +355,31 @@ describe('OAuth through the hosted connect page', () => {
     expect((await mux.connectedAccounts.get(started.json.connected_account_id)).status).toBe('ACTIVE');
   });
 
+  it('a client secret the provider refuses: the done page and status_reason name the application, not the user', async () => {
+    const wrongSecret = 'a-secret-the-provider-refuses';
+    const created = await api('POST', '/auth-configs', {
+      toolkit: 'octo',
+      type: 'oauth2',
+      client_id: oauth.clientId,
+      client_secret: wrongSecret,
+    });
+    const started = await api('POST', '/connected-accounts/link', {
+      user_id: 'user_refused_client',
+      auth_config_id: created.json.id,
+    });
+    const { back } = await connectThroughPage(started.json.redirect_url);
+    expect(back.searchParams.get('error')).toBe('auth_config_invalid');
+    const done = await (await fetch(back)).text();
+    expect(done).toContain("the service refused the application's own credentials");
+    expect(done).toContain('This is not your fault');
+    const account = await api('GET', `/connected-accounts/${started.json.connected_account_id}`);
+    expect(account.json.status).toBe('FAILED');
+    expect(account.json.status_reason).toContain(
+      `PATCH /api/v1/auth-configs/${created.json.id} with { "client_id": …, "client_secret": … } (REST API)`,
+    );
+    expect(JSON.stringify([done, account.json, back.toString()])).not.toContain(wrongSecret);
+  });
+
   it('gives the hosted link to session.authorize() and TOOLMUX_MANAGE_CONNECTIONS of the served ToolMux', async () => {
     const authConfigId = await octoConfig();
     const session = await mux.create('user_embedded', {

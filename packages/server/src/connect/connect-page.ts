@@ -219,10 +219,14 @@ export class ConnectPages {
   /** `GET /connect/done`: where users land when the application gave no callbackUrl. */
   done(url: URL): Response {
     const failed = url.searchParams.get('status') === 'failed';
+    // the provider refused the application's OAuth client: not the user's doing, nor fixed by trying again
+    const misconfigured = failed && url.searchParams.get('error') === 'auth_config_invalid';
     return page(200, failed ? 'Connection failed' : 'Connected', [
-      failed
-        ? '<p>The account could not be connected. Go back to the application and try again.</p>'
-        : '<p>Your account is connected. You can close this window and go back to the application.</p>',
+      misconfigured
+        ? "<p>The account could not be connected: the service refused the application's own credentials (its OAuth client id or secret). This is not your fault, and trying again will not help until the application's operator fixes its configuration. Let them know.</p>"
+        : failed
+          ? '<p>The account could not be connected. Go back to the application and try again.</p>'
+          : '<p>Your account is connected. You can close this window and go back to the application.</p>',
     ]);
   }
 }
