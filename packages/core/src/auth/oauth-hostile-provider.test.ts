@@ -264,9 +264,40 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
         answer.write('{"access_token":"');
       });
       expect(account.status).toBe('FAILED');
+      // the fetch's own timeout, not toolmux's 30 s, cut the answer
       expect(account.statusReason).toMatch(
-        /^network_error: the authorization server did not send its whole answer in time/,
+        /^network_error: the request for its whole answer of the authorization server ended with the ToolMux fetch's own TimeoutError \(.*\), before the 30 s of the ToolMux's oauthRequestTimeoutMs ran out/,
       );
+    });
+
+    it("a fetch of the application's that aborts by itself is named, not taken for toolmux's timeout", async () => {
+      const aborting: typeof fetch = async () => {
+        throw new DOMException('the application cancelled its request', 'AbortError');
+      };
+      const { mux } = setup({ fetch: aborting });
+      const { account, response } = await connect(
+        mux,
+        json({ access_token: 'at_never', token_type: 'Bearer' }),
+      );
+      expect(account).toMatchObject({
+        status: 'FAILED',
+        statusReason:
+          "network_error: the request for an answer of the authorization server ended with the ToolMux fetch's own AbortError (the application cancelled its request), before the 30 s of the ToolMux's oauthRequestTimeoutMs ran out: check the fetch passed to the ToolMux",
+      });
+      expect(new URL(response.headers.get('location')!).searchParams.get('error')).toBe('network_error');
+
+      // and on a refresh
+      const { mux: working } = setup();
+      const { account: connected } = await connect(
+        working,
+        json({ access_token: 'at_first_1234', token_type: 'Bearer', refresh_token: 'rt_first_1234' }),
+        undefined,
+        'user_2',
+      );
+      const { mux: refreshing } = setup({ fetch: aborting });
+      const refused = await rejection(refreshing.connectedAccounts.refresh(connected.id), 'OAUTH_ERROR');
+      expect(refused.message).toContain("ended with the ToolMux fetch's own AbortError");
+      expect(refused.message).not.toContain('in time');
     });
 
     it("a token endpoint that never answers fails the connection, and a refresh, as network_error naming the ToolMux's oauthRequestTimeoutMs", async () => {

@@ -189,17 +189,25 @@ function clientAuthentication(scheme: OAuth2Scheme, client: OAuthClient): oauth.
  */
 function boundedFetch({ fetch, timeoutMs }: OAuthTransport): typeof globalThis.fetch {
   return async (input, init) => {
+    // the signal of `requestOptions`: aborted only when toolmux's own timer fired
     const signal = init?.signal ?? undefined;
-    const unreachable = (error: unknown, waitingFor: string) =>
-      signal?.aborted || (error instanceof Error && error.name === 'TimeoutError')
-        ? new OAuthFailure(
-            'network_error',
-            `the authorization server did not send ${waitingFor} in time (its requests time out after ${durationText(timeoutMs)}, the ToolMux's oauthRequestTimeoutMs)`,
-          )
-        : new OAuthFailure(
-            'network_error',
-            `the authorization server could not be reached (${error instanceof Error ? error.message : 'unknown error'})`,
-          );
+    const unreachable = (error: unknown, waitingFor: string) => {
+      if (signal?.aborted) {
+        return new OAuthFailure(
+          'network_error',
+          `the authorization server did not send ${waitingFor} in time (its requests time out after ${durationText(timeoutMs)}, the ToolMux's oauthRequestTimeoutMs)`,
+        );
+      }
+      const said = error instanceof Error ? error.message : 'unknown error';
+      if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) {
+        // the application's fetch gave up by itself (its own timeout or abort): not toolmux's timeout
+        return new OAuthFailure(
+          'network_error',
+          `the request for ${waitingFor} of the authorization server ended with the ToolMux fetch's own ${error.name} (${said}), before the ${durationText(timeoutMs)} of the ToolMux's oauthRequestTimeoutMs ran out: check the fetch passed to the ToolMux`,
+        );
+      }
+      return new OAuthFailure('network_error', `the authorization server could not be reached (${said})`);
+    };
     let response: Response;
     try {
       response = await fetch(input, init);
