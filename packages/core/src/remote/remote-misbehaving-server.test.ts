@@ -96,6 +96,47 @@ describe('remote client: answers that are not the toolmux API', () => {
     expect((await rejection(session.waitForConnections(['github']))).code).toBe('SERVER_UNREACHABLE');
   });
 
+  it('a status this SDK does not know ends a wait at once with SERVER_UNREACHABLE naming the field and the value', async () => {
+    const request = {
+      id: 'cr_newer_status',
+      kind: 'oauth2',
+      user_id: 'user_1',
+      toolkit: 'github',
+      auth_config_id: 'ac_1',
+      connected_account_id: 'ca_1',
+      status: 'PENDING',
+      callback_url: 'http://localhost:3000/connected',
+      redirect_url: `${server.url}/connect/cr_newer_status`,
+      expires_at: new Date(Date.now() + 600_000).toISOString(),
+    };
+    server.answer(json(201, request));
+    const started = await mux.connectedAccounts.link('user_1', 'ac_1');
+    // a newer server's status: not PENDING, nor any end the SDK knows
+    server.answer(json(200, { ...request, status: 'AWAITING_ADMIN_APPROVAL' }));
+    const error = await rejection(started.waitForConnection(5_000));
+    expect(error.code).toBe('SERVER_UNREACHABLE');
+    expect(error.message).toContain(
+      'a connection request whose "status" is "AWAITING_ADMIN_APPROVAL", a value this SDK does not know (it knows "PENDING", "COMPLETED", "FAILED", "EXPIRED")',
+    );
+    expect(error.message).toContain(server.url);
+    // one look, not a poll until the timeout
+    expect(server.received.filter(({ method }) => method === 'GET')).toHaveLength(1);
+
+    server.answer(json(200, SESSION));
+    const session = await mux.use(SESSION.session_id);
+    server.answer(
+      json(200, { toolkits: { github: { status: 'NEEDS_APPROVAL', message: 'wait' } }, timed_out: false }),
+    );
+    const waited = await rejection(session.waitForConnections(['github']));
+    expect(waited.code).toBe('SERVER_UNREACHABLE');
+    expect(waited.message).toContain('a wait answer whose "toolkits.github.status" is "NEEDS_APPROVAL"');
+    server.answer(json(200, { status: 'NEEDS_APPROVAL' }));
+    const ensured = await rejection(session.ensureConnected('github'));
+    expect(ensured.message).toContain(
+      'an ensure-connected answer whose "status" is "NEEDS_APPROVAL", a value this SDK does not know (it knows "CONNECTED", "NEEDS_USER")',
+    );
+  });
+
   it('an answer that never ends is read up to a bound, then SERVER_UNREACHABLE', async () => {
     server.answer((request, response) => {
       response.writeHead(200, { 'content-type': 'application/json' });

@@ -198,8 +198,8 @@ type Kind = 'string' | 'boolean' | 'number' | 'object' | 'array' | 'date';
 
 /**
  * How one field of an answer is checked: a {@link Kind} (`'string|null'`: null too), a {@link Shape}
- * (an object whose fields are checked in turn), or {@link optional}, {@link nullable}, {@link listOf},
- * {@link recordOf} of one of them.
+ * (an object whose fields are checked in turn), {@link optional}, {@link nullable}, {@link listOf},
+ * {@link recordOf} of one of them, or {@link oneOf} (a string of a set).
  */
 type Field = Kind | `${Kind}|null` | Shape | Rule;
 
@@ -210,8 +210,10 @@ interface Shape {
 
 class Rule {
   constructor(
-    readonly is: 'optional' | 'nullable' | 'list' | 'record',
+    readonly is: 'optional' | 'nullable' | 'list' | 'record' | 'oneOf',
     readonly field: Field,
+    /** `oneOf`: the values the SDK knows. */
+    readonly values: readonly string[] = [],
   ) {}
 }
 
@@ -223,6 +225,12 @@ const nullable = (field: Field): Rule => new Rule('nullable', field);
 const listOf = (item: Field): Rule => new Rule('list', item);
 /** An object whose every value is `value`, whatever its keys. */
 const recordOf = (value: Field): Rule => new Rule('record', value);
+/**
+ * A string the SDK branches on (a status): one of `values`. Another one (a newer server's) fails the
+ * answer at once, naming the field and the value, rather than being taken for none of them (a wait
+ * that polls until its timeout on a status it does not know).
+ */
+const oneOf = <const V extends string>(...values: V[]): Rule => new Rule('oneOf', 'string', values);
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -267,6 +275,7 @@ function nameOf(field: Field): string {
   if (field instanceof Rule) {
     if (field.is === 'optional') return nameOf(field.field);
     if (field.is === 'nullable') return `${nameOf(field.field)} or null`;
+    if (field.is === 'oneOf') return 'string';
     return field.is === 'list' ? 'array' : 'object';
   }
   if (typeof field === 'object') return 'object';
@@ -278,6 +287,8 @@ interface Problem {
   path: Array<string | number>;
   expected: string;
   got: unknown;
+  /** A {@link oneOf} field that holds a string: the values the SDK knows. */
+  known?: readonly string[];
 }
 
 /** The check of one field: undefined when `value` passes, else the first field of it that does not. */
@@ -299,6 +310,13 @@ function compile(field: Field): Check {
   const expected = nameOf(field);
   if (field instanceof Rule) {
     const inner = compile(field.field);
+    if (field.is === 'oneOf') {
+      const known = new Set(field.values);
+      return (value) => {
+        if (typeof value !== 'string') return failed(expected, value);
+        return known.has(value) ? undefined : { path: [], expected, got: value, known: field.values };
+      };
+    }
     if (field.is === 'optional') return (value) => (value === undefined ? undefined : inner(value));
     if (field.is === 'nullable') {
       return (value) => {
@@ -378,7 +396,12 @@ function checker<W>(what: string, shape: Shape): (value: unknown) => W {
   return (value) => {
     const problem = check(value);
     if (problem === undefined) return value as W;
-    const { path, expected, got } = problem;
+    const { path, expected, got, known } = problem;
+    if (known) {
+      throw new TypeError(
+        `${what} whose "${pathText(path)}" is ${shownValue(got)}, a value this SDK does not know (it knows ${known.map((value) => JSON.stringify(value)).join(', ')}): the server is likely newer than this @toolmux/core; update @toolmux/core to the server's version`,
+      );
+    }
     if (path.length === 0) {
       throw new TypeError(`${what} that is not a JSON object (got ${shownGot(got, expected)})`);
     }
@@ -398,6 +421,28 @@ const ACCOUNT_CHOICE: Shape = { id: 'string', alias: 'string|null', is_default: 
 
 const SESSION_MCP: Shape = { url: 'string', headers: { Authorization: 'string' } };
 
+/** The statuses the SDK branches on, each list checked against its type (none missing, none extra). */
+const CONNECTION_REQUEST_STATUSES = [
+  'PENDING',
+  'COMPLETED',
+  'FAILED',
+  'EXPIRED',
+] as const satisfies readonly ConnectionRequestStatus[];
+const TOOLKIT_CONNECTION_STATUSES = [
+  'CONNECTED',
+  'PENDING',
+  'FAILED',
+  'EXPIRED',
+  'NOT_STARTED',
+] as const satisfies readonly ToolkitConnectionStatus[];
+type Missing<Known, Listed> = Exclude<Known, Listed> extends never ? true : Exclude<Known, Listed>;
+const allListed: [
+  Missing<ConnectionRequestStatus, (typeof CONNECTION_REQUEST_STATUSES)[number]>,
+  Missing<ToolkitConnectionStatus, (typeof TOOLKIT_CONNECTION_STATUSES)[number]>,
+  Missing<EnsureConnectedWire['status'], 'CONNECTED' | 'NEEDS_USER'>,
+] = [true, true, true];
+void allListed;
+
 const CONNECTION_REQUEST: Shape = {
   id: 'string',
   kind: 'string',
@@ -405,7 +450,8 @@ const CONNECTION_REQUEST: Shape = {
   toolkit: 'string',
   auth_config_id: 'string',
   connected_account_id: 'string|null',
-  status: 'string',
+  // `waitForConnection()` branches on it
+  status: oneOf(...CONNECTION_REQUEST_STATUSES),
   callback_url: 'string',
   redirect_url: 'string',
   expires_at: 'date',
@@ -512,12 +558,12 @@ const SHAPES = {
     updated_at: 'date',
   },
   connectionRequest: CONNECTION_REQUEST,
-  ensureConnected: { status: 'string' },
+  ensureConnected: { status: oneOf('CONNECTED', 'NEEDS_USER') },
   ensureConnectedAccount: { account: nullable({ id: 'string', status: 'string', toolkit: 'string' }) },
   ensureConnectedRequest: { request: CONNECTION_REQUEST },
   waitForConnections: {
     toolkits: recordOf({
-      status: 'string',
+      status: oneOf(...TOOLKIT_CONNECTION_STATUSES),
       connected_account_id: optional('string'),
       connection_request_id: optional('string'),
       expires_at: optional('date'),
@@ -579,18 +625,14 @@ export const offloadOf = checker<OffloadWire>('an offload answer', SHAPES.offloa
 
 const ENSURE_CONNECTED = 'an ensure-connected answer';
 const ensureConnectedChecks = {
-  status: checker<{ status: string }>(ENSURE_CONNECTED, SHAPES.ensureConnected),
+  status: checker<{ status: EnsureConnectedWire['status'] }>(ENSURE_CONNECTED, SHAPES.ensureConnected),
   CONNECTED: checker<EnsureConnectedWire>(ENSURE_CONNECTED, SHAPES.ensureConnectedAccount),
   NEEDS_USER: checker<EnsureConnectedWire>(ENSURE_CONNECTED, SHAPES.ensureConnectedRequest),
 };
 
 /** `POST /sessions/:id/ensure-connected`: checked as the shape its `status` says. */
 export function ensureConnectedWireOf(wire: unknown): EnsureConnectedWire {
-  const { status } = ensureConnectedChecks.status(wire);
-  if (status === 'CONNECTED' || status === 'NEEDS_USER') return ensureConnectedChecks[status](wire);
-  throw new TypeError(
-    `${ENSURE_CONNECTED} with status ${shownValue(status)}, neither "CONNECTED" nor "NEEDS_USER"`,
-  );
+  return ensureConnectedChecks[ensureConnectedChecks.status(wire).status](wire);
 }
 
 export const waitForConnectionsOf = reader(
