@@ -14,9 +14,15 @@ export interface ScriptedRequest {
 /**
  * A reply of the script: the JSON body (status 200), a status with its body, or `{ events }`: a
  * server-sent event stream (status 200) of one `data:` line per event (JSON), then `data: [DONE]`,
- * for a client that asked for a streamed answer.
+ * for a client that asked for a streamed answer; or `{ namedEvents }`: a stream whose events carry
+ * their name (`event:` line, then the JSON `data:` line), as Anthropic's Messages API streams, with no
+ * `[DONE]` at the end.
  */
-export type ScriptedReply = unknown | { status: number; body: unknown } | { events: unknown[] };
+export type ScriptedReply =
+  | unknown
+  | { status: number; body: unknown }
+  | { events: unknown[] }
+  | { namedEvents: Array<{ event: string; data: unknown }> };
 
 /** What {@link startScriptedModelServer} returns. */
 export interface ScriptedModelServer {
@@ -56,12 +62,20 @@ export async function startScriptedModelServer(
       let status = 200;
       let body: unknown;
       let events: unknown[] | undefined;
+      let namedEvents: Array<{ event: string; data: unknown }> | undefined;
       try {
         if (!step)
           throw new Error(`the script has ${script.length} steps; request ${requests.length} is past it`);
         const reply = await step(request);
         if (typeof reply === 'object' && reply !== null && 'events' in reply && Array.isArray(reply.events))
           events = reply.events;
+        if (
+          typeof reply === 'object' &&
+          reply !== null &&
+          'namedEvents' in reply &&
+          Array.isArray(reply.namedEvents)
+        )
+          namedEvents = reply.namedEvents;
         const withStatus =
           typeof reply === 'object' && reply !== null && 'status' in reply && 'body' in reply
             ? (reply as { status: number; body: unknown })
@@ -72,6 +86,13 @@ export async function startScriptedModelServer(
           500,
           { error: { message: error instanceof Error ? error.message : String(error) } },
         ];
+      }
+      if (namedEvents && status === 200) {
+        outgoing.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        for (const { event, data } of namedEvents)
+          outgoing.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        outgoing.end();
+        return;
       }
       if (events && status === 200) {
         outgoing.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });

@@ -1,0 +1,289 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Options, query, type SDKMessage } from '@anthropic-ai/claude-agent-sdk';
+import { SessionPreset } from '@toolmux/core';
+import { type ScriptedModelServer, type ScriptedRequest, startScriptedModelServer } from '@toolmux/core/test';
+import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ClaudeAgentSdkProvider, type ClaudeAgentTools } from './index.js';
+
+const samples = sampleModes({ toolkits: ['tasks', 'notes'] }, { beforeAll, afterEach, afterAll });
+
+let messageCount = 0;
+
+/** A streamed Messages API answer (named server-sent events) of one content block. */
+function streamed(model: string, block: Record<string, unknown>, stopReason: 'tool_use' | 'end_turn') {
+  const message = {
+    id: `msg_${++messageCount}`,
+    type: 'message',
+    role: 'assistant',
+    model,
+    content: [],
+    stop_reason: null,
+    stop_sequence: null,
+    usage: { input_tokens: 10, output_tokens: 1 },
+  };
+  const start = block.type === 'tool_use' ? { ...block, input: {} } : { type: 'text', text: '' };
+  const delta =
+    block.type === 'tool_use'
+      ? { type: 'input_json_delta', partial_json: JSON.stringify(block.input) }
+      : { type: 'text_delta', text: block.text };
+  const events = [
+    { event: 'message_start', data: { type: 'message_start', message } },
+    { event: 'content_block_start', data: { type: 'content_block_start', index: 0, content_block: start } },
+    { event: 'content_block_delta', data: { type: 'content_block_delta', index: 0, delta } },
+    { event: 'content_block_stop', data: { type: 'content_block_stop', index: 0 } },
+    {
+      event: 'message_delta',
+      data: {
+        type: 'message_delta',
+        delta: { stop_reason: stopReason, stop_sequence: null },
+        usage: { output_tokens: 5 },
+      },
+    },
+    { event: 'message_stop', data: { type: 'message_stop' } },
+  ];
+  return { namedEvents: events };
+}
+
+const toolUse = (id: string, name: string, input: unknown) => (request: ScriptedRequest) =>
+  streamed(request.body.model, { type: 'tool_use', id, name, input }, 'tool_use');
+const answer = (text: string) => (request: ScriptedRequest) =>
+  streamed(request.body.model, { type: 'text', text }, 'end_turn');
+
+/** The tool_result blocks of the last user message of a Messages API request. */
+function toolResultsOf(request: ScriptedRequest | undefined) {
+  const last = request?.body.messages.at(-1);
+  return (last?.content ?? []).filter((block: { type: string }) => block.type === 'tool_result');
+}
+
+/** The text of a tool_result block (its content is a string or text blocks). */
+function textOf(block: { content: string | Array<{ type: string; text?: string }> }): string {
+  return typeof block.content === 'string'
+    ? block.content
+    : block.content.map((part) => part.text ?? '').join('');
+}
+
+let home: string;
+beforeEach(async () => {
+  home = await mkdtemp(join(tmpdir(), 'toolmux-claude-agent-'));
+});
+afterEach(async () => {
+  await rm(home, { recursive: true, force: true });
+});
+
+/**
+ * Runs the SDK's own agent loop (the Claude Code binary it ships) against the scripted model server,
+ * offline: the CLI's configuration lives in a fresh folder, and it sends no traffic but model requests.
+ * The run is raced against the script running out, so a loop that would go on (and retry) ends at once.
+ */
+async function run(
+  model: ScriptedModelServer,
+  scriptLength: number,
+  tools: ClaudeAgentTools,
+  extra: Options = {},
+) {
+  const abortController = new AbortController();
+  const messages: SDKMessage[] = [];
+  const options: Options = {
+    ...tools,
+    abortController,
+    cwd: home,
+    settingSources: [],
+    env: {
+      PATH: process.env.PATH,
+      HOME: home,
+      CLAUDE_CONFIG_DIR: home,
+      ANTHROPIC_BASE_URL: model.url,
+      ANTHROPIC_API_KEY: 'sk-ant-test-not-a-key',
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    },
+    ...extra,
+  };
+  const consume = (async () => {
+    for await (const message of query({ prompt: 'Remind me to buy milk', options })) messages.push(message);
+  })();
+  let overrun: (error: Error) => void = () => {};
+  const pastScript = new Promise<never>((_, reject) => {
+    overrun = reject;
+  });
+  const watch = setInterval(() => {
+    if (model.requests.length > scriptLength) {
+      abortController.abort();
+      overrun(new Error(`the CLI sent request ${model.requests.length}, past the script of ${scriptLength}`));
+    }
+  }, 50);
+  try {
+    await Promise.race([consume, pastScript]);
+  } finally {
+    clearInterval(watch);
+  }
+  return messages;
+}
+
+const modelRequests = (model: ScriptedModelServer) =>
+  model.requests.filter((request) => request.method === 'POST' && request.url.startsWith('/v1/messages'));
+
+describe.each(TOOLMUX_MODES)('ClaudeAgentSdkProvider in the Claude Agent SDK query() loop (%s)', (mode) => {
+  let model: ScriptedModelServer | undefined;
+  afterEach(async () => {
+    await model?.close();
+    model = undefined;
+  });
+
+  it('the model calls a session tool over the in-process MCP server, reads its result, then answers', async () => {
+    const { tools, session, calls } = await samples.session(new ClaudeAgentSdkProvider(), {
+      mode,
+      preset: SessionPreset.DIRECT_TOOLS,
+    });
+    expect(tools.allowedTools).toContain('mcp__toolmux__TASKS_CREATE_TASK');
+    model = await startScriptedModelServer([
+      (request) => {
+        const names = (request.body.tools as Array<{ name: string }>).map((tool) => tool.name);
+        expect(names).toContain('mcp__toolmux__TASKS_CREATE_TASK');
+        return toolUse('toolu_create', 'mcp__toolmux__TASKS_CREATE_TASK', { title: 'Buy milk' })(request);
+      },
+      answer('Added "Buy milk".'),
+    ]);
+
+    const messages = await run(model, 2, tools);
+
+    const result = messages.find((message) => message.type === 'result');
+    expect(result).toMatchObject({ subtype: 'success', result: 'Added "Buy milk".' });
+    expect(calls).toEqual([
+      expect.objectContaining({ slug: 'TASKS_CREATE_TASK', input: { title: 'Buy milk' } }),
+    ]);
+    // the model got the tool's result on the wire, for its tool_use id
+    const [sent] = toolResultsOf(modelRequests(model)[1]);
+    expect(sent).toMatchObject({ tool_use_id: 'toolu_create' });
+    expect(sent.is_error ?? false).toBe(false);
+    expect(JSON.parse(textOf(sent))).toEqual({ id: 'task_1', title: 'Buy milk' });
+    // the session logged the call, with Claude's tool call id
+    expect((await session.logs()).items).toEqual([
+      expect.objectContaining({ toolSlug: 'TASKS_CREATE_TASK', status: 'success', callId: 'toolu_create' }),
+    ]);
+  });
+
+  it('a throwing tool and invalid arguments reach the model as readable error results', async () => {
+    const { tools, session } = await samples.session(new ClaudeAgentSdkProvider(), {
+      mode,
+      preset: SessionPreset.DIRECT_TOOLS,
+    });
+    model = await startScriptedModelServer([
+      toolUse('toolu_sync', 'mcp__toolmux__TASKS_SYNC_CALENDAR', { calendarId: 'work' }),
+      toolUse('toolu_bad', 'mcp__toolmux__TASKS_CREATE_TASK', { title: '', priority: 'urgent' }),
+      answer('The calendar is unreachable.'),
+    ]);
+
+    const messages = await run(model, 3, tools);
+
+    expect(messages.find((message) => message.type === 'result')).toMatchObject({ subtype: 'success' });
+    const [thrown] = toolResultsOf(modelRequests(model)[1]);
+    expect(thrown).toMatchObject({ tool_use_id: 'toolu_sync', is_error: true });
+    expect(textOf(thrown)).toContain(
+      'Error (TOOL_EXECUTION_FAILED): TASKS_SYNC_CALENDAR failed: calendar work is unreachable',
+    );
+    const [invalid] = toolResultsOf(modelRequests(model)[2]);
+    expect(invalid).toMatchObject({ tool_use_id: 'toolu_bad', is_error: true });
+    expect(textOf(invalid)).toMatch(
+      /Error \(TOOL_ARGUMENTS_INVALID\): Invalid arguments for TASKS_CREATE_TASK: title: .*priority/,
+    );
+    const logs = (await session.logs()).items.map((log) => [
+      log.toolSlug,
+      log.callId,
+      log.status,
+      log.errorCode,
+    ]);
+    expect(logs.sort()).toEqual([
+      ['TASKS_CREATE_TASK', 'toolu_bad', 'error', 'TOOL_ARGUMENTS_INVALID'],
+      ['TASKS_SYNC_CALENDAR', 'toolu_sync', 'error', 'TOOL_EXECUTION_FAILED'],
+    ]);
+  });
+
+  it('without its allowedTools, Claude Code refuses the call and the tool does not run', async () => {
+    const { tools, calls } = await samples.session(new ClaudeAgentSdkProvider(), {
+      mode,
+      preset: SessionPreset.DIRECT_TOOLS,
+    });
+    model = await startScriptedModelServer([
+      toolUse('toolu_create', 'mcp__toolmux__TASKS_CREATE_TASK', { title: 'Buy milk' }),
+      answer('I may not.'),
+    ]);
+
+    await run(model, 2, tools, { allowedTools: [] });
+
+    expect(calls).toEqual([]);
+    const [refused] = toolResultsOf(modelRequests(model)[1]);
+    expect(refused).toMatchObject({ tool_use_id: 'toolu_create', is_error: true });
+  });
+
+  it('aborting query() stops the running tool, and the log says TOOL_ABORTED', async () => {
+    const { tools, calls, session } = await samples.session(new ClaudeAgentSdkProvider(), {
+      mode,
+      preset: SessionPreset.DIRECT_TOOLS,
+    });
+    model = await startScriptedModelServer([
+      toolUse('toolu_wait', 'mcp__toolmux__TASKS_WAIT_FOR_APPROVAL', { taskId: 'task_9' }),
+      // Claude Code tells the model the call was interrupted before it ends
+      answer('Stopped.'),
+    ]);
+    const abortController = new AbortController();
+
+    const running = run(model, 2, tools, { abortController }).catch((error: unknown) => error);
+    await vi.waitFor(() => expect(calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']));
+    abortController.abort();
+    // query() ends with Claude Code's abort error; closing its MCP connection aborted the tool
+    expect(await running).toMatchObject({ message: expect.stringMatching(/abort/i) });
+
+    const log = await vi.waitFor(async () => {
+      const [entry] = (await session.logs()).items;
+      expect(entry).toBeDefined();
+      return entry!;
+    });
+    expect(log).toMatchObject({
+      toolSlug: 'TASKS_WAIT_FOR_APPROVAL',
+      callId: 'toolu_wait',
+      status: 'error',
+      errorCode: 'TOOL_ABORTED',
+    });
+  });
+
+  it('one tools() result serves two query() runs at once: each gets its own MCP server', async () => {
+    const { tools, calls } = await samples.session(new ClaudeAgentSdkProvider({ serverName: 'tasks_app' }), {
+      mode,
+      preset: SessionPreset.DIRECT_TOOLS,
+    });
+    expect(Object.keys(tools.mcpServers)).toEqual(['tasks_app']);
+    const models = await Promise.all(
+      ['Buy milk', 'Call mom'].map((title, index) =>
+        startScriptedModelServer([
+          toolUse(`toolu_${index}`, 'mcp__tasks_app__TASKS_CREATE_TASK', { title }),
+          answer('Added.'),
+        ]),
+      ),
+    );
+    try {
+      await Promise.all(models.map((each) => run(each, 2, tools)));
+      for (const [index, each] of models.entries()) {
+        const [sent] = toolResultsOf(modelRequests(each)[1]);
+        expect(sent).toMatchObject({ tool_use_id: `toolu_${index}` });
+        expect(sent.is_error ?? false).toBe(false);
+      }
+    } finally {
+      await Promise.all(models.map((each) => each.close()));
+    }
+    expect(calls.map((call) => JSON.stringify(call.input)).sort()).toEqual([
+      '{"title":"Buy milk"}',
+      '{"title":"Call mom"}',
+    ]);
+  });
+});
+
+describe('ClaudeAgentSdkProvider', () => {
+  it('refuses a server name Claude Code cannot put in a tool name, and says which characters it takes', () => {
+    expect(() => new ClaudeAgentSdkProvider({ serverName: 'my tools' })).toThrow(
+      /serverName "my tools" is not a valid MCP server name; use letters, digits, "_" and "-" only/,
+    );
+  });
+});

@@ -1,0 +1,2 @@
+export type { ClaudeAgentSdkProviderOptions, ClaudeAgentTools } from './claude-agent-provider.js';
+export { ClaudeAgentSdkProvider } from './claude-agent-provider.js';
