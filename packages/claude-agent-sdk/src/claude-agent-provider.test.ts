@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Options, query, type SDKMessage } from '@anthropic-ai/claude-agent-sdk';
-import { SessionPreset } from '@toolmux/core';
+import { SessionPreset, ToolMuxError } from '@toolmux/core';
 import { type ScriptedModelServer, type ScriptedRequest, startScriptedModelServer } from '@toolmux/core/test';
 import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -282,7 +282,15 @@ describe.each(TOOLMUX_MODES)('ClaudeAgentSdkProvider in the Claude Agent SDK que
 
 describe('ClaudeAgentSdkProvider', () => {
   it('refuses a server name Claude Code cannot put in a tool name, and says which characters it takes', () => {
-    expect(() => new ClaudeAgentSdkProvider({ serverName: 'my tools' })).toThrow(
+    const refusal = (() => {
+      try {
+        new ClaudeAgentSdkProvider({ serverName: 'my tools' });
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(ToolMuxError.isInstance(refusal) && refusal.code).toBe('CONFIG_INVALID');
+    expect((refusal as Error).message).toMatch(
       /serverName "my tools" is not a valid MCP server name; use letters, digits, "_" and "-" only/,
     );
   });

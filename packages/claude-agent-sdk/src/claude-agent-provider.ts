@@ -6,7 +6,13 @@ import {
   ListToolsRequestSchema,
   type Tool as McpTool,
 } from '@modelcontextprotocol/sdk/types.js';
-import { type ExecuteFn, formatToolResultForModel, type Provider, type ToolSpec } from '@toolmux/core';
+import {
+  type ExecuteFn,
+  formatToolResultForModel,
+  type Provider,
+  ToolMuxError,
+  type ToolSpec,
+} from '@toolmux/core';
 
 /** Options of {@link ClaudeAgentSdkProvider}. */
 export interface ClaudeAgentSdkProviderOptions {
@@ -53,19 +59,19 @@ export class ClaudeAgentSdkProvider implements Provider<ClaudeAgentTools> {
 
   constructor({ serverName = 'toolmux' }: ClaudeAgentSdkProviderOptions = {}) {
     if (!SERVER_NAME.test(serverName))
-      throw new TypeError(
-        `ClaudeAgentSdkProvider: serverName ${JSON.stringify(serverName)} is not a valid MCP server name; use letters, digits, "_" and "-" only (Claude Code names tools mcp__<serverName>__<tool>).`,
-      );
+      throw new ToolMuxError({
+        code: 'CONFIG_INVALID',
+        message: `ClaudeAgentSdkProvider: serverName ${JSON.stringify(serverName)} is not a valid MCP server name; use letters, digits, "_" and "-" only (Claude Code names tools mcp__<serverName>__<tool>).`,
+      });
     this.serverName = serverName;
   }
 
   wrapTools(tools: readonly ToolSpec[], execute: ExecuteFn): ClaudeAgentTools {
     const serverName = this.serverName;
     const listed = tools.map(mcpToolOf);
-    const slugs = new Set(tools.map((spec) => spec.slug));
     return {
       get mcpServers() {
-        return { [serverName]: sdkServerOf(serverName, listed, slugs, execute) };
+        return { [serverName]: sdkServerOf(serverName, listed, execute) };
       },
       allowedTools: tools.map((spec) => `mcp__${serverName}__${spec.slug}`),
     };
@@ -88,26 +94,18 @@ function mcpToolOf(spec: ToolSpec): McpTool {
   return tool;
 }
 
-/** An MCP server, connected in-process by the SDK, whose tool calls run through `execute`. */
-function sdkServerOf(
-  name: string,
-  tools: McpTool[],
-  slugs: ReadonlySet<string>,
-  execute: ExecuteFn,
-): McpSdkServerConfigWithInstance {
+/**
+ * An MCP server, connected in-process by the SDK, whose tool calls run through `execute`: a name the
+ * session does not have is answered by the session as any provider's call is (TOOL_NOT_FOUND, with
+ * the names it may have meant).
+ */
+function sdkServerOf(name: string, tools: McpTool[], execute: ExecuteFn): McpSdkServerConfigWithInstance {
   const instance = new McpServer({ name, version: '1.0.0' }, { capabilities: { tools: {} } });
   instance.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
   instance.server.setRequestHandler(
     CallToolRequestSchema,
     async (request, extra): Promise<CallToolResult> => {
       const slug = request.params.name;
-      if (!slugs.has(slug))
-        return {
-          content: [
-            { type: 'text', text: `Error (TOOL_NOT_FOUND): ${slug} is not one of this session's tools.` },
-          ],
-          isError: true,
-        };
       const toolUseId = request.params._meta?.['claudecode/toolUseId'];
       const result = await execute(slug, request.params.arguments ?? {}, {
         signal: extra.signal,
