@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Options, query, type SDKMessage } from '@anthropic-ai/claude-agent-sdk';
-import { SessionPreset, ToolMuxError } from '@toolmux/core';
+import { defineTool, SessionPreset, ToolMuxError } from '@toolmux/core';
 import { type ScriptedModelServer, type ScriptedRequest, startScriptedModelServer } from '@toolmux/core/test';
 import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
 import { ClaudeAgentSdkProvider, type ClaudeAgentTools } from './index.js';
 
 const samples = sampleModes({ toolkits: ['tasks', 'notes'] }, { beforeAll, afterEach, afterAll });
@@ -165,6 +167,58 @@ describe.each(TOOLMUX_MODES)('ClaudeAgentSdkProvider in the Claude Agent SDK que
     ]);
   });
 
+  it('a 64-character slug gets an MCP name that keeps the wire name within 64 characters, and its call runs that tool', async () => {
+    // two slugs of 64 characters that share their first 60: shortened, each still has a name of its own
+    const stem = `TASKS_ARCHIVE_EVERY_TASK_OLDER_THAN_A_YEAR_AND_TAG_IT_FOR_RE`;
+    const slugs = [`${stem}VIEW`, `${stem}DACT`];
+    const ran: string[] = [];
+    const customTools = slugs.map((slug) =>
+      defineTool({
+        slug,
+        toolkit: 'tasks',
+        description: `Archives old tasks (${slug.slice(-4)})`,
+        inputSchema: z.object({ days: z.number() }),
+        execute: async ({ days }) => {
+          ran.push(slug);
+          return { archived: days };
+        },
+      }),
+    );
+    const { tools, session } = await samples.session(new ClaudeAgentSdkProvider(), {
+      mode,
+      preset: SessionPreset.DIRECT_TOOLS,
+      customTools,
+    });
+    const long = tools.allowedTools.filter((name) => name.startsWith('mcp__toolmux__TASKS_ARCHIVE_'));
+    expect(long).toHaveLength(2);
+    expect(new Set(long).size).toBe(2);
+    expect(tools.allowedTools.every((name) => name.length <= 64)).toBe(true);
+    let wire: string[] = [];
+    model = await startScriptedModelServer([
+      (request) => {
+        wire = (request.body.tools as Array<{ name: string }>).map((tool) => tool.name);
+        const second = wire.find((name) => name === long[1]);
+        return toolUse('toolu_archive', second ?? 'missing', { days: 365 })(request);
+      },
+      answer('Archived.'),
+    ]);
+
+    await run(model, 2, tools);
+
+    // what Claude Code sends is what the Messages API takes: names of at most 64 characters
+    expect(wire).toEqual(expect.arrayContaining(long));
+    expect(wire.filter((name) => name.length > 64)).toEqual([]);
+    expect(ran).toEqual([slugs[1]]);
+    const [sent] = toolResultsOf(modelRequests(model)[1]);
+    expect(sent).toMatchObject({ tool_use_id: 'toolu_archive' });
+    expect(sent.is_error ?? false).toBe(false);
+    expect(JSON.parse(textOf(sent))).toEqual({ archived: 365 });
+    // the log names the tool by its slug
+    expect((await session.logs()).items).toEqual([
+      expect.objectContaining({ toolSlug: slugs[1], status: 'success', callId: 'toolu_archive' }),
+    ]);
+  });
+
   it('a throwing tool and invalid arguments reach the model as readable error results', async () => {
     const { tools, session } = await samples.session(new ClaudeAgentSdkProvider(), {
       mode,
@@ -293,5 +347,40 @@ describe('ClaudeAgentSdkProvider', () => {
     expect((refusal as Error).message).toMatch(
       /serverName "my tools" is not a valid MCP server name; use letters, digits, "_" and "-" only/,
     );
+  });
+
+  it('refuses a server name that would leave too little of a 64-character tool name for the tool', () => {
+    const name = 'a'.repeat(33);
+    expect(() => new ClaudeAgentSdkProvider({ serverName: 'a'.repeat(32) })).not.toThrow();
+    expect(() => new ClaudeAgentSdkProvider({ serverName: name })).toThrow(
+      expect.objectContaining({
+        code: 'CONFIG_INVALID',
+        message: expect.stringContaining(`serverName "${name}" has 33 characters; use at most 32`),
+      }),
+    );
+  });
+
+  it('keeps every tool name within 64 characters under the longest server name, each its own', async () => {
+    const slug = `TASKS_${'X'.repeat(58)}`;
+    // a tool whose slug is the name the long one would get: the long one takes the next name
+    const hash = createHash('sha256').update(slug).digest('hex').slice(0, 8).toUpperCase();
+    const customTools = [slug, `TASKS_${'X'.repeat(10)}_${hash}`].map((each) =>
+      defineTool({
+        slug: each,
+        toolkit: 'tasks',
+        description: 'A tool with a long slug',
+        inputSchema: z.object({}),
+        execute: async () => ({}),
+      }),
+    );
+    const server = 's'.repeat(32);
+    const { tools } = await samples.session(new ClaudeAgentSdkProvider({ serverName: server }), {
+      preset: SessionPreset.DIRECT_TOOLS,
+      customTools,
+    });
+    expect(tools.allowedTools.filter((name) => name.length > 64)).toEqual([]);
+    expect(tools.allowedTools).toContain(`mcp__${server}__TASKS_CREATE_TASK`);
+    expect(tools.allowedTools).toContain(`mcp__${server}__TASKS_XXXXXXXXXX_${hash}`);
+    expect(tools.allowedTools).toContain(`mcp__${server}__TASKS_XXXXXXXXX_${hash}2`);
   });
 });

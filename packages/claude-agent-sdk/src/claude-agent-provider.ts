@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { McpSdkServerConfigWithInstance } from '@anthropic-ai/claude-agent-sdk';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
@@ -17,8 +18,10 @@ import {
 /** Options of {@link ClaudeAgentSdkProvider}. */
 export interface ClaudeAgentSdkProviderOptions {
   /**
-   * The name of the MCP server the tools are under, `toolmux` by default. Claude Code shows each tool
-   * to the model as `mcp__<serverName>__<slug>`, and its permission rules use that name.
+   * The name of the MCP server the tools are under, `toolmux` by default: letters, digits, `_` and `-`,
+   * at most 32 characters. Claude Code shows each tool to the model as `mcp__<serverName>__<slug>`, and
+   * its permission rules use that name; a slug that would make it longer than the 64 characters the
+   * Messages API takes is listed shortened (its start and a hash), and its calls still run it by slug.
    */
   serverName?: string;
 }
@@ -35,13 +38,18 @@ export interface ClaudeAgentTools {
    */
   readonly mcpServers: Record<string, McpSdkServerConfigWithInstance>;
   /**
-   * `options.allowedTools`: the name of every tool (`mcp__<serverName>__<slug>`), so that Claude Code
-   * runs them without asking for permission.
+   * `options.allowedTools`: the name of every tool (`mcp__<serverName>__<slug>`, with a shortened slug
+   * where the whole would pass 64 characters), so that Claude Code runs them without asking for permission.
    */
   readonly allowedTools: string[];
 }
 
 const SERVER_NAME = /^[a-zA-Z0-9_-]+$/;
+
+/** The longest tool name the Messages API takes (`tools[].name`: `^[a-zA-Z0-9_-]{1,64}$`). */
+const MAX_WIRE_NAME_LENGTH = 64;
+/** The longest server name: it leaves 25 characters of each tool name for the tool. */
+const MAX_SERVER_NAME_LENGTH = 32;
 
 /**
  * Gives session tools to the Claude Agent SDK's `query()`: an in-process MCP server whose tools run
@@ -63,19 +71,49 @@ export class ClaudeAgentSdkProvider implements Provider<ClaudeAgentTools> {
         code: 'CONFIG_INVALID',
         message: `ClaudeAgentSdkProvider: serverName ${JSON.stringify(serverName)} is not a valid MCP server name; use letters, digits, "_" and "-" only (Claude Code names tools mcp__<serverName>__<tool>).`,
       });
+    if (serverName.length > MAX_SERVER_NAME_LENGTH)
+      throw new ToolMuxError({
+        code: 'CONFIG_INVALID',
+        message: `ClaudeAgentSdkProvider: serverName ${JSON.stringify(serverName)} has ${serverName.length} characters; use at most ${MAX_SERVER_NAME_LENGTH} (Claude Code puts it in every tool name, mcp__<serverName>__<tool>, and the Messages API takes tool names of at most ${MAX_WIRE_NAME_LENGTH} characters).`,
+      });
     this.serverName = serverName;
   }
 
   wrapTools(tools: readonly ToolSpec[], execute: ExecuteFn): ClaudeAgentTools {
     const serverName = this.serverName;
-    const listed = tools.map(mcpToolOf);
+    const names = mcpToolNamesOf(tools, MAX_WIRE_NAME_LENGTH - `mcp____${serverName}`.length);
+    const slugOf = new Map([...names].map(([slug, name]) => [name, slug]));
+    const listed = tools.map((spec) => mcpToolOf(spec, names.get(spec.slug)!));
     return {
       get mcpServers() {
-        return { [serverName]: sdkServerOf(serverName, listed, execute) };
+        return { [serverName]: sdkServerOf(serverName, listed, slugOf, execute) };
       },
-      allowedTools: tools.map((spec) => `mcp__${serverName}__${spec.slug}`),
+      allowedTools: listed.map((tool) => `mcp__${serverName}__${tool.name}`),
     };
   }
+}
+
+/**
+ * The MCP name of each tool: its slug, or, where `mcp__<serverName>__<slug>` would pass the 64 characters
+ * the Messages API takes (Claude Code sends the whole name as it is, and the API refuses the request),
+ * the slug's start and a hash of the whole slug, within `budget` characters. A shortened name depends on
+ * its slug only, and one that meets another tool's name gets a number.
+ */
+function mcpToolNamesOf(tools: readonly ToolSpec[], budget: number): Map<string, string> {
+  const names = new Map<string, string>();
+  const fitting = tools.filter(({ slug }) => slug.length <= budget);
+  const taken = new Set(fitting.map(({ slug }) => slug));
+  for (const { slug } of fitting) names.set(slug, slug);
+  for (const { slug } of tools) {
+    if (names.has(slug)) continue;
+    const hash = createHash('sha256').update(slug).digest('hex').slice(0, 8).toUpperCase();
+    const within = (suffix: string) => `${slug.slice(0, budget - 9 - suffix.length)}_${hash}${suffix}`;
+    let name = within('');
+    for (let n = 2; taken.has(name); n++) name = within(String(n));
+    names.set(slug, name);
+    taken.add(name);
+  }
+  return names;
 }
 
 /**
@@ -83,9 +121,9 @@ export class ClaudeAgentSdkProvider implements Provider<ClaudeAgentTools> {
  * takes Zod shapes, which would mean converting every schema and validating twice), loaded up front
  * rather than deferred behind Claude Code's tool search.
  */
-function mcpToolOf(spec: ToolSpec): McpTool {
+function mcpToolOf(spec: ToolSpec, name: string): McpTool {
   const tool: McpTool = {
-    name: spec.slug,
+    name,
     description: spec.description,
     inputSchema: spec.inputSchema as McpTool['inputSchema'],
     _meta: { 'anthropic/alwaysLoad': true },
@@ -95,17 +133,22 @@ function mcpToolOf(spec: ToolSpec): McpTool {
 }
 
 /**
- * An MCP server, connected in-process by the SDK, whose tool calls run through `execute`: a name the
- * session does not have is answered by the session as any provider's call is (TOOL_NOT_FOUND, with
- * the names it may have meant).
+ * An MCP server, connected in-process by the SDK, whose tool calls run through `execute` under the
+ * tool's slug (`slugOf` maps a shortened MCP name back to it): a name the session does not have is
+ * answered by the session as any provider's call is (TOOL_NOT_FOUND, with the names it may have meant).
  */
-function sdkServerOf(name: string, tools: McpTool[], execute: ExecuteFn): McpSdkServerConfigWithInstance {
+function sdkServerOf(
+  name: string,
+  tools: McpTool[],
+  slugOf: ReadonlyMap<string, string>,
+  execute: ExecuteFn,
+): McpSdkServerConfigWithInstance {
   const instance = new McpServer({ name, version: '1.0.0' }, { capabilities: { tools: {} } });
   instance.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
   instance.server.setRequestHandler(
     CallToolRequestSchema,
     async (request, extra): Promise<CallToolResult> => {
-      const slug = request.params.name;
+      const slug = slugOf.get(request.params.name) ?? request.params.name;
       const toolUseId = request.params._meta?.['claudecode/toolUseId'];
       const result = await execute(slug, request.params.arguments ?? {}, {
         signal: extra.signal,
