@@ -167,6 +167,62 @@ describe.each(TOOLMUX_MODES)('ClaudeAgentSdkProvider in the Claude Agent SDK que
     ]);
   });
 
+  it('META_TOOLS (the default): the model searches, then runs what it found through TOOLMUX_MULTI_EXECUTE_TOOL', async () => {
+    const { tools, session, calls } = await samples.session(new ClaudeAgentSdkProvider(), { mode });
+    expect(tools.allowedTools).toEqual(
+      expect.arrayContaining([
+        'mcp__toolmux__TOOLMUX_SEARCH_TOOLS',
+        'mcp__toolmux__TOOLMUX_MULTI_EXECUTE_TOOL',
+      ]),
+    );
+    let found: string | undefined;
+    model = await startScriptedModelServer([
+      toolUse('toolu_search', 'mcp__toolmux__TOOLMUX_SEARCH_TOOLS', {
+        queries: [{ use_case: 'create a to-do task' }],
+      }),
+      (request) => {
+        const [searched] = toolResultsOf(request);
+        found = JSON.parse(textOf(searched)).results[0].tools[0].tool_slug;
+        return toolUse('toolu_multi', 'mcp__toolmux__TOOLMUX_MULTI_EXECUTE_TOOL', {
+          tools: [{ tool_slug: found, arguments: { title: 'Buy milk', priority: 'high' } }],
+        })(request);
+      },
+      answer('Added "Buy milk".'),
+    ]);
+
+    const messages = await run(model, 3, tools);
+
+    expect(messages.find((message) => message.type === 'result')).toMatchObject({ subtype: 'success' });
+    const names = (modelRequests(model)[0]!.body.tools as Array<{ name: string }>).map((tool) => tool.name);
+    expect(names).toEqual(expect.arrayContaining(tools.allowedTools));
+    expect(names).not.toContain('mcp__toolmux__TASKS_CREATE_TASK');
+    expect(found).toBe('TASKS_CREATE_TASK');
+    expect(calls).toEqual([
+      expect.objectContaining({ slug: 'TASKS_CREATE_TASK', input: { title: 'Buy milk', priority: 'high' } }),
+    ]);
+    // the model read the multi-execute's result on the wire, for its tool_use id
+    const [multi] = toolResultsOf(modelRequests(model)[2]);
+    expect(multi).toMatchObject({ tool_use_id: 'toolu_multi' });
+    expect(multi.is_error ?? false).toBe(false);
+    expect(JSON.parse(textOf(multi))).toMatchObject({
+      successful_count: 1,
+      results: [
+        { tool_slug: 'TASKS_CREATE_TASK', successful: true, data: { id: 'task_1', title: 'Buy milk' } },
+      ],
+    });
+    // the session logged the search, the multi-execute and, under it, the tool it ran
+    const logs = (await session.logs()).items;
+    const entryOf = (slug: string) => logs.find((log) => log.toolSlug === slug);
+    expect(entryOf('TOOLMUX_SEARCH_TOOLS')).toMatchObject({ status: 'success', callId: 'toolu_search' });
+    const parent = entryOf('TOOLMUX_MULTI_EXECUTE_TOOL');
+    expect(parent).toMatchObject({ status: 'success', callId: 'toolu_multi' });
+    expect(entryOf('TASKS_CREATE_TASK')).toMatchObject({
+      status: 'success',
+      callId: 'toolu_multi#0',
+      parentId: parent!.id,
+    });
+  });
+
   it('a 64-character slug gets an MCP name that keeps the wire name within 64 characters, and its call runs that tool', async () => {
     // two slugs of 64 characters that share their first 60: shortened, each still has a name of its own
     const stem = `TASKS_ARCHIVE_EVERY_TASK_OLDER_THAN_A_YEAR_AND_TAG_IT_FOR_RE`;
