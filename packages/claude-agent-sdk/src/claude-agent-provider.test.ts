@@ -10,6 +10,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { z } from 'zod';
 import { ClaudeAgentSdkProvider, type ClaudeAgentTools } from './index.js';
 
+/** A `vi.waitFor` bounded by the test's own timeout (20 s), not by its 1 s default. */
+const UNTIL_TEST_TIMEOUT = { timeout: 19_000, interval: 20 };
+
 const samples = sampleModes({ toolkits: ['tasks', 'notes'] }, { beforeAll, afterEach, afterAll });
 
 let messageCount = 0;
@@ -341,7 +344,12 @@ describe.each(TOOLMUX_MODES)('ClaudeAgentSdkProvider in the Claude Agent SDK que
     const abortController = new AbortController();
 
     const running = run(model, 2, tools, { abortController }).catch((error: unknown) => error);
-    await vi.waitFor(() => expect(calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']));
+    // Claude Code is a process of its own: starting it and its first request can take seconds on a
+    // loaded machine (vi.waitFor's 1 s default failed in CI), so the wait is bounded by the test's only
+    await vi.waitFor(
+      () => expect(calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']),
+      UNTIL_TEST_TIMEOUT,
+    );
     abortController.abort();
     // query() ends with Claude Code's abort error; closing its MCP connection aborted the tool
     expect(await running).toMatchObject({ message: expect.stringMatching(/abort/i) });
@@ -350,7 +358,7 @@ describe.each(TOOLMUX_MODES)('ClaudeAgentSdkProvider in the Claude Agent SDK que
       const [entry] = (await session.logs()).items;
       expect(entry).toBeDefined();
       return entry!;
-    });
+    }, UNTIL_TEST_TIMEOUT);
     expect(log).toMatchObject({
       toolSlug: 'TASKS_WAIT_FOR_APPROVAL',
       callId: 'toolu_wait',
@@ -419,8 +427,11 @@ describe('ClaudeAgentSdkProvider', () => {
   it('keeps every tool name within 64 characters under the longest server name, each its own', async () => {
     const slug = `TASKS_${'X'.repeat(58)}`;
     // a tool whose slug is the name the long one would get: the long one takes the next name
-    const hash = createHash('sha256').update(slug).digest('hex').slice(0, 8).toUpperCase();
-    const customTools = [slug, `TASKS_${'X'.repeat(10)}_${hash}`].map((each) =>
+    // 64 − 7 − 32 = 25 characters for the tool: its start, `_` and 6 characters of a SHA-256
+    const hashOf = (text: string) =>
+      createHash('sha256').update(text).digest('hex').slice(0, 6).toUpperCase();
+    const start = `TASKS_${'X'.repeat(12)}`;
+    const customTools = [slug, `${start}_${hashOf(slug)}`].map((each) =>
       defineTool({
         slug: each,
         toolkit: 'tasks',
@@ -436,7 +447,9 @@ describe('ClaudeAgentSdkProvider', () => {
     });
     expect(tools.allowedTools.filter((name) => name.length > 64)).toEqual([]);
     expect(tools.allowedTools).toContain(`mcp__${server}__TASKS_CREATE_TASK`);
-    expect(tools.allowedTools).toContain(`mcp__${server}__TASKS_XXXXXXXXXX_${hash}`);
-    expect(tools.allowedTools).toContain(`mcp__${server}__TASKS_XXXXXXXXX_${hash}2`);
+    expect(tools.allowedTools).toContain(`mcp__${server}__${start}_${hashOf(slug)}`);
+    // that name taken, the long slug's is the next one: `<slug>_2` shortened alike
+    expect(tools.allowedTools).toContain(`mcp__${server}__${start}_${hashOf(`${slug}_2`)}`);
+    expect(tools.allowedTools).toHaveLength(new Set(tools.allowedTools).size);
   });
 });

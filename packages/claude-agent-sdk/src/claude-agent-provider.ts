@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { McpSdkServerConfigWithInstance } from '@anthropic-ai/claude-agent-sdk';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
@@ -13,6 +12,7 @@ import {
   type Provider,
   ToolMuxError,
   type ToolSpec,
+  uniqueNameWithin,
 } from '@toolmux/core';
 
 /** Options of {@link ClaudeAgentSdkProvider}. */
@@ -96,8 +96,9 @@ export class ClaudeAgentSdkProvider implements Provider<ClaudeAgentTools> {
 /**
  * The MCP name of each tool: its slug, or, where `mcp__<serverName>__<slug>` would pass the 64 characters
  * the Messages API takes (Claude Code sends the whole name as it is, and the API refuses the request),
- * the slug's start and a hash of the whole slug, within `budget` characters. A shortened name depends on
- * its slug only, and one that meets another tool's name gets a number.
+ * the slug's start and a hash of the whole slug, within `budget` characters ({@link uniqueNameWithin}, as
+ * generated slugs are shortened): a shortened name depends on its slug only, and one that meets another
+ * tool's name is made of `<slug>_2` (`_3`…) instead.
  */
 function mcpToolNamesOf(tools: readonly ToolSpec[], budget: number): Map<string, string> {
   const names = new Map<string, string>();
@@ -105,13 +106,7 @@ function mcpToolNamesOf(tools: readonly ToolSpec[], budget: number): Map<string,
   const taken = new Set(fitting.map(({ slug }) => slug));
   for (const { slug } of fitting) names.set(slug, slug);
   for (const { slug } of tools) {
-    if (names.has(slug)) continue;
-    const hash = createHash('sha256').update(slug).digest('hex').slice(0, 8).toUpperCase();
-    const within = (suffix: string) => `${slug.slice(0, budget - 9 - suffix.length)}_${hash}${suffix}`;
-    let name = within('');
-    for (let n = 2; taken.has(name); n++) name = within(String(n));
-    names.set(slug, name);
-    taken.add(name);
+    if (!names.has(slug)) names.set(slug, uniqueNameWithin(slug, budget, taken));
   }
   return names;
 }

@@ -26,6 +26,7 @@ export {
   MAX_TOOL_SLUG_LENGTH,
   toolSlugFor,
   toolSlugPrefix,
+  uniqueNameWithin,
 } from './catalog/define.js';
 export type {
   AuthField,

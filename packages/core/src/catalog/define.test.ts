@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ToolMuxError } from '../errors.js';
-import { defineTool, defineToolkit, MAX_TOOL_SLUG_LENGTH, toolSlugFor, toolSlugPrefix } from './define.js';
+import {
+  defineTool,
+  defineToolkit,
+  MAX_TOOL_SLUG_LENGTH,
+  toolSlugFor,
+  toolSlugPrefix,
+  uniqueNameWithin,
+} from './define.js';
 
 const execute = async () => null;
 const oauth2 = {
@@ -170,5 +177,28 @@ describe('toolSlugFor', () => {
       expect(() => defineTool({ slug, description: 'x', inputSchema: z.object({}), execute })).not.toThrow();
     }
     expect(first).not.toBe(second);
+    // generated slugs are stored (sessions, configs): the same name always gives the same slug
+    expect([first, second]).toEqual([
+      'GITHUB_ACTIONS_LIST_SELF_HOSTED_RUNNERS_FOR_A_REPOSITORY_DD6FBE',
+      'GITHUB_ACTIONS_LIST_SELF_HOSTED_RUNNERS_FOR_A_REPOSITORY_CDC387',
+    ]);
+  });
+});
+
+describe('uniqueNameWithin', () => {
+  it('keeps a name that fits and is free, shortens one that does not, and numbers one that is taken', () => {
+    const taken = new Set<string>(['TAKEN']);
+    expect(uniqueNameWithin('SHORT', 10, taken)).toBe('SHORT');
+    expect(uniqueNameWithin('TAKEN', 10, taken)).toBe('TAKEN_2');
+    const long = 'A_VERY_LONG_NAME_INDEED';
+    const shortened = uniqueNameWithin(long, 16, taken);
+    expect(shortened).toMatch(/^A_VERY_LO_[0-9A-F]{6}$/);
+    // the same name again: taken now, so the name of `<name>_2`, shortened alike
+    const next = uniqueNameWithin(long, 16, taken);
+    expect(next).toMatch(/^A_VERY_LO_[0-9A-F]{6}$/);
+    expect(next).not.toBe(shortened);
+    expect(uniqueNameWithin(long, 16, new Set())).toBe(shortened);
+    for (const name of taken) expect(name.length).toBeLessThanOrEqual(16);
+    expect(taken).toEqual(new Set(['TAKEN', 'SHORT', 'TAKEN_2', shortened, next]));
   });
 });

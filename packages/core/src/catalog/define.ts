@@ -245,16 +245,26 @@ export function toolSlugFor(toolkitSlug: string, name: string, taken: Set<string
       .replace(/[^A-Za-z0-9]+/g, '_')
       .replace(/^_+|_+$/g, '')
       .toUpperCase() || 'TOOL';
+  return uniqueNameWithin(toolSlugPrefix(toolkitSlug) + snake, MAX_TOOL_SLUG_LENGTH, taken);
+}
+
+/**
+ * `name` when it has at most `max` characters and `taken` does not hold it; else `name` shortened (its
+ * start, `_` and 6 characters of a SHA-256 of the whole: the same name always gives the same result),
+ * then `name_2`, `name_3`… shortened alike until one is free. Adds the result to `taken`. Generated
+ * tool slugs ({@link toolSlugFor}) and the names providers list tools under where a framework adds to
+ * the name (the Claude Agent SDK's `mcp__<server>__`) are made with it.
+ */
+export function uniqueNameWithin(name: string, max: number, taken: Set<string>): string {
   const shorten = (candidate: string) => {
-    if (candidate.length <= MAX_TOOL_SLUG_LENGTH) return candidate;
+    if (candidate.length <= max) return candidate;
     const hash = createHash('sha256').update(candidate).digest('hex').slice(0, 6).toUpperCase();
-    return `${candidate.slice(0, MAX_TOOL_SLUG_LENGTH - hash.length - 1).replace(/_+$/, '')}_${hash}`;
+    return `${candidate.slice(0, max - hash.length - 1).replace(/_+$/, '')}_${hash}`;
   };
-  const base = toolSlugPrefix(toolkitSlug) + snake;
-  let slug = shorten(base);
-  for (let suffix = 2; taken.has(slug); suffix++) slug = shorten(`${base}_${suffix}`);
-  taken.add(slug);
-  return slug;
+  let unique = shorten(name);
+  for (let suffix = 2; taken.has(unique); suffix++) unique = shorten(`${name}_${suffix}`);
+  taken.add(unique);
+  return unique;
 }
 
 /**
