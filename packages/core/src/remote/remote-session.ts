@@ -50,6 +50,7 @@ import { WorkSlice } from '../util/slices.js';
 import { JsonBodyText, type RemoteApi } from './http.js';
 import {
   type ConnectionRequestWire,
+  connectedAccountOf,
   connectionRequestWireOf,
   countedPageOf,
   type ExecuteInSessionWire,
@@ -108,7 +109,23 @@ export function remoteConnectionRequest(api: RemoteApi, wire: ConnectionRequestW
           undefined,
           connectionRequestWireOf,
         );
-        return { status: current.status, connectedAccountId: current.connected_account_id };
+        const accountId = current.connected_account_id;
+        // why it failed is the account's status reason (as the embedded wait reads it)
+        const statusReason =
+          current.status === 'FAILED' && accountId
+            ? await api
+                .get(`/connected-accounts/${encodeURIComponent(accountId)}`, undefined, connectedAccountOf)
+                .then(
+                  (account) => account.statusReason,
+                  (error: unknown) => {
+                    // deleted meanwhile: the failure is still reported, without its reason
+                    if (ToolMuxError.isInstance(error) && error.code === 'CONNECTED_ACCOUNT_NOT_FOUND')
+                      return null;
+                    throw error;
+                  },
+                )
+            : null;
+        return { status: current.status, connectedAccountId: accountId, statusReason };
       } catch (error) {
         if (ToolMuxError.isInstance(error) && error.code === 'CONNECTION_REQUEST_NOT_FOUND') return undefined;
         throw error;

@@ -657,6 +657,21 @@ describe('remote mode', () => {
     });
   });
 
+  it('a failed OAuth connection rejects the wait with the reason, as embedded', async () => {
+    const authConfigId = await octoConfig();
+    const denied = await remote.connectedAccounts.link('user_remote_denied', authConfigId, {
+      callbackUrl: APP_CALLBACK,
+    });
+    const waiting = rejection(denied.waitForConnection(10_000));
+    await connectThroughPage(denied.redirectUrl, { deny: true });
+    const failed = await waiting;
+    expect(failed.code).toBe('CONNECTION_FAILED');
+    // the account's status reason, which the server has
+    const { statusReason } = await mux.connectedAccounts.get(denied.connectedAccountId!);
+    expect(statusReason).toMatch(/access_denied/);
+    expect(failed.message).toContain(`(${statusReason})`);
+  });
+
   it('authConfigs.update() gives the config a rotated secret over REST, and the account refreshes with it', async () => {
     const authConfigId = await octoConfig();
     const session = await remote.create('user_remote_rotate', {
