@@ -1,9 +1,8 @@
 import * as oauth from 'oauth4webapi';
 import type { OAuth2Scheme } from '../catalog/types.js';
-import { ToolMuxError } from '../errors.js';
 import { maskSecrets } from '../util/redact.js';
 import { byteSize, responseTextUpTo } from '../util/response-text.js';
-import { shownValue } from '../util/stored-text.js';
+import { wholeNumberOf } from '../util/whole-number.js';
 
 /** The OAuth client of an auth config (the client secret decrypted for this request only). */
 export interface OAuthClient {
@@ -113,18 +112,14 @@ export const MAX_OAUTH_REQUEST_TIMEOUT_MS = 300_000;
  */
 export function oauthRequestTimeoutOf(option: unknown): number {
   if (option === undefined) return DEFAULT_OAUTH_REQUEST_TIMEOUT_MS;
-  if (
-    typeof option !== 'number' ||
-    !Number.isSafeInteger(option) ||
-    option < 1 ||
-    option > MAX_OAUTH_REQUEST_TIMEOUT_MS
-  ) {
-    throw new ToolMuxError({
-      code: 'INVALID_REQUEST',
-      message: `oauthRequestTimeoutMs must be a whole number of milliseconds from 1 to ${MAX_OAUTH_REQUEST_TIMEOUT_MS} (how long one request to an OAuth provider's token or revocation endpoint may take); got ${shownValue(option)}. Leave it out for ${DEFAULT_OAUTH_REQUEST_TIMEOUT_MS}.`,
-    });
-  }
-  return option;
+  return wholeNumberOf(option, {
+    name: 'oauthRequestTimeoutMs',
+    unit: 'milliseconds',
+    min: 1,
+    max: MAX_OAUTH_REQUEST_TIMEOUT_MS,
+    purpose: "how long one request to an OAuth provider's token or revocation endpoint may take",
+    leaveOut: `Leave it out for ${DEFAULT_OAUTH_REQUEST_TIMEOUT_MS}.`,
+  });
 }
 
 /** A timeout as a message says it: `30 s`, `1.5 s`, `200 ms`. */

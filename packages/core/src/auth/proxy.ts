@@ -7,6 +7,7 @@ import { setOwn } from '../util/own-key.js';
 import { maskSecrets, REDACTED } from '../util/redact.js';
 import { byteSize, responseTextUpTo } from '../util/response-text.js';
 import { shownValue } from '../util/stored-text.js';
+import { wholeNumberOf } from '../util/whole-number.js';
 import type { AuthService } from './auth-service.js';
 import { applyCredentials } from './schemes.js';
 import type { ProxyExecuteRequest, ProxyExecuteResponse } from './types.js';
@@ -58,12 +59,13 @@ export const DEFAULT_PROXY_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
  */
 export function proxyResponseLimitOf(option: unknown): number {
   if (option === undefined) return DEFAULT_PROXY_MAX_RESPONSE_BYTES;
-  if (typeof option !== 'number' || !Number.isSafeInteger(option) || option < 1) {
-    throw invalid(
-      `proxyMaxResponseBytes must be a whole number of bytes, 1 or more (the most of an API's answer one proxyExecute call downloads); got ${shownValue(option)}. Leave it out for ${byteSize(DEFAULT_PROXY_MAX_RESPONSE_BYTES)}.`,
-    );
-  }
-  return option;
+  return wholeNumberOf(option, {
+    name: 'proxyMaxResponseBytes',
+    unit: 'bytes',
+    min: 1,
+    purpose: "the most of an API's answer one proxyExecute call downloads",
+    leaveOut: `Leave it out for ${byteSize(DEFAULT_PROXY_MAX_RESPONSE_BYTES)}.`,
+  });
 }
 
 /**
@@ -72,12 +74,13 @@ export function proxyResponseLimitOf(option: unknown): number {
  */
 export function checkMaxResponseBytes(value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw invalid(
-      `${apiRef('maxResponseBytes')} must be a whole number of bytes, 1 or more (at most the ToolMux's proxyMaxResponseBytes, ${byteSize(DEFAULT_PROXY_MAX_RESPONSE_BYTES)} unless its operator set it); got ${shownValue(value)}. Leave it out to read up to that limit.`,
-    );
-  }
-  return value;
+  return wholeNumberOf(value, {
+    name: apiRef('maxResponseBytes'),
+    unit: 'bytes',
+    min: 1,
+    purpose: `at most the ToolMux's proxyMaxResponseBytes, ${byteSize(DEFAULT_PROXY_MAX_RESPONSE_BYTES)} unless its operator set it`,
+    leaveOut: 'Leave it out to read up to that limit.',
+  });
 }
 
 /** How much of the answer a call reads: its `maxResponseBytes`, at most the ToolMux's limit. */

@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, TOOLMUX_ERROR_CODES, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
 import { settlesWithin } from '../util/abort.js';
 import { byteSize, declaredByteLength, responseTextUpTo } from '../util/response-text.js';
-import { checkText, checkUserId, shownValue } from '../util/stored-text.js';
+import { checkText, checkUserId } from '../util/stored-text.js';
+import { wholeNumberOf } from '../util/whole-number.js';
 
 type Query = Record<string, string | number | boolean | string[] | undefined>;
 
@@ -35,15 +36,14 @@ export const MAX_RESPONSE_BYTES_RANGE = { min: 64 * 1024, max: 256 * 1024 * 1024
 /** A remote ToolMux's `maxResponseBytes` (undefined: the default), checked. */
 export function maxResponseBytesOf(option: unknown): number {
   if (option === undefined) return DEFAULT_MAX_RESPONSE_BYTES;
-  const { min, max } = MAX_RESPONSE_BYTES_RANGE;
-  if (typeof option !== 'number' || !Number.isSafeInteger(option) || option < min || option > max) {
-    throw new ToolMuxError({
-      code: 'INVALID_REQUEST',
-      message: `maxResponseBytes must be a whole number of bytes from ${min} (${byteSize(min)}) to ${max} (${byteSize(max)}): the most of one answer of the server this ToolMux reads; got ${shownValue(option)}. Leave it out for ${DEFAULT_MAX_RESPONSE_BYTES} (${byteSize(DEFAULT_MAX_RESPONSE_BYTES)}).`,
-      details: { min, max },
-    });
-  }
-  return option;
+  return wholeNumberOf(option, {
+    name: 'maxResponseBytes',
+    unit: 'bytes',
+    ...MAX_RESPONSE_BYTES_RANGE,
+    show: (bound) => `${bound} (${byteSize(bound)})`,
+    purpose: 'the most of one answer of the server this ToolMux reads',
+    leaveOut: `Leave it out for ${DEFAULT_MAX_RESPONSE_BYTES} (${byteSize(DEFAULT_MAX_RESPONSE_BYTES)}).`,
+  });
 }
 
 /** Statuses after which a read is sent again: busy, bad gateway, unavailable, gateway timeout. */

@@ -1,0 +1,43 @@
+import { ToolMuxError } from '../errors.js';
+import { shownValue } from './stored-text.js';
+
+/** What a whole-number option (a timeout, a size) may be, and how its refusal reads. */
+export interface WholeNumberRule {
+  /** The option as the user writes it: `oauthRequestTimeoutMs`. */
+  name: string;
+  /** What it counts: `milliseconds`, `bytes`. */
+  unit: string;
+  min: number;
+  /** No upper bound when absent. */
+  max?: number;
+  /** How a bound is written in the message (`65536 (64 KiB)`); the number by default. */
+  show?: (bound: number) => string;
+  /** What the option is for, in a few words. */
+  purpose: string;
+  /** The last sentence: what leaving it out gives (`Leave it out for 30000.`). */
+  leaveOut: string;
+}
+
+/**
+ * `value` when it is a whole number within `rule`'s bounds; else `INVALID_REQUEST`:
+ * `<name> must be a whole number of <unit> from <min> to <max> (<purpose>); got <value>. <leaveOut>`
+ * (`, <min> or more` without a maximum), with the bounds in `details`. The one check of the ToolMux's
+ * and a call's numeric options.
+ */
+export function wholeNumberOf(value: unknown, rule: WholeNumberRule): number {
+  const { name, unit, min, max, show = String, purpose, leaveOut } = rule;
+  if (
+    typeof value === 'number' &&
+    Number.isSafeInteger(value) &&
+    value >= min &&
+    (max === undefined || value <= max)
+  ) {
+    return value;
+  }
+  const range = max === undefined ? `, ${show(min)} or more` : ` from ${show(min)} to ${show(max)}`;
+  throw new ToolMuxError({
+    code: 'INVALID_REQUEST',
+    message: `${name} must be a whole number of ${unit}${range} (${purpose}); got ${shownValue(value)}. ${leaveOut}`,
+    details: max === undefined ? { min } : { min, max },
+  });
+}
