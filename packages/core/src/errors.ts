@@ -141,8 +141,14 @@ export const TOOLMUX_ERROR_CODES = {
   CALLBACK_URL_NOT_ALLOWED: 400,
   /** The OAuth provider answered with an error or could not be reached. */
   OAUTH_ERROR: 502,
-  /** `proxyExecute`: the toolkit's API could not be reached, or answered more than a proxy call reads. */
+  /** `proxyExecute`: the toolkit's API could not be reached. */
   PROXY_FAILED: 502,
+  /**
+   * `proxyExecute`: the toolkit's API answered more than the call reads (its `maxResponseBytes`, at
+   * most the ToolMux's `proxyMaxResponseBytes`). A 4xx: the same call fails the same way again (no
+   * retry helps, and the server is not at fault); asking for less, or a larger limit, does.
+   */
+  PROXY_RESPONSE_TOO_LARGE: 422,
   /** An HTTP request body is larger than the server's body limit. */
   REQUEST_TOO_LARGE: 413,
   /** An HTTP request body is not JSON (`Content-Type` or syntax). */

@@ -118,7 +118,7 @@ export interface ToolMuxOptions<P extends Provider<unknown>> {
   accountCacheTtlMs?: number;
   /**
    * The most bytes of an API's answer one `session.proxyExecute()` call downloads (REST and the
-   * workbench's `toolmux.proxy` included): past them the call fails with PROXY_FAILED and the rest is
+   * workbench's `toolmux.proxy` included): past them the call fails with PROXY_RESPONSE_TOO_LARGE and the rest is
    * not read, so an API that answers gigabytes, or never ends, costs at most this much memory. A call's
    * own `maxResponseBytes` may ask for less, never more. A whole number, 1 or more.
    * @default 33554432 (32 MiB)

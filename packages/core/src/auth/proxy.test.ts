@@ -290,10 +290,10 @@ describe('session.proxyExecute', () => {
     expect(receivedKeys.slice(seen)).toEqual([]);
   });
 
-  it('an API it cannot reach, or one that answers without end, is PROXY_FAILED naming the origin (no credentials in it)', async () => {
+  it('an API that answers without end is PROXY_RESPONSE_TOO_LARGE (a 4xx: the call, not the server, must change), one it cannot reach PROXY_FAILED naming the origin (no credentials in it)', async () => {
     const { mux, session } = await setup();
     expect(await proxyError(session, { toolkit: 'keyed', endpoint: '/endless' })).toEqual({
-      code: 'PROXY_FAILED',
+      code: 'PROXY_RESPONSE_TOO_LARGE',
       message:
         "keyed's API answered GET /api/endless with more than 32 MiB, more than a proxy call reads: ask for less (a filter, a smaller page or a narrower range).",
     });
@@ -381,7 +381,7 @@ describe('session.proxyExecute', () => {
       const whole = await session.proxyExecute({ toolkit: 'keyed', endpoint: '/sized/1024' });
       expect(whole.data).toBe('a'.repeat(1024));
       expect(await proxyError(session, { toolkit: 'keyed', endpoint: '/sized/1025' })).toEqual({
-        code: 'PROXY_FAILED',
+        code: 'PROXY_RESPONSE_TOO_LARGE',
         message:
           "keyed's API answered GET /api/sized/1025 with more than 1 KiB, more than a proxy call reads: ask for less (a filter, a smaller page or a narrower range).",
       });
@@ -403,7 +403,7 @@ describe('session.proxyExecute', () => {
       expect(
         await proxyError(session, { toolkit: 'keyed', endpoint: '/sized/101', maxResponseBytes: 100 }),
       ).toEqual({
-        code: 'PROXY_FAILED',
+        code: 'PROXY_RESPONSE_TOO_LARGE',
         message:
           "keyed's API answered GET /api/sized/101 with more than 100 bytes, more than this proxy call reads: ask for less (a filter, a smaller page or a narrower range), or pass a larger maxResponseBytes (up to 33554432).",
       });

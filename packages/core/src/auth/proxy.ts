@@ -214,9 +214,10 @@ export async function proxyExecute(
         maxResponseBytes < call.maxResponseBytes
           ? `, or pass a larger ${apiRef('maxResponseBytes')} (up to ${call.maxResponseBytes})`
           : '';
-      throw proxyFailed(
-        `${toolkit.slug}'s API answered ${method} ${url.pathname} with more than ${byteSize(maxResponseBytes)}, more than ${raise ? 'this' : 'a'} proxy call reads: ask for less (a filter, a smaller page or a narrower range)${raise}.`,
-      );
+      throw new ToolMuxError({
+        code: 'PROXY_RESPONSE_TOO_LARGE',
+        message: `${toolkit.slug}'s API answered ${method} ${url.pathname} with more than ${byteSize(maxResponseBytes)}, more than ${raise ? 'this' : 'a'} proxy call reads: ask for less (a filter, a smaller page or a narrower range)${raise}.`,
+      });
     }
     text = read.text;
   }

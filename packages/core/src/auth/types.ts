@@ -129,7 +129,7 @@ export interface ProxyExecuteRequest {
    */
   connectedAccountId?: string;
   /**
-   * The most bytes of the API's answer this call downloads; past them it fails with PROXY_FAILED and
+   * The most bytes of the API's answer this call downloads; past them it fails with PROXY_RESPONSE_TOO_LARGE and
    * the rest is not read. 1 up to the ToolMux's `proxyMaxResponseBytes` (INVALID_REQUEST above it).
    * @default the ToolMux's `proxyMaxResponseBytes` (32 MiB unless the operator set it)
    */

@@ -52,10 +52,10 @@ describe('POST /api/v1/sessions/:id/proxy with max_response_bytes', () => {
   it("reads up to the server's proxyMaxResponseBytes by default, and a request's max_response_bytes less", async () => {
     expect(await proxy({ endpoint: '/sized/1024' })).toMatchObject({ status: 200, json: { status: 200 } });
     expect(await proxy({ endpoint: '/sized/1025' })).toMatchObject({
-      status: 502,
+      status: 422,
       json: {
         error: {
-          code: 'PROXY_FAILED',
+          code: 'PROXY_RESPONSE_TOO_LARGE',
           message:
             "sized's API answered GET /sized/1025 with more than 1 KiB, more than a proxy call reads: ask for less (a filter, a smaller page or a narrower range).",
         },
@@ -64,10 +64,10 @@ describe('POST /api/v1/sessions/:id/proxy with max_response_bytes', () => {
     const small = await proxy({ endpoint: '/sized/10', max_response_bytes: 10 });
     expect(small).toMatchObject({ status: 200, json: { data: 'a'.repeat(10) } });
     expect(await proxy({ endpoint: '/sized/11', max_response_bytes: 10 })).toMatchObject({
-      status: 502,
+      status: 422,
       json: {
         error: {
-          code: 'PROXY_FAILED',
+          code: 'PROXY_RESPONSE_TOO_LARGE',
           message:
             "sized's API answered GET /sized/11 with more than 10 bytes, more than this proxy call reads: ask for less (a filter, a smaller page or a narrower range), or pass a larger max_response_bytes (up to 1024).",
         },
@@ -115,7 +115,7 @@ describe('remote mode: proxyExecute({ maxResponseBytes })', () => {
     const cut = await session
       .proxyExecute({ toolkit: 'sized', endpoint: '/sized/11', maxResponseBytes: 10 })
       .catch((error: unknown) => error);
-    expect(ToolMuxError.isInstance(cut) && cut.code).toBe('PROXY_FAILED');
+    expect(ToolMuxError.isInstance(cut) && cut.code).toBe('PROXY_RESPONSE_TOO_LARGE');
     expect((cut as ToolMuxError).message).toContain('or pass a larger maxResponseBytes (up to 1024).');
     const above = await session
       .proxyExecute({ toolkit: 'sized', endpoint: '/sized/1', maxResponseBytes: 1025 })
@@ -155,7 +155,7 @@ describe("Composio's proxy_execute", () => {
       post(path, { toolkit_slug: 'sized', endpoint, method: 'GET', ...extra }, headers);
     expect(await call('/sized/1024')).toMatchObject({ status: 200, json: { status: 200 } });
     const tooLarge = await call('/sized/1025');
-    expect(tooLarge.status).toBe(502);
+    expect(tooLarge.status).toBe(422);
     expect(JSON.stringify(tooLarge.json)).toContain('with more than 1 KiB, more than a proxy call reads');
     expect((await call('/sized/1', { max_response_bytes: 10 })).status).toBe(400);
   });

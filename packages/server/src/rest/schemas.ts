@@ -358,7 +358,7 @@ export const ProxyBody = component(
       .min(1)
       .optional()
       .describe(
-        "The most bytes of the API's answer to download (past them: 502 PROXY_FAILED, the rest not read). At most the server's proxyMaxResponseBytes, which is also the default (32 MiB unless the operator set it).",
+        "The most bytes of the API's answer to download (past them: 422 PROXY_RESPONSE_TOO_LARGE, the rest not read). At most the server's proxyMaxResponseBytes, which is also the default (32 MiB unless the operator set it).",
       ),
   }),
 );
