@@ -14,6 +14,10 @@ const examples = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** What each example prints when it worked (one pattern per line it must print). */
 const EXPECTED: Record<string, RegExp[]> = {
   anthropic: [/^log ACME_GET_ORDER success \(call toolu_TOOLMUX_MULTI_EXECUTE_TOOL#0\)$/m],
+  'claude-agent-sdk': [
+    /^answer after \d+ turns: Order A-1001 is shipped with DHL, due 2026-03-14\.$/m,
+    /^log ACME_GET_ORDER success \(call toolu_multi#0\)$/m,
+  ],
   'connect-flow': [/status=success&connected_account_id=ca_/, /^WEATHER_FORECAST → .*"city":"Lisbon"/m],
   google: [/^log ACME_GET_ORDER success \(call fc_TOOLMUX_MULTI_EXECUTE_TOOL#0\)$/m],
   langchain: [/^log: ACME_GET_ORDER \(call_run#0\) success in /m],

@@ -3,8 +3,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Options, query, type SDKMessage } from '@anthropic-ai/claude-agent-sdk';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { defineTool, SessionPreset, ToolMuxError } from '@toolmux/core';
-import { type ScriptedModelServer, type ScriptedRequest, startScriptedModelServer } from '@toolmux/core/test';
+import {
+  recordingLogger,
+  type ScriptedModelServer,
+  type ScriptedRequest,
+  startScriptedModelServer,
+} from '@toolmux/core/test';
 import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -253,9 +260,12 @@ describe.each(TOOLMUX_MODES)('ClaudeAgentSdkProvider in the Claude Agent SDK que
     expect(new Set(long).size).toBe(2);
     expect(tools.allowedTools.every((name) => name.length <= 64)).toBe(true);
     let wire: string[] = [];
+    let described = new Map<string, string>();
     model = await startScriptedModelServer([
       (request) => {
-        wire = (request.body.tools as Array<{ name: string }>).map((tool) => tool.name);
+        const sentTools = request.body.tools as Array<{ name: string; description: string }>;
+        wire = sentTools.map((tool) => tool.name);
+        described = new Map(sentTools.map((tool) => [tool.name, tool.description]));
         const second = wire.find((name) => name === long[1]);
         return toolUse('toolu_archive', second ?? 'missing', { days: 365 })(request);
       },
@@ -268,6 +278,15 @@ describe.each(TOOLMUX_MODES)('ClaudeAgentSdkProvider in the Claude Agent SDK que
     expect(wire).toEqual(expect.arrayContaining(long));
     expect(wire.filter((name) => name.length > 64)).toEqual([]);
     expect(ran).toEqual([slugs[1]]);
+    // a shortened name says which toolmux slug it runs; a tool listed under its slug is described as it was
+    for (const [index, slug] of slugs.entries()) {
+      expect(described.get(long[index]!)).toBe(
+        `Archives old tasks (${slug.slice(-4)})\n\n(This is the toolmux tool ${slug}, listed under a shorter name to fit the 64 characters of a tool name.)`,
+      );
+    }
+    expect(described.get('mcp__toolmux__TASKS_CREATE_TASK')).toBe(
+      'Create a new task (a to-do item) with a title and an optional priority.',
+    );
     const [sent] = toolResultsOf(modelRequests(model)[1]);
     expect(sent).toMatchObject({ tool_use_id: 'toolu_archive' });
     expect(sent.is_error ?? false).toBe(false);
@@ -275,6 +294,59 @@ describe.each(TOOLMUX_MODES)('ClaudeAgentSdkProvider in the Claude Agent SDK que
     // the log names the tool by its slug
     expect((await session.logs()).items).toEqual([
       expect.objectContaining({ toolSlug: slugs[1], status: 'success', callId: 'toolu_archive' }),
+    ]);
+  });
+
+  it('output schemas: a matching result is structuredContent, one of the wrong shape reaches the model as readable error text', async () => {
+    const logger = recordingLogger();
+    const counted = z.object({ count: z.number(), label: z.string() });
+    const wrongShape = defineTool({
+      slug: 'TASKS_COUNT_TASKS',
+      toolkit: 'tasks',
+      description: 'Counts the tasks (declares an output schema its result breaks)',
+      inputSchema: z.object({}),
+      outputSchema: counted,
+      execute: async () => ({ count: 'many' }) as never,
+    });
+    const { tools, session } = await samples.session(new ClaudeAgentSdkProvider({ logger }), {
+      mode,
+      preset: SessionPreset.DIRECT_TOOLS,
+      customTools: [wrongShape],
+    });
+    model = await startScriptedModelServer([
+      toolUse('toolu_create', 'mcp__toolmux__TASKS_CREATE_TASK', { title: 'Buy milk' }),
+      toolUse('toolu_count', 'mcp__toolmux__TASKS_COUNT_TASKS', {}),
+      answer('Added "Buy milk"; the count came back odd.'),
+    ]);
+
+    const messages = await run(model, 3, tools);
+
+    expect(messages.find((message) => message.type === 'result')).toMatchObject({ subtype: 'success' });
+    // TASKS_CREATE_TASK declares an output schema: its result went as structuredContent too, which
+    // query() hands the application, and the model read the same JSON text as without it
+    const toolResults = messages.flatMap((message) =>
+      message.type === 'user' && message.tool_use_result !== undefined ? [message.tool_use_result] : [],
+    );
+    expect(toolResults[0]).toMatchObject({ structuredContent: { id: 'task_1', title: 'Buy milk' } });
+    const [created] = toolResultsOf(modelRequests(model)[1]);
+    expect(created).toMatchObject({ tool_use_id: 'toolu_create' });
+    expect(created.is_error ?? false).toBe(false);
+    expect(JSON.parse(textOf(created))).toEqual({ id: 'task_1', title: 'Buy milk' });
+    // a result of the wrong shape is not structuredContent: the model reads it as text, marked as an error
+    expect(toolResults[1]).not.toMatchObject({ structuredContent: expect.anything() });
+    const [miscounted] = toolResultsOf(modelRequests(model)[2]);
+    expect(miscounted).toMatchObject({ tool_use_id: 'toolu_count', is_error: true });
+    expect(textOf(miscounted)).toBe(
+      `TASKS_COUNT_TASKS ran, but its result does not match the tool's declared output schema (label: is required; count: must be number), so it is given as text. Do not run it again just because of this. The result:\n{"count":"many"}`,
+    );
+    expect(logger.warnings).toEqual([
+      expect.stringContaining('TASKS_COUNT_TASKS returned a result that does not match its output schema'),
+    ]);
+    // the tool ran: the log says so
+    const logs = (await session.logs()).items.map((log) => [log.toolSlug, log.callId, log.status]);
+    expect(logs.sort()).toEqual([
+      ['TASKS_COUNT_TASKS', 'toolu_count', 'success'],
+      ['TASKS_CREATE_TASK', 'toolu_create', 'success'],
     ]);
   });
 
@@ -422,6 +494,49 @@ describe('ClaudeAgentSdkProvider', () => {
         message: expect.stringContaining(`serverName "${name}" has 33 characters; use at most 32`),
       }),
     );
+  });
+
+  it('lists object output schemas as toolmux MCP does, and a tool whose schema cannot be compiled without one', async () => {
+    const logger = recordingLogger();
+    const broken = defineTool({
+      slug: 'TASKS_BROKEN_SCHEMA',
+      toolkit: 'tasks',
+      description: 'Declares an output schema that cannot be compiled',
+      inputSchema: z.object({}),
+      outputSchema: { type: 'object', properties: { x: { $ref: '#/$defs/missing' } } },
+      execute: async () => ({ x: 1 }),
+    });
+    const { tools } = await samples.session(new ClaudeAgentSdkProvider({ logger }), {
+      preset: SessionPreset.DIRECT_TOOLS,
+      customTools: [broken],
+    });
+    const client = new Client({ name: 'list-test', version: '1.0.0' });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await tools.mcpServers.toolmux!.instance.connect(serverSide);
+    await client.connect(clientSide);
+    try {
+      const listed = new Map((await client.listTools()).tools.map((tool) => [tool.name, tool]));
+      expect(listed.get('TASKS_CREATE_TASK')!.outputSchema).toMatchObject({
+        type: 'object',
+        properties: { id: { type: 'string' }, title: { type: 'string' } },
+      });
+      expect(listed.get('TASKS_LIST_TASKS')!.outputSchema).toBeUndefined();
+      expect(listed.get('TASKS_BROKEN_SCHEMA')!.outputSchema).toBeUndefined();
+      expect(logger.warnings).toEqual([
+        expect.stringContaining(
+          'TASKS_BROKEN_SCHEMA is listed to the Claude Agent SDK without its output schema',
+        ),
+      ]);
+      // the official client validates structuredContent against the listed schema: it takes this call
+      const created = await client.callTool({ name: 'TASKS_CREATE_TASK', arguments: { title: 'Buy milk' } });
+      expect(created.structuredContent).toEqual({ id: 'task_1', title: 'Buy milk' });
+      const result = await client.callTool({ name: 'TASKS_BROKEN_SCHEMA', arguments: {} });
+      expect(result.isError).toBeFalsy();
+      expect(result.structuredContent).toBeUndefined();
+      expect(result.content).toEqual([{ type: 'text', text: '{"x":1}' }]);
+    } finally {
+      await client.close();
+    }
   });
 
   it('keeps every tool name within 64 characters under the longest server name, each its own', async () => {

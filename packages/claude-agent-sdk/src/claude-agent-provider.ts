@@ -9,11 +9,13 @@ import {
 import {
   type ExecuteFn,
   formatToolResultForModel,
+  type Logger,
   type Provider,
   ToolMuxError,
   type ToolSpec,
   uniqueNameWithin,
 } from '@toolmux/core';
+import { mcpOutputSchemaOf, mcpToolResultOf, type OutputValidator } from '@toolmux/core/internal';
 
 /** Options of {@link ClaudeAgentSdkProvider}. */
 export interface ClaudeAgentSdkProviderOptions {
@@ -24,6 +26,12 @@ export interface ClaudeAgentSdkProviderOptions {
    * Messages API takes is listed shortened (its start and a hash), and its calls still run it by slug.
    */
   serverName?: string;
+  /**
+   * Where warnings go: a tool whose output schema cannot be compiled (it is listed without one), and a
+   * result that does not match its tool's output schema (the model reads it as text, marked as an
+   * error). @default console
+   */
+  logger?: Pick<Logger, 'warn'>;
 }
 
 /**
@@ -64,8 +72,9 @@ const MAX_SERVER_NAME_LENGTH = 32;
 export class ClaudeAgentSdkProvider implements Provider<ClaudeAgentTools> {
   readonly name = 'claude-agent-sdk';
   readonly serverName: string;
+  readonly #logger: Pick<Logger, 'warn'>;
 
-  constructor({ serverName = 'toolmux' }: ClaudeAgentSdkProviderOptions = {}) {
+  constructor({ serverName = 'toolmux', logger = console }: ClaudeAgentSdkProviderOptions = {}) {
     if (!SERVER_NAME.test(serverName))
       throw new ToolMuxError({
         code: 'CONFIG_INVALID',
@@ -77,20 +86,38 @@ export class ClaudeAgentSdkProvider implements Provider<ClaudeAgentTools> {
         message: `ClaudeAgentSdkProvider: serverName ${JSON.stringify(serverName)} has ${serverName.length} characters; use at most ${MAX_SERVER_NAME_LENGTH} (Claude Code puts it in every tool name, mcp__<serverName>__<tool>, and the Messages API takes tool names of at most ${MAX_WIRE_NAME_LENGTH} characters).`,
       });
     this.serverName = serverName;
+    this.#logger = logger;
   }
 
   wrapTools(tools: readonly ToolSpec[], execute: ExecuteFn): ClaudeAgentTools {
     const serverName = this.serverName;
+    const logger = this.#logger;
     const names = mcpToolNamesOf(tools, MAX_WIRE_NAME_LENGTH - `mcp____${serverName}`.length);
-    const slugOf = new Map([...names].map(([slug, name]) => [name, slug]));
-    const listed = tools.map((spec) => mcpToolOf(spec, names.get(spec.slug)!));
+    const listed = new Map<string, ListedTool>();
+    for (const spec of tools) {
+      const tool = mcpToolOf(spec, names.get(spec.slug)!);
+      const output = mcpOutputSchemaOf(spec, (reason) =>
+        logger.warn(
+          `toolmux: ${spec.slug} is listed to the Claude Agent SDK without its output schema, which cannot be compiled (${reason}).`,
+        ),
+      );
+      if (output) tool.outputSchema = output.outputSchema as McpTool['outputSchema'];
+      listed.set(tool.name, { tool, slug: spec.slug, validator: output?.validator });
+    }
     return {
       get mcpServers() {
-        return { [serverName]: sdkServerOf(serverName, listed, slugOf, execute) };
+        return { [serverName]: sdkServerOf(serverName, listed, execute, logger) };
       },
-      allowedTools: listed.map((tool) => `mcp__${serverName}__${tool.name}`),
+      allowedTools: [...listed.keys()].map((name) => `mcp__${serverName}__${name}`),
     };
   }
+}
+
+/** A tool as the in-process MCP server lists it, the slug it runs and its output validator. */
+interface ListedTool {
+  tool: McpTool;
+  slug: string;
+  validator: OutputValidator | undefined;
 }
 
 /**
@@ -114,12 +141,17 @@ function mcpToolNamesOf(tools: readonly ToolSpec[], budget: number): Map<string,
 /**
  * What `tools/list` shows for one tool: the session's JSON Schema as it is (the SDK's own `tool()`
  * takes Zod shapes, which would mean converting every schema and validating twice), loaded up front
- * rather than deferred behind Claude Code's tool search.
+ * rather than deferred behind Claude Code's tool search. A tool listed under a shortened name says in
+ * its description which toolmux slug it runs, so that the model (and whoever reads the transcript)
+ * can match it to the slugs of search results and of the execution log.
  */
 function mcpToolOf(spec: ToolSpec, name: string): McpTool {
   const tool: McpTool = {
     name,
-    description: spec.description,
+    description:
+      name === spec.slug
+        ? spec.description
+        : `${spec.description}\n\n(This is the toolmux tool ${spec.slug}, listed under a shorter name to fit the 64 characters of a tool name.)`,
     inputSchema: spec.inputSchema as McpTool['inputSchema'],
     _meta: { 'anthropic/alwaysLoad': true },
   };
@@ -129,28 +161,35 @@ function mcpToolOf(spec: ToolSpec, name: string): McpTool {
 
 /**
  * An MCP server, connected in-process by the SDK, whose tool calls run through `execute` under the
- * tool's slug (`slugOf` maps a shortened MCP name back to it): a name the session does not have is
- * answered by the session as any provider's call is (TOOL_NOT_FOUND, with the names it may have meant).
+ * tool's slug (a shortened MCP name maps back to it): a name the session does not have is answered by
+ * the session as any provider's call is (TOOL_NOT_FOUND, with the names it may have meant). Results
+ * are what toolmux's MCP endpoint answers: the text the model reads, plus `structuredContent` for a
+ * tool with an output schema when the result matches it, else the text marked as an error.
  */
 function sdkServerOf(
   name: string,
-  tools: McpTool[],
-  slugOf: ReadonlyMap<string, string>,
+  listed: ReadonlyMap<string, ListedTool>,
   execute: ExecuteFn,
+  logger: Pick<Logger, 'warn'>,
 ): McpSdkServerConfigWithInstance {
   const instance = new McpServer({ name, version: '1.0.0' }, { capabilities: { tools: {} } });
+  const tools = [...listed.values()].map(({ tool }) => tool);
   instance.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
   instance.server.setRequestHandler(
     CallToolRequestSchema,
     async (request, extra): Promise<CallToolResult> => {
-      const slug = slugOf.get(request.params.name) ?? request.params.name;
+      const known = listed.get(request.params.name);
+      const slug = known?.slug ?? request.params.name;
       const toolUseId = request.params._meta?.['claudecode/toolUseId'];
       const result = await execute(slug, request.params.arguments ?? {}, {
         signal: extra.signal,
         callId: typeof toolUseId === 'string' && toolUseId ? toolUseId : undefined,
       });
-      const content: CallToolResult['content'] = [{ type: 'text', text: formatToolResultForModel(result) }];
-      return result.successful ? { content } : { content, isError: true };
+      return mcpToolResultOf(result, formatToolResultForModel(result), known?.validator, slug, (problem) =>
+        logger.warn(
+          `toolmux: ${slug} returned a result that does not match its output schema (${problem}); the model got it as text, marked as an error.`,
+        ),
+      );
     },
   );
   return { type: 'sdk', name, instance };

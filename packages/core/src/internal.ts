@@ -21,6 +21,12 @@ export {
 export { exposedMetaToolKinds } from './config/session-config.js';
 export { sessionSummaryOf } from './embedded-toolmux.js';
 export {
+  type McpTextToolResult,
+  mcpOutputSchemaOf,
+  mcpToolResultOf,
+  type OutputValidator,
+} from './execution/mcp-result.js';
+export {
   ALL_META_TOOL_SLUGS,
   META_TOOLKIT,
   META_TOOLS,

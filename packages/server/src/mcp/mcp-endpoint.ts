@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
   CallToolRequestSchema,
-  type CallToolResult,
   CancelledNotificationSchema,
   DEFAULT_NEGOTIATED_PROTOCOL_VERSION,
   ErrorCode,
@@ -11,13 +10,14 @@ import {
   type Tool as McpTool,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { JSONSchema, ToolSpec } from '@toolmux/core';
+import type { ToolSpec } from '@toolmux/core';
 import { formatToolResultForModel, ToolMuxError, type ToolResult } from '@toolmux/core';
 import {
-  compileJsonSchemaValidator,
   JsonTextError,
   jsonTextPiecesSliced,
-  StringPieces,
+  mcpOutputSchemaOf,
+  mcpToolResultOf,
+  type OutputValidator,
   WorkSlice,
 } from '@toolmux/core/internal';
 import { jsonResponse, jsonTextPieces, utf8Length } from '../json-response.js';
@@ -235,105 +235,11 @@ export function mcpToolOf(spec: ToolSpec): McpTool {
   };
   if (spec.name !== spec.slug) tool.title = spec.annotations.title ?? spec.name;
   if (Object.keys(spec.annotations).length > 0) tool.annotations = { ...spec.annotations };
-  if (spec.outputSchema?.type === 'object') tool.outputSchema = spec.outputSchema as McpTool['outputSchema'];
   return tool;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-type OutputValidator = (data: unknown) => { success: true } | { success: false; problem: string };
-
-/** Output validators by output schema object: a tool's schema is compiled once, whatever the session. */
-const outputValidators = new WeakMap<object, OutputValidator | null>();
-/**
- * The same by slug and schema text, for schemas that are new objects each time a session is resumed
- * (custom tools declared by a remote SDK): compiled schemas stay in the validator for good, so each
- * distinct one is compiled once.
- */
-const outputValidatorsByText = new Map<string, OutputValidator | null>();
-
-/**
- * The validator of a tool's object output schema, compiled once; null when the schema cannot be
- * compiled (then the tool is listed without it, so that clients do not validate against it either).
- */
-function outputValidatorOf(spec: ToolSpec, warn: (message: string) => void): OutputValidator | null {
-  const schema = spec.outputSchema as JSONSchema;
-  let validator = outputValidators.get(schema);
-  if (validator !== undefined) return validator;
-  const text = `${spec.slug}\0${JSON.stringify(schema)}`;
-  validator = outputValidatorsByText.get(text);
-  if (validator !== undefined) {
-    outputValidators.set(schema, validator);
-    return validator;
-  }
-  try {
-    const validate = compileJsonSchemaValidator(schema, spec.slug);
-    validator = (data) => {
-      if (!isPlainObject(data)) {
-        return {
-          success: false,
-          problem: `it is ${data === null ? 'null' : Array.isArray(data) ? 'an array' : `a ${typeof data}`}, not an object`,
-        };
-      }
-      const result = validate(data);
-      if (result.success) return { success: true };
-      const issues = result.issues.slice(0, 5).map(({ path, message }) => `${path || '(root)'}: ${message}`);
-      if (result.issues.length > 5) issues.push(`${result.issues.length - 5} more`);
-      return { success: false, problem: issues.join('; ') };
-    };
-  } catch (error) {
-    warn(
-      `toolmux server: ${spec.slug} is listed over MCP without its output schema, which cannot be compiled (${error instanceof Error ? error.message : String(error)}).`,
-    );
-    validator = null;
-  }
-  outputValidators.set(schema, validator);
-  outputValidatorsByText.set(text, validator);
-  return validator;
-}
-
-/**
- * A toolmux result as an MCP tool result: the text the model reads, plus `structuredContent` for a
- * tool with an output schema. A failed call is `isError` without structured content (clients accept
- * that from any tool). A successful result that breaks the declared schema cannot be sent as
- * structured content (validating clients refuse the whole call), so it goes as text the model can
- * still read, marked `isError` as the protocol requires of a result without structured content.
- */
-function callToolResultOf(
-  result: ToolResult,
-  text: string | StringPieces,
-  validator: OutputValidator | undefined,
-  warn: (message: string) => void,
-  slug: string,
-): CallToolResult {
-  // a long text in pieces is written into the answer as a JSON string (see jsonResponse)
-  const content = [{ type: 'text', text: text as string }] satisfies CallToolResult['content'];
-  if (!result.successful) return { content, isError: true };
-  if (!validator) return { content };
-  const checked = validator(result.data);
-  if (checked.success) return { content, structuredContent: result.data as Record<string, unknown> };
-  warn(
-    `toolmux server: ${slug} returned a result that does not match its output schema (${checked.problem}); the MCP client got it as text with isError.`,
-  );
-  return {
-    content: [
-      {
-        type: 'text',
-        text: withPrefix(
-          `${slug} ran, but its result does not match the tool's declared output schema (${checked.problem}), so it is given as text. Do not run it again just because of this. The result:\n`,
-          text,
-        ) as string,
-      },
-    ],
-    isError: true,
-  };
-}
-
-/** `prefix` and `text` as one text, a long one still in pieces (never joined). */
-function withPrefix(prefix: string, text: string | StringPieces): string | StringPieces {
-  return typeof text === 'string' ? `${prefix}${text}` : new StringPieces([prefix, ...text.pieces]);
 }
 
 /** What `tools/list` answers for a session, built once per cache entry. */
@@ -704,10 +610,15 @@ export class McpEndpoint {
       const validators = new Map<string, OutputValidator>();
       const tools = entry.specs().map((spec) => {
         const tool = mcpToolOf(spec);
-        if (!tool.outputSchema) return tool;
-        const validator = outputValidatorOf(spec, this.#options.onWarning);
-        if (validator) validators.set(tool.name, validator);
-        else delete tool.outputSchema;
+        const output = mcpOutputSchemaOf(spec, (reason) =>
+          this.#options.onWarning(
+            `toolmux server: ${spec.slug} is listed over MCP without its output schema, which cannot be compiled (${reason}).`,
+          ),
+        );
+        if (output) {
+          tool.outputSchema = output.outputSchema as McpTool['outputSchema'];
+          validators.set(tool.name, output.validator);
+        }
         return tool;
       });
       view = { tools, validators };
@@ -808,12 +719,10 @@ export class McpEndpoint {
           return {
             jsonrpc: '2.0',
             id,
-            result: callToolResultOf(
-              result,
-              text,
-              this.#view(entry).validators.get(name),
-              this.#options.onWarning,
-              name,
+            result: mcpToolResultOf(result, text, this.#view(entry).validators.get(name), name, (problem) =>
+              this.#options.onWarning(
+                `toolmux server: ${name} returned a result that does not match its output schema (${problem}); the MCP client got it as text with isError.`,
+              ),
             ),
           };
         }

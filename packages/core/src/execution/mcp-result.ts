@@ -1,0 +1,122 @@
+import type { JSONSchema } from '../catalog/types.js';
+import type { ToolSpec } from '../provider.js';
+import { compileJsonSchemaValidator } from '../schema/validate.js';
+import { StringPieces } from '../util/json-slices.js';
+import type { ToolResult } from './result.js';
+
+/**
+ * Checks a successful result against a tool's object output schema: what `structuredContent` of an
+ * MCP tool result must match (MCP clients validate it against the tool's `outputSchema`).
+ */
+export type OutputValidator = (data: unknown) => { success: true } | { success: false; problem: string };
+
+/** Output validators by output schema object: a tool's schema is compiled once, whatever the session. */
+const outputValidators = new WeakMap<object, OutputValidator | null>();
+/**
+ * The same by slug and schema text, for schemas that are new objects each time a session is resumed
+ * (custom tools declared by a remote SDK): compiled schemas stay in the validator for good, so each
+ * distinct one is compiled once.
+ */
+const outputValidatorsByText = new Map<string, OutputValidator | null>();
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The output schema an MCP server lists for a tool: its object output schema, compiled once, and the
+ * validator its results are checked with; undefined for a tool without an object output schema, and
+ * for one whose schema cannot be compiled (`onUncompilable` is told why, the first time it is tried),
+ * which is then listed without it so that clients do not validate against it either.
+ */
+export function mcpOutputSchemaOf(
+  spec: ToolSpec,
+  onUncompilable: (reason: string) => void,
+): { outputSchema: JSONSchema & { type: 'object' }; validator: OutputValidator } | undefined {
+  const schema = spec.outputSchema;
+  if (schema?.type !== 'object') return undefined;
+  const validator = outputValidatorOf(spec.slug, schema, onUncompilable);
+  return validator ? { outputSchema: schema as JSONSchema & { type: 'object' }, validator } : undefined;
+}
+
+function outputValidatorOf(
+  slug: string,
+  schema: JSONSchema,
+  onUncompilable: (reason: string) => void,
+): OutputValidator | null {
+  let validator = outputValidators.get(schema);
+  if (validator !== undefined) return validator;
+  const text = `${slug}\0${JSON.stringify(schema)}`;
+  validator = outputValidatorsByText.get(text);
+  if (validator !== undefined) {
+    outputValidators.set(schema, validator);
+    return validator;
+  }
+  try {
+    const validate = compileJsonSchemaValidator(schema, slug);
+    validator = (data) => {
+      if (!isPlainObject(data)) {
+        return {
+          success: false,
+          problem: `it is ${data === null ? 'null' : Array.isArray(data) ? 'an array' : `a ${typeof data}`}, not an object`,
+        };
+      }
+      const result = validate(data);
+      if (result.success) return { success: true };
+      const issues = result.issues.slice(0, 5).map(({ path, message }) => `${path || '(root)'}: ${message}`);
+      if (result.issues.length > 5) issues.push(`${result.issues.length - 5} more`);
+      return { success: false, problem: issues.join('; ') };
+    };
+  } catch (error) {
+    onUncompilable(error instanceof Error ? error.message : String(error));
+    validator = null;
+  }
+  outputValidators.set(schema, validator);
+  outputValidatorsByText.set(text, validator);
+  return validator;
+}
+
+/** An MCP `tools/call` result of one text block (assignable to the MCP SDK's `CallToolResult`). */
+export interface McpTextToolResult {
+  [key: string]: unknown;
+  content: Array<{ type: 'text'; text: string }>;
+  structuredContent?: Record<string, unknown>;
+  isError?: true;
+}
+
+/**
+ * A toolmux result as an MCP tool result: `text`, the text the model reads
+ * (`formatToolResultForModel`, or a long one in pieces, which is left as it is for the caller's
+ * writer), plus `structuredContent` for a tool with an output schema (`validator`). A failed call is
+ * `isError` without structured content (clients accept that from any tool). A successful result that
+ * breaks the declared schema cannot be sent as structured content (validating clients refuse the whole
+ * call), so it goes as text the model can still read, marked `isError` as the protocol requires of a
+ * result without structured content; `onMismatch` is told what is wrong with it.
+ */
+export function mcpToolResultOf(
+  result: ToolResult,
+  text: string | StringPieces,
+  validator: OutputValidator | undefined,
+  slug: string,
+  onMismatch: (problem: string) => void,
+): McpTextToolResult {
+  const content = [{ type: 'text' as const, text: text as string }];
+  if (!result.successful) return { content, isError: true };
+  if (!validator) return { content };
+  const checked = validator(result.data);
+  if (checked.success) return { content, structuredContent: result.data as Record<string, unknown> };
+  onMismatch(checked.problem);
+  const prefix = `${slug} ran, but its result does not match the tool's declared output schema (${checked.problem}), so it is given as text. Do not run it again just because of this. The result:\n`;
+  return {
+    content: [
+      {
+        type: 'text',
+        // a long text stays in pieces (never joined)
+        text: (typeof text === 'string'
+          ? `${prefix}${text}`
+          : new StringPieces([prefix, ...text.pieces])) as string,
+      },
+    ],
+    isError: true,
+  };
+}
