@@ -6,6 +6,7 @@ import {
   type ScriptedModelServer,
   type ScriptedRequest,
   startScriptedModelServer,
+  untilTestTimeout,
 } from '@toolmux/core/test';
 import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -222,7 +223,10 @@ describe('AnthropicProvider with the real @anthropic-ai/sdk client', () => {
     );
     const controller = new AbortController();
     const finished = run(controller.signal);
-    await vi.waitFor(() => expect(calls.map((call) => call.slug)).toContain('TASKS_WAIT_FOR_APPROVAL'));
+    await vi.waitFor(
+      () => expect(calls.map((call) => call.slug)).toContain('TASKS_WAIT_FOR_APPROVAL'),
+      untilTestTimeout(),
+    );
     controller.abort();
     expect(await finished).toBe('done');
     const results = resultsOf(model, 1);

@@ -11,14 +11,12 @@ import {
   type ScriptedModelServer,
   type ScriptedRequest,
   startScriptedModelServer,
+  untilTestTimeout,
 } from '@toolmux/core/test';
 import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { ClaudeAgentSdkProvider, type ClaudeAgentTools } from './index.js';
-
-/** A `vi.waitFor` bounded by the test's own timeout (20 s), not by its 1 s default. */
-const UNTIL_TEST_TIMEOUT = { timeout: 19_000, interval: 20 };
 
 const samples = sampleModes({ toolkits: ['tasks', 'notes'] }, { beforeAll, afterEach, afterAll });
 
@@ -417,10 +415,11 @@ describe.each(TOOLMUX_MODES)('ClaudeAgentSdkProvider in the Claude Agent SDK que
 
     const running = run(model, 2, tools, { abortController }).catch((error: unknown) => error);
     // Claude Code is a process of its own: starting it and its first request can take seconds on a
-    // loaded machine (vi.waitFor's 1 s default failed in CI), so the wait is bounded by the test's only
+    // loaded machine (vi.waitFor's 1 s default failed in CI), so the wait is bounded by the test's own
+    // timeout only
     await vi.waitFor(
       () => expect(calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']),
-      UNTIL_TEST_TIMEOUT,
+      untilTestTimeout(),
     );
     abortController.abort();
     // query() ends with Claude Code's abort error; closing its MCP connection aborted the tool
@@ -430,7 +429,7 @@ describe.each(TOOLMUX_MODES)('ClaudeAgentSdkProvider in the Claude Agent SDK que
       const [entry] = (await session.logs()).items;
       expect(entry).toBeDefined();
       return entry!;
-    }, UNTIL_TEST_TIMEOUT);
+    }, untilTestTimeout());
     expect(log).toMatchObject({
       toolSlug: 'TASKS_WAIT_FOR_APPROVAL',
       callId: 'toolu_wait',

@@ -7,6 +7,7 @@ import type { ToolResult } from './execution/result.js';
 import { MetaToolSlug } from './meta-tools/meta-tools.js';
 import type { ExecuteFn, Provider, ToolSpec } from './provider.js';
 import { createSampleToolkits } from './test/sample-toolkits.js';
+import { untilTestTimeout } from './test/until-test-timeout.js';
 import { ToolMux } from './toolmux.js';
 
 const quiet = { debug() {}, warn() {}, error() {} };
@@ -328,10 +329,12 @@ describe('session.handleToolCalls()', () => {
       { signal: controller.signal },
     );
     // the waiting call holds the batch until the abort: the other two ran beside it
-    await vi.waitFor(() =>
-      expect(calls.map((call) => call.slug)).toEqual(
-        expect.arrayContaining(['TASKS_CREATE_TASK', 'TASKS_WAIT_FOR_APPROVAL']),
-      ),
+    await vi.waitFor(
+      () =>
+        expect(calls.map((call) => call.slug)).toEqual(
+          expect.arrayContaining(['TASKS_CREATE_TASK', 'TASKS_WAIT_FOR_APPROVAL']),
+        ),
+      untilTestTimeout(),
     );
     controller.abort();
     const replies = await pending;

@@ -15,6 +15,7 @@ import {
   type ScriptedModelServer,
   type ScriptedRequest,
   startScriptedModelServer,
+  untilTestTimeout,
 } from '@toolmux/core/test';
 import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -268,7 +269,10 @@ describe('GoogleProvider with the real @google/genai client', () => {
     );
     const controller = new AbortController();
     const finished = run(controller.signal);
-    await vi.waitFor(() => expect(calls.map((call) => call.slug)).toContain('TASKS_WAIT_FOR_APPROVAL'));
+    await vi.waitFor(
+      () => expect(calls.map((call) => call.slug)).toContain('TASKS_WAIT_FOR_APPROVAL'),
+      untilTestTimeout(),
+    );
     controller.abort();
     expect(await finished).toBe('done');
     const [wait, list] = resultsOf(model, 1);

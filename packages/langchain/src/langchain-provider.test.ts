@@ -16,7 +16,7 @@ import {
   type ToolResult,
   type ToolSpec,
 } from '@toolmux/core';
-import { stockLookupTool } from '@toolmux/core/test';
+import { stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
 import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { createAgent } from 'langchain';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
@@ -427,23 +427,28 @@ describe.each(abortCases)('aborting the run ($preset, $mode)', ({ mode, preset }
       { messages: [new HumanMessage('Wait for approval')] },
       { signal: controller.signal, callbacks: [{ handleToolEnd: (output) => void ended.push(output) }] },
     );
-    await vi.waitFor(() => expect(calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']));
+    await vi.waitFor(
+      () => expect(calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']),
+      untilTestTimeout(),
+    );
     controller.abort();
 
     await expect(run).rejects.toThrow(/abort/i);
     const slug = preset === SessionPreset.META_TOOLS ? MetaToolSlug.MULTI_EXECUTE_TOOL : wait.tool_slug;
     const callId = preset === SessionPreset.META_TOOLS ? 'call_wait#0' : 'call_wait';
-    await vi.waitFor(() => expect(ended).toHaveLength(1));
+    await vi.waitFor(() => expect(ended).toHaveLength(1), untilTestTimeout());
     const late = ended[0] as ToolMessage;
     expect(late).toBeInstanceOf(ToolMessage);
     expect(late.status).toBe('error');
     if (mode === 'embedded') {
-      await vi.waitFor(async () =>
-        expect(await logFor(session, callId)).toMatchObject({
-          toolSlug: 'TASKS_WAIT_FOR_APPROVAL',
-          status: 'error',
-          errorCode: 'TOOL_ABORTED',
-        }),
+      await vi.waitFor(
+        async () =>
+          expect(await logFor(session, callId)).toMatchObject({
+            toolSlug: 'TASKS_WAIT_FOR_APPROVAL',
+            status: 'error',
+            errorCode: 'TOOL_ABORTED',
+          }),
+        untilTestTimeout(),
       );
       expect(late.text).toBe(`Error (TOOL_ABORTED): ${slug} was aborted by the caller.`);
       expect((late.artifact as ToolResult).logId).toBe((await logFor(session, 'call_wait')).id);
@@ -459,11 +464,11 @@ describe.each(abortCases)('aborting the run ($preset, $mode)', ({ mode, preset }
       });
       // the server saw the request go away, aborted the handler, and logs it a moment later
       await expect
-        .poll(() => findLog(session, callId), { timeout: 5000 })
+        .poll(() => findLog(session, callId), untilTestTimeout())
         .toMatchObject({ toolSlug: 'TASKS_WAIT_FOR_APPROVAL', status: 'error', errorCode: 'TOOL_ABORTED' });
     }
     await expect
-      .poll(() => findLog(session, 'call_wait'), { timeout: 5000 })
+      .poll(() => findLog(session, 'call_wait'), untilTestTimeout())
       .toMatchObject({ toolSlug: slug, status: 'error', errorCode: 'TOOL_ABORTED' });
     expect(model.callCount).toBe(1);
   });

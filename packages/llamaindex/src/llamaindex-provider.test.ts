@@ -3,7 +3,7 @@ import type { ChatMessage, ChatResponseChunk, LLMChatParamsStreaming } from '@ll
 import { MockLLM } from '@llamaindex/core/llms/mock';
 import { agent } from '@llamaindex/workflow';
 import { defineTool, defineToolkit, SessionPreset, ToolMux } from '@toolmux/core';
-import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
+import { createSampleToolkits, stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
 import { type SampleSessionOptions, sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -226,7 +226,10 @@ describe.each(modes)('LlamaIndexProvider in the LlamaIndex agent() loop (%s)', (
         () => [{ name: 'TASKS_WAIT_FOR_APPROVAL', id: 'call_wait', input: { taskId: 'task_9' } }],
       ]);
       const running = runAgent(llm, bound, 'Wait for approval');
-      await vi.waitFor(() => expect(calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']));
+      await vi.waitFor(
+        () => expect(calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']),
+        untilTestTimeout(),
+      );
       controller.abort();
 
       // LlamaIndex's loop has no abort of its own: the tool answers, and the model reads why it stopped
@@ -242,9 +245,7 @@ describe.each(modes)('LlamaIndexProvider in the LlamaIndex agent() loop (%s)', (
         .poll(
           async () =>
             (await session.logs()).items.map((log) => `${log.toolSlug} ${log.errorCode} ${log.callId}`),
-          {
-            timeout: 5000,
-          },
+          untilTestTimeout(),
         )
         .toEqual(['TASKS_WAIT_FOR_APPROVAL TOOL_ABORTED call_wait']);
     });

@@ -1,6 +1,6 @@
 import { Agent } from '@mastra/core/agent';
 import { defineTool, defineToolkit, SessionPreset, ToolMux, type ToolResult } from '@toolmux/core';
-import { stockLookupTool } from '@toolmux/core/test';
+import { stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
 import { type SampleSessionOptions, sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { MockLanguageModelV4 } from 'ai/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -263,7 +263,10 @@ describe.each(modes)('MastraProvider in the Mastra Agent loop (%s)', (mode) => {
           for (const entry of step.toolResults) answered.push(entry.payload.result as ToolResult);
         },
       });
-      await vi.waitFor(() => expect(calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']));
+      await vi.waitFor(
+        () => expect(calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']),
+        untilTestTimeout(),
+      );
       controller.abort();
 
       // Mastra ends the run without throwing and without asking the model again
@@ -273,14 +276,11 @@ describe.each(modes)('MastraProvider in the Mastra Agent loop (%s)', (mode) => {
       expect(answered).toEqual([
         expect.objectContaining({ successful: false, data: null, code: 'TOOL_ABORTED' }),
       ]);
-      const log = await vi.waitFor(
-        async () => {
-          const [entry] = (await session.logs()).items;
-          expect(entry).toBeDefined();
-          return entry!;
-        },
-        { timeout: 5000 },
-      );
+      const log = await vi.waitFor(async () => {
+        const [entry] = (await session.logs()).items;
+        expect(entry).toBeDefined();
+        return entry!;
+      }, untilTestTimeout());
       expect(log).toMatchObject({
         toolSlug: 'TASKS_WAIT_FOR_APPROVAL',
         callId: 'call_wait',

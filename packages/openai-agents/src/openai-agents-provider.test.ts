@@ -22,7 +22,7 @@ import {
   type Tool,
   type ToolResult,
 } from '@toolmux/core';
-import { stockLookupTool } from '@toolmux/core/test';
+import { stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
 import { sampleModes } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -396,19 +396,23 @@ describe.each(
       [[functionCall('TASKS_WAIT_FOR_APPROVAL', { taskId: 'task_1' }, { callId: 'call_wait' })], done],
       { signal: controller.signal },
     );
-    await vi.waitFor(() =>
-      expect(sample.calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']),
+    await vi.waitFor(
+      () => expect(sample.calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']),
+      untilTestTimeout(),
     );
     controller.abort();
     await expect(running).rejects.toMatchObject({ name: 'AbortError' });
-    await vi.waitFor(() => expect(execute.mock.settledResults[0]?.type).toBe('fulfilled'));
+    await vi.waitFor(
+      () => expect(execute.mock.settledResults[0]?.type).toBe('fulfilled'),
+      untilTestTimeout(),
+    );
     expect(execute).toHaveBeenCalledTimes(1);
     expect(execute.mock.calls[0]![0]).toBe('TASKS_WAIT_FOR_APPROVAL');
     const answered: ToolResult = await execute.mock.results[0]!.value;
     expect(answered).toMatchObject({ successful: false, code: 'TOOL_ABORTED' });
     let entry: ExecutionLog;
     if (mode === 'embedded') {
-      entry = await vi.waitFor(() => logOf(session, 'TASKS_WAIT_FOR_APPROVAL'));
+      entry = await vi.waitFor(() => logOf(session, 'TASKS_WAIT_FOR_APPROVAL'), untilTestTimeout());
       expect(answered.logId).toBe(entry.id);
     } else {
       // the client answers the abort at once, without the server's log entry: no logId; the server
@@ -416,7 +420,7 @@ describe.each(
       expect(answered.logId).toBe('');
       const loggedCode = async () =>
         (await session.logs()).items.find((log) => log.callId === 'call_wait')?.errorCode;
-      await expect.poll(loggedCode, { timeout: 5000 }).toBe('TOOL_ABORTED');
+      await expect.poll(loggedCode, untilTestTimeout()).toBe('TOOL_ABORTED');
       entry = await logOf(session, 'TASKS_WAIT_FOR_APPROVAL');
     }
     expect(entry).toMatchObject({ status: 'error', errorCode: 'TOOL_ABORTED', callId: 'call_wait' });

@@ -15,6 +15,7 @@ import {
   type ScriptedModelServer,
   type ScriptedRequest,
   startScriptedModelServer,
+  untilTestTimeout,
 } from '@toolmux/core/test';
 import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import OpenAI from 'openai';
@@ -323,7 +324,10 @@ describe.each(['chat', 'responses'] as const)(
       );
       const controller = new AbortController();
       const finished = run(controller.signal);
-      await vi.waitFor(() => expect(calls.map((call) => call.slug)).toContain('TASKS_WAIT_FOR_APPROVAL'));
+      await vi.waitFor(
+        () => expect(calls.map((call) => call.slug)).toContain('TASKS_WAIT_FOR_APPROVAL'),
+        untilTestTimeout(),
+      );
       controller.abort();
       expect(await finished).toBe('done');
       const results = resultsOf(api, model, 1);

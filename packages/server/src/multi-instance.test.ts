@@ -6,7 +6,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { ToolMux } from '@toolmux/core';
-import { createSampleToolkits, createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
+import {
+  createSampleToolkits,
+  createTestPostgresUrl,
+  postgresSkipReason,
+  untilTestTimeout,
+} from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, recordingLogger, spawnServe } from './test-helpers.js';
 import { freePort, startTestOAuthServer, type TestOAuthServer } from './test-oauth.js';
@@ -110,7 +115,10 @@ describe.skipIf(skipPostgres !== undefined)(`two instances on one PostgreSQL ${s
 
     // The first instance sees the call in the shared execution log.
     await expect
-      .poll(async () => (await api(first!, 'GET', `/sessions/${session.session_id}/logs`)).json.items[0])
+      .poll(
+        async () => (await api(first!, 'GET', `/sessions/${session.session_id}/logs`)).json.items[0],
+        untilTestTimeout(),
+      )
       .toMatchObject({ tool_slug: 'TASKS_CREATE_TASK', status: 'success' });
     // And the other session's token is refused by both.
     const other = (await api(second!, 'POST', '/sessions', { user_id: 'user_other' })).json;
@@ -198,7 +206,10 @@ describe.skipIf(skipPostgres !== undefined)(`two instances on one PostgreSQL ${s
       );
       // The project still reads the session's log.
       await expect
-        .poll(async () => (await api(instance, 'GET', `/logs?session_id=${session.session_id}`)).json.items)
+        .poll(
+          async () => (await api(instance, 'GET', `/logs?session_id=${session.session_id}`)).json.items,
+          untilTestTimeout(),
+        )
         .toEqual([
           expect.objectContaining({ tool_slug: 'TASKS_CREATE_TASK', status: 'success' }),
           expect.objectContaining({ tool_slug: 'TASKS_CREATE_TASK', status: 'success' }),

@@ -1,5 +1,5 @@
 import { defineTool, defineToolkit, SessionPreset, ToolMux, type ToolResult } from '@toolmux/core';
-import { stockLookupTool } from '@toolmux/core/test';
+import { stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
 import { type SampleSessionOptions, sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { generateText, stepCountIs, type ToolSet } from 'ai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -305,7 +305,10 @@ describe.each(modes)('VercelProvider in the AI SDK agent loop (%s)', (mode) => {
         () => 'finished',
         (error: unknown) => error,
       );
-      await vi.waitFor(() => expect(calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']));
+      await vi.waitFor(
+        () => expect(calls.map((call) => call.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']),
+        untilTestTimeout(),
+      );
       controller.abort();
 
       expect(await outcome).toMatchObject({ name: 'AbortError' });
@@ -323,14 +326,14 @@ describe.each(modes)('VercelProvider in the AI SDK agent loop (%s)', (mode) => {
         // has seen the client go away and aborted the handler
         expect(answered[0]!.logId).toBe('');
         await expect
-          .poll(async () => (await session.logs()).items.map((entry) => entry.errorCode), { timeout: 5000 })
+          .poll(async () => (await session.logs()).items.map((entry) => entry.errorCode), untilTestTimeout())
           .toEqual(['TOOL_ABORTED']);
       }
       const log = await vi.waitFor(async () => {
         const [entry] = (await session.logs()).items;
         expect(entry).toBeDefined();
         return entry!;
-      });
+      }, untilTestTimeout());
       expect(log).toMatchObject({
         toolSlug: 'TASKS_WAIT_FOR_APPROVAL',
         callId: 'call_wait',

@@ -11,6 +11,7 @@ import {
 } from '../test/misbehaving-server.js';
 import { freePort } from '../test/ports.js';
 import { recordingLogger } from '../test/recording-logger.js';
+import { untilTestTimeout } from '../test/until-test-timeout.js';
 import { ToolMux } from '../toolmux.js';
 
 /**
@@ -261,7 +262,7 @@ describe('remote client: a server that stalls', () => {
     const call = session.execute('GITHUB_STAR', {});
     const read = rejection(closing.toolkits.list());
     const direct = rejection(closing.tools.execute('GITHUB_STAR', { userId: 'user_1' }));
-    await expect.poll(() => server.received.length).toBe(3);
+    await expect.poll(() => server.received.length, untilTestTimeout()).toBe(3);
     await closing.close({ timeoutMs: 100 });
     expect(await call).toMatchObject({ successful: false, code: 'TOOL_ABORTED', data: null });
     expect((await call).error).toContain('its ToolMux was closed');
@@ -281,7 +282,7 @@ describe('remote client: a server that stalls', () => {
     const result = await session.execute('LOCAL_ECHO', { text: 'hi' });
     // nothing waits for it: the upload ends on its own (before, it waited for ever, and so did the
     // process's exit, which flushes uploads)
-    await expect.poll(() => logger.errors.join('\n'), { timeout: 10_000 }).toContain(result.logId);
+    await expect.poll(() => logger.errors.join('\n'), untilTestTimeout()).toContain(result.logId);
     expect(logger.errors.join('\n')).toContain('within 300 ms');
   });
 
@@ -373,7 +374,7 @@ describe('remote client: redirects, refused and reset connections', () => {
     expect(server.received.filter((request) => request.method === 'GET')).toHaveLength(2);
     server.answer((request) => request.socket.destroy());
     await rejection(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' }));
-    await expect.poll(() => server.received.length).toBe(1);
+    await expect.poll(() => server.received.length, untilTestTimeout()).toBe(1);
 
     const unknown = await rejection(
       new ToolMux({ baseUrl: 'http://toolmux-test.invalid', apiKey: API_KEY }).toolkits.list(),

@@ -43,3 +43,4 @@ export { startScriptedModelServer } from './scripted-model-server.js';
 export type { StockLookupCall } from './stock-lookup.js';
 export { stockLookupTool } from './stock-lookup.js';
 export { turnsDuring } from './turns.js';
+export { untilTestTimeout } from './until-test-timeout.js';

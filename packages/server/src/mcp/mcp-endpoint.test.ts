@@ -7,6 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { defineTool, defineToolkit, type PlainTool, type Session, ToolMux } from '@toolmux/core';
+import { untilTestTimeout } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { createServer, type RunningServer } from '../server.js';
@@ -177,13 +178,15 @@ describe('MCP over Streamable HTTP with the official client', () => {
       signal: controller.signal,
     });
     await expect
-      .poll(() => sample.calls.some((entry) => entry.slug === 'TASKS_WAIT_FOR_APPROVAL'))
+      .poll(() => sample.calls.some((entry) => entry.slug === 'TASKS_WAIT_FOR_APPROVAL'), untilTestTimeout())
       .toBe(true);
     controller.abort();
     await expect(request).rejects.toThrow();
     await expect
-      .poll(async () =>
-        (await direct.logs({ limit: 5 })).items.find((log) => log.toolSlug === 'TASKS_WAIT_FOR_APPROVAL'),
+      .poll(
+        async () =>
+          (await direct.logs({ limit: 5 })).items.find((log) => log.toolSlug === 'TASKS_WAIT_FOR_APPROVAL'),
+        untilTestTimeout(),
       )
       .toMatchObject({ status: 'error', errorCode: 'TOOL_ABORTED' });
   });
@@ -211,11 +214,14 @@ describe('MCP over Streamable HTTP with the official client', () => {
       { signal: controller.signal },
     );
     await expect
-      .poll(() => sample.calls.some((entry) => (entry.input as { taskId?: string }).taskId === 't-signal'))
+      .poll(
+        () => sample.calls.some((entry) => (entry.input as { taskId?: string }).taskId === 't-signal'),
+        untilTestTimeout(),
+      )
       .toBe(true);
     controller.abort('the user pressed stop');
     await expect(call).rejects.toThrow();
-    await expect.poll(() => abortedWaits(session)).toBe(1);
+    await expect.poll(() => abortedWaits(session), untilTestTimeout()).toBe(1);
 
     // the SDK's request timeout sends the same notification
     const timedOut = client.callTool(
@@ -224,7 +230,7 @@ describe('MCP over Streamable HTTP with the official client', () => {
       { timeout: 300 },
     );
     await expect(timedOut).rejects.toThrow(/timed out/i);
-    await expect.poll(() => abortedWaits(session)).toBe(2);
+    await expect.poll(() => abortedWaits(session), untilTestTimeout()).toBe(2);
     // the cancelled call's HTTP answer is 202 without a response, which the client takes quietly
     await client.ping();
     expect(errors).toEqual([]);
@@ -257,14 +263,17 @@ describe('MCP over Streamable HTTP with the official client', () => {
     firstCall.catch(() => {});
     secondCall.catch(() => {});
     await expect
-      .poll(() => sample.calls.filter((entry) => entry.context.sessionId === session.sessionId).length)
+      .poll(
+        () => sample.calls.filter((entry) => entry.context.sessionId === session.sessionId).length,
+        untilTestTimeout(),
+      )
       .toBe(2);
     stopFirst.abort();
-    await expect.poll(() => abortedWaits(session)).toBe(1);
+    await expect.poll(() => abortedWaits(session), untilTestTimeout()).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await abortedWaits(session)).toBe(1);
     stopSecond.abort();
-    await expect.poll(() => abortedWaits(session)).toBe(2);
+    await expect.poll(() => abortedWaits(session), untilTestTimeout()).toBe(2);
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineTool, type ExecutionLog, MetaToolSlug, type Session, ToolMux } from '@toolmux/core';
-import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
+import { createSampleToolkits, stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { testStoreBackends } from '../test-helpers.js';
@@ -159,7 +159,7 @@ for (const backend of backends) {
       );
       // both calls run: the server's handler has started
       await expect
-        .poll(() => sample.calls.slice(before).map((call) => call.slug), { timeout: 5000 })
+        .poll(() => sample.calls.slice(before).map((call) => call.slug), untilTestTimeout())
         .toEqual(['TASKS_WAIT_FOR_APPROVAL']);
       controller.abort();
       const multi = await pending;
@@ -167,9 +167,10 @@ for (const backend of backends) {
 
       // the server logs its call once it has seen the client go away
       await expect
-        .poll(async () => (await session.logs({ parentId: multi.logId })).items.map(shape).sort(), {
-          timeout: 5000,
-        })
+        .poll(
+          async () => (await session.logs({ parentId: multi.logId })).items.map(shape).sort(),
+          untilTestTimeout(),
+        )
         .toEqual([
           'SHOP_WAIT_FOR_DELIVERY error TOOL_ABORTED #0',
           'TASKS_WAIT_FOR_APPROVAL error TOOL_ABORTED #1',

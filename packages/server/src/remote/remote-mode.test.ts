@@ -11,7 +11,7 @@ import {
   ToolMux,
   ToolMuxError,
 } from '@toolmux/core';
-import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
+import { createSampleToolkits, stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startTestServer, type TestServer } from '../testing/index.js';
@@ -743,9 +743,10 @@ describe('remote mode: configuration and failures', () => {
     expect(result).toMatchObject({ successful: false, code: 'TOOL_ABORTED' });
     // the server saw the client go away and aborted the handler
     await expect
-      .poll(async () => (await session.logs()).items.find((log) => log.callId === 'call_wait')?.errorCode, {
-        timeout: 5000,
-      })
+      .poll(
+        async () => (await session.logs()).items.find((log) => log.callId === 'call_wait')?.errorCode,
+        untilTestTimeout(),
+      )
       .toBe('TOOL_ABORTED');
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ExecutionLog, ToolMux } from '@toolmux/core';
 import { openToolMuxStore } from '@toolmux/core/internal';
+import { untilTestTimeout } from '@toolmux/core/test';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createServer } from '../server.js';
 import { SessionCache } from '../session-cache.js';
@@ -87,7 +88,7 @@ describe('reading a session log', () => {
     // the store, and starts the renewal, which finds the session gone
     vi.setSystemTime(Date.now() + (TTL * 3) / 4 + 1);
     expect((await logs()).status).toBe(200);
-    await expect.poll(async () => (await logs()).status).toBe(404);
+    await expect.poll(async () => (await logs()).status, untilTestTimeout()).toBe(404);
     await mux.close();
   });
 });
