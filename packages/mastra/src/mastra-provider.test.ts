@@ -1,5 +1,12 @@
 import { Agent } from '@mastra/core/agent';
-import { defineTool, defineToolkit, SessionPreset, ToolMux, type ToolResult } from '@toolmux/core';
+import {
+  defineTool,
+  defineToolkit,
+  SessionPreset,
+  ToolMux,
+  type ToolResult,
+  uniqueNameWithin,
+} from '@toolmux/core';
 import { stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
 import { type SampleSessionOptions, sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { MockLanguageModelV4 } from 'ai/test';
@@ -452,9 +459,8 @@ describe('MastraProvider schemas', () => {
 });
 
 describe('MastraProvider tool names', () => {
-  it('slugs longer than the 63 characters Mastra accepts get unique names, and each runs its own tool', async () => {
-    const stem = `LONG_${'X'.repeat(57)}`; // 62 characters
-    const slugs = [`${stem}_A`, `${stem}_B`, `${stem}AB`]; // 64, 64 and 64: the first two share 63
+  /** A DIRECT_TOOLS session of tools with these slugs, each returning the end of its slug. */
+  async function longToolsSession(slugs: string[]) {
     const ran: string[] = [];
     const long = defineToolkit({
       slug: 'long',
@@ -485,14 +491,23 @@ describe('MastraProvider tool names', () => {
     });
     const tools = await session.tools();
     const names = Object.keys(tools);
-    expect(names.map((name) => name.length <= 63)).toEqual([true, true, true]);
-    expect(new Set(names).size).toBe(3);
+    const nameOf = (slug: string) => names.find((name) => tools[name]!.id === slug)!;
+    return { session, tools, names, nameOf, ran };
+  }
+
+  /**
+   * Every name fits and is its own (one per slug), and one model turn that calls every tool by its name
+   * in Mastra's agent loop runs each slug's own tool once, logged under the slug with its call id.
+   */
+  async function expectEachRunsItsOwn(slugs: string[]) {
+    const { session, tools, names, nameOf, ran } = await longToolsSession(slugs);
+    expect(names.filter((name) => name.length > 63)).toEqual([]);
+    expect(new Set(names).size).toBe(slugs.length);
     expect(
       Object.values(tools)
         .map((tool) => tool.id)
         .sort(),
     ).toEqual([...slugs].sort());
-    const nameOf = (slug: string) => names.find((name) => tools[name]!.id === slug)!;
     const script = scriptedModel([
       () => slugs.map((slug, index) => ({ toolName: nameOf(slug), toolCallId: `call_${index}`, input: {} })),
     ]);
@@ -502,9 +517,34 @@ describe('MastraProvider tool names', () => {
 
     expect(script.calls[0]!.tools!.map((tool) => tool.name).sort()).toEqual([...names].sort());
     expect(ran.sort()).toEqual([...slugs].sort());
-    expect(toolResultTexts(script.calls[1]).sort()).toEqual(['{"ran":"AB"}', '{"ran":"_A"}', '{"ran":"_B"}']);
+    expect(toolResultTexts(script.calls[1]).sort()).toEqual(
+      slugs.map((slug) => JSON.stringify({ ran: slug.slice(-2) })).sort(),
+    );
     expect((await session.logs()).items.map((log) => `${log.toolSlug} ${log.callId}`).sort()).toEqual(
       slugs.map((slug, index) => `${slug} call_${index}`).sort(),
     );
+    return nameOf;
+  }
+
+  const stem = `LONG_${'X'.repeat(57)}`; // 62 characters
+
+  it('slugs longer than the 63 characters Mastra accepts get unique names, and each runs its own tool', async () => {
+    const slugs = [`${stem}_A`, `${stem}_B`, `${stem}AB`]; // 64, 64 and 64: the first two share 63
+    const nameOf = await expectEachRunsItsOwn(slugs);
+    // a long slug keeps the name it has always had where it is free: its first 63 characters
+    expect(nameOf(`${stem}_A`)).toBe(`${stem}_`);
+    expect(nameOf(`${stem}AB`)).toBe(`${stem}A`);
+    // where those are taken, the name is made as toolmux shortens generated slugs
+    expect(nameOf(`${stem}_B`)).toBe(uniqueNameWithin(`${stem}_`, 63, new Set([`${stem}_`])));
+  });
+
+  it('a tool whose slug is the name a long slug would get: that one takes the next name, each runs its own tool', async () => {
+    const { nameOf } = await longToolsSession([`${stem}_A`, `${stem}_B`]);
+    const shortened = nameOf(`${stem}_B`);
+    expect(shortened).toHaveLength(63);
+    const slugs = [`${stem}_A`, `${stem}_B`, shortened];
+    const next = await expectEachRunsItsOwn(slugs);
+    expect(next(shortened)).toBe(shortened);
+    expect(next(`${stem}_B`)).not.toBe(shortened);
   });
 });

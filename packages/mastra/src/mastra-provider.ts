@@ -11,6 +11,7 @@ import {
   StrictSchemas,
   type ToolResult,
   type ToolSpec,
+  uniqueNameWithin,
 } from '@toolmux/core';
 
 /** A session tool as Mastra sees it: any input, toolmux's whole `ToolResult` as output. */
@@ -101,37 +102,23 @@ const MAX_NAME_LENGTH = 63;
 
 /**
  * The key (and so the name the model sees) of each tool in the record: its slug, or for a slug longer
- * than Mastra accepts (toolmux allows 64 characters), its first 63 characters, with a short hash of the
- * whole slug in place of the last ones when that would collide with another tool's name. Calls still run
+ * than Mastra accepts (toolmux allows 64 characters), its first 63 characters; where those are another
+ * tool's name, they are shortened as toolmux shortens generated slugs ({@link uniqueNameWithin}: their
+ * start and a hash of `<first 63>_2`, `_3`… until free). Starting from the first 63 characters keeps the
+ * names these tools had before (a conversation that called one by it still finds it). Calls still run
  * the tool by its slug, and the execution log names the slug.
  */
 function toolNamesOf(tools: readonly ToolSpec[]): Map<string, string> {
   const names = new Map<string, string>();
-  const taken = new Set<string>();
+  const fitting = tools.filter(({ slug }) => slug.length <= MAX_NAME_LENGTH);
+  const taken = new Set(fitting.map(({ slug }) => slug));
+  for (const { slug } of fitting) names.set(slug, slug);
   for (const { slug } of tools) {
-    if (slug.length <= MAX_NAME_LENGTH) {
-      names.set(slug, slug);
-      taken.add(slug);
+    if (!names.has(slug)) {
+      names.set(slug, uniqueNameWithin(slug.slice(0, MAX_NAME_LENGTH), MAX_NAME_LENGTH, taken));
     }
   }
-  for (const { slug } of tools) {
-    if (names.has(slug)) continue;
-    let name = slug.slice(0, MAX_NAME_LENGTH);
-    if (taken.has(name)) name = `${slug.slice(0, MAX_NAME_LENGTH - 8)}_${hashOf(slug)}`;
-    names.set(slug, name);
-    taken.add(name);
-  }
   return names;
-}
-
-/** Seven base-36 characters of the FNV-1a hash of `text`. */
-function hashOf(text: string): string {
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < text.length; index++) {
-    hash ^= text.charCodeAt(index);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0).toString(36).padStart(7, '0').slice(-7).toUpperCase();
 }
 
 /**
