@@ -43,8 +43,9 @@ export interface ToolMuxOptions<P extends Provider<unknown>> {
   /**
    * Remote mode: how long one request to the server may take, its answer read included (a tool call
    * waits for the tool on the server). A request past it is stopped and is `SERVER_UNREACHABLE` (a
-   * failed result for a tool call); log uploads get at most a minute of it. Only for remote mode: an
-   * embedded ToolMux refuses it. @default 600000 (10 minutes)
+   * failed result for a tool call); log uploads get at most a minute of it. A whole number from 1 to
+   * 2147483647 (about 24.8 days, the longest a Node.js timer waits); anything else is `INVALID_REQUEST`
+   * naming it. Only for remote mode: an embedded ToolMux refuses it. @default 600000 (10 minutes)
    */
   requestTimeoutMs?: number;
   /**

@@ -24,6 +24,27 @@ export interface RemoteCall<W = unknown, R = W> {
 export const DEFAULT_REQUEST_TIMEOUT_MS = 600_000;
 
 /**
+ * The longest `requestTimeoutMs`: 2147483647 ms (about 24.8 days), the longest a Node.js timer waits. A
+ * longer one was a timer of 1 ms (Node.js says so in a TimeoutOverflowWarning), which stopped every
+ * request at once.
+ */
+export const MAX_REQUEST_TIMEOUT_MS = 2_147_483_647;
+
+/** A remote ToolMux's `requestTimeoutMs` (undefined: the default), checked. */
+export function requestTimeoutOf(option: unknown): number {
+  if (option === undefined) return DEFAULT_REQUEST_TIMEOUT_MS;
+  return wholeNumberOf(option, {
+    name: 'requestTimeoutMs',
+    unit: 'milliseconds',
+    min: 1,
+    max: MAX_REQUEST_TIMEOUT_MS,
+    show: (bound) => (bound === MAX_REQUEST_TIMEOUT_MS ? `${bound} (about 24.8 days)` : String(bound)),
+    purpose: 'how long one request to the server may take, its answer read included',
+    leaveOut: `Leave it out for ${DEFAULT_REQUEST_TIMEOUT_MS} (10 minutes).`,
+  });
+}
+
+/**
  * The largest answer the client reads unless `maxResponseBytes` says: far more than any page, tool
  * result or proxy answer (at most 32 MiB unless the server's operator raised it) the server sends,
  * and far less than what would exhaust memory or a string's length.

@@ -243,11 +243,32 @@ describe('remote client: a server that stalls', () => {
     });
   }
 
-  it('requestTimeoutMs is checked, and refused by an embedded ToolMux', () => {
-    for (const requestTimeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
-      expect(() => new ToolMux({ baseUrl: server.url, apiKey: API_KEY, requestTimeoutMs })).toThrow(
-        expect.objectContaining({ code: 'INVALID_REQUEST' }),
-      );
+  it('requestTimeoutMs is a whole number of milliseconds a timer can wait, else refused naming it and the fix', () => {
+    const cases: Array<[unknown, string]> = [
+      [Number.NaN, 'number NaN'],
+      [Number.POSITIVE_INFINITY, 'number Infinity'],
+      [1.5, 'number 1.5'],
+      [-1, 'number -1'],
+      [0, 'number 0'],
+      ['1000', '"1000"'], // a string, shown quoted
+      // past what a Node.js timer waits: it was a timer of 1 ms, which stopped every request at once
+      [2 ** 31, 'number 2147483648'],
+    ];
+    for (const [requestTimeoutMs, shown] of cases) {
+      let refusal: unknown;
+      try {
+        new ToolMux({ baseUrl: server.url, apiKey: API_KEY, requestTimeoutMs: requestTimeoutMs as number });
+      } catch (error) {
+        refusal = error;
+      }
+      expect(refusal).toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: `requestTimeoutMs must be a whole number of milliseconds from 1 to 2147483647 (about 24.8 days) (how long one request to the server may take, its answer read included); got ${shown}. Leave it out for 600000 (10 minutes).`,
+        details: { min: 1, max: 2_147_483_647 },
+      });
+    }
+    for (const requestTimeoutMs of [1, 600_000, 2_147_483_647]) {
+      expect(new ToolMux({ baseUrl: server.url, apiKey: API_KEY, requestTimeoutMs })).toBeInstanceOf(ToolMux);
     }
     expect(() => new ToolMux({ toolkits: [], store: ':memory:', requestTimeoutMs: 1000 })).toThrow(
       /requestTimeoutMs bounds the requests of a remote ToolMux/,

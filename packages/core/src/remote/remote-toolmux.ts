@@ -32,7 +32,7 @@ import type {
 import { checkSignal, settlesWithin } from '../util/abort.js';
 import { consoleLogger } from '../util/logger.js';
 import { urlWithoutCredentials } from '../util/stored-text.js';
-import { DEFAULT_REQUEST_TIMEOUT_MS, maxResponseBytesOf, RemoteApi } from './http.js';
+import { maxResponseBytesOf, RemoteApi, requestTimeoutOf } from './http.js';
 import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
 import {
   authConfigOf,
@@ -138,13 +138,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         message: `apiKey must be the server's project API key (TOOLMUX_API_KEY, at least ${MIN_API_KEY_LENGTH} characters), got ${typeof options.apiKey === 'string' ? `${options.apiKey.length} characters` : typeof options.apiKey}.`,
       });
     }
-    const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw new ToolMuxError({
-        code: 'INVALID_REQUEST',
-        message: `requestTimeoutMs must be a number of milliseconds > 0 (how long one request to the server may take), got ${String(timeoutMs)}; leave it out for ${DEFAULT_REQUEST_TIMEOUT_MS}.`,
-      });
-    }
+    const timeoutMs = requestTimeoutOf(options.requestTimeoutMs);
     this.#uploadTimeoutMs = Math.min(timeoutMs, MAX_UPLOAD_TIMEOUT_MS);
     const fetch = options.fetch ?? globalThis.fetch;
     const logger = options.logger ?? consoleLogger;
