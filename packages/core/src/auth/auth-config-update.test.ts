@@ -194,6 +194,68 @@ describe.each(backends)('authConfigs.update on $name', ({ skipReason, open }) =>
       expect((await again.waitForConnection(10_000)).status).toBe('ACTIVE');
     });
 
+    it("a connection started before the config's clientId changed fails at its callback as auth_config_changed, without trading the code; a new one uses the new client", async () => {
+      const { mux, logger } = instance();
+      const other = oauthServer.otherClient;
+      const config = await mux.authConfigs.create('octo', {
+        type: 'oauth2',
+        clientId: oauthServer.clientId,
+        clientSecret,
+      });
+      const session = await mux.create('user_1', { toolkits: ['octo'], authConfigs: { octo: config.id } });
+      const request = await session.authorize('octo', { callbackUrl: appCallback });
+      // the user signs in at the provider (the code is issued to the first client)...
+      const callbackUrl = await oauthServer.signIn(request.redirectUrl, { login: 'user-1' });
+      // ...while the operator moves the config to another OAuth app
+      await mux.authConfigs.update(config.id, { clientId: other.clientId, clientSecret: other.clientSecret });
+      const exchanges = oauthServer.tokenRequests.authorization_code;
+
+      const back = await fetch(callbackUrl, { redirect: 'manual' });
+      const location = new URL(back.headers.get('location')!);
+      expect(Object.fromEntries(location.searchParams)).toEqual({
+        status: 'failed',
+        connected_account_id: request.connectedAccountId,
+        error: 'auth_config_changed',
+      });
+      // the code was not sent with a client it was not issued to
+      expect(oauthServer.tokenRequests.authorization_code).toBe(exchanges);
+
+      const account = await mux.connectedAccounts.get(request.connectedAccountId!);
+      expect(account.status).toBe('FAILED');
+      expect(account.statusReason).toBe(
+        `auth_config_changed: Connection request ${request.id} was started with the OAuth client "${oauthServer.clientId}" of auth config ${config.id}, whose clientId is now "${other.clientId}": the Octo (octo) sign-in was for the earlier client, and toolmux trades it only with the config's current client. The user is not at fault: start a new connection, which signs in with the new client.`,
+      );
+      const failed = await rejection(request.waitForConnection(10_000), 'CONNECTION_FAILED');
+      expect(failed.message).toBe(
+        `The octo connection ${request.connectedAccountId} failed (${account.statusReason}). Start a new connection with authorize().`,
+      );
+      expect(logger.warnings.join('\n')).toContain(
+        `OAuth callback of ${request.id} failed: Connection request`,
+      );
+
+      // a new connection signs in with the new client, and its code is traded with it
+      const again = await session.authorize('octo', { callbackUrl: appCallback });
+      expect(new URL(again.redirectUrl).searchParams.get('client_id')).toBe(other.clientId);
+      const backAgain = await fetch(await oauthServer.signIn(again.redirectUrl, { login: 'user-1' }), {
+        redirect: 'manual',
+      });
+      expect(new URL(backAgain.headers.get('location')!).searchParams.get('status')).toBe('success');
+      expect((await again.waitForConnection(10_000)).status).toBe('ACTIVE');
+      expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({
+        successful: true,
+        data: { sub: 'user-1' },
+      });
+
+      const seen = JSON.stringify([
+        location.toString(),
+        account,
+        failed.message,
+        logger.warnings,
+        logger.errors,
+      ]);
+      for (const secret of [clientSecret, other.clientSecret]) expect(seen).not.toContain(secret);
+    });
+
     it('the config toolmux made from managedAuth takes the new secret too, and stays managed', async () => {
       const { mux } = instance();
       const { accountId } = await connect(mux);

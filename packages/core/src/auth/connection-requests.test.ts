@@ -7,6 +7,7 @@ import { databaseBackends, databasePerTest, pastTime, quiet, rejection } from '.
 import { octoToolkit, startTestOAuthServer, type TestOAuthServer } from '../test/oauth-server.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
+import { requestClientIdOf } from './connection-requests.js';
 
 /**
  * `mux.connectionRequests`: both kinds of request stored and read by id, completed once, expired,
@@ -337,5 +338,16 @@ describe('remote mode', () => {
     await rejection(connectionRequestAuthorizationUrl(remote, 'cr_x'), 'NOT_SUPPORTED');
     expect(() => useHostedConnectPage(remote)).toThrow(/embedded ToolMux/);
     await remote.close();
+  });
+});
+
+describe('requestClientIdOf', () => {
+  it('is the client id a request kept, else the client_id of its authorization URL (requests made before it kept one)', () => {
+    const authorizationUrl =
+      'https://auth.example.com/authorize?response_type=code&client_id=old-app&state=s';
+    expect(requestClientIdOf({ codeVerifier: 'v', authorizationUrl, clientId: 'kept-app' })).toBe('kept-app');
+    expect(requestClientIdOf({ codeVerifier: 'v', authorizationUrl })).toBe('old-app');
+    // requests from before the authorization URL was kept: nothing to check against
+    expect(requestClientIdOf({ codeVerifier: 'v' })).toBeUndefined();
   });
 });

@@ -28,6 +28,21 @@ export const ABANDONED_ATTEMPT_MS = CONNECTION_REQUEST_TTL_MS + 5 * 60_000;
 export interface OAuthRequestSecret {
   codeVerifier: string | null;
   authorizationUrl?: string;
+  /**
+   * The auth config's `clientId` the authorization URL was made with: the provider issues the code to
+   * that client only. Absent in requests made before toolmux kept it (see {@link requestClientIdOf}).
+   */
+  clientId?: string;
+}
+
+/**
+ * The OAuth client id a request was started with: the one it kept, else the `client_id` of its
+ * authorization URL (requests made before it kept one); undefined when neither says.
+ */
+export function requestClientIdOf(secret: OAuthRequestSecret): string | undefined {
+  if (secret.clientId !== undefined) return secret.clientId;
+  if (!secret.authorizationUrl) return undefined;
+  return new URL(secret.authorizationUrl).searchParams.get('client_id') ?? undefined;
 }
 
 /** How a toolkit gets connected for a user in a session. */
@@ -198,11 +213,8 @@ export class ConnectionRequests {
     const checkedCallbackUrl = callbackUrls.check(callbackUrl ?? defaultCallbackUrl);
     const toolkit = this.#records.toolkit(config.toolkit);
     const scheme = oauth2SchemeOf(toolkit);
-    const { url, state, codeVerifier } = await startAuthorization(
-      scheme,
-      this.#records.oauthClient(config, toolkit),
-      redirectUri,
-    );
+    const client = this.#records.oauthClient(config, toolkit);
+    const { url, state, codeVerifier } = await startAuthorization(scheme, client, redirectUri);
     const now = new Date();
     await this.#dropAbandonedAttempts(userId, config.id, now);
     const accountId = newId('ca');
@@ -229,6 +241,7 @@ export class ConnectionRequests {
     const secret: OAuthRequestSecret = {
       codeVerifier: codeVerifier ?? null,
       authorizationUrl: url.toString(),
+      clientId: client.clientId,
     };
     const record: ConnectionRequestRecord = {
       id: requestId,

@@ -9,7 +9,7 @@ import { storableText } from '../util/stored-text.js';
 import { aliasTakenError } from './aliases.js';
 import type { AuthRecords } from './auth-records.js';
 import { accountLimitReached, accountsInLimit, freeAlias, revokeStoredTokens } from './connected-accounts.js';
-import { hashState, type OAuthRequestSecret } from './connection-requests.js';
+import { hashState, type OAuthRequestSecret, requestClientIdOf } from './connection-requests.js';
 import { clientRejectedText, type StoredCredentials } from './credentials.js';
 import { AUTH_CONFIG_REFUSED, exchangeCode, OAuthFailure } from './oauth.js';
 import { oauth2SchemeOf } from './schemes.js';
@@ -84,18 +84,18 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
   try {
     const config = await records.authConfig(connection.authConfigId);
     const toolkit = records.toolkit(config.toolkit);
-    const { codeVerifier } = vault.openJson<OAuthRequestSecret>(connection.id, connection.secret!);
-    const tokens = await exchangeCode(
-      oauth2SchemeOf(toolkit),
-      records.oauthClient(config, toolkit),
-      parameters,
-      {
-        redirectUri: connection.redirectUri!,
-        codeVerifier: codeVerifier ?? undefined,
-        fetch,
-        timeoutMs: oauthRequestTimeoutMs,
-      },
-    );
+    const secret = vault.openJson<OAuthRequestSecret>(connection.id, connection.secret!);
+    const client = records.oauthClient(config, toolkit);
+    const startedWith = requestClientIdOf(secret);
+    if (startedWith !== undefined && startedWith !== client.clientId) {
+      throw authConfigChanged(records, connection, startedWith, client.clientId);
+    }
+    const tokens = await exchangeCode(oauth2SchemeOf(toolkit), client, parameters, {
+      redirectUri: connection.redirectUri!,
+      codeVerifier: secret.codeVerifier ?? undefined,
+      fetch,
+      timeoutMs: oauthRequestTimeoutMs,
+    });
     const stored: StoredCredentials = { type: 'oauth2', ...tokens };
     const changes: ConnectedAccountChanges = {
       status: 'ACTIVE',
@@ -135,7 +135,7 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
             'server_error',
             ToolMuxError.isInstance(error) ? error.message : 'the connection could not be completed',
           );
-    if (failure !== error)
+    if (failure !== error || failure.error === AUTH_CONFIG_CHANGED)
       logger.warn(`toolmux: OAuth callback of ${connection.id} failed: ${failure.description}`);
     if (activated) {
       // the account is connected (its tokens stored): only recording the request's end failed
@@ -189,6 +189,32 @@ function authConfigRefused(
       fix: apiRefInEveryWording('authConfigs.update', { authConfigId }),
       afterFix: 'then the user connects again with a new link.',
     }),
+  );
+}
+
+/**
+ * The error code of a connection whose callback came after its auth config was given another OAuth
+ * client (`authConfigs.update(id, { clientId })`): the account's `statusReason` starts with it.
+ */
+export const AUTH_CONFIG_CHANGED = 'auth_config_changed';
+
+/**
+ * The failure of a callback for a request started with another client id than its auth config has
+ * now. The provider issued the code to the earlier client, so the new one cannot trade it (the
+ * provider answers `invalid_grant`, which reads as the user's fault). Nor does toolmux trade it with
+ * the earlier client: the config keeps only the new client's secret, and the tokens would belong to a
+ * client the config no longer refreshes with (a refresh token works only for the client it was issued
+ * to), so the account would break at its first refresh. The user starts again, with the new client.
+ */
+function authConfigChanged(
+  records: AuthRecords,
+  connection: ConnectionRequestRecord,
+  startedWith: string,
+  now: string,
+): OAuthFailure {
+  return new OAuthFailure(
+    AUTH_CONFIG_CHANGED,
+    `Connection request ${connection.id} was started with the OAuth client ${JSON.stringify(startedWith)} of auth config ${connection.authConfigId}, whose clientId is now ${JSON.stringify(now)}: the ${records.label(connection.toolkit)} sign-in was for the earlier client, and toolmux trades it only with the config's current client. The user is not at fault: start a new connection, which signs in with the new client.`,
   );
 }
 

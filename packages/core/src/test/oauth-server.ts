@@ -25,6 +25,12 @@ export interface TestOAuthServer {
   revocationUrl: string;
   clientId: string;
   clientSecret: string;
+  /**
+   * A second OAuth app registered at the same provider, with the same redirect URIs and grants: the
+   * app an auth config is moved to (`authConfigs.update(id, { clientId, clientSecret })`). A code the
+   * provider issued to one client is `invalid_grant` for the other.
+   */
+  otherClient: { clientId: string; clientSecret: string };
   /** The oidc-provider instance (to look up or revoke what it issued). */
   provider: Provider;
   /** POST requests that reached the token endpoint, by `grant_type`. */
@@ -86,17 +92,22 @@ export async function startTestOAuthServer(options: TestOAuthServerOptions): Pro
   const issuer = `http://127.0.0.1:${port}`;
   const clientId = 'toolmux-test-client';
   const clientSecret = `cs_${randomBytes(24).toString('hex')}`;
+  const otherClient = {
+    clientId: 'toolmux-test-other-client',
+    clientSecret: `cs_${randomBytes(24).toString('hex')}`,
+  };
   const provider = new Provider(issuer, {
     clients: [
-      {
-        client_id: clientId,
-        client_secret: clientSecret,
-        redirect_uris: options.redirectUris,
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-        token_endpoint_auth_method: 'client_secret_basic',
-      },
-    ],
+      { id: clientId, secret: clientSecret },
+      { id: otherClient.clientId, secret: otherClient.clientSecret },
+    ].map(({ id, secret }) => ({
+      client_id: id,
+      client_secret: secret,
+      redirect_uris: options.redirectUris,
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic' as const,
+    })),
     pkce: { required: () => true },
     scopes: ['openid', 'offline_access', 'repo'],
     issueRefreshToken: async (_context, client) =>
@@ -185,6 +196,7 @@ export async function startTestOAuthServer(options: TestOAuthServerOptions): Pro
     revocationUrl: `${issuer}/token/revocation`,
     clientId,
     clientSecret,
+    otherClient,
     provider,
     tokenRequests,
     signIn,
