@@ -291,6 +291,55 @@ describe.each(backends)('connection requests on $name', ({ skipReason, open }) =
       expect((await mux.connectionRequests.get(mailEntry!.connection_request_id!)).kind).toBe('fields');
     });
 
+    it("a hosted link opened after the auth config's clientId changed ends the request FAILED (auth_config_changed) instead of sending the user to sign in for the earlier client", async () => {
+      const { mux } = setup({ hosted: true });
+      const config = await octoConfig(mux);
+      const request = await mux.connectedAccounts.link('user_1', config.id, { callbackUrl: appCallback });
+      const earlierUrl = await connectionRequestAuthorizationUrl(mux, request.id);
+      const other = oauthServer.otherClient;
+      await mux.authConfigs.update(config.id, { clientId: other.clientId, clientSecret: other.clientSecret });
+
+      const refused = await rejection(
+        connectionRequestAuthorizationUrl(mux, request.id),
+        'CONNECTION_FAILED',
+      );
+      const reason = `auth_config_changed: ${refused.message}`;
+      expect(refused.message).toMatch(
+        new RegExp(
+          `^Connection request ${request.id} was started with the OAuth client "${oauthServer.clientId}" of auth config ${config.id}, whose clientId is now "${other.clientId}": .* start a new connection, which signs in with the new client\\.$`,
+        ),
+      );
+      expect(refused.details).toEqual({
+        connectionRequestId: request.id,
+        connectedAccountId: request.connectedAccountId,
+      });
+      expect((await mux.connectionRequests.get(request.id)).status).toBe('FAILED');
+      expect(await mux.connectedAccounts.get(request.connectedAccountId!)).toMatchObject({
+        status: 'FAILED',
+        statusReason: reason,
+      });
+      expect((await rejection(request.waitForConnection(10_000), 'CONNECTION_FAILED')).message).toContain(
+        reason,
+      );
+      // opened again, the page says the request is over; a sign-in made with the earlier URL changes nothing
+      await rejection(connectionRequestAuthorizationUrl(mux, request.id), 'CONNECTION_REQUEST_INVALID');
+      const exchanges = oauthServer.tokenRequests.authorization_code;
+      const late = await mux.auth.handleCallback(new Request(await oauthServer.signIn(earlierUrl)));
+      expect(late.status).toBe(400);
+      expect(oauthServer.tokenRequests.authorization_code).toBe(exchanges);
+      expect(await mux.connectedAccounts.get(request.connectedAccountId!)).toMatchObject({
+        status: 'FAILED',
+        statusReason: reason,
+      });
+
+      // a new link signs in with the new client
+      const again = await mux.connectedAccounts.link('user_1', config.id, { callbackUrl: appCallback });
+      const newUrl = await connectionRequestAuthorizationUrl(mux, again.id);
+      expect(new URL(newUrl).searchParams.get('client_id')).toBe(other.clientId);
+      expect((await finish(mux, newUrl)).searchParams.get('status')).toBe('success');
+      expect((await again.waitForConnection(10_000)).status).toBe('ACTIVE');
+    });
+
     it('without hosted links TOOLMUX_MANAGE_CONNECTIONS sends credentials toolkits to the application', async () => {
       const { mux } = setup();
       const mail = await mux.authConfigs.create('mail', { type: 'api_key' });

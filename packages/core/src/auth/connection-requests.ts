@@ -3,15 +3,15 @@ import { apiRef } from '../api-refs.js';
 import type { FieldAuthScheme, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { AccountSelection } from '../execution/execute.js';
-import type { AuthConfigRecord, ConnectionRequestRecord } from '../store/types.js';
+import type { AuthConfigRecord, ConnectionRequestRecord, Store } from '../store/types.js';
 import { newId } from '../util/ids.js';
-import { checkId } from '../util/stored-text.js';
+import { checkId, storableText } from '../util/stored-text.js';
 import { checkAlias, claimingAlias } from './aliases.js';
 import type { AuthConfigs } from './auth-configs.js';
 import { type AuthRecords, ID_FIX, publicAccount } from './auth-records.js';
 import { accountLimitReached, type ConnectedAccounts } from './connected-accounts.js';
 import { ConnectionRequest, type ConnectionRequestProgress } from './connection-request.js';
-import { startAuthorization } from './oauth.js';
+import { AUTH_CONFIG_CHANGED, OAuthFailure, startAuthorization } from './oauth.js';
 import { defaultSchemeOf, oauth2SchemeOf } from './schemes.js';
 import type { ConnectedAccount, ConnectionRequestInfo, ConnectionRequestStatus } from './types.js';
 
@@ -43,6 +43,57 @@ export function requestClientIdOf(secret: OAuthRequestSecret): string | undefine
   if (secret.clientId !== undefined) return secret.clientId;
   if (!secret.authorizationUrl) return undefined;
   return new URL(secret.authorizationUrl).searchParams.get('client_id') ?? undefined;
+}
+
+/**
+ * The failure of an OAuth request started with another client id than its auth config has now
+ * (`authConfigs.update(id, { clientId })` since), else undefined. The provider issues the code to the
+ * client the authorization URL names, so the config's new client cannot trade it (the provider answers
+ * `invalid_grant`, which reads as the user's fault). Nor is it traded with the earlier client: the
+ * config keeps only the new client's secret, and the tokens would belong to a client the config no
+ * longer refreshes with (a refresh token works only for the client it was issued to), so the account
+ * would break at its first refresh. The user starts again, with the new client.
+ */
+export function clientChangedFailure(
+  records: AuthRecords,
+  request: ConnectionRequestRecord,
+  secret: OAuthRequestSecret,
+  currentClientId: string,
+): OAuthFailure | undefined {
+  const startedWith = requestClientIdOf(secret);
+  if (startedWith === undefined || startedWith === currentClientId) return undefined;
+  return new OAuthFailure(
+    AUTH_CONFIG_CHANGED,
+    `Connection request ${request.id} was started with the OAuth client ${JSON.stringify(startedWith)} of auth config ${request.authConfigId}, whose clientId is now ${JSON.stringify(currentClientId)}: the ${records.label(request.toolkit)} sign-in was for the earlier client, and toolmux trades it only with the config's current client. The user is not at fault: start a new connection, which signs in with the new client.`,
+  );
+}
+
+/**
+ * Ends an OAuth request that will not complete: its account attempt FAILED with `failure` as its
+ * `statusReason` (only while it is INITIATED: never an account connected or changed meanwhile), then
+ * the request FAILED.
+ */
+export async function failConnectionAttempt(
+  store: Store,
+  request: ConnectionRequestRecord,
+  failure: OAuthFailure,
+): Promise<void> {
+  const accountId = request.connectedAccountId!;
+  for (let tries = 0; tries < 5; tries++) {
+    const attempt = await store.getConnectedAccount(accountId);
+    if (attempt?.status !== 'INITIATED') break;
+    const failed = await store.updateConnectedAccount(
+      accountId,
+      {
+        status: 'FAILED',
+        // the provider's words (or a forged redirect's): stored as text the database can keep
+        statusReason: storableText(`${failure.error}: ${failure.description}`),
+      },
+      attempt.version,
+    );
+    if (failed) break;
+  }
+  await store.finishConnectionRequest(request.id, 'FAILED');
 }
 
 /** How a toolkit gets connected for a user in a session. */
@@ -403,12 +454,29 @@ export class ConnectionRequests {
         details: { connectionRequestId: record.id },
       });
     }
-    const closed = this.#notOpen(record, new Date());
+    const now = new Date();
+    const closed = this.#notOpen(record, now);
     if (closed) throw closed;
-    const { authorizationUrl } = this.#records.options.vault.openJson<OAuthRequestSecret>(
-      record.id,
-      record.secret,
-    );
+    const secret = this.#records.options.vault.openJson<OAuthRequestSecret>(record.id, record.secret);
+    const { authorizationUrl } = secret;
+    const config = await this.#records.authConfig(record.authConfigId);
+    const { clientId } = this.#records.oauthClient(config, this.#records.toolkit(config.toolkit));
+    const changed = clientChangedFailure(this.#records, record, secret, clientId);
+    if (changed) {
+      // the sign-in would be for a client the callback no longer trades codes with: the request ends
+      // here (once), and the user starts again rather than signing in for nothing
+      if (await this.#records.store.markConnectionRequestUsed(record.id, now)) {
+        this.#records.options.logger.warn(
+          `toolmux: connection request ${record.id} failed before the sign-in: ${changed.description}`,
+        );
+        await failConnectionAttempt(this.#records.store, record, changed);
+      }
+      throw new ToolMuxError({
+        code: 'CONNECTION_FAILED',
+        message: changed.description,
+        details: { connectionRequestId: record.id, connectedAccountId: record.connectedAccountId },
+      });
+    }
     if (!authorizationUrl) {
       throw new ToolMuxError({
         code: 'CONNECTION_REQUEST_INVALID',

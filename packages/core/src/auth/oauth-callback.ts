@@ -5,13 +5,17 @@ import type {
   ConnectedAccountRecord,
   ConnectionRequestRecord,
 } from '../store/types.js';
-import { storableText } from '../util/stored-text.js';
 import { aliasTakenError } from './aliases.js';
 import type { AuthRecords } from './auth-records.js';
 import { accountLimitReached, accountsInLimit, freeAlias, revokeStoredTokens } from './connected-accounts.js';
-import { hashState, type OAuthRequestSecret, requestClientIdOf } from './connection-requests.js';
+import {
+  clientChangedFailure,
+  failConnectionAttempt,
+  hashState,
+  type OAuthRequestSecret,
+} from './connection-requests.js';
 import { clientRejectedText, type StoredCredentials } from './credentials.js';
-import { AUTH_CONFIG_REFUSED, exchangeCode, OAuthFailure } from './oauth.js';
+import { AUTH_CONFIG_CHANGED, AUTH_CONFIG_REFUSED, exchangeCode, OAuthFailure } from './oauth.js';
 import { oauth2SchemeOf } from './schemes.js';
 
 /**
@@ -86,10 +90,8 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
     const toolkit = records.toolkit(config.toolkit);
     const secret = vault.openJson<OAuthRequestSecret>(connection.id, connection.secret!);
     const client = records.oauthClient(config, toolkit);
-    const startedWith = requestClientIdOf(secret);
-    if (startedWith !== undefined && startedWith !== client.clientId) {
-      throw authConfigChanged(records, connection, startedWith, client.clientId);
-    }
+    const changed = clientChangedFailure(records, connection, secret, client.clientId);
+    if (changed) throw changed;
     const tokens = await exchangeCode(oauth2SchemeOf(toolkit), client, parameters, {
       redirectUri: connection.redirectUri!,
       codeVerifier: secret.codeVerifier ?? undefined,
@@ -142,22 +144,7 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
       await store.finishConnectionRequest(connection.id, 'COMPLETED').catch(() => undefined);
       return back('success');
     }
-    // the attempt fails only as it stands (INITIATED): never an account connected or changed meanwhile
-    for (let tries = 0; tries < 5; tries++) {
-      const attempt = await store.getConnectedAccount(accountId);
-      if (attempt?.status !== 'INITIATED') break;
-      const failed = await store.updateConnectedAccount(
-        accountId,
-        {
-          status: 'FAILED',
-          // the provider's words (or a forged redirect's): stored as text the database can keep
-          statusReason: storableText(`${failure.error}: ${failure.description}`),
-        },
-        attempt.version,
-      );
-      if (failed) break;
-    }
-    await store.finishConnectionRequest(connection.id, 'FAILED');
+    await failConnectionAttempt(store, connection, failure);
     return back('failed', failure.error);
   }
 }
@@ -189,32 +176,6 @@ function authConfigRefused(
       fix: apiRefInEveryWording('authConfigs.update', { authConfigId }),
       afterFix: 'then the user connects again with a new link.',
     }),
-  );
-}
-
-/**
- * The error code of a connection whose callback came after its auth config was given another OAuth
- * client (`authConfigs.update(id, { clientId })`): the account's `statusReason` starts with it.
- */
-export const AUTH_CONFIG_CHANGED = 'auth_config_changed';
-
-/**
- * The failure of a callback for a request started with another client id than its auth config has
- * now. The provider issued the code to the earlier client, so the new one cannot trade it (the
- * provider answers `invalid_grant`, which reads as the user's fault). Nor does toolmux trade it with
- * the earlier client: the config keeps only the new client's secret, and the tokens would belong to a
- * client the config no longer refreshes with (a refresh token works only for the client it was issued
- * to), so the account would break at its first refresh. The user starts again, with the new client.
- */
-function authConfigChanged(
-  records: AuthRecords,
-  connection: ConnectionRequestRecord,
-  startedWith: string,
-  now: string,
-): OAuthFailure {
-  return new OAuthFailure(
-    AUTH_CONFIG_CHANGED,
-    `Connection request ${connection.id} was started with the OAuth client ${JSON.stringify(startedWith)} of auth config ${connection.authConfigId}, whose clientId is now ${JSON.stringify(now)}: the ${records.label(connection.toolkit)} sign-in was for the earlier client, and toolmux trades it only with the config's current client. The user is not at fault: start a new connection, which signs in with the new client.`,
   );
 }
 

@@ -74,6 +74,12 @@ function refusalOf(scheme: OAuth2Scheme, error: string): RefreshRefusal | undefi
  */
 export const AUTH_CONFIG_REFUSED = 'auth_config_invalid';
 
+/**
+ * The error code of a connection whose callback came after its auth config was given another OAuth
+ * client id (see `clientChangedFailure`): the account's `statusReason` starts with it and a colon.
+ */
+export const AUTH_CONFIG_CHANGED = 'auth_config_changed';
+
 /** Whether an account's `statusReason` says the auth config's OAuth client was refused. */
 export function authConfigRefusedIn(statusReason: string | null | undefined): boolean {
   return statusReason?.startsWith(`${AUTH_CONFIG_REFUSED}: `) ?? false;

@@ -380,6 +380,61 @@ describe('OAuth through the hosted connect page', () => {
     expect(JSON.stringify([done, account.json, back.toString()])).not.toContain(wrongSecret);
   });
 
+  it('a client_id changed over REST while users connect: a page opened after it ends the request, a sign-in made before it fails at the callback; both as auth_config_changed', async () => {
+    const authConfigId = await octoConfig();
+    const other = oauth.otherClient;
+    const link = async (userId: string) =>
+      (await api('POST', '/connected-accounts/link', { user_id: userId, auth_config_id: authConfigId })).json;
+    // one user has left for the provider before the change, the other opens the link after it
+    const signedIn = await link('user_client_before');
+    const html = await (await fetch(signedIn.redirect_url)).text();
+    const callbackUrl = await oauth.signIn(continueLink(html));
+    const opensLater = await link('user_client_after');
+    const patched = await api('PATCH', `/auth-configs/${authConfigId}`, {
+      client_id: other.clientId,
+      client_secret: other.clientSecret,
+    });
+    expect(patched.status).toBe(200);
+    seenSecrets.push(other.clientSecret);
+
+    const page = await fetch(opensLater.redirect_url);
+    expect(page.status).toBe(410);
+    const text = await page.text();
+    expect(text).toContain(
+      'This Octo connection failed. The application changed its sign-in settings since this link was made.',
+    );
+    expect(text).not.toContain(oauth.authorizationUrl);
+    expect((await api('GET', `/connection-requests/${opensLater.id}`)).json.status).toBe('FAILED');
+    const laterAccount = (await api('GET', `/connected-accounts/${opensLater.connected_account_id}`)).json;
+    expect(laterAccount.status).toBe('FAILED');
+    expect(laterAccount.status_reason).toMatch(
+      /^auth_config_changed: Connection request cr_\w+ was started with the OAuth client "toolmux-test-client" of auth config ac_\w+, whose clientId is now "toolmux-test-other-client"/,
+    );
+
+    const exchanges = oauth.tokenRequests.authorization_code;
+    const landed = await fetch(callbackUrl, { redirect: 'manual' });
+    const back = new URL(landed.headers.get('location')!);
+    expect(back.searchParams.get('status')).toBe('failed');
+    expect(back.searchParams.get('error')).toBe('auth_config_changed');
+    expect(oauth.tokenRequests.authorization_code).toBe(exchanges);
+    const done = await (await fetch(back)).text();
+    expect(done).toContain('Go back to the application and try again.');
+    const earlierAccount = (await api('GET', `/connected-accounts/${signedIn.connected_account_id}`)).json;
+    expect(earlierAccount.status).toBe('FAILED');
+    expect(earlierAccount.status_reason).toContain(
+      'start a new connection, which signs in with the new client',
+    );
+
+    // a new link connects with the new client
+    const again = await link('user_client_after');
+    const { authorizationUrl, back: backAgain } = await connectThroughPage(again.redirect_url);
+    expect(new URL(authorizationUrl).searchParams.get('client_id')).toBe(other.clientId);
+    expect(backAgain.searchParams.get('status')).toBe('success');
+    expect((await api('GET', `/connected-accounts/${again.connected_account_id}`)).json.status).toBe(
+      'ACTIVE',
+    );
+  });
+
   it('gives the hosted link to session.authorize() and TOOLMUX_MANAGE_CONNECTIONS of the served ToolMux', async () => {
     const authConfigId = await octoConfig();
     const session = await mux.create('user_embedded', {
@@ -730,7 +785,7 @@ describe('remote mode', () => {
 describe('secrets', () => {
   it('never reach the log', () => {
     const logged = [...logger.errors, ...logger.warnings].join('\n');
-    expect(seenSecrets).toHaveLength(2);
+    expect(seenSecrets).toHaveLength(3);
     for (const secret of [
       ...seenSecrets,
       oauth.clientSecret,

@@ -56,6 +56,14 @@ function expiredPage(): Response {
   ]);
 }
 
+/** The page of a connection that failed (`why`: a sentence on why, when the user can be told). */
+function failedPage(appName: string, why?: string): Response {
+  return page(410, 'Link no longer usable', [
+    `<p>This ${escapeHtml(appName)} connection failed.${why ? ` ${escapeHtml(why)}` : ''}</p>`,
+    START_AGAIN,
+  ]);
+}
+
 function usedPage(): Response {
   return page(410, 'Link already used', ['<p>This connect link was already used.</p>', START_AGAIN]);
 }
@@ -113,10 +121,7 @@ export class ConnectPages {
       case 'EXPIRED':
         return expiredPage();
       case 'FAILED':
-        return page(410, 'Link no longer usable', [
-          `<p>This ${escapeHtml(appName)} connection failed.</p>`,
-          START_AGAIN,
-        ]);
+        return failedPage(appName);
       case 'COMPLETED':
         return page(200, `${appName} is connected`, [
           `<p>Your ${escapeHtml(appName)} account is connected.</p>`,
@@ -130,6 +135,10 @@ export class ConnectPages {
     try {
       authorizationUrl = await connectionRequestAuthorizationUrl(this.#toolmux, request.id);
     } catch (error) {
+      // the auth config was given another OAuth client since the link was made: core ended the request
+      if (ToolMuxError.isInstance(error) && error.code === 'CONNECTION_FAILED') {
+        return failedPage(appName, 'The application changed its sign-in settings since this link was made.');
+      }
       const refusal = refusalPage(error);
       if (refusal) return refusal;
       throw error;
