@@ -460,7 +460,8 @@ export class ConnectionRequests {
     const secret = this.#records.options.vault.openJson<OAuthRequestSecret>(record.id, record.secret);
     const { authorizationUrl } = secret;
     const config = await this.#records.authConfig(record.authConfigId);
-    const { clientId } = this.#records.oauthClient(config, this.#records.toolkit(config.toolkit));
+    // as the callback's client has it (`oauthClient`), without needing the toolkit in the catalog
+    const clientId = (config.settings as { clientId?: string }).clientId ?? '';
     const changed = clientChangedFailure(this.#records, record, secret, clientId);
     if (changed) {
       // the sign-in would be for a client the callback no longer trades codes with: the request ends
