@@ -202,7 +202,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     this.baseUrl = (options.baseUrl ?? 'http://localhost:8787').replace(/\/+$/, '');
     if (!/^https?:\/\//.test(this.baseUrl)) {
       throw new ToolMuxError({
-        code: 'INVALID_REQUEST',
+        code: 'CONFIG_INVALID',
         message: `baseUrl must be an http(s) URL, got "${options.baseUrl}".`,
       });
     }

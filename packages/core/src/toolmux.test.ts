@@ -24,7 +24,7 @@ describe('how new ToolMux() picks its mode: never a silent fallback to embedded'
     'an apiKey that is %s (an unset environment variable) is an error naming TOOLMUX_API_KEY',
     (_, apiKey, start) => {
       const error = thrown(() => new ToolMux({ baseUrl: BASE_URL, apiKey }));
-      expect(error.code).toBe('INVALID_REQUEST');
+      expect(error.code).toBe('CONFIG_INVALID');
       expect(error.message.startsWith(`${start}: remote mode needs the project API key`)).toBe(true);
       expect(error.message).toContain(`toolmux server at ${BASE_URL}`);
       expect(error.message).toContain('Set TOOLMUX_API_KEY');
@@ -44,13 +44,13 @@ describe('how new ToolMux() picks its mode: never a silent fallback to embedded'
 
   it('baseUrl alone (no apiKey, no toolkits, no store) is an application that forgot its API key', () => {
     const error = thrown(() => new ToolMux({ baseUrl: BASE_URL }));
-    expect(error.code).toBe('INVALID_REQUEST');
+    expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toContain(`baseUrl "${BASE_URL}" without apiKey`);
     expect(error.message).toContain('TOOLMUX_API_KEY');
     expect(error.message).toContain('toolkits: []');
     // a password in it is not repeated
     const withPassword = thrown(() => new ToolMux({ baseUrl: 'https://ops:hunter2@tools.example.com/x' }));
-    expect(withPassword.code).toBe('INVALID_REQUEST');
+    expect(withPassword.code).toBe('CONFIG_INVALID');
     expect(withPassword.message).toContain(
       '"https://tools.example.com/x" (its user name and password left out here)',
     );

@@ -54,13 +54,13 @@ function modeOf(options: ToolMuxOptions<Provider<unknown>>): 'embedded' | 'remot
   for (const [option, what] of Object.entries(REMOTE_ONLY)) {
     if (options[option as keyof typeof REMOTE_ONLY] === undefined) continue;
     throw new ToolMuxError({
-      code: 'INVALID_REQUEST',
+      code: 'CONFIG_INVALID',
       message: `${option} ${what}. Remove it, or give apiKey and baseUrl for remote mode.`,
     });
   }
   if (options.baseUrl !== undefined && !EMBEDDED_ONLY.some((key) => options[key] !== undefined)) {
     throw new ToolMuxError({
-      code: 'INVALID_REQUEST',
+      code: 'CONFIG_INVALID',
       message: `baseUrl ${shownBaseUrl(options.baseUrl)} without apiKey and without toolkits or store: for remote mode, pass the toolmux server's project API key as apiKey (e.g. apiKey: process.env.TOOLMUX_API_KEY, and set TOOLMUX_API_KEY); to run embedded, give toolkits (toolkits: [] for custom tools only).`,
     });
   }

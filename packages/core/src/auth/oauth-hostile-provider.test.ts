@@ -665,7 +665,7 @@ describe("the ToolMux's oauthRequestTimeoutMs", () => {
         }
       })();
       expect(ToolMuxError.isInstance(made)).toBe(true);
-      expect(made).toMatchObject({ code: 'INVALID_REQUEST' });
+      expect(made).toMatchObject({ code: 'CONFIG_INVALID' });
       expect((made as ToolMuxError).message).toMatch(
         /^oauthRequestTimeoutMs must be a whole number of milliseconds from 1 to 300000 .*; got .+\. Leave it out for 30000\.$/,
       );

@@ -120,6 +120,7 @@ export function oauthRequestTimeoutOf(option: unknown): number {
   if (option === undefined) return DEFAULT_OAUTH_REQUEST_TIMEOUT_MS;
   return wholeNumberOf(option, {
     name: 'oauthRequestTimeoutMs',
+    code: 'CONFIG_INVALID',
     unit: 'milliseconds',
     min: 1,
     max: MAX_OAUTH_REQUEST_TIMEOUT_MS,

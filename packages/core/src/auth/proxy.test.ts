@@ -448,7 +448,7 @@ describe('session.proxyExecute', () => {
           }
           return undefined;
         })();
-        expect(ToolMuxError.isInstance(error) && error.code, String(error)).toBe('INVALID_REQUEST');
+        expect(ToolMuxError.isInstance(error) && error.code, String(error)).toBe('CONFIG_INVALID');
         expect((error as ToolMuxError).message).toBe(
           `proxyMaxResponseBytes must be a whole number of bytes, 1 or more (the most of an API's answer one proxyExecute call downloads); got ${shown}. Leave it out for 32 MiB.`,
         );

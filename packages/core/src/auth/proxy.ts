@@ -61,6 +61,7 @@ export function proxyResponseLimitOf(option: unknown): number {
   if (option === undefined) return DEFAULT_PROXY_MAX_RESPONSE_BYTES;
   return wholeNumberOf(option, {
     name: 'proxyMaxResponseBytes',
+    code: 'CONFIG_INVALID',
     unit: 'bytes',
     min: 1,
     purpose: "the most of an API's answer one proxyExecute call downloads",
@@ -76,6 +77,7 @@ export function checkMaxResponseBytes(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   return wholeNumberOf(value, {
     name: apiRef('maxResponseBytes'),
+    code: 'INVALID_REQUEST',
     unit: 'bytes',
     min: 1,
     purpose: `at most the ToolMux's proxyMaxResponseBytes, ${byteSize(DEFAULT_PROXY_MAX_RESPONSE_BYTES)} unless its operator set it`,

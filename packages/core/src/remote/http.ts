@@ -35,6 +35,7 @@ export function requestTimeoutOf(option: unknown): number {
   if (option === undefined) return DEFAULT_REQUEST_TIMEOUT_MS;
   return wholeNumberOf(option, {
     name: 'requestTimeoutMs',
+    code: 'CONFIG_INVALID',
     unit: 'milliseconds',
     min: 1,
     max: MAX_REQUEST_TIMEOUT_MS,
@@ -59,6 +60,7 @@ export function maxResponseBytesOf(option: unknown): number {
   if (option === undefined) return DEFAULT_MAX_RESPONSE_BYTES;
   return wholeNumberOf(option, {
     name: 'maxResponseBytes',
+    code: 'CONFIG_INVALID',
     unit: 'bytes',
     ...MAX_RESPONSE_BYTES_RANGE,
     show: (bound) => `${bound} (${byteSize(bound)})`,

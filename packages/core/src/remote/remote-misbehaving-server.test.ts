@@ -195,13 +195,13 @@ describe('remote client: maxResponseBytes', () => {
     expect((await mux.toolkits.list()).total).toBe(0);
   });
 
-  it('is a whole number of bytes from 64 KiB to 256 MiB (INVALID_REQUEST naming the value), and remote only', () => {
+  it('is a whole number of bytes from 64 KiB to 256 MiB (CONFIG_INVALID naming the value), and remote only', () => {
     const make = (maxResponseBytes: unknown) =>
       new ToolMux({ baseUrl: server.url, apiKey: API_KEY, maxResponseBytes: maxResponseBytes as number });
     for (const value of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '1000000', 65_535, 268_435_457]) {
       expect(() => make(value), String(value)).toThrow(
         expect.objectContaining({
-          code: 'INVALID_REQUEST',
+          code: 'CONFIG_INVALID',
           message: expect.stringMatching(
             new RegExp(
               `^maxResponseBytes must be a whole number of bytes from 65536 \\(64 KiB\\) to 268435456 \\(256 MiB\\).*got .*${String(value).replace('.', '\\.')}`,
@@ -262,7 +262,7 @@ describe('remote client: a server that stalls', () => {
         refusal = error;
       }
       expect(refusal).toMatchObject({
-        code: 'INVALID_REQUEST',
+        code: 'CONFIG_INVALID',
         message: `requestTimeoutMs must be a whole number of milliseconds from 1 to 2147483647 (about 24.8 days) (how long one request to the server may take, its answer read included); got ${shown}. Leave it out for 600000 (10 minutes).`,
         details: { min: 1, max: 2_147_483_647 },
       });
@@ -452,7 +452,7 @@ describe('remote client: redirects, refused and reset connections', () => {
   it('a baseUrl with a user name or password is refused without showing them', () => {
     const attempt = () =>
       new ToolMux({ baseUrl: 'https://admin:hunter2-password@tools.example.com', apiKey: API_KEY });
-    expect(attempt).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
+    expect(attempt).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
     try {
       attempt();
     } catch (error) {

@@ -96,7 +96,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     if (urlWithoutCredentials(options.baseUrl) !== undefined) {
       // fetch refuses such a URL, and its error (or ours) would show the password
       throw new ToolMuxError({
-        code: 'INVALID_REQUEST',
+        code: 'CONFIG_INVALID',
         message:
           'baseUrl must not hold a user name or password (https://user:password@host): the SDK authenticates with apiKey. Remove them from baseUrl.',
       });
@@ -107,20 +107,20 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       (typeof options.apiKey === 'string' && options.apiKey.trim() === '')
     ) {
       throw new ToolMuxError({
-        code: 'INVALID_REQUEST',
+        code: 'CONFIG_INVALID',
         message: `apiKey is ${options.apiKey === undefined || options.apiKey === null ? String(options.apiKey) : 'empty'}: remote mode needs the project API key of the toolmux server${options.baseUrl === undefined ? '' : ` at ${options.baseUrl}`}. Set TOOLMUX_API_KEY (\`toolmux serve\` writes the key to ./.toolmux/api.key unless TOOLMUX_API_KEY was set for it), or leave apiKey out and give toolkits to run embedded.`,
       });
     }
     const given = EMBEDDED_ONLY.filter((key) => options[key] !== undefined);
     if (given.length > 0) {
       throw new ToolMuxError({
-        code: 'INVALID_REQUEST',
+        code: 'CONFIG_INVALID',
         message: `${given.join(', ')} configure an embedded ToolMux; with apiKey (remote mode) the server at baseUrl owns them. Remove ${given.length === 1 ? 'it' : 'them'}, or drop apiKey to run embedded.`,
       });
     }
     if (options.baseUrl === undefined) {
       throw new ToolMuxError({
-        code: 'INVALID_REQUEST',
+        code: 'CONFIG_INVALID',
         message:
           'Remote mode needs baseUrl: the URL of your toolmux server, e.g. new ToolMux({ baseUrl: "https://tools.example.com", apiKey }).',
       });
@@ -128,13 +128,13 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     if (!/^https?:\/\/[^/]/.test(this.baseUrl)) {
       throw new ToolMuxError({
-        code: 'INVALID_REQUEST',
+        code: 'CONFIG_INVALID',
         message: `baseUrl must be an http(s) URL, got "${options.baseUrl}".`,
       });
     }
     if (typeof options.apiKey !== 'string' || options.apiKey.length < MIN_API_KEY_LENGTH) {
       throw new ToolMuxError({
-        code: 'INVALID_REQUEST',
+        code: 'CONFIG_INVALID',
         message: `apiKey must be the server's project API key (TOOLMUX_API_KEY, at least ${MIN_API_KEY_LENGTH} characters), got ${typeof options.apiKey === 'string' ? `${options.apiKey.length} characters` : typeof options.apiKey}.`,
       });
     }

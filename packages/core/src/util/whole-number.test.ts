@@ -5,6 +5,7 @@ import { wholeNumberOf } from './whole-number.js';
 
 const rule = {
   name: 'waitMs',
+  code: 'CONFIG_INVALID' as const,
   unit: 'milliseconds',
   min: 1,
   max: 10,
@@ -18,7 +19,7 @@ describe('wholeNumberOf', () => {
     expect(wholeNumberOf(2 ** 40, { ...rule, max: undefined })).toBe(2 ** 40);
   });
 
-  it('refuses anything else as INVALID_REQUEST naming the option, its bounds and the value', () => {
+  it("refuses anything else with the rule's code (CONFIG_INVALID for an option, INVALID_REQUEST for a call's argument) naming the option, its bounds and the value", () => {
     fc.assert(
       fc.property(
         fc.oneof(
@@ -27,14 +28,15 @@ describe('wholeNumberOf', () => {
           fc.string(),
           fc.constantFrom(null, true, {}, [], 10n, Number.NaN, 2 ** 53),
         ),
-        (value) => {
+        fc.constantFrom('CONFIG_INVALID' as const, 'INVALID_REQUEST' as const),
+        (value, code) => {
           let refusal: unknown;
           try {
-            wholeNumberOf(value, rule);
+            wholeNumberOf(value, { ...rule, code });
           } catch (error) {
             refusal = error;
           }
-          expect(ToolMuxError.isInstance(refusal) && refusal.code).toBe('INVALID_REQUEST');
+          expect(ToolMuxError.isInstance(refusal) && refusal.code).toBe(code);
           expect((refusal as ToolMuxError).message).toMatch(
             /^waitMs must be a whole number of milliseconds from 1 to 10 \(how long\); got .+\. Leave it out for 5\.$/s,
           );

@@ -5,6 +5,11 @@ import { shownValue } from './stored-text.js';
 export interface WholeNumberRule {
   /** The option as the user writes it: `oauthRequestTimeoutMs`. */
   name: string;
+  /**
+   * What a wrong value is: `CONFIG_INVALID` for an option of `new ToolMux()` (as every other option
+   * it refuses), `INVALID_REQUEST` for an argument of a call.
+   */
+  code: 'CONFIG_INVALID' | 'INVALID_REQUEST';
   /** What it counts: `milliseconds`, `bytes`. */
   unit: string;
   min: number;
@@ -19,13 +24,13 @@ export interface WholeNumberRule {
 }
 
 /**
- * `value` when it is a whole number within `rule`'s bounds; else `INVALID_REQUEST`:
+ * `value` when it is a whole number within `rule`'s bounds; else the rule's `code`:
  * `<name> must be a whole number of <unit> from <min> to <max> (<purpose>); got <value>. <leaveOut>`
  * (`, <min> or more` without a maximum), with the bounds in `details`. The one check of the ToolMux's
  * and a call's numeric options.
  */
 export function wholeNumberOf(value: unknown, rule: WholeNumberRule): number {
-  const { name, unit, min, max, show = String, purpose, leaveOut } = rule;
+  const { name, code, unit, min, max, show = String, purpose, leaveOut } = rule;
   if (
     typeof value === 'number' &&
     Number.isSafeInteger(value) &&
@@ -36,7 +41,7 @@ export function wholeNumberOf(value: unknown, rule: WholeNumberRule): number {
   }
   const range = max === undefined ? `, ${show(min)} or more` : ` from ${show(min)} to ${show(max)}`;
   throw new ToolMuxError({
-    code: 'INVALID_REQUEST',
+    code,
     message: `${name} must be a whole number of ${unit}${range} (${purpose}); got ${shownValue(value)}. ${leaveOut}`,
     details: max === undefined ? { min } : { min, max },
   });
