@@ -76,3 +76,42 @@ describe('how new ToolMux() picks its mode: never a silent fallback to embedded'
     expect(new ToolMux({ baseUrl: BASE_URL, apiKey: 'tmx_ak_0123456789abcdef' }).mode).toBe('remote');
   });
 });
+
+describe('a wrong option of new ToolMux() is CONFIG_INVALID naming it, in either mode', () => {
+  it.each([
+    [
+      'an allowedCallbackUrls entry that is no URL',
+      { toolkits: [], store: ':memory:', allowedCallbackUrls: ['app.example.com'] },
+      /^allowedCallbackUrls entry "app\.example\.com" is not a URL/,
+    ],
+    [
+      'an embedded baseUrl that is no http(s) URL',
+      { toolkits: [], store: ':memory:', baseUrl: 'ftp://tools.example.com' },
+      /^baseUrl must be an http\(s\) URL/,
+    ],
+    [
+      'a remote option given to an embedded ToolMux',
+      { toolkits: [], store: ':memory:', requestTimeoutMs: 1000 },
+      /^requestTimeoutMs bounds the requests of a remote ToolMux/,
+    ],
+    [
+      'an embedded option given to a remote ToolMux',
+      { baseUrl: BASE_URL, apiKey: 'k'.repeat(32), store: ':memory:' },
+      /^store configure an embedded ToolMux/,
+    ],
+    [
+      'a remote apiKey that is too short',
+      { baseUrl: BASE_URL, apiKey: 'short' },
+      /^apiKey must be the server's project API key/,
+    ],
+    [
+      'an oauthRequestTimeoutMs that is no whole number',
+      { toolkits: [], store: ':memory:', oauthRequestTimeoutMs: 1.5 },
+      /^oauthRequestTimeoutMs must be a whole number/,
+    ],
+  ] as const)('%s', (_, options, message) => {
+    const error = thrown(() => new ToolMux(options as never));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toMatch(message);
+  });
+});

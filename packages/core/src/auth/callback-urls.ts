@@ -28,7 +28,7 @@ export class CallbackUrlPolicy {
         url = new URL(entry);
       } catch {
         throw new ToolMuxError({
-          code: 'INVALID_REQUEST',
+          code: 'CONFIG_INVALID',
           message: `allowedCallbackUrls entry "${entry}" is not a URL; use an origin like "https://app.example.com" or a URL prefix.`,
         });
       }
