@@ -1,3 +1,4 @@
+import { givenAuthConfigChanges } from '../auth/auth-config-changes.js';
 import type { ConnectionRequest } from '../auth/connection-request.js';
 import type {
   AuthConfig,
@@ -382,16 +383,18 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       this.#api.get('/auth-configs', query, (page) => pageOf(page, authConfigOf)),
     get: async (configId: string): Promise<AuthConfig> =>
       this.#api.get(`/auth-configs/${id(configId)}`, undefined, authConfigOf),
-    update: async (configId: string, changes: UpdateAuthConfigOptions): Promise<AuthConfig> =>
-      this.#api.call('PATCH', `/auth-configs/${id(configId)}`, {
+    update: async (configId: string, changes: UpdateAuthConfigOptions): Promise<AuthConfig> => {
+      const given = givenAuthConfigChanges(changes);
+      return this.#api.call('PATCH', `/auth-configs/${id(configId)}`, {
         body: {
-          client_id: changes?.clientId,
-          client_secret: changes?.clientSecret,
-          scopes: changes?.scopes,
-          name: changes?.name,
+          client_id: given.clientId,
+          client_secret: given.clientSecret,
+          scopes: given.scopes,
+          name: given.name,
         },
         read: authConfigOf,
-      }),
+      });
+    },
     delete: async (configId: string): Promise<void> => {
       await this.#api.call('DELETE', `/auth-configs/${id(configId)}`);
     },
