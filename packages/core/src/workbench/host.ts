@@ -5,7 +5,7 @@ import type { Store } from '../store/types.js';
 import { pieceEnds } from '../store/workbench-pieces.js';
 import { jsonTextSliced } from '../util/json-slices.js';
 import { WorkSlice } from '../util/slices.js';
-import { shownValue } from '../util/stored-text.js';
+import { leadingText, shownValue } from '../util/stored-text.js';
 import { RawJson, SandboxCallError, type SandboxHostCall } from './sandbox.js';
 
 /** Bytes of workbench files one session may keep. */
@@ -244,7 +244,8 @@ export async function offloadLarge(
       offloaded: {
         path: written.path,
         size: json.length,
-        preview: json.slice(0, OFFLOAD_PREVIEW_CHARS),
+        // never half a surrogate pair: a lone one in a tool result is refused by some model APIs
+        preview: leadingText(json, OFFLOAD_PREVIEW_CHARS),
         hint: `The result (${json.length} characters) was saved as a workbench file; work on it in ${workbenchSlug} with \`const r = await toolmux.files.read(${JSON.stringify(path)})\` (r.results[i].data is each call's data) and return only what you need.`,
       },
     };

@@ -278,6 +278,28 @@ describe.each(threads)('TOOLMUX_WORKBENCH in a session (TOOLMUX_WORKBENCH_THREAD
     await mux.close();
   });
 
+  it("an offloaded result's preview is cut between characters, never inside a surrogate pair", async () => {
+    const { mux } = setup();
+    const emoji = defineTool({
+      slug: 'EMOJI_WALL',
+      toolkit: 'emoji',
+      description: 'A long text of emoji.',
+      inputSchema: z.object({ lead: z.number() }),
+      // one lead character more or less moves the cut onto the other half of the pairs
+      execute: async ({ lead }) => ({ text: `${'a'.repeat(lead)}${'😀'.repeat(15_000)}` }),
+    });
+    const session = await mux.create('user_1', { workbench: {}, experimental: { customTools: [emoji] } });
+    for (const lead of [0, 1]) {
+      const result = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+        tools: [{ tool_slug: 'EMOJI_WALL', arguments: { lead } }],
+      });
+      const { offloaded } = result.data as { offloaded: { preview: string } };
+      expect(offloaded.preview.length).toBeGreaterThanOrEqual(999);
+      expect(offloaded.preview.isWellFormed(), `lead ${lead}`).toBe(true);
+    }
+    await mux.close();
+  });
+
   it.each([
     [
       'SQLite',
