@@ -6,12 +6,13 @@ import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import { ComposioMetaToolSlug, MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { SqliteStore } from '../store/sqlite.js';
+import type { WorkbenchFileWrite } from '../store/types.js';
 import { sessionRecord } from '../test/log-records.js';
 import { longestTurn, turnReport } from '../test/longest-turn.js';
 import { createTestPostgresUrl } from '../test/postgres.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
-import { workbenchHost } from './host.js';
+import { offloadLarge, workbenchHost } from './host.js';
 import { type CellRunner, MainThreadCells } from './main-thread.js';
 import { callHost, RawJson, SANDBOX_SLICING_AVAILABLE } from './sandbox.js';
 import { WorkbenchPool } from './workbench.js';
@@ -469,6 +470,58 @@ describe.each(runners)('WorkbenchPool (%s)', (_name, runner) => {
 });
 
 describe('workbench files on the host', () => {
+  it("a large value is handed to the store as its JSON text's pieces, never joined into one string", async () => {
+    const real = new SqliteStore({ path: ':memory:' });
+    await real.migrate();
+    await real.insertSession(sessionRecord({ id: 'ses_pieces' }));
+    const given: Array<readonly string[] | undefined> = [];
+    // the real store, whose putWorkbenchFile notes what it was given
+    const store = new Proxy(real, {
+      get(target, key) {
+        if (key === 'putWorkbenchFile') {
+          return (file: WorkbenchFileWrite, quota: number) => {
+            given.push(file.contentPieces);
+            return target.putWorkbenchFile(file, quota);
+          };
+        }
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const port = {
+      sessionId: 'ses_pieces',
+      store,
+      execute: async () => {
+        throw new Error('not called');
+      },
+      search: async () => ({}),
+      proxy: async () => ({}) as never,
+      clientTools: new Set<string>(),
+      metaTools: new Set<string>(),
+    };
+    const value = {
+      rows: Array.from({ length: 40_000 }, (_, index) => ({ index, name: `row ${index} ✓ 😀` })),
+    };
+    const text = JSON.stringify(value);
+    const host = workbenchHost(port, 'log_pieces');
+    const signal = new AbortController().signal;
+    expect(await host('files.write', { path: 'rows.json', value }, signal)).toEqual({
+      path: 'rows.json',
+      size: Buffer.byteLength(text, 'utf8'),
+    });
+    const offloaded = await offloadLarge(value, { enable: true, autoOffloadThreshold: 1_000 }, port, 'log_x');
+    expect(offloaded).toMatchObject({ offloaded: { path: 'offloaded/log_x.json', size: text.length } });
+    expect(given).toHaveLength(2);
+    for (const pieces of given) {
+      expect(pieces?.length).toBeGreaterThan(1);
+      expect(pieces?.join('')).toBe(text);
+    }
+    for (const path of ['rows.json', 'offloaded/log_x.json']) {
+      expect((await real.getWorkbenchFile('ses_pieces', path))?.content).toBe(text);
+    }
+    await real.close();
+  });
+
   it('hands a file to the code as its stored JSON text (no parse and write again), and writes values as JSON', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     await store.migrate();
