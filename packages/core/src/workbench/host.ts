@@ -5,7 +5,7 @@ import type { Store, WorkbenchFileWrite } from '../store/types.js';
 import { pieceEnds } from '../store/workbench-pieces.js';
 import { jsonTextPiecesSliced, StringPieces } from '../util/json-slices.js';
 import { WorkSlice } from '../util/slices.js';
-import { leadingText, shownValue } from '../util/stored-text.js';
+import { leadingText, shownValue, textProblem } from '../util/stored-text.js';
 import { RawJson, SandboxCallError, type SandboxHostCall } from './sandbox.js';
 
 /** Bytes of workbench files one session may keep. */
@@ -35,24 +35,22 @@ export interface WorkbenchSessionPort {
   multiExecuteSlug?: string;
 }
 
-/** A UTF-16 surrogate without its pair (in `u` mode a pair is one code point, which this does not match). */
-const LONE_SURROGATE = /\p{Cs}/u;
-
+/**
+ * A file path: 1 to {@link MAX_PATH_LENGTH} characters of well-formed text without control
+ * characters, as every id and label kept in the store (stored as UTF-8, a lone surrogate would become
+ * U+FFFD and two such paths one file; PostgreSQL refuses NUL; a line break or a terminal escape would
+ * go into `list()` and every message that names the file).
+ */
 function checkPath(path: unknown): string {
-  if (
-    typeof path !== 'string' ||
-    path.length === 0 ||
-    path.length > MAX_PATH_LENGTH ||
-    path.includes('\0') ||
-    // stored as UTF-8, a lone surrogate would become U+FFFD: two such paths would be one file
-    LONE_SURROGATE.test(path)
-  ) {
+  const problem =
+    typeof path === 'string' ? textProblem(path, { maxLength: MAX_PATH_LENGTH }) : 'is not a string';
+  if (problem !== undefined) {
     throw new SandboxCallError(
       'WORKBENCH_FILE_PATH_INVALID',
-      `A file path must be a non-empty string of at most ${MAX_PATH_LENGTH} characters, without NUL or a lone surrogate, got ${shownValue(path)}.`,
+      `A file path must be a non-empty string of at most ${MAX_PATH_LENGTH} characters, without control characters or a lone surrogate (this one ${problem}), got ${shownValue(path)}.`,
     );
   }
-  return path;
+  return path as string;
 }
 
 function filesOf(

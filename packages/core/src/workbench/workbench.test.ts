@@ -565,6 +565,21 @@ describe('workbench files on the host', () => {
         });
       }
     }
+    // control characters are no part of a path, as of any id or label kept in the store: a line
+    // break or a terminal escape went into the path, list() and every message naming the file
+    for (const path of ['a\nb.json', 'a\u001b[31m.json', 'tab\there', 'del\u007f', 'c1\u0085']) {
+      for (const [operation, args] of [
+        ['files.write', { path, value: 1 }],
+        ['files.read', { path }],
+        ['files.delete', { path }],
+      ] as const) {
+        await expect(host(operation, args, signal)).rejects.toMatchObject({
+          code: 'WORKBENCH_FILE_PATH_INVALID',
+          message: expect.stringContaining('control character'),
+        });
+      }
+    }
+    expect(await host('files.list', {}, signal)).toEqual([expect.objectContaining({ path: 'a.json' })]);
     // a bad value is named in a few characters, never written whole into the message (a 30 MB
     // slug object came back as a 30 MB message, written and parsed twice more on its way)
     const huge = { x: 'y'.repeat(1_000_000) };
