@@ -1,7 +1,7 @@
 import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import { shownValue } from '../util/stored-text.js';
-import type { UpdateAuthConfigOptions } from './types.js';
+import type { AuthConfig, UpdateAuthConfigOptions } from './types.js';
 
 /** The fields `authConfigs.update()` takes: an oauth2 config all four, an api_key, bearer or basic config `name`. */
 export const AUTH_CONFIG_UPDATE_FIELDS = ['clientId', 'clientSecret', 'scopes', 'name'] as const;
@@ -30,4 +30,19 @@ export function givenAuthConfigChanges(changes: unknown): UpdateAuthConfigOption
     given[key] = value;
   }
   return given as UpdateAuthConfigOptions;
+}
+
+/**
+ * The `type` of `authConfigs.create()`: one of the four, else AUTH_CONFIG_INVALID naming it. Checked
+ * first, in embedded and remote mode alike (remote mode read it from options that were not there).
+ */
+export function checkAuthConfigType(options: unknown): AuthConfig['type'] {
+  const type = (options as { type?: unknown } | null | undefined)?.type;
+  if (type !== 'oauth2' && type !== 'api_key' && type !== 'bearer' && type !== 'basic') {
+    throw new ToolMuxError({
+      code: 'AUTH_CONFIG_INVALID',
+      message: `Auth config type must be oauth2, api_key, bearer or basic; got ${shownValue(type)}.`,
+    });
+  }
+  return type;
 }

@@ -3,7 +3,11 @@ import { ToolMuxError } from '../errors.js';
 import type { AuthConfigRecord } from '../store/types.js';
 import { newId } from '../util/ids.js';
 import { checkId, checkText, textProblem } from '../util/stored-text.js';
-import { AUTH_CONFIG_UPDATE_FIELDS, givenAuthConfigChanges } from './auth-config-changes.js';
+import {
+  AUTH_CONFIG_UPDATE_FIELDS,
+  checkAuthConfigType,
+  givenAuthConfigChanges,
+} from './auth-config-changes.js';
 import { type AuthRecords, publicAuthConfig } from './auth-records.js';
 import type { ConnectedAccounts } from './connected-accounts.js';
 import { credentialOnlySchemeOf, oauth2SchemeOf, schemeList, schemeOf } from './schemes.js';
@@ -94,13 +98,8 @@ export class AuthConfigs {
   }
 
   async create(toolkitSlug: string, options: CreateAuthConfigOptions): Promise<AuthConfig> {
+    const type = checkAuthConfigType(options);
     const toolkit = this.#records.toolkit(toolkitSlug);
-    const type = (options as { type?: unknown } | undefined)?.type;
-    if (type !== 'oauth2' && type !== 'api_key' && type !== 'bearer' && type !== 'basic') {
-      throw invalid(
-        `Auth config type must be oauth2, api_key, bearer or basic; got ${JSON.stringify(type)}.`,
-      );
-    }
     if (!schemeOf(toolkit, type)) {
       throw invalid(
         `${toolkit.name} (${toolkit.slug}) has no ${type} auth scheme; its schemes are ${schemeList(toolkit)}.`,

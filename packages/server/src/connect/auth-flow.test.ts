@@ -702,6 +702,32 @@ describe('remote mode', () => {
     }
   });
 
+  it('authConfigs.create() answers what embedded answers: an empty secret is refused, not dropped', async () => {
+    const cases: Array<[string, string, unknown]> = [
+      // the remote client left out an empty secret and made a public (PKCE-only) client of it
+      ['an empty client secret', 'octo', { type: 'oauth2', clientId: 'c', clientSecret: '' }],
+      ['an empty client id', 'octo', { type: 'oauth2', clientId: '' }],
+      ['a type no config has', 'octo', { type: 'magic' }],
+      // a TypeError of the remote client
+      ['no options', 'octo', null],
+      ['no type, unknown toolkit', 'nope', {}],
+    ];
+    for (const [what, toolkit, options] of cases) {
+      const embedded = await rejection(mux.authConfigs.create(toolkit, options as never));
+      const remoteError = await rejection(remote.authConfigs.create(toolkit, options as never));
+      expect({ code: remoteError.code, message: remoteError.message }, what).toEqual({
+        code: embedded.code,
+        message: embedded.message,
+      });
+    }
+    // an empty name is kept as embedded keeps it
+    const named = { type: 'oauth2', clientId: 'c', name: '' } as const;
+    const strip = ({ id: _id, createdAt: _c, updatedAt: _u, ...rest }: Record<string, unknown>) => rest;
+    expect(strip({ ...(await remote.authConfigs.create('octo', named)) })).toEqual(
+      strip({ ...(await mux.authConfigs.create('octo', named)) }),
+    );
+  });
+
   it('authConfigs.update() refuses what embedded refuses, and applies none of it', async () => {
     const authConfigId = await octoConfig();
     const before = await remote.authConfigs.get(authConfigId);
