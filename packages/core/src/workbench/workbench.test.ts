@@ -6,13 +6,13 @@ import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import { ComposioMetaToolSlug, MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { SqliteStore } from '../store/sqlite.js';
-import type { WorkbenchFileWrite } from '../store/types.js';
+import type { Store, WorkbenchFileWrite } from '../store/types.js';
 import { sessionRecord } from '../test/log-records.js';
 import { longestTurn, turnReport } from '../test/longest-turn.js';
 import { createTestPostgresUrl } from '../test/postgres.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
-import { offloadLarge, workbenchHost } from './host.js';
+import { offloadLarge, type WorkbenchSessionPort, workbenchHost } from './host.js';
 import { type CellRunner, MainThreadCells } from './main-thread.js';
 import { callHost, RawJson, SANDBOX_SLICING_AVAILABLE } from './sandbox.js';
 import { WorkbenchPool } from './workbench.js';
@@ -469,6 +469,21 @@ describe.each(runners)('WorkbenchPool (%s)', (_name, runner) => {
   });
 });
 
+/** A workbench port on `store` whose cells use only `toolmux.files` (tools, search and proxy are not called). */
+function filesOnlyPort(sessionId: string, store: Store): WorkbenchSessionPort {
+  return {
+    sessionId,
+    store,
+    execute: async () => {
+      throw new Error('not called');
+    },
+    search: async () => ({}),
+    proxy: async () => ({}) as never,
+    clientTools: new Set(),
+    metaTools: new Set(),
+  };
+}
+
 describe('workbench files on the host', () => {
   it("a large value is handed to the store as its JSON text's pieces, never joined into one string", async () => {
     const real = new SqliteStore({ path: ':memory:' });
@@ -488,17 +503,7 @@ describe('workbench files on the host', () => {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    const port = {
-      sessionId: 'ses_pieces',
-      store,
-      execute: async () => {
-        throw new Error('not called');
-      },
-      search: async () => ({}),
-      proxy: async () => ({}) as never,
-      clientTools: new Set<string>(),
-      metaTools: new Set<string>(),
-    };
+    const port = filesOnlyPort('ses_pieces', store);
     const value = {
       rows: Array.from({ length: 40_000 }, (_, index) => ({ index, name: `row ${index} ✓ 😀` })),
     };
@@ -526,20 +531,7 @@ describe('workbench files on the host', () => {
     const store = new SqliteStore({ path: ':memory:' });
     await store.migrate();
     await store.insertSession(sessionRecord({ id: 'ses_files' }));
-    const host = workbenchHost(
-      {
-        sessionId: 'ses_files',
-        store,
-        execute: async () => {
-          throw new Error('not called');
-        },
-        search: async () => ({}),
-        proxy: async () => ({}) as never,
-        clientTools: new Set(),
-        metaTools: new Set(),
-      },
-      'log_files',
-    );
+    const host = workbenchHost(filesOnlyPort('ses_files', store), 'log_files');
     const signal = new AbortController().signal;
     const value = { rows: [1, 'två', { deep: [null, true] }], text: '"quoted" \\ 👋' };
     expect(await host('files.write', { path: 'a.json', value }, signal)).toEqual({
@@ -552,8 +544,18 @@ describe('workbench files on the host', () => {
     // what the code receives
     expect(await callHost(host, 'files.read', '{"path":"a.json"}', signal)).toBe(JSON.stringify(value));
     // a path with a lone surrogate cannot be stored as it is (UTF-8 makes it U+FFFD): two such paths
-    // were one file, the second write replaced the first, and list gave a path nobody wrote
-    for (const path of ['a\ud800', 'a\udc00', '\udfff', 'x\ud83d']) {
+    // were one file, the second write replaced the first, and list gave a path nobody wrote; control
+    // characters are no part of a path, as of any id or label kept in the store (a line break or a
+    // terminal escape went into the path, list() and every message naming the file)
+    const refused: Array<[string, string]> = [
+      ...['a\ud800', 'a\udc00', '\udfff', 'x\ud83d'].map(
+        (path) => [path, 'lone surrogate'] as [string, string],
+      ),
+      ...['a\nb.json', 'a\u001b[31m.json', 'tab\there', 'del\u007f', 'c1\u0085'].map(
+        (path) => [path, 'control character'] as [string, string],
+      ),
+    ];
+    for (const [path, why] of refused) {
       for (const [operation, args] of [
         ['files.write', { path, value: 1 }],
         ['files.read', { path }],
@@ -561,21 +563,7 @@ describe('workbench files on the host', () => {
       ] as const) {
         await expect(host(operation, args, signal)).rejects.toMatchObject({
           code: 'WORKBENCH_FILE_PATH_INVALID',
-          message: expect.stringContaining('lone surrogate'),
-        });
-      }
-    }
-    // control characters are no part of a path, as of any id or label kept in the store: a line
-    // break or a terminal escape went into the path, list() and every message naming the file
-    for (const path of ['a\nb.json', 'a\u001b[31m.json', 'tab\there', 'del\u007f', 'c1\u0085']) {
-      for (const [operation, args] of [
-        ['files.write', { path, value: 1 }],
-        ['files.read', { path }],
-        ['files.delete', { path }],
-      ] as const) {
-        await expect(host(operation, args, signal)).rejects.toMatchObject({
-          code: 'WORKBENCH_FILE_PATH_INVALID',
-          message: expect.stringContaining('control character'),
+          message: expect.stringContaining(why),
         });
       }
     }
