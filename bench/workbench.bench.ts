@@ -16,6 +16,9 @@
  * 5. a storm: 100 sessions run `while (true) {}` at once; meanwhile the main thread's event-loop
  *    delay, the latency of ordinary `session.execute` calls (against the same calls before the
  *    storm) and of another session's cells.
+ * 6. a 30 MB result offloaded to the workbench files (as the REST offload route and a large
+ *    multi-execute result do): the longest event-loop delay while it is written, against one
+ *    `JSON.stringify` of the same value (what one turn that wrote it whole would hold the loop for).
  * Cells run where the process runs them by default (the main thread, in time slices, on Node.js
  * 24+); `TOOLMUX_WORKBENCH_THREAD=workers` measures the worker-thread pool instead.
  * Run: `node --expose-gc bench/workbench.bench.ts` (after `pnpm build`).
@@ -310,6 +313,26 @@ console.log(
 );
 console.log(
   `another session's cells during the storm: ${cellsDuring.count} cells, p50 ${formatNs(cellsDuring.p50)}, p99 ${formatNs(cellsDuring.p99)}`,
+);
+
+// 6. a large result offloaded to the files: its JSON is written and stored a piece at a time
+const offloading = await mux.create('user_offload', { workbench: {} });
+const large = {
+  rows: Array.from({ length: 600_000 }, (_, index) => ({ index, name: `row ${index} ✓`, tags: ['x', 'y'] })),
+};
+const stringifyStarted = process.hrtime.bigint();
+const largeLength = JSON.stringify(large).length;
+const stringifyNs = Number(process.hrtime.bigint() - stringifyStarted);
+const offloadDelay = monitorEventLoopDelay({ resolution: 1 });
+offloadDelay.enable();
+// internal: the server's POST /sessions/:id/workbench/offload
+await (
+  offloading as unknown as { offloadClientResult(result: unknown, logId: string): Promise<unknown> }
+).offloadClientResult(large, `log_${'0'.repeat(38)}`);
+offloadDelay.disable();
+console.log(`\n## a ${(largeLength / 1e6).toFixed(1)} MB result offloaded to the workbench files`);
+console.log(
+  `longest event-loop delay while it is written: ${formatNs(offloadDelay.max)}, against one JSON.stringify of it: ${formatNs(stringifyNs)} (${(offloadDelay.max / stringifyNs).toFixed(2)}×)`,
 );
 await mux.close();
 process.exit(0);

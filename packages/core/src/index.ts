@@ -113,6 +113,8 @@ export type {
   SessionTokenRotation,
   Store,
   StoredSessionToken,
+  WorkbenchFileRecord,
+  WorkbenchFileWrite,
 } from './store/types.js';
 export type { ToolCall } from './tool-calls.js';
 export { parseToolArguments, runToolCalls } from './tool-calls.js';

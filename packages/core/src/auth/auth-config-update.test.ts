@@ -321,6 +321,56 @@ describe.each(backends)('authConfigs.update on $name', ({ skipReason, open }) =>
       await rejection(mux.authConfigs.update(fields.id, { name: 'gone' }), 'AUTH_CONFIG_NOT_FOUND');
     });
 
+    it('refuses a client secret no token request can carry, never showing it, and more scopes than an app asks for', async () => {
+      const { mux, logger } = instance();
+      const config = await mux.authConfigs.create('octo', {
+        type: 'oauth2',
+        clientId: oauthServer.clientId,
+        clientSecret,
+      });
+      const secrets = {
+        // a lone surrogate cannot be form-encoded: every token request threw a URIError
+        'a lone surrogate': `kept-${'s'.repeat(20)}\ud800`,
+        'a NUL': `kept-${'s'.repeat(20)}\u0000`,
+        'a line feed': `kept-${'s'.repeat(20)}\n`,
+        'an overlong value': `kept-${'s'.repeat(8192)}`,
+      };
+      const messages: string[] = [];
+      for (const [what, secret] of Object.entries(secrets)) {
+        for (const attempt of [
+          () => mux.authConfigs.update(config.id, { clientSecret: secret }),
+          () => mux.authConfigs.create('octo', { type: 'oauth2', clientId: 'c', clientSecret: secret }),
+        ]) {
+          const refused = await rejection(attempt(), 'AUTH_CONFIG_INVALID');
+          expect(refused.message, what).toMatch(/^clientSecret /);
+          expect(refused.details).toMatchObject({ field: 'clientSecret' });
+          messages.push(refused.message);
+        }
+      }
+      const scopes = Array.from({ length: 1001 }, (_, index) => `scope${index}`);
+      for (const attempt of [
+        () => mux.authConfigs.update(config.id, { scopes }),
+        () => mux.authConfigs.create('octo', { type: 'oauth2', clientId: 'c', scopes }),
+      ]) {
+        expect((await rejection(attempt(), 'AUTH_CONFIG_INVALID')).message).toContain(
+          'scopes holds 1,001 entries, over the limit of 1,000',
+        );
+      }
+      // a field that cannot be updated is named escaped and cut, as every outside value
+      const longField = await rejection(
+        mux.authConfigs.update(config.id, { [`x\u0000${'y'.repeat(100_000)}`]: 1 } as never),
+        'AUTH_CONFIG_INVALID',
+      );
+      expect(longField.message.length).toBeLessThan(400);
+      expect(longField.message).toContain('"x\\u0000yyy');
+
+      // nothing refused was stored: the config still refreshes with the secret it had
+      expect(await mux.authConfigs.get(config.id)).toEqual(config);
+      await mux.authConfigs.update(config.id, { clientSecret: `${clientSecret}` });
+      const seen = JSON.stringify([messages, logger.warnings, logger.errors]);
+      expect(seen).not.toContain('kept-sssss');
+    });
+
     it('updates at once from two instances all apply, field by field', async () => {
       const a = instance();
       const b = instance();

@@ -1,9 +1,13 @@
-import { apiRef } from '../api-refs.js';
 import type { Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { AuthConfigRecord } from '../store/types.js';
 import { newId } from '../util/ids.js';
-import { checkId, checkText } from '../util/stored-text.js';
+import { checkId, checkText, textProblem } from '../util/stored-text.js';
+import {
+  AUTH_CONFIG_UPDATE_FIELDS,
+  checkAuthConfigType,
+  givenAuthConfigChanges,
+} from './auth-config-changes.js';
 import { type AuthRecords, publicAuthConfig } from './auth-records.js';
 import type { ConnectedAccounts } from './connected-accounts.js';
 import { credentialOnlySchemeOf, oauth2SchemeOf, schemeList, schemeOf } from './schemes.js';
@@ -24,7 +28,17 @@ function checkName(name: unknown): void {
   });
 }
 
-/** The OAuth client fields of an oauth2 auth config that are given (create and update). */
+/** The longest client secret an auth config takes (a JWT client secret is a few hundred characters). */
+const MAX_CLIENT_SECRET_LENGTH = 4096;
+/** The most scopes an auth config asks for. */
+const MAX_SCOPES = 1_000;
+
+/**
+ * The OAuth client fields of an oauth2 auth config that are given (create and update). A client
+ * secret is printable text (RFC 6749 allows printable ASCII): a lone surrogate cannot be
+ * form-encoded into a token request at all, and a control character is a copy-and-paste accident.
+ * Its message never shows it.
+ */
 function checkOAuthClient(
   options: { clientId?: unknown; clientSecret?: unknown; scopes?: unknown },
   toolkit: string,
@@ -36,11 +50,28 @@ function checkOAuthClient(
   if (clientSecret !== undefined && (typeof clientSecret !== 'string' || clientSecret === '')) {
     throw invalid('clientSecret must be a non-empty string, or left out for a public (PKCE-only) client.');
   }
-  if (scopes !== undefined && (!Array.isArray(scopes) || scopes.some((scope) => typeof scope !== 'string'))) {
-    throw invalid('scopes must be a list of strings.');
+  if (scopes !== undefined && !Array.isArray(scopes)) throw invalid('scopes must be a list of strings.');
+  // counted before anything walks the list
+  if (scopes !== undefined && scopes.length > MAX_SCOPES) {
+    throw new ToolMuxError({
+      code: 'AUTH_CONFIG_INVALID',
+      message: `scopes holds ${scopes.length.toLocaleString('en')} entries, over the limit of ${MAX_SCOPES.toLocaleString('en')}: pass the scopes your OAuth app asks for.`,
+      details: { field: 'scopes' },
+    });
   }
+  if (scopes?.some((scope) => typeof scope !== 'string')) throw invalid('scopes must be a list of strings.');
   if (clientId !== undefined) {
     checkText(clientId as string, { field: 'clientId', code: 'AUTH_CONFIG_INVALID', maxLength: 1024 });
+  }
+  if (clientSecret !== undefined) {
+    const problem = textProblem(clientSecret as string, { maxLength: MAX_CLIENT_SECRET_LENGTH });
+    if (problem !== undefined) {
+      throw new ToolMuxError({
+        code: 'AUTH_CONFIG_INVALID',
+        message: `clientSecret (not shown) ${problem}: pass the client secret exactly as your OAuth app's settings show it, up to ${MAX_CLIENT_SECRET_LENGTH.toLocaleString('en')} characters without control characters.`,
+        details: { field: 'clientSecret' },
+      });
+    }
   }
   for (const scope of (scopes as string[] | undefined) ?? []) {
     checkText(scope, { field: 'scope', code: 'AUTH_CONFIG_INVALID', maxLength: 1024 });
@@ -49,7 +80,7 @@ function checkOAuthClient(
 
 /** What `authConfigs.update()` may change, per type. */
 const UPDATABLE = {
-  oauth2: ['clientId', 'clientSecret', 'scopes', 'name'],
+  oauth2: AUTH_CONFIG_UPDATE_FIELDS,
   credentials: ['name'],
 } as const;
 
@@ -67,13 +98,8 @@ export class AuthConfigs {
   }
 
   async create(toolkitSlug: string, options: CreateAuthConfigOptions): Promise<AuthConfig> {
+    const type = checkAuthConfigType(options);
     const toolkit = this.#records.toolkit(toolkitSlug);
-    const type = (options as { type?: unknown } | undefined)?.type;
-    if (type !== 'oauth2' && type !== 'api_key' && type !== 'bearer' && type !== 'basic') {
-      throw invalid(
-        `Auth config type must be oauth2, api_key, bearer or basic; got ${JSON.stringify(type)}.`,
-      );
-    }
     if (!schemeOf(toolkit, type)) {
       throw invalid(
         `${toolkit.name} (${toolkit.slug}) has no ${type} auth scheme; its schemes are ${schemeList(toolkit)}.`,
@@ -137,23 +163,15 @@ export class AuthConfigs {
    */
   async update(id: string, changes: UpdateAuthConfigOptions): Promise<AuthConfig> {
     const store = this.#records.store;
+    const given = givenAuthConfigChanges(changes);
     let config = await this.#records.authConfig(id);
     const updatable = config.type === 'oauth2' ? UPDATABLE.oauth2 : UPDATABLE.credentials;
-    // a field given as undefined (as REST passes one left out) is not given: it keeps its value
-    const given: UpdateAuthConfigOptions = Object.fromEntries(
-      Object.entries((changes ?? {}) as object).filter(([, value]) => value !== undefined),
-    );
     const fields = Object.keys(given);
     const refused = fields.find((key) => !(updatable as readonly string[]).includes(key));
     if (refused !== undefined || fields.length === 0) {
       throw new ToolMuxError({
         code: 'AUTH_CONFIG_INVALID',
-        message:
-          `${refused === undefined ? 'Nothing to update' : `"${refused}" cannot be updated`} on ${config.type} auth config ${config.id}: ` +
-          `give one or more of ${updatable.join(', ')}.` +
-          (refused === 'type' || refused === 'toolkit'
-            ? ` To change the ${refused}, create another auth config (${apiRef('authConfigs.create')}).`
-            : ''),
+        message: `${refused === undefined ? 'Nothing to update' : `"${refused}" cannot be updated`} on ${config.type} auth config ${config.id}: give one or more of ${updatable.join(', ')}.`,
         details: { authConfigId: config.id, ...(refused !== undefined ? { field: refused } : {}) },
       });
     }

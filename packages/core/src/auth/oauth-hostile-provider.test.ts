@@ -463,6 +463,32 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
         },
       );
 
+      it.each([
+        [
+          'a NUL and other control characters',
+          'refused\u0000 here\u001b[31m',
+          'refused\ufffd here\ufffd[31m',
+        ],
+        ['a lone surrogate', 'refused \ud800 here', 'refused \ufffd here'],
+        // cut at 300 characters right between the halves of the emoji
+        ['an emoji where the description is cut', `${'d'.repeat(299)}😀 and more`, `${'d'.repeat(299)}…`],
+      ])(
+        'a dead refresh token whose description holds %s: the account is EXPIRED with a reason it can keep',
+        async (_, description, kept) => {
+          const { mux } = setup({ scheme: providerCodes });
+          const { account, session } = await expiring(mux);
+          tokenAnswer = json({ error: 'invalid_grant', error_description: description }, 400);
+          const result = await session.execute('HOSTILE_WHOAMI', {});
+          expect(result).toMatchObject({ successful: false, code: 'CONNECTION_EXPIRED' });
+          expect(result.error!.isWellFormed()).toBe(true);
+          expect(result.error).toContain(`(invalid_grant: ${kept})`);
+          expect(await mux.connectedAccounts.get(account.id)).toMatchObject({
+            status: 'EXPIRED',
+            statusReason: `invalid_grant: ${kept}`,
+          });
+        },
+      );
+
       it('a provider code the scheme does not list is not taken for a dead refresh token', async () => {
         const { mux } = setup();
         const { account } = await expiring(mux);

@@ -2,6 +2,7 @@ import * as oauth from 'oauth4webapi';
 import type { OAuth2Scheme } from '../catalog/types.js';
 import { maskSecrets } from '../util/redact.js';
 import { byteSize, responseTextUpTo } from '../util/response-text.js';
+import { leadingText, storableText } from '../util/stored-text.js';
 import { wholeNumberOf } from '../util/whole-number.js';
 
 /** The OAuth client of an auth config (the client secret decrypted for this request only). */
@@ -330,10 +331,17 @@ function failureOf(error: unknown, secrets: ReadonlyArray<string | null | undefi
   const failure = describedFailure(error);
   const known = secrets.flatMap((secret) =>
     secret
-      ? [secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)]
+      ? [
+          secret,
+          // a lone surrogate cannot be percent-encoded (a URIError): then no request carried it so
+          ...(secret.isWellFormed() ? [encodeURIComponent(secret)] : []),
+          new URLSearchParams({ s: secret }).toString().slice(2),
+        ]
       : [],
   );
-  const safe = (text: string, length: number) => clip(maskSecrets(text.slice(0, 4096), known), length);
+  // the provider's words go into status reasons (stored), messages and logs: storable text, whole characters
+  const safe = (text: string, length: number) =>
+    storableText(clip(maskSecrets(text.slice(0, 4096), known), length));
   return new OAuthFailure(safe(failure.error, 100), safe(failure.description, 300));
 }
 
@@ -380,7 +388,7 @@ function describedFailure(error: unknown): { error: string; description: string 
 }
 
 function clip(text: string, length: number): string {
-  return text.length > length ? `${text.slice(0, length)}…` : text;
+  return text.length > length ? `${leadingText(text, length)}…` : text;
 }
 
 /**

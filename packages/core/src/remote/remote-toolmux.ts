@@ -1,3 +1,4 @@
+import { checkAuthConfigType, givenAuthConfigChanges } from '../auth/auth-config-changes.js';
 import type { ConnectionRequest } from '../auth/connection-request.js';
 import type {
   AuthConfig,
@@ -352,40 +353,42 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
   };
 
   readonly authConfigs = {
-    create: async (toolkit: string, options: CreateAuthConfigOptions): Promise<AuthConfig> =>
-      this.#api.post(
+    create: async (toolkit: string, options: CreateAuthConfigOptions): Promise<AuthConfig> => {
+      const type = checkAuthConfigType(options);
+      // every field as given (undefined ones are left out): the server checks them as embedded does
+      const oauth = type === 'oauth2' ? (options as CreateAuthConfigOptions & { type: 'oauth2' }) : undefined;
+      return this.#api.post(
         '/auth-configs',
         {
           toolkit,
-          type: options.type,
-          ...(options.name ? { name: options.name } : {}),
-          ...(options.type === 'oauth2'
-            ? {
-                client_id: options.clientId,
-                ...(options.clientSecret ? { client_secret: options.clientSecret } : {}),
-                ...(options.scopes ? { scopes: options.scopes } : {}),
-              }
-            : {}),
+          type,
+          name: options.name,
+          client_id: oauth?.clientId,
+          client_secret: oauth?.clientSecret,
+          scopes: oauth?.scopes,
         },
         undefined,
         authConfigOf,
-      ),
+      );
+    },
     list: async (
       query: { toolkit?: string; limit?: number; cursor?: string } = {},
     ): Promise<{ items: AuthConfig[]; nextCursor: string | undefined }> =>
       this.#api.get('/auth-configs', query, (page) => pageOf(page, authConfigOf)),
     get: async (configId: string): Promise<AuthConfig> =>
       this.#api.get(`/auth-configs/${id(configId)}`, undefined, authConfigOf),
-    update: async (configId: string, changes: UpdateAuthConfigOptions): Promise<AuthConfig> =>
-      this.#api.call('PATCH', `/auth-configs/${id(configId)}`, {
+    update: async (configId: string, changes: UpdateAuthConfigOptions): Promise<AuthConfig> => {
+      const given = givenAuthConfigChanges(changes);
+      return this.#api.call('PATCH', `/auth-configs/${id(configId)}`, {
         body: {
-          client_id: changes?.clientId,
-          client_secret: changes?.clientSecret,
-          scopes: changes?.scopes,
-          name: changes?.name,
+          client_id: given.clientId,
+          client_secret: given.clientSecret,
+          scopes: given.scopes,
+          name: given.name,
         },
         read: authConfigOf,
-      }),
+      });
+    },
     delete: async (configId: string): Promise<void> => {
       await this.#api.call('DELETE', `/auth-configs/${id(configId)}`);
     },

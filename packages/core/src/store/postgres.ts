@@ -43,11 +43,12 @@ import type {
   Store,
   StoredSessionToken,
   WorkbenchFileRecord,
+  WorkbenchFileWrite,
 } from './types.js';
 import {
   fileKeptChangingError,
+  filePieces,
   GENERATION_PREFIX,
-  pieceEnds,
   piecesMissingError,
   WORKBENCH_READ_ATTEMPTS,
   WORKBENCH_STALE_PIECES_MS,
@@ -736,16 +737,17 @@ export class PostgresStore implements Store {
    * file's row at the new generation and deletes the old generation's pieces. A file of one piece is
    * that transaction alone.
    */
-  async putWorkbenchFile(file: WorkbenchFileRecord, quotaBytes: number): Promise<number | undefined> {
+  async putWorkbenchFile(file: WorkbenchFileWrite, quotaBytes: number): Promise<number | undefined> {
     const operation = 'write a workbench file';
-    const { sessionId, path, content, size } = file;
-    const ends = pieceEnds(content);
-    const pieceOf = (index: number) => content.slice(index === 0 ? 0 : ends[index - 1], ends[index]);
+    // never `file.content`: it may join megabytes of pieces at once
+    const { sessionId, path, size } = file;
+    const pieces = filePieces(file);
+    const pieceOf = pieces.piece;
     const generation = newId(GENERATION_PREFIX);
     const writtenAt = new Date();
     const insertPiece =
       'INSERT INTO toolmux_workbench_file_pieces (session_id, generation, piece, written_at, content) VALUES ($1, $2, $3, $4, $5)';
-    if (ends.length > 1) {
+    if (pieces.count > 1) {
       // a write already over the quota writes no pieces; the switch checks again
       const [others] = await this.query(operation, OTHER_FILES_BYTES, [sessionId, path]);
       if (Number(others?.total) + size + Buffer.byteLength(path, 'utf8') > quotaBytes) return undefined;
@@ -757,7 +759,7 @@ export class PostgresStore implements Store {
         [sessionId, new Date(Date.now() - WORKBENCH_STALE_PIECES_MS)],
       );
       // pieces written before a failure are no file's: collected later as left over
-      for (let index = 0; index < ends.length - 1; index++) {
+      for (let index = 0; index < pieces.count - 1; index++) {
         await this.query(operation, insertPiece, [sessionId, generation, index, writtenAt, pieceOf(index)]);
       }
     }
@@ -774,7 +776,7 @@ export class PostgresStore implements Store {
       // rows not yet there, and all went in (16 writes of 20 MB under the 64 MB quota).
       await query('BEGIN');
       await query('SELECT 1 FROM toolmux_sessions WHERE id = $1 FOR UPDATE', [sessionId]);
-      const last = ends.length - 1;
+      const last = pieces.count - 1;
       if (last >= 0) await query(insertPiece, [sessionId, generation, last, writtenAt, pieceOf(last)]);
       // a path counts its UTF-8 bytes (files of nothing under long paths are not free)
       const { rows } = await query(
@@ -789,14 +791,14 @@ export class PostgresStore implements Store {
         switched = { total: undefined };
       } else {
         const found = Number(rows[0]?.pieces);
-        if (found !== ends.length) throw piecesMissingError(path, ends.length, found);
+        if (found !== pieces.count) throw piecesMissingError(path, pieces.count, found);
         // a row of before the workbench_file_pieces migration gives its content up here
         await query(
           `INSERT INTO toolmux_workbench_files (session_id, path, content, size, updated_at, generation, pieces)
            VALUES ($1, $2, '', $3, $4, $5, $6)
            ON CONFLICT (session_id, path) DO UPDATE SET content = '', size = excluded.size,
              updated_at = excluded.updated_at, generation = excluded.generation, pieces = excluded.pieces`,
-          [sessionId, path, size, file.updatedAt, generation, ends.length],
+          [sessionId, path, size, file.updatedAt, generation, pieces.count],
         );
         const old = rows[0]?.old as string | null;
         if (old !== null) {
@@ -815,7 +817,7 @@ export class PostgresStore implements Store {
       client.release(true);
       throw this.failure(operation, error);
     }
-    if (switched.total === undefined && ends.length > 1) {
+    if (switched.total === undefined && pieces.count > 1) {
       await this.query(
         'delete the pieces of a workbench file over the quota',
         'DELETE FROM toolmux_workbench_file_pieces WHERE session_id = $1 AND generation = $2',

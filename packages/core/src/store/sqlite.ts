@@ -57,11 +57,12 @@ import type {
   Store,
   StoredSessionToken,
   WorkbenchFileRecord,
+  WorkbenchFileWrite,
 } from './types.js';
 import {
   fileKeptChangingError,
+  filePieces,
   GENERATION_PREFIX,
-  pieceEnds,
   piecesMissingError,
   WORKBENCH_READ_ATTEMPTS,
   WORKBENCH_STALE_PIECES_MS,
@@ -685,13 +686,14 @@ export class SqliteStore implements Store {
    * checked there, one write after the other), then the old generation's pieces deleted a slice at a
    * time. A file of one piece is one transaction.
    */
-  async putWorkbenchFile(file: WorkbenchFileRecord, quotaBytes: number): Promise<number | undefined> {
+  async putWorkbenchFile(file: WorkbenchFileWrite, quotaBytes: number): Promise<number | undefined> {
     const operation = 'write a workbench file';
-    const { sessionId, path, content, size } = file;
-    const ends = pieceEnds(content);
+    // never `file.content`: it may join megabytes of pieces at once
+    const { sessionId, path, size } = file;
+    const pieces = filePieces(file);
     const pathBytes = Buffer.byteLength(path, 'utf8');
     const slice = new WorkSlice();
-    if (ends.length > 1) {
+    if (pieces.count > 1) {
       // a write already over the quota writes no pieces; the switch checks again
       const others = this.run(operation, () => this.#otherFilesBytes(sessionId, path));
       if (others + size + pathBytes > quotaBytes) return undefined;
@@ -708,23 +710,17 @@ export class SqliteStore implements Store {
         this.database.exec('BEGIN IMMEDIATE');
         try {
           let chars = 0;
-          while (written < ends.length) {
-            const start = written === 0 ? 0 : ends[written - 1]!;
-            statements.insertPiece.run(
-              sessionId,
-              generation,
-              written,
-              writtenAt,
-              content.slice(start, ends[written]),
-            );
-            chars += ends[written]! - start;
+          while (written < pieces.count) {
+            const piece = pieces.piece(written);
+            statements.insertPiece.run(sessionId, generation, written, writtenAt, piece);
+            chars += piece.length;
             written++;
             if (slice.due()) break;
           }
           const switched =
-            written < ends.length
+            written < pieces.count
               ? MORE_PIECES
-              : this.#switchFile(file, generation, ends.length, pathBytes, quotaBytes);
+              : this.#switchFile(file, generation, pieces.count, pathBytes, quotaBytes);
           if (switched !== MORE_PIECES && switched.total === undefined) {
             // over the quota: nothing of this transaction stays (earlier pieces are deleted below)
             this.database.exec('ROLLBACK');
@@ -767,7 +763,7 @@ export class SqliteStore implements Store {
    * (`total` undefined when it does not) and says which generation it pointed at before.
    */
   #switchFile(
-    file: WorkbenchFileRecord,
+    file: WorkbenchFileWrite,
     generation: string,
     pieces: number,
     pathBytes: number,

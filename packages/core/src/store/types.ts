@@ -24,7 +24,7 @@ export interface Store {
    * another that is being written). Optional for stores of your own (the workbench has no files
    * without it).
    */
-  putWorkbenchFile?(file: WorkbenchFileRecord, quotaBytes: number): Promise<number | undefined>;
+  putWorkbenchFile?(file: WorkbenchFileWrite, quotaBytes: number): Promise<number | undefined>;
   getWorkbenchFile?(sessionId: string, path: string): Promise<WorkbenchFileRecord | undefined>;
   listWorkbenchFiles?(sessionId: string): Promise<Array<Omit<WorkbenchFileRecord, 'content'>>>;
   /** True when there was a file to delete. */
@@ -446,6 +446,17 @@ export interface WorkbenchFileRecord {
   content: string;
   size: number;
   updatedAt: Date;
+}
+
+/**
+ * A workbench file as `putWorkbenchFile` is given it. When toolmux has the content as the pieces of
+ * text it was made in (the JSON of a large value), it gives them as `contentPieces`, and `content`
+ * joins them when it is first read: joining megabytes is one long turn of the event loop, so a store
+ * that writes the file in pieces should write it from `contentPieces` and not read `content`.
+ */
+export interface WorkbenchFileWrite extends WorkbenchFileRecord {
+  /** The content as pieces of text whose concatenation is `content` (any lengths, some may be empty). */
+  readonly contentPieces?: readonly string[];
 }
 
 export interface ExecutionLogRecord {

@@ -8,7 +8,7 @@ import { sessionRecord } from '../test/log-records.js';
 import { createTestPostgresStore, postgresSkipReason, type TestPostgresStore } from '../test/postgres.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from './migrations.js';
 import { SqliteStore } from './sqlite.js';
-import type { Store, WorkbenchFileRecord } from './types.js';
+import type { Store, WorkbenchFileRecord, WorkbenchFileWrite } from './types.js';
 import { pieceEnds, WORKBENCH_FILE_PIECE_CHARS, WORKBENCH_STALE_PIECES_MS } from './workbench-pieces.js';
 
 /**
@@ -165,6 +165,35 @@ describe.each(backends)('workbench files in pieces ($name)', ({ skip, create }) 
       expect(await pieceCounts(database, sessionId)).toEqual({ all: 3, orphans: 0 });
       await store.putWorkbenchFile!(fileOf(sessionId, 'empty', ''), 64 * MB);
       expect((await store.getWorkbenchFile!(sessionId, 'empty'))?.content).toBe('');
+    });
+  });
+
+  test('a file given in pieces of text (contentPieces) is written from them, its content never read', async () => {
+    await withSession(async (store, sessionId) => {
+      const size = WORKBENCH_FILE_PIECE_CHARS;
+      // pieces of any length, a surrogate pair across two of them and across a stored piece's end
+      const given = [
+        'x'.repeat(size - 3),
+        'ab\ud83d',
+        '\ude00cd',
+        '',
+        'é'.repeat(2 * size + 5),
+        '😀',
+        'z'.repeat(10),
+      ];
+      const text = given.join('');
+      const file: WorkbenchFileWrite = {
+        sessionId,
+        path: 'given.json',
+        size: Buffer.byteLength(text, 'utf8'),
+        updatedAt: new Date(),
+        contentPieces: given,
+        get content(): string {
+          throw new Error('the joined content was read: megabytes joined in one turn');
+        },
+      };
+      expect(await store.putWorkbenchFile!(file, 64 * MB)).toBe(file.size + 'given.json'.length);
+      expect((await store.getWorkbenchFile!(sessionId, 'given.json'))?.content).toBe(text);
     });
   });
 

@@ -50,6 +50,73 @@ export function pieceEnds(content: string, pieceChars = WORKBENCH_FILE_PIECE_CHA
   return ends;
 }
 
+/** The stored pieces of a file being written: how many, and the text of each (made when asked for). */
+export interface FilePieces {
+  count: number;
+  piece(index: number): string;
+}
+
+const isHighSurrogate = (unit: number) => unit >= 0xd800 && unit <= 0xdbff;
+
+/**
+ * The pieces a store writes `file` in. From its `contentPieces` when it has them: cut every
+ * `pieceChars` characters across the given pieces (one earlier where the cut would follow a high
+ * surrogate), each stored piece joined from at most `pieceChars` characters when it is written, so
+ * the whole text is never joined into one string (megabytes joined at once held the event loop for
+ * hundreds of milliseconds). Otherwise from `content`, cut by {@link pieceEnds}.
+ */
+export function filePieces(
+  file: { readonly content: string; readonly contentPieces?: readonly string[] },
+  pieceChars = WORKBENCH_FILE_PIECE_CHARS,
+): FilePieces {
+  const given = file.contentPieces;
+  if (given === undefined) {
+    const content = file.content;
+    const ends = pieceEnds(content, pieceChars);
+    return {
+      count: ends.length,
+      piece: (index) => content.slice(index === 0 ? 0 : ends[index - 1], ends[index]),
+    };
+  }
+  let lastWithText = given.length - 1;
+  while (lastWithText >= 0 && given[lastWithText]!.length === 0) lastWithText--;
+  // each stored piece as the parts of given pieces it is made of: [given piece, from, to]
+  const pieces: Array<Array<[number, number, number]>> = [];
+  let parts: Array<[number, number, number]> = [];
+  let chars = 0;
+  for (let at = 0; at <= lastWithText; at++) {
+    const text = given[at]!;
+    let from = 0;
+    while (from < text.length) {
+      let to = Math.min(text.length, from + pieceChars - chars);
+      const full = chars + (to - from) === pieceChars;
+      // text follows the cut: half a pair would be stored apart (each piece is UTF-8)
+      const more = to < text.length || at < lastWithText;
+      if (full && more && pieceChars > 1 && isHighSurrogate(text.charCodeAt(to - 1))) to--;
+      if (to > from) parts.push([at, from, to]);
+      chars += to - from;
+      from = to;
+      if (full) {
+        pieces.push(parts);
+        parts = [];
+        chars = 0;
+      }
+    }
+  }
+  if (chars > 0) pieces.push(parts);
+  return {
+    count: pieces.length,
+    piece: (index) => {
+      const ofPiece = pieces[index]!;
+      if (ofPiece.length === 1) {
+        const [at, from, to] = ofPiece[0]!;
+        return given[at]!.slice(from, to);
+      }
+      return ofPiece.map(([at, from, to]) => given[at]!.slice(from, to)).join('');
+    },
+  };
+}
+
 /** Why a read failed after {@link WORKBENCH_READ_ATTEMPTS} attempts (the cause of its STORE_ERROR). */
 export function fileKeptChangingError(path: string): Error {
   return new Error(

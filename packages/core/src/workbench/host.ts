@@ -1,11 +1,11 @@
 import type { ProxyExecuteRequest, ProxyExecuteResponse } from '../auth/types.js';
 import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
-import type { Store } from '../store/types.js';
+import type { Store, WorkbenchFileWrite } from '../store/types.js';
 import { pieceEnds } from '../store/workbench-pieces.js';
-import { jsonTextSliced } from '../util/json-slices.js';
+import { jsonTextPiecesSliced, StringPieces } from '../util/json-slices.js';
 import { WorkSlice } from '../util/slices.js';
-import { shownValue } from '../util/stored-text.js';
+import { leadingText, shownValue, textProblem } from '../util/stored-text.js';
 import { RawJson, SandboxCallError, type SandboxHostCall } from './sandbox.js';
 
 /** Bytes of workbench files one session may keep. */
@@ -35,24 +35,22 @@ export interface WorkbenchSessionPort {
   multiExecuteSlug?: string;
 }
 
-/** A UTF-16 surrogate without its pair (in `u` mode a pair is one code point, which this does not match). */
-const LONE_SURROGATE = /\p{Cs}/u;
-
+/**
+ * A file path: 1 to {@link MAX_PATH_LENGTH} characters of well-formed text without control
+ * characters, as every id and label kept in the store (stored as UTF-8, a lone surrogate would become
+ * U+FFFD and two such paths one file; PostgreSQL refuses NUL; a line break or a terminal escape would
+ * go into `list()` and every message that names the file).
+ */
 function checkPath(path: unknown): string {
-  if (
-    typeof path !== 'string' ||
-    path.length === 0 ||
-    path.length > MAX_PATH_LENGTH ||
-    path.includes('\0') ||
-    // stored as UTF-8, a lone surrogate would become U+FFFD: two such paths would be one file
-    LONE_SURROGATE.test(path)
-  ) {
+  const problem =
+    typeof path === 'string' ? textProblem(path, { maxLength: MAX_PATH_LENGTH }) : 'is not a string';
+  if (problem !== undefined) {
     throw new SandboxCallError(
       'WORKBENCH_FILE_PATH_INVALID',
-      `A file path must be a non-empty string of at most ${MAX_PATH_LENGTH} characters, without NUL or a lone surrogate, got ${shownValue(path)}.`,
+      `A file path must be a non-empty string of at most ${MAX_PATH_LENGTH} characters, without control characters or a lone surrogate (this one ${problem}), got ${shownValue(path)}.`,
     );
   }
-  return path;
+  return path as string;
 }
 
 function filesOf(
@@ -74,9 +72,13 @@ function filesOf(
   return store as never;
 }
 
-/** `JSON.stringify(value)` (`null` for a value that writes nothing), a slice at a time when it is large. */
-async function jsonTextOf(value: unknown): Promise<string> {
-  return (await jsonTextSliced(value === undefined ? null : value, new WorkSlice())) ?? 'null';
+/**
+ * `JSON.stringify(value)` (`null` for a value that writes nothing), a slice at a time when it is
+ * large: then as the {@link StringPieces} it was written in, never joined into one string (joining
+ * tens of megabytes held the event loop for hundreds of milliseconds).
+ */
+async function jsonTextOf(value: unknown): Promise<string | StringPieces> {
+  return (await jsonTextPiecesSliced(value === undefined ? null : value, new WorkSlice())) ?? 'null';
 }
 
 /** Characters whose UTF-8 length is counted at once (a few milliseconds at most). */
@@ -84,11 +86,25 @@ const COUNT_CHARS = 1024 * 1024;
 
 /**
  * `Buffer.byteLength(text, 'utf8')`, a slice of the event loop at a time for a long text (40 MB of
- * non-ASCII JSON took 27 ms at once), cut where no surrogate pair is split.
+ * non-ASCII JSON took 27 ms at once), cut where no surrogate pair is split; a text in pieces piece
+ * by piece (a pair split across two pieces counts as the two halves would be written together).
  */
-async function utf8Bytes(text: string): Promise<number> {
+async function utf8Bytes(text: string | StringPieces, slice = new WorkSlice()): Promise<number> {
+  if (text instanceof StringPieces) {
+    let bytes = 0;
+    let previous = '';
+    for (const piece of text.pieces) {
+      bytes += await utf8Bytes(piece, slice);
+      // halves of a pair in two pieces count 3 + 3 bytes apart, 4 together
+      const last = previous.charCodeAt(previous.length - 1);
+      const first = piece.charCodeAt(0);
+      if (last >= 0xd800 && last <= 0xdbff && first >= 0xdc00 && first <= 0xdfff) bytes -= 2;
+      if (piece.length > 0) previous = piece;
+      await slice.breathe();
+    }
+    return bytes;
+  }
   if (text.length <= COUNT_CHARS) return Buffer.byteLength(text, 'utf8');
-  const slice = new WorkSlice();
   let bytes = 0;
   let start = 0;
   for (const end of pieceEnds(text, COUNT_CHARS)) {
@@ -102,22 +118,33 @@ async function utf8Bytes(text: string): Promise<number> {
 /**
  * Writes a workbench file; `value` is kept as JSON (read gives it back as it was; `content`, when
  * given, is that JSON already). Throws `WORKBENCH_FILES_QUOTA` when the session's files would exceed
- * the quota.
+ * the quota. JSON text in pieces goes to the store as its pieces (`contentPieces`): `content` joins
+ * them only for a store of your own that reads it.
  */
 export async function writeWorkbenchFile(
   store: Store,
   sessionId: string,
   path: string,
   value: unknown,
-  content?: string,
+  content?: string | StringPieces,
 ): Promise<{ path: string; size: number }> {
   const files = filesOf(store);
   const json = content ?? (await jsonTextOf(value));
   const size = await utf8Bytes(json);
-  const total = await files.putWorkbenchFile(
-    { sessionId, path: checkPath(path), content: json, size, updatedAt: new Date() },
-    WORKBENCH_FILES_QUOTA_BYTES,
-  );
+  const file: WorkbenchFileWrite =
+    json instanceof StringPieces
+      ? {
+          sessionId,
+          path: checkPath(path),
+          size,
+          updatedAt: new Date(),
+          contentPieces: json.pieces,
+          get content() {
+            return json.toString();
+          },
+        }
+      : { sessionId, path: checkPath(path), content: json, size, updatedAt: new Date() };
+  const total = await files.putWorkbenchFile(file, WORKBENCH_FILES_QUOTA_BYTES);
   if (total === undefined) {
     throw new SandboxCallError(
       'WORKBENCH_FILES_QUOTA',
@@ -237,6 +264,12 @@ export async function offloadLarge(
   if (!config.enable || !port.store.putWorkbenchFile) return result;
   const json = await jsonTextOf(result);
   if (json.length <= config.autoOffloadThreshold) return result;
+  // the first characters of the text, from as many of its pieces as they take
+  let head = '';
+  for (const piece of json instanceof StringPieces ? json.pieces : [json]) {
+    if (head.length > OFFLOAD_PREVIEW_CHARS) break;
+    head += piece.slice(0, OFFLOAD_PREVIEW_CHARS + 1);
+  }
   const path = `offloaded/${logId ?? `result_${Date.now()}`}.json`;
   try {
     const written = await writeWorkbenchFile(port.store, port.sessionId, path, result, json);
@@ -244,7 +277,8 @@ export async function offloadLarge(
       offloaded: {
         path: written.path,
         size: json.length,
-        preview: json.slice(0, OFFLOAD_PREVIEW_CHARS),
+        // never half a surrogate pair: a lone one in a tool result is refused by some model APIs
+        preview: leadingText(head, OFFLOAD_PREVIEW_CHARS),
         hint: `The result (${json.length} characters) was saved as a workbench file; work on it in ${workbenchSlug} with \`const r = await toolmux.files.read(${JSON.stringify(path)})\` (r.results[i].data is each call's data) and return only what you need.`,
       },
     };

@@ -6,12 +6,13 @@ import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import { ComposioMetaToolSlug, MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { SqliteStore } from '../store/sqlite.js';
+import type { Store, WorkbenchFileWrite } from '../store/types.js';
 import { sessionRecord } from '../test/log-records.js';
 import { longestTurn, turnReport } from '../test/longest-turn.js';
 import { createTestPostgresUrl } from '../test/postgres.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
-import { workbenchHost } from './host.js';
+import { offloadLarge, type WorkbenchSessionPort, workbenchHost } from './host.js';
 import { type CellRunner, MainThreadCells } from './main-thread.js';
 import { callHost, RawJson, SANDBOX_SLICING_AVAILABLE } from './sandbox.js';
 import { WorkbenchPool } from './workbench.js';
@@ -278,6 +279,28 @@ describe.each(threads)('TOOLMUX_WORKBENCH in a session (TOOLMUX_WORKBENCH_THREAD
     await mux.close();
   });
 
+  it("an offloaded result's preview is cut between characters, never inside a surrogate pair", async () => {
+    const { mux } = setup();
+    const emoji = defineTool({
+      slug: 'EMOJI_WALL',
+      toolkit: 'emoji',
+      description: 'A long text of emoji.',
+      inputSchema: z.object({ lead: z.number() }),
+      // one lead character more or less moves the cut onto the other half of the pairs
+      execute: async ({ lead }) => ({ text: `${'a'.repeat(lead)}${'😀'.repeat(15_000)}` }),
+    });
+    const session = await mux.create('user_1', { workbench: {}, experimental: { customTools: [emoji] } });
+    for (const lead of [0, 1]) {
+      const result = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+        tools: [{ tool_slug: 'EMOJI_WALL', arguments: { lead } }],
+      });
+      const { offloaded } = result.data as { offloaded: { preview: string } };
+      expect(offloaded.preview.length).toBeGreaterThanOrEqual(999);
+      expect(offloaded.preview.isWellFormed(), `lead ${lead}`).toBe(true);
+    }
+    await mux.close();
+  });
+
   it.each([
     [
       'SQLite',
@@ -446,25 +469,69 @@ describe.each(runners)('WorkbenchPool (%s)', (_name, runner) => {
   });
 });
 
+/** A workbench port on `store` whose cells use only `toolmux.files` (tools, search and proxy are not called). */
+function filesOnlyPort(sessionId: string, store: Store): WorkbenchSessionPort {
+  return {
+    sessionId,
+    store,
+    execute: async () => {
+      throw new Error('not called');
+    },
+    search: async () => ({}),
+    proxy: async () => ({}) as never,
+    clientTools: new Set(),
+    metaTools: new Set(),
+  };
+}
+
 describe('workbench files on the host', () => {
+  it("a large value is handed to the store as its JSON text's pieces, never joined into one string", async () => {
+    const real = new SqliteStore({ path: ':memory:' });
+    await real.migrate();
+    await real.insertSession(sessionRecord({ id: 'ses_pieces' }));
+    const given: Array<readonly string[] | undefined> = [];
+    // the real store, whose putWorkbenchFile notes what it was given
+    const store = new Proxy(real, {
+      get(target, key) {
+        if (key === 'putWorkbenchFile') {
+          return (file: WorkbenchFileWrite, quota: number) => {
+            given.push(file.contentPieces);
+            return target.putWorkbenchFile(file, quota);
+          };
+        }
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const port = filesOnlyPort('ses_pieces', store);
+    const value = {
+      rows: Array.from({ length: 40_000 }, (_, index) => ({ index, name: `row ${index} ✓ 😀` })),
+    };
+    const text = JSON.stringify(value);
+    const host = workbenchHost(port, 'log_pieces');
+    const signal = new AbortController().signal;
+    expect(await host('files.write', { path: 'rows.json', value }, signal)).toEqual({
+      path: 'rows.json',
+      size: Buffer.byteLength(text, 'utf8'),
+    });
+    const offloaded = await offloadLarge(value, { enable: true, autoOffloadThreshold: 1_000 }, port, 'log_x');
+    expect(offloaded).toMatchObject({ offloaded: { path: 'offloaded/log_x.json', size: text.length } });
+    expect(given).toHaveLength(2);
+    for (const pieces of given) {
+      expect(pieces?.length).toBeGreaterThan(1);
+      expect(pieces?.join('')).toBe(text);
+    }
+    for (const path of ['rows.json', 'offloaded/log_x.json']) {
+      expect((await real.getWorkbenchFile('ses_pieces', path))?.content).toBe(text);
+    }
+    await real.close();
+  });
+
   it('hands a file to the code as its stored JSON text (no parse and write again), and writes values as JSON', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     await store.migrate();
     await store.insertSession(sessionRecord({ id: 'ses_files' }));
-    const host = workbenchHost(
-      {
-        sessionId: 'ses_files',
-        store,
-        execute: async () => {
-          throw new Error('not called');
-        },
-        search: async () => ({}),
-        proxy: async () => ({}) as never,
-        clientTools: new Set(),
-        metaTools: new Set(),
-      },
-      'log_files',
-    );
+    const host = workbenchHost(filesOnlyPort('ses_files', store), 'log_files');
     const signal = new AbortController().signal;
     const value = { rows: [1, 'två', { deep: [null, true] }], text: '"quoted" \\ 👋' };
     expect(await host('files.write', { path: 'a.json', value }, signal)).toEqual({
@@ -477,8 +544,18 @@ describe('workbench files on the host', () => {
     // what the code receives
     expect(await callHost(host, 'files.read', '{"path":"a.json"}', signal)).toBe(JSON.stringify(value));
     // a path with a lone surrogate cannot be stored as it is (UTF-8 makes it U+FFFD): two such paths
-    // were one file, the second write replaced the first, and list gave a path nobody wrote
-    for (const path of ['a\ud800', 'a\udc00', '\udfff', 'x\ud83d']) {
+    // were one file, the second write replaced the first, and list gave a path nobody wrote; control
+    // characters are no part of a path, as of any id or label kept in the store (a line break or a
+    // terminal escape went into the path, list() and every message naming the file)
+    const refused: Array<[string, string]> = [
+      ...['a\ud800', 'a\udc00', '\udfff', 'x\ud83d'].map(
+        (path) => [path, 'lone surrogate'] as [string, string],
+      ),
+      ...['a\nb.json', 'a\u001b[31m.json', 'tab\there', 'del\u007f', 'c1\u0085'].map(
+        (path) => [path, 'control character'] as [string, string],
+      ),
+    ];
+    for (const [path, why] of refused) {
       for (const [operation, args] of [
         ['files.write', { path, value: 1 }],
         ['files.read', { path }],
@@ -486,10 +563,11 @@ describe('workbench files on the host', () => {
       ] as const) {
         await expect(host(operation, args, signal)).rejects.toMatchObject({
           code: 'WORKBENCH_FILE_PATH_INVALID',
-          message: expect.stringContaining('lone surrogate'),
+          message: expect.stringContaining(why),
         });
       }
     }
+    expect(await host('files.list', {}, signal)).toEqual([expect.objectContaining({ path: 'a.json' })]);
     // a bad value is named in a few characters, never written whole into the message (a 30 MB
     // slug object came back as a 30 MB message, written and parsed twice more on its way)
     const huge = { x: 'y'.repeat(1_000_000) };

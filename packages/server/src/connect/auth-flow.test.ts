@@ -757,6 +757,55 @@ describe('remote mode', () => {
     }
   });
 
+  it('authConfigs.create() answers what embedded answers: an empty secret is refused, not dropped', async () => {
+    const cases: Array<[string, string, unknown]> = [
+      // the remote client left out an empty secret and made a public (PKCE-only) client of it
+      ['an empty client secret', 'octo', { type: 'oauth2', clientId: 'c', clientSecret: '' }],
+      ['an empty client id', 'octo', { type: 'oauth2', clientId: '' }],
+      ['a type no config has', 'octo', { type: 'magic' }],
+      // a TypeError of the remote client
+      ['no options', 'octo', null],
+      ['no type, unknown toolkit', 'nope', {}],
+    ];
+    for (const [what, toolkit, options] of cases) {
+      const embedded = await rejection(mux.authConfigs.create(toolkit, options as never));
+      const remoteError = await rejection(remote.authConfigs.create(toolkit, options as never));
+      expect({ code: remoteError.code, message: remoteError.message }, what).toEqual({
+        code: embedded.code,
+        message: embedded.message,
+      });
+    }
+    // an empty name is kept as embedded keeps it
+    const named = { type: 'oauth2', clientId: 'c', name: '' } as const;
+    const strip = ({ id: _id, createdAt: _c, updatedAt: _u, ...rest }: Record<string, unknown>) => rest;
+    expect(strip({ ...(await remote.authConfigs.create('octo', named)) })).toEqual(
+      strip({ ...(await mux.authConfigs.create('octo', named)) }),
+    );
+  });
+
+  it('authConfigs.update() refuses what embedded refuses, and applies none of it', async () => {
+    const authConfigId = await octoConfig();
+    const before = await remote.authConfigs.get(authConfigId);
+    const cases: Array<[string, Record<string, unknown>]> = [
+      // a field no auth config has was left out of the request: the secret beside it was applied
+      ['a field no config has', { type: 'bearer', clientSecret: 'applied-though-refused' }],
+      ['a field named by outside text', { [`x\u0000${'y'.repeat(10_000)}`]: 1, name: 'n' }],
+      ['a client secret no token request can carry', { clientSecret: 'never-applied\ud800' }],
+      ['more scopes than a config holds', { scopes: Array.from({ length: 1001 }, (_, i) => `s${i}`) }],
+    ];
+    for (const [what, changes] of cases) {
+      const embedded = await rejection(mux.authConfigs.update(authConfigId, changes as never));
+      const remoteError = await rejection(remote.authConfigs.update(authConfigId, changes as never));
+      expect({ code: remoteError.code, message: remoteError.message }, what).toEqual({
+        code: embedded.code,
+        message: embedded.message,
+      });
+      expect(embedded.code, what).toBe('AUTH_CONFIG_INVALID');
+      expect(embedded.message.length, what).toBeLessThan(400);
+    }
+    expect(await remote.authConfigs.get(authConfigId)).toEqual(before);
+  });
+
   it('waits for a credentials form, completes one itself, and names an unknown request', async () => {
     const configId = await mailConfig();
     const request = await remote.connectedAccounts.link('user_remote_form', configId, {

@@ -36,12 +36,9 @@ export const CreateAuthConfigBody = component(
   z.strictObject({
     toolkit: z.string().min(1).describe('The toolkit slug.'),
     type: z.enum(['oauth2', 'api_key', 'bearer', 'basic']),
-    client_id: z.string().min(1).optional().describe('OAuth client id (oauth2).'),
-    client_secret: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('OAuth client secret; stored encrypted, never returned.'),
+    // checked by the ToolMux: an empty one is AUTH_CONFIG_INVALID naming the fix, as embedded
+    client_id: z.string().optional().describe('OAuth client id (oauth2).'),
+    client_secret: z.string().optional().describe('OAuth client secret; stored encrypted, never returned.'),
     scopes: z.array(z.string()).optional(),
     name: z.string().max(200).optional(),
   }),
@@ -50,10 +47,10 @@ export const CreateAuthConfigBody = component(
 export const UpdateAuthConfigBody = component(
   'UpdateAuthConfigRequest',
   z.strictObject({
-    client_id: z.string().min(1).optional().describe('The OAuth client id (oauth2).'),
+    // checked by the ToolMux, as for create
+    client_id: z.string().optional().describe('The OAuth client id (oauth2).'),
     client_secret: z
       .string()
-      .min(1)
       .optional()
       .describe('The new OAuth client secret (oauth2); stored encrypted, never returned.'),
     scopes: z.array(z.string()).optional().describe('The scopes new connections ask for (oauth2).'),

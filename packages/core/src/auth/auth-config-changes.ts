@@ -1,0 +1,48 @@
+import { apiRef } from '../api-refs.js';
+import { ToolMuxError } from '../errors.js';
+import { shownValue } from '../util/stored-text.js';
+import type { AuthConfig, UpdateAuthConfigOptions } from './types.js';
+
+/** The fields `authConfigs.update()` takes: an oauth2 config all four, an api_key, bearer or basic config `name`. */
+export const AUTH_CONFIG_UPDATE_FIELDS = ['clientId', 'clientSecret', 'scopes', 'name'] as const;
+
+/**
+ * The changes given to `authConfigs.update()`: the fields not `undefined` (a field given as
+ * `undefined`, as REST passes one left out, keeps its value). A field no auth config has is
+ * AUTH_CONFIG_INVALID here, before anything is read or sent, so that embedded and remote mode refuse
+ * it alike (remote mode sent the known fields only, and applied them).
+ */
+export function givenAuthConfigChanges(changes: unknown): UpdateAuthConfigOptions {
+  const given: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries((changes ?? {}) as object)) {
+    if (value === undefined) continue;
+    if (!(AUTH_CONFIG_UPDATE_FIELDS as readonly string[]).includes(key)) {
+      throw new ToolMuxError({
+        code: 'AUTH_CONFIG_INVALID',
+        message:
+          `${shownValue(key)} cannot be updated on an auth config: give one or more of ${AUTH_CONFIG_UPDATE_FIELDS.join(', ')} (an api_key, bearer or basic config: name).` +
+          (key === 'type' || key === 'toolkit'
+            ? ` To change the ${key}, create another auth config (${apiRef('authConfigs.create')}).`
+            : ''),
+        details: { field: key.length > 64 ? `${key.slice(0, 64)}…` : key },
+      });
+    }
+    given[key] = value;
+  }
+  return given as UpdateAuthConfigOptions;
+}
+
+/**
+ * The `type` of `authConfigs.create()`: one of the four, else AUTH_CONFIG_INVALID naming it. Checked
+ * first, in embedded and remote mode alike (remote mode read it from options that were not there).
+ */
+export function checkAuthConfigType(options: unknown): AuthConfig['type'] {
+  const type = (options as { type?: unknown } | null | undefined)?.type;
+  if (type !== 'oauth2' && type !== 'api_key' && type !== 'bearer' && type !== 'basic') {
+    throw new ToolMuxError({
+      code: 'AUTH_CONFIG_INVALID',
+      message: `Auth config type must be oauth2, api_key, bearer or basic; got ${shownValue(type)}.`,
+    });
+  }
+  return type;
+}
