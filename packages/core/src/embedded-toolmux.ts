@@ -1,5 +1,6 @@
 import { dirname, join } from 'node:path';
 import { apiRef } from './api-refs.js';
+import { checkManagedAuth } from './auth/auth-configs.js';
 import { AuthService } from './auth/auth-service.js';
 import { CallbackUrlPolicy } from './auth/callback-urls.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
@@ -220,6 +221,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     this.#hostedConnectPage = options.hostedConnectPage ?? false;
     this.#proxyMaxResponseBytes = proxyResponseLimitOf(options.proxyMaxResponseBytes);
     this.#oauthRequestTimeoutMs = oauthRequestTimeoutOf(options.oauthRequestTimeoutMs);
+    checkManagedAuth(options.managedAuth);
   }
 
   /**

@@ -109,9 +109,34 @@ describe('a wrong option of new ToolMux() is CONFIG_INVALID naming it, in either
       { toolkits: [], store: ':memory:', oauthRequestTimeoutMs: 1.5 },
       /^oauthRequestTimeoutMs must be a whole number/,
     ],
+    [
+      'a managedAuth secret no token request can carry',
+      {
+        toolkits: [],
+        store: ':memory:',
+        managedAuth: { github: { clientId: 'c', clientSecret: 'hidden-secret\ud800' } },
+      },
+      /^managedAuth\["github"\]: clientSecret \(not shown\) /,
+    ],
+    [
+      'a managedAuth scope with white space',
+      { toolkits: [], store: ':memory:', managedAuth: { github: { clientId: 'c', scopes: ['repo user'] } } },
+      /^managedAuth\["github"\]: scope "repo user" holds white space/,
+    ],
+    [
+      'a managedAuth entry without a clientId',
+      { toolkits: [], store: ':memory:', managedAuth: { github: { clientSecret: 'hidden-secret' } } },
+      /^managedAuth\["github"\]: An oauth2 auth config for github needs the clientId/,
+    ],
+    [
+      'a managedAuth that is no object of clients',
+      { toolkits: [], store: ':memory:', managedAuth: [] },
+      /^managedAuth must be an object of OAuth clients by toolkit slug .*; got an array\.$/,
+    ],
   ] as const)('%s', (_, options, message) => {
     const error = thrown(() => new ToolMux(options as never));
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toMatch(message);
+    expect(error.message).not.toContain('hidden-secret');
   });
 });

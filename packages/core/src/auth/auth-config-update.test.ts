@@ -356,6 +356,19 @@ describe.each(backends)('authConfigs.update on $name', ({ skipReason, open }) =>
           'scopes holds 1,001 entries, over the limit of 1,000',
         );
       }
+      // scopes are joined with spaces in the authorization request: one with white space would ask for two
+      for (const scope of ['repo user', 'repo\u3000user', ' repo']) {
+        for (const attempt of [
+          () => mux.authConfigs.update(config.id, { scopes: ['openid', scope] }),
+          () => mux.authConfigs.create('octo', { type: 'oauth2', clientId: 'c', scopes: [scope] }),
+        ]) {
+          const refused = await rejection(attempt(), 'AUTH_CONFIG_INVALID');
+          expect(refused.message, JSON.stringify(scope)).toContain(
+            `scope ${JSON.stringify(scope)} holds white space, which separates scopes in an OAuth request: give each scope as its own entry`,
+          );
+          expect(refused.details).toMatchObject({ field: 'scopes' });
+        }
+      }
       // a field that cannot be updated is named escaped and cut, as every outside value
       const longField = await rejection(
         mux.authConfigs.update(config.id, { [`x\u0000${'y'.repeat(100_000)}`]: 1 } as never),

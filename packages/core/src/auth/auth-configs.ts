@@ -75,6 +75,51 @@ function checkOAuthClient(
   }
   for (const scope of (scopes as string[] | undefined) ?? []) {
     checkText(scope, { field: 'scope', code: 'AUTH_CONFIG_INVALID', maxLength: 1024 });
+    // the authorization request joins scopes with spaces (RFC 6749 3.3): "repo user" would ask for two
+    if (/\s/.test(scope)) {
+      throw new ToolMuxError({
+        code: 'AUTH_CONFIG_INVALID',
+        message: `scope ${JSON.stringify(scope.length > 100 ? `${scope.slice(0, 100)}…` : scope)} holds white space, which separates scopes in an OAuth request: give each scope as its own entry (${JSON.stringify(scope.trim().split(/\s+/).slice(0, 3))}).`,
+        details: { field: 'scopes' },
+      });
+    }
+  }
+}
+
+/**
+ * The operator's `managedAuth` (an option of `new ToolMux()`), checked when the ToolMux is made, as an
+ * auth config's OAuth client is (client id, secret, scopes): else a wrong entry failed only when a user
+ * first connected its toolkit. `CONFIG_INVALID` naming the entry; a secret is never shown.
+ */
+export function checkManagedAuth(managedAuth: unknown): void {
+  if (managedAuth === undefined) return;
+  if (typeof managedAuth !== 'object' || managedAuth === null || Array.isArray(managedAuth)) {
+    throw new ToolMuxError({
+      code: 'CONFIG_INVALID',
+      message: `managedAuth must be an object of OAuth clients by toolkit slug ({ github: { clientId, clientSecret } }); got ${Array.isArray(managedAuth) ? 'an array' : String(managedAuth === null ? null : typeof managedAuth)}.`,
+    });
+  }
+  for (const [toolkit, client] of Object.entries(managedAuth)) {
+    const entry = `managedAuth[${JSON.stringify(toolkit.length > 100 ? `${toolkit.slice(0, 100)}…` : toolkit)}]`;
+    if (typeof client !== 'object' || client === null || Array.isArray(client)) {
+      throw new ToolMuxError({
+        code: 'CONFIG_INVALID',
+        message: `${entry} must be an OAuth client: { clientId, clientSecret?, scopes? }.`,
+      });
+    }
+    const { clientId, clientSecret, scopes } = client as Record<string, unknown>;
+    try {
+      if (clientId === undefined)
+        throw invalid(`An oauth2 auth config for ${toolkit} needs the clientId of your OAuth app.`);
+      checkOAuthClient({ clientId, clientSecret, scopes }, toolkit);
+    } catch (error) {
+      if (!ToolMuxError.isInstance(error)) throw error;
+      throw new ToolMuxError({
+        code: 'CONFIG_INVALID',
+        message: `${entry}: ${error.message}`,
+        details: error.details,
+      });
+    }
   }
 }
 
