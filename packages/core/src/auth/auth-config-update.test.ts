@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseBackends, databasePerTest, pastTime, rejection } from '../test/auth-fixtures.js';
+import { SqliteStore } from '../store/sqlite.js';
+import { databaseBackends, databasePerTest, pastTime, quiet, rejection } from '../test/auth-fixtures.js';
 import {
   octoToolkit,
   startTestOAuthServerWithCallback,
@@ -401,5 +402,41 @@ describe.each(backends)('authConfigs.update on $name', ({ skipReason, open }) =>
         hasClientSecret: true,
       });
     });
+  });
+});
+
+describe('authConfigs.update on a store whose compare-and-set never matches (one of your own)', () => {
+  it('gives up after a bounded number of attempts with STORE_ERROR naming the config and the fix, changing nothing', async () => {
+    const inner = new SqliteStore({ path: ':memory:' });
+    let attempts = 0;
+    const neverMatching = new Proxy(inner, {
+      get(target, property, receiver) {
+        if (property === 'updateAuthConfig') {
+          return async () => {
+            attempts++;
+            return undefined;
+          };
+        }
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const mux = new ToolMux({
+      toolkits: createSampleToolkits().toolkits,
+      store: neverMatching,
+      secretKey,
+      logger: quiet,
+    });
+    try {
+      const config = await mux.authConfigs.create('mail', { type: 'api_key', name: 'before' });
+      const refused = await rejection(mux.authConfigs.update(config.id, { name: 'after' }), 'STORE_ERROR');
+      expect(refused.message).toBe(
+        `The store refused to update auth config ${config.id} 20 times in a row although it read it unchanged each time: a store of your own must write in updateAuthConfig() when the record's updatedAt equals expectedUpdatedAt (to the millisecond) and answer the written record. Nothing was changed.`,
+      );
+      expect(attempts).toBe(20);
+      expect(await mux.authConfigs.get(config.id)).toEqual(config);
+    } finally {
+      await mux.close();
+    }
   });
 });

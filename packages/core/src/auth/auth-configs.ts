@@ -123,6 +123,9 @@ export function checkManagedAuth(managedAuth: unknown): void {
   }
 }
 
+/** How many times `authConfigs.update()` applies its changes to a config that changed meanwhile. */
+const UPDATE_ATTEMPTS = 20;
+
 /** What `authConfigs.update()` may change, per type. */
 const UPDATABLE = {
   oauth2: AUTH_CONFIG_UPDATE_FIELDS,
@@ -234,7 +237,7 @@ export class AuthConfigs {
       clientSecret === undefined
         ? undefined
         : this.#records.options.vault.sealJson(config.id, { clientSecret });
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       const updated = await store.updateAuthConfig(
         config.id,
         {
@@ -249,6 +252,15 @@ export class AuthConfigs {
         config.updatedAt,
       );
       if (updated) return publicAuthConfig(updated);
+      if (attempt === UPDATE_ATTEMPTS) {
+        // updates at once from many instances each win within a few rounds; this many refusals in a
+        // row is a store whose compare-and-set never matches (one of your own), not a race
+        throw new ToolMuxError({
+          code: 'STORE_ERROR',
+          message: `The store refused to update auth config ${config.id} ${UPDATE_ATTEMPTS} times in a row although it read it unchanged each time: a store of your own must write in updateAuthConfig() when the record's updatedAt equals expectedUpdatedAt (to the millisecond) and answer the written record. Nothing was changed.`,
+          details: { authConfigId: config.id },
+        });
+      }
       // deleted (AUTH_CONFIG_NOT_FOUND) or changed meanwhile: apply the changes to what it is now
       config = await this.#records.authConfig(id);
     }

@@ -107,8 +107,9 @@ export interface Store {
   /**
    * Writes `changes` (the columns given, and `updatedAt`) if the config's `updatedAt` is still
    * `expectedUpdatedAt`; returns the new record, or `undefined` when no config has this id or it was
-   * changed meanwhile (read it again and retry). Optional for stores of your own: without it,
-   * `authConfigs.update()` answers NOT_SUPPORTED.
+   * changed meanwhile (read it again and retry; `authConfigs.update()` does so up to 20 times, then
+   * answers STORE_ERROR). Optional for stores of your own: without it, `authConfigs.update()` answers
+   * NOT_SUPPORTED.
    */
   updateAuthConfig?(
     id: string,
