@@ -80,7 +80,8 @@ beforeEach(async () => {
   home = await mkdtemp(join(tmpdir(), 'toolmux-claude-agent-'));
 });
 afterEach(async () => {
-  await rm(home, { recursive: true, force: true });
+  // Claude Code may still be writing its session files there as it exits (ENOTEMPTY seen in CI)
+  await rm(home, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 /**

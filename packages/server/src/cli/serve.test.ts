@@ -1192,7 +1192,7 @@ describe('the proxy answer limit', forStarts(2), () => {
       const fromFile = await startServe([], { cwd, env });
       try {
         expect(await proxied(fromFile.url, 2048)).toBe(200);
-        expect(await proxied(fromFile.url, 2049)).toBe(502);
+        expect(await proxied(fromFile.url, 2049)).toBe(422);
       } finally {
         expect(await fromFile.stop()).toBe(0);
       }
@@ -1202,7 +1202,7 @@ describe('the proxy answer limit', forStarts(2), () => {
       });
       try {
         expect(await proxied(fromEnv.url, 1024)).toBe(200);
-        expect(await proxied(fromEnv.url, 1025)).toBe(502);
+        expect(await proxied(fromEnv.url, 1025)).toBe(422);
       } finally {
         expect(await fromEnv.stop()).toBe(0);
       }
