@@ -653,7 +653,7 @@ describe('remote mode: configuration and failures', () => {
       throw new Error('expected the constructor to throw');
     };
     const store = attempt({ baseUrl: server.url, apiKey: server.apiKey, store: ':memory:' });
-    expect(store.code).toBe('INVALID_REQUEST');
+    expect(store.code).toBe('CONFIG_INVALID');
     expect(store.message).toContain('store');
     expect(attempt({ apiKey: server.apiKey }).message).toContain('baseUrl');
     expect(attempt({ baseUrl: server.url, apiKey: 'short' }).message).toContain('at least 16');
