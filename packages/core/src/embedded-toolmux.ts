@@ -11,7 +11,6 @@ import type {
   AuthConfig,
   ConnectedAccount,
   ConnectionRequestInfo,
-  ConnectionStatus,
   CreateAuthConfigOptions,
   UpdateAuthConfigOptions,
 } from './auth/types.js';
@@ -42,6 +41,7 @@ import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js'
 import { toolCallExecute } from './tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
 import type {
+  ListConnectedAccountsOptions,
   ListLogsOptions,
   SessionSummary,
   ToolExecuteRequest,
@@ -51,6 +51,7 @@ import type {
 import { checkSignal, untilAborted } from './util/abort.js';
 import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
+import { optionsObject, requestObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import {
   deriveSessionToken,
@@ -400,8 +401,9 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
    */
   async use(
     sessionId: string,
-    options: { customTools?: Tool[]; customToolkits?: Toolkit[] } = {},
+    given?: { customTools?: Tool[]; customToolkits?: Toolkit[] },
   ): Promise<SessionOf<P>> {
+    const options = optionsObject(given, 'mux.use()');
     if (typeof sessionId === 'string') checkSessionId(sessionId);
     const engine = await this.#ready();
     const record = typeof sessionId === 'string' ? await engine.store.getSession(sessionId) : undefined;
@@ -470,12 +472,15 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       endSessionWorkbench(engine.store, sessionId);
     },
     /** Sessions, newest first, optionally of one user. */
-    list: async (
-      query: { userId?: string; limit?: number; cursor?: string } = {},
-    ): Promise<{
+    list: async (given?: {
+      userId?: string;
+      limit?: number;
+      cursor?: string;
+    }): Promise<{
       items: SessionSummary[];
       nextCursor: string | undefined;
     }> => {
+      const query = optionsObject(given, 'mux.sessions.list()');
       if (query.userId !== undefined) checkUserId(query.userId);
       const engine = await this.#ready();
       const page = await engine.store.listSessions({
@@ -496,8 +501,9 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
      * included) and calls without a session, filtered by session, user or tool.
      */
     list: async (
-      query: ListLogsOptions = {},
+      given?: ListLogsOptions,
     ): Promise<{ items: ExecutionLogRecord[]; nextCursor: string | undefined }> => {
+      const query = optionsObject(given, 'mux.logs.list()');
       if (query.sessionId !== undefined) checkSessionId(query.sessionId);
       if (query.userId !== undefined) checkUserId(query.userId);
       if (query.toolSlug !== undefined) checkId(query.toolSlug, 'toolSlug');
@@ -524,13 +530,16 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
 
   readonly toolkits = {
     /** Toolkits of the catalog, by slug, optionally matching a search text. */
-    list: async (
-      query: { search?: string; limit?: number; cursor?: string } = {},
-    ): Promise<{
+    list: async (given?: {
+      search?: string;
+      limit?: number;
+      cursor?: string;
+    }): Promise<{
       items: ToolkitInfo[];
       nextCursor: string | undefined;
       total: number;
     }> => {
+      const query = optionsObject(given, 'mux.toolkits.list()');
       const limit = validateLimit(query.limit ?? 50, 500);
       const offset = decodeOffsetCursor(query.cursor);
       const needle = query.search?.trim().toLowerCase();
@@ -558,8 +567,9 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     get: async (
       userId: string,
       filter: Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'>,
-      modifiers?: ToolModifiers,
+      given?: ToolModifiers,
     ): Promise<CollectionOf<P>> => {
+      const modifiers = given === undefined ? undefined : optionsObject(given, 'mux.tools.get()');
       checkUserId(userId);
       const specs = catalogToolSpecs(this.catalog, filter);
       const execute = toolCallExecute((slug, args, options) =>
@@ -576,7 +586,8 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       return this.provider.wrapTools(wrapped.specs, wrapped.execute) as CollectionOf<P>;
     },
     /** Runs one tool for a user, without a session. */
-    execute: async (slug: string, request: ToolExecuteRequest): Promise<ToolResult> => {
+    execute: async (slug: string, given: ToolExecuteRequest): Promise<ToolResult> => {
+      const request = requestObject(given, 'mux.tools.execute()');
       checkUserId(request.userId);
       checkCallId(request.callId);
       checkSignal(request.signal, 'tools.execute()');
@@ -620,10 +631,14 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     create: async (toolkit: string, options: CreateAuthConfigOptions): Promise<AuthConfig> =>
       (await this.#ready()).auth.createAuthConfig(toolkit, options),
     /** Auth configs, newest first, optionally of one toolkit. */
-    list: async (
-      query: { toolkit?: string; limit?: number; cursor?: string } = {},
-    ): Promise<{ items: AuthConfig[]; nextCursor: string | undefined }> =>
-      (await this.#ready()).auth.listAuthConfigs(query),
+    list: async (query?: {
+      toolkit?: string;
+      limit?: number;
+      cursor?: string;
+    }): Promise<{ items: AuthConfig[]; nextCursor: string | undefined }> => {
+      const checked = optionsObject(query, 'mux.authConfigs.list()');
+      return (await this.#ready()).auth.listAuthConfigs(checked);
+    },
     get: async (id: string): Promise<AuthConfig> => (await this.#ready()).auth.getAuthConfig(id),
     /**
      * Changes an auth config in place, e.g. a rotated client secret: an oauth2 config's `clientId`,
@@ -654,8 +669,9 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     link: async (
       userId: string,
       authConfigId: string,
-      options: { callbackUrl?: string; alias?: string } = {},
+      given?: { callbackUrl?: string; alias?: string },
     ): Promise<ConnectionRequest> => {
+      const options = optionsObject(given, 'mux.connectedAccounts.link()');
       checkUserId(userId);
       return (await this.#ready()).auth.link(userId, authConfigId, options);
     },
@@ -670,8 +686,9 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       userId: string,
       authConfigId: string,
       credentials: Record<string, string>,
-      options: { alias?: string } = {},
+      given?: { alias?: string },
     ): Promise<ConnectedAccount> => {
+      const options = optionsObject(given, 'mux.connectedAccounts.create()');
       checkUserId(userId);
       return (await this.#ready()).auth.createConnectedAccount(userId, authConfigId, credentials, options);
     },
@@ -682,20 +699,17 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
      * @example
      * await mux.connectedAccounts.update('ca_…', { alias: 'personal' });
      */
-    update: async (id: string, changes: { alias: string | null }): Promise<ConnectedAccount> =>
-      (await this.#ready()).auth.updateConnectedAccount(id, changes),
+    update: async (id: string, changes: { alias: string | null }): Promise<ConnectedAccount> => {
+      const checked = requestObject(changes, 'mux.connectedAccounts.update()');
+      return (await this.#ready()).auth.updateConnectedAccount(id, checked);
+    },
     /** Accounts, newest first, filtered by any of the given users, toolkits, statuses. */
     list: async (
-      query: {
-        userIds?: string[];
-        toolkits?: string[];
-        statuses?: ConnectionStatus[];
-        authConfigIds?: string[];
-        limit?: number;
-        cursor?: string;
-      } = {},
-    ): Promise<{ items: ConnectedAccount[]; nextCursor: string | undefined }> =>
-      (await this.#ready()).auth.listConnectedAccounts(query),
+      query?: ListConnectedAccountsOptions,
+    ): Promise<{ items: ConnectedAccount[]; nextCursor: string | undefined }> => {
+      const checked = optionsObject(query, 'mux.connectedAccounts.list()');
+      return (await this.#ready()).auth.listConnectedAccounts(checked);
+    },
     get: async (id: string): Promise<ConnectedAccount> => (await this.#ready()).auth.getConnectedAccount(id),
     delete: async (id: string): Promise<void> => (await this.#ready()).auth.deleteConnectedAccount(id),
     /**
@@ -708,8 +722,8 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
      * @example
      * const account = await mux.connectedAccounts.refresh('ca_…', { signal: AbortSignal.timeout(10_000) });
      */
-    refresh: async (id: string, options: { signal?: AbortSignal } = {}): Promise<ConnectedAccount> => {
-      const { signal } = options;
+    refresh: async (id: string, options?: { signal?: AbortSignal }): Promise<ConnectedAccount> => {
+      const { signal } = optionsObject(options, 'mux.connectedAccounts.refresh()');
       checkSignal(signal, 'connectedAccounts.refresh()');
       signal?.throwIfAborted();
       return untilAborted(
@@ -767,9 +781,10 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
      * service keeps running. Rotate by setting the new key as `secretKey` and the old one in
      * `previousSecretKeys`, calling this once, then dropping the old key.
      */
-    rotate: async (options: { batchSize?: number } = {}): Promise<RotationResult> => {
+    rotate: async (options?: { batchSize?: number }): Promise<RotationResult> => {
+      const checked = optionsObject(options, 'mux.vault.rotate()');
       const engine = await this.#ready();
-      return rotateSecrets(engine.store, engine.vault, options);
+      return rotateSecrets(engine.store, engine.vault, checked);
     },
   };
 
@@ -780,7 +795,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
    * (TOOL_ABORTED); every call's log entry is written before the log writer closes.
    */
   async close(options?: { timeoutMs?: number }): Promise<void> {
-    const timeoutMs = closeTimeoutOf(options);
+    const timeoutMs = closeTimeoutOf(optionsObject(options, 'mux.close()'));
     this.#closed = true;
     const engine = this.#engine;
     this.#engine = undefined;

@@ -125,7 +125,9 @@ export type {
   ToolModifiers,
 } from './tool-modifiers.js';
 export type {
+  ListConnectedAccountsOptions,
   ListLogsOptions,
+  SessionLogsOptions,
   SessionSummary,
   ToolExecuteRequest,
   ToolkitInfo,

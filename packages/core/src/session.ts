@@ -65,8 +65,10 @@ import { shapeInputSchema } from './schema/shape.js';
 import type { AuthConfigType, ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import { toolCallExecute } from './tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
+import type { SessionLogsOptions } from './toolmux-types.js';
 import { checkSignal } from './util/abort.js';
 import { idTime, newId } from './util/ids.js';
+import { optionsObject, requestObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
 import { checkCallId, checkId, shownValue } from './util/stored-text.js';
@@ -363,11 +365,7 @@ export interface Session<TCollection = unknown, TResponse = never, TReply = unkn
    * tool calls of a TOOLMUX_WORKBENCH cell, the calls of a TOOLMUX_MULTI_EXECUTE_TOOL); each entry's
    * `parentId` names the call that made it, so the log reads as a tree.
    */
-  logs(options?: {
-    limit?: number;
-    cursor?: string;
-    parentId?: string;
-  }): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }>;
+  logs(options?: SessionLogsOptions): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }>;
   toJSON(): { sessionId: string; userId: string; configVersion: number; mcp: { url: string } };
 }
 
@@ -573,7 +571,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * The session's tools as the provider's native collection (a Vercel `ToolSet`, OpenAI Agents
    * `FunctionTool[]`, LangChain tools, or plain tools by default).
    */
-  async tools(modifiers?: ToolModifiers): Promise<TCollection> {
+  async tools(given?: ToolModifiers): Promise<TCollection> {
+    const modifiers = given === undefined ? undefined : optionsObject(given, 'session.tools()');
     await this.#checkExists();
     const specs = this.exposedTools().map(toolSpecOf);
     const execute = toolCallExecute((slug, args, options) => this.execute(slug, args, options));
@@ -599,7 +598,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * Runs a tool of this session (or a meta-tool). Never throws for a tool's failure: the result says
    * what went wrong in words the model can act on.
    */
-  async execute(slug: string, args: unknown = {}, options: ExecuteOptions = {}): Promise<ToolResult> {
+  async execute(slug: string, args: unknown = {}, given?: ExecuteOptions): Promise<ToolResult> {
+    const options = optionsObject(given, 'session.execute()');
     // a deleted session's call is a failed result with no log entry, as a remote session's
     return this.#execute(slug, args, { ...options, admit: this.#admitCall });
   }
@@ -771,7 +771,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * `handleToolCalls`, as the tools of the latest `tools()` call run them (with its modifiers); see
    * `Session.handleToolCalls`.
    */
-  handleToolCalls(response: TResponse, options: { signal?: AbortSignal } = {}): Promise<TReply> {
+  async handleToolCalls(response: TResponse, given?: { signal?: AbortSignal }): Promise<TReply> {
+    const options = optionsObject(given, 'session.handleToolCalls()');
     return handleToolCallsWith(
       this.#runtime.provider,
       response,
@@ -814,7 +815,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * // send the user to request.redirectUrl, then
    * const account = await request.waitForConnection(120_000);
    */
-  async authorize(toolkit: string, options: AuthorizeOptions = {}): Promise<ConnectionRequest> {
+  async authorize(toolkit: string, given?: AuthorizeOptions): Promise<ConnectionRequest> {
+    const options = optionsObject(given, 'session.authorize()');
     await this.#checkExists();
     return this.#runtime.auth.authorize({
       userId: this.userId,
@@ -829,7 +831,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * The account the session's calls of `toolkit` would use if it is ACTIVE, else a new connection
    * request (see `authorize()`); a toolkit that needs no account is CONNECTED with `account: null`.
    */
-  async ensureConnected(toolkit: string, options: AuthorizeOptions = {}): Promise<EnsureConnectedResult> {
+  async ensureConnected(toolkit: string, given?: AuthorizeOptions): Promise<EnsureConnectedResult> {
+    const options = optionsObject(given, 'session.ensureConnected()');
     const found = this.#sessionToolkit(toolkit);
     await this.#checkExists();
     if (found.noAuth) return { status: 'CONNECTED', account: null };
@@ -863,9 +866,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    */
   async waitForConnections(
     toolkits: string[],
-    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+    given?: { timeoutMs?: number; signal?: AbortSignal },
   ): Promise<WaitForConnectionsResult> {
-    checkSignal(options?.signal, 'waitForConnections()');
+    const options = optionsObject(given, 'session.waitForConnections()');
+    checkSignal(options.signal, 'waitForConnections()');
     return this.#waitForConnections(toolkits, options);
   }
 
@@ -932,8 +936,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * a path under the toolkit's `baseUrl` or an absolute URL on its origin. Credentials are applied as
    * the auth scheme says and masked in what comes back; redirects are returned, not followed.
    */
-  async proxyExecute(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse> {
-    checkSignal(request?.signal, 'proxyExecute()');
+  async proxyExecute(given: ProxyExecuteRequest): Promise<ProxyExecuteResponse> {
+    const request = requestObject(given, 'session.proxyExecute()');
+    checkSignal(request.signal, 'proxyExecute()');
     await this.#checkExists();
     return proxyExecute(this.#runtime.auth, this.#runtime.env.fetch, {
       toolkit: this.#sessionToolkit(request.toolkit),
@@ -970,11 +975,12 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   }
 
   /** Toolkits the session enables, with their connection status. */
-  async toolkits(options: SessionToolkitsOptions = {}): Promise<{
+  async toolkits(given?: SessionToolkitsOptions): Promise<{
     items: SessionToolkit[];
     nextCursor: string | undefined;
     total: number;
   }> {
+    const options = optionsObject(given, 'session.toolkits()');
     const limit = validateLimit(options.limit ?? 20, 100);
     const offset = decodeOffsetCursor(options.cursor);
     checkToolkitsFilters(options);
@@ -1071,15 +1077,12 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   }
 
   /** What TOOLMUX_SEARCH_TOOLS returns, without a model. */
-  async search(options: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult> {
-    const query = (options as { query?: unknown } | null | undefined)?.query;
-    if (typeof options !== 'object' || typeof query !== 'string' || query.trim() === '') {
+  async search(given: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult> {
+    const options = requestObject(given, 'session.search()');
+    const query = (options as { query?: unknown }).query;
+    if (typeof query !== 'string' || query.trim() === '') {
       const got =
-        typeof options === 'string'
-          ? `the string ${JSON.stringify(options).slice(0, 80)}`
-          : typeof query === 'string'
-            ? 'an empty query'
-            : `query ${String(JSON.stringify(query)).slice(0, 80)}`;
+        typeof query === 'string' ? 'an empty query' : `query ${String(JSON.stringify(query)).slice(0, 80)}`;
       throw new ToolMuxError({
         code: 'INVALID_REQUEST',
         message: `search() takes { query }, the task in plain words, e.g. session.search({ query: 'create a GitHub issue' }); got ${got}.`,
@@ -1629,9 +1632,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   }
 
   /** This session's execution log, newest first. */
-  async logs(
-    options: { limit?: number; cursor?: string; parentId?: string } = {},
-  ): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
+  async logs(given?: SessionLogsOptions): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
+    const options = optionsObject(given, 'session.logs()');
     if (options.parentId !== undefined) checkId(options.parentId, 'parentId');
     // Nothing to flush: a call answers only once its entry is stored (the engine's writer is durable),
     // so every finished call's entry is read; waiting would only queue this read behind running calls.

@@ -2,7 +2,7 @@
  * The types a ToolMux's options and answers are made of, shared by the facade (toolmux.ts) and its
  * embedded and remote engines, so that none of them imports the other to name them.
  */
-import type { ManagedAuthCredentials } from './auth/types.js';
+import type { ConnectionStatus, ManagedAuthCredentials } from './auth/types.js';
 import type { Toolkit } from './catalog/types.js';
 import type { Provider } from './provider.js';
 import type { Store } from './store/types.js';
@@ -167,6 +167,24 @@ export interface SessionSummary {
   configVersion: number;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** What `mux.connectedAccounts.list()` takes: filters, all optional (an account matches any of each list's values). */
+export interface ListConnectedAccountsOptions {
+  userIds?: string[];
+  toolkits?: string[];
+  statuses?: ConnectionStatus[];
+  authConfigIds?: string[];
+  limit?: number;
+  cursor?: string;
+}
+
+/** What `session.logs()` takes, all optional. */
+export interface SessionLogsOptions {
+  limit?: number;
+  cursor?: string;
+  /** Only the entries made by the call whose entry has this id. */
+  parentId?: string;
 }
 
 /** What `mux.logs.list()` takes: filters on the project's execution log, all optional. */

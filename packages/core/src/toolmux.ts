@@ -12,7 +12,9 @@ import { shownValue, urlWithoutCredentials } from './util/stored-text.js';
 
 export type { ToolMuxApi } from './embedded-toolmux.js';
 export type {
+  ListConnectedAccountsOptions,
   ListLogsOptions,
+  SessionLogsOptions,
   SessionSummary,
   ToolExecuteRequest,
   ToolkitInfo,

@@ -43,9 +43,11 @@ import {
 import type { ExecutionLogRecord } from '../store/types.js';
 import { toolCallExecute } from '../tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from '../tool-modifiers.js';
+import type { SessionLogsOptions } from '../toolmux-types.js';
 import { checkSignal } from '../util/abort.js';
 import { newId } from '../util/ids.js';
 import { jsonTextSliced } from '../util/json-slices.js';
+import { optionsObject, requestObject } from '../util/options-object.js';
 import { WorkSlice } from '../util/slices.js';
 import { JsonBodyText, type RemoteApi } from './http.js';
 import {
@@ -201,7 +203,13 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     return this.mcp;
   }
 
-  tools(modifiers?: ToolModifiers): Promise<TCollection> {
+  tools(given?: ToolModifiers): Promise<TCollection> {
+    let modifiers: ToolModifiers | undefined;
+    try {
+      modifiers = given === undefined ? undefined : optionsObject(given, 'session.tools()');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const execute = toolCallExecute((slug, args, options) => this.execute(slug, args, options));
     const call = ++this.#toolsCalls;
     if (hasModifiers(modifiers)) {
@@ -242,7 +250,8 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     );
   }
 
-  async execute(slug: string, args: unknown = {}, options: ExecuteOptions = {}): Promise<ToolResult> {
+  async execute(slug: string, args: unknown = {}, given?: ExecuteOptions): Promise<ToolResult> {
+    const options = optionsObject(given, 'session.execute()');
     checkSignal(options.signal, 'execute()');
     // only a session that has the multi-execute runs it here; one that has not (DIRECT_TOOLS) sends
     // the call to the server, which refuses it as an embedded session would
@@ -455,7 +464,8 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
    * provider's `handleToolCalls`, as the tools of the latest `tools()` call run them (with its
    * modifiers); see `Session.handleToolCalls`.
    */
-  handleToolCalls(response: TResponse, options: { signal?: AbortSignal } = {}): Promise<TReply> {
+  async handleToolCalls(response: TResponse, given?: { signal?: AbortSignal }): Promise<TReply> {
+    const options = optionsObject(given, 'session.handleToolCalls()');
     return handleToolCallsWith(
       this.#runtime.provider,
       response,
@@ -466,7 +476,8 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     ) as Promise<TReply>;
   }
 
-  async authorize(toolkit: string, options: AuthorizeOptions = {}): Promise<ConnectionRequest> {
+  async authorize(toolkit: string, given?: AuthorizeOptions): Promise<ConnectionRequest> {
+    const options = optionsObject(given, 'session.authorize()');
     const wire = await this.#runtime.api.post(
       `${this.#path}/authorize`,
       {
@@ -480,7 +491,8 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     return remoteConnectionRequest(this.#runtime.api, wire);
   }
 
-  async ensureConnected(toolkit: string, options: AuthorizeOptions = {}): Promise<EnsureConnectedResult> {
+  async ensureConnected(toolkit: string, given?: AuthorizeOptions): Promise<EnsureConnectedResult> {
+    const options = optionsObject(given, 'session.ensureConnected()');
     const wire = await this.#runtime.api.post(
       `${this.#path}/ensure-connected`,
       {
@@ -502,8 +514,9 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
    */
   async waitForConnections(
     toolkits: string[],
-    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+    given?: { timeoutMs?: number; signal?: AbortSignal },
   ): Promise<WaitForConnectionsResult> {
+    const options = optionsObject(given, 'session.waitForConnections()');
     checkSignal(options.signal, 'waitForConnections()');
     const slugs = checkWaitToolkits(toolkits);
     const timeoutMs = checkConnectionsWaitTimeout(options.timeoutMs);
@@ -522,7 +535,10 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   }
 
   async proxyExecute(request: ProxyExecuteRequest): Promise<ProxyExecuteResponse> {
-    const { signal, connectedAccountId, maxResponseBytes, ...rest } = request;
+    const { signal, connectedAccountId, maxResponseBytes, ...rest } = requestObject(
+      request,
+      'session.proxyExecute()',
+    );
     checkSignal(signal, 'proxyExecute()');
     // checked here as embedded (the server checks it against its proxyMaxResponseBytes)
     checkMaxResponseBytes(maxResponseBytes);
@@ -538,11 +554,12 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     );
   }
 
-  async toolkits(options: SessionToolkitsOptions = {}): Promise<{
+  async toolkits(given?: SessionToolkitsOptions): Promise<{
     items: SessionToolkit[];
     nextCursor: string | undefined;
     total: number;
   }> {
+    const options = optionsObject(given, 'session.toolkits()');
     // checked here as embedded: in the query string an array would be joined and any value be text
     checkToolkitsFilters(options);
     return this.#runtime.api.get(
@@ -558,7 +575,8 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     );
   }
 
-  search(options: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult> {
+  async search(given: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult> {
+    const options = requestObject(given, 'session.search()');
     return this.#runtime.api.post(
       `${this.#path}/search`,
       {
@@ -590,9 +608,8 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     return this.#wire.config_version;
   }
 
-  async logs(
-    options: { limit?: number; cursor?: string; parentId?: string } = {},
-  ): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
+  async logs(given?: SessionLogsOptions): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
+    const options = optionsObject(given, 'session.logs()');
     await this.#runtime.env.logs.flush();
     return this.#runtime.api.get(
       `${this.#path}/logs`,

@@ -4,7 +4,6 @@ import type {
   AuthConfig,
   ConnectedAccount,
   ConnectionRequestInfo,
-  ConnectionStatus,
   CreateAuthConfigOptions,
   UpdateAuthConfigOptions,
 } from '../auth/types.js';
@@ -24,6 +23,7 @@ import type { ExecutionLogRecord } from '../store/types.js';
 import { toolCallExecute } from '../tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from '../tool-modifiers.js';
 import type {
+  ListConnectedAccountsOptions,
   ListLogsOptions,
   SessionSummary,
   ToolExecuteRequest,
@@ -32,6 +32,7 @@ import type {
 } from '../toolmux-types.js';
 import { checkSignal, settlesWithin } from '../util/abort.js';
 import { consoleLogger } from '../util/logger.js';
+import { optionsObject, requestObject } from '../util/options-object.js';
 import { urlWithoutCredentials } from '../util/stored-text.js';
 import { maxResponseBytesOf, RemoteApi, requestTimeoutOf } from './http.js';
 import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
@@ -237,8 +238,9 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
 
   async use(
     sessionId: string,
-    options: { customTools?: Tool[]; customToolkits?: Toolkit[] } = {},
+    given?: { customTools?: Tool[]; customToolkits?: Toolkit[] },
   ): Promise<SessionOf<P>> {
+    const options = optionsObject(given, 'mux.use()');
     if (typeof sessionId !== 'string' || sessionId === '') {
       throw new ToolMuxError({
         code: 'SESSION_NOT_FOUND',
@@ -267,20 +269,25 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     delete: async (sessionId: string): Promise<void> => {
       await this.#api.call('DELETE', `/sessions/${id(sessionId)}`);
     },
-    list: async (
-      query: { userId?: string; limit?: number; cursor?: string } = {},
-    ): Promise<{ items: SessionSummary[]; nextCursor: string | undefined }> =>
-      this.#api.get(
+    list: async (given?: {
+      userId?: string;
+      limit?: number;
+      cursor?: string;
+    }): Promise<{ items: SessionSummary[]; nextCursor: string | undefined }> => {
+      const query = optionsObject(given, 'mux.sessions.list()');
+      return this.#api.get(
         '/sessions',
         { user_id: query.userId, limit: query.limit, cursor: query.cursor },
         (page) => pageOf(page, sessionSummaryOf),
-      ),
+      );
+    },
   };
 
   readonly logs = {
     list: async (
-      query: ListLogsOptions = {},
+      given?: ListLogsOptions,
     ): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> => {
+      const query = optionsObject(given, 'mux.logs.list()');
       await this.#env.logs.flush();
       return this.#api.get(
         '/logs',
@@ -298,10 +305,14 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
   };
 
   readonly toolkits = {
-    list: async (
-      query: { search?: string; limit?: number; cursor?: string } = {},
-    ): Promise<{ items: ToolkitInfo[]; nextCursor: string | undefined; total: number }> => {
-      return this.#api.get('/toolkits', query, (page) => countedPageOf(page, toolkitInfoOf));
+    list: async (query?: {
+      search?: string;
+      limit?: number;
+      cursor?: string;
+    }): Promise<{ items: ToolkitInfo[]; nextCursor: string | undefined; total: number }> => {
+      return this.#api.get('/toolkits', optionsObject(query, 'mux.toolkits.list()'), (page) =>
+        countedPageOf(page, toolkitInfoOf),
+      );
     },
     get: async (slug: string): Promise<ToolkitInfo> =>
       this.#api.get(`/toolkits/${id(slug)}`, undefined, toolkitInfoOf),
@@ -311,8 +322,9 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     get: async (
       userId: string,
       filter: Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'>,
-      modifiers?: ToolModifiers,
+      given?: ToolModifiers,
     ): Promise<CollectionOf<P>> => {
+      const modifiers = given === undefined ? undefined : optionsObject(given, 'mux.tools.get()');
       const specs = await this.#api.post(
         '/tools/list',
         { user_id: userId, filter: parseSessionConfig(filter) },
@@ -332,7 +344,8 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         : { specs, execute };
       return this.provider.wrapTools(wrapped.specs, wrapped.execute) as CollectionOf<P>;
     },
-    execute: async (slug: string, request: ToolExecuteRequest): Promise<ToolResult> => {
+    execute: async (slug: string, given: ToolExecuteRequest): Promise<ToolResult> => {
+      const request = requestObject(given, 'mux.tools.execute()');
       checkSignal(request.signal, 'tools.execute()');
       return await this.#api.post(
         '/tools/execute',
@@ -371,10 +384,14 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         authConfigOf,
       );
     },
-    list: async (
-      query: { toolkit?: string; limit?: number; cursor?: string } = {},
-    ): Promise<{ items: AuthConfig[]; nextCursor: string | undefined }> =>
-      this.#api.get('/auth-configs', query, (page) => pageOf(page, authConfigOf)),
+    list: async (query?: {
+      toolkit?: string;
+      limit?: number;
+      cursor?: string;
+    }): Promise<{ items: AuthConfig[]; nextCursor: string | undefined }> =>
+      this.#api.get('/auth-configs', optionsObject(query, 'mux.authConfigs.list()'), (page) =>
+        pageOf(page, authConfigOf),
+      ),
     get: async (configId: string): Promise<AuthConfig> =>
       this.#api.get(`/auth-configs/${id(configId)}`, undefined, authConfigOf),
     update: async (configId: string, changes: UpdateAuthConfigOptions): Promise<AuthConfig> => {
@@ -398,9 +415,10 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     link: async (
       userId: string,
       authConfigId: string,
-      options: { callbackUrl?: string; alias?: string } = {},
-    ): Promise<ConnectionRequest> =>
-      this.#api.post(
+      given?: { callbackUrl?: string; alias?: string },
+    ): Promise<ConnectionRequest> => {
+      const options = optionsObject(given, 'mux.connectedAccounts.link()');
+      return this.#api.post(
         '/connected-accounts/link',
         {
           user_id: userId,
@@ -410,40 +428,39 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         },
         undefined,
         (wire) => remoteConnectionRequest(this.#api, connectionRequestWireOf(wire)),
-      ),
+      );
+    },
     create: async (
       userId: string,
       authConfigId: string,
       credentials: Record<string, string>,
-      options: { alias?: string } = {},
-    ): Promise<ConnectedAccount> =>
-      this.#api.post(
+      given?: { alias?: string },
+    ): Promise<ConnectedAccount> => {
+      const options = optionsObject(given, 'mux.connectedAccounts.create()');
+      return this.#api.post(
         '/connected-accounts',
         {
           user_id: userId,
           auth_config_id: authConfigId,
           credentials,
-          ...(options?.alias !== undefined ? { alias: options.alias } : {}),
+          ...(options.alias !== undefined ? { alias: options.alias } : {}),
         },
         undefined,
         connectedAccountOf,
-      ),
-    update: async (accountId: string, changes: { alias: string | null }): Promise<ConnectedAccount> =>
-      this.#api.call('PATCH', `/connected-accounts/${id(accountId)}`, {
-        body: { alias: changes?.alias },
+      );
+    },
+    update: async (accountId: string, changes: { alias: string | null }): Promise<ConnectedAccount> => {
+      const { alias } = requestObject(changes, 'mux.connectedAccounts.update()');
+      return this.#api.call('PATCH', `/connected-accounts/${id(accountId)}`, {
+        body: { alias },
         read: connectedAccountOf,
-      }),
+      });
+    },
     list: async (
-      query: {
-        userIds?: string[];
-        toolkits?: string[];
-        statuses?: ConnectionStatus[];
-        authConfigIds?: string[];
-        limit?: number;
-        cursor?: string;
-      } = {},
-    ): Promise<{ items: ConnectedAccount[]; nextCursor: string | undefined }> =>
-      this.#api.get(
+      given?: ListConnectedAccountsOptions,
+    ): Promise<{ items: ConnectedAccount[]; nextCursor: string | undefined }> => {
+      const query = optionsObject(given, 'mux.connectedAccounts.list()');
+      return this.#api.get(
         '/connected-accounts',
         {
           user_ids: query.userIds,
@@ -454,13 +471,15 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
           cursor: query.cursor,
         },
         (page) => pageOf(page, connectedAccountOf),
-      ),
+      );
+    },
     get: async (accountId: string): Promise<ConnectedAccount> =>
       this.#api.get(`/connected-accounts/${id(accountId)}`, undefined, connectedAccountOf),
     delete: async (accountId: string): Promise<void> => {
       await this.#api.call('DELETE', `/connected-accounts/${id(accountId)}`);
     },
-    refresh: async (accountId: string, options: { signal?: AbortSignal } = {}): Promise<ConnectedAccount> => {
+    refresh: async (accountId: string, given?: { signal?: AbortSignal }): Promise<ConnectedAccount> => {
+      const options = optionsObject(given, 'mux.connectedAccounts.refresh()');
       checkSignal(options.signal, 'connectedAccounts.refresh()');
       return this.#api.post(
         `/connected-accounts/${id(accountId)}/refresh`,
@@ -501,7 +520,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
    * yet. The ToolMux stays usable.
    */
   async close(options?: { timeoutMs?: number }): Promise<void> {
-    const timeoutMs = closeTimeoutOf(options);
+    const timeoutMs = closeTimeoutOf(optionsObject(options, 'mux.close()'));
     const [calls, requests] = await Promise.all([
       this.#env.calls?.drain(timeoutMs),
       // uploads are waited for below, with their own time
