@@ -54,10 +54,11 @@ describe('TOOLMUX_SEARCH_TOOLS', () => {
   it('session.search() refuses what is not { query, knownFields?, limit? } with INVALID_REQUEST naming what it got (a string from JavaScript, a limit of 0)', async () => {
     const { session } = await setup();
     const cases: Array<[unknown, string]> = [
-      ['create a task', 'the string "create a task"'],
+      // the kind only, as every method given a non-object (what is given there may be a secret)
+      ['create a task', 'session.search() takes an object ({ query, knownFields?, limit? }); got a string.'],
       [{ query: '  ' }, 'an empty query'],
       [{ query: 42 }, 'query 42'],
-      [undefined, 'query undefined'],
+      [undefined, 'session.search() takes an object ({ query, knownFields?, limit? }); got nothing.'],
       [{ query: 'create a task', knownFields: 7 }, 'knownFields as a string'],
       // a limit the REST route refuses (its schema): these found nothing, silently
       ...[0, -1, 2.5, 51, Number.NaN, 'x'].map((limit): [unknown, string] => [

@@ -38,6 +38,7 @@ export type ObjectTakingMethod = keyof typeof TAKES;
 /** What a value is, for a message: its kind only (a string given here may be a secret). */
 function kindOf(value: unknown): string {
   if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'an array';
   const type = typeof value;
   return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
