@@ -1,5 +1,6 @@
 import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
+import { requestObject } from '../util/options-object.js';
 import { shownValue } from '../util/stored-text.js';
 import type { AuthConfig, UpdateAuthConfigOptions } from './types.js';
 
@@ -14,7 +15,7 @@ export const AUTH_CONFIG_UPDATE_FIELDS = ['clientId', 'clientSecret', 'scopes', 
  */
 export function givenAuthConfigChanges(changes: unknown): UpdateAuthConfigOptions {
   const given: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries((changes ?? {}) as object)) {
+  for (const [key, value] of Object.entries(requestObject(changes as object, 'mux.authConfigs.update()'))) {
     if (value === undefined) continue;
     if (!(AUTH_CONFIG_UPDATE_FIELDS as readonly string[]).includes(key)) {
       throw new ToolMuxError({
@@ -37,7 +38,7 @@ export function givenAuthConfigChanges(changes: unknown): UpdateAuthConfigOption
  * first, in embedded and remote mode alike (remote mode read it from options that were not there).
  */
 export function checkAuthConfigType(options: unknown): AuthConfig['type'] {
-  const type = (options as { type?: unknown } | null | undefined)?.type;
+  const { type } = requestObject(options as { type?: unknown }, 'mux.authConfigs.create()');
   if (type !== 'oauth2' && type !== 'api_key' && type !== 'bearer' && type !== 'basic') {
     throw new ToolMuxError({
       code: 'AUTH_CONFIG_INVALID',

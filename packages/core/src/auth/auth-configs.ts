@@ -2,7 +2,7 @@ import type { Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { AuthConfigRecord } from '../store/types.js';
 import { newId } from '../util/ids.js';
-import { checkId, checkText, textProblem } from '../util/stored-text.js';
+import { checkId, checkText, shownValue, textProblem } from '../util/stored-text.js';
 import {
   AUTH_CONFIG_UPDATE_FIELDS,
   checkAuthConfigType,
@@ -42,9 +42,14 @@ const MAX_SCOPES = 1_000;
 function checkOAuthClient(
   options: { clientId?: unknown; clientSecret?: unknown; scopes?: unknown },
   toolkit: string,
+  /** A new client (create, managedAuth) needs its id; an update may leave it out. */
+  { clientIdRequired = false } = {},
 ): void {
   const { clientId, clientSecret, scopes } = options;
-  if (clientId !== undefined && (typeof clientId !== 'string' || clientId.trim() === '')) {
+  if (
+    (clientIdRequired || clientId !== undefined) &&
+    (typeof clientId !== 'string' || clientId.trim() === '')
+  ) {
     throw invalid(`An oauth2 auth config for ${toolkit} needs the clientId of your OAuth app.`);
   }
   if (clientSecret !== undefined && (typeof clientSecret !== 'string' || clientSecret === '')) {
@@ -79,7 +84,7 @@ function checkOAuthClient(
     if (/\s/.test(scope)) {
       throw new ToolMuxError({
         code: 'AUTH_CONFIG_INVALID',
-        message: `scope ${JSON.stringify(scope.length > 100 ? `${scope.slice(0, 100)}…` : scope)} holds white space, which separates scopes in an OAuth request: give each scope as its own entry (${JSON.stringify(scope.trim().split(/\s+/).slice(0, 3))}).`,
+        message: `scope ${shownValue(scope)} holds white space, which separates scopes in an OAuth request: give each scope as its own entry (["repo", "user"], not ["repo user"]).`,
         details: { field: 'scopes' },
       });
     }
@@ -96,11 +101,11 @@ export function checkManagedAuth(managedAuth: unknown): void {
   if (typeof managedAuth !== 'object' || managedAuth === null || Array.isArray(managedAuth)) {
     throw new ToolMuxError({
       code: 'CONFIG_INVALID',
-      message: `managedAuth must be an object of OAuth clients by toolkit slug ({ github: { clientId, clientSecret } }); got ${Array.isArray(managedAuth) ? 'an array' : String(managedAuth === null ? null : typeof managedAuth)}.`,
+      message: `managedAuth must be an object of OAuth clients by toolkit slug ({ github: { clientId, clientSecret } }); got ${shownValue(managedAuth)}.`,
     });
   }
   for (const [toolkit, client] of Object.entries(managedAuth)) {
-    const entry = `managedAuth[${JSON.stringify(toolkit.length > 100 ? `${toolkit.slice(0, 100)}…` : toolkit)}]`;
+    const entry = `managedAuth[${shownValue(toolkit)}]`;
     if (typeof client !== 'object' || client === null || Array.isArray(client)) {
       throw new ToolMuxError({
         code: 'CONFIG_INVALID',
@@ -109,9 +114,7 @@ export function checkManagedAuth(managedAuth: unknown): void {
     }
     const { clientId, clientSecret, scopes } = client as Record<string, unknown>;
     try {
-      if (clientId === undefined)
-        throw invalid(`An oauth2 auth config for ${toolkit} needs the clientId of your OAuth app.`);
-      checkOAuthClient({ clientId, clientSecret, scopes }, toolkit);
+      checkOAuthClient({ clientId, clientSecret, scopes }, toolkit, { clientIdRequired: true });
     } catch (error) {
       if (!ToolMuxError.isInstance(error)) throw error;
       throw new ToolMuxError({
@@ -165,10 +168,7 @@ export class AuthConfigs {
       await this.#records.store.insertAuthConfig(record);
       return publicAuthConfig(record);
     }
-    if (options.clientId === undefined) {
-      throw invalid(`An oauth2 auth config for ${toolkit.slug} needs the clientId of your OAuth app.`);
-    }
-    checkOAuthClient(options, toolkit.slug);
+    checkOAuthClient(options, toolkit.slug, { clientIdRequired: true });
     const record = this.#newAuthConfig(
       toolkit.slug,
       'oauth2',

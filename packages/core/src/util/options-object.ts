@@ -24,6 +24,8 @@ const TAKES = {
   'mux.tools.get()': 'tool modifiers ({ modifySchema?, beforeExecute?, afterExecute? })',
   'mux.tools.execute()': 'a request object ({ userId, arguments?, connectedAccountId?, signal?, callId? })',
   'mux.authConfigs.list()': 'a query object ({ toolkit?, limit?, cursor? })',
+  'mux.authConfigs.create()': 'an options object ({ type, clientId?, clientSecret?, scopes?, name? })',
+  'mux.authConfigs.update()': 'the changes ({ clientId?, clientSecret?, scopes?, name? })',
   'mux.connectedAccounts.link()': 'an options object ({ callbackUrl?, alias? })',
   'mux.connectedAccounts.create()': 'an options object ({ alias? })',
   'mux.connectedAccounts.update()': 'an object ({ alias }: the new alias, or null to remove it)',

@@ -71,6 +71,8 @@ const methods: Array<[string, Call]> = [
   ['mux.tools.get()', (c, value) => c.mux.tools.get(c.userId, { toolkits: ['gmail'] }, value)],
   ['mux.tools.execute()', (c, value) => c.mux.tools.execute('GMAIL_GET_PROFILE', value)],
   ['mux.authConfigs.list()', (c, value) => c.mux.authConfigs.list(value)],
+  ['mux.authConfigs.create()', (c, value) => c.mux.authConfigs.create('gmail', value)],
+  ['mux.authConfigs.update()', (c, value) => c.mux.authConfigs.update(c.config.id, value)],
   ['mux.connectedAccounts.link()', (c, value) => c.mux.connectedAccounts.link(c.userId, c.config.id, value)],
   [
     'mux.connectedAccounts.create()',
