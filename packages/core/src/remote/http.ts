@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage, TOOLMUX_ERROR_CODES, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
+import { errorMessage, isToolMuxErrorCode, ToolMuxError } from '../errors.js';
 import { settlesWithin } from '../util/abort.js';
 import { byteSize, declaredByteLength, responseTextUpTo } from '../util/response-text.js';
 import { checkText, checkUserId } from '../util/stored-text.js';
@@ -98,10 +98,6 @@ interface InFlight {
   signal: AbortSignal | undefined;
   stop: (reason: Stopped) => void;
   done: Promise<void>;
-}
-
-function isErrorCode(code: unknown): code is ToolMuxErrorCode {
-  return typeof code === 'string' && Object.hasOwn(TOOLMUX_ERROR_CODES, code);
 }
 
 /** Why a request was stopped by the client itself (not by the caller's signal). */
@@ -347,7 +343,7 @@ export class RemoteApi {
     const error = object
       ? (json as { error?: { code?: unknown; message?: unknown; details?: unknown } }).error
       : undefined;
-    if (error && isErrorCode(error.code) && typeof error.message === 'string') {
+    if (error && isToolMuxErrorCode(error.code) && typeof error.message === 'string') {
       throw new ToolMuxError({
         code: error.code,
         message: error.message,
