@@ -354,6 +354,69 @@ describe('remote client: a server that stalls', () => {
   });
 });
 
+describe('remote client: an answer broken while it is read', () => {
+  const broken: Record<string, Handler> = {
+    'a reset after part of its Content-Length': (request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      response.write('{"items":[');
+      setTimeout(() => request.socket.destroy(), 20);
+    },
+    'a reset in the middle of a chunked body': (request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.write('{"items":[');
+      setTimeout(() => request.socket.destroy(), 20);
+    },
+    'a gzip Content-Encoding on a body that is not gzip': (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      response.end('{"items":[]}');
+    },
+  };
+
+  for (const [name, handler] of Object.entries(broken)) {
+    it(`${name} is SERVER_UNREACHABLE naming the server, and a failed result for a tool call`, async () => {
+      server.answer(json(200, SESSION));
+      const session = await mux.use(SESSION.session_id);
+      server.answer(handler);
+      const error = await rejection(mux.toolkits.list());
+      expect(error.code).toBe('SERVER_UNREACHABLE');
+      expect(error.message).toContain(`${server.url} answered GET /api/v1/toolkits with HTTP 200`);
+      expect(error.message).toContain('could not be read to the end');
+      const result = await session.execute('GITHUB_STAR', {});
+      expect(result).toMatchObject({ successful: false, code: 'SERVER_UNREACHABLE' });
+    });
+  }
+});
+
+describe('remote client: a server that echoes the API key', () => {
+  it('an error it answers, its details and a redirect it names do not show the key', async () => {
+    const echoes: Handler[] = [
+      (request, response) => {
+        response.writeHead(400, { 'content-type': 'application/json' });
+        response.end(
+          JSON.stringify({
+            error: {
+              code: 'INVALID_REQUEST',
+              message: `bad header ${request.headers.authorization}`,
+              details: { header: request.headers.authorization, nested: [{ key: API_KEY }] },
+            },
+          }),
+        );
+      },
+      json(401, { error: { code: 'UNAUTHORIZED', message: `the key ${API_KEY} is wrong` } }),
+      (_request, response) => {
+        response.writeHead(302, { location: `http://localhost:1/steal/${API_KEY}` });
+        response.end();
+      },
+    ];
+    for (const handler of echoes) {
+      server.answer(handler);
+      // rejection() fails the test when the message or the details show the key
+      const error = await rejection(mux.toolkits.list());
+      expect(`${error.message} ${JSON.stringify(error.details ?? {})}`).toContain('[REDACTED]');
+    }
+  });
+});
+
 describe('remote client: redirects, refused and reset connections', () => {
   let elsewhere: Awaited<ReturnType<typeof misbehaving>>;
   beforeAll(async () => {
