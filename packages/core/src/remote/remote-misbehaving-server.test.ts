@@ -387,6 +387,36 @@ describe('remote client: an answer broken while it is read', () => {
   }
 });
 
+describe('remote client: JSON nested past any stack', () => {
+  // as text: JSON.stringify of such a value overflows the stack, which is the point
+  const deep = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+  const result = (data: string) => `{"successful":true,"data":${data},"error":null,"log_id":"log_1"}`;
+  const tools = (schema: string) =>
+    `{"items":[{"slug":"GITHUB_STAR","name":"Star","description":"Star a repository","toolkit":"github","input_schema":${schema},"annotations":{}}],"next_cursor":null}`;
+
+  it('a tool result or a schema nested 200,000 levels is SERVER_UNREACHABLE, not a RangeError later', async () => {
+    server.answer(json(200, SESSION));
+    const session = await mux.use(SESSION.session_id);
+    // 1,024 levels pass: more than a server sends, less than a stack holds
+    server.answer(json(200, result(deep(1024))));
+    const passed = await session.execute('GITHUB_STAR', {});
+    expect(passed.successful).toBe(true);
+    expect(() => JSON.stringify(passed.data)).not.toThrow();
+
+    server.answer(json(200, result(deep(200_000))));
+    const failed = await session.execute('GITHUB_STAR', {});
+    expect(failed).toMatchObject({ successful: false, code: 'SERVER_UNREACHABLE' });
+    expect(failed.error).toContain('"data" nests objects and arrays more than 1024 levels');
+    const direct = await rejection(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' }));
+    expect(direct.message).toContain('"data" nests');
+
+    server.answer(json(200, tools(`{"type":"object","properties":{"a":${deep(200_000)}}}`)));
+    const listed = await rejection(session.tools());
+    expect(listed.code).toBe('SERVER_UNREACHABLE');
+    expect(listed.message).toContain('"input_schema" nests');
+  });
+});
+
 describe('remote client: a server that echoes the API key', () => {
   it('an error it answers, its details and a redirect it names do not show the key', async () => {
     const echoes: Handler[] = [
