@@ -206,7 +206,13 @@ export class ToolMuxError extends Error {
 
   /** True for any ToolMuxError, also one thrown by another copy of this package. */
   static isInstance(error: unknown): error is ToolMuxError {
-    return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[marker] === true;
+    if (typeof error !== 'object' || error === null) return false;
+    try {
+      return (error as Record<symbol, unknown>)[marker] === true;
+    } catch {
+      // a proxy whose trap threw as the marker was read: not ours
+      return false;
+    }
   }
 
   toJSON(): { code: ToolMuxErrorCode; message: string; details?: Record<string, unknown> } {
@@ -216,13 +222,72 @@ export class ToolMuxError extends Error {
   }
 }
 
-/** A readable message from anything thrown. */
+/** Whether `code` is one of {@link TOOLMUX_ERROR_CODES} (a ToolMuxError of another copy, a server's answer). */
+export function isToolMuxErrorCode(code: unknown): code is ToolMuxErrorCode {
+  return typeof code === 'string' && Object.hasOwn(TOOLMUX_ERROR_CODES, code);
+}
+
+/**
+ * A readable message from anything thrown; never throws itself. Code can throw anything: an Error
+ * whose `message` or `name` getter throws, a proxy whose traps throw, a cycle with no prototype
+ * (neither JSON nor `String()` can write it), a symbol, a function. What cannot be read says so, with
+ * what reading it threw.
+ */
 export function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  if (typeof error === 'string') return error;
   try {
-    return JSON.stringify(error);
-  } catch {
-    return String(error);
+    return readableMessage(error);
+  } catch (readError) {
+    let why = 'something that could not be read either';
+    try {
+      const inner: unknown = readError instanceof Error ? readError.message : readError;
+      if (typeof inner === 'string') why = inner;
+    } catch {
+      // a hostile value thrown by a hostile value: `why` stays
+    }
+    return `${describeKind(error)} that threw when it was read as a message (${why})`;
   }
+}
+
+function readableMessage(error: unknown): string {
+  if (typeof error === 'string') return error;
+  if (error instanceof Error) {
+    const message: unknown = error.message;
+    if (typeof message === 'string') {
+      if (message !== '') return message;
+    } else if (message !== undefined && message !== null) return valueText(message);
+    const name: unknown = error.name;
+    return typeof name === 'string' && name !== '' ? name : 'Error';
+  }
+  return valueText(error);
+}
+
+/** Something other than an Error as text: JSON when JSON writes it, else what `String()` makes of it. */
+function valueText(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'symbol':
+      return value.toString();
+    case 'function':
+      return value.name ? `a function (${value.name})` : 'a function';
+    case 'undefined':
+      return 'undefined';
+  }
+  try {
+    const text = JSON.stringify(value);
+    if (text !== undefined) return text;
+  } catch {
+    // a BigInt, a cycle, a toJSON that throws: String() below
+  }
+  return String(value);
+}
+
+function describeKind(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return `a ${typeof value}`;
+  try {
+    if (value instanceof Error) return 'an Error';
+  } catch {
+    // a proxy whose getPrototypeOf trap threw
+  }
+  return 'an object';
 }

@@ -54,6 +54,12 @@ const results: Record<string, () => unknown> = {
   map: () => ({ byId: new Map([['a', 1]]) }),
   promise: () => ({ items: Promise.resolve([1]) }),
   deep: () => nested(200),
+  sparse: () => {
+    // an id used as an index: JSON writes 123,456,789 nulls before it
+    const rows: unknown[] = [];
+    rows[123_456_789] = { id: 123_456_789 };
+    return { rows };
+  },
   plain: () => ({ total: 3, items: ['a', 'b'], nested: nested(100) }),
   normalized: () => ({
     at: new Date(0),
@@ -96,6 +102,7 @@ const failures: Array<[kind: string, ...words: string[]]> = [
   ['map', 'Map', 'data.byId'],
   ['promise', 'Promise', 'data.items', 'await'],
   ['deep', '128 levels'],
+  ['sparse', 'data.rows is a sparse array', 'holes'],
 ];
 
 const odd = defineToolkit({

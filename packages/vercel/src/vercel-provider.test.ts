@@ -1,5 +1,5 @@
 import { defineTool, defineToolkit, SessionPreset, ToolMux, type ToolResult } from '@toolmux/core';
-import { stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
+import { HOSTILE_THROWS, hostileThrowsToolkit, stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
 import { type SampleSessionOptions, sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
 import { generateText, stepCountIs, type ToolSet } from 'ai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -707,5 +707,40 @@ describe.each(modes)('VercelProvider with tool modifiers in the AI SDK agent loo
       'before tasks/TASKS_CREATE_TASK',
       'after tasks/TASKS_CREATE_TASK',
     ]);
+  });
+});
+
+describe('a tool that throws what is not a plain Error', () => {
+  it('the model reads the failure in generateText: the loop goes on, each call logged', async () => {
+    const mux = new ToolMux({
+      provider: new VercelProvider(),
+      toolkits: [hostileThrowsToolkit()],
+      store: ':memory:',
+      logger: silent,
+    });
+    const session = await mux.create('user_1', {
+      toolkits: ['hostile'],
+      sessionPreset: SessionPreset.DIRECT_TOOLS,
+    });
+    const kinds = HOSTILE_THROWS.filter((entry) => entry.code === undefined);
+    const script = scriptedModel([
+      () => kinds.map(({ kind }) => ({ toolName: 'HOSTILE_THROW', input: { kind } })),
+    ]);
+    const result = await generateText({
+      model: script.model,
+      tools: (await session.tools()) as ToolSet,
+      stopWhen: stepCountIs(3),
+      prompt: 'Throw',
+    });
+    expect(result.text).toBe('done');
+    const texts = toolResultTexts(script.calls[1]);
+    expect(texts).toHaveLength(kinds.length);
+    kinds.forEach(({ words }, index) => {
+      expect(texts[index]).toMatch(/^Error \(TOOL_EXECUTION_FAILED\): HOSTILE_THROW failed: /);
+      for (const word of words) expect(texts[index]).toContain(word);
+    });
+    const { items } = await session.logs({ limit: 100 });
+    expect(items.filter((entry) => entry.errorCode === 'TOOL_EXECUTION_FAILED')).toHaveLength(kinds.length);
+    await mux.close();
   });
 });

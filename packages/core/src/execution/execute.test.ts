@@ -3,9 +3,11 @@ import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
+import { HOSTILE_THROWS, HUGE_THROWN_MESSAGE_CHARS, hostileThrowsToolkit } from '../test/hostile-throws.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
 import { redactForLog } from '../util/redact.js';
+import { MAX_THROWN_MESSAGE_CHARS } from './execute.js';
 
 const quiet = { debug() {}, warn() {}, error() {} };
 
@@ -362,7 +364,10 @@ describe('the execution path', () => {
     expect(Buffer.byteLength(log!.errorMessage!)).toBeLessThanOrEqual(4096);
     expect(log!.errorMessage).toMatch(/^ECHO_FAIL failed: \uFFFDauth/);
     expect(log!.errorMessage!.endsWith('…[truncated]')).toBe(true);
-    expect(result.error).toHaveLength('ECHO_FAIL failed: '.length + 1_000_000);
+    // what the model reads is cut too, at 16 KB
+    expect(result.error).toHaveLength(
+      MAX_THROWN_MESSAGE_CHARS + ' (cut: the message had 1000018 characters)'.length + 1,
+    );
   });
 
   it('still answers when the log cannot be written', async () => {
@@ -385,5 +390,75 @@ describe('the execution path', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain('could not write 1 execution log entry');
     expect(errors[0]).toContain('disk full');
+  });
+});
+
+describe('a handler that throws what is not a plain Error', () => {
+  const setUp = async () => {
+    const mux = new ToolMux({ toolkits: [hostileThrowsToolkit()], store: ':memory:', logger: quiet });
+    return mux.create('user_1', { toolkits: ['hostile'] });
+  };
+
+  it.each(HOSTILE_THROWS)(
+    '$kind: a failed result the model can read, logged, alone and in a multi-execute',
+    async ({ kind, words, code = 'TOOL_EXECUTION_FAILED' }) => {
+      const session = await setUp();
+      const result = await session.execute('HOSTILE_THROW', { kind });
+      expect(result).toMatchObject({ successful: false, data: null, code });
+      for (const word of words) expect(result.error).toContain(word);
+      expect(result.error!.length).toBeLessThan(MAX_THROWN_MESSAGE_CHARS + 100);
+      const [entry] = (await session.logs({ limit: 1 })).items;
+      expect(entry).toMatchObject({ id: result.logId, status: 'error', errorCode: code });
+
+      const multi = await session.execute('TOOLMUX_MULTI_EXECUTE_TOOL', {
+        tools: [
+          { tool_slug: 'HOSTILE_THROW', arguments: { kind } },
+          { tool_slug: 'HOSTILE_THROW', arguments: { kind: 'string' } },
+        ],
+      });
+      expect(multi.successful).toBe(true);
+      const [first, second] = (multi.data as { results: Array<{ successful: boolean; error: string }> })
+        .results;
+      expect(first!.successful).toBe(false);
+      for (const word of words) expect(first!.error).toContain(word);
+      expect(second!.error).toContain('plain words');
+    },
+  );
+
+  it('a long message is cut after its secrets are masked: no part of one shows', async () => {
+    const secret = 'sk-live-0123456789abcdefghijklmnopqrstuv';
+    const prefix = 'KEYED_LEAK failed: ';
+    const leak = defineTool({
+      slug: 'KEYED_LEAK',
+      description: 'Fail with the key where the cut falls.',
+      inputSchema: z.object({}),
+      execute: async (_input, ctx) => {
+        const before = 'y'.repeat(MAX_THROWN_MESSAGE_CHARS - prefix.length - 10);
+        throw new Error(`${before}${ctx.credentials?.apiKey}${'z'.repeat(HUGE_THROWN_MESSAGE_CHARS)}`);
+      },
+    });
+    const mux = new ToolMux({
+      toolkits: [
+        defineToolkit({
+          slug: 'keyed',
+          description: 'Keyed',
+          tools: [leak],
+          auth: { type: 'api_key', fields: [{ name: 'apiKey', label: 'API key', secret: true }] },
+        }),
+      ],
+      store: ':memory:',
+      logger: quiet,
+    });
+    const config = await mux.authConfigs.create('keyed', { type: 'api_key' });
+    const account = await mux.connectedAccounts.create('user_1', config.id, { apiKey: secret });
+    const session = await mux.create('user_1', {
+      toolkits: ['keyed'],
+      connectedAccounts: { keyed: account.id },
+    });
+    const result = await session.execute('KEYED_LEAK', {});
+    expect(result).toMatchObject({ code: 'TOOL_EXECUTION_FAILED' });
+    expect(result.error!.length).toBeLessThan(MAX_THROWN_MESSAGE_CHARS + 100);
+    expect(result.error).toContain('(cut: the message had');
+    expect(result.error).not.toContain(secret.slice(0, 10));
   });
 });

@@ -1,7 +1,7 @@
 import type { ErrorAudience } from '../api-refs.js';
 import type { Credentials, Tool, ToolContext, Toolkit } from '../catalog/types.js';
 import type { MultiAccountConfig } from '../config/session-config.js';
-import { errorMessage, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
+import { errorMessage, isToolMuxErrorCode, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
 import { applicationReader, forReader, type HintReader, messageFor } from '../meta-tools/hints.js';
 import { createNullStripper } from '../schema/nulls.js';
 import { formatValidationIssues, slicedValidatorOf } from '../schema/validate.js';
@@ -568,6 +568,18 @@ export async function rejectToolCall(
   }
 }
 
+/**
+ * The most characters of the message of a failure a handler threw (what the model reads, the REST
+ * and MCP answers): a longer one (a whole response body in an Error) keeps its start and says how long
+ * it was, so a handler's 50 MB message costs what 16 KB does.
+ */
+export const MAX_THROWN_MESSAGE_CHARS = 16_384;
+
+/**
+ * A failed call's result, from whatever the call failed with: a failure of toolmux's own, a
+ * ToolMuxError, or anything a handler threw (a string, null, a proxy whose traps throw, an Error whose
+ * `message` getter throws, …), which never makes this throw.
+ */
 function failureResult(
   error: unknown,
   tool: Tool,
@@ -575,17 +587,54 @@ function failureResult(
   secrets: readonly string[],
   reader: HintReader,
 ): ToolResult {
-  let code: ToolMuxErrorCode;
-  let message: string;
-  if (error instanceof ToolCallFailure || ToolMuxError.isInstance(error)) {
-    code = error.code;
-    message = messageFor(error, reader);
-  } else {
-    code = 'TOOL_EXECUTION_FAILED';
-    message = `${tool.slug} failed: ${errorMessage(error)}`;
+  if (isCallFailure(error)) {
+    const message = maskSecrets(messageFor(error, reader), secrets);
+    return { successful: false, data: null, error: message, code: error.code, logId };
   }
-  message = maskSecrets(message, secrets);
-  return { successful: false, data: null, error: message, code, logId };
+  let code: ToolMuxErrorCode = 'TOOL_EXECUTION_FAILED';
+  let message: string | undefined;
+  try {
+    // a ToolMuxError, also of another copy of the package (whose code this copy may not know)
+    if (ToolMuxError.isInstance(error) && isToolMuxErrorCode(error.code)) {
+      const text: unknown = messageFor(error, reader);
+      if (typeof text === 'string') {
+        code = error.code;
+        message = text;
+      }
+    }
+  } catch {
+    // a getter of what looked like a ToolMuxError threw: read as anything else thrown
+  }
+  message ??= `${tool.slug} failed: ${errorMessage(error)}`;
+  // masked before the cut, so that no part of a secret the cut splits is shown
+  const longestSecret = secrets.reduce((longest, secret) => Math.max(longest, secret.length), 0);
+  const head = message.slice(0, MAX_THROWN_MESSAGE_CHARS + longestSecret);
+  const masked = maskSecrets(head, secrets);
+  const whole = head.length === message.length && masked.length <= MAX_THROWN_MESSAGE_CHARS;
+  return {
+    successful: false,
+    data: null,
+    error: whole ? masked : cutMessage(masked, message.length),
+    code,
+    logId,
+  };
+}
+
+function isCallFailure(error: unknown): error is ToolCallFailure {
+  try {
+    return error instanceof ToolCallFailure;
+  } catch {
+    // a proxy whose getPrototypeOf trap threw
+    return false;
+  }
+}
+
+/** `text` cut to {@link MAX_THROWN_MESSAGE_CHARS} (never inside a surrogate pair), naming `length`. */
+function cutMessage(text: string, length: number): string {
+  let end = Math.min(text.length, MAX_THROWN_MESSAGE_CHARS);
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}… (cut: the message had ${length} characters)`;
 }
 
 async function runHandler(

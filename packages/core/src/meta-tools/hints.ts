@@ -31,7 +31,10 @@ export function inWordsOf(reader: HintReader, text: string): string {
 
 /** A failure's message for `reader`: a ToolMuxError names operations in the reader's words. */
 export function messageFor(error: { message: string }, reader: HintReader): string {
-  return ToolMuxError.isInstance(error) ? error.messageFor(reader.audience ?? 'sdk') : error.message;
+  // a ToolMuxError of another copy of the package, of a version without messageFor, has its message
+  return ToolMuxError.isInstance(error) && typeof error.messageFor === 'function'
+    ? error.messageFor(reader.audience ?? 'sdk')
+    : error.message;
 }
 
 const NO_META_TOOLS: ReadonlySet<MetaToolKind> = new Set();

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage, TOOLMUX_ERROR_CODES, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
+import { errorMessage, isToolMuxErrorCode, ToolMuxError } from '../errors.js';
 import { settlesWithin } from '../util/abort.js';
+import { maskSecrets } from '../util/redact.js';
 import { byteSize, declaredByteLength, responseTextUpTo } from '../util/response-text.js';
 import { checkText, checkUserId } from '../util/stored-text.js';
 import { wholeNumberOf } from '../util/whole-number.js';
@@ -100,10 +101,6 @@ interface InFlight {
   done: Promise<void>;
 }
 
-function isErrorCode(code: unknown): code is ToolMuxErrorCode {
-  return typeof code === 'string' && Object.hasOwn(TOOLMUX_ERROR_CODES, code);
-}
-
 /** Why a request was stopped by the client itself (not by the caller's signal). */
 class Stopped {
   constructor(
@@ -136,6 +133,7 @@ function failureOf(error: unknown): string {
  */
 export class RemoteApi {
   readonly #base: string;
+  readonly #apiKey: string;
   readonly #authorization: string;
   readonly #fetch: typeof globalThis.fetch;
   readonly #timeoutMs: number;
@@ -152,6 +150,7 @@ export class RemoteApi {
     maxResponseBytes?: number;
   }) {
     this.#base = `${options.baseUrl}/api/v1`;
+    this.#apiKey = options.apiKey;
     this.#authorization = `Bearer ${options.apiKey}`;
     this.#fetch = options.fetch;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -260,6 +259,31 @@ export class RemoteApi {
     }
   }
 
+  /** Text the server (or a proxy) sent, without the API key. */
+  #masked(text: string): string {
+    return maskSecrets(text, [this.#apiKey]);
+  }
+
+  /**
+   * The server's `details` without the API key, as JSON writes it (escaped where the key has a quote
+   * or a backslash); left out when JSON cannot write them again (nested past the stack).
+   */
+  #maskedDetails(details: Record<string, unknown>): Record<string, unknown> | undefined {
+    let text: string;
+    try {
+      text = JSON.stringify(details);
+    } catch {
+      return undefined;
+    }
+    const masked = maskSecrets(text, [JSON.stringify(this.#apiKey).slice(1, -1)]);
+    if (masked === text) return details;
+    try {
+      return JSON.parse(masked) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+  }
+
   async #send<T>(method: string, url: URL, body: unknown, signal: AbortSignal): Promise<T> {
     const headers: Record<string, string> = {
       authorization: this.#authorization,
@@ -317,7 +341,7 @@ export class RemoteApi {
       }
       throw new ToolMuxError({
         code: 'SERVER_UNREACHABLE',
-        message: `${answered}, a redirect${target ? ` to ${target.origin}${target.pathname}` : ''}: the SDK does not follow redirects, so that the API key and the request never go to another address than baseUrl. Set baseUrl to the address the toolmux server answers at${target && target.origin !== url.origin ? ` (${target.origin}?)` : ''}.`,
+        message: `${answered}, a redirect${target ? ` to ${this.#masked(`${target.origin}${target.pathname}`)}` : ''}: the SDK does not follow redirects, so that the API key and the request never go to another address than baseUrl. Set baseUrl to the address the toolmux server answers at${target && target.origin !== url.origin ? ` (${target.origin}?)` : ''}.`,
         details: { status: response.status },
       });
     }
@@ -326,7 +350,20 @@ export class RemoteApi {
     const declared = declaredByteLength(response);
     const saysTooLarge = declared !== undefined && declared > limit;
     if (saysTooLarge) await response.body?.cancel().catch(() => undefined);
-    const read = saysTooLarge ? { text: '', cut: true } : await responseTextUpTo(response, limit);
+    let read: { text: string; cut: boolean };
+    try {
+      read = saysTooLarge ? { text: '', cut: true } : await responseTextUpTo(response, limit);
+    } catch (error) {
+      // the connection broke while the answer was read (reset, closed before its Content-Length,
+      // a body its Content-Encoding does not decode)
+      if (signal.aborted) throw error;
+      throw new ToolMuxError({
+        code: 'SERVER_UNREACHABLE',
+        message: `${answered}, but its answer could not be read to the end: ${failureOf(error)}. The server (or a proxy before it) closed the connection or sent a broken body; check that it runs, and retry.`,
+        details: { status: response.status, connectionFailed: true },
+        cause: error,
+      });
+    }
     if (read.cut) {
       const size = saysTooLarge ? `${declared} bytes (its Content-Length)` : `more than ${byteSize(limit)}`;
       throw new ToolMuxError({
@@ -347,13 +384,15 @@ export class RemoteApi {
     const error = object
       ? (json as { error?: { code?: unknown; message?: unknown; details?: unknown } }).error
       : undefined;
-    if (error && isErrorCode(error.code) && typeof error.message === 'string') {
+    if (error && isToolMuxErrorCode(error.code) && typeof error.message === 'string') {
+      // as the server said it, less the API key should it echo the request's Authorization
       throw new ToolMuxError({
         code: error.code,
-        message: error.message,
-        ...(error.details && typeof error.details === 'object'
-          ? { details: error.details as Record<string, unknown> }
-          : {}),
+        message: this.#masked(error.message),
+        details:
+          error.details && typeof error.details === 'object'
+            ? this.#maskedDetails(error.details as Record<string, unknown>)
+            : undefined,
       });
     }
     throw new ToolMuxError({

@@ -354,6 +354,99 @@ describe('remote client: a server that stalls', () => {
   });
 });
 
+describe('remote client: an answer broken while it is read', () => {
+  const broken: Record<string, Handler> = {
+    'a reset after part of its Content-Length': (request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      response.write('{"items":[');
+      setTimeout(() => request.socket.destroy(), 20);
+    },
+    'a reset in the middle of a chunked body': (request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.write('{"items":[');
+      setTimeout(() => request.socket.destroy(), 20);
+    },
+    'a gzip Content-Encoding on a body that is not gzip': (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      response.end('{"items":[]}');
+    },
+  };
+
+  for (const [name, handler] of Object.entries(broken)) {
+    it(`${name} is SERVER_UNREACHABLE naming the server, and a failed result for a tool call`, async () => {
+      server.answer(json(200, SESSION));
+      const session = await mux.use(SESSION.session_id);
+      server.answer(handler);
+      const error = await rejection(mux.toolkits.list());
+      expect(error.code).toBe('SERVER_UNREACHABLE');
+      expect(error.message).toContain(`${server.url} answered GET /api/v1/toolkits with HTTP 200`);
+      expect(error.message).toContain('could not be read to the end');
+      const result = await session.execute('GITHUB_STAR', {});
+      expect(result).toMatchObject({ successful: false, code: 'SERVER_UNREACHABLE' });
+    });
+  }
+});
+
+describe('remote client: JSON nested past any stack', () => {
+  // as text: JSON.stringify of such a value overflows the stack, which is the point
+  const deep = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+  const result = (data: string) => `{"successful":true,"data":${data},"error":null,"log_id":"log_1"}`;
+  const tools = (schema: string) =>
+    `{"items":[{"slug":"GITHUB_STAR","name":"Star","description":"Star a repository","toolkit":"github","input_schema":${schema},"annotations":{}}],"next_cursor":null}`;
+
+  it('a tool result or a schema nested 200,000 levels is SERVER_UNREACHABLE, not a RangeError later', async () => {
+    server.answer(json(200, SESSION));
+    const session = await mux.use(SESSION.session_id);
+    // 1,024 levels pass: more than a server sends, less than a stack holds
+    server.answer(json(200, result(deep(1024))));
+    const passed = await session.execute('GITHUB_STAR', {});
+    expect(passed.successful).toBe(true);
+    expect(() => JSON.stringify(passed.data)).not.toThrow();
+
+    server.answer(json(200, result(deep(200_000))));
+    const failed = await session.execute('GITHUB_STAR', {});
+    expect(failed).toMatchObject({ successful: false, code: 'SERVER_UNREACHABLE' });
+    expect(failed.error).toContain('"data" nests objects and arrays more than 1024 levels');
+    const direct = await rejection(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' }));
+    expect(direct.message).toContain('"data" nests');
+
+    server.answer(json(200, tools(`{"type":"object","properties":{"a":${deep(200_000)}}}`)));
+    const listed = await rejection(session.tools());
+    expect(listed.code).toBe('SERVER_UNREACHABLE');
+    expect(listed.message).toContain('"input_schema" nests');
+  });
+});
+
+describe('remote client: a server that echoes the API key', () => {
+  it('an error it answers, its details and a redirect it names do not show the key', async () => {
+    const echoes: Handler[] = [
+      (request, response) => {
+        response.writeHead(400, { 'content-type': 'application/json' });
+        response.end(
+          JSON.stringify({
+            error: {
+              code: 'INVALID_REQUEST',
+              message: `bad header ${request.headers.authorization}`,
+              details: { header: request.headers.authorization, nested: [{ key: API_KEY }] },
+            },
+          }),
+        );
+      },
+      json(401, { error: { code: 'UNAUTHORIZED', message: `the key ${API_KEY} is wrong` } }),
+      (_request, response) => {
+        response.writeHead(302, { location: `http://localhost:1/steal/${API_KEY}` });
+        response.end();
+      },
+    ];
+    for (const handler of echoes) {
+      server.answer(handler);
+      // rejection() fails the test when the message or the details show the key
+      const error = await rejection(mux.toolkits.list());
+      expect(`${error.message} ${JSON.stringify(error.details ?? {})}`).toContain('[REDACTED]');
+    }
+  });
+});
+
 describe('remote client: redirects, refused and reset connections', () => {
   let elsewhere: Awaited<ReturnType<typeof misbehaving>>;
   beforeAll(async () => {

@@ -18,6 +18,7 @@ import type { ToolSpec } from '../provider.js';
 import type { ExecutionLog, SessionToolkit } from '../session.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import type { SessionSummary, ToolkitInfo } from '../toolmux-types.js';
+import { jsonDepthExceeds } from '../util/json-depth.js';
 import { shownValue } from '../util/stored-text.js';
 
 /**
@@ -674,10 +675,26 @@ export const sessionSummaryOf = reader(
   }),
 );
 
-export const toolSpecOfWire = reader(
-  'a tool',
-  SHAPES.toolSpec,
-  (wire: ToolSpecWire): ToolSpec => ({
+/**
+ * The deepest a tool result's `data` or a tool's schema from the server may nest: far past what a
+ * toolmux server sends (a result or a schema nests at most 128 levels), and far below what makes
+ * `JSON.stringify` or a provider's walk of a schema overflow the stack (a broken or hostile server
+ * answering 200,000 nested arrays made every provider throw a RangeError as it handed the result on).
+ */
+export const MAX_REMOTE_JSON_DEPTH = 1024;
+
+/** Throws (SERVER_UNREACHABLE, naming the request) when the field `name` of `what` nests too deep. */
+function checkDepth(what: string, name: string, value: unknown): void {
+  if (jsonDepthExceeds(value, MAX_REMOTE_JSON_DEPTH))
+    throw new TypeError(
+      `${what} whose "${name}" nests objects and arrays more than ${MAX_REMOTE_JSON_DEPTH} levels deep, which a toolmux server never sends`,
+    );
+}
+
+export const toolSpecOfWire = reader('a tool', SHAPES.toolSpec, (wire: ToolSpecWire): ToolSpec => {
+  for (const name of ['input_schema', 'strict_input_schema', 'output_schema'] as const)
+    checkDepth('a tool', name, wire[name]);
+  return {
     slug: wire.slug,
     name: wire.name,
     description: wire.description,
@@ -686,20 +703,19 @@ export const toolSpecOfWire = reader(
     ...(wire.strict_input_schema ? { strictInputSchema: wire.strict_input_schema } : {}),
     ...(wire.output_schema ? { outputSchema: wire.output_schema } : {}),
     annotations: wire.annotations,
-  }),
-);
+  };
+});
 
-export const toolResultOf = reader(
-  'a tool result',
-  SHAPES.toolResult,
-  (wire: ToolResultWire): ToolResult => ({
+export const toolResultOf = reader('a tool result', SHAPES.toolResult, (wire: ToolResultWire): ToolResult => {
+  checkDepth('a tool result', 'data', wire.data);
+  return {
     successful: wire.successful,
     data: wire.data ?? null,
     error: wire.error,
     ...(wire.code ? { code: wire.code as ToolMuxErrorCode } : {}),
     logId: wire.log_id,
-  }),
-);
+  };
+});
 
 export const toolkitInfoOf = reader(
   'a toolkit',

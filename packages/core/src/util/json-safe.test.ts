@@ -41,6 +41,25 @@ describe('JsonSafeWalk: what JSON cannot represent, and where', () => {
     expect(problemOf(value)).toMatch(expected);
   });
 
+  it('a sparse array mostly of holes: refused after its first holes, not walked to its length', () => {
+    const rows: unknown[] = [];
+    rows[123_456_789] = { id: 123_456_789 };
+    const walk = walked({ rows });
+    expect(walk.problem?.path).toBe('data.rows');
+    expect(walk.problem?.problem).toMatch(
+      /^is a sparse array of length 123456790: 1025 of its first 1025 items are holes, .*Object\.fromEntries\(Object\.entries\(array\)\)/,
+    );
+    expect(walk.entries).toBeLessThan(2048);
+    // a few holes, or undefined items that are there, are what JSON writes as null
+    const few: unknown[] = [1];
+    few[1000] = 2;
+    expect(problemOf({ few, undefineds: new Array(5000).fill(undefined) })).toBeUndefined();
+    // holes that are not most of what was walked: written as null
+    const half = Array.from({ length: 4000 }, (_, index) => index);
+    for (let index = 0; index < 4000; index += 3) delete half[index];
+    expect(problemOf(half)).toBeUndefined();
+  });
+
   it('a cycle, named where it closes', () => {
     const node: Record<string, unknown> = { name: 'a', children: [] };
     (node.children as unknown[]).push({ parent: node });

@@ -31,6 +31,12 @@ const MAX_PATH_CHARS = 240;
 const MAX_KEY_CHARS = 64;
 /** How many entries pass between two looks at the clock. */
 const CHECK_EVERY = 512;
+/**
+ * An array with more holes than this, most of what was walked of it, is refused: JSON writes each
+ * hole as `null`, so `rows[123456789] = row` (an id as an index) is a value of a few bytes whose JSON
+ * is 600 MB of nulls, written for a minute.
+ */
+const MAX_HOLES = 1024;
 /** An object with at most this many keys, all of them scalars, is checked where it is (no frame). */
 const IN_PLACE_KEYS = 64;
 /**
@@ -56,6 +62,8 @@ interface Frame {
   index: number;
   /** How many levels the deepest member seen so far nests (0: scalars only). */
   below: number;
+  /** Array: how many of its items walked so far are holes. */
+  holes: number;
 }
 
 /** Objects JSON writes as `{}` (or as their indexes), losing what they hold: what to return instead. */
@@ -175,8 +183,15 @@ export class JsonSafeWalk {
         const index = frame.index++;
         const { keys } = frame;
         let item: unknown;
-        if (keys === undefined) item = (frame.value as unknown[])[index];
-        else {
+        if (keys === undefined) {
+          item = (frame.value as unknown[])[index];
+          if (item === undefined && !(index in frame.value) && ++frame.holes > MAX_HOLES) {
+            if (frame.holes * 2 > index + 1) {
+              this.#sparse(frame, index);
+              break;
+            }
+          }
+        } else {
           const key = keys[index]!;
           if (frame.listed && !Object.hasOwn(frame.value, key)) continue;
           item = (frame.value as Record<string, unknown>)[key];
@@ -355,7 +370,15 @@ export class JsonSafeWalk {
       this.#tooDeep(object);
       return;
     }
-    this.#stack.push({ value: object, keys, listed, length, index: 0, below: 0 });
+    this.#stack.push({ value: object, keys, listed, length, index: 0, below: 0, holes: 0 });
+  }
+
+  /** The array of `frame` is mostly holes so far (at `index`): see {@link MAX_HOLES}. */
+  #sparse(frame: Frame, index: number): void {
+    this.#fail(
+      this.#path(this.#stack.length - 1),
+      `is a sparse array of length ${frame.length}: ${frame.holes} of its first ${index + 1} items are holes, which JSON writes as null each: return a dense array, or an object of the items that are there keyed by their indexes (Object.fromEntries(Object.entries(array)))`,
+    );
   }
 
   /** `object`, the value being visited, takes the value past the depth limit: a cycle, or too deep. */

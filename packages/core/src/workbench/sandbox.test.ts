@@ -39,6 +39,17 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     const syntax = await sandbox.run('return (', noHost, limits);
     expect(syntax.error?.code).toBe('WORKBENCH_CODE_ERROR');
     expect((await sandbox.run('return count', noHost, limits)).result).toBe(42);
+    // a thrown value whose message cannot be read says so (it said only "Error:")
+    for (const code of [
+      'throw new Proxy({}, { get() { throw new Error("the trap threw"); } })',
+      'const e = new Error("x"); Object.defineProperty(e, "message", { get() { throw new Error("the trap threw"); } }); throw e',
+    ]) {
+      const unreadable = await sandbox.run(code, noHost, limits);
+      expect(unreadable.error?.code).toBe('WORKBENCH_CODE_ERROR');
+      expect(unreadable.error?.message).toContain(
+        '(the thrown value threw when its message was read: the trap threw)',
+      );
+    }
   });
 
   // `generic`: quickjs-emscripten's own path, taken where its internals are not as the direct path

@@ -894,7 +894,11 @@ const PRELUDE = `(() => {
     try {
       if (error !== null && (typeof error === 'object' || typeof error === 'function')) {
         try { const name = error.name; if (name !== undefined) out.name = cut(String(name)); } catch {}
-        try { const message = error.message; out.message = message === undefined || message === null ? '' : cut(String(message)); } catch {}
+        try { const message = error.message; out.message = message === undefined || message === null ? '' : cut(String(message)); } catch (unreadable) {
+          let why = '';
+          try { why = typeof unreadable === 'string' ? unreadable : String(unreadable && unreadable.message); } catch {}
+          out.message = cut('(the thrown value threw when its message was read' + (why ? ': ' + why : '') + ')');
+        }
         try { const stack = error.stack; if (stack) out.stack = cut(String(stack)); } catch {}
       } else out.message = cut(String(error));
     } catch {}
