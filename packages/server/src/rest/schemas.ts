@@ -50,7 +50,7 @@ const jsonSchema = z.record(z.string(), z.unknown()).describe('A JSON Schema (dr
 /**
  * Any JSON: core checks the arguments against the tool's input schema, so that arguments that are
  * not an object (a string a model sent, an array) are the call's failed result TOOL_ARGUMENTS_INVALID
- * with core's message, as embedded and over MCP, not a 400 of the request.
+ * with core's message, as embedded, not a 400 of the request.
  */
 const toolArguments = z
   .unknown()
