@@ -56,14 +56,14 @@ export function notFound(kind: IdKind, id: unknown): ToolMuxError {
 
 /**
  * An id of `kind` a method was given, when it may name something: INVALID_REQUEST for one that no
- * id can be (longer than 256 characters, control characters), the kind's NOT_FOUND for anything
- * else that is not one of its ids (not a string, empty, without the kind's prefix).
+ * id can be (not a string, longer than 256 characters, control characters), the kind's NOT_FOUND
+ * for a string that is not one of its ids (empty, without the kind's prefix).
  */
 export function lookupId(kind: IdKind, value: unknown): string {
   const { field, prefix } = LOOKUPS[kind];
-  if (typeof value === 'string') checkId(value, field, { fix: ID_FIX });
-  if (typeof value !== 'string' || !value.startsWith(prefix)) throw notFound(kind, value);
-  return value;
+  const id = checkId(value, field, { fix: ID_FIX });
+  if (!id.startsWith(prefix)) throw notFound(kind, id);
+  return id;
 }
 
 /** The SESSION_NOT_FOUND of `use(sessionId)` or `sessions.delete(sessionId)`. */
@@ -79,13 +79,14 @@ export function sessionNotFound(sessionId: unknown, method: 'use' | 'delete'): T
 
 /** A session id given to `use()` or `sessions.delete()`, when it may name a session (see {@link lookupId}). */
 export function sessionIdOf(value: unknown, method: 'use' | 'delete'): string {
-  if (typeof value === 'string') checkSessionId(value);
-  if (typeof value !== 'string' || value === '') throw sessionNotFound(value, method);
-  return value;
+  const sessionId = checkSessionId(value);
+  if (sessionId === '') throw sessionNotFound(sessionId, method);
+  return sessionId;
 }
 
-export function checkSessionId(sessionId: string): void {
-  checkId(sessionId, 'sessionId', { fix: 'pass a session id as create() returned it (ses_…)' });
+/** A session id: INVALID_REQUEST for one that no session id can be (not a string, too long, controls). */
+export function checkSessionId(sessionId: unknown): string {
+  return checkId(sessionId, 'sessionId', { fix: 'pass a session id as create() returned it (ses_…)' });
 }
 
 /** A toolkit slug a method was given: INVALID_REQUEST for one that is not a non-empty string of at most 256 characters. */
