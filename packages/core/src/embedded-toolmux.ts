@@ -49,9 +49,18 @@ import type {
   ToolMuxOptions,
 } from './toolmux-types.js';
 import { checkSignal, untilAborted } from './util/abort.js';
+import {
+  aliasChangeOf,
+  checkSessionId,
+  lookupId,
+  sessionIdOf,
+  sessionNotFound,
+  toolkitSlugOf,
+  toolSlugRefusal,
+} from './util/arguments.js';
 import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
-import { optionsObject, requestObject } from './util/options-object.js';
+import { credentialsObject, optionsObject, requestObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import {
   deriveSessionToken,
@@ -130,10 +139,6 @@ async function checkClientToolsNeedNoAccount(
 /** The slugs of custom tools or toolkits, for lookups (a list searched per slug was quadratic). */
 function slugsOf(items: readonly { slug: string }[]): Set<string> {
   return new Set(items.map((item) => item?.slug));
-}
-
-function checkSessionId(sessionId: string): void {
-  checkId(sessionId, 'sessionId', { fix: 'pass a session id as create() returned it (ses_…)' });
 }
 
 function toolkitInfo(toolkit: Toolkit): ToolkitInfo {
@@ -404,15 +409,9 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     given?: { customTools?: Tool[]; customToolkits?: Toolkit[] },
   ): Promise<SessionOf<P>> {
     const options = optionsObject(given, 'mux.use()');
-    if (typeof sessionId === 'string') checkSessionId(sessionId);
     const engine = await this.#ready();
-    const record = typeof sessionId === 'string' ? await engine.store.getSession(sessionId) : undefined;
-    if (!record) {
-      throw new ToolMuxError({
-        code: 'SESSION_NOT_FOUND',
-        message: `No session "${String(sessionId)}". Create one with ${apiRef('create')}; session ids start with "ses_".`,
-      });
-    }
+    const record = await engine.store.getSession(sessionIdOf(sessionId, 'use'));
+    if (!record) throw sessionNotFound(sessionId, 'use');
     const config = record.config as Partial<NormalizedSessionConfig>;
     // Tools of a remote-mode client are rebuilt from their stored declarations (their code is there),
     // a slice at a time: thousands of them are a long stretch of checks
@@ -459,14 +458,9 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
      * unknown id.
      */
     delete: async (sessionId: string): Promise<void> => {
-      if (typeof sessionId === 'string') checkSessionId(sessionId);
+      const id = sessionIdOf(sessionId, 'delete');
       const engine = await this.#ready();
-      if (typeof sessionId !== 'string' || !(await engine.store.deleteSession(sessionId))) {
-        throw new ToolMuxError({
-          code: 'SESSION_NOT_FOUND',
-          message: `No session "${String(sessionId)}" to delete; session ids start with "ses_" (list them with ${apiRef('sessions.list')}).`,
-        });
-      }
+      if (!(await engine.store.deleteSession(id))) throw sessionNotFound(sessionId, 'delete');
       noteSessionDeleted(engine.store);
       endSessionConnectionWaits(engine.store, sessionId);
       endSessionWorkbench(engine.store, sessionId);
@@ -559,7 +553,8 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       };
     },
     /** One toolkit with its tools. */
-    get: async (slug: string): Promise<ToolkitInfo> => toolkitInfo(this.catalog.getToolkit(slug)),
+    get: async (slug: string): Promise<ToolkitInfo> =>
+      toolkitInfo(this.catalog.getToolkit(toolkitSlugOf(slug))),
   };
 
   readonly tools = {
@@ -589,6 +584,8 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     execute: async (slug: string, given: ToolExecuteRequest): Promise<ToolResult> => {
       const request = requestObject(given, 'mux.tools.execute()');
       checkUserId(request.userId);
+      const refused = toolSlugRefusal(slug, 'tools.execute()');
+      if (refused) return refused;
       checkCallId(request.callId);
       checkSignal(request.signal, 'tools.execute()');
       if (request.connectedAccountId !== undefined) checkId(request.connectedAccountId, 'connectedAccountId');
@@ -628,8 +625,10 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
      * @example
      * const config = await mux.authConfigs.create('github', { type: 'oauth2', clientId, clientSecret });
      */
-    create: async (toolkit: string, options: CreateAuthConfigOptions): Promise<AuthConfig> =>
-      (await this.#ready()).auth.createAuthConfig(toolkit, options),
+    create: async (toolkit: string, options: CreateAuthConfigOptions): Promise<AuthConfig> => {
+      toolkitSlugOf(toolkit);
+      return (await this.#ready()).auth.createAuthConfig(toolkit, options);
+    },
     /** Auth configs, newest first, optionally of one toolkit. */
     list: async (query?: {
       toolkit?: string;
@@ -690,6 +689,8 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     ): Promise<ConnectedAccount> => {
       const options = optionsObject(given, 'mux.connectedAccounts.create()');
       checkUserId(userId);
+      lookupId('authConfig', authConfigId);
+      credentialsObject(credentials, 'mux.connectedAccounts.create()');
       return (await this.#ready()).auth.createConnectedAccount(userId, authConfigId, credentials, options);
     },
     /**
@@ -700,7 +701,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
      * await mux.connectedAccounts.update('ca_…', { alias: 'personal' });
      */
     update: async (id: string, changes: { alias: string | null }): Promise<ConnectedAccount> => {
-      const checked = requestObject(changes, 'mux.connectedAccounts.update()');
+      const checked = aliasChangeOf(changes);
       return (await this.#ready()).auth.updateConnectedAccount(id, checked);
     },
     /** Accounts, newest first, filtered by any of the given users, toolkits, statuses. */
@@ -757,8 +758,11 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
      * @example
      * const account = await mux.connectionRequests.complete(request.id, { apiKey: 'sk_…' });
      */
-    complete: async (id: string, credentials: Record<string, string>): Promise<ConnectedAccount> =>
-      (await this.#ready()).auth.completeConnectionRequest(id, credentials),
+    complete: async (id: string, credentials: Record<string, string>): Promise<ConnectedAccount> => {
+      lookupId('connectionRequest', id);
+      credentialsObject(credentials, 'mux.connectionRequests.complete()');
+      return (await this.#ready()).auth.completeConnectionRequest(id, credentials);
+    },
   };
 
   readonly auth = {

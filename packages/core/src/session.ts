@@ -67,6 +67,7 @@ import { toolCallExecute } from './tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
 import type { SessionLogsOptions } from './toolmux-types.js';
 import { checkSignal } from './util/abort.js';
+import { toolkitSlugOf, toolSlugRefusal } from './util/arguments.js';
 import { idTime, newId } from './util/ids.js';
 import { optionsObject, requestObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
@@ -140,6 +141,38 @@ export interface SessionToolkitsOptions {
 export type EnsureConnectedResult =
   | { status: 'CONNECTED'; account: ConnectionResult | null }
   | { status: 'NEEDS_USER'; request: ConnectionRequest };
+
+/**
+ * What `session.search()` was given, checked alike in both modes: INVALID_REQUEST for anything but
+ * an object with a non-empty `query` (a string), `knownFields` a string, `limit` within bounds.
+ */
+export function searchRequestOf(given: { query: string; knownFields?: string; limit?: number }): {
+  query: string;
+  knownFields?: string;
+  limit?: number;
+} {
+  const options = requestObject(given, 'session.search()');
+  const query = (options as { query?: unknown }).query;
+  if (typeof query !== 'string' || query.trim() === '') {
+    const got =
+      typeof query === 'string' ? 'an empty query' : `query ${String(JSON.stringify(query)).slice(0, 80)}`;
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `search() takes { query }, the task in plain words, e.g. session.search({ query: 'create a GitHub issue' }); got ${got}.`,
+    });
+  }
+  if (
+    options.knownFields !== undefined &&
+    options.knownFields !== null &&
+    typeof options.knownFields !== 'string'
+  ) {
+    throw new ToolMuxError({ code: 'INVALID_REQUEST', message: 'search() takes knownFields as a string.' });
+  }
+  // as the REST route's schema: a limit of 0, -1 or 'x' found nothing, silently
+  const limit =
+    options.limit === undefined ? undefined : validateLimit(options.limit, MAX_SEARCH_RESULTS_PER_QUERY);
+  return { query, knownFields: options.knownFields ?? undefined, limit };
+}
 
 /**
  * The filters of `session.toolkits()` of either session kind (a remote one checks them before they go
@@ -684,16 +717,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       admit?: () => Promise<void> | undefined;
     },
   ): Promise<ToolResult> {
-    if (typeof slug !== 'string' || slug === '') {
-      // a refused request, as the server answers a remote session's: no call, so no log entry
-      return {
-        successful: false,
-        data: null,
-        error: `execute() takes the tool's slug as a non-empty string, e.g. execute("GITHUB_CREATE_ISSUE", { … }); got ${shownValue(slug)}.`,
-        code: 'INVALID_REQUEST',
-        logId: '',
-      };
-    }
+    const refused = toolSlugRefusal(slug, 'execute()');
+    if (refused) return refused;
     checkCallId(options.callId);
     checkSignal(options.signal, 'execute()');
     const meta = this.#metaTools().get(slug);
@@ -817,6 +842,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    */
   async authorize(toolkit: string, given?: AuthorizeOptions): Promise<ConnectionRequest> {
     const options = optionsObject(given, 'session.authorize()');
+    toolkitSlugOf(toolkit);
     await this.#checkExists();
     return this.#runtime.auth.authorize({
       userId: this.userId,
@@ -833,6 +859,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    */
   async ensureConnected(toolkit: string, given?: AuthorizeOptions): Promise<EnsureConnectedResult> {
     const options = optionsObject(given, 'session.ensureConnected()');
+    toolkitSlugOf(toolkit);
     const found = this.#sessionToolkit(toolkit);
     await this.#checkExists();
     if (found.noAuth) return { status: 'CONNECTED', account: null };
@@ -938,6 +965,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    */
   async proxyExecute(given: ProxyExecuteRequest): Promise<ProxyExecuteResponse> {
     const request = requestObject(given, 'session.proxyExecute()');
+    toolkitSlugOf(request.toolkit);
     checkSignal(request.signal, 'proxyExecute()');
     await this.#checkExists();
     return proxyExecute(this.#runtime.auth, this.#runtime.env.fetch, {
@@ -1078,28 +1106,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
 
   /** What TOOLMUX_SEARCH_TOOLS returns, without a model. */
   async search(given: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult> {
-    const options = requestObject(given, 'session.search()');
-    const query = (options as { query?: unknown }).query;
-    if (typeof query !== 'string' || query.trim() === '') {
-      const got =
-        typeof query === 'string' ? 'an empty query' : `query ${String(JSON.stringify(query)).slice(0, 80)}`;
-      throw new ToolMuxError({
-        code: 'INVALID_REQUEST',
-        message: `search() takes { query }, the task in plain words, e.g. session.search({ query: 'create a GitHub issue' }); got ${got}.`,
-      });
-    }
-    if (
-      options.knownFields !== undefined &&
-      options.knownFields !== null &&
-      typeof options.knownFields !== 'string'
-    ) {
-      throw new ToolMuxError({ code: 'INVALID_REQUEST', message: 'search() takes knownFields as a string.' });
-    }
-    // as the REST route's schema: a limit of 0, -1 or 'x' found nothing, silently
-    const limit =
-      options.limit === undefined ? undefined : validateLimit(options.limit, MAX_SEARCH_RESULTS_PER_QUERY);
+    const options = searchRequestOf(given);
     await this.#checkExists();
-    return this.#search([{ use_case: options.query, known_fields: options.knownFields }], limit);
+    return this.#search([{ use_case: options.query, known_fields: options.knownFields }], options.limit);
   }
 
   async #search(

@@ -161,10 +161,25 @@ function parseJson(text: string): unknown {
   }
 }
 
+/**
+ * The 400 of a body that is not JSON. It says where the JSON breaks, never what is there: the
+ * engine's own message quotes the body's first characters (`Unexpected token 'a', "apiKey=sk_"...`),
+ * and a body may hold a secret (a form post of credentials, a token pasted in the wrong place).
+ */
 function notJson(error: unknown) {
   return invalidRequest(
-    `The request body is not valid JSON (${error instanceof Error ? error.message : 'parse error'}).`,
+    `The request body is not valid JSON (${jsonBreak(error)}); the body is not quoted here, as it may hold a secret. Send one JSON value, with "Content-Type: application/json".`,
   );
+}
+
+/** Where a JSON text broke, without any of its characters. */
+function jsonBreak(error: unknown): string {
+  if (error instanceof JsonTextError) return `it breaks at character ${error.position + 1}`;
+  const message = error instanceof Error ? error.message : '';
+  if (/Unexpected end of JSON input|Unterminated string/.test(message)) return 'it ends too soon';
+  const position = /at position (\d+)/.exec(message);
+  if (position) return `it breaks at character ${Number(position[1]) + 1}`;
+  return 'it holds a character JSON does not allow there';
 }
 
 function tooDeep() {

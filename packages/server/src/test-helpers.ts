@@ -139,3 +139,23 @@ export async function testStoreBackends(
     },
   ];
 }
+
+/**
+ * A user with one Gmail account (alias "work", of `createGmailLikeToolkit({ 'key-work': … })`) and
+ * a session that may use it, made through `mux` (embedded or remote): the right arguments the SDK
+ * argument tests vary one at a time.
+ */
+export async function userWithGmailAccount(mux: ToolMux, userId: string) {
+  const config = await mux.authConfigs.create('gmail', { type: 'api_key' });
+  const account = await mux.connectedAccounts.create(
+    userId,
+    config.id,
+    { apiKey: 'key-work' },
+    { alias: 'work' },
+  );
+  const session = await mux.create(userId, {
+    authConfigs: { gmail: config.id },
+    multiAccount: { enable: true },
+  });
+  return { mux, userId, config, account, session };
+}

@@ -1,17 +1,13 @@
-import { apiRef } from '../api-refs.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Toolkit } from '../catalog/types.js';
-import { ToolMuxError } from '../errors.js';
 import type { AuthConfigRecord, ConnectedAccountRecord, Store } from '../store/types.js';
+import { lookupId, notFound } from '../util/arguments.js';
 import type { Logger } from '../util/logger.js';
-import { checkId } from '../util/stored-text.js';
 import type { Vault } from '../vault/vault.js';
 import type { CallbackUrlPolicy } from './callback-urls.js';
 import type { OAuthClient } from './oauth.js';
 import { oauth2SchemeOf } from './schemes.js';
 import type { AuthConfig, ConnectedAccount, ManagedAuthCredentials } from './types.js';
-
-export const ID_FIX = 'pass an id exactly as toolmux returned it (ac_…, ca_…, cr_…)';
 
 export interface AuthServiceOptions {
   store: Store;
@@ -97,30 +93,14 @@ export class AuthRecords {
   }
 
   async authConfig(id: string): Promise<AuthConfigRecord> {
-    if (typeof id === 'string') checkId(id, 'authConfigId', { fix: ID_FIX });
-    const record =
-      typeof id === 'string' && id.startsWith('ac_') ? await this.store.getAuthConfig(id) : undefined;
-    if (!record) {
-      throw new ToolMuxError({
-        code: 'AUTH_CONFIG_NOT_FOUND',
-        message: `No auth config "${String(id)}". Create one with ${apiRef('authConfigs.create')}; ids start with "ac_".`,
-        details: { authConfigId: id },
-      });
-    }
+    const record = await this.store.getAuthConfig(lookupId('authConfig', id));
+    if (!record) throw notFound('authConfig', id);
     return record;
   }
 
   async account(id: string): Promise<ConnectedAccountRecord> {
-    if (typeof id === 'string') checkId(id, 'connectedAccountId', { fix: ID_FIX });
-    const record =
-      typeof id === 'string' && id.startsWith('ca_') ? await this.store.getConnectedAccount(id) : undefined;
-    if (!record) {
-      throw new ToolMuxError({
-        code: 'CONNECTED_ACCOUNT_NOT_FOUND',
-        message: `No connected account "${String(id)}". List them with ${apiRef('connectedAccounts.list')}; ids start with "ca_".`,
-        details: { connectedAccountId: id },
-      });
-    }
+    const record = await this.store.getConnectedAccount(lookupId('connectedAccount', id));
+    if (!record) throw notFound('connectedAccount', id);
     return record;
   }
 

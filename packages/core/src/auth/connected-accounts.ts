@@ -8,10 +8,11 @@ import type {
   ListConnectedAccountsQuery,
   Store,
 } from '../store/types.js';
+import { ID_FIX } from '../util/arguments.js';
 import { newId } from '../util/ids.js';
 import { checkId, checkUserId, shownValue } from '../util/stored-text.js';
 import { aliasTakenError, checkAlias, claimingAlias } from './aliases.js';
-import { type AuthRecords, ID_FIX, publicAccount } from './auth-records.js';
+import { type AuthRecords, publicAccount } from './auth-records.js';
 import { type CredentialLoader, revokeTokenSet, type StoredCredentials } from './credentials.js';
 import { checkFields, schemeOf } from './schemes.js';
 import type { ConnectedAccount } from './types.js';

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
 import { ToolMuxError } from '../errors.js';
 import type { ConnectionRequestKind } from '../store/types.js';
+import { wholeNumberOf } from '../util/whole-number.js';
 import { authConfigRefusedIn } from './oauth.js';
 import type { ConnectionRequestStatus, ConnectionResult } from './types.js';
 
@@ -11,6 +12,23 @@ const MAX_POLL_MS = 1_000;
 
 /** @default 60 seconds */
 export const DEFAULT_WAIT_MS = 60_000;
+
+/** The longest a Node.js timer waits. */
+const MAX_WAIT_MS = 2_147_483_647;
+
+/** `waitForConnection`'s timeout: the default for nothing, else a whole number of milliseconds in bounds. */
+function waitTimeoutOf(value: unknown): number {
+  if (value === undefined) return DEFAULT_WAIT_MS;
+  return wholeNumberOf(value, {
+    name: 'request.waitForConnection() timeoutMs',
+    code: 'INVALID_REQUEST',
+    unit: 'milliseconds',
+    min: 0,
+    max: MAX_WAIT_MS,
+    purpose: 'how long to wait for the user to connect; 0 looks once',
+    leaveOut: `Leave it out for ${DEFAULT_WAIT_MS}.`,
+  });
+}
 
 /** What `waitForConnection` reads at each look: how the request stands. */
 export interface ConnectionRequestProgress {
@@ -68,9 +86,12 @@ export class ConnectionRequest {
    * Resolves with the account when the request is COMPLETED (the OAuth callback, or the credentials
    * form, succeeded). Rejects with a ToolMuxError when it FAILED (`CONNECTION_FAILED`), when it
    * EXPIRED before the user finished (`CONNECTION_REQUEST_EXPIRED`), when it was deleted with its
-   * auth config or account (`CONNECTION_REQUEST_NOT_FOUND`), and after `timeoutMs` (`CONNECTION_TIMEOUT`).
+   * auth config or account (`CONNECTION_REQUEST_NOT_FOUND`), and after `timeoutMs` (`CONNECTION_TIMEOUT`):
+   * a whole number of milliseconds from 0 (look once) to 2147483647 (about 24.8 days, the longest a
+   * Node.js timer waits), default 60000; anything else is INVALID_REQUEST, before the request is read.
    */
-  async waitForConnection(timeoutMs: number = DEFAULT_WAIT_MS): Promise<ConnectionResult> {
+  async waitForConnection(given?: number): Promise<ConnectionResult> {
+    const timeoutMs = waitTimeoutOf(given);
     const deadline = Date.now() + timeoutMs;
     let pause = FIRST_POLL_MS;
     for (;;) {

@@ -4,11 +4,12 @@ import type { FieldAuthScheme, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { AccountSelection } from '../execution/execute.js';
 import type { AuthConfigRecord, ConnectionRequestRecord, Store } from '../store/types.js';
+import { lookupId, notFound } from '../util/arguments.js';
 import { newId } from '../util/ids.js';
-import { checkId, storableText } from '../util/stored-text.js';
+import { storableText } from '../util/stored-text.js';
 import { checkAlias, claimingAlias } from './aliases.js';
 import type { AuthConfigs } from './auth-configs.js';
-import { type AuthRecords, ID_FIX, publicAccount } from './auth-records.js';
+import { type AuthRecords, publicAccount } from './auth-records.js';
 import { accountLimitReached, type ConnectedAccounts } from './connected-accounts.js';
 import { ConnectionRequest, type ConnectionRequestProgress } from './connection-request.js';
 import { AUTH_CONFIG_CHANGED, OAuthFailure, startAuthorization } from './oauth.js';
@@ -113,14 +114,6 @@ function requestStatus(record: ConnectionRequestRecord, now: Date): ConnectionRe
   if (record.status !== 'PENDING') return record.status;
   // a used request is being completed (the OAuth code is being exchanged): not expired
   return record.usedAt === null && record.expiresAt <= now ? 'EXPIRED' : 'PENDING';
-}
-
-function connectionRequestNotFound(id: unknown): ToolMuxError {
-  return new ToolMuxError({
-    code: 'CONNECTION_REQUEST_NOT_FOUND',
-    message: `No connection request "${String(id).slice(0, 100)}". Connection requests come from ${apiRef('session.authorize')} and ${apiRef('connectedAccounts.link')} (ids start with "cr_"); they are deleted with their auth config or account.`,
-    details: { connectionRequestId: typeof id === 'string' ? id.slice(0, 100) : null },
-  });
 }
 
 /**
@@ -329,12 +322,8 @@ export class ConnectionRequests {
   }
 
   async #requestRecord(id: string): Promise<ConnectionRequestRecord> {
-    if (typeof id === 'string') checkId(id, 'connectionRequestId', { fix: ID_FIX });
-    const record =
-      typeof id === 'string' && id.startsWith('cr_')
-        ? await this.#records.store.getConnectionRequest(id)
-        : undefined;
-    if (!record) throw connectionRequestNotFound(id);
+    const record = await this.#records.store.getConnectionRequest(lookupId('connectionRequest', id));
+    if (!record) throw notFound('connectionRequest', id);
     return record;
   }
 
@@ -430,7 +419,7 @@ export class ConnectionRequests {
     }
     // taken, expired or deleted since it was read: say which
     const current = await store.getConnectionRequest(record.id);
-    if (!current) throw connectionRequestNotFound(record.id);
+    if (!current) throw notFound('connectionRequest', record.id);
     throw (
       this.#notOpen(current, new Date()) ??
       new ToolMuxError({

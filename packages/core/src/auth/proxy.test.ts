@@ -419,7 +419,7 @@ describe('session.proxyExecute', () => {
         [Number.NaN, 'number NaN'],
         [Number.POSITIVE_INFINITY, 'number Infinity'],
         ['1000', '"1000"'],
-        [null, 'object null'],
+        [null, 'null'],
       ] as const) {
         expect(await refusedBeforeSending(session, value)).toBe(
           `maxResponseBytes must be a whole number of bytes, 1 or more (at most the ToolMux's proxyMaxResponseBytes, 32 MiB unless its operator set it); got ${shown}. Leave it out to read up to that limit.`,

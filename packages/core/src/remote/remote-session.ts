@@ -38,6 +38,7 @@ import {
   type Session,
   type SessionToolkit,
   type SessionToolkitsOptions,
+  searchRequestOf,
   specsBySlug,
 } from '../session.js';
 import type { ExecutionLogRecord } from '../store/types.js';
@@ -45,6 +46,7 @@ import { toolCallExecute } from '../tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from '../tool-modifiers.js';
 import type { SessionLogsOptions } from '../toolmux-types.js';
 import { checkSignal } from '../util/abort.js';
+import { toolkitSlugOf, toolSlugRefusal } from '../util/arguments.js';
 import { newId } from '../util/ids.js';
 import { jsonTextSliced } from '../util/json-slices.js';
 import { optionsObject, requestObject } from '../util/options-object.js';
@@ -252,6 +254,8 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
 
   async execute(slug: string, args: unknown = {}, given?: ExecuteOptions): Promise<ToolResult> {
     const options = optionsObject(given, 'session.execute()');
+    const refused = toolSlugRefusal(slug, 'execute()');
+    if (refused) return refused;
     checkSignal(options.signal, 'execute()');
     // only a session that has the multi-execute runs it here; one that has not (DIRECT_TOOLS) sends
     // the call to the server, which refuses it as an embedded session would
@@ -478,6 +482,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
 
   async authorize(toolkit: string, given?: AuthorizeOptions): Promise<ConnectionRequest> {
     const options = optionsObject(given, 'session.authorize()');
+    toolkitSlugOf(toolkit);
     const wire = await this.#runtime.api.post(
       `${this.#path}/authorize`,
       {
@@ -493,6 +498,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
 
   async ensureConnected(toolkit: string, given?: AuthorizeOptions): Promise<EnsureConnectedResult> {
     const options = optionsObject(given, 'session.ensureConnected()');
+    toolkitSlugOf(toolkit);
     const wire = await this.#runtime.api.post(
       `${this.#path}/ensure-connected`,
       {
@@ -539,6 +545,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       request,
       'session.proxyExecute()',
     );
+    toolkitSlugOf(rest.toolkit);
     checkSignal(signal, 'proxyExecute()');
     // checked here as embedded (the server checks it against its proxyMaxResponseBytes)
     checkMaxResponseBytes(maxResponseBytes);
@@ -576,7 +583,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   }
 
   async search(given: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult> {
-    const options = requestObject(given, 'session.search()');
+    const options = searchRequestOf(given);
     return this.#runtime.api.post(
       `${this.#path}/search`,
       {

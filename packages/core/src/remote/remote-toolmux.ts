@@ -31,9 +31,10 @@ import type {
   ToolMuxOptions,
 } from '../toolmux-types.js';
 import { checkSignal, settlesWithin } from '../util/abort.js';
+import { aliasChangeOf, lookupId, sessionIdOf, toolkitSlugOf, toolSlugRefusal } from '../util/arguments.js';
 import { consoleLogger } from '../util/logger.js';
-import { optionsObject, requestObject } from '../util/options-object.js';
-import { urlWithoutCredentials } from '../util/stored-text.js';
+import { credentialsObject, optionsObject, requestObject } from '../util/options-object.js';
+import { checkUserId, urlWithoutCredentials } from '../util/stored-text.js';
 import { maxResponseBytesOf, RemoteApi, requestTimeoutOf } from './http.js';
 import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
 import {
@@ -76,6 +77,9 @@ const MIN_API_KEY_LENGTH = 16;
 const MAX_UPLOAD_TIMEOUT_MS = 60_000;
 
 const id = (value: string) => encodeURIComponent(value);
+
+/** A connected account's id in a path, once it may name one (see `lookupId`). */
+const account = (value: string) => id(lookupId('connectedAccount', value));
 
 /**
  * The engine behind `new ToolMux({ baseUrl, apiKey })`: the API of an embedded ToolMux, answered by
@@ -205,6 +209,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
   }
 
   async create(userId: string, config: SessionConfig = {}): Promise<SessionOf<P>> {
+    checkUserId(userId);
     const { experimental, ...rest } = parseSessionConfig(config);
     const customTools = experimental?.customTools ?? [];
     const customToolkits = experimental?.customToolkits ?? [];
@@ -241,12 +246,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     given?: { customTools?: Tool[]; customToolkits?: Toolkit[] },
   ): Promise<SessionOf<P>> {
     const options = optionsObject(given, 'mux.use()');
-    if (typeof sessionId !== 'string' || sessionId === '') {
-      throw new ToolMuxError({
-        code: 'SESSION_NOT_FOUND',
-        message: `No session "${String(sessionId)}". Create one with create(userId, config); session ids start with "ses_".`,
-      });
-    }
+    sessionIdOf(sessionId, 'use');
     const wire = await this.#api.get(`/sessions/${id(sessionId)}`, undefined, sessionWireOf);
     const customTools = options.customTools ?? [];
     const customToolkits = options.customToolkits ?? [];
@@ -267,7 +267,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
 
   readonly sessions = {
     delete: async (sessionId: string): Promise<void> => {
-      await this.#api.call('DELETE', `/sessions/${id(sessionId)}`);
+      await this.#api.call('DELETE', `/sessions/${id(sessionIdOf(sessionId, 'delete'))}`);
     },
     list: async (given?: {
       userId?: string;
@@ -315,7 +315,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       );
     },
     get: async (slug: string): Promise<ToolkitInfo> =>
-      this.#api.get(`/toolkits/${id(slug)}`, undefined, toolkitInfoOf),
+      this.#api.get(`/toolkits/${id(toolkitSlugOf(slug))}`, undefined, toolkitInfoOf),
   };
 
   readonly tools = {
@@ -325,6 +325,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       given?: ToolModifiers,
     ): Promise<CollectionOf<P>> => {
       const modifiers = given === undefined ? undefined : optionsObject(given, 'mux.tools.get()');
+      checkUserId(userId);
       const specs = await this.#api.post(
         '/tools/list',
         { user_id: userId, filter: parseSessionConfig(filter) },
@@ -346,6 +347,9 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     },
     execute: async (slug: string, given: ToolExecuteRequest): Promise<ToolResult> => {
       const request = requestObject(given, 'mux.tools.execute()');
+      checkUserId(request.userId);
+      const refused = toolSlugRefusal(slug, 'tools.execute()');
+      if (refused) return refused;
       checkSignal(request.signal, 'tools.execute()');
       return await this.#api.post(
         '/tools/execute',
@@ -367,6 +371,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
 
   readonly authConfigs = {
     create: async (toolkit: string, options: CreateAuthConfigOptions): Promise<AuthConfig> => {
+      toolkitSlugOf(toolkit);
       const type = checkAuthConfigType(options);
       // every field as given (undefined ones are left out): the server checks them as embedded does
       const oauth = type === 'oauth2' ? (options as CreateAuthConfigOptions & { type: 'oauth2' }) : undefined;
@@ -393,10 +398,10 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         pageOf(page, authConfigOf),
       ),
     get: async (configId: string): Promise<AuthConfig> =>
-      this.#api.get(`/auth-configs/${id(configId)}`, undefined, authConfigOf),
+      this.#api.get(`/auth-configs/${id(lookupId('authConfig', configId))}`, undefined, authConfigOf),
     update: async (configId: string, changes: UpdateAuthConfigOptions): Promise<AuthConfig> => {
       const given = givenAuthConfigChanges(changes);
-      return this.#api.call('PATCH', `/auth-configs/${id(configId)}`, {
+      return this.#api.call('PATCH', `/auth-configs/${id(lookupId('authConfig', configId))}`, {
         body: {
           client_id: given.clientId,
           client_secret: given.clientSecret,
@@ -407,7 +412,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       });
     },
     delete: async (configId: string): Promise<void> => {
-      await this.#api.call('DELETE', `/auth-configs/${id(configId)}`);
+      await this.#api.call('DELETE', `/auth-configs/${id(lookupId('authConfig', configId))}`);
     },
   };
 
@@ -418,6 +423,8 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       given?: { callbackUrl?: string; alias?: string },
     ): Promise<ConnectionRequest> => {
       const options = optionsObject(given, 'mux.connectedAccounts.link()');
+      checkUserId(userId);
+      lookupId('authConfig', authConfigId);
       return this.#api.post(
         '/connected-accounts/link',
         {
@@ -437,6 +444,9 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       given?: { alias?: string },
     ): Promise<ConnectedAccount> => {
       const options = optionsObject(given, 'mux.connectedAccounts.create()');
+      checkUserId(userId);
+      lookupId('authConfig', authConfigId);
+      credentialsObject(credentials, 'mux.connectedAccounts.create()');
       return this.#api.post(
         '/connected-accounts',
         {
@@ -450,8 +460,8 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       );
     },
     update: async (accountId: string, changes: { alias: string | null }): Promise<ConnectedAccount> => {
-      const { alias } = requestObject(changes, 'mux.connectedAccounts.update()');
-      return this.#api.call('PATCH', `/connected-accounts/${id(accountId)}`, {
+      const { alias } = aliasChangeOf(changes);
+      return this.#api.call('PATCH', `/connected-accounts/${account(accountId)}`, {
         body: { alias },
         read: connectedAccountOf,
       });
@@ -474,15 +484,15 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       );
     },
     get: async (accountId: string): Promise<ConnectedAccount> =>
-      this.#api.get(`/connected-accounts/${id(accountId)}`, undefined, connectedAccountOf),
+      this.#api.get(`/connected-accounts/${account(accountId)}`, undefined, connectedAccountOf),
     delete: async (accountId: string): Promise<void> => {
-      await this.#api.call('DELETE', `/connected-accounts/${id(accountId)}`);
+      await this.#api.call('DELETE', `/connected-accounts/${account(accountId)}`);
     },
     refresh: async (accountId: string, given?: { signal?: AbortSignal }): Promise<ConnectedAccount> => {
       const options = optionsObject(given, 'mux.connectedAccounts.refresh()');
       checkSignal(options.signal, 'connectedAccounts.refresh()');
       return this.#api.post(
-        `/connected-accounts/${id(accountId)}/refresh`,
+        `/connected-accounts/${account(accountId)}/refresh`,
         undefined,
         options.signal,
         connectedAccountOf,
@@ -490,25 +500,32 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     },
     disable: async (accountId: string): Promise<ConnectedAccount> =>
       this.#api.post(
-        `/connected-accounts/${id(accountId)}/disable`,
+        `/connected-accounts/${account(accountId)}/disable`,
         undefined,
         undefined,
         connectedAccountOf,
       ),
     enable: async (accountId: string): Promise<ConnectedAccount> =>
-      this.#api.post(`/connected-accounts/${id(accountId)}/enable`, undefined, undefined, connectedAccountOf),
+      this.#api.post(
+        `/connected-accounts/${account(accountId)}/enable`,
+        undefined,
+        undefined,
+        connectedAccountOf,
+      ),
   };
 
   readonly connectionRequests = {
     get: async (requestId: string): Promise<ConnectionRequestInfo> =>
-      this.#api.get(`/connection-requests/${id(requestId)}`, undefined, connectionRequestInfoOf),
-    complete: async (requestId: string, credentials: Record<string, string>): Promise<ConnectedAccount> =>
-      this.#api.post(
-        `/connection-requests/${id(requestId)}/complete`,
-        { credentials },
+      this.#api.get(
+        `/connection-requests/${id(lookupId('connectionRequest', requestId))}`,
         undefined,
-        connectedAccountOf,
+        connectionRequestInfoOf,
       ),
+    complete: async (requestId: string, credentials: Record<string, string>): Promise<ConnectedAccount> => {
+      const path = `/connection-requests/${id(lookupId('connectionRequest', requestId))}/complete`;
+      credentialsObject(credentials, 'mux.connectionRequests.complete()');
+      return this.#api.post(path, { credentials }, undefined, connectedAccountOf);
+    },
   };
 
   /**

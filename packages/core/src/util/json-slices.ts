@@ -1076,6 +1076,8 @@ export class JsonShapeWalk {
     this.#checkEvery = options.checkEvery ?? CHECK_EVERY;
     if (typeof value === 'string') this.chars = value.length;
     else if (typeof value === 'object' && value !== null) this.#enter(value, 1);
+    // NaN or Infinity: JSON carries it as null (as a remote session sends it)
+    else if (typeof value === 'number' && !Number.isFinite(value)) this.notPlain = true;
   }
 
   step(due: () => boolean): boolean {

@@ -77,3 +77,20 @@ export function requestObject<T extends object>(value: T, method: ObjectTakingMe
     message: `${method} takes ${TAKES[method]}; got ${kindOf(value)}.`,
   });
 }
+
+/**
+ * The credentials `connectedAccounts.create()` or `connectionRequests.complete()` was given: the
+ * object itself, and INVALID_REQUEST for anything else, naming only its kind (a string given there
+ * is likely a secret). Whether its fields are the auth scheme's is checked later
+ * (CONNECTED_ACCOUNT_INVALID, naming them).
+ */
+export function credentialsObject<T extends object>(
+  value: T,
+  method: 'mux.connectedAccounts.create()' | 'mux.connectionRequests.complete()',
+): T {
+  if (isObject(value)) return value;
+  throw new ToolMuxError({
+    code: 'INVALID_REQUEST',
+    message: `${method} takes the credentials as an object of the auth scheme's fields (e.g. { apiKey }, { token }, or { username, password }); got ${kindOf(value)}.`,
+  });
+}

@@ -72,7 +72,7 @@ export function textProblem(value: string, rule: Omit<TextRule, 'field' | 'code'
  */
 export function shownValue(value: unknown): string {
   if (typeof value !== 'string') {
-    if (value === undefined) return 'undefined';
+    if (value === undefined || value === null) return String(value);
     if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
     return `${typeof value} ${String(value).slice(0, 64)}`;
   }
@@ -104,14 +104,14 @@ function defaultFix(rule: TextRule): string {
 
 /** `value` when it is a string `rule` allows; otherwise throws `rule.code` naming the value and the fix. */
 export function checkText(value: unknown, rule: TextRule): string {
-  const problem =
-    typeof value === 'string'
-      ? textProblem(value, rule)
-      : `is ${value === null ? 'null' : typeof value}, not a string`;
-  if (problem === undefined) return value as string;
+  const problem = typeof value === 'string' ? textProblem(value, rule) : undefined;
+  if (typeof value === 'string' && problem === undefined) return value;
   throw new ToolMuxError({
     code: rule.code,
-    message: `${rule.field} ${shownValue(value)} ${problem}: ${rule.fix ?? defaultFix(rule)}.`,
+    message:
+      problem === undefined
+        ? `${rule.field} must be a string; got ${shownValue(value)}: ${rule.fix ?? defaultFix(rule)}.`
+        : `${rule.field} ${shownValue(value)} ${problem}: ${rule.fix ?? defaultFix(rule)}.`,
     details: { field: rule.field },
   });
 }

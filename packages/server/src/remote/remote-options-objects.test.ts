@@ -2,6 +2,7 @@ import { ToolMux, ToolMuxError } from '@toolmux/core';
 import { openToolMuxStore } from '@toolmux/core/internal';
 import { createGmailLikeToolkit } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { userWithGmailAccount } from '../test-helpers.js';
 import { startTestServer, type TestServer } from '../testing/index.js';
 
 /**
@@ -33,21 +34,7 @@ function countingRemote(): { mux: ToolMux; sent: () => number } {
   return { mux, sent: () => sent };
 }
 
-/** A user with one Gmail account and a session that may use it, on `mux`. */
-async function setup(mux: ToolMux, userId: string) {
-  const config = await mux.authConfigs.create('gmail', { type: 'api_key' });
-  const account = await mux.connectedAccounts.create(
-    userId,
-    config.id,
-    { apiKey: 'key-work' },
-    { alias: 'work' },
-  );
-  const session = await mux.create(userId, {
-    authConfigs: { gmail: config.id },
-    multiAccount: { enable: true },
-  });
-  return { mux, userId, config, account, session };
-}
+const setup = userWithGmailAccount;
 
 type Context = Awaited<ReturnType<typeof setup>>;
 type Call = (context: Context, value: any) => Promise<unknown>;

@@ -155,6 +155,25 @@ function badInputSuite(name: string, openStore: () => Promise<{ url: string; cle
       expect(result.json.error.message).toContain('has a body but no method');
     });
 
+    it('answers a body that is not JSON with a 400 saying where it breaks, never quoting the body (it may hold a secret)', async () => {
+      const secret = 'sk_live_4f9a2c';
+      for (const body of [
+        `apiKey=${secret}`, // a form post
+        `{"api_key": ${secret}}`, // a value without quotes
+        `{"api_key":"${secret}"`, // cut short
+        `{"api_key":"${secret}"} ${secret}`, // text after the JSON
+        `{"padding":"${'x'.repeat(70_000)}","api_key": ${secret}}`, // large: parsed a slice at a time
+      ]) {
+        const result = await call('POST', `/api/v1/sessions/${session.session_id}/execute`, body);
+        expect(result.status, body.slice(0, 40)).toBe(400);
+        expect(result.json.error.code).toBe('INVALID_REQUEST');
+        expect(result.json.error.message).toMatch(
+          /^The request body is not valid JSON \(it (breaks at character \d+|ends too soon|holds a character JSON does not allow there)\); the body is not quoted here/,
+        );
+        expect(result.json.error.message).not.toMatch(/sk_|api_?key|padding|xxx/i);
+      }
+    });
+
     it('refuses custom tool schemas nested past the limit, so no session exists whose search fails', async () => {
       for (const depth of [130, 200, 3_000, 4_000, 5_000]) {
         const tool = {

@@ -72,10 +72,11 @@ describe('the tool arguments of an execute body', () => {
     expect(Object.getPrototypeOf(out.arguments)).toBe(Object.prototype);
   });
 
-  it('still names arguments that are not an object', () => {
-    expect(() => parseRequestPart(ExecuteInSessionBody, { tool_slug: 'T', arguments: [1] }, 'body')).toThrow(
-      /body\.arguments/,
-    );
+  it('hands arguments that are not an object on as they are: core answers them (TOOL_ARGUMENTS_INVALID), as embedded', () => {
+    for (const args of [[1], 'x', 5, true]) {
+      const out = parseRequestPart(ExecuteInSessionBody, { tool_slug: 'T', arguments: args }, 'body');
+      expect((out as { arguments: unknown }).arguments).toEqual(args);
+    }
   });
 
   it('leaves arguments of any other schema to zod', () => {

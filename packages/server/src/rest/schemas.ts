@@ -47,10 +47,17 @@ export const userId = z.string().min(1).max(256).describe("Your application's id
 const sessionId = z.string().min(1).max(128).describe('A session id (`ses_…`).');
 export const timestamp = z.string().describe('ISO 8601 time.');
 const jsonSchema = z.record(z.string(), z.unknown()).describe('A JSON Schema (draft 2020-12).');
+/**
+ * Any JSON: core checks the arguments against the tool's input schema, so that arguments that are
+ * not an object (a string a model sent, an array) are the call's failed result TOOL_ARGUMENTS_INVALID
+ * with core's message, as embedded, not a 400 of the request.
+ */
 const toolArguments = z
-  .record(z.string(), z.unknown())
+  .unknown()
   .optional()
-  .describe('Arguments matching the input schema of the tool.');
+  .describe(
+    'Arguments matching the input schema of the tool (a JSON object; anything else is a failed result, TOOL_ARGUMENTS_INVALID).',
+  );
 
 // ---- session config (the SDK's SessionConfig, JSON-safe part) ----
 
