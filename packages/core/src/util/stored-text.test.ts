@@ -64,7 +64,9 @@ describe('stored text', () => {
     const error = thrown(() => checkId(`ses_${'a'.repeat(1000)}`, 'sessionId'));
     expect(error.code).toBe('INVALID_REQUEST');
     expect(error.message.length).toBeLessThan(300);
-    expect(thrown(() => checkId(42, 'sessionId')).message).toBe('sessionId must be a string; got number 42: pass well-formed Unicode text of 0 to 256 characters, with no control characters.');
+    expect(thrown(() => checkId(42, 'sessionId')).message).toBe(
+      'sessionId must be a string; got number 42: pass well-formed Unicode text of 0 to 256 characters, with no control characters.',
+    );
     expect(checkId('', 'sessionId')).toBe(''); // empty: merely unknown, the lookup says NOT_FOUND
   });
 
