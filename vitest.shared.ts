@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -6,11 +7,24 @@ import { defineConfig } from 'vitest/config';
  */
 export function packageTestConfig(
   name: string,
-  overrides: { testTimeout?: number; typecheck?: boolean } = {},
+  overrides: {
+    testTimeout?: number;
+    typecheck?: boolean;
+    /**
+     * Test files run at least this many at a time, also where vitest's default (one fewer than the
+     * cores) would run one: core's and server's files wait much of their time (on PostgreSQL, child
+     * processes, servers, timers), so on CI's 2 cores a second file uses what one leaves idle.
+     */
+    minWorkers?: number;
+    /** How many tests of one `describe.concurrent` block run at once (vitest's default: 5). */
+    maxConcurrency?: number;
+  } = {},
 ) {
   return defineConfig({
     test: {
+      maxWorkers: Math.max(overrides.minWorkers ?? 1, availableParallelism() - 1),
       include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      ...(overrides.maxConcurrency === undefined ? {} : { maxConcurrency: overrides.maxConcurrency }),
       testTimeout: overrides.testTimeout ?? 20_000,
       hookTimeout: 60_000,
       reporters: ['default', ['json', { outputFile: `../../.test-results/${name}.json` }]],

@@ -5,7 +5,12 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ToolMuxError } from '../errors.js';
 import { rejection } from '../test/auth-fixtures.js';
-import { createTestPostgresStore, postgresSkipReason, withTestDatabase } from '../test/postgres.js';
+import {
+  createTestPostgresStore,
+  postgresSkipReason,
+  type TestPostgresStore,
+  withTestDatabase,
+} from '../test/postgres.js';
 import { newId } from '../util/ids.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from './migrations.js';
 import { DEFAULT_STORE_SPEC, openStore, parseStoreSpec } from './open-store.js';
@@ -35,6 +40,8 @@ interface OpenedBackend {
   openAnotherStore?: () => Promise<Store>;
   /** The versions in `toolmux_migrations`, read past the store, where the database can be reached. */
   appliedMigrations?: () => Promise<number[]>;
+  /** Closes the stores and empties the database for another test, where it can be (else `cleanup()`). */
+  emptyForReuse?: () => Promise<boolean>;
   cleanup(): Promise<void>;
 }
 
@@ -45,6 +52,8 @@ interface Backend {
   /** The database outlives a store, so {@link OpenedBackend.openAnotherStore} exists. */
   durable: boolean;
   open(): Promise<OpenedBackend>;
+  /** A database a test emptied ({@link OpenedBackend.emptyForReuse}), migrated, when there is one. */
+  openEmptied?(): Promise<OpenedBackend | undefined>;
 }
 
 const skipPostgres = await postgresSkipReason();
@@ -97,20 +106,41 @@ const backends: Backend[] = [
     durable: true,
     async open() {
       const database = await createTestPostgresStore();
-      return {
-        store: database.store,
-        openAnotherStore: () => database.openAnotherStore(),
-        async appliedMigrations() {
-          const rows = await database.query<{ version: number }>(
-            'SELECT version FROM toolmux_migrations ORDER BY version',
-          );
-          return rows.map((row) => row.version);
-        },
-        cleanup: () => database.cleanup(),
-      };
+      return postgresBackend(database, database.store);
+    },
+    // a new schema for each test is ~0.4 s of PostgreSQL's CPU (migrating it, dropping it): the
+    // contract tests take the one a test before emptied, migrated; a new one still where a test opens it
+    async openEmptied() {
+      const database = emptiedPostgres.pop();
+      return database && postgresBackend(database, await database.openAnotherStore());
     },
   },
 ];
+
+/** PostgreSQL schemas that a test emptied, migrated, for the next test. */
+const emptiedPostgres: TestPostgresStore[] = [];
+afterAll(async () => {
+  await Promise.all(emptiedPostgres.splice(0).map((database) => database.cleanup()));
+});
+
+function postgresBackend(database: TestPostgresStore, store: Store): OpenedBackend {
+  return {
+    store,
+    openAnotherStore: () => database.openAnotherStore(),
+    async appliedMigrations() {
+      const rows = await database.query<{ version: number }>(
+        'SELECT version FROM toolmux_migrations ORDER BY version',
+      );
+      return rows.map((row) => row.version);
+    },
+    async emptyForReuse() {
+      if (!(await database.emptyForReuse())) return false;
+      emptiedPostgres.push(database);
+      return true;
+    },
+    cleanup: () => database.cleanup(),
+  };
+}
 
 const ALL_MIGRATION_VERSIONS = MIGRATIONS.map((migration) => migration.version);
 
@@ -248,18 +278,18 @@ function shuffled<T>(items: T[]): T[] {
     .map(({ item }) => item);
 }
 
-describe.each(backends)('Store: $name', ({ skipReason, durable, open }) => {
+describe.each(backends)('Store: $name', ({ skipReason, durable, open, openEmptied }) => {
   describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'contract', () => {
     let backend: OpenedBackend;
     let store: Store;
 
     beforeEach(async () => {
-      backend = await open();
+      backend = (await openEmptied?.()) ?? (await open());
       store = backend.store;
       await store.migrate();
     });
     afterEach(async () => {
-      await backend.cleanup();
+      if (!(await backend.emptyForReuse?.().catch(() => false))) await backend.cleanup();
     });
 
     it('records every migration once; migrating again changes nothing', async () => {

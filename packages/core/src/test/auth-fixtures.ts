@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { afterEach, beforeEach, expect } from 'vitest';
+import { afterAll, afterEach, beforeEach, expect } from 'vitest';
 import { ToolMuxError } from '../errors.js';
-import { createTestPostgresUrl, postgresSkipReason } from './postgres.js';
+import { createTestPostgresUrl, emptyTestSchema, postgresSkipReason } from './postgres.js';
 
 /**
  * Shared fixtures of the auth tests (not a test file itself): the store backends they run on and a
@@ -32,6 +32,11 @@ export interface OpenedDatabase {
   rows(sql: string): Promise<Array<Record<string, unknown>>>;
   /** Runs SQL past toolmux (to move times into the past). */
   exec(sql: string): Promise<void>;
+  /**
+   * Empties the database for another test, where that is cheaper than a new one; `false` when it
+   * cannot be (then it is cleaned up). Left out: a new database for each test.
+   */
+  emptyForReuse?(): Promise<boolean>;
   cleanup(): Promise<void>;
 }
 
@@ -73,7 +78,7 @@ export async function databaseBackends(): Promise<DatabaseBackend[]> {
       name: 'postgres',
       skipReason: skipPostgres,
       async open() {
-        const { url, cleanup } = await createTestPostgresUrl();
+        const { url, schema, cleanup } = await createTestPostgresUrl();
         const { Client } = await import('pg');
         const query = async (sql: string) => {
           const client = new Client({ connectionString: url });
@@ -90,6 +95,7 @@ export async function databaseBackends(): Promise<DatabaseBackend[]> {
           exec: async (sql) => {
             await query(sql);
           },
+          emptyForReuse: () => emptyTestSchema(schema),
           cleanup,
         };
       },
@@ -105,7 +111,9 @@ export interface Closable {
 /**
  * A fresh database of `open` for each test of the enclosing describe block. `database` always
  * stands for the running test's one; push what the test opens on it (ToolMux instances) on
- * `opened`: after the test, those are closed, then `afterClose` runs, then the database is dropped.
+ * `opened`: after the test, those are closed, then `afterClose` runs, then the database is emptied
+ * for the next test where it can be ({@link OpenedDatabase.emptyForReuse}: a PostgreSQL schema as
+ * migrated, without rows, instead of migrating a new one for each test) or dropped.
  */
 export function databasePerTest(
   open: () => Promise<OpenedDatabase>,
@@ -125,14 +133,21 @@ export function databasePerTest(
     exec: (sql) => now().exec(sql),
     cleanup: () => now().cleanup(),
   };
+  /** Emptied databases for the next tests. */
+  const spare: OpenedDatabase[] = [];
   beforeEach(async () => {
-    current = await open();
+    current = spare.pop() ?? (await open());
   });
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((each) => each.close()));
     await options.afterClose?.();
-    await current?.cleanup();
+    const done = current;
     current = undefined;
+    if (done && (await done.emptyForReuse?.().catch(() => false))) spare.push(done);
+    else await done?.cleanup();
+  });
+  afterAll(async () => {
+    await Promise.all(spare.splice(0).map((each) => each.cleanup()));
   });
   return { database, opened };
 }
