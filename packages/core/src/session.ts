@@ -154,8 +154,7 @@ export function searchRequestOf(given: { query: string; knownFields?: string; li
   const options = requestObject(given, 'session.search()');
   const query = (options as { query?: unknown }).query;
   if (typeof query !== 'string' || query.trim() === '') {
-    const got =
-      typeof query === 'string' ? 'an empty query' : `query ${String(JSON.stringify(query)).slice(0, 80)}`;
+    const got = typeof query === 'string' ? 'an empty query' : `query ${shownValue(query)}`;
     throw new ToolMuxError({
       code: 'INVALID_REQUEST',
       message: `search() takes { query }, the task in plain words, e.g. session.search({ query: 'create a GitHub issue' }); got ${got}.`,

@@ -57,7 +57,9 @@ describe('TOOLMUX_SEARCH_TOOLS', () => {
       // the kind only, as every method given a non-object (what is given there may be a secret)
       ['create a task', 'session.search() takes an object ({ query, knownFields?, limit? }); got a string.'],
       [{ query: '  ' }, 'an empty query'],
-      [{ query: 42 }, 'query 42'],
+      [{ query: 42 }, 'got query number 42.'],
+      // an object's kind, never its text (a query object of 1 MB was written whole, then cut)
+      [{ query: { secret: 'x'.repeat(1_000_000) } }, 'got query an object.'],
       [undefined, 'session.search() takes an object ({ query, knownFields?, limit? }); got nothing.'],
       [{ query: 'create a task', knownFields: 7 }, 'knownFields as a string'],
       // a limit the REST route refuses (its schema): these found nothing, silently
