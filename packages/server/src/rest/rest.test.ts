@@ -130,6 +130,32 @@ describe('sessions', () => {
     );
   });
 
+  it('applies PATCHes without expected_version sent at once, each to the config as the others left it', async () => {
+    const created = documented(
+      SessionSchema,
+      (
+        await call('POST', '/api/v1/sessions', {
+          body: { user_id: 'user_patch', config: { toolkits: ['tasks'] } },
+        })
+      ).json,
+    );
+    const path = `/api/v1/sessions/${created.session_id}`;
+    const patches = [
+      { toolkits: ['tasks', 'notes'] },
+      { manageConnections: false },
+      ...Array.from({ length: 6 }, (_, index) => ({ metadata: { patch: String(index) } })),
+    ];
+    const answers = await Promise.all(patches.map((config) => call('PATCH', path, { body: { config } })));
+    expect(answers.map((answer) => answer.status)).toEqual(patches.map(() => 200));
+    const stored = documented(SessionSchema, (await call('GET', path)).json);
+    expect(stored.config_version).toBe(1 + patches.length);
+    expect(stored.config).toMatchObject({
+      toolkits: { mode: 'enable', slugs: ['tasks', 'notes'] },
+      manageConnections: false,
+    });
+    expect(patches).toContainEqual({ metadata: stored.config.metadata });
+  });
+
   it('lists the tools the session hands out (meta-tools + preloaded), as session.tools() does', async () => {
     const listed = documented(
       ToolSpecListSchema,
