@@ -106,7 +106,8 @@ describe('sessions', () => {
     expect(second.items[0]!.created_at).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
-  it('updates the config (PATCH) and checks expected_version', async () => {
+  /** The path of a new session of user_patch with toolkit tasks, at config version 1. */
+  async function patchableSession(): Promise<string> {
     const created = documented(
       SessionSchema,
       (
@@ -115,7 +116,11 @@ describe('sessions', () => {
         })
       ).json,
     );
-    const path = `/api/v1/sessions/${created.session_id}`;
+    return `/api/v1/sessions/${created.session_id}`;
+  }
+
+  it('updates the config (PATCH) and checks expected_version', async () => {
+    const path = await patchableSession();
     const updated = await call('PATCH', path, {
       body: { config: { toolkits: ['notes'], sessionPreset: 'DIRECT_TOOLS' }, expected_version: 1 },
     });
@@ -131,15 +136,7 @@ describe('sessions', () => {
   });
 
   it('applies PATCHes without expected_version sent at once, each to the config as the others left it', async () => {
-    const created = documented(
-      SessionSchema,
-      (
-        await call('POST', '/api/v1/sessions', {
-          body: { user_id: 'user_patch', config: { toolkits: ['tasks'] } },
-        })
-      ).json,
-    );
-    const path = `/api/v1/sessions/${created.session_id}`;
+    const path = await patchableSession();
     const patches = [
       { toolkits: ['tasks', 'notes'] },
       { manageConnections: false },
