@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Session } from '../session.js';
 import { openStore } from '../store/open-store.js';
 import type { ConnectedAccountChanges, Store } from '../store/types.js';
-import { databaseBackends, databasePerTest, pastTime, quiet } from '../test/auth-fixtures.js';
+import { databaseBackends, databasePerTest, pastTime, quiet, rejection } from '../test/auth-fixtures.js';
 import {
   type OctoCall,
   octoToolkit,
@@ -333,36 +333,44 @@ describe.each(backends)('account state changes during a call on $name', ({ skipR
       expect(await server.provider.RefreshToken.find(tokens!.refresh_token!)).toBeUndefined();
     });
 
-    it('a deletion that read the tokens before a refresh stored new ones revokes the new ones too', async () => {
-      const mux = setup(server);
-      const { session, id } = await connect(mux, server);
-      await expire(id);
-      let call!: Promise<unknown>;
-      let deletion!: Promise<void>;
-      let revoking!: () => void;
-      const revocationStarted = new Promise<void>((resolve) => {
-        revoking = resolve;
-      });
-      // the refresh's token request waits until the deletion (which read the old tokens) revokes them …
-      beforeRefresh = async () => {
-        deletion = mux.connectedAccounts.delete(id);
-        await revocationStarted;
-      };
-      // … and the deletion's revocation waits until the refresh stored the new tokens
-      beforeRevoke = async () => {
-        revoking();
-        await call;
-      };
-      call = session.execute('OCTO_WHOAMI', {});
-      expect(((await call) as { successful: boolean }).successful).toBe(true);
-      await deletion;
-      expect(await mux.connectedAccounts.get(id).catch((error: { code: string }) => error.code)).toBe(
-        'CONNECTED_ACCOUNT_NOT_FOUND',
-      );
-      const [tokens] = refreshed;
-      expect(await server.provider.AccessToken.find(tokens!.access_token)).toBeUndefined();
-      expect(await server.provider.RefreshToken.find(tokens!.refresh_token!)).toBeUndefined();
-    });
+    it.each([
+      { what: 'a deletion', remove: (mux: ToolMux, id: string) => mux.connectedAccounts.delete(id) },
+      {
+        what: 'a deletion of its auth config',
+        remove: async (mux: ToolMux, id: string) =>
+          mux.authConfigs.delete((await mux.connectedAccounts.get(id)).authConfigId),
+      },
+    ])(
+      '$what that read the tokens before a refresh stored new ones revokes the new ones too',
+      async ({ remove }) => {
+        const mux = setup(server);
+        const { session, id } = await connect(mux, server);
+        await expire(id);
+        let call!: Promise<unknown>;
+        let deletion!: Promise<void>;
+        let revoking!: () => void;
+        const revocationStarted = new Promise<void>((resolve) => {
+          revoking = resolve;
+        });
+        // the refresh's token request waits until the deletion (which read the old tokens) revokes them …
+        beforeRefresh = async () => {
+          deletion = remove(mux, id);
+          await revocationStarted;
+        };
+        // … and the deletion's revocation waits until the refresh stored the new tokens
+        beforeRevoke = async () => {
+          revoking();
+          await call;
+        };
+        call = session.execute('OCTO_WHOAMI', {});
+        expect(((await call) as { successful: boolean }).successful).toBe(true);
+        await deletion;
+        await rejection(mux.connectedAccounts.get(id), 'CONNECTED_ACCOUNT_NOT_FOUND');
+        const [tokens] = refreshed;
+        expect(await server.provider.AccessToken.find(tokens!.access_token)).toBeUndefined();
+        expect(await server.provider.RefreshToken.find(tokens!.refresh_token!)).toBeUndefined();
+      },
+    );
 
     it('a connection whose request could not be recorded as completed stays connected', async () => {
       const real = await openStore(database.spec);

@@ -285,7 +285,10 @@ export class AuthConfigs {
 
   /**
    * Deletes the config and every account connected through it (their tokens are revoked first when
-   * the toolkit has a revocation endpoint).
+   * the toolkit has a revocation endpoint). An OAuth config's accounts go one by one as
+   * `connectedAccounts.delete()` deletes them, each only as it was when its tokens were revoked: a
+   * token refresh that stored new tokens meanwhile has those revoked too (revoking what was read and
+   * then deleting the rows with the config left them live at the provider).
    */
   async delete(id: string): Promise<void> {
     const config = await this.#records.authConfig(id);
@@ -293,7 +296,12 @@ export class AuthConfigs {
     if (config.type === 'oauth2') {
       for (let cursor: string | undefined, first = true; first || cursor; first = false) {
         const page = await store.listConnectedAccounts({ authConfigIds: [id], limit: 100, cursor });
-        for (const account of page.items) await this.#accounts.revokeTokens(account, config);
+        for (const account of page.items) {
+          await this.#accounts.delete(account.id).catch((error: unknown) => {
+            // deleted meanwhile by another caller
+            if (!ToolMuxError.isInstance(error) || error.code !== 'CONNECTED_ACCOUNT_NOT_FOUND') throw error;
+          });
+        }
         cursor = page.nextCursor;
       }
     }

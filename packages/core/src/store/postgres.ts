@@ -14,6 +14,7 @@ import { SessionLogPageReader } from './postgres-log-pages.js';
 import {
   accountLimitError,
   assertExpectedVersion,
+  authConfigGoneError,
   configVersionConflictError,
   sessionNotFoundError,
   storeClosedError,
@@ -1185,24 +1186,42 @@ export class PostgresStore implements Store {
     return toPage(rows.map(toAuthConfig), limit);
   }
 
+  /**
+   * The config's row is locked first, then its accounts and requests are deleted by a statement of
+   * their own (a new snapshot under READ COMMITTED): an insert through the config holds a share lock
+   * of its row until it commits (see {@link PostgresStore.insertConnectedAccount}), so the deletion
+   * either waits for it and deletes what it made, or goes first and the insert finds no config. One
+   * statement alone deleted the accounts it saw when it began: accounts made through the config at
+   * that moment outlived it.
+   */
   async deleteAuthConfig(id: string): Promise<boolean> {
-    const rows = await this.query(
-      'delete an auth config',
-      'WITH requests AS (DELETE FROM toolmux_connection_requests WHERE auth_config_id = $1), ' +
-        'accounts AS (DELETE FROM toolmux_connected_accounts WHERE auth_config_id = $1) ' +
-        'DELETE FROM toolmux_auth_configs WHERE id = $1 RETURNING id',
-      [id],
-    );
-    return rows.length > 0;
+    return this.transaction('delete an auth config', async (query) => {
+      const locked = await query('SELECT 1 FROM toolmux_auth_configs WHERE id = $1 FOR UPDATE', [id]);
+      if (locked.length === 0) return false;
+      const rows = await query(
+        'WITH requests AS (DELETE FROM toolmux_connection_requests WHERE auth_config_id = $1), ' +
+          'accounts AS (DELETE FROM toolmux_connected_accounts WHERE auth_config_id = $1) ' +
+          'DELETE FROM toolmux_auth_configs WHERE id = $1 RETURNING id',
+        [id],
+      );
+      return rows.length > 0;
+    });
   }
 
+  /**
+   * Inserted only while its auth config ($4) is there, holding a share lock of the config's row until
+   * the insert commits, so that a deletion of the config at that moment deletes the account too (see
+   * {@link PostgresStore.deleteAuthConfig}).
+   */
   async insertConnectedAccount(record: ConnectedAccountRecord): Promise<void> {
-    await this.query(
+    const rows = await this.query(
       'insert a connected account',
       `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) ` +
-        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)',
+        'SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 ' +
+        'FROM toolmux_auth_configs WHERE id = $4 FOR SHARE RETURNING id',
       accountValues(record),
     );
+    if (rows.length === 0) throw authConfigGoneError(record.authConfigId);
   }
 
   async getConnectedAccount(id: string): Promise<ConnectedAccountRecord | undefined> {
@@ -1317,11 +1336,13 @@ export class PostgresStore implements Store {
     return rows.length > 0;
   }
 
+  /** Inserted only while its auth config ($6) is there, as {@link PostgresStore.insertConnectedAccount}. */
   async insertConnectionRequest(record: ConnectionRequestRecord): Promise<void> {
-    await this.query(
+    const rows = await this.query(
       'insert a connection request',
       `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) ` +
-        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)',
+        'SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 ' +
+        'FROM toolmux_auth_configs WHERE id = $6 FOR SHARE RETURNING id',
       [
         record.id,
         record.kind,
@@ -1342,6 +1363,7 @@ export class PostgresStore implements Store {
         record.maxAccounts ?? null,
       ],
     );
+    if (rows.length === 0) throw authConfigGoneError(record.authConfigId);
   }
 
   async getConnectionRequest(id: string): Promise<ConnectionRequestRecord | undefined> {
@@ -1410,6 +1432,11 @@ export class PostgresStore implements Store {
    */
   async completeConnectionRequest(id: string, account: ConnectedAccountRecord, now: Date): Promise<boolean> {
     const outcome = await this.transaction('complete a connection request', async (query) => {
+      // the config first, as every writer through it (see deleteAuthConfig): gone, no account is made
+      const config = await query('SELECT 1 FROM toolmux_auth_configs WHERE id = $1 FOR SHARE', [
+        account.authConfigId,
+      ]);
+      if (config.length === 0) return 'closed';
       const [request] = await query(
         'SELECT max_accounts FROM toolmux_connection_requests ' +
           "WHERE id = $1 AND kind = 'fields' AND status = 'PENDING' AND used_at IS NULL AND expires_at > $2",

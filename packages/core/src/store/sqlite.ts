@@ -28,6 +28,7 @@ import {
 import {
   accountLimitError,
   assertExpectedVersion,
+  authConfigGoneError,
   configVersionConflictError,
   sessionNotFoundError,
   storeClosedError,
@@ -157,6 +158,8 @@ const AUTH_CONFIG_COLUMNS = 'id, toolkit, type, created_by, settings, secret, ke
 const ACCOUNT_COLUMNS =
   'id, user_id, toolkit, auth_config_id, status, status_reason, secret, key_id, expires_at, version, ' +
   'refresh_lease_until, connected_at, created_at, updated_at, alias';
+/** The condition of an insert of an account or request: its auth config (the last parameter) exists. */
+const AUTH_CONFIG_EXISTS = 'SELECT 1 FROM toolmux_auth_configs WHERE id = ?';
 const REQUEST_COLUMNS =
   'id, kind, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, ' +
   'callback_url, redirect_uri, status, expires_at, used_at, created_at, alias, max_accounts';
@@ -215,9 +218,12 @@ function prepareStatements(database: DatabaseSync) {
     deleteRequestsOfConfig: database.prepare(
       'DELETE FROM toolmux_connection_requests WHERE auth_config_id = ?',
     ),
+    // only while its auth config is there: a config deleted after the caller read it keeps no account
     insertAccount: database.prepare(
-      `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? ` +
+        `WHERE EXISTS (${AUTH_CONFIG_EXISTS})`,
     ),
+    authConfigExists: database.prepare(AUTH_CONFIG_EXISTS),
     getAccount: database.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM toolmux_connected_accounts WHERE id = ?`),
     getAccountStatus: database.prepare(
       'SELECT id, status, status_reason, version, toolkit FROM toolmux_connected_accounts WHERE id = ?',
@@ -232,7 +238,8 @@ function prepareStatements(database: DatabaseSync) {
       'DELETE FROM toolmux_connection_requests WHERE connected_account_id = ?',
     ),
     insertRequest: database.prepare(
-      `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? ` +
+        `WHERE EXISTS (${AUTH_CONFIG_EXISTS})`,
     ),
     getRequest: database.prepare(`SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE id = ?`),
     latestRequest: database.prepare(
@@ -1215,7 +1222,9 @@ export class SqliteStore implements Store {
   }
 
   async insertConnectedAccount(record: ConnectedAccountRecord): Promise<void> {
-    await this.write('insert a connected account', () => this.insertAccount(record));
+    if (!(await this.write('insert a connected account', () => this.insertAccount(record)))) {
+      throw authConfigGoneError(record.authConfigId);
+    }
   }
 
   async getConnectedAccount(id: string): Promise<ConnectedAccountRecord | undefined> {
@@ -1320,8 +1329,8 @@ export class SqliteStore implements Store {
   }
 
   async insertConnectionRequest(record: ConnectionRequestRecord): Promise<void> {
-    await this.write('insert a connection request', () => {
-      this.prepared().insertRequest.run(
+    const inserted = await this.write('insert a connection request', () => {
+      return this.prepared().insertRequest.run(
         record.id,
         record.kind,
         record.connectedAccountId,
@@ -1339,8 +1348,10 @@ export class SqliteStore implements Store {
         record.createdAt.getTime(),
         record.alias ?? null,
         record.maxAccounts ?? null,
-      );
+        record.authConfigId,
+      ).changes;
     });
+    if (inserted === 0) throw authConfigGoneError(record.authConfigId);
   }
 
   async getConnectionRequest(id: string): Promise<ConnectionRequestRecord | undefined> {
@@ -1389,6 +1400,8 @@ export class SqliteStore implements Store {
       if (max !== null && this.accountsInLimit(account.userId, account.toolkit, account.id) >= max) {
         return 'full';
       }
+      // a request whose config is gone (deleted with it, or left by an older version) makes no account
+      if (statements.authConfigExists.get(account.authConfigId) === undefined) return 'closed';
       statements.claimFieldsRequest.run(now.getTime(), account.id, id, now.getTime());
       if (account.alias) {
         statements.releaseAlias.run(Date.now(), account.userId, account.toolkit, account.alias, account.id);
@@ -1457,9 +1470,9 @@ export class SqliteStore implements Store {
     return result.changes > 0;
   }
 
-  /** Inserts an account (inside a transaction or alone). */
-  private insertAccount(record: ConnectedAccountRecord): void {
-    this.prepared().insertAccount.run(
+  /** Inserts an account (inside a transaction or alone); false when its auth config is not there. */
+  private insertAccount(record: ConnectedAccountRecord): boolean {
+    const { changes } = this.prepared().insertAccount.run(
       record.id,
       record.userId,
       record.toolkit,
@@ -1475,7 +1488,9 @@ export class SqliteStore implements Store {
       record.createdAt.getTime(),
       record.updatedAt.getTime(),
       record.alias ?? null,
+      record.authConfigId,
     );
+    return changes > 0;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import type { Dialect } from './migrations.js';
 
@@ -43,6 +44,18 @@ export function accountLimitError(): ToolMuxError {
     code: 'ACCOUNT_LIMIT_REACHED',
     message:
       "The user already has the connection request's maxAccounts ACTIVE or INACTIVE accounts of this toolkit; nothing was written. Delete or disable one first.",
+  });
+}
+
+/**
+ * An account or connection request would be stored for an auth config that is not there (deleted
+ * after the caller read it): nothing was written, so nothing outlives the config.
+ */
+export function authConfigGoneError(id: string): ToolMuxError {
+  return new ToolMuxError({
+    code: 'AUTH_CONFIG_NOT_FOUND',
+    message: `No auth config "${id}": it was deleted while an account or connection request was being made through it, and nothing was stored. Create one with ${apiRef('authConfigs.create')} and connect through it.`,
+    details: { authConfigId: id },
   });
 }
 

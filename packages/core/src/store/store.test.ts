@@ -198,6 +198,13 @@ function authConfig(overrides: Partial<AuthConfigRecord> = {}): AuthConfigRecord
   };
 }
 
+/** The auth configs the fixtures below name: a store keeps an account or request only through its config. */
+async function insertFixtureConfigs(store: Store): Promise<void> {
+  for (const id of ['ac_none', 'ac_1', 'ac_2', 'ac_x', 'ac_y']) {
+    await store.insertAuthConfig(authConfig({ id, secret: null }));
+  }
+}
+
 function account(overrides: Partial<ConnectedAccountRecord> = {}): ConnectedAccountRecord {
   return {
     id: newId('ca'),
@@ -960,6 +967,8 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open, openEmptie
     });
 
     describe('connected accounts', () => {
+      beforeEach(() => insertFixtureConfigs(store));
+
       it('round-trip every field, nulls included; status reads only the status columns', async () => {
         const full = account({
           statusReason: 'invalid_grant: revoked',
@@ -1111,6 +1120,25 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open, openEmptie
         });
       });
 
+      it('are stored only through an auth config that exists, as are connection requests', async () => {
+        const orphan = account({ authConfigId: 'ac_gone' });
+        await rejection(store.insertConnectedAccount(orphan), 'AUTH_CONFIG_NOT_FOUND');
+        await rejection(
+          store.insertConnectionRequest(fieldsRequest({ authConfigId: 'ac_gone' })),
+          'AUTH_CONFIG_NOT_FOUND',
+        );
+        expect(await store.getConnectedAccount(orphan.id)).toBeUndefined();
+        // nor by completing a request: the request stays open
+        const request = fieldsRequest({ expiresAt: new Date(Date.now() + 60_000) });
+        await store.insertConnectionRequest(request);
+        expect(await store.completeConnectionRequest(request.id, orphan, new Date())).toBe(false);
+        expect(await store.getConnectedAccount(orphan.id)).toBeUndefined();
+        expect(await store.getConnectionRequest(request.id)).toMatchObject({
+          status: 'PENDING',
+          usedAt: null,
+        });
+      });
+
       it('delete with their connection requests', async () => {
         const record = account();
         await store.insertConnectedAccount(record);
@@ -1138,6 +1166,8 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open, openEmptie
     });
 
     describe('connection requests', () => {
+      beforeEach(() => insertFixtureConfigs(store));
+
       it('are found by state hash only, and used once even by two callbacks at once', async () => {
         const request = connectionRequest();
         await store.insertConnectionRequest(request);
@@ -1321,6 +1351,8 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open, openEmptie
     });
 
     describe('encrypted records (key rotation)', () => {
+      beforeEach(() => insertFixtureConfigs(store));
+
       it('list records not under a key, in id order after a cursor, and replace them only if unchanged', async () => {
         const oldKey = { keyId: 'aaaaaaaaaaaaaaaa', ciphertext: 'v1.b2xk' };
         const newKey = { keyId: 'bbbbbbbbbbbbbbbb', ciphertext: 'v1.bmV3' };
@@ -1499,6 +1531,7 @@ describe.each(versionTwoBackends)('migration 3 on $name', ({ skipReason, open })
           'PENDING',
         );
         // and the new kind fits in the migrated table
+        await insertFixtureConfigs(database.store);
         const fields = fieldsRequest();
         await database.store.insertConnectionRequest(fields);
         expect(await database.store.getConnectionRequest(fields.id)).toEqual(fields);
@@ -1532,6 +1565,7 @@ describe.each(versionTwoBackends)('migration 11 on $name', ({ skipReason, open }
         const before = await database.store.getConnectionRequest('cr_before');
         expect(before).toMatchObject({ kind: 'fields', status: 'PENDING', alias: 'work', maxAccounts: null });
         // no limit: it completes even beside accounts of the same user and toolkit
+        await insertFixtureConfigs(database.store);
         await database.store.insertConnectedAccount(account({ toolkit: 'mail' }));
         const now = new Date('2025-03-01T10:05:00.000Z');
         const made = account({ toolkit: 'mail', alias: 'work' });

@@ -116,9 +116,17 @@ export interface Store {
     changes: AuthConfigChanges,
     expectedUpdatedAt: Date,
   ): Promise<AuthConfigRecord | undefined>;
-  /** Deletes the config with its connected accounts and connection requests; false for an unknown id. */
+  /**
+   * Deletes the config with its connected accounts and connection requests; false for an unknown id.
+   * Accounts and requests inserted through the config at the same moment (by any process sharing the
+   * database) go with it: none outlives it.
+   */
   deleteAuthConfig(id: string): Promise<boolean>;
 
+  /**
+   * Inserts the account only while its auth config exists (atomically with `deleteAuthConfig`);
+   * otherwise throws `ToolMuxError` `AUTH_CONFIG_NOT_FOUND` and writes nothing.
+   */
   insertConnectedAccount(record: ConnectedAccountRecord): Promise<void>;
   getConnectedAccount(id: string): Promise<ConnectedAccountRecord | undefined>;
   /** Only the status columns, for cheap polling (`waitForConnection`). */
@@ -156,6 +164,7 @@ export interface Store {
    */
   deleteConnectedAccount(id: string, expectedVersion?: number): Promise<boolean>;
 
+  /** Inserts the request only while its auth config exists, as `insertConnectedAccount`. */
   insertConnectionRequest(record: ConnectionRequestRecord): Promise<void>;
   getConnectionRequest(id: string): Promise<ConnectionRequestRecord | undefined>;
   getConnectionRequestByStateHash(stateHash: string): Promise<ConnectionRequestRecord | undefined>;
@@ -169,7 +178,8 @@ export interface Store {
   /**
    * Completes a `fields` request with the account made from the user's credentials, in one
    * transaction: marks the request used and COMPLETED (with `account.id`) and inserts the account, if
-   * the request is a PENDING `fields` request, unused and not expired at `now`. Returns false and
+   * the request is a PENDING `fields` request, unused and not expired at `now`, and `account`'s auth
+   * config exists. Returns false and
    * writes nothing otherwise, so two completions of one request create one account. An `account.alias`
    * held by another account of the user and toolkit that no call can use (INITIATED, FAILED, EXPIRED,
    * REVOKED) is taken from it (alias null, version + 1) in the same transaction; held by an ACTIVE or

@@ -18,6 +18,7 @@ import { readJsonBody } from '../read-body.js';
 import type { LargeArray } from '../rest/large-arrays.js';
 import { parseLargeRequestPart, parseRequestPart } from '../rest/route.js';
 import type { SessionCache } from '../session-cache.js';
+import { updateLatest } from '../session-update.js';
 import {
   CREATE_SESSION_WIRE_LARGE_ARRAYS,
   CreateSessionWire,
@@ -376,12 +377,14 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
       handle(async (c) => {
         const sessionId = sessionIdOf(c);
         const wire = (await body(c, UpdateSessionWire)) as UpdateSessionWire;
-        const session = await toolmux.use(sessionId);
-        const config = withCustomToolkits(
-          toolmuxConfig(wire, 'update', session.config),
-          customToolkitsOf(session.config, isCatalogToolkit),
+        // Composio's PATCH names no version: applied to the session as it is now (fields it leaves
+        // out keep what other updates, also ones racing it, stored)
+        await updateLatest(toolmux, sessionId, (session) =>
+          withCustomToolkits(
+            toolmuxConfig(wire, 'update', session.config),
+            customToolkitsOf(session.config, isCatalogToolkit),
+          ),
         );
-        await session.update(config);
         sessions.invalidate(sessionId);
         return retrieve(sessionId);
       }),

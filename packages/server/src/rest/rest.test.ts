@@ -106,7 +106,8 @@ describe('sessions', () => {
     expect(second.items[0]!.created_at).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
-  it('updates the config (PATCH) and checks expected_version', async () => {
+  /** The path of a new session of user_patch with toolkit tasks, at config version 1. */
+  async function patchableSession(): Promise<string> {
     const created = documented(
       SessionSchema,
       (
@@ -115,7 +116,11 @@ describe('sessions', () => {
         })
       ).json,
     );
-    const path = `/api/v1/sessions/${created.session_id}`;
+    return `/api/v1/sessions/${created.session_id}`;
+  }
+
+  it('updates the config (PATCH) and checks expected_version', async () => {
+    const path = await patchableSession();
     const updated = await call('PATCH', path, {
       body: { config: { toolkits: ['notes'], sessionPreset: 'DIRECT_TOOLS' }, expected_version: 1 },
     });
@@ -128,6 +133,24 @@ describe('sessions', () => {
       409,
       'SESSION_VERSION_CONFLICT',
     );
+  });
+
+  it('applies PATCHes without expected_version sent at once, each to the config as the others left it', async () => {
+    const path = await patchableSession();
+    const patches = [
+      { toolkits: ['tasks', 'notes'] },
+      { manageConnections: false },
+      ...Array.from({ length: 6 }, (_, index) => ({ metadata: { patch: String(index) } })),
+    ];
+    const answers = await Promise.all(patches.map((config) => call('PATCH', path, { body: { config } })));
+    expect(answers.map((answer) => answer.status)).toEqual(patches.map(() => 200));
+    const stored = documented(SessionSchema, (await call('GET', path)).json);
+    expect(stored.config_version).toBe(1 + patches.length);
+    expect(stored.config).toMatchObject({
+      toolkits: { mode: 'enable', slugs: ['tasks', 'notes'] },
+      manageConnections: false,
+    });
+    expect(patches).toContainEqual({ metadata: stored.config.metadata });
   });
 
   it('lists the tools the session hands out (meta-tools + preloaded), as session.tools() does', async () => {

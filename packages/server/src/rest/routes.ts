@@ -24,6 +24,7 @@ import {
 import type { z } from 'zod';
 import { smallJson } from '../json-response.js';
 import type { SessionCache } from '../session-cache.js';
+import { updateLatest } from '../session-update.js';
 import { DeletedSchema } from './auth-schemas.js';
 import { isoTime } from './iso-time.js';
 import { type Route, route } from './route.js';
@@ -289,8 +290,14 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       body: UpdateSessionBody,
       response: SessionSchema,
       handle: async ({ params, body }) => {
+        if (body.expected_version === undefined) {
+          // no version asked for: applied to the config as it is now, also when other updates race it
+          const session = await updateLatest(toolmux, params.sessionId, () => body.config as SessionConfig);
+          sessions.invalidate(session.sessionId);
+          return sessionJson(session);
+        }
         const session = await toolmux.use(params.sessionId);
-        if (body.expected_version !== undefined && body.expected_version !== session.configVersion) {
+        if (body.expected_version !== session.configVersion) {
           throw new ToolMuxError({
             code: 'SESSION_VERSION_CONFLICT',
             message: `Session "${session.sessionId}" is at config version ${session.configVersion}, not ${body.expected_version}: read it again and retry the update.`,

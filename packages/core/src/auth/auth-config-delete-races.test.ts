@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/types.js';
+import { databaseBackends, databasePerTest, quiet, rejection } from '../test/auth-fixtures.js';
+import { createGmailLikeToolkit } from '../test/sample-toolkits.js';
+import { ToolMux } from '../toolmux.js';
+
+/**
+ * `authConfigs.delete()` deletes the config with every account and connection request made through
+ * it. Accounts and requests made through it at the same moment, on this instance or another, must not
+ * outlive it: such an account was listed as ACTIVE, held its alias and counted towards the account
+ * limit, yet no call could use it (its config was gone), and nothing deleted it.
+ */
+
+const secretKey = Buffer.alloc(32, 7).toString('base64');
+const backends = await databaseBackends();
+
+describe.each(backends)(
+  'an auth config deleted while accounts are made through it, on $name',
+  ({ skipReason, open }) => {
+    describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'races', () => {
+      const { database, opened } = databasePerTest(open);
+
+      function setup(store: string | Store = database.spec): ToolMux {
+        const mux = new ToolMux({
+          toolkits: [createGmailLikeToolkit({ 'key-1': 'ada@example.com' }).toolkit],
+          store,
+          logger: quiet,
+          secretKey,
+        });
+        opened.push(mux);
+        return mux;
+      }
+
+      /** The accounts and connection requests of the database whose auth config is gone. */
+      async function orphans(): Promise<number> {
+        const [row] = await database.rows(
+          `SELECT (SELECT count(*) FROM toolmux_connected_accounts AS account WHERE NOT EXISTS
+           (SELECT 1 FROM toolmux_auth_configs AS config WHERE config.id = account.auth_config_id))
+         + (SELECT count(*) FROM toolmux_connection_requests AS request WHERE NOT EXISTS
+           (SELECT 1 FROM toolmux_auth_configs AS config WHERE config.id = request.auth_config_id)) AS n`,
+        );
+        return Number(row!.n);
+      }
+
+      /**
+       * A store of `spec` whose `method` runs `before` (once) and then the real write: the moment after
+       * toolmux read the auth config and before it wrote what it made from it.
+       */
+      async function pausingStore(
+        method: 'insertConnectedAccount' | 'insertConnectionRequest',
+        before: () => Promise<void>,
+      ): Promise<Store> {
+        const store = await openStore(database.spec);
+        const write = store[method].bind(store) as (record: never) => Promise<void>;
+        let pending: (() => Promise<void>) | undefined = before;
+        store[method] = (async (record: never) => {
+          const hook = pending;
+          pending = undefined;
+          await hook?.();
+          return write(record);
+        }) as never;
+        return store;
+      }
+
+      it('connectedAccounts.create() that read the config before it was deleted is AUTH_CONFIG_NOT_FOUND and keeps nothing', async () => {
+        const other = setup();
+        const config = await other.authConfigs.create('gmail', { type: 'api_key' });
+        const mux = setup(
+          await pausingStore('insertConnectedAccount', () => other.authConfigs.delete(config.id)),
+        );
+        const error = await rejection(
+          mux.connectedAccounts.create('ada', config.id, { apiKey: 'key-1' }, { alias: 'work' }),
+          'AUTH_CONFIG_NOT_FOUND',
+        );
+        expect(error.message).toContain(config.id);
+        expect(await orphans()).toBe(0);
+        expect((await other.connectedAccounts.list({ userIds: ['ada'] })).items).toEqual([]);
+      });
+
+      it('a connection request started as its config is deleted is AUTH_CONFIG_NOT_FOUND and keeps nothing', async () => {
+        const other = setup();
+        const config = await other.authConfigs.create('gmail', { type: 'api_key' });
+        const mux = setup(
+          await pausingStore('insertConnectionRequest', () => other.authConfigs.delete(config.id)),
+        );
+        await rejection(mux.connectedAccounts.link('ada', config.id), 'AUTH_CONFIG_NOT_FOUND');
+        expect(await orphans()).toBe(0);
+      });
+
+      it('accounts created and requests completed on two instances while the config is deleted do not outlive it', async () => {
+        const muxes = [setup(), setup()];
+        let acknowledged = 0;
+        for (let round = 0; round < 10; round++) {
+          const config = await muxes[0]!.authConfigs.create('gmail', { type: 'api_key' });
+          const requests = await Promise.all(
+            Array.from({ length: 6 }, (_, index) =>
+              muxes[index % 2]!.connectedAccounts.link(`u${index}`, config.id),
+            ),
+          );
+          const made = [
+            ...Array.from({ length: 10 }, (_, index) =>
+              muxes[index % 2]!.connectedAccounts.create(`user${index}`, config.id, { apiKey: 'key-1' }),
+            ),
+            ...requests.map((request, index) =>
+              muxes[index % 2]!.connectionRequests.complete(request.id, { apiKey: 'key-1' }),
+            ),
+          ].map((making) =>
+            making.then(
+              () => {
+                acknowledged++;
+              },
+              (error: unknown) => {
+                // made after the deletion: refused, as an unknown config or a request that is gone
+                const code = (error as { code?: string }).code;
+                if (code !== 'AUTH_CONFIG_NOT_FOUND' && code !== 'CONNECTION_REQUEST_NOT_FOUND') throw error;
+              },
+            ),
+          );
+          // the deletion starts while the writes above are on their way, at a different point each round
+          for (let turn = 0; turn < round; turn++) await new Promise((resolve) => setImmediate(resolve));
+          await muxes[round % 2]!.authConfigs.delete(config.id);
+          await Promise.all(made);
+          expect(await orphans(), `round ${round}`).toBe(0);
+        }
+        // some made it before the deletion, and went with it
+        expect(acknowledged).toBeGreaterThan(0);
+      });
+    });
+  },
+);
