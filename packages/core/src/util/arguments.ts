@@ -13,45 +13,42 @@ import { checkId, checkText, MAX_ID_LENGTH, shownValue } from './stored-text.js'
 
 export const ID_FIX = 'pass an id exactly as toolmux returned it (ac_…, ca_…, cr_…)';
 
-/** What an id of each kind starts with, and the NOT_FOUND an id that names nothing is. */
+/** What an id of each kind starts with, and what its NOT_FOUND says after `No <noun> "<id>".`. */
 const LOOKUPS = {
   authConfig: {
     field: 'authConfigId',
     prefix: 'ac_',
-    notFound: (id: unknown) =>
-      new ToolMuxError({
-        code: 'AUTH_CONFIG_NOT_FOUND',
-        message: `No auth config "${String(id)}". Create one with ${apiRef('authConfigs.create')}; ids start with "ac_".`,
-        details: { authConfigId: id },
-      }),
+    code: 'AUTH_CONFIG_NOT_FOUND',
+    noun: 'auth config',
+    hint: () => `Create one with ${apiRef('authConfigs.create')}; ids start with "ac_".`,
   },
   connectedAccount: {
     field: 'connectedAccountId',
     prefix: 'ca_',
-    notFound: (id: unknown) =>
-      new ToolMuxError({
-        code: 'CONNECTED_ACCOUNT_NOT_FOUND',
-        message: `No connected account "${String(id)}". List them with ${apiRef('connectedAccounts.list')}; ids start with "ca_".`,
-        details: { connectedAccountId: id },
-      }),
+    code: 'CONNECTED_ACCOUNT_NOT_FOUND',
+    noun: 'connected account',
+    hint: () => `List them with ${apiRef('connectedAccounts.list')}; ids start with "ca_".`,
   },
   connectionRequest: {
     field: 'connectionRequestId',
     prefix: 'cr_',
-    notFound: (id: unknown) =>
-      new ToolMuxError({
-        code: 'CONNECTION_REQUEST_NOT_FOUND',
-        message: `No connection request "${String(id).slice(0, 100)}". Connection requests come from ${apiRef('session.authorize')} and ${apiRef('connectedAccounts.link')} (ids start with "cr_"); they are deleted with their auth config or account.`,
-        details: { connectionRequestId: typeof id === 'string' ? id.slice(0, 100) : null },
-      }),
+    code: 'CONNECTION_REQUEST_NOT_FOUND',
+    noun: 'connection request',
+    hint: () =>
+      `Connection requests come from ${apiRef('session.authorize')} and ${apiRef('connectedAccounts.link')} (ids start with "cr_"); they are deleted with their auth config or account.`,
   },
 } as const;
 
 export type IdKind = keyof typeof LOOKUPS;
 
 /** The NOT_FOUND of an id of `kind` that names nothing. */
-export function notFound(kind: IdKind, id: unknown): ToolMuxError {
-  return LOOKUPS[kind].notFound(id);
+export function notFound(kind: IdKind, id: string): ToolMuxError {
+  const { field, code, noun, hint } = LOOKUPS[kind];
+  return new ToolMuxError({
+    code,
+    message: `No ${noun} "${id.slice(0, MAX_ID_LENGTH)}". ${hint()}`,
+    details: { [field]: id.slice(0, MAX_ID_LENGTH) },
+  });
 }
 
 /**
