@@ -28,14 +28,30 @@ const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 5));
 
 describe('longestTurn', () => {
   it('charges a turn its own work: a turn held 60 ms measures at least 55 ms', async () => {
-    const measured = await longestTurn(async () => {
-      await nextTurn();
-      busy(60);
-      await nextTurn();
-      return 'done';
-    });
-    expect(measured.value).toBe('done');
-    expect(measured.turnMs, turnReport(measured)).toBeGreaterThanOrEqual(55);
+    // busy() counts the CPU a collector's pause takes in its turn (the thread's CPU time), and
+    // longestTurn() rightly does not: a pause that fell in the held turn (CI saw one of ~11 ms, two
+    // test files at a time) leaves less than 55 ms of the turn's own. So: every run counts the
+    // turn's whole CPU, and of up to five runs one without such a pause counts 55 ms as its own.
+    const runs: Array<Awaited<ReturnType<typeof longestTurn<string>>>> = [];
+    while (runs.length < 5 && !runs.some((run) => run.turnMs >= 55)) {
+      const measured = await longestTurn(
+        async () => {
+          await nextTurn();
+          busy(60);
+          await nextTurn();
+          return 'done';
+        },
+        0,
+        1,
+      );
+      expect(measured.value).toBe('done');
+      expect(measured.withGcMs, turnReport(measured)).toBeGreaterThanOrEqual(55);
+      runs.push(measured);
+    }
+    expect(
+      Math.max(...runs.map((run) => run.turnMs)),
+      runs.map(turnReport).join('; '),
+    ).toBeGreaterThanOrEqual(55);
   });
 
   it('charges the longest turn, not the sum: six turns of 10 ms measure under 30 ms', async () => {
