@@ -31,6 +31,10 @@ const OPERATIONS = {
     sdk: () => 'create(userId, config)',
     rest: () => 'POST /api/v1/sessions',
   },
+  use: {
+    sdk: ({ sessionId }) => `use(${quoted(sessionId, 'sessionId')})`,
+    rest: ({ sessionId }) => `GET /api/v1/sessions/${sessionId ?? ':id'}`,
+  },
   'authConfigs.create': {
     sdk: ({ toolkit, type }) =>
       `authConfigs.create(${quoted(toolkit, 'toolkit')}, { ${type === undefined ? 'type, …' : `type: ${quoted(type, 'type')}`} })`,

@@ -97,6 +97,7 @@ describe('sessions', () => {
     await first.update({ metadata: { step: 'one' } });
     await expect(second.update({ metadata: { step: 'two' } })).rejects.toMatchObject({
       code: 'SESSION_VERSION_CONFLICT',
+      message: expect.stringContaining(`Read the session again with use("${first.sessionId}")`),
     });
     expect((await mux.use(first.sessionId)).metadata).toEqual({ step: 'one' });
   });

@@ -760,8 +760,16 @@ export class PostgresStore implements Store {
         [sessionId, new Date(Date.now() - WORKBENCH_STALE_PIECES_MS)],
       );
       // pieces written before a failure are no file's: collected later as left over
-      for (let index = 0; index < pieces.count - 1; index++) {
-        await this.query(operation, insertPiece, [sessionId, generation, index, writtenAt, pieceOf(index)]);
+      try {
+        for (let index = 0; index < pieces.count - 1; index++) {
+          await this.query(operation, insertPiece, [sessionId, generation, index, writtenAt, pieceOf(index)]);
+        }
+      } catch (error) {
+        // a piece of a session that is not there (deleted before or while it wrote) fails its foreign key
+        const [found] = await this.query(operation, 'SELECT 1 AS found FROM toolmux_sessions WHERE id = $1', [
+          sessionId,
+        ]);
+        throw found === undefined ? sessionNotFoundError(sessionId) : error;
       }
     }
     const client = await this.pool.connect().catch((error: unknown) => {
@@ -776,7 +784,10 @@ export class PostgresStore implements Store {
       // write committed before. One statement alone would not: writes at once each saw the others'
       // rows not yet there, and all went in (16 writes of 20 MB under the 64 MB quota).
       await query('BEGIN');
-      await query('SELECT 1 FROM toolmux_sessions WHERE id = $1 FOR UPDATE', [sessionId]);
+      const locked = await query('SELECT 1 FROM toolmux_sessions WHERE id = $1 FOR UPDATE', [sessionId]);
+      // a session deleted before or while its file is written: SESSION_NOT_FOUND, not the foreign
+      // key's failure (a STORE_ERROR, a server fault)
+      if (locked.rowCount === 0) throw sessionNotFoundError(sessionId);
       const last = pieces.count - 1;
       if (last >= 0) await query(insertPiece, [sessionId, generation, last, writtenAt, pieceOf(last)]);
       // a path counts its UTF-8 bytes (files of nothing under long paths are not free)
@@ -816,7 +827,9 @@ export class PostgresStore implements Store {
       // the connection is discarded, which ends the transaction: no ROLLBACK, which a connection that
       // went silent would not answer either
       client.release(true);
-      throw this.failure(operation, error);
+      throw ToolMuxError.isInstance(error) && error.code === 'SESSION_NOT_FOUND'
+        ? error
+        : this.failure(operation, error);
     }
     if (switched.total === undefined && pieces.count > 1) {
       await this.query(

@@ -307,6 +307,8 @@ function accountUpdate(
   return { sql, params };
 }
 
+/** `putWorkbenchFile` found no session to write the file of (deleted before or while it wrote). */
+const SESSION_GONE = Symbol('session gone');
 /** `putWorkbenchFile` has finished this turn's pieces, not yet the file. */
 const MORE_PIECES = Symbol('more pieces');
 
@@ -325,6 +327,7 @@ function rollBack(database: DatabaseSync): void {
 /** The statements of workbench files, prepared on first use. */
 function prepareFileStatements(database: DatabaseSync) {
   return {
+    sessionExists: database.prepare('SELECT 1 AS found FROM toolmux_sessions WHERE id = ?'),
     otherFilesBytes: database.prepare(
       'SELECT COALESCE(SUM(size + length(CAST(path AS BLOB))), 0) AS total FROM toolmux_workbench_files WHERE session_id = ? AND path <> ?',
     ),
@@ -716,6 +719,13 @@ export class SqliteStore implements Store {
       const outcome = await this.write(operation, () => {
         this.database.exec('BEGIN IMMEDIATE');
         try {
+          // a session deleted before or while its file is written: SESSION_NOT_FOUND below, not the
+          // foreign key's failure (a STORE_ERROR, a server fault)
+          if (statements.sessionExists.get(sessionId) === undefined) {
+            this.database.exec('ROLLBACK');
+            written = committed;
+            return SESSION_GONE;
+          }
           let chars = 0;
           while (written < pieces.count) {
             const piece = pieces.piece(written);
@@ -749,6 +759,7 @@ export class SqliteStore implements Store {
         await slice.pause();
         continue;
       }
+      if (outcome === SESSION_GONE) throw sessionNotFoundError(sessionId);
       const { total, old } = outcome;
       if (total === undefined) {
         if (committed > 0) await this.#deletePieces(sessionId, generation, slice);

@@ -78,7 +78,7 @@ export function configVersionConflictError(
     code: 'SESSION_VERSION_CONFLICT',
     message:
       `Session "${id}" was updated by someone else: expected config version ${expectedVersion}, ` +
-      `found ${currentVersion}. Reload the session with use() and retry the update.`,
+      `found ${currentVersion}. Read the session again with ${apiRef('use', { sessionId: id })} and retry the update on what it holds now.`,
     details: { sessionId: id, expectedVersion, currentVersion },
   });
 }

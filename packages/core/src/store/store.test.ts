@@ -530,7 +530,7 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open, openEmptie
           store.updateSession(record.id, { config: { v: 'lost' }, metadata: {}, expectedVersion: 1 }),
           'SESSION_VERSION_CONFLICT',
         );
-        expect(error.message).toMatch(/use\(\)/);
+        expect(error.message).toContain(`Read the session again with use("${record.id}")`);
         expect(error.details).toEqual({ sessionId: record.id, expectedVersion: 1, currentVersion: 2 });
         expect(await store.getSession(record.id)).toEqual(updated);
       });
@@ -963,6 +963,24 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open, openEmptie
         expect(await store.putWorkbenchFile!(file('é'.repeat(300), 400), 1_000)).toBe(1_000);
         expect(await store.putWorkbenchFile!(file('é'.repeat(300), 401), 1_000)).toBeUndefined();
         expect((await store.getWorkbenchFile!(sessionId, 'é'.repeat(300)))?.size).toBe(400);
+      });
+
+      it('of a session that is not there (deleted before or while a cell wrote) are SESSION_NOT_FOUND, nothing stored', async () => {
+        const { id: sessionId } = session();
+        // one piece, and a file of several pieces (written before the last piece's transaction)
+        for (const size of [10, 3 * 1024 * 1024]) {
+          const refused = await store.putWorkbenchFile!(
+            { sessionId, path: `gone-${size}`, content: 'x'.repeat(size), size, updatedAt: new Date() },
+            64 * 1024 * 1024,
+          ).then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+          // on the code before: STORE_ERROR, the foreign key's failure (a 5xx)
+          expect((refused as { code?: string }).code, String(refused)).toBe('SESSION_NOT_FOUND');
+          expect((refused as Error).message).toContain(sessionId);
+          expect(await store.listWorkbenchFiles!(sessionId)).toEqual([]);
+        }
       });
     });
 

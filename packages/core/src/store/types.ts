@@ -21,8 +21,9 @@ export interface Store {
    * then exceed `quotaBytes`; returns the session's total after the write, or `undefined` when over
    * quota (nothing written). A file counts its `size` plus its path's length in UTF-8 bytes, and
    * writes of one session at once are checked one after the other (none sees the quota free of
-   * another that is being written). Optional for stores of your own (the workbench has no files
-   * without it).
+   * another that is being written). Throws `ToolMuxError` `SESSION_NOT_FOUND` when the session is not
+   * there (deleted before or while the file was written), writing nothing. Optional for stores of
+   * your own (the workbench has no files without it).
    */
   putWorkbenchFile?(file: WorkbenchFileWrite, quotaBytes: number): Promise<number | undefined>;
   getWorkbenchFile?(sessionId: string, path: string): Promise<WorkbenchFileRecord | undefined>;
