@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
 import { ToolMuxError } from '../errors.js';
 import type { ConnectionRequestKind } from '../store/types.js';
-import { wholeNumberOf } from '../util/whole-number.js';
+import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
 import { authConfigRefusedIn } from './oauth.js';
 import type { ConnectionRequestStatus, ConnectionResult } from './types.js';
 
@@ -13,9 +13,6 @@ const MAX_POLL_MS = 1_000;
 /** @default 60 seconds */
 export const DEFAULT_WAIT_MS = 60_000;
 
-/** The longest a Node.js timer waits. */
-const MAX_WAIT_MS = 2_147_483_647;
-
 /** `waitForConnection`'s timeout: the default for nothing, else a whole number of milliseconds in bounds. */
 function waitTimeoutOf(value: unknown): number {
   if (value === undefined) return DEFAULT_WAIT_MS;
@@ -24,7 +21,7 @@ function waitTimeoutOf(value: unknown): number {
     code: 'INVALID_REQUEST',
     unit: 'milliseconds',
     min: 0,
-    max: MAX_WAIT_MS,
+    max: MAX_TIMER_MS,
     purpose: 'how long to wait for the user to connect; 0 looks once',
     leaveOut: `Leave it out for ${DEFAULT_WAIT_MS}.`,
   });

@@ -14,7 +14,7 @@ import { JsonShapeWalk, jsonTextSliced, parseJsonSliced, SLICED_PARSE_FROM } fro
 import type { Logger } from '../util/logger.js';
 import { MAX_LOG_PAYLOAD_BYTES, maskSecrets, redactForLog, truncateUtf8 } from '../util/redact.js';
 import { WorkSlice, yieldToEventLoop } from '../util/slices.js';
-import { shownValue, textProblem } from '../util/stored-text.js';
+import { leadingText, shownValue, textProblem } from '../util/stored-text.js';
 import type { CallInFlight, CallsInFlight } from './calls-in-flight.js';
 import type { ExecutionLogWriter } from './log-writer.js';
 import type { ToolResult } from './result.js';
@@ -631,10 +631,7 @@ function isCallFailure(error: unknown): error is ToolCallFailure {
 
 /** `text` cut to {@link MAX_THROWN_MESSAGE_CHARS} (never inside a surrogate pair), naming `length`. */
 function cutMessage(text: string, length: number): string {
-  let end = Math.min(text.length, MAX_THROWN_MESSAGE_CHARS);
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end--;
-  return `${text.slice(0, end)}… (cut: the message had ${length} characters)`;
+  return `${leadingText(text, MAX_THROWN_MESSAGE_CHARS)}… (cut: the message had ${length} characters)`;
 }
 
 async function runHandler(

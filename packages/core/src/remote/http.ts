@@ -4,7 +4,7 @@ import { settlesWithin } from '../util/abort.js';
 import { maskSecrets } from '../util/redact.js';
 import { byteSize, declaredByteLength, responseTextUpTo } from '../util/response-text.js';
 import { checkText, checkUserId } from '../util/stored-text.js';
-import { wholeNumberOf } from '../util/whole-number.js';
+import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
 
 type Query = Record<string, string | number | boolean | string[] | undefined>;
 
@@ -29,7 +29,7 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 600_000;
  * longer one was a timer of 1 ms (Node.js says so in a TimeoutOverflowWarning), which stopped every
  * request at once.
  */
-export const MAX_REQUEST_TIMEOUT_MS = 2_147_483_647;
+export const MAX_REQUEST_TIMEOUT_MS = MAX_TIMER_MS;
 
 /** A remote ToolMux's `requestTimeoutMs` (undefined: the default), checked. */
 export function requestTimeoutOf(option: unknown): number {

@@ -1,6 +1,7 @@
 import type { Client, Pool, QueryConfig, QueryResultRow } from 'pg';
 import { ToolMuxError } from '../errors.js';
 import { newId } from '../util/ids.js';
+import { MAX_TIMER_MS } from '../util/whole-number.js';
 import {
   type AppliedMigration,
   MIGRATIONS_TABLE_SQL,
@@ -129,9 +130,6 @@ const TIMEOUT_PARAMETERS = [
   { parameter: 'keepalives_idle', option: 'keepAliveIdleMs', unit: 'seconds' },
 ] as const;
 
-/** The longest wait a timer can hold (setTimeout fires at once past it). */
-const MAX_TIMEOUT_MS = 2_147_483_647;
-
 /** The query parameters of a connection string, as node-postgres reads them. */
 /**
  * In a transaction that connects an account (`except`) under `alias`: an account of the user and
@@ -166,9 +164,9 @@ function timeoutsOf(options: PostgresStoreOptions): PostgresTimeouts {
   for (const { parameter, option, unit } of TIMEOUT_PARAMETERS) {
     const given = options[option];
     if (given !== undefined) {
-      if (!Number.isInteger(given) || given < 1 || given > MAX_TIMEOUT_MS) {
+      if (!Number.isInteger(given) || given < 1 || given > MAX_TIMER_MS) {
         throw invalidOption(
-          `${option} must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}; got ${String(given)}.`,
+          `${option} must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}; got ${String(given)}.`,
         );
       }
       timeouts[option] = given;
@@ -179,7 +177,7 @@ function timeoutsOf(options: PostgresStoreOptions): PostgresTimeouts {
     const value = Number(text);
     const ms = unit === 'seconds' ? Math.round(value * 1000) : value;
     const whole = unit === 'seconds' || Number.isInteger(value);
-    if (text.trim() === '' || !Number.isFinite(value) || !whole || ms < 1 || ms > MAX_TIMEOUT_MS) {
+    if (text.trim() === '' || !Number.isFinite(value) || !whole || ms < 1 || ms > MAX_TIMER_MS) {
       throw invalidOption(
         `The store URL's ${parameter} must be a positive ${unit === 'seconds' ? 'number of seconds (e.g. 10 or 0.5)' : 'whole number of milliseconds (e.g. 30000)'}; got ${JSON.stringify(text)}.`,
       );

@@ -1,6 +1,9 @@
 import { ToolMuxError } from '../errors.js';
 import { shownValue } from './stored-text.js';
 
+/** The longest a Node.js timer waits (ms, about 24.8 days): the bound of every timeout option. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** What a whole-number option (a timeout, a size) may be, and how its refusal reads. */
 export interface WholeNumberRule {
   /** The option as the user writes it: `oauthRequestTimeoutMs`. */
