@@ -1,3 +1,3 @@
 import { packageTestConfig } from '../../vitest.shared.js';
 
-export default packageTestConfig('core', { minWorkers: 2 });
+export default packageTestConfig('core');
