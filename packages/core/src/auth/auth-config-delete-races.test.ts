@@ -78,6 +78,45 @@ describe.each(backends)(
         expect((await other.connectedAccounts.list({ userIds: ['ada'] })).items).toEqual([]);
       });
 
+      it("connectedAccounts.create() refused as its config is deleted leaves an expired account's alias with it", async () => {
+        const other = setup();
+        const kept = await other.authConfigs.create('gmail', { type: 'api_key' });
+        const expired = await other.connectedAccounts.create(
+          'ada',
+          kept.id,
+          { apiKey: 'key-1' },
+          { alias: 'work' },
+        );
+        await database.exec(
+          `UPDATE toolmux_connected_accounts SET status = 'EXPIRED' WHERE id = '${expired.id}'`,
+        );
+        const config = await other.authConfigs.create('gmail', { type: 'api_key' });
+        const mux = setup(
+          await pausingStore('insertConnectedAccount', () => other.authConfigs.delete(config.id)),
+        );
+        await rejection(
+          mux.connectedAccounts.create('ada', config.id, { apiKey: 'key-1' }, { alias: 'work' }),
+          'AUTH_CONFIG_NOT_FOUND',
+        );
+        // on the code before: alias null, taken before the insert that was then refused
+        expect(await other.connectedAccounts.get(expired.id)).toMatchObject({
+          status: 'EXPIRED',
+          alias: 'work',
+        });
+        // a create that is made takes it
+        const made = await mux.connectedAccounts.create(
+          'ada',
+          kept.id,
+          { apiKey: 'key-1' },
+          { alias: 'work' },
+        );
+        expect(made.alias).toBe('work');
+        expect(await other.connectedAccounts.get(expired.id)).toMatchObject({
+          status: 'EXPIRED',
+          alias: null,
+        });
+      });
+
       it('a connection request started as its config is deleted is AUTH_CONFIG_NOT_FOUND and keeps nothing', async () => {
         const other = setup();
         const config = await other.authConfigs.create('gmail', { type: 'api_key' });

@@ -152,9 +152,37 @@ export class ConnectedAccounts {
       });
     }
     const record = this.fieldsAccount(userId, config, credentials, alias);
-    if (alias !== undefined) await this.freeAlias(userId, config.toolkit, alias);
-    await claimingAlias(alias, config.toolkit, () => this.#records.store.insertConnectedAccount(record));
+    // The store takes the alias from an account no call can use in the insert's transaction: a refused
+    // insert (the config deleted meanwhile, say) leaves it there. Freeing it first and then inserting
+    // took it from an EXPIRED account even when no account was made.
+    await this.takingAlias(userId, config.toolkit, alias, () =>
+      this.#records.store.insertConnectedAccount(record),
+    );
     return publicAccount(record);
+  }
+
+  /**
+   * Runs `write`, a store write that makes an account with `alias` and takes the alias from an account
+   * no call can use in its own transaction (`insertConnectedAccount`, `completeConnectionRequest`), so
+   * that a refused write changes nothing. ALIAS_TAKEN naming the holder when an ACTIVE or INACTIVE
+   * account has it, before anything is written.
+   */
+  async takingAlias<T>(
+    userId: string,
+    toolkit: string,
+    alias: string | null | undefined,
+    write: () => Promise<T>,
+  ): Promise<T> {
+    if (!alias) return write();
+    await this.checkAliasFree(userId, toolkit, alias);
+    try {
+      return await write();
+    } catch (error) {
+      if (!ToolMuxError.isInstance(error) || error.code !== 'ALIAS_TAKEN') throw error;
+      // a store of your own that does not take the alias itself: let it go here, then once more
+      await this.freeAlias(userId, toolkit, alias);
+      return claimingAlias(alias, toolkit, write);
+    }
   }
 
   /**

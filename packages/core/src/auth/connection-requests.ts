@@ -7,7 +7,7 @@ import type { AuthConfigRecord, ConnectionRequestRecord, Store } from '../store/
 import { lookupId, notFound } from '../util/arguments.js';
 import { newId } from '../util/ids.js';
 import { storableText } from '../util/stored-text.js';
-import { checkAlias, claimingAlias } from './aliases.js';
+import { checkAlias } from './aliases.js';
 import type { AuthConfigs } from './auth-configs.js';
 import { type AuthRecords, publicAccount } from './auth-records.js';
 import { accountLimitReached, type ConnectedAccounts } from './connected-accounts.js';
@@ -390,7 +390,6 @@ export class ConnectionRequests {
     const store = this.#records.store;
     // Nothing is written before the store completes the request: it takes the alias from an account
     // no call can use in the same transaction, so a refusal (the limit, a closed request) leaves it.
-    if (record.alias) await this.#accounts.checkAliasFree(record.userId, record.toolkit, record.alias);
     const completeOnce = () =>
       store.completeConnectionRequest(record.id, account, new Date()).catch((error: unknown) => {
         // the user reached the limit since the request started (other requests completed meanwhile)
@@ -405,15 +404,12 @@ export class ConnectionRequests {
         }
         throw error;
       });
-    let completed: boolean;
-    try {
-      completed = await completeOnce();
-    } catch (error) {
-      if (!record.alias || !ToolMuxError.isInstance(error) || error.code !== 'ALIAS_TAKEN') throw error;
-      // a store of your own that does not take the alias itself: let it go here, then once more
-      await this.#accounts.freeAlias(record.userId, record.toolkit, record.alias);
-      completed = await claimingAlias(record.alias, record.toolkit, completeOnce);
-    }
+    const completed = await this.#accounts.takingAlias(
+      record.userId,
+      record.toolkit,
+      record.alias,
+      completeOnce,
+    );
     if (completed) {
       return publicAccount(account);
     }

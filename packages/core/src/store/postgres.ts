@@ -1225,14 +1225,34 @@ export class PostgresStore implements Store {
    * {@link PostgresStore.deleteAuthConfig}).
    */
   async insertConnectedAccount(record: ConnectedAccountRecord): Promise<void> {
-    const rows = await this.query(
-      'insert a connected account',
-      `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) ` +
-        'SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 ' +
-        'FROM toolmux_auth_configs WHERE id = $4 FOR SHARE RETURNING id',
-      accountValues(record),
-    );
-    if (rows.length === 0) throw authConfigGoneError(record.authConfigId);
+    const { alias } = record;
+    const inserted = alias
+      ? await this.transaction('insert a connected account', async (query) => {
+          // the config first, as every writer through it (see deleteAuthConfig); then the alias is
+          // taken from an account no call can use, in the insert's transaction: a refused insert
+          // (the config gone, the alias held by an ACTIVE account) leaves it with its holder
+          const config = await query('SELECT 1 FROM toolmux_auth_configs WHERE id = $1 FOR SHARE', [
+            record.authConfigId,
+          ]);
+          if (config.length === 0) return false;
+          await releaseAlias(query, record.userId, record.toolkit, alias, record.id);
+          await query(
+            `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) ` +
+              'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)',
+            accountValues(record),
+          );
+          return true;
+        })
+      : (
+          await this.query(
+            'insert a connected account',
+            `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) ` +
+              'SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 ' +
+              'FROM toolmux_auth_configs WHERE id = $4 FOR SHARE RETURNING id',
+            accountValues(record),
+          )
+        ).length > 0;
+    if (!inserted) throw authConfigGoneError(record.authConfigId);
   }
 
   async getConnectedAccount(id: string): Promise<ConnectedAccountRecord | undefined> {

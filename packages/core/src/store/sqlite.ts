@@ -1232,10 +1232,21 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * With an alias, one transaction (BEGIN IMMEDIATE): the config is checked, the alias taken from an
+   * account no call can use, and the account inserted, or nothing is written (the holder keeps it).
+   */
   async insertConnectedAccount(record: ConnectedAccountRecord): Promise<void> {
-    if (!(await this.write('insert a connected account', () => this.insertAccount(record)))) {
-      throw authConfigGoneError(record.authConfigId);
-    }
+    const { alias } = record;
+    const inserted = alias
+      ? await this.transaction('insert a connected account', () => {
+          const statements = this.prepared();
+          if (statements.authConfigExists.get(record.authConfigId) === undefined) return false;
+          statements.releaseAlias.run(Date.now(), record.userId, record.toolkit, alias, record.id);
+          return this.insertAccount(record);
+        })
+      : await this.write('insert a connected account', () => this.insertAccount(record));
+    if (!inserted) throw authConfigGoneError(record.authConfigId);
   }
 
   async getConnectedAccount(id: string): Promise<ConnectedAccountRecord | undefined> {

@@ -1038,6 +1038,30 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open, openEmptie
         expect(await store.getConnectionRequest(request.id)).toEqual(request);
       });
 
+      it('take an alias from an account no call can use in the insert, and only when the insert is made', async () => {
+        const expired = account({ alias: 'work', status: 'EXPIRED' });
+        const active = account({ alias: 'home' });
+        await store.insertConnectedAccount(expired);
+        await store.insertConnectedAccount(active);
+        // refused (the config gone, the id taken, the alias held by an ACTIVE account): nothing changes
+        await rejection(
+          store.insertConnectedAccount(account({ alias: 'work', authConfigId: 'ac_gone' })),
+          'AUTH_CONFIG_NOT_FOUND',
+        );
+        await rejection(
+          store.insertConnectedAccount(account({ id: active.id, alias: 'work' })),
+          'STORE_ERROR',
+        );
+        await rejection(store.insertConnectedAccount(account({ alias: 'home' })), 'ALIAS_TAKEN');
+        expect(await store.getConnectedAccount(expired.id)).toEqual(expired);
+        expect(await store.getConnectedAccount(active.id)).toEqual(active);
+        // made: the expired account lets go of it in the same step
+        const next = account({ alias: 'work' });
+        await store.insertConnectedAccount(next);
+        expect(await store.getConnectedAccount(next.id)).toEqual(next);
+        expect(await store.getConnectedAccount(expired.id)).toMatchObject({ alias: null, version: 2 });
+      });
+
       it('list by any of several users, toolkits, statuses and auth configs, in pages', async () => {
         const records = [
           account({ userId: 'alice', toolkit: 'github', status: 'ACTIVE', authConfigId: 'ac_1' }),

@@ -126,7 +126,11 @@ export interface Store {
 
   /**
    * Inserts the account only while its auth config exists (atomically with `deleteAuthConfig`);
-   * otherwise throws `ToolMuxError` `AUTH_CONFIG_NOT_FOUND` and writes nothing.
+   * otherwise throws `ToolMuxError` `AUTH_CONFIG_NOT_FOUND` and writes nothing. A `record.alias` held
+   * by another account of the user and toolkit that no call can use (INITIATED, FAILED, EXPIRED,
+   * REVOKED) is taken from it (alias null, version + 1) in the same transaction, as in
+   * `completeConnectionRequest`; held by an ACTIVE or INACTIVE one, throws `ALIAS_TAKEN`. Refused for
+   * any reason, nothing is written: the holder keeps the alias.
    */
   insertConnectedAccount(record: ConnectedAccountRecord): Promise<void>;
   getConnectedAccount(id: string): Promise<ConnectedAccountRecord | undefined>;
