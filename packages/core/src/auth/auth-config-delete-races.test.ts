@@ -1,7 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/types.js';
 import { databaseBackends, databasePerTest, quiet, rejection } from '../test/auth-fixtures.js';
+import {
+  octoToolkit,
+  startTestOAuthServerWithCallback,
+  type TestOAuthServerWithCallback,
+} from '../test/oauth-server.js';
 import { createGmailLikeToolkit } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
 
@@ -15,18 +20,47 @@ import { ToolMux } from '../toolmux.js';
 const secretKey = Buffer.alloc(32, 7).toString('base64');
 const backends = await databaseBackends();
 
+/** A real authorization server (oidc-provider) with token revocation, and the callback server in front. */
+let oauthServer: TestOAuthServerWithCallback;
+beforeAll(async () => {
+  oauthServer = await startTestOAuthServerWithCallback();
+});
+afterAll(() => oauthServer.close());
+
+/** A fetch that records the tokens the authorization server's token endpoint answers. */
+function recordingTokens(issued: { accessTokens: string[]; refreshTokens: string[] }): typeof fetch {
+  return async (input, init) => {
+    const response = await fetch(input, init);
+    if (String(input instanceof Request ? input.url : input) === oauthServer.tokenUrl) {
+      const json = (await response.clone().json()) as { access_token?: string; refresh_token?: string };
+      if (json.access_token) issued.accessTokens.push(json.access_token);
+      if (json.refresh_token) issued.refreshTokens.push(json.refresh_token);
+    }
+    return response;
+  };
+}
+
 describe.each(backends)(
   'an auth config deleted while accounts are made through it, on $name',
   ({ skipReason, open }) => {
     describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'races', () => {
-      const { database, opened } = databasePerTest(open);
+      const { database, opened } = databasePerTest(open, {
+        afterClose: () => {
+          oauthServer.current = undefined;
+        },
+      });
 
-      function setup(store: string | Store = database.spec): ToolMux {
+      function setup(store: string | Store = database.spec, options: { fetch?: typeof fetch } = {}): ToolMux {
         const mux = new ToolMux({
-          toolkits: [createGmailLikeToolkit({ 'key-1': 'ada@example.com' }).toolkit],
+          toolkits: [
+            createGmailLikeToolkit({ 'key-1': 'ada@example.com' }).toolkit,
+            octoToolkit(oauthServer).toolkit,
+          ],
           store,
           logger: quiet,
           secretKey,
+          oauthRedirectUri: oauthServer.redirectUri,
+          ...options,
         });
         opened.push(mux);
         return mux;
@@ -48,11 +82,11 @@ describe.each(backends)(
        * toolmux read the auth config and before it wrote what it made from it.
        */
       async function pausingStore(
-        method: 'insertConnectedAccount' | 'insertConnectionRequest',
+        method: 'insertConnectedAccount' | 'insertConnectionRequest' | 'deleteAuthConfig',
         before: () => Promise<void>,
       ): Promise<Store> {
         const store = await openStore(database.spec);
-        const write = store[method].bind(store) as (record: never) => Promise<void>;
+        const write = store[method].bind(store) as (record: never) => Promise<unknown>;
         let pending: (() => Promise<void>) | undefined = before;
         store[method] = (async (record: never) => {
           const hook = pending;
@@ -115,6 +149,43 @@ describe.each(backends)(
           status: 'EXPIRED',
           alias: null,
         });
+      });
+
+      it('an OAuth connection completed after the deletion took its accounts and before the config went has its tokens revoked', async () => {
+        const issued = { accessTokens: [] as string[], refreshTokens: [] as string[] };
+        const connecting = setup(database.spec, { fetch: recordingTokens(issued) });
+        oauthServer.current = connecting;
+        const config = await connecting.authConfigs.create('octo', {
+          type: 'oauth2',
+          clientId: oauthServer.clientId,
+          clientSecret: oauthServer.clientSecret,
+        });
+        let connected: string | undefined;
+        // the deleting instance deleted every account of the config (none yet); the user connects now,
+        // through the other instance: the code is traded and the tokens stored before the config goes
+        const deleting = setup(
+          await pausingStore('deleteAuthConfig', async () => {
+            const request = await connecting.connectedAccounts.link('ada', config.id, {
+              callbackUrl: 'http://localhost:3000/connected',
+            });
+            const callback = await oauthServer.signIn(request.redirectUrl);
+            const response = await fetch(callback, { redirect: 'manual' });
+            expect(new URL(response.headers.get('location')!).searchParams.get('status')).toBe('success');
+            connected = request.connectedAccountId!;
+          }),
+        );
+        await deleting.authConfigs.delete(config.id);
+        await rejection(connecting.connectedAccounts.get(connected!), 'CONNECTED_ACCOUNT_NOT_FOUND');
+        expect(await orphans()).toBe(0);
+        expect(issued.accessTokens).toHaveLength(1);
+        expect(issued.refreshTokens).toHaveLength(1);
+        // revoked at the provider (RFC 7009); on the code before, both were deleted here and stayed live
+        expect(await oauthServer.provider.AccessToken.find(issued.accessTokens[0]!)).toBeUndefined();
+        expect(await oauthServer.provider.RefreshToken.find(issued.refreshTokens[0]!)).toBeUndefined();
+        const userinfo = await fetch(oauthServer.userinfoUrl, {
+          headers: { authorization: `Bearer ${issued.accessTokens[0]}` },
+        });
+        expect(userinfo.status).toBe(401);
       });
 
       it('a connection request started as its config is deleted is AUTH_CONFIG_NOT_FOUND and keeps nothing', async () => {

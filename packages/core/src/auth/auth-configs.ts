@@ -288,7 +288,10 @@ export class AuthConfigs {
    * the toolkit has a revocation endpoint). An OAuth config's accounts go one by one as
    * `connectedAccounts.delete()` deletes them, each only as it was when its tokens were revoked: a
    * token refresh that stored new tokens meanwhile has those revoked too (revoking what was read and
-   * then deleting the rows with the config left them live at the provider).
+   * then deleting the rows with the config left them live at the provider). An account connected
+   * through the config after it listed them (an OAuth callback landing just then) goes with the config,
+   * and the store answers it: its tokens are revoked then (they used to stay live at the provider).
+   * One connected after the config went finds its account gone, and the callback revokes its tokens.
    */
   async delete(id: string): Promise<void> {
     const config = await this.#records.authConfig(id);
@@ -305,7 +308,11 @@ export class AuthConfigs {
         cursor = page.nextCursor;
       }
     }
-    await store.deleteAuthConfig(id);
+    // the client as it is now (updated since it was read: its tokens are revoked with the new one)
+    const client = (await store.getAuthConfig(id)) ?? config;
+    const deleted = await store.deleteAuthConfig(id);
+    if (client.type !== 'oauth2' || !Array.isArray(deleted)) return;
+    for (const account of deleted) await this.#accounts.revokeTokens(account, client);
   }
 
   /**

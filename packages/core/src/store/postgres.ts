@@ -1203,19 +1203,22 @@ export class PostgresStore implements Store {
    * of its row until it commits (see {@link PostgresStore.insertConnectedAccount}), so the deletion
    * either waits for it and deletes what it made, or goes first and the insert finds no config. One
    * statement alone deleted the accounts it saw when it began: accounts made through the config at
-   * that moment outlived it.
+   * that moment outlived it. The accounts' DELETE returns them (under READ COMMITTED, as an OAuth
+   * callback that wrote its tokens just before left them): those holding credentials are answered, so
+   * that their tokens are revoked.
    */
-  async deleteAuthConfig(id: string): Promise<boolean> {
+  async deleteAuthConfig(id: string): Promise<false | ConnectedAccountRecord[]> {
     return this.transaction('delete an auth config', async (query) => {
       const locked = await query('SELECT 1 FROM toolmux_auth_configs WHERE id = $1 FOR UPDATE', [id]);
       if (locked.length === 0) return false;
-      const rows = await query(
+      // the accounts that went holding credentials are answered: their tokens are revoked
+      const accounts = await query(
         'WITH requests AS (DELETE FROM toolmux_connection_requests WHERE auth_config_id = $1), ' +
-          'accounts AS (DELETE FROM toolmux_connected_accounts WHERE auth_config_id = $1) ' +
-          'DELETE FROM toolmux_auth_configs WHERE id = $1 RETURNING id',
+          'config AS (DELETE FROM toolmux_auth_configs WHERE id = $1) ' +
+          `DELETE FROM toolmux_connected_accounts WHERE auth_config_id = $1 RETURNING ${ACCOUNT_COLUMNS}`,
         [id],
       );
-      return rows.length > 0;
+      return accounts.map(toAccount).filter((account) => account.secret !== null);
     });
   }
 

@@ -212,8 +212,9 @@ function prepareStatements(database: DatabaseSync) {
     ),
     getAuthConfig: database.prepare(`SELECT ${AUTH_CONFIG_COLUMNS} FROM toolmux_auth_configs WHERE id = ?`),
     deleteAuthConfig: database.prepare('DELETE FROM toolmux_auth_configs WHERE id = ?'),
+    // what went holding credentials: their tokens are revoked (see Store.deleteAuthConfig)
     deleteAccountsOfConfig: database.prepare(
-      'DELETE FROM toolmux_connected_accounts WHERE auth_config_id = ?',
+      `DELETE FROM toolmux_connected_accounts WHERE auth_config_id = ? RETURNING ${ACCOUNT_COLUMNS}`,
     ),
     deleteRequestsOfConfig: database.prepare(
       'DELETE FROM toolmux_connection_requests WHERE auth_config_id = ?',
@@ -1223,13 +1224,15 @@ export class SqliteStore implements Store {
     return row === undefined ? undefined : toAuthConfig(row);
   }
 
-  async deleteAuthConfig(id: string): Promise<boolean> {
-    return this.transaction('delete an auth config', () => {
+  async deleteAuthConfig(id: string): Promise<false | ConnectedAccountRecord[]> {
+    const deleted = await this.transaction('delete an auth config', () => {
       const statements = this.prepared();
       statements.deleteRequestsOfConfig.run(id);
-      statements.deleteAccountsOfConfig.run(id);
-      return statements.deleteAuthConfig.run(id).changes > 0;
+      const accounts = statements.deleteAccountsOfConfig.all(id);
+      return statements.deleteAuthConfig.run(id).changes > 0 && accounts;
     });
+    if (deleted === false) return false;
+    return deleted.map(toAccount).filter((account) => account.secret !== null);
   }
 
   /**

@@ -918,13 +918,18 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open, openEmptie
         await store.insertAuthConfig(kept);
         const gone = account({ authConfigId: config.id });
         const stays = account({ authConfigId: kept.id });
+        // an attempt not connected yet holds no tokens
+        const attempt = account({ authConfigId: config.id, status: 'INITIATED', secret: null });
         await store.insertConnectedAccount(gone);
         await store.insertConnectedAccount(stays);
+        await store.insertConnectedAccount(attempt);
         const request = connectionRequest({ authConfigId: config.id, connectedAccountId: gone.id });
         await store.insertConnectionRequest(request);
         const pendingFields = fieldsRequest({ authConfigId: config.id });
         await store.insertConnectionRequest(pendingFields);
-        expect(await store.deleteAuthConfig(config.id)).toBe(true);
+        // the accounts that went holding credentials, as they were (their tokens are revoked then)
+        expect(await store.deleteAuthConfig(config.id)).toEqual([gone]);
+        expect(await store.getConnectedAccount(attempt.id)).toBeUndefined();
         expect(await store.getConnectionRequest(pendingFields.id)).toBeUndefined();
         expect(await store.deleteAuthConfig(config.id)).toBe(false);
         expect(await store.getAuthConfig(config.id)).toBeUndefined();

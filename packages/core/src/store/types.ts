@@ -120,9 +120,13 @@ export interface Store {
   /**
    * Deletes the config with its connected accounts and connection requests; false for an unknown id.
    * Accounts and requests inserted through the config at the same moment (by any process sharing the
-   * database) go with it: none outlives it.
+   * database) go with it: none outlives it. Answers the accounts it deleted that held credentials
+   * (`secret` not null), as they were when they went: `authConfigs.delete()` deletes the accounts one by
+   * one first, revoking their tokens, and revokes these too (an account connected through the config
+   * after it listed them). A store of your own may answer `true`: such accounts' tokens then stay
+   * live at the provider.
    */
-  deleteAuthConfig(id: string): Promise<boolean>;
+  deleteAuthConfig(id: string): Promise<boolean | ConnectedAccountRecord[]>;
 
   /**
    * Inserts the account only while its auth config exists (atomically with `deleteAuthConfig`);
