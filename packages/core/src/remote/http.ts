@@ -1,10 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage, isToolMuxErrorCode, ToolMuxError } from '../errors.js';
+import { errorMessage, isToolMuxErrorCode, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
 import { settlesWithin } from '../util/abort.js';
+import { parsedJsonDepthExceeds } from '../util/json-depth.js';
 import { maskSecrets } from '../util/redact.js';
 import { byteSize, declaredByteLength, responseTextUpTo } from '../util/response-text.js';
-import { checkText, checkUserId } from '../util/stored-text.js';
+import { checkText, checkUserId, shownValue } from '../util/stored-text.js';
 import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
+import { MAX_REMOTE_CURSOR_LENGTH, MAX_REMOTE_JSON_DEPTH } from './wire.js';
 
 type Query = Record<string, string | number | boolean | string[] | undefined>;
 
@@ -198,7 +200,13 @@ export class RemoteApi {
         if (typeof item !== 'string') continue;
         if (key === 'user_id' || key === 'user_ids')
           checkUserId(item, key === 'user_id' ? 'userId' : 'userIds[]');
-        else checkText(item, { field: key, code: 'INVALID_REQUEST', maxLength: 8192, allowEmpty: true });
+        else
+          checkText(item, {
+            field: key,
+            code: 'INVALID_REQUEST',
+            maxLength: MAX_REMOTE_CURSOR_LENGTH,
+            allowEmpty: true,
+          });
       }
       url.searchParams.set(key, Array.isArray(value) ? value.join(',') : String(value));
     }
@@ -381,18 +389,15 @@ export class RemoteApi {
     // every answer of the toolmux API is a JSON object
     const object = typeof json === 'object' && json !== null && !Array.isArray(json);
     if (response.ok && object) return json as T;
-    const error = object
-      ? (json as { error?: { code?: unknown; message?: unknown; details?: unknown } }).error
-      : undefined;
-    if (error && isToolMuxErrorCode(error.code) && typeof error.message === 'string') {
+    const error = object ? (json as { error?: unknown }).error : undefined;
+    const problem = errorProblem(error);
+    if (problem === undefined) {
+      const { code, message, details } = error as ErrorWire;
       // as the server said it, less the API key should it echo the request's Authorization
       throw new ToolMuxError({
-        code: error.code,
-        message: this.#masked(error.message),
-        details:
-          error.details && typeof error.details === 'object'
-            ? this.#maskedDetails(error.details as Record<string, unknown>)
-            : undefined,
+        code,
+        message: this.#masked(message),
+        details: details === undefined ? undefined : this.#maskedDetails(details),
       });
     }
     throw new ToolMuxError({
@@ -400,10 +405,41 @@ export class RemoteApi {
       message:
         response.status >= 500 && !object
           ? `${answered} and ${json === undefined ? 'no JSON' : 'JSON that is not a toolmux error'} (a proxy's error page?): the toolmux server behind it may be down or restarting. Check that it runs, and that baseUrl is its address (the REST API is under /api/v1).`
-          : `${answered} and ${json === undefined ? 'no JSON' : object ? 'JSON that is not a toolmux error' : 'JSON that is not an object'}: is baseUrl a toolmux server (the REST API is under /api/v1)?`,
+          : `${answered} and ${json === undefined ? 'no JSON' : object ? `JSON that is not a toolmux error (${problem})` : 'JSON that is not an object'}: is baseUrl a toolmux server (the REST API is under /api/v1), of a version this SDK works with?`,
       details: { status: response.status },
     });
   }
+}
+
+/** The `error` of an error answer of the toolmux API. */
+interface ErrorWire {
+  code: ToolMuxErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Why `error` (the `error` of an answer) is not a toolmux error, or undefined when it is: its `code`
+ * one of this SDK's (the application branches on it), its `message` a string, its `details` absent or
+ * an object nested no deeper than a tool result may be. What a proxy or another API answers, or a
+ * server that sends something else, is then SERVER_UNREACHABLE naming the field, never an error whose
+ * code is an arbitrary string or whose details are an array.
+ */
+function errorProblem(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null || Array.isArray(error)) return 'no "error" object';
+  const { code, message, details } = error as Record<string, unknown>;
+  if (!isToolMuxErrorCode(code)) {
+    return typeof code === 'string'
+      ? `"error.code" is ${shownValue(code)}, not a code of this SDK's ToolMuxError: if the server is newer, update @toolmux/core to its version`
+      : `"error.code" is ${shownValue(code)}, not a string`;
+  }
+  if (typeof message !== 'string') return `"error.message" is ${shownValue(message)}, not a string`;
+  if (details === undefined) return undefined;
+  if (typeof details !== 'object' || details === null || Array.isArray(details))
+    return `"error.details" is ${shownValue(details)}, not an object`;
+  if (parsedJsonDepthExceeds(details, MAX_REMOTE_JSON_DEPTH))
+    return `"error.details" nests objects and arrays more than ${MAX_REMOTE_JSON_DEPTH} levels deep`;
+  return undefined;
 }
 
 /** A request body already written as JSON text (a large value the caller serialised a slice at a time). */

@@ -11,15 +11,15 @@ import type {
 } from '../auth/types.js';
 import type { JSONSchema, ToolAnnotations } from '../catalog/types.js';
 import type { NormalizedSessionConfig } from '../config/session-config.js';
-import type { ToolMuxErrorCode } from '../errors.js';
+import { TOOLMUX_ERROR_CODES, type ToolMuxErrorCode } from '../errors.js';
 import type { ToolResult } from '../execution/result.js';
 import type { SearchToolsResult } from '../meta-tools/meta-tools.js';
 import type { ToolSpec } from '../provider.js';
 import type { ExecutionLog, SessionToolkit } from '../session.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import type { SessionSummary, ToolkitInfo } from '../toolmux-types.js';
-import { jsonDepthExceeds } from '../util/json-depth.js';
-import { shownValue } from '../util/stored-text.js';
+import { parsedJsonDepthExceeds } from '../util/json-depth.js';
+import { MAX_ID_LENGTH, MAX_USER_ID_LENGTH, shownValue, textProblem } from '../util/stored-text.js';
 
 /**
  * The JSON of the REST API (snake_case, ISO dates) and its SDK objects (camelCase, Dates). The server
@@ -79,7 +79,7 @@ export interface ToolResultWire {
   successful: boolean;
   data: unknown;
   error: string | null;
-  code?: string;
+  code?: ToolMuxErrorCode;
   log_id: string;
 }
 
@@ -194,15 +194,19 @@ export type EnsureConnectedWire =
 
 // ---- the shapes of the answers, and the one check of them ----
 
-/** What a field of an answer holds: a JSON type, or a `date` (a string that `new Date()` reads). */
-type Kind = 'string' | 'boolean' | 'number' | 'object' | 'array' | 'date';
+/**
+ * What a field of an answer holds: a JSON type, a `date` (a string that `new Date()` reads), or a
+ * `count` (a whole number from 0: a total, a version, a size).
+ */
+type Kind = 'string' | 'boolean' | 'number' | 'object' | 'array' | 'date' | 'count';
 
 /**
  * How one field of an answer is checked: a {@link Kind} (`'string|null'`: null too), a {@link Shape}
  * (an object whose fields are checked in turn), {@link optional}, {@link nullable}, {@link listOf},
- * {@link recordOf} of one of them, or {@link oneOf} (a string of a set).
+ * {@link recordOf} of one of them, {@link oneOf} (a string of a set), {@link textUpTo} (an id, a
+ * cursor) or {@link nestedUpTo} (a tool's result or schema).
  */
-type Field = Kind | `${Kind}|null` | Shape | Rule;
+type Field = Kind | `${Kind}|null` | 'any' | Shape | Rule;
 
 /** The fields an object of an answer must have (others it may have are not read). */
 interface Shape {
@@ -211,10 +215,12 @@ interface Shape {
 
 class Rule {
   constructor(
-    readonly is: 'optional' | 'nullable' | 'list' | 'record' | 'oneOf',
+    readonly is: 'optional' | 'nullable' | 'list' | 'record' | 'oneOf' | 'text' | 'nested',
     readonly field: Field,
     /** `oneOf`: the values the SDK knows. */
     readonly values: readonly string[] = [],
+    /** `text`: the most characters; `nested`: the most levels of objects and arrays. */
+    readonly limit = 0,
   ) {}
 }
 
@@ -232,6 +238,19 @@ const recordOf = (value: Field): Rule => new Rule('record', value);
  * that polls until its timeout on a status it does not know).
  */
 const oneOf = <const V extends string>(...values: V[]): Rule => new Rule('oneOf', 'string', values);
+/**
+ * A string the SDK hands on and may be given back (an id, a cursor): at most `maxLength` characters,
+ * well-formed, no control characters; what the SDK's own checks of an id or a query take. One that is
+ * not fails the answer, naming the field, rather than a later call that sends it back failing as the
+ * caller's INVALID_REQUEST.
+ */
+const textUpTo = (maxLength: number): Rule => new Rule('text', 'string', [], maxLength);
+/**
+ * A value of `field` (any JSON when not given) that nests objects and arrays at most `maxDepth` levels,
+ * checked in the same walk as the rest of the answer.
+ */
+const nestedUpTo = (maxDepth: number, field?: Field): Rule =>
+  new Rule('nested', field ?? 'any', [], maxDepth);
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -252,6 +271,8 @@ function isKind(value: unknown, kind: Kind, orNull: boolean): boolean {
       return Array.isArray(value);
     case 'date':
       return typeof value === 'string' && !Number.isNaN(Date.parse(value));
+    case 'count':
+      return Number.isSafeInteger(value) && (value as number) >= 0;
   }
 }
 
@@ -276,11 +297,12 @@ function nameOf(field: Field): string {
   if (field instanceof Rule) {
     if (field.is === 'optional') return nameOf(field.field);
     if (field.is === 'nullable') return `${nameOf(field.field)} or null`;
-    if (field.is === 'oneOf') return 'string';
+    if (field.is === 'oneOf' || field.is === 'text') return 'string';
+    if (field.is === 'nested') return nameOf(field.field);
     return field.is === 'list' ? 'array' : 'object';
   }
   if (typeof field === 'object') return 'object';
-  return field.replace('|', ' or ');
+  return field.replace('count', 'whole number').replace('|', ' or ');
 }
 
 /** Where a check failed: the keys to the field (none for the value itself), and what it held. */
@@ -290,6 +312,10 @@ interface Problem {
   got: unknown;
   /** A {@link oneOf} field that holds a string: the values the SDK knows. */
   known?: readonly string[];
+  /** A {@link textUpTo} field: why its string is not one (`is 300 characters long, over …`). */
+  why?: string;
+  /** A {@link nestedUpTo} field: the levels it nests more than. */
+  deeperThan?: number;
 }
 
 /** The check of one field: undefined when `value` passes, else the first field of it that does not. */
@@ -308,9 +334,26 @@ function within(key: string | number, problem: Problem): Problem {
  * back).
  */
 function compile(field: Field): Check {
+  if (field === 'any') return () => undefined;
   const expected = nameOf(field);
   if (field instanceof Rule) {
     const inner = compile(field.field);
+    if (field.is === 'text') {
+      const rule = { maxLength: field.limit, allowEmpty: true };
+      return (value) => {
+        if (typeof value !== 'string') return failed(expected, value);
+        const why = textProblem(value, rule);
+        return why === undefined ? undefined : { path: [], expected, got: value, why };
+      };
+    }
+    if (field.is === 'nested') {
+      const maxDepth = field.limit;
+      return (value) =>
+        inner(value) ??
+        (parsedJsonDepthExceeds(value, maxDepth)
+          ? { path: [], expected, got: value, deeperThan: maxDepth }
+          : undefined);
+    }
     if (field.is === 'oneOf') {
       const known = new Set(field.values);
       return (value) => {
@@ -350,7 +393,7 @@ function compile(field: Field): Check {
     const keys = Object.keys(field);
     const checks = keys.map((key) => {
       const inner = field[key]!;
-      return typeof inner === 'string' ? leafOf(inner) : compile(inner);
+      return typeof inner === 'string' && inner !== 'any' ? leafOf(inner) : compile(inner);
     });
     return (value) => {
       if (!isObject(value)) return failed(expected, value);
@@ -397,10 +440,24 @@ function checker<W>(what: string, shape: Shape): (value: unknown) => W {
   return (value) => {
     const problem = check(value);
     if (problem === undefined) return value as W;
-    const { path, expected, got, known } = problem;
+    const { path, expected, got, known, why, deeperThan } = problem;
     if (known) {
+      const knows =
+        known.length <= MAX_VALUES_SHOWN
+          ? `it knows ${known.map((value) => JSON.stringify(value)).join(', ')}`
+          : `not one of the ${known.length} it knows`;
       throw new TypeError(
-        `${what} whose "${pathText(path)}" is ${shownValue(got)}, a value this SDK does not know (it knows ${known.map((value) => JSON.stringify(value)).join(', ')}): the server is likely newer than this @toolmux/core; update @toolmux/core to the server's version`,
+        `${what} whose "${pathText(path)}" is ${shownValue(got)}, a value this SDK does not know (${knows}): the server is likely newer than this @toolmux/core; update @toolmux/core to the server's version`,
+      );
+    }
+    if (why !== undefined) {
+      throw new TypeError(
+        `${what} whose "${pathText(path)}" ${shownValue(got)} ${why}, which a toolmux server never sends`,
+      );
+    }
+    if (deeperThan !== undefined) {
+      throw new TypeError(
+        `${what} whose "${pathText(path)}" nests objects and arrays more than ${deeperThan} levels deep, which a toolmux server never sends`,
       );
     }
     if (path.length === 0) {
@@ -412,13 +469,35 @@ function checker<W>(what: string, shape: Shape): (value: unknown) => W {
   };
 }
 
+/** A {@link oneOf} of more values than this (the error codes) is not listed in full by a message. */
+const MAX_VALUES_SHOWN = 8;
+
 /** Checks an answer against `shape`, then makes the SDK's object of it. */
 function reader<W, T>(what: string, shape: Shape, convert: (wire: W) => T): (wire: unknown) => T {
   const check = checker<W>(what, shape);
   return (wire) => convert(check(wire));
 }
 
-const ACCOUNT_CHOICE: Shape = { id: 'string', alias: 'string|null', is_default: 'boolean' };
+/**
+ * The deepest a tool result's `data`, a tool's schema or an error's `details` from the server may
+ * nest: far past what a toolmux server sends (a result or a schema nests at most 128 levels), and far
+ * below what makes `JSON.stringify` or a provider's walk of a schema overflow the stack (a broken or
+ * hostile server answering 200,000 nested arrays made every provider throw a RangeError as it handed
+ * the result on).
+ */
+export const MAX_REMOTE_JSON_DEPTH = 1024;
+
+/** The longest `next_cursor` taken: what the client sends back as a query value (http.ts). */
+export const MAX_REMOTE_CURSOR_LENGTH = 8192;
+
+/** An id of the server (`ses_…`, `log_…`, `ca_…`): what the SDK's check of an id it is given takes. */
+const ID = textUpTo(MAX_ID_LENGTH);
+const USER_ID = textUpTo(MAX_USER_ID_LENGTH);
+const CURSOR = optional(nullable(textUpTo(MAX_REMOTE_CURSOR_LENGTH)));
+/** Every code a ToolMuxError has (a tool result's `code`). */
+const ERROR_CODE = oneOf(...(Object.keys(TOOLMUX_ERROR_CODES) as ToolMuxErrorCode[]));
+
+const ACCOUNT_CHOICE: Shape = { id: ID, alias: 'string|null', is_default: 'boolean' };
 
 const SESSION_MCP: Shape = { url: 'string', headers: { Authorization: 'string' } };
 
@@ -445,12 +524,12 @@ const allListed: [
 void allListed;
 
 const CONNECTION_REQUEST: Shape = {
-  id: 'string',
+  id: ID,
   kind: 'string',
-  user_id: 'string',
+  user_id: USER_ID,
   toolkit: 'string',
-  auth_config_id: 'string',
-  connected_account_id: 'string|null',
+  auth_config_id: ID,
+  connected_account_id: nullable(ID),
   // `waitForConnection()` branches on it
   status: oneOf(...CONNECTION_REQUEST_STATUSES),
   callback_url: 'string',
@@ -463,22 +542,22 @@ const CONNECTION_REQUEST: Shape = {
  * SDK reads and their types. Fields absent from older servers are `optional`.
  */
 const SHAPES = {
-  page: { items: 'array', next_cursor: optional('string|null') },
-  countedPage: { items: 'array', next_cursor: optional('string|null'), total: 'number' },
+  page: { items: 'array', next_cursor: CURSOR },
+  countedPage: { items: 'array', next_cursor: CURSOR, total: 'count' },
   session: {
-    session_id: 'string',
-    user_id: 'string',
-    config_version: 'number',
+    session_id: ID,
+    user_id: USER_ID,
+    config_version: 'count',
     config: { customTools: listOf('string'), customToolkits: listOf('string') },
     metadata: recordOf('string'),
     mcp: SESSION_MCP,
   },
   sessionMcp: SESSION_MCP,
   sessionSummary: {
-    session_id: 'string',
-    user_id: 'string',
+    session_id: ID,
+    user_id: USER_ID,
     metadata: recordOf('string'),
-    config_version: 'number',
+    config_version: 'count',
     created_at: 'date',
     updated_at: 'date',
   },
@@ -487,12 +566,18 @@ const SHAPES = {
     name: 'string',
     description: 'string',
     toolkit: 'string',
-    input_schema: 'object',
-    strict_input_schema: optional('object'),
-    output_schema: optional('object'),
+    input_schema: nestedUpTo(MAX_REMOTE_JSON_DEPTH, 'object'),
+    strict_input_schema: optional(nestedUpTo(MAX_REMOTE_JSON_DEPTH, 'object')),
+    output_schema: optional(nestedUpTo(MAX_REMOTE_JSON_DEPTH, 'object')),
     annotations: 'object',
   },
-  toolResult: { successful: 'boolean', error: 'string|null', code: optional('string'), log_id: 'string' },
+  toolResult: {
+    successful: 'boolean',
+    data: nestedUpTo(MAX_REMOTE_JSON_DEPTH),
+    error: 'string|null',
+    code: optional(ERROR_CODE),
+    log_id: ID,
+  },
   toolkit: {
     slug: 'string',
     name: 'string',
@@ -500,7 +585,7 @@ const SHAPES = {
     no_auth: 'boolean',
     auth_schemes: listOf('string'),
     categories: listOf('string'),
-    tool_count: 'number',
+    tool_count: 'count',
     tools: listOf({ slug: 'string', name: 'string', description: 'string' }),
   },
   sessionToolkit: {
@@ -510,20 +595,20 @@ const SHAPES = {
     no_auth: 'boolean',
     connection: {
       is_active: 'boolean',
-      connected_account: optional({ id: 'string', status: 'string' }),
-      auth_config: optional({ id: 'string', type: 'string', managed: 'boolean' }),
+      connected_account: optional({ id: ID, status: 'string' }),
+      auth_config: optional({ id: ID, type: 'string', managed: 'boolean' }),
       accounts: optional(listOf(ACCOUNT_CHOICE)),
       account_selection_required: optional('boolean'),
     },
   },
   executionLog: {
-    id: 'string',
-    session_id: 'string|null',
-    user_id: 'string',
+    id: ID,
+    session_id: nullable(ID),
+    user_id: USER_ID,
     tool_slug: 'string',
     toolkit: 'string',
-    connected_account_id: 'string|null',
-    call_id: 'string|null',
+    connected_account_id: nullable(ID),
+    call_id: nullable(ID),
     status: 'string',
     error_code: 'string|null',
     error_message: 'string|null',
@@ -531,10 +616,10 @@ const SHAPES = {
     input: 'string',
     output: 'string',
     created_at: 'date',
-    parent_id: optional('string|null'),
+    parent_id: optional(nullable(ID)),
   },
   authConfig: {
-    id: 'string',
+    id: ID,
     toolkit: 'string',
     type: 'string',
     created_by: 'string',
@@ -546,10 +631,10 @@ const SHAPES = {
     updated_at: 'date',
   },
   connectedAccount: {
-    id: 'string',
-    user_id: 'string',
+    id: ID,
+    user_id: USER_ID,
     toolkit: 'string',
-    auth_config_id: 'string',
+    auth_config_id: ID,
     alias: optional('string|null'),
     status: 'string',
     status_reason: 'string|null',
@@ -560,13 +645,13 @@ const SHAPES = {
   },
   connectionRequest: CONNECTION_REQUEST,
   ensureConnected: { status: oneOf('CONNECTED', 'NEEDS_USER') },
-  ensureConnectedAccount: { account: nullable({ id: 'string', status: 'string', toolkit: 'string' }) },
+  ensureConnectedAccount: { account: nullable({ id: ID, status: 'string', toolkit: 'string' }) },
   ensureConnectedRequest: { request: CONNECTION_REQUEST },
   waitForConnections: {
     toolkits: recordOf({
       status: oneOf(...TOOLKIT_CONNECTION_STATUSES),
-      connected_account_id: optional('string'),
-      connection_request_id: optional('string'),
+      connected_account_id: optional(ID),
+      connection_request_id: optional(ID),
       expires_at: optional('date'),
       message: 'string',
     }),
@@ -577,7 +662,7 @@ const SHAPES = {
     toolkit_connections: listOf({ toolkit: 'string', connected: 'boolean' }),
     next_steps: 'string',
   },
-  proxy: { status: 'number', headers: recordOf('string') },
+  proxy: { status: 'count', headers: recordOf('string') },
   offload: { offloaded: nullable('object') },
 } as const satisfies Record<string, Shape>;
 
@@ -675,26 +760,10 @@ export const sessionSummaryOf = reader(
   }),
 );
 
-/**
- * The deepest a tool result's `data` or a tool's schema from the server may nest: far past what a
- * toolmux server sends (a result or a schema nests at most 128 levels), and far below what makes
- * `JSON.stringify` or a provider's walk of a schema overflow the stack (a broken or hostile server
- * answering 200,000 nested arrays made every provider throw a RangeError as it handed the result on).
- */
-export const MAX_REMOTE_JSON_DEPTH = 1024;
-
-/** Throws (SERVER_UNREACHABLE, naming the request) when the field `name` of `what` nests too deep. */
-function checkDepth(what: string, name: string, value: unknown): void {
-  if (jsonDepthExceeds(value, MAX_REMOTE_JSON_DEPTH))
-    throw new TypeError(
-      `${what} whose "${name}" nests objects and arrays more than ${MAX_REMOTE_JSON_DEPTH} levels deep, which a toolmux server never sends`,
-    );
-}
-
-export const toolSpecOfWire = reader('a tool', SHAPES.toolSpec, (wire: ToolSpecWire): ToolSpec => {
-  for (const name of ['input_schema', 'strict_input_schema', 'output_schema'] as const)
-    checkDepth('a tool', name, wire[name]);
-  return {
+export const toolSpecOfWire = reader(
+  'a tool',
+  SHAPES.toolSpec,
+  (wire: ToolSpecWire): ToolSpec => ({
     slug: wire.slug,
     name: wire.name,
     description: wire.description,
@@ -703,16 +772,23 @@ export const toolSpecOfWire = reader('a tool', SHAPES.toolSpec, (wire: ToolSpecW
     ...(wire.strict_input_schema ? { strictInputSchema: wire.strict_input_schema } : {}),
     ...(wire.output_schema ? { outputSchema: wire.output_schema } : {}),
     annotations: wire.annotations,
-  };
-});
+  }),
+);
 
 export const toolResultOf = reader('a tool result', SHAPES.toolResult, (wire: ToolResultWire): ToolResult => {
-  checkDepth('a tool result', 'data', wire.data);
+  // what the application branches on must say one thing: a failure says why, a success nothing
+  if (wire.successful ? wire.error !== null || wire.code !== undefined : wire.error === null) {
+    throw new TypeError(
+      wire.successful
+        ? `a successful tool result with ${wire.error !== null ? 'an "error"' : 'a "code"'}, which only a failed one has`
+        : 'a failed tool result whose "error" is null: a failed one says why',
+    );
+  }
   return {
     successful: wire.successful,
     data: wire.data ?? null,
     error: wire.error,
-    ...(wire.code ? { code: wire.code as ToolMuxErrorCode } : {}),
+    ...(wire.code ? { code: wire.code } : {}),
     logId: wire.log_id,
   };
 });

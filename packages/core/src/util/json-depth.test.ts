@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkJsonDepth, jsonDepthExceeds } from './json-depth.js';
+import { checkJsonDepth, jsonDepthExceeds, parsedJsonDepthExceeds } from './json-depth.js';
 
 function nested(depth: number): unknown {
   let value: unknown = {};
@@ -34,6 +34,29 @@ describe('JSON depth', () => {
     expect(() => checkJsonDepth(nested(200), 'The arguments', 'TOOL_ARGUMENTS_INVALID', 128)).toThrow(
       /The arguments nests objects and arrays more than 128 levels deep/,
     );
+  });
+});
+
+describe('parsedJsonDepthExceeds', () => {
+  it('agrees with jsonDepthExceeds on parsed JSON, at the limit and past it, with objects and arrays', () => {
+    for (const depth of [0, 1, 2, 127, 128, 129, 1024, 1025, 200_000]) {
+      const text =
+        depth === 0
+          ? '"x"'
+          : `${'[{"a":'.repeat(Math.floor(depth / 2))}${depth % 2 ? '[1,"s",null]' : '1'}${'}]'.repeat(Math.floor(depth / 2))}`;
+      const value: unknown = JSON.parse(text);
+      for (const limit of [0, 1, 128, 1024]) {
+        expect(parsedJsonDepthExceeds(value, limit), `${depth} levels, limit ${limit}`).toBe(
+          jsonDepthExceeds(value, limit),
+        );
+      }
+    }
+  });
+
+  it('a cycle (never parsed JSON) is too deep, not a hang', () => {
+    const cycle: Record<string, unknown> = {};
+    cycle.self = [cycle];
+    expect(parsedJsonDepthExceeds(cycle, 1024)).toBe(true);
   });
 });
 

@@ -100,6 +100,31 @@ function exceedsIteratively(value: object, maxDepth: number): boolean {
   return false;
 }
 
+/**
+ * {@link jsonDepthExceeds} of a value `JSON.parse` made: a tree (parsed JSON shares no object and has
+ * no cycle), so no object is remembered and nothing is counted; each value is touched once, and the
+ * walk never goes below `maxDepth` (a cycle, were one passed, counts as too deep). For an answer of a
+ * server, on the path of every remote tool call. `maxDepth` must be small enough to recurse to.
+ */
+export function parsedJsonDepthExceeds(value: unknown, maxDepth: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (maxDepth === 0) return true;
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      const item: unknown = value[index];
+      if (item !== null && typeof item === 'object' && parsedJsonDepthExceeds(item, maxDepth - 1))
+        return true;
+    }
+    return false;
+  }
+  for (const key in value) {
+    const item: unknown = (value as Record<string, unknown>)[key];
+    if (item === null || typeof item !== 'object' || !Object.hasOwn(value, key)) continue;
+    if (parsedJsonDepthExceeds(item, maxDepth - 1)) return true;
+  }
+  return false;
+}
+
 /** Throws `code` when `value` nests deeper than `maxDepth`, naming `subject` and the limit. */
 export function checkJsonDepth(
   value: unknown,
