@@ -177,6 +177,15 @@ function textArgumentsProblem(slug: string, text: string): string {
 }
 
 /**
+ * Why arguments holding an array that is mostly holes (an application's array indexed by ids, see
+ * `JsonShapeWalk.sparse`) are refused: JSON (validation's copy, the log, a remote call's request)
+ * would write every hole as `null`.
+ */
+export function sparseArgumentsMessage(slug: string, sparse: { path: string; problem: string }): string {
+  return `The arguments of ${slug} are not JSON data: ${sparse.path} ${sparse.problem}.`;
+}
+
+/**
  * `value` as JSON carries it: own enumerable properties only (none inherited from a prototype), a
  * Date as its ISO string, what `toJSON` gives. Arguments JSON cannot carry (a BigInt) are refused.
  * `JSON.parse(JSON.stringify(value))`, written and read a slice at a time as plain arguments are
@@ -316,7 +325,7 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     let large = false;
     // before anything walks them: null stripping and validation recurse. A megabyte of arguments
     // is walked a slice at a time (small ones in one go, without leaving the turn)
-    const shape = new JsonShapeWalk(request.arguments, MAX_JSON_DEPTH);
+    const shape = new JsonShapeWalk(request.arguments, MAX_JSON_DEPTH, { root: 'arguments' });
     // the keys of wide objects the walk listed, for the log's redaction (listing them is a long turn);
     // an argument the tool changed meanwhile is logged with the keys it had when it was checked
     const listedKeys = (object: object) => shape.wideKeys.get(object);
@@ -332,6 +341,9 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
           'TOOL_ARGUMENTS_INVALID',
           `The arguments of ${tool.slug} nest objects and arrays more than ${MAX_JSON_DEPTH} levels deep, which its input schema cannot need: send them as the schema describes.`,
         );
+      }
+      if (shape.sparse !== undefined) {
+        throw new ToolCallFailure('TOOL_ARGUMENTS_INVALID', sparseArgumentsMessage(tool.slug, shape.sparse));
       }
       if (large) await yieldToEventLoop();
       if (typeof request.arguments === 'string') {

@@ -1,5 +1,6 @@
 import { types } from 'node:util';
 import { errorMessage } from '../errors.js';
+import { cutPath, framePath, type HoleCount, sparseArrayProblem, tooSparse } from './json-path.js';
 import {
   type ListedKeys,
   parseJsonSliced,
@@ -25,18 +26,8 @@ export interface ResultProblem {
   problem: string;
 }
 
-/** The most characters of a path in a message (a longer one keeps its start and its end). */
-const MAX_PATH_CHARS = 240;
-/** The most characters of one key in a path. */
-const MAX_KEY_CHARS = 64;
 /** How many entries pass between two looks at the clock. */
 const CHECK_EVERY = 512;
-/**
- * An array with more holes than this, most of what was walked of it, is refused: JSON writes each
- * hole as `null`, so `rows[123456789] = row` (an id as an index) is a value of a few bytes whose JSON
- * is 600 MB of nulls, written for a minute.
- */
-const MAX_HOLES = 1024;
 /** An object with at most this many keys, all of them scalars, is checked where it is (no frame). */
 const IN_PLACE_KEYS = 64;
 /**
@@ -50,9 +41,7 @@ const NATIVE_CHARS = 64 * 1024;
 const DATE_TO_JSON = Date.prototype.toJSON;
 const DATE_TO_ISO = Date.prototype.toISOString;
 
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-
-interface Frame {
+interface Frame extends HoleCount {
   value: object;
   /** Object: its own enumerable string keys; array: undefined. */
   keys: readonly string[] | undefined;
@@ -62,8 +51,6 @@ interface Frame {
   index: number;
   /** How many levels the deepest member seen so far nests (0: scalars only). */
   below: number;
-  /** Array: how many of its items walked so far are holes. */
-  holes: number;
 }
 
 /** Objects JSON writes as `{}` (or as their indexes), losing what they hold: what to return instead. */
@@ -92,20 +79,6 @@ function lostKind(value: object): { what: string; fix: string } | undefined {
       fix: 'throw it to fail the call, or return its message as a string',
     };
   return undefined;
-}
-
-function segment(key: string, inArray: boolean): string {
-  if (inArray) return `[${key}]`;
-  if (IDENTIFIER.test(key) && key.length <= MAX_KEY_CHARS) return `.${key}`;
-  const cut = key.length > MAX_KEY_CHARS ? `${key.slice(0, MAX_KEY_CHARS)}…` : key;
-  // JSON escapes control characters and lone surrogates: a path is always printable
-  return `[${JSON.stringify(cut)}]`;
-}
-
-function cutPath(path: string): string {
-  if (path.length <= MAX_PATH_CHARS) return path;
-  const half = MAX_PATH_CHARS / 2;
-  return `${path.slice(0, half)}…${path.slice(-half)}`;
 }
 
 /**
@@ -185,11 +158,12 @@ export class JsonSafeWalk {
         let item: unknown;
         if (keys === undefined) {
           item = (frame.value as unknown[])[index];
-          if (item === undefined && !(index in frame.value) && ++frame.holes > MAX_HOLES) {
-            if (frame.holes * 2 > index + 1) {
-              this.#sparse(frame, index);
-              break;
-            }
+          if (tooSparse(frame.value, index, item, frame)) {
+            this.#fail(
+              this.#path(this.#stack.length - 1),
+              sparseArrayProblem(frame.length, frame.holes, index, 'return'),
+            );
+            break;
           }
         } else {
           const key = keys[index]!;
@@ -221,13 +195,7 @@ export class JsonSafeWalk {
    * value itself when there is no frame), then `key` of it when given.
    */
   #path(frames = this.#stack.length, key?: string): string {
-    let path = 'data';
-    for (let level = 0; level < frames; level++) {
-      const frame = this.#stack[level]!;
-      const at = frame.index - 1;
-      path += segment(frame.keys === undefined ? String(at) : frame.keys[at]!, frame.keys === undefined);
-    }
-    return key === undefined ? path : path + segment(key, false);
+    return framePath('data', this.#stack, frames, key);
   }
 
   /** Checks one value (a member named `key`, `''` for the result itself). */
@@ -371,14 +339,6 @@ export class JsonSafeWalk {
       return;
     }
     this.#stack.push({ value: object, keys, listed, length, index: 0, below: 0, holes: 0 });
-  }
-
-  /** The array of `frame` is mostly holes so far (at `index`): see {@link MAX_HOLES}. */
-  #sparse(frame: Frame, index: number): void {
-    this.#fail(
-      this.#path(this.#stack.length - 1),
-      `is a sparse array of length ${frame.length}: ${frame.holes} of its first ${index + 1} items are holes, which JSON writes as null each: return a dense array, or an object of the items that are there keyed by their indexes (Object.fromEntries(Object.entries(array)))`,
-    );
   }
 
   /** `object`, the value being visited, takes the value past the depth limit: a cycle, or too deep. */
