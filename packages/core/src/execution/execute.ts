@@ -1,7 +1,13 @@
 import type { ErrorAudience } from '../api-refs.js';
 import type { Credentials, Tool, ToolContext, Toolkit } from '../catalog/types.js';
 import type { MultiAccountConfig } from '../config/session-config.js';
-import { errorMessage, isToolMuxErrorCode, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
+import {
+  boundedErrorMessage,
+  errorMessage,
+  isToolMuxErrorCode,
+  ToolMuxError,
+  type ToolMuxErrorCode,
+} from '../errors.js';
 import { applicationReader, forReader, type HintReader, messageFor } from '../meta-tools/hints.js';
 import { createNullStripper } from '../schema/nulls.js';
 import { formatValidationIssues, slicedValidatorOf } from '../schema/validate.js';
@@ -617,16 +623,23 @@ function failureResult(
   } catch {
     // a getter of what looked like a ToolMuxError threw: read as anything else thrown
   }
-  message ??= `${tool.slug} failed: ${errorMessage(error)}`;
   // masked before the cut, so that no part of a secret the cut splits is shown
   const longestSecret = secrets.reduce((longest, secret) => Math.max(longest, secret.length), 0);
-  const head = message.slice(0, MAX_THROWN_MESSAGE_CHARS + longestSecret);
+  const headChars = MAX_THROWN_MESSAGE_CHARS + longestSecret;
+  // a thrown object is written as JSON only as far as the cut and the masking look
+  let written = true;
+  if (message === undefined) {
+    const thrown = boundedErrorMessage(error, headChars);
+    message = `${tool.slug} failed: ${thrown.text}`;
+    written = thrown.whole;
+  }
+  const head = message.slice(0, headChars);
   const masked = maskSecrets(head, secrets);
-  const whole = head.length === message.length && masked.length <= MAX_THROWN_MESSAGE_CHARS;
+  const whole = written && head.length === message.length && masked.length <= MAX_THROWN_MESSAGE_CHARS;
   return {
     successful: false,
     data: null,
-    error: whole ? masked : cutMessage(masked, message.length),
+    error: whole ? masked : cutMessage(masked, written ? `${message.length}` : `more than ${message.length}`),
     code,
     logId,
   };
@@ -642,7 +655,7 @@ function isCallFailure(error: unknown): error is ToolCallFailure {
 }
 
 /** `text` cut to {@link MAX_THROWN_MESSAGE_CHARS} (never inside a surrogate pair), naming `length`. */
-function cutMessage(text: string, length: number): string {
+function cutMessage(text: string, length: string): string {
   return `${leadingText(text, MAX_THROWN_MESSAGE_CHARS)}… (cut: the message had ${length} characters)`;
 }
 
