@@ -443,7 +443,7 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
       // cannot represent is the tool's failure, named where it is
       const safe = await jsonSafeResult(data, MAX_JSON_DEPTH, new WorkSlice(), { listedKeys });
       if (safe.problem !== undefined) {
-        const message = `${tool.slug} returned a result that JSON cannot represent: ${safe.problem.path} ${safe.problem.problem}.`;
+        const message = `${tool.slug} returned a result that cannot be handed on as JSON: ${safe.problem.path} ${safe.problem.problem}.`;
         env.logger.warn(`[${tool.slug} ${logId}] TOOL_RESULT_INVALID: ${maskSecrets(message, secrets)}`);
         throw new ToolCallFailure('TOOL_RESULT_INVALID', message);
       }

@@ -3,6 +3,7 @@ import { errorMessage } from '../errors.js';
 import { cutPath, framePath, type HoleCount, sparseArrayProblem, tooSparse } from './json-path.js';
 import {
   type ListedKeys,
+  MAX_OBJECT_KEYS,
   parseJsonSliced,
   type Slice,
   stringifyJsonSliced,
@@ -265,17 +266,28 @@ export class JsonSafeWalk {
     }
     const listed = this.#listedKeys?.(object);
     if (listed !== undefined) {
-      this.#enter(object, listed, listed.length, true);
+      if (!this.#tooWide(listed)) this.#enter(object, listed, listed.length, true);
       return;
     }
     // the items of an array are records as a rule: small ones are checked where they are
     if (inArray && this.#inPlaceOn && this.#inPlace(object)) return;
     const keys = Object.keys(object);
+    if (this.#tooWide(keys)) return;
     if (keys.length >= WIDE_OBJECT_KEYS) {
       this.wideKeys ??= new Map();
       this.wideKeys.set(object, keys);
     }
     this.#enter(object, keys, keys.length);
+  }
+
+  /** The object being visited has more keys than {@link MAX_OBJECT_KEYS}: refused, listed this once. */
+  #tooWide(keys: readonly string[]): boolean {
+    if (keys.length <= MAX_OBJECT_KEYS) return false;
+    this.#fail(
+      this.#path(),
+      `is an object of ${keys.length} keys, more than ${MAX_OBJECT_KEYS}: listing the keys of one object is a step that cannot be split, which every stage writing it (the log, the answer, a multi-execute's result) would take again, holding every other call meanwhile: return its entries as an array ([{ key, value }, …]), or fewer keys`,
+    );
+    return true;
   }
 
   /** A value with a `toJSON`: JSON writes what it answers (with the member's key), once. */

@@ -608,7 +608,9 @@ describe('JsonShapeWalk', () => {
   it('finds an array mostly of holes after its first holes, named by its path, not walked to its length', async () => {
     const ids: unknown[] = [];
     ids[123_456_789] = 'id';
-    const walk = await jsonShapeSliced({ rows: [{ id: 1 }, { ids }] }, 128, everyTime(), { root: 'arguments' });
+    const walk = await jsonShapeSliced({ rows: [{ id: 1 }, { ids }] }, 128, everyTime(), {
+      root: 'arguments',
+    });
     expect(walk.sparse).toEqual({
       path: 'arguments.rows[1].ids',
       problem:

@@ -1043,6 +1043,14 @@ interface ShapeFrame extends HoleCount {
 export const WIDE_OBJECT_KEYS = 1024;
 
 /**
+ * The most keys of one object in a tool's result. Listing them is the one step of every walk that
+ * cannot be split (a million keys: 0.4–1 s of one turn on a loaded machine): the result's check lists
+ * them once, and a wider object is refused there, so no later stage (the log, a multi-execute's
+ * result, the answer's JSON, an offloaded file) lists it again. 100,000 keys list in ~20–60 ms.
+ */
+export const MAX_OBJECT_KEYS = 100_000;
+
+/**
  * The depth check and size count of `jsonDepthAndSize` (json-depth.ts), a stretch at a time:
  * `step(due)` walks until it knows (true) or the slice is over (false). `tooDeep` when objects and
  * arrays nest more than `maxDepth` levels (a cycle counts as too deep); `sparse` when an array is

@@ -10,10 +10,13 @@ import { ToolMux } from '../toolmux.js';
 import { MAX_LOG_PAYLOAD_BYTES } from '../util/redact.js';
 
 /**
- * Arguments an application passes (`session.execute`, a multi-execute, a `beforeExecute` modifier)
- * holding an array indexed by ids, `ids[100000000] = id`: a value of a few bytes that validation's
- * copy, the log and a remote call's request would each make 100 million nulls. Refused as
- * TOOL_ARGUMENTS_INVALID naming the array and the fix, after its first holes, and logged.
+ * Values that made a call's work non-linear or hold the event loop, through the session API on both
+ * stores. Arguments an application passes (`session.execute`, a multi-execute) holding an array
+ * indexed by ids, `ids[100000000] = id`: a value of a few bytes that validation's copy, the log and a
+ * remote call's request would each make 100 million nulls; refused as TOOL_ARGUMENTS_INVALID naming
+ * the array and the fix, after its first holes, and logged. A result holding an object of more keys
+ * than any stage can list in a short turn: refused as TOOL_RESULT_INVALID after the check's one
+ * listing, so neither the log, nor a multi-execute's result, nor the answer lists it again.
  */
 
 const skipPostgres = await postgresSkipReason();
@@ -34,6 +37,16 @@ const echo = defineToolkit({
         return { count: input.ids.length };
       },
     }),
+    defineTool({
+      slug: 'ECHO_KEYED',
+      description: 'Returns records keyed by id',
+      inputSchema: z.object({ count: z.number() }),
+      execute: async ({ count }) => {
+        const byId: Record<string, number> = {};
+        for (let n = 0; n < count; n++) byId[`id_${n}`] = n;
+        return { byId };
+      },
+    }),
   ],
 });
 
@@ -47,8 +60,8 @@ function sparse(length: number): unknown[] {
 const fix =
   'pass a dense array, or an object of the items that are there keyed by their indexes (Object.fromEntries(Object.entries(array)))';
 
-function sparseSuite(name: string, openStore: () => Promise<{ url: string; cleanup(): Promise<void> }>) {
-  describe(`sparse arrays in the arguments an application passes (${name})`, () => {
+function callValuesSuite(name: string, openStore: () => Promise<{ url: string; cleanup(): Promise<void> }>) {
+  describe(`values that held a call's work unbounded (${name})`, () => {
     let mux: ToolMux;
     let session: Session;
     let cleanup: () => Promise<void>;
@@ -102,6 +115,37 @@ function sparseSuite(name: string, openStore: () => Promise<{ url: string; clean
       expect(entry).toMatchObject({ id: result.logId, errorCode: 'TOOL_ARGUMENTS_INVALID' });
     });
 
+    it('a result holding an object of more than 100,000 keys: TOOL_RESULT_INVALID naming it and the fix; logged', async () => {
+      const result = await session.execute('ECHO_KEYED', { count: 100_001 });
+      expect(result).toMatchObject({ successful: false, data: null, code: 'TOOL_RESULT_INVALID' });
+      expect(result.error).toContain(
+        'ECHO_KEYED returned a result that cannot be handed on as JSON: data.byId is an object of 100001 keys, more than 100000:',
+      );
+      expect(result.error).toContain('return its entries as an array');
+      const [entry] = (await session.logs({ limit: 1 })).items;
+      expect(entry).toMatchObject({ id: result.logId, status: 'error', errorCode: 'TOOL_RESULT_INVALID' });
+      expect(entry!.output).toBe('null');
+
+      // in a multi-execute: that call fails, the others answer
+      const multi = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+        tools: [
+          { tool_slug: 'ECHO_KEYED', arguments: { count: 100_001 } },
+          { tool_slug: 'ECHO_KEYED', arguments: { count: 2 } },
+        ],
+      });
+      expect(multi.successful).toBe(true);
+      expect((multi.data as { results: unknown[] }).results).toMatchObject([
+        {
+          tool_slug: 'ECHO_KEYED',
+          successful: false,
+          error: expect.stringContaining('data.byId is an object of 100001 keys'),
+        },
+        { tool_slug: 'ECHO_KEYED', successful: true, data: { byId: { id_0: 0, id_1: 1 } } },
+      ]);
+      // at the limit, as before
+      expect(await session.execute('ECHO_KEYED', { count: 100_000 })).toMatchObject({ successful: true });
+    });
+
     it("a few holes, or holes that are not most of the array, are JSON's nulls as before", async () => {
       received.length = 0;
       const few: unknown[] = [1];
@@ -117,8 +161,8 @@ function sparseSuite(name: string, openStore: () => Promise<{ url: string; clean
   });
 }
 
-sparseSuite('SQLite', async () => ({ url: ':memory:', cleanup: async () => {} }));
+callValuesSuite('SQLite', async () => ({ url: ':memory:', cleanup: async () => {} }));
 
 describe.skipIf(skipPostgres !== undefined)(`PostgreSQL ${skipPostgres ?? ''}`, () => {
-  sparseSuite('PostgreSQL', createTestPostgresUrl);
+  callValuesSuite('PostgreSQL', createTestPostgresUrl);
 });
