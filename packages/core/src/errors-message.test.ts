@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorMessage } from './errors.js';
+import { boundedErrorMessage, errorMessage } from './errors.js';
 import { HOSTILE_THROWS } from './test/hostile-throws.js';
 
 /** errorMessage reads anything code can throw, and never throws itself. */
@@ -20,5 +20,24 @@ describe('errorMessage', () => {
     expect(errorMessage(new TypeError(''))).toBe('TypeError');
     expect(errorMessage({ a: 1 })).toBe('{"a":1}');
     expect(errorMessage(5n)).toBe('5');
+  });
+
+  it('bounded: a thrown object is written as JSON only until it is longer than the bound', () => {
+    const huge = boundedErrorMessage({ data: 'x'.repeat(50_000_000) }, 16_384);
+    expect(huge.whole).toBe(false);
+    expect(huge.text.startsWith('{"data":"xxx')).toBe(true);
+    // a piece (16 K characters of a long string) past the bound at most
+    expect(huge.text.length).toBeGreaterThan(16_384);
+    expect(huge.text.length).toBeLessThan(3 * 16_384);
+    // within the bound: the whole JSON, or String() when JSON cannot write it
+    expect(boundedErrorMessage({ a: 1 }, 16_384)).toEqual({ text: '{"a":1}', whole: true });
+    const cycle: Record<string, unknown> = { a: 1 };
+    cycle.self = cycle;
+    expect(boundedErrorMessage(cycle, 16_384)).toEqual({ text: '[object Object]', whole: true });
+    // a message that is a string already is answered whole: cutting it costs nothing
+    expect(boundedErrorMessage(new Error('y'.repeat(100_000)), 10)).toEqual({
+      text: 'y'.repeat(100_000),
+      whole: true,
+    });
   });
 });

@@ -1,4 +1,5 @@
 import { type ErrorAudience, hasApiRefs, renderApiRefs } from './api-refs.js';
+import { JsonWriter } from './util/json-slices.js';
 
 /**
  * Every error toolmux raises is a `ToolMuxError` with a stable `code`. The codes live in one map
@@ -234,8 +235,20 @@ export function isToolMuxErrorCode(code: unknown): code is ToolMuxErrorCode {
  * what reading it threw.
  */
 export function errorMessage(error: unknown): string {
+  return boundedErrorMessage(error, Number.POSITIVE_INFINITY).text;
+}
+
+/**
+ * {@link errorMessage}, written only as far as `maxChars` characters when it is made here (the JSON of
+ * a thrown object, a stretch at a time, stopped once the text is longer): `whole` false when it was
+ * stopped, then `text` is the start of the message, longer than `maxChars`. A message that is a
+ * string already is answered whole (cutting it is the caller's, at no cost). So `throw { data }` with
+ * 50 MB in `data`, or an object of a million keys, costs what the JSON of its start does (and for a
+ * wide object the one listing of its keys), not the whole JSON.
+ */
+export function boundedErrorMessage(error: unknown, maxChars: number): { text: string; whole: boolean } {
   try {
-    return readableMessage(error);
+    return readableMessage(error, maxChars);
   } catch (readError) {
     let why = 'something that could not be read either';
     try {
@@ -244,42 +257,56 @@ export function errorMessage(error: unknown): string {
     } catch {
       // a hostile value thrown by a hostile value: `why` stays
     }
-    return `${describeKind(error)} that threw when it was read as a message (${why})`;
+    return { text: `${describeKind(error)} that threw when it was read as a message (${why})`, whole: true };
   }
 }
 
-function readableMessage(error: unknown): string {
-  if (typeof error === 'string') return error;
+function readableMessage(error: unknown, maxChars: number): { text: string; whole: boolean } {
+  if (typeof error === 'string') return { text: error, whole: true };
   if (error instanceof Error) {
     const message: unknown = error.message;
     if (typeof message === 'string') {
-      if (message !== '') return message;
-    } else if (message !== undefined && message !== null) return valueText(message);
+      if (message !== '') return { text: message, whole: true };
+    } else if (message !== undefined && message !== null) return valueText(message, maxChars);
     const name: unknown = error.name;
-    return typeof name === 'string' && name !== '' ? name : 'Error';
+    return { text: typeof name === 'string' && name !== '' ? name : 'Error', whole: true };
   }
-  return valueText(error);
+  return valueText(error, maxChars);
 }
 
-/** Something other than an Error as text: JSON when JSON writes it, else what `String()` makes of it. */
-function valueText(value: unknown): string {
+/**
+ * Something other than an Error as text: JSON when JSON writes it (its start, once longer than
+ * `maxChars`), else what `String()` makes of it.
+ */
+function valueText(value: unknown, maxChars: number): { text: string; whole: boolean } {
   switch (typeof value) {
     case 'string':
-      return value;
+      return { text: value, whole: true };
     case 'symbol':
-      return value.toString();
+      return { text: value.toString(), whole: true };
     case 'function':
-      return value.name ? `a function (${value.name})` : 'a function';
+      return { text: value.name ? `a function (${value.name})` : 'a function', whole: true };
     case 'undefined':
-      return 'undefined';
+      return { text: 'undefined', whole: true };
   }
   try {
-    const text = JSON.stringify(value);
-    if (text !== undefined) return text;
+    const pieces: string[] = [];
+    let chars = 0;
+    // every unit of the writer's work is bounded (a long string is escaped a piece at a time): the
+    // check after each one stops the text a piece past `maxChars`
+    const writer = new JsonWriter(value, {
+      checkEvery: 1,
+      sink: (piece) => {
+        pieces.push(piece);
+        chars += piece.length;
+      },
+    });
+    const whole = writer.step(() => chars > maxChars);
+    if (writer.written) return { text: pieces.join(''), whole };
   } catch {
-    // a BigInt, a cycle, a toJSON that throws: String() below
+    // a BigInt, a cycle, a toJSON that throws (before the text was long enough): String() below
   }
-  return String(value);
+  return { text: String(value), whole: true };
 }
 
 function describeKind(value: unknown): string {

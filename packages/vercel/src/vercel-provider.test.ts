@@ -710,6 +710,43 @@ describe.each(modes)('VercelProvider with tool modifiers in the AI SDK agent loo
   });
 });
 
+describe.each(modes)(
+  'VercelProvider: arguments a modifier makes sparse, in the AI SDK agent loop (%s)',
+  (mode) => {
+    it('the model reads TOOL_ARGUMENTS_INVALID naming the array and the fix; nothing runs, nothing is written as 100 million nulls', async () => {
+      const { mux, calls } = samples.muxOf(mode, new VercelProvider());
+      const session = await mux.create('user_sparse', {
+        toolkits: ['tasks'],
+        sessionPreset: SessionPreset.DIRECT_TOOLS,
+      });
+      // an application's labels kept by id: one label at index 99,999,999
+      const labelled = (args: Record<string, unknown>) => {
+        const labels: string[] = [];
+        labels[99_999_999] = 'urgent';
+        return { ...args, labels };
+      };
+      const tools: ToolSet = await session.tools({ beforeExecute: ({ args }) => labelled(args) });
+      const script = scriptedModel([() => [{ toolName: 'TASKS_CREATE_TASK', input: { title: 'Pay rent' } }]]);
+
+      const { text } = await generateText({
+        model: script.model,
+        tools,
+        stopWhen: stepCountIs(2),
+        prompt: 'Rent',
+      });
+
+      expect(text).toBe('done');
+      const [read] = toolResultTexts(script.calls[1]);
+      expect(read).toContain('TOOL_ARGUMENTS_INVALID');
+      expect(read).toContain(
+        'The arguments of TASKS_CREATE_TASK are not JSON data: arguments.labels is a sparse array of length 100000000: 1025 of its first 1025 items are holes',
+      );
+      expect(read).toContain('Object.fromEntries(Object.entries(array))');
+      expect(calls).toEqual([]);
+    });
+  },
+);
+
 describe('a tool that throws what is not a plain Error', () => {
   it('the model reads the failure in generateText: the loop goes on, each call logged', async () => {
     const mux = new ToolMux({

@@ -425,6 +425,64 @@ describe('a handler that throws what is not a plain Error', () => {
     },
   );
 
+  it('a thrown object is written as JSON only as far as the cut, its secrets masked where the cut falls', async () => {
+    const secret = 'sk-live-0123456789abcdefghijklmnopqrstuv';
+    const prefix = 'KEYED_THROW failed: ';
+    // what of the thrown value was read to make the message: each item counts its reads
+    let reads = 0;
+    const keyed = defineToolkit({
+      slug: 'keyed',
+      description: 'Keyed',
+      auth: { type: 'api_key', fields: [{ name: 'apiKey', label: 'API key', secret: true }] },
+      tools: [
+        defineTool({
+          slug: 'KEYED_THROW',
+          description: 'Throws an object with the key where the cut falls, and 100,000 items after it.',
+          inputSchema: z.object({ wide: z.boolean().optional() }),
+          execute: async ({ wide }, ctx) => {
+            // {"before":"yyy…","key":"sk-…" puts the key across the cut
+            const before = 'y'.repeat(
+              MAX_THROWN_MESSAGE_CHARS - prefix.length - '{"before":"","key":"'.length - 10,
+            );
+            const items = Array.from({ length: 100_000 }, (_, n) => ({
+              get text() {
+                reads++;
+                return `item ${n}`;
+              },
+            }));
+            if (!wide) throw { before, key: ctx.credentials?.apiKey, items };
+            // 300,000 keys: listed once (as JSON.stringify does), written as far as the cut
+            const many: Record<string, unknown> = { before, key: ctx.credentials?.apiKey };
+            for (let n = 0; n < 300_000; n++) many[`k${n}`] = items[n % items.length];
+            throw many;
+          },
+        }),
+      ],
+    });
+    const mux = new ToolMux({ toolkits: [keyed], store: ':memory:', logger: quiet });
+    const config = await mux.authConfigs.create('keyed', { type: 'api_key' });
+    const account = await mux.connectedAccounts.create('user_1', config.id, { apiKey: secret });
+    const session = await mux.create('user_1', {
+      toolkits: ['keyed'],
+      connectedAccounts: { keyed: account.id },
+    });
+    for (const wide of [false, true]) {
+      reads = 0;
+      const result = await session.execute('KEYED_THROW', { wide });
+      expect(result).toMatchObject({ successful: false, code: 'TOOL_EXECUTION_FAILED' });
+      // the JSON of all 100,000 items (or 300,000 keys) was written before: every item read
+      expect(reads).toBeLessThan(2_000);
+      expect(result.error).toMatch(/^KEYED_THROW failed: \{"before":"y+","key":"\[REDACTED\]/);
+      expect(result.error).toMatch(/… \(cut: the message had more than \d+ characters\)$/);
+      expect(result.error!.length).toBeLessThan(MAX_THROWN_MESSAGE_CHARS + 100);
+      expect(result.error).not.toContain(secret.slice(0, 8));
+      const [entry] = (await session.logs({ limit: 1 })).items;
+      expect(entry).toMatchObject({ id: result.logId, errorCode: 'TOOL_EXECUTION_FAILED' });
+      expect(entry!.errorMessage).not.toContain(secret.slice(0, 8));
+    }
+    await mux.close();
+  });
+
   it('a long message is cut after its secrets are masked: no part of one shows', async () => {
     const secret = 'sk-live-0123456789abcdefghijklmnopqrstuv';
     const prefix = 'KEYED_LEAK failed: ';

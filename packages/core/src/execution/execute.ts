@@ -1,7 +1,13 @@
 import type { ErrorAudience } from '../api-refs.js';
 import type { Credentials, Tool, ToolContext, Toolkit } from '../catalog/types.js';
 import type { MultiAccountConfig } from '../config/session-config.js';
-import { errorMessage, isToolMuxErrorCode, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
+import {
+  boundedErrorMessage,
+  errorMessage,
+  isToolMuxErrorCode,
+  ToolMuxError,
+  type ToolMuxErrorCode,
+} from '../errors.js';
 import { applicationReader, forReader, type HintReader, messageFor } from '../meta-tools/hints.js';
 import { createNullStripper } from '../schema/nulls.js';
 import { formatValidationIssues, slicedValidatorOf } from '../schema/validate.js';
@@ -177,6 +183,15 @@ function textArgumentsProblem(slug: string, text: string): string {
 }
 
 /**
+ * Why arguments holding an array that is mostly holes (an application's array indexed by ids, see
+ * `JsonShapeWalk.sparse`) are refused: JSON (validation's copy, the log, a remote call's request)
+ * would write every hole as `null`.
+ */
+export function sparseArgumentsMessage(slug: string, sparse: { path: string; problem: string }): string {
+  return `The arguments of ${slug} are not JSON data: ${sparse.path} ${sparse.problem}.`;
+}
+
+/**
  * `value` as JSON carries it: own enumerable properties only (none inherited from a prototype), a
  * Date as its ISO string, what `toJSON` gives. Arguments JSON cannot carry (a BigInt) are refused.
  * `JSON.parse(JSON.stringify(value))`, written and read a slice at a time as plain arguments are
@@ -316,7 +331,7 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     let large = false;
     // before anything walks them: null stripping and validation recurse. A megabyte of arguments
     // is walked a slice at a time (small ones in one go, without leaving the turn)
-    const shape = new JsonShapeWalk(request.arguments, MAX_JSON_DEPTH);
+    const shape = new JsonShapeWalk(request.arguments, MAX_JSON_DEPTH, { root: 'arguments' });
     // the keys of wide objects the walk listed, for the log's redaction (listing them is a long turn);
     // an argument the tool changed meanwhile is logged with the keys it had when it was checked
     const listedKeys = (object: object) => shape.wideKeys.get(object);
@@ -332,6 +347,9 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
           'TOOL_ARGUMENTS_INVALID',
           `The arguments of ${tool.slug} nest objects and arrays more than ${MAX_JSON_DEPTH} levels deep, which its input schema cannot need: send them as the schema describes.`,
         );
+      }
+      if (shape.sparse !== undefined) {
+        throw new ToolCallFailure('TOOL_ARGUMENTS_INVALID', sparseArgumentsMessage(tool.slug, shape.sparse));
       }
       if (large) await yieldToEventLoop();
       if (typeof request.arguments === 'string') {
@@ -425,7 +443,7 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
       // cannot represent is the tool's failure, named where it is
       const safe = await jsonSafeResult(data, MAX_JSON_DEPTH, new WorkSlice(), { listedKeys });
       if (safe.problem !== undefined) {
-        const message = `${tool.slug} returned a result that JSON cannot represent: ${safe.problem.path} ${safe.problem.problem}.`;
+        const message = `${tool.slug} returned a result that cannot be handed on as JSON: ${safe.problem.path} ${safe.problem.problem}.`;
         env.logger.warn(`[${tool.slug} ${logId}] TOOL_RESULT_INVALID: ${maskSecrets(message, secrets)}`);
         throw new ToolCallFailure('TOOL_RESULT_INVALID', message);
       }
@@ -605,16 +623,23 @@ function failureResult(
   } catch {
     // a getter of what looked like a ToolMuxError threw: read as anything else thrown
   }
-  message ??= `${tool.slug} failed: ${errorMessage(error)}`;
   // masked before the cut, so that no part of a secret the cut splits is shown
   const longestSecret = secrets.reduce((longest, secret) => Math.max(longest, secret.length), 0);
-  const head = message.slice(0, MAX_THROWN_MESSAGE_CHARS + longestSecret);
+  const headChars = MAX_THROWN_MESSAGE_CHARS + longestSecret;
+  // a thrown object is written as JSON only as far as the cut and the masking look
+  let written = true;
+  if (message === undefined) {
+    const thrown = boundedErrorMessage(error, headChars);
+    message = `${tool.slug} failed: ${thrown.text}`;
+    written = thrown.whole;
+  }
+  const head = message.slice(0, headChars);
   const masked = maskSecrets(head, secrets);
-  const whole = head.length === message.length && masked.length <= MAX_THROWN_MESSAGE_CHARS;
+  const whole = written && head.length === message.length && masked.length <= MAX_THROWN_MESSAGE_CHARS;
   return {
     successful: false,
     data: null,
-    error: whole ? masked : cutMessage(masked, message.length),
+    error: whole ? masked : cutMessage(masked, written ? `${message.length}` : `more than ${message.length}`),
     code,
     logId,
   };
@@ -630,7 +655,7 @@ function isCallFailure(error: unknown): error is ToolCallFailure {
 }
 
 /** `text` cut to {@link MAX_THROWN_MESSAGE_CHARS} (never inside a surrogate pair), naming `length`. */
-function cutMessage(text: string, length: number): string {
+function cutMessage(text: string, length: string): string {
   return `${leadingText(text, MAX_THROWN_MESSAGE_CHARS)}… (cut: the message had ${length} characters)`;
 }
 

@@ -18,7 +18,12 @@ import {
   workbenchOf,
 } from '../config/session-config.js';
 import { ToolMuxError } from '../errors.js';
-import { type ExecutionEnvironment, executeTool, rejectToolCall } from '../execution/execute.js';
+import {
+  type ExecutionEnvironment,
+  executeTool,
+  rejectToolCall,
+  sparseArgumentsMessage,
+} from '../execution/execute.js';
 import type { ToolResult } from '../execution/result.js';
 import {
   composioMultiExecuteResult,
@@ -48,7 +53,8 @@ import type { SessionLogsOptions } from '../toolmux-types.js';
 import { checkSignal } from '../util/abort.js';
 import { toolkitSlugOf, toolSlugRefusal } from '../util/arguments.js';
 import { newId } from '../util/ids.js';
-import { jsonTextSliced } from '../util/json-slices.js';
+import { MAX_JSON_DEPTH } from '../util/json-depth.js';
+import { jsonShapeSliced, jsonTextSliced } from '../util/json-slices.js';
 import { optionsObject, requestObject } from '../util/options-object.js';
 import { WorkSlice } from '../util/slices.js';
 import { JsonBodyText, type RemoteApi } from './http.js';
@@ -298,9 +304,9 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
    * entry is not known here; the server logs an aborted call as TOOL_ABORTED, under `parentId` too).
    */
   async #remoteExecute(slug: string, args: unknown, options: InnerCallOptions): Promise<ToolResult> {
-    if (options.signal?.aborted) {
-      // Never sent: logged here, like an embedded call aborted before it started.
-      return rejectToolCall(
+    // Never sent: logged here, like an embedded call refused before it started.
+    const refuse = (error: ToolMuxError) =>
+      rejectToolCall(
         this.#runtime.env,
         {
           slug,
@@ -310,8 +316,22 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
           callId: options.callId,
           parentId: options.parentId,
         },
-        new ToolMuxError({ code: 'TOOL_ABORTED', message: `${slug} was aborted before it started.` }),
+        error,
         options.holdLog,
+      );
+    if (options.signal?.aborted) {
+      return refuse(
+        new ToolMuxError({ code: 'TOOL_ABORTED', message: `${slug} was aborted before it started.` }),
+      );
+    }
+    // the request's JSON would write every hole of a sparse array as null (the server checks the rest)
+    const shape = await jsonShapeSliced(args, MAX_JSON_DEPTH, new WorkSlice(), { root: 'arguments' });
+    if (shape.sparse !== undefined) {
+      return refuse(
+        new ToolMuxError({
+          code: 'TOOL_ARGUMENTS_INVALID',
+          message: sparseArgumentsMessage(slug, shape.sparse),
+        }),
       );
     }
     try {

@@ -60,6 +60,24 @@ describe('JsonSafeWalk: what JSON cannot represent, and where', () => {
     expect(problemOf(half)).toBeUndefined();
   });
 
+  it('an object of more than 100,000 keys: refused where it is, its keys listed once and not walked', () => {
+    const keyed = (count: number) => {
+      const object: Record<string, number> = {};
+      for (let n = 0; n < count; n++) object[`id_${n}`] = n;
+      return object;
+    };
+    const walk = walked({ rows: [{ id: 1 }], byId: keyed(100_001) });
+    expect(walk.problem).toEqual({
+      path: 'data.byId',
+      problem:
+        "is an object of 100001 keys, more than 100000: listing the keys of one object is a step that cannot be split, which every stage writing it (the log, the answer, a multi-execute's result) would take again, holding every other call meanwhile: return its entries as an array ([{ key, value }, …]), or fewer keys",
+    });
+    expect(walk.entries).toBeLessThan(10);
+    // at the limit: walked as before; in an array, named by its index
+    expect(problemOf({ byId: keyed(100_000) })).toBeUndefined();
+    expect(problemOf([1, keyed(100_001)])).toMatch(/^data\[1\] is an object of 100001 keys/);
+  });
+
   it('a cycle, named where it closes', () => {
     const node: Record<string, unknown> = { name: 'a', children: [] };
     (node.children as unknown[]).push({ parent: node });

@@ -1,7 +1,9 @@
 import { types } from 'node:util';
 import { errorMessage } from '../errors.js';
+import { cutPath, framePath, type HoleCount, sparseArrayProblem, tooSparse } from './json-path.js';
 import {
   type ListedKeys,
+  MAX_OBJECT_KEYS,
   parseJsonSliced,
   type Slice,
   stringifyJsonSliced,
@@ -25,18 +27,8 @@ export interface ResultProblem {
   problem: string;
 }
 
-/** The most characters of a path in a message (a longer one keeps its start and its end). */
-const MAX_PATH_CHARS = 240;
-/** The most characters of one key in a path. */
-const MAX_KEY_CHARS = 64;
 /** How many entries pass between two looks at the clock. */
 const CHECK_EVERY = 512;
-/**
- * An array with more holes than this, most of what was walked of it, is refused: JSON writes each
- * hole as `null`, so `rows[123456789] = row` (an id as an index) is a value of a few bytes whose JSON
- * is 600 MB of nulls, written for a minute.
- */
-const MAX_HOLES = 1024;
 /** An object with at most this many keys, all of them scalars, is checked where it is (no frame). */
 const IN_PLACE_KEYS = 64;
 /**
@@ -50,9 +42,7 @@ const NATIVE_CHARS = 64 * 1024;
 const DATE_TO_JSON = Date.prototype.toJSON;
 const DATE_TO_ISO = Date.prototype.toISOString;
 
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-
-interface Frame {
+interface Frame extends HoleCount {
   value: object;
   /** Object: its own enumerable string keys; array: undefined. */
   keys: readonly string[] | undefined;
@@ -62,8 +52,6 @@ interface Frame {
   index: number;
   /** How many levels the deepest member seen so far nests (0: scalars only). */
   below: number;
-  /** Array: how many of its items walked so far are holes. */
-  holes: number;
 }
 
 /** Objects JSON writes as `{}` (or as their indexes), losing what they hold: what to return instead. */
@@ -92,20 +80,6 @@ function lostKind(value: object): { what: string; fix: string } | undefined {
       fix: 'throw it to fail the call, or return its message as a string',
     };
   return undefined;
-}
-
-function segment(key: string, inArray: boolean): string {
-  if (inArray) return `[${key}]`;
-  if (IDENTIFIER.test(key) && key.length <= MAX_KEY_CHARS) return `.${key}`;
-  const cut = key.length > MAX_KEY_CHARS ? `${key.slice(0, MAX_KEY_CHARS)}…` : key;
-  // JSON escapes control characters and lone surrogates: a path is always printable
-  return `[${JSON.stringify(cut)}]`;
-}
-
-function cutPath(path: string): string {
-  if (path.length <= MAX_PATH_CHARS) return path;
-  const half = MAX_PATH_CHARS / 2;
-  return `${path.slice(0, half)}…${path.slice(-half)}`;
 }
 
 /**
@@ -185,11 +159,12 @@ export class JsonSafeWalk {
         let item: unknown;
         if (keys === undefined) {
           item = (frame.value as unknown[])[index];
-          if (item === undefined && !(index in frame.value) && ++frame.holes > MAX_HOLES) {
-            if (frame.holes * 2 > index + 1) {
-              this.#sparse(frame, index);
-              break;
-            }
+          if (tooSparse(frame.value, index, item, frame)) {
+            this.#fail(
+              this.#path(this.#stack.length - 1),
+              sparseArrayProblem(frame.length, frame.holes, index, 'return'),
+            );
+            break;
           }
         } else {
           const key = keys[index]!;
@@ -221,13 +196,7 @@ export class JsonSafeWalk {
    * value itself when there is no frame), then `key` of it when given.
    */
   #path(frames = this.#stack.length, key?: string): string {
-    let path = 'data';
-    for (let level = 0; level < frames; level++) {
-      const frame = this.#stack[level]!;
-      const at = frame.index - 1;
-      path += segment(frame.keys === undefined ? String(at) : frame.keys[at]!, frame.keys === undefined);
-    }
-    return key === undefined ? path : path + segment(key, false);
+    return framePath('data', this.#stack, frames, key);
   }
 
   /** Checks one value (a member named `key`, `''` for the result itself). */
@@ -297,17 +266,28 @@ export class JsonSafeWalk {
     }
     const listed = this.#listedKeys?.(object);
     if (listed !== undefined) {
-      this.#enter(object, listed, listed.length, true);
+      if (!this.#tooWide(listed)) this.#enter(object, listed, listed.length, true);
       return;
     }
     // the items of an array are records as a rule: small ones are checked where they are
     if (inArray && this.#inPlaceOn && this.#inPlace(object)) return;
     const keys = Object.keys(object);
+    if (this.#tooWide(keys)) return;
     if (keys.length >= WIDE_OBJECT_KEYS) {
       this.wideKeys ??= new Map();
       this.wideKeys.set(object, keys);
     }
     this.#enter(object, keys, keys.length);
+  }
+
+  /** The object being visited has more keys than {@link MAX_OBJECT_KEYS}: refused, listed this once. */
+  #tooWide(keys: readonly string[]): boolean {
+    if (keys.length <= MAX_OBJECT_KEYS) return false;
+    this.#fail(
+      this.#path(),
+      `is an object of ${keys.length} keys, more than ${MAX_OBJECT_KEYS}: listing the keys of one object is a step that cannot be split, which every stage writing it (the log, the answer, a multi-execute's result) would take again, holding every other call meanwhile: return its entries as an array ([{ key, value }, …]), or fewer keys`,
+    );
+    return true;
   }
 
   /** A value with a `toJSON`: JSON writes what it answers (with the member's key), once. */
@@ -371,14 +351,6 @@ export class JsonSafeWalk {
       return;
     }
     this.#stack.push({ value: object, keys, listed, length, index: 0, below: 0, holes: 0 });
-  }
-
-  /** The array of `frame` is mostly holes so far (at `index`): see {@link MAX_HOLES}. */
-  #sparse(frame: Frame, index: number): void {
-    this.#fail(
-      this.#path(this.#stack.length - 1),
-      `is a sparse array of length ${frame.length}: ${frame.holes} of its first ${index + 1} items are holes, which JSON writes as null each: return a dense array, or an object of the items that are there keyed by their indexes (Object.fromEntries(Object.entries(array)))`,
-    );
   }
 
   /** `object`, the value being visited, takes the value past the depth limit: a cycle, or too deep. */

@@ -604,6 +604,27 @@ describe('JsonShapeWalk', () => {
     expect((await jsonShapeSliced(deep, 128, everyTime())).tooDeep).toBe(true);
     expect((await jsonShapeSliced(deep, 2_000_000, everyTime())).tooDeep).toBe(false);
   });
+
+  it('finds an array mostly of holes after its first holes, named by its path, not walked to its length', async () => {
+    const ids: unknown[] = [];
+    ids[123_456_789] = 'id';
+    const walk = await jsonShapeSliced({ rows: [{ id: 1 }, { ids }] }, 128, everyTime(), {
+      root: 'arguments',
+    });
+    expect(walk.sparse).toEqual({
+      path: 'arguments.rows[1].ids',
+      problem:
+        'is a sparse array of length 123456790: 1025 of its first 1025 items are holes, which JSON writes as null each: pass a dense array, or an object of the items that are there keyed by their indexes (Object.fromEntries(Object.entries(array)))',
+    });
+    expect(walk.entries).toBeLessThan(2048);
+    // a few holes, undefined items that are there, or holes that are not most of the array: JSON's nulls
+    const few: unknown[] = [1];
+    few[1000] = 2;
+    const third = Array.from({ length: 4000 }, (_, index) => index);
+    for (let index = 0; index < 4000; index += 3) delete third[index];
+    const dense = { few, third, undefineds: new Array(5000).fill(undefined) };
+    expect((await jsonShapeSliced(dense, 128, everyTime())).sparse).toBeUndefined();
+  });
 });
 
 /**

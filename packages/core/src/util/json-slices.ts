@@ -11,6 +11,7 @@
  */
 
 import { isProxy } from 'node:util/types';
+import { cutPath, framePath, type HoleCount, sparseArrayProblem, tooSparse } from './json-path.js';
 
 /** What the sliced functions need of a {@link import('./slices.js').WorkSlice}. */
 export interface Slice {
@@ -1025,7 +1026,7 @@ export async function jsonTextPiecesSliced(
   return chunks.length === 1 ? chunks[0]! : new StringPieces(chunks);
 }
 
-interface ShapeFrame {
+interface ShapeFrame extends HoleCount {
   value: object;
   /** Object: its own enumerable string keys; array: undefined. */
   keys: string[] | undefined;
@@ -1042,14 +1043,28 @@ interface ShapeFrame {
 export const WIDE_OBJECT_KEYS = 1024;
 
 /**
+ * The most keys of one object in a tool's result. Listing them is the one step of every walk that
+ * cannot be split (a million keys: 0.4–1 s of one turn on a loaded machine): the result's check lists
+ * them once, and a wider object is refused there, so no later stage (the log, a multi-execute's
+ * result, the answer's JSON, an offloaded file) lists it again. 100,000 keys list in ~20–60 ms.
+ */
+export const MAX_OBJECT_KEYS = 100_000;
+
+/**
  * The depth check and size count of `jsonDepthAndSize` (json-depth.ts), a stretch at a time:
  * `step(due)` walks until it knows (true) or the slice is over (false). `tooDeep` when objects and
- * arrays nest more than `maxDepth` levels (a cycle counts as too deep); `entries` (properties and
- * items) and `chars` (of string values) as far as the walk went. A part reached twice is walked
- * again only when reached deeper than before.
+ * arrays nest more than `maxDepth` levels (a cycle counts as too deep); `sparse` when an array is
+ * mostly holes (see `tooSparse`, json-path.ts), which JSON would write as a `null` each; `entries`
+ * (properties and items) and `chars` (of string values) as far as the walk went. A part reached
+ * twice is walked again only when reached deeper than before.
  */
 export class JsonShapeWalk {
   tooDeep = false;
+  /**
+   * An array of the value is mostly holes: where (`arguments.ids`, below `root`), and why as the end
+   * of a sentence. The walk stops there, after the array's first holes, not at its length.
+   */
+  sparse: { path: string; problem: string } | undefined;
   /**
    * Some object in the value has a prototype other than `Object.prototype` or `null` (a class
    * instance, a Date, or parsed JSON whose `__proto__` key a framework's copy turned into the
@@ -1066,14 +1081,17 @@ export class JsonShapeWalk {
   readonly wideKeys = new Map<object, readonly string[]>();
   readonly #maxDepth: number;
   readonly #checkEvery: number;
+  readonly #root: string;
   readonly #seen = new Map<object, number>();
   readonly #stack: ShapeFrame[] = [];
   /** The items of arrays are counted in place (see {@link #countedInPlace}) until one had too many keys. */
   #inPlace = true;
 
-  constructor(value: unknown, maxDepth: number, options: { checkEvery?: number } = {}) {
+  /** `root`: what a path in `sparse` starts with (the value itself). */
+  constructor(value: unknown, maxDepth: number, options: { checkEvery?: number; root?: string } = {}) {
     this.#maxDepth = maxDepth;
     this.#checkEvery = options.checkEvery ?? CHECK_EVERY;
+    this.#root = options.root ?? 'value';
     if (typeof value === 'string') this.chars = value.length;
     else if (typeof value === 'object' && value !== null) this.#enter(value, 1);
     // NaN or Infinity: JSON carries it as null (as a remote session sends it)
@@ -1083,7 +1101,7 @@ export class JsonShapeWalk {
   step(due: () => boolean): boolean {
     let work = 0;
     const stack = this.#stack;
-    while (stack.length > 0 && !this.tooDeep) {
+    while (stack.length > 0 && !this.tooDeep && this.sparse === undefined) {
       if (work++ >= this.#checkEvery) {
         work = 0;
         if (due()) return false;
@@ -1095,10 +1113,16 @@ export class JsonShapeWalk {
         stack.pop();
         continue;
       }
+      const index = frame.index;
       const item: unknown =
-        keys === undefined
-          ? (value as unknown[])[frame.index]
-          : (value as Record<string, unknown>)[keys[frame.index]!];
+        keys === undefined ? (value as unknown[])[index] : (value as Record<string, unknown>)[keys[index]!];
+      if (keys === undefined && tooSparse(value, index, item, frame)) {
+        this.sparse = {
+          path: cutPath(framePath(this.#root, stack, stack.length - 1)),
+          problem: sparseArrayProblem(length, frame.holes, index, 'pass'),
+        };
+        break;
+      }
       frame.index++;
       this.entries++;
       if (typeof item === 'string') this.chars += item.length;
@@ -1127,7 +1151,7 @@ export class JsonShapeWalk {
     const before = this.#seen.get(value);
     if (before !== undefined && before >= depth) return;
     this.#seen.set(value, depth);
-    this.#stack.push({ value, keys, index: 0, depth });
+    this.#stack.push({ value, keys, index: 0, depth, holes: 0 });
   }
 
   /**
@@ -1179,12 +1203,12 @@ export async function jsonShapeSliced(
   value: unknown,
   maxDepth: number,
   slice: Slice,
-  options: { checkEvery?: number } = {},
-): Promise<{ tooDeep: boolean; entries: number; chars: number }> {
+  options: { checkEvery?: number; root?: string } = {},
+): Promise<Pick<JsonShapeWalk, 'tooDeep' | 'sparse' | 'entries' | 'chars'>> {
   const walk = new JsonShapeWalk(value, maxDepth, options);
   const due = () => slice.due();
   while (!walk.step(due)) await slice.pause();
-  return { tooDeep: walk.tooDeep, entries: walk.entries, chars: walk.chars };
+  return { tooDeep: walk.tooDeep, sparse: walk.sparse, entries: walk.entries, chars: walk.chars };
 }
 
 /**
