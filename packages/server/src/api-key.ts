@@ -1,3 +1,6 @@
+/** The shortest project API key the server takes. */
+export const MIN_API_KEY_LENGTH = 16;
+
 /**
  * A check of a presented secret against the project API key that takes the same time whatever was
  * presented: every character of the key is compared (no early exit at the first difference), and

@@ -8,37 +8,50 @@ if (problem) {
   process.exit(1);
 }
 
-const { runCli } = await import('./cli/commands.js');
-const exitCode = await runCli(process.argv.slice(2), {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-  env: process.env,
-  isTty: process.stdout.isTTY === true,
-  // the first SIGINT / SIGTERM drains; a second one, of either kind, ends the process at once (by
-  // that signal, as if it had no handler)
-  stopSignal: () =>
-    new Promise((resolve) => {
-      let stopping = false;
-      const onSignal = (signal: NodeJS.Signals) => {
-        if (!stopping) {
-          stopping = true;
-          resolve();
-          return;
-        }
-        process.stderr.write(
-          `toolmux: ${signal} while stopping: exiting now, without waiting for the requests in flight\n`,
-        );
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        process.kill(process.pid, signal);
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-    }),
-});
-// a failed start may leave a connection attempt open (a database that never answers): do not wait for it
-if (exitCode !== 0) process.exit(exitCode);
-process.exitCode = exitCode;
-// A tool handler that ignores its abort signal (stopped by close(), its entry written) may still
-// hold a timer or a socket: the stopped server does not wait for it.
-setTimeout(() => process.exit(exitCode), 1_000).unref();
+// a command line asking only for help is answered without loading the engine (see cli/help.ts)
+const { helpOnly } = await import('./cli/help.js');
+const help = helpOnly(process.argv.slice(2));
+if (help) {
+  process.stdout.write(`${help.text}\n`);
+  process.exitCode = help.exitCode;
+} else {
+  await run();
+}
+
+/** Any other command line: the CLI itself. */
+async function run(): Promise<void> {
+  const { runCli } = await import('./cli/commands.js');
+  const exitCode = await runCli(process.argv.slice(2), {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    isTty: process.stdout.isTTY === true,
+    // the first SIGINT / SIGTERM drains; a second one, of either kind, ends the process at once (by
+    // that signal, as if it had no handler)
+    stopSignal: () =>
+      new Promise((resolve) => {
+        let stopping = false;
+        const onSignal = (signal: NodeJS.Signals) => {
+          if (!stopping) {
+            stopping = true;
+            resolve();
+            return;
+          }
+          process.stderr.write(
+            `toolmux: ${signal} while stopping: exiting now, without waiting for the requests in flight\n`,
+          );
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          process.kill(process.pid, signal);
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      }),
+  });
+  // a failed start may leave a connection attempt open (a database that never answers): do not wait for it
+  if (exitCode !== 0) process.exit(exitCode);
+  process.exitCode = exitCode;
+  // A tool handler that ignores its abort signal (stopped by close(), its entry written) may still
+  // hold a timer or a socket: the stopped server does not wait for it.
+  setTimeout(() => process.exit(exitCode), 1_000).unref();
+}

@@ -5,13 +5,12 @@ import { pathToFileURL } from 'node:url';
 import { type Toolkit, ToolMuxError } from '@toolmux/core';
 import { MAX_OAUTH_REQUEST_TIMEOUT_MS } from '@toolmux/core/internal';
 import { z } from 'zod';
+import { LOG_LEVELS, type LogLevel } from './log-levels.js';
 import type { McpOptions } from './mcp/mcp-endpoint.js';
 import type { MetricsOptions } from './metrics.js';
 import { didYouMean } from './suggest.js';
 
-/** Log levels, most to least severe (`silent` writes nothing). */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel } from './log-levels.js';
 export type LogFormat = 'json' | 'pretty';
 
 /**

@@ -11,7 +11,7 @@ import {
   WorkSlice,
 } from '@toolmux/core/internal';
 import { Hono } from 'hono';
-import { secretMatcher } from './api-key.js';
+import { MIN_API_KEY_LENGTH, secretMatcher } from './api-key.js';
 import { composioRouteNotFound, isComposioPath, mountComposioApi } from './composio/composio-api.js';
 import { ConnectPages } from './connect/connect-page.js';
 import { audienceOf, errorResponse } from './http-errors.js';
@@ -106,8 +106,8 @@ export interface ToolMuxServer {
   serve(options?: ServeOptions): Promise<RunningServer>;
 }
 
-/** The shortest project API key the server takes. */
-export const MIN_API_KEY_LENGTH = 16;
+export { MIN_API_KEY_LENGTH } from './api-key.js';
+
 /** How long `/readyz` waits for the store's answer. */
 const READY_TIMEOUT_MS = 2000;
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;

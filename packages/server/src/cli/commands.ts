@@ -15,6 +15,7 @@ import {
   sessionSummaryOf,
 } from '@toolmux/core/internal';
 import { builtinToolkits } from '@toolmux/toolkits';
+import { MIN_API_KEY_LENGTH } from '../api-key.js';
 import {
   findConfigFile,
   importModule,
@@ -27,8 +28,9 @@ import {
 } from '../config.js';
 import { checkMetricsOptions } from '../metrics.js';
 import { causeText } from '../request-log.js';
-import { createServer, MIN_API_KEY_LENGTH } from '../server.js';
+import { createServer } from '../server.js';
 import { didYouMean } from '../suggest.js';
+import { DEFAULT_STORE, groupHelp, HELP } from './help.js';
 import { createCliLogger, serverLoggerOf } from './log.js';
 
 /** Where the CLI writes; tests pass their own. */
@@ -43,81 +45,6 @@ export interface CliIo {
   /** Resolves when the process should stop serving (SIGINT / SIGTERM). */
   stopSignal: () => Promise<void>;
 }
-
-const DEFAULT_STORE = 'sqlite:./.toolmux/toolmux.db';
-
-const HELP = {
-  main: `toolmux — a tool router for AI agents
-
-Usage: toolmux <command> [options]
-
-Commands:
-  serve                  Start the server: REST API (/api/v1) and per-session MCP (/mcp/:sessionId)
-  toolkits list          List the toolkits of the catalog
-  toolkits info <slug>   Show one toolkit and its tools
-  sessions list          List stored sessions, newest first
-
-Options:
-  -h, --help             Show help (also after any command)
-
-Run "toolmux <command> --help" for the options of a command.`,
-  serve: `Usage: toolmux serve [options]
-
-Starts the toolmux server: REST API under /api/v1 (OpenAPI at /api/v1/openapi.json) and the
-per-session MCP endpoint at /mcp/:sessionId.
-
-Options (they override the config file; environment variables in brackets):
-  --config <file>        Config file                                     [default: toolmux.config.{ts,mjs,js,json} in the working directory]
-  --port <port>          Port to listen on (0: any free port)           [default: 8787, env PORT]
-  --host <host>          Interface to listen on                          [default: 127.0.0.1, env TOOLMUX_HOST]
-  --store <spec>         sqlite:<path> | postgres://… | :memory:         [default: ${DEFAULT_STORE}, env TOOLMUX_STORE]
-  --base-url <url>       Where clients reach this server (MCP URLs)      [default: http://<host>:<port>, env TOOLMUX_BASE_URL]
-  --toolkits <module>    Also serve the toolkits a module exports (a toolkit or an array, default export or "toolkits")
-  --log-level <level>    ${LOG_LEVELS.join(' | ')}     [default: info, env TOOLMUX_LOG_LEVEL]
-  --log-format <format>  json | pretty                                   [default: pretty on a terminal, else json, env TOOLMUX_LOG_FORMAT]
-  -h, --help             Show this help
-
-Cache lifetimes: TOOLMUX_ACCOUNT_CACHE_TTL_MS and TOOLMUX_SESSION_CACHE_TTL_MS (milliseconds, 0 turns
-the cache off; default 2000), or accountCacheTtlMs / sessionCacheTtlMs in the config file.
-The most of an API's answer one proxy call downloads: TOOLMUX_PROXY_MAX_RESPONSE_BYTES (default
-33554432, 32 MiB), or proxyMaxResponseBytes in the config file.
-How long one request to an OAuth provider's token or revocation endpoint may take:
-TOOLMUX_OAUTH_REQUEST_TIMEOUT_MS (milliseconds, 1 to ${MAX_OAUTH_REQUEST_TIMEOUT_MS}; default ${DEFAULT_OAUTH_REQUEST_TIMEOUT_MS}), or oauthRequestTimeoutMs in the config file.
-
-The API key is TOOLMUX_API_KEY (at least ${MIN_API_KEY_LENGTH} characters); without it, a key file "api.key" (mode 0600) is created beside
-the SQLite database. A PostgreSQL store needs TOOLMUX_API_KEY and TOOLMUX_SECRET_KEY.
-GET /healthz, /readyz and /metrics (loopback or the API key) are for your orchestrator.`,
-  'toolkits list': `Usage: toolmux toolkits list [options]
-
-Lists the catalog the server would serve: the config file's toolkits (else the built-in ones).
-
-Options:
-  --config <file>        Config file                                     [default: toolmux.config.{ts,mjs,js,json} in the working directory]
-  --search <text>        Only toolkits whose slug, name or description contains the text
-  --toolkits <module>    Add the toolkits a module exports
-  --json                 Print JSON
-  -h, --help             Show this help`,
-  'toolkits info': `Usage: toolmux toolkits info <slug> [options]
-
-Options:
-  --config <file>        Config file                                     [default: toolmux.config.{ts,mjs,js,json} in the working directory]
-  --toolkits <module>    Add the toolkits a module exports
-  --json                 Print JSON
-  -h, --help             Show this help`,
-  'sessions list': `Usage: toolmux sessions list [options]
-
-Lists the sessions in the server's store (the config file's store unless --store or TOOLMUX_STORE
-says otherwise), newest first. It reads only: a SQLite file that does not exist is an error, and no
-key is needed or created.
-
-Options:
-  --config <file>        Config file                                     [default: toolmux.config.{ts,mjs,js,json} in the working directory]
-  --user <id>            Only sessions of this user
-  --limit <n>            At most this many (1–1000)                      [default: 20]
-  --store <spec>         sqlite:<path> | postgres://…                    [default: the config file's, else ${DEFAULT_STORE}, env TOOLMUX_STORE]
-  --json                 Print JSON
-  -h, --help             Show this help`,
-} as const;
 
 class UsageError extends Error {}
 /** A setting the server cannot start with (not a typo in the command line): exit 1, one line. */
@@ -139,9 +66,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       (command === 'toolkits' || command === 'sessions') &&
       (subcommand === undefined || subcommand.startsWith('-'))
     ) {
-      io.stdout(
-        `${command === 'toolkits' ? `${HELP['toolkits list']}\n\n${HELP['toolkits info']}` : HELP['sessions list']}\n`,
-      );
+      io.stdout(`${groupHelp(command)}\n`);
       return subcommand === '--help' || subcommand === '-h' ? 0 : 2;
     }
     throw new UsageError(unknownCommand(argv));

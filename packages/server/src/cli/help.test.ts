@@ -1,0 +1,116 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { DEFAULT_OAUTH_REQUEST_TIMEOUT_MS, MAX_OAUTH_REQUEST_TIMEOUT_MS } from '@toolmux/core/internal';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './commands.js';
+import { helpOnly, OAUTH_REQUEST_TIMEOUT_MS } from './help.js';
+
+const run = promisify(execFile);
+const BIN = join(fileURLToPath(new URL('../..', import.meta.url)), 'bin', 'toolmux.js');
+
+/** What runCli (the whole CLI, every option checked) answers to `argv`. */
+async function fullAnswer(argv: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  let stdout = '';
+  let stderr = '';
+  const exitCode = await runCli(argv, {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    env: {},
+    stopSignal: () => new Promise(() => {}),
+  });
+  return { stdout, stderr, exitCode };
+}
+
+/**
+ * Records every module the process resolves that is not a Node.js built-in, and prints them to
+ * stderr as it exits (Node's synchronous module hooks see static and dynamic imports alike).
+ */
+const RECORD_MODULES = `data:text/javascript,${encodeURIComponent(`
+import { registerHooks } from 'node:module';
+const seen = [];
+registerHooks({ resolve(specifier, context, next) {
+  const resolved = next(specifier, context);
+  if (!resolved.url.startsWith('node:')) seen.push(resolved.url);
+  return resolved;
+} });
+process.on('exit', () => process.stderr.write('MODULES ' + JSON.stringify(seen) + '\\n'));
+`)}`;
+
+const HELP_LINES: string[][] = [
+  [],
+  ['--help'],
+  ['-h'],
+  ['help'],
+  ['serve', '--help'],
+  ['serve', '-h'],
+  ['toolkits'],
+  ['toolkits', '--help'],
+  ['sessions'],
+  ['sessions', '-h'],
+  ['toolkits', 'list', '--help'],
+  ['toolkits', 'info', '-h'],
+  ['sessions', 'list', '--help'],
+];
+
+describe('a command line that asks only for help', () => {
+  it.each(HELP_LINES.map((argv) => [argv.join(' ') || '(nothing)', argv]))(
+    '%s: answered as the whole CLI answers it (text and exit code)',
+    async (_line, argv) => {
+      const fast = helpOnly(argv as string[]);
+      const full = await fullAnswer(argv as string[]);
+      expect(fast).toBeDefined();
+      expect(`${fast!.text}\n`).toBe(full.stdout);
+      expect(fast!.exitCode).toBe(full.exitCode);
+      expect(full.stderr).toBe('');
+    },
+  );
+
+  it.each([
+    ['serve', '--help', '--port', 'x'],
+    ['serve', '--port', '8080', '--help'],
+    ['--help', 'serve'],
+    ['toolkits', '--json'],
+    ['toolkits', 'list', '--help', '--bogus'],
+    ['toolkits', 'lst', '--help'],
+    ['serv'],
+    ['serve'],
+    ['sessions', 'list'],
+  ])('%s …: left to the whole CLI, which checks every option', (...argv) => {
+    expect(helpOnly(argv)).toBeUndefined();
+  });
+
+  it('states the OAuth request timeout bounds core enforces', () => {
+    expect(OAUTH_REQUEST_TIMEOUT_MS).toEqual({
+      default: DEFAULT_OAUTH_REQUEST_TIMEOUT_MS,
+      max: MAX_OAUTH_REQUEST_TIMEOUT_MS,
+    });
+  });
+
+  it.each([['--help'], ['serve', '--help'], ['toolkits']].map((argv) => [argv.join(' '), argv]))(
+    '`toolmux %s` loads none of @toolmux/core, the toolkits, the server or their dependencies',
+    async (_line, argv) => {
+      const answer = await run(process.execPath, [
+        '--import',
+        RECORD_MODULES,
+        BIN,
+        ...(argv as string[]),
+      ]).catch((error: { code: number; stdout: string; stderr: string }) => error);
+      expect(answer.stdout).toContain('Usage: toolmux');
+      const modules = JSON.parse(/^MODULES (.*)$/m.exec(answer.stderr)![1]!) as string[];
+      const loaded = modules.map((url) => url.replace(/^.*\/packages\//, 'packages/'));
+      expect(loaded.length).toBeGreaterThan(0);
+      // the bin, the CLI's entry, the version check, the help and its two constants' modules
+      expect(
+        loaded.every((url) => url.startsWith('packages/server/')),
+        loaded.join('\n'),
+      ).toBe(true);
+      expect(loaded.filter((url) => /\/(server|commands|config)\.js$/.test(url))).toEqual([]);
+    },
+  );
+});

@@ -1,0 +1,121 @@
+// The CLI's help, and the answer to a command line that asks only for it. Nothing here loads
+// @toolmux/core, the toolkits or the server (about a second of CPU on a small machine): `toolmux`,
+// `toolmux --help` and `toolmux serve --help` answer at once, as a person typing them expects.
+import { MIN_API_KEY_LENGTH } from '../api-key.js';
+import { LOG_LEVELS } from '../log-levels.js';
+
+/**
+ * The bounds of `TOOLMUX_OAUTH_REQUEST_TIMEOUT_MS` as the help states them: core's
+ * DEFAULT_OAUTH_REQUEST_TIMEOUT_MS and MAX_OAUTH_REQUEST_TIMEOUT_MS (help.test.ts checks they agree),
+ * written here so that the help does not load core.
+ */
+export const OAUTH_REQUEST_TIMEOUT_MS = { default: 30_000, max: 300_000 } as const;
+
+/** The store `toolmux serve` uses when nothing names one. */
+export const DEFAULT_STORE = 'sqlite:./.toolmux/toolmux.db';
+
+/** The CLI's help texts, by command. */
+export const HELP = {
+  main: `toolmux — a tool router for AI agents
+
+Usage: toolmux <command> [options]
+
+Commands:
+  serve                  Start the server: REST API (/api/v1) and per-session MCP (/mcp/:sessionId)
+  toolkits list          List the toolkits of the catalog
+  toolkits info <slug>   Show one toolkit and its tools
+  sessions list          List stored sessions, newest first
+
+Options:
+  -h, --help             Show help (also after any command)
+
+Run "toolmux <command> --help" for the options of a command.`,
+  serve: `Usage: toolmux serve [options]
+
+Starts the toolmux server: REST API under /api/v1 (OpenAPI at /api/v1/openapi.json) and the
+per-session MCP endpoint at /mcp/:sessionId.
+
+Options (they override the config file; environment variables in brackets):
+  --config <file>        Config file                                     [default: toolmux.config.{ts,mjs,js,json} in the working directory]
+  --port <port>          Port to listen on (0: any free port)           [default: 8787, env PORT]
+  --host <host>          Interface to listen on                          [default: 127.0.0.1, env TOOLMUX_HOST]
+  --store <spec>         sqlite:<path> | postgres://… | :memory:         [default: ${DEFAULT_STORE}, env TOOLMUX_STORE]
+  --base-url <url>       Where clients reach this server (MCP URLs)      [default: http://<host>:<port>, env TOOLMUX_BASE_URL]
+  --toolkits <module>    Also serve the toolkits a module exports (a toolkit or an array, default export or "toolkits")
+  --log-level <level>    ${LOG_LEVELS.join(' | ')}     [default: info, env TOOLMUX_LOG_LEVEL]
+  --log-format <format>  json | pretty                                   [default: pretty on a terminal, else json, env TOOLMUX_LOG_FORMAT]
+  -h, --help             Show this help
+
+Cache lifetimes: TOOLMUX_ACCOUNT_CACHE_TTL_MS and TOOLMUX_SESSION_CACHE_TTL_MS (milliseconds, 0 turns
+the cache off; default 2000), or accountCacheTtlMs / sessionCacheTtlMs in the config file.
+The most of an API's answer one proxy call downloads: TOOLMUX_PROXY_MAX_RESPONSE_BYTES (default
+33554432, 32 MiB), or proxyMaxResponseBytes in the config file.
+How long one request to an OAuth provider's token or revocation endpoint may take:
+TOOLMUX_OAUTH_REQUEST_TIMEOUT_MS (milliseconds, 1 to ${OAUTH_REQUEST_TIMEOUT_MS.max}; default ${OAUTH_REQUEST_TIMEOUT_MS.default}), or oauthRequestTimeoutMs in the config file.
+
+The API key is TOOLMUX_API_KEY (at least ${MIN_API_KEY_LENGTH} characters); without it, a key file "api.key" (mode 0600) is created beside
+the SQLite database. A PostgreSQL store needs TOOLMUX_API_KEY and TOOLMUX_SECRET_KEY.
+GET /healthz, /readyz and /metrics (loopback or the API key) are for your orchestrator.`,
+  'toolkits list': `Usage: toolmux toolkits list [options]
+
+Lists the catalog the server would serve: the config file's toolkits (else the built-in ones).
+
+Options:
+  --config <file>        Config file                                     [default: toolmux.config.{ts,mjs,js,json} in the working directory]
+  --search <text>        Only toolkits whose slug, name or description contains the text
+  --toolkits <module>    Add the toolkits a module exports
+  --json                 Print JSON
+  -h, --help             Show this help`,
+  'toolkits info': `Usage: toolmux toolkits info <slug> [options]
+
+Options:
+  --config <file>        Config file                                     [default: toolmux.config.{ts,mjs,js,json} in the working directory]
+  --toolkits <module>    Add the toolkits a module exports
+  --json                 Print JSON
+  -h, --help             Show this help`,
+  'sessions list': `Usage: toolmux sessions list [options]
+
+Lists the sessions in the server's store (the config file's store unless --store or TOOLMUX_STORE
+says otherwise), newest first. It reads only: a SQLite file that does not exist is an error, and no
+key is needed or created.
+
+Options:
+  --config <file>        Config file                                     [default: toolmux.config.{ts,mjs,js,json} in the working directory]
+  --user <id>            Only sessions of this user
+  --limit <n>            At most this many (1–1000)                      [default: 20]
+  --store <spec>         sqlite:<path> | postgres://…                    [default: the config file's, else ${DEFAULT_STORE}, env TOOLMUX_STORE]
+  --json                 Print JSON
+  -h, --help             Show this help`,
+} as const;
+
+/** The help of every command of a group (`toolmux toolkits` alone). */
+export function groupHelp(group: 'toolkits' | 'sessions'): string {
+  return group === 'toolkits'
+    ? `${HELP['toolkits list']}\n\n${HELP['toolkits info']}`
+    : HELP['sessions list'];
+}
+
+const HELP_FLAGS = new Set(['--help', '-h']);
+
+/**
+ * What the CLI answers to `argv` when it asks only for help: the text, where it goes and the exit
+ * code (no command is a usage error: 2); undefined for any other command line, which `runCli` answers
+ * (the same texts, after checking every option).
+ */
+export function helpOnly(argv: readonly string[]): { text: string; exitCode: 0 | 2 } | undefined {
+  const [command, subcommand, ...rest] = argv;
+  if (command === undefined) return { text: HELP.main, exitCode: 2 };
+  if (argv.length === 1 && (HELP_FLAGS.has(command) || command === 'help'))
+    return { text: HELP.main, exitCode: 0 };
+  if (command === 'serve') {
+    return argv.length === 2 && HELP_FLAGS.has(subcommand!) ? { text: HELP.serve, exitCode: 0 } : undefined;
+  }
+  if (command !== 'toolkits' && command !== 'sessions') return undefined;
+  const all = groupHelp(command);
+  if (subcommand === undefined) return { text: all, exitCode: 2 };
+  if (argv.length === 2 && HELP_FLAGS.has(subcommand)) return { text: all, exitCode: 0 };
+  const named = `${command} ${subcommand}`;
+  if (rest.length === 1 && HELP_FLAGS.has(rest[0]!) && named in HELP)
+    return { text: HELP[named as keyof typeof HELP], exitCode: 0 };
+  return undefined;
+}
