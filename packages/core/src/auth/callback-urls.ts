@@ -1,6 +1,7 @@
 import { ToolMuxError } from '../errors.js';
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** The host names of this machine, as a URL's `hostname` writes them. */
+export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
  * Which `callbackUrl`s a connection may send the user back to. An entry is an origin

@@ -1,3 +1,4 @@
+import { LOOPBACK_HOSTS } from '../auth/callback-urls.js';
 import type { ToolkitConnectionStatus, WaitForConnectionsResult } from '../auth/connection-waiter.js';
 import type {
   AuthConfig,
@@ -16,10 +17,11 @@ import type { ToolResult } from '../execution/result.js';
 import type { SearchToolsResult } from '../meta-tools/meta-tools.js';
 import type { ToolSpec } from '../provider.js';
 import type { ExecutionLog, SessionToolkit } from '../session.js';
-import type { ExecutionLogRecord } from '../store/types.js';
+import type { ExecutionLogRecord, ExecutionStatus } from '../store/types.js';
 import type { SessionSummary, ToolkitInfo } from '../toolmux-types.js';
 import { parsedJsonDepthExceeds } from '../util/json-depth.js';
 import { MAX_ID_LENGTH, MAX_USER_ID_LENGTH, shownValue, textProblem } from '../util/stored-text.js';
+import { MAX_PATH_LENGTH, OFFLOAD_PREVIEW_CHARS } from '../workbench/file-limits.js';
 
 /**
  * The JSON of the REST API (snake_case, ISO dates) and its SDK objects (camelCase, Dates). The server
@@ -204,7 +206,8 @@ type Kind = 'string' | 'boolean' | 'number' | 'object' | 'array' | 'date' | 'cou
  * How one field of an answer is checked: a {@link Kind} (`'string|null'`: null too), a {@link Shape}
  * (an object whose fields are checked in turn), {@link optional}, {@link nullable}, {@link listOf},
  * {@link recordOf} of one of them, {@link oneOf} (a string of a set), {@link textUpTo} (an id, a
- * cursor) or {@link nestedUpTo} (a tool's result or schema).
+ * cursor), {@link stringUpTo} (a message), {@link urlOf} (a link the application follows) or
+ * {@link nestedUpTo} (a tool's result or schema).
  */
 type Field = Kind | `${Kind}|null` | 'any' | Shape | Rule;
 
@@ -213,13 +216,20 @@ interface Shape {
   readonly [key: string]: Field;
 }
 
+/**
+ * What a {@link urlOf} field may be: `server`, a page of the server's own (on the origin of the
+ * ToolMux's baseUrl); `http`, any http(s) URL; `callback`, an http(s) URL or an app's private-use
+ * scheme (RFC 8252: a reverse domain name, `com.example.app:/done`).
+ */
+type UrlKind = 'server' | 'http' | 'callback';
+
 class Rule {
   constructor(
-    readonly is: 'optional' | 'nullable' | 'list' | 'record' | 'oneOf' | 'text' | 'nested',
+    readonly is: 'optional' | 'nullable' | 'list' | 'record' | 'oneOf' | 'text' | 'upTo' | 'url' | 'nested',
     readonly field: Field,
-    /** `oneOf`: the values the SDK knows. */
+    /** `oneOf`: the values the SDK knows; `url`: its {@link UrlKind}. */
     readonly values: readonly string[] = [],
-    /** `text`: the most characters; `nested`: the most levels of objects and arrays. */
+    /** `text`, `upTo`, `url`: the most characters; `nested`: the most levels of objects and arrays. */
     readonly limit = 0,
   ) {}
 }
@@ -245,6 +255,18 @@ const oneOf = <const V extends string>(...values: V[]): Rule => new Rule('oneOf'
  * caller's INVALID_REQUEST.
  */
 const textUpTo = (maxLength: number): Rule => new Rule('text', 'string', [], maxLength);
+/**
+ * A string the SDK hands on as text (a message, a preview) of at most `maxLength` characters, whatever
+ * they are: one far longer than a server writes fails the answer, rather than reaching a model.
+ */
+const stringUpTo = (maxLength: number): Rule => new Rule('upTo', 'string', [], maxLength);
+/**
+ * A URL the application follows or sends its user to: an absolute URL of `kind`, of at most
+ * {@link MAX_REMOTE_URL_LENGTH} characters of well-formed text without control characters. So a
+ * `javascript:` or `data:` link, which would run in the application's page, or a connect page on
+ * another site than the server's, never reaches the application.
+ */
+const urlOf = (kind: UrlKind): Rule => new Rule('url', 'string', [kind], MAX_REMOTE_URL_LENGTH);
 /**
  * A value of `field` (any JSON when not given) that nests objects and arrays at most `maxDepth` levels,
  * checked in the same walk as the rest of the answer.
@@ -297,7 +319,8 @@ function nameOf(field: Field): string {
   if (field instanceof Rule) {
     if (field.is === 'optional') return nameOf(field.field);
     if (field.is === 'nullable') return `${nameOf(field.field)} or null`;
-    if (field.is === 'oneOf' || field.is === 'text') return 'string';
+    if (field.is === 'oneOf' || field.is === 'text' || field.is === 'upTo') return 'string';
+    if (field.is === 'url') return 'URL';
     if (field.is === 'nested') return nameOf(field.field);
     return field.is === 'list' ? 'array' : 'object';
   }
@@ -312,14 +335,66 @@ interface Problem {
   got: unknown;
   /** A {@link oneOf} field that holds a string: the values the SDK knows. */
   known?: readonly string[];
-  /** A {@link textUpTo} field: why its string is not one (`is 300 characters long, over …`). */
+  /** A {@link textUpTo}, {@link stringUpTo} or {@link urlOf} field: why its string is not one (`is 300 characters long, over …`). */
   why?: string;
+  /** What the message says after `why`: what to do (else: that a toolmux server never sends it). */
+  fix?: string;
   /** A {@link nestedUpTo} field: the levels it nests more than. */
   deeperThan?: number;
 }
 
-/** The check of one field: undefined when `value` passes, else the first field of it that does not. */
-type Check = (value: unknown) => Problem | undefined;
+/**
+ * The client an answer is read by: the origin of its baseUrl, where the server's own pages are.
+ * Loopback names (`localhost`, `127.0.0.1`, `[::1]`) are one host, as the server's default baseUrl
+ * (`http://127.0.0.1:8787`) and the SDK's examples (`http://localhost:8787`) name it either way.
+ */
+export interface ServerAddress {
+  readonly origin: string;
+  readonly site: string;
+}
+
+const siteOf = (url: URL): string =>
+  `${url.protocol}//${LOOPBACK_HOSTS.has(url.hostname) ? 'localhost' : url.hostname}:${url.port}`;
+
+/** The {@link ServerAddress} of a remote ToolMux's `baseUrl` (an http(s) URL, checked before). */
+export function serverAddressOf(baseUrl: string): ServerAddress {
+  const url = new URL(baseUrl);
+  return { origin: url.origin, site: siteOf(url) };
+}
+
+/** A private-use URI scheme (RFC 8252, 7.1): a reverse domain name, so it holds a period. */
+const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/;
+
+/** Why `value` (text checked already) is not a URL of `kind` read by `server`, or undefined. */
+function urlProblem(
+  value: string,
+  kind: UrlKind,
+  server: ServerAddress | undefined,
+): Pick<Problem, 'why' | 'fix'> | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return { why: 'is not an absolute URL' };
+  }
+  const http = url.protocol === 'http:' || url.protocol === 'https:';
+  if (!http && !(kind === 'callback' && PRIVATE_USE_SCHEME.test(url.protocol))) {
+    return { why: `is a ${shownValue(url.protocol)} URL, not an http(s) one` };
+  }
+  if (kind === 'server' && siteOf(url) !== server?.site) {
+    return {
+      why: `is on ${shownValue(url.origin)}, not on the server's origin ${server?.origin} (this ToolMux's baseUrl)`,
+      fix: ": a toolmux server's pages are on its own baseUrl (TOOLMUX_BASE_URL). If that is another address of the same server, give this ToolMux that baseUrl, or the server this one",
+    };
+  }
+  return undefined;
+}
+
+/**
+ * The check of one field: undefined when `value` passes, else the first field of it that does not.
+ * `server`: who reads the answer, for a {@link urlOf} `server` field.
+ */
+type Check = (value: unknown, server: ServerAddress | undefined) => Problem | undefined;
 
 const failed = (expected: string, got: unknown): Problem => ({ path: [], expected, got });
 
@@ -338,18 +413,35 @@ function compile(field: Field): Check {
   const expected = nameOf(field);
   if (field instanceof Rule) {
     const inner = compile(field.field);
-    if (field.is === 'text') {
-      const rule = { maxLength: field.limit, allowEmpty: true };
-      return (value) => {
+    if (field.is === 'text' || field.is === 'url') {
+      const rule = { maxLength: field.limit, allowEmpty: field.is === 'text' };
+      const kind = field.values[0] as UrlKind | undefined;
+      return (value, server) => {
         if (typeof value !== 'string') return failed(expected, value);
         const why = textProblem(value, rule);
-        return why === undefined ? undefined : { path: [], expected, got: value, why };
+        if (why !== undefined) return { path: [], expected, got: value, why };
+        const problem = kind === undefined ? undefined : urlProblem(value, kind, server);
+        return problem === undefined ? undefined : { path: [], expected, got: value, ...problem };
+      };
+    }
+    if (field.is === 'upTo') {
+      const maxLength = field.limit;
+      return (value) => {
+        if (typeof value !== 'string') return failed(expected, value);
+        return value.length <= maxLength
+          ? undefined
+          : {
+              path: [],
+              expected,
+              got: value,
+              why: `is ${value.length} characters long, over the limit of ${maxLength}`,
+            };
       };
     }
     if (field.is === 'nested') {
       const maxDepth = field.limit;
-      return (value) =>
-        inner(value) ??
+      return (value, server) =>
+        inner(value, server) ??
         (parsedJsonDepthExceeds(value, maxDepth)
           ? { path: [], expected, got: value, deeperThan: maxDepth }
           : undefined);
@@ -361,28 +453,29 @@ function compile(field: Field): Check {
         return known.has(value) ? undefined : { path: [], expected, got: value, known: field.values };
       };
     }
-    if (field.is === 'optional') return (value) => (value === undefined ? undefined : inner(value));
+    if (field.is === 'optional')
+      return (value, server) => (value === undefined ? undefined : inner(value, server));
     if (field.is === 'nullable') {
-      return (value) => {
+      return (value, server) => {
         if (value === null) return undefined;
-        const problem = inner(value);
+        const problem = inner(value, server);
         return problem?.path.length === 0 ? { ...problem, expected } : problem;
       };
     }
     if (field.is === 'list') {
-      return (value) => {
+      return (value, server) => {
         if (!Array.isArray(value)) return failed(expected, value);
         for (let index = 0; index < value.length; index++) {
-          const problem = inner(value[index]);
+          const problem = inner(value[index], server);
           if (problem) return within(index, problem);
         }
         return undefined;
       };
     }
-    return (value) => {
+    return (value, server) => {
       if (!isObject(value)) return failed(expected, value);
       for (const key of Object.keys(value)) {
-        const problem = inner(value[key]);
+        const problem = inner(value[key], server);
         if (problem) return within(key, problem);
       }
       return undefined;
@@ -395,13 +488,13 @@ function compile(field: Field): Check {
       const inner = field[key]!;
       return typeof inner === 'string' && inner !== 'any' ? leafOf(inner) : compile(inner);
     });
-    return (value) => {
+    return (value, server) => {
       if (!isObject(value)) return failed(expected, value);
       for (let index = 0; index < keys.length; index++) {
         const key = keys[index]!;
         const check = checks[index]!;
         if (typeof check === 'function') {
-          const problem = check(value[key]);
+          const problem = check(value[key], server);
           if (problem) return within(key, problem);
         } else if (!isKind(value[key], check.kind, check.orNull)) {
           return within(key, failed(check.expected, value[key]));
@@ -435,12 +528,12 @@ function shownGot(got: unknown, expected: string): string {
  * an answer of another API that baseUrl leads to, or of a server (or a proxy before it) answering
  * something else, never becomes a TypeError later or an object of undefineds and Invalid Dates.
  */
-function checker<W>(what: string, shape: Shape): (value: unknown) => W {
+function checker<W>(what: string, shape: Shape): (value: unknown, server?: ServerAddress) => W {
   const check = compile(shape);
-  return (value) => {
-    const problem = check(value);
+  return (value, server) => {
+    const problem = check(value, server);
     if (problem === undefined) return value as W;
-    const { path, expected, got, known, why, deeperThan } = problem;
+    const { path, expected, got, known, why, fix, deeperThan } = problem;
     if (known) {
       const knows =
         known.length <= MAX_VALUES_SHOWN
@@ -452,7 +545,7 @@ function checker<W>(what: string, shape: Shape): (value: unknown) => W {
     }
     if (why !== undefined) {
       throw new TypeError(
-        `${what} whose "${pathText(path)}" ${shownValue(got)} ${why}, which a toolmux server never sends`,
+        `${what} whose "${pathText(path)}" ${shownValue(got)} ${why}${fix ?? ', which a toolmux server never sends'}`,
       );
     }
     if (deeperThan !== undefined) {
@@ -473,9 +566,13 @@ function checker<W>(what: string, shape: Shape): (value: unknown) => W {
 const MAX_VALUES_SHOWN = 8;
 
 /** Checks an answer against `shape`, then makes the SDK's object of it. */
-function reader<W, T>(what: string, shape: Shape, convert: (wire: W) => T): (wire: unknown) => T {
+function reader<W, T>(
+  what: string,
+  shape: Shape,
+  convert: (wire: W) => T,
+): (wire: unknown, server?: ServerAddress) => T {
   const check = checker<W>(what, shape);
-  return (wire) => convert(check(wire));
+  return (wire, server) => convert(check(wire, server));
 }
 
 /**
@@ -490,6 +587,22 @@ export const MAX_REMOTE_JSON_DEPTH = 1024;
 /** The longest `next_cursor` taken: what the client sends back as a query value (http.ts). */
 export const MAX_REMOTE_CURSOR_LENGTH = 8192;
 
+/**
+ * The longest URL taken (a session's `mcp.url`, a connection request's links): a server's baseUrl and
+ * an id, or a `callbackUrl` of at most 2,048 characters as the server normalised it.
+ */
+export const MAX_REMOTE_URL_LENGTH = 8192;
+
+/**
+ * The longest message taken (a tool result's `error`, an error answer's `message`): past the longest a
+ * server writes (a failed workbench cell's, cut to 100,000 characters; a handler's, to 16,384), far
+ * below a message that would fill a model's context.
+ */
+export const MAX_REMOTE_MESSAGE_LENGTH = 262_144;
+
+/** The longest `hint` of an offloaded result: a sentence naming the file (its path, at most 512). */
+const MAX_OFFLOAD_HINT_LENGTH = 4_096;
+
 /** An id of the server (`ses_…`, `log_…`, `ca_…`): what the SDK's check of an id it is given takes. */
 const ID = textUpTo(MAX_ID_LENGTH);
 const USER_ID = textUpTo(MAX_USER_ID_LENGTH);
@@ -499,7 +612,9 @@ const ERROR_CODE = oneOf(...(Object.keys(TOOLMUX_ERROR_CODES) as ToolMuxErrorCod
 
 const ACCOUNT_CHOICE: Shape = { id: ID, alias: 'string|null', is_default: 'boolean' };
 
-const SESSION_MCP: Shape = { url: 'string', headers: { Authorization: 'string' } };
+// the server writes it from its own baseUrl, which the application may reach at another address
+// (an internal one), and the session token that goes with it comes in the same answer: any http(s)
+const SESSION_MCP: Shape = { url: urlOf('http'), headers: { Authorization: 'string' } };
 
 /** The statuses the SDK branches on, each list checked against its type (none missing, none extra). */
 const CONNECTION_REQUEST_STATUSES = [
@@ -515,12 +630,14 @@ const TOOLKIT_CONNECTION_STATUSES = [
   'EXPIRED',
   'NOT_STARTED',
 ] as const satisfies readonly ToolkitConnectionStatus[];
+const EXECUTION_STATUSES = ['success', 'error'] as const satisfies readonly ExecutionStatus[];
 type Missing<Known, Listed> = Exclude<Known, Listed> extends never ? true : Exclude<Known, Listed>;
 const allListed: [
   Missing<ConnectionRequestStatus, (typeof CONNECTION_REQUEST_STATUSES)[number]>,
   Missing<ToolkitConnectionStatus, (typeof TOOLKIT_CONNECTION_STATUSES)[number]>,
   Missing<EnsureConnectedWire['status'], 'CONNECTED' | 'NEEDS_USER'>,
-] = [true, true, true];
+  Missing<ExecutionStatus, (typeof EXECUTION_STATUSES)[number]>,
+] = [true, true, true, true];
 void allListed;
 
 const CONNECTION_REQUEST: Shape = {
@@ -532,8 +649,10 @@ const CONNECTION_REQUEST: Shape = {
   connected_account_id: nullable(ID),
   // `waitForConnection()` branches on it
   status: oneOf(...CONNECTION_REQUEST_STATUSES),
-  callback_url: 'string',
-  redirect_url: 'string',
+  // the application's own page (or the operator's defaultCallbackUrl), where the server sends the user
+  callback_url: urlOf('callback'),
+  // where the application sends its user to connect: the server's connect page
+  redirect_url: urlOf('server'),
   expires_at: 'date',
 };
 
@@ -574,7 +693,7 @@ const SHAPES = {
   toolResult: {
     successful: 'boolean',
     data: nestedUpTo(MAX_REMOTE_JSON_DEPTH),
-    error: 'string|null',
+    error: nullable(stringUpTo(MAX_REMOTE_MESSAGE_LENGTH)),
     code: optional(ERROR_CODE),
     log_id: ID,
   },
@@ -609,7 +728,7 @@ const SHAPES = {
     toolkit: 'string',
     connected_account_id: nullable(ID),
     call_id: nullable(ID),
-    status: 'string',
+    status: oneOf(...EXECUTION_STATUSES),
     error_code: 'string|null',
     error_message: 'string|null',
     duration_ms: 'number',
@@ -663,7 +782,14 @@ const SHAPES = {
     next_steps: 'string',
   },
   proxy: { status: 'count', headers: recordOf('string') },
-  offload: { offloaded: nullable('object') },
+  offload: {
+    offloaded: nullable({
+      path: textUpTo(MAX_PATH_LENGTH),
+      size: 'count',
+      preview: stringUpTo(OFFLOAD_PREVIEW_CHARS),
+      hint: stringUpTo(MAX_OFFLOAD_HINT_LENGTH),
+    }),
+  },
 } as const satisfies Record<string, Shape>;
 
 const cursorOf = (value: string | null | undefined): string | undefined => value ?? undefined;
@@ -701,10 +827,9 @@ export function countedPageOf<T>(
 /** A session as the server describes it, checked before a session object is made of it. */
 export const sessionWireOf = checker<SessionWire>('a session', SHAPES.session);
 export const sessionMcpOf = checker<SessionWire['mcp']>("a session's MCP endpoint", SHAPES.sessionMcp);
-export const connectionRequestWireOf = checker<ConnectionRequestWire>(
-  'a connection request',
-  SHAPES.connectionRequest,
-);
+/** A connection request, read by `server` (whose origin its connect page is on). */
+export const connectionRequestWireOf: (wire: unknown, server: ServerAddress) => ConnectionRequestWire =
+  checker<ConnectionRequestWire>('a connection request', SHAPES.connectionRequest);
 export const searchResultOf = checker<SearchToolsResult>('a search result', SHAPES.search);
 export const proxyResponseOf = checker<ProxyExecuteResponse>('a proxy answer', SHAPES.proxy);
 export const offloadOf = checker<OffloadWire>('an offload answer', SHAPES.offload);
@@ -717,8 +842,8 @@ const ensureConnectedChecks = {
 };
 
 /** `POST /sessions/:id/ensure-connected`: checked as the shape its `status` says. */
-export function ensureConnectedWireOf(wire: unknown): EnsureConnectedWire {
-  return ensureConnectedChecks[ensureConnectedChecks.status(wire).status](wire);
+export function ensureConnectedWireOf(wire: unknown, server: ServerAddress): EnsureConnectedWire {
+  return ensureConnectedChecks[ensureConnectedChecks.status(wire).status](wire, server);
 }
 
 export const waitForConnectionsOf = reader(
@@ -776,12 +901,18 @@ export const toolSpecOfWire = reader(
 );
 
 export const toolResultOf = reader('a tool result', SHAPES.toolResult, (wire: ToolResultWire): ToolResult => {
-  // what the application branches on must say one thing: a failure says why, a success nothing
-  if (wire.successful ? wire.error !== null || wire.code !== undefined : wire.error === null) {
+  // what the application branches on must say one thing: a failure says why and has no data, a
+  // success says nothing of a failure
+  const failedWithData = !wire.successful && wire.data !== null && wire.data !== undefined;
+  if (
+    wire.successful ? wire.error !== null || wire.code !== undefined : wire.error === null || failedWithData
+  ) {
     throw new TypeError(
       wire.successful
         ? `a successful tool result with ${wire.error !== null ? 'an "error"' : 'a "code"'}, which only a failed one has`
-        : 'a failed tool result whose "error" is null: a failed one says why',
+        : failedWithData
+          ? `a failed tool result whose "data" is ${shownValue(wire.data)}, not null: a failed one has none`
+          : 'a failed tool result whose "error" is null: a failed one says why',
     );
   }
   return {
@@ -911,19 +1042,20 @@ export const connectedAccountOf = reader(
   }),
 );
 
-export const connectionRequestInfoOf = reader(
-  'a connection request',
-  SHAPES.connectionRequest,
-  (wire: ConnectionRequestWire): ConnectionRequestInfo => ({
-    id: wire.id,
-    kind: wire.kind,
-    userId: wire.user_id,
-    toolkit: wire.toolkit,
-    authConfigId: wire.auth_config_id,
-    connectedAccountId: wire.connected_account_id,
-    status: wire.status,
-    callbackUrl: wire.callback_url,
-    expiresAt: new Date(wire.expires_at),
-    redirectUrl: wire.redirect_url,
-  }),
-);
+export const connectionRequestInfoOf: (wire: unknown, server: ServerAddress) => ConnectionRequestInfo =
+  reader(
+    'a connection request',
+    SHAPES.connectionRequest,
+    (wire: ConnectionRequestWire): ConnectionRequestInfo => ({
+      id: wire.id,
+      kind: wire.kind,
+      userId: wire.user_id,
+      toolkit: wire.toolkit,
+      authConfigId: wire.auth_config_id,
+      connectedAccountId: wire.connected_account_id,
+      status: wire.status,
+      callbackUrl: wire.callback_url,
+      expiresAt: new Date(wire.expires_at),
+      redirectUrl: wire.redirect_url,
+    }),
+  );
