@@ -1,7 +1,6 @@
 import { ToolMuxError } from '../errors.js';
 
-/** The host names of this machine, as a URL's `hostname` writes them. */
-export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
  * Which `callbackUrl`s a connection may send the user back to. An entry is an origin

@@ -6,24 +6,17 @@ import { maskSecrets } from '../util/redact.js';
 import { byteSize, declaredByteLength, responseTextUpTo } from '../util/response-text.js';
 import { checkText, checkUserId, shownValue } from '../util/stored-text.js';
 import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
-import {
-  MAX_REMOTE_CURSOR_LENGTH,
-  MAX_REMOTE_JSON_DEPTH,
-  MAX_REMOTE_MESSAGE_LENGTH,
-  type ServerAddress,
-  serverAddressOf,
-} from './wire.js';
+import { MAX_REMOTE_CURSOR_LENGTH, MAX_REMOTE_JSON_DEPTH, MAX_REMOTE_MESSAGE_LENGTH } from './wire.js';
 
 type Query = Record<string, string | number | boolean | string[] | undefined>;
 
-type Read<W, R> = (wire: W, server: ServerAddress) => R;
+type Read<W, R> = (wire: W) => R;
 
 export interface RemoteCall<W = unknown, R = W> {
   query?: Query;
   /**
    * Turns the answer into what the caller returns. What it throws, other than a ToolMuxError, means
-   * the answer is not of the shape the SDK reads: SERVER_UNREACHABLE, naming the request. `server`:
-   * the address of baseUrl, which the server's own pages (a connect link) must be on.
+   * the answer is not of the shape the SDK reads: SERVER_UNREACHABLE, naming the request.
    */
   read?: Read<W, R>;
   body?: unknown;
@@ -144,7 +137,6 @@ function failureOf(error: unknown): string {
  */
 export class RemoteApi {
   readonly #base: string;
-  readonly #server: ServerAddress;
   readonly #apiKey: string;
   readonly #authorization: string;
   readonly #fetch: typeof globalThis.fetch;
@@ -162,7 +154,6 @@ export class RemoteApi {
     maxResponseBytes?: number;
   }) {
     this.#base = `${options.baseUrl}/api/v1`;
-    this.#server = serverAddressOf(options.baseUrl);
     this.#apiKey = options.apiKey;
     this.#authorization = `Bearer ${options.apiKey}`;
     this.#fetch = options.fetch;
@@ -267,7 +258,7 @@ export class RemoteApi {
     }
     if (!read) return wire as unknown as R;
     try {
-      return read(wire, this.#server);
+      return read(wire);
     } catch (error) {
       if (ToolMuxError.isInstance(error)) throw error;
       throw new ToolMuxError({

@@ -434,7 +434,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
           ...(options.alias !== undefined ? { alias: options.alias } : {}),
         },
         undefined,
-        (wire, server) => remoteConnectionRequest(this.#api, connectionRequestWireOf(wire, server)),
+        (wire) => remoteConnectionRequest(this.#api, connectionRequestWireOf(wire)),
       );
     },
     create: async (

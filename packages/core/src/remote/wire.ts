@@ -1,4 +1,3 @@
-import { LOOPBACK_HOSTS } from '../auth/callback-urls.js';
 import type { ToolkitConnectionStatus, WaitForConnectionsResult } from '../auth/connection-waiter.js';
 import type {
   AuthConfig,
@@ -217,11 +216,12 @@ interface Shape {
 }
 
 /**
- * What a {@link urlOf} field may be: `server`, a page of the server's own (on the origin of the
- * ToolMux's baseUrl); `http`, any http(s) URL; `callback`, an http(s) URL or an app's private-use
- * scheme (RFC 8252: a reverse domain name, `com.example.app:/done`).
+ * What a {@link urlOf} field may be: `http`, any http(s) URL (the server's own pages may be on
+ * another origin than the ToolMux's baseUrl: an application often reaches its server at an inner
+ * address while its users' browsers reach the public one); `callback`, an http(s) URL or an app's
+ * private-use scheme (RFC 8252: a reverse domain name, `com.example.app:/done`).
  */
-type UrlKind = 'server' | 'http' | 'callback';
+type UrlKind = 'http' | 'callback';
 
 class Rule {
   constructor(
@@ -343,34 +343,11 @@ interface Problem {
   deeperThan?: number;
 }
 
-/**
- * The client an answer is read by: the origin of its baseUrl, where the server's own pages are.
- * Loopback names (`localhost`, `127.0.0.1`, `[::1]`) are one host, as the server's default baseUrl
- * (`http://127.0.0.1:8787`) and the SDK's examples (`http://localhost:8787`) name it either way.
- */
-export interface ServerAddress {
-  readonly origin: string;
-  readonly site: string;
-}
-
-const siteOf = (url: URL): string =>
-  `${url.protocol}//${LOOPBACK_HOSTS.has(url.hostname) ? 'localhost' : url.hostname}:${url.port}`;
-
-/** The {@link ServerAddress} of a remote ToolMux's `baseUrl` (an http(s) URL, checked before). */
-export function serverAddressOf(baseUrl: string): ServerAddress {
-  const url = new URL(baseUrl);
-  return { origin: url.origin, site: siteOf(url) };
-}
-
 /** A private-use URI scheme (RFC 8252, 7.1): a reverse domain name, so it holds a period. */
 const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/;
 
-/** Why `value` (text checked already) is not a URL of `kind` read by `server`, or undefined. */
-function urlProblem(
-  value: string,
-  kind: UrlKind,
-  server: ServerAddress | undefined,
-): Pick<Problem, 'why' | 'fix'> | undefined {
+/** Why `value` (text checked already) is not a URL of `kind`, or undefined. */
+function urlProblem(value: string, kind: UrlKind): Pick<Problem, 'why' | 'fix'> | undefined {
   let url: URL;
   try {
     url = new URL(value);
@@ -381,12 +358,6 @@ function urlProblem(
   if (!http && !(kind === 'callback' && PRIVATE_USE_SCHEME.test(url.protocol))) {
     return { why: `is a ${shownValue(url.protocol)} URL, not an http(s) one` };
   }
-  if (kind === 'server' && siteOf(url) !== server?.site) {
-    return {
-      why: `is on ${shownValue(url.origin)}, not on the server's origin ${server?.origin} (this ToolMux's baseUrl)`,
-      fix: ": a toolmux server's pages are on its own baseUrl (TOOLMUX_BASE_URL). If that is another address of the same server, give this ToolMux that baseUrl, or the server this one",
-    };
-  }
   return undefined;
 }
 
@@ -394,7 +365,7 @@ function urlProblem(
  * The check of one field: undefined when `value` passes, else the first field of it that does not.
  * `server`: who reads the answer, for a {@link urlOf} `server` field.
  */
-type Check = (value: unknown, server: ServerAddress | undefined) => Problem | undefined;
+type Check = (value: unknown) => Problem | undefined;
 
 const failed = (expected: string, got: unknown): Problem => ({ path: [], expected, got });
 
@@ -416,11 +387,11 @@ function compile(field: Field): Check {
     if (field.is === 'text' || field.is === 'url') {
       const rule = { maxLength: field.limit, allowEmpty: field.is === 'text' };
       const kind = field.values[0] as UrlKind | undefined;
-      return (value, server) => {
+      return (value) => {
         if (typeof value !== 'string') return failed(expected, value);
         const why = textProblem(value, rule);
         if (why !== undefined) return { path: [], expected, got: value, why };
-        const problem = kind === undefined ? undefined : urlProblem(value, kind, server);
+        const problem = kind === undefined ? undefined : urlProblem(value, kind);
         return problem === undefined ? undefined : { path: [], expected, got: value, ...problem };
       };
     }
@@ -440,8 +411,8 @@ function compile(field: Field): Check {
     }
     if (field.is === 'nested') {
       const maxDepth = field.limit;
-      return (value, server) =>
-        inner(value, server) ??
+      return (value) =>
+        inner(value) ??
         (parsedJsonDepthExceeds(value, maxDepth)
           ? { path: [], expected, got: value, deeperThan: maxDepth }
           : undefined);
@@ -453,29 +424,28 @@ function compile(field: Field): Check {
         return known.has(value) ? undefined : { path: [], expected, got: value, known: field.values };
       };
     }
-    if (field.is === 'optional')
-      return (value, server) => (value === undefined ? undefined : inner(value, server));
+    if (field.is === 'optional') return (value) => (value === undefined ? undefined : inner(value));
     if (field.is === 'nullable') {
-      return (value, server) => {
+      return (value) => {
         if (value === null) return undefined;
-        const problem = inner(value, server);
+        const problem = inner(value);
         return problem?.path.length === 0 ? { ...problem, expected } : problem;
       };
     }
     if (field.is === 'list') {
-      return (value, server) => {
+      return (value) => {
         if (!Array.isArray(value)) return failed(expected, value);
         for (let index = 0; index < value.length; index++) {
-          const problem = inner(value[index], server);
+          const problem = inner(value[index]);
           if (problem) return within(index, problem);
         }
         return undefined;
       };
     }
-    return (value, server) => {
+    return (value) => {
       if (!isObject(value)) return failed(expected, value);
       for (const key of Object.keys(value)) {
-        const problem = inner(value[key], server);
+        const problem = inner(value[key]);
         if (problem) return within(key, problem);
       }
       return undefined;
@@ -488,13 +458,13 @@ function compile(field: Field): Check {
       const inner = field[key]!;
       return typeof inner === 'string' && inner !== 'any' ? leafOf(inner) : compile(inner);
     });
-    return (value, server) => {
+    return (value) => {
       if (!isObject(value)) return failed(expected, value);
       for (let index = 0; index < keys.length; index++) {
         const key = keys[index]!;
         const check = checks[index]!;
         if (typeof check === 'function') {
-          const problem = check(value[key], server);
+          const problem = check(value[key]);
           if (problem) return within(key, problem);
         } else if (!isKind(value[key], check.kind, check.orNull)) {
           return within(key, failed(check.expected, value[key]));
@@ -528,10 +498,10 @@ function shownGot(got: unknown, expected: string): string {
  * an answer of another API that baseUrl leads to, or of a server (or a proxy before it) answering
  * something else, never becomes a TypeError later or an object of undefineds and Invalid Dates.
  */
-function checker<W>(what: string, shape: Shape): (value: unknown, server?: ServerAddress) => W {
+function checker<W>(what: string, shape: Shape): (value: unknown) => W {
   const check = compile(shape);
-  return (value, server) => {
-    const problem = check(value, server);
+  return (value) => {
+    const problem = check(value);
     if (problem === undefined) return value as W;
     const { path, expected, got, known, why, fix, deeperThan } = problem;
     if (known) {
@@ -566,13 +536,9 @@ function checker<W>(what: string, shape: Shape): (value: unknown, server?: Serve
 const MAX_VALUES_SHOWN = 8;
 
 /** Checks an answer against `shape`, then makes the SDK's object of it. */
-function reader<W, T>(
-  what: string,
-  shape: Shape,
-  convert: (wire: W) => T,
-): (wire: unknown, server?: ServerAddress) => T {
+function reader<W, T>(what: string, shape: Shape, convert: (wire: W) => T): (wire: unknown) => T {
   const check = checker<W>(what, shape);
-  return (wire, server) => convert(check(wire, server));
+  return (wire) => convert(check(wire));
 }
 
 /**
@@ -652,7 +618,7 @@ const CONNECTION_REQUEST: Shape = {
   // the application's own page (or the operator's defaultCallbackUrl), where the server sends the user
   callback_url: urlOf('callback'),
   // where the application sends its user to connect: the server's connect page
-  redirect_url: urlOf('server'),
+  redirect_url: urlOf('http'),
   expires_at: 'date',
 };
 
@@ -827,8 +793,8 @@ export function countedPageOf<T>(
 /** A session as the server describes it, checked before a session object is made of it. */
 export const sessionWireOf = checker<SessionWire>('a session', SHAPES.session);
 export const sessionMcpOf = checker<SessionWire['mcp']>("a session's MCP endpoint", SHAPES.sessionMcp);
-/** A connection request, read by `server` (whose origin its connect page is on). */
-export const connectionRequestWireOf: (wire: unknown, server: ServerAddress) => ConnectionRequestWire =
+/** A connection request as the server describes it. */
+export const connectionRequestWireOf: (wire: unknown) => ConnectionRequestWire =
   checker<ConnectionRequestWire>('a connection request', SHAPES.connectionRequest);
 export const searchResultOf = checker<SearchToolsResult>('a search result', SHAPES.search);
 export const proxyResponseOf = checker<ProxyExecuteResponse>('a proxy answer', SHAPES.proxy);
@@ -842,8 +808,8 @@ const ensureConnectedChecks = {
 };
 
 /** `POST /sessions/:id/ensure-connected`: checked as the shape its `status` says. */
-export function ensureConnectedWireOf(wire: unknown, server: ServerAddress): EnsureConnectedWire {
-  return ensureConnectedChecks[ensureConnectedChecks.status(wire).status](wire, server);
+export function ensureConnectedWireOf(wire: unknown): EnsureConnectedWire {
+  return ensureConnectedChecks[ensureConnectedChecks.status(wire).status](wire);
 }
 
 export const waitForConnectionsOf = reader(
@@ -1042,20 +1008,19 @@ export const connectedAccountOf = reader(
   }),
 );
 
-export const connectionRequestInfoOf: (wire: unknown, server: ServerAddress) => ConnectionRequestInfo =
-  reader(
-    'a connection request',
-    SHAPES.connectionRequest,
-    (wire: ConnectionRequestWire): ConnectionRequestInfo => ({
-      id: wire.id,
-      kind: wire.kind,
-      userId: wire.user_id,
-      toolkit: wire.toolkit,
-      authConfigId: wire.auth_config_id,
-      connectedAccountId: wire.connected_account_id,
-      status: wire.status,
-      callbackUrl: wire.callback_url,
-      expiresAt: new Date(wire.expires_at),
-      redirectUrl: wire.redirect_url,
-    }),
-  );
+export const connectionRequestInfoOf: (wire: unknown) => ConnectionRequestInfo = reader(
+  'a connection request',
+  SHAPES.connectionRequest,
+  (wire: ConnectionRequestWire): ConnectionRequestInfo => ({
+    id: wire.id,
+    kind: wire.kind,
+    userId: wire.user_id,
+    toolkit: wire.toolkit,
+    authConfigId: wire.auth_config_id,
+    connectedAccountId: wire.connected_account_id,
+    status: wire.status,
+    callbackUrl: wire.callback_url,
+    expiresAt: new Date(wire.expires_at),
+    redirectUrl: wire.redirect_url,
+  }),
+);
