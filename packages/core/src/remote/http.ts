@@ -6,9 +6,11 @@ import { maskSecrets } from '../util/redact.js';
 import { byteSize, declaredByteLength, responseTextUpTo } from '../util/response-text.js';
 import { checkText, checkUserId, shownValue } from '../util/stored-text.js';
 import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
-import { MAX_REMOTE_CURSOR_LENGTH, MAX_REMOTE_JSON_DEPTH } from './wire.js';
+import { MAX_REMOTE_CURSOR_LENGTH, MAX_REMOTE_JSON_DEPTH, MAX_REMOTE_MESSAGE_LENGTH } from './wire.js';
 
 type Query = Record<string, string | number | boolean | string[] | undefined>;
+
+type Read<W, R> = (wire: W) => R;
 
 export interface RemoteCall<W = unknown, R = W> {
   query?: Query;
@@ -16,7 +18,7 @@ export interface RemoteCall<W = unknown, R = W> {
    * Turns the answer into what the caller returns. What it throws, other than a ToolMuxError, means
    * the answer is not of the shape the SDK reads: SERVER_UNREACHABLE, naming the request.
    */
-  read?: (wire: W) => R;
+  read?: Read<W, R>;
   body?: unknown;
   signal?: AbortSignal;
   /** How long this request may take; the client's `requestTimeoutMs` when not given. */
@@ -159,11 +161,11 @@ export class RemoteApi {
     this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   }
 
-  get<W, R = W>(path: string, query?: Query, read?: (wire: W) => R): Promise<R> {
+  get<W, R = W>(path: string, query?: Query, read?: Read<W, R>): Promise<R> {
     return this.call('GET', path, { query, read });
   }
 
-  post<W, R = W>(path: string, body: unknown, signal?: AbortSignal, read?: (wire: W) => R): Promise<R> {
+  post<W, R = W>(path: string, body: unknown, signal?: AbortSignal, read?: Read<W, R>): Promise<R> {
     return this.call('POST', path, { body, signal, read });
   }
 
@@ -420,7 +422,8 @@ interface ErrorWire {
 
 /**
  * Why `error` (the `error` of an answer) is not a toolmux error, or undefined when it is: its `code`
- * one of this SDK's (the application branches on it), its `message` a string, its `details` absent or
+ * one of this SDK's (the application branches on it), its `message` a string of at most
+ * {@link MAX_REMOTE_MESSAGE_LENGTH} characters, its `details` absent or
  * an object nested no deeper than a tool result may be. What a proxy or another API answers, or a
  * server that sends something else, is then SERVER_UNREACHABLE naming the field, never an error whose
  * code is an arbitrary string or whose details are an array.
@@ -434,6 +437,8 @@ function errorProblem(error: unknown): string | undefined {
       : `"error.code" is ${shownValue(code)}, not a string`;
   }
   if (typeof message !== 'string') return `"error.message" is ${shownValue(message)}, not a string`;
+  if (message.length > MAX_REMOTE_MESSAGE_LENGTH)
+    return `"error.message" ${shownValue(message)} is ${message.length} characters long, over the limit of ${MAX_REMOTE_MESSAGE_LENGTH}`;
   if (details === undefined) return undefined;
   if (typeof details !== 'object' || details === null || Array.isArray(details))
     return `"error.details" is ${shownValue(details)}, not an object`;

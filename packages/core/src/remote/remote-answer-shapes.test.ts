@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectionRequest } from '../auth/connection-request.js';
 import { ToolMuxError } from '../errors.js';
 import type { Session } from '../session.js';
-import { jsonAnswer, misbehavingServer, rejection, SESSION_ANSWER } from '../test/misbehaving-server.js';
+import {
+  connectionRequestAnswer,
+  jsonAnswer,
+  LOG_ANSWER,
+  misbehavingServer,
+  rejection,
+  SESSION_ANSWER,
+} from '../test/misbehaving-server.js';
 import { ToolMux } from '../toolmux.js';
 
 /**
@@ -16,18 +23,11 @@ import { ToolMux } from '../toolmux.js';
 const API_KEY = 'tmx_remote_answer_shapes_0123456789';
 const AT = '2024-05-01T10:00:00.000Z';
 
-const CONNECTION_REQUEST = {
-  id: 'cr_1',
-  kind: 'oauth2',
-  user_id: 'user_1',
-  toolkit: 'github',
-  auth_config_id: 'ac_1',
-  connected_account_id: 'ca_1',
+const CONNECTION_REQUEST = connectionRequestAnswer('http://set-in-before-all', {
   status: 'COMPLETED',
   callback_url: 'http://app.test/done',
-  redirect_url: 'http://tools.test/connect/cr_1',
   expires_at: AT,
-};
+});
 const ACCOUNT = {
   id: 'ca_1',
   user_id: 'user_1',
@@ -76,23 +76,7 @@ const SESSION_TOOLKIT = {
     account_selection_required: false,
   },
 };
-const LOG = {
-  id: 'log_1',
-  session_id: 'ses_remote_client_test',
-  user_id: 'user_1',
-  tool_slug: 'GITHUB_STAR',
-  toolkit: 'github',
-  connected_account_id: 'ca_1',
-  call_id: null,
-  status: 'success',
-  error_code: null,
-  error_message: null,
-  duration_ms: 12,
-  input: '{}',
-  output: '{}',
-  created_at: AT,
-  parent_id: null,
-};
+const LOG = LOG_ANSWER;
 const SESSION_SUMMARY = {
   session_id: 'ses_remote_client_test',
   user_id: 'user_1',
@@ -421,6 +405,8 @@ function datesIn(value: unknown, seen = new Set<unknown>()): Date[] {
 
 beforeAll(async () => {
   server = await misbehavingServer();
+  // the server's own connect page: on the origin of baseUrl
+  CONNECTION_REQUEST.redirect_url = `${server.url}/connect/cr_1`;
   mux = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, requestTimeoutMs: 5_000 });
   server.answer(jsonAnswer(200, SESSION_ANSWER));
   session = (await mux.use(SESSION_ANSWER.session_id)) as Session;

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool } from '../catalog/define.js';
 import {
+  connectionRequestAnswer,
   type Handler,
   jsonAnswer as json,
   misbehavingServer as misbehaving,
@@ -98,18 +99,10 @@ describe('remote client: answers that are not the toolmux API', () => {
   });
 
   it('a status this SDK does not know ends a wait at once with SERVER_UNREACHABLE naming the field and the value', async () => {
-    const request = {
+    const request = connectionRequestAnswer(server.url, {
       id: 'cr_newer_status',
-      kind: 'oauth2',
-      user_id: 'user_1',
-      toolkit: 'github',
-      auth_config_id: 'ac_1',
-      connected_account_id: 'ca_1',
-      status: 'PENDING',
-      callback_url: 'http://localhost:3000/connected',
-      redirect_url: `${server.url}/connect/cr_newer_status`,
       expires_at: new Date(Date.now() + 600_000).toISOString(),
-    };
+    });
     server.answer(json(201, request));
     const started = await mux.connectedAccounts.link('user_1', 'ac_1');
     // a newer server's status: not PENDING, nor any end the SDK knows

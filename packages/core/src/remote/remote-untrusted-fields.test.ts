@@ -1,18 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool } from '../catalog/define.js';
 import { TOOLMUX_ERROR_CODES } from '../errors.js';
+import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import type { Session } from '../session.js';
 import {
+  connectionRequestAnswer,
+  type Handler,
   jsonAnswer as json,
+  LOG_ANSWER,
   misbehavingServer,
   rejection as rejectionOf,
   SESSION_ANSWER as SESSION,
 } from '../test/misbehaving-server.js';
+import { recordingLogger } from '../test/recording-logger.js';
 import { ToolMux } from '../toolmux.js';
 
 /**
  * The fields of a server's answer the SDK hands to the application as they are, or sends back
  * later: a tool result's `code` (the application branches on it), an error answer's `code` and
- * `details`, ids, cursors and counts. A loopback server answers each with what no toolmux server
+ * `details`, ids, cursors and counts, links (a session's MCP URL, a connection request's), an
+ * offloaded result, a log entry's status, messages. A loopback server answers each with what no toolmux server
  * sends (a code no ToolMuxError has, a megabyte of it, details that are an array, an id with a
  * control character, a cursor the client would refuse to send back, a negative total): each must end
  * in SERVER_UNREACHABLE naming the field (a tool call: a failed result saying the same), with the
@@ -181,5 +189,217 @@ describe('remote client: ids, cursors and counts of an answer', () => {
     expect((await rejection(mux.use(SESSION.session_id))).message).toContain(
       'a session without a whole number "config_version" (got number -3)',
     );
+  });
+});
+
+describe('remote client: the links an application follows', () => {
+  const request = (fields: Record<string, unknown>) =>
+    connectionRequestAnswer(server.url, { callback_url: 'https://app.example/connected', ...fields });
+  /** Each call that reads a connection request, answered `body`: what it gave or threw. */
+  const readsOf = (body: Record<string, unknown>) => [
+    { what: 'a connection request whose "', answer: body, call: () => session.authorize('github') },
+    {
+      what: 'a connection request whose "',
+      answer: body,
+      call: () => mux.connectedAccounts.link('user_1', 'ac_1'),
+    },
+    { what: 'a connection request whose "', answer: body, call: () => mux.connectionRequests.get('cr_1') },
+    {
+      what: 'an ensure-connected answer whose "request.',
+      answer: { status: 'NEEDS_USER', request: body },
+      call: () => session.ensureConnected('github'),
+    },
+  ];
+  const port = () => new URL(server.url).port;
+
+  it('a connect link that is no absolute http(s) URL is SERVER_UNREACHABLE naming "redirect_url"', async () => {
+    const links = [
+      'javascript:alert(document.cookie)',
+      'data:text/html,<script>alert(1)</script>',
+      'file:///etc/passwd',
+      '/connect/cr_1',
+      `${server.url}/connect/${'x'.repeat(10_000)}`,
+    ];
+    for (const link of links) {
+      for (const { what, answer, call } of readsOf(request({ redirect_url: link }))) {
+        server.answer(json(200, answer));
+        const error = await rejection(call());
+        expect(error.code).toBe('SERVER_UNREACHABLE');
+        expect(error.message).toContain(`${what}redirect_url"`);
+        expect(error.message.length).toBeLessThan(2_000);
+      }
+    }
+    server.answer(json(200, request({ redirect_url: 'javascript:alert(1)' })));
+    expect((await rejection(session.authorize('github'))).message).toContain(
+      'a connection request whose "redirect_url" "javascript:alert(1)" is a "javascript:" URL, not an http(s) one, which a toolmux server never sends',
+    );
+  });
+
+  it('a connect page on any http(s) origin is read: the server names its public address, which the application may reach at another', async () => {
+    for (const link of [
+      `http://127.0.0.1:${port()}/connect/cr_1`,
+      `http://localhost:${port()}/connect/cr_1`,
+      'https://tools.example.com/connect/cr_1',
+    ]) {
+      for (const { answer, call } of readsOf(request({ redirect_url: link }))) {
+        server.answer(json(200, answer));
+        const read = (await call()) as { redirectUrl?: string; request?: { redirectUrl: string } };
+        expect(read.redirectUrl ?? read.request?.redirectUrl).toBe(link);
+      }
+    }
+  });
+
+  it("a callback URL must be http(s) or an app's own scheme (RFC 8252), never javascript: or data:", async () => {
+    for (const callback of [
+      'javascript:alert(1)',
+      'data:,hi',
+      'file:///etc/passwd',
+      'myapp://done',
+      'back',
+    ]) {
+      server.answer(json(200, request({ callback_url: callback })));
+      const error = await rejection(mux.connectionRequests.get('cr_1'));
+      expect(error.code).toBe('SERVER_UNREACHABLE');
+      expect(error.message).toContain('a connection request whose "callback_url"');
+    }
+    for (const callback of [
+      'https://app.example/connected',
+      'http://localhost:3000/done',
+      'com.example.app:/oauth2redirect',
+    ]) {
+      server.answer(json(200, request({ callback_url: callback })));
+      expect((await mux.connectionRequests.get('cr_1')).callbackUrl).toBe(callback);
+    }
+  });
+
+  it("a session's MCP URL must be an http(s) URL, on whatever origin the server names", async () => {
+    for (const url of [
+      'javascript:alert(1)',
+      'ftp://files.example/mcp/ses_1',
+      'mcp/ses_1',
+      `https://x/${'m'.repeat(9_000)}`,
+    ]) {
+      server.answer(json(200, { ...SESSION, mcp: { ...SESSION.mcp, url } }));
+      const error = await rejection(mux.use(SESSION.session_id));
+      expect(error.code).toBe('SERVER_UNREACHABLE');
+      expect(error.message).toContain('a session whose "mcp.url"');
+      expect(error.message.length).toBeLessThan(2_000);
+    }
+    // the server writes its public baseUrl, which the application may reach at another address
+    const url = `https://tools.example.com/mcp/${SESSION.session_id}`;
+    server.answer(json(200, { ...SESSION, mcp: { ...SESSION.mcp, url } }));
+    expect((await mux.use(SESSION.session_id)).mcp.url).toBe(url);
+  });
+});
+
+describe('remote client: an offloaded multi-execute result', () => {
+  /** A custom tool (it runs in the client) whose result is past the workbench's offload threshold. */
+  const big = defineTool({
+    slug: 'LOCAL_BIG',
+    description: 'Answers 30,000 characters',
+    inputSchema: z.object({}),
+    execute: () => ({ text: 'b'.repeat(30_000) }),
+  });
+  const OFFLOADED = {
+    path: 'offloaded/log_1.json',
+    size: 30_050,
+    preview: '{"results":[',
+    hint: 'The result was saved as a workbench file.',
+  };
+  /** The offload answered `offload`, log uploads taken: what the model receives, and the warnings. */
+  async function offloadAnswered(offload: unknown) {
+    const logger = recordingLogger();
+    const local = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, logger, requestTimeoutMs: 5_000 });
+    server.answer(json(200, { ...SESSION, config: { customTools: ['LOCAL_BIG'], customToolkits: [] } }));
+    const remote = await local.use(SESSION.session_id, { customTools: [big] });
+    const routed: Handler = (request, response) =>
+      json(200, request.url?.endsWith('/workbench/offload') ? offload : { added: 1, ids: [] })(
+        request,
+        response,
+      );
+    server.answer(routed);
+    const result = await remote.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+      tools: [{ tool_slug: 'LOCAL_BIG', arguments: {} }],
+    });
+    await local.close();
+    return { result, warnings: logger.warnings.join('\n') };
+  }
+
+  it('is what the model receives when the server saved it', async () => {
+    const { result, warnings } = await offloadAnswered({ offloaded: OFFLOADED });
+    expect(result).toMatchObject({ successful: true, data: { offloaded: OFFLOADED } });
+    expect(warnings).toBe('');
+  });
+
+  it('an offloaded answer of other fields (a megabyte preview, a negative size, a bad path) keeps the result inline, naming the field', async () => {
+    const answers = [
+      [{ ...OFFLOADED, preview: HUGE }, '"offloaded.preview"'],
+      [{ ...OFFLOADED, hint: HUGE }, '"offloaded.hint"'],
+      [{ ...OFFLOADED, size: -1 }, 'whole number "offloaded.size"'],
+      [{ ...OFFLOADED, path: 'p'.repeat(600) }, '"offloaded.path"'],
+      [{ ...OFFLOADED, path: 'offloaded/\u0000.json' }, '"offloaded.path"'],
+      [{ path: OFFLOADED.path }, '"offloaded.size"'],
+      ['the result', '"offloaded"'],
+    ] as const;
+    for (const [offloaded, field] of answers) {
+      const { result, warnings } = await offloadAnswered({ offloaded });
+      // the model reads the result itself, not what the server answered
+      expect(result.successful).toBe(true);
+      expect(result.data).toMatchObject({ results: [{ tool_slug: 'LOCAL_BIG', successful: true }] });
+      expect(warnings).toContain('an offload answer');
+      expect(warnings).toContain(field);
+      expect(warnings.length).toBeLessThan(3_000);
+    }
+  });
+});
+
+describe('remote client: statuses, failed results and messages', () => {
+  it("a log entry's status is 'success' or 'error', another is SERVER_UNREACHABLE naming it", async () => {
+    for (const status of ['success', 'error'] as const) {
+      server.answer(json(200, { items: [{ ...LOG_ANSWER, status }], next_cursor: null }));
+      expect((await session.logs()).items[0]!.status).toBe(status);
+    }
+    for (const status of ['pending', HUGE, 1]) {
+      server.answer(json(200, { items: [{ ...LOG_ANSWER, status }], next_cursor: null }));
+      const error = await rejection(session.logs());
+      expect(error.code).toBe('SERVER_UNREACHABLE');
+      expect(error.message).toContain(`a page's items[0]: an execution log entry`);
+      expect(error.message).toContain('"status"');
+      expect(error.message.length).toBeLessThan(2_000);
+    }
+  });
+
+  it('a failed tool result with data is SERVER_UNREACHABLE: a failed one has none', async () => {
+    for (const data of [{ partial: true }, 'some text', 0, false]) {
+      const { result, thrown } = await toolCallAnswered({ ...FAILED, data });
+      expect(result).toMatchObject({ successful: false, code: 'SERVER_UNREACHABLE', data: null });
+      expect(result.error).toContain('a failed tool result whose "data" is');
+      expect(result.error).toContain('not null: a failed one has none');
+      expect(thrown.code).toBe('SERVER_UNREACHABLE');
+    }
+  });
+
+  it("a tool result's error and an error answer's message longer than 262,144 characters are SERVER_UNREACHABLE, cut", async () => {
+    const long = 'E'.repeat(262_145);
+    const { result, thrown } = await toolCallAnswered({ ...FAILED, error: long });
+    expect(result).toMatchObject({ successful: false, code: 'SERVER_UNREACHABLE' });
+    expect(result.error).toContain('a tool result whose "error" "EEEE');
+    expect(result.error).toContain('is 262145 characters long, over the limit of 262144');
+    expect(result.error!.length).toBeLessThan(2_000);
+    expect(thrown.message.length).toBeLessThan(2_000);
+
+    server.answer(json(404, { error: { code: 'TOOLKIT_NOT_FOUND', message: long } }));
+    const error = await rejection(mux.toolkits.get('x'));
+    expect(error.code).toBe('SERVER_UNREACHABLE');
+    expect(error.message).toContain('JSON that is not a toolmux error ("error.message" "EEEE');
+    expect(error.message).toContain('is 262145 characters long, over the limit of 262144');
+    expect(error.message.length).toBeLessThan(2_000);
+
+    // up to the limit, both are read as they are
+    const most = 'E'.repeat(262_144);
+    server.answer(json(200, { ...FAILED, error: most }));
+    expect((await session.execute('GITHUB_STAR', {})).error).toBe(most);
+    server.answer(json(404, { error: { code: 'TOOLKIT_NOT_FOUND', message: most } }));
+    expect((await rejection(mux.toolkits.get('x'))).message).toBe(most);
   });
 });

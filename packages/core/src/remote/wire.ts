@@ -16,10 +16,11 @@ import type { ToolResult } from '../execution/result.js';
 import type { SearchToolsResult } from '../meta-tools/meta-tools.js';
 import type { ToolSpec } from '../provider.js';
 import type { ExecutionLog, SessionToolkit } from '../session.js';
-import type { ExecutionLogRecord } from '../store/types.js';
+import type { ExecutionLogRecord, ExecutionStatus } from '../store/types.js';
 import type { SessionSummary, ToolkitInfo } from '../toolmux-types.js';
 import { parsedJsonDepthExceeds } from '../util/json-depth.js';
 import { MAX_ID_LENGTH, MAX_USER_ID_LENGTH, shownValue, textProblem } from '../util/stored-text.js';
+import { MAX_PATH_LENGTH, OFFLOAD_PREVIEW_CHARS } from '../workbench/file-limits.js';
 
 /**
  * The JSON of the REST API (snake_case, ISO dates) and its SDK objects (camelCase, Dates). The server
@@ -204,7 +205,8 @@ type Kind = 'string' | 'boolean' | 'number' | 'object' | 'array' | 'date' | 'cou
  * How one field of an answer is checked: a {@link Kind} (`'string|null'`: null too), a {@link Shape}
  * (an object whose fields are checked in turn), {@link optional}, {@link nullable}, {@link listOf},
  * {@link recordOf} of one of them, {@link oneOf} (a string of a set), {@link textUpTo} (an id, a
- * cursor) or {@link nestedUpTo} (a tool's result or schema).
+ * cursor), {@link stringUpTo} (a message), {@link urlOf} (a link the application follows) or
+ * {@link nestedUpTo} (a tool's result or schema).
  */
 type Field = Kind | `${Kind}|null` | 'any' | Shape | Rule;
 
@@ -213,13 +215,21 @@ interface Shape {
   readonly [key: string]: Field;
 }
 
+/**
+ * What a {@link urlOf} field may be: `http`, any http(s) URL (the server's own pages may be on
+ * another origin than the ToolMux's baseUrl: an application often reaches its server at an inner
+ * address while its users' browsers reach the public one); `callback`, an http(s) URL or an app's
+ * private-use scheme (RFC 8252: a reverse domain name, `com.example.app:/done`).
+ */
+type UrlKind = 'http' | 'callback';
+
 class Rule {
   constructor(
-    readonly is: 'optional' | 'nullable' | 'list' | 'record' | 'oneOf' | 'text' | 'nested',
+    readonly is: 'optional' | 'nullable' | 'list' | 'record' | 'oneOf' | 'text' | 'upTo' | 'url' | 'nested',
     readonly field: Field,
-    /** `oneOf`: the values the SDK knows. */
+    /** `oneOf`: the values the SDK knows; `url`: its {@link UrlKind}. */
     readonly values: readonly string[] = [],
-    /** `text`: the most characters; `nested`: the most levels of objects and arrays. */
+    /** `text`, `upTo`, `url`: the most characters; `nested`: the most levels of objects and arrays. */
     readonly limit = 0,
   ) {}
 }
@@ -245,6 +255,18 @@ const oneOf = <const V extends string>(...values: V[]): Rule => new Rule('oneOf'
  * caller's INVALID_REQUEST.
  */
 const textUpTo = (maxLength: number): Rule => new Rule('text', 'string', [], maxLength);
+/**
+ * A string the SDK hands on as text (a message, a preview) of at most `maxLength` characters, whatever
+ * they are: one far longer than a server writes fails the answer, rather than reaching a model.
+ */
+const stringUpTo = (maxLength: number): Rule => new Rule('upTo', 'string', [], maxLength);
+/**
+ * A URL the application follows or sends its user to: an absolute URL of `kind`, of at most
+ * {@link MAX_REMOTE_URL_LENGTH} characters of well-formed text without control characters. So a
+ * `javascript:` or `data:` link, which would run in the application's page, or a connect page on
+ * another site than the server's, never reaches the application.
+ */
+const urlOf = (kind: UrlKind): Rule => new Rule('url', 'string', [kind], MAX_REMOTE_URL_LENGTH);
 /**
  * A value of `field` (any JSON when not given) that nests objects and arrays at most `maxDepth` levels,
  * checked in the same walk as the rest of the answer.
@@ -297,7 +319,8 @@ function nameOf(field: Field): string {
   if (field instanceof Rule) {
     if (field.is === 'optional') return nameOf(field.field);
     if (field.is === 'nullable') return `${nameOf(field.field)} or null`;
-    if (field.is === 'oneOf' || field.is === 'text') return 'string';
+    if (field.is === 'oneOf' || field.is === 'text' || field.is === 'upTo') return 'string';
+    if (field.is === 'url') return 'URL';
     if (field.is === 'nested') return nameOf(field.field);
     return field.is === 'list' ? 'array' : 'object';
   }
@@ -312,13 +335,36 @@ interface Problem {
   got: unknown;
   /** A {@link oneOf} field that holds a string: the values the SDK knows. */
   known?: readonly string[];
-  /** A {@link textUpTo} field: why its string is not one (`is 300 characters long, over …`). */
+  /** A {@link textUpTo}, {@link stringUpTo} or {@link urlOf} field: why its string is not one (`is 300 characters long, over …`). */
   why?: string;
+  /** What the message says after `why`: what to do (else: that a toolmux server never sends it). */
+  fix?: string;
   /** A {@link nestedUpTo} field: the levels it nests more than. */
   deeperThan?: number;
 }
 
-/** The check of one field: undefined when `value` passes, else the first field of it that does not. */
+/** A private-use URI scheme (RFC 8252, 7.1): a reverse domain name, so it holds a period. */
+const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/;
+
+/** Why `value` (text checked already) is not a URL of `kind`, or undefined. */
+function urlProblem(value: string, kind: UrlKind): Pick<Problem, 'why' | 'fix'> | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return { why: 'is not an absolute URL' };
+  }
+  const http = url.protocol === 'http:' || url.protocol === 'https:';
+  if (!http && !(kind === 'callback' && PRIVATE_USE_SCHEME.test(url.protocol))) {
+    return { why: `is a ${shownValue(url.protocol)} URL, not an http(s) one` };
+  }
+  return undefined;
+}
+
+/**
+ * The check of one field: undefined when `value` passes, else the first field of it that does not.
+ * `server`: who reads the answer, for a {@link urlOf} `server` field.
+ */
 type Check = (value: unknown) => Problem | undefined;
 
 const failed = (expected: string, got: unknown): Problem => ({ path: [], expected, got });
@@ -338,12 +384,29 @@ function compile(field: Field): Check {
   const expected = nameOf(field);
   if (field instanceof Rule) {
     const inner = compile(field.field);
-    if (field.is === 'text') {
-      const rule = { maxLength: field.limit, allowEmpty: true };
+    if (field.is === 'text' || field.is === 'url') {
+      const rule = { maxLength: field.limit, allowEmpty: field.is === 'text' };
+      const kind = field.values[0] as UrlKind | undefined;
       return (value) => {
         if (typeof value !== 'string') return failed(expected, value);
         const why = textProblem(value, rule);
-        return why === undefined ? undefined : { path: [], expected, got: value, why };
+        if (why !== undefined) return { path: [], expected, got: value, why };
+        const problem = kind === undefined ? undefined : urlProblem(value, kind);
+        return problem === undefined ? undefined : { path: [], expected, got: value, ...problem };
+      };
+    }
+    if (field.is === 'upTo') {
+      const maxLength = field.limit;
+      return (value) => {
+        if (typeof value !== 'string') return failed(expected, value);
+        return value.length <= maxLength
+          ? undefined
+          : {
+              path: [],
+              expected,
+              got: value,
+              why: `is ${value.length} characters long, over the limit of ${maxLength}`,
+            };
       };
     }
     if (field.is === 'nested') {
@@ -440,7 +503,7 @@ function checker<W>(what: string, shape: Shape): (value: unknown) => W {
   return (value) => {
     const problem = check(value);
     if (problem === undefined) return value as W;
-    const { path, expected, got, known, why, deeperThan } = problem;
+    const { path, expected, got, known, why, fix, deeperThan } = problem;
     if (known) {
       const knows =
         known.length <= MAX_VALUES_SHOWN
@@ -452,7 +515,7 @@ function checker<W>(what: string, shape: Shape): (value: unknown) => W {
     }
     if (why !== undefined) {
       throw new TypeError(
-        `${what} whose "${pathText(path)}" ${shownValue(got)} ${why}, which a toolmux server never sends`,
+        `${what} whose "${pathText(path)}" ${shownValue(got)} ${why}${fix ?? ', which a toolmux server never sends'}`,
       );
     }
     if (deeperThan !== undefined) {
@@ -490,6 +553,22 @@ export const MAX_REMOTE_JSON_DEPTH = 1024;
 /** The longest `next_cursor` taken: what the client sends back as a query value (http.ts). */
 export const MAX_REMOTE_CURSOR_LENGTH = 8192;
 
+/**
+ * The longest URL taken (a session's `mcp.url`, a connection request's links): a server's baseUrl and
+ * an id, or a `callbackUrl` of at most 2,048 characters as the server normalised it.
+ */
+export const MAX_REMOTE_URL_LENGTH = 8192;
+
+/**
+ * The longest message taken (a tool result's `error`, an error answer's `message`): past the longest a
+ * server writes (a failed workbench cell's, cut to 100,000 characters; a handler's, to 16,384), far
+ * below a message that would fill a model's context.
+ */
+export const MAX_REMOTE_MESSAGE_LENGTH = 262_144;
+
+/** The longest `hint` of an offloaded result: a sentence naming the file (its path, at most 512). */
+const MAX_OFFLOAD_HINT_LENGTH = 4_096;
+
 /** An id of the server (`ses_…`, `log_…`, `ca_…`): what the SDK's check of an id it is given takes. */
 const ID = textUpTo(MAX_ID_LENGTH);
 const USER_ID = textUpTo(MAX_USER_ID_LENGTH);
@@ -499,7 +578,9 @@ const ERROR_CODE = oneOf(...(Object.keys(TOOLMUX_ERROR_CODES) as ToolMuxErrorCod
 
 const ACCOUNT_CHOICE: Shape = { id: ID, alias: 'string|null', is_default: 'boolean' };
 
-const SESSION_MCP: Shape = { url: 'string', headers: { Authorization: 'string' } };
+// the server writes it from its own baseUrl, which the application may reach at another address
+// (an internal one), and the session token that goes with it comes in the same answer: any http(s)
+const SESSION_MCP: Shape = { url: urlOf('http'), headers: { Authorization: 'string' } };
 
 /** The statuses the SDK branches on, each list checked against its type (none missing, none extra). */
 const CONNECTION_REQUEST_STATUSES = [
@@ -515,12 +596,14 @@ const TOOLKIT_CONNECTION_STATUSES = [
   'EXPIRED',
   'NOT_STARTED',
 ] as const satisfies readonly ToolkitConnectionStatus[];
+const EXECUTION_STATUSES = ['success', 'error'] as const satisfies readonly ExecutionStatus[];
 type Missing<Known, Listed> = Exclude<Known, Listed> extends never ? true : Exclude<Known, Listed>;
 const allListed: [
   Missing<ConnectionRequestStatus, (typeof CONNECTION_REQUEST_STATUSES)[number]>,
   Missing<ToolkitConnectionStatus, (typeof TOOLKIT_CONNECTION_STATUSES)[number]>,
   Missing<EnsureConnectedWire['status'], 'CONNECTED' | 'NEEDS_USER'>,
-] = [true, true, true];
+  Missing<ExecutionStatus, (typeof EXECUTION_STATUSES)[number]>,
+] = [true, true, true, true];
 void allListed;
 
 const CONNECTION_REQUEST: Shape = {
@@ -532,8 +615,10 @@ const CONNECTION_REQUEST: Shape = {
   connected_account_id: nullable(ID),
   // `waitForConnection()` branches on it
   status: oneOf(...CONNECTION_REQUEST_STATUSES),
-  callback_url: 'string',
-  redirect_url: 'string',
+  // the application's own page (or the operator's defaultCallbackUrl), where the server sends the user
+  callback_url: urlOf('callback'),
+  // where the application sends its user to connect: the server's connect page
+  redirect_url: urlOf('http'),
   expires_at: 'date',
 };
 
@@ -574,7 +659,7 @@ const SHAPES = {
   toolResult: {
     successful: 'boolean',
     data: nestedUpTo(MAX_REMOTE_JSON_DEPTH),
-    error: 'string|null',
+    error: nullable(stringUpTo(MAX_REMOTE_MESSAGE_LENGTH)),
     code: optional(ERROR_CODE),
     log_id: ID,
   },
@@ -609,7 +694,7 @@ const SHAPES = {
     toolkit: 'string',
     connected_account_id: nullable(ID),
     call_id: nullable(ID),
-    status: 'string',
+    status: oneOf(...EXECUTION_STATUSES),
     error_code: 'string|null',
     error_message: 'string|null',
     duration_ms: 'number',
@@ -663,7 +748,14 @@ const SHAPES = {
     next_steps: 'string',
   },
   proxy: { status: 'count', headers: recordOf('string') },
-  offload: { offloaded: nullable('object') },
+  offload: {
+    offloaded: nullable({
+      path: textUpTo(MAX_PATH_LENGTH),
+      size: 'count',
+      preview: stringUpTo(OFFLOAD_PREVIEW_CHARS),
+      hint: stringUpTo(MAX_OFFLOAD_HINT_LENGTH),
+    }),
+  },
 } as const satisfies Record<string, Shape>;
 
 const cursorOf = (value: string | null | undefined): string | undefined => value ?? undefined;
@@ -701,10 +793,9 @@ export function countedPageOf<T>(
 /** A session as the server describes it, checked before a session object is made of it. */
 export const sessionWireOf = checker<SessionWire>('a session', SHAPES.session);
 export const sessionMcpOf = checker<SessionWire['mcp']>("a session's MCP endpoint", SHAPES.sessionMcp);
-export const connectionRequestWireOf = checker<ConnectionRequestWire>(
-  'a connection request',
-  SHAPES.connectionRequest,
-);
+/** A connection request as the server describes it. */
+export const connectionRequestWireOf: (wire: unknown) => ConnectionRequestWire =
+  checker<ConnectionRequestWire>('a connection request', SHAPES.connectionRequest);
 export const searchResultOf = checker<SearchToolsResult>('a search result', SHAPES.search);
 export const proxyResponseOf = checker<ProxyExecuteResponse>('a proxy answer', SHAPES.proxy);
 export const offloadOf = checker<OffloadWire>('an offload answer', SHAPES.offload);
@@ -776,12 +867,18 @@ export const toolSpecOfWire = reader(
 );
 
 export const toolResultOf = reader('a tool result', SHAPES.toolResult, (wire: ToolResultWire): ToolResult => {
-  // what the application branches on must say one thing: a failure says why, a success nothing
-  if (wire.successful ? wire.error !== null || wire.code !== undefined : wire.error === null) {
+  // what the application branches on must say one thing: a failure says why and has no data, a
+  // success says nothing of a failure
+  const failedWithData = !wire.successful && wire.data !== null && wire.data !== undefined;
+  if (
+    wire.successful ? wire.error !== null || wire.code !== undefined : wire.error === null || failedWithData
+  ) {
     throw new TypeError(
       wire.successful
         ? `a successful tool result with ${wire.error !== null ? 'an "error"' : 'a "code"'}, which only a failed one has`
-        : 'a failed tool result whose "error" is null: a failed one says why',
+        : failedWithData
+          ? `a failed tool result whose "data" is ${shownValue(wire.data)}, not null: a failed one has none`
+          : 'a failed tool result whose "error" is null: a failed one says why',
     );
   }
   return {
@@ -911,7 +1008,7 @@ export const connectedAccountOf = reader(
   }),
 );
 
-export const connectionRequestInfoOf = reader(
+export const connectionRequestInfoOf: (wire: unknown) => ConnectionRequestInfo = reader(
   'a connection request',
   SHAPES.connectionRequest,
   (wire: ConnectionRequestWire): ConnectionRequestInfo => ({

@@ -55,6 +55,46 @@ export const SESSION_ANSWER = {
   mcp: { url: 'http://x/mcp/ses_remote_client_test', headers: { Authorization: 'Bearer t' } },
 };
 
+/**
+ * A connection request as the toolmux server at `serverUrl` describes it (`GET
+ * /api/v1/connection-requests/:id`): its connect page on the server's own origin; `fields` over it.
+ */
+export function connectionRequestAnswer(serverUrl: string, fields: Record<string, unknown> = {}) {
+  const id = typeof fields.id === 'string' ? fields.id : 'cr_1';
+  return {
+    id,
+    kind: 'oauth2',
+    user_id: 'user_1',
+    toolkit: 'github',
+    auth_config_id: 'ac_1',
+    connected_account_id: 'ca_1',
+    status: 'PENDING',
+    callback_url: 'http://localhost:3000/connected',
+    redirect_url: `${serverUrl}/connect/${id}`,
+    expires_at: '2024-05-01T10:00:00.000Z',
+    ...fields,
+  };
+}
+
+/** An execution log entry as the toolmux server describes it (an item of `GET /api/v1/logs`). */
+export const LOG_ANSWER = {
+  id: 'log_1',
+  session_id: SESSION_ANSWER.session_id,
+  user_id: 'user_1',
+  tool_slug: 'GITHUB_STAR',
+  toolkit: 'github',
+  connected_account_id: 'ca_1',
+  call_id: null,
+  status: 'success',
+  error_code: null,
+  error_message: null,
+  duration_ms: 12,
+  input: '{}',
+  output: '{}',
+  created_at: '2024-05-01T10:00:00.000Z',
+  parent_id: null,
+};
+
 /** Answers `status` with `body` as JSON (a string is sent as it is). */
 export const jsonAnswer =
   (status: number, body: unknown): Handler =>

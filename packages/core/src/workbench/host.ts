@@ -6,12 +6,11 @@ import { pieceEnds } from '../store/workbench-pieces.js';
 import { jsonTextPiecesSliced, StringPieces } from '../util/json-slices.js';
 import { WorkSlice } from '../util/slices.js';
 import { leadingText, shownValue, textProblem } from '../util/stored-text.js';
+import { MAX_PATH_LENGTH, OFFLOAD_PREVIEW_CHARS } from './file-limits.js';
 import { RawJson, SandboxCallError, type SandboxHostCall } from './sandbox.js';
 
 /** Bytes of workbench files one session may keep. */
 export const WORKBENCH_FILES_QUOTA_BYTES = 64 * 1024 * 1024;
-/** The longest file path. */
-const MAX_PATH_LENGTH = 512;
 
 /**
  * The options of a tool call from a cell: `account` is `toolmux.execute(slug, args, { account })`,
@@ -244,9 +243,6 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
     }
   };
 }
-
-/** Characters of an offloaded result the model still sees. */
-const OFFLOAD_PREVIEW_CHARS = 1_000;
 
 /**
  * A TOOLMUX_MULTI_EXECUTE_TOOL result longer than `autoOffloadThreshold` characters (as JSON) goes

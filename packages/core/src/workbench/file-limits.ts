@@ -1,0 +1,10 @@
+/**
+ * Limits of the workbench's files that a remote client checks the server's answers against too, in a
+ * module of their own so that remote mode does not load the sandbox.
+ */
+
+/** The longest file path. */
+export const MAX_PATH_LENGTH = 512;
+
+/** Characters of an offloaded result the model still sees (its `preview`). */
+export const OFFLOAD_PREVIEW_CHARS = 1_000;
