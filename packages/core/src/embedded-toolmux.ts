@@ -23,7 +23,7 @@ import {
   parseSessionConfig,
   type SessionConfig,
 } from './config/session-config.js';
-import { ToolMuxError } from './errors.js';
+import { quotedMessage, ToolMuxError } from './errors.js';
 import { CallsInFlight, closeTimeoutOf, reportStopped } from './execution/calls-in-flight.js';
 import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execution/execute.js';
 import { ExecutionLogWriter } from './execution/log-writer.js';
@@ -173,7 +173,7 @@ class ObservedLogWriter extends ExecutionLogWriter {
       try {
         listener(record);
       } catch (error) {
-        this.#observerLogger.error(`toolmux: a tool call listener failed: ${String(error)}`);
+        this.#observerLogger.error(`toolmux: a tool call listener failed: ${quotedMessage(error)}`);
       }
     }
     return super.write(record);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boundedErrorMessage, errorMessage } from './errors.js';
+import { boundedErrorMessage, errorMessage, MAX_QUOTED_CHARS, quotedMessage, quotedText } from './errors.js';
 import { HOSTILE_THROWS } from './test/hostile-throws.js';
 
 /** errorMessage reads anything code can throw, and never throws itself. */
@@ -39,5 +39,45 @@ describe('errorMessage', () => {
       text: 'y'.repeat(100_000),
       whole: true,
     });
+  });
+});
+
+/** quotedMessage: how a message of toolmux's own quotes what came from outside. */
+describe('quotedMessage', () => {
+  it('whole when short, its secrets masked', () => {
+    expect(quotedMessage(new Error('key abcd-1234 refused'), ['abcd-1234'])).toBe('key [REDACTED] refused');
+    expect(quotedMessage({ a: 1 })).toBe('{"a":1}');
+    expect(quotedText('x'.repeat(MAX_QUOTED_CHARS))).toBe('x'.repeat(MAX_QUOTED_CHARS));
+  });
+
+  it('cut to its start, saying how long it was; a thrown object written only as far as the cut', () => {
+    expect(quotedText('x'.repeat(MAX_QUOTED_CHARS + 1))).toBe(
+      `${'x'.repeat(MAX_QUOTED_CHARS)}… (cut: the message had ${MAX_QUOTED_CHARS + 1} characters)`,
+    );
+    const object = quotedMessage({ data: 'x'.repeat(50_000_000) });
+    expect(object.startsWith('{"data":"xxx')).toBe(true);
+    expect(object).toMatch(/^\{"data":"x{16375}… \(cut: the message had more than \d+ characters\)$/);
+    // never half a surrogate pair
+    const emoji = quotedText(`${'x'.repeat(MAX_QUOTED_CHARS - 1)}😀`);
+    expect(emoji.startsWith(`${'x'.repeat(MAX_QUOTED_CHARS - 1)}…`)).toBe(true);
+  });
+
+  it('masks before it cuts: a secret the cut splits, or one the masking of shorter ones pulls before the cut', () => {
+    const secret = 'sk-live-0123456789abcdefghijklmnopqrstuvwxyz';
+    // split by the cut
+    const text = `${'y'.repeat(MAX_QUOTED_CHARS - 10)}${secret}${'z'.repeat(100)}`;
+    expect(quotedText(text, [secret])).toBe(
+      `${'y'.repeat(MAX_QUOTED_CHARS - 10)}[REDACTED]… (cut: the message had ${text.length} characters)`,
+    );
+    // each occurrence masked is shorter: what was past the cut comes before it, a secret's start too
+    for (const separator of [', ', '; ', ' ']) {
+      const many = quotedText(`${secret}${separator}`.repeat(1000), [secret]);
+      expect(many).not.toContain('sk-live');
+      expect(many).toContain(`[REDACTED]${separator}[REDACTED]`);
+    }
+    // a marker longer than a short secret: the masked text is cut to the bound all the same
+    const short = quotedText('abcd '.repeat(10_000), ['abcd']);
+    expect(short).not.toContain('abcd');
+    expect(short.length).toBeLessThan(MAX_QUOTED_CHARS + 100);
   });
 });

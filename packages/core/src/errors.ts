@@ -1,5 +1,6 @@
 import { type ErrorAudience, hasApiRefs, renderApiRefs } from './api-refs.js';
 import { JsonWriter } from './util/json-slices.js';
+import { maskSecretsLeading } from './util/redact.js';
 
 /**
  * Every error toolmux raises is a `ToolMuxError` with a stable `code`. The codes live in one map
@@ -236,6 +237,45 @@ export function isToolMuxErrorCode(code: unknown): code is ToolMuxErrorCode {
  */
 export function errorMessage(error: unknown): string {
   return boundedErrorMessage(error, Number.POSITIVE_INFINITY).text;
+}
+
+/**
+ * The most characters of something from outside that a message of toolmux's own quotes: what a tool
+ * handler, an application, a server, a provider or a database threw, or a value they gave. A longer
+ * one keeps its start and says how long it was, so a 50 MB message costs what 16 KB does wherever the
+ * message goes (a tool's failed result the model reads, the execution log, REST and MCP answers).
+ */
+export const MAX_QUOTED_CHARS = 16_384;
+
+/**
+ * The one way a message of toolmux's own quotes a thrown value from outside: {@link errorMessage}
+ * with the known `secrets` masked, cut to `maxChars` characters (marked with the length it had). A
+ * thrown object is written as JSON only as far as the cut and the masking look.
+ */
+export function quotedMessage(
+  thrown: unknown,
+  secrets: readonly string[] = [],
+  maxChars: number = MAX_QUOTED_CHARS,
+): string {
+  // the masking looks a secret's length past the cut: a secret the cut splits is masked whole
+  const longest = secrets.reduce((max, secret) => Math.max(max, secret.length), 0);
+  const written = boundedErrorMessage(thrown, maxChars + longest);
+  return quoted(written.text, secrets, maxChars, written.whole);
+}
+
+/** {@link quotedMessage} of text from outside (a message read already, a response's body). */
+export function quotedText(
+  text: string,
+  secrets: readonly string[] = [],
+  maxChars: number = MAX_QUOTED_CHARS,
+): string {
+  return quoted(text, secrets, maxChars, true);
+}
+
+function quoted(text: string, secrets: readonly string[], maxChars: number, whole: boolean): string {
+  const masked = maskSecretsLeading(text, secrets, maxChars);
+  if (whole && !masked.cut) return masked.text;
+  return `${masked.text}… (cut: the message had ${whole ? text.length : `more than ${text.length}`} characters)`;
 }
 
 /**

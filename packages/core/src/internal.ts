@@ -20,6 +20,7 @@ export {
 } from './catalog/declarations.js';
 export { exposedMetaToolKinds } from './config/session-config.js';
 export { sessionSummaryOf } from './embedded-toolmux.js';
+export { MAX_QUOTED_CHARS, quotedMessage, quotedText } from './errors.js';
 export {
   type McpTextToolResult,
   mcpOutputSchemaOf,

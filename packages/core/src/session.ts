@@ -28,7 +28,7 @@ import {
   type SessionConfig,
   workbenchOf,
 } from './config/session-config.js';
-import { errorMessage, ToolMuxError } from './errors.js';
+import { quotedMessage, ToolMuxError } from './errors.js';
 import {
   type AccountSelection,
   type ExecutionEnvironment,
@@ -1598,7 +1598,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         await store.moveLogChildren(this.sessionId, sent, ids[index]!);
       } catch (error) {
         this.#runtime.env.logger.error(
-          `toolmux: the calls of log entry ${ids[index]} (sent as ${sent}) could not be linked to it: ${errorMessage(error)}`,
+          `toolmux: the calls of log entry ${ids[index]} (sent as ${sent}) could not be linked to it: ${quotedMessage(error)}`,
         );
       }
     }

@@ -10,6 +10,7 @@ import {
   ToolMuxError,
   type ToolSpec,
 } from '@toolmux/core';
+import { quotedMessage } from '@toolmux/core/internal';
 
 export interface OpenAIAgentsProviderOptions {
   /**
@@ -109,7 +110,7 @@ function describeFailure(_runContext: unknown, error: unknown): string {
   return formatToolResultForModel({
     successful: false,
     data: null,
-    error: error instanceof Error ? error.message : String(error),
+    error: quotedMessage(error),
     code: ToolMuxError.isInstance(error) ? error.code : undefined,
     logId: '',
   });

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { ToolMuxError } from '@toolmux/core';
+import { quotedMessage, quotedText } from '@toolmux/core/internal';
 import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 
@@ -105,11 +106,12 @@ export function routeOf(c: Context): string {
  * database error), at most 4 deep. Request bodies and headers never get here.
  */
 export function errorFields(error: unknown, depth = 0): Record<string, unknown> {
-  if (!(error instanceof Error)) return { message: String(error) };
-  const fields: Record<string, unknown> = { type: error.name, message: error.message };
+  // the message and stack quoted (cut): a driver's error can hold a whole query or response
+  if (!(error instanceof Error)) return { message: quotedMessage(error) };
+  const fields: Record<string, unknown> = { type: error.name, message: quotedMessage(error) };
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' || typeof code === 'number') fields.code = code;
-  if (error.stack) fields.stack = error.stack;
+  if (typeof error.stack === 'string' && error.stack !== '') fields.stack = quotedText(error.stack);
   if (error.cause !== undefined && depth < 4) fields.cause = errorFields(error.cause, depth + 1);
   return fields;
 }
@@ -121,10 +123,11 @@ export function causeText(error: unknown): string {
   for (let depth = 0; current !== undefined && depth < 5; depth++) {
     if (current instanceof Error) {
       const code = ToolMuxError.isInstance(current) ? ` (${current.code})` : '';
-      parts.push(`${current.message}${code}`);
+      // each message quoted (cut): a driver's error can hold a whole query or response
+      parts.push(`${quotedMessage(current)}${code}`);
       current = current.cause;
     } else {
-      parts.push(String(current));
+      parts.push(quotedMessage(current));
       current = undefined;
     }
   }

@@ -2,7 +2,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Session } from '@toolmux/core';
-import { HOSTILE_THROWS, hostileThrowsToolkit } from '@toolmux/core/test';
+import { HOSTILE_RESULTS, HOSTILE_THROWS, hostileThrowsToolkit } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from './testing/index.js';
 
@@ -81,6 +81,42 @@ describe('a tool that throws what is not a plain Error', () => {
       await expect
         .poll(async () => (await remote.logs({ limit: 1 })).items[0])
         .toMatchObject({ id: local.logId, toolSlug: 'LOCAL_THROW', errorCode: code });
+    },
+  );
+});
+
+describe('a tool whose result throws megabytes when it is read', () => {
+  /** The most a failed result's message may have: the quote's cut (16,384) and the words around it. */
+  const bound = 16_384 + 500;
+
+  it.each(HOSTILE_RESULTS)(
+    '$kind: TOOL_RESULT_INVALID quoting it cut, on REST, MCP and in remote mode',
+    async ({ kind, words }) => {
+      const response = await fetch(`${server.url}/api/v1/sessions/${session.sessionId}/execute`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ tool_slug: 'HOSTILE_RETURN', arguments: { kind } }),
+      });
+      expect(response.status).toBe(200);
+      const rest = (await response.json()) as { successful: boolean; error: string; code: string };
+      expect(rest).toMatchObject({ successful: false, code: 'TOOL_RESULT_INVALID' });
+      for (const word of words) expect(rest.error).toContain(word);
+      expect(rest.error.length).toBeLessThan(bound);
+
+      const called = (await mcp.callTool({
+        name: 'TOOLMUX_MULTI_EXECUTE_TOOL',
+        arguments: { tools: [{ tool_slug: 'HOSTILE_RETURN', arguments: { kind } }] },
+      })) as CallToolResult;
+      const [first] = called.content;
+      const text = first?.type === 'text' ? first.text : '';
+      expect(text).toContain('HOSTILE_RETURN returned a result that cannot be handed on as JSON');
+      // the multi-execute's JSON: each quote of a quoted JSON escaped
+      expect(text.length).toBeLessThan(2 * bound);
+
+      const local = await remote.execute('LOCAL_RETURN', { kind });
+      expect(local).toMatchObject({ successful: false, code: 'TOOL_RESULT_INVALID' });
+      for (const word of words) expect(local.error).toContain(word);
+      expect(local.error!.length).toBeLessThan(bound);
     },
   );
 });

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Credentials, type ToolContext, ToolMuxError } from '@toolmux/core';
-import { byteSize, responseTextUpTo } from '@toolmux/core/internal';
+import { byteSize, quotedMessage, responseTextUpTo } from '@toolmux/core/internal';
 
 /** What a request needs from the tool's context. */
 export type RequestContext = Pick<ToolContext, 'credentials' | 'fetch' | 'signal'>;
@@ -381,7 +381,7 @@ export function createApi(options: ApiOptions): Api {
         throw new ApiError(
           service,
           response.status,
-          `${service} sent an unreadable answer: ${(error as Error).message}.`,
+          `${service} sent an unreadable answer: ${quotedMessage(error)}.`,
         );
       }
       let status = response.status;

@@ -21,6 +21,7 @@ import {
   ToolMuxError,
   toolSlugFor,
 } from '@toolmux/core';
+import { quotedMessage } from '@toolmux/core/internal';
 import { tokenOf } from './http.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -130,7 +131,7 @@ class McpConnection {
         await client.close().catch(() => {});
         const output = stderr().trim();
         throw new Error(
-          `Could not connect to the MCP server ${this.label}: ${(error as Error).message}${output ? `\nserver stderr: ${output}` : ''}`,
+          `Could not connect to the MCP server ${this.label}: ${quotedMessage(error)}${output ? `\nserver stderr: ${output}` : ''}`,
           { cause: error },
         );
       }
@@ -323,7 +324,7 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
   } catch (error) {
     await shared.close();
     throw new Error(
-      `The MCP server ${label} connected but could not list its tools: ${(error as Error).message}`,
+      `The MCP server ${label} connected but could not list its tools: ${quotedMessage(error)}`,
       {
         cause: error,
       },

@@ -1,6 +1,6 @@
 import { apiRef } from '../api-refs.js';
 import type { Credentials, OAuth2Scheme } from '../catalog/types.js';
-import { ToolMuxError } from '../errors.js';
+import { quotedMessage, ToolMuxError } from '../errors.js';
 import { connectWay, readerError, reconnectWay } from '../meta-tools/hints.js';
 import type { ConnectedAccountRecord, Store } from '../store/types.js';
 import { pause, untilAborted } from '../util/abort.js';
@@ -635,7 +635,7 @@ export async function revokeTokenSet(
       await revokeToken(withEndpoint, client, token, hint, transport);
     } catch (error) {
       logger.warn(
-        `toolmux: could not revoke ${what.replace('%s', hint.replace('_', ' '))} (${error instanceof Error ? error.message : 'unknown error'}); ${anyway}.`,
+        `toolmux: could not revoke ${what.replace('%s', hint.replace('_', ' '))} (${quotedMessage(error, [token])}); ${anyway}.`,
       );
     }
   }

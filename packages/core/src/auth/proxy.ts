@@ -1,10 +1,10 @@
 import { apiRef } from '../api-refs.js';
 import type { Toolkit } from '../catalog/types.js';
-import { errorMessage, ToolMuxError } from '../errors.js';
+import { quotedMessage, quotedText, ToolMuxError } from '../errors.js';
 import type { AccountSelection } from '../execution/execute.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { setOwn } from '../util/own-key.js';
-import { maskSecrets, REDACTED } from '../util/redact.js';
+import { REDACTED } from '../util/redact.js';
 import { byteSize, responseTextUpTo } from '../util/response-text.js';
 import { shownValue } from '../util/stored-text.js';
 import { wholeNumberOf } from '../util/whole-number.js';
@@ -101,11 +101,13 @@ function proxyFailed(message: string): ToolMuxError {
   return new ToolMuxError({ code: 'PROXY_FAILED', message });
 }
 
-/** Why `fetch` failed, in the network's words (`fetch failed` hides it in the cause). */
-function networkReason(error: unknown): string {
+/** Why `fetch` failed, in the network's words (`fetch failed` hides it in the cause), quoted. */
+function networkReason(error: unknown, secrets: readonly string[]): string {
   const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
   const reason = typeof cause?.code === 'string' ? cause.code : cause?.message;
-  return typeof reason === 'string' && reason !== '' ? reason : errorMessage(error);
+  return typeof reason === 'string' && reason !== ''
+    ? quotedText(reason, secrets)
+    : quotedMessage(error, secrets);
 }
 
 /** Replaces every credential value (4 characters or more) in strings of `value`. */
@@ -205,7 +207,7 @@ export async function proxyExecute(
   } catch (error) {
     if (request.signal?.aborted) throw error;
     throw proxyFailed(
-      `Could not reach ${toolkit.slug}'s API at ${url.origin} (${maskSecrets(networkReason(error), secrets)}): check the toolkit's baseUrl and the network, then retry.`,
+      `Could not reach ${toolkit.slug}'s API at ${url.origin} (${networkReason(error, secrets)}): check the toolkit's baseUrl and the network, then retry.`,
     );
   }
   let text = '';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ToolMuxError } from '../errors.js';
+import { quotedMessage, ToolMuxError } from '../errors.js';
 import { compileJsonSchemaValidator, setSlicedValidator, slicedValidatorOf } from '../schema/validate.js';
 import { checkJsonDepth } from '../util/json-depth.js';
 import { shownValue } from '../util/stored-text.js';
@@ -83,7 +83,7 @@ function toJsonSchema(slug: string, schema: SchemaInput, io: 'input' | 'output')
       if (ToolMuxError.isInstance(error)) throw error;
       throw new ToolMuxError({
         code: 'TOOL_DEFINITION_INVALID',
-        message: `Tool ${slug}: its ${io} schema cannot be expressed as JSON Schema (${(error as Error).message}). Avoid transforms and custom types in tool schemas.`,
+        message: `Tool ${slug}: its ${io} schema cannot be expressed as JSON Schema (${quotedMessage(error)}). Avoid transforms and custom types in tool schemas.`,
         cause: error,
       });
     }

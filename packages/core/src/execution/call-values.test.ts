@@ -23,6 +23,15 @@ const skipPostgres = await postgresSkipReason();
 
 /** The arguments each run of the tool received. */
 const received: Array<{ ids: unknown[] }> = [];
+/** The records each run of ECHO_RECORD received. */
+const taken: object[] = [];
+
+/** An object of `count` keys. */
+function keyed(count: number): Record<string, number> {
+  const byId: Record<string, number> = {};
+  for (let n = 0; n < count; n++) byId[`id_${n}`] = n;
+  return byId;
+}
 
 const echo = defineToolkit({
   slug: 'echo',
@@ -35,6 +44,15 @@ const echo = defineToolkit({
       execute: async (input) => {
         received.push(input);
         return { count: input.ids.length };
+      },
+    }),
+    defineTool({
+      slug: 'ECHO_RECORD',
+      description: 'Takes records keyed by id',
+      inputSchema: z.object({ byId: z.record(z.string(), z.number()) }),
+      execute: async ({ byId }) => {
+        taken.push(byId);
+        return { ok: true };
       },
     }),
     defineTool({
@@ -144,6 +162,35 @@ function callValuesSuite(name: string, openStore: () => Promise<{ url: string; c
       ]);
       // at the limit, as before
       expect(await session.execute('ECHO_KEYED', { count: 100_000 })).toMatchObject({ successful: true });
+    });
+
+    it('arguments holding an object of more than 100,000 keys: TOOL_ARGUMENTS_INVALID naming it and the fix; the tool does not run; logged', async () => {
+      taken.length = 0;
+      const result = await session.execute('ECHO_RECORD', { byId: keyed(100_001) });
+      expect(result).toMatchObject({ successful: false, data: null, code: 'TOOL_ARGUMENTS_INVALID' });
+      expect(result.error).toContain(
+        'The arguments of ECHO_RECORD cannot be taken: arguments.byId is an object of 100001 keys, more than 100000:',
+      );
+      expect(result.error).toContain('send its entries as an array');
+      expect(taken).toEqual([]);
+      const [entry] = (await session.logs({ limit: 1 })).items;
+      expect(entry).toMatchObject({ id: result.logId, status: 'error', errorCode: 'TOOL_ARGUMENTS_INVALID' });
+
+      // in a multi-execute's arguments: refused as a whole, naming the call and its argument
+      const multi = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+        tools: [
+          { tool_slug: 'ECHO_RECORD', arguments: { byId: keyed(2) } },
+          { tool_slug: 'ECHO_RECORD', arguments: { byId: keyed(100_001) } },
+        ],
+      });
+      expect(multi.code).toBe('TOOL_ARGUMENTS_INVALID');
+      expect(multi.error).toContain('arguments.tools[1].arguments.byId is an object of 100001 keys');
+      expect(taken).toEqual([]);
+      // at the limit, as before
+      expect(await session.execute('ECHO_RECORD', { byId: keyed(100_000) })).toMatchObject({
+        successful: true,
+      });
+      expect(taken).toHaveLength(1);
     });
 
     it("a few holes, or holes that are not most of the array, are JSON's nulls as before", async () => {

@@ -1,9 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
+import type { Tool } from '../catalog/types.js';
+import type { Session } from '../session.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
-import { HOSTILE_THROWS, HUGE_THROWN_MESSAGE_CHARS, hostileThrowsToolkit } from '../test/hostile-throws.js';
+import {
+  HOSTILE_RESULTS,
+  HOSTILE_THROWS,
+  HUGE_THROWN_MESSAGE_CHARS,
+  hostileThrowsToolkit,
+} from '../test/hostile-throws.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
 import { redactForLog } from '../util/redact.js';
@@ -366,7 +373,9 @@ describe('the execution path', () => {
     expect(log!.errorMessage!.endsWith('…[truncated]')).toBe(true);
     // what the model reads is cut too, at 16 KB
     expect(result.error).toHaveLength(
-      MAX_THROWN_MESSAGE_CHARS + ' (cut: the message had 1000018 characters)'.length + 1,
+      'ECHO_FAIL failed: '.length +
+        MAX_THROWN_MESSAGE_CHARS +
+        '… (cut: the message had 1000000 characters)'.length,
     );
   });
 
@@ -392,6 +401,24 @@ describe('the execution path', () => {
     expect(errors[0]).toContain('disk full');
   });
 });
+
+/** A session of a toolkit `keyed` (an API key) of `tools`, its account connected with `apiKey`. */
+async function keyedSession(tools: Tool[], apiKey: string): Promise<{ mux: ToolMux; session: Session }> {
+  const keyed = defineToolkit({
+    slug: 'keyed',
+    description: 'Keyed',
+    auth: { type: 'api_key', fields: [{ name: 'apiKey', label: 'API key', secret: true }] },
+    tools,
+  });
+  const mux = new ToolMux({ toolkits: [keyed], store: ':memory:', logger: quiet });
+  const config = await mux.authConfigs.create('keyed', { type: 'api_key' });
+  const account = await mux.connectedAccounts.create('user_1', config.id, { apiKey });
+  const session = await mux.create('user_1', {
+    toolkits: ['keyed'],
+    connectedAccounts: { keyed: account.id },
+  });
+  return { mux, session };
+}
 
 describe('a handler that throws what is not a plain Error', () => {
   const setUp = async () => {
@@ -430,10 +457,7 @@ describe('a handler that throws what is not a plain Error', () => {
     const prefix = 'KEYED_THROW failed: ';
     // what of the thrown value was read to make the message: each item counts its reads
     let reads = 0;
-    const keyed = defineToolkit({
-      slug: 'keyed',
-      description: 'Keyed',
-      auth: { type: 'api_key', fields: [{ name: 'apiKey', label: 'API key', secret: true }] },
+    const keyed = {
       tools: [
         defineTool({
           slug: 'KEYED_THROW',
@@ -458,14 +482,8 @@ describe('a handler that throws what is not a plain Error', () => {
           },
         }),
       ],
-    });
-    const mux = new ToolMux({ toolkits: [keyed], store: ':memory:', logger: quiet });
-    const config = await mux.authConfigs.create('keyed', { type: 'api_key' });
-    const account = await mux.connectedAccounts.create('user_1', config.id, { apiKey: secret });
-    const session = await mux.create('user_1', {
-      toolkits: ['keyed'],
-      connectedAccounts: { keyed: account.id },
-    });
+    };
+    const { mux, session } = await keyedSession(keyed.tools, secret);
     for (const wide of [false, true]) {
       reads = 0;
       const result = await session.execute('KEYED_THROW', { wide });
@@ -518,5 +536,141 @@ describe('a handler that throws what is not a plain Error', () => {
     expect(result.error!.length).toBeLessThan(MAX_THROWN_MESSAGE_CHARS + 100);
     expect(result.error).toContain('(cut: the message had');
     expect(result.error).not.toContain(secret.slice(0, 10));
+  });
+});
+
+/**
+ * What toolmux's own messages quote from outside is cut like a thrown message: a result whose getter
+ * or toJSON throws megabytes, arguments whose toJSON does, arguments of 100,000 wrong items. Each call
+ * answers a failed result the model can read, of a bounded length, and is logged.
+ */
+describe('a message of toolmux quoting megabytes from outside', () => {
+  /** The most a failed result's message may have: the quote's cut and the words around it. */
+  const bound = MAX_THROWN_MESSAGE_CHARS + 500;
+
+  it.each(HOSTILE_RESULTS)(
+    'a result with a $kind: TOOL_RESULT_INVALID quoting it cut, alone and in a multi-execute',
+    async ({ kind, words }) => {
+      const mux = new ToolMux({ toolkits: [hostileThrowsToolkit()], store: ':memory:', logger: quiet });
+      const session = await mux.create('user_1', { toolkits: ['hostile'] });
+      const result = await session.execute('HOSTILE_RETURN', { kind });
+      expect(result).toMatchObject({ successful: false, data: null, code: 'TOOL_RESULT_INVALID' });
+      expect(result.error).toMatch(
+        /^HOSTILE_RETURN returned a result that cannot be handed on as JSON: data\./,
+      );
+      for (const word of words) expect(result.error).toContain(word);
+      expect(result.error!.length).toBeLessThan(bound);
+      const [entry] = (await session.logs({ limit: 1 })).items;
+      expect(entry).toMatchObject({ id: result.logId, status: 'error', errorCode: 'TOOL_RESULT_INVALID' });
+
+      const multi = await session.execute('TOOLMUX_MULTI_EXECUTE_TOOL', {
+        tools: [{ tool_slug: 'HOSTILE_RETURN', arguments: { kind } }],
+      });
+      expect(multi.successful).toBe(true);
+      const [first] = (multi.data as { results: Array<{ successful: boolean; error: string }> }).results;
+      expect(first!.successful).toBe(false);
+      expect(first!.error.length).toBeLessThan(bound);
+      await mux.close();
+    },
+  );
+
+  it("a quoted message (a handler's, a result getter's) is masked before its cut: no part of a secret shows", async () => {
+    const secret = 'sk-live-0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz';
+    const keyed = {
+      tools: [
+        defineTool({
+          slug: 'KEYED_RETURN',
+          description: 'Returns a value whose getter throws the key, again and again.',
+          inputSchema: z.object({ thrown: z.boolean().optional() }),
+          execute: async ({ thrown }, ctx) => {
+            // masked, each occurrence is shorter: a cut after masking would reach past where it
+            // looked, to the start of an occurrence it did not mask
+            const message = `${ctx.credentials?.apiKey}, `.repeat(
+              Math.ceil((2 * HUGE_THROWN_MESSAGE_CHARS) / secret.length),
+            );
+            if (thrown) throw new Error(message);
+            return {
+              get rows() {
+                throw message;
+              },
+            };
+          },
+        }),
+      ],
+    };
+    const { mux, session } = await keyedSession(keyed.tools, secret);
+    for (const thrown of [true, false]) {
+      const result = await session.execute('KEYED_RETURN', { thrown });
+      expect(result.code).toBe(thrown ? 'TOOL_EXECUTION_FAILED' : 'TOOL_RESULT_INVALID');
+      expect(result.error).toContain('[REDACTED], [REDACTED]');
+      expect(result.error).toContain('… (cut: the message had');
+      expect(result.error).not.toContain('sk-live');
+      expect(result.error!.length).toBeLessThan(bound);
+      const [entry] = (await session.logs({ limit: 1 })).items;
+      expect(entry!.errorMessage).not.toContain('sk-live');
+    }
+    await mux.close();
+  });
+
+  const takes = defineToolkit({
+    slug: 'takes',
+    description: 'Takes',
+    tools: [
+      defineTool({
+        slug: 'TAKES_NAMES',
+        description: 'Takes names',
+        inputSchema: z.object({ at: z.unknown().optional(), names: z.array(z.string()).optional() }),
+        execute: async () => ({ ok: true }),
+      }),
+    ],
+  });
+
+  it('arguments whose toJSON throws megabytes: TOOL_ARGUMENTS_INVALID quoting it cut', async () => {
+    const mux = new ToolMux({ toolkits: [takes], store: ':memory:', logger: quiet });
+    const session = await mux.create('user_1', { toolkits: ['takes'] });
+    // a class instance: not plain data, so the arguments are taken as JSON carries them
+    class Moment {
+      toJSON(): never {
+        throw new Error('z'.repeat(HUGE_THROWN_MESSAGE_CHARS));
+      }
+    }
+    const result = await session.execute('TAKES_NAMES', { at: new Moment() });
+    expect(result).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+    expect(result.error).toContain('The arguments of TAKES_NAMES are not JSON data (zzzzzzzz');
+    expect(result.error).toContain('… (cut: the message had 5000000 characters)');
+    expect(result.error!.length).toBeLessThan(bound);
+    await mux.close();
+  });
+
+  it('arguments of 200,000 wrong items: the first issues and how many more', async () => {
+    const mux = new ToolMux({ toolkits: [takes], store: ':memory:', logger: quiet });
+    const session = await mux.create('user_1', { toolkits: ['takes'] });
+    const result = await session.execute('TAKES_NAMES', {
+      names: Array.from({ length: 200_000 }, (_, n) => n),
+    });
+    expect(result).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+    expect(result.error).toMatch(/^Invalid arguments for TAKES_NAMES: names\.0: /);
+    expect(result.error).toMatch(/; and 199980 more$/);
+    expect(result.error!.length).toBeLessThan(bound);
+    // a key of megabytes in an issue's path is cut too
+    const strict = defineToolkit({
+      slug: 'strict',
+      description: 'Strict',
+      tools: [
+        defineTool({
+          slug: 'STRICT_TAKES',
+          description: 'Takes nothing else',
+          inputSchema: { type: 'object', properties: {}, additionalProperties: false },
+          execute: async () => ({ ok: true }),
+        }),
+      ],
+    });
+    const other = new ToolMux({ toolkits: [strict], store: ':memory:', logger: quiet });
+    const keyed = await other.create('user_1', { toolkits: ['strict'] });
+    const wrongKey = await keyed.execute('STRICT_TAKES', { ['k'.repeat(HUGE_THROWN_MESSAGE_CHARS)]: 1 });
+    expect(wrongKey).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+    expect(wrongKey.error).toContain('kkkkkkkk… (cut: the message had');
+    expect(wrongKey.error!.length).toBeLessThan(bound);
+    await Promise.all([mux.close(), other.close()]);
   });
 });

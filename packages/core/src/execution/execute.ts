@@ -2,9 +2,10 @@ import type { ErrorAudience } from '../api-refs.js';
 import type { Credentials, Tool, ToolContext, Toolkit } from '../catalog/types.js';
 import type { MultiAccountConfig } from '../config/session-config.js';
 import {
-  boundedErrorMessage,
-  errorMessage,
   isToolMuxErrorCode,
+  MAX_QUOTED_CHARS,
+  quotedMessage,
+  quotedText,
   ToolMuxError,
   type ToolMuxErrorCode,
 } from '../errors.js';
@@ -16,11 +17,17 @@ import { runUntilAborted } from '../util/abort.js';
 import { newId } from '../util/ids.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { jsonSafeResult } from '../util/json-safe.js';
-import { JsonShapeWalk, jsonTextSliced, parseJsonSliced, SLICED_PARSE_FROM } from '../util/json-slices.js';
+import {
+  JsonShapeWalk,
+  jsonTextSliced,
+  MAX_OBJECT_KEYS,
+  parseJsonSliced,
+  SLICED_PARSE_FROM,
+} from '../util/json-slices.js';
 import type { Logger } from '../util/logger.js';
 import { MAX_LOG_PAYLOAD_BYTES, maskSecrets, redactForLog, truncateUtf8 } from '../util/redact.js';
 import { WorkSlice, yieldToEventLoop } from '../util/slices.js';
-import { leadingText, shownValue, textProblem } from '../util/stored-text.js';
+import { shownValue, textProblem } from '../util/stored-text.js';
 import type { CallInFlight, CallsInFlight } from './calls-in-flight.js';
 import type { ExecutionLogWriter } from './log-writer.js';
 import type { ToolResult } from './result.js';
@@ -176,19 +183,27 @@ function textArgumentsProblem(slug: string, text: string): string {
     try {
       JSON.parse(text);
     } catch (error) {
-      return `The arguments of ${slug} are not valid JSON (${errorMessage(error)}): ${shownValue(text)}. ${fix}`;
+      return `The arguments of ${slug} are not valid JSON (${quotedMessage(error)}): ${shownValue(text)}. ${fix}`;
     }
   }
   return `The arguments of ${slug} are a string (${shownValue(text)}), not a JSON object. ${fix}`;
 }
 
 /**
- * Why arguments holding an array that is mostly holes (an application's array indexed by ids, see
- * `JsonShapeWalk.sparse`) are refused: JSON (validation's copy, the log, a remote call's request)
- * would write every hole as `null`.
+ * Why arguments the shape walk refused are refused, or undefined: holding an array that is mostly
+ * holes (an application's array indexed by ids, see `JsonShapeWalk.sparse`), whose holes JSON
+ * (validation's copy, the log, a remote call's request) would write as `null` each; or an object of
+ * more than {@link MAX_OBJECT_KEYS} keys (`JsonShapeWalk.wide`), refused as a result holding one is.
  */
-export function sparseArgumentsMessage(slug: string, sparse: { path: string; problem: string }): string {
-  return `The arguments of ${slug} are not JSON data: ${sparse.path} ${sparse.problem}.`;
+export function shapeArgumentsMessage(
+  slug: string,
+  shape: Pick<JsonShapeWalk, 'sparse' | 'wide'>,
+): string | undefined {
+  if (shape.sparse !== undefined)
+    return `The arguments of ${slug} are not JSON data: ${shape.sparse.path} ${shape.sparse.problem}.`;
+  if (shape.wide !== undefined)
+    return `The arguments of ${slug} cannot be taken: ${shape.wide.path} ${shape.wide.problem}.`;
+  return undefined;
 }
 
 /**
@@ -204,7 +219,7 @@ async function asJsonData(slug: string, value: unknown, slice: WorkSlice): Promi
   } catch (error) {
     throw new ToolCallFailure(
       'TOOL_ARGUMENTS_INVALID',
-      `The arguments of ${slug} are not JSON data (${errorMessage(error)}). Send them as one JSON object, as its input schema describes.`,
+      `The arguments of ${slug} are not JSON data (${quotedMessage(error)}). Send them as one JSON object, as its input schema describes.`,
     );
   }
   if (text === undefined) return undefined;
@@ -331,7 +346,10 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     let large = false;
     // before anything walks them: null stripping and validation recurse. A megabyte of arguments
     // is walked a slice at a time (small ones in one go, without leaving the turn)
-    const shape = new JsonShapeWalk(request.arguments, MAX_JSON_DEPTH, { root: 'arguments' });
+    const shape = new JsonShapeWalk(request.arguments, MAX_JSON_DEPTH, {
+      root: 'arguments',
+      maxKeys: MAX_OBJECT_KEYS,
+    });
     // the keys of wide objects the walk listed, for the log's redaction (listing them is a long turn);
     // an argument the tool changed meanwhile is logged with the keys it had when it was checked
     const listedKeys = (object: object) => shape.wideKeys.get(object);
@@ -348,9 +366,8 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
           `The arguments of ${tool.slug} nest objects and arrays more than ${MAX_JSON_DEPTH} levels deep, which its input schema cannot need: send them as the schema describes.`,
         );
       }
-      if (shape.sparse !== undefined) {
-        throw new ToolCallFailure('TOOL_ARGUMENTS_INVALID', sparseArgumentsMessage(tool.slug, shape.sparse));
-      }
+      const refused = shapeArgumentsMessage(tool.slug, shape);
+      if (refused !== undefined) throw new ToolCallFailure('TOOL_ARGUMENTS_INVALID', refused);
       if (large) await yieldToEventLoop();
       if (typeof request.arguments === 'string') {
         throw new ToolCallFailure(
@@ -441,7 +458,7 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
       }
       // the one value every surface hands on (JSON of it, or this value itself): a value JSON
       // cannot represent is the tool's failure, named where it is
-      const safe = await jsonSafeResult(data, MAX_JSON_DEPTH, new WorkSlice(), { listedKeys });
+      const safe = await jsonSafeResult(data, MAX_JSON_DEPTH, new WorkSlice(), { listedKeys, secrets });
       if (safe.problem !== undefined) {
         const message = `${tool.slug} returned a result that cannot be handed on as JSON: ${safe.problem.path} ${safe.problem.problem}.`;
         env.logger.warn(`[${tool.slug} ${logId}] TOOL_RESULT_INVALID: ${maskSecrets(message, secrets)}`);
@@ -586,12 +603,8 @@ export async function rejectToolCall(
   }
 }
 
-/**
- * The most characters of the message of a failure a handler threw (what the model reads, the REST
- * and MCP answers): a longer one (a whole response body in an Error) keeps its start and says how long
- * it was, so a handler's 50 MB message costs what 16 KB does.
- */
-export const MAX_THROWN_MESSAGE_CHARS = 16_384;
+/** The most characters of the message of a failure a handler threw (see {@link MAX_QUOTED_CHARS}). */
+export const MAX_THROWN_MESSAGE_CHARS = MAX_QUOTED_CHARS;
 
 /**
  * A failed call's result, from whatever the call failed with: a failure of toolmux's own, a
@@ -623,23 +636,14 @@ function failureResult(
   } catch {
     // a getter of what looked like a ToolMuxError threw: read as anything else thrown
   }
-  // masked before the cut, so that no part of a secret the cut splits is shown
-  const longestSecret = secrets.reduce((longest, secret) => Math.max(longest, secret.length), 0);
-  const headChars = MAX_THROWN_MESSAGE_CHARS + longestSecret;
-  // a thrown object is written as JSON only as far as the cut and the masking look
-  let written = true;
-  if (message === undefined) {
-    const thrown = boundedErrorMessage(error, headChars);
-    message = `${tool.slug} failed: ${thrown.text}`;
-    written = thrown.whole;
-  }
-  const head = message.slice(0, headChars);
-  const masked = maskSecrets(head, secrets);
-  const whole = written && head.length === message.length && masked.length <= MAX_THROWN_MESSAGE_CHARS;
   return {
     successful: false,
     data: null,
-    error: whole ? masked : cutMessage(masked, written ? `${message.length}` : `more than ${message.length}`),
+    // masked and cut (a thrown object written as JSON only as far as the cut)
+    error:
+      message === undefined
+        ? `${tool.slug} failed: ${quotedMessage(error, secrets)}`
+        : quotedText(message, secrets),
     code,
     logId,
   };
@@ -652,11 +656,6 @@ function isCallFailure(error: unknown): error is ToolCallFailure {
     // a proxy whose getPrototypeOf trap threw
     return false;
   }
-}
-
-/** `text` cut to {@link MAX_THROWN_MESSAGE_CHARS} (never inside a surrogate pair), naming `length`. */
-function cutMessage(text: string, length: string): string {
-  return `${leadingText(text, MAX_THROWN_MESSAGE_CHARS)}… (cut: the message had ${length} characters)`;
 }
 
 async function runHandler(

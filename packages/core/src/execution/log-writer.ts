@@ -1,4 +1,4 @@
-import { errorMessage, ToolMuxError } from '../errors.js';
+import { quotedMessage, ToolMuxError } from '../errors.js';
 import type { ExecutionLogRecord, Store } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 
@@ -284,7 +284,7 @@ export class ExecutionLogWriter {
       `toolmux: could not write ${lost.length} execution log entr${lost.length === 1 ? 'y' : 'ies'} (${lost
         .slice(0, 5)
         .map((record) => record.id)
-        .join(', ')}${lost.length > 5 ? ', …' : ''}): ${errorMessage(cause)}`,
+        .join(', ')}${lost.length > 5 ? ', …' : ''}): ${quotedMessage(cause)}`,
     );
   }
 }

@@ -1,4 +1,5 @@
 import type { JSONSchema } from '../catalog/types.js';
+import { quotedMessage } from '../errors.js';
 import type { ToolSpec } from '../provider.js';
 import { compileJsonSchemaValidator } from '../schema/validate.js';
 import { StringPieces } from '../util/json-slices.js';
@@ -68,7 +69,7 @@ function outputValidatorOf(
       return { success: false, problem: issues.join('; ') };
     };
   } catch (error) {
-    onUncompilable(error instanceof Error ? error.message : String(error));
+    onUncompilable(quotedMessage(error));
     validator = null;
   }
   outputValidators.set(schema, validator);

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage, isToolMuxErrorCode, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
+import { isToolMuxErrorCode, quotedMessage, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
 import { settlesWithin } from '../util/abort.js';
 import { parsedJsonDepthExceeds } from '../util/json-depth.js';
 import { maskSecrets } from '../util/redact.js';
@@ -117,8 +117,9 @@ class Stopped {
  * `fetch failed (ECONNREFUSED)`: undici says only `fetch failed` and keeps the reason (refused, reset,
  * a name that does not resolve, a TLS failure) in its cause.
  */
-function failureOf(error: unknown): string {
-  const message = errorMessage(error);
+function failureOf(error: unknown, apiKey: string): string {
+  // the API key masked: a fetch of the application's own may say what it sent
+  const message = quotedMessage(error, [apiKey]);
   const cause = error instanceof Error ? (error.cause as { code?: unknown; errors?: unknown }) : undefined;
   // connecting to each address of a name fails as one AggregateError
   const first = Array.isArray(cause?.errors) ? (cause.errors[0] as { code?: unknown }) : undefined;
@@ -263,7 +264,7 @@ export class RemoteApi {
       if (ToolMuxError.isInstance(error)) throw error;
       throw new ToolMuxError({
         code: 'SERVER_UNREACHABLE',
-        message: `${url.origin} answered ${method} ${url.pathname} with JSON that is not what the toolmux API answers there (${errorMessage(error)}): is baseUrl a toolmux server, of a version this SDK works with?`,
+        message: `${url.origin} answered ${method} ${url.pathname} with JSON that is not what the toolmux API answers there (${quotedMessage(error, [this.#apiKey])}): is baseUrl a toolmux server, of a version this SDK works with?`,
         cause: error,
       });
     }
@@ -331,7 +332,7 @@ export class RemoteApi {
       if (signal.aborted) throw error;
       throw new ToolMuxError({
         code: 'SERVER_UNREACHABLE',
-        message: `Could not reach the toolmux server at ${url.origin} (${method} ${url.pathname}): ${failureOf(error)}. Check baseUrl and that the server runs (\`toolmux serve\`).`,
+        message: `Could not reach the toolmux server at ${url.origin} (${method} ${url.pathname}): ${failureOf(error, this.#apiKey)}. Check baseUrl and that the server runs (\`toolmux serve\`).`,
         details: { connectionFailed: true },
         cause: error,
       });
@@ -369,7 +370,7 @@ export class RemoteApi {
       if (signal.aborted) throw error;
       throw new ToolMuxError({
         code: 'SERVER_UNREACHABLE',
-        message: `${answered}, but its answer could not be read to the end: ${failureOf(error)}. The server (or a proxy before it) closed the connection or sent a broken body; check that it runs, and retry.`,
+        message: `${answered}, but its answer could not be read to the end: ${failureOf(error, this.#apiKey)}. The server (or a proxy before it) closed the connection or sent a broken body; check that it runs, and retry.`,
         details: { status: response.status, connectionFailed: true },
         cause: error,
       });

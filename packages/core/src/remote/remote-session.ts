@@ -17,12 +17,12 @@ import {
   type SessionConfig,
   workbenchOf,
 } from '../config/session-config.js';
-import { ToolMuxError } from '../errors.js';
+import { quotedMessage, ToolMuxError } from '../errors.js';
 import {
   type ExecutionEnvironment,
   executeTool,
   rejectToolCall,
-  sparseArgumentsMessage,
+  shapeArgumentsMessage,
 } from '../execution/execute.js';
 import type { ToolResult } from '../execution/result.js';
 import {
@@ -54,7 +54,7 @@ import { checkSignal } from '../util/abort.js';
 import { toolkitSlugOf, toolSlugRefusal } from '../util/arguments.js';
 import { newId } from '../util/ids.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
-import { jsonShapeSliced, jsonTextSliced } from '../util/json-slices.js';
+import { jsonShapeSliced, jsonTextSliced, MAX_OBJECT_KEYS } from '../util/json-slices.js';
 import { optionsObject, requestObject } from '../util/options-object.js';
 import { WorkSlice } from '../util/slices.js';
 import { JsonBodyText, type RemoteApi } from './http.js';
@@ -324,16 +324,15 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         new ToolMuxError({ code: 'TOOL_ABORTED', message: `${slug} was aborted before it started.` }),
       );
     }
-    // the request's JSON would write every hole of a sparse array as null (the server checks the rest)
-    const shape = await jsonShapeSliced(args, MAX_JSON_DEPTH, new WorkSlice(), { root: 'arguments' });
-    if (shape.sparse !== undefined) {
-      return refuse(
-        new ToolMuxError({
-          code: 'TOOL_ARGUMENTS_INVALID',
-          message: sparseArgumentsMessage(slug, shape.sparse),
-        }),
-      );
-    }
+    // the request's JSON would write every hole of a sparse array as null, and writing an object
+    // of too many keys lists them (the server checks the rest)
+    const shape = await jsonShapeSliced(args, MAX_JSON_DEPTH, new WorkSlice(), {
+      root: 'arguments',
+      maxKeys: MAX_OBJECT_KEYS,
+    });
+    const refused = shapeArgumentsMessage(slug, shape);
+    if (refused !== undefined)
+      return refuse(new ToolMuxError({ code: 'TOOL_ARGUMENTS_INVALID', message: refused }));
     try {
       return await this.#postExecute(slug, args, options);
     } catch (error) {
@@ -477,7 +476,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       return answer.offloaded === null ? undefined : { offloaded: answer.offloaded };
     } catch (error) {
       this.#runtime.env.logger.warn(
-        `The result of ${metaToolSlugs(metaToolNamesOf(this.config)).MULTI_EXECUTE_TOOL} ${logId} (${json.length} characters) stays inline: the server did not save it to the workbench files (${error instanceof Error ? error.message : String(error)}).`,
+        `The result of ${metaToolSlugs(metaToolNamesOf(this.config)).MULTI_EXECUTE_TOOL} ${logId} (${json.length} characters) stays inline: the server did not save it to the workbench files (${quotedMessage(error)}).`,
       );
       return undefined;
     }

@@ -1,6 +1,6 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { JSONSchema, ValidationIssue, ValidationResult } from '../catalog/types.js';
-import { errorMessage, ToolMuxError } from '../errors.js';
+import { MAX_QUOTED_CHARS, quotedMessage, quotedText, ToolMuxError } from '../errors.js';
 import { cloneSliced, type ListedKeys, type Slice } from '../util/json-slices.js';
 import { resolveLocalRef } from './inline-refs.js';
 import { replaceOpenApiNullable } from './nullability.js';
@@ -112,8 +112,23 @@ export function setSlicedValidator(
  * // 'Invalid arguments for GITHUB_CREATE_ISSUE: title: is required'
  */
 export function formatValidationIssues(slug: string, issues: readonly ValidationIssue[]): string {
-  return `Invalid arguments for ${slug}: ${issues.map(({ path, message }) => `${path}: ${message}`).join('; ')}`;
+  // the arguments are the model's: a million wrong items are a million issues, and a path holds their
+  // keys (a key of 50 MB). The first issues, each quoted (cut), as many as fit in one quote's length
+  const shown: string[] = [];
+  let chars = 0;
+  for (const { path, message } of issues) {
+    if (shown.length === MAX_SHOWN_ISSUES) break;
+    const text = quotedText(`${path}: ${message}`);
+    if (shown.length > 0 && chars + text.length > MAX_QUOTED_CHARS) break;
+    shown.push(text);
+    chars += text.length + 2;
+  }
+  const more = issues.length - shown.length;
+  return `Invalid arguments for ${slug}: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
 }
+
+/** The most issues of one call's arguments {@link formatValidationIssues} names. */
+const MAX_SHOWN_ISSUES = 20;
 
 function compile(document: JSONSchema, key: string, slug: string): ValidateFunction {
   try {
@@ -125,7 +140,7 @@ function compile(document: JSONSchema, key: string, slug: string): ValidateFunct
     ajv.removeSchema(key);
     throw new ToolMuxError({
       code: 'TOOL_DEFINITION_INVALID',
-      message: `Tool ${slug}: its input schema is not valid JSON Schema (${errorMessage(error)}). Fix the schema or define it with zod.`,
+      message: `Tool ${slug}: its input schema is not valid JSON Schema (${quotedMessage(error)}). Fix the schema or define it with zod.`,
       cause: error,
     });
   }

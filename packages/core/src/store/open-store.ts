@@ -1,4 +1,4 @@
-import { errorMessage, ToolMuxError } from '../errors.js';
+import { quotedMessage, ToolMuxError } from '../errors.js';
 import { PostgresStore } from './postgres.js';
 import type { Store } from './types.js';
 
@@ -60,7 +60,7 @@ async function loadSqliteStore() {
   } catch (error) {
     throw new ToolMuxError({
       code: 'STORE_CONFIG_INVALID',
-      message: `A SQLite store needs node:sqlite, built into Node.js 22.13 and later; this is Node.js ${process.versions.node} (${errorMessage(error)}). Upgrade Node.js, use a PostgreSQL store, or remote mode.`,
+      message: `A SQLite store needs node:sqlite, built into Node.js 22.13 and later; this is Node.js ${process.versions.node} (${quotedMessage(error)}). Upgrade Node.js, use a PostgreSQL store, or remote mode.`,
       cause: error,
     });
   }

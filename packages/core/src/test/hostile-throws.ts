@@ -133,8 +133,54 @@ export const HOSTILE_THROWS: readonly HostileThrow[] = [
 ];
 
 /**
+ * Results whose reading throws a message of megabytes (a getter, a `toJSON`): the call fails with
+ * TOOL_RESULT_INVALID, and the message quotes what was thrown cut, like a message a handler throws.
+ */
+export const HOSTILE_RESULTS: readonly HostileThrow[] = [
+  {
+    kind: 'getter that throws a string of megabytes',
+    thrown: () => ({
+      get rows() {
+        throw 'x'.repeat(HUGE_THROWN_MESSAGE_CHARS);
+      },
+    }),
+    words: [
+      'data.rows threw when it was read: xxxxxxxx',
+      'xxxxxxxx… (cut: the message had 5000000 characters)',
+    ],
+    code: 'TOOL_RESULT_INVALID',
+  },
+  {
+    kind: 'toJSON that throws an Error of megabytes',
+    thrown: () => ({
+      at: {
+        toJSON() {
+          throw new Error('y'.repeat(HUGE_THROWN_MESSAGE_CHARS));
+        },
+      },
+    }),
+    words: [
+      'data.at has a toJSON() that threw: yyyyyyyy',
+      'yyyyyyyy… (cut: the message had 5000000 characters)',
+    ],
+    code: 'TOOL_RESULT_INVALID',
+  },
+  {
+    kind: 'getter that throws an object of megabytes',
+    thrown: () => ({
+      get rows() {
+        throw { rows: Array.from({ length: 500_000 }, (_, n) => ({ n })) };
+      },
+    }),
+    words: ['data.rows threw when it was read: {"rows":[{"n":0},', '… (cut: the message had more than'],
+    code: 'TOOL_RESULT_INVALID',
+  },
+];
+
+/**
  * A toolkit (`hostile` by default) whose tool `<SLUG>_THROW` throws the {@link HOSTILE_THROWS} entry
- * named by its argument `kind`.
+ * named by its argument `kind`, and whose tool `<SLUG>_RETURN` returns the value of the
+ * {@link HOSTILE_RESULTS} entry named by it.
  */
 export function hostileThrowsToolkit(slug = 'hostile'): Toolkit {
   return defineToolkit({
@@ -149,6 +195,16 @@ export function hostileThrowsToolkit(slug = 'hostile'): Toolkit {
           const entry = HOSTILE_THROWS.find((candidate) => candidate.kind === kind);
           if (!entry) throw new Error(`no kind ${kind}`);
           throw entry.thrown();
+        },
+      }),
+      defineTool({
+        slug: `${slug.toUpperCase()}_RETURN`,
+        description: 'Return a value whose reading throws',
+        inputSchema: z.object({ kind: z.string() }),
+        execute: async ({ kind }) => {
+          const entry = HOSTILE_RESULTS.find((candidate) => candidate.kind === kind);
+          if (!entry) throw new Error(`no kind ${kind}`);
+          return entry.thrown();
         },
       }),
     ],

@@ -9,7 +9,12 @@ export {
   notStrictReasonPattern,
 } from './hard-schemas.js';
 export type { HostileThrow } from './hostile-throws.js';
-export { HOSTILE_THROWS, HUGE_THROWN_MESSAGE_CHARS, hostileThrowsToolkit } from './hostile-throws.js';
+export {
+  HOSTILE_RESULTS,
+  HOSTILE_THROWS,
+  HUGE_THROWN_MESSAGE_CHARS,
+  hostileThrowsToolkit,
+} from './hostile-throws.js';
 export type { LongestTurn } from './longest-turn.js';
 export { longestTurn, turnReport } from './longest-turn.js';
 export type { OpenAIScriptedCall } from './openai-wire.js';

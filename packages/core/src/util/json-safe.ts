@@ -1,5 +1,5 @@
 import { types } from 'node:util';
-import { errorMessage } from '../errors.js';
+import { quotedMessage } from '../errors.js';
 import { cutPath, framePath, type HoleCount, sparseArrayProblem, tooSparse } from './json-path.js';
 import {
   type ListedKeys,
@@ -8,6 +8,7 @@ import {
   type Slice,
   stringifyJsonSliced,
   WIDE_OBJECT_KEYS,
+  wideObjectProblem,
 } from './json-slices.js';
 
 /**
@@ -113,20 +114,22 @@ export class JsonSafeWalk {
   /** Objects walked to the end, with how many levels they nest. */
   #done: Map<object, number> | undefined;
   readonly #listedKeys: ListedKeys | undefined;
+  /** Masked in what a getter or a toJSON threw, which a problem quotes (cut: masked before the cut). */
+  readonly #secrets: readonly string[];
   /**
    * Small objects are checked in place until one had too many keys: `for…in` of a wide object in
    * dictionary mode lists all its keys before the first, and `Object.keys` would list them again.
    */
   #inPlaceOn = true;
 
-  /** `listedKeys`: the keys of wide objects a walk listed already (listing them again is a long turn). */
-  constructor(
-    value: unknown,
-    maxDepth: number,
-    options: { checkEvery?: number; listedKeys?: ListedKeys } = {},
-  ) {
+  /**
+   * `listedKeys`: the keys of wide objects a walk listed already (listing them again is a long turn).
+   * `secrets`: the call's credentials, masked where a problem quotes what a getter or toJSON threw.
+   */
+  constructor(value: unknown, maxDepth: number, options: JsonSafeOptions = {}) {
     this.#maxDepth = maxDepth;
     this.#listedKeys = options.listedKeys;
+    this.#secrets = options.secrets ?? [];
     this.#checkEvery = options.checkEvery ?? CHECK_EVERY;
     try {
       this.#visit(value, '');
@@ -184,7 +187,7 @@ export class JsonSafeWalk {
 
   /** A getter or a `toJSON` threw (or a proxy's trap) as the value being visited was read. */
   #threw(error: unknown): void {
-    this.#fail(this.#path(), `threw when it was read: ${errorMessage(error)}`);
+    this.#fail(this.#path(), `threw when it was read: ${quotedMessage(error, this.#secrets)}`);
   }
 
   #fail(path: string, problem: string): void {
@@ -285,7 +288,7 @@ export class JsonSafeWalk {
     if (keys.length <= MAX_OBJECT_KEYS) return false;
     this.#fail(
       this.#path(),
-      `is an object of ${keys.length} keys, more than ${MAX_OBJECT_KEYS}: listing the keys of one object is a step that cannot be split, which every stage writing it (the log, the answer, a multi-execute's result) would take again, holding every other call meanwhile: return its entries as an array ([{ key, value }, …]), or fewer keys`,
+      wideObjectProblem(keys.length, "writing it (the log, the answer, a multi-execute's result)", 'return'),
     );
     return true;
   }
@@ -297,7 +300,7 @@ export class JsonSafeWalk {
     try {
       replaced = toJSON.call(value, String(key));
     } catch (error) {
-      this.#fail(this.#path(), `has a toJSON() that threw: ${errorMessage(error)}`);
+      this.#fail(this.#path(), `has a toJSON() that threw: ${quotedMessage(error, this.#secrets)}`);
       return;
     }
     this.#visit(replaced, key, inArray, true);
@@ -326,7 +329,10 @@ export class JsonSafeWalk {
       }
       this.entries += count;
     } catch (error) {
-      this.#fail(this.#path(this.#stack.length, key), `threw when it was read: ${errorMessage(error)}`);
+      this.#fail(
+        this.#path(this.#stack.length, key),
+        `threw when it was read: ${quotedMessage(error, this.#secrets)}`,
+      );
       return true;
     }
     // one level; a record reached again is checked again (it has no objects to walk)
@@ -375,6 +381,13 @@ export class JsonSafeWalk {
   }
 }
 
+/** How a {@link JsonSafeWalk} works (see its constructor). */
+export interface JsonSafeOptions {
+  checkEvery?: number;
+  listedKeys?: ListedKeys;
+  secrets?: readonly string[];
+}
+
 /**
  * A tool's result as every surface hands it on: the value itself when JSON represents it as it is
  * (the usual case: one walk, no copy), else the value JSON makes of it (written and read back, a
@@ -385,7 +398,7 @@ export async function jsonSafeResult(
   value: unknown,
   maxDepth: number,
   slice: Slice,
-  options: { listedKeys?: ListedKeys } = {},
+  options: Omit<JsonSafeOptions, 'checkEvery'> = {},
 ): Promise<
   | { value: unknown; problem?: undefined; wideKeys?: ReadonlyMap<object, readonly string[]> }
   | { value?: undefined; problem: ResultProblem }
@@ -405,7 +418,12 @@ export async function jsonSafeResult(
     chunks = await stringifyJsonSliced(value, slice);
   } catch (error) {
     // a getter or toJSON that answered differently when read again
-    return { problem: { path: 'data', problem: `could not be written as JSON: ${errorMessage(error)}` } };
+    return {
+      problem: {
+        path: 'data',
+        problem: `could not be written as JSON: ${quotedMessage(error, options.secrets)}`,
+      },
+    };
   }
   if (chunks === undefined) return { value: null };
   const text = chunks.length === 1 ? chunks[0]! : chunks.join('');

@@ -1051,6 +1051,22 @@ export const WIDE_OBJECT_KEYS = 1024;
 export const MAX_OBJECT_KEYS = 100_000;
 
 /**
+ * Why an object of more than {@link MAX_OBJECT_KEYS} keys is refused, as the end of a sentence after
+ * its path: `stages` are what would list its keys again, `fix` the verb of what to do instead
+ * (`return`, `send`).
+ */
+export function wideObjectProblem(keys: number, stages: string, fix: string): string {
+  return `is an object of ${keys} keys, more than ${MAX_OBJECT_KEYS}: listing the keys of one object is a step that cannot be split, which every stage ${stages} would take again, holding every other call meanwhile: ${fix} its entries as an array ([{ key, value }, …]), or fewer keys`;
+}
+
+/** How a {@link JsonShapeWalk} works (see its constructor). */
+export interface ShapeWalkOptions {
+  checkEvery?: number;
+  root?: string;
+  maxKeys?: number;
+}
+
+/**
  * The depth check and size count of `jsonDepthAndSize` (json-depth.ts), a stretch at a time:
  * `step(due)` walks until it knows (true) or the slice is over (false). `tooDeep` when objects and
  * arrays nest more than `maxDepth` levels (a cycle counts as too deep); `sparse` when an array is
@@ -1065,6 +1081,11 @@ export class JsonShapeWalk {
    * of a sentence. The walk stops there, after the array's first holes, not at its length.
    */
   sparse: { path: string; problem: string } | undefined;
+  /**
+   * An object of the value has more keys than the `maxKeys` option: where, and why as the end of a
+   * sentence (see {@link wideObjectProblem}). The walk stops there, having listed its keys once.
+   */
+  wide: { path: string; problem: string } | undefined;
   /**
    * Some object in the value has a prototype other than `Object.prototype` or `null` (a class
    * instance, a Date, or parsed JSON whose `__proto__` key a framework's copy turned into the
@@ -1082,16 +1103,21 @@ export class JsonShapeWalk {
   readonly #maxDepth: number;
   readonly #checkEvery: number;
   readonly #root: string;
+  readonly #maxKeys: number;
   readonly #seen = new Map<object, number>();
   readonly #stack: ShapeFrame[] = [];
   /** The items of arrays are counted in place (see {@link #countedInPlace}) until one had too many keys. */
   #inPlace = true;
 
-  /** `root`: what a path in `sparse` starts with (the value itself). */
-  constructor(value: unknown, maxDepth: number, options: { checkEvery?: number; root?: string } = {}) {
+  /**
+   * `root`: what a path in `sparse` and `wide` starts with (the value itself). `maxKeys`: the most
+   * keys of one object (no limit when not given).
+   */
+  constructor(value: unknown, maxDepth: number, options: ShapeWalkOptions = {}) {
     this.#maxDepth = maxDepth;
     this.#checkEvery = options.checkEvery ?? CHECK_EVERY;
     this.#root = options.root ?? 'value';
+    this.#maxKeys = options.maxKeys ?? Number.POSITIVE_INFINITY;
     if (typeof value === 'string') this.chars = value.length;
     else if (typeof value === 'object' && value !== null) this.#enter(value, 1);
     // NaN or Infinity: JSON carries it as null (as a remote session sends it)
@@ -1101,7 +1127,7 @@ export class JsonShapeWalk {
   step(due: () => boolean): boolean {
     let work = 0;
     const stack = this.#stack;
-    while (stack.length > 0 && !this.tooDeep && this.sparse === undefined) {
+    while (stack.length > 0 && !this.tooDeep && this.sparse === undefined && this.wide === undefined) {
       if (work++ >= this.#checkEvery) {
         work = 0;
         if (due()) return false;
@@ -1145,6 +1171,13 @@ export class JsonShapeWalk {
     if (inArray && this.#inPlace && !Array.isArray(value) && this.#countedInPlace(value)) return;
     const keys = Array.isArray(value) ? undefined : Object.keys(value);
     const length = keys === undefined ? (value as unknown[]).length : keys.length;
+    if (keys !== undefined && length > this.#maxKeys) {
+      this.wide = {
+        path: cutPath(framePath(this.#root, this.#stack, this.#stack.length)),
+        problem: wideObjectProblem(length, 'taking it (validation, the log, the tool)', 'send'),
+      };
+      return;
+    }
     if (keys !== undefined && length >= WIDE_OBJECT_KEYS) this.wideKeys.set(value, keys);
     // a small object or array of scalars is counted here: no frame, nothing remembered
     if (length <= SMALL_ENTRIES && this.#scalarsCounted(value, keys, length)) return;
@@ -1203,12 +1236,18 @@ export async function jsonShapeSliced(
   value: unknown,
   maxDepth: number,
   slice: Slice,
-  options: { checkEvery?: number; root?: string } = {},
-): Promise<Pick<JsonShapeWalk, 'tooDeep' | 'sparse' | 'entries' | 'chars'>> {
+  options: ShapeWalkOptions = {},
+): Promise<Pick<JsonShapeWalk, 'tooDeep' | 'sparse' | 'wide' | 'entries' | 'chars'>> {
   const walk = new JsonShapeWalk(value, maxDepth, options);
   const due = () => slice.due();
   while (!walk.step(due)) await slice.pause();
-  return { tooDeep: walk.tooDeep, sparse: walk.sparse, entries: walk.entries, chars: walk.chars };
+  return {
+    tooDeep: walk.tooDeep,
+    sparse: walk.sparse,
+    wide: walk.wide,
+    entries: walk.entries,
+    chars: walk.chars,
+  };
 }
 
 /**

@@ -81,6 +81,37 @@ export function maskSecrets(text: string, secrets: readonly string[]): string {
   return out + text.slice(position);
 }
 
+/**
+ * The start of `text` with known secrets masked, at most `maxChars` characters (never half a
+ * surrogate pair), and whether anything was left out. Every occurrence of a secret that overlaps the
+ * first `maxChars` characters is masked whole, also one the cut would split: masking a prefix cut
+ * first would show the start of such a secret. Looks only at those characters and a secret's length
+ * past them, so a text of any length costs what `maxChars` does.
+ */
+export function maskSecretsLeading(
+  text: string,
+  secrets: readonly string[],
+  maxChars: number,
+): { text: string; cut: boolean } {
+  // never half a surrogate pair
+  const to =
+    text.length > maxChars && splitsPair(text, maxChars) ? maxChars - 1 : Math.min(text.length, maxChars);
+  let out = '';
+  let position = 0;
+  for (const [start, end] of secretSpans(text, 0, to, secretsToMask(secrets))) {
+    out += text.slice(position, start) + REDACTED;
+    position = end;
+  }
+  if (position < to) {
+    out += text.slice(position, to);
+    position = to;
+  }
+  // a marker is longer than a secret of fewer than 10 characters: the masked text can be longer
+  if (out.length > maxChars)
+    return { text: out.slice(0, splitsPair(out, maxChars) ? maxChars - 1 : maxChars), cut: true };
+  return { text: out, cut: position < text.length };
+}
+
 /** True when `text[index - 1]` and `text[index]` are the two halves of one surrogate pair. */
 function splitsPair(text: string, index: number): boolean {
   const high = text.charCodeAt(index - 1);

@@ -1,4 +1,4 @@
-import { ToolMuxError } from '../errors.js';
+import { quotedMessage, ToolMuxError } from '../errors.js';
 import { workbenchEnvNumber } from './env.js';
 import {
   type CellResult,
@@ -232,7 +232,7 @@ export class MainThreadCells implements CellRunner {
         logs: [],
         error: {
           code: 'WORKBENCH_MEMORY_LIMIT',
-          message: `The workbench could not run the code: ${error instanceof Error ? error.message : String(error)}`,
+          message: `The workbench could not run the code: ${quotedMessage(error)}`,
         },
       };
       return { result, disposed: true };

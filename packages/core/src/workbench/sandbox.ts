@@ -9,7 +9,7 @@ import {
   type QuickJSHandle,
   QuickJSWASMModule,
 } from 'quickjs-emscripten-core';
-import { ToolMuxError } from '../errors.js';
+import { quotedMessage, ToolMuxError } from '../errors.js';
 import {
   jsonTextSliced,
   NOT_SMALL,
@@ -693,7 +693,7 @@ export class EngineEntries {
           return 0;
         } catch (error) {
           // as the generic path does: the exception goes to the code that called the function
-          const thrown = this.#context.newError(error instanceof Error ? error.message : String(error));
+          const thrown = this.#context.newError(quotedMessage(error));
           try {
             return ffi.QTS_Throw(ctxPointer, thrown.value as number);
           } finally {
@@ -2076,7 +2076,7 @@ async function replyJsonSliced(value: unknown): Promise<string> {
 function cannotSend(error: unknown): string {
   return replyOf({
     code: 'WORKBENCH_CODE_ERROR',
-    message: `The result cannot be sent to the code: ${String(error)}`,
+    message: `The result cannot be sent to the code: ${quotedMessage(error)}`,
   });
 }
 
@@ -2091,6 +2091,6 @@ function errorReplyJsonOf(error: unknown): string {
       error instanceof SandboxCallError || ToolMuxError.isInstance(error)
         ? error.code
         : 'WORKBENCH_CODE_ERROR',
-    message: error instanceof Error ? error.message : String(error),
+    message: quotedMessage(error),
   });
 }

@@ -1,4 +1,5 @@
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { quotedMessage } from '../errors.js';
 import { DEFAULT_WORKBENCH } from './config.js';
 import { workbenchEnvNumber } from './env.js';
 import { type CellLimits, type CellResult, contextDropped, Sandbox, type SandboxMonitor } from './sandbox.js';
@@ -340,7 +341,7 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
         logs: [],
         error: {
           code: 'WORKBENCH_MEMORY_LIMIT',
-          message: `The workbench could not run the code: ${error instanceof Error ? error.message : String(error)}`,
+          message: `The workbench could not run the code: ${quotedMessage(error)}`,
         },
       },
       disposed: true,
