@@ -9,7 +9,7 @@ import {
   givenAuthConfigChanges,
 } from './auth-config-changes.js';
 import { type AuthRecords, publicAuthConfig } from './auth-records.js';
-import type { ConnectedAccounts } from './connected-accounts.js';
+import { type ConnectedAccounts, revocationFailed } from './connected-accounts.js';
 import { credentialOnlySchemeOf, oauth2SchemeOf, schemeList, schemeOf } from './schemes.js';
 import type { AuthConfig, CreateAuthConfigOptions, UpdateAuthConfigOptions } from './types.js';
 
@@ -124,6 +124,38 @@ export function checkManagedAuth(managedAuth: unknown): void {
       });
     }
   }
+}
+
+/** How many of the accounts an auth config's deletion could not delete its error names. */
+const NAMED_ACCOUNTS = 10;
+
+/**
+ * The error of `authConfigs.delete()` when some accounts could not be deleted (every other one was):
+ * the code of the first such failure (SECRET_KEY_MISSING, STORE_ERROR, …), a message naming the
+ * accounts (the first {@link NAMED_ACCOUNTS}), what became of the rest and the first failure's own
+ * message (its fix), and every such account's id in `details.connectedAccountIds`. A failure that is
+ * not a ToolMuxError (a bug) is thrown as it is.
+ */
+function notDeleted(
+  authConfigId: string,
+  failed: ReadonlyArray<{ accountId: string; error: unknown }>,
+): unknown {
+  const first = failed.find(({ error }) => ToolMuxError.isInstance(error))?.error as ToolMuxError | undefined;
+  if (!first) return failed[0]!.error;
+  const named = failed
+    .slice(0, NAMED_ACCOUNTS)
+    .map(
+      ({ accountId, error }) =>
+        `${accountId} (${ToolMuxError.isInstance(error) ? error.code : 'unexpected error'})`,
+    )
+    .join(', ');
+  const more = failed.length > NAMED_ACCOUNTS ? ` and ${failed.length - NAMED_ACCOUNTS} more` : '';
+  return new ToolMuxError({
+    code: first.code,
+    message: `Auth config ${authConfigId} was not deleted: ${failed.length === 1 ? 'its account' : `${failed.length} of its accounts`} ${named}${more} could not be, and ${failed.length === 1 ? 'keeps its' : 'keep their'} tokens (not revoked); every other account of it was deleted, its tokens revoked. ${first.message} Then delete the auth config again.`,
+    cause: first,
+    details: { authConfigId, connectedAccountIds: failed.map(({ accountId }) => accountId) },
+  });
 }
 
 /** How many times `authConfigs.update()` applies its changes to a config that changed meanwhile. */
@@ -292,27 +324,41 @@ export class AuthConfigs {
    * through the config after it listed them (an OAuth callback landing just then) goes with the config,
    * and the store answers it: its tokens are revoked then (they used to stay live at the provider).
    * One connected after the config went finds its account gone, and the callback revokes its tokens.
+   *
+   * One account never holds up the others: each is revoked and deleted whatever became of the ones
+   * before it. An account that cannot be deleted (its tokens sealed with a secret key not configured,
+   * a store failure) is kept with its tokens, and so is the config, for another try once that is fixed:
+   * the error names those accounts and says why (see {@link notDeleted}).
    */
   async delete(id: string): Promise<void> {
     const config = await this.#records.authConfig(id);
     const store = this.#records.store;
     if (config.type === 'oauth2') {
+      const failed: Array<{ accountId: string; error: unknown }> = [];
       for (let cursor: string | undefined, first = true; first || cursor; first = false) {
         const page = await store.listConnectedAccounts({ authConfigIds: [id], limit: 100, cursor });
         for (const account of page.items) {
           await this.#accounts.delete(account.id).catch((error: unknown) => {
             // deleted meanwhile by another caller
-            if (!ToolMuxError.isInstance(error) || error.code !== 'CONNECTED_ACCOUNT_NOT_FOUND') throw error;
+            if (ToolMuxError.isInstance(error) && error.code === 'CONNECTED_ACCOUNT_NOT_FOUND') return;
+            failed.push({ accountId: account.id, error });
           });
         }
         cursor = page.nextCursor;
       }
+      if (failed.length > 0) throw notDeleted(config.id, failed);
     }
     // the client as it is now (updated since it was read: its tokens are revoked with the new one)
     const client = (await store.getAuthConfig(id)) ?? config;
     const deleted = await store.deleteAuthConfig(id);
     if (client.type !== 'oauth2' || !Array.isArray(deleted)) return;
-    for (const account of deleted) await this.#accounts.revokeTokens(account, client);
+    const anyway = 'it was deleted with its auth config';
+    for (const account of deleted) {
+      // the rows are gone: a failure is logged for the operator, and the next account revoked all the same
+      await this.#accounts
+        .revokeTokens(account, client, anyway)
+        .catch((error: unknown) => revocationFailed(this.#records, account, error, anyway));
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 import { apiRef } from '../api-refs.js';
-import type { FieldAuthScheme, Toolkit } from '../catalog/types.js';
+import type { FieldAuthScheme, OAuth2Scheme, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type {
   AuthConfigRecord,
@@ -90,9 +90,63 @@ export function accountLimitReached(
 }
 
 /**
+ * The toolkit's oauth2 scheme when it names a `revocationUrl` (RFC 7009): else toolmux revokes
+ * nothing of its accounts, and needs neither their tokens nor the config's client secret to delete them.
+ */
+function revocationScheme(records: AuthRecords, toolkitSlug: string): OAuth2Scheme | undefined {
+  const toolkit = records.options.catalog.toolkits.get(toolkitSlug);
+  const scheme = toolkit ? schemeOf(toolkit, 'oauth2') : undefined;
+  return scheme?.type === 'oauth2' && scheme.revocationUrl ? scheme : undefined;
+}
+
+/**
+ * Logs that the account's tokens could not be revoked because of `error` (its code and message, which
+ * never hold a token: it is not one of the provider's answers), ending with `anyway`: the operator
+ * revokes them at the provider by hand.
+ */
+export function revocationFailed(
+  records: AuthRecords,
+  account: Pick<ConnectedAccountRecord, 'id' | 'toolkit'>,
+  error: unknown,
+  anyway: string,
+): void {
+  const why = ToolMuxError.isInstance(error)
+    ? `${error.code}: ${error.message}`
+    : error instanceof Error
+      ? error.message
+      : 'unknown error';
+  records.options.logger.warn(
+    `toolmux: could not revoke the tokens of ${account.id} at ${records.label(account.toolkit)} (${why}); ${anyway}: revoke them at the provider if they may still be live.`,
+  );
+}
+
+/**
+ * What `open` reads from the vault to revoke an account's tokens (its tokens, its config's client
+ * secret), or `undefined` when that no longer decrypts (SECRET_DECRYPTION_FAILED: the row was
+ * altered), logged: nobody can read it, so nothing can revoke with it, and refusing would only keep the
+ * account from ever being deleted. Sealed with a key not configured (SECRET_KEY_MISSING), it can be
+ * read once the key is: that is thrown.
+ */
+function openedToRevoke<T>(
+  records: AuthRecords,
+  account: Pick<ConnectedAccountRecord, 'id' | 'toolkit'>,
+  anyway: string,
+  open: () => T,
+): T | undefined {
+  try {
+    return open();
+  } catch (error) {
+    if (!ToolMuxError.isInstance(error) || error.code !== 'SECRET_DECRYPTION_FAILED') throw error;
+    revocationFailed(records, account, error, anyway);
+    return undefined;
+  }
+}
+
+/**
  * Revokes an account's OAuth tokens at the provider (RFC 7009) when the toolkit's scheme names a
  * `revocationUrl`: the refresh token, then the access token. A provider that cannot be reached or
- * refuses is logged (without the tokens), ending with `anyway`.
+ * refuses is logged (without the tokens), ending with `anyway`; so is a config whose client secret no
+ * longer decrypts (see {@link openedToRevoke}).
  */
 export async function revokeStoredTokens(
   records: AuthRecords,
@@ -102,11 +156,14 @@ export async function revokeStoredTokens(
   anyway: string,
 ): Promise<void> {
   const { catalog, fetch, oauthRequestTimeoutMs, logger } = records.options;
-  const toolkit = catalog.toolkits.get(account.toolkit);
-  const scheme = toolkit ? schemeOf(toolkit, 'oauth2') : undefined;
-  if (!toolkit || scheme?.type !== 'oauth2') return;
+  const scheme = revocationScheme(records, account.toolkit);
+  if (!scheme) return;
+  const client = openedToRevoke(records, account, anyway, () =>
+    records.oauthClient(config, catalog.getToolkit(account.toolkit)),
+  );
+  if (!client) return;
   await revokeTokenSet(
-    { scheme, client: records.oauthClient(config, toolkit) },
+    { scheme, client },
     stored,
     { fetch, timeoutMs: oauthRequestTimeoutMs, logger },
     `the %s of ${account.id} at ${records.label(account.toolkit)}`,
@@ -331,12 +388,22 @@ export class ConnectedAccounts {
   /**
    * Revokes an OAuth account's tokens at the provider (RFC 7009) when its scheme names a
    * `revocationUrl`: the refresh token, then the access token. A provider that cannot be reached or
-   * refuses does not stop the deletion: it is logged (without the tokens).
+   * refuses does not stop the deletion: it is logged (without the tokens). Nor do stored tokens that
+   * no longer decrypt; tokens sealed with a secret key that is not configured (SECRET_KEY_MISSING),
+   * which can be revoked once it is, stop it (see {@link openedToRevoke}).
    */
-  async revokeTokens(account: ConnectedAccountRecord, config: AuthConfigRecord): Promise<void> {
-    if (!account.secret) return;
-    const stored = this.#records.options.vault.openJson<StoredCredentials>(account.id, account.secret);
-    await revokeStoredTokens(this.#records, account, config, stored, 'the account is deleted here anyway');
+  async revokeTokens(
+    account: ConnectedAccountRecord,
+    config: AuthConfigRecord,
+    /** What the log line of a failure ends with: what becomes of the account. */
+    anyway = 'the account is deleted here anyway',
+  ): Promise<void> {
+    if (!account.secret || !revocationScheme(this.#records, account.toolkit)) return;
+    const { secret } = account;
+    const stored = openedToRevoke(this.#records, account, anyway, () =>
+      this.#records.options.vault.openJson<StoredCredentials>(account.id, secret),
+    );
+    if (stored) await revokeStoredTokens(this.#records, account, config, stored, anyway);
   }
 
   /**
