@@ -58,6 +58,7 @@ import {
   toolkitSlugOf,
   toolSlugRefusal,
 } from './util/arguments.js';
+import { checkOptionUrl } from './util/config-url.js';
 import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
 import { credentialsObject, optionsObject, requestObject } from './util/options-object.js';
@@ -206,14 +207,11 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     this.provider = provider;
     this.#logger = options.logger ?? consoleLogger;
     this.catalog = new Catalog(options.toolkits ?? [], { embed: options.embed });
-    this.baseUrl = (options.baseUrl ?? 'http://localhost:8787').replace(/\/+$/, '');
-    if (!/^https?:\/\//.test(this.baseUrl)) {
-      throw new ToolMuxError({
-        code: 'CONFIG_INVALID',
-        message: `baseUrl must be an http(s) URL, got "${options.baseUrl}".`,
-      });
-    }
-    this.defaultCallbackUrl = options.defaultCallbackUrl ?? `${this.baseUrl}/connect/done`;
+    this.baseUrl = checkOptionUrl(options.baseUrl ?? 'http://localhost:8787', 'baseUrl').replace(/\/+$/, '');
+    this.defaultCallbackUrl =
+      options.defaultCallbackUrl === undefined
+        ? `${this.baseUrl}/connect/done`
+        : checkOptionUrl(options.defaultCallbackUrl, 'defaultCallbackUrl', { appScheme: true });
     // a mistyped TOOLMUX_WORKBENCH_* variable fails here, not in every workbench call (or not at all)
     workbenchThread();
     checkWorkbenchEnv();
@@ -223,7 +221,10 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       production: process.env.NODE_ENV === 'production',
       defaultCallbackUrl: this.defaultCallbackUrl,
     });
-    this.oauthRedirectUri = options.oauthRedirectUri ?? `${this.baseUrl}/auth/callback`;
+    this.oauthRedirectUri =
+      options.oauthRedirectUri === undefined
+        ? `${this.baseUrl}/auth/callback`
+        : checkOptionUrl(options.oauthRedirectUri, 'oauthRedirectUri');
     this.#hostedConnectPage = options.hostedConnectPage ?? false;
     this.#proxyMaxResponseBytes = proxyResponseLimitOf(options.proxyMaxResponseBytes);
     this.#oauthRequestTimeoutMs = oauthRequestTimeoutOf(options.oauthRequestTimeoutMs);

@@ -82,12 +82,12 @@ describe('a wrong option of new ToolMux() is CONFIG_INVALID naming it, in either
     [
       'an allowedCallbackUrls entry that is no URL',
       { toolkits: [], store: ':memory:', allowedCallbackUrls: ['app.example.com'] },
-      /^allowedCallbackUrls entry "app\.example\.com" is not a URL/,
+      /^allowedCallbackUrls\[0\] "app\.example\.com" is not a URL; it must be an absolute http\(s\) URL/,
     ],
     [
       'an embedded baseUrl that is no http(s) URL',
       { toolkits: [], store: ':memory:', baseUrl: 'ftp://tools.example.com' },
-      /^baseUrl must be an http\(s\) URL/,
+      /^baseUrl "ftp:\/\/tools\.example\.com" is a "ftp:" URL; it must be an absolute http\(s\) URL/,
     ],
     [
       'a remote option given to an embedded ToolMux',

@@ -1,4 +1,5 @@
 import { ToolMuxError } from '../errors.js';
+import { checkOptionUrl } from '../util/config-url.js';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -22,16 +23,9 @@ export class CallbackUrlPolicy {
   }) {
     this.#defaultCallbackUrl = options.defaultCallbackUrl;
     const allowed = options.allowed ?? [new URL(options.baseUrl).origin];
-    this.#entries = allowed.map((entry) => {
-      let url: URL;
-      try {
-        url = new URL(entry);
-      } catch {
-        throw new ToolMuxError({
-          code: 'CONFIG_INVALID',
-          message: `allowedCallbackUrls entry "${entry}" is not a URL; use an origin like "https://app.example.com" or a URL prefix.`,
-        });
-      }
+    this.#entries = allowed.map((entry, index) => {
+      // an origin ("https://app.example.com") or a URL prefix
+      const url = new URL(checkOptionUrl(entry, `allowedCallbackUrls[${index}]`));
       return { origin: url.origin, path: url.pathname };
     });
     this.#loopback = options.allowed === undefined && !options.production;

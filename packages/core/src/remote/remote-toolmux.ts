@@ -32,6 +32,7 @@ import type {
 } from '../toolmux-types.js';
 import { checkSignal, settlesWithin } from '../util/abort.js';
 import { aliasChangeOf, lookupId, sessionIdOf, toolkitSlugOf, toolSlugRefusal } from '../util/arguments.js';
+import { checkOptionUrl } from '../util/config-url.js';
 import { consoleLogger } from '../util/logger.js';
 import { credentialsObject, optionsObject, requestObject } from '../util/options-object.js';
 import { checkUserId, urlWithoutCredentials } from '../util/stored-text.js';
@@ -131,13 +132,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
           'Remote mode needs baseUrl: the URL of your toolmux server, e.g. new ToolMux({ baseUrl: "https://tools.example.com", apiKey }).',
       });
     }
-    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    if (!/^https?:\/\/[^/]/.test(this.baseUrl)) {
-      throw new ToolMuxError({
-        code: 'CONFIG_INVALID',
-        message: `baseUrl must be an http(s) URL, got "${options.baseUrl}".`,
-      });
-    }
+    this.baseUrl = checkOptionUrl(options.baseUrl, 'baseUrl').replace(/\/+$/, '');
     if (typeof options.apiKey !== 'string' || options.apiKey.length < MIN_API_KEY_LENGTH) {
       throw new ToolMuxError({
         code: 'CONFIG_INVALID',

@@ -18,6 +18,7 @@ import type { ToolSpec } from '../provider.js';
 import type { ExecutionLog, SessionToolkit } from '../session.js';
 import type { ExecutionLogRecord, ExecutionStatus } from '../store/types.js';
 import type { SessionSummary, ToolkitInfo } from '../toolmux-types.js';
+import { PRIVATE_USE_SCHEME } from '../util/config-url.js';
 import { parsedJsonDepthExceeds } from '../util/json-depth.js';
 import { MAX_ID_LENGTH, MAX_USER_ID_LENGTH, shownValue, textProblem } from '../util/stored-text.js';
 import { MAX_PATH_LENGTH, OFFLOAD_PREVIEW_CHARS } from '../workbench/file-limits.js';
@@ -342,9 +343,6 @@ interface Problem {
   /** A {@link nestedUpTo} field: the levels it nests more than. */
   deeperThan?: number;
 }
-
-/** A private-use URI scheme (RFC 8252, 7.1): a reverse domain name, so it holds a period. */
-const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/;
 
 /** Why `value` (text checked already) is not a URL of `kind`, or undefined. */
 function urlProblem(value: string, kind: UrlKind): Pick<Problem, 'why' | 'fix'> | undefined {

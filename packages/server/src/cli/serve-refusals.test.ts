@@ -240,6 +240,42 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
     expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
   });
 
+  // a URL setting that is no http(s) URL (a typo, or a javascript: link users would be sent to):
+  // one line naming it, before anything is created (it was a TypeError of new URL(), or accepted)
+  it.each([
+    [
+      'TOOLMUX_BASE_URL',
+      { TOOLMUX_BASE_URL: 'http://exa mple.com' },
+      {},
+      'baseUrl "http://exa mple.com" is not a URL',
+    ],
+    [
+      'defaultCallbackUrl in the config file',
+      {},
+      { defaultCallbackUrl: 'javascript:alert(1)' },
+      'defaultCallbackUrl "javascript:alert(1)" is a "javascript:" URL',
+    ],
+    [
+      'an allowedCallbackUrls entry in the config file',
+      {},
+      { allowedCallbackUrls: ['https://app.example.com', 'app.example.com'] },
+      'allowedCallbackUrls[1] "app.example.com" is not a URL',
+    ],
+  ])('a URL setting that is no http(s) URL: %s', async (_setting, env, config, message) => {
+    const cwd = tempDirectory();
+    writeFileSync(join(cwd, 'toolmux.config.json'), `${JSON.stringify(config)}\n`);
+    const result = await failingServe(['serve', '--port', '0'], {
+      cwd,
+      env: { TOOLMUX_API_KEY: API_KEY, ...env },
+    });
+    expect(result.code).toBe(1);
+    const line = expectOneLine(result);
+    expect(line).toContain(message);
+    expect(line).toContain('it must be an absolute http(s) URL');
+    expect(line).toContain('(CONFIG_INVALID)');
+    expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
+  });
+
   it('a port in use', async () => {
     const holder: Server = createNetServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));

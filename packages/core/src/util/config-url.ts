@@ -1,0 +1,44 @@
+import { ToolMuxError } from '../errors.js';
+import { shownValue } from './stored-text.js';
+
+/**
+ * A private-use URI scheme (RFC 8252, 7.1): a reverse domain name, so it holds a period
+ * (`com.example.app:`), as `URL.protocol` writes it (lower case, with the colon).
+ */
+export const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/;
+
+/**
+ * Checks a URL option of a ToolMux (`baseUrl`, `defaultCallbackUrl`, `oauthRedirectUri`, an
+ * `allowedCallbackUrls` entry) where it is given, so that a typo is CONFIG_INVALID naming the option,
+ * the value and the fix, at construction: not a TypeError of `new URL()` at the first request, nor a
+ * `javascript:` or `data:` address a user's browser is later sent to. An absolute http(s) URL with no
+ * user name or password (which would end up in links and logs); with `appScheme`, also an app's own
+ * scheme (`com.example.app:/done`, where a mobile or desktop app takes the user back). Answers the
+ * URL as given.
+ */
+export function checkOptionUrl(value: unknown, option: string, { appScheme = false } = {}): string {
+  const wanted = appScheme
+    ? 'an absolute http(s) URL, or one of an app\'s own scheme (a reverse domain name: "com.example.app:/done")'
+    : 'an absolute http(s) URL (e.g. "https://tools.example.com")';
+  const refuse = (why: string): never => {
+    throw new ToolMuxError({
+      code: 'CONFIG_INVALID',
+      message: `${option} ${why}; it must be ${wanted}.`,
+      details: { option },
+    });
+  };
+  if (typeof value !== 'string') return refuse(`is ${shownValue(value)}, not a string`);
+  if (!URL.canParse(value)) return refuse(`${shownValue(value)} is not a URL`);
+  const url = new URL(value);
+  if (url.username !== '' || url.password !== '') {
+    // not shown: it holds a password
+    return refuse(
+      'holds a user name or password (https://user:password@host), which would be shown in links and logs',
+    );
+  }
+  const http = url.protocol === 'http:' || url.protocol === 'https:';
+  if (!http && !(appScheme && PRIVATE_USE_SCHEME.test(url.protocol))) {
+    return refuse(`${shownValue(value)} is a ${shownValue(url.protocol)} URL`);
+  }
+  return value;
+}
