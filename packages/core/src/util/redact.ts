@@ -260,7 +260,13 @@ class BoundedJson {
 
 /** The bytes of a Buffer, written as the array `Buffer.toJSON` would give without copying them. */
 class ByteList {
-  constructor(readonly bytes: Uint8Array) {}
+  // a field assigned in the constructor, not a parameter property: workbench worker threads load this
+  // module through errors.ts, and Node.js strips types only where nothing else must be written (tests
+  // run the workers on the TypeScript sources)
+  readonly bytes: Uint8Array;
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
 }
 
 /** What JSON.stringify writes for `value`: the result of its `toJSON(key)` if it has one. */
