@@ -1,6 +1,7 @@
 import type { Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { AuthConfigRecord } from '../store/types.js';
+import { forEachAtMost } from '../util/at-most.js';
 import { newId } from '../util/ids.js';
 import { checkId, checkText, shownValue, textProblem } from '../util/stored-text.js';
 import {
@@ -157,6 +158,15 @@ function notDeleted(
     details: { authConfigId, connectedAccountIds: failed.map(({ accountId }) => accountId) },
   });
 }
+
+/**
+ * How many accounts `authConfigs.delete()` revokes and deletes at once. Each revocation request may
+ * take up to `oauthRequestTimeoutMs` (30 s by default) at a provider that does not answer: one account
+ * after another, a config of 100 accounts held its caller (and a REST `DELETE`) for about 100 minutes.
+ * A few at once divide that by as many, without a burst of requests at the provider or more store
+ * connections than a pool has.
+ */
+export const ACCOUNTS_REVOKED_AT_ONCE = 8;
 
 /** How many times `authConfigs.update()` applies its changes to a config that changed meanwhile. */
 const UPDATE_ATTEMPTS = 20;
@@ -317,7 +327,7 @@ export class AuthConfigs {
 
   /**
    * Deletes the config and every account connected through it (their tokens are revoked first when
-   * the toolkit has a revocation endpoint). An OAuth config's accounts go one by one as
+   * the toolkit has a revocation endpoint). An OAuth config's accounts go as
    * `connectedAccounts.delete()` deletes them, each only as it was when its tokens were revoked: a
    * token refresh that stored new tokens meanwhile has those revoked too (revoking what was read and
    * then deleting the rows with the config left them live at the provider). An account connected
@@ -325,40 +335,49 @@ export class AuthConfigs {
    * and the store answers it: its tokens are revoked then (they used to stay live at the provider).
    * One connected after the config went finds its account gone, and the callback revokes its tokens.
    *
-   * One account never holds up the others: each is revoked and deleted whatever became of the ones
-   * before it. An account that cannot be deleted (its tokens sealed with a secret key not configured,
-   * a store failure) is kept with its tokens, and so is the config, for another try once that is fixed:
-   * the error names those accounts and says why (see {@link notDeleted}).
+   * Accounts are revoked and deleted {@link ACCOUNTS_REVOKED_AT_ONCE} at a time (those the store
+   * hands back too), and one account never holds up the others: each is revoked and deleted whatever
+   * became of the ones before or beside it. An account that cannot be deleted (its tokens sealed with
+   * a secret key not configured, a store failure) is kept with its tokens, and so is the config, for
+   * another try once that is fixed: the error names those accounts, in the order they were listed,
+   * and says why (see {@link notDeleted}).
    */
   async delete(id: string): Promise<void> {
     const config = await this.#records.authConfig(id);
     const store = this.#records.store;
     if (config.type === 'oauth2') {
-      const failed: Array<{ accountId: string; error: unknown }> = [];
+      const failed: Array<{ accountId: string; error: unknown; listed: number }> = [];
+      let listed = 0;
       for (let cursor: string | undefined, first = true; first || cursor; first = false) {
         const page = await store.listConnectedAccounts({ authConfigIds: [id], limit: 100, cursor });
-        for (const account of page.items) {
-          await this.#accounts.delete(account.id).catch((error: unknown) => {
+        const items = page.items.map((account) => ({ account, listed: listed++ }));
+        await forEachAtMost(items, ACCOUNTS_REVOKED_AT_ONCE, ({ account, listed }) =>
+          this.#accounts.delete(account.id).catch((error: unknown) => {
             // deleted meanwhile by another caller
             if (ToolMuxError.isInstance(error) && error.code === 'CONNECTED_ACCOUNT_NOT_FOUND') return;
-            failed.push({ accountId: account.id, error });
-          });
-        }
+            failed.push({ accountId: account.id, error, listed });
+          }),
+        );
         cursor = page.nextCursor;
       }
-      if (failed.length > 0) throw notDeleted(config.id, failed);
+      // in the order listed, not the order the failures came in
+      if (failed.length > 0)
+        throw notDeleted(
+          config.id,
+          failed.sort((a, b) => a.listed - b.listed),
+        );
     }
     // the client as it is now (updated since it was read: its tokens are revoked with the new one)
     const client = (await store.getAuthConfig(id)) ?? config;
     const deleted = await store.deleteAuthConfig(id);
     if (client.type !== 'oauth2' || !Array.isArray(deleted)) return;
     const anyway = 'it was deleted with its auth config';
-    for (const account of deleted) {
-      // the rows are gone: a failure is logged for the operator, and the next account revoked all the same
-      await this.#accounts
+    // the rows are gone: a failure is logged for the operator, and the other accounts revoked all the same
+    await forEachAtMost(deleted, ACCOUNTS_REVOKED_AT_ONCE, (account) =>
+      this.#accounts
         .revokeTokens(account, client, anyway)
-        .catch((error: unknown) => revocationFailed(this.#records, account, error, anyway));
-    }
+        .catch((error: unknown) => revocationFailed(this.#records, account, error, anyway)),
+    );
   }
 
   /**

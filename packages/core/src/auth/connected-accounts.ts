@@ -144,7 +144,7 @@ function openedToRevoke<T>(
 
 /**
  * Revokes an account's OAuth tokens at the provider (RFC 7009) when the toolkit's scheme names a
- * `revocationUrl`: the refresh token, then the access token. A provider that cannot be reached or
+ * `revocationUrl`: the refresh token and the access token, at once. A provider that cannot be reached or
  * refuses is logged (without the tokens), ending with `anyway`; so is a config whose client secret no
  * longer decrypts (see {@link openedToRevoke}).
  */
@@ -387,7 +387,7 @@ export class ConnectedAccounts {
 
   /**
    * Revokes an OAuth account's tokens at the provider (RFC 7009) when its scheme names a
-   * `revocationUrl`: the refresh token, then the access token. A provider that cannot be reached or
+   * `revocationUrl`: the refresh token and the access token, at once. A provider that cannot be reached or
    * refuses does not stop the deletion: it is logged (without the tokens). Nor do stored tokens that
    * no longer decrypt; tokens sealed with a secret key that is not configured (SECRET_KEY_MISSING),
    * which can be revoked once it is, stop it (see {@link openedToRevoke}).

@@ -614,8 +614,11 @@ export class CredentialLoader {
 
 /**
  * Revokes OAuth tokens at the provider (RFC 7009) when the scheme names a `revocationUrl`: the
- * refresh token, then the access token. A provider that cannot be reached or refuses is logged
- * (without the tokens): "could not revoke `what` (with %s the token's kind) (why); `anyway`".
+ * refresh token and the access token at once (each request is on its own, and a provider that ends the
+ * whole grant with the refresh token answers the access token's revocation all the same), so a
+ * revocation endpoint that does not answer holds the caller one `oauthRequestTimeoutMs`, not two. A
+ * provider that cannot be reached or refuses is logged (without the tokens), each token on its own:
+ * "could not revoke `what` (with %s the token's kind) (why); `anyway`".
  */
 export async function revokeTokenSet(
   { scheme, client }: { scheme: OAuth2Scheme; client: OAuthClient },
@@ -630,15 +633,17 @@ export async function revokeTokenSet(
     ...(stored.refreshToken ? [[stored.refreshToken, 'refresh_token'] as const] : []),
     [stored.accessToken, 'access_token'] as const,
   ];
-  for (const [token, hint] of tokens) {
-    try {
-      await revokeToken(withEndpoint, client, token, hint, transport);
-    } catch (error) {
-      logger.warn(
-        `toolmux: could not revoke ${what.replace('%s', hint.replace('_', ' '))} (${quotedMessage(error, [token])}); ${anyway}.`,
-      );
-    }
-  }
+  await Promise.all(
+    tokens.map(async ([token, hint]) => {
+      try {
+        await revokeToken(withEndpoint, client, token, hint, transport);
+      } catch (error) {
+        logger.warn(
+          `toolmux: could not revoke ${what.replace('%s', hint.replace('_', ' '))} (${quotedMessage(error, [token])}); ${anyway}.`,
+        );
+      }
+    }),
+  );
 }
 
 /** Whether two lease times are the same moment (both absent counts). */

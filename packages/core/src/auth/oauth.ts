@@ -486,7 +486,7 @@ export async function refreshTokens(
 
 /**
  * Revokes a token at the provider's revocation endpoint (RFC 7009): a refresh token (which most
- * providers take to end the whole grant), then the access token.
+ * providers take to end the whole grant) or an access token.
  */
 export async function revokeToken(
   scheme: OAuth2Scheme & { revocationUrl: string },

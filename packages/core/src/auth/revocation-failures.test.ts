@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../store/open-store.js';
@@ -11,6 +11,7 @@ import {
 } from '../test/oauth-server.js';
 import { recordingLogger } from '../test/recording-logger.js';
 import { ToolMux } from '../toolmux.js';
+import { ACCOUNTS_REVOKED_AT_ONCE } from './auth-configs.js';
 
 /**
  * Deleting accounts holding other people's OAuth tokens, when revoking one account's tokens fails: the
@@ -28,10 +29,69 @@ const backends = await databaseBackends();
 let oauthServer: TestOAuthServerWithCallback;
 /**
  * A revocation endpoint that misbehaves, by the token it is asked to revoke (`failing`): 500, a
- * 400 whose body is not JSON, the connection closed without an answer, or no answer at all.
+ * 400 whose body is not JSON, the connection closed without an answer, or no answer at all; or one
+ * that holds the request (`held`) and then passes it on to the provider's.
  */
 let brokenRevocation: { url: string; server: Server };
-const failing = new Map<string, 'error' | 'garbage' | 'hang-up' | 'silence'>();
+const failing = new Map<string, 'error' | 'garbage' | 'hang-up' | 'silence' | 'hold'>();
+
+/**
+ * The revocations the endpoint holds: none is answered until as many as toolmux should send at once
+ * wait (both tokens of {@link ACCOUNTS_REVOKED_AT_ONCE} accounts, or of every account still to be
+ * revoked), then all of them are passed on to the provider. Toolmux revoking fewer at once never gets
+ * an answer (its requests time out, the tokens stay live); the most accounts that had a revocation
+ * under way at once is recorded.
+ */
+let held:
+  | {
+      /** The account (its index) of each token to hold. */
+      accountOf: Map<string, number>;
+      waiting: Array<{ token: string; release: () => Promise<void> }>;
+      /** The tokens whose revocation was received and not answered yet. */
+      inFlight: Set<string>;
+      answered: number;
+      mostAccountsAtOnce: number;
+    }
+  | undefined;
+
+/** Holds a revocation request (see {@link held}), and passes those waiting on once enough are. */
+function hold(token: string, request: IncomingMessage, body: Buffer, response: ServerResponse): void {
+  const holding = held!;
+  holding.waiting.push({
+    token,
+    release: async () => {
+      const headers: Record<string, string> = {};
+      for (const name of ['content-type', 'authorization']) {
+        const value = request.headers[name];
+        if (typeof value === 'string') headers[name] = value;
+      }
+      try {
+        const answer = await fetch(oauthServer.revocationUrl, {
+          method: 'POST',
+          headers,
+          body: body.toString(),
+        });
+        const text = await answer.text();
+        response.writeHead(answer.status, {
+          'content-type': answer.headers.get('content-type') ?? 'text/plain',
+        });
+        response.end(text);
+      } catch {
+        response.destroy();
+      }
+    },
+  });
+  // counted until answered: a revocation sent while released ones are still on their way counts too
+  holding.inFlight.add(token);
+  response.on('close', () => holding.inFlight.delete(token));
+  const accounts = new Set([...holding.inFlight].map((inFlight) => holding.accountOf.get(inFlight)));
+  holding.mostAccountsAtOnce = Math.max(holding.mostAccountsAtOnce, accounts.size);
+  const toRevoke = holding.accountOf.size - holding.answered;
+  if (holding.waiting.length < Math.min(2 * ACCOUNTS_REVOKED_AT_ONCE, toRevoke)) return;
+  const released = holding.waiting.splice(0);
+  holding.answered += released.length;
+  for (const waiting of released) void waiting.release();
+}
 
 beforeAll(async () => {
   oauthServer = await startTestOAuthServerWithCallback();
@@ -39,9 +99,12 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      const token = new URLSearchParams(Buffer.concat(chunks).toString()).get('token') ?? '';
+      const body = Buffer.concat(chunks);
+      const token = new URLSearchParams(body.toString()).get('token') ?? '';
       const how = failing.get(token);
-      if (how === 'error') {
+      if (how === 'hold') {
+        hold(token, request, body, response);
+      } else if (how === 'error') {
         response.writeHead(500, { 'content-type': 'application/json' });
         response.end('{"error":"server_error"}');
       } else if (how === 'garbage') {
@@ -108,13 +171,19 @@ describe.each(backends)(
         afterClose: () => {
           oauthServer.current = undefined;
           failing.clear();
+          held = undefined;
         },
       });
       /** The tokens the provider issued, in the order of the connections. */
       const issued: Issued[] = [];
 
       function setup(
-        options: { secretKey?: string; previousSecretKeys?: string[]; store?: string | Store } = {},
+        options: {
+          secretKey?: string;
+          previousSecretKeys?: string[];
+          store?: string | Store;
+          oauthRequestTimeoutMs?: number;
+        } = {},
       ) {
         const logger = recordingLogger();
         const mux = new ToolMux({
@@ -124,7 +193,7 @@ describe.each(backends)(
           secretKey: options.secretKey ?? currentKey,
           ...(options.previousSecretKeys ? { previousSecretKeys: options.previousSecretKeys } : {}),
           oauthRedirectUri: oauthServer.redirectUri,
-          oauthRequestTimeoutMs: 1_000,
+          oauthRequestTimeoutMs: options.oauthRequestTimeoutMs ?? 1_000,
           fetch: providerFetch(issued),
         });
         opened.push(mux);
@@ -283,6 +352,56 @@ describe.each(backends)(
           for (const secret of Object.values(account.tokens)) expect(logged).not.toContain(secret);
         }
       });
+
+      it.each([
+        ['listed', false],
+        ['handed back by the store with the config', true],
+      ] as const)(
+        `authConfigs.delete() revokes accounts ${ACCOUNTS_REVOKED_AT_ONCE} at a time (%s), both tokens of each at once`,
+        async (_, handedBack) => {
+          const { mux: connecting } = setup();
+          const configId = await oauthConfig(connecting);
+          const accounts: Array<Awaited<ReturnType<typeof connect>>> = [];
+          const connectAll = async () => {
+            // more than are revoked at once: some wait for a place
+            for (let index = 0; index < ACCOUNTS_REVOKED_AT_ONCE + 2; index++) {
+              const account = await connect(connecting, configId, `user-${index}`);
+              failing.set(account.tokens.accessToken, 'hold').set(account.tokens.refreshToken, 'hold');
+              held!.accountOf.set(account.tokens.accessToken, index).set(account.tokens.refreshToken, index);
+              accounts.push(account);
+            }
+          };
+          held = {
+            accountOf: new Map(),
+            waiting: [],
+            inFlight: new Set(),
+            answered: 0,
+            mostAccountsAtOnce: 0,
+          };
+          // handed back: the deleting instance lists none; they are connected before the config goes
+          const store = await openStore(database.spec);
+          if (handedBack) {
+            const deleteAuthConfig = store.deleteAuthConfig.bind(store);
+            store.deleteAuthConfig = async (id) => {
+              await connectAll();
+              return deleteAuthConfig(id);
+            };
+          } else {
+            await connectAll();
+          }
+          // the held requests wait for the others toolmux sends meanwhile, well within this timeout
+          const { mux, logger } = setup({ store, oauthRequestTimeoutMs: 3_000 });
+          await mux.authConfigs.delete(configId);
+          // on the code before: one account, one token at a time, so no held request was ever answered
+          expect(held!.mostAccountsAtOnce).toBe(ACCOUNTS_REVOKED_AT_ONCE);
+          expect(held!.answered).toBe(2 * accounts.length);
+          expect(logger.warnings).toEqual([]);
+          expect(await configs()).toBe(0);
+          expect((await mux.connectedAccounts.list()).items).toEqual([]);
+          for (const account of accounts) expect(await live(account.tokens)).toBe(false);
+        },
+        120_000,
+      );
     });
   },
 );
