@@ -18,7 +18,7 @@ import type { ToolSpec } from '../provider.js';
 import type { ExecutionLog, SessionToolkit } from '../session.js';
 import type { ExecutionLogRecord, ExecutionStatus } from '../store/types.js';
 import type { SessionSummary, ToolkitInfo } from '../toolmux-types.js';
-import { PRIVATE_USE_SCHEME } from '../util/config-url.js';
+import { allowedUrlScheme } from '../util/config-url.js';
 import { parsedJsonDepthExceeds } from '../util/json-depth.js';
 import { MAX_ID_LENGTH, MAX_USER_ID_LENGTH, shownValue, textProblem } from '../util/stored-text.js';
 import { MAX_PATH_LENGTH, OFFLOAD_PREVIEW_CHARS } from '../workbench/file-limits.js';
@@ -352,17 +352,13 @@ function urlProblem(value: string, kind: UrlKind): Pick<Problem, 'why' | 'fix'> 
   } catch {
     return { why: 'is not an absolute URL' };
   }
-  const http = url.protocol === 'http:' || url.protocol === 'https:';
-  if (!http && !(kind === 'callback' && PRIVATE_USE_SCHEME.test(url.protocol))) {
+  if (!allowedUrlScheme(url.protocol, kind === 'callback')) {
     return { why: `is a ${shownValue(url.protocol)} URL, not an http(s) one` };
   }
   return undefined;
 }
 
-/**
- * The check of one field: undefined when `value` passes, else the first field of it that does not.
- * `server`: who reads the answer, for a {@link urlOf} `server` field.
- */
+/** The check of one field: undefined when `value` passes, else the first field of it that does not. */
 type Check = (value: unknown) => Problem | undefined;
 
 const failed = (expected: string, got: unknown): Problem => ({ path: [], expected, got });

@@ -5,7 +5,16 @@ import { shownValue } from './stored-text.js';
  * A private-use URI scheme (RFC 8252, 7.1): a reverse domain name, so it holds a period
  * (`com.example.app:`), as `URL.protocol` writes it (lower case, with the colon).
  */
-export const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/;
+const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/;
+
+/**
+ * Whether a URL of `protocol` (as `URL.protocol` writes it) may be followed or handed on: http(s), and
+ * with `appScheme` an app's own scheme. The one rule for options (below) and for links a server answers
+ * (remote/wire.ts).
+ */
+export function allowedUrlScheme(protocol: string, appScheme: boolean): boolean {
+  return protocol === 'http:' || protocol === 'https:' || (appScheme && PRIVATE_USE_SCHEME.test(protocol));
+}
 
 /**
  * Checks a URL option of a ToolMux (`baseUrl`, `defaultCallbackUrl`, `oauthRedirectUri`, an
@@ -36,8 +45,7 @@ export function checkOptionUrl(value: unknown, option: string, { appScheme = fal
       'holds a user name or password (https://user:password@host), which would be shown in links and logs',
     );
   }
-  const http = url.protocol === 'http:' || url.protocol === 'https:';
-  if (!http && !(appScheme && PRIVATE_USE_SCHEME.test(url.protocol))) {
+  if (!allowedUrlScheme(url.protocol, appScheme)) {
     return refuse(`${shownValue(value)} is a ${shownValue(url.protocol)} URL`);
   }
   return value;
