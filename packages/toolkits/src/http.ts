@@ -84,15 +84,16 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
  */
 export class ApiError extends Error {
   override readonly name = 'ApiError';
-  constructor(
-    readonly service: string,
-    /** HTTP status, or 0 when the provider could not be reached. */
-    readonly status: number,
-    message: string,
-    /** Seconds to wait before retrying, for rate limits. */
-    readonly retryAfterSeconds?: number,
-  ) {
+  readonly service: string;
+  /** HTTP status, or 0 when the provider could not be reached. */
+  readonly status: number;
+  /** Seconds to wait before retrying, for rate limits. */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(service: string, status: number, message: string, retryAfterSeconds?: number) {
     super(message);
+    this.service = service;
+    this.status = status;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 

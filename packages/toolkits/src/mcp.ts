@@ -101,10 +101,13 @@ class McpConnection {
   #current: Client | undefined;
   #closed = false;
 
-  constructor(
-    readonly label: string,
-    private readonly createTransport: () => { transport: Transport; stderr: () => string },
-  ) {}
+  readonly label: string;
+  private readonly createTransport: () => { transport: Transport; stderr: () => string };
+
+  constructor(label: string, createTransport: () => { transport: Transport; stderr: () => string }) {
+    this.label = label;
+    this.createTransport = createTransport;
+  }
 
   client(): Promise<Client> {
     if (this.#closed) return Promise.reject(new Error(`The MCP toolkit ${this.label} was closed.`));

@@ -66,19 +66,21 @@ function embeddedIPv4(ipv6: ipaddr.IPv6, range: string): ipaddr.IPv4[] | undefin
 export class PrivateAddressError extends Error {
   override readonly name = 'PrivateAddressError';
   readonly code = 'ERR_PRIVATE_ADDRESS';
-  constructor(
-    /** The host name (or address) that was asked for. */
-    readonly host: string,
-    /** The address it is, or resolved to. */
-    readonly address: string,
-    /** Its {@link addressRange}. */
-    readonly range: string,
-  ) {
+  /** The host name (or address) that was asked for. */
+  readonly host: string;
+  /** The address it is, or resolved to. */
+  readonly address: string;
+  /** Its {@link addressRange}. */
+  readonly range: string;
+  constructor(host: string, address: string, range: string) {
     super(
       host === address
         ? `${address} is a ${range} address, not a public one`
         : `${host} resolves to ${address}, a ${range} address, not a public one`,
     );
+    this.host = host;
+    this.address = address;
+    this.range = range;
   }
 }
 

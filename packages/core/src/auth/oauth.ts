@@ -39,17 +39,19 @@ export type RefreshRefusal = 'refresh_token_dead' | 'client_rejected';
  */
 export class OAuthFailure extends Error {
   override readonly name = 'OAuthFailure';
-  constructor(
-    /** The OAuth `error` code, or `server_error` / `network_error` / `invalid_response`. */
-    readonly error: string,
-    readonly description: string,
-    /**
-     * Set by {@link refreshTokens} when the error code says what the refusal means, and by
-     * {@link exchangeCode} for a refused client (`client_rejected`).
-     */
-    readonly refusal?: RefreshRefusal,
-  ) {
+  /** The OAuth `error` code, or `server_error` / `network_error` / `invalid_response`. */
+  readonly error: string;
+  readonly description: string;
+  /**
+   * Set by {@link refreshTokens} when the error code says what the refusal means, and by
+   * {@link exchangeCode} for a refused client (`client_rejected`).
+   */
+  readonly refusal: RefreshRefusal | undefined;
+  constructor(error: string, description: string, refusal?: RefreshRefusal) {
     super(`${error}: ${description}`);
+    this.error = error;
+    this.description = description;
+    this.refusal = refusal;
   }
 }
 

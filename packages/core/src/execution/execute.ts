@@ -162,11 +162,10 @@ function stripNulls(tool: Tool, value: unknown): unknown {
 }
 
 class ToolCallFailure extends Error {
-  constructor(
-    readonly code: ToolMuxErrorCode,
-    message: string,
-  ) {
+  readonly code: ToolMuxErrorCode;
+  constructor(code: ToolMuxErrorCode, message: string) {
     super(message);
+    this.code = code;
   }
 }
 

@@ -107,10 +107,12 @@ interface InFlight {
 
 /** Why a request was stopped by the client itself (not by the caller's signal). */
 class Stopped {
-  constructor(
-    readonly by: 'timeout' | 'close',
-    readonly afterMs: number,
-  ) {}
+  readonly by: 'timeout' | 'close';
+  readonly afterMs: number;
+  constructor(by: 'timeout' | 'close', afterMs: number) {
+    this.by = by;
+    this.afterMs = afterMs;
+  }
 }
 
 /**
@@ -450,5 +452,8 @@ function errorProblem(error: unknown): string | undefined {
 
 /** A request body already written as JSON text (a large value the caller serialised a slice at a time). */
 export class JsonBodyText {
-  constructor(readonly text: string) {}
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
 }

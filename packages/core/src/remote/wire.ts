@@ -224,15 +224,21 @@ interface Shape {
  */
 type UrlKind = 'http' | 'callback';
 
+type RuleKind = 'optional' | 'nullable' | 'list' | 'record' | 'oneOf' | 'text' | 'upTo' | 'url' | 'nested';
+
 class Rule {
-  constructor(
-    readonly is: 'optional' | 'nullable' | 'list' | 'record' | 'oneOf' | 'text' | 'upTo' | 'url' | 'nested',
-    readonly field: Field,
-    /** `oneOf`: the values the SDK knows; `url`: its {@link UrlKind}. */
-    readonly values: readonly string[] = [],
-    /** `text`, `upTo`, `url`: the most characters; `nested`: the most levels of objects and arrays. */
-    readonly limit = 0,
-  ) {}
+  readonly is: RuleKind;
+  readonly field: Field;
+  /** `oneOf`: the values the SDK knows; `url`: its {@link UrlKind}. */
+  readonly values: readonly string[];
+  /** `text`, `upTo`, `url`: the most characters; `nested`: the most levels of objects and arrays. */
+  readonly limit: number;
+  constructor(is: RuleKind, field: Field, values: readonly string[] = [], limit = 0) {
+    this.is = is;
+    this.field = field;
+    this.values = values;
+    this.limit = limit;
+  }
 }
 
 /** A field that may be absent (one servers older than it do not send). */

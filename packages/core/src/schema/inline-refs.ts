@@ -87,10 +87,12 @@ class RefInliner {
   /** How many times each reference is being expanded on the current branch of the walk. */
   private readonly expanding = new Map<string, number>();
 
-  constructor(
-    private readonly root: JSONSchema,
-    private readonly maxRecursion: number,
-  ) {
+  private readonly root: JSONSchema;
+  private readonly maxRecursion: number;
+
+  constructor(root: JSONSchema, maxRecursion: number) {
+    this.root = root;
+    this.maxRecursion = maxRecursion;
     // The root is itself being expanded, so `{ $ref: '#' }` inside it counts as its second level.
     this.expanding.set(canonicalRef('#'), 1);
   }

@@ -169,10 +169,13 @@ class IssueExplainer {
   /** Where each `anyOf`/`oneOf` list sits in the document, found on the first failed union. */
   private unionPointers: Map<unknown, string> | undefined;
 
-  constructor(
-    private readonly document: JSONSchema,
-    private readonly key: string,
-  ) {}
+  private readonly document: JSONSchema;
+  private readonly key: string;
+
+  constructor(document: JSONSchema, key: string) {
+    this.document = document;
+    this.key = key;
+  }
 
   explain(errors: readonly ErrorObject[]): ValidationIssue[] {
     const seen = new Set<string>();

@@ -55,11 +55,14 @@ export class SessionLogPageReader {
   readonly #waiting = new Map<string, Waiting[]>();
   #scheduled = false;
 
-  constructor(
-    private readonly run: RunStatement,
-    /** The text of an entry: an expression of the log's columns that begins with the id (entries sort by it). */
-    private readonly columns: string,
-  ) {}
+  private readonly run: RunStatement;
+  /** The text of an entry: an expression of the log's columns that begins with the id (entries sort by it). */
+  private readonly columns: string;
+
+  constructor(run: RunStatement, columns: string) {
+    this.run = run;
+    this.columns = columns;
+  }
 
   /** The page's entries (at most `page.rows`), each the text of `columns`, newest first. */
   read(page: SessionLogPage): Promise<string[]> {

@@ -549,14 +549,23 @@ export class PostgresStore implements Store {
   /** Every connection open now (of both pools and the listener), for a close that gets no answer. */
   private readonly clients = new Set<Client>();
 
+  private readonly pool: Pool;
+  /** The connections that write the execution log (see `logCommit`). */
+  private readonly logPool: Pool;
+  private readonly schema: string | undefined;
+  private readonly timeouts: PostgresTimeouts;
+
   private constructor(
-    private readonly pool: Pool,
-    /** The connections that write the execution log (see `logCommit`). */
-    private readonly logPool: Pool,
-    private readonly schema: string | undefined,
+    pool: Pool,
+    logPool: Pool,
+    schema: string | undefined,
     listen: () => Client,
-    private readonly timeouts: PostgresTimeouts,
+    timeouts: PostgresTimeouts,
   ) {
+    this.pool = pool;
+    this.logPool = logPool;
+    this.schema = schema;
+    this.timeouts = timeouts;
     for (const each of [pool, logPool]) {
       each.on('connect', (client) => this.track(client as Client));
     }

@@ -338,7 +338,11 @@ class ComponentDefinitions {
   private readonly references = new Map<string, string>();
   private readonly definitions = new Map<string, { schema: JSONSchema; references: string[] }>();
 
-  constructor(private readonly document: OpenApiDocument) {}
+  private readonly document: OpenApiDocument;
+
+  constructor(document: OpenApiDocument) {
+    this.document = document;
+  }
 
   /** A copy of `schema` whose `#/components/…` references point into `$defs`. */
   localize(schema: JSONSchema): JSONSchema {

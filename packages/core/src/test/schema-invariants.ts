@@ -105,11 +105,12 @@ class SchemaComparison {
   /** The handed-out schema has no `$defs`: its `$ref`s (already reported) are not followed. */
   private readonly handedOut = new SchemaWalker(undefined);
 
-  constructor(
-    originalRoot: JSONSchema,
-    private readonly strict: boolean,
-    private readonly violations: string[],
-  ) {
+  private readonly strict: boolean;
+  private readonly violations: string[];
+
+  constructor(originalRoot: JSONSchema, strict: boolean, violations: string[]) {
+    this.strict = strict;
+    this.violations = violations;
     this.original = new SchemaWalker(originalRoot);
   }
 
