@@ -30,7 +30,13 @@ afterEach(async () => {
 
 /** A server over an in-memory store whose methods the test can make fail. */
 async function setup(
-  failures: { ping?: () => Promise<void>; listSessions?: boolean; getSession?: boolean } = {},
+  failures: {
+    ping?: () => Promise<void>;
+    listSessions?: boolean;
+    getSession?: boolean;
+    /** What the store's listSessions throws (a store of the application's can throw anything). */
+    listSessionsThrows?: () => unknown;
+  } = {},
   baseUrl = BASE,
 ) {
   const sample = createSampleToolkits();
@@ -41,6 +47,12 @@ async function setup(
     get(target, property, receiver) {
       if (property === 'close') return async () => {};
       if (property === 'ping' && failures.ping) return failures.ping;
+      const { listSessionsThrows } = failures;
+      if (property === 'listSessions' && listSessionsThrows) {
+        return async () => {
+          throw listSessionsThrows();
+        };
+      }
       if (
         (property === 'listSessions' && failures.listSessions) ||
         ((property === 'getSession' || property === 'getSessionToken') && failures.getSession)
@@ -106,6 +118,51 @@ describe('logging', () => {
         cause: { message: 'Connection terminated unexpectedly', code: 'ECONNRESET' },
       },
     });
+  });
+
+  it('logs a fault whose error is hostile (getters that throw, a proxy, a huge name) with each field cut, and answers 500', async () => {
+    const throwing = () => {
+      throw new Error('read me not');
+    };
+    const hostileCause = new Proxy(
+      {},
+      {
+        getPrototypeOf: throwing,
+        get: throwing,
+        ownKeys: throwing,
+        getOwnPropertyDescriptor: throwing,
+      },
+    );
+    const hostile = () => {
+      const error = new Error('the store failed');
+      Object.defineProperty(error, 'name', { get: throwing });
+      Object.defineProperty(error, 'code', { get: throwing });
+      Object.defineProperty(error, 'stack', { get: throwing });
+      Object.defineProperty(error, 'cause', { value: hostileCause });
+      return error;
+    };
+    const huge = () => {
+      const error = new Error('the store failed');
+      error.name = 'N'.repeat(1_000_000);
+      Object.assign(error, { code: 'C'.repeat(1_000_000), cause: { message: 'x'.repeat(1_000_000) } });
+      return error;
+    };
+    for (const [label, thrown] of [
+      ['getters that throw', hostile],
+      ['a huge name and code', huge],
+    ] as const) {
+      const { call, lines } = await setup({ listSessionsThrows: thrown });
+      const response = await call('GET', '/api/v1/sessions');
+      expect(response.status, label).toBe(500);
+      const errors = lines.filter((line) => line.level === 'error');
+      expect(errors, label).toHaveLength(1);
+      expect(errors[0]!.message, label).toContain('GET /api/v1/sessions 500');
+      const fields = errors[0]!.data?.error as Record<string, unknown>;
+      expect(String(fields.message), label).toContain('the store failed');
+      // every field cut: the line is a few KB, not megabytes
+      expect(JSON.stringify(errors[0]!.data).length, label).toBeLessThan(40_000);
+      expect(errors[0]!.message.length, label).toBeLessThan(40_000);
+    }
   });
 
   it('logs the MCP endpoint’s 5xx with its cause too', async () => {

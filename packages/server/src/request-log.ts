@@ -101,18 +101,49 @@ export function routeOf(c: Context): string {
   return routes.at(-1)?.path ?? 'unmatched';
 }
 
+/** The most characters of an error's type (`name`) in a log line: a name is a word, not a text. */
+const MAX_ERROR_TYPE_CHARS = 200;
+
+/**
+ * `value[key]`, or `undefined` when reading it throws (a getter, a proxy's trap): a fault's cause can
+ * come from code of the application's (a store, a hook) and be anything.
+ */
+function readSafely(value: unknown, key: string): unknown {
+  try {
+    return (value as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `value` is an Error, false also when asking throws (a proxy's `getPrototypeOf` trap). */
+function isError(value: unknown): value is Error {
+  try {
+    return value instanceof Error;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A cause as log fields: type, code, message and stack, then its causes (a STORE_ERROR carries the
- * database error), at most 4 deep. Request bodies and headers never get here.
+ * database error), at most 4 deep. Request bodies and headers never get here. Never throws, and each
+ * field is cut (a getter that throws leaves its field out).
  */
 export function errorFields(error: unknown, depth = 0): Record<string, unknown> {
   // the message and stack quoted (cut): a driver's error can hold a whole query or response
-  if (!(error instanceof Error)) return { message: quotedMessage(error) };
-  const fields: Record<string, unknown> = { type: error.name, message: quotedMessage(error) };
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' || typeof code === 'number') fields.code = code;
-  if (typeof error.stack === 'string' && error.stack !== '') fields.stack = quotedText(error.stack);
-  if (error.cause !== undefined && depth < 4) fields.cause = errorFields(error.cause, depth + 1);
+  if (!isError(error)) return { message: quotedMessage(error) };
+  const fields: Record<string, unknown> = {};
+  const name = readSafely(error, 'name');
+  if (typeof name === 'string') fields.type = quotedText(name, [], MAX_ERROR_TYPE_CHARS);
+  fields.message = quotedMessage(error);
+  const code = readSafely(error, 'code');
+  if (typeof code === 'string') fields.code = quotedText(code, [], MAX_ERROR_TYPE_CHARS);
+  else if (typeof code === 'number') fields.code = code;
+  const stack = readSafely(error, 'stack');
+  if (typeof stack === 'string' && stack !== '') fields.stack = quotedText(stack);
+  const cause = readSafely(error, 'cause');
+  if (cause !== undefined && depth < 4) fields.cause = errorFields(cause, depth + 1);
   return fields;
 }
 
@@ -121,11 +152,11 @@ export function causeText(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && depth < 5; depth++) {
-    if (current instanceof Error) {
+    if (isError(current)) {
       const code = ToolMuxError.isInstance(current) ? ` (${current.code})` : '';
       // each message quoted (cut): a driver's error can hold a whole query or response
       parts.push(`${quotedMessage(current)}${code}`);
-      current = current.cause;
+      current = readSafely(current, 'cause');
     } else {
       parts.push(quotedMessage(current));
       current = undefined;
