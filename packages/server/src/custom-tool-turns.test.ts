@@ -136,3 +136,35 @@ describe("POST /api/v3/tool_router/session (Composio's API) with hundreds of cus
     expect(created.value.json.experimental.custom_tools).toHaveLength(2 * COUNT);
   });
 });
+
+describe('a declared custom tool whose schema is too large to walk', () => {
+  it('is refused when the session is created (a 2 KB schema that inlines to 2^40 leaves used to run the server out of memory at the first search)', async () => {
+    const $defs: Record<string, unknown> = { L0: { type: 'string' } };
+    for (let level = 1; level <= 40; level++) {
+      $defs[`L${level}`] = { anyOf: [{ $ref: `#/$defs/L${level - 1}` }, { $ref: `#/$defs/L${level - 1}` }] };
+    }
+    const [tool] = declarations(1, 'HUGE');
+    const huge = {
+      ...tool!,
+      inputSchema: { type: 'object', properties: { x: { $ref: '#/$defs/L40' } }, $defs },
+    };
+    const answer = await post('/api/v1/sessions', {
+      user_id: 'user_1',
+      config: { experimental: { customTools: [declarations(1)[0], huge] } },
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.json.error.code).toBe('TOOL_DEFINITION_INVALID');
+    expect(answer.json.error.message).toContain(
+      'Tool HUGE_ACTION_0: its input schema has 123 subschemas as written but more than 10,000 once its $refs are inlined',
+    );
+    // the Composio-compatible API refuses it alike
+    const composio = await post('/api/v3/tool_router/session', {
+      user_id: 'user_1',
+      experimental: {
+        custom_tools: [{ slug: 'HUGE', name: 'Huge', description: 'Huge', input_schema: huge.inputSchema }],
+      },
+    });
+    expect(composio.status).toBe(400);
+    expect(JSON.stringify(composio.json)).toContain('more than 10,000 once its $refs are inlined');
+  });
+});

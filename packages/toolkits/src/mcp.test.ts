@@ -421,6 +421,14 @@ describe('a server that offers tools toolmux refuses to define', () => {
     return schema;
   };
 
+  const doublingRefs = (levels: number): Record<string, unknown> => {
+    const $defs: Record<string, unknown> = { L0: { type: 'string' } };
+    for (let level = 1; level <= levels; level++) {
+      $defs[`L${level}`] = { anyOf: [{ $ref: `#/$defs/L${level - 1}` }, { $ref: `#/$defs/L${level - 1}` }] };
+    }
+    return { type: 'object', properties: { x: { $ref: `#/$defs/L${levels}` } }, $defs };
+  };
+
   beforeAll(async () => {
     // stateless Streamable HTTP: a low-level server per request, listing raw JSON Schemas
     server = createServer(async (request, response) => {
@@ -440,6 +448,12 @@ describe('a server that offers tools toolmux refuses to define', () => {
             name: 'not_a_schema',
             description: 'Its schema names a type that does not exist.',
             inputSchema: { type: 'object', properties: { word: { type: 'strang' } } },
+          },
+          {
+            name: 'doubling_refs',
+            description:
+              'Each level of its definitions refers twice to the one before (2^40 leaves inlined).',
+            inputSchema: doublingRefs(40) as never,
           },
           {
             name: 'deep_arrays',
@@ -476,11 +490,17 @@ describe('a server that offers tools toolmux refuses to define', () => {
       logger: { warn: (message) => warnings.push(message) },
     });
     expect(odd.tools.map((tool) => tool.slug)).toEqual(['ODD_LOOKUP']);
-    expect(odd.skippedTools.map((tool) => tool.name)).toEqual(['too_deep', 'not_a_schema', 'deep_arrays']);
+    expect(odd.skippedTools.map((tool) => tool.name)).toEqual([
+      'too_deep',
+      'not_a_schema',
+      'doubling_refs',
+      'deep_arrays',
+    ]);
     expect(odd.skippedTools[0]!.reason).toContain('more than 128 levels deep');
     expect(odd.skippedTools[1]!.reason).toContain('is not valid JSON Schema');
-    expect(odd.skippedTools[2]!.reason).toContain('more than 128 levels deep');
-    expect(warnings).toHaveLength(3);
+    expect(odd.skippedTools[2]!.reason).toContain('more than 10,000 once its $refs are inlined');
+    expect(odd.skippedTools[3]!.reason).toContain('more than 128 levels deep');
+    expect(warnings).toHaveLength(4);
     expect(warnings[0]).toContain('offers tool "too_deep", which is left out');
 
     const mux = new ToolMux({ toolkits: [odd], store: ':memory:', logger: quiet });

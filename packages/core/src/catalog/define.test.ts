@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ToolMuxError } from '../errors.js';
+import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import {
   defineTool,
   defineToolkit,
+  MAX_SCHEMA_SUBSCHEMAS,
   MAX_TOOL_SLUG_LENGTH,
   toolSlugFor,
   toolSlugPrefix,
   uniqueNameWithin,
 } from './define.js';
+import type { JSONSchema } from './types.js';
 
 const execute = async () => null;
 const oauth2 = {
@@ -47,6 +50,52 @@ describe('defineTool', () => {
     expect(tool.name).toBe('Acme Get Order');
     expect(tool.validate({ orderId: 1 })).toMatchObject({ success: false, issues: [{ path: 'orderId' }] });
     expect(tool.validate({ orderId: 'A1' })).toEqual({ success: true, value: { orderId: 'A1' } });
+  });
+
+  it('refuses input and output schemas too large to walk: as written, once inlined, or nested too deep once inlined', () => {
+    // each level of $defs refers twice to the one before: 2 KB that inline to 2^40 leaves
+    const $defs: Record<string, JSONSchema> = { L0: { type: 'string' } };
+    for (let level = 1; level <= 40; level++) {
+      $defs[`L${level}`] = { anyOf: [{ $ref: `#/$defs/L${level - 1}` }, { $ref: `#/$defs/L${level - 1}` }] };
+    }
+    const doubling: JSONSchema = { type: 'object', properties: { x: { $ref: '#/$defs/L40' } }, $defs };
+    const wide: JSONSchema = {
+      type: 'object',
+      properties: Object.fromEntries(
+        Array.from({ length: MAX_SCHEMA_SUBSCHEMAS }, (_, index) => [`p${index}`, { type: 'string' }]),
+      ),
+    };
+    const chain: Record<string, JSONSchema> = { C0: { type: 'string' } };
+    for (let link = 1; link <= 200; link++) chain[`C${link}`] = { $ref: `#/$defs/C${link - 1}` };
+    const chained: JSONSchema = { type: 'object', properties: { x: { $ref: '#/$defs/C200' } }, $defs: chain };
+    const cases: Array<[JSONSchema, 'input' | 'output', string]> = [
+      [doubling, 'input', 'has 123 subschemas as written but more than 10,000 once its $refs are inlined'],
+      [doubling, 'output', 'has 123 subschemas as written but more than 10,000 once its $refs are inlined'],
+      [wide, 'input', 'has more than 10,000 subschemas'],
+      [chained, 'input', `nests more than ${MAX_JSON_DEPTH} levels of subschemas once its $refs are inlined`],
+    ];
+    for (const [schema, io, problem] of cases) {
+      const error = definitionError(() =>
+        defineTool({
+          slug: 'ACME_HUGE',
+          description: 'Huge',
+          inputSchema: io === 'input' ? schema : { type: 'object' },
+          outputSchema: io === 'output' ? schema : undefined,
+          execute,
+        }),
+      );
+      expect(error.code).toBe('TOOL_DEFINITION_INVALID');
+      expect(error.message).toContain(`Tool ACME_HUGE: its ${io} schema ${problem}`);
+    }
+    // one subschema less than the most is a tool
+    const { p0: _first, ...fewer } = wide.properties as Record<string, JSONSchema>;
+    const tool = defineTool({
+      slug: 'ACME_WIDE',
+      description: 'Wide',
+      inputSchema: { type: 'object', properties: fewer },
+      execute,
+    });
+    expect(tool.validate({ p1: 'a' })).toEqual({ success: true, value: { p1: 'a' } });
   });
 
   it('accepts a plain JSON Schema and validates against it', () => {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { quotedMessage, ToolMuxError } from '../errors.js';
+import { schemaSize } from '../schema/inline-refs.js';
 import { compileJsonSchemaValidator, setSlicedValidator, slicedValidatorOf } from '../schema/validate.js';
-import { checkJsonDepth } from '../util/json-depth.js';
+import { checkJsonDepth, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { shownValue } from '../util/stored-text.js';
 import type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.js';
 import { isStandardSchema } from './standard-schema.js';
@@ -65,7 +66,40 @@ function plainJson(schema: unknown): JSONSchema {
   return JSON.parse(JSON.stringify(schema)) as JSONSchema;
 }
 
+/**
+ * The most subschemas a tool's input or output schema may have, as written and once its `$ref`s are
+ * inlined (as search results, tool listings and the providers hand it to a model), and the most
+ * levels they may nest once inlined ({@link MAX_JSON_DEPTH}). About 40 times the largest schema of
+ * GitHub's REST API (228 inlined); a schema of a few kilobytes whose references expand to millions
+ * (`$defs` that refer twice to the one before) is refused, where each search or listing that inlined
+ * it used to run out of memory.
+ */
+export const MAX_SCHEMA_SUBSCHEMAS = 10_000;
+
+/** Refuses a schema too large to walk (see {@link MAX_SCHEMA_SUBSCHEMAS}), naming the tool and the count. */
+function checkSchemaSize(slug: string, schema: JSONSchema, io: 'input' | 'output'): void {
+  const size = schemaSize(schema, { subschemas: MAX_SCHEMA_SUBSCHEMAS, depth: MAX_JSON_DEPTH });
+  const most = `more than ${MAX_SCHEMA_SUBSCHEMAS.toLocaleString('en-US')}`;
+  let problem: string | undefined;
+  if (size.written > MAX_SCHEMA_SUBSCHEMAS) problem = `has ${most} subschemas`;
+  else if (size.inlined > MAX_SCHEMA_SUBSCHEMAS) {
+    problem = `has ${size.written.toLocaleString('en-US')} subschemas as written but ${most} once its $refs are inlined (as a model is shown it)`;
+  } else if (size.depth > MAX_JSON_DEPTH) {
+    problem = `nests more than ${MAX_JSON_DEPTH} levels of subschemas once its $refs are inlined (a chain of references)`;
+  }
+  if (problem === undefined) return;
+  throw invalid(
+    `Tool ${slug}: its ${io} schema ${problem}: every search, listing and validation walks the schema whole. Refer to shared definitions less often, cut what the model need not see, or split the tool.`,
+  );
+}
+
 function toJsonSchema(slug: string, schema: SchemaInput, io: 'input' | 'output'): JSONSchema {
+  const json = convertedSchema(slug, schema, io);
+  checkSchemaSize(slug, json, io);
+  return json;
+}
+
+function convertedSchema(slug: string, schema: SchemaInput, io: 'input' | 'output'): JSONSchema {
   if (isStandardSchema(schema)) {
     const converter = (schema['~standard'] as { jsonSchema?: { input: Function; output: Function } })
       .jsonSchema;

@@ -1,7 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { JSONSchema } from '../catalog/types.js';
-import { inlineLocalRefs, resolveLocalRef } from './inline-refs.js';
+import { inlineLocalRefs, resolveLocalRef, schemaSize } from './inline-refs.js';
 
 /** Every value stored under `key` anywhere in the tree (data included, so nothing hides). */
 function valuesOfKey(value: unknown, key: string): unknown[] {
@@ -202,5 +203,70 @@ describe('resolveLocalRef', () => {
     expect(resolveLocalRef(root, '#/$defs/B')).toBeUndefined();
     expect(resolveLocalRef(root, '#/$defs/%E0%A4%A')).toBeUndefined();
     expect(resolveLocalRef(root, 'other.json#/$defs/A')).toBeUndefined();
+  });
+});
+
+/** Subschemas of a schema without references (what inlining hands out), counted by the same rules. */
+function subschemasIn(schema: JSONSchema): number {
+  return schemaSize(schema, { subschemas: Number.MAX_SAFE_INTEGER, depth: Number.MAX_SAFE_INTEGER }).written;
+}
+
+/** `$defs` whose each level refers twice to the one before: `levels` lines that inline to 2^levels leaves. */
+function doublingDefs(levels: number): JSONSchema {
+  const $defs: Record<string, JSONSchema> = { L0: { type: 'string' } };
+  for (let level = 1; level <= levels; level++) {
+    $defs[`L${level}`] = { anyOf: [{ $ref: `#/$defs/L${level - 1}` }, { $ref: `#/$defs/L${level - 1}` }] };
+  }
+  return { type: 'object', properties: { x: { $ref: `#/$defs/L${levels}` } }, $defs };
+}
+
+describe('schemaSize', () => {
+  const unlimited = { subschemas: Number.MAX_SAFE_INTEGER, depth: Number.MAX_SAFE_INTEGER };
+
+  it('counts at least what inlining hands out, for references shared, nested and recursive', () => {
+    const arbitraryDefs = fc.integer({ min: 1, max: 6 }).chain((count) =>
+      fc.array(
+        fc.array(
+          fc.oneof(
+            fc.integer({ min: 0, max: count - 1 }).map((target) => ({ $ref: `#/$defs/D${target}` })),
+            fc.constant({ type: 'string' }),
+          ),
+          { minLength: 1, maxLength: 3 },
+        ),
+        { minLength: count, maxLength: count },
+      ),
+    );
+    fc.assert(
+      fc.property(arbitraryDefs, (lists) => {
+        const $defs = Object.fromEntries(lists.map((anyOf, index) => [`D${index}`, { anyOf }]));
+        const schema: JSONSchema = { type: 'object', properties: { x: { $ref: '#/$defs/D0' } }, $defs };
+        const size = schemaSize(schema, unlimited);
+        expect(subschemasIn(inlineLocalRefs(schema).schema)).toBeLessThanOrEqual(size.inlined);
+        // bounded, the count stops at the limit
+        const limit = Math.max(1, size.inlined - 1);
+        expect(schemaSize(schema, { subschemas: limit, depth: unlimited.depth }).inlined).toBe(limit + 1);
+      }),
+      { numRuns: 300, seed: 2026 },
+    );
+  });
+
+  it('stops past its limit on references that would expand to 2^60 subschemas, and counts $defs as written', () => {
+    const schema = doublingDefs(60);
+    const size = schemaSize(schema, { subschemas: 5000, depth: 128 });
+    expect(size.inlined).toBe(5001);
+    // as written: the root, x, the 61 definitions and their 120 references
+    expect(size.written).toBe(2 + 61 + 120);
+    const small = doublingDefs(3);
+    expect(schemaSize(small, unlimited).inlined).toBeGreaterThanOrEqual(
+      subschemasIn(inlineLocalRefs(small).schema),
+    );
+  });
+
+  it('measures how deep a chain of references nests, with its own stack (20,000 links)', () => {
+    const $defs: Record<string, JSONSchema> = { C0: { type: 'string' } };
+    for (let link = 1; link <= 20_000; link++) $defs[`C${link}`] = { $ref: `#/$defs/C${link - 1}` };
+    const schema: JSONSchema = { type: 'object', properties: { x: { $ref: '#/$defs/C20000' } }, $defs };
+    expect(schemaSize(schema, { subschemas: 100_000, depth: 128 }).depth).toBe(129);
+    expect(schemaSize(schema, unlimited).depth).toBe(20_003);
   });
 });

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { JSONSchema } from '../catalog/types.js';
-import { isSchemaObject, mapSubschemas, splitAnnotations } from './subschemas.js';
+import { forEachSubschema, isSchemaObject, mapSubschemas, splitAnnotations } from './subschemas.js';
 
 /** A schema together with what was lost or loosened while producing it. */
 export interface SchemaWithWarnings {
@@ -48,10 +48,93 @@ export function inlineLocalRefs(
   schema: JSONSchema,
   options: InlineLocalRefsOptions = {},
 ): SchemaWithWarnings {
-  const inliner = new RefInliner(schema, options.maxRecursion ?? 3);
+  const inliner = new RefInliner(schema, options.maxRecursion ?? DEFAULT_MAX_RECURSION);
   const inlined = inliner.inline(schema);
   return { schema: inlined, warnings: [...inliner.warnings] };
 }
+
+/** The default of {@link InlineLocalRefsOptions.maxRecursion}. */
+const DEFAULT_MAX_RECURSION = 3;
+
+/** How large a schema is, as written and with its local references inlined (see {@link schemaSize}). */
+export interface SchemaSize {
+  /** Subschemas as written, `$defs` included (what a validator compiles), up to `limit + 1`. */
+  written: number;
+  /** Subschemas once references are inlined as {@link inlineLocalRefs} inlines them, up to `limit + 1`. */
+  inlined: number;
+  /** The most levels of subschemas within one another once inlined, up to `maxDepth + 1`. */
+  depth: number;
+}
+
+/**
+ * How many subschemas a schema has as written and once its local references are inlined as
+ * {@link inlineLocalRefs} inlines them (recursion cut as it cuts it), and how deep they then nest.
+ * Each count stops once it passes its limit, so this costs at most `2 × limit` steps however large
+ * the inlined schema would be, and it keeps its own stack. References can make a schema of a few
+ * kilobytes expand to millions of subschemas (each level of `$defs` that refers twice to the one
+ * before doubles it), or nest thousands deep (a chain of references): every step that walks a
+ * schema inlined (shaping it for a model, listing it, validating against it) would then run out of
+ * time, memory or stack.
+ */
+export function schemaSize(
+  schema: JSONSchema,
+  limits: { subschemas: number; depth: number },
+  maxRecursion: number = DEFAULT_MAX_RECURSION,
+): SchemaSize {
+  const written = countSubschemas(schema, limits.subschemas, Number.POSITIVE_INFINITY, undefined);
+  const inlined = countSubschemas(schema, limits.subschemas, limits.depth, maxRecursion);
+  return { written: written.subschemas, inlined: inlined.subschemas, depth: inlined.depth };
+}
+
+/**
+ * Subschemas of `root` and how deep they nest, each count stopped past its limit: as written when
+ * `maxRecursion` is undefined, else with references followed and `$defs` left out, as inlined.
+ */
+function countSubschemas(
+  root: JSONSchema,
+  limit: number,
+  maxDepth: number,
+  maxRecursion: number | undefined,
+): { subschemas: number; depth: number } {
+  const inlining = maxRecursion !== undefined;
+  let subschemas = 0;
+  let deepest = 0;
+  const expanding = new Map<string, number>([[canonicalRef('#'), 1]]);
+  // subschemas to count, and the ends of expansions (`done`: the reference's count to restore)
+  const stack: Array<{ schema: JSONSchema; depth: number } | { done: string; count: number }> = [
+    { schema: root, depth: 1 },
+  ];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    if ('done' in item) {
+      expanding.set(item.done, item.count);
+      continue;
+    }
+    const { schema, depth } = item;
+    subschemas++;
+    deepest = Math.max(deepest, depth);
+    if (subschemas > limit || deepest > maxDepth) break;
+    forEachSubschema(
+      schema,
+      (subschema) => stack.push({ schema: subschema, depth: depth + 1 }),
+      // the inliner drops them
+      inlining ? DEFINITION_KEYWORDS : undefined,
+    );
+    if (!inlining || typeof schema.$ref !== 'string') continue;
+    const target = resolveLocalRef(root, schema.$ref);
+    if (!isSchemaObject(target)) continue;
+    const key = canonicalRef(schema.$ref);
+    const count = expanding.get(key) ?? 0;
+    if (count >= maxRecursion) continue;
+    // the target is counted with its reference expanded once more, until the mark below it
+    stack.push({ done: key, count });
+    expanding.set(key, count + 1);
+    stack.push({ schema: target, depth: depth + 1 });
+  }
+  return { subschemas: Math.min(subschemas, limit + 1), depth: Math.min(deepest, maxDepth + 1) };
+}
+
+const DEFINITION_KEYWORDS: ReadonlySet<string> = new Set(['$defs', 'definitions']);
 
 /**
  * The subschema a local `$ref` (`#…`) points to within `root`, or `undefined` when it points to nothing

@@ -95,6 +95,28 @@ function mapKeyword(keyword: string, value: unknown, visit: (subschema: JSONSche
   return structuredClone(value);
 }
 
+/** Calls `visit` with each direct subschema object of `schema`, but those under `skip` (nothing is copied). */
+export function forEachSubschema(
+  schema: JSONSchema,
+  visit: (subschema: JSONSchema) => void,
+  skip?: ReadonlySet<string>,
+): void {
+  for (const keyword in schema) {
+    if (!Object.hasOwn(schema, keyword) || skip?.has(keyword)) continue;
+    const value = schema[keyword];
+    if (SINGLE_SUBSCHEMA_KEYWORDS.has(keyword)) {
+      if (isSchemaObject(value)) visit(value);
+    } else if (SUBSCHEMA_LIST_KEYWORDS.has(keyword) && Array.isArray(value)) {
+      for (const item of value) if (isSchemaObject(item)) visit(item);
+    } else if (SUBSCHEMA_MAP_KEYWORDS.has(keyword) && isSchemaObject(value)) {
+      for (const name in value) {
+        const item = Object.hasOwn(value, name) ? value[name] : undefined;
+        if (isSchemaObject(item)) visit(item);
+      }
+    }
+  }
+}
+
 /**
  * Apply `transform` to every schema object in the tree, children first, and return the new tree.
  * The input is not modified.

@@ -1,9 +1,16 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { JSONSchema } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
-import { compileJsonSchemaValidator, formatValidationIssues, slicedValidatorOf } from './validate.js';
+import {
+  compiledDocumentCount,
+  compileJsonSchemaValidator,
+  formatValidationIssues,
+  slicedValidatorOf,
+} from './validate.js';
 
 const createIssue = compileJsonSchemaValidator(
   z.toJSONSchema(
@@ -313,5 +320,56 @@ describe('the sliced validator (a large call copies its arguments a slice at a t
     const value = (result as { value: { rows: object[] } }).value;
     expect(value.rows[0]).not.toBe(row);
     expect(value.rows[0]).toBe(value.rows[1]);
+  });
+});
+
+describe('compiled schemas in memory', () => {
+  /** A schema no other test compiles: thirty described fields and one of its own. */
+  const schemaNumbered = (n: number): JSONSchema => ({
+    type: 'object',
+    properties: {
+      ...Object.fromEntries(
+        Array.from({ length: 30 }, (_, index) => [
+          `field${index}`,
+          { type: 'string', description: `Field ${index}` },
+        ]),
+      ),
+      [`own${n}`]: { anyOf: [{ type: 'number' }, { type: 'object', properties: { n: { const: n } } }] },
+    },
+  });
+
+  it('go with the last tool that uses them: defining and using 1,000 tools of distinct schemas, one after another, leaves the heap as it was', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const settle = async () => {
+      // the registry forgets a document in a task after the collection that found it unreachable
+      for (let round = 0; round < 3; round++) {
+        gc();
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    };
+    const use = (n: number) => {
+      const validate = compileJsonSchemaValidator(schemaNumbered(n), `ACME_TOOL_${n}`);
+      // a failed union: its variants are compiled too, to explain it
+      expect(validate({ [`own${n}`]: 'x' })).toMatchObject({ success: false });
+    };
+    for (let n = 0; n < 100; n++) use(n);
+    await settle();
+    const before = { heap: process.memoryUsage().heapUsed, documents: compiledDocumentCount() };
+    for (let n = 100; n < 1100; n++) use(n);
+    await settle();
+    // a shared Ajv instance kept every one: ~40 KB each, about 40 MB here
+    expect(process.memoryUsage().heapUsed - before.heap).toBeLessThan(10_000_000);
+    expect(compiledDocumentCount()).toBeLessThanOrEqual(before.documents + 50);
+  }, 60_000);
+
+  it('are shared by tools of the same schema, each validating on its own', () => {
+    const before = compiledDocumentCount();
+    const first = compileJsonSchemaValidator(schemaNumbered(-1), 'ACME_FIRST');
+    const second = compileJsonSchemaValidator(schemaNumbered(-1), 'ACME_SECOND');
+    expect(compiledDocumentCount()).toBe(before + 1);
+    expect(first({ field1: 'a' })).toEqual({ success: true, value: { field1: 'a' } });
+    expect(second({ field1: 2 })).toMatchObject({ success: false, issues: [{ path: 'field1' }] });
+    expect(first({ field1: 3 })).toMatchObject({ success: false, issues: [{ path: 'field1' }] });
   });
 });

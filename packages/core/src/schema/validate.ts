@@ -7,7 +7,7 @@ import { replaceOpenApiNullable } from './nullability.js';
 import { isSchemaObject, transformSchemaTree } from './subschemas.js';
 
 /**
- * One Ajv instance for all tools: compiling is the expensive part and the instance caches it.
+ * Ajv's options for tool schemas.
  *
  * Formats (`email`, `uri`, `int64`…) are not checked. zod already puts a `pattern` beside the formats
  * it emits, which is checked; MCP and OpenAPI schemas use many formats of their own (`int64`,
@@ -15,7 +15,7 @@ import { isSchemaObject, transformSchemaTree } from './subschemas.js';
  * the model more than a contract the tool's API does not check itself. This keeps `ajv-formats` out
  * of core's dependencies.
  */
-const ajv = new Ajv2020({
+const AJV_OPTIONS = {
   // Tool schemas come from many sources: ignore keywords Ajv does not know (`discriminator`, `example`, `x-…`).
   strict: false,
   // Report every problem at once, so the model can fix them all in one retry.
@@ -29,9 +29,21 @@ const ajv = new Ajv2020({
   logger: false,
   // Errors carry their subschema and data; used to explain a value that matches no `anyOf` variant.
   verbose: true,
-});
+} as const;
 
-let compiledCount = 0;
+/** Checks documents against the draft 2020-12 meta-schema (which it compiled once); compiles nothing else. */
+const metaSchemaChecker = new Ajv2020(AJV_OPTIONS);
+
+/**
+ * An Ajv instance for one document: Ajv keeps every schema compiled by an instance (and the values
+ * its code refers to) for as long as the instance lives, so one shared instance kept every tool ever
+ * defined (each declared custom tool of each session) in memory for good, tens of kilobytes each.
+ * Without the meta-schema (checked by {@link metaSchemaChecker}) one costs tens of microseconds, and
+ * it goes with the last tool that uses its document.
+ */
+function documentAjv(): Ajv2020 {
+  return new Ajv2020({ ...AJV_OPTIONS, meta: false, validateSchema: false });
+}
 
 /**
  * Compile a validator for a tool's input schema (draft 2020-12; draft-07 `definitions`, tuple `items`
@@ -54,23 +66,55 @@ export function compileJsonSchemaValidator(
   slug: string,
 ): (input: unknown) => ValidationResult {
   const { $id: _id, ...withoutId } = schema; // an `$id` would clash when the same tool is compiled twice
-  const document = transformSchemaTree(withoutId, toDraft2020);
-  const key = `toolmux:${slug}:${++compiledCount}`;
-  const validate = compile(document, key, slug);
-  const explainer = new IssueExplainer(document, key);
-  const check = (value: unknown): ValidationResult => {
-    if (validate(value)) return { success: true, value };
-    return { success: false, issues: explainer.explain(validate.errors ?? []) };
-  };
+  // held by the validator: the document stays compiled while the tool lives
+  const compiled = compiledFor(transformSchemaTree(withoutId, toDraft2020), slug);
   // defaults are written into the value; the caller's stays as it was
-  const validator = (input: unknown) => check(structuredClone(input));
+  const validator = (input: unknown) => compiled.check(structuredClone(input));
   slicedValidators.set(validator, async (input, slice, listedKeys) => {
     const value = await cloneSliced(input, slice, { listedKeys });
     // Ajv's check is a turn of its own
     await slice.pause();
-    return check(value);
+    return compiled.check(value);
   });
   return validator;
+}
+
+/** A document compiled (in an Ajv instance of its own), with what explains its failures. */
+interface Compiled {
+  check(value: unknown): ValidationResult;
+}
+
+/**
+ * The compiled documents still in use, by their JSON text: tools of the same schema share one (each
+ * session of a remote client declares its custom tools anew, and each compiled them again).
+ */
+const compiledByText = new Map<string, WeakRef<Compiled>>();
+
+/** Forgets a compiled document once nothing uses it (its Ajv instance goes with it). */
+const forgetCompiled = new FinalizationRegistry<string>((text) => {
+  if (compiledByText.get(text)?.deref() === undefined) compiledByText.delete(text);
+});
+
+function compiledFor(document: JSONSchema, slug: string): Compiled {
+  const text = JSON.stringify(document);
+  const shared = compiledByText.get(text)?.deref();
+  if (shared) return shared;
+  const { ajv, validate } = compile(document, slug);
+  const explainer = new IssueExplainer(ajv, document);
+  const compiled: Compiled = {
+    check(value) {
+      if (validate(value)) return { success: true, value };
+      return { success: false, issues: explainer.explain(validate.errors ?? []) };
+    },
+  };
+  compiledByText.set(text, new WeakRef(compiled));
+  forgetCompiled.register(compiled, text);
+  return compiled;
+}
+
+/** How many compiled documents are in use (tests: what goes once unused). */
+export function compiledDocumentCount(): number {
+  return compiledByText.size;
 }
 
 /**
@@ -130,14 +174,16 @@ export function formatValidationIssues(slug: string, issues: readonly Validation
 /** The most issues of one call's arguments {@link formatValidationIssues} names. */
 const MAX_SHOWN_ISSUES = 20;
 
-function compile(document: JSONSchema, key: string, slug: string): ValidateFunction {
+/** The document's own Ajv instance, and its validator (the document's key there is {@link DOCUMENT_KEY}). */
+function compile(document: JSONSchema, slug: string): { ajv: Ajv2020; validate: ValidateFunction } {
   try {
-    ajv.addSchema(document, key);
-    const validate = ajv.getSchema(key);
+    metaSchemaChecker.validateSchema(document, true);
+    const ajv = documentAjv();
+    ajv.addSchema(document, DOCUMENT_KEY);
+    const validate = ajv.getSchema(DOCUMENT_KEY);
     if (!validate) throw new Error('the compiled schema was not found');
-    return validate;
+    return { ajv, validate };
   } catch (error) {
-    ajv.removeSchema(key);
     throw new ToolMuxError({
       code: 'TOOL_DEFINITION_INVALID',
       message: `Tool ${slug}: its input schema is not valid JSON Schema (${quotedMessage(error)}). Fix the schema or define it with zod.`,
@@ -145,6 +191,9 @@ function compile(document: JSONSchema, key: string, slug: string): ValidateFunct
     });
   }
 }
+
+/** The key of the document in its own Ajv instance. */
+const DOCUMENT_KEY = 'toolmux:tool';
 
 /** Draft-07 and OpenAPI spellings rewritten for a draft 2020-12 validator. */
 function toDraft2020(schema: JSONSchema): JSONSchema {
@@ -169,12 +218,13 @@ class IssueExplainer {
   /** Where each `anyOf`/`oneOf` list sits in the document, found on the first failed union. */
   private unionPointers: Map<unknown, string> | undefined;
 
+  /** The document's own instance, where each variant of a failed union is compiled to be tried alone. */
+  private readonly ajv: Ajv2020;
   private readonly document: JSONSchema;
-  private readonly key: string;
 
-  constructor(document: JSONSchema, key: string) {
+  constructor(ajv: Ajv2020, document: JSONSchema) {
+    this.ajv = ajv;
     this.document = document;
-    this.key = key;
   }
 
   explain(errors: readonly ErrorObject[]): ValidationIssue[] {
@@ -193,19 +243,21 @@ class IssueExplainer {
    * path are left to that explanation.
    */
   private issuesAt(errors: readonly ErrorObject[], base: string): ValidationIssue[] {
-    const unions = errors.filter((error) => UNION_KEYWORDS.has(error.keyword));
-    const outermost = unions.filter(
-      (union, index) =>
-        !unions.some(
-          (other, otherIndex) =>
-            other !== union &&
-            (isBelow(union.instancePath, other.instancePath) ||
-              (other.instancePath === union.instancePath && otherIndex > index)),
-        ),
-    );
+    // the last union error at each path, unless a union failed above it: by sets of paths, since a
+    // schema of many unions can fail thousands of them at once (comparing each with each was seconds)
+    const lastUnionAt = new Map<string, ErrorObject>();
+    for (const error of errors) {
+      if (UNION_KEYWORDS.has(error.keyword)) lastUnionAt.set(error.instancePath, error);
+    }
+    const outermost = new Set<ErrorObject>();
+    for (const [path, union] of lastUnionAt) {
+      if (!hasAncestorIn(path, lastUnionAt)) outermost.add(union);
+    }
+    const outermostPaths = new Set([...outermost].map((union) => union.instancePath));
     return errors.flatMap((error) => {
-      if (outermost.includes(error)) return this.explainUnion(error, base);
-      if (outermost.some((union) => isAtOrBelow(error.instancePath, union.instancePath))) return [];
+      if (outermost.has(error)) return this.explainUnion(error, base);
+      const path = error.instancePath;
+      if (outermostPaths.has(path) || hasAncestorIn(path, outermostPaths)) return [];
       return [issueFor(error, base)];
     });
   }
@@ -247,7 +299,7 @@ class IssueExplainer {
   }
 
   private variantErrors(pointer: string, data: unknown): ErrorObject[] {
-    const validate = ajv.getSchema(`${this.key}#${pointer}`);
+    const validate = this.ajv.getSchema(`${DOCUMENT_KEY}#${pointer}`);
     if (!validate || validate(structuredClone(data))) return [];
     return validate.errors ?? [];
   }
@@ -412,10 +464,10 @@ function formatValue(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-function isBelow(path: string, ancestor: string): boolean {
-  return path.startsWith(`${ancestor}/`);
-}
-
-function isAtOrBelow(path: string, ancestor: string): boolean {
-  return path === ancestor || isBelow(path, ancestor);
+/** Whether a path above `path` (a JSON Pointer: `/a/b` is below `/a` and ``) is in `paths`. */
+function hasAncestorIn(path: string, paths: { has(path: string): boolean }): boolean {
+  for (let end = path.indexOf('/'); end !== -1; end = path.indexOf('/', end + 1)) {
+    if (paths.has(path.slice(0, end))) return true;
+  }
+  return false;
 }
