@@ -11,14 +11,18 @@ import type { ToolResult } from './result.js';
  */
 export type OutputValidator = (data: unknown) => { success: true } | { success: false; problem: string };
 
-/** Output validators by output schema object: a tool's schema is compiled once, whatever the session. */
+/**
+ * Output validators by output schema object. Schemas that are new objects each time a session is
+ * resumed (custom tools declared by a remote SDK) share their compiled document all the same (see
+ * `compileJsonSchemaValidator`), which goes once no tool uses it.
+ */
 const outputValidators = new WeakMap<object, OutputValidator | null>();
 /**
- * The same by slug and schema text, for schemas that are new objects each time a session is resumed
- * (custom tools declared by a remote SDK): compiled schemas stay in the validator for good, so each
- * distinct one is compiled once.
+ * Slugs and texts of output schemas that could not be compiled, so that each is reported once and not
+ * compiled again for each new object of it; forgotten past {@link MAX_UNCOMPILABLE_REMEMBERED}.
  */
-const outputValidatorsByText = new Map<string, OutputValidator | null>();
+const uncompilableTexts = new Set<string>();
+const MAX_UNCOMPILABLE_REMEMBERED = 1_000;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -48,10 +52,9 @@ function outputValidatorOf(
   let validator = outputValidators.get(schema);
   if (validator !== undefined) return validator;
   const text = `${slug}\0${JSON.stringify(schema)}`;
-  validator = outputValidatorsByText.get(text);
-  if (validator !== undefined) {
-    outputValidators.set(schema, validator);
-    return validator;
+  if (uncompilableTexts.has(text)) {
+    outputValidators.set(schema, null);
+    return null;
   }
   try {
     const validate = compileJsonSchemaValidator(schema, slug);
@@ -71,9 +74,10 @@ function outputValidatorOf(
   } catch (error) {
     onUncompilable(quotedMessage(error));
     validator = null;
+    if (uncompilableTexts.size >= MAX_UNCOMPILABLE_REMEMBERED) uncompilableTexts.clear();
+    uncompilableTexts.add(text);
   }
   outputValidators.set(schema, validator);
-  outputValidatorsByText.set(text, validator);
   return validator;
 }
 
