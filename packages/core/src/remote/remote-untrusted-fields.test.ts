@@ -546,6 +546,8 @@ describe("remote client: an execution log entry's texts", () => {
 describe('remote client: fields the SDK does not know', () => {
   /** A field no toolmux server sends, which the model or the application would read if it were handed on. */
   const EXTRA = { injected: HUGE };
+  /** A tool a search found. */
+  const FOUND = { tool_slug: 'GITHUB_STAR', toolkit: 'github', description: 'Stars', input_schema: {} };
 
   it('are not handed on from a search, a proxy answer, an account, a toolkit or a session', async () => {
     server.answer(
@@ -553,15 +555,7 @@ describe('remote client: fields the SDK does not know', () => {
         results: [
           {
             use_case: 'star',
-            tools: [
-              {
-                tool_slug: 'GITHUB_STAR',
-                toolkit: 'github',
-                description: 'Stars',
-                input_schema: { type: 'object' },
-                ...EXTRA,
-              },
-            ],
+            tools: [{ ...FOUND, ...EXTRA }],
             ...EXTRA,
           },
         ],
@@ -575,14 +569,7 @@ describe('remote client: fields the SDK does not know', () => {
       results: [
         {
           use_case: 'star',
-          tools: [
-            {
-              tool_slug: 'GITHUB_STAR',
-              toolkit: 'github',
-              description: 'Stars',
-              input_schema: { type: 'object' },
-            },
-          ],
+          tools: [FOUND],
         },
       ],
       toolkit_connections: [{ toolkit: 'github', connected: true }],

@@ -1,4 +1,5 @@
 import { MAX_ALIAS_LENGTH } from '../auth/aliases.js';
+import { ACCOUNT_STATUSES } from '../auth/connected-accounts.js';
 import type { ToolkitConnectionStatus, WaitForConnectionsResult } from '../auth/connection-waiter.js';
 import type {
   AuthConfig,
@@ -618,14 +619,6 @@ const TOOLKIT_CONNECTION_STATUSES = [
   'NOT_STARTED',
 ] as const satisfies readonly ToolkitConnectionStatus[];
 const EXECUTION_STATUSES = ['success', 'error'] as const satisfies readonly ExecutionStatus[];
-const CONNECTION_STATUSES = [
-  'INITIATED',
-  'ACTIVE',
-  'FAILED',
-  'EXPIRED',
-  'INACTIVE',
-  'REVOKED',
-] as const satisfies readonly ConnectionStatus[];
 const AUTH_CONFIG_TYPES = [
   'oauth2',
   'api_key',
@@ -640,7 +633,7 @@ const allListed: [
   Missing<ToolkitConnectionStatus, (typeof TOOLKIT_CONNECTION_STATUSES)[number]>,
   Missing<EnsureConnectedWire['status'], 'CONNECTED' | 'NEEDS_USER'>,
   Missing<ExecutionStatus, (typeof EXECUTION_STATUSES)[number]>,
-  Missing<ConnectionStatus, (typeof CONNECTION_STATUSES)[number]>,
+  Missing<ConnectionStatus, (typeof ACCOUNT_STATUSES)[number]>,
   Missing<AuthConfigType, (typeof AUTH_CONFIG_TYPES)[number]>,
   Missing<AuthConfig['createdBy'], (typeof AUTH_CONFIG_CREATORS)[number]>,
   Missing<ConnectionRequestKind, (typeof CONNECTION_REQUEST_KINDS)[number]>,
@@ -725,7 +718,7 @@ const SHAPES = {
     no_auth: 'boolean',
     connection: {
       is_active: 'boolean',
-      connected_account: optional({ id: ID, status: oneOf(...CONNECTION_STATUSES) }),
+      connected_account: optional({ id: ID, status: oneOf(...ACCOUNT_STATUSES) }),
       auth_config: optional({ id: ID, type: oneOf(...AUTH_CONFIG_TYPES), managed: 'boolean' }),
       accounts: optional(listOf(ACCOUNT_CHOICE)),
       account_selection_required: optional('boolean'),
@@ -766,7 +759,7 @@ const SHAPES = {
     toolkit: 'string',
     auth_config_id: ID,
     alias: optional(ALIAS),
-    status: oneOf(...CONNECTION_STATUSES),
+    status: oneOf(...ACCOUNT_STATUSES),
     status_reason: nullable(MESSAGE),
     connected_at: 'date|null',
     expires_at: 'date|null',
