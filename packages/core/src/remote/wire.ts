@@ -573,8 +573,7 @@ export const MAX_REMOTE_MESSAGE_LENGTH = 262_144;
  * The longest message of toolmux's own words taken from the server where the SDK hands it on as it
  * is (an error answer's `message`, cut past it; a wait's `message`, an account's `status_reason`):
  * such a message quotes at most {@link MAX_QUOTED_CHARS} characters from
- * outside (a provider's, a handler's), and its own words are far fewer, so an embedded ToolMux never
- * writes a longer one.
+ * outside (a provider's, a handler's), and its own words are far fewer.
  */
 export const MAX_REMOTE_ERROR_MESSAGE_LENGTH = 2 * MAX_QUOTED_CHARS;
 
