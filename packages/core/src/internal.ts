@@ -83,6 +83,7 @@ export {
   stringifyJsonSliced,
 } from './util/json-slices.js';
 export { setOwn } from './util/own-key.js';
+export { MAX_LOG_ERROR_CODE_LENGTH, MAX_LOG_TEXT_LENGTH } from './util/redact.js';
 export { byteSize, responseTextUpTo } from './util/response-text.js';
 export { deriveSessionToken, hashToken, parseSecretKey, tokenMatches } from './util/secret-key.js';
 export { SLICE_MS, WorkSlice, yieldToEventLoop } from './util/slices.js';

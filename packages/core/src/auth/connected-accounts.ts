@@ -171,14 +171,15 @@ export async function revokeStoredTokens(
   );
 }
 
-const ACCOUNT_STATUSES: readonly ConnectionStatus[] = [
+/** Every status a connected account may have (a list filter's, and what a remote client reads). */
+export const ACCOUNT_STATUSES = [
   'INITIATED',
   'ACTIVE',
   'FAILED',
   'EXPIRED',
   'INACTIVE',
   'REVOKED',
-];
+] as const satisfies readonly ConnectionStatus[];
 
 /**
  * `mux.connectedAccounts`: a user's accounts of a toolkit (create with credentials, list, get,

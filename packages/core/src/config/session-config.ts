@@ -174,6 +174,9 @@ const tagFilter = z.union([
 ]);
 const toolFilter = z.union([enableDisable, z.object({ tags: tagFilter }).strict()]);
 
+/** The longest value of a session's `metadata`. */
+export const MAX_METADATA_VALUE_LENGTH = 1024;
+
 const configSchema = z
   .object({
     toolkits: enableDisable.optional(),
@@ -236,7 +239,7 @@ const configSchema = z
       .optional(),
     metaToolNames: z.enum(META_TOOL_NAMES).optional(),
     metadata: z
-      .record(z.string().max(128), z.string().max(1024))
+      .record(z.string().max(128), z.string().max(MAX_METADATA_VALUE_LENGTH))
       .refine((value) => Object.keys(value).length <= 64, 'at most 64 metadata keys')
       .optional(),
     experimental: z
@@ -341,10 +344,10 @@ function checkStorableConfig(config: SessionConfig): void {
     checkText(value, {
       field: `Invalid session config: metadata.${key}`,
       code: 'CONFIG_INVALID',
-      maxLength: 1024,
+      maxLength: MAX_METADATA_VALUE_LENGTH,
       allowEmpty: true,
       freeText: true,
-      fix: 'metadata values are well-formed Unicode text of at most 1024 characters without control characters (but tab and line breaks)',
+      fix: `metadata values are well-formed Unicode text of at most ${MAX_METADATA_VALUE_LENGTH} characters without control characters (but tab and line breaks)`,
     });
   }
 }

@@ -1,12 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isToolMuxErrorCode, quotedMessage, ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
+import {
+  isToolMuxErrorCode,
+  quotedMessage,
+  quotedText,
+  ToolMuxError,
+  type ToolMuxErrorCode,
+} from '../errors.js';
 import { settlesWithin } from '../util/abort.js';
 import { parsedJsonDepthExceeds } from '../util/json-depth.js';
 import { maskSecrets } from '../util/redact.js';
 import { byteSize, declaredByteLength, responseTextUpTo } from '../util/response-text.js';
 import { checkText, checkUserId, shownValue } from '../util/stored-text.js';
 import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
-import { MAX_REMOTE_CURSOR_LENGTH, MAX_REMOTE_JSON_DEPTH, MAX_REMOTE_MESSAGE_LENGTH } from './wire.js';
+import { MAX_REMOTE_CURSOR_LENGTH, MAX_REMOTE_ERROR_MESSAGE_LENGTH, MAX_REMOTE_JSON_DEPTH } from './wire.js';
 
 type Query = Record<string, string | number | boolean | string[] | undefined>;
 
@@ -398,10 +404,11 @@ export class RemoteApi {
     const problem = errorProblem(error);
     if (problem === undefined) {
       const { code, message, details } = error as ErrorWire;
-      // as the server said it, less the API key should it echo the request's Authorization
+      // as the server said it, less the API key should it echo the request's Authorization, and cut
+      // as a message of toolmux's own quotes one from outside: no longer than an embedded ToolMux's
       throw new ToolMuxError({
         code,
-        message: this.#masked(message),
+        message: quotedText(message, [this.#apiKey], MAX_REMOTE_ERROR_MESSAGE_LENGTH),
         details: details === undefined ? undefined : this.#maskedDetails(details),
       });
     }
@@ -425,8 +432,8 @@ interface ErrorWire {
 
 /**
  * Why `error` (the `error` of an answer) is not a toolmux error, or undefined when it is: its `code`
- * one of this SDK's (the application branches on it), its `message` a string of at most
- * {@link MAX_REMOTE_MESSAGE_LENGTH} characters, its `details` absent or
+ * one of this SDK's (the application branches on it), its `message` a string (cut past
+ * {@link MAX_REMOTE_ERROR_MESSAGE_LENGTH} characters where it is read), its `details` absent or
  * an object nested no deeper than a tool result may be. What a proxy or another API answers, or a
  * server that sends something else, is then SERVER_UNREACHABLE naming the field, never an error whose
  * code is an arbitrary string or whose details are an array.
@@ -440,8 +447,6 @@ function errorProblem(error: unknown): string | undefined {
       : `"error.code" is ${shownValue(code)}, not a string`;
   }
   if (typeof message !== 'string') return `"error.message" is ${shownValue(message)}, not a string`;
-  if (message.length > MAX_REMOTE_MESSAGE_LENGTH)
-    return `"error.message" ${shownValue(message)} is ${message.length} characters long, over the limit of ${MAX_REMOTE_MESSAGE_LENGTH}`;
   if (details === undefined) return undefined;
   if (typeof details !== 'object' || details === null || Array.isArray(details))
     return `"error.details" is ${shownValue(details)}, not an object`;

@@ -95,6 +95,30 @@ const TOOL_SPEC = {
 };
 const TOOL_RESULT = { successful: true, data: { starred: true }, error: null, log_id: 'log_1' };
 
+/** A string of `length` characters: one past a limit of the SDK's. */
+const long = (length: number) => 'x'.repeat(length);
+/** Nested arrays, past the deepest a tool's schema or result may nest. */
+const deep = () => JSON.parse(`${'['.repeat(2_000)}${']'.repeat(2_000)}`) as unknown;
+/** Values of a connected account no toolmux server sends: a status no SDK knows, texts past their limits. */
+const ACCOUNT_ODD: Array<[Array<string | number>, unknown]> = [
+  [['status'], 'SUSPENDED'],
+  [['status'], 'active'],
+  [['status_reason'], long(32_769)],
+  [['alias'], long(65)],
+];
+/** Values of an auth config no toolmux server sends. */
+const AUTH_CONFIG_ODD: Array<[Array<string | number>, unknown]> = [
+  [['type'], 'saml'],
+  [['created_by'], 'admin'],
+];
+/** Values of an execution log entry no store holds. */
+const LOG_ODD: Array<[Array<string | number>, unknown]> = [
+  [['input'], long(8_193)],
+  [['output'], long(8_193)],
+  [['error_message'], long(8_193)],
+  [['error_code'], long(65)],
+];
+
 const page = (item: unknown) => ({ items: [item], next_cursor: null });
 const countedPage = (item: unknown) => ({ items: [item], next_cursor: null, total: 1 });
 
@@ -135,6 +159,7 @@ const CASES: Case[] = [
       [['mcp', 'headers', 'Authorization'], 1],
       [['config', 'customTools'], 'x'],
       [['metadata', 'team'], 1],
+      [['metadata', 'team'], long(1_025)],
     ],
     call: () => mux.use(SESSION_ANSWER.session_id),
   },
@@ -149,6 +174,7 @@ const CASES: Case[] = [
     answer: page(LOG),
     at: ['items', 0],
     optional: ['parent_id'],
+    inner: LOG_ODD,
     call: () => mux.logs.list(),
   },
   {
@@ -178,6 +204,7 @@ const CASES: Case[] = [
     answer: page(TOOL_SPEC),
     at: ['items', 0],
     free: ['input_schema', 'annotations'],
+    inner: [[['annotations'], { a: deep() }]],
     call: () => mux.tools.get('user_1', { toolkits: ['github'] }),
   },
   {
@@ -189,19 +216,26 @@ const CASES: Case[] = [
   {
     name: 'authConfigs.create()',
     answer: AUTH_CONFIG,
+    inner: AUTH_CONFIG_ODD,
     call: () => mux.authConfigs.create('github', { type: 'oauth2', clientId: 'client-1' }),
   },
   {
     name: 'authConfigs.list()',
     answer: page(AUTH_CONFIG),
     at: ['items', 0],
-    inner: [[['scopes', 0], 1]],
+    inner: [[['scopes', 0], 1], ...AUTH_CONFIG_ODD],
     call: () => mux.authConfigs.list(),
   },
-  { name: 'authConfigs.get()', answer: AUTH_CONFIG, call: () => mux.authConfigs.get('ac_1') },
+  {
+    name: 'authConfigs.get()',
+    answer: AUTH_CONFIG,
+    inner: AUTH_CONFIG_ODD,
+    call: () => mux.authConfigs.get('ac_1'),
+  },
   {
     name: 'connectedAccounts.link()',
     answer: CONNECTION_REQUEST,
+    inner: [[['kind'], 'device']],
     call: () => mux.connectedAccounts.link('user_1', 'ac_1'),
   },
   ...(
@@ -214,17 +248,19 @@ const CASES: Case[] = [
       ['connectedAccounts.enable()', () => mux.connectedAccounts.enable('ca_1')],
       ['connectionRequests.complete()', () => mux.connectionRequests.complete('cr_1', { api_key: 'k' })],
     ] as const
-  ).map(([name, call]) => ({ name, answer: ACCOUNT, optional: ['alias'], call })),
+  ).map(([name, call]) => ({ name, answer: ACCOUNT, optional: ['alias'], inner: ACCOUNT_ODD, call })),
   {
     name: 'connectedAccounts.list()',
     answer: page(ACCOUNT),
     at: ['items', 0],
     optional: ['alias'],
+    inner: ACCOUNT_ODD,
     call: () => mux.connectedAccounts.list(),
   },
   {
     name: 'connectionRequests.get()',
     answer: CONNECTION_REQUEST,
+    inner: [[['kind'], 'device']],
     call: () => mux.connectionRequests.get('cr_1'),
   },
   {
@@ -243,6 +279,7 @@ const CASES: Case[] = [
     answer: page(TOOL_SPEC),
     at: ['items', 0],
     free: ['input_schema', 'annotations'],
+    inner: [[['annotations'], { a: deep() }]],
     // with a modifier: a plain tools() answers again what it once fetched
     call: () => session.tools({ afterExecute: ({ result }) => result }),
   },
@@ -256,7 +293,10 @@ const CASES: Case[] = [
   {
     name: 'session.ensureConnected() (connected)',
     answer: { status: 'CONNECTED', account: { id: 'ca_1', status: 'ACTIVE', toolkit: 'github' } },
-    inner: [[['account', 'id'], 1]],
+    inner: [
+      [['account', 'id'], 1],
+      [['account', 'status'], 'INITIATED'],
+    ],
     call: () => session.ensureConnected('github'),
   },
   {
@@ -280,13 +320,17 @@ const CASES: Case[] = [
     },
     at: ['toolkits', 'github'],
     optional: ['connection_request_id', 'expires_at'],
+    inner: [[['message'], long(32_769)]],
     call: () => session.waitForConnections(['github'], { timeoutMs: 0 }),
   },
   {
     name: 'session.proxyExecute()',
     answer: { status: 200, headers: { 'content-type': 'application/json' }, data: { id: 1 } },
     free: ['data'],
-    inner: [[['headers', 'content-type'], 1]],
+    inner: [
+      [['headers', 'content-type'], 1],
+      [['data'], { a: deep() }],
+    ],
     call: () => session.proxyExecute({ toolkit: 'github', endpoint: '/user' }),
   },
   {
@@ -297,19 +341,38 @@ const CASES: Case[] = [
       [['connection', 'is_active'], 'yes'],
       [['connection', 'accounts', 0, 'is_default'], null],
       [['connection', 'auth_config'], 'x'],
+      [['connection', 'connected_account', 'status'], 'SUSPENDED'],
+      [['connection', 'auth_config', 'type'], 'saml'],
+      [['connection', 'accounts', 0, 'alias'], long(65)],
     ],
     call: () => session.toolkits(),
   },
   {
     name: 'session.search()',
     answer: {
-      results: [{ use_case: 'star a repository', tools: [] }],
+      results: [
+        {
+          use_case: 'star a repository',
+          tools: [
+            {
+              tool_slug: 'GITHUB_STAR',
+              toolkit: 'github',
+              description: 'Stars a repository',
+              input_schema: { type: 'object' },
+            },
+          ],
+        },
+      ],
       toolkit_connections: [{ toolkit: 'github', connected: true }],
       next_steps: 'Call GITHUB_STAR',
     },
     inner: [
       [['results', 0, 'tools'], null],
       [['toolkit_connections', 0, 'connected'], 'yes'],
+      [['results', 0, 'tools', 0, 'input_schema'], { type: 'object', items: deep() }],
+      [['results', 0, 'tools', 0, 'tool_slug'], null],
+      [['toolkit_connections', 0, 'accounts'], 'x'],
+      [['next_steps'], long(262_145)],
     ],
     call: () => session.search({ query: 'star a repository' }),
   },
@@ -319,6 +382,7 @@ const CASES: Case[] = [
     answer: page(LOG),
     at: ['items', 0],
     optional: ['parent_id'],
+    inner: LOG_ODD,
     call: () => session.logs(),
   },
 ];
@@ -387,7 +451,7 @@ function wrongAnswers(test: Case): Array<{ label: string; body: unknown; field?:
   for (const [path, to] of test.inner ?? []) {
     const inside = [...at, ...path];
     wrong.push({
-      label: `${inside.join('.')}: ${JSON.stringify(to)}`,
+      label: `${inside.join('.')}: ${JSON.stringify(to).slice(0, 64)}`,
       body: changed(test.answer, inside, to),
       field: fieldName(inside),
     });

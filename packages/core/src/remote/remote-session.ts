@@ -198,7 +198,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   }
 
   get mcp(): { url: string; headers: { Authorization: string } } {
-    return { url: this.#wire.mcp.url, headers: { ...this.#wire.mcp.headers } };
+    return { url: this.#wire.mcp.url, headers: { Authorization: this.#wire.mcp.headers.Authorization } };
   }
 
   /**

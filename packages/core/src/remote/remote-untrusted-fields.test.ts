@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool } from '../catalog/define.js';
-import { TOOLMUX_ERROR_CODES } from '../errors.js';
+import { MAX_QUOTED_CHARS, quotedText, TOOLMUX_ERROR_CODES } from '../errors.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import type { Session } from '../session.js';
 import {
@@ -379,7 +379,7 @@ describe('remote client: statuses, failed results and messages', () => {
     }
   });
 
-  it("a tool result's error and an error answer's message longer than 262,144 characters are SERVER_UNREACHABLE, cut", async () => {
+  it("a tool result's error longer than 262,144 characters is SERVER_UNREACHABLE, cut", async () => {
     const long = 'E'.repeat(262_145);
     const { result, thrown } = await toolCallAnswered({ ...FAILED, error: long });
     expect(result).toMatchObject({ successful: false, code: 'SERVER_UNREACHABLE' });
@@ -388,18 +388,270 @@ describe('remote client: statuses, failed results and messages', () => {
     expect(result.error!.length).toBeLessThan(2_000);
     expect(thrown.message.length).toBeLessThan(2_000);
 
-    server.answer(json(404, { error: { code: 'TOOLKIT_NOT_FOUND', message: long } }));
-    const error = await rejection(mux.toolkits.get('x'));
-    expect(error.code).toBe('SERVER_UNREACHABLE');
-    expect(error.message).toContain('JSON that is not a toolmux error ("error.message" "EEEE');
-    expect(error.message).toContain('is 262145 characters long, over the limit of 262144');
-    expect(error.message.length).toBeLessThan(2_000);
-
-    // up to the limit, both are read as they are
+    // up to the limit, it is read as it is
     const most = 'E'.repeat(262_144);
     server.answer(json(200, { ...FAILED, error: most }));
     expect((await session.execute('GITHUB_STAR', {})).error).toBe(most);
-    server.answer(json(404, { error: { code: 'TOOLKIT_NOT_FOUND', message: most } }));
-    expect((await rejection(mux.toolkits.get('x'))).message).toBe(most);
+  });
+});
+
+describe("remote client: an error answer's message", () => {
+  const answered = (message: string) =>
+    json(404, { error: { code: 'TOOLKIT_NOT_FOUND', message, details: { slug: 'x' } } });
+  /** What an embedded ToolMux's message that quotes something from outside is cut to. */
+  const CUT_AT = 2 * MAX_QUOTED_CHARS;
+
+  it('up to 32,768 characters (what a message quoting 16,384 from outside stays under) is read as it is', async () => {
+    const most = `No toolkit: ${'m'.repeat(CUT_AT - 12)}`;
+    server.answer(answered(most));
+    const error = await rejection(mux.toolkits.get('x'));
+    expect(error.toJSON()).toEqual({ code: 'TOOLKIT_NOT_FOUND', message: most, details: { slug: 'x' } });
+  });
+
+  it('a longer one keeps its code and details, and is cut as an embedded message quoting it would be', async () => {
+    for (const length of [CUT_AT + 1, 262_145, 5_000_000]) {
+      const message = `No toolkit: ${'m'.repeat(length - 12)}`;
+      server.answer(answered(message));
+      const error = await rejection(mux.toolkits.get('x'));
+      // the application still branches on the server's code: it is not made SERVER_UNREACHABLE
+      expect(error.code).toBe('TOOLKIT_NOT_FOUND');
+      expect(error.details).toEqual({ slug: 'x' });
+      expect(error.message).toBe(quotedText(message, [], CUT_AT));
+      expect(error.message.startsWith('No toolkit: mmm')).toBe(true);
+      expect(error.message).toMatch(new RegExp(`… \\(cut: the message had ${length} characters\\)$`));
+      expect(error.message.length).toBeLessThan(CUT_AT + 100);
+    }
+  });
+
+  it('a tool call answered with one gives the model a failed result of the cut message, its code kept', async () => {
+    server.answer(json(409, { error: { code: 'CONNECTION_REQUIRED', message: 'C'.repeat(3_000_000) } }));
+    const result = await session.execute('GITHUB_STAR', {});
+    expect(result).toMatchObject({ successful: false, code: 'CONNECTION_REQUIRED', data: null });
+    expect(result.error!.length).toBeLessThan(CUT_AT + 100);
+    expect(result.error).toContain('(cut: the message had 3000000 characters)');
+  });
+
+  it('the API key is masked where the cut falls across it, and before it', async () => {
+    for (const at of [10, CUT_AT - 5]) {
+      const message = `${'a'.repeat(at)}${API_KEY}${'b'.repeat(CUT_AT)}`;
+      server.answer(answered(message));
+      const error = await rejection(mux.toolkits.get('x'));
+      expect(error.code).toBe('TOOLKIT_NOT_FOUND');
+      expect(error.message).not.toContain(API_KEY.slice(0, 10));
+      expect(error.message.length).toBeLessThan(CUT_AT + 100);
+    }
+  });
+});
+
+describe('remote client: the statuses and kinds of an answer', () => {
+  const ACCOUNT = {
+    id: 'ca_1',
+    user_id: 'user_1',
+    toolkit: 'github',
+    auth_config_id: 'ac_1',
+    alias: null,
+    status: 'ACTIVE',
+    status_reason: null,
+    connected_at: null,
+    expires_at: null,
+    created_at: '2024-05-01T10:00:00.000Z',
+    updated_at: '2024-05-01T10:00:00.000Z',
+  };
+
+  it("a connected account's status is one of the SDK's, each read as it is", async () => {
+    for (const status of ['INITIATED', 'ACTIVE', 'FAILED', 'EXPIRED', 'INACTIVE', 'REVOKED'] as const) {
+      server.answer(json(200, { ...ACCOUNT, status }));
+      expect((await mux.connectedAccounts.get('ca_1')).status).toBe(status);
+    }
+  });
+
+  it('a status, type or kind the SDK does not know is SERVER_UNREACHABLE naming the field and the value, as a wait status is', async () => {
+    const answers = [
+      [
+        () => mux.connectedAccounts.get('ca_1'),
+        { ...ACCOUNT, status: 'SUSPENDED' },
+        'a connected account whose "status" is "SUSPENDED"',
+      ],
+      [
+        () => mux.connectedAccounts.list(),
+        { items: [{ ...ACCOUNT, status: 'x'.repeat(100_000) }], next_cursor: null },
+        `a page's items[0]: a connected account whose "status" is "xxx`,
+      ],
+      [
+        () => mux.authConfigs.get('ac_1'),
+        {
+          id: 'ac_1',
+          toolkit: 'github',
+          type: 'saml',
+          created_by: 'user',
+          name: null,
+          client_id: null,
+          scopes: null,
+          has_client_secret: false,
+          created_at: ACCOUNT.created_at,
+          updated_at: ACCOUNT.updated_at,
+        },
+        'an auth config whose "type" is "saml"',
+      ],
+      [
+        () => mux.connectionRequests.get('cr_1'),
+        connectionRequestAnswer(server.url, { kind: 'device_code' }),
+        'a connection request whose "kind" is "device_code"',
+      ],
+      [
+        () => session.ensureConnected('github'),
+        { status: 'CONNECTED', account: { id: 'ca_1', status: 'INITIATED', toolkit: 'github' } },
+        'an ensure-connected answer whose "account.status" is "INITIATED"',
+      ],
+    ] as const;
+    for (const [call, body, message] of answers) {
+      server.answer(json(200, body));
+      const error = await rejection(call());
+      expect(error.code).toBe('SERVER_UNREACHABLE');
+      expect(error.message).toContain(message);
+      expect(error.message).toContain('a value this SDK does not know');
+      expect(error.message).toContain('update @toolmux/core');
+      expect(error.message.length).toBeLessThan(2_000);
+    }
+  });
+});
+
+describe("remote client: an execution log entry's texts", () => {
+  const entry = (fields: Record<string, unknown>) =>
+    json(200, { items: [{ ...LOG_ANSWER, ...fields }], next_cursor: null });
+
+  it('input, output and error message of up to 8,192 characters (what the server takes from a client) are read as they are', async () => {
+    const most = 'i'.repeat(8_192);
+    server.answer(
+      entry({ status: 'error', input: most, output: most, error_message: most, error_code: 'C'.repeat(64) }),
+    );
+    const [read] = (await session.logs()).items;
+    expect(read).toMatchObject({ input: most, output: most, errorMessage: most, errorCode: 'C'.repeat(64) });
+  });
+
+  it('a longer one (a megabyte) is SERVER_UNREACHABLE naming the entry and the field, cut', async () => {
+    for (const field of ['input', 'output', 'error_message', 'error_code'] as const) {
+      for (const read of [() => session.logs(), () => mux.logs.list()]) {
+        server.answer(entry({ status: 'error', [field]: HUGE }));
+        const error = await rejection(read());
+        expect(error.code).toBe('SERVER_UNREACHABLE');
+        expect(error.message).toContain(`a page's items[0]: an execution log entry whose "${field}" "XXX`);
+        expect(error.message).toContain('is 1000000 characters long, over the limit of');
+        expect(error.message.length).toBeLessThan(2_000);
+      }
+    }
+  });
+});
+
+describe('remote client: fields the SDK does not know', () => {
+  /** A field no toolmux server sends, which the model or the application would read if it were handed on. */
+  const EXTRA = { injected: HUGE };
+  /** A tool a search found. */
+  const FOUND = { tool_slug: 'GITHUB_STAR', toolkit: 'github', description: 'Stars', input_schema: {} };
+
+  it('are not handed on from a search, a proxy answer, an account, a toolkit or a session', async () => {
+    server.answer(
+      json(200, {
+        results: [
+          {
+            use_case: 'star',
+            tools: [{ ...FOUND, ...EXTRA }],
+            ...EXTRA,
+          },
+        ],
+        toolkit_connections: [{ toolkit: 'github', connected: true, ...EXTRA }],
+        next_steps: 'Call GITHUB_STAR',
+        ...EXTRA,
+      }),
+    );
+    const search = await session.search({ query: 'star' });
+    expect(search).toEqual({
+      results: [
+        {
+          use_case: 'star',
+          tools: [FOUND],
+        },
+      ],
+      toolkit_connections: [{ toolkit: 'github', connected: true }],
+      next_steps: 'Call GITHUB_STAR',
+    });
+
+    server.answer(json(200, { status: 200, headers: {}, data: { id: 1 }, ...EXTRA }));
+    expect(await session.proxyExecute({ toolkit: 'github', endpoint: '/user' })).toEqual({
+      status: 200,
+      headers: {},
+      data: { id: 1 },
+    });
+
+    server.answer(
+      json(200, {
+        status: 'CONNECTED',
+        account: { id: 'ca_1', status: 'ACTIVE', toolkit: 'github', ...EXTRA },
+      }),
+    );
+    expect(await session.ensureConnected('github')).toEqual({
+      status: 'CONNECTED',
+      account: { id: 'ca_1', status: 'ACTIVE', toolkit: 'github' },
+    });
+
+    server.answer(
+      json(200, {
+        items: [
+          {
+            slug: 'github',
+            name: 'GitHub',
+            description: 'Repositories',
+            no_auth: false,
+            connection: {
+              is_active: true,
+              connected_account: { id: 'ca_1', status: 'ACTIVE', ...EXTRA },
+              auth_config: { id: 'ac_1', type: 'oauth2', managed: false, ...EXTRA },
+            },
+          },
+        ],
+        next_cursor: null,
+        total: 1,
+      }),
+    );
+    const [toolkit] = (await session.toolkits()).items;
+    expect(toolkit!.connection).toEqual({
+      isActive: true,
+      connectedAccount: { id: 'ca_1', status: 'ACTIVE' },
+      authConfig: { id: 'ac_1', type: 'oauth2', managed: false },
+    });
+
+    server.answer(
+      json(200, {
+        slug: 'github',
+        name: 'GitHub',
+        description: 'Repositories',
+        no_auth: false,
+        auth_schemes: ['oauth2'],
+        categories: [],
+        tool_count: 1,
+        tools: [{ slug: 'GITHUB_STAR', name: 'Star', description: 'Stars', ...EXTRA }],
+      }),
+    );
+    expect((await mux.toolkits.get('github')).tools).toEqual([
+      { slug: 'GITHUB_STAR', name: 'Star', description: 'Stars' },
+    ]);
+
+    server.answer(
+      json(200, {
+        ...SESSION,
+        mcp: { ...SESSION.mcp, headers: { ...SESSION.mcp.headers, 'X-Injected': 'x' } },
+      }),
+    );
+    expect((await mux.use(SESSION.session_id)).mcp.headers).toEqual(SESSION.mcp.headers);
+  });
+
+  it("a session's config nested past any stack is SERVER_UNREACHABLE naming it", async () => {
+    const deep = `${'['.repeat(5_000)}${']'.repeat(5_000)}`;
+    server.answer(json(200, JSON.stringify(SESSION).replace('"config":{', `"config":{"toolkits":${deep},`)));
+    const error = await rejection(mux.use(SESSION.session_id));
+    expect(error.code).toBe('SERVER_UNREACHABLE');
+    expect(error.message).toContain(
+      'a session whose "config" nests objects and arrays more than 1024 levels deep',
+    );
   });
 });

@@ -1,3 +1,5 @@
+import { MAX_ALIAS_LENGTH } from '../auth/aliases.js';
+import { ACCOUNT_STATUSES } from '../auth/connected-accounts.js';
 import type { ToolkitConnectionStatus, WaitForConnectionsResult } from '../auth/connection-waiter.js';
 import type {
   AuthConfig,
@@ -10,8 +12,8 @@ import type {
   ProxyExecuteResponse,
 } from '../auth/types.js';
 import type { JSONSchema, ToolAnnotations } from '../catalog/types.js';
-import type { NormalizedSessionConfig } from '../config/session-config.js';
-import { TOOLMUX_ERROR_CODES, type ToolMuxErrorCode } from '../errors.js';
+import { MAX_METADATA_VALUE_LENGTH, type NormalizedSessionConfig } from '../config/session-config.js';
+import { MAX_QUOTED_CHARS, TOOLMUX_ERROR_CODES, type ToolMuxErrorCode } from '../errors.js';
 import type { ToolResult } from '../execution/result.js';
 import type { SearchToolsResult } from '../meta-tools/meta-tools.js';
 import type { ToolSpec } from '../provider.js';
@@ -20,6 +22,7 @@ import type { ExecutionLogRecord, ExecutionStatus } from '../store/types.js';
 import type { SessionSummary, ToolkitInfo } from '../toolmux-types.js';
 import { allowedUrlScheme } from '../util/config-url.js';
 import { parsedJsonDepthExceeds } from '../util/json-depth.js';
+import { MAX_LOG_ERROR_CODE_LENGTH, MAX_LOG_TEXT_LENGTH } from '../util/redact.js';
 import { MAX_ID_LENGTH, MAX_USER_ID_LENGTH, shownValue, textProblem } from '../util/stored-text.js';
 import { MAX_PATH_LENGTH, OFFLOAD_PREVIEW_CHARS } from '../workbench/file-limits.js';
 
@@ -560,11 +563,19 @@ export const MAX_REMOTE_CURSOR_LENGTH = 8192;
 export const MAX_REMOTE_URL_LENGTH = 8192;
 
 /**
- * The longest message taken (a tool result's `error`, an error answer's `message`): past the longest a
+ * The longest message taken (a tool result's `error`, a search's `next_steps`): past the longest a
  * server writes (a failed workbench cell's, cut to 100,000 characters; a handler's, to 16,384), far
  * below a message that would fill a model's context.
  */
 export const MAX_REMOTE_MESSAGE_LENGTH = 262_144;
+
+/**
+ * The longest message of toolmux's own words taken from the server where the SDK hands it on as it
+ * is (an error answer's `message`, cut past it; a wait's `message`, an account's `status_reason`):
+ * such a message quotes at most {@link MAX_QUOTED_CHARS} characters from
+ * outside (a provider's, a handler's), and its own words are far fewer.
+ */
+export const MAX_REMOTE_ERROR_MESSAGE_LENGTH = 2 * MAX_QUOTED_CHARS;
 
 /** The longest `hint` of an offloaded result: a sentence naming the file (its path, at most 512). */
 const MAX_OFFLOAD_HINT_LENGTH = 4_096;
@@ -576,7 +587,17 @@ const CURSOR = optional(nullable(textUpTo(MAX_REMOTE_CURSOR_LENGTH)));
 /** Every code a ToolMuxError has (a tool result's `code`). */
 const ERROR_CODE = oneOf(...(Object.keys(TOOLMUX_ERROR_CODES) as ToolMuxErrorCode[]));
 
-const ACCOUNT_CHOICE: Shape = { id: ID, alias: 'string|null', is_default: 'boolean' };
+/** An account's alias: what the SDK's own check of an alias takes. */
+const ALIAS = nullable(textUpTo(MAX_ALIAS_LENGTH));
+/** A message of toolmux's words (see {@link MAX_REMOTE_ERROR_MESSAGE_LENGTH}). */
+const MESSAGE = stringUpTo(MAX_REMOTE_ERROR_MESSAGE_LENGTH);
+/** An execution log entry's input, output or error message: what a store holds at most. */
+const LOG_TEXT = stringUpTo(MAX_LOG_TEXT_LENGTH);
+
+/** A session's metadata: values as long as a session's config takes. */
+const METADATA = recordOf(stringUpTo(MAX_METADATA_VALUE_LENGTH));
+
+const ACCOUNT_CHOICE: Shape = { id: ID, alias: ALIAS, is_default: 'boolean' };
 
 // the server writes it from its own baseUrl, which the application may reach at another address
 // (an internal one), and the session token that goes with it comes in the same answer: any http(s)
@@ -597,18 +618,30 @@ const TOOLKIT_CONNECTION_STATUSES = [
   'NOT_STARTED',
 ] as const satisfies readonly ToolkitConnectionStatus[];
 const EXECUTION_STATUSES = ['success', 'error'] as const satisfies readonly ExecutionStatus[];
+const AUTH_CONFIG_TYPES = [
+  'oauth2',
+  'api_key',
+  'bearer',
+  'basic',
+] as const satisfies readonly AuthConfigType[];
+const AUTH_CONFIG_CREATORS = ['user', 'toolmux'] as const satisfies readonly AuthConfig['createdBy'][];
+const CONNECTION_REQUEST_KINDS = ['oauth2', 'fields'] as const satisfies readonly ConnectionRequestKind[];
 type Missing<Known, Listed> = Exclude<Known, Listed> extends never ? true : Exclude<Known, Listed>;
 const allListed: [
   Missing<ConnectionRequestStatus, (typeof CONNECTION_REQUEST_STATUSES)[number]>,
   Missing<ToolkitConnectionStatus, (typeof TOOLKIT_CONNECTION_STATUSES)[number]>,
   Missing<EnsureConnectedWire['status'], 'CONNECTED' | 'NEEDS_USER'>,
   Missing<ExecutionStatus, (typeof EXECUTION_STATUSES)[number]>,
-] = [true, true, true, true];
+  Missing<ConnectionStatus, (typeof ACCOUNT_STATUSES)[number]>,
+  Missing<AuthConfigType, (typeof AUTH_CONFIG_TYPES)[number]>,
+  Missing<AuthConfig['createdBy'], (typeof AUTH_CONFIG_CREATORS)[number]>,
+  Missing<ConnectionRequestKind, (typeof CONNECTION_REQUEST_KINDS)[number]>,
+] = [true, true, true, true, true, true, true, true];
 void allListed;
 
 const CONNECTION_REQUEST: Shape = {
   id: ID,
-  kind: 'string',
+  kind: oneOf(...CONNECTION_REQUEST_KINDS),
   user_id: USER_ID,
   toolkit: 'string',
   auth_config_id: ID,
@@ -633,15 +666,19 @@ const SHAPES = {
     session_id: ID,
     user_id: USER_ID,
     config_version: 'count',
-    config: { customTools: listOf('string'), customToolkits: listOf('string') },
-    metadata: recordOf('string'),
+    // handed on as session.config: the SDK reads these two; the rest nests no deeper than a result
+    config: nestedUpTo(MAX_REMOTE_JSON_DEPTH, {
+      customTools: listOf('string'),
+      customToolkits: listOf('string'),
+    }),
+    metadata: METADATA,
     mcp: SESSION_MCP,
   },
   sessionMcp: SESSION_MCP,
   sessionSummary: {
     session_id: ID,
     user_id: USER_ID,
-    metadata: recordOf('string'),
+    metadata: METADATA,
     config_version: 'count',
     created_at: 'date',
     updated_at: 'date',
@@ -654,7 +691,7 @@ const SHAPES = {
     input_schema: nestedUpTo(MAX_REMOTE_JSON_DEPTH, 'object'),
     strict_input_schema: optional(nestedUpTo(MAX_REMOTE_JSON_DEPTH, 'object')),
     output_schema: optional(nestedUpTo(MAX_REMOTE_JSON_DEPTH, 'object')),
-    annotations: 'object',
+    annotations: nestedUpTo(MAX_REMOTE_JSON_DEPTH, 'object'),
   },
   toolResult: {
     successful: 'boolean',
@@ -680,8 +717,8 @@ const SHAPES = {
     no_auth: 'boolean',
     connection: {
       is_active: 'boolean',
-      connected_account: optional({ id: ID, status: 'string' }),
-      auth_config: optional({ id: ID, type: 'string', managed: 'boolean' }),
+      connected_account: optional({ id: ID, status: oneOf(...ACCOUNT_STATUSES) }),
+      auth_config: optional({ id: ID, type: oneOf(...AUTH_CONFIG_TYPES), managed: 'boolean' }),
       accounts: optional(listOf(ACCOUNT_CHOICE)),
       account_selection_required: optional('boolean'),
     },
@@ -695,19 +732,19 @@ const SHAPES = {
     connected_account_id: nullable(ID),
     call_id: nullable(ID),
     status: oneOf(...EXECUTION_STATUSES),
-    error_code: 'string|null',
-    error_message: 'string|null',
+    error_code: nullable(stringUpTo(MAX_LOG_ERROR_CODE_LENGTH)),
+    error_message: nullable(LOG_TEXT),
     duration_ms: 'number',
-    input: 'string',
-    output: 'string',
+    input: LOG_TEXT,
+    output: LOG_TEXT,
     created_at: 'date',
     parent_id: optional(nullable(ID)),
   },
   authConfig: {
     id: ID,
     toolkit: 'string',
-    type: 'string',
-    created_by: 'string',
+    type: oneOf(...AUTH_CONFIG_TYPES),
+    created_by: oneOf(...AUTH_CONFIG_CREATORS),
     name: 'string|null',
     client_id: 'string|null',
     scopes: nullable(listOf('string')),
@@ -720,9 +757,9 @@ const SHAPES = {
     user_id: USER_ID,
     toolkit: 'string',
     auth_config_id: ID,
-    alias: optional('string|null'),
-    status: 'string',
-    status_reason: 'string|null',
+    alias: optional(ALIAS),
+    status: oneOf(...ACCOUNT_STATUSES),
+    status_reason: nullable(MESSAGE),
     connected_at: 'date|null',
     expires_at: 'date|null',
     created_at: 'date',
@@ -730,7 +767,7 @@ const SHAPES = {
   },
   connectionRequest: CONNECTION_REQUEST,
   ensureConnected: { status: oneOf('CONNECTED', 'NEEDS_USER') },
-  ensureConnectedAccount: { account: nullable({ id: ID, status: 'string', toolkit: 'string' }) },
+  ensureConnectedAccount: { account: nullable({ id: ID, status: oneOf('ACTIVE'), toolkit: 'string' }) },
   ensureConnectedRequest: { request: CONNECTION_REQUEST },
   waitForConnections: {
     toolkits: recordOf({
@@ -738,16 +775,32 @@ const SHAPES = {
       connected_account_id: optional(ID),
       connection_request_id: optional(ID),
       expires_at: optional('date'),
-      message: 'string',
+      message: MESSAGE,
     }),
     timed_out: 'boolean',
   },
   search: {
-    results: listOf({ use_case: 'string', tools: 'array' }),
-    toolkit_connections: listOf({ toolkit: 'string', connected: 'boolean' }),
-    next_steps: 'string',
+    results: listOf({
+      use_case: 'string',
+      tools: listOf({
+        tool_slug: 'string',
+        toolkit: 'string',
+        description: 'string',
+        input_schema: nestedUpTo(MAX_REMOTE_JSON_DEPTH, 'object'),
+      }),
+    }),
+    toolkit_connections: listOf({
+      toolkit: 'string',
+      connected: 'boolean',
+      connected_account_id: optional(ID),
+      accounts: optional(listOf(ACCOUNT_CHOICE)),
+      account_selection_required: optional('boolean'),
+    }),
+    // it names the toolkits found, as many as the results have
+    next_steps: stringUpTo(MAX_REMOTE_MESSAGE_LENGTH),
   },
-  proxy: { status: 'count', headers: recordOf('string') },
+  // data: nested no deeper than an embedded proxy call's (deeper JSON stays text there)
+  proxy: { status: 'count', headers: recordOf('string'), data: nestedUpTo(MAX_REMOTE_JSON_DEPTH) },
   offload: {
     offloaded: nullable({
       path: textUpTo(MAX_PATH_LENGTH),
@@ -796,9 +849,56 @@ export const sessionMcpOf = checker<SessionWire['mcp']>("a session's MCP endpoin
 /** A connection request as the server describes it. */
 export const connectionRequestWireOf: (wire: unknown) => ConnectionRequestWire =
   checker<ConnectionRequestWire>('a connection request', SHAPES.connectionRequest);
-export const searchResultOf = checker<SearchToolsResult>('a search result', SHAPES.search);
-export const proxyResponseOf = checker<ProxyExecuteResponse>('a proxy answer', SHAPES.proxy);
-export const offloadOf = checker<OffloadWire>('an offload answer', SHAPES.offload);
+// What the model or the application receives is made of the fields the SDK knows, as the other
+// readers make it: a field the server adds (of any size or depth) is not handed on unchecked.
+export const searchResultOf = reader(
+  'a search result',
+  SHAPES.search,
+  (wire: SearchToolsResult): SearchToolsResult => ({
+    results: wire.results.map(({ use_case, tools }) => ({
+      use_case,
+      tools: tools.map(({ tool_slug, toolkit, description, input_schema }) => ({
+        tool_slug,
+        toolkit,
+        description,
+        input_schema,
+      })),
+    })),
+    toolkit_connections: wire.toolkit_connections.map((entry) => ({
+      toolkit: entry.toolkit,
+      connected: entry.connected,
+      ...(entry.connected_account_id !== undefined
+        ? { connected_account_id: entry.connected_account_id }
+        : {}),
+      ...(entry.accounts !== undefined
+        ? { accounts: entry.accounts.map(({ id, alias, is_default }) => ({ id, alias, is_default })) }
+        : {}),
+      ...(entry.account_selection_required !== undefined
+        ? { account_selection_required: entry.account_selection_required }
+        : {}),
+    })),
+    next_steps: wire.next_steps,
+  }),
+);
+export const proxyResponseOf = reader(
+  'a proxy answer',
+  SHAPES.proxy,
+  (wire: ProxyExecuteResponse): ProxyExecuteResponse => ({
+    status: wire.status,
+    headers: wire.headers,
+    data: wire.data,
+  }),
+);
+export const offloadOf = reader(
+  'an offload answer',
+  SHAPES.offload,
+  ({ offloaded }: OffloadWire): OffloadWire => ({
+    offloaded:
+      offloaded === null
+        ? null
+        : { path: offloaded.path, size: offloaded.size, preview: offloaded.preview, hint: offloaded.hint },
+  }),
+);
 
 const ENSURE_CONNECTED = 'an ensure-connected answer';
 const ensureConnectedChecks = {
@@ -809,7 +909,13 @@ const ensureConnectedChecks = {
 
 /** `POST /sessions/:id/ensure-connected`: checked as the shape its `status` says. */
 export function ensureConnectedWireOf(wire: unknown): EnsureConnectedWire {
-  return ensureConnectedChecks[ensureConnectedChecks.status(wire).status](wire);
+  const checked = ensureConnectedChecks[ensureConnectedChecks.status(wire).status](wire);
+  if (checked.status === 'NEEDS_USER') return checked;
+  const { account } = checked;
+  return {
+    status: 'CONNECTED',
+    account: account === null ? null : { id: account.id, status: account.status, toolkit: account.toolkit },
+  };
 }
 
 export const waitForConnectionsOf = reader(
@@ -901,7 +1007,7 @@ export const toolkitInfoOf = reader(
     authSchemes: wire.auth_schemes,
     categories: wire.categories,
     toolCount: wire.tool_count,
-    tools: wire.tools,
+    tools: wire.tools.map(({ slug, name, description }) => ({ slug, name, description })),
   }),
 );
 
@@ -915,8 +1021,23 @@ export const sessionToolkitOf = reader(
     noAuth: wire.no_auth,
     connection: {
       isActive: wire.connection.is_active,
-      ...(wire.connection.connected_account ? { connectedAccount: wire.connection.connected_account } : {}),
-      ...(wire.connection.auth_config ? { authConfig: wire.connection.auth_config } : {}),
+      ...(wire.connection.connected_account
+        ? {
+            connectedAccount: {
+              id: wire.connection.connected_account.id,
+              status: wire.connection.connected_account.status,
+            },
+          }
+        : {}),
+      ...(wire.connection.auth_config
+        ? {
+            authConfig: {
+              id: wire.connection.auth_config.id,
+              type: wire.connection.auth_config.type,
+              managed: wire.connection.auth_config.managed,
+            },
+          }
+        : {}),
       ...(wire.connection.accounts
         ? {
             accounts: wire.connection.accounts.map((account) => ({

@@ -7,6 +7,16 @@ const SECRET_KEY =
 export const REDACTED = '[REDACTED]';
 export const MAX_LOG_PAYLOAD_BYTES = 4096;
 
+/**
+ * The longest input, output or error message of an execution log entry a store holds: those toolmux
+ * writes are cut to {@link MAX_LOG_PAYLOAD_BYTES} bytes, those a remote-mode client adds (`POST
+ * /sessions/:id/logs`) are taken up to this many characters.
+ */
+export const MAX_LOG_TEXT_LENGTH = 8192;
+
+/** The longest error code of an execution log entry: a ToolMuxError's, or one a remote-mode client adds. */
+export const MAX_LOG_ERROR_CODE_LENGTH = 64;
+
 const TRUNCATED = '…[truncated]';
 /** Known secrets shorter than this are not masked (they would mask ordinary words). */
 const MIN_SECRET_LENGTH = 4;

@@ -1,4 +1,5 @@
 import { TOOL_TAGS, TOOLMUX_ERROR_CODES } from '@toolmux/core';
+import { MAX_LOG_ERROR_CODE_LENGTH, MAX_LOG_TEXT_LENGTH } from '@toolmux/core/internal';
 import { z } from 'zod';
 import type { LargeArray } from './large-arrays.js';
 
@@ -649,10 +650,10 @@ export const AddLogsBody = component(
           tool_slug: logText(200, { min: 1 }),
           toolkit: logText(128),
           call_id: logText(256).nullable(),
-          error_code: logText(64).nullable(),
-          input: logText(8192, { multiline: true }),
-          output: logText(8192, { multiline: true }),
-          error_message: logText(8192, { multiline: true }).nullable(),
+          error_code: logText(MAX_LOG_ERROR_CODE_LENGTH).nullable(),
+          input: logText(MAX_LOG_TEXT_LENGTH, { multiline: true }),
+          output: logText(MAX_LOG_TEXT_LENGTH, { multiline: true }),
+          error_message: logText(MAX_LOG_TEXT_LENGTH, { multiline: true }).nullable(),
           duration_ms: z.number().min(0),
           created_at: logTime,
           parent_id: z
