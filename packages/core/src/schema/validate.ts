@@ -1,10 +1,83 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { RegExpEngine } from 'ajv/dist/types/index.js';
+import { RE2JS } from 're2js';
 import type { JSONSchema, ValidationIssue, ValidationResult } from '../catalog/types.js';
 import { MAX_QUOTED_CHARS, quotedMessage, quotedText, ToolMuxError } from '../errors.js';
 import { cloneSliced, type ListedKeys, type Slice } from '../util/json-slices.js';
 import { resolveLocalRef } from './inline-refs.js';
 import { replaceOpenApiNullable } from './nullability.js';
 import { isSchemaObject, transformSchemaTree } from './subschemas.js';
+
+/**
+ * The regular expressions of tool schemas (`pattern`, `patternProperties`), matched in time linear in
+ * the text where RE2 can run them (re2js). Schemas come from MCP servers, OpenAPI documents and remote
+ * clients, and the text from the model: with a backtracking engine, `^(a+)+$` against thirty `a`s and
+ * a `!` held the event loop for seconds, a few more for hours. ECMAScript still says what a valid
+ * pattern is (JSON Schema's dialect, and what a model API reads): one that is not fails the
+ * definition as before. What RE2 cannot run (lookaround, backreferences, `\u` escapes) is matched by
+ * `RegExp` as it was.
+ */
+export const schemaRegExp: RegExpEngine = Object.assign(
+  (pattern: string, flags: string) => {
+    const native = new RegExp(pattern, flags);
+    const linear = linearRegExp(pattern);
+    if (linear === undefined) return native;
+    return {
+      test: (text: string) => linear.test(text),
+      // Ajv keeps one per distinct text of this
+      toString: () => native.toString(),
+    };
+  },
+  { code: 'schemaRegExp' },
+);
+
+function linearRegExp(pattern: string): RE2JS | undefined {
+  const source = re2Source(pattern);
+  if (source === undefined) return undefined;
+  try {
+    return RE2JS.compile(source);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What ECMAScript's `\s` matches (RE2's is ASCII only), as members of a class in RE2's syntax. */
+const ECMASCRIPT_SPACES =
+  '\\t\\n\\x{0B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}';
+
+/**
+ * `pattern` (ECMAScript, `u` mode) in RE2's syntax where the two read it alike once `\s`, `\S` and
+ * `.` are spelled out (ECMAScript's `\s` has Unicode's spaces, its `.` leaves out `\r`, U+2028 and
+ * U+2029 as well as `\n`); `undefined` where that is not enough (`\S` inside a class).
+ */
+function re2Source(pattern: string): string | undefined {
+  let source = '';
+  let inClass = false;
+  for (let index = 0; index < pattern.length; index++) {
+    const char = pattern[index]!;
+    if (char === '\\') {
+      const next = pattern[index + 1] ?? '';
+      index++;
+      // a backreference (RE2 would read `\\1` as an octal escape)
+      if (/[1-9k]/.test(next)) return undefined;
+      if (next === 's') source += inClass ? ECMASCRIPT_SPACES : `[${ECMASCRIPT_SPACES}]`;
+      else if (next === 'S') {
+        if (inClass) return undefined;
+        source += `[^${ECMASCRIPT_SPACES}]`;
+      } else source += `\\${next}`;
+    } else if (inClass) {
+      if (char === ']') inClass = false;
+      source += char;
+    } else if (char === '[') {
+      // `[]` matches nothing and `[^]` anything in ECMAScript; RE2 reads a `]` there as a member
+      if (pattern.startsWith(']', index + 1) || pattern.startsWith('^]', index + 1)) return undefined;
+      inClass = true;
+      source += char;
+    } else if (char === '.') source += '[^\\n\\r\\x{2028}\\x{2029}]';
+    else source += char;
+  }
+  return source;
+}
 
 /**
  * Ajv's options for tool schemas.
@@ -29,6 +102,7 @@ const AJV_OPTIONS = {
   logger: false,
   // Errors carry their subschema and data; used to explain a value that matches no `anyOf` variant.
   verbose: true,
+  code: { regExp: schemaRegExp },
 } as const;
 
 /** Checks documents against the draft 2020-12 meta-schema (which it compiled once); compiles nothing else. */
