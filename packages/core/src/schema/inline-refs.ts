@@ -100,6 +100,8 @@ function countSubschemas(
   let subschemas = 0;
   let deepest = 0;
   const expanding = new Map<string, number>([[canonicalRef('#'), 1]]);
+  // each reference resolved once, however often it is expanded
+  const references = new Map<string, { target: JSONSchema | boolean | undefined; key: string }>();
   // subschemas to count, and the ends of expansions (`done`: the reference's count to restore)
   const stack: Array<{ schema: JSONSchema; depth: number } | { done: string; count: number }> = [
     { schema: root, depth: 1 },
@@ -121,9 +123,13 @@ function countSubschemas(
       inlining ? DEFINITION_KEYWORDS : undefined,
     );
     if (!inlining || typeof schema.$ref !== 'string') continue;
-    const target = resolveLocalRef(root, schema.$ref);
+    let resolved = references.get(schema.$ref);
+    if (resolved === undefined) {
+      resolved = { target: resolveLocalRef(root, schema.$ref), key: canonicalRef(schema.$ref) };
+      references.set(schema.$ref, resolved);
+    }
+    const { target, key } = resolved;
     if (!isSchemaObject(target)) continue;
-    const key = canonicalRef(schema.$ref);
     const count = expanding.get(key) ?? 0;
     if (count >= maxRecursion) continue;
     // the target is counted with its reference expanded once more, until the mark below it

@@ -1,0 +1,106 @@
+/**
+ * What tool schemas cost on the call path and at definition, each against a baseline of the same run:
+ * 1. a string argument checked against a schema `pattern` by RE2 (re2js, linear in the text) against
+ *    JavaScript's backtracking `RegExp` on an ordinary pattern (an e-mail address), the price of the
+ *    linear engine on every call; then a nested-quantifier pattern (`^(a+)+$`) against `a`s and a `!`,
+ *    where RE2 stays linear and the backtracking engine doubles with each character (run up to 24);
+ * 2. `defineTool` of a GitHub-sized input schema (228 subschemas once inlined) with and without the
+ *    size check (`schemaSize`, which stops at 10,000 steps), and the check on 2 KB of doubling `$defs`
+ *    (2^40 subschemas inlined, refused after 10,001);
+ * 3. the first call of a tool whose schema another live tool compiled already (shared) against one of
+ *    a schema not seen before (compiled): what a remote client's session that declares the same tools
+ *    again saves.
+ * Run: `node --experimental-strip-types --no-warnings bench/tool-schemas.bench.ts` (after `pnpm build`).
+ */
+import { loadavg } from 'node:os';
+import { defineTool } from '@toolmux/core';
+// internals measured here (not part of the public API)
+import { schemaSize } from '../packages/core/dist/schema/inline-refs.js';
+import { schemaRegExp } from '../packages/core/dist/schema/validate.js';
+import { formatNs, measure, printTable } from './harness.ts';
+
+console.log(
+  `load average ${loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ')}`,
+);
+
+// 1. patterns
+const email = '^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$';
+const native = new RegExp(email, 'u');
+const linear = schemaRegExp(email, 'u');
+let n = 0;
+const address = () => `someone.name${n++ % 10}@example.com`;
+const nativeMatch = await measure('RegExp, e-mail pattern', () => native.test(address()), {
+  iterations: 50_000,
+});
+const linearMatch = await measure('RE2 (schemaRegExp), e-mail pattern', () => linear.test(address()), {
+  iterations: 50_000,
+});
+printTable('a pattern checked against a 26-character argument', [nativeMatch, linearMatch], nativeMatch);
+
+console.log('\n^(a+)+$ against n a’s and a ! (one check each):');
+const nested = '^(a+)+$';
+const nestedNative = new RegExp(nested, 'u');
+const nestedLinear = schemaRegExp(nested, 'u');
+const once = (test: () => boolean) => {
+  const started = process.hrtime.bigint();
+  test();
+  return Number(process.hrtime.bigint() - started);
+};
+for (const length of [16, 20, 24]) {
+  const text = `${'a'.repeat(length)}!`;
+  console.log(
+    `  n = ${length}: RegExp ${formatNs(once(() => nestedNative.test(text)))}, RE2 ${formatNs(once(() => nestedLinear.test(text)))}`,
+  );
+}
+const long = `${'a'.repeat(1_000_000)}!`;
+console.log(`  n = 1,000,000: RE2 ${formatNs(once(() => nestedLinear.test(long)))} (RegExp: not run)`);
+
+// 2. the size check at definition
+const github = { type: 'object', properties: {} as Record<string, unknown> };
+for (let index = 0; index < 75; index++) {
+  github.properties[`field${index}`] = {
+    type: 'object',
+    properties: { name: { type: 'string' }, value: { anyOf: [{ type: 'string' }, { type: 'number' }] } },
+  };
+}
+const limits = { subschemas: 10_000, depth: 128 };
+console.log(`\nthe GitHub-sized schema: ${schemaSize(github, limits).inlined} subschemas once inlined`);
+const $defs: Record<string, unknown> = { L0: { type: 'string' } };
+for (let level = 1; level <= 40; level++) {
+  $defs[`L${level}`] = { anyOf: [{ $ref: `#/$defs/L${level - 1}` }, { $ref: `#/$defs/L${level - 1}` }] };
+}
+const doubling = { type: 'object', properties: { x: { $ref: '#/$defs/L40' } }, $defs };
+const execute = async () => null;
+const define = await measure(
+  'defineTool, GitHub-sized schema (size check included)',
+  () => defineTool({ slug: 'ACME_TOOL', description: 'A tool', inputSchema: github, execute }),
+  { iterations: 500 },
+);
+const check = await measure('schemaSize of it alone', () => schemaSize(github, limits), { iterations: 500 });
+const refused = await measure(
+  'schemaSize of 2 KB doubling $defs (2^40 inlined)',
+  () => schemaSize(doubling, limits),
+  { iterations: 50 },
+);
+printTable('the size check at definition', [define, check, refused], define);
+
+// 3. compiled once per distinct schema
+const keep: unknown[] = [];
+const firstCall = (schema: object) => {
+  const tool = defineTool({ slug: 'ACME_TOOL', description: 'A tool', inputSchema: schema, execute });
+  keep.push(tool);
+  tool.validate({ field1: { name: 'x' } });
+};
+firstCall(github);
+let distinct = 0;
+const shared = await measure('first call, a schema a live tool compiled', () => firstCall(github), {
+  iterations: 100,
+});
+const compiled = await measure(
+  'first call, a schema not seen before',
+  () => firstCall({ ...github, description: `variant ${distinct++}` }),
+  { iterations: 20, rounds: 5, warmup: 5 },
+);
+printTable('a tool’s first call', [compiled, shared], compiled);
