@@ -6,6 +6,7 @@ import {
   callHost,
   EngineEntries,
   EXECUTE_SLUG_FIRST,
+  RawJson,
   SANDBOX_SLICING_AVAILABLE,
   Sandbox,
   SandboxCallError,
@@ -528,6 +529,35 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect(seen).toEqual([['files.write', { path: 'last', value: 1 }]]);
     expect((await sandbox.run('return 5', host, limits)).result).toBe(5);
     expect(seen).toHaveLength(1);
+  });
+
+  it('calls or a reply too large for what is left of the engine end the cell as WORKBENCH_MEMORY_LIMIT, not lost until the timeout', async () => {
+    const seen: string[] = [];
+    const host: SandboxHostCall = async (operation) => {
+      seen.push(operation);
+      return operation === 'files.read' ? new RawJson(JSON.stringify('z'.repeat(20e6))) : null;
+    };
+    const slow = { ...limits, timeoutMs: 20_000, maxToolCalls: 100 };
+    for (const code of [
+      // 15 × 3 MB queued at once: the engine has no room to hand them over as one text
+      `const big = 'x'.repeat(3e6);
+       await Promise.all(Array.from({ length: 15 }, (_, i) => toolmux.files.write('f' + i, big)));
+       return 'written'`,
+      // the same queued as the cell returns: not dropped while the cell answers 'written'
+      `const big = 'x'.repeat(3e6);
+       for (let i = 0; i < 15; i++) toolmux.files.write('f' + i, big);
+       return 'written'`,
+      // a 20 MB reply beside 28 MB of the code's own: never written into the engine at address 0
+      `globalThis.keep = 'y'.repeat(28e6); const r = await toolmux.files.read('x'); return r.length`,
+    ]) {
+      seen.length = 0;
+      const sandbox = await create(code.includes('keep') ? 32 : 64);
+      const out = await sandbox.run(code, host, slow);
+      expect(out.error?.code).toBe('WORKBENCH_MEMORY_LIMIT');
+      expect(out.error?.message).toContain('The engine had no memory left');
+      expect(seen).toEqual(code.includes('keep') ? ['files.read'] : []);
+      expect(sandbox.disposed).toBe(true);
+    }
   });
 
   it('code that replaces JSON or pollutes prototypes breaks only its own values, never the calls the host gets', async () => {

@@ -95,6 +95,19 @@ export interface SandboxMonitor {
 /** The reason a cell's abort signal gives when the cell ended (no DOMException per cell). */
 const CELL_ENDED = Object.freeze({ name: 'AbortError', message: 'The workbench cell ended.' });
 
+/**
+ * The engine's memory is at its maximum (its Wasm memory, or QuickJS's heap limit): a value the
+ * host hands in, or text it reads out (the calls the code queued, its returned value), cannot be
+ * made there. The engine is dropped and its cell ends as WORKBENCH_MEMORY_LIMIT.
+ */
+export class EngineMemoryFull extends Error {
+  constructor(what: string) {
+    super(
+      `The engine had no memory left ${what}: keep less in globalThis, and pass or read megabytes in fewer calls at once (await each large one).`,
+    );
+  }
+}
+
 /** Failures the host raises with a code the sandbox code can read as `error.code`. */
 export class SandboxCallError extends Error {
   readonly code: string;
@@ -478,6 +491,7 @@ export class EngineEntries {
     const module = this.#internals.module;
     const length = module.lengthBytesUTF8(code);
     const pointer = module._malloc(length + 1);
+    if (!pointer) throw new EngineMemoryFull('to take the code');
     module.stringToUTF8(code, pointer, length + 1);
     const ctx = this.#internals.ctx.value;
     // detectModule 0, flags 0: a global script
@@ -538,20 +552,33 @@ export class EngineEntries {
   /** A new number in the engine (free it with `free`). */
   newNumber(value: number): number {
     const { ffi, ctx } = this.#internals;
-    return ffi.QTS_NewFloat64(ctx.value, value);
+    const pointer = ffi.QTS_NewFloat64(ctx.value, value);
+    if (!pointer) throw new EngineMemoryFull('for a number the host handed in');
+    return pointer;
   }
 
   /** A new string in the engine (free it with `free`). */
   newString(text: string): number {
     const { ffi, ctx, module } = this.#internals;
     const length = module.lengthBytesUTF8(text);
+    // a Wasm memory at its maximum gives no block: the text must not be written at address 0
     const bytes = module._malloc(length + 1);
+    if (!bytes) throw new EngineMemoryFull(`for a reply of ${text.length} characters`);
+    let pointer: number;
     try {
       module.stringToUTF8(text, bytes, length + 1);
-      return ffi.QTS_NewString(ctx.value, bytes);
+      pointer = ffi.QTS_NewString(ctx.value, bytes);
     } finally {
       module._free(bytes);
     }
+    // QuickJS past its own heap limit gives an exception value, never to be handed to the code
+    const failed = pointer ? ffi.QTS_ResolveException(ctx.value, pointer) : 0;
+    if (!pointer || failed) {
+      if (failed) ffi.QTS_FreeValuePointer(ctx.value, failed);
+      if (pointer) ffi.QTS_FreeValuePointer(ctx.value, pointer);
+      throw new EngineMemoryFull(`for a reply of ${text.length} characters`);
+    }
+    return pointer;
   }
 
   /** Frees an engine value made by `newNumber`, `newString` or given by `callNowPointers`. */
@@ -631,10 +658,15 @@ export class EngineEntries {
     return this.#internals.getMemory(this.#internals.rt.value).heapValueHandle(pointer);
   }
 
-  /** The string value at `pointer` (the prelude passes only strings where this is asked). */
-  string(pointer: number): string {
+  /**
+   * The string value at `pointer` (the prelude passes only strings where this is asked). Throws
+   * {@link EngineMemoryFull} when the engine has no memory left for its UTF-8 copy (it gives none
+   * then, which read as '' would lose what the text held: the calls the code queued).
+   */
+  string(pointer: number, what: string): string {
     const { ffi, ctx, module } = this.#internals;
     const text = ffi.QTS_GetString(ctx.value, pointer);
+    if (!text) throw new EngineMemoryFull(what);
     try {
       return module.UTF8ToString(text);
     } finally {
@@ -1379,7 +1411,7 @@ export class Sandbox {
     // `take` gives a string ('' when no call was queued)
     let text: string;
     try {
-      text = entries.string(taken.value);
+      text = entries.string(taken.value, 'to hand over the toolmux calls the code made');
     } finally {
       entries.free(taken.value);
     }
@@ -1630,7 +1662,11 @@ export class Sandbox {
     // the code replaced the array methods the prelude's console uses (anything else is not logged,
     // and its `toString` does not run).
     const logLine: DirectHostFunction = (arg) => {
-      if (entries.isOfType(arg(0), STRING)) this.#log(entries.string(arg(0)));
+      try {
+        if (entries.isOfType(arg(0), STRING)) this.#log(entries.string(arg(0), 'to hand over a console line'));
+      } catch (error) {
+        this.#engineFailed(error);
+      }
     };
     // `done` gets what the cell ended with: 1 and the value's JSON text, 2 and that text's length
     // when it is over the limit, or 0 and the exception; then the calls queued since the host last
@@ -1638,8 +1674,21 @@ export class Sandbox {
     // engine).
     const cellDone: DirectHostFunction = (arg) => {
       const kind = entries.number(arg(0));
-      const value = kind === 1 ? entries.string(arg(1)) : kind === 2 ? entries.number(arg(1)) : undefined;
-      const queued = entries.string(arg(2));
+      let value: string | number | undefined;
+      let queued: string;
+      try {
+        value =
+          kind === 1
+            ? entries.string(arg(1), 'to hand over the returned value')
+            : kind === 2
+              ? entries.number(arg(1))
+              : undefined;
+        queued = entries.string(arg(2), 'to hand over the toolmux calls the code made');
+      } catch (error) {
+        // the engine ends here: its cell with it, as WORKBENCH_MEMORY_LIMIT
+        this.#engineFailed(error);
+        return;
+      }
       this.#done(kind !== 0, kind === 0 ? () => entries.dup(arg(1)) : undefined, queued, value);
     };
     // The same through quickjs-emscripten's generic path (where the direct one is not available).
