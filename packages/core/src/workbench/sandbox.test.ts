@@ -560,6 +560,30 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     }
   });
 
+  it('an error is read as the code threw it, whatever the code did to Array.prototype or String (not as memory running out)', async () => {
+    const sandbox = await create(32);
+    const host: SandboxHostCall = async () => ({ ok: true });
+    for (const [code, says] of [
+      // JSON.stringify of any object sets index 0 of an array of its own, which finds this setter
+      [
+        `Object.defineProperty(Array.prototype, '0', { set() { throw new Error('my setter') }, configurable: true });
+         try { await toolmux.files.list() } finally { delete Array.prototype[0] }`,
+        'Error: my setter',
+      ],
+      [
+        `Object.defineProperty(Array.prototype, '0', { get() { return 1 }, configurable: true });
+         throw new RangeError('mine')`,
+        'RangeError: mine',
+      ],
+      [`String = () => ({ toString() { return 'forged' } }); throw new TypeError('mine too')`, 'TypeError: mine too'],
+    ] as const) {
+      const out = await sandbox.run(code, host, limits);
+      expect(out.error?.code).toBe('WORKBENCH_CODE_ERROR');
+      expect(out.error?.message).toContain(says);
+      expect(sandbox.disposed).toBe(false);
+    }
+  });
+
   it('code that replaces JSON or pollutes prototypes breaks only its own values, never the calls the host gets', async () => {
     const sandbox = await create(32);
     const seen: unknown[] = [];

@@ -777,6 +777,7 @@ const PRELUDE = `(() => {
   const apply = Reflect.apply;
   const defineProperty = Object.defineProperty;
   const stringSlice = String.prototype.slice;
+  const toText = String;
   // A slug written as it is must cross to the host intact: no NUL (the host reads the outbox as a C
   // string) and no surrogate (a lone one would not survive UTF-8); others go as JSON. Slugs found
   // plain are remembered (a few hundred at most), so a call usually costs a lookup, not a match.
@@ -917,24 +918,26 @@ const PRELUDE = `(() => {
   // reports its JSON value or its exception, with the calls queued since the host last took them.
   // Calls an earlier cell left waiting never settle (their cell is over).
   // What the host reads of an exception (getters and toString of the code's own objects run here,
-  // where the interrupt handler still watches): JSON text of { name, message, stack? }, each cut
-  // to the cell's output limit (the host cuts the whole to it).
+  // where the interrupt handler still watches): an object without a prototype whose own name,
+  // message and stack? are strings, each cut to the cell's output limit (the host cuts the whole to
+  // it). The host reads those three properties, which runs none of the code's functions; it is not
+  // JSON text, as JSON.stringify fails for code that put a setter on Array.prototype[0].
   const describe = (error) => {
-    const out = Object.create(null);
+    const out = create(null);
     out.name = 'Error';
     out.message = '';
     try {
       if (error !== null && (typeof error === 'object' || typeof error === 'function')) {
-        try { const name = error.name; if (name !== undefined) out.name = cut(String(name)); } catch {}
-        try { const message = error.message; out.message = message === undefined || message === null ? '' : cut(String(message)); } catch (unreadable) {
+        try { const name = error.name; if (name !== undefined) out.name = cut(toText(name)); } catch {}
+        try { const message = error.message; out.message = message === undefined || message === null ? '' : cut(toText(message)); } catch (unreadable) {
           let why = '';
-          try { why = typeof unreadable === 'string' ? unreadable : String(unreadable && unreadable.message); } catch {}
+          try { why = typeof unreadable === 'string' ? unreadable : toText(unreadable && unreadable.message); } catch {}
           out.message = cut('(the thrown value threw when its message was read' + (why ? ': ' + why : '') + ')');
         }
-        try { const stack = error.stack; if (stack) out.stack = cut(String(stack)); } catch {}
-      } else out.message = cut(String(error));
+        try { const stack = error.stack; if (stack) out.stack = cut(toText(stack)); } catch {}
+      } else out.message = cut(toText(error));
     } catch {}
-    return stringify(out);
+    return out;
   };
   const run = (cell, maxChars) => {
     limit = maxChars;
@@ -1887,11 +1890,22 @@ export class Sandbox {
       read.error.dispose();
       return undefined;
     }
+    // the prelude's own object without a prototype, its properties set by the prelude: reading them
+    // runs none of the code's functions
+    const text = (key: string): string | undefined => {
+      const value = context.getProp(read.value, key);
+      try {
+        return context.typeof(value) === 'string' ? context.getString(value) : undefined;
+      } finally {
+        value.dispose();
+      }
+    };
     try {
-      if (context.typeof(read.value) !== 'string') return undefined;
-      return JSON.parse(context.getString(read.value)) as ErrorDescription;
-    } catch {
-      return undefined;
+      const name = text('name');
+      const message = text('message');
+      if (name === undefined || message === undefined) return undefined;
+      const stack = text('stack');
+      return stack === undefined ? { name, message } : { name, message, stack };
     } finally {
       read.value.dispose();
     }
