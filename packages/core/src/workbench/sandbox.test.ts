@@ -584,6 +584,33 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     }
   });
 
+  it('a call an earlier cell left waiting rejects with a readable error in the next cell, instead of holding it until its timeout', async () => {
+    const sandbox = await create(32);
+    const host: SandboxHostCall = async () => ({ ok: true });
+    const slow = { ...limits, timeoutMs: 10_000 };
+    // returned without awaiting them: one call taken by the host, one queued after the cell ended
+    const first = await sandbox.run(
+      `globalThis.left = toolmux.execute('X', {});
+       Promise.resolve().then(() => Promise.resolve()).then(() => { globalThis.late = toolmux.files.list(); });
+       return 1`,
+      host,
+      slow,
+    );
+    expect(first.result).toBe(1);
+    const second = await sandbox.run(
+      `const why = (p) => p.then(() => 'settled', (e) => e.code + ': ' + e.message);
+       return [await why(globalThis.left), await why(globalThis.late), (await toolmux.execute('X', {})).ok]`,
+      host,
+      slow,
+    );
+    expect(second.error).toBeUndefined();
+    const [left, late, again] = second.result as [string, string, boolean];
+    for (const text of [left, late]) {
+      expect(text).toMatch(/^WORKBENCH_CODE_ERROR: This toolmux call was made by an earlier workbench call/);
+    }
+    expect(again).toBe(true);
+  });
+
   it('code that replaces JSON or pollutes prototypes breaks only its own values, never the calls the host gets', async () => {
     const sandbox = await create(32);
     const seen: unknown[] = [];

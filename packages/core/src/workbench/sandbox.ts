@@ -916,7 +916,9 @@ const PRELUDE = `(() => {
   });
   // The runner of cells, kept by the host (never on globalThis): calls the cell's function and
   // reports its JSON value or its exception, with the calls queued since the host last took them.
-  // Calls an earlier cell left waiting never settle (their cell is over).
+  // Calls an earlier cell left waiting (it returned without awaiting them; their replies are not
+  // taken once it is over) are rejected as this cell starts, so that code awaiting one (kept on
+  // globalThis) reads why instead of waiting for its timeout.
   // What the host reads of an exception (getters and toString of the code's own objects run here,
   // where the interrupt handler still watches): an object without a prototype whose own name,
   // message and stack? are strings, each cut to the cell's output limit (the host cuts the whole to
@@ -941,9 +943,15 @@ const PRELUDE = `(() => {
   };
   const run = (cell, maxChars) => {
     limit = maxChars;
+    const left = fails;
     waits = create(null);
     fails = create(null);
     outbox = '';
+    for (const id in left) {
+      const error = new HostError('This toolmux call was made by an earlier workbench call, which returned before its reply came: its result is lost (the tool may have run). Make the call again, and await the calls of a cell before it returns.');
+      defineProperty(error, 'code', { value: 'WORKBENCH_CODE_ERROR', writable: true, enumerable: true, configurable: true });
+      left[id](error);
+    }
     cell().then(
       (value) => {
         let json;
