@@ -611,6 +611,37 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect(again).toBe(true);
   });
 
+  it('calls past the limit made at once are refused in the engine, not queued and refused by the host one by one', async () => {
+    const sandbox = await create(64);
+    let seen = 0;
+    const host: SandboxHostCall = async () => {
+      seen++;
+      return 1;
+    };
+    const before = sandbox.suspendableEntries;
+    const out = await sandbox.run(
+      `const all = await Promise.allSettled(Array.from({ length: 20000 }, () => toolmux.files.list()));
+       const refused = all.filter((r) => r.status === 'rejected');
+       return [all.length - refused.length, refused.length, refused.every((r) => r.reason.code === 'WORKBENCH_TOOL_CALL_LIMIT'), refused[0].reason.message]`,
+      host,
+      { ...limits, timeoutMs: 30_000 },
+    );
+    expect(out.error).toBeUndefined();
+    expect(out.result).toEqual([5, 19_995, true, expect.stringContaining('at most 5 toolmux calls')]);
+    expect(seen).toBe(5);
+    // on the main thread, each refusal the host handed in was an entry into the engine (a promise
+    // and a switch of stacks, in one run of microtasks that held the event loop): now a few in all
+    if (sandbox.suspendableEntries > 0) expect(sandbox.suspendableEntries - before).toBeLessThan(50);
+    // a cell that does not catch the refusal still ends with the limit's code
+    const uncaught = await sandbox.run(
+      'await Promise.all(Array.from({ length: 10 }, () => toolmux.files.list()))',
+      host,
+      limits,
+    );
+    expect(uncaught.error?.code).toBe('WORKBENCH_TOOL_CALL_LIMIT');
+    expect(seen).toBe(10);
+  });
+
   it('code that replaces JSON or pollutes prototypes breaks only its own values, never the calls the host gets', async () => {
     const sandbox = await create(32);
     const seen: unknown[] = [];

@@ -811,11 +811,24 @@ const PRELUDE = `(() => {
     made = resolve;
     failMade = reject;
   };
+  // The cell's calls so far, and its limit: a call past it is refused here, in the engine, as the
+  // code's own work (sliced, interruptible), never queued, written or answered by the host one by one
+  // (100,000 calls made at once held the host's event loop for a second with their refusals).
+  let maxCalls = Infinity;
+  let calls = 0;
+  let capped = 0;
   const call = (operation, args, slug) => {
     const promise = new NewPromise(capture);
     // taken at once: writing the arguments may run the code's toJSON, which may make calls too
     const resolve = made;
     const reject = failMade;
+    if (calls >= maxCalls) {
+      capped = 1;
+      const error = new HostError('A cell may make at most ' + maxCalls + ' toolmux calls; split the work over several cells (keep state in globalThis or toolmux.files).');
+      defineProperty(error, 'code', { value: 'WORKBENCH_TOOL_CALL_LIMIT', writable: true, enumerable: true, configurable: true });
+      reject(error);
+      return promise;
+    }
     let json;
     try {
       json = stringify(args === undefined ? null : args);
@@ -823,6 +836,7 @@ const PRELUDE = `(() => {
       reject(error);
       return promise;
     }
+    calls++;
     const id = ++lastId;
     outbox += (outbox === '' ? '' : '\\n') + id + '\\t' + operation + '\\t' +
       (slug === undefined ? '' : slug.length + '\\t' + slug) + (json === undefined ? 'null' : json);
@@ -941,8 +955,11 @@ const PRELUDE = `(() => {
     } catch {}
     return out;
   };
-  const run = (cell, maxChars) => {
+  const run = (cell, maxChars, maxToolCalls) => {
     limit = maxChars;
+    maxCalls = maxToolCalls;
+    calls = 0;
+    capped = 0;
     const left = fails;
     waits = create(null);
     fails = create(null);
@@ -958,15 +975,15 @@ const PRELUDE = `(() => {
         try {
           json = stringify(value === undefined ? null : value);
         } catch (error) {
-          done(0, new TypeError('The returned value cannot be sent as JSON: ' + (error && error.message)), take());
+          done(0, new TypeError('The returned value cannot be sent as JSON: ' + (error && error.message)), take(), capped);
           return;
         }
         if (json === undefined) json = 'null';
         // too long to return: the host is told only how long it is
-        if (json.length > limit) done(2, json.length, take());
-        else done(1, json, take());
+        if (json.length > limit) done(2, json.length, take(), capped);
+        else done(1, json, take(), capped);
       },
-      (error) => done(0, error, take()),
+      (error) => done(0, error, take(), capped),
     );
   };
   return [run, take, settle, describe, settleNow];
@@ -1681,8 +1698,8 @@ export class Sandbox {
     };
     // `done` gets what the cell ended with: 1 and the value's JSON text, 2 and that text's length
     // when it is over the limit, or 0 and the exception; then the calls queued since the host last
-    // took them (a string). So no argument's type needs asking (each question is a call into the
-    // engine).
+    // took them (a string), and 1 when a call was refused for the cell's call limit (else 0). So no
+    // argument's type needs asking (each question is a call into the engine).
     const cellDone: DirectHostFunction = (arg) => {
       const kind = entries.number(arg(0));
       let value: string | number | undefined;
@@ -1700,12 +1717,18 @@ export class Sandbox {
         this.#engineFailed(error);
         return;
       }
+      if (entries.number(arg(3)) === 1 && this.#cell) this.#cell.toolCallCapped = true;
       this.#done(kind !== 0, kind === 0 ? () => entries.dup(arg(1)) : undefined, queued, value);
     };
     // The same through quickjs-emscripten's generic path (where the direct one is not available).
     const genericLog = (line: QuickJSHandle) => logLine(() => line.value as number);
-    const genericDone = (kind: QuickJSHandle, payload: QuickJSHandle, queued: QuickJSHandle) => {
-      const handles = [kind, payload, queued];
+    const genericDone = (
+      kind: QuickJSHandle,
+      payload: QuickJSHandle,
+      queued: QuickJSHandle,
+      capped: QuickJSHandle,
+    ) => {
+      const handles = [kind, payload, queued, capped];
       cellDone((index) => handles[index]?.value as number);
     };
     const log = context.newFunction('__toolmux_log', genericLog);
@@ -1831,11 +1854,13 @@ export class Sandbox {
       if (evaluated.error) await this.#fail(cell, evaluated.error);
       else {
         const limit = this.#entries.newNumber(cell.limits.maxOutputChars);
+        const maxCalls = this.#entries.newNumber(cell.limits.maxToolCalls);
         const called = await this.#computing(() =>
-          this.#entries.call(runner, context.undefined, evaluated.value, limit),
+          this.#entries.call(runner, context.undefined, evaluated.value, limit, maxCalls),
         );
         evaluated.value.dispose();
         this.#entries.free(limit);
+        this.#entries.free(maxCalls);
         if (called.error) await this.#fail(cell, called.error);
         else called.value.dispose();
       }
