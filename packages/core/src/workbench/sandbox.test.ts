@@ -576,6 +576,8 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
         'RangeError: mine',
       ],
       [`String = () => ({ toString() { return 'forged' } }); throw new TypeError('mine too')`, 'TypeError: mine too'],
+      // a NUL is shown as in a console line, and what follows it is kept
+      ["throw new Error('before\\u0000after')", 'Error: before\\0after'],
     ] as const) {
       const out = await sandbox.run(code, host, limits);
       expect(out.error?.code).toBe('WORKBENCH_CODE_ERROR');

@@ -778,6 +778,7 @@ const PRELUDE = `(() => {
   const defineProperty = Object.defineProperty;
   const stringSlice = String.prototype.slice;
   const toText = String;
+  const replaceText = String.prototype.replace;
   // A slug written as it is must cross to the host intact: no NUL (the host reads the outbox as a C
   // string) and no surrogate (a lone one would not survive UTF-8); others go as JSON. Slugs found
   // plain are remembered (a few hundred at most), so a call usually costs a lookup, not a match.
@@ -938,20 +939,22 @@ const PRELUDE = `(() => {
   // message and stack? are strings, each cut to the cell's output limit (the host cuts the whole to
   // it). The host reads those three properties, which runs none of the code's functions; it is not
   // JSON text, as JSON.stringify fails for code that put a setter on Array.prototype[0].
+  // a NUL as a backslash and 0, as in a console line: the host reads these strings as C strings
+  const shown = (text) => apply(replaceText, cut(text), [nul, '\\\\0']);
   const describe = (error) => {
     const out = create(null);
     out.name = 'Error';
     out.message = '';
     try {
       if (error !== null && (typeof error === 'object' || typeof error === 'function')) {
-        try { const name = error.name; if (name !== undefined) out.name = cut(toText(name)); } catch {}
-        try { const message = error.message; out.message = message === undefined || message === null ? '' : cut(toText(message)); } catch (unreadable) {
+        try { const name = error.name; if (name !== undefined) out.name = shown(toText(name)); } catch {}
+        try { const message = error.message; out.message = message === undefined || message === null ? '' : shown(toText(message)); } catch (unreadable) {
           let why = '';
           try { why = typeof unreadable === 'string' ? unreadable : toText(unreadable && unreadable.message); } catch {}
-          out.message = cut('(the thrown value threw when its message was read' + (why ? ': ' + why : '') + ')');
+          out.message = shown('(the thrown value threw when its message was read' + (why ? ': ' + why : '') + ')');
         }
-        try { const stack = error.stack; if (stack) out.stack = cut(toText(stack)); } catch {}
-      } else out.message = cut(toText(error));
+        try { const stack = error.stack; if (stack) out.stack = shown(toText(stack)); } catch {}
+      } else out.message = shown(toText(error));
     } catch {}
     return out;
   };
