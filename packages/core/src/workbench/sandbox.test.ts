@@ -575,7 +575,10 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
          throw new RangeError('mine')`,
         'RangeError: mine',
       ],
-      [`String = () => ({ toString() { return 'forged' } }); throw new TypeError('mine too')`, 'TypeError: mine too'],
+      [
+        `String = () => ({ toString() { return 'forged' } }); throw new TypeError('mine too')`,
+        'TypeError: mine too',
+      ],
       // a NUL is shown as in a console line, and what follows it is kept
       ["throw new Error('before\\u0000after')", 'Error: before\\0after'],
     ] as const) {

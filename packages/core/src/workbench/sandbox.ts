@@ -1694,7 +1694,8 @@ export class Sandbox {
     // and its `toString` does not run).
     const logLine: DirectHostFunction = (arg) => {
       try {
-        if (entries.isOfType(arg(0), STRING)) this.#log(entries.string(arg(0), 'to hand over a console line'));
+        if (entries.isOfType(arg(0), STRING))
+          this.#log(entries.string(arg(0), 'to hand over a console line'));
       } catch (error) {
         this.#engineFailed(error);
       }
