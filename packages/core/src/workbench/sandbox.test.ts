@@ -647,6 +647,20 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect(seen).toBe(10);
   });
 
+  it("a new sandbox's first run of jobs that finds none is not taken for a failed job (its exception described)", async () => {
+    const sandbox = await create(16);
+    const host: SandboxHostCall = async () => 1;
+    const entries: number[] = [];
+    for (let cell = 0; cell < 2; cell++) {
+      const before = sandbox.suspendableEntries;
+      expect((await sandbox.run('await toolmux.files.list(); return 1', host, limits)).result).toBe(1);
+      entries.push(sandbox.suspendableEntries - before);
+    }
+    // on the main thread, where entries are counted: the first cell took one more (describing a
+    // number read as an exception), as the job context's slot held a fresh block's garbage
+    if (sandbox.suspendableEntries > 0) expect(entries[0]).toBe(entries[1]);
+  });
+
   it('code that replaces JSON or pollutes prototypes breaks only its own values, never the calls the host gets', async () => {
     const sandbox = await create(32);
     const seen: unknown[] = [];

@@ -410,6 +410,10 @@ export class EngineEntries {
     this.#filename = module._malloc(module.lengthBytesUTF8(name) + 1);
     module.stringToUTF8(name, this.#filename, module.lengthBytesUTF8(name) + 1);
     this.#view = new Int32Array(memory.buffer);
+    // `QTS_ExecutePendingJob` writes the job context only when it ran a job: a run that found none
+    // reads what was there before, which must not be the garbage of a fresh block (read as another
+    // context's, the run's count of jobs was taken for a failed job's exception and described)
+    this.#view[this.#jobContext >> 2] = 0;
     if (suspendable) internals.ffi.QTS_RuntimeDisableInterruptHandler(internals.rt.value);
   }
 
