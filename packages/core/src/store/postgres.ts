@@ -52,6 +52,7 @@ import {
   filePieces,
   GENERATION_PREFIX,
   piecesMissingError,
+  WORKBENCH_FILE_RECORD_BYTES,
   WORKBENCH_READ_ATTEMPTS,
   WORKBENCH_STALE_PIECES_MS,
 } from './workbench-pieces.js';
@@ -515,8 +516,7 @@ function invalidOption(message: string): ToolMuxError {
 }
 
 /** The bytes a session's other files count against the quota ($1 the session, $2 the path written). */
-const OTHER_FILES_BYTES =
-  'SELECT COALESCE(SUM(size + octet_length(path)), 0)::bigint AS total FROM toolmux_workbench_files WHERE session_id = $1 AND path <> $2';
+const OTHER_FILES_BYTES = `SELECT COALESCE(SUM(size + octet_length(path) + ${WORKBENCH_FILE_RECORD_BYTES}), 0)::bigint AS total FROM toolmux_workbench_files WHERE session_id = $1 AND path <> $2`;
 
 /** Pieces of a workbench file read by one statement (up to 3 MB of UTF-8). */
 const PIECES_PER_READ = 4;
@@ -758,7 +758,11 @@ export class PostgresStore implements Store {
     if (pieces.count > 1) {
       // a write already over the quota writes no pieces; the switch checks again
       const [others] = await this.query(operation, OTHER_FILES_BYTES, [sessionId, path]);
-      if (Number(others?.total) + size + Buffer.byteLength(path, 'utf8') > quotaBytes) return undefined;
+      if (
+        Number(others?.total) + size + Buffer.byteLength(path, 'utf8') + WORKBENCH_FILE_RECORD_BYTES >
+        quotaBytes
+      )
+        return undefined;
       await this.query(
         'delete left-over pieces of workbench files',
         `DELETE FROM toolmux_workbench_file_pieces AS piece WHERE session_id = $1 AND written_at < $2
@@ -797,9 +801,9 @@ export class PostgresStore implements Store {
       if (locked.rowCount === 0) throw sessionNotFoundError(sessionId);
       const last = pieces.count - 1;
       if (last >= 0) await query(insertPiece, [sessionId, generation, last, writtenAt, pieceOf(last)]);
-      // a path counts its UTF-8 bytes (files of nothing under long paths are not free)
+      // a path counts its UTF-8 bytes, and the file its record (files of nothing are not free)
       const { rows } = await query(
-        `SELECT (${OTHER_FILES_BYTES}) + $3::integer + octet_length($2::text) AS total,
+        `SELECT (${OTHER_FILES_BYTES}) + $3::integer + octet_length($2::text) + ${WORKBENCH_FILE_RECORD_BYTES} AS total,
            (SELECT count(*) FROM toolmux_workbench_file_pieces WHERE session_id = $1 AND generation = $4) AS pieces,
            (SELECT generation FROM toolmux_workbench_files WHERE session_id = $1 AND path = $2) AS old`,
         [sessionId, path, size, generation],

@@ -65,6 +65,7 @@ import {
   filePieces,
   GENERATION_PREFIX,
   piecesMissingError,
+  WORKBENCH_FILE_RECORD_BYTES,
   WORKBENCH_READ_ATTEMPTS,
   WORKBENCH_STALE_PIECES_MS,
 } from './workbench-pieces.js';
@@ -330,7 +331,7 @@ function prepareFileStatements(database: DatabaseSync) {
   return {
     sessionExists: database.prepare('SELECT 1 AS found FROM toolmux_sessions WHERE id = ?'),
     otherFilesBytes: database.prepare(
-      'SELECT COALESCE(SUM(size + length(CAST(path AS BLOB))), 0) AS total FROM toolmux_workbench_files WHERE session_id = ? AND path <> ?',
+      `SELECT COALESCE(SUM(size + length(CAST(path AS BLOB)) + ${WORKBENCH_FILE_RECORD_BYTES}), 0) AS total FROM toolmux_workbench_files WHERE session_id = ? AND path <> ?`,
     ),
     insertPiece: database.prepare(
       'INSERT INTO toolmux_workbench_file_pieces (session_id, generation, piece, written_at, content) VALUES (?, ?, ?, ?, ?)',
@@ -702,7 +703,8 @@ export class SqliteStore implements Store {
     // never `file.content`: it may join megabytes of pieces at once
     const { sessionId, path, size } = file;
     const pieces = filePieces(file);
-    const pathBytes = Buffer.byteLength(path, 'utf8');
+    // the file's own record counts too (files of nothing do not fill the database for free)
+    const pathBytes = Buffer.byteLength(path, 'utf8') + WORKBENCH_FILE_RECORD_BYTES;
     const slice = new WorkSlice();
     if (pieces.count > 1) {
       // a write already over the quota writes no pieces; the switch checks again

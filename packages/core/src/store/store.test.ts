@@ -24,6 +24,7 @@ import type {
   SessionRecord,
   Store,
 } from './types.js';
+import { WORKBENCH_FILE_RECORD_BYTES } from './workbench-pieces.js';
 
 const temporaryRoot = mkdtempSync(join(tmpdir(), 'toolmux-store-test-'));
 afterAll(() => rmSync(temporaryRoot, { recursive: true, force: true }));
@@ -961,13 +962,25 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open, openEmptie
         expect(listed).toHaveLength(3);
         expect(listed.every((listedFile) => listedFile.size === 300_000)).toBe(true);
         for (const listedFile of listed) await store.deleteWorkbenchFile!(sessionId, listedFile.path);
-        // a path's bytes count (UTF-8): files of nothing under long paths do not fill the store for free
-        expect(await store.putWorkbenchFile!(file('é'.repeat(300), 0), 1_000)).toBe(600);
-        expect(await store.putWorkbenchFile!(file('q'.repeat(500), 0), 1_000)).toBeUndefined();
+        // a path's bytes count (UTF-8), and each file its record: files of nothing under long paths
+        // do not fill the store for free
+        const record = WORKBENCH_FILE_RECORD_BYTES;
+        expect(await store.putWorkbenchFile!(file('é'.repeat(300), 0), 2_000)).toBe(600 + record);
+        expect(await store.putWorkbenchFile!(file('q'.repeat(100), 0), 2_000)).toBeUndefined();
         // a file written again counts once, its new size
-        expect(await store.putWorkbenchFile!(file('é'.repeat(300), 400), 1_000)).toBe(1_000);
-        expect(await store.putWorkbenchFile!(file('é'.repeat(300), 401), 1_000)).toBeUndefined();
-        expect((await store.getWorkbenchFile!(sessionId, 'é'.repeat(300)))?.size).toBe(400);
+        expect(await store.putWorkbenchFile!(file('é'.repeat(300), 376), 2_000)).toBe(2_000);
+        expect(await store.putWorkbenchFile!(file('é'.repeat(300), 377), 2_000)).toBeUndefined();
+        expect((await store.getWorkbenchFile!(sessionId, 'é'.repeat(300)))?.size).toBe(376);
+        await store.deleteWorkbenchFile!(sessionId, 'é'.repeat(300));
+        // files of nothing under one-character paths, written at once: as many as their records fit
+        // (they counted a byte each, and 20 fit under a quota of 10 records)
+        const tiny = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store.putWorkbenchFile!(file(String.fromCharCode(97 + i), 0), 10 * (record + 1)),
+          ),
+        );
+        expect(tiny.filter((total) => total !== undefined)).toHaveLength(10);
+        expect(await store.listWorkbenchFiles!(sessionId)).toHaveLength(10);
       });
 
       it('of a session that is not there (deleted before or while a cell wrote) are SESSION_NOT_FOUND, nothing stored', async () => {

@@ -19,7 +19,8 @@ export interface Store {
   /**
    * Writes a workbench file of a session (replacing one at `path`) unless the session's files would
    * then exceed `quotaBytes`; returns the session's total after the write, or `undefined` when over
-   * quota (nothing written). A file counts its `size` plus its path's length in UTF-8 bytes, and
+   * quota (nothing written). A file counts its `size`, its path's length in UTF-8 bytes and
+   * `WORKBENCH_FILE_RECORD_BYTES` (1,024, for its record), and
    * writes of one session at once are checked one after the other (none sees the quota free of
    * another that is being written). Throws `ToolMuxError` `SESSION_NOT_FOUND` when the session is not
    * there (deleted before or while the file was written), writing nothing. Optional for stores of

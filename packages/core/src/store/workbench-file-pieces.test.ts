@@ -9,7 +9,12 @@ import { createTestPostgresStore, postgresSkipReason, type TestPostgresStore } f
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from './migrations.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store, WorkbenchFileRecord, WorkbenchFileWrite } from './types.js';
-import { pieceEnds, WORKBENCH_FILE_PIECE_CHARS, WORKBENCH_STALE_PIECES_MS } from './workbench-pieces.js';
+import {
+  pieceEnds,
+  WORKBENCH_FILE_PIECE_CHARS,
+  WORKBENCH_FILE_RECORD_BYTES,
+  WORKBENCH_STALE_PIECES_MS,
+} from './workbench-pieces.js';
 
 /**
  * Workbench files kept in pieces (migration `workbench_file_pieces`) keep what a file promised when it was one row: a
@@ -159,7 +164,7 @@ describe.each(backends)('workbench files in pieces ($name)', ({ skip, create }) 
     await withSession(async (store, sessionId, database) => {
       const content = `${'a'.repeat(WORKBENCH_FILE_PIECE_CHARS - 1)}😀${'é'.repeat(WORKBENCH_FILE_PIECE_CHARS)}😀"`;
       expect(await store.putWorkbenchFile!(fileOf(sessionId, 'pair.json', content), 64 * MB)).toBe(
-        Buffer.byteLength(content, 'utf8') + 9,
+        Buffer.byteLength(content, 'utf8') + 9 + WORKBENCH_FILE_RECORD_BYTES,
       );
       expect((await store.getWorkbenchFile!(sessionId, 'pair.json'))?.content).toBe(content);
       expect(await pieceCounts(database, sessionId)).toEqual({ all: 3, orphans: 0 });
@@ -192,7 +197,9 @@ describe.each(backends)('workbench files in pieces ($name)', ({ skip, create }) 
           throw new Error('the joined content was read: megabytes joined in one turn');
         },
       };
-      expect(await store.putWorkbenchFile!(file, 64 * MB)).toBe(file.size + 'given.json'.length);
+      expect(await store.putWorkbenchFile!(file, 64 * MB)).toBe(
+        file.size + 'given.json'.length + WORKBENCH_FILE_RECORD_BYTES,
+      );
       expect((await store.getWorkbenchFile!(sessionId, 'given.json'))?.content).toBe(text);
     });
   });
@@ -447,7 +454,11 @@ describe('workbench files written before the workbench_file_pieces migration (on
     ]);
     // the quota counts them as before
     const total = Object.entries(files).reduce(
-      (sum, [path, content]) => sum + Buffer.byteLength(path, 'utf8') + Buffer.byteLength(content, 'utf8'),
+      (sum, [path, content]) =>
+        sum +
+        Buffer.byteLength(path, 'utf8') +
+        Buffer.byteLength(content, 'utf8') +
+        WORKBENCH_FILE_RECORD_BYTES,
       0,
     );
     expect(await store.putWorkbenchFile!(fileOf(sessionId, 'keep.json', '[1,2,3]'), total)).toBe(total);

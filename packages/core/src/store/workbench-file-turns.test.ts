@@ -7,6 +7,7 @@ import { type LongestTurn, longestTurn, turnReport } from '../test/longest-turn.
 import { createTestPostgresStore, postgresSkipReason } from '../test/postgres.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
+import { WORKBENCH_FILE_RECORD_BYTES } from './workbench-pieces.js';
 
 /**
  * Writing and reading one large workbench file (the quota allows 64 MB) does not hold the event loop:
@@ -105,7 +106,7 @@ describe.each(backends)('a 40 MB workbench file ($name)', ({ skip, open }) => {
             64 * MB,
           );
         // warm: the statements are prepared, the code compiled
-        expect(await put('{"small":true}', 14)).toBe(14 + path.length);
+        expect(await put('{"small":true}', 14)).toBe(14 + path.length + WORKBENCH_FILE_RECORD_BYTES);
         expect((await store.getWorkbenchFile!(session.id, path))?.content).toBe('{"small":true}');
 
         const first = largeJson(40 * MB, 'first');
@@ -115,7 +116,7 @@ describe.each(backends)('a 40 MB workbench file ($name)', ({ skip, open }) => {
         const figures: Record<string, Pick<LongestTurn<unknown>, 'turnMs' | 'withGcMs' | 'delayMs'>> = {};
         figures.write = await bestOf(
           () => put(first, firstSize),
-          (total) => expect(total).toBe(firstSize + path.length),
+          (total) => expect(total).toBe(firstSize + path.length + WORKBENCH_FILE_RECORD_BYTES),
         );
         figures.read = await bestOf(
           () => store.getWorkbenchFile!(session.id, path),
@@ -126,7 +127,7 @@ describe.each(backends)('a 40 MB workbench file ($name)', ({ skip, open }) => {
         );
         figures.overwrite = await bestOf(
           () => put(second, secondSize),
-          (total) => expect(total).toBe(secondSize + path.length),
+          (total) => expect(total).toBe(secondSize + path.length + WORKBENCH_FILE_RECORD_BYTES),
           () => put(first, firstSize),
         );
         figures.readAgain = await bestOf(

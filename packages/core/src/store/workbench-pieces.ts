@@ -23,6 +23,15 @@ export const WORKBENCH_FILE_PIECE_CHARS = 256 * 1024;
  */
 export const WORKBENCH_STALE_PIECES_MS = 10 * 60_000;
 
+/**
+ * Bytes each workbench file counts against its session's quota beside its content and its path: its
+ * record (a row, a piece's row, their index entries) costs the database about that much. Without
+ * it, files of nothing under one-character paths counted two bytes each, and a session could keep
+ * some 30 million of them under a 64 MB quota: gigabytes of rows, and a `list()` that no process
+ * could hold.
+ */
+export const WORKBENCH_FILE_RECORD_BYTES = 1024;
+
 /** Times a read starts over because the file was replaced while it was read, before it fails. */
 export const WORKBENCH_READ_ATTEMPTS = 32;
 

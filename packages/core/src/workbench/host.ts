@@ -2,7 +2,7 @@ import type { ProxyExecuteRequest, ProxyExecuteResponse } from '../auth/types.js
 import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
 import type { Store, WorkbenchFileWrite } from '../store/types.js';
-import { pieceEnds } from '../store/workbench-pieces.js';
+import { pieceEnds, WORKBENCH_FILE_RECORD_BYTES } from '../store/workbench-pieces.js';
 import { jsonTextPiecesSliced, StringPieces } from '../util/json-slices.js';
 import { WorkSlice } from '../util/slices.js';
 import { leadingText, shownValue, textProblem } from '../util/stored-text.js';
@@ -147,7 +147,7 @@ export async function writeWorkbenchFile(
   if (total === undefined) {
     throw new SandboxCallError(
       'WORKBENCH_FILES_QUOTA',
-      `Writing ${path} (${size} bytes) would take this session's workbench files over ${WORKBENCH_FILES_QUOTA_BYTES} bytes; delete files you no longer need with toolmux.files.delete(path).`,
+      `Writing ${path} (${size} bytes) would take this session's workbench files over ${WORKBENCH_FILES_QUOTA_BYTES} bytes (each file counts its JSON, its path and ${WORKBENCH_FILE_RECORD_BYTES} bytes for its record); delete files you no longer need with toolmux.files.delete(path), or keep many small values in one file.`,
     );
   }
   return { path, size };

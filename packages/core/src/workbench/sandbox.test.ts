@@ -6,6 +6,7 @@ import {
   callHost,
   EngineEntries,
   EXECUTE_SLUG_FIRST,
+  RawJson,
   SANDBOX_SLICING_AVAILABLE,
   Sandbox,
   SandboxCallError,
@@ -528,6 +529,136 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect(seen).toEqual([['files.write', { path: 'last', value: 1 }]]);
     expect((await sandbox.run('return 5', host, limits)).result).toBe(5);
     expect(seen).toHaveLength(1);
+  });
+
+  it('calls or a reply too large for what is left of the engine end the cell as WORKBENCH_MEMORY_LIMIT, not lost until the timeout', async () => {
+    const seen: string[] = [];
+    const host: SandboxHostCall = async (operation) => {
+      seen.push(operation);
+      return operation === 'files.read' ? new RawJson(JSON.stringify('z'.repeat(20e6))) : null;
+    };
+    const slow = { ...limits, timeoutMs: 20_000, maxToolCalls: 100 };
+    for (const code of [
+      // 15 × 3 MB queued at once: the engine has no room to hand them over as one text
+      `const big = 'x'.repeat(3e6);
+       await Promise.all(Array.from({ length: 15 }, (_, i) => toolmux.files.write('f' + i, big)));
+       return 'written'`,
+      // the same queued as the cell returns: not dropped while the cell answers 'written'
+      `const big = 'x'.repeat(3e6);
+       for (let i = 0; i < 15; i++) toolmux.files.write('f' + i, big);
+       return 'written'`,
+      // a 20 MB reply beside 28 MB of the code's own: never written into the engine at address 0
+      `globalThis.keep = 'y'.repeat(28e6); const r = await toolmux.files.read('x'); return r.length`,
+    ]) {
+      seen.length = 0;
+      const sandbox = await create(code.includes('keep') ? 32 : 64);
+      const out = await sandbox.run(code, host, slow);
+      expect(out.error?.code).toBe('WORKBENCH_MEMORY_LIMIT');
+      expect(out.error?.message).toContain('The engine had no memory left');
+      expect(seen).toEqual(code.includes('keep') ? ['files.read'] : []);
+      expect(sandbox.disposed).toBe(true);
+    }
+  });
+
+  it('an error is read as the code threw it, whatever the code did to Array.prototype or String (not as memory running out)', async () => {
+    const sandbox = await create(32);
+    const host: SandboxHostCall = async () => ({ ok: true });
+    for (const [code, says] of [
+      // JSON.stringify of any object sets index 0 of an array of its own, which finds this setter
+      [
+        `Object.defineProperty(Array.prototype, '0', { set() { throw new Error('my setter') }, configurable: true });
+         try { await toolmux.files.list() } finally { delete Array.prototype[0] }`,
+        'Error: my setter',
+      ],
+      [
+        `Object.defineProperty(Array.prototype, '0', { get() { return 1 }, configurable: true });
+         throw new RangeError('mine')`,
+        'RangeError: mine',
+      ],
+      [
+        `String = () => ({ toString() { return 'forged' } }); throw new TypeError('mine too')`,
+        'TypeError: mine too',
+      ],
+      // a NUL is shown as in a console line, and what follows it is kept
+      ["throw new Error('before\\u0000after')", 'Error: before\\0after'],
+    ] as const) {
+      const out = await sandbox.run(code, host, limits);
+      expect(out.error?.code).toBe('WORKBENCH_CODE_ERROR');
+      expect(out.error?.message).toContain(says);
+      expect(sandbox.disposed).toBe(false);
+    }
+  });
+
+  it('a call an earlier cell left waiting rejects with a readable error in the next cell, instead of holding it until its timeout', async () => {
+    const sandbox = await create(32);
+    const host: SandboxHostCall = async () => ({ ok: true });
+    const slow = { ...limits, timeoutMs: 10_000 };
+    // returned without awaiting them: one call taken by the host, one queued after the cell ended
+    const first = await sandbox.run(
+      `globalThis.left = toolmux.execute('X', {});
+       Promise.resolve().then(() => Promise.resolve()).then(() => { globalThis.late = toolmux.files.list(); });
+       return 1`,
+      host,
+      slow,
+    );
+    expect(first.result).toBe(1);
+    const second = await sandbox.run(
+      `const why = (p) => p.then(() => 'settled', (e) => e.code + ': ' + e.message);
+       return [await why(globalThis.left), await why(globalThis.late), (await toolmux.execute('X', {})).ok]`,
+      host,
+      slow,
+    );
+    expect(second.error).toBeUndefined();
+    const [left, late, again] = second.result as [string, string, boolean];
+    for (const text of [left, late]) {
+      expect(text).toMatch(/^WORKBENCH_CODE_ERROR: This toolmux call was made by an earlier workbench call/);
+    }
+    expect(again).toBe(true);
+  });
+
+  it('calls past the limit made at once are refused in the engine, not queued and refused by the host one by one', async () => {
+    const sandbox = await create(64);
+    let seen = 0;
+    const host: SandboxHostCall = async () => {
+      seen++;
+      return 1;
+    };
+    const before = sandbox.suspendableEntries;
+    const out = await sandbox.run(
+      `const all = await Promise.allSettled(Array.from({ length: 20000 }, () => toolmux.files.list()));
+       const refused = all.filter((r) => r.status === 'rejected');
+       return [all.length - refused.length, refused.length, refused.every((r) => r.reason.code === 'WORKBENCH_TOOL_CALL_LIMIT'), refused[0].reason.message]`,
+      host,
+      { ...limits, timeoutMs: 30_000 },
+    );
+    expect(out.error).toBeUndefined();
+    expect(out.result).toEqual([5, 19_995, true, expect.stringContaining('at most 5 toolmux calls')]);
+    expect(seen).toBe(5);
+    // on the main thread, each refusal the host handed in was an entry into the engine (a promise
+    // and a switch of stacks, in one run of microtasks that held the event loop): now a few in all
+    if (sandbox.suspendableEntries > 0) expect(sandbox.suspendableEntries - before).toBeLessThan(50);
+    // a cell that does not catch the refusal still ends with the limit's code
+    const uncaught = await sandbox.run(
+      'await Promise.all(Array.from({ length: 10 }, () => toolmux.files.list()))',
+      host,
+      limits,
+    );
+    expect(uncaught.error?.code).toBe('WORKBENCH_TOOL_CALL_LIMIT');
+    expect(seen).toBe(10);
+  });
+
+  it("a new sandbox's first run of jobs that finds none is not taken for a failed job (its exception described)", async () => {
+    const sandbox = await create(16);
+    const host: SandboxHostCall = async () => 1;
+    const entries: number[] = [];
+    for (let cell = 0; cell < 2; cell++) {
+      const before = sandbox.suspendableEntries;
+      expect((await sandbox.run('await toolmux.files.list(); return 1', host, limits)).result).toBe(1);
+      entries.push(sandbox.suspendableEntries - before);
+    }
+    // on the main thread, where entries are counted: the first cell took one more (describing a
+    // number read as an exception), as the job context's slot held a fresh block's garbage
+    if (sandbox.suspendableEntries > 0) expect(entries[0]).toBe(entries[1]);
   });
 
   it('code that replaces JSON or pollutes prototypes breaks only its own values, never the calls the host gets', async () => {

@@ -95,6 +95,19 @@ export interface SandboxMonitor {
 /** The reason a cell's abort signal gives when the cell ended (no DOMException per cell). */
 const CELL_ENDED = Object.freeze({ name: 'AbortError', message: 'The workbench cell ended.' });
 
+/**
+ * The engine's memory is at its maximum (its Wasm memory, or QuickJS's heap limit): a value the
+ * host hands in, or text it reads out (the calls the code queued, its returned value), cannot be
+ * made there. The engine is dropped and its cell ends as WORKBENCH_MEMORY_LIMIT.
+ */
+export class EngineMemoryFull extends Error {
+  constructor(what: string) {
+    super(
+      `The engine had no memory left ${what}: keep less in globalThis, and pass or read megabytes in fewer calls at once (await each large one).`,
+    );
+  }
+}
+
 /** Failures the host raises with a code the sandbox code can read as `error.code`. */
 export class SandboxCallError extends Error {
   readonly code: string;
@@ -397,6 +410,10 @@ export class EngineEntries {
     this.#filename = module._malloc(module.lengthBytesUTF8(name) + 1);
     module.stringToUTF8(name, this.#filename, module.lengthBytesUTF8(name) + 1);
     this.#view = new Int32Array(memory.buffer);
+    // `QTS_ExecutePendingJob` writes the job context only when it ran a job: a run that found none
+    // reads what was there before, which must not be the garbage of a fresh block (read as another
+    // context's, the run's count of jobs was taken for a failed job's exception and described)
+    this.#view[this.#jobContext >> 2] = 0;
     if (suspendable) internals.ffi.QTS_RuntimeDisableInterruptHandler(internals.rt.value);
   }
 
@@ -478,6 +495,7 @@ export class EngineEntries {
     const module = this.#internals.module;
     const length = module.lengthBytesUTF8(code);
     const pointer = module._malloc(length + 1);
+    if (!pointer) throw new EngineMemoryFull('to take the code');
     module.stringToUTF8(code, pointer, length + 1);
     const ctx = this.#internals.ctx.value;
     // detectModule 0, flags 0: a global script
@@ -538,20 +556,33 @@ export class EngineEntries {
   /** A new number in the engine (free it with `free`). */
   newNumber(value: number): number {
     const { ffi, ctx } = this.#internals;
-    return ffi.QTS_NewFloat64(ctx.value, value);
+    const pointer = ffi.QTS_NewFloat64(ctx.value, value);
+    if (!pointer) throw new EngineMemoryFull('for a number the host handed in');
+    return pointer;
   }
 
   /** A new string in the engine (free it with `free`). */
   newString(text: string): number {
     const { ffi, ctx, module } = this.#internals;
     const length = module.lengthBytesUTF8(text);
+    // a Wasm memory at its maximum gives no block: the text must not be written at address 0
     const bytes = module._malloc(length + 1);
+    if (!bytes) throw new EngineMemoryFull(`for a reply of ${text.length} characters`);
+    let pointer: number;
     try {
       module.stringToUTF8(text, bytes, length + 1);
-      return ffi.QTS_NewString(ctx.value, bytes);
+      pointer = ffi.QTS_NewString(ctx.value, bytes);
     } finally {
       module._free(bytes);
     }
+    // QuickJS past its own heap limit gives an exception value, never to be handed to the code
+    const failed = pointer ? ffi.QTS_ResolveException(ctx.value, pointer) : 0;
+    if (!pointer || failed) {
+      if (failed) ffi.QTS_FreeValuePointer(ctx.value, failed);
+      if (pointer) ffi.QTS_FreeValuePointer(ctx.value, pointer);
+      throw new EngineMemoryFull(`for a reply of ${text.length} characters`);
+    }
+    return pointer;
   }
 
   /** Frees an engine value made by `newNumber`, `newString` or given by `callNowPointers`. */
@@ -631,10 +662,15 @@ export class EngineEntries {
     return this.#internals.getMemory(this.#internals.rt.value).heapValueHandle(pointer);
   }
 
-  /** The string value at `pointer` (the prelude passes only strings where this is asked). */
-  string(pointer: number): string {
+  /**
+   * The string value at `pointer` (the prelude passes only strings where this is asked). Throws
+   * {@link EngineMemoryFull} when the engine has no memory left for its UTF-8 copy (it gives none
+   * then, which read as '' would lose what the text held: the calls the code queued).
+   */
+  string(pointer: number, what: string): string {
     const { ffi, ctx, module } = this.#internals;
     const text = ffi.QTS_GetString(ctx.value, pointer);
+    if (!text) throw new EngineMemoryFull(what);
     try {
       return module.UTF8ToString(text);
     } finally {
@@ -745,6 +781,8 @@ const PRELUDE = `(() => {
   const apply = Reflect.apply;
   const defineProperty = Object.defineProperty;
   const stringSlice = String.prototype.slice;
+  const toText = String;
+  const replaceText = String.prototype.replace;
   // A slug written as it is must cross to the host intact: no NUL (the host reads the outbox as a C
   // string) and no surrogate (a lone one would not survive UTF-8); others go as JSON. Slugs found
   // plain are remembered (a few hundred at most), so a call usually costs a lookup, not a match.
@@ -778,11 +816,24 @@ const PRELUDE = `(() => {
     made = resolve;
     failMade = reject;
   };
+  // The cell's calls so far, and its limit: a call past it is refused here, in the engine, as the
+  // code's own work (sliced, interruptible), never queued, written or answered by the host one by one
+  // (100,000 calls made at once held the host's event loop for a second with their refusals).
+  let maxCalls = Infinity;
+  let calls = 0;
+  let capped = 0;
   const call = (operation, args, slug) => {
     const promise = new NewPromise(capture);
     // taken at once: writing the arguments may run the code's toJSON, which may make calls too
     const resolve = made;
     const reject = failMade;
+    if (calls >= maxCalls) {
+      capped = 1;
+      const error = new HostError('A cell may make at most ' + maxCalls + ' toolmux calls; split the work over several cells (keep state in globalThis or toolmux.files).');
+      defineProperty(error, 'code', { value: 'WORKBENCH_TOOL_CALL_LIMIT', writable: true, enumerable: true, configurable: true });
+      reject(error);
+      return promise;
+    }
     let json;
     try {
       json = stringify(args === undefined ? null : args);
@@ -790,6 +841,7 @@ const PRELUDE = `(() => {
       reject(error);
       return promise;
     }
+    calls++;
     const id = ++lastId;
     outbox += (outbox === '' ? '' : '\\n') + id + '\\t' + operation + '\\t' +
       (slug === undefined ? '' : slug.length + '\\t' + slug) + (json === undefined ? 'null' : json);
@@ -883,47 +935,62 @@ const PRELUDE = `(() => {
   });
   // The runner of cells, kept by the host (never on globalThis): calls the cell's function and
   // reports its JSON value or its exception, with the calls queued since the host last took them.
-  // Calls an earlier cell left waiting never settle (their cell is over).
+  // Calls an earlier cell left waiting (it returned without awaiting them; their replies are not
+  // taken once it is over) are rejected as this cell starts, so that code awaiting one (kept on
+  // globalThis) reads why instead of waiting for its timeout.
   // What the host reads of an exception (getters and toString of the code's own objects run here,
-  // where the interrupt handler still watches): JSON text of { name, message, stack? }, each cut
-  // to the cell's output limit (the host cuts the whole to it).
+  // where the interrupt handler still watches): an object without a prototype whose own name,
+  // message and stack? are strings, each cut to the cell's output limit (the host cuts the whole to
+  // it). The host reads those three properties, which runs none of the code's functions; it is not
+  // JSON text, as JSON.stringify fails for code that put a setter on Array.prototype[0].
+  // a NUL as a backslash and 0, as in a console line: the host reads these strings as C strings
+  const shown = (text) => apply(replaceText, cut(text), [nul, '\\\\0']);
   const describe = (error) => {
-    const out = Object.create(null);
+    const out = create(null);
     out.name = 'Error';
     out.message = '';
     try {
       if (error !== null && (typeof error === 'object' || typeof error === 'function')) {
-        try { const name = error.name; if (name !== undefined) out.name = cut(String(name)); } catch {}
-        try { const message = error.message; out.message = message === undefined || message === null ? '' : cut(String(message)); } catch (unreadable) {
+        try { const name = error.name; if (name !== undefined) out.name = shown(toText(name)); } catch {}
+        try { const message = error.message; out.message = message === undefined || message === null ? '' : shown(toText(message)); } catch (unreadable) {
           let why = '';
-          try { why = typeof unreadable === 'string' ? unreadable : String(unreadable && unreadable.message); } catch {}
-          out.message = cut('(the thrown value threw when its message was read' + (why ? ': ' + why : '') + ')');
+          try { why = typeof unreadable === 'string' ? unreadable : toText(unreadable && unreadable.message); } catch {}
+          out.message = shown('(the thrown value threw when its message was read' + (why ? ': ' + why : '') + ')');
         }
-        try { const stack = error.stack; if (stack) out.stack = cut(String(stack)); } catch {}
-      } else out.message = cut(String(error));
+        try { const stack = error.stack; if (stack) out.stack = shown(toText(stack)); } catch {}
+      } else out.message = shown(toText(error));
     } catch {}
-    return stringify(out);
+    return out;
   };
-  const run = (cell, maxChars) => {
+  const run = (cell, maxChars, maxToolCalls) => {
     limit = maxChars;
+    maxCalls = maxToolCalls;
+    calls = 0;
+    capped = 0;
+    const left = fails;
     waits = create(null);
     fails = create(null);
     outbox = '';
+    for (const id in left) {
+      const error = new HostError('This toolmux call was made by an earlier workbench call, which returned before its reply came: its result is lost (the tool may have run). Make the call again, and await the calls of a cell before it returns.');
+      defineProperty(error, 'code', { value: 'WORKBENCH_CODE_ERROR', writable: true, enumerable: true, configurable: true });
+      left[id](error);
+    }
     cell().then(
       (value) => {
         let json;
         try {
           json = stringify(value === undefined ? null : value);
         } catch (error) {
-          done(0, new TypeError('The returned value cannot be sent as JSON: ' + (error && error.message)), take());
+          done(0, new TypeError('The returned value cannot be sent as JSON: ' + (error && error.message)), take(), capped);
           return;
         }
         if (json === undefined) json = 'null';
         // too long to return: the host is told only how long it is
-        if (json.length > limit) done(2, json.length, take());
-        else done(1, json, take());
+        if (json.length > limit) done(2, json.length, take(), capped);
+        else done(1, json, take(), capped);
       },
-      (error) => done(0, error, take()),
+      (error) => done(0, error, take(), capped),
     );
   };
   return [run, take, settle, describe, settleNow];
@@ -1379,7 +1446,7 @@ export class Sandbox {
     // `take` gives a string ('' when no call was queued)
     let text: string;
     try {
-      text = entries.string(taken.value);
+      text = entries.string(taken.value, 'to hand over the toolmux calls the code made');
     } finally {
       entries.free(taken.value);
     }
@@ -1630,22 +1697,46 @@ export class Sandbox {
     // the code replaced the array methods the prelude's console uses (anything else is not logged,
     // and its `toString` does not run).
     const logLine: DirectHostFunction = (arg) => {
-      if (entries.isOfType(arg(0), STRING)) this.#log(entries.string(arg(0)));
+      try {
+        if (entries.isOfType(arg(0), STRING))
+          this.#log(entries.string(arg(0), 'to hand over a console line'));
+      } catch (error) {
+        this.#engineFailed(error);
+      }
     };
     // `done` gets what the cell ended with: 1 and the value's JSON text, 2 and that text's length
     // when it is over the limit, or 0 and the exception; then the calls queued since the host last
-    // took them (a string). So no argument's type needs asking (each question is a call into the
-    // engine).
+    // took them (a string), and 1 when a call was refused for the cell's call limit (else 0). So no
+    // argument's type needs asking (each question is a call into the engine).
     const cellDone: DirectHostFunction = (arg) => {
       const kind = entries.number(arg(0));
-      const value = kind === 1 ? entries.string(arg(1)) : kind === 2 ? entries.number(arg(1)) : undefined;
-      const queued = entries.string(arg(2));
+      let value: string | number | undefined;
+      let queued: string;
+      try {
+        value =
+          kind === 1
+            ? entries.string(arg(1), 'to hand over the returned value')
+            : kind === 2
+              ? entries.number(arg(1))
+              : undefined;
+        queued = entries.string(arg(2), 'to hand over the toolmux calls the code made');
+      } catch (error) {
+        // the engine ends here: its cell with it, as WORKBENCH_MEMORY_LIMIT
+        this.#engineFailed(error);
+        return;
+      }
+      if (entries.number(arg(3)) === 1 && this.#cell) this.#cell.toolCallCapped = true;
       this.#done(kind !== 0, kind === 0 ? () => entries.dup(arg(1)) : undefined, queued, value);
     };
     // The same through quickjs-emscripten's generic path (where the direct one is not available).
     const genericLog = (line: QuickJSHandle) => logLine(() => line.value as number);
-    const genericDone = (kind: QuickJSHandle, payload: QuickJSHandle, queued: QuickJSHandle) => {
-      const handles = [kind, payload, queued];
+    const genericDone = (
+      kind: QuickJSHandle,
+      payload: QuickJSHandle,
+      queued: QuickJSHandle,
+      capped: QuickJSHandle,
+    ) => {
+      const handles = [kind, payload, queued, capped];
       cellDone((index) => handles[index]?.value as number);
     };
     const log = context.newFunction('__toolmux_log', genericLog);
@@ -1771,11 +1862,13 @@ export class Sandbox {
       if (evaluated.error) await this.#fail(cell, evaluated.error);
       else {
         const limit = this.#entries.newNumber(cell.limits.maxOutputChars);
+        const maxCalls = this.#entries.newNumber(cell.limits.maxToolCalls);
         const called = await this.#computing(() =>
-          this.#entries.call(runner, context.undefined, evaluated.value, limit),
+          this.#entries.call(runner, context.undefined, evaluated.value, limit, maxCalls),
         );
         evaluated.value.dispose();
         this.#entries.free(limit);
+        this.#entries.free(maxCalls);
         if (called.error) await this.#fail(cell, called.error);
         else called.value.dispose();
       }
@@ -1838,11 +1931,22 @@ export class Sandbox {
       read.error.dispose();
       return undefined;
     }
+    // the prelude's own object without a prototype, its properties set by the prelude: reading them
+    // runs none of the code's functions
+    const text = (key: string): string | undefined => {
+      const value = context.getProp(read.value, key);
+      try {
+        return context.typeof(value) === 'string' ? context.getString(value) : undefined;
+      } finally {
+        value.dispose();
+      }
+    };
     try {
-      if (context.typeof(read.value) !== 'string') return undefined;
-      return JSON.parse(context.getString(read.value)) as ErrorDescription;
-    } catch {
-      return undefined;
+      const name = text('name');
+      const message = text('message');
+      if (name === undefined || message === undefined) return undefined;
+      const stack = text('stack');
+      return stack === undefined ? { name, message } : { name, message, stack };
     } finally {
       read.value.dispose();
     }
