@@ -1334,8 +1334,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     return {
       sessionId: this.sessionId,
       store: this.#runtime.store,
+      // a deleted session's cell runs no more tools (deleted on another instance: once presenceTtlMs passed)
       execute: (slug, args, options) =>
-        this.#execute(slug, args, holdLog ? { ...options, holdLog } : options),
+        this.#execute(slug, args, { ...options, ...(holdLog ? { holdLog } : {}), admit: this.#admitCall }),
       search: (query, limit) => this.search({ query, limit }),
       // a cell's failures are read by the agent: their way out names its meta-tools
       proxy: (request) =>
