@@ -4,6 +4,7 @@ import { gateToolkit } from './test/gate-tool.js';
 import { databaseBackends, databasePerTest, quiet } from './test/auth-fixtures.js';
 import { createSampleToolkits } from './test/sample-toolkits.js';
 import { ToolMux } from './toolmux.js';
+import type { Toolkit } from './catalog/types.js';
 
 /**
  * A session changed or deleted while calls of it are under way, on both databases, with two ToolMux
@@ -18,10 +19,7 @@ describe.each(backends)('session races on $name', ({ skipReason, open }) => {
   describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'races', () => {
     const { database, opened } = databasePerTest(open);
 
-    function setup(toolkits: ToolMux['catalog'] extends never ? never : Parameters<typeof createMux>[0], ttl?: number) {
-      return createMux(toolkits, ttl);
-    }
-    function createMux(toolkits: ConstructorParameters<typeof ToolMux>[0]['toolkits'], accountCacheTtlMs?: number) {
+    function setup(toolkits: Toolkit[], accountCacheTtlMs?: number) {
       const mux = new ToolMux({
         toolkits,
         store: database.spec,
@@ -56,6 +54,80 @@ describe.each(backends)('session races on $name', ({ skipReason, open }) => {
       expect(sample.calls.filter((call) => call.slug === 'TASKS_CREATE_TASK')).toHaveLength(0);
       expect(out.result?.successful).toBe(false);
       expect(out.result?.error).toContain(`Session "${session.sessionId}" does not exist any more`);
+    });
+
+    it('an update reaches the session objects that had the session: in this process at once, elsewhere once accountCacheTtlMs passed', async () => {
+      const sample = createSampleToolkits();
+      const mux = setup(sample.toolkits);
+      const other = setup(sample.toolkits, 100);
+      const session = await mux.create('user_1', { toolkits: ['tasks', 'notes'] });
+      const sameProcess = await mux.use(session.sessionId);
+      const elsewhere = await other.use(session.sessionId);
+      for (const held of [sameProcess, elsewhere]) {
+        expect((await held.execute('NOTES_CREATE_NOTE', { text: 'before' })).successful).toBe(true);
+      }
+
+      expect(await session.update({ toolkits: ['tasks'] })).toBe(2);
+      const refused = await sameProcess.execute('NOTES_CREATE_NOTE', { text: 'just after the update' });
+      await sleep(150);
+      const refusedElsewhere = await elsewhere.execute('NOTES_CREATE_NOTE', { text: 'after the update' });
+
+      // on the old code both ran: a session object kept the config it was made with for ever
+      for (const result of [refused, refusedElsewhere]) {
+        expect(result).toMatchObject({ successful: false, code: 'TOOL_NOT_IN_SESSION' });
+      }
+      expect(sample.calls.filter((call) => call.slug === 'NOTES_CREATE_NOTE')).toHaveLength(2);
+      for (const held of [sameProcess, elsewhere]) {
+        expect(held.configVersion).toBe(2);
+        expect(held.config.toolkits).toEqual({ mode: 'enable', slugs: ['tasks'] });
+        expect((await held.execute('TASKS_CREATE_TASK', { title: 'still allowed' })).successful).toBe(true);
+      }
+    });
+
+    it('a workbench cell running while its session is updated runs no tool the update took away', async () => {
+      const sample = createSampleToolkits();
+      const gate = gateToolkit();
+      const mux = setup([...sample.toolkits, gate.toolkit]);
+      const session = await mux.create('user_1', {
+        toolkits: ['tasks', 'notes', 'gate'],
+        workbench: { timeoutMs: 10_000 },
+      });
+      // the object a server's MCP endpoint holds, while its REST API updates the session through another
+      const serving = await mux.use(session.sessionId);
+      const cell = serving.execute(MetaToolSlug.WORKBENCH, {
+        code: `await toolmux.execute('GATE_WAIT', {});
+               return await toolmux.execute('NOTES_CREATE_NOTE', { text: 'after the update' });`,
+      });
+      await gate.called;
+      await session.update({ toolkits: ['tasks', 'gate'] });
+      gate.release();
+      const out = (await cell).data as { result: { successful: boolean; error: string } | null };
+      expect(sample.calls.filter((call) => call.slug === 'NOTES_CREATE_NOTE')).toHaveLength(0);
+      expect(out.result?.successful).toBe(false);
+      expect(out.result?.error).toContain('NOTES_CREATE_NOTE');
+    });
+
+    it('a call of a session object made before an update uses the account the update pinned, not the one it replaced', async () => {
+      const sample = createSampleToolkits();
+      const mux = setup(sample.toolkits);
+      const other = setup(sample.toolkits, 100);
+      const config = await mux.authConfigs.create('mail', { type: 'api_key' });
+      const first = await mux.connectedAccounts.create('user_1', config.id, { apiKey: 'key-first' });
+      const second = await mux.connectedAccounts.create('user_1', config.id, { apiKey: 'key-second' });
+      const session = await mux.create('user_1', { toolkits: ['mail'], connectedAccounts: { mail: first.id } });
+      const sameProcess = await mux.use(session.sessionId);
+      const elsewhere = await other.use(session.sessionId);
+      const send = { to: 'a@example.com', subject: 'hi', body: 'hello' };
+      for (const held of [sameProcess, elsewhere]) expect((await held.execute('MAIL_SEND_EMAIL', send)).successful).toBe(true);
+
+      await session.update({ connectedAccounts: { mail: second.id } });
+      await sameProcess.execute('MAIL_SEND_EMAIL', send);
+      await sleep(150);
+      await elsewhere.execute('MAIL_SEND_EMAIL', send);
+
+      // on the old code both went on with the account the update replaced
+      const keys = sample.calls.filter((call) => call.slug === 'MAIL_SEND_EMAIL').map((call) => call.context.credentials?.apiKey);
+      expect(keys).toEqual(['key-first', 'key-first', 'key-second', 'key-second']);
     });
   });
 });

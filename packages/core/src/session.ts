@@ -31,6 +31,7 @@ import {
 import { quotedMessage, ToolMuxError } from './errors.js';
 import {
   type AccountSelection,
+  admitCall,
   type ExecutionEnvironment,
   executeTool,
   rejectToolCall,
@@ -220,24 +221,26 @@ export interface SessionRuntime {
   mcpUrl: (sessionId: string) => string;
   sessionToken: (sessionId: string, version: number) => string;
   /**
-   * How long a session object trusts that its session still exists before it reads the store again
-   * (the ToolMux's `accountCacheTtlMs`): a deletion on another instance stops its calls here after at
-   * most this long; a deletion in this process at once (`noteSessionDeleted`).
+   * How long a session object trusts that its session still exists, as it has it, before it reads the
+   * store again (the ToolMux's `accountCacheTtlMs`): a deletion or an update on another instance
+   * shows in its calls here after at most this long; one made in this process at once
+   * (`noteSessionChanged`).
    */
   presenceTtlMs: number;
   /** The ToolMux's `proxyMaxResponseBytes` (checked). */
   proxyMaxResponseBytes: number;
 }
 
-/** How many sessions were deleted through each store in this process (see `noteSessionDeleted`). */
-const sessionDeletions = new WeakMap<object, number>();
+/** How many sessions were deleted or updated through each store in this process (see `noteSessionChanged`). */
+const sessionChanges = new WeakMap<object, number>();
 
 /**
- * A session was deleted through `store` in this process: every session object of this process reads
- * the store again before its next call, so none of them runs anything for a deleted session.
+ * A session was deleted or updated through `store` in this process: every session object of this
+ * process reads the store again before its next call, so none of them runs anything for a deleted
+ * session, or under a config that an update replaced.
  */
-export function noteSessionDeleted(store: object): void {
-  sessionDeletions.set(store, (sessionDeletions.get(store) ?? 0) + 1);
+export function noteSessionChanged(store: object): void {
+  sessionChanges.set(store, (sessionChanges.get(store) ?? 0) + 1);
 }
 
 /** SESSION_NOT_FOUND of a session object whose session was deleted (here or on another instance). */
@@ -432,10 +435,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * own entry is made: it takes them along (one batch, one commit; see `#execute`).
    */
   readonly #cellEntries = new Map<string, HeldLogEntries>();
-  /** Until when the store's answer that the session exists stands (see `#checkExists`). */
+  /** Until when the store's answer that the session exists, at `#configVersion`, stands (see `#checkExists`). */
   #existsUntil = 0;
-  /** The count of deletions in this process (`noteSessionDeleted`) when the store answered. */
-  #existsSeenDeletions = -1;
+  /** The count of deletions and updates in this process (`noteSessionChanged`) when the store answered. */
+  #existsSeenChanges = -1;
 
   /** @internal use `toolmux.create()` or `toolmux.use()` */
   constructor(
@@ -453,7 +456,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     this.#customTools = custom.tools;
     this.#customToolkits = custom.toolkits;
     // made from what create() wrote or use() read just now
-    this.#existsSeenDeletions = sessionDeletions.get(runtime.store) ?? 0;
+    this.#existsSeenChanges = sessionChanges.get(runtime.store) ?? 0;
     this.#existsUntil = Date.now() + runtime.presenceTtlMs;
   }
 
@@ -515,26 +518,52 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   /**
    * SESSION_NOT_FOUND once the session was deleted, so that no session object that had it (this one,
    * another of this process, one on another instance) runs calls or starts connections for its user
-   * afterwards, as a remote session, whose server reads the store on every request. One primary-key
-   * read, then trusted for `presenceTtlMs` unless a session was deleted in this process meanwhile.
+   * afterwards, as a remote session, whose server reads the store on every request; and the config an
+   * update stored since, taken up, so that none of them runs a tool, or uses an account, that the
+   * update took away. One primary-key read (and the config when its version moved on), then trusted
+   * for `presenceTtlMs` unless a session was deleted or updated in this process meanwhile.
    */
   async #checkExists(): Promise<void> {
     if (this.#existsKnown()) return;
     const store = this.#runtime.store;
-    const deletions = sessionDeletions.get(store) ?? 0;
-    if ((await store.getSessionTokenHash(this.sessionId)) === undefined) {
-      throw sessionDeletedError(this.sessionId);
+    const changes = sessionChanges.get(store) ?? 0;
+    // a store of your own without getSessionConfigVersion tells only whether the session is there
+    const version = store.getSessionConfigVersion
+      ? await store.getSessionConfigVersion(this.sessionId)
+      : (await store.getSessionTokenHash(this.sessionId)) === undefined
+        ? undefined
+        : this.#configVersion;
+    if (version === undefined) throw sessionDeletedError(this.sessionId);
+    if (version > this.#configVersion) {
+      const record = await store.getSession(this.sessionId);
+      if (record === undefined) throw sessionDeletedError(this.sessionId);
+      this.#takeConfig(record);
     }
-    this.#existsSeenDeletions = deletions;
+    this.#existsSeenChanges = changes;
     this.#existsUntil = Date.now() + this.#runtime.presenceTtlMs;
   }
 
-  /** Whether the store's last answer that the session exists still stands. */
+  /** Whether the store's last answer that the session exists, at `#configVersion`, still stands. */
   #existsKnown(): boolean {
     return (
-      this.#existsSeenDeletions === (sessionDeletions.get(this.#runtime.store) ?? 0) &&
+      this.#existsSeenChanges === (sessionChanges.get(this.#runtime.store) ?? 0) &&
       Date.now() < this.#existsUntil
     );
+  }
+
+  /**
+   * Takes up a stored config newer than the one this object has (from an update through another
+   * object, here or on another instance), with what was derived from the old one dropped.
+   */
+  #takeConfig(record: SessionRecord): void {
+    if (record.configVersion <= this.#configVersion) return;
+    this.#config = record.config as unknown as NormalizedSessionConfig;
+    this.#configVersion = record.configVersion;
+    this.#metadata = record.metadata;
+    this.#visible = undefined;
+    this.#tools = undefined;
+    this.#metaRuntime = undefined;
+    this.#reader = undefined;
   }
 
   /** Tools the session may run (its toolkits, tools and tags filters applied), by slug. */
@@ -720,6 +749,13 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     if (refused) return refused;
     checkCallId(options.callId);
     checkSignal(options.signal, 'execute()');
+    // before the tool and the accounts are chosen: by the config as it is now (an update may have
+    // taken them away), and not at all for a deleted session. Nothing to wait for while fresh.
+    const admitted = options.admit?.();
+    if (admitted !== undefined) {
+      const refusal = await admitCall(this.#runtime.env, slug, this.sessionId, admitted);
+      if (refusal !== undefined) return refusal;
+    }
     const meta = this.#metaTools().get(slug);
     const tool = meta ?? this.#visibleTools().get(slug);
     const call = {
@@ -766,7 +802,6 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       selection: this.#selection(),
       reader: options.audience ? readerFor(this.#hintReader(), options.audience) : this.#hintReader(),
       holdLog,
-      admit: options.admit,
     });
     const result = await (cell
       ? // `ToolMux.close()` ends the cell and waits for this (until its log entries are stored)
@@ -859,8 +894,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   async ensureConnected(toolkit: string, given?: AuthorizeOptions): Promise<EnsureConnectedResult> {
     const options = optionsObject(given, 'session.ensureConnected()');
     toolkitSlugOf(toolkit);
-    const found = this.#sessionToolkit(toolkit);
     await this.#checkExists();
+    const found = this.#sessionToolkit(toolkit);
     if (found.noAuth) return { status: 'CONNECTED', account: null };
     if (options?.alias !== undefined) {
       // the account of that alias, if the session may use it and it is ACTIVE; else connect one under it
@@ -952,7 +987,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     if (!(await this.#runtime.store.deleteSession(this.sessionId))) {
       throw new ToolMuxError({ code: 'SESSION_NOT_FOUND', message: `No session "${this.sessionId}".` });
     }
-    noteSessionDeleted(this.#runtime.store);
+    noteSessionChanged(this.#runtime.store);
     endSessionConnectionWaits(this.#runtime.store, this.sessionId);
     endSessionWorkbench(this.#runtime.store, this.sessionId);
   }
@@ -1468,13 +1503,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       metadata: config.metadata,
       expectedVersion: this.#configVersion,
     });
-    this.#config = config;
-    this.#configVersion = record.configVersion;
-    this.#metadata = record.metadata;
-    this.#visible = undefined;
-    this.#tools = undefined;
-    this.#metaRuntime = undefined;
-    this.#reader = undefined;
+    // the other session objects of this process take it up before their next call; this one has it
+    noteSessionChanged(this.#runtime.store);
+    this.#takeConfig({ ...record, config: config as unknown as Record<string, unknown> });
+    this.#existsSeenChanges = sessionChanges.get(this.#runtime.store) ?? 0;
+    this.#existsUntil = Date.now() + this.#runtime.presenceTtlMs;
     return record.configVersion;
   }
 

@@ -140,12 +140,35 @@ export interface ExecuteRequest {
    * whose entries the cell writes together; the cell's own answer waits for them).
    */
   holdLog?: (entry: ExecutionLogRecord) => void;
-  /**
-   * Whether the call may run at all, asked first, once the call counts as in flight (`close()` waits
-   * for it): undefined or a promise that resolves lets it run; a ToolMuxError it rejects with is the
-   * call's failed result, without a log entry (a session call whose session was deleted).
-   */
-  admit?: () => Promise<void> | undefined;
+}
+
+/**
+ * Waits for `admitted`, whether a call of `slug` may run at all, as part of the call: `close()` waits
+ * for it as for a call in flight (and once `close()` began, this rejects with TOOLMUX_CLOSED). A
+ * ToolMuxError it rejects with is the call's failed result, without a log entry (a session call
+ * whose session was deleted); undefined lets the call go on.
+ */
+export async function admitCall(
+  env: ExecutionEnvironment,
+  slug: string,
+  sessionId: string | null,
+  admitted: Promise<void>,
+): Promise<ToolResult | undefined> {
+  // handled at once: a refusal of a call that close() stops is not left unhandled
+  const settled = admitted.then(
+    () => undefined,
+    (error: unknown) => error ?? new Error('refused'),
+  );
+  const { calls } = env;
+  const inFlight = calls?.enter(slug, sessionId);
+  try {
+    const refused = await settled;
+    if (refused === undefined) return undefined;
+    if (!ToolMuxError.isInstance(refused)) throw refused;
+    return { successful: false, data: null, error: refused.message, code: refused.code, logId: '' };
+  } finally {
+    if (inFlight) calls?.leave(inFlight);
+  }
 }
 
 const NO_ACCOUNT: ResolvedAccount = Object.freeze({ accountId: null, credentials: undefined });
@@ -323,17 +346,6 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
   // counted until it has answered (its entry stored): `close()` waits for it
   const inFlight = calls?.enter(request.tool.slug, request.sessionId);
   try {
-    const admitted = request.admit?.();
-    if (admitted !== undefined) {
-      const refused = await admitted.then(
-        () => undefined,
-        (error: unknown) => error ?? new Error('refused'),
-      );
-      if (refused !== undefined) {
-        if (!ToolMuxError.isInstance(refused)) throw refused;
-        return { successful: false, data: null, error: refused.message, code: refused.code, logId: '' };
-      }
-    }
     const { tool, userId, sessionId } = request;
     const started = performance.now();
     const logId = newId('log');
