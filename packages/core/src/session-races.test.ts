@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { MetaToolSlug } from './meta-tools/meta-tools.js';
 import { gateToolkit } from './test/gate-tool.js';
-import { databaseBackends, databasePerTest, quiet } from './test/auth-fixtures.js';
+import { databaseBackends, databasePerTest, quiet, rejection } from './test/auth-fixtures.js';
 import { createSampleToolkits } from './test/sample-toolkits.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { Store } from './store/types.js';
 import { ToolMux } from './toolmux.js';
 import type { Toolkit } from './catalog/types.js';
 
@@ -129,5 +131,54 @@ describe.each(backends)('session races on $name', ({ skipReason, open }) => {
       const keys = sample.calls.filter((call) => call.slug === 'MAIL_SEND_EMAIL').map((call) => call.context.credentials?.apiKey);
       expect(keys).toEqual(['key-first', 'key-first', 'key-second', 'key-second']);
     });
+  });
+});
+
+describe('an update through a session object that took up another update meanwhile', () => {
+  it('is refused with SESSION_VERSION_CONFLICT: the config it was made from is not written over the newer one', async () => {
+    const inner = new SqliteStore({ path: ':memory:' });
+    // holds the account reads of update()'s check of the pinned account while `held` is set
+    let held: Promise<void> | undefined;
+    const store = new Proxy(inner, {
+      get: (target, property, receiver) => {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        if (property !== 'getConnectedAccount') return value.bind(target);
+        return async (...args: unknown[]) => {
+          if (held) await held;
+          return value.apply(target, args);
+        };
+      },
+    }) as Store;
+    const sample = createSampleToolkits();
+    const mux = new ToolMux({ toolkits: sample.toolkits, store, secretKey, logger: quiet });
+    try {
+      const config = await mux.authConfigs.create('mail', { type: 'api_key' });
+      const account = await mux.connectedAccounts.create('user_1', config.id, { apiKey: 'key' });
+      const session = await mux.create('user_1', {
+        toolkits: ['tasks', 'mail'],
+        connectedAccounts: { mail: account.id },
+      });
+      const other = await mux.use(session.sessionId);
+      await other.update({ metadata: { by: 'other' } });
+      let release!: () => void;
+      held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      // made from version 1; its check of the pinned account waits
+      const updating = session.update({ toolkits: ['mail'] });
+      // meanwhile the object takes up version 2 before a call
+      expect((await session.execute('TASKS_LIST_TASKS', {})).successful).toBe(true);
+      expect(session.configVersion).toBe(2);
+      held = undefined;
+      release();
+      // on the old code the update wrote version 3 from version 1, dropping the other update's metadata
+      await rejection(updating, 'SESSION_VERSION_CONFLICT');
+      const stored = await mux.use(session.sessionId);
+      expect(stored.configVersion).toBe(2);
+      expect(stored.metadata).toEqual({ by: 'other' });
+    } finally {
+      await mux.close();
+    }
   });
 });

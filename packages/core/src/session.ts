@@ -1487,6 +1487,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           'experimental (custom tools and toolkits) cannot change in update(): create a new session with them.',
       });
     }
+    // the version of the config the changes apply to: one taken up meanwhile (`#takeConfig`) is
+    // not overwritten with changes made from this one (SESSION_VERSION_CONFLICT instead)
+    const expectedVersion = this.#configVersion;
     const merged = {
       ...denormalize(this.#config),
       ...parsed,
@@ -1501,7 +1504,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     const record = await this.#runtime.store.updateSession(this.sessionId, {
       config: config as unknown as Record<string, unknown>,
       metadata: config.metadata,
-      expectedVersion: this.#configVersion,
+      expectedVersion,
     });
     // the other session objects of this process take it up before their next call; this one has it
     noteSessionChanged(this.#runtime.store);
