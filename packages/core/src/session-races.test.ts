@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import type { Toolkit } from './catalog/types.js';
 import { MetaToolSlug } from './meta-tools/meta-tools.js';
-import { gateToolkit } from './test/gate-tool.js';
-import { databaseBackends, databasePerTest, quiet, rejection } from './test/auth-fixtures.js';
-import { createSampleToolkits } from './test/sample-toolkits.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
+import { databaseBackends, databasePerTest, quiet, rejection } from './test/auth-fixtures.js';
+import { gateToolkit } from './test/gate-tool.js';
+import { createSampleToolkits } from './test/sample-toolkits.js';
 import { ToolMux } from './toolmux.js';
-import type { Toolkit } from './catalog/types.js';
 
 /**
  * A session changed or deleted while calls of it are under way, on both databases, with two ToolMux
@@ -40,7 +40,10 @@ describe.each(backends)('session races on $name', ({ skipReason, open }) => {
       const toolkits = [...sample.toolkits, gate.toolkit];
       const mux = setup(toolkits);
       const other = setup(toolkits, 100);
-      const session = await mux.create('user_1', { toolkits: ['tasks', 'gate'], workbench: { timeoutMs: 10_000 } });
+      const session = await mux.create('user_1', {
+        toolkits: ['tasks', 'gate'],
+        workbench: { timeoutMs: 10_000 },
+      });
       const elsewhere = await other.use(session.sessionId);
       const cell = elsewhere.execute(MetaToolSlug.WORKBENCH, {
         code: `await toolmux.execute('GATE_WAIT', {});
@@ -116,11 +119,15 @@ describe.each(backends)('session races on $name', ({ skipReason, open }) => {
       const config = await mux.authConfigs.create('mail', { type: 'api_key' });
       const first = await mux.connectedAccounts.create('user_1', config.id, { apiKey: 'key-first' });
       const second = await mux.connectedAccounts.create('user_1', config.id, { apiKey: 'key-second' });
-      const session = await mux.create('user_1', { toolkits: ['mail'], connectedAccounts: { mail: first.id } });
+      const session = await mux.create('user_1', {
+        toolkits: ['mail'],
+        connectedAccounts: { mail: first.id },
+      });
       const sameProcess = await mux.use(session.sessionId);
       const elsewhere = await other.use(session.sessionId);
       const send = { to: 'a@example.com', subject: 'hi', body: 'hello' };
-      for (const held of [sameProcess, elsewhere]) expect((await held.execute('MAIL_SEND_EMAIL', send)).successful).toBe(true);
+      for (const held of [sameProcess, elsewhere])
+        expect((await held.execute('MAIL_SEND_EMAIL', send)).successful).toBe(true);
 
       await session.update({ connectedAccounts: { mail: second.id } });
       await sameProcess.execute('MAIL_SEND_EMAIL', send);
@@ -128,7 +135,9 @@ describe.each(backends)('session races on $name', ({ skipReason, open }) => {
       await elsewhere.execute('MAIL_SEND_EMAIL', send);
 
       // on the old code both went on with the account the update replaced
-      const keys = sample.calls.filter((call) => call.slug === 'MAIL_SEND_EMAIL').map((call) => call.context.credentials?.apiKey);
+      const keys = sample.calls
+        .filter((call) => call.slug === 'MAIL_SEND_EMAIL')
+        .map((call) => call.context.credentials?.apiKey);
       expect(keys).toEqual(['key-first', 'key-first', 'key-second', 'key-second']);
     });
   });
@@ -180,5 +189,23 @@ describe('an update through a session object that took up another update meanwhi
     } finally {
       await mux.close();
     }
+  });
+});
+
+describe('a call whose session check is under way when close() begins', () => {
+  it('runs: close() waits for it from its check on, as for any call in flight', async () => {
+    const sample = createSampleToolkits();
+    // accountCacheTtlMs 0: every call reads its session's row first
+    const mux = new ToolMux({
+      toolkits: sample.toolkits,
+      store: ':memory:',
+      logger: quiet,
+      accountCacheTtlMs: 0,
+    });
+    const session = await mux.create('user_1', { toolkits: ['tasks'] });
+    const call = session.execute('TASKS_CREATE_TASK', { title: 'before close' });
+    await mux.close();
+    expect(await call).toMatchObject({ successful: true });
+    expect(sample.calls.map((each) => each.slug)).toEqual(['TASKS_CREATE_TASK']);
   });
 });

@@ -29,6 +29,7 @@ import {
   workbenchOf,
 } from './config/session-config.js';
 import { quotedMessage, ToolMuxError } from './errors.js';
+import type { CallInFlight } from './execution/calls-in-flight.js';
 import {
   type AccountSelection,
   admitCall,
@@ -751,58 +752,72 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     checkSignal(options.signal, 'execute()');
     // before the tool and the accounts are chosen: by the config as it is now (an update may have
     // taken them away), and not at all for a deleted session. Nothing to wait for while fresh.
-    const admitted = options.admit?.();
-    if (admitted !== undefined) {
-      const refusal = await admitCall(this.#runtime.env, slug, this.sessionId, admitted);
-      if (refusal !== undefined) return refusal;
+    // counted in flight from its admission on (close() waits for it), handed to executeTool
+    let admitted: CallInFlight | undefined;
+    const admitting = options.admit?.();
+    if (admitting !== undefined) {
+      const admission = await admitCall(this.#runtime.env, slug, this.sessionId, admitting);
+      if ('refused' in admission) return admission.refused;
+      admitted = admission.inFlight;
     }
-    const meta = this.#metaTools().get(slug);
-    const tool = meta ?? this.#visibleTools().get(slug);
-    const call = {
-      slug,
-      arguments: args,
-      userId: this.userId,
-      sessionId: this.sessionId,
-      callId: options.callId,
-      parentId: options.parentId,
-    };
-    if (!tool)
-      return rejectToolCall(
-        this.#runtime.env,
-        call,
-        this.#notAvailable(slug),
-        options.holdLog,
-        options.audience,
-      );
     // A workbench cell's own entry is written with its calls' entries still held (one batch, one
     // commit), and the call answers once they are all stored.
     let cellStored: Promise<void> | undefined;
-    const cell = meta !== undefined && metaToolKind(slug) === 'WORKBENCH';
-    const holdLog =
-      options.holdLog ??
-      (cell
-        ? (entry: ExecutionLogRecord) => {
-            const held = this.#cellEntries.get(entry.id);
-            this.#cellEntries.delete(entry.id);
-            cellStored = held
-              ? held.storedWith(entry)
-              : this.#runtime.env.logs.write(entry).then(() => undefined);
-          }
-        : undefined);
-    const executed = executeTool(this.#runtime.env, {
-      tool,
-      toolkit: meta ? META_TOOLKIT : this.#runtime.catalog.getToolkit(tool.toolkit),
-      arguments: args,
-      userId: this.userId,
-      sessionId: this.sessionId,
-      callId: options.callId,
-      parentId: options.parentId,
-      signal: options.signal,
-      account: meta ? undefined : options.account,
-      selection: this.#selection(),
-      reader: options.audience ? readerFor(this.#hintReader(), options.audience) : this.#hintReader(),
-      holdLog,
-    });
+    let cell: boolean;
+    let holdLog: ((entry: ExecutionLogRecord) => void) | undefined;
+    let executed: Promise<ToolResult>;
+    try {
+      const meta = this.#metaTools().get(slug);
+      const tool = meta ?? this.#visibleTools().get(slug);
+      if (!tool) {
+        const call = {
+          slug,
+          arguments: args,
+          userId: this.userId,
+          sessionId: this.sessionId,
+          callId: options.callId,
+          parentId: options.parentId,
+        };
+        return rejectToolCall(
+          this.#runtime.env,
+          call,
+          this.#notAvailable(slug),
+          options.holdLog,
+          options.audience,
+        );
+      }
+      cell = meta !== undefined && metaToolKind(slug) === 'WORKBENCH';
+      holdLog =
+        options.holdLog ??
+        (cell
+          ? (entry: ExecutionLogRecord) => {
+              const held = this.#cellEntries.get(entry.id);
+              this.#cellEntries.delete(entry.id);
+              cellStored = held
+                ? held.storedWith(entry)
+                : this.#runtime.env.logs.write(entry).then(() => undefined);
+            }
+          : undefined);
+      executed = executeTool(this.#runtime.env, {
+        tool,
+        toolkit: meta ? META_TOOLKIT : this.#runtime.catalog.getToolkit(tool.toolkit),
+        arguments: args,
+        userId: this.userId,
+        sessionId: this.sessionId,
+        callId: options.callId,
+        parentId: options.parentId,
+        signal: options.signal,
+        account: meta ? undefined : options.account,
+        selection: this.#selection(),
+        reader: options.audience ? readerFor(this.#hintReader(), options.audience) : this.#hintReader(),
+        holdLog,
+        inFlight: admitted,
+      });
+      admitted = undefined;
+    } finally {
+      // not handed on (a tool the session does not have): rejectToolCall counts it itself
+      if (admitted) this.#runtime.env.calls?.leave(admitted);
+    }
     const result = await (cell
       ? // `ToolMux.close()` ends the cell and waits for this (until its log entries are stored)
         // before it closes the log writer and the store
