@@ -766,18 +766,18 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     let cell: boolean;
     let holdLog: ((entry: ExecutionLogRecord) => void) | undefined;
     let executed: Promise<ToolResult>;
+    const call = {
+      slug,
+      arguments: args,
+      userId: this.userId,
+      sessionId: this.sessionId,
+      callId: options.callId,
+      parentId: options.parentId,
+    };
     try {
       const meta = this.#metaTools().get(slug);
       const tool = meta ?? this.#visibleTools().get(slug);
       if (!tool) {
-        const call = {
-          slug,
-          arguments: args,
-          userId: this.userId,
-          sessionId: this.sessionId,
-          callId: options.callId,
-          parentId: options.parentId,
-        };
         return rejectToolCall(
           this.#runtime.env,
           call,

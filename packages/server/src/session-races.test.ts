@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { defineTool, defineToolkit, ToolMux } from '@toolmux/core';
-import { createSampleToolkits } from '@toolmux/core/test';
+import { ToolMux } from '@toolmux/core';
+import { createSampleToolkits, gateToolkit } from '@toolmux/core/test';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { createServer } from './server.js';
 import { recordingLogger, restCaller, TEST_API_KEY, testStoreBackends } from './test-helpers.js';
 
@@ -19,42 +18,13 @@ import { recordingLogger, restCaller, TEST_API_KEY, testStoreBackends } from './
 
 const backends = await testStoreBackends(mkdtempSync(join(tmpdir(), 'toolmux-session-races-')));
 
-/** A tool that answers when the test releases it; `called` resolves when it started. */
-function gate() {
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let started!: () => void;
-  const called = new Promise<void>((resolve) => {
-    started = resolve;
-  });
-  const toolkit = defineToolkit({
-    slug: 'gate',
-    description: 'A tool that answers when the test says',
-    tools: [
-      defineTool({
-        slug: 'GATE_WAIT',
-        description: 'Wait for the test',
-        inputSchema: z.object({}),
-        execute: async () => {
-          started();
-          await released;
-          return { released: true };
-        },
-      }),
-    ],
-  });
-  return { toolkit, release, called };
-}
-
 describe.each(backends)('a session updated over REST during an MCP call on $name', ({ skip, store }) => {
   it.skipIf(skip !== undefined)(
     'a workbench cell runs no tool of a toolkit the PATCH took away once the PATCH answered',
     async () => {
       const database = await store();
       const sample = createSampleToolkits();
-      const held = gate();
+      const held = gateToolkit();
       const mux = new ToolMux({
         toolkits: [...sample.toolkits, held.toolkit],
         store: database.spec,
