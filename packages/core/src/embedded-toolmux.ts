@@ -32,7 +32,7 @@ import type { CollectionOf, PlainProvider, Provider } from './provider.js';
 import {
   catalogToolSpecs,
   EmbeddedSession,
-  noteSessionDeleted,
+  noteSessionChanged,
   type SessionOf,
   type SessionRuntime,
 } from './session.js';
@@ -462,7 +462,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       const id = sessionIdOf(sessionId, 'delete');
       const engine = await this.#ready();
       if (!(await engine.store.deleteSession(id))) throw sessionNotFound(sessionId, 'delete');
-      noteSessionDeleted(engine.store);
+      noteSessionChanged(engine.store);
       endSessionConnectionWaits(engine.store, sessionId);
       endSessionWorkbench(engine.store, sessionId);
     },

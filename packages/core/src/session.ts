@@ -29,8 +29,10 @@ import {
   workbenchOf,
 } from './config/session-config.js';
 import { quotedMessage, ToolMuxError } from './errors.js';
+import type { CallInFlight } from './execution/calls-in-flight.js';
 import {
   type AccountSelection,
+  admitCall,
   type ExecutionEnvironment,
   executeTool,
   rejectToolCall,
@@ -220,24 +222,26 @@ export interface SessionRuntime {
   mcpUrl: (sessionId: string) => string;
   sessionToken: (sessionId: string, version: number) => string;
   /**
-   * How long a session object trusts that its session still exists before it reads the store again
-   * (the ToolMux's `accountCacheTtlMs`): a deletion on another instance stops its calls here after at
-   * most this long; a deletion in this process at once (`noteSessionDeleted`).
+   * How long a session object trusts that its session still exists, as it has it, before it reads the
+   * store again (the ToolMux's `accountCacheTtlMs`): a deletion or an update on another instance
+   * shows in its calls here after at most this long; one made in this process at once
+   * (`noteSessionChanged`).
    */
   presenceTtlMs: number;
   /** The ToolMux's `proxyMaxResponseBytes` (checked). */
   proxyMaxResponseBytes: number;
 }
 
-/** How many sessions were deleted through each store in this process (see `noteSessionDeleted`). */
-const sessionDeletions = new WeakMap<object, number>();
+/** How many sessions were deleted or updated through each store in this process (see `noteSessionChanged`). */
+const sessionChanges = new WeakMap<object, number>();
 
 /**
- * A session was deleted through `store` in this process: every session object of this process reads
- * the store again before its next call, so none of them runs anything for a deleted session.
+ * A session was deleted or updated through `store` in this process: every session object of this
+ * process reads the store again before its next call, so none of them runs anything for a deleted
+ * session, or under a config that an update replaced.
  */
-export function noteSessionDeleted(store: object): void {
-  sessionDeletions.set(store, (sessionDeletions.get(store) ?? 0) + 1);
+export function noteSessionChanged(store: object): void {
+  sessionChanges.set(store, (sessionChanges.get(store) ?? 0) + 1);
 }
 
 /** SESSION_NOT_FOUND of a session object whose session was deleted (here or on another instance). */
@@ -432,10 +436,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * own entry is made: it takes them along (one batch, one commit; see `#execute`).
    */
   readonly #cellEntries = new Map<string, HeldLogEntries>();
-  /** Until when the store's answer that the session exists stands (see `#checkExists`). */
+  /** Until when the store's answer that the session exists, at `#configVersion`, stands (see `#checkExists`). */
   #existsUntil = 0;
-  /** The count of deletions in this process (`noteSessionDeleted`) when the store answered. */
-  #existsSeenDeletions = -1;
+  /** The count of deletions and updates in this process (`noteSessionChanged`) when the store answered. */
+  #existsSeenChanges = -1;
 
   /** @internal use `toolmux.create()` or `toolmux.use()` */
   constructor(
@@ -453,7 +457,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     this.#customTools = custom.tools;
     this.#customToolkits = custom.toolkits;
     // made from what create() wrote or use() read just now
-    this.#existsSeenDeletions = sessionDeletions.get(runtime.store) ?? 0;
+    this.#existsSeenChanges = sessionChanges.get(runtime.store) ?? 0;
     this.#existsUntil = Date.now() + runtime.presenceTtlMs;
   }
 
@@ -515,26 +519,52 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   /**
    * SESSION_NOT_FOUND once the session was deleted, so that no session object that had it (this one,
    * another of this process, one on another instance) runs calls or starts connections for its user
-   * afterwards, as a remote session, whose server reads the store on every request. One primary-key
-   * read, then trusted for `presenceTtlMs` unless a session was deleted in this process meanwhile.
+   * afterwards, as a remote session, whose server reads the store on every request; and the config an
+   * update stored since, taken up, so that none of them runs a tool, or uses an account, that the
+   * update took away. One primary-key read (and the config when its version moved on), then trusted
+   * for `presenceTtlMs` unless a session was deleted or updated in this process meanwhile.
    */
   async #checkExists(): Promise<void> {
     if (this.#existsKnown()) return;
     const store = this.#runtime.store;
-    const deletions = sessionDeletions.get(store) ?? 0;
-    if ((await store.getSessionTokenHash(this.sessionId)) === undefined) {
-      throw sessionDeletedError(this.sessionId);
+    const changes = sessionChanges.get(store) ?? 0;
+    // a store of your own without getSessionConfigVersion tells only whether the session is there
+    const version = store.getSessionConfigVersion
+      ? await store.getSessionConfigVersion(this.sessionId)
+      : (await store.getSessionTokenHash(this.sessionId)) === undefined
+        ? undefined
+        : this.#configVersion;
+    if (version === undefined) throw sessionDeletedError(this.sessionId);
+    if (version > this.#configVersion) {
+      const record = await store.getSession(this.sessionId);
+      if (record === undefined) throw sessionDeletedError(this.sessionId);
+      this.#takeConfig(record);
     }
-    this.#existsSeenDeletions = deletions;
+    this.#existsSeenChanges = changes;
     this.#existsUntil = Date.now() + this.#runtime.presenceTtlMs;
   }
 
-  /** Whether the store's last answer that the session exists still stands. */
+  /** Whether the store's last answer that the session exists, at `#configVersion`, still stands. */
   #existsKnown(): boolean {
     return (
-      this.#existsSeenDeletions === (sessionDeletions.get(this.#runtime.store) ?? 0) &&
+      this.#existsSeenChanges === (sessionChanges.get(this.#runtime.store) ?? 0) &&
       Date.now() < this.#existsUntil
     );
+  }
+
+  /**
+   * Takes up a stored config newer than the one this object has (from an update through another
+   * object, here or on another instance), with what was derived from the old one dropped.
+   */
+  #takeConfig(record: SessionRecord): void {
+    if (record.configVersion <= this.#configVersion) return;
+    this.#config = record.config as unknown as NormalizedSessionConfig;
+    this.#configVersion = record.configVersion;
+    this.#metadata = record.metadata;
+    this.#visible = undefined;
+    this.#tools = undefined;
+    this.#metaRuntime = undefined;
+    this.#reader = undefined;
   }
 
   /** Tools the session may run (its toolkits, tools and tags filters applied), by slug. */
@@ -720,8 +750,22 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     if (refused) return refused;
     checkCallId(options.callId);
     checkSignal(options.signal, 'execute()');
-    const meta = this.#metaTools().get(slug);
-    const tool = meta ?? this.#visibleTools().get(slug);
+    // before the tool and the accounts are chosen: by the config as it is now (an update may have
+    // taken them away), and not at all for a deleted session. Nothing to wait for while fresh.
+    // counted in flight from its admission on (close() waits for it), handed to executeTool
+    let admitted: CallInFlight | undefined;
+    const admitting = options.admit?.();
+    if (admitting !== undefined) {
+      const admission = await admitCall(this.#runtime.env, slug, this.sessionId, admitting);
+      if ('refused' in admission) return admission.refused;
+      admitted = admission.inFlight;
+    }
+    // A workbench cell's own entry is written with its calls' entries still held (one batch, one
+    // commit), and the call answers once they are all stored.
+    let cellStored: Promise<void> | undefined;
+    let cell: boolean;
+    let holdLog: ((entry: ExecutionLogRecord) => void) | undefined;
+    let executed: Promise<ToolResult>;
     const call = {
       slug,
       arguments: args,
@@ -730,44 +774,50 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       callId: options.callId,
       parentId: options.parentId,
     };
-    if (!tool)
-      return rejectToolCall(
-        this.#runtime.env,
-        call,
-        this.#notAvailable(slug),
-        options.holdLog,
-        options.audience,
-      );
-    // A workbench cell's own entry is written with its calls' entries still held (one batch, one
-    // commit), and the call answers once they are all stored.
-    let cellStored: Promise<void> | undefined;
-    const cell = meta !== undefined && metaToolKind(slug) === 'WORKBENCH';
-    const holdLog =
-      options.holdLog ??
-      (cell
-        ? (entry: ExecutionLogRecord) => {
-            const held = this.#cellEntries.get(entry.id);
-            this.#cellEntries.delete(entry.id);
-            cellStored = held
-              ? held.storedWith(entry)
-              : this.#runtime.env.logs.write(entry).then(() => undefined);
-          }
-        : undefined);
-    const executed = executeTool(this.#runtime.env, {
-      tool,
-      toolkit: meta ? META_TOOLKIT : this.#runtime.catalog.getToolkit(tool.toolkit),
-      arguments: args,
-      userId: this.userId,
-      sessionId: this.sessionId,
-      callId: options.callId,
-      parentId: options.parentId,
-      signal: options.signal,
-      account: meta ? undefined : options.account,
-      selection: this.#selection(),
-      reader: options.audience ? readerFor(this.#hintReader(), options.audience) : this.#hintReader(),
-      holdLog,
-      admit: options.admit,
-    });
+    try {
+      const meta = this.#metaTools().get(slug);
+      const tool = meta ?? this.#visibleTools().get(slug);
+      if (!tool) {
+        return rejectToolCall(
+          this.#runtime.env,
+          call,
+          this.#notAvailable(slug),
+          options.holdLog,
+          options.audience,
+        );
+      }
+      cell = meta !== undefined && metaToolKind(slug) === 'WORKBENCH';
+      holdLog =
+        options.holdLog ??
+        (cell
+          ? (entry: ExecutionLogRecord) => {
+              const held = this.#cellEntries.get(entry.id);
+              this.#cellEntries.delete(entry.id);
+              cellStored = held
+                ? held.storedWith(entry)
+                : this.#runtime.env.logs.write(entry).then(() => undefined);
+            }
+          : undefined);
+      executed = executeTool(this.#runtime.env, {
+        tool,
+        toolkit: meta ? META_TOOLKIT : this.#runtime.catalog.getToolkit(tool.toolkit),
+        arguments: args,
+        userId: this.userId,
+        sessionId: this.sessionId,
+        callId: options.callId,
+        parentId: options.parentId,
+        signal: options.signal,
+        account: meta ? undefined : options.account,
+        selection: this.#selection(),
+        reader: options.audience ? readerFor(this.#hintReader(), options.audience) : this.#hintReader(),
+        holdLog,
+        inFlight: admitted,
+      });
+      admitted = undefined;
+    } finally {
+      // not handed on (a tool the session does not have): rejectToolCall counts it itself
+      if (admitted) this.#runtime.env.calls?.leave(admitted);
+    }
     const result = await (cell
       ? // `ToolMux.close()` ends the cell and waits for this (until its log entries are stored)
         // before it closes the log writer and the store
@@ -859,8 +909,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   async ensureConnected(toolkit: string, given?: AuthorizeOptions): Promise<EnsureConnectedResult> {
     const options = optionsObject(given, 'session.ensureConnected()');
     toolkitSlugOf(toolkit);
-    const found = this.#sessionToolkit(toolkit);
     await this.#checkExists();
+    const found = this.#sessionToolkit(toolkit);
     if (found.noAuth) return { status: 'CONNECTED', account: null };
     if (options?.alias !== undefined) {
       // the account of that alias, if the session may use it and it is ACTIVE; else connect one under it
@@ -952,7 +1002,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     if (!(await this.#runtime.store.deleteSession(this.sessionId))) {
       throw new ToolMuxError({ code: 'SESSION_NOT_FOUND', message: `No session "${this.sessionId}".` });
     }
-    noteSessionDeleted(this.#runtime.store);
+    noteSessionChanged(this.#runtime.store);
     endSessionConnectionWaits(this.#runtime.store, this.sessionId);
     endSessionWorkbench(this.#runtime.store, this.sessionId);
   }
@@ -1334,8 +1384,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     return {
       sessionId: this.sessionId,
       store: this.#runtime.store,
+      // a deleted session's cell runs no more tools (deleted on another instance: once presenceTtlMs passed)
       execute: (slug, args, options) =>
-        this.#execute(slug, args, holdLog ? { ...options, holdLog } : options),
+        this.#execute(slug, args, { ...options, ...(holdLog ? { holdLog } : {}), admit: this.#admitCall }),
       search: (query, limit) => this.search({ query, limit }),
       // a cell's failures are read by the agent: their way out names its meta-tools
       proxy: (request) =>
@@ -1451,6 +1502,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           'experimental (custom tools and toolkits) cannot change in update(): create a new session with them.',
       });
     }
+    // the version of the config the changes apply to: one taken up meanwhile (`#takeConfig`) is
+    // not overwritten with changes made from this one (SESSION_VERSION_CONFLICT instead)
+    const expectedVersion = this.#configVersion;
     const merged = {
       ...denormalize(this.#config),
       ...parsed,
@@ -1465,15 +1519,13 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     const record = await this.#runtime.store.updateSession(this.sessionId, {
       config: config as unknown as Record<string, unknown>,
       metadata: config.metadata,
-      expectedVersion: this.#configVersion,
+      expectedVersion,
     });
-    this.#config = config;
-    this.#configVersion = record.configVersion;
-    this.#metadata = record.metadata;
-    this.#visible = undefined;
-    this.#tools = undefined;
-    this.#metaRuntime = undefined;
-    this.#reader = undefined;
+    // the other session objects of this process take it up before their next call; this one has it
+    noteSessionChanged(this.#runtime.store);
+    this.#takeConfig({ ...record, config: config as unknown as Record<string, unknown> });
+    this.#existsSeenChanges = sessionChanges.get(this.#runtime.store) ?? 0;
+    this.#existsUntil = Date.now() + this.#runtime.presenceTtlMs;
     return record.configVersion;
   }
 

@@ -140,12 +140,37 @@ export interface ExecuteRequest {
    * whose entries the cell writes together; the cell's own answer waits for them).
    */
   holdLog?: (entry: ExecutionLogRecord) => void;
-  /**
-   * Whether the call may run at all, asked first, once the call counts as in flight (`close()` waits
-   * for it): undefined or a promise that resolves lets it run; a ToolMuxError it rejects with is the
-   * call's failed result, without a log entry (a session call whose session was deleted).
-   */
-  admit?: () => Promise<void> | undefined;
+  /** The call, counted in flight already (by `admitCall`): `executeTool` leaves it when it answers. */
+  inFlight?: CallInFlight;
+}
+
+/**
+ * Waits for `admitting`, whether a call of `slug` may run at all, as part of the call: `close()`
+ * waits for it as for a call in flight (and once `close()` began, this rejects with TOOLMUX_CLOSED).
+ * A ToolMuxError it rejects with is the call's failed result (`refused`), without a log entry (a
+ * session call whose session was deleted). Else the call goes on, still counted in flight: hand
+ * `inFlight` to `executeTool` (`ExecuteRequest.inFlight`), or give it back with `calls.leave()`.
+ */
+export async function admitCall(
+  env: ExecutionEnvironment,
+  slug: string,
+  sessionId: string | null,
+  admitting: Promise<void>,
+): Promise<{ refused: ToolResult } | { inFlight: CallInFlight | undefined }> {
+  // handled at once: a refusal of a call that close() stops is not left unhandled
+  const settled = admitting.then(
+    () => undefined,
+    (error: unknown) => error ?? new Error('refused'),
+  );
+  const { calls } = env;
+  const inFlight = calls?.enter(slug, sessionId);
+  const refused = await settled;
+  if (refused === undefined) return { inFlight };
+  if (inFlight) calls?.leave(inFlight);
+  if (!ToolMuxError.isInstance(refused)) throw refused;
+  return {
+    refused: { successful: false, data: null, error: refused.message, code: refused.code, logId: '' },
+  };
 }
 
 const NO_ACCOUNT: ResolvedAccount = Object.freeze({ accountId: null, credentials: undefined });
@@ -321,19 +346,8 @@ class CallAttempt {
 export async function executeTool(env: ExecutionEnvironment, request: ExecuteRequest): Promise<ToolResult> {
   const { calls } = env;
   // counted until it has answered (its entry stored): `close()` waits for it
-  const inFlight = calls?.enter(request.tool.slug, request.sessionId);
+  const inFlight = request.inFlight ?? calls?.enter(request.tool.slug, request.sessionId);
   try {
-    const admitted = request.admit?.();
-    if (admitted !== undefined) {
-      const refused = await admitted.then(
-        () => undefined,
-        (error: unknown) => error ?? new Error('refused'),
-      );
-      if (refused !== undefined) {
-        if (!ToolMuxError.isInstance(refused)) throw refused;
-        return { successful: false, data: null, error: refused.message, code: refused.code, logId: '' };
-      }
-    }
     const { tool, userId, sessionId } = request;
     const started = performance.now();
     const logId = newId('log');

@@ -11,6 +11,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Tool } from '../catalog/types.js';
 import {
   exposedMetaToolKinds,
+  isToolVisible,
   metaToolNamesOf,
   type NormalizedSessionConfig,
   parseSessionConfig,
@@ -18,7 +19,9 @@ import {
   workbenchOf,
 } from '../config/session-config.js';
 import { quotedMessage, ToolMuxError } from '../errors.js';
+import type { CallInFlight } from '../execution/calls-in-flight.js';
 import {
+  admitCall,
   type ExecutionEnvironment,
   executeTool,
   rejectToolCall,
@@ -145,6 +148,12 @@ export function remoteConnectionRequest(api: RemoteApi, wire: ConnectionRequestW
 }
 
 /**
+ * How long a remote session object trusts, for the custom-tool calls it runs here, that its session
+ * still exists with the config it has (the embedded default of `accountCacheTtlMs`).
+ */
+const REMOTE_SESSION_FRESH_MS = 2000;
+
+/**
  * A session served by a toolmux server: tool lists, calls, search, connections and logs go over its
  * REST API; the session's custom tools (their code is here) run in this process and their log
  * entries are sent to the server, so `logs()` shows every call.
@@ -173,6 +182,10 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   #toolsCalls = 0;
   /** False once the server refused `parent_id` on `POST /execute` as an unknown key (an older server). */
   #serverTakesParentIds = true;
+  /** Until when `#wire` (the session's existence and config) is trusted for custom-tool calls run here. */
+  #wireFreshUntil: number;
+  /** The read of the session under way for custom-tool calls (`#checkCurrent`), shared. */
+  #reading: Promise<void> | undefined;
 
   /** @internal use `toolmux.create()` or `toolmux.use()` */
   constructor(wire: SessionWire, runtime: RemoteSessionRuntime, local: Catalog) {
@@ -183,6 +196,46 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     this.#local = local;
     this.#localSlugs = new Set(local.tools.keys());
     this.#path = `/sessions/${encodeURIComponent(this.sessionId)}`;
+    // made from what the server answered just now
+    this.#wireFreshUntil = Date.now() + REMOTE_SESSION_FRESH_MS;
+  }
+
+  /**
+   * Before a custom-tool call runs here (the server sees it only in the log): the session as the
+   * server has it now, read at most once per {@link REMOTE_SESSION_FRESH_MS}, so that a session
+   * deleted, or updated through another object, on the server runs no custom tool here that it no
+   * longer has (SESSION_NOT_FOUND; a tool its config took away goes to the server, which refuses
+   * it). Undefined while the last read stands.
+   */
+  #checkCurrent(): Promise<void> | undefined {
+    if (Date.now() < this.#wireFreshUntil) return undefined;
+    this.#reading ??= this.#runtime.api
+      .get(this.#path, undefined, sessionWireOf)
+      .then((wire) => {
+        if (wire.config_version > this.#wire.config_version) this.#takeWire(wire);
+        this.#wireFreshUntil = Date.now() + REMOTE_SESSION_FRESH_MS;
+      })
+      .finally(() => {
+        this.#reading = undefined;
+      });
+    return this.#reading;
+  }
+
+  /** Takes up the session as the server answered it, with what was derived from the old config dropped. */
+  #takeWire(wire: SessionWire): void {
+    this.#wire = wire;
+    this.#tools = undefined;
+    this.#toolCallSpecs = undefined;
+  }
+
+  /** A custom tool of the session that runs here, if the session's config has it. */
+  #localTool(slug: string): Tool | undefined {
+    const local = this.#localSlugs.has(slug) ? this.#local.tools.get(slug) : undefined;
+    if (local === undefined) return undefined;
+    // a server that answers a config without its filters (not toolmux's) leaves the tool to the session
+    const { toolkits, tools, tags } = this.config as Partial<NormalizedSessionConfig>;
+    if (toolkits === undefined || tools === undefined || tags === undefined) return local;
+    return isToolVisible(this.config, local) ? local : undefined;
   }
 
   get config(): Readonly<NormalizedSessionConfig> {
@@ -280,10 +333,20 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
    * that call's entry (`parentId`, the id this process gives it) and, when it runs here, hands its
    * entry to `holdLog` to be uploaded together with the multi-execute's.
    */
-  #execute(slug: string, args: unknown, options: InnerCallOptions): Promise<ToolResult> {
-    const local = this.#localSlugs.has(slug) ? this.#local.tools.get(slug) : undefined;
+  async #execute(slug: string, args: unknown, options: InnerCallOptions): Promise<ToolResult> {
+    if (!this.#localSlugs.has(slug)) return this.#remoteExecute(slug, args, options);
+    // counted in flight from the session check on (close() waits for it), handed to executeTool
+    let admitted: CallInFlight | undefined;
+    const checking = this.#checkCurrent();
+    if (checking !== undefined) {
+      const admission = await admitCall(this.#runtime.env, slug, this.sessionId, checking);
+      if ('refused' in admission) return admission.refused;
+      admitted = admission.inFlight;
+    }
+    const local = this.#localTool(slug);
     if (local) {
       return executeTool(this.#runtime.env, {
+        inFlight: admitted,
         tool: local,
         toolkit: this.#local.getToolkit(local.toolkit),
         arguments: args,
@@ -295,6 +358,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         holdLog: options.holdLog,
       });
     }
+    if (admitted) this.#runtime.env.calls?.leave(admitted);
     return this.#remoteExecute(slug, args, options);
   }
 
@@ -625,12 +689,13 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
           'experimental (custom tools and toolkits) cannot change in update(): create a new session with them.',
       });
     }
-    this.#wire = await this.#runtime.api.call('PATCH', this.#path, {
-      body: { config: parsed, expected_version: this.#wire.config_version },
-      read: sessionWireOf,
-    });
-    this.#tools = undefined;
-    this.#toolCallSpecs = undefined;
+    this.#takeWire(
+      await this.#runtime.api.call('PATCH', this.#path, {
+        body: { config: parsed, expected_version: this.#wire.config_version },
+        read: sessionWireOf,
+      }),
+    );
+    this.#wireFreshUntil = Date.now() + REMOTE_SESSION_FRESH_MS;
     return this.#wire.config_version;
   }
 

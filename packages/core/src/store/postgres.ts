@@ -928,6 +928,16 @@ export class PostgresStore implements Store {
     return rows[0]?.token_hash;
   }
 
+  async getSessionConfigVersion(id: string): Promise<number | undefined> {
+    const rows = await this.query(
+      'read a session version',
+      'SELECT config_version FROM toolmux_sessions WHERE id = $1',
+      [id],
+      'toolmux_session_config_version',
+    );
+    return rows[0] === undefined ? undefined : Number(rows[0].config_version);
+  }
+
   async getSessionToken(id: string): Promise<StoredSessionToken | undefined> {
     const rows = await this.query(
       'read a session token',

@@ -936,6 +936,11 @@ export class SqliteStore implements Store {
       : { tokenVersion: Number(row.token_version), tokenHash: row.token_hash as string };
   }
 
+  async getSessionConfigVersion(id: string): Promise<number | undefined> {
+    const row = this.run('read a session version', () => this.prepared().getSessionVersion.get(id));
+    return row === undefined ? undefined : Number(row.config_version);
+  }
+
   async deleteSession(id: string): Promise<boolean> {
     return this.write('delete a session', () => this.prepared().deleteSession.run(id).changes > 0);
   }

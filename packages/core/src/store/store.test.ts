@@ -609,6 +609,17 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open, openEmptie
         expect(await store.getSessionToken!(record.id)).toBeUndefined();
       });
 
+      it('getSessionConfigVersion reads the config version, undefined for an unknown or deleted id', async () => {
+        const record = session();
+        await store.insertSession(record);
+        expect(await store.getSessionConfigVersion!(record.id)).toBe(1);
+        await store.updateSession(record.id, { config: { changed: true }, metadata: {}, expectedVersion: 1 });
+        expect(await store.getSessionConfigVersion!(record.id)).toBe(2);
+        expect(await store.getSessionConfigVersion!(newId('ses'))).toBeUndefined();
+        await store.deleteSession(record.id);
+        expect(await store.getSessionConfigVersion!(record.id)).toBeUndefined();
+      });
+
       it('lets exactly one of two rotations from one version win; the other gets undefined', async () => {
         const record = session();
         await store.insertSession(record);

@@ -56,6 +56,14 @@ export interface Store {
    */
   getSessionToken?(id: string): Promise<StoredSessionToken | undefined>;
   /**
+   * Optional: the stored config version of a session, or undefined for an unknown id (one
+   * primary-key read of one column). A session object reads it (once `accountCacheTtlMs` passed, or
+   * after a session was deleted or updated in its process) to learn that its session was deleted, or
+   * updated through another object, before its next call; a store without it is read with
+   * `getSessionTokenHash`, and its session objects then keep the config they were made with.
+   */
+  getSessionConfigVersion?(id: string): Promise<number | undefined>;
+  /**
    * Deletes a session; false for an unknown id. Its execution log stays (entries keep the session id),
    * and `getSession` / `getSessionTokenHash` answer undefined for it from then on.
    */

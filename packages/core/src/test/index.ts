@@ -1,5 +1,6 @@
 export { pingToolkit, startSizedApi, unreachableApiToolkit } from './api-toolkits.js';
 export { editDistanceByTable } from './edit-distance-table.js';
+export { gateToolkit } from './gate-tool.js';
 export { findGeminiViolations, geminiSchemaAsJsonSchema } from './gemini-invariants.js';
 export type { HardSchemaCase } from './hard-schemas.js';
 export {

@@ -81,7 +81,7 @@ for (const backend of backends) {
       const { tool: lookup } = stockLookupTool();
       const remote = server.remote();
       const session = await remote.create('user_tree_mixed', {
-        toolkits: ['tasks'],
+        toolkits: ['tasks', 'shop'],
         experimental: { customTools: [lookup] },
       });
       const multi = await session.execute(
@@ -142,7 +142,7 @@ for (const backend of backends) {
     it('an aborted multi-execute is the parent of its aborted calls, the server’s and the client’s', async () => {
       const remote = server.remote();
       const session = await remote.create('user_tree_abort', {
-        toolkits: ['tasks'],
+        toolkits: ['tasks', 'shop'],
         experimental: { customTools: [waitForDelivery] },
       });
       const before = sample.calls.length;
@@ -231,7 +231,7 @@ for (const backend of backends) {
       });
       try {
         const session = await remote.create('user_tree_moved', {
-          toolkits: ['tasks'],
+          toolkits: ['tasks', 'shop'],
           experimental: { customTools: [lookup] },
         });
         const multi = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
@@ -288,7 +288,7 @@ for (const backend of backends) {
         });
         try {
           const session = await remote.create('user_tree_old_server', {
-            toolkits: ['tasks'],
+            toolkits: ['tasks', 'shop'],
             experimental: { customTools: [stockLookupTool().tool] },
           });
           const tools = { tools: MIXED_CALLS.slice(0, 2) };
@@ -318,7 +318,7 @@ for (const backend of backends) {
     it('a call cannot name another session’s entry, or something else than a log id, as its parent', async () => {
       const { tool: lookup } = stockLookupTool();
       const theirs = await server.remote().create('user_tree_theirs', {
-        toolkits: ['tasks'],
+        toolkits: ['tasks', 'shop'],
         experimental: { customTools: [lookup] },
       });
       const theirMulti = await theirs.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {

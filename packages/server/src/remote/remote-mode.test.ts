@@ -335,6 +335,49 @@ describe('remote mode: the same API over REST', () => {
 });
 
 describe('remote mode: custom tools run in the client', () => {
+  it('are run here only while the session has them: not one its tools filter leaves out, not after an update took it away or the session was deleted', async () => {
+    const { tool: lookup, ran } = stockLookupTool();
+    const filtered = await remote.create('user_custom_gone', {
+      toolkits: ['tasks', 'shop'],
+      tools: { shop: { disable: ['SHOP_LOOKUP_STOCK'] } },
+      experimental: { customTools: [lookup] },
+    });
+    // the server answers for a tool the session does not have
+    expect(await filtered.execute('SHOP_LOOKUP_STOCK', { sku: 'A-1' })).toMatchObject({
+      successful: false,
+      code: 'TOOL_NOT_IN_SESSION',
+    });
+
+    const session = await remote.create('user_custom_gone', {
+      toolkits: ['tasks', 'shop'],
+      experimental: { customTools: [lookup] },
+    });
+    const other = await remote.use(session.sessionId, { customTools: [lookup] });
+    expect((await other.execute('SHOP_LOOKUP_STOCK', { sku: 'A-2' })).successful).toBe(true);
+    await session.update({ toolkits: ['tasks'] });
+    expect(await session.execute('SHOP_LOOKUP_STOCK', { sku: 'A-3' })).toMatchObject({
+      code: 'TOOL_NOT_IN_SESSION',
+    });
+    // another object of the session reads it again at most 2 s after its last read
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    expect(await other.execute('SHOP_LOOKUP_STOCK', { sku: 'A-4' })).toMatchObject({
+      code: 'TOOL_NOT_IN_SESSION',
+    });
+    expect(other.configVersion).toBe(2);
+
+    const deleted = await remote.create('user_custom_gone', {
+      toolkits: ['shop'],
+      experimental: { customTools: [lookup] },
+    });
+    const held = await remote.use(deleted.sessionId, { customTools: [lookup] });
+    await deleted.delete();
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const afterDelete = await held.execute('SHOP_LOOKUP_STOCK', { sku: 'A-5' });
+    expect(afterDelete).toMatchObject({ successful: false, code: 'SESSION_NOT_FOUND' });
+    // on the old code ran here too
+    expect(ran.map((call) => call.sku)).toEqual(['A-2']);
+  });
+
   it('are listed and searched by the server, run here, and land in the session log', async () => {
     const { tool: lookup, ran } = stockLookupTool();
     const session = await remote.create('user_custom_1', {
