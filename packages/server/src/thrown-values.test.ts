@@ -24,7 +24,8 @@ beforeAll(async () => {
   server = await startTestServer({ toolkits: [hostileThrowsToolkit()] });
   session = await server.embedded.create('user_hostile', { toolkits: ['hostile'], workbench: {} });
   remote = await server.remote().create('user_hostile', {
-    toolkits: ['hostile'],
+    // the custom toolkit too: a session's filters leave out custom tools as embedded
+    toolkits: ['hostile', 'local'],
     experimental: { customToolkits: [hostileThrowsToolkit('local')] },
   });
   mcp = new Client({ name: 'toolmux-test', version: '1.0.0' });

@@ -153,7 +153,8 @@ describe("metaToolNames: 'composio' with a custom tool in remote mode", () => {
     served.calls.length = 0;
     try {
       const session = await mux.create('user_1', {
-        toolkits: ['tasks'],
+        // the custom tool joins the toolkit `custom`: the filter lets it through, as embedded
+        toolkits: ['tasks', 'custom'],
         metaToolNames: 'composio',
         experimental: { customTools: [lookup] },
       });
