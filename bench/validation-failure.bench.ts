@@ -10,6 +10,7 @@
  * Run: `node --experimental-strip-types --no-warnings bench/validation-failure.bench.ts` (after `pnpm build`).
  */
 import { createRequire } from 'node:module';
+import { unionItemsSchema } from '@toolmux/core/test';
 import { compileJsonSchemaValidator, SLICE_MS } from '../packages/core/dist/internal.js';
 // not part of the public API: the built module itself
 import { slicedValidatorOf } from '../packages/core/dist/schema/validate.js';
@@ -19,31 +20,7 @@ const { Ajv2020 } = createRequire(new URL('../packages/core/package.json', impor
   'ajv/dist/2020.js',
 ) as typeof import('ajv/dist/2020.js');
 
-const schema = {
-  type: 'object',
-  properties: {
-    items: {
-      type: 'array',
-      items: {
-        anyOf: [
-          {
-            type: 'object',
-            properties: { a: { type: 'string' } },
-            required: ['a'],
-            additionalProperties: false,
-          },
-          {
-            type: 'object',
-            properties: { b: { type: 'number' } },
-            required: ['b'],
-            additionalProperties: false,
-          },
-          { type: 'string', maxLength: 3 },
-        ],
-      },
-    },
-  },
-} as const;
+const schema = unionItemsSchema({ shortString: true });
 
 const validate = compileJsonSchemaValidator(structuredClone(schema) as never, 'BENCH_ITEMS');
 const sliced = slicedValidatorOf(validate)!;

@@ -5,6 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import type { JSONSchema } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
+import { unionItemsSchema } from '../test/hard-schemas.js';
 import {
   compiledDocumentCount,
   compileJsonSchemaValidator,
@@ -140,33 +141,7 @@ describe('compileJsonSchemaValidator', () => {
     });
 
     it(`tries the variants of at most ${MAX_EXPLAINED_UNIONS} failed unions one by one; the others are one issue each`, () => {
-      const items = compileJsonSchemaValidator(
-        {
-          type: 'object',
-          properties: {
-            items: {
-              type: 'array',
-              items: {
-                anyOf: [
-                  {
-                    type: 'object',
-                    properties: { a: { type: 'string' } },
-                    required: ['a'],
-                    additionalProperties: false,
-                  },
-                  {
-                    type: 'object',
-                    properties: { b: { type: 'number' } },
-                    required: ['b'],
-                    additionalProperties: false,
-                  },
-                ],
-              },
-            },
-          },
-        },
-        'ACME_ITEMS',
-      );
+      const items = compileJsonSchemaValidator(unionItemsSchema(), 'ACME_ITEMS');
       const count = 1_000;
       // each try of a variant validates a copy of the value: 2 per explained union, 1 for the input
       const copies = vi.spyOn(globalThis, 'structuredClone');
