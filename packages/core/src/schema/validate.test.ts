@@ -1,14 +1,17 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import type { JSONSchema } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
+import { unionItemsSchema } from '../test/hard-schemas.js';
 import {
   compiledDocumentCount,
   compileJsonSchemaValidator,
   formatValidationIssues,
+  MAX_EXPLAINED_UNIONS,
+  MAX_LISTED_ISSUES,
   slicedValidatorOf,
 } from './validate.js';
 
@@ -137,6 +140,33 @@ describe('compileJsonSchemaValidator', () => {
       ]);
     });
 
+    it(`tries the variants of at most ${MAX_EXPLAINED_UNIONS} failed unions one by one; the others are one issue each`, () => {
+      const items = compileJsonSchemaValidator(unionItemsSchema(), 'ACME_ITEMS');
+      const count = 1_000;
+      // each try of a variant validates a copy of the value: 2 per explained union, 1 for the input
+      const copies = vi.spyOn(globalThis, 'structuredClone');
+      try {
+        const issues = issuesOf(items({ items: Array.from({ length: count }, () => ({ a: 1 })) }));
+        expect(copies.mock.calls.length).toBeLessThanOrEqual(1 + 2 * MAX_EXPLAINED_UNIONS);
+        expect(issues).toHaveLength(count);
+        expect(issues.slice(0, MAX_EXPLAINED_UNIONS)).toEqual(
+          Array.from({ length: MAX_EXPLAINED_UNIONS }, (_, index) => ({
+            path: `items.${index}.a`,
+            message: 'must be string',
+          })),
+        );
+        expect(issues[MAX_EXPLAINED_UNIONS]).toEqual({
+          path: `items.${MAX_EXPLAINED_UNIONS}`,
+          message: 'does not match any of the allowed variants',
+        });
+        expect(formatValidationIssues('ACME_ITEMS', issues)).toMatch(
+          /^Invalid arguments for ACME_ITEMS: items\.0\.a: must be string; .*; and 980 more$/,
+        );
+      } finally {
+        copies.mockRestore();
+      }
+    });
+
     it('says when a value matches several oneOf variants', () => {
       const ambiguous = compileJsonSchemaValidator(
         { type: 'object', properties: { n: { oneOf: [{ type: 'number' }, { type: 'integer' }] } } },
@@ -202,6 +232,25 @@ describe('compileJsonSchemaValidator', () => {
       { path: 'count', message: 'must be number' },
       { path: 'on', message: 'must be boolean' },
     ]);
+  });
+
+  it(`lists at most ${MAX_LISTED_ISSUES} issues, then one that says there are more`, () => {
+    const strings = compileJsonSchemaValidator(
+      { type: 'object', properties: { items: { type: 'array', items: { type: 'string' } } } },
+      'ACME_STRINGS',
+    );
+    const issues = issuesOf(strings({ items: Array(3 * MAX_LISTED_ISSUES).fill(5) }));
+    expect(issues).toHaveLength(MAX_LISTED_ISSUES + 1);
+    expect(issues[MAX_LISTED_ISSUES - 1]).toEqual({
+      path: `items.${MAX_LISTED_ISSUES - 1}`,
+      message: 'must be string',
+    });
+    expect(issues[MAX_LISTED_ISSUES]).toEqual({
+      path: '(root)',
+      message: 'has more issues than the 1,000 listed; fix these first',
+    });
+    // exactly the limit: no such issue
+    expect(issuesOf(strings({ items: Array(MAX_LISTED_ISSUES).fill(5) }))).toHaveLength(MAX_LISTED_ISSUES);
   });
 
   it('throws TOOL_DEFINITION_INVALID naming the tool for an invalid schema or a dangling reference', () => {
@@ -272,6 +321,23 @@ describe('the sliced validator (a large call copies its arguments a slice at a t
     },
     'UNION_TOOL',
   );
+
+  it('explains a failure a slice at a time: thousands of failing union items pause as often as they take', async () => {
+    const counting = () => {
+      let pauses = 0;
+      return { slice: { due: () => true, pause: async () => void pauses++ }, pauses: () => pauses };
+    };
+    const sliced = slicedValidatorOf(union)!;
+    // the same size and shape: a row's id right, or wrong (each fails: a pass over thousands of errors)
+    const rows = (id: unknown) => Array.from({ length: 4_000 }, () => ({ id, note: 'n' }));
+    const good = counting();
+    expect((await sliced({ rows: rows(1) }, good.slice)).success).toBe(true);
+    const bad = counting();
+    const result = await sliced({ rows: rows('x') }, bad.slice);
+    // Ajv's 4,000 errors are looked at 256 a step, each step a pause of its own
+    expect(bad.pauses() - good.pauses()).toBeGreaterThanOrEqual(4_000 / 256);
+    expect(issuesOf(result)).toHaveLength(MAX_LISTED_ISSUES + 1);
+  });
 
   /** Arguments near the schemas above: right ones, wrong ones, and anything at all. */
   const args = fc.oneof(

@@ -4,6 +4,7 @@ import { RE2JS } from 're2js';
 import type { JSONSchema, ValidationIssue, ValidationResult } from '../catalog/types.js';
 import { MAX_QUOTED_CHARS, quotedMessage, quotedText, ToolMuxError } from '../errors.js';
 import { cloneSliced, type ListedKeys, type Slice } from '../util/json-slices.js';
+import { runSteps, type Steps } from '../util/slices.js';
 import { resolveLocalRef } from './inline-refs.js';
 import { replaceOpenApiNullable } from './nullability.js';
 import { isSchemaObject, transformSchemaTree } from './subschemas.js';
@@ -146,9 +147,9 @@ export function compileJsonSchemaValidator(
   const validator = (input: unknown) => compiled.check(structuredClone(input));
   slicedValidators.set(validator, async (input, slice, listedKeys) => {
     const value = await cloneSliced(input, slice, { listedKeys });
-    // Ajv's check is a turn of its own
+    // Ajv's check is a turn of its own; explaining its errors goes a slice at a time
     await slice.pause();
-    return compiled.check(value);
+    return compiled.checkSliced(value, slice);
   });
   return validator;
 }
@@ -156,6 +157,8 @@ export function compileJsonSchemaValidator(
 /** A document compiled (in an Ajv instance of its own), with what explains its failures. */
 interface Compiled {
   check(value: unknown): ValidationResult;
+  /** `check`, with the explanation of a failure (a pass over all of Ajv's errors) a slice at a time. */
+  checkSliced(value: unknown, slice: Slice): Promise<ValidationResult>;
 }
 
 /**
@@ -178,7 +181,16 @@ function compiledFor(document: JSONSchema, slug: string): Compiled {
   const compiled: Compiled = {
     check(value) {
       if (validate(value)) return { success: true, value };
-      return { success: false, issues: explainer.explain(validate.errors ?? []) };
+      return { success: false, issues: runSteps(explainer.explain(validate.errors ?? [])) };
+    },
+    async checkSliced(value, slice) {
+      if (validate(value)) return { success: true, value };
+      const steps = explainer.explain(validate.errors ?? []);
+      for (;;) {
+        const next = steps.next();
+        if (next.done) return { success: false, issues: next.value };
+        if (slice.due()) await slice.pause();
+      }
     },
   };
   compiledByText.set(text, new WeakRef(compiled));
@@ -287,6 +299,38 @@ function toDraft2020(schema: JSONSchema): JSONSchema {
 
 const UNION_KEYWORDS = new Set(['anyOf', 'oneOf']);
 
+/**
+ * The most failed unions one validation explains by trying each variant on its own (nested ones
+ * included); the rest are {@link NO_VARIANT_MATCHES}. More than {@link MAX_SHOWN_ISSUES}, the issues
+ * a message names: a value with thousands of failing union items (a few bytes each) had each one
+ * validated again against every variant, in the one turn of Ajv's check (64,000 items: 0.65 s).
+ */
+export const MAX_EXPLAINED_UNIONS = 50;
+
+/**
+ * The most issues one validation lists: the errors past them are not looked at, and a last issue
+ * ({@link MORE_ISSUES}) says so. A message names the first {@link MAX_SHOWN_ISSUES}; half a megabyte
+ * of a union's failing items (`[5,5,…]`) were a million Ajv errors turned into a quarter of a
+ * million issues, a second in one turn.
+ */
+export const MAX_LISTED_ISSUES = 1_000;
+
+/** How many of Ajv's errors an explanation looks at between two yields (a step of its work). */
+const ERRORS_PER_STEP = 256;
+
+/** The last issue of a list cut at {@link MAX_LISTED_ISSUES}. */
+const MORE_ISSUES = `has more issues than the ${MAX_LISTED_ISSUES.toLocaleString('en')} listed; fix these first`;
+
+/** The issue of a failed union whose variants were not tried one by one, or of which none stands out. */
+const NO_VARIANT_MATCHES = 'does not match any of the allowed variants';
+
+/** What one explanation may still do: try unions' variants, list issues; whether it left errors out. */
+interface Budget {
+  unions: number;
+  issues: number;
+  cut: boolean;
+}
+
 /** Turns Ajv errors into issues; JSON Pointer paths (`/labels/0`) until the end, then `labels.0`. */
 class IssueExplainer {
   /** Where each `anyOf`/`oneOf` list sits in the document, found on the first failed union. */
@@ -301,14 +345,21 @@ class IssueExplainer {
     this.document = document;
   }
 
-  explain(errors: readonly ErrorObject[]): ValidationIssue[] {
+  /**
+   * Steps that yield every {@link ERRORS_PER_STEP} errors looked at and after each variant tried;
+   * each call has a budget of its own (sliced checks of concurrent calls interleave).
+   */
+  *explain(errors: readonly ErrorObject[]): Steps<ValidationIssue[]> {
+    const budget: Budget = { unions: MAX_EXPLAINED_UNIONS, issues: MAX_LISTED_ISSUES, cut: false };
     const seen = new Set<string>();
-    return this.issuesAt(errors, '').filter(({ path, message }) => {
+    const issues = (yield* this.issuesAt(errors, '', budget)).filter(({ path, message }) => {
       const key = `${path}\n${message}`;
       if (seen.has(key)) return false;
       seen.add(key);
       return true;
     });
+    if (budget.cut) issues.push(issue('', MORE_ISSUES));
+    return issues;
   }
 
   /**
@@ -316,24 +367,45 @@ class IssueExplainer {
    * outermost failed unions are explained one by one (see `explainUnion`); errors at or below their
    * path are left to that explanation.
    */
-  private issuesAt(errors: readonly ErrorObject[], base: string): ValidationIssue[] {
+  private *issuesAt(errors: readonly ErrorObject[], base: string, budget: Budget): Steps<ValidationIssue[]> {
     // the last union error at each path, unless a union failed above it: by sets of paths, since a
     // schema of many unions can fail thousands of them at once (comparing each with each was seconds)
     const lastUnionAt = new Map<string, ErrorObject>();
-    for (const error of errors) {
+    for (let index = 0; index < errors.length; index++) {
+      const error = errors[index]!;
       if (UNION_KEYWORDS.has(error.keyword)) lastUnionAt.set(error.instancePath, error);
+      if (index % ERRORS_PER_STEP === 0) yield;
     }
     const outermost = new Set<ErrorObject>();
+    let looked = 0;
     for (const [path, union] of lastUnionAt) {
       if (!hasAncestorIn(path, lastUnionAt)) outermost.add(union);
+      if (++looked % ERRORS_PER_STEP === 0) yield;
     }
     const outermostPaths = new Set([...outermost].map((union) => union.instancePath));
-    return errors.flatMap((error) => {
-      if (outermost.has(error)) return this.explainUnion(error, base);
+    yield;
+    const issues: ValidationIssue[] = [];
+    for (let index = 0; index < errors.length; index++) {
+      if (budget.issues <= 0) {
+        budget.cut = true;
+        break;
+      }
+      const error = errors[index]!;
+      if (index % ERRORS_PER_STEP === 0) yield;
+      if (outermost.has(error)) {
+        const before = budget.issues;
+        const explained = yield* this.explainUnion(error, base, budget);
+        // the nested issues counted themselves; this counts the union's own ones too
+        budget.issues = before - explained.length;
+        for (const found of explained) issues.push(found);
+        continue;
+      }
       const path = error.instancePath;
-      if (outermostPaths.has(path) || hasAncestorIn(path, outermostPaths)) return [];
-      return [issueFor(error, base)];
-    });
+      if (outermostPaths.has(path) || hasAncestorIn(path, outermostPaths)) continue;
+      issues.push(issueFor(error, base));
+      budget.issues--;
+    }
+    return issues;
   }
 
   /**
@@ -341,16 +413,20 @@ class IssueExplainer {
    * most likely meant to be (see `likeliestVariant`); when no variant stands out, one issue says what
    * the variants allow.
    */
-  private explainUnion(union: ErrorObject, base: string): ValidationIssue[] {
+  private *explainUnion(union: ErrorObject, base: string, budget: Budget): Steps<ValidationIssue[]> {
     const path = base + union.instancePath;
     const passing = union.params.passingSchemas;
     if (Array.isArray(passing)) {
       const variants = passing.map((index: number) => index + 1).join(' and ');
       return [issue(path, `matches more than one allowed variant (${variants}); make it match exactly one`)];
     }
-    const outcomes = this.variantOutcomes(union);
+    // past the budget, a failed union is one issue without trying its variants: each try validates
+    // the value again against every variant, tens of times Ajv's own check when thousands fail
+    if (budget.unions <= 0) return [issue(path, NO_VARIANT_MATCHES)];
+    budget.unions--;
+    const outcomes = yield* this.variantOutcomes(union);
     const likeliest = likeliestVariant(outcomes);
-    if (likeliest) return this.issuesAt(likeliest.errors, path);
+    if (likeliest) return yield* this.issuesAt(likeliest.errors, path, budget);
     return [
       summarizeVariants(
         outcomes.map((outcome) => outcome.errors),
@@ -359,17 +435,20 @@ class IssueExplainer {
     ];
   }
 
-  private variantOutcomes(union: ErrorObject): VariantOutcome[] {
+  private *variantOutcomes(union: ErrorObject): Steps<VariantOutcome[]> {
     const pointer = this.pointerOf(union.schema);
     if (!Array.isArray(union.schema) || pointer === undefined) return [];
     const keys = isSchemaObject(union.data) ? Object.keys(union.data) : [];
-    return union.schema.map((variant, index) => {
+    const outcomes: VariantOutcome[] = [];
+    for (const [index, variant] of union.schema.entries()) {
       const declared = declaredProperties(variant, this.document);
-      return {
+      outcomes.push({
         errors: this.variantErrors(`${pointer}/${index}`, union.data),
         knownKeys: keys.filter((key) => declared.has(key)).length,
-      };
-    });
+      });
+      yield;
+    }
+    return outcomes;
   }
 
   private variantErrors(pointer: string, data: unknown): ErrorObject[] {
@@ -463,7 +542,7 @@ function summarizeVariants(variantErrors: readonly ErrorObject[][], path: string
     const values = discriminators.map((error) => error!.params.allowedValue);
     return issue(path + first.instancePath, `must be one of: ${values.map(formatValue).join(', ')}`);
   }
-  return issue(path, 'does not match any of the allowed variants');
+  return issue(path, NO_VARIANT_MATCHES);
 }
 
 /**

@@ -261,3 +261,20 @@ export function hardSchemaToolkit(): {
   });
   return { toolkit, cases, received };
 }
+
+/**
+ * `{ items: [...] }` whose each item is one of two closed objects, `{ a: string }` or `{ b: number }`
+ * (and, with `shortString`, a string of at most 3 characters): arguments whose items all fail are
+ * thousands of failed unions, which validation must explain within bounds.
+ */
+export function unionItemsSchema(options: { shortString?: boolean } = {}): JSONSchema {
+  const closed = (name: string, type: string): JSONSchema => ({
+    type: 'object',
+    properties: { [name]: { type } },
+    required: [name],
+    additionalProperties: false,
+  });
+  const variants = [closed('a', 'string'), closed('b', 'number')];
+  if (options.shortString) variants.push({ type: 'string', maxLength: 3 });
+  return { type: 'object', properties: { items: { type: 'array', items: { anyOf: variants } } } };
+}

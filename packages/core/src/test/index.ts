@@ -8,6 +8,7 @@ export {
   hardSchemaCases,
   hardSchemaToolkit,
   notStrictReasonPattern,
+  unionItemsSchema,
 } from './hard-schemas.js';
 export type { HostileThrow } from './hostile-throws.js';
 export {

@@ -231,6 +231,24 @@ describe('REST body validation is as precise as the SDK', () => {
     );
   });
 
+  it("thousands of unknown keys: the first ten and how many more, on /api/v1 and Composio's routes", async () => {
+    const keys = Object.fromEntries(Array.from({ length: 20_000 }, (_, n) => [`k${n}`, 1]));
+    const answered = await createSession(keys);
+    expect(answered.status).toBe(400);
+    expect(answered.message).toContain('body.config: unknown keys "k0", "k1",');
+    expect(answered.message).toContain('"k9" and 19,990 more. Known keys: toolkits,');
+    expect(answered.message.length).toBeLessThan(1_000);
+    const response = await fetch(`${server.url}/api/v3/tool_router/session`, {
+      method: 'POST',
+      headers: { 'x-api-key': server.apiKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ user_id: 'user_lang', ...keys }),
+    });
+    expect(response.status).toBe(400);
+    const text = await response.text();
+    expect((JSON.parse(text) as { message: string }).message).toContain('"k9" and 19,990 more.');
+    expect(text.length).toBeLessThan(3_000);
+  });
+
   it('a value of the wrong type says what each accepted form is', async () => {
     const answered = await createSession({ toolkits: 'tasks' });
     expect(answered.message).toContain('body.config.toolkits: expected array or object, got string');
