@@ -406,7 +406,7 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     }
   }, 120_000);
 
-  it('logs a line with a NUL whole (the NUL shown as \\0), not cut at it', async () => {
+  it('logs a line with a NUL whole (the NUL shown as \\0), not cut at it, and a lone surrogate as one U+FFFD', async () => {
     const sandbox = await create(32);
     const out = await sandbox.run(
       'console.log("a\\0b", "c"); console.log("\\0"); return "x\\0y"',
@@ -414,6 +414,13 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
       limits,
     );
     expect(out).toEqual({ result: 'x\0y', logs: ['a\\0b c', '\\0'] });
+    // its UTF-8 bytes read as invalid showed three
+    const lone = await sandbox.run(
+      'console.log("a\\ud800b", "\\udfffc"); console.log("😀 \\ud83d"); return "x\\ud800"',
+      noHost,
+      limits,
+    );
+    expect(lone).toEqual({ result: 'x\ud800', logs: ['a\ufffdb \ufffdc', '😀 \ufffd'] });
   });
 
   it('keeps the start of a console line that does not fit the output cap, marked with its length', async () => {
@@ -459,27 +466,6 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
       capped,
     );
     expect(small.logs).toEqual(['e'.repeat(990), expect.stringContaining('logs cut')]);
-  });
-
-  it('shows a lone surrogate as one U+FFFD in a console line and in a thrown error (not three)', async () => {
-    const sandbox = await create(32);
-    const logged = await sandbox.run(
-      'console.log("a\\ud800b", "\\udfffc"); console.log("😀 \\ud83d"); return "x\\ud800"',
-      noHost,
-      limits,
-    );
-    expect(logged).toEqual({ result: 'x\ud800', logs: ['a\ufffdb \ufffdc', '😀 \ufffd'] });
-    for (const [code, says] of [
-      ['throw new Error("a\\ud800b")', 'Error: a\ufffdb'],
-      ['throw new TypeError("\\udc00 😀")', 'TypeError: \ufffd 😀'],
-      ['throw { name: "N\\ud800", message: "m\\udfff" }', 'N\ufffd: m\ufffd'],
-      ['throw "s\\ud83d"', 'Error: s\ufffd'],
-    ] as const) {
-      const out = await sandbox.run(code, noHost, limits);
-      expect(out.error?.code).toBe('WORKBENCH_CODE_ERROR');
-      expect(out.error?.message).toContain(says);
-      expect(out.error?.message).not.toContain('\ufffd\ufffd');
-    }
   });
 
   it('caps empty log lines and the message of what the code threw as it caps other output', async () => {
@@ -647,10 +633,16 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
       ],
       // a NUL is shown as in a console line, and what follows it is kept
       ["throw new Error('before\\u0000after')", 'Error: before\\0after'],
+      // a lone surrogate too: one U+FFFD (it showed three), in the name, message and stack alike
+      ['throw new Error("a\\ud800b")', 'Error: a\ufffdb'],
+      ['throw new TypeError("\\udc00 😀")', 'TypeError: \ufffd 😀'],
+      ['throw { name: "N\\ud800", message: "m\\udfff", stack: "s\\ud83d" }', 'N\ufffd: m\ufffd\ns\ufffd'],
+      ['throw "s\\ud83d"', 'Error: s\ufffd'],
     ] as const) {
       const out = await sandbox.run(code, host, limits);
       expect(out.error?.code).toBe('WORKBENCH_CODE_ERROR');
       expect(out.error?.message).toContain(says);
+      expect(out.error?.message).not.toContain('\ufffd\ufffd');
       expect(sandbox.disposed).toBe(false);
     }
   });
