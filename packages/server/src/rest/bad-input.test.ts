@@ -341,17 +341,20 @@ function badInputSuite(name: string, openStore: () => Promise<{ url: string; cle
       );
       expect(within.status).toBe(200);
       expect(within.json).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
-      const mcp = await server.fetch(
-        new Request(`http://localhost/mcp/${session.session_id}`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-            authorization: session.mcp.headers.Authorization,
-          },
-          body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"TASKS_CREATE_TASK","arguments":{"title":"t","labels":[${deepJson(5_000)}]}}}`,
-        }),
-      );
+      // a tools/call of TASKS_CREATE_TASK whose labels are `labels` (JSON text) over MCP
+      const mcpCall = (labels: string) =>
+        server.fetch(
+          new Request(`http://localhost/mcp/${session.session_id}`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              accept: 'application/json, text/event-stream',
+              authorization: session.mcp.headers.Authorization,
+            },
+            body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"TASKS_CREATE_TASK","arguments":{"title":"t","labels":${labels}}}}`,
+          }),
+        );
+      const mcp = await mcpCall(`[${deepJson(5_000)}]`);
       expect(mcp.status).toBe(400);
       expect(await mcp.text()).toContain('levels deep');
       // an object of more than 100,000 keys is refused while the body is parsed, before its keys
@@ -364,17 +367,7 @@ function badInputSuite(name: string, openStore: () => Promise<{ url: string; cle
       );
       expect(wide.status).toBe(400);
       expect(wide.json.error.message).toContain('an object of more than 100000 keys');
-      const mcpWide = await server.fetch(
-        new Request(`http://localhost/mcp/${session.session_id}`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-            authorization: session.mcp.headers.Authorization,
-          },
-          body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"TASKS_CREATE_TASK","arguments":{"title":"t","labels":{${keys}}}}}`,
-        }),
-      );
+      const mcpWide = await mcpCall(`{${keys}}`);
       expect(mcpWide.status).toBe(400);
       expect(await mcpWide.text()).toContain('an object of more than 100000 keys');
     });
