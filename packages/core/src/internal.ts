@@ -76,6 +76,7 @@ export {
   jsonShapeSliced,
   jsonTextPiecesSliced,
   jsonTextSliced,
+  MAX_OBJECT_KEYS,
   PlainClone,
   parseJsonSliced,
   SLICED_PARSE_FROM,

@@ -3,6 +3,7 @@ import {
   JsonTextError,
   jsonDepthExceeds,
   MAX_JSON_DEPTH,
+  MAX_OBJECT_KEYS,
   parseJsonSliced,
   SLICED_PARSE_FROM,
   WorkSlice,
@@ -108,15 +109,17 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
 
 /**
  * Parses JSON body text: `JSON.parse` and the depth check for a small body; a large one (from
- * {@link SLICED_PARSE_FROM} characters) is parsed a slice at a time, the depth limit enforced while
- * parsing, with the event loop free between slices (a megabyte of JSON is tens of milliseconds of
- * work). Broken JSON, or JSON nested deeper than {@link MAX_BODY_DEPTH}, is a 400 INVALID_REQUEST.
+ * {@link SLICED_PARSE_FROM} characters) is parsed a slice at a time, the depth and key limits enforced
+ * while parsing, with the event loop free between slices (a megabyte of JSON is tens of milliseconds
+ * of work). Broken JSON, JSON nested deeper than {@link MAX_BODY_DEPTH}, or an object of more than
+ * `MAX_OBJECT_KEYS` keys (which only a large body can hold), is a 400 INVALID_REQUEST.
  */
 export async function parseBody(text: string): Promise<unknown> {
   try {
-    return await parseJsonText(text, MAX_BODY_DEPTH);
+    return await parseJsonText(text, MAX_BODY_DEPTH, MAX_OBJECT_KEYS);
   } catch (error) {
     if (error instanceof JsonTextError && error.kind === 'depth') throw tooDeep();
+    if (error instanceof JsonTextError && error.kind === 'keys') throw tooWide();
     if (error instanceof SyntaxError) throw notJson(error);
     throw error;
   }
@@ -125,9 +128,10 @@ export async function parseBody(text: string): Promise<unknown> {
 /**
  * `JSON.parse(text)` with a depth limit: at once for a small text, a slice at a time for a large one
  * (see {@link parseBody}). Throws a SyntaxError for broken JSON, a `JsonTextError` of kind `depth`
- * for JSON nested deeper than `maxDepth`.
+ * for JSON nested deeper than `maxDepth`, of kind `keys` for an object of more than `maxKeys` keys
+ * (checked in a large text only: a small one cannot hold that many).
  */
-export async function parseJsonText(text: string, maxDepth: number): Promise<unknown> {
+export async function parseJsonText(text: string, maxDepth: number, maxKeys?: number): Promise<unknown> {
   if (text.length < SLICED_PARSE_FROM) {
     const value: unknown = JSON.parse(text);
     if (jsonDepthExceeds(value, maxDepth)) {
@@ -138,7 +142,7 @@ export async function parseJsonText(text: string, maxDepth: number): Promise<unk
   // decoding the body was a slice of its own
   await yieldToEventLoop();
   const slice = new WorkSlice();
-  const value = await parseJsonSliced(text, slice, { maxDepth });
+  const value = await parseJsonSliced(text, slice, { maxDepth, maxKeys });
   if (slice.due()) await slice.pause();
   return value;
 }
@@ -185,6 +189,16 @@ function jsonBreak(error: unknown): string {
 function tooDeep() {
   return invalidRequest(
     `The request body nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep; tool arguments and schemas may nest at most ${MAX_JSON_DEPTH} levels.`,
+  );
+}
+
+/**
+ * The 400 of a body with an object of more than `MAX_OBJECT_KEYS` keys, refused while it is parsed:
+ * listing the keys of one object cannot be split, and every stage after the parse would list them.
+ */
+function tooWide() {
+  return invalidRequest(
+    `The request body holds an object of more than ${MAX_OBJECT_KEYS} keys: listing the keys of one object is a step that cannot be split, which would hold every other request meanwhile. Send its entries as an array ([{ key, value }, …]), or fewer keys.`,
   );
 }
 

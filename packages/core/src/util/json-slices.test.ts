@@ -287,6 +287,73 @@ describe('JsonTextParser', () => {
     expect([walk.tooDeep, walk.entries]).toEqual([false, 99_999]);
   });
 
+  it('refuses an object of more than maxKeys keys while parsing (a repeated key counts once), in runs or token by token', () => {
+    /**
+     * The most keys of one object in a JSON text (without whitespace), a repeated key once: an
+     * object of a repeated key's first value counts too, though the parsed value drops it.
+     */
+    const widest = (text: string): number => {
+      const open: Array<Set<string> | undefined> = [];
+      let most = 0;
+      for (let index = 0; index < text.length; index++) {
+        const char = text[index];
+        if (char === '{') open.push(new Set());
+        else if (char === '[') open.push(undefined);
+        else if (char === '}' || char === ']') open.pop();
+        else if (char === '"') {
+          let end = index + 1;
+          while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+          const keys = open.at(-1);
+          if (text[end + 1] === ':' && keys) {
+            keys.add(JSON.parse(text.slice(index, end + 1)) as string);
+            most = Math.max(most, keys.size);
+          }
+          index = end;
+        }
+      }
+      return most;
+    };
+    fc.assert(
+      fc.property(
+        jsonText,
+        fc.integer({ min: 0, max: 6 }),
+        fc.constantFrom(0, 6, 16 * 1024),
+        (text, maxKeys, nativeRunChars) => {
+          let kind: string | undefined;
+          try {
+            parseAll(text, { maxKeys, nativeRunChars }, () => false);
+          } catch (error) {
+            kind = (error as JsonTextError).kind;
+          }
+          expect(kind).toBe(widest(text) > maxKeys ? 'keys' : undefined);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+    const members = (count: number) => Array.from({ length: count }, (_, i) => `"k${i}":${i}`).join(',');
+    for (const nativeRunChars of [0, 16 * 1024]) {
+      const options = { maxKeys: 100_000, nativeRunChars };
+      expect(() => parseAll(`[{${members(100_001)}}]`, options, () => false)).toThrow(
+        /more than 100000 keys/,
+      );
+      const exact = parseAll(`{${members(100_000)},"k5":"again"}`, options, () => false).value;
+      expect(Object.keys(exact as object)).toHaveLength(100_000);
+    }
+  });
+
+  it('reads a long string a window at a time: a string of megabytes is many slices, not one', () => {
+    const long = 'x'.repeat(1_000_000);
+    for (const text of [
+      JSON.stringify(long),
+      JSON.stringify({ [long]: `${long}\n${long}é\u0000`, b: [long, 'y'] }),
+    ]) {
+      const { value, steps } = parseAll(text, {}, () => true);
+      expect(value).toEqual(JSON.parse(text));
+      // every window of 64 K characters may end a slice (one look at the whole held the loop)
+      expect(steps).toBeGreaterThan(text.length / (128 * 1024));
+    }
+  });
+
   it('parses a megabyte in many slices to the value JSON.parse gives', async () => {
     const wide = Object.fromEntries(
       Array.from({ length: 26_000 }, (_, index) => [`author_${index}_x`, `auth value ${index} auth`]),

@@ -27,10 +27,10 @@ const CHECK_EVERY = 512;
 
 /** Broken JSON (`kind: 'syntax'`) or JSON nested deeper than allowed (`kind: 'depth'`). */
 export class JsonTextError extends SyntaxError {
-  readonly kind: 'syntax' | 'depth';
+  readonly kind: 'syntax' | 'depth' | 'keys';
   readonly position: number;
 
-  constructor(message: string, kind: 'syntax' | 'depth', position: number) {
+  constructor(message: string, kind: 'syntax' | 'depth' | 'keys', position: number) {
     super(message);
     this.name = 'SyntaxError';
     this.kind = kind;
@@ -53,6 +53,8 @@ const DONE = 3;
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: a control character ends a run in a JSON string
 const PLAIN_RUN = /[^"\\\u0000-\u001f]*/y;
+/** How many characters of a string {@link PLAIN_RUN} looks through at once. */
+const STRING_WINDOW = 64 * 1024;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const HEX4 = /^[0-9a-fA-F]{4}$/;
 const ESCAPES: Record<string, string> = {
@@ -70,6 +72,11 @@ const ESCAPES: Record<string, string> = {
 export interface JsonParseOptions {
   /** Nesting deeper than this throws a {@link JsonTextError} of kind `depth`. @default Infinity */
   maxDepth?: number;
+  /**
+   * An object of more keys than this throws a {@link JsonTextError} of kind `keys` as soon as it has
+   * them, before anything lists them (see {@link MAX_OBJECT_KEYS}). @default Infinity
+   */
+  maxKeys?: number;
   /** Units of work between two looks at the clock. */
   checkEvery?: number;
   /** The longest run of members handed to `JSON.parse` at once (0: none; tests use it). */
@@ -80,6 +87,8 @@ interface ParseFrame {
   container: Record<string, unknown> | unknown[];
   isArray: boolean;
   key: string;
+  /** The keys of an object so far (counted only under a `maxKeys`). */
+  keys: number;
 }
 
 /**
@@ -87,11 +96,13 @@ interface ParseFrame {
  * says the slice is over (false; call again later). The value is `JSON.parse(text)`'s: `__proto__`
  * becomes an own data property, a repeated key keeps its first place and its last value, numbers go
  * through the same correctly rounded conversion. Nesting deeper than `maxDepth` throws a
- * {@link JsonTextError} of kind `depth` as soon as it is reached (`{}` is depth 1).
+ * {@link JsonTextError} of kind `depth` as soon as it is reached (`{}` is depth 1), an object of more
+ * than `maxKeys` keys one of kind `keys`.
  */
 export class JsonTextParser {
   readonly #text: string;
   readonly #maxDepth: number;
+  readonly #maxKeys: number;
   readonly #checkEvery: number;
   readonly #nativeRunChars: number;
   #position = 0;
@@ -101,14 +112,19 @@ export class JsonTextParser {
   /** A string being read when the slice ended: what it holds so far, and whether it is a key. */
   #partial: string | undefined;
   #partialIsKey = false;
+  /** Where the run of plain characters of that string that is not in `#partial` yet starts. */
+  #runFrom = 0;
   /** Up to here the text is parsed token by token: `JSON.parse` refused a run in it. */
   #slowUntil = -1;
 
   constructor(text: string, options: JsonParseOptions = {}) {
     this.#text = text;
     this.#maxDepth = options.maxDepth ?? Number.POSITIVE_INFINITY;
+    this.#maxKeys = options.maxKeys ?? Number.POSITIVE_INFINITY;
     this.#checkEvery = options.checkEvery ?? CHECK_EVERY;
-    this.#nativeRunChars = options.nativeRunChars ?? NATIVE_RUN_CHARS;
+    // an object a run parses whole is not counted: a run must be too short to hold more than
+    // maxKeys keys (each takes at least 5 characters: `"":0,`)
+    this.#nativeRunChars = Math.min(options.nativeRunChars ?? NATIVE_RUN_CHARS, 5 * this.#maxKeys + 5);
   }
 
   /** The parsed value, once {@link step} has returned true. */
@@ -167,6 +183,7 @@ export class JsonTextParser {
         if (char !== 0x22) this.#unexpected('a property name in double quotes');
         this.#position++;
         this.#partial = '';
+        this.#runFrom = this.#position;
         this.#partialIsKey = true;
         continue;
       }
@@ -184,7 +201,7 @@ export class JsonTextParser {
               );
             }
             this.#position++;
-            const frame: ParseFrame = { container: isArray ? [] : {}, isArray, key: '' };
+            const frame: ParseFrame = { container: isArray ? [] : {}, isArray, key: '', keys: 0 };
             this.#stack.push(frame);
             work += this.#nativeRun(frame, true);
             if (this.#state === AFTER) break;
@@ -202,6 +219,7 @@ export class JsonTextParser {
         case 0x22 /* " */:
           this.#position++;
           this.#partial = '';
+          this.#runFrom = this.#position;
           this.#partialIsKey = false;
           break;
         case 0x74 /* t */:
@@ -285,6 +303,11 @@ export class JsonTextParser {
       // property store a few slots at a time, garbage quadratic in the run (7 MB to parse 1 MB of
       // objects of 200 keys each)
       frame.container = run;
+      // a run is at most nativeRunChars long: listing its keys is quick
+      if (!frame.isArray && this.#maxKeys !== Number.POSITIVE_INFINITY) {
+        frame.keys = Object.keys(run).length;
+        this.#checkKeys(frame, start);
+      }
     } else if (frame.isArray) {
       const items = run as unknown[];
       const container = frame.container as unknown[];
@@ -292,7 +315,7 @@ export class JsonTextParser {
     } else {
       const container = frame.container as Record<string, unknown>;
       for (const key of Object.keys(run)) {
-        this.#set(container, key, (run as Record<string, unknown>)[key]);
+        this.#set(frame, container, key, (run as Record<string, unknown>)[key], start);
       }
     }
     if (closed >= 0) {
@@ -307,7 +330,17 @@ export class JsonTextParser {
     return work + (end - start) / 32;
   }
 
-  #set(container: Record<string, unknown>, key: string, value: unknown): void {
+  #set(
+    frame: ParseFrame,
+    container: Record<string, unknown>,
+    key: string,
+    value: unknown,
+    position: number,
+  ): void {
+    if (this.#maxKeys !== Number.POSITIVE_INFINITY && !Object.hasOwn(container, key)) {
+      frame.keys++;
+      this.#checkKeys(frame, position);
+    }
     if (key === '__proto__') {
       // as JSON.parse: an own property, not the prototype
       Object.defineProperty(container, '__proto__', {
@@ -318,6 +351,16 @@ export class JsonTextParser {
       });
     } else {
       container[key] = value;
+    }
+  }
+
+  #checkKeys(frame: ParseFrame, position: number): void {
+    if (frame.keys > this.#maxKeys) {
+      throw new JsonTextError(
+        `JSON has an object of more than ${this.#maxKeys} keys (at position ${position})`,
+        'keys',
+        position,
+      );
     }
   }
 
@@ -338,20 +381,43 @@ export class JsonTextParser {
     this.#complete(value);
   }
 
-  /** Reads on in the string at the position (after its opening quote); undefined when the slice ended first. */
+  /**
+   * Reads on in the string at the position (after its opening quote); undefined when the slice ended
+   * first. A run of plain characters is looked for {@link STRING_WINDOW} characters at a time (one
+   * look through a string of 64 MB is 40–80 ms of one turn) and taken as one slice of the text when
+   * it ends (a string without escapes is then a slice of the text, as `JSON.parse` would not copy it
+   * either), however many slices of the event loop it took.
+   */
   #readString(due: () => boolean): string | undefined {
     const text = this.#text;
     let out = this.#partial!;
     let work = 0;
     for (;;) {
-      PLAIN_RUN.lastIndex = this.#position;
-      PLAIN_RUN.exec(text);
-      const end = PLAIN_RUN.lastIndex;
-      if (end > this.#position) {
-        out += text.slice(this.#position, end);
-        work += (end - this.#position) >> 6;
-        this.#position = end;
+      const from = this.#position;
+      let end: number;
+      if (text.length - from > STRING_WINDOW) {
+        PLAIN_RUN.lastIndex = 0;
+        PLAIN_RUN.exec(text.slice(from, from + STRING_WINDOW));
+        end = from + PLAIN_RUN.lastIndex;
+      } else {
+        PLAIN_RUN.lastIndex = from;
+        PLAIN_RUN.exec(text);
+        end = PLAIN_RUN.lastIndex;
       }
+      work += (end - from) >> 6;
+      this.#position = end;
+      if (end - from === STRING_WINDOW) {
+        // the run goes on past the window
+        if (work >= this.#checkEvery) {
+          work = 0;
+          if (due()) {
+            this.#partial = out;
+            return undefined;
+          }
+        }
+        continue;
+      }
+      if (end > this.#runFrom) out += text.slice(this.#runFrom, end);
       const char = text.charCodeAt(end);
       if (char === 0x22) {
         this.#position++;
@@ -368,6 +434,7 @@ export class JsonTextParser {
         if (!HEX4.test(hex)) this.#fail('Bad Unicode escape in JSON', end);
         out += String.fromCharCode(Number.parseInt(hex, 16));
         this.#position = end + 6;
+        this.#runFrom = this.#position;
       } else {
         const replaced = escaped === undefined ? undefined : ESCAPES[escaped];
         if (replaced === undefined) {
@@ -376,6 +443,7 @@ export class JsonTextParser {
         }
         out += replaced;
         this.#position = end + 2;
+        this.#runFrom = this.#position;
       }
       if (++work >= this.#checkEvery) {
         work = 0;
@@ -408,7 +476,7 @@ export class JsonTextParser {
     } else if (frame.isArray) {
       (frame.container as unknown[]).push(value);
     } else {
-      this.#set(frame.container as Record<string, unknown>, frame.key, value);
+      this.#set(frame, frame.container as Record<string, unknown>, frame.key, value, this.#position);
     }
   }
 

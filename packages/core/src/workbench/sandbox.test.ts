@@ -406,7 +406,7 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     }
   }, 120_000);
 
-  it('logs a line with a NUL whole (the NUL shown as \\0), not cut at it', async () => {
+  it('logs a line with a NUL whole (the NUL shown as \\0), not cut at it, and a lone surrogate as one U+FFFD', async () => {
     const sandbox = await create(32);
     const out = await sandbox.run(
       'console.log("a\\0b", "c"); console.log("\\0"); return "x\\0y"',
@@ -414,6 +414,58 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
       limits,
     );
     expect(out).toEqual({ result: 'x\0y', logs: ['a\\0b c', '\\0'] });
+    // its UTF-8 bytes read as invalid showed three
+    const lone = await sandbox.run(
+      'console.log("a\\ud800b", "\\udfffc"); console.log("😀 \\ud83d"); return "x\\ud800"',
+      noHost,
+      limits,
+    );
+    expect(lone).toEqual({ result: 'x\ud800', logs: ['a\ufffdb \ufffdc', '😀 \ufffd'] });
+  });
+
+  it('keeps the start of a console line that does not fit the output cap, marked with its length', async () => {
+    const sandbox = await create(32);
+    const capped = { ...limits, maxOutputChars: 1_000 };
+    // the logs' characters, each line with its line break (the note after a cut is not counted)
+    const counted = (logs: string[]) => logs.slice(0, -1).reduce((sum, line) => sum + line.length + 1, 0);
+    // one line longer than the cap, alone: it was the note alone
+    const alone = await sandbox.run('console.log("a".repeat(5e6)); return null', noHost, capped);
+    expect(alone.logs).toHaveLength(2);
+    expect(alone.logs[0]).toMatch(/^a{900,}… \(cut: the line had 5000000 characters\)$/);
+    expect(alone.logs[1]).toContain('logs cut');
+    expect(counted(alone.logs) + 'null'.length).toBeLessThanOrEqual(1_000);
+    // after other lines, in what is left of the cap; lines after it are dropped
+    const after = await sandbox.run(
+      'console.log("first"); console.log("b".repeat(3000)); console.log("later"); return null',
+      noHost,
+      capped,
+    );
+    expect(after.logs[0]).toBe('first');
+    expect(after.logs[1]).toMatch(/^b{900,}… \(cut: the line had 3000 characters\)$/);
+    expect(after.logs).toHaveLength(3);
+    // all of the room is used: the line and the returned value's JSON (null) make the cap
+    expect(counted(after.logs) + 'null'.length).toBe(1_000);
+    // beside a returned value, cut again to what the value leaves, with the length it had
+    const beside = await sandbox.run('console.log("c".repeat(3000)); return "r".repeat(498)', noHost, capped);
+    expect(beside.result).toBe('r'.repeat(498));
+    expect(beside.logs[0]).toMatch(/^c{400,}… \(cut: the line had 3000 characters\)$/);
+    expect(counted(beside.logs) + 500).toBeLessThanOrEqual(1_000);
+    // the length is the line's as shown (a NUL as \0), and a surrogate pair is never split
+    const shown = await sandbox.run('console.log("\\0" + "😀".repeat(2000)); return null', noHost, capped);
+    expect(shown.logs[0]).toMatch(/^\\0(😀)+… \(cut: the line had 4002 characters\)$/u);
+    const nulBeside = await sandbox.run(
+      'console.log("d".repeat(400) + "\\0".repeat(200)); return "r".repeat(598)',
+      noHost,
+      capped,
+    );
+    expect(nulBeside.logs[0]).toMatch(/^d{300,}… \(cut: the line had 800 characters\)$/);
+    // a room too small for the mark keeps no start: the note alone, as before
+    const small = await sandbox.run(
+      'console.log("e".repeat(990)); console.log("f".repeat(50)); return null',
+      noHost,
+      capped,
+    );
+    expect(small.logs).toEqual(['e'.repeat(990), expect.stringContaining('logs cut')]);
   });
 
   it('caps empty log lines and the message of what the code threw as it caps other output', async () => {
@@ -581,10 +633,16 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
       ],
       // a NUL is shown as in a console line, and what follows it is kept
       ["throw new Error('before\\u0000after')", 'Error: before\\0after'],
+      // a lone surrogate too: one U+FFFD (it showed three), in the name, message and stack alike
+      ['throw new Error("a\\ud800b")', 'Error: a\ufffdb'],
+      ['throw new TypeError("\\udc00 😀")', 'TypeError: \ufffd 😀'],
+      ['throw { name: "N\\ud800", message: "m\\udfff", stack: "s\\ud83d" }', 'N\ufffd: m\ufffd\ns\ufffd'],
+      ['throw "s\\ud83d"', 'Error: s\ufffd'],
     ] as const) {
       const out = await sandbox.run(code, host, limits);
       expect(out.error?.code).toBe('WORKBENCH_CODE_ERROR');
       expect(out.error?.message).toContain(says);
+      expect(out.error?.message).not.toContain('\ufffd\ufffd');
       expect(sandbox.disposed).toBe(false);
     }
   });

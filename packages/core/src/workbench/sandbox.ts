@@ -18,6 +18,7 @@ import {
   smallJsonText,
 } from '../util/json-slices.js';
 import { WorkSlice } from '../util/slices.js';
+import { leadingText } from '../util/stored-text.js';
 
 /** The Emscripten loader of the synchronous QuickJS build (host calls return promises; no asyncify). */
 const loadQuickJSEmscripten =
@@ -783,6 +784,7 @@ const PRELUDE = `(() => {
   const stringSlice = String.prototype.slice;
   const toText = String;
   const replaceText = String.prototype.replace;
+  const wellFormed = String.prototype.toWellFormed;
   // A slug written as it is must cross to the host intact: no NUL (the host reads the outbox as a C
   // string) and no surrogate (a lone one would not survive UTF-8); others go as JSON. Slugs found
   // plain are remembered (a few hundred at most), so a call usually costs a lookup, not a match.
@@ -900,14 +902,19 @@ const PRELUDE = `(() => {
     if (value instanceof Error) return String(value.stack || value);
     try { const text = JSON.stringify(value); return text === undefined ? String(value) : text; } catch { return String(value); }
   };
-  // Text longer than the cell's limit never crosses to the host whole (the host only counts it).
+  // Text longer than the cell's limit never crosses to the host whole (the host gets its start and
+  // its length).
   let limit = Infinity;
   const cut = (text) => (typeof text === 'string' && text.length > limit ? apply(stringSlice, text, [0, limit + 1]) : text);
-  // The host reads a line as a C string, which a NUL would end: a NUL is shown as a backslash and 0.
+  // The host reads a line as a C string in UTF-8, which a NUL would end and in which a lone surrogate
+  // would become three U+FFFD: a NUL is shown as a backslash and 0, a lone surrogate as one U+FFFD.
   const nul = /\\0/g;
+  const shownLine = (text) => apply(wellFormed, text.indexOf('\\0') !== -1 ? text.replace(nul, '\\\\0') : text, []);
   const write = (...values) => {
     const text = values.map(show).join(' ');
-    log(cut(typeof text === 'string' && text.indexOf('\\0') !== -1 ? text.replace(nul, '\\\\0') : text));
+    if (typeof text !== 'string') return;
+    const line = shownLine(text);
+    log(cut(line), line.length);
   };
   Object.defineProperty(globalThis, 'console', {
     value: Object.freeze({ log: write, info: write, warn: write, error: write, debug: write }),
@@ -943,8 +950,9 @@ const PRELUDE = `(() => {
   // message and stack? are strings, each cut to the cell's output limit (the host cuts the whole to
   // it). The host reads those three properties, which runs none of the code's functions; it is not
   // JSON text, as JSON.stringify fails for code that put a setter on Array.prototype[0].
-  // a NUL as a backslash and 0, as in a console line: the host reads these strings as C strings
-  const shown = (text) => apply(replaceText, cut(text), [nul, '\\\\0']);
+  // a NUL as a backslash and 0 and a lone surrogate as one U+FFFD, as in a console line: the host
+  // reads these strings as C strings in UTF-8 (cut first: a pair the cut splits is one U+FFFD)
+  const shown = (text) => apply(wellFormed, apply(replaceText, cut(text), [nul, '\\\\0']), []);
   const describe = (error) => {
     const out = create(null);
     out.name = 'Error';
@@ -1001,6 +1009,8 @@ interface RunningCell {
   logs: string[];
   outputChars: number;
   outputCapped: boolean;
+  /** The start and length of the line that the cap cut, when its start is the last line kept. */
+  cutLine: { start: string; length: number } | undefined;
   toolCalls: number;
   limits: CellLimits;
   host: SandboxRawHost;
@@ -1015,6 +1025,17 @@ interface RunningCell {
   ended: (() => void) | undefined;
   /** Told the outcome at once (before any promise of the cell's caller settles). */
   onEnd: ((outcome: CellResult) => void) | undefined;
+}
+
+/**
+ * The start of a console line of `length` characters that does not fit the output cap, cut to `room`
+ * characters with the mark of its length (as toolmux marks text it cuts, `quotedText`), never inside
+ * a surrogate pair; `undefined` when not even one character fits beside the mark.
+ */
+function cutLine(start: string, length: number, room: number): string | undefined {
+  const mark = `… (cut: the line had ${length} characters)`;
+  if (room <= mark.length) return undefined;
+  return leadingText(start, room - mark.length) + mark;
 }
 
 /** What the prelude's `describe` reads of an exception. */
@@ -1603,7 +1624,10 @@ export class Sandbox {
     this.#end(cell, { result: JSON.parse(json) as unknown, logs: [] });
   }
 
-  /** Keeps the cell's first log lines that fit in `room` characters (each counts one more), and a note. */
+  /**
+   * Keeps the cell's first log lines that fit in `room` characters (each counts one more), the start
+   * of the next one as far as it fits (marked with its length), and a note.
+   */
   #cutLogs(cell: RunningCell, room: number): void {
     let used = 0;
     let kept = 0;
@@ -1616,7 +1640,19 @@ export class Sandbox {
       used += cost;
       kept++;
     }
+    let cut: string | undefined;
+    if (kept < lines) {
+      // a line the cap cut already is cut again from its start, with the length it had
+      const line = logs[kept] as string;
+      const whole = kept === lines - 1 && cell.cutLine ? cell.cutLine : { start: line, length: line.length };
+      cut = cutLine(whole.start, whole.length, room - used - 1);
+      cell.cutLine = cut === undefined ? undefined : whole;
+    }
     logs.length = kept;
+    if (cut !== undefined) {
+      logs.push(cut);
+      used += cut.length + 1;
+    }
     cell.outputChars = used;
     cell.outputCapped = true;
     logs.push(
@@ -1693,13 +1729,14 @@ export class Sandbox {
   #install(module: QuickJSWASMModule): void {
     const context = this.#context;
     const entries = this.#entries;
-    // Only the prelude calls them (the code cannot reach them). `log` gets a line: a string unless
-    // the code replaced the array methods the prelude's console uses (anything else is not logged,
-    // and its `toString` does not run).
+    // Only the prelude calls them (the code cannot reach them). `log` gets a line (at most the
+    // cell's limit and one more of its characters) and the line's length: a string unless the code
+    // replaced the array methods the prelude's console uses (anything else is not logged, and its
+    // `toString` does not run).
     const logLine: DirectHostFunction = (arg) => {
       try {
         if (entries.isOfType(arg(0), STRING))
-          this.#log(entries.string(arg(0), 'to hand over a console line'));
+          this.#log(entries.string(arg(0), 'to hand over a console line'), entries.number(arg(1)));
       } catch (error) {
         this.#engineFailed(error);
       }
@@ -1729,7 +1766,10 @@ export class Sandbox {
       this.#done(kind !== 0, kind === 0 ? () => entries.dup(arg(1)) : undefined, queued, value);
     };
     // The same through quickjs-emscripten's generic path (where the direct one is not available).
-    const genericLog = (line: QuickJSHandle) => logLine(() => line.value as number);
+    const genericLog = (line: QuickJSHandle, length: QuickJSHandle) => {
+      const handles = [line, length];
+      logLine((index) => handles[index]?.value as number);
+    };
     const genericDone = (
       kind: QuickJSHandle,
       payload: QuickJSHandle,
@@ -1761,17 +1801,26 @@ export class Sandbox {
     parts.dispose();
   }
 
-  #log(line: string): void {
+  /** A console line of `length` characters, of which `line` is the start (all of it when it fits). */
+  #log(line: string, length: number): void {
     const cell = this.#cell;
     // lines logged after the cell ended (by code it left running) are not its answer's
     if (!cell || cell.outputCapped || cell.outcome) return;
     // a line costs its characters and one more, its line break: empty lines are not free
-    if (cell.outputChars + line.length + 1 > cell.limits.maxOutputChars) {
+    if (cell.outputChars + length + 1 > cell.limits.maxOutputChars) {
       cell.outputCapped = true;
+      // the start of the line, as much as fits, is kept (the note that follows is not counted)
+      const start = line.slice(0, cell.limits.maxOutputChars - cell.outputChars);
+      const kept = cutLine(start, length, cell.limits.maxOutputChars - cell.outputChars - 1);
+      if (kept !== undefined) {
+        cell.outputChars += kept.length + 1;
+        cell.logs.push(kept);
+        cell.cutLine = { start, length };
+      }
       cell.logs.push(`[logs cut: more than ${cell.limits.maxOutputChars} characters of output]`);
       return;
     }
-    cell.outputChars += line.length + 1;
+    cell.outputChars += length + 1;
     cell.logs.push(line);
   }
 
@@ -1808,6 +1857,7 @@ export class Sandbox {
       logs: [],
       outputChars: 0,
       outputCapped: false,
+      cutLine: undefined,
       toolCalls: 0,
       limits,
       host,
@@ -1984,7 +2034,7 @@ export class Sandbox {
       code: 'WORKBENCH_CODE_ERROR',
       message:
         message.length > maxChars
-          ? `${message.slice(0, maxChars)}… [the rest cut: more than ${maxChars} characters]`
+          ? `${leadingText(message, maxChars)}… [the rest cut: more than ${maxChars} characters]`
           : message,
     };
   }

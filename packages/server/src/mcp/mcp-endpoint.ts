@@ -15,6 +15,7 @@ import { formatToolResultForModel, ToolMuxError, type ToolResult } from '@toolmu
 import {
   JsonTextError,
   jsonTextPiecesSliced,
+  MAX_OBJECT_KEYS,
   mcpOutputSchemaOf,
   mcpToolResultOf,
   type OutputValidator,
@@ -434,14 +435,22 @@ export class McpEndpoint {
 
     let payload: unknown;
     try {
-      // a large body is parsed a slice at a time, the depth limit enforced while parsing
-      payload = await parseJsonText(await readBodyText(request, this.#options.bodyLimit), MAX_BODY_DEPTH);
+      // a large body is parsed a slice at a time, the depth and key limits enforced while parsing
+      payload = await parseJsonText(
+        await readBodyText(request, this.#options.bodyLimit),
+        MAX_BODY_DEPTH,
+        MAX_OBJECT_KEYS,
+      );
     } catch (error) {
       if (ToolMuxError.isInstance(error)) {
         return httpRpcError(error.status, ErrorCode.InvalidRequest, error.message, error.code);
       }
       if (error instanceof JsonTextError && error.kind === 'depth') {
         const message = `The request nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep; send tool arguments as the tool's input schema describes.`;
+        return httpRpcError(400, ErrorCode.InvalidRequest, message, 'INVALID_REQUEST');
+      }
+      if (error instanceof JsonTextError && error.kind === 'keys') {
+        const message = `The request holds an object of more than ${MAX_OBJECT_KEYS} keys, which cannot be listed without holding every other request; send its entries as an array ([{ key, value }, …]), or fewer keys.`;
         return httpRpcError(400, ErrorCode.InvalidRequest, message, 'INVALID_REQUEST');
       }
       return httpRpcError(

@@ -324,7 +324,7 @@ function badInputSuite(name: string, openStore: () => Promise<{ url: string; cle
       }
     });
 
-    it('refuses tool arguments nested past the limit before the tool runs, REST and MCP alike', async () => {
+    it('refuses tool arguments nested past the limit, or with an object of more than 100,000 keys, before the tool runs, REST and MCP alike', async () => {
       for (const depth of [150, 4_000, 10_000]) {
         const body = `{"tool_slug":"TASKS_CREATE_TASK","arguments":{"title":"t","labels":[${deepJson(depth)}]}}`;
         const result = await call('POST', `/api/v1/sessions/${session.session_id}/execute`, body);
@@ -341,19 +341,35 @@ function badInputSuite(name: string, openStore: () => Promise<{ url: string; cle
       );
       expect(within.status).toBe(200);
       expect(within.json).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
-      const mcp = await server.fetch(
-        new Request(`http://localhost/mcp/${session.session_id}`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-            authorization: session.mcp.headers.Authorization,
-          },
-          body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"TASKS_CREATE_TASK","arguments":{"title":"t","labels":[${deepJson(5_000)}]}}}`,
-        }),
-      );
+      // a tools/call of TASKS_CREATE_TASK whose labels are `labels` (JSON text) over MCP
+      const mcpCall = (labels: string) =>
+        server.fetch(
+          new Request(`http://localhost/mcp/${session.session_id}`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              accept: 'application/json, text/event-stream',
+              authorization: session.mcp.headers.Authorization,
+            },
+            body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"TASKS_CREATE_TASK","arguments":{"title":"t","labels":${labels}}}}`,
+          }),
+        );
+      const mcp = await mcpCall(`[${deepJson(5_000)}]`);
       expect(mcp.status).toBe(400);
       expect(await mcp.text()).toContain('levels deep');
+      // an object of more than 100,000 keys is refused while the body is parsed, before its keys
+      // are listed (REST and MCP alike); it was listed to refuse the arguments
+      const keys = Array.from({ length: 100_001 }, (_, i) => `"${i.toString(36)}":0`).join(',');
+      const wide = await call(
+        'POST',
+        `/api/v1/sessions/${session.session_id}/execute`,
+        `{"tool_slug":"TASKS_CREATE_TASK","arguments":{"title":"t","labels":{${keys}}}}`,
+      );
+      expect(wide.status).toBe(400);
+      expect(wide.json.error.message).toContain('an object of more than 100000 keys');
+      const mcpWide = await mcpCall(`{${keys}}`);
+      expect(mcpWide.status).toBe(400);
+      expect(await mcpWide.text()).toContain('an object of more than 100000 keys');
     });
   });
 }
