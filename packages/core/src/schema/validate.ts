@@ -1,6 +1,7 @@
+import { createRequire } from 'node:module';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { RegExpEngine } from 'ajv/dist/types/index.js';
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
 import type { JSONSchema, ValidationIssue, ValidationResult } from '../catalog/types.js';
 import { MAX_QUOTED_CHARS, quotedMessage, quotedText, ToolMuxError } from '../errors.js';
 import { cloneSliced, type ListedKeys, type Slice } from '../util/json-slices.js';
@@ -32,11 +33,19 @@ export const schemaRegExp: RegExpEngine = Object.assign(
   { code: 'schemaRegExp' },
 );
 
+let re2: typeof RE2JS | undefined;
+
+/** re2js, loaded at the first pattern: 260 KB of JavaScript that a process whose tools have none need not parse. */
+function loadedRe2(): typeof RE2JS {
+  re2 ??= (createRequire(import.meta.url)('re2js') as { RE2JS: typeof RE2JS }).RE2JS;
+  return re2;
+}
+
 function linearRegExp(pattern: string): RE2JS | undefined {
   const source = re2Source(pattern);
   if (source === undefined) return undefined;
   try {
-    return RE2JS.compile(source);
+    return loadedRe2().compile(source);
   } catch {
     return undefined;
   }
