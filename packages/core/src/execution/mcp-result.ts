@@ -57,7 +57,7 @@ function outputValidatorOf(
     return null;
   }
   try {
-    const validate = compileJsonSchemaValidator(schema, slug);
+    const validate = compileJsonSchemaValidator(schema, slug, 'output');
     validator = (data) => {
       if (!isPlainObject(data)) {
         return {

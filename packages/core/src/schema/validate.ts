@@ -148,10 +148,12 @@ function documentAjv(): Ajv2020 {
 export function compileJsonSchemaValidator(
   schema: JSONSchema,
   slug: string,
+  which: 'input' | 'output' = 'input',
 ): (input: unknown) => ValidationResult {
-  const { $id: _id, ...withoutId } = schema; // an `$id` would clash when the same tool is compiled twice
+  // the document is known by its key, and tools of the same schema share it whatever `$id` says
+  const { $id: _id, ...withoutId } = schema;
   // held by the validator: the document stays compiled while the tool lives
-  const compiled = compiledFor(transformSchemaTree(withoutId, toDraft2020), slug);
+  const compiled = compiledFor(transformSchemaTree(withoutId, toDraft2020), slug, which);
   // defaults are written into the value; the caller's stays as it was
   const validator = (input: unknown) => compiled.check(structuredClone(input));
   slicedValidators.set(validator, async (input, slice, listedKeys) => {
@@ -181,11 +183,11 @@ const forgetCompiled = new FinalizationRegistry<string>((text) => {
   if (compiledByText.get(text)?.deref() === undefined) compiledByText.delete(text);
 });
 
-function compiledFor(document: JSONSchema, slug: string): Compiled {
+function compiledFor(document: JSONSchema, slug: string, which: 'input' | 'output'): Compiled {
   const text = JSON.stringify(document);
   const shared = compiledByText.get(text)?.deref();
   if (shared) return shared;
-  const { ajv, validate } = compile(document, slug);
+  const { ajv, validate } = compile(document, slug, which);
   const explainer = new IssueExplainer(ajv, document);
   const compiled: Compiled = {
     check(value) {
@@ -270,7 +272,11 @@ export function formatValidationIssues(slug: string, issues: readonly Validation
 const MAX_SHOWN_ISSUES = 20;
 
 /** The document's own Ajv instance, and its validator (the document's key there is {@link DOCUMENT_KEY}). */
-function compile(document: JSONSchema, slug: string): { ajv: Ajv2020; validate: ValidateFunction } {
+function compile(
+  document: JSONSchema,
+  slug: string,
+  which: 'input' | 'output',
+): { ajv: Ajv2020; validate: ValidateFunction } {
   try {
     metaSchemaChecker.validateSchema(document, true);
     const ajv = documentAjv();
@@ -281,7 +287,7 @@ function compile(document: JSONSchema, slug: string): { ajv: Ajv2020; validate: 
   } catch (error) {
     throw new ToolMuxError({
       code: 'TOOL_DEFINITION_INVALID',
-      message: `Tool ${slug}: its input schema is not valid JSON Schema (${quotedMessage(error)}). Fix the schema or define it with zod.`,
+      message: `Tool ${slug}: its ${which} schema is not valid JSON Schema (${quotedMessage(error)}). Fix the schema or define it with zod.`,
       cause: error,
     });
   }

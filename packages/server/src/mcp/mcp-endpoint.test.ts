@@ -1255,6 +1255,10 @@ describe('MCP results and output schemas (official client)', () => {
     expect(logger.warnings).toContainEqual(
       expect.stringContaining('SHAPES_BROKEN_SCHEMA is listed over MCP without its output schema'),
     );
+    // the reason names the schema that failed: the output schema, not the input one
+    expect(logger.warnings).toContainEqual(
+      expect.stringContaining('Tool SHAPES_BROKEN_SCHEMA: its output schema is not valid JSON Schema'),
+    );
     const result = await callTool('SHAPES_BROKEN_SCHEMA');
     expect(result.isError).toBeFalsy();
     expect(result.structuredContent).toBeUndefined();
