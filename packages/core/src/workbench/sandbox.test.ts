@@ -421,6 +421,13 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
       limits,
     );
     expect(lone).toEqual({ result: 'x\ud800', logs: ['a\ufffdb \ufffdc', '😀 \ufffd'] });
+    // shown with the engine's own String.prototype.replace, whatever the code made of it
+    const replaced = await sandbox.run(
+      'String.prototype.replace = function () { return "forged" }; console.log("d\\0e"); return 1',
+      noHost,
+      limits,
+    );
+    expect(replaced).toEqual({ result: 1, logs: ['d\\0e'] });
   });
 
   it('keeps the start of a console line that does not fit the output cap, marked with its length', async () => {

@@ -909,7 +909,8 @@ const PRELUDE = `(() => {
   // The host reads a line as a C string in UTF-8, which a NUL would end and in which a lone surrogate
   // would become three U+FFFD: a NUL is shown as a backslash and 0, a lone surrogate as one U+FFFD.
   const nul = /\\0/g;
-  const shownLine = (text) => apply(wellFormed, text.indexOf('\\0') !== -1 ? text.replace(nul, '\\\\0') : text, []);
+  // (the intrinsics taken above: code that replaced String.prototype.replace still has its lines shown)
+  const shownLine = (text) => apply(wellFormed, apply(replaceText, text, [nul, '\\\\0']), []);
   const write = (...values) => {
     const text = values.map(show).join(' ');
     if (typeof text !== 'string') return;
@@ -952,7 +953,7 @@ const PRELUDE = `(() => {
   // JSON text, as JSON.stringify fails for code that put a setter on Array.prototype[0].
   // a NUL as a backslash and 0 and a lone surrogate as one U+FFFD, as in a console line: the host
   // reads these strings as C strings in UTF-8 (cut first: a pair the cut splits is one U+FFFD)
-  const shown = (text) => apply(wellFormed, apply(replaceText, cut(text), [nul, '\\\\0']), []);
+  const shown = (text) => shownLine(cut(text));
   const describe = (error) => {
     const out = create(null);
     out.name = 'Error';
