@@ -200,12 +200,16 @@ function report(
 ) {
   const max = histogram.max / 1e6;
   const { parts } = turns;
+  // The histogram samples the delay of its own 1 ms timer only, so a block before its first tick or
+  // after its last one goes unseen; the longest turn between ticks of the LoopTurns timer (wall time,
+  // where Linux gives the main thread's times) is judged too.
+  const worst = Math.max(max, parts.wall);
   const main =
     parts.wall > 0
       ? ` longest turn ${ms(parts.wall)} ms: main thread on a CPU ${ms(parts.onCpu)}, waiting for one ${ms(parts.waiting)}; most main-thread CPU in a turn ${ms(parts.mostOnCpu)} ms;`
       : '';
   console.log(
-    `${name.padEnd(36)} event-loop delay max ${ms(max)} ms, p99 ${ms(histogram.percentile(99) / 1e6)} ms, p50 ${ms(histogram.percentile(50) / 1e6)} ms;  longest turn ${ms(turns.longestCpu)} CPU ms (${ms(turns.longestCpuLessGc)} without GC), longest GC pause ${ms(turns.longestGc)} ms [${turns.gcKinds}];${main}  slowest concurrent request ${ms(slowest)} ms (${probes})  ${max <= GOAL_MS ? 'goal met' : `over the ${GOAL_MS} ms goal`}`,
+    `${name.padEnd(36)} event-loop delay max ${ms(max)} ms, p99 ${ms(histogram.percentile(99) / 1e6)} ms, p50 ${ms(histogram.percentile(50) / 1e6)} ms;  longest turn ${ms(turns.longestCpu)} CPU ms (${ms(turns.longestCpuLessGc)} without GC), longest GC pause ${ms(turns.longestGc)} ms [${turns.gcKinds}];${main}  slowest concurrent request ${ms(slowest)} ms (${probes})  ${worst <= GOAL_MS ? 'goal met' : `over the ${GOAL_MS} ms goal`}`,
   );
 }
 
@@ -259,6 +263,8 @@ async function embedded() {
     const histogram = monitorEventLoopDelay({ resolution: 1 });
     histogram.enable();
     const turns = new LoopTurns();
+    // the histogram's first tick, before the call (it cannot see a block before that tick)
+    await new Promise((resolve) => setTimeout(resolve, 3));
     const { slowest, probes } = await withProbe(probeUrl, async () => {
       const result = await session.execute(TOOL, { payload });
       if (!result.successful) throw new Error(`${name}: ${result.error}`);
