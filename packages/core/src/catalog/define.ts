@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { quotedMessage, ToolMuxError } from '../errors.js';
 import { schemaSize } from '../schema/inline-refs.js';
-import { compileJsonSchemaValidator, setSlicedValidator, slicedValidatorOf } from '../schema/validate.js';
+import {
+  compileJsonSchemaValidator,
+  compilesOffThread,
+  setSlicedValidator,
+  setValidatesOffThread,
+  slicedValidatorOf,
+} from '../schema/validate.js';
 import { checkJsonDepth, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { shownValue } from '../util/stored-text.js';
 import type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.js';
@@ -229,6 +235,8 @@ export function defineTool<
       compiled ??= compileJsonSchemaValidator(json, slug);
       return slicedValidatorOf(compiled)!(input, slice, listedKeys);
     });
+    // a large schema is compiled and checked off the main thread: every call takes the sliced path
+    if (compilesOffThread(json)) setValidatesOffThread(validate);
   }
   return Object.freeze({
     kind: 'toolmux.tool' as const,

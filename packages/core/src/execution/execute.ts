@@ -10,8 +10,14 @@ import {
   type ToolMuxErrorCode,
 } from '../errors.js';
 import { applicationReader, forReader, type HintReader, messageFor } from '../meta-tools/hints.js';
-import { createNullStripper } from '../schema/nulls.js';
-import { formatValidationIssues, slicedValidatorOf } from '../schema/validate.js';
+import { createNullStripper, nullStripperOf } from '../schema/nulls.js';
+import {
+  compilesOffThread,
+  formatValidationIssues,
+  slicedValidatorOf,
+  validatesOffThread,
+} from '../schema/validate.js';
+import { validationThread } from '../schema/validation-thread.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import { runUntilAborted } from '../util/abort.js';
 import { newId } from '../util/ids.js';
@@ -177,10 +183,17 @@ const NO_ACCOUNT: ResolvedAccount = Object.freeze({ accountId: null, credentials
 
 const stripperCache = new WeakMap<object, (value: unknown) => unknown>();
 
-function stripNulls(tool: Tool, value: unknown): unknown {
+/**
+ * `value` without the `null`s strict mode sent for optional fields (see `createNullStripper`). The
+ * stripper walks the whole schema once, at the tool's first call: for a large schema that walk is
+ * done in the validation thread.
+ */
+async function stripNulls(tool: Tool, value: unknown): Promise<unknown> {
   let strip = stripperCache.get(tool.inputSchema);
   if (!strip) {
-    strip = createNullStripper(tool.inputSchema);
+    strip = compilesOffThread(tool.inputSchema)
+      ? nullStripperOf(await validationThread.nullPlan(JSON.stringify(tool.inputSchema)))
+      : createNullStripper(tool.inputSchema);
     stripperCache.set(tool.inputSchema, strip);
   }
   return strip(value);
@@ -393,10 +406,12 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
       const given = shape.notPlain
         ? await asJsonData(tool.slug, request.arguments, slice)
         : request.arguments;
-      const args = stripNulls(tool, given ?? {});
+      const args = await stripNulls(tool, given ?? {});
       // a JSON Schema validator copies the arguments first (defaults are written into the copy): a
       // slice at a time for a large call
-      const sliced = large ? slicedValidatorOf(tool.validate) : undefined;
+      // (and whatever their size for a large schema, checked in the validation thread)
+      const sliced =
+        large || validatesOffThread(tool.validate) ? slicedValidatorOf(tool.validate) : undefined;
       if (large) await slice.pause();
       const validation = sliced ? await sliced(args, slice, listedKeys) : tool.validate(args);
       if (!validation.success) {

@@ -7,7 +7,7 @@ import { allowedValues, isSchemaObject } from './subschemas.js';
 export type NullStripper = (args: unknown) => unknown;
 
 /** What to strip from one value of a schema. Built once per schema, so a call only touches what may change. */
-interface NullPlan {
+export interface NullPlan {
   /** Optional properties that do not accept `null`: a `null` there means the model left them out. */
   absentIfNull: string[];
   /** Properties whose values may hold such properties further down. */
@@ -58,7 +58,20 @@ export function stripNullsForOptional(originalSchema: JSONSchema, args: unknown)
  * once, here; each call then visits only the optional properties and the paths that lead to them.
  */
 export function createNullStripper(schema: JSONSchema): NullStripper {
-  const plan = new PlanBuilder(schema).planFor(schema);
+  return nullStripperOf(nullPlanOf(schema));
+}
+
+/**
+ * The plan {@link createNullStripper} builds for `schema` (a walk of the whole schema): plain data
+ * that a structured clone carries, so a thread can build it for a large schema (`undefined`: nothing
+ * to strip).
+ */
+export function nullPlanOf(schema: JSONSchema): NullPlan | undefined {
+  return new PlanBuilder(schema).planFor(schema);
+}
+
+/** The stripper of a plan made by {@link nullPlanOf}. */
+export function nullStripperOf(plan: NullPlan | undefined): NullStripper {
   return plan ? (args) => strip(plan, args) : (args) => args;
 }
 

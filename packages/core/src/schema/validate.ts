@@ -4,11 +4,13 @@ import type { RegExpEngine } from 'ajv/dist/types/index.js';
 import type { RE2JS } from 're2js';
 import type { JSONSchema, ValidationIssue, ValidationResult } from '../catalog/types.js';
 import { MAX_QUOTED_CHARS, quotedMessage, quotedText, ToolMuxError } from '../errors.js';
+import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { cloneSliced, type ListedKeys, type Slice } from '../util/json-slices.js';
 import { runSteps, type Steps } from '../util/slices.js';
-import { resolveLocalRef } from './inline-refs.js';
+import { resolveLocalRef, schemaSize } from './inline-refs.js';
 import { replaceOpenApiNullable } from './nullability.js';
 import { isSchemaObject, transformSchemaTree } from './subschemas.js';
+import { validationThread } from './validation-thread.js';
 
 /**
  * The regular expressions of tool schemas (`pattern`, `patternProperties`), matched in time linear in
@@ -153,23 +155,32 @@ export function compileJsonSchemaValidator(
   // the document is known by its key, and tools of the same schema share it whatever `$id` says
   const { $id: _id, ...withoutId } = schema;
   // held by the validator: the document stays compiled while the tool lives
-  const compiled = compiledFor(transformSchemaTree(withoutId, toDraft2020), slug, which);
+  const compiled = compiledFor(withoutId, slug, which);
   // defaults are written into the value; the caller's stays as it was
   const validator = (input: unknown) => compiled.check(structuredClone(input));
   slicedValidators.set(validator, async (input, slice, listedKeys) => {
+    // the thread is handed a structured clone, as `check` makes one
+    if (compiled.offThread) return compiled.offThread(input);
     const value = await cloneSliced(input, slice, { listedKeys });
     // Ajv's check is a turn of its own; explaining its errors goes a slice at a time
     await slice.pause();
     return compiled.checkSliced(value, slice);
   });
+  if (compiled.offThread) offThreadValidators.add(validator);
   return validator;
 }
 
 /** A document compiled (in an Ajv instance of its own), with what explains its failures. */
-interface Compiled {
+export interface CompiledDocument {
   check(value: unknown): ValidationResult;
   /** `check`, with the explanation of a failure (a pass over all of Ajv's errors) a slice at a time. */
   checkSliced(value: unknown, slice: Slice): Promise<ValidationResult>;
+}
+
+/** A compiled document as tools share it; a large one is compiled and checked in the validation thread. */
+interface Compiled extends CompiledDocument {
+  /** For a large document (see {@link compilesOffThread}): the check in the validation thread. */
+  offThread?: (value: unknown) => Promise<ValidationResult>;
 }
 
 /**
@@ -183,13 +194,86 @@ const forgetCompiled = new FinalizationRegistry<string>((text) => {
   if (compiledByText.get(text)?.deref() === undefined) compiledByText.delete(text);
 });
 
-function compiledFor(document: JSONSchema, slug: string, which: 'input' | 'output'): Compiled {
-  const text = JSON.stringify(document);
+/** Tells the validation thread that a large document is no longer used. */
+const forgetOffThread = new FinalizationRegistry<number>((key) => validationThread.forget(key));
+
+/**
+ * The most subschemas (as written: Ajv compiles a `$ref`'s target once) of a document compiled on
+ * the main thread. Ajv writes hundreds of characters of JavaScript per subschema, and writing and
+ * compiling them is one turn of about 0.1–0.4 ms per subschema: a larger document is compiled and
+ * checked in the validation thread (`validationThread`), at the cost of copying each value
+ * to it and its result back (tens of microseconds for ordinary arguments).
+ */
+export const OFF_THREAD_SUBSCHEMAS = 48;
+
+/** Whether a tool schema is large enough to be compiled and checked off the main thread. */
+export function compilesOffThread(schema: JSONSchema): boolean {
+  return (
+    schemaSize(schema, { subschemas: OFF_THREAD_SUBSCHEMAS, depth: MAX_JSON_DEPTH }).written >
+    OFF_THREAD_SUBSCHEMAS
+  );
+}
+
+/** Validators whose document is checked in the validation thread (see {@link validatesOffThread}). */
+const offThreadValidators = new WeakSet<(input: unknown) => ValidationResult>();
+
+/**
+ * Whether `validate` checks its values in the validation thread: its sliced version (see
+ * {@link slicedValidatorOf}) is the one to call, whatever the value's size, so that its first call
+ * does not compile the schema on the main thread. `validate` itself still compiles it here.
+ */
+export function validatesOffThread(validate: (input: unknown) => ValidationResult): boolean {
+  return offThreadValidators.has(validate);
+}
+
+/** Marks `validate` (a wrapper of a validator that checks off the main thread) as {@link validatesOffThread}. */
+export function setValidatesOffThread(validate: (input: unknown) => ValidationResult): void {
+  offThreadValidators.add(validate);
+}
+
+let offThreadKeys = 0;
+
+/** The compiled form of a tool schema (without `$id`), shared by the tools of the same schema. */
+function compiledFor(schema: JSONSchema, slug: string, which: 'input' | 'output'): Compiled {
+  const text = JSON.stringify(schema);
   const shared = compiledByText.get(text)?.deref();
   if (shared) return shared;
+  let compiled: Compiled;
+  if (compilesOffThread(schema)) {
+    const key = ++offThreadKeys;
+    // a synchronous check (an MCP output schema, a caller of `tool.validate`) compiles it here
+    let local: CompiledDocument | undefined;
+    const localDocument = () => {
+      local ??= compileDocument(schema, slug, which);
+      return local;
+    };
+    compiled = {
+      check: (value) => localDocument().check(value),
+      checkSliced: (value, slice) => localDocument().checkSliced(value, slice),
+      offThread: (value) => validationThread.check(key, text, slug, which, value),
+    };
+    forgetOffThread.register(compiled, key);
+  } else compiled = compileDocument(schema, slug, which);
+  compiledByText.set(text, new WeakRef(compiled));
+  forgetCompiled.register(compiled, text);
+  return compiled;
+}
+
+/**
+ * Compiles a tool schema (without `$id`; draft-07 and OpenAPI spellings are rewritten first) in an
+ * Ajv instance of its own, here or in the validation thread.
+ *
+ * @throws {ToolMuxError} `TOOL_DEFINITION_INVALID` when it is not valid JSON Schema.
+ */
+export function compileDocument(
+  schema: JSONSchema,
+  slug: string,
+  which: 'input' | 'output',
+): CompiledDocument {
+  const document = transformSchemaTree(schema, toDraft2020);
   const { ajv, validate } = compile(document, slug, which);
   const explainer = new IssueExplainer(ajv, document);
-  const compiled: Compiled = {
+  return {
     check(value) {
       if (validate(value)) return { success: true, value };
       return { success: false, issues: runSteps(explainer.explain(validate.errors ?? [])) };
@@ -204,9 +288,6 @@ function compiledFor(document: JSONSchema, slug: string, which: 'input' | 'outpu
       }
     },
   };
-  compiledByText.set(text, new WeakRef(compiled));
-  forgetCompiled.register(compiled, text);
-  return compiled;
 }
 
 /** How many compiled documents are in use (tests: what goes once unused). */

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, type Worker } from 'node:worker_threads';
+import { spawnModuleThread } from '../util/module-thread.js';
 import { workbenchEnvNumber } from './env.js';
 import {
   CellCalls,
@@ -187,47 +186,14 @@ interface Run {
   startingSince?: number;
 }
 
-/**
- * Whether the process was started with options about its main script's input (`-e`/`--eval`,
- * `-p`/`--print`, `--input-type`). A worker thread inherits the parent's options, and with these its
- * start fails ("--input-type can only be used with string input"), so such a process starts its
- * workers with none (naming options explicitly is no way out: Node refuses per-process ones such as
- * `--expose-gc` for a worker, where inheriting drops them silently).
- */
-export function hasInputOptions(execArgv: readonly string[]): boolean {
-  return execArgv.some((arg) => /^(-e|-p|-pe|--eval|--print|--input-type)(=|$)/.test(arg));
-}
+export { hasInputOptions } from '../util/module-thread.js';
 
 /** Worker threads that fail to start this many times in a row fail the cells waiting for them. */
 const MAX_START_FAILURES = 3;
 
-/**
- * Resolves the worker's entry: `worker.js` next to this file once built; under a test runner that
- * loads `src/*.ts`, `worker.ts` with a resolve hook that maps the `.js` imports to their `.ts` files
- * (Node strips the types).
- */
+/** Starts a workbench worker thread (`worker.ts` beside this file; see {@link spawnModuleThread}). */
 export function spawnWorkbenchThread(init: WorkerInit): Worker {
-  const options = {
-    workerData: init,
-    transferList: [init.port],
-    ...(hasInputOptions(process.execArgv) ? { execArgv: [] } : {}),
-  };
-  const built = new URL('./worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(built))) return new Worker(built, options);
-  const source = new URL('./worker.ts', import.meta.url).href;
-  return new Worker(
-    `const { registerHooks } = require('node:module');
-registerHooks({
-  resolve(specifier, context, next) {
-    try { return next(specifier, context); } catch (error) {
-      if (/^\\.\\.?\\//.test(specifier) && specifier.endsWith('.js')) return next(specifier.slice(0, -3) + '.ts', context);
-      throw error;
-    }
-  },
-});
-import(${JSON.stringify(source)});`,
-    { ...options, eval: true },
-  );
+  return spawnModuleThread(import.meta.url, 'worker', { workerData: init, transferList: [init.port] });
 }
 
 /**

@@ -1,0 +1,244 @@
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defineTool, defineToolkit } from '../catalog/define.js';
+import type { JSONSchema } from '../catalog/types.js';
+import { longestTurn, turnReport } from '../test/longest-turn.js';
+import { ToolMux } from '../toolmux.js';
+import { compileDocument, compilesOffThread, OFF_THREAD_SUBSCHEMAS, slicedValidatorOf } from './validate.js';
+import { ValidationThread } from './validation-thread.js';
+
+/**
+ * A large tool schema is compiled and checked in the validation thread: Ajv writes hundreds of
+ * characters of JavaScript per subschema and V8 compiles them, both in one turn, so a schema at the
+ * size limit held the event loop for seconds at its tool's first call, and GitHub's largest for tens
+ * of milliseconds. Answers must be those of the main thread's check, defaults included.
+ */
+
+const quiet = { debug() {}, warn() {}, error() {} };
+
+/** `width` properties of several kinds (defaults, enums, patterns, nested objects, unions). */
+function wideSchema(width: number, salt = ''): JSONSchema {
+  const properties: Record<string, JSONSchema> = {};
+  for (let index = 0; index < width; index++) {
+    const name = `${salt}p${index}`;
+    switch (index % 5) {
+      case 0:
+        properties[name] = { type: 'string', minLength: 1, pattern: '^[a-z]+$' };
+        break;
+      case 1:
+        properties[name] = { type: 'integer', minimum: 0, default: index };
+        break;
+      case 2:
+        properties[name] = { enum: ['open', 'closed'] };
+        break;
+      case 3:
+        properties[name] = {
+          type: 'object',
+          properties: { login: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } },
+          required: ['login'],
+          additionalProperties: false,
+        };
+        break;
+      default:
+        properties[name] = {
+          anyOf: [{ type: 'number' }, { type: 'object', properties: { n: { const: index } } }],
+        };
+    }
+  }
+  return { type: 'object', properties, required: [`${salt}p0`], additionalProperties: false };
+}
+
+/** Arguments of each kind that passes and fails, for a schema of `wideSchema(width)`. */
+function argumentTable(salt = ''): unknown[] {
+  const p = (index: number) => `${salt}p${index}`;
+  return [
+    { [p(0)]: 'abc' },
+    { [p(0)]: 'abc', [p(1)]: 5, [p(2)]: 'open', [p(3)]: { login: 'x', tags: ['a'] }, [p(4)]: 3 },
+    { [p(0)]: 'ABC' },
+    { [p(0)]: '' },
+    {},
+    { [p(0)]: 'abc', [p(1)]: -1, [p(6)]: 1.5 },
+    { [p(0)]: 'abc', [p(2)]: 'merged' },
+    { [p(0)]: 'abc', [p(3)]: { tags: [1] }, [p(8)]: { login: 2, extra: true } },
+    { [p(0)]: 'abc', [p(4)]: 'x', [p(9)]: { n: 1 } },
+    { [p(0)]: 'abc', unknown: true },
+    { [p(0)]: 'abc', [p(3)]: null, [p(1)]: '7' },
+  ];
+}
+
+function wideTool(slug: string, schema: JSONSchema, seen: unknown[] = []) {
+  return defineTool({
+    slug,
+    description: 'A tool with a wide schema',
+    inputSchema: schema,
+    execute: async (input) => {
+      seen.push(input);
+      return { ok: true };
+    },
+  });
+}
+
+describe('large tool schemas in the validation thread', () => {
+  it('are the schemas past OFF_THREAD_SUBSCHEMAS subschemas, as written', () => {
+    expect(compilesOffThread(wideSchema(3))).toBe(false);
+    expect(compilesOffThread(wideSchema(OFF_THREAD_SUBSCHEMAS))).toBe(true);
+    // a $ref's target counts once, as Ajv compiles it once
+    const shared: JSONSchema = {
+      type: 'object',
+      properties: Object.fromEntries(
+        Array.from({ length: OFF_THREAD_SUBSCHEMAS }, (_, index) => [`p${index}`, { $ref: '#/$defs/item' }]),
+      ),
+      $defs: { item: { type: 'string' } },
+    };
+    expect(compilesOffThread(shared)).toBe(true);
+    expect(
+      compilesOffThread({
+        type: 'object',
+        properties: { a: { $ref: '#/$defs/big' } },
+        $defs: { big: wideSchema(2) },
+      }),
+    ).toBe(false);
+  });
+
+  it('answer what the main thread answers, defaults, issues and all, for values that pass and fail', async () => {
+    const schema = wideSchema(600);
+    const tool = wideTool('ACME_WIDE', schema);
+    const sliced = slicedValidatorOf(tool.validate)!;
+    const local = compileDocument(schema, 'ACME_WIDE', 'input');
+    for (const args of argumentTable()) {
+      const expected = local.check(structuredClone(args));
+      const slice = { due: () => false, pause: async () => {} } as never;
+      expect(await sliced(args, slice)).toEqual(expected);
+      // the synchronous validate (compiled on this thread) agrees too
+      expect(tool.validate(args)).toEqual(expected);
+    }
+  });
+
+  it('answer a session’s calls as before: the handler gets the defaults, a failure names its issues', async () => {
+    const seen: unknown[] = [];
+    const tool = wideTool('ACME_WIDE', wideSchema(600), seen);
+    const mux = new ToolMux({
+      toolkits: [defineToolkit({ slug: 'acme', description: 'Acme', tools: [tool] })],
+      store: ':memory:',
+      logger: quiet,
+    });
+    try {
+      const session = await mux.create('user_1', { toolkits: ['acme'] });
+      const ok = await session.execute('ACME_WIDE', { p0: 'abc' });
+      expect(ok).toMatchObject({ successful: true, data: { ok: true } });
+      expect(seen).toHaveLength(1);
+      expect((seen[0] as Record<string, unknown>).p1).toBe(1);
+      expect((seen[0] as Record<string, unknown>).p596).toBe(596);
+      const bad = await session.execute('ACME_WIDE', { p0: 'ABC', p2: 'merged' });
+      expect(bad).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+      expect(bad.error).toContain('p0: must match pattern "^[a-z]+$"');
+      expect(bad.error).toContain('p2: must be one of: open, closed');
+      expect(seen).toHaveLength(1);
+    } finally {
+      await mux.close();
+    }
+  });
+
+  it('refuse a schema that is not valid JSON Schema as the main thread does', async () => {
+    const broken: JSONSchema = { ...wideSchema(100), minProperties: 'three' as never };
+    const tool = wideTool('ACME_BROKEN', broken);
+    const mux = new ToolMux({
+      toolkits: [defineToolkit({ slug: 'acme', description: 'Acme', tools: [tool] })],
+      store: ':memory:',
+      logger: quiet,
+    });
+    try {
+      const session = await mux.create('user_1', { toolkits: ['acme'] });
+      const result = await session.execute('ACME_BROKEN', { p0: 'abc' });
+      let thrown: unknown;
+      try {
+        tool.validate({ p0: 'abc' });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toMatchObject({ code: 'TOOL_DEFINITION_INVALID' });
+      expect(result).toMatchObject({ successful: false });
+      expect(result.error).toContain('its input schema is not valid JSON Schema');
+      expect(result.error).toContain((thrown as Error).message.slice(0, 60));
+    } finally {
+      await mux.close();
+    }
+  });
+
+  it('do not hold the event loop at a tool’s first call: 2,500 properties (5,500 subschemas) compile in the thread', async () => {
+    let attempt = 0;
+    // each attempt defines a schema not seen before: its first call is the one that compiles it
+    const measured = await longestTurn(async () => {
+      const salt = `a${attempt++}`;
+      const tool = wideTool('ACME_WIDE', wideSchema(2_500, salt));
+      const mux = new ToolMux({
+        toolkits: [defineToolkit({ slug: 'acme', description: 'Acme', tools: [tool] })],
+        store: ':memory:',
+        logger: quiet,
+      });
+      try {
+        const session = await mux.create('user_1', { toolkits: ['acme'] });
+        return await session.execute('ACME_WIDE', { [`${salt}p0`]: 'abc' });
+      } finally {
+        await mux.close();
+      }
+    }, 60);
+    expect(measured.value).toMatchObject({ successful: true });
+    // compiled on the main thread: one turn of 1–4 s
+    expect(measured.turnMs, turnReport(measured)).toBeLessThan(60);
+  }, 90_000);
+
+  it('come back to life after the thread stops: the next check starts another', async () => {
+    const thread = new ValidationThread();
+    const schema = wideSchema(60);
+    expect(await thread.check(1, JSON.stringify(schema), 'ACME_WIDE', 'input', { p0: 'abc' })).toMatchObject({
+      success: true,
+    });
+    await thread.stop();
+    expect(await thread.check(1, JSON.stringify(schema), 'ACME_WIDE', 'input', { p0: 'ABC' })).toMatchObject({
+      success: false,
+      issues: [{ path: 'p0' }],
+    });
+    await thread.stop();
+  });
+
+  it('never keep a process alive: a script that validated against a large schema ends on its own', async () => {
+    const dist = resolve(import.meta.dirname, '../../dist/index.js');
+    const schema = JSON.stringify(wideSchema(200));
+    const script = `
+      const { defineTool, defineToolkit, ToolMux } = await import(${JSON.stringify(dist)});
+      const tool = defineTool({ slug: 'ACME_WIDE', description: 'Wide', inputSchema: ${schema}, execute: async () => ({ ok: true }) });
+      const mux = new ToolMux({ toolkits: [defineToolkit({ slug: 'acme', description: 'Acme', tools: [tool] })], store: ':memory:', logger: { debug() {}, warn() {}, error() {} } });
+      const session = await mux.create('user_1', { toolkits: ['acme'] });
+      const result = await session.execute('ACME_WIDE', { p0: 'abc' });
+      await mux.close();
+      console.log(JSON.stringify(result.successful));
+    `;
+    const { code, stdout, timedOut } = await new Promise<{
+      code: number | null;
+      stdout: string;
+      timedOut: boolean;
+    }>((done) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+      });
+      let timed = false;
+      const timer = setTimeout(() => {
+        timed = true;
+        child.kill('SIGKILL');
+      }, 20_000);
+      child.on('exit', (exitCode) => {
+        clearTimeout(timer);
+        done({ code: exitCode, stdout: out, timedOut: timed });
+      });
+    });
+    expect(timedOut).toBe(false);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe('true');
+  }, 30_000);
+});
