@@ -429,6 +429,13 @@ describe('a server that offers tools toolmux refuses to define', () => {
     return { type: 'object', properties: { x: { $ref: `#/$defs/L${levels}` } }, $defs };
   };
 
+  const wideSchema = (lastType: string): Record<string, unknown> => ({
+    type: 'object',
+    properties: Object.fromEntries(
+      Array.from({ length: 100 }, (_, index) => [`f${index}`, { type: index === 99 ? lastType : 'string' }]),
+    ),
+  });
+
   beforeAll(async () => {
     // stateless Streamable HTTP: a low-level server per request, listing raw JSON Schemas
     server = createServer(async (request, response) => {
@@ -454,6 +461,13 @@ describe('a server that offers tools toolmux refuses to define', () => {
             description:
               'Each level of its definitions refers twice to the one before (2^40 leaves inlined).',
             inputSchema: doublingRefs(40) as never,
+          },
+          // wide: compiled in the validation thread (more than 48 subschemas), valid or not
+          { name: 'wide', description: 'Many fields.', inputSchema: wideSchema('string') as never },
+          {
+            name: 'wide_broken',
+            description: 'Many fields, one of a type that does not exist.',
+            inputSchema: wideSchema('strang') as never,
           },
           {
             name: 'deep_arrays',
@@ -489,18 +503,20 @@ describe('a server that offers tools toolmux refuses to define', () => {
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
       logger: { warn: (message) => warnings.push(message) },
     });
-    expect(odd.tools.map((tool) => tool.slug)).toEqual(['ODD_LOOKUP']);
+    expect(odd.tools.map((tool) => tool.slug)).toEqual(['ODD_LOOKUP', 'ODD_WIDE']);
     expect(odd.skippedTools.map((tool) => tool.name)).toEqual([
       'too_deep',
       'not_a_schema',
       'doubling_refs',
+      'wide_broken',
       'deep_arrays',
     ]);
     expect(odd.skippedTools[0]!.reason).toContain('more than 128 levels deep');
     expect(odd.skippedTools[1]!.reason).toContain('is not valid JSON Schema');
     expect(odd.skippedTools[2]!.reason).toContain('more than 10,000 once its $refs are inlined');
-    expect(odd.skippedTools[3]!.reason).toContain('more than 128 levels deep');
-    expect(warnings).toHaveLength(4);
+    expect(odd.skippedTools[3]!.reason).toContain('is not valid JSON Schema');
+    expect(odd.skippedTools[4]!.reason).toContain('more than 128 levels deep');
+    expect(warnings).toHaveLength(5);
     expect(warnings[0]).toContain('offers tool "too_deep", which is left out');
 
     const mux = new ToolMux({ toolkits: [odd], store: ':memory:', logger: quiet });
@@ -508,6 +524,15 @@ describe('a server that offers tools toolmux refuses to define', () => {
     expect(await session.execute('ODD_LOOKUP', { word: 'toolmux' })).toMatchObject({
       successful: true,
       data: 'lookup: {"word":"toolmux"}',
+    });
+    expect(await session.execute('ODD_WIDE', { f0: 'a' })).toMatchObject({
+      successful: true,
+      data: 'wide: {"f0":"a"}',
+    });
+    expect(await session.execute('ODD_WIDE', { f1: 2 })).toMatchObject({
+      successful: false,
+      code: 'TOOL_ARGUMENTS_INVALID',
+      error: 'Invalid arguments for ODD_WIDE: f1: must be string',
     });
     await mux.close();
   });

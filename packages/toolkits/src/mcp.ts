@@ -21,7 +21,7 @@ import {
   ToolMuxError,
   toolSlugFor,
 } from '@toolmux/core';
-import { quotedMessage } from '@toolmux/core/internal';
+import { compileValidatorNow, quotedMessage } from '@toolmux/core/internal';
 import { tokenOf } from './http.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -387,29 +387,30 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
       timeoutMs,
       execute: (input, context) => call(tool.name, input, context, retrySafe),
     });
-    // compiled now, not at the first call: a schema that is not valid JSON Schema is refused here
-    defined.validate({});
     return defined;
   };
   const skippedTools: Array<{ name: string; reason: string }> = [];
-  const tools: Tool[] = listed
-    // Tools that only run as MCP tasks cannot be called with a plain tools/call.
-    .filter(
-      (tool) => (tool as { execution?: { taskSupport?: string } }).execution?.taskSupport !== 'required',
-    )
-    .flatMap((tool) => {
-      try {
-        return [defineMcpTool(tool)];
-      } catch (error) {
-        // the server's definition, not the application's: the server's other tools stay usable
-        if (!ToolMuxError.isInstance(error) || error.code !== 'TOOL_DEFINITION_INVALID') throw error;
-        skippedTools.push({ name: tool.name, reason: error.message });
-        (options.logger ?? console).warn(
-          `toolmux: the MCP server ${server.name} of toolkit ${label} offers tool "${tool.name}", which is left out: ${error.message}`,
-        );
-        return [];
-      }
-    });
+  // Tools that only run as MCP tasks cannot be called with a plain tools/call.
+  const offered = listed.filter(
+    (tool) => (tool as { execution?: { taskSupport?: string } }).execution?.taskSupport !== 'required',
+  );
+  const tools: Tool[] = [];
+  for (const tool of offered) {
+    try {
+      const defined = defineMcpTool(tool);
+      // compiled now, not at the first call: a schema that is not valid JSON Schema is refused here
+      // (a large one in the validation thread)
+      await compileValidatorNow(defined.validate);
+      tools.push(defined);
+    } catch (error) {
+      // the server's definition, not the application's: the server's other tools stay usable
+      if (!ToolMuxError.isInstance(error) || error.code !== 'TOOL_DEFINITION_INVALID') throw error;
+      skippedTools.push({ name: tool.name, reason: error.message });
+      (options.logger ?? console).warn(
+        `toolmux: the MCP server ${server.name} of toolkit ${label} offers tool "${tool.name}", which is left out: ${error.message}`,
+      );
+    }
+  }
 
   const instructions = client.getInstructions()?.trim();
   const toolkit = defineToolkit({

@@ -58,6 +58,9 @@ function outputValidatorOf(
   }
   try {
     const validate = compileJsonSchemaValidator(schema, slug, 'output');
+    // compiled now (a large schema too, which is compiled at its first check otherwise), so that one
+    // that cannot be compiled is listed without it
+    validate({});
     validator = (data) => {
       if (!isPlainObject(data)) {
         return {

@@ -6,7 +6,7 @@ import type { JSONSchema, ValidationIssue, ValidationResult } from '../catalog/t
 import { MAX_QUOTED_CHARS, quotedMessage, quotedText, ToolMuxError } from '../errors.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { cloneSliced, type ListedKeys, type Slice } from '../util/json-slices.js';
-import { runSteps, type Steps } from '../util/slices.js';
+import { runSteps, type Steps, WorkSlice } from '../util/slices.js';
 import { resolveLocalRef, schemaSize } from './inline-refs.js';
 import { replaceOpenApiNullable } from './nullability.js';
 import { isSchemaObject, transformSchemaTree } from './subschemas.js';
@@ -224,6 +224,17 @@ const offThreadValidators = new WeakSet<(input: unknown) => ValidationResult>();
  */
 export function validatesOffThread(validate: (input: unknown) => ValidationResult): boolean {
   return offThreadValidators.has(validate);
+}
+
+/**
+ * Compiles the schema behind `validate` now (checking an empty value), off the main thread for a
+ * large one: rejects with `TOOL_DEFINITION_INVALID` when it is not valid JSON Schema. For a caller
+ * that refuses a tool at definition rather than at its first call (an MCP server's tools).
+ */
+export async function compileValidatorNow(validate: (input: unknown) => ValidationResult): Promise<void> {
+  const sliced = validatesOffThread(validate) ? slicedValidatorOf(validate) : undefined;
+  if (sliced) await sliced({}, new WorkSlice());
+  else validate({});
 }
 
 /** Marks `validate` (a wrapper of a validator that checks off the main thread) as {@link validatesOffThread}. */

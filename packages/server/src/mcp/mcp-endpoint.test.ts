@@ -1163,6 +1163,22 @@ describe('MCP results and output schemas (official client)', () => {
         outputSchema: { type: 'object', properties: { x: { $ref: '#/$defs/missing' } } },
         execute: () => ({ x: 1 }),
       }),
+      defineTool({
+        slug: 'SHAPES_BROKEN_WIDE_SCHEMA',
+        description:
+          'Declares a large output schema (compiled in the validation thread) that cannot be compiled.',
+        inputSchema: z.object({}),
+        outputSchema: {
+          type: 'object',
+          properties: {
+            ...Object.fromEntries(
+              Array.from({ length: 60 }, (_, index) => [`f${index}`, { type: 'string' }]),
+            ),
+            x: { $ref: '#/$defs/missing' },
+          },
+        },
+        execute: () => ({ x: 1 }),
+      }),
     ],
   });
   const logger = recordingLogger();
@@ -1252,6 +1268,7 @@ describe('MCP results and output schemas (official client)', () => {
     const byName = new Map(tools.map((tool) => [tool.name, tool]));
     expect(byName.get('SHAPES_GOOD')!.outputSchema).toBeDefined();
     expect(byName.get('SHAPES_BROKEN_SCHEMA')!.outputSchema).toBeUndefined();
+    expect(byName.get('SHAPES_BROKEN_WIDE_SCHEMA')!.outputSchema).toBeUndefined();
     expect(logger.warnings).toContainEqual(
       expect.stringContaining('SHAPES_BROKEN_SCHEMA is listed over MCP without its output schema'),
     );
