@@ -10,13 +10,22 @@
  * 3. the first call of a tool whose schema another live tool compiled already (shared) against one of
  *    a schema not seen before (compiled): what a remote client's session that declares the same tools
  *    again saves.
+ * 4. a large schema (more than `OFF_THREAD_SUBSCHEMAS` subschemas as written) compiled and checked in
+ *    the validation thread, as a call does, against compiled and checked on the main thread (the
+ *    synchronous `tool.validate`): the longest main-thread turn of a first call (a schema not seen
+ *    before: the GitHub-sized one, and 2,000 wide properties), and the cost of a later call (the copy
+ *    to the thread and back) against the check on the main thread.
  * Run: `node --experimental-strip-types --no-warnings bench/tool-schemas.bench.ts` (after `pnpm build`).
  */
 import { loadavg } from 'node:os';
 import { defineTool } from '@toolmux/core';
 // internals measured here (not part of the public API)
 import { schemaSize } from '../packages/core/dist/schema/inline-refs.js';
-import { schemaRegExp } from '../packages/core/dist/schema/validate.js';
+import {
+  OFF_THREAD_SUBSCHEMAS,
+  schemaRegExp,
+  slicedValidatorOf,
+} from '../packages/core/dist/schema/validate.js';
 import { formatNs, measure, printTable } from './harness.ts';
 
 console.log(
@@ -104,3 +113,76 @@ const compiled = await measure(
   { iterations: 20, rounds: 5, warmup: 5 },
 );
 printTable('a tool’s first call', [compiled, shared], compiled);
+
+// 4. large schemas in the validation thread
+/** The longest turn of the event loop (ms, wall) while `run` runs, from a 1 ms timer's ticks. */
+const longestTurnOf = async (run: () => unknown): Promise<{ longest: number; total: number }> => {
+  let last = performance.now();
+  let longest = 0;
+  const ticks = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 1);
+  await new Promise((resolve) => setTimeout(resolve, 3));
+  last = performance.now();
+  const started = performance.now();
+  await run();
+  const total = performance.now() - started;
+  await new Promise((resolve) => setTimeout(resolve, 3));
+  clearInterval(ticks);
+  return { longest, total };
+};
+const wide = (salt: number) => ({
+  type: 'object',
+  properties: Object.fromEntries(
+    Array.from({ length: 2_000 }, (_, index) => [
+      `f${index}`,
+      { type: 'string', minLength: 1, description: `v${salt}` },
+    ]),
+  ),
+});
+const slice = { due: () => false, pause: async () => {} };
+console.log(
+  `\n## a large schema's first call: longest main-thread turn (median of 5 schemas not seen before; more than ${OFF_THREAD_SUBSCHEMAS} subschemas go to the validation thread)`,
+);
+let variant = 0;
+for (const [name, make] of [
+  ['GitHub-sized (228 inlined)', () => ({ ...github, description: `first ${variant++}` })],
+  ['2,000 wide properties', () => wide(variant++)],
+] as const) {
+  const runs = { thread: [] as number[], main: [] as number[], threadTotal: [] as number[] };
+  for (let round = 0; round < 5; round++) {
+    const inThread = defineTool({ slug: 'ACME_TOOL', description: 'A tool', inputSchema: make(), execute });
+    const thread = await longestTurnOf(() => slicedValidatorOf(inThread.validate)!({}, slice as never));
+    runs.thread.push(thread.longest);
+    runs.threadTotal.push(thread.total);
+    const onMain = defineTool({ slug: 'ACME_TOOL', description: 'A tool', inputSchema: make(), execute });
+    runs.main.push((await longestTurnOf(() => onMain.validate({}))).longest);
+  }
+  const median = (list: number[]) => [...list].sort((a, b) => a - b)[2]!;
+  console.log(
+    `${name.padEnd(28)} validation thread: longest turn ${median(runs.thread).toFixed(1)} ms (first call ${median(runs.threadTotal).toFixed(0)} ms in all); compiled on the main thread: ${median(runs.main).toFixed(1)} ms → ${(median(runs.main) / median(runs.thread)).toFixed(1)}× shorter`,
+  );
+}
+const compiledGithub = defineTool({ slug: 'ACME_TOOL', description: 'A tool', inputSchema: github, execute });
+const args = { field1: { name: 'x' } };
+await slicedValidatorOf(compiledGithub.validate)!(args, slice as never);
+compiledGithub.validate(args);
+const onThread = await measure(
+  'a later call: checked in the validation thread',
+  () => slicedValidatorOf(compiledGithub.validate)!(args, slice as never),
+  { iterations: 2_000 },
+);
+const onMainThread = await measure(
+  'a later call: checked on the main thread',
+  () => compiledGithub.validate(args),
+  {
+    iterations: 2_000,
+  },
+);
+printTable(
+  'a GitHub-sized schema, compiled: the cost of a call’s check',
+  [onMainThread, onThread],
+  onMainThread,
+);
