@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { JSONSchema } from '../catalog/types.js';
+import type { Session } from '../session.js';
 import { longestTurn, turnReport } from '../test/longest-turn.js';
+import { runScript } from '../test/run-script.js';
 import { ToolMux } from '../toolmux.js';
 import { compileDocument, compilesOffThread, OFF_THREAD_SUBSCHEMAS, slicedValidatorOf } from './validate.js';
 import { ValidationThread } from './validation-thread.js';
@@ -67,6 +68,23 @@ function argumentTable(salt = ''): unknown[] {
   ];
 }
 
+/** Runs `use` with a session of a ToolMux that has `tool` (in toolkit `acme`), closed after. */
+async function withSession<T>(
+  tool: ReturnType<typeof wideTool>,
+  use: (session: Session) => Promise<T>,
+): Promise<T> {
+  const mux = new ToolMux({
+    toolkits: [defineToolkit({ slug: 'acme', description: 'Acme', tools: [tool] })],
+    store: ':memory:',
+    logger: quiet,
+  });
+  try {
+    return await use(await mux.create('user_1', { toolkits: ['acme'] }));
+  } finally {
+    await mux.close();
+  }
+}
+
 function wideTool(slug: string, schema: JSONSchema, seen: unknown[] = []) {
   return defineTool({
     slug,
@@ -118,13 +136,7 @@ describe('large tool schemas in the validation thread', () => {
   it('answer a session’s calls as before: the handler gets the defaults, a failure names its issues', async () => {
     const seen: unknown[] = [];
     const tool = wideTool('ACME_WIDE', wideSchema(600), seen);
-    const mux = new ToolMux({
-      toolkits: [defineToolkit({ slug: 'acme', description: 'Acme', tools: [tool] })],
-      store: ':memory:',
-      logger: quiet,
-    });
-    try {
-      const session = await mux.create('user_1', { toolkits: ['acme'] });
+    await withSession(tool, async (session) => {
       const ok = await session.execute('ACME_WIDE', { p0: 'abc' });
       expect(ok).toMatchObject({ successful: true, data: { ok: true } });
       expect(seen).toHaveLength(1);
@@ -135,21 +147,13 @@ describe('large tool schemas in the validation thread', () => {
       expect(bad.error).toContain('p0: must match pattern "^[a-z]+$"');
       expect(bad.error).toContain('p2: must be one of: open, closed');
       expect(seen).toHaveLength(1);
-    } finally {
-      await mux.close();
-    }
+    });
   });
 
   it('refuse a schema that is not valid JSON Schema as the main thread does', async () => {
     const broken: JSONSchema = { ...wideSchema(100), minProperties: 'three' as never };
     const tool = wideTool('ACME_BROKEN', broken);
-    const mux = new ToolMux({
-      toolkits: [defineToolkit({ slug: 'acme', description: 'Acme', tools: [tool] })],
-      store: ':memory:',
-      logger: quiet,
-    });
-    try {
-      const session = await mux.create('user_1', { toolkits: ['acme'] });
+    await withSession(tool, async (session) => {
       const result = await session.execute('ACME_BROKEN', { p0: 'abc' });
       let thrown: unknown;
       try {
@@ -161,9 +165,7 @@ describe('large tool schemas in the validation thread', () => {
       expect(result).toMatchObject({ successful: false });
       expect(result.error).toContain('its input schema is not valid JSON Schema');
       expect(result.error).toContain((thrown as Error).message.slice(0, 60));
-    } finally {
-      await mux.close();
-    }
+    });
   });
 
   it('do not hold the event loop at a tool’s first call: 2,500 properties (5,500 subschemas) compile in the thread', async () => {
@@ -172,17 +174,7 @@ describe('large tool schemas in the validation thread', () => {
     const measured = await longestTurn(async () => {
       const salt = `a${attempt++}`;
       const tool = wideTool('ACME_WIDE', wideSchema(2_500, salt));
-      const mux = new ToolMux({
-        toolkits: [defineToolkit({ slug: 'acme', description: 'Acme', tools: [tool] })],
-        store: ':memory:',
-        logger: quiet,
-      });
-      try {
-        const session = await mux.create('user_1', { toolkits: ['acme'] });
-        return await session.execute('ACME_WIDE', { [`${salt}p0`]: 'abc' });
-      } finally {
-        await mux.close();
-      }
+      return withSession(tool, (session) => session.execute('ACME_WIDE', { [`${salt}p0`]: 'abc' }));
     }, 60);
     expect(measured.value).toMatchObject({ successful: true });
     // compiled on the main thread: one turn of 1–4 s
@@ -215,28 +207,7 @@ describe('large tool schemas in the validation thread', () => {
       await mux.close();
       console.log(JSON.stringify(result.successful));
     `;
-    const { code, stdout, timedOut } = await new Promise<{
-      code: number | null;
-      stdout: string;
-      timedOut: boolean;
-    }>((done) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let out = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-      });
-      let timed = false;
-      const timer = setTimeout(() => {
-        timed = true;
-        child.kill('SIGKILL');
-      }, 20_000);
-      child.on('exit', (exitCode) => {
-        clearTimeout(timer);
-        done({ code: exitCode, stdout: out, timedOut: timed });
-      });
-    });
+    const { code, stdout, timedOut } = await runScript(script, [], {}, 20_000);
     expect(timedOut).toBe(false);
     expect(code).toBe(0);
     expect(stdout.trim()).toBe('true');

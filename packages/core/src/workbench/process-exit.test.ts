@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runScript } from '../test/run-script.js';
 import { SANDBOX_SLICING_AVAILABLE } from './sandbox.js';
 import { hasInputOptions } from './worker-pool.js';
 
@@ -11,32 +11,6 @@ import { hasInputOptions } from './worker-pool.js';
  * must not inherit (with them, every worker failed to start and the cell waited forever).
  */
 const dist = resolve(import.meta.dirname, '../../dist/index.js');
-
-function runScript(
-  source: string,
-  options: string[] = [],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; timedOut: boolean }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [...options, '--input-type=module', '-e', source], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, ...env },
-    });
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, 12_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, timedOut });
-    });
-  });
-}
 
 // 'default without JSPI': as on Node.js 22, which cannot suspend WebAssembly (cells go to workers)
 describe.each(SANDBOX_SLICING_AVAILABLE ? ['main', 'workers', 'default without JSPI'] : ['workers'])(
