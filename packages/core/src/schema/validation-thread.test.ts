@@ -181,13 +181,16 @@ describe('large tool schemas in the validation thread', () => {
     expect(measured.turnMs, turnReport(measured)).toBeLessThan(60);
   }, 90_000);
 
-  it('come back to life after the thread stops: the next check starts another', async () => {
+  it('come back to life after the thread stops: a check it had fails, the next check starts another', async () => {
     const thread = new ValidationThread();
     const schema = wideSchema(60);
     expect(await thread.check(1, JSON.stringify(schema), 'ACME_WIDE', 'input', { p0: 'abc' })).toMatchObject({
       success: true,
     });
+    // stopped while it compiles a schema it was not sent before
+    const pending = thread.check(2, JSON.stringify(wideSchema(2_000)), 'ACME_WIDE', 'input', { p0: 'abc' });
     await thread.stop();
+    await expect(pending).rejects.toThrow('the schema validation thread stopped');
     expect(await thread.check(1, JSON.stringify(schema), 'ACME_WIDE', 'input', { p0: 'ABC' })).toMatchObject({
       success: false,
       issues: [{ path: 'p0' }],

@@ -110,7 +110,11 @@ export class ValidationThread {
 
   #thread(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = spawnModuleThread(import.meta.url, 'validation-worker');
+    // a heap of its own, so that running out of it ends this thread (its checks fail, the next one
+    // starts another) rather than the process
+    const worker = spawnModuleThread(import.meta.url, 'validation-worker', {
+      resourceLimits: { maxOldGenerationSizeMb: VALIDATION_THREAD_HEAP_MB },
+    });
     worker.unref();
     worker.on('message', (answer: FromValidationThread) => {
       const pending = this.#pending.get(answer.id);
@@ -137,6 +141,9 @@ export class ValidationThread {
     if (this.#pending.size === 0) this.#worker?.unref();
   }
 }
+
+/** The validation thread's heap (old generation), in MB. */
+const VALIDATION_THREAD_HEAP_MB = 1024;
 
 /** The process's validation thread. */
 export const validationThread = new ValidationThread();
