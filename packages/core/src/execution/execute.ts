@@ -11,6 +11,7 @@ import {
 } from '../errors.js';
 import { applicationReader, forReader, type HintReader, messageFor } from '../meta-tools/hints.js';
 import { createNullStripper } from '../schema/nulls.js';
+import { patternWorkerStarting } from '../schema/pattern-worker.js';
 import { formatValidationIssues, slicedValidatorOf } from '../schema/validate.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import { runUntilAborted } from '../util/abort.js';
@@ -398,6 +399,10 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
       // slice at a time for a large call
       const sliced = large ? slicedValidatorOf(tool.validate) : undefined;
       if (large) await slice.pause();
+      // the thread that runs patterns RE2 cannot is coming up (a test that took too long ended the
+      // last one): waited for here, not in the validation, which would hold the event loop for it
+      const starting = patternWorkerStarting();
+      if (starting) await starting;
       const validation = sliced ? await sliced(args, slice, listedKeys) : tool.validate(args);
       if (!validation.success) {
         throw new ToolCallFailure(
@@ -508,6 +513,9 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     // the answer waits for the entry's commit (group commit: the calls of one turn share it)
     if (request.holdLog) request.holdLog(entry);
     else await env.logs.write(entry);
+    // an MCP surface checks the result against the output schema next, synchronously
+    const restarting = patternWorkerStarting();
+    if (restarting) await restarting;
     return result;
   } finally {
     if (inFlight) calls?.leave(inFlight);
