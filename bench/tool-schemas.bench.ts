@@ -4,6 +4,10 @@
  *    JavaScript's backtracking `RegExp` on an ordinary pattern (an e-mail address), the price of the
  *    linear engine on every call; then a nested-quantifier pattern (`^(a+)+$`) against `a`s and a `!`,
  *    where RE2 stays linear and the backtracking engine doubles with each character (run up to 24);
+ *    and a pattern RE2 cannot run (zod's e-mail pattern, with lookahead), run by `RegExp` on the
+ *    pattern worker thread, against the same `RegExp` on the main thread: the price of a round trip
+ *    per test, alone and for a call of 1,000 addresses; `^(?=a)(a+)+$` on 60 `a`s and a `!`, given up
+ *    after the budget;
  * 2. `defineTool` of a GitHub-sized input schema (228 subschemas once inlined) with and without the
  *    size check (`schemaSize`, which stops at 10,000 steps), and the check on 2 KB of doubling `$defs`
  *    (2^40 subschemas inlined, refused after 10,001);
@@ -21,7 +25,9 @@ import { loadavg } from 'node:os';
 import { defineTool } from '@toolmux/core';
 // internals measured here (not part of the public API)
 import { schemaSize } from '../packages/core/dist/schema/inline-refs.js';
+import { patternWorkerStarting } from '../packages/core/dist/schema/pattern-worker.js';
 import {
+  compileJsonSchemaValidator,
   OFF_THREAD_SUBSCHEMAS,
   schemaRegExp,
   slicedValidatorOf,
@@ -65,6 +71,56 @@ for (const length of [16, 20, 24]) {
 }
 const long = `${'a'.repeat(1_000_000)}!`;
 console.log(`  n = 1,000,000: RE2 ${formatNs(once(() => nestedLinear.test(long)))} (RegExp: not run)`);
+
+// zod's e-mail pattern: lookahead, which RE2 cannot run
+const lookahead =
+  "^(?!\\.)(?!.*\\.\\.)([A-Za-z0-9_'+\\-\\.]*)[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\\-]*\\.)+[A-Za-z]{2,}$";
+const lookaheadNative = new RegExp(lookahead, 'u');
+const lookaheadWorker = schemaRegExp(lookahead, 'u');
+await patternWorkerStarting();
+const nativeLookahead = await measure(
+  'RegExp, lookahead e-mail pattern',
+  () => lookaheadNative.test(address()),
+  {
+    iterations: 20_000,
+  },
+);
+const workerLookahead = await measure(
+  'worker thread (schemaRegExp), lookahead e-mail pattern',
+  () => lookaheadWorker.test(address()),
+  { iterations: 20_000 },
+);
+printTable(
+  'a pattern RE2 cannot run, checked against a 26-character argument',
+  [nativeLookahead, workerLookahead],
+  nativeLookahead,
+);
+const addresses = Array.from({ length: 1_000 }, (_, index) => `someone.name${index}@example.com`);
+const listSchema = (pattern: string) => ({
+  type: 'object',
+  properties: { to: { type: 'array', items: { type: 'string', pattern } } },
+});
+const validateRe2 = compileJsonSchemaValidator(listSchema(email), 'ACME_SEND');
+const validateWorker = compileJsonSchemaValidator(listSchema(lookahead), 'ACME_SEND');
+const listRe2 = await measure('RE2 e-mail pattern', () => validateRe2({ to: addresses }), { iterations: 20 });
+const listWorker = await measure(
+  'lookahead e-mail pattern (worker thread)',
+  () => validateWorker({ to: addresses }),
+  {
+    iterations: 20,
+  },
+);
+printTable('validating a call of 1,000 addresses', [listRe2, listWorker], listRe2);
+const hostileValidate = compileJsonSchemaValidator(
+  { type: 'object', properties: { word: { type: 'string', pattern: '^(?=a)(a+)+$' } } },
+  'ACME_WORD',
+);
+for (let round = 0; round < 3; round++) {
+  await patternWorkerStarting();
+  console.log(
+    `  ^(?=a)(a+)+$, n = 60, one validation: ${formatNs(once(() => hostileValidate({ word: `${'a'.repeat(60)}!` }).success))} (RegExp: 2^60 steps, not run)`,
+  );
+}
 
 // 2. the size check at definition
 const github = { type: 'object', properties: {} as Record<string, unknown> };

@@ -537,3 +537,75 @@ describe('a server that offers tools toolmux refuses to define', () => {
     await mux.close();
   });
 });
+
+describe('an MCP server whose output schema has a pattern that backtracks for ever', () => {
+  let server: Server;
+  let echo: McpToolkit | undefined;
+  const patterns = { plain: '^(a+)+$', lookahead: '^(?=a)(a+)+$' };
+
+  beforeAll(async () => {
+    // a result that repeats its argument (text the model chose) under the server's output schema
+    server = createServer(async (request, response) => {
+      const mcp = new McpLowLevelServer({ name: 'echo', version: '1.0.0' }, { capabilities: { tools: {} } });
+      mcp.setRequestHandler(ListToolsRequestSchema, async () => ({
+        tools: Object.entries(patterns).map(([name, pattern]) => ({
+          name,
+          description: `Echo a word under an output schema with ${pattern}.`,
+          inputSchema: { type: 'object', properties: { word: { type: 'string' } } },
+          outputSchema: { type: 'object', properties: { word: { type: 'string', pattern } } },
+        })),
+      }));
+      mcp.setRequestHandler(CallToolRequestSchema, async (call) => ({
+        content: [{ type: 'text', text: JSON.stringify(call.params.arguments) }],
+        structuredContent: { word: (call.params.arguments as { word: string }).word },
+      }));
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+      await mcp.connect(transport);
+      await transport.handleRequest(request, response);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+  });
+  afterAll(async () => {
+    await echo?.close();
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it("checks the result with core's patterns (linear, or within a budget), not RegExp on the event loop", async () => {
+    echo = await mcpToolkit({
+      slug: 'echo',
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    });
+    const mux = new ToolMux({ toolkits: [echo], store: ':memory:', logger: quiet });
+    try {
+      const session = await mux.create('user_1', { toolkits: ['echo'] });
+      for (const [slug, pattern] of [
+        ['ECHO_PLAIN', patterns.plain],
+        ['ECHO_LOOKAHEAD', patterns.lookahead],
+      ] as const) {
+        expect(await session.execute(slug, { word: 'aaa' }), slug).toMatchObject({
+          successful: true,
+          data: { word: 'aaa' },
+        });
+        // the longest gap between the ticks of a 1 ms interval while the call runs
+        let last = performance.now();
+        let gap = 0;
+        const timer = setInterval(() => {
+          gap = Math.max(gap, performance.now() - last);
+          last = performance.now();
+        }, 1);
+        // 2^27 steps of a backtracking engine: 1.5 s of the event loop before
+        const result = await session.execute(slug, { word: `${'a'.repeat(27)}!` });
+        await new Promise((resolve) => setTimeout(resolve, 3));
+        clearInterval(timer);
+        expect(result, slug).toMatchObject({ successful: false });
+        expect(result.error).toContain("does not match the tool's output schema");
+        expect(result.error).toContain(pattern);
+        expect(gap, slug).toBeLessThanOrEqual(150);
+      }
+    } finally {
+      await mux.close();
+    }
+  });
+});

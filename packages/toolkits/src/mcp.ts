@@ -8,6 +8,7 @@ import {
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
+import type { JsonSchemaValidator, jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import {
   type AuthScheme,
   type Credentials,
@@ -21,10 +22,36 @@ import {
   ToolMuxError,
   toolSlugFor,
 } from '@toolmux/core';
-import { compileValidatorNow, quotedMessage } from '@toolmux/core/internal';
+import { compileJsonSchemaValidator, compileValidatorNow, quotedMessage } from '@toolmux/core/internal';
 import { tokenOf } from './http.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+/**
+ * How the MCP client checks a result's structured content against the tool's output schema: with
+ * core's validator, whose patterns run in linear time (RE2) or on a worker thread within a time
+ * budget. The SDK's own (Ajv) ran the server's patterns with `RegExp` on the main thread against text
+ * that can be the model's (a result that repeats an argument): `^(a+)+$` against 26 `a`s and a `!`
+ * held the event loop 0.75 s, twice that for each more. A schema core cannot compile lets results through unchecked, as core
+ * does for the output schemas it lists; formats are not checked (core does not check them).
+ */
+const outputSchemaValidator: jsonSchemaValidator = {
+  getValidator<T>(schema: object): JsonSchemaValidator<T> {
+    let validate: ReturnType<typeof compileJsonSchemaValidator>;
+    try {
+      validate = compileJsonSchemaValidator(schema as Record<string, unknown>, 'MCP_TOOL', 'output');
+    } catch {
+      return (input) => ({ valid: true, data: input as T, errorMessage: undefined });
+    }
+    return (input) => {
+      const result = validate(input);
+      if (result.success) return { valid: true, data: input as T, errorMessage: undefined };
+      const shown = result.issues.slice(0, 5).map(({ path, message }) => `${path}: ${message}`);
+      if (result.issues.length > 5) shown.push(`${result.issues.length - 5} more`);
+      return { valid: false, data: undefined, errorMessage: shown.join('; ') };
+    };
+  },
+};
 
 interface McpCommonOptions {
   /** Toolkit slug (lower case); tool slugs become `${SLUG}_${TOOL_NAME}`. */
@@ -125,7 +152,7 @@ class McpConnection {
 
   #connect(): Promise<Client> {
     const { transport, stderr } = this.createTransport();
-    const client = new Client({ name: 'toolmux', version });
+    const client = new Client({ name: 'toolmux', version }, { jsonSchemaValidator: outputSchemaValidator });
     return (async () => {
       try {
         await client.connect(transport);

@@ -11,6 +11,7 @@ import {
 } from '../errors.js';
 import { applicationReader, forReader, type HintReader, messageFor } from '../meta-tools/hints.js';
 import { createNullStripper, nullStripperOf } from '../schema/nulls.js';
+import { patternWorkerStarting } from '../schema/pattern-worker.js';
 import {
   compilesOffThread,
   formatValidationIssues,
@@ -413,6 +414,10 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
       const sliced =
         large || validatesOffThread(tool.validate) ? slicedValidatorOf(tool.validate) : undefined;
       if (large) await slice.pause();
+      // the thread that runs patterns RE2 cannot is coming up (a test that took too long ended the
+      // last one): waited for here, not in the validation, which would hold the event loop for it
+      const starting = patternWorkerStarting();
+      if (starting) await starting;
       const validation = sliced ? await sliced(args, slice, listedKeys) : tool.validate(args);
       if (!validation.success) {
         throw new ToolCallFailure(
@@ -523,6 +528,9 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     // the answer waits for the entry's commit (group commit: the calls of one turn share it)
     if (request.holdLog) request.holdLog(entry);
     else await env.logs.write(entry);
+    // an MCP surface checks the result against the output schema next, synchronously
+    const restarting = patternWorkerStarting();
+    if (restarting) await restarting;
     return result;
   } finally {
     if (inFlight) calls?.leave(inFlight);

@@ -9,6 +9,12 @@ import { cloneSliced, type ListedKeys, type Slice } from '../util/json-slices.js
 import { runSteps, type Steps, WorkSlice } from '../util/slices.js';
 import { resolveLocalRef, schemaSize } from './inline-refs.js';
 import { replaceOpenApiNullable } from './nullability.js';
+import {
+  PatternChecks,
+  startPatternWorker,
+  testPatternInWorker,
+  withPatternChecks,
+} from './pattern-worker.js';
 import { isSchemaObject, transformSchemaTree } from './subschemas.js';
 import { validationThread } from './validation-thread.js';
 
@@ -19,13 +25,22 @@ import { validationThread } from './validation-thread.js';
  * a `!` held the event loop for seconds, a few more for hours. ECMAScript still says what a valid
  * pattern is (JSON Schema's dialect, and what a model API reads): one that is not fails the
  * definition as before. What RE2 cannot run (lookaround, backreferences, `\u` escapes) is matched by
- * `RegExp` as it was.
+ * `RegExp` on a worker thread, within a time budget per validation (see `PatternChecks`): a test
+ * that takes longer is interrupted and counts as failed, and the validation fails saying the value
+ * could not be checked in time.
  */
 export const schemaRegExp: RegExpEngine = Object.assign(
   (pattern: string, flags: string) => {
     const native = new RegExp(pattern, flags);
     const linear = linearRegExp(pattern);
-    if (linear === undefined) return native;
+    if (linear === undefined) {
+      // the thread comes up while the schema is compiled and the call goes on (tens of milliseconds)
+      startPatternWorker();
+      return {
+        test: (text: string) => testPatternInWorker(pattern, flags, text),
+        toString: () => native.toString(),
+      };
+    }
     return {
       test: (text: string) => linear.test(text),
       // Ajv keeps one per distinct text of this
@@ -284,16 +299,23 @@ export function compileDocument(
   const document = transformSchemaTree(schema, toDraft2020);
   const { ajv, validate } = compile(document, slug, which);
   const explainer = new IssueExplainer(ajv, document);
+  // the patterns run on a worker thread have one time budget for the check and its explanation,
+  // which validates parts of the value again (a failed union's variants)
   return {
     check(value) {
-      if (validate(value)) return { success: true, value };
-      return { success: false, issues: runSteps(explainer.explain(validate.errors ?? [])) };
+      const checks = new PatternChecks();
+      return withPatternChecks(checks, () => {
+        if (validate(value) && checks.allFinished) return { success: true, value };
+        return { success: false, issues: runSteps(explainer.explain(validate.errors ?? [], checks)) };
+      });
     },
     async checkSliced(value, slice) {
-      if (validate(value)) return { success: true, value };
-      const steps = explainer.explain(validate.errors ?? []);
+      const checks = new PatternChecks();
+      if (withPatternChecks(checks, () => validate(value)) && checks.allFinished)
+        return { success: true, value };
+      const steps = explainer.explain(validate.errors ?? [], checks);
       for (;;) {
-        const next = steps.next();
+        const next = withPatternChecks(checks, () => steps.next());
         if (next.done) return { success: false, issues: next.value };
         if (slice.due()) await slice.pause();
       }
@@ -436,6 +458,17 @@ interface Budget {
   unions: number;
   issues: number;
   cut: boolean;
+  /** The pattern tests of the validation, and the texts not checked in time that an issue named. */
+  checks: PatternChecks;
+  unchecked: Set<string>;
+}
+
+/** The most characters of a text not checked in time that an issue quotes. */
+const MAX_UNCHECKED_CHARS = 100;
+
+/** The issue of a value whose test against `pattern` did not finish in time. */
+function notCheckedIn(pattern: string): string {
+  return `could not be checked against pattern "${pattern}" in time (its regular expression takes too long on this text); send a shorter value that plainly matches it`;
 }
 
 /** Turns Ajv errors into issues; JSON Pointer paths (`/labels/0`) until the end, then `labels.0`. */
@@ -456,8 +489,14 @@ class IssueExplainer {
    * Steps that yield every {@link ERRORS_PER_STEP} errors looked at and after each variant tried;
    * each call has a budget of its own (sliced checks of concurrent calls interleave).
    */
-  *explain(errors: readonly ErrorObject[]): Steps<ValidationIssue[]> {
-    const budget: Budget = { unions: MAX_EXPLAINED_UNIONS, issues: MAX_LISTED_ISSUES, cut: false };
+  *explain(errors: readonly ErrorObject[], checks: PatternChecks): Steps<ValidationIssue[]> {
+    const budget: Budget = {
+      unions: MAX_EXPLAINED_UNIONS,
+      issues: MAX_LISTED_ISSUES,
+      cut: false,
+      checks,
+      unchecked: new Set(),
+    };
     const seen = new Set<string>();
     const issues = (yield* this.issuesAt(errors, '', budget)).filter(({ path, message }) => {
       const key = `${path}\n${message}`;
@@ -465,6 +504,23 @@ class IssueExplainer {
       seen.add(key);
       return true;
     });
+    // a test that did not finish where no error shows it (a `patternProperties` key, a pattern under
+    // `not`): the validation fails all the same, and says which text was not checked
+    for (const { pattern, text } of checks.unfinishedTests()) {
+      if (budget.issues <= 0) {
+        budget.cut = true;
+        break;
+      }
+      if (budget.unchecked.has(text)) continue;
+      budget.unchecked.add(text);
+      budget.issues--;
+      issues.push(
+        issue(
+          '',
+          `the text ${JSON.stringify(quotedText(text, [], MAX_UNCHECKED_CHARS))} ${notCheckedIn(pattern)}`,
+        ),
+      );
+    }
     if (budget.cut) issues.push(issue('', MORE_ISSUES));
     return issues;
   }
@@ -509,7 +565,7 @@ class IssueExplainer {
       }
       const path = error.instancePath;
       if (outermostPaths.has(path) || hasAncestorIn(path, outermostPaths)) continue;
-      issues.push(issueFor(error, base));
+      issues.push(issueFor(error, base, budget));
       budget.issues--;
     }
     return issues;
@@ -670,10 +726,17 @@ function allowedAtTop(errors: readonly ErrorObject[]): { types: string[]; values
   };
 }
 
-function issueFor(error: ErrorObject, base: string): ValidationIssue {
+function issueFor(error: ErrorObject, base: string, budget: Budget): ValidationIssue {
   const path = base + error.instancePath;
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
+    case 'pattern': {
+      const pattern = String(params.pattern);
+      if (typeof error.data !== 'string' || !budget.checks.unfinished(pattern, error.data))
+        return issue(path, error.message ?? `must match pattern "${pattern}"`);
+      budget.unchecked.add(error.data);
+      return issue(path, notCheckedIn(pattern));
+    }
     case 'required':
       return issue(`${path}/${escapePointer(String(params.missingProperty))}`, 'is required');
     case 'additionalProperties':

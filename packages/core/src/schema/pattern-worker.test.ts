@@ -1,0 +1,349 @@
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { defineTool, defineToolkit } from '../catalog/define.js';
+import type { JSONSchema } from '../catalog/types.js';
+import { mcpOutputSchemaOf, mcpToolResultOf } from '../execution/mcp-result.js';
+import type { ToolSpec } from '../provider.js';
+import { quiet } from '../test/auth-fixtures.js';
+import { ToolMux } from '../toolmux.js';
+import { patternWorkerStarting } from './pattern-worker.js';
+import { compileJsonSchemaValidator } from './validate.js';
+
+/**
+ * The patterns RE2 cannot run (lookaround, backreferences) are run by `RegExp` on a worker thread,
+ * within a time budget per validation: one that backtracks for ever answers "could not be checked in
+ * time" after the budget instead of holding the event loop (26 characters against `^(?=a)(a+)+$`
+ * held it 0.3 s, each more doubled it), and the ones that finish answer as `RegExp` does.
+ */
+
+/** The longest gap between the ticks of a 1 ms interval while `run` runs (the interval starts before it). */
+async function longestGap<T>(run: () => T | Promise<T>): Promise<{ value: T; gapMs: number }> {
+  let last = performance.now();
+  let gapMs = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    gapMs = Math.max(gapMs, now - last);
+    last = now;
+  }, 1);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    gapMs = 0;
+    last = performance.now();
+    const value = await run();
+    // the tick after a block measures it
+    await new Promise((resolve) => setTimeout(resolve, 3));
+    return { value, gapMs };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/**
+ * What one call whose pattern backtracks for ever may hold the event loop: the budget and the slack
+ * of the wait (30 ms) with room for the scheduling of a machine whose cores are busy; the median of
+ * many such calls stays within {@link MEDIAN_GAP_MS}. Before, it held it 2^n steps for n characters:
+ * seconds at 30, for ever at 60.
+ */
+const MAX_GAP_MS = 150;
+const MEDIAN_GAP_MS = 50;
+
+/** Nested unbounded quantifiers: 2^n steps or more for n `a`s and a `!` in a backtracking engine. */
+const EXPONENTIAL_CORES = ['(a+)+', '(a|a)+', '(?:a|a)+', '(a*)*', '(?:a+)+', '(a+)*', '(a|a?)+'];
+/** What makes RE2 refuse the pattern: lookahead, lookbehind, a backreference (numbered, named). */
+const NOT_RE2: ReadonlyArray<readonly [string, string]> = [
+  ['(?=a)', ''],
+  ['', '(?!b)'],
+  ['(?<=^)', ''],
+  ['', '(?<!b)'],
+  ['(x?)', '\\1'],
+  ['(?<w>x?)', '\\k<w>'],
+];
+const HOSTILE_PATTERNS = EXPONENTIAL_CORES.flatMap((core) =>
+  NOT_RE2.map(([before, after]) => `^${before}${core}${after}$`),
+);
+
+const NOT_CHECKED = /could not be checked against pattern ".*" in time/;
+
+function wordsToolkit(patterns: readonly string[]) {
+  return defineToolkit({
+    slug: 'words',
+    description: 'Words',
+    tools: patterns.map((pattern, index) =>
+      defineTool({
+        slug: `WORDS_CHECK_${index}`,
+        description: `Check a word against ${pattern}`,
+        inputSchema: {
+          type: 'object',
+          properties: { word: { type: 'string', pattern } },
+          required: ['word'],
+        },
+        execute: async ({ word }) => ({ length: (word as string).length }),
+      }),
+    ),
+  });
+}
+
+describe('tool schema patterns RE2 cannot run', () => {
+  it('a call whose pattern backtracks for ever answers TOOL_ARGUMENTS_INVALID ("could not be checked in time") within the budget, and the next call works', async () => {
+    const mux = new ToolMux({ toolkits: [wordsToolkit(HOSTILE_PATTERNS)], store: ':memory:', logger: quiet });
+    try {
+      const session = await mux.create('user_1', { toolkits: ['words'] });
+      // the process's first such pattern starts the thread, which the first test waits for (tens of
+      // milliseconds, once): not what is measured here
+      expect(await session.execute('WORDS_CHECK_0', { word: 'a' })).toMatchObject({ successful: true });
+      const gaps: number[] = [];
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 0, max: HOSTILE_PATTERNS.length - 1 }),
+          fc.integer({ min: 30, max: 5_000 }),
+          async (index, length) => {
+            const slug = `WORDS_CHECK_${index}`;
+            const hostile = await longestGap(() => session.execute(slug, { word: `${'a'.repeat(length)}!` }));
+            expect(hostile.value, HOSTILE_PATTERNS[index]).toMatchObject({
+              successful: false,
+              code: 'TOOL_ARGUMENTS_INVALID',
+            });
+            expect(hostile.value.error).toContain(`Invalid arguments for ${slug}: word: `);
+            expect(hostile.value.error).toMatch(NOT_CHECKED);
+            expect(hostile.gapMs, HOSTILE_PATTERNS[index]).toBeLessThanOrEqual(MAX_GAP_MS);
+            gaps.push(hostile.gapMs);
+            // the thread that was ended is replaced: the next call is checked as before
+            const ordinary = await longestGap(() => session.execute(slug, { word: 'aaa' }));
+            expect(ordinary.value).toMatchObject({ successful: true, data: { length: 3 } });
+            expect(ordinary.gapMs).toBeLessThanOrEqual(MAX_GAP_MS);
+            const mismatch = await session.execute(slug, { word: 'ab' });
+            expect(mismatch.error).toContain('must match pattern');
+          },
+        ),
+        { numRuns: 12, seed: 2026 },
+      );
+      gaps.sort((a, b) => a - b);
+      expect(gaps[gaps.length >> 1], gaps.map((gap) => gap.toFixed(0)).join(', ')).toBeLessThanOrEqual(
+        MEDIAN_GAP_MS,
+      );
+    } finally {
+      await mux.close();
+    }
+  }, 60_000);
+
+  it('spends one budget per validation: after it, the other patterns of the value fail at once; fails closed where no error shows the test (patternProperties, not)', async () => {
+    const validate = compileJsonSchemaValidator(
+      {
+        type: 'object',
+        properties: {
+          first: { type: 'string', pattern: '^(?=a)(a+)+$' },
+          second: { type: 'string', pattern: '^(a+)+\\1$' },
+          third: { type: 'string', pattern: '^(?!-)[a-z]+$' },
+          list: { type: 'array', items: { type: 'string', pattern: '^(a|a)+(?!b)$' } },
+        },
+      },
+      'WORDS_MANY',
+    );
+    const hostile = `${'a'.repeat(40)}!`;
+    const { value: result, gapMs } = await longestGap(() =>
+      validate({ first: hostile, second: hostile, third: 'fine', list: [hostile, hostile, hostile] }),
+    );
+    expect(gapMs).toBeLessThanOrEqual(MAX_GAP_MS);
+    expect(result.success).toBe(false);
+    const issues = result.success ? [] : result.issues;
+    // `third` is fine, but its pattern (a lookahead) is not run once the budget is spent
+    for (const path of ['first', 'second', 'third', 'list.0', 'list.1', 'list.2'])
+      expect(issues.find((issue) => issue.path === path)?.message, path).toMatch(NOT_CHECKED);
+
+    // the budget is per validation: the next one checks again
+    expect(validate({ first: 'aa', second: 'aa', third: 'ok', list: ['a'] })).toMatchObject({
+      success: true,
+    });
+
+    // a false answer there would let the value through: the validation fails all the same
+    for (const schema of [
+      { type: 'object', patternProperties: { '^(?=a)(a+)+$': { type: 'number' } } },
+      { type: 'object', properties: { word: { not: { type: 'string', pattern: '^(?=a)(a+)+$' } } } },
+    ] satisfies JSONSchema[]) {
+      const check = compileJsonSchemaValidator(schema, 'WORDS_CLOSED');
+      const value = 'patternProperties' in schema ? { [hostile]: 'not a number' } : { word: hostile };
+      const closed = await longestGap(() => check(value));
+      expect(closed.gapMs).toBeLessThanOrEqual(MAX_GAP_MS);
+      expect(closed.value).toMatchObject({
+        success: false,
+        issues: [{ path: '(root)', message: expect.stringMatching(NOT_CHECKED) }],
+      });
+      expect(JSON.stringify(closed.value)).toContain('aaaaaaaaaa');
+    }
+  });
+
+  it('an MCP result that breaks an output schema pattern that backtracks for ever goes the mismatch way, without a stall', async () => {
+    const spec = {
+      slug: 'WORDS_LIST',
+      outputSchema: {
+        type: 'object',
+        properties: { word: { type: 'string', pattern: '^(?<=^)(a|a?)+$' } },
+      },
+    } as unknown as ToolSpec;
+    const output = mcpOutputSchemaOf(spec, () => {
+      throw new Error('the schema compiles');
+    });
+    expect(output).toBeDefined();
+    // as after a tool call (which waits for it): the thread is up, not coming up after the last test ended it
+    await patternWorkerStarting();
+    const mismatches: string[] = [];
+    const { value, gapMs } = await longestGap(() =>
+      mcpToolResultOf(
+        { successful: true, data: { word: `${'a'.repeat(64)}!` }, error: null, logId: 'log_1' },
+        'the result',
+        output!.validator,
+        'WORDS_LIST',
+        (problem) => mismatches.push(problem),
+      ),
+    );
+    expect(gapMs).toBeLessThanOrEqual(MAX_GAP_MS);
+    expect(value.isError).toBe(true);
+    expect(value.structuredContent).toBeUndefined();
+    expect(value.content[0]!.text).toContain("does not match the tool's declared output schema");
+    expect(mismatches).toHaveLength(1);
+    expect(mismatches[0]).toMatch(NOT_CHECKED);
+    // a result that matches still goes as structured content
+    expect(
+      mcpToolResultOf(
+        { successful: true, data: { word: 'aaaa' }, error: null, logId: 'log_2' },
+        'the result',
+        output!.validator,
+        'WORDS_LIST',
+        (problem) => mismatches.push(problem),
+      ),
+    ).toMatchObject({ structuredContent: { word: 'aaaa' } });
+  });
+
+  it('patterns that finish answer as RegExp does (lookaround and backreferences, through the validator)', () => {
+    const atom = fc.constantFrom('a', 'b', '.', '[ab]', '\\d', '[^a]', '\\w');
+    const quantified = fc.tuple(atom, fc.constantFrom('', '', '*', '+', '?', '{1,2}')).map(([a, q]) => a + q);
+    const sequence = fc.array(quantified, { minLength: 1, maxLength: 3 }).map((terms) => terms.join(''));
+    const term = fc.oneof(
+      quantified,
+      fc
+        .tuple(fc.constantFrom('(?=', '(?!', '(?<=', '(?<!'), sequence)
+        .map(([open, body]) => `${open}${body})`),
+      // a group and a backreference to it
+      sequence.map((body) => `(${body})\\1`),
+    );
+    const pattern = fc
+      .tuple(fc.boolean(), fc.array(term, { minLength: 1, maxLength: 4 }), fc.boolean())
+      // each group named apart
+      .map(([start, terms, end]) => {
+        const body = terms.map((each, index) =>
+          index % 2 === 1 && each.startsWith('(') && each.endsWith(')\\1')
+            ? `(?<g${index}>${each.slice(1, -3)})\\k<g${index}>`
+            : each,
+        );
+        return `${start ? '^' : ''}${body.join('')}${end ? '$' : ''}`;
+      });
+    const text = fc
+      .array(fc.constantFrom('a', 'b', '1', '.', ' ', 'é'), { maxLength: 12 })
+      .map((chars) => chars.join(''));
+    fc.assert(
+      fc.property(pattern, fc.array(text, { minLength: 1, maxLength: 6 }), (source, texts) => {
+        const native = new RegExp(source, 'u');
+        const validate = compileJsonSchemaValidator(
+          { type: 'object', properties: { word: { type: 'string', pattern: source } } },
+          'WORDS_SAME',
+        );
+        for (const word of texts) {
+          const result = validate({ word });
+          expect(result.success, `/${source}/u on ${JSON.stringify(word)}`).toBe(native.test(word));
+          if (!result.success) expect(result.issues[0]!.message).toBe(`must match pattern "${source}"`);
+        }
+      }),
+      { numRuns: 300, seed: 2026 },
+    );
+    // ordinary patterns of real schemas (zod's email and hostname) on ordinary values
+    const email = compileJsonSchemaValidator(
+      {
+        type: 'object',
+        properties: {
+          emails: {
+            type: 'array',
+            items: {
+              type: 'string',
+              pattern:
+                "^(?!\\.)(?!.*\\.\\.)([A-Za-z0-9_'+\\-\\.]*)[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\\-]*\\.)+[A-Za-z]{2,}$",
+            },
+          },
+        },
+      },
+      'WORDS_EMAILS',
+    );
+    const emails = Array.from({ length: 2_000 }, (_, index) => `user${index}@example.com`);
+    expect(email({ emails })).toMatchObject({ success: true });
+    expect(email({ emails: [...emails, '.bad@example.com'] })).toMatchObject({
+      success: false,
+      issues: [{ path: 'emails.2000', message: expect.stringContaining('must match pattern') }],
+    });
+  });
+});
+
+const dist = resolve(import.meta.dirname, '../../dist/index.js');
+
+function runScript(source: string, env: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; stdout: string; timedOut: boolean; ms: number }>((done) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, ['--input-type=module', '-e', source], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, 15_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, timedOut, ms: performance.now() - started });
+    });
+  });
+}
+
+describe('the pattern worker thread and the process', () => {
+  it.each([
+    ['main', true],
+    ['workers', true],
+    ['workers', false],
+  ])(
+    'a process that checked such patterns (also from a workbench cell on %s) ends by itself (close: %s)',
+    async (thread, close) => {
+      const { code, stdout, timedOut } = await runScript(
+        `
+        const { ToolMux, MetaToolSlug, defineTool, defineToolkit } = await import(${JSON.stringify(dist)});
+        const words = defineToolkit({
+          slug: 'words',
+          description: 'Words',
+          tools: [defineTool({
+            slug: 'WORDS_CHECK',
+            description: 'Check a word',
+            inputSchema: { type: 'object', properties: { word: { type: 'string', pattern: '^(?=a)(a+)+$' } } },
+            execute: async ({ word }) => word.length,
+          })],
+        });
+        const mux = new ToolMux({ toolkits: [words], store: ':memory:', logger: { debug() {}, warn() {}, error() {} } });
+        const session = await mux.create('user_1', { toolkits: ['words'] });
+        const hostile = await session.execute('WORDS_CHECK', { word: 'a'.repeat(60) + '!' });
+        const cell = await session.execute(MetaToolSlug.WORKBENCH, {
+          code: "const bad = await toolmux.execute('WORDS_CHECK', { word: 'a'.repeat(60) + '!' }); const ok = await toolmux.execute('WORDS_CHECK', { word: 'aaa' }); return [bad.successful, /could not be checked against pattern/.test(bad.error), ok.data]",
+        });
+        console.log(JSON.stringify([hostile.code, cell.data?.result ?? cell.error]));
+        ${close ? 'await mux.close();' : ''}
+      `,
+        { TOOLMUX_WORKBENCH_THREAD: thread },
+      );
+      expect(timedOut).toBe(false);
+      expect(code).toBe(0);
+      expect(JSON.parse(stdout.trim()), stdout).toEqual(['TOOL_ARGUMENTS_INVALID', [false, true, 3]]);
+    },
+    30_000,
+  );
+});

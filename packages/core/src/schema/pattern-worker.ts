@@ -1,0 +1,273 @@
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+
+/**
+ * The most time the regular expressions RE2 cannot run (lookaround, backreferences) may take in one
+ * validation of a tool's arguments or result, in all (ms): past it, a test counts as failed and the
+ * value is reported as not checked in time. A backtracking engine takes 2^n steps on `^(?=a)(a+)+$`
+ * against n `a`s and a `!`: 26 of them held the event loop 0.3 s, each more doubled it.
+ */
+export const PATTERN_TIME_BUDGET_MS = 20;
+
+/**
+ * What a test may take beyond the budget left before it is given up (ms): the thread's wake-up and
+ * the messages, which the budget does not count (only the worker's own time in the expression does),
+ * on a machine whose cores are busy.
+ */
+const ANSWER_SLACK_MS = 10;
+
+/** The longest a test waits for a worker thread to come up (ms); it takes tens of milliseconds. */
+const START_LIMIT_MS = 2_000;
+
+/**
+ * The longest a test waits for the worker to take it up (ms): the thread is idle then, so only a
+ * machine whose cores are all busy delays it, which the budget does not count (a test under load
+ * was given up before it began).
+ */
+const PICKUP_LIMIT_MS = 1_000;
+
+/** Compiled expressions the worker keeps, by flags and source; past this many it starts over. */
+const MAX_CACHED_EXPRESSIONS = 256;
+
+/** `state[STATUS]`: where the worker is; `state[MICROS]`: how long its last test ran (µs). */
+const STATUS = 0;
+const MICROS = 1;
+const STARTING = 0;
+const IDLE = 1;
+const ASKED = 2;
+const RUNNING = 3;
+const MATCHED = 4;
+const NOT_MATCHED = 5;
+/** The expression threw (its backtracking stack overflowed): it could not be checked. */
+const FAILED = 6;
+
+/**
+ * The worker: waits on the shared memory for a test, takes it from its port without a turn of its
+ * event loop, runs it and writes the answer and its time back. Evaluated as the main script's kind
+ * (a module under `node --input-type=module -e`), so it uses no `require`.
+ */
+const WORKER_SOURCE = `
+const { receiveMessageOnPort, workerData } = process.getBuiltinModule('node:worker_threads');
+const state = new Int32Array(workerData.shared);
+const port = workerData.port;
+const expressions = new Map();
+Atomics.store(state, ${STATUS}, ${IDLE});
+Atomics.notify(state, ${STATUS});
+for (;;) {
+  for (let status; (status = Atomics.load(state, ${STATUS})) !== ${ASKED}; ) Atomics.wait(state, ${STATUS}, status);
+  const [source, flags, text] = receiveMessageOnPort(port).message;
+  Atomics.store(state, ${STATUS}, ${RUNNING});
+  Atomics.notify(state, ${STATUS});
+  const key = flags + '/' + source;
+  let expression = expressions.get(key);
+  if (expression === undefined) {
+    if (expressions.size >= ${MAX_CACHED_EXPRESSIONS}) expressions.clear();
+    expression = new RegExp(source, flags);
+    expressions.set(key, expression);
+  }
+  let answer;
+  const start = performance.now();
+  try {
+    answer = expression.test(text) ? ${MATCHED} : ${NOT_MATCHED};
+  } catch {
+    answer = ${FAILED};
+  }
+  // the expression's own time: the budget is for what a pattern and a text can make last, the
+  // messages cost the same for every test
+  state[${MICROS}] = Math.min(2 ** 31 - 1, Math.ceil((performance.now() - start) * 1000));
+  Atomics.store(state, ${STATUS}, answer);
+  Atomics.notify(state, ${STATUS});
+}
+`;
+
+/**
+ * The pattern tests of one validation: the time they may still take, and the ones that did not
+ * finish in it (their texts by pattern), which the validation reports as not checked.
+ */
+export class PatternChecks {
+  #remainingMicros: number;
+  /** Texts whose test did not finish, by pattern source. */
+  readonly #unfinished = new Map<string, Set<string>>();
+
+  constructor(budgetMs = PATTERN_TIME_BUDGET_MS) {
+    this.#remainingMicros = budgetMs * 1000;
+  }
+
+  /** Whether every test finished (in time). */
+  get allFinished(): boolean {
+    return this.#unfinished.size === 0;
+  }
+
+  /** Whether the test of `text` against `pattern` did not finish. */
+  unfinished(pattern: string, text: string): boolean {
+    return this.#unfinished.get(pattern)?.has(text) ?? false;
+  }
+
+  /** Every test that did not finish. */
+  *unfinishedTests(): Iterable<{ pattern: string; text: string }> {
+    for (const [pattern, texts] of this.#unfinished) for (const text of texts) yield { pattern, text };
+  }
+
+  /** Runs one test in the worker within the time left; `false` (noted as unfinished) past it. */
+  test(source: string, flags: string, text: string): boolean {
+    const answer =
+      this.#remainingMicros > 0 ? patternWorker.test(source, flags, text, this.#remainingMicros) : undefined;
+    if (answer === undefined) {
+      this.#remainingMicros = 0;
+      const texts = this.#unfinished.get(source) ?? new Set();
+      this.#unfinished.set(source, texts.add(text));
+      return false;
+    }
+    this.#remainingMicros -= answer.micros;
+    return answer.matched;
+  }
+}
+
+let current: PatternChecks | undefined;
+
+/**
+ * Runs `run` (synchronous: Ajv's validator) with `checks` as the budget of the pattern tests it makes
+ * (see {@link testPatternInWorker}).
+ */
+export function withPatternChecks<T>(checks: PatternChecks, run: () => T): T {
+  const outer = current;
+  current = checks;
+  try {
+    return run();
+  } finally {
+    current = outer;
+  }
+}
+
+/**
+ * Whether `text` matches `/source/flags`, run by `RegExp` on a worker thread and given up when it
+ * takes longer than the budget of the validation that asks (see {@link withPatternChecks}; a test
+ * outside one has a budget of its own): the thread is then ended, which interrupts the expression,
+ * and the test counts as failed.
+ */
+export function testPatternInWorker(source: string, flags: string, text: string): boolean {
+  return (current ?? new PatternChecks()).test(source, flags, text);
+}
+
+/** Starts the worker thread unless it runs: when a pattern that needs it is compiled, before its first test. */
+export function startPatternWorker(): void {
+  patternWorker.start();
+}
+
+/**
+ * While the worker thread is coming up (the first pattern that needs it was compiled, or a test that
+ * took too long ended the last one): resolves once it is up, so that a caller that can wait (a
+ * tool call, before it validates) does not block the event loop waiting for it in a test. Otherwise
+ * `undefined`.
+ */
+export function patternWorkerStarting(): Promise<unknown> | undefined {
+  return patternWorker.starting();
+}
+
+/**
+ * The one worker thread of the process that runs patterns: started at the first pattern that needs it,
+ * ended and started again when a test takes too long. Called synchronously (Ajv's validator is): the
+ * main thread posts a test and waits on shared memory for the answer. Unref'd, so it never keeps the
+ * process alive; idle, it sleeps on the shared memory.
+ */
+class PatternWorker {
+  #worker: Worker | undefined;
+  #port: MessagePort | undefined;
+  #state: Int32Array | undefined;
+  /** After a test that took too long: resolves once the thread that replaces the ended one is up. */
+  #restarting: Promise<unknown> | undefined;
+
+  start(): void {
+    if (this.#worker) return;
+    const shared = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
+    const { port1, port2 } = new MessageChannel();
+    try {
+      this.#worker = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: { shared, port: port2 },
+        transferList: [port2],
+        // the main script's options (`-e`, `--input-type`) are not the worker's
+        execArgv: [],
+      });
+    } catch {
+      port1.close();
+      return;
+    }
+    this.#worker.unref();
+    // a thread that fails to start leaves its status at STARTING: tests wait for it at most
+    // START_LIMIT_MS, and the next one starts another
+    const worker = this.#worker;
+    worker.on('error', () => {
+      if (this.#worker === worker) this.#end();
+    });
+    port1.unref();
+    this.#port = port1;
+    this.#state = new Int32Array(shared);
+  }
+
+  starting(): Promise<unknown> | undefined {
+    if (this.#restarting) return this.#restarting;
+    const state = this.#state;
+    if (!state || Atomics.load(state, STATUS) !== STARTING) return undefined;
+    const wait = Atomics.waitAsync(state, STATUS, STARTING, START_LIMIT_MS);
+    if (!wait.async) return undefined;
+    // the wait alone does not keep the process alive (a script awaiting it would end there)
+    const alive = setTimeout(() => {}, START_LIMIT_MS);
+    return wait.value.finally(() => clearTimeout(alive));
+  }
+
+  /**
+   * The answer and the worker's time in the expression (µs), or `undefined` when it did not come
+   * within `budgetMicros` (and {@link ANSWER_SLACK_MS}) or the thread could not start.
+   */
+  test(
+    source: string,
+    flags: string,
+    text: string,
+    budgetMicros: number,
+  ): { matched: boolean; micros: number } | undefined {
+    this.start();
+    const state = this.#state;
+    const port = this.#port;
+    if (!state || !port) return undefined;
+    if (Atomics.load(state, STATUS) === STARTING) {
+      Atomics.wait(state, STATUS, STARTING, START_LIMIT_MS);
+      if (Atomics.load(state, STATUS) === STARTING) {
+        this.#end();
+        return undefined;
+      }
+    }
+    port.postMessage([source, flags, text]);
+    Atomics.store(state, STATUS, ASKED);
+    Atomics.notify(state, STATUS);
+    Atomics.wait(state, STATUS, ASKED, PICKUP_LIMIT_MS);
+    Atomics.wait(state, STATUS, RUNNING, budgetMicros / 1000 + ANSWER_SLACK_MS);
+    const status = Atomics.load(state, STATUS);
+    if (status === ASKED || status === RUNNING) {
+      // the expression is still running (or the thread is gone): ending the thread interrupts it. The
+      // next one is made in a task of its own (`new Worker` holds the event loop 10-20 ms), unless a
+      // test needs it first
+      this.#end();
+      this.#restarting ??= new Promise((resolve) => setTimeout(resolve, 0)).then(() => {
+        this.#restarting = undefined;
+        this.start();
+        return this.starting();
+      });
+      return undefined;
+    }
+    const micros = state[MICROS]!;
+    Atomics.store(state, STATUS, IDLE);
+    // the expression threw (its backtracking stack overflowed): not checked either
+    if (status === FAILED) return undefined;
+    return { matched: status === MATCHED, micros };
+  }
+
+  #end(): void {
+    void this.#worker?.terminate();
+    this.#port?.close();
+    this.#worker = undefined;
+    this.#port = undefined;
+    this.#state = undefined;
+  }
+}
+
+const patternWorker = new PatternWorker();
