@@ -221,12 +221,55 @@ const forgetOffThread = new FinalizationRegistry<number>((key) => validationThre
  */
 export const OFF_THREAD_SUBSCHEMAS = 48;
 
-/** Whether a tool schema is large enough to be compiled and checked off the main thread. */
+/**
+ * Whether a tool schema is compiled and checked off the main thread: a large one (see
+ * {@link OFF_THREAD_SUBSCHEMAS}), and one with a pattern RE2 cannot run, whose tests wait for the
+ * pattern worker (see `PatternChecks`): the validation thread waits for them, not the event loop.
+ */
 export function compilesOffThread(schema: JSONSchema): boolean {
   return (
     schemaSize(schema, { subschemas: OFF_THREAD_SUBSCHEMAS, depth: MAX_JSON_DEPTH }).written >
-    OFF_THREAD_SUBSCHEMAS
+      OFF_THREAD_SUBSCHEMAS || hasBacktrackingPattern(schema)
   );
+}
+
+/**
+ * Whether a `pattern` or a `patternProperties` key anywhere in `schema` is one RE2 cannot run (see
+ * {@link schemaRegExp}); a walk of the whole schema as JSON, so a `pattern` in an `enum` or a default
+ * counts too (the schema is then checked off the main thread for nothing).
+ */
+function hasBacktrackingPattern(schema: JSONSchema): boolean {
+  const stack: unknown[] = [schema];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node !== 'object' || node === null) continue;
+    if (Array.isArray(node)) {
+      for (const item of node) stack.push(item);
+      continue;
+    }
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'pattern' && typeof value === 'string' && !runsOnRe2(value)) return true;
+      if (key === 'patternProperties' && isSchemaObject(value)) {
+        for (const source of Object.keys(value)) if (!runsOnRe2(source)) return true;
+      }
+      stack.push(value);
+    }
+  }
+  return false;
+}
+
+/** Patterns already judged by {@link runsOnRe2}, forgotten past 4,096. */
+const judgedPatterns = new Map<string, boolean>();
+
+/** Whether {@link schemaRegExp} runs `pattern` on RE2 (an invalid pattern: no). */
+function runsOnRe2(pattern: string): boolean {
+  let judged = judgedPatterns.get(pattern);
+  if (judged === undefined) {
+    judged = linearRegExp(pattern) !== undefined;
+    if (judgedPatterns.size >= 4_096) judgedPatterns.clear();
+    judgedPatterns.set(pattern, judged);
+  }
+  return judged;
 }
 
 /** Validators whose document is checked in the validation thread (see {@link validatesOffThread}). */

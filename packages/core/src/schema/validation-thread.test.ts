@@ -100,6 +100,20 @@ function wideTool(slug: string, schema: JSONSchema, seen: unknown[] = []) {
 describe('large tool schemas in the validation thread', () => {
   it('are the schemas past OFF_THREAD_SUBSCHEMAS subschemas, as written', () => {
     expect(compilesOffThread(wideSchema(3))).toBe(false);
+    // and a small one with a pattern RE2 cannot run: its tests wait for the pattern worker there
+    const word = (pattern: string): JSONSchema => ({
+      type: 'object',
+      properties: { word: { type: 'string', pattern } },
+    });
+    expect(compilesOffThread(word('^[a-z]+$'))).toBe(false);
+    expect(compilesOffThread(word('^(?=a)[a-z]+$'))).toBe(true);
+    expect(compilesOffThread(word('^(a)\\1$'))).toBe(true);
+    expect(compilesOffThread({ type: 'object', patternProperties: { '^(?!x)': { type: 'string' } } })).toBe(
+      true,
+    );
+    expect(compilesOffThread({ type: 'object', patternProperties: { '^x': { type: 'string' } } })).toBe(
+      false,
+    );
     expect(compilesOffThread(wideSchema(OFF_THREAD_SUBSCHEMAS))).toBe(true);
     // a $ref's target counts once, as Ajv compiles it once
     const shared: JSONSchema = {
