@@ -388,11 +388,12 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         new ToolMuxError({ code: 'TOOL_ABORTED', message: `${slug} was aborted before it started.` }),
       );
     }
-    // the request's JSON would write every hole of a sparse array as null, and writing an object
-    // of too many keys lists them (the server checks the rest)
+    // the request's JSON would write every hole of a sparse array, and a NaN or ±Infinity, as null,
+    // and writing an object of too many keys lists them (the server checks the rest)
     const shape = await jsonShapeSliced(args, MAX_JSON_DEPTH, new WorkSlice(), {
       root: 'arguments',
       maxKeys: MAX_OBJECT_KEYS,
+      finiteNumbers: true,
     });
     const refused = shapeArgumentsMessage(slug, shape);
     if (refused !== undefined)
