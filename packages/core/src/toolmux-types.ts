@@ -114,6 +114,11 @@ export interface ToolMuxOptions<P extends Provider<unknown>> {
    * Also how long a session object trusts that its session still exists: a session deleted on another
    * instance stops running calls through the objects of this one after at most this long (one deleted
    * through this ToolMux at once).
+   *
+   * In remote mode (with `apiKey`) only the second applies, to the custom tools a session object runs
+   * in this process: it reads the session from the server again before such a call once its last
+   * read is this old (the account cache is the server's, set by the server's own option). A whole
+   * number, 0 or more.
    * @default 2000
    */
   accountCacheTtlMs?: number;

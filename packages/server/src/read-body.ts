@@ -91,19 +91,54 @@ export function isJsonContentType(contentType: string | null | undefined): boole
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
 }
 
+function notJsonMediaType(): ToolMuxError {
+  return new ToolMuxError({
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: 'The request body must be JSON: send it with "Content-Type: application/json".',
+  });
+}
+
+/** JSON's whitespace, and what `String.prototype.trim` takes for it among single bytes. */
+function isBlankByte(byte: number): boolean {
+  return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
+}
+
 /**
- * Reads and parses a JSON body. An empty body is `undefined`; a wrong `Content-Type` is 415, broken
- * JSON 400, a body over the limit 413.
+ * Reads a body sent without a JSON `Content-Type`, which is taken only when it is empty (a `POST`
+ * without a body): `undefined` for an empty or blank one, a 415 as soon as a byte that is not
+ * whitespace arrives (the rest is not read), a 413 past `maxBytes` of whitespace. A body that
+ * declares its length is refused at once unless that is 0.
+ */
+async function readNoJsonBody(request: Request, maxBytes: number): Promise<undefined> {
+  const length = request.headers.get('content-length');
+  if (length !== null && !request.headers.has('transfer-encoding')) {
+    if (Number(length) === 0) return undefined;
+    throw notJsonMediaType();
+  }
+  const body = request.body;
+  if (!body) return undefined;
+  const reader = body.getReader();
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return undefined;
+    size += value.byteLength;
+    if (!value.every(isBlankByte) || size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw size > maxBytes && value.every(isBlankByte) ? tooLarge(maxBytes) : notJsonMediaType();
+    }
+  }
+}
+
+/**
+ * Reads and parses a JSON body. An empty body is `undefined`; a wrong `Content-Type` is 415, before
+ * the body is read (see {@link readNoJsonBody}), broken JSON 400, a body over the limit 413 (as it
+ * streams in, see {@link readBodyText}).
  */
 export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+  if (!isJsonContentType(request.headers.get('content-type'))) return readNoJsonBody(request, maxBytes);
   const text = await readBodyText(request, maxBytes);
   if (text.trim() === '') return undefined;
-  if (!isJsonContentType(request.headers.get('content-type'))) {
-    throw new ToolMuxError({
-      code: 'UNSUPPORTED_MEDIA_TYPE',
-      message: 'The request body must be JSON: send it with "Content-Type: application/json".',
-    });
-  }
   return parseBody(text);
 }
 

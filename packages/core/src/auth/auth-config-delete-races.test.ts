@@ -188,6 +188,69 @@ describe.each(backends)(
         expect(userinfo.status).toBe(401);
       });
 
+      // `authConfigs.delete()` revokes the tokens of an account given credentials through the config
+      // after it listed its accounts (an OAuth callback landing just then). It used to delete that
+      // account with the config and revoke after the commit: a process that died between the two
+      // left the tokens live at the provider, and neither the account's sealed tokens nor the config's
+      // client secret to revoke them with, or to retry. The store now answers such accounts without
+      // deleting anything; they are revoked and deleted one by one first. Simulated deaths: the
+      // store's call answers, then nothing after it runs.
+      it.each(['after the store answered the accounts held', 'after the config was deleted'] as const)(
+        'a process that dies %s leaves no token live without a row to revoke it with',
+        async (when) => {
+          const issued = { accessTokens: [] as string[], refreshTokens: [] as string[] };
+          const connecting = setup(database.spec, { fetch: recordingTokens(issued) });
+          oauthServer.current = connecting;
+          const config = await connecting.authConfigs.create('octo', {
+            type: 'oauth2',
+            clientId: oauthServer.clientId,
+            clientSecret: oauthServer.clientSecret,
+          });
+          const store = await openStore(database.spec);
+          const write = store.deleteAuthConfig.bind(store);
+          let connected = false;
+          store.deleteAuthConfig = async (id, options) => {
+            if (!connected) {
+              connected = true;
+              const request = await connecting.connectedAccounts.link('ada', config.id, {
+                callbackUrl: 'http://localhost:3000/connected',
+              });
+              const callback = await oauthServer.signIn(request.redirectUrl);
+              await fetch(callback, { redirect: 'manual' });
+            }
+            const answer = await write(id, options);
+            const held = typeof answer === 'object' && !Array.isArray(answer);
+            if (held === (when === 'after the store answered the accounts held')) throw new Error('killed');
+            return answer;
+          };
+          const deleting = setup(store);
+          await expect(deleting.authConfigs.delete(config.id)).rejects.toThrow('killed');
+          expect(issued.refreshTokens).toHaveLength(1);
+          const live = async () =>
+            (await oauthServer.provider.RefreshToken.find(issued.refreshTokens[0]!)) !== undefined ||
+            (await oauthServer.provider.AccessToken.find(issued.accessTokens[0]!)) !== undefined;
+          const rows = async () => {
+            const [row] = await database.rows(
+              'SELECT (SELECT count(*) FROM toolmux_connected_accounts) + (SELECT count(*) FROM toolmux_auth_configs) AS n',
+            );
+            return Number(row!.n);
+          };
+          if (when === 'after the config was deleted') {
+            // on the code before: both deleted, the tokens live
+            expect(await rows()).toBe(0);
+            expect(await live()).toBe(false);
+          } else {
+            // nothing deleted yet: the tokens are live, with the rows to revoke them with
+            expect(await live()).toBe(true);
+            expect(await rows()).toBe(2);
+            // deleting again (the process restarted) revokes them
+            await connecting.authConfigs.delete(config.id);
+            expect(await live()).toBe(false);
+            expect(await rows()).toBe(0);
+          }
+        },
+      );
+
       it('a connection request started as its config is deleted is AUTH_CONFIG_NOT_FOUND and keeps nothing', async () => {
         const other = setup();
         const config = await other.authConfigs.create('gmail', { type: 'api_key' });

@@ -1,6 +1,6 @@
 import type { Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
-import type { AuthConfigRecord } from '../store/types.js';
+import type { AuthConfigRecord, ConnectedAccountRecord } from '../store/types.js';
 import { forEachAtMost } from '../util/at-most.js';
 import { newId } from '../util/ids.js';
 import { checkId, checkText, shownValue, textProblem } from '../util/stored-text.js';
@@ -158,6 +158,12 @@ function notDeleted(
     details: { authConfigId, connectedAccountIds: failed.map(({ accountId }) => accountId) },
   });
 }
+
+/**
+ * How many times `authConfigs.delete()` revokes and deletes accounts given credentials through the
+ * config while it was being deleted, before the config goes with those that still come.
+ */
+const HELD_ACCOUNT_ROUNDS = 5;
 
 /**
  * How many accounts `authConfigs.delete()` revokes and deletes at once. Each revocation request may
@@ -345,39 +351,62 @@ export class AuthConfigs {
   async delete(id: string): Promise<void> {
     const config = await this.#records.authConfig(id);
     const store = this.#records.store;
-    if (config.type === 'oauth2') {
-      const failed: Array<{ accountId: string; error: unknown; listed: number }> = [];
-      let listed = 0;
-      for (let cursor: string | undefined, first = true; first || cursor; first = false) {
-        const page = await store.listConnectedAccounts({ authConfigIds: [id], limit: 100, cursor });
-        const items = page.items.map((account) => ({ account, listed: listed++ }));
-        await forEachAtMost(items, ACCOUNTS_REVOKED_AT_ONCE, ({ account, listed }) =>
+    const failed: Array<{ accountId: string; error: unknown; listed: number }> = [];
+    let listed = 0;
+    /** Revokes and deletes accounts of the config, {@link ACCOUNTS_REVOKED_AT_ONCE} at a time. */
+    const deleteAccounts = (accounts: readonly ConnectedAccountRecord[]) =>
+      forEachAtMost(
+        accounts.map((account) => ({ account, listed: listed++ })),
+        ACCOUNTS_REVOKED_AT_ONCE,
+        ({ account, listed }) =>
           this.#accounts.delete(account.id).catch((error: unknown) => {
             // deleted meanwhile by another caller
             if (ToolMuxError.isInstance(error) && error.code === 'CONNECTED_ACCOUNT_NOT_FOUND') return;
             failed.push({ accountId: account.id, error, listed });
           }),
-        );
-        cursor = page.nextCursor;
-      }
-      // in the order listed, not the order the failures came in
+      );
+    // in the order listed, not the order the failures came in
+    const throwIfFailed = () => {
       if (failed.length > 0)
         throw notDeleted(
           config.id,
           failed.sort((a, b) => a.listed - b.listed),
         );
+    };
+    if (config.type === 'oauth2') {
+      for (let cursor: string | undefined, first = true; first || cursor; first = false) {
+        const page = await store.listConnectedAccounts({ authConfigIds: [id], limit: 100, cursor });
+        await deleteAccounts(page.items);
+        cursor = page.nextCursor;
+      }
+      throwIfFailed();
     }
-    // the client as it is now (updated since it was read: its tokens are revoked with the new one)
-    const client = (await store.getAuthConfig(id)) ?? config;
-    const deleted = await store.deleteAuthConfig(id);
-    if (client.type !== 'oauth2' || !Array.isArray(deleted)) return;
-    const anyway = 'it was deleted with its auth config';
-    // the rows are gone: a failure is logged for the operator, and the other accounts revoked all the same
-    await forEachAtMost(deleted, ACCOUNTS_REVOKED_AT_ONCE, (account) =>
-      this.#accounts
-        .revokeTokens(account, client, anyway)
-        .catch((error: unknown) => revocationFailed(this.#records, account, error, anyway)),
-    );
+    for (let round = 1; ; round++) {
+      // the client as it is now (updated since it was read: its tokens are revoked with the new one)
+      const client = (await store.getAuthConfig(id)) ?? config;
+      // Accounts given credentials through the config since it listed them (an OAuth callback landing
+      // just then) are answered without anything deleted, and revoked and deleted as the listed ones
+      // were (each row goes only once its tokens were revoked): deleting them with the config and then
+      // revoking left, to a process that died between the two, tokens live at the provider with no row
+      // to revoke them with. Past a few rounds (connections keep coming) they go with the config.
+      const deleted = await store.deleteAuthConfig(id, {
+        keepHeldAccounts: config.type === 'oauth2' && round <= HELD_ACCOUNT_ROUNDS,
+      });
+      if (typeof deleted === 'object' && !Array.isArray(deleted)) {
+        await deleteAccounts(deleted.held);
+        throwIfFailed();
+        continue;
+      }
+      if (client.type !== 'oauth2' || !Array.isArray(deleted)) return;
+      const anyway = 'it was deleted with its auth config';
+      // the rows are gone: a failure is logged for the operator, and the other accounts revoked all the same
+      await forEachAtMost(deleted, ACCOUNTS_REVOKED_AT_ONCE, (account) =>
+        this.#accounts
+          .revokeTokens(account, client, anyway)
+          .catch((error: unknown) => revocationFailed(this.#records, account, error, anyway)),
+      );
+      return;
+    }
   }
 
   /**

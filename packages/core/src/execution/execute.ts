@@ -231,14 +231,18 @@ function textArgumentsProblem(slug: string, text: string): string {
  * Why arguments the shape walk refused are refused, or undefined: holding an array that is mostly
  * holes (an application's array indexed by ids, see `JsonShapeWalk.sparse`), whose holes JSON
  * (validation's copy, the log, a remote call's request) would write as `null` each; or an object of
- * more than {@link MAX_OBJECT_KEYS} keys (`JsonShapeWalk.wide`), refused as a result holding one is.
+ * more than {@link MAX_OBJECT_KEYS} keys (`JsonShapeWalk.wide`), refused as a result holding one is;
+ * or holding a NaN or ±Infinity (`JsonShapeWalk.nonFinite`), which no tool expects, as JSON has no
+ * number for it (a body's `1e999` reads as Infinity), and which the log would store as `null`.
  */
 export function shapeArgumentsMessage(
   slug: string,
-  shape: Pick<JsonShapeWalk, 'sparse' | 'wide'>,
+  shape: Pick<JsonShapeWalk, 'sparse' | 'wide' | 'nonFinite'>,
 ): string | undefined {
   if (shape.sparse !== undefined)
     return `The arguments of ${slug} are not JSON data: ${shape.sparse.path} ${shape.sparse.problem}.`;
+  if (shape.nonFinite !== undefined)
+    return `The arguments of ${slug} are not JSON data: ${shape.nonFinite.path} ${shape.nonFinite.problem}.`;
   if (shape.wide !== undefined)
     return `The arguments of ${slug} cannot be taken: ${shape.wide.path} ${shape.wide.problem}.`;
   return undefined;
@@ -376,6 +380,7 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     const shape = new JsonShapeWalk(request.arguments, MAX_JSON_DEPTH, {
       root: 'arguments',
       maxKeys: MAX_OBJECT_KEYS,
+      finiteNumbers: true,
     });
     // the keys of wide objects the walk listed, for the log's redaction (listing them is a long turn);
     // an argument the tool changed meanwhile is logged with the keys it had when it was checked

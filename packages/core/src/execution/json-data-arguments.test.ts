@@ -70,7 +70,8 @@ const { value: anyValue } = fc.letrec((tie) => ({
     fc.date({ noInvalidDate: true }),
     fc.tuple(fc.integer(), fc.integer()).map(([x, y]) => new Point(x, y)),
     fc.string().map((label) => new Labelled(label)),
-    fc.constantFrom(undefined, () => 1, Symbol('s'), Number.NaN, -0, Number.POSITIVE_INFINITY),
+    // NaN and ±Infinity are refused where they are (non-finite-arguments.test.ts), not taken as null
+    fc.constantFrom(undefined, () => 1, Symbol('s'), -0),
     fc.array(tie('value'), { maxLength: 4 }),
     fc.dictionary(fc.string({ maxLength: 6 }), tie('value'), { maxKeys: 4 }),
   ),

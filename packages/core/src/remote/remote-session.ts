@@ -99,6 +99,11 @@ export interface RemoteSessionRuntime {
   provider: Provider<unknown, unknown>;
   /** Runs the session's custom tools here, in the client: no accounts, logs sent to the server. */
   env: ExecutionEnvironment;
+  /**
+   * How long a session object trusts, for the custom-tool calls it runs here, that its session still
+   * exists with the config it has (the ToolMux's `accountCacheTtlMs`, as an embedded session object).
+   */
+  sessionFreshMs: number;
 }
 
 /**
@@ -148,12 +153,6 @@ export function remoteConnectionRequest(api: RemoteApi, wire: ConnectionRequestW
 }
 
 /**
- * How long a remote session object trusts, for the custom-tool calls it runs here, that its session
- * still exists with the config it has (the embedded default of `accountCacheTtlMs`).
- */
-const REMOTE_SESSION_FRESH_MS = 2000;
-
-/**
  * A session served by a toolmux server: tool lists, calls, search, connections and logs go over its
  * REST API; the session's custom tools (their code is here) run in this process and their log
  * entries are sent to the server, so `logs()` shows every call.
@@ -197,15 +196,15 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     this.#localSlugs = new Set(local.tools.keys());
     this.#path = `/sessions/${encodeURIComponent(this.sessionId)}`;
     // made from what the server answered just now
-    this.#wireFreshUntil = Date.now() + REMOTE_SESSION_FRESH_MS;
+    this.#wireFreshUntil = Date.now() + runtime.sessionFreshMs;
   }
 
   /**
    * Before a custom-tool call runs here (the server sees it only in the log): the session as the
-   * server has it now, read at most once per {@link REMOTE_SESSION_FRESH_MS}, so that a session
-   * deleted, or updated through another object, on the server runs no custom tool here that it no
-   * longer has (SESSION_NOT_FOUND; a tool its config took away goes to the server, which refuses
-   * it). Undefined while the last read stands.
+   * server has it now, read at most once per `sessionFreshMs` (the ToolMux's `accountCacheTtlMs`), so
+   * that a session deleted, or updated through another object, on the server runs no custom tool here
+   * that it no longer has (SESSION_NOT_FOUND; a tool its config took away goes to the server, which
+   * refuses it). Undefined while the last read stands.
    */
   #checkCurrent(): Promise<void> | undefined {
     if (Date.now() < this.#wireFreshUntil) return undefined;
@@ -213,7 +212,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       .get(this.#path, undefined, sessionWireOf)
       .then((wire) => {
         if (wire.config_version > this.#wire.config_version) this.#takeWire(wire);
-        this.#wireFreshUntil = Date.now() + REMOTE_SESSION_FRESH_MS;
+        this.#wireFreshUntil = Date.now() + this.#runtime.sessionFreshMs;
       })
       .finally(() => {
         this.#reading = undefined;
@@ -388,11 +387,12 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         new ToolMuxError({ code: 'TOOL_ABORTED', message: `${slug} was aborted before it started.` }),
       );
     }
-    // the request's JSON would write every hole of a sparse array as null, and writing an object
-    // of too many keys lists them (the server checks the rest)
+    // the request's JSON would write every hole of a sparse array, and a NaN or ±Infinity, as null,
+    // and writing an object of too many keys lists them (the server checks the rest)
     const shape = await jsonShapeSliced(args, MAX_JSON_DEPTH, new WorkSlice(), {
       root: 'arguments',
       maxKeys: MAX_OBJECT_KEYS,
+      finiteNumbers: true,
     });
     const refused = shapeArgumentsMessage(slug, shape);
     if (refused !== undefined)
@@ -695,7 +695,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         read: sessionWireOf,
       }),
     );
-    this.#wireFreshUntil = Date.now() + REMOTE_SESSION_FRESH_MS;
+    this.#wireFreshUntil = Date.now() + this.#runtime.sessionFreshMs;
     return this.#wire.config_version;
   }
 

@@ -36,6 +36,7 @@ import { checkOptionUrl } from '../util/config-url.js';
 import { consoleLogger } from '../util/logger.js';
 import { credentialsObject, optionsObject, requestObject } from '../util/options-object.js';
 import { checkUserId, urlWithoutCredentials } from '../util/stored-text.js';
+import { wholeNumberOf } from '../util/whole-number.js';
 import { maxResponseBytesOf, RemoteApi, requestTimeoutOf } from './http.js';
 import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
 import {
@@ -67,7 +68,6 @@ export const EMBEDDED_ONLY = [
   'defaultCallbackUrl',
   'oauthRedirectUri',
   'hostedConnectPage',
-  'accountCacheTtlMs',
   'proxyMaxResponseBytes',
   'oauthRequestTimeoutMs',
 ] as const;
@@ -78,6 +78,24 @@ const MIN_API_KEY_LENGTH = 16;
 const MAX_UPLOAD_TIMEOUT_MS = 60_000;
 
 const id = (value: string) => encodeURIComponent(value);
+
+/**
+ * A remote ToolMux's `accountCacheTtlMs` (undefined: 2000, as embedded), checked: it has no account
+ * cache (the server's own option governs that), but its session objects re-read their session once
+ * their last read is this old, before a custom-tool call, as an embedded session object does.
+ */
+function sessionFreshMsOf(option: unknown): number {
+  if (option === undefined) return 2000;
+  return wholeNumberOf(option, {
+    name: 'accountCacheTtlMs',
+    code: 'CONFIG_INVALID',
+    unit: 'milliseconds',
+    min: 0,
+    purpose:
+      'in remote mode, how long a session object trusts that its session still exists with the config it has, before it runs a custom tool',
+    leaveOut: 'Leave it out for 2000.',
+  });
+}
 
 /** A connected account's id in a path, once it may name one (see `lookupId`). */
 const account = (value: string) => id(lookupId('connectedAccount', value));
@@ -95,6 +113,8 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
   readonly #env: ExecutionEnvironment;
   readonly #logs: ExecutionLogWriter;
   readonly #uploadTimeoutMs: number;
+  /** How long a session object trusts its last read of the session (`accountCacheTtlMs`). */
+  readonly #sessionFreshMs: number;
   /** Ends the log uploads in flight, and fails the ones asked meanwhile, when close() stops waiting. */
   #uploadsStop = new AbortController();
 
@@ -140,6 +160,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       });
     }
     const timeoutMs = requestTimeoutOf(options.requestTimeoutMs);
+    this.#sessionFreshMs = sessionFreshMsOf(options.accountCacheTtlMs);
     this.#uploadTimeoutMs = Math.min(timeoutMs, MAX_UPLOAD_TIMEOUT_MS);
     const fetch = options.fetch ?? globalThis.fetch;
     const logger = options.logger ?? consoleLogger;
@@ -198,7 +219,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     const local = new Catalog([]).extend(customToolkits, customTools);
     return new RemoteSession<CollectionOf<P>, ToolCallResponseOf<P>, ToolCallReplyOf<P>>(
       wire,
-      { api: this.#api, provider: this.provider, env: this.#env },
+      { api: this.#api, provider: this.provider, env: this.#env, sessionFreshMs: this.#sessionFreshMs },
       local,
     );
   }

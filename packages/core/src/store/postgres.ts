@@ -1230,10 +1230,24 @@ export class PostgresStore implements Store {
    * callback that wrote its tokens just before left them): those holding credentials are answered, so
    * that their tokens are revoked.
    */
-  async deleteAuthConfig(id: string): Promise<false | ConnectedAccountRecord[]> {
+  async deleteAuthConfig(
+    id: string,
+    options: { keepHeldAccounts?: boolean } = {},
+  ): Promise<false | ConnectedAccountRecord[] | { held: ConnectedAccountRecord[] }> {
     return this.transaction('delete an auth config', async (query) => {
       const locked = await query('SELECT 1 FROM toolmux_auth_configs WHERE id = $1 FOR UPDATE', [id]);
       if (locked.length === 0) return false;
+      if (options.keepHeldAccounts) {
+        // every account of the config locked as it is now (one being given credentials is waited for,
+        // and read as it became): none gets credentials before this transaction ends, and no account
+        // is inserted meanwhile (inserts hold a share lock of the config's row)
+        const accounts = await query(
+          `SELECT ${ACCOUNT_COLUMNS} FROM toolmux_connected_accounts WHERE auth_config_id = $1 FOR UPDATE`,
+          [id],
+        );
+        const held = accounts.map(toAccount).filter((account) => account.secret !== null);
+        if (held.length > 0) return { held };
+      }
       // the accounts that went holding credentials are answered: their tokens are revoked
       const accounts = await query(
         'WITH requests AS (DELETE FROM toolmux_connection_requests WHERE auth_config_id = $1), ' +

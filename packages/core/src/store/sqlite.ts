@@ -214,6 +214,9 @@ function prepareStatements(database: DatabaseSync) {
     getAuthConfig: database.prepare(`SELECT ${AUTH_CONFIG_COLUMNS} FROM toolmux_auth_configs WHERE id = ?`),
     deleteAuthConfig: database.prepare('DELETE FROM toolmux_auth_configs WHERE id = ?'),
     // what went holding credentials: their tokens are revoked (see Store.deleteAuthConfig)
+    heldAccountsOfConfig: database.prepare(
+      `SELECT ${ACCOUNT_COLUMNS} FROM toolmux_connected_accounts WHERE auth_config_id = ? AND secret IS NOT NULL`,
+    ),
     deleteAccountsOfConfig: database.prepare(
       `DELETE FROM toolmux_connected_accounts WHERE auth_config_id = ? RETURNING ${ACCOUNT_COLUMNS}`,
     ),
@@ -1231,14 +1234,21 @@ export class SqliteStore implements Store {
     return row === undefined ? undefined : toAuthConfig(row);
   }
 
-  async deleteAuthConfig(id: string): Promise<false | ConnectedAccountRecord[]> {
+  async deleteAuthConfig(
+    id: string,
+    options: { keepHeldAccounts?: boolean } = {},
+  ): Promise<false | ConnectedAccountRecord[] | { held: ConnectedAccountRecord[] }> {
     const deleted = await this.transaction('delete an auth config', () => {
       const statements = this.prepared();
+      // (writes are serialized: no account gets credentials between this read and the deletion)
+      const held = options.keepHeldAccounts ? statements.heldAccountsOfConfig.all(id) : [];
+      if (held.length > 0) return { held };
       statements.deleteRequestsOfConfig.run(id);
       const accounts = statements.deleteAccountsOfConfig.all(id);
       return statements.deleteAuthConfig.run(id).changes > 0 && accounts;
     });
     if (deleted === false) return false;
+    if (!Array.isArray(deleted)) return { held: deleted.held.map(toAccount) };
     return deleted.map(toAccount).filter((account) => account.secret !== null);
   }
 

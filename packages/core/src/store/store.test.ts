@@ -949,6 +949,52 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open, openEmptie
         expect(await store.getConnectionRequestByStateHash(request.stateHash!)).toBeUndefined();
         expect(await store.getConnectedAccount(stays.id)).toEqual(stays);
       });
+
+      it('with keepHeldAccounts, delete nothing while an account holds credentials, answering those', async () => {
+        const config = authConfig();
+        await store.insertAuthConfig(config);
+        const held = account({ authConfigId: config.id });
+        const attempt = account({ authConfigId: config.id, status: 'INITIATED', secret: null });
+        await store.insertConnectedAccount(held);
+        await store.insertConnectedAccount(attempt);
+        const request = fieldsRequest({ authConfigId: config.id });
+        await store.insertConnectionRequest(request);
+        expect(await store.deleteAuthConfig(config.id, { keepHeldAccounts: true })).toEqual({ held: [held] });
+        expect(await store.getAuthConfig(config.id)).toEqual(config);
+        expect(await store.getConnectedAccount(attempt.id)).toEqual(attempt);
+        expect(await store.getConnectionRequest(request.id)).toEqual(request);
+        // once it is gone, the config goes with what holds no credentials
+        expect(await store.deleteConnectedAccount(held.id)).toBe(true);
+        expect(await store.deleteAuthConfig(config.id, { keepHeldAccounts: true })).toEqual([]);
+        expect(await store.getAuthConfig(config.id)).toBeUndefined();
+        expect(await store.getConnectedAccount(attempt.id)).toBeUndefined();
+        expect(await store.deleteAuthConfig(config.id, { keepHeldAccounts: true })).toBe(false);
+      });
+
+      it('with keepHeldAccounts, an account given credentials at the same moment is held, or gone before it got them', async () => {
+        for (let round = 0; round < 20; round++) {
+          const config = authConfig();
+          await store.insertAuthConfig(config);
+          const attempt = account({ authConfigId: config.id, status: 'INITIATED', secret: null });
+          await store.insertConnectedAccount(attempt);
+          const [deleted, connected] = await Promise.all([
+            store.deleteAuthConfig(config.id, { keepHeldAccounts: true }),
+            store.updateConnectedAccount(attempt.id, {
+              status: 'ACTIVE',
+              secret: { keyId: '0011223344556677', ciphertext: 'v1.dG9rZW4' },
+            }),
+          ]);
+          if (Array.isArray(deleted)) {
+            // deleted first: the credentials found no account to go to (the callback revokes them)
+            expect(connected).toBeUndefined();
+            expect(await store.getConnectedAccount(attempt.id)).toBeUndefined();
+          } else {
+            expect(deleted).toEqual({ held: [connected] });
+            expect(await store.getConnectedAccount(attempt.id)).toEqual(connected);
+            expect(await store.getAuthConfig(config.id)).toEqual(config);
+          }
+        }
+      });
     });
 
     describe('workbench files', () => {

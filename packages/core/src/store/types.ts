@@ -134,8 +134,17 @@ export interface Store {
    * one first, revoking their tokens, and revokes these too (an account connected through the config
    * after it listed them). A store of your own may answer `true`: such accounts' tokens then stay
    * live at the provider.
+   *
+   * With `keepHeldAccounts`, it deletes nothing while an account of the config holds credentials,
+   * and answers those accounts as `{ held }` (their tokens are revoked and the accounts deleted one by
+   * one, then the config is deleted again): so a process that dies between the deletion and the
+   * revocation never leaves tokens live at the provider with no row to revoke them with. A store that
+   * ignores the option deletes them with the config, as without it.
    */
-  deleteAuthConfig(id: string): Promise<boolean | ConnectedAccountRecord[]>;
+  deleteAuthConfig(
+    id: string,
+    options?: { keepHeldAccounts?: boolean },
+  ): Promise<boolean | ConnectedAccountRecord[] | { held: ConnectedAccountRecord[] }>;
 
   /**
    * Inserts the account only while its auth config exists (atomically with `deleteAuthConfig`);

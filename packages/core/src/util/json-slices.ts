@@ -1132,6 +1132,16 @@ export interface ShapeWalkOptions {
   checkEvery?: number;
   root?: string;
   maxKeys?: number;
+  /** Find a NaN or ±Infinity in the value (`nonFinite`). */
+  finiteNumbers?: boolean;
+}
+
+/**
+ * Why a NaN or ±Infinity is refused where JSON data is taken, as the end of a sentence after its
+ * path: JSON has no number for it, so the log (and a remote call's request) would write `null`.
+ */
+export function nonFiniteProblem(value: number): string {
+  return `is ${String(value)}, which JSON has no number for (JSON writes it as null, and reads a number too large for a double, such as 1e999, as Infinity): send a finite number`;
 }
 
 /**
@@ -1155,6 +1165,11 @@ export class JsonShapeWalk {
    */
   wide: { path: string; problem: string } | undefined;
   /**
+   * With the `finiteNumbers` option, the first NaN or ±Infinity of the value, in JSON order: where,
+   * and why as the end of a sentence (see {@link nonFiniteProblem}). The walk stops there.
+   */
+  nonFinite: { path: string; problem: string } | undefined;
+  /**
    * Some object in the value has a prototype other than `Object.prototype` or `null` (a class
    * instance, a Date, or parsed JSON whose `__proto__` key a framework's copy turned into the
    * prototype): the value is not plain JSON data, and reading it would see inherited properties.
@@ -1172,6 +1187,7 @@ export class JsonShapeWalk {
   readonly #checkEvery: number;
   readonly #root: string;
   readonly #maxKeys: number;
+  readonly #finite: boolean;
   readonly #seen = new Map<object, number>();
   readonly #stack: ShapeFrame[] = [];
   /** The items of arrays are counted in place (see {@link #countedInPlace}) until one had too many keys. */
@@ -1186,16 +1202,26 @@ export class JsonShapeWalk {
     this.#checkEvery = options.checkEvery ?? CHECK_EVERY;
     this.#root = options.root ?? 'value';
     this.#maxKeys = options.maxKeys ?? Number.POSITIVE_INFINITY;
+    this.#finite = options.finiteNumbers ?? false;
     if (typeof value === 'string') this.chars = value.length;
     else if (typeof value === 'object' && value !== null) this.#enter(value, 1);
-    // NaN or Infinity: JSON carries it as null (as a remote session sends it)
-    else if (typeof value === 'number' && !Number.isFinite(value)) this.notPlain = true;
+    else if (typeof value === 'number' && !Number.isFinite(value)) {
+      if (this.#finite) this.nonFinite = { path: this.#root, problem: nonFiniteProblem(value) };
+      // NaN or Infinity: JSON carries it as null (as a remote session sends it)
+      else this.notPlain = true;
+    }
   }
 
   step(due: () => boolean): boolean {
     let work = 0;
     const stack = this.#stack;
-    while (stack.length > 0 && !this.tooDeep && this.sparse === undefined && this.wide === undefined) {
+    while (
+      stack.length > 0 &&
+      !this.tooDeep &&
+      this.sparse === undefined &&
+      this.wide === undefined &&
+      this.nonFinite === undefined
+    ) {
       if (work++ >= this.#checkEvery) {
         work = 0;
         if (due()) return false;
@@ -1222,6 +1248,11 @@ export class JsonShapeWalk {
       if (typeof item === 'string') this.chars += item.length;
       else if (typeof item === 'object' && item !== null) {
         this.#enter(item, frame.depth + 1, keys === undefined);
+      } else if (typeof item === 'number' && this.#finite && !Number.isFinite(item)) {
+        this.nonFinite = {
+          path: cutPath(framePath(this.#root, stack, stack.length)),
+          problem: nonFiniteProblem(item),
+        };
       }
     }
     return true;
@@ -1278,6 +1309,8 @@ export class JsonShapeWalk {
       const item: unknown = (value as Record<string, unknown>)[key];
       if (typeof item === 'string') chars += item.length;
       else if (typeof item === 'object' && item !== null) return false;
+      // named by its path: the object gets a frame
+      else if (typeof item === 'number' && this.#finite && !Number.isFinite(item)) return false;
     }
     this.entries += length;
     this.chars += chars;
@@ -1292,6 +1325,7 @@ export class JsonShapeWalk {
         keys === undefined ? (value as unknown[])[index] : (value as Record<string, unknown>)[keys[index]!];
       if (typeof item === 'string') chars += item.length;
       else if (typeof item === 'object' && item !== null) return false;
+      else if (typeof item === 'number' && this.#finite && !Number.isFinite(item)) return false;
     }
     this.entries += length;
     this.chars += chars;
@@ -1305,7 +1339,7 @@ export async function jsonShapeSliced(
   maxDepth: number,
   slice: Slice,
   options: ShapeWalkOptions = {},
-): Promise<Pick<JsonShapeWalk, 'tooDeep' | 'sparse' | 'wide' | 'entries' | 'chars'>> {
+): Promise<Pick<JsonShapeWalk, 'tooDeep' | 'sparse' | 'wide' | 'nonFinite' | 'entries' | 'chars'>> {
   const walk = new JsonShapeWalk(value, maxDepth, options);
   const due = () => slice.due();
   while (!walk.step(due)) await slice.pause();
@@ -1313,6 +1347,7 @@ export async function jsonShapeSliced(
     tooDeep: walk.tooDeep,
     sparse: walk.sparse,
     wide: walk.wide,
+    nonFinite: walk.nonFinite,
     entries: walk.entries,
     chars: walk.chars,
   };

@@ -154,6 +154,42 @@ export async function writeWorkbenchFile(
 }
 
 /**
+ * The arguments of a cell's `toolmux.execute` as the code gave them: JSON wrote the first NaN or
+ * ±Infinity in them as null, and the engine says where it was (`nonFinite`: its path as keys and
+ * indexes, and which it was); it is put back there, so that the call is refused naming it as any
+ * other call holding one is (TOOL_ARGUMENTS_INVALID), where the tool would have run with null.
+ */
+function withNonFinite(args: unknown, nonFinite: unknown): unknown {
+  if (typeof nonFinite !== 'object' || nonFinite === null) return args;
+  const { path, value } = nonFinite as { path?: unknown; value?: unknown };
+  const number =
+    value === 'NaN'
+      ? Number.NaN
+      : value === 'Infinity'
+        ? Infinity
+        : value === '-Infinity'
+          ? -Infinity
+          : undefined;
+  if (number === undefined || !Array.isArray(path)) return args;
+  if (path.length === 0) return number;
+  let holder: unknown = args;
+  for (let index = 0; index < path.length - 1; index++) {
+    if (typeof holder !== 'object' || holder === null || !Object.hasOwn(holder, path[index])) return args;
+    holder = (holder as Record<string, unknown>)[path[index]];
+  }
+  const last = path[path.length - 1];
+  if (typeof holder !== 'object' || holder === null || !Object.hasOwn(holder, last)) return args;
+  // an own data property as JSON.parse made it (a `__proto__` key included)
+  Object.defineProperty(holder, last, {
+    value: number,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  });
+  return args;
+}
+
+/**
  * The host side of `toolmux.*` for one cell. Tool calls go through `session.execute` (filters,
  * accounts, validation, timeouts, execution log), each with the workbench call's log entry as its
  * `parentId` and call id `<workbench log id>/<n>`, so the log reads as a tree.
@@ -197,7 +233,8 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
           parentId: parentLogId,
         };
         if (account !== undefined) options.account = account;
-        const result = await port.execute(slug, input.args ?? {}, options);
+        const given = withNonFinite(input.args ?? {}, input.nonFinite);
+        const result = await port.execute(slug, given, options);
         return { successful: result.successful, data: result.data, error: result.error };
       }
       case 'search': {

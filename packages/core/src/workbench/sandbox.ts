@@ -824,6 +824,57 @@ const PRELUDE = `(() => {
   let maxCalls = Infinity;
   let calls = 0;
   let capped = 0;
+  // A NaN or ±Infinity in a tool call's arguments, which JSON writes as null: where the first is (in
+  // JSON order, as a list of keys and indexes) and which it is, or undefined. Looked for only when the
+  // arguments' JSON has a null (a second write, with a replacer that keeps each object's place as a
+  // link to its holder's: linear); the host puts it back there, and the call is refused as any other
+  // call holding one is (TOOL_ARGUMENTS_INVALID naming its path), instead of the tool running with null.
+  const MapOf = Map;
+  const mapGet = Map.prototype.get;
+  const mapSet = Map.prototype.set;
+  const isArray = Array.isArray;
+  const indexOf = String.prototype.indexOf;
+  const FOUND = create(null);
+  // (the first write only asks whether there is one: a function call per value, nothing kept)
+  const finiteOnly = (key, value) => {
+    if (typeof value === 'number' && (value !== value || value === Infinity || value === -Infinity)) throw FOUND;
+    return value;
+  };
+  const nonFiniteIn = (args, json) => {
+    if (apply(indexOf, json, ['null']) === -1) return undefined;
+    try {
+      stringify(args, finiteOnly);
+      return undefined;
+    } catch (error) {
+      if (error !== FOUND) return undefined;
+    }
+    const places = new MapOf();
+    let found;
+    try {
+      stringify(args, function (key, value) {
+        if (typeof value === 'number' && (value !== value || value === Infinity || value === -Infinity)) {
+          found = { holder: apply(mapGet, places, [this]), key, inArray: isArray(this), value };
+          throw FOUND;
+        }
+        if (typeof value === 'object' && value !== null) {
+          apply(mapSet, places, [value, { holder: apply(mapGet, places, [this]), key, inArray: isArray(this) }]);
+        }
+        return value;
+      });
+    } catch (error) {
+      if (error !== FOUND) return undefined;
+    }
+    if (found === undefined) return undefined;
+    // the keys from the arguments down (the arguments themselves are the key '' of a wrapper),
+    // defined (a setter the code put on Array.prototype is not run)
+    let depth = 0;
+    for (let place = found; place !== undefined && place.holder !== undefined; place = place.holder) depth++;
+    const path = [];
+    for (let place = found; place !== undefined && place.holder !== undefined; place = place.holder) {
+      defineProperty(path, --depth, { value: place.inArray ? +place.key : place.key, writable: true, enumerable: true, configurable: true });
+    }
+    return { path, value: toText(found.value) };
+  };
   const call = (operation, args, slug) => {
     const promise = new NewPromise(capture);
     // taken at once: writing the arguments may run the code's toJSON, which may make calls too
@@ -839,6 +890,15 @@ const PRELUDE = `(() => {
     let json;
     try {
       json = stringify(args === undefined ? null : args);
+      if (json !== undefined && (operation === '${EXECUTE_SLUG_FIRST}' || operation === 'execute')) {
+        const given = operation === 'execute' ? args.args : args;
+        const nonFinite = nonFiniteIn(given, json);
+        if (nonFinite !== undefined) {
+          json = stringify(operation === 'execute' ? { slug: args.slug, args: given, account: args.account, nonFinite } : { slug, args: given, nonFinite });
+          operation = 'execute';
+          slug = undefined;
+        }
+      }
     } catch (error) {
       reject(error);
       return promise;

@@ -276,7 +276,8 @@ const decided: Array<[label: string, code: string]> = [
   // a tool call's arguments are the tool's to judge: a failed result the model can read
   ['session.execute() arguments: a string', 'failed TOOL_ARGUMENTS_INVALID'],
   ['session.execute() arguments: an array', 'failed TOOL_ARGUMENTS_INVALID'],
-  ['session.execute() arguments: NaN', 'OK'], // JSON carries NaN as null: no arguments
+  // JSON has no number for NaN (it wrote null: no arguments): refused, as anywhere in the arguments
+  ['session.execute() arguments: NaN', 'failed TOOL_ARGUMENTS_INVALID'],
   // a timeout that is not a whole number of milliseconds from 0 to 2147483647
   ['request.waitForConnection() timeoutMs: null', 'INVALID_REQUEST'],
   ['request.waitForConnection() timeoutMs: NaN', 'INVALID_REQUEST'],

@@ -19,8 +19,14 @@ export interface TestServer {
   readonly apiKey: string;
   /** The embedded ToolMux the server serves. */
   readonly embedded: ToolMux;
-  /** A remote-mode ToolMux on this server. */
-  remote<P extends Provider<unknown>>(provider?: P, options?: { logger?: Logger }): ToolMux<P>;
+  /**
+   * A remote-mode ToolMux on this server. `accountCacheTtlMs`: how long its session objects trust
+   * that their session still exists, with the config they have (see `ToolMuxOptions`).
+   */
+  remote<P extends Provider<unknown>>(
+    provider?: P,
+    options?: { logger?: Logger; accountCacheTtlMs?: number },
+  ): ToolMux<P>;
   /** Closes every remote ToolMux made here, the server and its store. */
   close(): Promise<void>;
 }
@@ -81,12 +87,18 @@ export async function startTestServer(options: {
     url: server.url,
     apiKey: TEST_SERVER_API_KEY,
     embedded: embedded!,
-    remote<P extends Provider<unknown>>(provider?: P, remoteOptions: { logger?: Logger } = {}) {
+    remote<P extends Provider<unknown>>(
+      provider?: P,
+      remoteOptions: { logger?: Logger; accountCacheTtlMs?: number } = {},
+    ) {
       const mux = new ToolMux<P>({
         baseUrl: server.url,
         apiKey: TEST_SERVER_API_KEY,
         ...(provider ? { provider } : {}),
         logger: remoteOptions.logger ?? logger,
+        ...(remoteOptions.accountCacheTtlMs !== undefined
+          ? { accountCacheTtlMs: remoteOptions.accountCacheTtlMs }
+          : {}),
       });
       remotes.push(mux);
       return mux;
