@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
 import { quotedMessage, ToolMuxError } from '../errors.js';
 import { schemaSize } from '../schema/inline-refs.js';
+import { AsyncSchemaError, zodValidationSteps } from '../schema/sliced-zod-validation.js';
 import {
   compileJsonSchemaValidator,
   compilesOffThread,
+  MAX_LISTED_ISSUES,
+  MORE_ISSUES,
   setSlicedValidator,
   setValidatesOffThread,
   slicedValidatorOf,
@@ -145,14 +148,13 @@ function pathToString(path: ReadonlyArray<PropertyKey | { readonly key: Property
   return path.map((segment) => String(typeof segment === 'object' ? segment.key : segment)).join('.');
 }
 
+const ASYNC_SCHEMA_MESSAGE =
+  'Async input schemas are not supported: remove async refinements from the tool input schema.';
+
 function standardValidator(schema: StandardSchemaV1): (input: unknown) => ValidationResult {
-  return (input) => {
+  const validate = (input: unknown): ValidationResult => {
     const result = schema['~standard'].validate(input);
-    if (result instanceof Promise) {
-      throw invalid(
-        'Async input schemas are not supported: remove async refinements from the tool input schema.',
-      );
-    }
+    if (result instanceof Promise) throw invalid(ASYNC_SCHEMA_MESSAGE);
     if (result.issues) {
       const issues: ValidationIssue[] = result.issues.map((issue) => ({
         path: pathToString(issue.path),
@@ -162,6 +164,30 @@ function standardValidator(schema: StandardSchemaV1): (input: unknown) => Valida
     }
     return { success: true, value: result.value };
   };
+  // large arguments: zod's work a part at a time, the issues bounded as a JSON Schema tool's are
+  setSlicedValidator(validate, async (input, slice, listedKeys) => {
+    const steps = zodValidationSteps(schema, input, MAX_LISTED_ISSUES, listedKeys);
+    try {
+      for (;;) {
+        const next = steps.next();
+        if (next.done) {
+          const { issues, cut, value } = next.value;
+          if (issues.length === 0 && !cut) return { success: true, value };
+          const shown: ValidationIssue[] = issues.map((issue) => ({
+            path: pathToString(issue.path),
+            message: issue.message,
+          }));
+          if (cut) shown.push({ path: '(root)', message: MORE_ISSUES });
+          return { success: false, issues: shown };
+        }
+        if (slice.due()) await slice.pause();
+      }
+    } catch (error) {
+      if (error instanceof AsyncSchemaError) throw invalid(ASYNC_SCHEMA_MESSAGE);
+      throw error;
+    }
+  });
+  return validate;
 }
 
 function titleCase(slug: string): string {

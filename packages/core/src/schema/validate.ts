@@ -491,7 +491,7 @@ export const MAX_LISTED_ISSUES = 1_000;
 const ERRORS_PER_STEP = 256;
 
 /** The last issue of a list cut at {@link MAX_LISTED_ISSUES}. */
-const MORE_ISSUES = `has more issues than the ${MAX_LISTED_ISSUES.toLocaleString('en')} listed; fix these first`;
+export const MORE_ISSUES = `has more issues than the ${MAX_LISTED_ISSUES.toLocaleString('en')} listed; fix these first`;
 
 /** The issue of a failed union whose variants were not tried one by one, or of which none stands out. */
 const NO_VARIANT_MATCHES = 'does not match any of the allowed variants';

@@ -1,0 +1,198 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool } from '../catalog/define.js';
+import type { ValidationResult } from '../catalog/types.js';
+import { ToolMuxError } from '../errors.js';
+import { ZOD_CHUNK_ENTRIES } from './sliced-zod-validation.js';
+import { MAX_LISTED_ISSUES, MORE_ISSUES, slicedValidatorOf } from './validate.js';
+
+/**
+ * A zod tool's large arguments are validated a part at a time, and the answer is zod's own for the
+ * whole value: the same success or failure, the same output handed to the handler (transforms,
+ * defaults, stripped or kept unknown keys, in the same key order), the same issues in the same
+ * order (the first {@link MAX_LISTED_ISSUES}, then one that says there are more). Each case is
+ * compared with the tool's `validate` (zod's one call, what a small call and `main` use) on values
+ * of several thousand entries, so that they are split.
+ */
+
+/** A slice that is always due: the validation yields between each of its parts, counted. */
+let pauses = 0;
+const everyPart = {
+  due: () => true,
+  pause: () => {
+    pauses++;
+    return Promise.resolve();
+  },
+};
+
+function toolOf(inputSchema: z.ZodObject) {
+  return defineTool({ slug: 'SLICED_TOOL', description: 'Sliced', inputSchema, execute: () => null });
+}
+
+async function bothWays(schema: z.ZodObject, input: unknown) {
+  const tool = toolOf(schema);
+  const whole = tool.validate(structuredClone(input));
+  pauses = 0;
+  const sliced = await slicedValidatorOf(tool.validate)!(structuredClone(input), everyPart);
+  return { whole, sliced, parts: pauses };
+}
+
+/** What the sliced validation must answer, given zod's: its issues cut at the listed bound. */
+function expectedOf(whole: ValidationResult): ValidationResult {
+  if (whole.success || whole.issues.length <= MAX_LISTED_ISSUES) return whole;
+  return {
+    success: false,
+    issues: [...whole.issues.slice(0, MAX_LISTED_ISSUES), { path: '(root)', message: MORE_ISSUES }],
+  };
+}
+
+const N = 3 * ZOD_CHUNK_ENTRIES;
+const range = (count: number) => Array.from({ length: count }, (_, index) => index);
+
+const cases: { name: string; schema: z.ZodObject; input: (bad: (index: number) => boolean) => unknown }[] = [
+  {
+    name: 'array items with transforms, defaults and optional fields',
+    schema: z.object({
+      first: z.string(),
+      items: z.array(
+        z.object({
+          a: z.string().transform((text) => text.toUpperCase()),
+          b: z.number().default(7),
+          c: z.string().optional(),
+        }),
+      ),
+      last: z.number().default(3),
+    }),
+    input: (bad) => ({
+      items: range(N).map((index) =>
+        bad(index)
+          ? { a: index, b: 'x' }
+          : index % 3
+            ? { a: `x${index}` }
+            : { a: 'y', b: index, c: 'z', d: 1 },
+      ),
+      first: 'f',
+    }),
+  },
+  {
+    name: 'strict objects with unknown keys, at the top and in the items',
+    schema: z.strictObject({ items: z.array(z.strictObject({ a: z.string() })), tag: z.string() }),
+    input: (bad) => ({
+      ...(bad(5) ? { zzz: 1 } : {}),
+      items: range(N).map((index) => (bad(index) ? { a: 'a', extra: index } : { a: 'a' })),
+      tag: bad(1) ? 5 : 't',
+    }),
+  },
+  {
+    name: 'refined items',
+    schema: z.object({ rows: z.array(z.number().refine((value) => value % 2 === 0, 'must be even')) }),
+    input: (bad) => ({ rows: range(N).map((index) => (bad(index) ? 2 * index + 1 : 2 * index)) }),
+  },
+  {
+    name: 'a record with checked keys and a catchall beside it',
+    schema: z
+      .object({ byKey: z.record(z.string().regex(/^k\d+$/), z.object({ v: z.number() })) })
+      .catchall(z.number()),
+    input: (bad) => ({
+      byKey: Object.fromEntries(
+        range(N).map((index) => [
+          bad(index) && index % 2 ? `bad${index}` : `k${index}`,
+          { v: bad(index) ? 'v' : index },
+        ]),
+      ),
+      more: bad(2) ? 'x' : 2,
+    }),
+  },
+  {
+    name: 'nested arrays under a nullable, with large inner arrays',
+    schema: z.object({
+      outer: z.object({ grid: z.array(z.array(z.int())).nullable(), note: z.string().default('n') }),
+    }),
+    input: (bad) => ({
+      outer: {
+        grid: [
+          range(N),
+          ...range(N / 8).map((row) => [row, row + 1]),
+          range(N).map((index) => (bad(index) ? 0.5 : index)),
+        ],
+      },
+    }),
+  },
+  {
+    name: 'a refinement over the whole object (validated whole)',
+    schema: z
+      .object({ items: z.array(z.number()) })
+      .refine((value) => value.items.length < N + 1, 'too many items'),
+    input: (bad) => ({ items: range(N).map((index) => (bad(index) ? 'n' : index)) }),
+  },
+  {
+    name: 'an array with a length check (validated whole)',
+    schema: z.object({
+      items: z
+        .array(z.string())
+        .min(1)
+        .max(2 * N),
+    }),
+    input: (bad) => ({ items: range(N).map((index) => (bad(index) ? index : `s${index}`)) }),
+  },
+  {
+    name: 'a passthrough object of wide records',
+    schema: z.looseObject({
+      a: z.record(z.string(), z.array(z.boolean())),
+      b: z.record(z.string(), z.string()),
+    }),
+    input: (bad) => ({
+      a: Object.fromEntries(range(N / 4).map((index) => [`a${index}`, [true, false, bad(index) ? 1 : true]])),
+      b: Object.fromEntries(range(N).map((index) => [`b${index}`, bad(index) ? null : 'x'])),
+      kept: { any: 'thing' },
+    }),
+  },
+];
+
+describe('a zod tool validates large arguments a part at a time, with zod’s own answer', () => {
+  for (const { name, schema, input } of cases) {
+    for (const [label, bad] of [
+      ['valid', () => false],
+      ['a few invalid entries', (index: number) => index % 997 === 5],
+      ['more issues than are listed', (index: number) => index % 2 === 1],
+    ] as const) {
+      it(`${name}: ${label}`, async () => {
+        const { whole, sliced, parts } = await bothWays(schema, input(bad));
+        // split into parts, unless the schema has checks over the large value (then zod's one call)
+        if (name.endsWith('(validated whole)')) expect(parts).toBe(1);
+        else expect(parts).toBeGreaterThan(label === 'valid' ? 3 : 1);
+        if (label === 'valid') expect(whole.success).toBe(true);
+        else expect(whole.success).toBe(false);
+        const expected = expectedOf(whole);
+        expect(sliced).toEqual(expected);
+        // the same output, key order included
+        if (sliced.success && expected.success)
+          expect(JSON.stringify(sliced.value)).toBe(JSON.stringify(expected.value));
+      });
+    }
+  }
+
+  it('answers what zod answers for small arguments (validated in one call)', async () => {
+    const schema = cases[0]!.schema;
+    for (const input of [
+      { first: 'f', items: [{ a: 'q' }] },
+      { items: [{ a: 1 }] },
+      {},
+      { first: 1, items: 'x' },
+    ]) {
+      const { whole, sliced } = await bothWays(schema, input);
+      expect(sliced).toEqual(whole);
+    }
+  });
+
+  it('refuses an async refinement in a part as the whole validation does', async () => {
+    const tool = toolOf(z.object({ items: z.array(z.string().refine(async () => true)) }));
+    const input = { items: range(N).map(String) };
+    expect(() => tool.validate(input)).toThrow(/Async input schemas are not supported/);
+    const error = await slicedValidatorOf(tool.validate)!(input, everyPart).catch(
+      (caught: unknown) => caught,
+    );
+    expect(ToolMuxError.isInstance(error) && error.code).toBe('TOOL_DEFINITION_INVALID');
+    expect((error as Error).message).toMatch(/Async input schemas are not supported/);
+  });
+});

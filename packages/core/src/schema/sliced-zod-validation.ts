@@ -1,0 +1,369 @@
+import { any, type z } from 'zod';
+import type { StandardSchemaV1 } from '../catalog/standard-schema.js';
+import type { ListedKeys } from '../util/json-slices.js';
+import type { Steps } from '../util/slices.js';
+
+type Schema = z.core.$ZodType;
+type Def = { type: string; checks?: unknown[] } & Record<string, unknown>;
+type Key = PropertyKey;
+
+/** An issue of a zod validation: its path (keys) and message. */
+export interface ZodPathIssue {
+  path: Key[];
+  message: string;
+}
+
+/** The outcome of validating a part of the arguments: its output when it has no issues. */
+interface PartResult {
+  issues: ZodPathIssue[];
+  value?: unknown;
+}
+
+/**
+ * What a sliced validation may still do (how many issues it still lists, whether it left some
+ * out), and what it knows of the arguments' wide objects.
+ */
+interface IssueBudget {
+  left: number;
+  cut: boolean;
+  /** The keys of wide objects a walk of the arguments listed already. */
+  listedKeys: ListedKeys | undefined;
+  /** Objects found to have {@link ZOD_CHUNK_ENTRIES} entries or more (listing their keys again is long). */
+  wide: WeakSet<object>;
+}
+
+/**
+ * Below this many entries (array items, object values, 256 characters of a string) a part of the
+ * arguments goes to zod in one call: well under a millisecond of valid items, a few of invalid ones
+ * (zod builds an issue for each). The unit a sliced validation yields between.
+ */
+export const ZOD_CHUNK_ENTRIES = 1024;
+
+/**
+ * A zod schema's validation of large arguments as steps ({@link Steps}) of at most about
+ * {@link ZOD_CHUNK_ENTRIES} entries each, with zod's own result: zod parses a value in one
+ * synchronous call, and a megabyte of invalid items held the event loop for a third of a second (an
+ * issue per wrong field, each with its message), valid ones tens of milliseconds.
+ *
+ * The value is cut where zod's result is the sum of its parts, and each part goes to zod itself
+ * (through its Standard Schema `validate`), so transforms, defaults, refinements and messages are
+ * zod's: an array without checks of its own is validated a run of items at a time (zod's result for
+ * `[...a, ...b]` is its result for `a` then `b`, the paths of `b` shifted), a record of string keys
+ * a run of keys at a time, an object without checks of its own with its large properties taken out
+ * (a copy of its schema takes them as they are) and each validated on its own, then put back in its
+ * output. Anything else (a union, a pipe, a refinement over the whole) goes to zod whole, as before.
+ *
+ * Past `maxIssues` issues the validation stops and `cut` says so (zod would have gone on listing an
+ * issue for every wrong item). Schemas that are not zod's go to their `validate` whole.
+ *
+ * @throws {Error} `ASYNC` (see {@link AsyncSchemaError}) when a part of the schema is async.
+ */
+export function* zodValidationSteps(
+  schema: StandardSchemaV1,
+  input: unknown,
+  maxIssues: number,
+  listedKeys?: ListedKeys,
+): Steps<{ issues: ZodPathIssue[]; cut: boolean; value?: unknown }> {
+  const budget: IssueBudget = { left: maxIssues, cut: false, listedKeys, wide: new WeakSet() };
+  const result = yield* partSteps(schema as unknown as Schema, input, budget);
+  if (result.issues.length > maxIssues) {
+    result.issues.length = maxIssues;
+    budget.cut = true;
+  }
+  return { ...result, cut: budget.cut };
+}
+
+/** A part of the schema's `validate` answered a promise: async refinements are not supported. */
+export class AsyncSchemaError extends Error {
+  constructor() {
+    super('async schema');
+    this.name = 'AsyncSchemaError';
+  }
+}
+
+function defOf(schema: Schema): Def | undefined {
+  const def = (schema as { _zod?: { def?: unknown } })?._zod?.def;
+  return typeof def === 'object' && def !== null && typeof (def as Def).type === 'string'
+    ? (def as Def)
+    : undefined;
+}
+
+function withoutChecks(def: Def): boolean {
+  return def.checks === undefined || def.checks.length === 0;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** Zod's own call on a part: its issues with paths under `prefix`. */
+function validateWhole(schema: Schema, value: unknown, prefix: readonly Key[]): PartResult {
+  const result = (schema as unknown as StandardSchemaV1)['~standard'].validate(value);
+  if (result instanceof Promise) {
+    // the rejection (if any) is the async validation's, which is not waited for
+    result.catch(() => {});
+    throw new AsyncSchemaError();
+  }
+  if (!result.issues) return { issues: [], value: result.value };
+  return {
+    issues: result.issues.map((issue) => ({
+      path: [
+        ...prefix,
+        ...(issue.path ?? []).map((segment) => (typeof segment === 'object' ? segment.key : segment)),
+      ],
+      message: issue.message,
+    })),
+  };
+}
+
+/**
+ * How many entries `value` has, counted up to {@link ZOD_CHUNK_ENTRIES} (a walk of at most that
+ * many). A wide object is known without listing its keys (`for…in` lists them all at once): by the
+ * walk's list, or by an earlier count.
+ */
+function entriesOf(value: unknown, budget: IssueBudget): number {
+  const cap = ZOD_CHUNK_ENTRIES;
+  let count = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && count < cap) {
+    const next = stack.pop();
+    count++;
+    if (typeof next === 'string') count += next.length >> 8;
+    else if (Array.isArray(next)) {
+      if (next.length >= cap) return cap;
+      for (let index = 0; index < next.length && count + stack.length < cap; index++) stack.push(next[index]);
+    } else if (typeof next === 'object' && next !== null) {
+      if (budget.wide.has(next) || budget.listedKeys?.(next) !== undefined) return cap;
+      let keys = 0;
+      for (const key in next) {
+        if (++keys >= cap) {
+          budget.wide.add(next);
+          return cap;
+        }
+        if (count + stack.length < cap) stack.push((next as Record<string, unknown>)[key]);
+      }
+    }
+  }
+  return Math.min(count + stack.length, cap);
+}
+
+/**
+ * The kind of split a schema allows for `value`, looking through `optional`, `nullable` and
+ * `default` wrappers without checks (for a value they do not replace, their output is their inner
+ * schema's): `undefined` when zod must see the value whole.
+ */
+function splittable(schema: Schema, value: unknown): { schema: Schema; def: Def } | undefined {
+  let current = schema;
+  for (let depth = 0; depth < 16; depth++) {
+    const def = defOf(current);
+    if (!def || !withoutChecks(def)) return undefined;
+    if (def.type === 'optional' || def.type === 'default') {
+      if (value === undefined) return undefined;
+      current = def.innerType as Schema;
+    } else if (def.type === 'nullable') {
+      if (value === null) return undefined;
+      current = def.innerType as Schema;
+    } else if (def.type === 'array') return Array.isArray(value) ? { schema: current, def } : undefined;
+    else if (def.type === 'record') {
+      const keyDef = defOf(def.keyType as Schema);
+      return keyDef?.type === 'string' && isPlainObject(value) ? { schema: current, def } : undefined;
+    } else if (def.type === 'object') {
+      const extend = (current as { extend?: unknown }).extend;
+      return typeof extend === 'function' && isPlainObject(def.shape) && isPlainObject(value)
+        ? { schema: current, def }
+        : undefined;
+    } else return undefined;
+  }
+  return undefined;
+}
+
+function* partSteps(
+  schema: Schema,
+  value: unknown,
+  budget: IssueBudget,
+  prefix: readonly Key[] = [],
+): Steps<PartResult> {
+  const split = entriesOf(value, budget) < ZOD_CHUNK_ENTRIES ? undefined : splittable(schema, value);
+  if (!split) {
+    const result = validateWhole(schema, value, prefix);
+    budget.left -= result.issues.length;
+    yield;
+    return result;
+  }
+  if (split.def.type === 'array')
+    return yield* arraySteps(split.schema, split.def, value as unknown[], budget, prefix);
+  if (split.def.type === 'record') {
+    return yield* recordSteps(split.schema, value as Record<string, unknown>, budget, prefix);
+  }
+  return yield* objectSteps(split.schema, split.def, value as Record<string, unknown>, budget, prefix);
+}
+
+/** Items a run at a time (an item of many entries on its own, split in turn). */
+function* arraySteps(
+  schema: Schema,
+  def: Def,
+  items: unknown[],
+  budget: IssueBudget,
+  prefix: readonly Key[],
+): Steps<PartResult> {
+  const issues: ZodPathIssue[] = [];
+  const output: unknown[] = [];
+  const runOf = function* (from: number, to: number): Steps<void> {
+    if (from === to) return;
+    const result = validateWhole(schema, items.slice(from, to), []);
+    for (const issue of result.issues) {
+      issues.push({
+        path: [...prefix, (issue.path[0] as number) + from, ...issue.path.slice(1)],
+        message: issue.message,
+      });
+    }
+    budget.left -= result.issues.length;
+    if (issues.length === 0) for (const item of result.value as unknown[]) output.push(item);
+    yield;
+  };
+  let from = 0;
+  let entries = 0;
+  for (let index = 0; index < items.length && budget.left > 0; index++) {
+    const size = entriesOf(items[index], budget);
+    if (size >= ZOD_CHUNK_ENTRIES) {
+      yield* runOf(from, index);
+      const item = yield* partSteps(def.element as Schema, items[index], budget, [...prefix, index]);
+      for (const issue of item.issues) issues.push(issue);
+      if (issues.length === 0) output.push(item.value);
+      from = index + 1;
+      entries = 0;
+    } else {
+      entries += size;
+      if (entries >= ZOD_CHUNK_ENTRIES) {
+        yield* runOf(from, index + 1);
+        from = index + 1;
+        entries = 0;
+      }
+    }
+  }
+  if (budget.left > 0) yield* runOf(from, items.length);
+  else if (from < items.length) budget.cut = true;
+  return issues.length > 0 ? { issues } : { issues, value: output };
+}
+
+/** Keys a run at a time, each run a record of its own (zod skips `__proto__`, so the runs do). */
+function* recordSteps(
+  schema: Schema,
+  record: Record<string, unknown>,
+  budget: IssueBudget,
+  prefix: readonly Key[],
+): Steps<PartResult> {
+  const issues: ZodPathIssue[] = [];
+  const output: Record<string, unknown> = {};
+  const keys = budget.listedKeys?.(record) ?? Object.keys(record);
+  let run: Record<string, unknown> = {};
+  let entries = 0;
+  const validateRun = function* (): Steps<void> {
+    if (entries === 0) return;
+    const result = validateWhole(schema, run, prefix);
+    for (const issue of result.issues) issues.push(issue);
+    budget.left -= result.issues.length;
+    if (issues.length === 0) Object.assign(output, result.value);
+    run = {};
+    entries = 0;
+    yield;
+  };
+  let index = 0;
+  for (; index < keys.length && budget.left > 0; index++) {
+    const key = keys[index]!;
+    if (key === '__proto__') continue;
+    run[key] = record[key];
+    entries += 1 + entriesOf(record[key], budget);
+    if (entries >= ZOD_CHUNK_ENTRIES) yield* validateRun();
+  }
+  if (budget.left > 0) yield* validateRun();
+  else if (index < keys.length) budget.cut = true;
+  return issues.length > 0 ? { issues } : { issues, value: output };
+}
+
+/**
+ * The schema with `keys` taking any value as it is, by schema and keys: made (a zod object, its
+ * parser compiled at its first use) once per set of large properties.
+ */
+const withAnyAt = new WeakMap<Schema, Map<string, Schema>>();
+
+function schemaTakingAsIs(schema: Schema, keys: readonly string[]): Schema {
+  let byKeys = withAnyAt.get(schema);
+  if (!byKeys) {
+    byKeys = new Map();
+    withAnyAt.set(schema, byKeys);
+  }
+  const id = JSON.stringify(keys);
+  let taking = byKeys.get(id);
+  if (!taking) {
+    const extend = (schema as unknown as { extend(shape: Record<string, unknown>): Schema }).extend;
+    taking = extend.call(schema, Object.fromEntries(keys.map((key) => [key, any()])));
+    // a schema's set of large properties comes from the arguments: a few are kept, not all
+    if (byKeys.size >= 16) byKeys.clear();
+    byKeys.set(id, taking);
+  }
+  return taking;
+}
+
+/**
+ * The object with its large properties taken out (validated by a copy of its schema that takes
+ * them as they are), then each of them on its own; their outputs go back in the object's output, in
+ * their places. Issues in zod's order: by the property they are under, in the order of the shape;
+ * the object's own (unknown keys) last.
+ */
+function* objectSteps(
+  schema: Schema,
+  def: Def,
+  object: Record<string, unknown>,
+  budget: IssueBudget,
+  prefix: readonly Key[],
+): Steps<PartResult> {
+  const shape = def.shape as Record<string, Schema>;
+  const large: string[] = [];
+  for (const key of Object.keys(shape)) {
+    if (!Object.hasOwn(object, key) || key === '__proto__') continue;
+    const value = object[key];
+    if (entriesOf(value, budget) >= ZOD_CHUNK_ENTRIES && splittable(shape[key]!, value)) {
+      large.push(key);
+    }
+  }
+  if (large.length === 0) {
+    const whole = validateWhole(schema, object, prefix);
+    budget.left -= whole.issues.length;
+    yield;
+    return whole;
+  }
+  const rest = validateWhole(schemaTakingAsIs(schema, large), object, prefix);
+  budget.left -= rest.issues.length;
+  yield;
+  const issues = [...rest.issues];
+  const outputs = new Map<string, unknown>();
+  for (const key of large) {
+    if (budget.left <= 0) {
+      budget.cut = true;
+      break;
+    }
+    const part = yield* partSteps(shape[key]!, object[key], budget, [...prefix, key]);
+    for (const issue of part.issues) issues.push(issue);
+    outputs.set(key, part.value);
+  }
+  if (issues.length > 0) {
+    const order = new Map(Object.keys(shape).map((key, index) => [key, index]));
+    const rank = (issue: ZodPathIssue) =>
+      issue.path.length > prefix.length
+        ? (order.get(String(issue.path[prefix.length])) ?? Infinity)
+        : Infinity;
+    // stable: the order of the issues under one property is kept
+    return {
+      issues: issues
+        .map((issue, index) => ({ issue, index }))
+        .sort((a, b) => rank(a.issue) - rank(b.issue) || a.index - b.index)
+        .map(({ issue }) => issue),
+    };
+  }
+  const output = rest.value as Record<string, unknown>;
+  for (const [key, value] of outputs) output[key] = value;
+  return { issues, value: output };
+}
