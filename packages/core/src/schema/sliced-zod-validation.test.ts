@@ -94,12 +94,14 @@ const cases: { name: string; schema: z.ZodObject; input: (bad: (index: number) =
       .object({ byKey: z.record(z.string().regex(/^k\d+$/), z.object({ v: z.number() })) })
       .catchall(z.number()),
     input: (bad) => ({
-      byKey: Object.fromEntries(
-        range(N).map((index) => [
+      // with an own `__proto__` key (as JSON.parse makes), which zod leaves out
+      byKey: Object.fromEntries([
+        ...range(N).map((index) => [
           bad(index) && index % 2 ? `bad${index}` : `k${index}`,
           { v: bad(index) ? 'v' : index },
         ]),
-      ),
+        ['__proto__', { v: 1 }],
+      ]),
       more: bad(2) ? 'x' : 2,
     }),
   },

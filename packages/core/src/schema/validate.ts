@@ -15,6 +15,7 @@ import {
   testPatternInWorker,
   withPatternChecks,
 } from './pattern-worker.js';
+import { ajvErrorSteps } from './sliced-json-validation.js';
 import { isSchemaObject, transformSchemaTree } from './subschemas.js';
 import { validationThread } from './validation-thread.js';
 
@@ -176,10 +177,10 @@ export function compileJsonSchemaValidator(
   slicedValidators.set(validator, async (input, slice, listedKeys) => {
     // the thread is handed a structured clone, as `check` makes one
     if (compiled.offThread) return compiled.offThread(input);
-    const value = await cloneSliced(input, slice, { listedKeys });
-    // Ajv's check is a turn of its own; explaining its errors goes a slice at a time
+    const copiedKeys = new Map<object, readonly string[]>();
+    const value = await cloneSliced(input, slice, { listedKeys, copiedKeys });
     await slice.pause();
-    return compiled.checkSliced(value, slice);
+    return compiled.checkSliced(value, slice, (object) => copiedKeys.get(object));
   });
   if (compiled.offThread) offThreadValidators.add(validator);
   return validator;
@@ -188,8 +189,12 @@ export function compileJsonSchemaValidator(
 /** A document compiled (in an Ajv instance of its own), with what explains its failures. */
 export interface CompiledDocument {
   check(value: unknown): ValidationResult;
-  /** `check`, with the explanation of a failure (a pass over all of Ajv's errors) a slice at a time. */
-  checkSliced(value: unknown, slice: Slice): Promise<ValidationResult>;
+  /**
+   * `check` a part of the value at a time (see {@link ajvErrorSteps}), and the explanation of a
+   * failure (a pass over all of Ajv's errors) a slice at a time. `listedKeys`: the keys of the
+   * value's wide objects, listed already.
+   */
+  checkSliced(value: unknown, slice: Slice, listedKeys?: ListedKeys): Promise<ValidationResult>;
 }
 
 /** A compiled document as tools share it; a large one is compiled and checked in the validation thread. */
@@ -318,7 +323,7 @@ function compiledFor(schema: JSONSchema, slug: string, which: 'input' | 'output'
     };
     compiled = {
       check: (value) => localDocument().check(value),
-      checkSliced: (value, slice) => localDocument().checkSliced(value, slice),
+      checkSliced: (value, slice, listedKeys) => localDocument().checkSliced(value, slice, listedKeys),
       offThread: (value) => validationThread.check(key, text, slug, which, value),
     };
     forgetOffThread.register(compiled, key);
@@ -352,11 +357,25 @@ export function compileDocument(
         return { success: false, issues: runSteps(explainer.explain(validate.errors ?? [], checks)) };
       });
     },
-    async checkSliced(value, slice) {
+    async checkSliced(value, slice, listedKeys) {
       const checks = new PatternChecks();
-      if (withPatternChecks(checks, () => validate(value)) && checks.allFinished)
-        return { success: true, value };
-      const steps = explainer.explain(validate.errors ?? [], checks);
+      const checking = ajvErrorSteps(document, value, {
+        validatorAt: (pointer) => (pointer === '' ? validate : ajv.getSchema(`${DOCUMENT_KEY}#${pointer}`)),
+        listedKeys,
+        // the issues listed are all there once the explanation of the errors so far is cut
+        enough: (errors) => runSteps(explainer.explain(errors, checks)).at(-1)?.message === MORE_ISSUES,
+      });
+      let errors: ErrorObject[];
+      for (;;) {
+        const next = withPatternChecks(checks, () => checking.next());
+        if (next.done) {
+          errors = next.value;
+          break;
+        }
+        if (slice.due()) await slice.pause();
+      }
+      if (errors.length === 0 && checks.allFinished) return { success: true, value };
+      const steps = explainer.explain(errors, checks);
       for (;;) {
         const next = withPatternChecks(checks, () => steps.next());
         if (next.done) return { success: false, issues: next.value };

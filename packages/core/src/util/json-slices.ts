@@ -1388,6 +1388,8 @@ export class PlainClone {
   readonly #listedKeys: ListedKeys | undefined;
   readonly #copies = new Map<object, object>();
   readonly #stack: CloneFrame[] = [];
+  /** The keys of each copy of a wide object whose keys were listed already (`listedKeys`), by the copy. */
+  readonly wideKeys = new Map<object, readonly string[]>();
   #value: unknown;
 
   /** `listedKeys`: the keys of wide objects a walk listed already (listing them again is a long turn). */
@@ -1479,6 +1481,7 @@ export class PlainClone {
       };
     }
     this.#copies.set(value, frame.target);
+    if (frame.listed) this.wideKeys.set(frame.target, frame.keys!);
     this.#stack.push(frame);
     return frame.target;
   }
@@ -1491,10 +1494,16 @@ export class PlainClone {
 export async function cloneSliced(
   value: unknown,
   slice: Slice,
-  options: { listedKeys?: ListedKeys } = {},
+  options: {
+    listedKeys?: ListedKeys;
+    /** Filled with the keys of the copies of the wide objects whose keys `listedKeys` gave. */
+    copiedKeys?: Map<object, readonly string[]>;
+  } = {},
 ): Promise<unknown> {
   const clone = new PlainClone(value, options);
   const due = () => slice.due();
   while (!clone.step(due)) await slice.pause();
-  return clone.plain ? clone.value : structuredClone(value);
+  if (!clone.plain) return structuredClone(value);
+  for (const [copy, keys] of clone.wideKeys) options.copiedKeys?.set(copy, keys);
+  return clone.value;
 }
