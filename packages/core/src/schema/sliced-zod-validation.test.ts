@@ -37,6 +37,10 @@ async function bothWays(schema: z.ZodObject, input: unknown) {
   return { whole, sliced, parts: pauses };
 }
 
+function issuesOf(result: ValidationResult) {
+  return result.success ? [] : result.issues;
+}
+
 /** What the sliced validation must answer, given zod's: its issues cut at the listed bound. */
 function expectedOf(whole: ValidationResult): ValidationResult {
   if (whole.success || whole.issues.length <= MAX_LISTED_ISSUES) return whole;
@@ -173,6 +177,17 @@ describe('a zod tool validates large arguments a part at a time, with zod’s ow
       });
     }
   }
+
+  it(`lists ${MAX_LISTED_ISSUES} issues as they are, and says there are more only past them`, async () => {
+    const schema = z.object({ items: z.array(z.number()) });
+    for (const wrong of [MAX_LISTED_ISSUES - 1, MAX_LISTED_ISSUES, MAX_LISTED_ISSUES + 1]) {
+      // the wrong items first, then valid ones past the parts where the bound is reached
+      const items = range(N).map((index) => (index < wrong ? `n${index}` : index));
+      const { whole, sliced } = await bothWays(schema, { items });
+      expect(sliced).toEqual(expectedOf(whole));
+      expect(issuesOf(sliced).at(-1)?.message === MORE_ISSUES).toBe(wrong > MAX_LISTED_ISSUES);
+    }
+  });
 
   it('answers what zod answers for small arguments (validated in one call)', async () => {
     const schema = cases[0]!.schema;

@@ -20,12 +20,11 @@ interface PartResult {
 }
 
 /**
- * What a sliced validation may still do (how many issues it still lists, whether it left some
- * out), and what it knows of the arguments' wide objects.
+ * What a sliced validation may still do (how many issues it may still list: below 0, it has more
+ * than it lists and stops), and what it knows of the arguments' wide objects.
  */
 interface IssueBudget {
   left: number;
-  cut: boolean;
   /** The keys of wide objects a walk of the arguments listed already. */
   listedKeys: ListedKeys | undefined;
   /** Objects found to have {@link ZOD_CHUNK_ENTRIES} entries or more (listing their keys again is long). */
@@ -64,13 +63,11 @@ export function* zodValidationSteps(
   maxIssues: number,
   listedKeys?: ListedKeys,
 ): Steps<{ issues: ZodPathIssue[]; cut: boolean; value?: unknown }> {
-  const budget: IssueBudget = { left: maxIssues, cut: false, listedKeys, wide: new WeakSet() };
+  const budget: IssueBudget = { left: maxIssues, listedKeys, wide: new WeakSet() };
   const result = yield* partSteps(schema as unknown as Schema, input, budget);
-  if (result.issues.length > maxIssues) {
-    result.issues.length = maxIssues;
-    budget.cut = true;
-  }
-  return { ...result, cut: budget.cut };
+  const cut = result.issues.length > maxIssues;
+  if (cut) result.issues.length = maxIssues;
+  return { ...result, cut };
 }
 
 /** A part of the schema's `validate` answered a promise: async refinements are not supported. */
@@ -225,7 +222,7 @@ function* arraySteps(
   };
   let from = 0;
   let entries = 0;
-  for (let index = 0; index < items.length && budget.left > 0; index++) {
+  for (let index = 0; index < items.length && budget.left >= 0; index++) {
     const size = entriesOf(items[index], budget);
     if (size >= ZOD_CHUNK_ENTRIES) {
       yield* runOf(from, index);
@@ -243,8 +240,7 @@ function* arraySteps(
       }
     }
   }
-  if (budget.left > 0) yield* runOf(from, items.length);
-  else if (from < items.length) budget.cut = true;
+  if (budget.left >= 0) yield* runOf(from, items.length);
   return issues.length > 0 ? { issues } : { issues, value: output };
 }
 
@@ -271,15 +267,14 @@ function* recordSteps(
     yield;
   };
   let index = 0;
-  for (; index < keys.length && budget.left > 0; index++) {
+  for (; index < keys.length && budget.left >= 0; index++) {
     const key = keys[index]!;
     if (key === '__proto__') continue;
     run[key] = record[key];
     entries += 1 + entriesOf(record[key], budget);
     if (entries >= ZOD_CHUNK_ENTRIES) yield* validateRun();
   }
-  if (budget.left > 0) yield* validateRun();
-  else if (index < keys.length) budget.cut = true;
+  if (budget.left >= 0) yield* validateRun();
   return issues.length > 0 ? { issues } : { issues, value: output };
 }
 
@@ -341,10 +336,7 @@ function* objectSteps(
   const issues = [...rest.issues];
   const outputs = new Map<string, unknown>();
   for (const key of large) {
-    if (budget.left <= 0) {
-      budget.cut = true;
-      break;
-    }
+    if (budget.left < 0) break;
     const part = yield* partSteps(shape[key]!, object[key], budget, [...prefix, key]);
     for (const issue of part.issues) issues.push(issue);
     outputs.set(key, part.value);
