@@ -3,6 +3,7 @@ import type { JSONSchema } from '../catalog/types.js';
 import type { ListedKeys } from '../util/json-slices.js';
 import type { Steps } from '../util/slices.js';
 import { isSchemaObject } from './subschemas.js';
+import { entriesUpTo, type WideObjects } from './value-entries.js';
 
 /**
  * Below this many entries (array items, object values, 256 characters of a string) a part of the
@@ -118,31 +119,9 @@ function splitOf(schema: unknown, value: unknown): Split | undefined {
     : undefined;
 }
 
-/** How many entries `value` has, counted up to {@link AJV_CHUNK_ENTRIES}; a wide object without listing its keys again. */
-function entriesOf(value: unknown, context: Context): number {
-  const cap = AJV_CHUNK_ENTRIES;
-  let count = 0;
-  const stack: unknown[] = [value];
-  while (stack.length > 0 && count < cap) {
-    const next = stack.pop();
-    count++;
-    if (typeof next === 'string') count += next.length >> 8;
-    else if (Array.isArray(next)) {
-      if (next.length >= cap) return cap;
-      for (let index = 0; index < next.length && count + stack.length < cap; index++) stack.push(next[index]);
-    } else if (typeof next === 'object' && next !== null) {
-      if (context.wide.has(next) || context.listedKeys?.(next) !== undefined) return cap;
-      let keys = 0;
-      for (const key in next) {
-        if (++keys >= cap) {
-          context.wide.add(next);
-          return cap;
-        }
-        if (count + stack.length < cap) stack.push((next as Record<string, unknown>)[key]);
-      }
-    }
-  }
-  return Math.min(count + stack.length, cap);
+/** How many entries `value` has, counted up to {@link AJV_CHUNK_ENTRIES} (see `entriesUpTo`). */
+function entriesOf(value: unknown, known: WideObjects): number {
+  return entriesUpTo(value, AJV_CHUNK_ENTRIES, known);
 }
 
 function escapePointer(segment: string): string {

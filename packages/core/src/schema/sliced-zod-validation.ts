@@ -2,6 +2,7 @@ import { any, type z } from 'zod';
 import type { StandardSchemaV1 } from '../catalog/standard-schema.js';
 import type { ListedKeys } from '../util/json-slices.js';
 import type { Steps } from '../util/slices.js';
+import { entriesUpTo, type WideObjects } from './value-entries.js';
 
 type Schema = z.core.$ZodType;
 type Def = { type: string; checks?: unknown[] } & Record<string, unknown>;
@@ -115,35 +116,9 @@ function validateWhole(schema: Schema, value: unknown, prefix: readonly Key[]): 
   };
 }
 
-/**
- * How many entries `value` has, counted up to {@link ZOD_CHUNK_ENTRIES} (a walk of at most that
- * many). A wide object is known without listing its keys (`for…in` lists them all at once): by the
- * walk's list, or by an earlier count.
- */
-function entriesOf(value: unknown, budget: IssueBudget): number {
-  const cap = ZOD_CHUNK_ENTRIES;
-  let count = 0;
-  const stack: unknown[] = [value];
-  while (stack.length > 0 && count < cap) {
-    const next = stack.pop();
-    count++;
-    if (typeof next === 'string') count += next.length >> 8;
-    else if (Array.isArray(next)) {
-      if (next.length >= cap) return cap;
-      for (let index = 0; index < next.length && count + stack.length < cap; index++) stack.push(next[index]);
-    } else if (typeof next === 'object' && next !== null) {
-      if (budget.wide.has(next) || budget.listedKeys?.(next) !== undefined) return cap;
-      let keys = 0;
-      for (const key in next) {
-        if (++keys >= cap) {
-          budget.wide.add(next);
-          return cap;
-        }
-        if (count + stack.length < cap) stack.push((next as Record<string, unknown>)[key]);
-      }
-    }
-  }
-  return Math.min(count + stack.length, cap);
+/** How many entries `value` has, counted up to {@link ZOD_CHUNK_ENTRIES} (see `entriesUpTo`). */
+function entriesOf(value: unknown, known: WideObjects): number {
+  return entriesUpTo(value, ZOD_CHUNK_ENTRIES, known);
 }
 
 /**
