@@ -107,10 +107,22 @@ function plainJson(value: unknown): unknown {
 }
 
 /**
+ * The schema LangChain's own check of a call's arguments gets (see `SessionTool.call`): one that
+ * takes any value.
+ */
+const ANY_VALUE: JSONSchema = {};
+
+/**
  * One session tool. LangChain checks JSON-schema arguments itself before the tool runs, and all the
  * model would read of a failure is "Received tool input did not match expected schema" inside a stack
  * trace. When that check fails, the call goes to the session anyway: its validation names each bad
  * field (or accepts what LangChain's stricter `format` checks refused), and the call is logged.
+ *
+ * LangChain's check (`@cfworker/json-schema`) runs a schema's `pattern`s with JavaScript's
+ * backtracking `RegExp` on the event loop, against the model's text: `^(a+)+$` against 24 `a`s and a
+ * `!` held it 0.19 s, twice that for each more. The session's own check runs them in linear time (or
+ * on a worker thread within a budget), and decides the call whatever LangChain's says, so LangChain's
+ * is given a schema that takes any value; the model still sees the tool's schema.
  */
 class SessionTool extends DynamicStructuredTool<JSONSchema> {
   constructor(spec: ToolSpec, schema: JSONSchema, strict: boolean, execute: ExecuteFn) {
@@ -146,7 +158,17 @@ class SessionTool extends DynamicStructuredTool<JSONSchema> {
     tags?: string[],
   ): Promise<ToolReturnType<NonNullable<TArg>, TConfig, unknown>> {
     try {
-      return await super.call(arg, configArg, tags);
+      // LangChain checks the arguments against `this.schema` before its first await: for that check
+      // only, the schema takes any value (see the class's comment); what the model is shown is kept
+      const shown = this.schema;
+      this.schema = ANY_VALUE;
+      let called: Promise<ToolReturnType<NonNullable<TArg>, TConfig, unknown>>;
+      try {
+        called = super.call(arg, configArg, tags);
+      } finally {
+        this.schema = shown;
+      }
+      return await called;
     } catch (error) {
       if (!(error instanceof ToolInputParsingException)) throw error;
       const config: ToolRunnableConfig = {
