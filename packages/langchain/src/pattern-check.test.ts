@@ -55,7 +55,10 @@ describe('a LangChain agent calling a tool whose schema has a pattern that backt
       provider: new LangChainProvider(),
     });
     try {
-      const session = await mux.create('user_1', { toolkits: ['words'], sessionPreset: SessionPreset.DIRECT_TOOLS });
+      const session = await mux.create('user_1', {
+        toolkits: ['words'],
+        sessionPreset: SessionPreset.DIRECT_TOOLS,
+      });
       const tools = await session.tools();
       // the model is shown the pattern
       expect(JSON.stringify(tools[0]!.schema)).toContain('^(a+)+$');
