@@ -261,8 +261,9 @@ export function defineTool<
       compiled ??= compileJsonSchemaValidator(json, slug);
       return slicedValidatorOf(compiled)!(input, slice, listedKeys);
     });
-    // a large schema is compiled and checked off the main thread: every call takes the sliced path
-    if (compilesOffThread(json)) setValidatesOffThread(validate);
+    // a large schema (or one with a pattern RE2 cannot run) is compiled and checked off the main
+    // thread, every call by the sliced path: judged at the first call, not here
+    setValidatesOffThread(validate, () => compilesOffThread(json));
   }
   return Object.freeze({
     kind: 'toolmux.tool' as const,

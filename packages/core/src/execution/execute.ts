@@ -415,14 +415,11 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
       const args = await stripNulls(tool, given ?? {});
       // a JSON Schema validator copies the arguments first (defaults are written into the copy): a
       // slice at a time for a large call
-      // (and whatever their size for a large schema, checked in the validation thread)
+      // (and whatever their size for a large schema or one with a pattern RE2 cannot run, checked in
+      // the validation thread: a check here never waits for the pattern worker)
       const sliced =
         large || validatesOffThread(tool.validate) ? slicedValidatorOf(tool.validate) : undefined;
       if (large) await slice.pause();
-      // the thread that runs patterns RE2 cannot is coming up (a test that took too long ended the
-      // last one): waited for here, not in the validation, which would hold the event loop for it
-      const starting = patternWorkerStarting();
-      if (starting) await starting;
       const validation = sliced ? await sliced(args, slice, listedKeys) : tool.validate(args);
       if (!validation.success) {
         throw new ToolCallFailure(

@@ -182,7 +182,7 @@ export function compileJsonSchemaValidator(
     await slice.pause();
     return compiled.checkSliced(value, slice, (object) => copiedKeys.get(object));
   });
-  if (compiled.offThread) offThreadValidators.add(validator);
+  if (compiled.offThread) offThreadValidators.set(validator, true);
   return validator;
 }
 
@@ -232,11 +232,21 @@ export const OFF_THREAD_SUBSCHEMAS = 48;
  * pattern worker (see `PatternChecks`): the validation thread waits for them, not the event loop.
  */
 export function compilesOffThread(schema: JSONSchema): boolean {
-  return (
-    schemaSize(schema, { subschemas: OFF_THREAD_SUBSCHEMAS, depth: MAX_JSON_DEPTH }).written >
-      OFF_THREAD_SUBSCHEMAS || hasBacktrackingPattern(schema)
-  );
+  let judged = offThreadSchemas.get(schema);
+  if (judged === undefined) {
+    judged =
+      schemaSize(schema, { subschemas: OFF_THREAD_SUBSCHEMAS, depth: MAX_JSON_DEPTH }).written >
+        OFF_THREAD_SUBSCHEMAS || hasBacktrackingPattern(schema);
+    offThreadSchemas.set(schema, judged);
+  }
+  return judged;
 }
+
+/**
+ * {@link compilesOffThread}'s answers by schema object: a tool's validator and its null stripper ask
+ * of the same schema, and the walk goes over all of it.
+ */
+const offThreadSchemas = new WeakMap<JSONSchema, boolean>();
 
 /**
  * Whether a `pattern` or a `patternProperties` key anywhere in `schema` is one RE2 cannot run (see
@@ -277,8 +287,12 @@ function runsOnRe2(pattern: string): boolean {
   return judged;
 }
 
-/** Validators whose document is checked in the validation thread (see {@link validatesOffThread}). */
-const offThreadValidators = new WeakSet<(input: unknown) => ValidationResult>();
+/**
+ * Validators whose document is checked in the validation thread (see {@link validatesOffThread}): known
+ * (`true`), or to be judged at the first call (a tool is judged when it is first called, not when it
+ * is defined: defining a catalog walks no schema for it, and loads no pattern engine).
+ */
+const offThreadValidators = new WeakMap<(input: unknown) => ValidationResult, boolean | (() => boolean)>();
 
 /**
  * Whether `validate` checks its values in the validation thread: its sliced version (see
@@ -286,7 +300,12 @@ const offThreadValidators = new WeakSet<(input: unknown) => ValidationResult>();
  * does not compile the schema on the main thread. `validate` itself still compiles it here.
  */
 export function validatesOffThread(validate: (input: unknown) => ValidationResult): boolean {
-  return offThreadValidators.has(validate);
+  let judged = offThreadValidators.get(validate);
+  if (typeof judged === 'function') {
+    judged = judged();
+    offThreadValidators.set(validate, judged);
+  }
+  return judged === true;
 }
 
 /**
@@ -300,9 +319,15 @@ export async function compileValidatorNow(validate: (input: unknown) => Validati
   else validate({});
 }
 
-/** Marks `validate` (a wrapper of a validator that checks off the main thread) as {@link validatesOffThread}. */
-export function setValidatesOffThread(validate: (input: unknown) => ValidationResult): void {
-  offThreadValidators.add(validate);
+/**
+ * Says whether `validate` (a wrapper of a compiled validator) is {@link validatesOffThread}: `judge`
+ * answers it at the first call that asks.
+ */
+export function setValidatesOffThread(
+  validate: (input: unknown) => ValidationResult,
+  judge: () => boolean,
+): void {
+  offThreadValidators.set(validate, judge);
 }
 
 let offThreadKeys = 0;
