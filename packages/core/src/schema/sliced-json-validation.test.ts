@@ -154,7 +154,7 @@ const cases: {
     }),
   },
   {
-    name: 'an array with a length bound, a record with checked names (checked whole)',
+    name: 'an array with a length bound, a record with checked names (checked whole, in the validation thread)',
     schema: {
       type: 'object',
       properties: {
@@ -165,6 +165,47 @@ const cases: {
     input: (bad) => ({
       items: range(N).map((index) => (bad(index) ? index : `s${index}`)),
       named: Object.fromEntries(range(N).map((index) => [bad(index) ? `x${index}` : `k${index}`, 'v'])),
+    }),
+  },
+  {
+    name: 'items with defaults under minItems and uniqueItems, behind a $ref (in the validation thread)',
+    schema: {
+      type: 'object',
+      properties: { items: { $ref: '#/$defs/list' }, tags: { $ref: '#/$defs/tags' } },
+      required: ['items'],
+      $defs: {
+        list: { type: 'array', items: item, minItems: 1 },
+        tags: { type: 'array', items: { type: 'string' }, uniqueItems: true },
+      },
+    },
+    input: (bad) => ({
+      items: range(N).map((index) => (bad(index) ? { b: 'x' } : { a: `a${index}` })),
+      tags: range(N).map((index) => (bad(index) ? 't0' : `t${index}`)),
+    }),
+  },
+  {
+    name: 'allOf at the top, anyOf and oneOf around large arrays (in the validation thread)',
+    schema: {
+      type: 'object',
+      allOf: [
+        {
+          type: 'object',
+          properties: {
+            any: { anyOf: [{ type: 'array', items: item }, { type: 'string' }] },
+            one: {
+              oneOf: [
+                { type: 'array', items: { type: 'integer' } },
+                { type: 'array', items: item },
+              ],
+            },
+          },
+        },
+        { required: ['any'] },
+      ],
+    },
+    input: (bad) => ({
+      any: range(N).map((index) => (bad(index) ? { b: 'x' } : { a: `a${index}` })),
+      one: range(N).map((index) => (bad(index) ? 0.5 : index)),
     }),
   },
 ];

@@ -47,8 +47,11 @@ type Split = 'array' | 'record' | 'object';
  * `additionalProperties` a run of keys at a time, an object whose schema has no keyword but
  * `properties`, `required` and `additionalProperties` with the large arrays and records in it (and
  * in such objects in it) replaced by empty ones (which their schemas take as they are), then each of
- * them on its own, their errors put where Ajv gives them. Anything else is checked whole. Defaults
- * are written into the value as a whole check writes them.
+ * them on its own, their errors put where Ajv gives them. Defaults are written into the value as a
+ * whole check writes them. A part of {@link AJV_CHUNK_ENTRIES} entries or more that none of these
+ * cuts (`minItems`, `propertyNames`, a `$ref`, an `anyOf` around it…) is not checked here: the check
+ * throws an {@link UncutPartError}, and the caller checks the value whole in the validation thread.
+ * Smaller parts of any schema are checked whole.
  *
  * `enough(errors)` is asked as the errors grow (each time they double): true ends the check (the
  * explanation has all the issues it lists).
@@ -81,6 +84,17 @@ export function* ajvErrorSteps(
   };
   yield* partSteps(document, '', value, '', context, collector);
   return errors;
+}
+
+/**
+ * A part of the value too large to check in one call (see {@link AJV_CHUNK_ENTRIES}) has a schema
+ * the sliced check cannot cut: the value is to be checked whole, off the main thread.
+ */
+export class UncutPartError extends Error {
+  constructor(instancePath: string) {
+    super(`the part of the value at "${instancePath}" cannot be checked a part at a time`);
+    this.name = 'UncutPartError';
+  }
 }
 
 interface Collector {
@@ -152,7 +166,9 @@ function* partSteps(
   context: Context,
   collector: Collector,
 ): Steps<boolean> {
-  const split = entriesOf(value, context) < AJV_CHUNK_ENTRIES ? undefined : splitOf(schema, value);
+  const large = entriesOf(value, context) >= AJV_CHUNK_ENTRIES;
+  const split = large ? splitOf(schema, value) : undefined;
+  if (large && split === undefined) throw new UncutPartError(instancePath);
   const node = schema as JSONSchema;
   if (split === 'array')
     return yield* arraySteps(node, pointer, value as unknown[], instancePath, context, collector);
@@ -284,6 +300,7 @@ function largePartsOf(
   schema: JSONSchema,
   pointer: string,
   object: Record<string, unknown>,
+  instancePath: string,
   context: Context,
   above: { path: string[]; orders: Map<string, number>[] },
   parts: LargePart[],
@@ -298,16 +315,20 @@ function largePartsOf(
     const split = splitOf(properties[key], value);
     const path = { path: [...above.path, key], orders: [...above.orders, order] };
     const child = childPointer(pointer, 'properties', key);
+    const childPath = `${instancePath}/${escapePointer(key)}`;
+    // checked whole with the rest of the object, it would be one long call
+    if (split === undefined) throw new UncutPartError(childPath);
     if (split === 'object') {
       largePartsOf(
         properties[key] as JSONSchema,
         child,
         value as Record<string, unknown>,
+        childPath,
         context,
         path,
         parts,
       );
-    } else if (split !== undefined) {
+    } else {
       parts.push({ ...path, schema: properties[key], pointer: child, holder: object, value, split });
     }
   }
@@ -341,7 +362,7 @@ function* objectSteps(
   collector: Collector,
 ): Steps<boolean> {
   const parts: LargePart[] = [];
-  largePartsOf(schema, pointer, object, context, { path: [], orders: [] }, parts);
+  largePartsOf(schema, pointer, object, instancePath, context, { path: [], orders: [] }, parts);
   if (parts.length === 0) {
     collector.add(checkWhole(pointer, object, instancePath, context));
     yield;

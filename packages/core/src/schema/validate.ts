@@ -15,7 +15,7 @@ import {
   testPatternInWorker,
   withPatternChecks,
 } from './pattern-worker.js';
-import { ajvErrorSteps } from './sliced-json-validation.js';
+import { ajvErrorSteps, UncutPartError } from './sliced-json-validation.js';
 import { isSchemaObject, transformSchemaTree } from './subschemas.js';
 import { validationThread } from './validation-thread.js';
 
@@ -175,12 +175,20 @@ export function compileJsonSchemaValidator(
   // defaults are written into the value; the caller's stays as it was
   const validator = (input: unknown) => compiled.check(structuredClone(input));
   slicedValidators.set(validator, async (input, slice, listedKeys) => {
-    // the thread is handed a structured clone, as `check` makes one
-    if (compiled.offThread) return compiled.offThread(input);
+    // the thread is handed a copy (JSON text), as `check` makes one
+    if (compiled.offThread) return compiled.inThread(input, slice);
     const copiedKeys = new Map<object, readonly string[]>();
     const value = await cloneSliced(input, slice, { listedKeys, copiedKeys });
     await slice.pause();
-    return compiled.checkSliced(value, slice, (object) => copiedKeys.get(object));
+    try {
+      return await compiled.checkSliced(value, slice, (object) => copiedKeys.get(object));
+    } catch (error) {
+      if (!(error instanceof UncutPartError)) throw error;
+    }
+    // a large part the sliced check cannot cut: Ajv's one call on it is off the main thread (the
+    // caller's arguments, not the copy, which has some of the defaults written in)
+    await slice.pause();
+    return compiled.inThread(input, slice);
   });
   if (compiled.offThread) offThreadValidators.set(validator, true);
   return validator;
@@ -199,8 +207,14 @@ export interface CompiledDocument {
 
 /** A compiled document as tools share it; a large one is compiled and checked in the validation thread. */
 interface Compiled extends CompiledDocument {
-  /** For a large document (see {@link compilesOffThread}): the check in the validation thread. */
-  offThread?: (value: unknown) => Promise<ValidationResult>;
+  /** Whether every check is the validation thread's: a large document (see {@link compilesOffThread}). */
+  offThread: boolean;
+  /**
+   * The check in the validation thread (which compiles the document at its first one), the value
+   * copied there and back as JSON text a slice at a time: for a large document, and for a value
+   * with a large part the sliced check cannot cut (see {@link UncutPartError}).
+   */
+  inThread(value: unknown, slice: Slice): Promise<ValidationResult>;
 }
 
 /**
@@ -214,7 +228,7 @@ const forgetCompiled = new FinalizationRegistry<string>((text) => {
   if (compiledByText.get(text)?.deref() === undefined) compiledByText.delete(text);
 });
 
-/** Tells the validation thread that a large document is no longer used. */
+/** Tells the validation thread that a document is no longer used (it drops its compiled form, if it has one). */
 const forgetOffThread = new FinalizationRegistry<number>((key) => validationThread.forget(key));
 
 /**
@@ -337,9 +351,11 @@ function compiledFor(schema: JSONSchema, slug: string, which: 'input' | 'output'
   const text = JSON.stringify(schema);
   const shared = compiledByText.get(text)?.deref();
   if (shared) return shared;
+  const key = ++offThreadKeys;
+  const inThread = (value: unknown, slice: Slice) =>
+    validationThread.check(key, text, slug, which, value, slice);
   let compiled: Compiled;
   if (compilesOffThread(schema)) {
-    const key = ++offThreadKeys;
     // a synchronous check (an MCP output schema, a caller of `tool.validate`) compiles it here
     let local: CompiledDocument | undefined;
     const localDocument = () => {
@@ -349,10 +365,12 @@ function compiledFor(schema: JSONSchema, slug: string, which: 'input' | 'output'
     compiled = {
       check: (value) => localDocument().check(value),
       checkSliced: (value, slice, listedKeys) => localDocument().checkSliced(value, slice, listedKeys),
-      offThread: (value) => validationThread.check(key, text, slug, which, value),
+      offThread: true,
+      inThread,
     };
-    forgetOffThread.register(compiled, key);
-  } else compiled = compileDocument(schema, slug, which);
+  } else compiled = { ...compileDocument(schema, slug, which), offThread: false, inThread };
+  // the thread keeps the document it compiled (if it did) until it is no longer used
+  forgetOffThread.register(compiled, key);
   compiledByText.set(text, new WeakRef(compiled));
   forgetCompiled.register(compiled, text);
   return compiled;

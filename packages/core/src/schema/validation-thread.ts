@@ -1,6 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { ValidationResult } from '../catalog/types.js';
 import { ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
+import { jsonTextSliced, parseJsonSliced, type Slice } from '../util/json-slices.js';
 import { spawnModuleThread } from '../util/module-thread.js';
 import type { NullPlan } from './nulls.js';
 
@@ -19,14 +20,16 @@ export type ToValidationThread =
       text?: string;
       slug: string;
       which: 'input' | 'output';
-      value: unknown;
+      /** The value, as a structured clone; or its JSON text (then the answer's value is JSON text too). */
+      value?: unknown;
+      json?: string;
     }
   | { type: 'forget'; key: number }
   | { type: 'nullPlan'; id: number; text: string };
 
 /** The thread's answer: a check's result, why the document cannot be compiled, or a null plan. */
 export type FromValidationThread =
-  | { id: number; result: ValidationResult }
+  | { id: number; result: ValidationResult; valueJson?: string }
   | { id: number; error: { code: ToolMuxErrorCode; message: string } }
   | { id: number; plan: NullPlan | undefined };
 
@@ -51,8 +54,11 @@ export class ValidationThread {
   #nextId = 0;
 
   /**
-   * Checks `value` (the thread receives a structured clone) against the schema of `key` (`text`, its
-   * JSON text, sent the first time), compiled there as `compileDocument` does.
+   * Checks `value` against the schema of `key` (`text`, its JSON text, sent the first time), compiled
+   * there as `compileDocument` does. The thread receives a structured clone of the value; given a
+   * `slice`, its JSON text instead, written a slice at a time, and the value it answers (with its
+   * defaults) is JSON text read a slice at a time: a structured clone is one turn at each end, 10–30
+   * ms for a megabyte of JSON data (the value must be plain JSON data then).
    */
   async check(
     key: number,
@@ -60,11 +66,18 @@ export class ValidationThread {
     slug: string,
     which: 'input' | 'output',
     value: unknown,
+    slice?: Slice,
   ): Promise<ValidationResult> {
-    const message: ToValidationThread = { type: 'check', id: 0, key, slug, which, value };
+    const message: ToValidationThread = { type: 'check', id: 0, key, slug, which };
+    if (slice) message.json = await jsonTextSliced(value, slice);
+    else message.value = value;
     if (!this.#sent.has(key)) message.text = text;
     const answer = await this.#ask(message, () => this.#sent.add(key));
-    if ('result' in answer) return answer.result;
+    if ('result' in answer) {
+      if (answer.valueJson === undefined || !slice || !answer.result.success) return answer.result;
+      await slice.pause();
+      return { success: true, value: await parseJsonSliced(answer.valueJson, slice) };
+    }
     if ('error' in answer) throw new ToolMuxError(answer.error);
     throw new Error('the schema validation thread answered a check with a null plan');
   }

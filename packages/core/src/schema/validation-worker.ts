@@ -29,9 +29,13 @@ function answerTo(message: Exclude<ToValidationThread, { type: 'forget' }>): Fro
     }
     documents.set(message.key, compiled);
   }
-  return 'check' in compiled
-    ? { id: message.id, result: compiled.check(message.value) }
-    : { id: message.id, error: compiled };
+  if (!('check' in compiled)) return { id: message.id, error: compiled };
+  if (message.json === undefined) return { id: message.id, result: compiled.check(message.value) };
+  // sent as JSON text: the value is answered as JSON text too (see `ValidationThread.check`)
+  const result = compiled.check(JSON.parse(message.json));
+  return result.success
+    ? { id: message.id, result: { success: true, value: undefined }, valueJson: JSON.stringify(result.value) }
+    : { id: message.id, result };
 }
 
 parentPort!.on('message', (message: ToValidationThread) => {
