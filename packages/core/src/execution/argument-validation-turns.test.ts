@@ -99,6 +99,13 @@ const cases: {
       };
     },
   },
+  // zod's length checks over the items: the items a part at a time, then the checks (before, zod's
+  // one call on the whole array)
+  {
+    name: 'an array with length checks',
+    zod: z.object({ items: z.array(item).min(1).max(1e6) }),
+    arguments: (good) => ({ items: dense(good) }),
+  },
   // shapes the sliced check of a JSON Schema does not cut: such a part is checked whole in the
   // validation thread; before, in one call of 70–100 ms of CPU on the main thread
   {
@@ -132,6 +139,11 @@ function many(good: boolean): unknown[] {
   const one = good ? { a: 'abcdef', b: 12345 } : { a: 1, b: 'x' };
   const count = Math.floor(MB / JSON.stringify(one).length);
   return Array.from({ length: count - (count % 4) }, () => ({ ...one }));
+}
+
+/** {@link many}, or as many wrong items as a megabyte holds: `{}` (two issues each, 700,000 in all). */
+function dense(good: boolean): unknown[] {
+  return good ? many(true) : Array.from({ length: MB / 3 }, () => ({}));
 }
 
 const toolkit = defineToolkit({

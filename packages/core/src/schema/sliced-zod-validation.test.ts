@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool } from '../catalog/define.js';
@@ -132,7 +133,7 @@ const cases: { name: string; schema: z.ZodObject; input: (bad: (index: number) =
     input: (bad) => ({ items: range(N).map((index) => (bad(index) ? 'n' : index)) }),
   },
   {
-    name: 'an array with a length check (validated whole)',
+    name: 'an array with length checks',
     schema: z.object({
       items: z
         .array(z.string())
@@ -177,6 +178,54 @@ describe('a zod tool validates large arguments a part at a time, with zod’s ow
       });
     }
   }
+
+  it('answers what zod answers for arrays with length checks (.min, .max, .length, .nonempty, abort), whatever their items', async () => {
+    // items whose issues may end the parse (an inner array past its maximum, a refinement that
+    // aborts), which skips the length checks; lengths around each bound, and issues or none
+    const itemSchemas = [
+      z.object({ a: z.string(), n: z.number().default(1) }),
+      z.object({ tags: z.array(z.string()).max(2) }),
+      z.string().refine((text) => !text.startsWith('!'), { message: 'no bang', abort: true }),
+      z.string().transform((text) => text.length),
+    ];
+    const goodItem = [{ a: 'a' }, { tags: ['t'] }, 's', 'text'];
+    const badItems = [
+      [{ a: 1 }, { n: 'x' }],
+      [{ tags: ['a', 'b', 'c'] }, { tags: [1] }],
+      ['!s', 5],
+      [5, null],
+    ];
+    const check = fc.oneof(
+      fc.record({
+        kind: fc.constantFrom('min', 'max', 'length'),
+        delta: fc.integer({ min: -2, max: 2 }),
+        abort: fc.boolean(),
+      }),
+      fc.constant({ kind: 'nonempty' as const, delta: 0, abort: false }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: itemSchemas.length - 1 }),
+        fc.array(check, { minLength: 1, maxLength: 3 }),
+        fc.integer({ min: 0, max: 1 }).map((extra) => N + extra * ZOD_CHUNK_ENTRIES),
+        fc.array(fc.tuple(fc.nat(), fc.nat(1)), { maxLength: 4 }),
+        async (kind, checks, count, wrong) => {
+          let items: z.ZodArray<z.ZodType> = z.array(itemSchemas[kind]!);
+          for (const { kind: which, delta, abort } of checks) {
+            if (which === 'nonempty') items = items.nonempty() as never;
+            else items = items[which](count + delta, { abort }) as never;
+          }
+          const list: unknown[] = range(count).map(() => structuredClone(goodItem[kind]));
+          for (const [at, which] of wrong) list[at % count] = badItems[kind]![which];
+          const { whole, sliced } = await bothWays(z.object({ items }), { items: list });
+          expect(sliced).toEqual(expectedOf(whole));
+          if (sliced.success && whole.success)
+            expect(JSON.stringify(sliced.value)).toBe(JSON.stringify(whole.value));
+        },
+      ),
+      { numRuns: 150, seed: 27 },
+    );
+  });
 
   it(`lists ${MAX_LISTED_ISSUES} issues as they are, and says there are more only past them`, async () => {
     const schema = z.object({ items: z.array(z.number()) });

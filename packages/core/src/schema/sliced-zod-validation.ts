@@ -1,4 +1,4 @@
-import { any, type z } from 'zod';
+import { any, length, maxLength, minLength, refine, ZodArray, type z } from 'zod';
 import type { StandardSchemaV1 } from '../catalog/standard-schema.js';
 import type { ListedKeys } from '../util/json-slices.js';
 import type { Steps } from '../util/slices.js';
@@ -90,6 +90,79 @@ function withoutChecks(def: Def): boolean {
   return def.checks === undefined || def.checks.length === 0;
 }
 
+type Check = { _zod: { def: { check?: string; when?: unknown } & Record<string, unknown> } };
+
+/**
+ * The `when` of zod's own length checks (`.min()`, `.max()`, `.length()`, `.nonempty()`), by its
+ * source: it runs them whatever issues the items have, unless one of those ended the parse (`abort`).
+ * A check given a `when` of its own is not one of these.
+ */
+const LENGTH_CHECK_WHEN = new Map(
+  [minLength(0), maxLength(0), length(0)].map((check) => {
+    const { def } = (check as unknown as Check)._zod;
+    return [def.check, String(def.when)];
+  }),
+);
+
+/**
+ * Whether an array schema's checks are all zod's length checks, made by this copy of zod (whose
+ * messages they get here) and with no error map of the array's own (it would word their issues):
+ * its result is then the items' result, then the checks' issues on the array's length.
+ */
+function lengthChecked(schema: Schema, def: Def): boolean {
+  if (def.error !== undefined || (schema as { _zod: { constr?: unknown } })._zod.constr !== ZodArray) {
+    return false;
+  }
+  return (def.checks as Check[]).every(({ _zod: { def: check } }) => {
+    const when = check.check === undefined ? undefined : LENGTH_CHECK_WHEN.get(check.check);
+    return when !== undefined && String(check.when) === when;
+  });
+}
+
+/**
+ * What a length-checked array's parts need (see {@link lengthChecked}): a copy of its schema whose
+ * only check tells whether the items' issues ended the parse (zod asks a check's `when` only when
+ * they did not), and a schema of its checks alone (on a value of any items: zod's own issues and
+ * messages for the array's length, without a walk of its items). By schema.
+ */
+const lengthCheckedParts = new WeakMap<Schema, { items: Schema; checks: Schema }>();
+
+/** Whether the last validation by a `lengthCheckedParts` items schema asked its check. */
+let itemsWentOn = false;
+
+const goingOn = refine(() => true, {
+  when: () => {
+    itemsWentOn = true;
+    return false;
+  },
+});
+
+function partsOf(schema: Schema, def: Def): { items: Schema; checks: Schema } {
+  let parts = lengthCheckedParts.get(schema);
+  if (!parts) {
+    const Constructor = (schema as unknown as { _zod: { constr: new (def: Def) => Schema } })._zod.constr;
+    parts = {
+      items: new Constructor({ ...def, checks: [goingOn] }),
+      checks: any().check(...(def.checks as never[])) as unknown as Schema,
+    };
+    lengthCheckedParts.set(schema, parts);
+  }
+  return parts;
+}
+
+/**
+ * The least maximum of an array's length checks: past it, zod answers the check's issue alone and
+ * does not look at the items (one call of no walk), as the checks schema alone would not.
+ */
+function leastMaximum(def: Def): number {
+  let least = Infinity;
+  for (const { _zod } of def.checks as Check[]) {
+    const maximum = _zod.def.maximum ?? _zod.def.length;
+    if (typeof maximum === 'number' && maximum < least) least = maximum;
+  }
+  return least;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const prototype = Object.getPrototypeOf(value);
@@ -130,7 +203,12 @@ function splittable(schema: Schema, value: unknown): { schema: Schema; def: Def 
   let current = schema;
   for (let depth = 0; depth < 16; depth++) {
     const def = defOf(current);
-    if (!def || !withoutChecks(def)) return undefined;
+    if (!def) return undefined;
+    if (!withoutChecks(def)) {
+      const lengths = def.type === 'array' && Array.isArray(value) && lengthChecked(current, def);
+      // past a maximum zod answers without a walk of the items: in one call of its own
+      return lengths && value.length <= leastMaximum(def) ? { schema: current, def } : undefined;
+    }
     if (def.type === 'optional' || def.type === 'default') {
       if (value === undefined) return undefined;
       current = def.innerType as Schema;
@@ -182,9 +260,14 @@ function* arraySteps(
 ): Steps<PartResult> {
   const issues: ZodPathIssue[] = [];
   const output: unknown[] = [];
+  const checked = withoutChecks(def) ? undefined : partsOf(schema, def);
+  // whether zod would run the length checks after the items (no item's issue ended the parse)
+  let checksRun = true;
   const runOf = function* (from: number, to: number): Steps<void> {
     if (from === to) return;
-    const result = validateWhole(schema, items.slice(from, to), []);
+    itemsWentOn = false;
+    const result = validateWhole(checked?.items ?? schema, items.slice(from, to), []);
+    if (checked && !itemsWentOn) checksRun = false;
     for (const issue of result.issues) {
       issues.push({
         path: [...prefix, (issue.path[0] as number) + from, ...issue.path.slice(1)],
@@ -199,7 +282,9 @@ function* arraySteps(
   let entries = 0;
   for (let index = 0; index < items.length && budget.left >= 0; index++) {
     const size = entriesOf(items[index], budget);
-    if (size >= ZOD_CHUNK_ENTRIES) {
+    // an item of a length-checked array is not split on its own: its issues would not tell whether
+    // one of them ended the parse (which skips the checks)
+    if (size >= ZOD_CHUNK_ENTRIES && !checked) {
       yield* runOf(from, index);
       const item = yield* partSteps(def.element as Schema, items[index], budget, [...prefix, index]);
       for (const issue of item.issues) issues.push(issue);
@@ -216,6 +301,12 @@ function* arraySteps(
     }
   }
   if (budget.left >= 0) yield* runOf(from, items.length);
+  if (checked && checksRun && budget.left >= 0) {
+    // zod's issues for the items, then those of the checks: on the length alone
+    const lengths = validateWhole(checked.checks, items, prefix);
+    for (const issue of lengths.issues) issues.push(issue);
+    budget.left -= lengths.issues.length;
+  }
   return issues.length > 0 ? { issues } : { issues, value: output };
 }
 
