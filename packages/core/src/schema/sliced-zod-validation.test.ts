@@ -143,6 +143,69 @@ const cases: { name: string; schema: z.ZodObject; input: (bad: (index: number) =
     input: (bad) => ({ items: range(N).map((index) => (bad(index) ? index : `s${index}`)) }),
   },
   {
+    name: 'a discriminated union of objects with large arrays',
+    schema: z.object({
+      op: z.discriminatedUnion('kind', [
+        z.object({
+          kind: z.literal('add'),
+          items: z.array(z.object({ a: z.string(), n: z.number().default(1) })),
+        }),
+        z.object({ kind: z.enum(['remove', 'drop']), ids: z.array(z.string()), note: z.string().optional() }),
+      ]),
+    }),
+    input: (bad) => ({
+      op: bad(3)
+        ? { kind: 'drop', ids: range(N).map((index) => (bad(index) ? index : `i${index}`)), note: 5 }
+        : { kind: 'add', items: range(N).map((index) => (bad(index) ? { a: index } : { a: `a${index}` })) },
+    }),
+  },
+  {
+    name: 'transforms and pipes over large values',
+    schema: z.object({
+      sum: z.array(z.number()).transform((list) => list.reduce((total, each) => total + each, 0)),
+      words: z
+        .array(z.string().transform((text) => text.trim()))
+        .pipe(z.array(z.string().min(1)))
+        .transform((list) => list.join(' ')),
+      rows: z.preprocess(
+        (value) => (Array.isArray(value) ? value.map((row) => ({ ...row, seen: true })) : value),
+        z.array(z.object({ id: z.int(), seen: z.boolean() })),
+      ),
+    }),
+    input: (bad) => ({
+      sum: range(N).map((index) => (bad(index) ? `${index}` : index)),
+      words: range(N).map((index) => (bad(index) && index % 3 ? '  ' : ` w${index} `)),
+      rows: range(N).map((index) => ({ id: bad(index) ? 0.5 : index })),
+    }),
+  },
+  {
+    name: 'a strict object in a pipe (its unknown keys go on to the next schema: then zod whole)',
+    schema: z.object({
+      box: z
+        .strictObject({ items: z.array(z.number()) })
+        .pipe(z.object({ items: z.array(z.number().nonnegative()) }))
+        .transform((box) => ({ count: box.items.length })),
+    }),
+    input: (bad) => ({
+      box: { items: range(N).map((index) => (bad(index) ? -1 : index)), ...(bad(5) ? { extra: 1 } : {}) },
+    }),
+  },
+  {
+    name: 'records of enum keys around large arrays, strict and loose',
+    schema: z.object({
+      byKind: z.record(z.enum(['b', 'a', 'c']), z.array(z.object({ v: z.number().default(0) }))),
+      loose: z.looseRecord(z.literal(['x', 'y']), z.array(z.string()).optional()),
+    }),
+    input: (bad) => ({
+      byKind: {
+        a: range(N).map((index) => (bad(index) ? { v: 'v' } : {})),
+        ...(bad(5) ? { d: [] } : { b: range(N / 2).map((index) => ({ v: index })) }),
+        c: [],
+      },
+      loose: { y: range(N).map((index) => (bad(index) ? index : `s${index}`)), z: 1 },
+    }),
+  },
+  {
     name: 'a passthrough object of wide records',
     schema: z.looseObject({
       a: z.record(z.string(), z.array(z.boolean())),
@@ -218,6 +281,57 @@ describe('a zod tool validates large arguments a part at a time, with zod’s ow
           const list: unknown[] = range(count).map(() => structuredClone(goodItem[kind]));
           for (const [at, which] of wrong) list[at % count] = badItems[kind]![which];
           const { whole, sliced } = await bothWays(z.object({ items }), { items: list });
+          expect(sliced).toEqual(expectedOf(whole));
+          if (sliced.success && whole.success)
+            expect(JSON.stringify(sliced.value)).toBe(JSON.stringify(whole.value));
+        },
+      ),
+      { numRuns: 150, seed: 27 },
+    );
+  });
+
+  it('answers what zod answers for discriminated unions, pipes and records of enum keys around large values, valid or not', async () => {
+    const row = z.strictObject({ id: z.int(), tags: z.array(z.string()).max(2).optional() });
+    const schema = z.object({
+      op: z.discriminatedUnion('kind', [
+        z.object({ kind: z.literal('add'), rows: z.array(row).min(2) }),
+        z.object({ kind: z.literal('sum'), values: z.array(z.number()).transform((list) => list.length) }),
+        z.object({
+          kind: z.literal('ids'),
+          ids: z.preprocess((ids) => ids, z.array(z.string()).pipe(z.array(z.string().min(2)))),
+        }),
+        z.object({ kind: z.literal('map'), byKind: z.record(z.enum(['b', 'a']), z.array(row)) }),
+      ]),
+    });
+    const rowOf = [
+      (index: number) => ({ id: index }),
+      (index: number) => ({ id: index, tags: ['a'] }),
+      () => ({ id: 'x' }),
+      (index: number) => ({ id: index, tags: ['a', 'b', 'c'] }),
+      (index: number) => ({ id: index, extra: true }),
+    ];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('add', 'sum', 'ids', 'map', 'other', undefined),
+        fc.integer({ min: N - 2, max: N + 2 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat(4)), { maxLength: 5 }),
+        async (kind, count, wrong) => {
+          const at = new Map(wrong.map(([index, which]) => [index % count, which]));
+          const op: Record<string, unknown> = kind === undefined ? {} : { kind };
+          if (kind === 'add' || kind === 'other')
+            op.rows = range(count).map((index) => rowOf[at.get(index) ?? 0]!(index));
+          if (kind === 'map') {
+            const rows = range(count).map((index) => rowOf[at.get(index) ?? 0]!(index));
+            op.byKind = at.has(1)
+              ? { a: rows, c: [] }
+              : { a: rows.slice(0, count >> 1), b: rows.slice(count >> 1) };
+          }
+          if (kind === 'sum') op.values = range(count).map((index) => (at.has(index) ? 'n' : index));
+          if (kind === 'ids')
+            op.ids = range(count).map((index) =>
+              at.has(index) ? ['x', 1][at.get(index)! % 2] : `i${index}`,
+            );
+          const { whole, sliced } = await bothWays(schema, { op });
           expect(sliced).toEqual(expectedOf(whole));
           if (sliced.success && whole.success)
             expect(JSON.stringify(sliced.value)).toBe(JSON.stringify(whole.value));

@@ -12,6 +12,8 @@ type Key = PropertyKey;
 export interface ZodPathIssue {
   path: Key[];
   message: string;
+  /** zod's code of the issue (a pipe goes on past `unrecognized_keys` alone). */
+  code?: string;
 }
 
 /** The outcome of validating a part of the arguments: its output when it has no issues. */
@@ -185,6 +187,7 @@ function validateWhole(schema: Schema, value: unknown, prefix: readonly Key[]): 
         ...(issue.path ?? []).map((segment) => (typeof segment === 'object' ? segment.key : segment)),
       ],
       message: issue.message,
+      code: (issue as { code?: string }).code,
     })),
   };
 }
@@ -209,7 +212,15 @@ function splittable(schema: Schema, value: unknown): { schema: Schema; def: Def 
       // past a maximum zod answers without a walk of the items: in one call of its own
       return lengths && value.length <= leastMaximum(def) ? { schema: current, def } : undefined;
     }
-    if (def.type === 'optional' || def.type === 'default') {
+    if (def.type === 'union' && typeof def.discriminator === 'string') {
+      // zod validates the value by the option its discriminator names, as if it were that option
+      const option = isPlainObject(value) ? optionNamed(def, value) : undefined;
+      if (!option) return undefined;
+      current = option;
+    } else if (def.type === 'pipe') {
+      // not a codec (whose `transform` runs between its two schemas)
+      return def.transform === undefined ? { schema: current, def } : undefined;
+    } else if (def.type === 'optional' || def.type === 'default') {
       if (value === undefined) return undefined;
       current = def.innerType as Schema;
     } else if (def.type === 'nullable') {
@@ -218,7 +229,8 @@ function splittable(schema: Schema, value: unknown): { schema: Schema; def: Def 
     } else if (def.type === 'array') return Array.isArray(value) ? { schema: current, def } : undefined;
     else if (def.type === 'record') {
       const keyDef = defOf(def.keyType as Schema);
-      return keyDef?.type === 'string' && isPlainObject(value) ? { schema: current, def } : undefined;
+      if (!isPlainObject(value)) return undefined;
+      return keyDef?.type === 'string' || enumKeysOf(def) ? { schema: current, def } : undefined;
     } else if (def.type === 'object') {
       const extend = (current as { extend?: unknown }).extend;
       return typeof extend === 'function' && isPlainObject(def.shape) && isPlainObject(value)
@@ -227,6 +239,25 @@ function splittable(schema: Schema, value: unknown): { schema: Schema; def: Def 
     } else return undefined;
   }
   return undefined;
+}
+
+/**
+ * The option of a discriminated union that `value`'s discriminator names, found as zod finds it (by
+ * the values each option's discriminator takes): `undefined` when none or more than one does (zod
+ * then answers one issue, or tries each option: in one call, as a union does).
+ */
+function optionNamed(def: Def, value: Record<string, unknown>): Schema | undefined {
+  const discriminator = def.discriminator as string;
+  if (def.unionFallback || !Object.hasOwn(value, discriminator)) return undefined;
+  const named = value[discriminator];
+  let found: Schema | undefined;
+  for (const option of def.options as Schema[]) {
+    const values = (option as { _zod: { propValues?: Record<string, Set<unknown>> } })._zod.propValues;
+    if (!values?.[discriminator]?.has(named)) continue;
+    if (found) return undefined;
+    found = option;
+  }
+  return found;
 }
 
 function* partSteps(
@@ -244,10 +275,44 @@ function* partSteps(
   }
   if (split.def.type === 'array')
     return yield* arraySteps(split.schema, split.def, value as unknown[], budget, prefix);
+  if (split.def.type === 'pipe') return yield* pipeSteps(split.schema, split.def, value, budget, prefix);
   if (split.def.type === 'record') {
+    const keys = enumKeysOf(split.def);
+    if (keys) {
+      return yield* enumRecordSteps(
+        split.schema,
+        split.def,
+        keys,
+        value as Record<string, unknown>,
+        budget,
+        prefix,
+      );
+    }
     return yield* recordSteps(split.schema, value as Record<string, unknown>, budget, prefix);
   }
   return yield* objectSteps(split.schema, split.def, value as Record<string, unknown>, budget, prefix);
+}
+
+/**
+ * A pipe (`.transform()`, `.pipe()`, `z.preprocess()`): its input schema, then its output schema on
+ * that output, each split in turn. zod stops at the input's issues, and hands the output schema the
+ * input's `unrecognized_keys` issues along with the value: that case goes to zod whole.
+ */
+function* pipeSteps(
+  schema: Schema,
+  def: Def,
+  value: unknown,
+  budget: IssueBudget,
+  prefix: readonly Key[],
+): Steps<PartResult> {
+  const left = yield* partSteps(def.in as Schema, value, budget, prefix);
+  if (left.issues.length === 0) return yield* partSteps(def.out as Schema, left.value, budget, prefix);
+  if (left.issues.some((issue) => issue.code !== 'unrecognized_keys')) return left;
+  budget.left += left.issues.length;
+  const whole = validateWhole(schema, value, prefix);
+  budget.left -= whole.issues.length;
+  yield;
+  return whole;
 }
 
 /** Items a run at a time (an item of many entries on its own, split in turn). */
@@ -272,6 +337,7 @@ function* arraySteps(
       issues.push({
         path: [...prefix, (issue.path[0] as number) + from, ...issue.path.slice(1)],
         message: issue.message,
+        code: issue.code,
       });
     }
     budget.left -= result.issues.length;
@@ -345,6 +411,83 @@ function* recordSteps(
 }
 
 /**
+ * The keys of a record whose keys are an enum's or a literal's values (without checks), as zod
+ * lists them (`__proto__` left out): zod validates the value of each, then names the others.
+ */
+function enumKeysOf(def: Def): string[] | undefined {
+  const keyType = def.keyType as Schema;
+  const keyDef = defOf(keyType);
+  if (
+    def.partial ||
+    !keyDef ||
+    (keyDef.type !== 'enum' && keyDef.type !== 'literal') ||
+    !withoutChecks(keyDef)
+  ) {
+    return undefined;
+  }
+  const values = (keyType as { _zod: { values?: Set<unknown> } })._zod.values;
+  if (!(values instanceof Set)) return undefined;
+  const keys: string[] = [];
+  for (const key of values) {
+    if (typeof key !== 'string' && typeof key !== 'number') return undefined;
+    if (key !== '__proto__') keys.push(String(key));
+  }
+  return keys;
+}
+
+/** A record schema whose values are taken as they are, by schema: its key issues alone. */
+const recordTakingAsIs = new WeakMap<Schema, Schema>();
+
+/**
+ * A record of an enum's keys: a copy of its schema taking the values as they are (its issues of
+ * unknown keys), then the value of each key on its own, put back in its output in its place.
+ */
+function* enumRecordSteps(
+  schema: Schema,
+  def: Def,
+  keys: readonly string[],
+  record: Record<string, unknown>,
+  budget: IssueBudget,
+  prefix: readonly Key[],
+): Steps<PartResult> {
+  let taking = recordTakingAsIs.get(schema);
+  if (!taking) {
+    const Constructor = (schema as unknown as { _zod: { constr: new (def: Def) => Schema } })._zod.constr;
+    taking = new Constructor({ ...def, valueType: any() });
+    recordTakingAsIs.set(schema, taking);
+  }
+  const rest = validateWhole(taking, record, prefix);
+  budget.left -= rest.issues.length;
+  yield;
+  const issues = [...rest.issues];
+  const outputs = new Map<string, unknown>();
+  for (const key of keys) {
+    if (budget.left < 0) break;
+    const part = yield* partSteps(def.valueType as Schema, record[key], budget, [...prefix, key]);
+    for (const issue of part.issues) issues.push(issue);
+    outputs.set(key, part.value);
+  }
+  if (issues.length > 0) return { issues: inKeyOrder(issues, keys, prefix) };
+  const output = rest.value as Record<string, unknown>;
+  for (const [key, value] of outputs) output[key] = value;
+  return { issues, value: output };
+}
+
+/**
+ * Issues in zod's order for an object or record: by the key they are under, in the order of `keys`;
+ * the object's own (unknown keys) last; those under one key in the order they came.
+ */
+function inKeyOrder(issues: ZodPathIssue[], keys: readonly string[], prefix: readonly Key[]): ZodPathIssue[] {
+  const order = new Map(keys.map((key, index) => [key, index]));
+  const rank = (issue: ZodPathIssue) =>
+    issue.path.length > prefix.length ? (order.get(String(issue.path[prefix.length])) ?? Infinity) : Infinity;
+  return issues
+    .map((issue, index) => ({ issue, index }))
+    .sort((a, b) => rank(a.issue) - rank(b.issue) || a.index - b.index)
+    .map(({ issue }) => issue);
+}
+
+/**
  * The schema with `keys` taking any value as it is, by schema and keys: made (a zod object, its
  * parser compiled at its first use) once per set of large properties.
  */
@@ -407,20 +550,7 @@ function* objectSteps(
     for (const issue of part.issues) issues.push(issue);
     outputs.set(key, part.value);
   }
-  if (issues.length > 0) {
-    const order = new Map(Object.keys(shape).map((key, index) => [key, index]));
-    const rank = (issue: ZodPathIssue) =>
-      issue.path.length > prefix.length
-        ? (order.get(String(issue.path[prefix.length])) ?? Infinity)
-        : Infinity;
-    // stable: the order of the issues under one property is kept
-    return {
-      issues: issues
-        .map((issue, index) => ({ issue, index }))
-        .sort((a, b) => rank(a.issue) - rank(b.issue) || a.index - b.index)
-        .map(({ issue }) => issue),
-    };
-  }
+  if (issues.length > 0) return { issues: inKeyOrder(issues, Object.keys(shape), prefix) };
   const output = rest.value as Record<string, unknown>;
   for (const [key, value] of outputs) output[key] = value;
   return { issues, value: output };
