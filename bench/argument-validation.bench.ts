@@ -28,53 +28,177 @@ interface Tree {
   close(): Promise<void>;
 }
 
-/** A ToolMux of the core built in `root`, with the bench's tools defined by that core's zod. */
-async function treeAt(name: string, root: string): Promise<Tree> {
-  const core = (await import(pathToFileURL(`${root}/packages/core/dist/index.js`).href)) as Core;
-  const { z } = (await import(
-    pathToFileURL(`${root}/packages/core/node_modules/zod/index.js`).href
-  )) as typeof import('zod');
+/** About a megabyte of items: `{ a: 'abcdef', b: 12345 }`, or `{ a: 1, b: 'x' }` (two issues each). */
+function items(valid: boolean): Record<string, unknown>[] {
+  const one = valid ? { a: 'abcdef', b: 12345 } : { a: 1, b: 'x' };
+  const count = Math.floor(MB / JSON.stringify(one).length);
+  return Array.from({ length: count - (count % 4) }, () => ({ ...one }));
+}
+
+/** How many items {@link items} makes (an array of exactly that length passes `.length()`). */
+const ITEMS = items(true).length;
+
+/** About a megabyte of distinct strings, or of numbers where strings are wanted. */
+function strings(valid: boolean): unknown[] {
+  return Array.from({ length: Math.floor(MB / 12) }, (_, index) => (valid ? `s${index}` : index));
+}
+
+const byId = (list: unknown[]) => Object.fromEntries(list.map((entry, index) => [`id${index}`, entry]));
+
+type Zod = typeof import('zod');
+
+/**
+ * The shapes of the bench: an input schema (zod's, zod/mini's or a JSON Schema) and its megabyte of
+ * arguments, valid or not. The first four are cut by the sliced validations of both; the others were
+ * once validated whole, in one call.
+ */
+function shapes(z: Zod) {
   const item = z.object({ a: z.string(), b: z.number() });
   const itemJson = {
     type: 'object',
     properties: { a: { type: 'string' }, b: { type: 'number' } },
     required: ['a', 'b'],
   };
-  const counting = async (input: Record<string, unknown>) => ({ keys: Object.keys(input).length });
-  const tools = [
-    core.defineTool({
-      slug: 'BENCH_ZOD_ARRAY',
-      description: 'x',
-      inputSchema: z.object({ items: z.array(item) }),
-      execute: counting,
-    }),
-    core.defineTool({
-      slug: 'BENCH_ZOD_RECORD',
-      description: 'x',
-      inputSchema: z.object({ byId: z.record(z.string(), item) }),
-      execute: counting,
-    }),
-    core.defineTool({
-      slug: 'BENCH_JSON_ARRAY',
-      description: 'x',
-      inputSchema: {
-        type: 'object',
-        properties: { items: { type: 'array', items: itemJson } },
-        required: ['items'],
-      },
-      execute: counting,
-    }),
-    core.defineTool({
-      slug: 'BENCH_JSON_RECORD',
-      description: 'x',
-      inputSchema: {
+  const arrayJson = (extra: Record<string, unknown> = {}) => ({
+    type: 'object',
+    properties: { items: { type: 'array', items: itemJson, ...extra } },
+    required: ['items'],
+  });
+  const listed = (valid: boolean) => ({ items: items(valid) });
+  return [
+    { name: 'zod array', schema: z.object({ items: z.array(item) }), args: listed },
+    {
+      name: 'zod record',
+      schema: z.object({ byId: z.record(z.string(), item) }),
+      args: (valid: boolean) => ({ byId: byId(items(valid)) }),
+    },
+    { name: 'JSON Schema array', schema: arrayJson(), args: listed },
+    {
+      name: 'JSON Schema record',
+      schema: {
         type: 'object',
         properties: { byId: { type: 'object', additionalProperties: itemJson } },
         required: ['byId'],
       },
+      args: (valid: boolean) => ({ byId: byId(items(valid)) }),
+    },
+    { name: 'zod array .min()', schema: z.object({ items: z.array(item).min(1) }), args: listed },
+    { name: 'zod array .max()', schema: z.object({ items: z.array(item).max(1e6) }), args: listed },
+    { name: 'zod array .length()', schema: z.object({ items: z.array(item).length(ITEMS) }), args: listed },
+    { name: 'zod array .nonempty()', schema: z.object({ items: z.array(item).nonempty() }), args: listed },
+    {
+      name: 'zod union of arrays',
+      schema: z.object({ items: z.union([z.array(item), z.string()]) }),
+      args: listed,
+    },
+    {
+      name: 'zod discriminated union',
+      schema: z.object({
+        op: z.discriminatedUnion('kind', [
+          z.object({ kind: z.literal('add'), items: z.array(item) }),
+          z.object({ kind: z.literal('remove'), ids: z.array(z.string()) }),
+        ]),
+      }),
+      args: (valid: boolean) => ({ op: { kind: 'add', items: items(valid) } }),
+    },
+    {
+      name: 'zod transform',
+      schema: z.object({ items: z.array(item).transform((list) => list.slice(0)) }),
+      args: listed,
+    },
+    {
+      name: 'zod object .refine()',
+      schema: z.object({ items: z.array(item) }).refine((input) => input.items.length > 0),
+      args: listed,
+    },
+    {
+      name: 'zod record, enum keys',
+      schema: z.object({ byKind: z.record(z.enum(['a', 'b', 'c', 'd']), z.array(item)) }),
+      args: (valid: boolean) => {
+        const list = items(valid);
+        const quarter = list.length / 4;
+        return {
+          byKind: Object.fromEntries(
+            ['a', 'b', 'c', 'd'].map((key, index) => [
+              key,
+              list.slice(index * quarter, (index + 1) * quarter),
+            ]),
+          ),
+        };
+      },
+    },
+    { name: 'JSON Schema minItems', schema: arrayJson({ minItems: 1 }), args: listed },
+    { name: 'JSON Schema maxItems', schema: arrayJson({ maxItems: 1e6 }), args: listed },
+    {
+      name: 'JSON Schema uniqueItems',
+      schema: {
+        type: 'object',
+        properties: { tags: { type: 'array', items: { type: 'string' }, uniqueItems: true } },
+        required: ['tags'],
+      },
+      args: (valid: boolean) => ({ tags: strings(valid) }),
+    },
+    {
+      name: 'JSON Schema propertyNames',
+      schema: {
+        type: 'object',
+        properties: {
+          byId: { type: 'object', propertyNames: { pattern: '^id' }, additionalProperties: itemJson },
+        },
+        required: ['byId'],
+      },
+      args: (valid: boolean) => ({ byId: byId(items(valid)) }),
+    },
+    {
+      name: 'JSON Schema $ref',
+      schema: {
+        type: 'object',
+        properties: { items: { $ref: '#/$defs/list' } },
+        required: ['items'],
+        $defs: { list: { type: 'array', items: itemJson } },
+      },
+      args: listed,
+    },
+    {
+      name: 'JSON Schema allOf at the top',
+      schema: { type: 'object', allOf: [arrayJson(), { required: ['items'] }] },
+      args: listed,
+    },
+    {
+      name: 'JSON Schema anyOf around it',
+      schema: {
+        type: 'object',
+        properties: { items: { anyOf: [{ type: 'array', items: itemJson }, { type: 'string' }] } },
+        required: ['items'],
+      },
+      args: listed,
+    },
+    {
+      name: 'JSON Schema oneOf around it',
+      schema: {
+        type: 'object',
+        properties: { items: { oneOf: [{ type: 'array', items: itemJson }, { type: 'string' }] } },
+        required: ['items'],
+      },
+      args: listed,
+    },
+  ];
+}
+
+/** A ToolMux of the core built in `root`, with the bench's tools defined by that core's zod. */
+async function treeAt(name: string, root: string): Promise<Tree> {
+  const core = (await import(pathToFileURL(`${root}/packages/core/dist/index.js`).href)) as Core;
+  const zod = `${root}/packages/core/node_modules/zod`;
+  const z = (await import(pathToFileURL(`${zod}/index.js`).href)) as Zod;
+  const counting = async (input: Record<string, unknown>) => ({ keys: Object.keys(input).length });
+  const tools = shapes(z).map((shape, index) =>
+    core.defineTool({
+      slug: `BENCH_${index}`,
+      description: shape.name,
+      inputSchema: shape.schema as never,
       execute: counting,
     }),
-  ];
+  );
   const mux = new core.ToolMux({
     toolkits: [core.defineToolkit({ slug: 'bench', description: 'Bench', tools })],
     store: ':memory:',
@@ -82,12 +206,6 @@ async function treeAt(name: string, root: string): Promise<Tree> {
   });
   const session = await mux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
   return { name, session, close: () => mux.close() };
-}
-
-/** About a megabyte of items: `{ a: 'abcdef', b: 12345 }`, or `{ a: 1, b: 'x' }` (two issues each). */
-function items(valid: boolean): unknown[] {
-  const one = valid ? { a: 'abcdef', b: 12345 } : { a: 1, b: 'x' };
-  return Array.from({ length: Math.floor(MB / JSON.stringify(one).length) }, () => ({ ...one }));
 }
 
 const cpu = () => {
@@ -129,39 +247,35 @@ console.log(
   `\n## longest event-loop turn while session.execute validates 1 MB of arguments — ${CALLS} calls each, load average ${loadavg()[0]!.toFixed(2)}`,
 );
 console.log(
-  `${'tool, arguments'.padEnd(34)} ${trees.map((tree) => `${tree.name}: wall | cpu ms`.padStart(26)).join(' ')}${trees.length > 1 ? '   ratio wall | cpu' : ''}`,
+  `${'tool, arguments'.padEnd(40)} ${trees.map((tree) => `${tree.name}: wall | cpu ms`.padStart(26)).join(' ')}${trees.length > 1 ? '   ratio wall | cpu' : ''}`,
 );
-for (const kind of ['ZOD', 'JSON'] as const) {
-  for (const shape of ['ARRAY', 'RECORD'] as const) {
-    for (const valid of [true, false]) {
-      const list = items(valid);
-      const args =
-        shape === 'ARRAY'
-          ? { items: list }
-          : { byId: Object.fromEntries(list.map((entry, index) => [`id${index}`, entry])) };
-      const slug = `BENCH_${kind}_${shape}`;
-      const runs = trees.map(() => ({ wall: [] as number[], cpu: [] as number[] }));
-      // a warm-up call each (compiling Ajv's code, zod's JIT), then the calls interleaved
-      for (const tree of trees) await tree.session.execute(slug, args);
-      for (let call = 0; call < CALLS; call++) {
-        for (const [index, tree] of trees.entries()) {
-          const turn = await longestTurn(() => tree.session.execute(slug, args));
-          if (turn.ok !== valid)
-            throw new Error(`${tree.name} ${slug}: expected ${valid ? 'success' : 'failure'}`);
-          runs[index]!.wall.push(turn.wall);
-          runs[index]!.cpu.push(turn.cpu);
-        }
+const only = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY);
+const z = (await import('zod')) as Zod;
+for (const [index, shape] of shapes(z).entries()) {
+  if (only && !only.test(shape.name)) continue;
+  for (const valid of [true, false]) {
+    const args = shape.args(valid);
+    const slug = `BENCH_${index}`;
+    const runs = trees.map(() => ({ wall: [] as number[], cpu: [] as number[] }));
+    // a warm-up call each (compiling Ajv's code, zod's JIT), then the calls interleaved
+    for (const tree of trees) await tree.session.execute(slug, args);
+    for (let call = 0; call < CALLS; call++) {
+      for (const [index, tree] of trees.entries()) {
+        const turn = await longestTurn(() => tree.session.execute(slug, args));
+        if (turn.ok !== valid)
+          throw new Error(`${tree.name} ${shape.name}: expected ${valid ? 'success' : 'failure'}`);
+        runs[index]!.wall.push(turn.wall);
+        runs[index]!.cpu.push(turn.cpu);
       }
-      const cells = runs.map((run) =>
-        `${median(run.wall).toFixed(1)} | ${median(run.cpu).toFixed(1)}`.padStart(26),
-      );
-      const ratio =
-        trees.length > 1
-          ? `   ${(median(runs[0]!.wall) / median(runs[1]!.wall)).toFixed(1)}× | ${(median(runs[0]!.cpu) / median(runs[1]!.cpu)).toFixed(1)}×`
-          : '';
-      const label = `${kind === 'ZOD' ? 'zod' : 'JSON Schema'} ${shape.toLowerCase()}, ${valid ? 'valid' : 'invalid'}`;
-      console.log(`${label.padEnd(34)} ${cells.join(' ')}${ratio}`);
     }
+    const cells = runs.map((run) =>
+      `${median(run.wall).toFixed(1)} | ${median(run.cpu).toFixed(1)}`.padStart(26),
+    );
+    const ratio =
+      trees.length > 1
+        ? `   ${(median(runs[0]!.wall) / median(runs[1]!.wall)).toFixed(1)}× | ${(median(runs[0]!.cpu) / median(runs[1]!.cpu)).toFixed(1)}×`
+        : '';
+    console.log(`${`${shape.name}, ${valid ? 'valid' : 'invalid'}`.padEnd(40)} ${cells.join(' ')}${ratio}`);
   }
 }
 for (const tree of trees) await tree.close();
