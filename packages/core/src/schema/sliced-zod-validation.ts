@@ -53,7 +53,11 @@ export const ZOD_CHUNK_ENTRIES = 1024;
  * `[...a, ...b]` is its result for `a` then `b`, the paths of `b` shifted), a record of string keys
  * a run of keys at a time, an object without checks of its own with its large properties taken out
  * (a copy of its schema takes them as they are) and each validated on its own, then put back in its
- * output. Anything else (a union, a pipe, a refinement over the whole) goes to zod whole, as before.
+ * output. So is an array with zod's length checks (its items, then the checks on its length), a
+ * discriminated union (the option its discriminator names), a pipe (its input, then its output
+ * schema on that output) and a record of an enum's keys (each key's value on its own). Anything else
+ * goes to zod whole: a plain union and a refinement over the whole, whose answers hang on whether
+ * the parts' issues end the parse (a flag zod's results do not carry).
  *
  * Past `maxIssues` issues the validation stops and `cut` says so (zod would have gone on listing an
  * issue for every wrong item). Schemas that are not zod's go to their `validate` whole.
@@ -79,6 +83,12 @@ export class AsyncSchemaError extends Error {
     super('async schema');
     this.name = 'AsyncSchemaError';
   }
+}
+
+/** A schema of the same kind (and copy of zod) as `schema`, of `def`. */
+function sameKind(schema: Schema, def: Def): Schema {
+  const Constructor = (schema as unknown as { _zod: { constr: new (def: Def) => Schema } })._zod.constr;
+  return new Constructor(def);
 }
 
 function defOf(schema: Schema): Def | undefined {
@@ -142,9 +152,8 @@ const goingOn = refine(() => true, {
 function partsOf(schema: Schema, def: Def): { items: Schema; checks: Schema } {
   let parts = lengthCheckedParts.get(schema);
   if (!parts) {
-    const Constructor = (schema as unknown as { _zod: { constr: new (def: Def) => Schema } })._zod.constr;
     parts = {
-      items: new Constructor({ ...def, checks: [goingOn] }),
+      items: sameKind(schema, { ...def, checks: [goingOn] }),
       checks: any().check(...(def.checks as never[])) as unknown as Schema,
     };
     lengthCheckedParts.set(schema, parts);
@@ -230,7 +239,10 @@ function splittable(schema: Schema, value: unknown): { schema: Schema; def: Def 
     else if (def.type === 'record') {
       const keyDef = defOf(def.keyType as Schema);
       if (!isPlainObject(value)) return undefined;
-      return keyDef?.type === 'string' || enumKeysOf(def) ? { schema: current, def } : undefined;
+      if (keyDef?.type === 'string') return { schema: current, def };
+      // a copy of the record's schema is made of its constructor
+      const constructor = (current as { _zod: { constr?: unknown } })._zod.constr;
+      return typeof constructor === 'function' && enumKeysOf(def) ? { schema: current, def } : undefined;
     } else if (def.type === 'object') {
       const extend = (current as { extend?: unknown }).extend;
       return typeof extend === 'function' && isPlainObject(def.shape) && isPlainObject(value)
@@ -452,8 +464,7 @@ function* enumRecordSteps(
 ): Steps<PartResult> {
   let taking = recordTakingAsIs.get(schema);
   if (!taking) {
-    const Constructor = (schema as unknown as { _zod: { constr: new (def: Def) => Schema } })._zod.constr;
-    taking = new Constructor({ ...def, valueType: any() });
+    taking = sameKind(schema, { ...def, valueType: any() });
     recordTakingAsIs.set(schema, taking);
   }
   const rest = validateWhole(taking, record, prefix);
