@@ -241,8 +241,8 @@ function splittable(schema: Schema, value: unknown): { schema: Schema; def: Def 
       if (!isPlainObject(value)) return undefined;
       if (keyDef?.type === 'string') return { schema: current, def };
       // a copy of the record's schema is made of its constructor
-      const constructor = (current as { _zod: { constr?: unknown } })._zod.constr;
-      return typeof constructor === 'function' && enumKeysOf(def) ? { schema: current, def } : undefined;
+      const made = (current as { _zod: { constr?: unknown } })._zod.constr;
+      return typeof made === 'function' && enumKeysOf(def) ? { schema: current, def } : undefined;
     } else if (def.type === 'object') {
       const extend = (current as { extend?: unknown }).extend;
       return typeof extend === 'function' && isPlainObject(def.shape) && isPlainObject(value)
