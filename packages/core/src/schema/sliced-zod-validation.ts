@@ -467,19 +467,36 @@ function* enumRecordSteps(
     taking = sameKind(schema, { ...def, valueType: any() });
     recordTakingAsIs.set(schema, taking);
   }
-  const rest = validateWhole(taking, record, prefix);
-  budget.left -= rest.issues.length;
+  return yield* restThenParts(taking, record, keys, () => def.valueType as Schema, keys, budget, prefix);
+}
+
+/**
+ * `object` validated by `rest` (a copy of its schema that takes the values at `keys` as they are),
+ * then the value at each of `keys` by its own schema; their outputs put back in the rest's output in
+ * their places, the issues in zod's order (see {@link inKeyOrder}, by the keys of `order`).
+ */
+function* restThenParts(
+  rest: Schema,
+  object: Record<string, unknown>,
+  keys: readonly string[],
+  schemaAt: (key: string) => Schema,
+  order: readonly string[],
+  budget: IssueBudget,
+  prefix: readonly Key[],
+): Steps<PartResult> {
+  const taken = validateWhole(rest, object, prefix);
+  budget.left -= taken.issues.length;
   yield;
-  const issues = [...rest.issues];
+  const issues = [...taken.issues];
   const outputs = new Map<string, unknown>();
   for (const key of keys) {
     if (budget.left < 0) break;
-    const part = yield* partSteps(def.valueType as Schema, record[key], budget, [...prefix, key]);
+    const part = yield* partSteps(schemaAt(key), object[key], budget, [...prefix, key]);
     for (const issue of part.issues) issues.push(issue);
     outputs.set(key, part.value);
   }
-  if (issues.length > 0) return { issues: inKeyOrder(issues, keys, prefix) };
-  const output = rest.value as Record<string, unknown>;
+  if (issues.length > 0) return { issues: inKeyOrder(issues, order, prefix) };
+  const output = taken.value as Record<string, unknown>;
   for (const [key, value] of outputs) output[key] = value;
   return { issues, value: output };
 }
@@ -550,19 +567,6 @@ function* objectSteps(
     yield;
     return whole;
   }
-  const rest = validateWhole(schemaTakingAsIs(schema, large), object, prefix);
-  budget.left -= rest.issues.length;
-  yield;
-  const issues = [...rest.issues];
-  const outputs = new Map<string, unknown>();
-  for (const key of large) {
-    if (budget.left < 0) break;
-    const part = yield* partSteps(shape[key]!, object[key], budget, [...prefix, key]);
-    for (const issue of part.issues) issues.push(issue);
-    outputs.set(key, part.value);
-  }
-  if (issues.length > 0) return { issues: inKeyOrder(issues, Object.keys(shape), prefix) };
-  const output = rest.value as Record<string, unknown>;
-  for (const [key, value] of outputs) output[key] = value;
-  return { issues, value: output };
+  const rest = schemaTakingAsIs(schema, large);
+  return yield* restThenParts(rest, object, large, (key) => shape[key]!, Object.keys(shape), budget, prefix);
 }
