@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { JSONSchema, ValidationResult } from '../catalog/types.js';
 import { AJV_CHUNK_ENTRIES } from './sliced-json-validation.js';
@@ -226,4 +227,42 @@ describe('a JSON Schema tool checks large arguments a part at a time, with the a
       });
     }
   }
+
+  it('answers as a whole check for large parts it cannot cut, checked in the validation thread', async () => {
+    // the array's schema wrapped in what the sliced check does not cut, at the top or around it
+    const wrappers: ((list: JSONSchema) => JSONSchema)[] = [
+      (list) => ({ type: 'object', properties: { items: { ...list, minItems: 2, maxItems: N } } }),
+      (list) => ({ type: 'object', properties: { items: { $ref: '#/$defs/list' } }, $defs: { list } }),
+      (list) => ({ type: 'object', properties: { items: { anyOf: [list, { type: 'string' }] } } }),
+      (list) => ({
+        type: 'object',
+        properties: { items: { oneOf: [list, { type: 'array', items: { type: 'integer' } }] } },
+      }),
+      (list) => ({
+        type: 'object',
+        allOf: [{ type: 'object', properties: { items: list } }, { required: ['items'] }],
+      }),
+      (list) => ({ type: 'object', properties: { items: { ...list, uniqueItems: true } } }),
+    ];
+    const list: JSONSchema = { type: 'array', items: item };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: wrappers.length - 1 }),
+        fc.integer({ min: N - 2, max: N + 2 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat(3)), { maxLength: 4 }),
+        async (wrapper, count, wrong) => {
+          const at = new Map(wrong.map(([index, which]) => [index % count, which]));
+          const bad = [{ b: 'x' }, { a: 'a', c: 1 }, 5, { a: 'a0' }];
+          const items = range(count).map((index) =>
+            at.has(index) ? bad[at.get(index)!] : { a: `a${index}` },
+          );
+          const { whole, sliced } = await bothWays(wrappers[wrapper]!(list), { items });
+          expect(sliced).toEqual(whole);
+          if (sliced.success && whole.success)
+            expect(JSON.stringify(sliced.value)).toBe(JSON.stringify(whole.value));
+        },
+      ),
+      { numRuns: 60, seed: 27 },
+    );
+  });
 });
