@@ -155,6 +155,21 @@ const cases: {
     }),
   },
   {
+    name: 'long strings (checked whole where they are) beside a large array and in it',
+    schema: {
+      type: 'object',
+      properties: {
+        text: { type: 'string', maxLength: 300_000, pattern: '^a+$' },
+        items: { type: 'array', items: { type: 'string', minLength: 2 } },
+      },
+      required: ['text'],
+    },
+    input: (bad) => ({
+      text: bad(5) ? 'ab'.repeat(150_001) : 'a'.repeat(300_000),
+      items: range(N).map((index) => (index === 7 ? 'b'.repeat(300_000) : bad(index) ? 'x' : `s${index}`)),
+    }),
+  },
+  {
     name: 'an array with a length bound, a record with checked names (checked whole, in the validation thread)',
     schema: {
       type: 'object',

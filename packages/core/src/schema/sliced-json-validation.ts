@@ -48,10 +48,10 @@ type Split = 'array' | 'record' | 'object';
  * `properties`, `required` and `additionalProperties` with the large arrays and records in it (and
  * in such objects in it) replaced by empty ones (which their schemas take as they are), then each of
  * them on its own, their errors put where Ajv gives them. Defaults are written into the value as a
- * whole check writes them. A part of {@link AJV_CHUNK_ENTRIES} entries or more that none of these
- * cuts (`minItems`, `propertyNames`, a `$ref`, an `anyOf` around it…) is not checked here: the check
- * throws an {@link UncutPartError}, and the caller checks the value whole in the validation thread.
- * Smaller parts of any schema are checked whole.
+ * whole check writes them. An array or object of {@link AJV_CHUNK_ENTRIES} entries or more that none
+ * of these cuts (`minItems`, `propertyNames`, a `$ref`, an `anyOf` around it…) is not checked here:
+ * the check throws an {@link UncutPartError}, and the caller checks the value whole in the
+ * validation thread. Smaller parts of any schema, and long strings, are checked whole.
  *
  * `enough(errors)` is asked as the errors grow (each time they double): true ends the check (the
  * explanation has all the issues it lists).
@@ -116,6 +116,16 @@ function onlyKeywords(schema: JSONSchema, allowed: readonly string[]): boolean {
   return true;
 }
 
+/**
+ * Whether a large value is an array or object, whose whole check is Ajv's walk of its entries (an
+ * error object for each wrong one). A long string is checked whole where it is: a check of its
+ * type, length or pattern is one pass over its text, which a copy to the validation thread and
+ * back would double.
+ */
+function isContainer(value: unknown): boolean {
+  return typeof value === 'object' && value !== null;
+}
+
 /** How `schema` lets `value` be split, if it does. */
 function splitOf(schema: unknown, value: unknown): Split | undefined {
   if (!isSchemaObject(schema)) return undefined;
@@ -168,7 +178,7 @@ function* partSteps(
 ): Steps<boolean> {
   const large = entriesOf(value, context) >= AJV_CHUNK_ENTRIES;
   const split = large ? splitOf(schema, value) : undefined;
-  if (large && split === undefined) throw new UncutPartError(instancePath);
+  if (large && split === undefined && isContainer(value)) throw new UncutPartError(instancePath);
   const node = schema as JSONSchema;
   if (split === 'array')
     return yield* arraySteps(node, pointer, value as unknown[], instancePath, context, collector);
@@ -316,8 +326,11 @@ function largePartsOf(
     const path = { path: [...above.path, key], orders: [...above.orders, order] };
     const child = childPointer(pointer, 'properties', key);
     const childPath = `${instancePath}/${escapePointer(key)}`;
-    // checked whole with the rest of the object, it would be one long call
-    if (split === undefined) throw new UncutPartError(childPath);
+    if (split === undefined) {
+      // checked whole with the rest of the object, it would be one long call
+      if (isContainer(value)) throw new UncutPartError(childPath);
+      continue;
+    }
     if (split === 'object') {
       largePartsOf(
         properties[key] as JSONSchema,
