@@ -12,6 +12,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { type PlainTool, SessionPreset, ToolMux } from '@toolmux/core';
+import { longestTurn, turnReport } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toolContext } from '../test/api-server.js';
 import { builtinToolkits } from './index.js';
@@ -604,6 +605,129 @@ describe('an MCP server whose output schema has a pattern that backtracks for ev
         expect(result.error).toContain(pattern);
         expect(gap, slug).toBeLessThanOrEqual(150);
       }
+    } finally {
+      await mux.close();
+    }
+  });
+});
+
+describe('an MCP server whose tools have large output schemas', () => {
+  let server: Server;
+  const toolkits: McpToolkit[] = [];
+  let listings = 0;
+
+  /** `width` properties, named apart for each listing (`salt`): each toolkit compiles a schema not seen before. */
+  const wideOutput = (width: number, salt: string, broken = false): Record<string, unknown> => ({
+    type: 'object',
+    properties: {
+      ...Object.fromEntries(
+        Array.from({ length: width }, (_, index) => [
+          `${salt}_${index}`,
+          index % 2
+            ? { type: 'integer', minimum: 0 }
+            : { type: 'object', properties: { a: { type: 'string' } } },
+        ]),
+      ),
+      ...(broken ? { x: { $ref: '#/$defs/missing' } } : {}),
+    },
+    required: [`${salt}_1`],
+  });
+
+  beforeAll(async () => {
+    server = createServer(async (request, response) => {
+      const mcp = new McpLowLevelServer({ name: 'wide', version: '1.0.0' }, { capabilities: { tools: {} } });
+      // each listing (a toolkit's creation) has schemas of its own; the calls after it answer under them
+      mcp.setRequestHandler(ListToolsRequestSchema, async () => {
+        const salt = `l${listings++}`;
+        return {
+          tools: [
+            {
+              name: 'report',
+              description: 'A report of 2,000 fields.',
+              inputSchema: { type: 'object', properties: { count: { type: 'integer' } } },
+              outputSchema: wideOutput(2_000, salt) as never,
+            },
+            {
+              name: 'broken_report',
+              description: 'A report whose large output schema refers to a definition it lacks.',
+              inputSchema: { type: 'object', properties: {} },
+              outputSchema: wideOutput(60, salt, true) as never,
+            },
+          ],
+        };
+      });
+      mcp.setRequestHandler(CallToolRequestSchema, async (call) => {
+        const count = (call.params.arguments as { count?: number }).count ?? 1;
+        const structured = { [`l${listings - 1}_1`]: count };
+        return {
+          content: [{ type: 'text', text: JSON.stringify(structured) }],
+          structuredContent: structured,
+        };
+      });
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+      await mcp.connect(transport);
+      await transport.handleRequest(request, response);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+  });
+  afterAll(async () => {
+    for (const toolkit of toolkits) await toolkit.close();
+    server.closeAllConnections();
+    server.close();
+  });
+
+  const connect = async (warnings: string[] = []) => {
+    const toolkit = await mcpToolkit({
+      slug: 'wide',
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+    toolkits.push(toolkit);
+    return toolkit;
+  };
+
+  it('compile and check them without holding the event loop: at creation and at the first call', async () => {
+    const measured = await longestTurn(async () => {
+      const wide = await connect();
+      const mux = new ToolMux({ toolkits: [wide], store: ':memory:', logger: quiet });
+      try {
+        const session = await mux.create('user_1', { toolkits: ['wide'] });
+        return [
+          await session.execute('WIDE_REPORT', { count: 3 }),
+          await session.execute('WIDE_REPORT', { count: -1 }),
+        ];
+      } finally {
+        await mux.close();
+      }
+    }, 60);
+    const [good, bad] = measured.value;
+    expect(good).toMatchObject({ successful: true, data: { [`l${listings - 1}_1`]: 3 } });
+    // the answer of the check as before: the result breaks the schema, the call fails saying how
+    expect(bad).toMatchObject({ successful: false });
+    expect(bad!.error).toContain("does not match the tool's output schema");
+    expect(bad!.error).toContain(`l${listings - 1}_1: must be >= 0`);
+    // compiled on the main thread at the first call: one turn of 0.3 s
+    expect(measured.turnMs, turnReport(measured)).toBeLessThanOrEqual(60);
+  }, 60_000);
+
+  it('name the tool and its toolkit when one cannot be compiled, and leave its results unchecked', async () => {
+    const warnings: string[] = [];
+    const wide = await connect(warnings);
+    expect(wide.tools.map((tool) => tool.slug)).toEqual(['WIDE_REPORT', 'WIDE_BROKEN_REPORT']);
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'toolmux: the MCP server wide of toolkit "wide" offers tool "broken_report" (WIDE_BROKEN_REPORT) with an output schema toolmux cannot compile',
+      ),
+    ]);
+    expect(warnings[0]).toContain('Tool WIDE_BROKEN_REPORT: its output schema is not valid JSON Schema');
+    const mux = new ToolMux({ toolkits: [wide], store: ':memory:', logger: quiet });
+    try {
+      const session = await mux.create('user_1', { toolkits: ['wide'] });
+      const result = await session.execute('WIDE_BROKEN_REPORT', {});
+      // before: the call failed, "Failed to validate structured content: Tool MCP_TOOL: …"
+      expect(result).toMatchObject({ successful: true, data: { [`l${listings - 1}_1`]: 1 } });
+      expect(JSON.stringify(result)).not.toContain('MCP_TOOL');
     } finally {
       await mux.close();
     }
