@@ -677,11 +677,12 @@ describe('an MCP server whose tools have large output schemas', () => {
     server.close();
   });
 
-  const connect = async (warnings: string[] = []) => {
+  const connect = async (warnings: string[] = [], credentialHeader?: string) => {
     const toolkit = await mcpToolkit({
       slug: 'wide',
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
       logger: { warn: (message) => warnings.push(message) },
+      credentialHeader,
     });
     toolkits.push(toolkit);
     return toolkit;
@@ -731,5 +732,21 @@ describe('an MCP server whose tools have large output schemas', () => {
     } finally {
       await mux.close();
     }
+  });
+
+  it('check the results of every connection, not only of the one that listed the tools', async () => {
+    const wide = await connect([], 'authorization');
+    const report = wide.tools.find((tool) => tool.slug === 'WIDE_REPORT')!;
+    // a user's own connection (and MCP session), opened at this call: it never listed the tools, and
+    // the SDK checked only the results of a connection that had
+    expect(await report.execute({ count: 2 }, toolContext({ accessToken: 'alice-token' }))).toEqual({
+      [`l${listings - 1}_1`]: 2,
+    });
+    const refused = await rejectionOf(
+      report.execute({ count: -1 }, toolContext({ accessToken: 'alice-token' })),
+    );
+    expect((refused as Error).message).toBe(
+      `The MCP server "wide" answered report with structured content that does not match the tool's output schema: l${listings - 1}_1: must be >= 0.`,
+    );
   });
 });
