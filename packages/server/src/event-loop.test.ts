@@ -46,7 +46,7 @@ const big = defineToolkit({
       description: 'Returns 8 MB of JSON under an output schema, which MCP checks it against',
       inputSchema: z.object({}),
       outputSchema: z.object({ rows: z.array(z.object({ token: z.string(), name: z.string() })) }),
-      execute: async () => bigResult,
+      execute: async () => bigResult as never,
     }),
   ],
 });
