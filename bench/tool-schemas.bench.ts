@@ -36,6 +36,7 @@ import {
   schemaRegExp,
   slicedValidatorOf,
 } from '../packages/core/dist/schema/validate.js';
+import { unionRows, unionRowsSchema } from '../packages/core/dist/test/wide-schemas.js';
 import { formatNs, measure, printTable } from './harness.ts';
 
 console.log(
@@ -243,38 +244,12 @@ for (const [name, make] of [
         .longest,
     );
   }
-  const rowsSchema = {
-    type: 'object',
-    properties: {
-      rows: {
-        type: 'array',
-        items: {
-          anyOf: [
-            {
-              type: 'object',
-              properties: { kind: { const: 'a' }, n: { type: 'integer' } },
-              required: ['kind', 'n'],
-            },
-            {
-              type: 'object',
-              properties: { kind: { const: 'b' }, tags: { type: 'array' } },
-              required: ['kind'],
-            },
-          ],
-        },
-      },
-    },
-  };
-  const result = {
-    rows: Array.from({ length: 120_000 }, (_, index) =>
-      index % 2 ? { kind: 'a', n: index } : { kind: 'b', tags: ['x'] },
-    ),
-  };
+  const result = unionRows(120_000, true);
   const output = (await mcpOutputSchemaOf(
-    { slug: 'ACME_ROWS', outputSchema: rowsSchema } as never,
+    { slug: 'ACME_ROWS', outputSchema: unionRowsSchema } as never,
     () => {},
   ))!;
-  const onMain = compileJsonSchemaValidator(rowsSchema, 'ACME_ROWS', 'output');
+  const onMain = compileJsonSchemaValidator(unionRowsSchema, 'ACME_ROWS', 'output');
   const checks = { sliced: [] as number[], main: [] as number[] };
   for (let round = 0; round < 5; round++) {
     checks.sliced.push((await longestTurnOf(() => output.validator(result))).longest);

@@ -30,6 +30,23 @@ function binOf(name: string): string {
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
+/**
+ * A stateless Streamable HTTP MCP server on loopback: a low-level SDK server per request, given its
+ * handlers by `handle` (which lists raw JSON Schemas as a server sends them).
+ */
+async function statelessMcpServer(name: string, handle: (mcp: McpLowLevelServer) => void): Promise<Server> {
+  const server = createServer(async (request, response) => {
+    const mcp = new McpLowLevelServer({ name, version: '1.0.0' }, { capabilities: { tools: {} } });
+    handle(mcp);
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    await mcp.connect(transport);
+    await transport.handleRequest(request, response);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return server;
+}
+
 beforeAll(() => {
   process.env[SECRET] = 'hunter2';
 });
@@ -438,12 +455,7 @@ describe('a server that offers tools toolmux refuses to define', () => {
   });
 
   beforeAll(async () => {
-    // stateless Streamable HTTP: a low-level server per request, listing raw JSON Schemas
-    server = createServer(async (request, response) => {
-      const mcp = new McpLowLevelServer(
-        { name: 'odd-tools', version: '1.0.0' },
-        { capabilities: { tools: {} } },
-      );
+    server = await statelessMcpServer('odd-tools', (mcp) => {
       mcp.setRequestHandler(ListToolsRequestSchema, async () => ({
         tools: [
           {
@@ -485,12 +497,7 @@ describe('a server that offers tools toolmux refuses to define', () => {
       mcp.setRequestHandler(CallToolRequestSchema, async (call) => ({
         content: [{ type: 'text', text: `${call.params.name}: ${JSON.stringify(call.params.arguments)}` }],
       }));
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-      await mcp.connect(transport);
-      await transport.handleRequest(request, response);
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
   });
   afterAll(async () => {
     await odd?.close();
@@ -546,8 +553,7 @@ describe('an MCP server whose output schema has a pattern that backtracks for ev
 
   beforeAll(async () => {
     // a result that repeats its argument (text the model chose) under the server's output schema
-    server = createServer(async (request, response) => {
-      const mcp = new McpLowLevelServer({ name: 'echo', version: '1.0.0' }, { capabilities: { tools: {} } });
+    server = await statelessMcpServer('echo', (mcp) => {
       mcp.setRequestHandler(ListToolsRequestSchema, async () => ({
         tools: Object.entries(patterns).map(([name, pattern]) => ({
           name,
@@ -560,12 +566,7 @@ describe('an MCP server whose output schema has a pattern that backtracks for ev
         content: [{ type: 'text', text: JSON.stringify(call.params.arguments) }],
         structuredContent: { word: (call.params.arguments as { word: string }).word },
       }));
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-      await mcp.connect(transport);
-      await transport.handleRequest(request, response);
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
   });
   afterAll(async () => {
     await echo?.close();
@@ -634,8 +635,7 @@ describe('an MCP server whose tools have large output schemas', () => {
   });
 
   beforeAll(async () => {
-    server = createServer(async (request, response) => {
-      const mcp = new McpLowLevelServer({ name: 'wide', version: '1.0.0' }, { capabilities: { tools: {} } });
+    server = await statelessMcpServer('wide', (mcp) => {
       // each listing (a toolkit's creation) has schemas of its own; the calls after it answer under them
       mcp.setRequestHandler(ListToolsRequestSchema, async () => {
         const salt = `l${listings++}`;
@@ -664,12 +664,7 @@ describe('an MCP server whose tools have large output schemas', () => {
           structuredContent: structured,
         };
       });
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-      await mcp.connect(transport);
-      await transport.handleRequest(request, response);
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
   });
   afterAll(async () => {
     for (const toolkit of toolkits) await toolkit.close();

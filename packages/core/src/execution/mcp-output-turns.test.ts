@@ -3,6 +3,7 @@ import type { JSONSchema } from '../catalog/types.js';
 import type { ToolSpec } from '../provider.js';
 import { compileDocument } from '../schema/validate.js';
 import { longestTurn, turnReport } from '../test/longest-turn.js';
+import { unionRows, unionRowsSchema, wideSchema, wideSchemaValues } from '../test/wide-schemas.js';
 import { mcpOutputSchemaOf, mcpToolResultOf } from './mcp-result.js';
 
 /**
@@ -18,86 +19,6 @@ const BOUND_MS = 40;
 
 function specOf(slug: string, outputSchema: JSONSchema): ToolSpec {
   return { slug, outputSchema } as unknown as ToolSpec;
-}
-
-/** `width` properties of several kinds (defaults, enums, patterns, nested objects, unions). */
-function wideSchema(width: number, salt = ''): JSONSchema {
-  const properties: Record<string, JSONSchema> = {};
-  for (let index = 0; index < width; index++) {
-    const name = `${salt}p${index}`;
-    switch (index % 4) {
-      case 0:
-        properties[name] = { type: 'string', minLength: 1, pattern: '^[a-z]+$' };
-        break;
-      case 1:
-        properties[name] = { type: 'integer', minimum: 0, default: index };
-        break;
-      case 2:
-        properties[name] = {
-          type: 'object',
-          properties: { login: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } },
-          required: ['login'],
-        };
-        break;
-      default:
-        properties[name] = {
-          anyOf: [{ type: 'number' }, { type: 'object', properties: { n: { const: index } } }],
-        };
-    }
-  }
-  return { type: 'object', properties, required: [`${salt}p0`], additionalProperties: false };
-}
-
-/** Results of each kind that match and do not, for `wideSchema`. */
-const wideResults: unknown[] = [
-  { p0: 'abc' },
-  { p0: 'abc', p1: 5, p2: { login: 'x', tags: ['a'] }, p3: 3 },
-  { p0: 'ABC' },
-  {},
-  { p0: 'abc', p1: -1, p5: 1.5 },
-  { p0: 'abc', p2: { tags: [1] }, p6: { login: 2 } },
-  { p0: 'abc', p3: 'x', p7: { n: 1 } },
-  { p0: 'abc', unknown: true },
-  [1, 2],
-  null,
-];
-
-/** Rows of a union (a discriminated `anyOf`): Ajv's check of each row tries its variants. */
-const rowsSchema: JSONSchema = {
-  type: 'object',
-  properties: {
-    rows: {
-      type: 'array',
-      items: {
-        anyOf: [
-          {
-            type: 'object',
-            properties: { kind: { const: 'a' }, n: { type: 'integer' }, s: { type: 'string' } },
-            required: ['kind', 'n'],
-          },
-          {
-            type: 'object',
-            properties: { kind: { const: 'b' }, tags: { type: 'array', items: { type: 'string' } } },
-            required: ['kind'],
-          },
-        ],
-      },
-    },
-  },
-  required: ['rows'],
-};
-
-/** About four megabytes of rows (three of wrong ones, each failing both variants). */
-function rows(good: boolean): { rows: unknown[] } {
-  return {
-    rows: Array.from({ length: 120_000 }, (_, index) =>
-      good
-        ? index % 2
-          ? { kind: 'a', n: index, s: 'hello' }
-          : { kind: 'b', tags: ['x', 'y'] }
-        : { kind: 'a', n: `x${index}` },
-    ),
-  };
 }
 
 /** What `mcpToolResultOf` answers for a successful result `data` (and the mismatches it reported). */
@@ -130,9 +51,9 @@ describe('MCP output schemas and results off the event loop', () => {
   }, 60_000);
 
   it('check a result of megabytes without holding the event loop, matching or not', async () => {
-    const output = (await mcpOutputSchemaOf(specOf('ACME_ROWS', rowsSchema), () => {}))!;
+    const output = (await mcpOutputSchemaOf(specOf('ACME_ROWS', unionRowsSchema), () => {}))!;
     for (const good of [true, false]) {
-      const data = rows(good);
+      const data = unionRows(120_000, good);
       const measured = await longestTurn(() => answerFor(output, data), BOUND_MS);
       const { answer, problems } = measured.value;
       if (good) expect(answer.structuredContent).toBe(data);
@@ -149,10 +70,10 @@ describe('MCP output schemas and results off the event loop', () => {
   }, 60_000);
 
   it('answer as the one-turn check does, for a large schema (validation thread) and a small one', async () => {
-    for (const schema of [wideSchema(600), wideSchema(6)]) {
+    for (const schema of [wideSchema(600), wideSchema(10)]) {
       const output = (await mcpOutputSchemaOf(specOf('ACME_TOOL', schema), () => {}))!;
       const local = compileDocument(schema, 'ACME_TOOL', 'output');
-      for (const data of wideResults) {
+      for (const data of [...wideSchemaValues(), [1, 2], null]) {
         const { answer, problems } = await answerFor(output, data);
         const expected =
           typeof data === 'object' && data !== null && !Array.isArray(data)
