@@ -102,12 +102,14 @@ export class ClaudeAgentSdkProvider implements Provider<ClaudeAgentTools> {
     // the output schemas are compiled at the server's first request, not here (this is synchronous):
     // a large one in the validation thread, the others a slice at a time
     const withOutputSchemas = () => {
-      outputs ??= compileOutputSchemas(listed, logger);
+      if (outputs) return outputs;
+      const compiling = compileOutputSchemas(listed, logger);
+      outputs = compiling;
       // one that failed (the validation thread stopped) is tried again at the next request
-      outputs.catch(() => {
-        outputs = undefined;
+      compiling.catch(() => {
+        if (outputs === compiling) outputs = undefined;
       });
-      return outputs;
+      return compiling;
     };
     return {
       get mcpServers() {
