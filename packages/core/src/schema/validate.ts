@@ -356,7 +356,7 @@ function compiledFor(schema: JSONSchema, slug: string, which: 'input' | 'output'
     validationThread.check(key, text, slug, which, value, slice);
   let compiled: Compiled;
   if (compilesOffThread(schema)) {
-    // a synchronous check (an MCP output schema, a caller of `tool.validate`) compiles it here
+    // a synchronous check (a caller of `tool.validate`) compiles it here
     let local: CompiledDocument | undefined;
     const localDocument = () => {
       local ??= compileDocument(schema, slug, which);
