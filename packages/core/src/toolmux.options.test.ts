@@ -1,0 +1,163 @@
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ToolMuxError } from './errors.js';
+import type { Provider } from './provider.js';
+import { ToolMux } from './toolmux.js';
+import type { ToolMuxOptions } from './toolmux-types.js';
+import { MAX_TIMER_MS } from './util/whole-number.js';
+
+type Options = ToolMuxOptions<Provider<unknown>>;
+type Mode = 'embedded' | 'remote';
+
+const BASE: Record<Mode, Options> = {
+  embedded: { toolkits: [], store: ':memory:' },
+  remote: { baseUrl: 'https://tools.example.com', apiKey: 'k'.repeat(32) },
+};
+
+const made: Array<{ close(): Promise<void> }> = [];
+afterAll(() => Promise.all(made.map((mux) => mux.close())));
+
+function refusal(make: () => unknown): ToolMuxError {
+  try {
+    const mux = make();
+    if (mux instanceof ToolMux) made.push(mux);
+  } catch (error) {
+    if (ToolMuxError.isInstance(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a ToolMuxError');
+}
+
+/** The options of ToolMuxOptions whose value is a number. */
+type NumberOption = {
+  [K in keyof Options]-?: NonNullable<Options[K]> extends number ? K : never;
+}[keyof Options];
+
+/**
+ * Every numeric option, the modes that take it and its bounds: a Record of them, so that a numeric
+ * option added to ToolMuxOptions without a row here fails the type check.
+ */
+const NUMERIC: Record<NumberOption, { modes: Mode[]; min: number; max?: number }> = {
+  requestTimeoutMs: { modes: ['remote'], min: 1, max: MAX_TIMER_MS },
+  maxResponseBytes: { modes: ['remote'], min: 65_536, max: 268_435_456 },
+  accountCacheTtlMs: { modes: ['embedded', 'remote'], min: 0 },
+  proxyMaxResponseBytes: { modes: ['embedded'], min: 1 },
+  oauthRequestTimeoutMs: { modes: ['embedded'], min: 1, max: 300_000 },
+};
+
+/**
+ * The options that are no number, each with values of the wrong kind; a Record as well. URLs
+ * (`checkOptionUrl`), `managedAuth` and `apiKey` have their own tests (toolmux.test.ts).
+ */
+type KindOption = Exclude<
+  keyof Options,
+  NumberOption | 'baseUrl' | 'defaultCallbackUrl' | 'oauthRedirectUri' | 'managedAuth' | 'apiKey'
+>;
+const KINDS: Record<KindOption, { modes: Mode[]; wrong: unknown[] }> = {
+  provider: { modes: ['embedded', 'remote'], wrong: [5, 'openai', true, null, {}, [], () => {}] },
+  toolkits: { modes: ['embedded'], wrong: [5, 'github', true, null, {}, () => {}] },
+  store: { modes: ['embedded'], wrong: [5, true, null, [], () => {}] },
+  secretKey: { modes: ['embedded'], wrong: [5, true, null, {}, [], Buffer.alloc(32)] },
+  previousSecretKeys: { modes: ['embedded'], wrong: [5, 'key', true, null, {}, [5]] },
+  embed: { modes: ['embedded'], wrong: [5, 'model', true, null, {}, []] },
+  fetch: { modes: ['embedded', 'remote'], wrong: [5, 'fetch', true, null, {}, []] },
+  logger: { modes: ['embedded', 'remote'], wrong: [5, 'console', true, null, {}, [], { warn() {} }] },
+  allowedCallbackUrls: { modes: ['embedded'], wrong: [5, 'https://app.test', true, null, {}] },
+  hostedConnectPage: { modes: ['embedded'], wrong: ['false', 'true', 1, 0, null, {}] },
+};
+
+/** Values no whole-number option takes, whatever its bounds. */
+const NEVER_WHOLE = [
+  1.5,
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  Number.NEGATIVE_INFINITY,
+  '5',
+  '',
+  1e20,
+  2 ** 53,
+  null,
+  true,
+  {},
+  [],
+  10n,
+];
+
+/** Values outside `rule`'s bounds or no whole number: the fixed ones above, and any fast-check finds. */
+function badValuesOf(rule: { min: number; max?: number }): fc.Arbitrary<unknown> {
+  return fc.oneof(
+    fc.constantFrom(...NEVER_WHOLE, rule.min - 1, -1, ...(rule.max === undefined ? [] : [rule.max + 1])),
+    fc.maxSafeInteger().filter((value) => value < rule.min || (rule.max !== undefined && value > rule.max)),
+    fc.double().filter((value) => !Number.isSafeInteger(value)),
+    fc.string(),
+  );
+}
+
+const rows = <T extends { modes: Mode[] }>(table: Record<string, T>) =>
+  Object.entries(table).flatMap(([name, row]) => row.modes.map((mode) => [name, mode, row] as const));
+
+describe('every numeric option of new ToolMux() refuses what it cannot be: CONFIG_INVALID naming it, its bounds and the value', () => {
+  it.each(rows(NUMERIC))('%s (%s)', (name, mode, rule) => {
+    const range = rule.max === undefined ? `, ${rule.min} or more` : ` from ${rule.min}`;
+    fc.assert(
+      fc.property(badValuesOf(rule), (value) => {
+        const error = refusal(() => new ToolMux({ ...BASE[mode], [name]: value }));
+        expect(error.code).toBe('CONFIG_INVALID');
+        expect(error.message).toMatch(new RegExp(`^${name} must be a whole number of \\w+`));
+        expect(error.message).toContain(range);
+        expect(error.message).toMatch(/; got .+\. Leave it out for /s);
+      }),
+      { numRuns: 100 },
+    );
+    // and takes its bounds
+    for (const value of [rule.min, rule.max ?? 2 ** 40]) {
+      const mux = new ToolMux({ ...BASE[mode], [name]: value });
+      made.push(mux);
+      expect(mux.mode).toBe(mode);
+    }
+  });
+
+  it.each(['embedded', 'remote'] as const)(
+    'close({ timeoutMs }) (%s) takes a whole number of milliseconds from 0 to 2147483647 (a longer one was a timer of 1 ms that stopped the calls at once), else INVALID_REQUEST naming it',
+    async (mode) => {
+      const mux = new ToolMux(BASE[mode]);
+      await fc.assert(
+        fc.asyncProperty(badValuesOf({ min: 0, max: MAX_TIMER_MS }), async (timeoutMs) => {
+          const error = await mux.close({ timeoutMs: timeoutMs as number }).then(
+            () => undefined,
+            (thrown: unknown) => thrown,
+          );
+          expect(ToolMuxError.isInstance(error) && error.code).toBe('INVALID_REQUEST');
+          expect((error as Error).message).toMatch(
+            /^close\(\{ timeoutMs \}\) must be a whole number of milliseconds from 0 to 2147483647 \(.*\); got .+\. Leave it out for 10000\.$/s,
+          );
+        }),
+        { numRuns: 100 },
+      );
+      await mux.close({ timeoutMs: 0 });
+    },
+  );
+});
+
+describe('every other option of new ToolMux() refuses a value of the wrong kind: CONFIG_INVALID naming it and what it takes', () => {
+  it.each(rows(KINDS))('%s (%s)', (name, mode, { wrong }) => {
+    for (const value of wrong) {
+      const error = refusal(() => new ToolMux({ ...BASE[mode], [name]: value }));
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.message).toMatch(
+        new RegExp(`^${name} must be .+; got .+\\. Leave it out for its default\\.$`),
+      );
+      // a string in a string option may be a secret: only its kind is said
+      if (typeof value === 'string') expect(error.message).not.toContain(`"${value}"`);
+    }
+  });
+
+  it('the options themselves must be an object', () => {
+    for (const options of [null, 5, 'sqlite:./x.db', []]) {
+      const error = refusal(() => new ToolMux(options as never));
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.message).toMatch(/^new ToolMux\(\) takes an options object .* or nothing; got /);
+      expect(error.message).not.toContain('sqlite');
+    }
+  });
+});
