@@ -1,5 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool } from './catalog/define.js';
 import { ToolMuxError } from './errors.js';
 import type { Provider } from './provider.js';
 import { ToolMux } from './toolmux.js';
@@ -159,5 +161,30 @@ describe('every other option of new ToolMux() refuses a value of the wrong kind:
       expect(error.message).toMatch(/^new ToolMux\(\) takes an options object .* or nothing; got /);
       expect(error.message).not.toContain('sqlite');
     }
+  });
+});
+
+describe("defineTool()'s timeoutMs", () => {
+  it('takes a whole number of milliseconds from 1 to 2147483647 (a longer one was a timer of 1 ms: every call timed out at once), else TOOL_DEFINITION_INVALID naming the tool', () => {
+    const define = (timeoutMs: unknown) =>
+      defineTool({
+        slug: 'ACME_WAIT',
+        description: 'Waits.',
+        inputSchema: z.object({}),
+        execute: () => ({}),
+        timeoutMs: timeoutMs as number,
+      });
+    fc.assert(
+      fc.property(badValuesOf({ min: 1, max: MAX_TIMER_MS }), (value) => {
+        const error = refusal(() => define(value));
+        expect(error.code).toBe('TOOL_DEFINITION_INVALID');
+        expect(error.message).toMatch(
+          /^Tool ACME_WAIT: timeoutMs must be a whole number of milliseconds from 1 to 2147483647 \(.*\); got .+\. Leave it out for 60000\.$/s,
+        );
+      }),
+      { numRuns: 200 },
+    );
+    expect(define(1).timeoutMs).toBe(1);
+    expect(define(MAX_TIMER_MS).timeoutMs).toBe(MAX_TIMER_MS);
   });
 });

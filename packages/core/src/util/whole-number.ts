@@ -10,9 +10,10 @@ export interface WholeNumberRule {
   name: string;
   /**
    * What a wrong value is: `CONFIG_INVALID` for an option of `new ToolMux()` (as every other option
-   * it refuses), `INVALID_REQUEST` for an argument of a call.
+   * it refuses) or of a server, `INVALID_REQUEST` for an argument of a call, `TOOL_DEFINITION_INVALID`
+   * for an option of `defineTool()` or a toolkit helper.
    */
-  code: 'CONFIG_INVALID' | 'INVALID_REQUEST';
+  code: 'CONFIG_INVALID' | 'INVALID_REQUEST' | 'TOOL_DEFINITION_INVALID';
   /** What it counts: `milliseconds`, `bytes`. */
   unit: string;
   min: number;
