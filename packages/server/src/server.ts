@@ -5,10 +5,12 @@ import { type Http2Bindings, type HttpBindings, serve as serveNode } from '@hono
 import { type Provider, type Store, type ToolMux, ToolMuxError } from '@toolmux/core';
 import {
   type ErrorAudience,
+  MAX_TIMER_MS,
   onToolCall,
   openToolMuxStore,
   useHostedConnectPage,
   WorkSlice,
+  wholeNumberOf,
 } from '@toolmux/core/internal';
 import { Hono } from 'hono';
 import { MIN_API_KEY_LENGTH, secretMatcher } from './api-key.js';
@@ -238,7 +240,29 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   // `Authorization: Bearer <key>` as sent: checked in time that does not depend on what was sent
   const authorizationMatches = secretMatcher(`Bearer ${apiKey}`);
   const apiKeyMatches = secretMatcher(apiKey);
-  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const bodyLimit =
+    options.bodyLimit === undefined
+      ? DEFAULT_BODY_LIMIT
+      : wholeNumberOf(options.bodyLimit, {
+          name: 'bodyLimit',
+          code: 'CONFIG_INVALID',
+          unit: 'bytes',
+          min: 1,
+          purpose: 'the largest request body; a larger one is answered 413',
+          leaveOut: `Leave it out for ${DEFAULT_BODY_LIMIT} (1 MiB).`,
+        });
+  // unchecked, a string one made every cache deadline a string (`Date.now() + "5"`) never passed
+  const sessionCacheTtlMs =
+    options.sessionCacheTtlMs === undefined
+      ? undefined
+      : wholeNumberOf(options.sessionCacheTtlMs, {
+          name: 'sessionCacheTtlMs',
+          code: 'CONFIG_INVALID',
+          unit: 'milliseconds',
+          min: 0,
+          purpose: 'how long a resumed session is reused by MCP and session-scoped REST calls',
+          leaveOut: 'Leave it out for 2000; 0 turns the cache off.',
+        });
   const logger: ServerLogger = options.logger ?? defaultServerLogger;
   // a server fault: the request's log line carries it (outside a request, it is logged here)
   const onUnexpected = (error: unknown) => {
@@ -252,7 +276,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     onToolCall(options.toolmux, (call, toolkit) => metrics.toolCall(toolkit, call.status, call.durationMs));
   }
   let draining = false;
-  const sessions = new SessionCache({ toolmux: options.toolmux, ttlMs: options.sessionCacheTtlMs });
+  const sessions = new SessionCache({ toolmux: options.toolmux, ttlMs: sessionCacheTtlMs });
   const version = packageVersion();
   const mcp = new McpEndpoint({
     ...options.mcp,
@@ -442,8 +466,21 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
             port: info.port,
             hostname: info.address,
             [Symbol.asyncDispose]: () => running.close(),
-            close: ({ timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS } = {}) =>
+            close: (closeOptions = {}) =>
               new Promise<void>((done, fail) => {
+                // a timer past the longest is one of 1 ms: it cut every connection at once
+                const timeoutMs =
+                  closeOptions.timeoutMs === undefined
+                    ? DEFAULT_DRAIN_TIMEOUT_MS
+                    : wholeNumberOf(closeOptions.timeoutMs, {
+                        name: 'running.close({ timeoutMs })',
+                        code: 'INVALID_REQUEST',
+                        unit: 'milliseconds',
+                        min: 0,
+                        max: MAX_TIMER_MS,
+                        purpose: 'how long open requests may take before their connections are cut',
+                        leaveOut: `Leave it out for ${DEFAULT_DRAIN_TIMEOUT_MS}.`,
+                      });
                 draining = true;
                 const http = server as typeof server & {
                   closeIdleConnections?: () => void;
