@@ -81,7 +81,7 @@ describe.skipIf(skip)("a connected account's status a newer server added", () =>
     // and the session's toolkit list is read (this server shows no account of that status there)
     expect((await session.toolkits()).items.map((toolkit) => toolkit.slug)).toEqual(['mail']);
 
-    // UNKNOWN is what the SDK reports, never a filter: refused before anything is sent, as embedded
+    // UNKNOWN is what the SDK reports, never a filter: refused (no server knows it), as embedded
     const error = await remote.connectedAccounts.list({ statuses: ['UNKNOWN' as never] }).then(
       () => undefined,
       (thrown: unknown) => thrown,
