@@ -3,6 +3,7 @@ import { ToolMuxError } from '@toolmux/core';
 import { MAX_TIMER_MS } from '@toolmux/core/internal';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { createHttpToolkit, type HttpToolkitOptions } from './http-toolkit.js';
 import { type McpHttpOptions, type McpStdioOptions, mcpToolkit } from './mcp.js';
 
 /** The keys of T whose value is a number. */
@@ -67,5 +68,50 @@ describe('every numeric option of mcpToolkit() refuses what it cannot be before 
       }),
       { numRuns: 50 },
     );
+  });
+});
+
+describe('createHttpToolkit() refuses what its options cannot be: TOOL_DEFINITION_INVALID naming it and the value', () => {
+  const NUMBERS: Record<NumberKeys<HttpToolkitOptions>, { min: number }> = {
+    maxResponseCharacters: { min: 1 },
+    maxResponseBytes: { min: 1 },
+  };
+  it.each(Object.entries(NUMBERS))('%s', (name, bounds) => {
+    fc.assert(
+      fc.property(badValuesOf(bounds), (value) => {
+        let error: unknown;
+        try {
+          createHttpToolkit({ [name]: value });
+        } catch (thrown) {
+          error = thrown;
+        }
+        expect(ToolMuxError.isInstance(error) && error.code).toBe('TOOL_DEFINITION_INVALID');
+        expect((error as Error).message).toMatch(
+          new RegExp(
+            `^createHttpToolkit\\(\\) ${name} must be a whole number of \\w+, 1 or more .*; got .+\\. Leave it out for `,
+            's',
+          ),
+        );
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it.each([
+    ['allowPrivateNetwork', ['false', 'true', 0, 1, null, {}]],
+    ['auth', ['Bearer', 'basic ', 'oauth2', 5, true, null]],
+  ] as const)('%s of the wrong kind (a truthy string was read as on)', (name, values) => {
+    for (const value of values) {
+      expect(() => createHttpToolkit({ [name]: value })).toThrow(
+        expect.objectContaining({
+          code: 'TOOL_DEFINITION_INVALID',
+          message: expect.stringMatching(
+            new RegExp(
+              `^createHttpToolkit\\(\\) ${name} must be .+; got .+\\. Leave it out for its default\\.$`,
+            ),
+          ),
+        }),
+      );
+    }
   });
 });
