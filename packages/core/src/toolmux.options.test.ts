@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { defineTool } from './catalog/define.js';
 import { ToolMuxError } from './errors.js';
 import type { Provider } from './provider.js';
+import { type NumberKeys, notWholeNumberWithin } from './test/whole-numbers.js';
 import { ToolMux } from './toolmux.js';
 import type { ToolMuxOptions } from './toolmux-types.js';
 import { MAX_TIMER_MS } from './util/whole-number.js';
@@ -30,16 +31,11 @@ function refusal(make: () => unknown): ToolMuxError {
   throw new Error('expected a ToolMuxError');
 }
 
-/** The options of ToolMuxOptions whose value is a number. */
-type NumberOption = {
-  [K in keyof Options]-?: NonNullable<Options[K]> extends number ? K : never;
-}[keyof Options];
-
 /**
  * Every numeric option, the modes that take it and its bounds: a Record of them, so that a numeric
  * option added to ToolMuxOptions without a row here fails the type check.
  */
-const NUMERIC: Record<NumberOption, { modes: Mode[]; min: number; max?: number }> = {
+const NUMERIC: Record<NumberKeys<Options>, { modes: Mode[]; min: number; max?: number }> = {
   requestTimeoutMs: { modes: ['remote'], min: 1, max: MAX_TIMER_MS },
   maxResponseBytes: { modes: ['remote'], min: 65_536, max: 268_435_456 },
   accountCacheTtlMs: { modes: ['embedded', 'remote'], min: 0 },
@@ -53,7 +49,7 @@ const NUMERIC: Record<NumberOption, { modes: Mode[]; min: number; max?: number }
  */
 type KindOption = Exclude<
   keyof Options,
-  NumberOption | 'baseUrl' | 'defaultCallbackUrl' | 'oauthRedirectUri' | 'managedAuth' | 'apiKey'
+  NumberKeys<Options> | 'baseUrl' | 'defaultCallbackUrl' | 'oauthRedirectUri' | 'managedAuth' | 'apiKey'
 >;
 const KINDS: Record<KindOption, { modes: Mode[]; wrong: unknown[] }> = {
   provider: { modes: ['embedded', 'remote'], wrong: [5, 'openai', true, null, {}, [], () => {}] },
@@ -68,33 +64,6 @@ const KINDS: Record<KindOption, { modes: Mode[]; wrong: unknown[] }> = {
   hostedConnectPage: { modes: ['embedded'], wrong: ['false', 'true', 1, 0, null, {}] },
 };
 
-/** Values no whole-number option takes, whatever its bounds. */
-const NEVER_WHOLE = [
-  1.5,
-  Number.NaN,
-  Number.POSITIVE_INFINITY,
-  Number.NEGATIVE_INFINITY,
-  '5',
-  '',
-  1e20,
-  2 ** 53,
-  null,
-  true,
-  {},
-  [],
-  10n,
-];
-
-/** Values outside `rule`'s bounds or no whole number: the fixed ones above, and any fast-check finds. */
-function badValuesOf(rule: { min: number; max?: number }): fc.Arbitrary<unknown> {
-  return fc.oneof(
-    fc.constantFrom(...NEVER_WHOLE, rule.min - 1, -1, ...(rule.max === undefined ? [] : [rule.max + 1])),
-    fc.maxSafeInteger().filter((value) => value < rule.min || (rule.max !== undefined && value > rule.max)),
-    fc.double().filter((value) => !Number.isSafeInteger(value)),
-    fc.string(),
-  );
-}
-
 const rows = <T extends { modes: Mode[] }>(table: Record<string, T>) =>
   Object.entries(table).flatMap(([name, row]) => row.modes.map((mode) => [name, mode, row] as const));
 
@@ -102,7 +71,7 @@ describe('every numeric option of new ToolMux() refuses what it cannot be: CONFI
   it.each(rows(NUMERIC))('%s (%s)', (name, mode, rule) => {
     const range = rule.max === undefined ? `, ${rule.min} or more` : ` from ${rule.min}`;
     fc.assert(
-      fc.property(badValuesOf(rule), (value) => {
+      fc.property(notWholeNumberWithin(rule), (value) => {
         const error = refusal(() => new ToolMux({ ...BASE[mode], [name]: value }));
         expect(error.code).toBe('CONFIG_INVALID');
         expect(error.message).toMatch(new RegExp(`^${name} must be a whole number of \\w+`));
@@ -124,7 +93,7 @@ describe('every numeric option of new ToolMux() refuses what it cannot be: CONFI
     async (mode) => {
       const mux = new ToolMux(BASE[mode]);
       await fc.assert(
-        fc.asyncProperty(badValuesOf({ min: 0, max: MAX_TIMER_MS }), async (timeoutMs) => {
+        fc.asyncProperty(notWholeNumberWithin({ min: 0, max: MAX_TIMER_MS }), async (timeoutMs) => {
           const error = await mux.close({ timeoutMs: timeoutMs as number }).then(
             () => undefined,
             (thrown: unknown) => thrown,
@@ -175,7 +144,7 @@ describe("defineTool()'s timeoutMs", () => {
         timeoutMs: timeoutMs as number,
       });
     fc.assert(
-      fc.property(badValuesOf({ min: 1, max: MAX_TIMER_MS }), (value) => {
+      fc.property(notWholeNumberWithin({ min: 1, max: MAX_TIMER_MS }), (value) => {
         const error = refusal(() => define(value));
         expect(error.code).toBe('TOOL_DEFINITION_INVALID');
         expect(error.message).toMatch(

@@ -1,5 +1,6 @@
 import { ToolMux, ToolMuxError } from '@toolmux/core';
 import { MAX_TIMER_MS } from '@toolmux/core/internal';
+import { type NumberKeys, notWholeNumberWithin } from '@toolmux/core/test';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ToolMuxConfig, validateConfig } from './config.js';
@@ -20,35 +21,9 @@ function refusal(work: () => unknown): ToolMuxError {
   throw new Error('expected a ToolMuxError');
 }
 
-/** The keys of T whose value is a number. */
-type NumberKeys<T> = { [K in keyof T]-?: NonNullable<T[K]> extends number ? K : never }[keyof T];
-
 interface Bounds {
   min: number;
   max?: number;
-}
-
-/** Values outside `rule`'s bounds or no whole number: fixed ones, and any fast-check finds. */
-function badValuesOf({ min, max }: Bounds): fc.Arbitrary<unknown> {
-  return fc.oneof(
-    fc.constantFrom(
-      1.5,
-      Number.NaN,
-      Number.POSITIVE_INFINITY,
-      -1,
-      min - 1,
-      '5',
-      1e20,
-      2 ** 53,
-      null,
-      true,
-      {},
-      ...(max === undefined ? [] : [max + 1]),
-    ),
-    fc.maxSafeInteger().filter((value) => value < min || (max !== undefined && value > max)),
-    fc.double().filter((value) => !Number.isSafeInteger(value)),
-    fc.string(),
-  );
 }
 
 /**
@@ -78,7 +53,7 @@ describe('every numeric option of createServer() refuses what it cannot be: CONF
     const make = (value: unknown) =>
       createServer({ toolmux: mux, apiKey: TEST_API_KEY, ...(optionsWith(value) as object) });
     fc.assert(
-      fc.property(badValuesOf(bounds), (value) => {
+      fc.property(notWholeNumberWithin(bounds), (value) => {
         const error = refusal(() => make(value));
         expect(error.code).toBe('CONFIG_INVALID');
         expect(error.message.startsWith(`${name} must be a whole number of `)).toBe(true);
@@ -94,7 +69,7 @@ describe('every numeric option of createServer() refuses what it cannot be: CONF
   it('running.close({ timeoutMs }) takes a whole number of milliseconds from 0 to 2147483647 (a longer one was a timer of 1 ms that cut the connections at once), else INVALID_REQUEST naming it', async () => {
     const running = await createServer({ toolmux: mux, apiKey: TEST_API_KEY }).serve({ port: 0 });
     await fc.assert(
-      fc.asyncProperty(badValuesOf({ min: 0, max: MAX_TIMER_MS }), async (timeoutMs) => {
+      fc.asyncProperty(notWholeNumberWithin({ min: 0, max: MAX_TIMER_MS }), async (timeoutMs) => {
         const error = await running.close({ timeoutMs: timeoutMs as number }).then(
           () => undefined,
           (thrown: unknown) => thrown,
@@ -127,17 +102,13 @@ const CONFIG_FILE: Record<NumberKeys<ToolMuxConfig>, Bounds> = {
 describe('every numeric key of the config file refuses what it cannot be: CONFIG_INVALID naming the file, the key and the value', () => {
   it.each(Object.entries(CONFIG_FILE))('%s', (key, bounds) => {
     fc.assert(
-      fc.property(badValuesOf(bounds), (value) => {
+      fc.property(notWholeNumberWithin(bounds), (value) => {
         const error = refusal(() => validateConfig({ [key]: value }, 'toolmux.config.json'));
         expect(error.code).toBe('CONFIG_INVALID');
         expect(error.message.startsWith(`toolmux.config.json: ${key}: `)).toBe(true);
-        const shown =
-          typeof value === 'string'
-            ? JSON.stringify(value)
-            : typeof value === 'number' || typeof value === 'boolean'
-              ? String(value)
-              : typeof value;
-        expect(error.message.endsWith(`(got ${shown}).`)).toBe(true);
+        // the value itself when it is a number, a boolean or a string, else its type
+        expect(error.message).toMatch(/ \(got .+\)\.$/s);
+        if (typeof value === 'number') expect(error.message.endsWith(`(got ${value}).`)).toBe(true);
       }),
       { numRuns: 100 },
     );

@@ -33,7 +33,7 @@ import {
 } from './request-log.js';
 import { apiRoutes } from './rest/api.js';
 import { parseLargeRequestPart, parseRequestPart } from './rest/route.js';
-import { SessionCache } from './session-cache.js';
+import { DEFAULT_SESSION_CACHE_TTL_MS, SessionCache } from './session-cache.js';
 
 export interface CreateServerOptions {
   /**
@@ -240,29 +240,25 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   // `Authorization: Bearer <key>` as sent: checked in time that does not depend on what was sent
   const authorizationMatches = secretMatcher(`Bearer ${apiKey}`);
   const apiKeyMatches = secretMatcher(apiKey);
-  const bodyLimit =
-    options.bodyLimit === undefined
-      ? DEFAULT_BODY_LIMIT
-      : wholeNumberOf(options.bodyLimit, {
-          name: 'bodyLimit',
-          code: 'CONFIG_INVALID',
-          unit: 'bytes',
-          min: 1,
-          purpose: 'the largest request body; a larger one is answered 413',
-          leaveOut: `Leave it out for ${DEFAULT_BODY_LIMIT} (1 MiB).`,
-        });
+  const bodyLimit = wholeNumberOf(options.bodyLimit, {
+    name: 'bodyLimit',
+    code: 'CONFIG_INVALID',
+    unit: 'bytes',
+    min: 1,
+    purpose: 'the largest request body; a larger one is answered 413',
+    leaveOut: `Leave it out for ${DEFAULT_BODY_LIMIT} (1 MiB).`,
+    default: DEFAULT_BODY_LIMIT,
+  });
   // unchecked, a string one made every cache deadline a string (`Date.now() + "5"`) never passed
-  const sessionCacheTtlMs =
-    options.sessionCacheTtlMs === undefined
-      ? undefined
-      : wholeNumberOf(options.sessionCacheTtlMs, {
-          name: 'sessionCacheTtlMs',
-          code: 'CONFIG_INVALID',
-          unit: 'milliseconds',
-          min: 0,
-          purpose: 'how long a resumed session is reused by MCP and session-scoped REST calls',
-          leaveOut: 'Leave it out for 2000; 0 turns the cache off.',
-        });
+  const sessionCacheTtlMs = wholeNumberOf(options.sessionCacheTtlMs, {
+    name: 'sessionCacheTtlMs',
+    code: 'CONFIG_INVALID',
+    unit: 'milliseconds',
+    min: 0,
+    purpose: 'how long a resumed session is reused by MCP and session-scoped REST calls',
+    leaveOut: `Leave it out for ${DEFAULT_SESSION_CACHE_TTL_MS}; 0 turns the cache off.`,
+    default: DEFAULT_SESSION_CACHE_TTL_MS,
+  });
   const logger: ServerLogger = options.logger ?? defaultServerLogger;
   // a server fault: the request's log line carries it (outside a request, it is logged here)
   const onUnexpected = (error: unknown) => {
@@ -469,18 +465,16 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
             close: (closeOptions = {}) =>
               new Promise<void>((done, fail) => {
                 // a timer past the longest is one of 1 ms: it cut every connection at once
-                const timeoutMs =
-                  closeOptions.timeoutMs === undefined
-                    ? DEFAULT_DRAIN_TIMEOUT_MS
-                    : wholeNumberOf(closeOptions.timeoutMs, {
-                        name: 'running.close({ timeoutMs })',
-                        code: 'INVALID_REQUEST',
-                        unit: 'milliseconds',
-                        min: 0,
-                        max: MAX_TIMER_MS,
-                        purpose: 'how long open requests may take before their connections are cut',
-                        leaveOut: `Leave it out for ${DEFAULT_DRAIN_TIMEOUT_MS}.`,
-                      });
+                const timeoutMs = wholeNumberOf(closeOptions.timeoutMs, {
+                  name: 'running.close({ timeoutMs })',
+                  code: 'INVALID_REQUEST',
+                  unit: 'milliseconds',
+                  min: 0,
+                  max: MAX_TIMER_MS,
+                  purpose: 'how long open requests may take before their connections are cut',
+                  leaveOut: `Leave it out for ${DEFAULT_DRAIN_TIMEOUT_MS}.`,
+                  default: DEFAULT_DRAIN_TIMEOUT_MS,
+                });
                 draining = true;
                 const http = server as typeof server & {
                   closeIdleConnections?: () => void;

@@ -210,28 +210,24 @@ export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
   const prefix = toolSlugPrefix(slug);
   const apiKeyHeader = options.apiKeyHeader ?? 'X-API-Key';
   checkHttpToolkitKinds(options);
-  const maxCharacters =
-    options.maxResponseCharacters === undefined
-      ? DEFAULT_MAX_RESPONSE_CHARACTERS
-      : wholeNumberOf(options.maxResponseCharacters, {
-          name: 'createHttpToolkit() maxResponseCharacters',
-          code: 'TOOL_DEFINITION_INVALID',
-          unit: 'characters',
-          min: 1,
-          purpose: 'the longest text body returned to the model',
-          leaveOut: `Leave it out for ${DEFAULT_MAX_RESPONSE_CHARACTERS}.`,
-        });
-  const maxBytes =
-    options.maxResponseBytes === undefined
-      ? DEFAULT_MAX_RESPONSE_BYTES
-      : wholeNumberOf(options.maxResponseBytes, {
-          name: 'createHttpToolkit() maxResponseBytes',
-          code: 'TOOL_DEFINITION_INVALID',
-          unit: 'bytes',
-          min: 1,
-          purpose: 'the most bytes of an answer downloaded',
-          leaveOut: `Leave it out for ${DEFAULT_MAX_RESPONSE_BYTES} (10 MiB).`,
-        });
+  const maxCharacters = wholeNumberOf(options.maxResponseCharacters, {
+    name: 'createHttpToolkit() maxResponseCharacters',
+    code: 'TOOL_DEFINITION_INVALID',
+    unit: 'characters',
+    min: 1,
+    purpose: 'the longest text body returned to the model',
+    leaveOut: `Leave it out for ${DEFAULT_MAX_RESPONSE_CHARACTERS}.`,
+    default: DEFAULT_MAX_RESPONSE_CHARACTERS,
+  });
+  const maxBytes = wholeNumberOf(options.maxResponseBytes, {
+    name: 'createHttpToolkit() maxResponseBytes',
+    code: 'TOOL_DEFINITION_INVALID',
+    unit: 'bytes',
+    min: 1,
+    purpose: 'the most bytes of an answer downloaded',
+    leaveOut: `Leave it out for ${DEFAULT_MAX_RESPONSE_BYTES} (10 MiB).`,
+    default: DEFAULT_MAX_RESPONSE_BYTES,
+  });
   // Without an account, every connection (and every redirect hop) is checked where it is made.
   const guardedFetch =
     options.auth || options.allowPrivateNetwork ? undefined : publicOnlyFetch({ lookup: options.lookup });

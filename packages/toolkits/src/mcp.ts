@@ -308,29 +308,25 @@ function credentialValue(header: string, credentials: Credentials | undefined): 
 export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit> {
   // checked before a process is started or a server is asked: a wrong one would otherwise fail
   // every call at once (a timer past the longest is one of 1 ms) or keep clients without a bound
-  const timeoutMs =
-    options.timeoutMs === undefined
-      ? DEFAULT_MCP_TIMEOUT_MS
-      : wholeNumberOf(options.timeoutMs, {
-          name: 'mcpToolkit() timeoutMs',
-          code: 'TOOL_DEFINITION_INVALID',
-          unit: 'milliseconds',
-          min: 1,
-          max: MAX_TIMER_MS,
-          purpose: 'how long one call of a tool of the server may take',
-          leaveOut: `Leave it out for ${DEFAULT_MCP_TIMEOUT_MS}.`,
-        });
-  const maxClients =
-    !('url' in options) || options.maxClients === undefined
-      ? DEFAULT_MAX_CLIENTS
-      : wholeNumberOf(options.maxClients, {
-          name: 'mcpToolkit() maxClients',
-          code: 'TOOL_DEFINITION_INVALID',
-          unit: 'clients',
-          min: 1,
-          purpose: 'the clients kept open for distinct credentials',
-          leaveOut: `Leave it out for ${DEFAULT_MAX_CLIENTS}.`,
-        });
+  const timeoutMs = wholeNumberOf(options.timeoutMs, {
+    name: 'mcpToolkit() timeoutMs',
+    code: 'TOOL_DEFINITION_INVALID',
+    unit: 'milliseconds',
+    min: 1,
+    max: MAX_TIMER_MS,
+    purpose: 'how long one call of a tool of the server may take',
+    leaveOut: `Leave it out for ${DEFAULT_MCP_TIMEOUT_MS}.`,
+    default: DEFAULT_MCP_TIMEOUT_MS,
+  });
+  const maxClients = wholeNumberOf('url' in options ? options.maxClients : undefined, {
+    name: 'mcpToolkit() maxClients',
+    code: 'TOOL_DEFINITION_INVALID',
+    unit: 'clients',
+    min: 1,
+    purpose: 'the clients kept open for distinct credentials',
+    leaveOut: `Leave it out for ${DEFAULT_MAX_CLIENTS}.`,
+    default: DEFAULT_MAX_CLIENTS,
+  });
   const label = `"${options.slug}"`;
   const connections = new Map<string, McpConnection>();
   let shared: McpConnection;

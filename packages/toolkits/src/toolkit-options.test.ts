@@ -1,13 +1,11 @@
 import { join } from 'node:path';
 import { ToolMuxError } from '@toolmux/core';
 import { MAX_TIMER_MS } from '@toolmux/core/internal';
+import { type NumberKeys, notWholeNumberWithin } from '@toolmux/core/test';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createHttpToolkit, type HttpToolkitOptions } from './http-toolkit.js';
 import { type McpHttpOptions, type McpStdioOptions, mcpToolkit } from './mcp.js';
-
-/** The keys of T whose value is a number. */
-type NumberKeys<T> = { [K in keyof T]-?: NonNullable<T[K]> extends number ? K : never }[keyof T];
 
 // Nothing is there: a refused option is refused before a process is started or a server is asked
 // (without the check, these failed as a spawn error or a refused connection instead).
@@ -26,34 +24,13 @@ const NUMERIC: Record<
   maxClients: { transports: [HTTP], min: 1 },
 };
 
-function badValuesOf({ min, max }: { min: number; max?: number }): fc.Arbitrary<unknown> {
-  return fc.oneof(
-    fc.constantFrom(
-      1.5,
-      Number.NaN,
-      Number.POSITIVE_INFINITY,
-      -1,
-      min - 1,
-      '5',
-      1e20,
-      2 ** 53,
-      null,
-      true,
-      {},
-    ),
-    ...(max === undefined ? [] : [fc.constant(max + 1)]),
-    fc.maxSafeInteger().filter((value) => value < min || (max !== undefined && value > max)),
-    fc.double().filter((value) => !Number.isSafeInteger(value)),
-  );
-}
-
 describe('every numeric option of mcpToolkit() refuses what it cannot be before anything is started: TOOL_DEFINITION_INVALID naming it, its bounds and the value', () => {
   const cases = Object.entries(NUMERIC).flatMap(([name, { transports, ...bounds }]) =>
     transports.map((base) => [name, 'command' in base ? 'stdio' : 'http', base, bounds] as const),
   );
   it.each(cases)('%s (%s)', async (name, _transport, base, bounds) => {
     await fc.assert(
-      fc.asyncProperty(badValuesOf(bounds), async (value) => {
+      fc.asyncProperty(notWholeNumberWithin(bounds), async (value) => {
         const error = await mcpToolkit({ ...base, [name]: value }).then(
           () => undefined,
           (thrown: unknown) => thrown,
@@ -78,7 +55,7 @@ describe('createHttpToolkit() refuses what its options cannot be: TOOL_DEFINITIO
   };
   it.each(Object.entries(NUMBERS))('%s', (name, bounds) => {
     fc.assert(
-      fc.property(badValuesOf(bounds), (value) => {
+      fc.property(notWholeNumberWithin(bounds), (value) => {
         let error: unknown;
         try {
           createHttpToolkit({ [name]: value });

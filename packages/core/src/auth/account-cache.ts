@@ -12,7 +12,6 @@ export const DEFAULT_ACCOUNT_CACHE_TTL_MS = 2000;
  * deadline a string (`Date.now() + "5"`) it never passed, and a non-number one failed no call at all.
  */
 export function accountCacheTtlOf(option: unknown, purpose: string): number {
-  if (option === undefined) return DEFAULT_ACCOUNT_CACHE_TTL_MS;
   return wholeNumberOf(option, {
     name: 'accountCacheTtlMs',
     code: 'CONFIG_INVALID',
@@ -20,6 +19,7 @@ export function accountCacheTtlOf(option: unknown, purpose: string): number {
     min: 0,
     purpose,
     leaveOut: `Leave it out for ${DEFAULT_ACCOUNT_CACHE_TTL_MS}; 0 turns it off.`,
+    default: DEFAULT_ACCOUNT_CACHE_TTL_MS,
   });
 }
 

@@ -128,8 +128,7 @@ export class CallsInFlight {
  * calls in flight at once instead of waiting for them.
  */
 export function closeTimeoutOf(options: { timeoutMs?: number } | undefined): number {
-  if (options?.timeoutMs === undefined) return DEFAULT_CLOSE_TIMEOUT_MS;
-  return wholeNumberOf(options.timeoutMs, {
+  return wholeNumberOf(options?.timeoutMs, {
     name: 'close({ timeoutMs })',
     code: 'INVALID_REQUEST',
     unit: 'milliseconds',
@@ -137,6 +136,7 @@ export function closeTimeoutOf(options: { timeoutMs?: number } | undefined): num
     max: MAX_TIMER_MS,
     purpose: 'how long calls in flight may take before they are stopped',
     leaveOut: `Leave it out for ${DEFAULT_CLOSE_TIMEOUT_MS}.`,
+    default: DEFAULT_CLOSE_TIMEOUT_MS,
   });
 }
 

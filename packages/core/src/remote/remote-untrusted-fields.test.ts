@@ -443,6 +443,14 @@ describe("remote client: an error answer's message", () => {
   });
 });
 
+/** An answer of `session.toolkits()`: the github toolkit, with `connection`. */
+const sessionToolkitsAnswer = (connection: Record<string, unknown>) =>
+  json(200, {
+    items: [{ slug: 'github', name: 'GitHub', description: 'Repositories', no_auth: false, connection }],
+    next_cursor: null,
+    total: 1,
+  });
+
 describe('remote client: the statuses and kinds of an answer', () => {
   const ACCOUNT = {
     id: 'ca_1',
@@ -490,19 +498,7 @@ describe('remote client: the statuses and kinds of an answer', () => {
     expect((await mux.connectedAccounts.get('ca_1')).status).toBe('UNKNOWN');
 
     server.answer(
-      json(200, {
-        items: [
-          {
-            slug: 'github',
-            name: 'GitHub',
-            description: 'Repositories',
-            no_auth: false,
-            connection: { is_active: false, connected_account: { id: 'ca_1', status: 'SUSPENDED' } },
-          },
-        ],
-        next_cursor: null,
-        total: 1,
-      }),
+      sessionToolkitsAnswer({ is_active: false, connected_account: { id: 'ca_1', status: 'SUSPENDED' } }),
     );
     const [toolkit] = (await session.toolkits()).items;
     expect(toolkit!.connection).toEqual({
@@ -631,22 +627,10 @@ describe('remote client: fields the SDK does not know', () => {
     });
 
     server.answer(
-      json(200, {
-        items: [
-          {
-            slug: 'github',
-            name: 'GitHub',
-            description: 'Repositories',
-            no_auth: false,
-            connection: {
-              is_active: true,
-              connected_account: { id: 'ca_1', status: 'ACTIVE', ...EXTRA },
-              auth_config: { id: 'ac_1', type: 'oauth2', managed: false, ...EXTRA },
-            },
-          },
-        ],
-        next_cursor: null,
-        total: 1,
+      sessionToolkitsAnswer({
+        is_active: true,
+        connected_account: { id: 'ca_1', status: 'ACTIVE', ...EXTRA },
+        auth_config: { id: 'ac_1', type: 'oauth2', managed: false, ...EXTRA },
       }),
     );
     const [toolkit] = (await session.toolkits()).items;

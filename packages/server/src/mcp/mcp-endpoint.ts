@@ -158,7 +158,6 @@ function mcpLimitOf(
   unit: string,
   purpose: string,
 ): number {
-  if (options[name] === undefined) return MCP_DEFAULTS[name];
   return wholeNumberOf(options[name], {
     name: `mcp.${name}`,
     code: 'CONFIG_INVALID',
@@ -166,6 +165,7 @@ function mcpLimitOf(
     min: 1,
     purpose,
     leaveOut: `Leave it out for ${MCP_DEFAULTS[name]}.`,
+    default: MCP_DEFAULTS[name],
   });
 }
 
