@@ -2,12 +2,14 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool } from './catalog/define.js';
+import { type MultiAccountOptions, parseSessionConfig } from './config/session-config.js';
 import { ToolMuxError } from './errors.js';
 import type { Provider } from './provider.js';
 import { type NumberKeys, notWholeNumberWithin } from './test/whole-numbers.js';
 import { ToolMux } from './toolmux.js';
 import type { ToolMuxOptions } from './toolmux-types.js';
 import { MAX_TIMER_MS } from './util/whole-number.js';
+import type { WorkbenchConfig } from './workbench/config.js';
 
 type Options = ToolMuxOptions<Provider<unknown>>;
 type Mode = 'embedded' | 'remote';
@@ -155,5 +157,39 @@ describe("defineTool()'s timeoutMs", () => {
     );
     expect(define(1).timeoutMs).toBe(1);
     expect(define(MAX_TIMER_MS).timeoutMs).toBe(MAX_TIMER_MS);
+  });
+});
+
+/**
+ * Every numeric option of the session config (`mux.create(userId, config)`, `session.update()`), with
+ * its bounds: Records over the numeric keys of each nested object, as above.
+ */
+const WORKBENCH: Record<NumberKeys<WorkbenchConfig>, { min: number; max: number }> = {
+  timeoutMs: { min: 100, max: 600_000 },
+  memoryMb: { min: 8, max: 1024 },
+  autoOffloadThreshold: { min: 1_000, max: 10_000_000 },
+};
+const MULTI_ACCOUNT: Record<NumberKeys<MultiAccountOptions>, { min: number; max: number }> = {
+  maxAccountsPerToolkit: { min: 2, max: 10 },
+};
+
+describe('every numeric option of the session config refuses what it cannot be: CONFIG_INVALID naming it, and the value when it is a number', () => {
+  const cases = [
+    ...Object.entries(WORKBENCH).map(([key, bounds]) => ['workbench', key, bounds] as const),
+    ...Object.entries(MULTI_ACCOUNT).map(([key, bounds]) => ['multiAccount', key, bounds] as const),
+  ];
+  it.each(cases)('%s.%s', (object, key, bounds) => {
+    fc.assert(
+      fc.property(notWholeNumberWithin(bounds), (value) => {
+        const error = refusal(() => parseSessionConfig({ [object]: { enable: true, [key]: value } }));
+        expect(error.code).toBe('CONFIG_INVALID');
+        expect(error.message.startsWith(`Invalid session config at ${object}.${key}: `)).toBe(true);
+        if (typeof value === 'number') expect(error.message.endsWith(` (got ${value}).`)).toBe(true);
+      }),
+      { numRuns: 100 },
+    );
+    for (const value of [bounds.min, bounds.max]) {
+      expect(parseSessionConfig({ [object]: { enable: true, [key]: value } })).toBeDefined();
+    }
   });
 });

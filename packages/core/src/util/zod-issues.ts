@@ -73,7 +73,8 @@ export const MAX_LISTED_KEYS = 10;
  * One zod issue as a message that names the bad value and the fix, as precisely as hand-written
  * checks do: an unknown enum value gets "did you mean" and the allowed values, an unknown key the
  * known keys, a union the issue of the branch that came closest instead of "Invalid input". Values
- * shown are only enum values and keys, never other input (which may hold credentials).
+ * shown are only enum values, keys, numbers and booleans, never other input (which may hold
+ * credentials).
  *
  * @returns the issue's path in the value (deeper than `issue.path` when a union branch was chosen)
  *   and the message, without the path.
@@ -127,7 +128,12 @@ export function describeZodIssue(
         message: `unknown key${issue.keys.length === 1 ? '' : 's'} ${keys}.${hint}${known.length > 0 ? ` Known keys: ${known.join(', ')}.` : ''}`,
       };
     }
-    default:
-      return { path, message: issue.message };
+    default: {
+      // a number or a boolean is shown (`Too small: expected number to be >=100 (got -1).`): it is
+      // no secret, and without it `1e20`'s "expected int to be <=9007199254740991" reads as a riddle
+      const got = valueAt(input, path);
+      if (typeof got !== 'number' && typeof got !== 'boolean') return { path, message: issue.message };
+      return { path, message: `${issue.message.replace(/\.$/, '')} (got ${String(got)}).` };
+    }
   }
 }
