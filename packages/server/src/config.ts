@@ -247,10 +247,13 @@ export function validateConfig(value: unknown, source: string): ToolMuxConfig {
     (current, key) => (current as Record<PropertyKey, unknown> | undefined)?.[key],
     value,
   );
+  // a number is shown where the key takes a number (a port, a timeout); elsewhere it may be a secret
+  // written without quotes (`apiKey: 1234…`), and only its type is
+  const numericKey = issue.code !== 'invalid_type' || issue.expected === 'number' || issue.expected === 'int';
   const shown =
     typeof received === 'string'
       ? JSON.stringify(received)
-      : typeof received === 'number' || typeof received === 'boolean'
+      : typeof received === 'boolean' || (typeof received === 'number' && numericKey)
         ? String(received)
         : typeof received;
   throw configError(source, `${where}: ${issue.message} (got ${shown}).`);

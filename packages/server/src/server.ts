@@ -19,7 +19,7 @@ import { ConnectPages } from './connect/connect-page.js';
 import { audienceOf, errorResponse } from './http-errors.js';
 import { jsonResponse } from './json-response.js';
 import { McpEndpoint, type McpOptions } from './mcp/mcp-endpoint.js';
-import { type MetricsOptions, ServerMetrics } from './metrics.js';
+import { checkMetricsOptions, type MetricsOptions, ServerMetrics } from './metrics.js';
 import { DEFAULT_BODY_LIMIT, readJsonBody } from './read-body.js';
 import {
   causeText,
@@ -267,6 +267,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     }
   };
   const metricsOptions = options.metrics ?? {};
+  checkMetricsOptions(metricsOptions);
   const metrics = metricsOptions.enabled === false ? undefined : new ServerMetrics(metricsOptions);
   if (metrics) {
     onToolCall(options.toolmux, (call, toolkit) => metrics.toolCall(toolkit, call.status, call.durationMs));

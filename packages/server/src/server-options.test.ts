@@ -117,3 +117,29 @@ describe('every numeric key of the config file refuses what it cannot be: CONFIG
     }
   });
 });
+
+describe("createServer()'s metrics switches take true or false: another value was read as truthy or not", () => {
+  it.each(['enabled', 'public'] as const)('metrics.%s', (name) => {
+    for (const value of ['false', 'true', 0, 1, null, {}]) {
+      const error = refusal(() =>
+        createServer({ toolmux: mux, apiKey: TEST_API_KEY, metrics: { [name]: value as never } }),
+      );
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.message).toMatch(
+        new RegExp(
+          `^metrics\\.${name} must be true or false; got .+\\. Leave it out for its default \\((true|false)\\)\\.$`,
+        ),
+      );
+    }
+  });
+});
+
+it('a number where the config file takes a string is not shown: it may be a secret written without quotes', () => {
+  for (const key of ['apiKey', 'secretKey', 'store', 'baseUrl']) {
+    const error = refusal(() => validateConfig({ [key]: 12_345_678_901_234 }, 'toolmux.config.json'));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message.startsWith(`toolmux.config.json: ${key}: `)).toBe(true);
+    expect(error.message).toContain('(got number)');
+    expect(error.message).not.toContain('12345678901234');
+  }
+});
