@@ -18,12 +18,16 @@
  *    the validation thread, as a call does, against compiled and checked on the main thread (the
  *    synchronous `tool.validate`): the longest main-thread turn of a first call (a schema not seen
  *    before: the GitHub-sized one, and 2,000 wide properties), and the cost of a later call (the copy
- *    to the thread and back) against the check on the main thread.
+ *    to the thread and back) against the check on the main thread; and an MCP output schema of 2,000
+ *    properties at its first listing (`mcpOutputSchemaOf`, the endpoint's and the Claude Agent SDK
+ *    provider's) and a 4 MB result checked against a small one a slice at a time, against both done
+ *    on the main thread in one call (as they were).
  * Run: `node --experimental-strip-types --no-warnings bench/tool-schemas.bench.ts` (after `pnpm build`).
  */
 import { loadavg } from 'node:os';
 import { defineTool } from '@toolmux/core';
 // internals measured here (not part of the public API)
+import { mcpOutputSchemaOf } from '../packages/core/dist/execution/mcp-result.js';
 import { schemaSize } from '../packages/core/dist/schema/inline-refs.js';
 import { patternWorkerStarting } from '../packages/core/dist/schema/pattern-worker.js';
 import {
@@ -32,6 +36,7 @@ import {
   schemaRegExp,
   slicedValidatorOf,
 } from '../packages/core/dist/schema/validate.js';
+import { unionRows, unionRowsSchema } from '../packages/core/dist/test/wide-schemas.js';
 import { formatNs, measure, printTable } from './harness.ts';
 
 console.log(
@@ -219,6 +224,45 @@ for (const [name, make] of [
   const median = (list: number[]) => [...list].sort((a, b) => a - b)[2]!;
   console.log(
     `${name.padEnd(28)} validation thread: longest turn ${median(runs.thread).toFixed(1)} ms (first call ${median(runs.threadTotal).toFixed(0)} ms in all); compiled on the main thread: ${median(runs.main).toFixed(1)} ms → ${(median(runs.main) / median(runs.thread)).toFixed(1)}× shorter`,
+  );
+}
+// an MCP surface's output schema (the endpoint's, the Claude Agent SDK provider's): its first listing,
+// and the check of a result of about 4 MB (union rows, matching), against compiled and checked on the
+// main thread (what they did before)
+{
+  const runs = { listing: [] as number[], main: [] as number[] };
+  for (let round = 0; round < 5; round++) {
+    runs.listing.push(
+      (
+        await longestTurnOf(() =>
+          mcpOutputSchemaOf({ slug: 'ACME_TOOL', outputSchema: wide(variant++) } as never, () => {}),
+        )
+      ).longest,
+    );
+    runs.main.push(
+      (await longestTurnOf(() => compileJsonSchemaValidator(wide(variant++), 'ACME_TOOL', 'output')({})))
+        .longest,
+    );
+  }
+  const result = unionRows(120_000, true);
+  const output = (await mcpOutputSchemaOf(
+    { slug: 'ACME_ROWS', outputSchema: unionRowsSchema } as never,
+    () => {},
+  ))!;
+  const onMain = compileJsonSchemaValidator(unionRowsSchema, 'ACME_ROWS', 'output');
+  const checks = { sliced: [] as number[], main: [] as number[] };
+  for (let round = 0; round < 5; round++) {
+    checks.sliced.push((await longestTurnOf(() => output.validator(result))).longest);
+    checks.main.push((await longestTurnOf(() => onMain(result))).longest);
+  }
+  const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
+  const listing = median(runs.listing);
+  const main = median(runs.main);
+  console.log(
+    `${'MCP output schema, 2,000'.padEnd(28)} first listing: longest turn ${listing.toFixed(1)} ms; compiled on the main thread: ${main.toFixed(1)} ms → ${(main / listing).toFixed(1)}× shorter`,
+  );
+  console.log(
+    `${'MCP result of 4 MB'.padEnd(28)} checked a slice at a time: longest turn ${median(checks.sliced).toFixed(1)} ms; in one call on the main thread: ${median(checks.main).toFixed(1)} ms → ${(median(checks.main) / median(checks.sliced)).toFixed(1)}× shorter`,
   );
 }
 const compiledGithub = defineTool({ slug: 'ACME_TOOL', description: 'A tool', inputSchema: github, execute });

@@ -7,10 +7,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { defineTool, SessionPreset, ToolMuxError } from '@toolmux/core';
 import {
+  longestTurn,
   recordingLogger,
   type ScriptedModelServer,
   type ScriptedRequest,
   startScriptedModelServer,
+  turnReport,
   untilTestTimeout,
 } from '@toolmux/core/test';
 import { sampleModes, TOOLMUX_MODES } from '@toolmux/server/test';
@@ -567,4 +569,90 @@ describe('ClaudeAgentSdkProvider', () => {
     expect(tools.allowedTools).toContain(`mcp__${server}__${start}_${hashOf(`${slug}_2`)}`);
     expect(tools.allowedTools).toHaveLength(new Set(tools.allowedTools).size);
   });
+});
+
+describe('output schemas off the event loop', () => {
+  /** A tool whose output schema has 2,000 properties, named apart by `salt` (each a schema not seen before). */
+  const wideSpec = (salt: string) => ({
+    slug: 'WIDE_REPORT',
+    name: 'Wide report',
+    description: 'A report of 2,000 fields.',
+    inputSchema: { type: 'object', properties: {} },
+    outputSchema: {
+      type: 'object',
+      properties: Object.fromEntries(
+        Array.from({ length: 2_000 }, (_, index) => [`${salt}_${index}`, { type: 'integer', minimum: 0 }]),
+      ),
+    },
+    toolkit: 'wide',
+    annotations: {},
+  });
+
+  /**
+   * The server's answers to `messages`, sent as raw JSON-RPC over an in-memory transport: an SDK
+   * client in this process would compile the listed schema itself (with its own Ajv), which Claude
+   * Code does in its own process.
+   */
+  const answersOf = async (tools: ClaudeAgentTools, messages: Array<Record<string, unknown>>) => {
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await tools.mcpServers.toolmux!.instance.connect(serverSide);
+    const answers = new Map<unknown, Record<string, unknown>>();
+    let answered: () => void = () => {};
+    clientSide.onmessage = (message) => {
+      const { id } = message as { id?: unknown };
+      if (id === undefined) return;
+      answers.set(id, message as Record<string, unknown>);
+      answered();
+    };
+    await clientSide.start();
+    try {
+      for (const message of messages) {
+        const done = new Promise<void>((resolve) => {
+          answered = resolve;
+        });
+        await clientSide.send({ jsonrpc: '2.0', ...message } as never);
+        if (message.id !== undefined) await done;
+      }
+    } finally {
+      await clientSide.close();
+    }
+    return answers;
+  };
+
+  it('compiles a large output schema at the first listing without holding the event loop', async () => {
+    let attempt = 0;
+    const measured = await longestTurn(async () => {
+      const salt = `s${attempt++}`;
+      const tools = new ClaudeAgentSdkProvider().wrapTools([wideSpec(salt)], async () => ({
+        successful: true,
+        data: { [`${salt}_1`]: -1 },
+        error: null,
+        logId: 'log_1',
+      }));
+      return answersOf(tools, [
+        {
+          id: 1,
+          method: 'initialize',
+          params: {
+            protocolVersion: '2025-06-18',
+            capabilities: {},
+            clientInfo: { name: 'wide-test', version: '1.0.0' },
+          },
+        },
+        { method: 'notifications/initialized' },
+        { id: 2, method: 'tools/list' },
+        { id: 3, method: 'tools/call', params: { name: 'WIDE_REPORT', arguments: {} } },
+      ]);
+    }, 60);
+    const listed = measured.value.get(2)!.result as {
+      tools: Array<{ outputSchema: { properties: object } }>;
+    };
+    expect(Object.keys(listed.tools[0]!.outputSchema.properties)).toHaveLength(2_000);
+    // the result breaks the schema: it goes as text marked as an error
+    const called = measured.value.get(3)!.result as { isError?: boolean; content: unknown };
+    expect(called.isError).toBe(true);
+    expect(JSON.stringify(called.content)).toContain('must be >= 0');
+    // compiled on the main thread in wrapTools: one turn of 0.3 s
+    expect(measured.turnMs, turnReport(measured)).toBeLessThanOrEqual(60);
+  }, 60_000);
 });

@@ -15,7 +15,7 @@ import {
   type ToolSpec,
   uniqueNameWithin,
 } from '@toolmux/core';
-import { mcpOutputSchemaOf, mcpToolResultOf, type OutputValidator } from '@toolmux/core/internal';
+import { mcpOutputSchemaOf, mcpToolResultOf, type OutputValidator, WorkSlice } from '@toolmux/core/internal';
 
 /** Options of {@link ClaudeAgentSdkProvider}. */
 export interface ClaudeAgentSdkProviderOptions {
@@ -96,17 +96,24 @@ export class ClaudeAgentSdkProvider implements Provider<ClaudeAgentTools> {
     const listed = new Map<string, ListedTool>();
     for (const spec of tools) {
       const tool = mcpToolOf(spec, names.get(spec.slug)!);
-      const output = mcpOutputSchemaOf(spec, (reason) =>
-        logger.warn(
-          `toolmux: ${spec.slug} is listed to the Claude Agent SDK without its output schema, which cannot be compiled (${reason}).`,
-        ),
-      );
-      if (output) tool.outputSchema = output.outputSchema as McpTool['outputSchema'];
-      listed.set(tool.name, { tool, slug: spec.slug, validator: output?.validator });
+      listed.set(tool.name, { tool, slug: spec.slug, spec, validator: undefined });
     }
+    let outputs: Promise<void> | undefined;
+    // the output schemas are compiled at the server's first request, not here (this is synchronous):
+    // a large one in the validation thread, the others a slice at a time
+    const withOutputSchemas = () => {
+      if (outputs) return outputs;
+      const compiling = compileOutputSchemas(listed, logger);
+      outputs = compiling;
+      // one that failed (the validation thread stopped) is tried again at the next request
+      compiling.catch(() => {
+        if (outputs === compiling) outputs = undefined;
+      });
+      return compiling;
+    };
     return {
       get mcpServers() {
-        return { [serverName]: sdkServerOf(serverName, listed, execute, logger) };
+        return { [serverName]: sdkServerOf(serverName, listed, withOutputSchemas, execute, logger) };
       },
       allowedTools: [...listed.keys()].map((name) => `mcp__${serverName}__${name}`),
     };
@@ -117,7 +124,32 @@ export class ClaudeAgentSdkProvider implements Provider<ClaudeAgentTools> {
 interface ListedTool {
   tool: McpTool;
   slug: string;
+  spec: ToolSpec;
+  /** Set with the tool's `outputSchema` by {@link compileOutputSchemas}. */
   validator: OutputValidator | undefined;
+}
+
+/**
+ * Gives each listed tool with an object output schema that compiles its `outputSchema` and its
+ * validator (see `mcpOutputSchemaOf`); a tool whose schema cannot be compiled is listed without one.
+ */
+async function compileOutputSchemas(
+  listed: ReadonlyMap<string, ListedTool>,
+  logger: Pick<Logger, 'warn'>,
+): Promise<void> {
+  const slice = new WorkSlice();
+  for (const entry of listed.values()) {
+    const output = await mcpOutputSchemaOf(entry.spec, (reason) =>
+      logger.warn(
+        `toolmux: ${entry.slug} is listed to the Claude Agent SDK without its output schema, which cannot be compiled (${reason}).`,
+      ),
+    );
+    if (output) {
+      entry.tool.outputSchema = output.outputSchema as McpTool['outputSchema'];
+      entry.validator = output.validator;
+    }
+    await slice.breathe();
+  }
 }
 
 /**
@@ -169,15 +201,20 @@ function mcpToolOf(spec: ToolSpec, name: string): McpTool {
 function sdkServerOf(
   name: string,
   listed: ReadonlyMap<string, ListedTool>,
+  withOutputSchemas: () => Promise<void>,
   execute: ExecuteFn,
   logger: Pick<Logger, 'warn'>,
 ): McpSdkServerConfigWithInstance {
   const instance = new McpServer({ name, version: '1.0.0' }, { capabilities: { tools: {} } });
   const tools = [...listed.values()].map(({ tool }) => tool);
-  instance.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
+  instance.server.setRequestHandler(ListToolsRequestSchema, async () => {
+    await withOutputSchemas();
+    return { tools };
+  });
   instance.server.setRequestHandler(
     CallToolRequestSchema,
     async (request, extra): Promise<CallToolResult> => {
+      await withOutputSchemas();
       const known = listed.get(request.params.name);
       const slug = known?.slug ?? request.params.name;
       const toolUseId = request.params._meta?.['claudecode/toolUseId'];

@@ -39,7 +39,7 @@ export {
 } from './meta-tools/meta-tools.js';
 export { shapeInputSchema } from './schema/shape.js';
 export { toStrictSchema } from './schema/strict.js';
-export { compileJsonSchemaValidator, compileValidatorNow } from './schema/validate.js';
+export { compileJsonSchemaValidator, compileValidatorNow, slicedValidatorOf } from './schema/validate.js';
 export { DEFAULT_SYNONYMS } from './search/synonyms.js';
 export type {
   EmbedFunction,

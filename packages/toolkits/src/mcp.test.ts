@@ -12,6 +12,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { type PlainTool, SessionPreset, ToolMux } from '@toolmux/core';
+import { longestTurn, turnReport } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toolContext } from '../test/api-server.js';
 import { builtinToolkits } from './index.js';
@@ -28,6 +29,23 @@ function binOf(name: string): string {
 }
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * A stateless Streamable HTTP MCP server on loopback: a low-level SDK server per request, given its
+ * handlers by `handle` (which lists raw JSON Schemas as a server sends them).
+ */
+async function statelessMcpServer(name: string, handle: (mcp: McpLowLevelServer) => void): Promise<Server> {
+  const server = createServer(async (request, response) => {
+    const mcp = new McpLowLevelServer({ name, version: '1.0.0' }, { capabilities: { tools: {} } });
+    handle(mcp);
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    await mcp.connect(transport);
+    await transport.handleRequest(request, response);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return server;
+}
 
 beforeAll(() => {
   process.env[SECRET] = 'hunter2';
@@ -437,12 +455,7 @@ describe('a server that offers tools toolmux refuses to define', () => {
   });
 
   beforeAll(async () => {
-    // stateless Streamable HTTP: a low-level server per request, listing raw JSON Schemas
-    server = createServer(async (request, response) => {
-      const mcp = new McpLowLevelServer(
-        { name: 'odd-tools', version: '1.0.0' },
-        { capabilities: { tools: {} } },
-      );
+    server = await statelessMcpServer('odd-tools', (mcp) => {
       mcp.setRequestHandler(ListToolsRequestSchema, async () => ({
         tools: [
           {
@@ -484,12 +497,7 @@ describe('a server that offers tools toolmux refuses to define', () => {
       mcp.setRequestHandler(CallToolRequestSchema, async (call) => ({
         content: [{ type: 'text', text: `${call.params.name}: ${JSON.stringify(call.params.arguments)}` }],
       }));
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-      await mcp.connect(transport);
-      await transport.handleRequest(request, response);
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
   });
   afterAll(async () => {
     await odd?.close();
@@ -545,8 +553,7 @@ describe('an MCP server whose output schema has a pattern that backtracks for ev
 
   beforeAll(async () => {
     // a result that repeats its argument (text the model chose) under the server's output schema
-    server = createServer(async (request, response) => {
-      const mcp = new McpLowLevelServer({ name: 'echo', version: '1.0.0' }, { capabilities: { tools: {} } });
+    server = await statelessMcpServer('echo', (mcp) => {
       mcp.setRequestHandler(ListToolsRequestSchema, async () => ({
         tools: Object.entries(patterns).map(([name, pattern]) => ({
           name,
@@ -559,12 +566,7 @@ describe('an MCP server whose output schema has a pattern that backtracks for ev
         content: [{ type: 'text', text: JSON.stringify(call.params.arguments) }],
         structuredContent: { word: (call.params.arguments as { word: string }).word },
       }));
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-      await mcp.connect(transport);
-      await transport.handleRequest(request, response);
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
   });
   afterAll(async () => {
     await echo?.close();
@@ -607,5 +609,139 @@ describe('an MCP server whose output schema has a pattern that backtracks for ev
     } finally {
       await mux.close();
     }
+  });
+});
+
+describe('an MCP server whose tools have large output schemas', () => {
+  let server: Server;
+  const toolkits: McpToolkit[] = [];
+  let listings = 0;
+
+  /** `width` properties, named apart for each listing (`salt`): each toolkit compiles a schema not seen before. */
+  const wideOutput = (width: number, salt: string, broken = false): Record<string, unknown> => ({
+    type: 'object',
+    properties: {
+      ...Object.fromEntries(
+        Array.from({ length: width }, (_, index) => [
+          `${salt}_${index}`,
+          index % 2
+            ? { type: 'integer', minimum: 0 }
+            : { type: 'object', properties: { a: { type: 'string' } } },
+        ]),
+      ),
+      ...(broken ? { x: { $ref: '#/$defs/missing' } } : {}),
+    },
+    required: [`${salt}_1`],
+  });
+
+  beforeAll(async () => {
+    server = await statelessMcpServer('wide', (mcp) => {
+      // each listing (a toolkit's creation) has schemas of its own; the calls after it answer under them
+      mcp.setRequestHandler(ListToolsRequestSchema, async () => {
+        const salt = `l${listings++}`;
+        return {
+          tools: [
+            {
+              name: 'report',
+              description: 'A report of 2,000 fields.',
+              inputSchema: { type: 'object', properties: { count: { type: 'integer' } } },
+              outputSchema: wideOutput(2_000, salt) as never,
+            },
+            {
+              name: 'broken_report',
+              description: 'A report whose large output schema refers to a definition it lacks.',
+              inputSchema: { type: 'object', properties: {} },
+              outputSchema: wideOutput(60, salt, true) as never,
+            },
+          ],
+        };
+      });
+      mcp.setRequestHandler(CallToolRequestSchema, async (call) => {
+        const count = (call.params.arguments as { count?: number }).count ?? 1;
+        const structured = { [`l${listings - 1}_1`]: count };
+        return {
+          content: [{ type: 'text', text: JSON.stringify(structured) }],
+          structuredContent: structured,
+        };
+      });
+    });
+  });
+  afterAll(async () => {
+    for (const toolkit of toolkits) await toolkit.close();
+    server.closeAllConnections();
+    server.close();
+  });
+
+  const connect = async (warnings: string[] = [], credentialHeader?: string) => {
+    const toolkit = await mcpToolkit({
+      slug: 'wide',
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+      logger: { warn: (message) => warnings.push(message) },
+      credentialHeader,
+    });
+    toolkits.push(toolkit);
+    return toolkit;
+  };
+
+  it('compile and check them without holding the event loop: at creation and at the first call', async () => {
+    const measured = await longestTurn(async () => {
+      const wide = await connect();
+      const mux = new ToolMux({ toolkits: [wide], store: ':memory:', logger: quiet });
+      try {
+        const session = await mux.create('user_1', { toolkits: ['wide'] });
+        return [
+          await session.execute('WIDE_REPORT', { count: 3 }),
+          await session.execute('WIDE_REPORT', { count: -1 }),
+        ];
+      } finally {
+        await mux.close();
+      }
+    }, 60);
+    const [good, bad] = measured.value;
+    expect(good).toMatchObject({ successful: true, data: { [`l${listings - 1}_1`]: 3 } });
+    // the answer of the check as before: the result breaks the schema, the call fails saying how
+    expect(bad).toMatchObject({ successful: false });
+    expect(bad!.error).toContain("does not match the tool's output schema");
+    expect(bad!.error).toContain(`l${listings - 1}_1: must be >= 0`);
+    // compiled on the main thread at the first call: one turn of 0.3 s
+    expect(measured.turnMs, turnReport(measured)).toBeLessThanOrEqual(60);
+  }, 60_000);
+
+  it('name the tool and its toolkit when one cannot be compiled, and leave its results unchecked', async () => {
+    const warnings: string[] = [];
+    const wide = await connect(warnings);
+    expect(wide.tools.map((tool) => tool.slug)).toEqual(['WIDE_REPORT', 'WIDE_BROKEN_REPORT']);
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'toolmux: the MCP server wide of toolkit "wide" offers tool "broken_report" (WIDE_BROKEN_REPORT) with an output schema toolmux cannot compile',
+      ),
+    ]);
+    expect(warnings[0]).toContain('Tool WIDE_BROKEN_REPORT: its output schema is not valid JSON Schema');
+    const mux = new ToolMux({ toolkits: [wide], store: ':memory:', logger: quiet });
+    try {
+      const session = await mux.create('user_1', { toolkits: ['wide'] });
+      const result = await session.execute('WIDE_BROKEN_REPORT', {});
+      // before: the call failed, "Failed to validate structured content: Tool MCP_TOOL: …"
+      expect(result).toMatchObject({ successful: true, data: { [`l${listings - 1}_1`]: 1 } });
+      expect(JSON.stringify(result)).not.toContain('MCP_TOOL');
+    } finally {
+      await mux.close();
+    }
+  });
+
+  it('check the results of every connection, not only of the one that listed the tools', async () => {
+    const wide = await connect([], 'authorization');
+    const report = wide.tools.find((tool) => tool.slug === 'WIDE_REPORT')!;
+    // a user's own connection (and MCP session), opened at this call: it never listed the tools, and
+    // the SDK checked only the results of a connection that had
+    expect(await report.execute({ count: 2 }, toolContext({ accessToken: 'alice-token' }))).toEqual({
+      [`l${listings - 1}_1`]: 2,
+    });
+    const refused = await rejectionOf(
+      report.execute({ count: -1 }, toolContext({ accessToken: 'alice-token' })),
+    );
+    expect((refused as Error).message).toBe(
+      `The MCP server "wide" answered report with structured content that does not match the tool's output schema: l${listings - 1}_1: must be >= 0.`,
+    );
   });
 });

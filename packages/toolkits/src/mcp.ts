@@ -27,6 +27,8 @@ import {
   compileValidatorNow,
   MAX_TIMER_MS,
   quotedMessage,
+  slicedValidatorOf,
+  WorkSlice,
   wholeNumberOf,
 } from '@toolmux/core/internal';
 import { tokenOf } from './http.js';
@@ -34,30 +36,56 @@ import { tokenOf } from './http.js';
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 /**
- * How the MCP client checks a result's structured content against the tool's output schema: with
- * core's validator, whose patterns run in linear time (RE2) or on a worker thread within a time
- * budget. The SDK's own (Ajv) ran the server's patterns with `RegExp` on the main thread against text
- * that can be the model's (a result that repeats an argument): `^(a+)+$` against 26 `a`s and a `!`
- * held the event loop 0.75 s, twice that for each more. A schema core cannot compile lets results through unchecked, as core
- * does for the output schemas it lists; formats are not checked (core does not check them).
+ * The MCP SDK client's check of results against output schemas, turned off: toolmux checks them
+ * itself (see `outputCheckOf`). The SDK compiles every tool's output schema (with its own Ajv) in the
+ * one turn that handles `tools/list`, and checks a result in the turn that receives it, whatever the
+ * schema's size and the result's: a server's output schema of 2,000 properties held the event loop
+ * for a quarter of a second, its patterns ran with `RegExp` on the main thread. And it checked only
+ * the results of the connection that listed the tools, not of per-user or reopened connections.
  */
-const outputSchemaValidator: jsonSchemaValidator = {
-  getValidator<T>(schema: object): JsonSchemaValidator<T> {
-    let validate: ReturnType<typeof compileJsonSchemaValidator>;
-    try {
-      validate = compileJsonSchemaValidator(schema as Record<string, unknown>, 'MCP_TOOL', 'output');
-    } catch {
-      return (input) => ({ valid: true, data: input as T, errorMessage: undefined });
-    }
-    return (input) => {
-      const result = validate(input);
-      if (result.success) return { valid: true, data: input as T, errorMessage: undefined };
-      const shown = result.issues.slice(0, 5).map(({ path, message }) => `${path}: ${message}`);
-      if (result.issues.length > 5) shown.push(`${result.issues.length - 5} more`);
-      return { valid: false, data: undefined, errorMessage: shown.join('; ') };
-    };
+const noSdkOutputValidation: jsonSchemaValidator = {
+  getValidator<T>(): JsonSchemaValidator<T> {
+    return (input) => ({ valid: true, data: input as T, errorMessage: undefined });
   },
 };
+
+/**
+ * How a result's structured content is checked against the server's output schema for its tool
+ * (`slug` in the catalog): with core's validator, compiled at toolkit creation (a large schema in the
+ * validation thread, as input schemas are) and checking a large result a slice at a time (in the
+ * validation thread for a large schema), so neither holds the event loop; its patterns run in linear
+ * time (RE2) or on a worker thread within a time budget. `undefined` for a tool without an output
+ * schema, and for one whose schema core cannot compile (its results are not checked, and
+ * `onUncompilable` says why).
+ */
+async function outputCheckOf(
+  schema: McpTool['outputSchema'],
+  slug: string,
+  onUncompilable: (reason: string) => void,
+): Promise<((result: Record<string, unknown>) => Promise<string | undefined>) | undefined> {
+  if (schema === undefined) return undefined;
+  let validate: ReturnType<typeof compileJsonSchemaValidator>;
+  try {
+    validate = compileJsonSchemaValidator(schema as JSONSchema, slug, 'output');
+    await compileValidatorNow(validate);
+  } catch (error) {
+    if (!ToolMuxError.isInstance(error) || error.code !== 'TOOL_DEFINITION_INVALID') throw error;
+    onUncompilable(error.message);
+    return undefined;
+  }
+  const sliced = slicedValidatorOf(validate)!;
+  // what is wrong with a result (as the SDK's check said it), or undefined
+  return async (result) => {
+    if (result.isError) return undefined;
+    if (result.structuredContent === undefined)
+      return 'without the structured content its output schema requires';
+    const checked = await sliced(result.structuredContent, new WorkSlice());
+    if (checked.success) return undefined;
+    const shown = checked.issues.slice(0, 5).map(({ path, message }) => `${path}: ${message}`);
+    if (checked.issues.length > 5) shown.push(`${checked.issues.length - 5} more`);
+    return `with structured content that does not match the tool's output schema: ${shown.join('; ')}`;
+  };
+}
 
 /** A call's timeout unless `timeoutMs` says. */
 const DEFAULT_MCP_TIMEOUT_MS = 60_000;
@@ -166,7 +194,7 @@ class McpConnection {
 
   #connect(): Promise<Client> {
     const { transport, stderr } = this.createTransport();
-    const client = new Client({ name: 'toolmux', version }, { jsonSchemaValidator: outputSchemaValidator });
+    const client = new Client({ name: 'toolmux', version }, { jsonSchemaValidator: noSdkOutputValidation });
     return (async () => {
       try {
         await client.connect(transport);
@@ -405,15 +433,10 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
         throw forCredentials && refusedCredentials(error) ? credentialsRejected(label) : error;
       });
       try {
-        const result = await current.callTool(
-          { name, arguments: args as Record<string, unknown> },
-          undefined,
-          {
-            signal: context.signal,
-            timeout: timeoutMs,
-          },
-        );
-        return dataOf(result, label);
+        return await current.callTool({ name, arguments: args as Record<string, unknown> }, undefined, {
+          signal: context.signal,
+          timeout: timeoutMs,
+        });
       } catch (error) {
         if (forCredentials && refusedCredentials(error)) {
           connection.reset(current);
@@ -432,11 +455,14 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
     }
   };
 
-  const defineMcpTool = (tool: McpTool): Tool => {
+  const logger = options.logger ?? console;
+  const defineMcpTool = async (tool: McpTool): Promise<Tool> => {
     const annotations = annotationsOf(tool);
     const retrySafe = annotations.readOnlyHint === true || annotations.idempotentHint === true;
+    const slug = toolSlugFor(options.slug, tool.name, taken);
+    let checkOutput: Awaited<ReturnType<typeof outputCheckOf>>;
     const defined = defineTool({
-      slug: toolSlugFor(options.slug, tool.name, taken),
+      slug,
       name: tool.title ?? tool.name,
       description:
         tool.description?.trim() || `${tool.title ?? tool.name} (a tool of the ${server.name} MCP server).`,
@@ -445,8 +471,22 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
       annotations,
       tags: ['mcp', tool.name],
       timeoutMs,
-      execute: (input, context) => call(tool.name, input, context, retrySafe),
+      execute: async (input, context) => {
+        const result = await call(tool.name, input, context, retrySafe);
+        const problem = await checkOutput?.(result);
+        if (problem !== undefined)
+          throw new Error(`The MCP server ${label} answered ${tool.name} ${problem}.`);
+        return dataOf(result, label);
+      },
     });
+    // compiled now, not at the first call: a schema that is not valid JSON Schema is refused here
+    // (a large one in the validation thread)
+    await compileValidatorNow(defined.validate);
+    checkOutput = await outputCheckOf(tool.outputSchema, slug, (reason) =>
+      logger.warn(
+        `toolmux: the MCP server ${server.name} of toolkit ${label} offers tool "${tool.name}" (${slug}) with an output schema toolmux cannot compile, so its results are not checked against it: ${reason}`,
+      ),
+    );
     return defined;
   };
   const skippedTools: Array<{ name: string; reason: string }> = [];
@@ -457,16 +497,12 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
   const tools: Tool[] = [];
   for (const tool of offered) {
     try {
-      const defined = defineMcpTool(tool);
-      // compiled now, not at the first call: a schema that is not valid JSON Schema is refused here
-      // (a large one in the validation thread)
-      await compileValidatorNow(defined.validate);
-      tools.push(defined);
+      tools.push(await defineMcpTool(tool));
     } catch (error) {
       // the server's definition, not the application's: the server's other tools stay usable
       if (!ToolMuxError.isInstance(error) || error.code !== 'TOOL_DEFINITION_INVALID') throw error;
       skippedTools.push({ name: tool.name, reason: error.message });
-      (options.logger ?? console).warn(
+      logger.warn(
         `toolmux: the MCP server ${server.name} of toolkit ${label} offers tool "${tool.name}", which is left out: ${error.message}`,
       );
     }

@@ -11,7 +11,6 @@ import {
 } from '../errors.js';
 import { applicationReader, forReader, type HintReader, messageFor } from '../meta-tools/hints.js';
 import { createNullStripper, nullStripperOf } from '../schema/nulls.js';
-import { patternWorkerStarting } from '../schema/pattern-worker.js';
 import {
   compilesOffThread,
   formatValidationIssues,
@@ -530,9 +529,6 @@ export async function executeTool(env: ExecutionEnvironment, request: ExecuteReq
     // the answer waits for the entry's commit (group commit: the calls of one turn share it)
     if (request.holdLog) request.holdLog(entry);
     else await env.logs.write(entry);
-    // an MCP surface checks the result against the output schema next, synchronously
-    const restarting = patternWorkerStarting();
-    if (restarting) await restarting;
     return result;
   } finally {
     if (inFlight) calls?.leave(inFlight);

@@ -1,22 +1,27 @@
 import type { JSONSchema } from '../catalog/types.js';
-import { quotedMessage } from '../errors.js';
+import { quotedMessage, ToolMuxError } from '../errors.js';
 import type { ToolSpec } from '../provider.js';
-import { compileJsonSchemaValidator } from '../schema/validate.js';
+import { compileJsonSchemaValidator, compileValidatorNow, slicedValidatorOf } from '../schema/validate.js';
 import { StringPieces } from '../util/json-slices.js';
+import { WorkSlice } from '../util/slices.js';
 import type { ToolResult } from './result.js';
 
 /**
  * Checks a successful result against a tool's object output schema: what `structuredContent` of an
- * MCP tool result must match (MCP clients validate it against the tool's `outputSchema`).
+ * MCP tool result must match (MCP clients validate it against the tool's `outputSchema`). A result
+ * is the tool's (megabytes of an MCP server's answer) and is checked a slice at a time, against a
+ * large schema in the validation thread, as arguments are (see `slicedValidatorOf`).
  */
-export type OutputValidator = (data: unknown) => { success: true } | { success: false; problem: string };
+export type OutputValidator = (
+  data: unknown,
+) => Promise<{ success: true } | { success: false; problem: string }>;
 
 /**
  * Output validators by output schema object. Schemas that are new objects each time a session is
  * resumed (custom tools declared by a remote SDK) share their compiled document all the same (see
  * `compileJsonSchemaValidator`), which goes once no tool uses it.
  */
-const outputValidators = new WeakMap<object, OutputValidator | null>();
+const outputValidators = new WeakMap<object, Promise<OutputValidator | null>>();
 /**
  * Slugs and texts of output schemas that could not be compiled, so that each is reported once and not
  * compiled again for each new object of it; forgotten past {@link MAX_UNCOMPILABLE_REMEMBERED}.
@@ -32,56 +37,65 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * The output schema an MCP server lists for a tool: its object output schema, compiled once, and the
  * validator its results are checked with; undefined for a tool without an object output schema, and
  * for one whose schema cannot be compiled (`onUncompilable` is told why, the first time it is tried),
- * which is then listed without it so that clients do not validate against it either.
+ * which is then listed without it so that clients do not validate against it either. A large schema
+ * (see `OFF_THREAD_SUBSCHEMAS`) is compiled in the validation thread: the schema is the tool's
+ * (an MCP server's, a remote client's declared tool), and one of 2,000 properties compiled here held
+ * the event loop for 0.3 s.
  */
-export function mcpOutputSchemaOf(
+export async function mcpOutputSchemaOf(
   spec: ToolSpec,
   onUncompilable: (reason: string) => void,
-): { outputSchema: JSONSchema & { type: 'object' }; validator: OutputValidator } | undefined {
+): Promise<{ outputSchema: JSONSchema & { type: 'object' }; validator: OutputValidator } | undefined> {
   const schema = spec.outputSchema;
   if (schema?.type !== 'object') return undefined;
-  const validator = outputValidatorOf(spec.slug, schema, onUncompilable);
-  return validator ? { outputSchema: schema as JSONSchema & { type: 'object' }, validator } : undefined;
+  let validator = outputValidators.get(schema);
+  if (validator === undefined) {
+    validator = outputValidatorOf(spec.slug, schema, onUncompilable);
+    // concurrent listings of the same tool share one compile (and one report of its failure); one
+    // that failed for another reason (the validation thread stopped) is tried again next time
+    outputValidators.set(schema, validator);
+    validator.catch(() => outputValidators.delete(schema));
+  }
+  const compiled = await validator;
+  return compiled
+    ? { outputSchema: schema as JSONSchema & { type: 'object' }, validator: compiled }
+    : undefined;
 }
 
-function outputValidatorOf(
+async function outputValidatorOf(
   slug: string,
   schema: JSONSchema,
   onUncompilable: (reason: string) => void,
-): OutputValidator | null {
-  let validator = outputValidators.get(schema);
-  if (validator !== undefined) return validator;
+): Promise<OutputValidator | null> {
   const text = `${slug}\0${JSON.stringify(schema)}`;
-  if (uncompilableTexts.has(text)) {
-    outputValidators.set(schema, null);
-    return null;
-  }
+  if (uncompilableTexts.has(text)) return null;
   try {
     const validate = compileJsonSchemaValidator(schema, slug, 'output');
-    // compiled now (a large schema too, which is compiled at its first check otherwise), so that one
-    // that cannot be compiled is listed without it
-    validate({});
-    validator = (data) => {
+    // compiled now (a large schema in the validation thread), so that one that cannot be compiled is
+    // listed without it
+    await compileValidatorNow(validate);
+    const sliced = slicedValidatorOf(validate)!;
+    return async (data) => {
       if (!isPlainObject(data)) {
         return {
           success: false,
           problem: `it is ${data === null ? 'null' : Array.isArray(data) ? 'an array' : `a ${typeof data}`}, not an object`,
         };
       }
-      const result = validate(data);
+      // the same answer as `validate(data)`, without holding the event loop for a large result
+      const result = await sliced(data, new WorkSlice());
       if (result.success) return { success: true };
       const issues = result.issues.slice(0, 5).map(({ path, message }) => `${path || '(root)'}: ${message}`);
       if (result.issues.length > 5) issues.push(`${result.issues.length - 5} more`);
       return { success: false, problem: issues.join('; ') };
     };
   } catch (error) {
+    if (!ToolMuxError.isInstance(error) || error.code !== 'TOOL_DEFINITION_INVALID') throw error;
     onUncompilable(quotedMessage(error));
-    validator = null;
     if (uncompilableTexts.size >= MAX_UNCOMPILABLE_REMEMBERED) uncompilableTexts.clear();
     uncompilableTexts.add(text);
+    return null;
   }
-  outputValidators.set(schema, validator);
-  return validator;
 }
 
 /** An MCP `tools/call` result of one text block (assignable to the MCP SDK's `CallToolResult`). */
@@ -101,17 +115,17 @@ export interface McpTextToolResult {
  * call), so it goes as text the model can still read, marked `isError` as the protocol requires of a
  * result without structured content; `onMismatch` is told what is wrong with it.
  */
-export function mcpToolResultOf(
+export async function mcpToolResultOf(
   result: ToolResult,
   text: string | StringPieces,
   validator: OutputValidator | undefined,
   slug: string,
   onMismatch: (problem: string) => void,
-): McpTextToolResult {
+): Promise<McpTextToolResult> {
   const content = [{ type: 'text' as const, text: text as string }];
   if (!result.successful) return { content, isError: true };
   if (!validator) return { content };
-  const checked = validator(result.data);
+  const checked = await validator(result.data);
   if (checked.success) return { content, structuredContent: result.data as Record<string, unknown> };
   onMismatch(checked.problem);
   const prefix = `${slug} ran, but its result does not match the tool's declared output schema (${checked.problem}), so it is given as text. Do not run it again just because of this. The result:\n`;

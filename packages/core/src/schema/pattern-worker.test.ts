@@ -185,7 +185,7 @@ describe('tool schema patterns RE2 cannot run', () => {
         properties: { word: { type: 'string', pattern: '^(?<=^)(a|a?)+$' } },
       },
     } as unknown as ToolSpec;
-    const output = mcpOutputSchemaOf(spec, () => {
+    const output = await mcpOutputSchemaOf(spec, () => {
       throw new Error('the schema compiles');
     });
     expect(output).toBeDefined();
@@ -209,7 +209,7 @@ describe('tool schema patterns RE2 cannot run', () => {
     expect(mismatches[0]).toMatch(NOT_CHECKED);
     // a result that matches still goes as structured content
     expect(
-      mcpToolResultOf(
+      await mcpToolResultOf(
         { successful: true, data: { word: 'aaaa' }, error: null, logId: 'log_2' },
         'the result',
         output!.validator,

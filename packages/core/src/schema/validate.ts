@@ -340,7 +340,7 @@ function compiledFor(schema: JSONSchema, slug: string, which: 'input' | 'output'
   let compiled: Compiled;
   if (compilesOffThread(schema)) {
     const key = ++offThreadKeys;
-    // a synchronous check (an MCP output schema, a caller of `tool.validate`) compiles it here
+    // a synchronous check (a caller of `tool.validate`) compiles it here
     let local: CompiledDocument | undefined;
     const localDocument = () => {
       local ??= compileDocument(schema, slug, which);

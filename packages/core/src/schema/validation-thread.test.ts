@@ -5,6 +5,7 @@ import type { JSONSchema } from '../catalog/types.js';
 import type { Session } from '../session.js';
 import { longestTurn, turnReport } from '../test/longest-turn.js';
 import { runScript } from '../test/run-script.js';
+import { wideSchema, wideSchemaValues } from '../test/wide-schemas.js';
 import { ToolMux } from '../toolmux.js';
 import { compileDocument, compilesOffThread, OFF_THREAD_SUBSCHEMAS, slicedValidatorOf } from './validate.js';
 import { ValidationThread } from './validation-thread.js';
@@ -17,56 +18,6 @@ import { ValidationThread } from './validation-thread.js';
  */
 
 const quiet = { debug() {}, warn() {}, error() {} };
-
-/** `width` properties of several kinds (defaults, enums, patterns, nested objects, unions). */
-function wideSchema(width: number, salt = ''): JSONSchema {
-  const properties: Record<string, JSONSchema> = {};
-  for (let index = 0; index < width; index++) {
-    const name = `${salt}p${index}`;
-    switch (index % 5) {
-      case 0:
-        properties[name] = { type: 'string', minLength: 1, pattern: '^[a-z]+$' };
-        break;
-      case 1:
-        properties[name] = { type: 'integer', minimum: 0, default: index };
-        break;
-      case 2:
-        properties[name] = { enum: ['open', 'closed'] };
-        break;
-      case 3:
-        properties[name] = {
-          type: 'object',
-          properties: { login: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } },
-          required: ['login'],
-          additionalProperties: false,
-        };
-        break;
-      default:
-        properties[name] = {
-          anyOf: [{ type: 'number' }, { type: 'object', properties: { n: { const: index } } }],
-        };
-    }
-  }
-  return { type: 'object', properties, required: [`${salt}p0`], additionalProperties: false };
-}
-
-/** Arguments of each kind that passes and fails, for a schema of `wideSchema(width)`. */
-function argumentTable(salt = ''): unknown[] {
-  const p = (index: number) => `${salt}p${index}`;
-  return [
-    { [p(0)]: 'abc' },
-    { [p(0)]: 'abc', [p(1)]: 5, [p(2)]: 'open', [p(3)]: { login: 'x', tags: ['a'] }, [p(4)]: 3 },
-    { [p(0)]: 'ABC' },
-    { [p(0)]: '' },
-    {},
-    { [p(0)]: 'abc', [p(1)]: -1, [p(6)]: 1.5 },
-    { [p(0)]: 'abc', [p(2)]: 'merged' },
-    { [p(0)]: 'abc', [p(3)]: { tags: [1] }, [p(8)]: { login: 2, extra: true } },
-    { [p(0)]: 'abc', [p(4)]: 'x', [p(9)]: { n: 1 } },
-    { [p(0)]: 'abc', unknown: true },
-    { [p(0)]: 'abc', [p(3)]: null, [p(1)]: '7' },
-  ];
-}
 
 /** Runs `use` with a session of a ToolMux that has `tool` (in toolkit `acme`), closed after. */
 async function withSession<T>(
@@ -138,7 +89,7 @@ describe('large tool schemas in the validation thread', () => {
     const tool = wideTool('ACME_WIDE', schema);
     const sliced = slicedValidatorOf(tool.validate)!;
     const local = compileDocument(schema, 'ACME_WIDE', 'input');
-    for (const args of argumentTable()) {
+    for (const args of wideSchemaValues()) {
       const expected = local.check(structuredClone(args));
       const slice = { due: () => false, pause: async () => {} } as never;
       expect(await sliced(args, slice)).toEqual(expected);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import quickJSEmscriptenModule from '@jitl/quickjs-wasmfile-release-sync/emscripten-module';
@@ -771,6 +772,13 @@ interface ModuleCallbacks {
  * with one call per reply (`settle`, which parses it and settles the call's promise). So a call
  * costs no host function or promise handle of its own.
  */
+/**
+ * What the prelude writes in place of the first NaN or ±Infinity of a call's arguments (after a NUL,
+ * this process's random hex): a string the code cannot know, so that one write of the arguments says
+ * whether they hold one and where.
+ */
+const NON_FINITE_MARKER = randomBytes(12).toString('hex');
+
 const PRELUDE = `(() => {
   const log = globalThis.__toolmux_log;
   const done = globalThis.__toolmux_done;
@@ -825,55 +833,54 @@ const PRELUDE = `(() => {
   let calls = 0;
   let capped = 0;
   // A NaN or ±Infinity in a tool call's arguments, which JSON writes as null: where the first is (in
-  // JSON order, as a list of keys and indexes) and which it is, or undefined. Looked for only when the
-  // arguments' JSON has a null (a second write, with a replacer that keeps each object's place as a
-  // link to its holder's: linear); the host puts it back there, and the call is refused as any other
-  // call holding one is (TOOL_ARGUMENTS_INVALID naming its path), instead of the tool running with null.
-  const MapOf = Map;
-  const mapGet = Map.prototype.get;
-  const mapSet = Map.prototype.set;
+  // JSON order, as a list of keys and indexes) and which it is, or undefined. The arguments are
+  // written once, with a replacer that writes the first one as MARKER (a string the code cannot
+  // know): a second write would run the code's toJSON methods and getters again, and a toJSON that
+  // made a call would make it twice. Only when one was found is the text read back (data, no code
+  // runs) to find the marker's path; the host puts the number back there, and the call is refused as
+  // any other call holding one is (TOOL_ARGUMENTS_INVALID naming its path), instead of the tool
+  // running with null.
+  const MARKER = '\\u0000toolmux:${NON_FINITE_MARKER}';
   const isArray = Array.isArray;
-  const indexOf = String.prototype.indexOf;
-  const FOUND = create(null);
-  // (the first write only asks whether there is one: a function call per value, nothing kept)
-  const finiteOnly = (key, value) => {
-    if (typeof value === 'number' && (value !== value || value === Infinity || value === -Infinity)) throw FOUND;
+  const keysOf = Object.keys;
+  // a member of data read from JSON, never one of Object.prototype (the code may have put a getter there)
+  const own = (object, key) => (apply(hasOwn, object, [key]) ? object[key] : undefined);
+  let nonFiniteValue;
+  const markNonFinite = (key, value) => {
+    if (typeof value === 'number' && (value !== value || value === Infinity || value === -Infinity) && nonFiniteValue === undefined) {
+      nonFiniteValue = value;
+      return MARKER;
+    }
     return value;
   };
-  const nonFiniteIn = (args, json) => {
-    if (apply(indexOf, json, ['null']) === -1) return undefined;
-    try {
-      stringify(args, finiteOnly);
-      return undefined;
-    } catch (error) {
-      if (error !== FOUND) return undefined;
-    }
-    const places = new MapOf();
-    let found;
-    try {
-      stringify(args, function (key, value) {
-        if (typeof value === 'number' && (value !== value || value === Infinity || value === -Infinity)) {
-          found = { holder: apply(mapGet, places, [this]), key, inArray: isArray(this), value };
-          throw FOUND;
-        }
-        if (typeof value === 'object' && value !== null) {
-          apply(mapSet, places, [value, { holder: apply(mapGet, places, [this]), key, inArray: isArray(this) }]);
-        }
-        return value;
-      });
-    } catch (error) {
-      if (error !== FOUND) return undefined;
-    }
-    if (found === undefined) return undefined;
-    // the keys from the arguments down (the arguments themselves are the key '' of a wrapper),
-    // defined (a setter the code put on Array.prototype is not run)
+  // the path of the first MARKER in \`value\` (data read from JSON): its holder's keys, defined (a
+  // setter the code put on Array.prototype is not run), and the holder and key to write null at
+  const markerIn = (value) => {
+    const stack = [{ value, parent: undefined, key: undefined, holder: undefined }];
     let depth = 0;
-    for (let place = found; place !== undefined && place.holder !== undefined; place = place.holder) depth++;
-    const path = [];
-    for (let place = found; place !== undefined && place.holder !== undefined; place = place.holder) {
-      defineProperty(path, --depth, { value: place.inArray ? +place.key : place.key, writable: true, enumerable: true, configurable: true });
+    while (depth >= 0) {
+      const at = stack[depth];
+      defineProperty(stack, depth--, { value: undefined, writable: true, enumerable: true, configurable: true });
+      if (at.value === MARKER) return at;
+      if (typeof at.value !== 'object' || at.value === null) continue;
+      const keys = isArray(at.value) ? undefined : keysOf(at.value);
+      const count = keys === undefined ? at.value.length : keys.length;
+      // pushed last first, so that they are taken in JSON order
+      for (let index = count - 1; index >= 0; index--) {
+        const key = keys === undefined ? index : keys[index];
+        defineProperty(stack, ++depth, { value: { value: at.value[key], parent: at, key, holder: at.value }, writable: true, enumerable: true, configurable: true });
+      }
     }
-    return { path, value: toText(found.value) };
+    return undefined;
+  };
+  const pathOf = (place) => {
+    let depth = 0;
+    for (let at = place; at.parent !== undefined; at = at.parent) depth++;
+    const path = [];
+    for (let at = place; at.parent !== undefined; at = at.parent) {
+      defineProperty(path, --depth, { value: at.key, writable: true, enumerable: true, configurable: true });
+    }
+    return path;
   };
   const call = (operation, args, slug) => {
     const promise = new NewPromise(capture);
@@ -889,15 +896,42 @@ const PRELUDE = `(() => {
     }
     let json;
     try {
-      json = stringify(args === undefined ? null : args);
-      if (json !== undefined && (operation === '${EXECUTE_SLUG_FIRST}' || operation === 'execute')) {
-        const given = operation === 'execute' ? args.args : args;
-        const nonFinite = nonFiniteIn(given, json);
-        if (nonFinite !== undefined) {
-          json = stringify(operation === 'execute' ? { slug: args.slug, args: given, account: args.account, nonFinite } : { slug, args: given, nonFinite });
-          operation = 'execute';
-          slug = undefined;
+      if (operation === '${EXECUTE_SLUG_FIRST}' || operation === 'execute') {
+        // (a toJSON of the arguments may make a call of its own, which marks its own arguments)
+        const outer = nonFiniteValue;
+        let found;
+        nonFiniteValue = undefined;
+        try {
+          json = stringify(args === undefined ? null : args, markNonFinite);
+          found = nonFiniteValue;
+        } finally {
+          nonFiniteValue = outer;
         }
+        if (found !== undefined && json !== undefined) {
+          // read back (data: no code runs): where the marker is, in the call's own arguments
+          const read = parse(json);
+          const given = operation === 'execute' ? own(read, 'args') : read;
+          const place = markerIn(given);
+          if (place !== undefined) {
+            if (place.holder !== undefined) defineProperty(place.holder, place.key, { value: null, writable: true, enumerable: true, configurable: true });
+            const sent = place.holder === undefined ? null : given;
+            const nonFinite = { path: pathOf(place), value: toText(found) };
+            json = stringify(operation === 'execute'
+              ? { slug: own(read, 'slug'), args: sent, account: own(read, 'account'), nonFinite }
+              : { slug, args: sent, nonFinite });
+            operation = 'execute';
+            slug = undefined;
+          } else {
+            // outside the arguments (an account that was NaN): written as JSON writes it, null
+            const other = markerIn(read);
+            if (other !== undefined && other.holder !== undefined) {
+              defineProperty(other.holder, other.key, { value: null, writable: true, enumerable: true, configurable: true });
+            }
+            json = stringify(read);
+          }
+        }
+      } else {
+        json = stringify(args === undefined ? null : args);
       }
     } catch (error) {
       reject(error);

@@ -273,7 +273,7 @@ interface McpToolView {
  */
 export class McpEndpoint {
   readonly #options: McpEndpointOptions;
-  readonly #views = new WeakMap<CachedSession, McpToolView>();
+  readonly #views = new WeakMap<CachedSession, Promise<McpToolView>>();
   readonly #origins: { any: boolean; origins: Set<string> };
   readonly #pageSize: number;
   readonly #maxBatchSize: number;
@@ -627,32 +627,50 @@ export class McpEndpoint {
     );
   }
 
-  #view(entry: CachedSession): McpToolView {
+  #view(entry: CachedSession): Promise<McpToolView> {
     let view = this.#views.get(entry);
     if (!view) {
-      const validators = new Map<string, OutputValidator>();
-      const tools = entry.specs().map((spec) => {
-        const tool = mcpToolOf(spec);
-        const output = mcpOutputSchemaOf(spec, (reason) =>
-          this.#options.onWarning(
-            `toolmux server: ${spec.slug} is listed over MCP without its output schema, which cannot be compiled (${reason}).`,
-          ),
-        );
-        if (output) {
-          tool.outputSchema = output.outputSchema as McpTool['outputSchema'];
-          validators.set(tool.name, output.validator);
-        }
-        return tool;
-      });
-      view = { tools, validators };
+      view = this.#buildView(entry);
+      // the requests of a session share one build; one that failed (the validation thread stopped)
+      // is built again by the next
       this.#views.set(entry, view);
+      view.catch(() => this.#views.delete(entry));
     }
     return view;
   }
 
+  /**
+   * The session's tools as MCP lists them, their output schemas compiled: a large one in the
+   * validation thread, and the others a slice at a time (a session of hundreds of tools with output
+   * schemas of a few dozen subschemas each was one turn of hundreds of milliseconds).
+   */
+  async #buildView(entry: CachedSession): Promise<McpToolView> {
+    const validators = new Map<string, OutputValidator>();
+    const tools: McpTool[] = [];
+    const slice = new WorkSlice();
+    for (const spec of entry.specs()) {
+      const tool = mcpToolOf(spec);
+      const output = await mcpOutputSchemaOf(spec, (reason) =>
+        this.#options.onWarning(
+          `toolmux server: ${spec.slug} is listed over MCP without its output schema, which cannot be compiled (${reason}).`,
+        ),
+      );
+      if (output) {
+        tool.outputSchema = output.outputSchema as McpTool['outputSchema'];
+        validators.set(tool.name, output.validator);
+      }
+      tools.push(tool);
+      await slice.breathe();
+    }
+    return { tools, validators };
+  }
+
   /** One page of `tools/list`; undefined for a cursor this endpoint did not give out. */
-  #toolsPage(entry: CachedSession, cursor: unknown): { tools: McpTool[]; nextCursor?: string } | undefined {
-    const { tools } = this.#view(entry);
+  async #toolsPage(
+    entry: CachedSession,
+    cursor: unknown,
+  ): Promise<{ tools: McpTool[]; nextCursor?: string } | undefined> {
+    const { tools } = await this.#view(entry);
     let offset = 0;
     // No cursor (or a null one, which some clients send for "none") is the first page.
     if (cursor !== undefined && cursor !== null) {
@@ -696,7 +714,10 @@ export class McpEndpoint {
         case 'ping':
           return { jsonrpc: '2.0', id, result: {} };
         case 'tools/list': {
-          const page = this.#toolsPage(entry, (message.params as { cursor?: unknown } | undefined)?.cursor);
+          const page = await this.#toolsPage(
+            entry,
+            (message.params as { cursor?: unknown } | undefined)?.cursor,
+          );
           if (!page) {
             return rpcError(
               id,
@@ -742,10 +763,15 @@ export class McpEndpoint {
           return {
             jsonrpc: '2.0',
             id,
-            result: mcpToolResultOf(result, text, this.#view(entry).validators.get(name), name, (problem) =>
-              this.#options.onWarning(
-                `toolmux server: ${name} returned a result that does not match its output schema (${problem}); the MCP client got it as text with isError.`,
-              ),
+            result: await mcpToolResultOf(
+              result,
+              text,
+              (await this.#view(entry)).validators.get(name),
+              name,
+              (problem) =>
+                this.#options.onWarning(
+                  `toolmux server: ${name} returned a result that does not match its output schema (${problem}); the MCP client got it as text with isError.`,
+                ),
             ),
           };
         }
