@@ -1,5 +1,6 @@
 import { dirname, join } from 'node:path';
 import { apiRef } from './api-refs.js';
+import { accountCacheTtlOf } from './auth/account-cache.js';
 import { checkManagedAuth } from './auth/auth-configs.js';
 import { AuthService } from './auth/auth-service.js';
 import { CallbackUrlPolicy } from './auth/callback-urls.js';
@@ -61,6 +62,7 @@ import {
 import { checkOptionUrl } from './util/config-url.js';
 import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
+import { checkOptionKinds } from './util/option-kinds.js';
 import { credentialsObject, optionsObject, requestObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import {
@@ -199,10 +201,12 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   #hostedConnectPage: boolean;
   readonly #proxyMaxResponseBytes: number;
   readonly #oauthRequestTimeoutMs: number;
+  readonly #accountCacheTtlMs: number;
   #engine: Promise<Engine> | undefined;
   readonly #callListeners = new Set<ToolCallListener>();
 
   constructor(options: ToolMuxOptions<P>, provider: P) {
+    checkOptionKinds(options);
     this.#options = options;
     this.provider = provider;
     this.#logger = options.logger ?? consoleLogger;
@@ -228,6 +232,10 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     this.#hostedConnectPage = options.hostedConnectPage ?? false;
     this.#proxyMaxResponseBytes = proxyResponseLimitOf(options.proxyMaxResponseBytes);
     this.#oauthRequestTimeoutMs = oauthRequestTimeoutOf(options.oauthRequestTimeoutMs);
+    this.#accountCacheTtlMs = accountCacheTtlOf(
+      options.accountCacheTtlMs,
+      "how long a call's connected account is reused by the next calls, and a session object trusts that its session still exists",
+    );
     checkManagedAuth(options.managedAuth);
   }
 
@@ -327,7 +335,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         redirectUri: this.oauthRedirectUri,
         connectPageUrl: (requestId) => `${this.baseUrl}/connect/${encodeURIComponent(requestId)}`,
         hostedConnectPage: () => this.#hostedConnectPage,
-        accountCacheTtlMs: this.#options.accountCacheTtlMs ?? 2000,
+        accountCacheTtlMs: this.#accountCacheTtlMs,
       });
       const env: ExecutionEnvironment = {
         logs: new ObservedLogWriter(store, this.#logger, this.#callListeners),
@@ -354,7 +362,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       provider: this.provider,
       mcpUrl: (sessionId) => `${this.baseUrl}/mcp/${sessionId}`,
       sessionToken: (sessionId, version) => deriveSessionToken(engine.key, sessionId, version),
-      presenceTtlMs: this.#options.accountCacheTtlMs ?? 2000,
+      presenceTtlMs: this.#accountCacheTtlMs,
       proxyMaxResponseBytes: this.#proxyMaxResponseBytes,
     };
   }

@@ -8,6 +8,7 @@ export type {
   AuthConfig,
   AuthConfigType,
   ConnectedAccount,
+  ConnectedAccountStatus,
   ConnectionRequestInfo,
   ConnectionRequestKind,
   ConnectionRequestStatus,

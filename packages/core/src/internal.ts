@@ -97,5 +97,7 @@ export {
   shownValue,
   textProblem,
 } from './util/stored-text.js';
+export type { WholeNumberRule } from './util/whole-number.js';
+export { MAX_TIMER_MS, wholeNumberOf } from './util/whole-number.js';
 export { describeZodIssue } from './util/zod-issues.js';
 export { type ProtoKeyParse, safeParseKeepingProtoKeys, type ZodInternals } from './util/zod-proto-keys.js';

@@ -8,6 +8,7 @@ import { PlainProvider, type Provider } from './provider.js';
 import { EMBEDDED_ONLY, RemoteToolMux } from './remote/remote-toolmux.js';
 import type { SessionOf } from './session.js';
 import type { ToolMuxOptions } from './toolmux-types.js';
+import { checkOptionsObject } from './util/option-kinds.js';
 import { shownValue, urlWithoutCredentials } from './util/stored-text.js';
 
 export type { ToolMuxApi } from './embedded-toolmux.js';
@@ -106,6 +107,7 @@ export class ToolMux<P extends Provider<unknown> = PlainProvider> implements Too
   readonly #engine: EmbeddedToolMux<P> | RemoteToolMux<P>;
 
   constructor(options: ToolMuxOptions<P> = {}) {
+    checkOptionsObject(options);
     this.provider = options.provider ?? (new PlainProvider() as unknown as P);
     this.#engine =
       modeOf(options) === 'embedded'

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Toolkit, ToolMuxError } from '@toolmux/core';
-import { MAX_OAUTH_REQUEST_TIMEOUT_MS } from '@toolmux/core/internal';
+import { MAX_OAUTH_REQUEST_TIMEOUT_MS, MAX_TIMER_MS } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from './log-levels.js';
 import type { McpOptions } from './mcp/mcp-endpoint.js';
@@ -68,9 +68,15 @@ export interface ToolMuxConfig {
   metrics?: MetricsOptions;
   /** Largest request body in bytes. @default 1_048_576 */
   bodyLimit?: number;
-  /** How long in-flight requests may take to finish after SIGTERM / SIGINT. @default 10_000 */
+  /**
+   * How long in-flight requests may take to finish after SIGTERM / SIGINT: milliseconds, 0 to
+   * 2147483647. @default 10_000
+   */
   shutdownTimeoutMs?: number;
-  /** How long opening the store (connecting, migrating) may take before `serve` gives up. @default 30_000 */
+  /**
+   * How long opening the store (connecting, migrating) may take before `serve` gives up: milliseconds,
+   * 1 to 2147483647. @default 30_000
+   */
   startupTimeoutMs?: number;
   /**
    * How long a call's connected account (and decrypted credentials) is reused by the next calls
@@ -173,8 +179,9 @@ const configSchema = z.strictObject({
     })
     .optional(),
   bodyLimit: z.number().int().positive().optional(),
-  shutdownTimeoutMs: z.number().int().min(0).optional(),
-  startupTimeoutMs: z.number().int().positive().optional(),
+  // timers: a longer one is a timer of 1 ms (the drain cut at once, the store given up at once)
+  shutdownTimeoutMs: z.number().int().min(0).max(MAX_TIMER_MS).optional(),
+  startupTimeoutMs: z.number().int().positive().max(MAX_TIMER_MS).optional(),
   accountCacheTtlMs: z.number().int().min(0).optional(),
   sessionCacheTtlMs: z.number().int().min(0).optional(),
   proxyMaxResponseBytes: z.number().int().positive().optional(),
@@ -240,7 +247,15 @@ export function validateConfig(value: unknown, source: string): ToolMuxConfig {
     (current, key) => (current as Record<PropertyKey, unknown> | undefined)?.[key],
     value,
   );
-  const shown = typeof received === 'string' ? JSON.stringify(received) : typeof received;
+  // a number is shown where the key takes a number (a port, a timeout); elsewhere it may be a secret
+  // written without quotes (`apiKey: 1234…`), and only its type is
+  const numericKey = issue.code !== 'invalid_type' || issue.expected === 'number' || issue.expected === 'int';
+  const shown =
+    typeof received === 'string'
+      ? JSON.stringify(received)
+      : typeof received === 'boolean' || (typeof received === 'number' && numericKey)
+        ? String(received)
+        : typeof received;
   throw configError(source, `${where}: ${issue.message} (got ${shown}).`);
 }
 

@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { ToolMuxError } from '@toolmux/core';
+import { shownValue } from '@toolmux/core/internal';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 /** Who may read `GET /metrics`. */
@@ -46,8 +47,20 @@ function blockListOf(entries: readonly string[]): BlockList {
   return list;
 }
 
-/** Throws what `new ServerMetrics(options)` would throw for a bad `allowFrom` entry (INVALID_REQUEST). */
+/**
+ * Throws what `createServer({ metrics })` would throw: CONFIG_INVALID for an `enabled` or `public`
+ * that is no boolean (both were read as truthy or not: `public: 'false'` let anyone read the metrics,
+ * `enabled: 'false'` served them), INVALID_REQUEST for a bad `allowFrom` entry.
+ */
 export function checkMetricsOptions(options: MetricsOptions): void {
+  for (const name of ['enabled', 'public'] as const) {
+    const value: unknown = options[name];
+    if (value === undefined || typeof value === 'boolean') continue;
+    throw new ToolMuxError({
+      code: 'CONFIG_INVALID',
+      message: `metrics.${name} must be true or false; got ${shownValue(value)}. Leave it out for its default (${name === 'enabled' ? 'true' : 'false'}).`,
+    });
+  }
   blockListOf(options.allowFrom ?? DEFAULT_ALLOW_FROM);
 }
 

@@ -5,10 +5,12 @@ import { type Http2Bindings, type HttpBindings, serve as serveNode } from '@hono
 import { type Provider, type Store, type ToolMux, ToolMuxError } from '@toolmux/core';
 import {
   type ErrorAudience,
+  MAX_TIMER_MS,
   onToolCall,
   openToolMuxStore,
   useHostedConnectPage,
   WorkSlice,
+  wholeNumberOf,
 } from '@toolmux/core/internal';
 import { Hono } from 'hono';
 import { MIN_API_KEY_LENGTH, secretMatcher } from './api-key.js';
@@ -17,7 +19,7 @@ import { ConnectPages } from './connect/connect-page.js';
 import { audienceOf, errorResponse } from './http-errors.js';
 import { jsonResponse } from './json-response.js';
 import { McpEndpoint, type McpOptions } from './mcp/mcp-endpoint.js';
-import { type MetricsOptions, ServerMetrics } from './metrics.js';
+import { checkMetricsOptions, type MetricsOptions, ServerMetrics } from './metrics.js';
 import { DEFAULT_BODY_LIMIT, readJsonBody } from './read-body.js';
 import {
   causeText,
@@ -31,7 +33,7 @@ import {
 } from './request-log.js';
 import { apiRoutes } from './rest/api.js';
 import { parseLargeRequestPart, parseRequestPart } from './rest/route.js';
-import { SessionCache } from './session-cache.js';
+import { DEFAULT_SESSION_CACHE_TTL_MS, SessionCache } from './session-cache.js';
 
 export interface CreateServerOptions {
   /**
@@ -238,7 +240,25 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   // `Authorization: Bearer <key>` as sent: checked in time that does not depend on what was sent
   const authorizationMatches = secretMatcher(`Bearer ${apiKey}`);
   const apiKeyMatches = secretMatcher(apiKey);
-  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const bodyLimit = wholeNumberOf(options.bodyLimit, {
+    name: 'bodyLimit',
+    code: 'CONFIG_INVALID',
+    unit: 'bytes',
+    min: 1,
+    purpose: 'the largest request body; a larger one is answered 413',
+    leaveOut: `Leave it out for ${DEFAULT_BODY_LIMIT} (1 MiB).`,
+    default: DEFAULT_BODY_LIMIT,
+  });
+  // unchecked, a string one made every cache deadline a string (`Date.now() + "5"`) never passed
+  const sessionCacheTtlMs = wholeNumberOf(options.sessionCacheTtlMs, {
+    name: 'sessionCacheTtlMs',
+    code: 'CONFIG_INVALID',
+    unit: 'milliseconds',
+    min: 0,
+    purpose: 'how long a resumed session is reused by MCP and session-scoped REST calls',
+    leaveOut: `Leave it out for ${DEFAULT_SESSION_CACHE_TTL_MS}; 0 turns the cache off.`,
+    default: DEFAULT_SESSION_CACHE_TTL_MS,
+  });
   const logger: ServerLogger = options.logger ?? defaultServerLogger;
   // a server fault: the request's log line carries it (outside a request, it is logged here)
   const onUnexpected = (error: unknown) => {
@@ -247,12 +267,13 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     }
   };
   const metricsOptions = options.metrics ?? {};
+  checkMetricsOptions(metricsOptions);
   const metrics = metricsOptions.enabled === false ? undefined : new ServerMetrics(metricsOptions);
   if (metrics) {
     onToolCall(options.toolmux, (call, toolkit) => metrics.toolCall(toolkit, call.status, call.durationMs));
   }
   let draining = false;
-  const sessions = new SessionCache({ toolmux: options.toolmux, ttlMs: options.sessionCacheTtlMs });
+  const sessions = new SessionCache({ toolmux: options.toolmux, ttlMs: sessionCacheTtlMs });
   const version = packageVersion();
   const mcp = new McpEndpoint({
     ...options.mcp,
@@ -442,8 +463,19 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
             port: info.port,
             hostname: info.address,
             [Symbol.asyncDispose]: () => running.close(),
-            close: ({ timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS } = {}) =>
+            close: (closeOptions = {}) =>
               new Promise<void>((done, fail) => {
+                // a timer past the longest is one of 1 ms: it cut every connection at once
+                const timeoutMs = wholeNumberOf(closeOptions.timeoutMs, {
+                  name: 'running.close({ timeoutMs })',
+                  code: 'INVALID_REQUEST',
+                  unit: 'milliseconds',
+                  min: 0,
+                  max: MAX_TIMER_MS,
+                  purpose: 'how long open requests may take before their connections are cut',
+                  leaveOut: `Leave it out for ${DEFAULT_DRAIN_TIMEOUT_MS}.`,
+                  default: DEFAULT_DRAIN_TIMEOUT_MS,
+                });
                 draining = true;
                 const http = server as typeof server & {
                   closeIdleConnections?: () => void;

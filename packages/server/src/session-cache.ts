@@ -41,6 +41,9 @@ interface ReadableEntry {
   renewing: Promise<void> | undefined;
 }
 
+/** How long a resumed session is reused unless `createServer`'s `sessionCacheTtlMs` says. */
+export const DEFAULT_SESSION_CACHE_TTL_MS = 2000;
+
 export interface SessionCacheOptions {
   toolmux: ToolMux<Provider<unknown>>;
   /**
@@ -84,7 +87,7 @@ export class SessionCache {
   readonly #readablePending = new Map<string, Promise<void>>();
   #store: Promise<Store> | undefined;
 
-  constructor({ toolmux, ttlMs = 2000, maxEntries = 10_000 }: SessionCacheOptions) {
+  constructor({ toolmux, ttlMs = DEFAULT_SESSION_CACHE_TTL_MS, maxEntries = 10_000 }: SessionCacheOptions) {
     this.#toolmux = toolmux;
     this.#ttlMs = ttlMs;
     this.#maxEntries = maxEntries;

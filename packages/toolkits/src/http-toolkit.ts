@@ -6,8 +6,10 @@ import {
   defineToolkit,
   type ToolAnnotations,
   type Toolkit,
+  ToolMuxError,
   toolSlugPrefix,
 } from '@toolmux/core';
+import { shownValue, wholeNumberOf } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
 import { ApiError, createApi, type HttpMethod, tokenOf } from './http.js';
@@ -43,14 +45,38 @@ export interface HttpToolkitOptions {
    * @default dns.lookup
    */
   lookup?: LookupFunction;
-  /** Longest text body returned to the model. @default 50_000 */
+  /** Longest text body returned to the model: a whole number of characters, 1 or more. @default 50_000 */
   maxResponseCharacters?: number;
   /**
    * The most bytes of an answer downloaded. Past them the download stops and the model gets the
    * text read so far, cut to `maxResponseCharacters`, with `truncated: true` (a JSON answer that
-   * long is not parsed): a URL that serves gigabytes, or never ends, costs no more. @default 10 MiB
+   * long is not parsed): a URL that serves gigabytes, or never ends, costs no more. A whole number, 1
+   * or more. @default 10 MiB
    */
   maxResponseBytes?: number;
+}
+
+const DEFAULT_MAX_RESPONSE_CHARACTERS = 50_000;
+const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
+const AUTH_KINDS = ['bearer', 'api_key', 'basic'] as const;
+
+/**
+ * Refuses `auth` and `allowPrivateNetwork` of the wrong kind (TOOL_DEFINITION_INVALID): both were read
+ * as truthy, so `allowPrivateNetwork: 'false'` let the toolkit reach private addresses, and `auth:
+ * 'Bearer'` (or `'basic '`) made an API-key toolkit that sent the token in `X-API-Key`.
+ */
+function checkHttpToolkitKinds(options: HttpToolkitOptions): void {
+  const wrong = (name: string, takes: string, value: unknown) =>
+    new ToolMuxError({
+      code: 'TOOL_DEFINITION_INVALID',
+      message: `createHttpToolkit() ${name} must be ${takes}; got ${shownValue(value)}. Leave it out for its default.`,
+    });
+  if (options.auth !== undefined && !(AUTH_KINDS as readonly unknown[]).includes(options.auth)) {
+    throw wrong('auth', `one of ${AUTH_KINDS.map((kind) => `"${kind}"`).join(', ')}`, options.auth);
+  }
+  if (options.allowPrivateNetwork !== undefined && typeof options.allowPrivateNetwork !== 'boolean') {
+    throw wrong('allowPrivateNetwork', 'true or false', options.allowPrivateNetwork);
+  }
 }
 
 function refusedError(url: URL, error: PrivateAddressError): ApiError {
@@ -183,8 +209,25 @@ export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
   const slug = options.slug ?? 'http';
   const prefix = toolSlugPrefix(slug);
   const apiKeyHeader = options.apiKeyHeader ?? 'X-API-Key';
-  const maxCharacters = options.maxResponseCharacters ?? 50_000;
-  const maxBytes = options.maxResponseBytes ?? 10 * 1024 * 1024;
+  checkHttpToolkitKinds(options);
+  const maxCharacters = wholeNumberOf(options.maxResponseCharacters, {
+    name: 'createHttpToolkit() maxResponseCharacters',
+    code: 'TOOL_DEFINITION_INVALID',
+    unit: 'characters',
+    min: 1,
+    purpose: 'the longest text body returned to the model',
+    leaveOut: `Leave it out for ${DEFAULT_MAX_RESPONSE_CHARACTERS}.`,
+    default: DEFAULT_MAX_RESPONSE_CHARACTERS,
+  });
+  const maxBytes = wholeNumberOf(options.maxResponseBytes, {
+    name: 'createHttpToolkit() maxResponseBytes',
+    code: 'TOOL_DEFINITION_INVALID',
+    unit: 'bytes',
+    min: 1,
+    purpose: 'the most bytes of an answer downloaded',
+    leaveOut: `Leave it out for ${DEFAULT_MAX_RESPONSE_BYTES} (10 MiB).`,
+    default: DEFAULT_MAX_RESPONSE_BYTES,
+  });
   // Without an account, every connection (and every redirect hop) is checked where it is made.
   const guardedFetch =
     options.auth || options.allowPrivateNetwork ? undefined : publicOnlyFetch({ lookup: options.lookup });

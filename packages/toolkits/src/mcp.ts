@@ -25,9 +25,11 @@ import {
 import {
   compileJsonSchemaValidator,
   compileValidatorNow,
+  MAX_TIMER_MS,
   quotedMessage,
   slicedValidatorOf,
   WorkSlice,
+  wholeNumberOf,
 } from '@toolmux/core/internal';
 import { tokenOf } from './http.js';
 
@@ -85,6 +87,11 @@ async function outputCheckOf(
   };
 }
 
+/** A call's timeout unless `timeoutMs` says. */
+const DEFAULT_MCP_TIMEOUT_MS = 60_000;
+/** The clients kept for distinct credentials unless `maxClients` says. */
+const DEFAULT_MAX_CLIENTS = 100;
+
 interface McpCommonOptions {
   /** Toolkit slug (lower case); tool slugs become `${SLUG}_${TOOL_NAME}`. */
   slug: string;
@@ -93,7 +100,7 @@ interface McpCommonOptions {
   /** @default the server's instructions, or a sentence naming the server */
   description?: string;
   categories?: string[];
-  /** Per-call timeout of every tool. @default 60_000 */
+  /** Per-call timeout of every tool: a whole number of milliseconds from 1 to 2147483647. @default 60_000 */
   timeoutMs?: number;
   /**
    * Told about each of the server's tools that is left out because toolmux refuses its definition
@@ -130,7 +137,10 @@ export interface McpHttpOptions extends McpCommonOptions {
    * is set, else none
    */
   auth?: AuthScheme | AuthScheme[];
-  /** Clients kept open for distinct credentials; the least recently used beyond it is closed. @default 100 */
+  /**
+   * Clients kept open for distinct credentials, a whole number, 1 or more; the least recently used
+   * beyond it is closed. @default 100
+   */
   maxClients?: number;
   /** @default globalThis.fetch */
   fetch?: typeof globalThis.fetch;
@@ -324,6 +334,27 @@ function credentialValue(header: string, credentials: Credentials | undefined): 
  * await files.close();
  */
 export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit> {
+  // checked before a process is started or a server is asked: a wrong one would otherwise fail
+  // every call at once (a timer past the longest is one of 1 ms) or keep clients without a bound
+  const timeoutMs = wholeNumberOf(options.timeoutMs, {
+    name: 'mcpToolkit() timeoutMs',
+    code: 'TOOL_DEFINITION_INVALID',
+    unit: 'milliseconds',
+    min: 1,
+    max: MAX_TIMER_MS,
+    purpose: 'how long one call of a tool of the server may take',
+    leaveOut: `Leave it out for ${DEFAULT_MCP_TIMEOUT_MS}.`,
+    default: DEFAULT_MCP_TIMEOUT_MS,
+  });
+  const maxClients = wholeNumberOf('url' in options ? options.maxClients : undefined, {
+    name: 'mcpToolkit() maxClients',
+    code: 'TOOL_DEFINITION_INVALID',
+    unit: 'clients',
+    min: 1,
+    purpose: 'the clients kept open for distinct credentials',
+    leaveOut: `Leave it out for ${DEFAULT_MAX_CLIENTS}.`,
+    default: DEFAULT_MAX_CLIENTS,
+  });
   const label = `"${options.slug}"`;
   const connections = new Map<string, McpConnection>();
   let shared: McpConnection;
@@ -335,7 +366,6 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
   } else {
     const url = new URL(options.url);
     const fetch = options.fetch ?? globalThis.fetch;
-    const maxClients = options.maxClients ?? 100;
     const httpConnection = (headers: Record<string, string>) =>
       new McpConnection(`${label} (${url.origin})`, () => ({
         transport: new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch }),
@@ -394,7 +424,6 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
   }
 
   const server = client.getServerVersion() ?? { name: options.slug, version: 'unknown' };
-  const timeoutMs = options.timeoutMs ?? 60_000;
   const taken = new Set<string>();
 
   const call = async (name: string, args: unknown, context: ToolContext, retrySafe: boolean) => {

@@ -1,5 +1,27 @@
 import type { AccountRequest, ResolvedAccount } from '../execution/execute.js';
 import type { Store } from '../store/types.js';
+import { wholeNumberOf } from '../util/whole-number.js';
+
+/** How long an account is reused (and a session object trusts its session) unless `accountCacheTtlMs` says. */
+export const DEFAULT_ACCOUNT_CACHE_TTL_MS = 2000;
+
+/**
+ * A ToolMux's `accountCacheTtlMs` (undefined: the default), checked: a whole number of milliseconds, 0
+ * or more, in either mode; `purpose` says what it governs in the ToolMux's mode. Unchecked, a negative
+ * or NaN one turned the account cache off without a word, a string one made every session object's
+ * deadline a string (`Date.now() + "5"`) it never passed, and a non-number one failed no call at all.
+ */
+export function accountCacheTtlOf(option: unknown, purpose: string): number {
+  return wholeNumberOf(option, {
+    name: 'accountCacheTtlMs',
+    code: 'CONFIG_INVALID',
+    unit: 'milliseconds',
+    min: 0,
+    purpose,
+    leaveOut: `Leave it out for ${DEFAULT_ACCOUNT_CACHE_TTL_MS}; 0 turns it off.`,
+    default: DEFAULT_ACCOUNT_CACHE_TTL_MS,
+  });
+}
 
 /** The store calls that change which account a call would get, or its credentials. */
 const ACCOUNT_WRITES = new Set<keyof Store>([

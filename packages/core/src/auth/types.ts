@@ -2,6 +2,14 @@ import type { AuthConfigType, ConnectionRequestKind, ConnectionStatus } from '..
 
 export type { AuthConfigType, ConnectionRequestKind, ConnectionStatus };
 
+/**
+ * A connected account's status as the SDK reports it: a {@link ConnectionStatus}, or, in remote mode
+ * only, `UNKNOWN` for a status a newer server added that this SDK does not know (update
+ * `@toolmux/core` to the server's version to read it). The account is handed on all the same: one
+ * account of a status added later does not fail a whole list. Never a filter of `list()`.
+ */
+export type ConnectedAccountStatus = ConnectionStatus | 'UNKNOWN';
+
 /** An auth config as the API returns it: never the client secret. */
 export interface AuthConfig {
   /** `ac_…` */
@@ -68,7 +76,8 @@ export interface ConnectedAccount {
   authConfigId: string;
   /** The name the user and the agent call the account by (`work`); unique per user and toolkit. */
   alias: string | null;
-  status: ConnectionStatus;
+  /** In remote mode, `UNKNOWN` for a status of a newer server (see {@link ConnectedAccountStatus}). */
+  status: ConnectedAccountStatus;
   /** Why it is FAILED or EXPIRED, in the provider's words (`invalid_grant: …`). */
   statusReason: string | null;
   /** When it last became ACTIVE. */

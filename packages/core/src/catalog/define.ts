@@ -13,6 +13,7 @@ import {
 } from '../schema/validate.js';
 import { checkJsonDepth, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { shownValue } from '../util/stored-text.js';
+import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
 import type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.js';
 import { isStandardSchema } from './standard-schema.js';
 import type {
@@ -56,7 +57,7 @@ export interface DefineToolOptions<
   tags?: string[];
   /** The toolkit slug; set by `defineToolkit` when the tool is listed there. */
   toolkit?: string;
-  /** Per-call timeout in milliseconds. @default 60_000 */
+  /** Per-call timeout: a whole number of milliseconds from 1 to 2147483647. @default 60_000 */
   timeoutMs?: number;
   execute: (
     input: InputOf<TInputSchema>,
@@ -232,10 +233,17 @@ export function defineTool<
     throw invalid(`Tool ${slug} needs a description: say what it does and when to use it.`);
   }
   if (typeof execute !== 'function') throw invalid(`Tool ${slug} needs an execute function.`);
-  if (options.timeoutMs !== undefined && !(Number.isFinite(options.timeoutMs) && options.timeoutMs > 0)) {
-    throw invalid(
-      `Tool ${slug}: timeoutMs must be a positive number of milliseconds, got ${options.timeoutMs}.`,
-    );
+  if (options.timeoutMs !== undefined) {
+    // a longer timer is one of 1 ms (Node.js's TimeoutOverflowWarning): every call would time out at once
+    wholeNumberOf(options.timeoutMs, {
+      name: `Tool ${slug}: timeoutMs`,
+      code: 'TOOL_DEFINITION_INVALID',
+      unit: 'milliseconds',
+      min: 1,
+      max: MAX_TIMER_MS,
+      purpose: 'how long one call of the tool may run',
+      leaveOut: 'Leave it out for 60000.',
+    });
   }
   if (options.toolkit !== undefined && !TOOLKIT_SLUG.test(options.toolkit)) {
     throw invalid(

@@ -312,7 +312,8 @@ export function parseSessionConfig(config: unknown): SessionConfig {
   // zod's record skips a `__proto__` key unchecked: checked here with the record's schemas like any other
   const result = safeParseKeepingProtoKeys(configSchema, config);
   if (!result.success) {
-    const described = describeZodIssue(configSchema, config, result.issues[0]!);
+    // a session config holds no secret number: a refused one is shown
+    const described = describeZodIssue(configSchema, config, result.issues[0]!, { showNumbers: true });
     const path = described.path.join('.') || '(config)';
     const message = /[.?!]$/.test(described.message) ? described.message : `${described.message}.`;
     throw configError('CONFIG_INVALID', `Invalid session config at ${path}: ${message}`);

@@ -1,6 +1,7 @@
 import { ToolMuxError } from '../errors.js';
 import { settlesWithin } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
+import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
 
 /** How long `ToolMux.close()` lets tool calls in flight finish before it stops them. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
@@ -121,16 +122,22 @@ export class CallsInFlight {
   }
 }
 
-/** Checks `close({ timeoutMs })`. */
+/**
+ * Checks `close({ timeoutMs })`: a whole number of milliseconds from 0 to {@link MAX_TIMER_MS}. A
+ * longer one was a timer of 1 ms (Node.js says so in a TimeoutOverflowWarning), which stopped the
+ * calls in flight at once instead of waiting for them.
+ */
 export function closeTimeoutOf(options: { timeoutMs?: number } | undefined): number {
-  const timeoutMs = options?.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
-  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
-    throw new ToolMuxError({
-      code: 'INVALID_REQUEST',
-      message: `close({ timeoutMs }) takes a number of milliseconds ≥ 0 (how long calls in flight may take before they are stopped), got ${String(timeoutMs)}; leave it out for ${DEFAULT_CLOSE_TIMEOUT_MS}.`,
-    });
-  }
-  return timeoutMs;
+  return wholeNumberOf(options?.timeoutMs, {
+    name: 'close({ timeoutMs })',
+    code: 'INVALID_REQUEST',
+    unit: 'milliseconds',
+    min: 0,
+    max: MAX_TIMER_MS,
+    purpose: 'how long calls in flight may take before they are stopped',
+    leaveOut: `Leave it out for ${DEFAULT_CLOSE_TIMEOUT_MS}.`,
+    default: DEFAULT_CLOSE_TIMEOUT_MS,
+  });
 }
 
 /** Tells the logger how many calls `close()` stopped (none: nothing to tell). */

@@ -1,3 +1,4 @@
+import { accountCacheTtlOf } from '../auth/account-cache.js';
 import { checkAuthConfigType, givenAuthConfigChanges } from '../auth/auth-config-changes.js';
 import type { ConnectionRequest } from '../auth/connection-request.js';
 import type {
@@ -34,9 +35,9 @@ import { checkSignal, settlesWithin } from '../util/abort.js';
 import { aliasChangeOf, lookupId, sessionIdOf, toolkitSlugOf, toolSlugRefusal } from '../util/arguments.js';
 import { checkOptionUrl } from '../util/config-url.js';
 import { consoleLogger } from '../util/logger.js';
+import { checkOptionKinds } from '../util/option-kinds.js';
 import { credentialsObject, optionsObject, requestObject } from '../util/options-object.js';
 import { checkUserId, urlWithoutCredentials } from '../util/stored-text.js';
-import { wholeNumberOf } from '../util/whole-number.js';
 import { maxResponseBytesOf, RemoteApi, requestTimeoutOf } from './http.js';
 import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
 import {
@@ -78,24 +79,6 @@ const MIN_API_KEY_LENGTH = 16;
 const MAX_UPLOAD_TIMEOUT_MS = 60_000;
 
 const id = (value: string) => encodeURIComponent(value);
-
-/**
- * A remote ToolMux's `accountCacheTtlMs` (undefined: 2000, as embedded), checked: it has no account
- * cache (the server's own option governs that), but its session objects re-read their session once
- * their last read is this old, before a custom-tool call, as an embedded session object does.
- */
-function sessionFreshMsOf(option: unknown): number {
-  if (option === undefined) return 2000;
-  return wholeNumberOf(option, {
-    name: 'accountCacheTtlMs',
-    code: 'CONFIG_INVALID',
-    unit: 'milliseconds',
-    min: 0,
-    purpose:
-      'in remote mode, how long a session object trusts that its session still exists with the config it has, before it runs a custom tool',
-    leaveOut: 'Leave it out for 2000.',
-  });
-}
 
 /** A connected account's id in a path, once it may name one (see `lookupId`). */
 const account = (value: string) => id(lookupId('connectedAccount', value));
@@ -145,6 +128,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
         message: `${given.join(', ')} configure an embedded ToolMux; with apiKey (remote mode) the server at baseUrl owns them. Remove ${given.length === 1 ? 'it' : 'them'}, or drop apiKey to run embedded.`,
       });
     }
+    checkOptionKinds(options);
     if (options.baseUrl === undefined) {
       throw new ToolMuxError({
         code: 'CONFIG_INVALID',
@@ -160,7 +144,12 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       });
     }
     const timeoutMs = requestTimeoutOf(options.requestTimeoutMs);
-    this.#sessionFreshMs = sessionFreshMsOf(options.accountCacheTtlMs);
+    // it has no account cache (the server's own option governs that), but its session objects re-read
+    // their session once their last read is this old, before a custom-tool call, as embedded ones do
+    this.#sessionFreshMs = accountCacheTtlOf(
+      options.accountCacheTtlMs,
+      'in remote mode, how long a session object trusts that its session still exists with the config it has, before it runs a custom tool',
+    );
     this.#uploadTimeoutMs = Math.min(timeoutMs, MAX_UPLOAD_TIMEOUT_MS);
     const fetch = options.fetch ?? globalThis.fetch;
     const logger = options.logger ?? consoleLogger;

@@ -443,6 +443,14 @@ describe("remote client: an error answer's message", () => {
   });
 });
 
+/** An answer of `session.toolkits()`: the github toolkit, with `connection`. */
+const sessionToolkitsAnswer = (connection: Record<string, unknown>) =>
+  json(200, {
+    items: [{ slug: 'github', name: 'GitHub', description: 'Repositories', no_auth: false, connection }],
+    next_cursor: null,
+    total: 1,
+  });
+
 describe('remote client: the statuses and kinds of an answer', () => {
   const ACCOUNT = {
     id: 'ca_1',
@@ -465,18 +473,42 @@ describe('remote client: the statuses and kinds of an answer', () => {
     }
   });
 
-  it('a status, type or kind the SDK does not know is SERVER_UNREACHABLE naming the field and the value, as a wait status is', async () => {
+  it("a connected account's status a newer server added is read as UNKNOWN: the account is handed on, and a list of accounts still lists every one", async () => {
+    server.answer(
+      json(200, {
+        items: [
+          ACCOUNT,
+          { ...ACCOUNT, id: 'ca_2', status: 'SUSPENDED' },
+          { ...ACCOUNT, id: 'ca_3', status: 'x'.repeat(100_000) },
+          { ...ACCOUNT, id: 'ca_4', status: 'active' },
+        ],
+        next_cursor: null,
+      }),
+    );
+    const { items } = await mux.connectedAccounts.list();
+    expect(items.map(({ id, status }) => [id, status])).toEqual([
+      ['ca_1', 'ACTIVE'],
+      ['ca_2', 'UNKNOWN'],
+      ['ca_3', 'UNKNOWN'],
+      ['ca_4', 'UNKNOWN'],
+    ]);
+    expect(items[1]).toEqual({ ...items[0], id: 'ca_2', status: 'UNKNOWN' });
+
+    server.answer(json(200, { ...ACCOUNT, status: 'SUSPENDED' }));
+    expect((await mux.connectedAccounts.get('ca_1')).status).toBe('UNKNOWN');
+
+    server.answer(
+      sessionToolkitsAnswer({ is_active: false, connected_account: { id: 'ca_1', status: 'SUSPENDED' } }),
+    );
+    const [toolkit] = (await session.toolkits()).items;
+    expect(toolkit!.connection).toEqual({
+      isActive: false,
+      connectedAccount: { id: 'ca_1', status: 'UNKNOWN' },
+    });
+  });
+
+  it('a status, type or kind the SDK branches on and does not know is SERVER_UNREACHABLE naming the field and the value, as a wait status is', async () => {
     const answers = [
-      [
-        () => mux.connectedAccounts.get('ca_1'),
-        { ...ACCOUNT, status: 'SUSPENDED' },
-        'a connected account whose "status" is "SUSPENDED"',
-      ],
-      [
-        () => mux.connectedAccounts.list(),
-        { items: [{ ...ACCOUNT, status: 'x'.repeat(100_000) }], next_cursor: null },
-        `a page's items[0]: a connected account whose "status" is "xxx`,
-      ],
       [
         () => mux.authConfigs.get('ac_1'),
         {
@@ -595,22 +627,10 @@ describe('remote client: fields the SDK does not know', () => {
     });
 
     server.answer(
-      json(200, {
-        items: [
-          {
-            slug: 'github',
-            name: 'GitHub',
-            description: 'Repositories',
-            no_auth: false,
-            connection: {
-              is_active: true,
-              connected_account: { id: 'ca_1', status: 'ACTIVE', ...EXTRA },
-              auth_config: { id: 'ac_1', type: 'oauth2', managed: false, ...EXTRA },
-            },
-          },
-        ],
-        next_cursor: null,
-        total: 1,
+      sessionToolkitsAnswer({
+        is_active: true,
+        connected_account: { id: 'ca_1', status: 'ACTIVE', ...EXTRA },
+        auth_config: { id: 'ac_1', type: 'oauth2', managed: false, ...EXTRA },
       }),
     );
     const [toolkit] = (await session.toolkits()).items;

@@ -5,6 +5,7 @@ import type {
   AuthConfig,
   AuthConfigType,
   ConnectedAccount,
+  ConnectedAccountStatus,
   ConnectionRequestInfo,
   ConnectionRequestKind,
   ConnectionRequestStatus,
@@ -152,7 +153,8 @@ export interface ConnectedAccountWire {
   auth_config_id: string;
   /** Absent from servers of before multiAccount. */
   alias?: string | null;
-  status: ConnectionStatus;
+  /** One of ACCOUNT_STATUSES, or one a newer server added (read as UNKNOWN). */
+  status: string;
   status_reason: string | null;
   connected_at: string | null;
   expires_at: string | null;
@@ -717,7 +719,8 @@ const SHAPES = {
     no_auth: 'boolean',
     connection: {
       is_active: 'boolean',
-      connected_account: optional({ id: ID, status: oneOf(...ACCOUNT_STATUSES) }),
+      // a status a newer server added is read as UNKNOWN (see accountStatusOf), not refused
+      connected_account: optional({ id: ID, status: 'string' }),
       auth_config: optional({ id: ID, type: oneOf(...AUTH_CONFIG_TYPES), managed: 'boolean' }),
       accounts: optional(listOf(ACCOUNT_CHOICE)),
       account_selection_required: optional('boolean'),
@@ -758,7 +761,7 @@ const SHAPES = {
     toolkit: 'string',
     auth_config_id: ID,
     alias: optional(ALIAS),
-    status: oneOf(...ACCOUNT_STATUSES),
+    status: 'string',
     status_reason: nullable(MESSAGE),
     connected_at: 'date|null',
     expires_at: 'date|null',
@@ -1025,7 +1028,7 @@ export const sessionToolkitOf = reader(
         ? {
             connectedAccount: {
               id: wire.connection.connected_account.id,
-              status: wire.connection.connected_account.status,
+              status: accountStatusOf(wire.connection.connected_account.status),
             },
           }
         : {}),
@@ -1111,6 +1114,16 @@ export const authConfigOf = reader(
   }),
 );
 
+/**
+ * A connected account's status as the SDK reports it: the server's when the SDK knows it, else
+ * `UNKNOWN`. Unlike the statuses the SDK branches on (a connection request's, a wait's), an account's
+ * is only handed on: a newer server's added status must not fail a list of accounts (every account of
+ * a user, for one of them), so it is read as the one value the type has for it.
+ */
+function accountStatusOf(status: string): ConnectedAccountStatus {
+  return (ACCOUNT_STATUSES as readonly string[]).includes(status) ? (status as ConnectionStatus) : 'UNKNOWN';
+}
+
 export const connectedAccountOf = reader(
   'a connected account',
   SHAPES.connectedAccount,
@@ -1120,7 +1133,7 @@ export const connectedAccountOf = reader(
     toolkit: wire.toolkit,
     authConfigId: wire.auth_config_id,
     alias: wire.alias ?? null,
-    status: wire.status,
+    status: accountStatusOf(wire.status),
     statusReason: wire.status_reason,
     connectedAt: dateOrNull(wire.connected_at),
     expiresAt: dateOrNull(wire.expires_at),

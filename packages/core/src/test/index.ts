@@ -53,3 +53,4 @@ export type { StockLookupCall } from './stock-lookup.js';
 export { stockLookupTool } from './stock-lookup.js';
 export { turnsDuring } from './turns.js';
 export { untilTestTimeout } from './until-test-timeout.js';
+export { type NumberKeys, notWholeNumberWithin } from './whole-numbers.js';

@@ -10,9 +10,10 @@ export interface WholeNumberRule {
   name: string;
   /**
    * What a wrong value is: `CONFIG_INVALID` for an option of `new ToolMux()` (as every other option
-   * it refuses), `INVALID_REQUEST` for an argument of a call.
+   * it refuses) or of a server, `INVALID_REQUEST` for an argument of a call, `TOOL_DEFINITION_INVALID`
+   * for an option of `defineTool()` or a toolkit helper.
    */
-  code: 'CONFIG_INVALID' | 'INVALID_REQUEST';
+  code: 'CONFIG_INVALID' | 'INVALID_REQUEST' | 'TOOL_DEFINITION_INVALID';
   /** What it counts: `milliseconds`, `bytes`. */
   unit: string;
   min: number;
@@ -24,16 +25,20 @@ export interface WholeNumberRule {
   purpose: string;
   /** The last sentence: what leaving it out gives (`Leave it out for 30000.`). */
   leaveOut: string;
+  /** What a left-out value (undefined) gives; without it, undefined is refused like any other. */
+  default?: number;
 }
 
 /**
  * `value` when it is a whole number within `rule`'s bounds; else the rule's `code`:
  * `<name> must be a whole number of <unit> from <min> to <max> (<purpose>); got <value>. <leaveOut>`
- * (`, <min> or more` without a maximum), with the bounds in `details`. The one check of the ToolMux's
- * and a call's numeric options.
+ * (`, <min> or more` without a maximum), with the bounds in `details`; the rule's `default` for
+ * undefined when it has one. The one check of the ToolMux's, a server's, a toolkit helper's and a
+ * call's numeric options.
  */
 export function wholeNumberOf(value: unknown, rule: WholeNumberRule): number {
   const { name, code, unit, min, max, show = String, purpose, leaveOut } = rule;
+  if (value === undefined && rule.default !== undefined) return rule.default;
   if (
     typeof value === 'number' &&
     Number.isSafeInteger(value) &&

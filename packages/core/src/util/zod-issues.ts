@@ -73,7 +73,8 @@ export const MAX_LISTED_KEYS = 10;
  * One zod issue as a message that names the bad value and the fix, as precisely as hand-written
  * checks do: an unknown enum value gets "did you mean" and the allowed values, an unknown key the
  * known keys, a union the issue of the branch that came closest instead of "Invalid input". Values
- * shown are only enum values and keys, never other input (which may hold credentials).
+ * shown are only enum values and keys (and, with `showNumbers`, numbers and booleans), never other
+ * input (which may hold credentials).
  *
  * @returns the issue's path in the value (deeper than `issue.path` when a union branch was chosen)
  *   and the message, without the path.
@@ -82,6 +83,7 @@ export function describeZodIssue(
   schema: Schema,
   input: unknown,
   issue: Issue,
+  options: { showNumbers?: boolean } = {},
 ): { path: PropertyKey[]; message: string } {
   const path = [...issue.path];
   switch (issue.code) {
@@ -103,7 +105,7 @@ export function describeZodIssue(
         };
       }
       if (!first) return { path, message: issue.message };
-      return describeZodIssue(schema, input, { ...first, path: [...path, ...first.path] } as Issue);
+      return describeZodIssue(schema, input, { ...first, path: [...path, ...first.path] } as Issue, options);
     }
     case 'invalid_value': {
       const got = valueAt(input, path);
@@ -127,7 +129,15 @@ export function describeZodIssue(
         message: `unknown key${issue.keys.length === 1 ? '' : 's'} ${keys}.${hint}${known.length > 0 ? ` Known keys: ${known.join(', ')}.` : ''}`,
       };
     }
-    default:
-      return { path, message: issue.message };
+    default: {
+      // with `showNumbers`, a number or a boolean is shown (`Too small: expected number to be >=100
+      // (got -1).`): without it `1e20`'s "expected int to be <=9007199254740991" reads as a riddle.
+      // Only where no number is a secret (a REST body's may be a credential: `{ apiKey: 1234… }`).
+      const got = valueAt(input, path);
+      if (!options.showNumbers || (typeof got !== 'number' && typeof got !== 'boolean')) {
+        return { path, message: issue.message };
+      }
+      return { path, message: `${issue.message.replace(/\.$/, '')} (got ${String(got)}).` };
+    }
   }
 }

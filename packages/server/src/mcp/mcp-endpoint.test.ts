@@ -925,7 +925,7 @@ describe('MCP Origin check', () => {
       /mcp\.allowedOrigins: "app\.example\.com" is not an origin/,
     );
     expect(() => createTestServer({ mcp: { toolsPageSize: 0 } })).toThrow(
-      /mcp\.toolsPageSize must be a positive integer/,
+      /^mcp\.toolsPageSize must be a whole number of tools, 1 or more \(.*\); got number 0\. Leave it out for 100\.$/,
     );
     expect(() => createTestServer({ mcp: { maxBatchSize: 1.5 } })).toThrow(/mcp\.maxBatchSize/);
   });

@@ -20,6 +20,7 @@ import {
   mcpToolResultOf,
   type OutputValidator,
   WorkSlice,
+  wholeNumberOf,
 } from '@toolmux/core/internal';
 import { jsonResponse, jsonTextPieces, utf8Length } from '../json-response.js';
 import { isJsonContentType, MAX_BODY_DEPTH, parseJsonText, readBodyText } from '../read-body.js';
@@ -150,15 +151,22 @@ function rpcError(id: JsonRpcId, code: number, message: string, data?: unknown) 
   };
 }
 
-function positiveInteger(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new ToolMuxError({
-      code: 'INVALID_REQUEST',
-      message: `mcp.${name} must be a positive integer, not ${String(value)}.`,
-    });
-  }
-  return value;
+/** A limit of `createServer({ mcp })`: the default when left out, else a whole number, 1 or more. */
+function mcpLimitOf(
+  options: McpOptions,
+  name: 'toolsPageSize' | 'maxBatchSize' | 'maxBatchResponseBytes',
+  unit: string,
+  purpose: string,
+): number {
+  return wholeNumberOf(options[name], {
+    name: `mcp.${name}`,
+    code: 'CONFIG_INVALID',
+    unit,
+    min: 1,
+    purpose,
+    leaveOut: `Leave it out for ${MCP_DEFAULTS[name]}.`,
+    default: MCP_DEFAULTS[name],
+  });
 }
 
 /** The origins of `allowedOrigins`, normalized (`https://Example.com:443/` → `https://example.com`). */
@@ -286,12 +294,18 @@ export class McpEndpoint {
   constructor(options: McpEndpointOptions) {
     this.#options = options;
     this.#origins = originsOf(options.allowedOrigins ?? [], options.baseUrl);
-    this.#pageSize = positiveInteger(options.toolsPageSize, MCP_DEFAULTS.toolsPageSize, 'toolsPageSize');
-    this.#maxBatchSize = positiveInteger(options.maxBatchSize, MCP_DEFAULTS.maxBatchSize, 'maxBatchSize');
-    this.#maxBatchResponseBytes = positiveInteger(
-      options.maxBatchResponseBytes,
-      MCP_DEFAULTS.maxBatchResponseBytes,
+    this.#pageSize = mcpLimitOf(options, 'toolsPageSize', 'tools', 'the most tools of one tools/list page');
+    this.#maxBatchSize = mcpLimitOf(
+      options,
+      'maxBatchSize',
+      'messages',
+      'the most messages of one JSON-RPC batch',
+    );
+    this.#maxBatchResponseBytes = mcpLimitOf(
+      options,
       'maxBatchResponseBytes',
+      'bytes',
+      'the most JSON of the answer to one batch',
     );
   }
 

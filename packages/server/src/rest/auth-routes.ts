@@ -2,6 +2,7 @@ import type {
   AuthConfig,
   ConnectedAccount,
   ConnectionRequestInfo,
+  ConnectionStatus,
   CreateAuthConfigOptions,
   Provider,
   ToolMux,
@@ -56,7 +57,8 @@ function connectedAccountJson(account: ConnectedAccount): Wire<typeof ConnectedA
     toolkit: account.toolkit,
     auth_config_id: account.authConfigId,
     alias: account.alias,
-    status: account.status,
+    // the server's own (embedded) accounts: UNKNOWN is only what a remote client reads of a newer server
+    status: account.status as ConnectionStatus,
     status_reason: account.statusReason,
     connected_at: account.connectedAt?.toISOString() ?? null,
     expires_at: account.expiresAt?.toISOString() ?? null,

@@ -1,0 +1,71 @@
+import { ToolMuxError } from '../errors.js';
+import { shownValue } from './stored-text.js';
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isFunction = (value: unknown) => typeof value === 'function';
+const isString = (value: unknown) => typeof value === 'string';
+
+/**
+ * What each option of `new ToolMux()` that is no number, no URL and not `managedAuth` (those have
+ * checks of their own: `wholeNumberOf`, `checkOptionUrl`, `checkManagedAuth`) takes, and the test of
+ * it. Unchecked, a wrong kind was a TypeError far from its cause (`toolkits: {}` in the constructor,
+ * `secretKey: 5` at the first call, `fetch: 'x'` in a tool handler), or a setting silently other than
+ * asked: `hostedConnectPage: 'false'` turned the hosted page on.
+ */
+const OPTION_KINDS = {
+  provider: {
+    takes: 'a provider: an object with a wrapTools method (new PlainProvider(), new OpenAIProvider(), …)',
+    test: (value: unknown) => isObject(value) && isFunction(value.wrapTools),
+  },
+  toolkits: {
+    takes: 'an array of toolkits (defineToolkit() results, builtinToolkits of @toolmux/toolkits)',
+    test: Array.isArray,
+  },
+  store: {
+    takes: "a store spec ('sqlite:./path.db', ':memory:', 'postgres://…') or a Store object",
+    test: (value: unknown) => isString(value) || isObject(value),
+  },
+  secretKey: { takes: 'a string: a 32-byte key, base64 or hex', test: isString },
+  previousSecretKeys: {
+    takes: 'an array of strings: 32-byte keys, base64 or hex',
+    test: (value: unknown) => Array.isArray(value) && value.every(isString),
+  },
+  embed: { takes: 'a function (texts: string[]) => Promise<number[][]>', test: isFunction },
+  fetch: { takes: 'a function like globalThis.fetch', test: isFunction },
+  logger: {
+    takes: 'a logger: an object with debug, warn and error methods (console is one)',
+    test: (value: unknown) =>
+      isObject(value) && isFunction(value.debug) && isFunction(value.warn) && isFunction(value.error),
+  },
+  allowedCallbackUrls: {
+    takes: 'an array of origins or URL prefixes (["https://app.example.com"])',
+    test: Array.isArray,
+  },
+  hostedConnectPage: { takes: 'true or false', test: (value: unknown) => typeof value === 'boolean' },
+} as const;
+
+/**
+ * Refuses an option of `new ToolMux()` of the wrong kind (see {@link OPTION_KINDS}), left-out ones
+ * (undefined) aside: CONFIG_INVALID naming it, what it takes and the value (its kind only for a string
+ * option, as a secret key may be one; a value of the wrong kind is never a string there).
+ */
+export function checkOptionKinds(options: object): void {
+  for (const [name, { takes, test }] of Object.entries(OPTION_KINDS)) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value === undefined || test(value)) continue;
+    throw new ToolMuxError({
+      code: 'CONFIG_INVALID',
+      message: `${name} must be ${takes}; got ${typeof value === 'string' ? 'a string' : shownValue(value)}. Leave it out for its default.`,
+    });
+  }
+}
+
+/** `new ToolMux(options)`'s argument: an object, or nothing. */
+export function checkOptionsObject(options: unknown): void {
+  if (isObject(options)) return;
+  throw new ToolMuxError({
+    code: 'CONFIG_INVALID',
+    message: `new ToolMux() takes an options object ({ toolkits, store, … } embedded, { baseUrl, apiKey } remote) or nothing; got ${typeof options === 'string' ? 'a string' : shownValue(options)}.`,
+  });
+}

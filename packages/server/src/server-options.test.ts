@@ -1,0 +1,145 @@
+import { ToolMux, ToolMuxError } from '@toolmux/core';
+import { MAX_TIMER_MS } from '@toolmux/core/internal';
+import { type NumberKeys, notWholeNumberWithin } from '@toolmux/core/test';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type ToolMuxConfig, validateConfig } from './config.js';
+import type { McpOptions } from './mcp/mcp-endpoint.js';
+import { type CreateServerOptions, createServer } from './server.js';
+import { TEST_API_KEY } from './test-helpers.js';
+
+const mux = new ToolMux({ toolkits: [], store: ':memory:' });
+afterAll(() => mux.close());
+
+function refusal(work: () => unknown): ToolMuxError {
+  try {
+    work();
+  } catch (error) {
+    if (ToolMuxError.isInstance(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a ToolMuxError');
+}
+
+interface Bounds {
+  min: number;
+  max?: number;
+}
+
+/**
+ * Every numeric option of `createServer()` (and of its `mcp`), with its bounds: Records over the
+ * numeric keys, so that one added without a row here fails the type check.
+ */
+const SERVER: Record<NumberKeys<CreateServerOptions>, Bounds> = {
+  bodyLimit: { min: 1 },
+  sessionCacheTtlMs: { min: 0 },
+};
+const MCP: Record<NumberKeys<McpOptions>, Bounds> = {
+  toolsPageSize: { min: 1 },
+  maxBatchSize: { min: 1 },
+  maxBatchResponseBytes: { min: 1 },
+};
+
+describe('every numeric option of createServer() refuses what it cannot be: CONFIG_INVALID naming it, its bounds and the value', () => {
+  const cases = [
+    ...Object.entries(SERVER).map(
+      ([name, bounds]) => [name, bounds, (value: unknown) => ({ [name]: value })] as const,
+    ),
+    ...Object.entries(MCP).map(
+      ([name, bounds]) => [`mcp.${name}`, bounds, (value: unknown) => ({ mcp: { [name]: value } })] as const,
+    ),
+  ];
+  it.each(cases)('%s', (name, bounds, optionsWith) => {
+    const make = (value: unknown) =>
+      createServer({ toolmux: mux, apiKey: TEST_API_KEY, ...(optionsWith(value) as object) });
+    fc.assert(
+      fc.property(notWholeNumberWithin(bounds), (value) => {
+        const error = refusal(() => make(value));
+        expect(error.code).toBe('CONFIG_INVALID');
+        expect(error.message.startsWith(`${name} must be a whole number of `)).toBe(true);
+        expect(error.message).toContain(`, ${bounds.min} or more`);
+        expect(error.message).toMatch(/; got .+\. Leave it out for /s);
+      }),
+      { numRuns: 100 },
+    );
+    expect(() => make(bounds.min)).not.toThrow();
+    expect(() => make(2 ** 40)).not.toThrow();
+  });
+
+  it('running.close({ timeoutMs }) takes a whole number of milliseconds from 0 to 2147483647 (a longer one was a timer of 1 ms that cut the connections at once), else INVALID_REQUEST naming it', async () => {
+    const running = await createServer({ toolmux: mux, apiKey: TEST_API_KEY }).serve({ port: 0 });
+    await fc.assert(
+      fc.asyncProperty(notWholeNumberWithin({ min: 0, max: MAX_TIMER_MS }), async (timeoutMs) => {
+        const error = await running.close({ timeoutMs: timeoutMs as number }).then(
+          () => undefined,
+          (thrown: unknown) => thrown,
+        );
+        expect(ToolMuxError.isInstance(error) && error.code).toBe('INVALID_REQUEST');
+        expect((error as Error).message).toMatch(
+          /^running\.close\(\{ timeoutMs \}\) must be a whole number of milliseconds from 0 to 2147483647 \(.*\); got .+\. Leave it out for 10000\.$/s,
+        );
+      }),
+      { numRuns: 50 },
+    );
+    // still listening: a refused close() closed nothing
+    expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+    await running.close({ timeoutMs: 0 });
+  });
+});
+
+/** Every numeric key of the config file, with its bounds; a Record over them, as above. */
+const CONFIG_FILE: Record<NumberKeys<ToolMuxConfig>, Bounds> = {
+  port: { min: 0, max: 65_535 },
+  bodyLimit: { min: 1 },
+  shutdownTimeoutMs: { min: 0, max: MAX_TIMER_MS },
+  startupTimeoutMs: { min: 1, max: MAX_TIMER_MS },
+  accountCacheTtlMs: { min: 0 },
+  sessionCacheTtlMs: { min: 0 },
+  proxyMaxResponseBytes: { min: 1 },
+  oauthRequestTimeoutMs: { min: 1, max: 300_000 },
+};
+
+describe('every numeric key of the config file refuses what it cannot be: CONFIG_INVALID naming the file, the key and the value', () => {
+  it.each(Object.entries(CONFIG_FILE))('%s', (key, bounds) => {
+    fc.assert(
+      fc.property(notWholeNumberWithin(bounds), (value) => {
+        const error = refusal(() => validateConfig({ [key]: value }, 'toolmux.config.json'));
+        expect(error.code).toBe('CONFIG_INVALID');
+        expect(error.message.startsWith(`toolmux.config.json: ${key}: `)).toBe(true);
+        // the value itself when it is a number, a boolean or a string, else its type
+        expect(error.message).toMatch(/ \(got .+\)\.$/s);
+        if (typeof value === 'number') expect(error.message.endsWith(`(got ${value}).`)).toBe(true);
+      }),
+      { numRuns: 100 },
+    );
+    for (const value of [bounds.min, bounds.max ?? 2 ** 40]) {
+      expect(validateConfig({ [key]: value }, 'toolmux.config.json')).toEqual({ [key]: value });
+    }
+  });
+});
+
+describe("createServer()'s metrics switches take true or false: another value was read as truthy or not", () => {
+  it.each(['enabled', 'public'] as const)('metrics.%s', (name) => {
+    for (const value of ['false', 'true', 0, 1, null, {}]) {
+      const error = refusal(() =>
+        createServer({ toolmux: mux, apiKey: TEST_API_KEY, metrics: { [name]: value as never } }),
+      );
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.message).toMatch(
+        new RegExp(
+          `^metrics\\.${name} must be true or false; got .+\\. Leave it out for its default \\((true|false)\\)\\.$`,
+        ),
+      );
+    }
+  });
+});
+
+it('a number where the config file takes a string is not shown: it may be a secret written without quotes', () => {
+  for (const key of ['apiKey', 'secretKey', 'store', 'baseUrl']) {
+    const error = refusal(() => validateConfig({ [key]: 12_345_678_901_234 }, 'toolmux.config.json'));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message.startsWith(`toolmux.config.json: ${key}: `)).toBe(true);
+    expect(error.message).toContain('(got number)');
+    expect(error.message).not.toContain('12345678901234');
+  }
+});
