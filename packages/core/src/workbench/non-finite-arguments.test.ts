@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
+import { firstNonFinite, NON_FINITE } from '../test/non-finite.js';
 import { ToolMux } from '../toolmux.js';
 
 /**
@@ -39,27 +40,6 @@ async function cell(code: string): Promise<Cell> {
   const data = outcome.data as Cell;
   expect(data.error, JSON.stringify(data.error)).toBeUndefined();
   return data;
-}
-
-const NON_FINITE = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY] as const;
-
-/** The path of the first non-finite number of `value` in JSON order (`arguments` for itself), or undefined. */
-function firstNonFinite(value: unknown, path = 'arguments'): string | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : path;
-  if (typeof value !== 'object' || value === null) return undefined;
-  if (Array.isArray(value)) {
-    for (let index = 0; index < value.length; index++) {
-      const found = firstNonFinite(value[index], `${path}[${index}]`);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  for (const [key, item] of Object.entries(value)) {
-    const segment = /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
-    const found = firstNonFinite(item, path + segment);
-    if (found !== undefined) return found;
-  }
-  return undefined;
 }
 
 /** `value` as JavaScript source for a cell (keys computed, so that `__proto__` is an own key there too). */
