@@ -27,15 +27,67 @@ export type ToValidationThread =
   | { type: 'forget'; key: number }
   | { type: 'nullPlan'; id: number; text: string };
 
-/** The thread's answer: a check's result, why the document cannot be compiled, or a null plan. */
+/**
+ * The thread's answer: a check's result, why the document cannot be compiled, or a null plan; or
+ * word that a check's document is compiled (its check begins: see {@link ValidationThread}).
+ */
 export type FromValidationThread =
   | { id: number; result: ValidationResult; valueJson?: string }
   | { id: number; error: { code: ToolMuxErrorCode; message: string } }
-  | { id: number; plan: NullPlan | undefined };
+  | { id: number; plan: NullPlan | undefined }
+  | { id: number; compiled: true };
 
+/** A message posted to the thread and not answered yet. */
 interface Pending {
+  message: Extract<ToValidationThread, { id: number }>;
+  /** A check's schema text: sent with it again to a thread that was not sent it (a new one). */
+  text?: string;
   resolve(answer: FromValidationThread): void;
   reject(error: Error): void;
+}
+
+/** The message the thread works on (the oldest pending: it takes them in order), and its budget. */
+interface Running {
+  id: number;
+  /** Compiling a document (a check's first in the thread, or a null plan's walk), or checking a value. */
+  phase: 'compile' | 'check';
+  budgetMs: number;
+  startedAt: number;
+  /** The thread's CPU time (µs) when it began, where Node.js tells it (24+; wall time otherwise). */
+  startedCpu: Promise<number | undefined>;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The time one check of a value may hold the validation thread, before its part per megabyte of the
+ * value (ms, the thread's CPU time where Node.js tells it, wall time otherwise): past it the thread
+ * is ended and the value refused as not checked in time. Every other check, of every session, waits
+ * behind the one in the thread: Ajv's `uniqueItems` over 230 KB of objects held it 11 s (it compares
+ * every pair; a megabyte: minutes). Ordinary checks take milliseconds (a megabyte of items tens),
+ * and a pattern RE2 cannot run has 100 ms of its own in a check.
+ */
+export const CHECK_TIME_BUDGET_MS = 1_000;
+
+/** What a check's budget grows by for each megabyte of the value's JSON text (ms). */
+export const CHECK_TIME_BUDGET_PER_MB_MS = 1_000;
+
+/**
+ * The time compiling one document may hold the thread (ms, as {@link CHECK_TIME_BUDGET_MS}), apart
+ * from its first check's budget: a schema at the size limit (10,000 subschemas) takes seconds.
+ */
+export const COMPILE_TIME_BUDGET_MS = 60_000;
+
+/**
+ * How much longer than its budget in wall time a message may hold the thread when its CPU time is
+ * counted (a loaded machine), before it is given up all the same (a thread that waits, not works).
+ */
+const WALL_TIME_FACTOR = 10;
+
+/** The thread's budgets (tests make them short). */
+export interface ValidationThreadBudgets {
+  checkMs: number;
+  checkPerMbMs: number;
+  compileMs: number;
 }
 
 /**
@@ -50,8 +102,22 @@ export class ValidationThread {
   #worker: Worker | undefined;
   /** Keys whose document the current thread was sent (a new thread is sent them again). */
   #sent = new Set<number>();
+  /** In the order posted, which is the order the thread takes them in. */
   #pending = new Map<number, Pending>();
+  #running: Running | undefined;
+  /** The thread `stop()` ends: its messages fail, none is posted again. */
+  #stopping: Worker | undefined;
   #nextId = 0;
+  readonly #budgets: ValidationThreadBudgets;
+
+  constructor(budgets: Partial<ValidationThreadBudgets> = {}) {
+    this.#budgets = {
+      checkMs: CHECK_TIME_BUDGET_MS,
+      checkPerMbMs: CHECK_TIME_BUDGET_PER_MB_MS,
+      compileMs: COMPILE_TIME_BUDGET_MS,
+      ...budgets,
+    };
+  }
 
   /**
    * Checks `value` against the schema of `key` (`text`, its JSON text, sent the first time), compiled
@@ -72,8 +138,7 @@ export class ValidationThread {
     const message: ToValidationThread = { type: 'check', id: 0, key, slug, which };
     if (slice) message.json = await jsonTextSliced(value, slice);
     else message.value = value;
-    if (!this.#sent.has(key)) message.text = text;
-    const answer = await this.#ask(message, () => this.#sent.add(key));
+    const answer = await this.#ask(message, text);
     if ('result' in answer) {
       if (answer.valueJson === undefined || !slice || !answer.result.success) return answer.result;
       await slice.pause();
@@ -90,25 +155,130 @@ export class ValidationThread {
     throw new Error('the schema validation thread did not answer with a null plan');
   }
 
-  #ask(
-    message: Extract<ToValidationThread, { id: number }>,
-    posted?: () => void,
-  ): Promise<FromValidationThread> {
-    const worker = this.#thread();
+  #ask(message: Extract<ToValidationThread, { id: number }>, text?: string): Promise<FromValidationThread> {
     message.id = ++this.#nextId;
-    const { id } = message;
     return new Promise<FromValidationThread>((resolve, reject) => {
-      try {
-        worker.postMessage(message);
-      } catch (error) {
-        // a value that cannot be cloned (the call path hands over plain JSON data only)
-        reject(error as Error);
-        return;
-      }
-      posted?.();
-      if (this.#pending.size === 0) worker.ref();
-      this.#pending.set(id, { resolve, reject });
+      this.#post({ message, text, resolve, reject });
     });
+  }
+
+  /** Posts a message (again, to a new thread), with its schema text where this thread was not sent it. */
+  #post(pending: Pending): void {
+    const worker = this.#thread();
+    const { message } = pending;
+    if (message.type === 'check') {
+      if (this.#sent.has(message.key)) delete message.text;
+      else message.text = pending.text;
+    }
+    try {
+      worker.postMessage(message);
+    } catch (error) {
+      // a value that cannot be cloned (the call path hands over plain JSON data only)
+      pending.reject(error as Error);
+      return;
+    }
+    if (message.type === 'check') this.#sent.add(message.key);
+    if (this.#pending.size === 0) worker.ref();
+    this.#pending.set(message.id, pending);
+    this.#run();
+  }
+
+  /**
+   * Starts the budget of the message the thread works on (the oldest pending), if not started: the
+   * thread takes messages one at a time, in order, and a check that ran long held every other one.
+   * A compile (a check's first in the thread, a null plan) has a budget of its own, then the check.
+   */
+  #run(phase?: 'check'): void {
+    const next = this.#pending.entries().next();
+    if (next.done) {
+      this.#stopClock();
+      return;
+    }
+    const [id, { message }] = next.value;
+    if (this.#running?.id === id && (phase === undefined || this.#running.phase === phase)) return;
+    const nextPhase =
+      phase ?? (message.type === 'nullPlan' || message.text !== undefined ? 'compile' : 'check');
+    this.#stopClock();
+    const budgetMs =
+      nextPhase === 'compile'
+        ? this.#budgets.compileMs
+        : this.#budgets.checkMs +
+          (this.#budgets.checkPerMbMs * ('json' in message ? (message.json?.length ?? 0) : 0)) / 2 ** 20;
+    const running: Running = {
+      id,
+      phase: nextPhase,
+      budgetMs,
+      startedAt: performance.now(),
+      // a thread not started yet has used none
+      startedCpu: this.#cpuMicros(0),
+      timer: setTimeout(() => void this.#overrun(running), budgetMs),
+    };
+    running.timer.unref();
+    this.#running = running;
+  }
+
+  #stopClock(): void {
+    if (this.#running) clearTimeout(this.#running.timer);
+    this.#running = undefined;
+  }
+
+  /**
+   * The thread's CPU time (µs), where Node.js tells it (`worker.cpuUsage()`, 24+); `notRunning`
+   * while the thread has not started or has ended.
+   */
+  async #cpuMicros(notRunning?: number): Promise<number | undefined> {
+    const worker = this.#worker as (Worker & { cpuUsage?(): Promise<NodeJS.CpuUsage> }) | undefined;
+    if (typeof worker?.cpuUsage !== 'function') return undefined;
+    try {
+      const { user, system } = await worker.cpuUsage();
+      return user + system;
+    } catch {
+      return notRunning;
+    }
+  }
+
+  /**
+   * The running message's budget is spent in wall time: if the thread's CPU time says it is spent
+   * too (a loaded machine gives it less than the wall time), the message is given up.
+   */
+  async #overrun(running: Running): Promise<void> {
+    const [started, now] = await Promise.all([running.startedCpu, this.#cpuMicros()]);
+    if (this.#running !== running) return;
+    const usedMs = started === undefined || now === undefined ? Infinity : (now - started) / 1000;
+    const wallMs = performance.now() - running.startedAt;
+    if (usedMs < running.budgetMs && wallMs < running.budgetMs * WALL_TIME_FACTOR) {
+      running.timer = setTimeout(() => void this.#overrun(running), Math.max(running.budgetMs - usedMs, 10));
+      running.timer.unref();
+      return;
+    }
+    const { message } = this.#pending.get(running.id)!;
+    const spent = `it took more than ${Math.round(running.budgetMs).toLocaleString('en')} ms`;
+    this.#restart(running.id, (each) =>
+      message.type === 'check'
+        ? each.resolve(overrunAnswer(message, running.phase, spent))
+        : each.reject(
+            new Error(`the schema validation thread did not work out a null plan in time (${spent})`),
+          ),
+    );
+  }
+
+  /**
+   * Ends the thread: the message `id` (the one it was working on; every one without it, for
+   * `stop()`) is settled by `settle`, and the others are posted again, in order, to a new thread
+   * (which is sent their schemas again).
+   */
+  #restart(id: number | undefined, settle: (pending: Pending) => void): void {
+    const worker = this.#worker;
+    this.#worker = undefined;
+    this.#sent.clear();
+    this.#stopClock();
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    void worker?.terminate();
+    for (const [each, entry] of pending) {
+      if (id === undefined || each === id) settle(entry);
+      else this.#post(entry);
+    }
   }
 
   /** The document of `key` is no longer used: the thread drops its compiled form. */
@@ -119,6 +289,7 @@ export class ValidationThread {
 
   /** Stops the thread (tests); checks waiting for it fail, the next check starts another. */
   async stop(): Promise<void> {
+    this.#stopping = this.#worker;
     await this.#worker?.terminate();
   }
 
@@ -131,18 +302,28 @@ export class ValidationThread {
     });
     worker.unref();
     worker.on('message', (answer: FromValidationThread) => {
+      if (this.#worker !== worker) return;
       const pending = this.#pending.get(answer.id);
       if (!pending) return;
+      if ('compiled' in answer) {
+        if (this.#running?.id === answer.id) this.#run('check');
+        return;
+      }
       this.#settled(answer.id);
       pending.resolve(answer);
     });
+    // the message it was working on fails (out of memory: most likely its cause); the others go to
+    // a new thread
     const failed = (why: string) => {
       if (this.#worker !== worker) return;
-      this.#worker = undefined;
-      this.#sent.clear();
-      const pending = [...this.#pending.values()];
-      this.#pending.clear();
-      for (const each of pending) each.reject(new Error(`the schema validation thread stopped (${why})`));
+      const error = new Error(`the schema validation thread stopped (${why})`);
+      if (this.#stopping === worker) {
+        this.#stopping = undefined;
+        this.#restart(undefined, (each) => each.reject(error));
+        return;
+      }
+      const running = this.#pending.keys().next();
+      this.#restart(running.done ? undefined : running.value, (each) => each.reject(error));
     };
     worker.on('error', (error) => failed(error.message));
     worker.on('exit', (code) => failed(`exit code ${code}`));
@@ -153,7 +334,40 @@ export class ValidationThread {
   #settled(id: number): void {
     this.#pending.delete(id);
     if (this.#pending.size === 0) this.#worker?.unref();
+    this.#run();
   }
+}
+
+/**
+ * The answer to a check that overran its budget, compiling its document or checking the value: it
+ * fails closed (as a pattern test past its budget does), the value refused as not checked in time.
+ */
+function overrunAnswer(
+  message: Extract<ToValidationThread, { type: 'check' }>,
+  phase: Running['phase'],
+  spent: string,
+): FromValidationThread {
+  if (phase === 'compile') {
+    return {
+      id: message.id,
+      error: {
+        code: 'TOOL_DEFINITION_INVALID',
+        message: `Tool ${message.slug}: its ${message.which} schema could not be compiled in time (${spent} in the schema validation thread). Make the schema smaller or define it with zod.`,
+      },
+    };
+  }
+  return {
+    id: message.id,
+    result: {
+      success: false,
+      issues: [
+        {
+          path: '(root)',
+          message: `could not be checked against the schema in time (${spent} in the schema validation thread, which checks other calls too; keywords such as uniqueItems over many objects cost more than the value's size); send a smaller value`,
+        },
+      ],
+    },
+  };
 }
 
 /** The validation thread's heap (old generation), in MB. */
