@@ -83,11 +83,12 @@ export const COMPILE_TIME_BUDGET_MS = 60_000;
  */
 const WALL_TIME_FACTOR = 10;
 
-/** The thread's budgets (tests make them short). */
-export interface ValidationThreadBudgets {
+/** The thread's budgets (ms) and heap (MB): tests make them small. */
+export interface ValidationThreadLimits {
   checkMs: number;
   checkPerMbMs: number;
   compileMs: number;
+  heapMb: number;
 }
 
 /**
@@ -108,14 +109,15 @@ export class ValidationThread {
   /** The thread `stop()` ends: its messages fail, none is posted again. */
   #stopping: Worker | undefined;
   #nextId = 0;
-  readonly #budgets: ValidationThreadBudgets;
+  readonly #limits: ValidationThreadLimits;
 
-  constructor(budgets: Partial<ValidationThreadBudgets> = {}) {
-    this.#budgets = {
+  constructor(limits: Partial<ValidationThreadLimits> = {}) {
+    this.#limits = {
       checkMs: CHECK_TIME_BUDGET_MS,
       checkPerMbMs: CHECK_TIME_BUDGET_PER_MB_MS,
       compileMs: COMPILE_TIME_BUDGET_MS,
-      ...budgets,
+      heapMb: VALIDATION_THREAD_HEAP_MB,
+      ...limits,
     };
   }
 
@@ -201,9 +203,9 @@ export class ValidationThread {
     this.#stopClock();
     const budgetMs =
       nextPhase === 'compile'
-        ? this.#budgets.compileMs
-        : this.#budgets.checkMs +
-          (this.#budgets.checkPerMbMs * ('json' in message ? (message.json?.length ?? 0) : 0)) / 2 ** 20;
+        ? this.#limits.compileMs
+        : this.#limits.checkMs +
+          (this.#limits.checkPerMbMs * ('json' in message ? (message.json?.length ?? 0) : 0)) / 2 ** 20;
     const running: Running = {
       id,
       phase: nextPhase,
@@ -298,7 +300,7 @@ export class ValidationThread {
     // a heap of its own, so that running out of it ends this thread (its checks fail, the next one
     // starts another) rather than the process
     const worker = spawnModuleThread(import.meta.url, 'validation-worker', {
-      resourceLimits: { maxOldGenerationSizeMb: VALIDATION_THREAD_HEAP_MB },
+      resourceLimits: { maxOldGenerationSizeMb: this.#limits.heapMb },
     });
     worker.unref();
     worker.on('message', (answer: FromValidationThread) => {
