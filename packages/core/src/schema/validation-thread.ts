@@ -98,6 +98,12 @@ export interface ValidationThreadLimits {
  * largest of GitHub's REST API) held the loop for tens of milliseconds at its tool's first call, one
  * of 10,000 (the most a tool may have) for seconds. The thread starts at the first check, keeps
  * compiled documents until they are forgotten, and does not keep the process alive while idle.
+ *
+ * The thread takes one message at a time, in the order posted, for every session: the oldest one
+ * pending is the one it works on, and it has a time budget (see {@link CHECK_TIME_BUDGET_MS}; a
+ * document's first compile has one of its own). Past it the thread is ended, the message answered as
+ * not checked in time, and the others posted again to a new thread: nothing else can stop Ajv's
+ * synchronous check. A thread that ends otherwise (out of memory) fails the message it was on.
  */
 export class ValidationThread {
   #worker: Worker | undefined;
