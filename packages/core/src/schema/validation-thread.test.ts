@@ -8,7 +8,7 @@ import { runScript } from '../test/run-script.js';
 import { wideSchema, wideSchemaValues } from '../test/wide-schemas.js';
 import { ToolMux } from '../toolmux.js';
 import { compileDocument, compilesOffThread, OFF_THREAD_SUBSCHEMAS, slicedValidatorOf } from './validate.js';
-import { ValidationThread } from './validation-thread.js';
+import { ValidationThread, validationOwner } from './validation-thread.js';
 
 /**
  * A large tool schema is compiled and checked in the validation thread: Ajv writes hundreds of
@@ -252,6 +252,32 @@ describe('large tool schemas in the validation thread', () => {
     } finally {
       await mux.close();
     }
+  }, 60_000);
+
+  it('take turns between sessions: one session’s calls sent at once do not hold another’s behind all of them', async () => {
+    const thread = new ValidationThread({ checkMs: 300 });
+    const unique = JSON.stringify(uniqueItemsSchema);
+    const wide = JSON.stringify(wideSchema(60));
+    const answered: string[] = [];
+    const ask = (owner: string, name: string, key: number, text: string, value: unknown) =>
+      validationOwner
+        .run(owner, () => thread.check(key, text, name, 'input', value))
+        .then((result) => {
+          answered.push(name);
+          return result;
+        });
+    // three checks that each overrun the budget, all asked before another session's one
+    const hostile = [1, 2, 3].map((index) =>
+      ask('session_a', `A${index}`, 1, unique, { items: distinctObjects(20_000) }),
+    );
+    const ordinary = ask('session_b', 'B', 2, wide, { p0: 'abc' });
+    const later = ask('session_c', 'C', 2, wide, { p0: 'ABC' });
+    expect(await ordinary).toMatchObject({ success: true, value: { p1: 1 } });
+    expect(await later).toMatchObject({ success: false, issues: [{ path: 'p0' }] });
+    for (const each of await Promise.all(hostile)) expect(each).toMatchObject({ success: false });
+    // in the order asked, B and C waited for all three
+    expect(answered).toEqual(['A1', 'B', 'C', 'A2', 'A3']);
+    await thread.stop();
   }, 60_000);
 
   it('keep a document’s first compile out of its check’s budget: a schema of 5,500 subschemas compiles, then checks', async () => {

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Worker } from 'node:worker_threads';
 import type { ValidationResult } from '../catalog/types.js';
 import { ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
@@ -37,7 +38,7 @@ export type FromValidationThread =
   | { id: number; plan: NullPlan | undefined }
   | { id: number; compiled: true };
 
-/** A message posted to the thread and not answered yet. */
+/** A message not answered yet: waiting to be posted, or posted (the one the thread works on). */
 interface Pending {
   message: Extract<ToValidationThread, { id: number }>;
   /** A check's schema text: sent with it again to a thread that was not sent it (a new one). */
@@ -46,9 +47,15 @@ interface Pending {
   reject(error: Error): void;
 }
 
-/** The message the thread works on (the oldest pending: it takes them in order), and its budget. */
+/** An owner's messages not posted yet, and when it last had a turn (`ValidationThread`'s count). */
+interface Lane {
+  waiting: Pending[];
+  lastTurn: number;
+}
+
+/** The message the thread works on (the one posted), and its budget. */
 interface Running {
-  id: number;
+  pending: Pending;
   /** Compiling a document (a check's first in the thread, or a null plan's walk), or checking a value. */
   phase: 'compile' | 'check';
   budgetMs: number;
@@ -99,18 +106,23 @@ export interface ValidationThreadLimits {
  * of 10,000 (the most a tool may have) for seconds. The thread starts at the first check, keeps
  * compiled documents until they are forgotten, and does not keep the process alive while idle.
  *
- * The thread takes one message at a time, in the order posted, for every session: the oldest one
- * pending is the one it works on, and it has a time budget (see {@link CHECK_TIME_BUDGET_MS}; a
- * document's first compile has one of its own). Past it the thread is ended, the message answered as
- * not checked in time, and the others posted again to a new thread: nothing else can stop Ajv's
- * synchronous check. A thread that ends otherwise (out of memory) fails the message it was on.
+ * The thread works on one message at a time, for every session, and each has a time budget (see
+ * {@link CHECK_TIME_BUDGET_MS}; a document's first compile has one of its own): past it the thread
+ * is ended (nothing else stops Ajv's synchronous check), the message answered as not checked in
+ * time, and the next one posted to a new thread. A thread that ends otherwise (out of memory) fails
+ * the message it was on. Messages are posted one at a time, taking turns between the sessions that
+ * have some waiting (see {@link validationOwner}): one session's calls all posted at once held
+ * every other session's behind them (ten concurrent calls spending a pattern's budget each, 1.8 s).
  */
 export class ValidationThread {
   #worker: Worker | undefined;
   /** Keys whose document the current thread was sent (a new thread is sent them again). */
   #sent = new Set<number>();
-  /** In the order posted, which is the order the thread takes them in. */
-  #pending = new Map<number, Pending>();
+  /** Messages not posted yet, by owner, each owner's in the order asked; owners take turns. */
+  #lanes = new Map<string | undefined, Lane>();
+  /** Turns taken (messages posted). */
+  #turns = 0;
+  /** The message posted, which the thread works on. */
   #running: Running | undefined;
   /** The thread `stop()` ends: its messages fail, none is posted again. */
   #stopping: Worker | undefined;
@@ -165,56 +177,70 @@ export class ValidationThread {
 
   #ask(message: Extract<ToValidationThread, { id: number }>, text?: string): Promise<FromValidationThread> {
     message.id = ++this.#nextId;
+    const owner = validationOwner.getStore();
     return new Promise<FromValidationThread>((resolve, reject) => {
-      this.#post({ message, text, resolve, reject });
+      let lane = this.#lanes.get(owner);
+      if (lane === undefined) {
+        lane = { waiting: [], lastTurn: 0 };
+        this.#lanes.set(owner, lane);
+      }
+      lane.waiting.push({ message, text, resolve, reject });
+      this.#postNext();
     });
   }
 
-  /** Posts a message (again, to a new thread), with its schema text where this thread was not sent it. */
-  #post(pending: Pending): void {
-    const worker = this.#thread();
-    const { message } = pending;
-    if (message.type === 'check') {
-      if (this.#sent.has(message.key)) delete message.text;
-      else message.text = pending.text;
+  /**
+   * Posts the next message if the thread has none: the first of the owner whose turn it is (whose
+   * last turn is the oldest; one that had none since it last had nothing waiting goes first, in the
+   * order they came), with its schema text if the thread was not sent it.
+   */
+  #postNext(): void {
+    while (this.#running === undefined) {
+      let next: Lane | undefined;
+      for (const [owner, lane] of this.#lanes) {
+        if (lane.waiting.length === 0) this.#lanes.delete(owner);
+        else if (next === undefined || lane.lastTurn < next.lastTurn) next = lane;
+      }
+      if (next === undefined) {
+        this.#worker?.unref();
+        return;
+      }
+      const pending = next.waiting.shift()!;
+      next.lastTurn = ++this.#turns;
+      const worker = this.#thread();
+      const { message } = pending;
+      if (message.type === 'check') {
+        if (this.#sent.has(message.key)) delete message.text;
+        else message.text = pending.text;
+      }
+      try {
+        worker.postMessage(message);
+      } catch (error) {
+        // a value that cannot be cloned (the call path hands over plain JSON data only)
+        pending.reject(error as Error);
+        continue;
+      }
+      if (message.type === 'check') this.#sent.add(message.key);
+      worker.ref();
+      this.#startClock(
+        pending,
+        message.type === 'nullPlan' || message.text !== undefined ? 'compile' : 'check',
+      );
     }
-    try {
-      worker.postMessage(message);
-    } catch (error) {
-      // a value that cannot be cloned (the call path hands over plain JSON data only)
-      pending.reject(error as Error);
-      return;
-    }
-    if (message.type === 'check') this.#sent.add(message.key);
-    if (this.#pending.size === 0) worker.ref();
-    this.#pending.set(message.id, pending);
-    this.#run();
   }
 
-  /**
-   * Starts the budget of the message the thread works on (the oldest pending), if not started: the
-   * thread takes messages one at a time, in order, and a check that ran long held every other one.
-   * A compile (a check's first in the thread, a null plan) has a budget of its own, then the check.
-   */
-  #run(phase?: 'check'): void {
-    const next = this.#pending.entries().next();
-    if (next.done) {
-      this.#stopClock();
-      return;
-    }
-    const [id, { message }] = next.value;
-    if (this.#running?.id === id && (phase === undefined || this.#running.phase === phase)) return;
-    const nextPhase =
-      phase ?? (message.type === 'nullPlan' || message.text !== undefined ? 'compile' : 'check');
+  /** Starts the budget of `pending`'s phase: compiling its document (or a null plan), or its check. */
+  #startClock(pending: Pending, phase: Running['phase']): void {
     this.#stopClock();
+    const { message } = pending;
     const budgetMs =
-      nextPhase === 'compile'
+      phase === 'compile'
         ? this.#limits.compileMs
         : this.#limits.checkMs +
           (this.#limits.checkPerMbMs * ('json' in message ? (message.json?.length ?? 0) : 0)) / 2 ** 20;
     const running: Running = {
-      id,
-      phase: nextPhase,
+      pending,
+      phase,
       budgetMs,
       startedAt: performance.now(),
       // a thread not started yet has used none
@@ -259,34 +285,30 @@ export class ValidationThread {
       running.timer.unref();
       return;
     }
-    const { message } = this.#pending.get(running.id)!;
+    const { message } = running.pending;
     const spent = `it took more than ${Math.round(running.budgetMs).toLocaleString('en')} ms`;
-    this.#restart(running.id, (each) =>
+    this.#restart((pending) =>
       message.type === 'check'
-        ? each.resolve(overrunAnswer(message, running.phase, spent))
-        : each.reject(
+        ? pending.resolve(overrunAnswer(message, running.phase, spent))
+        : pending.reject(
             new Error(`the schema validation thread did not work out a null plan in time (${spent})`),
           ),
     );
   }
 
   /**
-   * Ends the thread: the message `id` (the one it was working on; every one without it, for
-   * `stop()`) is settled by `settle`, and the others are posted again, in order, to a new thread
-   * (which is sent their schemas again).
+   * Ends the thread: the message it was working on is settled by `settle`, and the next one is
+   * posted to a new thread (which is sent the schemas again).
    */
-  #restart(id: number | undefined, settle: (pending: Pending) => void): void {
+  #restart(settle: (pending: Pending) => void): void {
     const worker = this.#worker;
     this.#worker = undefined;
     this.#sent.clear();
+    const running = this.#running?.pending;
     this.#stopClock();
-    const pending = [...this.#pending];
-    this.#pending.clear();
     void worker?.terminate();
-    for (const [each, entry] of pending) {
-      if (id === undefined || each === id) settle(entry);
-      else this.#post(entry);
-    }
+    if (running) settle(running);
+    this.#postNext();
   }
 
   /** The document of `key` is no longer used: the thread drops its compiled form. */
@@ -310,41 +332,42 @@ export class ValidationThread {
     });
     worker.unref();
     worker.on('message', (answer: FromValidationThread) => {
-      if (this.#worker !== worker) return;
-      const pending = this.#pending.get(answer.id);
-      if (!pending) return;
+      const running = this.#running;
+      if (this.#worker !== worker || running?.pending.message.id !== answer.id) return;
       if ('compiled' in answer) {
-        if (this.#running?.id === answer.id) this.#run('check');
+        if (running.phase === 'compile') this.#startClock(running.pending, 'check');
         return;
       }
-      this.#settled(answer.id);
-      pending.resolve(answer);
+      this.#stopClock();
+      running.pending.resolve(answer);
+      this.#postNext();
     });
-    // the message it was working on fails (out of memory: most likely its cause); the others go to
-    // a new thread
     const failed = (why: string) => {
       if (this.#worker !== worker) return;
       const error = new Error(`the schema validation thread stopped (${why})`);
       if (this.#stopping === worker) {
+        // and every message waiting
         this.#stopping = undefined;
-        this.#restart(undefined, (each) => each.reject(error));
-        return;
+        const waiting = [...this.#lanes.values()].flatMap((lane) => lane.waiting);
+        this.#lanes.clear();
+        for (const each of waiting) each.reject(error);
       }
-      const running = this.#pending.keys().next();
-      this.#restart(running.done ? undefined : running.value, (each) => each.reject(error));
+      // the message it was working on fails (out of memory: most likely its cause); the others go
+      // to a new thread
+      this.#restart((pending) => pending.reject(error));
     };
     worker.on('error', (error) => failed(error.message));
     worker.on('exit', (code) => failed(`exit code ${code}`));
     this.#worker = worker;
     return worker;
   }
-
-  #settled(id: number): void {
-    this.#pending.delete(id);
-    if (this.#pending.size === 0) this.#worker?.unref();
-    this.#run();
-  }
 }
+
+/**
+ * Whose check a message of the validation thread is (a session's id: `executeTool` runs a call in
+ * it): the thread's messages are posted taking turns between owners. Unset: one owner of its own.
+ */
+export const validationOwner = new AsyncLocalStorage<string>();
 
 /**
  * The answer to a check that overran its budget, compiling its document or checking the value: it
