@@ -22,7 +22,7 @@
  *    properties at its first listing (`mcpOutputSchemaOf`, the endpoint's and the Claude Agent SDK
  *    provider's) and a 4 MB result checked against a small one a slice at a time, against both done
  *    on the main thread in one call (as they were);
- * 5. a check that overruns its budget in the validation thread (`uniqueItems` over 10,000 objects:
+ * 5. a check that overruns its budget in the validation thread (`uniqueItems` over 20,000 objects:
  *    Ajv compares every pair) and an ordinary call's check posted behind it: when each is answered,
  *    against the overrunning check's whole time (on the main thread), which the ordinary call waited
  *    for before the budget.
@@ -297,7 +297,7 @@ printTable(
     type: 'object',
     properties: { items: { type: 'array', uniqueItems: true, items: { type: 'object' } } },
   } as const;
-  const hostile = { items: Array.from({ length: 10_000 }, (_, index) => ({ a: index })) };
+  const hostile = { items: Array.from({ length: 20_000 }, (_, index) => ({ a: index })) };
   const unique = defineTool({
     slug: 'ACME_UNIQUE',
     description: 'A tool',
@@ -318,7 +318,7 @@ printTable(
   const refusedAfter = await refused;
   const whole = once(() => unique.validate(hostile).success);
   console.log(
-    `\n## uniqueItems over 10,000 objects (${(JSON.stringify(hostile).length / 1024).toFixed(0)} KB) in the validation thread, an ordinary call's check behind it`,
+    `\n## uniqueItems over 20,000 objects (${(JSON.stringify(hostile).length / 1024).toFixed(0)} KB) in the validation thread, an ordinary call's check behind it`,
   );
   console.log(
     `refused after ${refusedAfter.toFixed(0)} ms, the ordinary check posted 200 ms after it answered after ${ordinaryAfter.toFixed(0)} ms (a new thread compiles its schema again); the whole check (main thread): ${formatNs(whole)}, which the ordinary check waited for before`,
