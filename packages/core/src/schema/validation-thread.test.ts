@@ -280,6 +280,58 @@ describe('large tool schemas in the validation thread', () => {
     await thread.stop();
   }, 60_000);
 
+  it('take turns between sessions’ calls: another session’s call waits for one of a session’s flood, not all', async () => {
+    // each call's words are tested by a pattern RE2 cannot run, which spends its 100 ms budget
+    const flooded = defineTool({
+      slug: 'ACME_WORDS',
+      description: 'Words',
+      inputSchema: {
+        type: 'object',
+        properties: { words: { type: 'array', items: { type: 'string', pattern: '^(?=a)(a+)+$' } } },
+      },
+      execute: async () => ({ ok: true }),
+    });
+    const mux = new ToolMux({
+      toolkits: [
+        defineToolkit({
+          slug: 'acme',
+          description: 'Acme',
+          tools: [flooded, wideTool('ACME_WIDE', wideSchema(600))],
+        }),
+      ],
+      store: ':memory:',
+      logger: quiet,
+    });
+    try {
+      const flooding = await mux.create('user_1', { toolkits: ['acme'] });
+      const other = await mux.create('user_2', { toolkits: ['acme'] });
+      expect(await other.execute('ACME_WIDE', { p0: 'abc' })).toMatchObject({ successful: true });
+      const order: string[] = [];
+      const flood = Array.from({ length: 6 }, (_, index) =>
+        flooding.execute('ACME_WORDS', { words: [`${'a'.repeat(40)}!`] }).then((result) => {
+          order.push(`flood ${index}`);
+          return result;
+        }),
+      );
+      // asked while the flood's checks wait for the thread
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      order.push('asked');
+      const waiting = other.execute('ACME_WIDE', { p0: 'xyz' }).then((result) => {
+        order.push('other');
+        return result;
+      });
+      expect(await waiting).toMatchObject({ successful: true });
+      for (const result of await Promise.all(flood)) {
+        expect(result.error).toContain('could not be checked against pattern');
+      }
+      // it waits for the check the thread is on, if one of the flood's; in the order asked, it
+      // waited for every one asked before it (100 ms each)
+      expect(order.indexOf('other') - order.indexOf('asked') - 1, order.join(', ')).toBeLessThanOrEqual(1);
+    } finally {
+      await mux.close();
+    }
+  }, 60_000);
+
   it('keep a document’s first compile out of its check’s budget: a schema of 5,500 subschemas compiles, then checks', async () => {
     // compiling it takes seconds, its check milliseconds
     const thread = new ValidationThread({ checkMs: 300 });
