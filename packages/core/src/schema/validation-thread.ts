@@ -60,7 +60,7 @@ interface Running {
   phase: 'compile' | 'check';
   budgetMs: number;
   startedAt: number;
-  /** The thread's CPU time (µs) when it began, where Node.js tells it (24+; wall time otherwise). */
+  /** The thread's CPU time (µs) when it began, where Node.js tells it (24.6+; wall time otherwise). */
   startedCpu: Promise<number | undefined>;
   timer: NodeJS.Timeout;
 }
@@ -112,7 +112,7 @@ export interface ValidationThreadLimits {
  * time, and the next one posted to a new thread. A thread that ends otherwise (out of memory) fails
  * the message it was on. Messages are posted one at a time, taking turns between the sessions that
  * have some waiting (see {@link validationOwner}): one session's calls all posted at once held
- * every other session's behind them (ten concurrent calls spending a pattern's budget each, 1.8 s).
+ * every other session's behind them (ten concurrent calls spending a pattern's budget each: 1.4 s).
  */
 export class ValidationThread {
   #worker: Worker | undefined;
@@ -257,7 +257,7 @@ export class ValidationThread {
   }
 
   /**
-   * The thread's CPU time (µs), where Node.js tells it (`worker.cpuUsage()`, 24+); `notRunning`
+   * The thread's CPU time (µs), where Node.js tells it (`worker.cpuUsage()`, 24.6+); `notRunning`
    * while the thread has not started or has ended.
    */
   async #cpuMicros(notRunning?: number): Promise<number | undefined> {
