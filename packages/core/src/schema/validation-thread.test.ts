@@ -55,6 +55,31 @@ async function withSession<T>(
   }
 }
 
+/**
+ * Runs `use` with the sessions of two users of a ToolMux that has `tool` and `ACME_WIDE` (a large
+ * schema, whose handler's inputs go to `seen`), its schema compiled in the validation thread already.
+ */
+async function withTwoUsers(
+  tool: ReturnType<typeof wideTool>,
+  seen: unknown[],
+  use: (first: Session, second: Session) => Promise<void>,
+): Promise<void> {
+  const tools = [tool, wideTool('ACME_WIDE', wideSchema(600), seen)];
+  const mux = new ToolMux({
+    toolkits: [defineToolkit({ slug: 'acme', description: 'Acme', tools })],
+    store: ':memory:',
+    logger: quiet,
+  });
+  try {
+    const first = await mux.create('user_1', { toolkits: ['acme'] });
+    const second = await mux.create('user_2', { toolkits: ['acme'] });
+    expect(await second.execute('ACME_WIDE', { p0: 'abc' })).toMatchObject({ successful: true });
+    await use(first, second);
+  } finally {
+    await mux.close();
+  }
+}
+
 function wideTool(slug: string, schema: JSONSchema, seen: unknown[] = []) {
   return defineTool({
     slug,
@@ -220,25 +245,13 @@ describe('large tool schemas in the validation thread', () => {
 
   it('refuse a session’s call whose check overruns its budget, and answer another user’s call waiting behind it', async () => {
     const seen: unknown[] = [];
-    const tools = [
-      defineTool({
-        slug: 'ACME_UNIQUE',
-        description: 'Objects that must differ',
-        inputSchema: uniqueItemsSchema,
-        execute: async () => ({ ok: true }),
-      }),
-      wideTool('ACME_WIDE', wideSchema(600), seen),
-    ];
-    const mux = new ToolMux({
-      toolkits: [defineToolkit({ slug: 'acme', description: 'Acme', tools })],
-      store: ':memory:',
-      logger: quiet,
+    const unique = defineTool({
+      slug: 'ACME_UNIQUE',
+      description: 'Objects that must differ',
+      inputSchema: uniqueItemsSchema,
+      execute: async () => ({ ok: true }),
     });
-    try {
-      const attacker = await mux.create('user_1', { toolkits: ['acme'] });
-      const other = await mux.create('user_2', { toolkits: ['acme'] });
-      // compiled in the validation thread already
-      expect(await other.execute('ACME_WIDE', { p0: 'abc' })).toMatchObject({ successful: true });
+    await withTwoUsers(unique, seen, async (attacker, other) => {
       // 40,000 objects (450 KB) too large to check a part at a time (uniqueItems): in the thread,
       // where Ajv compares 800 million pairs (a minute); the budget is 1.45 s of the thread's CPU time
       const hostile = attacker.execute('ACME_UNIQUE', { items: distinctObjects(40_000) });
@@ -249,9 +262,7 @@ describe('large tool schemas in the validation thread', () => {
       expect(refused.error).toContain('(root): could not be checked against the schema in time');
       expect(await waiting).toMatchObject({ successful: true, data: { ok: true } });
       expect(seen.at(-1)).toMatchObject({ p0: 'xyz', p1: 1 });
-    } finally {
-      await mux.close();
-    }
+    });
   }, 60_000);
 
   it('take turns between sessions: one session’s calls sent at once do not hold another’s behind all of them', async () => {
@@ -291,21 +302,7 @@ describe('large tool schemas in the validation thread', () => {
       },
       execute: async () => ({ ok: true }),
     });
-    const mux = new ToolMux({
-      toolkits: [
-        defineToolkit({
-          slug: 'acme',
-          description: 'Acme',
-          tools: [flooded, wideTool('ACME_WIDE', wideSchema(600))],
-        }),
-      ],
-      store: ':memory:',
-      logger: quiet,
-    });
-    try {
-      const flooding = await mux.create('user_1', { toolkits: ['acme'] });
-      const other = await mux.create('user_2', { toolkits: ['acme'] });
-      expect(await other.execute('ACME_WIDE', { p0: 'abc' })).toMatchObject({ successful: true });
+    await withTwoUsers(flooded, [], async (flooding, other) => {
       const order: string[] = [];
       const flood = Array.from({ length: 6 }, (_, index) =>
         flooding.execute('ACME_WORDS', { words: [`${'a'.repeat(40)}!`] }).then((result) => {
@@ -327,9 +324,7 @@ describe('large tool schemas in the validation thread', () => {
       // it waits for the check the thread is on, if one of the flood's; in the order asked, it
       // waited for every one asked before it (100 ms each)
       expect(order.indexOf('other') - order.indexOf('asked') - 1, order.join(', ')).toBeLessThanOrEqual(1);
-    } finally {
-      await mux.close();
-    }
+    });
   }, 60_000);
 
   it('keep a document’s first compile out of its check’s budget: a schema of 5,500 subschemas compiles, then checks', async () => {
