@@ -21,7 +21,11 @@
  *    to the thread and back) against the check on the main thread; and an MCP output schema of 2,000
  *    properties at its first listing (`mcpOutputSchemaOf`, the endpoint's and the Claude Agent SDK
  *    provider's) and a 4 MB result checked against a small one a slice at a time, against both done
- *    on the main thread in one call (as they were).
+ *    on the main thread in one call (as they were);
+ * 5. a check that overruns its budget in the validation thread (`uniqueItems` over 20,000 objects:
+ *    Ajv compares every pair) and an ordinary call's check posted behind it: when each is answered,
+ *    against the overrunning check's whole time (on the main thread), which the ordinary call waited
+ *    for before the budget.
  * Run: `node --experimental-strip-types --no-warnings bench/tool-schemas.bench.ts` (after `pnpm build`).
  */
 import { loadavg } from 'node:os';
@@ -286,3 +290,37 @@ printTable(
   [onMainThread, onThread],
   onMainThread,
 );
+
+// 5. a check that overruns its budget, and an ordinary one waiting behind it in the validation thread
+{
+  const uniqueSchema = {
+    type: 'object',
+    properties: { items: { type: 'array', uniqueItems: true, items: { type: 'object' } } },
+  } as const;
+  const hostile = { items: Array.from({ length: 20_000 }, (_, index) => ({ a: index })) };
+  const unique = defineTool({
+    slug: 'ACME_UNIQUE',
+    description: 'A tool',
+    inputSchema: uniqueSchema,
+    execute,
+  });
+  await slicedValidatorOf(unique.validate)!({ items: [] }, slice as never);
+  const started = performance.now();
+  const refused = slicedValidatorOf(unique.validate)!(hostile, slice as never).then(
+    () => performance.now() - started,
+  );
+  // posted once the overrunning check is in the thread
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const posted = performance.now();
+  const ordinaryAfter = await slicedValidatorOf(compiledGithub.validate)!(args, slice as never).then(
+    () => performance.now() - posted,
+  );
+  const refusedAfter = await refused;
+  const whole = once(() => unique.validate(hostile).success);
+  console.log(
+    `\n## uniqueItems over 20,000 objects (${(JSON.stringify(hostile).length / 1024).toFixed(0)} KB) in the validation thread, an ordinary call's check behind it`,
+  );
+  console.log(
+    `refused after ${refusedAfter.toFixed(0)} ms, the ordinary check posted 200 ms after it answered after ${ordinaryAfter.toFixed(0)} ms (a new thread compiles its schema again); the whole check (main thread): ${formatNs(whole)}, which the ordinary check waited for before`,
+  );
+}

@@ -17,7 +17,7 @@ import {
   slicedValidatorOf,
   validatesOffThread,
 } from '../schema/validate.js';
-import { validationThread } from '../schema/validation-thread.js';
+import { validationOwner, validationThread } from '../schema/validation-thread.js';
 import type { ExecutionLogRecord } from '../store/types.js';
 import { runUntilAborted } from '../util/abort.js';
 import { newId } from '../util/ids.js';
@@ -360,7 +360,13 @@ class CallAttempt {
  * The one path every tool call takes (docs/sessions.md):
  * validate → account → credentials → run under a timeout → log. Never throws for a tool's failure.
  */
-export async function executeTool(env: ExecutionEnvironment, request: ExecuteRequest): Promise<ToolResult> {
+export function executeTool(env: ExecutionEnvironment, request: ExecuteRequest): Promise<ToolResult> {
+  // the validation thread's checks of the call (its arguments, an MCP tool's result) are its
+  // session's: sessions take turns there
+  return validationOwner.run(request.sessionId ?? `user ${request.userId}`, () => runTool(env, request));
+}
+
+async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Promise<ToolResult> {
   const { calls } = env;
   // counted until it has answered (its entry stored): `close()` waits for it
   const inFlight = request.inFlight ?? calls?.enter(request.tool.slug, request.sessionId);

@@ -8,7 +8,7 @@ import { runScript } from '../test/run-script.js';
 import { wideSchema, wideSchemaValues } from '../test/wide-schemas.js';
 import { ToolMux } from '../toolmux.js';
 import { compileDocument, compilesOffThread, OFF_THREAD_SUBSCHEMAS, slicedValidatorOf } from './validate.js';
-import { ValidationThread } from './validation-thread.js';
+import { ValidationThread, validationOwner } from './validation-thread.js';
 
 /**
  * A large tool schema is compiled and checked in the validation thread: Ajv writes hundreds of
@@ -18,6 +18,25 @@ import { ValidationThread } from './validation-thread.js';
  */
 
 const quiet = { debug() {}, warn() {}, error() {} };
+
+/** An array of objects that must all differ: Ajv compares every pair. */
+const uniqueItemsSchema: JSONSchema = {
+  type: 'object',
+  properties: { items: { type: 'array', uniqueItems: true, items: { type: 'object' } } },
+};
+
+/** `count` objects, each different. */
+function distinctObjects(count: number): Record<string, unknown>[] {
+  return Array.from({ length: count }, (_, index) => ({ a: index }));
+}
+
+/** The heap of a thread made to run out of it (MB). */
+const HEAP_MB = 64;
+
+/** A value whose copy in the thread is more than {@link HEAP_MB}. */
+function hugeValue(): unknown {
+  return Array.from({ length: 2_000_000 }, (_, index) => ({ index, text: 'abcdefghijklmnop' }));
+}
 
 /** Runs `use` with a session of a ToolMux that has `tool` (in toolkit `acme`), closed after. */
 async function withSession<T>(
@@ -31,6 +50,31 @@ async function withSession<T>(
   });
   try {
     return await use(await mux.create('user_1', { toolkits: ['acme'] }));
+  } finally {
+    await mux.close();
+  }
+}
+
+/**
+ * Runs `use` with the sessions of two users of a ToolMux that has `tool` and `ACME_WIDE` (a large
+ * schema, whose handler's inputs go to `seen`), its schema compiled in the validation thread already.
+ */
+async function withTwoUsers(
+  tool: ReturnType<typeof wideTool>,
+  seen: unknown[],
+  use: (first: Session, second: Session) => Promise<void>,
+): Promise<void> {
+  const tools = [tool, wideTool('ACME_WIDE', wideSchema(600), seen)];
+  const mux = new ToolMux({
+    toolkits: [defineToolkit({ slug: 'acme', description: 'Acme', tools })],
+    store: ':memory:',
+    logger: quiet,
+  });
+  try {
+    const first = await mux.create('user_1', { toolkits: ['acme'] });
+    const second = await mux.create('user_2', { toolkits: ['acme'] });
+    expect(await second.execute('ACME_WIDE', { p0: 'abc' })).toMatchObject({ successful: true });
+    await use(first, second);
   } finally {
     await mux.close();
   }
@@ -162,6 +206,158 @@ describe('large tool schemas in the validation thread', () => {
     });
     await thread.stop();
   });
+
+  it('give a check past its budget up, refused as not checked in time, and answer the checks behind it in a new thread', async () => {
+    // Ajv's uniqueItems compares every pair of objects: 20,000 of them are seconds of the thread's time
+    const thread = new ValidationThread({ checkMs: 300 });
+    const wide = JSON.stringify(wideSchema(60));
+    const started = performance.now();
+    const hostile = thread.check(1, JSON.stringify(uniqueItemsSchema), 'ACME_UNIQUE', 'input', {
+      items: distinctObjects(20_000),
+    });
+    // posted behind it, to be taken up once it is done; the second is sent without the schema
+    const ordinary = thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'abc' });
+    const invalid = thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'ABC' });
+    const [refused, passed, failed] = await Promise.all([hostile, ordinary, invalid]);
+    expect(refused).toEqual({
+      success: false,
+      issues: [
+        {
+          path: '(root)',
+          message: expect.stringContaining(
+            'could not be checked against the schema in time (it took more than 300 ms',
+          ),
+        },
+      ],
+    });
+    // CPU time is the budget: wall time is a safety bound here (minutes before)
+    expect(performance.now() - started).toBeLessThan(30_000);
+    expect(passed).toMatchObject({ success: true, value: { p0: 'abc', p1: 1, p6: 6 } });
+    expect(failed).toMatchObject({ success: false, issues: [{ path: 'p0' }] });
+    // the new thread answers the next checks, the hostile document's too
+    expect(
+      await thread.check(1, JSON.stringify(uniqueItemsSchema), 'ACME_UNIQUE', 'input', {
+        items: [{ a: 1 }, { a: 1 }],
+      }),
+    ).toMatchObject({ success: false, issues: [{ path: 'items' }] });
+    await thread.stop();
+  }, 60_000);
+
+  it('refuse a session’s call whose check overruns its budget, and answer another user’s call waiting behind it', async () => {
+    const seen: unknown[] = [];
+    const unique = defineTool({
+      slug: 'ACME_UNIQUE',
+      description: 'Objects that must differ',
+      inputSchema: uniqueItemsSchema,
+      execute: async () => ({ ok: true }),
+    });
+    await withTwoUsers(unique, seen, async (attacker, other) => {
+      // 40,000 objects (450 KB) too large to check a part at a time (uniqueItems): in the thread,
+      // where Ajv compares 800 million pairs (a minute); the budget is 1.45 s of the thread's CPU time
+      const hostile = attacker.execute('ACME_UNIQUE', { items: distinctObjects(40_000) });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const waiting = other.execute('ACME_WIDE', { p0: 'xyz' });
+      const refused = await hostile;
+      expect(refused).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+      expect(refused.error).toContain('(root): could not be checked against the schema in time');
+      expect(await waiting).toMatchObject({ successful: true, data: { ok: true } });
+      expect(seen.at(-1)).toMatchObject({ p0: 'xyz', p1: 1 });
+    });
+  }, 60_000);
+
+  it('take turns between sessions: one session’s calls sent at once do not hold another’s behind all of them', async () => {
+    const thread = new ValidationThread({ checkMs: 300 });
+    const unique = JSON.stringify(uniqueItemsSchema);
+    const wide = JSON.stringify(wideSchema(60));
+    const answered: string[] = [];
+    const ask = (owner: string, name: string, key: number, text: string, value: unknown) =>
+      validationOwner
+        .run(owner, () => thread.check(key, text, name, 'input', value))
+        .then((result) => {
+          answered.push(name);
+          return result;
+        });
+    // three checks that each overrun the budget, all asked before another session's one
+    const hostile = [1, 2, 3].map((index) =>
+      ask('session_a', `A${index}`, 1, unique, { items: distinctObjects(20_000) }),
+    );
+    const ordinary = ask('session_b', 'B', 2, wide, { p0: 'abc' });
+    const later = ask('session_c', 'C', 2, wide, { p0: 'ABC' });
+    expect(await ordinary).toMatchObject({ success: true, value: { p1: 1 } });
+    expect(await later).toMatchObject({ success: false, issues: [{ path: 'p0' }] });
+    for (const each of await Promise.all(hostile)) expect(each).toMatchObject({ success: false });
+    // in the order asked, B and C waited for all three
+    expect(answered).toEqual(['A1', 'B', 'C', 'A2', 'A3']);
+    await thread.stop();
+  }, 60_000);
+
+  it('take turns between sessions’ calls: another session’s call waits for one of a session’s flood, not all', async () => {
+    // each call's words are tested by a pattern RE2 cannot run, which spends its 100 ms budget
+    const flooded = defineTool({
+      slug: 'ACME_WORDS',
+      description: 'Words',
+      inputSchema: {
+        type: 'object',
+        properties: { words: { type: 'array', items: { type: 'string', pattern: '^(?=a)(a+)+$' } } },
+      },
+      execute: async () => ({ ok: true }),
+    });
+    await withTwoUsers(flooded, [], async (flooding, other) => {
+      const order: string[] = [];
+      const flood = Array.from({ length: 6 }, (_, index) =>
+        flooding.execute('ACME_WORDS', { words: [`${'a'.repeat(40)}!`] }).then((result) => {
+          order.push(`flood ${index}`);
+          return result;
+        }),
+      );
+      // asked while the flood's checks wait for the thread
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      order.push('asked');
+      const waiting = other.execute('ACME_WIDE', { p0: 'xyz' }).then((result) => {
+        order.push('other');
+        return result;
+      });
+      expect(await waiting).toMatchObject({ successful: true });
+      for (const result of await Promise.all(flood)) {
+        expect(result.error).toContain('could not be checked against pattern');
+      }
+      // it waits for the check the thread is on, if one of the flood's; in the order asked, it
+      // waited for every one asked before it (100 ms each)
+      expect(order.indexOf('other') - order.indexOf('asked') - 1, order.join(', ')).toBeLessThanOrEqual(1);
+    });
+  }, 60_000);
+
+  it('keep a document’s first compile out of its check’s budget: a schema of 5,500 subschemas compiles, then checks', async () => {
+    // compiling it takes seconds, its check milliseconds
+    const thread = new ValidationThread({ checkMs: 300 });
+    const schema = JSON.stringify(wideSchema(2_500, 'c'));
+    expect(await thread.check(1, schema, 'ACME_WIDE', 'input', { cp0: 'abc' })).toMatchObject({
+      success: true,
+      value: { cp1: 1 },
+    });
+    await thread.stop();
+    // past a budget of its own, the call fails as a schema that cannot be compiled
+    const strict = new ValidationThread({ compileMs: 50 });
+    await expect(strict.check(1, schema, 'ACME_WIDE', 'input', { cp0: 'abc' })).rejects.toMatchObject({
+      code: 'TOOL_DEFINITION_INVALID',
+      message: expect.stringContaining('Tool ACME_WIDE: its input schema could not be compiled in time'),
+    });
+    await strict.stop();
+  }, 60_000);
+
+  it('post the checks behind one that ended the thread (out of memory) to a new thread', async () => {
+    const thread = new ValidationThread({ heapMb: HEAP_MB });
+    const wide = JSON.stringify(wideSchema(60));
+    // the thread comes up and compiles its document
+    expect(await thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'abc' })).toMatchObject({ success: true });
+    const huge = thread.check(1, JSON.stringify({ type: 'array' }), 'ACME_HUGE', 'input', hugeValue());
+    const ordinary = thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'abc' });
+    const invalid = thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'ABC' });
+    await expect(huge).rejects.toThrow('the schema validation thread stopped');
+    expect(await ordinary).toMatchObject({ success: true, value: { p0: 'abc', p1: 1 } });
+    expect(await invalid).toMatchObject({ success: false, issues: [{ path: 'p0' }] });
+    await thread.stop();
+  }, 60_000);
 
   it('never keep a process alive: a script that validated against a large schema ends on its own', async () => {
     const dist = resolve(import.meta.dirname, '../../dist/index.js');

@@ -28,6 +28,9 @@ function answerTo(message: Exclude<ToValidationThread, { type: 'forget' }>): Fro
         : { code: 'INTERNAL_ERROR', message: errorMessage(error) };
     }
     documents.set(message.key, compiled);
+    // the main thread's budget of the check starts now, apart from the compile's
+    if ('check' in compiled)
+      parentPort!.postMessage({ id: message.id, compiled: true } satisfies FromValidationThread);
   }
   if (!('check' in compiled)) return { id: message.id, error: compiled };
   if (message.json === undefined) return { id: message.id, result: compiled.check(message.value) };
