@@ -194,3 +194,71 @@ describe('validating a megabyte of arguments holds the event loop a slice at a t
     }
   }
 });
+
+/**
+ * Keywords whose check costs more than a pass over the value: Ajv compares a value with each of an
+ * `enum`'s values, and every pair of items under `uniqueItems` (deeply, unless the items are typed
+ * as scalars). Arguments small enough to be checked in one call (under 4,096 entries and 256 KB) held the loop
+ * for the product: such a schema is checked in the validation thread.
+ */
+describe('keywords that cost more than a pass over the value are checked off the event loop', () => {
+  const enumValues = Array.from({ length: 5_000 }, (_, index) => `v${index}`);
+  const objectEnum = Array.from({ length: 2_000 }, (_, index) => ({ kind: 'k', n: index, tags: ['a', 'b'] }));
+  const costly = defineToolkit({
+    slug: 'costly',
+    description: 'Costly keywords',
+    tools: [
+      counting('COSTLY_ENUM', {
+        type: 'object',
+        properties: { rows: { type: 'array', items: { enum: enumValues } } },
+      }),
+      counting('COSTLY_OBJECT_ENUM', {
+        type: 'object',
+        properties: { rows: { type: 'array', items: { enum: objectEnum } } },
+      }),
+      counting('COSTLY_UNIQUE', {
+        type: 'object',
+        properties: { rows: { type: 'array', uniqueItems: true } },
+      }),
+    ],
+  });
+  const costlyMux = new ToolMux({ toolkits: [costly], store: ':memory:', logger: quiet });
+  afterAll(() => costlyMux.close());
+  const cases: [string, string, (good: boolean) => unknown[]][] = [
+    [
+      '4,000 strings against an enum of 5,000',
+      'COSTLY_ENUM',
+      (good) =>
+        Array.from({ length: 4_000 }, (_, index) => (good ? `v${4_999 - (index % 10)}` : `w${index}`)),
+    ],
+    [
+      '600 objects against an enum of 2,000 objects',
+      'COSTLY_OBJECT_ENUM',
+      (good) =>
+        Array.from({ length: 1_000 }, (_, index) => ({
+          kind: 'k',
+          n: good ? 399 - (index % 5) : -1,
+          tags: ['a', 'b'],
+        })),
+    ],
+    [
+      '4,000 untyped strings under uniqueItems',
+      'COSTLY_UNIQUE',
+      (good) => Array.from({ length: 4_000 }, (_, index) => `${'x'.repeat(56)}${good ? index : index % 2}`),
+    ],
+  ];
+  for (const [name, slug, rows] of cases) {
+    for (const good of [true, false]) {
+      it(`${name}, ${good ? 'valid' : 'invalid'}`, async () => {
+        const session = await costlyMux.create('user_1', { sessionPreset: 'DIRECT_TOOLS' });
+        // the schema compiled (in the thread) by a first call: what is measured is a check
+        expect(await session.execute(slug, { rows: [] })).toMatchObject({ successful: true });
+        const args = { rows: rows(good) };
+        const measured = await longestTurn(() => session.execute(slug, args), BOUND_MS);
+        expect(measured.value.successful, measured.value.error ?? '').toBe(good);
+        if (!good) expect(measured.value.error).toMatch(/^Invalid arguments for COSTLY_\w+: rows/);
+        expect(measured.turnMs, turnReport(measured)).toBeLessThanOrEqual(BOUND_MS);
+      });
+    }
+  }
+});

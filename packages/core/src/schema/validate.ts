@@ -242,15 +242,16 @@ export const OFF_THREAD_SUBSCHEMAS = 48;
 
 /**
  * Whether a tool schema is compiled and checked off the main thread: a large one (see
- * {@link OFF_THREAD_SUBSCHEMAS}), and one with a pattern RE2 cannot run, whose tests wait for the
- * pattern worker (see `PatternChecks`): the validation thread waits for them, not the event loop.
+ * {@link OFF_THREAD_SUBSCHEMAS}), one with a pattern RE2 cannot run, whose tests wait for the
+ * pattern worker (see `PatternChecks`): the validation thread waits for them, not the event loop;
+ * and one whose checks cost more than a pass over the value (see {@link costsMoreThanAPass}).
  */
 export function compilesOffThread(schema: JSONSchema): boolean {
   let judged = offThreadSchemas.get(schema);
   if (judged === undefined) {
     judged =
       schemaSize(schema, { subschemas: OFF_THREAD_SUBSCHEMAS, depth: MAX_JSON_DEPTH }).written >
-        OFF_THREAD_SUBSCHEMAS || hasBacktrackingPattern(schema);
+        OFF_THREAD_SUBSCHEMAS || needsThread(schema);
     offThreadSchemas.set(schema, judged);
   }
   return judged;
@@ -263,11 +264,45 @@ export function compilesOffThread(schema: JSONSchema): boolean {
 const offThreadSchemas = new WeakMap<JSONSchema, boolean>();
 
 /**
- * Whether a `pattern` or a `patternProperties` key anywhere in `schema` is one RE2 cannot run (see
- * {@link schemaRegExp}); a walk of the whole schema as JSON, so a `pattern` in an `enum` or a default
+ * The most values of an `enum` whose check stays on the main thread: Ajv compares a value with each
+ * of them in turn, so a check costs the values' count for each value checked, and 4,000 strings
+ * against an enum of 5,000 held the event loop 132 ms of CPU in one turn.
+ */
+export const MAIN_THREAD_ENUM_VALUES = 64;
+
+/** JSON Schema's scalar types: `uniqueItems` over items of these types is one pass (Ajv keeps an index). */
+const SCALAR_TYPES = new Set(['string', 'number', 'integer', 'boolean', 'null']);
+
+/**
+ * Whether a `uniqueItems` or an `enum` here costs more than a pass over the value checked against it:
+ * `uniqueItems` over items not typed as scalars (Ajv compares every pair of items, deeply: 4,000
+ * untyped strings held the event loop 54 ms of CPU, and the validation thread takes seconds over a
+ * few hundred kilobytes of objects), and an `enum` of more than {@link MAIN_THREAD_ENUM_VALUES}
+ * values or of an object or array (compared deeply with each value checked). Such a schema is
+ * checked in the validation thread, within its time budget.
+ */
+function costsMoreThanAPass(node: Record<string, unknown>): boolean {
+  if (node.uniqueItems === true) {
+    const items = node.items;
+    const type = isSchemaObject(items) ? items.type : undefined;
+    const types = typeof type === 'string' ? [type] : Array.isArray(type) ? type : [];
+    if (types.length === 0 || !types.every((each) => SCALAR_TYPES.has(each as string))) return true;
+  }
+  const values = node.enum;
+  if (Array.isArray(values)) {
+    if (values.length > MAIN_THREAD_ENUM_VALUES) return true;
+    if (values.some((value) => typeof value === 'object' && value !== null)) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether anything in `schema` is checked off the main thread: a `pattern` or a `patternProperties`
+ * key RE2 cannot run (see {@link schemaRegExp}), or a keyword that costs more than a pass (see
+ * {@link costsMoreThanAPass}); a walk of the whole schema as JSON, so one in an `enum` or a default
  * counts too (the schema is then checked off the main thread for nothing).
  */
-function hasBacktrackingPattern(schema: JSONSchema): boolean {
+function needsThread(schema: JSONSchema): boolean {
   const stack: unknown[] = [schema];
   while (stack.length > 0) {
     const node = stack.pop();
@@ -276,6 +311,7 @@ function hasBacktrackingPattern(schema: JSONSchema): boolean {
       for (const item of node) stack.push(item);
       continue;
     }
+    if (costsMoreThanAPass(node as Record<string, unknown>)) return true;
     for (const [key, value] of Object.entries(node)) {
       if (key === 'pattern' && typeof value === 'string' && !runsOnRe2(value)) return true;
       if (key === 'patternProperties' && isSchemaObject(value)) {
