@@ -902,20 +902,27 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     };
     const before = await snapshot();
 
+    // The requests of the setup go through server.fetch, not a socket: building the cases holds this
+    // process (server and client) for seconds, and a keep-alive socket left idle meanwhile times out
+    // on both sides at once, so the first case could be sent down a socket being closed (ECONNRESET).
     // a session of the fodder that declares a tool its client runs (as remote mode's custom tools)
     const declared = (await (
-      await fetch(`${running.url}/api/v1/sessions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ user_id: FODDER, config: { experimental: { customTools: [CLIENT_TOOL] } } }),
-      })
+      await server.fetch(
+        new Request(`${running.url}/api/v1/sessions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ user_id: FODDER, config: { experimental: { customTools: [CLIENT_TOOL] } } }),
+        }),
+      )
     ).json()) as { session_id: string; mcp: { headers: { Authorization: string } } };
     fixture.fodder.sessionIds.push(declared.session_id);
     fixture.fodder.mcp.push({
       id: declared.session_id,
       token: declared.mcp.headers.Authorization.replace(/^Bearer /, ''),
     });
-    const doc = (await (await fetch(`${running.url}/api/v1/openapi.json`)).json()) as Json;
+    const doc = (await (
+      await server.fetch(new Request(`${running.url}/api/v1/openapi.json`))
+    ).json()) as Json;
     doc.paths = { ...(doc.paths as Json), ...composioPaths() };
     const cases = buildCases(doc, fixture, random, options.cases);
     const statuses: Record<number, number> = {};
