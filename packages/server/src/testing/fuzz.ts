@@ -353,6 +353,34 @@ function exampleOf(
   return {};
 }
 
+/** A value a query parameter plausibly has (lists are comma-separated), or undefined for none. */
+function queryValueOf(name: string, schema: unknown, doc: Json, fixture: Fixture, random: Random): unknown {
+  const list = (items: readonly string[]) =>
+    [...new Set(Array.from({ length: 1 + random.int(2) }, () => random.pick(items)))].join(',');
+  switch (name) {
+    case 'user_ids': // the victims' too: reading is harmless, and must show them only their own
+      return list(['fuzz-user', FODDER, ...VICTIMS]);
+    case 'user_id':
+      return random.pick(['fuzz-user', FODDER, ...VICTIMS]);
+    case 'toolkits':
+    case 'toolkit':
+      return list(['mail', 'tasks', fixture.echoToolkit, 'custom']);
+    case 'statuses':
+      return list(['ACTIVE', 'INACTIVE', 'INITIATED', 'EXPIRED', 'FAILED']);
+    case 'auth_config_ids':
+      return list([...fixture.authConfigIds, ...fixture.fodder.authConfigIds]);
+    case 'session_id':
+      return random.pick([...fixture.sessions.map((session) => session.id), ...fixture.fodder.sessionIds]);
+    case 'parent_id':
+      return fixture.fodder.logIds.length > 0 ? random.pick(fixture.fodder.logIds) : undefined;
+    case 'search':
+      return random.pick(['mail', 'TASK', 'echo']);
+    case 'cursor':
+      return undefined; // only a page's next_cursor is one
+  }
+  return schema === undefined ? undefined : exampleOf(schema, doc, name, fixture, random);
+}
+
 /** Replaces a random node of `value` (or adds a key) with a nasty value. */
 function mutate(value: unknown, random: Random): unknown {
   if (value === null || typeof value !== 'object' || random.chance(0.15)) return nastyValue(random);
@@ -552,16 +580,20 @@ function buildCases(doc: Json, fixture: Fixture, random: Random, count: number):
         `Bearer ${'x'.repeat(10_000)}`,
       ]);
     }
-    // query parameters: declared ones with nasty values, unknown ones, repeated ones
+    // query parameters: declared ones with plausible or nasty values, unknown ones, repeated ones
     const query = new URLSearchParams();
     for (const parameter of (operation.parameters ?? []) as Json[]) {
       if (parameter.in === 'query' && random.chance(0.5)) {
+        const name = parameter.name as string;
+        const roll = random.next();
+        const plausible = roll < 0.4 ? queryValueOf(name, parameter.schema, doc, fixture, random) : undefined;
         query.append(
-          parameter.name as string,
+          name,
           String(
-            random.chance(0.5)
-              ? random.pick(NASTY_STRINGS.filter((value) => value.length < 10_000))
-              : random.pick([0, -1, 1, 1001, 'NaN', '1e3']),
+            plausible ??
+              (roll < 0.7
+                ? random.pick(NASTY_STRINGS.filter((value) => value.length < 10_000))
+                : random.pick([0, -1, 1, 1001, 'NaN', '1e3'])),
           ),
         );
       }
