@@ -24,7 +24,11 @@ import { createServer, type RunningServer } from '../server.js';
  * surrogates, control characters, prototype keys, wrong content types, broken JSON and JSON-RPC
  * batches. It checks that no response is a 5xx, that the server keeps answering and logs no
  * unexpected error, that the victims' data (two users whose ids a careless store would fold into
- * near-duplicates) is unchanged, and that every tool call ran with its own user's key.
+ * near-duplicates) is unchanged, and that every tool call ran with its own user's key. The victims'
+ * ids go only to routes that change nothing; the routes that change or delete things get the ids of
+ * a third user's sessions, accounts, auth configs and connection requests (the fodder), so that they
+ * too are reached past their lookup. The report counts answers per operation: one that never gets a
+ * 2xx is one the generator does not reach.
  *
  * Used by `server.fuzz.test.ts` (a fixed number of cases, seeded, on SQLite and PostgreSQL) and by
  * `bench/fuzz.bench.ts` (a longer run). Not exported from `@toolmux/server/test`.
