@@ -516,11 +516,16 @@ function buildCases(doc: Json, fixture: Fixture, random: Random, count: number):
         operations.push({ method, path, operation: operation as Json });
     }
   }
+  const mcpOperations = operations.filter(
+    ({ method, path }) => method === 'post' && path.startsWith('/mcp/'),
+  );
   const session = () => random.pick(fixture.sessions);
   const json = toJson;
   const cases: FuzzCase[] = [];
   for (let i = 0; i < count; i++) {
-    const { method, path, operation } = random.pick(operations);
+    // the MCP endpoint is one operation of ~70 but takes every tool and meta-tool: a tenth of the cases
+    const { method, path, operation } =
+      random.chance(0.1) && mcpOperations.length > 0 ? random.pick(mcpOperations) : random.pick(operations);
     const mcp = path.startsWith('/mcp/');
     // the MCP endpoint: the victims' sessions, or the fodder's (Composio's names, direct tools)
     const target = mcp ? (random.chance(0.7) ? session() : random.pick(fixture.fodder.mcp)) : undefined;
