@@ -33,7 +33,15 @@ async function steps(name: string, store: string): Promise<string[]> {
     await world.close();
   }
   const seconds = (performance.now() - started) / 1000;
-  return [name, String(world.steps), String(world.callsWithAccount), '0', `${seconds.toFixed(1)} s`];
+  const outcomes = [...world.outcomes].map(([code, count]) => `${code}×${count}`).join(' ');
+  return [
+    name,
+    String(world.steps),
+    String(world.callsWithAccount),
+    '0',
+    `${seconds.toFixed(1)} s`,
+    outcomes,
+  ];
 }
 
 const rows: string[][] = [];
@@ -54,7 +62,7 @@ if (await postgresAvailable()) {
   console.log('PostgreSQL unreachable: set TOOLMUX_TEST_POSTGRES_URL to include it.');
 }
 console.log('\n## Cross-user property (random steps; every call checked)');
-console.log(['store', 'steps', 'calls with an account', 'violations', 'time'].join(' | '));
+console.log(['store', 'steps', 'calls with an account', 'violations', 'time', 'how calls ended'].join(' | '));
 for (const row of rows) console.log(row.join(' | '));
 
 // the per-call cost of the input checks, next to the log's JSON serialisation of the same arguments

@@ -30,6 +30,17 @@ function print(name: string, report: FuzzReport, seconds: number): boolean {
       .map(([status, count]) => `${status}×${count}`)
       .join(' ')}`,
   );
+  // coverage: the operations the run never got past refusals on (each a reach to extend)
+  const refusedOnly = Object.entries(report.routes)
+    .filter(
+      ([route, byStatus]) =>
+        !/^(PUT|OPTIONS|HEAD) /.test(route) && // the wrong methods the fuzzer sends now and then
+        !Object.keys(byStatus).some((status) => Number(status) < 400),
+    )
+    .map(([route, byStatus]) => `${route} (${Object.keys(byStatus).join(',')})`);
+  console.log(
+    `operations: ${Object.keys(report.routes).length}; never answered 2xx or 3xx: ${refusedOnly.join('; ') || 'none'}`,
+  );
   console.log(
     `5xx or no response: ${report.failures.length}; server errors logged: ${report.serverErrors.length}; victims' data changed: ${report.changed.length}; calls with another user's key: ${report.crossed.length}; still answering: ${report.alive}`,
   );

@@ -9,14 +9,12 @@ import { byteSize, responseTextUpTo } from '../util/response-text.js';
 import { shownValue } from '../util/stored-text.js';
 import { wholeNumberOf } from '../util/whole-number.js';
 import type { AuthService } from './auth-service.js';
-import { applyCredentials } from './schemes.js';
+import { applyCredentials, HEADER_VALUE } from './schemes.js';
 import type { ProxyExecuteRequest, ProxyExecuteResponse } from './types.js';
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']);
 /** RFC 9110 token characters. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** What `Headers` accepts: Latin-1, no control characters but tab. */
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 function invalid(message: string): ToolMuxError {
   return new ToolMuxError({ code: 'INVALID_REQUEST', message });
@@ -189,7 +187,7 @@ export async function proxyExecute(
     });
     const credentials = await auth.credentials.load(account, { signal: request.signal });
     secrets = Object.values(credentials);
-    applyCredentials(await auth.schemeOfAccount(account, toolkit), credentials, url, headers);
+    applyCredentials(await auth.schemeOfAccount(account, toolkit), credentials, url, headers, account.id);
     const authorization = headers.get('authorization');
     if (authorization) secrets.push(authorization.replace(/^\S+\s+/, '')); // e.g. Basic's base64
   }

@@ -18,6 +18,9 @@ const DEFAULT_FIELDS: Record<'bearer' | 'basic', AuthField[]> = {
   ],
 };
 
+/** What an HTTP header value can carry (what `Headers` accepts): Latin-1, no control characters but tab. */
+export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 /** How an API key is sent when the scheme does not say: `Authorization: Bearer <key>`. */
 const DEFAULT_API_KEY_PLACEMENT: CredentialPlacement = {
   in: 'header',
@@ -77,8 +80,40 @@ export function fieldsOf(scheme: FieldAuthScheme): AuthField[] {
 }
 
 /**
+ * The credential field a scheme sends as (part of) a header value, with that header and the text put
+ * before it; undefined when none is (basic sends base64, a query parameter is percent-encoded).
+ */
+function headerFieldOf(
+  scheme: Exclude<AuthScheme, { type: 'none' }>,
+): { field: string; header: string; prefix: string } | undefined {
+  switch (scheme.type) {
+    case 'oauth2':
+      return { field: 'accessToken', header: 'Authorization', prefix: 'Bearer ' };
+    case 'bearer': {
+      const field = fieldsOf(scheme).find((each) => each.secret !== false) ?? fieldsOf(scheme)[0]!;
+      return { field: field.name, header: 'Authorization', prefix: 'Bearer ' };
+    }
+    case 'basic':
+      return undefined;
+    case 'api_key': {
+      const placement = scheme.placement ?? DEFAULT_API_KEY_PLACEMENT;
+      if (placement.in === 'query') return undefined;
+      const fields = fieldsOf(scheme);
+      const field = placement.field ?? (fields.find((each) => each.secret !== false) ?? fields[0]!).name;
+      return { field, header: placement.name, prefix: placement.prefix ?? '' };
+    }
+  }
+}
+
+/** Why a credential cannot be sent in its header: names the field and the header, never the value. */
+function unsendable(field: string, header: string, fix: string): string {
+  return `Credential field "${field}" holds characters an HTTP header cannot carry (Latin-1 text without control characters), and the auth scheme sends it in the ${header} header: ${fix}`;
+}
+
+/**
  * Checks credentials given for a field scheme: every required field a non-empty string, no field the
- * scheme does not declare. Messages name fields, never values.
+ * scheme does not declare, and one the scheme sends in a header fit for it (else every proxy call of
+ * the account would fail). Messages name fields, never values.
  */
 export function checkFields(
   toolkit: Toolkit,
@@ -107,19 +142,38 @@ export function checkFields(
       throw invalid(`Credential field "${field.name}" is required.`);
     }
   }
+  const placed = headerFieldOf(scheme);
+  const value = placed ? values[placed.field] : undefined;
+  if (placed && value !== undefined && !HEADER_VALUE.test(value)) {
+    throw invalid(unsendable(placed.field, placed.header, 'send it as the API issued it.'));
+  }
   return values;
 }
 
 /**
  * Puts an account's credentials on an outgoing request, the way its scheme says: Bearer for oauth2 and
- * bearer, Basic for basic, the API key where the scheme's `placement` says.
+ * bearer, Basic for basic, the API key where the scheme's `placement` says. A credential a header
+ * cannot carry (stored before accounts were checked for it, a provider's token, a scheme changed since
+ * the account was connected) is CONNECTED_ACCOUNT_INVALID, not the TypeError `Headers` throws.
  */
 export function applyCredentials(
   scheme: Exclude<AuthScheme, { type: 'none' }>,
   credentials: Credentials,
   url: URL,
   headers: Headers,
+  accountId: string,
 ): void {
+  const placed = headerFieldOf(scheme);
+  if (placed && !HEADER_VALUE.test(`${credentials[placed.field] ?? ''}`)) {
+    throw new ToolMuxError({
+      code: 'CONNECTED_ACCOUNT_INVALID',
+      message: unsendable(
+        placed.field,
+        placed.header,
+        `connect account ${accountId} again with the credential as the API issued it.`,
+      ),
+    });
+  }
   switch (scheme.type) {
     case 'oauth2':
       headers.set('Authorization', `Bearer ${credentials.accessToken ?? ''}`);

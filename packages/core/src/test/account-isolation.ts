@@ -73,10 +73,17 @@ const userIdArbitrary = fc.oneof(
 
 export type Pick = 'precedence' | 'authConfig' | 'accounts';
 
+/**
+ * Aliases a step may give an account: few, so that users (near-duplicates above all) share them, and
+ * near-duplicates themselves (case, composed and decomposed é) that a store must not fold.
+ */
+export const ALIASES = ['work', 'Work', '\u00e9', 'e\u0301'] as const;
+
 export type Step =
-  | { kind: 'connect'; user: number; config: number }
-  | { kind: 'create'; user: number; pick: Pick; config: number; accounts: number[] }
+  | { kind: 'connect'; user: number; config: number; alias?: number | null }
+  | { kind: 'create'; user: number; pick: Pick; config: number; accounts: number[]; multi?: boolean }
   | { kind: 'execute'; session: number }
+  | { kind: 'executeWith'; session: number; account: number; by: 'id' | 'alias' }
   | { kind: 'multiExecute'; session: number; count: number }
   | { kind: 'direct'; user: number; account: number | null }
   | { kind: 'update'; session: number; pick: Pick; config: number; accounts: number[] }
@@ -89,7 +96,15 @@ const pick = fc.constantFrom<Pick>('precedence', 'authConfig', 'authConfig', 'ac
 const accounts = fc.array(index, { minLength: 1, maxLength: 3 });
 
 export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('connect' as const), user: index, config: index }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('connect' as const),
+      user: index,
+      config: index,
+      alias: fc.option(fc.nat({ max: ALIASES.length - 1 }), { nil: null }),
+    }),
+  },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -98,9 +113,20 @@ export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
       pick,
       config: index,
       accounts,
+      multi: fc.boolean(),
     }),
   },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('execute' as const), session: index }) },
+  {
+    // a call that names its account: any account's id or alias, other users' included
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('executeWith' as const),
+      session: index,
+      account: index,
+      by: fc.constantFrom('id' as const, 'alias' as const),
+    }),
+  },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -233,19 +259,21 @@ export class IsolationWorld {
     ];
     /** Key → the user whose account holds it (exact string). Deleted accounts' keys are removed. */
     const keyOwner = new Map<string, string>();
-    const accountList: Array<{ id: string; user: string; key: string }> = [];
+    const accountList: Array<{ id: string; user: string; key: string; alias?: string; deleted?: boolean }> =
+      [];
     const sessionList: Array<Session<unknown>> = [];
     let keyCount = 0;
 
     const at = <T>(list: readonly T[], i: number): T | undefined =>
       list.length === 0 ? undefined : list[i % list.length];
-    const selection = (step: { pick: Pick; config: number; accounts: number[] }) => {
-      if (step.pick === 'authConfig') return { authConfigs: { keyed: at(configs, step.config)! } };
+    const selection = (step: { pick: Pick; config: number; accounts: number[]; multi?: boolean }) => {
+      const multi = step.multi ? { multiAccount: { enable: true } } : {};
+      if (step.pick === 'authConfig') return { authConfigs: { keyed: at(configs, step.config)! }, ...multi };
       if (step.pick === 'accounts' && accountList.length > 0) {
         const ids = step.accounts.map((i) => at(accountList, i)!.id);
-        return { connectedAccounts: { keyed: [...new Set(ids)] } };
+        return { connectedAccounts: { keyed: [...new Set(ids)] }, ...multi };
       }
-      return {};
+      return multi;
     };
     const fail = (step: Step, message: string): never => {
       throw new Error(`step ${JSON.stringify(step)}: ${message}`);
@@ -274,6 +302,8 @@ export class IsolationWorld {
     };
     const SELECTION_REFUSALS = ['CONNECTED_ACCOUNT_MISMATCH', 'CONNECTED_ACCOUNT_NOT_FOUND'];
     const CALL_REFUSALS = ['CONNECTION_REQUIRED', 'CONNECTION_EXPIRED', 'CONNECTED_ACCOUNT_MISMATCH'];
+    /** A call that names its account may also find it not the session's, or gone. */
+    const NAMED_REFUSALS = [...CALL_REFUSALS, 'ACCOUNT_NOT_IN_SESSION', 'CONNECTED_ACCOUNT_NOT_FOUND'];
 
     // a prelude, so that calls have accounts to run with: the first two users connect on both auth
     // configs and open a session each (config 0, config 1, by precedence)
@@ -292,17 +322,31 @@ export class IsolationWorld {
         case 'connect': {
           const user = at(users, step.user)!;
           const key = `key-${run}-${++keyCount}`;
+          const alias = step.alias === undefined || step.alias === null ? undefined : ALIASES[step.alias];
+          // an alias is unique per user (exactly this user id) and toolkit, among accounts not deleted
+          const holder =
+            alias === undefined
+              ? undefined
+              : accountList.find((entry) => !entry.deleted && entry.user === user && entry.alias === alias);
           try {
-            const account = await this.mux.connectedAccounts.create(user, at(configs, step.config)!, {
-              apiKey: key,
-            });
+            const account = await this.mux.connectedAccounts.create(
+              user,
+              at(configs, step.config)!,
+              { apiKey: key },
+              alias === undefined ? {} : { alias },
+            );
             if (!isAcceptableUserId(user)) fail(step, `user id ${JSON.stringify(user)} was accepted`);
             if (account.userId !== user) fail(step, `stored as user ${JSON.stringify(account.userId)}`);
+            if (holder)
+              fail(step, `alias ${JSON.stringify(alias)} was given twice to user ${JSON.stringify(user)}`);
+            if ((account.alias ?? undefined) !== alias)
+              fail(step, `stored with alias ${JSON.stringify(account.alias)}`);
             keyOwner.set(key, user);
-            accountList.push({ id: account.id, user, key });
+            accountList.push({ id: account.id, user, key, ...(alias === undefined ? {} : { alias }) });
           } catch (error) {
-            if (isAcceptableUserId(user)) throw error;
-            refused(step, error, ['USER_ID_INVALID']);
+            if (!isAcceptableUserId(user)) refused(step, error, ['USER_ID_INVALID']);
+            else if (holder) refused(step, error, ['ALIAS_TAKEN']);
+            else throw error;
           }
           break;
         }
@@ -337,6 +381,25 @@ export class IsolationWorld {
           this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
           if (step.kind !== 'multiExecute' && !result.successful && !CALL_REFUSALS.includes(result.code!)) {
             fail(step, `failed with ${result.code}: ${result.error}`);
+          }
+          checkCalls(step, from, session.userId, session.sessionId);
+          break;
+        }
+        case 'executeWith': {
+          const session = at(sessionList, step.session);
+          const account = at(accountList, step.account);
+          if (!session || !account) break;
+          if (step.by === 'alias' && account.alias === undefined) break;
+          const named = step.by === 'alias' ? account.alias! : account.id;
+          const result = await session.execute('KEYED_WHOAMI', {}, { account: named });
+          const outcome = result.successful ? 'ok' : result.code!;
+          this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
+          if (!result.successful && !NAMED_REFUSALS.includes(result.code!)) {
+            fail(step, `failed with ${result.code}: ${result.error}`);
+          }
+          // by id: only that account, and only when it is the session user's
+          if (result.successful && step.by === 'id' && (account.user !== session.userId || account.deleted)) {
+            fail(step, `ran with account ${account.id} of user ${JSON.stringify(account.user)}`);
           }
           checkCalls(step, from, session.userId, session.sessionId);
           break;
@@ -383,6 +446,7 @@ export class IsolationWorld {
             refused(step, error, ['CONNECTED_ACCOUNT_NOT_FOUND']);
           }
           keyOwner.delete(account.key);
+          account.deleted = true;
           break;
         }
         case 'disableAccount': {

@@ -24,7 +24,11 @@ import { createServer, type RunningServer } from '../server.js';
  * surrogates, control characters, prototype keys, wrong content types, broken JSON and JSON-RPC
  * batches. It checks that no response is a 5xx, that the server keeps answering and logs no
  * unexpected error, that the victims' data (two users whose ids a careless store would fold into
- * near-duplicates) is unchanged, and that every tool call ran with its own user's key.
+ * near-duplicates) is unchanged, and that every tool call ran with its own user's key. The victims'
+ * ids go only to routes that change nothing; the routes that change or delete things get the ids of
+ * a third user's sessions, accounts, auth configs and connection requests (the fodder), so that they
+ * too are reached past their lookup. The report counts answers per operation: one that never gets a
+ * 2xx is one the generator does not reach.
  *
  * Used by `server.fuzz.test.ts` (a fixed number of cases, seeded, on SQLite and PostgreSQL) and by
  * `bench/fuzz.bench.ts` (a longer run). Not exported from `@toolmux/server/test`.
@@ -180,10 +184,63 @@ type Json = Record<string, unknown>;
 
 /** What the fuzzer knows of the world: ids it may use in bodies and in harmless routes. */
 interface Fixture {
+  /** The victims' sessions (harmless routes and the MCP endpoint only). */
   sessions: Array<{ id: string; user: string; token: string }>;
+  /** The victims' auth configs and accounts. */
   authConfigIds: string[];
   accountIds: string[];
   echoToolkit: string;
+  /**
+   * What {@link FODDER} owns: real ids that the routes which change or delete things may be given
+   * (the victims' ids never are), so that those routes are reached past their lookup too.
+   */
+  fodder: {
+    sessionIds: string[];
+    authConfigIds: string[];
+    accountIds: string[];
+    connectionRequestIds: string[];
+    /** The fodder's sessions with their MCP tokens, for the MCP endpoint. */
+    mcp: Array<{ id: string; token: string }>;
+    /** Log entries of calls in the fodder's sessions (TOOLMUX_MULTI_EXECUTE_TOOL ones included). */
+    logIds: string[];
+  };
+}
+
+/** A user who is not a victim, whose sessions, auth configs and accounts the fuzzer may change. */
+const FODDER = 'fuzz-fodder';
+/** A custom tool the client runs (a session of the fodder declares it): client log entries name it. */
+const CLIENT_TOOL = {
+  slug: 'FUZZ_CLIENT_NOTE',
+  name: 'Note',
+  description: 'Keeps a note on the client.',
+  toolkit: '',
+  inputSchema: { type: 'object', properties: { text: { type: 'string' } } },
+  annotations: {},
+  tags: [],
+};
+
+/** Keys of a record (an object schema with `additionalProperties` only), by the record's name. */
+const RECORD_KEYS: Record<string, readonly string[]> = {
+  authConfigs: ['mail', 'echoapi', 'tasks'],
+  connectedAccounts: ['mail', 'echoapi', 'tasks'],
+  tools: ['mail', 'tasks', 'echoapi'],
+  credentials: ['apiKey'],
+  metadata: ['k', 'victim'],
+};
+/** The name a record's values are filled by (see the names {@link exampleOf} knows). */
+const RECORD_VALUE_NAMES: Record<string, string> = {
+  authConfigs: 'auth_config_id',
+  connectedAccounts: 'connected_account_id',
+};
+
+/** A number the schema accepts: a bound when it is a small one, else a small ordinary value. */
+function numberOf(schema: Json, random: Random): number {
+  const minimum = typeof schema.minimum === 'number' ? schema.minimum : -Infinity;
+  const maximum = typeof schema.maximum === 'number' ? schema.maximum : Infinity;
+  const candidates = [minimum, maximum, 1, 2, 5, 100, 10_000].filter(
+    (value) => Number.isFinite(value) && Math.abs(value) <= 1e6 && value >= minimum && value <= maximum,
+  );
+  return candidates.length > 0 ? random.pick(candidates) : Number.isFinite(minimum) ? minimum : 1;
 }
 
 /** A plausible value for a schema, with names the fixture knows filled from it. */
@@ -204,22 +261,48 @@ function exampleOf(
   const variants = (current.anyOf ?? current.oneOf) as unknown[] | undefined;
   if (variants) return exampleOf(random.pick(variants), doc, name, fixture, random, depth + 1);
   if (Array.isArray(current.enum)) return random.pick(current.enum);
+  if ('const' in current) return current.const;
+  if (Array.isArray(current.type)) current = { ...current, type: random.pick(current.type) };
   switch (name) {
     case 'user_id':
-      return random.pick(['fuzz-user', 'fuzz-user-2']);
+      return random.pick(['fuzz-user', 'fuzz-user-2', FODDER]);
     case 'auth_config_id':
-      return random.pick(fixture.authConfigIds);
+      return random.pick([...fixture.authConfigIds, ...fixture.fodder.authConfigIds]);
     case 'connected_account_id':
-      return random.pick(fixture.accountIds);
+    case 'account': // an execute's account: one of the session's user, or another's
+      return random.pick([...fixture.accountIds, ...fixture.fodder.accountIds]);
+    case 'session_id':
+      return random.pick([...fixture.sessions.map((session) => session.id), ...fixture.fodder.sessionIds]);
+    case 'log_id':
+    case 'parent_id':
+      return random.chance(0.9) && fixture.fodder.logIds.length > 0
+        ? random.pick(fixture.fodder.logIds)
+        : 'log_0';
+    case 'timeout_seconds': // a wait of its own length would hold a worker for up to a minute
+      return random.pick([0, 0.05]);
+    case 'expected_version':
+      return random.pick([1, 2, 3]);
+    case 'inputSchema':
+    case 'outputSchema':
+      return random.pick([
+        { type: 'object', properties: {} },
+        { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
+      ]);
     case 'toolkit':
     case 'toolkit_slug':
-      return random.pick(['mail', 'tasks', fixture.echoToolkit]);
+      return random.pick(['mail', 'tasks', fixture.echoToolkit, 'custom']);
     case 'slug': // the meta-tool of a Composio execute_meta
       return random.pick(['COMPOSIO_SEARCH_TOOLS', 'COMPOSIO_MULTI_EXECUTE_TOOL', 'TOOLMUX_SEARCH_TOOLS']);
     case 'use_case':
       return random.pick(['list my tasks', 'send an email']);
     case 'tool_slug':
-      return random.pick(['TASKS_LIST_TASKS', 'TASKS_CREATE_TASK', 'MAIL_SEND_EMAIL', 'ECHOAPI_PING']);
+      return random.pick([
+        'TASKS_LIST_TASKS',
+        'TASKS_CREATE_TASK',
+        'MAIL_SEND_EMAIL',
+        'ECHOAPI_PING',
+        CLIENT_TOOL.slug,
+      ]);
     case 'endpoint':
       return '/echo';
     case 'error_code':
@@ -232,10 +315,23 @@ function exampleOf(
   switch (current.type) {
     case 'object': {
       const out: Json = {};
+      const values = current.additionalProperties;
+      if (!current.properties && values && typeof values === 'object' && random.chance(0.7)) {
+        // a record (per toolkit, credentials, metadata): a key or two it plausibly has
+        const keys = RECORD_KEYS[name] ?? ['k'];
+        for (let count = 1 + random.int(2); count > 0; count--) {
+          const value = exampleOf(values, doc, RECORD_VALUE_NAMES[name] ?? name, fixture, random, depth + 1);
+          if (value !== undefined) out[random.pick(keys)] = value;
+        }
+        return out;
+      }
       const properties = (current.properties ?? {}) as Json;
       const required = new Set((current.required ?? []) as string[]);
+      // sparse now and then: the Composio-compatible schemas have many optional fields toolmux
+      // refuses, and one of them in every example would keep the routes from running
+      const rate = random.pick([0.1, 0.4]);
       for (const [key, property] of Object.entries(properties)) {
-        if (required.has(key) || random.chance(0.4)) {
+        if (required.has(key) || key === 'timeout_seconds' || random.chance(rate)) {
           const value = exampleOf(property, doc, key, fixture, random, depth + 1);
           if (value !== undefined) out[key] = value;
         }
@@ -243,18 +339,50 @@ function exampleOf(
       return out;
     }
     case 'array':
-      return random.chance(0.5) ? [] : [exampleOf(current.items, doc, name, fixture, random, depth + 1)];
+      return random.chance(0.5) && !(Number(current.minItems) > 0)
+        ? []
+        : [exampleOf(current.items, doc, name === 'toolkits' ? 'toolkit' : name, fixture, random, depth + 1)];
     case 'integer':
     case 'number':
-      return typeof current.minimum === 'number' ? current.minimum : 1;
+      return numberOf(current, random);
     case 'boolean':
       return random.chance(0.5);
     case 'string':
       if (current.format === 'uri') return 'http://localhost:8787/connect/done';
       if (current.format === 'date-time') return new Date().toISOString();
       return typeof current.pattern === 'string' ? 'log_0' : `fuzz-${name}`;
+    case 'null':
+      return null;
   }
   return {};
+}
+
+/** A value a query parameter plausibly has (lists are comma-separated), or undefined for none. */
+function queryValueOf(name: string, schema: unknown, doc: Json, fixture: Fixture, random: Random): unknown {
+  const list = (items: readonly string[]) =>
+    [...new Set(Array.from({ length: 1 + random.int(2) }, () => random.pick(items)))].join(',');
+  switch (name) {
+    case 'user_ids': // the victims' too: reading is harmless, and must show them only their own
+      return list(['fuzz-user', FODDER, ...VICTIMS]);
+    case 'user_id':
+      return random.pick(['fuzz-user', FODDER, ...VICTIMS]);
+    case 'toolkits':
+    case 'toolkit':
+      return list(['mail', 'tasks', fixture.echoToolkit, 'custom']);
+    case 'statuses':
+      return list(['ACTIVE', 'INACTIVE', 'INITIATED', 'EXPIRED', 'FAILED']);
+    case 'auth_config_ids':
+      return list([...fixture.authConfigIds, ...fixture.fodder.authConfigIds]);
+    case 'session_id':
+      return random.pick([...fixture.sessions.map((session) => session.id), ...fixture.fodder.sessionIds]);
+    case 'parent_id':
+      return fixture.fodder.logIds.length > 0 ? random.pick(fixture.fodder.logIds) : undefined;
+    case 'search':
+      return random.pick(['mail', 'TASK', 'echo']);
+    case 'cursor':
+      return undefined; // only a page's next_cursor is one
+  }
+  return schema === undefined ? undefined : exampleOf(schema, doc, name, fixture, random);
 }
 
 /** Replaces a random node of `value` (or adds a key) with a nasty value. */
@@ -282,6 +410,8 @@ function mutate(value: unknown, random: Random): unknown {
 /** A request the fuzzer sends. */
 interface FuzzCase {
   label: string;
+  /** The operation: method and path template. */
+  route: string;
   method: string;
   path: string;
   headers: Record<string, string>;
@@ -386,25 +516,48 @@ function buildCases(doc: Json, fixture: Fixture, random: Random, count: number):
         operations.push({ method, path, operation: operation as Json });
     }
   }
+  const mcpOperations = operations.filter(
+    ({ method, path }) => method === 'post' && path.startsWith('/mcp/'),
+  );
   const session = () => random.pick(fixture.sessions);
   const json = toJson;
   const cases: FuzzCase[] = [];
   for (let i = 0; i < count; i++) {
-    const { method, path, operation } = random.pick(operations);
+    // the MCP endpoint is one operation of ~70 but takes every tool and meta-tool: a tenth of the cases
+    const { method, path, operation } =
+      random.chance(0.1) && mcpOperations.length > 0 ? random.pick(mcpOperations) : random.pick(operations);
     const mcp = path.startsWith('/mcp/');
-    const target = mcp ? session() : undefined;
+    // the MCP endpoint: the victims' sessions, or the fodder's (Composio's names, direct tools)
+    const target = mcp ? (random.chance(0.7) ? session() : random.pick(fixture.fodder.mcp)) : undefined;
     // path parameters: a nasty value, or (only where nothing is changed) a real id
     const harmless =
       method === 'get' ||
       /\/(execute|execute_meta|search|proxy|proxy_execute|tools\/list|authorize|link|attach)$/.test(path) ||
       mcp;
+    const { fodder } = fixture;
     const resolved = path.replace(/\{(\w+)\}/g, (_, name: string) => {
       if (mcp && random.chance(0.8)) return target!.id;
       if (harmless && random.chance(0.5)) {
-        if (name === 'sessionId') return session().id;
+        if (name === 'sessionId') return random.chance(0.8) ? session().id : random.pick(fodder.sessionIds);
         if (name === 'authConfigId') return random.pick(fixture.authConfigIds);
         if (name === 'connectedAccountId' || name === 'accountId') return random.pick(fixture.accountIds);
         if (name === 'slug') return random.pick(['mail', 'tasks']);
+        if (name === 'connectionRequestId') return random.pick(fixture.fodder.connectionRequestIds);
+      }
+      // the routes that change things get the fodder's ids (deletions and token rotations seldom, so
+      // that the fodder and its MCP tokens last)
+      if (!harmless && random.chance(method === 'delete' || path.endsWith('/rotate') ? 0.02 : 0.4)) {
+        const ids =
+          name === 'sessionId'
+            ? fodder.sessionIds
+            : name === 'authConfigId'
+              ? fodder.authConfigIds
+              : name === 'connectedAccountId' || name === 'accountId'
+                ? fodder.accountIds
+                : name === 'connectionRequestId'
+                  ? fodder.connectionRequestIds
+                  : [];
+        if (ids.length > 0) return random.pick(ids);
       }
       return segment(random.pick(NASTY_STRINGS.filter((value) => value.length < 10_000)));
     });
@@ -436,16 +589,20 @@ function buildCases(doc: Json, fixture: Fixture, random: Random, count: number):
         `Bearer ${'x'.repeat(10_000)}`,
       ]);
     }
-    // query parameters: declared ones with nasty values, unknown ones, repeated ones
+    // query parameters: declared ones with plausible or nasty values, unknown ones, repeated ones
     const query = new URLSearchParams();
     for (const parameter of (operation.parameters ?? []) as Json[]) {
       if (parameter.in === 'query' && random.chance(0.5)) {
+        const name = parameter.name as string;
+        const roll = random.next();
+        const plausible = roll < 0.4 ? queryValueOf(name, parameter.schema, doc, fixture, random) : undefined;
         query.append(
-          parameter.name as string,
+          name,
           String(
-            random.chance(0.5)
-              ? random.pick(NASTY_STRINGS.filter((value) => value.length < 10_000))
-              : random.pick([0, -1, 1, 1001, 'NaN', '1e3']),
+            plausible ??
+              (roll < 0.7
+                ? random.pick(NASTY_STRINGS.filter((value) => value.length < 10_000))
+                : random.pick([0, -1, 1, 1001, 'NaN', '1e3'])),
           ),
         );
       }
@@ -480,14 +637,33 @@ function buildCases(doc: Json, fixture: Fixture, random: Random, count: number):
           'MAIL_SEND_EMAIL',
           'TOOLMUX_SEARCH_TOOLS',
           'TOOLMUX_MULTI_EXECUTE_TOOL',
+          'TOOLMUX_WORKBENCH',
+          'COMPOSIO_MULTI_EXECUTE_TOOL',
+          'COMPOSIO_REMOTE_WORKBENCH',
+          'ECHOAPI_PING',
           random.pick(NASTY_STRINGS),
         ]);
-        const args = random.chance(0.7)
-          ? mutate(
-              { title: 'x', query: 'x', tools: [{ tool_slug: 'TASKS_LIST_TASKS', arguments: {} }] },
-              random,
-            )
-          : nastyValue(random);
+        // workbench code that calls tools, now and then with another user's account
+        const account = random.pick([...fixture.accountIds, ...fixture.fodder.accountIds]);
+        const code = random.pick([
+          'return 1',
+          "return await toolmux.execute('ECHOAPI_PING', {})",
+          `return await toolmux.execute('ECHOAPI_PING', {}, { account: ${JSON.stringify(account)} })`,
+          `return await toolmux.execute('MAIL_SEND_EMAIL', { to: 'a@b.c', subject: 's', body: 'b' }, { account: ${JSON.stringify(account)} })`,
+          "return await toolmux.proxy({ toolkit: 'echoapi', endpoint: '/echo', method: 'GET' })",
+        ]);
+        const valid =
+          name === 'TOOLMUX_WORKBENCH'
+            ? { code }
+            : name === 'COMPOSIO_REMOTE_WORKBENCH'
+              ? { code_to_execute: code }
+              : {
+                  title: 'x',
+                  query: 'x',
+                  tools: [{ tool_slug: random.pick(['TASKS_LIST_TASKS', 'ECHOAPI_PING']), arguments: {} }],
+                };
+        const roll = random.next();
+        const args = roll < 0.3 ? valid : roll < 0.7 ? mutate(valid, random) : nastyValue(random);
         return {
           jsonrpc: '2.0',
           id: random.pick([1, 'a', 0]),
@@ -547,6 +723,7 @@ function buildCases(doc: Json, fixture: Fixture, random: Random, count: number):
     if (body !== undefined && random.chance(0.01)) body = 'x'.repeat(1_100_000); // over the body limit
     cases.push({
       label,
+      route: `${method.toUpperCase()} ${path}`,
       method: method.toUpperCase(),
       path: `${resolved}${search ? `?${search}` : ''}`,
       headers,
@@ -555,34 +732,53 @@ function buildCases(doc: Json, fixture: Fixture, random: Random, count: number):
     // the hosted connect pages and the OAuth callback, which the OpenAPI document does not list
     if (random.chance(0.05)) {
       const id = segment(random.pick(NASTY_STRINGS.filter((value) => value.length < 10_000)));
+      // a page of a pending request of the fodder now and then, so that the form is read and sent
+      const real = random.chance(0.3) ? random.pick(fixture.fodder.connectionRequestIds) : undefined;
       cases.push(
         random.pick<FuzzCase>([
-          { label: 'GET /connect/{requestId}', method: 'GET', path: `/connect/cr_${id}`, headers: {} },
+          {
+            label: 'GET /connect/{requestId}',
+            route: 'GET /connect/{requestId}',
+            method: 'GET',
+            path: `/connect/${real ?? `cr_${id}`}`,
+            headers: {},
+          },
           {
             label: 'POST /connect/{requestId}',
+            route: 'POST /connect/{requestId}',
             method: 'POST',
-            path: `/connect/${id}`,
+            path: `/connect/${real ?? id}`,
             headers: { 'content-type': 'application/x-www-form-urlencoded' },
             body: `apiKey=${encodeURIComponent('k')}&${id}=${id}`,
           },
           {
             label: 'GET /auth/callback',
+            route: 'GET /auth/callback',
             method: 'GET',
             path: `/auth/callback?state=${id}&code=${id}`,
             headers: {},
           },
-          { label: 'GET /connect/done', method: 'GET', path: `/connect/done?status=${id}`, headers: {} },
+          {
+            label: 'GET /connect/done',
+            route: 'GET /connect/done',
+            method: 'GET',
+            path: `/connect/done?status=${id}`,
+            headers: {},
+          },
         ]),
       );
     }
     // now and then, the same route with a method it does not have
-    if (random.chance(0.02))
+    if (random.chance(0.02)) {
+      const other = random.pick(['PUT', 'OPTIONS', 'HEAD']);
       cases.push({
-        label: `${label} as PUT`,
-        method: random.pick(['PUT', 'OPTIONS', 'HEAD']),
+        label: `${label} as ${other}`,
+        route: `${other} ${path}`,
+        method: other,
         path: resolved,
         headers,
       });
+    }
   }
   return cases;
 }
@@ -601,6 +797,8 @@ export interface FuzzReport {
   cases: number;
   /** Responses by status. */
   statuses: Record<number, number>;
+  /** Responses by operation (method and path template), then by status. */
+  routes: Record<string, Record<number, number>>;
   /** Responses to the Composio-compatible API's routes (`/api/v3.1`, `/api/v3`) by status. */
   composioStatuses: Record<number, number>;
   /** Every 5xx (and every request that failed without a response), with what was sent. */
@@ -657,7 +855,20 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     running = await server.serve({ port: 0, hostname: '127.0.0.1' });
     // the victims: each has an account (unique key) on its own auth configs and a session using them
     const keyOwner = new Map<string, string>();
-    const fixture: Fixture = { sessions: [], authConfigIds: [], accountIds: [], echoToolkit: 'echoapi' };
+    const fixture: Fixture = {
+      sessions: [],
+      authConfigIds: [],
+      accountIds: [],
+      echoToolkit: 'echoapi',
+      fodder: {
+        sessionIds: [],
+        mcp: [],
+        authConfigIds: [],
+        accountIds: [],
+        connectionRequestIds: [],
+        logIds: [],
+      },
+    };
     for (const [index, user] of VICTIMS.entries()) {
       const authConfigs: Record<string, string> = {};
       for (const toolkit of ['mail', 'echoapi']) {
@@ -672,6 +883,49 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       const session = await mux.create(user, { authConfigs, metadata: { victim: String(index) } });
       const token = session.mcp.headers.Authorization.replace(/^Bearer /, '');
       fixture.sessions.push({ id: session.sessionId, user, token });
+    }
+    // the fodder: the same, plus sessions in every preset, log entries and pending connection requests
+    {
+      const authConfigs: Record<string, string> = {};
+      for (const toolkit of ['mail', 'echoapi', 'echoapi']) {
+        const config = await mux.authConfigs.create(toolkit, { type: 'api_key', name: `fodder ${toolkit}` });
+        const key = `fodder-key-${toolkit}-${randomBytes(6).toString('hex')}`;
+        const account = await mux.connectedAccounts.create(FODDER, config.id, { apiKey: key });
+        keyOwner.set(key, FODDER);
+        authConfigs[toolkit] = config.id;
+        fixture.fodder.authConfigIds.push(config.id);
+        fixture.fodder.accountIds.push(account.id);
+      }
+      const configs = [
+        { authConfigs },
+        { authConfigs, metaToolNames: 'composio' as const, multiAccount: { enable: true } },
+        { authConfigs, sessionPreset: 'DIRECT_TOOLS' as const, workbench: { autoOffloadThreshold: 1000 } },
+        {},
+        {},
+      ];
+      for (const config of configs) {
+        const session = await mux.create(FODDER, config);
+        fixture.fodder.sessionIds.push(session.sessionId);
+        fixture.fodder.mcp.push({
+          id: session.sessionId,
+          token: session.mcp.headers.Authorization.replace(/^Bearer /, ''),
+        });
+        for (const result of [
+          await session.execute('TASKS_LIST_TASKS', {}),
+          await session.execute(
+            config.metaToolNames === 'composio'
+              ? 'COMPOSIO_MULTI_EXECUTE_TOOL'
+              : 'TOOLMUX_MULTI_EXECUTE_TOOL',
+            { tools: [{ tool_slug: 'ECHOAPI_PING', arguments: {} }] },
+          ),
+        ]) {
+          if (result.logId) fixture.fodder.logIds.push(result.logId);
+        }
+        if (!config.authConfigs) {
+          const request = await session.authorize('echoapi');
+          fixture.fodder.connectionRequestIds.push(request.id);
+        }
+      }
     }
     const snapshot = async () => {
       const sessions = (await mux.sessions.list({ limit: 1000 })).items
@@ -689,11 +943,32 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     };
     const before = await snapshot();
 
-    const doc = (await (await fetch(`${running.url}/api/v1/openapi.json`)).json()) as Json;
+    // The requests of the setup go through server.fetch, not a socket: building the cases holds this
+    // process (server and client) for seconds, and a keep-alive socket left idle meanwhile times out
+    // on both sides at once, so the first case could be sent down a socket being closed (ECONNRESET).
+    // a session of the fodder that declares a tool its client runs (as remote mode's custom tools)
+    const declared = (await (
+      await server.fetch(
+        new Request(`${running.url}/api/v1/sessions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ user_id: FODDER, config: { experimental: { customTools: [CLIENT_TOOL] } } }),
+        }),
+      )
+    ).json()) as { session_id: string; mcp: { headers: { Authorization: string } } };
+    fixture.fodder.sessionIds.push(declared.session_id);
+    fixture.fodder.mcp.push({
+      id: declared.session_id,
+      token: declared.mcp.headers.Authorization.replace(/^Bearer /, ''),
+    });
+    const doc = (await (
+      await server.fetch(new Request(`${running.url}/api/v1/openapi.json`))
+    ).json()) as Json;
     doc.paths = { ...(doc.paths as Json), ...composioPaths() };
     const cases = buildCases(doc, fixture, random, options.cases);
     const statuses: Record<number, number> = {};
     const composioStatuses: Record<number, number> = {};
+    const routes: Record<string, Record<number, number>> = {};
     const failures: FuzzReport['failures'] = [];
     let next = 0;
     const worker = async () => {
@@ -703,12 +978,16 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
           const response = await fetch(`${running!.url}${fuzzCase.path}`, {
             method: fuzzCase.method,
             headers: fuzzCase.headers,
+            // a redirect (a connect form sent, to the app's callback) is the answer, not followed
+            redirect: 'manual',
             ...(fuzzCase.body !== undefined && !['GET', 'HEAD'].includes(fuzzCase.method)
               ? { body: fuzzCase.body }
               : {}),
           });
           const text = await response.text();
           statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+          routes[fuzzCase.route] ??= {};
+          routes[fuzzCase.route]![response.status] = (routes[fuzzCase.route]![response.status] ?? 0) + 1;
           if (/^\/api\/v3(?:\.1)?\//.test(fuzzCase.path))
             composioStatuses[response.status] = (composioStatuses[response.status] ?? 0) + 1;
           if (response.status >= 500) {
@@ -756,6 +1035,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     return {
       cases: cases.length,
       statuses,
+      routes,
       composioStatuses,
       failures,
       serverErrors,
