@@ -18,7 +18,7 @@ export {
   declaredToolkitsSliced,
   declaredToolsSliced,
 } from './catalog/declarations.js';
-export { exposedMetaToolKinds } from './config/session-config.js';
+export { exposedMetaToolKinds, SESSION_CONFIG_BOUNDS } from './config/session-config.js';
 export { sessionSummaryOf } from './embedded-toolmux.js';
 export { MAX_QUOTED_CHARS, quotedMessage, quotedText } from './errors.js';
 export {

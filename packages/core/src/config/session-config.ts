@@ -177,6 +177,24 @@ const toolFilter = z.union([enableDisable, z.object({ tags: tagFilter }).strict(
 /** The longest value of a session's `metadata`. */
 export const MAX_METADATA_VALUE_LENGTH = 1024;
 
+/**
+ * The bounds of the session config's numbers and metadata, `[least, most]`: checked here, and
+ * published by the server's OpenAPI document (its SessionConfig schema), so that what a client
+ * generated from it sends is what is taken.
+ */
+export const SESSION_CONFIG_BOUNDS = {
+  workbench: {
+    timeoutMs: [100, 600_000],
+    memoryMb: [8, 1024],
+    autoOffloadThreshold: [1_000, 10_000_000],
+  },
+  maxAccountsPerToolkit: [2, 10],
+  /** The longest metadata key and value, and the most keys. */
+  metadata: { keyLength: 128, valueLength: MAX_METADATA_VALUE_LENGTH, keys: 64 },
+} as const;
+const { workbench: WORKBENCH_BOUNDS, maxAccountsPerToolkit: ACCOUNTS_BOUNDS } = SESSION_CONFIG_BOUNDS;
+const METADATA_BOUNDS = SESSION_CONFIG_BOUNDS.metadata;
+
 const configSchema = z
   .object({
     toolkits: enableDisable.optional(),
@@ -218,9 +236,24 @@ const configSchema = z
     workbench: z
       .object({
         enable: z.boolean().optional(),
-        timeoutMs: z.number().int().min(100).max(600_000).optional(),
-        memoryMb: z.number().int().min(8).max(1024).optional(),
-        autoOffloadThreshold: z.number().int().min(1_000).max(10_000_000).optional(),
+        timeoutMs: z
+          .number()
+          .int()
+          .min(WORKBENCH_BOUNDS.timeoutMs[0])
+          .max(WORKBENCH_BOUNDS.timeoutMs[1])
+          .optional(),
+        memoryMb: z
+          .number()
+          .int()
+          .min(WORKBENCH_BOUNDS.memoryMb[0])
+          .max(WORKBENCH_BOUNDS.memoryMb[1])
+          .optional(),
+        autoOffloadThreshold: z
+          .number()
+          .int()
+          .min(WORKBENCH_BOUNDS.autoOffloadThreshold[0])
+          .max(WORKBENCH_BOUNDS.autoOffloadThreshold[1])
+          .optional(),
       })
       .strict()
       .optional(),
@@ -229,9 +262,9 @@ const configSchema = z
         enable: z.boolean().optional(),
         maxAccountsPerToolkit: z
           .number()
-          .int('must be a whole number from 2 to 10')
-          .min(2, 'must be from 2 to 10')
-          .max(10, 'must be from 2 to 10')
+          .int(`must be a whole number from ${ACCOUNTS_BOUNDS[0]} to ${ACCOUNTS_BOUNDS[1]}`)
+          .min(ACCOUNTS_BOUNDS[0], `must be from ${ACCOUNTS_BOUNDS[0]} to ${ACCOUNTS_BOUNDS[1]}`)
+          .max(ACCOUNTS_BOUNDS[1], `must be from ${ACCOUNTS_BOUNDS[0]} to ${ACCOUNTS_BOUNDS[1]}`)
           .optional(),
         requireExplicitSelection: z.boolean().optional(),
       })
@@ -239,8 +272,11 @@ const configSchema = z
       .optional(),
     metaToolNames: z.enum(META_TOOL_NAMES).optional(),
     metadata: z
-      .record(z.string().max(128), z.string().max(MAX_METADATA_VALUE_LENGTH))
-      .refine((value) => Object.keys(value).length <= 64, 'at most 64 metadata keys')
+      .record(z.string().max(METADATA_BOUNDS.keyLength), z.string().max(METADATA_BOUNDS.valueLength))
+      .refine(
+        (value) => Object.keys(value).length <= METADATA_BOUNDS.keys,
+        `at most ${METADATA_BOUNDS.keys} metadata keys`,
+      )
       .optional(),
     experimental: z
       .object({ customTools: z.array(z.any()).optional(), customToolkits: z.array(z.any()).optional() })

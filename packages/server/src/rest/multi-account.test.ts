@@ -172,7 +172,7 @@ describe.each(backends)('several accounts per toolkit over the server on $name',
         user_id: 'rest_ada',
         config: { multiAccount: { enable: true, maxAccountsPerToolkit: 11 } },
       });
-      expect([invalid.status, invalid.json.error.code]).toEqual([400, 'CONFIG_INVALID']);
+      expect([invalid.status, invalid.json.error.code]).toEqual([400, 'INVALID_REQUEST']);
       expect(invalid.json.error.message).toContain('multiAccount.maxAccountsPerToolkit');
     });
 

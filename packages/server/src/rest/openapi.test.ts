@@ -1,7 +1,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SessionCache } from '../session-cache.js';
-import { createTestServer } from '../test-helpers.js';
+import { createTestServer, TEST_API_KEY } from '../test-helpers.js';
 import { apiRoutes } from './api.js';
 
 const { mux, server } = createTestServer();
@@ -127,5 +127,64 @@ describe('GET /api/v1/openapi.json', () => {
       'SESSION_NOT_FOUND',
     );
     expect(JSON.stringify(document)).not.toContain('$schema');
+  });
+});
+
+describe('the published SessionConfig', () => {
+  /** Every number of the schema with a minimum and a maximum, by its path (walked, not listed here). */
+  function boundedNumbers(
+    schema: Record<string, unknown>,
+    path: string[] = [],
+  ): [string[], number, number][] {
+    const found: [string[], number, number][] = [];
+    if (typeof schema.minimum === 'number' && typeof schema.maximum === 'number') {
+      found.push([path, schema.minimum, schema.maximum]);
+    }
+    for (const [name, property] of Object.entries((schema.properties ?? {}) as Record<string, unknown>)) {
+      found.push(...boundedNumbers(property as Record<string, unknown>, [...path, name]));
+    }
+    return found;
+  }
+  const configAt = (path: string[], value: number): Record<string, unknown> => {
+    const config: Record<string, unknown> = {};
+    let holder = config;
+    for (const name of path.slice(0, -1)) {
+      holder[name] = name === 'multiAccount' ? { enable: true } : {};
+      holder = holder[name] as Record<string, unknown>;
+    }
+    holder[path[path.length - 1]!] = value;
+    return config;
+  };
+
+  it('publishes the bounds the server takes: each bounded number is taken at its bounds and refused past them', async () => {
+    const document = JSON.parse((await fetchDocument()).text);
+    const bounded = boundedNumbers(document.components.schemas.SessionConfig);
+    // the workbench's three and multiAccount's (a client generated from the document sent values core refused)
+    expect(bounded.map(([path]) => path.join('.')).sort()).toEqual([
+      'multiAccount.maxAccountsPerToolkit',
+      'workbench.autoOffloadThreshold',
+      'workbench.memoryMb',
+      'workbench.timeoutMs',
+    ]);
+    for (const [path, least, most] of bounded) {
+      for (const [value, taken] of [
+        [least, true],
+        [most, true],
+        [least - 1, false],
+        [most + 1, false],
+      ] as const) {
+        const response = await server.fetch(
+          new Request('http://localhost/api/v1/sessions', {
+            method: 'POST',
+            headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ user_id: 'user_bounds', config: configAt(path, value) }),
+          }),
+        );
+        expect(response.status, `${path.join('.')} = ${value}: ${await response.clone().text()}`).toBe(
+          taken ? 201 : 400,
+        );
+        if (!taken) expect(await response.text()).toContain(path.join('.'));
+      }
+    }
   });
 });

@@ -1,5 +1,9 @@
 import { TOOL_TAGS, TOOLMUX_ERROR_CODES } from '@toolmux/core';
-import { MAX_LOG_ERROR_CODE_LENGTH, MAX_LOG_TEXT_LENGTH } from '@toolmux/core/internal';
+import {
+  MAX_LOG_ERROR_CODE_LENGTH,
+  MAX_LOG_TEXT_LENGTH,
+  SESSION_CONFIG_BOUNDS,
+} from '@toolmux/core/internal';
 import { z } from 'zod';
 import type { LargeArray } from './large-arrays.js';
 
@@ -74,6 +78,11 @@ const tagFilter = z.union([
   z.strictObject({ enable: z.array(tag).optional(), disable: z.array(tag).optional() }),
 ]);
 
+/** A whole number within core's bounds of a session config number (published as they are checked). */
+function bounded([least, most]: readonly [number, number]) {
+  return z.number().int().min(least).max(most).optional();
+}
+
 export const SessionConfigSchema = component(
   'SessionConfig',
   z.strictObject({
@@ -108,7 +117,7 @@ export const SessionConfigSchema = component(
     multiAccount: z
       .strictObject({
         enable: z.boolean().optional(),
-        maxAccountsPerToolkit: z.number().int().optional().describe('2 to 10; default 5.'),
+        maxAccountsPerToolkit: bounded(SESSION_CONFIG_BOUNDS.maxAccountsPerToolkit).describe('Default 5.'),
         requireExplicitSelection: z.boolean().optional(),
       })
       .optional()
@@ -116,9 +125,9 @@ export const SessionConfigSchema = component(
     workbench: z
       .strictObject({
         enable: z.boolean().optional(),
-        timeoutMs: z.number().int().optional(),
-        memoryMb: z.number().int().optional(),
-        autoOffloadThreshold: z.number().int().optional(),
+        timeoutMs: bounded(SESSION_CONFIG_BOUNDS.workbench.timeoutMs),
+        memoryMb: bounded(SESSION_CONFIG_BOUNDS.workbench.memoryMb),
+        autoOffloadThreshold: bounded(SESSION_CONFIG_BOUNDS.workbench.autoOffloadThreshold),
       })
       .optional()
       .describe('TOOLMUX_WORKBENCH settings (on by default with META_TOOLS; see docs/workbench.md).'),
@@ -128,7 +137,13 @@ export const SessionConfigSchema = component(
       .describe(
         "The meta-tools' names: toolmux's (TOOLMUX_SEARCH_TOOLS, …; the default) or Composio's (COMPOSIO_SEARCH_TOOLS, …, with Composio's input fields; see docs/composio-migration.md).",
       ),
-    metadata: z.record(z.string(), z.string()).optional().describe('Free-form labels.'),
+    metadata: z
+      .record(
+        z.string().max(SESSION_CONFIG_BOUNDS.metadata.keyLength),
+        z.string().max(SESSION_CONFIG_BOUNDS.metadata.valueLength),
+      )
+      .optional()
+      .describe(`Free-form labels: at most ${SESSION_CONFIG_BOUNDS.metadata.keys} keys.`),
   }),
   'The config `mux.create(userId, config)` takes (custom tools are code and cannot be sent over HTTP).',
 );
