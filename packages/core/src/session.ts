@@ -1491,7 +1491,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
 
   /**
    * Changes the stored config (top-level keys given replace the stored ones) and returns the new
-   * config version. Validated like `create()`.
+   * config version. Validated like `create()`; of `authConfigs` and `connectedAccounts`, only those
+   * the changes give are looked up (a stored one deleted since fails the calls that need it).
    */
   async update(changes: SessionConfig): Promise<number> {
     const parsed = parseSessionConfig(changes);
@@ -1515,7 +1516,13 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     if ((parsed as { manageConnections?: unknown }).manageConnections !== undefined) {
       this.#runtime.auth.checkConnectionCallbackUrl(config.connectionCallbackUrl);
     }
-    await this.#runtime.auth.checkSelection(this.userId, config);
+    // only what the changes name: the stored ones were checked when they were set, and one deleted
+    // since (an auth config, an account) fails the calls that need it, naming it, not every update
+    // (a change of metadata alone was AUTH_CONFIG_NOT_FOUND until the caller replaced authConfigs)
+    await this.#runtime.auth.checkSelection(this.userId, {
+      authConfigs: parsed.authConfigs === undefined ? undefined : config.authConfigs,
+      connectedAccounts: parsed.connectedAccounts === undefined ? undefined : config.connectedAccounts,
+    });
     const record = await this.#runtime.store.updateSession(this.sessionId, {
       config: config as unknown as Record<string, unknown>,
       metadata: config.metadata,
