@@ -146,7 +146,7 @@ describe.each(backends)('session races on $name', ({ skipReason, open }) => {
 describe('an update through a session object that took up another update meanwhile', () => {
   it('is refused with SESSION_VERSION_CONFLICT: the config it was made from is not written over the newer one', async () => {
     const inner = new SqliteStore({ path: ':memory:' });
-    // holds the account reads of update()'s check of the pinned account while `held` is set
+    // holds the account reads of update()'s check of the account it pins while `held` is set
     let held: Promise<void> | undefined;
     const store = new Proxy(inner, {
       get: (target, property, receiver) => {
@@ -174,8 +174,8 @@ describe('an update through a session object that took up another update meanwhi
       held = new Promise<void>((resolve) => {
         release = resolve;
       });
-      // made from version 1; its check of the pinned account waits
-      const updating = session.update({ toolkits: ['mail'] });
+      // made from version 1; its check of the account it pins waits
+      const updating = session.update({ toolkits: ['mail'], connectedAccounts: { mail: account.id } });
       // meanwhile the object takes up version 2 before a call
       expect((await session.execute('TASKS_LIST_TASKS', {})).successful).toBe(true);
       expect(session.configVersion).toBe(2);
