@@ -1,3 +1,6 @@
+import { z } from 'zod';
+import { defineTool } from '../catalog/define.js';
+
 /** The numbers JSON has none for: NaN, Infinity and -Infinity. */
 export const NON_FINITE = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY] as const;
 
@@ -22,4 +25,20 @@ export function firstNonFinite(value: unknown, path = 'arguments'): string | und
     if (found !== undefined) return found;
   }
   return undefined;
+}
+
+/**
+ * `PROBE_ANY`: a tool that takes any `payload` and keeps the arguments it ran with in `received`
+ * (a call refused before the tool runs leaves nothing there).
+ */
+export function probeAnyTool(received: unknown[]) {
+  return defineTool({
+    slug: 'PROBE_ANY',
+    description: 'Takes anything',
+    inputSchema: z.object({ payload: z.unknown() }),
+    execute: async (input) => {
+      received.push(input);
+      return { ok: true };
+    },
+  });
 }

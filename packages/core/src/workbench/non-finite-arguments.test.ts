@@ -1,8 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineTool, defineToolkit } from '../catalog/define.js';
-import { firstNonFinite, NON_FINITE } from '../test/non-finite.js';
+import { defineToolkit } from '../catalog/define.js';
+import { firstNonFinite, NON_FINITE, probeAnyTool } from '../test/non-finite.js';
 import { ToolMux } from '../toolmux.js';
 
 /**
@@ -17,17 +16,7 @@ const received: unknown[] = [];
 const probe = defineToolkit({
   slug: 'probe',
   description: 'Probe',
-  tools: [
-    defineTool({
-      slug: 'PROBE_ANY',
-      description: 'Takes anything',
-      inputSchema: z.object({ payload: z.unknown() }),
-      execute: async (input) => {
-        received.push(input);
-        return { ok: true };
-      },
-    }),
-  ],
+  tools: [probeAnyTool(received)],
 });
 const mux = new ToolMux({ toolkits: [probe], store: ':memory:', logger: quiet });
 afterAll(() => mux.close());
