@@ -15,6 +15,7 @@
  */
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { longestTick } from '@toolmux/core/test';
 
 const MB = 1024 * 1024;
 const CALLS = Number(process.env.BENCH_CALLS ?? 7);
@@ -208,34 +209,12 @@ async function treeAt(name: string, root: string): Promise<Tree> {
   return { name, session, close: () => mux.close() };
 }
 
-const cpu = () => {
-  const usage = process.threadCpuUsage();
-  return (usage.user + usage.system) / 1000;
-};
-
 /** One call's longest turn: wall ms between the ticks of a 1 ms timer, and CPU ms of the thread. */
 async function longestTurn(
   call: () => Promise<unknown>,
 ): Promise<{ wall: number; cpu: number; ok: boolean }> {
-  let wallBefore = performance.now();
-  let cpuBefore = cpu();
-  let wall = 0;
-  let cpuMax = 0;
-  const timer = setInterval(() => {
-    const wallNow = performance.now();
-    const cpuNow = cpu();
-    wall = Math.max(wall, wallNow - wallBefore);
-    cpuMax = Math.max(cpuMax, cpuNow - cpuBefore);
-    wallBefore = wallNow;
-    cpuBefore = cpuNow;
-  }, 1);
-  await new Promise((resolve) => setTimeout(resolve, 3));
-  wall = 0;
-  cpuMax = 0;
-  const result = (await call()) as { successful: boolean };
-  await new Promise((resolve) => setTimeout(resolve, 3));
-  clearInterval(timer);
-  return { wall, cpu: cpuMax, ok: result.successful };
+  const { value, gapMs, cpuMs } = await longestTick(call);
+  return { wall: gapMs, cpu: cpuMs, ok: (value as { successful: boolean }).successful };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;

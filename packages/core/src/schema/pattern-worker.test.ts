@@ -6,6 +6,7 @@ import type { JSONSchema } from '../catalog/types.js';
 import { mcpOutputSchemaOf, mcpToolResultOf } from '../execution/mcp-result.js';
 import type { ToolSpec } from '../provider.js';
 import { quiet } from '../test/auth-fixtures.js';
+import { longestTick } from '../test/longest-turn.js';
 import { runScript } from '../test/run-script.js';
 import { ToolMux } from '../toolmux.js';
 import { patternWorkerStarting } from './pattern-worker.js';
@@ -17,49 +18,6 @@ import { compileJsonSchemaValidator, slicedValidatorOf } from './validate.js';
  * time" after the budget instead of holding the event loop (26 characters against `^(?=a)(a+)+$`
  * held it 0.3 s, each more doubled it), and the ones that finish answer as `RegExp` does.
  */
-
-/** This thread's CPU time, in ms (time it waited for a core, or in Atomics.wait, does not count). */
-function threadCpuMs(): number {
-  const usage = process.threadCpuUsage();
-  return (usage.user + usage.system) / 1000;
-}
-
-/**
- * While `run` runs, between the ticks of a 1 ms interval (started before it): the longest gap in
- * wall time, and the most CPU time of this thread between two ticks. A machine whose cores are busy
- * (CI runs every suite at once on 2 cores) stretches the gaps without anything holding the loop (the
- * process waits for a core), so the bound on what the code holds the loop for is in CPU time; the
- * wall-time bound only says that the wait for an answer ended (without the budget it never does).
- */
-async function longestGap<T>(run: () => T | Promise<T>): Promise<{ value: T; gapMs: number; cpuMs: number }> {
-  let last = performance.now();
-  let lastCpu = threadCpuMs();
-  let gapMs = 0;
-  let cpuMs = 0;
-  const tick = () => {
-    const now = performance.now();
-    const cpu = threadCpuMs();
-    gapMs = Math.max(gapMs, now - last);
-    cpuMs = Math.max(cpuMs, cpu - lastCpu);
-    last = now;
-    lastCpu = cpu;
-  };
-  const timer = setInterval(tick, 1);
-  try {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    gapMs = 0;
-    cpuMs = 0;
-    last = performance.now();
-    lastCpu = threadCpuMs();
-    const value = await run();
-    // the tick after a block measures it
-    await new Promise((resolve) => setTimeout(resolve, 3));
-    tick();
-    return { value, gapMs, cpuMs };
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 /**
  * What one validation whose pattern backtracks for ever may hold the event loop, in CPU time: the
@@ -129,7 +87,9 @@ describe('tool schema patterns RE2 cannot run', () => {
           fc.integer({ min: 30, max: 5_000 }),
           async (index, length) => {
             const slug = `WORDS_CHECK_${index}`;
-            const hostile = await longestGap(() => session.execute(slug, { word: `${'a'.repeat(length)}!` }));
+            const hostile = await longestTick(() =>
+              session.execute(slug, { word: `${'a'.repeat(length)}!` }),
+            );
             expect(hostile.value, HOSTILE_PATTERNS[index]).toMatchObject({
               successful: false,
               code: 'TOOL_ARGUMENTS_INVALID',
@@ -140,7 +100,7 @@ describe('tool schema patterns RE2 cannot run', () => {
             expect(hostile.cpuMs, HOSTILE_PATTERNS[index]).toBeLessThanOrEqual(MAX_CPU_MS);
             gaps.push(hostile.cpuMs);
             // the thread that was ended is replaced: the next call is checked as before
-            const ordinary = await longestGap(() => session.execute(slug, { word: 'aaa' }));
+            const ordinary = await longestTick(() => session.execute(slug, { word: 'aaa' }));
             expect(ordinary.value).toMatchObject({ successful: true, data: { length: 3 } });
             expect(ordinary.gapMs).toBeLessThanOrEqual(MAX_GAP_MS);
             expect(ordinary.cpuMs).toBeLessThanOrEqual(MAX_CPU_MS);
@@ -177,7 +137,7 @@ describe('tool schema patterns RE2 cannot run', () => {
       value: result,
       gapMs,
       cpuMs,
-    } = await longestGap(() =>
+    } = await longestTick(() =>
       validate({ first: hostile, second: hostile, third: 'fine', list: [hostile, hostile, hostile] }),
     );
     expect(gapMs).toBeLessThanOrEqual(MAX_GAP_MS);
@@ -200,7 +160,7 @@ describe('tool schema patterns RE2 cannot run', () => {
     ] satisfies JSONSchema[]) {
       const check = compileJsonSchemaValidator(schema, 'WORDS_CLOSED');
       const value = 'patternProperties' in schema ? { [hostile]: 'not a number' } : { word: hostile };
-      const closed = await longestGap(() => check(value));
+      const closed = await longestTick(() => check(value));
       expect(closed.gapMs).toBeLessThanOrEqual(MAX_GAP_MS);
       expect(closed.cpuMs).toBeLessThanOrEqual(MAX_CPU_MS);
       expect(closed.value).toMatchObject({
@@ -226,7 +186,7 @@ describe('tool schema patterns RE2 cannot run', () => {
     // as after a tool call (which waits for it): the thread is up, not coming up after the last test ended it
     await patternWorkerStarting();
     const mismatches: string[] = [];
-    const { value, gapMs, cpuMs } = await longestGap(() =>
+    const { value, gapMs, cpuMs } = await longestTick(() =>
       mcpToolResultOf(
         { successful: true, data: { word: `${'a'.repeat(64)}!` }, error: null, logId: 'log_1' },
         'the result',

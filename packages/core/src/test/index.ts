@@ -18,7 +18,7 @@ export {
   hostileThrowsToolkit,
 } from './hostile-throws.js';
 export type { LongestTurn } from './longest-turn.js';
-export { longestTurn, turnReport } from './longest-turn.js';
+export { longestTick, longestTurn, turnReport } from './longest-turn.js';
 export type { OpenAIScriptedCall } from './openai-wire.js';
 export {
   expectOpenAISafeSchemas,

@@ -67,6 +67,45 @@ export function longestOwnTurn(
 }
 
 /**
+ * While `run` runs, between the ticks of a 1 ms interval (started before it): the longest gap in
+ * wall time, and the most CPU time of this thread between two ticks. Unlike {@link longestTurn} it
+ * runs `run` once and keeps the wall time: a loaded machine stretches the gaps without anything
+ * holding the loop, so a bound on what code holds the loop for is on `cpuMs`, while `gapMs` says
+ * how long a synchronous wait (an `Atomics.wait`, which uses no CPU) lasted.
+ */
+export async function longestTick<T>(
+  run: () => T | Promise<T>,
+): Promise<{ value: T; gapMs: number; cpuMs: number }> {
+  let last = performance.now();
+  let lastCpu = threadCpuMs();
+  let gapMs = 0;
+  let cpuMs = 0;
+  const tick = () => {
+    const now = performance.now();
+    const cpu = threadCpuMs();
+    gapMs = Math.max(gapMs, now - last);
+    cpuMs = Math.max(cpuMs, cpu - lastCpu);
+    last = now;
+    lastCpu = cpu;
+  };
+  const timer = setInterval(tick, 1);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    gapMs = 0;
+    cpuMs = 0;
+    last = performance.now();
+    lastCpu = threadCpuMs();
+    const value = await run();
+    // the tick after a block measures it
+    await new Promise((resolve) => setTimeout(resolve, 3));
+    tick();
+    return { value, gapMs, cpuMs };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/**
  * While `run` runs: the longest turn of the event loop in CPU time of this thread, which a loaded
  * machine taking the core away inflates far less than wall time (a test's bound holds on a shared
  * 2-core machine), less the garbage collector's pauses in it, and the longest event-loop delay.
