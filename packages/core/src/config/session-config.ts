@@ -195,6 +195,11 @@ export const SESSION_CONFIG_BOUNDS = {
 const { workbench: WORKBENCH_BOUNDS, maxAccountsPerToolkit: ACCOUNTS_BOUNDS } = SESSION_CONFIG_BOUNDS;
 const METADATA_BOUNDS = SESSION_CONFIG_BOUNDS.metadata;
 
+/** An optional whole number within `[least, most]` of {@link SESSION_CONFIG_BOUNDS}. */
+function wholeWithin([least, most]: readonly [number, number]) {
+  return z.number().int().min(least).max(most).optional();
+}
+
 const configSchema = z
   .object({
     toolkits: enableDisable.optional(),
@@ -236,24 +241,9 @@ const configSchema = z
     workbench: z
       .object({
         enable: z.boolean().optional(),
-        timeoutMs: z
-          .number()
-          .int()
-          .min(WORKBENCH_BOUNDS.timeoutMs[0])
-          .max(WORKBENCH_BOUNDS.timeoutMs[1])
-          .optional(),
-        memoryMb: z
-          .number()
-          .int()
-          .min(WORKBENCH_BOUNDS.memoryMb[0])
-          .max(WORKBENCH_BOUNDS.memoryMb[1])
-          .optional(),
-        autoOffloadThreshold: z
-          .number()
-          .int()
-          .min(WORKBENCH_BOUNDS.autoOffloadThreshold[0])
-          .max(WORKBENCH_BOUNDS.autoOffloadThreshold[1])
-          .optional(),
+        timeoutMs: wholeWithin(WORKBENCH_BOUNDS.timeoutMs),
+        memoryMb: wholeWithin(WORKBENCH_BOUNDS.memoryMb),
+        autoOffloadThreshold: wholeWithin(WORKBENCH_BOUNDS.autoOffloadThreshold),
       })
       .strict()
       .optional(),
