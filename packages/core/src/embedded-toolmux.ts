@@ -37,7 +37,7 @@ import {
   type SessionOf,
   type SessionRuntime,
 } from './session.js';
-import { openStore, parseStoreSpec } from './store/open-store.js';
+import { isStore, openStore, parseStoreSpec } from './store/open-store.js';
 import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import { toolCallExecute } from './tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
@@ -119,6 +119,24 @@ function previousKeys(option: string[] | undefined): Buffer[] {
     .map((key) => key.trim())
     .filter(Boolean)
     .map((key, index) => parseSecretKey(key, `TOOLMUX_PREVIOUS_SECRET_KEYS (entry ${index + 1})`));
+}
+
+/**
+ * The store spec and the keys, read as the first call reads them, so that a malformed one fails in
+ * `new ToolMux()` where it was written (STORE_CONFIG_INVALID, SECRET_KEY_INVALID), not at the first
+ * call, which is often far from the configuration. Nothing is opened or created here: a key file
+ * beside an SQLite database is still made at the first call.
+ */
+function checkStoreAndKeys(options: {
+  store?: string | Store;
+  secretKey?: string;
+  previousSecretKeys?: string[];
+}): void {
+  if (options.store !== undefined && !isStore(options.store)) parseStoreSpec(options.store);
+  if (options.secretKey) parseSecretKey(options.secretKey, 'the secretKey option');
+  else if (process.env.TOOLMUX_SECRET_KEY)
+    parseSecretKey(process.env.TOOLMUX_SECRET_KEY, 'TOOLMUX_SECRET_KEY');
+  previousKeys(options.previousSecretKeys);
 }
 
 /** A tool whose code runs in a remote client cannot get credentials there: it must need no account. */
@@ -237,6 +255,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       "how long a call's connected account is reused by the next calls, and a session object trusts that its session still exists",
     );
     checkManagedAuth(options.managedAuth);
+    checkStoreAndKeys(options);
   }
 
   /**
