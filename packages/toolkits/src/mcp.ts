@@ -23,15 +23,18 @@ import {
   toolSlugFor,
 } from '@toolmux/core';
 import {
+  checkToolkitSlug,
   compileJsonSchemaValidator,
   compileValidatorNow,
   MAX_TIMER_MS,
   quotedMessage,
+  shownValue,
   slicedValidatorOf,
   WorkSlice,
   wholeNumberOf,
 } from '@toolmux/core/internal';
 import { tokenOf } from './http.js';
+import { OptionChecks } from './option-checks.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -315,6 +318,49 @@ function credentialValue(header: string, credentials: Credentials | undefined): 
 }
 
 /**
+ * Refuses options of the wrong kind or form before a process is started or a server is asked (see
+ * {@link OptionChecks}); the slug is checked as `defineToolkit` checks it, which before ran only once
+ * the server had been started and had listed its tools. Returns the server's URL (Streamable HTTP).
+ */
+function checkMcpOptions(options: McpToolkitOptions): URL | undefined {
+  if (typeof options !== 'object' || options === null) {
+    throw new ToolMuxError({
+      code: 'TOOL_DEFINITION_INVALID',
+      message: `mcpToolkit() takes an options object ({ slug, command } or { slug, url }); got ${shownValue(options)}.`,
+    });
+  }
+  const check = new OptionChecks('mcpToolkit()');
+  checkToolkitSlug(options.slug, 'mcpToolkit() slug');
+  check.text('name', options.name);
+  check.text('description', options.description);
+  check.strings('categories', options.categories);
+  if (options.logger !== undefined && typeof options.logger?.warn !== 'function') {
+    throw check.wrong('logger', 'an object with a warn method (console is one)', shownValue(options.logger));
+  }
+  const stdio = 'command' in options && options.command !== undefined;
+  const http = 'url' in options && options.url !== undefined;
+  if (stdio === http) {
+    throw new ToolMuxError({
+      code: 'TOOL_DEFINITION_INVALID',
+      message: `mcpToolkit() takes either command (a local server started as a child process, spoken to over stdio) or url (a remote server over Streamable HTTP); got ${stdio ? 'both' : 'neither'}.`,
+    });
+  }
+  if (stdio) {
+    const { command, args, env, cwd } = options as McpStdioOptions;
+    check.text('command', command, true);
+    check.strings('args', args);
+    check.stringRecord('env', env);
+    check.text('cwd', cwd);
+    return undefined;
+  }
+  const { url, headers, credentialHeader, fetch } = options as McpHttpOptions;
+  check.headers('headers', headers);
+  check.headerName('credentialHeader', credentialHeader);
+  check.func('fetch', fetch, 'a function like globalThis.fetch');
+  return check.httpUrl('url', url, true);
+}
+
+/**
  * Mounts an MCP server as a toolkit: connects, lists its tools and returns a toolkit whose tools call
  * the server. Its tools are searchable, filtered by sessions and logged like any other tool.
  *
@@ -334,6 +380,7 @@ function credentialValue(header: string, credentials: Credentials | undefined): 
  * await files.close();
  */
 export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit> {
+  const serverUrl = checkMcpOptions(options);
   // checked before a process is started or a server is asked: a wrong one would otherwise fail
   // every call at once (a timer past the longest is one of 1 ms) or keep clients without a bound
   const timeoutMs = wholeNumberOf(options.timeoutMs, {
@@ -364,7 +411,7 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
   if ('command' in options) {
     shared = new McpConnection(`${label} (${options.command})`, () => stdioTransport(options));
   } else {
-    const url = new URL(options.url);
+    const url = serverUrl!;
     const fetch = options.fetch ?? globalThis.fetch;
     const httpConnection = (headers: Record<string, string>) =>
       new McpConnection(`${label} (${url.origin})`, () => ({
