@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { DEFAULT_INHERITED_ENV_VARS, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { DEFAULT_INHERITED_ENV_VARS } from '@modelcontextprotocol/sdk/client/stdio.js';
 import {
   StreamableHTTPClientTransport,
   StreamableHTTPError,
@@ -34,6 +34,12 @@ import {
   wholeNumberOf,
 } from '@toolmux/core/internal';
 import { tokenOf } from './http.js';
+import {
+  DEFAULT_MCP_MAX_MESSAGE_BYTES,
+  LimitedStdioTransport,
+  limitedFetch,
+  tooLargeMessage,
+} from './mcp-limits.js';
 import { OptionChecks } from './option-checks.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -105,6 +111,12 @@ interface McpCommonOptions {
   categories?: string[];
   /** Per-call timeout of every tool: a whole number of milliseconds from 1 to 2147483647. @default 60_000 */
   timeoutMs?: number;
+  /**
+   * The most bytes of one message of the server (a tool's result is one), a whole number, 1 or more:
+   * past it the answer is dropped and its call fails with a message saying so (the server's other
+   * calls go on). @default 10 MiB
+   */
+  maxResponseBytes?: number;
   /**
    * Told about each of the server's tools that is left out because toolmux refuses its definition
    * (see `skippedTools`). @default console
@@ -289,7 +301,11 @@ function isConnectionLost(error: unknown): boolean {
   );
 }
 
-function stdioTransport(options: McpStdioOptions): { transport: Transport; stderr: () => string } {
+function stdioTransport(
+  options: McpStdioOptions,
+  maxBytes: number,
+  tooLarge: string,
+): { transport: Transport; stderr: () => string } {
   // StdioClientTransport merges getDefaultEnvironment() (HOME, LOGNAME, PATH, SHELL, TERM, USER) under the
   // env it is given; setting those keys to undefined removes them (Node leaves undefined entries out).
   const env: Record<string, string | undefined> = Object.fromEntries(
@@ -297,13 +313,17 @@ function stdioTransport(options: McpStdioOptions): { transport: Transport; stder
   );
   if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
   Object.assign(env, options.env);
-  const transport = new StdioClientTransport({
-    command: options.command,
-    args: options.args ?? [],
-    env: env as Record<string, string>,
-    cwd: options.cwd,
-    stderr: 'pipe',
-  });
+  const transport = new LimitedStdioTransport(
+    {
+      command: options.command,
+      args: options.args ?? [],
+      env: env as Record<string, string>,
+      cwd: options.cwd,
+      stderr: 'pipe',
+    },
+    maxBytes,
+    tooLarge,
+  );
   let tail = '';
   transport.stderr?.on('data', (chunk: Buffer) => {
     tail = (tail + chunk.toString('utf8')).slice(-2000);
@@ -402,17 +422,29 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
     leaveOut: `Leave it out for ${DEFAULT_MAX_CLIENTS}.`,
     default: DEFAULT_MAX_CLIENTS,
   });
+  const maxResponseBytes = wholeNumberOf(options.maxResponseBytes, {
+    name: 'mcpToolkit() maxResponseBytes',
+    code: 'TOOL_DEFINITION_INVALID',
+    unit: 'bytes',
+    min: 1,
+    purpose: 'the most bytes of one message of the server',
+    leaveOut: `Leave it out for ${DEFAULT_MCP_MAX_MESSAGE_BYTES}.`,
+    default: DEFAULT_MCP_MAX_MESSAGE_BYTES,
+  });
   const label = `"${options.slug}"`;
+  const tooLarge = tooLargeMessage(label, maxResponseBytes);
   const connections = new Map<string, McpConnection>();
   let shared: McpConnection;
   let forCredentials: ((credentials: Credentials | undefined) => McpConnection) | undefined;
   let auth: AuthScheme | AuthScheme[] | undefined;
 
   if ('command' in options) {
-    shared = new McpConnection(`${label} (${options.command})`, () => stdioTransport(options));
+    shared = new McpConnection(`${label} (${options.command})`, () =>
+      stdioTransport(options, maxResponseBytes, tooLarge),
+    );
   } else {
     const url = serverUrl!;
-    const fetch = options.fetch ?? globalThis.fetch;
+    const fetch = limitedFetch(options.fetch ?? globalThis.fetch, maxResponseBytes, tooLarge);
     const httpConnection = (headers: Record<string, string>) =>
       new McpConnection(`${label} (${url.origin})`, () => ({
         transport: new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch }),
@@ -489,6 +521,8 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
           connection.reset(current);
           throw credentialsRejected(label);
         }
+        // an answer past maxResponseBytes, as the error answer mcp-limits gave in its place
+        if (error instanceof McpError && error.message.endsWith(tooLarge)) throw new Error(tooLarge);
         if (context.signal.aborted || !isConnectionLost(error)) throw error;
         connection.reset(current);
         if (attempt === 1 && retrySafe) continue;

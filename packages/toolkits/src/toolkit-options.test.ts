@@ -23,6 +23,7 @@ const NUMERIC: Record<
 > = {
   timeoutMs: { transports: [STDIO, HTTP], min: 1, max: MAX_TIMER_MS },
   maxClients: { transports: [HTTP], min: 1 },
+  maxResponseBytes: { transports: [STDIO, HTTP], min: 1 },
 };
 
 describe('every numeric option of mcpToolkit() refuses what it cannot be before anything is started: TOOL_DEFINITION_INVALID naming it, its bounds and the value', () => {
