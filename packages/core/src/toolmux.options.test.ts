@@ -43,6 +43,7 @@ const NUMERIC: Record<NumberKeys<Options>, { modes: Mode[]; min: number; max?: n
   accountCacheTtlMs: { modes: ['embedded', 'remote'], min: 0 },
   proxyMaxResponseBytes: { modes: ['embedded'], min: 1 },
   oauthRequestTimeoutMs: { modes: ['embedded'], min: 1, max: 300_000 },
+  logRetentionDays: { modes: ['embedded'], min: 1, max: 36_500 },
 };
 
 /**
