@@ -90,8 +90,16 @@ const UNIQUE_ITEMS_SCHEMAS: JSONSchema[] = [
   { type: 'array', uniqueItems: true },
   { type: 'array', uniqueItems: true, items: { type: ['object', 'array', 'string'] } },
   { type: 'array', uniqueItems: true, items: { type: 'array', uniqueItems: true } },
-  // Ajv's own pass over items typed as scalars: kept
+];
+
+/**
+ * Items typed as scalars, which Ajv indexed in a plain object (two `"__proto__"` strings were never
+ * equal there: compared with Ajv without them, and on their own below).
+ */
+const SCALAR_ITEMS_SCHEMAS: JSONSchema[] = [
   { type: 'array', uniqueItems: true, items: { type: ['number', 'string'] } },
+  { type: 'array', uniqueItems: true, items: { type: 'integer' } },
+  { type: 'array', uniqueItems: true, items: { type: ['string', 'boolean', 'null'] } },
 ];
 
 /** Whether each Ajv takes `data`, and its errors as a model would be told them. */
@@ -121,6 +129,7 @@ describe('uniqueItems, enum and const against Ajv’s own keywords', () => {
           { type: 'array', items: { const: pool[0] } },
           { type: 'array', items: { anyOf: [{ const: pool.at(-1) }, { enum: [...pool.slice(1), 'y'] }] } },
         ];
+        if (!items.includes('__proto__')) schemas.push(...SCALAR_ITEMS_SCHEMAS);
         for (const schema of schemas) {
           const [own, replaced] = verdicts(schema, items);
           expect(replaced).toEqual(own);
@@ -159,6 +168,15 @@ describe('uniqueItems, enum and const against Ajv’s own keywords', () => {
       [2 ** 53, 2 ** 53 + 2],
     ];
     for (const items of distinct) expect(unique(items), JSON.stringify(items)).toBe(true);
+    const strings = linear.compile({ type: 'array', uniqueItems: true, items: { type: 'string' } });
+    expect(strings(['__proto__', 'a', '__proto__'])).toBe(false);
+    expect(strings.errors?.[0]).toMatchObject({ keyword: 'uniqueItems', params: { i: 0, j: 2 } });
+    expect(
+      ajvOwn.compile({ type: 'array', uniqueItems: true, items: { type: 'string' } })([
+        '__proto__',
+        '__proto__',
+      ]),
+    ).toBe(true);
     const members = linear.compile({ enum: [{ a: 1, b: [{ c: 1, d: 2 }] }, 'x', 0] });
     expect(members({ b: [{ d: 2, c: 1.0 }], a: 1 })).toBe(true);
     expect(members(-0)).toBe(true);

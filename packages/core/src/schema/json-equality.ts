@@ -129,6 +129,36 @@ export function duplicateItems(items: readonly unknown[]): [i: number, j: number
   return pair;
 }
 
+/**
+ * For items typed as scalars (`types`): the pair Ajv's own pass reports (`i` the last item equal to
+ * a later one, `j` that later one), items of none of the types left out (their `type` errors say
+ * what is wrong), in a `Map` of the items themselves. Ajv indexed them in a plain object, where two
+ * `"__proto__"` strings were never found equal.
+ */
+export function duplicateScalars(
+  items: readonly unknown[],
+  types: readonly string[],
+): [i: number, j: number] | undefined {
+  // Ajv's `type` keyword: `typeof` (or `null`), an integer a number with no fraction
+  const kinds = new Set(types.map((type) => (type === 'integer' ? 'number' : type)));
+  const wholeOnly = types.includes('integer') && !types.includes('number');
+  const laterAt = new Map<unknown, number>();
+  for (let index = items.length; index--; ) {
+    const item = items[index];
+    const kind = item === null ? 'null' : typeof item;
+    if (
+      !kinds.has(kind) ||
+      (wholeOnly && kind === 'number' && ((item as number) % 1 || Number.isNaN(item)))
+    ) {
+      continue;
+    }
+    const later = laterAt.get(item);
+    if (later !== undefined) return [index, later];
+    laterAt.set(item, index);
+  }
+  return undefined;
+}
+
 function pairwiseDuplicate(items: readonly unknown[]): [number, number] | undefined {
   for (let i = items.length; i--; ) {
     for (let j = i; j--; ) if (deepEqual(items[i], items[j])) return [i, j];
@@ -178,11 +208,11 @@ export class JsonValueSet {
 }
 
 /**
- * Replaces Ajv's `uniqueItems` over items not typed as scalars, `enum`, and `const` of an object or
- * array in `ajv` with checks by {@link duplicateItems} and {@link JsonValueSet}, at the same place
- * among the keywords (so errors come in the same order) and with the same errors (Ajv's own
- * definitions of them). `uniqueItems` over items typed as scalars stays Ajv's (one pass already), as
- * do a scalar `const` and `$data` references.
+ * Replaces Ajv's `uniqueItems`, `enum`, and `const` of an object or array in `ajv` with checks by
+ * {@link duplicateItems} ({@link duplicateScalars} over items typed as scalars), and
+ * {@link JsonValueSet}, at the same place among the keywords (so errors come in the same order) and
+ * with the same errors (Ajv's own definitions of them). A scalar `const` and `$data` references stay
+ * Ajv's.
  */
 export function useLinearEquality(ajv: Ajv2020): void {
   replaceKeyword(ajv, 'uniqueItems', (cxt, ajvCode) => {
@@ -190,9 +220,13 @@ export function useLinearEquality(ajv: Ajv2020): void {
     const items = parentSchema.items;
     const itemTypes = isSchemaObject(items) ? getSchemaTypes(items) : [];
     const scalars = itemTypes.length > 0 && !itemTypes.some((type) => type === 'object' || type === 'array');
-    if ($data || schema !== true || scalars) return ajvCode(cxt);
-    const find = gen.scopeValue('func', { ref: duplicateItems });
-    const pair = gen.const('pair', _`${find}(${data})`);
+    if ($data || schema !== true) return ajvCode(cxt);
+    const pair = gen.const(
+      'pair',
+      scalars
+        ? _`${gen.scopeValue('func', { ref: duplicateScalars })}(${data}, ${gen.scopeValue('obj', { ref: itemTypes })})`
+        : _`${gen.scopeValue('func', { ref: duplicateItems })}(${data})`,
+    );
     cxt.setParams({ i: _`${pair}[0]`, j: _`${pair}[1]` });
     cxt.fail(_`${pair} !== undefined`);
   });
