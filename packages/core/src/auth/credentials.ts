@@ -477,7 +477,12 @@ export class CredentialLoader {
         });
       }
       oauth = await oauthOf(account.authConfigId);
-      tokens = await refreshTokens(oauth.scheme, oauth.client, stored.refreshToken, this.#transport);
+      tokens = await refreshTokens(
+        oauth.scheme,
+        oauth.client,
+        { refreshToken: stored.refreshToken, accessToken: stored.accessToken },
+        this.#transport,
+      );
     } catch (error) {
       const refusal = error instanceof OAuthFailure ? error.refusal : undefined;
       if (refusal === 'refresh_token_dead') {
@@ -633,13 +638,14 @@ export async function revokeTokenSet(
     ...(stored.refreshToken ? [[stored.refreshToken, 'refresh_token'] as const] : []),
     [stored.accessToken, 'access_token'] as const,
   ];
+  const secrets = tokens.map(([token]) => token);
   await Promise.all(
     tokens.map(async ([token, hint]) => {
       try {
-        await revokeToken(withEndpoint, client, token, hint, transport);
+        await revokeToken(withEndpoint, client, token, hint, { ...transport, alsoSecret: secrets });
       } catch (error) {
         logger.warn(
-          `toolmux: could not revoke ${what.replace('%s', hint.replace('_', ' '))} (${quotedMessage(error, [token])}); ${anyway}.`,
+          `toolmux: could not revoke ${what.replace('%s', hint.replace('_', ' '))} (${quotedMessage(error, secrets)}); ${anyway}.`,
         );
       }
     }),

@@ -427,6 +427,69 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
         expect(account.statusReason!.length).toBeLessThan(500);
         expect(response.headers.get('location')!.length).toBeLessThan(500);
       });
+      describe('a secret it quotes in a form other than the one toolmux sent', () => {
+        /** A token of `length` random printable characters, none of which any text here holds by chance. */
+        const longToken = (prefix: string, length: number) =>
+          `${prefix}${randomBytes(length)
+            .toString('base64url')
+            .slice(0, length - prefix.length)}`;
+
+        it.each([
+          ['at its start', ''],
+          ['after a word', 'refused: '],
+        ])(
+          'a refresh token longer than 4096 characters quoted %s is masked whole, not its first characters shown',
+          async (_, before) => {
+            const { mux, logger } = setup();
+            const refreshToken = longToken('rt_', 6000);
+            const { account } = await connect(
+              mux,
+              json({ access_token: 'at_long_1234', token_type: 'Bearer', refresh_token: refreshToken }),
+            );
+            expect(account.status).toBe('ACTIVE');
+            tokenAnswer = json(
+              { error: 'temporarily_unavailable', error_description: `${before}${refreshToken}` },
+              400,
+            );
+            const refused = await rejection(mux.connectedAccounts.refresh(account.id), 'OAUTH_ERROR');
+            expect(refused.message).toContain(`(temporarily_unavailable: ${before}[REDACTED]`);
+            const everything = JSON.stringify([refused.message, logger]);
+            expect(everything).not.toContain(refreshToken.slice(0, 24));
+          },
+        );
+
+        it('the client secret as the Basic authorization header carried it is masked', async () => {
+          const { mux, logger } = setup();
+          const { account } = await expiring(mux);
+          tokenAnswer = (form, answer) => {
+            const authorization = provider.seen.at(-1)!.authorization!;
+            json({ error: 'invalid_client', error_description: `no client for ${authorization}` }, 401)(
+              form,
+              answer,
+            );
+          };
+          const refused = await rejection(mux.connectedAccounts.refresh(account.id), 'AUTH_CONFIG_INVALID');
+          const basic = provider.seen.at(-1)!.authorization!.slice('Basic '.length);
+          // RFC 6749 2.3.1: the secret is form-encoded before base64 (`_` as `%5F`)
+          expect(Buffer.from(basic, 'base64').toString()).toContain(CLIENT_SECRET.replace('_', '%5F'));
+          expect(refused.message).toContain('(invalid_client: no client for Basic [REDACTED])');
+          expect(JSON.stringify([refused.message, logger])).not.toContain(basic);
+        });
+
+        it("the account's access token quoted by a refused refresh is masked", async () => {
+          const { mux, logger } = setup();
+          const { account, session } = await expiring(mux);
+          tokenAnswer = json(
+            { error: 'invalid_grant', error_description: 'grant of at_first_1234 was revoked' },
+            400,
+          );
+          const result = await session.execute('HOSTILE_WHOAMI', {});
+          expect(result).toMatchObject({ successful: false, code: 'CONNECTION_EXPIRED' });
+          const now = await mux.connectedAccounts.get(account.id);
+          expect(now.statusReason).toBe('invalid_grant: grant of [REDACTED] was revoked');
+          expect(JSON.stringify([result, now, logger, await session.logs()])).not.toContain('at_first_1234');
+        });
+      });
     });
 
     describe('a refresh the provider refuses, by what its error code means', () => {
