@@ -5,6 +5,7 @@ import { connectWay, readerError, reconnectWay } from '../meta-tools/hints.js';
 import type { ConnectedAccountRecord, Store } from '../store/types.js';
 import { pause, untilAborted } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
+import { basicCredentials, secretForms } from '../util/redact.js';
 import type { Vault } from '../vault/vault.js';
 import {
   type OAuthClient,
@@ -182,11 +183,21 @@ export function accountNotUsableError(toolkitLabel: string, account: ConnectedAc
 /** How many times a conditional write of an account is tried again after the account changed under it. */
 const CHANGED_RETRIES = 5;
 
-/** The credential values to mask: token type, scope and expiry are not secrets (masking them would blank words like "bearer"). */
+/**
+ * The credential values to mask (token type, scope and expiry are not secrets: masking them would
+ * blank words like "bearer"), in each form a request carries them, which an API may quote back: as
+ * they are, encoded in a URL or a body (see `secretForms`), and any two of them (or one with an
+ * empty password) as the base64 credentials of an HTTP Basic authorization header.
+ */
 export function credentialSecrets(credentials: Credentials): string[] {
-  return Object.entries(credentials)
+  const values = Object.entries(credentials)
     .filter(([name]) => name !== 'tokenType' && name !== 'scope' && name !== 'expiresAt')
     .map(([, value]) => value);
+  const basic = values.flatMap((user, index) => [
+    basicCredentials(user, ''),
+    ...values.filter((_, other) => other !== index).map((password) => basicCredentials(user, password)),
+  ]);
+  return [...values.flatMap(secretForms), ...basic];
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import type { OAuth2Scheme } from '../catalog/types.js';
-import { maskSecretsLeading } from '../util/redact.js';
+import { basicCredentials, maskSecretsLeading, secretForms } from '../util/redact.js';
 import { byteSize, responseTextUpTo } from '../util/response-text.js';
 import { leadingText, storableText } from '../util/stored-text.js';
 import { wholeNumberOf } from '../util/whole-number.js';
@@ -326,7 +326,7 @@ function tokenSetOf(response: oauth.TokenEndpointResponse): TokenSet {
  * An oauth4webapi error as an {@link OAuthFailure}: the provider's `error` and `error_description`
  * (or a fixed message), with every secret toolmux knows of the exchange (`secrets`: the client
  * secret, the code and its verifier, the state, the refresh and access tokens) masked in each form a
- * request carried it (see {@link secretForms}), since a provider may quote them, and cut to a length
+ * request carried it (see `secretForms`), since a provider may quote them, and cut to a length
  * a status reason, a URL parameter and a log line can carry. A secret the cut would split is masked
  * whole: cutting first would show its start. Nothing else of the error is kept: the `cause` of
  * oauth4webapi's errors can hold the whole token response.
@@ -343,25 +343,6 @@ function failureOf(error: unknown, secrets: ReadonlyArray<string | null | undefi
 }
 
 /**
- * A secret as a request may have carried it, and so as a provider may quote it back: as it is,
- * percent-encoded in a URL, form-encoded in a body, and form-encoded as RFC 6749 (appendix B) has
- * client credentials encoded for HTTP Basic (`_` as `%5F`, `-` as `%2D`, …).
- */
-function secretForms(secret: string): string[] {
-  // a lone surrogate cannot be percent-encoded (a URIError): then no request carried it so
-  if (!secret.isWellFormed()) return [secret];
-  const uri = encodeURIComponent(secret);
-  return [
-    secret,
-    uri,
-    new URLSearchParams({ s: secret }).toString().slice(2),
-    uri.replace(/[-_.!~*'()]|%20/g, (character) =>
-      character === '%20' ? '+' : `%${character.charCodeAt(0).toString(16).toUpperCase()}`,
-    ),
-  ];
-}
-
-/**
  * The secrets of an OAuth client as its token requests carry them: the client secret, and the
  * credentials of the HTTP Basic authorization header made of it (RFC 6749, 2.3.1), which a provider
  * may quote whole.
@@ -369,7 +350,7 @@ function secretForms(secret: string): string[] {
 function clientSecrets(client: OAuthClient): string[] {
   if (!client.clientSecret) return [];
   const [id, secret] = [client.clientId, client.clientSecret].map((value) => secretForms(value).at(-1)!);
-  return [client.clientSecret, Buffer.from(`${id}:${secret}`).toString('base64')];
+  return [client.clientSecret, basicCredentials(id!, secret!)];
 }
 
 function describedFailure(error: unknown): { error: string; description: string } {
