@@ -439,7 +439,13 @@ export class CredentialLoader {
   ): Promise<ConnectedAccountRecord> {
     const { store, toolkitLabel } = this.#options;
     const started = Date.now();
-    let waitedForAnother = false;
+    /** The version of the account while another process held its lease, once this one waited for it. */
+    let waitedOn: number | undefined;
+    /**
+     * The version at which the store last refused this process the lease: unchanged, the lease is live
+     * by the store's clock (PostgreSQL's), whatever this machine's clock says.
+     */
+    let refusedAt: number | undefined;
     for (;;) {
       stop.throwIfAborted();
       const account = await store.getConnectedAccount(accountId);
@@ -448,18 +454,21 @@ export class CredentialLoader {
       if (!force && !needsRefresh(account.expiresAt)) return account; // another process refreshed it
       if (replacing !== undefined && this.#accessTokenOf(account) !== replacing) return account; // renewed already
       const now = new Date();
-      if (account.refreshLeaseUntil && account.refreshLeaseUntil > now) {
+      if (account.refreshLeaseUntil && (account.refreshLeaseUntil > now || account.version === refusedAt)) {
         if (Date.now() - started > 2 * this.#leaseMs) {
           throw new ToolMuxError({
             code: 'OAUTH_ERROR',
             message: `Refreshing the ${toolkitLabel(account.toolkit)} token of ${account.id} took too long in another process; try again.`,
           });
         }
-        waitedForAnother = true;
+        waitedOn = account.version;
+        // the store is asked again after this wait: the lease may have run out by its clock
+        refusedAt = undefined;
         await pause(LEASE_POLL_MS, stop);
         continue;
       }
-      if (force && waitedForAnother) return account; // the refresh we waited for is the one asked for
+      // the refresh waited for is the one asked for, once it stored its tokens (the row moved on)
+      if (force && waitedOn !== undefined && account.version !== waitedOn) return account;
       stop.throwIfAborted(); // nobody waits for a new token: no token request
       const leased = await store.acquireRefreshLease(
         account.id,
@@ -468,7 +477,9 @@ export class CredentialLoader {
         now,
       );
       if (leased) return this.#spendRefreshToken(leased);
-      // the row changed between the read and the lease: look again
+      // the row changed between the read and the lease, or its lease is live by the store's clock:
+      // look again (at the same version, as a live lease)
+      refusedAt = account.version;
     }
   }
 
