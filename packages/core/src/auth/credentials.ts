@@ -16,7 +16,10 @@ import {
   type TokenSet,
 } from './oauth.js';
 
-/** A token that expires within this window is refreshed before a call uses it. */
+/**
+ * A token that expires within this window is refreshed before a call uses it; one issued for less
+ * than twice as long, within half its lifetime (see {@link needsRefresh}).
+ */
 export const REFRESH_WINDOW_MS = 60_000;
 /**
  * How much longer than a token request may take (the ToolMux's `oauthRequestTimeoutMs`) one process
@@ -45,8 +48,15 @@ export interface CredentialLoaderOptions {
   toolkitLabel: (slug: string) => string;
 }
 
-function needsRefresh(expiresAt: Date | null): boolean {
-  return expiresAt !== null && expiresAt.getTime() - Date.now() < REFRESH_WINDOW_MS;
+/**
+ * Whether a token that expires at `expiresAt` is refreshed before a call uses it: within
+ * {@link REFRESH_WINDOW_MS} of its end, or of half its `lifetimeMs` when that is shorter. A provider
+ * that issues tokens for a minute or less (30 s) would otherwise have each one refreshed as it
+ * arrives, a token request for every call.
+ */
+function needsRefresh(expiresAt: Date | null, lifetimeMs: number | undefined): boolean {
+  const window = lifetimeMs === undefined ? REFRESH_WINDOW_MS : Math.min(REFRESH_WINDOW_MS, lifetimeMs / 2);
+  return expiresAt !== null && expiresAt.getTime() - Date.now() < window;
 }
 
 /**
@@ -263,7 +273,7 @@ export class CredentialLoader {
     let current = account;
     let stored = this.#open(current);
     if (stored.type !== 'oauth2') return { ...stored.fields };
-    if (needsRefresh(current.expiresAt)) {
+    if (needsRefresh(current.expiresAt, stored.lifetimeMs)) {
       if (stored.refreshToken) {
         try {
           current = await this.refresh(current.id, { account: current, signal });
@@ -407,6 +417,12 @@ export class CredentialLoader {
     return [...names].some((name) => stored.fields[name] !== refused[name]);
   }
 
+  /** How long the account's access token was issued for, when the provider said. */
+  #lifetimeOf(account: ConnectedAccountRecord): number | undefined {
+    const stored = account.secret ? this.#open(account) : undefined;
+    return stored?.type === 'oauth2' ? stored.lifetimeMs : undefined;
+  }
+
   #accessTokenOf(account: ConnectedAccountRecord): string | undefined {
     const stored = account.secret ? this.#open(account) : undefined;
     return stored?.type === 'oauth2' ? stored.accessToken : undefined;
@@ -451,7 +467,7 @@ export class CredentialLoader {
       const account = await store.getConnectedAccount(accountId);
       if (!account) throw accountDeletedError(accountId, known);
       if (account.status !== 'ACTIVE') throw accountNotUsableError(toolkitLabel(account.toolkit), account);
-      if (!force && !needsRefresh(account.expiresAt)) return account; // another process refreshed it
+      if (!force && !needsRefresh(account.expiresAt, this.#lifetimeOf(account))) return account; // another process refreshed it
       if (replacing !== undefined && this.#accessTokenOf(account) !== replacing) return account; // renewed already
       const now = new Date();
       if (account.refreshLeaseUntil && (account.refreshLeaseUntil > now || account.version === refusedAt)) {
@@ -524,8 +540,10 @@ export class CredentialLoader {
         details: { connectedAccountId: account.id },
       });
     }
+    // the old token's expiry and lifetime do not outlive it (a new one the provider gives no expiry)
+    const { expiresAt: _expiresAt, lifetimeMs: _lifetimeMs, ...kept } = stored;
     const next: StoredCredentials = {
-      ...stored,
+      ...kept,
       ...tokens,
       refreshToken: tokens.refreshToken ?? stored.refreshToken,
       ...((tokens.scope ?? stored.scope) ? { scope: tokens.scope ?? stored.scope } : {}),

@@ -21,6 +21,8 @@ export interface TokenSet {
   idToken?: string;
   /** Epoch milliseconds; absent when the provider did not say. */
   expiresAt?: number;
+  /** How long the access token was issued for (its `expires_in`), in milliseconds; with `expiresAt`. */
+  lifetimeMs?: number;
 }
 
 /**
@@ -318,7 +320,9 @@ function tokenSetOf(response: oauth.TokenEndpointResponse): TokenSet {
     ...(response.refresh_token ? { refreshToken: response.refresh_token } : {}),
     ...(response.scope ? { scope: response.scope } : {}),
     ...(response.id_token ? { idToken: response.id_token } : {}),
-    ...(expiresAt !== undefined && expiresAt <= LATEST_EXPIRY_MS ? { expiresAt } : {}),
+    ...(expiresAt !== undefined && expiresAt <= LATEST_EXPIRY_MS
+      ? { expiresAt, lifetimeMs: (response.expires_in as number) * 1000 }
+      : {}),
   };
 }
 
