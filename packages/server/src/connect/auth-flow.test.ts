@@ -693,6 +693,24 @@ describe('GET /auth/callback, fuzzed', () => {
     );
   });
 
+  it('a callback whose auth config or account was deleted meanwhile is 400, naming why, and connects nothing', async () => {
+    for (const deleted of ['config', 'account'] as const) {
+      const configId = await octoConfig();
+      const request = await mux.connectedAccounts.link(`user_deleted_${deleted}`, configId);
+      const page = await (await fetch(request.redirectUrl)).text();
+      const landing = new URL(await oauth.signIn(continueLink(page))).searchParams;
+      if (deleted === 'config') await mux.authConfigs.delete(configId);
+      else await mux.connectedAccounts.delete(request.connectedAccountId!);
+      const landed = await callback(String(landing), 'application/json');
+      expect(landed.status).toBe(400);
+      expect(JSON.parse(landed.body).error).toMatchObject({
+        code: 'CONNECTION_REQUEST_INVALID',
+        message: expect.stringContaining('its account or auth config was deleted since it started'),
+      });
+      expect((await mux.connectedAccounts.list({ userIds: [`user_deleted_${deleted}`] })).items).toEqual([]);
+    }
+  });
+
   it.each([
     ['the state twice', (landing: URLSearchParams) => `${landing}&state=${landing.get('state')}`],
     ['the code twice', (landing: URLSearchParams) => `${landing}&code=another`],
