@@ -352,6 +352,18 @@ describe('a zod tool validates large arguments a part at a time, with zod’s ow
     }
   });
 
+  it('lists the first issues in zod’s order when a large property’s are listed before a smaller one’s under a later key', async () => {
+    // `small`'s issues (validated with the rest of the object, first) left room for only part of
+    // `large`'s, listed before them: the rest of `large`'s went unlisted
+    const schema = z.object({ large: z.array(z.number()), small: z.array(z.number()) });
+    const input = {
+      large: range(N).map((index) => (index % 10 === 0 ? 'n' : index)),
+      small: range(MAX_LISTED_ISSUES - 50).map(() => 'n'),
+    };
+    const { whole, sliced } = await bothWays(schema, input);
+    expect(sliced).toEqual(expectedOf(whole));
+  });
+
   it('answers what zod answers for small arguments (validated in one call)', async () => {
     const schema = cases[0]!.schema;
     for (const input of [

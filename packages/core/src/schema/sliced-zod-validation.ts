@@ -485,7 +485,6 @@ function* restThenParts(
   prefix: readonly Key[],
 ): Steps<PartResult> {
   const taken = validateWhole(rest, object, prefix);
-  budget.left -= taken.issues.length;
   yield;
   const issues = [...taken.issues];
   const outputs = new Map<string, unknown>();
@@ -495,6 +494,9 @@ function* restThenParts(
     for (const issue of part.issues) issues.push(issue);
     outputs.set(key, part.value);
   }
+  // counted after the values': the rest's issues under a later key come after theirs in zod's
+  // order, so the values go on until they alone pass the listed issues
+  budget.left -= taken.issues.length;
   if (issues.length > 0) return { issues: inKeyOrder(issues, order, prefix) };
   const output = taken.value as Record<string, unknown>;
   for (const [key, value] of outputs) output[key] = value;
