@@ -55,7 +55,7 @@ interface IssueBudget {
   /** Objects found to have {@link ZOD_CHUNK_ENTRIES} entries or more (listing their keys again is long). */
   wide: WeakSet<object>;
   /**
-   * Whether the schema is of this copy of zod, whose internals are known here: parts run through
+   * Whether the schema is of this version of zod, whose internals are known here: parts run through
    * `_zod.run` (their issues keep `continue`), and unions and checks are split. Otherwise each part
    * goes to its Standard Schema `validate`, and unions and checks to zod whole.
    */
@@ -92,12 +92,12 @@ export const ZOD_CHUNK_ENTRIES = 1024;
  * names), a pipe (its input, then its output schema on that output) and a record of an enum's keys
  * (each key's value on its own). A union (`z.union`, `.or()`, `z.xor`) has each option validated so,
  * then zod's rule: the first option without issues, else the one option whose issues do not end the
- * parse (none `continue`s short), else `invalid_union`. A schema with checks (`.refine()`,
+ * parse (each has `continue: true`), else `invalid_union`. A schema with checks (`.refine()`,
  * `.superRefine()`, `.check()`, an array's `.min()`) has its value validated so by a copy of it
  * without them, then its checks run as zod runs them: each where zod would (a check with a `when`
  * unless an issue said to stop, one without unless an issue ended the parse), on the output. Those
  * last two go by the issues' `continue`, which zod's results do not carry: they are split only for a
- * schema of this copy of zod, whose parts run through its `_zod.run`.
+ * schema of this version of zod, whose parts run through its `_zod.run`.
  *
  * Anything else goes to zod whole, as do a check over a record's output when the record has issues
  * (its output with issues is not rebuilt here) and an array past a maximum of its length (zod then
@@ -136,7 +136,7 @@ function worded(issue: RawIssue): { path: unknown[]; message: string; code?: str
   return z.core.util.finalizeIssue(issue as never, contextOf(), z.core.config()) as never;
 }
 
-/** Whether `schema` was made by this copy of zod (whose `_zod.run` and checks are read here). */
+/** Whether `schema` was made by this version of zod (whose `_zod.run` and checks are read here). */
 function ofThisZod(schema: Schema): boolean {
   const version = (schema as { _zod?: { version?: typeof z.core.version } })?._zod?.version;
   return (
@@ -258,7 +258,7 @@ function validateWhole(
   return { issues, value: payload.value, ...ends, flagged: payload.aborted === true };
 }
 
-/** A part's Standard Schema `validate` (a schema of another copy of zod): its worded issues. */
+/** A part's Standard Schema `validate` (a schema of another version of zod): its worded issues. */
 function standardResult(schema: Schema, value: unknown, prefix: readonly Key[]): PartResult {
   const result = (schema as unknown as StandardSchemaV1)['~standard'].validate(value);
   if (result instanceof Promise) asyncPart(result);
@@ -283,7 +283,7 @@ function entriesOf(value: unknown, known: WideObjects): number {
  * The kind of split a schema allows for `value`, looking through `optional`, `nullable` and
  * `default` wrappers (for a value they do not replace, their output is their inner schema's, on
  * the same payload): `undefined` when zod must see the value whole. `known`: the schema is of this
- * copy of zod (see {@link IssueBudget}).
+ * version of zod (see {@link IssueBudget}).
  */
 function splittable(
   schema: Schema,
@@ -514,10 +514,20 @@ function* unionSteps(
     const notEnded = results.filter((result) => !(result.flagged === true || result.aborted));
     if (notEnded.length === 1) return charged(budget, notEnded[0]!);
   }
-  // each option's issues as zod lists them in `errors`: worded, their paths from the union
-  issue.errors ??= results.map((result) =>
-    result.issues.map((each) => worded({ ...each, path: each.path.slice(prefix.length) })),
-  );
+  // each option's issues as zod lists them in `errors`: worded (a run at a time), their paths from
+  // the union
+  if (issue.errors === undefined) {
+    const errors: unknown[][] = [];
+    for (const result of results) {
+      const listed: unknown[] = [];
+      for (const each of result.issues) {
+        listed.push(worded({ ...each, path: each.path.slice(prefix.length) }));
+        if (listed.length % ZOD_CHUNK_ENTRIES === 0) yield;
+      }
+      errors.push(listed);
+    }
+    issue.errors = errors;
+  }
   return charged(budget, { issues: [issue], value, aborted: true, explicit: false });
 }
 
