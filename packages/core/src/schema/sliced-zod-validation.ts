@@ -274,6 +274,20 @@ function standardResult(schema: Schema, value: unknown, prefix: readonly Key[]):
   return { issues, value: UNKNOWN, aborted: false, explicit: false };
 }
 
+/** A schema whose validation of a value is split, and its definition. */
+interface Split {
+  schema: Schema;
+  def: Def;
+}
+
+/** The steps of a split validation of `value` at `prefix`. */
+type SplitSteps = (
+  split: Split,
+  value: unknown,
+  budget: IssueBudget,
+  prefix: readonly Key[],
+) => Steps<PartResult>;
+
 /** How many entries `value` has, counted up to {@link ZOD_CHUNK_ENTRIES} (see `entriesUpTo`). */
 function entriesOf(value: unknown, known: WideObjects): number {
   return entriesUpTo(value, ZOD_CHUNK_ENTRIES, known);
@@ -382,11 +396,11 @@ function* partSteps(
   const split =
     entriesOf(value, budget) < ZOD_CHUNK_ENTRIES ? undefined : splittable(schema, value, budget.known);
   if (!split) return yield* wholeSteps(schema, value, budget, prefix);
-  if (!withoutChecks(split.def)) return yield* checkedSteps(split.schema, split.def, value, budget, prefix);
-  if (split.def.type === 'union') return yield* unionSteps(split.schema, split.def, value, budget, prefix);
+  if (!withoutChecks(split.def)) return yield* checkedSteps(split, value, budget, prefix);
+  if (split.def.type === 'union') return yield* unionSteps(split, value, budget, prefix);
   if (split.def.type === 'array')
     return yield* arraySteps(split.schema, split.def, value as unknown[], budget, prefix);
-  if (split.def.type === 'pipe') return yield* pipeSteps(split.schema, split.def, value, budget, prefix);
+  if (split.def.type === 'pipe') return yield* pipeSteps(split, value, budget, prefix);
   if (split.def.type === 'record') {
     const keys = enumKeysOf(split.def);
     if (keys) {
@@ -411,13 +425,7 @@ function* partSteps(
  * the schema's (worded by its error map), after its value's. Where a check must run on an output not
  * known here (a record's, with issues), zod's whole call.
  */
-function* checkedSteps(
-  schema: Schema,
-  def: Def,
-  value: unknown,
-  budget: IssueBudget,
-  prefix: readonly Key[],
-): Steps<PartResult> {
+const checkedSteps: SplitSteps = function* ({ schema, def }, value, budget, prefix) {
   const inner = yield* partSteps(uncheckedCopy(schema, def), value, budget, prefix);
   // past the listed issues: the checks' would come after them
   if (!going(budget)) return inner;
@@ -459,7 +467,7 @@ function* checkedSteps(
     explicit: inner.explicit || ends.explicit,
     flagged: inner.flagged,
   };
-}
+};
 
 /** A call of the schema's own code (a check, its `when`): a throw is taken as zod's `validate` takes it. */
 function calledOn<T>(call: () => T): T {
@@ -490,13 +498,7 @@ function* wholeInstead(
  * else one `invalid_union` issue listing each option's. `z.xor`: the one option without issues, else
  * `invalid_union` (with each option's issues when none has none).
  */
-function* unionSteps(
-  schema: Schema,
-  def: Def,
-  value: unknown,
-  budget: IssueBudget,
-  prefix: readonly Key[],
-): Steps<PartResult> {
+const unionSteps: SplitSteps = function* ({ schema, def }, value, budget, prefix) {
   const exclusive = def.inclusive === false;
   const results: PartResult[] = [];
   for (const option of def.options as Schema[]) {
@@ -529,7 +531,7 @@ function* unionSteps(
     issue.errors = errors;
   }
   return charged(budget, { issues: [issue], value, aborted: true, explicit: false });
-}
+};
 
 /**
  * A pipe (`.transform()`, `.pipe()`, `z.preprocess()`): its input schema, then its output schema on
@@ -537,18 +539,12 @@ function* unionSteps(
  * and hands the output schema the input's `unrecognized_keys` issues along with the value: that
  * case goes to zod whole.
  */
-function* pipeSteps(
-  schema: Schema,
-  def: Def,
-  value: unknown,
-  budget: IssueBudget,
-  prefix: readonly Key[],
-): Steps<PartResult> {
+const pipeSteps: SplitSteps = function* ({ schema, def }, value, budget, prefix) {
   const left = yield* partSteps(def.in as Schema, value, budget, prefix);
   if (left.issues.length === 0) return yield* partSteps(def.out as Schema, left.value, budget, prefix);
   if (left.issues.some((issue) => issue.code !== 'unrecognized_keys')) return { ...left, flagged: true };
   return yield* wholeInstead(schema, value, budget, prefix, left);
-}
+};
 
 /** Items a run at a time (an item of many entries on its own, split in turn); zod's output of each. */
 function* arraySteps(
