@@ -2,9 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool } from '../catalog/define.js';
+import type { StandardResult, StandardSchemaV1 } from '../catalog/standard-schema.js';
 import type { ValidationResult } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
-import { ZOD_CHUNK_ENTRIES } from './sliced-zod-validation.js';
+import { ZOD_CHUNK_ENTRIES, zodValidationSteps } from './sliced-zod-validation.js';
 import { MAX_LISTED_ISSUES, MORE_ISSUES, slicedValidatorOf } from './validate.js';
 
 /**
@@ -49,6 +50,28 @@ function expectedOf(whole: ValidationResult): ValidationResult {
     success: false,
     issues: [...whole.issues.slice(0, MAX_LISTED_ISSUES), { path: '(root)', message: MORE_ISSUES }],
   };
+}
+
+/**
+ * The sliced validation's own answer (issues with their paths as keys and zod's codes), and zod's
+ * whole answer in the same terms: its first {@link MAX_LISTED_ISSUES} issues, whether there were
+ * more, its output.
+ */
+function bothAnswers(schema: z.ZodType, input: unknown) {
+  const steps = zodValidationSteps(schema as StandardSchemaV1, structuredClone(input), MAX_LISTED_ISSUES);
+  let next = steps.next();
+  while (!next.done) next = steps.next();
+  const result = schema['~standard'].validate(structuredClone(input)) as StandardResult<unknown>;
+  const issues = (result.issues ?? []).map((issue) => ({
+    path: (issue.path ?? []).map((segment) => (typeof segment === 'object' ? segment.key : segment)),
+    message: issue.message,
+    code: (issue as { code?: string }).code,
+  }));
+  const cut = issues.length > MAX_LISTED_ISSUES;
+  issues.length = Math.min(issues.length, MAX_LISTED_ISSUES);
+  const whole =
+    issues.length > 0 ? { issues, cut } : { issues, cut, value: result.issues ? undefined : result.value };
+  return { sliced: next.value, whole };
 }
 
 const N = 3 * ZOD_CHUNK_ENTRIES;
@@ -458,14 +481,20 @@ describe('a zod tool validates large arguments a part at a time, with zod’s ow
           };
           const schema = schemaOf(spec, count);
           // a union inside an array: each item large, split on its own
-          const { whole, sliced } = inArray
-            ? await bothWays(z.object({ v: z.array(schema) }), {
-                v: [argumentOf(spec, listOf()), argumentOf(spec, listOf().reverse())],
-              })
-            : await bothWays(z.object({ v: schema }), { v: argumentOf(spec, listOf()) });
+          const [top, input] = inArray
+            ? [
+                z.object({ v: z.array(schema) }),
+                { v: [argumentOf(spec, listOf()), argumentOf(spec, listOf().reverse())] },
+              ]
+            : [z.object({ v: schema }), { v: argumentOf(spec, listOf()) }];
+          // a tool's answer (paths and messages), then the validation's own (keys and codes too)
+          const { whole, sliced } = await bothWays(top, input);
           expect(sliced).toEqual(expectedOf(whole));
           if (sliced.success && whole.success)
             expect(JSON.stringify(sliced.value)).toBe(JSON.stringify(whole.value));
+          const answers = bothAnswers(top, input);
+          expect(answers.sliced).toEqual(answers.whole);
+          expect(JSON.stringify(answers.sliced.value)).toBe(JSON.stringify(answers.whole.value));
         },
       ),
       {
