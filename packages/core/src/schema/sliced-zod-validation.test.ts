@@ -383,6 +383,7 @@ describe('a zod tool validates large arguments a part at a time, with zod’s ow
       | { kind: 'string' }
       | { kind: 'object'; inner: Spec; strict: boolean }
       | { kind: 'record'; inner: Spec }
+      | { kind: 'wideRecord'; element: number }
       | { kind: 'transform'; inner: Spec }
       | { kind: 'refine' | 'superRefine'; inner: Spec; abort: boolean; when: number }
       | { kind: 'union'; options: Spec[]; xor: boolean };
@@ -398,6 +399,7 @@ describe('a zod tool validates large arguments a part at a time, with zod’s ow
         fc.constant({ kind: 'string' as const }),
         fc.record({ kind: fc.constant('object' as const), inner: tie('spec'), strict: fc.boolean() }),
         fc.record({ kind: fc.constant('record' as const), inner: tie('spec') }),
+        fc.record({ kind: fc.constant('wideRecord' as const), element: fc.nat(elements.length - 1) }),
         fc.record({ kind: fc.constant('transform' as const), inner: tie('spec') }),
         fc.record({
           kind: fc.constantFrom('refine' as const, 'superRefine' as const),
@@ -429,6 +431,8 @@ describe('a zod tool validates large arguments a part at a time, with zod’s ow
         }
         case 'record':
           return z.record(z.string(), schemaOf(spec.inner, count));
+        case 'wideRecord':
+          return z.record(z.string(), elements[spec.element]!);
         case 'transform':
           // a pipe: its input's issues end the parse, whatever their `continue`
           return schemaOf(spec.inner, count).transform((value) => [value]);
@@ -441,8 +445,15 @@ describe('a zod tool validates large arguments a part at a time, with zod’s ow
         case 'superRefine':
           return schemaOf(spec.inner, count).superRefine(
             (value, context) => {
-              if (odd(value)) {
-                context.addIssue({ code: 'custom', message: 'odd', path: [0], continue: !spec.abort });
+              // its message tells the output it saw
+              const length = JSON.stringify(value ?? null).length;
+              if (length % 3 !== 1) {
+                context.addIssue({
+                  code: 'custom',
+                  message: `saw ${length}`,
+                  path: [0],
+                  continue: !spec.abort,
+                });
               }
             },
             { when: whens[spec.when] },
@@ -462,6 +473,9 @@ describe('a zod tool validates large arguments a part at a time, with zod’s ow
       if (spec.kind === 'object' || spec.kind === 'record') return { items: argumentOf(spec.inner, list) };
       if (spec.kind === 'refine' || spec.kind === 'superRefine' || spec.kind === 'transform')
         return argumentOf(spec.inner, list);
+      // the items under keys of their own (a record of many keys)
+      if (spec.kind === 'wideRecord')
+        return Object.fromEntries(list.map((item, index) => [`k${index}`, item]));
       if (spec.kind === 'union') return argumentOf(spec.options[list.length % spec.options.length]!, list);
       return list;
     };
@@ -529,6 +543,21 @@ describe('a zod tool validates large arguments a part at a time, with zod’s ow
             [[ZOD_CHUNK_ENTRIES + 50, 4]],
             false,
           ],
+          // refinements run on a record's output with issues that go on
+          [
+            { kind: 'superRefine', inner: { kind: 'wideRecord', element: 1 }, abort: false, when: 0 },
+            0,
+            2,
+            [[7, 3]],
+            false,
+          ],
+          [
+            { kind: 'refine', inner: { kind: 'wideRecord', element: 1 }, abort: false, when: 2 },
+            0,
+            3,
+            [],
+            false,
+          ],
           // a refinement that goes on after issues that do
           [
             {
@@ -545,7 +574,7 @@ describe('a zod tool validates large arguments a part at a time, with zod’s ow
         ],
       },
     );
-  });
+  }, 60_000);
 
   it(`lists ${MAX_LISTED_ISSUES} issues as they are, and says there are more only past them`, async () => {
     const schema = z.object({ items: z.array(z.number()) });

@@ -25,7 +25,10 @@ type RawIssue = { path: Key[]; code?: string; continue?: boolean; schema?: unkno
   unknown
 >;
 
-/** The output of a part that is not known (a record's, with issues): zod's whole call is asked. */
+/**
+ * The output of a part that is not known: its validation stopped past the listed issues, or the
+ * schema, of another version of zod, answered issues through its `validate` (no output with them).
+ */
 const UNKNOWN: unique symbol = Symbol('unknown output');
 
 /**
@@ -99,9 +102,8 @@ export const ZOD_CHUNK_ENTRIES = 1024;
  * last two go by the issues' `continue`, which zod's results do not carry: they are split only for a
  * schema of this version of zod, whose parts run through its `_zod.run`.
  *
- * Anything else goes to zod whole, as do a check over a record's output when the record has issues
- * (its output with issues is not rebuilt here) and an array past a maximum of its length (zod then
- * answers without a walk of its items).
+ * Anything else goes to zod whole, as does an array past a maximum of its length (zod then answers
+ * without a walk of its items).
  *
  * Past `maxIssues` issues the validation stops and `cut` says so (zod would have gone on listing an
  * issue for every wrong item). A union's option goes on past them until one of its issues ends the
@@ -422,8 +424,8 @@ function* partSteps(
  * A schema with checks: its value by a copy of it without them, then each check as zod's `runChecks`
  * runs it, on that output: one with a `when` unless an issue so far said to stop (`continue: false`)
  * and its `when` says so, one without unless an issue so far ended the parse. A check's issues are
- * the schema's (worded by its error map), after its value's. Where a check must run on an output not
- * known here (a record's, with issues), zod's whole call.
+ * the schema's (worded by its error map), after its value's. zod's output with issues (which a
+ * check may see) is rebuilt from the parts' as zod builds it; where it is not known, zod's whole call.
  */
 const checkedSteps: SplitSteps = function* ({ schema, def }, value, budget, prefix) {
   const inner = yield* partSteps(uncheckedCopy(schema, def), value, budget, prefix);
@@ -608,7 +610,7 @@ function* recordSteps(
   prefix: readonly Key[],
 ): Steps<PartResult> {
   const issues: RawIssue[] = [];
-  const output: Record<string, unknown> = {};
+  let output: Record<string, unknown> | typeof UNKNOWN = {};
   const ends = { aborted: false, explicit: false };
   const keys = budget.listedKeys?.(record) ?? Object.keys(record);
   let run: Record<string, unknown> = {};
@@ -619,7 +621,9 @@ function* recordSteps(
     for (const issue of result.issues) issues.push(issue);
     ends.aborted ||= result.aborted;
     ends.explicit ||= result.explicit;
-    if (issues.length === 0) Object.assign(output, result.value);
+    // zod sets each key's output, with issues too, in the order of the keys
+    if (result.value === UNKNOWN) output = UNKNOWN;
+    else if (output !== UNKNOWN) Object.assign(output, result.value);
     run = {};
     entries = 0;
     yield;
@@ -633,8 +637,8 @@ function* recordSteps(
     if (entries >= ZOD_CHUNK_ENTRIES) yield* validateRun();
   }
   if (going(budget)) yield* validateRun();
-  // a record's output with issues is not rebuilt here
-  return { issues, value: issues.length > 0 ? UNKNOWN : output, ...ends };
+  else output = UNKNOWN;
+  return { issues, value: output, ...ends };
 }
 
 /**
@@ -682,22 +686,13 @@ function* enumRecordSteps(
     taking = sameKind(schema, { ...def, valueType: any() });
     recordTakingAsIs.set(schema, taking);
   }
-  return yield* restThenParts(
-    taking,
-    record,
-    keys,
-    () => def.valueType as Schema,
-    keys,
-    budget,
-    prefix,
-    false,
-  );
+  return yield* restThenParts(taking, record, keys, () => def.valueType as Schema, keys, budget, prefix);
 }
 
 /**
  * `object` validated by `rest` (a copy of its schema that takes the values at `keys` as they are),
  * then the value at each of `keys` by its own schema; their outputs put back in the rest's output in
- * their places (as zod puts a present key's, with issues too: `outputWithIssues`, an object's), the
+ * their places (as zod puts a present key's, with issues too), the
  * issues in zod's order (see {@link inKeyOrder}, by the keys of `order`). The rest's issues are
  * counted after the values': those under a later key come after the values' in zod's order, so the
  * values go on until they alone pass the listed issues.
@@ -710,7 +705,6 @@ function* restThenParts(
   order: readonly string[],
   budget: IssueBudget,
   prefix: readonly Key[],
-  outputWithIssues: boolean,
 ): Steps<PartResult> {
   const taken = validateWhole(rest, object, prefix, budget);
   yield;
@@ -728,10 +722,7 @@ function* restThenParts(
   charged(budget, taken);
   let output = taken.value as Record<string, unknown> | typeof UNKNOWN;
   const known =
-    output !== UNKNOWN &&
-    (issues.length === 0 || outputWithIssues) &&
-    outputs.size === keys.length &&
-    ![...outputs.values()].includes(UNKNOWN);
+    output !== UNKNOWN && outputs.size === keys.length && ![...outputs.values()].includes(UNKNOWN);
   if (!known) output = UNKNOWN;
   else for (const [key, value] of outputs) (output as Record<string, unknown>)[key] = value;
   return { issues: issues.length > 0 ? inKeyOrder(issues, order, prefix) : issues, value: output, ...ends };
@@ -800,5 +791,5 @@ function* objectSteps(
   if (large.length === 0) return yield* wholeSteps(schema, object, budget, prefix);
   const rest = schemaTakingAsIs(schema, large);
   const schemaAt = (key: string) => shape[key]!;
-  return yield* restThenParts(rest, object, large, schemaAt, Object.keys(shape), budget, prefix, true);
+  return yield* restThenParts(rest, object, large, schemaAt, Object.keys(shape), budget, prefix);
 }
