@@ -10,6 +10,10 @@
  * ticks; started before the call, so a block in the call's first turn is seen), and in CPU time of
  * the thread (`process.threadCpuUsage`, a loaded machine inflates it less; it moves in steps of the
  * scheduler's tick). Median over BENCH_CALLS calls (default 7) of each call's longest turn.
+ * A second table (see `equalityShapes`) gives JSON Schema equality (`uniqueItems` over objects, an
+ * `enum` of objects or of many strings) a whole call's time, the process's CPU time in it (the
+ * validation thread's included) and its answer: the baseline refused the larger ones valid or not.
+ * BENCH_ONLY=<a regular expression> runs the shapes whose names match.
  * Run: `BENCH_BASELINE=/work/main node --experimental-strip-types --no-warnings bench/argument-validation.bench.ts`
  * (after `pnpm build` in both trees).
  */
@@ -42,6 +46,63 @@ const ITEMS = items(true).length;
 /** About a megabyte of distinct strings, or of numbers where strings are wanted. */
 function strings(valid: boolean): unknown[] {
   return Array.from({ length: Math.floor(MB / 12) }, (_, index) => (valid ? `s${index}` : index));
+}
+
+/** `count` distinct objects `{ id, tags }` (about 22 bytes each); with `duplicate`, the second equal to the first. */
+function smallObjects(count: number, duplicate: boolean): Record<string, unknown>[] {
+  return Array.from({ length: count }, (_, index) =>
+    duplicate && index === 1 ? { tags: [0], id: 0 } : { id: index, tags: [index % 7] },
+  );
+}
+
+/**
+ * The shapes of the second table (`equality: true`): JSON Schema equality (`uniqueItems` over
+ * objects, an `enum` of objects or of many strings), which Ajv checked by comparing every pair of
+ * items or each member in turn; the baseline sent them to the validation thread, whose budget
+ * refused the larger ones as not checked in time. What is measured is the whole call and the CPU
+ * time of the process (the validation thread's included), and its answer.
+ */
+function equalityShapes() {
+  const objectEnum = Array.from({ length: 2_000 }, (_, index) => ({ kind: 'k', n: index, tags: ['a', 'b'] }));
+  const rows = (schema: Record<string, unknown>) => ({
+    type: 'object',
+    properties: { rows: { type: 'array', ...schema } },
+    required: ['rows'],
+  });
+  return [
+    {
+      name: 'uniqueItems, 240 KB of objects',
+      schema: rows({ uniqueItems: true }),
+      args: (valid: boolean) => ({ rows: smallObjects(11_000, !valid) }),
+      equality: true,
+    },
+    {
+      name: 'uniqueItems, 1 MB of objects',
+      schema: rows({ uniqueItems: true }),
+      args: (valid: boolean) => ({ rows: smallObjects(46_000, !valid) }),
+      equality: true,
+    },
+    {
+      name: 'enum of 2,000 objects, 300 KB',
+      schema: rows({ items: { enum: objectEnum } }),
+      args: (valid: boolean) => ({
+        rows: Array.from({ length: 8_500 }, (_, index) => ({
+          tags: ['a', 'b'],
+          n: valid || index < 8_499 ? 1_999 - (index % 10) : -1,
+          kind: 'k',
+        })),
+      }),
+      equality: true,
+    },
+    {
+      name: 'enum of 5,000 strings, 4,000',
+      schema: rows({ items: { enum: Array.from({ length: 5_000 }, (_, index) => `v${index}`) } }),
+      args: (valid: boolean) => ({
+        rows: Array.from({ length: 4_000 }, (_, index) => (valid ? `v${4_999 - (index % 10)}` : `w${index}`)),
+      }),
+      equality: true,
+    },
+  ];
 }
 
 const byId = (list: unknown[]) => Object.fromEntries(list.map((entry, index) => [`id${index}`, entry]));
@@ -200,6 +261,7 @@ function shapes(z: Zod) {
       },
       args: listed,
     },
+    ...equalityShapes(),
   ];
 }
 
@@ -248,7 +310,7 @@ console.log(
 const only = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY);
 const z = (await import('zod')) as Zod;
 for (const [index, shape] of shapes(z).entries()) {
-  if (only && !only.test(shape.name)) continue;
+  if ((only && !only.test(shape.name)) || 'equality' in shape) continue;
   for (const valid of [true, false]) {
     const args = shape.args(valid);
     const slug = `BENCH_${index}`;
@@ -271,6 +333,64 @@ for (const [index, shape] of shapes(z).entries()) {
       trees.length > 1
         ? `   ${(median(runs[0]!.wall) / median(runs[1]!.wall)).toFixed(1)}× | ${(median(runs[0]!.cpu) / median(runs[1]!.cpu)).toFixed(1)}×`
         : '';
+    console.log(`${`${shape.name}, ${valid ? 'valid' : 'invalid'}`.padEnd(40)} ${cells.join(' ')}${ratio}`);
+  }
+}
+
+/**
+ * A call's wall time, the process's CPU time in it (every thread's), the longest event-loop turn in
+ * CPU time of the main thread, and its answer in a word.
+ */
+async function wholeCall(
+  call: () => Promise<unknown>,
+): Promise<{ wall: number; cpu: number; turn: number; answer: string }> {
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const { value, cpuMs } = await longestTick(call);
+  const wall = performance.now() - started;
+  const { user, system } = process.cpuUsage(cpuBefore);
+  const result = value as { successful: boolean; error?: string };
+  const answer = result.successful
+    ? 'valid'
+    : result.error?.includes('in time')
+      ? 'REFUSED (not checked in time)'
+      : 'invalid';
+  return { wall, cpu: (user + system) / 1000, turn: cpuMs, answer };
+}
+
+console.log(
+  `\n## JSON Schema equality (uniqueItems, enum): a whole call's wall time, the process's CPU time (every thread), the longest turn (CPU ms), and its answer — ${CALLS} calls each`,
+);
+console.log(
+  `${'tool, arguments'.padEnd(40)} ${trees.map((tree) => `${tree.name}: wall | cpu | turn ms, answer`.padStart(52)).join(' ')}${trees.length > 1 ? '   ratio cpu' : ''}`,
+);
+for (const [index, shape] of shapes(z).entries()) {
+  if ((only && !only.test(shape.name)) || !('equality' in shape)) continue;
+  for (const valid of [true, false]) {
+    const args = shape.args(valid);
+    const slug = `BENCH_${index}`;
+    const runs = trees.map(() => ({
+      wall: [] as number[],
+      cpu: [] as number[],
+      turn: [] as number[],
+      answers: new Set<string>(),
+    }));
+    for (const tree of trees) await tree.session.execute(slug, { rows: [] });
+    for (let call = 0; call < CALLS; call++) {
+      for (const [index, tree] of trees.entries()) {
+        const { wall, cpu, turn, answer } = await wholeCall(() => tree.session.execute(slug, args));
+        runs[index]!.wall.push(wall);
+        runs[index]!.cpu.push(cpu);
+        runs[index]!.turn.push(turn);
+        runs[index]!.answers.add(answer);
+      }
+    }
+    const cells = runs.map((run) =>
+      `${median(run.wall).toFixed(0)} | ${median(run.cpu).toFixed(0)} | ${median(run.turn).toFixed(1)}, ${[...run.answers].join('/')}`.padStart(
+        52,
+      ),
+    );
+    const ratio = trees.length > 1 ? `   ${(median(runs[0]!.cpu) / median(runs[1]!.cpu)).toFixed(1)}×` : '';
     console.log(`${`${shape.name}, ${valid ? 'valid' : 'invalid'}`.padEnd(40)} ${cells.join(' ')}${ratio}`);
   }
 }

@@ -22,8 +22,9 @@
  *    properties at its first listing (`mcpOutputSchemaOf`, the endpoint's and the Claude Agent SDK
  *    provider's) and a 4 MB result checked against a small one a slice at a time, against both done
  *    on the main thread in one call (as they were);
- * 5. a check that overruns its budget in the validation thread (`uniqueItems` over 20,000 objects:
- *    Ajv compares every pair) and an ordinary call's check posted behind it: when each is answered,
+ * 5. a check that overruns its budget in the validation thread (a recursive `anyOf` whose check
+ *    doubles with each level of the value's nesting; `uniqueItems` over 20,000 objects was the
+ *    example until it became one pass) and an ordinary call's check posted behind it: when each is answered,
  *    against the overrunning check's whole time (on the main thread), which the ordinary call waited
  *    for before the budget.
  * Run: `node --experimental-strip-types --no-warnings bench/tool-schemas.bench.ts` (after `pnpm build`).
@@ -293,20 +294,36 @@ printTable(
 
 // 5. a check that overruns its budget, and an ordinary one waiting behind it in the validation thread
 {
-  const uniqueSchema = {
+  // each level's anyOf checks the items below against a variant that then fails, then against one
+  // that passes: the check doubles with each level (22 levels, 44 bytes: seconds); 60 properties
+  // more than OFF_THREAD_SUBSCHEMAS send it to the thread
+  const doublingSchema = {
     type: 'object',
-    properties: { items: { type: 'array', uniqueItems: true, items: { type: 'object' } } },
+    properties: {
+      ...Object.fromEntries(Array.from({ length: 60 }, (_, index) => [`p${index}`, { type: 'string' }])),
+      tree: { $ref: '#/$defs/node' },
+    },
+    $defs: {
+      node: {
+        anyOf: [
+          { type: 'array', maxItems: 0, items: { $ref: '#/$defs/node' } },
+          { type: 'array', items: { $ref: '#/$defs/node' } },
+        ],
+      },
+    },
   } as const;
-  const hostile = { items: Array.from({ length: 20_000 }, (_, index) => ({ a: index })) };
-  const unique = defineTool({
-    slug: 'ACME_UNIQUE',
+  let tree: unknown[] = [];
+  for (let level = 0; level < 22; level++) tree = [tree];
+  const hostile = { tree };
+  const doubling = defineTool({
+    slug: 'ACME_DOUBLING',
     description: 'A tool',
-    inputSchema: uniqueSchema,
+    inputSchema: doublingSchema,
     execute,
   });
-  await slicedValidatorOf(unique.validate)!({ items: [] }, slice as never);
+  await slicedValidatorOf(doubling.validate)!({ tree: [] }, slice as never);
   const started = performance.now();
-  const refused = slicedValidatorOf(unique.validate)!(hostile, slice as never).then(
+  const refused = slicedValidatorOf(doubling.validate)!(hostile, slice as never).then(
     () => performance.now() - started,
   );
   // posted once the overrunning check is in the thread
@@ -316,9 +333,9 @@ printTable(
     () => performance.now() - posted,
   );
   const refusedAfter = await refused;
-  const whole = once(() => unique.validate(hostile).success);
+  const whole = once(() => doubling.validate(hostile).success);
   console.log(
-    `\n## uniqueItems over 20,000 objects (${(JSON.stringify(hostile).length / 1024).toFixed(0)} KB) in the validation thread, an ordinary call's check behind it`,
+    `\n## a check that doubles with each of 22 levels of nesting (${JSON.stringify(hostile).length} bytes) in the validation thread, an ordinary call's check behind it`,
   );
   console.log(
     `refused after ${refusedAfter.toFixed(0)} ms, the ordinary check posted 200 ms after it answered after ${ordinaryAfter.toFixed(0)} ms (a new thread compiles its schema again); the whole check (main thread): ${formatNs(whole)}, which the ordinary check waited for before`,

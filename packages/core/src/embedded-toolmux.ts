@@ -27,6 +27,7 @@ import {
 import { quotedMessage, ToolMuxError } from './errors.js';
 import { CallsInFlight, closeTimeoutOf, reportStopped } from './execution/calls-in-flight.js';
 import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execution/execute.js';
+import { LogPruner, logRetentionDaysOf } from './execution/log-retention.js';
 import { ExecutionLogWriter } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
 import type { CollectionOf, PlainProvider, Provider } from './provider.js';
@@ -37,7 +38,7 @@ import {
   type SessionOf,
   type SessionRuntime,
 } from './session.js';
-import { openStore, parseStoreSpec } from './store/open-store.js';
+import { isStore, openStore, parseStoreSpec } from './store/open-store.js';
 import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import { toolCallExecute } from './tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
@@ -104,6 +105,8 @@ export type SessionTokenCheck =
 
 interface Engine {
   store: Store;
+  /** Deletes old execution log entries (`logRetentionDays`). */
+  pruner: LogPruner | undefined;
   key: Buffer;
   vault: Vault;
   auth: AuthService;
@@ -119,6 +122,24 @@ function previousKeys(option: string[] | undefined): Buffer[] {
     .map((key) => key.trim())
     .filter(Boolean)
     .map((key, index) => parseSecretKey(key, `TOOLMUX_PREVIOUS_SECRET_KEYS (entry ${index + 1})`));
+}
+
+/**
+ * The store spec and the keys, read as the first call reads them, so that a malformed one fails in
+ * `new ToolMux()` where it was written (STORE_CONFIG_INVALID, SECRET_KEY_INVALID), not at the first
+ * call, which is often far from the configuration. Nothing is opened or created here: a key file
+ * beside an SQLite database is still made at the first call.
+ */
+function checkStoreAndKeys(options: {
+  store?: string | Store;
+  secretKey?: string;
+  previousSecretKeys?: string[];
+}): void {
+  if (options.store !== undefined && !isStore(options.store)) parseStoreSpec(options.store);
+  if (options.secretKey) parseSecretKey(options.secretKey, 'the secretKey option');
+  else if (process.env.TOOLMUX_SECRET_KEY)
+    parseSecretKey(process.env.TOOLMUX_SECRET_KEY, 'TOOLMUX_SECRET_KEY');
+  previousKeys(options.previousSecretKeys);
 }
 
 /** A tool whose code runs in a remote client cannot get credentials there: it must need no account. */
@@ -202,6 +223,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   readonly #proxyMaxResponseBytes: number;
   readonly #oauthRequestTimeoutMs: number;
   readonly #accountCacheTtlMs: number;
+  readonly #logRetentionDays: number | undefined;
   #engine: Promise<Engine> | undefined;
   readonly #callListeners = new Set<ToolCallListener>();
 
@@ -236,7 +258,9 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       options.accountCacheTtlMs,
       "how long a call's connected account is reused by the next calls, and a session object trusts that its session still exists",
     );
+    this.#logRetentionDays = logRetentionDaysOf(options.logRetentionDays);
     checkManagedAuth(options.managedAuth);
+    checkStoreAndKeys(options);
   }
 
   /**
@@ -321,6 +345,17 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       });
       const vault = new Vault(key, previousKeys(this.#options.previousSecretKeys));
       const store = await openStore(spec);
+      let pruner: LogPruner | undefined;
+      if (this.#logRetentionDays !== undefined) {
+        try {
+          pruner = new LogPruner(store, this.#logRetentionDays, this.#logger);
+        } catch (error) {
+          // a store passed in is the application's to close
+          if (store !== spec) await store.close();
+          throw error;
+        }
+        pruner.start();
+      }
       const fetch = this.#options.fetch ?? globalThis.fetch;
       const auth = new AuthService({
         store,
@@ -345,7 +380,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         renewCredentials: (request) => auth.renewCredentials(request),
         calls: new CallsInFlight(),
       };
-      return { store, key, vault, auth, env };
+      return { store, pruner, key, vault, auth, env };
     })();
     this.#engine.catch(() => {
       this.#engine = undefined;
@@ -830,12 +865,14 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   #closing: Promise<void> | undefined;
 
   async #closeEngine(engine: Promise<Engine>, timeoutMs: number): Promise<void> {
-    const { env, store } = await engine;
+    const { env, store, pruner } = await engine;
+    const pruned = pruner?.stop();
     const calls = env.calls?.close(timeoutMs);
     endConnectionWaits(store);
     await closeWorkbench(store);
     reportStopped(this.#logger, await calls, timeoutMs);
     await env.logs.close();
+    await pruned;
     await store.close();
   }
 }

@@ -18,9 +18,11 @@ export {
   declaredToolkitsSliced,
   declaredToolsSliced,
 } from './catalog/declarations.js';
+export { checkToolkitSlug } from './catalog/define.js';
 export { exposedMetaToolKinds, SESSION_CONFIG_BOUNDS } from './config/session-config.js';
 export { sessionSummaryOf } from './embedded-toolmux.js';
 export { MAX_QUOTED_CHARS, quotedMessage, quotedText } from './errors.js';
+export { MAX_LOG_RETENTION_DAYS } from './execution/log-retention.js';
 export {
   type McpTextToolResult,
   mcpOutputSchemaOf,
@@ -64,7 +66,7 @@ export {
 export type { StoreSpec } from './store/open-store.js';
 export { DEFAULT_STORE_SPEC, openStore, parseStoreSpec } from './store/open-store.js';
 export { editDistance } from './util/edit-distance.js';
-export { newId } from './util/ids.js';
+export { idBefore, newId } from './util/ids.js';
 export { jsonDepthExceeds, MAX_JSON_DEPTH } from './util/json-depth.js';
 export type { Slice } from './util/json-slices.js';
 export {

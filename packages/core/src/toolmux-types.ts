@@ -123,6 +123,15 @@ export interface ToolMuxOptions<P extends Provider<unknown>> {
    */
   accountCacheTtlMs?: number;
   /**
+   * How many days execution log entries are kept: older ones are deleted when the store opens and
+   * then every hour, a thousand per statement (every instance on a shared database prunes; they do
+   * not wait for each other). Entries hold a call's redacted arguments and result, which may be your
+   * users' data. A whole number of days, 1 to 36500. Embedded only (a toolmux server has its own
+   * setting).
+   * @default no limit (every entry is kept)
+   */
+  logRetentionDays?: number;
+  /**
    * The most bytes of an API's answer one `session.proxyExecute()` call downloads (REST and the
    * workbench's `toolmux.proxy` included): past them the call fails with PROXY_RESPONSE_TOO_LARGE and the rest is
    * not read, so an API that answers gigabytes, or never ends, costs at most this much memory. A call's

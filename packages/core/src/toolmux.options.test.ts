@@ -43,6 +43,7 @@ const NUMERIC: Record<NumberKeys<Options>, { modes: Mode[]; min: number; max?: n
   accountCacheTtlMs: { modes: ['embedded', 'remote'], min: 0 },
   proxyMaxResponseBytes: { modes: ['embedded'], min: 1 },
   oauthRequestTimeoutMs: { modes: ['embedded'], min: 1, max: 300_000 },
+  logRetentionDays: { modes: ['embedded'], min: 1, max: 36_500 },
 };
 
 /**
@@ -190,6 +191,73 @@ describe('every numeric option of the session config refuses what it cannot be: 
     );
     for (const value of [bounds.min, bounds.max]) {
       expect(parseSessionConfig({ [object]: { enable: true, [key]: value } })).toBeDefined();
+    }
+  });
+});
+
+describe('a malformed store spec or key fails in new ToolMux(), where it was written, not at the first call', () => {
+  const key = (bytes: number) => Buffer.alloc(bytes, 7).toString('base64');
+
+  it('a store spec of no known form, or an object that is no Store: STORE_CONFIG_INVALID', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc
+            .string()
+            .filter((spec) => spec !== ':memory:' && !/^(postgres|sqlite:)|\.(db|sqlite)$/i.test(spec)),
+          fc.constantFrom('mysql://root@localhost/db', 'sqlite://x.db', 'sqlite:', './data.json'),
+        ),
+        (store) => {
+          const error = refusal(() => new ToolMux({ toolkits: [], store }));
+          expect(error.code).toBe('STORE_CONFIG_INVALID');
+        },
+      ),
+      { numRuns: 200 },
+    );
+    for (const store of [{}, { migrate: 'yes' }]) {
+      expect(refusal(() => new ToolMux({ toolkits: [], store: store as never })).code).toBe(
+        'STORE_CONFIG_INVALID',
+      );
+    }
+  });
+
+  it('a secretKey or previousSecretKeys entry that is not 32 bytes: SECRET_KEY_INVALID, without the key', () => {
+    for (const bytes of [1, 16, 31, 33, 64]) {
+      const secretKey = key(bytes);
+      for (const options of [
+        { secretKey },
+        { secretKey: key(32), previousSecretKeys: [key(32), secretKey] },
+      ]) {
+        const error = refusal(() => new ToolMux({ toolkits: [], store: ':memory:', ...options }));
+        expect(error.code).toBe('SECRET_KEY_INVALID');
+        expect(error.message).toContain(`got ${bytes}`);
+        expect(error.message).not.toContain(secretKey);
+      }
+    }
+    // a well-formed key is taken, in both forms
+    for (const secretKey of [key(32), Buffer.alloc(32, 9).toString('hex')]) {
+      made.push(new ToolMux({ toolkits: [], store: ':memory:', secretKey, previousSecretKeys: [key(32)] }));
+    }
+  });
+
+  it('TOOLMUX_SECRET_KEY and TOOLMUX_PREVIOUS_SECRET_KEYS are read there too (the option wins over the variable)', () => {
+    const saved = { ...process.env };
+    try {
+      process.env.TOOLMUX_SECRET_KEY = key(20);
+      expect(refusal(() => new ToolMux({ toolkits: [], store: ':memory:' })).message).toContain(
+        'TOOLMUX_SECRET_KEY',
+      );
+      made.push(new ToolMux({ toolkits: [], store: ':memory:', secretKey: key(32) }));
+      process.env.TOOLMUX_SECRET_KEY = key(32);
+      process.env.TOOLMUX_PREVIOUS_SECRET_KEYS = `${key(32)},${key(8)}`;
+      expect(refusal(() => new ToolMux({ toolkits: [], store: ':memory:' })).message).toContain(
+        'TOOLMUX_PREVIOUS_SECRET_KEYS (entry 2)',
+      );
+    } finally {
+      process.env.TOOLMUX_SECRET_KEY = saved.TOOLMUX_SECRET_KEY;
+      process.env.TOOLMUX_PREVIOUS_SECRET_KEYS = saved.TOOLMUX_PREVIOUS_SECRET_KEYS;
+      if (saved.TOOLMUX_SECRET_KEY === undefined) delete process.env.TOOLMUX_SECRET_KEY;
+      if (saved.TOOLMUX_PREVIOUS_SECRET_KEYS === undefined) delete process.env.TOOLMUX_PREVIOUS_SECRET_KEYS;
     }
   });
 });

@@ -50,7 +50,7 @@ describe('validateConfig', () => {
 
   it('names unknown keys with the closest known one, at any depth', () => {
     expect(failure(() => validateConfig({ baseURL: 'x' }, 'c.json')).message).toBe(
-      'c.json: unknown key "baseURL". Did you mean "baseUrl"? Known keys: toolkits, store, baseUrl, port, host, apiKey, secretKey, managedAuth, allowedCallbackUrls, defaultCallbackUrl, mcp, log, metrics, bodyLimit, shutdownTimeoutMs, startupTimeoutMs, accountCacheTtlMs, sessionCacheTtlMs, proxyMaxResponseBytes, oauthRequestTimeoutMs.',
+      'c.json: unknown key "baseURL". Did you mean "baseUrl"? Known keys: toolkits, store, baseUrl, port, host, apiKey, secretKey, managedAuth, allowedCallbackUrls, defaultCallbackUrl, mcp, log, metrics, bodyLimit, shutdownTimeoutMs, startupTimeoutMs, accountCacheTtlMs, sessionCacheTtlMs, proxyMaxResponseBytes, oauthRequestTimeoutMs, logRetentionDays.',
     );
     expect(failure(() => validateConfig({ mcp: { allowedOrigin: [] } }, 'c.json')).message).toContain(
       'unknown key "mcp.allowedOrigin". Did you mean "mcp.allowedOrigins"?',

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Toolkit, ToolMuxError } from '@toolmux/core';
-import { MAX_OAUTH_REQUEST_TIMEOUT_MS, MAX_TIMER_MS } from '@toolmux/core/internal';
+import { MAX_LOG_RETENTION_DAYS, MAX_OAUTH_REQUEST_TIMEOUT_MS, MAX_TIMER_MS } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from './log-levels.js';
 import type { McpOptions } from './mcp/mcp-endpoint.js';
@@ -102,6 +102,11 @@ export interface ToolMuxConfig {
    * `network_error`. Milliseconds, 1 to 300000. @default 30000
    */
   oauthRequestTimeoutMs?: number;
+  /**
+   * How many days execution log entries are kept (`ToolMuxOptions.logRetentionDays`): older ones are
+   * deleted at start and every hour. Days, 1 to 36500. @default no limit
+   */
+  logRetentionDays?: number;
 }
 
 /**
@@ -186,6 +191,7 @@ const configSchema = z.strictObject({
   sessionCacheTtlMs: z.number().int().min(0).optional(),
   proxyMaxResponseBytes: z.number().int().positive().optional(),
   oauthRequestTimeoutMs: z.number().int().min(1).max(MAX_OAUTH_REQUEST_TIMEOUT_MS).optional(),
+  logRetentionDays: z.number().int().min(1).max(MAX_LOG_RETENTION_DAYS).optional(),
 });
 
 /** The keys each object of the config accepts, for "did you mean". */

@@ -97,6 +97,7 @@ const CONFIG_FILE: Record<NumberKeys<ToolMuxConfig>, Bounds> = {
   sessionCacheTtlMs: { min: 0 },
   proxyMaxResponseBytes: { min: 1 },
   oauthRequestTimeoutMs: { min: 1, max: 300_000 },
+  logRetentionDays: { min: 1, max: 36_500 },
 };
 
 describe('every numeric key of the config file refuses what it cannot be: CONFIG_INVALID naming the file, the key and the value', () => {

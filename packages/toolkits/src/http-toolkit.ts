@@ -6,14 +6,14 @@ import {
   defineToolkit,
   type ToolAnnotations,
   type Toolkit,
-  ToolMuxError,
   toolSlugPrefix,
 } from '@toolmux/core';
-import { shownValue, wholeNumberOf } from '@toolmux/core/internal';
+import { checkToolkitSlug, shownValue, wholeNumberOf } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
 import { ApiError, createApi, type HttpMethod, tokenOf } from './http.js';
 import { PrivateAddressError, publicOnlyFetch, refusedHost } from './network-guard.js';
+import { OptionChecks } from './option-checks.js';
 
 export interface HttpToolkitOptions {
   /** Toolkit slug; tool slugs are `${SLUG}_GET` etc. @default 'http' */
@@ -66,16 +66,22 @@ const AUTH_KINDS = ['bearer', 'api_key', 'basic'] as const;
  * 'Bearer'` (or `'basic '`) made an API-key toolkit that sent the token in `X-API-Key`.
  */
 function checkHttpToolkitKinds(options: HttpToolkitOptions): void {
-  const wrong = (name: string, takes: string, value: unknown) =>
-    new ToolMuxError({
-      code: 'TOOL_DEFINITION_INVALID',
-      message: `createHttpToolkit() ${name} must be ${takes}; got ${shownValue(value)}. Leave it out for its default.`,
-    });
+  const check = new OptionChecks('createHttpToolkit()');
+  if (options.slug !== undefined) checkToolkitSlug(options.slug, 'createHttpToolkit() slug');
+  check.text('name', options.name);
+  check.text('description', options.description);
+  check.httpUrl('baseUrl', options.baseUrl);
+  check.headerName('apiKeyHeader', options.apiKeyHeader);
+  check.func('lookup', options.lookup, 'a function like dns.lookup');
   if (options.auth !== undefined && !(AUTH_KINDS as readonly unknown[]).includes(options.auth)) {
-    throw wrong('auth', `one of ${AUTH_KINDS.map((kind) => `"${kind}"`).join(', ')}`, options.auth);
+    throw check.wrong(
+      'auth',
+      `one of ${AUTH_KINDS.map((kind) => `"${kind}"`).join(', ')}`,
+      shownValue(options.auth),
+    );
   }
   if (options.allowPrivateNetwork !== undefined && typeof options.allowPrivateNetwork !== 'boolean') {
-    throw wrong('allowPrivateNetwork', 'true or false', options.allowPrivateNetwork);
+    throw check.wrong('allowPrivateNetwork', 'true or false', shownValue(options.allowPrivateNetwork));
   }
 }
 
@@ -206,10 +212,10 @@ const METHODS: Array<{ method: HttpMethod; annotations: ToolAnnotations; verb: s
  * const internal = createHttpToolkit({ slug: 'acme_api', baseUrl: 'https://api.acme.com/v1', auth: 'bearer' });
  */
 export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
+  checkHttpToolkitKinds(options);
   const slug = options.slug ?? 'http';
   const prefix = toolSlugPrefix(slug);
   const apiKeyHeader = options.apiKeyHeader ?? 'X-API-Key';
-  checkHttpToolkitKinds(options);
   const maxCharacters = wholeNumberOf(options.maxResponseCharacters, {
     name: 'createHttpToolkit() maxResponseCharacters',
     code: 'TOOL_DEFINITION_INVALID',

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Credentials, type ToolContext, ToolMuxError } from '@toolmux/core';
 import { byteSize, quotedMessage, responseTextUpTo } from '@toolmux/core/internal';
+import { OptionChecks } from './option-checks.js';
 
 /** What a request needs from the tool's context. */
 export type RequestContext = Pick<ToolContext, 'credentials' | 'fetch' | 'signal'>;
@@ -317,6 +318,8 @@ function parseBody(response: Response, text: string, type: ApiRequest['responseT
  */
 export function createApi(options: ApiOptions): Api {
   const { service, baseUrl } = options;
+  // a toolkit factory's baseUrl that is no URL failed every call of the toolkit, not its definition
+  new OptionChecks(`The ${service} toolkit's`).httpUrl('baseUrl', baseUrl, true);
   const errorDetail = options.errorDetail ?? defaultErrorDetail;
   const maxWait = options.maxRetryWaitSeconds ?? 5;
   const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { DEFAULT_INHERITED_ENV_VARS, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { DEFAULT_INHERITED_ENV_VARS } from '@modelcontextprotocol/sdk/client/stdio.js';
 import {
   StreamableHTTPClientTransport,
   StreamableHTTPError,
@@ -23,15 +23,24 @@ import {
   toolSlugFor,
 } from '@toolmux/core';
 import {
+  checkToolkitSlug,
   compileJsonSchemaValidator,
   compileValidatorNow,
   MAX_TIMER_MS,
   quotedMessage,
+  shownValue,
   slicedValidatorOf,
   WorkSlice,
   wholeNumberOf,
 } from '@toolmux/core/internal';
 import { tokenOf } from './http.js';
+import {
+  DEFAULT_MCP_MAX_MESSAGE_BYTES,
+  LimitedStdioTransport,
+  limitedFetch,
+  tooLargeMessage,
+} from './mcp-limits.js';
+import { OptionChecks } from './option-checks.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -102,6 +111,12 @@ interface McpCommonOptions {
   categories?: string[];
   /** Per-call timeout of every tool: a whole number of milliseconds from 1 to 2147483647. @default 60_000 */
   timeoutMs?: number;
+  /**
+   * The most bytes of one message of the server (a tool's result is one), a whole number, 1 or more:
+   * past it the answer is dropped and its call fails with a message saying so (the server's other
+   * calls go on). @default 10 MiB
+   */
+  maxResponseBytes?: number;
   /**
    * Told about each of the server's tools that is left out because toolmux refuses its definition
    * (see `skippedTools`). @default console
@@ -286,7 +301,11 @@ function isConnectionLost(error: unknown): boolean {
   );
 }
 
-function stdioTransport(options: McpStdioOptions): { transport: Transport; stderr: () => string } {
+function stdioTransport(
+  options: McpStdioOptions,
+  maxBytes: number,
+  tooLarge: string,
+): { transport: Transport; stderr: () => string } {
   // StdioClientTransport merges getDefaultEnvironment() (HOME, LOGNAME, PATH, SHELL, TERM, USER) under the
   // env it is given; setting those keys to undefined removes them (Node leaves undefined entries out).
   const env: Record<string, string | undefined> = Object.fromEntries(
@@ -294,13 +313,17 @@ function stdioTransport(options: McpStdioOptions): { transport: Transport; stder
   );
   if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
   Object.assign(env, options.env);
-  const transport = new StdioClientTransport({
-    command: options.command,
-    args: options.args ?? [],
-    env: env as Record<string, string>,
-    cwd: options.cwd,
-    stderr: 'pipe',
-  });
+  const transport = new LimitedStdioTransport(
+    {
+      command: options.command,
+      args: options.args ?? [],
+      env: env as Record<string, string>,
+      cwd: options.cwd,
+      stderr: 'pipe',
+    },
+    maxBytes,
+    tooLarge,
+  );
   let tail = '';
   transport.stderr?.on('data', (chunk: Buffer) => {
     tail = (tail + chunk.toString('utf8')).slice(-2000);
@@ -312,6 +335,49 @@ function credentialValue(header: string, credentials: Credentials | undefined): 
   const token = tokenOf(credentials);
   if (!token) return undefined;
   return header.toLowerCase() === 'authorization' ? `Bearer ${token}` : token;
+}
+
+/**
+ * Refuses options of the wrong kind or form before a process is started or a server is asked (see
+ * {@link OptionChecks}); the slug is checked as `defineToolkit` checks it, which before ran only once
+ * the server had been started and had listed its tools. Returns the server's URL (Streamable HTTP).
+ */
+function checkMcpOptions(options: McpToolkitOptions): URL | undefined {
+  if (typeof options !== 'object' || options === null) {
+    throw new ToolMuxError({
+      code: 'TOOL_DEFINITION_INVALID',
+      message: `mcpToolkit() takes an options object ({ slug, command } or { slug, url }); got ${shownValue(options)}.`,
+    });
+  }
+  const check = new OptionChecks('mcpToolkit()');
+  checkToolkitSlug(options.slug, 'mcpToolkit() slug');
+  check.text('name', options.name);
+  check.text('description', options.description);
+  check.strings('categories', options.categories);
+  if (options.logger !== undefined && typeof options.logger?.warn !== 'function') {
+    throw check.wrong('logger', 'an object with a warn method (console is one)', shownValue(options.logger));
+  }
+  const stdio = 'command' in options && options.command !== undefined;
+  const http = 'url' in options && options.url !== undefined;
+  if (stdio === http) {
+    throw new ToolMuxError({
+      code: 'TOOL_DEFINITION_INVALID',
+      message: `mcpToolkit() takes either command (a local server started as a child process, spoken to over stdio) or url (a remote server over Streamable HTTP); got ${stdio ? 'both' : 'neither'}.`,
+    });
+  }
+  if (stdio) {
+    const { command, args, env, cwd } = options as McpStdioOptions;
+    check.text('command', command, true);
+    check.strings('args', args);
+    check.stringRecord('env', env);
+    check.text('cwd', cwd);
+    return undefined;
+  }
+  const { url, headers, credentialHeader, fetch } = options as McpHttpOptions;
+  check.headers('headers', headers);
+  check.headerName('credentialHeader', credentialHeader);
+  check.func('fetch', fetch, 'a function like globalThis.fetch');
+  return check.httpUrl('url', url, true);
 }
 
 /**
@@ -334,6 +400,7 @@ function credentialValue(header: string, credentials: Credentials | undefined): 
  * await files.close();
  */
 export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit> {
+  const serverUrl = checkMcpOptions(options);
   // checked before a process is started or a server is asked: a wrong one would otherwise fail
   // every call at once (a timer past the longest is one of 1 ms) or keep clients without a bound
   const timeoutMs = wholeNumberOf(options.timeoutMs, {
@@ -355,17 +422,29 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
     leaveOut: `Leave it out for ${DEFAULT_MAX_CLIENTS}.`,
     default: DEFAULT_MAX_CLIENTS,
   });
+  const maxResponseBytes = wholeNumberOf(options.maxResponseBytes, {
+    name: 'mcpToolkit() maxResponseBytes',
+    code: 'TOOL_DEFINITION_INVALID',
+    unit: 'bytes',
+    min: 1,
+    purpose: 'the most bytes of one message of the server',
+    leaveOut: `Leave it out for ${DEFAULT_MCP_MAX_MESSAGE_BYTES}.`,
+    default: DEFAULT_MCP_MAX_MESSAGE_BYTES,
+  });
   const label = `"${options.slug}"`;
+  const tooLarge = tooLargeMessage(label, maxResponseBytes);
   const connections = new Map<string, McpConnection>();
   let shared: McpConnection;
   let forCredentials: ((credentials: Credentials | undefined) => McpConnection) | undefined;
   let auth: AuthScheme | AuthScheme[] | undefined;
 
   if ('command' in options) {
-    shared = new McpConnection(`${label} (${options.command})`, () => stdioTransport(options));
+    shared = new McpConnection(`${label} (${options.command})`, () =>
+      stdioTransport(options, maxResponseBytes, tooLarge),
+    );
   } else {
-    const url = new URL(options.url);
-    const fetch = options.fetch ?? globalThis.fetch;
+    const url = serverUrl!;
+    const fetch = limitedFetch(options.fetch ?? globalThis.fetch, maxResponseBytes, tooLarge);
     const httpConnection = (headers: Record<string, string>) =>
       new McpConnection(`${label} (${url.origin})`, () => ({
         transport: new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch }),
@@ -442,6 +521,8 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
           connection.reset(current);
           throw credentialsRejected(label);
         }
+        // an answer past maxResponseBytes, as the error answer mcp-limits gave in its place
+        if (error instanceof McpError && error.message.endsWith(tooLarge)) throw new Error(tooLarge);
         if (context.signal.aborted || !isConnectionLost(error)) throw error;
         connection.reset(current);
         if (attempt === 1 && retrySafe) continue;

@@ -304,8 +304,21 @@ export interface DefineToolkitOptions {
   logo?: string;
 }
 
+/**
+ * Refuses a toolkit slug that is not lower case letters, digits, `-` and `_` starting with a letter:
+ * TOOL_DEFINITION_INVALID naming it (`defineToolkit`, `toolSlugPrefix` and the toolkit factories of
+ * @toolmux/toolkits check it before they build anything).
+ */
+export function checkToolkitSlug(slug: unknown, what = 'Toolkit slug'): asserts slug is string {
+  if (typeof slug === 'string' && TOOLKIT_SLUG.test(slug)) return;
+  throw invalid(
+    `${what} ${shownValue(slug)} is invalid: use lower case letters, digits, "-" or "_", starting with a letter, like "github".`,
+  );
+}
+
 /** The prefix every tool slug of a toolkit starts with: `google-drive` → `GOOGLE_DRIVE_`. */
 export function toolSlugPrefix(toolkitSlug: string): string {
+  checkToolkitSlug(toolkitSlug);
   return `${toolkitSlug.toUpperCase().replace(/-/g, '_')}_`;
 }
 
@@ -374,11 +387,7 @@ function checkOAuthErrorCodes(slug: string, scheme: OAuth2Scheme): void {
 /** Define a toolkit: a named group of tools that share authentication. */
 export function defineToolkit(options: DefineToolkitOptions): Toolkit {
   const { slug, description } = options;
-  if (typeof slug !== 'string' || !TOOLKIT_SLUG.test(slug)) {
-    throw invalid(
-      `Toolkit slug "${String(slug)}" is invalid: use lower case letters, digits, "-" or "_", like "github".`,
-    );
-  }
+  checkToolkitSlug(slug);
   if (typeof description !== 'string' || description.trim() === '') {
     throw invalid(`Toolkit ${slug} needs a description.`);
   }

@@ -71,6 +71,7 @@ export const EMBEDDED_ONLY = [
   'hostedConnectPage',
   'proxyMaxResponseBytes',
   'oauthRequestTimeoutMs',
+  'logRetentionDays',
 ] as const;
 
 const MIN_API_KEY_LENGTH = 16;

@@ -8,6 +8,7 @@ import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { cloneSliced, type ListedKeys, type Slice } from '../util/json-slices.js';
 import { runSteps, type Steps, WorkSlice } from '../util/slices.js';
 import { resolveLocalRef, schemaSize } from './inline-refs.js';
+import { useLinearEquality } from './json-equality.js';
 import { replaceOpenApiNullable } from './nullability.js';
 import {
   PatternChecks,
@@ -144,7 +145,9 @@ const metaSchemaChecker = new Ajv2020(AJV_OPTIONS);
  * it goes with the last tool that uses its document.
  */
 function documentAjv(): Ajv2020 {
-  return new Ajv2020({ ...AJV_OPTIONS, meta: false, validateSchema: false });
+  const ajv = new Ajv2020({ ...AJV_OPTIONS, meta: false, validateSchema: false });
+  useLinearEquality(ajv);
+  return ajv;
 }
 
 /**
@@ -242,9 +245,8 @@ export const OFF_THREAD_SUBSCHEMAS = 48;
 
 /**
  * Whether a tool schema is compiled and checked off the main thread: a large one (see
- * {@link OFF_THREAD_SUBSCHEMAS}), one with a pattern RE2 cannot run, whose tests wait for the
- * pattern worker (see `PatternChecks`): the validation thread waits for them, not the event loop;
- * and one whose checks cost more than a pass over the value (see {@link costsMoreThanAPass}).
+ * {@link OFF_THREAD_SUBSCHEMAS}), or one with a pattern RE2 cannot run, whose tests wait for the
+ * pattern worker (see `PatternChecks`): the validation thread waits for them, not the event loop.
  */
 export function compilesOffThread(schema: JSONSchema): boolean {
   let judged = offThreadSchemas.get(schema);
@@ -264,43 +266,12 @@ export function compilesOffThread(schema: JSONSchema): boolean {
 const offThreadSchemas = new WeakMap<JSONSchema, boolean>();
 
 /**
- * The most values of an `enum` whose check stays on the main thread: Ajv compares a value with each
- * of them in turn, so a check costs the values' count for each value checked, and 4,000 strings
- * against an enum of 5,000 held the event loop 132 ms of CPU in one turn.
- */
-export const MAIN_THREAD_ENUM_VALUES = 64;
-
-/** JSON Schema's scalar types: `uniqueItems` over items of these types is one pass (Ajv keeps an index). */
-const SCALAR_TYPES = new Set(['string', 'number', 'integer', 'boolean', 'null']);
-
-/**
- * Whether a `uniqueItems` or an `enum` here costs more than a pass over the value checked against it:
- * `uniqueItems` over items not typed as scalars (Ajv compares every pair of items, deeply: 4,000
- * untyped strings held the event loop 54 ms of CPU, and the validation thread takes seconds over a
- * few hundred kilobytes of objects), and an `enum` of more than {@link MAIN_THREAD_ENUM_VALUES}
- * values or of an object or array (compared deeply with each value checked). Such a schema is
- * checked in the validation thread, within its time budget.
- */
-function costsMoreThanAPass(node: Record<string, unknown>): boolean {
-  if (node.uniqueItems === true) {
-    const items = node.items;
-    const type = isSchemaObject(items) ? items.type : undefined;
-    const types = typeof type === 'string' ? [type] : Array.isArray(type) ? type : [];
-    if (types.length === 0 || !types.every((each) => SCALAR_TYPES.has(each as string))) return true;
-  }
-  const values = node.enum;
-  if (Array.isArray(values)) {
-    if (values.length > MAIN_THREAD_ENUM_VALUES) return true;
-    if (values.some((value) => typeof value === 'object' && value !== null)) return true;
-  }
-  return false;
-}
-
-/**
  * Whether anything in `schema` is checked off the main thread: a `pattern` or a `patternProperties`
- * key RE2 cannot run (see {@link schemaRegExp}), or a keyword that costs more than a pass (see
- * {@link costsMoreThanAPass}); a walk of the whole schema as JSON, so one in an `enum` or a default
- * counts too (the schema is then checked off the main thread for nothing).
+ * key RE2 cannot run (see {@link schemaRegExp}); a walk of the whole schema as JSON, so one in an
+ * `enum` or a default counts too (the schema is then checked off the main thread for nothing).
+ * `uniqueItems`, `enum` and `const` are one pass over the value (see `useLinearEquality`): they
+ * were checked off the main thread too while Ajv compared every pair of items, and the value with
+ * each member of an `enum`.
  */
 function needsThread(schema: JSONSchema): boolean {
   const stack: unknown[] = [schema];
@@ -311,7 +282,6 @@ function needsThread(schema: JSONSchema): boolean {
       for (const item of node) stack.push(item);
       continue;
     }
-    if (costsMoreThanAPass(node as Record<string, unknown>)) return true;
     for (const [key, value] of Object.entries(node)) {
       if (key === 'pattern' && typeof value === 'string' && !runsOnRe2(value)) return true;
       if (key === 'patternProperties' && isSchemaObject(value)) {
@@ -638,11 +608,17 @@ class IssueExplainer {
       checks,
       unchecked: new Set(),
     };
-    const seen = new Set<string>();
+    // by path, then message: a message is often one string shared by many issues (an enum's list,
+    // tens of kilobytes), whose hash is kept; a key joining the two was a new string to hash each time
+    const seen = new Map<string, Set<string>>();
     const issues = (yield* this.issuesAt(errors, '', budget)).filter(({ path, message }) => {
-      const key = `${path}\n${message}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
+      let messages = seen.get(path);
+      if (messages === undefined) {
+        messages = new Set();
+        seen.set(path, messages);
+      }
+      if (messages.has(message)) return false;
+      messages.add(message);
       return true;
     });
     // a test that did not finish where no error shows it (a `patternProperties` key, a pattern under
@@ -834,17 +810,14 @@ function summarizeVariants(variantErrors: readonly ErrorObject[][], path: string
   if (variantErrors.length > 0 && allowed.every((entry) => entry !== undefined)) {
     const types = [...new Set(allowed.flatMap((entry) => entry!.types))];
     const values = [...new Set(allowed.flatMap((entry) => entry!.values))];
-    const choices = [
-      ...(values.length > 0 ? [`one of: ${values.map(formatValue).join(', ')}`] : []),
-      ...types,
-    ];
+    const choices = [...(values.length > 0 ? [allowedValues(values)] : []), ...types];
     return issue(path, `must be ${choices.join(' or ')}`);
   }
   const discriminators = variantErrors.map((errors) => errors.find(isDiscriminatorError));
   const [first] = discriminators;
   if (first && discriminators.every((error) => error?.instancePath === first.instancePath)) {
     const values = discriminators.map((error) => error!.params.allowedValue);
-    return issue(path + first.instancePath, `must be one of: ${values.map(formatValue).join(', ')}`);
+    return issue(path + first.instancePath, `must be ${allowedValues(values)}`);
   }
   return issue(path, NO_VARIANT_MATCHES);
 }
@@ -888,10 +861,7 @@ function issueFor(error: ErrorObject, base: string, budget: Budget): ValidationI
     case 'type':
       return issue(path, `must be ${typeNames(params.type).join(' or ')}`);
     case 'enum':
-      return issue(
-        path,
-        `must be one of: ${(params.allowedValues as unknown[]).map(formatValue).join(', ')}`,
-      );
+      return issue(path, enumMessage(params.allowedValues as unknown[]));
     case 'const':
       return issue(path, `must be ${JSON.stringify(params.allowedValue)}`);
     case 'false schema':
@@ -923,6 +893,44 @@ function typeNames(type: unknown): string[] {
   if (Array.isArray(type)) return type.map(String);
   return String(type).split(',');
 }
+
+/**
+ * The issue of a value not in an `enum`, by its members (the schema's own list, the same for each of
+ * a check's errors): written once per list. 4,000 values not in an enum of 5,000 wrote it 4,000
+ * times, and their explanation held the event loop 119 ms in one turn (24 ms now, with the issues
+ * told apart by path, then message, in `explain`).
+ */
+function enumMessage(members: readonly unknown[]): string {
+  let message = enumMessages.get(members);
+  if (message === undefined) {
+    message = `must be ${allowedValues(members)}`;
+    enumMessages.set(members, message);
+  }
+  return message;
+}
+
+/** Past this many characters, a list of allowed values is shown by its first values and its count. */
+const ALLOWED_VALUES_CHARS = 600;
+
+/**
+ * `one of: a, b, c`, or for a long list (an enum of thousands of ids: its whole list was 30 KB in
+ * every such message, cut where the message's length cap fell), its first values and how many there
+ * are: `one of the 5000 values the tool's schema lists, such as: a, b, c, …`.
+ */
+function allowedValues(members: readonly unknown[]): string {
+  const shown: string[] = [];
+  let length = 0;
+  for (const member of members) {
+    const text = formatValue(member);
+    length += text.length + 2;
+    if (length > ALLOWED_VALUES_CHARS) break;
+    shown.push(text);
+  }
+  if (shown.length === members.length) return `one of: ${shown.join(', ')}`;
+  return `one of the ${members.length} values the tool's schema lists, such as: ${shown.join(', ')}, …`;
+}
+
+const enumMessages = new WeakMap<readonly unknown[], string>();
 
 function formatValue(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);

@@ -19,15 +19,33 @@ import { ValidationThread, validationOwner } from './validation-thread.js';
 
 const quiet = { debug() {}, warn() {}, error() {} };
 
-/** An array of objects that must all differ: Ajv compares every pair. */
-const uniqueItemsSchema: JSONSchema = {
-  type: 'object',
-  properties: { items: { type: 'array', uniqueItems: true, items: { type: 'object' } } },
+/**
+ * A schema whose check doubles with each level of the value's nesting: at each level the `anyOf`
+ * checks the items below against a variant that then fails (`maxItems: 0`; every error is
+ * collected), then against one that passes. Its own 60 subschemas send it to the validation thread.
+ */
+const doublingSchema: JSONSchema = {
+  ...wideSchema(60),
+  properties: {
+    ...(wideSchema(60).properties as Record<string, JSONSchema>),
+    tree: { $ref: '#/$defs/node' },
+  },
+  required: [],
+  $defs: {
+    node: {
+      anyOf: [
+        { type: 'array', maxItems: 0, items: { $ref: '#/$defs/node' } },
+        { type: 'array', items: { $ref: '#/$defs/node' } },
+      ],
+    },
+  },
 };
 
-/** `count` objects, each different. */
-function distinctObjects(count: number): Record<string, unknown>[] {
-  return Array.from({ length: count }, (_, index) => ({ a: index }));
+/** `[[[…]]]`, `depth` arrays deep: 30 levels (60 bytes) are minutes of Ajv's check against {@link doublingSchema}. */
+function nested(depth: number): unknown[] {
+  let value: unknown[] = [];
+  for (let level = 0; level < depth; level++) value = [value];
+  return value;
 }
 
 /** The heap of a thread made to run out of it (MB). */
@@ -208,12 +226,12 @@ describe('large tool schemas in the validation thread', () => {
   });
 
   it('give a check past its budget up, refused as not checked in time, and answer the checks behind it in a new thread', async () => {
-    // Ajv's uniqueItems compares every pair of objects: 20,000 of them are seconds of the thread's time
+    // 2^30 checks of the nested arrays: minutes of the thread's time
     const thread = new ValidationThread({ checkMs: 300 });
     const wide = JSON.stringify(wideSchema(60));
     const started = performance.now();
-    const hostile = thread.check(1, JSON.stringify(uniqueItemsSchema), 'ACME_UNIQUE', 'input', {
-      items: distinctObjects(20_000),
+    const hostile = thread.check(1, JSON.stringify(doublingSchema), 'ACME_DOUBLING', 'input', {
+      tree: nested(30),
     });
     // posted behind it, to be taken up once it is done; the second is sent without the schema
     const ordinary = thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'abc' });
@@ -236,25 +254,22 @@ describe('large tool schemas in the validation thread', () => {
     expect(failed).toMatchObject({ success: false, issues: [{ path: 'p0' }] });
     // the new thread answers the next checks, the hostile document's too
     expect(
-      await thread.check(1, JSON.stringify(uniqueItemsSchema), 'ACME_UNIQUE', 'input', {
-        items: [{ a: 1 }, { a: 1 }],
-      }),
-    ).toMatchObject({ success: false, issues: [{ path: 'items' }] });
+      await thread.check(1, JSON.stringify(doublingSchema), 'ACME_DOUBLING', 'input', { tree: 5 }),
+    ).toMatchObject({ success: false, issues: [{ path: 'tree' }] });
     await thread.stop();
   }, 60_000);
 
   it('refuse a session’s call whose check overruns its budget, and answer another user’s call waiting behind it', async () => {
     const seen: unknown[] = [];
-    const unique = defineTool({
-      slug: 'ACME_UNIQUE',
-      description: 'Objects that must differ',
-      inputSchema: uniqueItemsSchema,
+    const doubling = defineTool({
+      slug: 'ACME_DOUBLING',
+      description: 'Nested arrays',
+      inputSchema: doublingSchema,
       execute: async () => ({ ok: true }),
     });
-    await withTwoUsers(unique, seen, async (attacker, other) => {
-      // 40,000 objects (450 KB) too large to check a part at a time (uniqueItems): in the thread,
-      // where Ajv compares 800 million pairs (a minute); the budget is 1.45 s of the thread's CPU time
-      const hostile = attacker.execute('ACME_UNIQUE', { items: distinctObjects(40_000) });
+    await withTwoUsers(doubling, seen, async (attacker, other) => {
+      // 2^30 checks of the nested arrays (minutes); the budget is 1 s of the thread's CPU time
+      const hostile = attacker.execute('ACME_DOUBLING', { tree: nested(30) });
       await new Promise((resolve) => setTimeout(resolve, 500));
       const waiting = other.execute('ACME_WIDE', { p0: 'xyz' });
       const refused = await hostile;
@@ -267,7 +282,7 @@ describe('large tool schemas in the validation thread', () => {
 
   it('take turns between sessions: one session’s calls sent at once do not hold another’s behind all of them', async () => {
     const thread = new ValidationThread({ checkMs: 300 });
-    const unique = JSON.stringify(uniqueItemsSchema);
+    const doubling = JSON.stringify(doublingSchema);
     const wide = JSON.stringify(wideSchema(60));
     const answered: string[] = [];
     const ask = (owner: string, name: string, key: number, text: string, value: unknown) =>
@@ -279,7 +294,7 @@ describe('large tool schemas in the validation thread', () => {
         });
     // three checks that each overrun the budget, all asked before another session's one
     const hostile = [1, 2, 3].map((index) =>
-      ask('session_a', `A${index}`, 1, unique, { items: distinctObjects(20_000) }),
+      ask('session_a', `A${index}`, 1, doubling, { tree: nested(30) }),
     );
     const ordinary = ask('session_b', 'B', 2, wide, { p0: 'abc' });
     const later = ask('session_c', 'C', 2, wide, { p0: 'ABC' });

@@ -72,9 +72,10 @@ interface Running {
  * The time one check of a value may hold the validation thread, before its part per megabyte of the
  * value (ms, the thread's CPU time where Node.js tells it, wall time otherwise): past it the thread
  * is ended and the value refused as not checked in time. Every other check, of every session, waits
- * behind the one in the thread: Ajv's `uniqueItems` over 230 KB of objects held it 11 s (it compares
- * every pair; a megabyte: minutes). Ordinary checks take milliseconds (a megabyte of items tens),
- * and a pattern RE2 cannot run has 100 ms of its own in a check.
+ * behind the one in the thread: a schema whose check costs more than the value's size (a recursive
+ * `anyOf` whose failing variant checks the items below it doubles with each level of nesting: 30
+ * levels, 60 bytes, are minutes) would hold it for good. Ordinary checks take milliseconds (a
+ * megabyte of items tens), and a pattern RE2 cannot run has 100 ms of its own in a check.
  */
 export const CHECK_TIME_BUDGET_MS = 1_000;
 
@@ -410,7 +411,7 @@ function overrunAnswer(
       issues: [
         {
           path: '(root)',
-          message: `could not be checked against the schema in time (${spent} in the schema validation thread, which checks other calls too; keywords such as uniqueItems over many objects cost more than the value's size); send a smaller value`,
+          message: `could not be checked against the schema in time (${spent} in the schema validation thread, which checks other calls too: this schema costs more to check than the value's size); send a smaller value`,
         },
       ],
     },

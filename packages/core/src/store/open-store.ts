@@ -66,7 +66,8 @@ async function loadSqliteStore() {
   }
 }
 
-function isStore(value: unknown): value is Store {
+/** Whether `value` is a `Store` object (what `openStore` takes as is), not a spec. */
+export function isStore(value: unknown): value is Store {
   return typeof value === 'object' && value !== null && typeof (value as Store).migrate === 'function';
 }
 

@@ -960,6 +960,17 @@ export class PostgresStore implements Store {
     return rows.length > 0;
   }
 
+  async deleteLogsBefore(beforeId: string, limit: number): Promise<number> {
+    // SKIP LOCKED: instances that prune at the same time take different entries instead of waiting
+    const rows = await this.query(
+      'delete old execution log entries',
+      'DELETE FROM toolmux_execution_logs WHERE id IN (SELECT id FROM toolmux_execution_logs ' +
+        'WHERE id < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id',
+      [beforeId, limit],
+    );
+    return rows.length;
+  }
+
   async getSession(id: string): Promise<SessionRecord | undefined> {
     const rows = await this.query(
       'read a session',

@@ -200,6 +200,10 @@ function prepareStatements(database: DatabaseSync) {
     getSessionToken: database.prepare('SELECT token_version, token_hash FROM toolmux_sessions WHERE id = ?'),
     getSession: database.prepare(`SELECT ${SESSION_COLUMNS} FROM toolmux_sessions WHERE id = ?`),
     deleteSession: database.prepare('DELETE FROM toolmux_sessions WHERE id = ?'),
+    deleteLogsBefore: database.prepare(
+      'DELETE FROM toolmux_execution_logs WHERE id IN ' +
+        '(SELECT id FROM toolmux_execution_logs WHERE id < ? ORDER BY id LIMIT ?)',
+    ),
     updateSession: database.prepare(
       'UPDATE toolmux_sessions SET config = ?, metadata = ?, config_version = config_version + 1, updated_at = ? ' +
         `WHERE id = ? AND config_version = ? RETURNING ${SESSION_COLUMNS}`,
@@ -946,6 +950,12 @@ export class SqliteStore implements Store {
 
   async deleteSession(id: string): Promise<boolean> {
     return this.write('delete a session', () => this.prepared().deleteSession.run(id).changes > 0);
+  }
+
+  async deleteLogsBefore(beforeId: string, limit: number): Promise<number> {
+    return this.write('delete old execution log entries', () =>
+      Number(this.prepared().deleteLogsBefore.run(beforeId, limit).changes),
+    );
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {

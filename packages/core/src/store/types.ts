@@ -87,6 +87,13 @@ export interface Store {
   /** Newest first. */
   listLogs(query: ListLogsQuery): Promise<Page<ExecutionLogRecord>>;
   /**
+   * Deletes at most `limit` of the oldest execution log entries whose id sorts before `beforeId`
+   * (ids of one prefix sort by creation time) and answers how many it deleted. The ToolMux's
+   * `logRetentionDays` calls it a batch at a time; optional for stores of your own (a ToolMux with
+   * `logRetentionDays` then refuses the store, `STORE_CONFIG_INVALID`).
+   */
+  deleteLogsBefore?(beforeId: string, limit: number): Promise<number>;
+  /**
    * One entry by id (checks of a client's `parentId`). Optional for stores of your own: without it,
    * a client's entries cannot name a stored parent, and the calls a remote client's multi-execute
    * sends to the server are logged without theirs.

@@ -69,6 +69,14 @@ export function newId(prefix: string): string {
   return `${prefix}_${encodeTime(now)}${encodeRandom(sequence, random16())}`;
 }
 
+/**
+ * The boundary below which every id of `prefix` made before time `ms` sorts, and above which every id
+ * made at `ms` or later: the prefix and the time part alone (shorter than a whole id of that time).
+ */
+export function idBefore(prefix: string, ms: number): string {
+  return `${prefix}_${encodeTime(Math.max(0, Math.floor(ms)))}`;
+}
+
 export const ID_PATTERN = /^[a-z]+_[0-9a-z]{38}$/;
 
 /** The creation time (ms) in an id of {@link ID_PATTERN}'s form; undefined for any other string. */

@@ -7,6 +7,7 @@ import { type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
 import {
   checkUserId,
   DEFAULT_OAUTH_REQUEST_TIMEOUT_MS,
+  MAX_LOG_RETENTION_DAYS,
   MAX_OAUTH_REQUEST_TIMEOUT_MS,
   openStore,
   openToolMuxStore,
@@ -471,6 +472,11 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
       must: `a whole number of milliseconds from 1 to ${MAX_OAUTH_REQUEST_TIMEOUT_MS} (how long one request to an OAuth provider's token or revocation endpoint may take; default ${DEFAULT_OAUTH_REQUEST_TIMEOUT_MS})`,
     },
   );
+  const logRetentionDays = wholeNumberOf(io, 'TOOLMUX_LOG_RETENTION_DAYS', config.logRetentionDays, {
+    min: 1,
+    max: MAX_LOG_RETENTION_DAYS,
+    must: `a whole number of days from 1 to ${MAX_LOG_RETENTION_DAYS} (how long execution log entries are kept; default: every entry is kept)`,
+  });
   const toolkits = await loadCatalog(flag('toolkits'), config.toolkits ?? builtinToolkits, cwd);
   checkManagedAuth(config.managedAuth, toolkits, configName);
   try {
@@ -504,6 +510,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     accountCacheTtlMs,
     proxyMaxResponseBytes,
     oauthRequestTimeoutMs,
+    logRetentionDays,
     managedAuth: config.managedAuth,
     allowedCallbackUrls: config.allowedCallbackUrls,
     defaultCallbackUrl: config.defaultCallbackUrl,

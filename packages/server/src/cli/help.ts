@@ -52,6 +52,8 @@ The most of an API's answer one proxy call downloads: TOOLMUX_PROXY_MAX_RESPONSE
 33554432, 32 MiB), or proxyMaxResponseBytes in the config file.
 How long one request to an OAuth provider's token or revocation endpoint may take:
 TOOLMUX_OAUTH_REQUEST_TIMEOUT_MS (milliseconds, 1 to ${OAUTH_REQUEST_TIMEOUT_MS.max}; default ${OAUTH_REQUEST_TIMEOUT_MS.default}), or oauthRequestTimeoutMs in the config file.
+How many days execution log entries are kept: TOOLMUX_LOG_RETENTION_DAYS (1 to 36500; default: every
+entry is kept), or logRetentionDays in the config file.
 
 The API key is TOOLMUX_API_KEY (at least ${MIN_API_KEY_LENGTH} characters); without it, a key file "api.key" (mode 0600) is created beside
 the SQLite database. A PostgreSQL store needs TOOLMUX_API_KEY and TOOLMUX_SECRET_KEY.

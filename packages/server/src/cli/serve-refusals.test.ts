@@ -225,6 +225,15 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
       key: 'oauthRequestTimeoutMs',
       value: 300_001,
     },
+    {
+      setting: 'a log retention that is not a whole number of days from 1 to 36500',
+      variable: 'TOOLMUX_LOG_RETENTION_DAYS',
+      text: '30d',
+      message:
+        'TOOLMUX_LOG_RETENTION_DAYS must be a whole number of days from 1 to 36500 (how long execution log entries are kept; default: every entry is kept), got "30d"',
+      key: 'logRetentionDays',
+      value: 0,
+    },
   ])('$setting', async ({ variable, text, message, key, value }) => {
     const cwd = tempDirectory();
     const fromEnv = await failingServe(['serve'], {

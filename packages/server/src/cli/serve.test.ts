@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { pathToFileURL } from 'node:url';
 import { ToolMux } from '@toolmux/core';
+import { idBefore, openStore } from '@toolmux/core/internal';
 import {
   createTestPostgresStore,
   createTestPostgresUrl,
@@ -664,6 +665,49 @@ describe('the proxy answer limit', forStarts(2), () => {
       }
     } finally {
       await sized.close();
+    }
+  });
+});
+
+describe('execution log retention', forStarts(1), () => {
+  it('TOOLMUX_LOG_RETENTION_DAYS deletes older entries when the server starts', async () => {
+    const cwd = tempDirectory();
+    const store = await openStore(`sqlite:${join(cwd, 't.db')}`);
+    const entry = (daysAgo: number, n: number) => {
+      const at = Date.now() - daysAgo * 24 * 60 * 60 * 1000;
+      return {
+        id: `${idBefore('log', at)}${String(n).padStart(28, '0')}`,
+        sessionId: null,
+        userId: 'retention_user',
+        toolSlug: 'OCTO_LIST',
+        toolkit: 'octo',
+        connectedAccountId: null,
+        callId: null,
+        status: 'success' as const,
+        errorCode: null,
+        errorMessage: null,
+        durationMs: 1,
+        input: '{}',
+        output: '{}',
+        createdAt: new Date(at),
+      };
+    };
+    const recent = [entry(2.5, 1), entry(0, 2)];
+    await store.insertLogs([entry(3.5, 3), entry(40, 4), ...recent]);
+    await store.close();
+    const served = await startServe([], {
+      cwd,
+      env: { TOOLMUX_API_KEY: API_KEY, TOOLMUX_STORE: 'sqlite:./t.db', TOOLMUX_LOG_RETENTION_DAYS: '3' },
+    });
+    try {
+      await eventually(async () => {
+        const listed = await api(served.url, 'GET', '/logs?user_id=retention_user');
+        expect(listed.json.items.map((item: { id: string }) => item.id)).toEqual(
+          recent.map((each) => each.id).reverse(),
+        );
+      });
+    } finally {
+      expect(await served.stop()).toBe(0);
     }
   });
 });

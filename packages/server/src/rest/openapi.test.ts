@@ -1,4 +1,5 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { SESSION_CONFIG_BOUNDS } from '@toolmux/core/internal';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SessionCache } from '../session-cache.js';
 import { createTestServer, TEST_API_KEY } from '../test-helpers.js';
@@ -186,5 +187,44 @@ describe('the published SessionConfig', () => {
         if (!taken) expect(await response.text()).toContain(path.join('.'));
       }
     }
+  });
+
+  it("publishes the metadata's count of keys, taken at it and refused past it", async () => {
+    const document = JSON.parse((await fetchDocument()).text);
+    const most = document.components.schemas.SessionConfig.properties.metadata.maxProperties;
+    expect(most).toBe(SESSION_CONFIG_BOUNDS.metadata.keys);
+    for (const [count, taken] of [
+      [most, true],
+      [most + 1, false],
+    ] as const) {
+      const metadata = Object.fromEntries(Array.from({ length: count }, (_, n) => [`k${n}`, 'v']));
+      const response = await server.fetch(
+        new Request('http://localhost/api/v1/sessions', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ user_id: 'user_bounds', config: { metadata } }),
+        }),
+      );
+      expect(response.status, `${count} keys: ${await response.clone().text()}`).toBe(taken ? 201 : 400);
+      if (!taken) expect(await response.text()).toContain('metadata');
+    }
+  });
+
+  it('says that a filter takes enable or disable, not both, as the server answers', async () => {
+    const document = JSON.parse((await fetchDocument()).text);
+    const [, filter] = document.components.schemas.SessionConfig.properties.toolkits.anyOf;
+    expect(filter.description).toContain('CONFIG_CONFLICT');
+    const response = await server.fetch(
+      new Request('http://localhost/api/v1/sessions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          user_id: 'user_bounds',
+          config: { toolkits: { enable: ['a'], disable: ['b'] } },
+        }),
+      }),
+    );
+    expect(response.status).toBe(400);
+    expect((await response.json()).error.code).toBe('CONFIG_CONFLICT');
   });
 });

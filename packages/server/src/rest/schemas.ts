@@ -67,15 +67,21 @@ const toolArguments = z
 // ---- session config (the SDK's SessionConfig, JSON-safe part) ----
 
 const slugList = z.array(z.string().min(1));
-/** `{ enable, disable }` together passes here so that core names the conflict (CONFIG_CONFLICT). */
+/**
+ * `{ enable, disable }` together passes here so that core names the conflict (CONFIG_CONFLICT); the
+ * document says so, since JSON Schema would need a `not` that generators render poorly.
+ */
+const ENABLE_OR_DISABLE = 'Either enable or disable, not both (both: CONFIG_CONFLICT).';
 const slugFilter = z.union([
   slugList,
-  z.strictObject({ enable: slugList.optional(), disable: slugList.optional() }),
+  z.strictObject({ enable: slugList.optional(), disable: slugList.optional() }).describe(ENABLE_OR_DISABLE),
 ]);
 const tag = z.enum(TOOL_TAGS);
 const tagFilter = z.union([
   z.array(tag),
-  z.strictObject({ enable: z.array(tag).optional(), disable: z.array(tag).optional() }),
+  z
+    .strictObject({ enable: z.array(tag).optional(), disable: z.array(tag).optional() })
+    .describe(ENABLE_OR_DISABLE),
 ]);
 
 /** A whole number within core's bounds of a session config number (published as they are checked). */
@@ -142,8 +148,12 @@ export const SessionConfigSchema = component(
         z.string().max(SESSION_CONFIG_BOUNDS.metadata.keyLength),
         z.string().max(SESSION_CONFIG_BOUNDS.metadata.valueLength),
       )
-      .optional()
-      .describe(`Free-form labels: at most ${SESSION_CONFIG_BOUNDS.metadata.keys} keys.`),
+      // zod's records have no count of entries to check: core checks it, the document publishes it
+      .meta({
+        description: `Free-form labels: at most ${SESSION_CONFIG_BOUNDS.metadata.keys} keys.`,
+        maxProperties: SESSION_CONFIG_BOUNDS.metadata.keys,
+      })
+      .optional(),
   }),
   'The config `mux.create(userId, config)` takes (custom tools are code and cannot be sent over HTTP).',
 );
