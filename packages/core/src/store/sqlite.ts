@@ -200,10 +200,6 @@ function prepareStatements(database: DatabaseSync) {
     getSessionToken: database.prepare('SELECT token_version, token_hash FROM toolmux_sessions WHERE id = ?'),
     getSession: database.prepare(`SELECT ${SESSION_COLUMNS} FROM toolmux_sessions WHERE id = ?`),
     deleteSession: database.prepare('DELETE FROM toolmux_sessions WHERE id = ?'),
-    deleteLogsBefore: database.prepare(
-      'DELETE FROM toolmux_execution_logs WHERE id IN ' +
-        '(SELECT id FROM toolmux_execution_logs WHERE id < ? ORDER BY id LIMIT ?)',
-    ),
     updateSession: database.prepare(
       'UPDATE toolmux_sessions SET config = ?, metadata = ?, config_version = config_version + 1, updated_at = ? ' +
         `WHERE id = ? AND config_version = ? RETURNING ${SESSION_COLUMNS}`,
@@ -953,8 +949,14 @@ export class SqliteStore implements Store {
   }
 
   async deleteLogsBefore(beforeId: string, limit: number): Promise<number> {
+    if (!Number.isSafeInteger(limit) || limit < 1)
+      throw new RangeError(`limit must be a whole number, 1 or more; got ${limit}`);
+    // the limit written in (one statement per limit, cached): a bound LIMIT is prepared again on every run
+    const text =
+      'DELETE FROM toolmux_execution_logs WHERE id IN ' +
+      `(SELECT id FROM toolmux_execution_logs WHERE id < ? ORDER BY id LIMIT ${limit})`;
     return this.write('delete old execution log entries', () =>
-      Number(this.prepared().deleteLogsBefore.run(beforeId, limit).changes),
+      Number(this.statement(text).run(beforeId).changes),
     );
   }
 
