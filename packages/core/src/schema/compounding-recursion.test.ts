@@ -283,9 +283,9 @@ describe('a small schema whose check compounds with depth', () => {
     ],
   });
 
-  it('is refused within the thread’s budget while another session’s ordinary call is answered, the event loop never held', async () => {
-    const seen: unknown[] = [];
-    const mux = new ToolMux({
+  /** A ToolMux with `ACME_TREE` ({@link fourWays}), `ACME_FOREST` (a list of them) and `ACME_NOTE` (handled into `seen`). */
+  function muxOf(seen: unknown[]): ToolMux {
+    return new ToolMux({
       toolkits: [
         defineToolkit({
           slug: 'acme',
@@ -295,6 +295,18 @@ describe('a small schema whose check compounds with depth', () => {
               slug: 'ACME_TREE',
               description: 'Nested arrays',
               inputSchema: fourWays,
+              execute: async () => ({ ok: true }),
+            }),
+            defineTool({
+              slug: 'ACME_FOREST',
+              description: 'A list of nested arrays',
+              // its node under `properties` (no `$defs`): the sliced check cuts the list
+              inputSchema: JSON.parse(
+                JSON.stringify({
+                  type: 'object',
+                  properties: { list: { type: 'array', items: ref }, node: (fourWays.$defs as JSONSchema).n },
+                }).replaceAll('#/$defs/n', '#/properties/node'),
+              ),
               execute: async () => ({ ok: true }),
             }),
             defineTool({
@@ -312,6 +324,11 @@ describe('a small schema whose check compounds with depth', () => {
       store: ':memory:',
       logger: quiet,
     });
+  }
+
+  it('is refused within the thread’s budget while another session’s ordinary call is answered, the event loop never held', async () => {
+    const seen: unknown[] = [];
+    const mux = muxOf(seen);
     try {
       const attacker = await mux.create('user_1', { toolkits: ['acme'] });
       const other = await mux.create('user_2', { toolkits: ['acme'] });
@@ -340,6 +357,25 @@ describe('a small schema whose check compounds with depth', () => {
         'Invalid arguments for ACME_TREE: (root): could not be checked against the schema in time',
       );
       expect(hostile.error).toContain('send a smaller or less deeply nested value');
+      expect(measured.turnMs, turnReport(measured)).toBeLessThan(60);
+    } finally {
+      await mux.close();
+    }
+  }, 120_000);
+
+  it('is not cut into parts checked on the main thread when the arguments are large', async () => {
+    const mux = muxOf([]);
+    try {
+      const session = await mux.create('user_1', { toolkits: ['acme'] });
+      expect(await session.execute('ACME_FOREST', { list: [nested(2)] })).toMatchObject({ successful: true });
+      // 600 items of 8 levels (5,400 entries: a large call): the sliced check ran runs of ~110 of
+      // them, 4^8 evaluations each, in each of its calls of Ajv on the main thread (0.7 s a turn)
+      const measured = await longestTurn(
+        () => session.execute('ACME_FOREST', { list: Array.from({ length: 600 }, () => nested(8)) }),
+        60,
+      );
+      expect(measured.value).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+      expect(measured.value.error).toContain('could not be checked against the schema in time');
       expect(measured.turnMs, turnReport(measured)).toBeLessThan(60);
     } finally {
       await mux.close();

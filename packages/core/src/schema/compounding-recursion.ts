@@ -37,7 +37,7 @@ const IN_PLACE_MAPS = ['dependentSchemas', 'dependencies'];
  * thread have at most 48 subschemas (`OFF_THREAD_SUBSCHEMAS`), far below these.
  */
 const MAX_NODES = 512;
-const MAX_PAIR_STEPS = 200_000;
+const MAX_PAIR_STEPS = 100_000;
 
 /** A schema object of the document and what it applies where. */
 interface Node {
@@ -93,6 +93,11 @@ export function compoundsWithDepth(
 ): boolean {
   const graph = schemaGraph(schema);
   if (graph === undefined) return true;
+  // without recursion every part of the value meets each schema object a bounded number of times
+  const moves = new Map(
+    graph.map((node, id) => [id, [...node.inPlace, ...node.children.map(({ target }) => target)]]),
+  );
+  if (!hasCycle(moves)) return false;
   const steps = stepsOf(graph);
   if (steps === undefined) return true;
   return partedRunsCycle(steps, (a, b) => overlaps(a, b, keyMatches));
@@ -383,7 +388,7 @@ function partedRunsCycle(steps: readonly Step[][], overlap: (a: Label, b: Label)
   return hasCycle(partedEdges);
 }
 
-/** Whether the graph (parted pairs, whose moves lead to parted pairs only) has a cycle: Kahn's order. */
+/** Whether a graph (by each node, the nodes it leads to) has a cycle: Kahn's order. */
 function hasCycle(edges: ReadonlyMap<number, number[]>): boolean {
   const incoming = new Map<number, number>();
   for (const key of edges.keys()) incoming.set(key, 0);
