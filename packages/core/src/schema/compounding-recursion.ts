@@ -1,5 +1,5 @@
 import type { JSONSchema } from '../catalog/types.js';
-import { isSchemaObject } from './subschemas.js';
+import { isSchemaObject, SUBSCHEMA_MAP_KEYWORDS } from './subschemas.js';
 
 /**
  * Which entries of an object or array a subschema is applied to, relative to the value its schema
@@ -213,22 +213,13 @@ function subschemaObjects(schema: JSONSchema): JSONSchema[] {
     if (Array.isArray(value)) {
       for (const item of value) if (isSchemaObject(item)) found.push(item);
     } else if (isSchemaObject(value)) {
-      if (SCHEMA_MAP_KEYWORDS.has(keyword)) {
+      if (SUBSCHEMA_MAP_KEYWORDS.has(keyword)) {
         for (const name of Object.keys(value)) if (isSchemaObject(value[name])) found.push(value[name]);
       } else found.push(value);
     }
   }
   return found;
 }
-
-const SCHEMA_MAP_KEYWORDS = new Set([
-  'properties',
-  'patternProperties',
-  '$defs',
-  'definitions',
-  'dependentSchemas',
-  'dependencies',
-]);
 
 /**
  * The schema objects a reference may point to: a JSON Pointer from the document and from the
