@@ -169,7 +169,8 @@ type Zod = typeof import('zod');
 /**
  * The shapes of the bench: an input schema (zod's, zod/mini's or a JSON Schema) and its megabyte of
  * arguments, valid or not. The first four are cut by the sliced validations of both; the others were
- * once validated whole, in one call.
+ * once validated whole, in one call (zod's unions and refinements until they were split by whether
+ * their parts' issues end the parse).
  */
 function shapes(z: Zod) {
   const item = z.object({ a: z.string(), b: z.number() });
@@ -229,6 +230,22 @@ function shapes(z: Zod) {
       name: 'zod object .refine()',
       schema: z.object({ items: z.array(item) }).refine((input) => input.items.length > 0),
       args: listed,
+    },
+    {
+      name: 'zod array .superRefine()',
+      schema: z.object({
+        items: z.array(item).superRefine((list, context) => {
+          if (list.length === 0) context.addIssue({ code: 'custom', message: 'no items' });
+        }),
+      }),
+      args: listed,
+    },
+    {
+      name: 'zod union of objects',
+      schema: z.object({
+        op: z.union([z.object({ items: z.array(item) }), z.object({ ids: z.array(z.string()) })]),
+      }),
+      args: (valid: boolean) => ({ op: listed(valid) }),
     },
     {
       name: 'zod record, enum keys',

@@ -124,7 +124,7 @@ export interface ToolMuxOptions<P extends Provider<unknown>> {
   accountCacheTtlMs?: number;
   /**
    * How many days execution log entries are kept: older ones are deleted when the store opens and
-   * then every hour, a thousand per statement (every instance on a shared database prunes; they do
+   * then every hour, 500 per statement (every instance on a shared database prunes; they do
    * not wait for each other). Entries hold a call's redacted arguments and result, which may be your
    * users' data. A whole number of days, 1 to 36500. Embedded only (a toolmux server has its own
    * setting).

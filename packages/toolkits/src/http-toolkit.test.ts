@@ -200,6 +200,47 @@ describe('http toolkit with an account', () => {
     expect(basic.auth[0]).toMatchObject({ type: 'basic' });
   });
 
+  it('an API that quotes the basic credentials as sent (base64) has them masked in the log and in an error', async () => {
+    api.route('GET', '/v1/whoami', (request) => ({ body: { sent: request.headers.authorization } }));
+    const basic = createHttpToolkit({
+      slug: 'basic',
+      auth: 'basic',
+      baseUrl: `${api.url}/v1`,
+      allowPrivateNetwork: true,
+    });
+    const accounts = new ToolMux({
+      toolkits: [basic],
+      store: ':memory:',
+      secretKey: Buffer.alloc(32, 5).toString('base64'),
+    });
+    try {
+      const config = await accounts.authConfigs.create('basic', { type: 'basic' });
+      await accounts.connectedAccounts.create('user_basic', config.id, {
+        username: 'ada',
+        password: 'pw_s3cret/+=',
+      });
+      const basicSession = await accounts.create('user_basic', {
+        toolkits: ['basic'],
+        authConfigs: { basic: config.id },
+      });
+      const sent = `Basic ${Buffer.from('ada:pw_s3cret/+=').toString('base64')}`;
+      // the tool's data is the API's answer, as with any token it quotes; the log masks it
+      expect(await basicSession.execute('BASIC_GET', { url: '/whoami' })).toMatchObject({
+        successful: true,
+        data: { body: { sent } },
+      });
+      api.failNext({ status: 500, body: { error: `could not check ${sent}` } });
+      const failed = await basicSession.execute('BASIC_GET', { url: '/whoami' });
+      expect(failed).toMatchObject({ successful: false });
+      expect(failed.error).toContain('could not check Basic [REDACTED]');
+      const logs = JSON.stringify(await basicSession.logs());
+      expect(logs).toContain('Basic [REDACTED]');
+      expect(JSON.stringify([failed, logs])).not.toContain(sent.slice('Basic '.length));
+    } finally {
+      await accounts.close();
+    }
+  });
+
   it('401 with an account asks for a reconnect', async () => {
     api.failNext({ status: 401, body: { error: 'token expired' } });
     await expect(

@@ -5,6 +5,7 @@ import { connectWay, readerError, reconnectWay } from '../meta-tools/hints.js';
 import type { ConnectedAccountRecord, Store } from '../store/types.js';
 import { pause, untilAborted } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
+import { basicCredentials, secretForms } from '../util/redact.js';
 import type { Vault } from '../vault/vault.js';
 import {
   type OAuthClient,
@@ -15,7 +16,10 @@ import {
   type TokenSet,
 } from './oauth.js';
 
-/** A token that expires within this window is refreshed before a call uses it. */
+/**
+ * A token that expires within this window is refreshed before a call uses it; one issued for less
+ * than twice as long, within half its lifetime (see {@link needsRefresh}).
+ */
 export const REFRESH_WINDOW_MS = 60_000;
 /**
  * How much longer than a token request may take (the ToolMux's `oauthRequestTimeoutMs`) one process
@@ -44,8 +48,15 @@ export interface CredentialLoaderOptions {
   toolkitLabel: (slug: string) => string;
 }
 
-function needsRefresh(expiresAt: Date | null): boolean {
-  return expiresAt !== null && expiresAt.getTime() - Date.now() < REFRESH_WINDOW_MS;
+/**
+ * Whether a token that expires at `expiresAt` is refreshed before a call uses it: within
+ * {@link REFRESH_WINDOW_MS} of its end, or of half its `lifetimeMs` when that is shorter. A provider
+ * that issues tokens for a minute or less (30 s) would otherwise have each one refreshed as it
+ * arrives, a token request for every call.
+ */
+function needsRefresh(expiresAt: Date | null, lifetimeMs: number | undefined): boolean {
+  const window = lifetimeMs === undefined ? REFRESH_WINDOW_MS : Math.min(REFRESH_WINDOW_MS, lifetimeMs / 2);
+  return expiresAt !== null && expiresAt.getTime() - Date.now() < window;
 }
 
 /**
@@ -182,11 +193,21 @@ export function accountNotUsableError(toolkitLabel: string, account: ConnectedAc
 /** How many times a conditional write of an account is tried again after the account changed under it. */
 const CHANGED_RETRIES = 5;
 
-/** The credential values to mask: token type, scope and expiry are not secrets (masking them would blank words like "bearer"). */
+/**
+ * The credential values to mask (token type, scope and expiry are not secrets: masking them would
+ * blank words like "bearer"), in each form a request carries them, which an API may quote back: as
+ * they are, encoded in a URL or a body (see `secretForms`), and any two of them (or one with an
+ * empty password) as the base64 credentials of an HTTP Basic authorization header.
+ */
 export function credentialSecrets(credentials: Credentials): string[] {
-  return Object.entries(credentials)
+  const values = Object.entries(credentials)
     .filter(([name]) => name !== 'tokenType' && name !== 'scope' && name !== 'expiresAt')
     .map(([, value]) => value);
+  const basic = values.flatMap((user, index) => [
+    basicCredentials(user, ''),
+    ...values.filter((_, other) => other !== index).map((password) => basicCredentials(user, password)),
+  ]);
+  return [...values.flatMap(secretForms), ...basic];
 }
 
 /**
@@ -252,7 +273,7 @@ export class CredentialLoader {
     let current = account;
     let stored = this.#open(current);
     if (stored.type !== 'oauth2') return { ...stored.fields };
-    if (needsRefresh(current.expiresAt)) {
+    if (needsRefresh(current.expiresAt, stored.lifetimeMs)) {
       if (stored.refreshToken) {
         try {
           current = await this.refresh(current.id, { account: current, signal });
@@ -396,6 +417,12 @@ export class CredentialLoader {
     return [...names].some((name) => stored.fields[name] !== refused[name]);
   }
 
+  /** How long the account's access token was issued for, when the provider said. */
+  #lifetimeOf(account: ConnectedAccountRecord): number | undefined {
+    const stored = account.secret ? this.#open(account) : undefined;
+    return stored?.type === 'oauth2' ? stored.lifetimeMs : undefined;
+  }
+
   #accessTokenOf(account: ConnectedAccountRecord): string | undefined {
     const stored = account.secret ? this.#open(account) : undefined;
     return stored?.type === 'oauth2' ? stored.accessToken : undefined;
@@ -428,27 +455,36 @@ export class CredentialLoader {
   ): Promise<ConnectedAccountRecord> {
     const { store, toolkitLabel } = this.#options;
     const started = Date.now();
-    let waitedForAnother = false;
+    /** The version of the account while another process held its lease, once this one waited for it. */
+    let waitedOn: number | undefined;
+    /**
+     * The version at which the store last refused this process the lease: unchanged, the lease is live
+     * by the store's clock (PostgreSQL's), whatever this machine's clock says.
+     */
+    let refusedAt: number | undefined;
     for (;;) {
       stop.throwIfAborted();
       const account = await store.getConnectedAccount(accountId);
       if (!account) throw accountDeletedError(accountId, known);
       if (account.status !== 'ACTIVE') throw accountNotUsableError(toolkitLabel(account.toolkit), account);
-      if (!force && !needsRefresh(account.expiresAt)) return account; // another process refreshed it
+      if (!force && !needsRefresh(account.expiresAt, this.#lifetimeOf(account))) return account; // another process refreshed it
       if (replacing !== undefined && this.#accessTokenOf(account) !== replacing) return account; // renewed already
       const now = new Date();
-      if (account.refreshLeaseUntil && account.refreshLeaseUntil > now) {
+      if (account.refreshLeaseUntil && (account.refreshLeaseUntil > now || account.version === refusedAt)) {
         if (Date.now() - started > 2 * this.#leaseMs) {
           throw new ToolMuxError({
             code: 'OAUTH_ERROR',
             message: `Refreshing the ${toolkitLabel(account.toolkit)} token of ${account.id} took too long in another process; try again.`,
           });
         }
-        waitedForAnother = true;
+        waitedOn = account.version;
+        // the store is asked again after this wait: the lease may have run out by its clock
+        refusedAt = undefined;
         await pause(LEASE_POLL_MS, stop);
         continue;
       }
-      if (force && waitedForAnother) return account; // the refresh we waited for is the one asked for
+      // the refresh waited for is the one asked for, once it stored its tokens (the row moved on)
+      if (force && waitedOn !== undefined && account.version !== waitedOn) return account;
       stop.throwIfAborted(); // nobody waits for a new token: no token request
       const leased = await store.acquireRefreshLease(
         account.id,
@@ -457,7 +493,9 @@ export class CredentialLoader {
         now,
       );
       if (leased) return this.#spendRefreshToken(leased);
-      // the row changed between the read and the lease: look again
+      // the row changed between the read and the lease, or its lease is live by the store's clock:
+      // look again (at the same version, as a live lease)
+      refusedAt = account.version;
     }
   }
 
@@ -477,7 +515,12 @@ export class CredentialLoader {
         });
       }
       oauth = await oauthOf(account.authConfigId);
-      tokens = await refreshTokens(oauth.scheme, oauth.client, stored.refreshToken, this.#transport);
+      tokens = await refreshTokens(
+        oauth.scheme,
+        oauth.client,
+        { refreshToken: stored.refreshToken, accessToken: stored.accessToken },
+        this.#transport,
+      );
     } catch (error) {
       const refusal = error instanceof OAuthFailure ? error.refusal : undefined;
       if (refusal === 'refresh_token_dead') {
@@ -497,8 +540,10 @@ export class CredentialLoader {
         details: { connectedAccountId: account.id },
       });
     }
+    // the old token's expiry and lifetime do not outlive it (a new one the provider gives no expiry)
+    const { expiresAt: _expiresAt, lifetimeMs: _lifetimeMs, ...kept } = stored;
     const next: StoredCredentials = {
-      ...stored,
+      ...kept,
       ...tokens,
       refreshToken: tokens.refreshToken ?? stored.refreshToken,
       ...((tokens.scope ?? stored.scope) ? { scope: tokens.scope ?? stored.scope } : {}),
@@ -633,13 +678,14 @@ export async function revokeTokenSet(
     ...(stored.refreshToken ? [[stored.refreshToken, 'refresh_token'] as const] : []),
     [stored.accessToken, 'access_token'] as const,
   ];
+  const secrets = tokens.map(([token]) => token);
   await Promise.all(
     tokens.map(async ([token, hint]) => {
       try {
-        await revokeToken(withEndpoint, client, token, hint, transport);
+        await revokeToken(withEndpoint, client, token, hint, { ...transport, alsoSecret: secrets });
       } catch (error) {
         logger.warn(
-          `toolmux: could not revoke ${what.replace('%s', hint.replace('_', ' '))} (${quotedMessage(error, [token])}); ${anyway}.`,
+          `toolmux: could not revoke ${what.replace('%s', hint.replace('_', ' '))} (${quotedMessage(error, secrets)}); ${anyway}.`,
         );
       }
     }),

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { OAuth2Scheme } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
-import { databaseBackends, databasePerTest, rejection } from '../test/auth-fixtures.js';
+import { databaseBackends, databasePerTest, pastTime, rejection } from '../test/auth-fixtures.js';
 import { recordingLogger } from '../test/recording-logger.js';
 import { ToolMux } from '../toolmux.js';
 
@@ -190,12 +190,23 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
         json({
           access_token: 'at_first_1234',
           token_type: 'Bearer',
-          expires_in: 1,
+          expires_in: 3600,
           refresh_token: 'rt_first_1234',
         }),
       );
       expect(connected.account.status).toBe('ACTIVE');
+      await expireSoon(connected.account.id);
       return connected;
+    }
+
+    /**
+     * Leaves the account's token a second to live, in the store (a token issued for a second would be
+     * refreshed only in the last half of it: not by the next call).
+     */
+    function expireSoon(accountId: string) {
+      return database.exec(
+        `UPDATE toolmux_connected_accounts SET expires_at = ${pastTime(database.spec, -1000)} WHERE id = '${accountId}'`,
+      );
     }
 
     describe('the size of the answer', () => {
@@ -427,6 +438,69 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
         expect(account.statusReason!.length).toBeLessThan(500);
         expect(response.headers.get('location')!.length).toBeLessThan(500);
       });
+      describe('a secret it quotes in a form other than the one toolmux sent', () => {
+        /** A token of `length` random printable characters, none of which any text here holds by chance. */
+        const longToken = (prefix: string, length: number) =>
+          `${prefix}${randomBytes(length)
+            .toString('base64url')
+            .slice(0, length - prefix.length)}`;
+
+        it.each([
+          ['at its start', ''],
+          ['after a word', 'refused: '],
+        ])(
+          'a refresh token longer than 4096 characters quoted %s is masked whole, not its first characters shown',
+          async (_, before) => {
+            const { mux, logger } = setup();
+            const refreshToken = longToken('rt_', 6000);
+            const { account } = await connect(
+              mux,
+              json({ access_token: 'at_long_1234', token_type: 'Bearer', refresh_token: refreshToken }),
+            );
+            expect(account.status).toBe('ACTIVE');
+            tokenAnswer = json(
+              { error: 'temporarily_unavailable', error_description: `${before}${refreshToken}` },
+              400,
+            );
+            const refused = await rejection(mux.connectedAccounts.refresh(account.id), 'OAUTH_ERROR');
+            expect(refused.message).toContain(`(temporarily_unavailable: ${before}[REDACTED]`);
+            const everything = JSON.stringify([refused.message, logger]);
+            expect(everything).not.toContain(refreshToken.slice(0, 24));
+          },
+        );
+
+        it('the client secret as the Basic authorization header carried it is masked', async () => {
+          const { mux, logger } = setup();
+          const { account } = await expiring(mux);
+          tokenAnswer = (form, answer) => {
+            const authorization = provider.seen.at(-1)!.authorization!;
+            json({ error: 'invalid_client', error_description: `no client for ${authorization}` }, 401)(
+              form,
+              answer,
+            );
+          };
+          const refused = await rejection(mux.connectedAccounts.refresh(account.id), 'AUTH_CONFIG_INVALID');
+          const basic = provider.seen.at(-1)!.authorization!.slice('Basic '.length);
+          // RFC 6749 2.3.1: the secret is form-encoded before base64 (`_` as `%5F`)
+          expect(Buffer.from(basic, 'base64').toString()).toContain(CLIENT_SECRET.replace('_', '%5F'));
+          expect(refused.message).toContain('(invalid_client: no client for Basic [REDACTED])');
+          expect(JSON.stringify([refused.message, logger])).not.toContain(basic);
+        });
+
+        it("the account's access token quoted by a refused refresh is masked", async () => {
+          const { mux, logger } = setup();
+          const { account, session } = await expiring(mux);
+          tokenAnswer = json(
+            { error: 'invalid_grant', error_description: 'grant of at_first_1234 was revoked' },
+            400,
+          );
+          const result = await session.execute('HOSTILE_WHOAMI', {});
+          expect(result).toMatchObject({ successful: false, code: 'CONNECTION_EXPIRED' });
+          const now = await mux.connectedAccounts.get(account.id);
+          expect(now.statusReason).toBe('invalid_grant: grant of [REDACTED] was revoked');
+          expect(JSON.stringify([result, now, logger, await session.logs()])).not.toContain('at_first_1234');
+        });
+      });
     });
 
     describe('a refresh the provider refuses, by what its error code means', () => {
@@ -627,11 +701,12 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
             ok: true,
             access_token: 'xoxb-1234',
             token_type: 'bot',
-            expires_in: 1,
+            expires_in: 3600,
             refresh_token: 'xoxe-1234',
           }),
         );
         expect(account.status).toBe('ACTIVE');
+        await expireSoon(account.id);
         tokenAnswer = json({
           ok: true,
           access_token: 'xoxb-5678',
@@ -654,6 +729,37 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
           successful: true,
           data: { me: 'sam' },
         });
+      });
+
+      it('a token issued for 30 s is refreshed in the last half of its life, not by every call', async () => {
+        const { mux } = setup();
+        const issued = (n: number) =>
+          json({
+            access_token: `at_short_${n}`,
+            token_type: 'Bearer',
+            expires_in: 30,
+            refresh_token: `rt_short_${n}`,
+          });
+        const { account, session } = await connect(mux, issued(1));
+        const refreshes = () =>
+          provider.seen.filter((seen) => seen.form.get('grant_type') === 'refresh_token').length;
+        const before = refreshes();
+        tokenAnswer = issued(2);
+        // on the code before, each of these calls refreshed the token first (it was within 60 s of its end)
+        for (let call = 0; call < 5; call++) {
+          expect(await session.execute('HOSTILE_WHOAMI', {})).toMatchObject({ successful: true });
+        }
+        expect(refreshes()).toBe(before);
+        // 10 s left of its 30: refreshed before the next call
+        await database.exec(
+          `UPDATE toolmux_connected_accounts SET expires_at = ${pastTime(database.spec, -10_000)} WHERE id = '${account.id}'`,
+        );
+        expect(await session.execute('HOSTILE_WHOAMI', {})).toMatchObject({ successful: true });
+        expect(refreshes()).toBe(before + 1);
+        expect(provider.seen.at(-1)).toMatchObject({ path: '/me', authorization: 'Bearer at_short_2' });
+        // the refreshed token was issued for 30 s too: the calls after it do not refresh it
+        expect(await session.execute('HOSTILE_WHOAMI', {})).toMatchObject({ successful: true });
+        expect(refreshes()).toBe(before + 1);
       });
 
       it('a refresh answer without a refresh token keeps the one the account had', async () => {

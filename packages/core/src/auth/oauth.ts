@@ -1,6 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import type { OAuth2Scheme } from '../catalog/types.js';
-import { maskSecrets } from '../util/redact.js';
+import { basicCredentials, maskSecretsLeading, secretForms } from '../util/redact.js';
 import { byteSize, responseTextUpTo } from '../util/response-text.js';
 import { leadingText, storableText } from '../util/stored-text.js';
 import { wholeNumberOf } from '../util/whole-number.js';
@@ -21,6 +21,8 @@ export interface TokenSet {
   idToken?: string;
   /** Epoch milliseconds; absent when the provider did not say. */
   expiresAt?: number;
+  /** How long the access token was issued for (its `expires_in`), in milliseconds; with `expiresAt`. */
+  lifetimeMs?: number;
 }
 
 /**
@@ -318,33 +320,41 @@ function tokenSetOf(response: oauth.TokenEndpointResponse): TokenSet {
     ...(response.refresh_token ? { refreshToken: response.refresh_token } : {}),
     ...(response.scope ? { scope: response.scope } : {}),
     ...(response.id_token ? { idToken: response.id_token } : {}),
-    ...(expiresAt !== undefined && expiresAt <= LATEST_EXPIRY_MS ? { expiresAt } : {}),
+    ...(expiresAt !== undefined && expiresAt <= LATEST_EXPIRY_MS
+      ? { expiresAt, lifetimeMs: (response.expires_in as number) * 1000 }
+      : {}),
   };
 }
 
 /**
  * An oauth4webapi error as an {@link OAuthFailure}: the provider's `error` and `error_description`
- * (or a fixed message), with every secret the request carried (`secrets`: the client secret, the code
- * and its verifier, the refresh token) masked, since a provider may quote them, and cut to a length a
- * status reason, a URL parameter and a log line can carry. Nothing else of the error is kept: the
- * `cause` of oauth4webapi's errors can hold the whole token response.
+ * (or a fixed message), with every secret toolmux knows of the exchange (`secrets`: the client
+ * secret, the code and its verifier, the state, the refresh and access tokens) masked in each form a
+ * request carried it (see `secretForms`), since a provider may quote them, and cut to a length
+ * a status reason, a URL parameter and a log line can carry. A secret the cut would split is masked
+ * whole: cutting first would show its start. Nothing else of the error is kept: the `cause` of
+ * oauth4webapi's errors can hold the whole token response.
  */
 function failureOf(error: unknown, secrets: ReadonlyArray<string | null | undefined>): OAuthFailure {
   const failure = describedFailure(error);
-  const known = secrets.flatMap((secret) =>
-    secret
-      ? [
-          secret,
-          // a lone surrogate cannot be percent-encoded (a URIError): then no request carried it so
-          ...(secret.isWellFormed() ? [encodeURIComponent(secret)] : []),
-          new URLSearchParams({ s: secret }).toString().slice(2),
-        ]
-      : [],
-  );
+  const known = secrets.flatMap((secret) => (secret ? secretForms(secret) : []));
   // the provider's words go into status reasons (stored), messages and logs: storable text, whole characters
-  const safe = (text: string, length: number) =>
-    storableText(clip(maskSecrets(text.slice(0, 4096), known), length));
+  const safe = (text: string, length: number) => {
+    const masked = maskSecretsLeading(text, known, length);
+    return storableText(masked.cut ? `${masked.text}…` : masked.text);
+  };
   return new OAuthFailure(safe(failure.error, 100), safe(failure.description, 300));
+}
+
+/**
+ * The secrets of an OAuth client as its token requests carry them: the client secret, and the
+ * credentials of the HTTP Basic authorization header made of it (RFC 6749, 2.3.1), which a provider
+ * may quote whole.
+ */
+function clientSecrets(client: OAuthClient): string[] {
+  if (!client.clientSecret) return [];
+  const [id, secret] = [client.clientId, client.clientSecret].map((value) => secretForms(value).at(-1)!);
+  return [client.clientSecret, basicCredentials(id!, secret!)];
 }
 
 function describedFailure(error: unknown): { error: string; description: string } {
@@ -447,7 +457,7 @@ export async function exchangeCode(
   } catch (error) {
     // the provider may quote what it was sent (the state too: it came with the code)
     const failure = failureOf(error, [
-      client.clientSecret,
+      ...clientSecrets(client),
       options.codeVerifier,
       ...callbackParameters.getAll('code'),
       ...callbackParameters.getAll('state'),
@@ -458,13 +468,14 @@ export async function exchangeCode(
 }
 
 /**
- * Trades a refresh token for new tokens. A failure whose error code says what the refusal means
- * carries it as its `refusal` (see {@link RefreshRefusal}).
+ * Trades an account's refresh token for new tokens. A failure whose error code says what the refusal
+ * means carries it as its `refusal` (see {@link RefreshRefusal}); its words never quote the account's
+ * tokens (the access token too, which the provider knows) nor the client secret.
  */
 export async function refreshTokens(
   scheme: OAuth2Scheme,
   client: OAuthClient,
-  refreshToken: string,
+  { refreshToken, accessToken }: { refreshToken: string; accessToken: string },
   transport: OAuthTransport,
 ): Promise<TokenSet> {
   const as = authorizationServer(scheme);
@@ -479,7 +490,7 @@ export async function refreshTokens(
     );
     return tokenSetOf(await oauth.processRefreshTokenResponse(as, oauthClient, response, tokenTypes(scheme)));
   } catch (error) {
-    throw withRefusal(scheme, failureOf(error, [client.clientSecret, refreshToken]), [
+    throw withRefusal(scheme, failureOf(error, [...clientSecrets(client), refreshToken, accessToken]), [
       'refresh_token_dead',
       'client_rejected',
     ]);
@@ -488,14 +499,15 @@ export async function refreshTokens(
 
 /**
  * Revokes a token at the provider's revocation endpoint (RFC 7009): a refresh token (which most
- * providers take to end the whole grant) or an access token.
+ * providers take to end the whole grant) or an access token. A failure's words quote neither it, the
+ * client secret nor `alsoSecret` (the other tokens of the account, which the provider knows).
  */
 export async function revokeToken(
   scheme: OAuth2Scheme & { revocationUrl: string },
   client: OAuthClient,
   token: string,
   hint: 'refresh_token' | 'access_token',
-  transport: OAuthTransport,
+  transport: OAuthTransport & { alsoSecret?: readonly string[] },
 ): Promise<void> {
   const as = authorizationServer(scheme);
   const options = requestOptions(scheme, transport);
@@ -513,6 +525,6 @@ export async function revokeToken(
     );
     await oauth.processRevocationResponse(response);
   } catch (error) {
-    throw failureOf(error, [client.clientSecret, token]);
+    throw failureOf(error, [...clientSecrets(client), token, ...(transport.alsoSecret ?? [])]);
   }
 }

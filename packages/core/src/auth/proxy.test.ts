@@ -127,6 +127,17 @@ async function proxyError(
 }
 
 describe('session.proxyExecute', () => {
+  it('masks a key the query carried encoded, as the API quotes it back', async () => {
+    const { mux } = await setup();
+    const config = await mux.authConfigs.create('queried', { type: 'api_key' });
+    // a base64 key: the query carries it as k%2By%2Fz%3D…, which the API quotes back
+    await mux.connectedAccounts.create('user_2', config.id, { apiKey: 'k+y/z=key-query-654321' });
+    const session = await mux.create('user_2', { authConfigs: { queried: config.id } });
+    const queried = await session.proxyExecute({ toolkit: 'queried', endpoint: 'search' });
+    expect((queried.data as Echo).url).toBe('/api/search?api_key=[REDACTED]');
+    expect(JSON.stringify(queried)).not.toContain('key-query-654321');
+  });
+
   it('applies each scheme’s credentials and masks them in what comes back', async () => {
     const { session } = await setup();
     const keyed = await session.proxyExecute({

@@ -4,11 +4,12 @@ import { quotedMessage, quotedText, ToolMuxError } from '../errors.js';
 import type { AccountSelection } from '../execution/execute.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { setOwn } from '../util/own-key.js';
-import { REDACTED } from '../util/redact.js';
+import { maskSecrets } from '../util/redact.js';
 import { byteSize, responseTextUpTo } from '../util/response-text.js';
 import { shownValue } from '../util/stored-text.js';
 import { wholeNumberOf } from '../util/whole-number.js';
 import type { AuthService } from './auth-service.js';
+import { credentialSecrets } from './credentials.js';
 import { applyCredentials, HEADER_VALUE } from './schemes.js';
 import type { ProxyExecuteRequest, ProxyExecuteResponse } from './types.js';
 
@@ -108,13 +109,12 @@ function networkReason(error: unknown, secrets: readonly string[]): string {
     : quotedMessage(error, secrets);
 }
 
-/** Replaces every credential value (4 characters or more) in strings of `value`. */
+/**
+ * Replaces every credential value (4 characters or more) in strings of `value`; one that overlaps
+ * another (a Basic pair and the pair with an empty password) is masked whole.
+ */
 function mask(value: unknown, secrets: readonly string[]): unknown {
-  if (typeof value === 'string') {
-    let out = value;
-    for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join(REDACTED);
-    return out;
-  }
+  if (typeof value === 'string') return maskSecrets(value, secrets);
   if (Array.isArray(value)) return value.map((item) => mask(item, secrets));
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, mask(item, secrets)]));
@@ -186,7 +186,7 @@ export async function proxyExecute(
       proxy: true,
     });
     const credentials = await auth.credentials.load(account, { signal: request.signal });
-    secrets = Object.values(credentials);
+    secrets = credentialSecrets(credentials);
     applyCredentials(await auth.schemeOfAccount(account, toolkit), credentials, url, headers, account.id);
     const authorization = headers.get('authorization');
     if (authorization) secrets.push(authorization.replace(/^\S+\s+/, '')); // e.g. Basic's base64

@@ -33,7 +33,9 @@ let oauthServer: TestOAuthServerWithCallback;
  * that holds the request (`held`) and then passes it on to the provider's.
  */
 let brokenRevocation: { url: string; server: Server };
-const failing = new Map<string, 'error' | 'garbage' | 'hang-up' | 'silence' | 'hold'>();
+const failing = new Map<string, 'error' | 'garbage' | 'hang-up' | 'silence' | 'hold' | 'quote'>();
+/** What a `quote` revocation quotes in its error besides the request's Basic credentials, by token. */
+const quoting = new Map<string, string>();
 
 /**
  * The revocations the endpoint holds: none is answered until as many as toolmux should send at once
@@ -110,6 +112,15 @@ beforeAll(async () => {
       } else if (how === 'garbage') {
         response.writeHead(400, { 'content-type': 'application/json' });
         response.end('<html>\u0000 not json');
+      } else if (how === 'quote') {
+        // a provider that tells too much: the request's client credentials and the account's other token
+        response.writeHead(400, { 'content-type': 'application/json' });
+        response.end(
+          JSON.stringify({
+            error: 'invalid_request',
+            error_description: `${request.headers.authorization} may not revoke this while ${quoting.get(token)} is live`,
+          }),
+        );
       } else if (how === 'hang-up') {
         request.socket.destroy();
       }
@@ -171,6 +182,7 @@ describe.each(backends)(
         afterClose: () => {
           oauthServer.current = undefined;
           failing.clear();
+          quoting.clear();
           held = undefined;
         },
       });
@@ -350,6 +362,28 @@ describe.each(backends)(
         const logged = logger.warnings.join('\n');
         for (const account of broken) {
           for (const secret of Object.values(account.tokens)) expect(logged).not.toContain(secret);
+        }
+      });
+
+      it("a provider whose refusal quotes the client's Basic credentials and the account's other token has them masked in the log", async () => {
+        const { mux, logger } = setup();
+        const configId = await oauthConfig(mux);
+        const { id, tokens } = await connect(mux, configId, 'ada');
+        failing.set(tokens.accessToken, 'quote').set(tokens.refreshToken, 'quote');
+        quoting.set(tokens.accessToken, tokens.refreshToken).set(tokens.refreshToken, tokens.accessToken);
+        await mux.connectedAccounts.delete(id);
+        const warnings = logger.warnings.filter((line) => line.includes(id));
+        expect(warnings).toHaveLength(2);
+        for (const warning of warnings) {
+          expect(warning).toContain(
+            '(invalid_request: Basic [REDACTED] may not revoke this while [REDACTED] is live)',
+          );
+        }
+        const basic = Buffer.from(
+          `${oauthServer.clientId.replaceAll('-', '%2D')}:${oauthServer.clientSecret.replaceAll('_', '%5F')}`,
+        ).toString('base64');
+        for (const secret of [tokens.accessToken, tokens.refreshToken, basic, oauthServer.clientSecret]) {
+          expect(logger.warnings.join('\n')).not.toContain(secret);
         }
       });
 

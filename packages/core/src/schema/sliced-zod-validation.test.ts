@@ -2,9 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool } from '../catalog/define.js';
+import type { StandardResult, StandardSchemaV1 } from '../catalog/standard-schema.js';
 import type { ValidationResult } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
-import { ZOD_CHUNK_ENTRIES } from './sliced-zod-validation.js';
+import { ZOD_CHUNK_ENTRIES, zodValidationSteps } from './sliced-zod-validation.js';
 import { MAX_LISTED_ISSUES, MORE_ISSUES, slicedValidatorOf } from './validate.js';
 
 /**
@@ -49,6 +50,28 @@ function expectedOf(whole: ValidationResult): ValidationResult {
     success: false,
     issues: [...whole.issues.slice(0, MAX_LISTED_ISSUES), { path: '(root)', message: MORE_ISSUES }],
   };
+}
+
+/**
+ * The sliced validation's own answer (issues with their paths as keys and zod's codes), and zod's
+ * whole answer in the same terms: its first {@link MAX_LISTED_ISSUES} issues, whether there were
+ * more, its output.
+ */
+function bothAnswers(schema: z.ZodType, input: unknown) {
+  const steps = zodValidationSteps(schema as StandardSchemaV1, structuredClone(input), MAX_LISTED_ISSUES);
+  let next = steps.next();
+  while (!next.done) next = steps.next();
+  const result = schema['~standard'].validate(structuredClone(input)) as StandardResult<unknown>;
+  const issues = (result.issues ?? []).map((issue) => ({
+    path: (issue.path ?? []).map((segment) => (typeof segment === 'object' ? segment.key : segment)),
+    message: issue.message,
+    code: (issue as { code?: string }).code,
+  }));
+  const cut = issues.length > MAX_LISTED_ISSUES;
+  issues.length = Math.min(issues.length, MAX_LISTED_ISSUES);
+  const whole =
+    issues.length > 0 ? { issues, cut } : { issues, cut, value: result.issues ? undefined : result.value };
+  return { sliced: next.value, whole };
 }
 
 const N = 3 * ZOD_CHUNK_ENTRIES;
@@ -126,7 +149,7 @@ const cases: { name: string; schema: z.ZodObject; input: (bad: (index: number) =
     }),
   },
   {
-    name: 'a refinement over the whole object (validated whole)',
+    name: 'a refinement over the whole object',
     schema: z
       .object({ items: z.array(z.number()) })
       .refine((value) => value.items.length < N + 1, 'too many items'),
@@ -228,9 +251,7 @@ describe('a zod tool validates large arguments a part at a time, with zod’s ow
     ] as const) {
       it(`${name}: ${label}`, async () => {
         const { whole, sliced, parts } = await bothWays(schema, input(bad));
-        // split into parts, unless the schema has checks over the large value (then zod's one call)
-        if (name.endsWith('(validated whole)')) expect(parts).toBe(1);
-        else expect(parts).toBeGreaterThan(label === 'valid' ? 3 : 1);
+        expect(parts).toBeGreaterThan(label === 'valid' ? 3 : 1);
         if (label === 'valid') expect(whole.success).toBe(true);
         else expect(whole.success).toBe(false);
         const expected = expectedOf(whole);
@@ -341,6 +362,220 @@ describe('a zod tool validates large arguments a part at a time, with zod’s ow
     );
   });
 
+  it('answers what zod answers for unions and refinements around large values, whatever their options’ issues', async () => {
+    // items whose issues end the parse (a wrong type, a refinement that aborts) or do not (a string
+    // too short, a refinement that goes on); a nested union; a transform
+    const elements = [
+      z.object({ a: z.string(), n: z.number().default(1) }),
+      z.string().min(2),
+      z.number().refine((value) => value >= 0, { message: 'negative', abort: true }),
+      z.number().refine((value) => value >= 0, 'negative, going on'),
+      z.union([z.string(), z.number().int()]),
+      z.string().transform((text) => text.length),
+      z.string().max(1),
+    ];
+    const pool = [{ a: 'x' }, { a: 1 }, 'ab', 'a', 5, -1, 0.5, null];
+    // what a refinement tells of its value (its output, so outputs with issues are compared too)
+    const odd = (value: unknown) => JSON.stringify(value ?? null).length % 3 === 0;
+    const whens = [undefined, (payload: { issues: unknown[] }) => payload.issues.length === 0, () => true];
+    type Spec =
+      | { kind: 'array'; element: number; min: boolean }
+      | { kind: 'string' }
+      | { kind: 'object'; inner: Spec; strict: boolean }
+      | { kind: 'record'; inner: Spec }
+      | { kind: 'wideRecord'; element: number }
+      | { kind: 'transform'; inner: Spec }
+      | { kind: 'refine' | 'superRefine'; inner: Spec; abort: boolean; when: number }
+      | { kind: 'union'; options: Spec[]; xor: boolean };
+    const soft: Spec = { kind: 'array', element: 1, min: false };
+    const { spec } = fc.letrec<{ spec: Spec }>((tie) => ({
+      spec: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        fc.record({
+          kind: fc.constant('array' as const),
+          element: fc.nat(elements.length - 1),
+          min: fc.boolean(),
+        }),
+        fc.constant({ kind: 'string' as const }),
+        fc.record({ kind: fc.constant('object' as const), inner: tie('spec'), strict: fc.boolean() }),
+        fc.record({ kind: fc.constant('record' as const), inner: tie('spec') }),
+        fc.record({ kind: fc.constant('wideRecord' as const), element: fc.nat(elements.length - 1) }),
+        fc.record({ kind: fc.constant('transform' as const), inner: tie('spec') }),
+        fc.record({
+          kind: fc.constantFrom('refine' as const, 'superRefine' as const),
+          inner: tie('spec'),
+          abort: fc.boolean(),
+          when: fc.nat(whens.length - 1),
+        }),
+        fc.record({
+          kind: fc.constant('union' as const),
+          options: fc.array(tie('spec'), { minLength: 2, maxLength: 3 }),
+          xor: fc.boolean(),
+        }),
+      ),
+    }));
+    const schemaOf = (spec: Spec, count: number): z.ZodType => {
+      switch (spec.kind) {
+        case 'array': {
+          // the array's error map words its checks' issues
+          const list = z.array(elements[spec.element]!, {
+            error: (issue) => ((issue as { code: string }).code === 'too_small' ? 'too few' : undefined),
+          });
+          return spec.min ? list.min(count + 1) : list;
+        }
+        case 'string':
+          return z.string();
+        case 'object': {
+          const shape = { items: schemaOf(spec.inner, count) };
+          return spec.strict ? z.strictObject(shape) : z.object(shape);
+        }
+        case 'record':
+          return z.record(z.string(), schemaOf(spec.inner, count));
+        case 'wideRecord':
+          return z.record(z.string(), elements[spec.element]!);
+        case 'transform':
+          // a pipe: its input's issues end the parse, whatever their `continue`
+          return schemaOf(spec.inner, count).transform((value) => [value]);
+        case 'refine':
+          return schemaOf(spec.inner, count).refine((value) => !odd(value), {
+            message: 'odd',
+            abort: spec.abort,
+            when: whens[spec.when],
+          });
+        case 'superRefine':
+          return schemaOf(spec.inner, count).superRefine(
+            (value, context) => {
+              // its message tells the output it saw
+              const length = JSON.stringify(value ?? null).length;
+              if (length % 3 !== 1) {
+                context.addIssue({
+                  code: 'custom',
+                  message: `saw ${length}`,
+                  path: [0],
+                  continue: !spec.abort,
+                });
+              }
+            },
+            { when: whens[spec.when] },
+          );
+        case 'union': {
+          const options = spec.options.map((option) => schemaOf(option, count)) as [z.ZodType, z.ZodType];
+          // read by an error map: each option's first issue (an option's list is cut past the
+          // listed issues)
+          const error = (issue: { errors?: { message: string }[][] }) =>
+            `none of ${issue.errors?.map((each) => each[0]?.message).join(', ')}`;
+          return spec.xor ? z.xor(options, { error }) : z.union(options, { error });
+        }
+      }
+    };
+    // a value the spec's arrays and objects may take: its list of items somewhere inside
+    const argumentOf = (spec: Spec, list: unknown[]): unknown => {
+      if (spec.kind === 'object' || spec.kind === 'record') return { items: argumentOf(spec.inner, list) };
+      if (spec.kind === 'refine' || spec.kind === 'superRefine' || spec.kind === 'transform')
+        return argumentOf(spec.inner, list);
+      // the items under keys of their own (a record of many keys)
+      if (spec.kind === 'wideRecord')
+        return Object.fromEntries(list.map((item, index) => [`k${index}`, item]));
+      if (spec.kind === 'union') return argumentOf(spec.options[list.length % spec.options.length]!, list);
+      return list;
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        spec,
+        fc.integer({ min: 0, max: 1 }),
+        fc.nat(pool.length - 1),
+        fc.array(fc.tuple(fc.nat(), fc.nat(pool.length - 1)), { maxLength: 4 }),
+        fc.boolean(),
+        async (spec, extra, usual, wrong, inArray) => {
+          const count = ZOD_CHUNK_ENTRIES + 100 + extra;
+          const listOf = () => {
+            const list = range(count).map(() => structuredClone(pool[usual]));
+            for (const [at, which] of wrong) list[at % count] = structuredClone(pool[which]);
+            return list;
+          };
+          const schema = schemaOf(spec, count);
+          // a union inside an array: each item large, split on its own
+          const [top, input] = inArray
+            ? [
+                z.object({ v: z.array(schema) }),
+                { v: [argumentOf(spec, listOf()), argumentOf(spec, listOf().reverse())] },
+              ]
+            : [z.object({ v: schema }), { v: argumentOf(spec, listOf()) }];
+          // a tool's answer (paths and messages), then the validation's own (keys and codes too)
+          const { whole, sliced } = await bothWays(top, input);
+          expect(sliced).toEqual(expectedOf(whole));
+          if (sliced.success && whole.success)
+            expect(JSON.stringify(sliced.value)).toBe(JSON.stringify(whole.value));
+          const answers = bothAnswers(top, input);
+          expect(answers.sliced).toEqual(answers.whole);
+          expect(JSON.stringify(answers.sliced.value)).toBe(JSON.stringify(answers.whole.value));
+        },
+      ),
+      {
+        numRuns: 300,
+        seed: 29,
+        examples: [
+          // two options whose issues go on ('a' is too short for both): invalid_union
+          [
+            {
+              kind: 'union',
+              options: [soft, { kind: 'refine', inner: soft, abort: false, when: 0 }],
+              xor: false,
+            },
+            0,
+            3,
+            [],
+            false,
+          ],
+          // the same, one of them behind a transform (its failure ends the parse): the other's issues
+          [
+            { kind: 'union', options: [{ kind: 'transform', inner: soft }, soft], xor: false },
+            0,
+            3,
+            [],
+            true,
+          ],
+          // an option past the listed issues ('a' too short) with one that ends the parse (5) after them
+          [
+            { kind: 'union', options: [soft, { kind: 'string' }], xor: false },
+            0,
+            3,
+            [[ZOD_CHUNK_ENTRIES + 50, 4]],
+            false,
+          ],
+          // refinements run on a record's output with issues that go on
+          [
+            { kind: 'superRefine', inner: { kind: 'wideRecord', element: 1 }, abort: false, when: 0 },
+            0,
+            2,
+            [[7, 3]],
+            false,
+          ],
+          [
+            { kind: 'refine', inner: { kind: 'wideRecord', element: 1 }, abort: false, when: 2 },
+            0,
+            3,
+            [],
+            false,
+          ],
+          // a refinement that goes on after issues that do
+          [
+            {
+              kind: 'superRefine',
+              inner: { kind: 'object', inner: soft, strict: false },
+              abort: false,
+              when: 0,
+            },
+            1,
+            3,
+            [],
+            false,
+          ],
+        ],
+      },
+    );
+  }, 60_000);
+
   it(`lists ${MAX_LISTED_ISSUES} issues as they are, and says there are more only past them`, async () => {
     const schema = z.object({ items: z.array(z.number()) });
     for (const wrong of [MAX_LISTED_ISSUES - 1, MAX_LISTED_ISSUES, MAX_LISTED_ISSUES + 1]) {
@@ -350,6 +585,18 @@ describe('a zod tool validates large arguments a part at a time, with zod’s ow
       expect(sliced).toEqual(expectedOf(whole));
       expect(issuesOf(sliced).at(-1)?.message === MORE_ISSUES).toBe(wrong > MAX_LISTED_ISSUES);
     }
+  });
+
+  it('lists the first issues in zod’s order when a large property’s are listed before a smaller one’s under a later key', async () => {
+    // `small`'s issues (validated with the rest of the object, first) left room for only part of
+    // `large`'s, listed before them: the rest of `large`'s went unlisted
+    const schema = z.object({ large: z.array(z.number()), small: z.array(z.number()) });
+    const input = {
+      large: range(N).map((index) => (index % 10 === 0 ? 'n' : index)),
+      small: range(MAX_LISTED_ISSUES - 50).map(() => 'n'),
+    };
+    const { whole, sliced } = await bothWays(schema, input);
+    expect(sliced).toEqual(expectedOf(whole));
   });
 
   it('answers what zod answers for small arguments (validated in one call)', async () => {

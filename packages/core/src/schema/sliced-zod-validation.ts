@@ -1,4 +1,4 @@
-import { any, length, maxLength, minLength, refine, ZodArray, type z } from 'zod';
+import { any, z } from 'zod';
 import type { StandardSchemaV1 } from '../catalog/standard-schema.js';
 import type { ListedKeys } from '../util/json-slices.js';
 import type { Steps } from '../util/slices.js';
@@ -16,10 +16,35 @@ export interface ZodPathIssue {
   code?: string;
 }
 
-/** The outcome of validating a part of the arguments: its output when it has no issues. */
+/**
+ * An issue as zod raises it, before its message is made: whether it ends the parse (`continue`) is
+ * still on it. Its path is the whole path from the arguments' root.
+ */
+type RawIssue = { path: Key[]; code?: string; continue?: boolean; schema?: unknown } & Record<
+  string,
+  unknown
+>;
+
+/**
+ * The output of a part that is not known: its validation stopped past the listed issues, or the
+ * schema, of another version of zod, answered issues through its `validate` (no output with them).
+ */
+const UNKNOWN: unique symbol = Symbol('unknown output');
+
+/**
+ * The outcome of validating a part of the arguments, as zod's payload for it would be: its issues,
+ * its output (with issues too, where zod's is known: an array's, an object's), and whether they
+ * end the parse, which decides a union's answer and whether a refinement runs.
+ */
 interface PartResult {
-  issues: ZodPathIssue[];
-  value?: unknown;
+  issues: RawIssue[];
+  value: unknown;
+  /** An issue does not go on (`continue !== true`): zod's `util.aborted` of the issues. */
+  aborted: boolean;
+  /** An issue says to stop (`continue === false`): zod's `util.explicitlyAborted` of the issues. */
+  explicit: boolean;
+  /** zod marked the part's payload aborted (a pipe whose input failed). */
+  flagged?: boolean;
 }
 
 /**
@@ -32,6 +57,19 @@ interface IssueBudget {
   listedKeys: ListedKeys | undefined;
   /** Objects found to have {@link ZOD_CHUNK_ENTRIES} entries or more (listing their keys again is long). */
   wide: WeakSet<object>;
+  /**
+   * Whether the schema is of this version of zod, whose internals are known here: parts run through
+   * `_zod.run` (their issues keep `continue`), and unions and checks are split. Otherwise each part
+   * goes to its Standard Schema `validate`, and unions and checks to zod whole.
+   */
+  known: boolean;
+  /**
+   * A union's option: past its listed issues it goes on until one of them ends the parse, as the
+   * union's answer hangs on whether one does.
+   */
+  untilAborted?: boolean;
+  /** An issue counted here ends the parse. */
+  abortSeen?: boolean;
 }
 
 /**
@@ -48,19 +86,29 @@ export const ZOD_CHUNK_ENTRIES = 1024;
  * issue per wrong field, each with its message), valid ones tens of milliseconds.
  *
  * The value is cut where zod's result is the sum of its parts, and each part goes to zod itself
- * (through its Standard Schema `validate`), so transforms, defaults, refinements and messages are
- * zod's: an array without checks of its own is validated a run of items at a time (zod's result for
- * `[...a, ...b]` is its result for `a` then `b`, the paths of `b` shifted), a record of string keys
- * a run of keys at a time, an object without checks of its own with its large properties taken out
- * (a copy of its schema takes them as they are) and each validated on its own, then put back in its
- * output. So is an array with zod's length checks (its items, then the checks on its length), a
- * discriminated union (the option its discriminator names), a pipe (its input, then its output
- * schema on that output) and a record of an enum's keys (each key's value on its own). Anything else
- * goes to zod whole: a plain union and a refinement over the whole, whose answers hang on whether
- * the parts' issues end the parse (a flag zod's results do not carry).
+ * (its `_zod.run`, the issues then worded by zod's `finalizeIssue`, as its Standard Schema
+ * `validate` does), so transforms, defaults, refinements and messages are zod's: an array is
+ * validated a run of items at a time (zod's result for `[...a, ...b]` is its result for `a` then
+ * `b`, the paths of `b` shifted), a record of string keys a run of keys at a time, an object with its
+ * large properties taken out (a copy of its schema takes them as they are) and each validated on its
+ * own, then put back in its output. So is a discriminated union (the option its discriminator
+ * names), a pipe (its input, then its output schema on that output) and a record of an enum's keys
+ * (each key's value on its own). A union (`z.union`, `.or()`, `z.xor`) has each option validated so,
+ * then zod's rule: the first option without issues, else the one option whose issues do not end the
+ * parse (each has `continue: true`), else `invalid_union`. A schema with checks (`.refine()`,
+ * `.superRefine()`, `.check()`, an array's `.min()`) has its value validated so by a copy of it
+ * without them, then its checks run as zod runs them: each where zod would (a check with a `when`
+ * unless an issue said to stop, one without unless an issue ended the parse), on the output. Those
+ * last two go by the issues' `continue`, which zod's results do not carry: they are split only for a
+ * schema of this version of zod, whose parts run through its `_zod.run`.
+ *
+ * Anything else goes to zod whole, as does an array past a maximum of its length (zod then answers
+ * without a walk of its items).
  *
  * Past `maxIssues` issues the validation stops and `cut` says so (zod would have gone on listing an
- * issue for every wrong item). Schemas that are not zod's go to their `validate` whole.
+ * issue for every wrong item). A union's option goes on past them until one of its issues ends the
+ * parse; an `invalid_union`'s list of each option's issues (`errors`, which an error map may read)
+ * then holds the first of them. Schemas that are not zod's go to their `validate` whole.
  *
  * @throws {Error} `ASYNC` (see {@link AsyncSchemaError}) when a part of the schema is async.
  */
@@ -70,11 +118,35 @@ export function* zodValidationSteps(
   maxIssues: number,
   listedKeys?: ListedKeys,
 ): Steps<{ issues: ZodPathIssue[]; cut: boolean; value?: unknown }> {
-  const budget: IssueBudget = { left: maxIssues, listedKeys, wide: new WeakSet() };
+  const known = ofThisZod(schema as unknown as Schema);
+  const budget: IssueBudget = { left: maxIssues, listedKeys, wide: new WeakSet(), known };
   const result = yield* partSteps(schema as unknown as Schema, input, budget);
   const cut = result.issues.length > maxIssues;
   if (cut) result.issues.length = maxIssues;
-  return { ...result, cut };
+  const issues = result.issues.map((issue) => {
+    const { path, message, code } = known ? worded(issue) : (issue as unknown as ZodPathIssue);
+    return { path: path as Key[], message, code };
+  });
+  return issues.length > 0 ? { issues, cut } : { issues, cut, value: result.value };
+}
+
+/** zod's context of a Standard Schema `validate` (no error map of the call's own). */
+const contextOf = () => ({ async: false });
+
+/** An issue as zod finishes it: its message from the error maps in zod's order. */
+function worded(issue: RawIssue): { path: unknown[]; message: string; code?: string } {
+  return z.core.util.finalizeIssue(issue as never, contextOf(), z.core.config()) as never;
+}
+
+/** Whether `schema` was made by this version of zod (whose `_zod.run` and checks are read here). */
+function ofThisZod(schema: Schema): boolean {
+  const version = (schema as { _zod?: { version?: typeof z.core.version } })?._zod?.version;
+  return (
+    version?.major === z.core.version.major &&
+    version.minor === z.core.version.minor &&
+    version.patch === z.core.version.patch &&
+    typeof (schema as { _zod: { run?: unknown } })._zod.run === 'function'
+  );
 }
 
 /** A part of the schema's `validate` answered a promise: async refinements are not supported. */
@@ -102,76 +174,26 @@ function withoutChecks(def: Def): boolean {
   return def.checks === undefined || def.checks.length === 0;
 }
 
-type Check = { _zod: { def: { check?: string; when?: unknown } & Record<string, unknown> } };
+type Check = {
+  _zod: {
+    def: { when?: (payload: Payload) => boolean };
+    check(payload: Payload): unknown;
+  };
+};
 
-/**
- * The `when` of zod's own length checks (`.min()`, `.max()`, `.length()`, `.nonempty()`), by its
- * source: it runs them whatever issues the items have, unless one of those ended the parse (`abort`).
- * A check given a `when` of its own is not one of these.
- */
-const LENGTH_CHECK_WHEN = new Map(
-  [minLength(0), maxLength(0), length(0)].map((check) => {
-    const { def } = (check as unknown as Check)._zod;
-    return [def.check, String(def.when)];
-  }),
-);
+/** zod's payload of a part: its output and issues (a check reads and adds to them). */
+type Payload = { value: unknown; issues: RawIssue[] };
 
-/**
- * Whether an array schema's checks are all zod's length checks, made by this copy of zod (whose
- * messages they get here) and with no error map of the array's own (it would word their issues):
- * its result is then the items' result, then the checks' issues on the array's length.
- */
-function lengthChecked(schema: Schema, def: Def): boolean {
-  if (def.error !== undefined || (schema as { _zod: { constr?: unknown } })._zod.constr !== ZodArray) {
-    return false;
+/** A copy of a schema without its checks, by schema: its value validated in parts, then the checks. */
+const uncheckedCopies = new WeakMap<Schema, Schema>();
+
+function uncheckedCopy(schema: Schema, def: Def): Schema {
+  let copy = uncheckedCopies.get(schema);
+  if (!copy) {
+    copy = sameKind(schema, { ...def, checks: [] });
+    uncheckedCopies.set(schema, copy);
   }
-  return (def.checks as Check[]).every(({ _zod: { def: check } }) => {
-    const when = check.check === undefined ? undefined : LENGTH_CHECK_WHEN.get(check.check);
-    return when !== undefined && String(check.when) === when;
-  });
-}
-
-/**
- * What a length-checked array's parts need (see {@link lengthChecked}): a copy of its schema whose
- * only check tells whether the items' issues ended the parse (zod asks a check's `when` only when
- * they did not), and a schema of its checks alone (on a value of any items: zod's own issues and
- * messages for the array's length, without a walk of its items). By schema.
- */
-const lengthCheckedParts = new WeakMap<Schema, { items: Schema; checks: Schema }>();
-
-/** Whether the last validation by a `lengthCheckedParts` items schema asked its check. */
-let itemsWentOn = false;
-
-const goingOn = refine(() => true, {
-  when: () => {
-    itemsWentOn = true;
-    return false;
-  },
-});
-
-function partsOf(schema: Schema, def: Def): { items: Schema; checks: Schema } {
-  let parts = lengthCheckedParts.get(schema);
-  if (!parts) {
-    parts = {
-      items: sameKind(schema, { ...def, checks: [goingOn] }),
-      checks: any().check(...(def.checks as never[])) as unknown as Schema,
-    };
-    lengthCheckedParts.set(schema, parts);
-  }
-  return parts;
-}
-
-/**
- * The least maximum of an array's length checks: past it, zod answers the check's issue alone and
- * does not look at the items (one call of no walk), as the checks schema alone would not.
- */
-function leastMaximum(def: Def): number {
-  let least = Infinity;
-  for (const { _zod } of def.checks as Check[]) {
-    const maximum = _zod.def.maximum ?? _zod.def.length;
-    if (typeof maximum === 'number' && maximum < least) least = maximum;
-  }
-  return least;
+  return copy;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -180,26 +202,93 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return prototype === Object.prototype || prototype === null;
 }
 
-/** Zod's own call on a part: its issues with paths under `prefix`. */
-function validateWhole(schema: Schema, value: unknown, prefix: readonly Key[]): PartResult {
-  const result = (schema as unknown as StandardSchemaV1)['~standard'].validate(value);
-  if (result instanceof Promise) {
-    // the rejection (if any) is the async validation's, which is not waited for
-    result.catch(() => {});
-    throw new AsyncSchemaError();
+/** Whether zod's issues end the parse (`aborted`) or say to stop (`explicit`). */
+function endsOf(issues: readonly RawIssue[]): { aborted: boolean; explicit: boolean } {
+  let aborted = false;
+  let explicit = false;
+  for (const issue of issues) {
+    if (issue.continue !== true) aborted = true;
+    if (issue.continue === false) explicit = true;
   }
-  if (!result.issues) return { issues: [], value: result.value };
-  return {
-    issues: result.issues.map((issue) => ({
-      path: [
-        ...prefix,
-        ...(issue.path ?? []).map((segment) => (typeof segment === 'object' ? segment.key : segment)),
-      ],
-      message: issue.message,
-      code: (issue as { code?: string }).code,
-    })),
-  };
+  return { aborted, explicit };
 }
+
+/** Counts a part's issues against the budget (and whether one of them ends the parse). */
+function charged(budget: IssueBudget, result: PartResult): PartResult {
+  budget.left -= result.issues.length;
+  if (result.aborted) budget.abortSeen = true;
+  return result;
+}
+
+/**
+ * Whether the validation goes on: within its listed issues, or in a union's option that has none
+ * yet that ends the parse.
+ */
+function going(budget: IssueBudget): boolean {
+  return budget.left >= 0 || (budget.untilAborted === true && budget.abortSeen !== true);
+}
+
+/** Throws the error of an async part, its promise's rejection (if any) handled. */
+function asyncPart(result: unknown): never {
+  if (result instanceof Promise) result.catch(() => {});
+  throw new AsyncSchemaError();
+}
+
+/**
+ * Zod's own call on a part: its issues with paths under `prefix`, and its output. Past the listed
+ * issues (a union's option looking for one that ends the parse) one is kept.
+ */
+function validateWhole(
+  schema: Schema,
+  value: unknown,
+  prefix: readonly Key[],
+  budget: IssueBudget,
+): PartResult {
+  if (!budget.known) return standardResult(schema, value, prefix);
+  let payload: { value: unknown; issues: RawIssue[]; aborted?: boolean } | Promise<unknown>;
+  try {
+    payload = (schema as unknown as { _zod: { run: Function } })._zod.run({ value, issues: [] }, contextOf());
+  } catch {
+    // zod's `validate` takes a throw for an async part (and retries it async, which rejects)
+    asyncPart(undefined);
+  }
+  if (payload instanceof Promise) asyncPart(payload);
+  const issues = payload.issues;
+  const ends = endsOf(issues);
+  if (budget.left < 0 && issues.length > 1) issues.length = 1;
+  for (const issue of issues) issue.path = [...prefix, ...((issue.path as Key[] | undefined) ?? [])];
+  return { issues, value: payload.value, ...ends, flagged: payload.aborted === true };
+}
+
+/** A part's Standard Schema `validate` (a schema of another version of zod): its worded issues. */
+function standardResult(schema: Schema, value: unknown, prefix: readonly Key[]): PartResult {
+  const result = (schema as unknown as StandardSchemaV1)['~standard'].validate(value);
+  if (result instanceof Promise) asyncPart(result);
+  if (!result.issues) return { issues: [], value: result.value, aborted: false, explicit: false };
+  const issues = result.issues.map((issue) => ({
+    path: [
+      ...prefix,
+      ...(issue.path ?? []).map((segment) => (typeof segment === 'object' ? segment.key : segment)),
+    ],
+    message: issue.message,
+    code: (issue as { code?: string }).code,
+  }));
+  return { issues, value: UNKNOWN, aborted: false, explicit: false };
+}
+
+/** A schema whose validation of a value is split, and its definition. */
+interface Split {
+  schema: Schema;
+  def: Def;
+}
+
+/** The steps of a split validation of `value` at `prefix`. */
+type SplitSteps = (
+  split: Split,
+  value: unknown,
+  budget: IssueBudget,
+  prefix: readonly Key[],
+) => Steps<PartResult>;
 
 /** How many entries `value` has, counted up to {@link ZOD_CHUNK_ENTRIES} (see `entriesUpTo`). */
 function entriesOf(value: unknown, known: WideObjects): number {
@@ -208,24 +297,40 @@ function entriesOf(value: unknown, known: WideObjects): number {
 
 /**
  * The kind of split a schema allows for `value`, looking through `optional`, `nullable` and
- * `default` wrappers without checks (for a value they do not replace, their output is their inner
- * schema's): `undefined` when zod must see the value whole.
+ * `default` wrappers (for a value they do not replace, their output is their inner schema's, on
+ * the same payload): `undefined` when zod must see the value whole. `known`: the schema is of this
+ * version of zod (see {@link IssueBudget}).
  */
-function splittable(schema: Schema, value: unknown): { schema: Schema; def: Def } | undefined {
+function splittable(
+  schema: Schema,
+  value: unknown,
+  known: boolean,
+): { schema: Schema; def: Def } | undefined {
   let current = schema;
   for (let depth = 0; depth < 16; depth++) {
     const def = defOf(current);
     if (!def) return undefined;
     if (!withoutChecks(def)) {
-      const lengths = def.type === 'array' && Array.isArray(value) && lengthChecked(current, def);
-      // past a maximum zod answers without a walk of the items: in one call of its own
-      return lengths && value.length <= leastMaximum(def) ? { schema: current, def } : undefined;
+      if (!known || (current as { _zod: { traits?: Set<string> } })._zod.traits?.has('$ZodCheck')) {
+        return undefined;
+      }
+      // past the least maximum of its leading length checks, zod answers without a walk of the items
+      const caps = z.core.util.sizeCaps(def.checks as never);
+      if (Array.isArray(value) && def.type === 'array' && caps.some(([maximum]) => value.length > maximum)) {
+        return undefined;
+      }
+      return splittable(uncheckedCopy(current, def), value, known) ? { schema: current, def } : undefined;
     }
     if (def.type === 'union' && typeof def.discriminator === 'string') {
       // zod validates the value by the option its discriminator names, as if it were that option
       const option = isPlainObject(value) ? optionNamed(def, value) : undefined;
       if (!option) return undefined;
       current = option;
+    } else if (def.type === 'union') {
+      const options = def.options as Schema[];
+      // one option: zod runs it on the union's payload
+      if (options.length === 1) current = options[0]!;
+      else return known ? { schema: current, def } : undefined;
     } else if (def.type === 'pipe') {
       // not a codec (whose `transform` runs between its two schemas)
       return def.transform === undefined ? { schema: current, def } : undefined;
@@ -272,22 +377,32 @@ function optionNamed(def: Def, value: Record<string, unknown>): Schema | undefin
   return found;
 }
 
+/** Zod's one call on a part, counted, then a pause. */
+function* wholeSteps(
+  schema: Schema,
+  value: unknown,
+  budget: IssueBudget,
+  prefix: readonly Key[],
+): Steps<PartResult> {
+  const result = charged(budget, validateWhole(schema, value, prefix, budget));
+  yield;
+  return result;
+}
+
 function* partSteps(
   schema: Schema,
   value: unknown,
   budget: IssueBudget,
   prefix: readonly Key[] = [],
 ): Steps<PartResult> {
-  const split = entriesOf(value, budget) < ZOD_CHUNK_ENTRIES ? undefined : splittable(schema, value);
-  if (!split) {
-    const result = validateWhole(schema, value, prefix);
-    budget.left -= result.issues.length;
-    yield;
-    return result;
-  }
+  const split =
+    entriesOf(value, budget) < ZOD_CHUNK_ENTRIES ? undefined : splittable(schema, value, budget.known);
+  if (!split) return yield* wholeSteps(schema, value, budget, prefix);
+  if (!withoutChecks(split.def)) return yield* checkedSteps(split, value, budget, prefix);
+  if (split.def.type === 'union') return yield* unionSteps(split, value, budget, prefix);
   if (split.def.type === 'array')
     return yield* arraySteps(split.schema, split.def, value as unknown[], budget, prefix);
-  if (split.def.type === 'pipe') return yield* pipeSteps(split.schema, split.def, value, budget, prefix);
+  if (split.def.type === 'pipe') return yield* pipeSteps(split, value, budget, prefix);
   if (split.def.type === 'record') {
     const keys = enumKeysOf(split.def);
     if (keys) {
@@ -306,28 +421,134 @@ function* partSteps(
 }
 
 /**
- * A pipe (`.transform()`, `.pipe()`, `z.preprocess()`): its input schema, then its output schema on
- * that output, each split in turn. zod stops at the input's issues, and hands the output schema the
- * input's `unrecognized_keys` issues along with the value: that case goes to zod whole.
+ * A schema with checks: its value by a copy of it without them, then each check as zod's `runChecks`
+ * runs it, on that output: one with a `when` unless an issue so far said to stop (`continue: false`)
+ * and its `when` says so, one without unless an issue so far ended the parse. A check's issues are
+ * the schema's (worded by its error map), after its value's. zod's output with issues (which a
+ * check may see) is rebuilt from the parts' as zod builds it; where it is not known, zod's whole call.
  */
-function* pipeSteps(
+const checkedSteps: SplitSteps = function* ({ schema, def }, value, budget, prefix) {
+  const inner = yield* partSteps(uncheckedCopy(schema, def), value, budget, prefix);
+  // past the listed issues: the checks' would come after them
+  if (!going(budget)) return inner;
+  // the payload as zod's checks see it: the issues' paths from the schema
+  const payload: Payload = {
+    value: inner.value,
+    issues: inner.issues.map((issue) => ({ ...issue, path: issue.path.slice(prefix.length) })),
+  };
+  const own = payload.issues.length;
+  let aborted = inner.flagged === true || inner.aborted;
+  let explicit = inner.flagged === true || inner.explicit;
+  for (const check of def.checks as Check[]) {
+    const { when } = check._zod.def;
+    if (when) {
+      if (explicit) continue;
+      if (inner.value === UNKNOWN) return yield* wholeInstead(schema, value, budget, prefix, inner);
+      if (!calledOn(() => when(payload))) continue;
+    } else if (aborted) continue;
+    if (inner.value === UNKNOWN) return yield* wholeInstead(schema, value, budget, prefix, inner);
+    const from = payload.issues.length;
+    const returned = calledOn(() => check._zod.check(payload));
+    if (returned instanceof Promise) asyncPart(returned);
+    for (let index = from; index < payload.issues.length; index++) {
+      const issue = payload.issues[index]!;
+      // zod's `attachSchema`: the schema's error map words its checks' issues
+      issue.schema ??= schema;
+      if (issue.continue !== true) aborted = true;
+      if (issue.continue === false) explicit = true;
+    }
+  }
+  const added = payload.issues.slice(own);
+  for (const issue of added) issue.path = [...prefix, ...((issue.path as Key[] | undefined) ?? [])];
+  const ends = endsOf(added);
+  charged(budget, { issues: added, value: undefined, ...ends });
+  return {
+    issues: [...inner.issues, ...added],
+    value: payload.value,
+    aborted: inner.aborted || ends.aborted,
+    explicit: inner.explicit || ends.explicit,
+    flagged: inner.flagged,
+  };
+};
+
+/** A call of the schema's own code (a check, its `when`): a throw is taken as zod's `validate` takes it. */
+function calledOn<T>(call: () => T): T {
+  try {
+    return call();
+  } catch {
+    // zod's `validate` retries a part that throws as async, which rejects
+    return asyncPart(undefined);
+  }
+}
+
+/** Zod's whole call on a part instead of the parts' answer (`done`, uncounted). */
+function* wholeInstead(
   schema: Schema,
-  def: Def,
   value: unknown,
   budget: IssueBudget,
   prefix: readonly Key[],
+  done: PartResult,
 ): Steps<PartResult> {
-  const left = yield* partSteps(def.in as Schema, value, budget, prefix);
-  if (left.issues.length === 0) return yield* partSteps(def.out as Schema, left.value, budget, prefix);
-  if (left.issues.some((issue) => issue.code !== 'unrecognized_keys')) return left;
-  budget.left += left.issues.length;
-  const whole = validateWhole(schema, value, prefix);
-  budget.left -= whole.issues.length;
-  yield;
-  return whole;
+  budget.left += done.issues.length;
+  return yield* wholeSteps(schema, value, budget, prefix);
 }
 
-/** Items a run at a time (an item of many entries on its own, split in turn). */
+/**
+ * A union: each option validated in parts, in turn, on a budget of its own (its issues are the
+ * union's only if it is the one that failed without ending the parse), then zod's rule for them: the
+ * first option without issues; else the one option whose issues do not end the parse, with them;
+ * else one `invalid_union` issue listing each option's. `z.xor`: the one option without issues, else
+ * `invalid_union` (with each option's issues when none has none).
+ */
+const unionSteps: SplitSteps = function* ({ schema, def }, value, budget, prefix) {
+  const exclusive = def.inclusive === false;
+  const results: PartResult[] = [];
+  for (const option of def.options as Schema[]) {
+    const own: IssueBudget = { ...budget, untilAborted: true, abortSeen: false };
+    const result = yield* partSteps(option, value, own, prefix);
+    if (!exclusive && result.issues.length === 0) return result;
+    results.push(result);
+  }
+  const issue: RawIssue = { code: 'invalid_union', input: value, inst: schema, path: [...prefix] };
+  if (exclusive) {
+    const matches = results.flatMap((result, index) => (result.issues.length === 0 ? [index] : []));
+    if (matches.length === 1) return results[matches[0]!]!;
+    if (matches.length > 1) Object.assign(issue, { errors: [], inclusive: false, matches });
+  } else {
+    const notEnded = results.filter((result) => !(result.flagged === true || result.aborted));
+    if (notEnded.length === 1) return charged(budget, notEnded[0]!);
+  }
+  // each option's issues as zod lists them in `errors`: worded (a run at a time), their paths from
+  // the union
+  if (issue.errors === undefined) {
+    const errors: unknown[][] = [];
+    for (const result of results) {
+      const listed: unknown[] = [];
+      for (const each of result.issues) {
+        listed.push(worded({ ...each, path: each.path.slice(prefix.length) }));
+        if (listed.length % ZOD_CHUNK_ENTRIES === 0) yield;
+      }
+      errors.push(listed);
+    }
+    issue.errors = errors;
+  }
+  return charged(budget, { issues: [issue], value, aborted: true, explicit: false });
+};
+
+/**
+ * A pipe (`.transform()`, `.pipe()`, `z.preprocess()`): its input schema, then its output schema on
+ * that output, each split in turn. zod stops at the input's issues (marking its payload aborted),
+ * and hands the output schema the input's `unrecognized_keys` issues along with the value: that
+ * case goes to zod whole.
+ */
+const pipeSteps: SplitSteps = function* ({ schema, def }, value, budget, prefix) {
+  const left = yield* partSteps(def.in as Schema, value, budget, prefix);
+  if (left.issues.length === 0) return yield* partSteps(def.out as Schema, left.value, budget, prefix);
+  if (left.issues.some((issue) => issue.code !== 'unrecognized_keys')) return { ...left, flagged: true };
+  return yield* wholeInstead(schema, value, budget, prefix, left);
+};
+
+/** Items a run at a time (an item of many entries on its own, split in turn); zod's output of each. */
 function* arraySteps(
   schema: Schema,
   def: Def,
@@ -335,38 +556,36 @@ function* arraySteps(
   budget: IssueBudget,
   prefix: readonly Key[],
 ): Steps<PartResult> {
-  const issues: ZodPathIssue[] = [];
-  const output: unknown[] = [];
-  const checked = withoutChecks(def) ? undefined : partsOf(schema, def);
-  // whether zod would run the length checks after the items (no item's issue ended the parse)
-  let checksRun = true;
+  const issues: RawIssue[] = [];
+  let output: unknown[] | typeof UNKNOWN = [];
+  const ends = { aborted: false, explicit: false };
+  const add = (result: PartResult) => {
+    for (const issue of result.issues) issues.push(issue);
+    ends.aborted ||= result.aborted;
+    ends.explicit ||= result.explicit;
+  };
   const runOf = function* (from: number, to: number): Steps<void> {
     if (from === to) return;
-    itemsWentOn = false;
-    const result = validateWhole(checked?.items ?? schema, items.slice(from, to), []);
-    if (checked && !itemsWentOn) checksRun = false;
+    const result = validateWhole(schema, items.slice(from, to), [], budget);
     for (const issue of result.issues) {
-      issues.push({
-        path: [...prefix, (issue.path[0] as number) + from, ...issue.path.slice(1)],
-        message: issue.message,
-        code: issue.code,
-      });
+      issue.path = [...prefix, (issue.path[0] as number) + from, ...issue.path.slice(1)];
     }
-    budget.left -= result.issues.length;
-    if (issues.length === 0) for (const item of result.value as unknown[]) output.push(item);
+    add(charged(budget, result));
+    if (result.value === UNKNOWN) output = UNKNOWN;
+    else if (output !== UNKNOWN) for (const item of result.value as unknown[]) output.push(item);
     yield;
   };
   let from = 0;
   let entries = 0;
-  for (let index = 0; index < items.length && budget.left >= 0; index++) {
+  let index = 0;
+  for (; index < items.length && going(budget); index++) {
     const size = entriesOf(items[index], budget);
-    // an item of a length-checked array is not split on its own: its issues would not tell whether
-    // one of them ended the parse (which skips the checks)
-    if (size >= ZOD_CHUNK_ENTRIES && !checked) {
+    if (size >= ZOD_CHUNK_ENTRIES) {
       yield* runOf(from, index);
       const item = yield* partSteps(def.element as Schema, items[index], budget, [...prefix, index]);
-      for (const issue of item.issues) issues.push(issue);
-      if (issues.length === 0) output.push(item.value);
+      add(item);
+      if (item.value === UNKNOWN) output = UNKNOWN;
+      else if (output !== UNKNOWN) output.push(item.value);
       from = index + 1;
       entries = 0;
     } else {
@@ -378,14 +597,9 @@ function* arraySteps(
       }
     }
   }
-  if (budget.left >= 0) yield* runOf(from, items.length);
-  if (checked && checksRun && budget.left >= 0) {
-    // zod's issues for the items, then those of the checks: on the length alone
-    const lengths = validateWhole(checked.checks, items, prefix);
-    for (const issue of lengths.issues) issues.push(issue);
-    budget.left -= lengths.issues.length;
-  }
-  return issues.length > 0 ? { issues } : { issues, value: output };
+  if (going(budget)) yield* runOf(from, items.length);
+  else output = UNKNOWN;
+  return { issues, value: output, ...ends };
 }
 
 /** Keys a run at a time, each run a record of its own (zod skips `__proto__`, so the runs do). */
@@ -395,31 +609,36 @@ function* recordSteps(
   budget: IssueBudget,
   prefix: readonly Key[],
 ): Steps<PartResult> {
-  const issues: ZodPathIssue[] = [];
-  const output: Record<string, unknown> = {};
+  const issues: RawIssue[] = [];
+  let output: Record<string, unknown> | typeof UNKNOWN = {};
+  const ends = { aborted: false, explicit: false };
   const keys = budget.listedKeys?.(record) ?? Object.keys(record);
   let run: Record<string, unknown> = {};
   let entries = 0;
   const validateRun = function* (): Steps<void> {
     if (entries === 0) return;
-    const result = validateWhole(schema, run, prefix);
+    const result = charged(budget, validateWhole(schema, run, prefix, budget));
     for (const issue of result.issues) issues.push(issue);
-    budget.left -= result.issues.length;
-    if (issues.length === 0) Object.assign(output, result.value);
+    ends.aborted ||= result.aborted;
+    ends.explicit ||= result.explicit;
+    // zod sets each key's output, with issues too, in the order of the keys
+    if (result.value === UNKNOWN) output = UNKNOWN;
+    else if (output !== UNKNOWN) Object.assign(output, result.value);
     run = {};
     entries = 0;
     yield;
   };
   let index = 0;
-  for (; index < keys.length && budget.left >= 0; index++) {
+  for (; index < keys.length && going(budget); index++) {
     const key = keys[index]!;
     if (key === '__proto__') continue;
     run[key] = record[key];
     entries += 1 + entriesOf(record[key], budget);
     if (entries >= ZOD_CHUNK_ENTRIES) yield* validateRun();
   }
-  if (budget.left >= 0) yield* validateRun();
-  return issues.length > 0 ? { issues } : { issues, value: output };
+  if (going(budget)) yield* validateRun();
+  else output = UNKNOWN;
+  return { issues, value: output, ...ends };
 }
 
 /**
@@ -473,7 +692,10 @@ function* enumRecordSteps(
 /**
  * `object` validated by `rest` (a copy of its schema that takes the values at `keys` as they are),
  * then the value at each of `keys` by its own schema; their outputs put back in the rest's output in
- * their places, the issues in zod's order (see {@link inKeyOrder}, by the keys of `order`).
+ * their places (as zod puts a present key's, with issues too), the
+ * issues in zod's order (see {@link inKeyOrder}, by the keys of `order`). The rest's issues are
+ * counted after the values': those under a later key come after the values' in zod's order, so the
+ * values go on until they alone pass the listed issues.
  */
 function* restThenParts(
   rest: Schema,
@@ -484,30 +706,35 @@ function* restThenParts(
   budget: IssueBudget,
   prefix: readonly Key[],
 ): Steps<PartResult> {
-  const taken = validateWhole(rest, object, prefix);
-  budget.left -= taken.issues.length;
+  const taken = validateWhole(rest, object, prefix, budget);
   yield;
   const issues = [...taken.issues];
+  const ends = { aborted: taken.aborted, explicit: taken.explicit };
   const outputs = new Map<string, unknown>();
   for (const key of keys) {
-    if (budget.left < 0) break;
+    if (!going(budget)) break;
     const part = yield* partSteps(schemaAt(key), object[key], budget, [...prefix, key]);
     for (const issue of part.issues) issues.push(issue);
+    ends.aborted ||= part.aborted;
+    ends.explicit ||= part.explicit;
     outputs.set(key, part.value);
   }
-  if (issues.length > 0) return { issues: inKeyOrder(issues, order, prefix) };
-  const output = taken.value as Record<string, unknown>;
-  for (const [key, value] of outputs) output[key] = value;
-  return { issues, value: output };
+  charged(budget, taken);
+  let output = taken.value as Record<string, unknown> | typeof UNKNOWN;
+  const known =
+    output !== UNKNOWN && outputs.size === keys.length && ![...outputs.values()].includes(UNKNOWN);
+  if (!known) output = UNKNOWN;
+  else for (const [key, value] of outputs) (output as Record<string, unknown>)[key] = value;
+  return { issues: issues.length > 0 ? inKeyOrder(issues, order, prefix) : issues, value: output, ...ends };
 }
 
 /**
  * Issues in zod's order for an object or record: by the key they are under, in the order of `keys`;
  * the object's own (unknown keys) last; those under one key in the order they came.
  */
-function inKeyOrder(issues: ZodPathIssue[], keys: readonly string[], prefix: readonly Key[]): ZodPathIssue[] {
+function inKeyOrder(issues: RawIssue[], keys: readonly string[], prefix: readonly Key[]): RawIssue[] {
   const order = new Map(keys.map((key, index) => [key, index]));
-  const rank = (issue: ZodPathIssue) =>
+  const rank = (issue: RawIssue) =>
     issue.path.length > prefix.length ? (order.get(String(issue.path[prefix.length])) ?? Infinity) : Infinity;
   return issues
     .map((issue, index) => ({ issue, index }))
@@ -557,16 +784,12 @@ function* objectSteps(
   for (const key of Object.keys(shape)) {
     if (!Object.hasOwn(object, key) || key === '__proto__') continue;
     const value = object[key];
-    if (entriesOf(value, budget) >= ZOD_CHUNK_ENTRIES && splittable(shape[key]!, value)) {
+    if (entriesOf(value, budget) >= ZOD_CHUNK_ENTRIES && splittable(shape[key]!, value, budget.known)) {
       large.push(key);
     }
   }
-  if (large.length === 0) {
-    const whole = validateWhole(schema, object, prefix);
-    budget.left -= whole.issues.length;
-    yield;
-    return whole;
-  }
+  if (large.length === 0) return yield* wholeSteps(schema, object, budget, prefix);
   const rest = schemaTakingAsIs(schema, large);
-  return yield* restThenParts(rest, object, large, (key) => shape[key]!, Object.keys(shape), budget, prefix);
+  const schemaAt = (key: string) => shape[key]!;
+  return yield* restThenParts(rest, object, large, schemaAt, Object.keys(shape), budget, prefix);
 }

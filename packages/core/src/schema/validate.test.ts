@@ -72,6 +72,32 @@ describe('compileJsonSchemaValidator', () => {
     ]);
   });
 
+  it('shows a long list of allowed values by its first values and its count, not whole in every issue', () => {
+    const values = Array.from({ length: 5000 }, (_, n) => `value_number_${n}`);
+    const validator = compileJsonSchemaValidator(
+      {
+        type: 'object',
+        properties: {
+          pick: { enum: values },
+          either: { anyOf: [{ enum: values.slice(0, 3000) }, { type: 'null' }] },
+          short: { enum: ['a', 'b'] },
+        },
+      },
+      'ENUMS_PICK',
+    );
+    const result = validator({ pick: 'nope', either: 'nope', short: 'c' });
+    const issues = result.success ? [] : result.issues;
+    expect(issues.map((each) => each.path)).toEqual(['pick', 'either', 'short']);
+    expect(issues[0]!.message).toMatch(
+      /^must be one of the 5000 values the tool's schema lists, such as: value_number_0, value_number_1, .*, …$/,
+    );
+    expect(issues[1]!.message).toMatch(
+      /^must be one of the 3000 values the tool's schema lists, such as: .*, … or null$/,
+    );
+    expect(issues[2]!.message).toBe('must be one of: a, b');
+    for (const each of issues) expect(each.message.length).toBeLessThan(800);
+  });
+
   it('reports unknown properties of closed objects and const mismatches', () => {
     const validate = compileJsonSchemaValidator(
       { type: 'object', properties: { mode: { const: 'fast' } }, additionalProperties: false },

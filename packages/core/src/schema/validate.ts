@@ -825,17 +825,14 @@ function summarizeVariants(variantErrors: readonly ErrorObject[][], path: string
   if (variantErrors.length > 0 && allowed.every((entry) => entry !== undefined)) {
     const types = [...new Set(allowed.flatMap((entry) => entry!.types))];
     const values = [...new Set(allowed.flatMap((entry) => entry!.values))];
-    const choices = [
-      ...(values.length > 0 ? [`one of: ${values.map(formatValue).join(', ')}`] : []),
-      ...types,
-    ];
+    const choices = [...(values.length > 0 ? [allowedValues(values)] : []), ...types];
     return issue(path, `must be ${choices.join(' or ')}`);
   }
   const discriminators = variantErrors.map((errors) => errors.find(isDiscriminatorError));
   const [first] = discriminators;
   if (first && discriminators.every((error) => error?.instancePath === first.instancePath)) {
     const values = discriminators.map((error) => error!.params.allowedValue);
-    return issue(path + first.instancePath, `must be one of: ${values.map(formatValue).join(', ')}`);
+    return issue(path + first.instancePath, `must be ${allowedValues(values)}`);
   }
   return issue(path, NO_VARIANT_MATCHES);
 }
@@ -921,10 +918,31 @@ function typeNames(type: unknown): string[] {
 function enumMessage(members: readonly unknown[]): string {
   let message = enumMessages.get(members);
   if (message === undefined) {
-    message = `must be one of: ${members.map(formatValue).join(', ')}`;
+    message = `must be ${allowedValues(members)}`;
     enumMessages.set(members, message);
   }
   return message;
+}
+
+/** Past this many characters, a list of allowed values is shown by its first values and its count. */
+const ALLOWED_VALUES_CHARS = 600;
+
+/**
+ * `one of: a, b, c`, or for a long list (an enum of thousands of ids: its whole list was 30 KB in
+ * every such message, cut where the message's length cap fell), its first values and how many there
+ * are: `one of the 5000 values the tool's schema lists, such as: a, b, c, …`.
+ */
+function allowedValues(members: readonly unknown[]): string {
+  const shown: string[] = [];
+  let length = 0;
+  for (const member of members) {
+    const text = formatValue(member);
+    length += text.length + 2;
+    if (length > ALLOWED_VALUES_CHARS) break;
+    shown.push(text);
+  }
+  if (shown.length === members.length) return `one of: ${shown.join(', ')}`;
+  return `one of the ${members.length} values the tool's schema lists, such as: ${shown.join(', ')}, …`;
 }
 
 const enumMessages = new WeakMap<readonly unknown[], string>();

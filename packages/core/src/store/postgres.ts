@@ -1395,12 +1395,17 @@ export class PostgresStore implements Store {
     leaseUntil: Date,
     now: Date,
   ): Promise<ConnectedAccountRecord | undefined> {
+    // The database's clock, not this process's, says whether a lease has run out and when this one
+    // does: instances whose clocks disagree (one a minute ahead) all read leases by the same clock, so
+    // none takes over a live one and spends its refresh token a second time.
     const rows = await this.query(
       'lease a token refresh',
-      'UPDATE toolmux_connected_accounts SET refresh_lease_until = $1, version = version + 1, updated_at = $2 ' +
-        'WHERE id = $3 AND version = $4 AND (refresh_lease_until IS NULL OR refresh_lease_until < $5) ' +
+      'UPDATE toolmux_connected_accounts ' +
+        "SET refresh_lease_until = statement_timestamp() + $1::double precision * interval '1 millisecond', " +
+        'version = version + 1, updated_at = $2 ' +
+        'WHERE id = $3 AND version = $4 AND (refresh_lease_until IS NULL OR refresh_lease_until < statement_timestamp()) ' +
         `RETURNING ${ACCOUNT_COLUMNS}`,
-      [leaseUntil, new Date(), id, expectedVersion, now],
+      [leaseUntil.getTime() - now.getTime(), new Date(), id, expectedVersion],
     );
     return rows[0] === undefined ? undefined : toAccount(rows[0]);
   }

@@ -286,7 +286,7 @@ function shuffled<T>(items: T[]): T[] {
     .map(({ item }) => item);
 }
 
-describe.each(backends)('Store: $name', ({ skipReason, durable, open, openEmptied }) => {
+describe.each(backends)('Store: $name', ({ name, skipReason, durable, open, openEmptied }) => {
   describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'contract', () => {
     let backend: OpenedBackend;
     let store: Store;
@@ -1218,24 +1218,51 @@ describe.each(backends)('Store: $name', ({ skipReason, durable, open, openEmptie
         const record = account({ version: 1 });
         await store.insertConnectedAccount(record);
         const now = new Date();
-        const until = new Date(now.getTime() + 30_000);
+        // a lease of 200 ms: PostgreSQL's store reads it by the database's clock, not the `now` given
+        const until = new Date(now.getTime() + 200);
         const [first, second] = await Promise.all([
           store.acquireRefreshLease(record.id, 1, until, now),
           store.acquireRefreshLease(record.id, 1, until, now),
         ]);
         const winners = [first, second].filter(Boolean);
         expect(winners).toHaveLength(1);
-        expect(winners[0]).toMatchObject({ version: 2, refreshLeaseUntil: until });
+        expect(winners[0]).toMatchObject({ version: 2 });
+        // as long as asked for, from the store's now (the same clock here, give or take a second)
+        expect(Math.abs(winners[0]!.refreshLeaseUntil!.getTime() - until.getTime())).toBeLessThan(1_000);
         // the lease is held: the right version is not enough
-        expect(await store.acquireRefreshLease(record.id, 2, until, now)).toBeUndefined();
+        expect(await store.acquireRefreshLease(record.id, 2, until, new Date())).toBeUndefined();
         // after it ran out, it can be taken over
-        const later = new Date(until.getTime() + 1);
+        await new Promise((done) => setTimeout(done, 300));
+        const later = new Date();
         expect(
           await store.acquireRefreshLease(record.id, 2, new Date(later.getTime() + 30_000), later),
-        ).toMatchObject({
-          version: 3,
-        });
+        ).toMatchObject({ version: 3 });
       });
+
+      it.skipIf(name !== 'postgres')(
+        "read the refresh lease by the database's clock: a caller whose clock runs a minute ahead takes no live lease",
+        async () => {
+          const record = account({ version: 1 });
+          await store.insertConnectedAccount(record);
+          const now = new Date();
+          const leased = await store.acquireRefreshLease(record.id, 1, new Date(now.getTime() + 45_000), now);
+          expect(leased).toMatchObject({ version: 2 });
+          // an instance whose clock is 60 s ahead: by its clock the 45 s lease ran out
+          const ahead = new Date(Date.now() + 60_000);
+          expect(
+            await store.acquireRefreshLease(record.id, 2, new Date(ahead.getTime() + 45_000), ahead),
+          ).toBeUndefined();
+          // and the lease it takes once it is free lasts 45 s from the database's now, not from its own
+          await store.updateConnectedAccount(record.id, { refreshLeaseUntil: null }, 2);
+          const taken = await store.acquireRefreshLease(
+            record.id,
+            3,
+            new Date(ahead.getTime() + 45_000),
+            ahead,
+          );
+          expect(Math.abs(taken!.refreshLeaseUntil!.getTime() - (Date.now() + 45_000))).toBeLessThan(5_000);
+        },
+      );
 
       it('are stored only through an auth config that exists, as are connection requests', async () => {
         const orphan = account({ authConfigId: 'ac_gone' });

@@ -184,7 +184,10 @@ export interface Store {
   /**
    * Takes the refresh lease of an account (sets `refreshLeaseUntil`, bumps `version`) if its version is
    * still `expectedVersion` and no unexpired lease is held at `now`; `undefined` otherwise. This is
-   * what keeps two processes from spending one refresh token twice.
+   * what keeps two processes from spending one refresh token twice. `now` and `leaseUntil` are the
+   * calling process's clock: a store that machines share may read both by its own clock instead (the
+   * lease as long, from its now), as PostgreSQL's does, so that a machine whose clock runs ahead does
+   * not take over a live lease. A refusal at an unchanged version is taken for a live lease.
    */
   acquireRefreshLease(
     id: string,

@@ -74,6 +74,30 @@ function secretSpans(
 }
 
 /**
+ * A secret as a request may carry it, and so as a server may quote it back: as it is, percent-encoded
+ * in a URL, form-encoded in a body, and form-encoded as RFC 6749 (appendix B) has OAuth client
+ * credentials for HTTP Basic (`_` as `%5F`, `-` as `%2D`, …).
+ */
+export function secretForms(secret: string): string[] {
+  // a lone surrogate cannot be percent-encoded (a URIError): then no request carried it so
+  if (!secret.isWellFormed()) return [secret];
+  const uri = encodeURIComponent(secret);
+  return [
+    secret,
+    uri,
+    new URLSearchParams({ s: secret }).toString().slice(2),
+    uri.replace(/[-_.!~*'()]|%20/g, (character) =>
+      character === '%20' ? '+' : `%${character.charCodeAt(0).toString(16).toUpperCase()}`,
+    ),
+  ];
+}
+
+/** The credentials of an HTTP Basic authorization header (RFC 7617): `user:password` in base64. */
+export function basicCredentials(user: string, password: string): string {
+  return Buffer.from(`${user}:${password}`).toString('base64');
+}
+
+/**
  * `text` with every occurrence of a known secret (at least 4 characters) replaced by `[REDACTED]`;
  * overlapping occurrences become one marker. Linear in the length of `text`.
  */

@@ -8,6 +8,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { MetaToolSlug, ToolMux, ToolMuxError } from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorSchema } from '../rest/schemas.js';
 import { createServer, type RunningServer } from '../server.js';
@@ -641,6 +642,97 @@ describe('credentials form on the hosted connect page', () => {
     const html = await (await fetch(request.redirectUrl)).text();
     expect(html).not.toContain('<script>');
     expect(html).toContain('&#60;script&#62;');
+  });
+});
+
+/** The callback's answer to `search`, as JSON or as a page (`accept`). */
+async function callback(search: string, accept: string) {
+  const response = await fetch(`${baseUrl}/auth/callback?${search}`, {
+    headers: { accept },
+    redirect: 'manual',
+  });
+  return { status: response.status, headers: response.headers, body: await response.text() };
+}
+
+/** Pieces of a query value: text, raw bytes, NUL, ill-formed UTF-8, markup, separators. */
+const piece = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'binary' }).map(encodeURIComponent),
+  fc.constantFrom('%00', '%ED%A0%80', '%FF', '%C0%80', '%', '%zz', '<script>', '"\'>', '&', '=', '+'),
+);
+const value = fc.array(piece, { maxLength: 5 }).map((pieces) => pieces.join(''));
+const query = fc
+  .array(fc.tuple(fc.constantFrom('state', 'code', 'error', 'error_description', 'iss', 'other'), value), {
+    maxLength: 6,
+  })
+  // kept as given, bytes a URL path cannot hold percent-encoded
+  .map((pairs) => pairs.map(([name, text]) => `${name}=${encodeURI(text).replaceAll('%25', '%')}`).join('&'));
+
+/**
+ * The OAuth callback over real HTTP, which the server fuzz does not reach: any query answers 400 with
+ * a stable code (an escaped page with the security headers, or JSON), and a callback whose state is a
+ * real request's is used once, whatever else it carries.
+ */
+describe('GET /auth/callback, fuzzed', () => {
+  it('answers any query that names no request 400 with a stable code, escaped, with the security headers', async () => {
+    await fc.assert(
+      fc.asyncProperty(query, fc.boolean(), async (search, json) => {
+        const answer = await callback(search, json ? 'application/json' : 'text/html');
+        expect(answer.status).toBe(400);
+        expect(answer.headers.get('cache-control')).toBe('no-store');
+        if (json) {
+          expect(JSON.parse(answer.body).error.code).toMatch(/^CONNECTION_REQUEST_(INVALID|EXPIRED)$/);
+          return;
+        }
+        expect(answer.headers.get('content-security-policy')).toContain("default-src 'none'");
+        expect(answer.headers.get('x-frame-options')).toBe('DENY');
+        expect(answer.body).not.toContain('<script>');
+        expect(answer.body).toMatch(/<code>CONNECTION_REQUEST_(INVALID|EXPIRED)<\/code>/);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a callback whose auth config or account was deleted meanwhile is 400, naming why, and connects nothing', async () => {
+    for (const deleted of ['config', 'account'] as const) {
+      const configId = await octoConfig();
+      const request = await mux.connectedAccounts.link(`user_deleted_${deleted}`, configId);
+      const page = await (await fetch(request.redirectUrl)).text();
+      const landing = new URL(await oauth.signIn(continueLink(page))).searchParams;
+      if (deleted === 'config') await mux.authConfigs.delete(configId);
+      else await mux.connectedAccounts.delete(request.connectedAccountId!);
+      const landed = await callback(String(landing), 'application/json');
+      expect(landed.status).toBe(400);
+      expect(JSON.parse(landed.body).error).toMatchObject({
+        code: 'CONNECTION_REQUEST_INVALID',
+        message: expect.stringContaining('its account or auth config was deleted since it started'),
+      });
+      expect((await mux.connectedAccounts.list({ userIds: [`user_deleted_${deleted}`] })).items).toEqual([]);
+    }
+  });
+
+  it.each([
+    ['the state twice', (landing: URLSearchParams) => `${landing}&state=${landing.get('state')}`],
+    ['the code twice', (landing: URLSearchParams) => `${landing}&code=another`],
+    ['an error besides the code', (landing: URLSearchParams) => `${landing}&error=access_denied`],
+  ])('a real callback with %s fails its connection, and only once', async (_, altered) => {
+    const request = await mux.connectedAccounts.link(
+      `user_${randomBytes(4).toString('hex')}`,
+      await octoConfig(),
+    );
+    const page = await (await fetch(request.redirectUrl)).text();
+    const landing = new URL(await oauth.signIn(continueLink(page))).searchParams;
+    const landed = await callback(altered(landing), 'text/html');
+    expect(landed.status).toBe(302);
+    expect(new URL(landed.headers.get('location')!).searchParams.get('status')).toBe('failed');
+    expect(await mux.connectedAccounts.get(request.connectedAccountId!)).toMatchObject({
+      status: 'FAILED',
+      expiresAt: null,
+    });
+    // the untouched callback comes too late: the request was used
+    const again = await callback(String(landing), 'application/json');
+    expect(again.status).toBe(400);
+    expect(JSON.parse(again.body).error.code).toBe('CONNECTION_REQUEST_INVALID');
   });
 });
 
