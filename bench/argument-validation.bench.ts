@@ -13,6 +13,10 @@
  * A second table (see `equalityShapes`) gives JSON Schema equality (`uniqueItems` over objects, an
  * `enum` of objects or of many strings) a whole call's time, the process's CPU time in it (the
  * validation thread's included) and its answer: the baseline refused the larger ones valid or not.
+ * A third table (see `recursionShapes`) gives small recursive schemas the same figures: where two
+ * evaluations of one part of the value both recurse below it, each level of nesting doubles the
+ * check (the baseline ran it on the main thread, one synchronous call); an ordinary tree stays on
+ * the main thread, its cost linear in the value.
  * BENCH_ONLY=<a regular expression> runs the shapes whose names match.
  * Run: `BENCH_BASELINE=/work/main node --experimental-strip-types --no-warnings bench/argument-validation.bench.ts`
  * (after `pnpm build` in both trees).
@@ -103,6 +107,59 @@ function equalityShapes() {
       equality: true,
     },
   ];
+}
+
+/** `[[[…]]]`, `depth` arrays deep. */
+function nestedArrays(depth: number): unknown[] {
+  let value: unknown[] = [];
+  for (let level = 0; level < depth; level++) value = [value];
+  return value;
+}
+
+/** A tree of `{ name, children }` nodes, `fanOut` children each, `depth` levels. */
+function treeOf(depth: number, fanOut: number): Record<string, unknown> {
+  if (depth === 0) return { name: 'leaf' };
+  return { name: `n${depth}`, children: Array.from({ length: fanOut }, () => treeOf(depth - 1, fanOut)) };
+}
+
+/**
+ * The shapes of the third table (`recursion: true`): small recursive schemas, each with one value
+ * (`args`, whatever `valid` says).
+ */
+function recursionShapes() {
+  const ref = { $ref: '#/$defs/n' };
+  const recursive = (n: Record<string, unknown>) => ({
+    type: 'object',
+    properties: { tree: ref },
+    required: ['tree'],
+    $defs: { n },
+  });
+  const doubling = recursive({
+    anyOf: [
+      { type: 'array', items: ref, maxItems: 0 },
+      { type: 'array', items: ref },
+    ],
+  });
+  const fourWays = recursive({
+    anyOf: [
+      { type: 'array', items: ref, maxItems: 0 },
+      { type: 'array', items: ref, contains: { type: 'string' } },
+      { type: 'array', items: ref, minItems: 2 },
+      { type: 'array', items: ref },
+    ],
+  });
+  const tree = recursive({
+    type: 'object',
+    properties: { name: { type: 'string' }, children: { type: 'array', items: ref } },
+    required: ['name'],
+  });
+  return [
+    { name: 'anyOf ×2 per level, 18 levels', schema: doubling, args: () => ({ tree: nestedArrays(18) }) },
+    { name: 'anyOf ×2 per level, 22 levels', schema: doubling, args: () => ({ tree: nestedArrays(22) }) },
+    { name: 'anyOf ×4 per level, 12 levels', schema: fourWays, args: () => ({ tree: nestedArrays(12) }) },
+    { name: 'tree, 60 levels of 1 child', schema: tree, args: () => ({ tree: treeOf(60, 1) }) },
+    { name: 'tree, 5 levels of 3 children', schema: tree, args: () => ({ tree: treeOf(5, 3) }) },
+  ].map((shape) => ({ ...shape, recursion: true }));
 }
 
 const byId = (list: unknown[]) => Object.fromEntries(list.map((entry, index) => [`id${index}`, entry]));
@@ -262,6 +319,7 @@ function shapes(z: Zod) {
       args: listed,
     },
     ...equalityShapes(),
+    ...recursionShapes(),
   ];
 }
 
@@ -310,7 +368,7 @@ console.log(
 const only = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY);
 const z = (await import('zod')) as Zod;
 for (const [index, shape] of shapes(z).entries()) {
-  if ((only && !only.test(shape.name)) || 'equality' in shape) continue;
+  if ((only && !only.test(shape.name)) || 'equality' in shape || 'recursion' in shape) continue;
   for (const valid of [true, false]) {
     const args = shape.args(valid);
     const slug = `BENCH_${index}`;
@@ -358,40 +416,65 @@ async function wholeCall(
   return { wall, cpu: (user + system) / 1000, turn: cpuMs, answer };
 }
 
-console.log(
-  `\n## JSON Schema equality (uniqueItems, enum): a whole call's wall time, the process's CPU time (every thread), the longest turn (CPU ms), and its answer — ${CALLS} calls each`,
-);
-console.log(
-  `${'tool, arguments'.padEnd(40)} ${trees.map((tree) => `${tree.name}: wall | cpu | turn ms, answer`.padStart(52)).join(' ')}${trees.length > 1 ? '   ratio cpu' : ''}`,
-);
-for (const [index, shape] of shapes(z).entries()) {
-  if ((only && !only.test(shape.name)) || !('equality' in shape)) continue;
-  for (const valid of [true, false]) {
-    const args = shape.args(valid);
-    const slug = `BENCH_${index}`;
-    const runs = trees.map(() => ({
-      wall: [] as number[],
-      cpu: [] as number[],
-      turn: [] as number[],
-      answers: new Set<string>(),
-    }));
-    for (const tree of trees) await tree.session.execute(slug, { rows: [] });
-    for (let call = 0; call < CALLS; call++) {
-      for (const [index, tree] of trees.entries()) {
-        const { wall, cpu, turn, answer } = await wholeCall(() => tree.session.execute(slug, args));
-        runs[index]!.wall.push(wall);
-        runs[index]!.cpu.push(cpu);
-        runs[index]!.turn.push(turn);
-        runs[index]!.answers.add(answer);
+/**
+ * A table of whole calls (see {@link wholeCall}) for the shapes marked `mark`, with each of
+ * `validity`'s values; the ratio is the baseline's over this tree's, of `ratioOf` (cpu or turn).
+ */
+async function wholeCallTable(
+  title: string,
+  mark: 'equality' | 'recursion',
+  validity: boolean[],
+  warmUp: unknown,
+  ratioOf: 'cpu' | 'turn',
+): Promise<void> {
+  console.log(
+    `\n## ${title}: a whole call's wall time, the process's CPU time (every thread), the longest turn (CPU ms), and its answer — ${CALLS} calls each`,
+  );
+  console.log(
+    `${'tool, arguments'.padEnd(40)} ${trees.map((tree) => `${tree.name}: wall | cpu | turn ms, answer`.padStart(52)).join(' ')}${trees.length > 1 ? `   ratio ${ratioOf}` : ''}`,
+  );
+  for (const [index, shape] of shapes(z).entries()) {
+    if ((only && !only.test(shape.name)) || !(mark in shape)) continue;
+    for (const valid of validity) {
+      const args = shape.args(valid);
+      const slug = `BENCH_${index}`;
+      const runs = trees.map(() => ({
+        wall: [] as number[],
+        cpu: [] as number[],
+        turn: [] as number[],
+        answers: new Set<string>(),
+      }));
+      for (const tree of trees) await tree.session.execute(slug, warmUp);
+      for (let call = 0; call < CALLS; call++) {
+        for (const [index, tree] of trees.entries()) {
+          const { wall, cpu, turn, answer } = await wholeCall(() => tree.session.execute(slug, args));
+          runs[index]!.wall.push(wall);
+          runs[index]!.cpu.push(cpu);
+          runs[index]!.turn.push(turn);
+          runs[index]!.answers.add(answer);
+        }
       }
+      const cells = runs.map((run) =>
+        `${median(run.wall).toFixed(0)} | ${median(run.cpu).toFixed(0)} | ${median(run.turn).toFixed(1)}, ${[...run.answers].join('/')}`.padStart(
+          52,
+        ),
+      );
+      const ratio =
+        trees.length > 1
+          ? `   ${(median(runs[0]![ratioOf]) / Math.max(0.1, median(runs[1]![ratioOf]))).toFixed(1)}×`
+          : '';
+      const name = validity.length > 1 ? `${shape.name}, ${valid ? 'valid' : 'invalid'}` : shape.name;
+      console.log(`${name.padEnd(40)} ${cells.join(' ')}${ratio}`);
     }
-    const cells = runs.map((run) =>
-      `${median(run.wall).toFixed(0)} | ${median(run.cpu).toFixed(0)} | ${median(run.turn).toFixed(1)}, ${[...run.answers].join('/')}`.padStart(
-        52,
-      ),
-    );
-    const ratio = trees.length > 1 ? `   ${(median(runs[0]!.cpu) / median(runs[1]!.cpu)).toFixed(1)}×` : '';
-    console.log(`${`${shape.name}, ${valid ? 'valid' : 'invalid'}`.padEnd(40)} ${cells.join(' ')}${ratio}`);
   }
 }
+
+await wholeCallTable(
+  'JSON Schema equality (uniqueItems, enum)',
+  'equality',
+  [true, false],
+  { rows: [] },
+  'cpu',
+);
+await wholeCallTable('small recursive schemas', 'recursion', [true], { tree: [] }, 'turn');
 for (const tree of trees) await tree.close();

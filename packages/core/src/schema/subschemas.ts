@@ -52,7 +52,7 @@ const SINGLE_SUBSCHEMA_KEYWORDS = new Set([
 const SUBSCHEMA_LIST_KEYWORDS = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems', 'items']);
 
 /** Keywords whose value maps names to subschemas (draft-07 `dependencies` may also hold string lists). */
-const SUBSCHEMA_MAP_KEYWORDS = new Set([
+export const SUBSCHEMA_MAP_KEYWORDS: ReadonlySet<string> = new Set([
   'properties',
   'patternProperties',
   '$defs',

@@ -7,6 +7,7 @@ import { MAX_QUOTED_CHARS, quotedMessage, quotedText, ToolMuxError } from '../er
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { cloneSliced, type ListedKeys, type Slice } from '../util/json-slices.js';
 import { runSteps, type Steps, WorkSlice } from '../util/slices.js';
+import { compoundsWithDepth } from './compounding-recursion.js';
 import { resolveLocalRef, schemaSize } from './inline-refs.js';
 import { useLinearEquality } from './json-equality.js';
 import { replaceOpenApiNullable } from './nullability.js';
@@ -245,18 +246,32 @@ export const OFF_THREAD_SUBSCHEMAS = 48;
 
 /**
  * Whether a tool schema is compiled and checked off the main thread: a large one (see
- * {@link OFF_THREAD_SUBSCHEMAS}), or one with a pattern RE2 cannot run, whose tests wait for the
- * pattern worker (see `PatternChecks`): the validation thread waits for them, not the event loop.
+ * {@link OFF_THREAD_SUBSCHEMAS}); one with a pattern RE2 cannot run, whose tests wait for the
+ * pattern worker (see `PatternChecks`): the validation thread waits for them, not the event loop;
+ * or one whose check can cost more than linear in the value (see {@link compoundsWithDepth}: a
+ * recursive `anyOf` two of whose variants recurse into the same items doubles its work with each
+ * level, and 30 levels of `[[…]]`, 60 bytes, held the event loop for minutes). In the thread a
+ * check has a CPU budget, past which the call is refused.
  */
 export function compilesOffThread(schema: JSONSchema): boolean {
   let judged = offThreadSchemas.get(schema);
   if (judged === undefined) {
     judged =
       schemaSize(schema, { subschemas: OFF_THREAD_SUBSCHEMAS, depth: MAX_JSON_DEPTH }).written >
-        OFF_THREAD_SUBSCHEMAS || needsThread(schema);
+        OFF_THREAD_SUBSCHEMAS ||
+      needsThread(schema) ||
+      compoundsWithDepth(schema, keyMatchesPattern);
     offThreadSchemas.set(schema, judged);
   }
   return judged;
+}
+
+/**
+ * Whether `pattern` matches `key`, where RE2 can tell (a pattern it cannot run already sends the
+ * schema to the validation thread): `undefined` otherwise.
+ */
+function keyMatchesPattern(pattern: string, key: string): boolean | undefined {
+  return linearRegExp(pattern)?.test(key);
 }
 
 /**

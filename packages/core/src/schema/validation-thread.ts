@@ -411,7 +411,7 @@ function overrunAnswer(
       issues: [
         {
           path: '(root)',
-          message: `could not be checked against the schema in time (${spent} in the schema validation thread, which checks other calls too: this schema costs more to check than the value's size); send a smaller value`,
+          message: `could not be checked against the schema in time (${spent} in the schema validation thread, which checks other calls too: this schema costs more to check than the value's size); send a smaller or less deeply nested value`,
         },
       ],
     },
