@@ -205,11 +205,12 @@ describe('large answers and the event loop', () => {
     method: 'tools/call',
     params: { name: 'BIG_RESULT', arguments: {} },
   });
-  /** The longest turn while the session's MCP endpoint answers `body`, checked against `mcpBound`. */
+  /** The longest turn while the session's MCP endpoint answers `body`, checked against `limit`. */
   const mcpTurn = async (
     body: unknown,
     headers: Record<string, string> = {},
     session = { id: sessionId, authorization: mcpAuthorization },
+    limit = mcpBound,
   ) => {
     const measured = await longestTurn(
       server.url,
@@ -219,10 +220,10 @@ describe('large answers and the event loop', () => {
           accept: 'application/json, text/event-stream',
           ...headers,
         }),
-      mcpBound,
+      limit,
     );
     expect(measured.value.status).toBe(200);
-    expect(measured.turnMs, turnReport(measured)).toBeLessThanOrEqual(mcpBound);
+    expect(measured.turnMs, turnReport(measured)).toBeLessThanOrEqual(limit);
     return JSON.parse(measured.value.text());
   };
 
@@ -235,7 +236,10 @@ describe('large answers and the event loop', () => {
   });
 
   // The result is checked against the output schema before it is sent as structuredContent: in one
-  // turn of 250–300 ms before, a slice at a time now
+  // turn of 250–300 ms before, a slice at a time now. Its bound is `bound` (three times /api/v1's
+  // turn, at least 45 ms), not `mcpBound`: the answer holds the result twice (structuredContent and
+  // the text), 16 MB against /api/v1's 8, after the check, and its longest turn measured 27–32 ms on
+  // a quiet machine (also at 8c42388, before the changes of that session), over twice /api/v1's
   it("MCP's tools/call checks 8 MB against the tool's output schema without holding the event loop", async () => {
     // a session that lists the tool (its output schema is the listed tool's)
     const created = JSON.parse(
@@ -252,6 +256,7 @@ describe('large answers and the event loop', () => {
       { jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'BIG_SHAPED_RESULT', arguments: {} } },
       {},
       { id: created.session_id, authorization: created.mcp.headers.Authorization },
+      bound,
     );
     expect(answer.result.isError).toBeUndefined();
     expect(answer.result.structuredContent).toEqual(bigResult);
