@@ -67,6 +67,7 @@ import { checkOptionKinds } from './util/option-kinds.js';
 import { credentialsObject, optionsObject, requestObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import {
+  configuredSecretKey,
   deriveSessionToken,
   hashToken,
   hasSessionTokenForm,
@@ -136,9 +137,7 @@ function checkStoreAndKeys(options: {
   previousSecretKeys?: string[];
 }): void {
   if (options.store !== undefined && !isStore(options.store)) parseStoreSpec(options.store);
-  if (options.secretKey) parseSecretKey(options.secretKey, 'the secretKey option');
-  else if (process.env.TOOLMUX_SECRET_KEY)
-    parseSecretKey(process.env.TOOLMUX_SECRET_KEY, 'TOOLMUX_SECRET_KEY');
+  configuredSecretKey(options.secretKey);
   previousKeys(options.previousSecretKeys);
 }
 

@@ -21,6 +21,17 @@ export function parseSecretKey(text: string, source: string): Buffer {
 }
 
 /**
+ * The key given by configuration: the `secretKey` option, else `TOOLMUX_SECRET_KEY`; undefined when
+ * neither is set. `new ToolMux()` reads it to refuse a malformed one where it was written.
+ */
+export function configuredSecretKey(secretKey: string | undefined): Buffer | undefined {
+  if (secretKey) return parseSecretKey(secretKey, 'the secretKey option');
+  if (process.env.TOOLMUX_SECRET_KEY)
+    return parseSecretKey(process.env.TOOLMUX_SECRET_KEY, 'TOOLMUX_SECRET_KEY');
+  return undefined;
+}
+
+/**
  * The key that encrypts credentials and derives session tokens: `secretKey` option, else
  * `TOOLMUX_SECRET_KEY`, else (embedded SQLite only) a key file created once beside the database
  * with mode 0600 and a warning. A shared PostgreSQL store needs an explicit key, or each instance
@@ -33,9 +44,8 @@ export function resolveSecretKey(options: {
   logger: Logger;
 }): Buffer {
   const { secretKey, keyFile, logger } = options;
-  if (secretKey) return parseSecretKey(secretKey, 'the secretKey option');
-  if (process.env.TOOLMUX_SECRET_KEY)
-    return parseSecretKey(process.env.TOOLMUX_SECRET_KEY, 'TOOLMUX_SECRET_KEY');
+  const configured = configuredSecretKey(secretKey);
+  if (configured) return configured;
   if (options.ephemeral) return randomBytes(32);
   if (!keyFile) {
     throw new ToolMuxError({
