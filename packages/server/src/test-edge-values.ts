@@ -274,31 +274,42 @@ export type Overrides = Record<string, fc.Arbitrary<unknown>>;
  * a body reaches the handler with one odd field rather than always failing on the first), records
  * get the edge keys. `overrides` fixes fields that must name something that exists.
  */
-export function arbitraryFor(schema: z.ZodType, overrides: Overrides = {}, path = ''): fc.Arbitrary<unknown> {
+export function arbitraryFor(
+  schema: z.ZodType,
+  overrides: Overrides = {},
+  path = '',
+  /** Strings of at most 64 characters (where the schema allows): the item of a full-length array. */
+  small = false,
+): fc.Arbitrary<unknown> {
   if (path in overrides) return overrides[path]!;
   const def = defOf(schema);
   const child = (name: string) => (path ? `${path}.${name}` : name);
+  const inner = (type: z.ZodType, at = path) => arbitraryFor(type, overrides, at, small);
   switch (def.type) {
     case 'optional':
     case 'default':
     case 'prefault':
       return fc.oneof(
         { weight: 3, arbitrary: fc.constant(ABSENT) },
-        { weight: 2, arbitrary: arbitraryFor(def.innerType!, overrides, path) },
+        { weight: 2, arbitrary: inner(def.innerType!) },
       );
     case 'nullable':
-      return fc.oneof(fc.constant(null), arbitraryFor(def.innerType!, overrides, path));
+      return fc.oneof(fc.constant(null), inner(def.innerType!));
     case 'readonly':
-      return arbitraryFor(def.innerType!, overrides, path);
+      return inner(def.innerType!);
     case 'pipe':
-      return arbitraryFor(def.in!, overrides, path);
+      return inner(def.in!);
     case 'string': {
       const s = schema as z.ZodString;
       const checks = (def.checks ?? []).map((check) => check._zod.def);
       const pattern = checks.find((check) => check.format === 'regex')?.pattern;
       if (pattern) return fc.stringMatching(pattern);
       if (s.format === 'datetime') return edgeTime();
-      const text = edgeString(s.minLength ?? 0, s.maxLength ?? 4096);
+      const longest = s.maxLength ?? 4096;
+      const text = edgeString(
+        s.minLength ?? 0,
+        small ? Math.min(longest, Math.max(64, s.minLength ?? 0)) : longest,
+      );
       return def.coerce ? text : text;
     }
     case 'number': {
@@ -322,7 +333,7 @@ export function arbitraryFor(schema: z.ZodType, overrides: Overrides = {}, path 
       return fc.constantFrom(...def.values!);
     case 'object': {
       const fields = Object.entries(def.shape!).map(
-        ([name, field]) => [name, arbitraryFor(field, overrides, child(name))] as const,
+        ([name, field]) => [name, inner(field, child(name))] as const,
       );
       return fc
         .tuple(...fields.map(([, arbitrary]) => arbitrary))
@@ -334,25 +345,27 @@ export function arbitraryFor(schema: z.ZodType, overrides: Overrides = {}, path 
       const checks = (def.checks ?? []).map((check) => check._zod.def);
       const min = checks.find((check) => check.check === 'min_length')?.minimum ?? 0;
       const max = checks.find((check) => check.check === 'max_length')?.maximum;
-      const item = arbitraryFor(def.element!, overrides, child('*'));
+      const item = inner(def.element!, child('*'));
       const few = fc.array(item, { minLength: min, maxLength: Math.max(min, Math.min(max ?? 4, 4)) });
       if (max === undefined || max <= 4) return few;
-      // the most items the schema takes, all the same small one
+      // the most items the schema takes, all the same small one (with long strings, 500 items made
+      // bodies of 4-12 MB that every run refused as too large)
+      const smallItem = arbitraryFor(def.element!, overrides, child('*'), true);
       return fc.oneof(
         { weight: 4, arbitrary: few },
-        { weight: 1, arbitrary: item.map((one) => Array(max).fill(one)) },
+        { weight: 1, arbitrary: smallItem.map((one) => Array(max).fill(one)) },
       );
     }
     case 'record': {
       const key = overrides[child('{key}')] ?? edgeKey();
-      const value = arbitraryFor(def.valueType!, overrides, child('*'));
+      const value = inner(def.valueType!, child('*'));
       return fc.array(fc.tuple(key as fc.Arbitrary<string>, value), { maxLength: 4 }).map(ownObject);
     }
     case 'union':
-      return fc.oneof(...def.options!.map((option) => arbitraryFor(option, overrides, path)));
+      return fc.oneof(...def.options!.map((option) => inner(option)));
     case 'unknown':
     case 'any':
-      return edgeJson();
+      return edgeJson(small ? 1 : 4);
     default:
       throw new Error(`arbitraryFor: no values for a zod ${def.type} at ${path || '(root)'}`);
   }

@@ -367,9 +367,18 @@ const ROUTES: RouteCase[] = [
     readBack: async (ctx, body, answer) => {
       const ids: string[] = answer.json.ids;
       expect(ids).toHaveLength(body.items.length);
-      const page = await ctx.call('GET', `/api/v1/sessions/${ctx.remote.session_id}/logs?limit=1000`);
-      expect(page.status).toBe(200);
-      const byId = new Map(page.json.items.map((item: any) => [item.id, item]));
+      // newest first: the entries just written are the first page of their count (every run adds
+      // to the log, so reading a fixed 1,000 made the test quadratic); later pages only if an entry
+      // kept an older id of its own
+      const byId = new Map<string, any>();
+      let cursor: string | null = null;
+      do {
+        const query = queryString({ limit: Math.max(1, ids.length), ...(cursor ? { cursor } : {}) });
+        const page = await ctx.call('GET', `/api/v1/sessions/${ctx.remote.session_id}/logs${query}`);
+        expect(page.status).toBe(200);
+        for (const item of page.json.items) byId.set(item.id, item);
+        cursor = page.json.next_cursor;
+      } while (cursor !== null && ids.some((id) => !byId.has(id)));
       body.items.forEach((sent: any, index: number) => {
         const read: any = byId.get(ids[index]);
         expect(read, `entry ${ids[index]}`).toBeDefined();
