@@ -28,10 +28,10 @@ const ID_AT_END = new RegExp(String.raw`"id"\s*:\s*${ID}\s*\}\s*$`);
  * or undefined when they do not show a response with an id (then no call can be told by it; see the
  * callers).
  */
-export function responseIdOf(head: string, tail: string): string | number | undefined {
+export function responseIdOf(head: string, tail: string | (() => string)): string | number | undefined {
   const start = RESPONSE_START.exec(head);
   if (!start) return undefined;
-  const id = start[1] ?? ID_AT_END.exec(tail)?.[1];
+  const id = start[1] ?? ID_AT_END.exec(typeof tail === 'string' ? tail : tail())?.[1];
   if (id === undefined) return undefined;
   try {
     return JSON.parse(id) as string | number;
@@ -49,6 +49,20 @@ function errorAnswer(id: string | number, message: string): JSONRPCMessage {
   return { jsonrpc: '2.0', id, error: { code: INTERNAL_ERROR, message } };
 }
 
+const decoder = new TextDecoder();
+
+/** Copies `source`'s bytes from `from` to `to` into `target` at `at`. */
+function copy(target: Uint8Array, at: number, source: Uint8Array, from: number, to: number): void {
+  // a few bytes (an event stream's short lines) one by one: a view for set() costs more
+  if (to - from > 16) target.set(source.subarray(from, to), at);
+  else for (let index = from; index < to; index++) target[at++] = source[index]!;
+}
+
+/** UTF-8 `pieces` as text (a character cut at either edge is replaced). */
+function textOf(pieces: Uint8Array[]): string {
+  return pieces.length === 1 ? decoder.decode(pieces[0]) : decoder.decode(Buffer.concat(pieces));
+}
+
 /**
  * The first and last {@link KEPT_BYTES} of a value given in pieces (to find a dropped message's id
  * in), in time linear in the pieces' size: the last bytes are kept in a ring, so a piece costs only
@@ -60,34 +74,34 @@ class Edges {
   readonly #tail = new Uint8Array(KEPT_BYTES);
   #size = 0;
 
-  add(piece: Uint8Array): void {
-    if (this.#size < KEPT_BYTES) this.#head.set(piece.subarray(0, KEPT_BYTES - this.#size), this.#size);
-    const last = piece.subarray(Math.max(0, piece.length - KEPT_BYTES));
+  /** Adds the bytes of `source` from `from` to `to`. */
+  add(source: Uint8Array, from = 0, to = source.length): void {
+    if (this.#size < KEPT_BYTES) {
+      copy(this.#head, this.#size, source, from, Math.min(to, from + KEPT_BYTES - this.#size));
+    }
     // the ring holds byte n of the value at n % KEPT_BYTES
-    const at = (this.#size + piece.length - last.length) % KEPT_BYTES;
-    const untilWrap = Math.min(last.length, KEPT_BYTES - at);
-    this.#tail.set(last.subarray(0, untilWrap), at);
-    this.#tail.set(last.subarray(untilWrap), 0);
-    this.#size += piece.length;
+    const lastFrom = Math.max(from, to - KEPT_BYTES);
+    const at = (this.#size + lastFrom - from) % KEPT_BYTES;
+    const wrap = lastFrom + Math.min(to - lastFrom, KEPT_BYTES - at);
+    copy(this.#tail, at, source, lastFrom, wrap);
+    copy(this.#tail, 0, source, wrap, to);
+    this.#size += to - from;
   }
 
   clear(): void {
     this.#size = 0;
   }
 
-  /** The first and last bytes as text (a character cut at either edge is replaced), and starts over. */
-  take(): { head: string; tail: string } {
-    const size = this.#size;
-    const at = size % KEPT_BYTES;
-    const tail =
-      size <= KEPT_BYTES
-        ? this.#tail.subarray(0, size)
-        : Buffer.concat([this.#tail.subarray(at), this.#tail.subarray(0, at)]);
-    this.#size = 0;
-    return {
-      head: Buffer.from(this.#head.buffer, 0, Math.min(size, KEPT_BYTES)).toString('utf8'),
-      tail: Buffer.from(tail.buffer, tail.byteOffset, tail.length).toString('utf8'),
-    };
+  /** The first bytes as text (a character cut at the edge is replaced). */
+  head(): string {
+    return textOf([this.#head.subarray(0, Math.min(this.#size, KEPT_BYTES))]);
+  }
+
+  /** The last bytes as text (a character cut at the edge is replaced). */
+  tail(): string {
+    if (this.#size <= KEPT_BYTES) return textOf([this.#tail.subarray(0, this.#size)]);
+    const at = this.#size % KEPT_BYTES;
+    return textOf([this.#tail.subarray(at), this.#tail.subarray(0, at)]);
   }
 }
 
@@ -117,14 +131,11 @@ class MessageBytes {
 
   /** The message's bytes (under the limit) or its kept start and end (past it), and starts over. */
   take(): { bytes: Buffer } | { head: string; tail: string } {
-    let taken: { bytes: Buffer } | { head: string; tail: string };
-    if (this.#size > this.#maxBytes) taken = this.#edges.take();
-    else {
-      this.#edges.clear();
-      taken = {
-        bytes: this.#pieces.length === 1 ? Buffer.from(this.#pieces[0]!) : Buffer.concat(this.#pieces),
-      };
-    }
+    const taken =
+      this.#size > this.#maxBytes
+        ? { head: this.#edges.head(), tail: this.#edges.tail() }
+        : { bytes: this.#pieces.length === 1 ? Buffer.from(this.#pieces[0]!) : Buffer.concat(this.#pieces) };
+    this.#edges.clear();
     this.#pieces = [];
     this.#size = 0;
     return taken;
@@ -217,9 +228,9 @@ function requestIdsOf(body: unknown): RequestId[] {
 }
 
 /**
- * The calls a POST's response answers: the requests of its body (read from it only when a message
- * past the limit names none of them, or the stream ends before answering them), and the ones whose
- * answer went by. Answers are told by their first and last bytes ({@link responseIdOf}); an
+ * The calls a POST's response answers: the requests of its body (read from it once an answer goes
+ * by, a message past the limit names none of them, or the stream ends), and the ones whose answer
+ * went by. Answers are told by their first and last bytes ({@link responseIdOf}); an
  * answer told wrongly as none leaves its call counted as open, and a later message past the limit
  * then answers it a second time, which the SDK's client ignores (an answer to no pending call).
  */
@@ -232,13 +243,15 @@ class PostCalls {
     this.#body = body;
   }
 
+  /** Counts `id` as answered when it is one of the POST's requests. */
   answered(id: RequestId): void {
-    this.#answered.add(id);
+    if (this.#requestIds().includes(id)) this.#answered.add(id);
   }
 
   /** Whether a request of the POST is still unanswered. */
   get open(): boolean {
-    return this.#unanswered().length > 0;
+    // only the POST's requests are counted as answered
+    return this.#answered.size < this.#requestIds().length;
   }
 
   /** The requests not answered yet, counted as answered from now on. */
@@ -249,11 +262,15 @@ class PostCalls {
   }
 
   #unanswered(): RequestId[] {
+    return this.#requestIds().filter((id) => !this.#answered.has(id));
+  }
+
+  #requestIds(): RequestId[] {
     if (this.#requests === undefined) {
       this.#requests = requestIdsOf(this.#body);
       this.#body = undefined;
     }
-    return this.#requests.filter((id) => !this.#answered.has(id));
+    return this.#requests;
   }
 }
 
@@ -413,14 +430,21 @@ class BodyLimit implements BodyReader {
   broken(): void {}
 }
 
-/** The fields of an event that are read besides `data`; any other is passed on as it is. */
+/** The fields of an event that are read; any other is passed on as it is. */
 type EventField = 'data' | 'id' | 'event' | 'other';
-const EVENT_FIELDS = new Map<string, EventField>([
-  ['data', 'data'],
-  ['id', 'id'],
-  ['event', 'event'],
-]);
+
 const NEWLINE = new Uint8Array([10]);
+
+/** The field whose name is the first `length` bytes of `name`. */
+function fieldNamed(name: Uint8Array, length: number): EventField {
+  // compared as bytes: making a string of each line's name cost more than the rest of the line
+  const is = (field: string) => {
+    if (length !== field.length) return false;
+    for (let index = 0; index < length; index++) if (name[index] !== field.charCodeAt(index)) return false;
+    return true;
+  };
+  return is('data') ? 'data' : is('id') ? 'id' : is('event') ? 'event' : 'other';
+}
 
 /**
  * An event stream whose events hold at most `maxBytes` each. It is parsed as the SDK's parser
@@ -441,7 +465,15 @@ class EventStreamLimit implements BodyReader {
   /** The id of the last event the SDK reads (one with data), where a resumption starts after. */
   #lastEventId: string | undefined;
 
-  // the event read so far: its bytes (while within the limit), its data's edges and its fields
+  // the piece being read, where the bytes not passed on yet start, where the current event starts
+  // in it, and what is passed on
+  #chunk: Uint8Array = new Uint8Array(0);
+  #passFrom = 0;
+  #eventStart = 0;
+  #passed: Uint8Array[] = [];
+
+  // the event read so far: its bytes in the pieces before (while within the limit), its data's
+  // edges and its fields
   #pieces: Uint8Array[] = [];
   #size = 0;
   readonly #data = new Edges();
@@ -452,7 +484,8 @@ class EventStreamLimit implements BodyReader {
   // the line read so far
   #lineBytes = 0;
   /** The field name's first bytes, while the colon after it is not read yet. */
-  #name = '';
+  readonly #name = new Uint8Array(6);
+  #nameBytes = 0;
   #field: EventField | undefined;
   #spaceNext = false;
   #value: Uint8Array[] = [];
@@ -474,13 +507,15 @@ class EventStreamLimit implements BodyReader {
 
   add(chunk: Uint8Array): Uint8Array[] {
     if (chunk.length === 0) return [];
-    const passed: Uint8Array[] = [];
-    let start = 0;
-    if (this.#afterReturn && chunk[0] === 10) {
-      this.#keep(chunk.subarray(0, 1));
-      start = 1;
-    }
+    this.#chunk = chunk;
+    this.#passFrom = 0;
+    // the LF of a CRLF whose CR ended the last piece: it ends no line, and is kept with the event's
+    // bytes (after a blank line, the next event's: dropped with it, the SDK's parser reads a blank
+    // line, which ends no event)
+    const start = this.#afterReturn && chunk[0] === 10 ? 1 : 0;
     this.#afterReturn = false;
+    this.#eventStart = 0;
+    let lineStart = start;
     // where the next LF and CR are, each looked for once per line end it makes
     let lf = chunk.indexOf(10, start);
     let cr = chunk.indexOf(13, start);
@@ -490,114 +525,132 @@ class EventStreamLimit implements BodyReader {
       const next = crlf ? end + 2 : end + 1;
       // a CR that ends the piece may be the first half of a CRLF
       this.#afterReturn = end === cr && !crlf && next === chunk.length;
-      this.#line(chunk.subarray(start, end));
-      this.#keep(chunk.subarray(start, next));
-      this.#endLine(passed);
-      start = next;
-      if (lf >= 0 && lf < start) lf = chunk.indexOf(10, start);
-      if (cr >= 0 && cr < start) cr = chunk.indexOf(13, start);
+      this.#line(lineStart, end);
+      this.#endLine(next);
+      lineStart = next;
+      if (lf >= 0 && lf < next) lf = chunk.indexOf(10, next);
+      if (cr >= 0 && cr < next) cr = chunk.indexOf(13, next);
     }
-    this.#line(chunk.subarray(start));
-    this.#keep(chunk.subarray(start));
-    return passed.length > 1 ? [Buffer.concat(passed)] : passed;
+    this.#line(lineStart, chunk.length);
+    // the bytes of the event not ended yet are kept while it is within the limit
+    const rest = chunk.subarray(this.#eventStart);
+    this.#size += rest.length;
+    if (this.#size > this.#maxBytes) this.#pieces = [];
+    else if (rest.length > 0) this.#pieces.push(rest);
+    this.#passUpTo(this.#eventStart);
+    const passed = this.#passed;
+    this.#passed = [];
+    return passed;
   }
 
   end(): Uint8Array[] {
     this.#onEnd(this.#lastEventId);
     // an event the stream did not end: passed on (the SDK's parser drops it) unless past the limit
-    return this.#size > 0 && this.#size <= this.#maxBytes ? this.#pieces : [];
+    return this.#size <= this.#maxBytes ? this.#pieces : [];
   }
 
   broken(): void {
     this.#onEnd(this.#lastEventId);
   }
 
-  /** Bytes of the current event, kept while it is within the limit. */
-  #keep(bytes: Uint8Array): void {
-    if (bytes.length === 0) return;
-    this.#size += bytes.length;
-    if (this.#size <= this.#maxBytes) this.#pieces.push(bytes);
-    else this.#pieces = [];
+  /** Passes on the bytes of the piece read from where passing stopped up to `end`. */
+  #passUpTo(end: number): void {
+    if (end > this.#passFrom) this.#passed.push(this.#chunk.subarray(this.#passFrom, end));
+    this.#passFrom = end;
   }
 
-  /** Bytes of the current line, without its end. */
-  #line(bytes: Uint8Array): void {
-    if (bytes.length === 0) return;
-    this.#lineBytes += bytes.length;
-    let from = 0;
+  /** The current line's bytes from `from` to `to` in the piece (without its end). */
+  #line(from: number, to: number): void {
+    if (from === to) return;
+    const chunk = this.#chunk;
+    this.#lineBytes += to - from;
     if (this.#field === undefined) {
-      const colon = bytes.indexOf(58);
-      // no field read here is named with more than 5 bytes: 6 tell it is none of them
-      if (this.#name.length < 6) {
-        const named = bytes.subarray(0, Math.min(colon < 0 ? bytes.length : colon, 6 - this.#name.length));
-        this.#name += String.fromCharCode(...named);
+      // the name up to its colon; no field read here is named with more than 5 bytes, so 6 bytes
+      // without a colon are another field (whose value is not read)
+      for (; from < to && this.#field === undefined; from++) {
+        const byte = chunk[from]!;
+        if (byte === 58) {
+          this.#startField();
+          this.#spaceNext = true;
+        } else if (this.#nameBytes < 6) this.#name[this.#nameBytes++] = byte;
+        else this.#field = 'other';
       }
-      if (colon < 0) return;
-      this.#startField();
-      this.#spaceNext = true;
-      from = colon + 1;
     }
-    if (from === bytes.length) return;
+    if (from === to || this.#field === undefined || this.#field === 'other') return;
     if (this.#spaceNext) {
       this.#spaceNext = false;
-      if (bytes[from] === 32) from++;
+      if (chunk[from] === 32) from++;
     }
-    const value = bytes.subarray(from);
-    if (this.#field === 'data') this.#data.add(value);
-    else if (this.#field !== 'other') {
+    if (this.#field === 'data') this.#data.add(chunk, from, to);
+    else {
       // an id or event type longer than this is not kept (the event's bytes are, within the limit)
-      this.#valueBytes += value.length;
-      if (this.#valueBytes <= KEPT_BYTES) this.#value.push(value);
+      this.#valueBytes += to - from;
+      if (this.#valueBytes <= KEPT_BYTES) this.#value.push(chunk.subarray(from, to));
     }
   }
 
   #startField(): void {
-    this.#field = EVENT_FIELDS.get(this.#name) ?? 'other';
+    this.#field = fieldNamed(this.#name, this.#nameBytes);
     if (this.#field !== 'data') return;
     if (this.#dataLines > 0) this.#data.add(NEWLINE);
     this.#dataLines++;
   }
 
-  #endLine(passed: Uint8Array[]): void {
+  /** The current line ended; the next starts at `next` in the piece. */
+  #endLine(next: number): void {
     if (this.#lineBytes === 0) {
-      this.#endEvent(passed);
+      this.#endEvent(next);
       return;
     }
     // a line without a colon names a field whose value is empty
     if (this.#field === undefined) this.#startField();
     if (this.#field === 'id' || this.#field === 'event') {
-      const value = this.#valueBytes <= KEPT_BYTES ? Buffer.concat(this.#value).toString('utf8') : undefined;
+      const value = this.#valueBytes <= KEPT_BYTES ? textOf(this.#value) : undefined;
       if (this.#field === 'event') this.#type = value || undefined;
       else if (!value?.includes('\0')) this.#id = value;
     }
     this.#lineBytes = 0;
-    this.#name = '';
+    this.#nameBytes = 0;
     this.#field = undefined;
     this.#spaceNext = false;
     this.#value = [];
     this.#valueBytes = 0;
   }
 
-  #endEvent(passed: Uint8Array[]): void {
+  /** The current event ended; the next starts at `next` in the piece. */
+  #endEvent(next: number): void {
+    const dropped = this.#size + next - this.#eventStart > this.#maxBytes;
     // the SDK's parser gives only events with data; the SDK reads those of type "message"
     const read = this.#dataLines > 0;
     const message = read && (this.#type === undefined || this.#type === 'message');
-    // read only where it is used: to count the stream's answered calls, or in place of the event
-    const data = message && (this.#calls || this.#size > this.#maxBytes) ? this.#data.take() : undefined;
-    const answered = data && responseIdOf(data.head, data.tail);
+    // read only where it is used: to count the stream's answered calls (until all are), or in place
+    // of the event
+    const answered =
+      message && (dropped || this.#calls?.open)
+        ? responseIdOf(this.#data.head(), () => this.#data.tail())
+        : undefined;
     if (answered !== undefined) this.#calls?.answered(answered);
-    if (this.#size <= this.#maxBytes) passed.push(...this.#pieces);
-    else if (read) {
+    if (!dropped) {
+      // its bytes in the pieces before (then it is the first event of this piece), the rest later
+      if (this.#pieces.length > 0) {
+        this.#passUpTo(this.#eventStart);
+        for (const piece of this.#pieces) this.#passed.push(piece);
+      }
+    } else {
+      this.#passUpTo(this.#eventStart);
+      this.#passFrom = next;
       const answers = tooLargeAnswers(
         answered !== undefined ? [answered] : message ? (this.#calls?.takeUnanswered() ?? []) : [],
         this.#tooLarge,
       );
-      passed.push(encoder.encode(this.#replacement(answers)));
+      const replacement = read ? this.#replacement(answers) : '';
+      if (replacement) this.#passed.push(encoder.encode(replacement));
     }
     if (read && this.#id) this.#lastEventId = this.#id;
+    this.#eventStart = next;
     this.#pieces = [];
     this.#size = 0;
-    if (!data) this.#data.clear();
+    this.#data.clear();
     this.#dataLines = 0;
     this.#id = undefined;
     this.#type = undefined;
