@@ -200,6 +200,20 @@ async function resumableServer(): Promise<Server> {
   return server;
 }
 
+/** A toolkit of each server (named by `slugs`) with a limit of LIMIT bytes. */
+function httpToolkits(servers: Server[], slugs: string[], timeoutMs: number): Promise<McpToolkit[]> {
+  return Promise.all(
+    servers.map((server, index) =>
+      mcpToolkit({
+        slug: slugs[index]!,
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+        maxResponseBytes: LIMIT,
+        timeoutMs,
+      }),
+    ),
+  );
+}
+
 describe('mcpToolkit() maxResponseBytes: an answer past it fails its call at once, saying so, and the server goes on', () => {
   const servers: Server[] = [];
   const toolkits: McpToolkit[] = [];
@@ -215,16 +229,7 @@ describe('mcpToolkit() maxResponseBytes: an answer past it fails its call at onc
         maxResponseBytes: LIMIT,
         timeoutMs: 60_000,
       }),
-      ...(await Promise.all(
-        servers.map((server, index) =>
-          mcpToolkit({
-            slug: index === 0 ? 'events' : 'json',
-            url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
-            maxResponseBytes: LIMIT,
-            timeoutMs: 60_000,
-          }),
-        ),
-      )),
+      ...(await httpToolkits(servers, ['events', 'json'], 60_000)),
     );
     mux = new ToolMux({ toolkits, store: ':memory:', logger: quiet });
   });
@@ -511,18 +516,7 @@ describe('mcpToolkit() over Streamable HTTP: a message past maxResponseBytes tha
 
   beforeAll(async () => {
     servers.push(await httpServer(false), await resumableServer());
-    toolkits.push(
-      ...(await Promise.all(
-        servers.map((server, index) =>
-          mcpToolkit({
-            slug: index === 0 ? 'stateless' : 'resumable',
-            url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
-            maxResponseBytes: LIMIT,
-            timeoutMs,
-          }),
-        ),
-      )),
-    );
+    toolkits.push(...(await httpToolkits(servers, ['stateless', 'resumable'], timeoutMs)));
     mux = new ToolMux({ toolkits, store: ':memory:', logger: quiet });
   });
   afterAll(async () => {
