@@ -200,12 +200,14 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
     }
 
     /**
-     * Leaves the account's token a second to live, in the store (a token issued for a second would be
-     * refreshed only in the last half of it: not by the next call).
+     * Leaves the account's token 30 s to live, in the store: inside the minute before its end in which
+     * a token issued for an hour is refreshed (a token issued for 30 s would be refreshed only in the
+     * last half of it: not by the next call), and long enough that a call on a loaded machine still
+     * finds it unexpired when the refresh fails (with one second, a test's call came too late).
      */
     function expireSoon(accountId: string) {
       return database.exec(
-        `UPDATE toolmux_connected_accounts SET expires_at = ${pastTime(database.spec, -1000)} WHERE id = '${accountId}'`,
+        `UPDATE toolmux_connected_accounts SET expires_at = ${pastTime(database.spec, -30_000)} WHERE id = '${accountId}'`,
       );
     }
 

@@ -432,7 +432,8 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
 
   it('keeps the start of a console line that does not fit the output cap, marked with its length', async () => {
     const sandbox = await create(32);
-    const capped = { ...limits, maxOutputChars: 1_000 };
+    // (room for a loaded machine: making and cutting 5 MB of text is no test of the time limit)
+    const capped = { ...limits, timeoutMs: 15_000, maxOutputChars: 1_000 };
     // the logs' characters, each line with its line break (the note after a cut is not counted)
     const counted = (logs: string[]) => logs.slice(0, -1).reduce((sum, line) => sum + line.length + 1, 0);
     // one line longer than the cap, alone: it was the note alone
@@ -617,7 +618,8 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
       expect(seen).toEqual(code.includes('keep') ? ['files.read'] : []);
       expect(sandbox.disposed).toBe(true);
     }
-  });
+    // three cells of up to 20 s each on a loaded machine
+  }, 70_000);
 
   it('an error is read as the code threw it, whatever the code did to Array.prototype or String (not as memory running out)', async () => {
     const sandbox = await create(32);
