@@ -88,15 +88,38 @@ describe("the stdio transport's reader of the server's messages", () => {
     );
   });
 
-  it('refuses a message past the limit that answers no call it can name (a request, a notification, no id)', () => {
-    for (const message of [
-      { jsonrpc: '2.0', method: 'notifications/message', params: { data: 'x'.repeat(LIMIT) } },
-      { jsonrpc: '2.0', id: 3, method: 'sampling/createMessage', params: { text: 'x'.repeat(LIMIT) } },
-      { result: { text: 'x'.repeat(LIMIT) }, jsonrpc: '2.0' },
-    ]) {
-      const reader = new LineReader(LIMIT, TOO_LARGE);
-      expect(() => reader.append(Buffer.from(`${JSON.stringify(message)}\n`))).toThrow(TOO_LARGE);
-    }
+  it('drops a notification past the limit, refuses a request of the server past it, and fails the waiting calls for an answer past it that names none', () => {
+    const answered: unknown[] = [];
+    const reader = new LineReader(LIMIT, TOO_LARGE, (message) => answered.push(message));
+    const call = (id: number) => ({ jsonrpc: '2.0' as const, id, method: 'tools/call', params: {} });
+    const line = (message: unknown) => Buffer.from(`${JSON.stringify(message)}\n`);
+    const next = { result: {}, jsonrpc: '2.0', id: 9 };
+    const drain = () => readAll({ append() {}, readMessage: () => reader.readMessage() }, [Buffer.alloc(0)]);
+    // a log message: dropped, and the next message is read
+    reader.append(line({ jsonrpc: '2.0', method: 'notifications/message', params: { data: big } }));
+    reader.append(line(next));
+    expect(drain()).toEqual([next]);
+    // a request of the server: answered with an error, so that the server does not wait
+    reader.append(line({ jsonrpc: '2.0', id: 3, method: 'sampling/createMessage', params: { text: big } }));
+    expect(drain()).toEqual([]);
+    expect(answered).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: 3,
+        error: { code: -32600, message: expect.stringContaining(`more than ${LIMIT} bytes`) },
+      },
+    ]);
+    // an answer whose id is inside it: each call still waiting gets the error (one of them was answered)
+    for (const id of [1, 2, 4]) reader.sent(call(id));
+    reader.sent({ jsonrpc: '2.0', method: 'notifications/cancelled', params: {} });
+    reader.append(line({ result: {}, jsonrpc: '2.0', id: 2 }));
+    expect(drain()).toEqual([{ result: {}, jsonrpc: '2.0', id: 2 }]);
+    reader.append(line({ result: { text: big }, id: 1, jsonrpc: '2.0' }));
+    expect(drain()).toEqual([tooLargeAnswer(1), tooLargeAnswer(4)]);
+    // and then no call waits: one more is dropped
+    reader.append(line({ result: { text: big }, jsonrpc: '2.0' }));
+    reader.append(line(next));
+    expect(drain()).toEqual([next]);
   });
 
   it('reads a message of many pieces in time linear in its size (the SDK joined every piece to all before it)', async () => {
@@ -260,6 +283,22 @@ describe('mcpToolkit() maxResponseBytes: an answer past it fails its call at onc
     const after = await session.execute(`${prefix}_PID`, {});
     expect(after.successful).toBe(true);
     expect(after.data).toEqual(pid.data);
+  });
+
+  it('stdio: a log message past the limit is dropped and an answer past it with its id inside fails its call at once, on the same connection', async () => {
+    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    const pid = await session.execute('STDIO_PID', {});
+    expect(await session.execute('STDIO_NOISY', { bytes: 2 * LIMIT })).toMatchObject({
+      successful: true,
+      data: 'done',
+    });
+    const started = Date.now();
+    const unnamed = await session.execute('STDIO_UNNAMED', { bytes: 2 * LIMIT });
+    expect(unnamed.successful).toBe(false);
+    expect(unnamed.error).toContain(`The MCP server "stdio" answered with more than ${LIMIT} bytes`);
+    // at once, not at the call's 60 s timeout
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(await session.execute('STDIO_PID', {})).toMatchObject({ successful: true, data: pid.data });
   });
 });
 

@@ -40,6 +40,8 @@ export function responseIdOf(head: string, tail: string | (() => string)): strin
   }
 }
 
+type RequestId = string | number;
+
 /** The message given to the model for an answer past the limit. */
 export function tooLargeMessage(label: string, maxBytes: number): string {
   return `The MCP server ${label} answered with more than ${maxBytes} bytes, the most one answer may hold (mcpToolkit() maxResponseBytes); the answer was dropped. Ask for less (a page, a filter, fewer fields), or raise maxResponseBytes.`;
@@ -146,22 +148,42 @@ class MessageBytes {
  * Reads newline-delimited JSON-RPC messages as the SDK's stdio `ReadBuffer` does (same interface:
  * `append`, `readMessage`, `clear`), in time linear in their size, and answers a response past
  * `maxBytes` with an error answer to its call, so that only that call fails (and at once, not at
- * its timeout). A message past the limit that is no response with an id cannot be told to any call:
- * `append` throws, and the transport closes (the next call reconnects).
+ * its timeout). The calls still waiting are known (`sent`, and the answers read): a response past
+ * the limit whose id is in neither its first nor its last bytes answers each of them, as no one of
+ * them can be told (the one it answered would otherwise wait for its timeout). A notification of the
+ * server past the limit (a log message) is dropped; a request of the server past it is answered
+ * with an error through `answerServer`, so that the server does not wait for an answer.
  */
 export class LineReader {
   readonly #message: MessageBytes;
+  readonly #maxBytes: number;
   readonly #lines: Array<string | JSONRPCMessage> = [];
   readonly #tooLarge: string;
+  readonly #answerServer: (message: JSONRPCMessage) => void;
+  /** The ids of the requests sent and not answered yet, in the order they were sent. */
+  readonly #waiting = new Set<RequestId>();
 
-  constructor(maxBytes: number, tooLarge: string) {
+  constructor(
+    maxBytes: number,
+    tooLarge: string,
+    answerServer: (message: JSONRPCMessage) => void = () => {},
+  ) {
     this.#message = new MessageBytes(maxBytes);
+    this.#maxBytes = maxBytes;
     this.#tooLarge = tooLarge;
+    this.#answerServer = answerServer;
+  }
+
+  /** Counts a message sent to the server: a request waits for its answer. */
+  sent(message: JSONRPCMessage): void {
+    if ('method' in message && 'id' in message) this.#waiting.add(message.id);
   }
 
   append(chunk: Buffer): void {
     let start = 0;
-    for (let end = chunk.indexOf(10); end >= 0; end = chunk.indexOf(10, start)) {
+    for (;;) {
+      const end = chunk.indexOf(0x0a, start);
+      if (end === -1) break;
       this.#message.add(chunk.subarray(start, end));
       this.#endLine();
       start = end + 1;
@@ -172,12 +194,16 @@ export class LineReader {
   readMessage(): JSONRPCMessage | null {
     const line = this.#lines.shift();
     if (line === undefined) return null;
-    return typeof line === 'string' ? deserializeMessage(line) : line;
+    const message = typeof line === 'string' ? deserializeMessage(line) : line;
+    if (!('method' in message) && 'id' in message && message.id !== undefined)
+      this.#waiting.delete(message.id);
+    return message;
   }
 
   clear(): void {
     this.#message.take();
     this.#lines.length = 0;
+    this.#waiting.clear();
   }
 
   #endLine(): void {
@@ -188,13 +214,51 @@ export class LineReader {
       return;
     }
     const id = responseIdOf(taken.head, taken.tail);
-    if (id === undefined) throw new Error(`${this.#tooLarge} It was no answer to a call that could be told.`);
-    this.#lines.push(errorAnswer(id, this.#tooLarge));
+    if (id !== undefined) {
+      this.#lines.push(errorAnswer(id, this.#tooLarge));
+      return;
+    }
+    const request = serverRequestOf(taken.head);
+    if (request === 'notification') return;
+    if (request !== undefined) {
+      this.#answerServer(serverRequestRefusal(request, this.#maxBytes));
+      return;
+    }
+    // an answer (or what cannot be read) that names no call: every call waiting may be the one
+    for (const waiting of this.#waiting) this.#lines.push(errorAnswer(waiting, this.#tooLarge));
   }
+}
+
+/**
+ * A message of the server that is a request (its id) or a notification, told by its start:
+ * `{"method":…`, `{"jsonrpc":"2.0","method":…`, `{"jsonrpc":"2.0","id":…,"method":…` (the orders
+ * MCP SDKs write); undefined for anything else.
+ */
+function serverRequestOf(head: string): RequestId | 'notification' | undefined {
+  const start = REQUEST_START.exec(head);
+  if (!start) return undefined;
+  if (start[1] === undefined) return 'notification';
+  try {
+    return JSON.parse(start[1]) as RequestId;
+  } catch {
+    return undefined;
+  }
+}
+
+const REQUEST_START = new RegExp(
+  String.raw`^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?(?:"id"\s*:\s*${ID}\s*,\s*)?(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"method"\s*:`,
+);
+
+/** The error answer to a request of the server that was past the limit (JSON-RPC "Invalid request"). */
+function serverRequestRefusal(id: RequestId, maxBytes: number): JSONRPCMessage {
+  const message = `The request had more than ${maxBytes} bytes, the most the client reads of one message (maxResponseBytes); it was dropped.`;
+  return { jsonrpc: '2.0', id, error: { code: -32600, message } };
 }
 
 /** The SDK's stdio client transport, reading the server's output with a {@link LineReader}. */
 export class LimitedStdioTransport extends StdioClientTransport {
+  readonly #reader: LineReader;
+
   constructor(server: StdioServerParameters, maxBytes: number, tooLarge: string) {
     super(server);
     // the SDK's ReadBuffer joins every piece to what it holds (quadratic) and, past its own 10 MB,
@@ -203,14 +267,21 @@ export class LimitedStdioTransport extends StdioClientTransport {
     if (transport._readBuffer === undefined) {
       throw new Error('the MCP SDK client stdio transport has no _readBuffer: update LimitedStdioTransport');
     }
-    transport._readBuffer = new LineReader(maxBytes, tooLarge);
+    this.#reader = new LineReader(maxBytes, tooLarge, (answer) => {
+      // the server waits for an answer to its request; if the connection is gone, so is the request
+      this.send(answer).catch(() => {});
+    });
+    transport._readBuffer = this.#reader;
+  }
+
+  override send(message: JSONRPCMessage): Promise<void> {
+    this.#reader.sent(message);
+    return super.send(message);
   }
 }
 
 /** Statuses whose response has no body (a Response cannot be made with one). */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
-
-type RequestId = string | number;
 
 /** The ids of the requests in a POST's body: one JSON-RPC message or an array of them. */
 function requestIdsOf(body: unknown): RequestId[] {
