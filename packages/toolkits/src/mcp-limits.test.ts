@@ -110,8 +110,9 @@ describe("the stdio transport's reader of the server's messages", () => {
       },
     ]);
     // an answer whose id is inside it: each call still waiting gets the error (one of them was answered)
-    for (const id of [1, 2, 4]) reader.sent(call(id));
-    reader.sent({ jsonrpc: '2.0', method: 'notifications/cancelled', params: {} });
+    for (const id of [1, 2, 4, 5]) reader.sent(call(id));
+    // a call given up on (its timeout) waits no more
+    reader.sent({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 5 } });
     reader.append(line({ result: {}, jsonrpc: '2.0', id: 2 }));
     expect(drain()).toEqual([{ result: {}, jsonrpc: '2.0', id: 2 }]);
     reader.append(line({ result: { text: big }, id: 1, jsonrpc: '2.0' }));

@@ -174,9 +174,18 @@ export class LineReader {
     this.#answerServer = answerServer;
   }
 
-  /** Counts a message sent to the server: a request waits for its answer. */
+  /**
+   * Counts a message sent to the server: a request waits for its answer, until it comes or the
+   * client gives up on it (`notifications/cancelled`, sent at its timeout or abort; the server may
+   * never answer it then).
+   */
   sent(message: JSONRPCMessage): void {
-    if ('method' in message && 'id' in message) this.#waiting.add(message.id);
+    if (!('method' in message)) return;
+    if ('id' in message) this.#waiting.add(message.id);
+    else if (message.method === 'notifications/cancelled') {
+      const cancelled = (message.params as { requestId?: unknown } | undefined)?.requestId;
+      if (typeof cancelled === 'string' || typeof cancelled === 'number') this.#waiting.delete(cancelled);
+    }
   }
 
   append(chunk: Buffer): void {
