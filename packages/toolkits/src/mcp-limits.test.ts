@@ -412,6 +412,14 @@ describe('the limit of an event stream (Streamable HTTP)', () => {
     );
   });
 
+  it('keeps the id of an event past the limit also when the id is longer than the bytes kept to find an answer', async () => {
+    // (a 600-byte id, as fast-check's JSON made one, was lost: ids past 512 bytes were not kept)
+    for (const id of ['i'.repeat(600), JSON.stringify({ key: 'v'.repeat(20_000) })]) {
+      const read = await readThrough(limitedOver(), [`id: ${id}\ndata: ${big}\n\n`]);
+      expect(eventsOf(read)).toEqual([{ id, event: undefined, data: '' }]);
+    }
+  });
+
   it('ends an event at its blank line (LF, CR or CRLF) wherever the pieces are cut, also between the CR and LF of one', async () => {
     const fetch = limitedOver();
     for (const end of ['\n', '\r\n', '\r']) {

@@ -8,6 +8,13 @@ export const DEFAULT_MCP_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
 /** How much of a dropped message's start and end is kept to read its JSON-RPC id from. */
 const KEPT_BYTES = 512;
 
+/**
+ * The longest event id or event type of a stream's event that is kept for the event that stands for
+ * one past the limit: the client sends the last event id back as a `Last-Event-ID` header to resume,
+ * and HTTP servers refuse headers far shorter (Node's default for all of a request's is 16 KiB).
+ */
+const KEPT_FIELD_BYTES = 64 * 1024;
+
 /** JSON-RPC's "Internal error", the code of the error answer given for a dropped answer. */
 const INTERNAL_ERROR = -32603;
 
@@ -665,7 +672,7 @@ class EventStreamLimit implements BodyReader {
     else {
       // an id or event type longer than this is not kept (the event's bytes are, within the limit)
       this.#valueBytes += to - from;
-      if (this.#valueBytes <= KEPT_BYTES) this.#value.push(chunk.subarray(from, to));
+      if (this.#valueBytes <= KEPT_FIELD_BYTES) this.#value.push(chunk.subarray(from, to));
     }
   }
 
@@ -685,7 +692,7 @@ class EventStreamLimit implements BodyReader {
     // a line without a colon names a field whose value is empty
     if (this.#field === undefined) this.#startField();
     if (this.#field === 'id' || this.#field === 'event') {
-      const value = this.#valueBytes <= KEPT_BYTES ? textOf(this.#value) : undefined;
+      const value = this.#valueBytes <= KEPT_FIELD_BYTES ? textOf(this.#value) : undefined;
       if (this.#field === 'event') this.#type = value || undefined;
       else if (!value?.includes('\0')) this.#id = value;
     }
