@@ -83,7 +83,7 @@ export class ConnectionRequest {
    * Resolves with the account when the request is COMPLETED (the OAuth callback, or the credentials
    * form, succeeded). Rejects with a ToolMuxError when it FAILED (`CONNECTION_FAILED`), when it
    * EXPIRED before the user finished (`CONNECTION_REQUEST_EXPIRED`), when it was deleted with its
-   * auth config or account (`CONNECTION_REQUEST_NOT_FOUND`), and after `timeoutMs` (`CONNECTION_TIMEOUT`):
+   * auth config or account, or a day after it expired (`CONNECTION_REQUEST_NOT_FOUND`), and after `timeoutMs` (`CONNECTION_TIMEOUT`):
    * a whole number of milliseconds from 0 (look once) to 2147483647 (about 24.8 days, the longest a
    * Node.js timer waits), default 60000; anything else is INVALID_REQUEST, before the request is read.
    */
@@ -101,7 +101,7 @@ export class ConnectionRequest {
         case undefined:
           throw new ToolMuxError({
             code: 'CONNECTION_REQUEST_NOT_FOUND',
-            message: `The ${this.toolkit} connection request ${this.id} was deleted (with its auth config or account) before the user finished. Start a new connection with authorize().`,
+            message: `The ${this.toolkit} connection request ${this.id} was deleted before the user finished (with its auth config or account, or a day after it expired). Start a new connection with authorize().`,
             details,
           });
         case 'COMPLETED':

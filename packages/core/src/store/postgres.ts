@@ -4,7 +4,9 @@ import { newId } from '../util/ids.js';
 import { MAX_TIMER_MS } from '../util/whole-number.js';
 import {
   type AppliedMigration,
+  ATTEMPT_CONDITION,
   MIGRATIONS_TABLE_SQL,
+  NEVER_CONNECTED_CONDITION,
   pendingMigrations,
   SEALED_SECRET_TABLES,
   WORKBENCH_CELL_CONDITION,
@@ -21,31 +23,32 @@ import {
   storeClosedError,
   storeError,
 } from './store-errors.js';
-import type {
-  AuthConfigChanges,
-  AuthConfigRecord,
-  ConnectedAccountChanges,
-  ConnectedAccountRecord,
-  ConnectedAccountStatusRecord,
-  ConnectionRequestRecord,
-  ConnectionWatch,
-  ExecutionLogRecord,
-  ListAuthConfigsQuery,
-  ListConnectedAccountsQuery,
-  ListLogsQuery,
-  ListSessionsQuery,
-  Page,
-  RecentConnectedAccountsQuery,
-  SealedSecret,
-  SealedSecretKind,
-  SealedSecretsQuery,
-  SessionRecord,
-  SessionTokenRotation,
-  SessionUpdate,
-  Store,
-  StoredSessionToken,
-  WorkbenchFileRecord,
-  WorkbenchFileWrite,
+import {
+  ATTEMPT_EXPIRED_REASON,
+  type AuthConfigChanges,
+  type AuthConfigRecord,
+  type ConnectedAccountChanges,
+  type ConnectedAccountRecord,
+  type ConnectedAccountStatusRecord,
+  type ConnectionRequestRecord,
+  type ConnectionWatch,
+  type ExecutionLogRecord,
+  type ListAuthConfigsQuery,
+  type ListConnectedAccountsQuery,
+  type ListLogsQuery,
+  type ListSessionsQuery,
+  type Page,
+  type RecentConnectedAccountsQuery,
+  type SealedSecret,
+  type SealedSecretKind,
+  type SealedSecretsQuery,
+  type SessionRecord,
+  type SessionTokenRotation,
+  type SessionUpdate,
+  type Store,
+  type StoredSessionToken,
+  type WorkbenchFileRecord,
+  type WorkbenchFileWrite,
 } from './types.js';
 import {
   fileKeptChangingError,
@@ -1421,6 +1424,47 @@ export class PostgresStore implements Store {
       [id, expectedVersion ?? null],
     );
     return rows.length > 0;
+  }
+
+  // The rows of a batch are chosen once, as an array (an InitPlan, run before the statement): as
+  // `IN (subquery)` the planner may scan the subquery again for each row it changes (a nested-loop
+  // semi-join), and each scan, skipping the rows changed already, takes others: more than `limit`.
+  // The array then drives a primary-key index scan. SKIP LOCKED, as in deleteLogsBefore: instances
+  // pruning at once take different rows, and a row a callback is changing is left to the next run.
+  async expireAbandonedAttempts(createdBefore: Date, now: Date, limit: number): Promise<number> {
+    const rows = await this.query(
+      'expire abandoned connection attempts',
+      "UPDATE toolmux_connected_accounts SET status = 'EXPIRED', status_reason = $1, version = version + 1, " +
+        'updated_at = $2 WHERE id = ANY(ARRAY(SELECT id FROM toolmux_connected_accounts ' +
+        `WHERE ${ATTEMPT_CONDITION} AND created_at < $3 ORDER BY created_at LIMIT $4 FOR UPDATE SKIP LOCKED)) ` +
+        'RETURNING id',
+      [ATTEMPT_EXPIRED_REASON, now, createdBefore, limit],
+    );
+    return rows.length;
+  }
+
+  async deleteConnectionRequestsBefore(before: Date, limit: number): Promise<number> {
+    const rows = await this.query(
+      'delete old connection requests',
+      'DELETE FROM toolmux_connection_requests WHERE id = ANY(ARRAY(SELECT id FROM toolmux_connection_requests ' +
+        'WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)) RETURNING id',
+      [before, limit],
+    );
+    return rows.length;
+  }
+
+  async deleteNeverConnectedAccountsBefore(before: Date, limit: number): Promise<number> {
+    const rows = await this.query(
+      'delete connected accounts never connected',
+      'WITH deleted AS (DELETE FROM toolmux_connected_accounts WHERE id = ANY(ARRAY(SELECT id ' +
+        `FROM toolmux_connected_accounts WHERE ${NEVER_CONNECTED_CONDITION} AND updated_at < $1 ` +
+        'ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)) RETURNING id), ' +
+        'requests AS (DELETE FROM toolmux_connection_requests ' +
+        'WHERE connected_account_id = ANY(ARRAY(SELECT id FROM deleted))) ' +
+        'SELECT id FROM deleted',
+      [before, limit],
+    );
+    return rows.length;
   }
 
   /** Inserted only while its auth config ($6) is there, as {@link PostgresStore.insertConnectedAccount}. */
