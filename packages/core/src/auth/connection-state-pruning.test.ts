@@ -8,10 +8,11 @@ import {
   type ConnectionRequestRecord,
   type Store,
 } from '../store/types.js';
-import { databaseBackends, databasePerTest, pastTime, quiet, rejection } from '../test/auth-fixtures.js';
+import { databaseBackends, pastTime, quiet, rejection } from '../test/auth-fixtures.js';
 import { account, authConfig, connectionRequest } from '../test/auth-store-records.js';
 import {
-  octoToolkit,
+  databasePerOAuthTest,
+  octoOptions,
   startTestOAuthServerWithCallback,
   type TestOAuthServerWithCallback,
 } from '../test/oauth-server.js';
@@ -61,11 +62,7 @@ const backends = await databaseBackends();
 
 describe.each(backends)('stale connection state on $name', ({ skipReason, open }) => {
   describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'pruning', () => {
-    const { database, opened } = databasePerTest(open, {
-      afterClose: () => {
-        oauthServer.current = undefined;
-      },
-    });
+    const { database, opened } = databasePerOAuthTest(open, () => oauthServer);
 
     async function store(): Promise<Store> {
       const made = await openStore(database.spec);
@@ -75,14 +72,11 @@ describe.each(backends)('stale connection state on $name', ({ skipReason, open }
     }
 
     function muxOn(): ToolMux {
-      const octo = octoToolkit(oauthServer);
       const mux = new ToolMux({
-        toolkits: [octo.toolkit],
+        ...octoOptions(oauthServer),
         store: database.spec,
         secretKey,
         logger: quiet,
-        oauthRedirectUri: oauthServer.redirectUri,
-        managedAuth: { octo: { clientId: oauthServer.clientId, clientSecret: oauthServer.clientSecret } },
       });
       opened.push(mux);
       oauthServer.current ??= mux;

@@ -96,11 +96,16 @@ describe.skipIf(skipPostgres !== undefined)(
               const types = plan.map((node) => node['Node Type']);
               expect(types, context).not.toContain('Seq Scan');
               expect(types, context).not.toContain('Sort');
-              expect(plan.filter((node) => node['Index Name'] === INDEXES[index]), context).toHaveLength(1);
+              expect(
+                plan.filter((node) => node['Index Name'] === INDEXES[index]),
+                context,
+              ).toHaveLength(1);
               // no step of the plan reads more than the batch (the rows changed are found by primary
               // key, the requests of deleted accounts by account)
               for (const node of plan) {
-                expect(node['Actual Rows'] ?? 0, `${node['Node Type']} in ${context}`).toBeLessThanOrEqual(BATCH);
+                expect(node['Actual Rows'] ?? 0, `${node['Node Type']} in ${context}`).toBeLessThanOrEqual(
+                  BATCH,
+                );
               }
             }
           }

@@ -22,6 +22,15 @@ export const NEVER_CONNECTED_CONDITION =
 /** OAuth attempts not finished yet: the condition of migration 15's partial index of them, as above. */
 export const ATTEMPT_CONDITION = "status = 'INITIATED'";
 
+/** Migration 15's indexes, the same SQL in both dialects. */
+const STALE_CONNECTION_INDEXES = `
+  CREATE INDEX toolmux_connected_accounts_attempts ON toolmux_connected_accounts (created_at)
+    WHERE ${ATTEMPT_CONDITION};
+  CREATE INDEX toolmux_connected_accounts_never_connected ON toolmux_connected_accounts (updated_at)
+    WHERE ${NEVER_CONNECTED_CONDITION};
+  CREATE INDEX toolmux_connection_requests_expires_at ON toolmux_connection_requests (expires_at);
+`;
+
 /** The SQL dialects the stores speak. */
 export type Dialect = Store['dialect'];
 
@@ -573,22 +582,7 @@ export const MIGRATIONS: readonly Migration[] = [
     // last change. Each batch is the oldest rows of one of these indexes, so its cost does not grow
     // with the tables; the partial ones hold only the rows they are read for (the attempts, the
     // accounts never connected), so the ACTIVE accounts' writes leave them alone.
-    sql: {
-      sqlite: `
-        CREATE INDEX toolmux_connected_accounts_attempts ON toolmux_connected_accounts (created_at)
-          WHERE ${ATTEMPT_CONDITION};
-        CREATE INDEX toolmux_connected_accounts_never_connected ON toolmux_connected_accounts (updated_at)
-          WHERE ${NEVER_CONNECTED_CONDITION};
-        CREATE INDEX toolmux_connection_requests_expires_at ON toolmux_connection_requests (expires_at);
-      `,
-      postgres: `
-        CREATE INDEX toolmux_connected_accounts_attempts ON toolmux_connected_accounts (created_at)
-          WHERE ${ATTEMPT_CONDITION};
-        CREATE INDEX toolmux_connected_accounts_never_connected ON toolmux_connected_accounts (updated_at)
-          WHERE ${NEVER_CONNECTED_CONDITION};
-        CREATE INDEX toolmux_connection_requests_expires_at ON toolmux_connection_requests (expires_at);
-      `,
-    },
+    sql: { sqlite: STALE_CONNECTION_INDEXES, postgres: STALE_CONNECTION_INDEXES },
   },
 ];
 
