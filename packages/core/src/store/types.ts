@@ -257,7 +257,7 @@ export interface Store {
    * expired and a callback that took it in its last moment has finished. An account that became ACTIVE
    * (or anything else) meanwhile is left alone, and instances sharing the database that expire at the
    * same time take different attempts (none waits for another). Optional for stores of your own, as
-   * the two below: without them, stale connection state is kept (see docs/sessions.md).
+   * the two below: without them, stale connection state is kept (see docs/auth.md, "Stale connection state").
    */
   expireAbandonedAttempts?(createdBefore: Date, now: Date, limit: number): Promise<number>;
   /**
