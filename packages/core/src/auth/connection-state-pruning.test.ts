@@ -246,10 +246,9 @@ describe.each(backends)('stale connection state on $name', ({ skipReason, open }
         steps: fc.array(fc.constantFrom<Step>('connect', 'fail', 'expire', 'disable', 'enable', 'revoke'), {
           maxLength: 5,
         }),
-        // its request: none, or one expired this long ago (may be in the future)
-        requestExpiredAgoMs: fc.option(
-          fc.integer({ min: -CONNECTION_REQUEST_GRACE_MS, max: 3 * 86_400_000 }),
-        ),
+        // its request: none, or one that expired this many minutes ago (negative: it expires later);
+        // whole minutes, so that none is within the test's run of the one-day boundary
+        requestExpiredAgoMinutes: fc.option(fc.integer({ min: -24 * 60, max: 3 * 24 * 60 })),
       });
       const changesOf: Record<Step, Partial<ConnectedAccountRecord>> = {
         connect: { status: 'ACTIVE', secret: SEALED, connectedAt: new Date() },
@@ -267,7 +266,7 @@ describe.each(backends)('stale connection state on $name', ({ skipReason, open }
             last: ConnectedAccountRecord;
             request?: ConnectionRequestRecord;
           }> = [];
-          for (const { start, steps, requestExpiredAgoMs } of histories) {
+          for (const { start, steps, requestExpiredAgoMinutes } of histories) {
             const record = account(
               start === 'attempt'
                 ? { status: 'INITIATED', secret: null, connectedAt: null, createdAt: ago(20 * MINUTE) }
@@ -281,10 +280,10 @@ describe.each(backends)('stale connection state on $name', ({ skipReason, open }
               last = (await db.updateConnectedAccount(record.id, changesOf[step]))!;
             }
             let request: ConnectionRequestRecord | undefined;
-            if (requestExpiredAgoMs !== null) {
+            if (requestExpiredAgoMinutes !== null) {
               request = connectionRequest({
                 connectedAccountId: record.id,
-                expiresAt: ago(requestExpiredAgoMs),
+                expiresAt: ago(requestExpiredAgoMinutes * MINUTE),
               });
               await db.insertConnectionRequest(request);
             }
