@@ -45,11 +45,6 @@ function accountName(account: ConnectedAccountRecord): string {
 }
 
 /**
- * Which connected account a call uses: a session's `authConfigs` / `connectedAccounts` checked, the
- * precedence rules of docs/auth.md ("Which account a call uses"), and the execution path's account
- * step (the chosen account's credentials, reused through the account cache).
- */
-/**
  * An attempt to connect, not a connection: INITIATED or FAILED, or EXPIRED without ever having been
  * connected (an OAuth attempt whose request expired: connection-state-pruning.ts).
  */
@@ -61,6 +56,11 @@ function isAttempt(account: ConnectedAccountRecord): boolean {
   );
 }
 
+/**
+ * Which connected account a call uses: a session's `authConfigs` / `connectedAccounts` checked, the
+ * precedence rules of docs/auth.md ("Which account a call uses"), and the execution path's account
+ * step (the chosen account's credentials, reused through the account cache).
+ */
 export class AccountSelector {
   readonly #records: AuthRecords;
   readonly #configs: AuthConfigs;
