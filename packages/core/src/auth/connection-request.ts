@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
 import { ToolMuxError } from '../errors.js';
-import type { ConnectionRequestKind } from '../store/types.js';
+import type { ConnectionRequestKind, ConnectionRequestRecord } from '../store/types.js';
 import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
 import { authConfigRefusedIn } from './oauth.js';
 import type { ConnectionRequestStatus, ConnectionResult } from './types.js';
@@ -25,6 +25,27 @@ function waitTimeoutOf(value: unknown): number {
     purpose: 'how long to wait for the user to connect; 0 looks once',
     leaveOut: `Leave it out for ${DEFAULT_WAIT_MS}.`,
   });
+}
+
+/**
+ * How long after its expiry a request that was taken in time may still be completing: its callback
+ * trades the code for tokens (30 s by default, `oauthRequestTimeoutMs`) and writes them.
+ */
+export const COMPLETION_MARGIN_MS = 5 * 60_000;
+
+/**
+ * How a stored request stands at `now`. EXPIRED is a PENDING request nobody took before `expiresAt`,
+ * or one taken whose completion did not end within {@link COMPLETION_MARGIN_MS} after it (the process
+ * completing it went away): neither can complete any more.
+ */
+export function requestStatusAt(
+  record: Pick<ConnectionRequestRecord, 'status' | 'usedAt' | 'expiresAt'>,
+  now: Date,
+): ConnectionRequestStatus {
+  if (record.status !== 'PENDING') return record.status;
+  // a used request is being completed (the OAuth code is being exchanged): not expired yet
+  const endsAt = record.expiresAt.getTime() + (record.usedAt === null ? 0 : COMPLETION_MARGIN_MS);
+  return endsAt <= now.getTime() ? 'EXPIRED' : 'PENDING';
 }
 
 /** What `waitForConnection` reads at each look: how the request stands. */

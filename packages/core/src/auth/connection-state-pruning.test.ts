@@ -155,6 +155,29 @@ describe.each(backends)('stale connection state on $name', ({ skipReason, open }
       await rejection(mux.connectedAccounts.get(attemptId), 'CONNECTED_ACCOUNT_NOT_FOUND');
     });
 
+    it('a request whose callback took it and never finished (its process went away) is EXPIRED 5 minutes after its expiry, for its waiters too', async () => {
+      const mux = muxOn();
+      const session = await mux.create('user_1', { toolkits: ['octo'] });
+      const request = await session.authorize('octo', { callbackUrl: appCallback });
+      const taken = (expiredAgoMs: number) =>
+        database.exec(
+          `UPDATE toolmux_connection_requests SET used_at = ${pastTime(database.spec, expiredAgoMs + MINUTE)}, ` +
+            `expires_at = ${pastTime(database.spec, expiredAgoMs)} WHERE id = '${request.id}'`,
+        );
+      // expired 4 minutes ago, taken just before: its completion may still be going on
+      await taken(4 * MINUTE);
+      await rejection(request.waitForConnection(0), 'CONNECTION_TIMEOUT');
+      expect((await mux.connectionRequests.get(request.id)).status).toBe('PENDING');
+      // 6 minutes: no completion takes that long; waiters hear it at their first look
+      await taken(6 * MINUTE);
+      const started = performance.now();
+      await rejection(request.waitForConnection(30_000), 'CONNECTION_REQUEST_EXPIRED');
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect((await mux.connectionRequests.get(request.id)).status).toBe('EXPIRED');
+      const waited = await session.waitForConnections(['octo'], { timeoutMs: 30_000 });
+      expect(waited).toMatchObject({ timedOut: false, toolkits: { octo: { status: 'EXPIRED' } } });
+    });
+
     it('each step takes the oldest rows first, at most a batch, and leaves the rest', async () => {
       const db = await store();
       const now = new Date();
