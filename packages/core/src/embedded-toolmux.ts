@@ -5,6 +5,7 @@ import { checkManagedAuth } from './auth/auth-configs.js';
 import { AuthService } from './auth/auth-service.js';
 import { CallbackUrlPolicy } from './auth/callback-urls.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
+import { connectionStatePruner } from './auth/connection-state-pruning.js';
 import { endConnectionWaits, endSessionConnectionWaits } from './auth/connection-waiter.js';
 import { oauthRequestTimeoutOf } from './auth/oauth.js';
 import { proxyResponseLimitOf } from './auth/proxy.js';
@@ -27,7 +28,7 @@ import {
 import { quotedMessage, ToolMuxError } from './errors.js';
 import { CallsInFlight, closeTimeoutOf, reportStopped } from './execution/calls-in-flight.js';
 import { type ExecutionEnvironment, executeTool, rejectToolCall } from './execution/execute.js';
-import { LogPruner, logRetentionDaysOf } from './execution/log-retention.js';
+import { logPruner, logRetentionDaysOf } from './execution/log-retention.js';
 import { ExecutionLogWriter } from './execution/log-writer.js';
 import type { ToolResult } from './execution/result.js';
 import type { CollectionOf, PlainProvider, Provider } from './provider.js';
@@ -39,6 +40,7 @@ import {
   type SessionRuntime,
 } from './session.js';
 import { isStore, openStore, parseStoreSpec } from './store/open-store.js';
+import type { Pruner } from './store/pruner.js';
 import type { ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import { toolCallExecute } from './tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
@@ -106,8 +108,11 @@ export type SessionTokenCheck =
 
 interface Engine {
   store: Store;
-  /** Deletes old execution log entries (`logRetentionDays`). */
-  pruner: LogPruner | undefined;
+  /**
+   * Delete old execution log entries (`logRetentionDays`) and stale connection state (see
+   * connection-state-pruning.ts).
+   */
+  pruners: Pruner[];
   key: Buffer;
   vault: Vault;
   auth: AuthService;
@@ -344,17 +349,19 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       });
       const vault = new Vault(key, previousKeys(this.#options.previousSecretKeys));
       const store = await openStore(spec);
-      let pruner: LogPruner | undefined;
+      const pruners: Pruner[] = [];
       if (this.#logRetentionDays !== undefined) {
         try {
-          pruner = new LogPruner(store, this.#logRetentionDays, this.#logger);
+          pruners.push(logPruner(store, this.#logRetentionDays, this.#logger));
         } catch (error) {
           // a store passed in is the application's to close
           if (store !== spec) await store.close();
           throw error;
         }
-        pruner.start();
       }
+      const connectionState = connectionStatePruner(store, this.#logger);
+      if (connectionState) pruners.push(connectionState);
+      for (const pruner of pruners) pruner.start();
       const fetch = this.#options.fetch ?? globalThis.fetch;
       const auth = new AuthService({
         store,
@@ -379,7 +386,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         renewCredentials: (request) => auth.renewCredentials(request),
         calls: new CallsInFlight(),
       };
-      return { store, pruner, key, vault, auth, env };
+      return { store, pruners, key, vault, auth, env };
     })();
     this.#engine.catch(() => {
       this.#engine = undefined;
@@ -864,8 +871,8 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   #closing: Promise<void> | undefined;
 
   async #closeEngine(engine: Promise<Engine>, timeoutMs: number): Promise<void> {
-    const { env, store, pruner } = await engine;
-    const pruned = pruner?.stop();
+    const { env, store, pruners } = await engine;
+    const pruned = Promise.all(pruners.map((pruner) => pruner.stop()));
     const calls = env.calls?.close(timeoutMs);
     endConnectionWaits(store);
     await closeWorkbench(store);

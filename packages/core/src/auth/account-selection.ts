@@ -45,6 +45,18 @@ function accountName(account: ConnectedAccountRecord): string {
 }
 
 /**
+ * An attempt to connect, not a connection: INITIATED or FAILED, or EXPIRED without ever having been
+ * connected (an OAuth attempt whose request expired: connection-state-pruning.ts).
+ */
+function isAttempt(account: ConnectedAccountRecord): boolean {
+  return (
+    account.status === 'INITIATED' ||
+    account.status === 'FAILED' ||
+    (account.status === 'EXPIRED' && account.connectedAt === null)
+  );
+}
+
+/**
  * Which connected account a call uses: a session's `authConfigs` / `connectedAccounts` checked, the
  * precedence rules of docs/auth.md ("Which account a call uses"), and the execution path's account
  * step (the chosen account's credentials, reused through the account cache).
@@ -200,8 +212,8 @@ export class AccountSelector {
   /**
    * The accounts of the user the precedence rules draw from for the toolkit, in their order: the
    * session's `connectedAccounts` as listed, then the accounts on its `authConfigs` entry (or, with
-   * neither, on the auth config toolmux manages), most recently connected first. INITIATED and FAILED
-   * attempts are left out.
+   * neither, on the auth config toolmux manages), most recently connected first. Attempts (see
+   * {@link isAttempt}) are left out.
    */
   async #pool(request: SelectRequest): Promise<ConnectedAccountRecord[]> {
     const { toolkit, userId, selection } = request;
@@ -225,9 +237,7 @@ export class AccountSelector {
       });
       for (const account of recent) if (!pool.has(account.id)) pool.set(account.id, account);
     }
-    return [...pool.values()].filter(
-      (account) => account.status !== 'INITIATED' && account.status !== 'FAILED',
-    );
+    return [...pool.values()].filter((account) => !isAttempt(account));
   }
 
   /** A call that names its account (`execute(…, { account })`): by id or alias, within the pool. */
@@ -316,7 +326,10 @@ export class AccountSelector {
 
   #notUsable(toolkit: Toolkit, userId: string, seen: readonly ConnectedAccountRecord[]): ToolMuxError {
     const label = `${toolkit.name} (${toolkit.slug})`;
-    const expired = seen.find((account) => account.status === 'EXPIRED' || account.status === 'REVOKED');
+    // an attempt that expired before it was ever connected is no connection that expired
+    const expired = seen.find(
+      (account) => (account.status === 'EXPIRED' || account.status === 'REVOKED') && !isAttempt(account),
+    );
     if (expired) {
       return connectionExpiredError(label, expired.id, expired.statusReason, toolkit.slug, expired.alias);
     }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
 import { ToolMuxError } from '../errors.js';
-import type { ConnectionRequestKind } from '../store/types.js';
+import type { ConnectionRequestKind, ConnectionRequestRecord } from '../store/types.js';
 import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
 import { authConfigRefusedIn } from './oauth.js';
 import type { ConnectionRequestStatus, ConnectionResult } from './types.js';
@@ -25,6 +25,27 @@ function waitTimeoutOf(value: unknown): number {
     purpose: 'how long to wait for the user to connect; 0 looks once',
     leaveOut: `Leave it out for ${DEFAULT_WAIT_MS}.`,
   });
+}
+
+/**
+ * How long after its expiry a request that was taken in time may still be completing: its callback
+ * trades the code for tokens (30 s by default, `oauthRequestTimeoutMs`) and writes them.
+ */
+export const COMPLETION_MARGIN_MS = 5 * 60_000;
+
+/**
+ * How a stored request stands at `now`. EXPIRED is a PENDING request nobody took before `expiresAt`,
+ * or one taken whose completion did not end within {@link COMPLETION_MARGIN_MS} after it (the process
+ * completing it went away): neither can complete any more.
+ */
+export function requestStatusAt(
+  record: Pick<ConnectionRequestRecord, 'status' | 'usedAt' | 'expiresAt'>,
+  now: Date,
+): ConnectionRequestStatus {
+  if (record.status !== 'PENDING') return record.status;
+  // a used request is being completed (the OAuth code is being exchanged): not expired yet
+  const endsAt = record.expiresAt.getTime() + (record.usedAt === null ? 0 : COMPLETION_MARGIN_MS);
+  return endsAt <= now.getTime() ? 'EXPIRED' : 'PENDING';
 }
 
 /** What `waitForConnection` reads at each look: how the request stands. */
@@ -83,7 +104,7 @@ export class ConnectionRequest {
    * Resolves with the account when the request is COMPLETED (the OAuth callback, or the credentials
    * form, succeeded). Rejects with a ToolMuxError when it FAILED (`CONNECTION_FAILED`), when it
    * EXPIRED before the user finished (`CONNECTION_REQUEST_EXPIRED`), when it was deleted with its
-   * auth config or account (`CONNECTION_REQUEST_NOT_FOUND`), and after `timeoutMs` (`CONNECTION_TIMEOUT`):
+   * auth config or account, or a day after it expired (`CONNECTION_REQUEST_NOT_FOUND`), and after `timeoutMs` (`CONNECTION_TIMEOUT`):
    * a whole number of milliseconds from 0 (look once) to 2147483647 (about 24.8 days, the longest a
    * Node.js timer waits), default 60000; anything else is INVALID_REQUEST, before the request is read.
    */
@@ -101,7 +122,7 @@ export class ConnectionRequest {
         case undefined:
           throw new ToolMuxError({
             code: 'CONNECTION_REQUEST_NOT_FOUND',
-            message: `The ${this.toolkit} connection request ${this.id} was deleted (with its auth config or account) before the user finished. Start a new connection with authorize().`,
+            message: `The ${this.toolkit} connection request ${this.id} was deleted before the user finished (with its auth config or account, or a day after it expired). Start a new connection with authorize().`,
             details,
           });
         case 'COMPLETED':

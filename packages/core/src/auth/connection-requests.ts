@@ -11,10 +11,15 @@ import { checkAlias } from './aliases.js';
 import type { AuthConfigs } from './auth-configs.js';
 import { type AuthRecords, publicAccount } from './auth-records.js';
 import { accountLimitReached, type ConnectedAccounts } from './connected-accounts.js';
-import { ConnectionRequest, type ConnectionRequestProgress } from './connection-request.js';
+import {
+  COMPLETION_MARGIN_MS,
+  ConnectionRequest,
+  type ConnectionRequestProgress,
+  requestStatusAt,
+} from './connection-request.js';
 import { AUTH_CONFIG_CHANGED, OAuthFailure, startAuthorization } from './oauth.js';
 import { defaultSchemeOf, oauth2SchemeOf } from './schemes.js';
-import type { ConnectedAccount, ConnectionRequestInfo, ConnectionRequestStatus } from './types.js';
+import type { ConnectedAccount, ConnectionRequestInfo } from './types.js';
 
 /** A connection request works for this long. */
 export const CONNECTION_REQUEST_TTL_MS = 10 * 60_000;
@@ -23,7 +28,7 @@ export const CONNECTION_REQUEST_TTL_MS = 10 * 60_000;
  * that took the request in its last moment may still be trading the code for tokens (up to the token
  * request's 30 s timeout, then the store's writes).
  */
-export const ABANDONED_ATTEMPT_MS = CONNECTION_REQUEST_TTL_MS + 5 * 60_000;
+export const ABANDONED_ATTEMPT_MS = CONNECTION_REQUEST_TTL_MS + COMPLETION_MARGIN_MS;
 
 /** The sealed part of an OAuth connection request (`authorizationUrl` is absent in rows of before migration 3). */
 export interface OAuthRequestSecret {
@@ -107,13 +112,6 @@ export type ConnectionPlan =
 /** What the store keeps of an OAuth state: its hash. */
 export function hashState(state: string): string {
   return createHash('sha256').update(state).digest('hex');
-}
-
-/** How a stored request stands now: EXPIRED is a PENDING request nobody took before `expiresAt`. */
-function requestStatus(record: ConnectionRequestRecord, now: Date): ConnectionRequestStatus {
-  if (record.status !== 'PENDING') return record.status;
-  // a used request is being completed (the OAuth code is being exchanged): not expired
-  return record.usedAt === null && record.expiresAt <= now ? 'EXPIRED' : 'PENDING';
 }
 
 /**
@@ -211,7 +209,7 @@ export class ConnectionRequests {
     const store = this.#records.store;
     const record = await store.getConnectionRequest(id);
     if (!record) return undefined;
-    const status = requestStatus(record, new Date());
+    const status = requestStatusAt(record, new Date());
     const failedAccount =
       status === 'FAILED' && record.connectedAccountId
         ? await store.getConnectedAccountStatus(record.connectedAccountId)
@@ -337,7 +335,7 @@ export class ConnectionRequests {
       toolkit: record.toolkit,
       authConfigId: record.authConfigId,
       connectedAccountId: record.connectedAccountId,
-      status: requestStatus(record, new Date()),
+      status: requestStatusAt(record, new Date()),
       callbackUrl: record.callbackUrl,
       expiresAt: record.expiresAt,
       redirectUrl: this.#records.options.connectPageUrl(record.id),
@@ -346,7 +344,7 @@ export class ConnectionRequests {
 
   /** Why a request cannot be taken (completed, or continued at the provider) any more, if it cannot. */
   #notOpen(record: ConnectionRequestRecord, now: Date): ToolMuxError | undefined {
-    const status = requestStatus(record, now);
+    const status = requestStatusAt(record, now);
     if (status === 'EXPIRED') {
       return new ToolMuxError({
         code: 'CONNECTION_REQUEST_EXPIRED',

@@ -32,6 +32,7 @@ import { applicationReader, type HintReader, inWordsOf } from '../meta-tools/hin
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import type { ConnectionRequestRecord, ConnectionWatch } from '../store/types.js';
 import { untilAborted } from '../util/abort.js';
+import { requestStatusAt } from './connection-request.js';
 import { authConfigRefusedIn } from './oauth.js';
 
 /** How one toolkit of a wait stands. */
@@ -113,15 +114,6 @@ export function checkWaitToolkits(toolkits: unknown): string[] {
   return [...new Set(toolkits as string[])];
 }
 
-/** How a stored request stands now: EXPIRED is a PENDING request nobody took before `expiresAt`. */
-function requestStatus(
-  record: ConnectionRequestRecord,
-  now: Date,
-): 'PENDING' | 'COMPLETED' | 'FAILED' | 'EXPIRED' {
-  if (record.status !== 'PENDING') return record.status;
-  return record.usedAt === null && record.expiresAt <= now ? 'EXPIRED' : 'PENDING';
-}
-
 /**
  * One toolkit's state from the user's newest connection request (read first) and the account the
  * session's calls would use (read second, so a completion between the two reads shows as CONNECTED).
@@ -152,7 +144,7 @@ export function toolkitConnectionState(
         reader,
         `Start a new connection with ${apiRef('session.authorize', { toolkit: toolkit.slug })}, hand its ${apiRef('redirectUrl')} to the user, then wait again.`,
       );
-  switch (request ? requestStatus(request, now) : undefined) {
+  switch (request ? requestStatusAt(request, now) : undefined) {
     case 'PENDING':
       return {
         status: 'PENDING',

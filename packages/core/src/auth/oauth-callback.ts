@@ -47,7 +47,7 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
     return callbackError(
       wantsJson,
       'CONNECTION_REQUEST_INVALID',
-      'The state of this callback matches no connection request: it was altered, the request was made by another toolmux, or its account or auth config was deleted since it started. Start the connection again from the application.',
+      'The state of this callback matches no connection request: it was altered, the request was made by another toolmux, its account or auth config was deleted since it started, or it expired more than a day ago (expired requests are deleted then). Start the connection again from the application.',
     );
   }
   if (connection.usedAt) {

@@ -9,6 +9,28 @@ import type { SealedSecretKind, Store } from './types.js';
  */
 export const WORKBENCH_CELL_CONDITION = "tool_slug IN ('TOOLMUX_WORKBENCH', 'COMPOSIO_REMOTE_WORKBENCH')";
 
+/**
+ * Connected accounts that never held credentials and no callback can connect any more: attempts that
+ * expired or failed before they were ever ACTIVE. The condition of migration 15's partial index, which
+ * `deleteNeverConnectedAccountsBefore` repeats word for word (so that the index serves it). An account
+ * that ever held credentials has a `connected_at` (set whenever it becomes ACTIVE) and is never in it.
+ * Never change it: another condition needs a new index (and migration).
+ */
+export const NEVER_CONNECTED_CONDITION =
+  "status IN ('EXPIRED', 'FAILED') AND secret IS NULL AND connected_at IS NULL";
+
+/** OAuth attempts not finished yet: the condition of migration 15's partial index of them, as above. */
+export const ATTEMPT_CONDITION = "status = 'INITIATED'";
+
+/** Migration 15's indexes, the same SQL in both dialects. */
+const STALE_CONNECTION_INDEXES = `
+  CREATE INDEX toolmux_connected_accounts_attempts ON toolmux_connected_accounts (created_at)
+    WHERE ${ATTEMPT_CONDITION};
+  CREATE INDEX toolmux_connected_accounts_never_connected ON toolmux_connected_accounts (updated_at)
+    WHERE ${NEVER_CONNECTED_CONDITION};
+  CREATE INDEX toolmux_connection_requests_expires_at ON toolmux_connection_requests (expires_at);
+`;
+
 /** The SQL dialects the stores speak. */
 export type Dialect = Store['dialect'];
 
@@ -550,6 +572,17 @@ export const MIGRATIONS: readonly Migration[] = [
           FOR EACH ROW EXECUTE FUNCTION toolmux_notify_session_deleted();
       `,
     },
+  },
+  {
+    version: 15,
+    name: 'stale_connection_state',
+    // Connection state that can never complete is cleaned up in batches (connection-state-pruning.ts):
+    // OAuth attempts left INITIATED become EXPIRED (by creation time), connection requests go a day
+    // after they expire (by expiry), and accounts that never held credentials some weeks after their
+    // last change. Each batch is the oldest rows of one of these indexes, so its cost does not grow
+    // with the tables; the partial ones hold only the rows they are read for (the attempts, the
+    // accounts never connected), so the ACTIVE accounts' writes leave them alone.
+    sql: { sqlite: STALE_CONNECTION_INDEXES, postgres: STALE_CONNECTION_INDEXES },
   },
 ];
 

@@ -94,13 +94,15 @@ describe.skipIf(skipPostgres !== undefined)(`PostgreSQL that drops packets ${ski
       ),
       details: { operation: 'list execution logs', timeout: 'query_timeout', timeoutMs: 600 },
     });
-    for (const failed of [use.error, logs.error]) {
-      expect(failed).toMatchObject({
-        code: 'STORE_ERROR',
-        message: expect.stringContaining('within 400 ms'),
-        details: { timeout: 'connect_timeout', timeoutMs: 400 },
-      });
-    }
+    expect(logs.error).toMatchObject({
+      code: 'STORE_ERROR',
+      message: expect.stringContaining('within 400 ms'),
+      details: { timeout: 'connect_timeout', timeoutMs: 400 },
+    });
+    // the store's clean-up at open (connection-state-pruning.ts) ran beside the first calls, so the
+    // pool may hold a second connection: `use` then fails on it at once (ended with the silent ones)
+    // instead of waiting for a new one
+    expect(use.error).toMatchObject({ code: 'STORE_ERROR', details: { operation: 'read a session' } });
     expect(call.value).toMatchObject({ successful: false, code: 'STORE_ERROR' });
 
     // the network comes back: the silent connections are not reused, new ones answer at once

@@ -4,7 +4,9 @@ import { newId } from '../util/ids.js';
 import { MAX_TIMER_MS } from '../util/whole-number.js';
 import {
   type AppliedMigration,
+  ATTEMPT_CONDITION,
   MIGRATIONS_TABLE_SQL,
+  NEVER_CONNECTED_CONDITION,
   pendingMigrations,
   SEALED_SECRET_TABLES,
   WORKBENCH_CELL_CONDITION,
@@ -47,6 +49,7 @@ import type {
   WorkbenchFileRecord,
   WorkbenchFileWrite,
 } from './types.js';
+import { ATTEMPT_EXPIRED_REASON } from './types.js';
 import {
   fileKeptChangingError,
   filePieces,
@@ -533,6 +536,19 @@ const PIECES_PER_READ = 4;
  * await store.migrate();
  * ```
  */
+/**
+ * `ANY(ARRAY(…))` of the ids of at most `limit` (a parameter) rows of `table` matching `where`, first
+ * by `order`: a batch of the pruning statements (deleteLogsBefore, connection-state-pruning.ts). The
+ * array is an InitPlan, chosen once before the statement runs; as `IN (subquery)` the planner may scan
+ * the subquery again for each row it changes (a nested-loop semi-join), and each scan, skipping the
+ * rows changed already, takes others: more than `limit` (3 attempts of a batch of 2 were expired so).
+ * The array then drives a primary-key index scan. SKIP LOCKED: instances pruning at once take
+ * different rows instead of waiting, and a row a callback is changing is left to the next run.
+ */
+function oldestBatch(table: string, where: string, order: string, limit: string): string {
+  return `ANY(ARRAY(SELECT id FROM ${table} WHERE ${where} ORDER BY ${order} LIMIT ${limit} FOR UPDATE SKIP LOCKED))`;
+}
+
 export class PostgresStore implements Store {
   readonly dialect = 'postgres';
   /**
@@ -961,14 +977,16 @@ export class PostgresStore implements Store {
   }
 
   async deleteLogsBefore(beforeId: string, limit: number): Promise<number> {
-    // SKIP LOCKED: instances that prune at the same time take different entries instead of waiting
-    const rows = await this.query(
+    return this.rowsChanged(
       'delete old execution log entries',
-      'DELETE FROM toolmux_execution_logs WHERE id IN (SELECT id FROM toolmux_execution_logs ' +
-        'WHERE id < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id',
+      `DELETE FROM toolmux_execution_logs WHERE id = ${oldestBatch('toolmux_execution_logs', 'id < $1', 'id', '$2')} RETURNING id`,
       [beforeId, limit],
     );
-    return rows.length;
+  }
+
+  /** How many rows a statement that returns the ones it changed (`RETURNING id`) changed. */
+  private async rowsChanged(operation: string, text: string, values: unknown[]): Promise<number> {
+    return (await this.query(operation, text, values)).length;
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
@@ -1421,6 +1439,41 @@ export class PostgresStore implements Store {
       [id, expectedVersion ?? null],
     );
     return rows.length > 0;
+  }
+
+  async expireAbandonedAttempts(createdBefore: Date, now: Date, limit: number): Promise<number> {
+    return this.rowsChanged(
+      'expire abandoned connection attempts',
+      "UPDATE toolmux_connected_accounts SET status = 'EXPIRED', status_reason = $1, version = version + 1, " +
+        `updated_at = $2 WHERE id = ${oldestBatch('toolmux_connected_accounts', `${ATTEMPT_CONDITION} AND created_at < $3`, 'created_at', '$4')} ` +
+        'RETURNING id',
+      [ATTEMPT_EXPIRED_REASON, now, createdBefore, limit],
+    );
+  }
+
+  async deleteConnectionRequestsBefore(before: Date, limit: number): Promise<number> {
+    return this.rowsChanged(
+      'delete old connection requests',
+      `DELETE FROM toolmux_connection_requests WHERE id = ${oldestBatch('toolmux_connection_requests', 'expires_at < $1', 'expires_at', '$2')} RETURNING id`,
+      [before, limit],
+    );
+  }
+
+  async deleteNeverConnectedAccountsBefore(before: Date, limit: number): Promise<number> {
+    const batch = oldestBatch(
+      'toolmux_connected_accounts',
+      `${NEVER_CONNECTED_CONDITION} AND updated_at < $1`,
+      'updated_at',
+      '$2',
+    );
+    return this.rowsChanged(
+      'delete connected accounts never connected',
+      `WITH deleted AS (DELETE FROM toolmux_connected_accounts WHERE id = ${batch} RETURNING id), ` +
+        'requests AS (DELETE FROM toolmux_connection_requests ' +
+        'WHERE connected_account_id = ANY(ARRAY(SELECT id FROM deleted))) ' +
+        'SELECT id FROM deleted',
+      [before, limit],
+    );
   }
 
   /** Inserted only while its auth config ($6) is there, as {@link PostgresStore.insertConnectedAccount}. */

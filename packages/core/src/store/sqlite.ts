@@ -6,8 +6,10 @@ import { newId } from '../util/ids.js';
 import { WorkSlice, yieldToEventLoop } from '../util/slices.js';
 import {
   type AppliedMigration,
+  ATTEMPT_CONDITION,
   MIGRATIONS_TABLE_SQL,
   type Migration,
+  NEVER_CONNECTED_CONDITION,
   pendingMigrations,
   SEALED_SECRET_TABLES,
   WORKBENCH_CELL_CONDITION,
@@ -60,6 +62,7 @@ import type {
   WorkbenchFileRecord,
   WorkbenchFileWrite,
 } from './types.js';
+import { ATTEMPT_EXPIRED_REASON } from './types.js';
 import {
   fileKeptChangingError,
   filePieces,
@@ -1379,6 +1382,50 @@ export class SqliteStore implements Store {
       }
       statements.deleteRequestsOfAccount.run(id);
       return statements.deleteAccount.run(id).changes > 0;
+    });
+  }
+
+  async expireAbandonedAttempts(createdBefore: Date, now: Date, limit: number): Promise<number> {
+    // the oldest attempts first, from their partial index (migration 15); the LIMIT written in
+    const text =
+      'UPDATE toolmux_connected_accounts SET status = ?, status_reason = ?, version = version + 1, ' +
+      'updated_at = ? WHERE id IN (SELECT id FROM toolmux_connected_accounts ' +
+      `WHERE ${ATTEMPT_CONDITION} AND created_at < ? ORDER BY created_at LIMIT ${sqliteLimit(limit)})`;
+    return this.write('expire abandoned connection attempts', () =>
+      Number(
+        this.statement(text).run('EXPIRED', ATTEMPT_EXPIRED_REASON, now.getTime(), createdBefore.getTime())
+          .changes,
+      ),
+    );
+  }
+
+  async deleteConnectionRequestsBefore(before: Date, limit: number): Promise<number> {
+    const text =
+      'DELETE FROM toolmux_connection_requests WHERE id IN (SELECT id FROM toolmux_connection_requests ' +
+      `WHERE expires_at < ? ORDER BY expires_at LIMIT ${sqliteLimit(limit)})`;
+    return this.write('delete old connection requests', () =>
+      Number(this.statement(text).run(before.getTime()).changes),
+    );
+  }
+
+  async deleteNeverConnectedAccountsBefore(before: Date, limit: number): Promise<number> {
+    const select =
+      `SELECT id FROM toolmux_connected_accounts WHERE ${NEVER_CONNECTED_CONDITION} ` +
+      `AND updated_at < ? ORDER BY updated_at LIMIT ${sqliteLimit(limit)}`;
+    return this.transaction('delete connected accounts never connected', () => {
+      const ids = JSON.stringify(
+        this.statement(select)
+          .all(before.getTime())
+          .map((row) => row.id),
+      );
+      this.statement(
+        'DELETE FROM toolmux_connection_requests WHERE connected_account_id IN (SELECT value FROM json_each(?))',
+      ).run(ids);
+      return Number(
+        this.statement(
+          'DELETE FROM toolmux_connected_accounts WHERE id IN (SELECT value FROM json_each(?))',
+        ).run(ids).changes,
+      );
     });
   }
 

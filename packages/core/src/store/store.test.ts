@@ -5,6 +5,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ToolMuxError } from '../errors.js';
 import { rejection } from '../test/auth-fixtures.js';
+import { account, authConfig, connectionRequest } from '../test/auth-store-records.js';
 import {
   createTestPostgresStore,
   postgresSkipReason,
@@ -16,14 +17,7 @@ import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from './migrations.js';
 import { DEFAULT_STORE_SPEC, openStore, parseStoreSpec } from './open-store.js';
 import { PostgresStore } from './postgres.js';
 import { SqliteStore } from './sqlite.js';
-import type {
-  AuthConfigRecord,
-  ConnectedAccountRecord,
-  ConnectionRequestRecord,
-  ExecutionLogRecord,
-  SessionRecord,
-  Store,
-} from './types.js';
+import type { ConnectionRequestRecord, ExecutionLogRecord, SessionRecord, Store } from './types.js';
 import { WORKBENCH_FILE_RECORD_BYTES } from './workbench-pieces.js';
 
 const temporaryRoot = mkdtempSync(join(tmpdir(), 'toolmux-store-test-'));
@@ -185,67 +179,11 @@ function log(overrides: Partial<ExecutionLogRecord> = {}): ExecutionLogRecord {
   };
 }
 
-function authConfig(overrides: Partial<AuthConfigRecord> = {}): AuthConfigRecord {
-  return {
-    id: newId('ac'),
-    toolkit: 'github',
-    type: 'oauth2',
-    createdBy: 'user',
-    settings: { clientId: 'client_1', scopes: ['repo', 'read:user'], name: 'Ünïcode app' },
-    secret: { keyId: '0011223344556677', ciphertext: 'v1.c2VhbGVk' },
-    createdAt: new Date('2025-03-01T10:00:00.123Z'),
-    updatedAt: new Date('2025-03-01T10:00:00.123Z'),
-    ...overrides,
-  };
-}
-
 /** The auth configs the fixtures below name: a store keeps an account or request only through its config. */
 async function insertFixtureConfigs(store: Store): Promise<void> {
   for (const id of ['ac_none', 'ac_1', 'ac_2', 'ac_x', 'ac_y']) {
     await store.insertAuthConfig(authConfig({ id, secret: null }));
   }
-}
-
-function account(overrides: Partial<ConnectedAccountRecord> = {}): ConnectedAccountRecord {
-  return {
-    id: newId('ca'),
-    userId: 'user_1',
-    toolkit: 'github',
-    authConfigId: 'ac_none',
-    status: 'ACTIVE',
-    statusReason: null,
-    secret: { keyId: '0011223344556677', ciphertext: 'v1.YWNjb3VudA' },
-    expiresAt: new Date('2025-03-01T11:00:00.456Z'),
-    version: 1,
-    refreshLeaseUntil: null,
-    connectedAt: new Date('2025-03-01T10:00:00.789Z'),
-    createdAt: new Date('2025-03-01T10:00:00.000Z'),
-    updatedAt: new Date('2025-03-01T10:00:00.000Z'),
-    alias: null,
-    ...overrides,
-  };
-}
-
-function connectionRequest(overrides: Partial<ConnectionRequestRecord> = {}): ConnectionRequestRecord {
-  return {
-    id: newId('cr'),
-    kind: 'oauth2',
-    connectedAccountId: 'ca_none',
-    userId: 'user_1',
-    toolkit: 'github',
-    authConfigId: 'ac_none',
-    stateHash: newId('state'),
-    secret: { keyId: '0011223344556677', ciphertext: 'v1.dmVyaWZpZXI' },
-    callbackUrl: 'https://app.example.com/connected?x=1',
-    redirectUri: 'https://tools.example.com/auth/callback',
-    status: 'PENDING',
-    expiresAt: new Date('2025-03-01T10:10:00.000Z'),
-    usedAt: null,
-    createdAt: new Date('2025-03-01T10:00:00.000Z'),
-    alias: null,
-    maxAccounts: null,
-    ...overrides,
-  };
 }
 
 /** A request for an API key / token / password: no account, state, secret or redirect URI yet. */

@@ -250,6 +250,32 @@ export interface Store {
    */
   latestConnectionRequest?(userId: string, toolkit: string): Promise<ConnectionRequestRecord | undefined>;
   /**
+   * Makes at most `limit` of the oldest OAuth attempts (INITIATED accounts) created before
+   * `createdBefore` EXPIRED, with `statusReason` {@link ATTEMPT_EXPIRED_REASON}, `version` + 1 and
+   * `updatedAt` `now`; answers how many. An attempt is made with its connection request, which expires
+   * a fixed time after (10 minutes): the ToolMux passes a `createdBefore` by which the request has
+   * expired and a callback that took it in its last moment has finished. An account that became ACTIVE
+   * (or anything else) meanwhile is left alone, and instances sharing the database that expire at the
+   * same time take different attempts (none waits for another). Optional for stores of your own, as
+   * the two below: without them, stale connection state is kept (see docs/auth.md, "Stale connection state").
+   */
+  expireAbandonedAttempts?(createdBefore: Date, now: Date, limit: number): Promise<number>;
+  /**
+   * Deletes at most `limit` of the connection requests that expired first, of those whose `expiresAt`
+   * is before `before` (whatever their status: a request is taken before it expires, so one that
+   * expired long ago is finished or abandoned), and answers how many. Bounded and multi-instance safe
+   * as `expireAbandonedAttempts`.
+   */
+  deleteConnectionRequestsBefore?(before: Date, limit: number): Promise<number>;
+  /**
+   * Deletes at most `limit` of the accounts that never held credentials — EXPIRED or FAILED with no
+   * `secret` and no `connectedAt` (which is set whenever an account becomes ACTIVE) — last changed
+   * before `before`, oldest change first, with their connection requests; answers how many accounts.
+   * Never an account that held credentials, whatever its status. Bounded and multi-instance safe as
+   * `expireAbandonedAttempts`.
+   */
+  deleteNeverConnectedAccountsBefore?(before: Date, limit: number): Promise<number>;
+  /**
    * Calls `onChange` soon after a connected account of `userId` is inserted or changes status, or a
    * connection request of the user finishes, in any process sharing the database (PostgreSQL
    * LISTEN/NOTIFY). Optional: a store without it (SQLite) is polled by waits instead.
@@ -266,6 +292,10 @@ export interface Store {
     next: SealedSecret,
   ): Promise<boolean>;
 }
+
+/** The `statusReason` of an attempt that {@link Store.expireAbandonedAttempts} made EXPIRED. */
+export const ATTEMPT_EXPIRED_REASON =
+  'The connection request expired before the user finished connecting: start a new connection.';
 
 /** A subscription of `Store.watchConnections`. */
 export interface ConnectionWatch {

@@ -69,15 +69,19 @@ export interface SentStatement {
 }
 
 /**
- * From now on, records every statement `store` sends that reads the log (`FROM
- * toolmux_execution_logs`), as it sends it: the PostgreSQL counterpart of {@link SqliteLogFile.sent}.
+ * From now on, records every statement `store` sends whose text matches `pattern` (by default those
+ * that read the log, `FROM toolmux_execution_logs`), as it sends it: the PostgreSQL counterpart of
+ * {@link SqliteLogFile.sent}.
  */
-export function sentLogStatements(store: PostgresStore): SentStatement[] {
+export function sentLogStatements(
+  store: PostgresStore,
+  pattern = /FROM toolmux_execution_logs/,
+): SentStatement[] {
   const sent: SentStatement[] = [];
   const pool = (store as unknown as { pool: { query: (config: any) => Promise<unknown> } }).pool;
   const query = pool.query.bind(pool);
   pool.query = (config) => {
-    if (typeof config === 'object' && /FROM toolmux_execution_logs/.test(config.text)) sent.push(config);
+    if (typeof config === 'object' && pattern.test(config.text)) sent.push(config);
     return query(config);
   };
   return sent;
@@ -119,7 +123,7 @@ export interface SqliteLogFile {
   store: SqliteStore;
   /** A second connection to the same file: to fill the log in one statement, and read plans. */
   database: DatabaseSync;
-  /** The SQL of every statement the store prepared that reads the log (`FROM toolmux_execution_logs`). */
+  /** The SQL of every statement the store prepared that matches the pattern (by default: reads the log). */
   sent: string[];
   /** The `EXPLAIN QUERY PLAN` details of `text` with `params`. */
   plan(text: string, ...params: Array<string | number>): string[];
@@ -129,7 +133,11 @@ export interface SqliteLogFile {
  * Runs `test` with an SQLite store in a fresh temporary file, migrated, and what it needs to check
  * query plans; closes both connections and deletes the file after.
  */
-export async function withSqliteLogFile(test: (file: SqliteLogFile) => Promise<void>): Promise<void> {
+export async function withSqliteLogFile(
+  test: (file: SqliteLogFile) => Promise<void>,
+  /** Which statements `sent` records. */
+  pattern = /FROM toolmux_execution_logs/,
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'toolmux-log-'));
   const path = join(dir, 'logs.db');
   const store = new SqliteStore({ path });
@@ -139,7 +147,7 @@ export async function withSqliteLogFile(test: (file: SqliteLogFile) => Promise<v
   const prepared = store as unknown as { statement: (text: string) => unknown };
   const statement = prepared.statement.bind(store);
   prepared.statement = (text) => {
-    if (/FROM toolmux_execution_logs/.test(text)) sent.push(text);
+    if (pattern.test(text)) sent.push(text);
     return statement(text);
   };
   const plan = (text: string, ...params: Array<string | number>) =>

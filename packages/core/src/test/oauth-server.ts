@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { Credentials, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
+import { databasePerTest, type OpenedDatabase } from './auth-fixtures.js';
 
 /**
  * A real OAuth 2.0 / OpenID Connect authorization server for tests: `oidc-provider` on a loopback
@@ -350,4 +351,35 @@ export function octoToolkit(server: {
       },
     }),
   };
+}
+
+/**
+ * The options of a ToolMux whose `octo` toolkit connects through `server` with the client as its
+ * managed OAuth app, and whose callbacks the server's callback route reaches.
+ */
+export function octoOptions(server: TestOAuthServerWithCallback): {
+  toolkits: Toolkit[];
+  oauthRedirectUri: string;
+  managedAuth: Record<string, { clientId: string; clientSecret: string }>;
+} {
+  return {
+    toolkits: [octoToolkit(server).toolkit],
+    oauthRedirectUri: server.redirectUri,
+    managedAuth: { octo: { clientId: server.clientId, clientSecret: server.clientSecret } },
+  };
+}
+
+/**
+ * {@link databasePerTest} for tests whose callbacks land on the server `server()` answers (started
+ * later, in `beforeAll`): it forgets its ToolMux after each test.
+ */
+export function databasePerOAuthTest(
+  open: () => Promise<OpenedDatabase>,
+  server: () => TestOAuthServerWithCallback,
+): ReturnType<typeof databasePerTest> {
+  return databasePerTest(open, {
+    afterClose: () => {
+      server().current = undefined;
+    },
+  });
 }
