@@ -370,7 +370,7 @@ const ROUTES: RouteCase[] = [
       // newest first: the entries just written are the first page of their count (every run adds
       // to the log, so reading a fixed 1,000 made the test quadratic); later pages only if an entry
       // kept an older id of its own
-      const byId = new Map<string, any>();
+      const byId = new Map<unknown, any>();
       let cursor: string | null = null;
       do {
         const query = queryString({ limit: Math.max(1, ids.length), ...(cursor ? { cursor } : {}) });
