@@ -222,6 +222,32 @@ function shapes(z: Zod) {
       args: (valid: boolean) => ({ op: { kind: 'add', items: items(valid) } }),
     },
     {
+      name: 'zod discriminated union, no kind',
+      // the option whose `kind` is optional
+      schema: z.object({
+        op: z.discriminatedUnion('kind', [
+          z.object({ kind: z.literal('add').optional(), items: z.array(item) }),
+          z.object({ kind: z.literal('remove'), ids: z.array(z.string()) }),
+        ]),
+      }),
+      args: (valid: boolean) => ({ op: { items: items(valid) } }),
+    },
+    {
+      name: 'zod discriminated union, fallback',
+      // invalid: a `kind` naming no option, which `unionFallback` tries each option for
+      schema: z.object({
+        op: z.discriminatedUnion(
+          'kind',
+          [
+            z.object({ kind: z.literal('add'), items: z.array(item) }),
+            z.object({ kind: z.literal('remove'), ids: z.array(z.string()) }),
+          ],
+          { unionFallback: true },
+        ),
+      }),
+      args: (valid: boolean) => ({ op: { kind: valid ? 'add' : 'put', items: items(valid) } }),
+    },
+    {
       name: 'zod transform',
       schema: z.object({ items: z.array(item).transform((list) => list.slice(0)) }),
       args: listed,
