@@ -135,6 +135,166 @@ describe('compoundsWithDepth', () => {
     ).toBe(false);
   });
 
+  it('finds a place of the value evaluated many times by references repeated there, level after level, without recursion', () => {
+    // each level an allOf of `times` references to the next (or the next in `times` keywords that
+    // lead to the same entries): times^levels evaluations of the last at one place
+    const multiplied: [string, JSONSchema][] = [
+      ['an allOf of two $refs to the next, 6 levels', chainOf(6, (next) => ({ allOf: [next, next] }))],
+      [
+        'an allOf of three $refs to the next, 4 levels',
+        chainOf(4, (next) => ({ allOf: [next, next, next] })),
+      ],
+      ['an anyOf of two $refs to the next, 6 levels', chainOf(6, (next) => ({ anyOf: [next, next] }))],
+      [
+        'items and contains leading to the next, 6 levels',
+        chainOf(6, (next) => ({ items: next, contains: next })),
+      ],
+      [
+        'then and if leading to the next, 6 levels',
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+        chainOf(6, (next) => ({ if: next, then: next })),
+      ],
+    ];
+    for (const [name, schema] of multiplied) expect(compilesOffThread(schema), name).toBe(true);
+    // below an ordinary tree (recursive, but not compounding with its depth)
+    expect(
+      compilesOffThread(
+        toolSchema(
+          {
+            type: 'object',
+            properties: { children: { type: 'array', items: ref }, meta: { $ref: '#/$defs/d0' } },
+          },
+          chainOf(6, (next) => ({ allOf: [next, next] })).$defs as Record<string, JSONSchema>,
+        ),
+      ),
+    ).toBe(true);
+    const ordinary: [string, JSONSchema][] = [
+      ['a chain of single references, 20 levels', chainOf(20, (next) => ({ allOf: [next] }))],
+      [
+        'an allOf of a reference and the next, 12 levels',
+        chainOf(12, (next) => ({ allOf: [{ $ref: '#/$defs/base' }, next] }), { base: { required: ['a'] } }),
+      ],
+      ['an allOf of two $refs to one definition, once', chainOf(1, (next) => ({ allOf: [next, next] }))],
+      [
+        'variants that each extend one base (allOf)',
+        {
+          type: 'object',
+          properties: {
+            event: {
+              oneOf: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((kind) => ({
+                allOf: [{ $ref: '#/$defs/base' }, { properties: { kind: { const: kind } } }],
+              })),
+            },
+          },
+          $defs: {
+            base: {
+              type: 'object',
+              properties: { id: { type: 'string' }, meta: { $ref: '#/$defs/meta' } },
+              required: ['id'],
+            },
+            meta: { type: 'object', additionalProperties: { type: 'string' } },
+          },
+        },
+      ],
+      [
+        'one definition under many properties',
+        {
+          type: 'object',
+          properties: Object.fromEntries(
+            ['from', 'to', 'cc', 'bcc', 'replyTo', 'sender'].map((key) => [
+              key,
+              { type: 'array', items: { $ref: '#/$defs/address' } },
+            ]),
+          ),
+          $defs: {
+            address: {
+              type: 'object',
+              properties: { name: { $ref: '#/$defs/text' }, email: { $ref: '#/$defs/text' } },
+            },
+            text: { type: 'string' },
+          },
+        },
+      ],
+    ];
+    for (const [name, schema] of ordinary) expect(compilesOffThread(schema), name).toBe(false);
+  });
+
+  it('keeps a recursion through then and else on the main thread: Ajv applies one of them', () => {
+    const object = (extra: JSONSchema = {}) => ({ type: 'object', ...extra });
+    const recursing = { properties: { c: ref } };
+    const linear: Record<string, JSONSchema> = {
+      'then and else by a const': object({
+        if: { properties: { op: { const: 'and' } } },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+        then: recursing,
+        else: recursing,
+      }),
+      'a chain of if/then/else by a const': object({
+        if: { properties: { op: { const: 'a' } } },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+        then: recursing,
+        else: {
+          if: { properties: { op: { const: 'b' } } },
+          // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+          then: recursing,
+          else: { properties: { c: ref, d: ref } },
+        },
+      }),
+      // Ajv ignores `if` without `then` and `else`, and `then` or `else` without `if`
+      'if alone beside properties': object({ properties: { c: ref }, if: recursing }),
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+      'then alone beside properties': object({ properties: { c: ref }, then: recursing }),
+    };
+    for (const [name, n] of Object.entries(linear)) {
+      expect(compilesOffThread(toolSchema(n)), name).toBe(false);
+    }
+    const compounding: Record<string, JSONSchema> = {
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+      'then beside properties': object({ properties: { c: ref }, if: { required: ['op'] }, then: recursing }),
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+      'if and else': object({ if: recursing, then: { required: ['op'] }, else: recursing }),
+      'then and else, each twice': object({
+        if: { required: ['op'] },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+        then: { allOf: [recursing, recursing] },
+        else: recursing,
+      }),
+    };
+    for (const [name, n] of Object.entries(compounding)) {
+      expect(compilesOffThread(toolSchema(n)), name).toBe(true);
+    }
+  });
+
+  it('keeps on the main thread a union whose variants share a recursive definition: each checks it once', () => {
+    // the runs parted at the union, above the recursion: as many as the variants at every level
+    const node = {
+      type: 'object',
+      properties: { name: { type: 'string' }, children: { type: 'array', items: ref } },
+    };
+    const shared = (kinds: string[], key = 'root') => ({
+      type: 'object',
+      properties: {
+        op: {
+          anyOf: kinds.map((kind) => ({ type: 'object', properties: { kind: { const: kind }, [key]: ref } })),
+        },
+      },
+      $defs: { n: node },
+    });
+    expect(compilesOffThread(shared(['a', 'b']))).toBe(false);
+    expect(compilesOffThread(shared(['a', 'b', 'c', 'd', 'e', 'f']))).toBe(false);
+    // the union inside the recursion is another thing: each level doubles the work
+    expect(
+      compilesOffThread(
+        toolSchema({
+          anyOf: ['a', 'b'].map((kind) => ({
+            type: 'object',
+            properties: { kind: { const: kind }, c: ref },
+          })),
+        }),
+      ),
+    ).toBe(true);
+  });
+
   it('sends every schema of a family of compounding shapes to the validation thread', () => {
     fc.assert(
       fc.property(compoundingSchemas(), (schema) => {
@@ -153,6 +313,28 @@ describe('compoundsWithDepth', () => {
     );
   });
 });
+
+/**
+ * A tool schema whose property `tree` is `$defs.d0`, each `$defs.d<i>` made by `level` of a
+ * reference to the next, the last an array of `{ a, b }` items.
+ */
+function chainOf(
+  levels: number,
+  level: (next: JSONSchema) => JSONSchema,
+  defs: Record<string, JSONSchema> = {},
+): JSONSchema {
+  const chain: Record<string, JSONSchema> = { ...defs };
+  for (let at = 0; at < levels; at++) chain[`d${at}`] = level({ $ref: `#/$defs/d${at + 1}` });
+  chain[`d${levels}`] = {
+    type: 'array',
+    items: {
+      type: 'object',
+      properties: { a: { type: 'string' }, b: { type: 'number' } },
+      required: ['a', 'b'],
+    },
+  };
+  return { type: 'object', properties: { tree: { $ref: '#/$defs/d0' } }, $defs: chain };
+}
 
 /** How a node steps down to the next level: into an array's items, or into a property. */
 type Down = { kind: 'array' } | { kind: 'object'; key: string };
@@ -357,6 +539,42 @@ describe('a small schema whose check compounds with depth', () => {
         'Invalid arguments for ACME_TREE: (root): could not be checked against the schema in time',
       );
       expect(hostile.error).toContain('send a smaller or less deeply nested value');
+      expect(measured.turnMs, turnReport(measured)).toBeLessThan(60);
+    } finally {
+      await mux.close();
+    }
+  }, 120_000);
+
+  it('is checked in the thread when references repeated at one place multiply, without recursion', async () => {
+    // 2^10 evaluations of the last definition at one place: 1,000 invalid items (18 KB, under the
+    // size the sliced check cuts) held the event loop 1.1-2.1 s of CPU in one Ajv call
+    const mux = new ToolMux({
+      toolkits: [
+        defineToolkit({
+          slug: 'acme',
+          description: 'Acme',
+          tools: [
+            defineTool({
+              slug: 'ACME_CHAIN',
+              description: 'References repeated at one place',
+              inputSchema: chainOf(10, (next) => ({ allOf: [next, next] })),
+              execute: async () => ({ ok: true }),
+            }),
+          ],
+        }),
+      ],
+      store: ':memory:',
+      logger: quiet,
+    });
+    try {
+      const session = await mux.create('user_1', { toolkits: ['acme'] });
+      expect(await session.execute('ACME_CHAIN', { tree: [{ a: 'a', b: 1 }] })).toMatchObject({
+        successful: true,
+      });
+      const tree = Array.from({ length: 1_000 }, () => ({ a: 1, b: 'x' }));
+      const measured = await longestTurn(() => session.execute('ACME_CHAIN', { tree }), 60);
+      expect(measured.value).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+      expect(measured.value.error).toMatch(/^Invalid arguments for ACME_CHAIN: /);
       expect(measured.turnMs, turnReport(measured)).toBeLessThan(60);
     } finally {
       await mux.close();
