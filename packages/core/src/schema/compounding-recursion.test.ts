@@ -465,7 +465,10 @@ describe('a small schema whose check compounds with depth', () => {
     ],
   });
 
-  /** A ToolMux with `ACME_TREE` ({@link fourWays}), `ACME_FOREST` (a list of them) and `ACME_NOTE` (handled into `seen`). */
+  /**
+   * A ToolMux with `ACME_TREE` ({@link fourWays}), `ACME_FOREST` (a list of them), `ACME_CHAIN`
+   * (references repeated at one place, ten levels) and `ACME_NOTE` (handled into `seen`).
+   */
   function muxOf(seen: unknown[]): ToolMux {
     return new ToolMux({
       toolkits: [
@@ -489,6 +492,12 @@ describe('a small schema whose check compounds with depth', () => {
                   properties: { list: { type: 'array', items: ref }, node: (fourWays.$defs as JSONSchema).n },
                 }).replaceAll('#/$defs/n', '#/properties/node'),
               ),
+              execute: async () => ({ ok: true }),
+            }),
+            defineTool({
+              slug: 'ACME_CHAIN',
+              description: 'References repeated at one place',
+              inputSchema: chainOf(10, (next) => ({ allOf: [next, next] })),
               execute: async () => ({ ok: true }),
             }),
             defineTool({
@@ -548,24 +557,7 @@ describe('a small schema whose check compounds with depth', () => {
   it('is checked in the thread when references repeated at one place multiply, without recursion', async () => {
     // 2^10 evaluations of the last definition at one place: 1,000 invalid items (18 KB, under the
     // size the sliced check cuts) held the event loop 1.1-2.1 s of CPU in one Ajv call
-    const mux = new ToolMux({
-      toolkits: [
-        defineToolkit({
-          slug: 'acme',
-          description: 'Acme',
-          tools: [
-            defineTool({
-              slug: 'ACME_CHAIN',
-              description: 'References repeated at one place',
-              inputSchema: chainOf(10, (next) => ({ allOf: [next, next] })),
-              execute: async () => ({ ok: true }),
-            }),
-          ],
-        }),
-      ],
-      store: ':memory:',
-      logger: quiet,
-    });
+    const mux = muxOf([]);
     try {
       const session = await mux.create('user_1', { toolkits: ['acme'] });
       expect(await session.execute('ACME_CHAIN', { tree: [{ a: 'a', b: 1 }] })).toMatchObject({
