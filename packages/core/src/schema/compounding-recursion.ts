@@ -102,7 +102,7 @@ export function compoundsWithDepth(
 ): boolean {
   const graph = schemaGraph(schema);
   if (graph === undefined) return true;
-  const closures = closuresOf(graph, evaluationBound(graph));
+  const closures = closuresOf(graph, evaluationBound(graph) + 1);
   if (closures === undefined) return true;
   return evaluationsPastBound(graph, closures, (a, b) => overlaps(a, b, keyMatches));
 }
