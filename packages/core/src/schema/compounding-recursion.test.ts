@@ -304,6 +304,29 @@ describe('compoundsWithDepth', () => {
     );
   });
 
+  it('finds every schema of a family of references repeated at one place, level after level', () => {
+    const levels: ((next: JSONSchema, times: number) => JSONSchema)[] = [
+      (next, times) => ({ allOf: Array.from({ length: times }, () => next) }),
+      (next, times) => ({ anyOf: Array.from({ length: times }, () => next) }),
+      (next, times) => ({
+        oneOf: [{ type: 'null' }, ...Array.from({ length: times }, () => next)],
+      }),
+      (next) => ({ type: 'array', items: next, contains: next }),
+      (next) => ({ allOf: [{ properties: { a: next } }, { patternProperties: { '^a': next } }] }),
+    ];
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: levels.length - 1 }),
+        fc.integer({ min: 2, max: 3 }),
+        fc.integer({ min: 6, max: 9 }),
+        (kind, times, depth) => {
+          expect(compoundsWithDepth(chainOf(depth, (next) => levels[kind]!(next, times)))).toBe(true);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
   it('keeps every schema of a family of linear recursive shapes on the main thread', () => {
     fc.assert(
       fc.property(linearSchemas(), (schema) => {
@@ -380,11 +403,30 @@ const siblings = fc.dictionary(
 );
 
 /** The tool schema around `n`: `n` reached from `tree`, maybe through a definition in between. */
-function around(n: JSONSchema, via: boolean, reference: JSONSchema, others: Record<string, JSONSchema>) {
+function around(
+  n: JSONSchema,
+  via: boolean,
+  reference: JSONSchema,
+  others: Record<string, JSONSchema>,
+  sharedBy = 1,
+) {
   const node = '$dynamicRef' in reference ? { $dynamicAnchor: 'n', ...n } : n;
+  const top = via ? { $ref: '#/$defs/m' } : ref;
   return {
     type: 'object',
-    properties: { ...others, tree: via ? { $ref: '#/$defs/m' } : ref },
+    properties: {
+      ...others,
+      // the variants of a union each with the tree under `root`, when shared by more than one
+      tree:
+        sharedBy > 1
+          ? {
+              anyOf: Array.from({ length: sharedBy }, (_, index) => ({
+                type: 'object',
+                properties: { kind: { const: `k${index}` }, root: top },
+              })),
+            }
+          : top,
+    },
     $defs: { n: node, ...(via ? { m: { anyOf: [{ type: 'null' }, ref] } } : {}) },
   } satisfies JSONSchema;
 }
@@ -422,13 +464,14 @@ function linearSchemas(): fc.Arbitrary<JSONSchema> {
     .tuple(
       fc.uniqueArray(keys, { minLength: 1, maxLength: 3 }),
       siblings,
-      fc.integer({ min: 0, max: 5 }),
+      fc.integer({ min: 0, max: 6 }),
       references,
       extras,
       fc.boolean(),
       siblings,
+      fc.integer({ min: 1, max: 4 }),
     )
-    .map(([recursingKeys, own, kind, reference, extra, via, others]) => {
+    .map(([recursingKeys, own, kind, reference, extra, via, others, sharedBy]) => {
       const properties: Record<string, JSONSchema> = { ...own };
       recursingKeys.forEach((key, index) => {
         properties[key] = index % 2 === 0 ? reference : { type: 'array', items: reference };
@@ -448,8 +491,16 @@ function linearSchemas(): fc.Arbitrary<JSONSchema> {
         },
         { ...tree, additionalProperties: { type: 'string' } },
         { type: 'array', prefixItems: [{ type: 'string' }, reference], items: { type: 'integer' } },
+        // one more recursing key through `then` or `else` (Ajv applies one of them)
+        {
+          ...tree,
+          if: { properties: { op: { const: 'x' } } },
+          // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+          then: { properties: { other: reference } },
+          else: { properties: { other: { type: 'array', items: reference } } },
+        },
       ];
-      return around(nodes[kind]!, via, reference, others);
+      return around(nodes[kind]!, via, reference, others, sharedBy);
     });
 }
 
