@@ -429,8 +429,11 @@ function evaluationsPastBound(
       const named: Arrival[] = [];
       for (const arrival of arriving) {
         const { label } = arrival;
-        if (label.kind === 'key') keyed.set(label.name, [...(keyed.get(label.name) ?? []), arrival]);
-        else if (label.kind === 'name') named.push(arrival);
+        if (label.kind === 'key') {
+          const under = keyed.get(label.name);
+          if (under) under.push(arrival);
+          else keyed.set(label.name, [arrival]);
+        } else if (label.kind === 'name') named.push(arrival);
         else if (ARRAY_LABELS.has(label.kind)) indexed.push(arrival);
         else unkeyed.push(arrival);
       }
