@@ -55,8 +55,24 @@ interface Node {
   resource: number;
 }
 
-/** What one evaluation of a node evaluates in place (through its ε-paths). */
+/** A way to step from an evaluation to one of an entry: a child edge, reached by one ε-path or more. */
+interface Step {
+  /** The edge (a number for each node's child), the same for two evaluations that did not part. */
+  edge: number;
+  label: Label;
+  target: number;
+}
+
+/** What one evaluation of a node evaluates in place (through its ε-paths), and where it steps. */
 interface Closure {
+  /** The edges it steps along. */
+  reach: Set<number>;
+  /**
+   * The pairs of edges (see {@link pairKey}) one evaluation steps along by two different ε-paths:
+   * two edges, or one edge twice (an `allOf` of two `$ref`s to it). Not an edge under `then` with
+   * one under the same node's `else`.
+   */
+  pairs: Set<number>;
   /**
    * How many times it evaluates each schema object in place, counted up to the bound of
    * {@link evaluationsPastBound}: one map for each choice of `then` or `else` of the nodes on the
@@ -83,11 +99,13 @@ interface Closure {
  * The schema is read as an automaton over the value's paths: its schema objects are states,
  * in-place keywords (and `$ref`, `$dynamicRef`) are ε-moves, keywords that apply a subschema to
  * entries are moves labelled by the entries they apply to (a property's name, an index, any key…).
- * The cost of a check is the number of runs over the value's places, and the runs that can stand at
- * one place are followed from the root down (see {@link evaluationsPastBound}): where they multiply
- * with the depth, or past a bound without recursion, the schema is costly. Runs that parted once
- * and go on side by side (a union whose variants share a recursive definition: each variant checks
- * the tree below once) stay below it. Conservative: labels overlap unless plainly disjoint (a
+ * The cost of a check is the number of runs over the value's places. The runs that can stand at
+ * one place are followed from the root down (see {@link evaluationsPastBound}): past a bound, the
+ * schema is costly (references repeated at one place). And two runs that parted can go on together
+ * over a cycle, which makes their number grow with the depth (exponentially or as a power of it) or
+ * multiplies the whole tree below (a union whose variants share a recursive definition: 3,300
+ * invalid entries under six variants held the event loop 50 ms in one call): that is looked for in
+ * the product of the automaton with itself (see {@link partedRunsCycle}). Conservative: labels overlap unless plainly disjoint (a
  * pattern tested only where RE2 can run it), a `$dynamicRef` goes to every `$dynamicAnchor` of its
  * name, a reference not resolved here, a cycle of in-place moves, or a schema past the walk's limits
  * counts as costly. `then` and `else` are one or the other, as Ajv applies them, and `if` counts
@@ -102,9 +120,20 @@ export function compoundsWithDepth(
 ): boolean {
   const graph = schemaGraph(schema);
   if (graph === undefined) return true;
-  const closures = closuresOf(graph, evaluationBound(graph) + 1);
+  // without recursion every part of the value meets each schema object a bounded number of times:
+  // no pairs of runs to follow over a cycle
+  const moves = new Map(
+    graph.map((node, id) => [id, [...node.inPlace, ...node.children.map(({ target }) => target)]]),
+  );
+  const recursive = hasCycle(moves);
+  // a tree of schema objects (no two moves to one): each evaluated once at most, wherever
+  const targets = [...moves.values()].flat();
+  if (!recursive && new Set(targets).size === targets.length) return false;
+  const closures = closuresOf(graph, evaluationBound(graph) + 1, recursive);
   if (closures === undefined) return true;
-  return evaluationsPastBound(graph, closures, (a, b) => overlaps(a, b, keyMatches));
+  const overlap = (a: Label, b: Label) => overlaps(a, b, keyMatches);
+  if (evaluationsPastBound(graph, closures, overlap)) return true;
+  return recursive && partedRunsCycle(graph, closures, overlap);
 }
 
 /** The document's schema objects, with their moves; `undefined` where a reference is not resolved here. */
@@ -300,15 +329,52 @@ function pointedValue(base: JSONSchema, fragment: string): unknown {
   return node;
 }
 
+/** The key of a pair of edges, in either order. */
+function pairKey(a: number, b: number): number {
+  return a <= b ? (b * (b + 1)) / 2 + a : (a * (a + 1)) / 2 + b;
+}
+
 /**
- * Each node's {@link Closure}, through its in-place moves; `undefined` for a cycle of in-place moves
- * (the check would not end).
+ * Each node's {@link Closure}, through its in-place moves (its `pairs` left empty unless
+ * `withPairs`); `undefined` for a cycle of in-place moves (the check would not end), or past
+ * {@link MAX_STEPS} pairs of edges (judged costly).
  */
-function closuresOf(nodes: readonly Node[], bound: number): Closure[] | undefined {
+function closuresOf(nodes: readonly Node[], bound: number, withPairs: boolean): Closure[] | undefined {
+  const edges: number[][] = [];
+  let edge = 0;
+  for (const node of nodes) edges.push(node.children.map(() => edge++));
   const closures: (Closure | undefined)[] = new Array(nodes.length);
   const visiting = new Set<number>();
-  const close = (id: number) => {
+  let work = 0;
+  // two edges one evaluation steps along; false past the steps allowed
+  const paired = (pairs: Set<number>, from: Iterable<number>, to: Iterable<number>) => {
+    if (!withPairs) return true;
+    for (const a of from) {
+      for (const b of to) {
+        pairs.add(pairKey(a, b));
+        if (++work > MAX_STEPS) return false;
+      }
+    }
+    return true;
+  };
+  const close = (id: number): boolean => {
     const node = nodes[id]!;
+    const own = edges[id]!;
+    const reach = new Set(own);
+    const pairs = new Set<number>();
+    for (const [index, first] of own.entries())
+      if (!paired(pairs, [first], own.slice(index + 1))) return false;
+    const moved = node.inPlace.map((target) => closures[target]!);
+    for (const [index, closure] of moved.entries()) {
+      for (const reached of closure.reach) reach.add(reached);
+      for (const key of closure.pairs) pairs.add(key);
+      if (!paired(pairs, own, closure.reach)) return false;
+      // two moves of one evaluation, but not its `then` and its `else`
+      for (let later = index + 1; later < moved.length; later++) {
+        if (node.branches?.[0] === index && node.branches[1] === later) continue;
+        if (!paired(pairs, closure.reach, moved[later]!.reach)) return false;
+      }
+    }
     let counts = [new Map<number, number>([[id, 1]])];
     // each choice so far with each of a move's
     const add = (choices: Map<number, number>[]) => {
@@ -320,7 +386,8 @@ function closuresOf(nodes: readonly Node[], bound: number): Closure[] | undefine
     });
     // one of `then` and `else`
     if (node.branches) add(node.branches.flatMap((index) => closures[node.inPlace[index]!]!.counts));
-    closures[id] = { counts };
+    closures[id] = { reach, pairs, counts };
+    return true;
   };
   for (let start = 0; start < nodes.length; start++) {
     if (closures[start] !== undefined) continue;
@@ -338,7 +405,7 @@ function closuresOf(nodes: readonly Node[], bound: number): Closure[] | undefine
         stack.push({ id: target, next: 0 });
         continue;
       }
-      close(top.id);
+      if (!close(top.id)) return undefined;
       visiting.delete(top.id);
       stack.pop();
     }
@@ -381,8 +448,8 @@ function evaluationBound(nodes: readonly Node[]): number {
  * that can stand at one place, from the root down, a set of them (each node with how many runs
  * stand at it) at a time. From a set, each entry a keyword applies its subschema to leads to the
  * runs of the keywords whose entries hold it: one entry of each kind ({@link entryKinds}) is
- * followed. A set met again is not followed again (recursion that does not multiply), and one
- * that multiplies reaches the bound. Past {@link MAX_STEPS} steps: judged costly.
+ * followed. A set met again is not followed again, and runs that multiply reach the bound. Past
+ * {@link MAX_STEPS} steps: judged costly.
  */
 function evaluationsPastBound(
   nodes: readonly Node[],
@@ -452,14 +519,90 @@ function evaluationsPastBound(
           if (!overlap(entry, label)) continue;
           next.set(target, Math.min(bound + 1, (next.get(target) ?? 0) + count));
         }
+        if (next.size === 0) continue;
         const key = keyOf(next);
-        if (next.size === 0 || seen.has(key)) continue;
+        if (seen.has(key)) continue;
         seen.add(key);
         stack.push(next);
       }
     }
   }
   return false;
+}
+
+/**
+ * Whether two runs from the document's root that parted (at a place of the value where they then
+ * stand at different schema objects, or at the same one reached two ways) can go on together over a
+ * cycle: the product of the automaton with itself, from (root, root) not parted, looked at for a
+ * cycle among parted pairs. Two runs that part in one evaluation's `then` and `else` do not. Past
+ * {@link MAX_STEPS} pairs of steps: judged costly.
+ */
+function partedRunsCycle(
+  nodes: readonly Node[],
+  closures: readonly Closure[],
+  overlap: (a: Label, b: Label) => boolean,
+): boolean {
+  const count = nodes.length;
+  // each node's steps: the edges its evaluation reaches in place (numbered as in `closuresOf`)
+  const byEdge: Step[] = nodes
+    .flatMap((node) => node.children)
+    .map(({ label, target }, edge) => ({ edge, label, target }));
+  const steps = closures.map((closure) => [...closure.reach].map((edge) => byEdge[edge]!));
+  // a pair of nodes, and whether the runs parted: (a * count + b) * 2 + parted
+  const keyOf = (a: number, b: number, parted: boolean) => (a * count + b) * 2 + (parted ? 1 : 0);
+  const seen = new Set<number>([keyOf(0, 0, false)]);
+  const queue: number[] = [keyOf(0, 0, false)];
+  const partedEdges = new Map<number, number[]>();
+  let work = 0;
+  while (queue.length > 0) {
+    const key = queue.pop()!;
+    const parted = key % 2 === 1;
+    const pair = Math.floor(key / 2);
+    const a = Math.floor(pair / count);
+    const b = pair % count;
+    const next: number[] = [];
+    for (const first of steps[a]!) {
+      for (const second of steps[b]!) {
+        if (++work > MAX_STEPS) return true;
+        const same = first.edge === second.edge;
+        // one run, or two that part here (by two ε-paths of one evaluation)
+        if (!parted) {
+          if (same) next.push(keyOf(first.target, first.target, false));
+          if (!closures[a]!.pairs.has(pairKey(first.edge, second.edge))) continue;
+        }
+        if (!same && !overlap(first.label, second.label)) continue;
+        next.push(keyOf(first.target, second.target, true));
+      }
+    }
+    if (parted) partedEdges.set(key, next);
+    for (const found of next) {
+      if (seen.has(found)) continue;
+      seen.add(found);
+      queue.push(found);
+    }
+  }
+  return hasCycle(partedEdges);
+}
+
+/** Whether a graph (by each node, the nodes it leads to) has a cycle: Kahn's order. */
+function hasCycle<Key>(edges: ReadonlyMap<Key, Key[]>): boolean {
+  const incoming = new Map<Key, number>();
+  for (const [key, targets] of edges) {
+    if (!incoming.has(key)) incoming.set(key, 0);
+    for (const target of targets) incoming.set(target, (incoming.get(target) ?? 0) + 1);
+  }
+  const ready = [...incoming].filter(([, count]) => count === 0).map(([key]) => key);
+  let removed = 0;
+  while (ready.length > 0) {
+    const key = ready.pop()!;
+    removed++;
+    for (const target of edges.get(key) ?? []) {
+      const left = incoming.get(target)! - 1;
+      incoming.set(target, left);
+      if (left === 0) ready.push(target);
+    }
+  }
+  return removed < incoming.size;
 }
 
 /** Runs arriving at an entry by a keyword's move: its label, where they stand, how many. */
