@@ -153,7 +153,53 @@ function recursionShapes() {
     properties: { name: { type: 'string' }, children: { type: 'array', items: ref } },
     required: ['name'],
   });
+  // each definition an allOf of two references to the next (no recursion), the last a list of items
+  const chain: Record<string, unknown> = {
+    d10: {
+      type: 'array',
+      items: { type: 'object', properties: { a: { type: 'string' }, b: { type: 'number' } } },
+    },
+  };
+  for (let level = 0; level < 10; level++) {
+    const next = { $ref: `#/$defs/d${level + 1}` };
+    chain[`d${level}`] = { allOf: [next, next] };
+  }
+  const repeated = { type: 'object', properties: { tree: { $ref: '#/$defs/d0' } }, $defs: chain };
+  // a node that recurses into `c` through `then` or `else` (Ajv applies one of them)
+  const branching = recursive({
+    type: 'object',
+    if: { properties: { op: { const: 'and' } } },
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+    then: { properties: { c: ref } },
+    else: { properties: { c: ref, d: { type: 'string' } } },
+  });
+  const chained = (depth: number): Record<string, unknown> =>
+    depth === 0 ? { op: 'leaf' } : { op: depth % 2 ? 'and' : 'or', c: chained(depth - 1) };
   return [
+    {
+      name: 'allOf of 2 $refs ×10, 1,000 bad items',
+      schema: repeated,
+      args: () => ({ tree: Array.from({ length: 1_000 }, () => ({ a: 1, b: 'x' })) }),
+    },
+    { name: 'if/then/else by a const, 60 levels', schema: branching, args: () => ({ tree: chained(60) }) },
+    {
+      name: 'anyOf sharing a tree, 5 levels of 3',
+      // each variant checks the tree below once: as many evaluations as variants, at every level
+      // (kept in the validation thread: invalid nodes multiply their errors by the variants)
+      schema: {
+        type: 'object',
+        properties: {
+          tree: {
+            anyOf: ['a', 'b'].map((kind) => ({
+              type: 'object',
+              properties: { kind: { const: kind }, root: { $ref: '#/$defs/n' } },
+            })),
+          },
+        },
+        $defs: { n: (tree.$defs as Record<string, unknown>).n },
+      },
+      args: () => ({ tree: { kind: 'b', root: treeOf(5, 3) } }),
+    },
     { name: 'anyOf ×2 per level, 18 levels', schema: doubling, args: () => ({ tree: nestedArrays(18) }) },
     { name: 'anyOf ×2 per level, 22 levels', schema: doubling, args: () => ({ tree: nestedArrays(22) }) },
     { name: 'anyOf ×4 per level, 12 levels', schema: fourWays, args: () => ({ tree: nestedArrays(12) }) },
@@ -220,6 +266,32 @@ function shapes(z: Zod) {
         ]),
       }),
       args: (valid: boolean) => ({ op: { kind: 'add', items: items(valid) } }),
+    },
+    {
+      name: 'zod discriminated union, no kind',
+      // the option whose `kind` is optional
+      schema: z.object({
+        op: z.discriminatedUnion('kind', [
+          z.object({ kind: z.literal('add').optional(), items: z.array(item) }),
+          z.object({ kind: z.literal('remove'), ids: z.array(z.string()) }),
+        ]),
+      }),
+      args: (valid: boolean) => ({ op: { items: items(valid) } }),
+    },
+    {
+      name: 'zod discriminated union, fallback',
+      // invalid: a `kind` naming no option, which `unionFallback` tries each option for
+      schema: z.object({
+        op: z.discriminatedUnion(
+          'kind',
+          [
+            z.object({ kind: z.literal('add'), items: z.array(item) }),
+            z.object({ kind: z.literal('remove'), ids: z.array(z.string()) }),
+          ],
+          { unionFallback: true },
+        ),
+      }),
+      args: (valid: boolean) => ({ op: { kind: valid ? 'add' : 'put', items: items(valid) } }),
     },
     {
       name: 'zod transform',

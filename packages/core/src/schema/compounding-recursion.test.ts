@@ -135,12 +135,200 @@ describe('compoundsWithDepth', () => {
     ).toBe(false);
   });
 
+  it('finds a place of the value evaluated many times by references repeated there, level after level, without recursion', () => {
+    // each level an allOf of `times` references to the next (or the next in `times` keywords that
+    // lead to the same entries): times^levels evaluations of the last at one place
+    const multiplied: [string, JSONSchema][] = [
+      ['an allOf of two $refs to the next, 6 levels', chainOf(6, (next) => ({ allOf: [next, next] }))],
+      [
+        'an allOf of three $refs to the next, 4 levels',
+        chainOf(4, (next) => ({ allOf: [next, next, next] })),
+      ],
+      ['an anyOf of two $refs to the next, 6 levels', chainOf(6, (next) => ({ anyOf: [next, next] }))],
+      [
+        'items and contains leading to the next, 6 levels',
+        chainOf(6, (next) => ({ items: next, contains: next })),
+      ],
+      [
+        'then and if leading to the next, 6 levels',
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+        chainOf(6, (next) => ({ if: next, then: next })),
+      ],
+    ];
+    for (const [name, schema] of multiplied) expect(compilesOffThread(schema), name).toBe(true);
+    // below an ordinary tree (recursive, but not compounding with its depth)
+    expect(
+      compilesOffThread(
+        toolSchema(
+          {
+            type: 'object',
+            properties: { children: { type: 'array', items: ref }, meta: { $ref: '#/$defs/d0' } },
+          },
+          chainOf(6, (next) => ({ allOf: [next, next] })).$defs as Record<string, JSONSchema>,
+        ),
+      ),
+    ).toBe(true);
+    const ordinary: [string, JSONSchema][] = [
+      ['a chain of single references, 20 levels', chainOf(20, (next) => ({ allOf: [next] }))],
+      [
+        'an allOf of a reference and the next, 12 levels',
+        chainOf(12, (next) => ({ allOf: [{ $ref: '#/$defs/base' }, next] }), { base: { required: ['a'] } }),
+      ],
+      ['an allOf of two $refs to one definition, once', chainOf(1, (next) => ({ allOf: [next, next] }))],
+      [
+        'variants that each extend one base (allOf)',
+        {
+          type: 'object',
+          properties: {
+            event: {
+              oneOf: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((kind) => ({
+                allOf: [{ $ref: '#/$defs/base' }, { properties: { kind: { const: kind } } }],
+              })),
+            },
+          },
+          $defs: {
+            base: {
+              type: 'object',
+              properties: { id: { type: 'string' }, meta: { $ref: '#/$defs/meta' } },
+              required: ['id'],
+            },
+            meta: { type: 'object', additionalProperties: { type: 'string' } },
+          },
+        },
+      ],
+      [
+        'one definition under many properties',
+        {
+          type: 'object',
+          properties: Object.fromEntries(
+            ['from', 'to', 'cc', 'bcc', 'replyTo', 'sender'].map((key) => [
+              key,
+              { type: 'array', items: { $ref: '#/$defs/address' } },
+            ]),
+          ),
+          $defs: {
+            address: {
+              type: 'object',
+              properties: { name: { $ref: '#/$defs/text' }, email: { $ref: '#/$defs/text' } },
+            },
+            text: { type: 'string' },
+          },
+        },
+      ],
+    ];
+    for (const [name, schema] of ordinary) expect(compilesOffThread(schema), name).toBe(false);
+  });
+
+  it('keeps a recursion through then and else on the main thread: Ajv applies one of them', () => {
+    const object = (extra: JSONSchema = {}) => ({ type: 'object', ...extra });
+    const recursing = { properties: { c: ref } };
+    const linear: Record<string, JSONSchema> = {
+      'then and else by a const': object({
+        if: { properties: { op: { const: 'and' } } },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+        then: recursing,
+        else: recursing,
+      }),
+      'a chain of if/then/else by a const': object({
+        if: { properties: { op: { const: 'a' } } },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+        then: recursing,
+        else: {
+          if: { properties: { op: { const: 'b' } } },
+          // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+          then: recursing,
+          else: { properties: { c: ref, d: ref } },
+        },
+      }),
+      // Ajv ignores `if` without `then` and `else`, and `then` or `else` without `if`
+      'if alone beside properties': object({ properties: { c: ref }, if: recursing }),
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+      'then alone beside properties': object({ properties: { c: ref }, then: recursing }),
+    };
+    for (const [name, n] of Object.entries(linear)) {
+      expect(compilesOffThread(toolSchema(n)), name).toBe(false);
+    }
+    const compounding: Record<string, JSONSchema> = {
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+      'then beside properties': object({ properties: { c: ref }, if: { required: ['op'] }, then: recursing }),
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+      'if and else': object({ if: recursing, then: { required: ['op'] }, else: recursing }),
+      'then and else, each twice': object({
+        if: { required: ['op'] },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+        then: { allOf: [recursing, recursing] },
+        else: recursing,
+      }),
+    };
+    for (const [name, n] of Object.entries(compounding)) {
+      expect(compilesOffThread(toolSchema(n)), name).toBe(true);
+    }
+  });
+
+  it('sends to the thread a union whose variants share a recursive definition: each multiplies its check', () => {
+    // as many runs as variants at every level, not more: linear, but a tree of 3,300 invalid
+    // entries under six variants held the event loop 50 ms in one call
+    const node = {
+      type: 'object',
+      properties: { name: { type: 'string' }, children: { type: 'array', items: ref } },
+    };
+    const shared = (kinds: string[]) => ({
+      type: 'object',
+      properties: {
+        op: {
+          anyOf: kinds.map((kind) => ({ type: 'object', properties: { kind: { const: kind }, root: ref } })),
+        },
+      },
+      $defs: { n: node },
+    });
+    expect(compilesOffThread(shared(['a', 'b']))).toBe(true);
+    expect(compilesOffThread(shared(['a', 'b', 'c', 'd', 'e', 'f']))).toBe(true);
+    // parted into different keys, or one of them not recursing: one run each
+    expect(
+      compilesOffThread({
+        ...shared([]),
+        properties: {
+          op: {
+            anyOf: [
+              { type: 'object', properties: { kind: { const: 'a' }, root: ref } },
+              { type: 'object', properties: { kind: { const: 'b' }, other: ref } },
+              { type: 'object', properties: { kind: { const: 'c' }, root: { type: 'string' } } },
+            ],
+          },
+        },
+      }),
+    ).toBe(false);
+  });
+
   it('sends every schema of a family of compounding shapes to the validation thread', () => {
     fc.assert(
       fc.property(compoundingSchemas(), (schema) => {
         expect(compilesOffThread(schema)).toBe(true);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('finds every schema of a family of references repeated at one place, level after level', () => {
+    const levels: ((next: JSONSchema, times: number) => JSONSchema)[] = [
+      (next, times) => ({ allOf: Array.from({ length: times }, () => next) }),
+      (next, times) => ({ anyOf: Array.from({ length: times }, () => next) }),
+      (next, times) => ({
+        oneOf: [{ type: 'null' }, ...Array.from({ length: times }, () => next)],
+      }),
+      (next) => ({ type: 'array', items: next, contains: next }),
+      (next) => ({ allOf: [{ properties: { a: next } }, { patternProperties: { '^a': next } }] }),
+    ];
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: levels.length - 1 }),
+        fc.integer({ min: 2, max: 3 }),
+        fc.integer({ min: 6, max: 9 }),
+        (kind, times, depth) => {
+          expect(compoundsWithDepth(chainOf(depth, (next) => levels[kind]!(next, times)))).toBe(true);
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 
@@ -153,6 +341,28 @@ describe('compoundsWithDepth', () => {
     );
   });
 });
+
+/**
+ * A tool schema whose property `tree` is `$defs.d0`, each `$defs.d<i>` made by `level` of a
+ * reference to the next, the last an array of `{ a, b }` items.
+ */
+function chainOf(
+  levels: number,
+  level: (next: JSONSchema) => JSONSchema,
+  defs: Record<string, JSONSchema> = {},
+): JSONSchema {
+  const chain: Record<string, JSONSchema> = { ...defs };
+  for (let at = 0; at < levels; at++) chain[`d${at}`] = level({ $ref: `#/$defs/d${at + 1}` });
+  chain[`d${levels}`] = {
+    type: 'array',
+    items: {
+      type: 'object',
+      properties: { a: { type: 'string' }, b: { type: 'number' } },
+      required: ['a', 'b'],
+    },
+  };
+  return { type: 'object', properties: { tree: { $ref: '#/$defs/d0' } }, $defs: chain };
+}
 
 /** How a node steps down to the next level: into an array's items, or into a property. */
 type Down = { kind: 'array' } | { kind: 'object'; key: string };
@@ -240,7 +450,7 @@ function linearSchemas(): fc.Arbitrary<JSONSchema> {
     .tuple(
       fc.uniqueArray(keys, { minLength: 1, maxLength: 3 }),
       siblings,
-      fc.integer({ min: 0, max: 5 }),
+      fc.integer({ min: 0, max: 6 }),
       references,
       extras,
       fc.boolean(),
@@ -266,6 +476,14 @@ function linearSchemas(): fc.Arbitrary<JSONSchema> {
         },
         { ...tree, additionalProperties: { type: 'string' } },
         { type: 'array', prefixItems: [{ type: 'string' }, reference], items: { type: 'integer' } },
+        // one more recursing key through `then` or `else` (Ajv applies one of them)
+        {
+          ...tree,
+          if: { properties: { op: { const: 'x' } } },
+          // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then`
+          then: { properties: { other: reference } },
+          else: { properties: { other: { type: 'array', items: reference } } },
+        },
       ];
       return around(nodes[kind]!, via, reference, others);
     });
@@ -283,7 +501,10 @@ describe('a small schema whose check compounds with depth', () => {
     ],
   });
 
-  /** A ToolMux with `ACME_TREE` ({@link fourWays}), `ACME_FOREST` (a list of them) and `ACME_NOTE` (handled into `seen`). */
+  /**
+   * A ToolMux with `ACME_TREE` ({@link fourWays}), `ACME_FOREST` (a list of them), `ACME_CHAIN`
+   * (references repeated at one place, ten levels) and `ACME_NOTE` (handled into `seen`).
+   */
   function muxOf(seen: unknown[]): ToolMux {
     return new ToolMux({
       toolkits: [
@@ -307,6 +528,12 @@ describe('a small schema whose check compounds with depth', () => {
                   properties: { list: { type: 'array', items: ref }, node: (fourWays.$defs as JSONSchema).n },
                 }).replaceAll('#/$defs/n', '#/properties/node'),
               ),
+              execute: async () => ({ ok: true }),
+            }),
+            defineTool({
+              slug: 'ACME_CHAIN',
+              description: 'References repeated at one place',
+              inputSchema: chainOf(10, (next) => ({ allOf: [next, next] })),
               execute: async () => ({ ok: true }),
             }),
             defineTool({
@@ -357,6 +584,25 @@ describe('a small schema whose check compounds with depth', () => {
         'Invalid arguments for ACME_TREE: (root): could not be checked against the schema in time',
       );
       expect(hostile.error).toContain('send a smaller or less deeply nested value');
+      expect(measured.turnMs, turnReport(measured)).toBeLessThan(60);
+    } finally {
+      await mux.close();
+    }
+  }, 120_000);
+
+  it('is checked in the thread when references repeated at one place multiply, without recursion', async () => {
+    // 2^10 evaluations of the last definition at one place: 1,000 invalid items (18 KB, under the
+    // size the sliced check cuts) held the event loop 0.8-1.7 s of CPU in one Ajv call
+    const mux = muxOf([]);
+    try {
+      const session = await mux.create('user_1', { toolkits: ['acme'] });
+      expect(await session.execute('ACME_CHAIN', { tree: [{ a: 'a', b: 1 }] })).toMatchObject({
+        successful: true,
+      });
+      const tree = Array.from({ length: 1_000 }, () => ({ a: 1, b: 'x' }));
+      const measured = await longestTurn(() => session.execute('ACME_CHAIN', { tree }), 60);
+      expect(measured.value).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+      expect(measured.value.error).toMatch(/^Invalid arguments for ACME_CHAIN: /);
       expect(measured.turnMs, turnReport(measured)).toBeLessThan(60);
     } finally {
       await mux.close();

@@ -183,6 +183,32 @@ const cases: { name: string; schema: z.ZodObject; input: (bad: (index: number) =
     }),
   },
   {
+    name: 'discriminated unions found by an absent discriminator, or falling back to each option',
+    schema: z.object({
+      // no `kind`: the option whose `kind` is optional
+      found: z.discriminatedUnion('kind', [
+        z.object({ kind: z.literal('add').optional(), items: z.array(z.object({ a: z.string() })) }),
+        z.object({ kind: z.literal('remove'), ids: z.array(z.string()) }),
+      ]),
+      // a `kind` naming no option: each option tried, as a union does
+      fallback: z.discriminatedUnion(
+        'kind',
+        [
+          z.object({ kind: z.literal('sum'), values: z.array(z.number()) }),
+          z.object({ kind: z.literal('ids'), ids: z.array(z.string().min(2)) }),
+        ],
+        { unionFallback: true },
+      ),
+    }),
+    input: (bad) => ({
+      found: { items: range(N).map((index) => ({ a: bad(index) ? index : `a${index}` })) },
+      fallback: {
+        kind: bad(5) ? 'count' : 'ids',
+        ids: range(N).map((index) => (bad(index) ? 'i' : `i${index}`)),
+      },
+    }),
+  },
+  {
     name: 'transforms and pipes over large values',
     schema: z.object({
       sum: z.array(z.number()).transform((list) => list.reduce((total, each) => total + each, 0)),
@@ -361,6 +387,72 @@ describe('a zod tool validates large arguments a part at a time, with zod’s ow
       { numRuns: 150, seed: 27 },
     );
   });
+
+  it('answers what zod answers for discriminated unions around large values, whatever their discriminator names', async () => {
+    const item = z.object({ a: z.string(), n: z.number().default(1) });
+    // each option's discriminator: a literal, an optional one (an absent `kind` names it, or none if
+    // two are optional), an enum, a nested discriminated union's; items whose issues end the parse
+    // (a wrong type) or go on (a string too short, a refinement)
+    const options = [
+      z.object({ kind: z.literal('a'), items: z.array(item) }),
+      z.object({ kind: z.literal('b').optional(), items: z.array(z.string().min(2)) }),
+      z.object({
+        kind: z.enum(['c', 'd']),
+        items: z.array(z.number()).refine((list) => list.length % 2 === 0, 'an odd count'),
+      }),
+      z.discriminatedUnion('sub', [
+        z.object({ kind: z.literal('e'), sub: z.literal('x'), items: z.array(item) }),
+        z.object({ kind: z.literal('e'), sub: z.literal('y'), items: z.array(z.string()) }),
+      ]),
+      z.object({ kind: z.literal('f').optional(), items: z.array(z.union([z.number(), z.string().min(3)])) }),
+    ];
+    const pool = [{ a: 'x' }, { a: 1 }, 'ab', 'a', 'abcd', 5, 0.5, null];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.subarray(range(options.length), { minLength: 1 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'other', undefined, 'not an object'),
+        fc.constantFrom('x', 'y', undefined),
+        fc.nat(pool.length - 1),
+        fc.array(fc.tuple(fc.nat(), fc.nat(pool.length - 1)), { maxLength: 4 }),
+        async (chosen, unionFallback, refined, kind, sub, usual, wrong) => {
+          let union: z.ZodType = z.discriminatedUnion(
+            'kind',
+            chosen.map((index) => options[index]!) as never,
+            { unionFallback },
+          );
+          if (refined) union = union.refine((value) => JSON.stringify(value).length % 2 === 0, 'odd');
+          const count = ZOD_CHUNK_ENTRIES + 100;
+          const items = range(count).map(() => structuredClone(pool[usual]));
+          for (const [at, which] of wrong) items[at % count] = structuredClone(pool[which]);
+          const op =
+            kind === 'not an object'
+              ? items
+              : { ...(kind === undefined ? {} : { kind }), ...(sub === undefined ? {} : { sub }), items };
+          const top = z.object({ op: union });
+          const { whole, sliced } = await bothWays(top, { op });
+          expect(sliced).toEqual(expectedOf(whole));
+          if (sliced.success && whole.success)
+            expect(JSON.stringify(sliced.value)).toBe(JSON.stringify(whole.value));
+          const answers = bothAnswers(top, { op });
+          expect(answers.sliced).toEqual(answers.whole);
+          expect(JSON.stringify(answers.sliced.value)).toBe(JSON.stringify(answers.whole.value));
+        },
+      ),
+      {
+        numRuns: 200,
+        seed: 31,
+        examples: [
+          // no `kind`, which two options take: each tried, as a union (not `z.xor`) does; the first
+          // that passes ('abcd' passes both), or the one whose issues go on ('a' is too short)
+          [[1, 4], true, false, undefined, undefined, 4, []],
+          [[1, 4], true, false, undefined, undefined, 3, []],
+          [[1, 4], true, true, undefined, undefined, 3, [[9, 5]]],
+        ],
+      },
+    );
+  }, 60_000);
 
   it('answers what zod answers for unions and refinements around large values, whatever their options’ issues', async () => {
     // items whose issues end the parse (a wrong type, a refinement that aborts) or do not (a string

@@ -92,8 +92,9 @@ export const ZOD_CHUNK_ENTRIES = 1024;
  * `b`, the paths of `b` shifted), a record of string keys a run of keys at a time, an object with its
  * large properties taken out (a copy of its schema takes them as they are) and each validated on its
  * own, then put back in its output. So is a discriminated union (the option its discriminator
- * names), a pipe (its input, then its output schema on that output) and a record of an enum's keys
- * (each key's value on its own). A union (`z.union`, `.or()`, `z.xor`) has each option validated so,
+ * names, as zod finds it; one naming none that falls back to trying each, as a union), a pipe (its
+ * input, then its output schema on that output) and a record of an enum's keys (each key's value
+ * on its own). A union (`z.union`, `.or()`, `z.xor`) has each option validated so,
  * then zod's rule: the first option without issues, else the one option whose issues do not end the
  * parse (each has `continue: true`), else `invalid_union`. A schema with checks (`.refine()`,
  * `.superRefine()`, `.check()`, an array's `.min()`) has its value validated so by a copy of it
@@ -321,12 +322,14 @@ function splittable(
       }
       return splittable(uncheckedCopy(current, def), value, known) ? { schema: current, def } : undefined;
     }
-    if (def.type === 'union' && typeof def.discriminator === 'string') {
-      // zod validates the value by the option its discriminator names, as if it were that option
-      const option = isPlainObject(value) ? optionNamed(def, value) : undefined;
-      if (!option) return undefined;
-      current = option;
-    } else if (def.type === 'union') {
+    const discriminated = def.type === 'union' && typeof def.discriminator === 'string';
+    // zod validates the value by the option its discriminator names, as if it were that option;
+    // a value of no object, or naming none, in one issue (no walk), unless the union falls back to
+    // trying each option (`unionFallback`), as a plain union does
+    const named = discriminated && isPlainObject(value) ? optionNamed(def, value) : undefined;
+    if (named) current = named;
+    else if (discriminated && (named === undefined || def.unionFallback !== true)) return undefined;
+    else if (def.type === 'union') {
       const options = def.options as Schema[];
       // one option: zod runs it on the union's payload
       if (options.length === 1) current = options[0]!;
@@ -359,22 +362,41 @@ function splittable(
 }
 
 /**
- * The option of a discriminated union that `value`'s discriminator names, found as zod finds it (by
- * the values each option's discriminator takes): `undefined` when none or more than one does (zod
- * then answers one issue, or tries each option: in one call, as a union does).
+ * The option of a discriminated union that `value`'s discriminator names, found as zod finds it:
+ * the value at the discriminator (absent or inherited too, as zod reads it) in a map of the values
+ * each option's discriminator takes (see {@link discriminatorMapOf}). `null` when it names none (or
+ * names two, as `undefined` may), `undefined` when zod cannot make its map (it throws).
  */
-function optionNamed(def: Def, value: Record<string, unknown>): Schema | undefined {
+function optionNamed(def: Def, value: Record<string, unknown>): Schema | null | undefined {
+  const map = discriminatorMapOf(def);
+  return map && (map.get(value[def.discriminator as string]) ?? null);
+}
+
+/** A discriminated union's options by the value of their discriminator, by definition. */
+const discriminatorMaps = new WeakMap<Def, Map<unknown, Schema | null> | undefined>();
+
+/**
+ * The options of a discriminated union by the values their discriminator takes (each option's
+ * `propValues`), as zod's parse looks them up: a value two options take names none if it is
+ * `undefined` (`null` here); zod refuses any other (and an option whose values are not known) with
+ * a throw, `undefined` here.
+ */
+function discriminatorMapOf(def: Def): Map<unknown, Schema | null> | undefined {
+  if (discriminatorMaps.has(def)) return discriminatorMaps.get(def);
   const discriminator = def.discriminator as string;
-  if (def.unionFallback || !Object.hasOwn(value, discriminator)) return undefined;
-  const named = value[discriminator];
-  let found: Schema | undefined;
+  let map: Map<unknown, Schema | null> | undefined = new Map();
   for (const option of def.options as Schema[]) {
-    const values = (option as { _zod: { propValues?: Record<string, Set<unknown>> } })._zod.propValues;
-    if (!values?.[discriminator]?.has(named)) continue;
-    if (found) return undefined;
-    found = option;
+    const values = (option as { _zod: { propValues?: Record<string, Set<unknown>> } })._zod.propValues?.[
+      discriminator
+    ];
+    if (!values || values.size === 0 || [...values].some((each) => map!.has(each) && each !== undefined)) {
+      map = undefined;
+      break;
+    }
+    for (const each of values) map.set(each, map.has(each) ? null : option);
   }
-  return found;
+  discriminatorMaps.set(def, map);
+  return map;
 }
 
 /** Zod's one call on a part, counted, then a pause. */
@@ -501,7 +523,8 @@ function* wholeInstead(
  * `invalid_union` (with each option's issues when none has none).
  */
 const unionSteps: SplitSteps = function* ({ schema, def }, value, budget, prefix) {
-  const exclusive = def.inclusive === false;
+  // a discriminated union's fallback is zod's plain union (its `inclusive: false` is not read there)
+  const exclusive = def.inclusive === false && typeof def.discriminator !== 'string';
   const results: PartResult[] = [];
   for (const option of def.options as Schema[]) {
     const own: IssueBudget = { ...budget, untilAborted: true, abortSeen: false };
