@@ -54,11 +54,22 @@ function standIn(schema: Internals, value: unknown): unknown {
   const other = def.catchall?._zod.def.type;
   if (def.type !== 'object' || (other !== undefined && other !== 'unknown' && other !== 'any')) return value;
   const named: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(def.shape ?? {})) {
+  for (const [key, field] of fieldsOf(schema)) {
     // `Object.hasOwn`: a key the message leaves out stays out (zod tells absent from undefined)
-    if (Object.hasOwn(value, key)) named[key] = standIn(field as Internals, value[key]);
+    if (Object.hasOwn(value, key)) named[key] = standIn(field, value[key]);
   }
   return named;
+}
+
+/** The fields of an object schema, listed once (every message's check goes through them). */
+const fields = new WeakMap<Internals, ReadonlyArray<[string, Internals]>>();
+function fieldsOf(schema: Internals): ReadonlyArray<[string, Internals]> {
+  let listed = fields.get(schema);
+  if (listed === undefined) {
+    listed = Object.entries(schema._zod.def.shape ?? {}) as Array<[string, Internals]>;
+    fields.set(schema, listed);
+  }
+  return listed;
 }
 
 const MESSAGE_OPTIONS = (JSONRPCMessageSchema as unknown as { options: Internals[] }).options;
