@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
+import { echoToolkit } from './echo-toolkit.ts';
 
 const API_KEY = 'bench-api-key-0123456789';
 const CONNECTIONS = 16;
@@ -38,19 +38,7 @@ async function serve(root: string): Promise<void> {
     root === '' ? await import('@toolmux/server') : await import(join(root, 'packages/server/dist/index.js'));
   const silent = { debug() {}, warn() {}, error() {} };
   const dir = mkdtempSync(join(tmpdir(), 'toolmux-request-bench-'));
-  const echo = core.defineToolkit({
-    slug: 'echo',
-    name: 'Echo',
-    description: 'Echoes text.',
-    tools: [
-      core.defineTool({
-        slug: 'ECHO_ECHO',
-        description: 'Echo the text back.',
-        inputSchema: z.object({ text: z.string() }),
-        execute: ({ text }) => ({ text }),
-      }),
-    ],
-  });
+  const echo = echoToolkit(core);
   const mux = new core.ToolMux({
     toolkits: [echo],
     store: `sqlite:${join(dir, 'bench.db')}`,
