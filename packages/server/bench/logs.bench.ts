@@ -52,7 +52,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { ToolMux } from '@toolmux/core';
 import { createTestPostgresStore, postgresProcessesCpu } from '@toolmux/core/test';
-import { z } from 'zod';
+import { echoToolkit } from './echo-toolkit.ts';
 
 const API_KEY = 'bench-api-key-0123456789';
 const CLIENTS = 64;
@@ -89,18 +89,7 @@ async function serve(store: string, root: string): Promise<void> {
     root === '' ? await import('@toolmux/core') : await import(join(root, 'packages/core/dist/index.js'));
   const server: typeof import('@toolmux/server') =
     root === '' ? await import('@toolmux/server') : await import(join(root, 'packages/server/dist/index.js'));
-  const toolkit = core.defineToolkit({
-    slug: 'echo',
-    description: 'Echoes text.',
-    tools: [
-      core.defineTool({
-        slug: 'ECHO_ECHO',
-        description: 'Echo the text back.',
-        inputSchema: z.object({ text: z.string() }),
-        execute: ({ text }) => ({ text }),
-      }),
-    ],
-  });
+  const toolkit = echoToolkit(core);
   const secretKey = Buffer.alloc(32, 7).toString('base64');
   const mux = new core.ToolMux({ toolkits: [toolkit], store, secretKey, logger: silent });
   const sessionIds: string[] = [];

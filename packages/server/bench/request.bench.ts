@@ -1,8 +1,9 @@
 /**
  * The server CPU every REST request pays whatever it does: a small REST answer (`GET
  * /api/v1/sessions/:id/logs?limit=1` of a session without entries: API key, route, validation,
- * request log, metrics, a JSON answer) beside `GET /healthz` (none of that), each on 16 keep-alive
- * connections of pre-built request bytes.
+ * request log, metrics, a JSON answer) beside `GET /healthz` (none of that), and a small MCP
+ * tools/call (`POST /mcp/:sessionId`: `ECHO_ECHO` of `{ text }`, the message checked, the tool run
+ * and logged), each on 16 keep-alive connections of pre-built request bytes.
  *
  * The servers run in child processes on a SQLite file each; their CPU (user + system) per request is
  * read from the child. With `BENCH_BASELINE=<a built checkout, e.g. a worktree of main>` a second
@@ -20,6 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { echoToolkit } from './echo-toolkit.ts';
 
 const API_KEY = 'bench-api-key-0123456789';
 const CONNECTIONS = 16;
@@ -36,17 +38,24 @@ async function serve(root: string): Promise<void> {
     root === '' ? await import('@toolmux/server') : await import(join(root, 'packages/server/dist/index.js'));
   const silent = { debug() {}, warn() {}, error() {} };
   const dir = mkdtempSync(join(tmpdir(), 'toolmux-request-bench-'));
+  const echo = echoToolkit(core);
   const mux = new core.ToolMux({
-    toolkits: [],
+    toolkits: [echo],
     store: `sqlite:${join(dir, 'bench.db')}`,
     secretKey: Buffer.alloc(32, 7).toString('base64'),
     logger: silent,
   });
   const { sessionId } = await mux.create('bench_user', {});
+  const mcp = await mux.create('bench_user', { toolkits: ['echo'], sessionPreset: 'DIRECT_TOOLS' });
   const running = await server
     .createServer({ toolmux: mux, apiKey: API_KEY, logger: silent })
     .serve({ port: 0 });
-  process.send!({ port: running.port, sessionId });
+  process.send!({
+    port: running.port,
+    sessionId,
+    mcpSessionId: mcp.sessionId,
+    mcpAuthorization: mcp.mcp.headers.Authorization,
+  });
   process.on('message', (message) => {
     if (message === 'cpu') process.send!({ cpu: process.cpuUsage() });
     else {
@@ -58,7 +67,8 @@ async function serve(root: string): Promise<void> {
 
 interface Server {
   name: string;
-  paths: Record<string, string>;
+  /** Each route's request, as bytes. */
+  requests: Record<string, Buffer>;
   port: number;
   cpu(): Promise<NodeJS.CpuUsage>;
   stop(): void;
@@ -66,14 +76,35 @@ interface Server {
 
 async function startServer(name: string, root: string): Promise<Server> {
   const child = fork(new URL(import.meta.url), ['server', root], { execArgv: ['--no-warnings'] });
-  const { port, sessionId } = await new Promise<{ port: number; sessionId: string }>((resolve, reject) => {
-    child.once('message', (message) => resolve(message as { port: number; sessionId: string }));
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  const { port, sessionId, mcpSessionId, mcpAuthorization } = await new Promise<Started>(
+    (resolve, reject) => {
+      child.once('message', (message) => resolve(message as Started));
+      child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    },
+  );
+  const get = (path: string) =>
+    Buffer.from(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${API_KEY}\r\n\r\n`,
+      'latin1',
+    );
+  const call = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'tools/call',
+    params: { name: 'ECHO_ECHO', arguments: { text: 'hello, world' } },
   });
+  const mcpCall = Buffer.from(
+    `POST /mcp/${mcpSessionId} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${mcpAuthorization}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${Buffer.byteLength(call)}\r\n\r\n${call}`,
+    'latin1',
+  );
   return {
     name,
     port,
-    paths: { healthz: '/healthz', 'REST GET': `/api/v1/sessions/${sessionId}/logs?limit=1` },
+    requests: {
+      healthz: get('/healthz'),
+      'REST GET': get(`/api/v1/sessions/${sessionId}/logs?limit=1`),
+      'MCP call': mcpCall,
+    },
     cpu: () =>
       new Promise((resolve) => {
         child.once('message', (message) => resolve((message as { cpu: NodeJS.CpuUsage }).cpu));
@@ -83,12 +114,16 @@ async function startServer(name: string, root: string): Promise<Server> {
   };
 }
 
-/** `count` requests for `path`, on keep-alive connections, each answer read by its Content-Length. */
-async function load(port: number, path: string, count: number): Promise<void> {
-  const request = Buffer.from(
-    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${API_KEY}\r\n\r\n`,
-    'latin1',
-  );
+/** What a server child reports once it listens. */
+interface Started {
+  port: number;
+  sessionId: string;
+  mcpSessionId: string;
+  mcpAuthorization: string;
+}
+
+/** `count` of `request`, on keep-alive connections, each answer read by its Content-Length. */
+async function load(port: number, request: Buffer, count: number): Promise<void> {
   let left = count;
   const connection = () =>
     new Promise<void>((resolve, reject) => {
@@ -128,12 +163,12 @@ async function main(): Promise<void> {
   try {
     // warm up every route of every server
     for (const server of servers)
-      for (const path of Object.values(server.paths)) await load(server.port, path, 2000);
+      for (const request of Object.values(server.requests)) await load(server.port, request, 2000);
     for (let round = 0; round < ROUNDS; round++) {
       for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
-        for (const [route, path] of Object.entries(server.paths)) {
+        for (const [route, request] of Object.entries(server.requests)) {
           const before = await server.cpu();
-          await load(server.port, path, REQUESTS);
+          await load(server.port, request, REQUESTS);
           const after = await server.cpu();
           const key = `${server.name} ${route}`;
           const cpu = (after.user + after.system - before.user - before.system) / REQUESTS;
@@ -154,7 +189,7 @@ async function main(): Promise<void> {
     );
   }
   if (BASELINE) {
-    for (const route of Object.keys(servers[0]!.paths)) {
+    for (const route of Object.keys(servers[0]!.requests)) {
       const before = perRequest.get(`before ${route}`)!;
       const after = perRequest.get(`after ${route}`)!;
       const ratio = median(after.map((value, index) => value / before[index]!));

@@ -1,10 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
-  CallToolRequestSchema,
-  CancelledNotificationSchema,
   DEFAULT_NEGOTIATED_PROTOCOL_VERSION,
   ErrorCode,
-  JSONRPCMessageSchema,
   type JSONRPCRequest,
   LATEST_PROTOCOL_VERSION,
   type Tool as McpTool,
@@ -26,6 +23,7 @@ import { jsonResponse, jsonTextPieces, utf8Length } from '../json-response.js';
 import { isJsonContentType, MAX_BODY_DEPTH, parseJsonText, readBodyText } from '../read-body.js';
 import type { CachedSession, SessionCache } from '../session-cache.js';
 import { type EarlyCancelLimits, EarlyCancels } from './early-cancels.js';
+import { cancellationOf, isJsonRpcMessage, toolCallOf } from './message-check.js';
 
 /**
  * Limits and browser access of the MCP endpoint (`createServer({ mcp })`). Every limit answers with a
@@ -262,7 +260,8 @@ interface McpToolView {
  * The per-session MCP endpoint: Streamable HTTP, stateless, JSON responses.
  *
  * It answers the JSON-RPC methods a tools-only server needs (initialize, ping, tools/list,
- * tools/call) itself, validating messages with the MCP SDK's own zod schemas, instead of building
+ * tools/call) itself, validating messages with the MCP SDK's own zod schemas (over stand-ins that
+ * leave out what they accept whatever it is: see message-check.ts), instead of building
  * an SDK `Server` and transport for every request: a stateless server has no session to keep, so
  * that work is pure overhead (see bench/mcp.bench.ts). There are no server-initiated messages, so
  * every request is answered with `application/json` (which the spec allows) and GET/DELETE are 405.
@@ -515,15 +514,14 @@ export class McpEndpoint {
       responses.push(json);
     };
     for (const message of messages) {
-      const parsed = JSONRPCMessageSchema.safeParse(message);
-      if (!parsed.success) {
+      if (!isJsonRpcMessage(message)) {
         const id =
           isPlainObject(message) && (typeof message.id === 'string' || typeof message.id === 'number');
         const messageId = id ? (message as { id: string | number }).id : null;
         await respond(rpcError(messageId, ErrorCode.InvalidRequest, 'Invalid JSON-RPC message.'), messageId);
         continue;
       }
-      const value = parsed.data;
+      const value = message;
       if ('method' in value && value.method === 'notifications/cancelled' && !('id' in value)) {
         this.#cancel(sessionId, connection, value);
         continue;
@@ -566,8 +564,8 @@ export class McpEndpoint {
    * run, does nothing (the spec asks for no more).
    */
   #cancel(sessionId: string, connection: string, message: unknown): void {
-    const parsed = CancelledNotificationSchema.safeParse(message);
-    const requestId = parsed.success ? parsed.data.params.requestId : undefined;
+    const parsed = cancellationOf(message);
+    const requestId = parsed?.requestId;
     if (requestId === undefined) return;
     const key = runningKey(sessionId, connection, requestId);
     const running = this.#running.get(key);
@@ -577,7 +575,7 @@ export class McpEndpoint {
       }
       return;
     }
-    const reason = parsed.data!.params.reason;
+    const reason = parsed!.reason;
     for (const controller of running) {
       controller.abort(
         new Error(`The MCP client cancelled the call${reason ? `: ${reason.slice(0, 200)}` : ''}.`),
@@ -728,12 +726,11 @@ export class McpEndpoint {
           return { jsonrpc: '2.0', id, result: page };
         }
         case 'tools/call': {
-          const call = CallToolRequestSchema.safeParse(withoutNullArguments(message));
+          const call = toolCallOf(message);
           if (!call.success) {
-            const path = call.error.issues[0]?.path ?? [];
-            return rpcError(id, ErrorCode.InvalidParams, badToolCallParams(message.params, path));
+            return rpcError(id, ErrorCode.InvalidParams, badToolCallParams(message.params, call.path));
           }
-          const { name, arguments: args } = call.data.params;
+          const { name, arguments: args } = call;
           // cancelled before it arrived (that cancellation is forgotten now)
           if (this.#earlyCancels.take(origin.sessionId, origin.connection, idKey(origin.id))) {
             return CANCELLED;
@@ -791,17 +788,6 @@ function typeOfValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
-}
-
-/**
- * A tools/call request with `arguments: null` read as no arguments (as a null `tools/list` cursor is
- * read as none): clients send null for a tool without parameters.
- */
-function withoutNullArguments(message: JSONRPCRequest): JSONRPCRequest {
-  const params = message.params as Record<string, unknown> | undefined;
-  if (params?.arguments !== null) return message;
-  const { arguments: _null, ...rest } = params;
-  return { ...message, params: rest };
 }
 
 /** What is wrong with the params of a tools/call request its schema refused, and how to send them. */

@@ -1,0 +1,133 @@
+import {
+  CallToolRequestSchema,
+  CancelledNotificationSchema,
+  type JSONRPCMessage,
+  JSONRPCMessageSchema,
+  type JSONRPCRequest,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { ZodInternals } from '@toolmux/core/internal';
+
+/**
+ * The MCP SDK's verdicts on incoming messages, without zod walking what they accept whatever it is.
+ * Its schemas copy every key of a loose object (`params`, `_meta`, `result`) and check every key of
+ * a record (a tools/call's `arguments`), each in one turn: 20,000 keys of arguments held the event
+ * loop for 20 ms, and 100,000 keys of `_meta`, `params` or `result` for 0.2–0.6 s. So each schema
+ * checks a stand-in of the message: the keys its objects name (a `params` of 100,000 keys is
+ * looked at for its `_meta` alone, without listing its keys), and `{}` for `arguments` that are an
+ * object, which such a record accepts whatever its keys. Loose and stripping objects accept any
+ * other key, so the verdict and the issues are the ones the whole message gets (a property test
+ * compares them). What passes on is the message as it was parsed, not zod's copy: arguments keep
+ * a `__proto__` key, as REST's do.
+ */
+
+type Internals = ZodInternals & { _zod: { def: { catchall?: ZodInternals } } };
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** Whether `schema` is `z.record(z.string(), z.unknown())`, which accepts any plain object. */
+function isRecordOfAnything(schema: Internals): boolean {
+  const def = schema._zod.def;
+  const key = def.keyType?._zod.def;
+  const item = def.valueType?._zod.def.type;
+  return (
+    key?.type === 'string' &&
+    (key.checks ?? []).length === 0 &&
+    (item === 'unknown' || item === 'any') &&
+    (def.checks ?? []).length === 0
+  );
+}
+
+/**
+ * What `schema` decides about `value` as it decides about `value` itself, without what it accepts
+ * whatever it is: the named keys of an object that keeps or drops other keys (their own stand-ins),
+ * `{}` for a plain object under a record of anything. Anything else is `value` itself.
+ */
+function standIn(schema: Internals, value: unknown): unknown {
+  const def = schema._zod.def;
+  if (def.type === 'optional' || def.type === 'nullable') return standIn(def.innerType as Internals, value);
+  if (!isPlainObject(value)) return value;
+  if (def.type === 'record') return isRecordOfAnything(schema) ? {} : value;
+  const other = def.catchall?._zod.def.type;
+  if (def.type !== 'object' || (other !== undefined && other !== 'unknown' && other !== 'any')) return value;
+  const named: Record<string, unknown> = {};
+  for (const [key, field] of fieldsOf(schema)) {
+    // `Object.hasOwn`: a key the message leaves out stays out (zod tells absent from undefined)
+    if (Object.hasOwn(value, key)) named[key] = standIn(field, value[key]);
+  }
+  return named;
+}
+
+/** The fields of an object schema, listed once (every message's check goes through them). */
+const fields = new WeakMap<Internals, ReadonlyArray<[string, Internals]>>();
+function fieldsOf(schema: Internals): ReadonlyArray<[string, Internals]> {
+  let listed = fields.get(schema);
+  if (listed === undefined) {
+    listed = Object.entries(schema._zod.def.shape ?? {}) as Array<[string, Internals]>;
+    fields.set(schema, listed);
+  }
+  return listed;
+}
+
+const MESSAGE_OPTIONS = (JSONRPCMessageSchema as unknown as { options: Internals[] }).options;
+/** The fields of the message schema's options, which are all strict: no other key is accepted. */
+const MESSAGE_FIELDS = new Map<string, Internals>();
+for (const option of MESSAGE_OPTIONS) {
+  for (const [key, field] of Object.entries(option._zod.def.shape ?? {})) {
+    if (!MESSAGE_FIELDS.has(key)) MESSAGE_FIELDS.set(key, field as Internals);
+  }
+}
+
+/**
+ * Whether `message` is a JSON-RPC message (`JSONRPCMessageSchema`'s verdict). Its keys are listed
+ * once (a key no option names is refused by every one), which for an object of the most keys a body
+ * may hold (`MAX_OBJECT_KEYS`) is one native call of tens of milliseconds; zod listed and copied them.
+ */
+export function isJsonRpcMessage(message: unknown): message is JSONRPCMessage {
+  if (!isPlainObject(message)) return JSONRPCMessageSchema.safeParse(message).success;
+  const fields: Record<string, unknown> = {};
+  for (const key in message) {
+    const field = MESSAGE_FIELDS.get(key);
+    if (field === undefined) return false;
+    // a union's options share what they name `params` and `id` (checked by the property test)
+    fields[key] = standIn(field, message[key]);
+  }
+  return JSONRPCMessageSchema.safeParse(fields).success;
+}
+
+/**
+ * A tools/call request's name and arguments (`CallToolRequestSchema`'s verdict), or the path of the
+ * first issue of its params. The arguments are the parsed object itself, not zod's copy.
+ */
+export function toolCallOf(
+  message: JSONRPCRequest,
+):
+  | { success: true; name: string; arguments: Record<string, unknown> | undefined }
+  | { success: false; path: PropertyKey[] } {
+  const { params } = message;
+  const checkedParams = standIn(CallToolRequestSchema.shape.params as unknown as Internals, params);
+  // `arguments: null` is no arguments (as a null tools/list cursor is no cursor): clients send null
+  // for a tool without parameters
+  if (isPlainObject(checkedParams) && checkedParams.arguments === null) delete checkedParams.arguments;
+  const checked = CallToolRequestSchema.safeParse({ method: message.method, params: checkedParams });
+  if (!checked.success) return { success: false, path: checked.error.issues[0]?.path ?? [] };
+  const { name, arguments: args } = params as { name: string; arguments?: Record<string, unknown> | null };
+  return { success: true, name, arguments: args ?? undefined };
+}
+
+/** A `notifications/cancelled`'s request id and reason (`CancelledNotificationSchema`'s verdict). */
+export function cancellationOf(
+  message: unknown,
+): { requestId?: string | number; reason?: string } | undefined {
+  if (!isPlainObject(message)) return undefined;
+  const checked = CancelledNotificationSchema.safeParse({
+    method: message.method,
+    params: standIn(CancelledNotificationSchema.shape.params as unknown as Internals, message.params),
+  });
+  if (!checked.success) return undefined;
+  const { requestId, reason } = checked.data.params;
+  return { requestId, reason };
+}
