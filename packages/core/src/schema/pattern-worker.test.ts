@@ -25,9 +25,11 @@ import { compileJsonSchemaValidator, slicedValidatorOf } from './validate.js';
  * (`tool.validate`, an MCP result) and not at all on a call (`session.execute` is checked in the
  * validation thread). Before, the loop ran the pattern itself, 2^n steps for n characters: seconds
  * of CPU at 30, for ever at 40 and more, the lengths used here. The median of many calls stays
- * within {@link MEDIAN_CPU_MS}.
+ * within {@link MEDIAN_CPU_MS}. A synchronous check that spends its budget replaces the worker it
+ * ended, which costs the loop CPU of its own: 70–120 ms was measured for the test of five such
+ * patterns run alone on this machine (and failed a bound of 100 twice in CI), so the bound is 250.
  */
-const MAX_CPU_MS = 100;
+const MAX_CPU_MS = 250;
 const MEDIAN_CPU_MS = 50;
 /**
  * The wall time a wait for an answer may last at most: the budget (20 ms on the main thread, 100 ms
