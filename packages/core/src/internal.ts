@@ -85,7 +85,7 @@ export {
   StringPieces,
   stringifyJsonSliced,
 } from './util/json-slices.js';
-export { setOwn } from './util/own-key.js';
+export { isPlainObject, setOwn } from './util/own-key.js';
 export { MAX_LOG_ERROR_CODE_LENGTH, MAX_LOG_TEXT_LENGTH } from './util/redact.js';
 export { byteSize, responseTextUpTo } from './util/response-text.js';
 export { deriveSessionToken, hashToken, parseSecretKey, tokenMatches } from './util/secret-key.js';

@@ -20,13 +20,19 @@ const INTERNAL_ERROR = -32603;
 
 const ID = String.raw`(-?\d+|"(?:[^"\\]|\\.)*")`;
 /**
+ * The start of a JSON-RPC message up to the member `key` (a pattern of its quoted name): `{`, then
+ * `"jsonrpc": "2.0"` and the `id` (captured) in the orders MCP SDKs write them, each optional.
+ */
+function messageStart(key: string): RegExp {
+  const version = String.raw`(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?`;
+  return new RegExp(String.raw`^\s*\{\s*${version}(?:"id"\s*:\s*${ID}\s*,\s*)?${version}${key}\s*:`);
+}
+/**
  * A response's start: `{"result":` (TypeScript SDK servers write `result`, `jsonrpc`, `id`), or
  * `{"jsonrpc":"2.0","id":…,"result":` (Python SDK servers), also with `error`. A request or a
  * notification of the server (`method`) is no answer to a call, whatever its size.
  */
-const RESPONSE_START = new RegExp(
-  String.raw`^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?(?:"id"\s*:\s*${ID}\s*,\s*)?(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"(?:result|error)"\s*:`,
-);
+const RESPONSE_START = messageStart('"(?:result|error)"');
 /** A message's last member `"id": …` before its closing brace: the id of the whole message. */
 const ID_AT_END = new RegExp(String.raw`"id"\s*:\s*${ID}\s*\}\s*$`);
 
@@ -261,9 +267,7 @@ function serverRequestOf(head: string): RequestId | 'notification' | undefined {
   }
 }
 
-const REQUEST_START = new RegExp(
-  String.raw`^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?(?:"id"\s*:\s*${ID}\s*,\s*)?(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"method"\s*:`,
-);
+const REQUEST_START = messageStart('"method"');
 
 /** The error answer to a request of the server that was past the limit (JSON-RPC "Invalid request"). */
 function serverRequestRefusal(id: RequestId, maxBytes: number): JSONRPCMessage {

@@ -1,6 +1,7 @@
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { JSONSchema } from '../catalog/types.js';
 import type { ListedKeys } from '../util/json-slices.js';
+import { isPlainObject } from '../util/own-key.js';
 import type { Steps } from '../util/slices.js';
 import { isSchemaObject } from './subschemas.js';
 import { entriesUpTo, type WideObjects } from './value-entries.js';
@@ -102,12 +103,6 @@ interface Collector {
   add(errors: readonly ErrorObject[]): void;
   /** Whether the check may stop (asked after each part). */
   done(): boolean;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
 }
 
 function onlyKeywords(schema: JSONSchema, allowed: readonly string[]): boolean {

@@ -1,6 +1,7 @@
 import { any, z } from 'zod';
 import type { StandardSchemaV1 } from '../catalog/standard-schema.js';
 import type { ListedKeys } from '../util/json-slices.js';
+import { isPlainObject } from '../util/own-key.js';
 import type { Steps } from '../util/slices.js';
 import { entriesUpTo, type WideObjects } from './value-entries.js';
 
@@ -195,12 +196,6 @@ function uncheckedCopy(schema: Schema, def: Def): Schema {
     uncheckedCopies.set(schema, copy);
   }
   return copy;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
 }
 
 /** Whether zod's issues end the parse (`aborted`) or say to stop (`explicit`). */

@@ -10,3 +10,13 @@ export function setOwn(target: object, key: string, value: unknown): void {
     (target as Record<string, unknown>)[key] = value;
   }
 }
+
+/**
+ * Whether `value` is an object as JSON or an object literal makes one: its prototype is
+ * `Object.prototype` or null (not an array, a class instance, a Date or a Map).
+ */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}

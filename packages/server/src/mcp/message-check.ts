@@ -5,7 +5,7 @@ import {
   JSONRPCMessageSchema,
   type JSONRPCRequest,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { ZodInternals } from '@toolmux/core/internal';
+import { isPlainObject, type ZodInternals } from '@toolmux/core/internal';
 
 /**
  * The MCP SDK's verdicts on incoming messages, without zod walking what they accept whatever it is.
@@ -21,12 +21,6 @@ import type { ZodInternals } from '@toolmux/core/internal';
  */
 
 type Internals = ZodInternals & { _zod: { def: { catchall?: ZodInternals } } };
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
 
 /** Whether `schema` is `z.record(z.string(), z.unknown())`, which accepts any plain object. */
 function isRecordOfAnything(schema: Internals): boolean {

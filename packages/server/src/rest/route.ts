@@ -4,6 +4,7 @@ import {
   checkUserId,
   describeZodIssue,
   type ErrorAudience,
+  isPlainObject,
   safeParseKeepingProtoKeys,
   type TextRule,
   type WorkSlice,
@@ -149,12 +150,6 @@ function opaqueArguments(schema: z.ZodType, value: unknown): object | undefined 
   return anyKey && (item === 'unknown' || item === 'any') && (field.checks ?? []).length === 0
     ? (args as object)
     : undefined;
-}
-
-function isPlainObject(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
 }
 
 /**
