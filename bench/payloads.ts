@@ -24,6 +24,10 @@ export const adversarialPayloads: Record<string, (bytes: number) => unknown> = {
         `auth value ${index} auth`,
       ]),
     ),
+  // a string of the index of each item, if anything lists the array's keys
+  'an array of single digits': (bytes) => ({
+    digits: Array.from({ length: Math.floor(bytes / 2) }, (_, index) => index % 10),
+  }),
   'secret-looking keys in an array': (bytes) =>
     Array.from({ length: Math.floor(bytes / 60) }, (_, index) => ({
       token: `tok_${index}`,

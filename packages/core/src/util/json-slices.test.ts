@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { jsonDepthAndSize } from './json-depth.js';
 import {
   cloneSliced,
@@ -726,6 +726,24 @@ function sameCopy(a: unknown, b: unknown, pairs = new Map<object, object>()): bo
   });
 }
 
+/**
+ * `copy` (a structuredClone's, which this changes) without its arrays' named properties: what a
+ * {@link PlainClone} makes, which copies an array as JSON has it.
+ */
+function withoutArrayNames(copy: unknown, seen = new Set<object>()): unknown {
+  if (typeof copy !== 'object' || copy === null || seen.has(copy)) return copy;
+  seen.add(copy);
+  if (copy instanceof Map || copy instanceof Set || ArrayBuffer.isView(copy)) return copy;
+  if (Array.isArray(copy)) {
+    for (const key of Object.keys(copy)) {
+      if (!/^(0|[1-9][0-9]*)$/.test(key) || Number(key) >= copy.length)
+        delete (copy as unknown as Record<string, unknown>)[key];
+    }
+  }
+  for (const key of Object.keys(copy)) withoutArrayNames((copy as Record<string, unknown>)[key], seen);
+  return copy;
+}
+
 /** What `structuredClone` answers, or the name of the error it throws. */
 function outcomeOf(run: () => unknown): { value: unknown } | { error: string } {
   try {
@@ -751,6 +769,15 @@ const cloneable = fc.oneof(
     withUnicodeString: true,
     key: fc.oneof(fc.string(), fc.constantFrom('__proto__', '0', '10', '-0', 'constructor')),
   }),
+  // arrays with named properties (and, through keys like '10', holes)
+  fc
+    .tuple(
+      fc.array(fc.jsonValue(), { maxLength: 5 }),
+      fc.dictionary(fc.oneof(fc.string(), fc.constantFrom('0', '3', '10', '-1', 'length2')), fc.jsonValue(), {
+        maxKeys: 3,
+      }),
+    )
+    .map(([items, named]) => Object.assign([...items], named)),
 );
 
 /** The value, the value reached twice, the value in a cycle. */
@@ -771,7 +798,7 @@ describe('PlainClone', () => {
   it('copies as structuredClone does, in any slicing; gives up at anything but plain data', async () => {
     await fc.assert(
       fc.asyncProperty(shared, fc.integer({ min: 1, max: 4 }), async (value, checkEvery) => {
-        const expected = outcomeOf(() => structuredClone(value));
+        const expected = outcomeOf(() => withoutArrayNames(structuredClone(value)));
         const clone = new PlainClone(value, { checkEvery });
         while (!clone.step(() => true));
         if (clone.plain) {
@@ -832,17 +859,38 @@ describe('PlainClone', () => {
     expect(copy.value.b).not.toBe(value.b);
   });
 
-  it('gives up at functions, symbols, proxies, class instances, holes and named array properties', () => {
+  it('gives up at functions, symbols, proxies, class instances and other objects than plain ones', () => {
     class Point {
       x = 1;
     }
-    const named = Object.assign([1, 2], { extra: true });
-    // biome-ignore lint/suspicious/noSparseArray: a hole is the point
-    const holes = [1, , 3];
-    for (const odd of [() => 1, Symbol('s'), new Proxy({}, {}), new Point(), named, holes, new Date(0)]) {
+    class List extends Array {}
+    for (const odd of [() => 1, Symbol('s'), new Proxy({}, {}), new Point(), List.of(1), new Date(0)]) {
       const clone = new PlainClone({ nested: [odd] });
       while (!clone.step(() => true));
       expect(clone.plain).toBe(false);
+    }
+  });
+
+  it("copies an array's items and holes as they are, without its named properties or listing its keys", () => {
+    const long = Array.from({ length: 100_000 }, (_, index) => index % 7);
+    // biome-ignore lint/suspicious/noSparseArray: a hole is the point
+    const holes = [1, , 3, , ,];
+    const named = Object.assign([1, { b: 2 }], { extra: true });
+    const listed = vi.spyOn(Object, 'keys');
+    try {
+      const clone = new PlainClone({ long, holes, named }, { checkEvery: 1000 });
+      while (!clone.step(() => true));
+      expect(clone.plain).toBe(true);
+      const copy = clone.value as { long: number[]; holes: unknown[]; named: unknown[] };
+      expect(listed.mock.calls.filter(([value]) => Array.isArray(value))).toEqual([]);
+      expect(copy.long).toEqual(long);
+      expect(copy.long).not.toBe(long);
+      expect(copy.holes.length).toBe(5);
+      expect(Object.keys(copy.holes)).toEqual(['0', '2']);
+      expect(Object.keys(copy.named)).toEqual(['0', '1']);
+      expect(copy.named).toEqual([1, { b: 2 }]);
+    } finally {
+      listed.mockRestore();
     }
   });
 

@@ -166,8 +166,7 @@ export class JsonTextParser {
           work += this.#nativeRun(frame, false);
         } else if (char === (frame.isArray ? 0x5d /* ] */ : 0x7d) /* } */) {
           this.#position++;
-          this.#stack.pop();
-          this.#complete(frame.container);
+          this.#close();
         } else {
           this.#unexpected(frame.isArray ? "',' or ']'" : "',' or '}'");
         }
@@ -177,7 +176,7 @@ export class JsonTextParser {
         if (char === 0x7d /* } */) {
           // only right after `{`: a `,` checked for the quote already
           this.#position++;
-          this.#complete(this.#stack.pop()!.container);
+          this.#close();
           continue;
         }
         if (char !== 0x22) this.#unexpected('a property name in double quotes');
@@ -209,7 +208,7 @@ export class JsonTextParser {
               this.#skipSpace();
               if (text.charCodeAt(this.#position) === 0x5d) {
                 this.#position++;
-                this.#complete(this.#stack.pop()!.container);
+                this.#close();
               }
             } else {
               this.#state = KEY;
@@ -320,8 +319,7 @@ export class JsonTextParser {
     }
     if (closed >= 0) {
       this.#position = closed + 1;
-      this.#stack.pop();
-      this.#complete(frame.container);
+      this.#close();
     } else {
       // at the comma after the run
       this.#position = end;
@@ -352,6 +350,11 @@ export class JsonTextParser {
     } else {
       container[key] = value;
     }
+  }
+
+  /** The innermost object or array is complete: it becomes a value of the one around it. */
+  #close(): void {
+    this.#complete(this.#stack.pop()!.container);
   }
 
   #checkKeys(frame: ParseFrame, position: number): void {
@@ -1374,12 +1377,15 @@ interface CloneFrame {
  * `structuredClone(value)` of plain data, a stretch at a time: `step(due)` copies until the copy is
  * complete (true) or the slice is over (false). Plain data is what JSON and JavaScript literals
  * make: primitives other than symbols, objects whose prototype is `Object.prototype` or null, and
- * arrays without holes or named properties, shared and cyclic references kept as they are. At
- * anything else (a Date, a Map, a class instance, a function, a proxy, a sparse array) it gives up:
- * `plain` becomes false and the caller clones with `structuredClone`, which knows them all (or throws
- * its DataCloneError). The copy is then what `structuredClone` makes: the same own enumerable
- * string keys in the same order (getters read once each, in order), a `__proto__` key an own data
- * property, a null-prototype object an ordinary one.
+ * arrays, shared and cyclic references kept as they are. At anything else (a Date, a Map, a class
+ * instance, a function, a proxy) it gives up: `plain` becomes false and the caller clones with
+ * `structuredClone`, which knows them all (or throws its DataCloneError). The copy is then what
+ * `structuredClone` makes: the same own enumerable string keys in the same order (getters read once
+ * each, in order), a `__proto__` key an own data property, a null-prototype object an ordinary one,
+ * an array's holes holes; but an array is copied as JSON has it, its items and not its named
+ * properties (`Object.assign([1], { note: 'x' })` copies as `[1]`). Finding those would list the
+ * array's keys in one call, a string for each index (500,000 items: 35–55 ms of one turn), and
+ * arguments reach a tool of a remote session or an MCP client as JSON, without them, anyway.
  */
 export class PlainClone {
   /** False once something other than plain data was met (the copy is then not to be used). */
@@ -1419,7 +1425,12 @@ export class PlainClone {
       }
       const index = frame.index++;
       if (frame.keys === undefined) {
-        (frame.target as unknown[]).push(this.#copy((frame.source as unknown[])[index]));
+        const source = frame.source as unknown[];
+        const item = source[index];
+        const target = frame.target as unknown[];
+        // a hole stays a hole, as structuredClone keeps it
+        if (item === undefined && !(index in source)) target.length = index + 1;
+        else target.push(this.#copy(item));
       } else {
         const key = frame.keys[index]!;
         if (frame.listed && !Object.hasOwn(frame.source, key)) continue;
@@ -1435,10 +1446,10 @@ export class PlainClone {
           (frame.target as Record<string, unknown>)[key] = item;
         }
       }
-      // listing the keys of a wide object or array is work too
-      if (stack.length > 0 && stack[stack.length - 1] !== frame) {
-        work += stack[stack.length - 1]!.length >> 6;
-      }
+      // listing the keys of a wide object is work too
+      const top = stack[stack.length - 1];
+      if (top !== undefined && top !== frame && top.keys !== undefined && !top.listed)
+        work += top.length >> 6;
     }
     return true;
   }
@@ -1458,8 +1469,7 @@ export class PlainClone {
     const prototype = Object.getPrototypeOf(value);
     let frame: CloneFrame;
     if (Array.isArray(value)) {
-      // holes and named properties (which structuredClone keeps) show as a different key count
-      if (prototype !== Array.prototype || Object.keys(value).length !== value.length) {
+      if (prototype !== Array.prototype) {
         this.plain = false;
         return undefined;
       }
