@@ -77,6 +77,16 @@ function bothAnswers(schema: z.ZodType, input: unknown) {
 const N = 3 * ZOD_CHUNK_ENTRIES;
 const range = (count: number) => Array.from({ length: count }, (_, index) => index);
 
+interface Tree {
+  name: string;
+  size: number;
+  children: Tree[];
+}
+/** A recursive schema: a tree whose nodes' `size` defaults to 1. */
+const treeSchema: z.ZodType<Tree> = z.lazy(() =>
+  z.object({ name: z.string(), size: z.number().default(1), children: z.array(treeSchema) }),
+);
+
 const cases: { name: string; schema: z.ZodObject; input: (bad: (index: number) => boolean) => unknown }[] = [
   {
     name: 'array items with transforms, defaults and optional fields',
@@ -252,6 +262,24 @@ const cases: { name: string; schema: z.ZodObject; input: (bad: (index: number) =
         c: [],
       },
       loose: { y: range(N).map((index) => (bad(index) ? index : `s${index}`)), z: 1 },
+    }),
+  },
+  {
+    name: 'recursive schemas through z.lazy (a tree with large levels), and a lazy array',
+    schema: z.object({
+      tree: treeSchema,
+      rows: z.lazy(() => z.array(z.object({ v: z.number().default(0) })).optional()),
+    }),
+    input: (bad) => ({
+      tree: {
+        name: 'root',
+        children: range(N).map((index) => ({
+          name: bad(index) ? index : `n${index}`,
+          children:
+            index % 500 === 0 ? range(N / 2).map((inner) => ({ name: `m${inner}`, children: [] })) : [],
+        })),
+      },
+      rows: range(N).map((index) => (bad(index) ? { v: 'v' } : {})),
     }),
   },
   {

@@ -95,7 +95,8 @@ export const ZOD_CHUNK_ENTRIES = 1024;
  * own, then put back in its output. So is a discriminated union (the option its discriminator
  * names, as zod finds it; one naming none that falls back to trying each, as a union), a pipe (its
  * input, then its output schema on that output) and a record of an enum's keys (each key's value
- * on its own). A union (`z.union`, `.or()`, `z.xor`) has each option validated so,
+ * on its own), and a `z.lazy` (the schema its getter makes, so a recursive schema splits wherever
+ * the value is large). A union (`z.union`, `.or()`, `z.xor`) has each option validated so,
  * then zod's rule: the first option without issues, else the one option whose issues do not end the
  * parse (each has `continue: true`), else `invalid_union`. A schema with checks (`.refine()`,
  * `.superRefine()`, `.check()`, an array's `.min()`) has its value validated so by a copy of it
@@ -338,6 +339,12 @@ function splittable(
     } else if (def.type === 'nullable') {
       if (value === null) return undefined;
       current = def.innerType as Schema;
+    } else if (def.type === 'lazy') {
+      // zod runs the schema its getter makes (once) on the lazy one's payload: a recursive schema
+      // splits as the part of itself that the value is at
+      const inner = known ? innerOfLazy(current) : undefined;
+      if (inner === undefined) return undefined;
+      current = inner;
     } else if (def.type === 'array') return Array.isArray(value) ? { schema: current, def } : undefined;
     else if (def.type === 'record') {
       const keyDef = defOf(def.keyType as Schema);
@@ -354,6 +361,17 @@ function splittable(
     } else return undefined;
   }
   return undefined;
+}
+
+/** The schema a `z.lazy` stands for (its getter's, made once); undefined when its getter throws. */
+function innerOfLazy(schema: Schema): Schema | undefined {
+  try {
+    const inner = (schema as { _zod: { innerType?: unknown } })._zod.innerType;
+    return defOf(inner as Schema) ? (inner as Schema) : undefined;
+  } catch {
+    // zod's whole parse meets the same throw, and answers as it does
+    return undefined;
+  }
 }
 
 /**
