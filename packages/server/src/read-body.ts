@@ -164,9 +164,15 @@ export async function parseBody(text: string): Promise<unknown> {
  * `JSON.parse(text)` with a depth limit: at once for a small text, a slice at a time for a large one
  * (see {@link parseBody}). Throws a SyntaxError for broken JSON, a `JsonTextError` of kind `depth`
  * for JSON nested deeper than `maxDepth`, of kind `keys` for an object of more than `maxKeys` keys
- * (checked in a large text only: a small one cannot hold that many).
+ * (checked in a large text only: a small one cannot hold that many). `keyCounts`: filled with the
+ * key count of each object of a large text that has at least `WIDE_OBJECT_KEYS` (under a `maxKeys`).
  */
-export async function parseJsonText(text: string, maxDepth: number, maxKeys?: number): Promise<unknown> {
+export async function parseJsonText(
+  text: string,
+  maxDepth: number,
+  maxKeys?: number,
+  keyCounts?: WeakMap<object, number>,
+): Promise<unknown> {
   if (text.length < SLICED_PARSE_FROM) {
     const value: unknown = JSON.parse(text);
     if (jsonDepthExceeds(value, maxDepth)) {
@@ -177,7 +183,7 @@ export async function parseJsonText(text: string, maxDepth: number, maxKeys?: nu
   // decoding the body was a slice of its own
   await yieldToEventLoop();
   const slice = new WorkSlice();
-  const value = await parseJsonSliced(text, slice, { maxDepth, maxKeys });
+  const value = await parseJsonSliced(text, slice, { maxDepth, maxKeys, keyCounts });
   if (slice.due()) await slice.pause();
   return value;
 }

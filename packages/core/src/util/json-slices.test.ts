@@ -341,6 +341,27 @@ describe('JsonTextParser', () => {
     }
   });
 
+  it('gives the key count of each object of WIDE_OBJECT_KEYS keys or more longer than a run (a repeated key once), in runs or token by token', () => {
+    // keys of 16 characters or more: each object is longer than a run (16 KB), which JSON.parse
+    // would make whole, uncounted
+    const members = (count: number, prefix = 'k') =>
+      Array.from({ length: count }, (_, i) => `"${prefix}${String(i).padStart(16, '0')}":${i}`).join(',');
+    for (const nativeRunChars of [0, 6, 16 * 1024]) {
+      const keyCounts = new WeakMap<object, number>();
+      const text = `{"a":{${members(WIDE_OBJECT_KEYS)},"k${'3'.padStart(16, '0')}":"again"},"b":[{${members(WIDE_OBJECT_KEYS - 1)}},{${members(3000, 'x')}}],${members(5)}}`;
+      const { value } = parseAll(text, { maxKeys: 100_000, nativeRunChars, keyCounts }, () => true) as {
+        value: { a: object; b: [object, object] };
+      };
+      expect(value).toEqual(JSON.parse(text));
+      expect([value, value.a, ...value.b].map((object) => keyCounts.get(object))).toEqual([
+        undefined,
+        WIDE_OBJECT_KEYS,
+        undefined,
+        3000,
+      ]);
+    }
+  });
+
   it('reads a long string a window at a time: a string of megabytes is many slices, not one', () => {
     const long = 'x'.repeat(1_000_000);
     for (const text of [

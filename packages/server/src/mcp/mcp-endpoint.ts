@@ -447,12 +447,15 @@ export class McpEndpoint {
     }
 
     let payload: unknown;
+    // the wide objects of a large body, by their key count (a message of them is refused unlisted)
+    const keyCounts = new WeakMap<object, number>();
     try {
       // a large body is parsed a slice at a time, the depth and key limits enforced while parsing
       payload = await parseJsonText(
         await readBodyText(request, this.#options.bodyLimit),
         MAX_BODY_DEPTH,
         MAX_OBJECT_KEYS,
+        keyCounts,
       );
     } catch (error) {
       if (ToolMuxError.isInstance(error)) {
@@ -514,7 +517,7 @@ export class McpEndpoint {
       responses.push(json);
     };
     for (const message of messages) {
-      if (!isJsonRpcMessage(message)) {
+      if (!isJsonRpcMessage(message, keyCounts)) {
         const id =
           isPlainObject(message) && (typeof message.id === 'string' || typeof message.id === 'number');
         const messageId = id ? (message as { id: string | number }).id : null;

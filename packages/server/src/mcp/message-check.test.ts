@@ -198,6 +198,10 @@ describe("MCP messages are checked with the SDK's verdicts", () => {
     expect(isJsonRpcMessage(withProto)).toBe(false);
     expect(JSONRPCMessageSchema.safeParse(withProto).success).toBe(false);
     expect(isJsonRpcMessage({ ...call(), extra: 1 })).toBe(false);
+    // the parser's count of a message's keys is taken without listing them
+    const counted = call();
+    expect(isJsonRpcMessage(counted, new WeakMap([[counted, 4]]))).toBe(true);
+    expect(isJsonRpcMessage(counted, new WeakMap([[counted, 80_000]]))).toBe(false);
     for (const args of [[], 'x', 1, true]) {
       expect(toolCallOf(call(args))).toEqual({ success: false, path: ['params', 'arguments'] });
     }

@@ -77,11 +77,18 @@ for (const option of MESSAGE_OPTIONS) {
 
 /**
  * Whether `message` is a JSON-RPC message (`JSONRPCMessageSchema`'s verdict). Its keys are listed
- * once (a key no option names is refused by every one), which for an object of the most keys a body
- * may hold (`MAX_OBJECT_KEYS`) is one native call of tens of milliseconds; zod listed and copied them.
+ * (a key no option names is refused by every one): zod listed and copied them. A message whose
+ * key count the parser gives (`keyCounts`, from `parseJsonText`) and that has more keys than the
+ * options name is refused without listing them: for an object of the most keys a body may hold
+ * (`MAX_OBJECT_KEYS`) that is one native call of 25–50 ms. One it does not count was made whole by
+ * `JSON.parse` (a small body, a short batch item): at most a few thousand keys, under a millisecond.
  */
-export function isJsonRpcMessage(message: unknown): message is JSONRPCMessage {
+export function isJsonRpcMessage(
+  message: unknown,
+  keyCounts?: WeakMap<object, number>,
+): message is JSONRPCMessage {
   if (!isPlainObject(message)) return JSONRPCMessageSchema.safeParse(message).success;
+  if ((keyCounts?.get(message) ?? 0) > MESSAGE_FIELDS.size) return false;
   const fields: Record<string, unknown> = {};
   for (const key in message) {
     const field = MESSAGE_FIELDS.get(key);
