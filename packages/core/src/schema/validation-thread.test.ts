@@ -7,6 +7,7 @@ import { longestTurn, turnReport } from '../test/longest-turn.js';
 import { runScript } from '../test/run-script.js';
 import { wideSchema, wideSchemaValues } from '../test/wide-schemas.js';
 import { ToolMux } from '../toolmux.js';
+import { WorkSlice } from '../util/slices.js';
 import { compileDocument, compilesOffThread, OFF_THREAD_SUBSCHEMAS, slicedValidatorOf } from './validate.js';
 import { ValidationThread, validationOwner } from './validation-thread.js';
 
@@ -51,7 +52,7 @@ function nested(depth: number): unknown[] {
 /** The heap of a thread made to run out of it (MB). */
 const HEAP_MB = 64;
 
-/** A value whose copy in the thread is more than {@link HEAP_MB}. */
+/** A value of more JSON text (70 MB) than the whole of {@link HEAP_MB}. */
 function hugeValue(): unknown {
   return Array.from({ length: 2_000_000 }, (_, index) => ({ index, text: 'abcdefghijklmnop' }));
 }
@@ -211,14 +212,25 @@ describe('large tool schemas in the validation thread', () => {
   it('come back to life after the thread stops: a check it had fails, the next check starts another', async () => {
     const thread = new ValidationThread();
     const schema = wideSchema(60);
-    expect(await thread.check(1, JSON.stringify(schema), 'ACME_WIDE', 'input', { p0: 'abc' })).toMatchObject({
+    expect(
+      await thread.check(1, JSON.stringify(schema), 'ACME_WIDE', 'input', { p0: 'abc' }, new WorkSlice()),
+    ).toMatchObject({
       success: true,
     });
     // stopped while it compiles a schema it was not sent before
-    const pending = thread.check(2, JSON.stringify(wideSchema(2_000)), 'ACME_WIDE', 'input', { p0: 'abc' });
+    const pending = thread.check(
+      2,
+      JSON.stringify(wideSchema(2_000)),
+      'ACME_WIDE',
+      'input',
+      { p0: 'abc' },
+      new WorkSlice(),
+    );
     await thread.stop();
     await expect(pending).rejects.toThrow('the schema validation thread stopped');
-    expect(await thread.check(1, JSON.stringify(schema), 'ACME_WIDE', 'input', { p0: 'ABC' })).toMatchObject({
+    expect(
+      await thread.check(1, JSON.stringify(schema), 'ACME_WIDE', 'input', { p0: 'ABC' }, new WorkSlice()),
+    ).toMatchObject({
       success: false,
       issues: [{ path: 'p0' }],
     });
@@ -230,12 +242,19 @@ describe('large tool schemas in the validation thread', () => {
     const thread = new ValidationThread({ checkMs: 300 });
     const wide = JSON.stringify(wideSchema(60));
     const started = performance.now();
-    const hostile = thread.check(1, JSON.stringify(doublingSchema), 'ACME_DOUBLING', 'input', {
-      tree: nested(30),
-    });
+    const hostile = thread.check(
+      1,
+      JSON.stringify(doublingSchema),
+      'ACME_DOUBLING',
+      'input',
+      {
+        tree: nested(30),
+      },
+      new WorkSlice(),
+    );
     // posted behind it, to be taken up once it is done; the second is sent without the schema
-    const ordinary = thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'abc' });
-    const invalid = thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'ABC' });
+    const ordinary = thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'abc' }, new WorkSlice());
+    const invalid = thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'ABC' }, new WorkSlice());
     const [refused, passed, failed] = await Promise.all([hostile, ordinary, invalid]);
     expect(refused).toEqual({
       success: false,
@@ -254,7 +273,14 @@ describe('large tool schemas in the validation thread', () => {
     expect(failed).toMatchObject({ success: false, issues: [{ path: 'p0' }] });
     // the new thread answers the next checks, the hostile document's too
     expect(
-      await thread.check(1, JSON.stringify(doublingSchema), 'ACME_DOUBLING', 'input', { tree: 5 }),
+      await thread.check(
+        1,
+        JSON.stringify(doublingSchema),
+        'ACME_DOUBLING',
+        'input',
+        { tree: 5 },
+        new WorkSlice(),
+      ),
     ).toMatchObject({ success: false, issues: [{ path: 'tree' }] });
     await thread.stop();
   }, 60_000);
@@ -287,7 +313,7 @@ describe('large tool schemas in the validation thread', () => {
     const answered: string[] = [];
     const ask = (owner: string, name: string, key: number, text: string, value: unknown) =>
       validationOwner
-        .run(owner, () => thread.check(key, text, name, 'input', value))
+        .run(owner, () => thread.check(key, text, name, 'input', value, new WorkSlice()))
         .then((result) => {
           answered.push(name);
           return result;
@@ -346,28 +372,86 @@ describe('large tool schemas in the validation thread', () => {
     // compiling it takes seconds, its check milliseconds
     const thread = new ValidationThread({ checkMs: 300 });
     const schema = JSON.stringify(wideSchema(2_500, 'c'));
-    expect(await thread.check(1, schema, 'ACME_WIDE', 'input', { cp0: 'abc' })).toMatchObject({
+    expect(
+      await thread.check(1, schema, 'ACME_WIDE', 'input', { cp0: 'abc' }, new WorkSlice()),
+    ).toMatchObject({
       success: true,
       value: { cp1: 1 },
     });
     await thread.stop();
     // past a budget of its own, the call fails as a schema that cannot be compiled
     const strict = new ValidationThread({ compileMs: 50 });
-    await expect(strict.check(1, schema, 'ACME_WIDE', 'input', { cp0: 'abc' })).rejects.toMatchObject({
+    await expect(
+      strict.check(1, schema, 'ACME_WIDE', 'input', { cp0: 'abc' }, new WorkSlice()),
+    ).rejects.toMatchObject({
       code: 'TOOL_DEFINITION_INVALID',
       message: expect.stringContaining('Tool ACME_WIDE: its input schema could not be compiled in time'),
     });
     await strict.stop();
   }, 60_000);
 
+  // Node.js ends a worker at its heap limit only when the limit is reached in JavaScript: reached
+  // in a long native call (parsing the value's JSON text) it aborts the whole process, so the
+  // thread is given no value past its share of its heap (1/128: 512 KiB of 64 MB)
+  it('refuse a value of more JSON text than their share of the heap unchecked, and go on checking', async () => {
+    const thread = new ValidationThread({ heapMb: HEAP_MB });
+    const wide = JSON.stringify(wideSchema(60));
+    const array = JSON.stringify({ type: 'array', items: { type: 'string' } });
+    // 16 MB of JSON text parsed in a thread of 64 MB aborted the test process, every time
+    const refused = await thread.check(1, array, 'ACME_HUGE', 'input', hugeValue(), new WorkSlice());
+    expect(refused).toEqual({
+      success: false,
+      issues: [
+        {
+          path: '(root)',
+          message: expect.stringMatching(
+            /^is too large to be checked against this schema \(\d+\.\d MB of JSON, at most 0\.5 MB for a schema this large or costly\)/,
+          ),
+        },
+      ],
+    });
+    // just under the share: a wrong item each (an issue each, the most an item costs the thread)
+    const under = await thread.check(
+      1,
+      array,
+      'ACME_HUGE',
+      'input',
+      new Array(262_000).fill(1),
+      new WorkSlice(),
+    );
+    expect(under).toMatchObject({
+      success: false,
+      issues: expect.arrayContaining([{ path: '0', message: expect.any(String) }]),
+    });
+    expect(await thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'abc' }, new WorkSlice())).toMatchObject({
+      success: true,
+    });
+    await thread.stop();
+  }, 60_000);
+
   it('post the checks behind one that ended the thread (out of memory) to a new thread', async () => {
     const thread = new ValidationThread({ heapMb: HEAP_MB });
     const wide = JSON.stringify(wideSchema(60));
     // the thread comes up and compiles its document
-    expect(await thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'abc' })).toMatchObject({ success: true });
-    const huge = thread.check(1, JSON.stringify({ type: 'array' }), 'ACME_HUGE', 'input', hugeValue());
-    const ordinary = thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'abc' });
-    const invalid = thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'ABC' });
+    expect(await thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'abc' }, new WorkSlice())).toMatchObject({
+      success: true,
+    });
+    // 16 issues for each of 200,000 wrong items (400 KB of JSON): they fill the heap in Ajv's
+    // JavaScript, where Node.js ends the thread (and only the thread)
+    const amplifying = JSON.stringify({
+      type: 'array',
+      items: { allOf: Array.from({ length: 16 }, () => ({ type: 'string' })) },
+    });
+    const huge = thread.check(
+      1,
+      amplifying,
+      'ACME_HUGE',
+      'input',
+      new Array(200_000).fill(1),
+      new WorkSlice(),
+    );
+    const ordinary = thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'abc' }, new WorkSlice());
+    const invalid = thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'ABC' }, new WorkSlice());
     await expect(huge).rejects.toThrow('the schema validation thread stopped');
     expect(await ordinary).toMatchObject({ success: true, value: { p0: 'abc', p1: 1 } });
     expect(await invalid).toMatchObject({ success: false, issues: [{ path: 'p0' }] });

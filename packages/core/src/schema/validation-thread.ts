@@ -21,9 +21,8 @@ export type ToValidationThread =
       text?: string;
       slug: string;
       which: 'input' | 'output';
-      /** The value, as a structured clone; or its JSON text (then the answer's value is JSON text too). */
-      value?: unknown;
-      json?: string;
+      /** The value's JSON text (the answer's value is JSON text too). */
+      json: string;
     }
   | { type: 'forget'; key: number }
   | { type: 'nullPlan'; id: number; text: string };
@@ -89,6 +88,18 @@ export const CHECK_TIME_BUDGET_PER_MB_MS = 1_000;
 export const COMPILE_TIME_BUDGET_MS = 60_000;
 
 /**
+ * The most JSON text of a value the thread is given, as a share of its heap: 1/128 (8 MiB of the
+ * default 1 GiB). Past the heap's limit Node.js ends a worker only when the limit is reached in
+ * JavaScript; reached in a long native call it aborts the whole process (`FATAL ERROR: Reached heap
+ * limit`, measured: 16 MB of JSON text parsed in a thread of 64 MB, every time), and what a
+ * check holds grows with its value: the parsed value, Ajv's issues (one per wrong item: a megabyte
+ * of `[1,1,…]` against `items: { type: 'string' }` filled a 64 MB heap, half of it did not), the
+ * value with its defaults and its JSON text. A larger value is refused unchecked, with a message
+ * the caller (a model) can act on; the default body limit of the server (1 MiB) is far below it.
+ */
+const MAX_TEXT_HEAP_SHARE = 1 / 128;
+
+/**
  * How much longer than its budget in wall time a message may hold the thread when its CPU time is
  * counted (a loaded machine), before it is given up all the same (a thread that waits, not works).
  */
@@ -147,12 +158,12 @@ export class ValidationThread {
   }
 
   /**
-   * Checks `value` against the schema of `key` (`text`, its JSON text, sent the first time), compiled
-   * there as `compileDocument` does. The thread receives a structured clone of the value; given a
-   * `slice`, its JSON text instead, written a slice at a time, and the value it answers (with its
-   * defaults) is JSON text read a slice at a time: a structured clone is one turn at each end (a
-   * call of a megabyte of items held the loop 7–9 ms of CPU for it; the value must be plain JSON
-   * data then).
+   * Checks `value` (plain JSON data) against the schema of `key` (`text`, its JSON text, sent the
+   * first time), compiled there as `compileDocument` does. The thread receives the value's JSON text,
+   * written a slice at a time, and the value it answers (with its defaults) is JSON text read a
+   * slice at a time: a structured clone is one turn at each end (a call of a megabyte of items held
+   * the loop 7–9 ms of CPU for it). A value of more JSON text than {@link MAX_TEXT_HEAP_SHARE} of
+   * the thread's heap is refused unchecked.
    */
   async check(
     key: number,
@@ -160,14 +171,15 @@ export class ValidationThread {
     slug: string,
     which: 'input' | 'output',
     value: unknown,
-    slice?: Slice,
+    slice: Slice,
   ): Promise<ValidationResult> {
-    const message: ToValidationThread = { type: 'check', id: 0, key, slug, which };
-    if (slice) message.json = await jsonTextSliced(value, slice);
-    else message.value = value;
-    const answer = await this.#ask(message, text);
+    // no value (`undefined`, which JSON has no text for) is checked as null
+    const json = (await jsonTextSliced(value, slice)) ?? 'null';
+    const most = Math.floor(this.#limits.heapMb * 2 ** 20 * MAX_TEXT_HEAP_SHARE);
+    if (json.length > most) return tooLargeAnswer(json.length, most);
+    const answer = await this.#ask({ type: 'check', id: 0, key, slug, which, json }, text);
     if ('result' in answer) {
-      if (answer.valueJson === undefined || !slice || !answer.result.success) return answer.result;
+      if (answer.valueJson === undefined || !answer.result.success) return answer.result;
       await slice.pause();
       return { success: true, value: await parseJsonSliced(answer.valueJson, slice) };
     }
@@ -390,6 +402,20 @@ export const validationOwner = new AsyncLocalStorage<string>();
  * The answer to a check that overran its budget, compiling its document or checking the value: it
  * fails closed (as a pattern test past its budget does), the value refused as not checked in time.
  */
+/** A check refused unchecked: `chars` of JSON text, past the `most` the thread is given. */
+function tooLargeAnswer(chars: number, most: number): ValidationResult {
+  const size = (count: number) => `${(count / 2 ** 20).toFixed(1)} MB`;
+  return {
+    success: false,
+    issues: [
+      {
+        path: '(root)',
+        message: `is too large to be checked against this schema (${size(chars)} of JSON, at most ${size(most)} for a schema this large or costly): send a smaller value, split it over several calls`,
+      },
+    ],
+  };
+}
+
 function overrunAnswer(
   message: Extract<ToValidationThread, { type: 'check' }>,
   phase: Running['phase'],

@@ -33,7 +33,6 @@ function answerTo(message: Exclude<ToValidationThread, { type: 'forget' }>): Fro
       parentPort!.postMessage({ id: message.id, compiled: true } satisfies FromValidationThread);
   }
   if (!('check' in compiled)) return { id: message.id, error: compiled };
-  if (message.json === undefined) return { id: message.id, result: compiled.check(message.value) };
   // sent as JSON text: the value is answered as JSON text too (see `ValidationThread.check`)
   const result = compiled.check(JSON.parse(message.json));
   return result.success
