@@ -548,6 +548,16 @@ describe("limitedFetch()'s response", () => {
       expect(response.statusText).toBe('Fine');
       expect(response.headers).toBe(fetched!.headers);
       expect(response.headers.get('x-kept')).toBe('yes');
+      // and so does a clone (of a clone), each with the body through the limit
+      const clone = response.clone().clone();
+      expect([clone.url, clone.redirected, clone.type, clone.statusText]).toEqual([
+        `${origin}/mcp`,
+        true,
+        'basic',
+        'Fine',
+      ]);
+      expect(clone.headers.get('x-kept')).toBe('yes');
+      expect(await clone.json()).toEqual({});
       expect(await response.json()).toEqual({});
     } finally {
       server.close();

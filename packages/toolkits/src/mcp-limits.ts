@@ -398,8 +398,8 @@ class ResumableCalls {
  * past it that names no call it answers (a request or notification of the server, a response whose
  * id is not in its first or last bytes) fails the calls of the POST it came in answer to that are
  * still open, also when the SDK resumes that POST's stream with a GET; on the session's own GET
- * stream, which answers no call, it is dropped. The response keeps the fetched one's `url`,
- * `redirected`, `type` and `headers`.
+ * stream, which answers no call, it is dropped. The response, and each of its clones, keeps the
+ * fetched one's `url`, `redirected`, `type` and `headers`.
  */
 export function limitedFetch(
   fetch: typeof globalThis.fetch,
@@ -430,16 +430,26 @@ export function limitedFetch(
     const limited = new Response(limitedBody(response.body, limit), {
       status: response.status,
       statusText: response.statusText,
+      headers: response.headers,
     });
-    // a Response made here has no URL, is no redirect's and is of type "default": the SDK reads the
-    // URL to name a redirect it did not follow
-    return Object.defineProperties(limited, {
-      url: { value: response.url },
-      redirected: { value: response.redirected },
-      type: { value: response.type },
-      headers: { value: response.headers },
-    });
+    return keptFrom(response, limited);
   };
+}
+
+/**
+ * `limited` with `fetched`'s `url`, `redirected`, `type` and `headers`, also in each of its clones:
+ * a Response made here has no URL, is no redirect's and is of type "default" (the SDK reads the URL
+ * to name a redirect it did not follow), and `clone()` makes one of the same kind again.
+ */
+function keptFrom(fetched: Response, limited: Response): Response {
+  const clone = limited.clone.bind(limited);
+  return Object.defineProperties(limited, {
+    url: { value: fetched.url },
+    redirected: { value: fetched.redirected },
+    type: { value: fetched.type },
+    headers: { value: fetched.headers },
+    clone: { value: () => keptFrom(fetched, clone()) },
+  });
 }
 
 /** What reads a body through a limit: each piece read gives the bytes to pass on. */
