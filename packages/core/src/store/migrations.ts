@@ -33,15 +33,16 @@ const STALE_CONNECTION_INDEXES = `
 
 /**
  * Migration 16's indexes, the same SQL in both dialects: one user's attempts and accounts never
- * connected of one auth config, newest last, for the count bounds (`insertConnectionAttempt`,
+ * connected of one auth config, in the order the count bounds read them (newest last, the id breaking
+ * ties, so that no sort is needed) (`insertConnectionAttempt`,
  * `deleteNeverConnectedAccountsBeyond`). Partial on the conditions above, word for word, so that the
  * queries that repeat them are served and the ACTIVE accounts' writes leave them alone.
  */
 const ATTEMPT_BOUND_INDEXES = `
   CREATE INDEX toolmux_connected_accounts_user_attempts
-    ON toolmux_connected_accounts (user_id, auth_config_id, created_at) WHERE ${ATTEMPT_CONDITION};
+    ON toolmux_connected_accounts (user_id, auth_config_id, created_at, id) WHERE ${ATTEMPT_CONDITION};
   CREATE INDEX toolmux_connected_accounts_user_never_connected
-    ON toolmux_connected_accounts (user_id, auth_config_id, updated_at) WHERE ${NEVER_CONNECTED_CONDITION};
+    ON toolmux_connected_accounts (user_id, auth_config_id, updated_at, id) WHERE ${NEVER_CONNECTED_CONDITION};
 `;
 
 /** The SQL dialects the stores speak. */

@@ -1503,23 +1503,24 @@ export class PostgresStore implements Store {
    * Accounts that never held credentials beyond the newest `keep` of each user and auth config that
    * has one changed since `changedSince`: the groups from migration 15's index (by `updated_at`), then
    * each group's `keep`-th newest from migration 16's (read without a lock), and the group's older
-   * ones locked SKIP LOCKED up to `limit`: the LIMIT counts only rows this statement locked, so
-   * instances pruning at once each take a full batch of different rows, and none holds the newest
-   * ones. The lock checks each row again, so an account a callback connected meanwhile is left alone;
+   * ones, oldest first, locked SKIP LOCKED up to `limit`: the LIMIT counts only rows this statement
+   * locked, so instances pruning at once each take a full batch of different rows, and none holds the
+   * newest ones. The lock checks each row again, so an account a callback connected meanwhile is left alone;
    * an account made never-connected meanwhile only makes the boundary keep one more.
    */
   async deleteNeverConnectedAccountsBeyond(keep: number, changedSince: Date, limit: number): Promise<number> {
-    // (the condition's columns, unqualified, are the joined accounts': `changed` and `boundary` have none)
+    // each step a LATERAL probe of the group's index range, so that no plan joins the groups by
+    // reading every account never connected
     const doomed =
-      'SELECT toolmux_connected_accounts.id FROM (SELECT DISTINCT user_id, auth_config_id ' +
+      'SELECT older.id FROM (SELECT DISTINCT user_id, auth_config_id ' +
       `FROM toolmux_connected_accounts WHERE ${NEVER_CONNECTED_CONDITION} AND updated_at >= $1) AS changed ` +
       'CROSS JOIN LATERAL (SELECT updated_at, id FROM toolmux_connected_accounts ' +
       'WHERE user_id = changed.user_id AND auth_config_id = changed.auth_config_id ' +
       `AND ${NEVER_CONNECTED_CONDITION} ORDER BY updated_at DESC, id DESC OFFSET $2::integer - 1 LIMIT 1) AS boundary ` +
-      'JOIN toolmux_connected_accounts ON toolmux_connected_accounts.user_id = changed.user_id ' +
-      `AND toolmux_connected_accounts.auth_config_id = changed.auth_config_id AND ${NEVER_CONNECTED_CONDITION} ` +
-      'AND (toolmux_connected_accounts.updated_at, toolmux_connected_accounts.id) < (boundary.updated_at, boundary.id) ' +
-      'LIMIT $3 FOR UPDATE OF toolmux_connected_accounts SKIP LOCKED';
+      'CROSS JOIN LATERAL (SELECT id FROM toolmux_connected_accounts ' +
+      'WHERE user_id = changed.user_id AND auth_config_id = changed.auth_config_id ' +
+      `AND ${NEVER_CONNECTED_CONDITION} AND (updated_at, id) < (boundary.updated_at, boundary.id) ` +
+      'ORDER BY updated_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) AS older LIMIT $3';
     return this.rowsChanged(
       'delete connected accounts never connected beyond the newest',
       `WITH deleted AS (DELETE FROM toolmux_connected_accounts WHERE id = ANY(ARRAY(${doomed})) RETURNING id), ` +
