@@ -212,6 +212,28 @@ describe.each(backends)('the count bound of connection state on $name', ({ skipR
       expect(await pending[0]!.waitForConnection(5_000)).toMatchObject({ status: 'ACTIVE' });
     });
 
+    it('a store of your own without insertConnectionAttempt still starts attempts, bounded by time only', async () => {
+      const store = await openStore(database.spec);
+      opened.push(store);
+      const without = new Proxy(store, {
+        get: (target, key) =>
+          key === 'insertConnectionAttempt' || key === 'deleteNeverConnectedAccountsBeyond'
+            ? undefined
+            : Reflect.get(target, key, target),
+      }) as Store;
+      const mux = new ToolMux({ ...octoOptions(oauthServer), store: without, secretKey, logger: quiet });
+      opened.push(mux);
+      const session = await mux.create('user_1', { toolkits: ['octo'] });
+      const requests = [];
+      for (let index = 0; index < 12; index++) {
+        requests.push(await session.authorize('octo', { callbackUrl: appCallback }));
+      }
+      for (const request of requests) {
+        expect((await mux.connectedAccounts.get(request.connectedAccountId!)).status).toBe('INITIATED');
+        expect((await mux.connectionRequests.get(request.id)).status).toBe('PENDING');
+      }
+    });
+
     it('a start ends the oldest pending attempts past the bound, never its own, nor one a callback took, nor one expired by time', async () => {
       const db = await store();
       const base = Date.now() - 5 * MINUTE;

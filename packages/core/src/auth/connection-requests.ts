@@ -248,14 +248,14 @@ export class ConnectionRequests {
     if (!record) return undefined;
     const status = requestStatusAt(record, new Date());
     // why it failed, or whether newer attempts replaced it (an expired OAuth request's account says)
-    const failedAccount =
+    const endedAccount =
       (status === 'FAILED' || (status === 'EXPIRED' && record.kind === 'oauth2')) && record.connectedAccountId
         ? await store.getConnectedAccountStatus(record.connectedAccountId)
         : undefined;
     return {
       status,
       connectedAccountId: record.connectedAccountId,
-      statusReason: failedAccount?.statusReason ?? null,
+      statusReason: endedAccount?.statusReason ?? null,
     };
   }
 
