@@ -117,7 +117,7 @@ export type {
   WorkbenchFileRecord,
   WorkbenchFileWrite,
 } from './store/types.js';
-export { ATTEMPT_EXPIRED_REASON } from './store/types.js';
+export { ATTEMPT_EXPIRED_REASON, ATTEMPT_REPLACED_REASON } from './store/types.js';
 export { WORKBENCH_FILE_RECORD_BYTES } from './store/workbench-pieces.js';
 export type { ToolCall } from './tool-calls.js';
 export { parseToolArguments, runToolCalls } from './tool-calls.js';

@@ -1,7 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
 import { ToolMuxError } from '../errors.js';
-import type { ConnectionRequestKind, ConnectionRequestRecord } from '../store/types.js';
+import {
+  ATTEMPT_REPLACED_REASON,
+  type ConnectionRequestKind,
+  type ConnectionRequestRecord,
+} from '../store/types.js';
 import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
 import { authConfigRefusedIn } from './oauth.js';
 import type { ConnectionRequestStatus, ConnectionResult } from './types.js';
@@ -53,7 +57,10 @@ export interface ConnectionRequestProgress {
   status: ConnectionRequestStatus;
   /** The account the request connected (or, for OAuth, is connecting). */
   connectedAccountId: string | null;
-  /** Why a FAILED request failed, in the provider's words, where it is known. */
+  /**
+   * Why a FAILED request failed, in the provider's words, where it is known; for an EXPIRED OAuth
+   * request, its account's reason (whether newer attempts replaced it).
+   */
   statusReason?: string | null;
 }
 
@@ -142,7 +149,10 @@ export class ConnectionRequest {
         case 'EXPIRED':
           throw new ToolMuxError({
             code: 'CONNECTION_REQUEST_EXPIRED',
-            message: `The ${this.toolkit} connection request ${this.id} expired before the user finished; start a new one with authorize().`,
+            message:
+              progress.statusReason === ATTEMPT_REPLACED_REASON
+                ? `The ${this.toolkit} connection request ${this.id} was replaced by newer connection attempts of the same user before the user finished (at most 10 stay pending): wait for the newest one, or start a new one with authorize().`
+                : `The ${this.toolkit} connection request ${this.id} expired before the user finished; start a new one with authorize().`,
             details,
           });
         case 'PENDING':

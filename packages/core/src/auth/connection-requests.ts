@@ -3,7 +3,13 @@ import { apiRef } from '../api-refs.js';
 import type { FieldAuthScheme, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { AccountSelection } from '../execution/execute.js';
-import type { AuthConfigRecord, ConnectionRequestRecord, Store } from '../store/types.js';
+import {
+  ATTEMPT_REPLACED_REASON,
+  type AuthConfigRecord,
+  type ConnectedAccountRecord,
+  type ConnectionRequestRecord,
+  type Store,
+} from '../store/types.js';
 import { lookupId, notFound } from '../util/arguments.js';
 import { newId } from '../util/ids.js';
 import { storableText } from '../util/stored-text.js';
@@ -29,6 +35,15 @@ export const CONNECTION_REQUEST_TTL_MS = 10 * 60_000;
  * request's 30 s timeout, then the store's writes).
  */
 export const ABANDONED_ATTEMPT_MS = CONNECTION_REQUEST_TTL_MS + COMPLETION_MARGIN_MS;
+/**
+ * The count bound of a user's connection state per auth config: at most this many OAuth attempts
+ * pending (starting one more ends the oldest, `Store.insertConnectionAttempt`), and the newest this
+ * many accounts that never held credentials kept (the pruner deletes older ones,
+ * connection-state-pruning.ts). A person who clicks "connect" again and again has no use for more
+ * open links than this, and an agent or a page in a loop can no longer make thousands of rows that
+ * every `connectedAccounts.list()` of the user lists.
+ */
+export const ATTEMPTS_PER_USER_AND_CONFIG = 10;
 
 /** The sealed part of an OAuth connection request (`authorizationUrl` is absent in rows of before migration 3). */
 export interface OAuthRequestSecret {
@@ -100,6 +115,28 @@ export async function failConnectionAttempt(
     if (failed) break;
   }
   await store.finishConnectionRequest(request.id, 'FAILED');
+}
+
+/**
+ * Whether an expired OAuth request was ended by newer attempts of its user and auth config (its
+ * account's `statusReason` is {@link ATTEMPT_REPLACED_REASON}) rather than by its 10 minutes: one
+ * read, made only once a request is found expired, so that its answer says which.
+ */
+export async function replacedByNewerAttempts(
+  store: Store,
+  request: Pick<ConnectionRequestRecord, 'kind' | 'connectedAccountId'>,
+): Promise<boolean> {
+  if (request.kind !== 'oauth2' || request.connectedAccountId === null) return false;
+  const account = await store.getConnectedAccountStatus(request.connectedAccountId);
+  return account?.statusReason === ATTEMPT_REPLACED_REASON;
+}
+
+/** What a request that newer attempts replaced answers (`CONNECTION_REQUEST_EXPIRED`), then `next`. */
+export function replacedRequestMessage(
+  request: Pick<ConnectionRequestRecord, 'id' | 'expiresAt'>,
+  next: string,
+): string {
+  return `Connection request ${request.id} expired at ${request.expiresAt.toISOString()}: newer connection attempts of the same user and auth config replaced it before the user finished (at most ${ATTEMPTS_PER_USER_AND_CONFIG} stay pending). Use the newest link, or ${next}`;
 }
 
 /** How a toolkit gets connected for a user in a session. */
@@ -210,14 +247,15 @@ export class ConnectionRequests {
     const record = await store.getConnectionRequest(id);
     if (!record) return undefined;
     const status = requestStatusAt(record, new Date());
-    const failedAccount =
-      status === 'FAILED' && record.connectedAccountId
+    // why it failed, or whether newer attempts replaced it (an expired OAuth request's account says)
+    const endedAccount =
+      (status === 'FAILED' || (status === 'EXPIRED' && record.kind === 'oauth2')) && record.connectedAccountId
         ? await store.getConnectedAccountStatus(record.connectedAccountId)
         : undefined;
     return {
       status,
       connectedAccountId: record.connectedAccountId,
-      statusReason: failedAccount?.statusReason ?? null,
+      statusReason: endedAccount?.statusReason ?? null,
     };
   }
 
@@ -264,7 +302,7 @@ export class ConnectionRequests {
     const expiresAt = new Date(now.getTime() + CONNECTION_REQUEST_TTL_MS);
     // The attempt holds no alias: the request keeps it, and the callback gives it to the account in the
     // step that makes it ACTIVE, so an attempt never finished (or refused) takes it from nobody.
-    await store.insertConnectedAccount({
+    const attempt: ConnectedAccountRecord = {
       id: accountId,
       userId,
       toolkit: toolkit.slug,
@@ -279,7 +317,7 @@ export class ConnectionRequests {
       createdAt: now,
       updatedAt: now,
       alias: null,
-    });
+    };
     const secret: OAuthRequestSecret = {
       codeVerifier: codeVerifier ?? null,
       authorizationUrl: url.toString(),
@@ -303,7 +341,14 @@ export class ConnectionRequests {
       alias: alias ?? null,
       maxAccounts,
     };
-    await store.insertConnectionRequest(record);
+    if (store.insertConnectionAttempt) {
+      // with its request, in one step that ends the user's oldest pending attempts past the bound
+      await store.insertConnectionAttempt(attempt, record, ATTEMPTS_PER_USER_AND_CONFIG);
+    } else {
+      // a store of your own without it: pending attempts are bounded by time only
+      await store.insertConnectedAccount(attempt);
+      await store.insertConnectionRequest(record);
+    }
     return this.#connectionRequest(record, this.#oauthLink(requestId, url));
   }
 
@@ -439,6 +484,19 @@ export class ConnectionRequests {
     }
     const now = new Date();
     const closed = this.#notOpen(record, now);
+    if (
+      closed?.code === 'CONNECTION_REQUEST_EXPIRED' &&
+      (await replacedByNewerAttempts(this.#records.store, record))
+    ) {
+      throw new ToolMuxError({
+        code: 'CONNECTION_REQUEST_EXPIRED',
+        message: replacedRequestMessage(
+          record,
+          `start a new one with ${apiRef('connectedAccounts.link', { authConfigId: record.authConfigId })} or ${apiRef('session.authorize', { toolkit: record.toolkit })}.`,
+        ),
+        details: { connectionRequestId: record.id, replaced: true },
+      });
+    }
     if (closed) throw closed;
     const secret = this.#records.options.vault.openJson<OAuthRequestSecret>(record.id, record.secret);
     const { authorizationUrl } = secret;

@@ -18,7 +18,7 @@ import {
 } from '../test/oauth-server.js';
 import { recordingLogger } from '../test/recording-logger.js';
 import { ToolMux } from '../toolmux.js';
-import { ABANDONED_ATTEMPT_MS } from './connection-requests.js';
+import { ABANDONED_ATTEMPT_MS, ATTEMPTS_PER_USER_AND_CONFIG } from './connection-requests.js';
 import {
   CONNECTION_REQUEST_GRACE_MS,
   connectionStatePruner,
@@ -366,14 +366,16 @@ describe.each(backends)('stale connection state on $name', ({ skipReason, open }
         held.push(kept);
       }
       const [a, b] = await Promise.all([prune(first), prune(second)]);
-      // every attempt expired once, every request and failed account deleted once
-      expect(a + b).toBe(rows * 3);
+      // every attempt expired once, every request and failed account deleted once, and the expired
+      // attempts past the newest 10 of the user and auth config deleted once (the count bound)
+      expect(a + b).toBe(rows * 3 + (rows - ATTEMPTS_PER_USER_AND_CONFIG));
       const counts = await database.rows(
         'SELECT status, COUNT(*) AS count FROM toolmux_connected_accounts GROUP BY status ORDER BY status',
       );
-      // the attempts expired just now (they go 30 days later), and the accounts that held credentials
+      // the newest attempts expired just now (they go 30 days later), and the accounts that held
+      // credentials
       expect(counts.map(({ status, count }) => [status, Number(count)])).toEqual([
-        ['EXPIRED', rows + held.length],
+        ['EXPIRED', ATTEMPTS_PER_USER_AND_CONFIG + held.length],
       ]);
       for (const each of held) expect(await first.getConnectedAccount(each.id)).toEqual(each);
       expect(await database.rows('SELECT id FROM toolmux_connection_requests')).toEqual([]);

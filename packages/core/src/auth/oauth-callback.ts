@@ -13,6 +13,8 @@ import {
   failConnectionAttempt,
   hashState,
   type OAuthRequestSecret,
+  replacedByNewerAttempts,
+  replacedRequestMessage,
 } from './connection-requests.js';
 import { clientRejectedText, type StoredCredentials } from './credentials.js';
 import { AUTH_CONFIG_CHANGED, AUTH_CONFIG_REFUSED, exchangeCode, OAuthFailure } from './oauth.js';
@@ -58,14 +60,13 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
     );
   }
   const now = new Date();
-  if (connection.expiresAt <= now) {
-    return callbackError(
-      wantsJson,
-      'CONNECTION_REQUEST_EXPIRED',
-      `Connection request ${connection.id} expired at ${connection.expiresAt.toISOString()} (it works for 10 minutes). Start a new connection from the application.`,
-    );
-  }
+  if (connection.expiresAt <= now) return expiredCallback(records, connection, wantsJson);
   if (!(await store.markConnectionRequestUsed(connection.id, now))) {
+    // taken by another callback, or ended since it was read (newer attempts replaced it)
+    const current = await store.getConnectionRequest(connection.id);
+    if (current && current.usedAt === null && current.expiresAt <= now) {
+      return expiredCallback(records, current, wantsJson);
+    }
     return callbackError(
       wantsJson,
       'CONNECTION_REQUEST_INVALID',
@@ -147,6 +148,22 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
     await failConnectionAttempt(store, connection, failure);
     return back('failed', failure.error);
   }
+}
+
+/**
+ * The answer to a callback of an expired request: `CONNECTION_REQUEST_EXPIRED`, saying whether its 10
+ * minutes ran out or newer attempts of the user replaced it.
+ */
+async function expiredCallback(
+  records: AuthRecords,
+  connection: ConnectionRequestRecord,
+  wantsJson: boolean,
+): Promise<Response> {
+  const next = 'start a new connection from the application.';
+  const message = (await replacedByNewerAttempts(records.options.store, connection))
+    ? replacedRequestMessage(connection, next)
+    : `Connection request ${connection.id} expired at ${connection.expiresAt.toISOString()} (it works for 10 minutes). Start a new connection from the application.`;
+  return callbackError(wantsJson, 'CONNECTION_REQUEST_EXPIRED', message);
 }
 
 /**

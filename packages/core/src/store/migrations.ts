@@ -31,6 +31,20 @@ const STALE_CONNECTION_INDEXES = `
   CREATE INDEX toolmux_connection_requests_expires_at ON toolmux_connection_requests (expires_at);
 `;
 
+/**
+ * Migration 16's indexes, the same SQL in both dialects: one user's attempts and accounts never
+ * connected of one auth config, in the order the count bounds read them (newest last, the id breaking
+ * ties, so that no sort is needed) (`insertConnectionAttempt`,
+ * `deleteNeverConnectedAccountsBeyond`). Partial on the conditions above, word for word, so that the
+ * queries that repeat them are served and the ACTIVE accounts' writes leave them alone.
+ */
+const ATTEMPT_BOUND_INDEXES = `
+  CREATE INDEX toolmux_connected_accounts_user_attempts
+    ON toolmux_connected_accounts (user_id, auth_config_id, created_at, id) WHERE ${ATTEMPT_CONDITION};
+  CREATE INDEX toolmux_connected_accounts_user_never_connected
+    ON toolmux_connected_accounts (user_id, auth_config_id, updated_at, id) WHERE ${NEVER_CONNECTED_CONDITION};
+`;
+
 /** The SQL dialects the stores speak. */
 export type Dialect = Store['dialect'];
 
@@ -583,6 +597,16 @@ export const MIGRATIONS: readonly Migration[] = [
     // with the tables; the partial ones hold only the rows they are read for (the attempts, the
     // accounts never connected), so the ACTIVE accounts' writes leave them alone.
     sql: { sqlite: STALE_CONNECTION_INDEXES, postgres: STALE_CONNECTION_INDEXES },
+  },
+  {
+    version: 16,
+    name: 'connection_attempt_bounds',
+    // Connection state is bounded by count too: a user has at most 10 pending OAuth attempts per auth
+    // config (starting one more ends the oldest, in the start's transaction) and keeps the newest 10
+    // accounts never connected per auth config (the pruner deletes older ones). Both read one user's
+    // rows of one auth config, newest first, from these indexes, so their cost does not grow with the
+    // user's other accounts or anyone else's.
+    sql: { sqlite: ATTEMPT_BOUND_INDEXES, postgres: ATTEMPT_BOUND_INDEXES },
   },
 ];
 

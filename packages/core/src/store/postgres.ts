@@ -49,7 +49,7 @@ import type {
   WorkbenchFileRecord,
   WorkbenchFileWrite,
 } from './types.js';
-import { ATTEMPT_EXPIRED_REASON } from './types.js';
+import { ATTEMPT_EXPIRED_REASON, ATTEMPT_REPLACED_REASON, MAX_ATTEMPTS_ENDED_PER_START } from './types.js';
 import {
   fileKeptChangingError,
   filePieces,
@@ -508,6 +508,29 @@ function accountValues(record: ConnectedAccountRecord): unknown[] {
     record.createdAt,
     record.updatedAt,
     record.alias ?? null,
+  ];
+}
+
+/** A request's values in the order of {@link REQUEST_COLUMNS}. */
+function requestValues(record: ConnectionRequestRecord): unknown[] {
+  return [
+    record.id,
+    record.kind,
+    record.connectedAccountId,
+    record.userId,
+    record.toolkit,
+    record.authConfigId,
+    record.stateHash,
+    record.secret?.ciphertext ?? null,
+    record.secret?.keyId ?? null,
+    record.callbackUrl,
+    record.redirectUri,
+    record.status,
+    record.expiresAt,
+    record.usedAt,
+    record.createdAt,
+    record.alias ?? null,
+    record.maxAccounts ?? null,
   ];
 }
 
@@ -1476,6 +1499,94 @@ export class PostgresStore implements Store {
     );
   }
 
+  /**
+   * Accounts that never held credentials beyond the newest `keep` of each user and auth config that
+   * has one changed since `changedSince`: the groups from migration 15's index (by `updated_at`), then
+   * each group's `keep`-th newest from migration 16's (read without a lock), and the group's older
+   * ones, oldest first, locked SKIP LOCKED up to `limit`: the LIMIT counts only rows this statement
+   * locked, so instances pruning at once each take a full batch of different rows, and none holds the
+   * newest ones. The lock checks each row again, so an account a callback connected meanwhile is left alone;
+   * an account made never-connected meanwhile only makes the boundary keep one more.
+   */
+  async deleteNeverConnectedAccountsBeyond(keep: number, changedSince: Date, limit: number): Promise<number> {
+    // each step a LATERAL probe of the group's index range, so that no plan joins the groups by
+    // reading every account never connected
+    const doomed =
+      'SELECT older.id FROM (SELECT DISTINCT user_id, auth_config_id ' +
+      `FROM toolmux_connected_accounts WHERE ${NEVER_CONNECTED_CONDITION} AND updated_at >= $1) AS changed ` +
+      'CROSS JOIN LATERAL (SELECT updated_at, id FROM toolmux_connected_accounts ' +
+      'WHERE user_id = changed.user_id AND auth_config_id = changed.auth_config_id ' +
+      `AND ${NEVER_CONNECTED_CONDITION} ORDER BY updated_at DESC, id DESC OFFSET $2::integer - 1 LIMIT 1) AS boundary ` +
+      'CROSS JOIN LATERAL (SELECT id FROM toolmux_connected_accounts ' +
+      'WHERE user_id = changed.user_id AND auth_config_id = changed.auth_config_id ' +
+      `AND ${NEVER_CONNECTED_CONDITION} AND (updated_at, id) < (boundary.updated_at, boundary.id) ` +
+      'ORDER BY updated_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) AS older LIMIT $3';
+    return this.rowsChanged(
+      'delete connected accounts never connected beyond the newest',
+      `WITH deleted AS (DELETE FROM toolmux_connected_accounts WHERE id = ANY(ARRAY(${doomed})) RETURNING id), ` +
+        'requests AS (DELETE FROM toolmux_connection_requests ' +
+        'WHERE connected_account_id = ANY(ARRAY(SELECT id FROM deleted))) ' +
+        'SELECT id FROM deleted',
+      [changedSince, keep, limit],
+    );
+  }
+
+  /**
+   * One transaction: the config's row first (FOR SHARE, as every insert through it), then a
+   * transaction-scoped advisory lock of the user's attempts through the config, so that starts at once
+   * (on any instance) count one after the other until commit, each count (a statement after the lock,
+   * a new snapshot under READ COMMITTED) seeing the attempts the ones before made. The attempts beyond
+   * the bound are read newest first from migration 16's index and made EXPIRED (checked again as
+   * INITIATED: one a callback connected meanwhile is left alone), then their requests expire.
+   */
+  async insertConnectionAttempt(
+    account: ConnectedAccountRecord,
+    request: ConnectionRequestRecord,
+    maxPending: number,
+  ): Promise<number> {
+    const now = request.createdAt;
+    const ended = await this.transaction('start a connection attempt', async (query) => {
+      const config = await query('SELECT 1 FROM toolmux_auth_configs WHERE id = $1 FOR SHARE', [
+        account.authConfigId,
+      ]);
+      if (config.length === 0) return undefined;
+      await query("SELECT pg_advisory_xact_lock(hashtext('toolmux_connection_attempts'), hashtext($1))", [
+        JSON.stringify([this.schema ?? '', account.userId, account.authConfigId]),
+      ]);
+      await query(
+        `INSERT INTO toolmux_connected_accounts (${ACCOUNT_COLUMNS}) ` +
+          'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)',
+        accountValues(account),
+      );
+      await query(
+        `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) ` +
+          'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)',
+        requestValues(request),
+      );
+      const beyond =
+        `SELECT id FROM toolmux_connected_accounts WHERE user_id = $3 AND auth_config_id = $4 AND ${ATTEMPT_CONDITION} ` +
+        'AND id <> $5 AND EXISTS (SELECT 1 FROM toolmux_connection_requests AS request ' +
+        'WHERE request.connected_account_id = toolmux_connected_accounts.id ' +
+        "AND request.status = 'PENDING' AND request.used_at IS NULL AND request.expires_at > $2) " +
+        `ORDER BY created_at DESC, id DESC OFFSET $6 LIMIT ${MAX_ATTEMPTS_ENDED_PER_START}`;
+      const expired = await query(
+        "UPDATE toolmux_connected_accounts SET status = 'EXPIRED', status_reason = $1, version = version + 1, " +
+          `updated_at = $2 WHERE id = ANY(ARRAY(${beyond})) AND ${ATTEMPT_CONDITION} RETURNING id`,
+        [ATTEMPT_REPLACED_REASON, now, account.userId, account.authConfigId, account.id, maxPending - 1],
+      );
+      if (expired.length === 0) return 0;
+      // its request expires now: its waiter, a late callback and the connect page say so at once
+      await query(
+        'UPDATE toolmux_connection_requests SET expires_at = $1 WHERE connected_account_id = ANY($2) ' +
+          "AND status = 'PENDING' AND used_at IS NULL AND expires_at > $1",
+        [now, expired.map((row) => row.id as string)],
+      );
+      return expired.length;
+    });
+    if (ended === undefined) throw authConfigGoneError(account.authConfigId);
+    return ended;
+  }
+
   /** Inserted only while its auth config ($6) is there, as {@link PostgresStore.insertConnectedAccount}. */
   async insertConnectionRequest(record: ConnectionRequestRecord): Promise<void> {
     const rows = await this.query(
@@ -1483,25 +1594,7 @@ export class PostgresStore implements Store {
       `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) ` +
         'SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 ' +
         'FROM toolmux_auth_configs WHERE id = $6 FOR SHARE RETURNING id',
-      [
-        record.id,
-        record.kind,
-        record.connectedAccountId,
-        record.userId,
-        record.toolkit,
-        record.authConfigId,
-        record.stateHash,
-        record.secret?.ciphertext ?? null,
-        record.secret?.keyId ?? null,
-        record.callbackUrl,
-        record.redirectUri,
-        record.status,
-        record.expiresAt,
-        record.usedAt,
-        record.createdAt,
-        record.alias ?? null,
-        record.maxAccounts ?? null,
-      ],
+      requestValues(record),
     );
     if (rows.length === 0) throw authConfigGoneError(record.authConfigId);
   }
@@ -1550,7 +1643,9 @@ export class PostgresStore implements Store {
   async markConnectionRequestUsed(id: string, usedAt: Date): Promise<boolean> {
     const rows = await this.query(
       'mark a connection request used',
-      'UPDATE toolmux_connection_requests SET used_at = $1 WHERE id = $2 AND used_at IS NULL RETURNING id',
+      // not once it expired: a newer attempt may have ended it since the callback read it (its
+      // transaction holds the row until it commits, and this condition is checked again then)
+      'UPDATE toolmux_connection_requests SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $1 RETURNING id',
       [usedAt, id],
     );
     return rows.length > 0;

@@ -62,7 +62,7 @@ import type {
   WorkbenchFileRecord,
   WorkbenchFileWrite,
 } from './types.js';
-import { ATTEMPT_EXPIRED_REASON } from './types.js';
+import { ATTEMPT_EXPIRED_REASON, ATTEMPT_REPLACED_REASON, MAX_ATTEMPTS_ENDED_PER_START } from './types.js';
 import {
   fileKeptChangingError,
   filePieces,
@@ -257,8 +257,9 @@ function prepareStatements(database: DatabaseSync) {
     getRequestByStateHash: database.prepare(
       `SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE state_hash = ?`,
     ),
+    // not once it expired: a newer attempt may have ended it since the callback read it
     markRequestUsed: database.prepare(
-      'UPDATE toolmux_connection_requests SET used_at = ? WHERE id = ? AND used_at IS NULL',
+      'UPDATE toolmux_connection_requests SET used_at = ?1 WHERE id = ?2 AND used_at IS NULL AND expires_at > ?1',
     ),
     finishRequest: database.prepare(
       "UPDATE toolmux_connection_requests SET status = ? WHERE id = ? AND status = 'PENDING'",
@@ -410,6 +411,29 @@ function toAccount(row: Row): ConnectedAccountRecord {
     updatedAt: new Date(row.updated_at as number),
     alias: row.alias as string | null,
   };
+}
+
+/** A request's values in the order of the `insertRequest` statement (its auth config id follows). */
+function requestValues(record: ConnectionRequestRecord): SQLInputValue[] {
+  return [
+    record.id,
+    record.kind,
+    record.connectedAccountId,
+    record.userId,
+    record.toolkit,
+    record.authConfigId,
+    record.stateHash,
+    record.secret?.ciphertext ?? null,
+    record.secret?.keyId ?? null,
+    record.callbackUrl,
+    record.redirectUri,
+    record.status,
+    record.expiresAt.getTime(),
+    time(record.usedAt),
+    record.createdAt.getTime(),
+    record.alias ?? null,
+    record.maxAccounts ?? null,
+  ];
 }
 
 function toRequest(row: Row): ConnectionRequestRecord {
@@ -1429,28 +1453,83 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * Accounts that never held credentials beyond the newest `keep` of each user and auth config that
+   * has one changed since `changedSince`: the groups from migration 15's index (by `updated_at`), each
+   * group's newest first from migration 16's, in one transaction with their deletion.
+   */
+  async deleteNeverConnectedAccountsBeyond(keep: number, changedSince: Date, limit: number): Promise<number> {
+    const groups =
+      'SELECT DISTINCT user_id, auth_config_id FROM toolmux_connected_accounts ' +
+      `WHERE ${NEVER_CONNECTED_CONDITION} AND updated_at >= ?`;
+    const beyond =
+      'SELECT id FROM toolmux_connected_accounts WHERE user_id = ? AND auth_config_id = ? ' +
+      `AND ${NEVER_CONNECTED_CONDITION} ORDER BY updated_at DESC, id DESC ` +
+      `LIMIT ${sqliteLimit(limit)} OFFSET ${sqliteLimit(keep)}`;
+    return this.transaction('delete connected accounts never connected beyond the newest', () => {
+      const ids: SQLInputValue[] = [];
+      for (const group of this.statement(groups).all(changedSince.getTime())) {
+        if (ids.length >= limit) break;
+        const rows = this.statement(beyond).all(group.user_id!, group.auth_config_id!);
+        for (const row of rows.slice(0, limit - ids.length)) ids.push(row.id!);
+      }
+      if (ids.length === 0) return 0;
+      const json = JSON.stringify(ids);
+      this.statement(
+        'DELETE FROM toolmux_connection_requests WHERE connected_account_id IN (SELECT value FROM json_each(?))',
+      ).run(json);
+      return Number(
+        this.statement(
+          'DELETE FROM toolmux_connected_accounts WHERE id IN (SELECT value FROM json_each(?))',
+        ).run(json).changes,
+      );
+    });
+  }
+
+  /**
+   * One BEGIN IMMEDIATE transaction: SQLite's write lock serializes the starts of every process on the
+   * file, so each one counts the attempts the ones before committed. The pending attempts beyond the
+   * bound are read newest first from migration 16's index of the user's attempts of the config.
+   */
+  async insertConnectionAttempt(
+    account: ConnectedAccountRecord,
+    request: ConnectionRequestRecord,
+    maxPending: number,
+  ): Promise<number> {
+    const now = request.createdAt.getTime();
+    const beyond =
+      `SELECT id FROM toolmux_connected_accounts WHERE user_id = ? AND auth_config_id = ? AND ${ATTEMPT_CONDITION} ` +
+      'AND id <> ? AND EXISTS (SELECT 1 FROM toolmux_connection_requests AS request ' +
+      'WHERE request.connected_account_id = toolmux_connected_accounts.id ' +
+      "AND request.status = 'PENDING' AND request.used_at IS NULL AND request.expires_at > ?) " +
+      `ORDER BY created_at DESC, id DESC LIMIT ${MAX_ATTEMPTS_ENDED_PER_START} OFFSET ${sqliteLimit(maxPending - 1)}`;
+    const ended = await this.transaction('start a connection attempt', () => {
+      if (!this.insertAccount(account)) return undefined;
+      this.prepared().insertRequest.run(...requestValues(request), request.authConfigId);
+      const ids = this.statement(beyond)
+        .all(account.userId, account.authConfigId, account.id, now)
+        .map((row) => row.id!);
+      if (ids.length === 0) return 0;
+      const json = JSON.stringify(ids);
+      // its request expires now: its waiter, a late callback and the connect page say so at once
+      this.statement(
+        'UPDATE toolmux_connection_requests SET expires_at = ? WHERE connected_account_id IN (SELECT value FROM json_each(?)) ' +
+          "AND status = 'PENDING' AND used_at IS NULL AND expires_at > ?",
+      ).run(now, json, now);
+      return Number(
+        this.statement(
+          "UPDATE toolmux_connected_accounts SET status = 'EXPIRED', status_reason = ?, version = version + 1, " +
+            `updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND ${ATTEMPT_CONDITION}`,
+        ).run(ATTEMPT_REPLACED_REASON, now, json).changes,
+      );
+    });
+    if (ended === undefined) throw authConfigGoneError(account.authConfigId);
+    return ended;
+  }
+
   async insertConnectionRequest(record: ConnectionRequestRecord): Promise<void> {
     const inserted = await this.write('insert a connection request', () => {
-      return this.prepared().insertRequest.run(
-        record.id,
-        record.kind,
-        record.connectedAccountId,
-        record.userId,
-        record.toolkit,
-        record.authConfigId,
-        record.stateHash,
-        record.secret?.ciphertext ?? null,
-        record.secret?.keyId ?? null,
-        record.callbackUrl,
-        record.redirectUri,
-        record.status,
-        record.expiresAt.getTime(),
-        time(record.usedAt),
-        record.createdAt.getTime(),
-        record.alias ?? null,
-        record.maxAccounts ?? null,
-        record.authConfigId,
-      ).changes;
+      return this.prepared().insertRequest.run(...requestValues(record), record.authConfigId).changes;
     });
     if (inserted === 0) throw authConfigGoneError(record.authConfigId);
   }

@@ -205,7 +205,11 @@ export interface Store {
   insertConnectionRequest(record: ConnectionRequestRecord): Promise<void>;
   getConnectionRequest(id: string): Promise<ConnectionRequestRecord | undefined>;
   getConnectionRequestByStateHash(stateHash: string): Promise<ConnectionRequestRecord | undefined>;
-  /** Sets `usedAt` if the request was not used yet; false when it was (or does not exist). */
+  /**
+   * Sets `usedAt` if the request was not used yet and has not expired at `usedAt`; false when it was
+   * used, expired (a newer attempt may have ended it since it was read: see `insertConnectionAttempt`),
+   * or does not exist.
+   */
   markConnectionRequestUsed(id: string, usedAt: Date): Promise<boolean>;
   /**
    * Records how a used OAuth request ended: sets `status` if it is still PENDING; false otherwise
@@ -250,6 +254,28 @@ export interface Store {
    */
   latestConnectionRequest?(userId: string, toolkit: string): Promise<ConnectionRequestRecord | undefined>;
   /**
+   * Starts an OAuth attempt: inserts its INITIATED `account` and its connection `request` (whose
+   * `connectedAccountId` is `account.id`) in one transaction, only while their auth config exists
+   * (else throws `ToolMuxError` `AUTH_CONFIG_NOT_FOUND` and writes nothing), and ends the user's
+   * pending attempts through the same auth config beyond the newest `maxPending`, the new one
+   * included. A pending attempt is an INITIATED account whose request is PENDING, unused and not
+   * expired at `request.createdAt`; one whose request a callback took (it is trading the code) is
+   * neither counted nor ended. Ending one makes its account EXPIRED with `statusReason`
+   * {@link ATTEMPT_REPLACED_REASON} (`version` + 1, `updatedAt` the request's `createdAt`) and its
+   * request expire then (`expiresAt`), so its waiter, a late callback and the connect page answer that
+   * it expired. The oldest go first (by `createdAt`, then id), never the new one, at most 100 in one
+   * call; answers how many it ended. Attempts started at once for the same user and auth config (in
+   * any process sharing the database) are counted one after the other, so that no more than
+   * `maxPending` stay pending and none is ended while fewer are. Optional for stores of your own:
+   * without it, the account and the request are inserted one after the other and pending attempts are
+   * not bounded (see docs/auth.md, "Stale connection state").
+   */
+  insertConnectionAttempt?(
+    account: ConnectedAccountRecord,
+    request: ConnectionRequestRecord,
+    maxPending: number,
+  ): Promise<number>;
+  /**
    * Makes at most `limit` of the oldest OAuth attempts (INITIATED accounts) created before
    * `createdBefore` EXPIRED, with `statusReason` {@link ATTEMPT_EXPIRED_REASON}, `version` + 1 and
    * `updatedAt` `now`; answers how many. An attempt is made with its connection request, which expires
@@ -276,6 +302,17 @@ export interface Store {
    */
   deleteNeverConnectedAccountsBefore?(before: Date, limit: number): Promise<number>;
   /**
+   * Deletes at most `limit` accounts that never held credentials (as
+   * `deleteNeverConnectedAccountsBefore` reads them) beyond the newest `keep` (at least 1) of their
+   * user and auth config (by `updatedAt`, then id), with their connection requests, and answers how many accounts.
+   * Only the users and auth configs that have such an account changed at or after `changedSince` are
+   * looked at (the pruner passes the start of its last run, less a margin, so that a run costs what
+   * changed since). Never an account that held credentials. Bounded and multi-instance safe as
+   * `expireAbandonedAttempts`. Optional for stores of your own: without it, such accounts are kept
+   * until `deleteNeverConnectedAccountsBefore` takes them.
+   */
+  deleteNeverConnectedAccountsBeyond?(keep: number, changedSince: Date, limit: number): Promise<number>;
+  /**
    * Calls `onChange` soon after a connected account of `userId` is inserted or changes status, or a
    * connection request of the user finishes, in any process sharing the database (PostgreSQL
    * LISTEN/NOTIFY). Optional: a store without it (SQLite) is polled by waits instead.
@@ -296,6 +333,21 @@ export interface Store {
 /** The `statusReason` of an attempt that {@link Store.expireAbandonedAttempts} made EXPIRED. */
 export const ATTEMPT_EXPIRED_REASON =
   'The connection request expired before the user finished connecting: start a new connection.';
+
+/**
+ * The `statusReason` of an attempt that {@link Store.insertConnectionAttempt} ended because newer
+ * attempts of the same user and auth config were started (at most 10 stay pending).
+ */
+export const ATTEMPT_REPLACED_REASON =
+  'Newer connection attempts of the same user and auth config replaced this one before the user finished connecting (at most 10 stay pending): use the newest link, or start a new connection.';
+
+/**
+ * The most pending attempts {@link Store.insertConnectionAttempt} ends in one call: one in the steady
+ * state (the attempt that the new one pushed past the bound); more only where attempts piled up before
+ * the bound existed, which the next starts (or their expiry) take, so that a start's transaction stays
+ * short.
+ */
+export const MAX_ATTEMPTS_ENDED_PER_START = 100;
 
 /** A subscription of `Store.watchConnections`. */
 export interface ConnectionWatch {
