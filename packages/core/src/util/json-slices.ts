@@ -1398,7 +1398,9 @@ interface CloneFrame {
  * an array's holes holes; but an array is copied as JSON has it, its items and not its named
  * properties (`Object.assign([1], { note: 'x' })` copies as `[1]`). Finding those would list the
  * array's keys in one call, a string for each index (500,000 items: 35–55 ms of one turn), and
- * arguments reach a tool of a remote session or an MCP client as JSON, without them, anyway.
+ * arguments reach a tool of a remote session or an MCP client as JSON, without them, anyway. An
+ * array costs its length, holes included: the call path refuses an array of mostly holes before
+ * (a {@link JsonShapeWalk}'s `sparse`).
  */
 export class PlainClone {
   /** False once something other than plain data was met (the copy is then not to be used). */
