@@ -558,11 +558,12 @@ function checkNode(node: unknown, path: string, violations: string[]): void {
       for (const [name, property] of Object.entries(properties))
         checkNode(property, `${path}.${name}`, violations);
     }
-    const names = isSchemaObject(properties) ? Object.keys(properties) : [];
+    // a set: `required` may name thousands of properties
+    const names = new Set(isSchemaObject(properties) ? Object.keys(properties) : []);
     for (const keyword of ['required', 'propertyOrdering']) {
       if (!(keyword in node)) continue;
       const list = node[keyword];
-      if (!Array.isArray(list) || !list.every((name) => typeof name === 'string' && names.includes(name))) {
+      if (!Array.isArray(list) || !list.every((name) => typeof name === 'string' && names.has(name))) {
         violations.push(`${path}: ${keyword} must list only names of its properties`);
       } else if (new Set(list).size !== list.length)
         violations.push(`${path}: ${keyword} lists a name twice`);
