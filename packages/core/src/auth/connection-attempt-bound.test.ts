@@ -508,6 +508,7 @@ describe.each(backends)('the count bound of connection state on $name', ({ skipR
         ),
         { numRuns: database.spec.startsWith('sqlite:') ? 50 : 20 },
       );
-    });
+      // about 2,000 statements on PostgreSQL: 8.5 s alone at load 18, past 20 s in a loaded CI
+    }, 90_000);
   });
 });
