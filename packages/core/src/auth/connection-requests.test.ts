@@ -90,6 +90,7 @@ describe.each(backends)('connection requests on $name', ({ skipReason, open }) =
         authConfigId: config.id,
         connectedAccountId: null,
         status: 'PENDING',
+        replacedByNewerRequests: false,
         callbackUrl: appCallback,
         expiresAt: request.expiresAt,
         redirectUrl: `${baseUrl}/connect/${request.id}`,

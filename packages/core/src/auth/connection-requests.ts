@@ -118,15 +118,18 @@ export async function failConnectionAttempt(
 }
 
 /**
- * Whether an expired OAuth request was ended by newer attempts of its user and auth config (its
- * account's `statusReason` is {@link ATTEMPT_REPLACED_REASON}) rather than by its 10 minutes: one
- * read, made only once a request is found expired, so that its answer says which.
+ * Whether an expired request was ended by newer attempts of its user and auth config rather than by
+ * its 10 minutes: an OAuth request's account's `statusReason` is {@link ATTEMPT_REPLACED_REASON} (one
+ * read, made only once a request is found expired, so that its answer says which); a form request's
+ * `replacedAt` is set.
  */
 export async function replacedByNewerAttempts(
   store: Store,
-  request: Pick<ConnectionRequestRecord, 'kind' | 'connectedAccountId'>,
+  request: Pick<ConnectionRequestRecord, 'kind' | 'connectedAccountId' | 'replacedAt'>,
 ): Promise<boolean> {
-  if (request.kind !== 'oauth2' || request.connectedAccountId === null) return false;
+  // a form request has no account: its row says (`Store.insertFieldsRequest`)
+  if (request.kind === 'fields') return (request.replacedAt ?? null) !== null;
+  if (request.connectedAccountId === null) return false;
   const account = await store.getConnectedAccountStatus(request.connectedAccountId);
   return account?.statusReason === ATTEMPT_REPLACED_REASON;
 }
@@ -137,6 +140,18 @@ export function replacedRequestMessage(
   next: string,
 ): string {
   return `Connection request ${request.id} expired at ${request.expiresAt.toISOString()}: newer connection attempts of the same user and auth config replaced it before the user finished (at most ${ATTEMPTS_PER_USER_AND_CONFIG} stay pending). Use the newest link, or ${next}`;
+}
+
+/** The `CONNECTION_REQUEST_EXPIRED` of a request that newer ones of its user and auth config replaced. */
+function replacedError(record: ConnectionRequestRecord): ToolMuxError {
+  return new ToolMuxError({
+    code: 'CONNECTION_REQUEST_EXPIRED',
+    message: replacedRequestMessage(
+      record,
+      `start a new one with ${apiRef('connectedAccounts.link', { authConfigId: record.authConfigId })} or ${apiRef('session.authorize', { toolkit: record.toolkit })}.`,
+    ),
+    details: { connectionRequestId: record.id, replaced: true },
+  });
 }
 
 /** How a toolkit gets connected for a user in a session. */
@@ -223,7 +238,18 @@ export class ConnectionRequests {
       alias: alias ?? null,
       maxAccounts,
     };
-    await store.insertConnectionRequest(record);
+    // Grouped by user and auth config, as OAuth attempts are: a form request always has its auth
+    // config (a session whose plan names none is refused in authorize() before a request is made), and
+    // the config is what the connect page asks the fields of, so two configs of one toolkit (a team
+    // key and a personal one, say) are two forms the user may have open at once. Grouping by toolkit
+    // would let the links of one config end the other's.
+    if (store.insertFieldsRequest) {
+      // in one step that ends the user's oldest open form requests past the bound
+      await store.insertFieldsRequest(record, ATTEMPTS_PER_USER_AND_CONFIG);
+    } else {
+      // a store of your own without it: form requests are bounded by time only
+      await store.insertConnectionRequest(record);
+    }
     return this.#connectionRequest(record, connectPageUrl(record.id));
   }
 
@@ -247,6 +273,14 @@ export class ConnectionRequests {
     const record = await store.getConnectionRequest(id);
     if (!record) return undefined;
     const status = requestStatusAt(record, new Date());
+    if (status === 'EXPIRED' && record.kind === 'fields') {
+      // whether newer requests replaced it: its row says
+      return {
+        status,
+        connectedAccountId: null,
+        statusReason: record.replacedAt ? ATTEMPT_REPLACED_REASON : null,
+      };
+    }
     // why it failed, or whether newer attempts replaced it (an expired OAuth request's account says)
     const endedAccount =
       (status === 'FAILED' || (status === 'EXPIRED' && record.kind === 'oauth2')) && record.connectedAccountId
@@ -373,6 +407,8 @@ export class ConnectionRequests {
   /** `connectionRequests.get(id)`: how a request stands; never its authorization URL or secrets. */
   async get(id: string): Promise<ConnectionRequestInfo> {
     const record = await this.#requestRecord(id);
+    const status = requestStatusAt(record, new Date());
+    const replaced = status === 'EXPIRED' && (await replacedByNewerAttempts(this.#records.store, record));
     return {
       id: record.id,
       kind: record.kind,
@@ -380,7 +416,8 @@ export class ConnectionRequests {
       toolkit: record.toolkit,
       authConfigId: record.authConfigId,
       connectedAccountId: record.connectedAccountId,
-      status: requestStatusAt(record, new Date()),
+      status,
+      replacedByNewerRequests: replaced,
       callbackUrl: record.callbackUrl,
       expiresAt: record.expiresAt,
       redirectUrl: this.#records.options.connectPageUrl(record.id),
@@ -390,6 +427,9 @@ export class ConnectionRequests {
   /** Why a request cannot be taken (completed, or continued at the provider) any more, if it cannot. */
   #notOpen(record: ConnectionRequestRecord, now: Date): ToolMuxError | undefined {
     const status = requestStatusAt(record, now);
+    if (status === 'EXPIRED' && record.kind === 'fields' && record.replacedAt) {
+      return replacedError(record);
+    }
     if (status === 'EXPIRED') {
       return new ToolMuxError({
         code: 'CONNECTION_REQUEST_EXPIRED',
@@ -488,14 +528,7 @@ export class ConnectionRequests {
       closed?.code === 'CONNECTION_REQUEST_EXPIRED' &&
       (await replacedByNewerAttempts(this.#records.store, record))
     ) {
-      throw new ToolMuxError({
-        code: 'CONNECTION_REQUEST_EXPIRED',
-        message: replacedRequestMessage(
-          record,
-          `start a new one with ${apiRef('connectedAccounts.link', { authConfigId: record.authConfigId })} or ${apiRef('session.authorize', { toolkit: record.toolkit })}.`,
-        ),
-        details: { connectionRequestId: record.id, replaced: true },
-      });
+      throw replacedError(record);
     }
     if (closed) throw closed;
     const secret = this.#records.options.vault.openJson<OAuthRequestSecret>(record.id, record.secret);

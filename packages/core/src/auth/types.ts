@@ -106,6 +106,12 @@ export interface ConnectionRequestInfo {
   /** `oauth2`: the account being connected; `fields`: null until completed, then the new account. */
   connectedAccountId: string | null;
   status: ConnectionRequestStatus;
+  /**
+   * An EXPIRED request that newer connection requests of the same user and auth config replaced
+   * before the user finished (at most 10 stay pending), rather than one whose 10 minutes ran out.
+   * Set by a local ToolMux; absent from a remote one's answer (the REST API does not carry it yet).
+   */
+  replacedByNewerRequests?: boolean;
   /** Where the user is sent back after connecting. */
   callbackUrl: string;
   expiresAt: Date;

@@ -45,6 +45,28 @@ const ATTEMPT_BOUND_INDEXES = `
     ON toolmux_connected_accounts (user_id, auth_config_id, updated_at, id) WHERE ${NEVER_CONNECTED_CONDITION};
 `;
 
+/**
+ * Credential-form requests still open: the condition of migration 17's partial index, which
+ * `insertFieldsRequest` repeats word for word. A form request is completed (used and COMPLETED) in one
+ * step, so an unused PENDING one not replaced is open until it expires. A replaced one is out even
+ * for an insert of an earlier `createdAt` (another instance's clock, or one that waited for the
+ * lock), which would otherwise find it not expired at its time and end it once more. Never change
+ * it, as above.
+ */
+export const OPEN_FORM_REQUEST_CONDITION =
+  "kind = 'fields' AND status = 'PENDING' AND used_at IS NULL AND replaced_at IS NULL";
+
+/**
+ * Migration 17's index, the same SQL in both dialects: one user's open form requests of one auth
+ * config by expiry. A start reads those not expired yet (a range of it), which are at most the bound
+ * and the starts at once: the ones it replaced expire at once and leave that range, and the ones that
+ * ran out of time are behind it, however many are kept until the pruner takes them.
+ */
+const FORM_REQUEST_BOUND_INDEX = `
+  CREATE INDEX toolmux_connection_requests_user_open_forms
+    ON toolmux_connection_requests (user_id, auth_config_id, expires_at) WHERE ${OPEN_FORM_REQUEST_CONDITION};
+`;
+
 /** The SQL dialects the stores speak. */
 export type Dialect = Store['dialect'];
 
@@ -607,6 +629,19 @@ export const MIGRATIONS: readonly Migration[] = [
     // rows of one auth config, newest first, from these indexes, so their cost does not grow with the
     // user's other accounts or anyone else's.
     sql: { sqlite: ATTEMPT_BOUND_INDEXES, postgres: ATTEMPT_BOUND_INDEXES },
+  },
+  {
+    version: 17,
+    name: 'form_request_bound',
+    // Credential-form requests are bounded by count like OAuth attempts: at most 10 open per user and
+    // auth config, a new one ends the oldest in its insert's transaction. They have no account to
+    // hold why they ended, so `replaced_at` says when newer requests replaced one (null: never), and
+    // the index serves the start's count. A nullable column without a default: instant on both, and
+    // instances of the previous release, which neither read nor write it, go on working meanwhile.
+    sql: {
+      sqlite: `ALTER TABLE toolmux_connection_requests ADD COLUMN replaced_at INTEGER;${FORM_REQUEST_BOUND_INDEX}`,
+      postgres: `ALTER TABLE toolmux_connection_requests ADD COLUMN replaced_at timestamptz;${FORM_REQUEST_BOUND_INDEX}`,
+    },
   },
 ];
 

@@ -7,6 +7,7 @@ import {
   ATTEMPT_CONDITION,
   MIGRATIONS_TABLE_SQL,
   NEVER_CONNECTED_CONDITION,
+  OPEN_FORM_REQUEST_CONDITION,
   pendingMigrations,
   SEALED_SECRET_TABLES,
   WORKBENCH_CELL_CONDITION,
@@ -394,6 +395,8 @@ const ACCOUNT_COLUMNS =
 const REQUEST_COLUMNS =
   'id, kind, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, ' +
   'callback_url, redirect_uri, status, expires_at, used_at, created_at, alias, max_accounts';
+/** What a read of a request selects: its inserted columns, and when newer requests replaced it (migration 17). */
+const REQUEST_READ_COLUMNS = `${REQUEST_COLUMNS}, replaced_at`;
 
 /** Columns of {@link ConnectedAccountChanges}, by property. */
 const ACCOUNT_CHANGE_COLUMNS = {
@@ -459,6 +462,7 @@ function toRequest(row: QueryResultRow): ConnectionRequestRecord {
     createdAt: row.created_at,
     alias: row.alias,
     maxAccounts: row.max_accounts,
+    replacedAt: row.replaced_at ?? null,
   };
 }
 
@@ -1587,6 +1591,43 @@ export class PostgresStore implements Store {
     return ended;
   }
 
+  /**
+   * Inserts and counts in one transaction under the advisory lock `insertConnectionAttempt` takes for
+   * the user and auth config (a config is either OAuth or a form, so the two never share one), so
+   * that inserts at once count one after the other: without it, each would count the committed
+   * requests only, and both keep one too many. The open requests not expired yet are a range of
+   * migration 17's index.
+   */
+  async insertFieldsRequest(request: ConnectionRequestRecord, maxPending: number): Promise<number> {
+    const now = request.createdAt;
+    const ended = await this.transaction('start a connection form request', async (query) => {
+      const config = await query('SELECT 1 FROM toolmux_auth_configs WHERE id = $1 FOR SHARE', [
+        request.authConfigId,
+      ]);
+      if (config.length === 0) return undefined;
+      await query("SELECT pg_advisory_xact_lock(hashtext('toolmux_connection_attempts'), hashtext($1))", [
+        JSON.stringify([this.schema ?? '', request.userId, request.authConfigId]),
+      ]);
+      await query(
+        `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) ` +
+          'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)',
+        requestValues(request),
+      );
+      const beyond =
+        `SELECT id FROM toolmux_connection_requests WHERE user_id = $2 AND auth_config_id = $3 AND ${OPEN_FORM_REQUEST_CONDITION} ` +
+        `AND expires_at > $1 AND id <> $4 ORDER BY created_at DESC, id DESC OFFSET $5 LIMIT ${MAX_ATTEMPTS_ENDED_PER_START}`;
+      // it expires now: its waiter and its connect page say so at once, and a completion is refused
+      const replaced = await query(
+        'UPDATE toolmux_connection_requests SET expires_at = $1, replaced_at = $1 ' +
+          `WHERE id = ANY(ARRAY(${beyond})) AND ${OPEN_FORM_REQUEST_CONDITION} AND expires_at > $1 RETURNING id`,
+        [now, request.userId, request.authConfigId, request.id, maxPending - 1],
+      );
+      return replaced.length;
+    });
+    if (ended === undefined) throw authConfigGoneError(request.authConfigId);
+    return ended;
+  }
+
   /** Inserted only while its auth config ($6) is there, as {@link PostgresStore.insertConnectedAccount}. */
   async insertConnectionRequest(record: ConnectionRequestRecord): Promise<void> {
     const rows = await this.query(
@@ -1602,7 +1643,7 @@ export class PostgresStore implements Store {
   async getConnectionRequest(id: string): Promise<ConnectionRequestRecord | undefined> {
     const rows = await this.query(
       'read a connection request',
-      `SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE id = $1`,
+      `SELECT ${REQUEST_READ_COLUMNS} FROM toolmux_connection_requests WHERE id = $1`,
       [id],
       'toolmux_connection_request',
     );
@@ -1615,7 +1656,7 @@ export class PostgresStore implements Store {
   ): Promise<ConnectionRequestRecord | undefined> {
     const rows = await this.query(
       'read a connection request',
-      `SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE user_id = $1 AND toolkit = $2 ` +
+      `SELECT ${REQUEST_READ_COLUMNS} FROM toolmux_connection_requests WHERE user_id = $1 AND toolkit = $2 ` +
         'ORDER BY created_at DESC, id DESC LIMIT 1',
       [userId, toolkit],
       'toolmux_latest_connection_request',
@@ -1634,7 +1675,7 @@ export class PostgresStore implements Store {
   async getConnectionRequestByStateHash(stateHash: string): Promise<ConnectionRequestRecord | undefined> {
     const rows = await this.query(
       'read a connection request',
-      `SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE state_hash = $1`,
+      `SELECT ${REQUEST_READ_COLUMNS} FROM toolmux_connection_requests WHERE state_hash = $1`,
       [stateHash],
     );
     return rows[0] === undefined ? undefined : toRequest(rows[0]);

@@ -10,6 +10,7 @@ import {
   MIGRATIONS_TABLE_SQL,
   type Migration,
   NEVER_CONNECTED_CONDITION,
+  OPEN_FORM_REQUEST_CONDITION,
   pendingMigrations,
   SEALED_SECRET_TABLES,
   WORKBENCH_CELL_CONDITION,
@@ -167,6 +168,8 @@ const AUTH_CONFIG_EXISTS = 'SELECT 1 FROM toolmux_auth_configs WHERE id = ?';
 const REQUEST_COLUMNS =
   'id, kind, connected_account_id, user_id, toolkit, auth_config_id, state_hash, secret, key_id, ' +
   'callback_url, redirect_uri, status, expires_at, used_at, created_at, alias, max_accounts';
+/** What a read of a request selects: its inserted columns, and when newer requests replaced it (migration 17). */
+const REQUEST_READ_COLUMNS = `${REQUEST_COLUMNS}, replaced_at`;
 
 /**
  * Rows per INSERT of execution log entries: a batch of up to this many is one statement (prepared
@@ -249,13 +252,15 @@ function prepareStatements(database: DatabaseSync) {
       `INSERT INTO toolmux_connection_requests (${REQUEST_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? ` +
         `WHERE EXISTS (${AUTH_CONFIG_EXISTS})`,
     ),
-    getRequest: database.prepare(`SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE id = ?`),
+    getRequest: database.prepare(
+      `SELECT ${REQUEST_READ_COLUMNS} FROM toolmux_connection_requests WHERE id = ?`,
+    ),
     latestRequest: database.prepare(
-      `SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE user_id = ? AND toolkit = ? ` +
+      `SELECT ${REQUEST_READ_COLUMNS} FROM toolmux_connection_requests WHERE user_id = ? AND toolkit = ? ` +
         'ORDER BY created_at DESC, id DESC LIMIT 1',
     ),
     getRequestByStateHash: database.prepare(
-      `SELECT ${REQUEST_COLUMNS} FROM toolmux_connection_requests WHERE state_hash = ?`,
+      `SELECT ${REQUEST_READ_COLUMNS} FROM toolmux_connection_requests WHERE state_hash = ?`,
     ),
     // not once it expired: a newer attempt may have ended it since the callback read it
     markRequestUsed: database.prepare(
@@ -454,6 +459,7 @@ function toRequest(row: Row): ConnectionRequestRecord {
     createdAt: new Date(row.created_at as number),
     alias: row.alias as string | null,
     maxAccounts: row.max_accounts as number | null,
+    replacedAt: date(row.replaced_at),
   };
 }
 
@@ -1524,6 +1530,36 @@ export class SqliteStore implements Store {
       );
     });
     if (ended === undefined) throw authConfigGoneError(account.authConfigId);
+    return ended;
+  }
+
+  /**
+   * One BEGIN IMMEDIATE transaction, as `insertConnectionAttempt`: each insert counts the requests the
+   * ones before committed. The open requests not expired yet are a range of migration 17's index.
+   */
+  async insertFieldsRequest(request: ConnectionRequestRecord, maxPending: number): Promise<number> {
+    const now = request.createdAt.getTime();
+    const beyond =
+      `SELECT id FROM toolmux_connection_requests WHERE user_id = ? AND auth_config_id = ? AND ${OPEN_FORM_REQUEST_CONDITION} ` +
+      'AND expires_at > ? AND id <> ? ' +
+      `ORDER BY created_at DESC, id DESC LIMIT ${MAX_ATTEMPTS_ENDED_PER_START} OFFSET ${sqliteLimit(maxPending - 1)}`;
+    const ended = await this.transaction('start a connection form request', () => {
+      if (this.prepared().insertRequest.run(...requestValues(request), request.authConfigId).changes === 0) {
+        return undefined;
+      }
+      const ids = this.statement(beyond)
+        .all(request.userId, request.authConfigId, now, request.id)
+        .map((row) => row.id!);
+      if (ids.length === 0) return 0;
+      // it expires now: its waiter and its connect page say so at once, and a completion is refused
+      return Number(
+        this.statement(
+          'UPDATE toolmux_connection_requests SET expires_at = ?1, replaced_at = ?1 ' +
+            `WHERE id IN (SELECT value FROM json_each(?2)) AND ${OPEN_FORM_REQUEST_CONDITION} AND expires_at > ?1`,
+        ).run(now, JSON.stringify(ids)).changes,
+      );
+    });
+    if (ended === undefined) throw authConfigGoneError(request.authConfigId);
     return ended;
   }
 

@@ -1607,6 +1607,7 @@ describe.each(versionTwoBackends)('migration 3 on $name', ({ skipReason, open })
           createdAt: new Date('2025-03-01T10:00:00.000Z'),
           alias: null,
           maxAccounts: null,
+          replacedAt: null,
         });
         expect((await database.store.getConnectionRequest('cr_failed'))!.status).toBe('FAILED');
         expect((await database.store.getConnectionRequestByStateHash('cr_pending-state'))!.status).toBe(

@@ -276,6 +276,21 @@ export interface Store {
     maxPending: number,
   ): Promise<number>;
   /**
+   * Inserts a credential-form (`fields`) `request` only while its auth config exists (else throws
+   * `ToolMuxError` `AUTH_CONFIG_NOT_FOUND` and writes nothing), and in the same transaction ends the
+   * user's open form requests through the same auth config beyond the newest `maxPending`, the new one
+   * included. An open form request is a `fields` request PENDING, unused and not expired at
+   * `request.createdAt`. Ending one sets its `expiresAt` and `replacedAt` to `request.createdAt`, so
+   * its waiter, its connect page and `connectionRequests.get()` answer that newer requests replaced
+   * it, and a completion of it is refused (`completeConnectionRequest` writes nothing). The oldest go
+   * first (by `createdAt`, then id), never the new one, at most 100 in one call; answers how many it
+   * ended. Inserts at once for the same user and auth config (in any process sharing the database)
+   * count one after the other, as `insertConnectionAttempt`'s. Optional for stores of your own:
+   * without it, `insertConnectionRequest` inserts the request and form requests are bounded by time
+   * only (see docs/auth.md, "Stale connection state").
+   */
+  insertFieldsRequest?(request: ConnectionRequestRecord, maxPending: number): Promise<number>;
+  /**
    * Makes at most `limit` of the oldest OAuth attempts (INITIATED accounts) created before
    * `createdBefore` EXPIRED, with `statusReason` {@link ATTEMPT_EXPIRED_REASON}, `version` + 1 and
    * `updatedAt` `now`; answers how many. An attempt is made with its connection request, which expires
@@ -516,6 +531,12 @@ export interface ConnectionRequestRecord {
    * accounts of the toolkit (see `completeConnectionRequest`, `activateConnectedAccount`).
    */
   maxAccounts?: number | null;
+  /**
+   * `fields`: when newer form requests of the same user and auth config replaced it (it expired then:
+   * see `insertFieldsRequest`); null or absent: never. `oauth2`: absent (its account's
+   * `statusReason` says so).
+   */
+  replacedAt?: Date | null;
 }
 
 export interface Page<T> {

@@ -55,6 +55,7 @@ export function connectionRequest(overrides: Partial<ConnectionRequestRecord> = 
     createdAt: new Date('2025-03-01T10:00:00.000Z'),
     alias: null,
     maxAccounts: null,
+    replacedAt: null,
     ...overrides,
   };
 }

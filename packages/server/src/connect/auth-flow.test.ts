@@ -939,3 +939,59 @@ describe('secrets', () => {
     }
   });
 });
+
+describe('connect links replaced by newer ones (at most 10 open per user and auth config)', () => {
+  it('a replaced form link shows the "replaced by a newer link" page, and its form, submitted, is refused and stores nothing', async () => {
+    const configId = await mailConfig();
+    const requests = [];
+    for (let index = 0; index < 11; index++) {
+      requests.push(
+        await mux.connectedAccounts.link('user_replaced', configId, { callbackUrl: APP_CALLBACK }),
+      );
+    }
+    const [replaced, oldestOpen] = [requests[0]!, requests[1]!];
+    expect(await mux.connectionRequests.get(replaced.id)).toMatchObject({
+      status: 'EXPIRED',
+      replacedByNewerRequests: true,
+    });
+    const shown = await fetch(replaced.redirectUrl);
+    expect(shown.status).toBe(410);
+    const html = await shown.text();
+    expect(html).toContain('Link replaced by a newer link');
+    expect(html).not.toContain('<form');
+
+    const submitted = await submitForm(replaced.id, { apiKey: 'sk_to_a_replaced_link' });
+    expect(submitted.status).toBe(410);
+    expect(await submitted.text()).toContain('Link replaced by a newer link');
+    expect((await api('GET', `/connection-requests/${replaced.id}`)).json.status).toBe('EXPIRED');
+    expect((await mux.connectedAccounts.list({ userIds: ['user_replaced'] })).items).toEqual([]);
+    // through the API, the same refusal: the expired code, saying why
+    const refused = await rejection(
+      mux.connectionRequests.complete(replaced.id, { apiKey: 'sk_to_a_replaced_link' }),
+    );
+    expect(refused.code).toBe('CONNECTION_REQUEST_EXPIRED');
+    expect(refused.message).toContain('replaced it');
+
+    // the oldest one still open takes the form
+    const taken = await submitForm(oldestOpen.id, { apiKey: 'sk_open' });
+    expect(taken.status).toBe(303);
+    expect((await mux.connectedAccounts.list({ userIds: ['user_replaced'] })).items).toHaveLength(1);
+  });
+
+  it('a replaced OAuth link shows the "replaced by a newer link" page too; one expired by time, the generic one', async () => {
+    const authConfigId = await octoConfig();
+    const requests = [];
+    for (let index = 0; index < 11; index++) {
+      requests.push(
+        await mux.connectedAccounts.link('user_replaced_oauth', authConfigId, { callbackUrl: APP_CALLBACK }),
+      );
+    }
+    const shown = await fetch(requests[0]!.redirectUrl);
+    expect(shown.status).toBe(410);
+    expect(await shown.text()).toContain('Link replaced by a newer link');
+    expire(requests[1]!.id);
+    const timedOut = await fetch(requests[1]!.redirectUrl);
+    expect(timedOut.status).toBe(410);
+    expect(await timedOut.text()).toContain('Link expired');
+  });
+});

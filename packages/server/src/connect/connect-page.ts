@@ -49,7 +49,17 @@ function notFoundPage(): Response {
   ]);
 }
 
-function expiredPage(): Response {
+/**
+ * The page of an expired link: `replaced` when newer connect links of the same user and app replaced
+ * it (at most 10 stay open), where the user most likely has a newer link at hand.
+ */
+function expiredPage(replaced = false): Response {
+  if (replaced) {
+    return page(410, 'Link replaced by a newer link', [
+      '<p>This connect link was replaced by a newer link: the application started newer connections for you since (at most 10 links stay open).</p>',
+      '<p>Use the newest link the application gave you, or go back to the application and start connecting again.</p>',
+    ]);
+  }
   return page(410, 'Link expired', [
     '<p>This connect link has expired (links work for 10 minutes).</p>',
     START_AGAIN,
@@ -72,7 +82,9 @@ function usedPage(): Response {
 function refusalPage(error: unknown): Response | undefined {
   if (!ToolMuxError.isInstance(error)) return undefined;
   if (error.code === 'CONNECTION_REQUEST_NOT_FOUND') return notFoundPage();
-  if (error.code === 'CONNECTION_REQUEST_EXPIRED') return expiredPage();
+  if (error.code === 'CONNECTION_REQUEST_EXPIRED') {
+    return expiredPage((error.details as { replaced?: unknown } | undefined)?.replaced === true);
+  }
   if (error.code === 'CONNECTION_REQUEST_INVALID') return usedPage();
   return undefined;
 }
@@ -119,7 +131,7 @@ export class ConnectPages {
     const appName = this.#toolkit(request.toolkit)?.name ?? request.toolkit;
     switch (request.status) {
       case 'EXPIRED':
-        return expiredPage();
+        return expiredPage(request.replacedByNewerRequests === true);
       case 'FAILED':
         return failedPage(appName);
       case 'COMPLETED':
@@ -200,7 +212,8 @@ export class ConnectPages {
   async submit(id: string, incoming: Request): Promise<Response> {
     const request = await this.#request(id);
     if (request instanceof Response) return request;
-    if (request.status === 'EXPIRED') return expiredPage();
+    // refused before the body is read: nothing of the form is stored, nor even parsed
+    if (request.status === 'EXPIRED') return expiredPage(request.replacedByNewerRequests === true);
     if (request.status !== 'PENDING') return usedPage();
     if (request.kind !== 'fields') {
       return page(405, 'Nothing to submit', ['<p>This connection continues at the provider, not here.</p>']);
