@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CONNECTION_REQUEST_TTL_MS } from '../auth/connection-requests.js';
 import { account, authConfig, connectionRequest } from '../test/auth-store-records.js';
-import { type PlanNode, planNodes, type SentStatement, withSqliteLogFile } from '../test/log-records.js';
+import { withSqliteLogFile } from '../test/log-records.js';
+import { expectIndexedPlans, recordingPgStatements } from '../test/pg-plans.js';
 import { postgresSkipReason, withTestDatabase } from '../test/postgres.js';
 import type { Store } from './types.js';
 
@@ -81,27 +82,6 @@ const INDEXES = [
   'toolmux_connected_accounts_user_never_connected',
 ];
 
-/**
- * Runs `work`, recording the statements of the bounds that any `pg` client sends meanwhile: the
- * store's pool and its transactions' connections alike (a start's count runs in its transaction).
- */
-async function recordingStatements<T>(work: () => Promise<T>): Promise<{ value: T; sent: SentStatement[] }> {
-  const { default: pg } = await import('pg');
-  const sent: SentStatement[] = [];
-  const prototype = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-  const original = prototype.query;
-  prototype.query = function (this: unknown, ...args: unknown[]) {
-    const config = args[0] as SentStatement | string;
-    if (typeof config === 'object' && BOUND_STATEMENTS.test(config.text)) sent.push(config);
-    return original.apply(this, args);
-  };
-  try {
-    return { value: await work(), sent };
-  } finally {
-    prototype.query = original;
-  }
-}
-
 const skipPostgres = await postgresSkipReason();
 
 describe.skipIf(skipPostgres !== undefined)(
@@ -115,47 +95,15 @@ describe.skipIf(skipPostgres !== undefined)(
         for (const statement of fill('postgres')) await database.query(statement);
         await database.query('ANALYZE toolmux_connected_accounts');
         await database.query('ANALYZE toolmux_connection_requests');
-        const { value, sent } = await recordingStatements(() => runBounds(database.store));
+        const { value, sent } = await recordingPgStatements(BOUND_STATEMENTS, () =>
+          runBounds(database.store),
+        );
         expect(value).toEqual([1, 6]);
         // the last start's count, and the pruner's bound
         const statements = [sent.at(-2)!, sent.at(-1)!];
         await database.withClient(async (client) => {
-          for (const [index, { text, values }] of statements.entries()) {
-            const literals = values.map((value) =>
-              value instanceof Date
-                ? `${client.escapeLiteral(value.toISOString())}::timestamptz`
-                : typeof value === 'number'
-                  ? String(value)
-                  : Array.isArray(value)
-                    ? `ARRAY[${value.map((each) => client.escapeLiteral(String(each))).join(', ')}]`
-                    : client.escapeLiteral(String(value)),
-            );
-            for (const mode of ['force_custom_plan', 'force_generic_plan']) {
-              await client.query('BEGIN');
-              await client.query(`SET LOCAL plan_cache_mode = ${mode}`);
-              await client.query(`PREPARE bound_${index}_${mode} AS ${text}`);
-              const { rows } = await client.query(
-                `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE bound_${index}_${mode}(${literals.join(', ')})`,
-              );
-              await client.query('ROLLBACK');
-              const plan = planNodes((rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan);
-              const context = `${mode}: ${text}\n${JSON.stringify(rows[0]['QUERY PLAN'])}`;
-              expect(
-                plan.map((node) => node['Node Type']),
-                context,
-              ).not.toContain('Seq Scan');
-              expect(
-                plan.filter((node) => node['Index Name'] === INDEXES[index]).length,
-                context,
-              ).toBeGreaterThan(0);
-              // no step reads the other users' rows or the user's connected accounts
-              for (const node of plan) {
-                expect(node['Actual Rows'] ?? 0, `${node['Node Type']} in ${context}`).toBeLessThanOrEqual(
-                  30,
-                );
-              }
-            }
-          }
+          for (const [index, statement] of statements.entries())
+            await expectIndexedPlans(client, statement, INDEXES[index]!);
         });
       });
     });
