@@ -109,7 +109,7 @@ export interface ConnectionRequestInfo {
   /**
    * An EXPIRED request that newer connection requests of the same user and auth config replaced
    * before the user finished (at most 10 stay pending), rather than one whose 10 minutes ran out.
-   * Set by a local ToolMux; absent from a remote one's answer (the REST API does not carry it yet).
+   * Absent from a remote ToolMux's answer when its server is of before the field.
    */
   replacedByNewerRequests?: boolean;
   /** Where the user is sent back after connecting. */

@@ -174,6 +174,8 @@ export interface ConnectionRequestWire {
   callback_url: string;
   redirect_url: string;
   expires_at: string;
+  /** EXPIRED because newer requests of its user and auth config replaced it (absent from older servers). */
+  replaced_by_newer_requests?: boolean;
 }
 
 /** What `offloaded` of `POST /sessions/:id/workbench/offload` is: what the model receives instead. */
@@ -655,6 +657,7 @@ const CONNECTION_REQUEST: Shape = {
   // where the application sends its user to connect: the server's connect page
   redirect_url: urlOf('http'),
   expires_at: 'date',
+  replaced_by_newer_requests: optional('boolean'),
 };
 
 /**
@@ -1156,5 +1159,9 @@ export const connectionRequestInfoOf: (wire: unknown) => ConnectionRequestInfo =
     callbackUrl: wire.callback_url,
     expiresAt: new Date(wire.expires_at),
     redirectUrl: wire.redirect_url,
+    // a server of before the field does not say
+    ...(wire.replaced_by_newer_requests !== undefined
+      ? { replacedByNewerRequests: wire.replaced_by_newer_requests }
+      : {}),
   }),
 );

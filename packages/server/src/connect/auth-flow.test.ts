@@ -963,7 +963,24 @@ describe('connect links replaced by newer ones (at most 10 open per user and aut
     const submitted = await submitForm(replaced.id, { apiKey: 'sk_to_a_replaced_link' });
     expect(submitted.status).toBe(410);
     expect(await submitted.text()).toContain('Link replaced by a newer link');
-    expect((await api('GET', `/connection-requests/${replaced.id}`)).json.status).toBe('EXPIRED');
+    expect((await api('GET', `/connection-requests/${replaced.id}`)).json).toMatchObject({
+      status: 'EXPIRED',
+      replaced_by_newer_requests: true,
+    });
+    expect((await api('GET', `/connection-requests/${oldestOpen.id}`)).json).toMatchObject({
+      status: 'PENDING',
+      replaced_by_newer_requests: false,
+    });
+    // a remote ToolMux reads it from there
+    const remote = new ToolMux({ baseUrl, apiKey: TEST_API_KEY, logger });
+    try {
+      expect(await remote.connectionRequests.get(replaced.id)).toMatchObject({
+        status: 'EXPIRED',
+        replacedByNewerRequests: true,
+      });
+    } finally {
+      await remote.close();
+    }
     expect((await mux.connectedAccounts.list({ userIds: ['user_replaced'] })).items).toEqual([]);
     // through the API, the same refusal: the expired code, saying why
     const refused = await rejection(

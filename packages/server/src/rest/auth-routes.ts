@@ -79,6 +79,7 @@ function connectionRequestJson(request: ConnectionRequestInfo): Wire<typeof Conn
     callback_url: request.callbackUrl,
     redirect_url: request.redirectUrl,
     expires_at: request.expiresAt.toISOString(),
+    replaced_by_newer_requests: request.replacedByNewerRequests === true,
   };
 }
 

@@ -196,6 +196,11 @@ export const ConnectionRequestSchema = component(
     callback_url: z.string().describe('Where the user is sent back after connecting.'),
     redirect_url: z.string().describe('The hosted connect page the user opens.'),
     expires_at: timestamp,
+    replaced_by_newer_requests: z
+      .boolean()
+      .describe(
+        'true for an EXPIRED request that newer requests of the same user and auth config replaced before the user finished (at most 10 stay pending), rather than one whose time ran out.',
+      ),
   }),
   'A connection: send the user to redirect_url, then poll GET /connection-requests/{id} until it is COMPLETED. Never carries the provider URL or a secret.',
 );
