@@ -82,17 +82,17 @@ describe.each(backends)(
        * toolmux read the auth config and before it wrote what it made from it.
        */
       async function pausingStore(
-        method: 'insertConnectedAccount' | 'insertConnectionRequest' | 'deleteAuthConfig',
+        method: 'insertConnectedAccount' | 'insertFieldsRequest' | 'deleteAuthConfig',
         before: () => Promise<void>,
       ): Promise<Store> {
         const store = await openStore(database.spec);
-        const write = store[method].bind(store) as (record: never) => Promise<unknown>;
+        const write = store[method]!.bind(store) as (...args: never[]) => Promise<unknown>;
         let pending: (() => Promise<void>) | undefined = before;
-        store[method] = (async (record: never) => {
+        store[method] = (async (...args: never[]) => {
           const hook = pending;
           pending = undefined;
           await hook?.();
-          return write(record);
+          return write(...args);
         }) as never;
         return store;
       }
@@ -255,7 +255,8 @@ describe.each(backends)(
         const other = setup();
         const config = await other.authConfigs.create('gmail', { type: 'api_key' });
         const mux = setup(
-          await pausingStore('insertConnectionRequest', () => other.authConfigs.delete(config.id)),
+          // the store's write of a credential-form request (with the count bound's, in one transaction)
+          await pausingStore('insertFieldsRequest', () => other.authConfigs.delete(config.id)),
         );
         await rejection(mux.connectedAccounts.link('ada', config.id), 'AUTH_CONFIG_NOT_FOUND');
         expect(await orphans()).toBe(0);

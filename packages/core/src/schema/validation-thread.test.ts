@@ -430,7 +430,9 @@ describe('large tool schemas in the validation thread', () => {
   }, 60_000);
 
   it('post the checks behind one that ended the thread (out of memory) to a new thread', async () => {
-    const thread = new ValidationThread({ heapMb: HEAP_MB });
+    // a budget of a minute: the heap runs out first (about 0.7 s alone), also on a loaded machine,
+    // where the default budget of 1.4 s ran out first once
+    const thread = new ValidationThread({ heapMb: HEAP_MB, checkMs: 60_000 });
     const wide = JSON.stringify(wideSchema(60));
     // the thread comes up and compiles its document
     expect(await thread.check(2, wide, 'ACME_WIDE', 'input', { p0: 'abc' }, new WorkSlice())).toMatchObject({
