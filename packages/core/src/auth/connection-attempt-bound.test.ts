@@ -269,8 +269,15 @@ describe.each(backends)('the count bound of connection state on $name', ({ skipR
       expect(await db.getConnectionRequest(made[0]!.request.id)).toEqual({
         ...made[0]!.request,
         expiresAt: at(11),
+        replacedAt: at(11),
       });
-      expect(await db.getConnectionRequest(made[1]!.request.id)).toMatchObject({ expiresAt: at(12) });
+      expect(await db.getConnectionRequest(made[1]!.request.id)).toMatchObject({
+        expiresAt: at(12),
+        replacedAt: at(12),
+      });
+      // one that expired by time, or a callback took, is not marked replaced
+      expect((await db.getConnectionRequest(old.request.id))!.replacedAt ?? null).toBeNull();
+      expect((await db.getConnectionRequest(taken.request.id))!.replacedAt ?? null).toBeNull();
       // a callback that read the request before it was replaced cannot take it after
       expect(await db.markConnectionRequestUsed(made[0]!.request.id, at(13))).toBe(false);
       // a start whose config is gone writes nothing

@@ -118,20 +118,11 @@ export async function failConnectionAttempt(
 }
 
 /**
- * Whether an expired request was ended by newer attempts of its user and auth config rather than by
- * its 10 minutes: an OAuth request's account's `statusReason` is {@link ATTEMPT_REPLACED_REASON} (one
- * read, made only once a request is found expired, so that its answer says which); a form request's
- * `replacedAt` is set.
+ * Whether newer requests of its user and auth config ended the request (its row's `replacedAt`, set by
+ * `Store.insertConnectionAttempt` and `insertFieldsRequest`) rather than its 10 minutes.
  */
-export async function replacedByNewerAttempts(
-  store: Store,
-  request: Pick<ConnectionRequestRecord, 'kind' | 'connectedAccountId' | 'replacedAt'>,
-): Promise<boolean> {
-  // a form request has no account: its row says (`Store.insertFieldsRequest`)
-  if (request.kind === 'fields') return (request.replacedAt ?? null) !== null;
-  if (request.connectedAccountId === null) return false;
-  const account = await store.getConnectedAccountStatus(request.connectedAccountId);
-  return account?.statusReason === ATTEMPT_REPLACED_REASON;
+export function replacedByNewerAttempts(request: Pick<ConnectionRequestRecord, 'replacedAt'>): boolean {
+  return (request.replacedAt ?? null) !== null;
 }
 
 /** What a request that newer attempts replaced answers (`CONNECTION_REQUEST_EXPIRED`), then `next`. */
@@ -273,23 +264,18 @@ export class ConnectionRequests {
     const record = await store.getConnectionRequest(id);
     if (!record) return undefined;
     const status = requestStatusAt(record, new Date());
-    if (status === 'EXPIRED' && record.kind === 'fields') {
-      // whether newer requests replaced it: its row says
-      return {
-        status,
-        connectedAccountId: null,
-        statusReason: record.replacedAt ? ATTEMPT_REPLACED_REASON : null,
-      };
+    // whether newer requests replaced it, its row says; why it failed, its account
+    if (status === 'EXPIRED' && replacedByNewerAttempts(record)) {
+      return { status, connectedAccountId: record.connectedAccountId, statusReason: ATTEMPT_REPLACED_REASON };
     }
-    // why it failed, or whether newer attempts replaced it (an expired OAuth request's account says)
-    const endedAccount =
-      (status === 'FAILED' || (status === 'EXPIRED' && record.kind === 'oauth2')) && record.connectedAccountId
+    const failedAccount =
+      status === 'FAILED' && record.connectedAccountId
         ? await store.getConnectedAccountStatus(record.connectedAccountId)
         : undefined;
     return {
       status,
       connectedAccountId: record.connectedAccountId,
-      statusReason: endedAccount?.statusReason ?? null,
+      statusReason: failedAccount?.statusReason ?? null,
     };
   }
 
@@ -408,7 +394,7 @@ export class ConnectionRequests {
   async get(id: string): Promise<ConnectionRequestInfo> {
     const record = await this.#requestRecord(id);
     const status = requestStatusAt(record, new Date());
-    const replaced = status === 'EXPIRED' && (await replacedByNewerAttempts(this.#records.store, record));
+    const replaced = status === 'EXPIRED' && replacedByNewerAttempts(record);
     return {
       id: record.id,
       kind: record.kind,
@@ -427,9 +413,7 @@ export class ConnectionRequests {
   /** Why a request cannot be taken (completed, or continued at the provider) any more, if it cannot. */
   #notOpen(record: ConnectionRequestRecord, now: Date): ToolMuxError | undefined {
     const status = requestStatusAt(record, now);
-    if (status === 'EXPIRED' && record.kind === 'fields' && record.replacedAt) {
-      return replacedError(record);
-    }
+    if (status === 'EXPIRED' && replacedByNewerAttempts(record)) return replacedError(record);
     if (status === 'EXPIRED') {
       return new ToolMuxError({
         code: 'CONNECTION_REQUEST_EXPIRED',
@@ -524,12 +508,6 @@ export class ConnectionRequests {
     }
     const now = new Date();
     const closed = this.#notOpen(record, now);
-    if (
-      closed?.code === 'CONNECTION_REQUEST_EXPIRED' &&
-      (await replacedByNewerAttempts(this.#records.store, record))
-    ) {
-      throw replacedError(record);
-    }
     if (closed) throw closed;
     const secret = this.#records.options.vault.openJson<OAuthRequestSecret>(record.id, record.secret);
     const { authorizationUrl } = secret;

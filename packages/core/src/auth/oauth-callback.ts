@@ -60,12 +60,12 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
     );
   }
   const now = new Date();
-  if (connection.expiresAt <= now) return expiredCallback(records, connection, wantsJson);
+  if (connection.expiresAt <= now) return expiredCallback(connection, wantsJson);
   if (!(await store.markConnectionRequestUsed(connection.id, now))) {
     // taken by another callback, or ended since it was read (newer attempts replaced it)
     const current = await store.getConnectionRequest(connection.id);
     if (current && current.usedAt === null && current.expiresAt <= now) {
-      return expiredCallback(records, current, wantsJson);
+      return expiredCallback(current, wantsJson);
     }
     return callbackError(
       wantsJson,
@@ -154,13 +154,9 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
  * The answer to a callback of an expired request: `CONNECTION_REQUEST_EXPIRED`, saying whether its 10
  * minutes ran out or newer attempts of the user replaced it.
  */
-async function expiredCallback(
-  records: AuthRecords,
-  connection: ConnectionRequestRecord,
-  wantsJson: boolean,
-): Promise<Response> {
+function expiredCallback(connection: ConnectionRequestRecord, wantsJson: boolean): Response {
   const next = 'start a new connection from the application.';
-  const message = (await replacedByNewerAttempts(records.options.store, connection))
+  const message = replacedByNewerAttempts(connection)
     ? replacedRequestMessage(connection, next)
     : `Connection request ${connection.id} expired at ${connection.expiresAt.toISOString()} (it works for 10 minutes). Start a new connection from the application.`;
   return callbackError(wantsJson, 'CONNECTION_REQUEST_EXPIRED', message);

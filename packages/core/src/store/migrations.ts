@@ -635,8 +635,8 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'form_request_bound',
     // Credential-form requests are bounded by count like OAuth attempts: at most 10 open per user and
     // auth config, a new one ends the oldest in its insert's transaction. They have no account to
-    // hold why they ended, so `replaced_at` says when newer requests replaced one (null: never), and
-    // the index serves the start's count. A nullable column without a default: instant on both, and
+    // hold why they ended, so `replaced_at` says when newer requests replaced one (null: never; OAuth
+    // attempts' requests are marked so too), and the index serves the start's count. A nullable column without a default: instant on both, and
     // instances of the previous release, which neither read nor write it, go on working meanwhile.
     sql: {
       sqlite: `ALTER TABLE toolmux_connection_requests ADD COLUMN replaced_at INTEGER;${FORM_REQUEST_BOUND_INDEX}`,

@@ -1581,7 +1581,7 @@ export class PostgresStore implements Store {
       if (expired.length === 0) return 0;
       // its request expires now: its waiter, a late callback and the connect page say so at once
       await query(
-        'UPDATE toolmux_connection_requests SET expires_at = $1 WHERE connected_account_id = ANY($2) ' +
+        'UPDATE toolmux_connection_requests SET expires_at = $1, replaced_at = $1 WHERE connected_account_id = ANY($2) ' +
           "AND status = 'PENDING' AND used_at IS NULL AND expires_at > $1",
         [now, expired.map((row) => row.id as string)],
       );

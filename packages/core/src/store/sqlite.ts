@@ -1519,9 +1519,10 @@ export class SqliteStore implements Store {
       const json = JSON.stringify(ids);
       // its request expires now: its waiter, a late callback and the connect page say so at once
       this.statement(
-        'UPDATE toolmux_connection_requests SET expires_at = ? WHERE connected_account_id IN (SELECT value FROM json_each(?)) ' +
-          "AND status = 'PENDING' AND used_at IS NULL AND expires_at > ?",
-      ).run(now, json, now);
+        'UPDATE toolmux_connection_requests SET expires_at = ?1, replaced_at = ?1 ' +
+          'WHERE connected_account_id IN (SELECT value FROM json_each(?2)) ' +
+          "AND status = 'PENDING' AND used_at IS NULL AND expires_at > ?1",
+      ).run(now, json);
       return Number(
         this.statement(
           "UPDATE toolmux_connected_accounts SET status = 'EXPIRED', status_reason = ?, version = version + 1, " +

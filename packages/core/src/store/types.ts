@@ -261,9 +261,9 @@ export interface Store {
    * included. A pending attempt is an INITIATED account whose request is PENDING, unused and not
    * expired at `request.createdAt`; one whose request a callback took (it is trading the code) is
    * neither counted nor ended. Ending one makes its account EXPIRED with `statusReason`
-   * {@link ATTEMPT_REPLACED_REASON} (`version` + 1, `updatedAt` the request's `createdAt`) and its
-   * request expire then (`expiresAt`), so its waiter, a late callback and the connect page answer that
-   * it expired. The oldest go first (by `createdAt`, then id), never the new one, at most 100 in one
+   * {@link ATTEMPT_REPLACED_REASON} (`version` + 1, `updatedAt` the request's `createdAt`) and sets its
+   * request's `expiresAt` and `replacedAt` to then, so its waiter, a late callback and the connect page
+   * answer that newer attempts replaced it. The oldest go first (by `createdAt`, then id), never the new one, at most 100 in one
    * call; answers how many it ended. Attempts started at once for the same user and auth config (in
    * any process sharing the database) are counted one after the other, so that no more than
    * `maxPending` stay pending and none is ended while fewer are. Optional for stores of your own:
@@ -532,9 +532,8 @@ export interface ConnectionRequestRecord {
    */
   maxAccounts?: number | null;
   /**
-   * `fields`: when newer form requests of the same user and auth config replaced it (it expired then:
-   * see `insertFieldsRequest`); null or absent: never. `oauth2`: absent (its account's
-   * `statusReason` says so).
+   * When newer requests of the same user and auth config replaced it (it expired then: see
+   * `insertConnectionAttempt`, `insertFieldsRequest`); null or absent: never.
    */
   replacedAt?: Date | null;
 }
