@@ -36,8 +36,9 @@ export const CONNECTION_PRUNE_INTERVAL_MS = 10 * 60_000;
  * Cleans up connection state that can never complete, when the store opens and every 10 minutes:
  * OAuth attempts (INITIATED accounts) whose request expired become EXPIRED, connection requests are
  * deleted a day after they expired, and accounts that never held credentials 30 days after their last
- * change, or as soon as their user has 10 newer ones through the same auth config. An account that ever held credentials is never deleted. Each step runs only when the store
- * has its method (stores of your own may leave them out); undefined when it has none.
+ * change, or as soon as their user has 10 newer ones through the same auth config. An account that
+ * ever held credentials is never deleted. Each step runs only when the store has its method (stores
+ * of your own may leave them out); undefined when it has none.
  */
 export function connectionStatePruner(store: Store, logger: Logger): Pruner | undefined {
   const tasks: PruneTask[] = [];
