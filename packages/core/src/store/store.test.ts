@@ -1156,8 +1156,9 @@ describe.each(backends)('Store: $name', ({ name, skipReason, durable, open, open
         const record = account({ version: 1 });
         await store.insertConnectedAccount(record);
         const now = new Date();
-        // a lease of 200 ms: PostgreSQL's store reads it by the database's clock, not the `now` given
-        const until = new Date(now.getTime() + 200);
+        // a lease of a minute, so that "held" does not depend on how fast a loaded machine gets to the
+        // next call; PostgreSQL's store reads it by the database's clock, not the `now` given
+        const until = new Date(now.getTime() + 60_000);
         const [first, second] = await Promise.all([
           store.acquireRefreshLease(record.id, 1, until, now),
           store.acquireRefreshLease(record.id, 1, until, now),
@@ -1169,12 +1170,18 @@ describe.each(backends)('Store: $name', ({ name, skipReason, durable, open, open
         expect(Math.abs(winners[0]!.refreshLeaseUntil!.getTime() - until.getTime())).toBeLessThan(1_000);
         // the lease is held: the right version is not enough
         expect(await store.acquireRefreshLease(record.id, 2, until, new Date())).toBeUndefined();
-        // after it ran out, it can be taken over
+        // a lease that runs out in 100 ms can be taken over once it has run out
+        const short = await store.updateConnectedAccount(
+          record.id,
+          { refreshLeaseUntil: new Date(Date.now() + 100) },
+          2,
+        );
+        expect(short).toMatchObject({ version: 3 });
         await new Promise((done) => setTimeout(done, 300));
         const later = new Date();
         expect(
-          await store.acquireRefreshLease(record.id, 2, new Date(later.getTime() + 30_000), later),
-        ).toMatchObject({ version: 3 });
+          await store.acquireRefreshLease(record.id, 3, new Date(later.getTime() + 30_000), later),
+        ).toMatchObject({ version: 4 });
       });
 
       it.skipIf(name !== 'postgres')(
