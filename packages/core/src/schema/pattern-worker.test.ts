@@ -9,7 +9,12 @@ import { quiet } from '../test/auth-fixtures.js';
 import { longestTick } from '../test/longest-turn.js';
 import { runScript } from '../test/run-script.js';
 import { ToolMux } from '../toolmux.js';
-import { patternWorkerStarting } from './pattern-worker.js';
+import {
+  PATTERN_TIME_BUDGET_OFF_MAIN_MS,
+  PATTERN_TIME_PER_CHARACTER_MICROS,
+  PatternChecks,
+  patternWorkerStarting,
+} from './pattern-worker.js';
 import { compileJsonSchemaValidator, slicedValidatorOf } from './validate.js';
 
 /**
@@ -54,6 +59,10 @@ const HOSTILE_PATTERNS = EXPONENTIAL_CORES.flatMap((core) =>
 );
 
 const NOT_CHECKED = /could not be checked against pattern ".*" in time/;
+
+/** zod's e-mail pattern (lookahead: the pattern worker runs it). */
+const EMAIL_PATTERN =
+  "^(?!\\.)(?!.*\\.\\.)([A-Za-z0-9_'+\\-\\.]*)[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\\-]*\\.)+[A-Za-z]{2,}$";
 
 function wordsToolkit(patterns: readonly string[]) {
   return defineToolkit({
@@ -266,26 +275,101 @@ describe('tool schema patterns RE2 cannot run', () => {
             type: 'array',
             items: {
               type: 'string',
-              pattern:
-                "^(?!\\.)(?!.*\\.\\.)([A-Za-z0-9_'+\\-\\.]*)[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\\-]*\\.)+[A-Za-z]{2,}$",
+              pattern: EMAIL_PATTERN,
             },
           },
         },
       },
       'WORDS_EMAILS',
     );
-    // 1,000: the budget (100 ms in all, wall time in the worker) does not grow with the items, and a
-    // loaded CI spent it on 1,212 of 2,001 (see the session note: it should grow with the value)
-    const emails = Array.from({ length: 1_000 }, (_, index) => `user${index}@example.com`);
+    // each test adds its share to the budget: a fixed 100 ms was spent by 1,212 of 2,001 on a loaded CI
+    const emails = Array.from({ length: 2_001 }, (_, index) => `user${index}@example.com`);
     // as a call checks them: in the validation thread, whose budget leaves room on a loaded machine
     const inThread = slicedValidatorOf(email)!;
     const slice = { due: () => false, pause: async () => {} } as never;
     expect(await inThread({ emails }, slice)).toMatchObject({ success: true });
     expect(await inThread({ emails: [...emails, '.bad@example.com'] }, slice)).toMatchObject({
       success: false,
-      issues: [{ path: 'emails.1000', message: expect.stringContaining('must match pattern') }],
+      issues: [{ path: 'emails.2001', message: expect.stringContaining('must match pattern') }],
     });
   });
+});
+
+describe('the pattern budget grows with the value', () => {
+  it('a call of long texts whose tests take longer in all than the base budget is checked: each text adds time in proportion to its length', async () => {
+    // a lookahead at each character, up to 24 characters deep: linear, about 150 ns a character
+    // here (RegExp on this thread), so 60 texts of 50,000 characters take several times the
+    // validation thread's base of 100 ms in all, and each is given 50 ms more
+    const pattern = '^(?:(?=[ab]{1,24})[ab])+$';
+    const length = 50_000;
+    expect(length * PATTERN_TIME_PER_CHARACTER_MICROS).toBeGreaterThanOrEqual(
+      (PATTERN_TIME_BUDGET_OFF_MAIN_MS * 1000) / 2,
+    );
+    const words = defineToolkit({
+      slug: 'words',
+      description: 'Words',
+      tools: [
+        defineTool({
+          slug: 'WORDS_LONG',
+          description: 'Take long words',
+          inputSchema: {
+            type: 'object',
+            properties: { words: { type: 'array', items: { type: 'string', pattern } } },
+            required: ['words'],
+          },
+          execute: async ({ words }) => ({ count: (words as string[]).length }),
+        }),
+      ],
+    });
+    const mux = new ToolMux({ toolkits: [words], store: ':memory:', logger: quiet });
+    try {
+      const session = await mux.create('user_1', { toolkits: ['words'] });
+      const texts = Array.from({ length: 60 }, (_, index) => `${index % 2 ? 'ab' : 'ba'}`.repeat(length / 2));
+      // what RegExp takes for them on this thread, for the record of a failure
+      const native = new RegExp(pattern, 'u');
+      const started = performance.now();
+      for (const text of texts) expect(native.test(text)).toBe(true);
+      const nativeMs = performance.now() - started;
+      const result = await session.execute('WORDS_LONG', { words: texts });
+      expect(result, `RegExp alone took ${nativeMs.toFixed(0)} ms`).toMatchObject({
+        successful: true,
+        data: { count: 60 },
+      });
+      // a text that does not match is named as such, not as not checked in time
+      const wrong = await session.execute('WORDS_LONG', { words: [...texts, `${'ab'.repeat(length / 2)}c`] });
+      expect(wrong).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+      expect(wrong.error?.slice(0, 300)).toContain('words.60: must match pattern');
+      expect(wrong.error).not.toMatch(NOT_CHECKED);
+    } finally {
+      await mux.close();
+    }
+  }, 60_000);
+
+  it('many short texts each add a share, and a pattern that backtracks for ever after them is given up after the base and its own share, not after all they left over', () => {
+    // 10 `a`s and a `!` against nested quantifiers after a lookahead: 2^10 steps, 10–60 µs a test
+    // here, so 20,000 of them take 200 ms and more in all, twice the base of 100 ms and more, while
+    // each is given its share of 100 µs and 11 µs for its characters
+    const pattern = '^(?=a)(a+)+$';
+    const short = `${'a'.repeat(10)}!`;
+    const checks = new PatternChecks(PATTERN_TIME_BUDGET_OFF_MAIN_MS);
+    const started = performance.now();
+    for (let index = 0; index < 20_000; index++)
+      expect(checks.test(pattern, 'u', short), `test ${index}`).toBe(false);
+    expect(checks.allFinished).toBe(true);
+    const shortMs = performance.now() - started;
+    // the tests left about 2 s over; a test that runs for ever may take the base and its own share,
+    // and is waited for that long and a little slack (under 1,000 ms: a loaded machine)
+    const hostile = `${'a'.repeat(40)}!`;
+    const hostileStarted = performance.now();
+    expect(checks.test(pattern, 'u', hostile)).toBe(false);
+    const hostileMs = performance.now() - hostileStarted;
+    expect(hostileMs, `the 20,000 tests took ${shortMs.toFixed(0)} ms`).toBeLessThan(1_000);
+    expect(checks.unfinished(pattern, hostile)).toBe(true);
+    // and after it none is run: an ordinary test fails at once, as not checked
+    expect(checks.test(EMAIL_PATTERN, 'u', 'user@example.com')).toBe(false);
+    expect(checks.unfinished(EMAIL_PATTERN, 'user@example.com')).toBe(true);
+    expect(checks.allFinished).toBe(false);
+  }, 60_000);
 });
 
 const dist = resolve(import.meta.dirname, '../../dist/index.js');

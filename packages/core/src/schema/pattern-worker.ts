@@ -1,10 +1,13 @@
 import { isMainThread, MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 
 /**
- * The most time the regular expressions RE2 cannot run (lookaround, backreferences) may take in one
- * validation of a tool's arguments or result, in all (ms): past it, a test counts as failed and the
- * value is reported as not checked in time. A backtracking engine takes 2^n steps on `^(?=a)(a+)+$`
- * against n `a`s and a `!`: 26 of them held the event loop 0.3 s, each more doubled it.
+ * The time the regular expressions RE2 cannot run (lookaround, backreferences) may take in one
+ * validation of a tool's arguments or result before any test is made (ms): past the budget, a test
+ * counts as failed and the value is reported as not checked in time. A backtracking engine takes
+ * 2^n steps on `^(?=a)(a+)+$` against n `a`s and a `!`: 26 of them held the event loop 0.3 s, each
+ * more doubled it. Each test adds its share to the budget (see {@link PATTERN_TIME_PER_TEST_MICROS}),
+ * so that the budget grows with the value: a fixed 100 ms refused 2,001 addresses checked against
+ * zod's e-mail pattern on a loaded machine after 1,212 of them.
  */
 export const PATTERN_TIME_BUDGET_MS = 20;
 
@@ -15,6 +18,20 @@ export const PATTERN_TIME_BUDGET_MS = 20;
  * (whose time in the worker counts wall time) get room.
  */
 export const PATTERN_TIME_BUDGET_OFF_MAIN_MS = 100;
+
+/**
+ * What each test adds to its validation's budget (µs), before it runs: its share for being made at
+ * all. A short text's test takes 1–4 µs in the worker; the rest is room for a loaded machine, whose
+ * cores the worker waits for in the middle of a test (1,212 addresses took 100 ms in all in CI).
+ */
+export const PATTERN_TIME_PER_TEST_MICROS = 100;
+
+/**
+ * What each character of a test's text adds to its validation's budget (µs): an ordinary pattern's
+ * time grows with its text (lookaheads at each character: 20–400 ns a character were measured), so a
+ * long text is given time in proportion, a megabyte a second, as the validation thread's check is.
+ */
+export const PATTERN_TIME_PER_CHARACTER_MICROS = 1;
 
 /**
  * What a test may take beyond the budget left before it is given up (ms): the thread's wake-up and
@@ -89,15 +106,24 @@ for (;;) {
 
 /**
  * The pattern tests of one validation: the time they may still take, and the ones that did not
- * finish in it (their texts by pattern), which the validation reports as not checked.
+ * finish in it (their texts by pattern), which the validation reports as not checked. The budget
+ * starts at the validation's base (20 ms on the main thread, 100 ms off it) and each test adds its
+ * share (see {@link PATTERN_TIME_PER_TEST_MICROS}) before it runs, so what the tests may take in
+ * all grows with the value, as the rest of its check does. One test may take at most the base and
+ * its own share, not what the tests before it left over: a pattern that backtracks for ever is given
+ * up as soon on the thousandth text as on the first. After a test that did not finish, none is run.
  */
 export class PatternChecks {
+  readonly #baseMicros: number;
   #remainingMicros: number;
+  /** A test did not finish: the ones after it are not run. */
+  #spent = false;
   /** Texts whose test did not finish, by pattern source. */
   readonly #unfinished = new Map<string, Set<string>>();
 
   constructor(budgetMs = isMainThread ? PATTERN_TIME_BUDGET_MS : PATTERN_TIME_BUDGET_OFF_MAIN_MS) {
-    this.#remainingMicros = budgetMs * 1000;
+    this.#baseMicros = budgetMs * 1000;
+    this.#remainingMicros = this.#baseMicros;
   }
 
   /** Whether every test finished (in time). */
@@ -115,12 +141,18 @@ export class PatternChecks {
     for (const [pattern, texts] of this.#unfinished) for (const text of texts) yield { pattern, text };
   }
 
-  /** Runs one test in the worker within the time left; `false` (noted as unfinished) past it. */
+  /** Runs one test in the worker within the time it may take; `false` (noted as unfinished) past it. */
   test(source: string, flags: string, text: string): boolean {
-    const answer =
-      this.#remainingMicros > 0 ? patternWorker.test(source, flags, text, this.#remainingMicros) : undefined;
+    let answer: { matched: boolean; micros: number } | undefined;
+    if (!this.#spent) {
+      const share = PATTERN_TIME_PER_TEST_MICROS + text.length * PATTERN_TIME_PER_CHARACTER_MICROS;
+      this.#remainingMicros += share;
+      // a test that finished just past the time left (the wait has some slack) leaves none
+      const allowed = Math.min(this.#remainingMicros, this.#baseMicros + share);
+      if (allowed > 0) answer = patternWorker.test(source, flags, text, allowed);
+    }
     if (answer === undefined) {
-      this.#remainingMicros = 0;
+      this.#spent = true;
       const texts = this.#unfinished.get(source) ?? new Set();
       this.#unfinished.set(source, texts.add(text));
       return false;

@@ -74,7 +74,8 @@ interface Running {
  * behind the one in the thread: a schema whose check costs more than the value's size (a recursive
  * `anyOf` whose failing variant checks the items below it doubles with each level of nesting: 30
  * levels, 60 bytes, are minutes) would hold it for good. Ordinary checks take milliseconds (a
- * megabyte of items tens), and a pattern RE2 cannot run has 100 ms of its own in a check.
+ * megabyte of items tens), and the patterns RE2 cannot run have a budget of their own in a check
+ * (100 ms and a share for each test).
  */
 export const CHECK_TIME_BUDGET_MS = 1_000;
 
