@@ -18,6 +18,7 @@ import { composioRouteNotFound, isComposioPath, mountComposioApi } from './compo
 import { ConnectPages } from './connect/connect-page.js';
 import { audienceOf, errorResponse } from './http-errors.js';
 import { jsonResponse } from './json-response.js';
+import { LingeringClose } from './linger.js';
 import { McpEndpoint, type McpOptions } from './mcp/mcp-endpoint.js';
 import { checkMetricsOptions, type MetricsOptions, ServerMetrics } from './metrics.js';
 import { DEFAULT_BODY_LIMIT, readJsonBody } from './read-body.js';
@@ -444,14 +445,19 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
         // An answer given while draining says `Connection: close` and the socket closes after it: a
         // keep-alive client would otherwise send its next request down a socket that the drain
         // closes as soon as it is idle (ECONNRESET, which a client cannot retry for a POST).
+        // An answer given before its request's body arrived (a 413 on the declared length, a 401)
+        // closes the connection once the client sent the rest, so that it can read the answer.
+        const lingering = new LingeringClose();
         const fetchNode = (request: Request, env: HttpBindings | Http2Bindings) => {
           const answer = app.fetch(request, env);
           if (!(answer instanceof Promise)) {
             if (draining) closeAfterAnswer(env);
+            lingering.prepare(env.incoming, env.outgoing);
             return answer;
           }
           return answer.then((response) => {
             if (draining) closeAfterAnswer(env);
+            lingering.prepare(env.incoming, env.outgoing);
             return response;
           });
         };
@@ -477,6 +483,8 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
                   default: DEFAULT_DRAIN_TIMEOUT_MS,
                 });
                 draining = true;
+                // a connection that lingers after an early answer is kept only for its client's sake
+                lingering.closeAll();
                 const http = server as typeof server & {
                   closeIdleConnections?: () => void;
                   closeAllConnections?: () => void;
