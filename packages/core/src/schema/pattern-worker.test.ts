@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { defineTool, defineToolkit } from '../catalog/define.js';
-import type { JSONSchema } from '../catalog/types.js';
+import type { JSONSchema, ValidationResult } from '../catalog/types.js';
 import { mcpOutputSchemaOf, mcpToolResultOf } from '../execution/mcp-result.js';
 import type { ToolSpec } from '../provider.js';
 import { quiet } from '../test/auth-fixtures.js';
@@ -59,6 +59,11 @@ const HOSTILE_PATTERNS = EXPONENTIAL_CORES.flatMap((core) =>
 );
 
 const NOT_CHECKED = /could not be checked against pattern ".*" in time/;
+
+/** Whether a validation failed only because a pattern's test was given up (not an answer). */
+function notCheckedInTime(result: ValidationResult): boolean {
+  return !result.success && result.issues.every((issue) => NOT_CHECKED.test(issue.message));
+}
 
 /** zod's e-mail pattern (lookahead: the pattern worker runs it). */
 const EMAIL_PATTERN =
@@ -259,7 +264,10 @@ describe('tool schema patterns RE2 cannot run', () => {
           'WORDS_SAME',
         );
         for (const word of texts) {
-          const result = validate({ word });
+          // what is checked here is the answer: a test given up on a loaded machine (its thread had no
+          // core for the 20 ms of a main-thread check) is no answer, and the check is made again
+          let result = validate({ word });
+          for (let retry = 0; retry < 3 && notCheckedInTime(result); retry++) result = validate({ word });
           expect(result.success, `/${source}/u on ${JSON.stringify(word)}`).toBe(native.test(word));
           if (!result.success) expect(result.issues[0]!.message).toBe(`must match pattern "${source}"`);
         }
