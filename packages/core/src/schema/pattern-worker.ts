@@ -1,4 +1,5 @@
 import { isMainThread, MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { workerThreadsPermitted } from '../util/module-thread.js';
 
 /**
  * The time the regular expressions RE2 cannot run (lookaround, backreferences) may take in one
@@ -217,7 +218,8 @@ class PatternWorker {
   #restarting: Promise<unknown> | undefined;
 
   start(): void {
-    if (this.#worker) return;
+    // a process that may not start threads refuses such patterns' values (see `notCheckedIn`)
+    if (this.#worker || !workerThreadsPermitted()) return;
     const shared = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
     const { port1, port2 } = new MessageChannel();
     try {

@@ -6,6 +6,7 @@ import type { JSONSchema, ValidationIssue, ValidationResult } from '../catalog/t
 import { MAX_QUOTED_CHARS, quotedMessage, quotedText, ToolMuxError } from '../errors.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { cloneSliced, type ListedKeys, type Slice } from '../util/json-slices.js';
+import { workerThreadsPermitted } from '../util/module-thread.js';
 import { runSteps, type Steps, WorkSlice } from '../util/slices.js';
 import { compoundsWithDepth } from './compounding-recursion.js';
 import { resolveLocalRef, schemaSize } from './inline-refs.js';
@@ -202,8 +203,10 @@ export function compileJsonSchemaValidator(
       if (!(error instanceof UncutPartError)) throw error;
     }
     // a large part the sliced check cannot cut: Ajv's one call on it is off the main thread (the
-    // caller's arguments, not the copy, which has some of the defaults written in)
+    // caller's arguments, not the copy, which has some of the defaults written in), or here, in one
+    // turn, in a process that may not start threads
     await slice.pause();
+    if (!workerThreadsPermitted()) return compiled.check(structuredClone(input));
     return compiled.inThread(input, slice);
   });
   if (compiled.offThread) offThreadValidators.set(validator, true);
@@ -271,6 +274,9 @@ export const OFF_THREAD_SUBSCHEMAS = 48;
  * check has a CPU budget, past which the call is refused.
  */
 export function compilesOffThread(schema: JSONSchema): boolean {
+  // a process that may not start threads checks every schema here, a slice at a time (the tests of
+  // a pattern RE2 cannot run are then refused, see `notCheckedIn`)
+  if (!workerThreadsPermitted()) return false;
   let judged = offThreadSchemas.get(schema);
   if (judged === undefined) {
     judged =
@@ -614,6 +620,9 @@ const MAX_UNCHECKED_CHARS = 100;
 
 /** The issue of a value whose test against `pattern` did not finish in time. */
 function notCheckedIn(pattern: string): string {
+  if (!workerThreadsPermitted()) {
+    return `could not be checked against pattern "${pattern}": RE2 cannot run it (lookaround, a backreference), and this process may not start the worker thread that runs such patterns (Node.js's permission model: start it with --allow-worker)`;
+  }
   return `could not be checked against pattern "${pattern}" in time (its regular expression takes too long on this text); send a shorter value that plainly matches it`;
 }
 

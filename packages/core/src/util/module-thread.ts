@@ -14,6 +14,17 @@ export function hasInputOptions(execArgv: readonly string[]): boolean {
 }
 
 /**
+ * Whether this process may start worker threads: not under Node.js's permission model (`--permission`)
+ * without `--allow-worker`, where `new Worker()` throws `ERR_ACCESS_DENIED`. What would run in one
+ * then runs on the main thread, or, where nothing else is safe (a pattern RE2 cannot run), is refused
+ * saying why.
+ */
+export function workerThreadsPermitted(): boolean {
+  const permission = (process as { permission?: { has(scope: string): boolean } }).permission;
+  return permission === undefined || permission.has('worker');
+}
+
+/**
  * Starts a worker thread on the module `name` (without extension) beside `base` (the caller's
  * `import.meta.url`): `name.js` once built; under a test runner that loads `src/*.ts`, `name.ts`
  * with a resolve hook that maps its `.js` imports to their `.ts` files (Node strips the types).

@@ -1,0 +1,71 @@
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runScript } from '../test/run-script.js';
+
+const dist = resolve(import.meta.dirname, '../../dist/index.js');
+
+/**
+ * Under Node.js's permission model without `--allow-worker`, `new Worker()` throws
+ * `ERR_ACCESS_DENIED`. Every call of a tool whose schema is checked in the validation thread (more
+ * than 48 subschemas, a pattern RE2 cannot run) failed as `TOOL_EXECUTION_FAILED`, "Access to this
+ * API has been restricted", although the tool never ran. Such schemas are now checked on the main
+ * thread, a slice at a time; only a pattern RE2 cannot run, which nothing else can run safely, is
+ * refused, saying why.
+ */
+describe('a process that may not start worker threads', () => {
+  it('checks large schemas on the main thread, and refuses only the values of patterns RE2 cannot run, naming --allow-worker', async () => {
+    const { code, stdout, timedOut } = await runScript(
+      `
+      const { ToolMux, defineTool, defineToolkit } = await import(${JSON.stringify(dist)});
+      const properties = {};
+      for (let index = 0; index < 80; index++) properties['field' + index] = { type: 'string' };
+      const tools = defineToolkit({
+        slug: 'wide',
+        description: 'Wide',
+        tools: [
+          defineTool({ slug: 'WIDE_LARGE', description: 'A large schema', inputSchema: { type: 'object', properties, required: ['field0'] }, execute: async (args) => ({ fields: Object.keys(args).length }) }),
+          defineTool({ slug: 'WIDE_LOOKAHEAD', description: 'A lookahead', inputSchema: { type: 'object', properties: { word: { type: 'string', pattern: '^(?=a)a+$' } } }, execute: async () => ({ ok: true }) }),
+          defineTool({ slug: 'WIDE_LINEAR', description: 'A linear pattern', inputSchema: { type: 'object', properties: { word: { type: 'string', pattern: '^a+$' } } }, execute: async () => ({ ok: true }) }),
+        ],
+      });
+      const mux = new ToolMux({ toolkits: [tools], store: ':memory:', logger: { debug() {}, warn() {}, error() {} } });
+      const session = await mux.create('user_1', { toolkits: ['wide'] });
+      const many = {};
+      for (let index = 0; index < 30_000; index++) many['field' + (index % 80)] = 'value ' + index;
+      const answers = [
+        await session.execute('WIDE_LARGE', { field0: 'a', field1: 'b' }),
+        await session.execute('WIDE_LARGE', { field1: 2 }),
+        await session.execute('WIDE_LARGE', { ...many, field0: 'x'.repeat(600_000) }),
+        await session.execute('WIDE_LOOKAHEAD', { word: 'aaa' }),
+        await session.execute('WIDE_LINEAR', { word: 'aaa' }),
+      ];
+      console.log(JSON.stringify({
+        permitted: process.permission.has('worker'),
+        answers: answers.map((answer) => ({ successful: answer.successful, code: answer.code ?? null, error: answer.error, data: answer.data })),
+      }));
+      await mux.close();
+      `,
+      ['--permission', '--allow-fs-read=*'],
+      {},
+      30_000,
+    );
+    expect(timedOut).toBe(false);
+    expect(code, stdout).toBe(0);
+    const { permitted, answers } = JSON.parse(stdout.trim()) as {
+      permitted: boolean;
+      answers: Array<{ successful: boolean; code: string | null; error: string | null; data: unknown }>;
+    };
+    expect(permitted).toBe(false);
+    const [ordinary, wrong, large, lookahead, linear] = answers;
+    expect(ordinary).toMatchObject({ successful: true, data: { fields: 2 } });
+    expect(wrong).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+    expect(wrong!.error).toContain('field0');
+    expect(wrong!.error).toContain('field1');
+    // a large value is checked a slice at a time on the main thread
+    expect(large).toMatchObject({ successful: true, data: { fields: 80 } });
+    expect(lookahead).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+    expect(lookahead!.error).toContain('could not be checked against pattern "^(?=a)a+$"');
+    expect(lookahead!.error).toContain('--allow-worker');
+    expect(linear).toMatchObject({ successful: true, data: { ok: true } });
+  }, 60_000);
+});
