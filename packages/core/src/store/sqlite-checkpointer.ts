@@ -193,6 +193,7 @@ export class SqliteCheckpointer {
     this.#commits = 0;
     this.#rows = 0;
     const worker = this.#spawn();
+    if (worker === undefined) return Promise.resolve(undefined);
     this.#inFlight = new Promise((resolve) => {
       this.#settle = resolve;
     });
@@ -222,9 +223,19 @@ export class SqliteCheckpointer {
     await exited;
   }
 
-  #spawn(): Worker {
+  /** The worker, started unless it runs; undefined when this process may not start one (it failed then). */
+  #spawn(): Worker | undefined {
     if (this.#worker !== undefined) return this.#worker;
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path: this.#path } });
+    let worker: Worker;
+    try {
+      worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path: this.#path } });
+    } catch (error) {
+      // Node.js's permission model without --allow-worker: the connection checkpoints itself. The
+      // throw reached the write that counted its commit here, which reported a committed log entry
+      // as not written
+      this.#fail(error instanceof Error ? error : new Error(String(error)));
+      return undefined;
+    }
     worker.on('message', (message: { log: number; checkpointed: number } | { error: string }) => {
       if ('error' in message) this.#fail(new Error(message.error));
       else this.#finish({ log: message.log, checkpointed: message.checkpointed });

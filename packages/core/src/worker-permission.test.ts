@@ -1,8 +1,11 @@
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
-import { runScript } from '../test/run-script.js';
+import { runScript } from './test/run-script.js';
 
-const dist = resolve(import.meta.dirname, '../../dist/index.js');
+const dist = resolve(import.meta.dirname, '../dist/index.js');
 
 /**
  * Under Node.js's permission model without `--allow-worker`, `new Worker()` throws
@@ -10,7 +13,9 @@ const dist = resolve(import.meta.dirname, '../../dist/index.js');
  * than 48 subschemas, a pattern RE2 cannot run) failed as `TOOL_EXECUTION_FAILED`, "Access to this
  * API has been restricted", although the tool never ran. Such schemas are now checked on the main
  * thread, a slice at a time; only a pattern RE2 cannot run, which nothing else can run safely, is
- * refused, saying why.
+ * refused, saying why. A SQLite file store's checkpoint thread could not start either, and the throw
+ * reached each write that counted its commit: every execution log entry was reported as not written
+ * (`could not write 1 execution log entry`), although it was.
  */
 describe('a process that may not start worker threads', () => {
   it('checks large schemas on the main thread, and refuses only the values of patterns RE2 cannot run, naming --allow-worker', async () => {
@@ -68,4 +73,49 @@ describe('a process that may not start worker threads', () => {
     expect(lookahead!.error).toContain('--allow-worker');
     expect(linear).toMatchObject({ successful: true, data: { ok: true } });
   }, 60_000);
+
+  it('writes to a SQLite file without its checkpoint thread: every log entry committed, none reported as not written', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'toolmux-permission-'));
+    try {
+      const file = join(directory, 'toolmux.db');
+      const { code, stdout, timedOut } = await runScript(
+        `
+        const { ToolMux, defineTool, defineToolkit } = await import(${JSON.stringify(dist)});
+        const echo = defineToolkit({ slug: 'echo', description: 'Echo', tools: [defineTool({ slug: 'ECHO_IT', description: 'Echo', inputSchema: { type: 'object', properties: { text: { type: 'string' } } }, execute: async ({ text }) => ({ text }) })] });
+        const errors = [];
+        const mux = new ToolMux({
+          toolkits: [echo],
+          store: ${JSON.stringify(`sqlite:${file}`)},
+          secretKey: Buffer.alloc(32, 7).toString('base64'),
+          logger: { debug() {}, warn: (message) => errors.push(message), error: (message) => errors.push(message) },
+        });
+        const session = await mux.create('user_1', { toolkits: ['echo'] });
+        let failed = 0;
+        for (let index = 0; index < 400; index++) {
+          const answer = await session.execute('ECHO_IT', { text: 'x'.repeat(2_000) + index });
+          if (!answer.successful) failed++;
+        }
+        await mux.close();
+        console.log(JSON.stringify({ failed, errors }));
+        `,
+        ['--permission', '--allow-fs-read=*', `--allow-fs-write=${directory}`],
+        {},
+        60_000,
+      );
+      expect(timedOut).toBe(false);
+      expect(code, stdout).toBe(0);
+      expect(JSON.parse(stdout.trim())).toEqual({ failed: 0, errors: [] });
+      const database = new DatabaseSync(file, { readOnly: true });
+      try {
+        const { count } = database.prepare('SELECT count(*) AS count FROM toolmux_execution_logs').get() as {
+          count: number;
+        };
+        expect(count).toBe(400);
+      } finally {
+        database.close();
+      }
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
