@@ -118,4 +118,27 @@ describe('a process that may not start worker threads', () => {
       rmSync(directory, { recursive: true, force: true });
     }
   }, 90_000);
+
+  it('refuses TOOLMUX_WORKBENCH_THREAD=workers when the ToolMux is made, naming --allow-worker (every cell failed)', async () => {
+    const { code, stdout, timedOut } = await runScript(
+      `
+      const { ToolMux } = await import(${JSON.stringify(dist)});
+      try {
+        new ToolMux({ toolkits: [], store: ':memory:' });
+        console.log(JSON.stringify({ made: true }));
+      } catch (error) {
+        console.log(JSON.stringify({ code: error.code, message: error.message }));
+      }
+      `,
+      ['--permission', '--allow-fs-read=*'],
+      { TOOLMUX_WORKBENCH_THREAD: 'workers' },
+      30_000,
+    );
+    expect(timedOut).toBe(false);
+    expect(code, stdout).toBe(0);
+    const answer = JSON.parse(stdout.trim()) as { code?: string; message?: string };
+    expect(answer.code).toBe('CONFIG_INVALID');
+    expect(answer.message).toContain('TOOLMUX_WORKBENCH_THREAD is "workers"');
+    expect(answer.message).toContain('--allow-worker');
+  }, 60_000);
 });

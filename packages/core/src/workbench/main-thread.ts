@@ -1,4 +1,5 @@
 import { quotedMessage, ToolMuxError } from '../errors.js';
+import { workerThreadsPermitted } from '../util/module-thread.js';
 import { workbenchEnvNumber } from './env.js';
 import {
   type CellResult,
@@ -249,7 +250,7 @@ export class MainThreadCells implements CellRunner {
  */
 export function workbenchThread(): WorkbenchThread {
   const chosen = process.env.TOOLMUX_WORKBENCH_THREAD;
-  if (chosen === 'workers') return 'workers';
+  if (chosen === 'workers') return workersPermitted('TOOLMUX_WORKBENCH_THREAD is "workers"');
   if (chosen === 'main' && !SANDBOX_SLICING_AVAILABLE) {
     throw new ToolMuxError({
       code: 'CONFIG_INVALID',
@@ -266,11 +267,29 @@ export function workbenchThread(): WorkbenchThread {
   return SANDBOX_SLICING_AVAILABLE ? 'main' : 'workers';
 }
 
+/**
+ * 'workers', where this process may start worker threads; else CONFIG_INVALID, `why` workers were
+ * wanted and what to change (every cell failed with Node.js's "Access to this API has been restricted").
+ */
+function workersPermitted(why: string): WorkbenchThread {
+  if (workerThreadsPermitted()) return 'workers';
+  throw new ToolMuxError({
+    code: 'CONFIG_INVALID',
+    message: `${why}, but this process may not start worker threads (Node.js's permission model): start it with --allow-worker${SANDBOX_SLICING_AVAILABLE ? ', or set TOOLMUX_WORKBENCH_THREAD=main' : ', or use Node.js 24+'}.`,
+  });
+}
+
 let shared: MainThreadCells | undefined;
 
 /** The process's cell runner for workbench pools that are not given one (see `workbenchThread`). */
 export function sharedCellRunner(): CellRunner {
-  if (workbenchThread() === 'workers') return sharedWorkbenchWorkers();
+  if (workbenchThread() === 'workers') {
+    // the default where JSPI is missing: refused here, at a cell, not when a ToolMux is made
+    workersPermitted(
+      'This Node.js cannot suspend WebAssembly (JSPI, Node.js 24 and later), so the workbench runs in worker threads',
+    );
+    return sharedWorkbenchWorkers();
+  }
   shared ??= new MainThreadCells();
   return shared;
 }
