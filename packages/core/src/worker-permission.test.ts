@@ -12,13 +12,13 @@ const dist = resolve(import.meta.dirname, '../dist/index.js');
  * `ERR_ACCESS_DENIED`. Every call of a tool whose schema is checked in the validation thread (more
  * than 48 subschemas, a pattern RE2 cannot run) failed as `TOOL_EXECUTION_FAILED`, "Access to this
  * API has been restricted", although the tool never ran. Such schemas are now checked on the main
- * thread, a slice at a time; only a pattern RE2 cannot run, which nothing else can run safely, is
- * refused, saying why. A SQLite file store's checkpoint thread could not start either, and the throw
+ * thread, a slice at a time; what only a thread can bound (a pattern RE2 cannot run, a check that
+ * grows faster than the value) is refused, saying why. A SQLite file store's checkpoint thread could not start either, and the throw
  * reached each write that counted its commit: every execution log entry was reported as not written
  * (`could not write 1 execution log entry`), although it was.
  */
 describe('a process that may not start worker threads', () => {
-  it('checks large schemas on the main thread, and refuses only the values of patterns RE2 cannot run, naming --allow-worker', async () => {
+  it('checks large schemas on the main thread, and refuses, naming --allow-worker, the values of patterns RE2 cannot run and of schemas whose check grows faster than the value', async () => {
     const { code, stdout, timedOut } = await runScript(
       `
       const { ToolMux, defineTool, defineToolkit } = await import(${JSON.stringify(dist)});
@@ -30,6 +30,7 @@ describe('a process that may not start worker threads', () => {
         tools: [
           defineTool({ slug: 'WIDE_LARGE', description: 'A large schema', inputSchema: { type: 'object', properties, required: ['field0'] }, execute: async (args) => ({ fields: Object.keys(args).length }) }),
           defineTool({ slug: 'WIDE_LOOKAHEAD', description: 'A lookahead', inputSchema: { type: 'object', properties: { word: { type: 'string', pattern: '^(?=a)a+$' } } }, execute: async () => ({ ok: true }) }),
+          defineTool({ slug: 'WIDE_DOUBLING', description: 'Nested arrays', inputSchema: { type: 'object', properties: { tree: { $ref: '#/$defs/node' } }, $defs: { node: { anyOf: [{ type: 'array', maxItems: 0, items: { $ref: '#/$defs/node' } }, { type: 'array', items: { $ref: '#/$defs/node' } }] } } }, execute: async () => ({ ok: true }) }),
           defineTool({ slug: 'WIDE_LINEAR', description: 'A linear pattern', inputSchema: { type: 'object', properties: { word: { type: 'string', pattern: '^a+$' } } }, execute: async () => ({ ok: true }) }),
         ],
       });
@@ -44,8 +45,15 @@ describe('a process that may not start worker threads', () => {
         await session.execute('WIDE_LOOKAHEAD', { word: 'aaa' }),
         await session.execute('WIDE_LINEAR', { word: 'aaa' }),
       ];
+      // 30 levels of [[…]]: 2^30 steps of Ajv's check, minutes of the main thread
+      let tree = [];
+      for (let level = 0; level < 30; level++) tree = [tree];
+      const started = performance.now();
+      answers.push(await session.execute('WIDE_DOUBLING', { tree }));
+      const doublingMs = performance.now() - started;
       console.log(JSON.stringify({
         permitted: process.permission.has('worker'),
+        doublingMs,
         answers: answers.map((answer) => ({ successful: answer.successful, code: answer.code ?? null, error: answer.error, data: answer.data })),
       }));
       await mux.close();
@@ -56,12 +64,13 @@ describe('a process that may not start worker threads', () => {
     );
     expect(timedOut).toBe(false);
     expect(code, stdout).toBe(0);
-    const { permitted, answers } = JSON.parse(stdout.trim()) as {
+    const { permitted, doublingMs, answers } = JSON.parse(stdout.trim()) as {
       permitted: boolean;
+      doublingMs: number;
       answers: Array<{ successful: boolean; code: string | null; error: string | null; data: unknown }>;
     };
     expect(permitted).toBe(false);
-    const [ordinary, wrong, large, lookahead, linear] = answers;
+    const [ordinary, wrong, large, lookahead, linear, doubling] = answers;
     expect(ordinary).toMatchObject({ successful: true, data: { fields: 2 } });
     expect(wrong).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
     expect(wrong!.error).toContain('field0');
@@ -72,6 +81,11 @@ describe('a process that may not start worker threads', () => {
     expect(lookahead!.error).toContain('could not be checked against pattern "^(?=a)a+$"');
     expect(lookahead!.error).toContain('--allow-worker');
     expect(linear).toMatchObject({ successful: true, data: { ok: true } });
+    // a schema whose check can grow faster than the value is refused, not checked for minutes here
+    expect(doubling).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+    expect(doubling!.error).toContain('could not be checked against this schema');
+    expect(doubling!.error).toContain('--allow-worker');
+    expect(doublingMs).toBeLessThan(5_000);
   }, 60_000);
 
   it('writes to a SQLite file without its checkpoint thread: every log entry committed, none reported as not written', async () => {

@@ -401,7 +401,22 @@ function compiledFor(schema: JSONSchema, slug: string, which: 'input' | 'output'
   let compiled: Compiled;
   // in JSON text, `"default":` is only ever a key
   const writesDefaults = text.includes('"default":');
-  if (compilesOffThread(schema)) {
+  if (!workerThreadsPermitted() && compoundsWithDepth(schema, keyMatchesPattern)) {
+    // only the validation thread's budget bounds such a check, and it cannot start: every value is
+    // refused, saying why (the document is compiled all the same: an invalid one is refused as such)
+    compileDocument(schema, slug, which);
+    const refused: ValidationResult = {
+      success: false,
+      issues: [{ path: '(root)', message: NO_THREAD_FOR_COMPOUNDING }],
+    };
+    compiled = {
+      check: () => refused,
+      checkSliced: async () => refused,
+      offThread: false,
+      writesDefaults,
+      inThread: async () => refused,
+    };
+  } else if (compilesOffThread(schema)) {
     // a synchronous check (a caller of `tool.validate`) compiles it here
     let local: CompiledDocument | undefined;
     const localDocument = () => {
@@ -617,6 +632,13 @@ interface Budget {
 
 /** The most characters of a text not checked in time that an issue quotes. */
 const MAX_UNCHECKED_CHARS = 100;
+
+/**
+ * The issue of every value of a schema whose check can grow faster than the value (see
+ * {@link compoundsWithDepth}) in a process that may not start the validation thread.
+ */
+const NO_THREAD_FOR_COMPOUNDING =
+  "could not be checked against this schema: its check can grow faster than the value (a recursive anyOf or oneOf whose variants recurse into the same items), which only the validation thread bounds in time, and this process may not start it (Node.js's permission model: start it with --allow-worker)";
 
 /** The issue of a value whose test against `pattern` did not finish in time. */
 function notCheckedIn(pattern: string): string {
