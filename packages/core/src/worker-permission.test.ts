@@ -155,4 +155,25 @@ describe('a process that may not start worker threads', () => {
     expect(answer.message).toContain('TOOLMUX_WORKBENCH_THREAD is "workers"');
     expect(answer.message).toContain('--allow-worker');
   }, 60_000);
+
+  it('answers a workbench cell with a readable failure where worker threads are only the default (no JSPI)', async () => {
+    const { code, stdout, timedOut } = await runScript(
+      `
+      const { ToolMux, MetaToolSlug } = await import(${JSON.stringify(dist)});
+      const mux = new ToolMux({ toolkits: [], store: ':memory:', logger: { debug() {}, warn() {}, error() {} } });
+      const session = await mux.create('user_1');
+      const answer = await session.execute(MetaToolSlug.WORKBENCH, { code: 'return 1' });
+      console.log(JSON.stringify({ successful: answer.successful, code: answer.code, error: answer.error }));
+      await mux.close();
+      `,
+      ['--permission', '--allow-fs-read=*'],
+      { TOOLMUX_WORKBENCH_JSPI: '0' },
+      30_000,
+    );
+    expect(timedOut).toBe(false);
+    expect(code, stdout).toBe(0);
+    const answer = JSON.parse(stdout.trim()) as { successful: boolean; code: string; error: string };
+    expect(answer.successful).toBe(false);
+    expect(answer.error).toContain('--allow-worker');
+  }, 60_000);
 });

@@ -269,7 +269,7 @@ export function workbenchThread(): WorkbenchThread {
 
 /**
  * 'workers', where this process may start worker threads; else CONFIG_INVALID, `why` workers were
- * wanted and what to change (every cell failed with Node.js's "Access to this API has been restricted").
+ * wanted and what to change (chosen, every cell would fail).
  */
 function workersPermitted(why: string): WorkbenchThread {
   if (workerThreadsPermitted()) return 'workers';
@@ -283,13 +283,9 @@ let shared: MainThreadCells | undefined;
 
 /** The process's cell runner for workbench pools that are not given one (see `workbenchThread`). */
 export function sharedCellRunner(): CellRunner {
-  if (workbenchThread() === 'workers') {
-    // the default where JSPI is missing: refused here, at a cell, not when a ToolMux is made
-    workersPermitted(
-      'This Node.js cannot suspend WebAssembly (JSPI, Node.js 24 and later), so the workbench runs in worker threads',
-    );
-    return sharedWorkbenchWorkers();
-  }
+  // where workers are only the default (no JSPI) and may not start, a cell fails with Node.js's own
+  // "Access to this API has been restricted. Use --allow-worker …"
+  if (workbenchThread() === 'workers') return sharedWorkbenchWorkers();
   shared ??= new MainThreadCells();
   return shared;
 }
