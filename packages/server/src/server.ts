@@ -448,16 +448,18 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
         // An answer given before its request's body arrived (a 413 on the declared length, a 401)
         // closes the connection once the client sent the rest, so that it can read the answer.
         const lingering = new LingeringClose();
+        const answering = (env: HttpBindings | Http2Bindings) => {
+          if (draining) closeAfterAnswer(env);
+          lingering.prepare(env.incoming, env.outgoing);
+        };
         const fetchNode = (request: Request, env: HttpBindings | Http2Bindings) => {
           const answer = app.fetch(request, env);
           if (!(answer instanceof Promise)) {
-            if (draining) closeAfterAnswer(env);
-            lingering.prepare(env.incoming, env.outgoing);
+            answering(env);
             return answer;
           }
           return answer.then((response) => {
-            if (draining) closeAfterAnswer(env);
-            lingering.prepare(env.incoming, env.outgoing);
+            answering(env);
             return response;
           });
         };

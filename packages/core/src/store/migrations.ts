@@ -636,8 +636,9 @@ export const MIGRATIONS: readonly Migration[] = [
     // Credential-form requests are bounded by count like OAuth attempts: at most 10 open per user and
     // auth config, a new one ends the oldest in its insert's transaction. They have no account to
     // hold why they ended, so `replaced_at` says when newer requests replaced one (null: never; OAuth
-    // attempts' requests are marked so too), and the index serves the start's count. A nullable column without a default: instant on both, and
-    // instances of the previous release, which neither read nor write it, go on working meanwhile.
+    // attempts' requests are marked so too), and the index serves the start's count. A nullable
+    // column without a default: instant on both, and instances of the previous release, which neither
+    // read nor write it, go on working meanwhile.
     sql: {
       sqlite: `ALTER TABLE toolmux_connection_requests ADD COLUMN replaced_at INTEGER;${FORM_REQUEST_BOUND_INDEX}`,
       postgres: `ALTER TABLE toolmux_connection_requests ADD COLUMN replaced_at timestamptz;${FORM_REQUEST_BOUND_INDEX}`,

@@ -263,10 +263,11 @@ export interface Store {
    * neither counted nor ended. Ending one makes its account EXPIRED with `statusReason`
    * {@link ATTEMPT_REPLACED_REASON} (`version` + 1, `updatedAt` the request's `createdAt`) and sets its
    * request's `expiresAt` and `replacedAt` to then, so its waiter, a late callback and the connect page
-   * answer that newer attempts replaced it. The oldest go first (by `createdAt`, then id), never the new one, at most 100 in one
-   * call; answers how many it ended. Attempts started at once for the same user and auth config (in
-   * any process sharing the database) are counted one after the other, so that no more than
-   * `maxPending` stay pending and none is ended while fewer are. Optional for stores of your own:
+   * answer that newer attempts replaced it. The oldest go first (by `createdAt`, then id), never the
+   * new one, at most 100 in one call; answers how many it ended. Attempts started at once for the
+   * same user and auth config (in any process sharing the database) are counted one after the
+   * other, so that no more than `maxPending` stay pending and none is ended while fewer are.
+   * Optional for stores of your own:
    * without it, the account and the request are inserted one after the other and pending attempts are
    * not bounded (see docs/auth.md, "Stale connection state").
    */

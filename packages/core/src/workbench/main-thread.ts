@@ -250,7 +250,14 @@ export class MainThreadCells implements CellRunner {
  */
 export function workbenchThread(): WorkbenchThread {
   const chosen = process.env.TOOLMUX_WORKBENCH_THREAD;
-  if (chosen === 'workers') return workersPermitted('TOOLMUX_WORKBENCH_THREAD is "workers"');
+  if (chosen === 'workers') {
+    if (workerThreadsPermitted()) return 'workers';
+    // every cell would fail with Node.js's "Access to this API has been restricted"
+    throw new ToolMuxError({
+      code: 'CONFIG_INVALID',
+      message: `TOOLMUX_WORKBENCH_THREAD is "workers", but this process may not start worker threads (Node.js's permission model): start it with --allow-worker${SANDBOX_SLICING_AVAILABLE ? ', or set TOOLMUX_WORKBENCH_THREAD=main' : ''}.`,
+    });
+  }
   if (chosen === 'main' && !SANDBOX_SLICING_AVAILABLE) {
     throw new ToolMuxError({
       code: 'CONFIG_INVALID',
@@ -265,18 +272,6 @@ export function workbenchThread(): WorkbenchThread {
     });
   }
   return SANDBOX_SLICING_AVAILABLE ? 'main' : 'workers';
-}
-
-/**
- * 'workers', where this process may start worker threads; else CONFIG_INVALID, `why` workers were
- * wanted and what to change (chosen, every cell would fail).
- */
-function workersPermitted(why: string): WorkbenchThread {
-  if (workerThreadsPermitted()) return 'workers';
-  throw new ToolMuxError({
-    code: 'CONFIG_INVALID',
-    message: `${why}, but this process may not start worker threads (Node.js's permission model): start it with --allow-worker${SANDBOX_SLICING_AVAILABLE ? ', or set TOOLMUX_WORKBENCH_THREAD=main' : ', or use Node.js 24+'}.`,
-  });
 }
 
 let shared: MainThreadCells | undefined;
