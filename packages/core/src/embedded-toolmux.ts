@@ -65,6 +65,7 @@ import {
 import { checkOptionUrl } from './util/config-url.js';
 import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
+import { workerThreadsPermitted } from './util/module-thread.js';
 import { checkOptionKinds } from './util/option-kinds.js';
 import { credentialsObject, optionsObject, requestObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
@@ -212,6 +213,19 @@ class ObservedLogWriter extends ExecutionLogWriter {
  * The embedded engine behind `new ToolMux()` without an `apiKey`: the catalog, the store, and sessions
  * whose calls run in this process.
  */
+/** Said once per process (see {@link NO_WORKER_THREADS_WARNING}). */
+let warnedNoWorkerThreads = false;
+
+/**
+ * What an operator is told, once, when a ToolMux is made in a process that may not start worker
+ * threads: what runs elsewhere, what is refused, and the fix.
+ */
+const NO_WORKER_THREADS_WARNING =
+  "toolmux: this process may not start worker threads (Node.js's --permission without --allow-worker): " +
+  'tool schemas are checked on the main thread (a large call holds the event loop while it is checked), ' +
+  'values that must match a pattern RE2 cannot run, and values of schemas whose check can grow faster than the value, are refused, ' +
+  'and SQLite checkpoints run on the connection. Start Node.js with --allow-worker.';
+
 export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   readonly provider: P;
   readonly catalog: Catalog;
@@ -245,6 +259,10 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     // a mistyped TOOLMUX_WORKBENCH_* variable fails here, not in every workbench call (or not at all)
     workbenchThread();
     checkWorkbenchEnv();
+    if (!workerThreadsPermitted() && !warnedNoWorkerThreads) {
+      warnedNoWorkerThreads = true;
+      this.#logger.warn(NO_WORKER_THREADS_WARNING);
+    }
     this.#callbackUrls = new CallbackUrlPolicy({
       allowed: options.allowedCallbackUrls,
       baseUrl: this.baseUrl,

@@ -97,11 +97,12 @@ describe('a process that may not start worker threads', () => {
         const { ToolMux, defineTool, defineToolkit } = await import(${JSON.stringify(dist)});
         const echo = defineToolkit({ slug: 'echo', description: 'Echo', tools: [defineTool({ slug: 'ECHO_IT', description: 'Echo', inputSchema: { type: 'object', properties: { text: { type: 'string' } } }, execute: async ({ text }) => ({ text }) })] });
         const errors = [];
+        const warnings = [];
         const mux = new ToolMux({
           toolkits: [echo],
           store: ${JSON.stringify(`sqlite:${file}`)},
           secretKey: Buffer.alloc(32, 7).toString('base64'),
-          logger: { debug() {}, warn: (message) => errors.push(message), error: (message) => errors.push(message) },
+          logger: { debug() {}, warn: (message) => warnings.push(message), error: (message) => errors.push(message) },
         });
         const session = await mux.create('user_1', { toolkits: ['echo'] });
         let failed = 0;
@@ -110,7 +111,7 @@ describe('a process that may not start worker threads', () => {
           if (!answer.successful) failed++;
         }
         await mux.close();
-        console.log(JSON.stringify({ failed, errors }));
+        console.log(JSON.stringify({ failed, errors, warnings }));
         `,
         ['--permission', '--allow-fs-read=*', `--allow-fs-write=${directory}`],
         {},
@@ -118,7 +119,15 @@ describe('a process that may not start worker threads', () => {
       );
       expect(timedOut).toBe(false);
       expect(code, stdout).toBe(0);
-      expect(JSON.parse(stdout.trim())).toEqual({ failed: 0, errors: [] });
+      const { failed, errors, warnings } = JSON.parse(stdout.trim()) as {
+        failed: number;
+        errors: string[];
+        warnings: string[];
+      };
+      expect({ failed, errors }).toEqual({ failed: 0, errors: [] });
+      // the operator is told once what runs elsewhere and what is refused, and the fix
+      expect(warnings).toEqual([expect.stringContaining('may not start worker threads')]);
+      expect(warnings[0]).toContain('Start Node.js with --allow-worker');
       const database = new DatabaseSync(file, { readOnly: true });
       try {
         const { count } = database.prepare('SELECT count(*) AS count FROM toolmux_execution_logs').get() as {
