@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { JSONSchema } from '../catalog/types.js';
@@ -9,7 +10,7 @@ import { wideSchema, wideSchemaValues } from '../test/wide-schemas.js';
 import { ToolMux } from '../toolmux.js';
 import { WorkSlice } from '../util/slices.js';
 import { compileDocument, compilesOffThread, OFF_THREAD_SUBSCHEMAS, slicedValidatorOf } from './validate.js';
-import { ValidationThread, validationOwner } from './validation-thread.js';
+import { spawnValidationThread, ValidationThread, validationOwner } from './validation-thread.js';
 
 /**
  * A large tool schema is compiled and checked in the validation thread: Ajv writes hundreds of
@@ -47,6 +48,11 @@ function nested(depth: number): unknown[] {
   let value: unknown[] = [];
   for (let level = 0; level < depth; level++) value = [value];
   return value;
+}
+
+/** A check of `{ p0: 'abc' }` against the wide schema `text` in `thread`. */
+function ask2(thread: ValidationThread, text: string) {
+  return thread.check(2, text, 'ACME_WIDE', 'input', { p0: 'abc' }, new WorkSlice());
 }
 
 /** The heap of a thread made to run out of it (MB). */
@@ -304,6 +310,44 @@ describe('large tool schemas in the validation thread', () => {
       expect(await waiting).toMatchObject({ successful: true, data: { ok: true } });
       expect(seen.at(-1)).toMatchObject({ p0: 'xyz', p1: 1 });
     });
+  }, 60_000);
+
+  it('fail a check with the reason when the system gives no thread, crash nothing, and start one for the next', async () => {
+    // Node.js's own refusal: a thread whose stack the system cannot give (ERR_WORKER_INIT_FAILED:
+    // EAGAIN), as a process at its limit of threads gets it
+    const unstartable = () => new Worker('', { eval: true, resourceLimits: { stackSizeMb: 1e9 } });
+    expect(unstartable).toThrow(expect.objectContaining({ code: 'ERR_WORKER_INIT_FAILED' }));
+    // the first thread starts, the next one cannot (once), the others start
+    let spawns = 0;
+    const spawn = (options: WorkerOptions) =>
+      ++spawns === 2 ? unstartable() : spawnValidationThread(options);
+    const thread = new ValidationThread({ checkMs: 300 }, { spawn });
+    const wide = JSON.stringify(wideSchema(60));
+    const ask = (owner: string, key: number, text: string, value: unknown) =>
+      validationOwner.run(owner, () => thread.check(key, text, 'ACME', 'input', value, new WorkSlice()));
+    // the thread is restarted after the hostile check overruns (in a timer): the check taken up next
+    // finds no thread; the one behind it gets a new one
+    const hostile = ask('session_a', 1, JSON.stringify(doublingSchema), { tree: nested(30) });
+    const first = ask('session_b', 2, wide, { p0: 'abc' }).then(
+      () => 'answered',
+      (error: Error) => error.message,
+    );
+    const second = ask('session_c', 2, wide, { p0: 'xyz' });
+    expect(await hostile).toMatchObject({ success: false, issues: [{ path: '(root)' }] });
+    expect(await first).toMatch(/^the schema validation thread could not start \(.*EAGAIN/);
+    expect(await second).toMatchObject({ success: true, value: { p0: 'xyz', p1: 1 } });
+    expect(spawns).toBe(3);
+    // a check asked of no thread, whose thread cannot start, fails the same way; the next one starts
+    await thread.stop();
+    let failing = true;
+    const again = new ValidationThread(
+      {},
+      { spawn: (options) => (failing ? unstartable() : spawnValidationThread(options)) },
+    );
+    await expect(ask2(again, wide)).rejects.toThrow(/^the schema validation thread could not start/);
+    failing = false;
+    expect(await ask2(again, wide)).toMatchObject({ success: true });
+    await again.stop();
   }, 60_000);
 
   it('take turns between sessions: one session’s calls sent at once do not hold another’s behind all of them', async () => {

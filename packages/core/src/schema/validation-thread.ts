@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Worker } from 'node:worker_threads';
+import type { Worker, WorkerOptions } from 'node:worker_threads';
 import type { ValidationResult } from '../catalog/types.js';
 import { ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
 import { jsonTextSliced, parseJsonSliced, type Slice } from '../util/json-slices.js';
@@ -148,7 +148,14 @@ export class ValidationThread {
   #nextId = 0;
   readonly #limits: ValidationThreadLimits;
 
-  constructor(limits: Partial<ValidationThreadLimits> = {}) {
+  /** Starts the thread ({@link spawnValidationThread}; a test can start threads that cannot start). */
+  readonly #spawn: (options: WorkerOptions) => Worker;
+
+  constructor(
+    limits: Partial<ValidationThreadLimits> = {},
+    options: { spawn?: (options: WorkerOptions) => Worker } = {},
+  ) {
+    this.#spawn = options.spawn ?? spawnValidationThread;
     this.#limits = {
       checkMs: CHECK_TIME_BUDGET_MS,
       checkPerMbMs: CHECK_TIME_BUDGET_PER_MB_MS,
@@ -227,7 +234,21 @@ export class ValidationThread {
       }
       const pending = next.waiting.shift()!;
       next.lastTurn = ++this.#turns;
-      const worker = this.#thread();
+      let worker: Worker;
+      try {
+        worker = this.#thread();
+      } catch (error) {
+        // `new Worker` throws when the system gives the process no thread (ERR_WORKER_INIT_FAILED:
+        // EAGAIN, a container at its limit of processes): this message fails saying so, the next
+        // one tries again. (Thrown from here, it reached a timer's or the thread's event handler:
+        // uncaught, it ended the process, and the message taken from its lane was never answered.)
+        pending.reject(
+          new Error(`the schema validation thread could not start (${(error as Error).message})`, {
+            cause: error,
+          }),
+        );
+        continue;
+      }
       const { message } = pending;
       if (message.type === 'check') {
         if (this.#sent.has(message.key)) delete message.text;
@@ -357,9 +378,7 @@ export class ValidationThread {
     if (this.#worker) return this.#worker;
     // a heap of its own, so that running out of it ends this thread (its checks fail, the next one
     // starts another) rather than the process
-    const worker = spawnModuleThread(import.meta.url, 'validation-worker', {
-      resourceLimits: { maxOldGenerationSizeMb: this.#limits.heapMb },
-    });
+    const worker = this.#spawn({ resourceLimits: { maxOldGenerationSizeMb: this.#limits.heapMb } });
     worker.unref();
     worker.on('message', (answer: FromValidationThread) => {
       const running = this.#running;
@@ -391,6 +410,11 @@ export class ValidationThread {
     this.#worker = worker;
     return worker;
   }
+}
+
+/** Starts a validation thread (`validation-worker.ts` beside this file; see {@link spawnModuleThread}). */
+export function spawnValidationThread(options: WorkerOptions): Worker {
+  return spawnModuleThread(import.meta.url, 'validation-worker', options);
 }
 
 /**

@@ -202,7 +202,10 @@ export function spawnWorkbenchThread(init: WorkerInit): Worker {
  */
 class WorkbenchWorker {
   readonly #pool: WorkbenchWorkers;
-  #worker!: Worker;
+  /** The thread; none when `new Worker` threw (its failure is then handled as a failed start). */
+  #worker: Worker | undefined;
+  /** Threads started, counting those that could not be made: whose failure is the current one's. */
+  #starts = 0;
   #port!: MessagePort;
   #state!: Int32Array;
   #base = 0;
@@ -242,9 +245,26 @@ class WorkbenchWorker {
     this.#base = Date.now();
     this.#port = channel.port1;
     this.#claims = new ClaimSlots(this.#state);
-    const worker = this.#pool.spawnThread({ port: channel.port2, shared, base: this.#base });
-    this.#worker = worker;
     this.online = false;
+    const start = ++this.#starts;
+    let worker: Worker;
+    try {
+      worker = this.#pool.spawnThread({ port: channel.port2, shared, base: this.#base });
+    } catch (error) {
+      // `new Worker` threw: the system gave the process no thread (ERR_WORKER_INIT_FAILED: EAGAIN, a
+      // container at its limit of processes). A failed start like one whose thread fails as it
+      // loads, handled in a task of its own: this runs while a cell is placed or a thread replaced,
+      // and thrown from here it reached a thread's event handler, uncaught, and ended the process.
+      this.#worker = undefined;
+      channel.port1.close();
+      channel.port2.close();
+      const reason = `it could not be made: ${(error as Error).message}`;
+      setImmediate(() => {
+        if (start === this.#starts && !this.#stopped) this.#failed(reason);
+      });
+      return;
+    }
+    this.#worker = worker;
     // An idle pool must not keep the process alive: the thread is ref'd only while cells wait for it
     // to start (a replacement's may, see `replace`) or run in it.
     if (this.#starting.length === 0) worker.unref();
@@ -377,7 +397,7 @@ class WorkbenchWorker {
       this.sessions.add(run.message.sessionId);
       this.#starting.push({ run, fresh });
       // the cell waits for the thread: the process must not end meanwhile (nothing else may hold it)
-      if (this.#starting.length === 1) this.#worker.ref();
+      if (this.#starting.length === 1) this.#worker?.ref();
       return true;
     }
     const posting = this.#claims.post();
@@ -389,7 +409,7 @@ class WorkbenchWorker {
     run.claimed = false;
     this.runs.set(run.runId, run);
     this.sessions.add(run.message.sessionId);
-    if (this.runs.size === 1) this.#worker.ref();
+    if (this.runs.size === 1) this.#worker?.ref();
     this.#post(
       {
         type: 'run',
@@ -428,7 +448,7 @@ class WorkbenchWorker {
     if (!this.runs.delete(run.runId)) return;
     this.#claims.release(run.slot);
     run.worker = undefined;
-    if (this.runs.size === 0) this.#worker.unref();
+    if (this.runs.size === 0) this.#worker?.unref();
   }
 
   /** The main thread ended a started cell itself: the worker drops its context when it gets there. */
@@ -456,7 +476,7 @@ class WorkbenchWorker {
         if (!this.post(run, fresh)) this.#pool.place(run);
       }
       // the cells waiting for the thread ended meanwhile, or went elsewhere
-      if (this.runs.size === 0) this.#worker.unref();
+      if (this.runs.size === 0) this.#worker?.unref();
       return;
     }
     const run = this.runs.get(message.runId);
@@ -565,7 +585,7 @@ class WorkbenchWorker {
     this.#askedAt = 0;
     this.#start();
     oldPort.close();
-    void old.terminate();
+    void old?.terminate();
     for (const run of runs) {
       run.worker = undefined;
       if (!run.claimed && run !== timedOut) {

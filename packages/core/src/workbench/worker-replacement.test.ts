@@ -142,45 +142,67 @@ describe('workbench worker threads that cannot start', () => {
   );
   /** A thread whose module throws as it loads, as a broken install or a refused option would. */
   const broken = () => new Worker('throw new Error("cannot load the engine here")', { eval: true });
+  /**
+   * No thread at all: `new Worker` throws Node.js's ERR_WORKER_INIT_FAILED (EAGAIN), as in a process
+   * at its limit of threads (here a stack the system cannot give).
+   */
+  const unmade = () => new Worker('', { eval: true, resourceLimits: { stackSizeMb: 1e9 } });
 
-  it('retries a thread that failed to start, and runs the cell once one starts', async () => {
-    let starts = 0;
-    const workers = new WorkbenchWorkers(1, 1, {
-      spawn: (init) => (++starts <= 2 ? broken() : spawnWorkbenchThread(init)),
-    });
-    const pool = new WorkbenchPool({ workers });
-    const out = await pool.run('ses_start', 'return 6 * 7', config, host);
-    expect(out).toEqual({ result: 42, logs: [] });
-    expect(starts).toBe(3);
-    pool.close();
+  it('cannot make the thread `unmade` asks for: Node.js refuses it (ERR_WORKER_INIT_FAILED: EAGAIN)', () => {
+    expect(unmade).toThrow(expect.objectContaining({ code: 'ERR_WORKER_INIT_FAILED', message: 'EAGAIN' }));
   });
 
-  it('ends the waiting cell with WORKBENCH_WORKER_RESTARTED and the reason after three failed starts; the next cell starts a thread again', async () => {
-    let failing = true;
+  /** A failed thread, then one that cannot be made, in turn: the second replaces the first in its event handler. */
+  const inTurn = () => {
     let starts = 0;
-    const threads: Worker[] = [];
-    const workers = new WorkbenchWorkers(1, 1, {
-      spawn: (init) => {
-        starts++;
-        const thread = failing ? broken() : spawnWorkbenchThread(init);
-        threads.push(thread);
-        return thread;
-      },
+    return () => (starts++ % 2 === 0 ? broken() : unmade());
+  };
+  describe.each([
+    ['fails as it loads', () => broken, 'cannot load the engine here'],
+    ['cannot be made', () => unmade, 'it could not be made: EAGAIN'],
+    ['fails, then one that cannot be made', inTurn, 'cannot load the engine here'],
+  ])('a thread that %s', (_, failures, reason) => {
+    it('retries a thread that failed to start, and runs the cell once one starts', async () => {
+      let starts = 0;
+      const failure = failures();
+      const workers = new WorkbenchWorkers(1, 1, {
+        spawn: (init) => (++starts <= 2 ? failure() : spawnWorkbenchThread(init)),
+      });
+      const pool = new WorkbenchPool({ workers });
+      const out = await pool.run('ses_start', 'return 6 * 7', config, host);
+      expect(out).toEqual({ result: 42, logs: [] });
+      expect(starts).toBe(3);
+      pool.close();
     });
-    const pool = new WorkbenchPool({ workers });
-    const failed = await pool.run('ses_start', 'return 1', config, host);
-    expect(failed.error?.code).toBe('WORKBENCH_WORKER_RESTARTED');
-    expect(failed.error?.message).toContain('could not start a worker thread');
-    expect(failed.error?.message).toContain('cannot load the engine here');
-    // Every failed thread has exited (the last one's 'exit' comes after its 'error'), and no
-    // thread was started again meanwhile: nothing starts one until a cell needs it.
-    await Promise.all(threads.map((thread) => (thread.threadId === -1 ? undefined : once(thread, 'exit'))));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(starts).toBe(3);
-    failing = false;
-    const next = await pool.run('ses_start', 'return 2', config, host);
-    expect(next.result).toBe(2);
-    expect(next.error).toBeUndefined();
-    pool.close();
+
+    it('ends the waiting cell with WORKBENCH_WORKER_RESTARTED and the reason after three failed starts; the next cell starts a thread again', async () => {
+      let failing = true;
+      let starts = 0;
+      const threads: Worker[] = [];
+      const failure = failures();
+      const workers = new WorkbenchWorkers(1, 1, {
+        spawn: (init) => {
+          starts++;
+          const thread = failing ? failure() : spawnWorkbenchThread(init);
+          threads.push(thread);
+          return thread;
+        },
+      });
+      const pool = new WorkbenchPool({ workers });
+      const failed = await pool.run('ses_start', 'return 1', config, host);
+      expect(failed.error?.code).toBe('WORKBENCH_WORKER_RESTARTED');
+      expect(failed.error?.message).toContain('could not start a worker thread');
+      expect(failed.error?.message).toContain(reason);
+      // Every failed thread has exited (the last one's 'exit' comes after its 'error'), and no
+      // thread was started again meanwhile: nothing starts one until a cell needs it.
+      await Promise.all(threads.map((thread) => (thread.threadId === -1 ? undefined : once(thread, 'exit'))));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(starts).toBe(3);
+      failing = false;
+      const next = await pool.run('ses_start', 'return 2', config, host);
+      expect(next.result).toBe(2);
+      expect(next.error).toBeUndefined();
+      pool.close();
+    });
   });
 });
