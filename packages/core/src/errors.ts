@@ -161,6 +161,11 @@ export const TOOLMUX_ERROR_CODES = {
   METHOD_NOT_ALLOWED: 405,
   /** An unexpected failure inside the server; the cause is in the server's log only. */
   INTERNAL_ERROR: 500,
+  /**
+   * The server refused a connection: its client (an IPv4 address, an IPv6 /64) holds the most open
+   * connections one client may (`connections.perClient`).
+   */
+  TOO_MANY_CONNECTIONS: 503,
   /** Remote mode: the toolmux server could not be reached or did not answer as a toolmux server. */
   SERVER_UNREACHABLE: 503,
 } as const;

@@ -43,6 +43,7 @@ describe('validateConfig', () => {
       mcp: { allowedOrigins: ['https://myapp.com'], toolsPageSize: 50, maxBatchSize: 10 },
       log: { level: 'debug', format: 'pretty' },
       metrics: { enabled: true, allowFrom: ['10.0.0.0/8'] },
+      connections: { perClient: 64, unlimited: ['10.0.0.7'], headersTimeoutMs: 10_000 },
       shutdownTimeoutMs: 5000,
     } satisfies ToolMuxConfig;
     expect(validateConfig(config, 'toolmux.config.ts')).toEqual(config);
@@ -50,7 +51,7 @@ describe('validateConfig', () => {
 
   it('names unknown keys with the closest known one, at any depth', () => {
     expect(failure(() => validateConfig({ baseURL: 'x' }, 'c.json')).message).toBe(
-      'c.json: unknown key "baseURL". Did you mean "baseUrl"? Known keys: toolkits, store, baseUrl, port, host, apiKey, secretKey, managedAuth, allowedCallbackUrls, defaultCallbackUrl, mcp, log, metrics, bodyLimit, shutdownTimeoutMs, startupTimeoutMs, accountCacheTtlMs, sessionCacheTtlMs, proxyMaxResponseBytes, oauthRequestTimeoutMs, logRetentionDays.',
+      'c.json: unknown key "baseURL". Did you mean "baseUrl"? Known keys: toolkits, store, baseUrl, port, host, apiKey, secretKey, managedAuth, allowedCallbackUrls, defaultCallbackUrl, mcp, log, metrics, connections, bodyLimit, shutdownTimeoutMs, startupTimeoutMs, accountCacheTtlMs, sessionCacheTtlMs, proxyMaxResponseBytes, oauthRequestTimeoutMs, logRetentionDays.',
     );
     expect(failure(() => validateConfig({ mcp: { allowedOrigin: [] } }, 'c.json')).message).toContain(
       'unknown key "mcp.allowedOrigin". Did you mean "mcp.allowedOrigins"?',

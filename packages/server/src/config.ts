@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { type Toolkit, ToolMuxError } from '@toolmux/core';
 import { MAX_LOG_RETENTION_DAYS, MAX_OAUTH_REQUEST_TIMEOUT_MS, MAX_TIMER_MS } from '@toolmux/core/internal';
 import { z } from 'zod';
+import type { ConnectionOptions } from './connection-limit.js';
 import { LOG_LEVELS, type LogLevel } from './log-levels.js';
 import type { McpOptions } from './mcp/mcp-endpoint.js';
 import type { MetricsOptions } from './metrics.js';
@@ -66,6 +67,12 @@ export interface ToolMuxConfig {
   };
   /** `GET /metrics` and who may read it. @default { enabled: true, public: false, allowFrom: loopback } */
   metrics?: MetricsOptions;
+  /**
+   * `perClient` (the most connections one client may hold open), `unlimited` (a proxy's addresses,
+   * not counted), `headersTimeoutMs` (`createServer`'s `connections`).
+   * @default { perClient: 256, unlimited: loopback, headersTimeoutMs: 20_000 }
+   */
+  connections?: ConnectionOptions;
   /** Largest request body in bytes. @default 1_048_576 */
   bodyLimit?: number;
   /**
@@ -181,6 +188,13 @@ const configSchema = z.strictObject({
       enabled: z.boolean().optional(),
       public: z.boolean().optional(),
       allowFrom: stringList.optional(),
+    })
+    .optional(),
+  connections: z
+    .strictObject({
+      perClient: z.number().int().min(0).optional(),
+      unlimited: stringList.optional(),
+      headersTimeoutMs: z.number().int().positive().max(300_000).optional(),
     })
     .optional(),
   bodyLimit: z.number().int().positive().optional(),

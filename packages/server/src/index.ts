@@ -1,5 +1,6 @@
 export type { ToolMuxConfig } from './config.js';
 export { defineConfig } from './config.js';
+export type { ConnectionOptions } from './connection-limit.js';
 export type { ErrorBody } from './http-errors.js';
 export type { McpOptions } from './mcp/mcp-endpoint.js';
 export type { MetricsOptions } from './metrics.js';

@@ -1,7 +1,8 @@
-import { BlockList, isIP } from 'node:net';
+import type { BlockList } from 'node:net';
 import { ToolMuxError } from '@toolmux/core';
 import { shownValue } from '@toolmux/core/internal';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { addressListOf, listed } from './addresses.js';
 
 /** Who may read `GET /metrics`. */
 export interface MetricsOptions {
@@ -24,29 +25,6 @@ const DEFAULT_ALLOW_FROM = ['127.0.0.0/8', '::1/128'];
 /** Latency buckets in seconds: 1 ms to 30 s. */
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-function blockListOf(entries: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address = '', prefixText] = entry.split('/');
-    const family = isIP(address);
-    const prefix = prefixText === undefined ? undefined : Number(prefixText);
-    const maxPrefix = family === 6 ? 128 : 32;
-    if (
-      family === 0 ||
-      (prefix !== undefined && (!Number.isInteger(prefix) || prefix < 0 || prefix > maxPrefix))
-    ) {
-      throw new ToolMuxError({
-        code: 'INVALID_REQUEST',
-        message: `metrics.allowFrom: "${entry}" is not an IP address or CIDR range; write e.g. "10.0.0.5" or "10.0.0.0/8".`,
-      });
-    }
-    const type = family === 6 ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, prefix, type);
-  }
-  return list;
-}
-
 /**
  * Throws what `createServer({ metrics })` would throw: CONFIG_INVALID for an `enabled` or `public`
  * that is no boolean (both were read as truthy or not: `public: 'false'` let anyone read the metrics,
@@ -61,7 +39,7 @@ export function checkMetricsOptions(options: MetricsOptions): void {
       message: `metrics.${name} must be true or false; got ${shownValue(value)}. Leave it out for its default (${name === 'enabled' ? 'true' : 'false'}).`,
     });
   }
-  blockListOf(options.allowFrom ?? DEFAULT_ALLOW_FROM);
+  addressListOf(options.allowFrom ?? DEFAULT_ALLOW_FROM, 'metrics.allowFrom', 'INVALID_REQUEST');
 }
 
 /**
@@ -74,12 +52,17 @@ export class ServerMetrics {
   readonly #toolCalls: Counter<'toolkit' | 'status'>;
   readonly #toolCallSeconds: Histogram<'toolkit' | 'status'>;
   readonly #httpSeconds: Histogram<'method' | 'route' | 'status'>;
+  readonly #refusedConnections: Counter;
   readonly #allowFrom: BlockList;
   readonly #public: boolean;
 
   constructor(options: MetricsOptions = {}) {
     this.#public = options.public ?? false;
-    this.#allowFrom = blockListOf(options.allowFrom ?? DEFAULT_ALLOW_FROM);
+    this.#allowFrom = addressListOf(
+      options.allowFrom ?? DEFAULT_ALLOW_FROM,
+      'metrics.allowFrom',
+      'INVALID_REQUEST',
+    );
     collectDefaultMetrics({ register: this.registry });
     this.#toolCalls = new Counter({
       name: 'toolmux_tool_calls_total',
@@ -92,6 +75,11 @@ export class ServerMetrics {
       help: 'How long tool calls took, by toolkit and status.',
       labelNames: ['toolkit', 'status'],
       buckets: LATENCY_BUCKETS,
+      registers: [this.registry],
+    });
+    this.#refusedConnections = new Counter({
+      name: 'toolmux_connections_refused_total',
+      help: 'Connections refused because their client held the most open connections one may (connections.perClient).',
       registers: [this.registry],
     });
     this.#httpSeconds = new Histogram({
@@ -108,6 +96,10 @@ export class ServerMetrics {
     this.#toolCallSeconds.observe({ toolkit, status }, durationMs / 1000);
   }
 
+  connectionRefused(): void {
+    this.#refusedConnections.inc();
+  }
+
   httpRequest(method: string, route: string, status: number, durationMs: number): void {
     this.#httpSeconds.observe({ method, route, status: String(status) }, durationMs / 1000);
   }
@@ -119,11 +111,7 @@ export class ServerMetrics {
   openTo(remoteAddress: string | undefined, headers: Headers): boolean {
     if (this.#public) return true;
     if (!remoteAddress || headers.has('forwarded') || headers.has('x-forwarded-for')) return false;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress)?.[1];
-    const address = mapped ?? remoteAddress;
-    const family = isIP(address);
-    if (family === 0) return false;
-    return this.#allowFrom.check(address, family === 6 ? 'ipv6' : 'ipv4');
+    return listed(this.#allowFrom, remoteAddress);
   }
 
   /** The exposition: Prometheus text format 0.0.4. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { type Http2Bindings, type HttpBindings, serve as serveNode } from '@hono/node-server';
 import { type Provider, type Store, type ToolMux, ToolMuxError } from '@toolmux/core';
 import {
@@ -16,6 +16,7 @@ import { Hono } from 'hono';
 import { MIN_API_KEY_LENGTH, secretMatcher } from './api-key.js';
 import { composioRouteNotFound, isComposioPath, mountComposioApi } from './composio/composio-api.js';
 import { ConnectPages } from './connect/connect-page.js';
+import { ConnectionLimit, type ConnectionOptions, connectionSettings } from './connection-limit.js';
 import { audienceOf, errorResponse } from './http-errors.js';
 import { jsonResponse } from './json-response.js';
 import { LingeringClose } from './linger.js';
@@ -72,6 +73,12 @@ export interface CreateServerOptions {
    * size and batch response size). @default {} (see {@link McpOptions} for each default)
    */
   mcp?: McpOptions;
+  /**
+   * How many connections one client may hold open, and how long a request's headers may take
+   * (`serve()` only). @default { perClient: 256, unlimited: loopback, headersTimeoutMs: 20_000 }
+   * (see {@link ConnectionOptions} for each)
+   */
+  connections?: ConnectionOptions;
 }
 
 export interface ServeOptions {
@@ -267,6 +274,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       logger.error(`toolmux server: unexpected error: ${causeText(error)}`, { error: errorFields(error) });
     }
   };
+  const connections = connectionSettings(options.connections);
   const metricsOptions = options.metrics ?? {};
   checkMetricsOptions(metricsOptions);
   const metrics = metricsOptions.enabled === false ? undefined : new ServerMetrics(metricsOptions);
@@ -442,6 +450,11 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
         // routes, during which nothing else runs): done before listening, so that no request waits.
         // (Mounting `app` in another app copies its routes; it does not use this router.)
         app.router.match('GET', '/healthz');
+        // counts each client's connections; a request on one past its share is answered 503
+        const limit = new ConnectionLimit(connections, (warning) => {
+          metrics?.connectionRefused();
+          if (warning !== undefined) logger.warn(warning);
+        });
         // An answer given while draining says `Connection: close` and the socket closes after it: a
         // keep-alive client would otherwise send its next request down a socket that the drain
         // closes as soon as it is idle (ECONNRESET, which a client cannot retry for a POST).
@@ -453,6 +466,13 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
           lingering.prepare(env.incoming, env.outgoing);
         };
         const fetchNode = (request: Request, env: HttpBindings | Http2Bindings) => {
+          // a connection past its client's share (see ConnectionLimit)
+          const refused = limit.answerOn(env.incoming.socket as Socket);
+          if (refused !== undefined) {
+            closeAfterAnswer(env);
+            answering(env);
+            return refused;
+          }
           const answer = app.fetch(request, env);
           if (!(answer instanceof Promise)) {
             answering(env);
@@ -463,7 +483,11 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
             return response;
           });
         };
-        const server = serveNode({ fetch: fetchNode, port, hostname }, (info: AddressInfo) => {
+        const serverOptions = {
+          headersTimeout: connections.headersTimeoutMs,
+          connectionsCheckingInterval: connections.checkingIntervalMs,
+        };
+        const server = serveNode({ fetch: fetchNode, port, hostname, serverOptions }, (info: AddressInfo) => {
           server.off('error', reject);
           const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
           const running: RunningServer = {
@@ -506,6 +530,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
           resolve(running);
         });
         server.once('error', reject);
+        server.on('connection', (socket: Socket) => limit.admit(socket));
       }),
   };
 }

@@ -27,6 +27,7 @@ import {
   loadConfigFile,
   toolkitsOfModule,
 } from '../config.js';
+import { connectionSettings } from '../connection-limit.js';
 import { checkMetricsOptions } from '../metrics.js';
 import { causeText } from '../request-log.js';
 import { createServer } from '../server.js';
@@ -481,6 +482,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   checkManagedAuth(config.managedAuth, toolkits, configName);
   try {
     checkMetricsOptions(config.metrics ?? {});
+    connectionSettings(config.connections);
   } catch (error) {
     throw new StartupError(`${configName}: ${(error as Error).message}`);
   }
@@ -555,6 +557,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
       sessionCacheTtlMs,
       metrics: config.metrics,
       mcp: config.mcp,
+      connections: config.connections,
     });
     // from here on SIGTERM / SIGINT drain the server (a signal right after "listening" included)
     const stopped = io.stopSignal();

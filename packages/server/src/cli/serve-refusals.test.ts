@@ -148,32 +148,47 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
     expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
   });
 
-  it('a malformed previous secret key or metrics.allowFrom entry, before anything is created', async () => {
-    const cwd = tempDirectory();
-    // on the old code both were found after api.key, secret.key and the database were created
-    const previous = await failingServe(['serve'], {
-      cwd,
-      env: { TOOLMUX_PREVIOUS_SECRET_KEYS: `${SECRET_KEY},c2hvcnQ=` },
-    });
-    expect(previous.code).toBe(1);
-    const line = expectOneLine(previous);
-    expect(line).toContain(
-      'The secret key from TOOLMUX_PREVIOUS_SECRET_KEYS (entry 2) is not 32 bytes (got 5)',
-    );
-    expect(line).not.toContain(SECRET_KEY);
-    expect(readdirSync(cwd)).toEqual([]);
+  it(
+    'a malformed previous secret key, metrics.allowFrom or connections.unlimited entry, before anything is created',
+    forStarts(4),
+    async () => {
+      const cwd = tempDirectory();
+      // on the old code both were found after api.key, secret.key and the database were created
+      const previous = await failingServe(['serve'], {
+        cwd,
+        env: { TOOLMUX_PREVIOUS_SECRET_KEYS: `${SECRET_KEY},c2hvcnQ=` },
+      });
+      expect(previous.code).toBe(1);
+      const line = expectOneLine(previous);
+      expect(line).toContain(
+        'The secret key from TOOLMUX_PREVIOUS_SECRET_KEYS (entry 2) is not 32 bytes (got 5)',
+      );
+      expect(line).not.toContain(SECRET_KEY);
+      expect(readdirSync(cwd)).toEqual([]);
 
-    writeFileSync(
-      join(cwd, 'toolmux.config.json'),
-      JSON.stringify({ metrics: { allowFrom: ['10.0.0.0/33'] } }),
-    );
-    const allowFrom = await failingServe(['serve'], { cwd });
-    expect(allowFrom.code).toBe(1);
-    expect(expectOneLine(allowFrom)).toContain(
-      `${join(cwd, 'toolmux.config.json')}: metrics.allowFrom: "10.0.0.0/33" is not an IP address or CIDR range`,
-    );
-    expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
-  });
+      writeFileSync(
+        join(cwd, 'toolmux.config.json'),
+        JSON.stringify({ metrics: { allowFrom: ['10.0.0.0/33'] } }),
+      );
+      const allowFrom = await failingServe(['serve'], { cwd });
+      expect(allowFrom.code).toBe(1);
+      expect(expectOneLine(allowFrom)).toContain(
+        `${join(cwd, 'toolmux.config.json')}: metrics.allowFrom: "10.0.0.0/33" is not an IP address or CIDR range`,
+      );
+      expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
+
+      writeFileSync(
+        join(cwd, 'toolmux.config.json'),
+        JSON.stringify({ connections: { unlimited: ['proxy.internal'] } }),
+      );
+      const unlimited = await failingServe(['serve'], { cwd });
+      expect(unlimited.code).toBe(1);
+      expect(expectOneLine(unlimited)).toContain(
+        `${join(cwd, 'toolmux.config.json')}: connections.unlimited: "proxy.internal" is not an IP address or CIDR range`,
+      );
+      expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
+    },
+  );
 
   it('a project API key under 16 characters, naming where it came from, before anything is created', async () => {
     const cwd = tempDirectory();

@@ -1,0 +1,57 @@
+import { BlockList, isIP } from 'node:net';
+import { ToolMuxError, type ToolMuxErrorCode } from '@toolmux/core';
+import ipaddr from 'ipaddr.js';
+
+/**
+ * The addresses and CIDR ranges of an option (`metrics.allowFrom`, `connections.unlimited`), as a
+ * list to check client addresses against; an entry that is neither is refused with `code`, naming
+ * the option.
+ */
+export function addressListOf(entries: readonly string[], option: string, code: ToolMuxErrorCode): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = '', prefixText] = entry.split('/');
+    const family = isIP(address);
+    const prefix = prefixText === undefined ? undefined : Number(prefixText);
+    const maxPrefix = family === 6 ? 128 : 32;
+    if (
+      family === 0 ||
+      (prefix !== undefined && (!Number.isInteger(prefix) || prefix < 0 || prefix > maxPrefix))
+    ) {
+      throw new ToolMuxError({
+        code,
+        message: `${option}: "${entry}" is not an IP address or CIDR range; write e.g. "10.0.0.5" or "10.0.0.0/8".`,
+      });
+    }
+    const type = family === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, prefix, type);
+  }
+  return list;
+}
+
+/** Whether `list` holds a socket's remote address (an IPv4 client of a dual-stack socket as IPv4). */
+export function listed(list: BlockList, remoteAddress: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress)?.[1];
+  const address = mapped ?? remoteAddress;
+  const family = isIP(address);
+  if (family === 0) return false;
+  return list.check(address, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/**
+ * The client a socket's remote address counts as: an IPv4 address (also one a dual-stack socket
+ * writes as `::ffff:a.b.c.d`), or an IPv6 address's /64 network, which one host is given at least
+ * and may send from any address of (counting addresses would give it 2^64 shares).
+ */
+export function clientOf(remoteAddress: string): string {
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    parsed = ipaddr.process(remoteAddress);
+  } catch {
+    return remoteAddress;
+  }
+  if (parsed.kind() === 'ipv4') return parsed.toString();
+  const network = (parsed as ipaddr.IPv6).parts.slice(0, 4);
+  return `${new ipaddr.IPv6([...network, 0, 0, 0, 0]).toString()}/64`;
+}

@@ -1,0 +1,172 @@
+import type { BlockList, Socket } from 'node:net';
+import { wholeNumberOf } from '@toolmux/core/internal';
+import { addressListOf, clientOf, listed } from './addresses.js';
+
+/** How many connections one client may hold open, how long a request's headers may take. */
+export interface ConnectionOptions {
+  /**
+   * The most connections one client (an IPv4 address, or an IPv6 /64 network: what one host is
+   * given) may hold open at once. A connection past it is answered `503 TOO_MANY_CONNECTIONS` and
+   * closed at once. Without a limit, one client holding idle connections (slowloris) takes every file
+   * descriptor of the process, and then nobody else is answered. `0` turns the limit off.
+   * @default 256
+   */
+  perClient?: number;
+  /**
+   * Client addresses (IPs or CIDR ranges such as `10.0.0.0/8`) whose connections are not counted: a
+   * reverse proxy or load balancer in front of the server, whose connections carry every client's
+   * requests. Limit each client there (nginx: `limit_conn`).
+   * @default ['127.0.0.0/8', '::1/128'] (loopback: a proxy or the application on the same host)
+   */
+  unlimited?: string[];
+  /**
+   * How long a client may take to send a request's headers, from when it connected or sent the
+   * request before; past it the connection is answered `408` and closed (Node's `headersTimeout`).
+   * Node's own default, 60 s, kept an idle connection three times as long.
+   * @default 20_000
+   */
+  headersTimeoutMs?: number;
+}
+
+export const DEFAULT_CONNECTIONS_PER_CLIENT = 256;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
+const DEFAULT_UNLIMITED = ['127.0.0.0/8', '::1/128'];
+/** Node's `requestTimeout` (the whole request), which `headersTimeout` may not pass. */
+const REQUEST_TIMEOUT_MS = 300_000;
+/** At most this many of the clients refused since the last warning are named in the next one. */
+const NAMED_CLIENTS = 5;
+/** Refusals are logged at most once per this long (an attack refuses thousands a second). */
+const WARNING_INTERVAL_MS = 10_000;
+
+/** The options checked, with their defaults. */
+export interface ConnectionSettings {
+  perClient: number;
+  unlimited: BlockList;
+  headersTimeoutMs: number;
+  /** How often Node looks for connections past their `headersTimeoutMs` (a quarter of it, 0.1–2 s). */
+  checkingIntervalMs: number;
+}
+
+/**
+ * Checks `connections` (`createServer`'s and the config file's): `CONFIG_INVALID` naming the bad
+ * value and what to write.
+ */
+export function connectionSettings(options: ConnectionOptions = {}): ConnectionSettings {
+  const perClient = wholeNumberOf(options.perClient, {
+    name: 'connections.perClient',
+    code: 'CONFIG_INVALID',
+    unit: 'connections',
+    min: 0,
+    purpose: 'the most connections one client may hold open; 0 for no limit',
+    leaveOut: `Leave it out for ${DEFAULT_CONNECTIONS_PER_CLIENT}.`,
+    default: DEFAULT_CONNECTIONS_PER_CLIENT,
+  });
+  const headersTimeoutMs = wholeNumberOf(options.headersTimeoutMs, {
+    name: 'connections.headersTimeoutMs',
+    code: 'CONFIG_INVALID',
+    unit: 'milliseconds',
+    min: 1,
+    max: REQUEST_TIMEOUT_MS,
+    purpose: "how long a client may take to send a request's headers",
+    leaveOut: `Leave it out for ${DEFAULT_HEADERS_TIMEOUT_MS}.`,
+    default: DEFAULT_HEADERS_TIMEOUT_MS,
+  });
+  const unlimited = addressListOf(
+    options.unlimited ?? DEFAULT_UNLIMITED,
+    'connections.unlimited',
+    'CONFIG_INVALID',
+  );
+  const checkingIntervalMs = Math.min(2000, Math.max(100, Math.floor(headersTimeoutMs / 4)));
+  return { perClient, unlimited, headersTimeoutMs, checkingIntervalMs };
+}
+
+/**
+ * How long a refused connection is kept for its request (ms): a client that sends one at once reads
+ * the 503; one that sends nothing (or a byte at a time) loses the connection after this.
+ */
+export const REFUSED_CONNECTION_MS = 1000;
+
+/**
+ * Counts each client's open connections (see {@link ConnectionOptions.perClient}) and refuses those
+ * past its share: its request is answered `503 TOO_MANY_CONNECTIONS` with `Connection: close`, and
+ * the connection is closed after {@link REFUSED_CONNECTION_MS} whatever it sent. (Writing the answer
+ * and closing at once, unread, made the system reset the connection when the request came, and a
+ * client that had sent it read the reset, not the answer.)
+ */
+export class ConnectionLimit {
+  readonly #settings: ConnectionSettings;
+  readonly #open = new Map<string, number>();
+  /** Refused connections, by socket, with their client. */
+  readonly #refusedSockets = new WeakMap<Socket, string>();
+  readonly #onRefused: (warning: string | undefined) => void;
+  /** Refusals since the last warning, and some of their clients. */
+  #refused = 0;
+  readonly #refusedClients = new Set<string>();
+  #warnedAt = -Infinity;
+
+  /**
+   * `onRefused` is called for each refused connection, with a warning for the log at most once per
+   * {@link WARNING_INTERVAL_MS} (it counts those refused since the one before).
+   */
+  constructor(settings: ConnectionSettings, onRefused: (warning: string | undefined) => void) {
+    this.#settings = settings;
+    this.#onRefused = onRefused;
+  }
+
+  /** The open connections counted for `client` (as {@link clientOf} names it). */
+  openOf(client: string): number {
+    return this.#open.get(client) ?? 0;
+  }
+
+  /** Counts a new connection against its client's share, or refuses it (false). */
+  admit(socket: Socket): boolean {
+    const { perClient, unlimited } = this.#settings;
+    const address = socket.remoteAddress;
+    if (perClient === 0 || address === undefined || listed(unlimited, address)) return true;
+    const client = clientOf(address);
+    const open = this.openOf(client);
+    if (open >= perClient) {
+      this.#refuse(socket, client);
+      return false;
+    }
+    this.#open.set(client, open + 1);
+    socket.once('close', () => {
+      const left = this.openOf(client) - 1;
+      if (left > 0) this.#open.set(client, left);
+      else this.#open.delete(client);
+    });
+    return true;
+  }
+
+  /** The answer to a request on a refused connection (`undefined` on any other). */
+  answerOn(socket: Socket): Response | undefined {
+    const client = this.#refusedSockets.get(socket);
+    if (client === undefined) return undefined;
+    const message = `The server refused this connection: your address (${client}) holds ${this.#settings.perClient} open connections, the most one client may. Reuse connections (keep-alive) or close idle ones; the server's operator can raise connections.perClient, or list a proxy's address in connections.unlimited.`;
+    return Response.json(
+      { error: { code: 'TOO_MANY_CONNECTIONS', message } },
+      { status: 503, headers: { 'retry-after': '1' } },
+    );
+  }
+
+  #refuse(socket: Socket, client: string): void {
+    this.#refusedSockets.set(socket, client);
+    const timer = setTimeout(() => socket.destroy(), REFUSED_CONNECTION_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+    this.#refused++;
+    if (this.#refusedClients.size < NAMED_CLIENTS) this.#refusedClients.add(client);
+    const now = performance.now();
+    if (now - this.#warnedAt < WARNING_INTERVAL_MS) {
+      this.#onRefused(undefined);
+      return;
+    }
+    const { perClient } = this.#settings;
+    const clients = [...this.#refusedClients].join(', ');
+    const warning = `toolmux server: refused ${this.#refused === 1 ? 'a connection' : `${this.#refused} connections`} from ${clients}${this.#refused > this.#refusedClients.size ? ' and others' : ''}: a client may hold ${perClient} open connections (connections.perClient). If that is a reverse proxy carrying many clients' requests, list its address in connections.unlimited.`;
+    this.#warnedAt = now;
+    this.#refused = 0;
+    this.#refusedClients.clear();
+    this.#onRefused(warning);
+  }
+}
