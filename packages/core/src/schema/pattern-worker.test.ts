@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { defineTool, defineToolkit } from '../catalog/define.js';
@@ -13,7 +14,9 @@ import {
   PATTERN_TIME_BUDGET_OFF_MAIN_MS,
   PATTERN_TIME_PER_CHARACTER_MICROS,
   PatternChecks,
+  patternWorkerCannotStart,
   patternWorkerStarting,
+  spawnPatternThreadsWith,
 } from './pattern-worker.js';
 import { compileJsonSchemaValidator, slicedValidatorOf } from './validate.js';
 
@@ -388,6 +391,33 @@ describe('the pattern budget grows with the value', () => {
     expect(checks.unfinished(EMAIL_PATTERN, 'user@example.com')).toBe(true);
     expect(checks.allFinished).toBe(false);
   }, 60_000);
+});
+
+describe('a pattern worker thread that cannot start', () => {
+  it('tells a value it did not check that the thread could not start, not that the value took too long, and checks again once one starts', () => {
+    const validate = compileJsonSchemaValidator(
+      { type: 'object', properties: { word: { type: 'string', pattern: '^(?=a)a+$' } } },
+      'WORDS_START',
+    );
+    // Node.js's own refusal: a thread whose stack the system cannot give (ERR_WORKER_INIT_FAILED:
+    // EAGAIN), as a process at its limit of threads gets it
+    spawnPatternThreadsWith(() => new Worker('', { eval: true, resourceLimits: { stackSizeMb: 1e9 } }));
+    let refused: ValidationResult;
+    try {
+      refused = validate({ word: 'aaa' });
+    } finally {
+      spawnPatternThreadsWith(undefined);
+    }
+    expect(refused.success).toBe(false);
+    const message = refused.success ? '' : (refused.issues[0]?.message ?? '');
+    expect(message).toContain('the worker thread that runs such patterns could not start (EAGAIN)');
+    // the old message sent the model to shorten a value that was never tested
+    expect(message).not.toContain('in time');
+    expect(patternWorkerCannotStart()).toBe('EAGAIN');
+    expect(validate({ word: 'aaa' })).toMatchObject({ success: true });
+    expect(validate({ word: 'baa' })).toMatchObject({ success: false });
+    expect(patternWorkerCannotStart()).toBeUndefined();
+  });
 });
 
 const dist = resolve(import.meta.dirname, '../../dist/index.js');

@@ -1,4 +1,10 @@
-import { isMainThread, MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import {
+  isMainThread,
+  MessageChannel,
+  type MessagePort,
+  Worker,
+  type WorkerOptions,
+} from 'node:worker_threads';
 import { workerThreadsPermitted } from '../util/module-thread.js';
 
 /**
@@ -195,6 +201,22 @@ export function startPatternWorker(): void {
 }
 
 /**
+ * Why the pattern worker's last thread could not start, until a test is answered (`undefined` when
+ * it runs, or was not needed yet).
+ */
+export function patternWorkerCannotStart(): string | undefined {
+  return patternWorker.cannotStart;
+}
+
+/**
+ * Tests: starts the pattern worker's threads with `spawn` (`undefined`: `new Worker`), after
+ * ending the one that runs.
+ */
+export function spawnPatternThreadsWith(spawn?: (source: string, options: WorkerOptions) => Worker): void {
+  patternWorker.startThreadsWith(spawn ?? newWorker);
+}
+
+/**
  * While the worker thread is coming up (the first pattern that needs it was compiled, or a test that
  * took too long ended the last one): resolves once it is up, so that a caller that can wait (a
  * tool call, before it validates) does not block the event loop waiting for it in a test. Otherwise
@@ -202,6 +224,10 @@ export function startPatternWorker(): void {
  */
 export function patternWorkerStarting(): Promise<unknown> | undefined {
   return patternWorker.starting();
+}
+
+function newWorker(source: string, options: WorkerOptions): Worker {
+  return new Worker(source, options);
 }
 
 /**
@@ -216,6 +242,13 @@ class PatternWorker {
   #state: Int32Array | undefined;
   /** After a test that took too long: resolves once the thread that replaces the ended one is up. */
   #restarting: Promise<unknown> | undefined;
+  /**
+   * Why the last thread could not start (`new Worker` threw, the thread failed as it loaded, or it did
+   * not come up in time), until a test is answered: what a value not checked is told.
+   */
+  cannotStart: string | undefined;
+  /** Starts a thread (a test can start threads that cannot start). */
+  #spawn = newWorker;
 
   start(): void {
     // a process that may not start threads refuses such patterns' values (see `notCheckedIn`)
@@ -223,14 +256,16 @@ class PatternWorker {
     const shared = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
     const { port1, port2 } = new MessageChannel();
     try {
-      this.#worker = new Worker(WORKER_SOURCE, {
+      this.#worker = this.#spawn(WORKER_SOURCE, {
         eval: true,
         workerData: { shared, port: port2 },
         transferList: [port2],
         // the main script's options (`-e`, `--input-type`) are not the worker's
         execArgv: [],
       });
-    } catch {
+    } catch (error) {
+      // the system gives the process no thread (ERR_WORKER_INIT_FAILED: EAGAIN)
+      this.cannotStart = (error as Error).message;
       port1.close();
       return;
     }
@@ -238,8 +273,11 @@ class PatternWorker {
     // a thread that fails to start leaves its status at STARTING: tests wait for it at most
     // START_LIMIT_MS, and the next one starts another
     const worker = this.#worker;
-    worker.on('error', () => {
-      if (this.#worker === worker) this.#end();
+    worker.on('error', (error) => {
+      if (this.#worker !== worker) return;
+      if (this.#state && Atomics.load(this.#state, STATUS) === STARTING)
+        this.cannotStart = `it failed as it started: ${error.message}`;
+      this.#end();
     });
     port1.unref();
     this.#port = port1;
@@ -274,6 +312,7 @@ class PatternWorker {
     if (Atomics.load(state, STATUS) === STARTING) {
       Atomics.wait(state, STATUS, STARTING, START_LIMIT_MS);
       if (Atomics.load(state, STATUS) === STARTING) {
+        this.cannotStart = `it did not start within ${START_LIMIT_MS} ms`;
         this.#end();
         return undefined;
       }
@@ -298,9 +337,16 @@ class PatternWorker {
     }
     const micros = state[MICROS]!;
     Atomics.store(state, STATUS, IDLE);
+    this.cannotStart = undefined;
     // the expression threw (its backtracking stack overflowed): not checked either
     if (status === FAILED) return undefined;
     return { matched: status === MATCHED, micros };
+  }
+
+  /** Starts the next threads with `spawn`, after ending the one that runs (tests). */
+  startThreadsWith(spawn: (source: string, options: WorkerOptions) => Worker): void {
+    this.#spawn = spawn;
+    this.#end();
   }
 
   #end(): void {

@@ -14,6 +14,7 @@ import { useLinearEquality } from './json-equality.js';
 import { replaceOpenApiNullable } from './nullability.js';
 import {
   PatternChecks,
+  patternWorkerCannotStart,
   startPatternWorker,
   testPatternInWorker,
   withPatternChecks,
@@ -644,6 +645,10 @@ const NO_THREAD_FOR_COMPOUNDING =
 function notCheckedIn(pattern: string): string {
   if (!workerThreadsPermitted()) {
     return `could not be checked against pattern "${pattern}": RE2 cannot run it (lookaround, a backreference), and this process may not start the worker thread that runs such patterns (Node.js's permission model: start it with --allow-worker)`;
+  }
+  const cannotStart = patternWorkerCannotStart();
+  if (cannotStart !== undefined) {
+    return `could not be checked against pattern "${pattern}": RE2 cannot run it (lookaround, a backreference), and the worker thread that runs such patterns could not start (${cannotStart}); this is the server's trouble, not the value's: try again later`;
   }
   return `could not be checked against pattern "${pattern}" in time (its regular expression takes too long on this text); send a shorter value that plainly matches it`;
 }
