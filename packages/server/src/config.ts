@@ -70,7 +70,8 @@ export interface ToolMuxConfig {
   /**
    * `perClient` (the most connections one client may hold open), `unlimited` (a proxy's addresses,
    * not counted), `headersTimeoutMs` (`createServer`'s `connections`).
-   * @default { perClient: 256, unlimited: loopback, headersTimeoutMs: 20_000 }
+   * @default { perClient: a 16th of the open-file limit (at least 256), unlimited: loopback,
+   *   headersTimeoutMs: 20_000 }
    */
   connections?: ConnectionOptions;
   /** Largest request body in bytes. @default 1_048_576 */

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { clientOf } from './addresses.js';
 import {
   type ConnectionOptions,
-  DEFAULT_CONNECTIONS_PER_CLIENT,
+  defaultConnectionsPerClient,
+  MIN_DEFAULT_CONNECTIONS_PER_CLIENT,
   REFUSED_CONNECTION_MS,
 } from './connection-limit.js';
 import { createServer, type RunningServer } from './server.js';
@@ -146,22 +147,35 @@ describe('connections per client', () => {
     expect(metrics.body).toMatch(/^toolmux_connections_refused_total 6$/m);
   });
 
-  it('counts a client whose address is not loopback by default, and lets loopback (a proxy on the host) be', async () => {
+  it('counts a client whose address is not loopback by default, a sixteenth of the process’s files, and lets loopback (a proxy on the host) be', async () => {
     const outside = outsideAddress();
     if (outside === undefined)
       throw new Error('this machine has no non-loopback IPv4 address to connect from');
+    const share = defaultConnectionsPerClient();
+    // this process may open 16 times that many files (or the limit could not be read: 256)
+    expect(share).toBeGreaterThanOrEqual(MIN_DEFAULT_CONNECTIONS_PER_CLIENT);
     const server = await serve(undefined, '0.0.0.0');
     // loopback: not counted (a reverse proxy on the same host carries every client's connections)
-    await server.idle(DEFAULT_CONNECTIONS_PER_CLIENT + 10, '127.0.0.1');
+    await server.idle(MIN_DEFAULT_CONNECTIONS_PER_CLIENT + 10, '127.0.0.1');
     expect((await server.ask('/healthz', '127.0.0.1')).status).toBe('HTTP/1.1 200 OK');
-    // another address: counted, DEFAULT_CONNECTIONS_PER_CLIENT at most
-    await server.idle(DEFAULT_CONNECTIONS_PER_CLIENT, outside);
+    // another address: counted, `share` at most
+    await server.idle(share, outside);
     const refused = await server.ask('/healthz', outside);
     expect(refused.status).toBe('HTTP/1.1 503 Service Unavailable');
-    expect(JSON.parse(refused.body).error.message).toContain(`(${outside}) holds 256 open`);
+    expect(JSON.parse(refused.body).error.message).toContain(`(${outside}) holds ${share} open`);
     // loopback is still answered
     expect((await server.ask('/healthz', '127.0.0.1')).status).toBe('HTTP/1.1 200 OK');
-  }, 30_000);
+  }, 60_000);
+
+  it('is by default a sixteenth of the open-file limit, at least 256; 256 where it cannot be read', () => {
+    const limits = (soft: string) =>
+      `Limit                     Soft Limit           Hard Limit           Units     \nMax open files            ${soft}                ${soft}                files     \n`;
+    expect(defaultConnectionsPerClient(limits('20000'))).toBe(1250);
+    expect(defaultConnectionsPerClient(limits('1048576'))).toBe(65536);
+    expect(defaultConnectionsPerClient(limits('1024'))).toBe(256);
+    expect(defaultConnectionsPerClient(limits('unlimited'))).toBe(256);
+    expect(defaultConnectionsPerClient('')).toBe(256);
+  });
 
   it('counts an IPv6 client by its /64 network', async () => {
     const server = await serve({ perClient: 3, unlimited: [] }, '::1');

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { BlockList, Socket } from 'node:net';
 import { wholeNumberOf } from '@toolmux/core/internal';
 import { addressListOf, clientOf, listed } from './addresses.js';
@@ -6,10 +7,11 @@ import { addressListOf, clientOf, listed } from './addresses.js';
 export interface ConnectionOptions {
   /**
    * The most connections one client (an IPv4 address, or an IPv6 /64 network: what one host is
-   * given) may hold open at once. A connection past it is answered `503 TOO_MANY_CONNECTIONS` and
-   * closed at once. Without a limit, one client holding idle connections (slowloris) takes every file
-   * descriptor of the process, and then nobody else is answered. `0` turns the limit off.
-   * @default 256
+   * given) may hold open at once. A request on a connection past it is answered
+   * `503 TOO_MANY_CONNECTIONS`, and the connection is closed within a second. Without a limit, one client holding idle connections (slowloris) takes
+   * every file descriptor of the process, and then nobody else is answered. `0` turns the limit off.
+   * @default a sixteenth of the files the process may open (its open-file limit, read on Linux), at
+   * least 256; 256 where the limit cannot be read
    */
   perClient?: number;
   /**
@@ -28,7 +30,32 @@ export interface ConnectionOptions {
   headersTimeoutMs?: number;
 }
 
-export const DEFAULT_CONNECTIONS_PER_CLIENT = 256;
+/** The least default share of a client (see {@link defaultConnectionsPerClient}). */
+export const MIN_DEFAULT_CONNECTIONS_PER_CLIENT = 256;
+/** A client may hold this share of the files the process may open, by default. */
+const DEFAULT_SHARE_OF_FILES = 1 / 16;
+
+/**
+ * The default of `connections.perClient`: a sixteenth of the files the process may open (its soft
+ * `RLIMIT_NOFILE`, which Node.js raises to the hard one at start), at least
+ * {@link MIN_DEFAULT_CONNECTIONS_PER_CLIENT}; that where the limit cannot be read (not Linux). So no
+ * one client can take the process's files, and an application on another host may keep as many
+ * calls in flight as the machine can serve (an SDK opens a connection per call in flight).
+ */
+export function defaultConnectionsPerClient(limits = processLimits()): number {
+  const files = /^Max open files\s+(\d+)\s/m.exec(limits ?? '')?.[1];
+  if (files === undefined) return MIN_DEFAULT_CONNECTIONS_PER_CLIENT;
+  return Math.max(MIN_DEFAULT_CONNECTIONS_PER_CLIENT, Math.floor(Number(files) * DEFAULT_SHARE_OF_FILES));
+}
+
+/** `/proc/self/limits` (Linux), or undefined. */
+function processLimits(): string | undefined {
+  try {
+    return readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return undefined;
+  }
+}
 export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
 const DEFAULT_UNLIMITED = ['127.0.0.0/8', '::1/128'];
 /** Node's `requestTimeout` (the whole request), which `headersTimeout` may not pass. */
@@ -52,15 +79,17 @@ export interface ConnectionSettings {
  * value and what to write.
  */
 export function connectionSettings(options: ConnectionOptions = {}): ConnectionSettings {
-  const perClient = wholeNumberOf(options.perClient, {
-    name: 'connections.perClient',
-    code: 'CONFIG_INVALID',
-    unit: 'connections',
-    min: 0,
-    purpose: 'the most connections one client may hold open; 0 for no limit',
-    leaveOut: `Leave it out for ${DEFAULT_CONNECTIONS_PER_CLIENT}.`,
-    default: DEFAULT_CONNECTIONS_PER_CLIENT,
-  });
+  const perClient =
+    options.perClient === undefined
+      ? defaultConnectionsPerClient()
+      : wholeNumberOf(options.perClient, {
+          name: 'connections.perClient',
+          code: 'CONFIG_INVALID',
+          unit: 'connections',
+          min: 0,
+          purpose: 'the most connections one client may hold open; 0 for no limit',
+          leaveOut: 'Leave it out for a sixteenth of the files the process may open (at least 256).',
+        });
   const headersTimeoutMs = wholeNumberOf(options.headersTimeoutMs, {
     name: 'connections.headersTimeoutMs',
     code: 'CONFIG_INVALID',

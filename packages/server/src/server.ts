@@ -75,7 +75,8 @@ export interface CreateServerOptions {
   mcp?: McpOptions;
   /**
    * How many connections one client may hold open, and how long a request's headers may take
-   * (`serve()` only). @default { perClient: 256, unlimited: loopback, headersTimeoutMs: 20_000 }
+   * (`serve()` only). @default { perClient: a 16th of the open-file limit (at least 256), unlimited:
+   * loopback, headersTimeoutMs: 20_000 }
    * (see {@link ConnectionOptions} for each)
    */
   connections?: ConnectionOptions;
