@@ -57,7 +57,8 @@ function processLimits(): string | undefined {
   }
 }
 export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
-const DEFAULT_UNLIMITED = ['127.0.0.0/8', '::1/128'];
+/** `connections.unlimited` by default: loopback. */
+export const DEFAULT_UNLIMITED: readonly string[] = ['127.0.0.0/8', '::1/128'];
 /** Node's `requestTimeout` (the whole request), which `headersTimeout` may not pass. */
 const REQUEST_TIMEOUT_MS = 300_000;
 /** At most this many of the clients refused since the last warning are named in the next one. */

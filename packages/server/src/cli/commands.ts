@@ -27,7 +27,7 @@ import {
   loadConfigFile,
   toolkitsOfModule,
 } from '../config.js';
-import { connectionSettings } from '../connection-limit.js';
+import { connectionSettings, DEFAULT_UNLIMITED } from '../connection-limit.js';
 import { checkMetricsOptions } from '../metrics.js';
 import { causeText } from '../request-log.js';
 import { createServer } from '../server.js';
@@ -480,9 +480,10 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   });
   const toolkits = await loadCatalog(flag('toolkits'), config.toolkits ?? builtinToolkits, cwd);
   checkManagedAuth(config.managedAuth, toolkits, configName);
+  let perClient: number;
   try {
     checkMetricsOptions(config.metrics ?? {});
-    connectionSettings(config.connections);
+    ({ perClient } = connectionSettings(config.connections));
   } catch (error) {
     throw new StartupError(`${configName}: ${(error as Error).message}`);
   }
@@ -565,9 +566,18 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
       .serve({ port, hostname: host })
       .catch((error: unknown) => Promise.reject(listenFailure(error, host, port)));
     const url = `http://${publicHost}:${running.port}`;
+    const unlimited = config.connections?.unlimited ?? DEFAULT_UNLIMITED;
     if (logFormat === 'json') {
       log.info(
-        { url, store: shownStore, toolkits: toolkits.length, api_key: source, config: configName ?? null },
+        {
+          url,
+          store: shownStore,
+          toolkits: toolkits.length,
+          api_key: source,
+          config: configName ?? null,
+          connections_per_client: perClient,
+          connections_unlimited: unlimited,
+        },
         `toolmux server listening on ${url}`,
       );
     } else {
@@ -583,6 +593,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
           `  MCP:      ${baseUrl}/mcp/<sessionId> (Authorization: the session's token)`,
           `  SDK:      new ToolMux({ baseUrl: '${baseUrl}', apiKey }) from @toolmux/core (remote mode)`,
           `  health:   ${url}/healthz, ${url}/readyz, ${url}/metrics`,
+          `  clients:  ${perClient === 0 ? 'any number of connections each' : `${perClient.toLocaleString('en')} connections each`} (connections.perClient); not counted: ${unlimited.join(', ') || 'none'}`,
           '',
           'Try:',
           `  curl -s -H "Authorization: Bearer ${keyExpression}" ${url}/api/v1/toolkits`,

@@ -63,6 +63,7 @@ const config: ToolMuxConfig = defineConfig({
   allowedCallbackUrls: ['https://app.example.test/connected'],
   mcp: { allowedOrigins: ['https://app.example.test'] },
   log: { level: 'info', format: 'json' },
+  connections: { perClient: 4096 },
 });
 export default config;
 `,
@@ -91,6 +92,8 @@ export default config;
     expect(listening).toMatchObject({
       config: join(cwd, 'toolmux.config.ts'),
       store: 'sqlite:./data/toolmux.db',
+      connections_per_client: 4096,
+      connections_unlimited: ['127.0.0.0/8', '::1/128'],
     });
     expect(existsSync(join(cwd, 'data', 'toolmux.db'))).toBe(true);
   });
