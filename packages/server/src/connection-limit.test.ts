@@ -1,12 +1,14 @@
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { ToolMux } from '@toolmux/core';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { clientOf } from './addresses.js';
 import {
+  ConnectionLimit,
   type ConnectionOptions,
+  connectionSettings,
   defaultConnectionsPerClient,
   MIN_DEFAULT_CONNECTIONS_PER_CLIENT,
   REFUSED_CONNECTION_MS,
@@ -192,6 +194,60 @@ describe('connections per client', () => {
     const server = await serve({ perClient: 0, unlimited: [] });
     await server.idle(300);
     expect((await server.ask()).status).toBe('HTTP/1.1 200 OK');
+  });
+});
+
+describe('the warning of refused connections', () => {
+  it('comes at most once per interval, counting the refusals since the last one and naming five clients', {
+    timeout: 20_000,
+  }, async () => {
+    // every address of 127.0.0.0/8 is this machine's: a client each
+    const server = createNetServer();
+    const warnings: Array<string | undefined> = [];
+    const limit = new ConnectionLimit(
+      connectionSettings({ perClient: 1, unlimited: [] }),
+      (warning) => warnings.push(warning),
+      2_000,
+    );
+    server.on('connection', (socket) => limit.admit(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const sockets: Socket[] = [];
+    const open = async (from: string, count: number) => {
+      for (let index = 0; index < count; index++) {
+        const socket = connect({ port, host: '127.0.0.1', localAddress: from });
+        socket.on('error', () => {});
+        sockets.push(socket);
+        await once(socket, 'connect');
+      }
+      // the server takes them up in its own turns
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    };
+    try {
+      await open('127.0.0.1', 2);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(
+        'refused a connection from 127.0.0.1: a client may hold 1 open connections',
+      );
+      for (let client = 2; client <= 8; client++) await open(`127.0.0.${client}`, 2);
+      // seven more refusals, none logged yet
+      expect(warnings).toHaveLength(8);
+      expect(warnings.slice(1).every((warning) => warning === undefined)).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await open('127.0.0.9', 2);
+      expect(warnings.at(-1)).toContain(
+        'refused 8 connections from 127.0.0.2, 127.0.0.3, 127.0.0.4, 127.0.0.5, 127.0.0.6 and other clients:',
+      );
+      // one client refused many times is one client, not "other clients"
+      await open('127.0.0.1', 3);
+      expect(warnings.at(-1)).toBeUndefined();
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await open('127.0.0.1', 1);
+      expect(warnings.at(-1)).toContain('refused 4 connections from 127.0.0.1: ');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
   });
 });
 

@@ -8,8 +8,9 @@ export interface ConnectionOptions {
   /**
    * The most connections one client (an IPv4 address, or an IPv6 /64 network: what one host is
    * given) may hold open at once. A request on a connection past it is answered
-   * `503 TOO_MANY_CONNECTIONS`, and the connection is closed within a second. Without a limit, one client holding idle connections (slowloris) takes
-   * every file descriptor of the process, and then nobody else is answered. `0` turns the limit off.
+   * `503 TOO_MANY_CONNECTIONS`, and the connection is closed within a second. Without a limit, one
+   * client holding idle connections (slowloris) takes every file descriptor of the process, and then
+   * nobody else is answered. `0` turns the limit off.
    * @default a sixteenth of the files the process may open (its open-file limit, read on Linux), at
    * least 256; 256 where the limit cannot be read
    */
@@ -56,6 +57,7 @@ function processLimits(): string | undefined {
     return undefined;
   }
 }
+
 export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
 /** `connections.unlimited` by default: loopback. */
 export const DEFAULT_UNLIMITED: readonly string[] = ['127.0.0.0/8', '::1/128'];
@@ -129,18 +131,26 @@ export class ConnectionLimit {
   /** Refused connections, by socket, with their client. */
   readonly #refusedSockets = new WeakMap<Socket, string>();
   readonly #onRefused: (warning: string | undefined) => void;
+  readonly #warningIntervalMs: number;
   /** Refusals since the last warning, and some of their clients. */
   #refused = 0;
   readonly #refusedClients = new Set<string>();
+  /** Clients were refused that {@link NAMED_CLIENTS} left out of `#refusedClients`. */
+  #moreClients = false;
   #warnedAt = -Infinity;
 
   /**
    * `onRefused` is called for each refused connection, with a warning for the log at most once per
-   * {@link WARNING_INTERVAL_MS} (it counts those refused since the one before).
+   * `warningIntervalMs` ({@link WARNING_INTERVAL_MS}; it counts those refused since the one before).
    */
-  constructor(settings: ConnectionSettings, onRefused: (warning: string | undefined) => void) {
+  constructor(
+    settings: ConnectionSettings,
+    onRefused: (warning: string | undefined) => void,
+    warningIntervalMs = WARNING_INTERVAL_MS,
+  ) {
     this.#settings = settings;
     this.#onRefused = onRefused;
+    this.#warningIntervalMs = warningIntervalMs;
   }
 
   /** The open connections counted for `client` (as {@link clientOf} names it). */
@@ -186,17 +196,19 @@ export class ConnectionLimit {
     socket.once('close', () => clearTimeout(timer));
     this.#refused++;
     if (this.#refusedClients.size < NAMED_CLIENTS) this.#refusedClients.add(client);
+    else if (!this.#refusedClients.has(client)) this.#moreClients = true;
     const now = performance.now();
-    if (now - this.#warnedAt < WARNING_INTERVAL_MS) {
+    if (now - this.#warnedAt < this.#warningIntervalMs) {
       this.#onRefused(undefined);
       return;
     }
     const { perClient } = this.#settings;
     const clients = [...this.#refusedClients].join(', ');
-    const warning = `toolmux server: refused ${this.#refused === 1 ? 'a connection' : `${this.#refused} connections`} from ${clients}${this.#refused > this.#refusedClients.size ? ' and others' : ''}: a client may hold ${perClient} open connections (connections.perClient). If that is a reverse proxy carrying many clients' requests, list its address in connections.unlimited.`;
+    const warning = `toolmux server: refused ${this.#refused === 1 ? 'a connection' : `${this.#refused} connections`} from ${clients}${this.#moreClients ? ' and other clients' : ''}: a client may hold ${perClient} open connections (connections.perClient). If that is a reverse proxy carrying many clients' requests, list its address in connections.unlimited.`;
     this.#warnedAt = now;
     this.#refused = 0;
     this.#refusedClients.clear();
+    this.#moreClients = false;
     this.#onRefused(warning);
   }
 }
