@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { ToolMux } from '@toolmux/core';
+import { defineTool, defineToolkit, type Toolkit, ToolMux } from '@toolmux/core';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { clientOf } from './addresses.js';
@@ -35,7 +35,11 @@ afterEach(async () => {
 });
 
 /** A server on `hostname` with `connections`, and what it logged as warnings. */
-async function serve(connections: ConnectionOptions | undefined, hostname = '127.0.0.1') {
+async function serve(
+  connections: ConnectionOptions | undefined,
+  hostname = '127.0.0.1',
+  toolkits: Toolkit[] = [],
+) {
   const warnings: string[] = [];
   const logger = {
     debug() {},
@@ -43,7 +47,7 @@ async function serve(connections: ConnectionOptions | undefined, hostname = '127
     warn: (message: string) => void warnings.push(message),
     error() {},
   };
-  const mux = new ToolMux({ store: ':memory:', toolkits: [], logger });
+  const mux = new ToolMux({ store: ':memory:', toolkits, logger });
   const running = await createServer({ toolmux: mux, apiKey: API_KEY, logger, connections }).serve({
     port: 0,
     hostname,
@@ -194,6 +198,43 @@ describe('connections per client', () => {
     const server = await serve({ perClient: 0, unlimited: [] });
     await server.idle(300);
     expect((await server.ask()).status).toBe('HTTP/1.1 200 OK');
+  });
+});
+
+describe('a remote-mode ToolMux whose connection is refused', () => {
+  it('sends a tool call again after Retry-After, since the server did not handle it; the tool runs once', async () => {
+    let runs = 0;
+    const counter = defineToolkit({
+      slug: 'counter',
+      description: 'Counts',
+      tools: [
+        defineTool({
+          slug: 'COUNTER_BUMP',
+          description: 'Counts one',
+          inputSchema: { type: 'object', properties: {} },
+          execute: async () => ({ runs: ++runs }),
+        }),
+      ],
+    });
+    const server = await serve({ perClient: 4, unlimited: [] }, '127.0.0.1', [counter]);
+    const remote = new ToolMux({ baseUrl: server.url, apiKey: API_KEY });
+    try {
+      const session = await remote.create('user_1', { toolkits: ['counter'] });
+      // the SDK's pooled connection and three idle ones fill the share: a second call at once needs a
+      // connection of its own, which is refused
+      const idle = await server.idle(3);
+      const first = session.execute('COUNTER_BUMP', {});
+      const second = session.execute('COUNTER_BUMP', {});
+      // room for the second call's retry (Retry-After: 1 s)
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(server.warnings.join('\n')).toContain('refused a connection from 127.0.0.1');
+      idle[0]!.destroy();
+      const results = await Promise.all([first, second]);
+      expect(results.map((result) => result.successful)).toEqual([true, true]);
+      expect(runs).toBe(2);
+    } finally {
+      await remote.close();
+    }
   });
 });
 

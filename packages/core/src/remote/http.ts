@@ -103,6 +103,26 @@ function retryDelayOf(response: Response): number | undefined {
   return delay <= MAX_RETRY_AFTER_MS ? delay : undefined;
 }
 
+/** The most bytes of a 503 that is read to see whether it is a refused connection. */
+const MAX_REFUSAL_BYTES = 4096;
+
+/**
+ * Whether `response` is the server's refusal of the connection the request came on (`503
+ * TOO_MANY_CONNECTIONS`, answered before the request is handled): a short JSON body, read from a
+ * copy of the response.
+ */
+async function refusedUnhandled(response: Response): Promise<boolean> {
+  if (response.status !== 503) return false;
+  const length = declaredByteLength(response);
+  if (length === undefined || length > MAX_REFUSAL_BYTES) return false;
+  try {
+    const json = (await response.clone().json()) as { error?: { code?: unknown } } | null;
+    return json?.error?.code === 'TOO_MANY_CONNECTIONS';
+  } catch {
+    return false;
+  }
+}
+
 /** A request sent and not yet answered. */
 interface InFlight {
   /** The caller's signal. */
@@ -324,13 +344,17 @@ export class RemoteApi {
     try {
       // A read is retried once when the connection fails (a keep-alive socket the server just
       // closed, a restarting instance), or when it is answered "busy" or "unavailable" (a proxy
-      // while the server restarts) and asked to come back soon; a write never is, since it may
-      // have reached the server (a tool call would run twice).
+      // while the server restarts) and asked to come back soon; a write is not, since it may have
+      // reached the server (a tool call would run twice), unless the server says it did not (below).
       response = await send().catch((error: unknown) => {
         if (method !== 'GET' || signal.aborted) throw error;
         return send();
       });
-      const wait = method === 'GET' ? retryDelayOf(response) : undefined;
+      // A write is sent again (once, after Retry-After) when the server refused the connection it
+      // came on, before handling it (TOO_MANY_CONNECTIONS): the SDK opens a connection per request
+      // in flight, and many calls at once can pass the share of one client.
+      const wait =
+        method === 'GET' || (await refusedUnhandled(response)) ? retryDelayOf(response) : undefined;
       if (wait !== undefined) {
         await response.body?.cancel().catch(() => undefined);
         await sleep(wait, undefined, { signal });
