@@ -132,6 +132,7 @@ export class ConnectionLimit {
   readonly #refusedSockets = new WeakMap<Socket, string>();
   readonly #onRefused: (warning: string | undefined) => void;
   readonly #warningIntervalMs: number;
+  readonly #now: () => number;
   /** Refusals since the last warning, and some of their clients. */
   #refused = 0;
   readonly #refusedClients = new Set<string>();
@@ -141,16 +142,18 @@ export class ConnectionLimit {
 
   /**
    * `onRefused` is called for each refused connection, with a warning for the log at most once per
-   * `warningIntervalMs` ({@link WARNING_INTERVAL_MS}; it counts those refused since the one before).
+   * `clock.warningIntervalMs` ({@link WARNING_INTERVAL_MS}; it counts those refused since the one
+   * before), as `clock.now` tells the time (ms; `performance.now`).
    */
   constructor(
     settings: ConnectionSettings,
     onRefused: (warning: string | undefined) => void,
-    warningIntervalMs = WARNING_INTERVAL_MS,
+    clock: { warningIntervalMs?: number; now?: () => number } = {},
   ) {
     this.#settings = settings;
     this.#onRefused = onRefused;
-    this.#warningIntervalMs = warningIntervalMs;
+    this.#warningIntervalMs = clock.warningIntervalMs ?? WARNING_INTERVAL_MS;
+    this.#now = clock.now ?? (() => performance.now());
   }
 
   /** The open connections counted for `client` (as {@link clientOf} names it). */
@@ -197,7 +200,7 @@ export class ConnectionLimit {
     this.#refused++;
     if (this.#refusedClients.size < NAMED_CLIENTS) this.#refusedClients.add(client);
     else if (!this.#refusedClients.has(client)) this.#moreClients = true;
-    const now = performance.now();
+    const now = this.#now();
     if (now - this.#warnedAt < this.#warningIntervalMs) {
       this.#onRefused(undefined);
       return;
