@@ -30,13 +30,22 @@ export function addressListOf(entries: readonly string[], option: string, code: 
   return list;
 }
 
-/** Whether `list` holds a socket's remote address (an IPv4 client of a dual-stack socket as IPv4). */
+/**
+ * A socket's remote address, an IPv4 client of a dual-stack socket (`::ffff:a.b.c.d`) as IPv4;
+ * undefined when it is no address.
+ */
+function remoteAddressOf(remoteAddress: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
+  try {
+    return ipaddr.process(remoteAddress);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `list` holds a socket's remote address. */
 export function listed(list: BlockList, remoteAddress: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress)?.[1];
-  const address = mapped ?? remoteAddress;
-  const family = isIP(address);
-  if (family === 0) return false;
-  return list.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  const address = remoteAddressOf(remoteAddress);
+  return address !== undefined && list.check(address.toString(), address.kind());
 }
 
 /**
@@ -45,12 +54,8 @@ export function listed(list: BlockList, remoteAddress: string): boolean {
  * and may send from any address of (counting addresses would give it 2^64 shares).
  */
 export function clientOf(remoteAddress: string): string {
-  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
-  try {
-    parsed = ipaddr.process(remoteAddress);
-  } catch {
-    return remoteAddress;
-  }
+  const parsed = remoteAddressOf(remoteAddress);
+  if (parsed === undefined) return remoteAddress;
   if (parsed.kind() === 'ipv4') return parsed.toString();
   const network = (parsed as ipaddr.IPv6).parts.slice(0, 4);
   return `${new ipaddr.IPv6([...network, 0, 0, 0, 0]).toString()}/64`;

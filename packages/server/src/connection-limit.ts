@@ -60,7 +60,7 @@ function processLimits(): string | undefined {
 
 export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
 /** `connections.unlimited` by default: loopback. */
-export const DEFAULT_UNLIMITED: readonly string[] = ['127.0.0.0/8', '::1/128'];
+const DEFAULT_UNLIMITED: readonly string[] = ['127.0.0.0/8', '::1/128'];
 /** Node's `requestTimeout` (the whole request), which `headersTimeout` may not pass. */
 const REQUEST_TIMEOUT_MS = 300_000;
 /** At most this many of the clients refused since the last warning are named in the next one. */
@@ -72,6 +72,8 @@ const WARNING_INTERVAL_MS = 10_000;
 export interface ConnectionSettings {
   perClient: number;
   unlimited: BlockList;
+  /** `unlimited` as written (its default, loopback, when left out), for the startup line. */
+  unlimitedEntries: readonly string[];
   headersTimeoutMs: number;
   /** How often Node looks for connections past their `headersTimeoutMs` (a quarter of it, 0.1–2 s). */
   checkingIntervalMs: number;
@@ -103,13 +105,10 @@ export function connectionSettings(options: ConnectionOptions = {}): ConnectionS
     leaveOut: `Leave it out for ${DEFAULT_HEADERS_TIMEOUT_MS}.`,
     default: DEFAULT_HEADERS_TIMEOUT_MS,
   });
-  const unlimited = addressListOf(
-    options.unlimited ?? DEFAULT_UNLIMITED,
-    'connections.unlimited',
-    'CONFIG_INVALID',
-  );
+  const unlimitedEntries = options.unlimited ?? DEFAULT_UNLIMITED;
+  const unlimited = addressListOf(unlimitedEntries, 'connections.unlimited', 'CONFIG_INVALID');
   const checkingIntervalMs = Math.min(2000, Math.max(100, Math.floor(headersTimeoutMs / 4)));
-  return { perClient, unlimited, headersTimeoutMs, checkingIntervalMs };
+  return { perClient, unlimited, unlimitedEntries, headersTimeoutMs, checkingIntervalMs };
 }
 
 /**
@@ -157,7 +156,7 @@ export class ConnectionLimit {
   }
 
   /** The open connections counted for `client` (as {@link clientOf} names it). */
-  openOf(client: string): number {
+  #openOf(client: string): number {
     return this.#open.get(client) ?? 0;
   }
 
@@ -167,14 +166,14 @@ export class ConnectionLimit {
     const address = socket.remoteAddress;
     if (perClient === 0 || address === undefined || listed(unlimited, address)) return true;
     const client = clientOf(address);
-    const open = this.openOf(client);
+    const open = this.#openOf(client);
     if (open >= perClient) {
       this.#refuse(socket, client);
       return false;
     }
     this.#open.set(client, open + 1);
     socket.once('close', () => {
-      const left = this.openOf(client) - 1;
+      const left = this.#openOf(client) - 1;
       if (left > 0) this.#open.set(client, left);
       else this.#open.delete(client);
     });

@@ -27,7 +27,7 @@ import {
   loadConfigFile,
   toolkitsOfModule,
 } from '../config.js';
-import { connectionSettings, DEFAULT_UNLIMITED } from '../connection-limit.js';
+import { type ConnectionSettings, connectionSettings } from '../connection-limit.js';
 import { checkMetricsOptions } from '../metrics.js';
 import { causeText } from '../request-log.js';
 import { createServer } from '../server.js';
@@ -480,10 +480,10 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   });
   const toolkits = await loadCatalog(flag('toolkits'), config.toolkits ?? builtinToolkits, cwd);
   checkManagedAuth(config.managedAuth, toolkits, configName);
-  let perClient: number;
+  let connections: ConnectionSettings;
   try {
     checkMetricsOptions(config.metrics ?? {});
-    ({ perClient } = connectionSettings(config.connections));
+    connections = connectionSettings(config.connections);
   } catch (error) {
     throw new StartupError(`${configName}: ${(error as Error).message}`);
   }
@@ -566,7 +566,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
       .serve({ port, hostname: host })
       .catch((error: unknown) => Promise.reject(listenFailure(error, host, port)));
     const url = `http://${publicHost}:${running.port}`;
-    const unlimited = config.connections?.unlimited ?? DEFAULT_UNLIMITED;
+    const { perClient, unlimitedEntries: unlimited } = connections;
     if (logFormat === 'json') {
       log.info(
         {

@@ -166,27 +166,19 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
       expect(line).not.toContain(SECRET_KEY);
       expect(readdirSync(cwd)).toEqual([]);
 
-      writeFileSync(
-        join(cwd, 'toolmux.config.json'),
-        JSON.stringify({ metrics: { allowFrom: ['10.0.0.0/33'] } }),
-      );
-      const allowFrom = await failingServe(['serve'], { cwd });
-      expect(allowFrom.code).toBe(1);
-      expect(expectOneLine(allowFrom)).toContain(
-        `${join(cwd, 'toolmux.config.json')}: metrics.allowFrom: "10.0.0.0/33" is not an IP address or CIDR range`,
-      );
-      expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
-
-      writeFileSync(
-        join(cwd, 'toolmux.config.json'),
-        JSON.stringify({ connections: { unlimited: ['proxy.internal'] } }),
-      );
-      const unlimited = await failingServe(['serve'], { cwd });
-      expect(unlimited.code).toBe(1);
-      expect(expectOneLine(unlimited)).toContain(
-        `${join(cwd, 'toolmux.config.json')}: connections.unlimited: "proxy.internal" is not an IP address or CIDR range`,
-      );
-      expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
+      const entries = [
+        [{ metrics: { allowFrom: ['10.0.0.0/33'] } }, 'metrics.allowFrom: "10.0.0.0/33"'],
+        [{ connections: { unlimited: ['proxy.internal'] } }, 'connections.unlimited: "proxy.internal"'],
+      ] as const;
+      for (const [config, named] of entries) {
+        writeFileSync(join(cwd, 'toolmux.config.json'), JSON.stringify(config));
+        const refused = await failingServe(['serve'], { cwd });
+        expect(refused.code).toBe(1);
+        expect(expectOneLine(refused)).toContain(
+          `${join(cwd, 'toolmux.config.json')}: ${named} is not an IP address or CIDR range`,
+        );
+        expect(readdirSync(cwd)).toEqual(['toolmux.config.json']);
+      }
     },
   );
 
