@@ -298,7 +298,11 @@ describe('tool schema patterns RE2 cannot run', () => {
     // as a call checks them: in the validation thread, whose budget leaves room on a loaded machine
     const inThread = slicedValidatorOf(email)!;
     const slice = { due: () => false, pause: async () => {} } as never;
-    expect(await inThread({ emails }, slice)).toMatchObject({ success: true });
+    // one test descheduled past its cap (the base and its share, 100 ms and more) on a loaded CI gives
+    // it up, and the tests after it are not run (304 issues once): no answer, so checked again
+    let all = await inThread({ emails }, slice);
+    for (let retry = 0; retry < 3 && notCheckedInTime(all); retry++) all = await inThread({ emails }, slice);
+    expect(all).toMatchObject({ success: true });
     expect(await inThread({ emails: [...emails, '.bad@example.com'] }, slice)).toMatchObject({
       success: false,
       issues: [{ path: 'emails.2001', message: expect.stringContaining('must match pattern') }],
