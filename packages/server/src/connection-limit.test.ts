@@ -153,6 +153,26 @@ describe('connections per client', () => {
     expect(metrics.body).toMatch(/^toolmux_connections_refused_total 6$/m);
   });
 
+  it("answers a refused request on Composio's API in Composio's error envelope", async () => {
+    const server = await serve({ perClient: 2, unlimited: [] });
+    await server.idle(2);
+    const refused = await server.ask('/api/v3.1/tool_router/session/trs_x');
+    expect(refused.status).toBe('HTTP/1.1 503 Service Unavailable');
+    const body = JSON.parse(refused.body);
+    // `@composio/core` reads `error.code` and `error.message`; other clients the same fields at the top
+    expect(body.error).toMatchObject({
+      code: 'TOO_MANY_CONNECTIONS',
+      slug: 'TOO_MANY_CONNECTIONS',
+      status: 503,
+    });
+    expect(body).toMatchObject({ code: 'TOO_MANY_CONNECTIONS', status: 503 });
+    expect(body.message).toContain('holds 2 open connections');
+    // toolmux's own API keeps its envelope
+    const own = JSON.parse((await server.ask('/api/v1/sessions')).body);
+    expect(Object.keys(own)).toEqual(['error']);
+    expect(own.error.code).toBe('TOO_MANY_CONNECTIONS');
+  });
+
   it('counts a client whose address is not loopback by default, a sixteenth of the process’s files, and lets loopback (a proxy on the host) be', async () => {
     const outside = outsideAddress();
     if (outside === undefined)

@@ -180,15 +180,14 @@ export class ConnectionLimit {
     return true;
   }
 
-  /** The answer to a request on a refused connection (`undefined` on any other). */
-  answerOn(socket: Socket): Response | undefined {
+  /**
+   * What a request on a refused connection is answered (`undefined` on any other): `503
+   * TOO_MANY_CONNECTIONS` with this message and `Retry-After: 1`, in the envelope of the API asked.
+   */
+  refusalOn(socket: Socket): string | undefined {
     const client = this.#refusedSockets.get(socket);
     if (client === undefined) return undefined;
-    const message = `The server refused this connection: your address (${client}) holds ${this.#settings.perClient} open connections, the most one client may. Reuse connections (keep-alive) or close idle ones; the server's operator can raise connections.perClient, or list a proxy's address in connections.unlimited.`;
-    return Response.json(
-      { error: { code: 'TOO_MANY_CONNECTIONS', message } },
-      { status: 503, headers: { 'retry-after': '1' } },
-    );
+    return `The server refused this connection: your address (${client}) holds ${this.#settings.perClient} open connections, the most one client may. Reuse connections (keep-alive) or close idle ones; the server's operator can raise connections.perClient, or list a proxy's address in connections.unlimited.`;
   }
 
   #refuse(socket: Socket, client: string): void {

@@ -14,7 +14,12 @@ import {
 } from '@toolmux/core/internal';
 import { Hono } from 'hono';
 import { MIN_API_KEY_LENGTH, secretMatcher } from './api-key.js';
-import { composioRouteNotFound, isComposioPath, mountComposioApi } from './composio/composio-api.js';
+import {
+  composioErrorBody,
+  composioRouteNotFound,
+  isComposioPath,
+  mountComposioApi,
+} from './composio/composio-api.js';
 import { ConnectPages } from './connect/connect-page.js';
 import { ConnectionLimit, type ConnectionOptions, connectionSettings } from './connection-limit.js';
 import { audienceOf, errorResponse } from './http-errors.js';
@@ -468,11 +473,16 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
         };
         const fetchNode = (request: Request, env: HttpBindings | Http2Bindings) => {
           // a connection past its client's share (see ConnectionLimit)
-          const refused = limit.answerOn(env.incoming.socket as Socket);
-          if (refused !== undefined) {
+          const refusal = limit.refusalOn(env.incoming.socket as Socket);
+          if (refusal !== undefined) {
             closeAfterAnswer(env);
             answering(env);
-            return refused;
+            const code = 'TOO_MANY_CONNECTIONS';
+            // a Composio client reads Composio's envelope (its SDK reads `error.code`, as toolmux's)
+            const body = isComposioPath(new URL(request.url).pathname)
+              ? composioErrorBody(503, code, refusal)
+              : { error: { code, message: refusal } };
+            return Response.json(body, { status: 503, headers: { 'retry-after': '1' } });
           }
           const answer = app.fetch(request, env);
           if (!(answer instanceof Promise)) {

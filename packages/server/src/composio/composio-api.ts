@@ -188,7 +188,7 @@ export const ToolkitsQuery = z.object({
 });
 
 /** Composio's error envelope: `{ error: { message, code, slug, status, … } }`, and the same fields at the top. */
-function composioErrorBody(status: number, code: string, message: string) {
+export function composioErrorBody(status: number, code: string, message: string) {
   const fields = {
     message,
     code,
