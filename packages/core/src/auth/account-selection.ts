@@ -355,7 +355,7 @@ export class AccountSelector {
     const generation = this.#cache.generation();
     const account = await this.selectAccount(request);
     if (request.peek) return { accountId: account.id, credentials: undefined, status: account.status };
-    const credentials = await this.#credentials.load(account, { signal: request.signal });
+    const credentials = await this.#credentials.load(account, request);
     const resolved: ResolvedAccount = {
       accountId: account.id,
       credentials,

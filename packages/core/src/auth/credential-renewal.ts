@@ -53,7 +53,7 @@ export class CredentialRenewal {
         account,
         signal: request.signal,
       });
-      return resolved(await this.#credentials.load(refreshed, { signal: request.signal }));
+      return resolved(await this.#credentials.load(refreshed, request));
     }
     if (request.final) return this.#renewedElsewhere(request, account, label, resolved);
     const reason = `${label} refused the credentials`;
@@ -68,7 +68,7 @@ export class CredentialRenewal {
       const now = await this.#records.store.getConnectedAccount(account.id);
       if (!now) throw accountDeletedError(account.id, { label, slug: account.toolkit });
       if (now.status !== 'ACTIVE') throw accountNotUsableError(label, now);
-      return resolved(await this.#credentials.load(now, { signal: request.signal }));
+      return resolved(await this.#credentials.load(now, request));
     }
     this.#records.options.logger.warn(`toolmux: connected account ${account.id} is EXPIRED now: ${reason}.`);
     throw connectionExpiredError(label, account.id, reason, account.toolkit, account.alias);
@@ -93,7 +93,7 @@ export class CredentialRenewal {
     for (let attempt = 1; attempt <= MARK_RETRIES; attempt++) {
       if (account.status !== 'ACTIVE') throw accountNotUsableError(label, account);
       if (this.#credentials.holdsOtherThan(account, request.rejected)) {
-        return resolved(await this.#credentials.load(account, { signal: request.signal }));
+        return resolved(await this.#credentials.load(account, request));
       }
       if (this.#credentials.refreshing(account)) {
         const settled = await this.#credentials.settled(account.id, request.signal);

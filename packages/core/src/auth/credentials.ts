@@ -3,7 +3,7 @@ import type { Credentials, OAuth2Scheme } from '../catalog/types.js';
 import { quotedMessage, ToolMuxError } from '../errors.js';
 import { connectWay, readerError, reconnectWay } from '../meta-tools/hints.js';
 import type { ConnectedAccountRecord, Store } from '../store/types.js';
-import { pause, untilAborted } from '../util/abort.js';
+import { pause, settlesWithin, untilAborted } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import { basicCredentials, secretForms } from '../util/redact.js';
 import type { Vault } from '../vault/vault.js';
@@ -29,6 +29,14 @@ export const REFRESH_WINDOW_MS = 60_000;
 const LEASE_MARGIN_MS = 15_000;
 /** How often a process waiting for another one's refresh looks at the store. */
 const LEASE_POLL_MS = 100;
+/**
+ * How long after a token refresh started a call whose token is still valid waits for it (a token
+ * request takes well under a second when the provider is well): after that it goes on with the
+ * current token, and the refresh finishes without it. Only in the last quarter of the refresh window
+ * (15 s of a token's life by default) does a call wait for the refresh as long as it takes, since
+ * its token would not outlast it.
+ */
+export const REFRESH_PATIENCE_MS = 2_000;
 
 /** An account's credentials as the vault holds them (JSON, encrypted). */
 export type StoredCredentials =
@@ -55,8 +63,11 @@ export interface CredentialLoaderOptions {
  * arrives, a token request for every call.
  */
 function needsRefresh(expiresAt: Date | null, lifetimeMs: number | undefined): boolean {
-  const window = lifetimeMs === undefined ? REFRESH_WINDOW_MS : Math.min(REFRESH_WINDOW_MS, lifetimeMs / 2);
-  return expiresAt !== null && expiresAt.getTime() - Date.now() < window;
+  return expiresAt !== null && expiresAt.getTime() - Date.now() < refreshWindow(lifetimeMs);
+}
+
+function refreshWindow(lifetimeMs: number | undefined): number {
+  return lifetimeMs === undefined ? REFRESH_WINDOW_MS : Math.min(REFRESH_WINDOW_MS, lifetimeMs / 2);
 }
 
 /**
@@ -210,6 +221,17 @@ export function credentialSecrets(credentials: Credentials): string[] {
   return [...values.flatMap(secretForms), ...basic];
 }
 
+/** How a call waits for its credentials. */
+export interface CredentialWait {
+  /** Ends the wait for a token refresh at once, with its reason (the refresh goes on). */
+  signal?: AbortSignal | undefined;
+  /**
+   * When the call's timeout ends it (`Date.now()` time): a call whose token is still valid waits for
+   * its refresh at most half of what is left, and goes on with the current token after that.
+   */
+  deadline?: number | undefined;
+}
+
 /**
  * A token refresh of one account in this process, which its callers share. It waits for another
  * process's lease only while one of them still waits for it: when the last one's signal aborted,
@@ -223,6 +245,10 @@ interface SharedRefresh {
   waiters: number;
   /** A caller without a signal waits for it: it is never stopped. */
   kept: boolean;
+  /** When it started (`Date.now()`): a call with a valid token waits for it until {@link REFRESH_PATIENCE_MS} after. */
+  readonly startedAt: number;
+  /** A call went on without it: its failure is logged once, as nobody else reports it. */
+  unwatched: boolean;
 }
 
 /**
@@ -256,17 +282,14 @@ export class CredentialLoader {
   /**
    * `ctx.credentials` for a call with this (ACTIVE) account. An account that turns out to have
    * changed meanwhile (disabled, deleted, marked expired by another call) answers for what it is now.
-   * `signal` ends the wait for a token refresh at once, with its reason (see {@link refresh}).
+   * `wait.signal` ends the wait for a token refresh at once, with its reason (see {@link refresh});
+   * `wait.deadline` bounds it while the token is still valid (see {@link CredentialWait}).
    */
-  load(account: ConnectedAccountRecord, options: { signal?: AbortSignal } = {}): Promise<Credentials> {
-    return this.#load(account, 1, options.signal);
+  load(account: ConnectedAccountRecord, wait: CredentialWait = {}): Promise<Credentials> {
+    return this.#load(account, 1, wait);
   }
 
-  async #load(
-    account: ConnectedAccountRecord,
-    attempt: number,
-    signal: AbortSignal | undefined,
-  ): Promise<Credentials> {
+  async #load(account: ConnectedAccountRecord, attempt: number, wait: CredentialWait): Promise<Credentials> {
     const { vault, logger, toolkitLabel, store } = this.#options;
     const label = toolkitLabel(account.toolkit);
     if (account.status !== 'ACTIVE') throw accountNotUsableError(label, account);
@@ -276,10 +299,13 @@ export class CredentialLoader {
     if (needsRefresh(current.expiresAt, stored.lifetimeMs)) {
       if (stored.refreshToken) {
         try {
-          current = await this.refresh(current.id, { account: current, signal });
-          // disabled while the token was refreshed: the new tokens are kept, this call does not use them
-          if (current.status !== 'ACTIVE') throw accountNotUsableError(label, current);
-          stored = vault.openJson<StoredCredentials>(current.id, current.secret!);
+          const refreshed = await this.#refreshForCall(current, stored.lifetimeMs, wait);
+          if (refreshed !== undefined) {
+            current = refreshed;
+            // disabled while the token was refreshed: the new tokens are kept, this call does not use them
+            if (current.status !== 'ACTIVE') throw accountNotUsableError(label, current);
+            stored = vault.openJson<StoredCredentials>(current.id, current.secret!);
+          }
         } catch (error) {
           const stillValid = current.expiresAt !== null && current.expiresAt.getTime() > Date.now();
           // a failed refresh (a refused client too) leaves the current token as good as it was
@@ -300,8 +326,7 @@ export class CredentialLoader {
         if (!marked) {
           const now = await store.getConnectedAccount(current.id);
           if (!now) throw accountDeletedError(current.id, { label, slug: current.toolkit });
-          if (now.status !== 'ACTIVE' || attempt < CHANGED_RETRIES)
-            return this.#load(now, attempt + 1, signal);
+          if (now.status !== 'ACTIVE' || attempt < CHANGED_RETRIES) return this.#load(now, attempt + 1, wait);
         }
         throw connectionExpiredError(label, current.id, reason, current.toolkit, current.alias);
       }
@@ -313,6 +338,46 @@ export class CredentialLoader {
       ...(stored.scope ? { scope: stored.scope } : {}),
       ...(current.expiresAt ? { expiresAt: current.expiresAt.toISOString() } : {}),
     };
+  }
+
+  /**
+   * The account with a refreshed token for a call whose token is within the refresh window, or
+   * undefined when the call goes on with its current token: one still valid past the last quarter of
+   * the window waits for the refresh only until {@link REFRESH_PATIENCE_MS} after it started, and for
+   * at most half of the time the call has left (a slow or unreachable provider, or another process's
+   * refresh, would otherwise hold every call, and fail those with a shorter timeout, while their
+   * token is good). That refresh goes on without the call, and a failure of it is logged.
+   */
+  async #refreshForCall(
+    account: ConnectedAccountRecord,
+    lifetimeMs: number | undefined,
+    { signal, deadline }: CredentialWait,
+  ): Promise<ConnectedAccountRecord | undefined> {
+    const spare = account.expiresAt!.getTime() - Date.now() - refreshWindow(lifetimeMs) / 4;
+    if (spare <= 0) return this.refresh(account.id, { account, signal });
+    const refreshing = this.refresh(account.id, { account });
+    const shared = this.#inFlight.get(account.id)!;
+    const now = Date.now();
+    // half of what is left of the call's time at most: the rest is its handler's
+    const patience = Math.min(
+      spare,
+      shared.startedAt + REFRESH_PATIENCE_MS - now,
+      deadline === undefined ? Number.POSITIVE_INFINITY : (deadline - now) / 2,
+    );
+    let waited = false;
+    try {
+      waited = patience > 0 && (await untilAborted(settlesWithin(refreshing, patience), signal));
+    } finally {
+      if (!waited && !shared.unwatched) {
+        shared.unwatched = true;
+        refreshing.catch((error: unknown) => {
+          this.#options.logger.warn(
+            `toolmux: ${ToolMuxError.isInstance(error) ? error.message : quotedMessage(error, [])} Calls went on with the current token meanwhile.`,
+          );
+        });
+      }
+    }
+    return waited ? refreshing : undefined;
   }
 
   /**
@@ -349,6 +414,8 @@ export class CredentialLoader {
         stop,
         waiters: 0,
         kept: false,
+        startedAt: Date.now(),
+        unwatched: false,
         promise: promise.finally(() => {
           if (this.#inFlight.get(accountId) === entry) this.#inFlight.delete(accountId);
         }),

@@ -85,6 +85,8 @@ export interface RenewRequest {
    * `close()` stopped it): waits for a token refresh end then, the refresh itself goes on.
    */
   signal?: AbortSignal;
+  /** When the call's timeout ends it (`Date.now()` time): see `CredentialWait.deadline`. */
+  deadline?: number;
 }
 
 /** What a session says about accounts (its config's `connectedAccounts` and `authConfigs`). */
@@ -109,6 +111,8 @@ export interface AccountRequest {
   peek?: boolean;
   /** Aborts when the call no longer waits for its credentials (see `RenewRequest.signal`). */
   signal?: AbortSignal;
+  /** When the call's timeout ends it (`Date.now()` time): see `CredentialWait.deadline`. */
+  deadline?: number;
 }
 
 export interface ResolvedAccount {
@@ -276,6 +280,8 @@ async function asJsonData(slug: string, value: unknown, slice: WorkSlice): Promi
 class CallAttempt {
   readonly #controller = new AbortController();
   readonly #timer: NodeJS.Timeout;
+  /** When the timeout ends the call (`Date.now()` time). */
+  readonly deadline: number;
   readonly #caller: AbortSignal | undefined;
   readonly #inFlight: CallInFlight | undefined;
   readonly #onCallerAbort: () => void;
@@ -291,6 +297,7 @@ class CallAttempt {
   ) {
     const timeoutMs = tool.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
     const notRun = renewal ? 'so it did not run again' : 'so it did not run';
+    this.deadline = Date.now() + timeoutMs;
     const controller = this.#controller;
     this.#caller = caller;
     this.#inFlight = inFlight;
@@ -451,6 +458,7 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
                 account: request.account,
                 selection: request.selection,
                 signal,
+                deadline: attempt.deadline,
               }),
             );
         accountId = account.accountId;
@@ -486,6 +494,7 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
                 rejected,
                 final: renewals > 0,
                 signal,
+                deadline: attempt.deadline,
               }),
             );
             if (renewed === null) throw error;
