@@ -92,3 +92,44 @@ describe('SessionCache under a flood of unknown session ids', () => {
     expect(new Set(entries).size).toBe(1);
   });
 });
+
+describe('SessionCache entries that are not asked for again', () => {
+  it('are dropped once expired, without a lookup of their id (they held their sessions for good)', async () => {
+    const mux = new ToolMux({ toolkits: [], store: ':memory:' });
+    opened.push(mux);
+    const ids: string[] = [];
+    for (let index = 0; index < 20; index++) ids.push((await mux.create(`user_${index}`, {})).sessionId);
+    const cache = new SessionCache({ toolmux: mux, ttlMs: 100 });
+    for (const id of ids.slice(0, 10)) await cache.get(id);
+    for (const id of ids.slice(10)) await cache.checkReadable(id);
+    expect(cache.size).toEqual({ sessions: 10, readable: 10 });
+    // within the TTL they stay
+    expect((await cache.get(ids[0]!)).session.sessionId).toBe(ids[0]);
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && (cache.size.sessions > 0 || cache.size.readable > 0))
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(cache.size).toEqual({ sessions: 0, readable: 0 });
+    // and a later lookup resumes the session again
+    expect((await cache.get(ids[3]!)).session.sessionId).toBe(ids[3]);
+    expect(cache.size.sessions).toBe(1);
+  });
+
+  it('a known session read again is kept in the order entries expire in, so the sweep still reaches the expired ones behind it', async () => {
+    const mux = new ToolMux({ toolkits: [], store: ':memory:' });
+    opened.push(mux);
+    const first = (await mux.create('user_a', {})).sessionId;
+    const second = (await mux.create('user_b', {})).sessionId;
+    const cache = new SessionCache({ toolmux: mux, ttlMs: 400 });
+    await cache.checkReadable(first);
+    await cache.checkReadable(second);
+    // read `first` again past its renewal point: it is read again in the background and renewed
+    await new Promise((resolve) => setTimeout(resolve, 320));
+    await cache.checkReadable(first);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // `second` expires (and is dropped) while the renewed `first` stays
+    const deadline = Date.now() + 3_000;
+    while (Date.now() < deadline && cache.size.readable > 1)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(cache.size.readable).toBe(1);
+  });
+});

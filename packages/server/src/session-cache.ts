@@ -43,6 +43,11 @@ interface ReadableEntry {
 
 /** How long a resumed session is reused unless `createServer`'s `sessionCacheTtlMs` says. */
 export const DEFAULT_SESSION_CACHE_TTL_MS = 2000;
+/**
+ * Expired entries are dropped by a timer at most this long after they expired (and at most half the
+ * TTL), many at a time, not only when their id is looked up again.
+ */
+const SWEEP_DELAY_MS = 1000;
 
 export interface SessionCacheOptions {
   toolmux: ToolMux<Provider<unknown>>;
@@ -67,7 +72,10 @@ export interface SessionCacheOptions {
  * deleted, or a token rotated, on another instance shows here at once. Only callers that proved
  * their right to the session (the project API key, or the session's token, checked by `authorize`
  * before anything is resumed) add entries. Nothing here is needed by another instance: it only
- * saves work, and every entry expires.
+ * saves work, and every entry expires: a timer drops expired entries (oldest first: with one TTL for
+ * all, the maps' insertion order is the order they expire in), so a session that is not asked for
+ * again is not held (a session with a large set of custom tools holds a megabyte with its MCP view,
+ * and 1,100 of them, touched once each, ended a server with a 1 GB heap).
  */
 export class SessionCache {
   readonly #toolmux: ToolMux<Provider<unknown>>;
@@ -86,6 +94,7 @@ export class SessionCache {
   /** First existence reads under way (shared like `#loading`, and apart from `#readable` likewise). */
   readonly #readablePending = new Map<string, Promise<void>>();
   #store: Promise<Store> | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
 
   constructor({ toolmux, ttlMs = DEFAULT_SESSION_CACHE_TTL_MS, maxEntries = 10_000 }: SessionCacheOptions) {
     this.#toolmux = toolmux;
@@ -129,6 +138,7 @@ export class SessionCache {
         this.#entries.delete(sessionId);
         this.#entries.set(sessionId, entry);
         evictOldest(this.#entries, this.#maxEntries);
+        this.#sweepLater();
       },
       () => {
         if (this.#loading.get(sessionId) === loading) this.#loading.delete(sessionId);
@@ -155,8 +165,9 @@ export class SessionCache {
           (entry) => {
             // deleted meanwhile (invalidate() dropped `known`): that drop stands
             if (this.#readable.get(sessionId) !== known) return;
+            // moved to the end: the map stays in the order its entries expire in
+            this.#readable.delete(sessionId);
             if (entry) this.#readable.set(sessionId, entry);
-            else this.#readable.delete(sessionId);
           },
           () => {
             // the store did not answer: the entry stands until `until`, and the next read after that
@@ -184,6 +195,7 @@ export class SessionCache {
           this.#readable.delete(sessionId);
           this.#readable.set(sessionId, entry);
           evictOldest(this.#readable, this.#maxEntries);
+          this.#sweepLater();
         }
       },
       (error: unknown) => {
@@ -265,6 +277,45 @@ export class SessionCache {
   async #storedTokenHash(sessionId: string): Promise<string | undefined> {
     this.#store ??= openToolMuxStore(this.#toolmux);
     return (await this.#store).getSessionTokenHash(sessionId);
+  }
+
+  /** How many sessions the cache holds (resumed, and known to exist). */
+  get size(): { sessions: number; readable: number } {
+    return { sessions: this.#entries.size, readable: this.#readable.size };
+  }
+
+  /**
+   * Drops the expired entries at the front of both maps (the oldest), and waits for the next ones.
+   * Entries come in the order they expire in (one TTL; a renewed one is moved to the end), so each
+   * entry is looked at once or stops the loop.
+   */
+  #sweep(): void {
+    this.#sweepTimer = undefined;
+    const now = Date.now();
+    for (const [sessionId, entry] of this.#entries) {
+      if (entry.expiresAt > now) break;
+      this.#entries.delete(sessionId);
+    }
+    for (const [sessionId, entry] of this.#readable) {
+      if (entry.until > now) break;
+      this.#readable.delete(sessionId);
+    }
+    this.#sweepLater();
+  }
+
+  /** A sweep shortly after the oldest entry expires, unless one is set (it does not keep the process up). */
+  #sweepLater(): void {
+    if (this.#sweepTimer !== undefined) return;
+    const session = this.#entries.values().next().value;
+    const readable = this.#readable.values().next().value;
+    const next = Math.min(
+      session?.expiresAt ?? Number.POSITIVE_INFINITY,
+      readable?.until ?? Number.POSITIVE_INFINITY,
+    );
+    if (next === Number.POSITIVE_INFINITY) return;
+    const delay = Math.max(0, next - Date.now()) + Math.min(SWEEP_DELAY_MS, this.#ttlMs / 2);
+    this.#sweepTimer = setTimeout(() => this.#sweep(), delay);
+    this.#sweepTimer.unref();
   }
 
   /** Forgets a session (after this instance changed it). */
