@@ -6,6 +6,7 @@ import {
   MAX_OBJECT_KEYS,
   parseJsonSliced,
   SLICED_PARSE_FROM,
+  shownValue,
   WorkSlice,
   yieldToEventLoop,
 } from '@toolmux/core/internal';
@@ -34,6 +35,7 @@ function tooLarge(maxBytes: number): ToolMuxError {
  * `Request` and lose its fast path for small JSON bodies.)
  */
 export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
+  checkContentEncoding(request.headers.get('content-encoding'));
   const length = request.headers.get('content-length');
   if (length !== null && !request.headers.has('transfer-encoding')) {
     if (Number(length) > maxBytes) throw tooLarge(maxBytes);
@@ -79,6 +81,19 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
   }
   decodeHeld(true);
   return parts.length === 1 ? parts[0]! : parts.join('');
+}
+
+/**
+ * Refuses a body in a content coding (`Content-Encoding: gzip`, …) with 415, as RFC 9110 asks of a
+ * server that does not decode it: it was read as if it were the JSON, and a compressed body was
+ * answered 400 "not valid JSON", a JSON one labelled gzip taken. `identity` is no coding.
+ */
+function checkContentEncoding(coding: string | null): void {
+  if (coding === null || /^[\s,]*(?:identity[\s,]*)*$/i.test(coding)) return;
+  throw new ToolMuxError({
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: `The request body is sent with Content-Encoding ${shownValue(coding)}, which this server does not decode: send it uncompressed, without a Content-Encoding header.`,
+  });
 }
 
 /** A large body is decoded this many bytes at a time (see {@link readBodyText}). */
