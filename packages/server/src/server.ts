@@ -234,6 +234,20 @@ function packageVersion(): string {
 }
 
 /**
+ * The first "." or ".." segment of a request target's path, encoded (`%2e`) or not; undefined when it
+ * has none. URL parsing resolves them (`/mcp/%2e%2e/metrics` is `/metrics`), so the route a request
+ * reaches would differ from the path a proxy in front allowed by its prefix: such a path is refused.
+ */
+function dotSegmentIn(target: string | undefined): string | undefined {
+  if (target === undefined || (!target.includes('.') && !/%2e/i.test(target))) return undefined;
+  const path = target.split(/[?#]/, 1)[0]!;
+  for (const segment of path.split('/')) {
+    if (/^(?:\.|%2e){1,2}$/i.test(segment)) return segment;
+  }
+  return undefined;
+}
+
+/**
  * Creates the toolmux server over a ToolMux: the REST API under `/api/v1` (OpenAPI document at
  * `/api/v1/openapi.json`) and the per-session MCP endpoint at `/mcp/:sessionId`.
  *
@@ -483,6 +497,19 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
               ? composioErrorBody(503, code, refusal)
               : { error: { code, message: refusal } };
             return Response.json(body, { status: 503, headers: { 'retry-after': '1' } });
+          }
+          const dotted = dotSegmentIn(env.incoming.url);
+          if (dotted !== undefined) {
+            answering(env);
+            return Response.json(
+              {
+                error: {
+                  code: 'INVALID_REQUEST',
+                  message: `The request path holds the dot segment ${JSON.stringify(dotted)}: send the path as it resolves (without "." or ".." segments, encoded or not).`,
+                },
+              },
+              { status: 400 },
+            );
           }
           const answer = app.fetch(request, env);
           if (!(answer instanceof Promise)) {
