@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { rejection } from '../test/auth-fixtures.js';
 import { generatedLogInsert } from '../test/log-records.js';
 import { createTestPostgresStore, postgresSkipReason, testPostgresUrl } from '../test/postgres.js';
+import { deriveSessionToken, parseSecretKey } from '../util/secret-key.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from './migrations.js';
 import { SqliteStore } from './sqlite.js';
 
@@ -214,6 +215,84 @@ describe('SQLite: processes opening one file while another process migrates it',
   it('rejects a migrationTimeoutMs that is no number of milliseconds', () => {
     for (const migrationTimeoutMs of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => new SqliteStore({ path: ':memory:', migrationTimeoutMs })).toThrow(/migrationTimeoutMs/);
+    }
+  });
+});
+
+/**
+ * Processes started together on a file that does not exist yet (a first `toolmux serve` of several,
+ * or an application's workers): each switched the new file to WAL before it set its busy timeout,
+ * so one finding another's lock failed at once, "database is locked" (24 of 72 processes in a probe),
+ * and the secret key file, created empty and written after, was refused with EEXIST by one that came
+ * second (5 of 72). Every one now opens, and all use the one key.
+ */
+describe('SQLite: processes that open a file that does not exist yet, at once', () => {
+  /** Waits for the start time, opens the store (no secret key: the key file beside it), makes a session. */
+  const STARTING_TOGETHER = `
+    import { ToolMux } from ${JSON.stringify(join(dist, 'index.js'))};
+    const mux = new ToolMux({ store: process.env.STORE, logger: { debug() {}, warn() {}, error() {} } });
+    await new Promise((done) => setTimeout(done, Math.max(0, Number(process.env.AT) - Date.now())));
+    try {
+      const session = await mux.create('user_1');
+      console.log('opened', session.sessionId, session.mcp.headers.Authorization.slice('Bearer '.length));
+    } catch (error) {
+      console.log('failed', error.code, error.message);
+      process.exitCode = 1;
+    } finally {
+      await mux.close();
+    }
+  `;
+
+  it('all open it and use the one secret key', { timeout: 90_000 }, async () => {
+    for (let round = 0; round < 3; round++) {
+      const directory = mkdtempSync(join(root, 'fresh-'));
+      const path = join(directory, 'toolmux.db');
+      // the processes take their time to start on a loaded machine: the start is set well after
+      const at = String(Date.now() + 4_000);
+      const children = Array.from({ length: 6 }, () =>
+        startChild(STARTING_TOGETHER, { STORE: `sqlite:${path}`, AT: at, TOOLMUX_SECRET_KEY: '' }),
+      );
+      const codes = await Promise.all(children.map((child) => child.exited));
+      const outputs = children.map((child) => child.output());
+      expect(
+        codes,
+        outputs.map((output, n) => `process ${n} (exit ${codes[n]}): ${output}`).join('\n'),
+      ).toEqual([0, 0, 0, 0, 0, 0]);
+      const key = parseSecretKey(readFileSync(join(directory, 'secret.key'), 'utf8'), 'secret.key');
+      for (const output of outputs) {
+        const [, sessionId, token] = /opened (\S+) (\S+)/.exec(output) ?? [];
+        expect(token, output).toBe(deriveSessionToken(key, sessionId!));
+      }
+      expect(sqliteRows(path, 'SELECT count(*) AS n FROM toolmux_sessions')).toEqual([{ n: 6 }]);
+      expect(appliedVersions(path)).toEqual(ALL_VERSIONS);
+    }
+  });
+
+  it('one opening a new file while another process holds its lock waits for it instead of failing', {
+    timeout: 30_000,
+  }, async () => {
+    const path = join(mkdtempSync(join(root, 'held-')), 'toolmux.db');
+    // a new file, not yet in WAL mode, whose lock another process holds for 500 ms
+    const holder = startChild(
+      `
+      import { DatabaseSync } from 'node:sqlite';
+      const database = new DatabaseSync(${JSON.stringify(path)});
+      database.exec('CREATE TABLE first_writer (n INTEGER)');
+      database.exec('BEGIN EXCLUSIVE');
+      console.log('holding');
+      setTimeout(() => { database.exec('COMMIT'); database.close(); }, 500);
+    `,
+      {},
+    );
+    await holder.printed('holding');
+    const store = new SqliteStore({ path });
+    try {
+      await store.migrate();
+      expect(appliedVersions(path)).toEqual(ALL_VERSIONS);
+      expect(await holder.exited).toBe(0);
+    } finally {
+      await store.close();
+      holder.process.kill('SIGKILL');
     }
   });
 });

@@ -589,8 +589,11 @@ export class SqliteStore implements Store {
         // survives a crash or kill of this process; only an OS crash or power loss can take the last
         // commits (never corrupting the file). Checkpoints run on a worker thread; this connection
         // checkpoints only if that falls far behind.
+        // The busy timeout first: switching a new file to WAL needs a lock that another process
+        // opening it at once may hold (with SQLite's default of no wait, 24 of 72 processes opening a
+        // fresh file together failed "database is locked" before they could wait for migrations).
         this.database.exec(
-          `PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; ` +
+          `PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; ` +
             `PRAGMA wal_autocheckpoint = ${SAFETY_NET_AUTOCHECKPOINT_PAGES};`,
         );
         this.checkpointer = new SqliteCheckpointer(

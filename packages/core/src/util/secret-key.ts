@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { ToolMuxError } from '../errors.js';
+import { createFileOnce } from './key-file.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -55,10 +55,9 @@ export function resolveSecretKey(options: {
     });
   }
   if (existsSync(keyFile)) return parseSecretKey(readFileSync(keyFile, 'utf8'), keyFile);
-  mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 });
-  const key = randomBytes(32);
-  writeFileSync(keyFile, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-  chmodSync(keyFile, 0o600);
+  const file = createFileOnce(keyFile, `${randomBytes(32).toString('base64')}\n`);
+  const key = parseSecretKey(file.contents, keyFile);
+  if (!file.created) return key; // another process created it meanwhile
   logger.warn(
     `toolmux: created a secret key at ${keyFile} (mode 0600). In production set TOOLMUX_SECRET_KEY instead; whoever reads that file can decrypt stored credentials.`,
   );

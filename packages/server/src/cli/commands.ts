@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer as createNetServer, isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
 import {
   checkUserId,
+  createFileOnce,
   DEFAULT_OAUTH_REQUEST_TIMEOUT_MS,
   MAX_LOG_RETENTION_DAYS,
   MAX_OAUTH_REQUEST_TIMEOUT_MS,
@@ -227,11 +228,14 @@ function resolveApiKey(
       `the key file ${keyFile}`,
     );
   }
-  mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 });
-  const apiKey = `tmx_ak_${randomBytes(32).toString('base64url')}`;
-  writeFileSync(keyFile, `${apiKey}\n`, { mode: 0o600, flag: 'wx' });
-  chmodSync(keyFile, 0o600);
-  return { apiKey, source: `${keyFile} (created now)`, keyFile };
+  const file = createFileOnce(keyFile, `tmx_ak_${randomBytes(32).toString('base64url')}\n`);
+  // another process that started at once may have created it first
+  if (!file.created)
+    return checkedApiKey(
+      { apiKey: file.contents.trim(), source: keyFile, keyFile },
+      `the key file ${keyFile}`,
+    );
+  return { apiKey: file.contents.trim(), source: `${keyFile} (created now)`, keyFile };
 }
 
 /** The key as is when it is long enough; else the one line naming where it came from (never the key). */
