@@ -644,6 +644,38 @@ export const MIGRATIONS: readonly Migration[] = [
       postgres: `ALTER TABLE toolmux_connection_requests ADD COLUMN replaced_at timestamptz;${FORM_REQUEST_BOUND_INDEX}`,
     },
   },
+  {
+    version: 18,
+    name: 'workbench_file_writes',
+    // A workbench file of several pieces reserves its bytes against the session's quota before it
+    // writes a piece (a row here, under the session's lock), and the reservation goes when the file
+    // is in or the write fails: writes at once counted only the files already in, so each wrote its
+    // pieces, and a session held some three times its quota until the switch refused all but a few.
+    // Pieces of a file replaced or deleted that are still being deleted keep a row too (SQLite
+    // deletes them a few at a time, after the switch). A row that old pieces' age rule would collect
+    // (WORKBENCH_STALE_PIECES_MS, a write killed mid-way) no longer counts. A new table: instances of
+    // the previous release go on working meanwhile, without reserving.
+    sql: {
+      sqlite: `
+        CREATE TABLE toolmux_workbench_file_writes (
+          session_id TEXT NOT NULL REFERENCES toolmux_sessions (id) ON DELETE CASCADE,
+          generation TEXT NOT NULL,
+          bytes INTEGER NOT NULL,
+          started_at INTEGER NOT NULL,
+          PRIMARY KEY (session_id, generation)
+        ) STRICT;
+      `,
+      postgres: `
+        CREATE TABLE toolmux_workbench_file_writes (
+          session_id text NOT NULL REFERENCES toolmux_sessions (id) ON DELETE CASCADE,
+          generation text COLLATE "C" NOT NULL,
+          bytes bigint NOT NULL,
+          started_at timestamptz NOT NULL,
+          PRIMARY KEY (session_id, generation)
+        );
+      `,
+    },
+  },
 ];
 
 /** The table of each kind of record that holds encrypted values. */

@@ -548,6 +548,13 @@ function invalidOption(message: string): ToolMuxError {
 /** The bytes a session's other files count against the quota ($1 the session, $2 the path written). */
 const OTHER_FILES_BYTES = `SELECT COALESCE(SUM(size + octet_length(path) + ${WORKBENCH_FILE_RECORD_BYTES}), 0)::bigint AS total FROM toolmux_workbench_files WHERE session_id = $1 AND path <> $2`;
 
+/**
+ * The bytes reserved by a session's workbench writes under way ($1 the session, $2 the oldest start
+ * that counts: a reservation as old as stale pieces is a write cut short, see migration
+ * workbench_file_writes).
+ */
+const RESERVED_BYTES = `SELECT COALESCE(SUM(bytes), 0)::bigint AS total FROM toolmux_workbench_file_writes WHERE session_id = $1 AND started_at >= $2`;
+
 /** Pieces of a workbench file read by one statement (up to 3 MB of UTF-8). */
 const PIECES_PER_READ = 4;
 
@@ -783,10 +790,13 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Writes the content a piece at a time (see workbench-pieces.ts): every piece but the last in a
-   * statement of its own, then one transaction that puts the last piece, checks the quota, points the
-   * file's row at the new generation and deletes the old generation's pieces. A file of one piece is
-   * that transaction alone.
+   * Writes the content a piece at a time (see workbench-pieces.ts). A file of several pieces first
+   * reserves its bytes against the quota in a short transaction that locks the session's row (so
+   * writes at once, on any instance, never hold more than the quota in the database, pieces under way
+   * included), then puts every piece but the last in a statement of its own. One transaction then
+   * puts the last piece, checks the quota, points the file's row at the new generation, deletes the
+   * old generation's pieces and the reservation. A file of one piece is that transaction alone,
+   * counting the writes under way.
    */
   async putWorkbenchFile(file: WorkbenchFileWrite, quotaBytes: number): Promise<number | undefined> {
     const operation = 'write a workbench file';
@@ -795,36 +805,59 @@ export class PostgresStore implements Store {
     const pieces = filePieces(file);
     const pieceOf = pieces.piece;
     const generation = newId(GENERATION_PREFIX);
-    const writtenAt = new Date();
     const insertPiece =
       'INSERT INTO toolmux_workbench_file_pieces (session_id, generation, piece, written_at, content) VALUES ($1, $2, $3, $4, $5)';
-    if (pieces.count > 1) {
-      // a write already over the quota writes no pieces; the switch checks again
-      const [others] = await this.query(operation, OTHER_FILES_BYTES, [sessionId, path]);
-      if (
-        Number(others?.total) + size + Buffer.byteLength(path, 'utf8') + WORKBENCH_FILE_RECORD_BYTES >
-        quotaBytes
-      )
-        return undefined;
+    // a path counts its UTF-8 bytes, and the file its record (files of nothing are not free)
+    const charged = size + Buffer.byteLength(path, 'utf8') + WORKBENCH_FILE_RECORD_BYTES;
+    const reserved = pieces.count > 1;
+    if (reserved) {
+      const stale = new Date(Date.now() - WORKBENCH_STALE_PIECES_MS);
       await this.query(
         'delete left-over pieces of workbench files',
-        `DELETE FROM toolmux_workbench_file_pieces AS piece WHERE session_id = $1 AND written_at < $2
-           AND NOT EXISTS (SELECT 1 FROM toolmux_workbench_files AS file
-             WHERE file.session_id = piece.session_id AND file.generation = piece.generation)`,
-        [sessionId, new Date(Date.now() - WORKBENCH_STALE_PIECES_MS)],
+        `WITH pieces AS (
+           DELETE FROM toolmux_workbench_file_pieces AS piece WHERE session_id = $1 AND written_at < $2
+             AND NOT EXISTS (SELECT 1 FROM toolmux_workbench_files AS file
+               WHERE file.session_id = piece.session_id AND file.generation = piece.generation)
+         )
+         DELETE FROM toolmux_workbench_file_writes WHERE session_id = $1 AND started_at < $2`,
+        [sessionId, stale],
       );
-      // pieces written before a failure are no file's: collected later as left over
-      try {
-        for (let index = 0; index < pieces.count - 1; index++) {
-          await this.query(operation, insertPiece, [sessionId, generation, index, writtenAt, pieceOf(index)]);
-        }
-      } catch (error) {
-        // a piece of a session that is not there (deleted before or while it wrote) fails its foreign key
-        const [found] = await this.query(operation, 'SELECT 1 AS found FROM toolmux_sessions WHERE id = $1', [
-          sessionId,
-        ]);
-        throw found === undefined ? sessionNotFoundError(sessionId) : error;
+      // one write after the other (the session's row locked, as the switch below does): each counts
+      // the files in and the writes under way, and reserves its bytes or writes no pieces
+      const admitted = await this.transaction(operation, async (query) => {
+        const locked = await query('SELECT 1 FROM toolmux_sessions WHERE id = $1 FOR UPDATE', [sessionId]);
+        if (locked.length === 0) return 'gone';
+        // the files in (but the one it replaces, which counts its new size from the switch) and the
+        // writes under way
+        const [held] = await query(
+          `SELECT (${OTHER_FILES_BYTES}) + (${RESERVED_BYTES.replaceAll('$2', '$3')}) AS total`,
+          [sessionId, path, stale],
+        );
+        if (Number(held?.total) + charged > quotaBytes) return 'over';
+        await query(
+          'INSERT INTO toolmux_workbench_file_writes (session_id, generation, bytes, started_at) VALUES ($1, $2, $3, $4)',
+          // this host's clock, as the pieces' written_at and the age rule
+          [sessionId, generation, charged, new Date()],
+        );
+        return 'reserved';
+      });
+      if (admitted === 'gone') throw sessionNotFoundError(sessionId);
+      if (admitted === 'over') return undefined;
+    }
+    const writtenAt = new Date();
+    try {
+      for (let index = 0; index < pieces.count - 1; index++) {
+        await this.query(operation, insertPiece, [sessionId, generation, index, writtenAt, pieceOf(index)]);
       }
+    } catch (error) {
+      // a piece of a session that is not there (deleted before or while it wrote) fails its foreign key
+      const [found] = await this.query(operation, 'SELECT 1 AS found FROM toolmux_sessions WHERE id = $1', [
+        sessionId,
+      ]).catch(() => [{ found: 1 }]);
+      if (found === undefined) throw sessionNotFoundError(sessionId);
+      // the pieces and the reservation go now when they can; else with the stale ones (their age)
+      await this.#endWrite(sessionId, generation).catch(() => {});
+      throw error;
     }
     const client = await this.pool.connect().catch((error: unknown) => {
       throw this.failure(operation, error);
@@ -844,12 +877,19 @@ export class PostgresStore implements Store {
       if (locked.rowCount === 0) throw sessionNotFoundError(sessionId);
       const last = pieces.count - 1;
       if (last >= 0) await query(insertPiece, [sessionId, generation, last, writtenAt, pieceOf(last)]);
-      // a path counts its UTF-8 bytes, and the file its record (files of nothing are not free)
+      // a write that reserved its bytes is counted in them already; one that did not (one piece)
+      // counts the writes under way
       const { rows } = await query(
-        `SELECT (${OTHER_FILES_BYTES}) + $3::integer + octet_length($2::text) + ${WORKBENCH_FILE_RECORD_BYTES} AS total,
+        `SELECT (${OTHER_FILES_BYTES}) + $3::bigint${reserved ? '' : ` + (${RESERVED_BYTES.replaceAll('$2', '$5')})`} AS total,
            (SELECT count(*) FROM toolmux_workbench_file_pieces WHERE session_id = $1 AND generation = $4) AS pieces,
            (SELECT generation FROM toolmux_workbench_files WHERE session_id = $1 AND path = $2) AS old`,
-        [sessionId, path, size, generation],
+        [
+          sessionId,
+          path,
+          charged,
+          generation,
+          ...(reserved ? [] : [new Date(Date.now() - WORKBENCH_STALE_PIECES_MS)]),
+        ],
       );
       const total = Number(rows[0]?.total);
       if (total > quotaBytes) {
@@ -873,6 +913,12 @@ export class PostgresStore implements Store {
             old,
           ]);
         }
+        if (reserved) {
+          await query('DELETE FROM toolmux_workbench_file_writes WHERE session_id = $1 AND generation = $2', [
+            sessionId,
+            generation,
+          ]);
+        }
         await query('COMMIT');
         switched = { total };
       }
@@ -881,18 +927,28 @@ export class PostgresStore implements Store {
       // the connection is discarded, which ends the transaction: no ROLLBACK, which a connection that
       // went silent would not answer either
       client.release(true);
-      throw ToolMuxError.isInstance(error) && error.code === 'SESSION_NOT_FOUND'
-        ? error
-        : this.failure(operation, error);
+      const failure =
+        ToolMuxError.isInstance(error) && error.code === 'SESSION_NOT_FOUND'
+          ? error
+          : this.failure(operation, error);
+      if (reserved && failure.code !== 'SESSION_NOT_FOUND')
+        await this.#endWrite(sessionId, generation).catch(() => {});
+      throw failure;
     }
-    if (switched.total === undefined && pieces.count > 1) {
-      await this.query(
-        'delete the pieces of a workbench file over the quota',
-        'DELETE FROM toolmux_workbench_file_pieces WHERE session_id = $1 AND generation = $2',
-        [sessionId, generation],
-      );
-    }
+    if (switched.total === undefined && reserved) await this.#endWrite(sessionId, generation);
     return switched.total;
+  }
+
+  /** Deletes the pieces of a write that made no file, and its reservation (one statement). */
+  async #endWrite(sessionId: string, generation: string): Promise<void> {
+    await this.query(
+      'delete the pieces of a workbench file not written',
+      `WITH pieces AS (
+         DELETE FROM toolmux_workbench_file_pieces WHERE session_id = $1 AND generation = $2
+       )
+       DELETE FROM toolmux_workbench_file_writes WHERE session_id = $1 AND generation = $2`,
+      [sessionId, generation],
+    );
   }
 
   /**

@@ -329,6 +329,13 @@ const MORE_PIECES = Symbol('more pieces');
 /** Pieces deleted by one statement (up to 768 KB of UTF-8 each). */
 const PIECES_PER_DELETE = 4;
 
+/** A workbench file's row as a write or deletion finds it (generation null: before the pieces). */
+interface FileGeneration {
+  generation: string | null;
+  size: number | bigint;
+  pieces: number | bigint | null;
+}
+
 /** Ends the open transaction after a failure (SQLite may have rolled it back itself). */
 function rollBack(database: DatabaseSync): void {
   try {
@@ -352,7 +359,22 @@ function prepareFileStatements(database: DatabaseSync) {
       'SELECT count(*) AS count FROM toolmux_workbench_file_pieces WHERE session_id = ? AND generation = ?',
     ),
     fileGeneration: database.prepare(
-      'SELECT generation FROM toolmux_workbench_files WHERE session_id = ? AND path = ?',
+      'SELECT generation, size, pieces FROM toolmux_workbench_files WHERE session_id = ? AND path = ?',
+    ),
+    // writes under way, and old pieces still being deleted, that count against the quota (see
+    // migration workbench_file_writes); a row as old as stale pieces no longer counts
+    reservedBytes: database.prepare(
+      'SELECT COALESCE(SUM(bytes), 0) AS total FROM toolmux_workbench_file_writes WHERE session_id = ? AND started_at >= ?',
+    ),
+    reserve: database.prepare(
+      'INSERT INTO toolmux_workbench_file_writes (session_id, generation, bytes, started_at) VALUES (?, ?, ?, ?) ' +
+        'ON CONFLICT (session_id, generation) DO UPDATE SET bytes = excluded.bytes, started_at = excluded.started_at',
+    ),
+    release: database.prepare(
+      'DELETE FROM toolmux_workbench_file_writes WHERE session_id = ? AND generation = ?',
+    ),
+    staleReservations: database.prepare(
+      'DELETE FROM toolmux_workbench_file_writes WHERE session_id = ? AND started_at < ?',
     ),
     // a row of before the workbench_file_pieces migration gives its content up here (its pages are freed)
     upsertFile: database.prepare(
@@ -732,10 +754,13 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Writes the content a piece at a time (see workbench-pieces.ts): the pieces of a turn's slice in
-   * one transaction, the last ones with the switch of the file's row to the new generation (quota
-   * checked there, one write after the other), then the old generation's pieces deleted a slice at a
-   * time. A file of one piece is one transaction.
+   * Writes the content a piece at a time (see workbench-pieces.ts): a file of several pieces first
+   * reserves its bytes against the quota (one short transaction, one write after the other, counting
+   * the files in and the writes under way), so that writes at once never hold more than the quota
+   * in the database; then the pieces of a turn's slice in one transaction, the last ones with the
+   * switch of the file's row to the new generation (quota checked again, the reservation released),
+   * then the old generation's pieces deleted a slice at a time (reserved until they are gone). A
+   * file of one piece is one transaction, which counts the writes under way too.
    */
   async putWorkbenchFile(file: WorkbenchFileWrite, quotaBytes: number): Promise<number | undefined> {
     const operation = 'write a workbench file';
@@ -745,71 +770,102 @@ export class SqliteStore implements Store {
     // the file's own record counts too (files of nothing do not fill the database for free)
     const pathBytes = Buffer.byteLength(path, 'utf8') + WORKBENCH_FILE_RECORD_BYTES;
     const slice = new WorkSlice();
-    if (pieces.count > 1) {
-      // a write already over the quota writes no pieces; the switch checks again
-      const others = this.run(operation, () => this.#otherFilesBytes(sessionId, path));
-      if (others + size + pathBytes > quotaBytes) return undefined;
-      await this.#deleteStalePieces(sessionId, slice);
-    }
     const generation = newId(GENERATION_PREFIX);
     const statements = this.#fileStatements();
-    const writtenAt = Date.now();
-    let written = 0;
-    let committed = 0;
-    // pieces committed before a failure are no file's: #deleteStalePieces collects them later
-    for (;;) {
-      const outcome = await this.write(operation, () => {
+    const reserved = pieces.count > 1;
+    if (reserved) {
+      await this.#deleteStalePieces(sessionId, slice);
+      const admitted = await this.write(operation, () => {
         this.database.exec('BEGIN IMMEDIATE');
         try {
-          // a session deleted before or while its file is written: SESSION_NOT_FOUND below, not the
-          // foreign key's failure (a STORE_ERROR, a server fault)
           if (statements.sessionExists.get(sessionId) === undefined) {
             this.database.exec('ROLLBACK');
-            written = committed;
             return SESSION_GONE;
           }
-          let chars = 0;
-          while (written < pieces.count) {
-            const piece = pieces.piece(written);
-            statements.insertPiece.run(sessionId, generation, written, writtenAt, piece);
-            chars += piece.length;
-            written++;
-            if (slice.due()) break;
-          }
-          const switched =
-            written < pieces.count
-              ? MORE_PIECES
-              : this.#switchFile(file, generation, pieces.count, pathBytes, quotaBytes);
-          if (switched !== MORE_PIECES && switched.total === undefined) {
-            // over the quota: nothing of this transaction stays (earlier pieces are deleted below)
+          // the files in (but the one it replaces, which counts its new size from the switch) and the
+          // writes under way: a write over the quota writes no pieces
+          const held = this.#otherFilesBytes(sessionId, path) + this.#reservedBytes(sessionId);
+          if (held + size + pathBytes > quotaBytes) {
             this.database.exec('ROLLBACK');
-            written = committed;
-            return switched;
+            return false;
           }
+          statements.reserve.run(sessionId, generation, size + pathBytes, Date.now());
           this.database.exec('COMMIT');
-          committed = written;
-          // pages of the WAL, for the checkpointer (a large file would otherwise outgrow its safety net)
-          this.checkpointer?.written(Math.ceil(chars / 4096) + 1);
-          return switched;
+          return true;
         } catch (error) {
-          written = committed;
           rollBack(this.database);
           throw error;
         }
       });
-      if (outcome === MORE_PIECES) {
-        await slice.pause();
-        continue;
-      }
-      if (outcome === SESSION_GONE) throw sessionNotFoundError(sessionId);
-      const { total, old } = outcome;
-      if (total === undefined) {
-        if (committed > 0) await this.#deletePieces(sessionId, generation, slice);
-        return undefined;
-      }
-      if (old !== null) await this.#deletePieces(sessionId, old, slice);
-      return total;
+      if (admitted === SESSION_GONE) throw sessionNotFoundError(sessionId);
+      if (!admitted) return undefined;
     }
+    const writtenAt = Date.now();
+    let written = 0;
+    let committed = 0;
+    let outcome: typeof SESSION_GONE | { total: number | undefined; old: string | null };
+    try {
+      for (;;) {
+        const turn = await this.write(operation, () => {
+          this.database.exec('BEGIN IMMEDIATE');
+          try {
+            // a session deleted before or while its file is written: SESSION_NOT_FOUND below, not the
+            // foreign key's failure (a STORE_ERROR, a server fault)
+            if (statements.sessionExists.get(sessionId) === undefined) {
+              this.database.exec('ROLLBACK');
+              written = committed;
+              return SESSION_GONE;
+            }
+            let chars = 0;
+            while (written < pieces.count) {
+              const piece = pieces.piece(written);
+              statements.insertPiece.run(sessionId, generation, written, writtenAt, piece);
+              chars += piece.length;
+              written++;
+              if (slice.due()) break;
+            }
+            const switched =
+              written < pieces.count
+                ? MORE_PIECES
+                : this.#switchFile(file, generation, pieces.count, pathBytes, quotaBytes, reserved);
+            if (switched !== MORE_PIECES && switched.total === undefined) {
+              // over the quota: nothing of this transaction stays (earlier pieces are deleted below)
+              this.database.exec('ROLLBACK');
+              written = committed;
+              return switched;
+            }
+            this.database.exec('COMMIT');
+            committed = written;
+            // pages of the WAL, for the checkpointer (a large file would otherwise outgrow its safety net)
+            this.checkpointer?.written(Math.ceil(chars / 4096) + 1);
+            return switched;
+          } catch (error) {
+            written = committed;
+            rollBack(this.database);
+            throw error;
+          }
+        });
+        if (turn === MORE_PIECES) {
+          await slice.pause();
+          continue;
+        }
+        outcome = turn;
+        break;
+      }
+    } catch (error) {
+      // the pieces and the reservation go now when they can; else with the stale ones (their age)
+      if (reserved) await this.#endWrite(sessionId, generation, committed > 0, slice).catch(() => {});
+      throw error;
+    }
+    // the session's rows went with it, the reservation too
+    if (outcome === SESSION_GONE) throw sessionNotFoundError(sessionId);
+    const { total, old } = outcome;
+    if (total === undefined) {
+      if (reserved) await this.#endWrite(sessionId, generation, committed > 0, slice);
+      return undefined;
+    }
+    if (old !== null) await this.#endWrite(sessionId, old, true, slice);
+    return total;
   }
 
   /** The bytes the session's other files count against the quota (a path counts its UTF-8 bytes). */
@@ -818,9 +874,23 @@ export class SqliteStore implements Store {
     return Number(row.total);
   }
 
+  /** The bytes reserved by the session's writes under way and old pieces not yet deleted. */
+  #reservedBytes(sessionId: string): number {
+    const row = this.#fileStatements().reservedBytes.get(
+      sessionId,
+      Date.now() - WORKBENCH_STALE_PIECES_MS,
+    ) as {
+      total: number | bigint;
+    };
+    return Number(row.total);
+  }
+
   /**
    * Inside the write's last transaction: points the file's row at `generation` when the quota allows
-   * (`total` undefined when it does not) and says which generation it pointed at before.
+   * (`total` undefined when it does not). The old generation's pieces are deleted here when they are
+   * few (one statement); else the old generation is returned, reserved until its pieces are deleted.
+   * A write that `reserved` its bytes releases them; one that did not (one piece) counts the writes
+   * under way.
    */
   #switchFile(
     file: WorkbenchFileWrite,
@@ -828,24 +898,45 @@ export class SqliteStore implements Store {
     pieces: number,
     pathBytes: number,
     quotaBytes: number,
+    reserved: boolean,
   ): { total: number | undefined; old: string | null } {
     const statements = this.#fileStatements();
-    const total = this.#otherFilesBytes(file.sessionId, file.path) + file.size + pathBytes;
-    if (total > quotaBytes) return { total: undefined, old: null };
-    const found = Number((statements.countPieces.get(file.sessionId, generation) as { count: number }).count);
+    const { sessionId } = file;
+    const previous = statements.fileGeneration.get(sessionId, file.path) as FileGeneration | undefined;
+    const total = this.#otherFilesBytes(sessionId, file.path) + file.size + pathBytes;
+    const underWay = reserved ? 0 : this.#reservedBytes(sessionId);
+    if (total + underWay > quotaBytes) return { total: undefined, old: null };
+    const found = Number((statements.countPieces.get(sessionId, generation) as { count: number }).count);
     if (found !== pieces) throw piecesMissingError(file.path, pieces, found);
-    const previous = statements.fileGeneration.get(file.sessionId, file.path) as
-      | { generation: string | null }
-      | undefined;
-    statements.upsertFile.run(
-      file.sessionId,
-      file.path,
-      file.size,
-      file.updatedAt.getTime(),
-      generation,
-      pieces,
-    );
-    return { total, old: previous?.generation ?? null };
+    statements.upsertFile.run(sessionId, file.path, file.size, file.updatedAt.getTime(), generation, pieces);
+    if (reserved) statements.release.run(sessionId, generation);
+    return { total, old: this.#retire(sessionId, previous) };
+  }
+
+  /**
+   * In the transaction that replaced or deleted a file (`previous`, its row as it was): deletes its
+   * pieces when one statement does, else reserves their bytes (they are deleted a few at a time
+   * after it, and count against the quota until then) and returns its generation.
+   */
+  #retire(sessionId: string, previous: FileGeneration | undefined): string | null {
+    const old = previous?.generation ?? null;
+    if (old === null) return null;
+    const statements = this.#fileStatements();
+    if (Number(previous!.pieces) <= PIECES_PER_DELETE) {
+      const changes = Number(statements.deletePieces.run(sessionId, old, sessionId, old).changes);
+      if (changes > 0) this.checkpointer?.written(changes);
+      return null;
+    }
+    statements.reserve.run(sessionId, old, Number(previous!.size), Date.now());
+    return old;
+  }
+
+  /** Deletes the pieces of a generation no file points at (when it has some), then its reservation. */
+  async #endWrite(sessionId: string, generation: string, pieces: boolean, slice: WorkSlice): Promise<void> {
+    if (pieces) await this.#deletePieces(sessionId, generation, slice);
+    await this.write('delete the pieces of a workbench file', () => {
+      this.#fileStatements().release.run(sessionId, generation);
+    });
   }
 
   /** Deletes the pieces of one generation, a few per statement, a slice of the event loop at a time. */
@@ -864,10 +955,15 @@ export class SqliteStore implements Store {
 
   /** Deletes pieces of the session that no file points at, left over from a write or deletion cut short. */
   async #deleteStalePieces(sessionId: string, slice: WorkSlice): Promise<void> {
+    const before = Date.now() - WORKBENCH_STALE_PIECES_MS;
     const rows = this.run('find left-over pieces of workbench files', () =>
-      this.#fileStatements().stalePieces.all(sessionId, Date.now() - WORKBENCH_STALE_PIECES_MS),
+      this.#fileStatements().stalePieces.all(sessionId, before),
     ) as Array<{ generation: string }>;
     for (const { generation } of rows) await this.#deletePieces(sessionId, generation, slice);
+    // reservations as old count no more: those of writes cut short go too
+    await this.write('delete left-over reservations of workbench files', () => {
+      this.#fileStatements().staleReservations.run(sessionId, before);
+    });
   }
 
   #workbenchStatements: ReturnType<typeof prepareFileStatements> | undefined;
@@ -939,12 +1035,16 @@ export class SqliteStore implements Store {
     const deleted = await this.write('delete a workbench file', () => {
       this.database.exec('BEGIN IMMEDIATE');
       try {
-        const row = statements.fileGeneration.get(sessionId, path) as
-          | { generation: string | null }
-          | undefined;
-        if (row) statements.deleteFile.run(sessionId, path);
+        const row = statements.fileGeneration.get(sessionId, path) as FileGeneration | undefined;
+        if (!row) {
+          this.database.exec('COMMIT');
+          return undefined;
+        }
+        statements.deleteFile.run(sessionId, path);
+        // its pieces go now, or count against the quota until they are deleted (a few at a time, below)
+        const old = this.#retire(sessionId, row);
         this.database.exec('COMMIT');
-        return row;
+        return { generation: old };
       } catch (error) {
         rollBack(this.database);
         throw error;
@@ -953,7 +1053,7 @@ export class SqliteStore implements Store {
     if (!deleted) return false;
     if (deleted.generation !== null) {
       try {
-        await this.#deletePieces(sessionId, deleted.generation, new WorkSlice());
+        await this.#endWrite(sessionId, deleted.generation, true, new WorkSlice());
       } catch (error) {
         // the file is deleted; its pieces are collected later as left over
         if (this.closed) return true;

@@ -127,6 +127,27 @@ async function pieceCounts(database: Database, sessionId: string): Promise<{ all
   return { all: Number(row?.all_pieces), orphans: Number(row?.orphans) };
 }
 
+/** The UTF-8 bytes of a session's pieces (what its files and the writes under way hold in the store). */
+async function pieceBytes(database: Database, sessionId: string): Promise<number> {
+  const bytes = database.spec.startsWith('sqlite:')
+    ? 'length(CAST(content AS BLOB))'
+    : 'octet_length(content)';
+  const [row] = await database.rows(
+    `SELECT COALESCE(SUM(${bytes}), 0) AS bytes FROM toolmux_workbench_file_pieces WHERE session_id = ?`,
+    sessionId,
+  );
+  return Number(row?.bytes);
+}
+
+/** Rows of the session's reservations (writes under way, old pieces being deleted). */
+async function reservations(database: Database, sessionId: string): Promise<number> {
+  const [row] = await database.rows(
+    'SELECT count(*) AS count FROM toolmux_workbench_file_writes WHERE session_id = ?',
+    sessionId,
+  );
+  return Number(row?.count);
+}
+
 describe('pieceEnds', () => {
   it('cuts every WORKBENCH_FILE_PIECE_CHARS characters, one earlier where a surrogate pair would be split', () => {
     expect(pieceEnds('')).toEqual([]);
@@ -300,6 +321,95 @@ describe.each(backends)('workbench files in pieces ($name)', ({ skip, create }) 
     });
   }, 60_000);
 
+  test('writes at once on two instances never hold more than the quota in the store, pieces under way included', async () => {
+    await withSession(async (store, sessionId, database) => {
+      const other = await database.open();
+      // 8 writes of 3,000,000 bytes (12 pieces) under an 8,000,000-byte quota: two fit (6,002,052
+      // with their paths and records), 24 MB asked for at once
+      const quota = 8_000_000;
+      const content = 'x'.repeat(3_000_000);
+      let writing = true;
+      let peak = 0;
+      let samples = 0;
+      // another connection reads the bytes of the session's pieces while the writes run
+      const sampler = (async () => {
+        while (writing) {
+          peak = Math.max(peak, await pieceBytes(database, sessionId));
+          samples++;
+          // a turn between two slices of the writes (they pause a turn at a time too)
+          await new Promise((done) => setImmediate(done));
+        }
+      })();
+      let totals: Array<number | undefined>;
+      try {
+        totals = await Promise.all(
+          Array.from({ length: 8 }, (_, index) =>
+            (index % 2 === 0 ? store : other).putWorkbenchFile!(
+              fileOf(sessionId, `f${index}`, content),
+              quota,
+            ),
+          ),
+        );
+      } finally {
+        writing = false;
+        await sampler;
+      }
+      expect(totals.filter((total) => total !== undefined)).toHaveLength(2);
+      // read during the writes (4–6 times on a 2-core machine: each write is a few turns)
+      expect(samples).toBeGreaterThanOrEqual(2);
+      // on the code before: 11.5–17.3 MB on SQLite, 18.7–22.8 MB on PostgreSQL in five runs (each write
+      // counted the files in, not the writes under way, and put its pieces in before the switch)
+      expect(peak).toBeLessThanOrEqual(quota);
+      const listed = await store.listWorkbenchFiles!(sessionId);
+      expect(listed.map(({ size }) => size)).toEqual([3_000_000, 3_000_000]);
+      // nothing left behind: the two files' pieces, and no write under way
+      expect(await pieceBytes(database, sessionId)).toBe(6_000_000);
+      expect(await pieceCounts(database, sessionId)).toEqual({
+        all: 2 * pieceEnds(content).length,
+        orphans: 0,
+      });
+      expect(await reservations(database, sessionId)).toBe(0);
+    });
+  }, 60_000);
+
+  test('a file deleted or replaced counts until its pieces are gone, for writes at once', async () => {
+    await withSession(async (store, sessionId, database) => {
+      const quota = 8_000_000;
+      const content = 'x'.repeat(3_000_000);
+      for (const change of ['delete', 'replace'] as const) {
+        await store.putWorkbenchFile!(fileOf(sessionId, 'a', content), quota);
+        let writing = true;
+        let peak = 0;
+        const sampler = (async () => {
+          while (writing) {
+            peak = Math.max(peak, await pieceBytes(database, sessionId));
+            await new Promise((done) => setImmediate(done));
+          }
+        })();
+        try {
+          // SQLite deletes the old pieces a few at a time after the file is gone or replaced: the
+          // writes at once may not take their bytes meanwhile
+          await Promise.all([
+            change === 'delete'
+              ? store.deleteWorkbenchFile!(sessionId, 'a')
+              : store.putWorkbenchFile!(fileOf(sessionId, 'a', content.slice(1)), quota),
+            store.putWorkbenchFile!(fileOf(sessionId, 'b', content), quota),
+            store.putWorkbenchFile!(fileOf(sessionId, 'c', content), quota),
+          ]);
+        } finally {
+          writing = false;
+          await sampler;
+        }
+        // a replacement holds the file it replaces beside its own pieces until it is in (a reader sees
+        // the old file until then): that file's bytes are the only excess
+        expect(peak, change).toBeLessThanOrEqual(quota + (change === 'replace' ? content.length : 0));
+        for (const path of ['a', 'b', 'c']) await store.deleteWorkbenchFile!(sessionId, path);
+      }
+      expect(await pieceCounts(database, sessionId)).toEqual({ all: 0, orphans: 0 });
+      expect(await reservations(database, sessionId)).toBe(0);
+    });
+  }, 60_000);
+
   test('a file goes with its session, pieces included; another store (instance) reads what one wrote', async () => {
     await withSession(async (store, sessionId, database) => {
       const content = json(2 * MB, 'shared');
@@ -335,8 +445,9 @@ describe.each(backends)('workbench files in pieces ($name)', ({ skip, create }) 
               const block = Array.from({ length: 10000 }, (_, index) => record(index)).join(',');
               const content = '[' + Array(88).fill(block).join(',') + ']';
               process.stdout.write('writing\\n');
+              // a quota that the killed writers' reservations leave room in (each reserves 38 MB)
               await store.putWorkbenchFile({ sessionId: process.env.SESSION, path: 'data.json', content,
-                size: Buffer.byteLength(content), updatedAt: new Date() }, 64 * 1024 * 1024);
+                size: Buffer.byteLength(content), updatedAt: new Date() }, 256 * 1024 * 1024);
               process.stdout.write('written\\n');
               await new Promise(() => {});
             `,
@@ -374,20 +485,30 @@ describe.each(backends)('workbench files in pieces ($name)', ({ skip, create }) 
       expect(outcomes).toEqual(['killed', 'killed', 'killed']);
       const { orphans } = await pieceCounts(database, sessionId);
       expect(orphans).toBeGreaterThanOrEqual(1 + 5 + 20);
-      // a recent orphan may belong to a write under way on another instance: left alone
+      // a recent orphan may belong to a write under way on another instance: left alone, and its
+      // write's reservation counts (three of 38 MB: a write of 1 MB is over a 64 MB quota)
       const next = json(1 * MB, 'next');
-      await store.putWorkbenchFile!(fileOf(sessionId, 'data.json', next), 64 * MB);
+      expect(await store.putWorkbenchFile!(fileOf(sessionId, 'data.json', next), 64 * MB)).toBeUndefined();
+      await store.putWorkbenchFile!(fileOf(sessionId, 'data.json', next), 256 * MB);
       expect((await pieceCounts(database, sessionId)).orphans).toBe(orphans);
-      // once old enough, the next large write of the session collects them
-      await database.rows(
-        database.spec.startsWith('sqlite:')
-          ? 'UPDATE toolmux_workbench_file_pieces SET written_at = written_at - ? WHERE session_id = ?'
-          : "UPDATE toolmux_workbench_file_pieces SET written_at = written_at - (?::bigint * interval '1 millisecond') WHERE session_id = ?",
-        WORKBENCH_STALE_PIECES_MS + 1_000,
-        sessionId,
-      );
+      expect(await reservations(database, sessionId)).toBe(3);
+      // once old enough, they count no more, and the next large write of the session collects them
+      const sqlite = database.spec.startsWith('sqlite:');
+      for (const [table, column] of [
+        ['toolmux_workbench_file_pieces', 'written_at'],
+        ['toolmux_workbench_file_writes', 'started_at'],
+      ]) {
+        await database.rows(
+          sqlite
+            ? `UPDATE ${table} SET ${column} = ${column} - ? WHERE session_id = ?`
+            : `UPDATE ${table} SET ${column} = ${column} - (?::bigint * interval '1 millisecond') WHERE session_id = ?`,
+          WORKBENCH_STALE_PIECES_MS + 1_000,
+          sessionId,
+        );
+      }
       await store.putWorkbenchFile!(fileOf(sessionId, 'other.json', json(1 * MB, 'other')), 64 * MB);
       expect((await pieceCounts(database, sessionId)).orphans).toBe(0);
+      expect(await reservations(database, sessionId)).toBe(0);
       expect((await store.getWorkbenchFile!(sessionId, 'data.json'))?.content === next).toBe(true);
       expect(oldPieces).toBeGreaterThan(1);
     });
