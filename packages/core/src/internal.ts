@@ -6,7 +6,11 @@
 export type { ApiOperation, ErrorAudience } from './api-refs.js';
 export { apiRef, renderApiRefs } from './api-refs.js';
 export { CONNECTION_REQUEST_TTL_MS } from './auth/connection-requests.js';
-export { checkConnectionsWaitTimeout, waitResultJson } from './auth/connection-waiter.js';
+export {
+  ConnectionWaitScope,
+  checkConnectionsWaitTimeout,
+  waitResultJson,
+} from './auth/connection-waiter.js';
 export { connectionRequestAuthorizationUrl, useHostedConnectPage } from './auth/hosted-connect-page.js';
 export { DEFAULT_OAUTH_REQUEST_TIMEOUT_MS, MAX_OAUTH_REQUEST_TIMEOUT_MS } from './auth/oauth.js';
 export { Catalog, searchDocumentOf } from './catalog/catalog.js';

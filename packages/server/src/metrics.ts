@@ -1,7 +1,7 @@
 import type { BlockList } from 'node:net';
 import { ToolMuxError } from '@toolmux/core';
 import { shownValue } from '@toolmux/core/internal';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { addressListOf, listed } from './addresses.js';
 
 /** Who may read `GET /metrics`. */
@@ -44,8 +44,8 @@ export function checkMetricsOptions(options: MetricsOptions): void {
 
 /**
  * The server's Prometheus metrics, in a registry of their own (several servers in one process do not
- * share counters): tool calls by toolkit and status, tool-call latency, HTTP request latency by
- * method, route pattern and status, and Node's process metrics.
+ * share counters): tool calls by toolkit and status, tool-call latency, the connection waits held,
+ * HTTP request latency by method, route pattern and status, and Node's process metrics.
  */
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -88,6 +88,18 @@ export class ServerMetrics {
       labelNames: ['method', 'route', 'status'],
       buckets: LATENCY_BUCKETS,
       registers: [this.registry],
+    });
+  }
+
+  /** `toolmux_connection_waits`: the connection waits the server holds, as `count()` says at a scrape. */
+  connectionWaits(count: () => number): void {
+    new Gauge({
+      name: 'toolmux_connection_waits',
+      help: 'Connection waits (wait-for-connections, TOOLMUX_WAIT_FOR_CONNECTIONS) the server holds open.',
+      registers: [this.registry],
+      collect() {
+        this.set(count());
+      },
     });
   }
 

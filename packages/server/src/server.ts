@@ -4,6 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { type Http2Bindings, type HttpBindings, serve as serveNode } from '@hono/node-server';
 import { type Provider, type Store, type ToolMux, ToolMuxError } from '@toolmux/core';
 import {
+  ConnectionWaitScope,
   type ErrorAudience,
   MAX_TIMER_MS,
   onToolCall,
@@ -102,7 +103,9 @@ export interface RunningServer {
   readonly hostname: string;
   /**
    * Stops accepting connections (`/readyz` answers 503 from now on) and resolves when open requests
-   * have finished; connections still open after `timeoutMs` are cut.
+   * have finished; connections still open after `timeoutMs` are cut. Connection waits
+   * (`wait-for-connections`, TOOLMUX_WAIT_FOR_CONNECTIONS) answer at once with how the toolkits stand
+   * (`timed_out` while one is PENDING), so that a long-poll does not hold the drain.
    */
   close(options?: { /** @default 10_000 */ timeoutMs?: number }): Promise<void>;
   /** `close()` with its default timeout, for `await using running = await server.serve()`. */
@@ -302,6 +305,9 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     onToolCall(options.toolmux, (call, toolkit) => metrics.toolCall(toolkit, call.status, call.durationMs));
   }
   let draining = false;
+  // the connection waits of the server's requests: they answer at once when it begins to drain
+  const waits = new ConnectionWaitScope();
+  metrics?.connectionWaits(() => waits.size);
   const sessions = new SessionCache({ toolmux: options.toolmux, ttlMs: sessionCacheTtlMs });
   const version = packageVersion();
   const mcp = new McpEndpoint({
@@ -511,7 +517,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
               { status: 400 },
             );
           }
-          const answer = app.fetch(request, env);
+          const answer = waits.run(() => app.fetch(request, env));
           if (!(answer instanceof Promise)) {
             answering(env);
             return answer;
@@ -547,6 +553,9 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
                   default: DEFAULT_DRAIN_TIMEOUT_MS,
                 });
                 draining = true;
+                // a wait would hold its request for up to 120 s: each answers now with how the
+                // toolkits stand (timed_out), so that its client waits again on another instance
+                waits.end();
                 // a connection that lingers after an early answer is kept only for its client's sake
                 lingering.closeAll();
                 const http = server as typeof server & {

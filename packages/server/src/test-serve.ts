@@ -184,3 +184,24 @@ export async function eventually<T>(check: () => Promise<T>): Promise<T> {
     }
   }
 }
+
+/** The connection waits the server at `url` holds (its `toolmux_connection_waits` gauge). */
+async function heldWaits(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = /^toolmux_connection_waits (\d+)$/m.exec(text);
+  return line ? Number(line[1]) : Number.NaN;
+}
+
+/**
+ * Resolves once the server at `url` holds `count` connection waits (each request has reached its
+ * wait: a drain from then on must answer it), within {@link START_MS}.
+ */
+export async function untilHeld(url: string, count: number): Promise<void> {
+  const deadline = Date.now() + START_MS;
+  for (;;) {
+    const held = await heldWaits(url);
+    if (held === count) return;
+    if (Date.now() > deadline) throw new Error(`the server holds ${held} connection waits, not ${count}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -23,9 +23,12 @@
  * wake (wakes at least 50 ms apart however many notifications arrive). A wait ends at its timeout, when
  * no toolkit is PENDING any more, when its abort signal fires, when the ToolMux closes, or when its
  * session is deleted (at once in the same process, at the next wake on another instance: the delete's
- * notification on PostgreSQL, the next poll on SQLite).
+ * notification on PostgreSQL, the next poll on SQLite). A wait started in a {@link ConnectionWaitScope}
+ * (a server's requests) answers early, with what it reads then, when the scope ends (the server
+ * began shutting down).
  */
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import { applicationReader, type HintReader, inWordsOf } from '../meta-tools/hints.js';
@@ -61,7 +64,11 @@ export interface ToolkitConnectionState {
 export interface WaitForConnectionsResult {
   /** By toolkit slug, in the order asked. */
   toolkits: Record<string, ToolkitConnectionState>;
-  /** True when the wait ended at its timeout with a toolkit still PENDING. */
+  /**
+   * True when the wait ended with a toolkit still PENDING: at its timeout, or before it because the
+   * server that held the wait began shutting down (a remote-mode wait, the meta-tool over MCP or
+   * REST). Either way: wait again (a new request goes to an instance that runs), or ask the user.
+   */
   timedOut: boolean;
 }
 
@@ -212,6 +219,53 @@ export function endConnectionWaits(store: object): void {
   }
 }
 
+/**
+ * The waits started while a scope is current (through {@link ConnectionWaitScope.run}): the server
+ * runs each request in its scope and ends the scope when it begins to shut down, so that no wait (a
+ * long-poll of up to 120 s) holds its drain.
+ */
+const scopes = new AsyncLocalStorage<ConnectionWaitScope>();
+
+/**
+ * Connection waits started in one scope (a server's requests). `end()` has each of them answer at
+ * once with what it reads then, as at its timeout (`timedOut` when a toolkit is still PENDING), and a
+ * wait started in the scope after that reads once and answers. The store stays open meanwhile: it
+ * is the ToolMux's `close()`, not this, that ends a wait without an answer (`TOOL_ABORTED`).
+ */
+export class ConnectionWaitScope {
+  readonly #waits = new Set<() => void>();
+  #ended = false;
+
+  /** The waits of the scope in progress. */
+  get size(): number {
+    return this.#waits.size;
+  }
+
+  /** Runs `fn`; the waits it starts (however deep in its calls) are the scope's. */
+  run<T>(fn: () => T): T {
+    return scopes.run(this, fn);
+  }
+
+  /** Has every wait of the scope answer now, and every later one answer after one read. */
+  end(): void {
+    this.#ended = true;
+    for (const finish of this.#waits) finish();
+  }
+
+  /** Adds a wait's `finish` (called at once when the scope ended already); returns its removal. */
+  enter(finish: () => void): () => void {
+    if (this.#ended) {
+      finish();
+      return () => {};
+    }
+    this.#waits.add(finish);
+    return () => this.#waits.delete(finish);
+  }
+}
+
+/** Results of waits whose scope ended while a toolkit was PENDING (their next steps say so). */
+const endedEarly = new WeakSet<WaitForConnectionsResult>();
+
 /** The error a wait of a deleted session ends with. */
 function sessionDeletedError(sessionId: string): ToolMuxError {
   return new ToolMuxError({
@@ -254,10 +308,15 @@ export async function waitUntilSettled(options: {
   const waits = running.get(store) ?? new Map<AbortController, string | undefined>();
   running.set(store, waits);
   waits.set(controller, options.session?.id);
+  // the wait's scope ended (its server is shutting down): the next read is the last, answered
+  const finish = new AbortController();
+  const leave = scopes.getStore()?.enter(() => finish.abort()) ?? (() => {});
+  // what ends a pause: an abort (the wait then rejects) or the scope's end (it answers)
+  const woken = AbortSignal.any([controller.signal, finish.signal]);
   let wake: (() => void) | undefined;
-  const watch = timeoutMs > 0 ? options.watch?.(() => wake?.()) : undefined;
+  const watch = timeoutMs > 0 && !finish.signal.aborted ? options.watch?.(() => wake?.()) : undefined;
   try {
-    if (watch) await sleepUntil(watch.ready, deadline - Date.now(), controller.signal);
+    if (watch) await sleepUntil(watch.ready, deadline - Date.now(), woken);
     let pause = watch ? POSTGRES_FIRST_POLL_MS : SQLITE_FIRST_POLL_MS;
     for (;;) {
       controller.signal.throwIfAborted();
@@ -272,24 +331,28 @@ export async function waitUntilSettled(options: {
       if (!exists) throw sessionDeletedError(options.session!.id);
       const pending = states.some((state) => state.status === 'PENDING');
       const now = Date.now();
-      if (!pending || now >= deadline) {
-        return {
+      const ended = finish.signal.aborted;
+      if (!pending || now >= deadline || ended) {
+        const result: WaitForConnectionsResult = {
           toolkits: Object.fromEntries(toolkits.map((slug, index) => [slug, states[index]!])),
           timedOut: pending,
         };
+        if (pending && ended && now < deadline) endedEarly.add(result);
+        return result;
       }
       const live = watch?.live() === true;
       const interval = live ? LISTENING_POLL_MS : pause;
       if (!live) pause = Math.min(pause * 1.5, watch ? POSTGRES_MAX_POLL_MS : SQLITE_MAX_POLL_MS);
-      const woken = new Promise<void>((resolve) => {
+      const changed = new Promise<void>((resolve) => {
         wake = resolve;
       });
-      await sleepUntil(woken, Math.min(interval, deadline - now), controller.signal);
+      await sleepUntil(changed, Math.min(interval, deadline - now), woken);
       wake = undefined;
       const gap = readAt + MIN_WAKE_GAP_MS - Date.now();
-      if (gap > 0 && Date.now() + gap < deadline) await sleepUntil(undefined, gap, controller.signal);
+      if (gap > 0 && Date.now() + gap < deadline) await sleepUntil(undefined, gap, woken);
     }
   } finally {
+    leave();
     watch?.close();
     signal?.removeEventListener('abort', onAbort);
     waits.delete(controller);
@@ -353,7 +416,7 @@ export function waitResultJson(
       : [
           connected.length > 0 ? `Connected: ${connected.join(', ')}.` : '',
           pending.length > 0
-            ? `Still waiting for the user on ${pending.join(', ')}${result.timedOut ? ' (the wait timed out)' : ''}: ${reader.metaTools.has('WAIT_FOR_CONNECTIONS') ? `call ${MetaToolSlug.WAIT_FOR_CONNECTIONS} again` : inWordsOf(reader, `wait again (${apiRef('session.waitForConnections')})`)}, or ask the user whether they opened the link.`
+            ? `Still waiting for the user on ${pending.join(', ')}${endedEarly.has(result) ? ' (the server is shutting down, so the wait ended before its timeout)' : result.timedOut ? ' (the wait timed out)' : ''}: ${reader.metaTools.has('WAIT_FOR_CONNECTIONS') ? `call ${MetaToolSlug.WAIT_FOR_CONNECTIONS} again` : inWordsOf(reader, `wait again (${apiRef('session.waitForConnections')})`)}, or ask the user whether they opened the link.`
             : '',
           other.length > 0
             ? `Not connected: ${other.map(([slug, state]) => `${slug} (${state.status})`).join(', ')}; each entry's message says what to do.`

@@ -41,7 +41,11 @@ export const WaitForConnectionsResultSchema = component(
   'WaitForConnectionsResult',
   z.object({
     toolkits: z.record(z.string(), ToolkitWaitStateSchema),
-    timed_out: z.boolean().describe('The wait ended at its timeout with a toolkit still PENDING.'),
+    timed_out: z
+      .boolean()
+      .describe(
+        'The wait ended with a toolkit still PENDING: at its timeout, or before it because the server began shutting down (next_steps says which). Wait again: a new request goes to an instance that runs.',
+      ),
     next_steps: z.string(),
   }),
 );
@@ -49,7 +53,7 @@ export const WaitForConnectionsResultSchema = component(
 /**
  * `POST /sessions/:id/wait-for-connections` (session.waitForConnections): holds the request until the
  * user finished connecting, on any instance sharing the store, or the timeout. A client that goes
- * away ends the wait.
+ * away ends the wait; a server that begins to shut down answers it at once (see `RunningServer.close`).
  */
 export function connectionWaitRoutes(context: {
   toolmux: ToolMux<Provider<unknown>>;
