@@ -24,7 +24,11 @@ async function post(path: string, body: string | Uint8Array, coding?: string) {
   };
   if (coding !== undefined) headers['content-encoding'] = coding;
   const response = await server.fetch(
-    new Request(`http://localhost${path}`, { method: 'POST', headers, body }),
+    new Request(`http://localhost${path}`, {
+      method: 'POST',
+      headers,
+      body: typeof body === 'string' ? body : new Uint8Array(body),
+    }),
   );
   return { status: response.status, body: (await response.json()) as Record<string, any> };
 }
