@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { type Logger, MetaToolSlug, ToolMux } from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
 import { describe, expect, it } from 'vitest';
 import { createServer } from './server.js';
-import { untilHeld } from './test-serve.js';
+import { API_KEY, api, sessionAwaitingMail, untilHeld } from './test-serve.js';
 
 /**
  * A server that begins to drain (`running.close()`) while connection waits are held: each wait
@@ -17,7 +16,6 @@ import { untilHeld } from './test-serve.js';
  * `cli/serve-drain.test.ts`.)
  */
 const WAIT = MetaToolSlug.WAIT_FOR_CONNECTIONS;
-const API_KEY = `tmx_ak_${randomBytes(24).toString('base64url')}`;
 const silent: Logger = { debug() {}, warn() {}, error() {} };
 
 type WaitJson = {
@@ -39,34 +37,7 @@ describe('createServer().serve() closed while connection waits are held', () => 
     const remote = new ToolMux({ baseUrl: running.url, apiKey: API_KEY, logger: silent });
     const client = new Client({ name: 'drain-waits', version: '1.0.0' });
     try {
-      const api = async (method: string, path: string, body?: unknown) => {
-        const response = await fetch(`${running.url}/api/v1${path}`, {
-          method,
-          headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
-        return { status: response.status, headers: response.headers, json: await response.json() };
-      };
-      const created = await api('POST', '/sessions', {
-        user_id: 'drain_waiter',
-        config: { toolkits: ['mail'], manageConnections: { waitForConnections: true } },
-      });
-      expect(created.status).toBe(201);
-      const sessionId = created.json.session_id as string;
-      const managed = await api('POST', `/sessions/${sessionId}/execute`, {
-        tool_slug: MetaToolSlug.MANAGE_CONNECTIONS,
-        arguments: { toolkits: ['mail'] },
-      });
-      const requestId = managed.json.data.results[0].connection_request_id as string;
-      expect(requestId).toMatch(/^cr_/);
-      await client.connect(
-        new StreamableHTTPClientTransport(
-          new URL(`${running.url}${new URL(created.json.mcp.url).pathname}`),
-          {
-            requestInit: { headers: created.json.mcp.headers },
-          },
-        ),
-      );
+      const { sessionId, requestId } = await sessionAwaitingMail(running.url, client);
       const composio = fetch(`${running.url}/api/v3.1/tool_router/session/${sessionId}/execute_meta`, {
         method: 'POST',
         headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' },
@@ -77,13 +48,13 @@ describe('createServer().serve() closed while connection waits are held', () => 
       }).then(async (response) => ({ status: response.status, json: await response.json() }));
 
       // each asks for 60 s
-      const rest = api('POST', `/sessions/${sessionId}/wait-for-connections`, {
+      const rest = api(running.url, 'POST', `/sessions/${sessionId}/wait-for-connections`, {
         toolkits: ['mail'],
         timeout_seconds: 60,
       });
       const mcp = client.callTool({ name: WAIT, arguments: { toolkits: ['mail'], timeout_seconds: 60 } });
       const sdk = (await remote.use(sessionId)).waitForConnections(['mail'], { timeoutMs: 60_000 });
-      const executed = api('POST', `/sessions/${sessionId}/execute`, {
+      const executed = api(running.url, 'POST', `/sessions/${sessionId}/execute`, {
         tool_slug: WAIT,
         arguments: { toolkits: ['mail'], timeout_seconds: 60 },
       });

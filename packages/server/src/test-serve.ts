@@ -4,6 +4,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { MetaToolSlug } from '@toolmux/core';
 import { untilTestTimeout } from '@toolmux/core/test';
 import { afterAll, beforeAll, expect } from 'vitest';
 
@@ -204,4 +207,33 @@ export async function untilHeld(url: string, count: number): Promise<void> {
     if (Date.now() > deadline) throw new Error(`the server holds ${held} connection waits, not ${count}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * A session of `drain_waiter` on the server at `url` whose mail connection is PENDING (a connection
+ * request made through TOOLMUX_MANAGE_CONNECTIONS), with `client` connected to its MCP endpoint: its
+ * id and the connection request's.
+ */
+export async function sessionAwaitingMail(
+  url: string,
+  client: Client,
+): Promise<{ sessionId: string; requestId: string }> {
+  const created = await api(url, 'POST', '/sessions', {
+    user_id: 'drain_waiter',
+    config: { toolkits: ['mail'], manageConnections: { waitForConnections: true } },
+  });
+  if (created.status !== 201) throw new Error(`POST /sessions answered ${created.status}`);
+  const sessionId = created.json.session_id as string;
+  const managed = await api(url, 'POST', `/sessions/${sessionId}/execute`, {
+    tool_slug: MetaToolSlug.MANAGE_CONNECTIONS,
+    arguments: { toolkits: ['mail'] },
+  });
+  const requestId = managed.json.data.results[0].connection_request_id as string;
+  if (!requestId?.startsWith('cr_'))
+    throw new Error(`no connection request: ${JSON.stringify(managed.json)}`);
+  const endpoint = new URL(`${url}${new URL(created.json.mcp.url).pathname}`);
+  await client.connect(
+    new StreamableHTTPClientTransport(endpoint, { requestInit: { headers: created.json.mcp.headers } }),
+  );
+  return { sessionId, requestId };
 }

@@ -1,7 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { MetaToolSlug } from '@toolmux/core';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import {
   SAMPLE,
   SECRET_KEY,
   serveTestHooks,
+  sessionAwaitingMail,
   startServe,
   tempDirectory,
   untilHeld,
@@ -48,26 +48,7 @@ describe('toolmux serve stopped while connection waits are held', () => {
       });
       const client = new Client({ name: 'serve-drain', version: '1.0.0' });
       try {
-        const created = await api(served.url, 'POST', '/sessions', {
-          user_id: 'drain_waiter',
-          config: { toolkits: ['mail'], manageConnections: { waitForConnections: true } },
-        });
-        expect(created.status).toBe(201);
-        const sessionId = created.json.session_id as string;
-        const managed = await api(served.url, 'POST', `/sessions/${sessionId}/execute`, {
-          tool_slug: MetaToolSlug.MANAGE_CONNECTIONS,
-          arguments: { toolkits: ['mail'] },
-        });
-        const requestId = managed.json.data.results[0].connection_request_id as string;
-        expect(requestId).toMatch(/^cr_/);
-        await client.connect(
-          new StreamableHTTPClientTransport(
-            new URL(`${served.url}${new URL(created.json.mcp.url).pathname}`),
-            {
-              requestInit: { headers: created.json.mcp.headers },
-            },
-          ),
-        );
+        const { sessionId, requestId } = await sessionAwaitingMail(served.url, client);
         const rest = api(served.url, 'POST', `/sessions/${sessionId}/wait-for-connections`, {
           toolkits: ['mail'],
           timeout_seconds: 60,
