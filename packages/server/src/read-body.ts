@@ -21,6 +21,22 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
  */
 export const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 16;
 
+/**
+ * Requests whose client waits for `100 Continue` before it sends the body (`Expect: 100-continue`),
+ * with what sends it: the server's `checkContinue` handler (see `serve()`) leaves it to the body's
+ * reader, so that a request refused before its body is read (401, 413 on the declared length, 415)
+ * is answered without inviting the upload first (RFC 9110 §10.1.1).
+ */
+export const continueBeforeBody = new WeakMap<Request, () => void>();
+
+/** Tells a client that waits for `100 Continue` to send the body, once, before it is read. */
+function wantBody(request: Request): void {
+  const send = continueBeforeBody.get(request);
+  if (send === undefined) return;
+  continueBeforeBody.delete(request);
+  send();
+}
+
 function tooLarge(maxBytes: number): ToolMuxError {
   return new ToolMuxError({
     code: 'REQUEST_TOO_LARGE',
@@ -39,8 +55,10 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
   const length = request.headers.get('content-length');
   if (length !== null && !request.headers.has('transfer-encoding')) {
     if (Number(length) > maxBytes) throw tooLarge(maxBytes);
+    wantBody(request);
     if (Number(length) < SLICED_PARSE_FROM) return request.text();
   }
+  wantBody(request);
   const body = request.body;
   if (!body) return '';
   // the bytes are kept as they arrive (outside the JavaScript heap) and decoded DECODE_BYTES at a
@@ -130,6 +148,7 @@ async function readNoJsonBody(request: Request, maxBytes: number): Promise<undef
     if (Number(length) === 0) return undefined;
     throw notJsonMediaType();
   }
+  wantBody(request);
   const body = request.body;
   if (!body) return undefined;
   const reader = body.getReader();

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ServerResponse } from 'node:http';
+import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type Http2Bindings, type HttpBindings, serve as serveNode } from '@hono/node-server';
 import { type Provider, type Store, type ToolMux, ToolMuxError } from '@toolmux/core';
@@ -28,7 +28,7 @@ import { jsonResponse } from './json-response.js';
 import { LingeringClose } from './linger.js';
 import { McpEndpoint, type McpOptions } from './mcp/mcp-endpoint.js';
 import { checkMetricsOptions, type MetricsOptions, ServerMetrics } from './metrics.js';
-import { DEFAULT_BODY_LIMIT, readJsonBody } from './read-body.js';
+import { continueBeforeBody, DEFAULT_BODY_LIMIT, readJsonBody } from './read-body.js';
 import {
   causeText,
   defaultServerLogger,
@@ -491,6 +491,9 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
           if (draining) closeAfterAnswer(env);
           lingering.prepare(env.incoming, env.outgoing);
         };
+        // requests with `Expect: 100-continue`: Node.js would answer 100 Continue at once, inviting
+        // the upload of a body that a 401, 413 or 415 then refuses unread; the body's reader sends it
+        const waitingForContinue = new WeakSet<IncomingMessage>();
         const fetchNode = (request: Request, env: HttpBindings | Http2Bindings) => {
           // a connection past its client's share (see ConnectionLimit)
           const refusal = limit.refusalOn(env.incoming.socket as Socket);
@@ -516,6 +519,13 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
               },
               { status: 400 },
             );
+          }
+          // a client that waits for 100 Continue is told to send its body by the body's reader
+          if (waitingForContinue.has(env.incoming as IncomingMessage)) {
+            const outgoing = env.outgoing as ServerResponse;
+            continueBeforeBody.set(request, () => {
+              if (!outgoing.headersSent) outgoing.writeContinue();
+            });
           }
           const answer = waits.run(() => app.fetch(request, env));
           if (!(answer instanceof Promise)) {
@@ -577,6 +587,10 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
           resolve(running);
         });
         server.once('error', reject);
+        server.on('checkContinue', (incoming: IncomingMessage, outgoing: ServerResponse) => {
+          waitingForContinue.add(incoming);
+          server.emit('request', incoming, outgoing);
+        });
         server.on('connection', (socket: Socket) => limit.admit(socket));
       }),
   };
