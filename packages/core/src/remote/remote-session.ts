@@ -537,7 +537,9 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         undefined,
         offloadOf,
       );
-      return answer.offloaded === null ? undefined : { offloaded: answer.offloaded };
+      if (answer.offloaded !== null) return { offloaded: answer.offloaded };
+      // the server could not save it (its files quota is full): the model gets the start of it
+      return answer.not_offloaded ? { notOffloaded: answer.not_offloaded } : undefined;
     } catch (error) {
       this.#runtime.env.logger.warn(
         `The result of ${metaToolSlugs(metaToolNamesOf(this.config)).MULTI_EXECUTE_TOOL} ${logId} (${json.length} characters) stays inline: the server did not save it to the workbench files (${quotedMessage(error)}).`,

@@ -181,6 +181,8 @@ export interface ConnectionRequestWire {
 /** What `offloaded` of `POST /sessions/:id/workbench/offload` is: what the model receives instead. */
 export interface OffloadWire {
   offloaded: { path: string; size: number; preview: string; hint: string } | null;
+  /** A result the server could not save (its files quota full): its start, and what to do. */
+  not_offloaded?: { size: number; preview: string; reason: string; hint: string } | null;
 }
 
 /** How one toolkit stands in `POST /sessions/:id/wait-for-connections`. */
@@ -814,6 +816,14 @@ const SHAPES = {
       preview: stringUpTo(OFFLOAD_PREVIEW_CHARS),
       hint: stringUpTo(MAX_OFFLOAD_HINT_LENGTH),
     }),
+    not_offloaded: optional(
+      nullable({
+        size: 'count',
+        preview: stringUpTo(OFFLOAD_PREVIEW_CHARS),
+        reason: stringUpTo(MAX_OFFLOAD_HINT_LENGTH),
+        hint: stringUpTo(MAX_OFFLOAD_HINT_LENGTH),
+      }),
+    ),
   },
 } as const satisfies Record<string, Shape>;
 
@@ -898,11 +908,15 @@ export const proxyResponseOf = reader(
 export const offloadOf = reader(
   'an offload answer',
   SHAPES.offload,
-  ({ offloaded }: OffloadWire): OffloadWire => ({
+  ({ offloaded, not_offloaded: not }: OffloadWire): OffloadWire => ({
     offloaded:
       offloaded === null
         ? null
         : { path: offloaded.path, size: offloaded.size, preview: offloaded.preview, hint: offloaded.hint },
+    not_offloaded:
+      not === null || not === undefined
+        ? null
+        : { size: not.size, preview: not.preview, reason: not.reason, hint: not.hint },
   }),
 );
 

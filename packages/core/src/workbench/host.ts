@@ -284,8 +284,9 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
 /**
  * A TOOLMUX_MULTI_EXECUTE_TOOL result longer than `autoOffloadThreshold` characters (as JSON) goes
  * to the workbench files; the model gets `{ offloaded: { path, size, preview } }` and can read it in
- * TOOLMUX_WORKBENCH with `toolmux.files.read(path)`. Left inline when the workbench is off, the
- * store keeps no files, or the quota is full.
+ * TOOLMUX_WORKBENCH with `toolmux.files.read(path)`. Left inline when the workbench is off or the
+ * store keeps no files; when it cannot be saved (the quota is full), the model gets
+ * `{ notOffloaded: { size, preview, reason, hint } }`: the start of it, and how to make room.
  */
 export async function offloadLarge(
   result: unknown,
@@ -315,7 +316,22 @@ export async function offloadLarge(
         hint: `The result (${json.length} characters) was saved as a workbench file; work on it in ${workbenchSlug} with \`const r = await toolmux.files.read(${JSON.stringify(path)})\` (r.results[i].data is each call's data) and return only what you need.`,
       },
     };
-  } catch {
-    return result;
+  } catch (error) {
+    // Not saved (the files quota is full, or the store failed): the model gets the start of the
+    // result and what to do, not the whole of it, which would fill its context (a 20 MB result went
+    // in whole when the quota was full, more than a model's request can hold).
+    const quota = error instanceof SandboxCallError && error.code === 'WORKBENCH_FILES_QUOTA';
+    return {
+      notOffloaded: {
+        size: json.length,
+        preview: leadingText(head, OFFLOAD_PREVIEW_CHARS),
+        reason: quota
+          ? `WORKBENCH_FILES_QUOTA: saving it (${json.length} characters) would take this session's workbench files over their quota of ${WORKBENCH_FILES_QUOTA_BYTES} bytes.`
+          : 'The workbench files could not be written just now.',
+        hint: quota
+          ? `Only the start of the result is shown. Free room in ${workbenchSlug} (\`await toolmux.files.list()\`, then \`await toolmux.files.delete(path)\` for files you no longer need, earlier results under offloaded/ among them), then make the calls again; or ask for less per call.`
+          : 'Only the start of the result is shown. Make the calls again in a moment, or ask for less per call.',
+      },
+    };
   }
 }

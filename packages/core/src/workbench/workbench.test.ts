@@ -527,6 +527,61 @@ describe('workbench files on the host', () => {
     await real.close();
   });
 
+  it('a large result that cannot be saved (quota full, store failing) reaches the model as its start and what to do, never whole', async () => {
+    const real = new SqliteStore({ path: ':memory:' });
+    await real.migrate();
+    await real.insertSession(sessionRecord({ id: 'ses_full' }));
+    let failing = false;
+    // the real store with a quota of 10 KB (the session's files take 64 MB for real), or failing
+    const store = new Proxy(real, {
+      get(target, key) {
+        if (key === 'putWorkbenchFile') {
+          return (file: WorkbenchFileWrite) => {
+            if (failing) throw new Error('disk I/O error');
+            return target.putWorkbenchFile(file, 10_000);
+          };
+        }
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const port = filesOnlyPort('ses_full', store);
+    // 2 MB: it went to the model whole when it could not be saved
+    const value = { results: [{ data: { rows: 'r'.repeat(2_000_000) } }] };
+    const full = (await offloadLarge(
+      value,
+      { enable: true, autoOffloadThreshold: 1_000 },
+      port,
+      'log_full',
+    )) as {
+      notOffloaded: { size: number; preview: string; reason: string; hint: string };
+    };
+    expect(Object.keys(full)).toEqual(['notOffloaded']);
+    expect(full.notOffloaded.size).toBe(JSON.stringify(value).length);
+    expect(full.notOffloaded.preview).toBe(JSON.stringify(value).slice(0, 1_000));
+    expect(full.notOffloaded.reason).toContain('WORKBENCH_FILES_QUOTA');
+    expect(full.notOffloaded.hint).toContain('toolmux.files.delete(path)');
+    expect(JSON.stringify(full).length).toBeLessThan(3_000);
+    expect(await real.listWorkbenchFiles('ses_full')).toEqual([]);
+    failing = true;
+    const failed = (await offloadLarge(
+      value,
+      { enable: true, autoOffloadThreshold: 1_000 },
+      port,
+      'log_fail',
+    )) as {
+      notOffloaded: { reason: string; hint: string };
+    };
+    expect(failed.notOffloaded.reason).toBe('The workbench files could not be written just now.');
+    // nothing of the store's own error reaches the model
+    expect(JSON.stringify(failed)).not.toContain('disk I/O');
+    // a result under the threshold stays as it is
+    expect(
+      await offloadLarge({ a: 1 }, { enable: true, autoOffloadThreshold: 1_000 }, port, 'log_small'),
+    ).toEqual({ a: 1 });
+    await real.close();
+  });
+
   it('hands a file to the code as its stored JSON text (no parse and write again), and writes values as JSON', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     await store.migrate();

@@ -67,6 +67,32 @@ describe('remote mode: a multi-execute run in the client offloads its large resu
     expect(warnings).toEqual([]);
   });
 
+  it('a result the server cannot save (the files quota full) reaches the model as its start and how to make room, not whole', async () => {
+    const { tool: lookup } = stockLookupTool();
+    const session = await remote.create('user_offload_full', {
+      toolkits: ['tasks', 'shop'],
+      experimental: { customTools: [lookup, exportTool] },
+    });
+    // 60 of the 64 MB taken by an earlier result
+    const first = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+      tools: [{ tool_slug: 'SHOP_EXPORT_ORDERS', arguments: { megabytes: 58 } }],
+    });
+    expect((first.data as Offloaded).offloaded.size).toBeGreaterThan(58_000_000);
+    const full = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+      tools: [{ tool_slug: 'SHOP_EXPORT_ORDERS', arguments: { megabytes: 10 } }],
+    });
+    expect(full.successful).toBe(true);
+    const { notOffloaded } = full.data as {
+      notOffloaded: { size: number; preview: string; reason: string; hint: string };
+    };
+    expect(notOffloaded.size).toBeGreaterThan(10_000_000);
+    expect(notOffloaded.reason).toContain('WORKBENCH_FILES_QUOTA');
+    expect(notOffloaded.hint).toContain('toolmux.files.delete(path)');
+    // it went to the model whole (10 MB) before
+    expect(JSON.stringify(full.data).length).toBeLessThan(3_000);
+    expect(warnings).toEqual([]);
+  }, 60_000);
+
   it('keeps a short result inline, and a large one when the workbench is off', async () => {
     const { tool: lookup } = stockLookupTool();
     const session = await remote.create('user_offload_2', {

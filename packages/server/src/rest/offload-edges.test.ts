@@ -164,10 +164,16 @@ for (const backend of backends) {
           const head = `{"log_id":"${logId()}","always":true,"result":"`;
           return Buffer.from(`${head}${'x'.repeat(bytes - head.length - 2)}"}`);
         };
-        // at the limit: read and parsed, but over the files quota: stays inline, nothing stored
+        // at the limit: read and parsed, but over the files quota: nothing stored, and the model is
+        // to get its start and how to make room (not the whole of it)
         const before = await files();
         const at = await post(body(limit));
-        expect(at).toEqual({ status: 200, json: { offloaded: null } });
+        expect(at).toMatchObject({
+          status: 200,
+          json: { offloaded: null, not_offloaded: { size: expect.any(Number) } },
+        });
+        expect(at.json.not_offloaded.reason).toContain('WORKBENCH_FILES_QUOTA');
+        expect(at.json.not_offloaded.preview).toHaveLength(1_000);
         expect(await files()).toEqual(before);
         const chunked = (bytes: Buffer) =>
           new ReadableStream({

@@ -512,8 +512,13 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
           body.result,
           body.log_id,
           body.always ?? false,
-        )) as { offloaded: z.input<typeof OffloadResultSchema>['offloaded'] } | undefined;
-        return { offloaded: offloaded?.offloaded ?? null };
+        )) as
+          | {
+              offloaded?: z.input<typeof OffloadResultSchema>['offloaded'];
+              notOffloaded?: z.input<typeof OffloadResultSchema>['not_offloaded'];
+            }
+          | undefined;
+        return { offloaded: offloaded?.offloaded ?? null, not_offloaded: offloaded?.notOffloaded ?? null };
       },
     }),
     route({

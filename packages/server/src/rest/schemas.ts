@@ -727,7 +727,18 @@ export const OffloadResultSchema = component(
       })
       .nullable()
       .describe(
-        'What the model receives instead of the result; null when it stays inline (the workbench is off, the result is short, or the files quota is full).',
+        'What the model receives instead of the result; null when it is not saved (see `not_offloaded`).',
+      ),
+    not_offloaded: z
+      .object({
+        size: z.number().int().describe('Characters of the result as JSON.'),
+        preview: z.string(),
+        reason: z.string(),
+        hint: z.string(),
+      })
+      .nullable()
+      .describe(
+        'A result past the threshold that could not be saved (the files quota is full): what the model receives instead of it, its start and how to make room. Null when it was saved, or stays inline (the workbench is off, the result is short).',
       ),
   }),
 );
