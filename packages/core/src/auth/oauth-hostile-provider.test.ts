@@ -489,6 +489,29 @@ describe.each(backends)('a misbehaving authorization server, on $name', ({ skipR
           expect(JSON.stringify([refused.message, logger])).not.toContain(basic);
         });
 
+        it('the start of a secret it quotes (the client secret cut to 20 characters) is masked too', async () => {
+          const { mux, logger } = setup();
+          const { account, session } = await expiring(mux);
+          const fragment = CLIENT_SECRET.slice(0, 20);
+          tokenAnswer = json(
+            {
+              error: 'invalid_grant',
+              error_description: `client secret ${fragment}... is not the one of the grant`,
+            },
+            400,
+          );
+          const result = await session.execute('HOSTILE_WHOAMI', {});
+          expect(result).toMatchObject({ successful: false, code: 'CONNECTION_EXPIRED' });
+          const now = await mux.connectedAccounts.get(account.id);
+          expect(now.statusReason).toBe(
+            'invalid_grant: client secret [REDACTED]... is not the one of the grant',
+          );
+          const everything = JSON.stringify([result, now, logger, await session.logs()]);
+          // not even 12 characters of it
+          for (let at = 0; at + 12 <= fragment.length; at++)
+            expect(everything).not.toContain(fragment.slice(at, at + 12));
+        });
+
         it("the account's access token quoted by a refused refresh is masked", async () => {
           const { mux, logger } = setup();
           const { account, session } = await expiring(mux);

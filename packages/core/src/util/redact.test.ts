@@ -4,6 +4,7 @@ import {
   cutUtf8,
   MAX_LOG_PAYLOAD_BYTES,
   maskSecrets,
+  maskSecretsLeading,
   REDACTED,
   redactForLog,
   truncateUtf8,
@@ -269,5 +270,47 @@ describe('redactForLog on long runs of masked secrets', () => {
       expect(logged).toBe(expected(text, [secret]));
       expect(logged).not.toMatch(/\\ud83d/);
     }
+  });
+});
+
+describe('maskSecretsLeading: a quoted part of a secret', () => {
+  const secret = 'rt_4f3c9a0b2e7d1f65a9c0e4b7';
+  it('masks a run of 12 or more characters of a secret of 16 or more, wherever it starts', () => {
+    expect(maskSecretsLeading(`token ${secret.slice(0, 20)}... revoked`, [secret], 1000).text).toBe(
+      'token [REDACTED]... revoked',
+    );
+    expect(maskSecretsLeading(`tail ${secret.slice(-14)}`, [secret], 1000).text).toBe('tail [REDACTED]');
+    expect(maskSecretsLeading(`${secret} and ${secret.slice(3, 16)}`, [secret], 1000).text).toBe(
+      '[REDACTED] and [REDACTED]',
+    );
+    // shorter runs, and parts of a short secret, are ordinary text
+    expect(maskSecretsLeading(`near ${secret.slice(0, 11)}`, [secret], 1000).text).toBe(
+      `near ${secret.slice(0, 11)}`,
+    );
+    const short = 'pw_12345678901';
+    expect(maskSecretsLeading(`${short.slice(0, 12)}!`, [short], 1000).text).toBe(`${short.slice(0, 12)}!`);
+  });
+
+  it('leaves no 12 characters of a secret in the masked text (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 16, maxLength: 64, unit: fc.constantFrom(...'abcdef0123456789_-') }),
+        fc.string({ maxLength: 40 }),
+        fc.string({ maxLength: 40 }),
+        fc.nat(),
+        fc.nat(),
+        (key, before, after, from, span) => {
+          const start = from % (key.length - 11);
+          const end = Math.min(key.length, start + 12 + (span % (key.length - start - 11)));
+          const masked = maskSecretsLeading(before + key.slice(start, end) + after, [key], 10_000).text;
+          for (let at = 0; at + 12 <= key.length; at++) {
+            const part = key.slice(at, at + 12);
+            // only what the surrounding random text holds of it by itself may remain
+            if (!(before + after).includes(part)) expect(masked).not.toContain(part);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });

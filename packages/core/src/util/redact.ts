@@ -62,15 +62,7 @@ function secretSpans(
       if (end > from && start < to) spans.push([Math.max(start, from), end]);
     }
   }
-  if (spans.length <= 1) return spans;
-  spans.sort((a, b) => a[0] - b[0]);
-  const merged: Array<[number, number]> = [spans[0]!];
-  for (const span of spans.slice(1)) {
-    const last = merged[merged.length - 1]!;
-    if (span[0] <= last[1]) last[1] = Math.max(last[1], span[1]);
-    else merged.push(span);
-  }
-  return merged;
+  return mergedSpans(spans);
 }
 
 /**
@@ -132,7 +124,11 @@ export function maskSecretsLeading(
     text.length > maxChars && splitsPair(text, maxChars) ? maxChars - 1 : Math.min(text.length, maxChars);
   let out = '';
   let position = 0;
-  for (const [start, end] of secretSpans(text, 0, to, secretsToMask(secrets))) {
+  const masked = secretsToMask(secrets);
+  for (const [start, end] of mergedSpans([
+    ...secretSpans(text, 0, to, masked),
+    ...fragmentSpans(text, to, masked),
+  ])) {
     out += text.slice(position, start) + REDACTED;
     position = end;
   }
@@ -144,6 +140,58 @@ export function maskSecretsLeading(
   if (out.length > maxChars)
     return { text: out.slice(0, splitsPair(out, maxChars) ? maxChars - 1 : maxChars), cut: true };
   return { text: out, cut: position < text.length };
+}
+
+/** A run of this many characters of a secret is masked wherever it appears in a quoted message. */
+const FRAGMENT_CHARS = 12;
+/** Secrets at least this long have their fragments masked too (shorter ones only whole). */
+const FRAGMENT_FROM_SECRET_LENGTH = 16;
+
+/**
+ * The spans of `text` that start before `to` and hold runs of {@link FRAGMENT_CHARS} or more
+ * characters of a secret (of {@link FRAGMENT_FROM_SECRET_LENGTH} or more): a provider that quotes
+ * the start of a refresh token or client secret in its error ("refresh token 4f3c9a0b2e7d1f65…
+ * revoked") showed that much of it, where only whole secrets were masked. A run is followed at
+ * most a secret's length. Looks at `to` characters (a message's quoted start), not the whole text.
+ */
+function fragmentSpans(text: string, to: number, secrets: readonly string[]): Array<[number, number]> {
+  const fragments = new Set<string>();
+  let longest = 0;
+  for (const secret of secrets) {
+    if (secret.length < FRAGMENT_FROM_SECRET_LENGTH) continue;
+    longest = Math.max(longest, secret.length);
+    for (let at = 0; at + FRAGMENT_CHARS <= secret.length; at++)
+      fragments.add(secret.slice(at, at + FRAGMENT_CHARS));
+  }
+  if (fragments.size === 0) return [];
+  const spans: Array<[number, number]> = [];
+  const lastStart = Math.min(to - 1, text.length - FRAGMENT_CHARS);
+  for (let start = 0; start <= lastStart; start++) {
+    if (!fragments.has(text.slice(start, start + FRAGMENT_CHARS))) continue;
+    let end = start + FRAGMENT_CHARS;
+    while (
+      end < text.length &&
+      end - start < longest &&
+      fragments.has(text.slice(end + 1 - FRAGMENT_CHARS, end + 1))
+    )
+      end++;
+    spans.push([start, end]);
+    start = end - 1;
+  }
+  return spans;
+}
+
+/** Spans in order, overlapping ones merged. */
+function mergedSpans(spans: Array<[number, number]>): Array<[number, number]> {
+  if (spans.length <= 1) return spans;
+  spans.sort((a, b) => a[0] - b[0]);
+  const merged: Array<[number, number]> = [spans[0]!];
+  for (const span of spans.slice(1)) {
+    const last = merged[merged.length - 1]!;
+    if (span[0] <= last[1]) last[1] = Math.max(last[1], span[1]);
+    else merged.push(span);
+  }
+  return merged;
 }
 
 /** True when `text[index - 1]` and `text[index]` are the two halves of one surrogate pair. */
