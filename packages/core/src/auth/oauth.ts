@@ -339,11 +339,13 @@ function failureOf(error: unknown, secrets: ReadonlyArray<string | null | undefi
   const failure = describedFailure(error);
   const known = secrets.flatMap((secret) => (secret ? secretForms(secret) : []));
   // the provider's words go into status reasons (stored), messages and logs: storable text, whole characters
-  const safe = (text: string, length: number) => {
-    const masked = maskSecretsLeading(text, known, length);
+  const safe = (text: string, length: number, fragments: boolean) => {
+    const masked = maskSecretsLeading(text, known, length, fragments);
     return storableText(masked.cut ? `${masked.text}…` : masked.text);
   };
-  return new OAuthFailure(safe(failure.error, 100), safe(failure.description, 300));
+  // the error code is a word of the provider's (what the refusal is read from): only a whole secret
+  // in it is masked, where the description also loses any run of a secret's characters
+  return new OAuthFailure(safe(failure.error, 100, false), safe(failure.description, 300, true));
 }
 
 /**

@@ -287,6 +287,10 @@ describe('maskSecretsLeading: a quoted part of a secret', () => {
     expect(maskSecretsLeading(`near ${secret.slice(0, 11)}`, [secret], 1000).text).toBe(
       `near ${secret.slice(0, 11)}`,
     );
+    // a provider's error code is read whole (fragments off): a token that happens to share its
+    // characters does not turn it into another code
+    expect(maskSecretsLeading(secret.slice(0, 20), [secret], 1000, false).text).toBe(secret.slice(0, 20));
+    expect(maskSecretsLeading(secret, [secret], 1000, false).text).toBe('[REDACTED]');
     const short = 'pw_12345678901';
     expect(maskSecretsLeading(`${short.slice(0, 12)}!`, [short], 1000).text).toBe(`${short.slice(0, 12)}!`);
   });

@@ -118,6 +118,8 @@ export function maskSecretsLeading(
   text: string,
   secrets: readonly string[],
   maxChars: number,
+  /** Also runs of a secret's characters (see `fragmentSpans`); off for a provider's error code, a word of its vocabulary. */
+  fragments = true,
 ): { text: string; cut: boolean } {
   // never half a surrogate pair
   const to =
@@ -125,10 +127,9 @@ export function maskSecretsLeading(
   let out = '';
   let position = 0;
   const masked = secretsToMask(secrets);
-  for (const [start, end] of mergedSpans([
-    ...secretSpans(text, 0, to, masked),
-    ...fragmentSpans(text, to, masked),
-  ])) {
+  const spans = secretSpans(text, 0, to, masked);
+  if (fragments) spans.push(...fragmentSpans(text, to, masked));
+  for (const [start, end] of mergedSpans(spans)) {
     out += text.slice(position, start) + REDACTED;
     position = end;
   }
