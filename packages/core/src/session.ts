@@ -7,6 +7,7 @@ import type { ConnectionRequest } from './auth/connection-request.js';
 import {
   checkConnectionsWaitTimeout,
   checkWaitToolkits,
+  connectionWaitScopeOf,
   endSessionConnectionWaits,
   toolkitConnectionState,
   type WaitForConnectionsResult,
@@ -964,6 +965,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       toolkits: slugs,
       timeoutMs,
       signal: options.signal,
+      scope: connectionWaitScopeOf(this),
       session: {
         id: this.sessionId,
         exists: async () => (await store.getSession(this.sessionId)) !== undefined,

@@ -308,7 +308,12 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   // the connection waits of the server's requests: they answer at once when it begins to drain
   const waits = new ConnectionWaitScope();
   metrics?.connectionWaits(() => waits.size);
-  const sessions = new SessionCache({ toolmux: options.toolmux, ttlMs: sessionCacheTtlMs });
+  // the waits of the sessions the server resumes are the scope's
+  const sessions = new SessionCache({
+    toolmux: options.toolmux,
+    ttlMs: sessionCacheTtlMs,
+    onResume: (session) => waits.adopt(session),
+  });
   const version = packageVersion();
   const mcp = new McpEndpoint({
     ...options.mcp,
@@ -527,7 +532,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
               if (!outgoing.headersSent) outgoing.writeContinue();
             });
           }
-          const answer = waits.run(() => app.fetch(request, env));
+          const answer = app.fetch(request, env);
           if (!(answer instanceof Promise)) {
             answering(env);
             return answer;

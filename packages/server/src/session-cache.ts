@@ -63,6 +63,8 @@ export interface SessionCacheOptions {
    * place: lookups under way, and ids that name no session, never push one out. @default 10_000
    */
   maxEntries?: number;
+  /** Called with each session resumed (the server's connection-wait scope adopts it). */
+  onResume?: (session: Session<unknown>) => void;
 }
 
 /**
@@ -81,6 +83,7 @@ export class SessionCache {
   readonly #toolmux: ToolMux<Provider<unknown>>;
   readonly #ttlMs: number;
   readonly #maxEntries: number;
+  readonly #onResume: ((session: Session<unknown>) => void) | undefined;
   /** Resumed sessions, oldest first (at most `maxEntries`). */
   readonly #entries = new Map<string, CachedSession>();
   /**
@@ -96,8 +99,14 @@ export class SessionCache {
   #store: Promise<Store> | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
 
-  constructor({ toolmux, ttlMs = DEFAULT_SESSION_CACHE_TTL_MS, maxEntries = 10_000 }: SessionCacheOptions) {
+  constructor({
+    toolmux,
+    ttlMs = DEFAULT_SESSION_CACHE_TTL_MS,
+    maxEntries = 10_000,
+    onResume,
+  }: SessionCacheOptions) {
     this.#toolmux = toolmux;
+    this.#onResume = onResume;
     this.#ttlMs = ttlMs;
     this.#maxEntries = maxEntries;
   }
@@ -113,7 +122,7 @@ export class SessionCache {
     const pending = this.#loading.get(sessionId);
     if (pending) return pending;
     const loading = Promise.all([this.#toolmux.use(sessionId), this.#storedTokenHash(sessionId)]).then(
-      ([session, stored]) => new CachedSession(session as Session<unknown>, Date.now() + this.#ttlMs, stored),
+      ([session, stored]) => this.#cached(session as Session<unknown>, stored),
     );
     this.#remember(sessionId, loading);
     return loading;
@@ -257,12 +266,15 @@ export class SessionCache {
     }
     const loading = this.#toolmux
       .use(sessionId)
-      .then(
-        (session) =>
-          new CachedSession(session as Session<unknown>, Date.now() + this.#ttlMs, storedTokenHash),
-      );
+      .then((session) => this.#cached(session as Session<unknown>, storedTokenHash));
     this.#remember(sessionId, loading);
     return loading;
+  }
+
+  /** A session resumed now, as an entry good for `ttlMs`. */
+  #cached(session: Session<unknown>, storedTokenHash: string | undefined): CachedSession {
+    this.#onResume?.(session);
+    return new CachedSession(session, Date.now() + this.#ttlMs, storedTokenHash);
   }
 
   /**

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { createSampleToolkits } from '../test/sample-toolkits.js';
+import { ToolMux } from '../toolmux.js';
 import {
   ConnectionWaitScope,
   type ToolkitConnectionState,
@@ -11,6 +13,7 @@ import {
  * so that each connection wait answers with how the toolkits stand instead of holding the drain.
  */
 
+const quiet = { debug() {}, warn() {}, error() {} };
 const pending: ToolkitConnectionState = { status: 'PENDING', message: 'The user has not finished yet.' };
 
 /** A wait of 60 s on one toolkit that stays PENDING, counting its reads. */
@@ -81,5 +84,34 @@ describe('a connection wait in a ConnectionWaitScope', () => {
     expect(settled).toBe(false);
     controller.abort(new Error('done'));
     await expect(outside.result).rejects.toThrow('done');
+  });
+
+  it("a session's waits belong to the scope that adopted the session, with no scope run around them", async () => {
+    const scope = new ConnectionWaitScope();
+    const mux = new ToolMux({ toolkits: createSampleToolkits().toolkits, store: ':memory:', logger: quiet });
+    try {
+      const adopted = await mux.create('user_adopted', { toolkits: ['mail'] });
+      const own = await mux.use(adopted.sessionId);
+      scope.adopt(adopted);
+      await adopted.authorize('mail');
+      const controller = new AbortController();
+      const theirs = adopted.waitForConnections(['mail'], { timeoutMs: 60_000 });
+      const mine = own.waitForConnections(['mail'], { timeoutMs: 60_000, signal: controller.signal });
+      await until(() => scope.size === 1);
+      scope.end();
+      expect(await theirs).toMatchObject({ timedOut: true, toolkits: { mail: { status: 'PENDING' } } });
+      // the application's own session object (resumed by itself) keeps waiting
+      let settled = false;
+      mine.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(settled).toBe(false);
+      controller.abort(new Error('done'));
+      await expect(mine).rejects.toThrow('done');
+    } finally {
+      await mux.close();
+    }
   });
 });
