@@ -9,7 +9,7 @@ import {
 } from './connection-waiter.js';
 
 /**
- * ConnectionWaitScope: the server runs its requests in one, and ends it when it begins to shut down,
+ * ConnectionWaitScope: the server's sessions belong to one, which it ends when it begins to shut down,
  * so that each connection wait answers with how the toolkits stand instead of holding the drain.
  */
 
@@ -17,7 +17,7 @@ const quiet = { debug() {}, warn() {}, error() {} };
 const pending: ToolkitConnectionState = { status: 'PENDING', message: 'The user has not finished yet.' };
 
 /** A wait of 60 s on one toolkit that stays PENDING, counting its reads. */
-function wait(options: { store?: object; signal?: AbortSignal } = {}) {
+function wait(options: { store?: object; signal?: AbortSignal; scope?: ConnectionWaitScope } = {}) {
   const reads = { count: 0 };
   const result = waitUntilSettled({
     store: options.store ?? {},
@@ -28,6 +28,7 @@ function wait(options: { store?: object; signal?: AbortSignal } = {}) {
     },
     timeoutMs: 60_000,
     signal: options.signal,
+    scope: options.scope,
   });
   return { result, reads };
 }
@@ -40,7 +41,7 @@ async function until(check: () => boolean): Promise<void> {
 describe('a connection wait in a ConnectionWaitScope', () => {
   it('answers at once when the scope ends, with what it reads then (timed out, PENDING)', async () => {
     const scope = new ConnectionWaitScope();
-    const { result, reads } = scope.run(() => wait());
+    const { result, reads } = wait({ scope });
     await until(() => scope.size === 1 && reads.count >= 1);
     const readsBefore = reads.count;
     const ended = Date.now();
@@ -59,7 +60,7 @@ describe('a connection wait in a ConnectionWaitScope', () => {
   it('reads once and answers when it starts after the scope ended', async () => {
     const scope = new ConnectionWaitScope();
     scope.end();
-    const { result, reads } = scope.run(() => wait());
+    const { result, reads } = wait({ scope });
     expect(await result).toEqual({ toolkits: { mail: pending }, timedOut: true });
     expect(reads.count).toBe(1);
     expect(scope.size).toBe(0);
@@ -70,7 +71,7 @@ describe('a connection wait in a ConnectionWaitScope', () => {
     const controller = new AbortController();
     const outside = wait({ signal: controller.signal });
     const inside = new AbortController();
-    const aborted = scope.run(() => wait({ signal: inside.signal }));
+    const aborted = wait({ signal: inside.signal, scope });
     await until(() => scope.size === 1 && outside.reads.count >= 1);
     inside.abort(new Error('the client went away'));
     await expect(aborted.result).rejects.toThrow('the client went away');
@@ -86,7 +87,7 @@ describe('a connection wait in a ConnectionWaitScope', () => {
     await expect(outside.result).rejects.toThrow('done');
   });
 
-  it("a session's waits belong to the scope that adopted the session, with no scope run around them", async () => {
+  it("a session's waits belong to the scope that adopted the session; another object of the same session is not adopted", async () => {
     const scope = new ConnectionWaitScope();
     const mux = new ToolMux({ toolkits: createSampleToolkits().toolkits, store: ':memory:', logger: quiet });
     try {

@@ -23,12 +23,11 @@
  * wake (wakes at least 50 ms apart however many notifications arrive). A wait ends at its timeout, when
  * no toolkit is PENDING any more, when its abort signal fires, when the ToolMux closes, or when its
  * session is deleted (at once in the same process, at the next wake on another instance: the delete's
- * notification on PostgreSQL, the next poll on SQLite). A wait started in a {@link ConnectionWaitScope}
- * (a server's requests) answers early, with what it reads then, when the scope ends (the server
- * began shutting down).
+ * notification on PostgreSQL, the next poll on SQLite). A wait of a session a
+ * {@link ConnectionWaitScope} adopted (a server's) answers early, with what it reads then, when the
+ * scope ends (the server began shutting down).
  */
 
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import { applicationReader, type HintReader, inWordsOf } from '../meta-tools/hints.js';
@@ -220,21 +219,16 @@ export function endConnectionWaits(store: object): void {
 }
 
 /**
- * The waits started while a scope is current (through {@link ConnectionWaitScope.run}): the server
- * runs each request in its scope and ends the scope when it begins to shut down, so that no wait (a
- * long-poll of up to 120 s) holds its drain.
- */
-const scopes = new AsyncLocalStorage<ConnectionWaitScope>();
-/**
- * The scope of each session a server resumed ({@link ConnectionWaitScope.adopt}): its waits are the
- * server's without the cost of running every request in an AsyncLocalStorage (12% of the server's
- * CPU for a `/healthz`, 6% for an MCP call).
+ * The scope of each session a server resumed ({@link ConnectionWaitScope.adopt}), read when one of
+ * its waits starts: the server ends the scope when it begins to shut down, so that no wait (a
+ * long-poll of up to 120 s) holds its drain. (Running every request in an AsyncLocalStorage instead
+ * cost 12% of the server's CPU for a `/healthz`, 6% for an MCP call.)
  */
 const sessionScopes = new WeakMap<object, ConnectionWaitScope>();
 
-/** The scope a wait of `session` belongs to: the one current (`run`), else the session's (`adopt`). */
+/** The scope a wait of `session` belongs to (the one that adopted it), if any. */
 export function connectionWaitScopeOf(session: object): ConnectionWaitScope | undefined {
-  return scopes.getStore() ?? sessionScopes.get(session);
+  return sessionScopes.get(session);
 }
 
 /**
@@ -250,11 +244,6 @@ export class ConnectionWaitScope {
   /** The waits of the scope in progress. */
   get size(): number {
     return this.#waits.size;
-  }
-
-  /** Runs `fn`; the waits it starts (however deep in its calls) are the scope's. */
-  run<T>(fn: () => T): T {
-    return scopes.run(this, fn);
   }
 
   /** The waits of `session` (a Session object) are the scope's from now on, whoever starts them. */
@@ -314,7 +303,7 @@ export async function waitUntilSettled(options: {
    * PostgreSQL, whose delete notifies; within 500 ms on SQLite).
    */
   session?: { id: string; exists: () => Promise<boolean> };
-  /** The scope the wait belongs to (its session's), when not the one current. */
+  /** The scope the wait belongs to (its session's, see `connectionWaitScopeOf`). */
   scope?: ConnectionWaitScope | undefined;
 }): Promise<WaitForConnectionsResult> {
   const { store, toolkits, read, timeoutMs, signal } = options;
@@ -328,7 +317,7 @@ export async function waitUntilSettled(options: {
   waits.set(controller, options.session?.id);
   // the wait's scope ended (its server is shutting down): the next read is the last, answered
   const finish = new AbortController();
-  const leave = (options.scope ?? scopes.getStore())?.enter(() => finish.abort()) ?? (() => {});
+  const leave = options.scope?.enter(() => finish.abort()) ?? (() => {});
   // what ends a pause: an abort (the wait then rejects) or the scope's end (it answers)
   const woken = AbortSignal.any([controller.signal, finish.signal]);
   let wake: (() => void) | undefined;
