@@ -37,6 +37,19 @@ const LEASE_POLL_MS = 100;
  * its token would not outlast it.
  */
 export const REFRESH_PATIENCE_MS = 2_000;
+/**
+ * After a token refresh of an account failed (`OAUTH_ERROR`: the provider answered 5xx or could not be
+ * reached; `AUTH_CONFIG_INVALID`: it refused the client), calls of this process whose token is still
+ * valid go on with it without trying again for this long, doubling with each failure up to
+ * {@link REFRESH_BACKOFF_MAX_MS} and never past half of the token's time left (so a refresh is tried
+ * again before the token ends). A provider failing at once got one token request per call otherwise,
+ * and the log one warning per call, for the whole refresh window. A call whose token has ended always
+ * tries; a successful refresh ends the backoff.
+ */
+export const REFRESH_BACKOFF_FIRST_MS = 1_000;
+export const REFRESH_BACKOFF_MAX_MS = 30_000;
+/** Accounts whose failed refreshes one process remembers (the oldest is forgotten first). */
+const REFRESH_BACKOFF_ACCOUNTS = 10_000;
 
 /** An account's credentials as the vault holds them (JSON, encrypted). */
 export type StoredCredentials =
@@ -268,6 +281,8 @@ export class CredentialLoader {
   readonly #inFlight = new Map<string, SharedRefresh>();
   /** How long one process may hold an account's refresh. */
   readonly #leaseMs: number;
+  /** Accounts whose last refresh failed: when, and how many times in a row (see {@link REFRESH_BACKOFF_FIRST_MS}). */
+  readonly #failedRefreshes = new Map<string, { at: number; times: number }>();
 
   constructor(options: CredentialLoaderOptions) {
     this.#options = options;
@@ -353,6 +368,7 @@ export class CredentialLoader {
     lifetimeMs: number | undefined,
     { signal, deadline }: CredentialWait,
   ): Promise<ConnectedAccountRecord | undefined> {
+    if (this.#backingOff(account)) return undefined;
     const spare = account.expiresAt!.getTime() - Date.now() - refreshWindow(lifetimeMs) / 4;
     if (spare <= 0) return this.refresh(account.id, { account, signal });
     const refreshing = this.refresh(account.id, { account });
@@ -378,6 +394,36 @@ export class CredentialLoader {
       }
     }
     return waited ? refreshing : undefined;
+  }
+
+  /**
+   * Whether the account's last refresh failed too recently to try again now, while its token is
+   * still valid (see {@link REFRESH_BACKOFF_FIRST_MS}).
+   */
+  #backingOff(account: ConnectedAccountRecord): boolean {
+    const failed = this.#failedRefreshes.get(account.id);
+    if (!failed) return false;
+    const endsAt = account.expiresAt!.getTime();
+    const now = Date.now();
+    if (endsAt <= now) return false;
+    const delay = Math.min(REFRESH_BACKOFF_FIRST_MS * 2 ** (failed.times - 1), REFRESH_BACKOFF_MAX_MS);
+    return now < failed.at + Math.min(delay, (endsAt - failed.at) / 2);
+  }
+
+  /** Remembers how a refresh of the account ended, for {@link #backingOff}. */
+  #refreshEnded(accountId: string, error?: unknown): void {
+    const failures = this.#failedRefreshes;
+    const last = failures.get(accountId);
+    failures.delete(accountId);
+    if (error === undefined) return;
+    if (
+      !ToolMuxError.isInstance(error) ||
+      (error.code !== 'OAUTH_ERROR' && error.code !== 'AUTH_CONFIG_INVALID')
+    ) {
+      return;
+    }
+    failures.set(accountId, { at: Date.now(), times: (last?.times ?? 0) + 1 });
+    if (failures.size > REFRESH_BACKOFF_ACCOUNTS) failures.delete(failures.keys().next().value!);
   }
 
   /**
@@ -416,9 +462,20 @@ export class CredentialLoader {
         kept: false,
         startedAt: Date.now(),
         unwatched: false,
-        promise: promise.finally(() => {
-          if (this.#inFlight.get(accountId) === entry) this.#inFlight.delete(accountId);
-        }),
+        promise: promise
+          .then(
+            (account) => {
+              this.#refreshEnded(accountId);
+              return account;
+            },
+            (error: unknown) => {
+              this.#refreshEnded(accountId, error);
+              throw error;
+            },
+          )
+          .finally(() => {
+            if (this.#inFlight.get(accountId) === entry) this.#inFlight.delete(accountId);
+          }),
       };
       shared = entry;
       this.#inFlight.set(accountId, entry);
