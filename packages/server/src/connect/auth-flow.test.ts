@@ -508,8 +508,9 @@ describe('credentials form on the hosted connect page', () => {
     expect(html).toContain('<strong>user_form</strong>');
     expect(html).toContain('<label for="field-0">API key</label>');
     expect(html).toContain('<input id="field-0" name="apiKey" type="password"');
+    // relative to the page, so that a baseUrl with a path keeps it
     const action = /<form method="post" action="([^"]+)"/.exec(html)![1]!;
-    expect(action).toBe(`/connect/${requestId}`);
+    expect(new URL(action, started.json.redirect_url).toString()).toBe(`${baseUrl}/connect/${requestId}`);
 
     const wrong = await submitForm(requestId, { apiKey: '' });
     expect(wrong.status).toBe(400);
@@ -530,10 +531,15 @@ describe('credentials form on the hosted connect page', () => {
     expect(completed.json).toMatchObject({ status: 'COMPLETED', connected_account_id: accountId });
     expect(JSON.stringify(completed.json)).not.toContain('sk_from_form');
 
-    // used once: a second submission is refused, the page says it is connected
+    // used once: a second submission (a double click, the form sent again) is not used, and the
+    // page says the account is connected, with the way back to the app (it said the link failed)
     const again = await submitForm(requestId, { apiKey: 'sk_second' });
-    expect(again.status).toBe(410);
-    expect(await again.text()).toContain('Link already used');
+    expect(again.status).toBe(200);
+    const againPage = await again.text();
+    expect(againPage).toContain('Mail is connected');
+    expect(againPage).toContain('what was sent again was not used');
+    expect(againPage).toContain(`connected_account_id=${accountId}`);
+    expect(againPage).not.toContain('sk_');
     const connectedPage = await (await fetch(started.json.redirect_url)).text();
     expect(connectedPage).toContain('Mail is connected');
     expect(connectedPage).not.toContain('sk_from_form');
@@ -541,6 +547,28 @@ describe('credentials form on the hosted connect page', () => {
     const sent = await session.execute('MAIL_SEND_EMAIL', { to: 'a@b.c', subject: 's', body: 'b' });
     expect(sent.successful).toBe(true);
     expect(sample.calls.at(-1)!.context.credentials).toEqual({ apiKey: 'sk_from_form' });
+  });
+
+  it("a form larger than the body limit gets the form again with what to do, not the API's JSON", async () => {
+    const configId = await mailConfig();
+    const session = await mux.create('user_form_large', {
+      toolkits: ['mail'],
+      authConfigs: { mail: configId },
+    });
+    const started = await api('POST', `/sessions/${session.sessionId}/authorize`, {
+      toolkit: 'mail',
+      callback_url: APP_CALLBACK,
+    });
+    const requestId = started.json.id as string;
+    const large = await submitForm(requestId, { apiKey: 'k'.repeat(2 * 1024 * 1024) });
+    expect(large.status).toBe(413);
+    expect(large.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(large.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const html = await large.text();
+    expect(html).toContain('role="alert"');
+    expect(html).toContain('too long');
+    expect(html).toContain('<form method="post"');
+    expect((await api('GET', `/connection-requests/${requestId}`)).json.status).toBe('PENDING');
   });
 
   it('answers a form field named "__proto__" as any unknown field, as the SDK does', async () => {

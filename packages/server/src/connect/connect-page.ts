@@ -74,6 +74,20 @@ function failedPage(appName: string, why?: string): Response {
   ]);
 }
 
+/**
+ * The page of a completed request; `sentAgain` when its form was sent once more, whose fields were not
+ * used.
+ */
+function connectedPage(appName: string, request: ConnectionRequestInfo, sentAgain = false): Response {
+  return page(200, `${appName} is connected`, [
+    `<p>Your ${escapeHtml(appName)} account is connected.</p>`,
+    sentAgain
+      ? '<p class="muted">This link was used already: the account was connected with what was sent first, and what was sent again was not used.</p>'
+      : '',
+    `<p><a href="${escapeHtml(withStatus(request.callbackUrl, 'success', request.connectedAccountId))}">Back to the application</a></p>`,
+  ]);
+}
+
 function usedPage(): Response {
   return page(410, 'Link already used', ['<p>This connect link was already used.</p>', START_AGAIN]);
 }
@@ -135,10 +149,7 @@ export class ConnectPages {
       case 'FAILED':
         return failedPage(appName);
       case 'COMPLETED':
-        return page(200, `${appName} is connected`, [
-          `<p>Your ${escapeHtml(appName)} account is connected.</p>`,
-          `<p><a href="${escapeHtml(withStatus(request.callbackUrl, 'success', request.connectedAccountId))}">Back to the application</a></p>`,
-        ]);
+        return connectedPage(appName, request);
       case 'PENDING':
         break;
     }
@@ -195,7 +206,9 @@ export class ConnectPages {
     const body = [
       ...(error ? [] : this.#intro(request, appName)),
       error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : '',
-      `<form method="post" action="/connect/${encodeURIComponent(request.id)}">`,
+      // relative to the page (`…/connect/<id>`): a baseUrl with a path, behind a proxy that strips
+      // it, gets the form back through that path
+      `<form method="post" action="${encodeURIComponent(request.id)}">`,
       ...inputs,
       `<button type="submit">Connect ${escapeHtml(appName)}</button>`,
       '</form>',
@@ -214,15 +227,28 @@ export class ConnectPages {
     if (request instanceof Response) return request;
     // refused before the body is read: nothing of the form is stored, nor even parsed
     if (request.status === 'EXPIRED') return expiredPage(request.replacedByNewerRequests === true);
+    const appName = this.#toolkit(request.toolkit)?.name ?? request.toolkit;
+    // sent twice (a double click, a slow network, the form sent again after going back): the first
+    // one connected the account, and the browser shows the answer to the last one
+    if (request.status === 'COMPLETED') return connectedPage(appName, request, true);
     if (request.status !== 'PENDING') return usedPage();
     if (request.kind !== 'fields') {
       return page(405, 'Nothing to submit', ['<p>This connection continues at the provider, not here.</p>']);
     }
-    const form = new URLSearchParams(await readBodyText(incoming, this.#bodyLimit));
+    let text: string;
+    try {
+      text = await readBodyText(incoming, this.#bodyLimit);
+    } catch (error) {
+      // a page, not the API's JSON: the user sees what to do
+      if (ToolMuxError.isInstance(error) && error.code === 'REQUEST_TOO_LARGE') {
+        return this.#form(request, appName, 'What you entered is too long. Check it and try again.', 413);
+      }
+      throw error;
+    }
+    const form = new URLSearchParams(text);
     const credentials: Record<string, string> = {};
     // a field named __proto__ is a field like any other (refused as unknown), not the object's prototype
     for (const [name, value] of form) if (value !== '') setOwn(credentials, name, value);
-    const appName = this.#toolkit(request.toolkit)?.name ?? request.toolkit;
     const back = (location: string) =>
       new Response(null, { status: 303, headers: { location, ...SECURITY_HEADERS } });
     try {
@@ -253,6 +279,17 @@ export class ConnectPages {
   }
 }
 
+/**
+ * The CSP `form-action` source that lets the form's answer lead to `target`: its origin, or for an
+ * app's own scheme (`com.example.app:/done`, whose origin is the opaque `null`) the scheme itself.
+ */
+function formSource(target: string): string | undefined {
+  const url = new URL(target);
+  if (url.origin !== 'null') return url.origin;
+  // only a reverse-domain scheme (core refuses others for a callback); never `data:` or `javascript:`
+  return /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/.test(url.protocol) ? url.protocol : undefined;
+}
+
 const SECURITY_HEADERS = {
   'cache-control': 'no-store',
   'referrer-policy': 'no-referrer',
@@ -267,7 +304,8 @@ function page(
   options: { formTarget?: string } = {},
 ): Response {
   const formAction = ["'self'"];
-  if (options.formTarget) formAction.push(new URL(options.formTarget).origin);
+  const target = options.formTarget === undefined ? undefined : formSource(options.formTarget);
+  if (target) formAction.push(target);
   const html = `<!doctype html>
 <html lang="en">
 <head>
