@@ -406,6 +406,169 @@ describe('enums of numbers and booleans', () => {
   });
 });
 
+describe('enums and consts whose values are not all strings', () => {
+  it('are declared as STRING enums of texts and reach the handler as the values they stand for, "1" and 1 apart', async () => {
+    const received: unknown[] = [];
+    const toolkit = defineToolkit({
+      slug: 'mixed',
+      description: 'Mixed enums',
+      tools: [
+        defineTool({
+          slug: 'MIXED_SET',
+          description: 'Set options.',
+          // as zod writes z.enum(), z.union() of z.literal()s, .nullable() and z.literal([…])
+          inputSchema: {
+            type: 'object',
+            properties: {
+              mode: { type: 'string', enum: ['auto', 'manual'] },
+              level: {
+                anyOf: [
+                  { type: 'string', const: 'auto' },
+                  { type: 'number', const: 1 },
+                  { type: 'boolean', const: true },
+                ],
+              },
+              size: {
+                anyOf: [
+                  {
+                    anyOf: [
+                      { type: 'string', const: '1' },
+                      { type: 'number', const: 1 },
+                    ],
+                  },
+                  { type: 'null' },
+                ],
+              },
+              preset: { enum: ['none', 0] },
+              scope: {
+                type: 'object',
+                properties: {
+                  depth: {
+                    anyOf: [
+                      { type: 'string', const: 'all' },
+                      { type: 'number', const: 2 },
+                    ],
+                  },
+                },
+                required: ['depth'],
+              },
+              steps: {
+                type: 'array',
+                items: {
+                  anyOf: [
+                    { type: 'string', const: 'skip' },
+                    { type: 'number', const: 0 },
+                  ],
+                },
+              },
+            },
+            required: ['mode', 'level', 'size', 'scope', 'steps'],
+          },
+          execute: async (input) => {
+            received.push(input);
+            return { ok: true };
+          },
+        }),
+        defineTool({
+          slug: 'MIXED_JSON',
+          description: 'Set raw options.',
+          inputSchema: {
+            type: 'object',
+            properties: {
+              mixedEnum: { enum: ['a', 1, true, null] },
+              ambiguous: { enum: ['1', 1] },
+              shape: { const: { mode: 'fast' } },
+              pair: { enum: [[1, 2], 'none'] },
+            },
+          },
+          execute: async (input) => {
+            received.push(input);
+            return { ok: true };
+          },
+        }),
+      ],
+    });
+    const warnings: string[] = [];
+    const mux = new ToolMux({
+      provider: new GoogleProvider({ logger: { warn: (message) => warnings.push(message) } }),
+      toolkits: [toolkit],
+      store: ':memory:',
+      logger: silent,
+    });
+    cleanups.push(() => mux.close());
+    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    const tools = await session.tools();
+    const calls: ScriptedCall[] = [
+      {
+        id: 'fc_set',
+        name: 'MIXED_SET',
+        args: {
+          mode: 'auto',
+          level: '1',
+          size: '"1"',
+          preset: '0',
+          scope: { depth: '2' },
+          steps: ['skip', '0'],
+        },
+      },
+      {
+        id: 'fc_set_2',
+        name: 'MIXED_SET',
+        args: { mode: 'manual', level: 'true', size: '1', scope: { depth: 'all' }, steps: [] },
+      },
+      {
+        id: 'fc_set_3',
+        name: 'MIXED_SET',
+        args: { mode: 'auto', level: 'auto', size: null, scope: { depth: '2' }, steps: [] },
+      },
+      {
+        id: 'fc_json',
+        name: 'MIXED_JSON',
+        args: { mixedEnum: '1', ambiguous: '"1"', shape: '{"mode":"fast"}', pair: '[1,2]' },
+      },
+      { id: 'fc_json_2', name: 'MIXED_JSON', args: { mixedEnum: 'a', ambiguous: '1', pair: 'none' } },
+      { id: 'fc_json_3', name: 'MIXED_JSON', args: { mixedEnum: null } },
+    ];
+    const { model, ai } = await scriptedClient([() => calls]);
+    expect(await loop(ai, session, tools)).toBe('done');
+
+    const sent = model.requests[0]!.body.tools[0].functionDeclarations as FunctionDeclaration[];
+    const parametersOf = (name: string) => sent.find((declaration) => declaration.name === name)!.parameters!;
+    for (const name of ['MIXED_SET', 'MIXED_JSON'])
+      expect(geminiSchemaViolations(parametersOf(name) as Record<string, unknown>)).toEqual([]);
+    const set = parametersOf('MIXED_SET').properties!;
+    expect(set.mode).toEqual({ type: 'STRING', format: 'enum', enum: ['auto', 'manual'] });
+    expect(set.level).toEqual({ type: 'STRING', format: 'enum', enum: ['auto', '1', 'true'] });
+    expect(set.size).toEqual({
+      type: 'STRING',
+      format: 'enum',
+      nullable: true,
+      enum: ['"1"', '1'],
+      description: 'Values in double quotes are text: "1" is the text 1.',
+    });
+    expect(set.steps!.items).toEqual({ type: 'STRING', format: 'enum', enum: ['skip', '0'] });
+    expect(parametersOf('MIXED_JSON').properties!.mixedEnum).toEqual({
+      type: 'STRING',
+      format: 'enum',
+      nullable: true,
+      enum: ['a', '1', 'true'],
+    });
+
+    expect(received).toEqual([
+      { mode: 'auto', level: 1, size: '1', preset: 0, scope: { depth: 2 }, steps: ['skip', 0] },
+      { mode: 'manual', level: true, size: 1, scope: { depth: 'all' }, steps: [] },
+      { mode: 'auto', level: 'auto', size: null, scope: { depth: 2 }, steps: [] },
+      { mixedEnum: 1, ambiguous: '1', shape: { mode: 'fast' }, pair: [1, 2] },
+      { mixedEnum: 'a', ambiguous: 1, pair: 'none' },
+      { mixedEnum: null },
+    ]);
+    expect(resultsOf(model, 1).map((result) => result.response)).toEqual(
+      calls.map(() => ({ output: { ok: true } })),
+    );
+    expect(warnings).toEqual([]);
+  });
+});
+
 describe('two sessions of one GoogleProvider', () => {
   it('decode the arguments of a tool both have by their own declaration, whichever declared last', async () => {
     // the same custom tool slug, declared differently in each session: an integer enum (a STRING enum

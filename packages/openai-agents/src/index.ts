@@ -1,2 +1,3 @@
 export type { OpenAIAgentsProviderOptions } from './openai-agents-provider.js';
 export { OpenAIAgentsProvider } from './openai-agents-provider.js';
+export { answerUnparsedToolArguments } from './tool-arguments.js';

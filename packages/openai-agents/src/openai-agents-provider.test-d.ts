@@ -1,7 +1,7 @@
-import { Agent, type FunctionTool, type Tool } from '@openai/agents';
+import { Agent, type FunctionTool, type Model, type ModelProvider, Runner, type Tool } from '@openai/agents';
 import { type Session, ToolMux } from '@toolmux/core';
 import { describe, expectTypeOf, it } from 'vitest';
-import { OpenAIAgentsProvider } from './openai-agents-provider.js';
+import { answerUnparsedToolArguments, OpenAIAgentsProvider } from './index.js';
 
 describe('OpenAIAgentsProvider types', () => {
   it('types session.tools() as FunctionTool[]', async () => {
@@ -28,5 +28,16 @@ describe('OpenAIAgentsProvider types', () => {
     >();
     // @ts-expect-error strict is a boolean
     new OpenAIAgentsProvider({ strict: 'yes' });
+  });
+
+  it('answerUnparsedToolArguments() returns what it is given: a Model or a ModelProvider', () => {
+    const model = {} as Model;
+    const provider = {} as ModelProvider;
+    expectTypeOf(answerUnparsedToolArguments(model)).toEqualTypeOf<Model>();
+    expectTypeOf(answerUnparsedToolArguments(provider)).toEqualTypeOf<ModelProvider>();
+    new Agent({ name: 'wrapped', model: answerUnparsedToolArguments(model) });
+    new Runner({ modelProvider: answerUnparsedToolArguments(provider) });
+    // @ts-expect-error a model name is resolved by a ModelProvider: wrap that instead
+    answerUnparsedToolArguments('gpt-5-mini');
   });
 });

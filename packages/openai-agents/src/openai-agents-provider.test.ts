@@ -2,9 +2,12 @@ import {
   Agent,
   type AgentInputItem,
   type FunctionTool,
+  type Model,
   RunContext,
+  Runner,
   run,
   setTracingDisabled,
+  tool,
 } from '@openai/agents';
 import {
   assistantMessage,
@@ -26,7 +29,7 @@ import { stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
 import { sampleModes } from '@toolmux/server/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { OpenAIAgentsProvider } from './openai-agents-provider.js';
+import { answerUnparsedToolArguments, OpenAIAgentsProvider } from './index.js';
 
 setTracingDisabled(true);
 
@@ -65,15 +68,27 @@ async function setup(
   return { sample, mux, session, tools, warnings };
 }
 
-/** Runs a real agent loop over `tools` with a scripted model. */
+/** Runs a real agent loop over `tools` with a scripted model (`wrap`ped, when given). */
 async function runAgent(
   tools: FunctionTool[],
   steps: ScriptedModelInput[],
-  options: { signal?: AbortSignal; toolNotFoundBehavior?: 'raise_error' | 'return_error_to_model' } = {},
+  options: {
+    signal?: AbortSignal;
+    toolNotFoundBehavior?: 'raise_error' | 'return_error_to_model';
+    stream?: boolean;
+    wrap?: (model: Model) => Model;
+  } = {},
 ) {
+  const { stream = false, wrap = (model: Model) => model, ...runOptions } = options;
   const model = new ScriptedModel(steps);
-  const agent = new Agent({ name: 'Assistant', instructions: 'Use the tools.', model, tools });
-  const result = await run(agent, 'Please help with my tasks.', options);
+  const agent = new Agent({ name: 'Assistant', instructions: 'Use the tools.', model: wrap(model), tools });
+  if (!stream) {
+    const result = await run(agent, 'Please help with my tasks.', runOptions);
+    return { model, result };
+  }
+  const result = await run(agent, 'Please help with my tasks.', { ...runOptions, stream: true });
+  for await (const _event of result);
+  await result.completed;
   return { model, result };
 }
 
@@ -538,6 +553,150 @@ describe.each([false, true])('what OpenAI refuses in any tool schema (strict: %s
     expect(tool.parameters.properties).toEqual({
       password: { type: 'string', description: 'Must match the regular expression ^(?=.*\\d).{8,}$.' },
       values: { type: 'array', items: {} },
+    });
+  });
+});
+
+describe.each(
+  modes.flatMap((mode) =>
+    [false, true].flatMap((strict) => [false, true].map((stream) => ({ mode, strict, stream }))),
+  ),
+)(
+  'arguments the SDK cannot parse — answerUnparsedToolArguments() ($mode, strict: $strict, stream: $stream)',
+  ({ mode, strict, stream }) => {
+    const sdkSentence = 'An error occurred while parsing tool arguments. Please try again with valid JSON.';
+
+    it('runs a call with empty arguments with {}, logged with its call id', async () => {
+      const { sample, session, tools } = await setup({ mode, strict, preset: SessionPreset.DIRECT_TOOLS });
+      const { model, result } = await runAgent(
+        tools,
+        [[functionCall('TASKS_LIST_TASKS', '', { callId: 'call_empty' })], done],
+        { stream, wrap: answerUnparsedToolArguments },
+      );
+      expect(result.finalOutput).toBe('ok');
+      expect(sample.calls).toMatchObject([
+        { slug: 'TASKS_LIST_TASKS', input: {}, context: { callId: 'call_empty' } },
+      ]);
+      expect(JSON.parse(toolOutputSeen(model.lastCall, 'call_empty'))).toEqual({ tasks: [] });
+      expect(await logOf(session, 'TASKS_LIST_TASKS')).toMatchObject({
+        status: 'success',
+        callId: 'call_empty',
+      });
+    });
+
+    it('answers arguments that are not JSON with the session’s TOOL_ARGUMENTS_INVALID, logged', async () => {
+      const { sample, session, tools } = await setup({ mode, strict, preset: SessionPreset.DIRECT_TOOLS });
+      const broken = '{"title": "unterminated';
+      const { model, result } = await runAgent(
+        tools,
+        [
+          [
+            functionCall('TASKS_CREATE_TASK', broken, { callId: 'call_broken' }),
+            functionCall('TASKS_DELETE_TASK', 'task_1', { callId: 'call_text' }),
+          ],
+          done,
+        ],
+        { stream, wrap: answerUnparsedToolArguments },
+      );
+      expect(result.finalOutput).toBe('ok');
+      expect(sample.calls).toEqual([]);
+      const { items } = await session.logs();
+      const logged = (callId: string) => items.find((item) => item.callId === callId)!;
+      expect(logged('call_broken')).toMatchObject({
+        toolSlug: 'TASKS_CREATE_TASK',
+        errorCode: 'TOOL_ARGUMENTS_INVALID',
+      });
+      expect(logged('call_broken').errorMessage).toMatch(
+        /^The arguments of TASKS_CREATE_TASK are not valid JSON \(Unterminated string in JSON .*\): "\{\\"title\\": \\"unterminated"/,
+      );
+      expect(logged('call_text')).toMatchObject({
+        toolSlug: 'TASKS_DELETE_TASK',
+        errorCode: 'TOOL_ARGUMENTS_INVALID',
+      });
+      expect(logged('call_text').errorMessage).toMatch(
+        /^The arguments of TASKS_DELETE_TASK are a string \("task_1"\), not a JSON object/,
+      );
+      for (const callId of ['call_broken', 'call_text']) {
+        const seen = toolOutputSeen(model.lastCall, callId);
+        expect(seen).toBe(`Error (TOOL_ARGUMENTS_INVALID): ${logged(callId).errorMessage}`);
+        expect(seen).not.toContain(sdkSentence);
+      }
+    });
+
+    it('leaves the calls of the agent’s other tools to the SDK', async () => {
+      const { session, tools } = await setup({ mode, strict, preset: SessionPreset.DIRECT_TOOLS });
+      const ownCalls: unknown[] = [];
+      // `any`: a JSON Schema, as the provider's own tools (the SDK types its parameters as `unknown`)
+      const own: FunctionTool = tool<any>({
+        name: 'own_tool',
+        description: 'A tool of the application',
+        parameters: { type: 'object', properties: {}, required: [], additionalProperties: false },
+        strict,
+        execute: async (input) => {
+          ownCalls.push(input);
+          return 'ran';
+        },
+      });
+      const { model } = await runAgent(
+        [...tools, own],
+        [
+          [
+            functionCall('own_tool', '', { callId: 'call_own_empty' }),
+            functionCall('own_tool', '{"a": ', { callId: 'call_own_broken' }),
+          ],
+          done,
+        ],
+        { stream, wrap: answerUnparsedToolArguments },
+      );
+      expect(ownCalls).toEqual([]);
+      expect(toolOutputSeen(model.lastCall, 'call_own_empty')).toBe(sdkSentence);
+      expect(toolOutputSeen(model.lastCall, 'call_own_broken')).toBe(sdkSentence);
+      expect((await session.logs()).items).toEqual([]);
+    });
+  },
+);
+
+describe('arguments the SDK cannot parse, without answerUnparsedToolArguments()', () => {
+  it('the SDK answers them itself and the session never sees the call (its runner parses before any tool)', async () => {
+    const { sample, session, tools } = await setup({ preset: SessionPreset.DIRECT_TOOLS });
+    const { model } = await runAgent(tools, [
+      [
+        functionCall('TASKS_LIST_TASKS', '', { callId: 'call_empty' }),
+        functionCall('TASKS_CREATE_TASK', '{"title": ', { callId: 'call_broken' }),
+      ],
+      done,
+    ]);
+    const sdkSentence = 'An error occurred while parsing tool arguments. Please try again with valid JSON.';
+    expect(toolOutputSeen(model.lastCall, 'call_empty')).toBe(sdkSentence);
+    expect(toolOutputSeen(model.lastCall, 'call_broken')).toBe(sdkSentence);
+    expect(sample.calls).toEqual([]);
+    expect((await session.logs()).items).toEqual([]);
+  });
+
+  it('answerUnparsedToolArguments() also wraps a ModelProvider, for a Runner that resolves model names', async () => {
+    const { sample, session, tools } = await setup({ preset: SessionPreset.DIRECT_TOOLS });
+    const model = new ScriptedModel([
+      [functionCall('TASKS_LIST_TASKS', '  ', { callId: 'call_blank' })],
+      done,
+    ]);
+    const names: (string | undefined)[] = [];
+    const runner = new Runner({
+      modelProvider: answerUnparsedToolArguments({
+        getModel: (name) => {
+          names.push(name);
+          return model;
+        },
+      }),
+    });
+    const agent = new Agent({ name: 'Assistant', instructions: 'Use the tools.', model: 'my-model', tools });
+    const result = await runner.run(agent, 'Please list my tasks.');
+    expect(result.finalOutput).toBe('ok');
+    expect(names).toContain('my-model');
+    expect(sample.calls).toMatchObject([{ slug: 'TASKS_LIST_TASKS', input: {} }]);
+    expect(JSON.parse(toolOutputSeen(model.lastCall, 'call_blank'))).toEqual({ tasks: [] });
+    expect(await logOf(session, 'TASKS_LIST_TASKS')).toMatchObject({
+      status: 'success',
+      callId: 'call_blank',
     });
   });
 });

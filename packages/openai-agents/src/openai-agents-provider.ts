@@ -11,6 +11,7 @@ import {
   type ToolSpec,
 } from '@toolmux/core';
 import { quotedMessage } from '@toolmux/core/internal';
+import { toolmuxParameters } from './tool-arguments.js';
 
 export interface OpenAIAgentsProviderOptions {
   /**
@@ -88,7 +89,7 @@ function functionTool(
   execute: ExecuteFn,
 ): FunctionTool {
   // `any`: the parameters are a JSON Schema known only at run time (the SDK types them as `unknown`).
-  return tool<any>({
+  const functionTool = tool<any>({
     name: spec.slug,
     description: spec.description,
     parameters,
@@ -99,12 +100,18 @@ function functionTool(
       ),
     errorFunction: describeFailure,
   });
+  // what the SDK puts into model requests: how answerUnparsedToolArguments() knows toolmux's calls
+  toolmuxParameters.add(functionTool.parameters);
+  return functionTool;
 }
 
 /**
- * Only reached when no tool result exists (the SDK could not parse the input, or toolmux itself
- * failed; a tool's own failure is a result): says what happened instead of the SDK's
- * "An error occurred while running the tool".
+ * Only reached when no tool result exists: toolmux itself failed (a tool's own failure is a result),
+ * or the tool was invoked directly (`tool.invoke()`) with input that is not JSON. Says what happened
+ * instead of the SDK's "An error occurred while running the tool". In `run()` the SDK's runner parses
+ * the arguments before the tool: arguments that are not JSON never get here, it answers them itself
+ * ("An error occurred while parsing tool arguments…") unless the model is wrapped in
+ * answerUnparsedToolArguments().
  */
 function describeFailure(_runContext: unknown, error: unknown): string {
   return formatToolResultForModel({

@@ -32,11 +32,17 @@ describe('toGeminiSchema', () => {
     expect(loosened).toEqual([]);
   });
 
-  it('makes const and enums string enums, and describes the values it cannot enumerate', () => {
-    const { properties, loosened } = gemini({
+  it('makes const and enums of strings string enums, as they are', () => {
+    const { properties, loosened, jsonStrings } = gemini({
       kind: { const: 'user' },
       state: { type: 'string', enum: ['open', 'closed', null] },
-      mixed: { enum: ['auto', 1] },
+      texts: { enum: ['1', 'true', 'null'] },
+      literals: {
+        anyOf: [
+          { type: 'string', const: 'a' },
+          { type: 'string', const: '1' },
+        ],
+      },
     });
     expect(properties.kind).toEqual({ type: 'STRING', enum: ['user'], format: 'enum' });
     expect(properties.state).toEqual({
@@ -45,8 +51,121 @@ describe('toGeminiSchema', () => {
       enum: ['open', 'closed'],
       format: 'enum',
     });
-    expect(properties.mixed).toEqual({ type: 'STRING', description: 'One of: "auto", 1.' });
-    expect(loosened).toEqual(['$.mixed: the allowed values ["auto",1] are described, not enforced']);
+    expect(properties.texts).toEqual({ type: 'STRING', enum: ['1', 'true', 'null'], format: 'enum' });
+    expect(properties.literals).toEqual({
+      anyOf: [
+        { type: 'STRING', enum: ['a'], format: 'enum' },
+        { type: 'STRING', enum: ['1'], format: 'enum' },
+      ],
+    });
+    expect(loosened).toEqual([]);
+    expect(jsonStrings).toEqual([]);
+  });
+
+  it('declares an enum or const with values that are not all strings as a STRING enum of texts, each parsed back to its value', () => {
+    const { properties, loosened, jsonStrings } = gemini({
+      mixed: { enum: ['auto', 1, true], default: 1 },
+      withNull: { enum: ['a', 2, null] },
+      ambiguous: { enum: ['1', 1, 'true', true, 'null', ' 2', 'x'] },
+      object: { const: { mode: 'fast' } },
+      list: { enum: [[1, 2], 'none'] },
+      nested: {
+        type: 'object',
+        properties: { level: { enum: ['low', 2] } },
+      },
+      rows: { type: 'array', items: { enum: ['all', 0] } },
+      literals: {
+        anyOf: [
+          { type: 'string', const: '1', description: 'One as text' },
+          { type: 'number', const: 1 },
+          { anyOf: [{ type: 'boolean', const: false }, { type: 'null' }] },
+        ],
+      },
+    });
+    expect(properties.mixed).toEqual({
+      type: 'STRING',
+      enum: ['auto', '1', 'true'],
+      format: 'enum',
+      default: '1',
+    });
+    expect(properties.withNull).toEqual({ type: 'STRING', nullable: true, enum: ['a', '2'], format: 'enum' });
+    // a string that is JSON text itself is sent in double quotes, so "1" and 1 stay apart
+    expect(properties.ambiguous).toEqual({
+      type: 'STRING',
+      enum: ['"1"', '1', '"true"', 'true', '"null"', '" 2"', 'x'],
+      format: 'enum',
+      description: 'Values in double quotes are text: "1" is the text 1.',
+    });
+    expect(properties.object).toEqual({ type: 'STRING', enum: ['{"mode":"fast"}'], format: 'enum' });
+    expect(properties.list).toEqual({ type: 'STRING', enum: ['[1,2]', 'none'], format: 'enum' });
+    expect(properties.nested!.properties).toEqual({
+      level: { type: 'STRING', enum: ['low', '2'], format: 'enum' },
+    });
+    expect(properties.rows!.items).toEqual({ type: 'STRING', enum: ['all', '0'], format: 'enum' });
+    // a union of literals is one enum
+    expect(properties.literals).toEqual({
+      type: 'STRING',
+      nullable: true,
+      enum: ['"1"', '1', 'false'],
+      format: 'enum',
+      description: '"1": One as text. Values in double quotes are text: "1" is the text 1.',
+    });
+    expect(loosened).toEqual([]);
+    expect(jsonStrings).toEqual([
+      ['mixed'],
+      ['withNull'],
+      ['ambiguous'],
+      ['object'],
+      ['list'],
+      ['nested', 'level'],
+      ['rows', '*'],
+      ['literals'],
+    ]);
+    const sent = {
+      mixed: '1',
+      withNull: null,
+      object: '{"mode":"fast"}',
+      list: '[1,2]',
+      nested: { level: '2' },
+      rows: ['all', '0'],
+      literals: '"1"',
+    };
+    const decode = (values: Record<string, unknown>) => decodeGeminiArguments(values, jsonStrings);
+    expect(decode(sent)).toEqual({
+      mixed: 1,
+      withNull: null,
+      object: { mode: 'fast' },
+      list: [1, 2],
+      nested: { level: 2 },
+      rows: ['all', 0],
+      literals: '1',
+    });
+    for (const [text, value] of [
+      ['"1"', '1'],
+      ['1', 1],
+      ['"true"', 'true'],
+      ['true', true],
+      ['"null"', 'null'],
+      ['" 2"', ' 2'],
+      ['x', 'x'],
+    ] as const) {
+      expect(decode({ ambiguous: text })).toEqual({ ambiguous: value });
+    }
+    expect(decode({ mixed: 'auto' })).toEqual({ mixed: 'auto' });
+    expect(decode({ mixed: 'true' })).toEqual({ mixed: true });
+    expect(decode({ literals: '1' })).toEqual({ literals: 1 });
+    expect(decode({ literals: 'false' })).toEqual({ literals: false });
+  });
+
+  it('describes the values of an enum that is not all strings beside a variant that takes any string', () => {
+    const { properties, loosened, jsonStrings } = gemini({
+      limit: { anyOf: [{ enum: ['none', 0] }, { type: 'string' }] },
+    });
+    expect(properties.limit).toEqual({
+      anyOf: [{ type: 'STRING', description: 'One of: "none", 0.' }, { type: 'STRING' }],
+    });
+    expect(jsonStrings).toEqual([]);
+    expect(loosened).toEqual(['$.limit/anyOf/0: the allowed values ["none",0] are described, not enforced']);
   });
 
   it('declares enums of numbers or booleans as STRING enums of their JSON texts (Gemini takes enum on STRING only) and parses them back', () => {
@@ -91,8 +210,8 @@ describe('toGeminiSchema', () => {
     expect(jsonStrings).toEqual([['pages']]);
     expect(loosened.map((line) => line.split(':')[0])).toEqual([
       '$.limit/anyOf/0',
-      '$.nested/anyOf/0/anyOf/0',
-      '$.nested/anyOf/0/anyOf/1',
+      // a union of consts is one enum
+      '$.nested/anyOf/0',
     ]);
     expect(decodeGeminiArguments({ limit: '42', pages: '2' }, jsonStrings)).toEqual({
       limit: '42',

@@ -77,8 +77,7 @@ const INT64_KEYWORDS = ['minProperties', 'maxProperties', 'minItems', 'maxItems'
 
 /**
  * Where the model sends a JSON value as a string (free-form objects, records, values of any type, one of
- * an enum of numbers or booleans):
- * property names, and `*` for the items of an array.
+ * an enum whose values are not all strings): property names, and `*` for the items of an array.
  */
 export type JsonStringPath = readonly string[];
 
@@ -103,9 +102,12 @@ export interface GeminiSchemaResult {
  *
  * - a type list becomes one type with `nullable: true`, or an `anyOf` of single types; `null` in an
  *   `anyOf`/`oneOf`/`enum` becomes `nullable: true`; `oneOf` becomes `anyOf`; `allOf` is merged;
- * - `const` becomes a one-value `enum`; an `enum` of numbers or of booleans becomes a STRING enum of the
- *   values' JSON texts (`"2"`, `"true"`), parsed back by {@link decodeGeminiArguments}; an `enum` of
- *   mixed kinds is described;
+ * - `const` becomes a one-value `enum`, and a union of `const`s and `enum`s one `enum`; an `enum`
+ *   whose values are not all strings (numbers, booleans, objects, mixed kinds) becomes a STRING enum of
+ *   texts, parsed back by {@link decodeGeminiArguments}: a string as it is (`"auto"`), any other value
+ *   as its JSON text (`"2"`, `"true"`), and a string that is JSON text itself in double quotes
+ *   (`"\"1\""`, so `["1", 1]` stay apart, which the description says); an `enum` of strings only is
+ *   kept as it is;
  * - formats, `exclusiveMinimum`/`exclusiveMaximum`, `multipleOf`, `uniqueItems`, tuples and extra
  *   properties beside named ones are written into the description instead;
  * - an object without named properties (a record or free-form object) and a value of any type become
@@ -143,8 +145,8 @@ class GeminiShaper {
   readonly loosened: string[] = [];
   readonly jsonStrings: JsonStringPath[] = [];
   /**
-   * Where (`steps`, joined) a variant of the union being shaped takes any string: an enum of numbers
-   * or booleans there cannot be sent as its JSON texts, since "42" meant as a string would be parsed.
+   * Where (`steps`, joined) a variant of the union being shaped takes any string: an enum whose values
+   * are not all strings cannot be sent as texts there, since "42" meant as a string would be parsed.
    */
   readonly #stringsTaken = new Set<string>();
 
@@ -200,6 +202,20 @@ class GeminiShaper {
     );
     if (parts.length === 0)
       return this.#single({ ...base, type: 'null' }, undefined, true, path, steps, notes);
+    const listed = parts.length > 1 ? listedUnion(parts) : undefined;
+    if (listed) {
+      // a union of listed values (zod's union of literals) is one enum: one STRING enum of texts,
+      // in which a string and a number of one text ("1" and 1) stay apart
+      const { values, described } = listed;
+      return this.#single(
+        { ...annotations(base, {}), enum: values },
+        undefined,
+        nullable || values.includes(null),
+        path,
+        steps,
+        [...notes, ...described.map((line) => `${line}.`)],
+      );
+    }
     if (parts.length === 1) {
       const shaped = this.shape(parts[0]!, path, steps);
       return withNotes(
@@ -238,15 +254,14 @@ class GeminiShaper {
       }
       return this.#jsonString(out, 'any JSON value', steps, notes);
     }
-    if (
-      values !== undefined &&
-      isJsonTextEnum(type, values) &&
-      !this.#stringsTaken.has(steps.join('\u0000'))
-    ) {
-      // Gemini takes an enum on a STRING only: the values' JSON texts, parsed back before the call runs
+    if (values !== undefined && isTextEnum(values) && !this.#stringsTaken.has(steps.join('\u0000'))) {
+      // Gemini takes an enum on a STRING only: a text for each value, parsed back before the call runs
       this.#parseBackAt(steps);
-      const enumValues = values.map((value) => JSON.stringify(value));
-      if (out.default !== undefined) out.default = JSON.stringify(out.default);
+      const enumValues = [...new Set(values.map(enumText))];
+      const quoted = values.find((value) => typeof value === 'string' && enumText(value) !== value);
+      if (typeof quoted === 'string')
+        notes.push(`Values in double quotes are text: ${enumText(quoted)} is the text ${quoted}.`);
+      if (out.default !== undefined) out.default = enumText(out.default);
       return withNotes({ ...out, type: 'STRING', enum: enumValues, format: 'enum' }, notes);
     }
     if (values !== undefined && !enumFits(type, values)) {
@@ -415,15 +430,108 @@ function enumFits(type: string, values: unknown[]): boolean {
 }
 
 /**
- * Whether these allowed values of this type can be a STRING enum of their JSON texts, each parsed back
- * to the value it stands for: whole numbers of an integer, numbers of a number, booleans of a boolean.
+ * Whether these allowed values (no `null`: that is `nullable`) are declared as a STRING enum of
+ * {@link enumText}s, parsed back by {@link decodeGeminiArguments}: any list with a value that is not a
+ * string (numbers, booleans, objects, mixed kinds). A list of strings only is Gemini's own enum, kept
+ * as it is.
  */
-function isJsonTextEnum(type: string, values: unknown[]): boolean {
-  if (values.length === 0) return false;
-  if (type === 'integer') return values.every((value) => Number.isInteger(value));
-  if (type === 'number') return values.every((value) => typeof value === 'number' && Number.isFinite(value));
-  if (type === 'boolean') return values.every((value) => typeof value === 'boolean');
-  return false;
+function isTextEnum(values: unknown[]): boolean {
+  return (
+    values.some((value) => typeof value !== 'string') &&
+    values.every((value) => value !== undefined && (typeof value !== 'number' || Number.isFinite(value)))
+  );
+}
+
+/**
+ * The text that stands for an allowed value in a STRING enum, such that parsing it back (`JSON.parse`,
+ * keeping a text that is not JSON as it is) gives the value again: a value that is not a string as its
+ * JSON text (`2`, `true`, `{"a":1}`); a string as it is, unless it is JSON text itself (`"1"`, `"true"`,
+ * `"null"`), which it is in double quotes, so `["1", 1]` are the texts `"1"` and `1`.
+ */
+function enumText(value: unknown): string {
+  if (typeof value !== 'string') return JSON.stringify(value);
+  try {
+    JSON.parse(value);
+  } catch {
+    return value;
+  }
+  return JSON.stringify(value);
+}
+
+/** Keywords of a union variant that only allows listed values (with what describes them). */
+const LISTED_VALUE_KEYWORDS = new Set([
+  'enum',
+  'const',
+  'type',
+  'title',
+  'description',
+  'default',
+  '$comment',
+]);
+
+/**
+ * The values a union variant allows when it only lists them (`const`, `enum`, or a union of such,
+ * `type` filtering them), with the descriptions of those that have one; `undefined` for any other
+ * variant.
+ */
+function listedValues(schema: JSONSchema): { values: unknown[]; described: string[] } | undefined {
+  const variants = Array.isArray(schema.anyOf)
+    ? schema.anyOf
+    : Array.isArray(schema.oneOf)
+      ? schema.oneOf
+      : undefined;
+  if (variants) {
+    if (
+      Object.keys(schema).some((key) => !['anyOf', 'oneOf', 'title', 'description', '$comment'].includes(key))
+    )
+      return undefined;
+    const values: unknown[] = [];
+    const described: string[] = [];
+    for (const variant of variants) {
+      const listed = isSchemaObject(variant) ? listedValues(variant) : undefined;
+      if (!listed) return undefined;
+      values.push(...listed.values);
+      described.push(...listed.described);
+    }
+    return { values, described };
+  }
+  if (Object.keys(schema).some((key) => !LISTED_VALUE_KEYWORDS.has(key))) return undefined;
+  const types = typeList(schema.type);
+  let values: unknown[];
+  if ('const' in schema) values = [schema.const];
+  else if (Array.isArray(schema.enum)) values = schema.enum;
+  else if (types.length === 1 && types[0] === 'null') values = [null];
+  else return undefined;
+  if (types.length > 0) values = values.filter((value) => types.some((type) => hasType(value, type)));
+  const described =
+    typeof schema.description === 'string' && values.length > 0
+      ? [`${values.map(enumText).join(', ')}: ${schema.description}`]
+      : [];
+  return { values, described };
+}
+
+/**
+ * The values of union variants that all only list values, one of which is not a string (those Gemini
+ * is sent as one STRING enum of texts); `undefined` otherwise (a union of strings only stays a union).
+ */
+function listedUnion(parts: readonly JSONSchema[]): { values: unknown[]; described: string[] } | undefined {
+  const values: unknown[] = [];
+  const described: string[] = [];
+  for (const part of parts) {
+    const listed = listedValues(part);
+    if (!listed) return undefined;
+    values.push(...listed.values);
+    described.push(...listed.described);
+  }
+  return isTextEnum(values.filter((value) => value !== null)) ? { values, described } : undefined;
+}
+
+function hasType(value: unknown, type: string): boolean {
+  if (type === 'null') return value === null;
+  if (type === 'integer') return Number.isInteger(value);
+  if (type === 'array') return Array.isArray(value);
+  if (type === 'object') return isSchemaObject(value);
+  return typeof value === type;
 }
 
 function describeType(schema: JSONSchema): string {

@@ -16,8 +16,9 @@ const JSON_TYPES: Record<string, string> = {
 /**
  * A Gemini `Schema` read back as the JSON Schema it means (`OBJECT` → `object`, `nullable: true` →
  * a `null` type), so {@link findSchemaViolations} can compare it with the tool's original schema.
- * At the `jsonStrings` paths (`toGeminiSchema`'s), a STRING enum holds the values' JSON texts: they
- * are read back as the values (`"2"` → `2`), typed as the values are.
+ * At the `jsonStrings` paths (`toGeminiSchema`'s), a STRING enum holds texts of the values: they are
+ * read back as the values (`"2"` → `2`, `"\"1\""` → `"1"`, `"auto"` → `"auto"`), typed as the values
+ * are (no type for values of several kinds).
  */
 export function geminiSchemaAsJsonSchema(
   schema: JSONSchema,
@@ -44,9 +45,16 @@ export function geminiSchemaAsJsonSchema(
   let type = typeof schema.type === 'string' ? JSON_TYPES[schema.type] : undefined;
   const atJsonString = jsonStrings.some((path) => isDeepStrictEqual(path, steps));
   if (atJsonString && schema.type === 'STRING' && Array.isArray(schema.enum)) {
-    out.enum = schema.enum.map((text) => JSON.parse(text as string));
-    const kinds = new Set((out.enum as unknown[]).map((value) => typeof value));
-    type = kinds.size === 1 && kinds.has('boolean') ? 'boolean' : 'number';
+    // as decodeGeminiArguments reads them: JSON text parsed, any other text kept
+    out.enum = schema.enum.map((text) => {
+      try {
+        return JSON.parse(text as string);
+      } catch {
+        return text;
+      }
+    });
+    const kinds = [...new Set((out.enum as unknown[]).map((value) => typeof value))];
+    type = kinds.length === 1 && ['boolean', 'number', 'string'].includes(kinds[0]!) ? kinds[0] : undefined;
   }
   if (type) out.type = schema.nullable === true ? [type, 'null'] : type;
   if (schema.nullable === true && Array.isArray(out.enum)) out.enum = [...(out.enum as unknown[]), null];
