@@ -123,6 +123,31 @@ async function refusedUnhandled(response: Response): Promise<boolean> {
   }
 }
 
+/**
+ * Whether `error`, thrown by a request, says that no answer came: the connection could not be made,
+ * or broke before the answer's status arrived. Once a status arrived, whatever failed after it (a
+ * body cut or that does not decode, one too large or not the toolmux API), the server or a proxy
+ * had the request, which may have done what it asked: such a request is never taken for one not sent.
+ */
+export function answerNeverCame(error: unknown): boolean {
+  return (
+    ToolMuxError.isInstance(error) &&
+    error.code === 'SERVER_UNREACHABLE' &&
+    error.details?.connectionFailed === true &&
+    error.details.status === undefined
+  );
+}
+
+/**
+ * Whether `error`, thrown by a request, says that the server answered it with a 2xx status (it did
+ * what was asked) and that the answer's body then could not be read (cut, or not decoded).
+ */
+export function succeededUnread(error: unknown): boolean {
+  if (!ToolMuxError.isInstance(error) || error.code !== 'SERVER_UNREACHABLE') return false;
+  const status = error.details?.status;
+  return error.details?.answerUnread === true && typeof status === 'number' && status >= 200 && status < 300;
+}
+
 /** A request sent and not yet answered. */
 interface InFlight {
   /** The caller's signal. */
@@ -365,6 +390,7 @@ export class RemoteApi {
       throw new ToolMuxError({
         code: 'SERVER_UNREACHABLE',
         message: `Could not reach the toolmux server at ${url.origin} (${method} ${url.pathname}): ${failureOf(error, this.#apiKey)}. Check baseUrl and that the server runs (\`toolmux serve\`).`,
+        // no status arrived: the only failure after which a write may be taken for one not sent
         details: { connectionFailed: true },
         cause: error,
       });
@@ -403,7 +429,9 @@ export class RemoteApi {
       throw new ToolMuxError({
         code: 'SERVER_UNREACHABLE',
         message: `${answered}, but its answer could not be read to the end: ${failureOf(error, this.#apiKey)}. The server (or a proxy before it) closed the connection or sent a broken body; check that it runs, and retry.`,
-        details: { status: response.status, connectionFailed: true },
+        // the status arrived: the server (or a proxy) had the request, which may have done what it
+        // asked (stored a log upload, ran a tool), so it is never taken for one not sent
+        details: { status: response.status, answerUnread: true },
         cause: error,
       });
     }
