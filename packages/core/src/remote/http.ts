@@ -8,10 +8,10 @@ import {
 } from '../errors.js';
 import { settlesWithin } from '../util/abort.js';
 import { parsedJsonDepthExceeds } from '../util/json-depth.js';
-import { maskSecrets } from '../util/redact.js';
 import { byteSize, declaredByteLength, responseTextUpTo } from '../util/response-text.js';
-import { checkText, checkUserId, shownValue } from '../util/stored-text.js';
+import { checkText, checkUserId } from '../util/stored-text.js';
 import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
+import { KeyMask } from './key-mask.js';
 import { MAX_REMOTE_CURSOR_LENGTH, MAX_REMOTE_ERROR_MESSAGE_LENGTH, MAX_REMOTE_JSON_DEPTH } from './wire.js';
 
 type Query = Record<string, string | number | boolean | string[] | undefined>;
@@ -192,6 +192,8 @@ function failureOf(error: unknown, apiKey: string): string {
 export class RemoteApi {
   readonly #base: string;
   readonly #apiKey: string;
+  /** Takes the API key out of everything a request throws. */
+  readonly #mask: KeyMask;
   readonly #authorization: string;
   readonly #fetch: typeof globalThis.fetch;
   readonly #timeoutMs: number;
@@ -209,6 +211,7 @@ export class RemoteApi {
   }) {
     this.#base = `${options.baseUrl}/api/v1`;
     this.#apiKey = options.apiKey;
+    this.#mask = new KeyMask(options.apiKey);
     this.#authorization = `Bearer ${options.apiKey}`;
     this.#fetch = options.fetch;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -243,10 +246,25 @@ export class RemoteApi {
     return left.length;
   }
 
-  async call<W, R = W>(
+  /**
+   * Sends a request and reads its answer. Whatever it throws has the API key masked (see
+   * {@link KeyMask}): the error's message, details, stack and causes, whether the key came from the
+   * server's answer, a proxy's or a `fetch` of the application's own; a caller's abort reason is
+   * thrown as it is.
+   */
+  async call<W, R = W>(method: string, path: string, call: RemoteCall<W, R> = {}): Promise<R> {
+    try {
+      return await this.#call(method, path, call);
+    } catch (error) {
+      if (call.signal?.aborted && error === call.signal.reason) throw error;
+      throw this.#mask.error(error);
+    }
+  }
+
+  async #call<W, R = W>(
     method: string,
     path: string,
-    { query, body, signal, timeoutMs = this.#timeoutMs, read }: RemoteCall<W, R> = {},
+    { query, body, signal, timeoutMs = this.#timeoutMs, read }: RemoteCall<W, R>,
   ): Promise<R> {
     const url = new URL(this.#base + path);
     for (const [key, value] of Object.entries(query ?? {})) {
@@ -323,31 +341,6 @@ export class RemoteApi {
     }
   }
 
-  /** Text the server (or a proxy) sent, without the API key. */
-  #masked(text: string): string {
-    return maskSecrets(text, [this.#apiKey]);
-  }
-
-  /**
-   * The server's `details` without the API key, as JSON writes it (escaped where the key has a quote
-   * or a backslash); left out when JSON cannot write them again (nested past the stack).
-   */
-  #maskedDetails(details: Record<string, unknown>): Record<string, unknown> | undefined {
-    let text: string;
-    try {
-      text = JSON.stringify(details);
-    } catch {
-      return undefined;
-    }
-    const masked = maskSecrets(text, [JSON.stringify(this.#apiKey).slice(1, -1)]);
-    if (masked === text) return details;
-    try {
-      return JSON.parse(masked) as Record<string, unknown>;
-    } catch {
-      return undefined;
-    }
-  }
-
   async #send<T>(method: string, url: URL, body: unknown, signal: AbortSignal): Promise<T> {
     const headers: Record<string, string> = {
       authorization: this.#authorization,
@@ -410,7 +403,7 @@ export class RemoteApi {
       }
       throw new ToolMuxError({
         code: 'SERVER_UNREACHABLE',
-        message: `${answered}, a redirect${target ? ` to ${this.#masked(`${target.origin}${target.pathname}`)}` : ''}: the SDK does not follow redirects, so that the API key and the request never go to another address than baseUrl. Set baseUrl to the address the toolmux server answers at${target && target.origin !== url.origin ? ` (${target.origin}?)` : ''}.`,
+        message: `${answered}, a redirect${target ? ` to ${this.#mask.text(`${target.origin}${target.pathname}`)}` : ''}: the SDK does not follow redirects, so that the API key and the request never go to another address than baseUrl. Set baseUrl to the address the toolmux server answers at${target && target.origin !== url.origin ? ` (${target.origin}?)` : ''}.`,
         details: { status: response.status },
       });
     }
@@ -453,7 +446,7 @@ export class RemoteApi {
     const object = typeof json === 'object' && json !== null && !Array.isArray(json);
     if (response.ok && object) return json as T;
     const error = object ? (json as { error?: unknown }).error : undefined;
-    const problem = errorProblem(error);
+    const problem = errorProblem(error, (value) => this.#mask.shown(value));
     if (problem === undefined) {
       const { code, message, details } = error as ErrorWire;
       // as the server said it, less the API key should it echo the request's Authorization, and cut
@@ -461,7 +454,7 @@ export class RemoteApi {
       throw new ToolMuxError({
         code,
         message: quotedText(message, [this.#apiKey], MAX_REMOTE_ERROR_MESSAGE_LENGTH),
-        details: details === undefined ? undefined : this.#maskedDetails(details),
+        details: this.#mask.details(details),
       });
     }
     throw new ToolMuxError({
@@ -488,20 +481,21 @@ interface ErrorWire {
  * {@link MAX_REMOTE_ERROR_MESSAGE_LENGTH} characters where it is read), its `details` absent or
  * an object nested no deeper than a tool result may be. What a proxy or another API answers, or a
  * server that sends something else, is then SERVER_UNREACHABLE naming the field, never an error whose
- * code is an arbitrary string or whose details are an array.
+ * code is an arbitrary string or whose details are an array. `shown` quotes a value, the API key
+ * masked (a proxy may echo the request's Authorization header in any field).
  */
-function errorProblem(error: unknown): string | undefined {
+function errorProblem(error: unknown, shown: (value: unknown) => string): string | undefined {
   if (typeof error !== 'object' || error === null || Array.isArray(error)) return 'no "error" object';
   const { code, message, details } = error as Record<string, unknown>;
   if (!isToolMuxErrorCode(code)) {
     return typeof code === 'string'
-      ? `"error.code" is ${shownValue(code)}, not a code of this SDK's ToolMuxError: if the server is newer, update @toolmux/core to its version`
-      : `"error.code" is ${shownValue(code)}, not a string`;
+      ? `"error.code" is ${shown(code)}, not a code of this SDK's ToolMuxError: if the server is newer, update @toolmux/core to its version`
+      : `"error.code" is ${shown(code)}, not a string`;
   }
-  if (typeof message !== 'string') return `"error.message" is ${shownValue(message)}, not a string`;
+  if (typeof message !== 'string') return `"error.message" is ${shown(message)}, not a string`;
   if (details === undefined) return undefined;
   if (typeof details !== 'object' || details === null || Array.isArray(details))
-    return `"error.details" is ${shownValue(details)}, not an object`;
+    return `"error.details" is ${shown(details)}, not an object`;
   if (parsedJsonDepthExceeds(details, MAX_REMOTE_JSON_DEPTH))
     return `"error.details" nests objects and arrays more than ${MAX_REMOTE_JSON_DEPTH} levels deep`;
   return undefined;

@@ -1,7 +1,8 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { defineTool, type Logger, ToolMux } from '@toolmux/core';
-import { recordingLogger } from '@toolmux/core/test';
+import { inspect } from 'node:util';
+import { defineTool, type Logger, ToolMux, ToolMuxError } from '@toolmux/core';
+import { freePort, recordingLogger } from '@toolmux/core/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startTestServer, type TestServer } from '../testing/index.js';
@@ -230,5 +231,129 @@ describe('remote mode: a batch of several sessions whose upload fails for one', 
     expect(await storedIds(first!.sessionId)).toEqual([results[0]!.logId]);
     expect(await storedIds(second!.sessionId)).toEqual([results[1]!.logId]);
     expect(logger.errors).toEqual([]);
+  });
+});
+
+/**
+ * Fails the test when `error` shows `secret` anywhere an application or its logger may print it:
+ * its message, stack, JSON, details, its causes (message, stack, properties) as `console.error` and
+ * `util.inspect` print them.
+ */
+function expectWithout(error: unknown, secret: string): void {
+  expect(ToolMuxError.isInstance(error), String(error)).toBe(true);
+  const seen: string[] = [JSON.stringify(error), inspect(error, { depth: Number.POSITIVE_INFINITY })];
+  for (let cause: unknown = error, depth = 0; cause instanceof Error && depth < 20; depth++) {
+    seen.push(cause.message, String(cause.stack), inspect(cause, { depth: Number.POSITIVE_INFINITY }));
+    cause = cause.cause;
+  }
+  for (const text of seen) expect(text).not.toContain(secret);
+}
+
+/** The error `promise` rejects with. */
+const rejection = (promise: Promise<unknown>) =>
+  promise.then(
+    (value) => {
+      throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+    },
+    (error: unknown) => error,
+  );
+
+describe('remote mode: a proxy that echoes the API key in what it answers', () => {
+  /** Answers every request with `status` and the JSON `body(authorization)`. */
+  const echoing =
+    (status: number, body: (authorization: string) => unknown): Fault =>
+    (request, response) => {
+      request.resume();
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(body(request.headers.authorization ?? '')));
+    };
+
+  const answers: Record<string, Fault> = {
+    'an error code of its own that is the header, and a message that is': echoing(400, (header) => ({
+      error: { code: `BAD_${header}`, message: header },
+    })),
+    // cut to 64 characters where it is quoted: the cut splits the key
+    'an error code whose key a cut splits': echoing(400, (header) => ({
+      error: { code: `${'X'.repeat(50)}${header}`, message: 'no' },
+    })),
+    'error details that are the header as a string': echoing(400, (header) => ({
+      error: { code: 'INVALID_REQUEST', message: 'no', details: `seen ${header}` },
+    })),
+    'a tool result whose code is the header': echoing(200, (header) => ({
+      successful: false,
+      data: null,
+      error: 'refused',
+      code: header,
+      log_id: 'log_1',
+    })),
+  };
+
+  for (const [name, answer] of Object.entries(answers)) {
+    it(`${name}: the key shows nowhere in the error, its stack, JSON or causes`, async () => {
+      const mux = remote(recordingLogger());
+      fault = answer;
+      const error = await rejection(
+        mux.tools.execute('LOCAL_PING', { userId: 'user_1', arguments: { n: 1 } }),
+      );
+      expect((error as ToolMuxError).code).toBe('SERVER_UNREACHABLE');
+      expectWithout(error, server.apiKey);
+      expect((error as ToolMuxError).message).toContain('[REDACTED]');
+    });
+  }
+
+  it("a tool call's failed result, which the model reads, does not show it either", async () => {
+    const mux = remote(recordingLogger());
+    const session = await mux.create('user_echo', {
+      toolkits: ['local'],
+      experimental: { customTools: [ping] },
+    });
+    for (const answer of Object.values(answers)) {
+      fault = answer;
+      const result = await session.execute('TOOLMUX_SEARCH_TOOLS', { queries: [{ use_case: 'ping' }] });
+      expect(result).toMatchObject({ successful: false, code: 'SERVER_UNREACHABLE' });
+      expect(result.error).not.toContain(server.apiKey);
+      expect(result.error).toContain('[REDACTED]');
+    }
+  });
+});
+
+describe("remote mode: a fetch of the application's own whose error names the key", () => {
+  const throwing: Record<string, (authorization: string) => unknown> = {
+    'its message': (header) => new Error(`cannot send with ${header}`),
+    'the cause of its error': (header) =>
+      new TypeError('fetch failed', { cause: new Error(`socket for ${header}`) }),
+    "one of an AggregateError's errors": (header) =>
+      new TypeError('fetch failed', { cause: new AggregateError([new Error(`to ${header}`)], 'all failed') }),
+    'a property of its error (the request it made)': (header) =>
+      Object.assign(new Error('request failed'), { config: { headers: { authorization: header } } }),
+    'its code': (header) => Object.assign(new Error('request failed'), { code: header }),
+    'a string it throws': (header) => `cannot send with ${header}`,
+  };
+
+  for (const [name, thrown] of Object.entries(throwing)) {
+    it(`${name}: the key shows nowhere in the error, its stack, JSON or causes`, async () => {
+      const fetch: typeof globalThis.fetch = async (_url, init) => {
+        throw thrown(new Headers(init?.headers).get('authorization') ?? '');
+      };
+      const mux = remote(recordingLogger(), fetch);
+      // a read (sent twice: its connection failed) and a write
+      for (const call of [
+        () => mux.toolkits.list(),
+        () => mux.tools.execute('LOCAL_PING', { userId: 'user_1' }),
+      ]) {
+        const error = await rejection(call());
+        expect((error as ToolMuxError).code).toBe('SERVER_UNREACHABLE');
+        expectWithout(error, server.apiKey);
+      }
+    });
+  }
+
+  it("keeps a cause that does not hold the key as it is: the network's own error", async () => {
+    const refused = new ToolMux({ baseUrl: `http://127.0.0.1:${await freePort()}`, apiKey: server.apiKey });
+    opened.push(refused);
+    const error = (await rejection(refused.toolkits.list())) as ToolMuxError;
+    expect(error.message).toContain('ECONNREFUSED');
+    expect(error.cause).toBeInstanceOf(TypeError);
+    expect(((error.cause as Error).cause as { code?: string }).code).toBe('ECONNREFUSED');
   });
 });
