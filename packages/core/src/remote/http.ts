@@ -166,20 +166,32 @@ class Stopped {
   }
 }
 
+/** The most characters of a cause's message that {@link failureOf} quotes. */
+const MAX_CAUSE_MESSAGE_CHARS = 200;
+
 /**
  * `fetch failed (ECONNREFUSED)`: undici says only `fetch failed` and keeps the reason (refused, reset,
- * a name that does not resolve, a TLS failure) in its cause.
+ * a name that does not resolve, a TLS failure) in its cause; a cause without a code (undici's `bad
+ * port`) is named by its message: `fetch failed (bad port)`.
  */
 function failureOf(error: unknown, apiKey: string): string {
   // the API key masked: a fetch of the application's own may say what it sent
   const message = quotedMessage(error, [apiKey]);
-  const cause = error instanceof Error ? (error.cause as { code?: unknown; errors?: unknown }) : undefined;
-  // connecting to each address of a name fails as one AggregateError
-  const first = Array.isArray(cause?.errors) ? (cause.errors[0] as { code?: unknown }) : undefined;
-  const code =
-    typeof cause?.code === 'string' ? cause.code : typeof first?.code === 'string' ? first.code : undefined;
-  if (!code || message.includes(code)) return message;
-  return `${message} (${code})`;
+  try {
+    const cause = error instanceof Error ? (error.cause as { code?: unknown; errors?: unknown }) : undefined;
+    // connecting to each address of a name fails as one AggregateError
+    const first = Array.isArray(cause?.errors) ? (cause.errors[0] as { code?: unknown }) : undefined;
+    const code =
+      typeof cause?.code === 'string' ? cause.code : typeof first?.code === 'string' ? first.code : undefined;
+    if (code) return message.includes(code) ? message : `${message} (${quotedText(code, [apiKey], 64)})`;
+    if (!(cause instanceof Error) || typeof cause.message !== 'string' || cause.message === '')
+      return message;
+    const why = quotedText(cause.message, [apiKey], MAX_CAUSE_MESSAGE_CHARS);
+    return message.includes(why) ? message : `${message} (${why})`;
+  } catch {
+    // a cause whose getters throw (a fetch of the application's own): its message is all there is
+    return message;
+  }
 }
 
 /**

@@ -37,7 +37,8 @@ import { checkOptionUrl } from '../util/config-url.js';
 import { consoleLogger } from '../util/logger.js';
 import { checkOptionKinds } from '../util/option-kinds.js';
 import { credentialsObject, optionsObject, requestObject } from '../util/options-object.js';
-import { checkUserId, urlWithoutCredentials } from '../util/stored-text.js';
+import { checkUserId, shownValue, urlWithoutCredentials } from '../util/stored-text.js';
+import { FETCH_BAD_PORTS } from './bad-ports.js';
 import { answerNeverCame, maxResponseBytesOf, RemoteApi, requestTimeoutOf, succeededUnread } from './http.js';
 import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
 import {
@@ -138,6 +139,15 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       });
     }
     this.baseUrl = checkOptionUrl(options.baseUrl, 'baseUrl').replace(/\/+$/, '');
+    const port = Number(new URL(this.baseUrl).port);
+    if (options.fetch === undefined && FETCH_BAD_PORTS.has(port)) {
+      // fetch would refuse every request with only `fetch failed` to say so
+      throw new ToolMuxError({
+        code: 'CONFIG_INVALID',
+        message: `baseUrl ${shownValue(this.baseUrl)} names port ${port}, which fetch refuses to connect to (a "bad port" of the Fetch standard, one of another protocol that web requests must not reach). Serve the toolmux server on another port (\`toolmux serve --port 8787\`) and set baseUrl to it, or pass a fetch of your own that connects there.`,
+        details: { option: 'baseUrl', port },
+      });
+    }
     if (typeof options.apiKey !== 'string' || options.apiKey.length < MIN_API_KEY_LENGTH) {
       throw new ToolMuxError({
         code: 'CONFIG_INVALID',
