@@ -1574,8 +1574,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * its id only if that is a fresh log id (`newId('log')` form, made within
    * {@link CLIENT_LOG_ID_SKEW_MS} of now) not used before; any other id (malformed, which would break
    * cursor pagination; far from now, which would pin the entry to one end of the log; repeated in the
-   * request or already stored) is replaced by a new one. Resolves with the ids once the entries are
-   * stored.
+   * request or already stored) is replaced by a new one. An entry sent again, stored already under
+   * its id in this session with the same call, is not stored twice: its id is answered as stored.
+   * Resolves with the ids once the entries are stored.
    *
    * @internal the server's `POST /sessions/:id/logs`
    */
@@ -1619,7 +1620,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       records.map(async (record, index) => {
         if (await write(record, ids[index]!)) return true;
         if (!kept.has(ids[index]!)) return false;
-        // the client's id was taken (a replayed or repeated entry): store the entry under a new one
+        // the client's id was taken: by this very entry, sent again (an upload that landed, whose
+        // answer the client did not get), which is kept once; else (a replayed or repeated id, another
+        // entry's) the entry is stored under a new one
+        if (await this.#storedAlready(record, ids[index]!)) return true;
         ids[index] = newId('log');
         return write(record, ids[index]!);
       }),
@@ -1633,6 +1637,32 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       });
     }
     return ids;
+  }
+
+  /**
+   * Whether `record`, a client's entry whose id `id` could not be written, is stored under that id
+   * already: an entry of this session of the same call (tool, call id, status, error code and time),
+   * which the client sent again when it could not tell that its upload had landed (its connection
+   * broke before the answer came). False when the store cannot tell (no `getLog`, or it failed).
+   */
+  async #storedAlready(record: ExecutionLogRecord, id: string): Promise<boolean> {
+    const store = this.#runtime.store;
+    if (store.getLog === undefined) return false;
+    let stored: ExecutionLogRecord | undefined;
+    try {
+      stored = await store.getLog(id);
+    } catch {
+      return false;
+    }
+    return (
+      stored !== undefined &&
+      stored.sessionId === this.sessionId &&
+      stored.toolSlug === record.toolSlug &&
+      stored.callId === (record.callId ?? null) &&
+      stored.status === record.status &&
+      stored.errorCode === (record.errorCode ?? null) &&
+      stored.createdAt.getTime() === record.createdAt.getTime()
+    );
   }
 
   /**

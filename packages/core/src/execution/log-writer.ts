@@ -46,6 +46,25 @@ export interface ExecutionLogWriterOptions {
   retryRefused?: (error: unknown) => boolean;
 }
 
+/**
+ * Thrown by a sink that stored some of a batch and failed the rest (remote mode: a batch holds the
+ * entries of several sessions, one upload each, and one of them failed): each failure names its
+ * entries, which alone are tried again or reported lost as its error says; the others are stored,
+ * and are not sent again.
+ */
+export class PartlyStored extends Error {
+  readonly failures: ReadonlyArray<{ records: readonly ExecutionLogRecord[]; error: unknown }>;
+
+  constructor(failures: ReadonlyArray<{ records: readonly ExecutionLogRecord[]; error: unknown }>) {
+    super(
+      `${failures.reduce((count, failure) => count + failure.records.length, 0)} execution log entries were not stored: ${quotedMessage(failures[0]?.error)}`,
+      { cause: failures[0]?.error },
+    );
+    this.name = 'PartlyStored';
+    this.failures = failures;
+  }
+}
+
 interface Pending {
   record: ExecutionLogRecord;
   /** The next entry was written together with this one (`writeTogether`): same batch. */
@@ -231,52 +250,72 @@ export class ExecutionLogWriter {
   }
 
   /**
-   * Stores a batch; if it is refused, each entry alone (entries written together, together). Which
-   * entries are stored; never rejects.
+   * Stores a batch; if it is refused, each entry alone (entries written together, together): those
+   * the sink says it did not store, when it stored the others ({@link PartlyStored}). Which entries
+   * are stored; never rejects.
    */
   async #store(pending: readonly Pending[]): Promise<boolean[]> {
-    const batch = pending.map((entry) => entry.record);
     try {
-      await this.#sink.insertLogs(batch);
-      return batch.map(() => true);
-    } catch (first) {
-      if (!this.#retryRefused(first)) {
-        this.#reportLost(batch, first);
-        return batch.map(() => false);
-      }
-      // One retry for a single entry (a dropped connection, a busy database); a batch is retried
-      // entry by entry, so that an entry the database refuses does not take the others with it.
-      // Entries written together are retried together (their parent may be among them).
-      const units: ExecutionLogRecord[][] = [];
-      let unit: ExecutionLogRecord[] = [];
-      for (const entry of pending) {
-        unit.push(entry.record);
-        if (!entry.joined) {
-          units.push(unit);
-          unit = [];
-        }
-      }
-      if (unit.length > 0) units.push(unit);
-      const outcomes = await Promise.all(
-        units.map(async (records) => {
-          try {
-            await this.#sink.insertLogs(records);
-            return records.map(() => ({ ok: true as const }));
-          } catch (error) {
-            return records.map(() => ({ ok: false as const, error }));
-          }
+      await this.#sink.insertLogs(pending.map((entry) => entry.record));
+      return pending.map(() => true);
+    } catch (thrown) {
+      if (!(thrown instanceof PartlyStored)) return this.#storeRefused(pending, thrown);
+      const stored = new Map<ExecutionLogRecord, boolean>();
+      await Promise.all(
+        thrown.failures.map(async ({ records, error }) => {
+          const named = new Set(records);
+          const failed = pending.filter((entry) => named.has(entry.record));
+          const outcomes = await this.#storeRefused(failed, error);
+          for (const [index, entry] of failed.entries()) stored.set(entry.record, outcomes[index]!);
         }),
       );
-      const stored = outcomes.flat();
-      const lost = batch.filter((_, index) => !stored[index]!.ok);
-      if (lost.length > 0) {
-        this.#reportLost(
-          lost,
-          batch.length === 1 ? first : (stored.find((outcome) => !outcome.ok) as { error: unknown }).error,
-        );
-      }
-      return stored.map((outcome) => outcome.ok);
+      return pending.map((entry) => stored.get(entry.record) ?? true);
     }
+  }
+
+  /**
+   * The entries of `pending`, which the sink refused with `first`, each tried again alone (entries
+   * written together, together), or reported lost when `retryRefused` says they are not. Which
+   * entries are stored; never rejects.
+   */
+  async #storeRefused(pending: readonly Pending[], first: unknown): Promise<boolean[]> {
+    const batch = pending.map((entry) => entry.record);
+    if (!this.#retryRefused(first)) {
+      this.#reportLost(batch, first);
+      return batch.map(() => false);
+    }
+    // One retry for a single entry (a dropped connection, a busy database); a batch is retried
+    // entry by entry, so that an entry the database refuses does not take the others with it.
+    // Entries written together are retried together (their parent may be among them).
+    const units: ExecutionLogRecord[][] = [];
+    let unit: ExecutionLogRecord[] = [];
+    for (const entry of pending) {
+      unit.push(entry.record);
+      if (!entry.joined) {
+        units.push(unit);
+        unit = [];
+      }
+    }
+    if (unit.length > 0) units.push(unit);
+    const outcomes = await Promise.all(
+      units.map(async (records) => {
+        try {
+          await this.#sink.insertLogs(records);
+          return records.map(() => ({ ok: true as const }));
+        } catch (error) {
+          return records.map(() => ({ ok: false as const, error }));
+        }
+      }),
+    );
+    const stored = outcomes.flat();
+    const lost = batch.filter((_, index) => !stored[index]!.ok);
+    if (lost.length > 0) {
+      this.#reportLost(
+        lost,
+        batch.length === 1 ? first : (stored.find((outcome) => !outcome.ok) as { error: unknown }).error,
+      );
+    }
+    return stored.map((outcome) => outcome.ok);
   }
 
   #reportLost(lost: readonly ExecutionLogRecord[], cause: unknown): void {

@@ -8,10 +8,10 @@ import {
 } from '../errors.js';
 import { settlesWithin } from '../util/abort.js';
 import { parsedJsonDepthExceeds } from '../util/json-depth.js';
-import { maskSecrets } from '../util/redact.js';
 import { byteSize, declaredByteLength, responseTextUpTo } from '../util/response-text.js';
-import { checkText, checkUserId, shownValue } from '../util/stored-text.js';
+import { checkText, checkUserId } from '../util/stored-text.js';
 import { MAX_TIMER_MS, wholeNumberOf } from '../util/whole-number.js';
+import { KeyMask } from './key-mask.js';
 import { MAX_REMOTE_CURSOR_LENGTH, MAX_REMOTE_ERROR_MESSAGE_LENGTH, MAX_REMOTE_JSON_DEPTH } from './wire.js';
 
 type Query = Record<string, string | number | boolean | string[] | undefined>;
@@ -123,6 +123,31 @@ async function refusedUnhandled(response: Response): Promise<boolean> {
   }
 }
 
+/**
+ * Whether `error`, thrown by a request, says that no answer came: the connection could not be made,
+ * or broke before the answer's status arrived. Once a status arrived, whatever failed after it (a
+ * body cut or that does not decode, one too large or not the toolmux API), the server or a proxy
+ * had the request, which may have done what it asked: such a request is never taken for one not sent.
+ */
+export function answerNeverCame(error: unknown): boolean {
+  return (
+    ToolMuxError.isInstance(error) &&
+    error.code === 'SERVER_UNREACHABLE' &&
+    error.details?.connectionFailed === true &&
+    error.details.status === undefined
+  );
+}
+
+/**
+ * Whether `error`, thrown by a request, says that the server answered it with a 2xx status (it did
+ * what was asked) and that the answer's body then could not be read (cut, or not decoded).
+ */
+export function succeededUnread(error: unknown): boolean {
+  if (!ToolMuxError.isInstance(error) || error.code !== 'SERVER_UNREACHABLE') return false;
+  const status = error.details?.status;
+  return error.details?.answerUnread === true && typeof status === 'number' && status >= 200 && status < 300;
+}
+
 /** A request sent and not yet answered. */
 interface InFlight {
   /** The caller's signal. */
@@ -141,20 +166,32 @@ class Stopped {
   }
 }
 
+/** The most characters of a cause's message that {@link failureOf} quotes. */
+const MAX_CAUSE_MESSAGE_CHARS = 200;
+
 /**
  * `fetch failed (ECONNREFUSED)`: undici says only `fetch failed` and keeps the reason (refused, reset,
- * a name that does not resolve, a TLS failure) in its cause.
+ * a name that does not resolve, a TLS failure) in its cause; a cause without a code (undici's `bad
+ * port`) is named by its message: `fetch failed (bad port)`.
  */
 function failureOf(error: unknown, apiKey: string): string {
   // the API key masked: a fetch of the application's own may say what it sent
   const message = quotedMessage(error, [apiKey]);
-  const cause = error instanceof Error ? (error.cause as { code?: unknown; errors?: unknown }) : undefined;
-  // connecting to each address of a name fails as one AggregateError
-  const first = Array.isArray(cause?.errors) ? (cause.errors[0] as { code?: unknown }) : undefined;
-  const code =
-    typeof cause?.code === 'string' ? cause.code : typeof first?.code === 'string' ? first.code : undefined;
-  if (!code || message.includes(code)) return message;
-  return `${message} (${code})`;
+  try {
+    const cause = error instanceof Error ? (error.cause as { code?: unknown; errors?: unknown }) : undefined;
+    // connecting to each address of a name fails as one AggregateError
+    const first = Array.isArray(cause?.errors) ? (cause.errors[0] as { code?: unknown }) : undefined;
+    const code =
+      typeof cause?.code === 'string' ? cause.code : typeof first?.code === 'string' ? first.code : undefined;
+    if (code) return message.includes(code) ? message : `${message} (${quotedText(code, [apiKey], 64)})`;
+    if (!(cause instanceof Error) || typeof cause.message !== 'string' || cause.message === '')
+      return message;
+    const why = quotedText(cause.message, [apiKey], MAX_CAUSE_MESSAGE_CHARS);
+    return message.includes(why) ? message : `${message} (${why})`;
+  } catch {
+    // a cause whose getters throw (a fetch of the application's own): its message is all there is
+    return message;
+  }
 }
 
 /**
@@ -167,6 +204,8 @@ function failureOf(error: unknown, apiKey: string): string {
 export class RemoteApi {
   readonly #base: string;
   readonly #apiKey: string;
+  /** Takes the API key out of everything a request throws. */
+  readonly #mask: KeyMask;
   readonly #authorization: string;
   readonly #fetch: typeof globalThis.fetch;
   readonly #timeoutMs: number;
@@ -184,6 +223,7 @@ export class RemoteApi {
   }) {
     this.#base = `${options.baseUrl}/api/v1`;
     this.#apiKey = options.apiKey;
+    this.#mask = new KeyMask(options.apiKey);
     this.#authorization = `Bearer ${options.apiKey}`;
     this.#fetch = options.fetch;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -218,10 +258,25 @@ export class RemoteApi {
     return left.length;
   }
 
-  async call<W, R = W>(
+  /**
+   * Sends a request and reads its answer. Whatever it throws has the API key masked (see
+   * {@link KeyMask}): the error's message, details, stack and causes, whether the key came from the
+   * server's answer, a proxy's or a `fetch` of the application's own; a caller's abort reason is
+   * thrown as it is.
+   */
+  async call<W, R = W>(method: string, path: string, call: RemoteCall<W, R> = {}): Promise<R> {
+    try {
+      return await this.#call(method, path, call);
+    } catch (error) {
+      if (call.signal?.aborted && error === call.signal.reason) throw error;
+      throw this.#mask.error(error);
+    }
+  }
+
+  async #call<W, R = W>(
     method: string,
     path: string,
-    { query, body, signal, timeoutMs = this.#timeoutMs, read }: RemoteCall<W, R> = {},
+    { query, body, signal, timeoutMs = this.#timeoutMs, read }: RemoteCall<W, R>,
   ): Promise<R> {
     const url = new URL(this.#base + path);
     for (const [key, value] of Object.entries(query ?? {})) {
@@ -298,31 +353,6 @@ export class RemoteApi {
     }
   }
 
-  /** Text the server (or a proxy) sent, without the API key. */
-  #masked(text: string): string {
-    return maskSecrets(text, [this.#apiKey]);
-  }
-
-  /**
-   * The server's `details` without the API key, as JSON writes it (escaped where the key has a quote
-   * or a backslash); left out when JSON cannot write them again (nested past the stack).
-   */
-  #maskedDetails(details: Record<string, unknown>): Record<string, unknown> | undefined {
-    let text: string;
-    try {
-      text = JSON.stringify(details);
-    } catch {
-      return undefined;
-    }
-    const masked = maskSecrets(text, [JSON.stringify(this.#apiKey).slice(1, -1)]);
-    if (masked === text) return details;
-    try {
-      return JSON.parse(masked) as Record<string, unknown>;
-    } catch {
-      return undefined;
-    }
-  }
-
   async #send<T>(method: string, url: URL, body: unknown, signal: AbortSignal): Promise<T> {
     const headers: Record<string, string> = {
       authorization: this.#authorization,
@@ -365,6 +395,7 @@ export class RemoteApi {
       throw new ToolMuxError({
         code: 'SERVER_UNREACHABLE',
         message: `Could not reach the toolmux server at ${url.origin} (${method} ${url.pathname}): ${failureOf(error, this.#apiKey)}. Check baseUrl and that the server runs (\`toolmux serve\`).`,
+        // no status arrived: the only failure after which a write may be taken for one not sent
         details: { connectionFailed: true },
         cause: error,
       });
@@ -384,7 +415,7 @@ export class RemoteApi {
       }
       throw new ToolMuxError({
         code: 'SERVER_UNREACHABLE',
-        message: `${answered}, a redirect${target ? ` to ${this.#masked(`${target.origin}${target.pathname}`)}` : ''}: the SDK does not follow redirects, so that the API key and the request never go to another address than baseUrl. Set baseUrl to the address the toolmux server answers at${target && target.origin !== url.origin ? ` (${target.origin}?)` : ''}.`,
+        message: `${answered}, a redirect${target ? ` to ${this.#mask.text(`${target.origin}${target.pathname}`)}` : ''}: the SDK does not follow redirects, so that the API key and the request never go to another address than baseUrl. Set baseUrl to the address the toolmux server answers at${target && target.origin !== url.origin ? ` (${target.origin}?)` : ''}.`,
         details: { status: response.status },
       });
     }
@@ -403,7 +434,9 @@ export class RemoteApi {
       throw new ToolMuxError({
         code: 'SERVER_UNREACHABLE',
         message: `${answered}, but its answer could not be read to the end: ${failureOf(error, this.#apiKey)}. The server (or a proxy before it) closed the connection or sent a broken body; check that it runs, and retry.`,
-        details: { status: response.status, connectionFailed: true },
+        // the status arrived: the server (or a proxy) had the request, which may have done what it
+        // asked (stored a log upload, ran a tool), so it is never taken for one not sent
+        details: { status: response.status, answerUnread: true },
         cause: error,
       });
     }
@@ -425,7 +458,7 @@ export class RemoteApi {
     const object = typeof json === 'object' && json !== null && !Array.isArray(json);
     if (response.ok && object) return json as T;
     const error = object ? (json as { error?: unknown }).error : undefined;
-    const problem = errorProblem(error);
+    const problem = errorProblem(error, (value) => this.#mask.shown(value));
     if (problem === undefined) {
       const { code, message, details } = error as ErrorWire;
       // as the server said it, less the API key should it echo the request's Authorization, and cut
@@ -433,7 +466,7 @@ export class RemoteApi {
       throw new ToolMuxError({
         code,
         message: quotedText(message, [this.#apiKey], MAX_REMOTE_ERROR_MESSAGE_LENGTH),
-        details: details === undefined ? undefined : this.#maskedDetails(details),
+        details: this.#mask.details(details),
       });
     }
     throw new ToolMuxError({
@@ -460,20 +493,21 @@ interface ErrorWire {
  * {@link MAX_REMOTE_ERROR_MESSAGE_LENGTH} characters where it is read), its `details` absent or
  * an object nested no deeper than a tool result may be. What a proxy or another API answers, or a
  * server that sends something else, is then SERVER_UNREACHABLE naming the field, never an error whose
- * code is an arbitrary string or whose details are an array.
+ * code is an arbitrary string or whose details are an array. `shown` quotes a value, the API key
+ * masked (a proxy may echo the request's Authorization header in any field).
  */
-function errorProblem(error: unknown): string | undefined {
+function errorProblem(error: unknown, shown: (value: unknown) => string): string | undefined {
   if (typeof error !== 'object' || error === null || Array.isArray(error)) return 'no "error" object';
   const { code, message, details } = error as Record<string, unknown>;
   if (!isToolMuxErrorCode(code)) {
     return typeof code === 'string'
-      ? `"error.code" is ${shownValue(code)}, not a code of this SDK's ToolMuxError: if the server is newer, update @toolmux/core to its version`
-      : `"error.code" is ${shownValue(code)}, not a string`;
+      ? `"error.code" is ${shown(code)}, not a code of this SDK's ToolMuxError: if the server is newer, update @toolmux/core to its version`
+      : `"error.code" is ${shown(code)}, not a string`;
   }
-  if (typeof message !== 'string') return `"error.message" is ${shownValue(message)}, not a string`;
+  if (typeof message !== 'string') return `"error.message" is ${shown(message)}, not a string`;
   if (details === undefined) return undefined;
   if (typeof details !== 'object' || details === null || Array.isArray(details))
-    return `"error.details" is ${shownValue(details)}, not an object`;
+    return `"error.details" is ${shown(details)}, not an object`;
   if (parsedJsonDepthExceeds(details, MAX_REMOTE_JSON_DEPTH))
     return `"error.details" nests objects and arrays more than ${MAX_REMOTE_JSON_DEPTH} levels deep`;
   return undefined;

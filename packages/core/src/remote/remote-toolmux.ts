@@ -16,7 +16,7 @@ import type { ToolMuxApi } from '../embedded-toolmux.js';
 import { ToolMuxError } from '../errors.js';
 import { CallsInFlight, closeTimeoutOf, reportStopped } from '../execution/calls-in-flight.js';
 import type { ExecutionEnvironment } from '../execution/execute.js';
-import { ExecutionLogWriter } from '../execution/log-writer.js';
+import { ExecutionLogWriter, PartlyStored } from '../execution/log-writer.js';
 import type { ToolResult } from '../execution/result.js';
 import type { CollectionOf, Provider, ToolCallReplyOf, ToolCallResponseOf } from '../provider.js';
 import type { ExecutionLog, SessionOf } from '../session.js';
@@ -37,8 +37,9 @@ import { checkOptionUrl } from '../util/config-url.js';
 import { consoleLogger } from '../util/logger.js';
 import { checkOptionKinds } from '../util/option-kinds.js';
 import { credentialsObject, optionsObject, requestObject } from '../util/options-object.js';
-import { checkUserId, urlWithoutCredentials } from '../util/stored-text.js';
-import { maxResponseBytesOf, RemoteApi, requestTimeoutOf } from './http.js';
+import { checkUserId, shownValue, urlWithoutCredentials } from '../util/stored-text.js';
+import { FETCH_BAD_PORTS } from './bad-ports.js';
+import { answerNeverCame, maxResponseBytesOf, RemoteApi, requestTimeoutOf, succeededUnread } from './http.js';
 import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
 import {
   authConfigOf,
@@ -138,6 +139,15 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       });
     }
     this.baseUrl = checkOptionUrl(options.baseUrl, 'baseUrl').replace(/\/+$/, '');
+    const port = Number(new URL(this.baseUrl).port);
+    if (options.fetch === undefined && FETCH_BAD_PORTS.has(port)) {
+      // fetch would refuse every request with only `fetch failed` to say so
+      throw new ToolMuxError({
+        code: 'CONFIG_INVALID',
+        message: `baseUrl ${shownValue(this.baseUrl)} names port ${port}, which fetch refuses to connect to (a "bad port" of the Fetch standard, one of another protocol that web requests must not reach). Serve the toolmux server on another port (\`toolmux serve --port 8787\`) and set baseUrl to it, or pass a fetch of your own that connects there.`,
+        details: { option: 'baseUrl', port },
+      });
+    }
     if (typeof options.apiKey !== 'string' || options.apiKey.length < MIN_API_KEY_LENGTH) {
       throw new ToolMuxError({
         code: 'CONFIG_INVALID',
@@ -166,15 +176,17 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     this.#logs = new ExecutionLogWriter({ insertLogs: (records) => this.#uploadLogs(records) }, logger, {
       durable: false,
       flushBeforeExit: true,
-      // An upload the server refused may hold one bad entry, and one whose connection failed (a
-      // keep-alive socket the server just closed) may go through now: tried again entry by entry.
-      // One not answered in time (it may have landed: a second would store its entries twice), one
-      // answered by a proxy for a server in trouble (which the retries would only load more), or
-      // one close() stopped, is not sent again: its entries are reported lost.
+      // An upload the server refused may hold one bad entry, and one whose connection failed before
+      // any answer came (a keep-alive socket the server just closed) may go through now: tried again
+      // entry by entry (the server keeps one copy of an entry sent again that had landed). One whose
+      // status arrived and whose answer then broke (it may have landed: an older server would store
+      // its entries twice), one not answered in time (the same), one answered by a proxy for a server
+      // in trouble (which the retries would only load more), or one close() stopped, is not sent
+      // again: its entries are reported lost.
       retryRefused: (error) =>
         ToolMuxError.isInstance(error) &&
         error.code !== 'TOOLMUX_CLOSED' &&
-        (error.code !== 'SERVER_UNREACHABLE' || error.details?.connectionFailed === true),
+        (error.code !== 'SERVER_UNREACHABLE' || answerNeverCame(error)),
     });
     this.#env = {
       logs: this.#logs,
@@ -194,15 +206,29 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       bySession.set(key, [...(bySession.get(key) ?? []), record]);
     }
     const signal = this.#uploadsStop.signal;
-    await Promise.all(
+    const uploads = await Promise.allSettled(
       [...bySession].map(([sessionId, items]) =>
-        this.#api.call('POST', `/sessions/${id(sessionId)}/logs`, {
-          body: { items: items.map(executionLogWire) },
-          signal,
-          timeoutMs: this.#uploadTimeoutMs,
-        }),
+        this.#api
+          .call('POST', `/sessions/${id(sessionId)}/logs`, {
+            body: { items: items.map(executionLogWire) },
+            signal,
+            timeoutMs: this.#uploadTimeoutMs,
+          })
+          .catch((error: unknown) => {
+            // the server answers 201 once the entries are stored: they are, though its answer broke
+            if (!succeededUnread(error)) throw error;
+          }),
       ),
     );
+    const failures = [...bySession.values()].flatMap((items, index) => {
+      const upload = uploads[index]!;
+      return upload.status === 'rejected' ? [{ records: items, error: upload.reason as unknown }] : [];
+    });
+    if (failures.length === 0) return;
+    // one session's upload: its error; of several, only the failed ones' entries are tried again
+    // (or reported lost), never those another upload stored
+    if (bySession.size === 1) throw failures[0]!.error;
+    throw new PartlyStored(failures);
   }
 
   #session(wire: SessionWire, customTools: readonly Tool[], customToolkits: readonly Toolkit[]) {

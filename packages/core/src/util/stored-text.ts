@@ -76,9 +76,13 @@ export function shownValue(value: unknown): string {
     if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
     return `${typeof value} ${String(value).slice(0, 64)}`;
   }
-  const cut = value.length > 64 ? `${value.slice(0, 64)}…` : value;
+  return quotedString(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+}
+
+/** `text` quoted as {@link shownValue} quotes a string, not cut. */
+export function quotedString(text: string): string {
   // JSON escapes C0 controls and lone surrogates; DEL and C1 controls too, here
-  return JSON.stringify(cut).replace(
+  return JSON.stringify(text).replace(
     /[\x7f-\x9f]/g,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );

@@ -11,7 +11,7 @@ import {
   ToolMux,
   ToolMuxError,
 } from '@toolmux/core';
-import { createSampleToolkits, stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
+import { createSampleToolkits, freePort, stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startTestServer, type TestServer } from '../testing/index.js';
@@ -719,11 +719,12 @@ describe('remote mode: configuration and failures', () => {
       apiKey: server.apiKey,
       fetch: (input, init) => (down ? Promise.reject(new TypeError('fetch failed')) : fetch(input, init)),
     });
-    const gone = await rejection(
-      new ToolMux({ baseUrl: 'http://127.0.0.1:9', apiKey: server.apiKey }).toolkits.list(),
-    );
+    // a port nothing listens on (not port 9, say: fetch refuses that one, see bad-ports.ts)
+    const downUrl = `http://127.0.0.1:${await freePort()}`;
+    const gone = await rejection(new ToolMux({ baseUrl: downUrl, apiKey: server.apiKey }).toolkits.list());
     expect(gone.code).toBe('SERVER_UNREACHABLE');
-    expect(gone.message).toContain('127.0.0.1:9');
+    expect(gone.message).toContain(downUrl);
+    expect(gone.message).toContain('ECONNREFUSED');
     expect(gone.message).not.toContain(server.apiKey);
 
     // a read that meets a dropped connection is tried once more; a write is not (it may have landed)

@@ -127,6 +127,47 @@ for (const backend of backends) {
       }
     });
 
+    it('keeps one copy of an entry sent again (an upload whose answer the client did not get); another entry under a used id gets a new one', async () => {
+      const { spec, cleanup } = await backend.store();
+      const { mux, call, session, logIds } = await open(spec);
+      try {
+        const sessionId = await session('user_resend');
+        const items = [
+          item(),
+          item({
+            call_id: 'call_2',
+            status: 'error',
+            error_code: 'TOOL_EXECUTION_FAILED',
+            error_message: 'no',
+          }),
+        ];
+        const first = await call('POST', `/sessions/${sessionId}/logs`, { items });
+        expect(first.status).toBe(201);
+        // the whole upload again, then each entry alone (the client's retry after a broken connection)
+        const again = await call('POST', `/sessions/${sessionId}/logs`, { items });
+        const alone = await Promise.all(
+          items.map((entry) => call('POST', `/sessions/${sessionId}/logs`, { items: [entry] })),
+        );
+        expect(again.json).toEqual({ added: 2, ids: items.map((entry) => entry.id) });
+        expect(alone.map((answer) => answer.json.ids[0])).toEqual(items.map((entry) => entry.id));
+        // before, 8 entries: each copy under a new id
+        expect((await logIds(sessionId)).sort()).toEqual(items.map((entry) => entry.id).sort());
+        // the same id for another call of the session: not the entry sent again, stored under a new id
+        const other = item({ id: items[0]!.id, call_id: 'call_3' });
+        const stored = await call('POST', `/sessions/${sessionId}/logs`, { items: [other] });
+        expect(stored.status).toBe(201);
+        expect(stored.json.ids[0]).not.toBe(items[0]!.id);
+        expect(await logIds(sessionId)).toHaveLength(3);
+        // and in another session, the same entry is another session's: a new id
+        const elsewhere = await session('user_resend_2');
+        const copied = await call('POST', `/sessions/${elsewhere}/logs`, { items: [items[0]] });
+        expect(copied.json.ids[0]).not.toBe(items[0]!.id);
+      } finally {
+        await mux.close();
+        await cleanup();
+      }
+    });
+
     it('refuses NUL, control characters, lone surrogates and over-long fields with 400 naming the field', async () => {
       const { spec, cleanup } = await backend.store();
       const { mux, call, session, logIds } = await open(spec);
