@@ -1208,7 +1208,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     const index = await this.#runtime.catalog.searchIndex();
     for (const query of queries) {
       const text = query.known_fields ? `${query.use_case} ${query.known_fields}` : query.use_case;
-      const hits = await index.searchHybrid(text, { limit, filter });
+      // a use case that is a tool's slug or name ranks that tool first, whatever the known fields
+      const hits = await index.searchHybrid(text, { limit, filter, exactQuery: query.use_case });
       const tools: SearchToolsResult['results'][number]['tools'] = [];
       for (const hit of hits) {
         const tool = visible.get(hit.slug)!;
