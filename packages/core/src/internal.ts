@@ -69,7 +69,7 @@ export {
 } from './session.js';
 export type { StoreSpec } from './store/open-store.js';
 export { DEFAULT_STORE_SPEC, openStore, parseStoreSpec } from './store/open-store.js';
-export { editDistance } from './util/edit-distance.js';
+export { editDistance, editDistanceWithin } from './util/edit-distance.js';
 export { idBefore, newId } from './util/ids.js';
 export { jsonDepthExceeds, MAX_JSON_DEPTH } from './util/json-depth.js';
 export type { Slice } from './util/json-slices.js';

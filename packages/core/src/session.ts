@@ -71,6 +71,7 @@ import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-mod
 import type { SessionLogsOptions } from './toolmux-types.js';
 import { checkSignal } from './util/abort.js';
 import { toolkitSlugOf, toolSlugRefusal } from './util/arguments.js';
+import { NameMatcher } from './util/closest-names.js';
 import { idTime, newId } from './util/ids.js';
 import { optionsObject, requestObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
@@ -422,6 +423,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   #metadata: Record<string, string>;
   #tokenVersion: number;
   #visible: Map<string, Tool> | undefined;
+  /** The slugs of {@link #visible}, and of their toolkits, ready for "did you mean" hints. */
+  #visibleNames: NameMatcher | undefined;
+  #visibleToolkits: { slugs: Set<string>; names?: NameMatcher } | undefined;
   #tools: TCollection | undefined;
   /**
    * How the tools the latest `tools()` call handed out run a call: with its modifiers' hooks, or
@@ -563,6 +567,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     this.#configVersion = record.configVersion;
     this.#metadata = record.metadata;
     this.#visible = undefined;
+    this.#visibleNames = undefined;
+    this.#visibleToolkits = undefined;
     this.#tools = undefined;
     this.#metaRuntime = undefined;
     this.#reader = undefined;
@@ -577,6 +583,34 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       }
     }
     return this.#visible;
+  }
+
+  /** The slugs of {@link #visibleTools}, for hints: the catalog's, or those of them the session sees. */
+  #visibleToolNames(): NameMatcher {
+    if (!this.#visibleNames) {
+      const visible = this.#visibleTools();
+      const { catalog } = this.#runtime;
+      this.#visibleNames =
+        visible.size === catalog.tools.size
+          ? catalog.toolNames
+          : catalog.toolNames.subset((slug) => visible.has(slug));
+    }
+    return this.#visibleNames;
+  }
+
+  /** The toolkits the session has a tool of. */
+  #visibleToolkitSlugs(): Set<string> {
+    this.#visibleToolkits ??= {
+      slugs: new Set([...this.#visibleTools().values()].map((tool) => tool.toolkit)),
+    };
+    return this.#visibleToolkits.slugs;
+  }
+
+  /** {@link #visibleToolkitSlugs}, for hints. */
+  #visibleToolkitNames(): NameMatcher {
+    const slugs = this.#visibleToolkitSlugs();
+    this.#visibleToolkits!.names ??= NameMatcher.sorted(slugs);
+    return this.#visibleToolkits!.names;
   }
 
   /** The slug of each meta-tool in the session's naming style (`metaToolNames`). */
@@ -869,11 +903,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
 
   /** A toolkit of this session (one its filters leave at least one tool of). */
   #sessionToolkit(slug: string): Toolkit {
-    const visible = new Set([...this.#visibleTools().values()].map((tool) => tool.toolkit));
-    if (!visible.has(slug)) {
+    if (!this.#visibleToolkitSlugs().has(slug)) {
       throw new ToolMuxError({
         code: this.#runtime.catalog.toolkits.has(slug) ? 'TOOL_NOT_IN_SESSION' : 'TOOLKIT_NOT_FOUND',
-        message: `${shownValue(slug)} is not a toolkit of this session.${didYouMean(String(slug), visible)}`,
+        message: `${shownValue(slug)} is not a toolkit of this session.${didYouMean(String(slug), this.#visibleToolkitNames())}`,
       });
     }
     return this.#runtime.catalog.getToolkit(slug);
@@ -1049,7 +1082,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     }
     return new ToolMuxError({
       code: 'TOOL_NOT_FOUND',
-      message: `There is no tool ${shownValue(slug)}.${didYouMean(slug, this.#visibleTools().keys())} ${kinds.has('SEARCH_TOOLS') ? `Use ${this.#slugs().SEARCH_TOOLS} to find the right slug.` : 'Call only the tools this session gave you.'}`,
+      message: `There is no tool ${shownValue(slug)}.${didYouMean(slug, this.#visibleToolNames())} ${kinds.has('SEARCH_TOOLS') ? `Use ${this.#slugs().SEARCH_TOOLS} to find the right slug.` : 'Call only the tools this session gave you.'}`,
     });
   }
 
@@ -1066,7 +1099,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     await this.#checkExists();
     const only = options.toolkits ? new Set(options.toolkits) : undefined;
     const needle = options.search?.trim().toLowerCase();
-    const toolkitSlugs = [...new Set([...this.#visibleTools().values()].map((tool) => tool.toolkit))]
+    const toolkitSlugs = [...this.#visibleToolkitSlugs()]
       .filter((slug) => !only || only.has(slug))
       .filter((slug) => {
         if (!needle) return true;
@@ -1175,7 +1208,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     const index = await this.#runtime.catalog.searchIndex();
     for (const query of queries) {
       const text = query.known_fields ? `${query.use_case} ${query.known_fields}` : query.use_case;
-      const hits = await index.searchHybrid(text, { limit, filter });
+      // a use case that is a tool's slug or name ranks that tool first, whatever the known fields
+      const hits = await index.searchHybrid(text, { limit, filter, exactQuery: query.use_case });
       const tools: SearchToolsResult['results'][number]['tools'] = [];
       for (const hit of hits) {
         const tool = visible.get(hit.slug)!;
@@ -1281,14 +1315,14 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       },
       manageConnections: async (toolkitSlugs, reinitiate, alias) => {
         if (alias !== undefined) checkAlias(alias);
-        const visibleToolkits = new Set([...this.#visibleTools().values()].map((tool) => tool.toolkit));
+        const visibleToolkits = this.#visibleToolkitSlugs();
         const results = [];
         for (const slug of toolkitSlugs) {
           if (!visibleToolkits.has(slug)) {
             results.push({
               toolkit: slug,
               connected: false,
-              message: `${shownValue(slug)} is not a toolkit of this session.${didYouMean(slug, visibleToolkits)}`,
+              message: `${shownValue(slug)} is not a toolkit of this session.${didYouMean(slug, this.#visibleToolkitNames())}`,
             });
             continue;
           }

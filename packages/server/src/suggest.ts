@@ -1,10 +1,11 @@
-import { editDistance } from '@toolmux/core/internal';
+import { editDistanceWithin } from '@toolmux/core/internal';
 
 /**
  * The candidate closest to `input` (case-insensitive), when it is close enough to be a typo: at most
  * a third of the candidate's length away (at least 1, at most 3 edits), or a prefix of it. The edit
  * distance is at least the difference in length, so it is computed only where that is within the
- * limit: an input of any length costs no more than its lower-casing.
+ * limit, and only the cells within it (`editDistanceWithin`): an input of any length costs no more
+ * than its lower-casing.
  */
 export function didYouMean(input: string, candidates: readonly string[]): string | undefined {
   const wanted = input.toLowerCase();
@@ -15,7 +16,7 @@ export function didYouMean(input: string, candidates: readonly string[]): string
     let score: number;
     if (lower.startsWith(wanted) && wanted.length >= 3) score = 0.5;
     else if (Math.abs(lower.length - wanted.length) > limit) continue;
-    else score = editDistance(wanted, lower);
+    else score = editDistanceWithin(wanted, lower, limit);
     if (score <= limit && (!best || score < best.score)) best = { candidate, score };
   }
   return best?.candidate;

@@ -2,7 +2,7 @@ import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
 import type { SearchDocument } from '../search/tool-index.js';
 import { ToolIndex } from '../search/tool-index.js';
-import { editDistance } from '../util/edit-distance.js';
+import { didYouMean, NameMatcher } from '../util/closest-names.js';
 import { runSteps, runStepsSliced, type Steps, WorkSlice } from '../util/slices.js';
 import { shownValue } from '../util/stored-text.js';
 import { toolSlugPrefix } from './define.js';
@@ -23,39 +23,7 @@ function customToolkit(slug: string): Toolkit {
   };
 }
 
-/**
- * Up to three known names close to `name`, for "did you mean" hints: within a third of its length
- * (at least 2 edits), or containing it. `name` comes from outside (a model's tool slug, a key of a
- * request), so the work is linear in its length: the edit distance is at least the difference in
- * length, and it is computed only where that difference is within the threshold, that is for names
- * at most half again as long as a candidate (without this a 32 KB slug took a second to answer).
- */
-export function closestNames(name: string, candidates: Iterable<string>, max = 3): string[] {
-  const target = name.toLowerCase();
-  const threshold = Math.max(2, Math.floor(target.length / 3));
-  const scored: Array<{ candidate: string; distance: number }> = [];
-  for (const candidate of candidates) {
-    const lower = candidate.toLowerCase();
-    let distance: number;
-    // a name inside the candidate is that many insertions away
-    if (lower.includes(target)) distance = lower.length - target.length;
-    else if (Math.abs(lower.length - target.length) > threshold) continue;
-    else {
-      distance = editDistance(target, lower);
-      if (distance > threshold) continue;
-    }
-    scored.push({ candidate, distance });
-  }
-  return scored
-    .sort((a, b) => a.distance - b.distance)
-    .slice(0, max)
-    .map((entry) => entry.candidate);
-}
-
-export function didYouMean(name: string, candidates: Iterable<string>): string {
-  const close = closestNames(name, candidates);
-  return close.length > 0 ? ` Did you mean ${close.map((c) => `"${c}"`).join(' or ')}?` : '';
-}
+export { closestNames, didYouMean } from '../util/closest-names.js';
 
 /** The search document of a tool: what the index ranks on. */
 export function searchDocumentOf(tool: Tool, toolkit: Toolkit | undefined): SearchDocument {
@@ -128,6 +96,8 @@ export class Catalog {
   readonly #embed: ((texts: string[]) => Promise<number[][]>) | undefined;
   /** For a catalog made by `extend()`: the catalog it extends, whose index it builds on. */
   readonly #base: Catalog | undefined;
+  #toolNames: NameMatcher | undefined;
+  #toolkitNames: NameMatcher | undefined;
 
   constructor(
     toolkits: readonly Toolkit[] | Registered,
@@ -138,6 +108,18 @@ export class Catalog {
     this.tools = registered.tools;
     this.#embed = options.embed;
     this.#base = options.base;
+  }
+
+  /** The tool slugs, ready for "did you mean" hints (sorted on first use). */
+  get toolNames(): NameMatcher {
+    this.#toolNames ??= NameMatcher.sorted(this.tools.keys());
+    return this.#toolNames;
+  }
+
+  /** The toolkit slugs, ready for "did you mean" hints (sorted on first use). */
+  get toolkitNames(): NameMatcher {
+    this.#toolkitNames ??= NameMatcher.sorted(this.toolkits.keys());
+    return this.#toolkitNames;
   }
 
   /**
@@ -262,7 +244,7 @@ export class Catalog {
     if (!toolkit) {
       throw new ToolMuxError({
         code: 'TOOLKIT_NOT_FOUND',
-        message: `Unknown toolkit ${shownValue(slug)}.${didYouMean(slug, this.toolkits.keys())} List the available ones with ${apiRef('toolkits.list')}.`,
+        message: `Unknown toolkit ${shownValue(slug)}.${didYouMean(slug, this.toolkitNames)} List the available ones with ${apiRef('toolkits.list')}.`,
       });
     }
     return toolkit;
@@ -273,7 +255,7 @@ export class Catalog {
     if (!tool) {
       throw new ToolMuxError({
         code: 'TOOL_NOT_FOUND',
-        message: `Unknown tool ${shownValue(slug)}.${didYouMean(slug, this.tools.keys())}`,
+        message: `Unknown tool ${shownValue(slug)}.${didYouMean(slug, this.toolNames)}`,
       });
     }
     return tool;

@@ -420,7 +420,7 @@ function requireToolkit(catalog: Catalog, slug: string, field: string): void {
   if (!catalog.toolkits.has(slug)) {
     throw new ToolMuxError({
       code: 'TOOLKIT_NOT_FOUND',
-      message: `${field} names unknown toolkit "${slug}".${didYouMean(slug, catalog.toolkits.keys())} Known toolkits are listed by ${apiRef('toolkits.list')}.`,
+      message: `${field} names unknown toolkit "${slug}".${didYouMean(slug, catalog.toolkitNames)} Known toolkits are listed by ${apiRef('toolkits.list')}.`,
     });
   }
 }
@@ -430,7 +430,7 @@ function requireToolOf(catalog: Catalog, slug: string, toolkit: string | undefin
   if (!tool) {
     throw new ToolMuxError({
       code: 'TOOL_NOT_FOUND',
-      message: `${field} names unknown tool "${slug}".${didYouMean(slug, catalog.tools.keys())}`,
+      message: `${field} names unknown tool "${slug}".${didYouMean(slug, catalog.toolNames)}`,
     });
   }
   if (toolkit !== undefined && tool.toolkit !== toolkit) {

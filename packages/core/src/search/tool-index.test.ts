@@ -320,3 +320,83 @@ describe('ToolIndex.extend', () => {
     expect(documentTexts).toHaveLength(MONEY_CATALOG.length + 1);
   });
 });
+
+describe('a query that names a tool exactly', () => {
+  /** Tools whose slugs hold one another's words: by words alone, the longer one often wins. */
+  const NESTED: SearchDocument[] = [
+    ...CATALOG,
+    tool(
+      'GITHUB_CREATE_PULL_REQUEST_REVIEW',
+      'Create pull request review',
+      'Create a review of a pull request: comments on the pull request, create them in one go.',
+    ),
+    tool('GITHUB_CREATE_PULL_REQUEST', 'Create pull request', 'Open a PR from a branch.'),
+    tool(
+      'GITHUB_LIST_ISSUE_COMMENTS',
+      'List comments',
+      'List the comments on an issue: the issues comments.',
+    ),
+    tool('GITHUB_LIST_ALL_ISSUES', 'Issues', 'List the issues, all issues, of the issues list.'),
+    tool('GITHUB_GET_ISSUE', 'Get issue', 'Get one issue.'),
+  ];
+  const index = new ToolIndex(NESTED);
+
+  it('ranks the tool first by its slug or its name, in any case, with _, - and spaces alike', () => {
+    for (const query of [
+      'GITHUB_CREATE_PULL_REQUEST',
+      'github_create_pull_request',
+      '  github-create-pull-request ',
+      'GitHub create pull request',
+    ]) {
+      expect(slugs(index.search(query))[0], query).toBe('GITHUB_CREATE_PULL_REQUEST');
+    }
+    // by words alone, the review (which repeats them) came first
+    expect(slugs(index.search('create pull request'))[0]).toBe('GITHUB_CREATE_PULL_REQUEST');
+    expect(slugs(index.search('Get issue'))[0]).toBe('GITHUB_GET_ISSUE');
+    expect(slugs(index.search('get_issue'))[0]).toBe('GITHUB_GET_ISSUE');
+    expect(slugs(index.search('github_get_issue'))[0]).toBe('GITHUB_GET_ISSUE');
+  });
+
+  it('ranks first a slug written as a word of the query, after a whole match', () => {
+    expect(
+      slugs(index.search('run `GITHUB_CREATE_PULL_REQUEST`, then GMAIL_SEND_EMAIL.')).slice(0, 2),
+    ).toEqual(['GITHUB_CREATE_PULL_REQUEST', 'GMAIL_SEND_EMAIL']);
+  });
+
+  it('keeps the limit, the filter and the order best first, scores above the others', () => {
+    const results = index.search('create pull request', { limit: 3 });
+    expect(results).toHaveLength(3);
+    expect(results[0]!.slug).toBe('GITHUB_CREATE_PULL_REQUEST');
+    for (let at = 1; at < results.length; at++)
+      expect(results[at]!.score).toBeLessThan(results[at - 1]!.score);
+    expect(slugs(index.search('create pull request', { limit: 1 }))).toEqual(['GITHUB_CREATE_PULL_REQUEST']);
+    const hidden = slugs(
+      index.search('create pull request', { filter: (slug) => slug !== 'GITHUB_CREATE_PULL_REQUEST' }),
+    );
+    expect(hidden).not.toContain('GITHUB_CREATE_PULL_REQUEST');
+    expect(hidden[0]).toBe('GITHUB_CREATE_PULL_REQUEST_REVIEW');
+  });
+
+  it('looks at the exact query when given one (a use case without its known fields)', () => {
+    const results = index.search('create pull request owner: acme repo: web', {
+      exactQuery: 'create pull request',
+    });
+    expect(slugs(results)[0]).toBe('GITHUB_CREATE_PULL_REQUEST');
+  });
+
+  it('in hybrid search too, and in an extended index, which leaves its base as it was', async () => {
+    const { embed } = conceptEmbedder();
+    const hybrid = new ToolIndex(NESTED, { embed });
+    expect(slugs(await hybrid.searchHybrid('Create pull request'))[0]).toBe('GITHUB_CREATE_PULL_REQUEST');
+    const base = new ToolIndex(NESTED);
+    const extended = base.extend([
+      tool('CRM_CREATE_PULL_REQUEST', 'Create pull request', 'Ask the CRM team to pull a request.'),
+    ]);
+    expect(slugs(extended.search('crm create pull request'))[0]).toBe('CRM_CREATE_PULL_REQUEST');
+    expect(slugs(extended.search('Create pull request')).slice(0, 2)).toEqual([
+      'GITHUB_CREATE_PULL_REQUEST',
+      'CRM_CREATE_PULL_REQUEST',
+    ]);
+    expect(slugs(base.search('Create pull request'))).not.toContain('CRM_CREATE_PULL_REQUEST');
+  });
+});

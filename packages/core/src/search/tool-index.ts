@@ -117,6 +117,13 @@ export interface ToolSearchOptions {
   limit?: number;
   /** Only tools whose slug passes are returned, e.g. the tools a session may use. */
   filter?: (slug: string) => boolean;
+  /**
+   * The text that, when it is a tool's slug or name, ranks that tool first (see
+   * {@link ToolIndex.search}). A session passes its use case alone, without the known fields it adds
+   * to the query.
+   * @default the query
+   */
+  exactQuery?: string;
 }
 
 /** One ranked tool; a higher score is a better match (scores compare within one result list only). */
@@ -129,6 +136,8 @@ export interface ToolSearchResult {
 const MIN_PREFIX_LENGTH = 3;
 /** The most indexed words one partial query word expands to. */
 const MAX_PREFIX_COMPLETIONS = 10;
+/** The most tools one slug or name ranks first (a name many tools share says little). */
+const MAX_EXACT_TOOLS = 32;
 /** How many results of each ranking hybrid search fuses, at least. */
 const HYBRID_CANDIDATES = 50;
 
@@ -153,6 +162,13 @@ export class ToolIndex {
   #index: InvertedIndex;
   #slugs: string[] = [];
   #documentIds = new Map<string, number>();
+  /**
+   * The tools by their slug and by their name as {@link exactKey} writes them (at most
+   * {@link MAX_EXACT_TOOLS} each): a query that is one of them ranks those tools first. The lists are
+   * never changed, only replaced, so that an index made by `extend()` shares them with its base.
+   */
+  #bySlug = new Map<string, readonly number[]>();
+  #byName = new Map<string, readonly number[]>();
   #embeddings: DocumentEmbeddings | undefined;
 
   constructor(documents: Iterable<SearchDocument> = [], options: ToolIndexOptions = {}) {
@@ -191,7 +207,10 @@ export class ToolIndex {
     this.#assertNewSlugs(documents);
     const texts: string[] = [];
     for (const document of documents) {
-      this.#documentIds.set(document.slug, this.#index.add(fieldTerms(document)));
+      const id = this.#index.add(fieldTerms(document));
+      this.#documentIds.set(document.slug, id);
+      this.#listUnder(this.#bySlug, exactKey(document.slug), id);
+      this.#listUnder(this.#byName, exactKey(document.name), id);
       this.#slugs.push(document.slug);
       if (this.#embeddings) texts.push(embeddingText(document));
       yield;
@@ -215,6 +234,8 @@ export class ToolIndex {
     copy.#index = this.#index.fork();
     copy.#slugs = [...this.#slugs];
     copy.#documentIds = new Map(this.#documentIds);
+    copy.#bySlug = new Map(this.#bySlug);
+    copy.#byName = new Map(this.#byName);
     copy.#embeddings = this.#embeddings?.fork();
     yield* copy.addSteps(documents);
     return copy;
@@ -223,13 +244,20 @@ export class ToolIndex {
   /**
    * Ranks tools for a use case by their words (synchronous, no model). Only tools that share a word,
    * a synonym or a completed partial word with the query are returned; an empty query returns none.
+   *
+   * A query that is a tool's slug or name (`exactQuery` when given; trimmed, in any case, with `_`,
+   * `-` and spaces alike: `GITHUB_CREATE_ISSUE`, `github create issue`, `Github Create Issue`) ranks
+   * that tool first, before the tools whose words match it better; so does a slug written as one word
+   * of the query (`run GITHUB_CREATE_ISSUE for this`), after those. Such a tool's score is made
+   * higher than the best of the others.
    */
   search(query: string, options: ToolSearchOptions = {}): ToolSearchResult[] {
     const limit = Math.floor(options.limit ?? 10);
     if (!(limit > 0)) return [];
-    for (const [termId, weight] of this.#queryTerms(leadingText(query, MAX_QUERY_CHARS)))
-      this.#index.score(termId, weight, this.#board);
-    return this.#results(this.#board.takeTop(limit, this.#accept(options.filter)));
+    const text = leadingText(query, MAX_QUERY_CHARS);
+    for (const [termId, weight] of this.#queryTerms(text)) this.#index.score(termId, weight, this.#board);
+    const ranked = this.#results(this.#board.takeTop(limit, this.#accept(options.filter)));
+    return this.#exactFirst(ranked, this.#exactMatches(text, options, limit), limit);
   }
 
   /**
@@ -252,7 +280,56 @@ export class ToolIndex {
       this.#board.add(document, dotProduct(vector, queryVector));
     });
     const semantic = this.#results(this.#board.takeTop(candidates, this.#accept(filter)));
-    return fuseByReciprocalRank([lexical, semantic], limit);
+    const exact = this.#exactMatches(leadingText(query, MAX_QUERY_CHARS), options, limit);
+    return this.#exactFirst(fuseByReciprocalRank([lexical, semantic], limit), exact, limit);
+  }
+
+  /**
+   * The tools `query` names exactly (see {@link search}), best first, that `filter` lets through, at
+   * most `limit`: those whose slug it is, then whose name it is, then those whose slug is a word of
+   * it. Linear in the query's length: one look-up of the whole and one of each word holding a `_` or
+   * a `-`, each list at most {@link MAX_EXACT_TOOLS} long.
+   */
+  #exactMatches(query: string, options: ToolSearchOptions, limit: number): number[] {
+    const found: number[] = [];
+    const seen = new Set<number>();
+    const take = (list: readonly number[] | undefined) => {
+      for (const document of list ?? []) {
+        if (found.length >= limit) return;
+        if (seen.has(document)) continue;
+        seen.add(document);
+        if (options.filter && !options.filter(this.#slugs[document]!)) continue;
+        found.push(document);
+      }
+    };
+    const whole = exactKey(leadingText(options.exactQuery ?? query, MAX_QUERY_CHARS));
+    if (whole !== '') {
+      take(this.#bySlug.get(whole));
+      take(this.#byName.get(whole));
+    }
+    for (const word of query.split(/\s+/)) {
+      if (found.length >= limit) break;
+      const slug = withoutPunctuationAround(word);
+      if (slug.includes('_') || slug.includes('-')) take(this.#bySlug.get(exactKey(slug)));
+    }
+    return found;
+  }
+
+  /** `ranked` with the `exact` tools first, at most `limit`; their scores above the others'. */
+  #exactFirst(ranked: ToolSearchResult[], exact: readonly number[], limit: number): ToolSearchResult[] {
+    if (exact.length === 0) return ranked;
+    const slugs = exact.map((document) => this.#slugs[document]!);
+    const named = new Set(slugs);
+    const rest = ranked.filter((result) => !named.has(result.slug));
+    const top = (rest[0]?.score ?? 0) + slugs.length;
+    return [...slugs.map((slug, at) => ({ slug, score: top - at })), ...rest].slice(0, limit);
+  }
+
+  /** Adds `document` to the list of `key` in `lists` (a new list: an extended index shares them). */
+  #listUnder(lists: Map<string, readonly number[]>, key: string, document: number): void {
+    if (key === '') return;
+    const list = lists.get(key) ?? [];
+    if (list.length < MAX_EXACT_TOOLS) lists.set(key, [...list, document]);
   }
 
   /** Checks a whole batch before adding any of it, so that a failed `add` changes nothing. */
@@ -300,6 +377,31 @@ export class ToolIndex {
   #results(top: readonly ScoredDocument[]): ToolSearchResult[] {
     return top.map(({ document, score }) => ({ slug: this.#slugs[document]!, score }));
   }
+}
+
+/**
+ * `word` without what may surround a slug written in a sentence: quotes, brackets, a comma, a full
+ * stop (everything but letters and digits at either end).
+ */
+function withoutPunctuationAround(word: string): string {
+  const isWordChar = (at: number) => /[\p{L}\p{N}]/u.test(word[at]!);
+  let start = 0;
+  let end = word.length;
+  while (start < end && !isWordChar(start)) start++;
+  while (end > start && !isWordChar(end - 1)) end--;
+  return word.slice(start, end);
+}
+
+/**
+ * A slug or a name as a query that names it exactly is compared: trimmed, lower-cased, each run of
+ * `_`, `-` and white space one space (`GITHUB_CREATE_ISSUE`, `github-create-issue` and
+ * `Github Create Issue` are `github create issue`). Reads at most {@link MAX_FIELD_CHARS}.
+ */
+export function exactKey(text: string): string {
+  return leadingText(text, MAX_FIELD_CHARS)
+    .toLowerCase()
+    .replace(/[\s_-]+/g, ' ')
+    .trim();
 }
 
 /** The terms of each search field of a document, in {@link SEARCH_FIELDS} order. */

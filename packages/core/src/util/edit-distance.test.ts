@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { editDistanceByTable } from '../test/edit-distance-table.js';
-import { editDistance } from './edit-distance.js';
+import { editDistance, editDistanceWithin } from './edit-distance.js';
 
 describe('editDistance', () => {
   it('counts insertions, deletions, substitutions and adjacent swaps as one edit each', () => {
@@ -30,5 +30,17 @@ describe('editDistance', () => {
       }),
       { numRuns: 1_000 },
     );
+  });
+
+  it('within a limit, is the distance when it is at most the limit and one more otherwise', () => {
+    const word = fc.string({ unit: fc.constantFrom('a', 'b', 'c', '_'), maxLength: 16 });
+    fc.assert(
+      fc.property(word, word, fc.integer({ min: 0, max: 18 }), (a, b, limit) => {
+        expect(editDistanceWithin(a, b, limit)).toBe(Math.min(editDistanceByTable(a, b), limit + 1));
+      }),
+      { numRuns: 5_000 },
+    );
+    expect(editDistanceWithin('craete', 'create', 1)).toBe(1);
+    expect(editDistanceWithin('x'.repeat(100_000), 'y'.repeat(100_000), 2)).toBe(3);
   });
 });
