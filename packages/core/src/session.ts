@@ -27,6 +27,7 @@ import {
   normalizeSessionConfig,
   parseSessionConfig,
   type SessionConfig,
+  withJoinedToolkits,
   workbenchOf,
 } from './config/session-config.js';
 import { quotedMessage, ToolMuxError } from './errors.js';
@@ -451,11 +452,15 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     this.sessionId = record.id;
     this.userId = record.userId;
     this.#runtime = runtime;
-    this.#config = record.config as unknown as NormalizedSessionConfig;
+    this.#customTools = custom.tools;
+    this.#config = withJoinedToolkits(
+      record.config as unknown as NormalizedSessionConfig,
+      runtime.catalog,
+      custom.tools,
+    );
     this.#configVersion = record.configVersion;
     this.#metadata = record.metadata;
     this.#tokenVersion = record.tokenVersion;
-    this.#customTools = custom.tools;
     this.#customToolkits = custom.toolkits;
     // made from what create() wrote or use() read just now
     this.#existsSeenChanges = sessionChanges.get(runtime.store) ?? 0;
@@ -559,7 +564,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    */
   #takeConfig(record: SessionRecord): void {
     if (record.configVersion <= this.#configVersion) return;
-    this.#config = record.config as unknown as NormalizedSessionConfig;
+    this.#config = withJoinedToolkits(
+      record.config as unknown as NormalizedSessionConfig,
+      this.#runtime.catalog,
+      this.#customTools,
+    );
     this.#configVersion = record.configVersion;
     this.#metadata = record.metadata;
     this.#visible = undefined;

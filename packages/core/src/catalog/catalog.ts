@@ -252,6 +252,14 @@ export class Catalog {
     return new Catalog(registered, { embed: this.#embed, base: this });
   }
 
+  /**
+   * Whether `slug` is a toolkit of the ToolMux's own catalog (the base of a catalog made by
+   * {@link extend}), not one a session's custom toolkits or tools brought.
+   */
+  isBaseToolkit(slug: string): boolean {
+    return (this.#base ?? this).toolkits.has(slug);
+  }
+
   #toolkitByPrefix(toolSlug: string, toolkits: ReadonlyMap<string, Toolkit>): string | undefined {
     for (const slug of toolkits.keys()) if (toolSlug.startsWith(toolSlugPrefix(slug))) return slug;
     return undefined;
