@@ -1314,7 +1314,12 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           enable: this.#hintReader().metaTools.has('WORKBENCH'),
         };
         return offloadLarge(
-          await runCalls(calls, options, (slug, args, callOptions) => this.#execute(slug, args, callOptions)),
+          await runCalls(
+            calls,
+            options,
+            (slug, args, callOptions) => this.#execute(slug, args, callOptions),
+            metaToolNamesOf(this.#config),
+          ),
           offload === 'always' ? { ...workbench, autoOffloadThreshold: 0 } : workbench,
           this.#workbenchPort(),
           options.logId,

@@ -475,7 +475,11 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       ...meta,
       execute: async (
         input: {
-          tools: Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>;
+          tools: Array<{
+            tool_slug: string;
+            arguments?: Record<string, unknown> | null;
+            account?: string | null;
+          }>;
           sync_response_to_workbench?: boolean | null;
         },
         context,
@@ -484,6 +488,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
           input.tools,
           { signal: context.signal, callId: context.callId, logId: context.logId },
           (slug, callArgs, callOptions) => this.#execute(slug, callArgs, { ...callOptions, holdLog }),
+          names,
         );
         calls = running;
         const result = await running;
