@@ -26,6 +26,7 @@ import {
   type NormalizedSessionConfig,
   normalizeSessionConfig,
   parseSessionConfig,
+  parseToolFilter,
   type SessionConfig,
   withJoinedToolkits,
   workbenchOf,
@@ -73,7 +74,7 @@ import type { SessionLogsOptions } from './toolmux-types.js';
 import { checkSignal } from './util/abort.js';
 import { toolkitSlugOf, toolSlugRefusal } from './util/arguments.js';
 import { idTime, newId } from './util/ids.js';
-import { optionsObject, requestObject } from './util/options-object.js';
+import { checkedOptions, checkedRequest, optionsObject, requestObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
 import { checkCallId, checkId, shownValue } from './util/stored-text.js';
@@ -155,7 +156,7 @@ export function searchRequestOf(given: { query: string; knownFields?: string; li
   knownFields?: string;
   limit?: number;
 } {
-  const options = requestObject(given, 'session.search()');
+  const options = checkedRequest(given, 'session.search()');
   const query = (options as { query?: unknown }).query;
   if (typeof query !== 'string' || query.trim() === '') {
     const got = typeof query === 'string' ? 'an empty query' : `query ${shownValue(query)}`;
@@ -163,13 +164,6 @@ export function searchRequestOf(given: { query: string; knownFields?: string; li
       code: 'INVALID_REQUEST',
       message: `search() takes { query }, the task in plain words, e.g. session.search({ query: 'create a GitHub issue' }); got ${got}.`,
     });
-  }
-  if (
-    options.knownFields !== undefined &&
-    options.knownFields !== null &&
-    typeof options.knownFields !== 'string'
-  ) {
-    throw new ToolMuxError({ code: 'INVALID_REQUEST', message: 'search() takes knownFields as a string.' });
   }
   // as the REST route's schema: a limit of 0, -1 or 'x' found nothing, silently
   const limit =
@@ -644,7 +638,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * `FunctionTool[]`, LangChain tools, or plain tools by default).
    */
   async tools(given?: ToolModifiers): Promise<TCollection> {
-    const modifiers = given === undefined ? undefined : optionsObject(given, 'session.tools()');
+    const modifiers = given === undefined ? undefined : checkedOptions(given, 'session.tools()');
     await this.#checkExists();
     const specs = this.exposedTools().map(toolSpecOf);
     const execute = toolCallExecute((slug, args, options) => this.execute(slug, args, options));
@@ -1068,7 +1062,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     nextCursor: string | undefined;
     total: number;
   }> {
-    const options = optionsObject(given, 'session.toolkits()');
+    const options = checkedOptions(given, 'session.toolkits()');
     const limit = validateLimit(options.limit ?? 20, 100);
     const offset = decodeOffsetCursor(options.cursor);
     checkToolkitsFilters(options);
@@ -1716,7 +1710,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
 
   /** This session's execution log, newest first. */
   async logs(given?: SessionLogsOptions): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
-    const options = optionsObject(given, 'session.logs()');
+    const options = checkedOptions(given, 'session.logs()');
     if (options.parentId !== undefined) checkId(options.parentId, 'parentId');
     // Nothing to flush: a call answers only once its entry is stored (the engine's writer is durable),
     // so every finished call's entry is read; waiting would only queue this read behind running calls.
@@ -1861,6 +1855,6 @@ export function catalogToolSpecs(
   catalog: Catalog,
   filter: Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'>,
 ): ToolSpec[] {
-  const config = normalizeSessionConfig(parseSessionConfig(filter), catalog);
+  const config = normalizeSessionConfig(parseToolFilter(filter), catalog);
   return [...catalog.tools.values()].filter((tool) => isToolVisible(config, tool)).map(toolSpecOf);
 }

@@ -356,6 +356,26 @@ export function parseSessionConfig(config: unknown): SessionConfig {
   return config as SessionConfig;
 }
 
+/** The keys of the filter `mux.tools.get()` takes: the session config's filters. */
+const TOOL_FILTER_KEYS = ['toolkits', 'tools', 'tags'] as const;
+
+/**
+ * The filter of `mux.tools.get()`, checked as a session config's filters are; any other key (another
+ * key of a session config included, which would have been ignored) is CONFIG_INVALID naming it.
+ */
+export function parseToolFilter(filter: unknown): Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'> {
+  if (filter !== null && typeof filter === 'object' && !Array.isArray(filter)) {
+    for (const key in filter) {
+      if (!Object.hasOwn(filter, key) || (TOOL_FILTER_KEYS as readonly string[]).includes(key)) continue;
+      throw configError(
+        'CONFIG_INVALID',
+        `tools.get() filters by ${TOOL_FILTER_KEYS.join(', ')} only; ${shownValue(key)} is none of them.${didYouMean(key, TOOL_FILTER_KEYS)}`,
+      );
+    }
+  }
+  return parseSessionConfig(filter);
+}
+
 /**
  * The config is stored as JSON: every slug, id and metadata key must be storable id text, and every
  * metadata value storable free text. (Custom tools are checked where they are defined.)

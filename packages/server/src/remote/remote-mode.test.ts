@@ -334,6 +334,35 @@ describe('remote mode: the same API over REST', () => {
   });
 });
 
+describe('remote mode: options of the list and search methods', () => {
+  it('are checked before anything is sent, with the answer of an embedded session', async () => {
+    const remoteSession = await remote.create('user_options', { toolkits: ['tasks'] });
+    const embeddedSession = await server.embedded.create('user_options', { toolkits: ['tasks'] });
+    const cases: Array<[string, (session: typeof remoteSession) => Promise<unknown>]> = [
+      ['toolkits typo', (session) => session.toolkits({ serach: 'x' } as never)],
+      ['toolkits cursor', (session) => session.toolkits({ cursor: 5 } as never)],
+      ['toolkits search', (session) => session.toolkits({ search: 'x'.repeat(1_000_000) })],
+      ['toolkits limit', (session) => session.toolkits({ limit: '5' } as never)],
+      ['search typo', (session) => session.search({ query: 'x', knownField: 'y' } as never)],
+      ['search limit', (session) => session.search({ query: 'x', limit: null } as never)],
+      ['logs typo', (session) => session.logs({ parent: 'log_1' } as never)],
+      ['logs cursor', (session) => session.logs({ cursor: {} } as never)],
+      ['tools typo', (session) => session.tools({ beforeExecut: () => ({}) } as never)],
+      ['tools kind', (session) => session.tools({ afterExecute: 'x' } as never)],
+    ];
+    for (const [label, call] of cases) {
+      const remoteError = await rejection(call(remoteSession));
+      const embeddedError = await rejection(call(embeddedSession as typeof remoteSession));
+      expect({ code: remoteError.code, message: remoteError.message }, label).toEqual({
+        code: embeddedError.code,
+        message: embeddedError.message,
+      });
+      expect(remoteError.code, label).toBe('INVALID_REQUEST');
+      expect(remoteError.message.length, label).toBeLessThan(300);
+    }
+  });
+});
+
 describe('remote mode: custom tools run in the client', () => {
   it('are run here only while the session has them: not one its tools filter leaves out, not after an update took it away or the session was deleted', async () => {
     const { tool: lookup, ran } = stockLookupTool();
