@@ -67,7 +67,7 @@ import { newId } from './util/ids.js';
 import { consoleLogger, type Logger } from './util/logger.js';
 import { workerThreadsPermitted } from './util/module-thread.js';
 import { checkOptionKinds } from './util/option-kinds.js';
-import { credentialsObject, optionsObject, requestObject } from './util/options-object.js';
+import { checkedOptions, checkedRequest, credentialsObject, optionsObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import {
   configuredSecretKey,
@@ -542,7 +542,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       items: SessionSummary[];
       nextCursor: string | undefined;
     }> => {
-      const query = optionsObject(given, 'mux.sessions.list()');
+      const query = checkedOptions(given, 'mux.sessions.list()');
       if (query.userId !== undefined) checkUserId(query.userId);
       const engine = await this.#ready();
       const page = await engine.store.listSessions({
@@ -565,7 +565,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     list: async (
       given?: ListLogsOptions,
     ): Promise<{ items: ExecutionLogRecord[]; nextCursor: string | undefined }> => {
-      const query = optionsObject(given, 'mux.logs.list()');
+      const query = checkedOptions(given, 'mux.logs.list()');
       if (query.sessionId !== undefined) checkSessionId(query.sessionId);
       if (query.userId !== undefined) checkUserId(query.userId);
       if (query.toolSlug !== undefined) checkId(query.toolSlug, 'toolSlug');
@@ -601,7 +601,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       nextCursor: string | undefined;
       total: number;
     }> => {
-      const query = optionsObject(given, 'mux.toolkits.list()');
+      const query = checkedOptions(given, 'mux.toolkits.list()');
       const limit = validateLimit(query.limit ?? 50, 500);
       const offset = decodeOffsetCursor(query.cursor);
       const needle = query.search?.trim().toLowerCase();
@@ -632,7 +632,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       filter: Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'>,
       given?: ToolModifiers,
     ): Promise<CollectionOf<P>> => {
-      const modifiers = given === undefined ? undefined : optionsObject(given, 'mux.tools.get()');
+      const modifiers = given === undefined ? undefined : checkedOptions(given, 'mux.tools.get()');
       checkUserId(userId);
       const specs = catalogToolSpecs(this.catalog, filter);
       const execute = toolCallExecute((slug, args, options) =>
@@ -650,7 +650,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     },
     /** Runs one tool for a user, without a session. */
     execute: async (slug: string, given: ToolExecuteRequest): Promise<ToolResult> => {
-      const request = requestObject(given, 'mux.tools.execute()');
+      const request = checkedRequest(given, 'mux.tools.execute()');
       checkUserId(request.userId);
       const refused = toolSlugRefusal(slug, 'tools.execute()');
       if (refused) return refused;
@@ -703,7 +703,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       limit?: number;
       cursor?: string;
     }): Promise<{ items: AuthConfig[]; nextCursor: string | undefined }> => {
-      const checked = optionsObject(query, 'mux.authConfigs.list()');
+      const checked = checkedOptions(query, 'mux.authConfigs.list()');
       return (await this.#ready()).auth.listAuthConfigs(checked);
     },
     get: async (id: string): Promise<AuthConfig> => (await this.#ready()).auth.getAuthConfig(id),
@@ -776,7 +776,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     list: async (
       query?: ListConnectedAccountsOptions,
     ): Promise<{ items: ConnectedAccount[]; nextCursor: string | undefined }> => {
-      const checked = optionsObject(query, 'mux.connectedAccounts.list()');
+      const checked = checkedOptions(query, 'mux.connectedAccounts.list()');
       return (await this.#ready()).auth.listConnectedAccounts(checked);
     },
     get: async (id: string): Promise<ConnectedAccount> => (await this.#ready()).auth.getConnectedAccount(id),

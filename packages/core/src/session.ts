@@ -26,7 +26,9 @@ import {
   type NormalizedSessionConfig,
   normalizeSessionConfig,
   parseSessionConfig,
+  parseToolFilter,
   type SessionConfig,
+  withJoinedToolkits,
   workbenchOf,
 } from './config/session-config.js';
 import { quotedMessage, ToolMuxError } from './errors.js';
@@ -73,7 +75,7 @@ import { checkSignal } from './util/abort.js';
 import { toolkitSlugOf, toolSlugRefusal } from './util/arguments.js';
 import { NameMatcher } from './util/closest-names.js';
 import { idTime, newId } from './util/ids.js';
-import { optionsObject, requestObject } from './util/options-object.js';
+import { checkedOptions, checkedRequest, optionsObject, requestObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
 import { checkCallId, checkId, shownValue } from './util/stored-text.js';
@@ -155,7 +157,7 @@ export function searchRequestOf(given: { query: string; knownFields?: string; li
   knownFields?: string;
   limit?: number;
 } {
-  const options = requestObject(given, 'session.search()');
+  const options = checkedRequest(given, 'session.search()');
   const query = (options as { query?: unknown }).query;
   if (typeof query !== 'string' || query.trim() === '') {
     const got = typeof query === 'string' ? 'an empty query' : `query ${shownValue(query)}`;
@@ -163,13 +165,6 @@ export function searchRequestOf(given: { query: string; knownFields?: string; li
       code: 'INVALID_REQUEST',
       message: `search() takes { query }, the task in plain words, e.g. session.search({ query: 'create a GitHub issue' }); got ${got}.`,
     });
-  }
-  if (
-    options.knownFields !== undefined &&
-    options.knownFields !== null &&
-    typeof options.knownFields !== 'string'
-  ) {
-    throw new ToolMuxError({ code: 'INVALID_REQUEST', message: 'search() takes knownFields as a string.' });
   }
   // as the REST route's schema: a limit of 0, -1 or 'x' found nothing, silently
   const limit =
@@ -455,11 +450,15 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     this.sessionId = record.id;
     this.userId = record.userId;
     this.#runtime = runtime;
-    this.#config = record.config as unknown as NormalizedSessionConfig;
+    this.#customTools = custom.tools;
+    this.#config = withJoinedToolkits(
+      record.config as unknown as NormalizedSessionConfig,
+      runtime.catalog,
+      custom.tools,
+    );
     this.#configVersion = record.configVersion;
     this.#metadata = record.metadata;
     this.#tokenVersion = record.tokenVersion;
-    this.#customTools = custom.tools;
     this.#customToolkits = custom.toolkits;
     // made from what create() wrote or use() read just now
     this.#existsSeenChanges = sessionChanges.get(runtime.store) ?? 0;
@@ -563,7 +562,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    */
   #takeConfig(record: SessionRecord): void {
     if (record.configVersion <= this.#configVersion) return;
-    this.#config = record.config as unknown as NormalizedSessionConfig;
+    this.#config = withJoinedToolkits(
+      record.config as unknown as NormalizedSessionConfig,
+      this.#runtime.catalog,
+      this.#customTools,
+    );
     this.#configVersion = record.configVersion;
     this.#metadata = record.metadata;
     this.#visible = undefined;
@@ -669,7 +672,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * `FunctionTool[]`, LangChain tools, or plain tools by default).
    */
   async tools(given?: ToolModifiers): Promise<TCollection> {
-    const modifiers = given === undefined ? undefined : optionsObject(given, 'session.tools()');
+    const modifiers = given === undefined ? undefined : checkedOptions(given, 'session.tools()');
     await this.#checkExists();
     const specs = this.exposedTools().map(toolSpecOf);
     const execute = toolCallExecute((slug, args, options) => this.execute(slug, args, options));
@@ -1092,7 +1095,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     nextCursor: string | undefined;
     total: number;
   }> {
-    const options = optionsObject(given, 'session.toolkits()');
+    const options = checkedOptions(given, 'session.toolkits()');
     const limit = validateLimit(options.limit ?? 20, 100);
     const offset = decodeOffsetCursor(options.cursor);
     checkToolkitsFilters(options);
@@ -1339,7 +1342,12 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           enable: this.#hintReader().metaTools.has('WORKBENCH'),
         };
         return offloadLarge(
-          await runCalls(calls, options, (slug, args, callOptions) => this.#execute(slug, args, callOptions)),
+          await runCalls(
+            calls,
+            options,
+            (slug, args, callOptions) => this.#execute(slug, args, callOptions),
+            metaToolNamesOf(this.#config),
+          ),
           offload === 'always' ? { ...workbench, autoOffloadThreshold: 0 } : workbench,
           this.#workbenchPort(),
           options.logId,
@@ -1766,7 +1774,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
 
   /** This session's execution log, newest first. */
   async logs(given?: SessionLogsOptions): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
-    const options = optionsObject(given, 'session.logs()');
+    const options = checkedOptions(given, 'session.logs()');
     if (options.parentId !== undefined) checkId(options.parentId, 'parentId');
     // Nothing to flush: a call answers only once its entry is stored (the engine's writer is durable),
     // so every finished call's entry is read; waiting would only queue this read behind running calls.
@@ -1911,6 +1919,6 @@ export function catalogToolSpecs(
   catalog: Catalog,
   filter: Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'>,
 ): ToolSpec[] {
-  const config = normalizeSessionConfig(parseSessionConfig(filter), catalog);
+  const config = normalizeSessionConfig(parseToolFilter(filter), catalog);
   return [...catalog.tools.values()].filter((tool) => isToolVisible(config, tool)).map(toolSpecOf);
 }

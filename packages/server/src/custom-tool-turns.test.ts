@@ -113,7 +113,7 @@ describe('POST /api/v1/sessions with hundreds of declared custom tools', () => {
         : {
             code: 'TOOL_DEFINITION_INVALID',
             message:
-              'Tool slug MEMO_ACTION_3 is defined by toolkits "custom" and "custom"; tool slugs must be unique.',
+              'Tool slug MEMO_ACTION_3 is defined twice in toolkit "custom"; tool slugs must be unique.',
           };
       expect({ code: answer.json.error.code, message: answer.json.error.message }).toEqual(expected);
     }

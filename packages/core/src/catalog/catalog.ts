@@ -1,5 +1,6 @@
 import { apiRef } from '../api-refs.js';
 import { ToolMuxError } from '../errors.js';
+import { ALL_META_TOOL_SLUGS } from '../meta-tools/meta-tools.js';
 import type { SearchDocument } from '../search/tool-index.js';
 import { ToolIndex } from '../search/tool-index.js';
 import { didYouMean, NameMatcher } from '../util/closest-names.js';
@@ -42,6 +43,18 @@ export function searchDocumentOf(tool: Tool, toolkit: Toolkit | undefined): Sear
   };
 }
 
+/**
+ * Whether `slug` is the name of a meta-tool, in either naming style (`TOOLMUX_SEARCH_TOOLS`,
+ * `COMPOSIO_SEARCH_TOOLS`, …), compared as slugs are, case aside: a tool of that name would shadow the
+ * meta-tool in search, be run as the meta-tool when called, and be handed to a provider twice beside it.
+ */
+function isMetaToolSlug(slug: string): boolean {
+  return typeof slug === 'string' && ALL_META_TOOL_SLUGS.has(slug.toUpperCase());
+}
+
+const META_NAMES_RESERVED =
+  'every meta-tool name, TOOLMUX_… and COMPOSIO_… alike, is reserved in every session whatever its metaToolNames';
+
 /** The toolkits and tools of a catalog, by slug, as {@link registerSteps} checked them. */
 class Registered {
   readonly toolkits = new Map<string, Toolkit>();
@@ -70,10 +83,20 @@ function* registerSteps(toolkits: readonly Toolkit[]): Steps<Registered> {
     }
     toolkitMap.set(toolkit.slug, toolkit);
     for (const tool of toolkit.tools) {
-      if (toolMap.has(tool.slug)) {
+      if (isMetaToolSlug(tool.slug)) {
         throw new ToolMuxError({
           code: 'TOOL_DEFINITION_INVALID',
-          message: `Tool slug ${tool.slug} is defined by toolkits "${toolMap.get(tool.slug)!.toolkit}" and "${toolkit.slug}"; tool slugs must be unique.`,
+          message: `Tool ${shownValue(tool.slug)} of toolkit "${toolkit.slug}" has the name of a meta-tool (${META_NAMES_RESERVED}); give the tool another slug.`,
+        });
+      }
+      const other = toolMap.get(tool.slug);
+      if (other) {
+        throw new ToolMuxError({
+          code: 'TOOL_DEFINITION_INVALID',
+          message:
+            other.toolkit === toolkit.slug
+              ? `Tool slug ${tool.slug} is defined twice in toolkit "${toolkit.slug}"; tool slugs must be unique.`
+              : `Tool slug ${tool.slug} is defined by toolkits "${other.toolkit}" and "${toolkit.slug}"; tool slugs must be unique.`,
         });
       }
       toolMap.set(tool.slug, tool);
@@ -203,6 +226,8 @@ export class Catalog {
           message: `Custom toolkit "${toolkit.slug}" has the slug of a catalog toolkit; rename it.`,
         });
       }
+      for (const tool of toolkit.tools ?? [])
+        this.#checkCustomToolSlug(tool, `of custom toolkit "${toolkit.slug}" `);
       toolkits.set(toolkit.slug, toolkit);
     }
     // the tools each toolkit gains, in order: a toolkit's list is made once at the end (adding them
@@ -215,6 +240,7 @@ export class Catalog {
           message: 'experimental.customTools must hold defineTool() results.',
         });
       }
+      this.#checkCustomToolSlug(tool, '');
       const slug = tool.toolkit || this.#toolkitByPrefix(tool.slug, toolkits) || 'custom';
       let tools = joined.get(slug);
       if (tools === undefined) {
@@ -232,6 +258,35 @@ export class Catalog {
     }
     const registered = yield* registerSteps([...toolkits.values()]);
     return new Catalog(registered, { embed: this.#embed, base: this });
+  }
+
+  /**
+   * Whether `slug` is a toolkit of the ToolMux's own catalog (the base of a catalog made by
+   * {@link extend}), not one a session's custom toolkits or tools brought.
+   */
+  isBaseToolkit(slug: string): boolean {
+    return (this.#base ?? this).toolkits.has(slug);
+  }
+
+  /**
+   * Refuses a session's custom tool named like a meta-tool (CONFIG_CONFLICT: it would shadow the
+   * session's meta-tool) or like a tool of this catalog (TOOL_DEFINITION_INVALID, as two tools of a
+   * catalog with one slug are), naming both.
+   */
+  #checkCustomToolSlug(tool: Tool, of: string): void {
+    if (isMetaToolSlug(tool?.slug)) {
+      throw new ToolMuxError({
+        code: 'CONFIG_CONFLICT',
+        message: `Custom tool ${shownValue(tool.slug)} ${of}has the name of a meta-tool (${META_NAMES_RESERVED}); give the tool another slug.`,
+      });
+    }
+    const catalogTool = typeof tool?.slug === 'string' ? this.tools.get(tool.slug) : undefined;
+    if (catalogTool) {
+      throw new ToolMuxError({
+        code: 'TOOL_DEFINITION_INVALID',
+        message: `Custom tool ${tool.slug} ${of}has the slug of a tool of the catalog (toolkit "${catalogTool.toolkit}"); a custom tool adds to the catalog and cannot replace one of its tools: give it another slug.`,
+      });
+    }
   }
 
   #toolkitByPrefix(toolSlug: string, toolkits: ReadonlyMap<string, Toolkit>): string | undefined {

@@ -113,11 +113,19 @@ const toolPool: unknown[] = [
 function extendedBefore(base: Catalog, customToolkits: readonly Toolkit[], customTools: readonly Tool[]) {
   if (customToolkits.length === 0 && customTools.length === 0) return base;
   const toolkits = new Map(base.toolkits);
+  // a custom tool with the slug of a catalog tool is refused where it comes, naming that tool's toolkit
+  const notCatalogTool = (custom: Tool, of: string) => {
+    const catalogTool = base.tools.get(custom.slug);
+    if (!catalogTool) return;
+    const message = `Custom tool ${custom.slug} ${of}has the slug of a tool of the catalog (toolkit "${catalogTool.toolkit}"); a custom tool adds to the catalog and cannot replace one of its tools: give it another slug.`;
+    throw new ToolMuxError({ code: 'TOOL_DEFINITION_INVALID', message });
+  };
   for (const toolkit of customToolkits) {
     if (toolkits.has(toolkit.slug)) {
       const message = `Custom toolkit "${toolkit.slug}" has the slug of a catalog toolkit; rename it.`;
       throw new ToolMuxError({ code: 'CONFIG_CONFLICT', message });
     }
+    for (const custom of toolkit.tools) notCatalogTool(custom, `of custom toolkit "${toolkit.slug}" `);
     toolkits.set(toolkit.slug, toolkit);
   }
   for (const custom of customTools) {
@@ -125,6 +133,7 @@ function extendedBefore(base: Catalog, customToolkits: readonly Toolkit[], custo
       const message = 'experimental.customTools must hold defineTool() results.';
       throw new ToolMuxError({ code: 'CONFIG_INVALID', message });
     }
+    notCatalogTool(custom, '');
     const byPrefix = [...toolkits.keys()].find((slug) => custom.slug.startsWith(toolSlugPrefix(slug)));
     const slug = custom.toolkit || byPrefix || 'custom';
     const owner: Toolkit = toolkits.get(slug) ?? {
@@ -405,7 +414,8 @@ describe('a session with many custom tools', () => {
       expect(await refusal({ experimental: { customTools: [...many, tool('MAIL_SEND')] } })).toEqual({
         error: {
           code: 'TOOL_DEFINITION_INVALID',
-          message: 'Tool slug MAIL_SEND is defined by toolkits "mail" and "mail"; tool slugs must be unique.',
+          message:
+            'Custom tool MAIL_SEND has the slug of a tool of the catalog (toolkit "mail"); a custom tool adds to the catalog and cannot replace one of its tools: give it another slug.',
         },
       });
     } finally {

@@ -154,6 +154,14 @@ export interface NormalizedSessionConfig {
   metadata: Record<string, string>;
   customTools: string[];
   customToolkits: string[];
+  /**
+   * The custom tools that join a toolkit of the ToolMux's catalog (by their `toolkit`, or their slug's
+   * prefix), by slug, with that toolkit: they follow its filters (and use its accounts). Every other
+   * custom tool, and every tool of a custom toolkit, is of a toolkit the session owns, which an enable
+   * list of toolkits does not leave out (`isToolVisible`). Present in a session with custom tools or
+   * toolkits; absent in one stored before it existed (read with `withJoinedToolkits`).
+   */
+  joinedToolkits?: Record<string, string>;
   /** Custom tools whose code runs in a remote-mode client: stored so that any instance can describe them. */
   clientTools?: ToolDeclaration[];
   /** Custom toolkits of a remote-mode client, likewise. */
@@ -348,6 +356,26 @@ export function parseSessionConfig(config: unknown): SessionConfig {
   return config as SessionConfig;
 }
 
+/** The keys of the filter `mux.tools.get()` takes: the session config's filters. */
+const TOOL_FILTER_KEYS = ['toolkits', 'tools', 'tags'] as const;
+
+/**
+ * The filter of `mux.tools.get()`, checked as a session config's filters are; any other key (another
+ * key of a session config included, which would have been ignored) is CONFIG_INVALID naming it.
+ */
+export function parseToolFilter(filter: unknown): Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'> {
+  if (filter !== null && typeof filter === 'object' && !Array.isArray(filter)) {
+    for (const key in filter) {
+      if (!Object.hasOwn(filter, key) || (TOOL_FILTER_KEYS as readonly string[]).includes(key)) continue;
+      throw configError(
+        'CONFIG_INVALID',
+        `tools.get() filters by ${TOOL_FILTER_KEYS.join(', ')} only; ${shownValue(key)} is none of them.${didYouMean(key, TOOL_FILTER_KEYS)}`,
+      );
+    }
+  }
+  return parseSessionConfig(filter);
+}
+
 /**
  * The config is stored as JSON: every slug, id and metadata key must be storable id text, and every
  * metadata value storable free text. (Custom tools are checked where they are defined.)
@@ -448,9 +476,21 @@ function requireToolOf(catalog: Catalog, slug: string, toolkit: string | undefin
 export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog): NormalizedSessionConfig {
   const toolkits = normalizeSlugFilter('toolkits', config.toolkits);
   if (toolkits.mode !== 'all') for (const slug of toolkits.slugs) requireToolkit(catalog, slug, 'toolkits');
+  const customTools = config.experimental?.customTools ?? [];
+  const customToolkits = config.experimental?.customToolkits ?? [];
+  const joinedToolkits =
+    customTools.length + customToolkits.length > 0 ? joinedToolkitsOf(customTools, catalog) : undefined;
+  // the session's own toolkits: its custom toolkits, and those of its custom tools that join none of the catalog
+  const ownToolkits = new Set(customToolkits.map((toolkit) => toolkit.slug));
+  for (const tool of customTools) {
+    const toolkit = catalog.tools.get(tool.slug)?.toolkit;
+    if (toolkit !== undefined && !Object.hasOwn(joinedToolkits!, tool.slug)) ownToolkits.add(toolkit);
+  }
   const enabled = (slug: string) =>
     toolkits.mode === 'all' ||
-    (toolkits.mode === 'enable' ? toolkits.slugs.includes(slug) : !toolkits.slugs.includes(slug));
+    (toolkits.mode === 'enable'
+      ? toolkits.slugs.includes(slug) || ownToolkits.has(slug)
+      : !toolkits.slugs.includes(slug));
 
   const tools: Record<string, NormalizedToolFilter> = {};
   for (const [toolkit, filter] of Object.entries(config.tools ?? {})) {
@@ -507,9 +547,10 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
     ...(config.multiAccount ? { multiAccount: normalizeMultiAccount(config.multiAccount) } : {}),
     metaToolNames: config.metaToolNames ?? 'toolmux',
     metadata: { ...config.metadata },
-    customTools: (config.experimental?.customTools ?? []).map((tool) => tool.slug),
-    customToolkits: (config.experimental?.customToolkits ?? []).map((toolkit) => toolkit.slug),
-    ...clientDeclarations(config.experimental?.customTools ?? [], config.experimental?.customToolkits ?? []),
+    customTools: customTools.map((tool) => tool.slug),
+    customToolkits: customToolkits.map((toolkit) => toolkit.slug),
+    ...(joinedToolkits !== undefined ? { joinedToolkits } : {}),
+    ...clientDeclarations(customTools, customToolkits),
   };
   for (const slug of preload) {
     if (!isToolVisible(normalized, catalog.getTool(slug))) {
@@ -619,12 +660,75 @@ function passesTags(tool: Tool, tags: NormalizedTagFilter): boolean {
   return !hasAnyTag(tool, tags.disable);
 }
 
-/** Whether a session with this config may see and run `tool`. */
+/**
+ * The custom tools of a session that join a toolkit of the ToolMux's catalog, by slug, with that
+ * toolkit (`NormalizedSessionConfig.joinedToolkits`), as the session's catalog files them.
+ */
+function joinedToolkitsOf(customTools: readonly Tool[], catalog: Catalog): Record<string, string> {
+  const joined: Record<string, string> = {};
+  for (const tool of customTools) {
+    const toolkit = catalog.tools.get(tool.slug)?.toolkit;
+    if (toolkit !== undefined && catalog.isBaseToolkit(toolkit)) joined[tool.slug] = toolkit;
+  }
+  return joined;
+}
+
+/**
+ * A stored config with `joinedToolkits` filled in from the session's catalog when the session has
+ * custom tools or toolkits and was stored before that field existed: so that its own toolkits are
+ * enabled as a new session's are. Any other config as it is.
+ */
+export function withJoinedToolkits(
+  config: NormalizedSessionConfig,
+  catalog: Catalog,
+  customTools: readonly Tool[],
+): NormalizedSessionConfig {
+  if (config.joinedToolkits !== undefined) return config;
+  if ((config.customTools ?? []).length + (config.customToolkits ?? []).length === 0) return config;
+  return { ...config, joinedToolkits: joinedToolkitsOf(customTools, catalog) };
+}
+
+/** A config's custom tool and toolkit slugs as sets, made once per config object. */
+const customSlugs = new WeakMap<object, { tools: ReadonlySet<string>; toolkits: ReadonlySet<string> }>();
+
+function customSlugsOf(config: NormalizedSessionConfig) {
+  let slugs = customSlugs.get(config);
+  if (slugs === undefined) {
+    slugs = { tools: new Set(config.customTools ?? []), toolkits: new Set(config.customToolkits ?? []) };
+    customSlugs.set(config, slugs);
+  }
+  return slugs;
+}
+
+/**
+ * The toolkit whose filters `tool` follows, and whether it is one the session owns: a custom tool
+ * that joins a toolkit of the catalog (`joinedToolkits`) follows that one; a tool of a custom toolkit,
+ * or a custom tool that joins none of the catalog's, is of the session's own. (A remote-mode client's
+ * catalog of its custom tools has no other toolkits, so it files a tool that joins one of the
+ * server's under its own: `joinedToolkits`, from the server, says which.) A session stored before
+ * `joinedToolkits` existed owns none.
+ */
+function filingOf(config: NormalizedSessionConfig, tool: Tool): { toolkit: string; own: boolean } {
+  const joined = config.joinedToolkits;
+  if (joined === undefined) return { toolkit: tool.toolkit, own: false };
+  const catalogToolkit = Object.hasOwn(joined, tool.slug) ? joined[tool.slug] : undefined;
+  if (typeof catalogToolkit === 'string') return { toolkit: catalogToolkit, own: false };
+  const custom = customSlugsOf(config);
+  return { toolkit: tool.toolkit, own: custom.toolkits.has(tool.toolkit) || custom.tools.has(tool.slug) };
+}
+
+/**
+ * Whether a session with this config may see and run `tool`. The session's own toolkits (its custom
+ * toolkits, and those of its custom tools that join none of the catalog) are handed to this very
+ * session to be used: an enable list of toolkits leaves them in, whether it names them or not; a
+ * `{ disable }` list naming one, its `tools` filter and the tags filter apply as to any toolkit.
+ */
 export function isToolVisible(config: NormalizedSessionConfig, tool: Tool): boolean {
   const { toolkits } = config;
-  if (toolkits.mode === 'enable' && !toolkits.slugs.includes(tool.toolkit)) return false;
-  if (toolkits.mode === 'disable' && toolkits.slugs.includes(tool.toolkit)) return false;
-  const filter = config.tools[tool.toolkit];
+  const { toolkit, own } = filingOf(config, tool);
+  if (toolkits.mode === 'enable' && !own && !toolkits.slugs.includes(toolkit)) return false;
+  if (toolkits.mode === 'disable' && toolkits.slugs.includes(toolkit)) return false;
+  const filter = Object.hasOwn(config.tools, toolkit) ? config.tools[toolkit] : undefined;
   if (filter?.mode === 'enable' && !filter.slugs.includes(tool.slug)) return false;
   if (filter?.mode === 'disable' && filter.slugs.includes(tool.slug)) return false;
   if (filter?.mode === 'tags' && !passesTags(tool, filter.tags)) return false;

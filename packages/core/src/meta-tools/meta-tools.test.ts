@@ -61,11 +61,12 @@ describe('TOOLMUX_SEARCH_TOOLS', () => {
       // an object's kind, never its text (a query object of 1 MB was written whole, then cut)
       [{ query: { secret: 'x'.repeat(1_000_000) } }, 'got query an object.'],
       [undefined, 'session.search() takes an object ({ query, knownFields?, limit? }); got nothing.'],
-      [{ query: 'create a task', knownFields: 7 }, 'knownFields as a string'],
+      [{ query: 'create a task', knownFields: 7 }, 'knownFields must be a string (or null); got number 7.'],
       // a limit the REST route refuses (its schema): these found nothing, silently
       ...[0, -1, 2.5, 51, Number.NaN, 'x'].map((limit): [unknown, string] => [
         { query: 'create a task', limit },
-        `limit must be an integer from 1 to 50, got ${String(limit)}`,
+        // a string shown as one: '5' read "got 5", as if it were the number
+        `limit must be an integer from 1 to 50, got ${typeof limit === 'string' ? `"${limit}"` : String(limit)}`,
       ]),
     ];
     for (const [options, named] of cases) {

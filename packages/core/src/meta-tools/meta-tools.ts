@@ -4,7 +4,7 @@ import type { JSONSchema, Tool, Toolkit, ValidationResult } from '../catalog/typ
 import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
 import { toStrictSchema } from '../schema/strict.js';
-import { storableCallId } from '../util/stored-text.js';
+import { MAX_ID_LENGTH, storableCallId } from '../util/stored-text.js';
 import {
   WORKBENCH_DESCRIPTION,
   WORKBENCH_DIRECT_SLUGS_LINE,
@@ -142,11 +142,7 @@ export interface MetaToolHost {
    * Runs the calls; a result over the workbench's `autoOffloadThreshold` goes to the workbench files,
    * and with `offload: 'always'` any result does (when the workbench is on).
    */
-  multiExecute(
-    calls: Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>,
-    options: MetaToolOptions,
-    offload?: 'auto' | 'always',
-  ): Promise<unknown>;
+  multiExecute(calls: Calls, options: MetaToolOptions, offload?: 'auto' | 'always'): Promise<unknown>;
   workbench(code: string, options: MetaToolOptions): Promise<unknown>;
   waitForConnections(toolkits: string[], timeoutSeconds: number, options: MetaToolOptions): Promise<unknown>;
 }
@@ -354,9 +350,15 @@ const searchTools: MetaToolDefinition = {
   },
 };
 
+/**
+ * A slug or toolkit name a meta-tool takes: at most {@link MAX_ID_LENGTH} characters (no tool or
+ * toolkit has a longer one), so that what a result or message repeats of it stays short.
+ */
+const slugText = () => z.string().min(1).max(MAX_ID_LENGTH);
+
 const toolSlugs = (names: MetaToolNames) =>
   z
-    .array(z.string().min(1))
+    .array(slugText())
     .min(1)
     .max(50)
     .describe(`Tool slugs from ${SLUGS_BY_NAMES[names].SEARCH_TOOLS} results.`);
@@ -419,11 +421,7 @@ const manageConnections: MetaToolDefinition = {
       description:
         'Check whether the user has connected the apps (toolkits) a task needs. For each toolkit you get its connection status, and for one that is not connected, what the user must do to connect it. Use it when a search result says a toolkit is not connected or a tool fails because no account is connected.',
       inputSchema: z.object({
-        toolkits: z
-          .array(z.string().min(1))
-          .min(1)
-          .max(20)
-          .describe('Toolkit slugs, e.g. ["github", "gmail"].'),
+        toolkits: z.array(slugText()).min(1).max(20).describe('Toolkit slugs, e.g. ["github", "gmail"].'),
         reinitiate: z
           .boolean()
           .optional()
@@ -443,11 +441,7 @@ const manageConnections: MetaToolDefinition = {
     composio: {
       description: MANAGE_DESCRIPTION('reinitiate_all'),
       inputSchema: z.object({
-        toolkits: z
-          .array(z.string().min(1))
-          .min(1)
-          .max(20)
-          .describe('Toolkit slugs, e.g. ["github", "gmail"].'),
+        toolkits: z.array(slugText()).min(1).max(20).describe('Toolkit slugs, e.g. ["github", "gmail"].'),
         reinitiate_all: z
           .boolean()
           .optional()
@@ -500,7 +494,8 @@ const callItem = (argumentsSchema: z.ZodType, names: MetaToolNames) =>
       .string()
       .min(1)
       .describe(`The slug of a tool found with ${SLUGS_BY_NAMES[names].SEARCH_TOOLS}.`),
-    arguments: argumentsSchema,
+    // left out (or null, as a strict-mode model sends it): no arguments, as a tool without inputs takes
+    arguments: argumentsSchema.optional(),
     account: z
       .string()
       .min(1)
@@ -555,7 +550,7 @@ const multiExecuteShape = (argumentsSchema: z.ZodType, names: MetaToolNames) =>
   });
 
 function lenientValidate(names: MetaToolNames): (input: unknown) => ValidationResult {
-  const schema = multiExecuteShape(lenientArguments, names);
+  const schema = multiExecuteShape(lenientArguments.nullable(), names);
   return (input) => {
     const result = schema.safeParse(input);
     if (result.success) return { success: true, value: result.data };
@@ -569,7 +564,11 @@ function lenientValidate(names: MetaToolNames): (input: unknown) => ValidationRe
   };
 }
 
-type Calls = Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>;
+type Calls = Array<{
+  tool_slug: string;
+  arguments?: Record<string, unknown> | null;
+  account?: string | null;
+}>;
 
 /** A TOOLMUX_MULTI_EXECUTE_TOOL result in the shape of COMPOSIO_MULTI_EXECUTE_TOOL's. */
 export function composioMultiExecuteResult(result: unknown): unknown {
@@ -679,7 +678,7 @@ const waitForConnectionsVariant: MetaToolVariant = {
     'Wait until the user has finished connecting apps (toolkits). Call it right after you gave the user a link from TOOLMUX_MANAGE_CONNECTIONS and told them to open it: it returns as soon as every toolkit listed is connected (or failed, or its link expired), or after timeout_seconds. For each toolkit you get status CONNECTED (go on with the task), PENDING (the user has not finished: call this again, or ask them), FAILED or EXPIRED (get a new link with TOOLMUX_MANAGE_CONNECTIONS, reinitiate: true) or NOT_STARTED (no link was made yet: call TOOLMUX_MANAGE_CONNECTIONS first), with a message saying what to do.',
   inputSchema: z.object({
     toolkits: z
-      .array(z.string().min(1))
+      .array(slugText())
       .min(1)
       .max(20)
       .describe('Toolkit slugs the user is connecting, e.g. ["github"].'),
@@ -738,16 +737,18 @@ export const META_TOOLS: ReadonlyMap<string, MetaTool> = BY_NAMES.toolmux;
 
 /**
  * TOOLMUX_MULTI_EXECUTE_TOOL's work: every call in parallel through `execute`, each with its own
- * result (a meta-tool inside is refused), and the counts.
+ * result (a meta-tool inside is refused, in the words of the session's naming style `names`), and the
+ * counts.
  */
 export async function runCalls(
-  calls: Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>,
+  calls: Calls,
   options: MetaToolOptions,
   execute: (
     slug: string,
     args: unknown,
     options: ExecuteOptions & { parentId?: string },
   ) => Promise<ToolResult>,
+  names: MetaToolNames,
 ): Promise<{
   results: Array<{
     tool_slug: string;
@@ -763,15 +764,18 @@ export async function runCalls(
     calls.map(async (call, index) => {
       const kind = metaToolKind(call.tool_slug);
       if (kind) {
-        const names: MetaToolNames = call.tool_slug === MetaToolSlug[kind] ? 'toolmux' : 'composio';
+        const slugs = SLUGS_BY_NAMES[names];
         return {
           tool_slug: call.tool_slug,
           successful: false,
           data: null,
-          error: `${call.tool_slug} is a meta-tool: call it directly, not through ${SLUGS_BY_NAMES[names].MULTI_EXECUTE_TOOL}.`,
+          error:
+            call.tool_slug === slugs[kind]
+              ? `${call.tool_slug} is a meta-tool: call it directly, not through ${slugs.MULTI_EXECUTE_TOOL}.`
+              : `${call.tool_slug} is not a tool of this session: its meta-tool of that kind is ${slugs[kind]}. Call it directly, not through ${slugs.MULTI_EXECUTE_TOOL}.`,
         };
       }
-      const result = await execute(call.tool_slug, call.arguments, {
+      const result = await execute(call.tool_slug, call.arguments ?? {}, {
         signal: options.signal,
         callId: options.callId ? storableCallId(options.callId, `#${index}`) : undefined,
         ...(typeof call.account === 'string' ? { account: call.account } : {}),

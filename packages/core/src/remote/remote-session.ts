@@ -58,7 +58,7 @@ import { toolkitSlugOf, toolSlugRefusal } from '../util/arguments.js';
 import { newId } from '../util/ids.js';
 import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { jsonShapeSliced, jsonTextSliced, MAX_OBJECT_KEYS } from '../util/json-slices.js';
-import { optionsObject, requestObject } from '../util/options-object.js';
+import { checkedOptions, optionsObject, requestObject } from '../util/options-object.js';
 import { WorkSlice } from '../util/slices.js';
 import { JsonBodyText, type RemoteApi } from './http.js';
 import {
@@ -266,7 +266,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   tools(given?: ToolModifiers): Promise<TCollection> {
     let modifiers: ToolModifiers | undefined;
     try {
-      modifiers = given === undefined ? undefined : optionsObject(given, 'session.tools()');
+      modifiers = given === undefined ? undefined : checkedOptions(given, 'session.tools()');
     } catch (error) {
       return Promise.reject(error);
     }
@@ -475,7 +475,11 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       ...meta,
       execute: async (
         input: {
-          tools: Array<{ tool_slug: string; arguments: Record<string, unknown>; account?: string | null }>;
+          tools: Array<{
+            tool_slug: string;
+            arguments?: Record<string, unknown> | null;
+            account?: string | null;
+          }>;
           sync_response_to_workbench?: boolean | null;
         },
         context,
@@ -484,6 +488,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
           input.tools,
           { signal: context.signal, callId: context.callId, logId: context.logId },
           (slug, callArgs, callOptions) => this.#execute(slug, callArgs, { ...callOptions, holdLog }),
+          names,
         );
         calls = running;
         const result = await running;
@@ -651,7 +656,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     nextCursor: string | undefined;
     total: number;
   }> {
-    const options = optionsObject(given, 'session.toolkits()');
+    const options = checkedOptions(given, 'session.toolkits()');
     // checked here as embedded: in the query string an array would be joined and any value be text
     checkToolkitsFilters(options);
     return this.#runtime.api.get(
@@ -702,7 +707,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
   }
 
   async logs(given?: SessionLogsOptions): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
-    const options = optionsObject(given, 'session.logs()');
+    const options = checkedOptions(given, 'session.logs()');
     await this.#runtime.env.logs.flush();
     return this.#runtime.api.get(
       `${this.#path}/logs`,

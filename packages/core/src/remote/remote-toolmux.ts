@@ -11,7 +11,7 @@ import type {
 import { Catalog } from '../catalog/catalog.js';
 import { declarationOf, toolkitDeclarationOf } from '../catalog/declarations.js';
 import type { Tool, Toolkit } from '../catalog/types.js';
-import { parseSessionConfig, type SessionConfig } from '../config/session-config.js';
+import { parseSessionConfig, parseToolFilter, type SessionConfig } from '../config/session-config.js';
 import type { ToolMuxApi } from '../embedded-toolmux.js';
 import { ToolMuxError } from '../errors.js';
 import { CallsInFlight, closeTimeoutOf, reportStopped } from '../execution/calls-in-flight.js';
@@ -36,7 +36,7 @@ import { aliasChangeOf, lookupId, sessionIdOf, toolkitSlugOf, toolSlugRefusal } 
 import { checkOptionUrl } from '../util/config-url.js';
 import { consoleLogger } from '../util/logger.js';
 import { checkOptionKinds } from '../util/option-kinds.js';
-import { credentialsObject, optionsObject, requestObject } from '../util/options-object.js';
+import { checkedOptions, checkedRequest, credentialsObject, optionsObject } from '../util/options-object.js';
 import { checkUserId, shownValue, urlWithoutCredentials } from '../util/stored-text.js';
 import { FETCH_BAD_PORTS } from './bad-ports.js';
 import { answerNeverCame, maxResponseBytesOf, RemoteApi, requestTimeoutOf, succeededUnread } from './http.js';
@@ -306,7 +306,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       limit?: number;
       cursor?: string;
     }): Promise<{ items: SessionSummary[]; nextCursor: string | undefined }> => {
-      const query = optionsObject(given, 'mux.sessions.list()');
+      const query = checkedOptions(given, 'mux.sessions.list()');
       return this.#api.get(
         '/sessions',
         { user_id: query.userId, limit: query.limit, cursor: query.cursor },
@@ -319,7 +319,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     list: async (
       given?: ListLogsOptions,
     ): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> => {
-      const query = optionsObject(given, 'mux.logs.list()');
+      const query = checkedOptions(given, 'mux.logs.list()');
       await this.#env.logs.flush();
       return this.#api.get(
         '/logs',
@@ -342,7 +342,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       limit?: number;
       cursor?: string;
     }): Promise<{ items: ToolkitInfo[]; nextCursor: string | undefined; total: number }> => {
-      return this.#api.get('/toolkits', optionsObject(query, 'mux.toolkits.list()'), (page) =>
+      return this.#api.get('/toolkits', checkedOptions(query, 'mux.toolkits.list()'), (page) =>
         countedPageOf(page, toolkitInfoOf),
       );
     },
@@ -356,11 +356,11 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       filter: Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'>,
       given?: ToolModifiers,
     ): Promise<CollectionOf<P>> => {
-      const modifiers = given === undefined ? undefined : optionsObject(given, 'mux.tools.get()');
+      const modifiers = given === undefined ? undefined : checkedOptions(given, 'mux.tools.get()');
       checkUserId(userId);
       const specs = await this.#api.post(
         '/tools/list',
-        { user_id: userId, filter: parseSessionConfig(filter) },
+        { user_id: userId, filter: parseToolFilter(filter) },
         undefined,
         (page) => pageOf(page, toolSpecOfWire).items,
       );
@@ -378,7 +378,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       return this.provider.wrapTools(wrapped.specs, wrapped.execute) as CollectionOf<P>;
     },
     execute: async (slug: string, given: ToolExecuteRequest): Promise<ToolResult> => {
-      const request = requestObject(given, 'mux.tools.execute()');
+      const request = checkedRequest(given, 'mux.tools.execute()');
       checkUserId(request.userId);
       const refused = toolSlugRefusal(slug, 'tools.execute()');
       if (refused) return refused;
@@ -426,7 +426,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       limit?: number;
       cursor?: string;
     }): Promise<{ items: AuthConfig[]; nextCursor: string | undefined }> =>
-      this.#api.get('/auth-configs', optionsObject(query, 'mux.authConfigs.list()'), (page) =>
+      this.#api.get('/auth-configs', checkedOptions(query, 'mux.authConfigs.list()'), (page) =>
         pageOf(page, authConfigOf),
       ),
     get: async (configId: string): Promise<AuthConfig> =>
@@ -501,7 +501,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     list: async (
       given?: ListConnectedAccountsOptions,
     ): Promise<{ items: ConnectedAccount[]; nextCursor: string | undefined }> => {
-      const query = optionsObject(given, 'mux.connectedAccounts.list()');
+      const query = checkedOptions(given, 'mux.connectedAccounts.list()');
       return this.#api.get(
         '/connected-accounts',
         {

@@ -23,6 +23,7 @@ import type { ExecutionLogRecord, ExecutionStatus } from '../store/types.js';
 import type { SessionSummary, ToolkitInfo } from '../toolmux-types.js';
 import { allowedUrlScheme } from '../util/config-url.js';
 import { parsedJsonDepthExceeds } from '../util/json-depth.js';
+import { MAX_CURSOR_LENGTH } from '../util/pagination.js';
 import { MAX_LOG_ERROR_CODE_LENGTH, MAX_LOG_TEXT_LENGTH } from '../util/redact.js';
 import { MAX_ID_LENGTH, MAX_USER_ID_LENGTH, shownValue, textProblem } from '../util/stored-text.js';
 import { MAX_PATH_LENGTH, OFFLOAD_PREVIEW_CHARS } from '../workbench/file-limits.js';
@@ -560,7 +561,7 @@ function reader<W, T>(what: string, shape: Shape, convert: (wire: W) => T): (wir
 export const MAX_REMOTE_JSON_DEPTH = 1024;
 
 /** The longest `next_cursor` taken: what the client sends back as a query value (http.ts). */
-export const MAX_REMOTE_CURSOR_LENGTH = 8192;
+export const MAX_REMOTE_CURSOR_LENGTH = MAX_CURSOR_LENGTH;
 
 /**
  * The longest URL taken (a session's `mcp.url`, a connection request's links): a server's baseUrl and

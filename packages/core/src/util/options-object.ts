@@ -1,4 +1,8 @@
+import { didYouMean } from '../catalog/catalog.js';
 import { ToolMuxError } from '../errors.js';
+import { MAX_PAGE_LIMIT } from '../store/pagination.js';
+import { MAX_CURSOR_LENGTH } from './pagination.js';
+import { MAX_ID_LENGTH, shownValue } from './stored-text.js';
 
 /**
  * What each public method that takes an options, query or request object takes there, in the words
@@ -93,4 +97,131 @@ export function credentialsObject<T extends object>(
     code: 'INVALID_REQUEST',
     message: `${method} takes the credentials as an object of the auth scheme's fields (e.g. { apiKey }, { token }, or { username, password }); got ${kindOf(value)}.`,
   });
+}
+
+/** A field's check: what is wrong with `value` given as `name` (undefined: nothing). */
+type FieldCheck = (value: unknown, name: string) => string | undefined;
+
+/** Checked where it is used (with a message of its own). */
+const checkedLater: FieldCheck = () => undefined;
+/** A string of at most `most` characters (an id, a slug or a search text: what the REST API takes). */
+const textUpTo =
+  (most: number): FieldCheck =>
+  (value, name) => {
+    if (typeof value !== 'string') return `${name} must be a string; got ${shownValue(value)}`;
+    if (value.length <= most) return undefined;
+    return `${name} must be a string of at most ${most} characters; got ${shownValue(value)} (${value.length.toLocaleString('en')} characters)`;
+  };
+/** A string: an id, a slug or a user id, whose own check (`checkId`, `checkUserId`) says what it may hold. */
+const text: FieldCheck = (value, name) =>
+  typeof value === 'string' ? undefined : `${name} must be a string; got ${shownValue(value)}`;
+const textOrNull: FieldCheck = (value, name) =>
+  value === null || typeof value === 'string'
+    ? undefined
+    : `${name} must be a string (or null); got ${shownValue(value)}`;
+const texts: FieldCheck = (value, name) => {
+  if (!Array.isArray(value)) return `${name} must be an array of strings; got ${shownValue(value)}`;
+  for (let index = 0; index < value.length; index++) {
+    const problem = text(value[index], `${name}[${index}]`);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+};
+const flag: FieldCheck = (value, name) =>
+  typeof value === 'boolean' ? undefined : `${name} must be true or false; got ${shownValue(value)}`;
+const fn: FieldCheck = (value, name) =>
+  typeof value === 'function' ? undefined : `${name} must be a function; got ${shownValue(value)}`;
+const cursor: FieldCheck = (value, name) =>
+  typeof value === 'string' && value.length <= MAX_CURSOR_LENGTH
+    ? undefined
+    : `${name} must be the nextCursor of a previous page, a string (leave it out for the first page); got ${shownValue(value)}`;
+/** A page size: a whole number from 1 to `max` (the same words as `validateLimit`). */
+const limit =
+  (max: number): FieldCheck =>
+  (value, name) =>
+    typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= max
+      ? undefined
+      : `${name} must be an integer from 1 to ${max}, got ${typeof value === 'number' ? String(value) : shownValue(value)}`;
+
+/**
+ * The fields of each public method's options object that lists or searches (and of those that take
+ * tools or tool modifiers), with the check of each. {@link checkedFields} refuses any other key and a
+ * value of the wrong kind, in both modes, before anything is read or sent.
+ */
+const FIELDS = {
+  'mux.toolkits.list()': { search: textUpTo(200), limit: limit(500), cursor },
+  'mux.sessions.list()': { userId: text, limit: limit(MAX_PAGE_LIMIT), cursor },
+  'mux.logs.list()': {
+    sessionId: text,
+    userId: text,
+    toolSlug: text,
+    parentId: text,
+    limit: limit(MAX_PAGE_LIMIT),
+    cursor,
+  },
+  'mux.authConfigs.list()': { toolkit: text, limit: limit(MAX_PAGE_LIMIT), cursor },
+  'mux.connectedAccounts.list()': {
+    userIds: texts,
+    toolkits: texts,
+    statuses: texts,
+    authConfigIds: texts,
+    limit: limit(MAX_PAGE_LIMIT),
+    cursor,
+  },
+  'mux.tools.get()': { modifySchema: fn, beforeExecute: fn, afterExecute: fn },
+  'mux.tools.execute()': {
+    userId: checkedLater,
+    arguments: checkedLater,
+    connectedAccountId: checkedLater,
+    signal: checkedLater,
+    callId: checkedLater,
+  },
+  'session.tools()': { modifySchema: fn, beforeExecute: fn, afterExecute: fn },
+  'session.toolkits()': {
+    toolkits: texts,
+    search: textUpTo(MAX_ID_LENGTH),
+    connected: flag,
+    limit: limit(100),
+    cursor,
+  },
+  'session.search()': { query: checkedLater, knownFields: textOrNull, limit: limit(50) },
+  'session.logs()': { limit: limit(MAX_PAGE_LIMIT), cursor, parentId: text },
+} as const satisfies Partial<Record<ObjectTakingMethod, Record<string, FieldCheck>>>;
+
+export type FieldCheckedMethod = keyof typeof FIELDS;
+
+/**
+ * `options` (an object of `method`) with every key one of the method's fields, and every field given
+ * (not undefined) of its kind: INVALID_REQUEST naming the method, the key (and the closest known one)
+ * or the field and its value, cut short. A misspelt option (`{ serach: 'x' }`) was ignored, where the
+ * REST API refuses it; a value of the wrong kind became a TypeError (`search: 123`, `cursor: 5`).
+ */
+export function checkedFields<T extends object>(options: T, method: FieldCheckedMethod): T {
+  const fields: Readonly<Record<string, FieldCheck>> = FIELDS[method];
+  for (const key in options) {
+    if (!Object.hasOwn(options, key) || Object.hasOwn(fields, key)) continue;
+    throw new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `${method} has no option ${shownValue(key)}.${didYouMean(key, Object.keys(fields))} It takes ${TAKES[method]}.`,
+    });
+  }
+  for (const [name, check] of Object.entries(fields)) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    const problem = check(value, name);
+    if (problem !== undefined) {
+      throw new ToolMuxError({ code: 'INVALID_REQUEST', message: `${method}: ${problem}.` });
+    }
+  }
+  return options;
+}
+
+/** {@link optionsObject} whose fields are {@link checkedFields}. */
+export function checkedOptions<T extends object>(value: T | undefined, method: FieldCheckedMethod): T {
+  return checkedFields(optionsObject(value, method), method);
+}
+
+/** {@link requestObject} whose fields are {@link checkedFields}. */
+export function checkedRequest<T extends object>(value: T, method: FieldCheckedMethod): T {
+  return checkedFields(requestObject(value, method), method);
 }

@@ -1,4 +1,11 @@
 import { ToolMuxError } from '../errors.js';
+import { shownValue } from './stored-text.js';
+
+/**
+ * The longest cursor a list takes: what a remote-mode client takes as a server's `next_cursor` and
+ * sends back (toolmux's own cursors are far shorter).
+ */
+export const MAX_CURSOR_LENGTH = 8192;
 
 /** Checks a page size: an integer from 1 to `max`. */
 export function validateLimit(limit: number, max: number): number {
@@ -16,13 +23,18 @@ export function encodeOffsetCursor(offset: number): string {
   return Buffer.from(`o:${offset}`).toString('base64url');
 }
 
+/**
+ * The offset a cursor of {@link encodeOffsetCursor} holds. Anything else (another string, or no string
+ * at all) is INVALID_REQUEST showing it cut short: a cursor of a megabyte was repeated whole.
+ */
 export function decodeOffsetCursor(cursor: string | undefined): number {
   if (cursor === undefined) return 0;
-  const match = /^o:(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString());
+  const match =
+    typeof cursor === 'string' ? /^o:(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString()) : null;
   if (!match) {
     throw new ToolMuxError({
       code: 'INVALID_REQUEST',
-      message: `cursor "${cursor}" is not a cursor this list returned; pass nextCursor unchanged.`,
+      message: `cursor ${shownValue(cursor)} is not a cursor this list returned; pass nextCursor unchanged.`,
     });
   }
   return Number(match[1]);

@@ -334,6 +334,35 @@ describe('remote mode: the same API over REST', () => {
   });
 });
 
+describe('remote mode: options of the list and search methods', () => {
+  it('are checked before anything is sent, with the answer of an embedded session', async () => {
+    const remoteSession = await remote.create('user_options', { toolkits: ['tasks'] });
+    const embeddedSession = await server.embedded.create('user_options', { toolkits: ['tasks'] });
+    const cases: Array<[string, (session: typeof remoteSession) => Promise<unknown>]> = [
+      ['toolkits typo', (session) => session.toolkits({ serach: 'x' } as never)],
+      ['toolkits cursor', (session) => session.toolkits({ cursor: 5 } as never)],
+      ['toolkits search', (session) => session.toolkits({ search: 'x'.repeat(1_000_000) })],
+      ['toolkits limit', (session) => session.toolkits({ limit: '5' } as never)],
+      ['search typo', (session) => session.search({ query: 'x', knownField: 'y' } as never)],
+      ['search limit', (session) => session.search({ query: 'x', limit: null } as never)],
+      ['logs typo', (session) => session.logs({ parent: 'log_1' } as never)],
+      ['logs cursor', (session) => session.logs({ cursor: {} } as never)],
+      ['tools typo', (session) => session.tools({ beforeExecut: () => ({}) } as never)],
+      ['tools kind', (session) => session.tools({ afterExecute: 'x' } as never)],
+    ];
+    for (const [label, call] of cases) {
+      const remoteError = await rejection(call(remoteSession));
+      const embeddedError = await rejection(call(embeddedSession as typeof remoteSession));
+      expect({ code: remoteError.code, message: remoteError.message }, label).toEqual({
+        code: embeddedError.code,
+        message: embeddedError.message,
+      });
+      expect(remoteError.code, label).toBe('INVALID_REQUEST');
+      expect(remoteError.message.length, label).toBeLessThan(300);
+    }
+  });
+});
+
 describe('remote mode: custom tools run in the client', () => {
   it('are run here only while the session has them: not one its tools filter leaves out, not after an update took it away or the session was deleted', async () => {
     const { tool: lookup, ran } = stockLookupTool();
@@ -354,7 +383,8 @@ describe('remote mode: custom tools run in the client', () => {
     });
     const other = await remote.use(session.sessionId, { customTools: [lookup] });
     expect((await other.execute('SHOP_LOOKUP_STOCK', { sku: 'A-2' })).successful).toBe(true);
-    await session.update({ toolkits: ['tasks'] });
+    // `shop` is the session's own toolkit: an enable list leaves it in, a disable list takes it away
+    await session.update({ toolkits: { disable: ['shop'] } });
     expect(await session.execute('SHOP_LOOKUP_STOCK', { sku: 'A-3' })).toMatchObject({
       code: 'TOOL_NOT_IN_SESSION',
     });
@@ -376,6 +406,84 @@ describe('remote mode: custom tools run in the client', () => {
     expect(afterDelete).toMatchObject({ successful: false, code: 'SESSION_NOT_FOUND' });
     // on the old code A-1, A-3, A-4 and A-5 ran here too
     expect(ran.map((call) => call.sku)).toEqual(['A-2']);
+  });
+
+  it("under an enable list of toolkits: the session's own run here, one that joins a catalog toolkit only with that toolkit", async () => {
+    const ran: string[] = [];
+    const tool = (slug: string, description: string) =>
+      defineTool({
+        slug,
+        description,
+        inputSchema: z.object({}),
+        execute: async () => {
+          ran.push(slug);
+          return { ran: slug };
+        },
+      });
+    // joins the server's `tasks` by its prefix; the client's catalog of custom tools has no `tasks`
+    const summary = tool('TASKS_LOCAL_SUMMARY', 'Summarise the to-do items in one line.');
+    const lookup = tool('LOOKUP_CUSTOMER', 'Look up a customer by email address.');
+    const deal = tool('CRM_GET_DEAL', 'Get a deal of the CRM by id.');
+    const crm = defineToolkit({ slug: 'crm', description: 'Our CRM.', tools: [deal] });
+    const experimental = { customTools: [summary, lookup], customToolkits: [crm] };
+    const slugs = ['TASKS_LOCAL_SUMMARY', 'LOOKUP_CUSTOMER', 'CRM_GET_DEAL'];
+
+    const notes = await remote.create('user_custom_own', { toolkits: ['notes'], experimental });
+    expect(notes.config.joinedToolkits).toEqual({ TASKS_LOCAL_SUMMARY: 'tasks' });
+    const outcomes = async (session: typeof notes) => {
+      const codes: Record<string, string> = {};
+      for (const slug of slugs) {
+        const result = await session.execute(slug, {});
+        codes[slug] = result.successful ? 'ran' : String(result.code);
+      }
+      return codes;
+    };
+    expect(await outcomes(notes)).toEqual({
+      TASKS_LOCAL_SUMMARY: 'TOOL_NOT_IN_SESSION',
+      LOOKUP_CUSTOMER: 'ran',
+      CRM_GET_DEAL: 'ran',
+    });
+    expect((await notes.toolkits()).items.map((toolkit) => toolkit.slug)).toEqual(['crm', 'custom', 'notes']);
+    const found = await notes.search({ query: 'summarise the to-do items', limit: 10 });
+    expect(found.results[0]!.tools.map((found) => found.tool_slug)).not.toContain('TASKS_LOCAL_SUMMARY');
+
+    const tasks = await remote.create('user_custom_own', { toolkits: ['tasks'], experimental });
+    expect(await outcomes(tasks)).toEqual({
+      TASKS_LOCAL_SUMMARY: 'ran',
+      LOOKUP_CUSTOMER: 'ran',
+      CRM_GET_DEAL: 'ran',
+    });
+    expect(ran).toEqual([
+      'LOOKUP_CUSTOMER',
+      'CRM_GET_DEAL',
+      'TASKS_LOCAL_SUMMARY',
+      'LOOKUP_CUSTOMER',
+      'CRM_GET_DEAL',
+    ]);
+
+    // over MCP, a direct-tools session lists its own tools beside the toolkits it names
+    const direct = await remote.create('user_custom_own', {
+      toolkits: ['notes'],
+      sessionPreset: SessionPreset.DIRECT_TOOLS,
+      experimental,
+    });
+    const client = new Client({ name: 'test', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(direct.mcp.url), {
+        requestInit: { headers: direct.mcp.headers },
+      }),
+    );
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((listed) => listed.name).sort()).toEqual([
+        'CRM_GET_DEAL',
+        'LOOKUP_CUSTOMER',
+        'NOTES_CREATE_NOTE',
+        'NOTES_SEARCH_NOTES',
+      ]);
+    } finally {
+      await client.close();
+    }
   });
 
   it('are listed and searched by the server, run here, and land in the session log', async () => {

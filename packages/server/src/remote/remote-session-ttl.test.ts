@@ -55,7 +55,8 @@ describe('remote session objects follow accountCacheTtlMs', () => {
     });
     const onFast = await fast.use(created.sessionId, { customTools: [lookup] });
     expect((await onFast.execute('SHOP_LOOKUP_STOCK', { sku: 'F-2' })).successful).toBe(true);
-    await (await server.embedded.use(created.sessionId)).update({ toolkits: ['tasks'] });
+    // `shop` is the session's own toolkit: an enable list would leave it in
+    await (await server.embedded.use(created.sessionId)).update({ toolkits: { disable: ['shop'] } });
     await pause(300);
     expect(await onFast.execute('SHOP_LOOKUP_STOCK', { sku: 'F-3' })).toMatchObject({
       code: 'TOOL_NOT_IN_SESSION',
