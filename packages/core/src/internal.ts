@@ -69,6 +69,7 @@ export {
 } from './session.js';
 export type { StoreSpec } from './store/open-store.js';
 export { DEFAULT_STORE_SPEC, openStore, parseStoreSpec } from './store/open-store.js';
+export { postgresSpecProblem, shownStoreSpec } from './store/store-spec-text.js';
 export { editDistance } from './util/edit-distance.js';
 export { idBefore, newId } from './util/ids.js';
 export { jsonDepthExceeds, MAX_JSON_DEPTH } from './util/json-depth.js';

@@ -1,5 +1,6 @@
 import { quotedMessage, ToolMuxError } from '../errors.js';
 import { PostgresStore } from './postgres.js';
+import { postgresSpecProblem, shownStoreSpec } from './store-spec-text.js';
 import type { Store } from './types.js';
 
 /** The store used when none is given: a SQLite file under the working directory. */
@@ -40,13 +41,23 @@ function invalidSpec(shown: string): ToolMuxError {
 export function parseStoreSpec(spec: string | undefined = DEFAULT_STORE_SPEC): StoreSpec {
   if (typeof spec !== 'string') throw invalidSpec(`of type ${spec === null ? 'null' : typeof spec}`);
   if (spec === ':memory:') return { dialect: 'sqlite', path: ':memory:' };
-  if (/^postgres(ql)?:\/\//i.test(spec)) return { dialect: 'postgres', connectionString: spec };
+  if (/^postgres(ql)?:\/\//i.test(spec)) {
+    // pg reads the URL only when it connects, and throws its own error then ("Invalid URL")
+    const problem = postgresSpecProblem(spec);
+    if (problem !== undefined) {
+      throw new ToolMuxError({
+        code: 'STORE_CONFIG_INVALID',
+        message: `Invalid store ${JSON.stringify(shownStoreSpec(spec))}: ${problem}.`,
+      });
+    }
+    return { dialect: 'postgres', connectionString: spec };
+  }
   if (spec.startsWith('sqlite:') && !spec.startsWith('sqlite://') && spec.length > 'sqlite:'.length) {
     return { dialect: 'sqlite', path: spec.slice('sqlite:'.length) };
   }
   if (!URL_SCHEME.test(spec) && /\.(db|sqlite)$/i.test(spec)) return { dialect: 'sqlite', path: spec };
   // a URL's password must not reach logs through the message
-  throw invalidSpec(JSON.stringify(spec.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@')));
+  throw invalidSpec(JSON.stringify(shownStoreSpec(spec)));
 }
 
 /**

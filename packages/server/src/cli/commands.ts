@@ -15,6 +15,7 @@ import {
   parseSecretKey,
   parseStoreSpec,
   sessionSummaryOf,
+  shownStoreSpec,
 } from '@toolmux/core/internal';
 import { builtinToolkits } from '@toolmux/toolkits';
 import { MIN_API_KEY_LENGTH } from '../api-key.js';
@@ -187,11 +188,6 @@ async function readConfig(
 ): Promise<{ config: LoadedConfig; file: string | undefined }> {
   const file = findConfigFile(explicit, cwd);
   return { config: file ? await loadConfigFile(file) : {}, file };
-}
-
-/** A store spec as it may be shown: a URL's password masked. */
-function shownStoreOf(store: string): string {
-  return store.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
 }
 
 /** The SQLite file a store spec names (undefined for memory and PostgreSQL); STORE_CONFIG_INVALID for a bad spec. */
@@ -507,7 +503,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const baseUrl =
     flag('base-url') ?? env(io, 'TOOLMUX_BASE_URL') ?? config.baseUrl ?? `http://${publicHost}:${port}`;
-  const shownStore = shownStoreOf(store);
+  const shownStore = shownStoreSpec(store);
   const toolmux = new ToolMux({
     toolkits,
     store,
@@ -762,7 +758,7 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
         code: 'STORE_ERROR',
         message: error.message,
         cause: error.cause,
-        details: { ...error.details, store: shownStoreOf(store) },
+        details: { ...error.details, store: shownStoreSpec(store) },
       });
     }
     throw error;

@@ -59,6 +59,44 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
     expect(line).not.toContain(':pw@');
   });
 
+  it('a store URL in any form, never showing its password, and one pg cannot read as STORE_CONFIG_INVALID', async () => {
+    const closedPort = await freePort();
+    const env = { TOOLMUX_API_KEY: API_KEY, TOOLMUX_SECRET_KEY: SECRET_KEY };
+    for (const [store, shown] of [
+      // pg takes a password parameter
+      [
+        `postgres://app@127.0.0.1:${closedPort}/toolmux?password=hunter2pw`,
+        `postgres://app@127.0.0.1:${closedPort}/toolmux?password=***`,
+      ],
+      // pg splits the userinfo at the last @
+      [
+        `postgres://app:hun@ter2pw@127.0.0.1:${closedPort}/toolmux`,
+        `postgres://app:***@127.0.0.1:${closedPort}/toolmux`,
+      ],
+    ]) {
+      const result = await failingServe(['serve', '--store', store!], { env });
+      expect(result.code).toBe(1);
+      const line = expectOneLine(result);
+      expect(line).toContain(`The store ${shown} failed to connect`);
+      expect(line).toContain('(STORE_ERROR)');
+      expect(line).not.toMatch(/hunter2pw|ter2pw/);
+    }
+    // an unencoded / in the password: no URL pg can read
+    const cwd = tempDirectory();
+    const unreadable = await failingServe(
+      ['serve', '--store', `postgres://app:hun/ter2pw@127.0.0.1:${closedPort}/toolmux`],
+      { cwd, env },
+    );
+    expect(unreadable.code).toBe(1);
+    const line = expectOneLine(unreadable);
+    expect(line).toContain(`Invalid store "postgres://***@127.0.0.1:${closedPort}/toolmux"`);
+    expect(line).toContain('percent-encode the user name and password');
+    expect(line).toContain('(STORE_CONFIG_INVALID)');
+    expect(line).not.toContain('unexpected error');
+    expect(line).not.toMatch(/hun\/|ter2pw/);
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
   it('a database migrated by a newer toolmux, naming its version and the fix (STORE_SCHEMA_TOO_NEW)', async () => {
     const cwd = tempDirectory();
     const path = join(cwd, 'data', 'toolmux.db');
