@@ -73,6 +73,11 @@ export const TOOLMUX_ERROR_CODES = {
    * opened (nor migrated back); upgrade toolmux.
    */
   STORE_SCHEMA_TOO_NEW: 500,
+  /**
+   * A command that only reads the store (`toolmux sessions list`) found no toolmux tables, or a schema
+   * older than this toolmux reads; it does not migrate it.
+   */
+  STORE_NOT_MIGRATED: 500,
   /** The secret key is malformed. */
   SECRET_KEY_INVALID: 400,
   /** A toolkit needs a connected account and none is usable. */

@@ -1,4 +1,5 @@
 import { quotedMessage, ToolMuxError } from '../errors.js';
+import type { AppliedMigration } from './migrations.js';
 import { PostgresStore } from './postgres.js';
 import { postgresSpecProblem, shownStoreSpec } from './store-spec-text.js';
 import type { Store } from './types.js';
@@ -109,4 +110,25 @@ export async function openStore(spec?: string | Store): Promise<Store> {
     throw error;
   }
   return store;
+}
+
+/**
+ * @internal Opens the store a spec names to read it only (`toolmux sessions list`): nothing is
+ * created, migrated or written. A SQLite file must exist (it is opened refusing writes); a
+ * PostgreSQL database is only read. Resolves with the store and the migrations its schema records
+ * (none when no toolmux ran on it): whether that schema can be read is the caller's to decide
+ * (`pendingMigrations`). The store is closed again when reading them fails.
+ */
+export async function openStoreToRead(spec: string): Promise<{ store: Store; applied: AppliedMigration[] }> {
+  const parsed = parseStoreSpec(spec);
+  const store =
+    parsed.dialect === 'sqlite'
+      ? new (await loadSqliteStore())({ path: parsed.path, readOnly: true })
+      : await PostgresStore.create({ connectionString: parsed.connectionString, poolSize: 1 });
+  try {
+    return { store, applied: await store.appliedMigrations() };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
 }

@@ -748,6 +748,27 @@ export class PostgresStore implements Store {
     }
   }
 
+  /**
+   * @internal The migrations the database's `toolmux_migrations` records (in the schema the
+   * connections' `search_path` names), read without creating or migrating anything: none when it
+   * has no such table (no toolmux ran on it).
+   */
+  async appliedMigrations(): Promise<AppliedMigration[]> {
+    const operation = 'read the schema version';
+    const [table] = await this.query(
+      operation,
+      "SELECT to_regclass('toolmux_migrations') IS NOT NULL AS present",
+      [],
+    );
+    if (!table?.present) return [];
+    const rows = await this.query(
+      operation,
+      'SELECT version, name FROM toolmux_migrations ORDER BY version',
+      [],
+    );
+    return rows.map((row) => ({ version: Number(row.version), name: String(row.name) }));
+  }
+
   /** One round trip that reads a toolmux table: fails when the database or the schema is gone. */
   async ping(): Promise<void> {
     await this.query('answer a ping', 'SELECT 1 FROM toolmux_migrations LIMIT 1', []);

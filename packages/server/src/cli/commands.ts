@@ -5,15 +5,18 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
 import {
+  type AppliedMigration,
   checkUserId,
   createFileOnce,
   DEFAULT_OAUTH_REQUEST_TIMEOUT_MS,
+  LATEST_MIGRATION_VERSION,
   MAX_LOG_RETENTION_DAYS,
   MAX_OAUTH_REQUEST_TIMEOUT_MS,
-  openStore,
+  openStoreToRead,
   openToolMuxStore,
   parseSecretKey,
   parseStoreSpec,
+  pendingMigrations,
   sessionSummaryOf,
   shownStoreSpec,
 } from '@toolmux/core/internal';
@@ -711,10 +714,64 @@ async function toolkitInfo(args: readonly string[], io: CliIo): Promise<number> 
   return 0;
 }
 
+/** A STORE_ERROR with the store as it may be shown in its details (`describeFailure` names it); other errors as they are. */
+function withShownStore(error: unknown, shown: string): unknown {
+  if (!ToolMuxError.isInstance(error) || error.code !== 'STORE_ERROR') return error;
+  return new ToolMuxError({
+    code: 'STORE_ERROR',
+    message: error.message,
+    cause: error.cause,
+    details: { ...error.details, store: shown },
+  });
+}
+
+/**
+ * Whether a schema whose `toolmux_migrations` holds `applied` can be read without migrating it:
+ * STORE_NOT_MIGRATED when it lacks migrations this release reads with (none at all: no toolmux ran
+ * on the database); the STORE_SCHEMA_TOO_NEW error when a newer toolmux migrated it (readable: a
+ * release's migrations keep the previous release working, so the caller reads it and says so);
+ * undefined when it is this release's.
+ */
+function schemaToRead(
+  applied: readonly AppliedMigration[],
+  shown: string,
+  from: string,
+): (ToolMuxError & { details: { databaseVersion: number; supportedVersion: number } }) | undefined {
+  let missing: AppliedMigration[];
+  try {
+    missing = pendingMigrations(applied);
+  } catch (error) {
+    if (ToolMuxError.isInstance(error) && error.code === 'STORE_SCHEMA_TOO_NEW')
+      return error as ToolMuxError & { details: { databaseVersion: number; supportedVersion: number } };
+    throw error;
+  }
+  if (missing.length === 0) return undefined;
+  const details = {
+    store: shown,
+    databaseVersion: applied.reduce((newest, migration) => Math.max(newest, migration.version), 0),
+    supportedVersion: LATEST_MIGRATION_VERSION,
+    missingMigrations: missing.map((migration) => `${migration.version} ${migration.name}`),
+  };
+  if (applied.length === 0) {
+    throw new ToolMuxError({
+      code: 'STORE_NOT_MIGRATED',
+      message: `The store ${shown} (${from}) has no toolmux tables: no toolmux server has run on this database yet, or it is not the server's database. Nothing was created: name the store the server uses with --store, TOOLMUX_STORE or the config file (--config); \`toolmux serve\` creates the tables when it starts on a new database.`,
+      details,
+    });
+  }
+  const newest = applied.reduce((a, b) => (b.version > a.version ? b : a));
+  throw new ToolMuxError({
+    code: 'STORE_NOT_MIGRATED',
+    message: `The store ${shown} (${from}) is at migration ${newest.version} (${newest.name}), older than this toolmux, which reads migration ${LATEST_MIGRATION_VERSION}: its server runs an earlier release. \`toolmux sessions list\` only reads, so it did not migrate the database: list with the toolmux release of the server, or upgrade the server (\`toolmux serve\` of this release migrates the database when it starts; back it up first).`,
+    details,
+  });
+}
+
 /**
  * `toolmux sessions list`: reads the store of the config file (or `--store` / `TOOLMUX_STORE`) and
- * nothing else: a missing SQLite file is an error rather than a new database, and no secret key is
- * read or created (listing needs none).
+ * nothing else: a missing SQLite file is an error rather than a new database, the schema is not
+ * migrated (one that lacks this release's migrations is STORE_NOT_MIGRATED; a newer one is read, with
+ * a note), nothing is written, and no secret key is read or created (listing needs none).
  */
 async function listSessions(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parse(args, {
@@ -742,8 +799,14 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
   if (userId !== undefined) checkUserId(userId);
   const limit = values.limit === undefined ? 20 : Number(values.limit);
   const spec = parseStoreSpec(store);
+  const shown = shownStoreSpec(store);
   let target = store;
-  if (spec.dialect === 'sqlite' && spec.path !== ':memory:') {
+  if (spec.dialect === 'sqlite' && spec.path === ':memory:') {
+    throw new StartupError(
+      `The store ${shown} (${from}) is in memory: it lives inside the server's process and goes with it, so no other process can list its sessions. Name the store of a server that keeps them with --store, TOOLMUX_STORE or the config file (--config).`,
+    );
+  }
+  if (spec.dialect === 'sqlite') {
     const path = resolve(cwd, spec.path);
     if (!existsSync(path)) {
       throw new StartupError(
@@ -752,19 +815,30 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
     }
     target = `sqlite:${path}`;
   }
-  const opened = await openStore(target).catch((error: unknown) => {
-    if (ToolMuxError.isInstance(error) && error.code === 'STORE_ERROR') {
-      throw new ToolMuxError({
-        code: 'STORE_ERROR',
-        message: error.message,
-        cause: error.cause,
-        details: { ...error.details, store: shownStoreSpec(store) },
-      });
-    }
-    throw error;
+  // read only: opening a store to list it must not migrate it (nor create its tables), which would
+  // stop the server's older instances from starting (STORE_SCHEMA_TOO_NEW) and needs rights a
+  // read-only role lacks
+  const { store: opened, applied } = await openStoreToRead(target).catch((error: unknown) => {
+    throw withShownStore(error, shown);
   });
   try {
-    const page = await opened.listSessions({ userId, limit, cursor: undefined });
+    const newer = schemaToRead(applied, shown, from);
+    if (newer) {
+      io.stderr(
+        `toolmux: note: ${shown} was migrated by a newer toolmux (its schema is at migration ${newer.details.databaseVersion}; this one knows up to ${newer.details.supportedVersion}): its sessions are read as this release reads them. Upgrade toolmux here to read them as the server does.\n`,
+      );
+    }
+    const page = await opened.listSessions({ userId, limit, cursor: undefined }).catch((error: unknown) => {
+      if (newer && ToolMuxError.isInstance(error) && error.code === 'STORE_ERROR') {
+        throw new ToolMuxError({
+          code: 'STORE_SCHEMA_TOO_NEW',
+          message: `The store ${shown} was migrated by a newer toolmux (its schema is at migration ${newer.details.databaseVersion}; this toolmux knows migrations up to ${newer.details.supportedVersion} only), and reading its sessions as this release reads them failed: ${causeText(error.cause ?? error)}. Upgrade toolmux here to the release that migrated the database, or a later one.`,
+          cause: error,
+          details: { ...newer.details, store: shown },
+        });
+      }
+      throw withShownStore(error, shown);
+    });
     const items = page.items.map(sessionSummaryOf);
     if (values.json) {
       io.stdout(`${JSON.stringify(items, null, 2)}\n`);

@@ -78,7 +78,8 @@ Options:
   'sessions list': `Usage: toolmux sessions list [options]
 
 Lists the sessions in the server's store (the config file's store unless --store or TOOLMUX_STORE
-says otherwise), newest first. It reads only: a SQLite file that does not exist is an error, and no
+says otherwise), newest first. It reads only: a SQLite file that does not exist is an error, the
+database is not migrated (one without toolmux tables, or at an older migration, is an error), and no
 key is needed or created.
 
 Options:
