@@ -115,6 +115,34 @@ describe('--help and usage errors', () => {
     }
     expect((await inProcess(['serve', '--port', 'abc'])).stderr).toContain('--port must be a port number');
   });
+
+  it('takes --limit of sessions list as decimal digits from 1 to 1000, else exits 2 naming the flag and the text', async () => {
+    for (const text of ['abc', '0', '1001', '1e2', '0x10', ' 5', '5.0', '']) {
+      const result = await inProcess([
+        'sessions',
+        'list',
+        '--limit',
+        text,
+        '--store',
+        'sqlite:./no-such-dir/x.db',
+      ]);
+      expect(result.code, text).toBe(2);
+      expect(result.stderr).toBe(
+        `toolmux: --limit must be a whole number from 1 to 1000, got ${JSON.stringify(text)}. (usage: toolmux --help)\n`,
+      );
+    }
+    // a good limit gets as far as the store
+    const good = await inProcess([
+      'sessions',
+      'list',
+      '--limit',
+      '1000',
+      '--store',
+      'sqlite:./no-such-dir/x.db',
+    ]);
+    expect(good.code).toBe(1);
+    expect(good.stderr).toContain('No database at');
+  });
 });
 
 describe('toolmux serve', () => {

@@ -12,6 +12,7 @@ import {
   LATEST_MIGRATION_VERSION,
   MAX_LOG_RETENTION_DAYS,
   MAX_OAUTH_REQUEST_TIMEOUT_MS,
+  MAX_PAGE_LIMIT,
   openStoreToRead,
   openToolMuxStore,
   parseSecretKey,
@@ -19,6 +20,7 @@ import {
   pendingMigrations,
   sessionSummaryOf,
   shownStoreSpec,
+  shownValue,
 } from '@toolmux/core/internal';
 import { builtinToolkits } from '@toolmux/toolkits';
 import { MIN_API_KEY_LENGTH } from '../api-key.js';
@@ -325,6 +327,17 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], name: str
   throw new UsageError(
     `${name} must be one of ${allowed.join(', ')}, got "${value}".${suggestion ? ` Did you mean "${suggestion}"?` : ''}`,
   );
+}
+
+/** `--limit` of `sessions list`: a whole number from 1 to 1000, in decimal digits; else a usage error naming the text. */
+function limitOf(text: string): number {
+  const limit = /^\d{1,7}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(limit >= 1 && limit <= MAX_PAGE_LIMIT)) {
+    throw new UsageError(
+      `--limit must be a whole number from 1 to ${MAX_PAGE_LIMIT}, got ${shownValue(text)}.`,
+    );
+  }
+  return limit;
 }
 
 function portOf(text: string, name: string): number {
@@ -797,7 +810,7 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
           : [DEFAULT_STORE, 'the default store'];
   const userId = values.user as string | undefined;
   if (userId !== undefined) checkUserId(userId);
-  const limit = values.limit === undefined ? 20 : Number(values.limit);
+  const limit = values.limit === undefined ? 20 : limitOf(values.limit as string);
   const spec = parseStoreSpec(store);
   const shown = shownStoreSpec(store);
   let target = store;
