@@ -292,13 +292,8 @@ function wholeNumberOf(
 ): number | undefined {
   const text = env(io, name);
   if (text === undefined) return fromConfig;
-  const value = Number(text);
-  if (
-    text.trim() === '' ||
-    !Number.isSafeInteger(value) ||
-    value < rule.min ||
-    value > (rule.max ?? Number.MAX_SAFE_INTEGER)
-  ) {
+  const value = decimalOf(text);
+  if (!Number.isSafeInteger(value) || value < rule.min || value > (rule.max ?? Number.MAX_SAFE_INTEGER)) {
     throw new UsageError(`${name} must be ${rule.must}, got "${text}".`);
   }
   return value;
@@ -331,7 +326,7 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], name: str
 
 /** `--limit` of `sessions list`: a whole number from 1 to 1000, in decimal digits; else a usage error naming the text. */
 function limitOf(text: string): number {
-  const limit = /^\d{1,7}$/.test(text) ? Number(text) : Number.NaN;
+  const limit = decimalOf(text);
   if (!(limit >= 1 && limit <= MAX_PAGE_LIMIT)) {
     throw new UsageError(
       `--limit must be a whole number from 1 to ${MAX_PAGE_LIMIT}, got ${shownValue(text)}.`,
@@ -340,9 +335,17 @@ function limitOf(text: string): number {
   return limit;
 }
 
+/**
+ * A whole number typed as text: decimal digits only, else NaN. `Number()` alone would take `0x10`,
+ * `1e3`, `0b1`, ` 80` and `80.0` as numbers nobody meant.
+ */
+function decimalOf(text: string): number {
+  return /^[0-9]{1,16}$/.test(text) ? Number(text) : Number.NaN;
+}
+
 function portOf(text: string, name: string): number {
-  const port = Number(text);
-  if (text.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65_535) {
+  const port = decimalOf(text);
+  if (!(port >= 0 && port <= 65_535)) {
     throw new UsageError(`${name} must be a port number from 0 to 65535, got "${text}".`);
   }
   return port;
