@@ -39,7 +39,7 @@ import { checkMetricsOptions } from '../metrics.js';
 import { causeText } from '../request-log.js';
 import { createServer } from '../server.js';
 import { didYouMean } from '../suggest.js';
-import { DEFAULT_STORE, groupHelp, HELP } from './help.js';
+import { DEFAULT_STORE, groupHelp, HELP, helpFor } from './help.js';
 import { createCliLogger, serverLoggerOf } from './log.js';
 
 /** Where the CLI writes; tests pass their own. */
@@ -63,6 +63,12 @@ class StartupError extends Error {}
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [command, subcommand] = argv;
   try {
+    if (command === 'help' && argv.length > 1) {
+      const text = helpFor(argv.slice(1));
+      if (text === undefined) throw new UsageError(unknownHelp(argv.slice(1)));
+      io.stdout(`${text}\n`);
+      return 0;
+    }
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
       io.stdout(`${HELP.main}\n`);
       return command === undefined ? 2 : 0;
@@ -109,6 +115,17 @@ function unknownCommand(argv: readonly string[]): string {
   const suggestion =
     didYouMean(typed, COMMANDS) ?? didYouMean(command, ['serve', 'toolkits', 'sessions', 'help']);
   return `Unknown command "${typed}".${suggestion ? ` Did you mean "toolmux ${suggestion}"?` : ''}`;
+}
+
+/** `toolmux help <words>` for words that name no command. */
+function unknownHelp(words: readonly string[]): string {
+  const typed = words.join(' ');
+  const suggestion =
+    didYouMean(
+      typed,
+      COMMANDS.filter((name) => name !== 'help'),
+    ) ?? didYouMean(words[0] ?? '', ['serve', 'toolkits', 'sessions']);
+  return `There is no command "${typed}" to show the help of.${suggestion ? ` Did you mean "toolmux help ${suggestion}"?` : ' The commands: serve, toolkits list, toolkits info, sessions list.'}`;
 }
 
 function oneLine(text: string): string {
