@@ -80,6 +80,11 @@ export const TOOLMUX_ERROR_CODES = {
   STORE_NOT_MIGRATED: 500,
   /** The secret key is malformed. */
   SECRET_KEY_INVALID: 400,
+  /**
+   * A key file beside an SQLite database (`secret.key`, the CLI's `api.key`) cannot be read or
+   * created: a directory in its place, a directory this process may not write.
+   */
+  KEY_FILE_UNAVAILABLE: 500,
   /** A toolkit needs a connected account and none is usable. */
   CONNECTION_REQUIRED: 412,
   /** A request argument is invalid (limits, cursors, ids). */

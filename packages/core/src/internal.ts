@@ -93,7 +93,7 @@ export {
   StringPieces,
   stringifyJsonSliced,
 } from './util/json-slices.js';
-export { createFileOnce } from './util/key-file.js';
+export { createFileOnce, makeDirectories, readOrCreateKeyFile } from './util/key-file.js';
 export { isPlainObject, setOwn } from './util/own-key.js';
 export { MAX_LOG_ERROR_CODE_LENGTH, MAX_LOG_TEXT_LENGTH } from './util/redact.js';
 export { byteSize, responseTextUpTo } from './util/response-text.js';

@@ -1,9 +1,10 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { pathToFileURL } from 'node:url';
 import { ToolMuxError } from '../errors.js';
 import { newId } from '../util/ids.js';
+import { makeDirectories } from '../util/key-file.js';
 import { WorkSlice, yieldToEventLoop } from '../util/slices.js';
 import {
   type AppliedMigration,
@@ -562,7 +563,7 @@ function logRowId(row: Row | readonly unknown[]): string {
  * the `-wal` and `-shm` files it creates the database file's mode.
  */
 function createPrivateFile(path: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  makeDirectories(dirname(path), 0o700);
   closeSync(openSync(path, 'a', 0o600));
   for (const file of [path, `${path}-wal`, `${path}-shm`]) {
     if (existsSync(file)) chmodSync(file, 0o600);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer as createNetServer, isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -7,7 +7,6 @@ import { type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
 import {
   type AppliedMigration,
   checkUserId,
-  createFileOnce,
   DEFAULT_OAUTH_REQUEST_TIMEOUT_MS,
   LATEST_MIGRATION_VERSION,
   MAX_LOG_RETENTION_DAYS,
@@ -18,6 +17,7 @@ import {
   parseSecretKey,
   parseStoreSpec,
   pendingMigrations,
+  readOrCreateKeyFile,
   sessionSummaryOf,
   shownStoreSpec,
   shownValue,
@@ -240,14 +240,12 @@ function resolveApiKey(
     );
   }
   const keyFile = resolve(dirname(databasePath), 'api.key');
-  if (existsSync(keyFile)) {
-    return checkedApiKey(
-      { apiKey: readFileSync(keyFile, 'utf8').trim(), source: keyFile, keyFile },
-      `the key file ${keyFile}`,
-    );
-  }
-  const file = createFileOnce(keyFile, `tmx_ak_${randomBytes(32).toString('base64url')}\n`);
-  // another process that started at once may have created it first
+  const file = readOrCreateKeyFile(
+    keyFile,
+    () => `tmx_ak_${randomBytes(32).toString('base64url')}\n`,
+    'TOOLMUX_API_KEY',
+  );
+  // there before, or another process that started at once created it first
   if (!file.created)
     return checkedApiKey(
       { apiKey: file.contents.trim(), source: keyFile, keyFile },
@@ -523,12 +521,6 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   } catch (error) {
     throw new StartupError(`${configName}: ${(error as Error).message}`);
   }
-  const { apiKey, source, keyFile } = resolveApiKey(
-    store,
-    io,
-    config.apiKey && configName ? { apiKey: config.apiKey, file: configName } : undefined,
-  );
-
   const log = createCliLogger({ level: logLevel, format: logFormat, write: io.stdout });
   const logger = serverLoggerOf(log);
   const port =
@@ -539,21 +531,48 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const baseUrl =
     flag('base-url') ?? env(io, 'TOOLMUX_BASE_URL') ?? config.baseUrl ?? `http://${publicHost}:${port}`;
+  const baseUrlFrom = flag('base-url')
+    ? '--base-url'
+    : env(io, 'TOOLMUX_BASE_URL')
+      ? 'TOOLMUX_BASE_URL'
+      : config.baseUrl
+        ? `${configName}: baseUrl`
+        : undefined;
   const shownStore = shownStoreSpec(store);
-  const toolmux = new ToolMux({
-    toolkits,
+  let toolmux: ToolMux;
+  try {
+    toolmux = new ToolMux({
+      toolkits,
+      store,
+      baseUrl,
+      logger,
+      secretKey,
+      accountCacheTtlMs,
+      proxyMaxResponseBytes,
+      oauthRequestTimeoutMs,
+      logRetentionDays,
+      managedAuth: config.managedAuth,
+      allowedCallbackUrls: config.allowedCallbackUrls,
+      defaultCallbackUrl: config.defaultCallbackUrl,
+    });
+  } catch (error) {
+    // core names its option; the operator typed a flag, a variable or a key of the config file
+    if (ToolMuxError.isInstance(error) && baseUrlFrom && error.message.startsWith('baseUrl ')) {
+      throw new ToolMuxError({
+        code: error.code,
+        message: `${baseUrlFrom}${error.message.slice('baseUrl'.length)}`,
+        details: error.details,
+      });
+    }
+    throw error;
+  }
+  // after every setting was checked (new ToolMux() checks its own): a key file is the first thing
+  // written on disk
+  const { apiKey, source, keyFile } = resolveApiKey(
     store,
-    baseUrl,
-    logger,
-    secretKey,
-    accountCacheTtlMs,
-    proxyMaxResponseBytes,
-    oauthRequestTimeoutMs,
-    logRetentionDays,
-    managedAuth: config.managedAuth,
-    allowedCallbackUrls: config.allowedCallbackUrls,
-    defaultCallbackUrl: config.defaultCallbackUrl,
-  });
+    io,
+    config.apiKey && configName ? { apiKey: config.apiKey, file: configName } : undefined,
+  );
   let storeOpened = false;
   try {
     // store reachable and migrated, secret key present and valid, in bounded time: a database that
