@@ -73,8 +73,18 @@ export const TOOLMUX_ERROR_CODES = {
    * opened (nor migrated back); upgrade toolmux.
    */
   STORE_SCHEMA_TOO_NEW: 500,
+  /**
+   * A command that only reads the store (`toolmux sessions list`) found no toolmux tables, or a schema
+   * older than this toolmux reads; it does not migrate it.
+   */
+  STORE_NOT_MIGRATED: 500,
   /** The secret key is malformed. */
   SECRET_KEY_INVALID: 400,
+  /**
+   * A key file beside an SQLite database (`secret.key`, the CLI's `api.key`) cannot be read or
+   * created: a directory in its place, a directory this process may not write.
+   */
+  KEY_FILE_UNAVAILABLE: 500,
   /** A toolkit needs a connected account and none is usable. */
   CONNECTION_REQUIRED: 412,
   /** A request argument is invalid (limits, cursors, ids). */

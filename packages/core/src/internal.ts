@@ -67,8 +67,12 @@ export {
   exposedToolSpecs,
   toolSpecOf,
 } from './session.js';
+export type { AppliedMigration } from './store/migrations.js';
+export { LATEST_MIGRATION_VERSION, pendingMigrations } from './store/migrations.js';
 export type { StoreSpec } from './store/open-store.js';
-export { DEFAULT_STORE_SPEC, openStore, parseStoreSpec } from './store/open-store.js';
+export { DEFAULT_STORE_SPEC, openStore, openStoreToRead, parseStoreSpec } from './store/open-store.js';
+export { MAX_PAGE_LIMIT } from './store/pagination.js';
+export { postgresSpecProblem, shownStoreSpec } from './store/store-spec-text.js';
 export { editDistance, editDistanceWithin } from './util/edit-distance.js';
 export { idBefore, newId } from './util/ids.js';
 export { jsonDepthExceeds, MAX_JSON_DEPTH } from './util/json-depth.js';
@@ -89,7 +93,7 @@ export {
   StringPieces,
   stringifyJsonSliced,
 } from './util/json-slices.js';
-export { createFileOnce } from './util/key-file.js';
+export { createFileOnce, makeDirectories, readOrCreateKeyFile } from './util/key-file.js';
 export { isPlainObject, setOwn } from './util/own-key.js';
 export { MAX_LOG_ERROR_CODE_LENGTH, MAX_LOG_TEXT_LENGTH } from './util/redact.js';
 export { byteSize, responseTextUpTo } from './util/response-text.js';

@@ -1,5 +1,7 @@
 import { quotedMessage, ToolMuxError } from '../errors.js';
+import type { AppliedMigration } from './migrations.js';
 import { PostgresStore } from './postgres.js';
+import { postgresSpecProblem, shownStoreSpec } from './store-spec-text.js';
 import type { Store } from './types.js';
 
 /** The store used when none is given: a SQLite file under the working directory. */
@@ -40,13 +42,23 @@ function invalidSpec(shown: string): ToolMuxError {
 export function parseStoreSpec(spec: string | undefined = DEFAULT_STORE_SPEC): StoreSpec {
   if (typeof spec !== 'string') throw invalidSpec(`of type ${spec === null ? 'null' : typeof spec}`);
   if (spec === ':memory:') return { dialect: 'sqlite', path: ':memory:' };
-  if (/^postgres(ql)?:\/\//i.test(spec)) return { dialect: 'postgres', connectionString: spec };
+  if (/^postgres(ql)?:\/\//i.test(spec)) {
+    // pg reads the URL only when it connects, and throws its own error then ("Invalid URL")
+    const problem = postgresSpecProblem(spec);
+    if (problem !== undefined) {
+      throw new ToolMuxError({
+        code: 'STORE_CONFIG_INVALID',
+        message: `Invalid store ${JSON.stringify(shownStoreSpec(spec))}: ${problem}.`,
+      });
+    }
+    return { dialect: 'postgres', connectionString: spec };
+  }
   if (spec.startsWith('sqlite:') && !spec.startsWith('sqlite://') && spec.length > 'sqlite:'.length) {
     return { dialect: 'sqlite', path: spec.slice('sqlite:'.length) };
   }
   if (!URL_SCHEME.test(spec) && /\.(db|sqlite)$/i.test(spec)) return { dialect: 'sqlite', path: spec };
   // a URL's password must not reach logs through the message
-  throw invalidSpec(JSON.stringify(spec.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@')));
+  throw invalidSpec(JSON.stringify(shownStoreSpec(spec)));
 }
 
 /**
@@ -98,4 +110,25 @@ export async function openStore(spec?: string | Store): Promise<Store> {
     throw error;
   }
   return store;
+}
+
+/**
+ * @internal Opens the store a spec names to read it only (`toolmux sessions list`): nothing is
+ * created, migrated or written. A SQLite file must exist (it is opened refusing writes); a
+ * PostgreSQL database is only read. Resolves with the store and the migrations its schema records
+ * (none when no toolmux ran on it): whether that schema can be read is the caller's to decide
+ * (`pendingMigrations`). The store is closed again when reading them fails.
+ */
+export async function openStoreToRead(spec: string): Promise<{ store: Store; applied: AppliedMigration[] }> {
+  const parsed = parseStoreSpec(spec);
+  const store =
+    parsed.dialect === 'sqlite'
+      ? new (await loadSqliteStore())({ path: parsed.path, readOnly: true })
+      : await PostgresStore.create({ connectionString: parsed.connectionString, poolSize: 1 });
+  try {
+    return { store, applied: await store.appliedMigrations() };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
 }

@@ -1,5 +1,5 @@
 import type { Client, Pool, QueryConfig, QueryResultRow } from 'pg';
-import { ToolMuxError } from '../errors.js';
+import { quotedMessage, ToolMuxError } from '../errors.js';
 import { newId } from '../util/ids.js';
 import { MAX_TIMER_MS } from '../util/whole-number.js';
 import {
@@ -24,6 +24,7 @@ import {
   storeClosedError,
   storeError,
 } from './store-errors.js';
+import { postgresSpecProblem, shownStoreSpec } from './store-spec-text.js';
 import type {
   AuthConfigChanges,
   AuthConfigRecord,
@@ -653,6 +654,12 @@ export class PostgresStore implements Store {
     if (logCommit !== 'server' && logCommit !== 'disk') {
       throw invalidOption(`logCommit must be 'server' or 'disk'; got ${JSON.stringify(logCommit)}.`);
     }
+    const specProblem = postgresSpecProblem(connectionString);
+    if (specProblem !== undefined) {
+      throw invalidOption(
+        `Invalid store ${JSON.stringify(shownStoreSpec(connectionString))}: ${specProblem}.`,
+      );
+    }
     const timeouts = timeoutsOf(storeOptions);
     const { Client, Pool } = await import('pg');
     const options = schema === undefined ? undefined : `-c search_path=${schema}`;
@@ -667,6 +674,16 @@ export class PostgresStore implements Store {
       keepAlive: true,
       keepAliveInitialDelayMillis: timeouts.keepAliveIdleMs,
     };
+    try {
+      // pg reads the URL (and the files its sslcert, sslkey and sslrootcert name) for every new
+      // connection, inside pg-pool's connect(), which throws what it throws there instead of rejecting:
+      // read once now, without connecting, so that a URL pg refuses is this error instead
+      new Client(connection);
+    } catch (error) {
+      throw invalidOption(
+        `The store ${shownStoreSpec(connectionString)} cannot be used: ${quotedMessage(error)}. Correct the store URL (see the PostgreSQL documentation of connection URIs).`,
+      );
+    }
     const pool = new Pool({ ...connection, max: poolSize });
     // the log writer commits at most 4 batches at once (ExecutionLogWriter). With logCommit 'server'
     // each new connection is set up before the pool hands it out (pg-pool's awaited `onConnect`, not
@@ -729,6 +746,27 @@ export class PostgresStore implements Store {
       if (ToolMuxError.isInstance(error) && error.code === 'STORE_SCHEMA_TOO_NEW') throw error;
       throw this.failure('run migrations', error, 'migration');
     }
+  }
+
+  /**
+   * @internal The migrations the database's `toolmux_migrations` records (in the schema the
+   * connections' `search_path` names), read without creating or migrating anything: none when it
+   * has no such table (no toolmux ran on it).
+   */
+  async appliedMigrations(): Promise<AppliedMigration[]> {
+    const operation = 'read the schema version';
+    const [table] = await this.query(
+      operation,
+      "SELECT to_regclass('toolmux_migrations') IS NOT NULL AS present",
+      [],
+    );
+    if (!table?.present) return [];
+    const rows = await this.query(
+      operation,
+      'SELECT version, name FROM toolmux_migrations ORDER BY version',
+      [],
+    );
+    return rows.map((row) => ({ version: Number(row.version), name: String(row.name) }));
   }
 
   /** One round trip that reads a toolmux table: fails when the database or the schema is gone. */

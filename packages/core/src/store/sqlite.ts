@@ -1,8 +1,10 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { pathToFileURL } from 'node:url';
 import { ToolMuxError } from '../errors.js';
 import { newId } from '../util/ids.js';
+import { makeDirectories } from '../util/key-file.js';
 import { WorkSlice, yieldToEventLoop } from '../util/slices.js';
 import {
   type AppliedMigration,
@@ -90,6 +92,12 @@ export interface SqliteStoreOptions {
    * @default 600000
    */
   migrationTimeoutMs?: number;
+  /**
+   * @internal Opens an existing database file to read it only (`toolmux sessions list`): the file is
+   * not created (a missing one fails), its mode and journal mode are left as they are, and the
+   * connection refuses writes (`PRAGMA query_only`), so `migrate()` and every write fail.
+   */
+  readOnly?: boolean;
 }
 
 /** How long a statement waits for a lock another process holds before it fails (SQLITE_BUSY). */
@@ -555,7 +563,7 @@ function logRowId(row: Row | readonly unknown[]): string {
  * the `-wal` and `-shm` files it creates the database file's mode.
  */
 function createPrivateFile(path: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  makeDirectories(dirname(path), 0o700);
   closeSync(openSync(path, 'a', 0o600));
   for (const file of [path, `${path}-wal`, `${path}-shm`]) {
     if (existsSync(file)) chmodSync(file, 0o600);
@@ -595,7 +603,7 @@ export class SqliteStore implements Store {
   /** See {@link SqliteStoreOptions.migrationTimeoutMs}. */
   private readonly migrationTimeoutMs: number;
 
-  constructor({ path, checkpoints, migrationTimeoutMs = 600_000 }: SqliteStoreOptions) {
+  constructor({ path, checkpoints, migrationTimeoutMs = 600_000, readOnly = false }: SqliteStoreOptions) {
     if (!Number.isFinite(migrationTimeoutMs) || migrationTimeoutMs < 0) {
       throw new ToolMuxError({
         code: 'STORE_CONFIG_INVALID',
@@ -603,6 +611,19 @@ export class SqliteStore implements Store {
       });
     }
     this.migrationTimeoutMs = migrationTimeoutMs;
+    if (readOnly && path !== ':memory:') {
+      try {
+        // read-write, so that the last connection to close removes the -wal and -shm files it made,
+        // but never creating the file (mode=rw) and never writing (query_only)
+        const url = pathToFileURL(resolve(path));
+        url.search = 'mode=rw';
+        this.database = new DatabaseSync(url);
+        this.database.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA query_only = ON;`);
+      } catch (error) {
+        throw storeError('sqlite', `open the database file "${path}"`, error);
+      }
+      return;
+    }
     try {
       if (path !== ':memory:') createPrivateFile(path);
       this.database = new DatabaseSync(path);
@@ -703,6 +724,24 @@ export class SqliteStore implements Store {
       }
       throw error;
     }
+  }
+
+  /**
+   * @internal The migrations the database's `toolmux_migrations` records, read without creating or
+   * migrating anything: none when it has no such table (no toolmux ran on it).
+   */
+  async appliedMigrations(): Promise<AppliedMigration[]> {
+    return this.run('read the schema version', () => {
+      const table = this.database
+        .prepare(
+          "SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = 'toolmux_migrations'",
+        )
+        .get();
+      if (table === undefined) return [];
+      return this.database
+        .prepare('SELECT version, name FROM toolmux_migrations ORDER BY version')
+        .all() as unknown as AppliedMigration[];
+    });
   }
 
   /** A cheap query that fails when the database file cannot be read. */

@@ -4,6 +4,7 @@ import type { Client, QueryResultRow } from 'pg';
 import { errorMessage } from '../errors.js';
 import { MIGRATIONS } from '../store/migrations.js';
 import { PostgresStore } from '../store/postgres.js';
+import { shownStoreSpec } from '../store/store-spec-text.js';
 
 /** The server PostgreSQL tests use: `TOOLMUX_TEST_POSTGRES_URL`, else a local trust-auth server. */
 export function testPostgresUrl(): string {
@@ -78,7 +79,7 @@ export async function postgresAvailable(): Promise<boolean> {
 export async function postgresSkipReason(): Promise<string | undefined> {
   const cause = await unreachableReason();
   if (cause === undefined) return undefined;
-  const where = testPostgresUrl().replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+  const where = shownStoreSpec(testPostgresUrl());
   const reason = `PostgreSQL at ${where} is unreachable (${cause}); start it or set TOOLMUX_TEST_POSTGRES_URL`;
   const ci = process.env.CI;
   if (ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0') {

@@ -1,7 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { ToolMuxError } from '../errors.js';
-import { createFileOnce } from './key-file.js';
+import { readOrCreateKeyFile } from './key-file.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -54,8 +53,11 @@ export function resolveSecretKey(options: {
         'A PostgreSQL store needs a secret key shared by every instance: set TOOLMUX_SECRET_KEY (e.g. `openssl rand -base64 32`) or pass secretKey.',
     });
   }
-  if (existsSync(keyFile)) return parseSecretKey(readFileSync(keyFile, 'utf8'), keyFile);
-  const file = createFileOnce(keyFile, `${randomBytes(32).toString('base64')}\n`);
+  const file = readOrCreateKeyFile(
+    keyFile,
+    () => `${randomBytes(32).toString('base64')}\n`,
+    'TOOLMUX_SECRET_KEY (the secretKey option)',
+  );
   const key = parseSecretKey(file.contents, keyFile);
   if (!file.created) return key; // another process created it meanwhile
   logger.warn(

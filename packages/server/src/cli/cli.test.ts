@@ -28,7 +28,7 @@ async function toolmux(args: string[], options: { cwd?: string } = {}) {
   return run(process.execPath, [CLI, ...args], { cwd: options.cwd, env: cleanEnv() });
 }
 
-async function inProcess(args: string[]) {
+async function inProcess(args: string[], env: NodeJS.ProcessEnv = {}) {
   let stdout = '';
   let stderr = '';
   const code = await runCli(args, {
@@ -38,7 +38,7 @@ async function inProcess(args: string[]) {
     stderr: (text) => {
       stderr += text;
     },
-    env: cleanEnv(),
+    env: { ...cleanEnv(), ...env },
     stopSignal: async () => {},
   });
   return { code, stdout, stderr };
@@ -114,6 +114,59 @@ describe('--help and usage errors', () => {
       expect(result.code, args.join(' ')).toBe(2);
     }
     expect((await inProcess(['serve', '--port', 'abc'])).stderr).toContain('--port must be a port number');
+  });
+
+  it('takes a port (--port, PORT) and a numeric variable as decimal digits only, else exits 2 naming the text', async () => {
+    for (const text of ['0x10', '1e3', ' 80', '80 ', '80.0', '+80', '0b1', '65536', 'abc']) {
+      const result = await inProcess(['serve', '--port', text, '--store', 'mysql://nothing']);
+      expect(result.code, text).toBe(2);
+      expect(result.stderr).toBe(
+        `toolmux: --port must be a port number from 0 to 65535, got "${text}". (usage: toolmux --help)\n`,
+      );
+    }
+    const fromEnv = await inProcess(['serve', '--store', 'mysql://nothing'], { PORT: '1e3' });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toContain('PORT must be a port number from 0 to 65535, got "1e3"');
+    for (const text of ['0x10', '1e3', ' 5', '5.0']) {
+      const result = await inProcess(['serve', '--store', ':memory:'], {
+        TOOLMUX_SESSION_CACHE_TTL_MS: text,
+      });
+      expect(result.code, text).toBe(2);
+      expect(result.stderr).toContain(`TOOLMUX_SESSION_CACHE_TTL_MS must be a whole number of milliseconds`);
+      expect(result.stderr).toContain(`got "${text}"`);
+    }
+    // digits get as far as the store (which this one is not)
+    const good = await inProcess(['serve', '--port', '080', '--store', 'mysql://nothing']);
+    expect(good.code).toBe(1);
+    expect(good.stderr).toContain('STORE_CONFIG_INVALID');
+  });
+
+  it('takes --limit of sessions list as decimal digits from 1 to 1000, else exits 2 naming the flag and the text', async () => {
+    for (const text of ['abc', '0', '1001', '1e2', '0x10', ' 5', '5.0', '']) {
+      const result = await inProcess([
+        'sessions',
+        'list',
+        '--limit',
+        text,
+        '--store',
+        'sqlite:./no-such-dir/x.db',
+      ]);
+      expect(result.code, text).toBe(2);
+      expect(result.stderr).toBe(
+        `toolmux: --limit must be a whole number from 1 to 1000, got ${JSON.stringify(text)}. (usage: toolmux --help)\n`,
+      );
+    }
+    // a good limit gets as far as the store
+    const good = await inProcess([
+      'sessions',
+      'list',
+      '--limit',
+      '1000',
+      '--store',
+      'sqlite:./no-such-dir/x.db',
+    ]);
+    expect(good.code).toBe(1);
+    expect(good.stderr).toContain('No database at');
   });
 });
 

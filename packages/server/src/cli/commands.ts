@@ -1,20 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer as createNetServer, isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
 import {
+  type AppliedMigration,
   checkUserId,
-  createFileOnce,
   DEFAULT_OAUTH_REQUEST_TIMEOUT_MS,
+  LATEST_MIGRATION_VERSION,
   MAX_LOG_RETENTION_DAYS,
   MAX_OAUTH_REQUEST_TIMEOUT_MS,
-  openStore,
+  MAX_PAGE_LIMIT,
+  openStoreToRead,
   openToolMuxStore,
   parseSecretKey,
   parseStoreSpec,
+  pendingMigrations,
+  readOrCreateKeyFile,
   sessionSummaryOf,
+  shownStoreSpec,
+  shownValue,
 } from '@toolmux/core/internal';
 import { builtinToolkits } from '@toolmux/toolkits';
 import { MIN_API_KEY_LENGTH } from '../api-key.js';
@@ -33,7 +39,7 @@ import { checkMetricsOptions } from '../metrics.js';
 import { causeText } from '../request-log.js';
 import { createServer } from '../server.js';
 import { didYouMean } from '../suggest.js';
-import { DEFAULT_STORE, groupHelp, HELP } from './help.js';
+import { DEFAULT_STORE, groupHelp, HELP, helpFor } from './help.js';
 import { createCliLogger, serverLoggerOf } from './log.js';
 
 /** Where the CLI writes; tests pass their own. */
@@ -57,6 +63,12 @@ class StartupError extends Error {}
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [command, subcommand] = argv;
   try {
+    if (command === 'help' && argv.length > 1) {
+      const text = helpFor(argv.slice(1));
+      if (text === undefined) throw new UsageError(unknownHelp(argv.slice(1)));
+      io.stdout(`${text}\n`);
+      return 0;
+    }
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
       io.stdout(`${HELP.main}\n`);
       return command === undefined ? 2 : 0;
@@ -103,6 +115,17 @@ function unknownCommand(argv: readonly string[]): string {
   const suggestion =
     didYouMean(typed, COMMANDS) ?? didYouMean(command, ['serve', 'toolkits', 'sessions', 'help']);
   return `Unknown command "${typed}".${suggestion ? ` Did you mean "toolmux ${suggestion}"?` : ''}`;
+}
+
+/** `toolmux help <words>` for words that name no command. */
+function unknownHelp(words: readonly string[]): string {
+  const typed = words.join(' ');
+  const suggestion =
+    didYouMean(
+      typed,
+      COMMANDS.filter((name) => name !== 'help'),
+    ) ?? didYouMean(words[0] ?? '', ['serve', 'toolkits', 'sessions']);
+  return `There is no command "${typed}" to show the help of.${suggestion ? ` Did you mean "toolmux help ${suggestion}"?` : ' The commands: serve, toolkits list, toolkits info, sessions list.'}`;
 }
 
 function oneLine(text: string): string {
@@ -189,11 +212,6 @@ async function readConfig(
   return { config: file ? await loadConfigFile(file) : {}, file };
 }
 
-/** A store spec as it may be shown: a URL's password masked. */
-function shownStoreOf(store: string): string {
-  return store.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
-}
-
 /** The SQLite file a store spec names (undefined for memory and PostgreSQL); STORE_CONFIG_INVALID for a bad spec. */
 function sqlitePathOf(store: string): string | undefined {
   const spec = parseStoreSpec(store);
@@ -222,14 +240,12 @@ function resolveApiKey(
     );
   }
   const keyFile = resolve(dirname(databasePath), 'api.key');
-  if (existsSync(keyFile)) {
-    return checkedApiKey(
-      { apiKey: readFileSync(keyFile, 'utf8').trim(), source: keyFile, keyFile },
-      `the key file ${keyFile}`,
-    );
-  }
-  const file = createFileOnce(keyFile, `tmx_ak_${randomBytes(32).toString('base64url')}\n`);
-  // another process that started at once may have created it first
+  const file = readOrCreateKeyFile(
+    keyFile,
+    () => `tmx_ak_${randomBytes(32).toString('base64url')}\n`,
+    'TOOLMUX_API_KEY',
+  );
+  // there before, or another process that started at once created it first
   if (!file.created)
     return checkedApiKey(
       { apiKey: file.contents.trim(), source: keyFile, keyFile },
@@ -291,13 +307,8 @@ function wholeNumberOf(
 ): number | undefined {
   const text = env(io, name);
   if (text === undefined) return fromConfig;
-  const value = Number(text);
-  if (
-    text.trim() === '' ||
-    !Number.isSafeInteger(value) ||
-    value < rule.min ||
-    value > (rule.max ?? Number.MAX_SAFE_INTEGER)
-  ) {
+  const value = decimalOf(text);
+  if (!Number.isSafeInteger(value) || value < rule.min || value > (rule.max ?? Number.MAX_SAFE_INTEGER)) {
     throw new UsageError(`${name} must be ${rule.must}, got "${text}".`);
   }
   return value;
@@ -328,9 +339,28 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], name: str
   );
 }
 
+/** `--limit` of `sessions list`: a whole number from 1 to 1000, in decimal digits; else a usage error naming the text. */
+function limitOf(text: string): number {
+  const limit = decimalOf(text);
+  if (!(limit >= 1 && limit <= MAX_PAGE_LIMIT)) {
+    throw new UsageError(
+      `--limit must be a whole number from 1 to ${MAX_PAGE_LIMIT}, got ${shownValue(text)}.`,
+    );
+  }
+  return limit;
+}
+
+/**
+ * A whole number typed as text: decimal digits only, else NaN. `Number()` alone would take `0x10`,
+ * `1e3`, `0b1`, ` 80` and `80.0` as numbers nobody meant.
+ */
+function decimalOf(text: string): number {
+  return /^[0-9]{1,16}$/.test(text) ? Number(text) : Number.NaN;
+}
+
 function portOf(text: string, name: string): number {
-  const port = Number(text);
-  if (text.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65_535) {
+  const port = decimalOf(text);
+  if (!(port >= 0 && port <= 65_535)) {
     throw new UsageError(`${name} must be a port number from 0 to 65535, got "${text}".`);
   }
   return port;
@@ -491,12 +521,6 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   } catch (error) {
     throw new StartupError(`${configName}: ${(error as Error).message}`);
   }
-  const { apiKey, source, keyFile } = resolveApiKey(
-    store,
-    io,
-    config.apiKey && configName ? { apiKey: config.apiKey, file: configName } : undefined,
-  );
-
   const log = createCliLogger({ level: logLevel, format: logFormat, write: io.stdout });
   const logger = serverLoggerOf(log);
   const port =
@@ -507,21 +531,48 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const baseUrl =
     flag('base-url') ?? env(io, 'TOOLMUX_BASE_URL') ?? config.baseUrl ?? `http://${publicHost}:${port}`;
-  const shownStore = shownStoreOf(store);
-  const toolmux = new ToolMux({
-    toolkits,
+  const baseUrlFrom = flag('base-url')
+    ? '--base-url'
+    : env(io, 'TOOLMUX_BASE_URL')
+      ? 'TOOLMUX_BASE_URL'
+      : config.baseUrl
+        ? `${configName}: baseUrl`
+        : undefined;
+  const shownStore = shownStoreSpec(store);
+  let toolmux: ToolMux;
+  try {
+    toolmux = new ToolMux({
+      toolkits,
+      store,
+      baseUrl,
+      logger,
+      secretKey,
+      accountCacheTtlMs,
+      proxyMaxResponseBytes,
+      oauthRequestTimeoutMs,
+      logRetentionDays,
+      managedAuth: config.managedAuth,
+      allowedCallbackUrls: config.allowedCallbackUrls,
+      defaultCallbackUrl: config.defaultCallbackUrl,
+    });
+  } catch (error) {
+    // core names its option; the operator typed a flag, a variable or a key of the config file
+    if (ToolMuxError.isInstance(error) && baseUrlFrom && error.message.startsWith('baseUrl ')) {
+      throw new ToolMuxError({
+        code: error.code,
+        message: `${baseUrlFrom}${error.message.slice('baseUrl'.length)}`,
+        details: error.details,
+      });
+    }
+    throw error;
+  }
+  // after every setting was checked (new ToolMux() checks its own): a key file is the first thing
+  // written on disk
+  const { apiKey, source, keyFile } = resolveApiKey(
     store,
-    baseUrl,
-    logger,
-    secretKey,
-    accountCacheTtlMs,
-    proxyMaxResponseBytes,
-    oauthRequestTimeoutMs,
-    logRetentionDays,
-    managedAuth: config.managedAuth,
-    allowedCallbackUrls: config.allowedCallbackUrls,
-    defaultCallbackUrl: config.defaultCallbackUrl,
-  });
+    io,
+    config.apiKey && configName ? { apiKey: config.apiKey, file: configName } : undefined,
+  );
   let storeOpened = false;
   try {
     // store reachable and migrated, secret key present and valid, in bounded time: a database that
@@ -715,10 +766,64 @@ async function toolkitInfo(args: readonly string[], io: CliIo): Promise<number> 
   return 0;
 }
 
+/** A STORE_ERROR with the store as it may be shown in its details (`describeFailure` names it); other errors as they are. */
+function withShownStore(error: unknown, shown: string): unknown {
+  if (!ToolMuxError.isInstance(error) || error.code !== 'STORE_ERROR') return error;
+  return new ToolMuxError({
+    code: 'STORE_ERROR',
+    message: error.message,
+    cause: error.cause,
+    details: { ...error.details, store: shown },
+  });
+}
+
+/**
+ * Whether a schema whose `toolmux_migrations` holds `applied` can be read without migrating it:
+ * STORE_NOT_MIGRATED when it lacks migrations this release reads with (none at all: no toolmux ran
+ * on the database); the STORE_SCHEMA_TOO_NEW error when a newer toolmux migrated it (readable: a
+ * release's migrations keep the previous release working, so the caller reads it and says so);
+ * undefined when it is this release's.
+ */
+function schemaToRead(
+  applied: readonly AppliedMigration[],
+  shown: string,
+  from: string,
+): (ToolMuxError & { details: { databaseVersion: number; supportedVersion: number } }) | undefined {
+  let missing: AppliedMigration[];
+  try {
+    missing = pendingMigrations(applied);
+  } catch (error) {
+    if (ToolMuxError.isInstance(error) && error.code === 'STORE_SCHEMA_TOO_NEW')
+      return error as ToolMuxError & { details: { databaseVersion: number; supportedVersion: number } };
+    throw error;
+  }
+  if (missing.length === 0) return undefined;
+  const details = {
+    store: shown,
+    databaseVersion: applied.reduce((newest, migration) => Math.max(newest, migration.version), 0),
+    supportedVersion: LATEST_MIGRATION_VERSION,
+    missingMigrations: missing.map((migration) => `${migration.version} ${migration.name}`),
+  };
+  if (applied.length === 0) {
+    throw new ToolMuxError({
+      code: 'STORE_NOT_MIGRATED',
+      message: `The store ${shown} (${from}) has no toolmux tables: no toolmux server has run on this database yet, or it is not the server's database. Nothing was created: name the store the server uses with --store, TOOLMUX_STORE or the config file (--config); \`toolmux serve\` creates the tables when it starts on a new database.`,
+      details,
+    });
+  }
+  const newest = applied.reduce((a, b) => (b.version > a.version ? b : a));
+  throw new ToolMuxError({
+    code: 'STORE_NOT_MIGRATED',
+    message: `The store ${shown} (${from}) is at migration ${newest.version} (${newest.name}), older than this toolmux, which reads migration ${LATEST_MIGRATION_VERSION}: its server runs an earlier release. \`toolmux sessions list\` only reads, so it did not migrate the database: list with the toolmux release of the server, or upgrade the server (\`toolmux serve\` of this release migrates the database when it starts; back it up first).`,
+    details,
+  });
+}
+
 /**
  * `toolmux sessions list`: reads the store of the config file (or `--store` / `TOOLMUX_STORE`) and
- * nothing else: a missing SQLite file is an error rather than a new database, and no secret key is
- * read or created (listing needs none).
+ * nothing else: a missing SQLite file is an error rather than a new database, the schema is not
+ * migrated (one that lacks this release's migrations is STORE_NOT_MIGRATED; a newer one is read, with
+ * a note), nothing is written, and no secret key is read or created (listing needs none).
  */
 async function listSessions(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parse(args, {
@@ -744,10 +849,16 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
           : [DEFAULT_STORE, 'the default store'];
   const userId = values.user as string | undefined;
   if (userId !== undefined) checkUserId(userId);
-  const limit = values.limit === undefined ? 20 : Number(values.limit);
+  const limit = values.limit === undefined ? 20 : limitOf(values.limit as string);
   const spec = parseStoreSpec(store);
+  const shown = shownStoreSpec(store);
   let target = store;
-  if (spec.dialect === 'sqlite' && spec.path !== ':memory:') {
+  if (spec.dialect === 'sqlite' && spec.path === ':memory:') {
+    throw new StartupError(
+      `The store ${shown} (${from}) is in memory: it lives inside the server's process and goes with it, so no other process can list its sessions. Name the store of a server that keeps them with --store, TOOLMUX_STORE or the config file (--config).`,
+    );
+  }
+  if (spec.dialect === 'sqlite') {
     const path = resolve(cwd, spec.path);
     if (!existsSync(path)) {
       throw new StartupError(
@@ -756,19 +867,30 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
     }
     target = `sqlite:${path}`;
   }
-  const opened = await openStore(target).catch((error: unknown) => {
-    if (ToolMuxError.isInstance(error) && error.code === 'STORE_ERROR') {
-      throw new ToolMuxError({
-        code: 'STORE_ERROR',
-        message: error.message,
-        cause: error.cause,
-        details: { ...error.details, store: shownStoreOf(store) },
-      });
-    }
-    throw error;
+  // read only: opening a store to list it must not migrate it (nor create its tables), which would
+  // stop the server's older instances from starting (STORE_SCHEMA_TOO_NEW) and needs rights a
+  // read-only role lacks
+  const { store: opened, applied } = await openStoreToRead(target).catch((error: unknown) => {
+    throw withShownStore(error, shown);
   });
   try {
-    const page = await opened.listSessions({ userId, limit, cursor: undefined });
+    const newer = schemaToRead(applied, shown, from);
+    if (newer) {
+      io.stderr(
+        `toolmux: note: ${shown} was migrated by a newer toolmux (its schema is at migration ${newer.details.databaseVersion}; this one knows up to ${newer.details.supportedVersion}): its sessions are read as this release reads them. Upgrade toolmux here to read them as the server does.\n`,
+      );
+    }
+    const page = await opened.listSessions({ userId, limit, cursor: undefined }).catch((error: unknown) => {
+      if (newer && ToolMuxError.isInstance(error) && error.code === 'STORE_ERROR') {
+        throw new ToolMuxError({
+          code: 'STORE_SCHEMA_TOO_NEW',
+          message: `The store ${shown} was migrated by a newer toolmux (its schema is at migration ${newer.details.databaseVersion}; this toolmux knows migrations up to ${newer.details.supportedVersion} only), and reading its sessions as this release reads them failed: ${causeText(error.cause ?? error)}. Upgrade toolmux here to the release that migrated the database, or a later one.`,
+          cause: error,
+          details: { ...newer.details, store: shown },
+        });
+      }
+      throw withShownStore(error, shown);
+    });
     const items = page.items.map(sessionSummaryOf);
     if (values.json) {
       io.stdout(`${JSON.stringify(items, null, 2)}\n`);

@@ -1,10 +1,21 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { ToolMux } from '@toolmux/core';
+import { LATEST_MIGRATION_VERSION } from '@toolmux/core/internal';
+import { createTestPostgresStore, createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -13,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * read-only ones create nothing: run as operators run them, in a child process in a temp directory.
  */
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const skipPostgres = await postgresSkipReason();
 const FIXTURE = fileURLToPath(new URL('./fixture-toolkits.mjs', import.meta.url));
 
 /** The environment without any toolmux variable of the machine running the tests. */
@@ -151,6 +163,163 @@ describe('toolmux sessions list', { timeout: 60_000 }, () => {
     expect(await ids([])).toEqual([fromFile]);
     expect(await ids([], { TOOLMUX_STORE: 'sqlite:./env.db' })).toEqual([fromEnv]);
     expect(await ids(['--store', './flag.db'], { TOOLMUX_STORE: 'sqlite:./env.db' })).toEqual([fromFlag]);
+  });
+});
+
+/** Runs SQL on a SQLite file, past toolmux. */
+function onSqlite<T>(file: string, work: (database: DatabaseSync) => T): T {
+  const database = new DatabaseSync(file);
+  try {
+    return work(database);
+  } finally {
+    database.close();
+  }
+}
+
+const toolmuxTables = (file: string) =>
+  onSqlite(file, (database) =>
+    database.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'toolmux%'").all(),
+  );
+
+// `sessions list` only reads: it never migrates the schema (a newer CLI would stop the server's
+// older instances from starting), nor creates tables, nor writes.
+describe('toolmux sessions list migrates nothing', { timeout: 60_000 }, () => {
+  it('an SQLite file without toolmux tables: STORE_NOT_MIGRATED, the file left as it was', async () => {
+    const cwd = tempDirectory();
+    writeFileSync(join(cwd, 'empty.db'), '');
+    onSqlite(join(cwd, 'notes.db'), (database) => database.exec('CREATE TABLE notes (text TEXT)'));
+    for (const file of ['empty.db', 'notes.db']) {
+      const before = readFileSync(join(cwd, file));
+      const result = await toolmux(['sessions', 'list', '--store', `sqlite:./${file}`], cwd);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toBe(
+        `toolmux: The store sqlite:./${file} (--store) has no toolmux tables: no toolmux server has run on this database yet, or it is not the server's database. Nothing was created: name the store the server uses with --store, TOOLMUX_STORE or the config file (--config); \`toolmux serve\` creates the tables when it starts on a new database. (STORE_NOT_MIGRATED)\n`,
+      );
+      expect(readFileSync(join(cwd, file)).equals(before)).toBe(true);
+    }
+    expect(toolmuxTables(join(cwd, 'notes.db'))).toEqual([]);
+    expect(readdirSync(cwd).sort()).toEqual(['empty.db', 'notes.db']);
+  });
+
+  it('an SQLite database at an older migration: STORE_NOT_MIGRATED naming it, not migrated', async () => {
+    const cwd = tempDirectory();
+    const file = join(cwd, 'toolmux.db');
+    await databaseWithSessions(file, ['ann']);
+    const latest = onSqlite(file, (database) => {
+      const row = database
+        .prepare('SELECT version, name FROM toolmux_migrations ORDER BY version DESC LIMIT 1')
+        .get() as { version: number; name: string };
+      database.prepare('DELETE FROM toolmux_migrations WHERE version = ?').run(row.version);
+      return row;
+    });
+    expect(latest.version).toBe(LATEST_MIGRATION_VERSION);
+    const result = await toolmux(['sessions', 'list', '--store', 'sqlite:./toolmux.db'], cwd);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `toolmux: The store sqlite:./toolmux.db (--store) is at migration ${latest.version - 1} (`,
+    );
+    expect(result.stderr).toContain(`older than this toolmux, which reads migration ${latest.version}`);
+    expect(result.stderr).toContain('it did not migrate the database');
+    expect(result.stderr).toContain('(STORE_NOT_MIGRATED)');
+    const versions = onSqlite(file, (database) =>
+      database.prepare('SELECT max(version) AS version FROM toolmux_migrations').get(),
+    );
+    expect(versions).toEqual({ version: latest.version - 1 });
+  });
+
+  it('an SQLite database a newer toolmux migrated: read (with a note), or STORE_SCHEMA_TOO_NEW when reading fails', async () => {
+    const cwd = tempDirectory();
+    const file = join(cwd, 'toolmux.db');
+    const [sessionId] = await databaseWithSessions(file, ['ann']);
+    onSqlite(file, (database) =>
+      database
+        .prepare(
+          "INSERT INTO toolmux_migrations (version, name, applied_at) VALUES (?, 'from_a_newer_release', 0)",
+        )
+        .run(LATEST_MIGRATION_VERSION + 1),
+    );
+    const listed = await toolmux(['sessions', 'list', '--json', '--store', 'sqlite:./toolmux.db'], cwd);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ sessionId, userId: 'ann' })]);
+    expect(listed.stderr).toBe(
+      `toolmux: note: sqlite:./toolmux.db was migrated by a newer toolmux (its schema is at migration ${LATEST_MIGRATION_VERSION + 1}; this one knows up to ${LATEST_MIGRATION_VERSION}): its sessions are read as this release reads them. Upgrade toolmux here to read them as the server does.\n`,
+    );
+
+    // a newer release whose tables this one cannot read
+    onSqlite(file, (database) =>
+      database.exec('ALTER TABLE toolmux_sessions RENAME COLUMN metadata TO metadata_v2'),
+    );
+    const unreadable = await toolmux(['sessions', 'list', '--store', 'sqlite:./toolmux.db'], cwd);
+    expect(unreadable.code).toBe(1);
+    const lines = unreadable.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(2); // the note, then the failure
+    expect(lines[1]).toContain(
+      `The store sqlite:./toolmux.db was migrated by a newer toolmux (its schema is at migration ${LATEST_MIGRATION_VERSION + 1}; this toolmux knows migrations up to ${LATEST_MIGRATION_VERSION} only), and reading its sessions as this release reads them failed: `,
+    );
+    expect(lines[1]).toContain('metadata');
+    expect(lines[1]).toContain('Upgrade toolmux here');
+    expect(lines[1]).toMatch(/\(STORE_SCHEMA_TOO_NEW\)$/);
+  });
+
+  it('an in-memory store: no other process can read it', async () => {
+    const result = await toolmux(['sessions', 'list', '--store', ':memory:'], tempDirectory());
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('is in memory: it lives inside the server');
+  });
+
+  describe.skipIf(skipPostgres !== undefined)(`on PostgreSQL ${skipPostgres ?? ''}`, () => {
+    it('a database without toolmux tables: STORE_NOT_MIGRATED, and no table created', async () => {
+      const database = await createTestPostgresUrl();
+      const admin = await createTestPostgresStore();
+      try {
+        const result = await toolmux(['sessions', 'list', '--store', database.url], tempDirectory());
+        expect(result.code).toBe(1);
+        expect(result.stdout).toBe('');
+        expect(result.stderr).toContain('has no toolmux tables');
+        expect(result.stderr).toContain('(STORE_NOT_MIGRATED)');
+        const tables = await admin.query(
+          'SELECT table_name FROM information_schema.tables WHERE table_schema = $1',
+          [database.schema],
+        );
+        expect(tables).toEqual([]);
+      } finally {
+        await database.cleanup();
+        await admin.cleanup();
+      }
+    });
+
+    it('a role that may only SELECT lists the sessions of a migrated database', async () => {
+      const database = await createTestPostgresUrl();
+      const admin = await createTestPostgresStore(); // only to run SQL as the superuser
+      const role = `toolmux_ro_${randomBytes(4).toString('hex')}`;
+      try {
+        const mux = new ToolMux({
+          store: database.url,
+          secretKey: randomBytes(32).toString('base64'),
+          toolkits: (await import(FIXTURE)).toolkits,
+        });
+        const { sessionId } = await mux.create('ann', { toolkits: ['tasks'] });
+        await mux.close();
+        await admin.query(`CREATE ROLE "${role}" LOGIN`);
+        await admin.query(`GRANT USAGE ON SCHEMA "${database.schema}" TO "${role}"`);
+        await admin.query(`GRANT SELECT ON ALL TABLES IN SCHEMA "${database.schema}" TO "${role}"`);
+        const url = new URL(database.url);
+        url.username = role;
+        const listed = await toolmux(
+          ['sessions', 'list', '--json', '--store', url.toString()],
+          tempDirectory(),
+        );
+        expect(listed.stderr).toBe('');
+        expect(listed.code).toBe(0);
+        expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ sessionId, userId: 'ann' })]);
+      } finally {
+        await database.cleanup();
+        await admin.query(`DROP OWNED BY "${role}"`).catch(() => {});
+        await admin.query(`DROP ROLE IF EXISTS "${role}"`);
+        await admin.cleanup();
+      }
+    });
   });
 });
 

@@ -56,6 +56,11 @@ const HELP_LINES: string[][] = [
   ['toolkits', 'list', '--help'],
   ['toolkits', 'info', '-h'],
   ['sessions', 'list', '--help'],
+  ['help', 'serve'],
+  ['help', 'toolkits'],
+  ['help', 'toolkits', 'info'],
+  ['help', 'sessions', 'list'],
+  ['help', 'help'],
 ];
 
 describe('a command line that asks only for help', () => {
@@ -85,6 +90,36 @@ describe('a command line that asks only for help', () => {
     expect(helpOnly(argv)).toBeUndefined();
   });
 
+  it('`toolmux help <command>` is the help of that command, as `<command> --help` is', async () => {
+    for (const [words, same] of [
+      [['serve'], ['serve', '--help']],
+      [['toolkits'], ['toolkits', '--help']],
+      [
+        ['toolkits', 'info'],
+        ['toolkits', 'info', '--help'],
+      ],
+      [
+        ['sessions', 'list'],
+        ['sessions', 'list', '--help'],
+      ],
+    ]) {
+      const asked = await fullAnswer(['help', ...words!]);
+      expect(asked.exitCode).toBe(0);
+      expect(asked.stdout).toBe((await fullAnswer(same!)).stdout);
+    }
+    expect((await fullAnswer(['help', 'serve'])).stdout).toMatch(/^Usage: toolmux serve \[options\]/);
+  });
+
+  it('`toolmux help <no command>` is a usage error (exit 2) suggesting the command meant', async () => {
+    const answer = await fullAnswer(['help', 'serv']);
+    expect(answer.exitCode).toBe(2);
+    expect(answer.stdout).toBe('');
+    expect(answer.stderr).toBe(
+      'toolmux: There is no command "serv" to show the help of. Did you mean "toolmux help serve"? (usage: toolmux --help)\n',
+    );
+    expect(helpOnly(['help', 'serv'])).toBeUndefined();
+  });
+
   it('states the OAuth request timeout bounds core enforces', () => {
     expect(OAUTH_REQUEST_TIMEOUT_MS).toEqual({
       default: DEFAULT_OAUTH_REQUEST_TIMEOUT_MS,
@@ -92,7 +127,9 @@ describe('a command line that asks only for help', () => {
     });
   });
 
-  it.each([['--help'], ['serve', '--help'], ['toolkits']].map((argv) => [argv.join(' '), argv]))(
+  it.each(
+    [['--help'], ['serve', '--help'], ['toolkits'], ['help', 'serve']].map((argv) => [argv.join(' '), argv]),
+  )(
     '`toolmux %s` loads none of @toolmux/core, the toolkits, the server or their dependencies',
     async (_line, argv) => {
       const answer = await run(process.execPath, [

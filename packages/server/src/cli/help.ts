@@ -29,7 +29,7 @@ Commands:
 Options:
   -h, --help             Show help (also after any command)
 
-Run "toolmux <command> --help" for the options of a command.`,
+Run "toolmux <command> --help" or "toolmux help <command>" for the options of a command.`,
   serve: `Usage: toolmux serve [options]
 
 Starts the toolmux server: REST API under /api/v1 (OpenAPI at /api/v1/openapi.json) and the
@@ -78,7 +78,8 @@ Options:
   'sessions list': `Usage: toolmux sessions list [options]
 
 Lists the sessions in the server's store (the config file's store unless --store or TOOLMUX_STORE
-says otherwise), newest first. It reads only: a SQLite file that does not exist is an error, and no
+says otherwise), newest first. It reads only: a SQLite file that does not exist is an error, the
+database is not migrated (one without toolmux tables, or at an older migration, is an error), and no
 key is needed or created.
 
 Options:
@@ -100,6 +101,17 @@ export function groupHelp(group: 'toolkits' | 'sessions'): string {
 const HELP_FLAGS = new Set(['--help', '-h']);
 
 /**
+ * The help `toolmux help <words>` asks for: a command's (`help serve`, `help sessions list`), a
+ * group's (`help toolkits`), the main help for `help help`; undefined when the words name no command.
+ */
+export function helpFor(words: readonly string[]): string | undefined {
+  const named = words.join(' ');
+  if (named === 'help') return HELP.main;
+  if (named === 'toolkits' || named === 'sessions') return groupHelp(named);
+  return named !== 'main' && Object.hasOwn(HELP, named) ? HELP[named as keyof typeof HELP] : undefined;
+}
+
+/**
  * What the CLI answers to `argv` when it asks only for help: the text, where it goes and the exit
  * code (no command is a usage error: 2); undefined for any other command line, which `runCli` answers
  * (the same texts, after checking every option).
@@ -109,6 +121,10 @@ export function helpOnly(argv: readonly string[]): { text: string; exitCode: 0 |
   if (command === undefined) return { text: HELP.main, exitCode: 2 };
   if (argv.length === 1 && (HELP_FLAGS.has(command) || command === 'help'))
     return { text: HELP.main, exitCode: 0 };
+  if (command === 'help') {
+    const text = helpFor(argv.slice(1));
+    return text === undefined ? undefined : { text, exitCode: 0 };
+  }
   if (command === 'serve') {
     return argv.length === 2 && HELP_FLAGS.has(subcommand!) ? { text: HELP.serve, exitCode: 0 } : undefined;
   }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -57,6 +58,109 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
     expect(line).toContain('ECONNREFUSED');
     expect(line).toContain('--store / TOOLMUX_STORE');
     expect(line).not.toContain(':pw@');
+  });
+
+  it('a store URL in any form, never showing its password, and one pg cannot read as STORE_CONFIG_INVALID', async () => {
+    const closedPort = await freePort();
+    const env = { TOOLMUX_API_KEY: API_KEY, TOOLMUX_SECRET_KEY: SECRET_KEY };
+    for (const [store, shown] of [
+      // pg takes a password parameter
+      [
+        `postgres://app@127.0.0.1:${closedPort}/toolmux?password=hunter2pw`,
+        `postgres://app@127.0.0.1:${closedPort}/toolmux?password=***`,
+      ],
+      // pg splits the userinfo at the last @
+      [
+        `postgres://app:hun@ter2pw@127.0.0.1:${closedPort}/toolmux`,
+        `postgres://app:***@127.0.0.1:${closedPort}/toolmux`,
+      ],
+    ]) {
+      const result = await failingServe(['serve', '--store', store!], { env });
+      expect(result.code).toBe(1);
+      const line = expectOneLine(result);
+      expect(line).toContain(`The store ${shown} failed to connect`);
+      expect(line).toContain('(STORE_ERROR)');
+      expect(line).not.toMatch(/hunter2pw|ter2pw/);
+    }
+    // an unencoded / in the password: no URL pg can read
+    const cwd = tempDirectory();
+    const unreadable = await failingServe(
+      ['serve', '--store', `postgres://app:hun/ter2pw@127.0.0.1:${closedPort}/toolmux`],
+      { cwd, env },
+    );
+    expect(unreadable.code).toBe(1);
+    const line = expectOneLine(unreadable);
+    expect(line).toContain(`Invalid store "postgres://***@127.0.0.1:${closedPort}/toolmux"`);
+    expect(line).toContain('percent-encode the user name and password');
+    expect(line).toContain('(STORE_CONFIG_INVALID)');
+    expect(line).not.toContain('unexpected error');
+    expect(line).not.toMatch(/hun\/|ter2pw/);
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('a directory where a key file goes, naming the file and the fix (KEY_FILE_UNAVAILABLE)', async () => {
+    const cwd = tempDirectory();
+    mkdirSync(join(cwd, 'data', 'api.key'), { recursive: true });
+    const apiKey = await failingServe(['serve', '--store', 'sqlite:./data/toolmux.db'], { cwd });
+    expect(apiKey.code).toBe(1);
+    expect(expectOneLine(apiKey)).toBe(
+      `toolmux: The key file ${join(cwd, 'data', 'api.key')} cannot be read: a directory is in its place. Move that directory away, or set TOOLMUX_API_KEY so that no key file is needed. (KEY_FILE_UNAVAILABLE)`,
+    );
+    // the secret key file, which core reads
+    mkdirSync(join(cwd, 'data', 'secret.key'));
+    const secretKey = await failingServe(['serve', '--store', 'sqlite:./data/toolmux.db'], {
+      cwd,
+      env: { TOOLMUX_API_KEY: API_KEY },
+    });
+    expect(secretKey.code).toBe(1);
+    const line = expectOneLine(secretKey);
+    expect(line).toContain(
+      `The key file ${join(cwd, 'data', 'secret.key')} cannot be read: a directory is in its place.`,
+    );
+    expect(line).toContain('set TOOLMUX_SECRET_KEY');
+    expect(line).toContain('(KEY_FILE_UNAVAILABLE)');
+    expect(readdirSync(join(cwd, 'data')).sort()).toEqual(['api.key', 'secret.key']);
+  });
+
+  it.skipIf(!existsSync('/proc/self') || !existsSync('/sys/kernel'))(
+    'a data directory no process may write (under /proc or /sys), naming the key file and the fix, at once',
+    forStarts(4),
+    async () => {
+      const missing = `toolmux-${randomBytes(4).toString('hex')}`;
+      for (const [directory, why] of [
+        ['/proc', 'this process cannot create files in /proc (ENOENT)'],
+        // Node's own recursive mkdir never returns for this one
+        [`/proc/${missing}`, `the directory /proc/${missing} cannot be created (ENOENT)`],
+        [`/sys/${missing}`, `the directory /sys/${missing} cannot be created (`],
+      ] as const) {
+        const result = await failingServe(['serve', '--store', `sqlite:${directory}/toolmux.db`]);
+        expect(result.code).toBe(1);
+        const line = expectOneLine(result);
+        expect(line).toContain(`The key file ${directory}/api.key cannot be created: ${why}`);
+        expect(line).toContain('Keep the SQLite database in a directory this user may create files in');
+        expect(line).toContain('or set TOOLMUX_API_KEY');
+        expect(line).toContain('(KEY_FILE_UNAVAILABLE)');
+        // never the temporary file it writes first
+        expect(line).not.toContain('.api.key.');
+      }
+      // the secret key file, with an API key given
+      const secret = await failingServe(['serve', '--store', 'sqlite:/proc/toolmux.db'], {
+        env: { TOOLMUX_API_KEY: API_KEY },
+      });
+      expect(expectOneLine(secret)).toContain(
+        'The key file /proc/secret.key cannot be created: this process cannot create files in /proc (ENOENT).',
+      );
+    },
+  );
+
+  it('a base URL that is no URL, naming the flag, before any file is written', async () => {
+    const cwd = tempDirectory();
+    const result = await failingServe(['serve', '--base-url', 'not a url'], { cwd });
+    expect(result.code).toBe(1);
+    expect(expectOneLine(result)).toBe(
+      'toolmux: --base-url "not a url" is not a URL; it must be an absolute http(s) URL (e.g. "https://tools.example.com"). (CONFIG_INVALID)',
+    );
+    expect(readdirSync(cwd)).toEqual([]);
   });
 
   it('a database migrated by a newer toolmux, naming its version and the fix (STORE_SCHEMA_TOO_NEW)', async () => {
@@ -263,7 +367,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
       'TOOLMUX_BASE_URL',
       { TOOLMUX_BASE_URL: 'http://exa mple.com' },
       {},
-      'baseUrl "http://exa mple.com" is not a URL',
+      'TOOLMUX_BASE_URL "http://exa mple.com" is not a URL',
     ],
     [
       'defaultCallbackUrl in the config file',

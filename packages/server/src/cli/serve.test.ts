@@ -487,6 +487,41 @@ describe('a second SIGTERM or SIGINT while the server drains', { timeout: 60_000
   });
 });
 
+describe.skipIf(skipPostgres !== undefined)(
+  `the store's password on PostgreSQL ${skipPostgres ?? ''}`,
+  forStarts(1),
+  () => {
+    it('is masked in the listening line, in the userinfo and in every password parameter', async () => {
+      const database = await createTestPostgresUrl();
+      try {
+        // trust authentication: the server never asks for the password, which pg would send
+        const url = new URL(database.url);
+        url.password = 'hun@ter2pw';
+        url.searchParams.set('password', 'hunter2pw');
+        url.searchParams.set('sslpassword', 'hunter2pw');
+        const served = await startServe(['--store', url.toString(), '--port', '0'], {
+          env: { TOOLMUX_API_KEY: API_KEY, TOOLMUX_SECRET_KEY: SECRET_KEY },
+        });
+        try {
+          const listening = served.lines().find((line) => String(line.msg).includes('listening on'))!;
+          expect(listening.store).toBe(
+            url
+              .toString()
+              .replace('hun%40ter2pw', '***')
+              .replace(/password=hunter2pw/g, 'password=***'),
+          );
+          expect(listening.store).toContain(`options=-c`);
+        } finally {
+          expect(await served.stop()).toBe(0);
+        }
+        expect(served.stdout()).not.toMatch(/ter2pw|hun%40/);
+      } finally {
+        await database.cleanup();
+      }
+    });
+  },
+);
+
 describe.skipIf(skipPostgres !== undefined)(`readiness on PostgreSQL ${skipPostgres ?? ''}`, () => {
   const role = `toolmux_ready_${randomBytes(4).toString('hex')}`;
   let admin: Awaited<ReturnType<typeof createTestPostgresStore>>;
