@@ -83,7 +83,8 @@ console.log(
   /<p>(You are connecting[\s\S]*?)<\/p>/.exec(page)?.[1]?.replace(/<[^>]+>/g, ''),
 );
 const action = /<form method="post" action="([^"]+)"/.exec(page)![1]!.replaceAll('&#38;', '&');
-const submitted = await fetch(new URL(action, baseUrl), {
+// the form's action is relative to the page, as a browser reads it
+const submitted = await fetch(new URL(action, link.redirect_url), {
   method: 'POST',
   headers: { 'content-type': 'application/x-www-form-urlencoded' },
   body: new URLSearchParams({ apiKey: 'wk_live_1234' }).toString(),

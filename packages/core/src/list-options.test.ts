@@ -187,8 +187,8 @@ describe('mux.tools.get() filters', () => {
 });
 
 describe('remote mode checks the same before sending', () => {
-  // nothing listens there: a request sent would be SERVER_UNREACHABLE
-  const remote = new ToolMux({ baseUrl: 'http://127.0.0.1:9', apiKey: 'k'.repeat(40), logger: quiet });
+  // nothing listens there (a port fetch does not refuse): a request sent would be SERVER_UNREACHABLE
+  const remote = new ToolMux({ baseUrl: 'http://127.0.0.1:47999', apiKey: 'k'.repeat(40), logger: quiet });
   afterAll(() => remote.close());
 
   it.each(methods(remote, () => session).filter((method) => method.name.startsWith('mux.')))(
