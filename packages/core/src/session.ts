@@ -17,7 +17,6 @@ import {
 import { proxyExecute } from './auth/proxy.js';
 import type { ConnectionResult, ProxyExecuteRequest, ProxyExecuteResponse } from './auth/types.js';
 import type { Catalog } from './catalog/catalog.js';
-import { didYouMean } from './catalog/catalog.js';
 import type { Tool, Toolkit } from './catalog/types.js';
 import {
   exposedMetaToolKinds,
@@ -73,7 +72,7 @@ import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-mod
 import type { SessionLogsOptions } from './toolmux-types.js';
 import { checkSignal } from './util/abort.js';
 import { toolkitSlugOf, toolSlugRefusal } from './util/arguments.js';
-import { NameMatcher } from './util/closest-names.js';
+import { didYouMean, NameMatcher } from './util/closest-names.js';
 import { idTime, newId } from './util/ids.js';
 import { checkedOptions, checkedRequest, optionsObject, requestObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';

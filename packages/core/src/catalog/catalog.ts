@@ -24,8 +24,6 @@ function customToolkit(slug: string): Toolkit {
   };
 }
 
-export { closestNames, didYouMean } from '../util/closest-names.js';
-
 /** The search document of a tool: what the index ranks on. */
 export function searchDocumentOf(tool: Tool, toolkit: Toolkit | undefined): SearchDocument {
   const properties = (tool.inputSchema.properties ?? {}) as Record<string, { description?: unknown }>;

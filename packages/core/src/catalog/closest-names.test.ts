@@ -1,9 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { editDistanceByTable } from '../test/edit-distance-table.js';
-import { NameMatcher, SUGGESTION_WORK_LIMIT, type SuggestionWork } from '../util/closest-names.js';
+import {
+  closestNames,
+  NameMatcher,
+  SUGGESTION_WORK_LIMIT,
+  type SuggestionWork,
+} from '../util/closest-names.js';
 import { editDistance } from '../util/edit-distance.js';
-import { closestNames } from './catalog.js';
 
 /** The definition: every candidate's edit distance computed in full (what closestNames did before it skipped any). */
 function closestByDefinition(name: string, candidates: readonly string[], max = 3): string[] {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { apiRef } from '../api-refs.js';
-import { type Catalog, didYouMean } from '../catalog/catalog.js';
+import type { Catalog } from '../catalog/catalog.js';
 import {
   declarationOf,
   isDeclaredTool,
@@ -11,6 +11,7 @@ import {
 import { TOOL_TAGS, type Tool, type Toolkit, type ToolTag } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import { META_TOOL_NAMES, type MetaToolKind, type MetaToolNames } from '../meta-tools/meta-tools.js';
+import { didYouMean } from '../util/closest-names.js';
 import { checkText, findUnstorableString, MAX_ID_LENGTH, shownValue } from '../util/stored-text.js';
 import { describeZodIssue } from '../util/zod-issues.js';
 import { safeParseKeepingProtoKeys } from '../util/zod-proto-keys.js';

@@ -1,6 +1,6 @@
-import { didYouMean } from '../catalog/catalog.js';
 import { ToolMuxError } from '../errors.js';
 import { MAX_PAGE_LIMIT } from '../store/pagination.js';
+import { didYouMean } from './closest-names.js';
 import { MAX_CURSOR_LENGTH } from './pagination.js';
 import { MAX_ID_LENGTH, shownValue } from './stored-text.js';
 

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { didYouMean } from '../catalog/catalog.js';
+import { didYouMean } from './closest-names.js';
 
 type Issue = z.core.$ZodIssue;
 type Schema = z.core.$ZodType;
