@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseBackends, databasePerTest, pastTime } from '../test/auth-fixtures.js';
+import { databaseBackends, pastTime } from '../test/auth-fixtures.js';
 import {
+  connectOcto,
+  databasePerOAuthTest,
   type OctoCall,
   octoToolkit,
   startTestOAuthServerWithCallback,
@@ -58,11 +60,7 @@ const backends = await databaseBackends();
 
 describe.each(backends)('token refresh patience on $name', ({ skipReason, open }) => {
   describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` : 'refresh', () => {
-    const { database, opened } = databasePerTest(open, {
-      afterClose: () => {
-        oauthServer.current = undefined;
-      },
-    });
+    const { database, opened } = databasePerOAuthTest(open, () => oauthServer);
 
     /** A ToolMux whose octo tool has `timeoutMs`, with its token requests through `gate`. */
     function muxWith(gate: ReturnType<typeof tokenGate>, timeoutMs?: number) {
@@ -91,11 +89,7 @@ describe.each(backends)('token refresh patience on $name', ({ skipReason, open }
     async function connectedWith(gate: ReturnType<typeof tokenGate>, endsInMs: number, timeoutMs?: number) {
       const made = muxWith(gate, timeoutMs);
       const session = await made.mux.create('user_1', { toolkits: ['octo'] });
-      const request = await session.authorize('octo');
-      const callbackUrl = await oauthServer.signIn(request.redirectUrl);
-      expect((await fetch(callbackUrl, { redirect: 'manual' })).status).toBeLessThan(400);
-      await request.waitForConnection(10_000);
-      const accountId = request.connectedAccountId!;
+      const accountId = await connectOcto(session, oauthServer);
       await database.exec(
         `UPDATE toolmux_connected_accounts SET expires_at = ${pastTime(database.spec, -endsInMs)} WHERE id = '${accountId}'`,
       );

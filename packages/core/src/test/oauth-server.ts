@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { Credentials, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
+import type { Session } from '../session.js';
 import { databasePerTest, type OpenedDatabase } from './auth-fixtures.js';
 
 /**
@@ -367,6 +368,19 @@ export function octoOptions(server: TestOAuthServerWithCallback): {
     oauthRedirectUri: server.redirectUri,
     managedAuth: { octo: { clientId: server.clientId, clientSecret: server.clientSecret } },
   };
+}
+
+/**
+ * Connects the octo account of the session's user through `server` (sign-in, consent, the callback,
+ * as a user does) and resolves with its id once it is ACTIVE.
+ */
+export async function connectOcto(session: Session, server: TestOAuthServerWithCallback): Promise<string> {
+  const request = await session.authorize('octo');
+  const callbackUrl = await server.signIn(request.redirectUrl);
+  const callback = await fetch(callbackUrl, { redirect: 'manual' });
+  if (callback.status >= 400) throw new Error(`the OAuth callback answered ${callback.status}`);
+  await request.waitForConnection(10_000);
+  return request.connectedAccountId!;
 }
 
 /**
