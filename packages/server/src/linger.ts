@@ -63,8 +63,7 @@ export class LingeringClose {
     this.#sockets.add(socket);
     const stop = () => {
       clearTimeout(total);
-      clearTimeout(idle);
-      incoming.off('data', onData);
+      clearInterval(watch);
       incoming.off('end', stop);
       socket.off('close', stop);
       socket.off('end', stop);
@@ -72,14 +71,23 @@ export class LingeringClose {
       socket.destroy();
     };
     const total = setTimeout(stop, LINGER_MS).unref();
-    const idle = setTimeout(stop, LINGER_IDLE_MS).unref();
-    const onData = () => idle.refresh();
+    // The client's progress is what the connection read, not the request's `data` events: Node.js
+    // dumps the body of a request nobody read once its answer is sent (the parser then drops it
+    // without a `data` event), so that an idle wait refreshed by `data` ended a body still arriving
+    // {@link LINGER_IDLE_MS} after the answer, however fast it came.
+    let read = socket.bytesRead;
+    let quietSince = performance.now();
+    const watch = setInterval(() => {
+      if (socket.bytesRead !== read) {
+        read = socket.bytesRead;
+        quietSince = performance.now();
+      } else if (performance.now() - quietSince >= LINGER_IDLE_MS) stop();
+    }, LINGER_IDLE_MS / 8).unref();
     // the answer is sent: the client reads it and the end of the connection
     socket.end();
     // the body is dropped as it comes: whatever was reading it (a request body stream the handler
     // gave up on) would otherwise keep it, or hold the connection still
     incoming.removeAllListeners('data');
-    incoming.on('data', onData);
     // all of it arrived: nothing is left unread, the connection can go
     incoming.once('end', stop);
     socket.once('end', stop);
