@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { gateToolkit } from '../test/gate-tool.js';
@@ -115,6 +116,65 @@ describe.each(threads)('ToolMux.close() and the workbench (TOOLMUX_WORKBENCH_THR
       process.off('unhandledRejection', onRejection);
     }
   });
+
+  it.each([
+    ['awaited by a cell close() stops', "await toolmux.files.write('big', value); return 'written'"],
+    ['its cell returned without awaiting', "toolmux.files.write('big', value); return 'returned'"],
+  ])(
+    "a toolmux.files.write in flight when close() comes (%s) is finished before the store closes: the file is the new one, no pieces or reservation are left, and a stopped cell's answer says the write completed",
+    async (_, write) => {
+      const rejections: unknown[] = [];
+      const onRejection = (reason: unknown) => rejections.push(reason);
+      process.on('unhandledRejection', onRejection);
+      const store = join(dir, `write-${thread}-${write.length}.db`);
+      const logs = recordingLogger();
+      const mux = new ToolMux({ toolkits: [], store, logger: logs });
+      let reader: DatabaseSync | undefined;
+      try {
+        const session = await mux.create('user_1', { workbench: { memoryMb: 128, timeoutMs: 30_000 } });
+        const first = (
+          await session.execute(MetaToolSlug.WORKBENCH, {
+            code: "await toolmux.files.write('big', 'old'); return 1",
+          })
+        ).data as Cell;
+        expect(first.error, JSON.stringify(first.error)).toBeUndefined();
+        reader = new DatabaseSync(store, { readOnly: true });
+        // 8 MB: 32 pieces, written over many turns of the event loop
+        const cell = session.execute(MetaToolSlug.WORKBENCH, {
+          code: `const value = 'y'.repeat(8_000_000); ${write}`,
+        });
+        // the write has reserved its bytes: it is under way in the store (a reader sees what it committed)
+        const reserved = reader.prepare('SELECT count(*) AS n FROM toolmux_workbench_file_writes');
+        while ((reserved.get() as { n: number }).n === 0)
+          await new Promise((resolve) => setImmediate(resolve));
+        await mux.close();
+        const out = (await cell).data as Cell;
+        if (out.error) {
+          expect(out.error.code, JSON.stringify(out)).toBe('WORKBENCH_CONTEXT_DROPPED');
+          // the model is told what became of the write it was waiting for
+          expect(out.error.message).toContain('toolmux.files.write("big")');
+          expect(out.error.message).toContain('completed');
+        } else {
+          expect(out.result).toBe('returned');
+        }
+        // on the old code the store closed under the write: the old file stayed, with the new one's
+        // pieces and its 8 MB reservation (held 10 minutes against the quota), and nobody was told
+        expect((reserved.get() as { n: number }).n).toBe(0);
+        const file = reader
+          .prepare(
+            "SELECT f.size, (SELECT count(*) FROM toolmux_workbench_file_pieces p WHERE p.session_id = f.session_id) AS pieces FROM toolmux_workbench_files f WHERE f.path = 'big'",
+          )
+          .get() as { size: number; pieces: number };
+        expect(file.size).toBe(8_000_002);
+        expect(file.pieces).toBe(Math.ceil(8_000_002 / (256 * 1024)));
+        expect(logs.errors).toEqual([]);
+        expect(rejections).toEqual([]);
+      } finally {
+        reader?.close();
+        process.off('unhandledRejection', onRejection);
+      }
+    },
+  );
 
   it('a cell that computes stops at once: close() resolves without waiting for its deadline', async () => {
     const mux = new ToolMux({ toolkits: [], store: ':memory:', logger: recordingLogger() });

@@ -100,6 +100,19 @@ export class WorkbenchPool {
       this.#entries.set(sessionId, entry);
     }
     const current = entry;
+    // The cell's toolmux.files writes and deletions still running, and what each is: `close` waits
+    // for them (a write cut by the store closing left its pieces and its quota reservation behind,
+    // and the old file, while nobody was told), and a cell stopped while one ran says what came of it.
+    const changing = new Map<Promise<unknown>, string>();
+    const tracked: WorkbenchHost = (operation, args, callSignal) => {
+      const call = host(operation, args, callSignal);
+      if (operation !== 'files.write' && operation !== 'files.delete') return call;
+      const path = (args as { path?: unknown } | null)?.path;
+      changing.set(call, `toolmux.${operation}(${typeof path === 'string' ? JSON.stringify(path) : '…'})`);
+      const done = () => changing.delete(call);
+      this.track(call.then(done, done));
+      return call;
+    };
     const run = current.queue.then(async (): Promise<WorkbenchResult> => {
       // a cell queued behind one that ran when its session was deleted, or the pool closed, does not start
       const dropped = current.dropped ?? this.#closed;
@@ -130,7 +143,7 @@ export class WorkbenchPool {
               maxToolCalls: WORKBENCH_MAX_TOOL_CALLS,
             },
           },
-          host,
+          tracked,
           signal,
         );
         if (fresh) {
@@ -145,7 +158,9 @@ export class WorkbenchPool {
       }
       if (elsewhere && (await elsewhere) && !notice)
         notice = `This is a new workbench context: the context of this session's earlier workbench calls is not in this process (they ran on another server instance, before a restart, or with other memory settings). Values on globalThis from earlier calls are gone; toolmux.files are kept.`;
-      const result: WorkbenchResult = outcome.result;
+      let result: WorkbenchResult = outcome.result;
+      if (result.error?.code === 'WORKBENCH_CONTEXT_DROPPED' && changing.size > 0)
+        result = await withChangesSettled(result, changing);
       if (outcome.moved && !notice)
         notice = `This is a new workbench context: ${outcome.moved}. Values on globalThis from earlier calls are gone; toolmux.files are kept.`;
       current.lastUsed = Date.now();
@@ -256,6 +271,33 @@ export class WorkbenchPool {
     );
     this.#sweeper.unref();
   }
+}
+
+/**
+ * A cell stopped (its context dropped) while toolmux.files writes or deletions it made ran: they are
+ * let finish, as a file half written would be no file (its pieces and reservation left behind), and
+ * the answer says what came of each, as the code that waited for them can no longer be told.
+ */
+async function withChangesSettled(
+  result: WorkbenchResult,
+  changing: ReadonlyMap<Promise<unknown>, string>,
+): Promise<WorkbenchResult> {
+  const calls = [...changing];
+  const outcomes = await Promise.allSettled(calls.map(([call]) => call));
+  const told = outcomes.map((outcome, index) => {
+    const call = calls[index]![1];
+    if (outcome.status === 'fulfilled') return `${call} completed`;
+    const code = (outcome.reason as { code?: unknown } | undefined)?.code;
+    return `${call} failed (${typeof code === 'string' ? code : 'STORE_ERROR'}), leaving the file as it was`;
+  });
+  const error = result.error!;
+  return {
+    ...result,
+    error: {
+      ...error,
+      message: `${error.message} It was stopped while ${told.length === 1 ? 'a call' : 'calls'} it made still ran, which ${told.length === 1 ? 'was' : 'were'} let finish: ${told.join('; ')}.`,
+    },
+  };
 }
 
 let poolCount = 0;
