@@ -60,6 +60,8 @@ import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { jsonShapeSliced, jsonTextSliced, MAX_OBJECT_KEYS } from '../util/json-slices.js';
 import { checkedOptions, optionsObject, requestObject } from '../util/options-object.js';
 import { WorkSlice } from '../util/slices.js';
+import { OFFLOAD_PREVIEW_CHARS, WORKBENCH_FILES_QUOTA_BYTES } from '../workbench/file-limits.js';
+import { notOffloadedNotice } from '../workbench/offload-notice.js';
 import { JsonBodyText, type RemoteApi } from './http.js';
 import {
   type ConnectionRequestWire,
@@ -525,8 +527,9 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
    * What the model receives instead of a multi-execute result run here, when the session's workbench
    * is on and the result is longer than its `autoOffloadThreshold` characters as JSON (or `always`):
    * the server saves it to the session's workbench files, as it does with the multi-executes it runs,
-   * and answers `{ offloaded }`. Undefined keeps the result inline: a short one, a full quota, or a
-   * failed upload (logged as a warning: the call still answers).
+   * and answers `{ offloaded }` (`{ notOffloaded }` when its quota is full). Undefined keeps the
+   * result inline: a short one, or a server that keeps no files. A failed upload (logged as a
+   * warning: the call still answers) gives the model `{ notOffloaded }` too, never the whole result.
    */
   async #offloaded(result: unknown, logId: string, always: boolean): Promise<unknown> {
     const workbench = workbenchOf(this.config);
@@ -546,10 +549,21 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       // the server could not save it (its files quota is full): the model gets the start of it
       return answer.not_offloaded ? { notOffloaded: answer.not_offloaded } : undefined;
     } catch (error) {
+      // Not saved (the network failed, the server answered an error): the model gets the start of
+      // the result and what to do, as when the server's store fails, never the whole of it (it went
+      // inline, megabytes into the model's context); a body too large for the server is one larger
+      // than the files quota. The server's or the network's own words go to the logger only.
+      const slugs = metaToolSlugs(metaToolNamesOf(this.config));
       this.#runtime.env.logger.warn(
-        `The result of ${metaToolSlugs(metaToolNamesOf(this.config)).MULTI_EXECUTE_TOOL} ${logId} (${json.length} characters) stays inline: the server did not save it to the workbench files (${quotedMessage(error)}).`,
+        `The result of ${slugs.MULTI_EXECUTE_TOOL} ${logId} (${json.length} characters) reaches the model as its start only: the server did not save it to the workbench files (${quotedMessage(error)}).`,
       );
-      return undefined;
+      const tooLarge = ToolMuxError.isInstance(error) && error.code === 'REQUEST_TOO_LARGE';
+      return notOffloadedNotice(
+        json.length,
+        json.slice(0, OFFLOAD_PREVIEW_CHARS + 1),
+        tooLarge ? WORKBENCH_FILES_QUOTA_BYTES : undefined,
+        slugs.WORKBENCH,
+      );
     }
   }
 

@@ -331,7 +331,7 @@ describe('remote client: an offloaded multi-execute result', () => {
     expect(warnings).toBe('');
   });
 
-  it('an offloaded answer of other fields (a megabyte preview, a negative size, a bad path) keeps the result inline, naming the field', async () => {
+  it("an offloaded answer of other fields (a megabyte preview, a negative size, a bad path) gives the model the result's start, not the answer, and the warning names the field", async () => {
     const answers = [
       [{ ...OFFLOADED, preview: HUGE }, '"offloaded.preview"'],
       [{ ...OFFLOADED, hint: HUGE }, '"offloaded.hint"'],
@@ -343,9 +343,13 @@ describe('remote client: an offloaded multi-execute result', () => {
     ] as const;
     for (const [offloaded, field] of answers) {
       const { result, warnings } = await offloadAnswered({ offloaded });
-      // the model reads the result itself, not what the server answered
+      // the model reads the start of the result itself (not what the server answered, nor the
+      // whole result, which it did before: of any size)
       expect(result.successful).toBe(true);
-      expect(result.data).toMatchObject({ results: [{ tool_slug: 'LOCAL_BIG', successful: true }] });
+      const { notOffloaded } = result.data as { notOffloaded: { size: number; preview: string } };
+      expect(notOffloaded.size).toBeGreaterThan(30_000);
+      expect(notOffloaded.preview).toMatch(/^\{.*"tool_slug":"LOCAL_BIG".*"b+$/);
+      expect(notOffloaded.preview.length).toBeLessThanOrEqual(1_000);
       expect(warnings).toContain('an offload answer');
       expect(warnings).toContain(field);
       expect(warnings.length).toBeLessThan(3_000);

@@ -8,3 +8,6 @@ export const MAX_PATH_LENGTH = 512;
 
 /** Characters of an offloaded result the model still sees (its `preview`). */
 export const OFFLOAD_PREVIEW_CHARS = 1_000;
+
+/** Bytes of workbench files one session may keep. */
+export const WORKBENCH_FILES_QUOTA_BYTES = 64 * 1024 * 1024;

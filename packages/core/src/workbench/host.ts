@@ -6,11 +6,11 @@ import { pieceEnds, WORKBENCH_FILE_RECORD_BYTES } from '../store/workbench-piece
 import { jsonTextPiecesSliced, StringPieces } from '../util/json-slices.js';
 import { WorkSlice } from '../util/slices.js';
 import { leadingText, shownValue, textProblem } from '../util/stored-text.js';
-import { MAX_PATH_LENGTH, OFFLOAD_PREVIEW_CHARS } from './file-limits.js';
+import { MAX_PATH_LENGTH, OFFLOAD_PREVIEW_CHARS, WORKBENCH_FILES_QUOTA_BYTES } from './file-limits.js';
+import { notOffloadedNotice } from './offload-notice.js';
 import { RawJson, SandboxCallError, type SandboxHostCall } from './sandbox.js';
 
-/** Bytes of workbench files one session may keep. */
-export const WORKBENCH_FILES_QUOTA_BYTES = 64 * 1024 * 1024;
+export { WORKBENCH_FILES_QUOTA_BYTES };
 
 /**
  * The options of a tool call from a cell: `account` is `toolmux.execute(slug, args, { account })`,
@@ -321,17 +321,11 @@ export async function offloadLarge(
     // result and what to do, not the whole of it, which would fill its context (a 20 MB result went
     // in whole when the quota was full, more than a model's request can hold).
     const quota = error instanceof SandboxCallError && error.code === 'WORKBENCH_FILES_QUOTA';
-    return {
-      notOffloaded: {
-        size: json.length,
-        preview: leadingText(head, OFFLOAD_PREVIEW_CHARS),
-        reason: quota
-          ? `WORKBENCH_FILES_QUOTA: saving it (${json.length} characters) would take this session's workbench files over their quota of ${WORKBENCH_FILES_QUOTA_BYTES} bytes.`
-          : 'The workbench files could not be written just now.',
-        hint: quota
-          ? `Only the start of the result is shown. Free room in ${workbenchSlug} (\`await toolmux.files.list()\`, then \`await toolmux.files.delete(path)\` for files you no longer need, earlier results under offloaded/ among them), then make the calls again; or ask for less per call.`
-          : 'Only the start of the result is shown. Make the calls again in a moment, or ask for less per call.',
-      },
-    };
+    return notOffloadedNotice(
+      json.length,
+      head,
+      quota ? WORKBENCH_FILES_QUOTA_BYTES : undefined,
+      workbenchSlug,
+    );
   }
 }

@@ -357,3 +357,91 @@ describe("remote mode: a fetch of the application's own whose error names the ke
     expect(((error.cause as Error).cause as { code?: string }).code).toBe('ECONNREFUSED');
   });
 });
+
+describe('remote mode: a large multi-execute result run in the client whose offload to the server fails', () => {
+  /** A custom tool (it runs in the client) whose result is about 1 MB of JSON. */
+  const exportRows = defineTool({
+    slug: 'LOCAL_EXPORT',
+    toolkit: 'local',
+    description: 'Exports every row',
+    inputSchema: z.object({}),
+    execute: () => ({ rows: Array.from({ length: 1024 }, (_, id) => ({ id, note: 'x'.repeat(1000) })) }),
+  });
+  const isOffload = (request: IncomingMessage) =>
+    request.method === 'POST' && /\/workbench\/offload$/.test(request.url ?? '');
+  const faults: Record<string, Fault> = {
+    'its connection broke before any answer': (request, response, upstream) => {
+      if (!isOffload(request)) return upstream();
+      request.resume();
+      request.on('end', () => response.socket?.destroy());
+    },
+    'the server answered 503': (request, response, upstream) => {
+      if (!isOffload(request)) return upstream();
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(503, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ error: { code: 'SERVER_UNAVAILABLE', message: 'try later' } }));
+      });
+    },
+  };
+
+  it('a result the server refused as too large (413) reaches the model as its start, with the files quota as the reason', async () => {
+    const logger = recordingLogger();
+    const mux = remote(logger);
+    const session = await mux.create('user_offload_fault', {
+      toolkits: ['local'],
+      experimental: { customTools: [exportRows] },
+    });
+    // what the server answers a body over its limit (its files quota, for this route): a result of
+    // 64 MB and more, as the proxy says of this one
+    fault = (request, response, upstream) => {
+      if (!isOffload(request)) return upstream();
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+        response.end(
+          JSON.stringify({
+            error: { code: 'REQUEST_TOO_LARGE', message: 'The request body is over 67108864 bytes.' },
+          }),
+        );
+      });
+    };
+    const result = await session.execute('TOOLMUX_MULTI_EXECUTE_TOOL', {
+      tools: [{ tool_slug: 'LOCAL_EXPORT', arguments: {} }],
+    });
+    expect(JSON.stringify(result.data).length).toBeLessThan(3_000);
+    const { notOffloaded } = result.data as { notOffloaded: { reason: string; hint: string } };
+    expect(notOffloaded.reason).toContain('WORKBENCH_FILES_QUOTA');
+    expect(notOffloaded.hint).toContain('ask for less per call');
+    expect(logger.warnings.join('\n')).toContain('over 67108864 bytes');
+  });
+
+  for (const [name, broken] of Object.entries(faults)) {
+    it(`${name}: the model gets the start of the result and a readable reason, never the whole result`, async () => {
+      const logger = recordingLogger();
+      const mux = remote(logger);
+      const session = await mux.create('user_offload_fault', {
+        toolkits: ['local'],
+        experimental: { customTools: [exportRows] },
+      });
+      fault = broken;
+      const result = await session.execute('TOOLMUX_MULTI_EXECUTE_TOOL', {
+        tools: [{ tool_slug: 'LOCAL_EXPORT', arguments: {} }],
+      });
+      expect(received.filter((line) => line.endsWith('/workbench/offload')).length).toBeGreaterThan(0);
+      expect(result.successful).toBe(true);
+      // before, the whole result (1 MB here, 10 MB or more as easily) went to the model inline
+      expect(JSON.stringify(result.data).length).toBeLessThan(3_000);
+      const { notOffloaded } = result.data as {
+        notOffloaded: { size: number; preview: string; reason: string; hint: string };
+      };
+      expect(notOffloaded.size).toBeGreaterThan(1_000_000);
+      expect(notOffloaded.preview).toMatch(/^\{".*"rows":\[\{"id":0,"note":"x+$/);
+      expect(notOffloaded.preview.length).toBeLessThanOrEqual(1_000);
+      expect(notOffloaded.reason).toContain('could not be written');
+      expect(notOffloaded.hint).toContain('ask for less per call');
+      // the application's logger still hears why
+      expect(logger.warnings.join('\n')).toContain('/workbench/offload');
+    });
+  }
+});
