@@ -529,6 +529,31 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect((await sandbox.run('return 4', noHost, limits)).result).toBe(4);
   });
 
+  it('a returned value whose JSON throws something that is no Error (a string, a symbol, a value whose message throws) ends the cell at once with WORKBENCH_CODE_ERROR naming it, not at the deadline with the context lost', async () => {
+    const sandbox = await create(32);
+    // 30 s: on the old code, a thrown value whose message threw when read ended these cells at this
+    // deadline (WORKBENCH_TIMEOUT, the context reset), and a string or a symbol was shown as "undefined"
+    const slow = { ...limits, timeoutMs: 30_000 };
+    await sandbox.run('globalThis.kept = 7', noHost, limits);
+    for (const [code, shown] of [
+      [
+        'return { get x() { throw new Proxy({}, { get() { throw 1 } }) } }',
+        'threw when its message was read',
+      ],
+      ["return { toJSON() { throw { get message() { throw 'unreadable' } } } }", 'unreadable'],
+      ["return { get x() { throw 'a string of its own' } }", 'a string of its own'],
+      ["return { toJSON() { throw Symbol('its symbol') } }", 'Symbol(its symbol)'],
+    ] as const) {
+      const out = await sandbox.run(code, noHost, slow);
+      expect(out.error?.code, code).toBe('WORKBENCH_CODE_ERROR');
+      expect(out.error?.message, code).toContain('cannot be sent as JSON');
+      expect(out.error?.message, code).toContain(shown);
+      expect(out.error?.message, code).not.toContain('undefined');
+    }
+    expect(sandbox.disposed).toBe(false);
+    expect((await sandbox.run('return globalThis.kept', noHost, limits)).result).toBe(7);
+  }, 60_000);
+
   it('hands a raw host the calls made in one go together, then one flush; replies given together run the code on once', async () => {
     const sandbox = await create(32);
     const events: string[] = [];

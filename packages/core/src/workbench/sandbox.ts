@@ -1057,7 +1057,11 @@ const PRELUDE = `(() => {
         try { const name = error.name; if (name !== undefined) out.name = shown(toText(name)); } catch {}
         try { const message = error.message; out.message = message === undefined || message === null ? '' : shown(toText(message)); } catch (unreadable) {
           let why = '';
-          try { why = typeof unreadable === 'string' ? unreadable : toText(unreadable && unreadable.message); } catch {}
+          // an Error's message, or what was thrown itself (a number, a symbol): never "undefined"
+          try {
+            const said = unreadable !== null && typeof unreadable === 'object' ? unreadable.message : unreadable;
+            if (said !== undefined && said !== null) why = toText(said);
+          } catch {}
           out.message = shown('(the thrown value threw when its message was read' + (why ? ': ' + why : '') + ')');
         }
         try { const stack = error.stack; if (stack) out.stack = shown(toText(stack)); } catch {}
@@ -1085,7 +1089,10 @@ const PRELUDE = `(() => {
         try {
           json = stringify(value === undefined ? null : value);
         } catch (error) {
-          done(0, new TypeError('The returned value cannot be sent as JSON: ' + (error && error.message)), take(), capped);
+          // what was thrown read as an exception is (describe reads it under guard): reading the
+          // message of a value whose getter throws threw out of this callback, and the cell never
+          // ended before its deadline; a thrown string or symbol was shown as "undefined"
+          done(0, new TypeError('The returned value cannot be sent as JSON: ' + describe(error).message), take(), capped);
           return;
         }
         if (json === undefined) json = 'null';
