@@ -1427,6 +1427,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     return {
       sessionId: this.sessionId,
       store: this.#runtime.store,
+      logger: this.#runtime.env.logger,
       // a deleted session's cell runs no more tools (deleted on another instance: once presenceTtlMs passed)
       execute: (slug, args, options) =>
         this.#execute(slug, args, { ...options, ...(holdLog ? { holdLog } : {}), admit: this.#admitCall }),

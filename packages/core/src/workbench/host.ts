@@ -1,9 +1,11 @@
 import type { ProxyExecuteRequest, ProxyExecuteResponse } from '../auth/types.js';
+import { quotedMessage, ToolMuxError } from '../errors.js';
 import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
 import type { Store, WorkbenchFileWrite } from '../store/types.js';
 import { pieceEnds, WORKBENCH_FILE_RECORD_BYTES } from '../store/workbench-pieces.js';
 import { jsonTextPiecesSliced, StringPieces } from '../util/json-slices.js';
+import type { Logger } from '../util/logger.js';
 import { WorkSlice } from '../util/slices.js';
 import { leadingText, shownValue, textProblem } from '../util/stored-text.js';
 import { MAX_PATH_LENGTH, OFFLOAD_PREVIEW_CHARS, WORKBENCH_FILES_QUOTA_BYTES } from './file-limits.js';
@@ -32,6 +34,70 @@ export interface WorkbenchSessionPort {
   metaTools: ReadonlySet<string>;
   /** The session's multi-execute meta-tool, as the agent knows it; absent when the agent has none. */
   multiExecuteSlug?: string;
+  /** Where a failure of the store under the workbench's files is reported (the model is not told it). */
+  logger?: Logger;
+}
+
+/**
+ * The messages of `error` and of its causes on one line (`STORE_ERROR …: ← the database's words`),
+ * each quoted (cut): what an operator reads of a store's failure.
+ */
+function causeLine(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    parts.push(quotedMessage(current));
+    try {
+      current = typeof current === 'object' ? (current as { cause?: unknown }).cause : undefined;
+    } catch {
+      current = undefined;
+    }
+  }
+  return parts.join(' ← ').replace(/\s*\n\s*/g, ' ');
+}
+
+/**
+ * What the code, or the model, gets for a failure of a workbench file operation (`what`, as the code
+ * wrote it): the workbench's own refusals and the session's (a path, the quota, a deleted session, a
+ * closed ToolMux) as they are; a fault of the store (STORE_ERROR, or an error of a store of your own)
+ * is logged with its causes, which it never shows, and is STORE_ERROR with a message of its own. Such
+ * a failure answered the model, not a request, so nobody logged it and an operator never learned the
+ * database failed.
+ */
+function filesFailure(
+  port: Pick<WorkbenchSessionPort, 'sessionId' | 'logger'>,
+  what: string,
+  error: unknown,
+): unknown {
+  if (error instanceof SandboxCallError) return error;
+  if (ToolMuxError.isInstance(error) && (error.code === 'TOOLMUX_CLOSED' || error.status < 500)) {
+    return error;
+  }
+  port.logger?.error(
+    `toolmux: ${what} in the workbench of session ${port.sessionId} failed: ${causeLine(error)}`,
+  );
+  return new SandboxCallError(
+    'STORE_ERROR',
+    `The store failed to carry out ${what} (the error was logged for the operator); try again in a moment.`,
+  );
+}
+
+/** `run()`, whose failure is {@link filesFailure}'s. */
+async function filesCall<T>(
+  port: Pick<WorkbenchSessionPort, 'sessionId' | 'logger'>,
+  what: string,
+  run: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw filesFailure(port, what, error);
+  }
+}
+
+/** `toolmux.files.<operation>(path)` as a message names it (the path checked first). */
+function filesCallName(operation: string, path: string): string {
+  return `toolmux.files.${operation}(${JSON.stringify(path)})`;
 }
 
 /**
@@ -252,10 +318,17 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
       }
       case 'proxy':
         return port.proxy(input as unknown as ProxyExecuteRequest);
-      case 'files.write':
-        return writeWorkbenchFile(port.store, port.sessionId, checkPath(input.path), input.value);
+      case 'files.write': {
+        const path = checkPath(input.path);
+        return filesCall(port, filesCallName('write', path), () =>
+          writeWorkbenchFile(port.store, port.sessionId, path, input.value),
+        );
+      }
       case 'files.read': {
-        const file = await filesOf(port.store).getWorkbenchFile(port.sessionId, checkPath(input.path));
+        const path = checkPath(input.path);
+        const file = await filesCall(port, filesCallName('read', path), () =>
+          filesOf(port.store).getWorkbenchFile(port.sessionId, path),
+        );
         if (!file) {
           throw new SandboxCallError(
             'WORKBENCH_FILE_NOT_FOUND',
@@ -266,15 +339,23 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
         return new RawJson(file.content);
       }
       case 'files.list':
-        return (await filesOf(port.store).listWorkbenchFiles(port.sessionId)).map((file) => ({
+        return (
+          await filesCall(port, 'toolmux.files.list()', () =>
+            filesOf(port.store).listWorkbenchFiles(port.sessionId),
+          )
+        ).map((file) => ({
           path: file.path,
           size: file.size,
           updatedAt: file.updatedAt.toISOString(),
         }));
-      case 'files.delete':
+      case 'files.delete': {
+        const path = checkPath(input.path);
         return {
-          deleted: await filesOf(port.store).deleteWorkbenchFile(port.sessionId, checkPath(input.path)),
+          deleted: await filesCall(port, filesCallName('delete', path), () =>
+            filesOf(port.store).deleteWorkbenchFile(port.sessionId, path),
+          ),
         };
+      }
       default:
         throw new SandboxCallError('WORKBENCH_CODE_ERROR', `Unknown toolmux operation ${operation}.`);
     }
@@ -291,7 +372,7 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
 export async function offloadLarge(
   result: unknown,
   config: { enable: boolean; autoOffloadThreshold: number },
-  port: Pick<WorkbenchSessionPort, 'store' | 'sessionId'>,
+  port: Pick<WorkbenchSessionPort, 'store' | 'sessionId' | 'logger'>,
   logId: string | undefined,
   workbenchSlug = 'TOOLMUX_WORKBENCH',
 ): Promise<unknown> {
@@ -321,6 +402,8 @@ export async function offloadLarge(
     // result and what to do, not the whole of it, which would fill its context (a 20 MB result went
     // in whole when the quota was full, more than a model's request can hold).
     const quota = error instanceof SandboxCallError && error.code === 'WORKBENCH_FILES_QUOTA';
+    // a fault of the store is logged (the model is not told it)
+    if (!quota) filesFailure(port, `saving a multi-execute result as ${path}`, error);
     return notOffloadedNotice(
       json.length,
       head,

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, defineToolkit } from '../catalog/define.js';
@@ -10,6 +11,7 @@ import type { Store, WorkbenchFileWrite } from '../store/types.js';
 import { sessionRecord } from '../test/log-records.js';
 import { longestTurn, turnReport } from '../test/longest-turn.js';
 import { createTestPostgresUrl } from '../test/postgres.js';
+import { recordingLogger } from '../test/recording-logger.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
 import { offloadLarge, type WorkbenchSessionPort, workbenchHost } from './host.js';
@@ -582,6 +584,48 @@ describe('workbench files on the host', () => {
       await offloadLarge({ a: 1 }, { enable: true, autoOffloadThreshold: 1_000 }, port, 'log_small'),
     ).toEqual({ a: 1 });
     await real.close();
+  });
+
+  it("a database failure under toolmux.files or an offload is logged with the database's own error for the operator, and the model reads STORE_ERROR without it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'toolmux-files-fault-'));
+    dirs.push(dir);
+    const path = join(dir, 'store.db');
+    const logger = recordingLogger();
+    const mux = new ToolMux({ toolkits: [bigToolkit()], store: path, logger });
+    try {
+      const session = await mux.create('user_1', { toolkits: ['big'] });
+      const ready = (await session.execute(MetaToolSlug.WORKBENCH, { code: 'return 1' })).data as Cell;
+      expect(ready.error).toBeUndefined();
+      // the database itself refuses every file from now on (as a full disk or a broken table would)
+      const database = new DatabaseSync(path);
+      for (const table of ['toolmux_workbench_files', 'toolmux_workbench_file_pieces'])
+        database.exec(
+          `CREATE TRIGGER refuse_${table} BEFORE INSERT ON ${table} BEGIN SELECT RAISE(FAIL, 'disk image is malformed near page 4711'); END;`,
+        );
+      database.close();
+      const cell = (
+        await session.execute(MetaToolSlug.WORKBENCH, {
+          code: "return await toolmux.files.write('a.json', { n: 1 }).catch((error) => ({ code: error.code, message: error.message }))",
+        })
+      ).data as Cell;
+      expect(cell.result).toMatchObject({ code: 'STORE_ERROR' });
+      expect(JSON.stringify(cell)).not.toContain('page 4711');
+      const offload = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+        tools: [{ tool_slug: 'BIG_EXPORT', arguments: { megabytes: 1 } }],
+      });
+      expect(offload.data).toMatchObject({
+        notOffloaded: { reason: 'The workbench files could not be written just now.' },
+      });
+      expect(JSON.stringify(offload.data)).not.toContain('page 4711');
+      // before, neither failure reached the logger: the operator never learned the database failed
+      const logged = logger.errors.filter((line) => line.includes('page 4711'));
+      expect(logged).toHaveLength(2);
+      expect(logged[0]).toContain(session.sessionId);
+      expect(logged[0]).toContain('toolmux.files.write("a.json")');
+      expect(logged[1]).toContain('offloaded/');
+    } finally {
+      await mux.close();
+    }
   });
 
   it('hands a file to the code as its stored JSON text (no parse and write again), and writes values as JSON', async () => {
