@@ -221,6 +221,62 @@ describe.each(threads)('TOOLMUX_WORKBENCH in a session (TOOLMUX_WORKBENCH_THREAD
     await mux.close();
   });
 
+  it.each([
+    ['computes', 'while (true) {}'],
+    ['awaits a tool call that never ends', 'await new Promise(() => {})'],
+  ])(
+    "a cell whose caller aborts the call while it %s is stopped then, not at its deadline: the session's next cell runs at once, in a new context that says why",
+    async (_, rest) => {
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => {
+        started = resolve;
+      });
+      const mark = defineToolkit({
+        slug: 'mark',
+        description: 'Tells the test the cell runs',
+        tools: [
+          defineTool({
+            slug: 'MARK_STARTED',
+            description: 'Mark',
+            inputSchema: z.object({}),
+            execute: async () => {
+              started();
+              return {};
+            },
+          }),
+        ],
+      });
+      const mux = new ToolMux({ toolkits: [mark], store: ':memory:', logger: quiet });
+      try {
+        // 30 s: on the old code the code ran on to this deadline after its caller had gone, and the
+        // session's next cell waited for it
+        const session = await mux.create('user_1', { toolkits: ['mark'], workbench: { timeoutMs: 30_000 } });
+        await session.execute(MetaToolSlug.WORKBENCH, { code: 'globalThis.kept = 1' });
+        const caller = new AbortController();
+        const cell = session.execute(
+          MetaToolSlug.WORKBENCH,
+          { code: `await toolmux.execute('MARK_STARTED', {}); ${rest}` },
+          { signal: caller.signal },
+        );
+        await running;
+        caller.abort();
+        expect((await cell).code).toBe('TOOL_ABORTED');
+        const startedNext = Date.now();
+        const next = (
+          await session.execute(MetaToolSlug.WORKBENCH, { code: 'return typeof globalThis.kept' })
+        ).data as Cell;
+        // liveness, not speed: far below the 30 s the aborted code had left
+        expect(Date.now() - startedNext).toBeLessThan(10_000);
+        expect(next.error, JSON.stringify(next.error)).toBeUndefined();
+        expect(next.result).toBe('undefined');
+        expect(next.notice).toContain('aborted');
+      } finally {
+        await mux.close();
+      }
+    },
+    60_000,
+  );
+
   it('a looping cell holds neither another session nor the event loop (it runs in a worker thread, or in slices of the main thread)', async () => {
     const { mux } = setup();
     const looping = await mux.create('user_1', { workbench: { timeoutMs: 2_000 } });

@@ -117,6 +117,8 @@ export class WorkbenchPool {
       // a cell queued behind one that ran when its session was deleted, or the pool closed, does not start
       const dropped = current.dropped ?? this.#closed;
       if (dropped !== undefined) return contextDropped(dropped);
+      // nor one whose caller gave up while it waited (it was answered TOOL_ABORTED then)
+      if (signal?.aborted) return contextDropped(CALLER_ABORTED);
       let notice: string | undefined;
       // asked beside the cell (it adds no wait before it runs); a failed query means no notice
       let elsewhere: Promise<boolean> | undefined;
@@ -129,6 +131,17 @@ export class WorkbenchPool {
         else if (ranBefore) elsewhere = ranBefore().catch(() => false);
       }
       current.running = true;
+      // The caller aborts (the application's signal, a server request that ended): its answer is
+      // TOOL_ABORTED at once, and the code stops now, as at a timeout. It ran on to its deadline
+      // (up to 10 minutes) for nobody, and the session's next cells waited for it.
+      let abortedByCaller = false;
+      const stop = () => {
+        if (!current.running) return;
+        abortedByCaller = true;
+        current.live = false;
+        this.#workers.dispose(this.#key + sessionId, CALLER_ABORTED);
+      };
+      signal?.addEventListener('abort', stop, { once: true });
       let outcome: Awaited<ReturnType<CellRunner['run']>>;
       try {
         const running = this.#workers.run(
@@ -155,6 +168,7 @@ export class WorkbenchPool {
         outcome = await running;
       } finally {
         current.running = false;
+        signal?.removeEventListener('abort', stop);
       }
       if (elsewhere && (await elsewhere) && !notice)
         notice = `This is a new workbench context: the context of this session's earlier workbench calls is not in this process (they ran on another server instance, before a restart, or with other memory settings). Values on globalThis from earlier calls are gone; toolmux.files are kept.`;
@@ -173,6 +187,13 @@ export class WorkbenchPool {
             (result.error
               ? `the previous context was stopped (${result.error.code}).`
               : 'the previous context was stopped.'),
+        );
+      }
+      if (abortedByCaller) {
+        current.live = false;
+        this.#dropped.set(
+          sessionId,
+          'the previous context was stopped (the call running in it was aborted by its caller).',
         );
       }
       this.#scheduleSweep();
@@ -299,6 +320,9 @@ async function withChangesSettled(
     },
   };
 }
+
+/** Why a cell whose caller aborted its call was stopped. */
+const CALLER_ABORTED = 'its caller aborted the call';
 
 let poolCount = 0;
 const pools = new WeakMap<object, WorkbenchPool>();
