@@ -529,6 +529,26 @@ describe.each(MODES)('Sandbox (%s)', (mode) => {
     expect((await sandbox.run('return 4', noHost, limits)).result).toBe(4);
   });
 
+  it('a returned function or symbol (no JSON form) ends the cell with WORKBENCH_CODE_ERROR naming its type, not a null result', async () => {
+    const sandbox = await create(32);
+    for (const [code, type] of [
+      ['return toolmux.execute', 'function'],
+      ['return async () => 1', 'function'],
+      ['return class Report {}', 'function'],
+      ["return Symbol('s')", 'symbol'],
+    ] as const) {
+      const out = await sandbox.run(code, noHost, limits);
+      expect(out.error?.code, code).toBe('WORKBENCH_CODE_ERROR');
+      expect(out.error?.message, code).toContain(`The returned value is a ${type}, which has no JSON form`);
+      expect(out.result, code).toBeNull();
+    }
+    // nothing returned, undefined, and a function inside a value are JSON's as ever: null, and left out
+    expect((await sandbox.run('return', noHost, limits)).error).toBeUndefined();
+    expect((await sandbox.run('return undefined', noHost, limits)).result).toBeNull();
+    expect((await sandbox.run('return { a: 1, f() {} }', noHost, limits)).result).toEqual({ a: 1 });
+    expect(sandbox.disposed).toBe(false);
+  });
+
   it('a returned value whose JSON throws something that is no Error (a string, a symbol, a value whose message throws) ends the cell at once with WORKBENCH_CODE_ERROR naming it, not at the deadline with the context lost', async () => {
     const sandbox = await create(32);
     // 30 s: on the old code, a thrown value whose message threw when read ended these cells at this

@@ -1095,7 +1095,12 @@ const PRELUDE = `(() => {
           done(0, new TypeError('The returned value cannot be sent as JSON: ' + describe(error).message), take(), capped);
           return;
         }
-        if (json === undefined) json = 'null';
+        // a function or a symbol has no JSON: a cell that returned one (\`return toolmux.execute\`
+        // uncalled, an async function not run) read as a null result, which told the model nothing
+        if (json === undefined) {
+          done(0, new TypeError('The returned value is a ' + typeof value + ', which has no JSON form: return data (call the function, or return its result).'), take(), capped);
+          return;
+        }
         // too long to return: the host is told only how long it is
         if (json.length > limit) done(2, json.length, take(), capped);
         else done(1, json, take(), capped);
