@@ -114,7 +114,10 @@ interface Engine {
    * connection-state-pruning.ts).
    */
   pruners: Pruner[];
+  /** The secret key: it derives the session tokens handed out. */
   key: Buffer;
+  /** The keys a presented session token may be derived under: the secret key, then the previous ones. */
+  tokenKeys: Buffer[];
   vault: Vault;
   auth: AuthService;
   env: ExecutionEnvironment;
@@ -315,8 +318,9 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   /**
    * @internal The MCP endpoint's check of a session token, made before anything else of the session
    * is read, built or cached: one primary-key read of the session's token version and hash (none for
-   * a token or an id that cannot be one), then the token derived from the key compared in constant
-   * time. `valid` with the stored token hash; `unknown` for the token a session that does not exist
+   * a token or an id that cannot be one), then the token derived from each configured key (the secret
+   * key and `previousSecretKeys`, so that a token another instance handed out during a rolling key
+   * change still opens the endpoint here) compared in constant time. `valid` with the stored token hash; `unknown` for the token a session that does not exist
    * (any more) had first, so that its holder, and no one else, hears that it is gone; `invalid` for
    * every other token, whether or not the session exists.
    */
@@ -328,11 +332,12 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     ) {
       return { status: 'invalid' };
     }
-    const { store, key } = await this.#ready();
+    const { store, tokenKeys } = await this.#ready();
     const stored = store.getSessionToken
       ? await store.getSessionToken(sessionId)
       : await store.getSession(sessionId);
-    if (!sessionTokenMatches(key, sessionId, stored?.tokenVersion ?? 0, token)) return { status: 'invalid' };
+    if (!sessionTokenMatches(tokenKeys, sessionId, stored?.tokenVersion ?? 0, token))
+      return { status: 'invalid' };
     return stored ? { status: 'valid', tokenHash: stored.tokenHash } : { status: 'unknown' };
   }
 
@@ -365,7 +370,9 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         ephemeral: parsed?.dialect === 'sqlite' && parsed.path === ':memory:',
         logger: this.#logger,
       });
-      const vault = new Vault(key, previousKeys(this.#options.previousSecretKeys));
+      const previous = previousKeys(this.#options.previousSecretKeys);
+      const vault = new Vault(key, previous);
+      const tokenKeys = [key, ...previous.filter((other) => !other.equals(key))];
       const store = await openStore(spec);
       const pruners: Pruner[] = [];
       if (this.#logRetentionDays !== undefined) {
@@ -404,7 +411,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         renewCredentials: (request) => auth.renewCredentials(request),
         calls: new CallsInFlight(),
       };
-      return { store, pruners, key, vault, auth, env };
+      return { store, pruners, key, tokenKeys, vault, auth, env };
     })();
     this.#engine.catch(() => {
       this.#engine = undefined;
