@@ -218,6 +218,13 @@ export function accountNotUsableError(toolkitLabel: string, account: ConnectedAc
 const CHANGED_RETRIES = 5;
 
 /**
+ * The first wait before a refresh's new tokens are written again after the store failed, and the
+ * longest one (the waits double in between): see `#retryingStoreErrors`.
+ */
+const STORE_RETRY_FIRST_MS = 100;
+const STORE_RETRY_MAX_MS = 2_000;
+
+/**
  * The credential values to mask (token type, scope and expiry are not secrets: masking them would
  * blank words like "bearer"), in each form a request carries them, which an API may quote back: as
  * they are, encoded in a URL or a body (see `secretForms`), and any two of them (or one with an
@@ -679,16 +686,22 @@ export class CredentialLoader {
     // The lease makes the conditional write succeed. Should the account have changed meanwhile
     // (disabled, renamed, or the lease ran out), the new tokens are still the ones to keep (a rotated
     // refresh token is the only valid one now): written over what it is now, its status kept.
+    // A database that does not answer just then (a failover, a network blip) is asked again while
+    // the lease lasts: the provider has spent the old refresh token, so the new one exists nowhere
+    // but here, and losing it would leave the account to be refused (EXPIRED) at its next refresh.
+    const untilStored = this.#retryingStoreErrors(account, account.refreshLeaseUntil);
     let version = account.version;
     let leaseHeld = true;
     for (let attempt = 1; ; attempt++) {
-      const updated = await store.updateConnectedAccount(
-        account.id,
-        leaseHeld ? { ...changes, refreshLeaseUntil: null } : changes,
-        attempt > CHANGED_RETRIES ? undefined : version,
+      const updated = await untilStored(() =>
+        store.updateConnectedAccount(
+          account.id,
+          leaseHeld ? { ...changes, refreshLeaseUntil: null } : changes,
+          attempt > CHANGED_RETRIES ? undefined : version,
+        ),
       );
       if (updated) return updated;
-      const now = await store.getConnectedAccount(account.id);
+      const now = await untilStored(() => store.getConnectedAccount(account.id));
       if (!now) {
         // deleted while the token was refreshed: what the provider just issued belongs to nothing here
         await this.#revokeIssued(account, oauth, next, 'the account was deleted');
@@ -697,6 +710,41 @@ export class CredentialLoader {
       version = now.version;
       leaseHeld = sameTime(now.refreshLeaseUntil, account.refreshLeaseUntil);
     }
+  }
+
+  /**
+   * Runs the store calls that keep a refresh's new tokens: one that fails with `STORE_ERROR` (the
+   * database unreachable or not answering) is tried again, after 100 ms, then twice as long each time
+   * up to 2 s, until `leaseUntil` (the refresh lease this process holds: until then no other process
+   * spends the refresh token), each failure logged as a warning naming the account (never a token).
+   * Past the lease, the error is thrown, and logged as the loss it is.
+   */
+  #retryingStoreErrors(
+    account: ConnectedAccountRecord,
+    leaseUntil: Date | null,
+  ): <T>(write: () => Promise<T>) => Promise<T> {
+    const { logger, toolkitLabel } = this.#options;
+    const deadline = leaseUntil?.getTime() ?? Date.now() + this.#leaseMs;
+    let wait = STORE_RETRY_FIRST_MS;
+    return async (write) => {
+      for (;;) {
+        try {
+          return await write();
+        } catch (error) {
+          if (!ToolMuxError.isInstance(error) || error.code !== 'STORE_ERROR') throw error;
+          const what = `the refreshed ${toolkitLabel(account.toolkit)} tokens of ${account.id}`;
+          if (Date.now() + wait >= deadline) {
+            logger.error(
+              `toolmux: could not store ${what} (${error.message}); the provider's new refresh token is lost, so the next refresh of the account will likely be refused and the user asked to connect again.`,
+            );
+            throw error;
+          }
+          logger.warn(`toolmux: could not store ${what} (${error.message}); trying again in ${wait} ms.`);
+          await pause(wait, undefined);
+          wait = Math.min(wait * 2, STORE_RETRY_MAX_MS);
+        }
+      }
+    };
   }
 
   /**
