@@ -689,7 +689,11 @@ export class CredentialLoader {
     // A database that does not answer just then (a failover, a network blip) is asked again while
     // the lease lasts: the provider has spent the old refresh token, so the new one exists nowhere
     // but here, and losing it would leave the account to be refused (EXPIRED) at its next refresh.
-    const untilStored = this.#retryingStoreErrors(account, account.refreshLeaseUntil);
+    const untilStored = this.#retryingStoreErrors(
+      account,
+      account.refreshLeaseUntil,
+      next.type === 'oauth2' && next.refreshToken !== stored.refreshToken,
+    );
     let version = account.version;
     let leaseHeld = true;
     for (let attempt = 1; ; attempt++) {
@@ -722,6 +726,8 @@ export class CredentialLoader {
   #retryingStoreErrors(
     account: ConnectedAccountRecord,
     leaseUntil: Date | null,
+    /** The provider gave a new refresh token (and so spent the old one). */
+    rotated: boolean,
   ): <T>(write: () => Promise<T>) => Promise<T> {
     const { logger, toolkitLabel } = this.#options;
     const deadline = leaseUntil?.getTime() ?? Date.now() + this.#leaseMs;
@@ -735,7 +741,9 @@ export class CredentialLoader {
           const what = `the refreshed ${toolkitLabel(account.toolkit)} tokens of ${account.id}`;
           if (Date.now() + wait >= deadline) {
             logger.error(
-              `toolmux: could not store ${what} (${error.message}); the provider's new refresh token is lost, so the next refresh of the account will likely be refused and the user asked to connect again.`,
+              rotated
+                ? `toolmux: could not store ${what} (${error.message}); the provider's new refresh token is lost, so the next refresh of the account will likely be refused and the user asked to connect again.`
+                : `toolmux: could not store ${what} (${error.message}); the account keeps its refresh token, and the next call refreshes again.`,
             );
             throw error;
           }
