@@ -15,6 +15,7 @@ import {
   revokeToken,
   type TokenSet,
 } from './oauth.js';
+import { retryingStoreErrors } from './store-retry.js';
 
 /**
  * A token that expires within this window is refreshed before a call uses it; one issued for less
@@ -216,13 +217,6 @@ export function accountNotUsableError(toolkitLabel: string, account: ConnectedAc
 
 /** How many times a conditional write of an account is tried again after the account changed under it. */
 const CHANGED_RETRIES = 5;
-
-/**
- * The first wait before a refresh's new tokens are written again after the store failed, and the
- * longest one (the waits double in between): see `#retryingStoreErrors`.
- */
-const STORE_RETRY_FIRST_MS = 100;
-const STORE_RETRY_MAX_MS = 2_000;
 
 /**
  * The credential values to mask (token type, scope and expiry are not secrets: masking them would
@@ -717,11 +711,10 @@ export class CredentialLoader {
   }
 
   /**
-   * Runs the store calls that keep a refresh's new tokens: one that fails with `STORE_ERROR` (the
-   * database unreachable or not answering) is tried again, after 100 ms, then twice as long each time
-   * up to 2 s, until `leaseUntil` (the refresh lease this process holds: until then no other process
-   * spends the refresh token), each failure logged as a warning naming the account (never a token).
-   * Past the lease, the error is thrown, and logged as the loss it is.
+   * Runs the store calls that keep a refresh's new tokens ({@link retryingStoreErrors}) until
+   * `leaseUntil`, the refresh lease this process holds (until then no other process spends the
+   * refresh token), each failure logged as a warning naming the account (never a token); past the
+   * lease, the error is thrown and logged as the loss it is.
    */
   #retryingStoreErrors(
     account: ConnectedAccountRecord,
@@ -730,29 +723,18 @@ export class CredentialLoader {
     rotated: boolean,
   ): <T>(write: () => Promise<T>) => Promise<T> {
     const { logger, toolkitLabel } = this.#options;
-    const deadline = leaseUntil?.getTime() ?? Date.now() + this.#leaseMs;
-    let wait = STORE_RETRY_FIRST_MS;
-    return async (write) => {
-      for (;;) {
-        try {
-          return await write();
-        } catch (error) {
-          if (!ToolMuxError.isInstance(error) || error.code !== 'STORE_ERROR') throw error;
-          const what = `the refreshed ${toolkitLabel(account.toolkit)} tokens of ${account.id}`;
-          if (Date.now() + wait >= deadline) {
-            logger.error(
-              rotated
-                ? `toolmux: could not store ${what} (${error.message}); the provider's new refresh token is lost, so the next refresh of the account will likely be refused and the user asked to connect again.`
-                : `toolmux: could not store ${what} (${error.message}); the account keeps its refresh token, and the next call refreshes again.`,
-            );
-            throw error;
-          }
-          logger.warn(`toolmux: could not store ${what} (${error.message}); trying again in ${wait} ms.`);
-          await pause(wait, undefined);
-          wait = Math.min(wait * 2, STORE_RETRY_MAX_MS);
-        }
-      }
-    };
+    const what = `the refreshed ${toolkitLabel(account.toolkit)} tokens of ${account.id}`;
+    return retryingStoreErrors({
+      deadline: leaseUntil?.getTime() ?? Date.now() + this.#leaseMs,
+      retrying: (error, wait) =>
+        logger.warn(`toolmux: could not store ${what} (${error.message}); trying again in ${wait} ms.`),
+      givingUp: (error) =>
+        logger.error(
+          rotated
+            ? `toolmux: could not store ${what} (${error.message}); the provider's new refresh token is lost, so the next refresh of the account will likely be refused and the user asked to connect again.`
+            : `toolmux: could not store ${what} (${error.message}); the account keeps its refresh token, and the next call refreshes again.`,
+        ),
+    });
   }
 
   /**

@@ -111,4 +111,62 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` 
       await database.cleanup();
     }
   }, 60_000);
+
+  it('an OAuth callback stores the tokens it traded the code for once the database answers again, when it was away as the provider answered: the user is connected, not sent back failed', async () => {
+    const database = await createTestPostgresUrl();
+    const logger = recordingLogger();
+    let outage = false;
+    const mux = new ToolMux({
+      toolkits: [octoToolkit(oauthServer).toolkit],
+      store: `${proxy.url(database.schema)}&connect_timeout=0.4&query_timeout=600`,
+      secretKey: Buffer.alloc(32, 22).toString('base64'),
+      logger,
+      accountCacheTtlMs: 0,
+      oauthRedirectUri: oauthServer.redirectUri,
+      fetch: async (input, init) => {
+        const url = String(input instanceof Request ? input.url : input);
+        const trading =
+          url === oauthServer.tokenUrl && String(init?.body).includes('grant_type=authorization_code');
+        const response = await fetch(input, init);
+        if (trading && outage) {
+          // the provider has issued the tokens: now the database is away for about 1.5 s
+          outage = false;
+          proxy.blackHole(true);
+          setTimeout(() => proxy.blackHole(false), 1_500);
+        }
+        return response;
+      },
+    });
+    try {
+      const config = await mux.authConfigs.create('octo', {
+        type: 'oauth2',
+        clientId: oauthServer.clientId,
+        clientSecret: oauthServer.clientSecret,
+      });
+      const request = await mux.connectedAccounts.link('user_callback_outage', config.id);
+      const callbackUrl = await oauthServer.signIn(request.redirectUrl);
+      outage = true;
+      // the callback as the application's route hands it over
+      const answer = await mux.auth.handleCallback(new Request(callbackUrl)).then(
+        (response) => ({ status: response.status, location: response.headers.get('location') }),
+        (error: unknown) => ({ error }),
+      );
+      expect(answer).toMatchObject({ status: 302 });
+      const back = new URL((answer as { location: string }).location);
+      expect(back.searchParams.get('status')).toBe('success');
+      expect(await mux.connectedAccounts.get(request.connectedAccountId!)).toMatchObject({
+        status: 'ACTIVE',
+      });
+      const session = await mux.create('user_callback_outage', {
+        toolkits: ['octo'],
+        authConfigs: { octo: config.id },
+      });
+      expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
+      expect(logger.warnings.join('\n')).toContain(request.connectedAccountId!);
+    } finally {
+      proxy.blackHole(false);
+      await mux.close();
+      await database.cleanup();
+    }
+  }, 60_000);
 });
