@@ -108,7 +108,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
           name: 'Keyed',
           description: 'An API that takes a key.',
           tools: [],
-          auth: { type: 'api_key' },
+          auth: { type: 'api_key', fields: [{ name: 'apiKey', label: 'API key', secret: true }] },
         }),
       ],
       store: `sqlite:${join(cwd, 'data', 'toolmux.db')}`,
