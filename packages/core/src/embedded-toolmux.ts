@@ -1,4 +1,5 @@
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { apiRef } from './api-refs.js';
 import { accountCacheTtlOf } from './auth/account-cache.js';
 import { checkManagedAuth } from './auth/auth-configs.js';
@@ -80,7 +81,7 @@ import {
 } from './util/secret-key.js';
 import { WorkSlice } from './util/slices.js';
 import { checkCallId, checkId, checkUserId, MAX_ID_LENGTH, textProblem } from './util/stored-text.js';
-import { type RotationResult, rotateSecrets } from './vault/rotate.js';
+import { type RotationResult, rotateSecrets, SEALED_SECRET_KINDS } from './vault/rotate.js';
 import { Vault } from './vault/vault.js';
 import { checkWorkbenchEnv } from './workbench/env.js';
 import { workbenchThread } from './workbench/main-thread.js';
@@ -114,10 +115,34 @@ interface Engine {
    * connection-state-pruning.ts).
    */
   pruners: Pruner[];
+  /** The secret key: it derives the session tokens handed out. */
   key: Buffer;
+  /** The keys a presented session token may be derived under: the secret key, then the previous ones. */
+  tokenKeys: Buffer[];
   vault: Vault;
   auth: AuthService;
   env: ExecutionEnvironment;
+}
+
+/**
+ * Refuses to create a key file for an SQLite database that holds credentials (encrypted records of
+ * any kind): they were encrypted under the key of a file that is gone, and a new key would leave them
+ * unreadable, change every MCP token, and encrypt new credentials under a second key. SECRET_KEY_MISSING
+ * naming the file and the fixes; nothing is created.
+ */
+async function refuseLostKeyFile(store: Store, databasePath: string, keyFile: string): Promise<void> {
+  for (const kind of SEALED_SECRET_KINDS) {
+    const [record] = await store.listSealedSecrets({ kind, notKeyId: '', limit: 1 });
+    if (!record) continue;
+    throw new ToolMuxError({
+      code: 'SECRET_KEY_MISSING',
+      message:
+        `The SQLite database ${resolve(databasePath)} holds credentials encrypted with secret key ${record.secret.keyId}, but its key file ${resolve(keyFile)} does not exist (the database was moved or restored without it?). ` +
+        'A new key would leave those credentials unreadable, so none was created. Put the key file back beside the database, or set TOOLMUX_SECRET_KEY (the secretKey option) to that key; ' +
+        'to start over without the stored credentials, use a new database.',
+      details: { keyId: record.secret.keyId, keyFile: resolve(keyFile) },
+    });
+  }
 }
 
 function previousKeys(option: string[] | undefined): Buffer[] {
@@ -315,8 +340,9 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
   /**
    * @internal The MCP endpoint's check of a session token, made before anything else of the session
    * is read, built or cached: one primary-key read of the session's token version and hash (none for
-   * a token or an id that cannot be one), then the token derived from the key compared in constant
-   * time. `valid` with the stored token hash; `unknown` for the token a session that does not exist
+   * a token or an id that cannot be one), then the token derived from each configured key (the secret
+   * key and `previousSecretKeys`, so that a token another instance handed out during a rolling key
+   * change still opens the endpoint here) compared in constant time. `valid` with the stored token hash; `unknown` for the token a session that does not exist
    * (any more) had first, so that its holder, and no one else, hears that it is gone; `invalid` for
    * every other token, whether or not the session exists.
    */
@@ -328,11 +354,12 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     ) {
       return { status: 'invalid' };
     }
-    const { store, key } = await this.#ready();
+    const { store, tokenKeys } = await this.#ready();
     const stored = store.getSessionToken
       ? await store.getSessionToken(sessionId)
       : await store.getSession(sessionId);
-    if (!sessionTokenMatches(key, sessionId, stored?.tokenVersion ?? 0, token)) return { status: 'invalid' };
+    if (!sessionTokenMatches(tokenKeys, sessionId, stored?.tokenVersion ?? 0, token))
+      return { status: 'invalid' };
     return stored ? { status: 'valid', tokenHash: stored.tokenHash } : { status: 'unknown' };
   }
 
@@ -356,17 +383,39 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     this.#engine ??= (async () => {
       const spec = this.#options.store;
       const parsed = typeof spec === 'object' ? undefined : parseStoreSpec(spec);
-      const key = resolveSecretKey({
-        secretKey: this.#options.secretKey,
-        keyFile:
-          parsed?.dialect === 'sqlite' && parsed.path !== ':memory:'
-            ? join(dirname(parsed.path), 'secret.key')
-            : undefined,
-        ephemeral: parsed?.dialect === 'sqlite' && parsed.path === ':memory:',
-        logger: this.#logger,
-      });
-      const vault = new Vault(key, previousKeys(this.#options.previousSecretKeys));
-      const store = await openStore(spec);
+      const keyFile =
+        parsed?.dialect === 'sqlite' && parsed.path !== ':memory:'
+          ? join(dirname(parsed.path), 'secret.key')
+          : undefined;
+      // A key file about to be created beside a database that already exists: opened first, to see
+      // whether it holds credentials another key encrypted (the database restored without its key file)
+      const opened =
+        keyFile !== undefined &&
+        parsed?.dialect === 'sqlite' &&
+        configuredSecretKey(this.#options.secretKey) === undefined &&
+        !existsSync(keyFile) &&
+        existsSync(parsed.path)
+          ? await openStore(spec)
+          : undefined;
+      let key: Buffer;
+      let previous: Buffer[];
+      try {
+        if (opened && keyFile && parsed?.dialect === 'sqlite')
+          await refuseLostKeyFile(opened, parsed.path, keyFile);
+        key = resolveSecretKey({
+          secretKey: this.#options.secretKey,
+          keyFile,
+          ephemeral: parsed?.dialect === 'sqlite' && parsed.path === ':memory:',
+          logger: this.#logger,
+        });
+        previous = previousKeys(this.#options.previousSecretKeys);
+      } catch (error) {
+        await opened?.close();
+        throw error;
+      }
+      const vault = new Vault(key, previous);
+      const tokenKeys = [key, ...previous.filter((other) => !other.equals(key))];
+      const store = opened ?? (await openStore(spec));
       const pruners: Pruner[] = [];
       if (this.#logRetentionDays !== undefined) {
         try {
@@ -404,7 +453,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         renewCredentials: (request) => auth.renewCredentials(request),
         calls: new CallsInFlight(),
       };
-      return { store, pruners, key, vault, auth, env };
+      return { store, pruners, key, tokenKeys, vault, auth, env };
     })();
     this.#engine.catch(() => {
       this.#engine = undefined;

@@ -61,7 +61,8 @@ export interface ToolMuxOptions<P extends Provider<unknown>> {
   logger?: Logger;
   /**
    * Earlier secret keys, still used to decrypt credentials written under them until
-   * `vault.rotate()` has re-encrypted everything under `secretKey`.
+   * `vault.rotate()` has re-encrypted everything under `secretKey`, and to accept the MCP tokens
+   * handed out under them (a rolling key change over several instances) until they are dropped.
    * @default process.env.TOOLMUX_PREVIOUS_SECRET_KEYS (comma-separated), else none
    */
   previousSecretKeys?: string[];

@@ -15,6 +15,7 @@ import {
   revokeToken,
   type TokenSet,
 } from './oauth.js';
+import { retryingStoreErrors } from './store-retry.js';
 
 /**
  * A token that expires within this window is refreshed before a call uses it; one issued for less
@@ -679,16 +680,26 @@ export class CredentialLoader {
     // The lease makes the conditional write succeed. Should the account have changed meanwhile
     // (disabled, renamed, or the lease ran out), the new tokens are still the ones to keep (a rotated
     // refresh token is the only valid one now): written over what it is now, its status kept.
+    // A database that does not answer just then (a failover, a network blip) is asked again while
+    // the lease lasts: the provider has spent the old refresh token, so the new one exists nowhere
+    // but here, and losing it would leave the account to be refused (EXPIRED) at its next refresh.
+    const untilStored = this.#retryingStoreErrors(
+      account,
+      account.refreshLeaseUntil,
+      next.type === 'oauth2' && next.refreshToken !== stored.refreshToken,
+    );
     let version = account.version;
     let leaseHeld = true;
     for (let attempt = 1; ; attempt++) {
-      const updated = await store.updateConnectedAccount(
-        account.id,
-        leaseHeld ? { ...changes, refreshLeaseUntil: null } : changes,
-        attempt > CHANGED_RETRIES ? undefined : version,
+      const updated = await untilStored(() =>
+        store.updateConnectedAccount(
+          account.id,
+          leaseHeld ? { ...changes, refreshLeaseUntil: null } : changes,
+          attempt > CHANGED_RETRIES ? undefined : version,
+        ),
       );
       if (updated) return updated;
-      const now = await store.getConnectedAccount(account.id);
+      const now = await untilStored(() => store.getConnectedAccount(account.id));
       if (!now) {
         // deleted while the token was refreshed: what the provider just issued belongs to nothing here
         await this.#revokeIssued(account, oauth, next, 'the account was deleted');
@@ -697,6 +708,33 @@ export class CredentialLoader {
       version = now.version;
       leaseHeld = sameTime(now.refreshLeaseUntil, account.refreshLeaseUntil);
     }
+  }
+
+  /**
+   * Runs the store calls that keep a refresh's new tokens ({@link retryingStoreErrors}) until
+   * `leaseUntil`, the refresh lease this process holds (until then no other process spends the
+   * refresh token), each failure logged as a warning naming the account (never a token); past the
+   * lease, the error is thrown and logged as the loss it is.
+   */
+  #retryingStoreErrors(
+    account: ConnectedAccountRecord,
+    leaseUntil: Date | null,
+    /** The provider gave a new refresh token (and so spent the old one). */
+    rotated: boolean,
+  ): <T>(write: () => Promise<T>) => Promise<T> {
+    const { logger, toolkitLabel } = this.#options;
+    const what = `the refreshed ${toolkitLabel(account.toolkit)} tokens of ${account.id}`;
+    return retryingStoreErrors({
+      deadline: leaseUntil?.getTime() ?? Date.now() + this.#leaseMs,
+      retrying: (error, wait) =>
+        logger.warn(`toolmux: could not store ${what} (${error.message}); trying again in ${wait} ms.`),
+      givingUp: (error) =>
+        logger.error(
+          rotated
+            ? `toolmux: could not store ${what} (${error.message}); the provider's new refresh token is lost, so the next refresh of the account will likely be refused and the user asked to connect again.`
+            : `toolmux: could not store ${what} (${error.message}); the account keeps its refresh token, and the next call refreshes again.`,
+        ),
+    });
   }
 
   /**

@@ -19,6 +19,10 @@ import {
 import { clientRejectedText, type StoredCredentials } from './credentials.js';
 import { AUTH_CONFIG_CHANGED, AUTH_CONFIG_REFUSED, exchangeCode, OAuthFailure } from './oauth.js';
 import { oauth2SchemeOf } from './schemes.js';
+import { retryingStoreErrors } from './store-retry.js';
+
+/** How long an OAuth callback asks the store again to keep the tokens it got (see `retryingStoreErrors`). */
+const CALLBACK_STORE_RETRY_MS = 10_000;
 
 /**
  * The OAuth redirect target (`redirect_uri`), as a fetch handler any framework can mount. It checks
@@ -113,12 +117,32 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
     /** Revokes the tokens just issued, which no account here keeps (see `revokeStoredTokens`). */
     const revokeIssued = (anyway: string) =>
       revokeStoredTokens(records, { id: accountId, toolkit: config.toolkit }, config, stored, anyway);
-    const updated =
-      connection.maxAccounts || connection.alias
-        ? await activateWithinLimit(records, connection, connection.maxAccounts ?? null, changes, () =>
-            revokeIssued('it is not kept'),
-          )
-        : await store.updateConnectedAccount(accountId, changes);
+    // A database that does not take the write just then (a failover, a network blip) is asked again
+    // for a while: the provider has issued the tokens, and the user waits for this answer.
+    const untilStored = retryingStoreErrors({
+      deadline: Date.now() + CALLBACK_STORE_RETRY_MS,
+      retrying: (error, wait) =>
+        logger.warn(
+          `toolmux: could not store the tokens of ${accountId} (connection request ${connection.id}): ${error.message}; trying again in ${wait} ms.`,
+        ),
+      givingUp: () => undefined, // the failure below is logged, and the tokens revoked
+    });
+    let updated: ConnectedAccountRecord | undefined;
+    try {
+      updated = await untilStored(() =>
+        connection.maxAccounts || connection.alias
+          ? activateWithinLimit(records, connection, connection.maxAccounts ?? null, changes, () =>
+              revokeIssued('it is not kept'),
+            )
+          : store.updateConnectedAccount(accountId, changes),
+      );
+    } catch (error) {
+      // no account holds the tokens just issued: they are revoked where the provider allows it
+      if (ToolMuxError.isInstance(error) && error.code === 'STORE_ERROR') {
+        await revokeIssued('they could not be stored');
+      }
+      throw error;
+    }
     if (!updated) {
       // deleted while the code was traded: the provider's new tokens belong to nothing here
       await revokeIssued('the account was deleted');

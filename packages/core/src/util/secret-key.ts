@@ -88,14 +88,27 @@ export function hasSessionTokenForm(token: string): boolean {
 }
 
 /**
- * Whether `token` is the session token of `sessionId` at `version` under `key`, compared in constant
- * time (the time depends on neither how much of it matches nor on the session). A token without the
- * form of one is false before any work.
+ * Whether `token` is the session token of `sessionId` at `version` under one of `keys` (the current
+ * secret key and the previous ones: during a rolling key change a client holds a token another
+ * instance derived under the key it had), compared in constant time (the time depends on neither how
+ * much of it matches, nor on which key matches, nor on the session). A token without the form of one
+ * is false before any work.
  */
-export function sessionTokenMatches(key: Buffer, sessionId: string, version: number, token: string): boolean {
+export function sessionTokenMatches(
+  keys: readonly Buffer[],
+  sessionId: string,
+  version: number,
+  token: string,
+): boolean {
   if (!hasSessionTokenForm(token)) return false;
-  // both are ASCII of the same length once the form is checked
-  return timingSafeEqual(Buffer.from(token), Buffer.from(deriveSessionToken(key, sessionId, version)));
+  const presented = Buffer.from(token);
+  let matches = false;
+  for (const key of keys) {
+    // both are ASCII of the same length once the form is checked; every key is tried, whatever matched
+    const match = timingSafeEqual(presented, Buffer.from(deriveSessionToken(key, sessionId, version)));
+    matches = match || matches;
+  }
+  return matches;
 }
 
 /** SHA-256 hex of a token: what the store keeps. */

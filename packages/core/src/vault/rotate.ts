@@ -1,7 +1,12 @@
 import type { SealedSecretKind, Store } from '../store/types.js';
 import type { Vault } from './vault.js';
 
-const KINDS: readonly SealedSecretKind[] = ['auth_config', 'connected_account', 'connection_request'];
+/** Every kind of record that holds an encrypted secret. */
+export const SEALED_SECRET_KINDS: readonly SealedSecretKind[] = [
+  'auth_config',
+  'connected_account',
+  'connection_request',
+];
 
 export interface RotationResult {
   /** Records now encrypted under the current key. */
@@ -24,7 +29,7 @@ export async function rotateSecrets(
 ): Promise<RotationResult> {
   const batchSize = options.batchSize ?? 100;
   const result: RotationResult = { reencrypted: 0, skipped: 0 };
-  for (const kind of KINDS) {
+  for (const kind of SEALED_SECRET_KINDS) {
     let afterId: string | undefined;
     for (;;) {
       const batch = await store.listSealedSecrets({ kind, notKeyId: vault.keyId, afterId, limit: batchSize });

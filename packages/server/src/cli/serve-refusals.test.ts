@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { ToolMux } from '@toolmux/core';
+import { defineToolkit, ToolMux } from '@toolmux/core';
 import { createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../test-oauth.js';
@@ -96,6 +96,38 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
     expect(line).not.toContain('unexpected error');
     expect(line).not.toMatch(/hun\/|ter2pw/);
     expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('an SQLite database that holds credentials, without its secret.key: SECRET_KEY_MISSING naming the file, and no new key file', async () => {
+    const cwd = tempDirectory();
+    // a database whose key file was left behind (restored from a backup of the database alone)
+    const mux = new ToolMux({
+      toolkits: [
+        defineToolkit({
+          slug: 'keyed',
+          name: 'Keyed',
+          description: 'An API that takes a key.',
+          tools: [],
+          auth: { type: 'api_key', fields: [{ name: 'apiKey', label: 'API key', secret: true }] },
+        }),
+      ],
+      store: `sqlite:${join(cwd, 'data', 'toolmux.db')}`,
+      logger: { debug() {}, warn() {}, error() {} },
+    });
+    const config = await mux.authConfigs.create('keyed', { type: 'api_key' });
+    await mux.connectedAccounts.create('user_1', config.id, { apiKey: 'key-of-user-1' });
+    await mux.close();
+    rmSync(join(cwd, 'data', 'secret.key'));
+    const result = await failingServe(['serve', '--store', 'sqlite:./data/toolmux.db'], {
+      cwd,
+      env: { TOOLMUX_API_KEY: API_KEY },
+    });
+    expect(result.code).toBe(1);
+    const line = expectOneLine(result);
+    expect(line).toContain(`but its key file ${join(cwd, 'data', 'secret.key')} does not exist`);
+    expect(line).toContain('set TOOLMUX_SECRET_KEY');
+    expect(line).toContain('(SECRET_KEY_MISSING)');
+    expect(readdirSync(join(cwd, 'data'))).not.toContain('secret.key');
   });
 
   it('a directory where a key file goes, naming the file and the fix (KEY_FILE_UNAVAILABLE)', async () => {

@@ -491,7 +491,7 @@ describe('MCP token rotation', () => {
     expect(await status(session.sessionId, rotated.headers)).toBe(200);
   });
 
-  it('after the secret key is rotated, the token use() hands out opens the endpoint', async () => {
+  it('after the secret key is rotated, the token use() hands out opens the endpoint; a token of the old key works until that key is dropped', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'toolmux-key-rotation-'));
     const store = `sqlite:${join(directory, 'toolmux.db')}`;
     const [oldKey, newKey] = [randomBytes(32).toString('base64'), randomBytes(32).toString('base64')];
@@ -511,14 +511,79 @@ describe('MCP token rotation', () => {
       logger: recordingLogger(),
     });
     const rotatedServer = createServer({ toolmux: after, apiKey: TEST_API_KEY, logger: recordingLogger() });
+    const dropped = new ToolMux({
+      toolkits: sample.toolkits,
+      store,
+      secretKey: newKey,
+      logger: recordingLogger(),
+    });
+    const droppedServer = createServer({ toolmux: dropped, apiKey: TEST_API_KEY, logger: recordingLogger() });
     try {
       await after.vault.rotate();
       const resumed = await after.use(created.sessionId);
       expect(resumed.mcp.headers.Authorization).not.toBe(created.mcp.headers.Authorization);
       expect(await status(created.sessionId, resumed.mcp.headers, rotatedServer)).toBe(200);
-      expect(await status(created.sessionId, created.mcp.headers, rotatedServer)).toBe(401);
+      // A client configured before the change still holds the old key's token: the old key is still
+      // configured (previousSecretKeys), so the token is still the session's.
+      expect(await status(created.sessionId, created.mcp.headers, rotatedServer)).toBe(200);
+      // Once the old key is dropped (step 3 of the rotation), its tokens are refused everywhere.
+      expect(await status(created.sessionId, resumed.mcp.headers, droppedServer)).toBe(200);
+      expect(await status(created.sessionId, created.mcp.headers, droppedServer)).toBe(401);
     } finally {
       await after.close();
+      await dropped.close();
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('a rolling secret-key change over two instances sharing a store: every MCP token handed out on either keeps working on both, in both phases of the change', async () => {
+    // docs/security.md: on several instances the new key is first added beside the old one
+    // (previousSecretKeys) everywhere, then made the current key everywhere. During each phase some
+    // instances have the new configuration and some the old, and a client's MCP URL, issued by one,
+    // reaches any of them through the load balancer.
+    const directory = await mkdtemp(join(tmpdir(), 'toolmux-rolling-key-'));
+    const store = `sqlite:${join(directory, 'toolmux.db')}`;
+    const [oldKey, newKey] = [randomBytes(32).toString('base64'), randomBytes(32).toString('base64')];
+    const instance = (secretKey: string, previousSecretKeys: string[]) => {
+      const toolmux = new ToolMux({
+        toolkits: sample.toolkits,
+        store,
+        secretKey,
+        previousSecretKeys,
+        logger: recordingLogger(),
+      });
+      return { toolmux, server: createServer({ toolmux, apiKey: TEST_API_KEY, logger: recordingLogger() }) };
+    };
+    const untouched = instance(oldKey, []);
+    const phaseOne = instance(oldKey, [newKey]); // the new key added, not yet used
+    const phaseTwo = instance(newKey, [oldKey]); // the new key current, the old one kept
+    const done = instance(newKey, []); // after vault.rotate(), the old key dropped
+    try {
+      const created = await untouched.toolmux.create('user_rolling_key', { toolkits: ['tasks'] });
+      const oldToken = created.mcp.headers;
+      const newToken = (await phaseTwo.toolmux.use(created.sessionId)).mcp.headers;
+      expect(newToken.Authorization).not.toBe(oldToken.Authorization);
+      // phase one: untouched and phaseOne instances side by side, both sign with the old key
+      expect(await status(created.sessionId, oldToken, untouched.server)).toBe(200);
+      expect(await status(created.sessionId, oldToken, phaseOne.server)).toBe(200);
+      // phase two: phaseOne and phaseTwo instances side by side; each accepts the other's tokens
+      expect(await status(created.sessionId, oldToken, phaseTwo.server)).toBe(200);
+      expect(await status(created.sessionId, newToken, phaseTwo.server)).toBe(200);
+      expect(await status(created.sessionId, newToken, phaseOne.server)).toBe(200);
+      // a token rotation on either instance still retires the token before it on both
+      const rotated = await (await phaseOne.toolmux.use(created.sessionId)).rotateMcpToken();
+      for (const target of [phaseOne.server, phaseTwo.server]) {
+        expect(await status(created.sessionId, rotated.headers, target)).toBe(200);
+        expect(await status(created.sessionId, oldToken, target)).toBe(401);
+        expect(await status(created.sessionId, newToken, target)).toBe(401);
+      }
+      // the old key dropped: only the new key's token opens the endpoint
+      const current = (await done.toolmux.use(created.sessionId)).mcp.headers;
+      expect(await status(created.sessionId, current, done.server)).toBe(200);
+      expect(await status(created.sessionId, rotated.headers, done.server)).toBe(401);
+      expect(await status(created.sessionId, current, phaseTwo.server)).toBe(200);
+    } finally {
+      for (const { toolmux } of [untouched, phaseOne, phaseTwo, done]) await toolmux.close();
       await rm(directory, { recursive: true, force: true });
     }
   });
