@@ -40,7 +40,7 @@ import {
   type ServerLogger,
 } from './request-log.js';
 import { apiRoutes } from './rest/api.js';
-import { parseLargeRequestPart, parseRequestPart } from './rest/route.js';
+import { parseLargeRequestPart, parseRequestPart, singleQueryValues } from './rest/route.js';
 import { DEFAULT_SESSION_CACHE_TTL_MS, SessionCache } from './session-cache.js';
 
 export interface CreateServerOptions {
@@ -425,7 +425,9 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       if (needsKey) checkApiKey(c.req.header('authorization'));
       // a part the route does not declare is not read from the request at all
       const params = route.params ? parseRequestPart(route.params, c.req.param(), 'path') : undefined;
-      const query = route.query ? parseRequestPart(route.query, c.req.query(), 'query') : undefined;
+      const query = route.query
+        ? parseRequestPart(route.query, singleQueryValues(c.req), 'query')
+        : undefined;
       let body: unknown;
       if (route.body) {
         const json = (await readJsonBody(c.req.raw, bodyLimitOfRoute)) ?? {};

@@ -16,7 +16,7 @@ import { errorResponse } from '../http-errors.js';
 import { jsonResponse } from '../json-response.js';
 import { readJsonBody } from '../read-body.js';
 import type { LargeArray } from '../rest/large-arrays.js';
-import { parseLargeRequestPart, parseRequestPart } from '../rest/route.js';
+import { parseLargeRequestPart, parseRequestPart, singleQueryValues } from '../rest/route.js';
 import type { SessionCache } from '../session-cache.js';
 import { updateLatest } from '../session-update.js';
 import {
@@ -278,6 +278,9 @@ function toolkitLookup(toolmux: ToolMux<Provider<unknown>>) {
   };
 }
 
+/** The query parameters that are lists: Composio's clients may repeat them (`toolkits=a&toolkits=b`). */
+const QUERY_LISTS: ReadonlySet<string> = new Set(['toolkits', 'toolkits[]']);
+
 function queryList(c: Context, name: string): string[] | undefined {
   const values = c.req.queries(name) ?? c.req.queries(`${name}[]`);
   if (!values) return undefined;
@@ -435,7 +438,9 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
       `${base}/:sessionId/tools`,
       handle(async (c) => {
         const sessionId = sessionIdOf(c);
-        const query = parseRequestPart(PageQuery, c.req.query(), 'query') as z.infer<typeof PageQuery>;
+        const query = parseRequestPart(PageQuery, singleQueryValues(c.req, QUERY_LISTS), 'query') as z.infer<
+          typeof PageQuery
+        >;
         const specs = (await sessions.get(sessionId)).specs();
         const toolkitOf = toolkitLookup(toolmux);
         if (version === 'v3') {
@@ -615,9 +620,11 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
       `${base}/:sessionId/toolkits`,
       handle(async (c) => {
         const sessionId = sessionIdOf(c);
-        const query = parseRequestPart(ToolkitsQuery, c.req.query(), 'query') as z.infer<
-          typeof ToolkitsQuery
-        >;
+        const query = parseRequestPart(
+          ToolkitsQuery,
+          singleQueryValues(c.req, QUERY_LISTS),
+          'query',
+        ) as z.infer<typeof ToolkitsQuery>;
         const { session } = await sessions.get(sessionId);
         const limit = query.limit ?? 20;
         const page = await session.toolkits({

@@ -1,0 +1,125 @@
+import { createSampleToolkits } from '@toolmux/core/test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../testing/index.js';
+
+/**
+ * Query parameters over HTTP, on the REST API and the Composio-compatible routes: a parameter given
+ * twice, and page sizes that are not plain whole numbers. Each was taken silently (the first of a
+ * repeated parameter, `Number()` of a size) instead of a 400 naming the value.
+ */
+
+let server: TestServer;
+let sessionId: string;
+let composioSessionId: string;
+
+beforeAll(async () => {
+  server = await startTestServer({ toolkits: createSampleToolkits().toolkits });
+  const mail = await server.embedded.authConfigs.create('mail', { type: 'api_key' });
+  for (const user of ['user_a', 'user_b']) {
+    await server.embedded.connectedAccounts.create(user, mail.id, { apiKey: `key-of-${user}` });
+  }
+  sessionId = (await server.embedded.create('user_a')).sessionId;
+  composioSessionId = (await get('/api/v3.1/tool_router/session', { user_id: 'user_a' }, 'POST')).json
+    .session_id;
+});
+afterAll(() => server.close());
+
+async function get(path: string, body?: unknown, method = 'GET') {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${server.apiKey}`,
+      'x-api-key': server.apiKey,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, any> };
+}
+
+describe('query parameters', () => {
+  it('refuses a REST query parameter given twice with a 400 naming it and its values, where the first value was used and the others dropped', async () => {
+    // both users have an account: the repeated filter listed user_a's alone
+    const both = await get('/api/v1/connected-accounts?user_ids=user_a,user_b');
+    expect(both.json.items.map((account: { user_id: string }) => account.user_id).sort()).toEqual([
+      'user_a',
+      'user_b',
+    ]);
+    const repeated = await get('/api/v1/connected-accounts?user_ids=user_a&user_ids=user_b');
+    expect(repeated.status).toBe(400);
+    expect(repeated.json.error.code).toBe('INVALID_REQUEST');
+    expect(repeated.json.error.message).toBe(
+      'query parameter user_ids is given 2 times ("user_a", "user_b"): give it once; a list takes its values comma-separated in one parameter (user_ids=a,b).',
+    );
+    for (const path of [
+      '/api/v1/sessions?user_id=user_a&user_id=user_b',
+      '/api/v1/sessions?limit=1&limit=50',
+      `/api/v1/sessions/${sessionId}/logs?limit=5&limit=5`,
+      `/api/v1/sessions/${sessionId}/toolkits?toolkits=mail&toolkits=notes`,
+      '/api/v1/toolkits?search=mail&search=notes&search=x&search=y',
+      '/api/v1/logs?tool_slug=A&tool_slug=B',
+    ]) {
+      const answer = await get(path);
+      expect(answer.status, path).toBe(400);
+      const name = /[?&]([a-z_]+)=[^&]*&\1=/.exec(path)![1];
+      expect(answer.json.error.message, path).toMatch(
+        new RegExp(`^query parameter ${name} is given \\d times`),
+      );
+    }
+    const four = await get('/api/v1/toolkits?search=mail&search=notes&search=x&search=y');
+    expect(four.json.error.message).toContain('("mail", "notes", "x", and 1 more)');
+  });
+
+  it('refuses a Composio query parameter given twice in the Composio envelope, and still takes a repeated toolkits list', async () => {
+    const base = `/api/v3.1/tool_router/session/${composioSessionId}`;
+    const limit = await get(`${base}/tools?limit=1&limit=2`);
+    expect(limit.status).toBe(400);
+    expect(limit.json.error).toMatchObject({ code: 'INVALID_REQUEST', status: 400 });
+    expect(limit.json.message).toMatch(/^query parameter limit is given 2 times \("1", "2"\)/);
+    const connected = await get(`${base}/toolkits?is_connected=true&is_connected=false`);
+    expect(connected.status).toBe(400);
+    expect(connected.json.error.message).toMatch(/^query parameter is_connected is given 2 times/);
+    // a list, which Composio's clients may send either way
+    const listed = await get(`${base}/toolkits?toolkits=mail&toolkits=notes`);
+    expect(listed.status).toBe(200);
+    expect(listed.json.items.map((toolkit: { slug: string }) => toolkit.slug).sort()).toEqual([
+      'mail',
+      'notes',
+    ]);
+  });
+
+  it('refuses a page size that is not a whole number in decimal digits within its range with a 400 naming the value and the range, REST and Composio alike', async () => {
+    const routes = [
+      { path: '/api/v1/sessions?limit=', max: 1000 },
+      { path: `/api/v1/sessions/${sessionId}/toolkits?limit=`, max: 100 },
+      { path: `/api/v3.1/tool_router/session/${composioSessionId}/tools?limit=`, max: 1000 },
+    ];
+    for (const { path, max } of routes) {
+      // hexadecimal, exponent, white space, a fraction, a sign, empty, words, past the range
+      for (const value of [
+        '0x10',
+        '1e2',
+        '%207',
+        '7.0',
+        '%2B7',
+        '-1',
+        '',
+        'abc',
+        '0',
+        `${max + 1}`,
+        '9'.repeat(40),
+      ]) {
+        const answer = await get(`${path}${value}`);
+        expect(answer.status, `${path}${value}`).toBe(400);
+        const shown = JSON.stringify(
+          decodeURIComponent(value).length > 64 ? `${'9'.repeat(64)}…` : decodeURIComponent(value),
+        );
+        expect(answer.json.error.message, `${path}${value}`).toBe(
+          `query parameter limit ${shown} is not a whole number from 1 to ${max}: pass one in decimal digits (limit=20), or leave it out for the default.`,
+        );
+      }
+      expect((await get(`${path}7`)).status, `${path}7`).toBe(200);
+      expect((await get(`${path}${max}`)).status, `${path}${max}`).toBe(200);
+    }
+  });
+});
