@@ -1,3 +1,4 @@
+import { describeZodIssue } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { component, cursor, limit, nextCursor, timestamp, userId } from './schemas.js';
 
@@ -22,9 +23,14 @@ const list = <T extends z.ZodType>(item: T, description: string) =>
         .split(',')
         .map((entry) => entry.trim())
         .filter(Boolean);
-      const parsed = z.array(item).safeParse(items);
+      const array = z.array(item);
+      const parsed = array.safeParse(items);
       if (!parsed.success) {
-        context.addIssue({ code: 'custom', message: parsed.error.issues[0]?.message ?? 'invalid list' });
+        // the item by its place in the list, with the value and the values known (zod's own message,
+        // "Invalid option: expected one of …", named neither the parameter's bad item nor its place)
+        const issue = parsed.error.issues[0]!;
+        const { path, message } = describeZodIssue(array, items, issue);
+        context.addIssue({ code: 'custom', message, path: path as PropertyKey[] as (string | number)[] });
         return z.NEVER;
       }
       return parsed.data as z.output<T>[];

@@ -88,6 +88,14 @@ describe('query parameters', () => {
     ]);
   });
 
+  it('refuses an unknown value in a comma-separated list with a 400 naming the value, its place in the list and the values known', async () => {
+    const answer = await get('/api/v1/connected-accounts?statuses=ACTIVE,ACTVE');
+    expect(answer.status).toBe(400);
+    expect(answer.json.error.message).toBe(
+      'Invalid request query: query.statuses.1: unknown value "ACTVE"; use one of INITIATED, ACTIVE, FAILED, EXPIRED, INACTIVE, REVOKED. Did you mean "ACTIVE"?',
+    );
+  });
+
   it('refuses a page size that is not a whole number in decimal digits within its range with a 400 naming the value and the range, REST and Composio alike', async () => {
     const routes = [
       { path: '/api/v1/sessions?limit=', max: 1000 },
