@@ -219,7 +219,10 @@ export function authRoutes({ toolmux, sessions }: AuthRouteContext): Route[] {
       response: ConnectedAccountListSchema,
       handle: async ({ query }) => {
         const page = await toolmux.connectedAccounts.list({
-          userIds: query.user_ids,
+          userIds:
+            query['user_ids[]'] === undefined
+              ? query.user_ids
+              : [...(query.user_ids ?? []), ...query['user_ids[]']],
           toolkits: query.toolkits,
           statuses: query.statuses,
           authConfigIds: query.auth_config_ids,

@@ -12,8 +12,11 @@ const callbackUrl = z
   .max(2048)
   .optional()
   .describe('Where the user is sent back after connecting, with `status` and `connected_account_id`.');
-/** A comma-separated list in a query string. */
-const list = <T extends z.ZodType>(item: T, description: string) =>
+/**
+ * A comma-separated list in a query string. `exact`: the items are ids taken as given (user ids may
+ * start or end with spaces); slugs and statuses are trimmed (`toolkits=mail, notes`).
+ */
+const list = <T extends z.ZodType>(item: T, description: string, exact = false) =>
   z
     .string()
     .optional()
@@ -21,7 +24,7 @@ const list = <T extends z.ZodType>(item: T, description: string) =>
       if (value === undefined) return undefined;
       const items = value
         .split(',')
-        .map((entry) => entry.trim())
+        .map((entry) => (exact ? entry : entry.trim()))
         .filter(Boolean);
       const array = z.array(item);
       const parsed = array.safeParse(items);
@@ -130,7 +133,14 @@ export const ConnectedAccountListSchema = component(
 );
 
 export const ListConnectedAccountsQuery = z.strictObject({
-  user_ids: list(z.string().min(1), 'Only accounts of these users'),
+  // exact: trimmed, `user_ids=%20u1` listed the accounts of "u1", another user than " u1"
+  user_ids: list(z.string().min(1), 'Only accounts of these users', true),
+  'user_ids[]': z
+    .array(z.string().min(1))
+    .optional()
+    .describe(
+      'Only accounts of these users, one user id per parameter, taken as is (repeat it for several): for an id that holds a comma, which `user_ids` would split.',
+    ),
   toolkits: list(z.string().min(1), 'Only accounts of these toolkits'),
   statuses: list(z.enum(STATUSES), 'Only accounts in these statuses'),
   auth_config_ids: list(z.string().min(1), 'Only accounts of these auth configs'),

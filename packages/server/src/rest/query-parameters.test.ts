@@ -15,7 +15,8 @@ let composioSessionId: string;
 beforeAll(async () => {
   server = await startTestServer({ toolkits: createSampleToolkits().toolkits });
   const mail = await server.embedded.authConfigs.create('mail', { type: 'api_key' });
-  for (const user of ['user_a', 'user_b']) {
+  // and users whose ids a comma-separated list would change: one with a comma, one with a space
+  for (const user of ['user_a', 'user_b', 'user_a,user_b', ' user_a']) {
     await server.embedded.connectedAccounts.create(user, mail.id, { apiKey: `key-of-${user}` });
   }
   sessionId = (await server.embedded.create('user_a')).sessionId;
@@ -94,6 +95,40 @@ describe('query parameters', () => {
     expect(answer.json.error.message).toBe(
       'Invalid request query: query.statuses.1: unknown value "ACTVE"; use one of INITIATED, ACTIVE, FAILED, EXPIRED, INACTIVE, REVOKED. Did you mean "ACTIVE"?',
     );
+  });
+
+  it("lists the accounts of the user ids given exactly, never another user's: a user id with a comma or a leading space, over REST and from a remote-mode ToolMux", async () => {
+    const usersOf = (answer: { json: Record<string, any> }) =>
+      answer.json.items.map((account: { user_id: string }) => account.user_id).sort();
+    // trimmed, " user_a" was "user_a"
+    expect(usersOf(await get('/api/v1/connected-accounts?user_ids=%20user_a'))).toEqual([' user_a']);
+    expect(usersOf(await get('/api/v1/connected-accounts?user_ids=user_b,%20user_a'))).toEqual([
+      ' user_a',
+      'user_b',
+    ]);
+    // `user_ids[]`: one id per parameter, as it is
+    expect(usersOf(await get('/api/v1/connected-accounts?user_ids[]=user_a,user_b'))).toEqual([
+      'user_a,user_b',
+    ]);
+    expect(
+      usersOf(await get('/api/v1/connected-accounts?user_ids%5B%5D=user_a,user_b&user_ids%5B%5D=%20user_a')),
+    ).toEqual([' user_a', 'user_a,user_b']);
+    expect(usersOf(await get('/api/v1/connected-accounts?user_ids=user_b&user_ids[]=user_a,user_b'))).toEqual(
+      ['user_a,user_b', 'user_b'],
+    );
+    const blank = await get('/api/v1/connected-accounts?user_ids[]=');
+    expect(blank.status).toBe(400);
+    expect(blank.json.error.code).toBe('USER_ID_INVALID');
+    expect(blank.json.error.message).toContain('query.user_ids[] "" is blank');
+
+    // remote mode joined the ids with commas: ["user_a,user_b"] listed the accounts of user_a and user_b
+    const remote = server.remote();
+    const listed = async (userIds: string[]) =>
+      (await remote.connectedAccounts.list({ userIds })).items.map((account) => account.userId).sort();
+    expect(await listed(['user_a,user_b'])).toEqual(['user_a,user_b']);
+    expect(await listed([' user_a'])).toEqual([' user_a']);
+    expect(await listed(['user_b', 'user_a,user_b'])).toEqual(['user_a,user_b', 'user_b']);
+    expect(await listed(['user_a', 'user_b'])).toEqual(['user_a', 'user_b']);
   });
 
   it('refuses a page size that is not a whole number in decimal digits within its range with a 400 naming the value and the range, REST and Composio alike', async () => {

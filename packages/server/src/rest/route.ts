@@ -166,10 +166,18 @@ function checkRequestText(value: unknown, part: 'path' | 'query' | 'body'): void
   const record = value as Record<string, unknown>;
   for (const name of Object.keys(record)) {
     const item = record[name];
-    if (typeof item !== 'string') continue;
-    if (name === 'user_id') checkUserId(item, `${part}.user_id`);
-    else if (part !== 'body') checkText(item, parameterRule(part, name));
+    if (typeof item === 'string') checkRequestValue(item, name, part);
+    // a query list of `name[]` parameters (see singleQueryValues): each value as one
+    else if (part === 'query' && Array.isArray(item)) {
+      for (const value of item) if (typeof value === 'string') checkRequestValue(value, name, part);
+    }
   }
+}
+
+function checkRequestValue(item: string, name: string, part: 'path' | 'query' | 'body'): void {
+  if (name === 'user_id') checkUserId(item, `${part}.user_id`);
+  else if (name === 'user_ids[]') checkUserId(item, `${part}.user_ids[]`);
+  else if (part !== 'body') checkText(item, parameterRule(part, name));
 }
 
 /** The rule of a path or query parameter, made once per name (see {@link checkRequestText}). */
@@ -198,18 +206,24 @@ const MAX_PARAMETER_RULES = 256;
  * A request's query parameters, one value each. Hono's `query()` keeps the first value of a repeated
  * parameter and drops the others, so `?user_ids=u1&user_ids=u2` listed u1's accounts alone and
  * `?limit=1&limit=50` one item, without a word: a parameter given more than once is refused, naming
- * it and its values, unless it is one of `lists` (a list that takes its values either way).
+ * it and its values, unless it is one of `lists` (a list that takes its values either way). A
+ * parameter named `name[]` is a list of values taken as they are, one per parameter: its values
+ * come as an array, however many there are.
  */
 export function singleQueryValues(
   request: HonoRequest,
   lists: ReadonlySet<string> = NO_LISTS,
-): Record<string, string> {
+): Record<string, string | string[]> {
   // no `?`, no parameters: the common request pays nothing more
   if (!request.url.includes('?')) return {};
   const all = request.queries();
-  const values: Record<string, string> = {};
+  const values: Record<string, string | string[]> = {};
   for (const name of Object.keys(all)) {
     const given = all[name]!;
+    if (name.endsWith('[]')) {
+      values[name] = given;
+      continue;
+    }
     if (given.length > 1 && !lists.has(name)) {
       const shown = given.slice(0, 3).map(shownValue).join(', ');
       const more = given.length > 3 ? `, and ${given.length - 3} more` : '';
