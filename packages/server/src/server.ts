@@ -183,6 +183,31 @@ function allowedMethods(routes: ReadonlyArray<{ method: string; path: string }>,
 }
 
 /**
+ * The path of a route that takes `method`, when `path` is one with slashes at its end or doubled
+ * (a client's `${base}/` + `/toolkits`); undefined when there is none.
+ */
+function servedPathOf(
+  routes: ReadonlyArray<{ method: string; path: string }>,
+  method: string,
+  path: string,
+): string | undefined {
+  if (!path.endsWith('/') && !path.includes('//')) return undefined;
+  const canonical = path.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
+  if (canonical === path) return undefined;
+  return allowedMethods(routes, canonical).includes(method) ? canonical : undefined;
+}
+
+/** The 404's hint for a path {@link servedPathOf} found the route of. */
+function servedPathHint(method: string, served: string): string {
+  return `send it without the trailing or doubled slashes, as ${method} ${shownPath(served)}.`;
+}
+
+/** A request path as a message shows it: cut at 200 characters. */
+function shownPath(path: string): string {
+  return path.length > 200 ? `${path.slice(0, 200)}…` : path;
+}
+
+/**
  * What a REST route's handler receives (`RouteInput`). The abort signal and the audience are read
  * from the request when the handler reads them: most handlers read neither, and Node's adapter makes
  * an AbortController for a request's signal. Getters of a class (an object literal with getters is a
@@ -342,9 +367,12 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   });
   app.notFound((c) => {
     const allow = allowedMethods(app.routes, c.req.path);
+    // a route's path with a slash at its end or doubled (`/api/v1/toolkits/`, `/api/v1//toolkits`)
+    // matches no route: the 404 names the path that does, instead of pointing at the whole API
+    const served = allow.length === 0 ? servedPathOf(app.routes, c.req.method, c.req.path) : undefined;
     if (isComposioPath(c.req.path)) {
       // a Composio client reads Composio's envelope, and is told what of Composio's API is served
-      const { status, body } = composioRouteNotFound(c.req.method, c.req.path, allow);
+      const { status, body } = composioRouteNotFound(c.req.method, c.req.path, allow, served);
       return jsonAnswer(body, status, allow.length > 0 ? { allow: allow.join(', ') } : {});
     }
     if (allow.length > 0) {
@@ -363,7 +391,10 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       {
         error: {
           code: 'ROUTE_NOT_FOUND',
-          message: `No route ${c.req.method} ${c.req.path}. The REST API is under /api/v1 (see /api/v1/openapi.json); MCP is at /mcp/:sessionId.`,
+          message:
+            served !== undefined
+              ? `No route ${c.req.method} ${shownPath(c.req.path)}: ${servedPathHint(c.req.method, served)}`
+              : `No route ${c.req.method} ${c.req.path}. The REST API is under /api/v1 (see /api/v1/openapi.json); MCP is at /mcp/:sessionId.`,
         },
       },
       404,

@@ -221,8 +221,20 @@ export function composioRouteNotFound(
   method: string,
   path: string,
   allow: readonly string[],
+  served?: string,
 ): { status: 404 | 405; body: ReturnType<typeof composioErrorBody> } {
   const shown = path.length > 200 ? `${path.slice(0, 200)}…` : path;
+  if (served !== undefined) {
+    // a served path with a slash at its end or doubled
+    return {
+      status: 404,
+      body: composioErrorBody(
+        404,
+        'ROUTE_NOT_FOUND',
+        `No route ${method} ${shown}: send it without the trailing or doubled slashes, as ${method} ${served}.`,
+      ),
+    };
+  }
   if (allow.length > 0) {
     return {
       status: 405,
