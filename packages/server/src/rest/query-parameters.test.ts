@@ -71,6 +71,16 @@ describe('query parameters', () => {
     expect(four.json.error.message).toContain('("mail", "notes", "x", and 1 more)');
   });
 
+  it('refuses a "__proto__" query parameter as any unknown one, given once or as a list', async () => {
+    for (const name of ['__proto__', '__proto__[]']) {
+      const answer = await get(`/api/v1/toolkits?${name}=x&limit=1`);
+      expect(answer.status, name).toBe(400);
+      expect(answer.json.error.message, name).toBe(
+        `Invalid request query: query: unknown key "${name}". Known keys: search, limit, cursor.`,
+      );
+    }
+  });
+
   it('refuses a Composio query parameter given twice in the Composio envelope, and still takes a repeated toolkits list', async () => {
     const base = `/api/v3.1/tool_router/session/${composioSessionId}`;
     const limit = await get(`${base}/tools?limit=1&limit=2`);

@@ -221,7 +221,7 @@ export function singleQueryValues(
   for (const name of Object.keys(all)) {
     const given = all[name]!;
     if (name.endsWith('[]')) {
-      values[name] = given;
+      setOwn(values, name, given);
       continue;
     }
     if (given.length > 1 && !lists.has(name)) {
@@ -231,9 +231,19 @@ export function singleQueryValues(
         `query parameter ${name} is given ${given.length} times (${shown}${more}): give it once; a list takes its values comma-separated in one parameter (${name}=a,b).`,
       );
     }
-    values[name] = given[0]!;
+    setOwn(values, name, given[0]!);
   }
   return values;
+}
+
+/**
+ * `record[name] = value` as an own key, also for `__proto__`: an assignment would set the object's
+ * prototype (or, for a string, do nothing), and the strict query schema would not see the key.
+ */
+function setOwn(record: Record<string, unknown>, name: string, value: unknown): void {
+  if (name === '__proto__') {
+    Object.defineProperty(record, name, { value, enumerable: true, writable: true, configurable: true });
+  } else record[name] = value;
 }
 
 const NO_LISTS: ReadonlySet<string> = new Set();
