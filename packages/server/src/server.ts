@@ -408,12 +408,17 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
         message: `Send the project API key in the Authorization header, after "Bearer ": Authorization: Bearer <key>. ${WHERE_THE_API_KEY_IS}`,
       });
     }
-    if (!authorizationMatches(authorization)) {
-      const scheme = /^bearer /i.test(authorization)
+    if (authorizationMatches(authorization)) return;
+    // the scheme is case-insensitive and may be followed by several spaces (RFC 9110, 11.1 and
+    // 11.4), as the MCP endpoint and the Composio routes read it: `bearer <key>` was refused with a
+    // message that said the key was wrong
+    const bearer = /^bearer +/i.exec(authorization);
+    if (bearer !== null && apiKeyMatches(authorization.slice(bearer[0].length))) return;
+    const scheme =
+      bearer !== null
         ? 'The API key after "Bearer " is not this server\'s project API key.'
         : 'The Authorization header must be "Bearer " followed by the project API key; this one does not start with "Bearer ".';
-      throw new ToolMuxError({ code: 'UNAUTHORIZED', message: `${scheme} ${WHERE_THE_API_KEY_IS}` });
-    }
+    throw new ToolMuxError({ code: 'UNAUTHORIZED', message: `${scheme} ${WHERE_THE_API_KEY_IS}` });
   };
 
   // Operations: liveness, readiness (the store answers), Prometheus metrics.
