@@ -467,8 +467,11 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
           return specs.map((spec) => toolJsonV3(spec, toolkitOf(spec.toolkit).noAuth));
         }
         const limit = query.limit ?? 100;
-        const start = query.cursor === undefined ? 0 : Number(query.cursor);
-        if (!Number.isInteger(start) || start < 0 || start > specs.length) {
+        // the cursor is the offset this route wrote, in decimal digits: Number() also took `0x2`,
+        // `1e0`, ` 2` and an empty `cursor=` (the first page)
+        const start =
+          query.cursor === undefined ? 0 : /^[0-9]{1,16}$/.test(query.cursor) ? Number(query.cursor) : -1;
+        if (start < 0 || start > specs.length) {
           throw new ToolMuxError({
             code: 'INVALID_REQUEST',
             message: `query.cursor ${JSON.stringify(query.cursor)} is not a cursor of this list: pass next_cursor as the previous page returned it.`,

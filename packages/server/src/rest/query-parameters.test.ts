@@ -141,6 +141,21 @@ describe('query parameters', () => {
     expect(await listed(['user_a', 'user_b'])).toEqual(['user_a', 'user_b']);
   });
 
+  it('refuses a Composio tools cursor that is not the offset the route wrote in decimal digits, naming it', async () => {
+    const tools = `/api/v3.1/tool_router/session/${composioSessionId}/tools`;
+    const first = await get(`${tools}?limit=1`);
+    expect(first.json.next_cursor).toBe('1');
+    const second = (await get(`${tools}?limit=2`)).json.items[1].slug;
+    expect((await get(`${tools}?limit=1&cursor=1`)).json.items[0].slug).toBe(second);
+    for (const cursor of ['', '0x1', '1e0', '%201', '1.0', '-0', 'abc']) {
+      const answer = await get(`${tools}?limit=1&cursor=${cursor}`);
+      expect(answer.status, cursor).toBe(400);
+      expect(answer.json.error.message, cursor).toBe(
+        `query.cursor ${JSON.stringify(decodeURIComponent(cursor))} is not a cursor of this list: pass next_cursor as the previous page returned it.`,
+      );
+    }
+  });
+
   it('refuses a page size that is not a whole number in decimal digits within its range with a 400 naming the value and the range, REST and Composio alike', async () => {
     const routes = [
       { path: '/api/v1/sessions?limit=', max: 1000 },
