@@ -553,15 +553,13 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
           const dotted = dotSegmentIn(env.incoming.url);
           if (dotted !== undefined) {
             answering(env);
-            return Response.json(
-              {
-                error: {
-                  code: 'INVALID_REQUEST',
-                  message: `The request path holds the dot segment ${JSON.stringify(dotted)}: send the path as it resolves (without "." or ".." segments, encoded or not).`,
-                },
-              },
-              { status: 400 },
-            );
+            const code = 'INVALID_REQUEST';
+            const message = `The request path holds the dot segment ${JSON.stringify(dotted)}: send the path as it resolves (without "." or ".." segments, encoded or not).`;
+            // a Composio client reads Composio's envelope, as for every other answer on its paths
+            const body = isComposioPath(new URL(request.url).pathname)
+              ? composioErrorBody(400, code, message)
+              : { error: { code, message } };
+            return Response.json(body, { status: 400 });
           }
           // a client that waits for 100 Continue is told to send its body by the body's reader
           if (waitingForContinue.has(env.incoming as IncomingMessage)) {
