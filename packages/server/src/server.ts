@@ -40,7 +40,7 @@ import {
   type ServerLogger,
 } from './request-log.js';
 import { apiRoutes } from './rest/api.js';
-import { parseLargeRequestPart, parseRequestPart, singleQueryValues } from './rest/route.js';
+import { checkNoQuery, parseLargeRequestPart, parseRequestPart, singleQueryValues } from './rest/route.js';
 import { DEFAULT_SESSION_CACHE_TTL_MS, SessionCache } from './session-cache.js';
 
 export interface CreateServerOptions {
@@ -463,7 +463,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       const params = route.params ? parseRequestPart(route.params, c.req.param(), 'path') : undefined;
       const query = route.query
         ? parseRequestPart(route.query, singleQueryValues(c.req), 'query')
-        : undefined;
+        : checkNoQuery(c.req, route.method, route.path);
       let body: unknown;
       if (route.body) {
         const json = (await readJsonBody(c.req.raw, bodyLimitOfRoute)) ?? {};

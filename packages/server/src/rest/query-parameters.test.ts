@@ -156,6 +156,27 @@ describe('query parameters', () => {
     }
   });
 
+  it('refuses query parameters on a route that takes none, naming them, where they were ignored', async () => {
+    const created = await get('/api/v1/sessions?user_id=user_b', { user_id: 'user_a' }, 'POST');
+    expect(created.status).toBe(400);
+    expect(created.json.error).toEqual({
+      code: 'INVALID_REQUEST',
+      message:
+        'POST /api/v1/sessions takes no query parameters (its fields go in the JSON body): leave out "user_id".',
+    });
+    const read = await get(`/api/v1/sessions/${sessionId}?a=1&b=2&c=3&d=4&e=5&f=6`);
+    expect(read.status).toBe(400);
+    expect(read.json.error.message).toBe(
+      'GET /api/v1/sessions/:sessionId takes no query parameters: leave out "a", "b", "c", "d", "e" and 1 more.',
+    );
+    // the session was not deleted
+    const deleted = await get(`/api/v1/sessions/${sessionId}?force=true`, undefined, 'DELETE');
+    expect(deleted.status).toBe(400);
+    expect((await get(`/api/v1/sessions/${sessionId}`)).status).toBe(200);
+    // an empty query is no query
+    expect((await get(`/api/v1/sessions/${sessionId}?`)).status).toBe(200);
+  });
+
   it('refuses a page size that is not a whole number in decimal digits within its range with a 400 naming the value and the range, REST and Composio alike', async () => {
     const routes = [
       { path: '/api/v1/sessions?limit=', max: 1000 },

@@ -300,3 +300,21 @@ function numberFieldsOf(schema: z.ZodType): readonly NumberField[] {
 }
 
 const NUMBER_FIELDS = new WeakMap<z.ZodType, readonly NumberField[]>();
+
+/**
+ * Refuses query parameters on a route that takes none (`DELETE /sessions/:id?force=true`,
+ * `POST /sessions?user_id=…`): they were not read, so the request ran as if they were not there,
+ * where a route that takes some refuses one it does not know. Undefined (no query) otherwise.
+ */
+export function checkNoQuery(request: HonoRequest, method: string, path: string): undefined {
+  const at = request.url.indexOf('?');
+  if (at < 0 || at === request.url.length - 1) return undefined;
+  const names = Object.keys(request.queries());
+  if (names.length === 0) return undefined;
+  const listed = names.slice(0, 5).map(shownValue).join(', ');
+  const more = names.length > 5 ? ` and ${names.length - 5} more` : '';
+  const where = method === 'get' || method === 'delete' ? '' : ' (its fields go in the JSON body)';
+  throw invalidRequest(
+    `${method.toUpperCase()} /api/v1${path} takes no query parameters${where}: leave out ${listed}${more}.`,
+  );
+}
