@@ -58,6 +58,20 @@ describe('request paths with dot segments', () => {
     }
   });
 
+  it("are refused in Composio's envelope on Composio's paths, as every other answer there", async () => {
+    for (const target of ['/api/v3.1/tool_router/session/%2e%2e/tools', '/api/v3/tool_router/./session']) {
+      const answer = await ask(target);
+      expect(answer.status, target).toBe(400);
+      const body = JSON.parse(answer.body);
+      expect(body, target).toMatchObject({
+        code: 'INVALID_REQUEST',
+        status: 400,
+        message: expect.stringContaining('dot segment'),
+        error: { code: 'INVALID_REQUEST', status: 400, message: expect.stringContaining('dot segment') },
+      });
+    }
+  });
+
   it('dots inside a segment are not dot segments', async () => {
     expect((await ask('/api/v1/openapi.json')).status).toBe(200);
     expect((await ask('/healthz?next=/../x')).status).toBe(200);

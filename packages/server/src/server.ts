@@ -40,7 +40,7 @@ import {
   type ServerLogger,
 } from './request-log.js';
 import { apiRoutes } from './rest/api.js';
-import { parseLargeRequestPart, parseRequestPart } from './rest/route.js';
+import { checkNoQuery, parseLargeRequestPart, parseRequestPart, singleQueryValues } from './rest/route.js';
 import { DEFAULT_SESSION_CACHE_TTL_MS, SessionCache } from './session-cache.js';
 
 export interface CreateServerOptions {
@@ -180,6 +180,31 @@ function allowedMethods(routes: ReadonlyArray<{ method: string; path: string }>,
     }
   }
   return [...methods].sort();
+}
+
+/**
+ * The path of a route that takes `method`, when `path` is one with slashes at its end or doubled
+ * (a client's `${base}/` + `/toolkits`); undefined when there is none.
+ */
+function servedPathOf(
+  routes: ReadonlyArray<{ method: string; path: string }>,
+  method: string,
+  path: string,
+): string | undefined {
+  if (!path.endsWith('/') && !path.includes('//')) return undefined;
+  const canonical = path.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
+  if (canonical === path) return undefined;
+  return allowedMethods(routes, canonical).includes(method) ? canonical : undefined;
+}
+
+/** The 404's hint for a path {@link servedPathOf} found the route of. */
+function servedPathHint(method: string, served: string): string {
+  return `send it without the trailing or doubled slashes, as ${method} ${shownPath(served)}.`;
+}
+
+/** A request path as a message shows it: cut at 200 characters. */
+function shownPath(path: string): string {
+  return path.length > 200 ? `${path.slice(0, 200)}…` : path;
 }
 
 /**
@@ -342,9 +367,12 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   });
   app.notFound((c) => {
     const allow = allowedMethods(app.routes, c.req.path);
+    // a route's path with a slash at its end or doubled (`/api/v1/toolkits/`, `/api/v1//toolkits`)
+    // matches no route: the 404 names the path that does, instead of pointing at the whole API
+    const served = allow.length === 0 ? servedPathOf(app.routes, c.req.method, c.req.path) : undefined;
     if (isComposioPath(c.req.path)) {
       // a Composio client reads Composio's envelope, and is told what of Composio's API is served
-      const { status, body } = composioRouteNotFound(c.req.method, c.req.path, allow);
+      const { status, body } = composioRouteNotFound(c.req.method, c.req.path, allow, served);
       return jsonAnswer(body, status, allow.length > 0 ? { allow: allow.join(', ') } : {});
     }
     if (allow.length > 0) {
@@ -363,7 +391,10 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       {
         error: {
           code: 'ROUTE_NOT_FOUND',
-          message: `No route ${c.req.method} ${c.req.path}. The REST API is under /api/v1 (see /api/v1/openapi.json); MCP is at /mcp/:sessionId.`,
+          message:
+            served !== undefined
+              ? `No route ${c.req.method} ${shownPath(c.req.path)}: ${servedPathHint(c.req.method, served)}`
+              : `No route ${c.req.method} ${c.req.path}. The REST API is under /api/v1 (see /api/v1/openapi.json); MCP is at /mcp/:sessionId.`,
         },
       },
       404,
@@ -377,12 +408,17 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
         message: `Send the project API key in the Authorization header, after "Bearer ": Authorization: Bearer <key>. ${WHERE_THE_API_KEY_IS}`,
       });
     }
-    if (!authorizationMatches(authorization)) {
-      const scheme = /^bearer /i.test(authorization)
+    if (authorizationMatches(authorization)) return;
+    // the scheme is case-insensitive and may be followed by several spaces (RFC 9110, 11.1 and
+    // 11.4), as the MCP endpoint and the Composio routes read it: `bearer <key>` was refused with a
+    // message that said the key was wrong
+    const bearer = /^bearer +/i.exec(authorization);
+    if (bearer !== null && apiKeyMatches(authorization.slice(bearer[0].length))) return;
+    const scheme =
+      bearer !== null
         ? 'The API key after "Bearer " is not this server\'s project API key.'
         : 'The Authorization header must be "Bearer " followed by the project API key; this one does not start with "Bearer ".';
-      throw new ToolMuxError({ code: 'UNAUTHORIZED', message: `${scheme} ${WHERE_THE_API_KEY_IS}` });
-    }
+    throw new ToolMuxError({ code: 'UNAUTHORIZED', message: `${scheme} ${WHERE_THE_API_KEY_IS}` });
   };
 
   // Operations: liveness, readiness (the store answers), Prometheus metrics.
@@ -425,7 +461,9 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       if (needsKey) checkApiKey(c.req.header('authorization'));
       // a part the route does not declare is not read from the request at all
       const params = route.params ? parseRequestPart(route.params, c.req.param(), 'path') : undefined;
-      const query = route.query ? parseRequestPart(route.query, c.req.query(), 'query') : undefined;
+      const query = route.query
+        ? parseRequestPart(route.query, singleQueryValues(c.req), 'query')
+        : checkNoQuery(c.req, route.method, route.path);
       let body: unknown;
       if (route.body) {
         const json = (await readJsonBody(c.req.raw, bodyLimitOfRoute)) ?? {};
@@ -515,15 +553,13 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
           const dotted = dotSegmentIn(env.incoming.url);
           if (dotted !== undefined) {
             answering(env);
-            return Response.json(
-              {
-                error: {
-                  code: 'INVALID_REQUEST',
-                  message: `The request path holds the dot segment ${JSON.stringify(dotted)}: send the path as it resolves (without "." or ".." segments, encoded or not).`,
-                },
-              },
-              { status: 400 },
-            );
+            const code = 'INVALID_REQUEST';
+            const message = `The request path holds the dot segment ${JSON.stringify(dotted)}: send the path as it resolves (without "." or ".." segments, encoded or not).`;
+            // a Composio client reads Composio's envelope, as for every other answer on its paths
+            const body = isComposioPath(new URL(request.url).pathname)
+              ? composioErrorBody(400, code, message)
+              : { error: { code, message } };
+            return Response.json(body, { status: 400 });
           }
           // a client that waits for 100 Continue is told to send its body by the body's reader
           if (waitingForContinue.has(env.incoming as IncomingMessage)) {

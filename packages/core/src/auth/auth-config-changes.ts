@@ -33,6 +33,34 @@ export function givenAuthConfigChanges(changes: unknown): UpdateAuthConfigOption
   return given as UpdateAuthConfigOptions;
 }
 
+/** The options `authConfigs.create()` takes, by type: an api_key, bearer or basic config holds a name only. */
+const AUTH_CONFIG_CREATE_FIELDS = {
+  oauth2: ['type', 'clientId', 'clientSecret', 'scopes', 'name'],
+  credentials: ['type', 'name'],
+} as const;
+
+/**
+ * Refuses an option of `authConfigs.create()` that the type has no place for, as `update()` refuses
+ * one: `{ type: 'api_key', clientSecret }` made a config without the secret (it was dropped, in
+ * embedded and remote mode alike), and an unknown key was ignored. Options given as `undefined` are
+ * left out. AUTH_CONFIG_INVALID naming the option and those the type takes.
+ */
+export function checkAuthConfigCreateFields(options: object, type: AuthConfig['type']): void {
+  const allowed: readonly string[] =
+    type === 'oauth2' ? AUTH_CONFIG_CREATE_FIELDS.oauth2 : AUTH_CONFIG_CREATE_FIELDS.credentials;
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined || allowed.includes(key)) continue;
+    const oauthOnly = (AUTH_CONFIG_CREATE_FIELDS.oauth2 as readonly string[]).includes(key);
+    throw new ToolMuxError({
+      code: 'AUTH_CONFIG_INVALID',
+      message: oauthOnly
+        ? `${shownValue(key)} is an option of oauth2 auth configs only; ${type === 'api_key' ? 'an' : 'a'} ${type} auth config takes type and name: leave ${shownValue(key)} out (the user's credentials come when they connect an account).`
+        : `${shownValue(key)} is not an option of ${apiRef('authConfigs.create')}: give ${allowed.join(', ')}${type === 'oauth2' ? '' : ' (clientId, clientSecret and scopes are for oauth2 configs)'}.`,
+      details: { field: key.length > 64 ? `${key.slice(0, 64)}…` : key },
+    });
+  }
+}
+
 /**
  * The `type` of `authConfigs.create()`: one of the four, else AUTH_CONFIG_INVALID naming it. Checked
  * first, in embedded and remote mode alike (remote mode read it from options that were not there).

@@ -6,6 +6,7 @@ import { newId } from '../util/ids.js';
 import { checkId, checkText, shownValue, textProblem } from '../util/stored-text.js';
 import {
   AUTH_CONFIG_UPDATE_FIELDS,
+  checkAuthConfigCreateFields,
   checkAuthConfigType,
   givenAuthConfigChanges,
 } from './auth-config-changes.js';
@@ -198,6 +199,7 @@ export class AuthConfigs {
 
   async create(toolkitSlug: string, options: CreateAuthConfigOptions): Promise<AuthConfig> {
     const type = checkAuthConfigType(options);
+    checkAuthConfigCreateFields(options, type);
     const toolkit = this.#records.toolkit(toolkitSlug);
     if (!schemeOf(toolkit, type)) {
       throw invalid(

@@ -294,6 +294,13 @@ export class RemoteApi {
             allowEmpty: true,
           });
       }
+      if (key === 'user_ids' && Array.isArray(value) && value.some(needsOwnParameter)) {
+        // a user id that holds a comma (or starts or ends with a space) is not a comma-separated
+        // list's item: the server would split it ("a,b" listed the accounts of users "a" and "b"),
+        // so every id goes in a `user_ids[]` parameter of its own, which it takes as is
+        for (const item of value) url.searchParams.append('user_ids[]', String(item));
+        continue;
+      }
       url.searchParams.set(key, Array.isArray(value) ? value.join(',') : String(value));
     }
     // the caller's signal, the request's timeout and close() each end the request and the read of
@@ -519,4 +526,9 @@ export class JsonBodyText {
   constructor(text: string) {
     this.text = text;
   }
+}
+
+/** True for a user id a comma-separated `user_ids` would not carry as it is. */
+function needsOwnParameter(item: unknown): boolean {
+  return typeof item === 'string' && (item.includes(',') || item.trim() !== item);
 }

@@ -1,5 +1,9 @@
 import { accountCacheTtlOf } from '../auth/account-cache.js';
-import { checkAuthConfigType, givenAuthConfigChanges } from '../auth/auth-config-changes.js';
+import {
+  checkAuthConfigCreateFields,
+  checkAuthConfigType,
+  givenAuthConfigChanges,
+} from '../auth/auth-config-changes.js';
 import type { ConnectionRequest } from '../auth/connection-request.js';
 import type {
   AuthConfig,
@@ -405,6 +409,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     create: async (toolkit: string, options: CreateAuthConfigOptions): Promise<AuthConfig> => {
       toolkitSlugOf(toolkit);
       const type = checkAuthConfigType(options);
+      checkAuthConfigCreateFields(options, type);
       // every field as given (undefined ones are left out): the server checks them as embedded does
       const oauth = type === 'oauth2' ? (options as CreateAuthConfigOptions & { type: 'oauth2' }) : undefined;
       return this.#api.post(

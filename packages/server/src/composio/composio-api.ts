@@ -16,7 +16,7 @@ import { errorResponse } from '../http-errors.js';
 import { jsonResponse } from '../json-response.js';
 import { readJsonBody } from '../read-body.js';
 import type { LargeArray } from '../rest/large-arrays.js';
-import { parseLargeRequestPart, parseRequestPart } from '../rest/route.js';
+import { parseLargeRequestPart, parseRequestPart, singleQueryValues } from '../rest/route.js';
 import type { SessionCache } from '../session-cache.js';
 import { updateLatest } from '../session-update.js';
 import {
@@ -221,8 +221,20 @@ export function composioRouteNotFound(
   method: string,
   path: string,
   allow: readonly string[],
+  served?: string,
 ): { status: 404 | 405; body: ReturnType<typeof composioErrorBody> } {
   const shown = path.length > 200 ? `${path.slice(0, 200)}…` : path;
+  if (served !== undefined) {
+    // a served path with a slash at its end or doubled
+    return {
+      status: 404,
+      body: composioErrorBody(
+        404,
+        'ROUTE_NOT_FOUND',
+        `No route ${method} ${shown}: send it without the trailing or doubled slashes, as ${method} ${served}.`,
+      ),
+    };
+  }
   if (allow.length > 0) {
     return {
       status: 405,
@@ -277,6 +289,9 @@ function toolkitLookup(toolmux: ToolMux<Provider<unknown>>) {
     return entry;
   };
 }
+
+/** The query parameters that are lists: Composio's clients may repeat them (`toolkits=a&toolkits=b`). */
+const QUERY_LISTS: ReadonlySet<string> = new Set(['toolkits', 'toolkits[]']);
 
 function queryList(c: Context, name: string): string[] | undefined {
   const values = c.req.queries(name) ?? c.req.queries(`${name}[]`);
@@ -435,7 +450,9 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
       `${base}/:sessionId/tools`,
       handle(async (c) => {
         const sessionId = sessionIdOf(c);
-        const query = parseRequestPart(PageQuery, c.req.query(), 'query') as z.infer<typeof PageQuery>;
+        const query = parseRequestPart(PageQuery, singleQueryValues(c.req, QUERY_LISTS), 'query') as z.infer<
+          typeof PageQuery
+        >;
         const specs = (await sessions.get(sessionId)).specs();
         const toolkitOf = toolkitLookup(toolmux);
         if (version === 'v3') {
@@ -450,8 +467,11 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
           return specs.map((spec) => toolJsonV3(spec, toolkitOf(spec.toolkit).noAuth));
         }
         const limit = query.limit ?? 100;
-        const start = query.cursor === undefined ? 0 : Number(query.cursor);
-        if (!Number.isInteger(start) || start < 0 || start > specs.length) {
+        // the cursor is the offset this route wrote, in decimal digits: Number() also took `0x2`,
+        // `1e0`, ` 2` and an empty `cursor=` (the first page)
+        const start =
+          query.cursor === undefined ? 0 : /^[0-9]{1,16}$/.test(query.cursor) ? Number(query.cursor) : -1;
+        if (start < 0 || start > specs.length) {
           throw new ToolMuxError({
             code: 'INVALID_REQUEST',
             message: `query.cursor ${JSON.stringify(query.cursor)} is not a cursor of this list: pass next_cursor as the previous page returned it.`,
@@ -615,9 +635,11 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
       `${base}/:sessionId/toolkits`,
       handle(async (c) => {
         const sessionId = sessionIdOf(c);
-        const query = parseRequestPart(ToolkitsQuery, c.req.query(), 'query') as z.infer<
-          typeof ToolkitsQuery
-        >;
+        const query = parseRequestPart(
+          ToolkitsQuery,
+          singleQueryValues(c.req, QUERY_LISTS),
+          'query',
+        ) as z.infer<typeof ToolkitsQuery>;
         const { session } = await sessions.get(sessionId);
         const limit = query.limit ?? 20;
         const page = await session.toolkits({

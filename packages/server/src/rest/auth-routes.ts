@@ -7,6 +7,7 @@ import type {
   Provider,
   ToolMux,
 } from '@toolmux/core';
+import { ToolMuxError } from '@toolmux/core';
 import type { z } from 'zod';
 import type { SessionCache } from '../session-cache.js';
 import {
@@ -105,6 +106,19 @@ export function authRoutes({ toolmux, sessions }: AuthRouteContext): Route[] {
       response: AuthConfigSchema,
       status: 201,
       handle: async ({ body }) => {
+        if (body.type !== 'oauth2') {
+          // an OAuth client's fields on another type were dropped: a config made without them
+          const given = (['client_id', 'client_secret', 'scopes'] as const).find(
+            (field) => body[field] !== undefined,
+          );
+          if (given !== undefined) {
+            throw new ToolMuxError({
+              code: 'AUTH_CONFIG_INVALID',
+              message: `body.${given} is for oauth2 auth configs only; ${body.type === 'api_key' ? 'an' : 'a'} ${body.type} auth config takes toolkit, type and name: leave ${given} out (the user's credentials come when they connect an account).`,
+              details: { field: `body.${given}` },
+            });
+          }
+        }
         const options: CreateAuthConfigOptions =
           body.type === 'oauth2'
             ? {
@@ -219,7 +233,10 @@ export function authRoutes({ toolmux, sessions }: AuthRouteContext): Route[] {
       response: ConnectedAccountListSchema,
       handle: async ({ query }) => {
         const page = await toolmux.connectedAccounts.list({
-          userIds: query.user_ids,
+          userIds:
+            query['user_ids[]'] === undefined
+              ? query.user_ids
+              : [...(query.user_ids ?? []), ...query['user_ids[]']],
           toolkits: query.toolkits,
           statuses: query.statuses,
           authConfigIds: query.auth_config_ids,

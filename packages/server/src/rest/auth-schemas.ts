@@ -1,3 +1,4 @@
+import { describeZodIssue } from '@toolmux/core/internal';
 import { z } from 'zod';
 import { component, cursor, limit, nextCursor, timestamp, userId } from './schemas.js';
 
@@ -11,8 +12,11 @@ const callbackUrl = z
   .max(2048)
   .optional()
   .describe('Where the user is sent back after connecting, with `status` and `connected_account_id`.');
-/** A comma-separated list in a query string. */
-const list = <T extends z.ZodType>(item: T, description: string) =>
+/**
+ * A comma-separated list in a query string. `exact`: the items are ids taken as given (user ids may
+ * start or end with spaces); slugs and statuses are trimmed (`toolkits=mail, notes`).
+ */
+const list = <T extends z.ZodType>(item: T, description: string, exact = false) =>
   z
     .string()
     .optional()
@@ -20,11 +24,16 @@ const list = <T extends z.ZodType>(item: T, description: string) =>
       if (value === undefined) return undefined;
       const items = value
         .split(',')
-        .map((entry) => entry.trim())
+        .map((entry) => (exact ? entry : entry.trim()))
         .filter(Boolean);
-      const parsed = z.array(item).safeParse(items);
+      const array = z.array(item);
+      const parsed = array.safeParse(items);
       if (!parsed.success) {
-        context.addIssue({ code: 'custom', message: parsed.error.issues[0]?.message ?? 'invalid list' });
+        // the item by its place in the list, with the value and the values known (zod's own message,
+        // "Invalid option: expected one of …", named neither the parameter's bad item nor its place)
+        const issue = parsed.error.issues[0]!;
+        const { path, message } = describeZodIssue(array, items, issue);
+        context.addIssue({ code: 'custom', message, path: path as PropertyKey[] as (string | number)[] });
         return z.NEVER;
       }
       return parsed.data as z.output<T>[];
@@ -124,7 +133,14 @@ export const ConnectedAccountListSchema = component(
 );
 
 export const ListConnectedAccountsQuery = z.strictObject({
-  user_ids: list(z.string().min(1), 'Only accounts of these users'),
+  // exact: trimmed, `user_ids=%20u1` listed the accounts of "u1", another user than " u1"
+  user_ids: list(z.string().min(1), 'Only accounts of these users', true),
+  'user_ids[]': z
+    .array(z.string().min(1))
+    .optional()
+    .describe(
+      'Only accounts of these users, one user id per parameter, taken as is (repeat it for several): for an id that holds a comma, which `user_ids` would split.',
+    ),
   toolkits: list(z.string().min(1), 'Only accounts of these toolkits'),
   statuses: list(z.enum(STATUSES), 'Only accounts in these statuses'),
   auth_config_ids: list(z.string().min(1), 'Only accounts of these auth configs'),

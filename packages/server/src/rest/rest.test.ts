@@ -348,7 +348,7 @@ describe('authentication', () => {
     }
   });
 
-  it('takes the API key exactly: not cut short, not with its last character changed, not after "bearer "', async () => {
+  it('takes the API key exactly (not cut short, not with its last character changed, not in other case), after the scheme Bearer in any case and one or more spaces', async () => {
     expect((await call('GET', '/api/v1/toolkits')).status).toBe(200);
     for (const apiKey of [
       TEST_API_KEY.slice(0, -1),
@@ -357,14 +357,28 @@ describe('authentication', () => {
     ]) {
       expectError(await call('GET', '/api/v1/toolkits', { apiKey }), 401, 'UNAUTHORIZED');
     }
-    const lowercase = await server.fetch(
-      new Request('http://localhost/api/v1/toolkits', {
-        headers: { authorization: `bearer ${TEST_API_KEY}` },
-      }),
-    );
-    expect(lowercase.status).toBe(401);
-    expect(((await lowercase.json()) as { error: { message: string } }).error.message).toContain(
-      "is not this server's project API key",
+    // the scheme is case-insensitive (RFC 9110, 11.1), as the MCP endpoint and Composio's routes read
+    // it: `bearer <key>` was refused with a message that said the key was wrong
+    const withHeader = (authorization: string) =>
+      server.fetch(new Request('http://localhost/api/v1/toolkits', { headers: { authorization } }));
+    for (const authorization of [
+      `bearer ${TEST_API_KEY}`,
+      `BEARER ${TEST_API_KEY}`,
+      `Bearer   ${TEST_API_KEY}`,
+    ]) {
+      expect((await withHeader(authorization)).status, authorization).toBe(200);
+    }
+    for (const authorization of [`bearer ${TEST_API_KEY}x`, `bearer ${TEST_API_KEY.toUpperCase()}`]) {
+      const refused = await withHeader(authorization);
+      expect(refused.status).toBe(401);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toContain(
+        "is not this server's project API key",
+      );
+    }
+    const otherScheme = await withHeader(`Basic ${TEST_API_KEY}`);
+    expect(otherScheme.status).toBe(401);
+    expect(((await otherScheme.json()) as { error: { message: string } }).error.message).toContain(
+      'does not start with "Bearer "',
     );
   });
 

@@ -6,10 +6,12 @@ import {
   type ErrorAudience,
   isPlainObject,
   safeParseKeepingProtoKeys,
+  shownValue,
   type TextRule,
   type WorkSlice,
   type ZodInternals,
 } from '@toolmux/core/internal';
+import type { HonoRequest } from 'hono';
 import type { z } from 'zod';
 import { invalidRequest } from '../http-errors.js';
 import { type LargeArray, parseWithLargeArrays } from './large-arrays.js';
@@ -80,6 +82,7 @@ export function parseRequestPart(
 ): unknown {
   if (!schema) return undefined;
   checkRequestText(value, part);
+  if (part === 'query') checkQueryNumbers(schema, value);
   const opaque = part === 'body' ? opaqueArguments(schema, value) : undefined;
   const checked = opaque ? { ...(value as object), arguments: {} } : value;
   // zod's records skip a `__proto__` key: this parse checks it with the record's schemas and keeps it
@@ -163,10 +166,18 @@ function checkRequestText(value: unknown, part: 'path' | 'query' | 'body'): void
   const record = value as Record<string, unknown>;
   for (const name of Object.keys(record)) {
     const item = record[name];
-    if (typeof item !== 'string') continue;
-    if (name === 'user_id') checkUserId(item, `${part}.user_id`);
-    else if (part !== 'body') checkText(item, parameterRule(part, name));
+    if (typeof item === 'string') checkRequestValue(item, name, part);
+    // a query list of `name[]` parameters (see singleQueryValues): each value as one
+    else if (part === 'query' && Array.isArray(item)) {
+      for (const value of item) if (typeof value === 'string') checkRequestValue(value, name, part);
+    }
   }
+}
+
+function checkRequestValue(item: string, name: string, part: 'path' | 'query' | 'body'): void {
+  if (name === 'user_id') checkUserId(item, `${part}.user_id`);
+  else if (name === 'user_ids[]') checkUserId(item, `${part}.user_ids[]`);
+  else if (part !== 'body') checkText(item, parameterRule(part, name));
 }
 
 /** The rule of a path or query parameter, made once per name (see {@link checkRequestText}). */
@@ -190,3 +201,120 @@ function parameterRule(part: 'path' | 'query', name: string): TextRule {
 /** Rules by parameter name, per part: a request's values are checked without making a rule each. */
 const PARAMETER_RULES = { path: new Map<string, TextRule>(), query: new Map<string, TextRule>() };
 const MAX_PARAMETER_RULES = 256;
+
+/**
+ * A request's query parameters, one value each. Hono's `query()` keeps the first value of a repeated
+ * parameter and drops the others, so `?user_ids=u1&user_ids=u2` listed u1's accounts alone and
+ * `?limit=1&limit=50` one item, without a word: a parameter given more than once is refused, naming
+ * it and its values, unless it is one of `lists` (a list that takes its values either way). A
+ * parameter named `name[]` is a list of values taken as they are, one per parameter: its values
+ * come as an array, however many there are.
+ */
+export function singleQueryValues(
+  request: HonoRequest,
+  lists: ReadonlySet<string> = NO_LISTS,
+): Record<string, string | string[]> {
+  // no `?`, no parameters: the common request pays nothing more
+  if (!request.url.includes('?')) return {};
+  const all = request.queries();
+  const values: Record<string, string | string[]> = {};
+  for (const name of Object.keys(all)) {
+    const given = all[name]!;
+    if (name.endsWith('[]')) {
+      setOwn(values, name, given);
+      continue;
+    }
+    if (given.length > 1 && !lists.has(name)) {
+      const shown = given.slice(0, 3).map(shownValue).join(', ');
+      const more = given.length > 3 ? `, and ${given.length - 3} more` : '';
+      throw invalidRequest(
+        `query parameter ${name} is given ${given.length} times (${shown}${more}): give it once; a list takes its values comma-separated in one parameter (${name}=a,b).`,
+      );
+    }
+    setOwn(values, name, given[0]!);
+  }
+  return values;
+}
+
+/**
+ * `record[name] = value` as an own key, also for `__proto__`: an assignment would set the object's
+ * prototype (or, for a string, do nothing), and the strict query schema would not see the key.
+ */
+function setOwn(record: Record<string, unknown>, name: string, value: unknown): void {
+  if (name === '__proto__') {
+    Object.defineProperty(record, name, { value, enumerable: true, writable: true, configurable: true });
+  } else record[name] = value;
+}
+
+const NO_LISTS: ReadonlySet<string> = new Set();
+
+/**
+ * The page sizes of a query (`limit`, coerced from the text by zod) as the text of a whole number:
+ * zod's `Number()` took `0x10` for 16, `1e2` for 100, ` 7` for 7 and an empty `limit=` for 0 (then
+ * "too small"), and named none of them ("expected number, received NaN" for `abc`). A value that is
+ * not decimal digits, or is out of the field's range, is refused naming it and the range.
+ */
+function checkQueryNumbers(schema: z.ZodType, value: unknown): void {
+  if (value === null || typeof value !== 'object') return;
+  const fields = numberFieldsOf(schema);
+  if (fields.length === 0) return;
+  const record = value as Record<string, unknown>;
+  for (const { name, min, max } of fields) {
+    const text = record[name];
+    if (typeof text !== 'string') continue;
+    const number = /^[0-9]{1,16}$/.test(text) ? Number(text) : Number.NaN;
+    if (number >= min && number <= max) continue;
+    throw invalidRequest(
+      `query parameter ${name} ${shownValue(text)} is not a whole number from ${min} to ${max}: pass one in decimal digits (${name}=${Math.min(max, Math.max(min, 20))}), or leave it out for the default.`,
+    );
+  }
+}
+
+interface NumberField {
+  name: string;
+  min: number;
+  max: number;
+}
+
+/** The coerced number fields of an object schema, with their bounds (made once per schema). */
+function numberFieldsOf(schema: z.ZodType): readonly NumberField[] {
+  const known = NUMBER_FIELDS.get(schema);
+  if (known !== undefined) return known;
+  const fields: NumberField[] = [];
+  const def = (schema as unknown as ZodInternals)._zod.def;
+  for (const [name, field] of Object.entries(def.type === 'object' ? (def.shape ?? {}) : {})) {
+    let inner = field as unknown as ZodInternals & { minValue?: number | null; maxValue?: number | null };
+    while (inner._zod.def.type === 'optional' || inner._zod.def.type === 'default') {
+      inner = inner._zod.def.innerType as typeof inner;
+    }
+    const innerDef = inner._zod.def as { type: string; coerce?: boolean };
+    if (innerDef.type !== 'number' || innerDef.coerce !== true) continue;
+    fields.push({
+      name,
+      min: inner.minValue ?? Number.MIN_SAFE_INTEGER,
+      max: inner.maxValue ?? Number.MAX_SAFE_INTEGER,
+    });
+  }
+  NUMBER_FIELDS.set(schema, fields);
+  return fields;
+}
+
+const NUMBER_FIELDS = new WeakMap<z.ZodType, readonly NumberField[]>();
+
+/**
+ * Refuses query parameters on a route that takes none (`DELETE /sessions/:id?force=true`,
+ * `POST /sessions?user_id=…`): they were not read, so the request ran as if they were not there,
+ * where a route that takes some refuses one it does not know. Undefined (no query) otherwise.
+ */
+export function checkNoQuery(request: HonoRequest, method: string, path: string): undefined {
+  const at = request.url.indexOf('?');
+  if (at < 0 || at === request.url.length - 1) return undefined;
+  const names = Object.keys(request.queries());
+  if (names.length === 0) return undefined;
+  const listed = names.slice(0, 5).map(shownValue).join(', ');
+  const more = names.length > 5 ? ` and ${names.length - 5} more` : '';
+  const where = method === 'get' || method === 'delete' ? '' : ' (its fields go in the JSON body)';
+  throw invalidRequest(
+    `${method.toUpperCase()} /api/v1${path} takes no query parameters${where}: leave out ${listed}${more}.`,
+  );
+}
