@@ -179,8 +179,29 @@ export function retryAfterSeconds(headers: Headers, now = Date.now()): number | 
   return undefined;
 }
 
-function buildUrl(baseUrl: string, path: string, query: ApiRequest['query']): URL {
-  const url = /^https?:\/\//i.test(path) ? new URL(path) : new URL(baseUrl.replace(/\/+$/, '') + path);
+/**
+ * The first segment of a relative request path that URL parsing resolves away: `.` or `..`, also
+ * percent-encoded (`%2e`, `.%2E`), with `\` as a separator too (as in every http URL). Toolkits put
+ * the model's identifiers into paths with `encodeURIComponent`, which leaves dots alone, so a GitHub
+ * file path `../collaborators/mallory` or an owner `..` made `PUT /repos/o/r/contents/../collaborators/mallory`,
+ * which is `PUT /repos/o/r/collaborators/mallory`: another route of the API, with the account's token.
+ */
+function dotSegmentOf(path: string): string | undefined {
+  const pathname = path.split(/[?#]/, 1)[0]!;
+  return pathname.split(/[/\\]/).find((part) => /^(?:\.|%2e){1,2}$/i.test(part));
+}
+
+function buildUrl(service: string, baseUrl: string, path: string, query: ApiRequest['query']): URL {
+  const isAbsolute = /^https?:\/\//i.test(path);
+  const dotSegment = isAbsolute ? undefined : dotSegmentOf(path);
+  if (dotSegment !== undefined) {
+    throw new ToolMuxError({
+      code: 'TOOL_ARGUMENTS_INVALID',
+      message: `${JSON.stringify(dotSegment)} cannot be a part of a ${service} request path (${path.slice(0, 200)}): URL parsing would resolve it and send the request to another ${service} API route than this tool's. An owner, name, id or file path given to the tool is never "." or ".." (nor has such a part): fix it and retry.`,
+      details: { service, segment: dotSegment },
+    });
+  }
+  const url = isAbsolute ? new URL(path) : new URL(baseUrl.replace(/\/+$/, '') + path);
   for (const [key, value] of Object.entries(query ?? {})) {
     if (value === undefined || value === null) continue;
     if (Array.isArray(value)) for (const item of value) url.searchParams.append(key, String(item));
@@ -361,7 +382,7 @@ export function createApi(options: ApiOptions): Api {
   }
 
   async function send<T>(context: RequestContext, request: ApiRequest): Promise<ApiResponse<T>> {
-    const url = buildUrl(baseUrl, request.path, request.query);
+    const url = buildUrl(service, baseUrl, request.path, request.query);
     const resource = request.resource ?? `${request.method ?? 'GET'} ${url.pathname}`;
     for (let retried = false; ; retried = true) {
       const response = await attempt(context, request, url);
