@@ -49,8 +49,10 @@ export interface ApiRequest {
   /** A request body sent as it is (instead of `body`), `text/plain` unless a Content-Type header is given. */
   text?: string;
   /**
-   * `manual` returns a 3xx answer (with its Location header) instead of following it, so credentials
-   * and network checks are never carried to another host. @default 'follow'
+   * `manual` returns a 3xx answer (with its Location header) instead of following it. `follow`
+   * follows redirects within the request's origin (scheme, host and port) only: a redirect to another
+   * origin fails the call with an ApiError naming it, so the account's headers never go there.
+   * @default 'follow'
    */
   redirect?: 'follow' | 'manual';
   headers?: Record<string, string>;
@@ -108,6 +110,9 @@ export interface Api {
 }
 
 const DETAIL_MAX = 400;
+/** The statuses fetch follows, and how many redirects it follows at most. */
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 20;
 
 /** The connected account's token: an OAuth access token, a bearer token or an API key. */
 export function tokenOf(credentials: Credentials | undefined): string | undefined {
@@ -345,8 +350,13 @@ export function createApi(options: ApiOptions): Api {
   const maxWait = options.maxRetryWaitSeconds ?? 5;
   const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
 
-  async function attempt(context: RequestContext, request: ApiRequest, url: URL): Promise<Response> {
-    const method = request.method ?? 'GET';
+  /** One request, its redirects not followed; `method` and `withBody` are those of a redirect's hop. */
+  async function attempt(
+    context: RequestContext,
+    request: ApiRequest,
+    url: URL,
+    hop: { method: string; withBody: boolean },
+  ): Promise<Response> {
     const headers: Record<string, string> = {
       Accept: 'application/json',
       ...options.headers?.(context.credentials),
@@ -354,7 +364,11 @@ export function createApi(options: ApiOptions): Api {
     };
     const hasContentType = Object.keys(headers).some((name) => name.toLowerCase() === 'content-type');
     let body: string | undefined;
-    if (request.text !== undefined) {
+    if (!hop.withBody) {
+      // a 303 (or a POST's 301/302) is followed with a GET without the body, as fetch does
+      for (const name of Object.keys(headers))
+        if (name.toLowerCase() === 'content-type') delete headers[name];
+    } else if (request.text !== undefined) {
       if (!hasContentType) headers['Content-Type'] = 'text/plain; charset=utf-8';
       body = request.text;
     } else if (request.body !== undefined) {
@@ -363,11 +377,11 @@ export function createApi(options: ApiOptions): Api {
     }
     try {
       return await context.fetch(url, {
-        method,
+        method: hop.method,
         headers,
         body,
         signal: context.signal,
-        redirect: request.redirect ?? 'follow',
+        redirect: 'manual',
       });
     } catch (error) {
       // an ApiError is already worded for the model (e.g. a refused connection of the http toolkit)
@@ -381,11 +395,67 @@ export function createApi(options: ApiOptions): Api {
     }
   }
 
+  /**
+   * The request, following redirects within its origin only. fetch's own `redirect: 'follow'` took
+   * every header but `Authorization` and `Cookie` to whatever host a redirect named: Exa's
+   * `x-api-key` (and any API-key header of a toolkit built on `createApi`) went to it, and the answer
+   * of a host that is not the provider's was read as the provider's.
+   */
+  async function following(
+    context: RequestContext,
+    request: ApiRequest,
+    url: URL,
+    resource: string,
+  ): Promise<Response> {
+    const hop = { method: request.method ?? 'GET', withBody: true };
+    let current = url;
+    for (let redirects = 0; ; redirects++) {
+      const response = await attempt(context, request, current, hop);
+      const location = response.headers.get('location');
+      if (request.redirect === 'manual' || !REDIRECT_STATUSES.has(response.status) || location === null) {
+        return response;
+      }
+      await response.body?.cancel().catch(() => {});
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        throw new ApiError(
+          service,
+          response.status,
+          `${service} redirected ${resource} to ${JSON.stringify(location.slice(0, 200))}, which is no URL. The problem is on ${service}'s side (or the toolkit's base URL is wrong): retry later, or tell the user.`,
+        );
+      }
+      if (next.origin !== url.origin) {
+        throw new ApiError(
+          service,
+          response.status,
+          `${service} redirected ${resource} to ${next.origin}, another host than ${url.origin}; the request was not sent there, so that the account's credentials stay with ${service}. If ${service}'s API moved, the toolkit's base URL must be changed: tell the user.`,
+        );
+      }
+      if (redirects >= MAX_REDIRECTS) {
+        throw new ApiError(
+          service,
+          response.status,
+          `${service} redirected ${resource} more than ${MAX_REDIRECTS} times (a redirect loop). The problem is on ${service}'s side: retry later, or tell the user.`,
+        );
+      }
+      if (
+        (response.status === 303 && hop.method !== 'GET' && hop.method !== 'HEAD') ||
+        ((response.status === 301 || response.status === 302) && hop.method === 'POST')
+      ) {
+        hop.method = 'GET';
+        hop.withBody = false;
+      }
+      current = next;
+    }
+  }
+
   async function send<T>(context: RequestContext, request: ApiRequest): Promise<ApiResponse<T>> {
     const url = buildUrl(service, baseUrl, request.path, request.query);
     const resource = request.resource ?? `${request.method ?? 'GET'} ${url.pathname}`;
     for (let retried = false; ; retried = true) {
-      const response = await attempt(context, request, url);
+      const response = await following(context, request, url, resource);
       let body: unknown;
       const limit = request.maxResponseBytes ?? maxBytes;
       try {
