@@ -165,21 +165,35 @@ function clip(text: string): string {
   return single.length > DETAIL_MAX ? `${single.slice(0, DETAIL_MAX)}…` : single;
 }
 
+/**
+ * The longest wait a provider's answer is read as: 30 days. A larger Retry-After or reset time
+ * (`Retry-After: 99999999999999`) made a date past JavaScript's last one, and the call failed with
+ * "Invalid time value" instead of the rate-limit message.
+ */
+const MAX_RETRY_AFTER_SECONDS = 30 * 24 * 3600;
+
+const waitOf = (seconds: number) => Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(0, Math.ceil(seconds)));
+
+/** Seconds from a Retry-After header (seconds or an HTTP date), the only wait a 5xx answer means. */
+function retryAfterHeaderSeconds(headers: Headers, now = Date.now()): number | undefined {
+  const retryAfter = headers.get('retry-after');
+  if (!retryAfter) return undefined;
+  const value = Number(retryAfter);
+  if (Number.isFinite(value)) return waitOf(value);
+  const date = Date.parse(retryAfter);
+  return Number.isNaN(date) ? undefined : waitOf((date - now) / 1000);
+}
+
 /** Seconds until the provider accepts requests again, from Retry-After or rate-limit reset headers. */
 export function retryAfterSeconds(headers: Headers, now = Date.now()): number | undefined {
-  const retryAfter = headers.get('retry-after');
-  if (retryAfter) {
-    const seconds = Number(retryAfter);
-    if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds));
-    const date = Date.parse(retryAfter);
-    if (!Number.isNaN(date)) return Math.max(0, Math.ceil((date - now) / 1000));
-  }
+  const retryAfter = retryAfterHeaderSeconds(headers, now);
+  if (retryAfter !== undefined) return retryAfter;
   const reset = headers.get('x-ratelimit-reset') ?? headers.get('x-ratelimit-requests-reset');
   if (reset && Number.isFinite(Number(reset))) {
     const value = Number(reset);
     // Epoch milliseconds (Linear), epoch seconds (GitHub), or seconds from now.
     const resetAt = value > 1e12 ? value : value > 1e9 ? value * 1000 : now + value * 1000;
-    return Math.max(0, Math.ceil((resetAt - now) / 1000));
+    return waitOf((resetAt - now) / 1000);
   }
   return undefined;
 }
@@ -218,7 +232,15 @@ function buildUrl(service: string, baseUrl: string, path: string, query: ApiRequ
 function describeWait(seconds: number): string {
   if (seconds < 120) return `${seconds} second${seconds === 1 ? '' : 's'}`;
   if (seconds < 7200) return `${Math.ceil(seconds / 60)} minutes`;
-  return `${Math.round(seconds / 3600)} hours`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} hours`;
+  return `${Math.round(seconds / 86_400)} days`;
+}
+
+/** "Retry after 2 minutes (at 2026-…Z), not before", or `undefined` without a wait. */
+function retryWhen(retryAfter: number | undefined): string | undefined {
+  if (retryAfter === undefined) return undefined;
+  const at = new Date(Date.now() + Math.min(retryAfter, MAX_RETRY_AFTER_SECONDS) * 1000);
+  return `Retry after ${describeWait(retryAfter)} (at ${at.toISOString()}), not before`;
 }
 
 /**
@@ -279,10 +301,7 @@ export function providerError(failure: {
     );
   }
   if (status === 429) {
-    const when =
-      retryAfter === undefined
-        ? 'Wait a minute before retrying'
-        : `Retry after ${describeWait(retryAfter)} (at ${new Date(Date.now() + retryAfter * 1000).toISOString()}), not before`;
+    const when = retryWhen(retryAfter) ?? 'Wait a minute before retrying';
     return new ApiError(
       service,
       status,
@@ -291,10 +310,13 @@ export function providerError(failure: {
     );
   }
   if (status >= 500) {
+    // a 503 (maintenance, overload) says with Retry-After when to come back: the model is told so
+    const when = retryWhen(retryAfter);
     return new ApiError(
       service,
       status,
-      `${service} had a server error (${code}${said}). The problem is on ${service}'s side: retry in a little while.`,
+      `${service} had a server error (${code}${said}). The problem is on ${service}'s side: ${when ? `${when[0]!.toLowerCase()}${when.slice(1)}` : 'retry in a little while'}.`,
+      retryAfter,
     );
   }
   if (status === 400 || status === 409 || status === 422) {
@@ -510,7 +532,8 @@ export function createApi(options: ApiOptions): Api {
         statusText: status === response.status ? response.statusText : '',
         detail,
         resource,
-        retryAfter,
+        // a rate limit's reset time (GitHub sends it with every answer) says nothing about a 5xx
+        retryAfter: status >= 500 ? retryAfterHeaderSeconds(response.headers) : retryAfter,
         hasAccount: options.hasAccount,
       });
     }
