@@ -546,6 +546,87 @@ describe('a server that offers tools toolmux refuses to define', () => {
   });
 });
 
+describe('a server whose tools/list never ends, or lists one name twice', () => {
+  let server: Server;
+  let url: string;
+  let mode: 'same cursor' | 'new cursors' | 'many tools' | 'twice' = 'same cursor';
+  let pages = 0;
+
+  beforeAll(async () => {
+    server = await statelessMcpServer('endless', (mcp) => {
+      mcp.setRequestHandler(ListToolsRequestSchema, async (request) => {
+        pages++;
+        const tool = (name: string) => ({
+          name,
+          description: `Tool ${name}.`,
+          inputSchema: { type: 'object' as const },
+        });
+        const page = Number(request.params?.cursor ?? 0);
+        if (mode === 'same cursor') return { tools: [tool('lookup')], nextCursor: 'again' };
+        if (mode === 'new cursors') return { tools: [], nextCursor: String(page + 1) };
+        if (mode === 'many tools') {
+          return {
+            tools: Array.from({ length: 600 }, (_, index) => tool(`t${page}_${index}`)),
+            nextCursor: String(page + 1),
+          };
+        }
+        return { tools: [tool('lookup'), tool('other'), tool('lookup')] };
+      });
+      mcp.setRequestHandler(CallToolRequestSchema, async (call) => ({
+        content: [{ type: 'text', text: `${call.params.name} ran` }],
+      }));
+    });
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  async function failureOf(nextMode: typeof mode): Promise<string> {
+    mode = nextMode;
+    pages = 0;
+    const error = await mcpToolkit({ slug: 'endless', url }).then(
+      async (toolkit) => {
+        await toolkit.close();
+        return undefined;
+      },
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(Error);
+    return (error as Error).message;
+  }
+
+  it('fails mcpToolkit() naming the cause instead of listing for ever: a nextCursor answered twice, more than 1,000 pages, more than 10,000 tools', async () => {
+    const repeated = await failureOf('same cursor');
+    expect(repeated).toContain('could not list its tools');
+    expect(repeated).toContain('answered the nextCursor "again" a second time');
+    expect(pages).toBe(2);
+
+    expect(await failureOf('new cursors')).toContain('more than 1,000 pages of tools/list');
+    expect(pages).toBe(1_000);
+
+    expect(await failureOf('many tools')).toContain('more than 10,000 tools');
+    expect(pages).toBe(17);
+  });
+
+  it('leaves out the second tool of a name the server lists twice, saying so, instead of making two tools that call one', async () => {
+    mode = 'twice';
+    const warnings: string[] = [];
+    const toolkit = await mcpToolkit({
+      slug: 'endless',
+      url,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+    expect(toolkit.tools.map((tool) => tool.slug)).toEqual(['ENDLESS_LOOKUP', 'ENDLESS_OTHER']);
+    expect(toolkit.skippedTools).toEqual([
+      { name: 'lookup', reason: expect.stringContaining('another tool named "lookup" before it') },
+    ]);
+    expect(warnings).toEqual([expect.stringContaining('offers tool "lookup" twice')]);
+    await toolkit.close();
+  });
+});
+
 describe('an MCP server whose output schema has a pattern that backtracks for ever', () => {
   let server: Server;
   let echo: McpToolkit | undefined;

@@ -96,6 +96,10 @@ async function outputCheckOf(
   };
 }
 
+/** The most tools taken from one server, and the most pages of its tools/list read to find them. */
+const MAX_MCP_TOOLS = 10_000;
+const MAX_MCP_LIST_PAGES = 1_000;
+
 /** A call's timeout unless `timeoutMs` says. */
 const DEFAULT_MCP_TIMEOUT_MS = 60_000;
 /** The clients kept for distinct credentials unless `maxClients` says. */
@@ -486,12 +490,34 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
   const client = await shared.client();
   const listed: McpTool[] = [];
   try {
+    // A server whose pages never end (a nextCursor it answered before, or a new one each time) kept
+    // mcpToolkit() listing for ever, holding every page's tools: the listing stops, and fails, at a
+    // cursor seen before or past MAX_MCP_TOOLS tools or MAX_MCP_LIST_PAGES pages.
+    const cursors = new Set<string>();
     let cursor: string | undefined;
-    do {
+    for (let pages = 1; ; pages++) {
       const page = await client.listTools(cursor ? { cursor } : undefined);
       listed.push(...page.tools);
       cursor = page.nextCursor;
-    } while (cursor);
+      if (listed.length > MAX_MCP_TOOLS) {
+        throw new Error(
+          `it listed more than ${MAX_MCP_TOOLS.toLocaleString('en-US')} tools, more than toolmux takes from one server`,
+        );
+      }
+      if (!cursor) break;
+      const seen = createHash('sha256').update(cursor).digest('hex');
+      if (cursors.has(seen)) {
+        throw new Error(
+          `it answered the nextCursor ${JSON.stringify(cursor.slice(0, 100))} a second time, so its pages would repeat for ever`,
+        );
+      }
+      if (pages >= MAX_MCP_LIST_PAGES) {
+        throw new Error(
+          `its tools took more than ${MAX_MCP_LIST_PAGES.toLocaleString('en-US')} pages of tools/list, more than toolmux reads from one server`,
+        );
+      }
+      cursors.add(seen);
+    }
   } catch (error) {
     await shared.close();
     throw new Error(
@@ -576,7 +602,18 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
     (tool) => (tool as { execution?: { taskSupport?: string } }).execution?.taskSupport !== 'required',
   );
   const tools: Tool[] = [];
+  const names = new Set<string>();
   for (const tool of offered) {
+    // a name listed twice (also on a page that repeats another) would be two tools calling one
+    if (names.has(tool.name)) {
+      const reason = `the server lists another tool named "${tool.name}" before it; tool names must be unique`;
+      skippedTools.push({ name: tool.name, reason });
+      logger.warn(
+        `toolmux: the MCP server ${server.name} of toolkit ${label} offers tool "${tool.name}" twice: the second is left out.`,
+      );
+      continue;
+    }
+    names.add(tool.name);
     try {
       tools.push(await defineMcpTool(tool));
     } catch (error) {
