@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, LookupFunction } from 'node:net';
 import { type Session, ToolMux } from '@toolmux/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeApi, run, startFakeApi, toolContext } from '../test/api-server.js';
@@ -161,7 +161,46 @@ describe('http toolkit errors', () => {
 });
 
 describe('http toolkit with an account', () => {
-  const bearer = createHttpToolkit({ slug: 'acme_api', auth: 'bearer' });
+  // the accounts of these tests give their own base URL on loopback, where the fake API lives
+  const bearer = createHttpToolkit({ slug: 'acme_api', auth: 'bearer', allowPrivateNetwork: true });
+
+  it("refuses an account's own base URL on a loopback, link-local or private address (the connecting user chose it), not the toolkit's own baseUrl", async () => {
+    const guarded = createHttpToolkit({ slug: 'acme_api', auth: 'bearer' });
+    const before = api.requests.length;
+    for (const baseUrl of [`${api.url}/v1`, 'http://169.254.169.254/latest', 'http://[::ffff:10.0.0.1]/v1']) {
+      await expect(
+        run(guarded, 'ACME_API_GET', { url: '/meta-data/iam' }, toolContext({ token: 't', baseUrl })),
+        baseUrl,
+      ).rejects.toThrow(
+        /Refused to call .*a (loopback|linkLocal|private) address.*The connected account's base URL must be a public address/,
+      );
+    }
+    // a name is judged by the address it resolves to, at connect time
+    const metadata: LookupFunction = (_hostname, options, callback) =>
+      options.all ? callback(null, [{ address: '127.0.0.1', family: 4 }]) : callback(null, '127.0.0.1', 4);
+    const resolving = createHttpToolkit({ slug: 'acme_api', auth: 'bearer', lookup: metadata });
+    const port = new URL(api.url).port;
+    await expect(
+      run(
+        resolving,
+        'ACME_API_GET',
+        { url: '/items' },
+        toolContext({ token: 't', baseUrl: `http://metadata.test:${port}/v1` }),
+      ),
+    ).rejects.toThrow(/metadata\.test resolves to 127\.0\.0\.1, a loopback address/);
+    expect(api.requests.length).toBe(before);
+
+    // the operator's baseUrl is trusted, also when an account names its origin
+    const operator = createHttpToolkit({ slug: 'acme_api', auth: 'bearer', baseUrl: `${api.url}/v1` });
+    await run(operator, 'ACME_API_GET', { url: '/items' }, toolContext({ token: 't' }));
+    await run(
+      operator,
+      'ACME_API_GET',
+      { url: '/items' },
+      toolContext({ token: 't', baseUrl: `${api.url}/v1` }),
+    );
+    expect(api.requests.length).toBe(before + 2);
+  });
 
   it('sends the credentials to the account’s base URL, and nowhere else', async () => {
     const context = toolContext({ token: 'tok_123', baseUrl: `${api.url}/v1` });

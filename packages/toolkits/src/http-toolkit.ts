@@ -35,13 +35,16 @@ export interface HttpToolkitOptions {
   apiKeyHeader?: string;
   /**
    * Let requests reach loopback, private-network and link-local addresses (cloud metadata services
-   * live there). Only for trusted agents or tests. @default false
+   * live there): of the toolkit without `auth`, and of a toolkit with `auth` whose connected account
+   * gives its own `baseUrl` (the user who connects it chooses that address). Only for trusted agents
+   * and users, or tests. @default false
    */
   allowPrivateNetwork?: boolean;
   /**
    * Resolves host names for the private-network check, which is made on the address each connection
    * actually goes to (a `dns.lookup`-compatible function, e.g. to use another DNS server). Not used
-   * with `allowPrivateNetwork` or `auth`, whose requests go through the session's `fetch`.
+   * with `allowPrivateNetwork`, nor for requests of `auth` to the toolkit's own `baseUrl`, which go
+   * through the session's `fetch`.
    * @default dns.lookup
    */
   lookup?: LookupFunction;
@@ -85,11 +88,15 @@ function checkHttpToolkitKinds(options: HttpToolkitOptions): void {
   }
 }
 
-function refusedError(url: URL, error: PrivateAddressError): ApiError {
+function refusedError(url: URL, error: PrivateAddressError, account: boolean): ApiError {
   return new ApiError(
     'HTTP',
     403,
-    `Refused to call ${url.origin}: ${error.message} (a private, loopback or link-local address). This toolkit only calls public URLs.`,
+    `Refused to call ${url.origin}: ${error.message} (a private, loopback or link-local address). ${
+      account
+        ? "The connected account's base URL must be a public address: ask the user to reconnect the account with the API's public URL."
+        : 'This toolkit only calls public URLs.'
+    }`,
   );
 }
 
@@ -97,14 +104,14 @@ function refusedError(url: URL, error: PrivateAddressError): ApiError {
  * `fetch` whose refused connection to a private address becomes the 403 the model reads. A URL whose
  * host is an address or `localhost` is refused before the request (the connection checks it again).
  */
-function refusing(fetch: typeof globalThis.fetch, url: URL): typeof globalThis.fetch {
+function refusing(fetch: typeof globalThis.fetch, url: URL, account: boolean): typeof globalThis.fetch {
   return async (input, init) => {
     const refused = refusedHost(url.hostname);
-    if (refused) throw refusedError(url, refused);
+    if (refused) throw refusedError(url, refused, account);
     try {
       return await fetch(input, init);
     } catch (error) {
-      throw error instanceof PrivateAddressError ? refusedError(url, error) : error;
+      throw error instanceof PrivateAddressError ? refusedError(url, error, account) : error;
     }
   };
 }
@@ -234,9 +241,12 @@ export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
     leaveOut: `Leave it out for ${DEFAULT_MAX_RESPONSE_BYTES} (10 MiB).`,
     default: DEFAULT_MAX_RESPONSE_BYTES,
   });
-  // Without an account, every connection (and every redirect hop) is checked where it is made.
-  const guardedFetch =
-    options.auth || options.allowPrivateNetwork ? undefined : publicOnlyFetch({ lookup: options.lookup });
+  // Without an account, every connection is checked where it is made; with one, the connections to
+  // an account's own base URL are, since the user who connected the account chose it: a base URL of
+  // http://169.254.169.254/latest let any user read the cloud metadata service (its credentials) with
+  // HTTP_GET.
+  const guardedFetch = options.allowPrivateNetwork ? undefined : publicOnlyFetch({ lookup: options.lookup });
+  const toolkitOrigin = options.baseUrl === undefined ? undefined : new URL(options.baseUrl).origin;
   const api = createApi({
     service: 'HTTP',
     baseUrl: options.baseUrl ?? 'http://invalid.invalid',
@@ -317,8 +327,10 @@ export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
         // GET and DELETE have no body fields; one handler serves all five methods.
         const input = args as HttpInput;
         const url = resolveUrl(input.url, context.credentials);
+        // the operator's baseUrl is trusted (an internal API may live on a private address)
+        const guarded = guardedFetch && !(options.auth && url.origin === toolkitOrigin);
         const response = await api.send(
-          guardedFetch ? { ...context, fetch: refusing(guardedFetch, url) } : context,
+          guarded ? { ...context, fetch: refusing(guardedFetch, url, options.auth !== undefined) } : context,
           {
             method,
             path: url.href,
