@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Server as McpLowLevelServer } from '@modelcontextprotocol/sdk/server/index.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -203,6 +203,56 @@ describe('stdio: a probe server (env, isError, reconnect, defaults)', () => {
         args: ['-e', 'console.error("missing config file /etc/x.json"); process.exit(3)'],
       }),
     ).rejects.toThrow(/Could not connect to the MCP server "broken".*\n.*missing config file \/etc\/x\.json/);
+  });
+});
+
+describe("stdio: a server's stderr quoted in a failure to connect", () => {
+  const TOKEN = 'svc_9f8e7d6c5b4a3f2e1d0c';
+  const probeScript = join(dirname(fileURLToPath(import.meta.url)), '../test/mcp-probe-server.mjs');
+
+  it('masks the values of the env it was given, at mcpToolkit() and when a call reconnects, also one the kept tail starts in', async () => {
+    const refused = await mcpToolkit({
+      slug: 'leaky',
+      command: process.execPath,
+      args: [
+        '-e',
+        `console.error('x'.repeat(1990) + process.env.SERVICE_TOKEN + ' is not a valid token'); process.exit(3)`,
+      ],
+      env: { SERVICE_TOKEN: TOKEN },
+    }).then(
+      () => 'started',
+      (error: Error) => error.message,
+    );
+    expect(refused).toContain('[REDACTED] is not a valid token');
+    expect(refused).not.toMatch(/svc_|0c is not/);
+
+    // starts once; started again (after it exited) it fails, quoting its token: the model reads that
+    const directory = await mkdtemp(join(tmpdir(), 'toolmux-mcp-stderr-'));
+    const marker = join(directory, 'started');
+    const script = `import { existsSync, writeFileSync } from 'node:fs';
+if (existsSync(${JSON.stringify(marker)})) { console.error('auth failed for ' + process.env.SERVICE_TOKEN); process.exit(2); }
+writeFileSync(${JSON.stringify(marker)}, '');
+await import(${JSON.stringify(pathToFileURL(probeScript).href)});`;
+    const once = await mcpToolkit({
+      slug: 'once',
+      command: process.execPath,
+      args: ['--input-type=module', '-e', script],
+      env: { SERVICE_TOKEN: TOKEN },
+    });
+    const mux = new ToolMux({ toolkits: [once], store: ':memory:', logger: quiet });
+    try {
+      const session = await mux.create('user_stderr', {});
+      expect((await session.execute('ONCE_EXIT_PROCESS', {})).data).toBe('bye');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const failed = await session.execute('ONCE_ENV_KEYS', {});
+      expect(failed.successful).toBe(false);
+      expect(failed.error).toContain('auth failed for [REDACTED]');
+      expect(JSON.stringify([failed, await session.logs()])).not.toContain(TOKEN);
+    } finally {
+      await mux.close();
+      await once.close();
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });
 

@@ -27,6 +27,7 @@ import {
   compileJsonSchemaValidator,
   compileValidatorNow,
   MAX_TIMER_MS,
+  maskSecrets,
   quotedMessage,
   shownValue,
   slicedValidatorOf,
@@ -99,6 +100,9 @@ async function outputCheckOf(
 /** The most tools taken from one server, and the most pages of its tools/list read to find them. */
 const MAX_MCP_TOOLS = 10_000;
 const MAX_MCP_LIST_PAGES = 1_000;
+
+/** How much of a stdio server's last stderr output a failure to connect to it quotes. */
+const STDERR_TAIL_CHARS = 2000;
 
 /** A call's timeout unless `timeoutMs` says. */
 const DEFAULT_MCP_TIMEOUT_MS = 60_000;
@@ -191,10 +195,17 @@ class McpConnection {
 
   readonly label: string;
   private readonly createTransport: () => { transport: Transport; stderr: () => string };
+  /** The values of the server's `env` and `headers`, masked in what its stderr is quoted in. */
+  private readonly secrets: readonly string[];
 
-  constructor(label: string, createTransport: () => { transport: Transport; stderr: () => string }) {
+  constructor(
+    label: string,
+    createTransport: () => { transport: Transport; stderr: () => string },
+    secrets: readonly string[] = [],
+  ) {
     this.label = label;
     this.createTransport = createTransport;
+    this.secrets = secrets;
   }
 
   client(): Promise<Client> {
@@ -220,7 +231,9 @@ class McpConnection {
       } catch (error) {
         this.#client = undefined;
         await client.close().catch(() => {});
-        const output = stderr().trim();
+        // A server that cannot start often says why with its configuration ("invalid token sk-…"): the
+        // message reaches the application's logs, and the model when a call reconnects.
+        const output = maskSecrets(stderr(), this.secrets).slice(-STDERR_TAIL_CHARS).trim();
         throw new Error(
           `Could not connect to the MCP server ${this.label}: ${quotedMessage(error)}${output ? `\nserver stderr: ${output}` : ''}`,
           { cause: error },
@@ -328,9 +341,15 @@ function stdioTransport(
     maxBytes,
     tooLarge,
   );
+  // the last STDERR_TAIL_CHARS, and the longest env value more, so that a value the tail starts in is
+  // masked whole
+  const keep = Object.values(options.env ?? {}).reduce(
+    (longest, value) => Math.max(longest, STDERR_TAIL_CHARS + value.length),
+    STDERR_TAIL_CHARS,
+  );
   let tail = '';
   transport.stderr?.on('data', (chunk: Buffer) => {
-    tail = (tail + chunk.toString('utf8')).slice(-2000);
+    tail = (tail + chunk.toString('utf8')).slice(-keep);
   });
   return { transport, stderr: () => tail };
 }
@@ -443,8 +462,10 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
   let auth: AuthScheme | AuthScheme[] | undefined;
 
   if ('command' in options) {
-    shared = new McpConnection(`${label} (${options.command})`, () =>
-      stdioTransport(options, maxResponseBytes, tooLarge),
+    shared = new McpConnection(
+      `${label} (${options.command})`,
+      () => stdioTransport(options, maxResponseBytes, tooLarge),
+      Object.values(options.env ?? {}),
     );
   } else {
     const url = serverUrl!;
