@@ -429,7 +429,10 @@ export function createApi(options: ApiOptions): Api {
     url: URL,
     resource: string,
   ): Promise<Response> {
-    const hop = { method: request.method ?? 'GET', withBody: true };
+    const hop: { method: HttpMethod; withBody: boolean } = {
+      method: request.method ?? 'GET',
+      withBody: true,
+    };
     let current = url;
     for (let redirects = 0; ; redirects++) {
       const response = await attempt(context, request, current, hop);
@@ -463,7 +466,7 @@ export function createApi(options: ApiOptions): Api {
         );
       }
       if (
-        (response.status === 303 && hop.method !== 'GET' && hop.method !== 'HEAD') ||
+        (response.status === 303 && hop.method !== 'GET') ||
         ((response.status === 301 || response.status === 302) && hop.method === 'POST')
       ) {
         hop.method = 'GET';
