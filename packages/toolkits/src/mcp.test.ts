@@ -256,6 +256,74 @@ await import(${JSON.stringify(pathToFileURL(probeScript).href)});`;
   });
 });
 
+describe('Streamable HTTP: a server that quotes the headers it was sent in its errors', () => {
+  const OPERATOR_KEY = 'op_live_5a4b3c2d1e0f9a8b';
+  const USER_KEY = 'usr_7c6b5a4d3e2f1a0b';
+  let server: Server;
+  let refuseInitialize = false;
+
+  beforeAll(async () => {
+    server = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+      const sent = `${request.headers['x-operator-key']} / ${request.headers['x-user-key'] ?? 'no user key'}`;
+      if (body?.method === 'tools/call' || (refuseInitialize && body?.method === 'initialize')) {
+        response
+          .writeHead(403, { 'content-type': 'text/plain' })
+          .end(`keys ${sent} may not do ${body.method}`);
+        return;
+      }
+      const mcp = new McpLowLevelServer(
+        { name: 'quoting', version: '1.0.0' },
+        { capabilities: { tools: {} } },
+      );
+      mcp.setRequestHandler(ListToolsRequestSchema, async () => ({
+        tools: [{ name: 'lookup', description: 'Look up.', inputSchema: { type: 'object' } }],
+      }));
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+      await mcp.connect(transport);
+      await transport.handleRequest(request, response, body);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it("masks the operator's header values and the user's credential in a failed call and a failure to connect", async () => {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+    const quoting = await mcpToolkit({
+      slug: 'quoting',
+      url,
+      headers: { 'X-Operator-Key': OPERATOR_KEY },
+      credentialHeader: 'X-User-Key',
+    });
+    try {
+      const failed = await quoting.tools[0]!.execute({}, toolContext({ apiKey: USER_KEY })).then(
+        () => 'ran',
+        (error: Error) => error.message,
+      );
+      expect(failed).toContain('keys [REDACTED] / [REDACTED] may not do tools/call');
+    } finally {
+      await quoting.close();
+    }
+    refuseInitialize = true;
+    const refused = await mcpToolkit({
+      slug: 'quoting',
+      url,
+      headers: { 'X-Operator-Key': OPERATOR_KEY },
+    }).then(
+      () => 'connected',
+      (error: Error) => error.message,
+    );
+    expect(refused).toContain('keys [REDACTED] / no user key may not do initialize');
+    expect(refused).not.toContain(OPERATOR_KEY);
+  });
+});
+
 describe('stdio: @modelcontextprotocol/server-filesystem on a temporary directory', () => {
   let directory: string;
   let files: McpToolkit;

@@ -195,8 +195,11 @@ class McpConnection {
 
   readonly label: string;
   private readonly createTransport: () => { transport: Transport; stderr: () => string };
-  /** The values of the server's `env` and `headers`, masked in what its stderr is quoted in. */
-  private readonly secrets: readonly string[];
+  /**
+   * The values of the server's `env` (stdio) or of the headers it is sent (the operator's `headers`
+   * and a user's credential), masked in the errors of its connection and calls.
+   */
+  readonly secrets: readonly string[];
 
   constructor(
     label: string,
@@ -235,7 +238,10 @@ class McpConnection {
         // message reaches the application's logs, and the model when a call reconnects.
         const output = maskSecrets(stderr(), this.secrets).slice(-STDERR_TAIL_CHARS).trim();
         throw new Error(
-          `Could not connect to the MCP server ${this.label}: ${quotedMessage(error)}${output ? `\nserver stderr: ${output}` : ''}`,
+          maskSecrets(
+            `Could not connect to the MCP server ${this.label}: ${quotedMessage(error)}${output ? `\nserver stderr: ${output}` : ''}`,
+            this.secrets,
+          ),
           { cause: error },
         );
       }
@@ -308,6 +314,16 @@ function credentialsRejected(label: string): ToolMuxError {
     code: 'CREDENTIALS_REJECTED',
     message: `The MCP server ${label} refused the connected account's credentials (401): reconnect the account, then retry.`,
   });
+}
+
+/**
+ * `error`, or an Error of its message with `secrets` masked when it holds one: a server's answer
+ * quoted in it ("Error POSTing to endpoint (HTTP 403): key op_… may not call tools") reached the model.
+ */
+function masked(error: unknown, secrets: readonly string[]): unknown {
+  if (!(error instanceof Error)) return error;
+  const message = maskSecrets(error.message, secrets);
+  return message === error.message ? error : new Error(message);
 }
 
 function isConnectionLost(error: unknown): boolean {
@@ -471,10 +487,14 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
     const url = serverUrl!;
     const fetch = limitedFetch(options.fetch ?? globalThis.fetch, maxResponseBytes, tooLarge);
     const httpConnection = (headers: Record<string, string>) =>
-      new McpConnection(`${label} (${url.origin})`, () => ({
-        transport: new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch }),
-        stderr: () => '',
-      }));
+      new McpConnection(
+        `${label} (${url.origin})`,
+        () => ({
+          transport: new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch }),
+          stderr: () => '',
+        }),
+        Object.values(headers),
+      );
     shared = httpConnection({ ...options.headers });
     const header = options.credentialHeader;
     if (header) {
@@ -570,7 +590,7 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
         }
         // an answer past maxResponseBytes, as the error answer mcp-limits gave in its place
         if (error instanceof McpError && error.message.endsWith(tooLarge)) throw new Error(tooLarge);
-        if (context.signal.aborted || !isConnectionLost(error)) throw error;
+        if (context.signal.aborted || !isConnectionLost(error)) throw masked(error, connection.secrets);
         connection.reset(current);
         if (attempt === 1 && retrySafe) continue;
         throw new Error(
