@@ -131,6 +131,32 @@ describe('http toolkit without an account, through a session', () => {
 });
 
 describe('http toolkit errors', () => {
+  it('a header the model wrote that HTTP cannot carry is TOOL_ARGUMENTS_INVALID naming it (its value not shown), not "Could not reach … check the network"', async () => {
+    const before = api.requests.length;
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ 'X-Token': 'sk-model-123\r\nX-Evil: 1' }, /the value of X-Token has U\+000D at index 12/],
+      [{ 'X-Name': 'Zoë Ādams' }, /the value of X-Name has U\+0100 at index 4/],
+      [{ 'Bad Name': 'x' }, /"Bad Name" is no HTTP header name/],
+      [{ 'X-Nul': 'a\u0000b' }, /the value of X-Nul has U\+0000 at index 1/],
+    ];
+    for (const [headers, message] of cases) {
+      const result = await session.execute('HTTP_GET', { url: `${api.url}/v1/items`, headers });
+      expect(result, JSON.stringify(headers)).toMatchObject({
+        successful: false,
+        code: 'TOOL_ARGUMENTS_INVALID',
+      });
+      expect(result.error).toMatch(message);
+      expect(result.error).not.toContain('sk-model-123');
+    }
+    expect(api.requests.length).toBe(before);
+    // Latin-1 and tabs are what a header can carry: sent as they are
+    const latin = await session.execute('HTTP_GET', {
+      url: `${api.url}/v1/items`,
+      headers: { 'X-Name': 'Zoë\tA' },
+    });
+    expect(latin.successful).toBe(true);
+  });
+
   it('401 says the resource needs an account (none is sent)', async () => {
     api.failNext({
       status: 401,

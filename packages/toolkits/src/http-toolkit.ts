@@ -6,6 +6,7 @@ import {
   defineToolkit,
   type ToolAnnotations,
   type Toolkit,
+  ToolMuxError,
   toolSlugPrefix,
 } from '@toolmux/core';
 import { checkToolkitSlug, shownValue, wholeNumberOf } from '@toolmux/core/internal';
@@ -141,6 +142,33 @@ function authHeaders(
       'The connected account has no token or API key: reconnect it, then retry.',
     );
   return auth === 'bearer' ? { Authorization: `Bearer ${token}` } : { [apiKeyHeader]: token };
+}
+
+/**
+ * The model's headers, each name an HTTP token and each value a string HTTP can carry (no line break
+ * or other control character but tab, nothing above U+00FF), else TOOL_ARGUMENTS_INVALID naming the
+ * header (its value is not shown: it may be a key). fetch refused them deep inside, and the model read
+ * "Could not reach HTTP at … (Headers.append: … is an invalid header value). Check the network or the
+ * toolkit's base URL", which sent it after the network instead of its own argument.
+ */
+function checkedHeaders(headers: Record<string, string> | undefined): Record<string, string> | undefined {
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      throw new ToolMuxError({
+        code: 'TOOL_ARGUMENTS_INVALID',
+        message: `headers: ${JSON.stringify(name.slice(0, 100))} is no HTTP header name (a name is letters, digits and !#$%&'*+-.^_\`|~, without spaces or a colon, like "Accept" or "X-Request-Id"): fix it and retry.`,
+      });
+    }
+    const bad = /[^\t\x20-\x7e\x80-\xff]/.exec(value);
+    if (bad !== null) {
+      const code = bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+      throw new ToolMuxError({
+        code: 'TOOL_ARGUMENTS_INVALID',
+        message: `headers: the value of ${name} has U+${code} at index ${bad.index}, which an HTTP header cannot carry (a line break or another control character, or a character above U+00FF): remove it, or send such text in the body, and retry.`,
+      });
+    }
+  }
+  return headers;
 }
 
 /** The caller's headers with the account's auth headers on top (a forged one of any case is dropped). */
@@ -335,7 +363,10 @@ export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
             method,
             path: url.href,
             query: input.query,
-            headers: withAuth(input.headers, authHeaders(options.auth, context.credentials, apiKeyHeader)),
+            headers: withAuth(
+              checkedHeaders(input.headers),
+              authHeaders(options.auth, context.credentials, apiKeyHeader),
+            ),
             body: input.body,
             text: input.text,
             responseType: 'auto',
