@@ -355,6 +355,22 @@ function parseBody(response: Response, text: string, type: ApiRequest['responseT
 }
 
 /**
+ * Why an answer could not be read, in words the model can act on. fetch says only "terminated" when
+ * the connection closed before the body's end (a provider's proxy cut it, a body shorter than its
+ * Content-Length), and names the real cause (a socket closed, a gzip body that is not gzip) in
+ * `cause`, which the message left out: "Acme sent an unreadable answer: terminated."
+ */
+function unreadableAnswer(service: string, resource: string, error: unknown): string {
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  const why =
+    cause instanceof Error ? `${quotedMessage(error)}: ${quotedMessage(cause)}` : quotedMessage(error);
+  if (error instanceof TypeError && error.message === 'terminated') {
+    return `${service}'s answer for ${resource} broke off before its end (${why}): the connection closed, or the answer was cut or corrupt on the way. Retry; if it happens again the problem is on ${service}'s side.`;
+  }
+  return `${service} sent an unreadable answer for ${resource}: ${why}.`;
+}
+
+/**
  * The one HTTP path of every built-in toolkit: resolves the URL against the (overridable) base URL,
  * adds the account's headers, passes the call's abort signal, and turns provider errors into
  * {@link ApiError}s the model can act on. A 429 whose Retry-After is at most `maxRetryWaitSeconds`
@@ -498,11 +514,7 @@ export function createApi(options: ApiOptions): Api {
         }
       } catch (error) {
         if (context.signal.aborted || error instanceof ApiError) throw error;
-        throw new ApiError(
-          service,
-          response.status,
-          `${service} sent an unreadable answer: ${quotedMessage(error)}.`,
-        );
+        throw new ApiError(service, response.status, unreadableAnswer(service, resource, error));
       }
       let status = response.status;
       let detail: string | undefined;

@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type FakeApi, type FakeReply, run, startFakeApi, toolContext } from '../test/api-server.js';
 import { createGithubToolkit } from './github.js';
@@ -72,4 +75,37 @@ it('a Retry-After or reset time past the last date JavaScript knows is read as a
   });
   expect(reset.status).toBe(429);
   expect(reset.message).toContain('Retry after 30 days');
+});
+
+it('an answer that breaks off before its end (shorter than its Content-Length, or not the gzip it says it is) says so and to retry, not "unreadable answer: terminated"', async () => {
+  const server = createServer((request, response) => {
+    if (request.url === '/user') {
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': '500' });
+      response.write('{"login":"octo');
+      setTimeout(() => response.destroy(), 20);
+    } else {
+      response.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      response.end('{"login":"not gzip"}');
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const cut = createGithubToolkit({
+      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    });
+    for (const slug of ['GITHUB_GET_AUTHENTICATED_USER', 'GITHUB_GET_USER']) {
+      const error = await run(cut, slug, { username: 'octo' }, context).then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
+      expect(error, slug).toBeInstanceOf(ApiError);
+      expect((error as ApiError).message, slug).toMatch(
+        /^GitHub's answer for (authenticated user|user "octo") broke off before its end \(terminated: .+\): .* Retry;/,
+      );
+    }
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 });
