@@ -324,6 +324,102 @@ describe('Streamable HTTP: a server that quotes the headers it was sent in its e
   });
 });
 
+describe('Streamable HTTP: a server that drops a call without answering it', () => {
+  let server: Server;
+  let mode: 'stream cut' | 'stream ended' | 'json cut' = 'stream cut';
+  let calls = 0;
+
+  beforeAll(async () => {
+    server = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+      if (body?.method === 'tools/call') {
+        calls++;
+        if (mode === 'json cut') {
+          response.writeHead(200, { 'content-type': 'application/json', 'content-length': '400' });
+          response.write('{"jsonrpc":"2.0","id":');
+        } else {
+          // an event stream without event ids: the SDK's client cannot resume it
+          response.writeHead(200, { 'content-type': 'text/event-stream' });
+          response.write(
+            ': working on it\n\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"half"}}\n\ndata: {"jsonrpc"',
+          );
+          if (mode === 'stream ended') {
+            response.end();
+            return;
+          }
+        }
+        setTimeout(() => response.destroy(), 20);
+        return;
+      }
+      if (request.method !== 'POST') {
+        response.writeHead(405).end();
+        return;
+      }
+      const mcp = new McpLowLevelServer(
+        { name: 'dropping', version: '1.0.0' },
+        { capabilities: { tools: {} } },
+      );
+      mcp.setRequestHandler(ListToolsRequestSchema, async () => ({
+        tools: [
+          { name: 'send', description: 'Send.', inputSchema: { type: 'object' } },
+          {
+            name: 'read',
+            description: 'Read.',
+            inputSchema: { type: 'object' },
+            annotations: { readOnlyHint: true },
+          },
+        ],
+      }));
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+      await mcp.connect(transport);
+      await transport.handleRequest(request, response, body);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('fails the call at once saying the tool may or may not have run, not with "Request timed out" at timeoutMs nor "terminated"', async () => {
+    const dropping = await mcpToolkit({
+      slug: 'dropping',
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+      timeoutMs: 10_000,
+    });
+    const failureOf = (slug: string) =>
+      dropping.tools
+        .find((tool) => tool.slug === slug)!
+        .execute({}, toolContext())
+        .then(
+          () => 'answered',
+          (error: Error) => error.message,
+        );
+    try {
+      for (const next of ['stream cut', 'stream ended'] as const) {
+        mode = next;
+        expect(await failureOf('DROPPING_SEND'), next).toContain(
+          'The MCP server "dropping" closed the call\'s event stream before answering it, and gave no event id to resume it by: the tool may or may not have run',
+        );
+      }
+      mode = 'json cut';
+      calls = 0;
+      expect(await failureOf('DROPPING_SEND')).toMatch(
+        /connection to the MCP server "dropping" was lost during the call; the tool may or may not have run/,
+      );
+      expect(calls).toBe(1);
+      // a read-only tool is called once more on a new connection
+      expect(await failureOf('DROPPING_READ')).toMatch(/was lost during the call\. The next call reconnects/);
+      expect(calls).toBe(3);
+    } finally {
+      await dropping.close();
+    }
+  }, 60_000);
+});
+
 describe('stdio: @modelcontextprotocol/server-filesystem on a temporary directory', () => {
   let directory: string;
   let files: McpToolkit;

@@ -40,6 +40,7 @@ import {
   LimitedStdioTransport,
   limitedFetch,
   tooLargeMessage,
+  unansweredMessage,
 } from './mcp-limits.js';
 import { OptionChecks } from './option-checks.js';
 
@@ -330,7 +331,9 @@ function isConnectionLost(error: unknown): boolean {
   return (
     (error instanceof McpError && error.code === ErrorCode.ConnectionClosed) ||
     (error instanceof StreamableHTTPError && error.code === 404) ||
-    (error instanceof Error && /not connected/i.test(error.message))
+    (error instanceof Error && /not connected/i.test(error.message)) ||
+    // fetch's word for a body that broke off (a JSON answer cut by the server or a proxy)
+    (error instanceof TypeError && error.message === 'terminated')
   );
 }
 
@@ -485,7 +488,12 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
     );
   } else {
     const url = serverUrl!;
-    const fetch = limitedFetch(options.fetch ?? globalThis.fetch, maxResponseBytes, tooLarge);
+    const fetch = limitedFetch(
+      options.fetch ?? globalThis.fetch,
+      maxResponseBytes,
+      tooLarge,
+      unansweredMessage(label),
+    );
     const httpConnection = (headers: Record<string, string>) =>
       new McpConnection(
         `${label} (${url.origin})`,
