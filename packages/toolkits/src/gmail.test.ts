@@ -1,3 +1,4 @@
+import { longestTurn, turnReport } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeApi, run, startFakeApi, toolContext } from '../test/api-server.js';
 import { buildRawEmail, createGmailToolkit } from './gmail.js';
@@ -237,6 +238,30 @@ describe('gmail tools', () => {
     const thread = await run(toolkit, 'GMAIL_GET_THREAD', { threadId: '18c2a9e4f1b3d5a7' }, context);
     expect(thread.messages).toHaveLength(1);
   });
+
+  it("reads an HTML-only message as text in time linear in its size: a sender's `<` without `>` and `<style` without its end hold no turn of the event loop", async () => {
+    const hostile = `<div><style>p { color: red }</style><p>Hello <b>Sam</b>,</p>see &amp; reply<br>thanks</div>${'<a'.repeat(60_000)}${'<style '.repeat(10_000)}`;
+    api.route('GET', '/gmail/v1/users/me/messages/hostile-html', {
+      body: {
+        ...fullMessage,
+        id: 'hostile-html',
+        payload: {
+          mimeType: 'text/html',
+          headers: fullMessage.payload.headers,
+          body: { data: b64(hostile) },
+        },
+      },
+    });
+    const measured = await longestTurn(
+      () => run(toolkit, 'GMAIL_GET_MESSAGE', { messageId: 'hostile-html' }, context),
+      150,
+    );
+    // the text of the tags, then the rest as it is (no tag ends there), cut to 50,000 characters
+    expect(measured.value.bodyText).toMatch(/^Hello Sam,\n+see & reply\nthanks\n<a<a<a/);
+    expect(measured.value.bodyText.length).toBe(50_001);
+    // the regular expressions took 3–15 s for this message, 50 s for 400 KB of `<a`
+    expect(measured.turnMs, turnReport(measured)).toBeLessThanOrEqual(150);
+  }, 120_000);
 
   it('sends an RFC 2822 message and replies in the thread', async () => {
     await run(

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, LookupFunction } from 'node:net';
 import { type Session, ToolMux } from '@toolmux/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeApi, run, startFakeApi, toolContext } from '../test/api-server.js';
@@ -131,6 +131,32 @@ describe('http toolkit without an account, through a session', () => {
 });
 
 describe('http toolkit errors', () => {
+  it('a header the model wrote that HTTP cannot carry is TOOL_ARGUMENTS_INVALID naming it (its value not shown), not "Could not reach … check the network"', async () => {
+    const before = api.requests.length;
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ 'X-Token': 'sk-model-123\r\nX-Evil: 1' }, /the value of X-Token has U\+000D at index 12/],
+      [{ 'X-Name': 'Zoë Ādams' }, /the value of X-Name has U\+0100 at index 4/],
+      [{ 'Bad Name': 'x' }, /"Bad Name" is no HTTP header name/],
+      [{ 'X-Nul': 'a\u0000b' }, /the value of X-Nul has U\+0000 at index 1/],
+    ];
+    for (const [headers, message] of cases) {
+      const result = await session.execute('HTTP_GET', { url: `${api.url}/v1/items`, headers });
+      expect(result, JSON.stringify(headers)).toMatchObject({
+        successful: false,
+        code: 'TOOL_ARGUMENTS_INVALID',
+      });
+      expect(result.error).toMatch(message);
+      expect(result.error).not.toContain('sk-model-123');
+    }
+    expect(api.requests.length).toBe(before);
+    // Latin-1 and tabs are what a header can carry: sent as they are
+    const latin = await session.execute('HTTP_GET', {
+      url: `${api.url}/v1/items`,
+      headers: { 'X-Name': 'Zoë\tA' },
+    });
+    expect(latin.successful).toBe(true);
+  });
+
   it('401 says the resource needs an account (none is sent)', async () => {
     api.failNext({
       status: 401,
@@ -161,7 +187,46 @@ describe('http toolkit errors', () => {
 });
 
 describe('http toolkit with an account', () => {
-  const bearer = createHttpToolkit({ slug: 'acme_api', auth: 'bearer' });
+  // the accounts of these tests give their own base URL on loopback, where the fake API lives
+  const bearer = createHttpToolkit({ slug: 'acme_api', auth: 'bearer', allowPrivateNetwork: true });
+
+  it("refuses an account's own base URL on a loopback, link-local or private address (the connecting user chose it), not the toolkit's own baseUrl", async () => {
+    const guarded = createHttpToolkit({ slug: 'acme_api', auth: 'bearer' });
+    const before = api.requests.length;
+    for (const baseUrl of [`${api.url}/v1`, 'http://169.254.169.254/latest', 'http://[::ffff:10.0.0.1]/v1']) {
+      await expect(
+        run(guarded, 'ACME_API_GET', { url: '/meta-data/iam' }, toolContext({ token: 't', baseUrl })),
+        baseUrl,
+      ).rejects.toThrow(
+        /Refused to call .*a (loopback|linkLocal|private) address.*The connected account's base URL must be a public address/,
+      );
+    }
+    // a name is judged by the address it resolves to, at connect time
+    const metadata: LookupFunction = (_hostname, options, callback) =>
+      options.all ? callback(null, [{ address: '127.0.0.1', family: 4 }]) : callback(null, '127.0.0.1', 4);
+    const resolving = createHttpToolkit({ slug: 'acme_api', auth: 'bearer', lookup: metadata });
+    const port = new URL(api.url).port;
+    await expect(
+      run(
+        resolving,
+        'ACME_API_GET',
+        { url: '/items' },
+        toolContext({ token: 't', baseUrl: `http://metadata.test:${port}/v1` }),
+      ),
+    ).rejects.toThrow(/metadata\.test resolves to 127\.0\.0\.1, a loopback address/);
+    expect(api.requests.length).toBe(before);
+
+    // the operator's baseUrl is trusted, also when an account names its origin
+    const operator = createHttpToolkit({ slug: 'acme_api', auth: 'bearer', baseUrl: `${api.url}/v1` });
+    await run(operator, 'ACME_API_GET', { url: '/items' }, toolContext({ token: 't' }));
+    await run(
+      operator,
+      'ACME_API_GET',
+      { url: '/items' },
+      toolContext({ token: 't', baseUrl: `${api.url}/v1` }),
+    );
+    expect(api.requests.length).toBe(before + 2);
+  });
 
   it('sends the credentials to the account’s base URL, and nowhere else', async () => {
     const context = toolContext({ token: 'tok_123', baseUrl: `${api.url}/v1` });

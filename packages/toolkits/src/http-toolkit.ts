@@ -6,6 +6,7 @@ import {
   defineToolkit,
   type ToolAnnotations,
   type Toolkit,
+  ToolMuxError,
   toolSlugPrefix,
 } from '@toolmux/core';
 import { checkToolkitSlug, shownValue, wholeNumberOf } from '@toolmux/core/internal';
@@ -35,13 +36,16 @@ export interface HttpToolkitOptions {
   apiKeyHeader?: string;
   /**
    * Let requests reach loopback, private-network and link-local addresses (cloud metadata services
-   * live there). Only for trusted agents or tests. @default false
+   * live there): of the toolkit without `auth`, and of a toolkit with `auth` whose connected account
+   * gives its own `baseUrl` (the user who connects it chooses that address). Only for trusted agents
+   * and users, or tests. @default false
    */
   allowPrivateNetwork?: boolean;
   /**
    * Resolves host names for the private-network check, which is made on the address each connection
    * actually goes to (a `dns.lookup`-compatible function, e.g. to use another DNS server). Not used
-   * with `allowPrivateNetwork` or `auth`, whose requests go through the session's `fetch`.
+   * with `allowPrivateNetwork`, nor for requests of `auth` to the toolkit's own `baseUrl`, which go
+   * through the session's `fetch`.
    * @default dns.lookup
    */
   lookup?: LookupFunction;
@@ -85,11 +89,15 @@ function checkHttpToolkitKinds(options: HttpToolkitOptions): void {
   }
 }
 
-function refusedError(url: URL, error: PrivateAddressError): ApiError {
+function refusedError(url: URL, error: PrivateAddressError, account: boolean): ApiError {
   return new ApiError(
     'HTTP',
     403,
-    `Refused to call ${url.origin}: ${error.message} (a private, loopback or link-local address). This toolkit only calls public URLs.`,
+    `Refused to call ${url.origin}: ${error.message} (a private, loopback or link-local address). ${
+      account
+        ? "The connected account's base URL must be a public address: ask the user to reconnect the account with the API's public URL."
+        : 'This toolkit only calls public URLs.'
+    }`,
   );
 }
 
@@ -97,14 +105,14 @@ function refusedError(url: URL, error: PrivateAddressError): ApiError {
  * `fetch` whose refused connection to a private address becomes the 403 the model reads. A URL whose
  * host is an address or `localhost` is refused before the request (the connection checks it again).
  */
-function refusing(fetch: typeof globalThis.fetch, url: URL): typeof globalThis.fetch {
+function refusing(fetch: typeof globalThis.fetch, url: URL, account: boolean): typeof globalThis.fetch {
   return async (input, init) => {
     const refused = refusedHost(url.hostname);
-    if (refused) throw refusedError(url, refused);
+    if (refused) throw refusedError(url, refused, account);
     try {
       return await fetch(input, init);
     } catch (error) {
-      throw error instanceof PrivateAddressError ? refusedError(url, error) : error;
+      throw error instanceof PrivateAddressError ? refusedError(url, error, account) : error;
     }
   };
 }
@@ -134,6 +142,33 @@ function authHeaders(
       'The connected account has no token or API key: reconnect it, then retry.',
     );
   return auth === 'bearer' ? { Authorization: `Bearer ${token}` } : { [apiKeyHeader]: token };
+}
+
+/**
+ * The model's headers, each name an HTTP token and each value a string HTTP can carry (no line break
+ * or other control character but tab, nothing above U+00FF), else TOOL_ARGUMENTS_INVALID naming the
+ * header (its value is not shown: it may be a key). fetch refused them deep inside, and the model read
+ * "Could not reach HTTP at … (Headers.append: … is an invalid header value). Check the network or the
+ * toolkit's base URL", which sent it after the network instead of its own argument.
+ */
+function checkedHeaders(headers: Record<string, string> | undefined): Record<string, string> | undefined {
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      throw new ToolMuxError({
+        code: 'TOOL_ARGUMENTS_INVALID',
+        message: `headers: ${JSON.stringify(name.slice(0, 100))} is no HTTP header name (a name is letters, digits and !#$%&'*+-.^_\`|~, without spaces or a colon, like "Accept" or "X-Request-Id"): fix it and retry.`,
+      });
+    }
+    const bad = /[^\t\x20-\x7e\x80-\xff]/.exec(value);
+    if (bad !== null) {
+      const code = bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+      throw new ToolMuxError({
+        code: 'TOOL_ARGUMENTS_INVALID',
+        message: `headers: the value of ${name} has U+${code} at index ${bad.index}, which an HTTP header cannot carry (a line break or another control character, or a character above U+00FF): remove it, or send such text in the body, and retry.`,
+      });
+    }
+  }
+  return headers;
 }
 
 /** The caller's headers with the account's auth headers on top (a forged one of any case is dropped). */
@@ -234,9 +269,12 @@ export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
     leaveOut: `Leave it out for ${DEFAULT_MAX_RESPONSE_BYTES} (10 MiB).`,
     default: DEFAULT_MAX_RESPONSE_BYTES,
   });
-  // Without an account, every connection (and every redirect hop) is checked where it is made.
-  const guardedFetch =
-    options.auth || options.allowPrivateNetwork ? undefined : publicOnlyFetch({ lookup: options.lookup });
+  // Without an account, every connection is checked where it is made; with one, the connections to
+  // an account's own base URL are, since the user who connected the account chose it: a base URL of
+  // http://169.254.169.254/latest let any user read the cloud metadata service (its credentials) with
+  // HTTP_GET.
+  const guardedFetch = options.allowPrivateNetwork ? undefined : publicOnlyFetch({ lookup: options.lookup });
+  const toolkitOrigin = options.baseUrl === undefined ? undefined : new URL(options.baseUrl).origin;
   const api = createApi({
     service: 'HTTP',
     baseUrl: options.baseUrl ?? 'http://invalid.invalid',
@@ -317,13 +355,18 @@ export function createHttpToolkit(options: HttpToolkitOptions = {}): Toolkit {
         // GET and DELETE have no body fields; one handler serves all five methods.
         const input = args as HttpInput;
         const url = resolveUrl(input.url, context.credentials);
+        // the operator's baseUrl is trusted (an internal API may live on a private address)
+        const guarded = guardedFetch && !(options.auth && url.origin === toolkitOrigin);
         const response = await api.send(
-          guardedFetch ? { ...context, fetch: refusing(guardedFetch, url) } : context,
+          guarded ? { ...context, fetch: refusing(guardedFetch, url, options.auth !== undefined) } : context,
           {
             method,
             path: url.href,
             query: input.query,
-            headers: withAuth(input.headers, authHeaders(options.auth, context.credentials, apiKeyHeader)),
+            headers: withAuth(
+              checkedHeaders(input.headers),
+              authHeaders(options.auth, context.credentials, apiKeyHeader),
+            ),
             body: input.body,
             text: input.text,
             responseType: 'auto',

@@ -49,8 +49,10 @@ export interface ApiRequest {
   /** A request body sent as it is (instead of `body`), `text/plain` unless a Content-Type header is given. */
   text?: string;
   /**
-   * `manual` returns a 3xx answer (with its Location header) instead of following it, so credentials
-   * and network checks are never carried to another host. @default 'follow'
+   * `manual` returns a 3xx answer (with its Location header) instead of following it. `follow`
+   * follows redirects within the request's origin (scheme, host and port) only: a redirect to another
+   * origin fails the call with an ApiError naming it, so the account's headers never go there.
+   * @default 'follow'
    */
   redirect?: 'follow' | 'manual';
   headers?: Record<string, string>;
@@ -108,6 +110,9 @@ export interface Api {
 }
 
 const DETAIL_MAX = 400;
+/** The statuses fetch follows, and how many redirects it follows at most. */
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 20;
 
 /** The connected account's token: an OAuth access token, a bearer token or an API key. */
 export function tokenOf(credentials: Credentials | undefined): string | undefined {
@@ -160,27 +165,62 @@ function clip(text: string): string {
   return single.length > DETAIL_MAX ? `${single.slice(0, DETAIL_MAX)}…` : single;
 }
 
+/**
+ * The longest wait a provider's answer is read as: 30 days. A larger Retry-After or reset time
+ * (`Retry-After: 99999999999999`) made a date past JavaScript's last one, and the call failed with
+ * "Invalid time value" instead of the rate-limit message.
+ */
+const MAX_RETRY_AFTER_SECONDS = 30 * 24 * 3600;
+
+const waitOf = (seconds: number) => Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(0, Math.ceil(seconds)));
+
+/** Seconds from a Retry-After header (seconds or an HTTP date), the only wait a 5xx answer means. */
+function retryAfterHeaderSeconds(headers: Headers, now = Date.now()): number | undefined {
+  const retryAfter = headers.get('retry-after');
+  if (!retryAfter) return undefined;
+  const value = Number(retryAfter);
+  if (Number.isFinite(value)) return waitOf(value);
+  const date = Date.parse(retryAfter);
+  return Number.isNaN(date) ? undefined : waitOf((date - now) / 1000);
+}
+
 /** Seconds until the provider accepts requests again, from Retry-After or rate-limit reset headers. */
 export function retryAfterSeconds(headers: Headers, now = Date.now()): number | undefined {
-  const retryAfter = headers.get('retry-after');
-  if (retryAfter) {
-    const seconds = Number(retryAfter);
-    if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds));
-    const date = Date.parse(retryAfter);
-    if (!Number.isNaN(date)) return Math.max(0, Math.ceil((date - now) / 1000));
-  }
+  const retryAfter = retryAfterHeaderSeconds(headers, now);
+  if (retryAfter !== undefined) return retryAfter;
   const reset = headers.get('x-ratelimit-reset') ?? headers.get('x-ratelimit-requests-reset');
   if (reset && Number.isFinite(Number(reset))) {
     const value = Number(reset);
     // Epoch milliseconds (Linear), epoch seconds (GitHub), or seconds from now.
     const resetAt = value > 1e12 ? value : value > 1e9 ? value * 1000 : now + value * 1000;
-    return Math.max(0, Math.ceil((resetAt - now) / 1000));
+    return waitOf((resetAt - now) / 1000);
   }
   return undefined;
 }
 
-function buildUrl(baseUrl: string, path: string, query: ApiRequest['query']): URL {
-  const url = /^https?:\/\//i.test(path) ? new URL(path) : new URL(baseUrl.replace(/\/+$/, '') + path);
+/**
+ * The first segment of a relative request path that URL parsing resolves away: `.` or `..`, also
+ * percent-encoded (`%2e`, `.%2E`), with `\` as a separator too (as in every http URL). Toolkits put
+ * the model's identifiers into paths with `encodeURIComponent`, which leaves dots alone, so a GitHub
+ * file path `../collaborators/mallory` or an owner `..` made `PUT /repos/o/r/contents/../collaborators/mallory`,
+ * which is `PUT /repos/o/r/collaborators/mallory`: another route of the API, with the account's token.
+ */
+function dotSegmentOf(path: string): string | undefined {
+  const pathname = path.split(/[?#]/, 1)[0]!;
+  return pathname.split(/[/\\]/).find((part) => /^(?:\.|%2e){1,2}$/i.test(part));
+}
+
+function buildUrl(service: string, baseUrl: string, path: string, query: ApiRequest['query']): URL {
+  const isAbsolute = /^https?:\/\//i.test(path);
+  const dotSegment = isAbsolute ? undefined : dotSegmentOf(path);
+  if (dotSegment !== undefined) {
+    throw new ToolMuxError({
+      code: 'TOOL_ARGUMENTS_INVALID',
+      message: `${JSON.stringify(dotSegment)} cannot be a part of a ${service} request path (${path.slice(0, 200)}): URL parsing would resolve it and send the request to another ${service} API route than this tool's. An owner, name, id or file path given to the tool is never "." or ".." (nor has such a part): fix it and retry.`,
+      details: { service, segment: dotSegment },
+    });
+  }
+  const url = isAbsolute ? new URL(path) : new URL(baseUrl.replace(/\/+$/, '') + path);
   for (const [key, value] of Object.entries(query ?? {})) {
     if (value === undefined || value === null) continue;
     if (Array.isArray(value)) for (const item of value) url.searchParams.append(key, String(item));
@@ -192,7 +232,15 @@ function buildUrl(baseUrl: string, path: string, query: ApiRequest['query']): UR
 function describeWait(seconds: number): string {
   if (seconds < 120) return `${seconds} second${seconds === 1 ? '' : 's'}`;
   if (seconds < 7200) return `${Math.ceil(seconds / 60)} minutes`;
-  return `${Math.round(seconds / 3600)} hours`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} hours`;
+  return `${Math.round(seconds / 86_400)} days`;
+}
+
+/** "Retry after 2 minutes (at 2026-…Z), not before", or `undefined` without a wait. */
+function retryWhen(retryAfter: number | undefined): string | undefined {
+  if (retryAfter === undefined) return undefined;
+  const at = new Date(Date.now() + Math.min(retryAfter, MAX_RETRY_AFTER_SECONDS) * 1000);
+  return `Retry after ${describeWait(retryAfter)} (at ${at.toISOString()}), not before`;
 }
 
 /**
@@ -253,10 +301,7 @@ export function providerError(failure: {
     );
   }
   if (status === 429) {
-    const when =
-      retryAfter === undefined
-        ? 'Wait a minute before retrying'
-        : `Retry after ${describeWait(retryAfter)} (at ${new Date(Date.now() + retryAfter * 1000).toISOString()}), not before`;
+    const when = retryWhen(retryAfter) ?? 'Wait a minute before retrying';
     return new ApiError(
       service,
       status,
@@ -265,10 +310,13 @@ export function providerError(failure: {
     );
   }
   if (status >= 500) {
+    // a 503 (maintenance, overload) says with Retry-After when to come back: the model is told so
+    const when = retryWhen(retryAfter);
     return new ApiError(
       service,
       status,
-      `${service} had a server error (${code}${said}). The problem is on ${service}'s side: retry in a little while.`,
+      `${service} had a server error (${code}${said}). The problem is on ${service}'s side: ${when ? `${when[0]!.toLowerCase()}${when.slice(1)}` : 'retry in a little while'}.`,
+      retryAfter,
     );
   }
   if (status === 400 || status === 409 || status === 422) {
@@ -307,6 +355,22 @@ function parseBody(response: Response, text: string, type: ApiRequest['responseT
 }
 
 /**
+ * Why an answer could not be read, in words the model can act on. fetch says only "terminated" when
+ * the connection closed before the body's end (a provider's proxy cut it, a body shorter than its
+ * Content-Length), and names the real cause (a socket closed, a gzip body that is not gzip) in
+ * `cause`, which the message left out: "Acme sent an unreadable answer: terminated."
+ */
+function unreadableAnswer(service: string, resource: string, error: unknown): string {
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  const why =
+    cause instanceof Error ? `${quotedMessage(error)}: ${quotedMessage(cause)}` : quotedMessage(error);
+  if (error instanceof TypeError && error.message === 'terminated') {
+    return `${service}'s answer for ${resource} broke off before its end (${why}): the connection closed, or the answer was cut or corrupt on the way. Retry; if it happens again the problem is on ${service}'s side.`;
+  }
+  return `${service} sent an unreadable answer for ${resource}: ${why}.`;
+}
+
+/**
  * The one HTTP path of every built-in toolkit: resolves the URL against the (overridable) base URL,
  * adds the account's headers, passes the call's abort signal, and turns provider errors into
  * {@link ApiError}s the model can act on. A 429 whose Retry-After is at most `maxRetryWaitSeconds`
@@ -324,8 +388,13 @@ export function createApi(options: ApiOptions): Api {
   const maxWait = options.maxRetryWaitSeconds ?? 5;
   const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
 
-  async function attempt(context: RequestContext, request: ApiRequest, url: URL): Promise<Response> {
-    const method = request.method ?? 'GET';
+  /** One request, its redirects not followed; `method` and `withBody` are those of a redirect's hop. */
+  async function attempt(
+    context: RequestContext,
+    request: ApiRequest,
+    url: URL,
+    hop: { method: string; withBody: boolean },
+  ): Promise<Response> {
     const headers: Record<string, string> = {
       Accept: 'application/json',
       ...options.headers?.(context.credentials),
@@ -333,7 +402,11 @@ export function createApi(options: ApiOptions): Api {
     };
     const hasContentType = Object.keys(headers).some((name) => name.toLowerCase() === 'content-type');
     let body: string | undefined;
-    if (request.text !== undefined) {
+    if (!hop.withBody) {
+      // a 303 (or a POST's 301/302) is followed with a GET without the body, as fetch does
+      for (const name of Object.keys(headers))
+        if (name.toLowerCase() === 'content-type') delete headers[name];
+    } else if (request.text !== undefined) {
       if (!hasContentType) headers['Content-Type'] = 'text/plain; charset=utf-8';
       body = request.text;
     } else if (request.body !== undefined) {
@@ -342,11 +415,11 @@ export function createApi(options: ApiOptions): Api {
     }
     try {
       return await context.fetch(url, {
-        method,
+        method: hop.method,
         headers,
         body,
         signal: context.signal,
-        redirect: request.redirect ?? 'follow',
+        redirect: 'manual',
       });
     } catch (error) {
       // an ApiError is already worded for the model (e.g. a refused connection of the http toolkit)
@@ -360,11 +433,70 @@ export function createApi(options: ApiOptions): Api {
     }
   }
 
+  /**
+   * The request, following redirects within its origin only. fetch's own `redirect: 'follow'` took
+   * every header but `Authorization` and `Cookie` to whatever host a redirect named: Exa's
+   * `x-api-key` (and any API-key header of a toolkit built on `createApi`) went to it, and the answer
+   * of a host that is not the provider's was read as the provider's.
+   */
+  async function following(
+    context: RequestContext,
+    request: ApiRequest,
+    url: URL,
+    resource: string,
+  ): Promise<Response> {
+    const hop: { method: HttpMethod; withBody: boolean } = {
+      method: request.method ?? 'GET',
+      withBody: true,
+    };
+    let current = url;
+    for (let redirects = 0; ; redirects++) {
+      const response = await attempt(context, request, current, hop);
+      const location = response.headers.get('location');
+      if (request.redirect === 'manual' || !REDIRECT_STATUSES.has(response.status) || location === null) {
+        return response;
+      }
+      await response.body?.cancel().catch(() => {});
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        throw new ApiError(
+          service,
+          response.status,
+          `${service} redirected ${resource} to ${JSON.stringify(location.slice(0, 200))}, which is no URL. The problem is on ${service}'s side (or the toolkit's base URL is wrong): retry later, or tell the user.`,
+        );
+      }
+      if (next.origin !== url.origin) {
+        throw new ApiError(
+          service,
+          response.status,
+          `${service} redirected ${resource} to ${next.origin}, another host than ${url.origin}; the request was not sent there, so that the account's credentials stay with ${service}. If ${service}'s API moved, the toolkit's base URL must be changed: tell the user.`,
+        );
+      }
+      if (redirects >= MAX_REDIRECTS) {
+        throw new ApiError(
+          service,
+          response.status,
+          `${service} redirected ${resource} more than ${MAX_REDIRECTS} times (a redirect loop). The problem is on ${service}'s side: retry later, or tell the user.`,
+        );
+      }
+      if (
+        (response.status === 303 && hop.method !== 'GET') ||
+        ((response.status === 301 || response.status === 302) && hop.method === 'POST')
+      ) {
+        hop.method = 'GET';
+        hop.withBody = false;
+      }
+      current = next;
+    }
+  }
+
   async function send<T>(context: RequestContext, request: ApiRequest): Promise<ApiResponse<T>> {
-    const url = buildUrl(baseUrl, request.path, request.query);
+    const url = buildUrl(service, baseUrl, request.path, request.query);
     const resource = request.resource ?? `${request.method ?? 'GET'} ${url.pathname}`;
     for (let retried = false; ; retried = true) {
-      const response = await attempt(context, request, url);
+      const response = await following(context, request, url, resource);
       let body: unknown;
       const limit = request.maxResponseBytes ?? maxBytes;
       try {
@@ -382,11 +514,7 @@ export function createApi(options: ApiOptions): Api {
         }
       } catch (error) {
         if (context.signal.aborted || error instanceof ApiError) throw error;
-        throw new ApiError(
-          service,
-          response.status,
-          `${service} sent an unreadable answer: ${quotedMessage(error)}.`,
-        );
+        throw new ApiError(service, response.status, unreadableAnswer(service, resource, error));
       }
       let status = response.status;
       let detail: string | undefined;
@@ -419,7 +547,8 @@ export function createApi(options: ApiOptions): Api {
         statusText: status === response.status ? response.statusText : '',
         detail,
         resource,
-        retryAfter,
+        // a rate limit's reset time (GitHub sends it with every answer) says nothing about a 5xx
+        retryAfter: status >= 500 ? retryAfterHeaderSeconds(response.headers) : retryAfter,
         hasAccount: options.hasAccount,
       });
     }

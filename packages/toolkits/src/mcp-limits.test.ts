@@ -20,6 +20,7 @@ import { LineReader, limitedFetch, responseIdOf } from './mcp-limits.js';
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const LIMIT = 64 * 1024;
 const TOO_LARGE = 'answered with more than 65536 bytes';
+const UNANSWERED = 'closed the stream before answering';
 
 /** A JSON-RPC message as servers write them: TypeScript SDK key order, or Python's. */
 const messages = fc.oneof(
@@ -342,6 +343,7 @@ function limitedOver(contentType = 'text/event-stream'): typeof globalThis.fetch
     },
     LIMIT,
     TOO_LARGE,
+    UNANSWERED,
   );
 }
 
@@ -350,6 +352,8 @@ const tooLargeAnswer = (id: string | number) => ({
   id,
   error: { code: -32603, message: TOO_LARGE },
 });
+const unansweredEvent = (id: number) =>
+  `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32603, message: UNANSWERED } })}\n\n`;
 const post = (...ids: number[]) => {
   const requests = ids.map((id) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: {} }));
   return { method: 'POST', body: JSON.stringify(requests.length === 1 ? requests[0] : requests) };
@@ -391,7 +395,10 @@ describe('the limit of an event stream (Streamable HTTP)', () => {
       fc.asyncProperty(streams, fc.array(fc.nat(), { maxLength: 12 }), async (stream, cuts) => {
         const text = textOf(stream.map(([lines, blank]) => [lines, blank, false]));
         const read = await readThrough(limitedOver(), piecesOf(Buffer.from(text), cuts), post(1));
-        expect(read).toBe(text);
+        expect(read.slice(0, text.length)).toBe(text);
+        // then, for a stream that neither answers the call nor names an event id to resume it by, the
+        // error answer that stands for it
+        expect(['', unansweredEvent(1)]).toContain(read.slice(text.length));
       }),
       { numRuns: 200 },
     );
@@ -509,6 +516,35 @@ describe('the limit of an event stream (Streamable HTTP)', () => {
     expect(eventsOf(elsewhere)).toEqual([{ id: 'p2', event: undefined, data: '' }]);
     const resumed = await readThrough(fetch, [huge], { headers: { ...session, 'last-event-id': 'p1' } });
     expect(eventsOf(resumed).map(({ data }) => JSON.parse(data))).toEqual([tooLargeAnswer(3)]);
+  });
+
+  it("answers a POST's open calls when its stream ends or breaks without an event id (the SDK's client resumes none: they waited for their timeout), not when it names one", async () => {
+    const notice = `data: ${JSON.stringify({ method: 'notifications/message', params: { data: 'working' }, jsonrpc: '2.0' })}\n\n`;
+    const answer = `data: ${JSON.stringify({ result: {}, jsonrpc: '2.0', id: 1 })}\n\n`;
+    const ended = await readThrough(limitedOver(), [notice, answer, 'data: {"jsonr'], post(1, 2));
+    expect(ended).toBe(`${notice}${answer}${unansweredEvent(2)}`);
+    // broken off (the connection closed): the stream ends with the answers instead of failing
+    let pulls = 0;
+    const broken = limitedFetch(
+      async () =>
+        new Response(
+          new ReadableStream<Uint8Array>({
+            pull(controller) {
+              if (pulls++ === 0) controller.enqueue(Buffer.from(notice));
+              else controller.error(new TypeError('terminated'));
+            },
+          }),
+          { headers: { 'content-type': 'text/event-stream' } },
+        ),
+      LIMIT,
+      TOO_LARGE,
+      UNANSWERED,
+    );
+    expect(await readThrough(broken, [], post(5))).toBe(`${notice}${unansweredEvent(5)}`);
+    // resumable (an event id, also on an event without data), or answered: nothing is added
+    for (const pieces of [['id: p1\ndata:\n\n', notice], [answer]]) {
+      expect(await readThrough(limitedOver(), pieces, post(1))).toBe(pieces.join(''));
+    }
   });
 
   it('answers the POST when a JSON answer past the limit does not show its id', async () => {

@@ -60,6 +60,14 @@ export function tooLargeMessage(label: string, maxBytes: number): string {
   return `The MCP server ${label} answered with more than ${maxBytes} bytes, the most one answer may hold (mcpToolkit() maxResponseBytes); the answer was dropped. Ask for less (a page, a filter, fewer fields), or raise maxResponseBytes.`;
 }
 
+/**
+ * The message given to the model for a call whose event stream the server closed (or that broke)
+ * before the call's answer, without an event id to resume it by.
+ */
+export function unansweredMessage(label: string): string {
+  return `The MCP server ${label} closed the call's event stream before answering it, and gave no event id to resume it by: the tool may or may not have run, so check its effect before calling it again.`;
+}
+
 function errorAnswer(id: string | number, message: string): JSONRPCMessage {
   return { jsonrpc: '2.0', id, error: { code: INTERNAL_ERROR, message } };
 }
@@ -405,6 +413,7 @@ export function limitedFetch(
   fetch: typeof globalThis.fetch,
   maxBytes: number,
   tooLarge: string,
+  unanswered = unansweredMessage("(a toolkit's)"),
 ): typeof globalThis.fetch {
   const resumable = new ResumableCalls();
   return async (input, init) => {
@@ -423,9 +432,16 @@ export function limitedFetch(
           : resumable.take(session, resumedFrom);
     const eventStream = /^text\/event-stream\b/i.test(response.headers.get('content-type') ?? '');
     const limit = eventStream
-      ? new EventStreamLimit(maxBytes, tooLarge, calls, (lastEventId) => {
-          if (calls?.open && lastEventId !== undefined) resumable.keep(session, lastEventId, calls);
-        })
+      ? new EventStreamLimit(
+          maxBytes,
+          tooLarge,
+          calls,
+          (lastEventId) => {
+            if (calls?.open && lastEventId !== undefined) resumable.keep(session, lastEventId, calls);
+          },
+          // a POST's stream the SDK will not resume: its calls would wait for their timeout
+          method === 'POST' ? unanswered : undefined,
+        )
       : new BodyLimit(maxBytes, tooLarge, calls);
     const limited = new Response(limitedBody(response.body, limit), {
       status: response.status,
@@ -457,8 +473,11 @@ interface BodyReader {
   add(chunk: Uint8Array): Uint8Array[];
   /** The body ended. */
   end(): Uint8Array[];
-  /** Reading the body failed (the connection broke, or was aborted). */
-  broken(): void;
+  /**
+   * Reading the body failed (the connection broke, or was aborted): bytes to end the body with in
+   * place of the failure, or none to fail it.
+   */
+  broken(): Uint8Array[];
 }
 
 /** `body` read through `reader`. */
@@ -472,8 +491,11 @@ function limitedBody(body: ReadableStream<Uint8Array>, reader: BodyReader): Read
         try {
           read = await source.read();
         } catch (error) {
-          reader.broken();
-          throw error;
+          const last = reader.broken();
+          if (last.length === 0) throw error;
+          for (const bytes of last) controller.enqueue(bytes);
+          controller.close();
+          return;
         }
         const passed = read.done ? reader.end() : reader.add(read.value);
         for (const bytes of passed) controller.enqueue(bytes);
@@ -528,7 +550,9 @@ class BodyLimit implements BodyReader {
     return [encoder.encode(JSON.stringify(answers.length === 1 ? answers[0] : answers))];
   }
 
-  broken(): void {}
+  broken(): Uint8Array[] {
+    return [];
+  }
 }
 
 /** The fields of an event that are read; any other is passed on as it is. */
@@ -565,6 +589,13 @@ class EventStreamLimit implements BodyReader {
   readonly #onEnd: (lastEventId: string | undefined) => void;
   /** The id of the last event the SDK reads (one with data), where a resumption starts after. */
   #lastEventId: string | undefined;
+  /**
+   * For a POST's stream: the message of the error answers its open calls get when it ends (or
+   * breaks) without an event id, which the SDK's client needs to resume it (it sees one on any
+   * event, also one without data). Without them, such a call waited for its timeout (60 s).
+   */
+  readonly #unanswered: string | undefined;
+  #sawEventId = false;
 
   // the piece being read, where the bytes not passed on yet start, where the current event starts
   // in it, and what is passed on
@@ -599,11 +630,13 @@ class EventStreamLimit implements BodyReader {
     tooLarge: string,
     calls: PostCalls | undefined,
     onEnd: (lastEventId: string | undefined) => void,
+    unanswered?: string,
   ) {
     this.#maxBytes = maxBytes;
     this.#tooLarge = tooLarge;
     this.#calls = calls;
     this.#onEnd = onEnd;
+    this.#unanswered = unanswered;
   }
 
   add(chunk: Uint8Array): Uint8Array[] {
@@ -647,11 +680,29 @@ class EventStreamLimit implements BodyReader {
   end(): Uint8Array[] {
     this.#onEnd(this.#lastEventId);
     // an event the stream did not end: passed on (the SDK's parser drops it) unless past the limit
-    return this.#size <= this.#maxBytes ? this.#pieces : [];
+    const rest = this.#size <= this.#maxBytes ? this.#pieces : [];
+    const answers = this.#unansweredAnswers();
+    if (!answers) return rest;
+    // only whole events were passed on: the answers are events of their own after them, and after
+    // the line ends kept (the LF of a CRLF cut between pieces), not after an event the stream did not
+    // end (the SDK's parser drops it: it is left out)
+    const lineEndsOnly = rest.every((piece) => piece.every((byte) => byte === 10 || byte === 13));
+    return lineEndsOnly ? [...rest, answers] : [answers];
   }
 
-  broken(): void {
+  broken(): Uint8Array[] {
     this.#onEnd(this.#lastEventId);
+    const answers = this.#unansweredAnswers();
+    return answers ? [answers] : [];
+  }
+
+  /** Events of error answers to the POST's open calls, when the SDK will not resume its stream. */
+  #unansweredAnswers(): Uint8Array | undefined {
+    if (this.#unanswered === undefined || this.#sawEventId || !this.#calls?.open) return undefined;
+    const answers = this.#calls.takeUnanswered().map((id) => errorAnswer(id, this.#unanswered!));
+    return encoder.encode(
+      answers.map((answer) => `event: message\ndata: ${JSON.stringify(answer)}\n\n`).join(''),
+    );
   }
 
   /** Passes on the bytes of the piece read from where passing stopped up to `end`. */
@@ -708,7 +759,10 @@ class EventStreamLimit implements BodyReader {
     if (this.#field === 'id' || this.#field === 'event') {
       const value = this.#valueBytes <= KEPT_FIELD_BYTES ? textOf(this.#value) : undefined;
       if (this.#field === 'event') this.#type = value || undefined;
-      else if (!value?.includes('\0')) this.#id = value;
+      else if (!value?.includes('\0')) {
+        this.#id = value;
+        if (value) this.#sawEventId = true;
+      }
     }
     this.#lineBytes = 0;
     this.#nameBytes = 0;

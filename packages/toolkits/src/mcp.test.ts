@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Server as McpLowLevelServer } from '@modelcontextprotocol/sdk/server/index.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -204,6 +204,220 @@ describe('stdio: a probe server (env, isError, reconnect, defaults)', () => {
       }),
     ).rejects.toThrow(/Could not connect to the MCP server "broken".*\n.*missing config file \/etc\/x\.json/);
   });
+});
+
+describe("stdio: a server's stderr quoted in a failure to connect", () => {
+  const TOKEN = 'svc_9f8e7d6c5b4a3f2e1d0c';
+  const probeScript = join(dirname(fileURLToPath(import.meta.url)), '../test/mcp-probe-server.mjs');
+
+  it('masks the values of the env it was given, at mcpToolkit() and when a call reconnects, also one the kept tail starts in', async () => {
+    const refused = await mcpToolkit({
+      slug: 'leaky',
+      command: process.execPath,
+      args: [
+        '-e',
+        `console.error('x'.repeat(1990) + process.env.SERVICE_TOKEN + ' is not a valid token'); process.exit(3)`,
+      ],
+      env: { SERVICE_TOKEN: TOKEN },
+    }).then(
+      () => 'started',
+      (error: Error) => error.message,
+    );
+    expect(refused).toContain('[REDACTED] is not a valid token');
+    expect(refused).not.toMatch(/svc_|0c is not/);
+
+    // starts once; started again (after it exited) it fails, quoting its token: the model reads that
+    const directory = await mkdtemp(join(tmpdir(), 'toolmux-mcp-stderr-'));
+    const marker = join(directory, 'started');
+    const script = `import { existsSync, writeFileSync } from 'node:fs';
+if (existsSync(${JSON.stringify(marker)})) { console.error('auth failed for ' + process.env.SERVICE_TOKEN); process.exit(2); }
+writeFileSync(${JSON.stringify(marker)}, '');
+await import(${JSON.stringify(pathToFileURL(probeScript).href)});`;
+    const once = await mcpToolkit({
+      slug: 'once',
+      command: process.execPath,
+      args: ['--input-type=module', '-e', script],
+      env: { SERVICE_TOKEN: TOKEN },
+    });
+    const mux = new ToolMux({ toolkits: [once], store: ':memory:', logger: quiet });
+    try {
+      const session = await mux.create('user_stderr', {});
+      expect((await session.execute('ONCE_EXIT_PROCESS', {})).data).toBe('bye');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const failed = await session.execute('ONCE_ENV_KEYS', {});
+      expect(failed.successful).toBe(false);
+      expect(failed.error).toContain('auth failed for [REDACTED]');
+      expect(JSON.stringify([failed, await session.logs()])).not.toContain(TOKEN);
+    } finally {
+      await mux.close();
+      await once.close();
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Streamable HTTP: a server that quotes the headers it was sent in its errors', () => {
+  const OPERATOR_KEY = 'op_live_5a4b3c2d1e0f9a8b';
+  const USER_KEY = 'usr_7c6b5a4d3e2f1a0b';
+  let server: Server;
+  let refuseInitialize = false;
+
+  beforeAll(async () => {
+    server = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+      const sent = `${request.headers['x-operator-key']} / ${request.headers['x-user-key'] ?? 'no user key'}`;
+      if (body?.method === 'tools/call' || (refuseInitialize && body?.method === 'initialize')) {
+        response
+          .writeHead(403, { 'content-type': 'text/plain' })
+          .end(`keys ${sent} may not do ${body.method}`);
+        return;
+      }
+      const mcp = new McpLowLevelServer(
+        { name: 'quoting', version: '1.0.0' },
+        { capabilities: { tools: {} } },
+      );
+      mcp.setRequestHandler(ListToolsRequestSchema, async () => ({
+        tools: [{ name: 'lookup', description: 'Look up.', inputSchema: { type: 'object' } }],
+      }));
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+      await mcp.connect(transport);
+      await transport.handleRequest(request, response, body);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it("masks the operator's header values and the user's credential in a failed call and a failure to connect", async () => {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+    const quoting = await mcpToolkit({
+      slug: 'quoting',
+      url,
+      headers: { 'X-Operator-Key': OPERATOR_KEY },
+      credentialHeader: 'X-User-Key',
+    });
+    try {
+      const failed = await quoting.tools[0]!.execute({}, toolContext({ apiKey: USER_KEY })).then(
+        () => 'ran',
+        (error: Error) => error.message,
+      );
+      expect(failed).toContain('keys [REDACTED] / [REDACTED] may not do tools/call');
+    } finally {
+      await quoting.close();
+    }
+    refuseInitialize = true;
+    const refused = await mcpToolkit({
+      slug: 'quoting',
+      url,
+      headers: { 'X-Operator-Key': OPERATOR_KEY },
+    }).then(
+      () => 'connected',
+      (error: Error) => error.message,
+    );
+    expect(refused).toContain('keys [REDACTED] / no user key may not do initialize');
+    expect(refused).not.toContain(OPERATOR_KEY);
+  });
+});
+
+describe('Streamable HTTP: a server that drops a call without answering it', () => {
+  let server: Server;
+  let mode: 'stream cut' | 'stream ended' | 'json cut' = 'stream cut';
+  let calls = 0;
+
+  beforeAll(async () => {
+    server = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+      if (body?.method === 'tools/call') {
+        calls++;
+        if (mode === 'json cut') {
+          response.writeHead(200, { 'content-type': 'application/json', 'content-length': '400' });
+          response.write('{"jsonrpc":"2.0","id":');
+        } else {
+          // an event stream without event ids: the SDK's client cannot resume it
+          response.writeHead(200, { 'content-type': 'text/event-stream' });
+          response.write(
+            ': working on it\n\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"half"}}\n\ndata: {"jsonrpc"',
+          );
+          if (mode === 'stream ended') {
+            response.end();
+            return;
+          }
+        }
+        setTimeout(() => response.destroy(), 20);
+        return;
+      }
+      if (request.method !== 'POST') {
+        response.writeHead(405).end();
+        return;
+      }
+      const mcp = new McpLowLevelServer(
+        { name: 'dropping', version: '1.0.0' },
+        { capabilities: { tools: {} } },
+      );
+      mcp.setRequestHandler(ListToolsRequestSchema, async () => ({
+        tools: [
+          { name: 'send', description: 'Send.', inputSchema: { type: 'object' } },
+          {
+            name: 'read',
+            description: 'Read.',
+            inputSchema: { type: 'object' },
+            annotations: { readOnlyHint: true },
+          },
+        ],
+      }));
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+      await mcp.connect(transport);
+      await transport.handleRequest(request, response, body);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('fails the call at once saying the tool may or may not have run, not with "Request timed out" at timeoutMs nor "terminated"', async () => {
+    const dropping = await mcpToolkit({
+      slug: 'dropping',
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+      timeoutMs: 10_000,
+    });
+    const failureOf = (slug: string) =>
+      dropping.tools
+        .find((tool) => tool.slug === slug)!
+        .execute({}, toolContext())
+        .then(
+          () => 'answered',
+          (error: Error) => error.message,
+        );
+    try {
+      for (const next of ['stream cut', 'stream ended'] as const) {
+        mode = next;
+        expect(await failureOf('DROPPING_SEND'), next).toContain(
+          'The MCP server "dropping" closed the call\'s event stream before answering it, and gave no event id to resume it by: the tool may or may not have run',
+        );
+      }
+      mode = 'json cut';
+      calls = 0;
+      expect(await failureOf('DROPPING_SEND')).toMatch(
+        /connection to the MCP server "dropping" was lost during the call; the tool may or may not have run/,
+      );
+      expect(calls).toBe(1);
+      // a read-only tool is called once more on a new connection
+      expect(await failureOf('DROPPING_READ')).toMatch(/was lost during the call\. The next call reconnects/);
+      expect(calls).toBe(3);
+    } finally {
+      await dropping.close();
+    }
+  }, 60_000);
 });
 
 describe('stdio: @modelcontextprotocol/server-filesystem on a temporary directory', () => {
@@ -543,6 +757,87 @@ describe('a server that offers tools toolmux refuses to define', () => {
       error: 'Invalid arguments for ODD_WIDE: f1: must be string',
     });
     await mux.close();
+  });
+});
+
+describe('a server whose tools/list never ends, or lists one name twice', () => {
+  let server: Server;
+  let url: string;
+  let mode: 'same cursor' | 'new cursors' | 'many tools' | 'twice' = 'same cursor';
+  let pages = 0;
+
+  beforeAll(async () => {
+    server = await statelessMcpServer('endless', (mcp) => {
+      mcp.setRequestHandler(ListToolsRequestSchema, async (request) => {
+        pages++;
+        const tool = (name: string) => ({
+          name,
+          description: `Tool ${name}.`,
+          inputSchema: { type: 'object' as const },
+        });
+        const page = Number(request.params?.cursor ?? 0);
+        if (mode === 'same cursor') return { tools: [tool('lookup')], nextCursor: 'again' };
+        if (mode === 'new cursors') return { tools: [], nextCursor: String(page + 1) };
+        if (mode === 'many tools') {
+          return {
+            tools: Array.from({ length: 600 }, (_, index) => tool(`t${page}_${index}`)),
+            nextCursor: String(page + 1),
+          };
+        }
+        return { tools: [tool('lookup'), tool('other'), tool('lookup')] };
+      });
+      mcp.setRequestHandler(CallToolRequestSchema, async (call) => ({
+        content: [{ type: 'text', text: `${call.params.name} ran` }],
+      }));
+    });
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  async function failureOf(nextMode: typeof mode): Promise<string> {
+    mode = nextMode;
+    pages = 0;
+    const error = await mcpToolkit({ slug: 'endless', url }).then(
+      async (toolkit) => {
+        await toolkit.close();
+        return undefined;
+      },
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(Error);
+    return (error as Error).message;
+  }
+
+  it('fails mcpToolkit() naming the cause instead of listing for ever: a nextCursor answered twice, more than 1,000 pages, more than 10,000 tools', async () => {
+    const repeated = await failureOf('same cursor');
+    expect(repeated).toContain('could not list its tools');
+    expect(repeated).toContain('answered the nextCursor "again" a second time');
+    expect(pages).toBe(2);
+
+    expect(await failureOf('new cursors')).toContain('more than 1,000 pages of tools/list');
+    expect(pages).toBe(1_000);
+
+    expect(await failureOf('many tools')).toContain('more than 10,000 tools');
+    expect(pages).toBe(17);
+  });
+
+  it('leaves out the second tool of a name the server lists twice, saying so, instead of making two tools that call one', async () => {
+    mode = 'twice';
+    const warnings: string[] = [];
+    const toolkit = await mcpToolkit({
+      slug: 'endless',
+      url,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+    expect(toolkit.tools.map((tool) => tool.slug)).toEqual(['ENDLESS_LOOKUP', 'ENDLESS_OTHER']);
+    expect(toolkit.skippedTools).toEqual([
+      { name: 'lookup', reason: expect.stringContaining('another tool named "lookup" before it') },
+    ]);
+    expect(warnings).toEqual([expect.stringContaining('offers tool "lookup" twice')]);
+    await toolkit.close();
   });
 });
 

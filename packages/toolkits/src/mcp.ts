@@ -27,6 +27,7 @@ import {
   compileJsonSchemaValidator,
   compileValidatorNow,
   MAX_TIMER_MS,
+  maskSecrets,
   quotedMessage,
   shownValue,
   slicedValidatorOf,
@@ -39,6 +40,7 @@ import {
   LimitedStdioTransport,
   limitedFetch,
   tooLargeMessage,
+  unansweredMessage,
 } from './mcp-limits.js';
 import { OptionChecks } from './option-checks.js';
 
@@ -95,6 +97,13 @@ async function outputCheckOf(
     return `with structured content that does not match the tool's output schema: ${shown.join('; ')}`;
   };
 }
+
+/** The most tools taken from one server, and the most pages of its tools/list read to find them. */
+const MAX_MCP_TOOLS = 10_000;
+const MAX_MCP_LIST_PAGES = 1_000;
+
+/** How much of a stdio server's last stderr output a failure to connect to it quotes. */
+const STDERR_TAIL_CHARS = 2000;
 
 /** A call's timeout unless `timeoutMs` says. */
 const DEFAULT_MCP_TIMEOUT_MS = 60_000;
@@ -187,10 +196,20 @@ class McpConnection {
 
   readonly label: string;
   private readonly createTransport: () => { transport: Transport; stderr: () => string };
+  /**
+   * The values of the server's `env` (stdio) or of the headers it is sent (the operator's `headers`
+   * and a user's credential), masked in the errors of its connection and calls.
+   */
+  readonly secrets: readonly string[];
 
-  constructor(label: string, createTransport: () => { transport: Transport; stderr: () => string }) {
+  constructor(
+    label: string,
+    createTransport: () => { transport: Transport; stderr: () => string },
+    secrets: readonly string[] = [],
+  ) {
     this.label = label;
     this.createTransport = createTransport;
+    this.secrets = secrets;
   }
 
   client(): Promise<Client> {
@@ -216,9 +235,14 @@ class McpConnection {
       } catch (error) {
         this.#client = undefined;
         await client.close().catch(() => {});
-        const output = stderr().trim();
+        // A server that cannot start often says why with its configuration ("invalid token sk-…"): the
+        // message reaches the application's logs, and the model when a call reconnects.
+        const output = maskSecrets(stderr(), this.secrets).slice(-STDERR_TAIL_CHARS).trim();
         throw new Error(
-          `Could not connect to the MCP server ${this.label}: ${quotedMessage(error)}${output ? `\nserver stderr: ${output}` : ''}`,
+          maskSecrets(
+            `Could not connect to the MCP server ${this.label}: ${quotedMessage(error)}${output ? `\nserver stderr: ${output}` : ''}`,
+            this.secrets,
+          ),
           { cause: error },
         );
       }
@@ -293,11 +317,23 @@ function credentialsRejected(label: string): ToolMuxError {
   });
 }
 
+/**
+ * `error`, or an Error of its message with `secrets` masked when it holds one: a server's answer
+ * quoted in it ("Error POSTing to endpoint (HTTP 403): key op_… may not call tools") reached the model.
+ */
+function masked(error: unknown, secrets: readonly string[]): unknown {
+  if (!(error instanceof Error)) return error;
+  const message = maskSecrets(error.message, secrets);
+  return message === error.message ? error : new Error(message);
+}
+
 function isConnectionLost(error: unknown): boolean {
   return (
     (error instanceof McpError && error.code === ErrorCode.ConnectionClosed) ||
     (error instanceof StreamableHTTPError && error.code === 404) ||
-    (error instanceof Error && /not connected/i.test(error.message))
+    (error instanceof Error && /not connected/i.test(error.message)) ||
+    // fetch's word for a body that broke off (a JSON answer cut by the server or a proxy)
+    (error instanceof TypeError && error.message === 'terminated')
   );
 }
 
@@ -324,9 +360,15 @@ function stdioTransport(
     maxBytes,
     tooLarge,
   );
+  // the last STDERR_TAIL_CHARS, and the longest env value more, so that a value the tail starts in is
+  // masked whole
+  const keep = Object.values(options.env ?? {}).reduce(
+    (longest, value) => Math.max(longest, STDERR_TAIL_CHARS + value.length),
+    STDERR_TAIL_CHARS,
+  );
   let tail = '';
   transport.stderr?.on('data', (chunk: Buffer) => {
-    tail = (tail + chunk.toString('utf8')).slice(-2000);
+    tail = (tail + chunk.toString('utf8')).slice(-keep);
   });
   return { transport, stderr: () => tail };
 }
@@ -439,17 +481,28 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
   let auth: AuthScheme | AuthScheme[] | undefined;
 
   if ('command' in options) {
-    shared = new McpConnection(`${label} (${options.command})`, () =>
-      stdioTransport(options, maxResponseBytes, tooLarge),
+    shared = new McpConnection(
+      `${label} (${options.command})`,
+      () => stdioTransport(options, maxResponseBytes, tooLarge),
+      Object.values(options.env ?? {}),
     );
   } else {
     const url = serverUrl!;
-    const fetch = limitedFetch(options.fetch ?? globalThis.fetch, maxResponseBytes, tooLarge);
+    const fetch = limitedFetch(
+      options.fetch ?? globalThis.fetch,
+      maxResponseBytes,
+      tooLarge,
+      unansweredMessage(label),
+    );
     const httpConnection = (headers: Record<string, string>) =>
-      new McpConnection(`${label} (${url.origin})`, () => ({
-        transport: new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch }),
-        stderr: () => '',
-      }));
+      new McpConnection(
+        `${label} (${url.origin})`,
+        () => ({
+          transport: new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch }),
+          stderr: () => '',
+        }),
+        Object.values(headers),
+      );
     shared = httpConnection({ ...options.headers });
     const header = options.credentialHeader;
     if (header) {
@@ -486,12 +539,34 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
   const client = await shared.client();
   const listed: McpTool[] = [];
   try {
+    // A server whose pages never end (a nextCursor it answered before, or a new one each time) kept
+    // mcpToolkit() listing for ever, holding every page's tools: the listing stops, and fails, at a
+    // cursor seen before or past MAX_MCP_TOOLS tools or MAX_MCP_LIST_PAGES pages.
+    const cursors = new Set<string>();
     let cursor: string | undefined;
-    do {
+    for (let pages = 1; ; pages++) {
       const page = await client.listTools(cursor ? { cursor } : undefined);
       listed.push(...page.tools);
       cursor = page.nextCursor;
-    } while (cursor);
+      if (listed.length > MAX_MCP_TOOLS) {
+        throw new Error(
+          `it listed more than ${MAX_MCP_TOOLS.toLocaleString('en-US')} tools, more than toolmux takes from one server`,
+        );
+      }
+      if (!cursor) break;
+      const seen = createHash('sha256').update(cursor).digest('hex');
+      if (cursors.has(seen)) {
+        throw new Error(
+          `it answered the nextCursor ${JSON.stringify(cursor.slice(0, 100))} a second time, so its pages would repeat for ever`,
+        );
+      }
+      if (pages >= MAX_MCP_LIST_PAGES) {
+        throw new Error(
+          `its tools took more than ${MAX_MCP_LIST_PAGES.toLocaleString('en-US')} pages of tools/list, more than toolmux reads from one server`,
+        );
+      }
+      cursors.add(seen);
+    }
   } catch (error) {
     await shared.close();
     throw new Error(
@@ -523,7 +598,7 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
         }
         // an answer past maxResponseBytes, as the error answer mcp-limits gave in its place
         if (error instanceof McpError && error.message.endsWith(tooLarge)) throw new Error(tooLarge);
-        if (context.signal.aborted || !isConnectionLost(error)) throw error;
+        if (context.signal.aborted || !isConnectionLost(error)) throw masked(error, connection.secrets);
         connection.reset(current);
         if (attempt === 1 && retrySafe) continue;
         throw new Error(
@@ -576,7 +651,18 @@ export async function mcpToolkit(options: McpToolkitOptions): Promise<McpToolkit
     (tool) => (tool as { execution?: { taskSupport?: string } }).execution?.taskSupport !== 'required',
   );
   const tools: Tool[] = [];
+  const names = new Set<string>();
   for (const tool of offered) {
+    // a name listed twice (also on a page that repeats another) would be two tools calling one
+    if (names.has(tool.name)) {
+      const reason = `the server lists another tool named "${tool.name}" before it; tool names must be unique`;
+      skippedTools.push({ name: tool.name, reason });
+      logger.warn(
+        `toolmux: the MCP server ${server.name} of toolkit ${label} offers tool "${tool.name}" twice: the second is left out.`,
+      );
+      continue;
+    }
+    names.add(tool.name);
     try {
       tools.push(await defineMcpTool(tool));
     } catch (error) {

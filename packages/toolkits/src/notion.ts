@@ -39,11 +39,15 @@ const pageOut = z.object({
   last_edited_time: z.string(),
 });
 
-/** A page id from an id or a notion.so URL. */
+/**
+ * A page id from an id or a notion.so URL, as one path segment: anything else is percent-encoded, so
+ * a `?`, `#` or `/` in it cannot add a query, cut the path or reach another route (`abc?x=1` made
+ * `/pages/abc?x=1`).
+ */
 function idOf(value: string): string {
   if (/^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(value)) return value;
   const match = value.match(/([0-9a-f]{32})(?:[?#].*)?$/i);
-  return match ? match[1]! : value;
+  return match ? match[1]! : encodeURIComponent(value);
 }
 
 const plain = (richText: Json[] | undefined) =>
