@@ -1555,7 +1555,13 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       ...parsed,
       experimental: { customTools: [...this.#customTools], customToolkits: [...this.#customToolkits] },
     };
-    const config = normalizeSessionConfig(merged, this.#runtime.catalog);
+    // only the toolkits and tools the changes name must be in this catalog: the stored ones were
+    // checked when they were set, on an instance whose catalog may have a toolkit this one lacks
+    const config = normalizeSessionConfig(
+      merged,
+      this.#runtime.catalog,
+      (field) => (parsed as Record<string, unknown>)[field] !== undefined,
+    );
     // the stored one was checked when it was set (the allowlist may have changed since)
     if ((parsed as { manageConnections?: unknown }).manageConnections !== undefined) {
       this.#runtime.auth.checkConnectionCallbackUrl(config.connectionCallbackUrl);

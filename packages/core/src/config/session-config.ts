@@ -445,7 +445,7 @@ function normalizeTagFilter(field: string, filter: TagFilter | undefined): Norma
   return { enable, disable: [...disabled] };
 }
 
-function requireToolkit(catalog: Catalog, slug: string, field: string): void {
+function requireCatalogToolkit(catalog: Catalog, slug: string, field: string): void {
   if (!catalog.toolkits.has(slug)) {
     throw new ToolMuxError({
       code: 'TOOLKIT_NOT_FOUND',
@@ -454,7 +454,12 @@ function requireToolkit(catalog: Catalog, slug: string, field: string): void {
   }
 }
 
-function requireToolOf(catalog: Catalog, slug: string, toolkit: string | undefined, field: string): void {
+function requireCatalogToolOf(
+  catalog: Catalog,
+  slug: string,
+  toolkit: string | undefined,
+  field: string,
+): void {
   const tool = catalog.tools.get(slug);
   if (!tool) {
     throw new ToolMuxError({
@@ -470,13 +475,36 @@ function requireToolOf(catalog: Catalog, slug: string, toolkit: string | undefin
   }
 }
 
+/** The fields of a session config that name toolkits or tools of the catalog. */
+export type CatalogReferenceField = 'toolkits' | 'tools' | 'authConfigs' | 'connectedAccounts' | 'preload';
+
 /**
  * Validates a parsed config against the catalog (which already includes the session's custom tools)
  * and fills in defaults. Every rule throws a ToolMuxError that names the bad value and the fix.
+ * `checked` says which fields' toolkit and tool names must be in the catalog (all by default):
+ * `update()` checks only those its changes name, as the stored ones were checked when they were set,
+ * and an instance whose catalog lacks a toolkit another instance has (a rolling deploy, a toolkit
+ * removed since) must still take a change of tags or metadata.
  */
-export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog): NormalizedSessionConfig {
+export function normalizeSessionConfig(
+  config: SessionConfig,
+  catalog: Catalog,
+  checked: (field: CatalogReferenceField) => boolean = () => true,
+): NormalizedSessionConfig {
+  const requireToolkit = (slug: string, field: string, of: CatalogReferenceField) => {
+    if (checked(of)) requireCatalogToolkit(catalog, slug, field);
+  };
+  const requireToolOf = (
+    slug: string,
+    toolkit: string | undefined,
+    field: string,
+    of: CatalogReferenceField,
+  ) => {
+    if (checked(of)) requireCatalogToolOf(catalog, slug, toolkit, field);
+  };
   const toolkits = normalizeSlugFilter('toolkits', config.toolkits);
-  if (toolkits.mode !== 'all') for (const slug of toolkits.slugs) requireToolkit(catalog, slug, 'toolkits');
+  if (toolkits.mode !== 'all')
+    for (const slug of toolkits.slugs) requireToolkit(slug, 'toolkits', 'toolkits');
   const customTools = config.experimental?.customTools ?? [];
   const customToolkits = config.experimental?.customToolkits ?? [];
   const joinedToolkits =
@@ -495,7 +523,7 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
 
   const tools: Record<string, NormalizedToolFilter> = {};
   for (const [toolkit, filter] of Object.entries(config.tools ?? {})) {
-    requireToolkit(catalog, toolkit, `tools.${toolkit}`);
+    requireToolkit(toolkit, `tools.${toolkit}`, 'tools');
     if (!enabled(toolkit)) {
       throw configError(
         'CONFIG_CONFLICT',
@@ -510,7 +538,7 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
       mode: 'enable' | 'disable';
       slugs: string[];
     };
-    for (const slug of normalized.slugs) requireToolOf(catalog, slug, toolkit, `tools.${toolkit}`);
+    for (const slug of normalized.slugs) requireToolOf(slug, toolkit, `tools.${toolkit}`, 'tools');
     tools[toolkit] = normalized;
   }
 
@@ -520,7 +548,7 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
     ['authConfigs', config.authConfigs],
     ['connectedAccounts', config.connectedAccounts],
   ] as const) {
-    for (const toolkit of Object.keys(map ?? {})) requireToolkit(catalog, toolkit, `${field}.${toolkit}`);
+    for (const toolkit of Object.keys(map ?? {})) requireToolkit(toolkit, `${field}.${toolkit}`, field);
   }
   const connectedAccounts = Object.fromEntries(
     Object.entries(config.connectedAccounts ?? {}).map(([toolkit, ids]) => [
@@ -531,7 +559,7 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
 
   const preloadAll = config.preload?.tools === 'all';
   const preload = preloadAll ? [] : [...new Set((config.preload?.tools as string[] | undefined) ?? [])];
-  for (const slug of preload) requireToolOf(catalog, slug, undefined, 'preload.tools');
+  for (const slug of preload) requireToolOf(slug, undefined, 'preload.tools', 'preload');
 
   const enabledExplicitly = explicitMetaTools(config);
   const normalized: NormalizedSessionConfig = {
@@ -554,7 +582,9 @@ export function normalizeSessionConfig(config: SessionConfig, catalog: Catalog):
     ...clientDeclarations(customTools, customToolkits),
   };
   for (const slug of preload) {
-    if (!isToolVisible(normalized, catalog.getTool(slug))) {
+    // a stored preload naming a tool this catalog lacks (not checked) is kept as it is
+    const tool = catalog.tools.get(slug);
+    if (tool !== undefined && !isToolVisible(normalized, tool)) {
       throw configError(
         'CONFIG_CONFLICT',
         `preload.tools names ${slug}, but the session's toolkits, tools or tags filters hide it; enable it or remove it from preload.`,
