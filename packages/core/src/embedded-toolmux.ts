@@ -337,6 +337,19 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     return (await this.#ready()).auth.connectionRequestAuthorizationUrl(id);
   }
 
+  /** @internal the hosted connect page's "Continue": the provider's URL and the binding cookie */
+  async continueConnectionRequest(
+    id: string,
+    cookies: string | null,
+  ): Promise<{ authorizationUrl: string; setCookie: string }> {
+    return (await this.#ready()).auth.connectionRequests.continueAtProvider(id, cookies);
+  }
+
+  /** @internal the `Set-Cookie` of the hosted connect page of a request */
+  async connectPageCookie(id: string, expiresAt: Date): Promise<string> {
+    return (await this.#ready()).auth.connectionRequests.connectPageCookie(id, expiresAt);
+  }
+
   /**
    * @internal The MCP endpoint's check of a session token, made before anything else of the session
    * is read, built or cached: one primary-key read of the session's token version and hash (none for
@@ -441,6 +454,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         callbackUrls: this.#callbackUrls,
         defaultCallbackUrl: this.defaultCallbackUrl,
         redirectUri: this.oauthRedirectUri,
+        baseUrl: this.baseUrl,
         connectPageUrl: (requestId) => `${this.baseUrl}/connect/${encodeURIComponent(requestId)}`,
         hostedConnectPage: () => this.#hostedConnectPage,
         accountCacheTtlMs: this.#accountCacheTtlMs,
