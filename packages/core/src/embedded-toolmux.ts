@@ -81,7 +81,12 @@ import {
 } from './util/secret-key.js';
 import { WorkSlice } from './util/slices.js';
 import { checkCallId, checkId, checkUserId, MAX_ID_LENGTH, textProblem } from './util/stored-text.js';
-import { type RotationResult, rotateSecrets, SEALED_SECRET_KINDS } from './vault/rotate.js';
+import {
+  type RotationFailure,
+  type RotationResult,
+  rotateSecrets,
+  SEALED_SECRET_KINDS,
+} from './vault/rotate.js';
 import { Vault } from './vault/vault.js';
 import { checkWorkbenchEnv } from './workbench/env.js';
 import { workbenchThread } from './workbench/main-thread.js';
@@ -909,6 +914,18 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     handleCallback: async (request: Request): Promise<Response> =>
       (await this.#ready()).auth.handleCallback(request),
   };
+
+  /**
+   * @internal `toolmux keys rotate`: `vault.rotate()` that reports a record it cannot decrypt to
+   * `onFailure` and goes on, rather than stopping at it.
+   */
+  async rotateSecretsReporting(options: {
+    batchSize?: number;
+    onFailure: (failure: RotationFailure) => void;
+  }): Promise<RotationResult> {
+    const engine = await this.#ready();
+    return rotateSecrets(engine.store, engine.vault, options);
+  }
 
   readonly vault = {
     /**

@@ -117,3 +117,8 @@ export type { WholeNumberRule } from './util/whole-number.js';
 export { MAX_TIMER_MS, wholeNumberOf } from './util/whole-number.js';
 export { describeZodIssue } from './util/zod-issues.js';
 export { type ProtoKeyParse, safeParseKeepingProtoKeys, type ZodInternals } from './util/zod-proto-keys.js';
+export {
+  type RotationFailure,
+  type RotationResult,
+  rotateSecretsReporting,
+} from './vault/rotate-reporting.js';
