@@ -81,7 +81,12 @@ import {
 } from './util/secret-key.js';
 import { WorkSlice } from './util/slices.js';
 import { checkCallId, checkId, checkUserId, MAX_ID_LENGTH, textProblem } from './util/stored-text.js';
-import { type RotationResult, rotateSecrets, SEALED_SECRET_KINDS } from './vault/rotate.js';
+import {
+  type RotationFailure,
+  type RotationResult,
+  rotateSecrets,
+  SEALED_SECRET_KINDS,
+} from './vault/rotate.js';
 import { Vault } from './vault/vault.js';
 import { checkWorkbenchEnv } from './workbench/env.js';
 import { workbenchThread } from './workbench/main-thread.js';
@@ -337,6 +342,19 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     return (await this.#ready()).auth.connectionRequestAuthorizationUrl(id);
   }
 
+  /** @internal the hosted connect page's "Continue": the provider's URL and the binding cookie */
+  async continueConnectionRequest(
+    id: string,
+    cookies: string | null,
+  ): Promise<{ authorizationUrl: string; setCookie: string }> {
+    return (await this.#ready()).auth.connectionRequests.continueAtProvider(id, cookies);
+  }
+
+  /** @internal the `Set-Cookie` of the hosted connect page of a request */
+  async connectPageCookie(id: string, expiresAt: Date): Promise<string> {
+    return (await this.#ready()).auth.connectionRequests.connectPageCookie(id, expiresAt);
+  }
+
   /**
    * @internal The MCP endpoint's check of a session token, made before anything else of the session
    * is read, built or cached: one primary-key read of the session's token version and hash (none for
@@ -441,6 +459,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         callbackUrls: this.#callbackUrls,
         defaultCallbackUrl: this.defaultCallbackUrl,
         redirectUri: this.oauthRedirectUri,
+        baseUrl: this.baseUrl,
         connectPageUrl: (requestId) => `${this.baseUrl}/connect/${encodeURIComponent(requestId)}`,
         hostedConnectPage: () => this.#hostedConnectPage,
         accountCacheTtlMs: this.#accountCacheTtlMs,
@@ -895,6 +914,18 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     handleCallback: async (request: Request): Promise<Response> =>
       (await this.#ready()).auth.handleCallback(request),
   };
+
+  /**
+   * @internal `toolmux keys rotate`: `vault.rotate()` that reports a record it cannot decrypt to
+   * `onFailure` and goes on, rather than stopping at it.
+   */
+  async rotateSecretsReporting(options: {
+    batchSize?: number;
+    onFailure: (failure: RotationFailure) => void;
+  }): Promise<RotationResult> {
+    const engine = await this.#ready();
+    return rotateSecrets(engine.store, engine.vault, options);
+  }
 
   readonly vault = {
     /**

@@ -137,6 +137,12 @@ export const TOOLMUX_ERROR_CODES = {
   CONNECTION_REQUEST_INVALID: 400,
   /** A connection request (OAuth or credentials) is older than its 10 minutes. */
   CONNECTION_REQUEST_EXPIRED: 400,
+  /**
+   * An OAuth connection that went through the hosted connect page came back to the callback (or its
+   * "Continue" was sent) from a browser that did not open that page: a copied link. The request is
+   * not used up.
+   */
+  CONNECTION_BROWSER_MISMATCH: 403,
   /** A connection ended FAILED (the provider refused or the user denied access). */
   CONNECTION_FAILED: 400,
   /** `waitForConnection` did not see the account become ACTIVE in time. */

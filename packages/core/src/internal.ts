@@ -11,7 +11,12 @@ export {
   checkConnectionsWaitTimeout,
   waitResultJson,
 } from './auth/connection-waiter.js';
-export { connectionRequestAuthorizationUrl, useHostedConnectPage } from './auth/hosted-connect-page.js';
+export {
+  connectionRequestAuthorizationUrl,
+  connectPageCookie,
+  continueConnectionRequest,
+  useHostedConnectPage,
+} from './auth/hosted-connect-page.js';
 export { DEFAULT_OAUTH_REQUEST_TIMEOUT_MS, MAX_OAUTH_REQUEST_TIMEOUT_MS } from './auth/oauth.js';
 export { Catalog, searchDocumentOf } from './catalog/catalog.js';
 export type { ToolDeclaration, ToolkitDeclaration } from './catalog/declarations.js';
@@ -112,3 +117,8 @@ export type { WholeNumberRule } from './util/whole-number.js';
 export { MAX_TIMER_MS, wholeNumberOf } from './util/whole-number.js';
 export { describeZodIssue } from './util/zod-issues.js';
 export { type ProtoKeyParse, safeParseKeepingProtoKeys, type ZodInternals } from './util/zod-proto-keys.js';
+export {
+  type RotationFailure,
+  type RotationResult,
+  rotateSecretsReporting,
+} from './vault/rotate-reporting.js';

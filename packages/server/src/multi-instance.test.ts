@@ -14,7 +14,7 @@ import {
 } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, recordingLogger, spawnServe } from './test-helpers.js';
-import { freePort, startTestOAuthServer, type TestOAuthServer } from './test-oauth.js';
+import { continueThroughPage, freePort, startTestOAuthServer, type TestOAuthServer } from './test-oauth.js';
 
 /**
  * Two server processes on one PostgreSQL schema behave as one: what one stores, the other serves.
@@ -237,10 +237,11 @@ describe.skipIf(skipPostgres !== undefined)(`two instances on one PostgreSQL ${s
     });
     expect(started.status).toBe(201);
     // The hosted page works on either instance (it reads the request from the shared store).
-    const page = await (await fetch(on(second!, started.json.redirect_url))).text();
-    const authorizationUrl = /<a class="button" href="([^"]+)"/.exec(page)![1]!.replaceAll('&#38;', '&');
+    // "Continue" on the second instance, the callback on the first: the binding cookie is checked by
+    // the secret key they share, nothing of one process's memory
+    const { authorizationUrl, jar } = await continueThroughPage(on(second!, started.json.redirect_url));
     const callback = await oauth.signIn(authorizationUrl);
-    const landed = await fetch(on(second!, callback), { redirect: 'manual' });
+    const landed = await fetch(on(first!, callback), { headers: { cookie: jar.header }, redirect: 'manual' });
     expect(landed.status).toBe(302);
     expect(new URL(landed.headers.get('location')!).searchParams.get('status')).toBe('success');
     const account = await api(first!, 'GET', `/connected-accounts/${started.json.connected_account_id}`);

@@ -496,6 +496,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   app.get('/connect/done', (c) => connect.done(new URL(c.req.url)));
   app.get('/connect/:requestId', (c) => connect.show(c.req.param('requestId')));
   app.post('/connect/:requestId', (c) => connect.submit(c.req.param('requestId'), c.req.raw));
+  app.post('/connect/:requestId/continue', (c) => connect.continue(c.req.param('requestId'), c.req.raw));
 
   // CORS: pages of mcp.allowedOrigins read every answer of the endpoint, errors included
   app.use('/mcp/:sessionId', async (c, next) => {

@@ -23,6 +23,8 @@ export interface AuthServiceOptions {
   defaultCallbackUrl: string;
   /** The OAuth `redirect_uri`: where `handleCallback` is mounted. */
   redirectUri: string;
+  /** The ToolMux's `baseUrl` (no trailing slash), where the hosted connect page is served. */
+  baseUrl: string;
   /** The hosted connect page of a request: `${baseUrl}/connect/${requestId}`. */
   connectPageUrl: (requestId: string) => string;
   /**

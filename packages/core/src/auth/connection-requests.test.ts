@@ -1,7 +1,12 @@
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ToolMuxError } from '../errors.js';
-import { connectionRequestAuthorizationUrl, useHostedConnectPage } from '../internal.js';
+import {
+  connectionRequestAuthorizationUrl,
+  connectPageCookie,
+  continueConnectionRequest,
+  useHostedConnectPage,
+} from '../internal.js';
 import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import { databaseBackends, databasePerTest, pastTime, quiet, rejection } from '../test/auth-fixtures.js';
 import { octoToolkit, startTestOAuthServer, type TestOAuthServer } from '../test/oauth-server.js';
@@ -256,6 +261,70 @@ describe.each(backends)('connection requests on $name', ({ skipReason, open }) =
       await finish(mux, denied.redirectUrl, { deny: true });
       expect((await waiting).message).toContain('access_denied');
       expect((await mux.connectionRequests.get(denied.id)).status).toBe('FAILED');
+    });
+
+    it('hosted links whose callback is on the page\'s host take the code only from the browser that pressed "Continue", on any instance and key', async () => {
+      const pageHost = 'http://127.0.0.1:9'; // the host of redirectUri: the page's cookies reach the callback
+      const on = (secretKey: string, previousSecretKeys?: string[]) => {
+        const mux = new ToolMux({
+          toolkits: [octoToolkit(oauthServer).toolkit],
+          store: database.spec,
+          secretKey,
+          previousSecretKeys,
+          baseUrl: pageHost,
+          logger: quiet,
+          oauthRedirectUri: redirectUri,
+          hostedConnectPage: true,
+        });
+        opened.push(mux);
+        return mux;
+      };
+      const first = on(keyA);
+      const config = await octoConfig(first);
+      const request = await first.connectedAccounts.link('user_bound', config.id, {
+        callbackUrl: appCallback,
+      });
+      const cookieOf = (setCookie: string) => setCookie.split(';')[0]!;
+      const page = await connectPageCookie(first, request.id, request.expiresAt);
+      expect(page).toMatch(/; Path=\/connect\/; Max-Age=\d+; HttpOnly; SameSite=Strict$/);
+      // "Continue" without the page's cookie, or with another request's: refused, the request open
+      await rejection(continueConnectionRequest(first, request.id, null), 'CONNECTION_BROWSER_MISMATCH');
+      const other = await first.connectedAccounts.link('user_other', config.id);
+      const otherPage = cookieOf(await connectPageCookie(first, other.id, other.expiresAt));
+      await rejection(
+        continueConnectionRequest(first, request.id, otherPage.replace(other.id, request.id)),
+        'CONNECTION_BROWSER_MISMATCH',
+      );
+      const continued = await continueConnectionRequest(first, request.id, `a=b; ${cookieOf(page)}`);
+      expect(continued.setCookie).toMatch(/; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Lax$/);
+      // another browser brings the provider's code back: refused, nothing used
+      const callback = await oauthServer.signIn(continued.authorizationUrl, { login: 'victim' });
+      const refused = await first.auth.handleCallback(
+        new Request(callback, { headers: { accept: 'application/json' } }),
+      );
+      expect(refused.status).toBe(403);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
+        'CONNECTION_BROWSER_MISMATCH',
+      );
+      expect((await first.connectionRequests.get(request.id)).status).toBe('PENDING');
+      // the browser that pressed "Continue" finishes on an instance that has rotated to a new key
+      const second = on(keyB, [keyA]);
+      const again = await oauthServer.signIn(continued.authorizationUrl, { login: 'rightful' });
+      const landed = await second.auth.handleCallback(
+        new Request(again, { headers: { cookie: cookieOf(continued.setCookie) } }),
+      );
+      expect(new URL(landed.headers.get('location')!).searchParams.get('status')).toBe('success');
+      expect((await second.connectedAccounts.get(request.connectedAccountId!)).status).toBe('ACTIVE');
+
+      // a page on https sets Secure cookies; a callback on another host than the page is not bound
+      const { mux: elsewhere } = setup({ hosted: true });
+      const unbound = await elsewhere.connectedAccounts.link(
+        'user_unbound',
+        (await octoConfig(elsewhere)).id,
+      );
+      expect(await connectPageCookie(elsewhere, unbound.id, unbound.expiresAt)).toMatch(/; Secure$/);
+      const url = await connectionRequestAuthorizationUrl(elsewhere, unbound.id);
+      expect((await finish(elsewhere, url)).searchParams.get('status')).toBe('success');
     });
 
     it('hosted links: every link opens the connect page, whose authorization URL completes the flow once', async () => {

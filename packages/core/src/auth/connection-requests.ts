@@ -16,6 +16,13 @@ import { storableText } from '../util/stored-text.js';
 import { checkAlias } from './aliases.js';
 import type { AuthConfigs } from './auth-configs.js';
 import { type AuthRecords, publicAccount } from './auth-records.js';
+import {
+  bindingReachesCallback,
+  browserMismatch,
+  connectBindingCookie,
+  connectPageCookie,
+  connectPageCookieMatches,
+} from './connect-binding.js';
 import { accountLimitReached, type ConnectedAccounts } from './connected-accounts.js';
 import {
   COMPLETION_MARGIN_MS,
@@ -54,6 +61,12 @@ export interface OAuthRequestSecret {
    * that client only. Absent in requests made before toolmux kept it (see {@link requestClientIdOf}).
    */
   clientId?: string;
+  /**
+   * Made for the hosted connect page (its link was the page), whose cookie reaches the callback: the
+   * callback takes the code only from the browser that went through the page's "Continue" (see
+   * connect-binding.ts). Absent: the link was the provider's URL, or the request is older.
+   */
+  browserBound?: boolean;
 }
 
 /**
@@ -309,7 +322,9 @@ export class ConnectionRequests {
     /** The session's `multiAccount.maxAccountsPerToolkit`, checked again when the account is made. */
     maxAccounts: number | null,
   ): Promise<ConnectionRequest> {
-    const { store, vault, callbackUrls, redirectUri, defaultCallbackUrl } = this.#records.options;
+    const { store, vault, callbackUrls, redirectUri, defaultCallbackUrl, hostedConnectPage, baseUrl } =
+      this.#records.options;
+    const hosted = hostedConnectPage();
     const checkedCallbackUrl = callbackUrls.check(callbackUrl ?? defaultCallbackUrl);
     const toolkit = this.#records.toolkit(config.toolkit);
     const scheme = oauth2SchemeOf(toolkit);
@@ -342,6 +357,7 @@ export class ConnectionRequests {
       codeVerifier: codeVerifier ?? null,
       authorizationUrl: url.toString(),
       clientId: client.clientId,
+      ...(hosted && bindingReachesCallback(baseUrl, redirectUri) ? { browserBound: true } : {}),
     };
     const record: ConnectionRequestRecord = {
       id: requestId,
@@ -369,20 +385,17 @@ export class ConnectionRequests {
       await store.insertConnectedAccount(attempt);
       await store.insertConnectionRequest(record);
     }
-    return this.#connectionRequest(record, this.#oauthLink(requestId, url));
+    return this.#connectionRequest(
+      record,
+      hosted ? this.#records.options.connectPageUrl(requestId) : url.toString(),
+    );
   }
 
-  /**
-   * The link an OAuth request hands out. Served by @toolmux/server, the hosted connect page: the user
-   * sees which app and which account before leaving for the provider, the OAuth state stays in the
-   * store (encrypted) until then, and every kind of request has the same kind of link. Without the
-   * server (library use, only `handleCallback` mounted) there is no page at `/connect`, so the link is
-   * the provider's authorization URL itself.
-   */
-  #oauthLink(requestId: string, authorizationUrl: URL): string {
-    const { hostedConnectPage, connectPageUrl } = this.#records.options;
-    return hostedConnectPage() ? connectPageUrl(requestId) : authorizationUrl.toString();
-  }
+  // The link an OAuth request hands out. Served by @toolmux/server, the hosted connect page: the user
+  // sees which app and which account before leaving for the provider, the OAuth state stays in the
+  // store (encrypted) until then, and the callback takes the code only from the browser that went
+  // through the page. Without the server (library use, only `handleCallback` mounted) there is no page
+  // at `/connect`, so the link is the provider's authorization URL itself.
 
   async #requestRecord(id: string): Promise<ConnectionRequestRecord> {
     const record = await this.#records.store.getConnectionRequest(lookupId('connectionRequest', id));
@@ -538,6 +551,40 @@ export class ConnectionRequests {
       });
     }
     return authorizationUrl;
+  }
+
+  /**
+   * The hosted connect page's "Continue" (internal): the provider's authorization URL of an open OAuth
+   * request, and the binding cookie to set with the redirect there. Only for the browser that holds
+   * the page's cookie (CONNECTION_BROWSER_MISMATCH otherwise, the request unchanged).
+   */
+  async continueAtProvider(
+    id: string,
+    cookies: string | null,
+  ): Promise<{ authorizationUrl: string; setCookie: string }> {
+    const record = await this.#requestRecord(id);
+    const closed = record.kind === 'oauth2' ? this.#notOpen(record, new Date()) : undefined;
+    if (closed) throw closed;
+    const { vault, baseUrl, redirectUri } = this.#records.options;
+    if (record.kind === 'oauth2' && !connectPageCookieMatches(vault, record.id, cookies)) {
+      throw browserMismatch(record.id, 'continue');
+    }
+    const authorizationUrl = await this.authorizationUrl(id);
+    return {
+      authorizationUrl,
+      setCookie: connectBindingCookie(
+        vault,
+        baseUrl,
+        record.redirectUri ?? redirectUri,
+        record.id,
+        record.expiresAt,
+      ),
+    };
+  }
+
+  /** The `Set-Cookie` of the hosted connect page of a request (internal; see connect-binding.ts). */
+  connectPageCookie(id: string, expiresAt: Date): string {
+    return connectPageCookie(this.#records.options.vault, this.#records.options.baseUrl, id, expiresAt);
   }
 
   /**

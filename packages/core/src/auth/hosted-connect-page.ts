@@ -25,3 +25,26 @@ export async function connectionRequestAuthorizationUrl(
 ): Promise<string> {
   return embeddedEngineOf(mux, 'The hosted connect page').connectionRequestAuthorizationUrl(id);
 }
+
+/**
+ * The hosted connect page's "Continue" (`POST /connect/:id/continue`): the provider's authorization URL
+ * of an open OAuth request and the `Set-Cookie` that binds the callback to this browser, given the
+ * request's `Cookie` header, which must hold the page's own cookie (see {@link connectPageCookie});
+ * CONNECTION_BROWSER_MISMATCH otherwise, and the errors of {@link connectionRequestAuthorizationUrl}.
+ */
+export async function continueConnectionRequest(
+  mux: ToolMux<Provider<unknown>>,
+  id: string,
+  cookies: string | null,
+): Promise<{ authorizationUrl: string; setCookie: string }> {
+  return embeddedEngineOf(mux, 'The hosted connect page').continueConnectionRequest(id, cookies);
+}
+
+/** The `Set-Cookie` the hosted connect page of a request sends with the page ("Continue" checks it). */
+export async function connectPageCookie(
+  mux: ToolMux<Provider<unknown>>,
+  id: string,
+  expiresAt: Date,
+): Promise<string> {
+  return embeddedEngineOf(mux, 'The hosted connect page').connectPageCookie(id, expiresAt);
+}

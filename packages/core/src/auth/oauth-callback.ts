@@ -7,6 +7,7 @@ import type {
 } from '../store/types.js';
 import { aliasTakenError } from './aliases.js';
 import type { AuthRecords } from './auth-records.js';
+import { browserMismatch, connectBindingCookieMatches } from './connect-binding.js';
 import { accountLimitReached, accountsInLimit, freeAlias, revokeStoredTokens } from './connected-accounts.js';
 import {
   clientChangedFailure,
@@ -65,6 +66,19 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
   }
   const now = new Date();
   if (connection.expiresAt <= now) return expiredCallback(connection, wantsJson);
+  // A request made for the hosted connect page takes the code only from the browser that went through
+  // the page's "Continue" (connection fixation: a copied provider URL opened by someone else). Refused
+  // before the request is taken, so that its rightful user can still finish.
+  if (
+    browserBound(records, connection) &&
+    !connectBindingCookieMatches(vault, connection.id, request.headers.get('cookie'))
+  ) {
+    const refusal = browserMismatch(connection.id, 'callback');
+    logger.warn(
+      `toolmux: OAuth callback of ${connection.id} refused: it came from a browser that did not open its connect page (CONNECTION_BROWSER_MISMATCH).`,
+    );
+    return callbackError(wantsJson, 'CONNECTION_BROWSER_MISMATCH', refusal.message, 403);
+  }
   if (!(await store.markConnectionRequestUsed(connection.id, now))) {
     // taken by another callback, or ended since it was read (newer attempts replaced it)
     const current = await store.getConnectionRequest(connection.id);
@@ -171,6 +185,22 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
     }
     await failConnectionAttempt(store, connection, failure);
     return back('failed', failure.error);
+  }
+}
+
+/**
+ * Whether the request was made for the hosted connect page with the browser binding. A secret that does
+ * not open is left to the exchange below, which fails the request as it always did.
+ */
+function browserBound(records: AuthRecords, connection: ConnectionRequestRecord): boolean {
+  if (!connection.secret) return false;
+  try {
+    return (
+      records.options.vault.openJson<OAuthRequestSecret>(connection.id, connection.secret).browserBound ===
+      true
+    );
+  } catch {
+    return false;
   }
 }
 
@@ -287,20 +317,21 @@ function escapeHtml(text: string): string {
 /** A rejected callback: 400 with the code, as JSON when asked for, else a small HTML page. */
 function callbackError(
   json: boolean,
-  code: 'CONNECTION_REQUEST_INVALID' | 'CONNECTION_REQUEST_EXPIRED',
+  code: 'CONNECTION_REQUEST_INVALID' | 'CONNECTION_REQUEST_EXPIRED' | 'CONNECTION_BROWSER_MISMATCH',
   message: string,
+  status = 400,
 ): Response {
   const headers = {
     'cache-control': 'no-store',
     'referrer-policy': 'no-referrer',
     'x-content-type-options': 'nosniff',
   };
-  if (json) return Response.json({ error: { code, message } }, { status: 400, headers });
+  if (json) return Response.json({ error: { code, message } }, { status, headers });
   const body =
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Connection failed</title></head>' +
     `<body><h1>The connection could not be completed</h1><p>${escapeHtml(message)}</p><p><code>${code}</code></p></body></html>`;
   return new Response(body, {
-    status: 400,
+    status,
     headers: {
       ...headers,
       'content-type': 'text/html; charset=utf-8',

@@ -1,3 +1,4 @@
+import { ToolMuxError } from '../errors.js';
 import type { SealedSecretKind, Store } from '../store/types.js';
 import type { Vault } from './vault.js';
 
@@ -15,6 +16,14 @@ export interface RotationResult {
   skipped: number;
 }
 
+/** A record {@link rotateSecrets} could not decrypt (with `onFailure`): left as it is. */
+export interface RotationFailure {
+  kind: SealedSecretKind;
+  id: string;
+  /** SECRET_KEY_MISSING or SECRET_DECRYPTION_FAILED, naming the record and the key id (never a key). */
+  error: ToolMuxError;
+}
+
 /**
  * Re-encrypts every record that is not under the vault's current key, in batches of `batchSize`. Each
  * record is replaced by a conditional update (only if it still holds the ciphertext that was read), so
@@ -25,7 +34,11 @@ export interface RotationResult {
 export async function rotateSecrets(
   store: Store,
   vault: Vault,
-  options: { batchSize?: number } = {},
+  options: {
+    batchSize?: number;
+    /** When given, a record that does not decrypt is reported here and left, and the rotation goes on; else it throws. */
+    onFailure?: (failure: RotationFailure) => void;
+  } = {},
 ): Promise<RotationResult> {
   const batchSize = options.batchSize ?? 100;
   const result: RotationResult = { reencrypted: 0, skipped: 0 };
@@ -35,7 +48,14 @@ export async function rotateSecrets(
       const batch = await store.listSealedSecrets({ kind, notKeyId: vault.keyId, afterId, limit: batchSize });
       if (batch.length === 0) break;
       for (const record of batch) {
-        const next = vault.seal(record.id, vault.open(record.id, record.secret));
+        let next: ReturnType<Vault['seal']>;
+        try {
+          next = vault.seal(record.id, vault.open(record.id, record.secret));
+        } catch (error) {
+          if (!options.onFailure || !ToolMuxError.isInstance(error)) throw error;
+          options.onFailure({ kind, id: record.id, error });
+          continue;
+        }
         if (await store.replaceSealedSecret(kind, record.id, record.secret, next)) result.reencrypted++;
         else result.skipped++;
       }

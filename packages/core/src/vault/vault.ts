@@ -1,4 +1,12 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
 import { inspect } from 'node:util';
 import { ToolMuxError } from '../errors.js';
 import type { SealedSecret } from '../store/types.js';
@@ -20,6 +28,11 @@ function encryptionKey(secretKey: Buffer): Buffer {
   return Buffer.from(hkdfSync('sha256', secretKey, Buffer.alloc(0), 'toolmux.vault.v1', 32));
 }
 
+/** The key that signs short values handed to browsers (see {@link Vault.mac}), derived from the secret key. */
+function macKey(secretKey: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', secretKey, Buffer.alloc(0), 'toolmux.mac.v1', 32));
+}
+
 /**
  * Encrypts credentials at rest: AES-256-GCM with a random 96-bit IV per write, the record's id as
  * additional authenticated data (a ciphertext moved to another row does not decrypt), and the key id
@@ -30,14 +43,42 @@ export class Vault {
   /** Id of the key new records are encrypted with. */
   readonly keyId: string;
   readonly #keys = new Map<string, Buffer>();
+  /** The MAC keys of the same secret keys, the current one first. */
+  readonly #macKeys: Buffer[] = [];
 
   constructor(secretKey: Buffer, previousKeys: readonly Buffer[] = []) {
     this.keyId = keyIdOf(secretKey);
     this.#keys.set(this.keyId, encryptionKey(secretKey));
+    this.#macKeys.push(macKey(secretKey));
     for (const key of previousKeys) {
       const id = keyIdOf(key);
-      if (!this.#keys.has(id)) this.#keys.set(id, encryptionKey(key));
+      if (this.#keys.has(id)) continue;
+      this.#keys.set(id, encryptionKey(key));
+      this.#macKeys.push(macKey(key));
     }
+  }
+
+  /**
+   * An HMAC-SHA-256 (base64url) of `purpose` and `value` under the current key: a value a browser
+   * carries (a cookie) that only a holder of the secret key can make. `purpose` keeps the values of
+   * one use from passing for another's.
+   */
+  mac(purpose: string, value: string): string {
+    return createHmac('sha256', this.#macKeys[0]!).update(`${purpose}\n${value}`).digest('base64url');
+  }
+
+  /** Whether `candidate` is {@link Vault.mac} of `purpose` and `value` under any configured key (constant time). */
+  macMatches(purpose: string, value: string, candidate: string | undefined): boolean {
+    if (candidate === undefined) return false;
+    const given = Buffer.from(candidate);
+    let matches = false;
+    for (const key of this.#macKeys) {
+      const expected = Buffer.from(
+        createHmac('sha256', key).update(`${purpose}\n${value}`).digest('base64url'),
+      );
+      if (expected.length === given.length && timingSafeEqual(expected, given)) matches = true;
+    }
+    return matches;
   }
 
   /** Ids of the keys this vault can decrypt with: the current one first. */

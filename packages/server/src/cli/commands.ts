@@ -17,7 +17,9 @@ import {
   parseSecretKey,
   parseStoreSpec,
   pendingMigrations,
+  type RotationFailure,
   readOrCreateKeyFile,
+  rotateSecretsReporting,
   sessionSummaryOf,
   shownStoreSpec,
   shownValue,
@@ -77,8 +79,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (command === 'toolkits' && subcommand === 'list') return await listToolkits(argv.slice(2), io);
     if (command === 'toolkits' && subcommand === 'info') return await toolkitInfo(argv.slice(2), io);
     if (command === 'sessions' && subcommand === 'list') return await listSessions(argv.slice(2), io);
+    if (command === 'keys' && subcommand === 'rotate') return await rotateKeys(argv.slice(2), io);
     if (
-      (command === 'toolkits' || command === 'sessions') &&
+      (command === 'toolkits' || command === 'sessions' || command === 'keys') &&
       (subcommand === undefined || subcommand.startsWith('-'))
     ) {
       io.stdout(`${groupHelp(command)}\n`);
@@ -106,14 +109,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
-const COMMANDS = ['serve', 'toolkits list', 'toolkits info', 'sessions list', 'help'];
+const COMMANDS = ['serve', 'toolkits list', 'toolkits info', 'sessions list', 'keys rotate', 'help'];
 
 function unknownCommand(argv: readonly string[]): string {
   const [command = '', subcommand] = argv;
   const typed =
     subcommand && !subcommand.startsWith('-') && command !== 'serve' ? `${command} ${subcommand}` : command;
   const suggestion =
-    didYouMean(typed, COMMANDS) ?? didYouMean(command, ['serve', 'toolkits', 'sessions', 'help']);
+    didYouMean(typed, COMMANDS) ?? didYouMean(command, ['serve', 'toolkits', 'sessions', 'keys', 'help']);
   return `Unknown command "${typed}".${suggestion ? ` Did you mean "toolmux ${suggestion}"?` : ''}`;
 }
 
@@ -124,8 +127,8 @@ function unknownHelp(words: readonly string[]): string {
     didYouMean(
       typed,
       COMMANDS.filter((name) => name !== 'help'),
-    ) ?? didYouMean(words[0] ?? '', ['serve', 'toolkits', 'sessions']);
-  return `There is no command "${typed}" to show the help of.${suggestion ? ` Did you mean "toolmux help ${suggestion}"?` : ' The commands: serve, toolkits list, toolkits info, sessions list.'}`;
+    ) ?? didYouMean(words[0] ?? '', ['serve', 'toolkits', 'sessions', 'keys']);
+  return `There is no command "${typed}" to show the help of.${suggestion ? ` Did you mean "toolmux help ${suggestion}"?` : ' The commands: serve, toolkits list, toolkits info, sessions list, keys rotate.'}`;
 }
 
 function oneLine(text: string): string {
@@ -912,5 +915,112 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
     return 0;
   } finally {
     await opened.close();
+  }
+}
+
+/** The keys of TOOLMUX_PREVIOUS_SECRET_KEYS (comma-separated; checked by `checkedSecretKey`). */
+function previousSecretKeysOf(io: CliIo): string[] {
+  return (env(io, 'TOOLMUX_PREVIOUS_SECRET_KEYS') ?? '')
+    .split(',')
+    .map((key) => key.trim())
+    .filter(Boolean);
+}
+
+/**
+ * `toolmux keys rotate`: re-encrypts every stored secret under the current secret key (what
+ * `mux.vault.rotate()` does), on the store `serve` would use, and says how many records it rotated,
+ * skipped (rewritten meanwhile by a running server) and could not decrypt. Exit 1 unless every record
+ * is now under the current key: the old key must stay in TOOLMUX_PREVIOUS_SECRET_KEYS until then.
+ * It never prints a key, only key ids.
+ */
+async function rotateKeys(args: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parse(args, { config: { type: 'string' }, store: { type: 'string' } });
+  if (values.help) {
+    io.stdout(`${HELP['keys rotate']}\n`);
+    return 0;
+  }
+  const cwd = io.cwd ?? process.cwd();
+  const { config, file } = await readConfig(values.config as string | undefined, cwd);
+  const [store, from] =
+    values.store !== undefined
+      ? [values.store as string, '--store']
+      : env(io, 'TOOLMUX_STORE') !== undefined
+        ? [env(io, 'TOOLMUX_STORE')!, 'TOOLMUX_STORE']
+        : config.store !== undefined
+          ? [config.store, `store of ${file}`]
+          : [DEFAULT_STORE, 'the default store'];
+  const spec = parseStoreSpec(store);
+  const shown = shownStoreSpec(store);
+  let target = store;
+  if (spec.dialect === 'sqlite' && spec.path === ':memory:') {
+    throw new StartupError(
+      `The store ${shown} (${from}) is in memory: it lives inside the server's process, and its secrets are under a key that goes with it. Name the store of the server whose key you rotate with --store, TOOLMUX_STORE or the config file (--config).`,
+    );
+  }
+  if (spec.dialect === 'sqlite') {
+    const path = resolve(cwd, spec.path);
+    if (!existsSync(path)) {
+      throw new StartupError(
+        `No database at ${path} (${from}: ${store}), so nothing to rotate; nothing was created. Name the store the server uses with --store, TOOLMUX_STORE or the config file (--config).`,
+      );
+    }
+    target = `sqlite:${path}`;
+  }
+  const secretKey = checkedSecretKey(io, config, file);
+  const previousSecretKeys = previousSecretKeysOf(io);
+  if (!secretKey) {
+    throw new StartupError(
+      'Set the new key as TOOLMUX_SECRET_KEY (or secretKey in the config file) and the old one in TOOLMUX_PREVIOUS_SECRET_KEYS, as the server runs with them: the rotation re-encrypts under TOOLMUX_SECRET_KEY.',
+    );
+  }
+  const mux = new ToolMux({
+    toolkits: config.toolkits ?? builtinToolkits,
+    store: target,
+    secretKey,
+    previousSecretKeys,
+    logger: {
+      debug: () => undefined,
+      warn: (message) => io.stderr(`${message}\n`),
+      error: (message) => io.stderr(`${message}\n`),
+    },
+  });
+  try {
+    await openToolMuxStore(mux).catch((error: unknown) => {
+      throw withShownStore(error, shown);
+    });
+    const failures: RotationFailure[] = [];
+    const result = await rotateSecretsReporting(mux, { onFailure: (failure) => failures.push(failure) });
+    for (const { kind, id, error } of failures) {
+      io.stderr(
+        `toolmux: could not rotate the ${kind.replace('_', ' ')} ${id}: ${oneLine(error.message)} (${error.code})\n`,
+      );
+    }
+    io.stdout(
+      `${shown}: ${result.reencrypted} rotated, ${result.skipped} skipped, ${failures.length} failed.\n`,
+    );
+    if (result.skipped > 0 || failures.length > 0) {
+      const why = [
+        result.skipped > 0
+          ? `${result.skipped} changed while they were rotated (a running server rewrote them) and are still under an older key`
+          : '',
+        failures.length > 0
+          ? `${failures.length} did not decrypt with any configured key (add the key they were written with to TOOLMUX_PREVIOUS_SECRET_KEYS; one altered in the database must be connected again)`
+          : '',
+      ]
+        .filter(Boolean)
+        .join('; ');
+      io.stderr(
+        `toolmux: not every record is under the current key yet: ${why}. Run "toolmux keys rotate" again, with the same keys, until it reports 0 skipped and 0 failed, before you drop the old key from TOOLMUX_PREVIOUS_SECRET_KEYS.\n`,
+      );
+      return 1;
+    }
+    io.stdout(
+      previousSecretKeys.length > 0
+        ? 'Every record is under the current key: you can now drop the old key from TOOLMUX_PREVIOUS_SECRET_KEYS on every instance.\n'
+        : 'Every record is under the current key.\n',
+    );
+    return 0;
+  } finally {
+    await mux.close();
   }
 }

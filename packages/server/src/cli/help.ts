@@ -25,6 +25,7 @@ Commands:
   toolkits list          List the toolkits of the catalog
   toolkits info <slug>   Show one toolkit and its tools
   sessions list          List stored sessions, newest first
+  keys rotate            Re-encrypt stored secrets under the current secret key
 
 Options:
   -h, --help             Show help (also after any command)
@@ -89,10 +90,24 @@ Options:
   --store <spec>         sqlite:<path> | postgres://…                    [default: the config file's, else ${DEFAULT_STORE}, env TOOLMUX_STORE]
   --json                 Print JSON
   -h, --help             Show this help`,
+  'keys rotate': `Usage: toolmux keys rotate [options]
+
+Re-encrypts every stored secret (credentials, OAuth client secrets, open connections) under the
+current secret key, as mux.vault.rotate() does, while servers keep running. Run it with the keys the
+servers run with: the new key as TOOLMUX_SECRET_KEY (or secretKey in the config file) and the old
+one in TOOLMUX_PREVIOUS_SECRET_KEYS (comma-separated). It prints how many records it rotated,
+skipped (rewritten meanwhile) and could not decrypt, never a key, and exits 1 unless every record is
+under the new key: run it again until then, and only then drop the old key.
+
+Options:
+  --config <file>        Config file                                     [default: toolmux.config.{ts,mjs,js,json} in the working directory]
+  --store <spec>         sqlite:<path> | postgres://…                    [default: the config file's, else ${DEFAULT_STORE}, env TOOLMUX_STORE]
+  -h, --help             Show this help`,
 } as const;
 
 /** The help of every command of a group (`toolmux toolkits` alone). */
-export function groupHelp(group: 'toolkits' | 'sessions'): string {
+export function groupHelp(group: 'toolkits' | 'sessions' | 'keys'): string {
+  if (group === 'keys') return HELP['keys rotate'];
   return group === 'toolkits'
     ? `${HELP['toolkits list']}\n\n${HELP['toolkits info']}`
     : HELP['sessions list'];
@@ -107,7 +122,7 @@ const HELP_FLAGS = new Set(['--help', '-h']);
 export function helpFor(words: readonly string[]): string | undefined {
   const named = words.join(' ');
   if (named === 'help') return HELP.main;
-  if (named === 'toolkits' || named === 'sessions') return groupHelp(named);
+  if (named === 'toolkits' || named === 'sessions' || named === 'keys') return groupHelp(named);
   return named !== 'main' && Object.hasOwn(HELP, named) ? HELP[named as keyof typeof HELP] : undefined;
 }
 
@@ -128,7 +143,7 @@ export function helpOnly(argv: readonly string[]): { text: string; exitCode: 0 |
   if (command === 'serve') {
     return argv.length === 2 && HELP_FLAGS.has(subcommand!) ? { text: HELP.serve, exitCode: 0 } : undefined;
   }
-  if (command !== 'toolkits' && command !== 'sessions') return undefined;
+  if (command !== 'toolkits' && command !== 'sessions' && command !== 'keys') return undefined;
   const all = groupHelp(command);
   if (subcommand === undefined) return { text: all, exitCode: 2 };
   if (argv.length === 2 && HELP_FLAGS.has(subcommand)) return { text: all, exitCode: 0 };

@@ -13,7 +13,7 @@ import {
   startSizedApi,
 } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oauth.js';
+import { continueThroughPage, freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oauth.js';
 import {
   API_KEY,
   api,
@@ -143,9 +143,11 @@ export default config;
     const config = await api(baseUrl, 'GET', `/auth-configs/${started.json.auth_config_id}`);
     expect(config.json).toMatchObject({ toolkit: 'octo', created_by: 'toolmux', client_id: oauth.clientId });
 
-    const html = await (await fetch(started.json.redirect_url)).text();
-    const authorizationUrl = /<a class="button" href="([^"]+)"/.exec(html)![1]!.replaceAll('&#38;', '&');
-    const landed = await fetch(await oauth.signIn(authorizationUrl), { redirect: 'manual' });
+    const { authorizationUrl, jar } = await continueThroughPage(started.json.redirect_url);
+    const landed = await fetch(await oauth.signIn(authorizationUrl), {
+      headers: { cookie: jar.header },
+      redirect: 'manual',
+    });
     expect(landed.status).toBe(302);
     const back = new URL(landed.headers.get('location')!);
     expect(`${back.origin}${back.pathname}`).toBe('https://app.example.test/connected');
@@ -774,10 +776,12 @@ describe('the OAuth request timeout', forStarts(2), () => {
         user_id: 'timeout_user',
         auth_config_id: config.json.id,
       });
-      const html = await (await fetch(link.json.redirect_url)).text();
-      const authorizationUrl = /<a class="button" href="([^"]+)"/.exec(html)![1]!.replaceAll('&#38;', '&');
+      const { authorizationUrl, jar } = await continueThroughPage(link.json.redirect_url);
       const state = new URL(authorizationUrl).searchParams.get('state')!;
-      const landed = await fetch(`${url}/auth/callback?code=code-1&state=${state}`, { redirect: 'manual' });
+      const landed = await fetch(`${url}/auth/callback?code=code-1&state=${state}`, {
+        headers: { cookie: jar.header },
+        redirect: 'manual',
+      });
       expect(new URL(landed.headers.get('location')!).searchParams.get('error')).toBe('network_error');
       const account = await api(url, 'GET', `/connected-accounts/${link.json.connected_account_id}`);
       expect(account.json.status).toBe('FAILED');

@@ -3,7 +3,7 @@ import { ToolMux } from '@toolmux/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createServer, type RunningServer } from '../server.js';
 import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
-import { freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oauth.js';
+import { continueThroughPage, freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oauth.js';
 
 /**
  * `session.authorize()` of `@composio/core` for an OAuth toolkit: the hosted connect page, the
@@ -48,13 +48,6 @@ async function octoSession(userId: string) {
   return { config, composio, session };
 }
 
-/** The link inside the hosted page's "Continue" button. */
-function continueLink(html: string): string {
-  const href = /<a class="button" href="([^"]+)"/.exec(html)?.[1];
-  if (!href) throw new Error(`no continue link in ${html}`);
-  return href.replaceAll('&#38;', '&');
-}
-
 afterEach(() => {
   vi.useRealTimers();
 });
@@ -71,10 +64,10 @@ describe('authorize() of @composio/core for an OAuth toolkit', () => {
     expect(request.redirectUrl).toMatch(new RegExp(`^${baseUrl}/connect/cr_`));
     const waiting = request.waitForConnection(20_000);
 
-    const html = await (await fetch(request.redirectUrl!)).text();
-    const callback = await oauth.signIn(continueLink(html));
+    const { authorizationUrl, jar } = await continueThroughPage(request.redirectUrl!);
+    const callback = await oauth.signIn(authorizationUrl);
     expect(callback.startsWith(`${baseUrl}/auth/callback?`)).toBe(true);
-    const landed = await fetch(callback, { redirect: 'manual' });
+    const landed = await fetch(callback, { headers: { cookie: jar.header }, redirect: 'manual' });
     expect(landed.status).toBe(302);
     const back = new URL(landed.headers.get('location')!);
     expect(`${back.origin}${back.pathname}`).toBe('http://localhost:3000/connected');

@@ -13,7 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorSchema } from '../rest/schemas.js';
 import { createServer, type RunningServer } from '../server.js';
 import { recordingLogger, TEST_API_KEY } from '../test-helpers.js';
-import { freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oauth.js';
+import {
+  CookieJar,
+  continueThroughPage,
+  freePort,
+  startTestOAuthServer,
+  type TestOAuthServer,
+} from '../test-oauth.js';
 
 const APP_CALLBACK = 'http://localhost:3000/connected';
 
@@ -77,18 +83,21 @@ async function mailConfig(): Promise<string> {
   return (await api('POST', '/auth-configs', { toolkit: 'mail', type: 'api_key' })).json.id;
 }
 
-/** The link inside the hosted page's "Continue" button. */
-function continueLink(html: string): string {
-  const href = /<a class="button" href="([^"]+)"/.exec(html)?.[1];
-  if (!href) throw new Error(`no continue link in ${html}`);
-  return href.replaceAll('&#38;', '&');
+/** The cookies of the user's browser, which goes through the hosted pages (see continueThroughPage). */
+const browser = new CookieJar();
+
+/** The provider's URL "Continue" of the hosted page leads to, in the user's browser. */
+async function continueLink(pageUrl: string): Promise<string> {
+  return (await continueThroughPage(pageUrl, browser)).authorizationUrl;
 }
 
 /** Opens a hosted connect page, continues to the provider, signs in, and lands on the callback. */
 async function connectThroughPage(redirectUrl: string, options: { deny?: boolean } = {}) {
-  const html = await (await fetch(redirectUrl)).text();
-  const authorizationUrl = continueLink(html);
-  const landed = await fetch(await oauth.signIn(authorizationUrl, options), { redirect: 'manual' });
+  const authorizationUrl = await continueLink(redirectUrl);
+  const landed = await fetch(await oauth.signIn(authorizationUrl, options), {
+    headers: { cookie: browser.header },
+    redirect: 'manual',
+  });
   expect(landed.status).toBe(302);
   return { authorizationUrl, back: new URL(landed.headers.get('location')!) };
 }
@@ -291,7 +300,8 @@ describe('OAuth through the hosted connect page', () => {
     expect(html).toContain('<html lang="en">');
     expect(html).toContain('<h1>Connect Octo</h1>');
     expect(html).toContain('<strong>user_oauth</strong>');
-    const authorizationUrl = continueLink(html);
+    expect(html).not.toContain(oauth.issuer);
+    const authorizationUrl = await continueLink(started.json.redirect_url);
     expect(authorizationUrl.startsWith(`${oauth.issuer}/auth?`)).toBe(true);
     // the authorization URL carries the state: the REST API never shows it
     const state = new URL(authorizationUrl).searchParams.get('state')!;
@@ -304,7 +314,7 @@ describe('OAuth through the hosted connect page', () => {
 
     const callback = await oauth.signIn(authorizationUrl);
     expect(callback.startsWith(`${baseUrl}/auth/callback?`)).toBe(true);
-    const landed = await fetch(callback, { redirect: 'manual' });
+    const landed = await fetch(callback, { headers: { cookie: browser.header }, redirect: 'manual' });
     expect(landed.status).toBe(302);
     const back = new URL(landed.headers.get('location')!);
     expect(`${back.origin}${back.pathname}`).toBe(APP_CALLBACK);
@@ -388,8 +398,7 @@ describe('OAuth through the hosted connect page', () => {
       (await api('POST', '/connected-accounts/link', { user_id: userId, auth_config_id: authConfigId })).json;
     // one user has left for the provider before the change, the other opens the link after it
     const signedIn = await link('user_client_before');
-    const html = await (await fetch(signedIn.redirect_url)).text();
-    const callbackUrl = await oauth.signIn(continueLink(html));
+    const callbackUrl = await oauth.signIn(await continueLink(signedIn.redirect_url));
     const opensLater = await link('user_client_after');
     const patched = await api('PATCH', `/auth-configs/${authConfigId}`, {
       client_id: other.clientId,
@@ -413,7 +422,7 @@ describe('OAuth through the hosted connect page', () => {
     );
 
     const exchanges = oauth.tokenRequests.authorization_code;
-    const landed = await fetch(callbackUrl, { redirect: 'manual' });
+    const landed = await fetch(callbackUrl, { headers: { cookie: browser.header }, redirect: 'manual' });
     const back = new URL(landed.headers.get('location')!);
     expect(back.searchParams.get('status')).toBe('failed');
     expect(back.searchParams.get('error')).toBe('auth_config_changed');
@@ -480,6 +489,105 @@ describe('OAuth through the hosted connect page', () => {
     expect(await expiredPage.text()).toContain('Link expired');
     expect(await (await fetch(`${baseUrl}/connect/${late.id}`, { method: 'POST', body: '' })).status).toBe(
       410,
+    );
+  });
+});
+
+describe('connection fixation: the callback belongs to the browser that went through the page', () => {
+  it("a victim who opens the provider URL behind the attacker's Continue is refused; the request stays usable", async () => {
+    const configId = await octoConfig();
+    const link = await api('POST', '/connected-accounts/link', {
+      user_id: 'user_attacker',
+      auth_config_id: configId,
+      callback_url: APP_CALLBACK,
+    });
+    const requestId = link.json.id as string;
+    const accountId = link.json.connected_account_id as string;
+    // the attacker opens their own connect page and takes the provider's URL "Continue" leads to
+    const attacker = new CookieJar();
+    const { authorizationUrl } = await continueThroughPage(link.json.redirect_url, attacker);
+    // the victim opens it in their own browser and signs in at the provider as themselves
+    const victimCallback = await oauth.signIn(authorizationUrl, { login: 'victim' });
+    for (const accept of ['application/json', 'text/html']) {
+      const refused = await fetch(victimCallback, { headers: { accept }, redirect: 'manual' });
+      expect(refused.status).toBe(403);
+      const body = await refused.text();
+      expect(body).toContain('CONNECTION_BROWSER_MISMATCH');
+      expect(body).toContain('did not open its connect page');
+      if (accept === 'application/json') {
+        expect(ErrorSchema.parse(JSON.parse(body)).error.code).toBe('CONNECTION_BROWSER_MISMATCH');
+      }
+    }
+    // a cookie that is not the binding of this request (another request's, or made up) is no better
+    const forged = `toolmux_connect_${requestId}=${'A'.repeat(43)}`;
+    const withForged = await fetch(victimCallback, { headers: { cookie: forged }, redirect: 'manual' });
+    expect(withForged.status).toBe(403);
+    // nothing was connected, and the request was not used up
+    expect((await mux.connectedAccounts.get(accountId)).status).toBe('INITIATED');
+    expect((await mux.connectionRequests.get(requestId)).status).toBe('PENDING');
+
+    // the rightful user (the browser that went through the page) still finishes, as themselves
+    const again = await continueThroughPage(link.json.redirect_url, attacker);
+    const landed = await fetch(await oauth.signIn(again.authorizationUrl, { login: 'rightful' }), {
+      headers: { cookie: attacker.header },
+      redirect: 'manual',
+    });
+    expect(landed.status).toBe(302);
+    expect(new URL(landed.headers.get('location')!).searchParams.get('status')).toBe('success');
+    expect((await mux.connectedAccounts.get(accountId)).status).toBe('ACTIVE');
+    const session = await mux.create('user_attacker', {
+      toolkits: ['octo'],
+      authConfigs: { octo: configId },
+    });
+    expect((await session.execute('OCTO_WHOAMI', {})).data).toEqual({ sub: 'rightful' });
+  });
+
+  it('"Continue" sent without the page\'s own cookie (a form of another site) is refused, the request unchanged', async () => {
+    const link = await api('POST', '/connected-accounts/link', {
+      user_id: 'user_continue',
+      auth_config_id: await octoConfig(),
+    });
+    const page = await fetch(link.json.redirect_url);
+    expect(page.status).toBe(200);
+    const pageCookie = page.headers.getSetCookie();
+    expect(pageCookie).toHaveLength(1);
+    expect(pageCookie[0]).toMatch(
+      new RegExp(
+        `^toolmux_page_${link.json.id}=[A-Za-z0-9_-]{43}; Path=/connect/; Max-Age=(\\d+); HttpOnly; SameSite=Strict$`,
+      ),
+    );
+    // the page holds no URL of the provider (nor its OAuth state)
+    expect(await page.text()).not.toContain(oauth.issuer);
+    const crossSite = await fetch(`${link.json.redirect_url}/continue`, {
+      method: 'POST',
+      redirect: 'manual',
+    });
+    expect(crossSite.status).toBe(403);
+    expect(crossSite.headers.get('location')).toBeNull();
+    expect(crossSite.headers.getSetCookie()).toEqual([]);
+    const html = await crossSite.text();
+    expect(html).toContain('CONNECTION_BROWSER_MISMATCH');
+    expect(html).not.toContain(oauth.issuer);
+    expect((await mux.connectionRequests.get(link.json.id)).status).toBe('PENDING');
+
+    // with it: the binding cookie, for the connect page and the callback, for the request's life
+    const jar = new CookieJar();
+    jar.take(page);
+    const continued = await fetch(`${link.json.redirect_url}/continue`, {
+      method: 'POST',
+      headers: { cookie: jar.header },
+      redirect: 'manual',
+    });
+    expect(continued.status).toBe(303);
+    expect(continued.headers.get('location')!.startsWith(`${oauth.issuer}/auth?`)).toBe(true);
+    const [binding] = continued.headers.getSetCookie();
+    const maxAge = Number(/Max-Age=(\d+)/.exec(binding!)![1]);
+    expect(maxAge).toBeGreaterThan(0);
+    expect(maxAge).toBeLessThanOrEqual(600);
+    expect(binding).toMatch(
+      new RegExp(
+        `^toolmux_connect_${link.json.id}=[A-Za-z0-9_-]{43}; Path=/; Max-Age=\\d+; HttpOnly; SameSite=Lax$`,
+      ),
     );
   });
 });
@@ -676,7 +784,7 @@ describe('credentials form on the hosted connect page', () => {
 /** The callback's answer to `search`, as JSON or as a page (`accept`). */
 async function callback(search: string, accept: string) {
   const response = await fetch(`${baseUrl}/auth/callback?${search}`, {
-    headers: { accept },
+    headers: { accept, cookie: browser.header },
     redirect: 'manual',
   });
   return { status: response.status, headers: response.headers, body: await response.text() };
@@ -725,8 +833,7 @@ describe('GET /auth/callback, fuzzed', () => {
     for (const deleted of ['config', 'account'] as const) {
       const configId = await octoConfig();
       const request = await mux.connectedAccounts.link(`user_deleted_${deleted}`, configId);
-      const page = await (await fetch(request.redirectUrl)).text();
-      const landing = new URL(await oauth.signIn(continueLink(page))).searchParams;
+      const landing = new URL(await oauth.signIn(await continueLink(request.redirectUrl))).searchParams;
       if (deleted === 'config') await mux.authConfigs.delete(configId);
       else await mux.connectedAccounts.delete(request.connectedAccountId!);
       const landed = await callback(String(landing), 'application/json');
@@ -748,8 +855,7 @@ describe('GET /auth/callback, fuzzed', () => {
       `user_${randomBytes(4).toString('hex')}`,
       await octoConfig(),
     );
-    const page = await (await fetch(request.redirectUrl)).text();
-    const landing = new URL(await oauth.signIn(continueLink(page))).searchParams;
+    const landing = new URL(await oauth.signIn(await continueLink(request.redirectUrl))).searchParams;
     const landed = await callback(altered(landing), 'text/html');
     expect(landed.status).toBe(302);
     expect(new URL(landed.headers.get('location')!).searchParams.get('status')).toBe('failed');

@@ -79,14 +79,19 @@ describe.skipIf(skip !== undefined)(`connect page in Chromium ${skip ?? ''}`, ()
   }
 
   /** Continues from the hosted page to the provider, signs in, consents, and lands on the app's callback. */
-  async function continueAndSignIn(page: Page): Promise<void> {
-    await page.getByRole('link', { name: 'Continue to Octo' }).click();
+  async function continueAndSignIn(page: Page, login = 'browser-user'): Promise<void> {
+    await page.getByRole('button', { name: 'Continue to Octo' }).click();
+    await signInAtProvider(page, login);
+  }
+
+  /** At the provider's sign-in page: signs in as `login`, consents, and follows the redirect back. */
+  async function signInAtProvider(page: Page, login: string, landing = `${APP_CALLBACK}**`): Promise<void> {
     await page.waitForURL(`${oauth.issuer}/**`);
-    await page.locator('input[name="login"]').fill('browser-user');
+    await page.locator('input[name="login"]').fill(login);
     await page.locator('input[name="password"]').fill('any');
     await page.locator('button[type="submit"]').click();
     await page.locator('button[type="submit"]').click(); // consent
-    await page.waitForURL(`${APP_CALLBACK}**`);
+    await page.waitForURL(landing);
   }
 
   it('OAuth: shows app and user, continues to the provider, and returns to the app connected', async () => {
@@ -151,6 +156,47 @@ describe.skipIf(skip !== undefined)(`connect page in Chromium ${skip ?? ''}`, ()
     await page.waitForURL(`${APP_CALLBACK}**`);
     expect(new URL(page.url()).searchParams.get('connected_account_id')).toBe(request.connectedAccountId);
     await page.close();
+  });
+
+  it('connection fixation: the provider URL behind "Continue", opened in another browser, connects nothing there; the rightful user still finishes', async () => {
+    const config = await mux.authConfigs.create('octo', {
+      type: 'oauth2',
+      clientId: oauth.clientId,
+      clientSecret: oauth.clientSecret,
+    });
+    const link = await authorize('user_attacker_browser', 'octo', config.id);
+    const requestId = new URL(link).pathname.split('/').pop()!;
+    // the attacker opens their own connect page: it shows no provider URL; "Continue" leads there
+    const attacker = await newPage();
+    await attacker.goto(link);
+    expect(await attacker.content()).not.toContain(oauth.issuer);
+    const leaving = attacker.waitForRequest((request) => request.url().startsWith(`${oauth.issuer}/auth?`));
+    await attacker.getByRole('button', { name: 'Continue to Octo' }).click();
+    const copied = (await leaving).url();
+    // the victim, in another browser (context), opens the copied URL and signs in as themselves
+    const victim = await newPage();
+    await victim.goto(copied);
+    await signInAtProvider(victim, 'victim-user', `${baseUrl}/auth/callback**`);
+    await expect(victim.title()).resolves.toBe('Connection failed');
+    const refusal = (await victim.locator('body').textContent()) ?? '';
+    expect(refusal).toContain('CONNECTION_BROWSER_MISMATCH');
+    expect(refusal).toContain('did not open its connect page');
+    await victim.screenshot({ path: `${OUTPUT}connect-oauth-other-browser.png`, fullPage: true });
+    const request = await mux.connectionRequests.get(requestId);
+    expect(request.status).toBe('PENDING');
+    expect((await mux.connectedAccounts.get(request.connectedAccountId!)).status).toBe('INITIATED');
+    await victim.close();
+
+    // the attacker's own browser (the rightful user of the request) still connects, as itself
+    await attacker.goto(link);
+    await continueAndSignIn(attacker, 'attacker-user');
+    expect(new URL(attacker.url()).searchParams.get('status')).toBe('success');
+    const session = await mux.create('user_attacker_browser', {
+      toolkits: ['octo'],
+      authConfigs: { octo: config.id },
+    });
+    expect((await session.execute('OCTO_WHOAMI', {})).data).toEqual({ sub: 'attacker-user' });
+    await attacker.close();
   });
 
   it('API key: a labelled form that creates the account and returns to the app', async () => {

@@ -6,7 +6,12 @@ import {
   type ToolMux,
   ToolMuxError,
 } from '@toolmux/core';
-import { connectionRequestAuthorizationUrl, setOwn } from '@toolmux/core/internal';
+import {
+  connectionRequestAuthorizationUrl,
+  connectPageCookie,
+  continueConnectionRequest,
+  setOwn,
+} from '@toolmux/core/internal';
 import { readBodyText } from '../read-body.js';
 
 function escapeHtml(text: string): string {
@@ -166,11 +171,63 @@ export class ConnectPages {
       if (refusal) return refusal;
       throw error;
     }
-    return page(200, `Connect ${appName}`, [
-      ...this.#intro(request, appName),
-      `<p>Continue to ${escapeHtml(appName)} to sign in and allow access. You will come back here afterwards.</p>`,
-      `<p><a class="button" href="${escapeHtml(authorizationUrl)}">Continue to ${escapeHtml(appName)}</a></p>`,
-    ]);
+    // "Continue" is this page's own POST, which sets the cookie the callback checks and only then
+    // leads to the provider: the page never holds the provider's URL (with its OAuth state), so a copy
+    // of it cannot be handed to someone else (connection fixation, see docs/security.md)
+    const answer = page(
+      200,
+      `Connect ${appName}`,
+      [
+        ...this.#intro(request, appName),
+        `<p>Continue to ${escapeHtml(appName)} to sign in and allow access. You will come back here afterwards.</p>`,
+        // relative to the page (`…/connect/<id>`), as the credentials form
+        `<form method="post" action="${encodeURIComponent(request.id)}/continue">`,
+        `<button type="submit">Continue to ${escapeHtml(appName)}</button>`,
+        '</form>',
+      ],
+      // the form's answer redirects to the provider, which the form-action of the CSP must allow
+      { formTarget: authorizationUrl },
+    );
+    answer.headers.append(
+      'set-cookie',
+      await connectPageCookie(this.#toolmux, request.id, request.expiresAt),
+    );
+    return answer;
+  }
+
+  /**
+   * `POST /connect/:requestId/continue`: the page's "Continue". Sets the cookie that binds the OAuth
+   * callback to this browser and redirects to the provider (303). Refused (403, the request unchanged)
+   * without the page's own cookie: a form sent from another site, or a browser that blocks cookies.
+   */
+  async continue(id: string, incoming: Request): Promise<Response> {
+    const request = await this.#request(id);
+    if (request instanceof Response) return request;
+    const appName = this.#toolkit(request.toolkit)?.name ?? request.toolkit;
+    if (request.status !== 'PENDING' || request.kind !== 'oauth2') return this.show(id);
+    try {
+      const { authorizationUrl, setCookie } = await continueConnectionRequest(
+        this.#toolmux,
+        request.id,
+        incoming.headers.get('cookie'),
+      );
+      const headers = new Headers({ location: authorizationUrl, ...SECURITY_HEADERS });
+      headers.append('set-cookie', setCookie);
+      return new Response(null, { status: 303, headers });
+    } catch (error) {
+      if (ToolMuxError.isInstance(error) && error.code === 'CONNECTION_BROWSER_MISMATCH') {
+        return page(403, 'Open the link again', [
+          `<p>${escapeHtml(error.message)}</p>`,
+          `<p><code>${error.code}</code></p>`,
+        ]);
+      }
+      if (ToolMuxError.isInstance(error) && error.code === 'CONNECTION_FAILED') {
+        return failedPage(appName, 'The application changed its sign-in settings since this link was made.');
+      }
+      const refusal = refusalPage(error);
+      if (refusal) return refusal;
+      throw error;
+    }
   }
 
   #intro(request: ConnectionRequestInfo, appName: string): string[] {

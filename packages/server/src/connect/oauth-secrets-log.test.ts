@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createCliLogger, serverLoggerOf } from '../cli/log.js';
 import { createServer, type RunningServer } from '../server.js';
 import { TEST_API_KEY } from '../test-helpers.js';
-import { freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oauth.js';
+import { continueThroughPage, freePort, startTestOAuthServer, type TestOAuthServer } from '../test-oauth.js';
 
 /**
  * What the served CLI's pino logger writes (debug level, JSON lines) while OAuth accounts connect,
@@ -104,10 +104,12 @@ it('no line of the pino log holds a secret of the OAuth exchanges, whatever the 
     const link = await (
       await api('POST', '/connected-accounts/link', { user_id: userId, auth_config_id: config.id })
     ).json();
-    const page = await (await fetch(link.redirect_url)).text();
-    const continueTo = /<a class="button" href="([^"]+)"/.exec(page)![1]!.replaceAll('&#38;', '&');
+    const { authorizationUrl: continueTo, jar } = await continueThroughPage(link.redirect_url);
     secrets.add(new URL(continueTo).searchParams.get('state')!);
-    const landed = await fetch(await oauth.signIn(continueTo), { redirect: 'manual' });
+    const landed = await fetch(await oauth.signIn(continueTo), {
+      headers: { cookie: jar.header },
+      redirect: 'manual',
+    });
     expect(new URL(landed.headers.get('location')!).searchParams.get('status')).toBe('success');
     return link.connected_account_id as string;
   };
