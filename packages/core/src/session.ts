@@ -1552,7 +1552,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     const expectedVersion = this.#configVersion;
     const merged = {
       ...denormalize(this.#config),
-      ...parsed,
+      // a key given as undefined is not given: it keeps what is stored, as it does over PATCH and in
+      // remote mode (JSON drops it); spread as it is, it reset the key to its default, so
+      // `toolkits: undefined` opened every toolkit and `tags: undefined` dropped a filter
+      ...givenKeys(parsed),
       experimental: { customTools: [...this.#customTools], customToolkits: [...this.#customToolkits] },
     };
     const config = normalizeSessionConfig(merged, this.#runtime.catalog);
@@ -1845,6 +1848,11 @@ export function specsBySlug(specs: readonly ToolSpec[]): ReadonlyMap<string, Too
 }
 
 export type { SearchToolsResult };
+
+/** The keys of `update()`'s changes whose value is not undefined: those it replaces. */
+function givenKeys(changes: SessionConfig): SessionConfig {
+  return Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
+}
 
 /** A normalized config turned back into the `create()` form (for `update()` merges). */
 function denormalize(config: NormalizedSessionConfig): SessionConfig {
