@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineTool } from './catalog/define.js';
+import type { SessionConfig } from './config/session-config.js';
 import { ToolMuxError } from './errors.js';
 import type { ToolResult } from './execution/result.js';
 import { MetaToolSlug } from './meta-tools/meta-tools.js';
@@ -103,7 +104,7 @@ describe('sessions', () => {
     const before = session.config;
     const toolsBefore = (await session.tools()).map((tool) => tool.name).sort();
     // what an application writes when it passes its own optional settings through: only `label` is set
-    const settings: { toolkits?: string[]; tags?: string[]; label?: string } = { label: 'renamed' };
+    const settings: Pick<SessionConfig, 'toolkits' | 'tags'> & { label?: string } = { label: 'renamed' };
     const version = await session.update({
       toolkits: settings.toolkits,
       tools: undefined,

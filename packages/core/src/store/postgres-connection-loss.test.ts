@@ -69,10 +69,9 @@ describe.skipIf(skipPostgres !== undefined)(`PostgreSQL connections that end ${s
         session.execute('WAITS_WAIT', { ms: index }).then((result) => results.push(result)),
       );
       await new Promise((resolve) => setTimeout(resolve, 40));
-      await onServer(
-        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
-        [applicationName],
-      );
+      await onServer('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
+        applicationName,
+      ]);
       await Promise.all(calls);
     }
     expect(results).toHaveLength(8 * 120);
