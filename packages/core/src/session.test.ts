@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -124,6 +128,55 @@ describe('sessions', () => {
     }
     expect((await session.tools()).map((tool) => tool.name).sort()).toEqual(toolsBefore);
     expect((await session.execute('NOTES_CREATE_NOTE', { title: 'x' })).code).toBe('TOOL_NOT_IN_SESSION');
+  });
+
+  it("update() on an instance whose catalog lacks a toolkit the stored config names says that the stored config names it and how to go on (it said the update's own toolkits named it: a change of metadata alone read 'toolkits names unknown toolkit')", async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'toolmux-update-catalog-'));
+    const store = `sqlite:${join(directory, 'toolmux.db')}`;
+    const secretKey = randomBytes(32).toString('base64');
+    const sample = createSampleToolkits();
+    const full = new ToolMux({ toolkits: sample.toolkits, store, secretKey, logger: quiet });
+    // another instance (an older deployment, a release that dropped a toolkit) without `notes`
+    const partial = new ToolMux({
+      toolkits: sample.toolkits.filter((toolkit) => toolkit.slug !== 'notes'),
+      store,
+      secretKey,
+      logger: quiet,
+    });
+    try {
+      const cases = [
+        { config: { toolkits: ['tasks', 'notes'] }, field: 'toolkits', slug: 'notes' },
+        { config: { tools: { notes: ['NOTES_CREATE_NOTE'] } }, field: 'tools', slug: 'notes' },
+        {
+          config: { preload: { tools: ['NOTES_SEARCH_NOTES'] } },
+          field: 'preload',
+          slug: 'NOTES_SEARCH_NOTES',
+        },
+      ];
+      for (const { config, field, slug } of cases) {
+        const { sessionId } = await full.create('user_1', config);
+        const session = await partial.use(sessionId);
+        const error = await session.update({ metadata: { step: 'two' } }).catch((thrown: unknown) => thrown);
+        expect(error).toBeInstanceOf(ToolMuxError);
+        expect((error as ToolMuxError).code).toBe(slug === 'notes' ? 'TOOLKIT_NOT_FOUND' : 'TOOL_NOT_FOUND');
+        const { message } = error as ToolMuxError;
+        expect(message).toContain(`The stored config of session "${sessionId}"`);
+        expect(message).toContain(`"${slug}"`);
+        expect(message).toContain(`give ${field} in this update to replace it`);
+        // what the update named is still the update's own mistake
+        await expect(session.update({ toolkits: ['nope'] })).rejects.toThrow(
+          /^toolkits names unknown toolkit "nope"/,
+        );
+        // replacing the key that names it is the way on
+        const replaced =
+          field === 'preload' ? { preload: { tools: [] } } : { [field]: field === 'tools' ? {} : ['tasks'] };
+        expect(await session.update({ ...replaced, metadata: { step: 'two' } })).toBe(2);
+      }
+    } finally {
+      await full.close();
+      await partial.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 
   it('update() from a stale copy is a SESSION_VERSION_CONFLICT, not a lost write', async () => {

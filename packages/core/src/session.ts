@@ -1558,7 +1558,12 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       ...givenKeys(parsed),
       experimental: { customTools: [...this.#customTools], customToolkits: [...this.#customToolkits] },
     };
-    const config = normalizeSessionConfig(merged, this.#runtime.catalog);
+    let config: NormalizedSessionConfig;
+    try {
+      config = normalizeSessionConfig(merged, this.#runtime.catalog);
+    } catch (error) {
+      throw storedConfigError(error, this.sessionId, parsed);
+    }
     // the stored one was checked when it was set (the allowlist may have changed since)
     if ((parsed as { manageConnections?: unknown }).manageConnections !== undefined) {
       this.#runtime.auth.checkConnectionCallbackUrl(config.connectionCallbackUrl);
@@ -1848,6 +1853,29 @@ export function specsBySlug(specs: readonly ToolSpec[]): ReadonlyMap<string, Too
 }
 
 export type { SearchToolsResult };
+
+/**
+ * An unknown toolkit or tool that `update()` found in the part of the config it keeps (the stored
+ * keys the changes do not give) is no mistake of the changes: the stored config names it, and this
+ * ToolMux's catalog lacks it (an instance with another catalog, a release that dropped a toolkit).
+ * Said so, with the two ways on; any other error as it is.
+ */
+function storedConfigError(error: unknown, sessionId: string, changes: SessionConfig): unknown {
+  if (!ToolMuxError.isInstance(error)) return error;
+  if (error.code !== 'TOOLKIT_NOT_FOUND' && error.code !== 'TOOL_NOT_FOUND') return error;
+  const { field, slug } = (error.details ?? {}) as { field?: unknown; slug?: unknown };
+  if (typeof field !== 'string' || typeof slug !== 'string') return error;
+  const key = field.split('.')[0]!;
+  if (Object.hasOwn(givenKeys(changes), key)) return error;
+  const kind = error.code === 'TOOLKIT_NOT_FOUND' ? 'toolkit' : 'tool';
+  return new ToolMuxError({
+    code: error.code,
+    message:
+      `The stored config of session "${sessionId}" names ${kind} "${slug}" (at ${field}), which this instance's catalog does not have. ` +
+      `Every instance needs the toolkits its sessions use: add it to this instance's toolkits, or give ${key} in this update to replace it.`,
+    details: { sessionId, field, slug },
+  });
+}
 
 /** The keys of `update()`'s changes whose value is not undefined: those it replaces. */
 function givenKeys(changes: SessionConfig): SessionConfig {

@@ -450,6 +450,7 @@ function requireToolkit(catalog: Catalog, slug: string, field: string): void {
     throw new ToolMuxError({
       code: 'TOOLKIT_NOT_FOUND',
       message: `${field} names unknown toolkit "${slug}".${didYouMean(slug, catalog.toolkitNames)} Known toolkits are listed by ${apiRef('toolkits.list')}.`,
+      details: { field, slug },
     });
   }
 }
@@ -460,6 +461,7 @@ function requireToolOf(catalog: Catalog, slug: string, toolkit: string | undefin
     throw new ToolMuxError({
       code: 'TOOL_NOT_FOUND',
       message: `${field} names unknown tool "${slug}".${didYouMean(slug, catalog.toolNames)}`,
+      details: { field, slug },
     });
   }
   if (toolkit !== undefined && tool.toolkit !== toolkit) {
