@@ -1784,6 +1784,15 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   async logs(given?: SessionLogsOptions): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
     const options = checkedOptions(given, 'session.logs()');
     if (options.parentId !== undefined) checkId(options.parentId, 'parentId');
+    // a deleted session's log is the project's (as GET /sessions/:id/logs, a remote session's logs(), answers 404)
+    await this.#checkExists().catch((error: unknown) => {
+      if (!ToolMuxError.isInstance(error) || error.code !== 'SESSION_NOT_FOUND') throw error;
+      throw new ToolMuxError({
+        code: 'SESSION_NOT_FOUND',
+        message: `Session "${this.sessionId}" was deleted; its execution log stays: read it with ${apiRef('logs.list', { sessionId: this.sessionId })}.`,
+        details: { sessionId: this.sessionId },
+      });
+    });
     // Nothing to flush: a call answers only once its entry is stored (the engine's writer is durable),
     // so every finished call's entry is read; waiting would only queue this read behind running calls.
     return this.#runtime.store.listLogs({
