@@ -27,6 +27,10 @@ const OPERATIONS = {
     rest: () => 'GET /api/v1/sessions',
     cli: () => '`toolmux sessions list`',
   },
+  'logs.list': {
+    sdk: ({ sessionId }) => `logs.list({ sessionId: ${quoted(sessionId, 'sessionId')} })`,
+    rest: ({ sessionId }) => `GET /api/v1/logs?session_id=${sessionId ?? '…'}`,
+  },
   create: {
     sdk: () => 'create(userId, config)',
     rest: () => 'POST /api/v1/sessions',

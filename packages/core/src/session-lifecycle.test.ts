@@ -30,7 +30,7 @@ describe.each(backends)('session lifecycle on $name', ({ skipReason, open }) => 
       return mux;
     }
 
-    it('a deleted session runs nothing more through the session objects that had it, here and on other instances', async () => {
+    it('a deleted session runs nothing more through the session objects that had it, here and on other instances, and their logs() point to the project log (they read on, where a remote session got 404)', async () => {
       const sample = createSampleToolkits();
       const mux = setup({ toolkits: sample.toolkits });
       // another instance that reads the store on every call (accountCacheTtlMs: 0), and one with a short TTL
@@ -60,6 +60,11 @@ describe.each(backends)('session lifecycle on $name', ({ skipReason, open }) => 
           'SESSION_NOT_FOUND',
         );
         await rejection(held.tools(), 'SESSION_NOT_FOUND');
+        // as GET /sessions/:id/logs (a remote session's logs()) answers 404: the log is the project's now
+        await expect(held.logs()).rejects.toMatchObject({
+          code: 'SESSION_NOT_FOUND',
+          message: expect.stringContaining(`logs.list({ sessionId: "${session.sessionId}" })`),
+        });
       }
       expect(sample.calls.filter((call) => call.slug === 'TASKS_CREATE_TASK')).toHaveLength(4);
       // nothing was connected or logged for it after the delete

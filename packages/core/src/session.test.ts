@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineTool } from './catalog/define.js';
+import type { SessionConfig } from './config/session-config.js';
 import { ToolMuxError } from './errors.js';
 import type { ToolResult } from './execution/result.js';
 import { MetaToolSlug } from './meta-tools/meta-tools.js';
@@ -88,6 +89,41 @@ describe('sessions', () => {
     expect(resumed.config.sessionPreset).toBe('DIRECT_TOOLS');
     await expect(session.update({ toolkits: ['nope'] })).rejects.toMatchObject({ code: 'TOOLKIT_NOT_FOUND' });
     expect((await mux.use(session.sessionId)).configVersion).toBe(2);
+  });
+
+  it('update() leaves a key given as undefined as it was, as a remote session and PATCH do (it reset the key to its default, so toolkits: undefined opened every toolkit and tags: undefined dropped the destructive-tools filter)', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1', {
+      toolkits: ['tasks'],
+      tools: { tasks: { disable: ['TASKS_DELETE_TASK'] } },
+      tags: { disable: ['destructiveHint'] },
+      sessionPreset: 'DIRECT_TOOLS',
+      workbench: { enable: true, timeoutMs: 5_000 },
+      metadata: { team: 'support' },
+    });
+    const before = session.config;
+    const toolsBefore = (await session.tools()).map((tool) => tool.name).sort();
+    // what an application writes when it passes its own optional settings through: only `label` is set
+    const settings: Pick<SessionConfig, 'toolkits' | 'tags'> & { label?: string } = { label: 'renamed' };
+    const version = await session.update({
+      toolkits: settings.toolkits,
+      tools: undefined,
+      tags: settings.tags,
+      sessionPreset: undefined,
+      workbench: undefined,
+      metadata: { team: 'support', label: settings.label! },
+    });
+    expect(version).toBe(2);
+    for (const config of [session.config, (await mux.use(session.sessionId)).config]) {
+      expect(config.toolkits).toEqual(before.toolkits);
+      expect(config.tools).toEqual(before.tools);
+      expect(config.tags).toEqual(before.tags);
+      expect(config.sessionPreset).toBe('DIRECT_TOOLS');
+      expect(config.workbench).toEqual(before.workbench);
+      expect(config.metadata).toEqual({ team: 'support', label: 'renamed' });
+    }
+    expect((await session.tools()).map((tool) => tool.name).sort()).toEqual(toolsBefore);
+    expect((await session.execute('NOTES_CREATE_NOTE', { title: 'x' })).code).toBe('TOOL_NOT_IN_SESSION');
   });
 
   it('update() from a stale copy is a SESSION_VERSION_CONFLICT, not a lost write', async () => {

@@ -1552,7 +1552,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     const expectedVersion = this.#configVersion;
     const merged = {
       ...denormalize(this.#config),
-      ...parsed,
+      // a key given as undefined is not given: it keeps what is stored, as it does over PATCH and in
+      // remote mode (JSON drops it); spread as it is, it reset the key to its default, so
+      // `toolkits: undefined` opened every toolkit and `tags: undefined` dropped a filter
+      ...givenKeys(parsed),
       experimental: { customTools: [...this.#customTools], customToolkits: [...this.#customToolkits] },
     };
     // only the toolkits and tools the changes name must be in this catalog: the stored ones were
@@ -1782,6 +1785,15 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   async logs(given?: SessionLogsOptions): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
     const options = checkedOptions(given, 'session.logs()');
     if (options.parentId !== undefined) checkId(options.parentId, 'parentId');
+    // a deleted session's log is the project's (as GET /sessions/:id/logs, a remote session's logs(), answers 404)
+    await this.#checkExists().catch((error: unknown) => {
+      if (!ToolMuxError.isInstance(error) || error.code !== 'SESSION_NOT_FOUND') throw error;
+      throw new ToolMuxError({
+        code: 'SESSION_NOT_FOUND',
+        message: `Session "${this.sessionId}" was deleted; its execution log stays: read it with ${apiRef('logs.list', { sessionId: this.sessionId })}.`,
+        details: { sessionId: this.sessionId },
+      });
+    });
     // Nothing to flush: a call answers only once its entry is stored (the engine's writer is durable),
     // so every finished call's entry is read; waiting would only queue this read behind running calls.
     return this.#runtime.store.listLogs({
@@ -1851,6 +1863,11 @@ export function specsBySlug(specs: readonly ToolSpec[]): ReadonlyMap<string, Too
 }
 
 export type { SearchToolsResult };
+
+/** The keys of `update()`'s changes whose value is not undefined: those it replaces. */
+function givenKeys(changes: SessionConfig): SessionConfig {
+  return Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
+}
 
 /** A normalized config turned back into the `create()` form (for `update()` merges). */
 function denormalize(config: NormalizedSessionConfig): SessionConfig {

@@ -450,6 +450,7 @@ function requireCatalogToolkit(catalog: Catalog, slug: string, field: string): v
     throw new ToolMuxError({
       code: 'TOOLKIT_NOT_FOUND',
       message: `${field} names unknown toolkit "${slug}".${didYouMean(slug, catalog.toolkitNames)} Known toolkits are listed by ${apiRef('toolkits.list')}.`,
+      details: { field, slug },
     });
   }
 }
@@ -465,6 +466,7 @@ function requireCatalogToolOf(
     throw new ToolMuxError({
       code: 'TOOL_NOT_FOUND',
       message: `${field} names unknown tool "${slug}".${didYouMean(slug, catalog.toolNames)}`,
+      details: { field, slug },
     });
   }
   if (toolkit !== undefined && tool.toolkit !== toolkit) {

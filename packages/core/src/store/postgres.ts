@@ -205,6 +205,48 @@ const TIMEOUT_MESSAGES = new Map<string, 'connect' | 'pool' | 'query'>([
   ['Query read timeout', 'query'],
 ]);
 
+/**
+ * SQLSTATEs of a connection the server ended: an administrator (`pg_terminate_backend`, a pooler
+ * or a failover), a server shutting down or recovering from a crash, and class 08, the connection
+ * exceptions. Whatever ended this one most likely ended the store's other connections too.
+ */
+const CONNECTION_ENDED_CODES = new Set(['57P01', '57P02', '57P03']);
+
+/** pg's errors of a connection that broke under a statement (the socket closed, or was reset). */
+const CONNECTION_ENDED_MESSAGES = new Set([
+  'Connection terminated unexpectedly',
+  'Connection terminated',
+  'Client has encountered a connection error and is not queryable',
+]);
+const CONNECTION_ENDED_ERRNOS = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT']);
+
+/**
+ * Whether the server ended the statement's connection in place of answering it (an ErrorResponse of
+ * {@link CONNECTION_ENDED_CODES}): the statement did not commit, so it may be sent again as it was.
+ * (A connection that broke without a word leaves that unknown: a commit may have landed.)
+ */
+function endedByServer(error: unknown): boolean {
+  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && CONNECTION_ENDED_CODES.has(code);
+}
+
+/**
+ * How many times a batch of log entries is sent when the server ended the connection under it: each
+ * failed attempt took the idle connections out of the pool ({@link connectionEnded}), but one busy
+ * at that moment can come back to it and be ended next by the same event (an administrator's
+ * `pg_terminate_backend` over every connection goes through them one by one).
+ */
+const LOG_INSERT_ATTEMPTS = 3;
+
+/** Whether `error` says that the statement's connection is gone (not that the statement failed). */
+function connectionEnded(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (CONNECTION_ENDED_CODES.has(code) || code.startsWith('08'))) return true;
+  if (typeof code === 'string' && CONNECTION_ENDED_ERRNOS.has(code)) return true;
+  return CONNECTION_ENDED_MESSAGES.has(error.message);
+}
+
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 const SESSION_COLUMNS =
@@ -1181,16 +1223,26 @@ export class PostgresStore implements Store {
       record.createdAt.toISOString(),
       logText(record.parentId ?? null),
     ]);
-    await this.query(
-      'insert execution logs',
-      `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) SELECT ` +
-        'e->>0, e->>1, e->>2, e->>3, e->>4, e->>5, e->>6, e->>7, e->>8, e->>9, ' +
-        '(e->>10)::double precision, e->>11, e->>12, (e->>13)::timestamptz, e->>14 ' +
-        'FROM jsonb_array_elements($1::jsonb) AS e',
-      [JSON.stringify(rows)],
-      'toolmux_insert_execution_logs_json',
-      this.logPool,
-    );
+    const batch = JSON.stringify(rows);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.query(
+          'insert execution logs',
+          `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) SELECT ` +
+            'e->>0, e->>1, e->>2, e->>3, e->>4, e->>5, e->>6, e->>7, e->>8, e->>9, ' +
+            '(e->>10)::double precision, e->>11, e->>12, (e->>13)::timestamptz, e->>14 ' +
+            'FROM jsonb_array_elements($1::jsonb) AS e',
+          [batch],
+          'toolmux_insert_execution_logs_json',
+          this.logPool,
+        );
+        return;
+      } catch (error) {
+        // answered calls wait for this commit: a connection the server ended (a failover, an
+        // administrator) is no reason to lose their entries while a new connection can take them
+        if (attempt >= LOG_INSERT_ATTEMPTS || !endedByServer((error as Error).cause)) throw error;
+      }
+    }
   }
 
   async listLogs({
@@ -1973,15 +2025,27 @@ export class PostgresStore implements Store {
    * After a statement or a new connection got no answer, the path to the database may be dead (a
    * partition, a firewall that forgot the connections): the idle connections of both pools, which
    * would each hold their next statement for a whole query_timeout if so, are closed, and new ones
-   * are opened when needed. What that costs when the database was only slow is a reconnect.
+   * are opened when needed. What that costs when the database was only slow is a reconnect. The same
+   * after the server ended a connection: what ended it (a failover, `pg_terminate_backend`, a
+   * restart) most likely ended the idle ones too, which the pool would hand out until their sockets'
+   * close events came.
    */
   private closeIdleConnections(): void {
     for (const pool of [this.pool, this.logPool]) {
-      // pg-pool's idle list (private; nothing to do where a version has none)
-      const idle = (pool as unknown as { _idle?: Array<{ client?: Client }> })._idle;
+      // pg-pool's idle list and its removal (private; nothing to do where a version has none)
+      const { _idle: idle, _remove: remove } = pool as unknown as {
+        _idle?: Array<{ client?: Client }>;
+        _remove?: (client: Client) => void;
+      };
       if (!Array.isArray(idle)) continue;
-      // the pool drops each as its socket closes ('error' of an idle client)
-      for (const { client } of [...idle]) client?.connection?.stream?.destroy();
+      for (const { client } of [...idle]) {
+        if (!client) continue;
+        // out of the pool now: its socket's close is an event of a later turn, and a statement sent
+        // before it (the log writer's retry of a batch that failed with the same outage) would draw
+        // this dead connection and fail again
+        if (typeof remove === 'function') remove.call(pool, client);
+        client.connection?.stream?.destroy();
+      }
     }
   }
 
@@ -1996,7 +2060,12 @@ export class PostgresStore implements Store {
   ): ToolMuxError {
     if (this.ending) return storeClosedError('postgres', operation);
     const wait = error instanceof Error ? TIMEOUT_MESSAGES.get(error.message) : undefined;
-    if (wait === undefined) return storeError('postgres', operation, error);
+    if (wait === undefined) {
+      // a connection the server ended (a failover, an administrator, a restart): the idle ones were
+      // most likely ended with it, so the next statements, a retry of this one included, get new ones
+      if (connectionEnded(error)) this.closeIdleConnections();
+      return storeError('postgres', operation, error);
+    }
     const { parameter, option } =
       wait !== 'query'
         ? TIMEOUT_PARAMETERS[0]

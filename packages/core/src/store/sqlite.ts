@@ -103,8 +103,36 @@ export interface SqliteStoreOptions {
 /** How long a statement waits for a lock another process holds before it fails (SQLITE_BUSY). */
 const BUSY_TIMEOUT_MS = 5000;
 
+/**
+ * How long a write waits for the file's write lock that another process holds before it fails
+ * (STORE_ERROR): as long as PostgreSQL's statements may take by default (`query_timeout`). It waits
+ * off the event loop (see `write()`), so this is what the one caller waits, not every request; an
+ * answered call waits for its log entry, which a wait of 5 s (the statements' busy timeout, all the
+ * event loop could afford) lost behind a lock held longer than two of them (the writer's retry).
+ */
+const WRITE_LOCK_WAIT_MS = 30_000;
+
+/**
+ * The waits between a write's attempts to take the file's write lock while another process holds it
+ * (SQLite's own busy handler sleeps so, 1 ms growing to 100), the last repeated until
+ * {@link WRITE_LOCK_WAIT_MS} passed; the attempts themselves do not wait (see `write()`).
+ */
+const WRITE_LOCK_RETRY_MS = [1, 2, 5, 10, 15, 20, 25, 25, 50, 50, 100];
+
 /** How long each attempt to take the write lock for migrations blocks the thread (see `migrate()`). */
 const MIGRATION_LOCK_ATTEMPT_MS = 100;
+
+/** A write that did not get the file's write lock within {@link WRITE_LOCK_WAIT_MS}. */
+function writeLockTimeout(operation: string, cause: unknown): ToolMuxError {
+  return new ToolMuxError({
+    code: 'STORE_ERROR',
+    message:
+      `The sqlite store failed to ${operation}: another connection held the database's write lock for ${WRITE_LOCK_WAIT_MS} ms ` +
+      '(another process writing to the file in a long transaction: a backup, the sqlite3 shell, a migration). Try again once it is done.',
+    cause,
+    details: { operation, timeoutMs: WRITE_LOCK_WAIT_MS },
+  });
+}
 
 /** SQLITE_BUSY, and its extended codes: another connection holds the lock. */
 function isBusy(error: unknown): boolean {
@@ -1912,8 +1940,29 @@ export class SqliteStore implements Store {
    * order they came. When none holds them, `work` runs at once, in the caller's turn.
    */
   private async write<T>(operation: string, work: () => T): Promise<T> {
-    for (let held = this.checkpointer?.held; held !== undefined; held = this.checkpointer?.held) await held;
-    return this.run(operation, work);
+    // another process may hold the file's write lock (another server on the file, a backup, the
+    // sqlite3 shell): the connection's busy timeout would wait for it inside the statement, holding
+    // the event loop, and so every other request of this process, for up to 5 s per statement. A
+    // write's attempt fails at once instead (busy timeout 0), and is made again after a timer, up to
+    // WRITE_LOCK_WAIT_MS. The work is whole statements, or a transaction it
+    // rolls back, so an attempt that found the lock taken changed nothing.
+    const deadline = performance.now() + WRITE_LOCK_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      for (let held = this.checkpointer?.held; held !== undefined; held = this.checkpointer?.held) await held;
+      if (this.checkpointer === undefined) return this.run(operation, work); // in memory: no other process
+      try {
+        this.database.exec('PRAGMA busy_timeout = 0');
+        return work();
+      } catch (error) {
+        if (this.closed) throw storeClosedError('sqlite', operation);
+        if (!isBusy(error)) throw storeError('sqlite', operation, error);
+        if (performance.now() >= deadline) throw writeLockTimeout(operation, error);
+      } finally {
+        if (!this.closed) this.database.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      }
+      const wait = WRITE_LOCK_RETRY_MS[Math.min(attempt, WRITE_LOCK_RETRY_MS.length - 1)]!;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
   }
 
   /**
