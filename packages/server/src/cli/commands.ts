@@ -791,6 +791,7 @@ function schemaToRead(
   applied: readonly AppliedMigration[],
   shown: string,
   from: string,
+  command: 'sessions list' | 'keys rotate' = 'sessions list',
 ): (ToolMuxError & { details: { databaseVersion: number; supportedVersion: number } }) | undefined {
   let missing: AppliedMigration[];
   try {
@@ -817,7 +818,11 @@ function schemaToRead(
   const newest = applied.reduce((a, b) => (b.version > a.version ? b : a));
   throw new ToolMuxError({
     code: 'STORE_NOT_MIGRATED',
-    message: `The store ${shown} (${from}) is at migration ${newest.version} (${newest.name}), older than this toolmux, which reads migration ${LATEST_MIGRATION_VERSION}: its server runs an earlier release. \`toolmux sessions list\` only reads, so it did not migrate the database: list with the toolmux release of the server, or upgrade the server (\`toolmux serve\` of this release migrates the database when it starts; back it up first).`,
+    message: `The store ${shown} (${from}) is at migration ${newest.version} (${newest.name}), older than this toolmux, which reads migration ${LATEST_MIGRATION_VERSION}: its server runs an earlier release. ${
+      command === 'sessions list'
+        ? '`toolmux sessions list` only reads, so it did not migrate the database: list with the toolmux release of the server'
+        : "`toolmux keys rotate` does not migrate a server's database (its instances of the earlier release would then refuse to start), so nothing was rotated: rotate with the toolmux release of the server"
+    }, or upgrade the server (\`toolmux serve\` of this release migrates the database when it starts; back it up first).`,
     details,
   });
 }
@@ -972,6 +977,17 @@ async function rotateKeys(args: readonly string[], io: CliIo): Promise<number> {
     throw new StartupError(
       'Set the new key as TOOLMUX_SECRET_KEY (or secretKey in the config file) and the old one in TOOLMUX_PREVIOUS_SECRET_KEYS, as the server runs with them: the rotation re-encrypts under TOOLMUX_SECRET_KEY.',
     );
+  }
+  // the rotation writes, but it does not migrate: a newer toolmux run against a server's database
+  // would upgrade it under the server's instances, which then refuse to start (STORE_SCHEMA_TOO_NEW)
+  const { store: probe, applied } = await openStoreToRead(target).catch((error: unknown) => {
+    throw withShownStore(error, shown);
+  });
+  try {
+    const newer = schemaToRead(applied, shown, from, 'keys rotate');
+    if (newer) throw newer;
+  } finally {
+    await probe.close();
   }
   const mux = new ToolMux({
     toolkits: config.toolkits ?? builtinToolkits,

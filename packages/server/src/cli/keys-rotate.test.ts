@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { ToolMux } from '@toolmux/core';
 import { createSampleToolkits, createTestPostgresUrl, postgresSkipReason } from '@toolmux/core/test';
@@ -163,8 +164,55 @@ describe('toolmux keys rotate', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('No database at');
     expect(existsSync(join(cwd, 'nope.db'))).toBe(false);
+    // no toolmux tables: nothing created, nothing rotated
+    const empty = join(cwd, 'empty.db');
+    new DatabaseSync(empty).close();
+    const blank = await toolmux(['keys', 'rotate', '--store', `sqlite:${empty}`], cwd, {
+      TOOLMUX_SECRET_KEY: key(),
+    });
+    expect(blank.code).toBe(1);
+    expect(blank.stderr).toContain('has no toolmux tables');
+    expect(blank.stderr).toContain('(STORE_NOT_MIGRATED)');
+    expect(onSqlite(empty, "SELECT name FROM sqlite_master WHERE name LIKE 'toolmux%'")).toEqual([]);
     const help = await toolmux(['keys', 'rotate', '--help'], cwd, {});
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: toolmux keys rotate');
   });
+
+  it("does not migrate a server's database of an earlier release: STORE_NOT_MIGRATED, nothing rotated", async () => {
+    const cwd = tempDirectory();
+    const file = join(cwd, 'toolmux.db');
+    const oldKey = key();
+    await storeAccount(`sqlite:${file}`, oldKey, 'user_1', 'sk_1');
+    // the schema of the release before: its newest migration not applied yet
+    const [latest] = onSqlite(file, 'SELECT max(version) AS version FROM toolmux_migrations') as [
+      { version: number },
+    ];
+    onSqlite(file, `DELETE FROM toolmux_migrations WHERE version = ${latest!.version}`);
+    const result = await toolmux(['keys', 'rotate', '--store', `sqlite:${file}`], cwd, {
+      TOOLMUX_SECRET_KEY: key(),
+      TOOLMUX_PREVIOUS_SECRET_KEYS: oldKey,
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`is at migration ${latest!.version - 1}`);
+    expect(result.stderr).toContain('`toolmux keys rotate` does not migrate');
+    expect(result.stderr).toContain('(STORE_NOT_MIGRATED)');
+    expect(result.stdout).not.toContain('rotated');
+    expect(onSqlite(file, 'SELECT max(version) AS version FROM toolmux_migrations')).toEqual([
+      { version: latest!.version - 1 },
+    ]);
+  });
 });
+
+/** Runs `sql` on the SQLite file at `path` and returns its rows. */
+function onSqlite(path: string, sql: string): unknown[] {
+  const database = new DatabaseSync(path);
+  try {
+    return database
+      .prepare(sql)
+      .all()
+      .map((row) => ({ ...row }));
+  } finally {
+    database.close();
+  }
+}
