@@ -828,6 +828,23 @@ function schemaToRead(
 }
 
 /**
+ * The store a command other than `serve` opens (`--store`, else `TOOLMUX_STORE`, else the config
+ * file's, else the default, as `serve` takes it) and where it came from, for its messages.
+ */
+function storeAndSource(
+  flag: string | undefined,
+  io: CliIo,
+  configured: string | undefined,
+  file: string | undefined,
+): [store: string, from: string] {
+  if (flag !== undefined) return [flag, '--store'];
+  const fromEnv = env(io, 'TOOLMUX_STORE');
+  if (fromEnv !== undefined) return [fromEnv, 'TOOLMUX_STORE'];
+  if (configured !== undefined) return [configured, `store of ${file}`];
+  return [DEFAULT_STORE, 'the default store'];
+}
+
+/**
  * `toolmux sessions list`: reads the store of the config file (or `--store` / `TOOLMUX_STORE`) and
  * nothing else: a missing SQLite file is an error rather than a new database, the schema is not
  * migrated (one that lacks this release's migrations is STORE_NOT_MIGRATED; a newer one is read, with
@@ -847,14 +864,7 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
   }
   const cwd = io.cwd ?? process.cwd();
   const { config, file } = await readConfig(values.config as string | undefined, cwd);
-  const [store, from] =
-    values.store !== undefined
-      ? [values.store as string, '--store']
-      : env(io, 'TOOLMUX_STORE') !== undefined
-        ? [env(io, 'TOOLMUX_STORE')!, 'TOOLMUX_STORE']
-        : config.store !== undefined
-          ? [config.store, `store of ${file}`]
-          : [DEFAULT_STORE, 'the default store'];
+  const [store, from] = storeAndSource(values.store as string | undefined, io, config.store, file);
   const userId = values.user as string | undefined;
   if (userId !== undefined) checkUserId(userId);
   const limit = values.limit === undefined ? 20 : limitOf(values.limit as string);
@@ -946,14 +956,7 @@ async function rotateKeys(args: readonly string[], io: CliIo): Promise<number> {
   }
   const cwd = io.cwd ?? process.cwd();
   const { config, file } = await readConfig(values.config as string | undefined, cwd);
-  const [store, from] =
-    values.store !== undefined
-      ? [values.store as string, '--store']
-      : env(io, 'TOOLMUX_STORE') !== undefined
-        ? [env(io, 'TOOLMUX_STORE')!, 'TOOLMUX_STORE']
-        : config.store !== undefined
-          ? [config.store, `store of ${file}`]
-          : [DEFAULT_STORE, 'the default store'];
+  const [store, from] = storeAndSource(values.store as string | undefined, io, config.store, file);
   const spec = parseStoreSpec(store);
   const shown = shownStoreSpec(store);
   let target = store;
