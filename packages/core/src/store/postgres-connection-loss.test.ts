@@ -94,4 +94,60 @@ describe.skipIf(skipPostgres !== undefined)(`PostgreSQL connections that end ${s
     expect(answered.filter((id) => !stored.has(id))).toEqual([]);
     expect(errors.filter((message) => message.includes('could not write'))).toEqual([]);
   }, 60_000);
+
+  it('send a statement the server ended in place of answering it again on a new connection: use(), create() and update() caught by a failover succeed (they were STORE_ERROR)', async () => {
+    const database = await createTestPostgresUrl();
+    cleanups.push(database.cleanup);
+    const applicationName = `toolmux_ended_${randomBytes(6).toString('hex')}`;
+    const url = new URL(database.url);
+    url.searchParams.set('application_name', applicationName);
+    const secretKey = randomBytes(32).toString('base64');
+    const quiet = { debug() {}, warn() {}, error() {} };
+    const mux = new ToolMux({ toolkits: [waits], store: url.toString(), secretKey, logger: quiet });
+    // another instance, whose use() reads the session from the store (no cache of it yet)
+    const other = new ToolMux({ toolkits: [waits], store: url.toString(), secretKey, logger: quiet });
+    cleanups.push(
+      () => mux.close(),
+      () => other.close(),
+    );
+    const session = await mux.create('user_1', { toolkits: ['waits'] });
+    await other.create('user_0', { toolkits: ['waits'] });
+    // the statements wait on a lock while the connections under them are ended: each is ended
+    // mid-statement, deterministically (a server ending connections in a failover does the same)
+    const locker = new Client({ connectionString: testPostgresUrl() });
+    await locker.connect();
+    cleanups.push(() => locker.end());
+    await locker.query('BEGIN');
+    await locker.query(`LOCK TABLE "${database.schema}".toolmux_sessions IN ACCESS EXCLUSIVE MODE`);
+    const outcomes = Promise.allSettled([
+      other.use(session.sessionId).then((used) => used.sessionId),
+      mux.create('user_2', { toolkits: ['waits'] }).then((created) => created.userId),
+      session.update({ metadata: { step: 'two' } }),
+    ]);
+    const waiting = async () =>
+      (
+        await onServer<{ count: string }>(
+          "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+          [applicationName],
+        )
+      )[0]!.count;
+    for (let tries = 0; (await waiting()) !== '3'; tries++) {
+      if (tries > 200) throw new Error(`the three statements never waited on the lock (${await waiting()})`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    await onServer('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
+      applicationName,
+    ]);
+    await locker.query('ROLLBACK');
+    const settled = await outcomes;
+    expect(
+      settled.map((outcome) => (outcome.status === 'fulfilled' ? 'ok' : String(outcome.reason))),
+    ).toEqual(['ok', 'ok', 'ok']);
+    expect(settled.map((outcome) => (outcome as PromiseFulfilledResult<unknown>).value)).toEqual([
+      session.sessionId,
+      'user_2',
+      2,
+    ]);
+    expect((await other.use(session.sessionId)).metadata).toEqual({ step: 'two' });
+  }, 60_000);
 });

@@ -231,12 +231,16 @@ function endedByServer(error: unknown): boolean {
 }
 
 /**
- * How many times a batch of log entries is sent when the server ended the connection under it: each
- * failed attempt took the idle connections out of the pool ({@link connectionEnded}), but one busy
- * at that moment can come back to it and be ended next by the same event (an administrator's
- * `pg_terminate_backend` over every connection goes through them one by one).
+ * How many times a statement is sent when the server ended the connection under it ({@link
+ * endedByServer}: it did not commit): each failed attempt took the idle connections out of the pool
+ * ({@link connectionEnded}), but one busy at that moment can come back to it and be ended next by the
+ * same event (an administrator's `pg_terminate_backend` over every connection goes through them one
+ * by one). A read is sent again also after a connection that broke without a word.
  */
-const LOG_INSERT_ATTEMPTS = 3;
+const STATEMENT_ATTEMPTS = 3;
+
+/** A statement that only reads: sending it again after any broken connection changes nothing. */
+const READ_ONLY_STATEMENT = /^\s*SELECT\b/i;
 
 /** Whether `error` says that the statement's connection is gone (not that the statement failed). */
 function connectionEnded(error: unknown): boolean {
@@ -1223,26 +1227,18 @@ export class PostgresStore implements Store {
       record.createdAt.toISOString(),
       logText(record.parentId ?? null),
     ]);
-    const batch = JSON.stringify(rows);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.query(
-          'insert execution logs',
-          `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) SELECT ` +
-            'e->>0, e->>1, e->>2, e->>3, e->>4, e->>5, e->>6, e->>7, e->>8, e->>9, ' +
-            '(e->>10)::double precision, e->>11, e->>12, (e->>13)::timestamptz, e->>14 ' +
-            'FROM jsonb_array_elements($1::jsonb) AS e',
-          [batch],
-          'toolmux_insert_execution_logs_json',
-          this.logPool,
-        );
-        return;
-      } catch (error) {
-        // answered calls wait for this commit: a connection the server ended (a failover, an
-        // administrator) is no reason to lose their entries while a new connection can take them
-        if (attempt >= LOG_INSERT_ATTEMPTS || !endedByServer((error as Error).cause)) throw error;
-      }
-    }
+    // answered calls wait for this commit: a connection the server ended (a failover, an
+    // administrator) is no reason to lose their entries while a new connection can take them (query())
+    await this.query(
+      'insert execution logs',
+      `INSERT INTO toolmux_execution_logs (${LOG_COLUMNS}) SELECT ` +
+        'e->>0, e->>1, e->>2, e->>3, e->>4, e->>5, e->>6, e->>7, e->>8, e->>9, ' +
+        '(e->>10)::double precision, e->>11, e->>12, (e->>13)::timestamptz, e->>14 ' +
+        'FROM jsonb_array_elements($1::jsonb) AS e',
+      [JSON.stringify(rows)],
+      'toolmux_insert_execution_logs_json',
+      this.logPool,
+    );
   }
 
   async listLogs({
@@ -2012,12 +2008,21 @@ export class PostgresStore implements Store {
     name?: string,
     pool: Pool = this.pool,
   ): Promise<QueryResultRow[]> {
-    try {
-      // past query_timeout pg-pool closes the connection (pg destroys a client ended mid-statement)
-      const query = { name, text, values, query_timeout: this.timeouts.queryTimeoutMs };
-      return (await pool.query(query as QueryConfig)).rows;
-    } catch (error) {
-      throw this.failure(operation, error);
+    // past query_timeout pg-pool closes the connection (pg destroys a client ended mid-statement)
+    const query = { name, text, values, query_timeout: this.timeouts.queryTimeoutMs };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await pool.query(query as QueryConfig)).rows;
+      } catch (error) {
+        const failure = this.failure(operation, error);
+        // a connection the server ended under the statement (a failover, `pg_terminate_backend`, a
+        // pooler's restart) is no answer to it: it did not commit (a read: it changed nothing), and
+        // failure() took the idle connections, ended by the same event, out of the pool; a session
+        // check or an entry's commit met during a failover failed the call (STORE_ERROR) before
+        const again =
+          endedByServer(error) || (READ_ONLY_STATEMENT.test(text) && connectionEnded(error) && !this.ending);
+        if (attempt >= STATEMENT_ATTEMPTS || !again || this.ending) throw failure;
+      }
     }
   }
 
