@@ -6,6 +6,7 @@ import { databaseBackends, databasePerTest, pastTime, quiet, rejection } from '.
 import {
   type OctoCall,
   octoToolkit,
+  signInToSuccess,
   startTestOAuthServer,
   startTestOAuthServerWithCallback,
   type TestOAuthServer,
@@ -142,10 +143,7 @@ describe.each(backends)('account state changes during a call on $name', ({ skipR
     async function connect(mux: ToolMux, provider: TestOAuthServer) {
       const session = await mux.create('ada', { toolkits: ['octo'] });
       const request = await session.authorize('octo', { callbackUrl: appCallback });
-      const callback = await provider.signIn(request.redirectUrl);
-      const response = await fetch(callback, { redirect: 'manual' });
-      expect(new URL(response.headers.get('location')!).searchParams.get('status')).toBe('success');
-      return { session, id: request.connectedAccountId! };
+      return { session, id: await signInToSuccess(provider, request) };
     }
 
     /** Makes the account's access token expired (or about to), so that the next call refreshes it. */

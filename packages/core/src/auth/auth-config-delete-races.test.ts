@@ -4,6 +4,7 @@ import type { Store } from '../store/types.js';
 import { databaseBackends, databasePerTest, quiet, rejection } from '../test/auth-fixtures.js';
 import {
   octoToolkit,
+  signInToSuccess,
   startTestOAuthServerWithCallback,
   type TestOAuthServerWithCallback,
 } from '../test/oauth-server.js';
@@ -168,10 +169,7 @@ describe.each(backends)(
             const request = await connecting.connectedAccounts.link('ada', config.id, {
               callbackUrl: 'http://localhost:3000/connected',
             });
-            const callback = await oauthServer.signIn(request.redirectUrl);
-            const response = await fetch(callback, { redirect: 'manual' });
-            expect(new URL(response.headers.get('location')!).searchParams.get('status')).toBe('success');
-            connected = request.connectedAccountId!;
+            connected = await signInToSuccess(oauthServer, request);
           }),
         );
         await deleting.authConfigs.delete(config.id);

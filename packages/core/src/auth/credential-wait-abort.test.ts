@@ -9,6 +9,7 @@ import { databaseBackends, databasePerTest, pastTime, quiet } from '../test/auth
 import {
   type OctoCall,
   octoToolkit,
+  signInToSuccess,
   startTestOAuthServerWithCallback,
   type TestOAuthServerWithCallback,
 } from '../test/oauth-server.js';
@@ -187,10 +188,7 @@ describe.each(backends)('a call waiting for credentials on $name', ({ skipReason
     async function connect(mux: ToolMux) {
       const session = await mux.create('ada', { toolkits: ['octo'] });
       const request = await session.authorize('octo', { callbackUrl: appCallback });
-      const callback = await server.signIn(request.redirectUrl);
-      const response = await fetch(callback, { redirect: 'manual' });
-      expect(new URL(response.headers.get('location')!).searchParams.get('status')).toBe('success');
-      return { session, id: request.connectedAccountId! };
+      return { session, id: await signInToSuccess(server, request) };
     }
 
     /** Makes the account's access token expired, so that the next call refreshes it. */

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  linkOcto,
   octoToolkit,
   startTestOAuthServerWithCallback,
   type TestOAuthServerWithCallback,
@@ -80,15 +81,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` 
     const child = { process: undefined as ReturnType<typeof spawn> | undefined };
     try {
       oauthServer.current = mux;
-      const config = await mux.authConfigs.create('octo', {
-        type: 'oauth2',
-        clientId: oauthServer.clientId,
-        clientSecret: oauthServer.clientSecret,
-      });
-      const request = await mux.connectedAccounts.link('user_1', config.id);
-      const landed = await fetch(await oauthServer.signIn(request.redirectUrl), { redirect: 'manual' });
-      expect(new URL(landed.headers.get('location')!).searchParams.get('status')).toBe('success');
-      const accountId = request.connectedAccountId!;
+      const { accountId, authConfigId } = await linkOcto(mux, oauthServer, 'user_1');
       const before = oauthServer.tokenRequests.refresh_token;
 
       // this instance takes the lease (45 s: 30 s of oauthRequestTimeoutMs and 15 s), its token request held
@@ -130,7 +123,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` 
       expect(theirs).toEqual({ expiresAt: ours.expiresAt!.toISOString() });
       // on the code before, the provider saw its refresh token spent twice and revoked the grant: the
       // next call found the account EXPIRED (invalid_grant), the user had to connect again
-      const session = await mux.create('user_1', { toolkits: ['octo'], authConfigs: { octo: config.id } });
+      const session = await mux.create('user_1', { toolkits: ['octo'], authConfigs: { octo: authConfigId } });
       expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
       expect(await mux.connectedAccounts.get(accountId)).toMatchObject({ status: 'ACTIVE' });
       expect(logger.warnings).toEqual([]);

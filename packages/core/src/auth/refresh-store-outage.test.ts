@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  linkOcto,
   octoToolkit,
   startTestOAuthServerWithCallback,
   type TestOAuthServerWithCallback,
@@ -73,15 +74,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` 
     });
     try {
       oauthServer.current = mux;
-      const config = await mux.authConfigs.create('octo', {
-        type: 'oauth2',
-        clientId: oauthServer.clientId,
-        clientSecret: oauthServer.clientSecret,
-      });
-      const request = await mux.connectedAccounts.link('user_outage', config.id);
-      const landed = await fetch(await oauthServer.signIn(request.redirectUrl), { redirect: 'manual' });
-      expect(new URL(landed.headers.get('location')!).searchParams.get('status')).toBe('success');
-      const accountId = request.connectedAccountId!;
+      const { accountId, authConfigId } = await linkOcto(mux, oauthServer, 'user_outage');
 
       const during = { back: Promise.resolve() };
       outage = during;
@@ -99,7 +92,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `skipped: ${skipReason}` 
       expect(oauthServer.tokenRequests.refresh_token - before).toBe(1);
       const session = await mux.create('user_outage', {
         toolkits: ['octo'],
-        authConfigs: { octo: config.id },
+        authConfigs: { octo: authConfigId },
       });
       expect(await session.execute('OCTO_WHOAMI', {})).toMatchObject({ successful: true });
       expect(await mux.connectedAccounts.get(accountId)).toMatchObject({ status: 'ACTIVE' });

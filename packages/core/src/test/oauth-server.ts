@@ -7,6 +7,7 @@ import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { Credentials, Toolkit } from '../catalog/types.js';
 import { ToolMuxError } from '../errors.js';
 import type { Session } from '../session.js';
+import type { ToolMux } from '../toolmux.js';
 import { databasePerTest, type OpenedDatabase } from './auth-fixtures.js';
 
 /**
@@ -381,6 +382,43 @@ export async function connectOcto(session: Session, server: TestOAuthServerWithC
   if (callback.status >= 400) throw new Error(`the OAuth callback answered ${callback.status}`);
   await request.waitForConnection(10_000);
   return request.connectedAccountId!;
+}
+
+/**
+ * Signs the user of a connection request in at `server` (sign-in and consent, as a browser does),
+ * delivers the callback and resolves with the connected account's id; throws unless the callback sent
+ * the user back with `status=success`.
+ */
+export async function signInToSuccess(
+  server: TestOAuthServer,
+  request: { redirectUrl: string; connectedAccountId?: string | null },
+): Promise<string> {
+  const callback = await fetch(await server.signIn(request.redirectUrl), { redirect: 'manual' });
+  const back = callback.headers.get('location');
+  const status = back === null ? null : new URL(back).searchParams.get('status');
+  if (status !== 'success') {
+    throw new Error(`the OAuth callback answered ${callback.status}, status=${status} (${back})`);
+  }
+  if (!request.connectedAccountId) throw new Error('the connection request names no account');
+  return request.connectedAccountId;
+}
+
+/**
+ * Creates an auth config for the `octo` toolkit with `server`'s client, links an account of `userId`
+ * through it and signs in; resolves with the ACTIVE account's id and the config's.
+ */
+export async function linkOcto(
+  mux: Pick<ToolMux, 'authConfigs' | 'connectedAccounts'>,
+  server: TestOAuthServer,
+  userId: string,
+): Promise<{ accountId: string; authConfigId: string }> {
+  const config = await mux.authConfigs.create('octo', {
+    type: 'oauth2',
+    clientId: server.clientId,
+    clientSecret: server.clientSecret,
+  });
+  const accountId = await signInToSuccess(server, await mux.connectedAccounts.link(userId, config.id));
+  return { accountId, authConfigId: config.id };
 }
 
 /**
