@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,15 +32,31 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * A stateless Streamable HTTP MCP server on loopback: a low-level SDK server per request, given its
- * handlers by `handle` (which lists raw JSON Schemas as a server sends them).
+ * handlers by `handle` (which lists raw JSON Schemas as a server sends them). `intercept`, when given,
+ * sees each request's parsed body first and answers it itself by returning true.
  */
-async function statelessMcpServer(name: string, handle: (mcp: McpLowLevelServer) => void): Promise<Server> {
+async function statelessMcpServer(
+  name: string,
+  handle: (mcp: McpLowLevelServer) => void,
+  intercept?: (
+    request: IncomingMessage,
+    response: ServerResponse,
+    body: { method?: string } | undefined,
+  ) => boolean,
+): Promise<Server> {
   const server = createServer(async (request, response) => {
+    let body: { method?: string } | undefined;
+    if (intercept) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+      if (intercept(request, response, body)) return;
+    }
     const mcp = new McpLowLevelServer({ name, version: '1.0.0' }, { capabilities: { tools: {} } });
     handle(mcp);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     await mcp.connect(transport);
-    await transport.handleRequest(request, response);
+    await transport.handleRequest(request, response, body);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -263,30 +279,23 @@ describe('Streamable HTTP: a server that quotes the headers it was sent in its e
   let refuseInitialize = false;
 
   beforeAll(async () => {
-    server = createServer(async (request, response) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of request) chunks.push(chunk as Buffer);
-      const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
-      const sent = `${request.headers['x-operator-key']} / ${request.headers['x-user-key'] ?? 'no user key'}`;
-      if (body?.method === 'tools/call' || (refuseInitialize && body?.method === 'initialize')) {
+    server = await statelessMcpServer(
+      'quoting',
+      (mcp) => {
+        mcp.setRequestHandler(ListToolsRequestSchema, async () => ({
+          tools: [{ name: 'lookup', description: 'Look up.', inputSchema: { type: 'object' } }],
+        }));
+      },
+      (request, response, body) => {
+        const sent = `${request.headers['x-operator-key']} / ${request.headers['x-user-key'] ?? 'no user key'}`;
+        if (body?.method !== 'tools/call' && !(refuseInitialize && body?.method === 'initialize'))
+          return false;
         response
           .writeHead(403, { 'content-type': 'text/plain' })
-          .end(`keys ${sent} may not do ${body.method}`);
-        return;
-      }
-      const mcp = new McpLowLevelServer(
-        { name: 'quoting', version: '1.0.0' },
-        { capabilities: { tools: {} } },
-      );
-      mcp.setRequestHandler(ListToolsRequestSchema, async () => ({
-        tools: [{ name: 'lookup', description: 'Look up.', inputSchema: { type: 'object' } }],
-      }));
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-      await mcp.connect(transport);
-      await transport.handleRequest(request, response, body);
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+          .end(`keys ${sent} may not do ${body?.method}`);
+        return true;
+      },
+    );
   });
   afterAll(() => {
     server.closeAllConnections();
@@ -330,54 +339,46 @@ describe('Streamable HTTP: a server that drops a call without answering it', () 
   let calls = 0;
 
   beforeAll(async () => {
-    server = createServer(async (request, response) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of request) chunks.push(chunk as Buffer);
-      const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
-      if (body?.method === 'tools/call') {
-        calls++;
-        if (mode === 'json cut') {
-          response.writeHead(200, { 'content-type': 'application/json', 'content-length': '400' });
-          response.write('{"jsonrpc":"2.0","id":');
-        } else {
-          // an event stream without event ids: the SDK's client cannot resume it
-          response.writeHead(200, { 'content-type': 'text/event-stream' });
-          response.write(
-            ': working on it\n\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"half"}}\n\ndata: {"jsonrpc"',
-          );
-          if (mode === 'stream ended') {
-            response.end();
-            return;
+    server = await statelessMcpServer(
+      'dropping',
+      (mcp) => {
+        mcp.setRequestHandler(ListToolsRequestSchema, async () => ({
+          tools: [
+            { name: 'send', description: 'Send.', inputSchema: { type: 'object' } },
+            {
+              name: 'read',
+              description: 'Read.',
+              inputSchema: { type: 'object' },
+              annotations: { readOnlyHint: true },
+            },
+          ],
+        }));
+      },
+      (request, response, body) => {
+        if (body?.method === 'tools/call') {
+          calls++;
+          if (mode === 'json cut') {
+            response.writeHead(200, { 'content-type': 'application/json', 'content-length': '400' });
+            response.write('{"jsonrpc":"2.0","id":');
+          } else {
+            // an event stream without event ids: the SDK's client cannot resume it
+            response.writeHead(200, { 'content-type': 'text/event-stream' });
+            response.write(
+              ': working on it\n\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"half"}}\n\ndata: {"jsonrpc"',
+            );
+            if (mode === 'stream ended') {
+              response.end();
+              return true;
+            }
           }
+          setTimeout(() => response.destroy(), 20);
+          return true;
         }
-        setTimeout(() => response.destroy(), 20);
-        return;
-      }
-      if (request.method !== 'POST') {
+        if (request.method === 'POST') return false;
         response.writeHead(405).end();
-        return;
-      }
-      const mcp = new McpLowLevelServer(
-        { name: 'dropping', version: '1.0.0' },
-        { capabilities: { tools: {} } },
-      );
-      mcp.setRequestHandler(ListToolsRequestSchema, async () => ({
-        tools: [
-          { name: 'send', description: 'Send.', inputSchema: { type: 'object' } },
-          {
-            name: 'read',
-            description: 'Read.',
-            inputSchema: { type: 'object' },
-            annotations: { readOnlyHint: true },
-          },
-        ],
-      }));
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-      await mcp.connect(transport);
-      await transport.handleRequest(request, response, body);
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+        return true;
+      },
+    );
   });
   afterAll(() => {
     server.closeAllConnections();
