@@ -485,8 +485,19 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   const portText = flag('port') ?? env(io, 'PORT');
   const requestedPort =
     portText !== undefined ? portOf(portText, flag('port') ? '--port' : 'PORT') : (config.port ?? 8787);
-  const store = flag('store') ?? env(io, 'TOOLMUX_STORE') ?? config.store ?? DEFAULT_STORE;
-  parseStoreSpec(store); // a bad spec fails here, before anything is created on disk
+  const [store, storeFrom] = storeAndSource(flag('store'), io, config.store, configName);
+  // a bad spec fails here, before anything is created on disk, naming where it was set
+  try {
+    parseStoreSpec(store);
+  } catch (error) {
+    const named = `Invalid store ${JSON.stringify(shownStoreSpec(store))}`;
+    if (!ToolMuxError.isInstance(error) || !error.message.startsWith(named)) throw error;
+    throw new ToolMuxError({
+      code: error.code,
+      message: `${named} (${storeFrom})${error.message.slice(named.length)}`,
+      details: error.details,
+    });
+  }
   // so do a malformed secret key and bad cache lifetimes
   const secretKey = checkedSecretKey(io, config, configName);
   const accountCacheTtlMs = cacheTtlOf(io, 'TOOLMUX_ACCOUNT_CACHE_TTL_MS', config.accountCacheTtlMs);
@@ -630,6 +641,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
         {
           url,
           store: shownStore,
+          store_from: storeFrom,
           toolkits: toolkits.length,
           api_key: source,
           config: configName ?? null,
@@ -644,7 +656,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
         [
           `toolmux server listening on ${url}`,
           `  config:   ${configName ?? 'none (flags, environment and defaults)'}`,
-          `  store:    ${shownStore}`,
+          `  store:    ${shownStore} (${storeFrom})`,
           `  toolkits: ${toolkits.length} (${toolkits.map((toolkit) => toolkit.slug).join(', ') || 'none'})`,
           `  API key:  ${source}`,
           `  OpenAPI:  ${url}/api/v1/openapi.json`,

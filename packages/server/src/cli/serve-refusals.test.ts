@@ -38,7 +38,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
     const result = await failingServe(['serve', '--store', 'mysql://user:hunter2@db/x'], { cwd });
     expect(result.code).toBe(1);
     const line = expectOneLine(result);
-    expect(line).toContain('Invalid store "mysql://user:***@db/x"');
+    expect(line).toContain('Invalid store "mysql://user:***@db/x" (--store). Use ');
     expect(line).toContain('STORE_CONFIG_INVALID');
     expect(line).not.toContain('hunter2');
     expect(readdirSync(cwd)).toEqual([]);
@@ -90,7 +90,7 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
     );
     expect(unreadable.code).toBe(1);
     const line = expectOneLine(unreadable);
-    expect(line).toContain(`Invalid store "postgres://***@127.0.0.1:${closedPort}/toolmux"`);
+    expect(line).toContain(`Invalid store "postgres://***@127.0.0.1:${closedPort}/toolmux" (--store): `);
     expect(line).toContain('percent-encode the user name and password');
     expect(line).toContain('(STORE_CONFIG_INVALID)');
     expect(line).not.toContain('unexpected error');

@@ -18,6 +18,7 @@ import {
   API_KEY,
   api,
   eventually,
+  failingServe,
   forStarts,
   OCTO,
   SAMPLE,
@@ -182,13 +183,29 @@ describe('precedence', forStarts(3), () => {
     const fromFlag = await startServe(['--store', 'sqlite:./from-flag/t.db'], { cwd, env });
     expect(fromFlag.lines().find((line) => line.url)).toMatchObject({
       store: 'sqlite:./from-flag/t.db',
+      store_from: '--store',
       config: join(cwd, 'toolmux.config.mjs'),
     });
     expect(await fromFlag.stop()).toBe(0);
     const fromEnv = await startServe([], { cwd, env });
-    expect(fromEnv.lines().find((line) => line.url)).toMatchObject({ store: 'sqlite:./from-env/t.db' });
+    expect(fromEnv.lines().find((line) => line.url)).toMatchObject({
+      store: 'sqlite:./from-env/t.db',
+      store_from: 'TOOLMUX_STORE',
+    });
     expect(await fromEnv.stop()).toBe(0);
     expect(existsSync(join(cwd, 'from-file'))).toBe(false);
+    // a bad spec is refused naming where it was set
+    const refused = await failingServe(['serve'], { cwd, env: { ...env, TOOLMUX_STORE: 'mysql://db/x' } });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('Invalid store "mysql://db/x" (TOOLMUX_STORE). Use ');
+    const fileDirectory = tempDirectory();
+    writeFileSync(join(fileDirectory, 'toolmux.config.mjs'), "export default { store: 'mysql://db/y' };\n");
+    const { TOOLMUX_STORE: _, ...withoutStore } = env;
+    const fromFile = await failingServe(['serve'], { cwd: fileDirectory, env: withoutStore });
+    expect(fromFile.code).toBe(1);
+    expect(fromFile.stderr).toContain(
+      `Invalid store "mysql://db/y" (store of ${join(fileDirectory, 'toolmux.config.mjs')}). Use `,
+    );
   });
 });
 
