@@ -184,7 +184,11 @@ export interface SessionSummary {
   updatedAt: Date;
 }
 
-/** What `mux.connectedAccounts.list()` takes: filters, all optional (an account matches any of each list's values). */
+/**
+ * What `mux.connectedAccounts.list()` takes: filters, all optional (an account matches any of each
+ * list's values). A list given must name at least one value: an empty one is `INVALID_REQUEST` (it
+ * selected every account, as a missing one does).
+ */
 export interface ListConnectedAccountsOptions {
   userIds?: string[];
   toolkits?: string[];

@@ -127,6 +127,15 @@ const texts: FieldCheck = (value, name) => {
   }
   return undefined;
 };
+/**
+ * A list filter: {@link texts}, and at least one. An empty list selected every row, as a missing one
+ * does: `list({ userIds: ids })` with no ids listed every user's accounts.
+ */
+const filter: FieldCheck = (value, name) =>
+  texts(value, name) ??
+  ((value as unknown[]).length === 0
+    ? `${name} is an empty list, which names nothing to select: leave ${name} out not to filter by it, or name at least one`
+    : undefined);
 const flag: FieldCheck = (value, name) =>
   typeof value === 'boolean' ? undefined : `${name} must be true or false; got ${shownValue(value)}`;
 const fn: FieldCheck = (value, name) =>
@@ -161,10 +170,10 @@ const FIELDS = {
   },
   'mux.authConfigs.list()': { toolkit: text, limit: limit(MAX_PAGE_LIMIT), cursor },
   'mux.connectedAccounts.list()': {
-    userIds: texts,
-    toolkits: texts,
-    statuses: texts,
-    authConfigIds: texts,
+    userIds: filter,
+    toolkits: filter,
+    statuses: filter,
+    authConfigIds: filter,
     limit: limit(MAX_PAGE_LIMIT),
     cursor,
   },

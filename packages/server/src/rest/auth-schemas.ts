@@ -26,6 +26,15 @@ const list = <T extends z.ZodType>(item: T, description: string, exact = false) 
         .split(',')
         .map((entry) => (exact ? entry : entry.trim()))
         .filter(Boolean);
+      if (items.length === 0) {
+        // an empty list selected every row, as a missing parameter does: `user_ids=${ids.join(',')}`
+        // with no ids listed every user's accounts
+        context.addIssue({
+          code: 'custom',
+          message: `names nothing (${JSON.stringify(value.slice(0, 20))}): leave the parameter out not to filter by it, or name at least one`,
+        });
+        return z.NEVER;
+      }
       const array = z.array(item);
       const parsed = array.safeParse(items);
       if (!parsed.success) {

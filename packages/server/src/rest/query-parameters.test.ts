@@ -141,6 +141,37 @@ describe('query parameters', () => {
     expect(await listed(['user_a', 'user_b'])).toEqual(['user_a', 'user_b']);
   });
 
+  it("refuses a list filter that names nothing, over REST, embedded and remote, where it listed every user's accounts", async () => {
+    // `user_ids=${ids.join(',')}` with no ids, or `list({ userIds: [] })`, selected as a missing filter
+    for (const query of ['user_ids=', 'user_ids=,', 'toolkits=%20,', 'statuses=', 'auth_config_ids=,,']) {
+      const answer = await get(`/api/v1/connected-accounts?${query}`);
+      expect(answer.status, query).toBe(400);
+      expect(answer.json.error.code, query).toBe('INVALID_REQUEST');
+      const name = query.slice(0, query.indexOf('='));
+      expect(answer.json.error.message, query).toMatch(
+        new RegExp(
+          `^Invalid request query: query\\.${name}: names nothing \\(".*"\\): leave the parameter out`,
+        ),
+      );
+    }
+    for (const mux of [server.embedded, server.remote()]) {
+      for (const field of ['userIds', 'toolkits', 'statuses', 'authConfigIds'] as const) {
+        const refused = await mux.connectedAccounts.list({ [field]: [] }).then(
+          () => 'listed',
+          (error: { code: string; message: string }) => error,
+        );
+        expect(refused, field).toMatchObject({
+          code: 'INVALID_REQUEST',
+          message: expect.stringContaining(
+            `${field} is an empty list, which names nothing to select: leave ${field} out`,
+          ),
+        });
+      }
+    }
+    // a filter that names one still lists
+    expect((await get('/api/v1/connected-accounts?user_ids=user_b')).json.items).toHaveLength(1);
+  });
+
   it('refuses a Composio tools cursor that is not the offset the route wrote in decimal digits, naming it', async () => {
     const tools = `/api/v3.1/tool_router/session/${composioSessionId}/tools`;
     const first = await get(`${tools}?limit=1`);
