@@ -23,6 +23,20 @@ export function invalidRequest(message: string): ToolMuxError {
 }
 
 /**
+ * A 400 for a credential header (`Authorization`, `x-api-key`) whose value did not match and holds
+ * `", "`: what a request that sends the header twice arrives as (Node.js joins the two values), whose
+ * refusal said the key was wrong even when both copies held the right one. Undefined for any other
+ * value. Asked only after the value failed to match, so a key that itself holds ", " still works.
+ */
+export function repeatedCredentialHeader(name: string, value: string): ToolMuxError | undefined {
+  if (!value.includes(', ')) return undefined;
+  const parts = value.split(', ').length;
+  return invalidRequest(
+    `The ${name} header holds ${parts} values joined by ", ", as a request that sends it ${parts} times arrives: send the header once, with one ${name === 'Authorization' ? '"Bearer <key>"' : 'key'}.`,
+  );
+}
+
+/**
  * The status and body for anything a handler threw. ToolMuxError messages are written to be shown
  * (they never hold secrets), in the words of `audience` (REST routes, or SDK methods for a remote-mode
  * ToolMux); anything else is a 500 with a generic message. `onServerError` gets the real error of

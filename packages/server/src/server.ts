@@ -23,7 +23,7 @@ import {
 } from './composio/composio-api.js';
 import { ConnectPages } from './connect/connect-page.js';
 import { ConnectionLimit, type ConnectionOptions, connectionSettings } from './connection-limit.js';
-import { audienceOf, errorResponse } from './http-errors.js';
+import { audienceOf, errorResponse, repeatedCredentialHeader } from './http-errors.js';
 import { jsonResponse } from './json-response.js';
 import { LingeringClose } from './linger.js';
 import { McpEndpoint, type McpOptions } from './mcp/mcp-endpoint.js';
@@ -414,6 +414,8 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     // message that said the key was wrong
     const bearer = /^bearer +/i.exec(authorization);
     if (bearer !== null && apiKeyMatches(authorization.slice(bearer[0].length))) return;
+    const repeated = repeatedCredentialHeader('Authorization', authorization);
+    if (repeated) throw repeated;
     const scheme =
       bearer !== null
         ? 'The API key after "Bearer " is not this server\'s project API key.'

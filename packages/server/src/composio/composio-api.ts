@@ -12,7 +12,7 @@ import { declaredToolkitsSliced, declaredToolsSliced, WorkSlice } from '@toolmux
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
-import { errorResponse } from '../http-errors.js';
+import { errorResponse, repeatedCredentialHeader } from '../http-errors.js';
 import { jsonResponse } from '../json-response.js';
 import { readJsonBody } from '../read-body.js';
 import type { LargeArray } from '../rest/large-arrays.js';
@@ -315,9 +315,16 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
       try {
         // x-api-key, as Composio's clients send it, or `Authorization: Bearer <key>` as toolmux's
         // REST API takes it; never the bare key as the Authorization header
-        const key =
-          c.req.header('x-api-key') ?? /^bearer (.+)$/is.exec(c.req.header('authorization') ?? '')?.[1];
-        if (key === undefined || !context.apiKeyMatches(key)) throw unauthorized();
+        const apiKey = c.req.header('x-api-key');
+        const key = apiKey ?? /^bearer (.+)$/is.exec(c.req.header('authorization') ?? '')?.[1];
+        if (key === undefined || !context.apiKeyMatches(key)) {
+          const sent = apiKey ?? c.req.header('authorization');
+          const repeated =
+            sent === undefined
+              ? undefined
+              : repeatedCredentialHeader(apiKey === undefined ? 'Authorization' : 'x-api-key', sent);
+          throw repeated ?? unauthorized();
+        }
         // a tool's result or a list can be megabytes: written a slice at a time (see jsonResponse)
         return await jsonResponse(await run(c), status);
       } catch (error) {

@@ -19,6 +19,7 @@ import {
   WorkSlice,
   wholeNumberOf,
 } from '@toolmux/core/internal';
+import { repeatedCredentialHeader } from '../http-errors.js';
 import { jsonResponse, jsonTextPieces, utf8Length } from '../json-response.js';
 import { isJsonContentType, MAX_BODY_DEPTH, parseJsonText, readBodyText } from '../read-body.js';
 import type { CachedSession, SessionCache } from '../session-cache.js';
@@ -394,6 +395,8 @@ export class McpEndpoint {
       );
     }
     if (apiKey !== null && !this.#options.apiKeyMatches?.(apiKey)) {
+      const repeated = repeatedCredentialHeader('x-api-key', apiKey);
+      if (repeated) return httpRpcError(400, -32600, repeated.message, repeated.code);
       return unauthorized(
         "The x-api-key header is not this server's project API key. Send the project API key there, or the session token as Authorization: Bearer <token> (Session.mcp.headers).",
         true,
@@ -416,6 +419,9 @@ export class McpEndpoint {
       throw error;
     }
     if (!entry) {
+      const repeated =
+        apiKey === null ? repeatedCredentialHeader('Authorization', authorization!) : undefined;
+      if (repeated) return httpRpcError(400, -32600, repeated.message, repeated.code);
       return unauthorized('The token is not valid for this session.', true);
     }
 
