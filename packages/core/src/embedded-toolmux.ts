@@ -57,6 +57,7 @@ import { checkSignal, untilAborted } from './util/abort.js';
 import {
   aliasChangeOf,
   checkSessionId,
+  filterIdOf,
   lookupId,
   sessionIdOf,
   sessionNotFound,
@@ -634,10 +635,10 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
       given?: ListLogsOptions,
     ): Promise<{ items: ExecutionLogRecord[]; nextCursor: string | undefined }> => {
       const query = checkedOptions(given, 'mux.logs.list()');
-      if (query.sessionId !== undefined) checkSessionId(query.sessionId);
+      if (query.sessionId !== undefined) filterIdOf(checkSessionId(query.sessionId), 'sessionId', 'ses_');
       if (query.userId !== undefined) checkUserId(query.userId);
       if (query.toolSlug !== undefined) checkId(query.toolSlug, 'toolSlug');
-      if (query.parentId !== undefined) checkId(query.parentId, 'parentId');
+      if (query.parentId !== undefined) filterIdOf(checkId(query.parentId, 'parentId'), 'parentId', 'log_');
       const engine = await this.#ready();
       // A call's children are entries of its session: by parent alone, the log is read within that
       // session (its parent index) instead of the whole table. A parent not stored yet (a remote

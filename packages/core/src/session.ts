@@ -71,7 +71,7 @@ import { toolCallExecute } from './tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
 import type { SessionLogsOptions } from './toolmux-types.js';
 import { checkSignal } from './util/abort.js';
-import { toolkitSlugOf, toolSlugRefusal } from './util/arguments.js';
+import { filterIdOf, toolkitSlugOf, toolSlugRefusal } from './util/arguments.js';
 import { didYouMean, NameMatcher } from './util/closest-names.js';
 import { idTime, newId } from './util/ids.js';
 import { checkedOptions, checkedRequest, optionsObject, requestObject } from './util/options-object.js';
@@ -1784,7 +1784,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   /** This session's execution log, newest first. */
   async logs(given?: SessionLogsOptions): Promise<{ items: ExecutionLog[]; nextCursor: string | undefined }> {
     const options = checkedOptions(given, 'session.logs()');
-    if (options.parentId !== undefined) checkId(options.parentId, 'parentId');
+    if (options.parentId !== undefined) filterIdOf(checkId(options.parentId, 'parentId'), 'parentId', 'log_');
     // a deleted session's log is the project's (as GET /sessions/:id/logs, a remote session's logs(), answers 404)
     await this.#checkExists().catch((error: unknown) => {
       if (!ToolMuxError.isInstance(error) || error.code !== 'SESSION_NOT_FOUND') throw error;

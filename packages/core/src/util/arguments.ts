@@ -86,6 +86,32 @@ export function checkSessionId(sessionId: unknown): string {
   return checkId(sessionId, 'sessionId', { fix: 'pass a session id as create() returned it (ses_…)' });
 }
 
+/** What an id toolmux made is, by its prefix, for a message about an id of one kind given for another. */
+const ID_KINDS: ReadonlyArray<readonly [prefix: string, kind: string]> = [
+  ['ses_', "a session's id"],
+  ['ca_', "a connected account's id"],
+  ['ac_', "an auth config's id"],
+  ['cr_', "a connection request's id"],
+  ['log_', "a log entry's id"],
+];
+
+/**
+ * An id a list is filtered by, which must be of the kind `prefix` starts: INVALID_REQUEST for any
+ * other, naming what it is when toolmux made it. A filter of the wrong kind selected nothing, and the
+ * empty page read as "no entries" (a connected account's id passed as `sessionId`).
+ */
+export function filterIdOf(value: string, field: string, prefix: 'ses_' | 'log_'): string {
+  if (value.startsWith(prefix)) return value;
+  const [, what] = ID_KINDS.find(([other]) => value.startsWith(other)) ?? [];
+  const wanted = prefix === 'ses_' ? 'session' : 'log entry';
+  throw new ToolMuxError({
+    code: 'INVALID_REQUEST',
+    message: `${field} ${shownValue(value)} is ${what ?? 'no toolmux id'}, not a ${wanted} id: ${wanted} ids start with "${prefix}"${
+      prefix === 'ses_' ? ` (as ${apiRef('create')} returned it)` : " (a result's logId)"
+    }.`,
+  });
+}
+
 /** A toolkit slug a method was given: INVALID_REQUEST for one that is not a non-empty string of at most 256 characters. */
 export function toolkitSlugOf(value: unknown): string {
   return checkText(value, {

@@ -172,6 +172,41 @@ describe('query parameters', () => {
     expect((await get('/api/v1/connected-accounts?user_ids=user_b')).json.items).toHaveLength(1);
   });
 
+  it('refuses a log filter by an id of another kind, naming what it is, where it listed an empty page: embedded, remote and REST', async () => {
+    const account = (await server.embedded.connectedAccounts.list({ userIds: ['user_a'] })).items[0]!.id;
+    for (const mux of [server.embedded, server.remote()]) {
+      const bySession = await mux.logs.list({ sessionId: account }).then(
+        () => 'listed',
+        (error: { code: string; message: string }) => error,
+      );
+      expect(bySession).toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining(
+          `sessionId "${account}" is a connected account's id, not a session id: session ids start with "ses_"`,
+        ),
+      });
+      const byParent = await mux.logs.list({ parentId: sessionId }).then(
+        () => 'listed',
+        (error: { code: string; message: string }) => error,
+      );
+      expect(byParent).toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining(`parentId "${sessionId}" is a session's id, not a log entry id`),
+      });
+      const session = await mux.use(sessionId);
+      await expect(session.logs({ parentId: 'something' })).rejects.toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining('parentId "something" is no toolmux id, not a log entry id'),
+      });
+    }
+    const rest = await get(`/api/v1/logs?session_id=${account}`);
+    expect(rest.status).toBe(400);
+    expect(rest.json.error.message).toContain(`is a connected account's id, not a session id`);
+    // the right kind still lists
+    expect((await get(`/api/v1/logs?session_id=${sessionId}`)).status).toBe(200);
+    expect((await server.embedded.logs.list({ sessionId })).items).toEqual([]);
+  });
+
   it('refuses a Composio tools cursor that is not the offset the route wrote in decimal digits, naming it', async () => {
     const tools = `/api/v3.1/tool_router/session/${composioSessionId}/tools`;
     const first = await get(`${tools}?limit=1`);
