@@ -9,6 +9,13 @@ describe('parseToolArguments', () => {
     expect(parseToolArguments(undefined)).toEqual({});
     expect(parseToolArguments('{"a":')).toBe('{"a":');
   });
+
+  it('hands back arguments that are not text as they are (an object an OpenAI-compatible server sent)', () => {
+    const args = { a: 1 };
+    expect(parseToolArguments(args)).toBe(args);
+    expect(parseToolArguments(5)).toBe(5);
+    expect(parseToolArguments(null)).toEqual({});
+  });
 });
 
 describe('runToolCalls', () => {

@@ -13,12 +13,17 @@ export interface ToolCall {
 }
 
 /**
- * The arguments of a tool call that an SDK hands over as JSON text. Empty text is `{}`; text that is
- * not JSON is returned as it is, so that the session's validation refuses it with a result the
- * model can read (and the call is logged), instead of a throw.
+ * The arguments of a tool call that an SDK hands over as JSON text. Empty text (or none: `null`,
+ * `undefined`) is `{}`; text that is not JSON is returned as it is, so that the session's validation
+ * refuses it with a result the model can read (and the call is logged), instead of a throw. A value
+ * that is not text is returned as it is: OpenAI-compatible servers send the arguments as a JSON
+ * object where the API has text (llama.cpp's `llama-server` did by default), and the SDKs hand that
+ * object over untouched; the session validates it as any other arguments.
  */
-export function parseToolArguments(text: string | null | undefined): unknown {
-  if (text === null || text === undefined || text.trim() === '') return {};
+export function parseToolArguments(text: unknown): unknown {
+  if (text === null || text === undefined) return {};
+  if (typeof text !== 'string') return text;
+  if (text.trim() === '') return {};
   try {
     return JSON.parse(text);
   } catch {

@@ -569,6 +569,77 @@ describe('enums and consts whose values are not all strings', () => {
   });
 });
 
+describe('boolean subschemas (true: any value, false: none), as MCP servers send them', () => {
+  it('are declared (true as a JSON string, a false property left out) and the call reaches the handler', async () => {
+    const received: unknown[] = [];
+    const toolkit = defineToolkit({
+      slug: 'alerts',
+      description: 'Alert rules',
+      tools: [
+        defineTool({
+          slug: 'ALERTS_CREATE_RULE',
+          description: 'Create an alert rule.',
+          // as grafana/mcp-grafana writes Go's interface{} fields: `"model": true`
+          inputSchema: {
+            type: 'object',
+            properties: {
+              title: { type: 'string' },
+              model: true,
+              legacy: false,
+              labels: { type: 'array', items: true },
+              threshold: { anyOf: [true, { type: 'number' }] },
+            },
+            required: ['title', 'model'],
+          },
+          execute: async (input) => {
+            received.push(input);
+            return { ok: true };
+          },
+        }),
+      ],
+    });
+    const mux = new ToolMux({
+      provider: new GoogleProvider({ logger: { warn() {} } }),
+      toolkits: [toolkit],
+      store: ':memory:',
+      logger: silent,
+    });
+    cleanups.push(() => mux.close());
+    const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+    const tools = await session.tools();
+    const { model, ai } = await scriptedClient([
+      () => [
+        {
+          id: 'fc_rule',
+          name: 'ALERTS_CREATE_RULE',
+          args: {
+            title: 'CPU',
+            model: '{"expr":"cpu > 90","for":5}',
+            labels: ['"team"', '3'],
+            threshold: '"high"',
+          },
+        },
+      ],
+    ]);
+    expect(await loop(ai, session, tools)).toBe('done');
+
+    const [declaration] = model.requests[0]!.body.tools[0].functionDeclarations as FunctionDeclaration[];
+    const parameters = declaration!.parameters! as Record<string, unknown>;
+    expect(geminiSchemaViolations(parameters)).toEqual([]);
+    expect(Object.keys(declaration!.parameters!.properties!)).toEqual([
+      'title',
+      'model',
+      'labels',
+      'threshold',
+    ]);
+    expect(declaration!.parameters!.required).toEqual(['title', 'model']);
+    expect(received).toEqual([
+      { title: 'CPU', model: { expr: 'cpu > 90', for: 5 }, labels: ['team', 3], threshold: 'high' },
+    ]);
+    expect(resultsOf(model, 1).map((result) => result.response)).toEqual([{ output: { ok: true } }]);
+  });
+});
+
 describe('two sessions of one GoogleProvider', () => {
   it('decode the arguments of a tool both have by their own declaration, whichever declared last', async () => {
     // the same custom tool slug, declared differently in each session: an integer enum (a STRING enum

@@ -584,6 +584,36 @@ describe.each(
       });
     });
 
+    it('runs a call whose arguments are a JSON object, not text (an OpenAI-compatible server’s), with that object', async () => {
+      const { sample, session, tools } = await setup({ mode, strict, preset: SessionPreset.DIRECT_TOOLS });
+      // llama.cpp's llama-server sent them so; OpenAIChatCompletionsModel hands them over as they are
+      const asObject = (call: ReturnType<typeof functionCall>, args: unknown) =>
+        Object.assign(call, { arguments: args as string });
+      const { model, result } = await runAgent(
+        tools,
+        [
+          [
+            asObject(functionCall('TASKS_CREATE_TASK', '', { callId: 'call_object' }), { title: 'Buy milk' }),
+            asObject(functionCall('TASKS_DELETE_TASK', '', { callId: 'call_number' }), 5),
+          ],
+          done,
+        ],
+        { stream, wrap: answerUnparsedToolArguments },
+      );
+      expect(result.finalOutput).toBe('ok');
+      expect(sample.calls).toMatchObject([
+        { slug: 'TASKS_CREATE_TASK', input: { title: 'Buy milk' }, context: { callId: 'call_object' } },
+      ]);
+      expect(JSON.parse(toolOutputSeen(model.lastCall, 'call_object'))).toMatchObject({ title: 'Buy milk' });
+      expect(toolOutputSeen(model.lastCall, 'call_number')).toMatch(
+        /^Error \(TOOL_ARGUMENTS_INVALID\): .*TASKS_DELETE_TASK/,
+      );
+      expect(await logOf(session, 'TASKS_DELETE_TASK')).toMatchObject({
+        callId: 'call_number',
+        errorCode: 'TOOL_ARGUMENTS_INVALID',
+      });
+    });
+
     it('answers arguments that are not JSON with the session’s TOOL_ARGUMENTS_INVALID, logged', async () => {
       const { sample, session, tools } = await setup({ mode, strict, preset: SessionPreset.DIRECT_TOOLS });
       const broken = '{"title": "unterminated';

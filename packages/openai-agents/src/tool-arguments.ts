@@ -22,11 +22,14 @@ export const toolmuxParameters = new WeakSet<object>();
  * for arguments that are not JSON it answers the model itself ("An error occurred while parsing tool
  * arguments. Please try again with valid JSON.") and the session never hears of the call: no
  * execution log entry. That includes the empty arguments `""` that several OpenAI-compatible servers
- * (and models bridged from other APIs) send for a tool without parameters, whose call then never runs.
+ * (and models bridged from other APIs) send for a tool without parameters, whose call then never runs,
+ * and arguments sent as a JSON object instead of text (llama.cpp's `llama-server` did so by default),
+ * which the SDK's model classes hand over as they are.
  *
  * The returned model hands the runner such calls of toolmux tools in a form it parses, as
  * `parseToolArguments` (`@toolmux/core`) reads them for every other provider: empty (or blank)
- * arguments as `{}`, so the call runs; any other text as a JSON string of that text, so the session
+ * arguments as `{}`, so the call runs; arguments that are not text as their JSON (an object runs as the call's
+ * arguments); any other text as a JSON string of that text, so the session
  * answers `Error (TOOL_ARGUMENTS_INVALID): The arguments of <slug> are not valid JSON (<why>): …`
  * and logs the call. The conversation keeps the call with those arguments. Calls of other tools, and
  * arguments that parse, are left as they are.
@@ -93,19 +96,38 @@ function parsableOutput<T extends AgentOutputItem>(output: T[], request: ModelRe
     ours ??= toolmuxToolKeys(request);
     if (!ours.has(toolKey(item.namespace, item.name))) return item;
     changed = true;
-    const text = item.arguments;
-    return { ...item, arguments: text.trim() === '' ? '{}' : JSON.stringify(text) };
+    return { ...item, arguments: parsableText(item.arguments) };
   });
   return changed ? items : output;
 }
 
-function parses(text: string): boolean {
+/** Whether the runner parses `text`: JSON text (arguments that are not text never are). */
+function parses(text: unknown): boolean {
+  if (typeof text !== 'string') return false;
   try {
     JSON.parse(text);
     return true;
   } catch {
     return false;
   }
+}
+
+/**
+ * Arguments the runner cannot parse, as JSON text it parses into what `parseToolArguments` reads
+ * them as: `{}` for empty text or none; other text as a JSON string of it; a value that is not text
+ * (an OpenAI-compatible server's JSON object where the API has text, which the model classes hand
+ * over untouched) as its JSON.
+ */
+function parsableText(args: unknown): string {
+  if (args === null || args === undefined) return '{}';
+  if (typeof args === 'string') return args.trim() === '' ? '{}' : JSON.stringify(args);
+  try {
+    const text = JSON.stringify(args);
+    if (text !== undefined) return text;
+  } catch {
+    // not JSON data (a model of the application's own); the session is shown it as text
+  }
+  return JSON.stringify(String(args));
 }
 
 /** The toolmux function tools of a request, by namespace and name (as the model calls them). */

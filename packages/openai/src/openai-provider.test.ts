@@ -249,6 +249,39 @@ describe.each(['chat', 'responses'] as const)(
       ]);
     });
 
+    it('arguments an OpenAI-compatible server sends as a JSON value, not text: an object runs, any other is a result the model reads', async () => {
+      // llama.cpp's llama-server sent them so by default; the SDK hands them over untouched
+      const { model, run, calls, session } = await setUp(
+        api,
+        [
+          () => [
+            { id: 'call_object', name: 'TASKS_CREATE_TASK', unencoded: { title: 'A' } },
+            { id: 'call_number', name: 'TASKS_CREATE_TASK', unencoded: 5 },
+            { id: 'call_null', name: 'TASKS_LIST_TASKS', unencoded: null },
+          ],
+        ],
+        { preset: SessionPreset.DIRECT_TOOLS },
+      );
+      expect(await run()).toBe('done');
+      const results = resultsOf(api, model, 1);
+      expect(Object.keys(results)).toEqual(['call_object', 'call_number', 'call_null']);
+      expect(JSON.parse(results.call_object!)).toEqual({ id: 'task_1', title: 'A' });
+      expect(results.call_number).toMatch(/^Error \(TOOL_ARGUMENTS_INVALID\): .*TASKS_CREATE_TASK/);
+      expect(JSON.parse(results.call_null!)).toHaveProperty('tasks');
+      expect(calls.map((call) => [call.slug, call.input, call.context.callId]).sort()).toEqual([
+        ['TASKS_CREATE_TASK', { title: 'A' }, 'call_object'],
+        ['TASKS_LIST_TASKS', {}, 'call_null'],
+      ]);
+      const logged = (await session.logs()).items.map((entry) => [entry.callId, entry.errorCode ?? null]);
+      expect(logged).toEqual(
+        expect.arrayContaining([
+          ['call_object', null],
+          ['call_number', 'TOOL_ARGUMENTS_INVALID'],
+          ['call_null', null],
+        ]),
+      );
+    });
+
     it.each(modes)(
       'call ids the log cannot keep as they are (%s): every call runs and is answered under its own id',
       async (mode) => {

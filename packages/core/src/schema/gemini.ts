@@ -119,7 +119,7 @@ export interface GeminiSchemaResult {
 export function toGeminiSchema(schema: JSONSchema): GeminiSchemaResult {
   const shaper = new GeminiShaper();
   const properties = isSchemaObject(schema.properties) ? schema.properties : {};
-  if (Object.keys(properties).length === 0) {
+  if (Object.values(properties).every((property) => property === false)) {
     if (schema.additionalProperties !== undefined && schema.additionalProperties !== false) {
       shaper.loosened.push('$: takes an object of any properties; Gemini declares no parameters for it');
     }
@@ -161,9 +161,17 @@ class GeminiShaper {
       notes.push('It must also match further conditions, checked when the tool runs.');
       this.loosened.push(`${path}: allOf cannot be merged (${merged.reason}); its parts are not shown`);
     }
-    const variants = (
-      Array.isArray(schema.anyOf) ? schema.anyOf : Array.isArray(schema.oneOf) ? schema.oneOf : []
-    ).filter(isSchemaObject);
+    const listed: unknown[] = Array.isArray(schema.anyOf)
+      ? schema.anyOf
+      : Array.isArray(schema.oneOf)
+        ? schema.oneOf
+        : [];
+    if (listed.includes(true)) {
+      // a variant `true` takes any value, so the union does (a variant `false` takes none: left out)
+      const { anyOf: _anyOf, oneOf: _oneOf, ...rest } = schema;
+      return this.#single(annotations(rest, {}), undefined, false, path, steps, notes);
+    }
+    const variants = listed.filter(isSchemaObject);
     if (variants.length > 0) return this.#union(schema, variants, path, steps, notes);
     const types = typeList(schema.type);
     const nullable = types.includes('null') || (Array.isArray(schema.enum) && schema.enum.includes(null));
@@ -295,7 +303,8 @@ class GeminiShaper {
 
   #object(schema: JSONSchema, out: JSONSchema, path: string, steps: readonly string[], notes: string[]) {
     const properties = isSchemaObject(schema.properties) ? schema.properties : {};
-    const names = Object.keys(properties);
+    // a property whose schema is `false` may not be sent at all: it is not declared
+    const names = Object.keys(properties).filter((name) => properties[name] !== false);
     if (names.length === 0) {
       const values =
         isSchemaObject(schema.additionalProperties) &&
@@ -308,7 +317,7 @@ class GeminiShaper {
     out.properties = Object.fromEntries(
       names.map((name) => [
         name,
-        this.shape(properties[name] as JSONSchema, `${path}.${name}`, [...steps, name]),
+        this.shape(subschemaOf(properties[name]), `${path}.${name}`, [...steps, name]),
       ]),
     );
     const required = Array.isArray(schema.required)
@@ -360,6 +369,14 @@ class GeminiShaper {
     notes.push(`Write ${what} as a JSON string.`);
     return withNotes({ ...out, type: 'STRING' }, notes);
   }
+}
+
+/**
+ * A subschema as an object: JSON Schema's boolean schema `true` (any value; MCP servers send it for
+ * a property of any type) is `{}`, and so is anything else that is not a schema object.
+ */
+function subschemaOf(value: unknown): JSONSchema {
+  return isSchemaObject(value) ? value : {};
 }
 
 /** `title`, `description` and `default` of `schema`, keeping those `over` already has. */

@@ -11,12 +11,16 @@ import {
   startScriptedModelServer,
 } from './scripted-model-server.js';
 
-/** A tool call the scripted OpenAI model makes; `raw` sends text that is not JSON-encoded `args`. */
+/**
+ * A tool call the scripted OpenAI model makes; `raw` sends text that is not JSON-encoded `args`, and
+ * `unencoded` sends a JSON value where the API has text (as some OpenAI-compatible servers do).
+ */
 export interface OpenAIScriptedCall {
   id: string;
   name: string;
   args?: unknown;
   raw?: string;
+  unencoded?: unknown;
 }
 
 /**
@@ -90,11 +94,17 @@ function chatChunks(calls: OpenAIScriptedCall[]) {
   ];
 }
 
+/** What the reply carries as a call's `arguments`: JSON text, or the value itself for `unencoded`. */
+function argumentsOf(call: OpenAIScriptedCall): unknown {
+  if ('unencoded' in call) return call.unencoded;
+  return call.raw ?? JSON.stringify(call.args);
+}
+
 function chatToolCall(call: OpenAIScriptedCall) {
   return {
     id: call.id,
     type: 'function',
-    function: { name: call.name, arguments: call.raw ?? JSON.stringify(call.args) },
+    function: { name: call.name, arguments: argumentsOf(call) },
   };
 }
 
@@ -113,7 +123,7 @@ function responsesReply(calls: OpenAIScriptedCall[]) {
             id: `fc_${call.id}`,
             call_id: call.id,
             name: call.name,
-            arguments: call.raw ?? JSON.stringify(call.args),
+            arguments: argumentsOf(call),
             status: 'completed',
           }))
         : [
