@@ -44,10 +44,14 @@ import type { ToolResult } from './execution/result.js';
 import { applicationReader, forReader, type HintReader, readerFor } from './meta-tools/hints.js';
 import {
   ALL_META_TOOL_SLUGS,
+  EACH_CALL_RESULT,
+  type EachCallResult,
   META_TOOL_NAMES,
   META_TOOLKIT,
+  type MetaTool,
   type MetaToolHost,
   type MetaToolKind,
+  type MultiExecuteOptions,
   metaToolKind,
   metaToolSlugs,
   metaToolsOf,
@@ -651,6 +655,25 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   }
 
   /**
+   * The session's multi-execute running `eachResult` on each of its calls' results (`tools()`'s
+   * `afterExecute`), before they are offloaded to the workbench files; any other tool as it is.
+   */
+  #withEachResult(meta: Tool | undefined, eachResult: EachCallResult | undefined): Tool | undefined {
+    if (!meta || !eachResult || metaToolKind(meta.slug) !== 'MULTI_EXECUTE_TOOL') return meta;
+    const host = this.#host();
+    return {
+      ...meta,
+      execute: (input, context) =>
+        (meta as MetaTool).run(host, input, {
+          signal: context.signal,
+          callId: context.callId,
+          logId: context.logId,
+          eachResult,
+        }),
+    };
+  }
+
+  /**
    * The tools handed to the agent: the session's meta-tools (`exposedMetaToolKinds`), then the
    * preloaded tools (META_TOOLS) or every tool the filters leave (DIRECT_TOOLS, where `preload` has
    * nothing to add).
@@ -776,7 +799,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   async #execute(
     slug: string,
     args: unknown,
-    options: ExecuteOptions & {
+    options: MultiExecuteOptions & {
       parentId?: string;
       holdLog?: (entry: ExecutionLogRecord) => void;
       audience?: ErrorAudience;
@@ -812,7 +835,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       parentId: options.parentId,
     };
     try {
-      const meta = this.#metaTools().get(slug);
+      const meta = this.#withEachResult(this.#metaTools().get(slug), options[EACH_CALL_RESULT]);
       const tool = meta ?? this.#visibleTools().get(slug);
       if (!tool) {
         return rejectToolCall(
