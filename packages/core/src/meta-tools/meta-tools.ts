@@ -5,6 +5,7 @@ import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
 import { toStrictSchema } from '../schema/strict.js';
 import { MAX_ID_LENGTH, storableCallId } from '../util/stored-text.js';
+import { MAX_TIMER_MS } from '../util/whole-number.js';
 import {
   WORKBENCH_DESCRIPTION,
   WORKBENCH_DIRECT_SLUGS_LINE,
@@ -622,6 +623,10 @@ const MULTI_EXECUTE_DESCRIPTION =
 const multiExecute: MetaToolDefinition = {
   kind: 'MULTI_EXECUTE_TOOL',
   annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+  // Each call runs under its own tool's timeout and answers by then (TOOL_TIMEOUT); the multi-execute
+  // answers once they all have. A limit of its own (the 60 s default) aborted a call whose tool may
+  // run longer (a crawl's 120 s) and lost every other call's result with it.
+  timeoutMs: MAX_TIMER_MS,
   variants: {
     toolmux: {
       description: MULTI_EXECUTE_DESCRIPTION,
