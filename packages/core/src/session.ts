@@ -70,6 +70,7 @@ import type {
   ToolSpec,
 } from './provider.js';
 import { shapeInputSchema } from './schema/shape.js';
+import { MAX_QUERY_CHARS } from './search/tool-index.js';
 import type { AuthConfigType, ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import { toolCallExecute } from './tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
@@ -81,7 +82,7 @@ import { idTime, newId } from './util/ids.js';
 import { checkedOptions, checkedRequest, optionsObject, requestObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
-import { checkCallId, checkId, shownValue } from './util/stored-text.js';
+import { checkCallId, checkId, leadingText, shownValue } from './util/stored-text.js';
 import { offloadLarge, type WorkbenchSessionPort, workbenchHost } from './workbench/host.js';
 import { endSessionWorkbench, workbenchPoolOf } from './workbench/workbench.js';
 
@@ -1250,7 +1251,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           input_schema: toolSpecOf(tool).inputSchema,
         });
       }
-      results.push({ use_case: query.use_case, tools });
+      // the part of the use case search read: a megabyte a model sent is not sent back to it
+      results.push({ use_case: leadingText(query.use_case, MAX_QUERY_CHARS), tools });
     }
     const toolkit_connections = [...connections].map(([toolkit, connection]) => {
       const accounts = choices.get(toolkit);

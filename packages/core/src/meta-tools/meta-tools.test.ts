@@ -43,6 +43,19 @@ describe('TOOLMUX_SEARCH_TOOLS', () => {
     expect(data.next_steps).toContain('mail');
   });
 
+  it('answers each query with the part of its use case it read (2,000 characters), not a megabyte sent back to the model', async () => {
+    const { session } = await setup();
+    const useCase = `add a new to-do item ${'and more words '.repeat(100_000)}`;
+    const result = await session.execute(MetaToolSlug.SEARCH_TOOLS, {
+      queries: Array.from({ length: 10 }, () => ({ use_case: useCase })),
+    });
+    const data = result.data as { results: Array<{ use_case: string; tools: Array<{ tool_slug: string }> }> };
+    expect(data.results[0]!.tools[0]!.tool_slug).toBe('TASKS_CREATE_TASK');
+    expect(data.results[0]!.use_case).toBe(useCase.slice(0, 2_000));
+    // on the old code 15 MB: each use case whole
+    expect(JSON.stringify(result.data).length).toBeLessThan(200_000);
+  });
+
   it('never shows a tool outside the session', async () => {
     const { session } = await setup({ toolkits: ['notes'] });
     const found = await session.search({ query: 'delete a task', limit: 10 });
