@@ -44,10 +44,14 @@ import type { ToolResult } from './execution/result.js';
 import { applicationReader, forReader, type HintReader, readerFor } from './meta-tools/hints.js';
 import {
   ALL_META_TOOL_SLUGS,
+  EACH_CALL_RESULT,
+  type EachCallResult,
   META_TOOL_NAMES,
   META_TOOLKIT,
+  type MetaTool,
   type MetaToolHost,
   type MetaToolKind,
+  type MultiExecuteOptions,
   metaToolKind,
   metaToolSlugs,
   metaToolsOf,
@@ -66,6 +70,7 @@ import type {
   ToolSpec,
 } from './provider.js';
 import { shapeInputSchema } from './schema/shape.js';
+import { MAX_QUERY_CHARS } from './search/tool-index.js';
 import type { AuthConfigType, ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import { toolCallExecute } from './tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
@@ -77,7 +82,7 @@ import { idTime, newId } from './util/ids.js';
 import { checkedOptions, checkedRequest, optionsObject, requestObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
-import { checkCallId, checkId, shownValue } from './util/stored-text.js';
+import { checkCallId, checkId, leadingText, shownValue } from './util/stored-text.js';
 import { offloadLarge, type WorkbenchSessionPort, workbenchHost } from './workbench/host.js';
 import { endSessionWorkbench, workbenchPoolOf } from './workbench/workbench.js';
 
@@ -651,6 +656,25 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   }
 
   /**
+   * The session's multi-execute running `eachResult` on each of its calls' results (`tools()`'s
+   * `afterExecute`), before they are offloaded to the workbench files; any other tool as it is.
+   */
+  #withEachResult(meta: Tool | undefined, eachResult: EachCallResult | undefined): Tool | undefined {
+    if (!meta || !eachResult || metaToolKind(meta.slug) !== 'MULTI_EXECUTE_TOOL') return meta;
+    const host = this.#host();
+    return {
+      ...meta,
+      execute: (input, context) =>
+        (meta as MetaTool).run(host, input, {
+          signal: context.signal,
+          callId: context.callId,
+          logId: context.logId,
+          eachResult,
+        }),
+    };
+  }
+
+  /**
    * The tools handed to the agent: the session's meta-tools (`exposedMetaToolKinds`), then the
    * preloaded tools (META_TOOLS) or every tool the filters leave (DIRECT_TOOLS, where `preload` has
    * nothing to add).
@@ -776,7 +800,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   async #execute(
     slug: string,
     args: unknown,
-    options: ExecuteOptions & {
+    options: MultiExecuteOptions & {
       parentId?: string;
       holdLog?: (entry: ExecutionLogRecord) => void;
       audience?: ErrorAudience;
@@ -812,7 +836,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       parentId: options.parentId,
     };
     try {
-      const meta = this.#metaTools().get(slug);
+      const meta = this.#withEachResult(this.#metaTools().get(slug), options[EACH_CALL_RESULT]);
       const tool = meta ?? this.#visibleTools().get(slug);
       if (!tool) {
         return rejectToolCall(
@@ -1227,7 +1251,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           input_schema: toolSpecOf(tool).inputSchema,
         });
       }
-      results.push({ use_case: query.use_case, tools });
+      // the part of the use case search read: a megabyte a model sent is not sent back to it
+      results.push({ use_case: leadingText(query.use_case, MAX_QUERY_CHARS), tools });
     }
     const toolkit_connections = [...connections].map(([toolkit, connection]) => {
       const accounts = choices.get(toolkit);

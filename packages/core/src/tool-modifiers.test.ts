@@ -1,11 +1,13 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool } from './catalog/define.js';
 import type { JSONSchema } from './catalog/types.js';
 import { ToolMuxError } from './errors.js';
 import type { ToolResult } from './execution/result.js';
-import { MetaToolSlug } from './meta-tools/meta-tools.js';
+import { ComposioMetaToolSlug, MetaToolSlug } from './meta-tools/meta-tools.js';
 import type { PlainTool } from './provider.js';
 import { createSampleToolkits } from './test/sample-toolkits.js';
-import type { ToolModifiers } from './tool-modifiers.js';
+import type { AfterExecuteContext, ToolModifiers } from './tool-modifiers.js';
 import { ToolMux } from './toolmux.js';
 
 const quiet = { debug() {}, warn() {}, error() {} };
@@ -150,6 +152,84 @@ describe('tool modifiers', () => {
       'notes/NOTES_CREATE_NOTE',
     ]);
     expect(after.slice(2).sort()).toEqual(['notes/NOTES_CREATE_NOTE', 'tasks/TASKS_CREATE_TASK']);
+  });
+
+  it("afterExecute changes a multi-execute result that is saved to the workbench files, before it is saved: the model never reads the tool's own data", async () => {
+    const { mux } = setup();
+    const report = defineTool({
+      slug: 'REPORTS_GET_REPORT',
+      description: 'Get a report',
+      inputSchema: z.object({ size: z.number().int() }),
+      execute: async ({ size }) => ({ customerEmail: 'alice@example.com', body: 'r'.repeat(size) }),
+    });
+    const redact = async ({ result }: AfterExecuteContext): Promise<ToolResult> =>
+      result.successful
+        ? { ...result, data: { ...(result.data as object), customerEmail: '[redacted]' } }
+        : result;
+    for (const metaToolNames of ['toolmux', 'composio'] as const) {
+      const session = await mux.create('user_1', {
+        toolkits: ['tasks'],
+        metaToolNames,
+        workbench: { enable: true, autoOffloadThreshold: 1_000 },
+        experimental: { customTools: [report] },
+      });
+      const slugs = metaToolNames === 'toolmux' ? MetaToolSlug : ComposioMetaToolSlug;
+      const tools = byName((await session.tools({ afterExecute: redact })) as PlainTool[]);
+      const multi = tools.get(slugs.MULTI_EXECUTE_TOOL)!;
+      const call = (size: number) => [{ tool_slug: 'REPORTS_GET_REPORT', arguments: { size } }];
+      // [input, whether its result is saved to the files]: inline, over the threshold, and
+      // Composio's sync_response_to_workbench (saved whatever its size)
+      const inputs: Array<[Record<string, unknown>, boolean]> = [
+        [{ tools: call(10) }, false],
+        [{ tools: call(5_000) }, true],
+        ...(metaToolNames === 'composio'
+          ? [
+              [{ tools: call(10), sync_response_to_workbench: true }, true] as [
+                Record<string, unknown>,
+                boolean,
+              ],
+            ]
+          : []),
+      ];
+      for (const [input, saved] of inputs) {
+        const result = await multi.execute(input);
+        expect(result.successful).toBe(true);
+        // on the old code an offloaded result's preview (and file) held the address
+        expect(JSON.stringify(result.data)).not.toContain('alice@example.com');
+        expect(JSON.stringify(result.data)).toContain('[redacted]');
+        const offloaded = (result.data as { offloaded?: { path: string } }).offloaded;
+        expect(offloaded !== undefined).toBe(saved);
+        if (!offloaded) continue;
+        const read = await session.execute(slugs.WORKBENCH, {
+          [metaToolNames === 'toolmux' ? 'code' : 'code_to_execute']:
+            `const r = await toolmux.files.read(${JSON.stringify(offloaded.path)}); return r.results[0].data.customerEmail;`,
+        });
+        const cell = read.data as { result?: unknown; results?: unknown };
+        expect(cell.result ?? cell.results).toBe('[redacted]');
+      }
+    }
+  });
+
+  it('afterExecute that throws inside a multi-execute makes the call throw once every call has answered', async () => {
+    const { mux, calls } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks'] });
+    const tools = byName(
+      (await session.tools({
+        afterExecute: ({ slug, result }) => {
+          if (slug === 'TASKS_LIST_TASKS') throw new Error('not for the model');
+          return result;
+        },
+      })) as PlainTool[],
+    );
+    await expect(
+      tools.get(MetaToolSlug.MULTI_EXECUTE_TOOL)!.execute({
+        tools: [
+          { tool_slug: 'TASKS_LIST_TASKS', arguments: {} },
+          { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'x' } },
+        ],
+      }),
+    ).rejects.toThrow('not for the model');
+    expect(calls.map((call) => call.slug).sort()).toEqual(['TASKS_CREATE_TASK', 'TASKS_LIST_TASKS']);
   });
 
   it('mux.tools.get() takes the same modifiers', async () => {

@@ -1,7 +1,14 @@
 import type { JSONSchema } from './catalog/types.js';
 import { ToolMuxError } from './errors.js';
 import type { ToolResult } from './execution/result.js';
-import { ALL_META_TOOL_SLUGS, META_TOOLKIT, metaToolKind } from './meta-tools/meta-tools.js';
+import {
+  ALL_META_TOOL_SLUGS,
+  EACH_CALL_RESULT,
+  type EachCallResult,
+  META_TOOLKIT,
+  type MultiExecuteOptions,
+  metaToolKind,
+} from './meta-tools/meta-tools.js';
 import type { ExecuteFn, ToolSpec } from './provider.js';
 import { shapeInputSchema } from './schema/shape.js';
 import { shownValue } from './util/stored-text.js';
@@ -188,77 +195,48 @@ export function applyToolModifiers(
     return result;
   };
 
+  /**
+   * A multi-execute: `beforeExecute` on each call's arguments here, before anything runs;
+   * `afterExecute` on each call's result in the multi-execute itself (`EACH_CALL_RESULT`), before the
+   * results are counted, shaped or saved to the workbench files. (Run here on the answer, it never
+   * saw a result offloaded there: the model read the tool's own data in the file and its preview.)
+   */
   const multiExecute: ExecuteFn = async (slug, args, options) => {
-    const input = args as { tools: Array<Record<string, unknown>> };
-    const calls = await Promise.all(
-      input.tools.map(async (call) => {
-        // strict-mode models send the arguments as a JSON string
-        const args = typeof call.arguments === 'string' ? parsed(call.arguments) : call.arguments;
-        return typeof call.tool_slug === 'string' && isRecord(args)
-          ? { ...call, arguments: await before(call.tool_slug, args) }
-          : call;
-      }),
-    );
-    const result = await execute(slug, { ...input, tools: calls }, options);
-    if (!afterExecute || !result.successful || !isRecord(result.data) || !Array.isArray(result.data.results))
-      return result;
-    const results = await Promise.all(
-      result.data.results.map(async (entry: unknown) => {
-        if (!isRecord(entry) || typeof entry.tool_slug !== 'string') return entry;
-        // Composio's shape (metaToolNames: 'composio') nests the call's result in `response`
-        const composio = isRecord(entry.response);
-        const source = composio ? (entry.response as Record<string, unknown>) : entry;
-        const modified = await after(entry.tool_slug, {
-          successful: source.successful === true,
-          data: source.data ?? null,
-          error: typeof source.error === 'string' ? source.error : null,
-          logId: typeof entry.log_id === 'string' ? entry.log_id : '',
-        });
-        if (composio) {
-          const { error: _error, ...rest } = entry;
-          return {
-            ...rest,
-            response: { successful: modified.successful, data: modified.data, error: modified.error },
-            ...(modified.error ? { error: modified.error } : {}),
-            successful: modified.successful,
-          };
-        }
-        return {
-          ...entry,
-          successful: modified.successful,
-          data: modified.data,
-          error: modified.error,
-        };
-      }),
-    );
-    const failed = results.filter((entry) => isRecord(entry) && entry.successful !== true).length;
-    const counts =
-      'success_count' in result.data
-        ? { success_count: results.length - failed, error_count: failed }
-        : { successful_count: results.length - failed, failed_count: failed };
-    return {
-      ...result,
-      data: {
-        ...result.data,
-        results: results.map((entry) => {
-          if (!isRecord(entry) || !('success_count' in (result.data as object))) return entry;
-          const { successful: _successful, ...rest } = entry;
-          return rest;
+    const input = args as { tools?: unknown };
+    let calls = args;
+    if (beforeExecute && isRecord(input) && Array.isArray(input.tools) && input.tools.every(isRecord)) {
+      const changed = await Promise.all(
+        (input.tools as Array<Record<string, unknown>>).map(async (call) => {
+          // strict-mode models send the arguments as a JSON string
+          const args = typeof call.arguments === 'string' ? parsed(call.arguments) : call.arguments;
+          return typeof call.tool_slug === 'string' && isRecord(args)
+            ? { ...call, arguments: await before(call.tool_slug, args) }
+            : call;
         }),
-        ...counts,
-      },
+      );
+      calls = { ...input, tools: changed };
+    }
+    if (!afterExecute) return execute(slug, calls, options);
+    // what a hook throws is thrown here, as for a tool called directly (the multi-execute itself
+    // answers a failure once its calls have answered)
+    let thrown: { error: unknown } | undefined;
+    const eachResult: EachCallResult = async (called, result) => {
+      try {
+        return await after(called, result);
+      } catch (error) {
+        thrown ??= { error };
+        throw error;
+      }
     };
+    const withHook: MultiExecuteOptions = { ...options, [EACH_CALL_RESULT]: eachResult };
+    const result = await execute(slug, calls, withHook);
+    if (thrown) throw thrown.error;
+    return result;
   };
 
   const modifiedExecute: ExecuteFn = async (slug, args, options) => {
-    if (
-      metaToolKind(slug) === 'MULTI_EXECUTE_TOOL' &&
-      isRecord(args) &&
-      Array.isArray(args.tools) &&
-      args.tools.every(isRecord)
-    ) {
-      return multiExecute(slug, args, options);
-    }
+    // never the hooks of the multi-execute itself, only those of its calls
+    if (metaToolKind(slug) === 'MULTI_EXECUTE_TOOL') return multiExecute(slug, args, options);
     const result = await execute(slug, await before(slug, args), options);
     const kind = metaToolKind(slug);
     const listed = kind === 'SEARCH_TOOLS' || kind === 'GET_TOOL_SCHEMAS' ? rewriteListed(result) : result;

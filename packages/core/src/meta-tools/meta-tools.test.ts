@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { defineTool, defineToolkit } from '../catalog/define.js';
 import { toStrictSchema } from '../schema/strict.js';
 import { createSampleToolkits } from '../test/sample-toolkits.js';
 import { ToolMux } from '../toolmux.js';
@@ -39,6 +41,19 @@ describe('TOOLMUX_SEARCH_TOOLS', () => {
     expect(data.toolkit_connections).toContainEqual({ toolkit: 'tasks', connected: true });
     expect(data.next_steps).toContain('TOOLMUX_MANAGE_CONNECTIONS');
     expect(data.next_steps).toContain('mail');
+  });
+
+  it('answers each query with the part of its use case it read (2,000 characters), not a megabyte sent back to the model', async () => {
+    const { session } = await setup();
+    const useCase = `add a new to-do item ${'and more words '.repeat(100_000)}`;
+    const result = await session.execute(MetaToolSlug.SEARCH_TOOLS, {
+      queries: Array.from({ length: 10 }, () => ({ use_case: useCase })),
+    });
+    const data = result.data as { results: Array<{ use_case: string; tools: Array<{ tool_slug: string }> }> };
+    expect(data.results[0]!.tools[0]!.tool_slug).toBe('TASKS_CREATE_TASK');
+    expect(data.results[0]!.use_case).toBe(useCase.slice(0, 2_000));
+    // on the old code 15 MB: each use case whole
+    expect(JSON.stringify(result.data).length).toBeLessThan(200_000);
   });
 
   it('never shows a tool outside the session', async () => {
@@ -200,6 +215,68 @@ describe('TOOLMUX_MULTI_EXECUTE_TOOL', () => {
     });
     expect(tooMany.code).toBe('TOOL_ARGUMENTS_INVALID');
     expect(tooMany.error).toContain('tools');
+  });
+
+  it("runs each call under its own tool's timeout, longer than 60 s too: the multi-execute has none of its own that cuts them short", async () => {
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const crawl = defineTool({
+      slug: 'SITE_CRAWL',
+      description: 'Crawl a site (slow)',
+      inputSchema: z.object({}),
+      timeoutMs: 120_000,
+      execute: async () => {
+        started();
+        await finished;
+        return { pages: 3 };
+      },
+    });
+    const hang = defineTool({
+      slug: 'SITE_HANG',
+      description: 'Never answers',
+      inputSchema: z.object({}),
+      timeoutMs: 150_000,
+      execute: () => new Promise(() => {}),
+    });
+    const site = defineToolkit({ slug: 'site', name: 'Site', description: 'A site', tools: [crawl, hang] });
+    const mux = new ToolMux({ toolkits: [site], store: ':memory:', logger: quiet });
+    const session = await mux.create('user_1');
+    // the tools' and the multi-execute's timers only: the store and the log writer run as usual
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const call = session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+        tools: [{ tool_slug: 'SITE_CRAWL' }, { tool_slug: 'SITE_HANG' }],
+      });
+      await running;
+      // past the 60 s every tool without a timeoutMs has, within SITE_CRAWL's 120 s
+      vi.advanceTimersByTime(90_000);
+      finish();
+      await new Promise((resolve) => setImmediate(resolve));
+      // past SITE_HANG's 150 s: it times out on its own, and the others' results stay
+      vi.advanceTimersByTime(61_000);
+      const result = await call;
+      // on the old code the multi-execute was TOOL_TIMEOUT at 60 s, and SITE_CRAWL aborted
+      expect(result).toMatchObject({
+        successful: true,
+        data: {
+          results: [
+            { tool_slug: 'SITE_CRAWL', successful: true, data: { pages: 3 } },
+            { tool_slug: 'SITE_HANG', successful: false, error: expect.stringContaining('150000 ms') },
+          ],
+          successful_count: 1,
+          failed_count: 1,
+        },
+      });
+    } finally {
+      vi.useRealTimers();
+      await mux.close();
+    }
   });
 
   it('never runs a tool outside the session', async () => {

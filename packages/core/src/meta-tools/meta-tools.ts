@@ -5,6 +5,7 @@ import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
 import { toStrictSchema } from '../schema/strict.js';
 import { MAX_ID_LENGTH, storableCallId } from '../util/stored-text.js';
+import { MAX_TIMER_MS } from '../util/whole-number.js';
 import {
   WORKBENCH_DESCRIPTION,
   WORKBENCH_DIRECT_SLUGS_LINE,
@@ -150,7 +151,26 @@ export interface MetaToolHost {
 /** What a meta-tool's run receives besides its input: the call's options and its log entry id. */
 export interface MetaToolOptions extends ExecuteOptions {
   logId?: string;
+  /** A multi-execute's: run on each call's result before it is counted, shaped or offloaded. */
+  eachResult?: EachCallResult;
 }
+
+/**
+ * `tools()`'s `afterExecute` as a multi-execute runs it: on each call's result, before the results
+ * are counted, put in Composio's shape or saved to the workbench files (so that a result too large to
+ * go inline is saved as the hook left it, not as the tool returned it).
+ */
+export type EachCallResult = (slug: string, result: ToolResult) => Promise<ToolResult>;
+
+/**
+ * @internal The key under which the execute options of a multi-execute carry its
+ * {@link EachCallResult} (`tools()` with `afterExecute`): kept off `ExecuteOptions`, which
+ * applications and providers pass.
+ */
+export const EACH_CALL_RESULT: unique symbol = Symbol('toolmux.eachCallResult');
+
+/** Execute options that may carry a multi-execute's {@link EachCallResult}. */
+export type MultiExecuteOptions = ExecuteOptions & { [EACH_CALL_RESULT]?: EachCallResult };
 
 export interface MetaTool extends Tool {
   /** Which meta-tool this is, whatever its name. */
@@ -603,6 +623,10 @@ const MULTI_EXECUTE_DESCRIPTION =
 const multiExecute: MetaToolDefinition = {
   kind: 'MULTI_EXECUTE_TOOL',
   annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+  // Each call runs under its own tool's timeout and answers by then (TOOL_TIMEOUT); the multi-execute
+  // answers once they all have. A limit of its own (the 60 s default) aborted a call whose tool may
+  // run longer (a crawl's 120 s) and lost every other call's result with it.
+  timeoutMs: MAX_TIMER_MS,
   variants: {
     toolmux: {
       description: MULTI_EXECUTE_DESCRIPTION,
@@ -760,36 +784,50 @@ export async function runCalls(
   successful_count: number;
   failed_count: number;
 }> {
+  const { eachResult } = options;
+  // a hook that throws fails the multi-execute once every call has answered (none is left running)
+  let hookFailed: { error: unknown } | undefined;
   const results = await Promise.all(
     calls.map(async (call, index) => {
       const kind = metaToolKind(call.tool_slug);
+      let result: ToolResult;
       if (kind) {
         const slugs = SLUGS_BY_NAMES[names];
-        return {
-          tool_slug: call.tool_slug,
+        result = {
           successful: false,
           data: null,
           error:
             call.tool_slug === slugs[kind]
               ? `${call.tool_slug} is a meta-tool: call it directly, not through ${slugs.MULTI_EXECUTE_TOOL}.`
               : `${call.tool_slug} is not a tool of this session: its meta-tool of that kind is ${slugs[kind]}. Call it directly, not through ${slugs.MULTI_EXECUTE_TOOL}.`,
+          logId: '',
         };
+      } else {
+        result = await execute(call.tool_slug, call.arguments ?? {}, {
+          signal: options.signal,
+          callId: options.callId ? storableCallId(options.callId, `#${index}`) : undefined,
+          ...(typeof call.account === 'string' ? { account: call.account } : {}),
+          parentId: options.logId,
+        });
       }
-      const result = await execute(call.tool_slug, call.arguments ?? {}, {
-        signal: options.signal,
-        callId: options.callId ? storableCallId(options.callId, `#${index}`) : undefined,
-        ...(typeof call.account === 'string' ? { account: call.account } : {}),
-        parentId: options.logId,
-      });
+      let shown = result;
+      if (eachResult) {
+        try {
+          shown = await eachResult(call.tool_slug, result);
+        } catch (error) {
+          hookFailed ??= { error };
+        }
+      }
       return {
         tool_slug: call.tool_slug,
-        successful: result.successful,
-        data: result.data,
-        error: result.error,
-        log_id: result.logId,
+        successful: shown.successful,
+        data: shown.data,
+        error: shown.error,
+        ...(result.logId ? { log_id: result.logId } : {}),
       };
     }),
   );
+  if (hookFailed) throw hookFailed.error;
   const failed = results.filter((result) => !result.successful).length;
   return { results, successful_count: results.length - failed, failed_count: failed };
 }

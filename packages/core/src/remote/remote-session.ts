@@ -30,7 +30,10 @@ import {
 import type { ToolResult } from '../execution/result.js';
 import {
   composioMultiExecuteResult,
+  EACH_CALL_RESULT,
+  type EachCallResult,
   META_TOOLKIT,
+  type MultiExecuteOptions,
   metaToolSlugs,
   metaToolsOf,
   runCalls,
@@ -319,12 +322,15 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     checkSignal(options.signal, 'execute()');
     // only a session that has the multi-execute runs it here; one that has not (DIRECT_TOOLS) sends
     // the call to the server, which refuses it as an embedded session would
+    // so does one whose calls' results a hook of tools() changes (afterExecute): before the result
+    // is offloaded to the workbench files, which the server would do with the tools' own results
+    const eachResult = (options as MultiExecuteOptions)[EACH_CALL_RESULT];
     if (
-      this.#localSlugs.size > 0 &&
+      (this.#localSlugs.size > 0 || eachResult !== undefined) &&
       slug === metaToolSlugs(metaToolNamesOf(this.config)).MULTI_EXECUTE_TOOL &&
       exposedMetaToolKinds(this.config).has('MULTI_EXECUTE_TOOL')
     ) {
-      return this.#multiExecute(args, options);
+      return this.#multiExecute(args, options, eachResult);
     }
     return this.#execute(slug, args, options);
   }
@@ -465,7 +471,11 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
    * id. If the server stores the multi-execute's entry under another id (one far from its clock), it
    * moves the calls it ran to that id.
    */
-  async #multiExecute(args: unknown, options: ExecuteOptions): Promise<ToolResult> {
+  async #multiExecute(
+    args: unknown,
+    options: ExecuteOptions,
+    eachResult: EachCallResult | undefined,
+  ): Promise<ToolResult> {
     const names = metaToolNamesOf(this.config);
     const meta = metaToolsOf(names).get(metaToolSlugs(names).MULTI_EXECUTE_TOOL)!;
     const held: ExecutionLogRecord[] = [];
@@ -488,7 +498,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       ) => {
         const running = runCalls(
           input.tools,
-          { signal: context.signal, callId: context.callId, logId: context.logId },
+          { signal: context.signal, callId: context.callId, logId: context.logId, eachResult },
           (slug, callArgs, callOptions) => this.#execute(slug, callArgs, { ...callOptions, holdLog }),
           names,
         );

@@ -141,6 +141,31 @@ describe('remote mode: a multi-execute run in the client offloads its large resu
     expect(read.data).toMatchObject({ results: 'C-3' });
   });
 
+  it("tools()' afterExecute changes each call's result before it is saved: the server's calls run under the client's multi-execute, the log a tree", async () => {
+    const session = await remote.create('user_offload_hook', {
+      toolkits: ['tasks'],
+      workbench: { enable: true, autoOffloadThreshold: 1_000 },
+    });
+    await session.execute('TASKS_CREATE_TASK', { title: 'secret plan' });
+    const tools = await session.tools({
+      afterExecute: ({ result }) =>
+        result.successful ? { ...result, data: { tasks: 'hidden', pad: 'p'.repeat(2_000) } } : result,
+    });
+    const multi = tools.find((tool) => tool.name === MetaToolSlug.MULTI_EXECUTE_TOOL)!;
+    const result = await multi.execute({ tools: [{ tool_slug: 'TASKS_LIST_TASKS', arguments: {} }] });
+    // on the old code the server saved the tool's own result: the preview named the task
+    expect(JSON.stringify(result.data)).not.toContain('secret plan');
+    const { offloaded } = result.data as Offloaded;
+    expect(offloaded.preview).toContain('hidden');
+    const read = await session.execute(MetaToolSlug.WORKBENCH, {
+      code: `const r = await toolmux.files.read(${JSON.stringify(offloaded.path)}); return r.results[0].data.tasks;`,
+    });
+    expect(read.data).toMatchObject({ result: 'hidden' });
+    const { items } = await session.logs({ parentId: result.logId });
+    expect(items.map((entry) => entry.toolSlug)).toEqual(['TASKS_LIST_TASKS']);
+    expect(warnings).toEqual([]);
+  });
+
   it('the offload route refuses a file name that is not a log id, and a session that does not exist', async () => {
     const session = await remote.create('user_offload_4', { toolkits: ['tasks'] });
     const post = (sessionId: string, body: unknown) =>
