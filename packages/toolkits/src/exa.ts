@@ -1,7 +1,7 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
 import { z } from 'zod';
 import { READ } from './annotations.js';
-import { ApiError, createApi, requireToken } from './http.js';
+import { ApiError, createApi, readingAnswers, requireToken } from './http.js';
 
 export interface ExaToolkitOptions {
   /** @default 'https://api.exa.ai' */
@@ -232,7 +232,7 @@ export function createExaToolkit(options: ExaToolkitOptions = {}): Toolkit {
       ],
       placement: { in: 'header', name: 'x-api-key' },
     },
-    tools,
+    tools: readingAnswers(api.service, tools),
   });
 }
 

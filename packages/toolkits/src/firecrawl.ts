@@ -1,7 +1,7 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
 import { z } from 'zod';
 import { CREATE, READ, UPDATE } from './annotations.js';
-import { createApi, requireToken } from './http.js';
+import { createApi, readingAnswers, requireToken } from './http.js';
 
 export interface FirecrawlToolkitOptions {
   /** API root (the v2 paths are appended). @default 'https://api.firecrawl.dev' */
@@ -256,7 +256,7 @@ export function createFirecrawlToolkit(options: FirecrawlToolkitOptions = {}): T
         },
       ],
     },
-    tools,
+    tools: readingAnswers(api.service, tools),
   });
 }
 

@@ -1,7 +1,7 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
-import { createApi, requireToken } from './http.js';
+import { createApi, readingAnswers, requireToken } from './http.js';
 
 export interface GithubToolkitOptions {
   /** REST API root; GitHub Enterprise Server uses `https://HOST/api/v3`. @default 'https://api.github.com' */
@@ -1007,7 +1007,7 @@ export function createGithubToolkit(options: GithubToolkitOptions = {}): Toolkit
         ],
       },
     ],
-    tools,
+    tools: readingAnswers(api.service, tools),
   });
 }
 

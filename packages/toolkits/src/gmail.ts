@@ -1,7 +1,7 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
-import { type Api, createApi, type RequestContext, requireToken } from './http.js';
+import { type Api, createApi, type RequestContext, readingAnswers, requireToken } from './http.js';
 
 export interface GmailToolkitOptions {
   /** @default 'https://gmail.googleapis.com/gmail/v1' */
@@ -579,7 +579,7 @@ export function createGmailToolkit(options: GmailToolkitOptions = {}): Toolkit {
       // Without these Google issues no refresh token, and the account expires after an hour.
       authorizationParams: { access_type: 'offline', prompt: 'consent' },
     },
-    tools,
+    tools: readingAnswers(api.service, tools),
   });
 }
 

@@ -1,7 +1,7 @@
 import { defineTool, defineToolkit, type Tool, type Toolkit } from '@toolmux/core';
 import { z } from 'zod';
 import { READ } from './annotations.js';
-import { type Api, createApi, providerError, type RequestContext } from './http.js';
+import { type Api, createApi, providerError, type RequestContext, readingAnswers } from './http.js';
 
 export interface HackernewsToolkitOptions {
   /** The official Firebase API. @default 'https://hacker-news.firebaseio.com/v0' */
@@ -70,7 +70,11 @@ const toItem = (item: Json): z.infer<typeof itemOut> => ({
 });
 
 async function getItem(api: Api, context: RequestContext, id: number): Promise<Json> {
-  const item = await api.request(context, { path: `/item/${id}.json`, resource: `item ${id}` });
+  const item = await api.request(context, {
+    path: `/item/${id}.json`,
+    resource: `item ${id}`,
+    nullAnswer: true,
+  });
   // The Firebase API answers `null` (200) for an id that does not exist.
   if (item === null)
     throw providerError({
@@ -242,6 +246,7 @@ export function createHackernewsToolkit(options: HackernewsToolkitOptions = {}):
         const user = await api.request(context, {
           path: `/user/${encodeURIComponent(username)}.json`,
           resource: `user "${username}"`,
+          nullAnswer: true,
         });
         if (user === null) {
           throw providerError({
@@ -339,7 +344,7 @@ export function createHackernewsToolkit(options: HackernewsToolkitOptions = {}):
       'Hacker News (news.ycombinator.com): top, new, best, Ask HN and Show HN stories, items, comments, users and search. No account needed.',
     categories: ['news', 'social'],
     baseUrl,
-    tools,
+    tools: readingAnswers(api.service, tools),
   });
 }
 

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Credentials, type ToolContext, ToolMuxError } from '@toolmux/core';
+import { type Credentials, type Tool, type ToolContext, ToolMuxError } from '@toolmux/core';
 import { byteSize, quotedMessage, responseTextUpTo } from '@toolmux/core/internal';
 import { OptionChecks } from './option-checks.js';
 
@@ -60,6 +60,14 @@ export interface ApiRequest {
   resource?: string;
   /** How to read the answer. @default 'json' */
   responseType?: 'json' | 'text' | 'auto';
+  /**
+   * A successful JSON answer is a JSON object or array: anything else (an empty body, `null`, a bare
+   * string or number: a proxy's answer, or a base URL that names another service) fails the call
+   * with an ApiError saying so, where a tool read a field of it and failed with a TypeError. `true`
+   * takes `null` too (an API that answers `null` for an item it does not have). A 204 or 205 answer,
+   * whose body is empty, is always taken. @default false
+   */
+  nullAnswer?: boolean;
   /** This request's {@link ApiOptions.maxResponseBytes}. */
   maxResponseBytes?: number;
   /**
@@ -354,6 +362,46 @@ function parseBody(response: Response, text: string, type: ApiRequest['responseT
   }
 }
 
+/** The calls (their contexts) that read at least one answer of a provider, for {@link readingAnswers}. */
+const answered = new WeakSet<RequestContext>();
+
+/**
+ * `tools` whose handlers read their provider's answers through an {@link Api}: a TypeError a handler
+ * throws after an answer arrived (it read a field the answer lacks: `response.body.map is not a
+ * function` for an object where the API answers an array) fails the call with an ApiError that says
+ * the provider answered in a shape the tool does not read, instead of the bare TypeError.
+ */
+export function readingAnswers(service: string, tools: Tool[]): Tool[] {
+  return tools.map((tool) =>
+    Object.freeze({
+      ...tool,
+      execute: async (input: unknown, context: ToolContext) => {
+        try {
+          return await tool.execute(input as never, context);
+        } catch (error) {
+          if (!(error instanceof TypeError) || !answered.has(context) || context.signal.aborted) throw error;
+          throw new ApiError(
+            service,
+            200,
+            `${tool.slug} could not read ${service}'s answer (${error.message}): ${service} answered in a shape this tool does not read, so its API may have changed or the toolkit's base URL names another service. Retrying will not help; tell the user.`,
+          );
+        }
+      },
+    }),
+  );
+}
+
+/** The failure of a successful answer that holds no JSON object or array (see {@link ApiRequest.nullAnswer}). */
+function notData(service: string, resource: string, status: number, body: unknown): string {
+  const what =
+    body === null
+      ? 'an empty body (or null)'
+      : typeof body === 'string'
+        ? `a bare JSON string (${JSON.stringify(body.slice(0, 60))}${body.length > 60 ? '…' : ''})`
+        : `a bare JSON ${typeof body} (${String(body).slice(0, 40)})`;
+  return `${service} answered ${resource} with ${what} and status ${status}, where its API answers a JSON object or array: the answer is not ${service}'s (a proxy's, or the toolkit's base URL names another service) or ${service} failed. Retry later; if it goes on, tell the user.`;
+}
+
 /**
  * Why an answer could not be read, in words the model can act on. fetch says only "terminated" when
  * the connection closed before the body's end (a provider's proxy cut it, a body shorter than its
@@ -516,10 +564,20 @@ export function createApi(options: ApiOptions): Api {
         if (context.signal.aborted || error instanceof ApiError) throw error;
         throw new ApiError(service, response.status, unreadableAnswer(service, resource, error));
       }
+      answered.add(context);
       let status = response.status;
       let detail: string | undefined;
       let retryAfter = retryAfterSeconds(response.headers);
       const isRedirect = request.redirect === 'manual' && status >= 300 && status < 400;
+      if (
+        response.ok &&
+        (request.responseType ?? 'json') === 'json' &&
+        status !== 204 &&
+        status !== 205 &&
+        (body === null ? !request.nullAnswer : typeof body !== 'object')
+      ) {
+        throw new ApiError(service, status, notData(service, resource, status, body));
+      }
       if (response.ok || isRedirect) {
         const inBody = options.bodyError?.(body);
         if (!inBody) return { status, headers: response.headers, body: body as T };

@@ -20,7 +20,7 @@ export { createGmailToolkit, gmail } from './gmail.js';
 export type { HackernewsToolkitOptions } from './hackernews.js';
 export { createHackernewsToolkit, hackernews } from './hackernews.js';
 export type { Api, ApiOptions, ApiRequest, ApiResponse, HttpMethod, RequestContext } from './http.js';
-export { ApiError, createApi } from './http.js';
+export { ApiError, createApi, readingAnswers } from './http.js';
 export type { HttpToolkitOptions } from './http-toolkit.js';
 export { createHttpToolkit, http } from './http-toolkit.js';
 export type { LinearToolkitOptions } from './linear.js';

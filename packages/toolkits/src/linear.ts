@@ -1,7 +1,7 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
-import { createApi, type RequestContext, requireToken } from './http.js';
+import { createApi, type RequestContext, readingAnswers, requireToken } from './http.js';
 
 export interface LinearToolkitOptions {
   /** The GraphQL endpoint. @default 'https://api.linear.app/graphql' */
@@ -495,7 +495,7 @@ export function createLinearToolkit(options: LinearToolkitOptions = {}): Toolkit
         placement: { in: 'header', name: 'Authorization' },
       },
     ],
-    tools,
+    tools: readingAnswers(api.service, tools),
   });
 }
 

@@ -1,7 +1,7 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
-import { createApi, type RequestContext, requireToken } from './http.js';
+import { createApi, type RequestContext, readingAnswers, requireToken } from './http.js';
 
 export interface NotionToolkitOptions {
   /** @default 'https://api.notion.com/v1' */
@@ -566,7 +566,7 @@ export function createNotionToolkit(options: NotionToolkitOptions = {}): Toolkit
         ],
       },
     ],
-    tools,
+    tools: readingAnswers(api.service, tools),
   });
 }
 

@@ -1,10 +1,18 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { JSONSchema, Tool } from '@toolmux/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type FakeApi, type FakeReply, run, startFakeApi, toolContext } from '../test/api-server.js';
+import { createExaToolkit } from './exa.js';
+import { createFirecrawlToolkit } from './firecrawl.js';
 import { createGithubToolkit } from './github.js';
+import { createGmailToolkit } from './gmail.js';
+import { createHackernewsToolkit } from './hackernews.js';
 import { ApiError } from './http.js';
+import { createLinearToolkit } from './linear.js';
+import { createNotionToolkit } from './notion.js';
+import { createSlackToolkit } from './slack.js';
 
 // How a provider's failing answer reads to the model: what happened, and when to come back.
 
@@ -108,4 +116,83 @@ it('an answer that breaks off before its end (shorter than its Content-Length, o
     server.closeAllConnections();
     server.close();
   }
+});
+
+/** Input a tool's schema takes: each required field with a plain value of its type. */
+function sampleInput(schema: JSONSchema | undefined, name = ''): unknown {
+  if (!schema || typeof schema !== 'object') return 'abc';
+  if (Array.isArray(schema.enum)) return schema.enum[0];
+  if (schema.const !== undefined) return schema.const;
+  const variants = (schema.anyOf ?? schema.oneOf) as JSONSchema[] | undefined;
+  if (variants) return sampleInput(variants[0], name);
+  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
+  if (type === 'object' || schema.properties) {
+    const properties = (schema.properties ?? {}) as Record<string, JSONSchema>;
+    return Object.fromEntries(
+      ((schema.required ?? []) as string[]).map((key) => [key, sampleInput(properties[key], key)]),
+    );
+  }
+  if (type === 'array') return [sampleInput(schema.items as JSONSchema, name)];
+  if (type === 'integer' || type === 'number') return Math.max(1, (schema.minimum as number) ?? 1);
+  if (type === 'boolean') return true;
+  if (/email|^to$/.test(name)) return 'someone@example.com';
+  if (/url/i.test(name)) return 'https://example.com/';
+  return 'x'.repeat(Math.max(3, (schema.minLength as number) ?? 0));
+}
+
+it('a successful answer that is no JSON object or array, or not the shape a tool reads, fails every built-in tool with an ApiError saying so, never a bare TypeError', async () => {
+  let body = '';
+  const server = createServer((request, response) => {
+    request.resume();
+    response.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const tools: Tool[] = [
+    createGithubToolkit({ baseUrl }),
+    createGmailToolkit({ baseUrl }),
+    createSlackToolkit({ baseUrl }),
+    createExaToolkit({ baseUrl }),
+    createFirecrawlToolkit({ baseUrl }),
+    createNotionToolkit({ baseUrl }),
+    createLinearToolkit({ baseUrl }),
+    createHackernewsToolkit({ baseUrl }),
+  ].flatMap((toolkit) => toolkit.tools);
+  const credentials = toolContext({ accessToken: 'tok_answers', apiKey: 'key_answers' });
+  const bare: string[] = [];
+  const messages = new Map<string, string>();
+  let refused = 0;
+  try {
+    // empty, null, a bare string, a number: no data at all; an object or an array: the wrong shape
+    // for many tools (a list where an object is read, a field missing)
+    for (const answer of ['', 'null', '"<html>"', '5', '{}', '[]']) {
+      body = answer;
+      for (const tool of tools) {
+        const validation = tool.validate(sampleInput(tool.inputSchema));
+        if (!validation.success) continue;
+        const error = await Promise.resolve(tool.execute(validation.value, credentials)).then(
+          () => undefined,
+          (thrown: unknown) => thrown,
+        );
+        if (error instanceof ApiError) {
+          refused++;
+          messages.set(`${answer || "''"} ${tool.slug}`, error.message);
+        } else if (error instanceof TypeError) bare.push(`${answer || "''"} ${tool.slug}: ${error.message}`);
+      }
+    }
+  } finally {
+    server.close();
+  }
+  // on the code before, 328 calls failed with TypeErrors such as "Cannot read properties of null"
+  expect(bare).toEqual([]);
+  expect(refused).toBeGreaterThan(300);
+  expect(messages.get("'' GITHUB_GET_AUTHENTICATED_USER")).toBe(
+    "GitHub answered authenticated user with an empty body (or null) and status 200, where its API answers a JSON object or array: the answer is not GitHub's (a proxy's, or the toolkit's base URL names another service) or GitHub failed. Retry later; if it goes on, tell the user.",
+  );
+  expect(messages.get('{} GITHUB_LIST_ISSUES')).toMatch(
+    /^GITHUB_LIST_ISSUES could not read GitHub's answer \(.*is not a function\): GitHub answered in a shape this tool does not read, .* Retrying will not help; tell the user\.$/,
+  );
+  // Hacker News answers null for an item it does not have: still a 404 in words
+  expect(messages.get('null HACKERNEWS_GET_ITEM')).toMatch(/item 1/);
 });

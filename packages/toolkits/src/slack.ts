@@ -1,7 +1,7 @@
 import { defineTool, defineToolkit, type Toolkit } from '@toolmux/core';
 import { z } from 'zod';
 import { CREATE, DESTROY, READ, UPDATE } from './annotations.js';
-import { createApi, type RequestContext, requireToken } from './http.js';
+import { createApi, type RequestContext, readingAnswers, requireToken } from './http.js';
 
 export interface SlackToolkitOptions {
   /** @default 'https://slack.com/api' */
@@ -490,7 +490,7 @@ export function createSlackToolkit(options: SlackToolkitOptions = {}): Toolkit {
       refreshTokenDeadErrors: ['invalid_refresh_token'],
       clientRejectedErrors: ['invalid_client_id', 'bad_client_secret'],
     },
-    tools,
+    tools: readingAnswers(api.service, tools),
   });
 }
 
