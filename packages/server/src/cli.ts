@@ -8,11 +8,36 @@ if (problem) {
   process.exit(1);
 }
 
+/**
+ * What the CLI writes to stdout and stderr. A stream whose reader went away (EPIPE: `toolmux serve |
+ * pino-pretty` stopped with Ctrl-C, a log shipper restarted) fails once with an 'error' event, which
+ * unhandled ended the process at once, without its drain: the CLI drops what would go there from
+ * then on and goes on, and says so once on stderr when stdout failed.
+ */
+const output = (() => {
+  const open = { stdout: true, stderr: true };
+  const write = (name: 'stdout' | 'stderr') => (text: string) => {
+    if (open[name]) process[name].write(text);
+  };
+  for (const name of ['stdout', 'stderr'] as const) {
+    process[name].on('error', (error: NodeJS.ErrnoException) => {
+      if (!open[name]) return;
+      open[name] = false;
+      if (name === 'stdout') {
+        write('stderr')(
+          `toolmux: stdout failed (${error.code ?? error.message}): its reader went away, so log lines are dropped from now on; the process goes on\n`,
+        );
+      }
+    });
+  }
+  return { stdout: write('stdout'), stderr: write('stderr') };
+})();
+
 // a command line asking only for help is answered without loading the engine (see cli/help.ts)
 const { helpOnly } = await import('./cli/help.js');
 const help = helpOnly(process.argv.slice(2));
 if (help) {
-  process.stdout.write(`${help.text}\n`);
+  output.stdout(`${help.text}\n`);
   process.exitCode = help.exitCode;
 } else {
   await run();
@@ -22,8 +47,8 @@ if (help) {
 async function run(): Promise<void> {
   const { runCli } = await import('./cli/commands.js');
   const exitCode = await runCli(process.argv.slice(2), {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
+    stdout: output.stdout,
+    stderr: output.stderr,
     env: process.env,
     isTty: process.stdout.isTTY === true,
     // the first SIGINT / SIGTERM drains; a second one, of either kind, ends the process at once (by
@@ -37,7 +62,7 @@ async function run(): Promise<void> {
             resolve();
             return;
           }
-          process.stderr.write(
+          output.stderr(
             `toolmux: ${signal} while stopping: exiting now, without waiting for the requests in flight\n`,
           );
           process.off('SIGINT', onSignal);

@@ -106,6 +106,8 @@ export interface Served {
   url: string;
   /** Everything on stdout so far. */
   stdout(): string;
+  /** Everything on stderr so far. */
+  stderr(): string;
   /** stdout as JSON log lines. */
   lines(): Array<Record<string, unknown>>;
   /** Sends the signal and resolves with the exit code. */
@@ -144,6 +146,7 @@ export function startServe(
           child,
           url: listening.url as string,
           stdout: () => stdout,
+          stderr: () => stderr,
           lines,
           stop: async (signal = 'SIGTERM') => {
             if (child.exitCode === null) child.kill(signal);
