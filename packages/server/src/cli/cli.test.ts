@@ -141,8 +141,43 @@ describe('--help and usage errors', () => {
     expect(good.stderr).toContain('STORE_CONFIG_INVALID');
   });
 
+  it('refuses an empty value of any option of any command (--port=, --port ""), exit 2 naming the flag', async () => {
+    // after a store that is refused, nothing is created: an empty value that got further stops there
+    const serve = ['serve', '--store', 'mysql://nothing'];
+    const read = (command: string[]) => [...command, '--store', 'sqlite:./no-such-dir/x.db'];
+    const cases: Array<[string[], string[]]> = [
+      [serve, ['config', 'port', 'host', 'store', 'base-url', 'toolkits', 'log-level', 'log-format']],
+      [
+        ['toolkits', 'list'],
+        ['config', 'search', 'toolkits'],
+      ],
+      [
+        ['toolkits', 'info', 'hackernews'],
+        ['config', 'toolkits'],
+      ],
+      [read(['sessions', 'list']), ['config', 'user', 'limit', 'store']],
+      [read(['keys', 'rotate']), ['config', 'store']],
+    ];
+    for (const [command, flags] of cases) {
+      for (const flag of flags) {
+        for (const typed of [[`--${flag}=`], [`--${flag}`, '']]) {
+          // the variable of the same setting is set: the empty flag is not taken as its absence
+          const result = await inProcess([...command, ...typed], {
+            PORT: '9000',
+            TOOLMUX_LOG_LEVEL: 'debug',
+          });
+          const what = `${command.join(' ')} ${typed.join(' ')}`;
+          expect(result.code, what).toBe(2);
+          expect(result.stderr, what).toBe(
+            `toolmux: --${flag} needs a value, got an empty one: give it one, or leave --${flag} out for its default. (usage: toolmux --help)\n`,
+          );
+        }
+      }
+    }
+  });
+
   it('takes --limit of sessions list as decimal digits from 1 to 1000, else exits 2 naming the flag and the text', async () => {
-    for (const text of ['abc', '0', '1001', '1e2', '0x10', ' 5', '5.0', '']) {
+    for (const text of ['abc', '0', '1001', '1e2', '0x10', ' 5', '5.0']) {
       const result = await inProcess([
         'sessions',
         'list',

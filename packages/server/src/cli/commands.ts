@@ -178,6 +178,15 @@ function parse(
   });
   if (positionals.length > maxPositionals)
     throw new UsageError(`Unexpected argument "${positionals[maxPositionals]}".`);
+  // `--port=` or `--port "$UNSET"`: an empty value was read as no flag at all by some options (the
+  // variable's or the file's value taken instead, the error naming the variable), as a value by others
+  for (const [name, value] of Object.entries(values as OptionValues)) {
+    if (value === '') {
+      throw new UsageError(
+        `--${name} needs a value, got an empty one: give it one, or leave --${name} out for its default.`,
+      );
+    }
+  }
   return { values: values as OptionValues, positionals };
 }
 
