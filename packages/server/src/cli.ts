@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Only the version check loads before the version is known to be new enough.
+import { constants } from 'node:os';
 import { nodeVersionProblem } from './node-version.js';
 
 const problem = nodeVersionProblem(process.version);
@@ -33,6 +34,28 @@ const output = (() => {
   return { stdout: write('stdout'), stderr: write('stderr') };
 })();
 
+/**
+ * Ends the process as `signal` (SIGINT / SIGTERM) does where nothing handles it: killed by it. PID 1
+ * (a container's process without an init: `docker run` without `--init`, Kubernetes) ignores a signal
+ * it does not handle, its own included: there it exits with the status a shell gives a process
+ * killed by the signal, 128 + its number (143 for SIGTERM).
+ */
+function endBy(signal: NodeJS.Signals): never {
+  for (const name of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(name);
+  if (process.pid === 1) process.exit(128 + constants.signals[signal]);
+  process.kill(process.pid, signal);
+  // the signal ends the process before this runs
+  return process.exit(128 + constants.signals[signal]);
+}
+
+// As PID 1, SIGINT and SIGTERM would be ignored until `serve` handles them (while the store opens and
+// migrates, up to startupTimeoutMs, and in every other command): they end it, as they do elsewhere.
+const beforeServing = (signal: NodeJS.Signals) => endBy(signal);
+if (process.pid === 1) {
+  process.on('SIGINT', beforeServing);
+  process.on('SIGTERM', beforeServing);
+}
+
 // a command line asking only for help is answered without loading the engine (see cli/help.ts)
 const { helpOnly } = await import('./cli/help.js');
 const help = helpOnly(process.argv.slice(2));
@@ -55,6 +78,8 @@ async function run(): Promise<void> {
     // that signal, as if it had no handler)
     stopSignal: () =>
       new Promise((resolve) => {
+        process.off('SIGINT', beforeServing);
+        process.off('SIGTERM', beforeServing);
         let stopping = false;
         const onSignal = (signal: NodeJS.Signals) => {
           if (!stopping) {
@@ -65,9 +90,7 @@ async function run(): Promise<void> {
           output.stderr(
             `toolmux: ${signal} while stopping: exiting now, without waiting for the requests in flight\n`,
           );
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-          process.kill(process.pid, signal);
+          endBy(signal);
         };
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);

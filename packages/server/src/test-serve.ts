@@ -114,12 +114,17 @@ export interface Served {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `toolmux serve` (JSON logs) and resolves once it says it is listening. */
+/**
+ * Starts `toolmux serve` (JSON logs) and resolves once it says it is listening. `prefix` is a command
+ * that runs Node.js (`['unshare', '--pid', '--fork']`): the child is then that command.
+ */
 export function startServe(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; prefix?: string[] } = {},
 ): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+  const [file, ...before] = options.prefix ?? [process.execPath];
+  const node = options.prefix ? [process.execPath] : [];
+  const child = spawn(file!, [...before, ...node, CLI, 'serve', ...args], {
     cwd: options.cwd ?? tempDirectory(),
     env: cleanEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
