@@ -41,7 +41,7 @@ import { checkMetricsOptions } from '../metrics.js';
 import { causeText } from '../request-log.js';
 import { createServer } from '../server.js';
 import { didYouMean } from '../suggest.js';
-import { DEFAULT_STORE, groupHelp, HELP, helpFor } from './help.js';
+import { asksForVersion, DEFAULT_STORE, groupHelp, HELP, helpFor, versionText } from './help.js';
 import { createCliLogger, serverLoggerOf } from './log.js';
 
 /** Where the CLI writes; tests pass their own. */
@@ -74,6 +74,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
       io.stdout(`${HELP.main}\n`);
       return command === undefined ? 2 : 0;
+    }
+    if (asksForVersion(argv)) {
+      io.stdout(`${versionText()}\n`);
+      return 0;
     }
     if (command === 'serve') return await serve(argv.slice(1), io);
     if (command === 'toolkits' && subcommand === 'list') return await listToolkits(argv.slice(2), io);
