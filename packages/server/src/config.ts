@@ -209,6 +209,9 @@ const configSchema = z.strictObject({
   logRetentionDays: z.number().int().min(1).max(MAX_LOG_RETENTION_DAYS).optional(),
 });
 
+/** The top-level keys of a config file. */
+export const CONFIG_KEYS: readonly string[] = Object.keys(configSchema.shape);
+
 /** The keys each object of the config accepts, for "did you mean". */
 function knownKeys(path: readonly PropertyKey[]): string[] {
   let schema: z.ZodType = configSchema;

@@ -176,6 +176,33 @@ describe('--help and usage errors', () => {
     }
   });
 
+  it('warns of a TOOLMUX_ variable toolmux does not read, naming the one meant; none for the documented ones', async () => {
+    const listing = ['sessions', 'list', '--store', 'sqlite:./no-such-dir/x.db'];
+    // on the code before, each was ignored in silence (the setting at its default)
+    const typos = await inProcess(listing, {
+      TOOLMUX_SECRETKEY: 'x',
+      TOOLMUX_PORT: '9000',
+      TOOLMUX_SHUTDOWN_TIMEOUT_MS: '30000',
+      TOOLMUX_TEST_ANYTHING: 'x',
+    });
+    expect(typos.stderr.split('\n').filter((line) => line.includes('warning'))).toEqual([
+      'toolmux: warning: TOOLMUX_PORT is set, but toolmux reads no such variable: it is ignored (the port is PORT, or --port).',
+      'toolmux: warning: TOOLMUX_SECRETKEY is set, but toolmux reads no such variable: it is ignored (did you mean TOOLMUX_SECRET_KEY?).',
+      'toolmux: warning: TOOLMUX_SHUTDOWN_TIMEOUT_MS is set, but toolmux reads no such variable: it is ignored (shutdownTimeoutMs has no variable: set it in the config file).',
+    ]);
+    expect(typos.stderr).toContain('No database at');
+    // every variable of docs/server.md's reference (its "environment variable" column) is one toolmux reads
+    const docs = readFileSync(new URL('../../../../docs/server.md', import.meta.url), 'utf8');
+    const documented = docs
+      .split('\n')
+      .filter((line) => line.startsWith('|'))
+      .map((line) => /^`(TOOLMUX_[A-Z0-9_]+)`$/.exec(line.split('|')[3]?.trim() ?? '')?.[1])
+      .filter((name): name is string => name !== undefined);
+    expect(documented).toEqual(expect.arrayContaining(['TOOLMUX_API_KEY', 'TOOLMUX_WORKBENCH_SPIN_US']));
+    const all = await inProcess(listing, Object.fromEntries(documented.map((name) => [name, 'x'])));
+    expect(all.stderr).not.toContain('warning');
+  });
+
   it('takes --limit of sessions list as decimal digits from 1 to 1000, else exits 2 naming the flag and the text', async () => {
     for (const text of ['abc', '0', '1001', '1e2', '0x10', ' 5', '5.0']) {
       const result = await inProcess([
