@@ -12,15 +12,12 @@ const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./fixture-toolkits.mjs', import.meta.url));
 const run = promisify(execFile);
 
+/** The environment without any toolmux variable of the machine running the tests (each would be warned of, or read). */
 function cleanEnv(): NodeJS.ProcessEnv {
-  const {
-    TOOLMUX_API_KEY: _a,
-    TOOLMUX_STORE: _s,
-    TOOLMUX_BASE_URL: _b,
-    TOOLMUX_SECRET_KEY: _k,
-    PORT: _p,
-    ...env
-  } = process.env;
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('TOOLMUX_') && name !== 'PORT') env[name] = value;
+  }
   return env;
 }
 
