@@ -11,7 +11,8 @@ if (problem) {
 
 /**
  * What the CLI writes to stdout and stderr. A stream whose reader went away (EPIPE: `toolmux serve |
- * pino-pretty` stopped with Ctrl-C, a log shipper restarted) fails once with an 'error' event, which
+ * pino-pretty` stopped with Ctrl-C, a log shipper restarted), or a file on a full disk (ENOSPC),
+ * fails once with an 'error' event, which
  * unhandled ended the process at once, without its drain: the CLI drops what would go there from
  * then on and goes on, and says so once on stderr when stdout failed.
  */
@@ -26,7 +27,7 @@ const output = (() => {
       open[name] = false;
       if (name === 'stdout') {
         write('stderr')(
-          `toolmux: stdout failed (${error.code ?? error.message}): its reader went away, so log lines are dropped from now on; the process goes on\n`,
+          `toolmux: stdout failed (${error.code ?? error.message}): its reader went away or it cannot be written (a full disk), so log lines are dropped from now on; the process goes on\n`,
         );
       }
     });
