@@ -185,6 +185,16 @@ describe('config files and toolkit modules', () => {
     expect(
       (await load('rejected.mjs', 'export default Promise.reject(new Error("vault unreachable"));')).message,
     ).toBe('rejected.mjs: its default export is a Promise that failed: Error: vault unreachable');
+    // one that never settles is bounded (serve would wait for ever; with nothing else to wait for,
+    // Node.js ended the process with exit code 13)
+    writeFileSync(join(cwd, 'never.mjs'), 'export default new Promise(() => {});');
+    const never = await loadConfigFile(join(cwd, 'never.mjs'), { promiseTimeoutMs: 50 }).then(
+      () => undefined,
+      (error: Error) => error.message,
+    );
+    expect(never).toBe(
+      'never.mjs: its default export is a Promise that did not settle within 50 ms: what it waits for (a secret store, a request) does not answer.',
+    );
     // a toolkit is an object of its own: it stays accepted
     const toolkit = fileURLToPath(new URL('./cli/fixture-slow.mjs', import.meta.url));
     const withToolkit = await load(

@@ -415,11 +415,17 @@ export function toolkitsOfModule(loaded: unknown, what: string): Toolkit[] {
   );
 }
 
+/** How long a config file's default export that is a Promise may take to settle. */
+export const CONFIG_PROMISE_TIMEOUT_MS = 30_000;
+
 /** A config file as read: toolkits named by module path are loaded. */
 export type LoadedConfig = Omit<ToolMuxConfig, 'toolkits'> & { toolkits?: Toolkit[] };
 
 /** Reads and checks a config file; toolkits named by module path are loaded (relative to the file). */
-export async function loadConfigFile(file: string): Promise<LoadedConfig> {
+export async function loadConfigFile(
+  file: string,
+  { promiseTimeoutMs = CONFIG_PROMISE_TIMEOUT_MS }: { promiseTimeoutMs?: number } = {},
+): Promise<LoadedConfig> {
   const name = basename(file);
   let raw: unknown;
   if (file.endsWith('.json')) {
@@ -434,13 +440,32 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
     raw = loaded.default;
     // `export default (async () => ({ … }))()`: the config is what it resolves to
     if (typeof (raw as { then?: unknown } | null)?.then === 'function') {
+      let timer: NodeJS.Timeout | undefined;
       try {
-        raw = await raw;
+        // bounded, as opening the store is: a secret store that never answers must not hold the start
+        raw = await Promise.race([
+          raw,
+          new Promise((_, reject) => {
+            timer = setTimeout(
+              () =>
+                reject(
+                  configError(
+                    name,
+                    `its default export is a Promise that did not settle within ${promiseTimeoutMs} ms: what it waits for (a secret store, a request) does not answer.`,
+                  ),
+                ),
+              promiseTimeoutMs,
+            );
+          }),
+        ]);
       } catch (error) {
+        if (ToolMuxError.isInstance(error) && error.code === 'CONFIG_INVALID') throw error;
         throw configError(
           name,
           `its default export is a Promise that failed: ${error instanceof Error ? `${error.name}: ${error.message.split('\n')[0]}` : String(error)}`,
         );
+      } finally {
+        clearTimeout(timer);
       }
     }
   }
