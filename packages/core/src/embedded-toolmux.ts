@@ -282,7 +282,9 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     this.provider = provider;
     this.#logger = options.logger ?? consoleLogger;
     this.catalog = new Catalog(options.toolkits ?? [], { embed: options.embed });
-    this.baseUrl = checkOptionUrl(options.baseUrl ?? 'http://localhost:8787', 'baseUrl').replace(/\/+$/, '');
+    this.baseUrl = checkOptionUrl(options.baseUrl ?? 'http://localhost:8787', 'baseUrl', {
+      base: true,
+    }).replace(/\/+$/, '');
     this.defaultCallbackUrl =
       options.defaultCallbackUrl === undefined
         ? `${this.baseUrl}/connect/done`
@@ -303,7 +305,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     this.oauthRedirectUri =
       options.oauthRedirectUri === undefined
         ? `${this.baseUrl}/auth/callback`
-        : checkOptionUrl(options.oauthRedirectUri, 'oauthRedirectUri');
+        : checkOptionUrl(options.oauthRedirectUri, 'oauthRedirectUri', { fragment: false });
     this.#hostedConnectPage = options.hostedConnectPage ?? false;
     this.#proxyMaxResponseBytes = proxyResponseLimitOf(options.proxyMaxResponseBytes);
     this.#oauthRequestTimeoutMs = oauthRequestTimeoutOf(options.oauthRequestTimeoutMs);

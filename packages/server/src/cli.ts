@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Only the version check loads before the version is known to be new enough.
+import { constants } from 'node:os';
 import { nodeVersionProblem } from './node-version.js';
 
 const problem = nodeVersionProblem(process.version);
@@ -8,11 +9,59 @@ if (problem) {
   process.exit(1);
 }
 
+/**
+ * What the CLI writes to stdout and stderr. A stream whose reader went away (EPIPE: `toolmux serve |
+ * pino-pretty` stopped with Ctrl-C, a log shipper restarted), or a file on a full disk (ENOSPC),
+ * fails once with an 'error' event, which
+ * unhandled ended the process at once, without its drain: the CLI drops what would go there from
+ * then on and goes on, and says so once on stderr when stdout failed.
+ */
+const output = (() => {
+  const open = { stdout: true, stderr: true };
+  const write = (name: 'stdout' | 'stderr') => (text: string) => {
+    if (open[name]) process[name].write(text);
+  };
+  for (const name of ['stdout', 'stderr'] as const) {
+    process[name].on('error', (error: NodeJS.ErrnoException) => {
+      if (!open[name]) return;
+      open[name] = false;
+      if (name === 'stdout') {
+        write('stderr')(
+          `toolmux: stdout failed (${error.code ?? error.message}): its reader went away or it cannot be written (a full disk), so log lines are dropped from now on; the process goes on\n`,
+        );
+      }
+    });
+  }
+  return { stdout: write('stdout'), stderr: write('stderr') };
+})();
+
+/**
+ * Ends the process as `signal` (SIGINT / SIGTERM) does where nothing handles it: killed by it. PID 1
+ * (a container's process without an init: `docker run` without `--init`, Kubernetes) ignores a signal
+ * it does not handle, its own included: there it exits with the status a shell gives a process
+ * killed by the signal, 128 + its number (143 for SIGTERM).
+ */
+function endBy(signal: NodeJS.Signals): never {
+  for (const name of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(name);
+  if (process.pid === 1) process.exit(128 + constants.signals[signal]);
+  process.kill(process.pid, signal);
+  // the signal ends the process before this runs
+  return process.exit(128 + constants.signals[signal]);
+}
+
+// As PID 1, SIGINT and SIGTERM would be ignored until `serve` handles them (while the store opens and
+// migrates, up to startupTimeoutMs, and in every other command): they end it, as they do elsewhere.
+const beforeServing = (signal: NodeJS.Signals) => endBy(signal);
+if (process.pid === 1) {
+  process.on('SIGINT', beforeServing);
+  process.on('SIGTERM', beforeServing);
+}
+
 // a command line asking only for help is answered without loading the engine (see cli/help.ts)
 const { helpOnly } = await import('./cli/help.js');
 const help = helpOnly(process.argv.slice(2));
 if (help) {
-  process.stdout.write(`${help.text}\n`);
+  output.stdout(`${help.text}\n`);
   process.exitCode = help.exitCode;
 } else {
   await run();
@@ -22,14 +71,16 @@ if (help) {
 async function run(): Promise<void> {
   const { runCli } = await import('./cli/commands.js');
   const exitCode = await runCli(process.argv.slice(2), {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
+    stdout: output.stdout,
+    stderr: output.stderr,
     env: process.env,
     isTty: process.stdout.isTTY === true,
     // the first SIGINT / SIGTERM drains; a second one, of either kind, ends the process at once (by
     // that signal, as if it had no handler)
     stopSignal: () =>
       new Promise((resolve) => {
+        process.off('SIGINT', beforeServing);
+        process.off('SIGTERM', beforeServing);
         let stopping = false;
         const onSignal = (signal: NodeJS.Signals) => {
           if (!stopping) {
@@ -37,12 +88,10 @@ async function run(): Promise<void> {
             resolve();
             return;
           }
-          process.stderr.write(
+          output.stderr(
             `toolmux: ${signal} while stopping: exiting now, without waiting for the requests in flight\n`,
           );
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-          process.kill(process.pid, signal);
+          endBy(signal);
         };
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);

@@ -150,6 +150,60 @@ describe('config files and toolkit modules', () => {
     }
   });
 
+  it('reads the config a Promise resolves to, and refuses a Map, a class instance or a failed Promise naming where', async () => {
+    const cwd = mkdtempSync(join(directory, 'exports-'));
+    const load = async (name: string, source: string) => {
+      writeFileSync(join(cwd, name), source);
+      return loadConfigFile(join(cwd, name)).then(
+        (config) => ({ config, message: undefined }),
+        (error: Error) => ({ config: undefined, message: error.message }),
+      );
+    };
+    // on the code before, each of these was read as an empty config: serve started on a new SQLite
+    // database with every default, in place of the configured PostgreSQL store
+    const resolved = await load(
+      'async.mjs',
+      'export default (async () => ({ store: "postgres://db.internal/toolmux", port: 0 }))();',
+    );
+    expect(resolved.config).toMatchObject({ store: 'postgres://db.internal/toolmux', port: 0 });
+    expect((await load('map.mjs', 'export default new Map([["port", 0]]);')).message).toBe(
+      'map.mjs: the default export is a Map, not a plain object: write the settings as an object literal ({ … }) as the default export (export default defineConfig({ … }); a config read asynchronously: export default await …).',
+    );
+    expect((await load('nested.mjs', 'export default { log: new Map([["level", "debug"]]) };')).message).toBe(
+      'nested.mjs: log is a Map, not a plain object: write the settings as an object literal ({ … }).',
+    );
+    expect(
+      (
+        await load(
+          'instance.mjs',
+          'class Settings { constructor() { this.port = 0; } }\nexport default { metrics: new Settings() };',
+        )
+      ).message,
+    ).toBe(
+      'instance.mjs: metrics is a Settings, not a plain object: write the settings as an object literal ({ … }).',
+    );
+    expect(
+      (await load('rejected.mjs', 'export default Promise.reject(new Error("vault unreachable"));')).message,
+    ).toBe('rejected.mjs: its default export is a Promise that failed: Error: vault unreachable');
+    // one that never settles is bounded (serve would wait for ever; with nothing else to wait for,
+    // Node.js ended the process with exit code 13)
+    writeFileSync(join(cwd, 'never.mjs'), 'export default new Promise(() => {});');
+    const never = await loadConfigFile(join(cwd, 'never.mjs'), { promiseTimeoutMs: 50 }).then(
+      () => undefined,
+      (error: Error) => error.message,
+    );
+    expect(never).toBe(
+      'never.mjs: its default export is a Promise that did not settle within 50 ms: what it waits for (a secret store, a request) does not answer.',
+    );
+    // a toolkit is an object of its own: it stays accepted
+    const toolkit = fileURLToPath(new URL('./cli/fixture-slow.mjs', import.meta.url));
+    const withToolkit = await load(
+      'toolkit.mjs',
+      `import slow from ${JSON.stringify(toolkit)};\nexport default { toolkits: [slow] };`,
+    );
+    expect(withToolkit.config?.toolkits?.map((entry) => entry.slug)).toEqual(['slow']);
+  });
+
   it('takes a toolkit or an array, as the default export or "toolkits"', () => {
     const { toolkits } = createSampleToolkits();
     expect(toolkitsOfModule({ default: toolkits[0] }, 'm')).toEqual([toolkits[0]]);

@@ -209,6 +209,9 @@ const configSchema = z.strictObject({
   logRetentionDays: z.number().int().min(1).max(MAX_LOG_RETENTION_DAYS).optional(),
 });
 
+/** The top-level keys of a config file. */
+export const CONFIG_KEYS: readonly string[] = Object.keys(configSchema.shape);
+
 /** The keys each object of the config accepts, for "did you mean". */
 function knownKeys(path: readonly PropertyKey[]): string[] {
   let schema: z.ZodType = configSchema;
@@ -237,6 +240,41 @@ function configError(source: string, message: string): ToolMuxError {
 }
 
 /**
+ * The first object of a config, at `path` or under it, that is not a plain object or array (a
+ * Promise, a Map, a class instance), with what it is; the toolkits (objects of their own) excepted.
+ */
+function notPlainObjectIn(
+  value: unknown,
+  path: readonly PropertyKey[],
+): { path: readonly PropertyKey[]; kind: string } | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = notPlainObjectIn(item, [...path, index]);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  const prototype = Object.getPrototypeOf(value) as object | null;
+  if (prototype !== Object.prototype && prototype !== null) {
+    const name = (prototype as { constructor?: { name?: unknown } }).constructor?.name;
+    const kind =
+      typeof (value as { then?: unknown }).then === 'function'
+        ? 'a Promise'
+        : typeof name === 'string' && name !== ''
+          ? `a ${name}`
+          : 'an object of a class';
+    return { path, kind };
+  }
+  for (const [key, item] of Object.entries(value)) {
+    if (path.length === 0 && key === 'toolkits') continue;
+    const found = notPlainObjectIn(item, [...path, key]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
  * Checks a config object (from a file); a mistake is `CONFIG_INVALID` naming the file, the key and
  * the fix (an unknown key gets "did you mean").
  */
@@ -245,6 +283,16 @@ export function validateConfig(value: unknown, source: string): ToolMuxConfig {
     throw configError(
       source,
       'export the config object as the default export (export default defineConfig({ … })), or write a JSON object.',
+    );
+  }
+  // the schema reads an object's own keys: a Promise or a Map has none, and was taken as an empty
+  // config (every setting its default: a new SQLite database in place of the configured store)
+  const odd = notPlainObjectIn(value, []);
+  if (odd) {
+    const where = odd.path.length > 0 ? `${pathText(odd.path)} is` : 'the default export is';
+    throw configError(
+      source,
+      `${where} ${odd.kind}, not a plain object: write the settings as an object literal ({ … })${odd.path.length === 0 ? ' as the default export (export default defineConfig({ … }); a config read asynchronously: export default await …)' : ''}.`,
     );
   }
   const parsed = configSchema.safeParse(value);
@@ -367,11 +415,17 @@ export function toolkitsOfModule(loaded: unknown, what: string): Toolkit[] {
   );
 }
 
+/** How long a config file's default export that is a Promise may take to settle. */
+export const CONFIG_PROMISE_TIMEOUT_MS = 30_000;
+
 /** A config file as read: toolkits named by module path are loaded. */
 export type LoadedConfig = Omit<ToolMuxConfig, 'toolkits'> & { toolkits?: Toolkit[] };
 
 /** Reads and checks a config file; toolkits named by module path are loaded (relative to the file). */
-export async function loadConfigFile(file: string): Promise<LoadedConfig> {
+export async function loadConfigFile(
+  file: string,
+  { promiseTimeoutMs = CONFIG_PROMISE_TIMEOUT_MS }: { promiseTimeoutMs?: number } = {},
+): Promise<LoadedConfig> {
   const name = basename(file);
   let raw: unknown;
   if (file.endsWith('.json')) {
@@ -384,6 +438,36 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   } else {
     const loaded = (await importModule(file, dirname(file), name)) as { default?: unknown };
     raw = loaded.default;
+    // `export default (async () => ({ … }))()`: the config is what it resolves to
+    if (typeof (raw as { then?: unknown } | null)?.then === 'function') {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        // bounded, as opening the store is: a secret store that never answers must not hold the start
+        raw = await Promise.race([
+          raw,
+          new Promise((_, reject) => {
+            timer = setTimeout(
+              () =>
+                reject(
+                  configError(
+                    name,
+                    `its default export is a Promise that did not settle within ${promiseTimeoutMs} ms: what it waits for (a secret store, a request) does not answer.`,
+                  ),
+                ),
+              promiseTimeoutMs,
+            );
+          }),
+        ]);
+      } catch (error) {
+        if (ToolMuxError.isInstance(error) && error.code === 'CONFIG_INVALID') throw error;
+        throw configError(
+          name,
+          `its default export is a Promise that failed: ${error instanceof Error ? `${error.name}: ${error.message.split('\n')[0]}` : String(error)}`,
+        );
+      } finally {
+        clearTimeout(timer);
+      }
+    }
   }
   const config = validateConfig(raw, name);
   if (!config.toolkits) return config as LoadedConfig;

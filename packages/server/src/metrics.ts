@@ -12,8 +12,10 @@ export interface MetricsOptions {
   public?: boolean;
   /**
    * Client addresses (IPs or CIDR ranges such as `10.0.0.0/8`) that may read it without the API key.
-   * A request that came through a proxy (`Forwarded` / `X-Forwarded-For` set) never counts as from
-   * these addresses: behind a reverse proxy on the same host every request comes from loopback.
+   * A request that came through a proxy (a forwarding header set: `Forwarded`, `X-Forwarded-For`,
+   * `X-Forwarded-Host`, `X-Forwarded-Proto`, `X-Real-IP`, `Via`, a CDN's client-address header) never
+   * counts as from these addresses: behind a reverse proxy on the same host every request comes from
+   * loopback.
    * Anyone else sends the project API key (`Authorization: Bearer <key>`).
    * @default ['127.0.0.0/8', '::1/128'] (loopback)
    */
@@ -21,6 +23,26 @@ export interface MetricsOptions {
 }
 
 const DEFAULT_ALLOW_FROM = ['127.0.0.0/8', '::1/128'];
+
+/**
+ * Headers a proxy or CDN adds to the requests it forwards: one of them on a request means that its
+ * socket's address is the proxy's, not the client's. nginx is often told to send only `X-Real-IP`,
+ * CDNs send their own (`CF-Connecting-IP`, `True-Client-IP`), a proxy that follows RFC 9110 `Via`.
+ */
+const PROXY_HEADERS = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-real-ip',
+  'via',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
+  'x-envoy-external-address',
+] as const;
 
 /** Latency buckets in seconds: 1 ms to 30 s. */
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -122,7 +144,7 @@ export class ServerMetrics {
    */
   openTo(remoteAddress: string | undefined, headers: Headers): boolean {
     if (this.#public) return true;
-    if (!remoteAddress || headers.has('forwarded') || headers.has('x-forwarded-for')) return false;
+    if (!remoteAddress || PROXY_HEADERS.some((name) => headers.has(name))) return false;
     return listed(this.#allowFrom, remoteAddress);
   }
 

@@ -425,6 +425,32 @@ describe('who may read /metrics', () => {
     expect(await withKey.text()).toContain('# TYPE toolmux_tool_calls_total counter');
   });
 
+  it.each([
+    ['X-Real-IP', '203.0.113.9'],
+    ['X-Forwarded-Proto', 'https'],
+    ['X-Forwarded-Host', 'tools.example.com'],
+    ['Via', '1.1 proxy.example.com'],
+    ['True-Client-IP', '203.0.113.9'],
+    ['CF-Connecting-IP', '203.0.113.9'],
+    ['Forwarded', 'for=203.0.113.9'],
+    ['X-Forwarded-For', '203.0.113.9'],
+  ])(
+    'a request from loopback that came through a proxy (it set %s) needs the API key',
+    async (name, value) => {
+      const { server } = await setup();
+      await using running = await server.serve({ port: 0 });
+      // a proxy on this host connects from loopback, and says so only by the headers it adds (nginx
+      // told to send X-Real-IP alone): on the code before, only Forwarded and X-Forwarded-For counted
+      expect((await fetch(`${running.url}/metrics`)).status).toBe(200);
+      const proxied = await fetch(`${running.url}/metrics`, { headers: { [name]: value } });
+      expect(proxied.status).toBe(401);
+      const withKey = await fetch(`${running.url}/metrics`, {
+        headers: { [name]: value, authorization: `Bearer ${TEST_API_KEY}` },
+      });
+      expect(withKey.status).toBe(200);
+    },
+  );
+
   it('allowFrom ranges, public, or not served at all', async () => {
     const ranges = new ServerMetrics({ allowFrom: ['10.0.0.0/8', '2001:db8::/32'] });
     expect(ranges.openTo('10.1.2.3', headers())).toBe(true);

@@ -106,18 +106,25 @@ export interface Served {
   url: string;
   /** Everything on stdout so far. */
   stdout(): string;
+  /** Everything on stderr so far. */
+  stderr(): string;
   /** stdout as JSON log lines. */
   lines(): Array<Record<string, unknown>>;
   /** Sends the signal and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `toolmux serve` (JSON logs) and resolves once it says it is listening. */
+/**
+ * Starts `toolmux serve` (JSON logs) and resolves once it says it is listening. `prefix` is a command
+ * that runs Node.js (`['unshare', '--pid', '--fork']`): the child is then that command.
+ */
 export function startServe(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; prefix?: string[] } = {},
 ): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+  const [file, ...before] = options.prefix ?? [process.execPath];
+  const node = options.prefix ? [process.execPath] : [];
+  const child = spawn(file!, [...before, ...node, CLI, 'serve', ...args], {
     cwd: options.cwd ?? tempDirectory(),
     env: cleanEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -144,6 +151,7 @@ export function startServe(
           child,
           url: listening.url as string,
           stdout: () => stdout,
+          stderr: () => stderr,
           lines,
           stop: async (signal = 'SIGTERM') => {
             if (child.exitCode === null) child.kill(signal);

@@ -142,7 +142,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
           'Remote mode needs baseUrl: the URL of your toolmux server, e.g. new ToolMux({ baseUrl: "https://tools.example.com", apiKey }).',
       });
     }
-    this.baseUrl = checkOptionUrl(options.baseUrl, 'baseUrl').replace(/\/+$/, '');
+    this.baseUrl = checkOptionUrl(options.baseUrl, 'baseUrl', { base: true }).replace(/\/+$/, '');
     const port = Number(new URL(this.baseUrl).port);
     if (options.fetch === undefined && FETCH_BAD_PORTS.has(port)) {
       // fetch would refuse every request with only `fetch failed` to say so

@@ -56,6 +56,40 @@ describe('URL options of a ToolMux are checked where they are given', () => {
     }
   }
 
+  it.each([
+    ['embedded', embedded],
+    ['remote', remote],
+  ] as const)(
+    '%s: a baseUrl with a query or a fragment is CONFIG_INVALID (paths added to it would be neither)',
+    (_mode, base) => {
+      // on the code before, each was taken: session MCP URLs read http://127.0.0.1:8787?x=1/mcp/ses_…
+      for (const [value, part] of [
+        ['http://127.0.0.1:8787?x=1', 'a query ("?x=1")'],
+        ['http://127.0.0.1:8787/toolmux/?', 'a query ("?")'],
+        ['http://127.0.0.1:8787#top', 'a fragment ("#top")'],
+        ['http://127.0.0.1:8787/toolmux#', 'a fragment ("#")'],
+      ] as const) {
+        const error = refusal({ ...base, baseUrl: value });
+        expect(error.code).toBe('CONFIG_INVALID');
+        expect(error.message).toContain(`baseUrl "${value}" has ${part}: paths are added to it`);
+      }
+      // a path, with or without a slash at its end, stays a base URL
+      expect(new ToolMux({ ...base, baseUrl: 'http://127.0.0.1:8787/toolmux/' } as never).baseUrl).toBe(
+        'http://127.0.0.1:8787/toolmux',
+      );
+    },
+  );
+
+  it('an oauthRedirectUri with a fragment is CONFIG_INVALID (RFC 6749, 3.1.2); a query is allowed', () => {
+    const error = refusal({ ...embedded, oauthRedirectUri: 'https://tools.example.com/auth/callback#x' });
+    expect(error.message).toContain('has a fragment ("#x"), which a redirect URI may not have');
+    const mux = new ToolMux({
+      ...embedded,
+      oauthRedirectUri: 'https://tools.example.com/auth/callback?tenant=a',
+    } as never);
+    expect(mux.oauthRedirectUri).toBe('https://tools.example.com/auth/callback?tenant=a');
+  });
+
   it('a URL holding a password is refused without showing it', () => {
     for (const option of ['defaultCallbackUrl', 'oauthRedirectUri']) {
       const error = refusal({ ...embedded, [option]: 'https://user:hunter2-secret@app.example.com/done' });

@@ -25,7 +25,21 @@ export function allowedUrlScheme(protocol: string, appScheme: boolean): boolean 
  * scheme (`com.example.app:/done`, where a mobile or desktop app takes the user back). Answers the
  * URL as given.
  */
-export function checkOptionUrl(value: unknown, option: string, { appScheme = false } = {}): string {
+export function checkOptionUrl(
+  value: unknown,
+  option: string,
+  {
+    appScheme = false,
+    base = false,
+    fragment = true,
+  }: {
+    appScheme?: boolean;
+    /** A base URL, which paths are appended to (`${baseUrl}/mcp/…`): no query, no fragment. */
+    base?: boolean;
+    /** Whether a fragment may follow (not in an OAuth redirect URI: RFC 6749, 3.1.2). */
+    fragment?: boolean;
+  } = {},
+): string {
   const wanted = appScheme
     ? 'an absolute http(s) URL, or one of an app\'s own scheme (a reverse domain name: "com.example.app:/done")'
     : 'an absolute http(s) URL (e.g. "https://tools.example.com")';
@@ -47,6 +61,19 @@ export function checkOptionUrl(value: unknown, option: string, { appScheme = fal
   }
   if (!allowedUrlScheme(url.protocol, appScheme)) {
     return refuse(`${shownValue(value)} is a ${shownValue(url.protocol)} URL`);
+  }
+  // the text is used as written: `${baseUrl}/mcp/…` after a query or fragment is no path at all
+  // (http://host?x=1/mcp/ses_…)
+  const query = base ? /\?[^#]*/.exec(value)?.[0] : undefined;
+  if (query !== undefined) {
+    return refuse(
+      `${shownValue(value)} has a query (${shownValue(query)}): paths are added to it, so it must end with the host or a path; leave the query out`,
+    );
+  }
+  if ((base || !fragment) && value.includes('#')) {
+    return refuse(
+      `${shownValue(value)} has a fragment (${shownValue(value.slice(value.indexOf('#')))})${base ? ': paths are added to it' : ', which a redirect URI may not have (RFC 6749, 3.1.2)'}; leave it out`,
+    );
   }
   return value;
 }

@@ -12,15 +12,12 @@ const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./fixture-toolkits.mjs', import.meta.url));
 const run = promisify(execFile);
 
+/** The environment without any toolmux variable of the machine running the tests (each would be warned of, or read). */
 function cleanEnv(): NodeJS.ProcessEnv {
-  const {
-    TOOLMUX_API_KEY: _a,
-    TOOLMUX_STORE: _s,
-    TOOLMUX_BASE_URL: _b,
-    TOOLMUX_SECRET_KEY: _k,
-    PORT: _p,
-    ...env
-  } = process.env;
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('TOOLMUX_') && name !== 'PORT') env[name] = value;
+  }
   return env;
 }
 
@@ -141,8 +138,70 @@ describe('--help and usage errors', () => {
     expect(good.stderr).toContain('STORE_CONFIG_INVALID');
   });
 
+  it('refuses an empty value of any option of any command (--port=, --port ""), exit 2 naming the flag', async () => {
+    // after a store that is refused, nothing is created: an empty value that got further stops there
+    const serve = ['serve', '--store', 'mysql://nothing'];
+    const read = (command: string[]) => [...command, '--store', 'sqlite:./no-such-dir/x.db'];
+    const cases: Array<[string[], string[]]> = [
+      [serve, ['config', 'port', 'host', 'store', 'base-url', 'toolkits', 'log-level', 'log-format']],
+      [
+        ['toolkits', 'list'],
+        ['config', 'search', 'toolkits'],
+      ],
+      [
+        ['toolkits', 'info', 'hackernews'],
+        ['config', 'toolkits'],
+      ],
+      [read(['sessions', 'list']), ['config', 'user', 'limit', 'store']],
+      [read(['keys', 'rotate']), ['config', 'store']],
+    ];
+    for (const [command, flags] of cases) {
+      for (const flag of flags) {
+        for (const typed of [[`--${flag}=`], [`--${flag}`, '']]) {
+          // the variable of the same setting is set: the empty flag is not taken as its absence
+          const result = await inProcess([...command, ...typed], {
+            PORT: '9000',
+            TOOLMUX_LOG_LEVEL: 'debug',
+          });
+          const what = `${command.join(' ')} ${typed.join(' ')}`;
+          expect(result.code, what).toBe(2);
+          expect(result.stderr, what).toBe(
+            `toolmux: --${flag} needs a value, got an empty one: give it one, or leave --${flag} out for its default. (usage: toolmux --help)\n`,
+          );
+        }
+      }
+    }
+  });
+
+  it('warns of a TOOLMUX_ variable toolmux does not read, naming the one meant; none for the documented ones', async () => {
+    const listing = ['sessions', 'list', '--store', 'sqlite:./no-such-dir/x.db'];
+    // on the code before, each was ignored in silence (the setting at its default)
+    const typos = await inProcess(listing, {
+      TOOLMUX_SECRETKEY: 'x',
+      TOOLMUX_PORT: '9000',
+      TOOLMUX_SHUTDOWN_TIMEOUT_MS: '30000',
+      TOOLMUX_TEST_ANYTHING: 'x',
+    });
+    expect(typos.stderr.split('\n').filter((line) => line.includes('warning'))).toEqual([
+      'toolmux: warning: TOOLMUX_PORT is set, but toolmux reads no such variable: it is ignored (the port is PORT, or --port).',
+      'toolmux: warning: TOOLMUX_SECRETKEY is set, but toolmux reads no such variable: it is ignored (did you mean TOOLMUX_SECRET_KEY?).',
+      'toolmux: warning: TOOLMUX_SHUTDOWN_TIMEOUT_MS is set, but toolmux reads no such variable: it is ignored (shutdownTimeoutMs has no variable: set it in the config file).',
+    ]);
+    expect(typos.stderr).toContain('No database at');
+    // every variable of docs/server.md's reference (its "environment variable" column) is one toolmux reads
+    const docs = readFileSync(new URL('../../../../docs/server.md', import.meta.url), 'utf8');
+    const documented = docs
+      .split('\n')
+      .filter((line) => line.startsWith('|'))
+      .map((line) => /^`(TOOLMUX_[A-Z0-9_]+)`$/.exec(line.split('|')[3]?.trim() ?? '')?.[1])
+      .filter((name): name is string => name !== undefined);
+    expect(documented).toEqual(expect.arrayContaining(['TOOLMUX_API_KEY', 'TOOLMUX_WORKBENCH_SPIN_US']));
+    const all = await inProcess(listing, Object.fromEntries(documented.map((name) => [name, 'x'])));
+    expect(all.stderr).not.toContain('warning');
+  });
+
   it('takes --limit of sessions list as decimal digits from 1 to 1000, else exits 2 naming the flag and the text', async () => {
-    for (const text of ['abc', '0', '1001', '1e2', '0x10', ' 5', '5.0', '']) {
+    for (const text of ['abc', '0', '1001', '1e2', '0x10', ' 5', '5.0']) {
       const result = await inProcess([
         'sessions',
         'list',

@@ -27,6 +27,7 @@ import {
 import { builtinToolkits } from '@toolmux/toolkits';
 import { MIN_API_KEY_LENGTH } from '../api-key.js';
 import {
+  CONFIG_KEYS,
   findConfigFile,
   importModule,
   LOG_LEVELS,
@@ -41,7 +42,7 @@ import { checkMetricsOptions } from '../metrics.js';
 import { causeText } from '../request-log.js';
 import { createServer } from '../server.js';
 import { didYouMean } from '../suggest.js';
-import { DEFAULT_STORE, groupHelp, HELP, helpFor } from './help.js';
+import { asksForVersion, DEFAULT_STORE, groupHelp, HELP, helpFor, versionText } from './help.js';
 import { createCliLogger, serverLoggerOf } from './log.js';
 
 /** Where the CLI writes; tests pass their own. */
@@ -75,6 +76,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout(`${HELP.main}\n`);
       return command === undefined ? 2 : 0;
     }
+    if (asksForVersion(argv)) {
+      io.stdout(`${versionText()}\n`);
+      return 0;
+    }
+    warnOfUnknownVariables(io);
     if (command === 'serve') return await serve(argv.slice(1), io);
     if (command === 'toolkits' && subcommand === 'list') return await listToolkits(argv.slice(2), io);
     if (command === 'toolkits' && subcommand === 'info') return await toolkitInfo(argv.slice(2), io);
@@ -110,6 +116,65 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 const COMMANDS = ['serve', 'toolkits list', 'toolkits info', 'sessions list', 'keys rotate', 'help'];
+
+/** Every TOOLMUX_ variable toolmux reads (the CLI's, and core's TOOLMUX_WORKBENCH_* ones). */
+const VARIABLES = [
+  'TOOLMUX_API_KEY',
+  'TOOLMUX_SECRET_KEY',
+  'TOOLMUX_PREVIOUS_SECRET_KEYS',
+  'TOOLMUX_STORE',
+  'TOOLMUX_BASE_URL',
+  'TOOLMUX_HOST',
+  'TOOLMUX_LOG_LEVEL',
+  'TOOLMUX_LOG_FORMAT',
+  'TOOLMUX_DEBUG',
+  'TOOLMUX_ACCOUNT_CACHE_TTL_MS',
+  'TOOLMUX_SESSION_CACHE_TTL_MS',
+  'TOOLMUX_PROXY_MAX_RESPONSE_BYTES',
+  'TOOLMUX_OAUTH_REQUEST_TIMEOUT_MS',
+  'TOOLMUX_LOG_RETENTION_DAYS',
+  'TOOLMUX_WORKBENCH_THREAD',
+  'TOOLMUX_WORKBENCH_JSPI',
+  'TOOLMUX_WORKBENCH_SLICE_MS',
+  'TOOLMUX_WORKBENCH_MAIN_HOLD_MS',
+  'TOOLMUX_WORKBENCH_WORKERS',
+  'TOOLMUX_WORKBENCH_MAX_WORKERS',
+  'TOOLMUX_WORKBENCH_SPIN_US',
+  'TOOLMUX_WORKBENCH_MAIN_SPIN_US',
+];
+
+/**
+ * One warning line per TOOLMUX_ variable that toolmux does not read (a typo such as
+ * TOOLMUX_SECRETKEY, or TOOLMUX_PORT / TOOLMUX_SHUTDOWN_TIMEOUT_MS for a setting without such a
+ * variable): it was ignored in silence, the setting left at its default (a secret key file created
+ * in place of the one meant). The project's test variables (TOOLMUX_TEST_*) are not toolmux's.
+ */
+function warnOfUnknownVariables(io: CliIo): void {
+  for (const name of Object.keys(io.env).sort()) {
+    if (!name.startsWith('TOOLMUX_') || name.startsWith('TOOLMUX_TEST_') || VARIABLES.includes(name))
+      continue;
+    const setting = name
+      .slice('TOOLMUX_'.length)
+      .toLowerCase()
+      .replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
+    const suffix = didYouMean(
+      name.slice('TOOLMUX_'.length),
+      VARIABLES.map((known) => known.slice('TOOLMUX_'.length)),
+    );
+    const meant = suffix === undefined ? undefined : `TOOLMUX_${suffix}`;
+    const hint =
+      setting === 'port'
+        ? 'the port is PORT, or --port'
+        : meant !== undefined
+          ? `did you mean ${meant}?`
+          : CONFIG_KEYS.includes(setting)
+            ? `${setting} has no variable: set it in the config file`
+            : `the variables are listed in docs/server.md`;
+    io.stderr(
+      `toolmux: warning: ${name} is set, but toolmux reads no such variable: it is ignored (${hint}).\n`,
+    );
+  }
+}
 
 function unknownCommand(argv: readonly string[]): string {
   const [command = '', subcommand] = argv;
@@ -178,6 +243,15 @@ function parse(
   });
   if (positionals.length > maxPositionals)
     throw new UsageError(`Unexpected argument "${positionals[maxPositionals]}".`);
+  // `--port=` or `--port "$UNSET"`: an empty value was read as no flag at all by some options (the
+  // variable's or the file's value taken instead, the error naming the variable), as a value by others
+  for (const [name, value] of Object.entries(values as OptionValues)) {
+    if (value === '') {
+      throw new UsageError(
+        `--${name} needs a value, got an empty one: give it one, or leave --${name} out for its default.`,
+      );
+    }
+  }
   return { values: values as OptionValues, positionals };
 }
 

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -61,6 +62,8 @@ const HELP_LINES: string[][] = [
   ['help', 'toolkits', 'info'],
   ['help', 'sessions', 'list'],
   ['help', 'help'],
+  ['--version'],
+  ['-v'],
 ];
 
 describe('a command line that asks only for help', () => {
@@ -118,6 +121,18 @@ describe('a command line that asks only for help', () => {
       'toolmux: There is no command "serv" to show the help of. Did you mean "toolmux help serve"? (usage: toolmux --help)\n',
     );
     expect(helpOnly(['help', 'serv'])).toBeUndefined();
+  });
+
+  it('`toolmux --version` prints the version of @toolmux/server, exit 0, without loading the engine', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-v']) {
+      const answer = await run(process.execPath, ['--import', RECORD_MODULES, BIN, flag]);
+      expect(answer.stdout).toBe(`${version}\n`);
+      const modules = JSON.parse(/^MODULES (.*)$/m.exec(answer.stderr)![1]!) as string[];
+      expect(modules.filter((url) => /\/(server|commands|config)\.js$/.test(url))).toEqual([]);
+    }
   });
 
   it('states the OAuth request timeout bounds core enforces', () => {

@@ -1,6 +1,7 @@
 // The CLI's help, and the answer to a command line that asks only for it. Nothing here loads
 // @toolmux/core, the toolkits or the server (about a second of CPU on a small machine): `toolmux`,
 // `toolmux --help` and `toolmux serve --help` answer at once, as a person typing them expects.
+import { readFileSync } from 'node:fs';
 import { MIN_API_KEY_LENGTH } from '../api-key.js';
 import { LOG_LEVELS } from '../log-levels.js';
 
@@ -29,6 +30,7 @@ Commands:
 
 Options:
   -h, --help             Show help (also after any command)
+  -v, --version          Print the version of toolmux (of @toolmux/server)
 
 Run "toolmux <command> --help" or "toolmux help <command>" for the options of a command.`,
   serve: `Usage: toolmux serve [options]
@@ -114,6 +116,18 @@ export function groupHelp(group: 'toolkits' | 'sessions' | 'keys'): string {
 }
 
 const HELP_FLAGS = new Set(['--help', '-h']);
+const VERSION_FLAGS = new Set(['--version', '-v']);
+
+/** `toolmux --version`: the version of @toolmux/server, whose CLI this is. */
+export function versionText(): string {
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+/** Whether the command line asks for the version: `toolmux --version` or `toolmux -v`, alone. */
+export function asksForVersion(argv: readonly string[]): boolean {
+  return argv.length === 1 && VERSION_FLAGS.has(argv[0]!);
+}
 
 /**
  * The help `toolmux help <words>` asks for: a command's (`help serve`, `help sessions list`), a
@@ -127,13 +141,14 @@ export function helpFor(words: readonly string[]): string | undefined {
 }
 
 /**
- * What the CLI answers to `argv` when it asks only for help: the text, where it goes and the exit
+ * What the CLI answers to `argv` when it asks only for help (or for the version): the text, where it goes and the exit
  * code (no command is a usage error: 2); undefined for any other command line, which `runCli` answers
  * (the same texts, after checking every option).
  */
 export function helpOnly(argv: readonly string[]): { text: string; exitCode: 0 | 2 } | undefined {
   const [command, subcommand, ...rest] = argv;
   if (command === undefined) return { text: HELP.main, exitCode: 2 };
+  if (asksForVersion(argv)) return { text: versionText(), exitCode: 0 };
   if (argv.length === 1 && (HELP_FLAGS.has(command) || command === 'help'))
     return { text: HELP.main, exitCode: 0 };
   if (command === 'help') {
