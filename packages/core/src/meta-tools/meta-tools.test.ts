@@ -279,6 +279,42 @@ describe('TOOLMUX_MULTI_EXECUTE_TOOL', () => {
     }
   });
 
+  it('refuses only the entry whose tool_slug is over 256 characters, shown cut short; the other calls run', async () => {
+    for (const metaToolNames of ['toolmux', 'composio'] as const) {
+      const { session, calls } = await setup({ metaToolNames });
+      const slug = 'TASKS_CREATE_TASK'.padEnd(100_000, 'X');
+      const result = await session.execute(
+        metaToolNames === 'toolmux' ? MetaToolSlug.MULTI_EXECUTE_TOOL : 'COMPOSIO_MULTI_EXECUTE_TOOL',
+        {
+          tools: [
+            { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'a' } },
+            { tool_slug: slug, arguments: {} },
+            { tool_slug: 'TASKS_LIST_TASKS', arguments: {} },
+          ],
+        },
+      );
+      expect(result.successful).toBe(true);
+      // inline, not a 100 KB result offloaded to the workbench files (the slug came back whole before)
+      expect(JSON.stringify(result.data).length).toBeLessThan(5_000);
+      const data = result.data as {
+        results: Array<{
+          tool_slug: string;
+          successful?: boolean;
+          response?: { successful: boolean };
+          error: string | null;
+        }>;
+      };
+      const successful = data.results.map((entry) => entry.successful ?? entry.response!.successful);
+      expect(successful).toEqual([true, false, true]);
+      expect(data.results[1]!.tool_slug).toBe(`${slug.slice(0, 64)}…`);
+      expect(data.results[1]!.error).toContain('100000 characters long, over the limit of 256');
+      expect(data.results[1]!.error).toContain(
+        metaToolNames === 'toolmux' ? 'TOOLMUX_SEARCH_TOOLS' : 'COMPOSIO_SEARCH_TOOLS',
+      );
+      expect(calls.map((call) => call.slug).sort()).toEqual(['TASKS_CREATE_TASK', 'TASKS_LIST_TASKS']);
+    }
+  });
+
   it('never runs a tool outside the session', async () => {
     const { session, calls } = await setup({ toolkits: ['notes'] });
     const result = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
