@@ -1349,7 +1349,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         if (alias !== undefined) checkAlias(alias);
         const visibleToolkits = this.#visibleToolkitSlugs();
         const results = [];
-        for (const slug of toolkitSlugs) {
+        // each toolkit once: a repeated one started a connection request per repetition
+        for (const slug of new Set(toolkitSlugs)) {
           if (!visibleToolkits.has(slug)) {
             results.push({
               toolkit: slug,
