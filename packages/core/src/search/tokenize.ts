@@ -31,8 +31,14 @@ const ASCII_WORD_RUN = /[A-Za-z0-9]+/g;
 const ASCII_RUN_PART = /[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g;
 const ASCII_PLAIN_RUN = /^[a-z]+$/;
 
-/** Text with this needs the Unicode patterns and accent folding. */
+/** Text with this needs the Unicode patterns and folding (see {@link foldText}). */
 const NON_ASCII = /[\u0080-\uffff]/;
+/**
+ * What folding removes: combining marks (accents, once decomposed) and default-ignorable code points
+ * (zero-width space and joiners, soft hyphen, variation selectors, bidi controls), which render as
+ * nothing and would split or hide a word.
+ */
+const FOLDED_AWAY = /[\p{M}\p{Default_Ignorable_Code_Point}]/gu;
 /** An apostrophe and the letters after it: `Father's` → `Father`, `don't` → `don`. */
 const APOSTROPHE_SUFFIX = /['’]\p{L}*/gu;
 
@@ -46,7 +52,8 @@ const MAX_MEMOIZED_TERMS = 100_000;
 /**
  * Splits text into lower-case words the way tool names are written: at spaces and punctuation,
  * at `_` and `-` of slugs, and inside camelCase and letter-digit runs. A run that splits into parts
- * also yields itself whole, so `GitHub` matches both `github` and `git hub`. Accents are removed.
+ * also yields itself whole, so `GitHub` matches both `github` and `git hub`. Text is folded first
+ * ({@link foldText}): full-width letters are plain ones, accents and zero-width characters are removed.
  *
  * @example
  * splitWords('GITHUB_STAR_REPO'); // ['github', 'star', 'repo']
@@ -54,7 +61,7 @@ const MAX_MEMOIZED_TERMS = 100_000;
  */
 export function splitWords(text: string): string[] {
   const ascii = !NON_ASCII.test(text);
-  const cleaned = withoutApostropheSuffixes(ascii ? text : withoutAccents(text));
+  const cleaned = withoutApostropheSuffixes(ascii ? text : foldText(text));
   const words: string[] = [];
   for (const run of cleaned.match(ascii ? ASCII_WORD_RUN : WORD_RUN) ?? []) {
     if ((ascii ? ASCII_PLAIN_RUN : PLAIN_RUN).test(run)) {
@@ -95,8 +102,18 @@ function termOf(word: string): string {
   return term;
 }
 
-function withoutAccents(text: string): string {
-  return text.normalize('NFD').replace(/\p{M}/gu, '');
+/**
+ * Text as search compares it, the same for tools and queries: in Unicode compatibility form (NFKD),
+ * so that full-width `ｓｅｎｄ`, `＿`, ligatures and the like are their plain letters and signs, without
+ * accents and without the code points that render as nothing (zero-width space, soft hyphen, …).
+ * ASCII text is returned as it is.
+ *
+ * @example
+ * foldText('ＧＭＡＩＬ＿ＳＥＮＤ'); // 'GMAIL_SEND'
+ * foldText('Café\u200b crème'); // 'Cafe creme'
+ */
+export function foldText(text: string): string {
+  return NON_ASCII.test(text) ? text.normalize('NFKD').replace(FOLDED_AWAY, '') : text;
 }
 
 function withoutApostropheSuffixes(text: string): string {

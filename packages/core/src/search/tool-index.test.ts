@@ -357,6 +357,27 @@ describe('a query that names a tool exactly', () => {
     expect(slugs(index.search('github_get_issue'))[0]).toBe('GITHUB_GET_ISSUE');
   });
 
+  it('folds full-width letters and signs and drops zero-width characters, as in the tools, before it compares', () => {
+    for (const query of [
+      'ＧＩＴＨＵＢ＿ＣＲＥＡＴＥ＿ＰＵＬＬ＿ＲＥＱＵＥＳＴ',
+      'GITHUB＿CREATE＿PULL＿REQUEST',
+      'GITHUB_CREATE_PULL\u200b_REQUEST',
+      'GITHUB_CREATE_PULL_RE\u00adQUEST\u200d',
+      'ｃｒｅａｔｅ ｐｕｌｌ ｒｅｑｕｅｓｔ',
+    ]) {
+      expect(slugs(index.search(query))[0], query).toBe('GITHUB_CREATE_PULL_REQUEST');
+    }
+    expect(
+      slugs(index.search('run GITHUB＿CREATE＿PULL＿REQUEST, then ＧＭＡＩＬ＿ＳＥＮＤ＿ＥＭＡＩＬ')).slice(
+        0,
+        2,
+      ),
+    ).toEqual(['GITHUB_CREATE_PULL_REQUEST', 'GMAIL_SEND_EMAIL']);
+    // words too: a full-width query finds what its plain letters find (nothing at all before)
+    expect(slugs(index.search('ｓｅｎｄ ａｎ ｅｍａｉｌ'))).toEqual(slugs(index.search('send an email')));
+    expect(slugs(index.search('ｓｅｎｄ ａｎ ｅｍａｉｌ'))[0]).toBe('GMAIL_SEND_EMAIL');
+  });
+
   it('ranks first a slug written as a word of the query, after a whole match', () => {
     expect(
       slugs(index.search('run `GITHUB_CREATE_PULL_REQUEST`, then GMAIL_SEND_EMAIL.')).slice(0, 2),

@@ -10,7 +10,7 @@ import type { ScoredDocument } from './score-board.js';
 import { ScoreBoard } from './score-board.js';
 import type { SynonymMap } from './synonyms.js';
 import { buildSynonymMap, DEFAULT_SYNONYMS } from './synonyms.js';
-import { tokenize } from './tokenize.js';
+import { foldText, tokenize } from './tokenize.js';
 
 export type { EmbedFunction } from './embeddings.js';
 export type { FieldScoring } from './inverted-index.js';
@@ -307,7 +307,7 @@ export class ToolIndex {
       take(this.#bySlug.get(whole));
       take(this.#byName.get(whole));
     }
-    for (const word of query.split(/\s+/)) {
+    for (const word of foldText(query).split(/\s+/)) {
       if (found.length >= limit) break;
       const slug = withoutPunctuationAround(word);
       if (slug.includes('_') || slug.includes('-')) take(this.#bySlug.get(exactKey(slug)));
@@ -393,12 +393,13 @@ function withoutPunctuationAround(word: string): string {
 }
 
 /**
- * A slug or a name as a query that names it exactly is compared: trimmed, lower-cased, each run of
- * `_`, `-` and white space one space (`GITHUB_CREATE_ISSUE`, `github-create-issue` and
+ * A slug or a name as a query that names it exactly is compared: folded as search folds all text
+ * ({@link foldText}: `ＧＩＴＨＵＢ＿…` is `GITHUB_…`, zero-width characters are dropped), trimmed,
+ * lower-cased, each run of `_`, `-` and white space one space (`GITHUB_CREATE_ISSUE`, `github-create-issue` and
  * `Github Create Issue` are `github create issue`). Reads at most {@link MAX_FIELD_CHARS}.
  */
 export function exactKey(text: string): string {
-  return leadingText(text, MAX_FIELD_CHARS)
+  return foldText(leadingText(text, MAX_FIELD_CHARS))
     .toLowerCase()
     .replace(/[\s_-]+/g, ' ')
     .trim();
