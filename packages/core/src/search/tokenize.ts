@@ -19,6 +19,26 @@ const STOP_WORDS = new Set(
     .split(' '),
 );
 
+/**
+ * Words that are one word for search: an abbreviation and the word it stands for (`repo` and
+ * `repository`). Unlike synonyms, which are related words searched at a lower weight, each is read as
+ * the first word of its group, in tools and queries alike: a query's `repos` is the `repositories` of
+ * a tool's name as much as the `repo` of its parameters.
+ */
+export const EQUIVALENT_WORDS: readonly (readonly string[])[] = [
+  ['repository', 'repo'],
+  ['organization', 'org'],
+  ['document', 'doc'],
+  ['database', 'db'],
+  ['application', 'app'],
+  ['directory', 'dir'],
+  ['information', 'info'],
+  ['configuration', 'config'],
+  ['message', 'msg'],
+  ['image', 'img'],
+  ['picture', 'pic'],
+];
+
 /** Runs of letters and digits; everything else (space, `_`, `-`, `.`, `&`, ...) separates words. */
 const WORD_RUN = /[\p{L}\p{N}]+/gu;
 /** The parts of one run: `HTMLParser` → `HTML`, `Parser`; `AI2sql` → `AI`, `2`, `sql`. */
@@ -91,11 +111,20 @@ export function tokenize(text: string): string[] {
   return terms;
 }
 
-/** The stem of a word, or `''` for a stop word or a single letter; memoized. */
+/** The stem of each word of {@link EQUIVALENT_WORDS} → the stem of the first word of its group. */
+const EQUIVALENT_STEMS = new Map(
+  EQUIVALENT_WORDS.flatMap(([word, ...others]) => others.map((other) => [stem(other), stem(word!)])),
+);
+
+/**
+ * The stem of a word (of the word it abbreviates, see {@link EQUIVALENT_WORDS}), or `''` for a stop
+ * word or a single letter; memoized.
+ */
 function termOf(word: string): string {
   let term = memoizedTerms.get(word);
   if (term === undefined) {
-    term = STOP_WORDS.has(word) || (word.length === 1 && !/\d/.test(word)) ? '' : stem(word);
+    const stemmed = STOP_WORDS.has(word) || (word.length === 1 && !/\d/.test(word)) ? '' : stem(word);
+    term = EQUIVALENT_STEMS.get(stemmed) ?? stemmed;
     if (memoizedTerms.size >= MAX_MEMOIZED_TERMS) memoizedTerms.clear();
     memoizedTerms.set(word, term);
   }
