@@ -1318,10 +1318,15 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         const visible = this.#visibleTools();
         const tools = [];
         const not_found = [];
-        for (const slug of slugs) {
+        const hints = [];
+        // each slug answered once, however often it is asked for (50 copies of one schema before)
+        for (const slug of new Set(slugs)) {
           const tool = visible.get(slug);
           if (!tool) {
             not_found.push(slug);
+            hints.push(
+              `${shownValue(slug)} is not a tool of this session.${didYouMean(slug, this.#visibleToolNames())}`,
+            );
             continue;
           }
           tools.push({
@@ -1336,7 +1341,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           ? {
               tools,
               not_found,
-              hint: `These slugs are not tools of this session; find the right ones with ${this.#slugs().SEARCH_TOOLS}.`,
+              hint: `${hints.join(' ')} Find the right slugs with ${this.#slugs().SEARCH_TOOLS}.`,
             }
           : { tools };
       },
@@ -1344,7 +1349,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         if (alias !== undefined) checkAlias(alias);
         const visibleToolkits = this.#visibleToolkitSlugs();
         const results = [];
-        for (const slug of toolkitSlugs) {
+        // each toolkit once: a repeated one started a connection request per repetition
+        for (const slug of new Set(toolkitSlugs)) {
           if (!visibleToolkits.has(slug)) {
             results.push({
               toolkit: slug,

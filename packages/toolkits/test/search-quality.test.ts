@@ -14,17 +14,31 @@ interface Query {
   relevant: string[];
 }
 
-const queries = JSON.parse(
-  readFileSync(new URL('./search-queries.json', import.meta.url), 'utf8'),
-) as Query[];
+const readQueries = (file: string) =>
+  JSON.parse(readFileSync(new URL(`./${file}`, import.meta.url), 'utf8')) as Query[];
+const queries = readQueries('search-queries.json');
+/**
+ * Plain, short phrasings of what a user asks ("list my repos", "remove star from repository"), each
+ * with the tool an agent should run for it.
+ */
+const plainQueries = readQueries('plain-queries.json');
 
 /**
- * Measured on this catalog: recall@1 0.77, recall@5 1.0, nDCG@10 0.90 (78 queries; before the tool
- * descriptions were sharpened for the five queries missed then: 0.74 / 0.94 / 0.86). The floors sit
- * below that so ranking changes in core's search show up without making this test flaky.
+ * Measured on this catalog: recall@1 0.74, recall@3 1.0, recall@5 1.0, nDCG@10 0.89 (78 queries;
+ * before the tool descriptions were sharpened for the five queries missed then: 0.74 / – / 0.94 / 0.86;
+ * before abbreviations were one word with the word, synonyms of a word counted once and parameters
+ * weighed a quarter of a description word: 0.77 / 0.96 / 1.0 / 0.90). The floors sit below that so
+ * ranking changes in core's search show up without making this test flaky.
  */
 const RECALL_AT_5_FLOOR = 0.9;
+const RECALL_AT_3_FLOOR = 0.95;
 const RECALL_AT_1_FLOOR = 0.7;
+/**
+ * The plain phrasings: recall@1 0.87 and recall@3 0.99 (69 queries); 0.83 and 0.94 before the three
+ * changes above ("list my repos" left GITHUB_LIST_MY_REPOSITORIES out of the top 5).
+ */
+const PLAIN_RECALL_AT_1_FLOOR = 0.85;
+const PLAIN_RECALL_AT_3_FLOOR = 0.97;
 
 let mux: ToolMux;
 const ranked = new Map<string, string[]>();
@@ -32,7 +46,7 @@ const ranked = new Map<string, string[]>();
 beforeAll(async () => {
   mux = new ToolMux({ toolkits: builtinToolkits, store: ':memory:' });
   const session = await mux.create('search_bench', {});
-  for (const { query } of queries) {
+  for (const { query } of [...queries, ...plainQueries]) {
     const result = await session.search({ query, limit: 10 });
     ranked.set(
       query,
@@ -58,8 +72,39 @@ describe('search over builtinToolkits', () => {
     for (const { relevant } of queries) for (const slug of relevant) expect(slugs, slug).toContain(slug);
   });
 
-  it('finds the right tool: recall@1, recall@5 and nDCG@10 above their floors', () => {
+  it('has plain phrasings for every toolkit whose expected tools exist', () => {
+    expect(plainQueries.length).toBeGreaterThanOrEqual(60);
+    const slugs = new Set(builtinToolkits.flatMap((toolkit) => toolkit.tools.map((tool) => tool.slug)));
+    for (const { relevant } of plainQueries) for (const slug of relevant) expect(slugs, slug).toContain(slug);
+    const toolkits = new Set(
+      plainQueries.flatMap(({ relevant }) => relevant.map((slug) => slug.split('_')[0])),
+    );
+    expect(toolkits.size).toBe(builtinToolkits.length);
+  });
+
+  it('finds the right tool for plain phrasings: first, and in the top 3, at rates above their floors', () => {
     let at1 = 0;
+    let at3 = 0;
+    const notFirst: string[] = [];
+    for (const { query, relevant } of plainQueries) {
+      const slugs = ranked.get(query)!;
+      if (relevant.includes(slugs[0]!)) at1++;
+      else notFirst.push(`${query} → wanted ${relevant.join(' | ')}, got ${slugs.slice(0, 3).join(', ')}`);
+      if (slugs.slice(0, 3).some((slug) => relevant.includes(slug))) at3++;
+    }
+    const report = {
+      queries: plainQueries.length,
+      recallAt1: Number((at1 / plainQueries.length).toFixed(3)),
+      recallAt3: Number((at3 / plainQueries.length).toFixed(3)),
+    };
+    console.log([`plain phrasings: ${JSON.stringify(report)}`, 'not first:', ...notFirst].join('\n  '));
+    expect(report.recallAt1).toBeGreaterThanOrEqual(PLAIN_RECALL_AT_1_FLOOR);
+    expect(report.recallAt3).toBeGreaterThanOrEqual(PLAIN_RECALL_AT_3_FLOOR);
+  });
+
+  it('finds the right tool: recall@1, recall@3, recall@5 and nDCG@10 above their floors', () => {
+    let at1 = 0;
+    let at3 = 0;
     let at5 = 0;
     let ndcg = 0;
     const misses: string[] = [];
@@ -68,6 +113,7 @@ describe('search over builtinToolkits', () => {
       const slugs = ranked.get(query)!;
       if (relevant.includes(slugs[0]!)) at1++;
       else firstMisses.push(`${query} → ${slugs[0]}`);
+      if (slugs.slice(0, 3).some((slug) => relevant.includes(slug))) at3++;
       if (slugs.slice(0, 5).some((slug) => relevant.includes(slug))) at5++;
       else misses.push(`${query} → wanted ${relevant.join(' | ')}, got ${slugs.slice(0, 3).join(', ')}`);
       ndcg += ndcgAt10(slugs, relevant);
@@ -75,6 +121,7 @@ describe('search over builtinToolkits', () => {
     const report = {
       queries: queries.length,
       recallAt1: Number((at1 / queries.length).toFixed(3)),
+      recallAt3: Number((at3 / queries.length).toFixed(3)),
       recallAt5: Number((at5 / queries.length).toFixed(3)),
       ndcgAt10: Number((ndcg / queries.length).toFixed(3)),
     };
@@ -86,6 +133,7 @@ describe('search over builtinToolkits', () => {
       ].join('\n  '),
     );
     expect(report.recallAt5).toBeGreaterThanOrEqual(RECALL_AT_5_FLOOR);
+    expect(report.recallAt3).toBeGreaterThanOrEqual(RECALL_AT_3_FLOOR);
     expect(report.recallAt1).toBeGreaterThanOrEqual(RECALL_AT_1_FLOOR);
   });
 });

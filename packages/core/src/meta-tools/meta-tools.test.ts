@@ -127,6 +127,42 @@ describe('TOOLMUX_GET_TOOL_SCHEMAS', () => {
   });
 });
 
+describe('TOOLMUX_GET_TOOL_SCHEMAS with repeated and mistyped slugs', () => {
+  it('answers each slug once and suggests the close slugs of the session for one not found, as the multi-execute does', async () => {
+    const { session } = await setup({ toolkits: ['tasks'] });
+    const result = await session.execute(MetaToolSlug.GET_TOOL_SCHEMAS, {
+      tool_slugs: [...Array(49).fill('TASKS_CREATE_TASK'), 'TASKS_LIST_TASK'],
+    });
+    const data = result.data as { tools: Array<{ tool_slug: string }>; not_found: string[]; hint: string };
+    expect(data.tools.map((tool) => tool.tool_slug)).toEqual(['TASKS_CREATE_TASK']);
+    expect(data.not_found).toEqual(['TASKS_LIST_TASK']);
+    const executed = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {
+      tools: [{ tool_slug: 'TASKS_LIST_TASK' }],
+    });
+    const error = (executed.data as { results: Array<{ error: string }> }).results[0]!.error;
+    const suggestion = / Did you mean [^?]+\?/.exec(error)![0];
+    expect(suggestion).toContain('"TASKS_LIST_TASKS"');
+    expect(data.hint).toContain(`"TASKS_LIST_TASK" is not a tool of this session.${suggestion}`);
+    expect(data.hint).toContain('TOOLMUX_SEARCH_TOOLS');
+  });
+
+  it('in Composio names: each slug not found listed once, with the suggestions in not_found_message', async () => {
+    const { session } = await setup({ toolkits: ['tasks'], metaToolNames: 'composio' });
+    const result = await session.execute('COMPOSIO_GET_TOOL_SCHEMAS', {
+      tool_slugs: ['TASKS_LIST_TASK', 'TASKS_LIST_TASK', 'TASKS_CREATE_TASK', 'TASKS_CREATE_TASK'],
+    });
+    const data = result.data as {
+      tool_schemas: Record<string, unknown>;
+      not_found: string[];
+      not_found_message: string;
+    };
+    expect(Object.keys(data.tool_schemas)).toEqual(['TASKS_CREATE_TASK']);
+    expect(data.not_found).toEqual(['TASKS_LIST_TASK']);
+    expect(data.not_found_message).toContain('Did you mean "TASKS_LIST_TASKS"');
+    expect(data.not_found_message).toContain('COMPOSIO_SEARCH_TOOLS');
+  });
+});
+
 describe('TOOLMUX_MANAGE_CONNECTIONS', () => {
   it('reports each toolkit: no auth needed, not connected, not in the session', async () => {
     const { session } = await setup({ toolkits: ['tasks', 'mail'] });
@@ -276,6 +312,42 @@ describe('TOOLMUX_MULTI_EXECUTE_TOOL', () => {
     } finally {
       vi.useRealTimers();
       await mux.close();
+    }
+  });
+
+  it('refuses only the entry whose tool_slug is over 256 characters, shown cut short; the other calls run', async () => {
+    for (const metaToolNames of ['toolmux', 'composio'] as const) {
+      const { session, calls } = await setup({ metaToolNames });
+      const slug = 'TASKS_CREATE_TASK'.padEnd(100_000, 'X');
+      const result = await session.execute(
+        metaToolNames === 'toolmux' ? MetaToolSlug.MULTI_EXECUTE_TOOL : 'COMPOSIO_MULTI_EXECUTE_TOOL',
+        {
+          tools: [
+            { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'a' } },
+            { tool_slug: slug, arguments: {} },
+            { tool_slug: 'TASKS_LIST_TASKS', arguments: {} },
+          ],
+        },
+      );
+      expect(result.successful).toBe(true);
+      // inline, not a 100 KB result offloaded to the workbench files (the slug came back whole before)
+      expect(JSON.stringify(result.data).length).toBeLessThan(5_000);
+      const data = result.data as {
+        results: Array<{
+          tool_slug: string;
+          successful?: boolean;
+          response?: { successful: boolean };
+          error: string | null;
+        }>;
+      };
+      const successful = data.results.map((entry) => entry.successful ?? entry.response!.successful);
+      expect(successful).toEqual([true, false, true]);
+      expect(data.results[1]!.tool_slug).toBe(`${slug.slice(0, 64)}…`);
+      expect(data.results[1]!.error).toContain('100000 characters long, over the limit of 256');
+      expect(data.results[1]!.error).toContain(
+        metaToolNames === 'toolmux' ? 'TOOLMUX_SEARCH_TOOLS' : 'COMPOSIO_SEARCH_TOOLS',
+      );
+      expect(calls.map((call) => call.slug).sort()).toEqual(['TASKS_CREATE_TASK', 'TASKS_LIST_TASKS']);
     }
   });
 

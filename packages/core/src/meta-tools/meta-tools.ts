@@ -4,7 +4,7 @@ import type { JSONSchema, Tool, Toolkit, ValidationResult } from '../catalog/typ
 import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
 import { toStrictSchema } from '../schema/strict.js';
-import { MAX_ID_LENGTH, storableCallId } from '../util/stored-text.js';
+import { leadingText, MAX_ID_LENGTH, shownValue, storableCallId } from '../util/stored-text.js';
 import { MAX_TIMER_MS } from '../util/whole-number.js';
 import {
   WORKBENCH_DESCRIPTION,
@@ -759,6 +759,11 @@ export function metaToolsOf(names: MetaToolNames = 'toolmux'): ReadonlyMap<strin
 /** Every meta-tool with toolmux's names, by slug. */
 export const META_TOOLS: ReadonlyMap<string, MetaTool> = BY_NAMES.toolmux;
 
+/** A slug over {@link MAX_ID_LENGTH} characters as a result repeats it: its first 64 and `…`. */
+function shownSlug(slug: string): string {
+  return `${leadingText(slug, 64)}…`;
+}
+
 /**
  * TOOLMUX_MULTI_EXECUTE_TOOL's work: every call in parallel through `execute`, each with its own
  * result (a meta-tool inside is refused, in the words of the session's naming style `names`), and the
@@ -791,6 +796,17 @@ export async function runCalls(
     calls.map(async (call, index) => {
       const kind = metaToolKind(call.tool_slug);
       let result: ToolResult;
+      if (call.tool_slug.length > MAX_ID_LENGTH) {
+        // refused on its own (a cap in the input schema would fail every call of the batch), and
+        // shown cut short: the whole of it would come back in the result, however long
+        const slugs = SLUGS_BY_NAMES[names];
+        return {
+          tool_slug: shownSlug(call.tool_slug),
+          successful: false,
+          data: null,
+          error: `tool_slug ${shownValue(call.tool_slug)} is ${call.tool_slug.length} characters long, over the limit of ${MAX_ID_LENGTH}: no tool has a slug that long. Use the tool_slug exactly as ${slugs.SEARCH_TOOLS} gave it.`,
+        };
+      }
       if (kind) {
         const slugs = SLUGS_BY_NAMES[names];
         result = {

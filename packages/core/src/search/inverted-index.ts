@@ -112,8 +112,11 @@ export class InvertedIndex {
     return ids;
   }
 
-  /** Adds a term's BM25F score, times `weight`, to every document that contains the term. */
-  score(termId: number, weight: number, board: ScoreBoard): void {
+  /**
+   * Adds a term's BM25F score, times `weight`, to every document that contains the term (with
+   * `best`, raises the document's score to it instead).
+   */
+  score(termId: number, weight: number, board: ScoreBoard, best = false): void {
     const documents = this.#postingDocuments[termId]!;
     const counts = this.#postingCounts[termId]!;
     const factors = this.#currentFieldFactors();
@@ -127,7 +130,8 @@ export class InvertedIndex {
       for (let packed = counts[index]!, field = 0; packed !== 0; packed >>>= COUNT_BITS, field++) {
         frequency += (packed & MAX_COUNT) * factors[offset + field]!;
       }
-      board.add(document, (scale * frequency) / (k1 + frequency));
+      if (best) board.raise(document, (scale * frequency) / (k1 + frequency));
+      else board.add(document, (scale * frequency) / (k1 + frequency));
     }
   }
 

@@ -32,6 +32,23 @@ export class ScoreBoard {
     this.#scores[document]! += amount;
   }
 
+  /** Raises a document's score to `amount` (positive) when it is lower. */
+  raise(document: number, amount: number): void {
+    if (!(amount > 0)) return;
+    const score = this.#scores[document]!;
+    if (score === 0) this.#scored[this.#scoredCount++] = document;
+    if (amount > score) this.#scores[document] = amount;
+  }
+
+  /** Adds every score of this board to `board`'s, and clears this one. */
+  addTo(board: ScoreBoard): void {
+    for (let index = 0; index < this.#scoredCount; index++) {
+      const document = this.#scored[index]!;
+      board.add(document, this.#scores[document]!);
+    }
+    this.#clear();
+  }
+
   /**
    * The `limit` best documents that `accept` lets through, best first (ties: lower id first), and
    * clears the board (also when `accept` throws). `accept` is only asked about documents that would

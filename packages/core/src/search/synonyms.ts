@@ -3,7 +3,8 @@ import { tokenize } from './tokenize.js';
 /**
  * Groups of words that an agent and a tool author use for the same action or object. A query word
  * from a group also searches the other words of the group, at a lower weight. Hand-written from the
- * verbs and nouns of common tool APIs (CRUD, messaging, files, scheduling) and their abbreviations.
+ * verbs and nouns of common tool APIs (CRUD, messaging, files, scheduling). An abbreviation is not a
+ * synonym but the same word (`repo` is `repository`, at full weight): see `EQUIVALENT_WORDS`.
  */
 export const DEFAULT_SYNONYMS: readonly (readonly string[])[] = [
   ['create', 'add', 'new', 'make', 'insert', 'generate'],
@@ -32,12 +33,8 @@ export const DEFAULT_SYNONYMS: readonly (readonly string[])[] = [
   ['star', 'favorite', 'bookmark'],
   ['image', 'picture', 'photo', 'pic', 'img'],
   ['document', 'doc', 'file'],
-  ['repository', 'repo'],
-  ['organization', 'org'],
   ['information', 'info', 'details'],
   ['configuration', 'config', 'settings'],
-  ['database', 'db'],
-  ['application', 'app'],
   ['directory', 'folder', 'dir'],
   ['user', 'member', 'person', 'people'],
   ['price', 'cost', 'pricing'],

@@ -34,6 +34,23 @@ describe('splitWords', () => {
     expect(splitWords('Café crème')).toEqual(['cafe', 'creme']);
   });
 
+  it('reads full-width and other compatibility forms as their plain letters, and drops zero-width characters', () => {
+    expect(splitWords('ｓｅｎｄ ｅｍａｉｌ')).toEqual(['send', 'email']);
+    expect(splitWords('ＧＭＡＩＬ＿ＳＥＮＤ＿ＥＭＡＩＬ')).toEqual(['gmail', 'send', 'email']);
+    expect(splitWords('ﬁle the ｒｅｐｏ')).toEqual(['file', 'the', 'repo']);
+    // zero-width space, zero-width joiner, soft hyphen, word joiner and a variation selector inside words
+    expect(splitWords('se\u200bnd an e\u00admail to the re\u200dpo\u2060 owner\ufe0f')).toEqual([
+      'send',
+      'an',
+      'email',
+      'to',
+      'the',
+      'repo',
+      'owner',
+    ]);
+    expect(tokenize('ｓｅｎｄ ａｎ ｅｍａｉｌ')).toEqual(tokenize('send an email'));
+  });
+
   it('keeps letters of other scripts', () => {
     expect(splitWords('東京 weather')).toEqual(['東京', 'weather']);
   });

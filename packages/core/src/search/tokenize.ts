@@ -19,6 +19,26 @@ const STOP_WORDS = new Set(
     .split(' '),
 );
 
+/**
+ * Words that are one word for search: an abbreviation and the word it stands for (`repo` and
+ * `repository`). Unlike synonyms, which are related words searched at a lower weight, each is read as
+ * the first word of its group, in tools and queries alike: a query's `repos` is the `repositories` of
+ * a tool's name as much as the `repo` of its parameters.
+ */
+export const EQUIVALENT_WORDS: readonly (readonly string[])[] = [
+  ['repository', 'repo'],
+  ['organization', 'org'],
+  ['document', 'doc'],
+  ['database', 'db'],
+  ['application', 'app'],
+  ['directory', 'dir'],
+  ['information', 'info'],
+  ['configuration', 'config'],
+  ['message', 'msg'],
+  ['image', 'img'],
+  ['picture', 'pic'],
+];
+
 /** Runs of letters and digits; everything else (space, `_`, `-`, `.`, `&`, ...) separates words. */
 const WORD_RUN = /[\p{L}\p{N}]+/gu;
 /** The parts of one run: `HTMLParser` → `HTML`, `Parser`; `AI2sql` → `AI`, `2`, `sql`. */
@@ -31,8 +51,14 @@ const ASCII_WORD_RUN = /[A-Za-z0-9]+/g;
 const ASCII_RUN_PART = /[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g;
 const ASCII_PLAIN_RUN = /^[a-z]+$/;
 
-/** Text with this needs the Unicode patterns and accent folding. */
+/** Text with this needs the Unicode patterns and folding (see {@link foldText}). */
 const NON_ASCII = /[\u0080-\uffff]/;
+/**
+ * What folding removes: combining marks (accents, once decomposed) and default-ignorable code points
+ * (zero-width space and joiners, soft hyphen, variation selectors, bidi controls), which render as
+ * nothing and would split or hide a word.
+ */
+const FOLDED_AWAY = /[\p{M}\p{Default_Ignorable_Code_Point}]/gu;
 /** An apostrophe and the letters after it: `Father's` → `Father`, `don't` → `don`. */
 const APOSTROPHE_SUFFIX = /['’]\p{L}*/gu;
 
@@ -46,7 +72,8 @@ const MAX_MEMOIZED_TERMS = 100_000;
 /**
  * Splits text into lower-case words the way tool names are written: at spaces and punctuation,
  * at `_` and `-` of slugs, and inside camelCase and letter-digit runs. A run that splits into parts
- * also yields itself whole, so `GitHub` matches both `github` and `git hub`. Accents are removed.
+ * also yields itself whole, so `GitHub` matches both `github` and `git hub`. Text is folded first
+ * ({@link foldText}): full-width letters are plain ones, accents and zero-width characters are removed.
  *
  * @example
  * splitWords('GITHUB_STAR_REPO'); // ['github', 'star', 'repo']
@@ -54,7 +81,7 @@ const MAX_MEMOIZED_TERMS = 100_000;
  */
 export function splitWords(text: string): string[] {
   const ascii = !NON_ASCII.test(text);
-  const cleaned = withoutApostropheSuffixes(ascii ? text : withoutAccents(text));
+  const cleaned = withoutApostropheSuffixes(ascii ? text : foldText(text));
   const words: string[] = [];
   for (const run of cleaned.match(ascii ? ASCII_WORD_RUN : WORD_RUN) ?? []) {
     if ((ascii ? ASCII_PLAIN_RUN : PLAIN_RUN).test(run)) {
@@ -84,19 +111,38 @@ export function tokenize(text: string): string[] {
   return terms;
 }
 
-/** The stem of a word, or `''` for a stop word or a single letter; memoized. */
+/** The stem of each word of {@link EQUIVALENT_WORDS} → the stem of the first word of its group. */
+const EQUIVALENT_STEMS = new Map(
+  EQUIVALENT_WORDS.flatMap(([word, ...others]) => others.map((other) => [stem(other), stem(word!)])),
+);
+
+/**
+ * The stem of a word (of the word it abbreviates, see {@link EQUIVALENT_WORDS}), or `''` for a stop
+ * word or a single letter; memoized.
+ */
 function termOf(word: string): string {
   let term = memoizedTerms.get(word);
   if (term === undefined) {
-    term = STOP_WORDS.has(word) || (word.length === 1 && !/\d/.test(word)) ? '' : stem(word);
+    const stemmed = STOP_WORDS.has(word) || (word.length === 1 && !/\d/.test(word)) ? '' : stem(word);
+    term = EQUIVALENT_STEMS.get(stemmed) ?? stemmed;
     if (memoizedTerms.size >= MAX_MEMOIZED_TERMS) memoizedTerms.clear();
     memoizedTerms.set(word, term);
   }
   return term;
 }
 
-function withoutAccents(text: string): string {
-  return text.normalize('NFD').replace(/\p{M}/gu, '');
+/**
+ * Text as search compares it, the same for tools and queries: in Unicode compatibility form (NFKD),
+ * so that full-width `ｓｅｎｄ`, `＿`, ligatures and the like are their plain letters and signs, without
+ * accents and without the code points that render as nothing (zero-width space, soft hyphen, …).
+ * ASCII text is returned as it is.
+ *
+ * @example
+ * foldText('ＧＭＡＩＬ＿ＳＥＮＤ'); // 'GMAIL_SEND'
+ * foldText('Café\u200b crème'); // 'Cafe creme'
+ */
+export function foldText(text: string): string {
+  return NON_ASCII.test(text) ? text.normalize('NFKD').replace(FOLDED_AWAY, '') : text;
 }
 
 function withoutApostropheSuffixes(text: string): string {

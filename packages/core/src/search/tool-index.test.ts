@@ -66,7 +66,8 @@ describe('ToolIndex.search', () => {
   });
 
   it('matches words inside parameter names and camelCase identifiers', () => {
-    expect(slugs(index.search('channel id'))[0]).toBe('SLACK_SEND_MESSAGE');
+    expect(slugs(index.search('id'))).toEqual(['SLACK_SEND_MESSAGE']);
+    expect(slugs(index.search('channelId'))[0]).toBe('SLACK_SEND_MESSAGE');
     expect(slugs(index.search('recipient'))).toEqual(['GMAIL_SEND_EMAIL']);
   });
 
@@ -116,6 +117,54 @@ describe('ToolIndex.search', () => {
       }),
     ).toThrow('filter failed');
     expect(index.search('create a page')).toEqual(first);
+  });
+});
+
+describe('ToolIndex: words that stand for one another', () => {
+  /** Tools of other apps, so that words of the tools under test are rare, as in a catalog. */
+  const OTHERS = ['SEND_EMAIL', 'CREATE_EVENT', 'POST_MESSAGE', 'DELETE_DRAFT', 'CREATE_PAGE', 'SCRAPE_PAGE']
+    .concat(['SEARCH_WEB', 'GET_WEATHER', 'TRANSLATE_TEXT', 'CREATE_INVOICE', 'ADD_CONTACT', 'UPLOAD_FILE'])
+    .map((what) => {
+      const words = what.toLowerCase().replace('_', ' ');
+      return tool(`APP_${what}`, words, `Does ${words}.`);
+    });
+
+  it('reads an abbreviation as the word it stands for, at full weight (repo is repository)', () => {
+    const repoTools = ['BRANCHES', 'RELEASES', 'COMMITS', 'TAGS', 'FORKS'].map((what) =>
+      tool(
+        `GH_LIST_${what}`,
+        `List ${what.toLowerCase()}`,
+        `List the ${what.toLowerCase()} of a repository.`,
+        [
+          { name: 'owner', description: 'The owner of the repo.' },
+          { name: 'repo', description: 'The repo name, without the owner.' },
+        ],
+      ),
+    );
+    const index = new ToolIndex([
+      ...OTHERS,
+      ...repoTools,
+      tool(
+        'GH_LIST_MY_REPOSITORIES',
+        'List my repositories',
+        'List the repositories the user can access, most recently updated first.',
+        [{ name: 'visibility', description: 'Filter by visibility.' }, { name: 'page' }],
+      ),
+    ]);
+    // before, `repos` matched `repositories` only as a synonym, and every `repo` parameter outweighed it
+    expect(slugs(index.search('list my repos'))[0]).toBe('GH_LIST_MY_REPOSITORIES');
+    expect(slugs(index.search('list my repositories'))[0]).toBe('GH_LIST_MY_REPOSITORIES');
+  });
+
+  it("counts a query word's synonyms as alternatives, the best of them, not one more match each", () => {
+    const index = new ToolIndex([
+      ...OTHERS,
+      tool('FILES_OPEN', 'Open', 'Get, read, view, show and display files and fetch them.'),
+      tool('FILES_BROWSE', 'Browse', 'List the files.'),
+    ]);
+    // before, get, read, view, show, display and fetch (each a synonym of list) added up past list itself
+    expect(slugs(index.search('list files'))[0]).toBe('FILES_BROWSE');
+    expect(slugs(index.search('read files'))[0]).toBe('FILES_OPEN');
   });
 });
 
@@ -355,6 +404,27 @@ describe('a query that names a tool exactly', () => {
     expect(slugs(index.search('Get issue'))[0]).toBe('GITHUB_GET_ISSUE');
     expect(slugs(index.search('get_issue'))[0]).toBe('GITHUB_GET_ISSUE');
     expect(slugs(index.search('github_get_issue'))[0]).toBe('GITHUB_GET_ISSUE');
+  });
+
+  it('folds full-width letters and signs and drops zero-width characters, as in the tools, before it compares', () => {
+    for (const query of [
+      'ＧＩＴＨＵＢ＿ＣＲＥＡＴＥ＿ＰＵＬＬ＿ＲＥＱＵＥＳＴ',
+      'GITHUB＿CREATE＿PULL＿REQUEST',
+      'GITHUB_CREATE_PULL\u200b_REQUEST',
+      'GITHUB_CREATE_PULL_RE\u00adQUEST\u200d',
+      'ｃｒｅａｔｅ ｐｕｌｌ ｒｅｑｕｅｓｔ',
+    ]) {
+      expect(slugs(index.search(query))[0], query).toBe('GITHUB_CREATE_PULL_REQUEST');
+    }
+    expect(
+      slugs(index.search('run GITHUB＿CREATE＿PULL＿REQUEST, then ＧＭＡＩＬ＿ＳＥＮＤ＿ＥＭＡＩＬ')).slice(
+        0,
+        2,
+      ),
+    ).toEqual(['GITHUB_CREATE_PULL_REQUEST', 'GMAIL_SEND_EMAIL']);
+    // words too: a full-width query finds what its plain letters find (nothing at all before)
+    expect(slugs(index.search('ｓｅｎｄ ａｎ ｅｍａｉｌ'))).toEqual(slugs(index.search('send an email')));
+    expect(slugs(index.search('ｓｅｎｄ ａｎ ｅｍａｉｌ'))[0]).toBe('GMAIL_SEND_EMAIL');
   });
 
   it('ranks first a slug written as a word of the query, after a whole match', () => {

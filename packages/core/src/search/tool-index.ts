@@ -10,7 +10,7 @@ import type { ScoredDocument } from './score-board.js';
 import { ScoreBoard } from './score-board.js';
 import type { SynonymMap } from './synonyms.js';
 import { buildSynonymMap, DEFAULT_SYNONYMS } from './synonyms.js';
-import { tokenize } from './tokenize.js';
+import { foldText, tokenize } from './tokenize.js';
 
 export type { EmbedFunction } from './embeddings.js';
 export type { FieldScoring } from './inverted-index.js';
@@ -68,8 +68,11 @@ export interface RankingParameters {
  * description, and the synonym and prefix weights were chosen by coordinate search on the training
  * split of the MetaTool tool-selection benchmark (`bench/search-tune.ts`), where slug, name and
  * toolkit are all the plugin name and so share one value. MetaTool tools have no parameters or
- * tags: parameters weigh half a description word (their descriptions are long and generic), tags
- * as much as a name word.
+ * tags: parameters weigh a quarter of a description word, chosen on the built-in toolkits' labelled
+ * queries (`packages/toolkits/test/*-queries.json`): their text is long and generic, and the same
+ * parameters (`owner`, `repo`, `page`) recur on most tools of a toolkit, so at half a word the `repo`
+ * of thirty GitHub tools outweighed the name of GITHUB_LIST_MY_REPOSITORIES for "list my repos".
+ * Tags weigh as much as a name word.
  */
 export const DEFAULT_RANKING: Readonly<RankingParameters> = {
   k1: 3,
@@ -77,7 +80,7 @@ export const DEFAULT_RANKING: Readonly<RankingParameters> = {
     slug: { weight: 0.75, lengthNormalization: 0.25 },
     name: { weight: 0.75, lengthNormalization: 0.25 },
     description: { weight: 1, lengthNormalization: 0.25 },
-    parameters: { weight: 0.5, lengthNormalization: 0.5 },
+    parameters: { weight: 0.25, lengthNormalization: 0.5 },
     toolkit: { weight: 0.75, lengthNormalization: 0.25 },
     tags: { weight: 0.75, lengthNormalization: 0.25 },
   },
@@ -158,6 +161,8 @@ export class ToolIndex {
   readonly #ranking: RankingParameters;
   readonly #synonyms: SynonymMap;
   readonly #board = new ScoreBoard();
+  /** Scratch for the terms that stand in for one query word: the best of them counts. */
+  readonly #alternatives = new ScoreBoard();
   readonly #options: ToolIndexOptions;
   #index: InvertedIndex;
   #slugs: string[] = [];
@@ -216,6 +221,7 @@ export class ToolIndex {
       yield;
     }
     this.#board.reserve(this.#slugs.length);
+    this.#alternatives.reserve(this.#slugs.length);
     this.#embeddings?.add(texts);
   }
 
@@ -255,7 +261,7 @@ export class ToolIndex {
     const limit = Math.floor(options.limit ?? 10);
     if (!(limit > 0)) return [];
     const text = leadingText(query, MAX_QUERY_CHARS);
-    for (const [termId, weight] of this.#queryTerms(text)) this.#index.score(termId, weight, this.#board);
+    this.#score(text);
     const ranked = this.#results(this.#board.takeTop(limit, this.#accept(options.filter)));
     return this.#exactFirst(ranked, this.#exactMatches(text, options, limit), limit);
   }
@@ -307,7 +313,7 @@ export class ToolIndex {
       take(this.#bySlug.get(whole));
       take(this.#byName.get(whole));
     }
-    for (const word of query.split(/\s+/)) {
+    for (const word of foldText(query).split(/\s+/)) {
       if (found.length >= limit) break;
       const slug = withoutPunctuationAround(word);
       if (slug.includes('_') || slug.includes('-')) take(this.#bySlug.get(exactKey(slug)));
@@ -346,28 +352,53 @@ export class ToolIndex {
     }
   }
 
-  /** The index's term ids for a query, each with its weight: 1 for the query's own words. */
-  #queryTerms(query: string): Map<number, number> {
-    const weights = new Map<number, number>();
-    const raise = (termId: number | undefined, weight: number) => {
-      if (termId !== undefined && weight > (weights.get(termId) ?? 0)) weights.set(termId, weight);
+  /**
+   * Scores the query's terms onto the board. The terms that stand in for one query word (its
+   * synonyms, the completions of a partial word) are alternatives: a tool gets the best of them, not
+   * their sum, so that a tool whose text holds three synonyms of `list` does not outrank one that says
+   * `list` itself.
+   */
+  #score(query: string): void {
+    for (const word of this.#queryWords(query)) {
+      if (word.size === 1) {
+        for (const [termId, weight] of word) this.#index.score(termId, weight, this.#board);
+        continue;
+      }
+      for (const [termId, weight] of word) this.#index.score(termId, weight, this.#alternatives, true);
+      this.#alternatives.addTo(this.#board);
+    }
+  }
+
+  /**
+   * The index's term ids for each word of a query, each with its weight: 1 for the word itself, less
+   * for its synonyms and completions. A term is searched once, for the word that weighs it most.
+   */
+  #queryWords(query: string): Map<number, number>[] {
+    const weights = new Map<number, { weight: number; word: number }>();
+    const raise = (termId: number | undefined, weight: number, word: number) => {
+      if (termId !== undefined && weight > (weights.get(termId)?.weight ?? 0)) {
+        weights.set(termId, { weight, word });
+      }
     };
     const { synonymWeight, prefixWeight } = this.#ranking;
-    for (const term of tokenize(query)) {
+    const terms = tokenize(query);
+    terms.forEach((term, word) => {
       const termId = this.#index.termId(term);
-      raise(termId, 1);
+      raise(termId, 1, word);
       if (termId === undefined && prefixWeight > 0 && term.length >= MIN_PREFIX_LENGTH) {
         for (const completion of this.#index.termIdsWithPrefix(term, MAX_PREFIX_COMPLETIONS)) {
-          raise(completion, prefixWeight);
+          raise(completion, prefixWeight, word);
         }
       }
       if (synonymWeight > 0) {
         for (const synonym of this.#synonyms.get(term) ?? []) {
-          raise(this.#index.termId(synonym), synonymWeight);
+          raise(this.#index.termId(synonym), synonymWeight, word);
         }
       }
-    }
-    return weights;
+    });
+    const words = terms.map(() => new Map<number, number>());
+    for (const [termId, { weight, word }] of weights) words[word]!.set(termId, weight);
+    return words.filter((word) => word.size > 0);
   }
 
   #accept(filter: ((slug: string) => boolean) | undefined): ((document: number) => boolean) | undefined {
@@ -393,12 +424,13 @@ function withoutPunctuationAround(word: string): string {
 }
 
 /**
- * A slug or a name as a query that names it exactly is compared: trimmed, lower-cased, each run of
- * `_`, `-` and white space one space (`GITHUB_CREATE_ISSUE`, `github-create-issue` and
+ * A slug or a name as a query that names it exactly is compared: folded as search folds all text
+ * ({@link foldText}: `ＧＩＴＨＵＢ＿…` is `GITHUB_…`, zero-width characters are dropped), trimmed,
+ * lower-cased, each run of `_`, `-` and white space one space (`GITHUB_CREATE_ISSUE`, `github-create-issue` and
  * `Github Create Issue` are `github create issue`). Reads at most {@link MAX_FIELD_CHARS}.
  */
 export function exactKey(text: string): string {
-  return leadingText(text, MAX_FIELD_CHARS)
+  return foldText(leadingText(text, MAX_FIELD_CHARS))
     .toLowerCase()
     .replace(/[\s_-]+/g, ' ')
     .trim();
