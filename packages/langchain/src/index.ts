@@ -1,2 +1,6 @@
-export type { LangChainProviderOptions, LangChainToolMetadata } from './langchain-provider.js';
-export { LangChainProvider } from './langchain-provider.js';
+export type {
+  LangChainProviderOptions,
+  LangChainToolMetadata,
+  UnparsedToolArgumentsMiddleware,
+} from './langchain-provider.js';
+export { answerUnparsedToolArguments, LangChainProvider } from './langchain-provider.js';

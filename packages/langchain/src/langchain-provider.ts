@@ -1,5 +1,5 @@
 import type { CallbackManagerForToolRun } from '@langchain/core/callbacks/manager';
-import { ToolMessage } from '@langchain/core/messages';
+import { AIMessage, ToolMessage } from '@langchain/core/messages';
 import type { ToolCall } from '@langchain/core/messages/tool';
 import {
   DynamicStructuredTool,
@@ -10,7 +10,12 @@ import {
   type ToolRunnableConfig,
 } from '@langchain/core/tools';
 import type { ExecuteFn, JSONSchema, Logger, Provider, ToolSpec } from '@toolmux/core';
-import { formatToolResultForModel, openaiInputSchemaOf, strictSchemaOf } from '@toolmux/core';
+import {
+  formatToolResultForModel,
+  openaiInputSchemaOf,
+  parseToolArguments,
+  strictSchemaOf,
+} from '@toolmux/core';
 
 export interface LangChainProviderOptions {
   /**
@@ -157,6 +162,15 @@ class SessionTool extends DynamicStructuredTool<JSONSchema> {
     configArg?: TConfig,
     tags?: string[],
   ): Promise<ToolReturnType<NonNullable<TArg>, TConfig, unknown>> {
+    // arguments that are missing or text (a model class that left a call's so, or a call
+    // answerUnparsedToolArguments() took from `invalid_tool_calls`) are read as every other provider
+    // reads them: LangChain's own check threw on `undefined` (`Instances of "undefined" type are not
+    // supported`), and the session never saw the call. `invoke()` hands a tool call's arguments here.
+    if (isToolCall(arg)) {
+      if (isUnparsed(arg.args)) arg = { ...arg, args: parseToolArguments(arg.args) } as TArg;
+    } else if (isUnparsed(arg)) {
+      arg = parseToolArguments(arg) as TArg;
+    }
     try {
       // LangChain checks the arguments against `this.schema` before its first await: for that check
       // only, the schema takes any value (see the class's comment); what the model is shown is kept
@@ -181,6 +195,71 @@ class SessionTool extends DynamicStructuredTool<JSONSchema> {
   }
 }
 
+/** Arguments that are not (yet) a JSON value: missing, or text. */
+function isUnparsed(args: unknown): boolean {
+  return args === undefined || args === null || typeof args === 'string';
+}
+
 function isToolCall(value: unknown): value is ToolCall {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'tool_call';
+}
+
+/**
+ * A `createAgent()` middleware (langchain's `wrapModelCall`) so that calls of toolmux tools whose
+ * arguments the chat model could not parse reach the session:
+ * `createAgent({ model, tools, middleware: [answerUnparsedToolArguments()] })`.
+ *
+ * LangChain's chat model classes parse a call's arguments as they read the response; arguments that are
+ * not JSON (empty arguments `""`, which several OpenAI-compatible servers send for a tool without
+ * parameters, JSON cut off at the token limit) make the call an `invalid_tool_calls` entry, which
+ * `createAgent()` never runs: the run ends there, the model is told nothing and the session never sees
+ * the call. This middleware moves such calls of toolmux tools into the response's `tool_calls`, with
+ * their text read as `parseToolArguments` reads it for every other provider: empty (or blank) as `{}`,
+ * so the call runs; any other text as it is, answered with `Error (TOOL_ARGUMENTS_INVALID): The
+ * arguments of <slug> are not valid JSON (<why>): …` and logged. Invalid calls of other tools are left
+ * as they are.
+ */
+export function answerUnparsedToolArguments(): UnparsedToolArgumentsMiddleware {
+  return {
+    // langchain's createMiddleware() brand (a registered symbol), so this package needs no `langchain`
+    [Symbol.for('AgentMiddleware')]: true,
+    name: 'ToolmuxUnparsedToolArguments',
+    async wrapModelCall(request, handler) {
+      const response = await handler(request);
+      if (!AIMessage.isInstance(response) || !response.invalid_tool_calls?.length) return response;
+      const ours = new Set(request.tools.flatMap((each) => (each instanceof SessionTool ? [each.name] : [])));
+      const answered = response.invalid_tool_calls.filter(
+        (call) => call.name !== undefined && ours.has(call.name),
+      );
+      if (answered.length === 0) return response;
+      return new AIMessage({
+        content: response.content,
+        id: response.id,
+        name: response.name,
+        additional_kwargs: response.additional_kwargs,
+        response_metadata: response.response_metadata,
+        usage_metadata: response.usage_metadata,
+        tool_calls: [
+          ...response.tool_calls!,
+          ...answered.map((call) => ({
+            type: 'tool_call' as const,
+            id: call.id,
+            name: call.name!,
+            // the text as the model sent it: SessionTool.call reads it (empty as {})
+            args: (call.args ?? '') as unknown as Record<string, unknown>,
+          })),
+        ],
+        invalid_tool_calls: response.invalid_tool_calls.filter((call) => !answered.includes(call)),
+      });
+    },
+  };
+}
+
+/** What {@link answerUnparsedToolArguments} returns: a langchain `AgentMiddleware` for `createAgent({ middleware })`. */
+export interface UnparsedToolArgumentsMiddleware {
+  readonly name: string;
+  wrapModelCall<R extends { tools: readonly unknown[] }>(
+    request: R,
+    handler: (request: R) => AIMessage | Promise<AIMessage>,
+  ): Promise<AIMessage>;
 }

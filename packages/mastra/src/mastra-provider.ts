@@ -13,6 +13,7 @@ import {
   type ToolSpec,
   uniqueNameWithin,
 } from '@toolmux/core';
+import { toolmuxToolMarks } from './tool-arguments.js';
 
 /** A session tool as Mastra sees it: any input, toolmux's whole `ToolResult` as output. */
 export type MastraTool = Tool<unknown, ToolResult>;
@@ -152,3 +153,5 @@ function modelOutputOf(output: unknown): { type: 'text' | 'error-text'; value: s
   const result = output as ToolResult;
   return { type: result.successful ? 'text' : 'error-text', value: formatToolResultForModel(result) };
 }
+// how answerUnparsedToolArguments() tells a step's toolmux tools (Mastra keeps each tool's toModelOutput)
+toolmuxToolMarks.add(modelOutputOf);

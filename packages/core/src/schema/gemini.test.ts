@@ -13,6 +13,19 @@ function gemini(properties: Record<string, unknown>, required: string[] = []) {
 }
 
 describe('toGeminiSchema', () => {
+  it("describes an empty enum as allowing no value, and counts a tuple's boolean item schemas", () => {
+    const { properties } = gemini({
+      none: { type: 'number', enum: [] },
+      anyThird: { type: 'array', prefixItems: [{ type: 'string' }, { type: 'integer' }, true] },
+      endsAtSecond: { type: 'array', prefixItems: [{ type: 'string' }, false, { type: 'integer' }] },
+      noneOf: { type: 'array', prefixItems: [{ type: 'string' }, { enum: [] }] },
+    });
+    expect(properties.none?.description).toBe('No value is allowed here.');
+    expect(properties.anyThird?.description).toBe('A list of 3 items, in order: string, integer, any value.');
+    expect(properties.endsAtSecond?.description).toBe('A list of 1 items, in order: string.');
+    expect(properties.noneOf?.description).toBe('A list of 2 items, in order: string, no value.');
+  });
+
   it('turns type lists and null variants into one type with nullable, and oneOf into anyOf', () => {
     const { properties, loosened } = gemini(
       {

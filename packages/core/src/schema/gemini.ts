@@ -273,7 +273,11 @@ class GeminiShaper {
       return withNotes({ ...out, type: 'STRING', enum: enumValues, format: 'enum' }, notes);
     }
     if (values !== undefined && !enumFits(type, values)) {
-      notes.push(`One of: ${values.map((value) => JSON.stringify(value)).join(', ')}.`);
+      notes.push(
+        values.length === 0
+          ? 'No value is allowed here.'
+          : `One of: ${values.map((value) => JSON.stringify(value)).join(', ')}.`,
+      );
       this.loosened.push(`${path}: the allowed values ${JSON.stringify(values)} are described, not enforced`);
     } else if (values !== undefined) {
       out.enum = values as string[];
@@ -343,10 +347,18 @@ class GeminiShaper {
         : undefined;
     const itemSteps = [...steps, '*'];
     if (tuple) {
-      const parts = tuple.filter(isSchemaObject);
-      notes.push(`A list of ${parts.length} items, in order: ${parts.map(describeType).join(', ')}.`);
+      // an item schema `false` takes no value: the list ends before it; `true` takes any value
+      const end = tuple.indexOf(false);
+      const entries: unknown[] = end === -1 ? tuple : tuple.slice(0, end);
+      const parts = entries.filter(isSchemaObject);
+      notes.push(
+        entries.length === 0
+          ? 'An empty list.'
+          : `A list of ${entries.length} items, in order: ${entries.map((entry) => (isSchemaObject(entry) ? describeType(entry) : 'any value')).join(', ')}.`,
+      );
       this.loosened.push(`${path}: a tuple is declared as a list of any of its item types`);
-      out.items = this.shape(parts.length === 1 ? parts[0]! : { anyOf: parts }, `${path}[*]`, itemSteps);
+      const items = parts.length < entries.length ? {} : parts.length === 1 ? parts[0]! : { anyOf: parts };
+      out.items = this.shape(items, `${path}[*]`, itemSteps);
     } else {
       out.items = this.shape(isSchemaObject(schema.items) ? schema.items : {}, `${path}[*]`, itemSteps);
     }
@@ -554,8 +566,10 @@ function hasType(value: unknown, type: string): boolean {
 function describeType(schema: JSONSchema): string {
   const types = typeList(schema.type);
   if (types.length > 0) return types.join(' or ');
-  if (Array.isArray(schema.enum))
+  if (Array.isArray(schema.enum)) {
+    if (schema.enum.length === 0) return 'no value';
     return `one of ${schema.enum.map((value) => JSON.stringify(value)).join(', ')}`;
+  }
   if ('const' in schema) return JSON.stringify(schema.const);
   return 'any value';
 }
