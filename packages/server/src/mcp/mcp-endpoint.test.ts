@@ -1404,3 +1404,107 @@ describe('MCP results and output schemas (official client)', () => {
     }
   });
 });
+
+describe("MCP tools/list of tools whose schemas MCP's Tool shape does not take as they are", () => {
+  const odd = defineToolkit({
+    slug: 'odd',
+    name: 'Odd schemas',
+    description: 'Tools with JSON Schemas that MCP lists differently, or cannot list.',
+    tools: [
+      defineTool({
+        slug: 'ODD_BOOLEAN_PROPERTIES',
+        description: 'Takes a name, anything as `anything`, and never `nothing` (boolean subschemas).',
+        inputSchema: {
+          type: 'object',
+          properties: { name: { type: 'string' }, anything: true, nothing: false },
+          required: ['name'],
+        },
+        execute: (input) => ({ got: input }),
+      }),
+      defineTool({
+        slug: 'ODD_BOOLEAN_OUTPUT',
+        description: 'Declares an output schema with a boolean property subschema.',
+        inputSchema: z.object({}),
+        outputSchema: { type: 'object', properties: { got: true }, required: ['got'] },
+        execute: () => ({ got: [1, 'two'] }),
+      }),
+      defineTool({
+        slug: 'ODD_INVALID_INPUT',
+        description: 'Declares an input schema that is not valid JSON Schema (required is not an array).',
+        inputSchema: { type: 'object', properties: { a: { type: 'string' } }, required: 'a' as never },
+        execute: () => ({ ran: true }),
+      }),
+      defineTool({
+        slug: 'ODD_PLAIN',
+        description: 'An ordinary tool.',
+        inputSchema: z.object({}),
+        execute: () => ({ plain: true }),
+      }),
+    ],
+  });
+  const logger = recordingLogger();
+  const mux = new ToolMux({ toolkits: [odd], store: ':memory:', logger });
+  const server = createServer({ toolmux: mux, apiKey: TEST_API_KEY, logger, sessionCacheTtlMs: 0 });
+  let live: RunningServer;
+  let client: Client;
+
+  beforeAll(async () => {
+    live = await server.serve({ port: 0 });
+    const session = await mux.create('user_odd', { toolkits: ['odd'], sessionPreset: 'DIRECT_TOOLS' });
+    client = new Client({ name: 'odd-test', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${live.url}/mcp/${session.sessionId}`), {
+        requestInit: { headers: session.mcp.headers },
+      }),
+    );
+    clients.push(client);
+  });
+
+  afterAll(async () => {
+    await live.close();
+    await mux.close();
+  });
+
+  it('the SDK client lists them: boolean property schemas as the object schemas they equal, a tool of an invalid input schema left out and warned of once', async () => {
+    for (let i = 0; i < 3; i++) {
+      // each listing resumes the session anew (sessionCacheTtlMs 0)
+      const { tools } = await client.listTools();
+      expect(tools.map((tool) => tool.name).sort()).toEqual([
+        'ODD_BOOLEAN_OUTPUT',
+        'ODD_BOOLEAN_PROPERTIES',
+        'ODD_PLAIN',
+      ]);
+      const byName = new Map(tools.map((tool) => [tool.name, tool]));
+      expect(byName.get('ODD_BOOLEAN_PROPERTIES')!.inputSchema).toMatchObject({
+        properties: { name: { type: 'string' }, anything: {}, nothing: { not: {} } },
+        required: ['name'],
+      });
+      expect(byName.get('ODD_BOOLEAN_OUTPUT')!.outputSchema).toMatchObject({ properties: { got: {} } });
+    }
+    expect(logger.warnings.filter((warning) => warning.includes('ODD_INVALID_INPUT'))).toEqual([
+      expect.stringContaining('ODD_INVALID_INPUT is left out of the MCP tools/list'),
+    ]);
+    expect(logger.warnings.find((warning) => warning.includes('ODD_INVALID_INPUT'))).toContain(
+      'inputSchema.required',
+    );
+  });
+
+  it('calls them as their own schemas say: the listed schemas mean the same', async () => {
+    const ran = (await client.callTool({
+      name: 'ODD_BOOLEAN_PROPERTIES',
+      arguments: { name: 'n', anything: [5] },
+    })) as CallToolResult;
+    expect(ran.isError).toBeFalsy();
+    expect(JSON.parse(text(ran))).toEqual({ got: { name: 'n', anything: [5] } });
+    const refused = (await client.callTool({
+      name: 'ODD_BOOLEAN_PROPERTIES',
+      arguments: { name: 'n', nothing: 1 },
+    })) as CallToolResult;
+    expect(refused.isError).toBe(true);
+    expect(text(refused)).toContain('TOOL_ARGUMENTS_INVALID');
+    // the client checks structuredContent against the output schema it listed
+    const output = (await client.callTool({ name: 'ODD_BOOLEAN_OUTPUT', arguments: {} })) as CallToolResult;
+    expect(output.isError).toBeFalsy();
+    expect(output.structuredContent).toEqual({ got: [1, 'two'] });
+  });
+});

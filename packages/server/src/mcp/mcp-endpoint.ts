@@ -23,6 +23,7 @@ import { jsonResponse, jsonTextPieces, utf8Length } from '../json-response.js';
 import { isJsonContentType, MAX_BODY_DEPTH, parseJsonText, readBodyText } from '../read-body.js';
 import type { CachedSession, SessionCache } from '../session-cache.js';
 import { type EarlyCancelLimits, EarlyCancels } from './early-cancels.js';
+import { mcpListedTool } from './listed-tool.js';
 import { cancellationOf, isJsonRpcMessage, toolCallOf } from './message-check.js';
 
 /**
@@ -112,6 +113,9 @@ const EARLY_CANCEL_LIMITS: EarlyCancelLimits = {
   perSession: 1_000,
   total: 10_000,
 };
+
+/** At most this many tools/list problems are remembered as warned of (see `McpEndpoint.#warned`). */
+const MAX_WARNED_PROBLEMS = 1_000;
 
 /** The first protocol version without JSON-RPC batching. */
 const NO_BATCH_PROTOCOL_VERSION = '2025-06-18';
@@ -233,7 +237,7 @@ function unauthorized(message: string, invalidToken: boolean): Response {
   });
 }
 
-/** What `tools/list` shows for one exposed tool. */
+/** What `tools/list` shows for one exposed tool (see {@link mcpListedTool} for the check it then gets). */
 export function mcpToolOf(spec: ToolSpec): McpTool {
   const tool: McpTool = {
     name: spec.slug,
@@ -288,6 +292,11 @@ export class McpEndpoint {
    * are never reused (a client without one may reuse an id after its call has finished).
    */
   readonly #earlyCancels = new EarlyCancels(EARLY_CANCEL_LIMITS);
+  /**
+   * The tools/list problems warned of (see {@link mcpListedTool}), so that each is warned of once, not
+   * at every resume of every session with the tool; forgotten past {@link MAX_WARNED_PROBLEMS}.
+   */
+  readonly #warned = new Set<string>();
 
   /** @throws {ToolMuxError} `INVALID_REQUEST` for an option that is not usable, naming it. */
   constructor(options: McpEndpointOptions) {
@@ -656,14 +665,23 @@ export class McpEndpoint {
           `toolmux server: ${spec.slug} is listed over MCP without its output schema, which cannot be compiled (${reason}).`,
         ),
       );
-      if (output) {
-        tool.outputSchema = output.outputSchema as McpTool['outputSchema'];
-        validators.set(tool.name, output.validator);
+      if (output) tool.outputSchema = output.outputSchema as McpTool['outputSchema'];
+      // as MCP's Tool shape takes it (boolean property schemas as objects: the validator means the same)
+      const listed = mcpListedTool(tool, (message) => this.#warnOnce(message));
+      if (listed) {
+        if (output && listed.withOutputSchema) validators.set(tool.name, output.validator);
+        tools.push(listed.tool);
       }
-      tools.push(tool);
       await slice.breathe();
     }
     return { tools, validators };
+  }
+
+  #warnOnce(message: string): void {
+    if (this.#warned.has(message)) return;
+    if (this.#warned.size >= MAX_WARNED_PROBLEMS) this.#warned.clear();
+    this.#warned.add(message);
+    this.#options.onWarning(message);
   }
 
   /** One page of `tools/list`; undefined for a cursor this endpoint did not give out. */
