@@ -12,6 +12,7 @@ import { declaredToolkitsSliced, declaredToolsSliced, WorkSlice } from '@toolmux
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
+import { bearerCredentials } from '../api-key.js';
 import { errorResponse } from '../http-errors.js';
 import { jsonResponse } from '../json-response.js';
 import { readJsonBody } from '../read-body.js';
@@ -315,8 +316,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
       try {
         // x-api-key, as Composio's clients send it, or `Authorization: Bearer <key>` as toolmux's
         // REST API takes it; never the bare key as the Authorization header
-        const key =
-          c.req.header('x-api-key') ?? /^bearer (.+)$/is.exec(c.req.header('authorization') ?? '')?.[1];
+        const key = c.req.header('x-api-key') ?? bearerCredentials(c.req.header('authorization'));
         if (key === undefined || !context.apiKeyMatches(key)) throw unauthorized();
         // a tool's result or a list can be megabytes: written a slice at a time (see jsonResponse)
         return await jsonResponse(await run(c), status);

@@ -412,6 +412,25 @@ describe('MCP authentication', () => {
     await expect(connect(meta.sessionId, {})).rejects.toMatchObject({ code: 401 });
   });
 
+  it('takes the token after the scheme in any case and one or more spaces (RFC 9110, 11.4), as /api/v1 does', async () => {
+    const token = meta.mcp.headers.Authorization.slice('Bearer '.length);
+    for (const authorization of [`bearer ${token}`, `BEARER ${token}`, `Bearer   ${token}`]) {
+      expect((await post(meta.sessionId, { authorization })).status, authorization).toBe(200);
+    }
+    await expect(connect(meta.sessionId, { Authorization: `Bearer  ${token}` })).resolves.toBeDefined();
+    // no Bearer credentials at all: says how to send them (not that the token is wrong)
+    for (const authorization of [`Bearer\t${token}`, `Basic ${token}`, 'Bearer ', token]) {
+      const refused = await post(meta.sessionId, { authorization });
+      expect(refused.status, authorization).toBe(401);
+      expect(refused.headers.get('www-authenticate'), authorization).toBe('Bearer realm="toolmux-mcp"');
+      expect(refused.body.error.message).toContain('Authorization: Bearer <token>');
+    }
+    // a token with more after it is a wrong token
+    const extra = await post(meta.sessionId, { authorization: `Bearer ${token} x` });
+    expect(extra.status).toBe(401);
+    expect(extra.headers.get('www-authenticate')).toContain('error="invalid_token"');
+  });
+
   it('refuses a wrong token', async () => {
     const result = await post(meta.sessionId, { authorization: `${meta.mcp.headers.Authorization}x` });
     expect(result.status).toBe(401);

@@ -19,6 +19,7 @@ import {
   WorkSlice,
   wholeNumberOf,
 } from '@toolmux/core/internal';
+import { bearerCredentials } from '../api-key.js';
 import { jsonResponse, jsonTextPieces, utf8Length } from '../json-response.js';
 import { isJsonContentType, MAX_BODY_DEPTH, parseJsonText, readBodyText } from '../read-body.js';
 import type { CachedSession, SessionCache } from '../session-cache.js';
@@ -396,7 +397,8 @@ export class McpEndpoint {
     // The session token, or the project API key in x-api-key (how Composio's MCP URLs authenticate).
     const apiKey = request.headers.get('x-api-key');
     const authorization = request.headers.get('authorization');
-    if (apiKey === null && (!authorization || !/^bearer\s+\S/i.test(authorization))) {
+    const token = bearerCredentials(authorization);
+    if (apiKey === null && token === undefined) {
       return unauthorized(
         'Send the session token: Authorization: Bearer <token> (Session.mcp.headers), or the project API key in an x-api-key header.',
         false,
@@ -413,7 +415,7 @@ export class McpEndpoint {
       entry =
         apiKey !== null
           ? await this.#options.sessions.get(sessionId)
-          : await this.#options.sessions.authorize(sessionId, authorization!);
+          : await this.#options.sessions.authorize(sessionId, token!);
     } catch (error) {
       if (ToolMuxError.isInstance(error) && error.code === 'SESSION_NOT_FOUND') {
         return httpRpcError(404, -32001, `No session "${sessionId}".`, 'SESSION_NOT_FOUND');
