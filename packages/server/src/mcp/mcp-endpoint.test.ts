@@ -1189,6 +1189,68 @@ describe('MCP tools/list pages', () => {
       await paged.mux.close();
     }
   });
+
+  it("refuses a cursor of a list that changed since (it would skip tools), or of another session's list", async () => {
+    const paged = createTestServer({ mcp: { toolsPageSize: 3 } });
+    const live = await paged.server.serve({ port: 0 });
+    try {
+      const session = await paged.mux.create('user_pages', {
+        toolkits: ['tasks', 'notes'],
+        sessionPreset: 'DIRECT_TOOLS',
+      });
+      const url = `${live.url}/mcp/${session.sessionId}`;
+      const client = new Client({ name: 'pages-test', version: '1.0.0' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: session.mcp.headers } }),
+      );
+      clients.push(client);
+      const first = await client.listTools();
+      expect(first.tools.map((tool) => tool.name)).toContain('TASKS_DELETE_TASK');
+      expect(first.nextCursor).toBeDefined();
+      // the list changes between two pages: a tool of the first page goes
+      const updated = await paged.server.fetch(
+        new Request(`http://localhost/api/v1/sessions/${session.sessionId}`, {
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ config: { tags: { disable: ['destructiveHint'] } } }),
+        }),
+      );
+      expect(updated.status).toBe(200);
+      const now = (await session.tools()).map((tool) => tool.name);
+      expect(now).not.toContain('TASKS_DELETE_TASK');
+      // read as an offset, the old cursor skipped the tool that moved into the first page
+      await expect(client.listTools({ cursor: first.nextCursor })).rejects.toMatchObject({
+        code: -32602,
+        message: expect.stringContaining("stops working when the session's tools change"),
+      });
+      // from the first page again, every tool once
+      const names: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await client.listTools(cursor === undefined ? {} : { cursor });
+        names.push(...page.tools.map((tool) => tool.name));
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      expect(names).toEqual(now);
+
+      // another session's list (of other tools) gives no cursor for this one
+      const other = await paged.mux.create('user_pages', {
+        toolkits: ['tasks', 'notes', 'mail'],
+        sessionPreset: 'DIRECT_TOOLS',
+      });
+      const otherPage = await rawPost(
+        `${live.url}/mcp/${other.sessionId}`,
+        { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+        other.mcp.headers,
+      );
+      const otherCursor = otherPage.body.result.nextCursor as string;
+      expect(otherCursor).toBeDefined();
+      await expect(client.listTools({ cursor: otherCursor })).rejects.toMatchObject({ code: -32602 });
+    } finally {
+      await live.close();
+      await paged.mux.close();
+    }
+  });
 });
 
 describe('MCP results and output schemas (official client)', () => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   DEFAULT_NEGOTIATED_PROTOCOL_VERSION,
   ErrorCode,
@@ -203,16 +203,32 @@ function originsOf(allowed: readonly string[], baseUrl: string): { any: boolean;
   return { any, origins };
 }
 
-/** The opaque `tools/list` cursor of the page starting at `offset`. */
-function toolsCursor(offset: number): string {
-  return Buffer.from(`tools:${offset}`).toString('base64url');
+/**
+ * The opaque `tools/list` cursor of the page starting at `offset` of the list whose names hash to
+ * `listed` (see {@link McpToolView.listed}): a cursor of another list (the session changed between
+ * two pages, or another session's) is refused, not read as an offset into a list it was not made for.
+ */
+function toolsCursor(offset: number, listed: string): string {
+  return Buffer.from(`tools:${offset}:${listed}`).toString('base64url');
 }
 
-/** The offset of a `tools/list` cursor, or undefined when it is not one this endpoint gave out. */
-function toolsCursorOffset(cursor: string): number | undefined {
-  if (!/^[A-Za-z0-9_-]{1,40}$/.test(cursor)) return undefined;
-  const match = /^tools:([1-9]\d{0,8})$/.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
-  return match ? Number(match[1]) : undefined;
+/**
+ * The offset of a `tools/list` cursor of the list whose names hash to `listed`, or undefined when it
+ * is not one this endpoint gave out for it.
+ */
+function toolsCursorOffset(cursor: string, listed: string): number | undefined {
+  if (!/^[A-Za-z0-9_-]{1,48}$/.test(cursor)) return undefined;
+  const match = /^tools:([1-9]\d{0,8}):([A-Za-z0-9_-]{11})$/.exec(
+    Buffer.from(cursor, 'base64url').toString('latin1'),
+  );
+  return match && match[2] === listed ? Number(match[1]) : undefined;
+}
+
+/** A short hash of the names of a list of tools, in order (see {@link McpToolView.listed}). */
+function listedNamesHash(tools: readonly McpTool[]): string {
+  const hash = createHash('sha256');
+  for (const tool of tools) hash.update(`${tool.name}\n`);
+  return hash.digest().subarray(0, 8).toString('base64url');
 }
 
 function httpRpcError(
@@ -259,6 +275,12 @@ interface McpToolView {
   tools: McpTool[];
   /** Validators of the tools that list an object output schema: their results carry `structuredContent`. */
   validators: Map<string, OutputValidator>;
+  /**
+   * A hash of the listed names, in order, which each `nextCursor` carries: a page asked for with the
+   * cursor of a list that has changed since (an update added or removed tools) would skip or repeat
+   * tools, so it is refused, and the client starts again.
+   */
+  listed: string;
 }
 
 /**
@@ -676,7 +698,7 @@ export class McpEndpoint {
       }
       await slice.breathe();
     }
-    return { tools, validators };
+    return { tools, validators, listed: listedNamesHash(tools) };
   }
 
   #warnOnce(message: string): void {
@@ -691,11 +713,11 @@ export class McpEndpoint {
     entry: CachedSession,
     cursor: unknown,
   ): Promise<{ tools: McpTool[]; nextCursor?: string } | undefined> {
-    const { tools } = await this.#view(entry);
+    const { tools, listed } = await this.#view(entry);
     let offset = 0;
     // No cursor (or a null one, which some clients send for "none") is the first page.
     if (cursor !== undefined && cursor !== null) {
-      const decoded = typeof cursor === 'string' ? toolsCursorOffset(cursor) : undefined;
+      const decoded = typeof cursor === 'string' ? toolsCursorOffset(cursor, listed) : undefined;
       if (decoded === undefined || decoded >= tools.length) return undefined;
       offset = decoded;
     }
@@ -703,7 +725,7 @@ export class McpEndpoint {
     if (offset === 0 && end >= tools.length) return { tools };
     return {
       tools: tools.slice(offset, end),
-      ...(end < tools.length ? { nextCursor: toolsCursor(end) } : {}),
+      ...(end < tools.length ? { nextCursor: toolsCursor(end, listed) } : {}),
     };
   }
 
@@ -743,7 +765,7 @@ export class McpEndpoint {
             return rpcError(
               id,
               ErrorCode.InvalidParams,
-              'Invalid cursor: pass the nextCursor of the previous tools/list answer, or no cursor for the first page (the session may have changed: start again).',
+              "Invalid cursor: pass the nextCursor of the previous tools/list answer, or no cursor for the first page (a cursor stops working when the session's tools change: start again from the first page).",
             );
           }
           return { jsonrpc: '2.0', id, result: page };
