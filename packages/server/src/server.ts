@@ -507,8 +507,9 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   });
   app.options('/mcp/:sessionId', (c) => mcp.handlePreflight(c.req.raw));
   app.post('/mcp/:sessionId', (c) => mcp.handlePost(c.req.raw, c.req.param('sessionId')));
-  app.get('/mcp/:sessionId', (c) => mcp.handleOther(c.req.raw));
-  app.delete('/mcp/:sessionId', (c) => mcp.handleOther(c.req.raw));
+  // every other method (GET, DELETE, PUT, …) is the endpoint's own 405, whose Allow lists what it
+  // takes: the generic 405 listed the methods of these routes, GET and DELETE among them
+  app.all('/mcp/:sessionId', (c) => mcp.handleOther(c.req.raw));
 
   return {
     app,

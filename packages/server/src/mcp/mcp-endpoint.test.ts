@@ -639,12 +639,21 @@ describe('MCP protocol edges', () => {
     return { status: response.status, headers: response.headers, body: raw ? JSON.parse(raw) : undefined };
   }
 
-  it('GET and DELETE are 405 (no SSE stream, no session to end)', async () => {
-    for (const method of ['GET', 'DELETE']) {
+  it('GET, DELETE and every other method are 405, whose Allow lists what the endpoint takes (as OPTIONS does)', async () => {
+    // GET: no SSE stream; DELETE: no session to end; the others: nothing
+    for (const method of ['GET', 'DELETE', 'HEAD', 'PUT', 'PATCH']) {
       const response = await fetch(endpoint(meta.sessionId), { method, headers: meta.mcp.headers });
-      expect(response.status).toBe(405);
-      expect(response.headers.get('allow')).toBe('POST');
+      expect(response.status, method).toBe(405);
+      expect(response.headers.get('allow'), method).toBe('OPTIONS, POST');
+      if (method === 'HEAD') continue;
+      expect(await response.json(), method).toMatchObject({
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32000, data: { code: 'METHOD_NOT_ALLOWED' } },
+      });
     }
+    const options = await fetch(endpoint(meta.sessionId), { method: 'OPTIONS' });
+    expect(options.headers.get('allow')).toBe('OPTIONS, POST');
   });
 
   it("the SDK client keeps initialize's Mcp-Session-Id, and terminateSession() takes the DELETE's 405", async () => {

@@ -81,6 +81,12 @@ export interface McpEndpointOptions extends McpOptions {
 }
 
 /**
+ * The methods `/mcp/:sessionId` takes: POST, and OPTIONS (the CORS preflight, or what it takes). The
+ * `Allow` of every 405 there, and of the OPTIONS answer, lists them alike.
+ */
+const MCP_ALLOW = 'OPTIONS, POST';
+
+/**
  * CORS for pages of allowed origins. The request headers are those a Streamable HTTP client sends
  * (the MCP SDK's `StreamableHTTPClientTransport`: `authorization`, `content-type`,
  * `mcp-protocol-version`, `mcp-session-id`, and `last-event-id` when it resumes a stream) plus
@@ -371,7 +377,7 @@ export class McpEndpoint {
     const refused = this.#refuseOrigin(request);
     if (refused) return refused;
     const origin = this.#corsOrigin(request);
-    if (origin === undefined) return new Response(null, { status: 204, headers: { allow: 'OPTIONS, POST' } });
+    if (origin === undefined) return new Response(null, { status: 204, headers: { allow: MCP_ALLOW } });
     return new Response(null, {
       status: 204,
       headers: {
@@ -405,11 +411,11 @@ export class McpEndpoint {
   }
 
   /**
-   * `GET` / `DELETE /mcp/:sessionId`: no SSE stream, and no session to end in a stateless server (the
-   * spec lets a server refuse DELETE with 405; the SDK client accepts it).
+   * Any other method at `/mcp/:sessionId`: 405. `GET`: no SSE stream; `DELETE`: no session to end in
+   * a stateless server (the spec lets a server refuse DELETE with 405; the SDK client accepts it).
    */
   handleOther(request: Request): Response {
-    return this.#refuseOrigin(request) ?? mcpMethodNotAllowed();
+    return this.#refuseOrigin(request) ?? mcpMethodNotAllowed(request.method);
   }
 
   /** Answers `POST /mcp/:sessionId`. */
@@ -852,14 +858,20 @@ function badToolCallParams(
 /** What {@link McpEndpoint}'s `#answer` gives for a request the client cancelled: no response. */
 const CANCELLED = Symbol('cancelled');
 
-/** `GET` / `DELETE /mcp/:sessionId`: no SSE stream and no session to end in a stateless server. */
-export function mcpMethodNotAllowed(): Response {
+/**
+ * Any method but POST and OPTIONS at `/mcp/:sessionId`: `GET` (no SSE stream), `DELETE` (no session
+ * to end in a stateless server), `PUT`, `PATCH`…
+ */
+export function mcpMethodNotAllowed(method: string): Response {
   return new Response(
     JSON.stringify(
-      rpcError(null, -32000, 'Method not allowed: this stateless MCP endpoint only accepts POST.', {
-        code: 'METHOD_NOT_ALLOWED',
-      }),
+      rpcError(
+        null,
+        -32000,
+        `Method not allowed: this stateless MCP endpoint only accepts POST (and OPTIONS, the CORS preflight); ${method.slice(0, 20)} is not answered.`,
+        { code: 'METHOD_NOT_ALLOWED' },
+      ),
     ),
-    { status: 405, headers: { ...JSON_HEADERS, allow: 'POST' } },
+    { status: 405, headers: { ...JSON_HEADERS, allow: MCP_ALLOW } },
   );
 }
