@@ -146,5 +146,13 @@ describe("a listed tool is checked with the SDK's ToolSchema", () => {
     expect(left).toBeUndefined();
     expect(problems[1]).toContain('B_TOOL is left out of the MCP tools/list');
     expect(problems[1]).toContain('(inputSchema.properties.a: ');
+    // a property of a long name is named in part
+    const long = 'p'.repeat(100_000);
+    mcpListedTool(
+      { name: 'C_TOOL', inputSchema: { type: 'object', properties: { [long]: 1 } } as never },
+      (problem) => problems.push(problem),
+    );
+    expect(problems[2]).toContain('(inputSchema.properties.ppp');
+    expect(problems[2]!.length).toBeLessThan(600);
   });
 });

@@ -56,6 +56,9 @@ function examined(schema: unknown): ExaminedSchema {
   return { shown, standIn };
 }
 
+/** The longest issue told about a tool, in characters. */
+const MAX_ISSUE_LENGTH = 300;
+
 /** `ToolSchema`'s first issue with a tool of these parts, or undefined when it takes the tool. */
 function toolIssue(tool: McpTool, inputStandIn: unknown, outputStandIn?: unknown): string | undefined {
   const checked = ToolSchema.safeParse({
@@ -65,7 +68,9 @@ function toolIssue(tool: McpTool, inputStandIn: unknown, outputStandIn?: unknown
   });
   if (checked.success) return undefined;
   const [first] = checked.error.issues;
-  return `${first?.path.map(String).join('.') || 'the tool'}: ${first?.message ?? 'not an MCP tool'}`;
+  const issue = `${first?.path.map(String).join('.') || 'the tool'}: ${first?.message ?? 'not an MCP tool'}`;
+  // a path names a property of the schema, whose name may be of any length: the log line is not
+  return issue.length > MAX_ISSUE_LENGTH ? `${issue.slice(0, MAX_ISSUE_LENGTH)}…` : issue;
 }
 
 /**
