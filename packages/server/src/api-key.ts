@@ -25,3 +25,17 @@ export function secretMatcher(secret: string): (presented: string) => boolean {
     return difference === 0;
   };
 }
+
+/**
+ * The credentials of an `Authorization` header of the Bearer scheme: what follows the scheme (in any
+ * case) and one or more spaces (RFC 9110, 11.1 and 11.4: `auth-scheme 1*SP token68`), or undefined
+ * for another scheme or none. The REST API, the MCP endpoint and the Composio routes all read the
+ * header this way: `Bearer  <token>` (two spaces) was a wrong token on MCP and a wrong key on the
+ * Composio routes, though right on /api/v1.
+ */
+export function bearerCredentials(authorization: string | null | undefined): string | undefined {
+  const scheme = /^bearer +/i.exec(authorization ?? '');
+  if (scheme === null) return undefined;
+  const credentials = authorization!.slice(scheme[0].length);
+  return credentials === '' ? undefined : credentials;
+}

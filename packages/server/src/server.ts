@@ -14,7 +14,7 @@ import {
   wholeNumberOf,
 } from '@toolmux/core/internal';
 import { Hono } from 'hono';
-import { MIN_API_KEY_LENGTH, secretMatcher } from './api-key.js';
+import { bearerCredentials, MIN_API_KEY_LENGTH, secretMatcher } from './api-key.js';
 import {
   composioErrorBody,
   composioRouteNotFound,
@@ -412,14 +412,13 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     // the scheme is case-insensitive and may be followed by several spaces (RFC 9110, 11.1 and
     // 11.4), as the MCP endpoint and the Composio routes read it: `bearer <key>` was refused with a
     // message that said the key was wrong
-    const bearer = /^bearer +/i.exec(authorization);
-    if (bearer !== null && apiKeyMatches(authorization.slice(bearer[0].length))) return;
+    const credentials = bearerCredentials(authorization);
+    if (credentials !== undefined && apiKeyMatches(credentials)) return;
     const repeated = repeatedCredentialHeader('Authorization', authorization);
     if (repeated) throw repeated;
-    const scheme =
-      bearer !== null
-        ? 'The API key after "Bearer " is not this server\'s project API key.'
-        : 'The Authorization header must be "Bearer " followed by the project API key; this one does not start with "Bearer ".';
+    const scheme = /^bearer +/i.test(authorization)
+      ? 'The API key after "Bearer " is not this server\'s project API key.'
+      : 'The Authorization header must be "Bearer " followed by the project API key; this one does not start with "Bearer ".';
     throw new ToolMuxError({ code: 'UNAUTHORIZED', message: `${scheme} ${WHERE_THE_API_KEY_IS}` });
   };
 
@@ -510,8 +509,9 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   });
   app.options('/mcp/:sessionId', (c) => mcp.handlePreflight(c.req.raw));
   app.post('/mcp/:sessionId', (c) => mcp.handlePost(c.req.raw, c.req.param('sessionId')));
-  app.get('/mcp/:sessionId', (c) => mcp.handleOther(c.req.raw));
-  app.delete('/mcp/:sessionId', (c) => mcp.handleOther(c.req.raw));
+  // every other method (GET, DELETE, PUT, …) is the endpoint's own 405, whose Allow lists what it
+  // takes: the generic 405 listed the methods of these routes, GET and DELETE among them
+  app.all('/mcp/:sessionId', (c) => mcp.handleOther(c.req.raw));
 
   return {
     app,

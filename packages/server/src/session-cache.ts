@@ -229,7 +229,8 @@ export class SessionCache {
   }
 
   /**
-   * The session if `authorization` (`Bearer <token>`) carries its current MCP token, else undefined.
+   * The session if `token` (the credentials of `Authorization: Bearer <token>`) is its current MCP
+   * token, else undefined.
    * The token is checked first, against the session's stored token version (one primary-key read,
    * and none for a token that cannot be a session token), in constant time: a wrong token costs that
    * read whether the session exists or not, and resumes, builds and caches nothing. Only then is the
@@ -237,9 +238,7 @@ export class SessionCache {
    * or the token of a session deleted, on any instance is refused at once) or resumed. Throws
    * `SESSION_NOT_FOUND` for the token of a session that no longer exists (and for no other token).
    */
-  async authorize(sessionId: string, authorization: string): Promise<CachedSession | undefined> {
-    const token = /^Bearer (\S+)$/i.exec(authorization)?.[1];
-    if (token === undefined) return undefined;
+  async authorize(sessionId: string, token: string): Promise<CachedSession | undefined> {
     const check = await checkSessionToken(this.#toolmux, sessionId, token);
     if (check.status === 'invalid') return undefined;
     if (check.status === 'unknown') {

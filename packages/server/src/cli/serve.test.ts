@@ -347,7 +347,6 @@ describe('a running server', () => {
     for (const [method, path, allow] of [
       ['OPTIONS', '/api/v1/sessions', 'GET, HEAD, POST'],
       ['PUT', '/api/v1/sessions/ses_x', 'DELETE, GET, HEAD, PATCH'],
-      ['PUT', '/mcp/ses_x', 'DELETE, GET, HEAD, OPTIONS, POST'],
       ['DELETE', '/healthz', 'GET, HEAD'],
     ] as const) {
       const response = await fetch(`${served.url}${path}`, { method });
@@ -355,6 +354,12 @@ describe('a running server', () => {
       expect(response.headers.get('allow')).toBe(allow);
       expect((await response.json()).error.code).toBe('METHOD_NOT_ALLOWED');
     }
+    // the MCP endpoint's own 405 (a JSON-RPC error), listing what it takes: not GET or DELETE, which
+    // are 405 there too
+    const mcp = await fetch(`${served.url}/mcp/ses_x`, { method: 'PUT' });
+    expect(mcp.status).toBe(405);
+    expect(mcp.headers.get('allow')).toBe('OPTIONS, POST');
+    expect((await mcp.json()).error.data.code).toBe('METHOD_NOT_ALLOWED');
     expect((await fetch(`${served.url}/api/v1/nothing-here`, { method: 'PUT' })).status).toBe(404);
     // TRACE, which fetch() refuses to send
     const trace = await new Promise<{ status?: number; allow?: string | string[] }>((resolve, reject) => {

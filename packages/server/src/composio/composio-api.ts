@@ -12,6 +12,7 @@ import { declaredToolkitsSliced, declaredToolsSliced, WorkSlice } from '@toolmux
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
+import { bearerCredentials } from '../api-key.js';
 import { errorResponse, repeatedCredentialHeader } from '../http-errors.js';
 import { jsonResponse } from '../json-response.js';
 import { readJsonBody } from '../read-body.js';
@@ -316,7 +317,7 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
         // x-api-key, as Composio's clients send it, or `Authorization: Bearer <key>` as toolmux's
         // REST API takes it; never the bare key as the Authorization header
         const apiKey = c.req.header('x-api-key');
-        const key = apiKey ?? /^bearer (.+)$/is.exec(c.req.header('authorization') ?? '')?.[1];
+        const key = apiKey ?? bearerCredentials(c.req.header('authorization'));
         if (key === undefined || !context.apiKeyMatches(key)) {
           const sent = apiKey ?? c.req.header('authorization');
           const repeated =

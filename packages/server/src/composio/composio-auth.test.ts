@@ -23,6 +23,11 @@ describe("the Composio-compatible API's credential", () => {
   it('is the project API key in x-api-key, or after "Bearer " in Authorization, and nowhere else', async () => {
     expect((await create({ 'x-api-key': TEST_API_KEY })).status).toBe(201);
     expect((await create({ authorization: `Bearer ${TEST_API_KEY}` })).status).toBe(201);
+    // the scheme in any case, then one or more spaces (RFC 9110, 11.4), as /api/v1 and MCP read it
+    for (const authorization of [`bearer ${TEST_API_KEY}`, `Bearer   ${TEST_API_KEY}`]) {
+      expect((await create({ authorization })).status, authorization).toBe(201);
+    }
+    expect((await create({ authorization: `Bearer\t${TEST_API_KEY}` })).status).toBe(401);
     // a bare key in Authorization is no scheme the docs describe
     expect((await create({ authorization: TEST_API_KEY })).status).toBe(401);
     const inQuery = await server.fetch(

@@ -234,16 +234,22 @@ describe.each(await testStoreBackends(directory))(
       const others = await Promise.all(
         [1, 2, 3].map(() => mux.create('user_auth_order', { toolkits: ['tasks'] })),
       );
-      expect(await cache.authorize(real.sessionId, real.mcp.headers.Authorization)).toBeDefined();
+      expect(
+        await cache.authorize(real.sessionId, real.mcp.headers.Authorization.slice('Bearer '.length)),
+      ).toBeDefined();
       for (const other of others) {
-        expect(await cache.authorize(other.sessionId, forgedToken())).toBeUndefined();
+        expect(await cache.authorize(other.sessionId, forgedToken().slice('Bearer '.length))).toBeUndefined();
       }
       // a burst of unknown ids at once
       await Promise.all(
-        Array.from({ length: 5 }, () => cache.authorize(newId('ses'), forgedToken()).catch(() => undefined)),
+        Array.from({ length: 5 }, () =>
+          cache.authorize(newId('ses'), forgedToken().slice('Bearer '.length)).catch(() => undefined),
+        ),
       );
       counter.reset();
-      expect(await cache.authorize(real.sessionId, real.mcp.headers.Authorization)).toBeDefined();
+      expect(
+        await cache.authorize(real.sessionId, real.mcp.headers.Authorization.slice('Bearer '.length)),
+      ).toBeDefined();
       // still cached: only the token is read, the session is not resumed again
       expect(counter.reads()).not.toHaveProperty('getSession');
     });

@@ -412,6 +412,25 @@ describe('MCP authentication', () => {
     await expect(connect(meta.sessionId, {})).rejects.toMatchObject({ code: 401 });
   });
 
+  it('takes the token after the scheme in any case and one or more spaces (RFC 9110, 11.4), as /api/v1 does', async () => {
+    const token = meta.mcp.headers.Authorization.slice('Bearer '.length);
+    for (const authorization of [`bearer ${token}`, `BEARER ${token}`, `Bearer   ${token}`]) {
+      expect((await post(meta.sessionId, { authorization })).status, authorization).toBe(200);
+    }
+    await expect(connect(meta.sessionId, { Authorization: `Bearer  ${token}` })).resolves.toBeDefined();
+    // no Bearer credentials at all: says how to send them (not that the token is wrong)
+    for (const authorization of [`Bearer\t${token}`, `Basic ${token}`, 'Bearer ', token]) {
+      const refused = await post(meta.sessionId, { authorization });
+      expect(refused.status, authorization).toBe(401);
+      expect(refused.headers.get('www-authenticate'), authorization).toBe('Bearer realm="toolmux-mcp"');
+      expect(refused.body.error.message).toContain('Authorization: Bearer <token>');
+    }
+    // a token with more after it is a wrong token
+    const extra = await post(meta.sessionId, { authorization: `Bearer ${token} x` });
+    expect(extra.status).toBe(401);
+    expect(extra.headers.get('www-authenticate')).toContain('error="invalid_token"');
+  });
+
   it('refuses a wrong token', async () => {
     const result = await post(meta.sessionId, { authorization: `${meta.mcp.headers.Authorization}x` });
     expect(result.status).toBe(401);
@@ -620,12 +639,21 @@ describe('MCP protocol edges', () => {
     return { status: response.status, headers: response.headers, body: raw ? JSON.parse(raw) : undefined };
   }
 
-  it('GET and DELETE are 405 (no SSE stream, no session to end)', async () => {
-    for (const method of ['GET', 'DELETE']) {
+  it('GET, DELETE and every other method are 405, whose Allow lists what the endpoint takes (as OPTIONS does)', async () => {
+    // GET: no SSE stream; DELETE: no session to end; the others: nothing
+    for (const method of ['GET', 'DELETE', 'HEAD', 'PUT', 'PATCH']) {
       const response = await fetch(endpoint(meta.sessionId), { method, headers: meta.mcp.headers });
-      expect(response.status).toBe(405);
-      expect(response.headers.get('allow')).toBe('POST');
+      expect(response.status, method).toBe(405);
+      expect(response.headers.get('allow'), method).toBe('OPTIONS, POST');
+      if (method === 'HEAD') continue;
+      expect(await response.json(), method).toMatchObject({
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32000, data: { code: 'METHOD_NOT_ALLOWED' } },
+      });
     }
+    const options = await fetch(endpoint(meta.sessionId), { method: 'OPTIONS' });
+    expect(options.headers.get('allow')).toBe('OPTIONS, POST');
   });
 
   it("the SDK client keeps initialize's Mcp-Session-Id, and terminateSession() takes the DELETE's 405", async () => {
@@ -1170,6 +1198,68 @@ describe('MCP tools/list pages', () => {
       await paged.mux.close();
     }
   });
+
+  it("refuses a cursor of a list that changed since (it would skip tools), or of another session's list", async () => {
+    const paged = createTestServer({ mcp: { toolsPageSize: 3 } });
+    const live = await paged.server.serve({ port: 0 });
+    try {
+      const session = await paged.mux.create('user_pages', {
+        toolkits: ['tasks', 'notes'],
+        sessionPreset: 'DIRECT_TOOLS',
+      });
+      const url = `${live.url}/mcp/${session.sessionId}`;
+      const client = new Client({ name: 'pages-test', version: '1.0.0' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: session.mcp.headers } }),
+      );
+      clients.push(client);
+      const first = await client.listTools();
+      expect(first.tools.map((tool) => tool.name)).toContain('TASKS_DELETE_TASK');
+      expect(first.nextCursor).toBeDefined();
+      // the list changes between two pages: a tool of the first page goes
+      const updated = await paged.server.fetch(
+        new Request(`http://localhost/api/v1/sessions/${session.sessionId}`, {
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ config: { tags: { disable: ['destructiveHint'] } } }),
+        }),
+      );
+      expect(updated.status).toBe(200);
+      const now = (await session.tools()).map((tool) => tool.name);
+      expect(now).not.toContain('TASKS_DELETE_TASK');
+      // read as an offset, the old cursor skipped the tool that moved into the first page
+      await expect(client.listTools({ cursor: first.nextCursor })).rejects.toMatchObject({
+        code: -32602,
+        message: expect.stringContaining("stops working when the session's tools change"),
+      });
+      // from the first page again, every tool once
+      const names: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await client.listTools(cursor === undefined ? {} : { cursor });
+        names.push(...page.tools.map((tool) => tool.name));
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      expect(names).toEqual(now);
+
+      // another session's list (of other tools) gives no cursor for this one
+      const other = await paged.mux.create('user_pages', {
+        toolkits: ['tasks', 'notes', 'mail'],
+        sessionPreset: 'DIRECT_TOOLS',
+      });
+      const otherPage = await rawPost(
+        `${live.url}/mcp/${other.sessionId}`,
+        { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+        other.mcp.headers,
+      );
+      const otherCursor = otherPage.body.result.nextCursor as string;
+      expect(otherCursor).toBeDefined();
+      await expect(client.listTools({ cursor: otherCursor })).rejects.toMatchObject({ code: -32602 });
+    } finally {
+      await live.close();
+      await paged.mux.close();
+    }
+  });
 });
 
 describe('MCP results and output schemas (official client)', () => {
@@ -1402,5 +1492,109 @@ describe('MCP results and output schemas (official client)', () => {
     } finally {
       await fresh.mux.close();
     }
+  });
+});
+
+describe("MCP tools/list of tools whose schemas MCP's Tool shape does not take as they are", () => {
+  const odd = defineToolkit({
+    slug: 'odd',
+    name: 'Odd schemas',
+    description: 'Tools with JSON Schemas that MCP lists differently, or cannot list.',
+    tools: [
+      defineTool({
+        slug: 'ODD_BOOLEAN_PROPERTIES',
+        description: 'Takes a name, anything as `anything`, and never `nothing` (boolean subschemas).',
+        inputSchema: {
+          type: 'object',
+          properties: { name: { type: 'string' }, anything: true, nothing: false },
+          required: ['name'],
+        },
+        execute: (input) => ({ got: input }),
+      }),
+      defineTool({
+        slug: 'ODD_BOOLEAN_OUTPUT',
+        description: 'Declares an output schema with a boolean property subschema.',
+        inputSchema: z.object({}),
+        outputSchema: { type: 'object', properties: { got: true }, required: ['got'] },
+        execute: () => ({ got: [1, 'two'] }),
+      }),
+      defineTool({
+        slug: 'ODD_INVALID_INPUT',
+        description: 'Declares an input schema that is not valid JSON Schema (required is not an array).',
+        inputSchema: { type: 'object', properties: { a: { type: 'string' } }, required: 'a' as never },
+        execute: () => ({ ran: true }),
+      }),
+      defineTool({
+        slug: 'ODD_PLAIN',
+        description: 'An ordinary tool.',
+        inputSchema: z.object({}),
+        execute: () => ({ plain: true }),
+      }),
+    ],
+  });
+  const logger = recordingLogger();
+  const mux = new ToolMux({ toolkits: [odd], store: ':memory:', logger });
+  const server = createServer({ toolmux: mux, apiKey: TEST_API_KEY, logger, sessionCacheTtlMs: 0 });
+  let live: RunningServer;
+  let client: Client;
+
+  beforeAll(async () => {
+    live = await server.serve({ port: 0 });
+    const session = await mux.create('user_odd', { toolkits: ['odd'], sessionPreset: 'DIRECT_TOOLS' });
+    client = new Client({ name: 'odd-test', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${live.url}/mcp/${session.sessionId}`), {
+        requestInit: { headers: session.mcp.headers },
+      }),
+    );
+    clients.push(client);
+  });
+
+  afterAll(async () => {
+    await live.close();
+    await mux.close();
+  });
+
+  it('the SDK client lists them: boolean property schemas as the object schemas they equal, a tool of an invalid input schema left out and warned of once', async () => {
+    for (let i = 0; i < 3; i++) {
+      // each listing resumes the session anew (sessionCacheTtlMs 0)
+      const { tools } = await client.listTools();
+      expect(tools.map((tool) => tool.name).sort()).toEqual([
+        'ODD_BOOLEAN_OUTPUT',
+        'ODD_BOOLEAN_PROPERTIES',
+        'ODD_PLAIN',
+      ]);
+      const byName = new Map(tools.map((tool) => [tool.name, tool]));
+      expect(byName.get('ODD_BOOLEAN_PROPERTIES')!.inputSchema).toMatchObject({
+        properties: { name: { type: 'string' }, anything: {}, nothing: { not: {} } },
+        required: ['name'],
+      });
+      expect(byName.get('ODD_BOOLEAN_OUTPUT')!.outputSchema).toMatchObject({ properties: { got: {} } });
+    }
+    expect(logger.warnings.filter((warning) => warning.includes('ODD_INVALID_INPUT'))).toEqual([
+      expect.stringContaining('ODD_INVALID_INPUT is left out of the MCP tools/list'),
+    ]);
+    expect(logger.warnings.find((warning) => warning.includes('ODD_INVALID_INPUT'))).toContain(
+      'inputSchema.required',
+    );
+  });
+
+  it('calls them as their own schemas say: the listed schemas mean the same', async () => {
+    const ran = (await client.callTool({
+      name: 'ODD_BOOLEAN_PROPERTIES',
+      arguments: { name: 'n', anything: [5] },
+    })) as CallToolResult;
+    expect(ran.isError).toBeFalsy();
+    expect(JSON.parse(text(ran))).toEqual({ got: { name: 'n', anything: [5] } });
+    const refused = (await client.callTool({
+      name: 'ODD_BOOLEAN_PROPERTIES',
+      arguments: { name: 'n', nothing: 1 },
+    })) as CallToolResult;
+    expect(refused.isError).toBe(true);
+    expect(text(refused)).toContain('TOOL_ARGUMENTS_INVALID');
+    // the client checks structuredContent against the output schema it listed
+    const output = (await client.callTool({ name: 'ODD_BOOLEAN_OUTPUT', arguments: {} })) as CallToolResult;
+    expect(output.isError).toBeFalsy();
+    expect(output.structuredContent).toEqual({ got: [1, 'two'] });
   });
 });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   DEFAULT_NEGOTIATED_PROTOCOL_VERSION,
   ErrorCode,
@@ -19,11 +19,13 @@ import {
   WorkSlice,
   wholeNumberOf,
 } from '@toolmux/core/internal';
+import { bearerCredentials } from '../api-key.js';
 import { repeatedCredentialHeader } from '../http-errors.js';
 import { jsonResponse, jsonTextPieces, utf8Length } from '../json-response.js';
 import { isJsonContentType, MAX_BODY_DEPTH, parseJsonText, readBodyText } from '../read-body.js';
 import type { CachedSession, SessionCache } from '../session-cache.js';
 import { type EarlyCancelLimits, EarlyCancels } from './early-cancels.js';
+import { mcpListedTool } from './listed-tool.js';
 import { cancellationOf, isJsonRpcMessage, toolCallOf } from './message-check.js';
 
 /**
@@ -80,6 +82,12 @@ export interface McpEndpointOptions extends McpOptions {
 }
 
 /**
+ * The methods `/mcp/:sessionId` takes: POST, and OPTIONS (the CORS preflight, or what it takes). The
+ * `Allow` of every 405 there, and of the OPTIONS answer, lists them alike.
+ */
+const MCP_ALLOW = 'OPTIONS, POST';
+
+/**
  * CORS for pages of allowed origins. The request headers are those a Streamable HTTP client sends
  * (the MCP SDK's `StreamableHTTPClientTransport`: `authorization`, `content-type`,
  * `mcp-protocol-version`, `mcp-session-id`, and `last-event-id` when it resumes a stream) plus
@@ -113,6 +121,9 @@ const EARLY_CANCEL_LIMITS: EarlyCancelLimits = {
   perSession: 1_000,
   total: 10_000,
 };
+
+/** At most this many tools/list problems are remembered as warned of (see `McpEndpoint.#warned`). */
+const MAX_WARNED_PROBLEMS = 1_000;
 
 /** The first protocol version without JSON-RPC batching. */
 const NO_BATCH_PROTOCOL_VERSION = '2025-06-18';
@@ -199,16 +210,32 @@ function originsOf(allowed: readonly string[], baseUrl: string): { any: boolean;
   return { any, origins };
 }
 
-/** The opaque `tools/list` cursor of the page starting at `offset`. */
-function toolsCursor(offset: number): string {
-  return Buffer.from(`tools:${offset}`).toString('base64url');
+/**
+ * The opaque `tools/list` cursor of the page starting at `offset` of the list whose names hash to
+ * `listed` (see {@link McpToolView.listed}): a cursor of another list (the session changed between
+ * two pages, or another session's) is refused, not read as an offset into a list it was not made for.
+ */
+function toolsCursor(offset: number, listed: string): string {
+  return Buffer.from(`tools:${offset}:${listed}`).toString('base64url');
 }
 
-/** The offset of a `tools/list` cursor, or undefined when it is not one this endpoint gave out. */
-function toolsCursorOffset(cursor: string): number | undefined {
-  if (!/^[A-Za-z0-9_-]{1,40}$/.test(cursor)) return undefined;
-  const match = /^tools:([1-9]\d{0,8})$/.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
-  return match ? Number(match[1]) : undefined;
+/**
+ * The offset of a `tools/list` cursor of the list whose names hash to `listed`, or undefined when it
+ * is not one this endpoint gave out for it.
+ */
+function toolsCursorOffset(cursor: string, listed: string): number | undefined {
+  if (!/^[A-Za-z0-9_-]{1,48}$/.test(cursor)) return undefined;
+  const match = /^tools:([1-9]\d{0,8}):([A-Za-z0-9_-]{11})$/.exec(
+    Buffer.from(cursor, 'base64url').toString('latin1'),
+  );
+  return match && match[2] === listed ? Number(match[1]) : undefined;
+}
+
+/** A short hash of the names of a list of tools, in order (see {@link McpToolView.listed}). */
+function listedNamesHash(tools: readonly McpTool[]): string {
+  const hash = createHash('sha256');
+  for (const tool of tools) hash.update(`${tool.name}\n`);
+  return hash.digest().subarray(0, 8).toString('base64url');
 }
 
 function httpRpcError(
@@ -234,7 +261,7 @@ function unauthorized(message: string, invalidToken: boolean): Response {
   });
 }
 
-/** What `tools/list` shows for one exposed tool. */
+/** What `tools/list` shows for one exposed tool (see {@link mcpListedTool} for the check it then gets). */
 export function mcpToolOf(spec: ToolSpec): McpTool {
   const tool: McpTool = {
     name: spec.slug,
@@ -255,6 +282,12 @@ interface McpToolView {
   tools: McpTool[];
   /** Validators of the tools that list an object output schema: their results carry `structuredContent`. */
   validators: Map<string, OutputValidator>;
+  /**
+   * A hash of the listed names, in order, which each `nextCursor` carries: a page asked for with the
+   * cursor of a list that has changed since (an update added or removed tools) would skip or repeat
+   * tools, so it is refused, and the client starts again.
+   */
+  listed: string;
 }
 
 /**
@@ -289,6 +322,11 @@ export class McpEndpoint {
    * are never reused (a client without one may reuse an id after its call has finished).
    */
   readonly #earlyCancels = new EarlyCancels(EARLY_CANCEL_LIMITS);
+  /**
+   * The tools/list problems warned of (see {@link mcpListedTool}), so that each is warned of once, not
+   * at every resume of every session with the tool; forgotten past {@link MAX_WARNED_PROBLEMS}.
+   */
+  readonly #warned = new Set<string>();
 
   /** @throws {ToolMuxError} `INVALID_REQUEST` for an option that is not usable, naming it. */
   constructor(options: McpEndpointOptions) {
@@ -340,7 +378,7 @@ export class McpEndpoint {
     const refused = this.#refuseOrigin(request);
     if (refused) return refused;
     const origin = this.#corsOrigin(request);
-    if (origin === undefined) return new Response(null, { status: 204, headers: { allow: 'OPTIONS, POST' } });
+    if (origin === undefined) return new Response(null, { status: 204, headers: { allow: MCP_ALLOW } });
     return new Response(null, {
       status: 204,
       headers: {
@@ -374,11 +412,11 @@ export class McpEndpoint {
   }
 
   /**
-   * `GET` / `DELETE /mcp/:sessionId`: no SSE stream, and no session to end in a stateless server (the
-   * spec lets a server refuse DELETE with 405; the SDK client accepts it).
+   * Any other method at `/mcp/:sessionId`: 405. `GET`: no SSE stream; `DELETE`: no session to end in
+   * a stateless server (the spec lets a server refuse DELETE with 405; the SDK client accepts it).
    */
   handleOther(request: Request): Response {
-    return this.#refuseOrigin(request) ?? mcpMethodNotAllowed();
+    return this.#refuseOrigin(request) ?? mcpMethodNotAllowed(request.method);
   }
 
   /** Answers `POST /mcp/:sessionId`. */
@@ -388,7 +426,8 @@ export class McpEndpoint {
     // The session token, or the project API key in x-api-key (how Composio's MCP URLs authenticate).
     const apiKey = request.headers.get('x-api-key');
     const authorization = request.headers.get('authorization');
-    if (apiKey === null && (!authorization || !/^bearer\s+\S/i.test(authorization))) {
+    const token = bearerCredentials(authorization);
+    if (apiKey === null && token === undefined) {
       return unauthorized(
         'Send the session token: Authorization: Bearer <token> (Session.mcp.headers), or the project API key in an x-api-key header.',
         false,
@@ -407,7 +446,7 @@ export class McpEndpoint {
       entry =
         apiKey !== null
           ? await this.#options.sessions.get(sessionId)
-          : await this.#options.sessions.authorize(sessionId, authorization!);
+          : await this.#options.sessions.authorize(sessionId, token!);
     } catch (error) {
       if (ToolMuxError.isInstance(error) && error.code === 'SESSION_NOT_FOUND') {
         return httpRpcError(404, -32001, `No session "${sessionId}".`, 'SESSION_NOT_FOUND');
@@ -662,14 +701,23 @@ export class McpEndpoint {
           `toolmux server: ${spec.slug} is listed over MCP without its output schema, which cannot be compiled (${reason}).`,
         ),
       );
-      if (output) {
-        tool.outputSchema = output.outputSchema as McpTool['outputSchema'];
-        validators.set(tool.name, output.validator);
+      if (output) tool.outputSchema = output.outputSchema as McpTool['outputSchema'];
+      // as MCP's Tool shape takes it (boolean property schemas as objects: the validator means the same)
+      const listed = mcpListedTool(tool, (message) => this.#warnOnce(message));
+      if (listed) {
+        if (output && listed.withOutputSchema) validators.set(tool.name, output.validator);
+        tools.push(listed.tool);
       }
-      tools.push(tool);
       await slice.breathe();
     }
-    return { tools, validators };
+    return { tools, validators, listed: listedNamesHash(tools) };
+  }
+
+  #warnOnce(message: string): void {
+    if (this.#warned.has(message)) return;
+    if (this.#warned.size >= MAX_WARNED_PROBLEMS) this.#warned.clear();
+    this.#warned.add(message);
+    this.#options.onWarning(message);
   }
 
   /** One page of `tools/list`; undefined for a cursor this endpoint did not give out. */
@@ -677,11 +725,11 @@ export class McpEndpoint {
     entry: CachedSession,
     cursor: unknown,
   ): Promise<{ tools: McpTool[]; nextCursor?: string } | undefined> {
-    const { tools } = await this.#view(entry);
+    const { tools, listed } = await this.#view(entry);
     let offset = 0;
     // No cursor (or a null one, which some clients send for "none") is the first page.
     if (cursor !== undefined && cursor !== null) {
-      const decoded = typeof cursor === 'string' ? toolsCursorOffset(cursor) : undefined;
+      const decoded = typeof cursor === 'string' ? toolsCursorOffset(cursor, listed) : undefined;
       if (decoded === undefined || decoded >= tools.length) return undefined;
       offset = decoded;
     }
@@ -689,7 +737,7 @@ export class McpEndpoint {
     if (offset === 0 && end >= tools.length) return { tools };
     return {
       tools: tools.slice(offset, end),
-      ...(end < tools.length ? { nextCursor: toolsCursor(end) } : {}),
+      ...(end < tools.length ? { nextCursor: toolsCursor(end, listed) } : {}),
     };
   }
 
@@ -729,7 +777,7 @@ export class McpEndpoint {
             return rpcError(
               id,
               ErrorCode.InvalidParams,
-              'Invalid cursor: pass the nextCursor of the previous tools/list answer, or no cursor for the first page (the session may have changed: start again).',
+              "Invalid cursor: pass the nextCursor of the previous tools/list answer, or no cursor for the first page (a cursor stops working when the session's tools change: start again from the first page).",
             );
           }
           return { jsonrpc: '2.0', id, result: page };
@@ -816,14 +864,20 @@ function badToolCallParams(
 /** What {@link McpEndpoint}'s `#answer` gives for a request the client cancelled: no response. */
 const CANCELLED = Symbol('cancelled');
 
-/** `GET` / `DELETE /mcp/:sessionId`: no SSE stream and no session to end in a stateless server. */
-export function mcpMethodNotAllowed(): Response {
+/**
+ * Any method but POST and OPTIONS at `/mcp/:sessionId`: `GET` (no SSE stream), `DELETE` (no session
+ * to end in a stateless server), `PUT`, `PATCH`…
+ */
+export function mcpMethodNotAllowed(method: string): Response {
   return new Response(
     JSON.stringify(
-      rpcError(null, -32000, 'Method not allowed: this stateless MCP endpoint only accepts POST.', {
-        code: 'METHOD_NOT_ALLOWED',
-      }),
+      rpcError(
+        null,
+        -32000,
+        `Method not allowed: this stateless MCP endpoint only accepts POST (and OPTIONS, the CORS preflight); ${method.slice(0, 20)} is not answered.`,
+        { code: 'METHOD_NOT_ALLOWED' },
+      ),
     ),
-    { status: 405, headers: { ...JSON_HEADERS, allow: 'POST' } },
+    { status: 405, headers: { ...JSON_HEADERS, allow: MCP_ALLOW } },
   );
 }
