@@ -1,7 +1,8 @@
 import { type Session, ToolMux } from '@toolmux/core';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeApi, startFakeApi } from '../test/api-server.js';
-import { createHackernewsToolkit } from './hackernews.js';
+import { createHackernewsToolkit, htmlToText } from './hackernews.js';
 
 /** Items, users and search answers as the HN Firebase API and the Algolia HN API document them. */
 const items: Record<number, unknown> = {
@@ -268,5 +269,67 @@ describe('hackernews errors as session results', () => {
     expect(logs.items.some((log) => log.toolSlug === 'HACKERNEWS_GET_ITEM' && log.status === 'error')).toBe(
       true,
     );
+  });
+});
+
+describe('HN text as plain text', () => {
+  /** The regular expressions the text went through before, as the reference for HN's own HTML. */
+  function byRegularExpressions(html: string): string {
+    return html
+      .replace(/<p>/gi, '\n\n')
+      .replace(/<a [^>]*href="([^"]*)"[^>]*>[^<]*<\/a>/gi, '$1')
+      .replace(/<[^>]+>/g, '')
+      .replace(/&#x27;|&#39;/g, "'")
+      .replace(/&quot;/g, '"')
+      .replace(/&#x2F;/g, '/')
+      .replace(/&gt;/g, '>')
+      .replace(/&lt;/g, '<')
+      .replace(/&amp;/g, '&')
+      .trim();
+  }
+
+  it("reads HN's HTML as the regular expressions did: paragraphs, links as their URL, other tags gone, entities decoded", () => {
+    // what HN sends: a literal < or > is always an entity; tags are p, i, pre/code and links
+    const pieces = [
+      'x',
+      ' ',
+      '"',
+      '&amp;',
+      '&lt;',
+      '&gt;',
+      '&#x27;',
+      '&#x2F;',
+      '&quot;',
+      'https://e.com/',
+      '<p>',
+      '<P>',
+      '<i>',
+      '</i>',
+      '<pre><code>',
+      '</code></pre>',
+      '<a href="https:&#x2F;&#x2F;e.com&#x2F;a?b=1&amp;c" rel="nofollow">e.com/a</a>',
+      '<A HREF="u">t</A>',
+      '<a rel="x" href="v">',
+      '</a>',
+      '<a ',
+    ];
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 16 }), (parts) => {
+        const html = parts.join('');
+        expect(htmlToText(html)).toBe(html === '' ? null : byRegularExpressions(html));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('reads a megabyte of `<a ` or of `<` without `>` in one pass (the regular expressions scanned the rest again at each: hours)', () => {
+    for (const unit of ['<a ', '<a href="x" ', '<x', '<a href="']) {
+      const hostile = `<p>start ${unit.repeat(Math.ceil(1_000_000 / unit.length))}`;
+      const text = htmlToText(hostile)!;
+      expect(text.startsWith('start')).toBe(true);
+      expect(text.length).toBeGreaterThan(900_000);
+    }
+    // a `>` at the very end: every `<a ` before it is one tag
+    expect(htmlToText(`${'<a '.repeat(300_000)}>after`)).toBe('after');
   });
 });
