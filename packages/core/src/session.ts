@@ -1578,6 +1578,14 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           'experimental (custom tools and toolkits) cannot change in update(): create a new session with them.',
       });
     }
+    if (Object.keys(givenKeys(parsed)).length === 0) {
+      // no change: nothing is written. A write made a new configVersion, which every other object of
+      // the session and every MCP client (its tools/list cursors) took for a change. The answer is
+      // the stored version, read now (SESSION_NOT_FOUND for a deleted session, as any update).
+      this.#existsUntil = 0;
+      await this.#checkExists();
+      return this.#configVersion;
+    }
     // the version of the config the changes apply to: one taken up meanwhile (`#takeConfig`) is
     // not overwritten with changes made from this one (SESSION_VERSION_CONFLICT instead)
     const expectedVersion = this.#configVersion;
