@@ -8,7 +8,12 @@ import {
   ToolMuxError,
   type ToolSpec,
 } from '@toolmux/core';
-import { declaredToolkitsSliced, declaredToolsSliced, WorkSlice } from '@toolmux/core/internal';
+import {
+  declaredToolkitsSliced,
+  declaredToolsSliced,
+  decodeOffsetCursor,
+  WorkSlice,
+} from '@toolmux/core/internal';
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
@@ -671,7 +676,8 @@ export function mountComposioApi(app: Hono, context: ComposioApiContext): void {
           next_cursor: page.nextCursor ?? null,
           total_items: page.total,
           total_pages: Math.max(1, Math.ceil(page.total / limit)),
-          current_page: 1,
+          // the page the cursor (an offset, which session.toolkits() has read) starts: it was always 1
+          current_page: Math.floor(decodeOffsetCursor(query.cursor) / limit) + 1,
         };
       }),
     );

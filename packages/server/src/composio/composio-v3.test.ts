@@ -179,6 +179,15 @@ describe('the v3 Tool Router routes with the Rust crate’s requests', () => {
       connected_account: null,
       meta: { description: expect.any(String) },
     });
+    // pages: current_page follows the cursor
+    const firstPage = await call('GET', `/tool_router/session/${sessionId}/toolkits?limit=1`);
+    expect(firstPage.json).toMatchObject({ current_page: 1, total_pages: firstPage.json.total_items });
+    const secondPage = await call(
+      'GET',
+      `/tool_router/session/${sessionId}/toolkits?limit=1&cursor=${firstPage.json.next_cursor}`,
+    );
+    expect(secondPage.json).toMatchObject({ current_page: 2, total_pages: firstPage.json.total_items });
+    expect(secondPage.json.items[0].slug).not.toBe(firstPage.json.items[0].slug);
     const unconnected = await call('GET', `/tool_router/session/${sessionId}/toolkits?is_connected=false`);
     expect(unconnected.json.items.map((item: { slug: string }) => item.slug)).toEqual(['mail']);
     const byText = await call('GET', `/tool_router/session/${sessionId}/toolkits?search=to-do`);
