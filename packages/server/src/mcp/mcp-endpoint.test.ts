@@ -6,7 +6,14 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
-import { defineTool, defineToolkit, type PlainTool, type Session, ToolMux } from '@toolmux/core';
+import {
+  defineTool,
+  defineToolkit,
+  type PlainTool,
+  type Session,
+  type Toolkit,
+  ToolMux,
+} from '@toolmux/core';
 import { untilTestTimeout } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -44,6 +51,39 @@ async function connect(sessionId: string, headers: Record<string, string>): Prom
   await client.connect(new StreamableHTTPClientTransport(endpoint(sessionId), { requestInit: { headers } }));
   clients.push(client);
   return client;
+}
+
+/**
+ * A server of its own over `toolkit` for one describe block, on an in-memory store and a recording
+ * logger, with a DIRECT_TOOLS session of `userId` whose MCP URL the official client is connected to
+ * (in beforeAll; closed with the server in afterAll).
+ */
+function ownServerClient(
+  toolkit: Toolkit,
+  userId: string,
+  options: { sessionCacheTtlMs?: number } = {},
+): { logger: ReturnType<typeof recordingLogger>; client: Client } {
+  const logger = recordingLogger();
+  const mux = new ToolMux({ toolkits: [toolkit], store: ':memory:', logger });
+  const server = createServer({ toolmux: mux, apiKey: TEST_API_KEY, logger, ...options });
+  const own = { logger, client: undefined as unknown as Client };
+  let live: RunningServer;
+  beforeAll(async () => {
+    live = await server.serve({ port: 0 });
+    const session = await mux.create(userId, { toolkits: [toolkit.slug], sessionPreset: 'DIRECT_TOOLS' });
+    own.client = new Client({ name: `${toolkit.slug}-test`, version: '1.0.0' });
+    await own.client.connect(
+      new StreamableHTTPClientTransport(new URL(`${live.url}/mcp/${session.sessionId}`), {
+        requestInit: { headers: session.mcp.headers },
+      }),
+    );
+    clients.push(own.client);
+  });
+  afterAll(async () => {
+    await live.close();
+    await mux.close();
+  });
+  return own;
 }
 
 function text(result: CallToolResult): string {
@@ -1336,32 +1376,12 @@ describe('MCP results and output schemas (official client)', () => {
       }),
     ],
   });
-  const logger = recordingLogger();
-  const mux = new ToolMux({ toolkits: [shapes], store: ':memory:', logger });
-  const server = createServer({ toolmux: mux, apiKey: TEST_API_KEY, logger });
-  let live: RunningServer;
-  let client: Client;
-
-  beforeAll(async () => {
-    live = await server.serve({ port: 0 });
-    const session = await mux.create('user_shapes', { toolkits: ['shapes'], sessionPreset: 'DIRECT_TOOLS' });
-    client = new Client({ name: 'shapes-test', version: '1.0.0' });
-    await client.connect(
-      new StreamableHTTPClientTransport(new URL(`${live.url}/mcp/${session.sessionId}`), {
-        requestInit: { headers: session.mcp.headers },
-      }),
-    );
-    clients.push(client);
-  });
-
-  afterAll(async () => {
-    await live.close();
-    await mux.close();
-  });
+  const own = ownServerClient(shapes, 'user_shapes');
+  const { logger } = own;
 
   const callTool = async (name: string, args: Record<string, unknown> = {}) => {
-    await client.listTools(); // the client validates results against the schemas it listed
-    return (await client.callTool({ name, arguments: args })) as CallToolResult;
+    await own.client.listTools(); // the client validates results against the schemas it listed
+    return (await own.client.callTool({ name, arguments: args })) as CallToolResult;
   };
 
   it('sends a matching result as structuredContent', async () => {
@@ -1419,7 +1439,7 @@ describe('MCP results and output schemas (official client)', () => {
   });
 
   it('lists a tool whose output schema cannot be compiled without it, and returns its result as text', async () => {
-    const { tools } = await client.listTools();
+    const { tools } = await own.client.listTools();
     const byName = new Map(tools.map((tool) => [tool.name, tool]));
     expect(byName.get('SHAPES_GOOD')!.outputSchema).toBeDefined();
     expect(byName.get('SHAPES_BROKEN_SCHEMA')!.outputSchema).toBeUndefined();
@@ -1532,33 +1552,13 @@ describe("MCP tools/list of tools whose schemas MCP's Tool shape does not take a
       }),
     ],
   });
-  const logger = recordingLogger();
-  const mux = new ToolMux({ toolkits: [odd], store: ':memory:', logger });
-  const server = createServer({ toolmux: mux, apiKey: TEST_API_KEY, logger, sessionCacheTtlMs: 0 });
-  let live: RunningServer;
-  let client: Client;
-
-  beforeAll(async () => {
-    live = await server.serve({ port: 0 });
-    const session = await mux.create('user_odd', { toolkits: ['odd'], sessionPreset: 'DIRECT_TOOLS' });
-    client = new Client({ name: 'odd-test', version: '1.0.0' });
-    await client.connect(
-      new StreamableHTTPClientTransport(new URL(`${live.url}/mcp/${session.sessionId}`), {
-        requestInit: { headers: session.mcp.headers },
-      }),
-    );
-    clients.push(client);
-  });
-
-  afterAll(async () => {
-    await live.close();
-    await mux.close();
-  });
+  const own = ownServerClient(odd, 'user_odd', { sessionCacheTtlMs: 0 });
+  const { logger } = own;
 
   it('the SDK client lists them: boolean property schemas as the object schemas they equal, a tool of an invalid input schema left out and warned of once', async () => {
     for (let i = 0; i < 3; i++) {
       // each listing resumes the session anew (sessionCacheTtlMs 0)
-      const { tools } = await client.listTools();
+      const { tools } = await own.client.listTools();
       expect(tools.map((tool) => tool.name).sort()).toEqual([
         'ODD_BOOLEAN_OUTPUT',
         'ODD_BOOLEAN_PROPERTIES',
@@ -1580,20 +1580,23 @@ describe("MCP tools/list of tools whose schemas MCP's Tool shape does not take a
   });
 
   it('calls them as their own schemas say: the listed schemas mean the same', async () => {
-    const ran = (await client.callTool({
+    const ran = (await own.client.callTool({
       name: 'ODD_BOOLEAN_PROPERTIES',
       arguments: { name: 'n', anything: [5] },
     })) as CallToolResult;
     expect(ran.isError).toBeFalsy();
     expect(JSON.parse(text(ran))).toEqual({ got: { name: 'n', anything: [5] } });
-    const refused = (await client.callTool({
+    const refused = (await own.client.callTool({
       name: 'ODD_BOOLEAN_PROPERTIES',
       arguments: { name: 'n', nothing: 1 },
     })) as CallToolResult;
     expect(refused.isError).toBe(true);
     expect(text(refused)).toContain('TOOL_ARGUMENTS_INVALID');
     // the client checks structuredContent against the output schema it listed
-    const output = (await client.callTool({ name: 'ODD_BOOLEAN_OUTPUT', arguments: {} })) as CallToolResult;
+    const output = (await own.client.callTool({
+      name: 'ODD_BOOLEAN_OUTPUT',
+      arguments: {},
+    })) as CallToolResult;
     expect(output.isError).toBeFalsy();
     expect(output.structuredContent).toEqual({ got: [1, 'two'] });
   });
