@@ -104,19 +104,31 @@ function filesCallName(operation: string, path: string): string {
  * A file path: 1 to {@link MAX_PATH_LENGTH} characters of well-formed text without control
  * characters, as every id and label kept in the store (stored as UTF-8, a lone surrogate would become
  * U+FFFD and two such paths one file; PostgreSQL refuses NUL; a line break or a terminal escape would
- * go into `list()` and every message that names the file).
+ * go into `list()` and every message that names the file), nor bidirectional formatting characters
+ * (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C: a name shown in `list()` would read as
+ * another). It is taken in Unicode normalization form C: "café" written with a combining accent and
+ * with "é" is one file, where they were two and a read of the one the model typed the second time
+ * found nothing.
  */
 function checkPath(path: unknown): string {
   const problem =
-    typeof path === 'string' ? textProblem(path, { maxLength: MAX_PATH_LENGTH }) : 'is not a string';
+    typeof path === 'string'
+      ? (textProblem(path, { maxLength: MAX_PATH_LENGTH }) ??
+        (BIDI_CONTROL.test(path)
+          ? `has a bidirectional formatting character (U+${path.match(BIDI_CONTROL)![0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}), which makes a name read as another`
+          : undefined))
+      : 'is not a string';
   if (problem !== undefined) {
     throw new SandboxCallError(
       'WORKBENCH_FILE_PATH_INVALID',
-      `A file path must be a non-empty string of at most ${MAX_PATH_LENGTH} characters, without control characters or a lone surrogate (this one ${problem}), got ${shownValue(path)}.`,
+      `A file path must be a non-empty string of at most ${MAX_PATH_LENGTH} characters, without control characters, bidirectional formatting characters or a lone surrogate (this one ${problem}), got ${shownValue(path)}.`,
     );
   }
-  return path as string;
+  return (path as string).normalize('NFC');
 }
+
+/** The characters that change the direction text is shown in. */
+const BIDI_CONTROL = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 function filesOf(
   store: Store,
@@ -326,9 +338,16 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
       }
       case 'files.read': {
         const path = checkPath(input.path);
-        const file = await filesCall(port, filesCallName('read', path), () =>
-          filesOf(port.store).getWorkbenchFile(port.sessionId, path),
-        );
+        const file = await filesCall(port, filesCallName('read', path), async () => {
+          const files = filesOf(port.store);
+          // a file stored under another form of the name, before names were taken in form C
+          return (
+            (await files.getWorkbenchFile(port.sessionId, path)) ??
+            (path === input.path
+              ? undefined
+              : await files.getWorkbenchFile(port.sessionId, input.path as string))
+          );
+        });
         if (!file) {
           throw new SandboxCallError(
             'WORKBENCH_FILE_NOT_FOUND',
@@ -351,9 +370,13 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
       case 'files.delete': {
         const path = checkPath(input.path);
         return {
-          deleted: await filesCall(port, filesCallName('delete', path), () =>
-            filesOf(port.store).deleteWorkbenchFile(port.sessionId, path),
-          ),
+          deleted: await filesCall(port, filesCallName('delete', path), async () => {
+            const files = filesOf(port.store);
+            return (
+              (await files.deleteWorkbenchFile(port.sessionId, path)) ||
+              (path !== input.path && (await files.deleteWorkbenchFile(port.sessionId, input.path as string)))
+            );
+          }),
         };
       }
       default:

@@ -711,6 +711,10 @@ describe('workbench files on the host', () => {
       ...['a\nb.json', 'a\u001b[31m.json', 'tab\there', 'del\u007f', 'c1\u0085'].map(
         (path) => [path, 'control character'] as [string, string],
       ),
+      // a right-to-left override shows "report_\u202Enosj.exe" as "report_exe.json"
+      ...['report_\u202enosj.exe', 'a\u2066b', 'x\u200fy', 'z\u061c'].map(
+        (path) => [path, 'bidirectional formatting character'] as [string, string],
+      ),
     ];
     for (const [path, why] of refused) {
       for (const [operation, args] of [
@@ -725,6 +729,26 @@ describe('workbench files on the host', () => {
       }
     }
     expect(await host('files.list', {}, signal)).toEqual([expect.objectContaining({ path: 'a.json' })]);
+    // one name in two Unicode forms is one file: written with a combining accent, read with "é"
+    await host('files.write', { path: 'cafe\u0301.json', value: { cups: 2 } }, signal);
+    expect(await callHost(host, 'files.read', '{"path":"caf\u00e9.json"}', signal)).toBe('{"cups":2}');
+    await host('files.write', { path: 'caf\u00e9.json', value: { cups: 3 } }, signal);
+    expect((await host('files.list', {}, signal)) as Array<{ path: string }>).toEqual([
+      expect.objectContaining({ path: 'a.json' }),
+      expect.objectContaining({ path: 'caf\u00e9.json', size: 10 }),
+    ]);
+    await expect(host('files.delete', { path: 'cafe\u0301.json' }, signal)).resolves.toEqual({
+      deleted: true,
+    });
+    // a file stored under another form before (as it was written) is still read and deleted by that name
+    await store.putWorkbenchFile(
+      { sessionId: 'ses_files', path: 'old-cafe\u0301.json', content: '1', size: 1, updatedAt: new Date() },
+      1e9,
+    );
+    expect(await callHost(host, 'files.read', '{"path":"old-cafe\u0301.json"}', signal)).toBe('1');
+    await expect(host('files.delete', { path: 'old-cafe\u0301.json' }, signal)).resolves.toEqual({
+      deleted: true,
+    });
     // a bad value is named in a few characters, never written whole into the message (a 30 MB
     // slug object came back as a 30 MB message, written and parsed twice more on its way)
     const huge = { x: 'y'.repeat(1_000_000) };
