@@ -708,7 +708,7 @@ describe('MCP protocol edges', () => {
     expect(result.status).toBe(200);
     expect(result.body).toEqual([
       { jsonrpc: '2.0', id: 1, result: {} },
-      { jsonrpc: '2.0', id: 2, error: { code: -32601, message: 'Method not found: resources/list.' } },
+      { jsonrpc: '2.0', id: 2, error: { code: -32601, message: 'Method not found: "resources/list".' } },
     ]);
   });
 
@@ -753,6 +753,33 @@ describe('MCP protocol edges', () => {
     expect(unnamed.error.message).toContain('it is missing');
     const task = await call({ name: 'TASKS_LIST_TASKS', task: { ttl: 'soon' } });
     expect(task.error).toMatchObject({ code: -32602, message: expect.stringContaining('params.task.ttl') });
+  });
+
+  it('repeats a value of the request in an error quoted and cut to 200 characters, whichever it is', async () => {
+    const long = (start: string) => `${start}${'x'.repeat(10_000)}`;
+    /** The error names the value by its first 200 characters, `…` after them, and no more of it. */
+    const expectCut = (message: string, value: string) => {
+      expect(message).toContain(JSON.stringify(`${value.slice(0, 200)}…`));
+      expect(message).not.toContain(value.slice(0, 201));
+    };
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    const version = long('2025-');
+    const refusedVersion = await rpc(ping, { 'mcp-protocol-version': version });
+    expect(refusedVersion.status).toBe(400);
+    expectCut(refusedVersion.body.error.message, version);
+    const method = long('tools/');
+    const unknownMethod = await rpc(JSON.stringify({ jsonrpc: '2.0', id: 2, method }));
+    expect(unknownMethod.body.error.code).toBe(-32601);
+    expectCut(unknownMethod.body.error.message, method);
+    const origin = long('http://evil.example/');
+    const refusedOrigin = await rawPost(endpoint(meta.sessionId).href, ping, { ...meta.mcp.headers, origin });
+    expect(refusedOrigin.status).toBe(403);
+    expectCut(refusedOrigin.body.error.message, origin);
+    // the longest session id there may be (256 characters) that names no session
+    const sessionId = `ses_${'x'.repeat(252)}`;
+    const unknownSession = await rawPost(endpoint(sessionId).href, ping, { 'x-api-key': TEST_API_KEY });
+    expect(unknownSession.status).toBe(404);
+    expectCut(unknownSession.body.error.message, sessionId);
   });
 
   it('refuses a body over the limit with 413', async () => {

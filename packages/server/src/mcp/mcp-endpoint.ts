@@ -12,10 +12,12 @@ import { formatToolResultForModel, ToolMuxError, type ToolResult } from '@toolmu
 import {
   JsonTextError,
   jsonTextPiecesSliced,
+  leadingText,
   MAX_OBJECT_KEYS,
   mcpOutputSchemaOf,
   mcpToolResultOf,
   type OutputValidator,
+  quotedString,
   WorkSlice,
   wholeNumberOf,
 } from '@toolmux/core/internal';
@@ -152,6 +154,19 @@ interface RequestOrigin {
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+
+/** At most this many characters of a value of the request are repeated in an error (see {@link shown}). */
+const SHOWN_CHARS = 200;
+
+/**
+ * A value of the request (a header, the session id of the path, a JSON-RPC method) as an error
+ * repeats it: quoted and JSON-escaped, and cut to {@link SHOWN_CHARS} characters, never inside a
+ * surrogate pair, with `…` after the cut. Every value an error of this endpoint repeats goes through
+ * it: one repeated whole gave a client back the megabyte it sent.
+ */
+function shown(value: string): string {
+  return quotedString(value.length > SHOWN_CHARS ? `${leadingText(value, SHOWN_CHARS)}…` : value);
+}
 
 function rpcError(id: JsonRpcId, code: number, message: string, data?: unknown) {
   return {
@@ -357,7 +372,7 @@ export class McpEndpoint {
     return httpRpcError(
       403,
       -32000,
-      `Origin "${origin.slice(0, 200)}" may not call this MCP endpoint. Allow it with createServer({ mcp: { allowedOrigins: ["${origin.slice(0, 200)}"] } }) (or mcp.allowedOrigins in the config file).`,
+      `Origin ${shown(origin)} may not call this MCP endpoint. Allow it with createServer({ mcp: { allowedOrigins: [${shown(origin)}] } }) (or mcp.allowedOrigins in the config file).`,
       'ORIGIN_NOT_ALLOWED',
     );
   }
@@ -449,7 +464,7 @@ export class McpEndpoint {
           : await this.#options.sessions.authorize(sessionId, token!);
     } catch (error) {
       if (ToolMuxError.isInstance(error) && error.code === 'SESSION_NOT_FOUND') {
-        return httpRpcError(404, -32001, `No session "${sessionId}".`, 'SESSION_NOT_FOUND');
+        return httpRpcError(404, -32001, `No session ${shown(sessionId)}.`, 'SESSION_NOT_FOUND');
       }
       if (ToolMuxError.isInstance(error)) {
         if (error.status >= 500) this.#options.onUnexpected(error); // logged with its cause
@@ -469,7 +484,7 @@ export class McpEndpoint {
       return httpRpcError(
         400,
         ErrorCode.InvalidRequest,
-        `Unsupported MCP-Protocol-Version "${protocolVersion}"; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}.`,
+        `Unsupported MCP-Protocol-Version ${shown(protocolVersion)}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}.`,
         'INVALID_REQUEST',
       );
     }
@@ -625,9 +640,7 @@ export class McpEndpoint {
     }
     const reason = parsed!.reason;
     for (const controller of running) {
-      controller.abort(
-        new Error(`The MCP client cancelled the call${reason ? `: ${reason.slice(0, 200)}` : ''}.`),
-      );
+      controller.abort(new Error(`The MCP client cancelled the call${reason ? `: ${shown(reason)}` : ''}.`));
     }
   }
 
@@ -830,7 +843,7 @@ export class McpEndpoint {
           };
         }
         default:
-          return rpcError(id, ErrorCode.MethodNotFound, `Method not found: ${message.method}.`);
+          return rpcError(id, ErrorCode.MethodNotFound, `Method not found: ${shown(message.method)}.`);
       }
     } catch (error) {
       this.#options.onUnexpected(error);
@@ -874,7 +887,7 @@ export function mcpMethodNotAllowed(method: string): Response {
       rpcError(
         null,
         -32000,
-        `Method not allowed: this stateless MCP endpoint only accepts POST (and OPTIONS, the CORS preflight); ${method.slice(0, 20)} is not answered.`,
+        `Method not allowed: this stateless MCP endpoint only accepts POST (and OPTIONS, the CORS preflight); ${shown(method)} is not answered.`,
         { code: 'METHOD_NOT_ALLOWED' },
       ),
     ),
