@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -730,6 +731,46 @@ describe('MCP protocol edges', () => {
       'content-type': 'text/plain',
     });
     expect(media.status).toBe(415);
+  });
+
+  it('answers 406 to an Accept that does not take application/json, parsed as HTTP has it', async () => {
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    for (const accept of [
+      'application/json;q=0',
+      'application/jsonlines',
+      'application/json-seq, text/event-stream',
+      '*/*;q=0',
+      'application/json;q=0, */*',
+      'text/event-stream',
+    ]) {
+      const refused = await rpc(ping, { accept });
+      expect(refused.status, accept).toBe(406);
+      expect(refused.body.error.message, accept).toContain(`Accept ${JSON.stringify(accept)}`);
+      expect(refused.body.error.message, accept).toContain('application/json, text/event-stream');
+    }
+    for (const accept of [
+      'application/json, text/event-stream',
+      'Application/JSON;q=0.5',
+      'application/*',
+      '*/*',
+    ]) {
+      expect((await rpc(ping, { accept })).body, accept).toEqual({ jsonrpc: '2.0', id: 1, result: {} });
+    }
+    // without an Accept header (fetch sends */*; a raw client may send none): no preference
+    const none = await new Promise<number>((resolve, reject) => {
+      const url = endpoint(meta.sessionId);
+      const request = httpRequest(
+        url,
+        { method: 'POST', headers: { 'content-type': 'application/json', ...meta.mcp.headers } },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode!);
+        },
+      );
+      request.on('error', reject);
+      request.end(ping);
+    });
+    expect(none).toBe(200);
   });
 
   it('tools/call: arguments null is no arguments; arguments of another type get an error that names them', async () => {

@@ -26,6 +26,7 @@ import { repeatedCredentialHeader } from '../http-errors.js';
 import { jsonResponse, jsonTextPieces, utf8Length } from '../json-response.js';
 import { isJsonContentType, MAX_BODY_DEPTH, parseJsonText, readBodyText } from '../read-body.js';
 import type { CachedSession, SessionCache } from '../session-cache.js';
+import { acceptsJson } from './accept.js';
 import { type EarlyCancelLimits, EarlyCancels } from './early-cancels.js';
 import { mcpListedTool } from './listed-tool.js';
 import { cancellationOf, isJsonRpcMessage, toolCallOf } from './message-check.js';
@@ -488,12 +489,13 @@ export class McpEndpoint {
         'INVALID_REQUEST',
       );
     }
+    // Clients must accept application/json and text/event-stream; this endpoint only answers with JSON.
     const accept = request.headers.get('accept');
-    if (accept && !/application\/json|\*\/\*|application\/\*/i.test(accept)) {
+    if (accept !== null && !acceptsJson(accept)) {
       return httpRpcError(
         406,
         ErrorCode.InvalidRequest,
-        'This endpoint answers with application/json: accept it.',
+        `Accept ${shown(accept)} does not take application/json, the only type this endpoint answers with: send Accept: application/json, text/event-stream, as the MCP specification asks of clients.`,
         'INVALID_REQUEST',
       );
     }
