@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import { JSONRPCMessageSchema, LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { defineTool, defineToolkit, type PlainTool, type Session, ToolMux } from '@toolmux/core';
 import { untilTestTimeout } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -731,6 +731,34 @@ describe('MCP protocol edges', () => {
       'content-type': 'text/plain',
     });
     expect(media.status).toBe(415);
+  });
+
+  it('answers a message refused for its id with id null, and echoes only ids a client can match', async () => {
+    const refused = (id: string) => `{"jsonrpc":"2.0","id":${id},"method":"ping"}`;
+    // not a RequestId of MCP (a string or a safe integer): no client can have sent it, or match it
+    for (const id of ['1.5', '12345678901234567890', '9007199254740992', '1e400', 'true', '{}', '[1]']) {
+      const single = await rpc(refused(id));
+      expect(single.body, id).toEqual({
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32600, message: 'Invalid JSON-RPC message.' },
+      });
+      const batch = await rpc(`[${refused(id)},{"jsonrpc":"2.0","id":2,"method":"ping"}]`);
+      expect(batch.body, id).toEqual([
+        { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Invalid JSON-RPC message.' } },
+        { jsonrpc: '2.0', id: 2, result: {} },
+      ]);
+    }
+    // a message refused for something else keeps its id, which the SDK's schema takes
+    for (const id of [3, -3, 9007199254740991, 'a', '']) {
+      const answer = await rpc(JSON.stringify({ jsonrpc: '1.0', id, method: 'ping' }));
+      expect(answer.body, String(id)).toEqual({
+        jsonrpc: '2.0',
+        id,
+        error: { code: -32600, message: 'Invalid JSON-RPC message.' },
+      });
+      expect(JSONRPCMessageSchema.safeParse(answer.body).success).toBe(true);
+    }
   });
 
   it('answers 406 to an Accept that does not take application/json, parsed as HTTP has it', async () => {

@@ -5,6 +5,7 @@ import {
   type JSONRPCRequest,
   LATEST_PROTOCOL_VERSION,
   type Tool as McpTool,
+  RequestIdSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolSpec } from '@toolmux/core';
@@ -140,6 +141,19 @@ type JsonRpcId = string | number | null;
  */
 function runningKey(sessionId: string, connection: string, id: string | number): string {
   return `${sessionId}\n${connection}\n${idKey(id)}`;
+}
+
+/**
+ * The id that answers a message refused as a whole: its own when it is one a client can have sent
+ * and can match (the SDK's `RequestIdSchema`: a string, or a safe integer), else `null`, as JSON-RPC
+ * answers a request whose id cannot be detected. An id such as `1.5`, or `12345678901234567890`
+ * (which JSON numbers read as 12345678901234567000), was answered as it was read: an id that no
+ * client can match, or one the client never sent.
+ */
+function replyIdOf(message: unknown): JsonRpcId {
+  if (!isPlainObject(message)) return null;
+  const { id } = message;
+  return RequestIdSchema.safeParse(id).success ? (id as string | number) : null;
 }
 
 /** A JSON-RPC id as a key, typed (`1` and `"1"` are different ids). */
@@ -580,9 +594,7 @@ export class McpEndpoint {
     };
     for (const message of messages) {
       if (!isJsonRpcMessage(message, keyCounts)) {
-        const id =
-          isPlainObject(message) && (typeof message.id === 'string' || typeof message.id === 'number');
-        const messageId = id ? (message as { id: string | number }).id : null;
+        const messageId = replyIdOf(message);
         await respond(rpcError(messageId, ErrorCode.InvalidRequest, 'Invalid JSON-RPC message.'), messageId);
         continue;
       }
