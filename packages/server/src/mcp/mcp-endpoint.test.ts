@@ -333,10 +333,52 @@ describe('MCP cancellation that arrives before its call', () => {
     expect(await post(session, cancel(7), connection)).toEqual({ status: 202, text: '' });
     expect(await post(session, list(7), connection)).toEqual({ status: 202, text: '' });
     expect(calls()).toBe(0);
+    // logged as a call aborted before it started, as session.execute() logs one
+    const logged = (await session.logs()).items;
+    expect(logged).toEqual([
+      expect.objectContaining({ toolSlug: 'TASKS_LIST_TASKS', status: 'error', errorCode: 'TOOL_ABORTED' }),
+    ]);
+    expect(logged[0]!.errorMessage).toContain('before it started');
     // only that id of that connection: another id, and the same id on another connection, run
     expect((await post(session, list(8), connection)).status).toBe(200);
     expect((await post(session, list(7), 'another-connection')).status).toBe(200);
     expect(calls()).toBe(2);
+  });
+
+  it('the calls of a batch that its client left before they started are not run, and logged as session.execute() logs them', async () => {
+    const session = await mux.create('user_mcp_left', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
+    const calls = () => sample.calls.filter((entry) => entry.context.sessionId === session.sessionId);
+    const wait = {
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'tools/call',
+      params: { name: 'TASKS_WAIT_FOR_APPROVAL', arguments: { taskId: 'left' } },
+    };
+    const controller = new AbortController();
+    const request = fetch(endpoint(session.sessionId), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...session.mcp.headers },
+      body: JSON.stringify([wait, ...Array.from({ length: 20 }, (_, index) => list(index + 1))]),
+      signal: controller.signal,
+    });
+    request.catch(() => undefined);
+    await expect.poll(() => calls().length, untilTestTimeout()).toBe(1);
+    controller.abort();
+    const entries = async () => (await session.logs({ limit: 50 })).items;
+    await expect.poll(async () => (await entries()).length, untilTestTimeout()).toBe(21);
+    // the running call was aborted; the others never ran, and each has its entry, as an embedded
+    // session.execute() with a signal that aborted already
+    expect(calls().map((entry) => entry.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']);
+    const items = await entries();
+    expect(items.every((item) => item.status === 'error' && item.errorCode === 'TOOL_ABORTED')).toBe(true);
+    expect(items.filter((item) => item.errorMessage?.includes('before it started'))).toHaveLength(20);
+    const embedded = await session.execute('TASKS_LIST_TASKS', {}, { signal: AbortSignal.abort() });
+    expect(embedded).toMatchObject({ successful: false, code: 'TOOL_ABORTED' });
+    expect((await entries())[0]).toMatchObject({
+      toolSlug: 'TASKS_LIST_TASKS',
+      errorCode: 'TOOL_ABORTED',
+      errorMessage: items.find((item) => item.toolSlug === 'TASKS_LIST_TASKS')!.errorMessage,
+    });
   });
 
   /** Cancellations of `count` calls from id `from` on that were never sent, in batches of 100. */

@@ -815,8 +815,14 @@ export class McpEndpoint {
             return rpcError(id, ErrorCode.InvalidParams, badToolCallParams(message.params, call.path));
           }
           const { name, arguments: args } = call;
-          // cancelled before it arrived (that cancellation is forgotten now)
+          // Cancelled before it arrived (that cancellation is forgotten now): not run, but logged as
+          // TOOL_ABORTED, as session.execute() logs a call whose signal aborted before it started, and
+          // as this endpoint logs the calls of a batch whose client went away before they started.
+          // Every call a client asked for has its entry.
           if (this.#earlyCancels.take(origin.sessionId, origin.connection, idKey(origin.id))) {
+            await entry.session.execute(name, args ?? {}, {
+              signal: AbortSignal.abort(new Error('The MCP client cancelled the call before it arrived.')),
+            });
             return CANCELLED;
           }
           // aborted when the client goes away, or cancels the call (notifications/cancelled)
