@@ -278,6 +278,85 @@ describe('MCP over Streamable HTTP with the official client', () => {
   });
 });
 
+describe('MCP calls running when their session is deleted', () => {
+  it('go on as an embedded session.execute() does (to their end or their timeout); a workbench cell ends, as embedded', async () => {
+    const session = await mux.create('user_mcp_deleted', { toolkits: ['tasks'], workbench: {} });
+    const client = await connect(session.sessionId, session.mcp.headers);
+    const embedded = await mux.use(session.sessionId);
+    const started = (taskId: string) =>
+      sample.calls.find((entry) => (entry.input as { taskId?: string }).taskId === taskId);
+    const stopMcp = new AbortController();
+    const mcpCall = client.callTool(
+      { name: 'TASKS_WAIT_FOR_APPROVAL', arguments: { taskId: 'deleted-mcp' } },
+      undefined,
+      { signal: stopMcp.signal },
+    );
+    let mcpEnded = false;
+    mcpCall.then(
+      () => (mcpEnded = true),
+      () => (mcpEnded = true),
+    );
+    const stopEmbedded = new AbortController();
+    const embeddedCall = embedded.execute(
+      'TASKS_WAIT_FOR_APPROVAL',
+      { taskId: 'deleted-embedded' },
+      { signal: stopEmbedded.signal },
+    );
+    let embeddedEnded = false;
+    embeddedCall.then(() => (embeddedEnded = true));
+    const cell = client.callTool({
+      name: 'TOOLMUX_WORKBENCH',
+      arguments: {
+        code: "return await toolmux.execute('TASKS_WAIT_FOR_APPROVAL', { taskId: 'deleted-cell' });",
+      },
+    }) as Promise<CallToolResult>;
+    await expect
+      .poll(
+        () => ['deleted-mcp', 'deleted-embedded', 'deleted-cell'].every((id) => started(id)),
+        untilTestTimeout(),
+      )
+      .toBe(true);
+    const deleted = await fetch(`${running.url}/api/v1/sessions/${session.sessionId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${TEST_API_KEY}` },
+    });
+    expect(deleted.status).toBe(200);
+    // the cell ends at once, over MCP as embedded
+    const cellResult = await cell;
+    expect(text(cellResult)).toContain('WORKBENCH_CONTEXT_DROPPED');
+    // a plain tool call is not stopped by the deletion, over MCP as embedded (nor logged as ended)
+    expect({ mcpEnded, embeddedEnded }).toEqual({ mcpEnded: false, embeddedEnded: false });
+    const waits = async () =>
+      (
+        await mux.logs.list({ sessionId: session.sessionId, toolSlug: 'TASKS_WAIT_FOR_APPROVAL' })
+      ).items.filter((entry) => !entry.parentId); // the cell's own call ended with the cell
+    expect(await waits()).toEqual([]);
+    // a new call of the deleted session does not run (the endpoint answers 404)
+    await expect(client.callTool({ name: 'TASKS_LIST_TASKS', arguments: {} })).rejects.toThrow(
+      /SESSION_NOT_FOUND/,
+    );
+    // the embedded caller still stops its call with its signal; an MCP client's notifications/cancelled
+    // is refused with the deleted session (404), so its call goes on until the client closes the
+    // connection (or the tool's timeout)
+    stopEmbedded.abort();
+    expect(await embeddedCall).toMatchObject({ successful: false, code: 'TOOL_ABORTED' });
+    const refusedCancel: Error[] = [];
+    client.onerror = (error) => refusedCancel.push(error);
+    stopMcp.abort();
+    await expect(mcpCall).rejects.toThrow();
+    await expect
+      .poll(
+        () => refusedCancel.some((error) => error.message.includes('SESSION_NOT_FOUND')),
+        untilTestTimeout(),
+      )
+      .toBe(true);
+    expect(await waits()).toHaveLength(1);
+    await client.close();
+    await expect.poll(async () => (await waits()).length, untilTestTimeout()).toBe(2);
+    expect((await waits()).every((entry) => entry.errorCode === 'TOOL_ABORTED')).toBe(true);
+  });
+});
+
 describe('MCP cancellation that arrives before its call', () => {
   async function post(session: Session<PlainTool[]>, message: unknown, connection?: string) {
     const response = await fetch(endpoint(session.sessionId), {
