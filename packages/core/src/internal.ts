@@ -110,7 +110,9 @@ export {
   checkId,
   checkText,
   checkUserId,
+  leadingText,
   MAX_ID_LENGTH,
+  quotedString,
   shownValue,
   textProblem,
 } from './util/stored-text.js';

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import { JSONRPCMessageSchema, LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import {
   defineTool,
   defineToolkit,
@@ -317,6 +318,85 @@ describe('MCP over Streamable HTTP with the official client', () => {
   });
 });
 
+describe('MCP calls running when their session is deleted', () => {
+  it('go on as an embedded session.execute() does (to their end or their timeout); a workbench cell ends, as embedded', async () => {
+    const session = await mux.create('user_mcp_deleted', { toolkits: ['tasks'], workbench: {} });
+    const client = await connect(session.sessionId, session.mcp.headers);
+    const embedded = await mux.use(session.sessionId);
+    const started = (taskId: string) =>
+      sample.calls.find((entry) => (entry.input as { taskId?: string }).taskId === taskId);
+    const stopMcp = new AbortController();
+    const mcpCall = client.callTool(
+      { name: 'TASKS_WAIT_FOR_APPROVAL', arguments: { taskId: 'deleted-mcp' } },
+      undefined,
+      { signal: stopMcp.signal },
+    );
+    let mcpEnded = false;
+    mcpCall.then(
+      () => (mcpEnded = true),
+      () => (mcpEnded = true),
+    );
+    const stopEmbedded = new AbortController();
+    const embeddedCall = embedded.execute(
+      'TASKS_WAIT_FOR_APPROVAL',
+      { taskId: 'deleted-embedded' },
+      { signal: stopEmbedded.signal },
+    );
+    let embeddedEnded = false;
+    embeddedCall.then(() => (embeddedEnded = true));
+    const cell = client.callTool({
+      name: 'TOOLMUX_WORKBENCH',
+      arguments: {
+        code: "return await toolmux.execute('TASKS_WAIT_FOR_APPROVAL', { taskId: 'deleted-cell' });",
+      },
+    }) as Promise<CallToolResult>;
+    await expect
+      .poll(
+        () => ['deleted-mcp', 'deleted-embedded', 'deleted-cell'].every((id) => started(id)),
+        untilTestTimeout(),
+      )
+      .toBe(true);
+    const deleted = await fetch(`${running.url}/api/v1/sessions/${session.sessionId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${TEST_API_KEY}` },
+    });
+    expect(deleted.status).toBe(200);
+    // the cell ends at once, over MCP as embedded
+    const cellResult = await cell;
+    expect(text(cellResult)).toContain('WORKBENCH_CONTEXT_DROPPED');
+    // a plain tool call is not stopped by the deletion, over MCP as embedded (nor logged as ended)
+    expect({ mcpEnded, embeddedEnded }).toEqual({ mcpEnded: false, embeddedEnded: false });
+    const waits = async () =>
+      (
+        await mux.logs.list({ sessionId: session.sessionId, toolSlug: 'TASKS_WAIT_FOR_APPROVAL' })
+      ).items.filter((entry) => !entry.parentId); // the cell's own call ended with the cell
+    expect(await waits()).toEqual([]);
+    // a new call of the deleted session does not run (the endpoint answers 404)
+    await expect(client.callTool({ name: 'TASKS_LIST_TASKS', arguments: {} })).rejects.toThrow(
+      /SESSION_NOT_FOUND/,
+    );
+    // the embedded caller still stops its call with its signal; an MCP client's notifications/cancelled
+    // is refused with the deleted session (404), so its call goes on until the client closes the
+    // connection (or the tool's timeout)
+    stopEmbedded.abort();
+    expect(await embeddedCall).toMatchObject({ successful: false, code: 'TOOL_ABORTED' });
+    const refusedCancel: Error[] = [];
+    client.onerror = (error) => refusedCancel.push(error);
+    stopMcp.abort();
+    await expect(mcpCall).rejects.toThrow();
+    await expect
+      .poll(
+        () => refusedCancel.some((error) => error.message.includes('SESSION_NOT_FOUND')),
+        untilTestTimeout(),
+      )
+      .toBe(true);
+    expect(await waits()).toHaveLength(1);
+    await client.close();
+    await expect.poll(async () => (await waits()).length, untilTestTimeout()).toBe(2);
+    expect((await waits()).every((entry) => entry.errorCode === 'TOOL_ABORTED')).toBe(true);
+  });
+});
+
 describe('MCP cancellation that arrives before its call', () => {
   async function post(session: Session<PlainTool[]>, message: unknown, connection?: string) {
     const response = await fetch(endpoint(session.sessionId), {
@@ -372,10 +452,52 @@ describe('MCP cancellation that arrives before its call', () => {
     expect(await post(session, cancel(7), connection)).toEqual({ status: 202, text: '' });
     expect(await post(session, list(7), connection)).toEqual({ status: 202, text: '' });
     expect(calls()).toBe(0);
+    // logged as a call aborted before it started, as session.execute() logs one
+    const logged = (await session.logs()).items;
+    expect(logged).toEqual([
+      expect.objectContaining({ toolSlug: 'TASKS_LIST_TASKS', status: 'error', errorCode: 'TOOL_ABORTED' }),
+    ]);
+    expect(logged[0]!.errorMessage).toContain('before it started');
     // only that id of that connection: another id, and the same id on another connection, run
     expect((await post(session, list(8), connection)).status).toBe(200);
     expect((await post(session, list(7), 'another-connection')).status).toBe(200);
     expect(calls()).toBe(2);
+  });
+
+  it('the calls of a batch that its client left before they started are not run, and logged as session.execute() logs them', async () => {
+    const session = await mux.create('user_mcp_left', { toolkits: ['tasks'], sessionPreset: 'DIRECT_TOOLS' });
+    const calls = () => sample.calls.filter((entry) => entry.context.sessionId === session.sessionId);
+    const wait = {
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'tools/call',
+      params: { name: 'TASKS_WAIT_FOR_APPROVAL', arguments: { taskId: 'left' } },
+    };
+    const controller = new AbortController();
+    const request = fetch(endpoint(session.sessionId), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...session.mcp.headers },
+      body: JSON.stringify([wait, ...Array.from({ length: 20 }, (_, index) => list(index + 1))]),
+      signal: controller.signal,
+    });
+    request.catch(() => undefined);
+    await expect.poll(() => calls().length, untilTestTimeout()).toBe(1);
+    controller.abort();
+    const entries = async () => (await session.logs({ limit: 50 })).items;
+    await expect.poll(async () => (await entries()).length, untilTestTimeout()).toBe(21);
+    // the running call was aborted; the others never ran, and each has its entry, as an embedded
+    // session.execute() with a signal that aborted already
+    expect(calls().map((entry) => entry.slug)).toEqual(['TASKS_WAIT_FOR_APPROVAL']);
+    const items = await entries();
+    expect(items.every((item) => item.status === 'error' && item.errorCode === 'TOOL_ABORTED')).toBe(true);
+    expect(items.filter((item) => item.errorMessage?.includes('before it started'))).toHaveLength(20);
+    const embedded = await session.execute('TASKS_LIST_TASKS', {}, { signal: AbortSignal.abort() });
+    expect(embedded).toMatchObject({ successful: false, code: 'TOOL_ABORTED' });
+    expect((await entries())[0]).toMatchObject({
+      toolSlug: 'TASKS_LIST_TASKS',
+      errorCode: 'TOOL_ABORTED',
+      errorMessage: items.find((item) => item.toolSlug === 'TASKS_LIST_TASKS')!.errorMessage,
+    });
   });
 
   /** Cancellations of `count` calls from id `from` on that were never sent, in batches of 100. */
@@ -748,7 +870,7 @@ describe('MCP protocol edges', () => {
     expect(result.status).toBe(200);
     expect(result.body).toEqual([
       { jsonrpc: '2.0', id: 1, result: {} },
-      { jsonrpc: '2.0', id: 2, error: { code: -32601, message: 'Method not found: resources/list.' } },
+      { jsonrpc: '2.0', id: 2, error: { code: -32601, message: 'Method not found: "resources/list".' } },
     ]);
   });
 
@@ -772,6 +894,74 @@ describe('MCP protocol edges', () => {
     expect(media.status).toBe(415);
   });
 
+  it('answers a message refused for its id with id null, and echoes only ids a client can match', async () => {
+    const refused = (id: string) => `{"jsonrpc":"2.0","id":${id},"method":"ping"}`;
+    // not a RequestId of MCP (a string or a safe integer): no client can have sent it, or match it
+    for (const id of ['1.5', '12345678901234567890', '9007199254740992', '1e400', 'true', '{}', '[1]']) {
+      const single = await rpc(refused(id));
+      expect(single.body, id).toEqual({
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32600, message: 'Invalid JSON-RPC message.' },
+      });
+      const batch = await rpc(`[${refused(id)},{"jsonrpc":"2.0","id":2,"method":"ping"}]`);
+      expect(batch.body, id).toEqual([
+        { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Invalid JSON-RPC message.' } },
+        { jsonrpc: '2.0', id: 2, result: {} },
+      ]);
+    }
+    // a message refused for something else keeps its id, which the SDK's schema takes
+    for (const id of [3, -3, 9007199254740991, 'a', '']) {
+      const answer = await rpc(JSON.stringify({ jsonrpc: '1.0', id, method: 'ping' }));
+      expect(answer.body, String(id)).toEqual({
+        jsonrpc: '2.0',
+        id,
+        error: { code: -32600, message: 'Invalid JSON-RPC message.' },
+      });
+      expect(JSONRPCMessageSchema.safeParse(answer.body).success).toBe(true);
+    }
+  });
+
+  it('answers 406 to an Accept that does not take application/json, parsed as HTTP has it', async () => {
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    for (const accept of [
+      'application/json;q=0',
+      'application/jsonlines',
+      'application/json-seq, text/event-stream',
+      '*/*;q=0',
+      'application/json;q=0, */*',
+      'text/event-stream',
+    ]) {
+      const refused = await rpc(ping, { accept });
+      expect(refused.status, accept).toBe(406);
+      expect(refused.body.error.message, accept).toContain(`Accept ${JSON.stringify(accept)}`);
+      expect(refused.body.error.message, accept).toContain('application/json, text/event-stream');
+    }
+    for (const accept of [
+      'application/json, text/event-stream',
+      'Application/JSON;q=0.5',
+      'application/*',
+      '*/*',
+    ]) {
+      expect((await rpc(ping, { accept })).body, accept).toEqual({ jsonrpc: '2.0', id: 1, result: {} });
+    }
+    // without an Accept header (fetch sends */*; a raw client may send none): no preference
+    const none = await new Promise<number>((resolve, reject) => {
+      const url = endpoint(meta.sessionId);
+      const request = httpRequest(
+        url,
+        { method: 'POST', headers: { 'content-type': 'application/json', ...meta.mcp.headers } },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode!);
+        },
+      );
+      request.on('error', reject);
+      request.end(ping);
+    });
+    expect(none).toBe(200);
+  });
+
   it('tools/call: arguments null is no arguments; arguments of another type get an error that names them', async () => {
     const call = async (params: unknown) =>
       (await rpc(JSON.stringify({ jsonrpc: '2.0', id: 'c', method: 'tools/call', params }))).body;
@@ -793,6 +983,33 @@ describe('MCP protocol edges', () => {
     expect(unnamed.error.message).toContain('it is missing');
     const task = await call({ name: 'TASKS_LIST_TASKS', task: { ttl: 'soon' } });
     expect(task.error).toMatchObject({ code: -32602, message: expect.stringContaining('params.task.ttl') });
+  });
+
+  it('repeats a value of the request in an error quoted and cut to 200 characters, whichever it is', async () => {
+    const long = (start: string) => `${start}${'x'.repeat(10_000)}`;
+    /** The error names the value by its first 200 characters, `…` after them, and no more of it. */
+    const expectCut = (message: string, value: string) => {
+      expect(message).toContain(JSON.stringify(`${value.slice(0, 200)}…`));
+      expect(message).not.toContain(value.slice(0, 201));
+    };
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    const version = long('2025-');
+    const refusedVersion = await rpc(ping, { 'mcp-protocol-version': version });
+    expect(refusedVersion.status).toBe(400);
+    expectCut(refusedVersion.body.error.message, version);
+    const method = long('tools/');
+    const unknownMethod = await rpc(JSON.stringify({ jsonrpc: '2.0', id: 2, method }));
+    expect(unknownMethod.body.error.code).toBe(-32601);
+    expectCut(unknownMethod.body.error.message, method);
+    const origin = long('http://evil.example/');
+    const refusedOrigin = await rawPost(endpoint(meta.sessionId).href, ping, { ...meta.mcp.headers, origin });
+    expect(refusedOrigin.status).toBe(403);
+    expectCut(refusedOrigin.body.error.message, origin);
+    // the longest session id there may be (256 characters) that names no session
+    const sessionId = `ses_${'x'.repeat(252)}`;
+    const unknownSession = await rawPost(endpoint(sessionId).href, ping, { 'x-api-key': TEST_API_KEY });
+    expect(unknownSession.status).toBe(404);
+    expectCut(unknownSession.body.error.message, sessionId);
   });
 
   it('refuses a body over the limit with 413', async () => {

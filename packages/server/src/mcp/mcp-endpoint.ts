@@ -5,6 +5,7 @@ import {
   type JSONRPCRequest,
   LATEST_PROTOCOL_VERSION,
   type Tool as McpTool,
+  RequestIdSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolSpec } from '@toolmux/core';
@@ -12,10 +13,12 @@ import { formatToolResultForModel, ToolMuxError, type ToolResult } from '@toolmu
 import {
   JsonTextError,
   jsonTextPiecesSliced,
+  leadingText,
   MAX_OBJECT_KEYS,
   mcpOutputSchemaOf,
   mcpToolResultOf,
   type OutputValidator,
+  quotedString,
   WorkSlice,
   wholeNumberOf,
 } from '@toolmux/core/internal';
@@ -24,6 +27,7 @@ import { repeatedCredentialHeader } from '../http-errors.js';
 import { jsonResponse, jsonTextPieces, utf8Length } from '../json-response.js';
 import { isJsonContentType, MAX_BODY_DEPTH, parseJsonText, readBodyText } from '../read-body.js';
 import type { CachedSession, SessionCache } from '../session-cache.js';
+import { acceptsJson } from './accept.js';
 import { type EarlyCancelLimits, EarlyCancels } from './early-cancels.js';
 import { mcpListedTool } from './listed-tool.js';
 import { cancellationOf, isJsonRpcMessage, toolCallOf } from './message-check.js';
@@ -139,6 +143,19 @@ function runningKey(sessionId: string, connection: string, id: string | number):
   return `${sessionId}\n${connection}\n${idKey(id)}`;
 }
 
+/**
+ * The id that answers a message refused as a whole: its own when it is one a client can have sent
+ * and can match (the SDK's `RequestIdSchema`: a string, or a safe integer), else `null`, as JSON-RPC
+ * answers a request whose id cannot be detected. An id such as `1.5`, or `12345678901234567890`
+ * (which JSON numbers read as 12345678901234567000), was answered as it was read: an id that no
+ * client can match, or one the client never sent.
+ */
+function replyIdOf(message: unknown): JsonRpcId {
+  if (!isPlainObject(message)) return null;
+  const { id } = message;
+  return RequestIdSchema.safeParse(id).success ? (id as string | number) : null;
+}
+
 /** A JSON-RPC id as a key, typed (`1` and `"1"` are different ids). */
 function idKey(id: string | number): string {
   return typeof id === 'number' ? `n${id}` : `s${id}`;
@@ -152,6 +169,19 @@ interface RequestOrigin {
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+
+/** At most this many characters of a value of the request are repeated in an error (see {@link shown}). */
+const SHOWN_CHARS = 200;
+
+/**
+ * A value of the request (a header, the session id of the path, a JSON-RPC method) as an error
+ * repeats it: quoted and JSON-escaped, and cut to {@link SHOWN_CHARS} characters, never inside a
+ * surrogate pair, with `…` after the cut. Every value an error of this endpoint repeats goes through
+ * it: one repeated whole gave a client back the megabyte it sent.
+ */
+function shown(value: string): string {
+  return quotedString(value.length > SHOWN_CHARS ? `${leadingText(value, SHOWN_CHARS)}…` : value);
+}
 
 function rpcError(id: JsonRpcId, code: number, message: string, data?: unknown) {
   return {
@@ -357,7 +387,7 @@ export class McpEndpoint {
     return httpRpcError(
       403,
       -32000,
-      `Origin "${origin.slice(0, 200)}" may not call this MCP endpoint. Allow it with createServer({ mcp: { allowedOrigins: ["${origin.slice(0, 200)}"] } }) (or mcp.allowedOrigins in the config file).`,
+      `Origin ${shown(origin)} may not call this MCP endpoint. Allow it with createServer({ mcp: { allowedOrigins: [${shown(origin)}] } }) (or mcp.allowedOrigins in the config file).`,
       'ORIGIN_NOT_ALLOWED',
     );
   }
@@ -449,7 +479,7 @@ export class McpEndpoint {
           : await this.#options.sessions.authorize(sessionId, token!);
     } catch (error) {
       if (ToolMuxError.isInstance(error) && error.code === 'SESSION_NOT_FOUND') {
-        return httpRpcError(404, -32001, `No session "${sessionId}".`, 'SESSION_NOT_FOUND');
+        return httpRpcError(404, -32001, `No session ${shown(sessionId)}.`, 'SESSION_NOT_FOUND');
       }
       if (ToolMuxError.isInstance(error)) {
         if (error.status >= 500) this.#options.onUnexpected(error); // logged with its cause
@@ -469,16 +499,17 @@ export class McpEndpoint {
       return httpRpcError(
         400,
         ErrorCode.InvalidRequest,
-        `Unsupported MCP-Protocol-Version "${protocolVersion}"; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}.`,
+        `Unsupported MCP-Protocol-Version ${shown(protocolVersion)}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}.`,
         'INVALID_REQUEST',
       );
     }
+    // Clients must accept application/json and text/event-stream; this endpoint only answers with JSON.
     const accept = request.headers.get('accept');
-    if (accept && !/application\/json|\*\/\*|application\/\*/i.test(accept)) {
+    if (accept !== null && !acceptsJson(accept)) {
       return httpRpcError(
         406,
         ErrorCode.InvalidRequest,
-        'This endpoint answers with application/json: accept it.',
+        `Accept ${shown(accept)} does not take application/json, the only type this endpoint answers with: send Accept: application/json, text/event-stream, as the MCP specification asks of clients.`,
         'INVALID_REQUEST',
       );
     }
@@ -563,9 +594,7 @@ export class McpEndpoint {
     };
     for (const message of messages) {
       if (!isJsonRpcMessage(message, keyCounts)) {
-        const id =
-          isPlainObject(message) && (typeof message.id === 'string' || typeof message.id === 'number');
-        const messageId = id ? (message as { id: string | number }).id : null;
+        const messageId = replyIdOf(message);
         await respond(rpcError(messageId, ErrorCode.InvalidRequest, 'Invalid JSON-RPC message.'), messageId);
         continue;
       }
@@ -625,9 +654,7 @@ export class McpEndpoint {
     }
     const reason = parsed!.reason;
     for (const controller of running) {
-      controller.abort(
-        new Error(`The MCP client cancelled the call${reason ? `: ${reason.slice(0, 200)}` : ''}.`),
-      );
+      controller.abort(new Error(`The MCP client cancelled the call${reason ? `: ${shown(reason)}` : ''}.`));
     }
   }
 
@@ -788,8 +815,14 @@ export class McpEndpoint {
             return rpcError(id, ErrorCode.InvalidParams, badToolCallParams(message.params, call.path));
           }
           const { name, arguments: args } = call;
-          // cancelled before it arrived (that cancellation is forgotten now)
+          // Cancelled before it arrived (that cancellation is forgotten now): not run, but logged as
+          // TOOL_ABORTED, as session.execute() logs a call whose signal aborted before it started, and
+          // as this endpoint logs the calls of a batch whose client went away before they started.
+          // Every call a client asked for has its entry.
           if (this.#earlyCancels.take(origin.sessionId, origin.connection, idKey(origin.id))) {
+            await entry.session.execute(name, args ?? {}, {
+              signal: AbortSignal.abort(new Error('The MCP client cancelled the call before it arrived.')),
+            });
             return CANCELLED;
           }
           // aborted when the client goes away, or cancels the call (notifications/cancelled)
@@ -830,7 +863,7 @@ export class McpEndpoint {
           };
         }
         default:
-          return rpcError(id, ErrorCode.MethodNotFound, `Method not found: ${message.method}.`);
+          return rpcError(id, ErrorCode.MethodNotFound, `Method not found: ${shown(message.method)}.`);
       }
     } catch (error) {
       this.#options.onUnexpected(error);
@@ -874,7 +907,7 @@ export function mcpMethodNotAllowed(method: string): Response {
       rpcError(
         null,
         -32000,
-        `Method not allowed: this stateless MCP endpoint only accepts POST (and OPTIONS, the CORS preflight); ${method.slice(0, 20)} is not answered.`,
+        `Method not allowed: this stateless MCP endpoint only accepts POST (and OPTIONS, the CORS preflight); ${shown(method)} is not answered.`,
         { code: 'METHOD_NOT_ALLOWED' },
       ),
     ),
