@@ -1377,6 +1377,12 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
             options,
             (slug, args, callOptions) => this.#execute(slug, args, callOptions),
             metaToolNamesOf(this.#config),
+            (slug, args, error, callOptions) =>
+              rejectToolCall(
+                this.#runtime.env,
+                { slug, arguments: args, userId: this.userId, sessionId: this.sessionId, ...callOptions },
+                error,
+              ),
           ),
           offload === 'always' ? { ...workbench, autoOffloadThreshold: 0 } : workbench,
           this.#workbenchPort(),

@@ -678,6 +678,17 @@ describe('a server that offers tools toolmux refuses to define', () => {
             description: 'Look a word up.',
             inputSchema: { type: 'object', properties: { word: { type: 'string' } } },
           },
+          {
+            name: 'older_draft',
+            description: "Draft-04's boolean exclusive bound and a draft-07 tuple: kept, read as 2020-12.",
+            inputSchema: {
+              type: 'object',
+              properties: {
+                n: { type: 'number', minimum: 0, exclusiveMinimum: true },
+                pair: { type: 'array', items: [{ type: 'string' }, { type: 'number' }] },
+              },
+            } as never,
+          },
           { name: 'too_deep', description: 'Nested too deep.', inputSchema: deepSchema(200) as never },
           {
             name: 'not_a_schema',
@@ -726,7 +737,7 @@ describe('a server that offers tools toolmux refuses to define', () => {
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
       logger: { warn: (message) => warnings.push(message) },
     });
-    expect(odd.tools.map((tool) => tool.slug)).toEqual(['ODD_LOOKUP', 'ODD_WIDE']);
+    expect(odd.tools.map((tool) => tool.slug)).toEqual(['ODD_LOOKUP', 'ODD_OLDER_DRAFT', 'ODD_WIDE']);
     expect(odd.skippedTools.map((tool) => tool.name)).toEqual([
       'too_deep',
       'not_a_schema',
@@ -747,6 +758,20 @@ describe('a server that offers tools toolmux refuses to define', () => {
     expect(await session.execute('ODD_LOOKUP', { word: 'toolmux' })).toMatchObject({
       successful: true,
       data: 'lookup: {"word":"toolmux"}',
+    });
+    // left out before: "exclusiveMinimum must be number"
+    expect(odd.tools[1]!.inputSchema.properties).toEqual({
+      n: { type: 'number', exclusiveMinimum: 0 },
+      pair: { type: 'array', prefixItems: [{ type: 'string' }, { type: 'number' }] },
+    });
+    expect(await session.execute('ODD_OLDER_DRAFT', { n: 0 })).toMatchObject({
+      successful: false,
+      code: 'TOOL_ARGUMENTS_INVALID',
+      error: 'Invalid arguments for ODD_OLDER_DRAFT: n: must be > 0',
+    });
+    expect(await session.execute('ODD_OLDER_DRAFT', { n: 0.5, pair: ['a', 1] })).toMatchObject({
+      successful: true,
+      data: 'older_draft: {"n":0.5,"pair":["a",1]}',
     });
     expect(await session.execute('ODD_WIDE', { f0: 'a' })).toMatchObject({
       successful: true,

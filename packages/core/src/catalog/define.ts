@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { quotedMessage, ToolMuxError } from '../errors.js';
+import { toDraft2020Schema } from '../schema/draft-2020.js';
 import { schemaSize } from '../schema/inline-refs.js';
 import { AsyncSchemaError, zodValidationSteps } from '../schema/sliced-zod-validation.js';
 import {
@@ -104,7 +105,9 @@ function checkSchemaSize(slug: string, schema: JSONSchema, io: 'input' | 'output
 }
 
 function toJsonSchema(slug: string, schema: SchemaInput, io: 'input' | 'output'): JSONSchema {
-  const json = convertedSchema(slug, schema, io);
+  // older drafts' spellings (draft-04's `exclusiveMinimum: true`, tuple `items: [...]`) as 2020-12
+  // says them: the validator, search, TOOLMUX_GET_TOOL_SCHEMAS and every provider read one schema
+  const json = toDraft2020Schema(convertedSchema(slug, schema, io));
   checkSchemaSize(slug, json, io);
   return json;
 }

@@ -216,7 +216,8 @@ describe('TOOLMUX_MULTI_EXECUTE_TOOL', () => {
     ]);
     const logs = (await session.logs({ limit: 20 })).items;
     expect(logs.map((log) => log.toolSlug)).toContain(MetaToolSlug.MULTI_EXECUTE_TOOL);
-    expect(logs.filter((log) => log.callId?.startsWith('call_7#'))).toHaveLength(5);
+    // the meta-tool's entry too (refused before it runs: it had no entry)
+    expect(logs.filter((log) => log.callId?.startsWith('call_7#'))).toHaveLength(6);
   });
 
   it('runs the calls concurrently', async () => {
@@ -348,6 +349,87 @@ describe('TOOLMUX_MULTI_EXECUTE_TOOL', () => {
         metaToolNames === 'toolmux' ? 'TOOLMUX_SEARCH_TOOLS' : 'COMPOSIO_SEARCH_TOOLS',
       );
       expect(calls.map((call) => call.slug).sort()).toEqual(['TASKS_CREATE_TASK', 'TASKS_LIST_TASKS']);
+    }
+  });
+
+  it('refuses only the entry whose account is empty or over 256 characters, or whose tool_slug is empty; each refused entry is logged under the multi-execute and seen by afterExecute', async () => {
+    for (const metaToolNames of ['toolmux', 'composio'] as const) {
+      const { session, calls } = await setup({ metaToolNames });
+      const multiSlug =
+        metaToolNames === 'toolmux' ? MetaToolSlug.MULTI_EXECUTE_TOOL : 'COMPOSIO_MULTI_EXECUTE_TOOL';
+      const searchSlug = metaToolNames === 'toolmux' ? 'TOOLMUX_SEARCH_TOOLS' : 'COMPOSIO_SEARCH_TOOLS';
+      const longSlug = 'TASKS_CREATE_TASK'.padEnd(1_000, 'X');
+      const hooked: string[] = [];
+      const tools = await session.tools({
+        afterExecute: ({ slug, result }) => {
+          hooked.push(slug.slice(0, 30));
+          return result;
+        },
+      });
+      const multi = tools.find((tool) => tool.name === multiSlug)!;
+      const result = await multi.execute(
+        {
+          tools: [
+            { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'a' } },
+            { tool_slug: 'MAIL_SEND_EMAIL', arguments: {}, account: 'w'.repeat(300) },
+            { tool_slug: 'TASKS_LIST_TASKS', arguments: {}, account: '' },
+            { tool_slug: '', arguments: {} },
+            { tool_slug: longSlug, arguments: {} },
+            { tool_slug: searchSlug, arguments: {} },
+          ],
+        },
+        { callId: 'call_refused' },
+      );
+      // before: 'tools.1.account: Too big: expected string to have <=256 characters', no call ran
+      expect(result.successful).toBe(true);
+      const data = result.data as {
+        results: Array<{
+          tool_slug: string;
+          successful?: boolean;
+          response?: { successful: boolean };
+          error: string | null;
+          log_id?: string;
+        }>;
+      };
+      const successful = data.results.map((entry) => entry.successful ?? entry.response!.successful);
+      expect(successful).toEqual([true, false, false, false, false, false]);
+      expect(data.results[1]!.error).toBe(
+        `account "${'w'.repeat(64)}…" is 300 characters long, over the limit of 256: no account has such an id or alias. Use an alias or id from the accounts ${searchSlug} listed, or leave account out to use the default account.`,
+      );
+      expect(data.results[2]!.error).toMatch(/^account is empty: /);
+      expect(data.results[3]!.error).toMatch(/^tool_slug is empty: no tool has a slug like that\. /);
+      expect(calls.map((call) => call.slug)).toEqual(['TASKS_CREATE_TASK']);
+      // every entry is logged under the multi-execute, as the calls execute() refuses are, and every
+      // result went through afterExecute (before: the slug's length refusal neither)
+      const children = (await session.logs({ parentId: result.logId })).items;
+      expect(children.map((entry) => entry.id).sort()).toEqual(
+        data.results.map((entry) => entry.log_id).sort(),
+      );
+      expect(
+        children
+          .map(
+            (entry) =>
+              `${entry.callId!.replace(/^[^#]*/, '')} ${entry.errorCode} ${entry.toolSlug.slice(0, 20)}`,
+          )
+          .sort(),
+      ).toEqual([
+        '#0 null TASKS_CREATE_TASK',
+        '#1 INVALID_REQUEST MAIL_SEND_EMAIL',
+        '#2 INVALID_REQUEST TASKS_LIST_TASKS',
+        '#3 TOOL_NOT_FOUND ""',
+        '#4 TOOL_NOT_FOUND "TASKS_CREATE_TASKXX',
+        `#5 TOOL_NOT_IN_SESSION ${searchSlug.slice(0, 20)}`,
+      ]);
+      expect(hooked.sort()).toEqual(
+        [
+          'TASKS_CREATE_TASK',
+          'MAIL_SEND_EMAIL',
+          'TASKS_LIST_TASKS',
+          '',
+          longSlug.slice(0, 30),
+          searchSlug,
+        ].sort(),
+      );
     }
   });
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from '../catalog/define.js';
 import type { JSONSchema, Tool, Toolkit, ValidationResult } from '../catalog/types.js';
+import { ToolMuxError } from '../errors.js';
 import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
 import { toStrictSchema } from '../schema/strict.js';
@@ -510,16 +511,13 @@ const manageConnections: MetaToolDefinition = {
 
 const callItem = (argumentsSchema: z.ZodType, names: MetaToolNames) =>
   z.object({
-    tool_slug: z
-      .string()
-      .min(1)
-      .describe(`The slug of a tool found with ${SLUGS_BY_NAMES[names].SEARCH_TOOLS}.`),
+    // no length limits here (tool_slug, account): one entry past them would fail every call of the
+    // batch; such an entry fails on its own (see `entryRefusal`)
+    tool_slug: z.string().describe(`The slug of a tool found with ${SLUGS_BY_NAMES[names].SEARCH_TOOLS}.`),
     // left out (or null, as a strict-mode model sends it): no arguments, as a tool without inputs takes
     arguments: argumentsSchema.optional(),
     account: z
       .string()
-      .min(1)
-      .max(256)
       .optional()
       .describe(
         `Which of the user's accounts of the tool's app to use: an alias or id from the accounts ${SLUGS_BY_NAMES[names].SEARCH_TOOLS} listed. Leave it out to use the default account.`,
@@ -765,9 +763,47 @@ function shownSlug(slug: string): string {
 }
 
 /**
+ * Why one call of a multi-execute is refused before it runs, or `undefined`: a `tool_slug` that is
+ * empty or over {@link MAX_ID_LENGTH} characters (no tool has one), a meta-tool's (in the words of the
+ * session's naming style `names`), an `account` that is empty or over {@link MAX_ID_LENGTH}
+ * characters (no account's id or alias is). Each fails its own call only: a cap in the input schema
+ * failed every call of the batch.
+ */
+function entryRefusal(call: Calls[number], names: MetaToolNames): ToolMuxError | undefined {
+  const slugs = SLUGS_BY_NAMES[names];
+  const slug = call.tool_slug;
+  if (slug === '' || slug.length > MAX_ID_LENGTH) {
+    return new ToolMuxError({
+      code: 'TOOL_NOT_FOUND',
+      message: `${slug === '' ? 'tool_slug is empty' : `tool_slug ${shownValue(slug)} is ${slug.length} characters long, over the limit of ${MAX_ID_LENGTH}`}: no tool has a slug ${slug === '' ? 'like that' : 'that long'}. Use the tool_slug exactly as ${slugs.SEARCH_TOOLS} gave it.`,
+    });
+  }
+  const kind = metaToolKind(slug);
+  if (kind) {
+    return new ToolMuxError({
+      code: 'TOOL_NOT_IN_SESSION',
+      message:
+        slug === slugs[kind]
+          ? `${slug} is a meta-tool: call it directly, not through ${slugs.MULTI_EXECUTE_TOOL}.`
+          : `${slug} is not a tool of this session: its meta-tool of that kind is ${slugs[kind]}. Call it directly, not through ${slugs.MULTI_EXECUTE_TOOL}.`,
+    });
+  }
+  const { account } = call;
+  if (typeof account === 'string' && (account === '' || account.length > MAX_ID_LENGTH)) {
+    return new ToolMuxError({
+      code: 'INVALID_REQUEST',
+      message: `${account === '' ? 'account is empty' : `account ${shownValue(account)} is ${account.length} characters long, over the limit of ${MAX_ID_LENGTH}`}: no account has such an id or alias. Use an alias or id from the accounts ${slugs.SEARCH_TOOLS} listed, or leave account out to use the default account.`,
+    });
+  }
+  return undefined;
+}
+
+/**
  * TOOLMUX_MULTI_EXECUTE_TOOL's work: every call in parallel through `execute`, each with its own
- * result (a meta-tool inside is refused, in the words of the session's naming style `names`), and the
- * counts.
+ * result, and the counts. A call refused before it runs (see {@link entryRefusal}) goes to `reject`,
+ * which logs it as a call that did not run (under the multi-execute's entry, as the calls `execute`
+ * refuses: an unknown slug, an account the session may not use); `eachResult` (`tools()`'s
+ * `afterExecute`) sees every call's result, refused ones too.
  */
 export async function runCalls(
   calls: Calls,
@@ -778,6 +814,12 @@ export async function runCalls(
     options: ExecuteOptions & { parentId?: string },
   ) => Promise<ToolResult>,
   names: MetaToolNames,
+  reject: (
+    slug: string,
+    args: unknown,
+    error: ToolMuxError,
+    options: { callId?: string; parentId?: string },
+  ) => Promise<ToolResult>,
 ): Promise<{
   results: Array<{
     tool_slug: string;
@@ -794,38 +836,17 @@ export async function runCalls(
   let hookFailed: { error: unknown } | undefined;
   const results = await Promise.all(
     calls.map(async (call, index) => {
-      const kind = metaToolKind(call.tool_slug);
-      let result: ToolResult;
-      if (call.tool_slug.length > MAX_ID_LENGTH) {
-        // refused on its own (a cap in the input schema would fail every call of the batch), and
-        // shown cut short: the whole of it would come back in the result, however long
-        const slugs = SLUGS_BY_NAMES[names];
-        return {
-          tool_slug: shownSlug(call.tool_slug),
-          successful: false,
-          data: null,
-          error: `tool_slug ${shownValue(call.tool_slug)} is ${call.tool_slug.length} characters long, over the limit of ${MAX_ID_LENGTH}: no tool has a slug that long. Use the tool_slug exactly as ${slugs.SEARCH_TOOLS} gave it.`,
-        };
-      }
-      if (kind) {
-        const slugs = SLUGS_BY_NAMES[names];
-        result = {
-          successful: false,
-          data: null,
-          error:
-            call.tool_slug === slugs[kind]
-              ? `${call.tool_slug} is a meta-tool: call it directly, not through ${slugs.MULTI_EXECUTE_TOOL}.`
-              : `${call.tool_slug} is not a tool of this session: its meta-tool of that kind is ${slugs[kind]}. Call it directly, not through ${slugs.MULTI_EXECUTE_TOOL}.`,
-          logId: '',
-        };
-      } else {
-        result = await execute(call.tool_slug, call.arguments ?? {}, {
-          signal: options.signal,
-          callId: options.callId ? storableCallId(options.callId, `#${index}`) : undefined,
-          ...(typeof call.account === 'string' ? { account: call.account } : {}),
-          parentId: options.logId,
-        });
-      }
+      const callId = options.callId ? storableCallId(options.callId, `#${index}`) : undefined;
+      const args = call.arguments ?? {};
+      const refusal = entryRefusal(call, names);
+      const result = refusal
+        ? await reject(call.tool_slug, args, refusal, { callId, parentId: options.logId })
+        : await execute(call.tool_slug, args, {
+            signal: options.signal,
+            callId,
+            ...(typeof call.account === 'string' ? { account: call.account } : {}),
+            parentId: options.logId,
+          });
       let shown = result;
       if (eachResult) {
         try {
@@ -835,7 +856,8 @@ export async function runCalls(
         }
       }
       return {
-        tool_slug: call.tool_slug,
+        // a slug over the cap is shown cut short: the whole of it would come back, however long
+        tool_slug: call.tool_slug.length > MAX_ID_LENGTH ? shownSlug(call.tool_slug) : call.tool_slug,
         successful: shown.successful,
         data: shown.data,
         error: shown.error,

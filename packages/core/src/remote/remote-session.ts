@@ -501,6 +501,16 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
           { signal: context.signal, callId: context.callId, logId: context.logId, eachResult },
           (slug, callArgs, callOptions) => this.#execute(slug, callArgs, { ...callOptions, holdLog }),
           names,
+          // not logged: the server takes uploaded entries of custom tools and of calls aborted
+          // before they were sent only (an entry of another slug fails the whole upload, the
+          // multi-execute's own entry with it)
+          async (_slug, _args, error) => ({
+            successful: false,
+            data: null,
+            error: error.message,
+            code: error.code,
+            logId: '',
+          }),
         );
         calls = running;
         const result = await running;

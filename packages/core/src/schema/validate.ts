@@ -8,7 +8,9 @@ import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { cloneSliced, type ListedKeys, type Slice } from '../util/json-slices.js';
 import { workerThreadsPermitted } from '../util/module-thread.js';
 import { runSteps, type Steps, WorkSlice } from '../util/slices.js';
+import { leadingText } from '../util/stored-text.js';
 import { compoundsWithDepth } from './compounding-recursion.js';
+import { draft2020Keywords } from './draft-2020.js';
 import { resolveLocalRef, schemaSize } from './inline-refs.js';
 import { useLinearEquality } from './json-equality.js';
 import { replaceOpenApiNullable } from './nullability.js';
@@ -141,6 +143,18 @@ const AJV_OPTIONS = {
 const metaSchemaChecker = new Ajv2020(AJV_OPTIONS);
 
 /**
+ * What makes `schema` invalid as draft 2020-12 JSON Schema (its meta-schema's first complaint, such
+ * as `/properties/n/minimum must be number`), or `undefined` when it is valid. Older drafts' forms
+ * are not rewritten here: see `draft2020Keywords`.
+ */
+export function draft2020Problem(schema: JSONSchema): string | undefined {
+  if (metaSchemaChecker.validateSchema(schema) === true) return undefined;
+  const [first] = metaSchemaChecker.errors ?? [];
+  if (first === undefined) return 'it does not match the draft 2020-12 meta-schema';
+  return `${leadingText(first.instancePath || '(root)', 200)} ${first.message ?? `fails "${first.keyword}"`}`;
+}
+
+/**
  * An Ajv instance for one document: Ajv keeps every schema compiled by an instance (and the values
  * its code refers to) for as long as the instance lives, so one shared instance kept every tool ever
  * defined (each declared custom tool of each session) in memory for good, tens of kilobytes each.
@@ -154,8 +168,9 @@ function documentAjv(): Ajv2020 {
 }
 
 /**
- * Compile a validator for a tool's input schema (draft 2020-12; draft-07 `definitions`, tuple `items`
- * and OpenAPI `nullable` are accepted too). The validator works on a copy of the input, fills in
+ * Compile a validator for a tool's input schema (draft 2020-12; older drafts' forms, such as draft-07
+ * `definitions`, tuple `items` and draft-04's boolean `exclusiveMinimum`, and OpenAPI `nullable` are
+ * accepted too: see `draft2020Keywords`). The validator works on a copy of the input, fills in
  * defaults and returns issues a model can act on: `{ path: 'labels.0', message: 'must be string' }`,
  * `{ path: 'title', message: 'is required' }`, `{ path: 'state', message: 'must be one of: open, closed' }`.
  * For a value that matches no variant of an `anyOf`/`oneOf`, the issues of the variant it was most
@@ -578,20 +593,12 @@ function compile(
 /** The key of the document in its own Ajv instance. */
 const DOCUMENT_KEY = 'toolmux:tool';
 
-/** Draft-07 and OpenAPI spellings rewritten for a draft 2020-12 validator. */
+/**
+ * Older drafts' and OpenAPI's spellings rewritten for a draft 2020-12 validator (`defineTool` did so
+ * already; a schema compiled here directly, an MCP server's output schema, may still have them).
+ */
 function toDraft2020(schema: JSONSchema): JSONSchema {
-  // Ajv only knows the 2020-12 meta-schema; a draft-07 `$schema` would make it refuse the schema.
-  const { $schema: _schema, ...rest } = schema;
-  if (Array.isArray(rest.items)) {
-    // Draft-07 tuples: `items: [...]` is 2020-12's `prefixItems`, and `additionalItems` its `items`.
-    const { items, additionalItems, ...tuple } = rest;
-    return replaceOpenApiNullable({
-      ...tuple,
-      prefixItems: items,
-      ...(additionalItems === undefined ? {} : { items: additionalItems }),
-    });
-  }
-  return replaceOpenApiNullable(rest);
+  return replaceOpenApiNullable(draft2020Keywords(schema));
 }
 
 const UNION_KEYWORDS = new Set(['anyOf', 'oneOf']);

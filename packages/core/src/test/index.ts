@@ -19,6 +19,7 @@ export {
 } from './hostile-throws.js';
 export type { LongestTurn } from './longest-turn.js';
 export { longestTick, longestTurn, turnReport } from './longest-turn.js';
+export { draft2020Violations, olderDraftToolkit } from './older-drafts.js';
 export type { OpenAIScriptedCall } from './openai-wire.js';
 export {
   expectOpenAISafeSchemas,

@@ -139,6 +139,62 @@ for (const backend of backends) {
       ]);
     });
 
+    it('entries the multi-execute refuses before they run (a slug or account past 256 characters, an empty one, a meta-tool) fail on their own and are seen by afterExecute; embedded, each is logged under it', async () => {
+      const refusedCalls = [
+        { tool_slug: 'SHOP_LOOKUP_STOCK', arguments: { sku: 'B-200' } },
+        { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'a' }, account: 'w'.repeat(300) },
+        { tool_slug: 'TASKS_CREATE_TASK'.padEnd(1_000, 'X'), arguments: {} },
+        { tool_slug: '', arguments: {} },
+        { tool_slug: MetaToolSlug.SEARCH_TOOLS, arguments: {} },
+      ];
+      const errors: string[] = [];
+      const run = async (session: Session) => {
+        const hooked: string[] = [];
+        const tools = (await session.tools({
+          afterExecute: ({ slug, result }) => {
+            hooked.push(`${slug.slice(0, 20)} ${result.code ?? 'ok'}`);
+            return result;
+          },
+        })) as Array<{ name: string; execute: (args: unknown, options?: object) => Promise<any> }>;
+        const multi = tools.find((tool) => tool.name === MetaToolSlug.MULTI_EXECUTE_TOOL)!;
+        const result = await multi.execute({ tools: refusedCalls }, { callId: 'call_refused' });
+        const children = await session.logs({ parentId: result.logId });
+        return {
+          answers: (result.data.results as Array<{ error: string | null }>).map((entry) => entry.error),
+          counts: [result.data.successful_count, result.data.failed_count],
+          hooked: hooked.sort(),
+          children: children.items.map(shape).sort(),
+        };
+      };
+      const remote = await server
+        .remote(undefined, { logger: { debug() {}, warn() {}, error: (message) => errors.push(message) } })
+        .create('user_tree_refused', {
+          toolkits: ['tasks', 'shop'],
+          experimental: { customTools: [stockLookupTool().tool] },
+        });
+      const embedded = await server.embedded.create('user_tree_refused_embedded', {
+        toolkits: ['tasks', 'shop'],
+        experimental: { customTools: [stockLookupTool().tool] },
+      });
+      const inClient = await run(remote);
+      const onServer = await run(embedded);
+      // before: the account failed the whole batch ("Too big: expected string to have <=256 characters")
+      expect(onServer.counts).toEqual([1, 4]);
+      expect(inClient.answers).toEqual(onServer.answers);
+      expect(inClient.hooked).toEqual(onServer.hooked);
+      expect(onServer.hooked).toHaveLength(5);
+      expect(onServer.children.map((entry) => entry.replace(/^"TASKS_CREATE_TASKX+/, 'LONG'))).toEqual([
+        '"" error TOOL_NOT_FOUND #3',
+        'LONG…" error TOOL_NOT_FOUND #2',
+        'SHOP_LOOKUP_STOCK success null #0',
+        'TASKS_CREATE_TASK error INVALID_REQUEST #1',
+        'TOOLMUX_SEARCH_TOOLS error TOOL_NOT_IN_SESSION #4',
+      ]);
+      // run in the client: the custom call is uploaded with the multi-execute's entry, the upload whole
+      expect(inClient.children).toEqual(['SHOP_LOOKUP_STOCK success null #0']);
+      expect(errors).toEqual([]);
+    });
+
     it('an aborted multi-execute is the parent of its aborted calls, the server’s and the client’s', async () => {
       const remote = server.remote();
       const session = await remote.create('user_tree_abort', {

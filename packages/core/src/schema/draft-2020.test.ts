@@ -1,0 +1,225 @@
+import { describe, expect, it } from 'vitest';
+import { defineTool } from '../catalog/define.js';
+import type { JSONSchema } from '../catalog/types.js';
+import { SessionPreset } from '../config/session-config.js';
+import { toolSpecOf } from '../session.js';
+import { draft2020Violations, olderDraftToolkit } from '../test/older-drafts.js';
+import { ToolMux } from '../toolmux.js';
+import { draft2020Keywords, toDraft2020Schema } from './draft-2020.js';
+import { shapeInputSchema } from './shape.js';
+
+const object = (properties: Record<string, JSONSchema>, rest: JSONSchema = {}): JSONSchema => ({
+  type: 'object',
+  properties,
+  ...rest,
+});
+
+describe('draft2020Keywords', () => {
+  it.each<[string, JSONSchema, JSONSchema]>([
+    [
+      "draft-04's exclusive minimum",
+      { type: 'number', minimum: 0, exclusiveMinimum: true },
+      { type: 'number', exclusiveMinimum: 0 },
+    ],
+    [
+      "draft-04's exclusive maximum",
+      { type: 'integer', maximum: 10, exclusiveMaximum: true, description: 'd' },
+      { type: 'integer', description: 'd', exclusiveMaximum: 10 },
+    ],
+    ['an inclusive bound said so', { minimum: 1, exclusiveMinimum: false }, { minimum: 1 }],
+    ['a flag beside no bound (it bounds nothing)', { exclusiveMaximum: true }, {}],
+    [
+      'a tuple with additionalItems',
+      { type: 'array', items: [{ type: 'string' }], additionalItems: false },
+      { type: 'array', prefixItems: [{ type: 'string' }], items: false },
+    ],
+    ['a tuple without', { items: [{ type: 'string' }, true] }, { prefixItems: [{ type: 'string' }, true] }],
+    [
+      'additionalItems beside no tuple (it constrains nothing)',
+      { items: {}, additionalItems: false },
+      { items: {} },
+    ],
+    [
+      'dependencies: names and schemas',
+      { dependencies: { a: ['b'], c: { required: ['d'] }, e: false } },
+      { dependentRequired: { a: ['b'] }, dependentSchemas: { c: { required: ['d'] }, e: false } },
+    ],
+    [
+      'dependencies joined to the 2020-12 keywords already there',
+      {
+        dependentRequired: { a: ['x'] },
+        dependentSchemas: { c: { minProperties: 2 } },
+        dependencies: { a: ['b', 'x'], c: { required: ['d'] } },
+      },
+      {
+        dependentRequired: { a: ['x', 'b'] },
+        dependentSchemas: { c: { allOf: [{ minProperties: 2 }, { required: ['d'] }] } },
+      },
+    ],
+    [
+      '$schema of any draft',
+      { $schema: 'http://json-schema.org/draft-04/schema#', type: 'string' },
+      { type: 'string' },
+    ],
+  ])('%s', (_, schema, expected) => {
+    expect(draft2020Keywords(schema)).toEqual(expected);
+    expect(draft2020Violations(draft2020Keywords(schema))).toEqual([]);
+  });
+
+  it('leaves what fits no draft as it is, for the validator to refuse', () => {
+    for (const schema of [
+      { minimum: '5', exclusiveMinimum: true },
+      { exclusiveMinimum: '0' },
+      { items: 5 },
+      { items: [{}], prefixItems: [{}] },
+      { dependencies: { a: 'b' } },
+    ] as JSONSchema[]) {
+      expect(draft2020Violations(draft2020Keywords(schema))).not.toEqual([]);
+    }
+    expect(draft2020Keywords({ minimum: '5', exclusiveMinimum: true })).toEqual({ minimum: '5' });
+  });
+
+  it('gives the schema itself when it has nothing to rewrite', () => {
+    const schema = { type: 'number', exclusiveMinimum: 0, prefixItems: [] };
+    expect(draft2020Keywords(schema)).toBe(schema);
+  });
+});
+
+describe('toDraft2020Schema', () => {
+  it('rewrites every depth, and no data or property name that looks like a keyword', () => {
+    const lookalike = { minimum: 0, exclusiveMinimum: true, items: [1], dependencies: { a: ['b'] } };
+    const schema = object(
+      {
+        // properties named like the keywords
+        items: { type: 'array', items: [{ type: 'number', minimum: 0, exclusiveMinimum: true }] },
+        dependencies: { anyOf: [{ type: 'integer', maximum: 5, exclusiveMaximum: true }, { type: 'null' }] },
+        $schema: { type: 'string', enum: [lookalike], default: lookalike, examples: [lookalike] },
+        nested: object({ deep: { $ref: '#/$defs/Bound' } }, { const: lookalike }),
+      },
+      { $defs: { Bound: { type: 'number', minimum: 1, exclusiveMinimum: true } } },
+    );
+    const before = structuredClone(schema);
+    const rewritten = toDraft2020Schema(schema);
+    expect(schema).toEqual(before);
+    expect(rewritten).toEqual(
+      object(
+        {
+          items: { type: 'array', prefixItems: [{ type: 'number', exclusiveMinimum: 0 }] },
+          dependencies: { anyOf: [{ type: 'integer', exclusiveMaximum: 5 }, { type: 'null' }] },
+          $schema: { type: 'string', enum: [lookalike], default: lookalike, examples: [lookalike] },
+          nested: object({ deep: { $ref: '#/$defs/Bound' } }, { const: lookalike }),
+        },
+        { $defs: { Bound: { type: 'number', exclusiveMinimum: 1 } } },
+      ),
+    );
+    expect(draft2020Violations(rewritten)).toEqual([]);
+  });
+
+  it('gives the schema itself when nothing at any depth is to change', () => {
+    const schema = object({ a: { type: 'array', prefixItems: [{ type: 'number', exclusiveMinimum: 0 }] } });
+    expect(toDraft2020Schema(schema)).toBe(schema);
+  });
+});
+
+describe('a tool defined with an older draft schema', () => {
+  it('is defined, shown and validated in draft 2020-12: calls honour the exclusive bounds, tuples and dependencies', () => {
+    const { toolkit } = olderDraftToolkit();
+    const [pay, pair] = toolkit.tools;
+    // before: each call was refused with TOOL_DEFINITION_INVALID ("exclusiveMinimum must be number")
+    expect(pay!.inputSchema).toEqual({
+      type: 'object',
+      properties: {
+        amount: { type: 'number', description: 'More than 0', exclusiveMinimum: 0 },
+        percent: { type: 'number', exclusiveMaximum: 100 },
+        tip: { type: 'number', minimum: 0 },
+        card: { type: 'string' },
+        cvc: { type: 'string' },
+      },
+      required: ['amount'],
+      dependentRequired: { card: ['cvc'] },
+    });
+    const issues = (input: unknown) => {
+      const result = pay!.validate(input);
+      return result.success ? [] : result.issues.map(({ path, message }) => `${path}: ${message}`);
+    };
+    expect(issues({ amount: 0 })).toEqual(['amount: must be > 0']);
+    expect(issues({ amount: 0.01, percent: 100 })).toEqual(['percent: must be < 100']);
+    expect(issues({ amount: 0.01, percent: 99.9, tip: 0 })).toEqual([]);
+    expect(issues({ amount: 1, card: '4242' })).toEqual([
+      '(root): must have property cvc when property card is present',
+    ]);
+    expect(pair!.inputSchema.properties).toEqual({
+      pair: { type: 'array', prefixItems: [{ type: 'string' }, { type: 'number' }], items: false },
+    });
+    expect(pair!.validate({ pair: ['a', 1] }).success).toBe(true);
+    expect(pair!.validate({ pair: [1, 'a'] }).success).toBe(false);
+    expect(pair!.validate({ pair: ['a', 1, 2] }).success).toBe(false);
+  });
+
+  it('has its output schema rewritten too', () => {
+    const tool = defineTool({
+      slug: 'ACME_GET',
+      description: 'Get',
+      inputSchema: { type: 'object' },
+      outputSchema: {
+        type: 'object',
+        properties: { n: { type: 'number', maximum: 1, exclusiveMaximum: true } },
+      },
+      execute: () => ({ n: 0 }),
+    });
+    expect(tool.outputSchema).toEqual({
+      type: 'object',
+      properties: { n: { type: 'number', exclusiveMaximum: 1 } },
+    });
+  });
+
+  it('runs in a session by its bound; one invalid schema is handed out as any object, not as written', async () => {
+    const { toolkit, received } = olderDraftToolkit();
+    const mux = new ToolMux({
+      toolkits: [toolkit],
+      store: ':memory:',
+      logger: { warn() {}, error() {}, debug() {} },
+    });
+    try {
+      const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+      const refused = await session.execute('LEGACY_PAY', { amount: 0 });
+      expect([refused.code, refused.error]).toEqual([
+        'TOOL_ARGUMENTS_INVALID',
+        'Invalid arguments for LEGACY_PAY: amount: must be > 0',
+      ]);
+      expect((await session.execute('LEGACY_PAY', { amount: 0.5 })).successful).toBe(true);
+      expect(received.LEGACY_PAY).toEqual([{ amount: 0.5 }]);
+      const broken = await session.execute('LEGACY_BROKEN', { count: 6 });
+      expect(broken.code).toBe('TOOL_DEFINITION_INVALID');
+      expect(broken.error).toContain('minimum must be number');
+      // what every provider is handed: valid draft 2020-12, each tool's
+      for (const tool of toolkit.tools) expect(draft2020Violations(toolSpecOf(tool).inputSchema)).toEqual([]);
+      expect(toolSpecOf(toolkit.tools[2]!).inputSchema).toEqual({
+        type: 'object',
+        properties: {},
+        additionalProperties: true,
+      });
+    } finally {
+      await mux.close();
+    }
+  });
+});
+
+describe('shapeInputSchema', () => {
+  it('rewrites older drafts in a schema it is given (a modifySchema hook), and hands out an invalid one as any object, saying why', () => {
+    expect(
+      shapeInputSchema(object({ n: { type: 'number', minimum: 0, exclusiveMinimum: true } })).schema,
+    ).toEqual(object({ n: { type: 'number', exclusiveMinimum: 0 } }));
+    for (const invalid of [
+      object({ n: { type: 'number', minimum: '5' } }),
+      object({ n: { type: 'string' } }, { required: true }),
+      object({ n: { type: 'strings' } }),
+    ]) {
+      const shaped = shapeInputSchema(invalid);
+      expect(shaped.schema).toEqual({ type: 'object', properties: {}, additionalProperties: true });
+      expect(shaped.warnings.at(-1)).toMatch(
+        /^The input schema is not valid JSON Schema \(\/.+\); the model sees an object with any properties\.$/,
+      );
+    }
+  });
+});

@@ -1,0 +1,123 @@
+import type { JSONSchema } from '../catalog/types.js';
+import { setOwn } from '../util/own-key.js';
+import { forEachSubschema, isSchemaObject, transformSchemaTree } from './subschemas.js';
+
+/**
+ * Older drafts' spellings of what draft 2020-12 says otherwise, rewritten in one schema object (not
+ * its children), so that the validator (Ajv's 2020-12 dialect) and every model API read one schema
+ * alike. Draft 2020-12's meta-schema refuses some of them, and so do model APIs that check tool
+ * schemas against it (Anthropic refuses the whole request: "JSON schema is invalid. It must match
+ * JSON Schema draft 2020-12"):
+ *
+ * - draft-04's boolean `exclusiveMinimum` / `exclusiveMaximum` beside `minimum` / `maximum`: `true`
+ *   becomes the numeric bound (`{ minimum: 0, exclusiveMinimum: true }` → `{ exclusiveMinimum: 0 }`),
+ *   `false` (and a `true` beside no numeric bound, which bounds nothing) goes;
+ * - draft-04…07 tuples: `items: [...]` becomes `prefixItems`, and `additionalItems` its `items`
+ *   (`additionalItems` beside no tuple, which constrains nothing, goes);
+ * - draft-04…07 `dependencies`: a list of names becomes `dependentRequired`, a schema
+ *   `dependentSchemas` (joined to one already there: the names listed once, the schemas under `allOf`);
+ * - `$schema` (naming an older draft, or any): the document is read as 2020-12 whatever it says.
+ *
+ * A value these forms do not fit (`exclusiveMinimum: "0"`, `items: 5`) is left as it is, for the
+ * validator to refuse. The same object when there is nothing to change.
+ */
+export function draft2020Keywords(schema: JSONSchema): JSONSchema {
+  if (!hasOlderForm(schema)) return schema;
+  const result: JSONSchema = {};
+  for (const [keyword, value] of Object.entries(schema)) {
+    if (!REWRITTEN.has(keyword)) setOwn(result, keyword, value);
+  }
+  for (const [exclusive, bound] of BOUNDS) {
+    const flag = schema[exclusive];
+    if (typeof flag !== 'boolean') {
+      if (flag !== undefined) result[exclusive] = flag;
+      if (schema[bound] !== undefined) result[bound] = schema[bound];
+    } else if (flag && typeof schema[bound] === 'number') result[exclusive] = schema[bound];
+    else if (schema[bound] !== undefined) result[bound] = schema[bound];
+  }
+  if (Array.isArray(schema.items) && schema.prefixItems === undefined) {
+    result.prefixItems = schema.items;
+    if (schema.additionalItems !== undefined) result.items = schema.additionalItems;
+  } else if (schema.items !== undefined) result.items = schema.items;
+  if (isSchemaObject(schema.dependencies)) splitDependencies(schema.dependencies, result);
+  else if (schema.dependencies !== undefined) result.dependencies = schema.dependencies;
+  return result;
+}
+
+/** `[exclusive keyword, its bound]` of draft-04. */
+const BOUNDS = [
+  ['exclusiveMinimum', 'minimum'],
+  ['exclusiveMaximum', 'maximum'],
+] as const;
+
+/** The keywords {@link draft2020Keywords} writes itself (others are copied as they are). */
+const REWRITTEN: ReadonlySet<string> = new Set([
+  '$schema',
+  'exclusiveMinimum',
+  'minimum',
+  'exclusiveMaximum',
+  'maximum',
+  'items',
+  'additionalItems',
+  'dependencies',
+]);
+
+/** Whether `schema` itself (not its children) has a form {@link draft2020Keywords} rewrites. */
+function hasOlderForm(schema: JSONSchema): boolean {
+  return (
+    '$schema' in schema ||
+    typeof schema.exclusiveMinimum === 'boolean' ||
+    typeof schema.exclusiveMaximum === 'boolean' ||
+    (Array.isArray(schema.items) && schema.prefixItems === undefined) ||
+    'additionalItems' in schema ||
+    isSchemaObject(schema.dependencies)
+  );
+}
+
+/** `dependencies` as `dependentRequired` and `dependentSchemas`, into `result` (which holds those already written). */
+function splitDependencies(dependencies: JSONSchema, result: JSONSchema): void {
+  const required: Record<string, unknown> = isSchemaObject(result.dependentRequired)
+    ? { ...result.dependentRequired }
+    : {};
+  const schemas: Record<string, unknown> = isSchemaObject(result.dependentSchemas)
+    ? { ...result.dependentSchemas }
+    : {};
+  const left: Record<string, unknown> = {};
+  for (const [name, dependency] of Object.entries(dependencies)) {
+    if (Array.isArray(dependency)) {
+      const before = required[name];
+      setOwn(required, name, Array.isArray(before) ? [...new Set([...before, ...dependency])] : dependency);
+    } else if (isSchemaObject(dependency) || typeof dependency === 'boolean') {
+      const before = schemas[name];
+      setOwn(schemas, name, before === undefined ? dependency : { allOf: [before, dependency] });
+    } else setOwn(left, name, dependency);
+  }
+  if (Object.keys(required).length > 0) result.dependentRequired = required;
+  if (Object.keys(schemas).length > 0) result.dependentSchemas = schemas;
+  // what is neither (invalid in every draft) stays, for the validator to refuse
+  if (Object.keys(left).length > 0) result.dependencies = left;
+}
+
+/**
+ * `schema` with {@link draft2020Keywords} applied at every depth: a copy when anything changes (the
+ * input is not modified), else `schema` itself. Where a tool's schema enters toolmux (`defineTool`:
+ * custom tools, MCP servers' tools, OpenAPI operations), so that search, `TOOLMUX_GET_TOOL_SCHEMAS`,
+ * the validator and every provider read the same 2020-12 schema.
+ *
+ * @example
+ * toDraft2020Schema({ type: 'object', properties: { n: { type: 'number', minimum: 0, exclusiveMinimum: true } } });
+ * // { type: 'object', properties: { n: { type: 'number', exclusiveMinimum: 0 } } }
+ */
+export function toDraft2020Schema(schema: JSONSchema): JSONSchema {
+  return anyOlderForm(schema) ? transformSchemaTree(schema, draft2020Keywords) : schema;
+}
+
+/** Whether a subschema of `schema` at any depth (or `schema` itself) has an older draft's form. */
+function anyOlderForm(schema: JSONSchema): boolean {
+  const stack: JSONSchema[] = [schema];
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    if (hasOlderForm(node)) return true;
+    forEachSubschema(node, (subschema) => stack.push(subschema));
+  }
+  return false;
+}
