@@ -275,8 +275,20 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     } catch (error) {
       return Promise.reject(error);
     }
-    const execute = toolCallExecute((slug, args, options) => this.execute(slug, args, options));
     const call = ++this.#toolsCalls;
+    // As an embedded session's: the session read again once the last read is older than
+    // `sessionFreshMs`, so that an update made through another object (here or anywhere) hands out
+    // the tools of its config, not those of the config this object had, and a deleted session is
+    // SESSION_NOT_FOUND, not the tool list read before it was deleted.
+    const checking = this.#checkCurrent();
+    return checking === undefined
+      ? this.#toolsOf(call, modifiers)
+      : checking.then(() => this.#toolsOf(call, modifiers));
+  }
+
+  /** `tools()` once the session is known current: call `call` of `tools()`, with `modifiers`. */
+  #toolsOf(call: number, modifiers: ToolModifiers | undefined): Promise<TCollection> {
+    const execute = toolCallExecute((slug, args, options) => this.execute(slug, args, options));
     if (hasModifiers(modifiers)) {
       return this.#specs().then((specs) => {
         const modified = applyToolModifiers(specs, execute, modifiers);
@@ -287,7 +299,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         return this.#runtime.provider.wrapTools(modified.specs, modified.execute) as TCollection;
       });
     }
-    this.#toolCallExecute = undefined;
+    if (call === this.#toolsCalls) this.#toolCallExecute = undefined;
     this.#tools ??= this.#specs().then((specs) => {
       return {
         specs: specsBySlug(specs),
