@@ -652,12 +652,13 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     checkSignal(options.signal, 'waitForConnections()');
     const slugs = checkWaitToolkits(toolkits);
     const timeoutMs = checkConnectionsWaitTimeout(options.timeoutMs);
-    return this.#runtime.api.post(
-      `${this.#path}/wait-for-connections`,
-      { toolkits: slugs, timeout_seconds: timeoutMs / 1000 },
-      options.signal,
-      waitForConnectionsOf,
-    );
+    // the server answers once the wait ends: its time is the request's, besides requestTimeoutMs
+    return this.#runtime.api.call('POST', `${this.#path}/wait-for-connections`, {
+      body: { toolkits: slugs, timeout_seconds: timeoutMs / 1000 },
+      signal: options.signal,
+      heldMs: timeoutMs,
+      read: waitForConnectionsOf,
+    });
   }
 
   /** Deletes the session on the server (`DELETE /sessions/:id`); its log stays there. */

@@ -881,6 +881,25 @@ describe('remote mode: configuration and failures', () => {
     expect(entry).toMatchObject({ id: result.logId, callId: 'call_pre', errorCode: 'TOOL_ABORTED' });
   });
 
+  it('waitForConnections() waits as long as it was asked, past a shorter requestTimeoutMs', async () => {
+    // the server holds the request for the wait: a ToolMux that gives a request 500 ms stopped a
+    // wait of 1.2 s after 500 ms (SERVER_UNREACHABLE), where an embedded one answers timedOut
+    const config = await remote.authConfigs.create('mail', { type: 'api_key' });
+    const created = await remote.create('user_remote_wait_timeout', {
+      toolkits: ['mail'],
+      authConfigs: { mail: config.id },
+    });
+    const request = await created.authorize('mail');
+    const quick = new ToolMux({ baseUrl: server.url, apiKey: server.apiKey, requestTimeoutMs: 500 });
+    const session = await quick.use(created.sessionId);
+    const waited = await session.waitForConnections(['mail'], { timeoutMs: 1200 });
+    expect(waited).toMatchObject({
+      timedOut: true,
+      toolkits: { mail: { status: 'PENDING', connectionRequestId: request.id } },
+    });
+    await quick.close();
+  });
+
   it('an abort stops the call on the server and is a TOOL_ABORTED result here', async () => {
     const session = await remote.create('user_abort', { toolkits: ['tasks'] });
     const controller = new AbortController();
