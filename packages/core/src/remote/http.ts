@@ -401,7 +401,11 @@ export class RemoteApi {
         method === 'GET' || (await refusedUnhandled(response)) ? retryDelayOf(response) : undefined;
       if (wait !== undefined) {
         await response.body?.cancel().catch(() => undefined);
-        await sleep(wait, undefined, { signal });
+        // stopped by the signal, the wait rejects with its reason (the caller's, or the timeout's or
+        // close()'s), as fetch does, not with a bare AbortError
+        await sleep(wait, undefined, { signal }).catch(() => {
+          throw signal.reason;
+        });
         response = await send();
       }
     } catch (error) {

@@ -535,6 +535,27 @@ describe('remote client: redirects, refused and reset connections', () => {
     expect(server.received).toHaveLength(1);
   });
 
+  it("an abort while a refused write waits for its Retry-After rejects with the caller's reason, as any abort", async () => {
+    const controller = new AbortController();
+    const reason = new Error('the user closed the page');
+    server.answer((_request, response) => {
+      const body = JSON.stringify({ error: { code: 'TOO_MANY_CONNECTIONS', message: 'too many' } });
+      response.writeHead(503, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'retry-after': '5',
+      });
+      // aborted while the client waits the 5 s it was asked to before it sends the request again
+      response.end(body, () => setTimeout(() => controller.abort(reason), 200));
+    });
+    const error = await mux.connectedAccounts.refresh('ca_1', { signal: controller.signal }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBe(reason);
+    expect(server.received).toHaveLength(1);
+  });
+
   it('a baseUrl with a user name or password is refused without showing them', () => {
     const attempt = () =>
       new ToolMux({ baseUrl: 'https://admin:hunter2-password@tools.example.com', apiKey: API_KEY });
