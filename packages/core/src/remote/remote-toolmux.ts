@@ -303,7 +303,11 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
 
   readonly sessions = {
     delete: async (sessionId: string): Promise<void> => {
-      await this.#api.call('DELETE', `/sessions/${id(sessionIdOf(sessionId, 'delete'))}`);
+      const path = `/sessions/${id(sessionIdOf(sessionId, 'delete'))}`;
+      // the entries of calls that ran here go first, as session.delete() sends them: the server takes
+      // no entry for a session it deleted, and an embedded call's entry is stored before it answers
+      await this.#env.logs.flush();
+      await this.#api.call('DELETE', path);
     },
     list: async (given?: {
       userId?: string;

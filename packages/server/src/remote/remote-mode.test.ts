@@ -11,7 +11,13 @@ import {
   ToolMux,
   ToolMuxError,
 } from '@toolmux/core';
-import { createSampleToolkits, freePort, stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
+import {
+  createSampleToolkits,
+  freePort,
+  recordingLogger,
+  stockLookupTool,
+  untilTestTimeout,
+} from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startTestServer, type TestServer } from '../testing/index.js';
@@ -714,6 +720,33 @@ describe('remote mode: log uploads', () => {
     // read on the server, past the remote client
     const logs = await (await server.embedded.use(session.sessionId, { customTools: [tool] })).logs();
     expect(logs.items).toHaveLength(30);
+  });
+
+  it('mux.sessions.delete() sends the entries of calls that ran here first, as session.delete() does', async () => {
+    // a network on which an upload takes longer than a DELETE: the server refused the entries of a
+    // session deleted meanwhile, and they were lost
+    const uploadsLag: typeof fetch = async (input, init) => {
+      if (init?.method === 'POST' && String(input).endsWith('/logs')) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return fetch(input, init);
+    };
+    const logger = recordingLogger();
+    const mux = new ToolMux({ baseUrl: server.url, apiKey: server.apiKey, fetch: uploadsLag, logger });
+    const { tool } = stockLookupTool();
+    for (const remove of ['mux.sessions.delete', 'session.delete'] as const) {
+      const session = await mux.create('user_upload_delete', { experimental: { customTools: [tool] } });
+      const ran = await session.execute(tool.slug, { sku: 'D-1' });
+      if (remove === 'session.delete') await session.delete();
+      else await mux.sessions.delete(session.sessionId);
+      const logs = await server.embedded.logs.list({ sessionId: session.sessionId });
+      expect(
+        logs.items.map((entry) => entry.id),
+        remove,
+      ).toEqual([ran.logId]);
+    }
+    await mux.close();
+    expect(logger.errors).toEqual([]);
   });
 
   it('close() lets a custom-tool call running here finish first, and sends its entry; one past close({ timeoutMs }) is stopped (TOOL_ABORTED) and sent too', async () => {
