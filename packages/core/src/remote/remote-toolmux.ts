@@ -44,7 +44,7 @@ import { checkedOptions, checkedRequest, credentialsObject, optionsObject } from
 import { checkUserId, shownValue, urlWithoutCredentials } from '../util/stored-text.js';
 import { FETCH_BAD_PORTS } from './bad-ports.js';
 import { answerNeverCame, maxResponseBytesOf, RemoteApi, requestTimeoutOf, succeededUnread } from './http.js';
-import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
+import { callOnServer, RemoteSession, remoteConnectionRequest } from './remote-session.js';
 import {
   authConfigOf,
   connectedAccountOf,
@@ -391,20 +391,34 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       const refused = toolSlugRefusal(slug, 'tools.execute()');
       if (refused) return refused;
       checkSignal(request.signal, 'tools.execute()');
-      return await this.#api.post(
-        '/tools/execute',
+      const args = request.arguments ?? {};
+      // a tool call: an abort, an unreachable server or a refusal is a failed result, as embedded
+      return callOnServer(
+        this.#env,
         {
-          tool_slug: slug,
-          user_id: request.userId,
-          arguments: request.arguments ?? {},
-          // an empty id sent is refused; dropped, the call would run with the default account
-          ...(request.connectedAccountId !== undefined
-            ? { connected_account_id: request.connectedAccountId }
-            : {}),
-          ...(request.callId ? { call_id: request.callId } : {}),
+          slug,
+          arguments: args,
+          userId: request.userId,
+          sessionId: null,
+          callId: request.callId,
+          signal: request.signal,
         },
-        request.signal,
-        toolResultOf,
+        () =>
+          this.#api.post(
+            '/tools/execute',
+            {
+              tool_slug: slug,
+              user_id: request.userId,
+              arguments: args,
+              // an empty id sent is refused; dropped, the call would run with the default account
+              ...(request.connectedAccountId !== undefined
+                ? { connected_account_id: request.connectedAccountId }
+                : {}),
+              ...(request.callId ? { call_id: request.callId } : {}),
+            },
+            request.signal,
+            toolResultOf,
+          ),
       );
     },
   };

@@ -914,6 +914,45 @@ describe('remote mode: configuration and failures', () => {
     expect(entry).toMatchObject({ id: result.logId, callId: 'call_pre', errorCode: 'TOOL_ABORTED' });
   });
 
+  it('mux.tools.execute() and the tools of mux.tools.get() answer an abort or an unreachable server with a failed result, as embedded', async () => {
+    // they rejected: with a bare AbortError, SERVER_UNREACHABLE or TOOLMUX_CLOSED
+    const unreachable = new ToolMux({
+      baseUrl: `http://127.0.0.1:${await freePort()}`,
+      apiKey: server.apiKey,
+    });
+    for (const mux of [remote, server.embedded]) {
+      const before = await mux.tools.execute('TASKS_LIST_TASKS', {
+        userId: 'user_direct_abort',
+        signal: AbortSignal.abort(),
+      });
+      expect(before, mux.mode).toMatchObject({ successful: false, code: 'TOOL_ABORTED', data: null });
+      expect(before.error).toBe('TASKS_LIST_TASKS was aborted before it started.');
+      const controller = new AbortController();
+      const running = mux.tools.execute('TASKS_WAIT_FOR_APPROVAL', {
+        userId: 'user_direct_abort',
+        arguments: { taskId: 't1' },
+        signal: controller.signal,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      controller.abort();
+      expect(await running, mux.mode).toMatchObject({
+        successful: false,
+        code: 'TOOL_ABORTED',
+        error: 'TASKS_WAIT_FOR_APPROVAL was aborted by the caller.',
+      });
+      const listTasks = (
+        (await mux.tools.get('user_direct_abort', { toolkits: ['tasks'] })) as PlainTool[]
+      ).find((tool) => tool.name === 'TASKS_LIST_TASKS');
+      expect(await listTasks!.execute({}, { signal: AbortSignal.abort() }), mux.mode).toMatchObject({
+        successful: false,
+        code: 'TOOL_ABORTED',
+      });
+    }
+    const down = await unreachable.tools.execute('TASKS_LIST_TASKS', { userId: 'user_direct_abort' });
+    expect(down).toMatchObject({ successful: false, code: 'SERVER_UNREACHABLE', data: null });
+    expect(down.error).toContain('ECONNREFUSED');
+  });
+
   it('waitForConnections() waits as long as it was asked, past a shorter requestTimeoutMs', async () => {
     // the server holds the request for the wait: a ToolMux that gives a request 500 ms stopped a
     // wait of 1.2 s after 500 ms (SERVER_UNREACHABLE), where an embedded one answers timedOut
