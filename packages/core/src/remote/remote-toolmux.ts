@@ -281,7 +281,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     sessionId: string,
     given?: { customTools?: Tool[]; customToolkits?: Toolkit[] },
   ): Promise<SessionOf<P>> {
-    const options = optionsObject(given, 'mux.use()');
+    const options = checkedOptions(given, 'mux.use()');
     sessionIdOf(sessionId, 'use');
     const wire = await this.#api.get(`/sessions/${id(sessionId)}`, undefined, sessionWireOf);
     const customTools = options.customTools ?? [];
