@@ -547,7 +547,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     sessionId: string,
     given?: { customTools?: Tool[]; customToolkits?: Toolkit[] },
   ): Promise<SessionOf<P>> {
-    const options = optionsObject(given, 'mux.use()');
+    const options = checkedOptions(given, 'mux.use()');
     const engine = await this.#ready();
     const record = await engine.store.getSession(sessionIdOf(sessionId, 'use'));
     if (!record) throw sessionNotFound(sessionId, 'use');

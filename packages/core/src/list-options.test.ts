@@ -22,6 +22,7 @@ const WRONG = {
   limit: '5',
   cursor: 5,
   function: 'x',
+  list: 'SHOP_LOOKUP_STOCK',
 } as const;
 
 type Kind = keyof typeof WRONG;
@@ -79,6 +80,13 @@ function methods(mux: ToolMux, session: () => Session): Method[] {
         ...page,
       },
       typo: ['userId', 'userIds'],
+    },
+    {
+      // customTools: 'x' was a TypeError in both modes
+      name: 'mux.use()',
+      call: (options) => mux.use(session().sessionId, options as never),
+      fields: { customTools: 'list', customToolkits: 'list' },
+      typo: ['tools', 'customTools'],
     },
     {
       name: 'mux.tools.get()',

@@ -29,6 +29,12 @@ export interface RemoteCall<W = unknown, R = W> {
   signal?: AbortSignal;
   /** How long this request may take; the client's `requestTimeoutMs` when not given. */
   timeoutMs?: number;
+  /**
+   * How long the server holds this request before it answers, as the caller asked (a wait for
+   * connections): added to the request's timeout, so that a `requestTimeoutMs` shorter than the wait
+   * does not stop a request that the server answers in time.
+   */
+  heldMs?: number;
 }
 
 /** How long a request to the server may take by default, its answer read included: 10 minutes. */
@@ -276,8 +282,9 @@ export class RemoteApi {
   async #call<W, R = W>(
     method: string,
     path: string,
-    { query, body, signal, timeoutMs = this.#timeoutMs, read }: RemoteCall<W, R>,
+    { query, body, signal, timeoutMs: givenTimeoutMs, heldMs = 0, read }: RemoteCall<W, R>,
   ): Promise<R> {
+    const timeoutMs = Math.min((givenTimeoutMs ?? this.#timeoutMs) + heldMs, MAX_TIMER_MS);
     const url = new URL(this.#base + path);
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value === undefined) continue;
@@ -394,7 +401,11 @@ export class RemoteApi {
         method === 'GET' || (await refusedUnhandled(response)) ? retryDelayOf(response) : undefined;
       if (wait !== undefined) {
         await response.body?.cancel().catch(() => undefined);
-        await sleep(wait, undefined, { signal });
+        // stopped by the signal, the wait rejects with its reason (the caller's, or the timeout's or
+        // close()'s), as fetch does, not with a bare AbortError
+        await sleep(wait, undefined, { signal }).catch(() => {
+          throw signal.reason;
+        });
         response = await send();
       }
     } catch (error) {

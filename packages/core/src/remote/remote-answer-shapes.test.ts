@@ -4,6 +4,7 @@ import { ToolMuxError } from '../errors.js';
 import type { Session } from '../session.js';
 import {
   connectionRequestAnswer,
+  failedCall,
   jsonAnswer,
   LOG_ANSWER,
   misbehavingServer,
@@ -215,7 +216,7 @@ const CASES: Case[] = [
     name: 'tools.execute()',
     answer: TOOL_RESULT,
     free: ['data'],
-    call: () => mux.tools.execute('GITHUB_STAR', { userId: 'user_1' }),
+    call: () => failedCall(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' })),
   },
   {
     name: 'authConfigs.create()',

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { defineTool } from '../catalog/define.js';
 import {
   connectionRequestAnswer,
+  failedCall,
   type Handler,
   jsonAnswer as json,
   misbehavingServer as misbehaving,
@@ -76,7 +77,7 @@ describe('remote client: answers that are not the toolmux API', () => {
         () => mux.tools.get('user_1', { toolkits: ['github'] }),
         () => mux.create('user_1', {}),
         () => mux.use('ses_remote_client_test'),
-        () => mux.tools.execute('GITHUB_STAR', { userId: 'user_1' }),
+        () => failedCall(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' })),
       ];
       for (const call of calls) {
         const error = await rejection(call());
@@ -275,13 +276,14 @@ describe('remote client: a server that stalls', () => {
     server.answer(stalls['sends nothing']!);
     const call = session.execute('GITHUB_STAR', {});
     const read = rejection(closing.toolkits.list());
-    const direct = rejection(closing.tools.execute('GITHUB_STAR', { userId: 'user_1' }));
+    const direct = closing.tools.execute('GITHUB_STAR', { userId: 'user_1' });
     await expect.poll(() => server.received.length, untilTestTimeout()).toBe(3);
     await closing.close({ timeoutMs: 100 });
     expect(await call).toMatchObject({ successful: false, code: 'TOOL_ABORTED', data: null });
     expect((await call).error).toContain('its ToolMux was closed');
     expect((await read).code).toBe('TOOLMUX_CLOSED');
-    expect((await direct).code).toBe('TOOLMUX_CLOSED');
+    // a tool call without a session too: a result, as an embedded one's (it rejected TOOLMUX_CLOSED)
+    expect(await direct).toMatchObject({ successful: false, code: 'TOOL_ABORTED', data: null });
     // the ToolMux stays usable
     server.answer(json(200, { items: [], next_cursor: null, total: 0 }));
     expect((await closing.toolkits.list()).total).toBe(0);
@@ -400,7 +402,7 @@ describe('remote client: JSON nested past any stack', () => {
     const failed = await session.execute('GITHUB_STAR', {});
     expect(failed).toMatchObject({ successful: false, code: 'SERVER_UNREACHABLE' });
     expect(failed.error).toContain('"data" nests objects and arrays more than 1024 levels');
-    const direct = await rejection(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' }));
+    const direct = await rejection(failedCall(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' })));
     expect(direct.message).toContain('"data" nests');
 
     server.answer(json(200, tools(`{"type":"object","properties":{"a":${deep(200_000)}}}`)));
@@ -480,7 +482,7 @@ describe('remote client: redirects, refused and reset connections', () => {
     // a read met a dropped connection and was sent once more; a write is sent once (it may have run)
     expect(server.received.filter((request) => request.method === 'GET')).toHaveLength(2);
     server.answer((request) => request.socket.destroy());
-    await rejection(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' }));
+    await rejection(failedCall(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' })));
     await expect.poll(() => server.received.length, untilTestTimeout()).toBe(1);
 
     const unknown = await rejection(
@@ -496,7 +498,7 @@ describe('remote client: redirects, refused and reset connections', () => {
         response.writeHead(status, { 'retry-after': '0', 'content-type': 'text/html' });
         response.end('<h1>unavailable</h1>');
       });
-      const error = await rejection(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' }));
+      const error = await rejection(failedCall(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' })));
       expect(error.code).toBe('SERVER_UNREACHABLE');
       expect(server.received.filter((request) => request.url.endsWith('/tools/execute'))).toHaveLength(1);
     }
@@ -532,6 +534,27 @@ describe('remote client: redirects, refused and reset connections', () => {
     const busy = await rejection(mux.toolkits.list());
     expect(busy.code).toBe('SERVER_UNREACHABLE');
     expect(busy.message).toContain('HTTP 429 (Retry-After: 3600)');
+    expect(server.received).toHaveLength(1);
+  });
+
+  it("an abort while a refused write waits for its Retry-After rejects with the caller's reason, as any abort", async () => {
+    const controller = new AbortController();
+    const reason = new Error('the user closed the page');
+    server.answer((_request, response) => {
+      const body = JSON.stringify({ error: { code: 'TOO_MANY_CONNECTIONS', message: 'too many' } });
+      response.writeHead(503, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'retry-after': '5',
+      });
+      // aborted while the client waits the 5 s it was asked to before it sends the request again
+      response.end(body, () => setTimeout(() => controller.abort(reason), 200));
+    });
+    const error = await mux.connectedAccounts.refresh('ca_1', { signal: controller.signal }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBe(reason);
     expect(server.received).toHaveLength(1);
   });
 

@@ -158,6 +158,76 @@ export function remoteConnectionRequest(api: RemoteApi, wire: ConnectionRequestW
 }
 
 /**
+ * A tool call the server runs (`post` sends it), answered as an embedded call is: never a rejection.
+ * Aborted before it is sent, or with arguments JSON would change (a NaN, a sparse array's holes,
+ * an object of too many keys), it is not sent: a failed result, logged here for a session's call
+ * (the server has no log of calls without a session to take it). Aborted while it runs (the server
+ * sees the client go away and stops the tool), stopped by close(), or answered with an error or not
+ * at all, it is a failed result of that code (`logId` empty: the server's entry is not known here).
+ */
+export async function callOnServer(
+  env: ExecutionEnvironment,
+  call: {
+    slug: string;
+    arguments: unknown;
+    userId: string;
+    sessionId: string | null;
+    callId?: string;
+    parentId?: string;
+    signal?: AbortSignal;
+    holdLog?: (entry: ExecutionLogRecord) => void;
+  },
+  post: () => Promise<ToolResult>,
+): Promise<ToolResult> {
+  const { slug, signal, holdLog, ...logged } = call;
+  // Never sent: logged here, like an embedded call refused before it started.
+  const refuse = (error: ToolMuxError): Promise<ToolResult> =>
+    logged.sessionId === null
+      ? Promise.resolve({ successful: false, data: null, error: error.message, code: error.code, logId: '' })
+      : rejectToolCall(env, { slug, ...logged }, error, holdLog);
+  if (signal?.aborted) {
+    return refuse(
+      new ToolMuxError({ code: 'TOOL_ABORTED', message: `${slug} was aborted before it started.` }),
+    );
+  }
+  // the request's JSON would write every hole of a sparse array, and a NaN or ±Infinity, as null,
+  // and writing an object of too many keys lists them (the server checks the rest)
+  const shape = await jsonShapeSliced(call.arguments, MAX_JSON_DEPTH, new WorkSlice(), {
+    root: 'arguments',
+    maxKeys: MAX_OBJECT_KEYS,
+    finiteNumbers: true,
+  });
+  const refused = shapeArgumentsMessage(slug, shape);
+  if (refused !== undefined)
+    return refuse(new ToolMuxError({ code: 'TOOL_ARGUMENTS_INVALID', message: refused }));
+  try {
+    return await post();
+  } catch (error) {
+    if (signal?.aborted) {
+      return {
+        successful: false,
+        data: null,
+        error: `${slug} was aborted by the caller.`,
+        code: 'TOOL_ABORTED',
+        logId: '',
+      };
+    }
+    if (!ToolMuxError.isInstance(error)) throw error;
+    if (error.code === 'TOOLMUX_CLOSED' && error.details?.closeTimeoutMs !== undefined) {
+      // close() stopped the request: the server sees the client go away and stops the call
+      return {
+        successful: false,
+        data: null,
+        error: `${slug} was stopped: its ToolMux was closed, and the call ran on past the ${String(error.details.closeTimeoutMs)} ms that close() waits for calls in flight.`,
+        code: 'TOOL_ABORTED',
+        logId: '',
+      };
+    }
+    return { successful: false, data: null, error: error.message, code: error.code, logId: '' };
+  }
+}
+
+/**
  * A session served by a toolmux server: tool lists, calls, search, connections and logs go over its
  * REST API; the session's custom tools (their code is here) run in this process and their log
  * entries are sent to the server, so `logs()` shows every call.
@@ -275,8 +345,20 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     } catch (error) {
       return Promise.reject(error);
     }
-    const execute = toolCallExecute((slug, args, options) => this.execute(slug, args, options));
     const call = ++this.#toolsCalls;
+    // As an embedded session's: the session read again once the last read is older than
+    // `sessionFreshMs`, so that an update made through another object (here or anywhere) hands out
+    // the tools of its config, not those of the config this object had, and a deleted session is
+    // SESSION_NOT_FOUND, not the tool list read before it was deleted.
+    const checking = this.#checkCurrent();
+    return checking === undefined
+      ? this.#toolsOf(call, modifiers)
+      : checking.then(() => this.#toolsOf(call, modifiers));
+  }
+
+  /** `tools()` once the session is known current: call `call` of `tools()`, with `modifiers`. */
+  #toolsOf(call: number, modifiers: ToolModifiers | undefined): Promise<TCollection> {
+    const execute = toolCallExecute((slug, args, options) => this.execute(slug, args, options));
     if (hasModifiers(modifiers)) {
       return this.#specs().then((specs) => {
         const modified = applyToolModifiers(specs, execute, modifiers);
@@ -287,7 +369,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         return this.#runtime.provider.wrapTools(modified.specs, modified.execute) as TCollection;
       });
     }
-    this.#toolCallExecute = undefined;
+    if (call === this.#toolsCalls) this.#toolCallExecute = undefined;
     this.#tools ??= this.#specs().then((specs) => {
       return {
         specs: specsBySlug(specs),
@@ -374,62 +456,21 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
    * a refused request is a failed result the model can read (`logId` is empty when the server's log
    * entry is not known here; the server logs an aborted call as TOOL_ABORTED, under `parentId` too).
    */
-  async #remoteExecute(slug: string, args: unknown, options: InnerCallOptions): Promise<ToolResult> {
-    // Never sent: logged here, like an embedded call refused before it started.
-    const refuse = (error: ToolMuxError) =>
-      rejectToolCall(
-        this.#runtime.env,
-        {
-          slug,
-          arguments: args,
-          userId: this.userId,
-          sessionId: this.sessionId,
-          callId: options.callId,
-          parentId: options.parentId,
-        },
-        error,
-        options.holdLog,
-      );
-    if (options.signal?.aborted) {
-      return refuse(
-        new ToolMuxError({ code: 'TOOL_ABORTED', message: `${slug} was aborted before it started.` }),
-      );
-    }
-    // the request's JSON would write every hole of a sparse array, and a NaN or ±Infinity, as null,
-    // and writing an object of too many keys lists them (the server checks the rest)
-    const shape = await jsonShapeSliced(args, MAX_JSON_DEPTH, new WorkSlice(), {
-      root: 'arguments',
-      maxKeys: MAX_OBJECT_KEYS,
-      finiteNumbers: true,
-    });
-    const refused = shapeArgumentsMessage(slug, shape);
-    if (refused !== undefined)
-      return refuse(new ToolMuxError({ code: 'TOOL_ARGUMENTS_INVALID', message: refused }));
-    try {
-      return await this.#postExecute(slug, args, options);
-    } catch (error) {
-      if (options.signal?.aborted) {
-        return {
-          successful: false,
-          data: null,
-          error: `${slug} was aborted by the caller.`,
-          code: 'TOOL_ABORTED',
-          logId: '',
-        };
-      }
-      if (!ToolMuxError.isInstance(error)) throw error;
-      if (error.code === 'TOOLMUX_CLOSED' && error.details?.closeTimeoutMs !== undefined) {
-        // close() stopped the request: the server sees the client go away and stops the call
-        return {
-          successful: false,
-          data: null,
-          error: `${slug} was stopped: its ToolMux was closed, and the call ran on past the ${String(error.details.closeTimeoutMs)} ms that close() waits for calls in flight.`,
-          code: 'TOOL_ABORTED',
-          logId: '',
-        };
-      }
-      return { successful: false, data: null, error: error.message, code: error.code, logId: '' };
-    }
+  #remoteExecute(slug: string, args: unknown, options: InnerCallOptions): Promise<ToolResult> {
+    return callOnServer(
+      this.#runtime.env,
+      {
+        slug,
+        arguments: args,
+        userId: this.userId,
+        sessionId: this.sessionId,
+        callId: options.callId,
+        parentId: options.parentId,
+        signal: options.signal,
+        holdLog: options.holdLog,
+      },
+      () => this.#postExecute(slug, args, options),
+    );
   }
 
   /** `POST /sessions/:id/execute` */
@@ -650,12 +691,13 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     checkSignal(options.signal, 'waitForConnections()');
     const slugs = checkWaitToolkits(toolkits);
     const timeoutMs = checkConnectionsWaitTimeout(options.timeoutMs);
-    return this.#runtime.api.post(
-      `${this.#path}/wait-for-connections`,
-      { toolkits: slugs, timeout_seconds: timeoutMs / 1000 },
-      options.signal,
-      waitForConnectionsOf,
-    );
+    // the server answers once the wait ends: its time is the request's, besides requestTimeoutMs
+    return this.#runtime.api.call('POST', `${this.#path}/wait-for-connections`, {
+      body: { toolkits: slugs, timeout_seconds: timeoutMs / 1000 },
+      signal: options.signal,
+      heldMs: timeoutMs,
+      read: waitForConnectionsOf,
+    });
   }
 
   /** Deletes the session on the server (`DELETE /sessions/:id`); its log stays there. */

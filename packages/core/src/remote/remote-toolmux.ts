@@ -44,7 +44,7 @@ import { checkedOptions, checkedRequest, credentialsObject, optionsObject } from
 import { checkUserId, shownValue, urlWithoutCredentials } from '../util/stored-text.js';
 import { FETCH_BAD_PORTS } from './bad-ports.js';
 import { answerNeverCame, maxResponseBytesOf, RemoteApi, requestTimeoutOf, succeededUnread } from './http.js';
-import { RemoteSession, remoteConnectionRequest } from './remote-session.js';
+import { callOnServer, RemoteSession, remoteConnectionRequest } from './remote-session.js';
 import {
   authConfigOf,
   connectedAccountOf,
@@ -281,7 +281,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     sessionId: string,
     given?: { customTools?: Tool[]; customToolkits?: Toolkit[] },
   ): Promise<SessionOf<P>> {
-    const options = optionsObject(given, 'mux.use()');
+    const options = checkedOptions(given, 'mux.use()');
     sessionIdOf(sessionId, 'use');
     const wire = await this.#api.get(`/sessions/${id(sessionId)}`, undefined, sessionWireOf);
     const customTools = options.customTools ?? [];
@@ -303,7 +303,11 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
 
   readonly sessions = {
     delete: async (sessionId: string): Promise<void> => {
-      await this.#api.call('DELETE', `/sessions/${id(sessionIdOf(sessionId, 'delete'))}`);
+      const path = `/sessions/${id(sessionIdOf(sessionId, 'delete'))}`;
+      // the entries of calls that ran here go first, as session.delete() sends them: the server takes
+      // no entry for a session it deleted, and an embedded call's entry is stored before it answers
+      await this.#env.logs.flush();
+      await this.#api.call('DELETE', path);
     },
     list: async (given?: {
       userId?: string;
@@ -387,20 +391,34 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
       const refused = toolSlugRefusal(slug, 'tools.execute()');
       if (refused) return refused;
       checkSignal(request.signal, 'tools.execute()');
-      return await this.#api.post(
-        '/tools/execute',
+      const args = request.arguments ?? {};
+      // a tool call: an abort, an unreachable server or a refusal is a failed result, as embedded
+      return callOnServer(
+        this.#env,
         {
-          tool_slug: slug,
-          user_id: request.userId,
-          arguments: request.arguments ?? {},
-          // an empty id sent is refused; dropped, the call would run with the default account
-          ...(request.connectedAccountId !== undefined
-            ? { connected_account_id: request.connectedAccountId }
-            : {}),
-          ...(request.callId ? { call_id: request.callId } : {}),
+          slug,
+          arguments: args,
+          userId: request.userId,
+          sessionId: null,
+          callId: request.callId,
+          signal: request.signal,
         },
-        request.signal,
-        toolResultOf,
+        () =>
+          this.#api.post(
+            '/tools/execute',
+            {
+              tool_slug: slug,
+              user_id: request.userId,
+              arguments: args,
+              // an empty id sent is refused; dropped, the call would run with the default account
+              ...(request.connectedAccountId !== undefined
+                ? { connected_account_id: request.connectedAccountId }
+                : {}),
+              ...(request.callId ? { call_id: request.callId } : {}),
+            },
+            request.signal,
+            toolResultOf,
+          ),
       );
     },
   };

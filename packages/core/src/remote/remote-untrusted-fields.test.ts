@@ -6,6 +6,7 @@ import { MetaToolSlug } from '../meta-tools/meta-tools.js';
 import type { Session } from '../session.js';
 import {
   connectionRequestAnswer,
+  failedCall,
   type Handler,
   jsonAnswer as json,
   LOG_ANSWER,
@@ -45,11 +46,11 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-/** What a tool call answered `body` gives: the session's failed result, and mux.tools.execute()'s error. */
+/** What a tool call answered `body` gives: the session's failed result, and mux.tools.execute()'s, as its error. */
 async function toolCallAnswered(body: unknown) {
   server.answer(json(200, body));
   const result = await session.execute('GITHUB_STAR', {});
-  const thrown = await rejection(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' }));
+  const thrown = await rejection(failedCall(mux.tools.execute('GITHUB_STAR', { userId: 'user_1' })));
   return { result, thrown };
 }
 

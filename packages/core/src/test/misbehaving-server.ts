@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import { ToolMuxError } from '../errors.js';
+import type { ToolResult } from '../execution/result.js';
 
 /** How the test server answers one request. */
 export type Handler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -115,4 +116,16 @@ export async function rejection(promise: Promise<unknown>, secret: string): Prom
   if (!ToolMuxError.isInstance(error)) throw error;
   expect(`${error.message} ${JSON.stringify(error.details ?? {})}`).not.toContain(secret);
   return error;
+}
+
+/**
+ * A tool call's failed result (which a tool call answers instead of rejecting, in both modes) thrown
+ * as the ToolMuxError it reports, its code and message, so that a test compares it with what other
+ * requests reject with; a successful result is handed on.
+ */
+export async function failedCall(call: Promise<ToolResult>): Promise<ToolResult> {
+  const result = await call;
+  if (result.successful) return result;
+  expect(result.data).toBeNull();
+  throw new ToolMuxError({ code: result.code ?? 'TOOL_EXECUTION_FAILED', message: result.error ?? '' });
 }

@@ -144,6 +144,11 @@ const cursor: FieldCheck = (value, name) =>
   typeof value === 'string' && value.length <= MAX_CURSOR_LENGTH
     ? undefined
     : `${name} must be the nextCursor of a previous page, a string (leave it out for the first page); got ${shownValue(value)}`;
+/** An array (of tools or toolkits, whose items are checked where they are used). */
+const list =
+  (of: string): FieldCheck =>
+  (value, name) =>
+    Array.isArray(value) ? undefined : `${name} must be an array of ${of}; got ${shownValue(value)}`;
 /** A page size: a whole number from 1 to `max` (the same words as `validateLimit`). */
 const limit =
   (max: number): FieldCheck =>
@@ -177,6 +182,7 @@ const FIELDS = {
     limit: limit(MAX_PAGE_LIMIT),
     cursor,
   },
+  'mux.use()': { customTools: list('defineTool() results'), customToolkits: list('defineToolkit() results') },
   'mux.tools.get()': { modifySchema: fn, beforeExecute: fn, afterExecute: fn },
   'mux.tools.execute()': {
     userId: checkedLater,

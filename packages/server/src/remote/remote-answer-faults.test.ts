@@ -292,12 +292,15 @@ describe('remote mode: a proxy that echoes the API key in what it answers', () =
     it(`${name}: the key shows nowhere in the error, its stack, JSON or causes`, async () => {
       const mux = remote(recordingLogger());
       fault = answer;
-      const error = await rejection(
-        mux.tools.execute('LOCAL_PING', { userId: 'user_1', arguments: { n: 1 } }),
-      );
+      // a tool call answers a failed result (as embedded): the error the request met is its message
+      const result = await mux.tools.execute('LOCAL_PING', { userId: 'user_1', arguments: { n: 1 } });
+      expect(result).toMatchObject({ successful: false, code: 'SERVER_UNREACHABLE' });
+      expect(JSON.stringify(result)).not.toContain(server.apiKey);
+      expect(result.error).toContain('[REDACTED]');
+      // another write rejects with it
+      const error = await rejection(mux.authConfigs.create('local', { type: 'api_key' }));
       expect((error as ToolMuxError).code).toBe('SERVER_UNREACHABLE');
       expectWithout(error, server.apiKey);
-      expect((error as ToolMuxError).message).toContain('[REDACTED]');
     });
   }
 
@@ -339,12 +342,16 @@ describe("remote mode: a fetch of the application's own whose error names the ke
       // a read (sent twice: its connection failed) and a write
       for (const call of [
         () => mux.toolkits.list(),
-        () => mux.tools.execute('LOCAL_PING', { userId: 'user_1' }),
+        () => mux.authConfigs.create('local', { type: 'api_key' }),
       ]) {
         const error = await rejection(call());
         expect((error as ToolMuxError).code).toBe('SERVER_UNREACHABLE');
         expectWithout(error, server.apiKey);
       }
+      // a tool call answers a failed result (as embedded), whose message is the error's
+      const result = await mux.tools.execute('LOCAL_PING', { userId: 'user_1' });
+      expect(result).toMatchObject({ successful: false, code: 'SERVER_UNREACHABLE' });
+      expect(JSON.stringify(result)).not.toContain(server.apiKey);
     });
   }
 

@@ -11,7 +11,13 @@ import {
   ToolMux,
   ToolMuxError,
 } from '@toolmux/core';
-import { createSampleToolkits, freePort, stockLookupTool, untilTestTimeout } from '@toolmux/core/test';
+import {
+  createSampleToolkits,
+  freePort,
+  recordingLogger,
+  stockLookupTool,
+  untilTestTimeout,
+} from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startTestServer, type TestServer } from '../testing/index.js';
@@ -716,6 +722,33 @@ describe('remote mode: log uploads', () => {
     expect(logs.items).toHaveLength(30);
   });
 
+  it('mux.sessions.delete() sends the entries of calls that ran here first, as session.delete() does', async () => {
+    // a network on which an upload takes longer than a DELETE: the server refused the entries of a
+    // session deleted meanwhile, and they were lost
+    const uploadsLag: typeof fetch = async (input, init) => {
+      if (init?.method === 'POST' && String(input).endsWith('/logs')) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return fetch(input, init);
+    };
+    const logger = recordingLogger();
+    const mux = new ToolMux({ baseUrl: server.url, apiKey: server.apiKey, fetch: uploadsLag, logger });
+    const { tool } = stockLookupTool();
+    for (const remove of ['mux.sessions.delete', 'session.delete'] as const) {
+      const session = await mux.create('user_upload_delete', { experimental: { customTools: [tool] } });
+      const ran = await session.execute(tool.slug, { sku: 'D-1' });
+      if (remove === 'session.delete') await session.delete();
+      else await mux.sessions.delete(session.sessionId);
+      const logs = await server.embedded.logs.list({ sessionId: session.sessionId });
+      expect(
+        logs.items.map((entry) => entry.id),
+        remove,
+      ).toEqual([ran.logId]);
+    }
+    await mux.close();
+    expect(logger.errors).toEqual([]);
+  });
+
   it('close() lets a custom-tool call running here finish first, and sends its entry; one past close({ timeoutMs }) is stopped (TOOL_ABORTED) and sent too', async () => {
     const mux = server.remote();
     let release!: () => void;
@@ -879,6 +912,64 @@ describe('remote mode: configuration and failures', () => {
     expect(sample.calls.length).toBe(before);
     const [entry] = (await session.logs()).items;
     expect(entry).toMatchObject({ id: result.logId, callId: 'call_pre', errorCode: 'TOOL_ABORTED' });
+  });
+
+  it('mux.tools.execute() and the tools of mux.tools.get() answer an abort or an unreachable server with a failed result, as embedded', async () => {
+    // they rejected: with a bare AbortError, SERVER_UNREACHABLE or TOOLMUX_CLOSED
+    const unreachable = new ToolMux({
+      baseUrl: `http://127.0.0.1:${await freePort()}`,
+      apiKey: server.apiKey,
+    });
+    for (const mux of [remote, server.embedded]) {
+      const before = await mux.tools.execute('TASKS_LIST_TASKS', {
+        userId: 'user_direct_abort',
+        signal: AbortSignal.abort(),
+      });
+      expect(before, mux.mode).toMatchObject({ successful: false, code: 'TOOL_ABORTED', data: null });
+      expect(before.error).toBe('TASKS_LIST_TASKS was aborted before it started.');
+      const controller = new AbortController();
+      const running = mux.tools.execute('TASKS_WAIT_FOR_APPROVAL', {
+        userId: 'user_direct_abort',
+        arguments: { taskId: 't1' },
+        signal: controller.signal,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      controller.abort();
+      expect(await running, mux.mode).toMatchObject({
+        successful: false,
+        code: 'TOOL_ABORTED',
+        error: 'TASKS_WAIT_FOR_APPROVAL was aborted by the caller.',
+      });
+      const listTasks = (
+        (await mux.tools.get('user_direct_abort', { toolkits: ['tasks'] })) as PlainTool[]
+      ).find((tool) => tool.name === 'TASKS_LIST_TASKS');
+      expect(await listTasks!.execute({}, { signal: AbortSignal.abort() }), mux.mode).toMatchObject({
+        successful: false,
+        code: 'TOOL_ABORTED',
+      });
+    }
+    const down = await unreachable.tools.execute('TASKS_LIST_TASKS', { userId: 'user_direct_abort' });
+    expect(down).toMatchObject({ successful: false, code: 'SERVER_UNREACHABLE', data: null });
+    expect(down.error).toContain('ECONNREFUSED');
+  });
+
+  it('waitForConnections() waits as long as it was asked, past a shorter requestTimeoutMs', async () => {
+    // the server holds the request for the wait: a ToolMux that gives a request 500 ms stopped a
+    // wait of 1.2 s after 500 ms (SERVER_UNREACHABLE), where an embedded one answers timedOut
+    const config = await remote.authConfigs.create('mail', { type: 'api_key' });
+    const created = await remote.create('user_remote_wait_timeout', {
+      toolkits: ['mail'],
+      authConfigs: { mail: config.id },
+    });
+    const request = await created.authorize('mail');
+    const quick = new ToolMux({ baseUrl: server.url, apiKey: server.apiKey, requestTimeoutMs: 500 });
+    const session = await quick.use(created.sessionId);
+    const waited = await session.waitForConnections(['mail'], { timeoutMs: 1200 });
+    expect(waited).toMatchObject({
+      timedOut: true,
+      toolkits: { mail: { status: 'PENDING', connectionRequestId: request.id } },
+    });
+    await quick.close();
   });
 
   it('an abort stops the call on the server and is a TOOL_ABORTED result here', async () => {

@@ -1,3 +1,4 @@
+import type { PlainTool } from '@toolmux/core';
 import { createSampleToolkits, stockLookupTool } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../testing/index.js';
@@ -63,6 +64,47 @@ describe('remote session objects follow accountCacheTtlMs', () => {
     });
     expect(onFast.configVersion).toBe(2);
     expect(ran.map((call) => call.sku)).toEqual(['F-2']);
+  });
+
+  it('tools() hands out the tools of an update made elsewhere, and is SESSION_NOT_FOUND once the session was deleted, as embedded', async () => {
+    const always = server.remote(undefined, { accountCacheTtlMs: 0 });
+    const embedded = server.embedded;
+    const slugsOf = async (tools: Promise<unknown>) =>
+      ((await tools) as PlainTool[]).map((tool) => tool.name).filter((name) => !name.startsWith('TOOLMUX_'));
+    for (const [mode, mux] of [
+      ['remote', always],
+      ['embedded', embedded],
+    ] as const) {
+      const session = await mux.create('user_ttl_tools', { toolkits: ['tasks'], preload: { tools: 'all' } });
+      const tasks = await slugsOf(session.tools());
+      expect(tasks.length, mode).toBeGreaterThan(0);
+      expect(
+        tasks.every((slug) => slug.startsWith('TASKS_')),
+        mode,
+      ).toBe(true);
+      // through another object of the same ToolMux (the embedded one reads its store after this one's
+      // change at once; the remote one after accountCacheTtlMs, 0 here)
+      await (await mux.use(session.sessionId)).update({ toolkits: ['notes'] });
+      for (const modifiers of [
+        undefined,
+        { beforeExecute: ({ args }: { args: Record<string, unknown> }) => args },
+      ]) {
+        const notes = await slugsOf(session.tools(modifiers));
+        expect(notes.length, mode).toBeGreaterThan(0);
+        expect(
+          notes.every((slug) => slug.startsWith('NOTES_')),
+          `${mode}: ${notes.join(', ')}`,
+        ).toBe(true);
+      }
+      expect(session.configVersion, mode).toBe(2);
+      await mux.sessions.delete(session.sessionId);
+      for (const modifiers of [
+        undefined,
+        { beforeExecute: ({ args }: { args: Record<string, unknown> }) => args },
+      ]) {
+        await expect(session.tools(modifiers), mode).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
+      }
+    }
   });
 
   it('0 reads the session before every custom-tool call; a value that is not a number of ms is refused', async () => {
