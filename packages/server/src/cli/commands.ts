@@ -56,6 +56,11 @@ export interface CliIo {
   isTty?: boolean;
   /** Resolves when the process should stop serving (SIGINT / SIGTERM). */
   stopSignal: () => Promise<void>;
+  /**
+   * Sends the process's warnings (`process.emitWarning`) to `write` from now on (`serve`: its log),
+   * instead of stderr. @default warnings are left where they go
+   */
+  routeWarnings?: (write: (warning: Error) => void) => void;
 }
 
 class UsageError extends Error {}
@@ -611,6 +616,14 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   }
   const log = createCliLogger({ level: logLevel, format: logFormat, write: io.stdout });
   const logger = serverLoggerOf(log);
+  // a library's notice (pg's about sslmode=require while the store opens) is a line of the log
+  io.routeWarnings?.((warning) => {
+    const code = (warning as { code?: unknown }).code;
+    log.warn(
+      { warning: warning.name, ...(typeof code === 'string' ? { code } : {}) },
+      `${warning.name === 'Warning' ? 'warning' : warning.name}: ${oneLine(String(warning.message))}`,
+    );
+  });
   const port =
     requestedPort === 0
       ? await freePort(host).catch((error) => Promise.reject(listenFailure(error, host, 0)))
