@@ -436,6 +436,18 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   };
 
   // Operations: liveness, readiness (the store answers), Prometheus metrics.
+  // `/readyz` needs no key: the probes that arrive while a ping of the store runs share it, so that a
+  // flood of them costs the store one query at a time, not one each (and a pool's every connection).
+  // None is cached: a probe that comes after a ping ended sends a new one.
+  let ping: Promise<void> | undefined;
+  const storeAnswers = (): Promise<void> => {
+    ping ??= openToolMuxStore(options.toolmux)
+      .then(pingStore)
+      .finally(() => {
+        ping = undefined;
+      });
+    return ping;
+  };
   app.get('/healthz', () => jsonAnswer({ status: 'ok' }));
   app.get('/readyz', async () => {
     if (draining) {
@@ -444,7 +456,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       return jsonAnswer({ status: 'draining' }, 503);
     }
     try {
-      await pingStore(await openToolMuxStore(options.toolmux));
+      await storeAnswers();
       return jsonAnswer({ status: 'ready' });
     } catch (error) {
       recordFault(error);
