@@ -21,9 +21,11 @@ export function openToolMuxStore(mux: ToolMux<Provider<unknown>>): Promise<Store
 /**
  * Calls `listener` with the execution log entry of every tool call the ToolMux answers from now on
  * (toolkit, slug, status, duration; payloads already redacted), and the toolkit to count it under:
- * the entry's if the catalog has it (meta-tools: `toolmux`), else `custom` — a session's own
- * toolkits and what a remote-mode client names in its uploaded entries are many and chosen by
- * callers, so a metric labelled by them would grow a series per name. Returns the unsubscribe.
+ * `unknown` for a call that reached no tool (an unknown slug, a tool the session does not have: its
+ * entry names no toolkit); the entry's if the catalog has it (meta-tools: `toolmux`); else `custom`
+ * — a session's own toolkits and what a remote-mode client names in its uploaded entries are many
+ * and chosen by callers, so a metric labelled by them would grow a series per name. Returns the
+ * unsubscribe.
  */
 export function onToolCall(
   mux: ToolMux<Provider<unknown>>,
@@ -34,9 +36,11 @@ export function onToolCall(
   return engine.onToolCall((record) =>
     listener(
       record,
-      record.toolkit === META_TOOLKIT.slug || catalog.toolkits.has(record.toolkit)
-        ? record.toolkit
-        : 'custom',
+      record.toolkit === ''
+        ? 'unknown'
+        : record.toolkit === META_TOOLKIT.slug || catalog.toolkits.has(record.toolkit)
+          ? record.toolkit
+          : 'custom',
     ),
   );
 }

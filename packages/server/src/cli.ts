@@ -49,6 +49,43 @@ function endBy(signal: NodeJS.Signals): never {
   return process.exit(128 + constants.signals[signal]);
 }
 
+/**
+ * Process warnings (`process.emitWarning`: pg's notice about `sslmode=require`, a deprecation), which
+ * Node.js prints on stderr as several lines and a `--trace-warnings` hint: one line each instead,
+ * through the server's log while `serve` runs (it routes them there), else `toolmux: warning: …` on
+ * stderr. Node.js told to print none (`--no-warnings`, `NODE_NO_WARNINGS=1`) installs no printer,
+ * and then none is put in its place; `--disable-warning` names are honoured as Node.js does.
+ */
+let writeWarning = (warning: Error) => {
+  output.stderr(`toolmux: warning: ${warningLine(warning)}\n`);
+};
+if (process.listenerCount('warning') > 0) {
+  const disabled = disabledWarnings();
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error & { code?: unknown }) => {
+    if (disabled.has(warning.name) || (typeof warning.code === 'string' && disabled.has(warning.code)))
+      return;
+    writeWarning(warning);
+  });
+}
+
+/** A warning as one line: `SecurityWarning: text` (`Warning: ` left out), whitespace runs as one space. */
+function warningLine(warning: Error): string {
+  const text = String(warning.message).replace(/\s+/g, ' ').trim();
+  return warning.name === 'Warning' || !warning.name ? text : `${warning.name}: ${text}`;
+}
+
+/** The names and codes of `--disable-warning` (in the command line or NODE_OPTIONS). */
+function disabledWarnings(): Set<string> {
+  const words = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const names = new Set<string>();
+  words.forEach((word, index) => {
+    if (word.startsWith('--disable-warning=')) names.add(word.slice('--disable-warning='.length));
+    else if (word === '--disable-warning' && words[index + 1]) names.add(words[index + 1]!);
+  });
+  return names;
+}
+
 // As PID 1, SIGINT and SIGTERM would be ignored until `serve` handles them (while the store opens and
 // migrates, up to startupTimeoutMs, and in every other command): they end it, as they do elsewhere.
 const beforeServing = (signal: NodeJS.Signals) => endBy(signal);
@@ -74,6 +111,9 @@ async function run(): Promise<void> {
     stdout: output.stdout,
     stderr: output.stderr,
     env: process.env,
+    routeWarnings: (write) => {
+      writeWarning = write;
+    },
     isTty: process.stdout.isTTY === true,
     // the first SIGINT / SIGTERM drains; a second one, of either kind, ends the process at once (by
     // that signal, as if it had no handler)

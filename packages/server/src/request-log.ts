@@ -165,6 +165,91 @@ export function causeText(error: unknown): string {
   return parts.join(' ← ').replace(/\s*\n\s*/g, ' ');
 }
 
+/** The id of a request: the one it was sent with (`x-request-id`) when that is sane, else a new one. */
+export function requestIdFrom(sent: string | undefined): string {
+  return sent !== undefined && SANE_REQUEST_ID.test(sent) ? sent : randomUUID();
+}
+
+/** An answered request, as its log line and `onResponse` see it. */
+interface AnsweredRequest {
+  id: string;
+  method: string;
+  route: string;
+  status: number;
+  durationMs: number;
+  /** The error behind the answer (see {@link recordFault}). */
+  fault?: unknown;
+  /** Why a 5xx is no fault (see {@link recordExpectedUnavailable}). */
+  expected?: string;
+}
+
+/** Reports an answered request to `onResponse` (metrics), and writes its line unless `line` is false. */
+function requestAnswered(
+  { logger, onResponse }: RequestLogOptions,
+  info: (message: string, data?: Record<string, unknown>) => void,
+  { id, method, route, status, durationMs, fault, expected }: AnsweredRequest,
+  line = true,
+): void {
+  onResponse?.({ method, route, status, durationMs });
+  if (!line) return;
+  const fields = { req_id: id, method, route, status, duration_ms: durationMs };
+  const text = `${method} ${route} ${status} ${durationMs}ms`;
+  if (status >= 500 && fault === undefined && expected !== undefined) {
+    logger.warn(`${text} (request ${id}): ${expected}`, fields);
+  } else if (status >= 500 || fault !== undefined) {
+    const cause = fault === undefined ? 'no cause recorded' : causeText(fault);
+    logger.error(`${text} (request ${id}): ${cause}`, {
+      ...fields,
+      ...(fault === undefined ? {} : { error: errorFields(fault) }),
+    });
+  } else {
+    info(text, fields);
+  }
+}
+
+/** Milliseconds since `started` (a `performance.now()`), to the hundredth. */
+function millisecondsSince(started: number): number {
+  return Math.round((performance.now() - started) * 100) / 100;
+}
+
+/**
+ * What an answer given before the app routes the request (a connection past its client's share, a
+ * dot segment, a target or Host header that cannot be read) is counted and logged with, as the
+ * request-log middleware counts and logs the others: the id it answers with (`x-request-id`), and
+ * `done(status)`, which reports it to `onResponse` under the route `unmatched` and writes its line
+ * (not when `line` is false: refusals of connections are logged in a warning of their own, at most
+ * so often).
+ */
+export function earlyAnswerLog(
+  options: RequestLogOptions,
+): (
+  method: string,
+  sentId: string | undefined,
+  started: number,
+) => { id: string; done(status: number, details?: { fault?: unknown; line?: boolean }): void } {
+  const info = (options.logger.info ?? options.logger.debug).bind(options.logger);
+  return (method, sentId, started) => {
+    const id = requestIdFrom(sentId);
+    return {
+      id,
+      done: (status, details = {}) =>
+        requestAnswered(
+          options,
+          info,
+          {
+            id,
+            method,
+            route: 'unmatched',
+            status,
+            durationMs: millisecondsSince(started),
+            fault: details.fault,
+          },
+          details.line ?? true,
+        ),
+    };
+  };
+}
+
 export interface RequestLogOptions {
   logger: ServerLogger;
   /** Called when a response is ready, with its route pattern, status and duration (metrics). */
@@ -176,14 +261,11 @@ export interface RequestLogOptions {
  * is answered: method, route pattern, status, duration, request id. A 5xx (or a fault recorded with
  * {@link recordFault}) is an `error` line with the cause; the rest go to `info`.
  */
-export function requestLog({ logger, onResponse }: RequestLogOptions): MiddlewareHandler {
-  const info = (logger.info ?? logger.debug).bind(logger);
+export function requestLog(options: RequestLogOptions): MiddlewareHandler {
+  const info = (options.logger.info ?? options.logger.debug).bind(options.logger);
   return async (c, next) => {
     const started = performance.now();
-    const incoming = c.req.header(REQUEST_ID_HEADER);
-    const context: RequestContext = {
-      id: incoming && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID(),
-    };
+    const context: RequestContext = { id: requestIdFrom(c.req.header(REQUEST_ID_HEADER)) };
     await requests.run(context, next);
     try {
       if (c.res !== context.answered) c.res.headers.set(REQUEST_ID_HEADER, context.id);
@@ -192,23 +274,14 @@ export function requestLog({ logger, onResponse }: RequestLogOptions): Middlewar
       c.res = new Response(c.res.body, c.res);
       c.res.headers.set(REQUEST_ID_HEADER, context.id);
     }
-    const durationMs = Math.round((performance.now() - started) * 100) / 100;
-    const method = c.req.method;
-    const route = routeOf(c);
-    const status = c.res.status;
-    onResponse?.({ method, route, status, durationMs });
-    const fields = { req_id: context.id, method, route, status, duration_ms: durationMs };
-    const line = `${method} ${route} ${status} ${durationMs}ms`;
-    if (status >= 500 && context.fault === undefined && context.expected !== undefined) {
-      logger.warn(`${line} (request ${context.id}): ${context.expected}`, fields);
-    } else if (status >= 500 || context.fault !== undefined) {
-      const cause = context.fault === undefined ? 'no cause recorded' : causeText(context.fault);
-      logger.error(`${line} (request ${context.id}): ${cause}`, {
-        ...fields,
-        ...(context.fault === undefined ? {} : { error: errorFields(context.fault) }),
-      });
-    } else {
-      info(line, fields);
-    }
+    requestAnswered(options, info, {
+      id: context.id,
+      method: c.req.method,
+      route: routeOf(c),
+      status: c.res.status,
+      durationMs: millisecondsSince(started),
+      fault: context.fault,
+      expected: context.expected,
+    });
   };
 }

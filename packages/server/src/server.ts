@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { type IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { type Http2Bindings, type HttpBindings, serve as serveNode } from '@hono/node-server';
+import { createServer as createHttpServer, type IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import { getRequestListener, type Http2Bindings, type HttpBindings, RequestError } from '@hono/node-server';
 import { type Provider, type Store, type ToolMux, ToolMuxError } from '@toolmux/core';
 import {
   ConnectionWaitScope,
@@ -32,7 +32,9 @@ import { continueBeforeBody, DEFAULT_BODY_LIMIT, readJsonBody } from './read-bod
 import {
   causeText,
   defaultServerLogger,
+  earlyAnswerLog,
   errorFields,
+  REQUEST_ID_HEADER,
   recordExpectedUnavailable,
   recordFault,
   requestLog,
@@ -352,14 +354,25 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   });
 
   const app = new Hono();
-  app.use(
-    requestLog({
-      logger,
-      onResponse: metrics
-        ? ({ method, route, status, durationMs }) => metrics.httpRequest(method, route, status, durationMs)
-        : undefined,
-    }),
-  );
+  const logOptions = {
+    logger,
+    onResponse: metrics
+      ? ({
+          method,
+          route,
+          status,
+          durationMs,
+        }: {
+          method: string;
+          route: string;
+          status: number;
+          durationMs: number;
+        }) => metrics.httpRequest(method, route, status, durationMs)
+      : undefined,
+  };
+  app.use(requestLog(logOptions));
+  // answers given before the app routes a request (serve() only) are counted and logged as its are
+  const earlyAnswer = earlyAnswerLog(logOptions);
 
   app.onError((error, c) => {
     const { status, body } = errorResponse(error, recordFault, audienceOf(c.req.raw));
@@ -423,6 +436,18 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   };
 
   // Operations: liveness, readiness (the store answers), Prometheus metrics.
+  // `/readyz` needs no key: the probes that arrive while a ping of the store runs share it, so that a
+  // flood of them costs the store one query at a time, not one each (and a pool's every connection).
+  // None is cached: a probe that comes after a ping ended sends a new one.
+  let ping: Promise<void> | undefined;
+  const storeAnswers = (): Promise<void> => {
+    ping ??= openToolMuxStore(options.toolmux)
+      .then(pingStore)
+      .finally(() => {
+        ping = undefined;
+      });
+    return ping;
+  };
   app.get('/healthz', () => jsonAnswer({ status: 'ok' }));
   app.get('/readyz', async () => {
     if (draining) {
@@ -431,7 +456,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       return jsonAnswer({ status: 'draining' }, 503);
     }
     try {
-      await pingStore(await openToolMuxStore(options.toolmux));
+      await storeAnswers();
       return jsonAnswer({ status: 'ready' });
     } catch (error) {
       recordFault(error);
@@ -513,129 +538,219 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   // takes: the generic 405 listed the methods of these routes, GET and DELETE among them
   app.all('/mcp/:sessionId', (c) => mcp.handleOther(c.req.raw));
 
-  return {
-    app,
-    fetch: async (request) => app.fetch(request),
-    serve: ({ port = 8787, hostname = '127.0.0.1' } = {}) =>
-      new Promise((resolve, reject) => {
-        // Hono compiles its router on the first request it matches (tens of milliseconds for these
-        // routes, during which nothing else runs): done before listening, so that no request waits.
-        // (Mounting `app` in another app copies its routes; it does not use this router.)
-        app.router.match('GET', '/healthz');
-        // counts each client's connections; a request on one past its share is answered 503
-        const limit = new ConnectionLimit(connections, (warning) => {
-          metrics?.connectionRefused();
-          if (warning !== undefined) logger.warn(warning);
+  /**
+   * Listens on `port` of `hostname`, or on `bound`, a net.Server listening already (the CLI's port 0,
+   * bound once before the store opens: see {@link serveOnListener}).
+   */
+  const listen = (port: number, hostname: string, bound?: NetServer): Promise<RunningServer> =>
+    new Promise((resolve, reject) => {
+      // Hono compiles its router on the first request it matches (tens of milliseconds for these
+      // routes, during which nothing else runs): done before listening, so that no request waits.
+      // (Mounting `app` in another app copies its routes; it does not use this router.)
+      app.router.match('GET', '/healthz');
+      // counts each client's connections; a request on one past its share is answered 503
+      const limit = new ConnectionLimit(connections, (warning) => {
+        metrics?.connectionRefused();
+        if (warning !== undefined) logger.warn(warning);
+      });
+      // An answer given while draining says `Connection: close` and the socket closes after it: a
+      // keep-alive client would otherwise send its next request down a socket that the drain
+      // closes as soon as it is idle (ECONNRESET, which a client cannot retry for a POST).
+      // An answer given before its request's body arrived (a 413 on the declared length, a 401)
+      // closes the connection once the client sent the rest, so that it can read the answer.
+      const lingering = new LingeringClose();
+      const answering = (env: HttpBindings | Http2Bindings) => {
+        if (draining) closeAfterAnswer(env);
+        lingering.prepare(env.incoming, env.outgoing);
+      };
+      /**
+       * An answer given before the app routes the request: with a request id, counted in the
+       * metrics and logged (see `earlyAnswerLog`), as the app's answers are; in Composio's envelope
+       * on its paths.
+       */
+      const answerEarly = (
+        env: HttpBindings | Http2Bindings,
+        started: number,
+        status: number,
+        code: string,
+        message: string,
+        details: { headers?: Record<string, string>; fault?: unknown; line?: boolean } = {},
+      ): Response => {
+        answering(env);
+        const { incoming } = env;
+        const sentId = incoming.headers[REQUEST_ID_HEADER];
+        const answer = earlyAnswer(
+          incoming.method ?? 'GET',
+          typeof sentId === 'string' ? sentId : undefined,
+          started,
+        );
+        const path = (incoming.url ?? '/').split(/[?#]/, 1)[0]!;
+        const body = isComposioPath(path)
+          ? composioErrorBody(status, code, message)
+          : { error: { code, message } };
+        answer.done(status, details);
+        return Response.json(body, {
+          status,
+          headers: { ...details.headers, [REQUEST_ID_HEADER]: answer.id },
         });
-        // An answer given while draining says `Connection: close` and the socket closes after it: a
-        // keep-alive client would otherwise send its next request down a socket that the drain
-        // closes as soon as it is idle (ECONNRESET, which a client cannot retry for a POST).
-        // An answer given before its request's body arrived (a 413 on the declared length, a 401)
-        // closes the connection once the client sent the rest, so that it can read the answer.
-        const lingering = new LingeringClose();
-        const answering = (env: HttpBindings | Http2Bindings) => {
-          if (draining) closeAfterAnswer(env);
-          lingering.prepare(env.incoming, env.outgoing);
-        };
-        // requests with `Expect: 100-continue`: Node.js would answer 100 Continue at once, inviting
-        // the upload of a body that a 401, 413 or 415 then refuses unread; the body's reader sends it
-        const waitingForContinue = new WeakSet<IncomingMessage>();
-        const fetchNode = (request: Request, env: HttpBindings | Http2Bindings) => {
-          // a connection past its client's share (see ConnectionLimit)
-          const refusal = limit.refusalOn(env.incoming.socket as Socket);
-          if (refusal !== undefined) {
-            closeAfterAnswer(env);
-            answering(env);
-            const code = 'TOO_MANY_CONNECTIONS';
-            // a Composio client reads Composio's envelope (its SDK reads `error.code`, as toolmux's)
-            const body = isComposioPath(new URL(request.url).pathname)
-              ? composioErrorBody(503, code, refusal)
-              : { error: { code, message: refusal } };
-            return Response.json(body, { status: 503, headers: { 'retry-after': '1' } });
-          }
-          const dotted = dotSegmentIn(env.incoming.url);
-          if (dotted !== undefined) {
-            answering(env);
-            const code = 'INVALID_REQUEST';
-            const message = `The request path holds the dot segment ${JSON.stringify(dotted)}: send the path as it resolves (without "." or ".." segments, encoded or not).`;
-            // a Composio client reads Composio's envelope, as for every other answer on its paths
-            const body = isComposioPath(new URL(request.url).pathname)
-              ? composioErrorBody(400, code, message)
-              : { error: { code, message } };
-            return Response.json(body, { status: 400 });
-          }
-          // a client that waits for 100 Continue is told to send its body by the body's reader
-          if (waitingForContinue.has(env.incoming as IncomingMessage)) {
-            const outgoing = env.outgoing as ServerResponse;
-            continueBeforeBody.set(request, () => {
-              if (!outgoing.headersSent) outgoing.writeContinue();
-            });
-          }
-          const answer = app.fetch(request, env);
-          if (!(answer instanceof Promise)) {
-            answering(env);
-            return answer;
-          }
-          return answer.then((response) => {
-            answering(env);
-            return response;
+      };
+      // requests with `Expect: 100-continue`: Node.js would answer 100 Continue at once, inviting
+      // the upload of a body that a 401, 413 or 415 then refuses unread; the body's reader sends it
+      const waitingForContinue = new WeakSet<IncomingMessage>();
+      const fetchNode = (request: Request, env: HttpBindings | Http2Bindings) => {
+        const started = performance.now();
+        // a connection past its client's share (see ConnectionLimit): counted, logged in the
+        // limit's own warning (at most one every 10 s), not a line per refusal
+        const refusal = limit.refusalOn(env.incoming.socket as Socket);
+        if (refusal !== undefined) {
+          closeAfterAnswer(env);
+          return answerEarly(env, started, 503, 'TOO_MANY_CONNECTIONS', refusal, {
+            headers: { 'retry-after': '1' },
+            line: false,
           });
-        };
-        const serverOptions = {
+        }
+        const dotted = dotSegmentIn(env.incoming.url);
+        if (dotted !== undefined) {
+          const message = `The request path holds the dot segment ${JSON.stringify(dotted)}: send the path as it resolves (without "." or ".." segments, encoded or not).`;
+          return answerEarly(env, started, 400, 'INVALID_REQUEST', message);
+        }
+        // a client that waits for 100 Continue is told to send its body by the body's reader
+        if (waitingForContinue.has(env.incoming as IncomingMessage)) {
+          const outgoing = env.outgoing as ServerResponse;
+          continueBeforeBody.set(request, () => {
+            if (!outgoing.headersSent) outgoing.writeContinue();
+          });
+        }
+        const answer = app.fetch(request, env);
+        if (!(answer instanceof Promise)) {
+          answering(env);
+          return answer;
+        }
+        return answer.then((response) => {
+          answering(env);
+          return response;
+        });
+      };
+      // A request the adapter cannot make a Request of (a backslash in its path, a Host header that
+      // is no host) never reaches fetchNode: the adapter's errorHandler answers it, while the
+      // listener below runs (synchronously, before the adapter awaits anything).
+      let current: { env: HttpBindings; started: number } | undefined;
+      const requestListener = getRequestListener(fetchNode, {
+        hostname,
+        errorHandler: (error) => {
+          const at = current;
+          if (at === undefined) return new Response(null, { status: 500 });
+          if (error instanceof RequestError) {
+            const reason = error.message.charAt(0).toLowerCase() + error.message.slice(1);
+            return answerEarly(
+              at.env,
+              at.started,
+              400,
+              'INVALID_REQUEST',
+              `The request's target or Host header cannot be read (${reason}): send a path that starts with "/" (a backslash percent-encoded, as %5C) and a Host header naming this server.`,
+            );
+          }
+          return answerEarly(
+            at.env,
+            at.started,
+            500,
+            'INTERNAL_ERROR',
+            'The server failed to answer; the log has the cause.',
+            {
+              fault: error,
+            },
+          );
+        },
+      });
+      const server = createHttpServer(
+        {
           headersTimeout: connections.headersTimeoutMs,
           connectionsCheckingInterval: connections.checkingIntervalMs,
+        },
+        (incoming, outgoing) => {
+          current = { env: { incoming, outgoing }, started: performance.now() };
+          try {
+            return requestListener(incoming, outgoing);
+          } finally {
+            current = undefined;
+          }
+        },
+      );
+      const onListening = () => {
+        server.off('error', reject);
+        const info = server.address() as AddressInfo;
+        const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+        const running: RunningServer = {
+          url: `http://${host}:${info.port}`,
+          port: info.port,
+          hostname: info.address,
+          [Symbol.asyncDispose]: () => running.close(),
+          close: (closeOptions = {}) =>
+            new Promise<void>((done, fail) => {
+              // a timer past the longest is one of 1 ms: it cut every connection at once
+              const timeoutMs = wholeNumberOf(closeOptions.timeoutMs, {
+                name: 'running.close({ timeoutMs })',
+                code: 'INVALID_REQUEST',
+                unit: 'milliseconds',
+                min: 0,
+                max: MAX_TIMER_MS,
+                purpose: 'how long open requests may take before their connections are cut',
+                leaveOut: `Leave it out for ${DEFAULT_DRAIN_TIMEOUT_MS}.`,
+                default: DEFAULT_DRAIN_TIMEOUT_MS,
+              });
+              draining = true;
+              // a wait would hold its request for up to 120 s: each answers now with how the
+              // toolkits stand (timed_out), so that its client waits again on another instance
+              waits.end();
+              // a connection that lingers after an early answer is kept only for its client's sake
+              lingering.closeAll();
+              // keep-alive connections go as soon as their request is answered; after the timeout, all
+              const idle = setInterval(() => server.closeIdleConnections(), 50);
+              const cut = setTimeout(() => server.closeAllConnections(), timeoutMs);
+              server.close((error) => {
+                clearInterval(idle);
+                clearTimeout(cut);
+                if (error) fail(error);
+                else done();
+              });
+              server.closeIdleConnections();
+            }),
         };
-        const server = serveNode({ fetch: fetchNode, port, hostname, serverOptions }, (info: AddressInfo) => {
-          server.off('error', reject);
-          const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
-          const running: RunningServer = {
-            url: `http://${host}:${info.port}`,
-            port: info.port,
-            hostname: info.address,
-            [Symbol.asyncDispose]: () => running.close(),
-            close: (closeOptions = {}) =>
-              new Promise<void>((done, fail) => {
-                // a timer past the longest is one of 1 ms: it cut every connection at once
-                const timeoutMs = wholeNumberOf(closeOptions.timeoutMs, {
-                  name: 'running.close({ timeoutMs })',
-                  code: 'INVALID_REQUEST',
-                  unit: 'milliseconds',
-                  min: 0,
-                  max: MAX_TIMER_MS,
-                  purpose: 'how long open requests may take before their connections are cut',
-                  leaveOut: `Leave it out for ${DEFAULT_DRAIN_TIMEOUT_MS}.`,
-                  default: DEFAULT_DRAIN_TIMEOUT_MS,
-                });
-                draining = true;
-                // a wait would hold its request for up to 120 s: each answers now with how the
-                // toolkits stand (timed_out), so that its client waits again on another instance
-                waits.end();
-                // a connection that lingers after an early answer is kept only for its client's sake
-                lingering.closeAll();
-                const http = server as typeof server & {
-                  closeIdleConnections?: () => void;
-                  closeAllConnections?: () => void;
-                };
-                // keep-alive connections go as soon as their request is answered; after the timeout, all
-                const idle = setInterval(() => http.closeIdleConnections?.(), 50);
-                const cut = setTimeout(() => http.closeAllConnections?.(), timeoutMs);
-                server.close((error) => {
-                  clearInterval(idle);
-                  clearTimeout(cut);
-                  if (error) fail(error);
-                  else done();
-                });
-                http.closeIdleConnections?.();
-              }),
-          };
-          resolve(running);
-        });
-        server.once('error', reject);
-        server.on('checkContinue', (incoming: IncomingMessage, outgoing: ServerResponse) => {
-          waitingForContinue.add(incoming);
-          server.emit('request', incoming, outgoing);
-        });
-        server.on('connection', (socket: Socket) => limit.admit(socket));
-      }),
+        resolve(running);
+      };
+      server.once('error', reject);
+      server.on('checkContinue', (incoming: IncomingMessage, outgoing: ServerResponse) => {
+        waitingForContinue.add(incoming);
+        server.emit('request', incoming, outgoing);
+      });
+      server.on('connection', (socket: Socket) => limit.admit(socket));
+      if (bound === undefined) server.listen(port, hostname, onListening);
+      // the listening socket of `bound` is this server's from now on: its port is never free between
+      else server.listen(bound, onListening);
+    });
+
+  const served: ToolMuxServer = {
+    app,
+    fetch: async (request) => app.fetch(request),
+    serve: ({ port = 8787, hostname = '127.0.0.1' } = {}) => listen(port, hostname),
   };
+  listenersOf.set(served, (bound) => {
+    const address = bound.address() as AddressInfo;
+    return listen(address.port, address.address, bound);
+  });
+  return served;
+}
+
+/** How each server made here serves on a net.Server listening already (see {@link serveOnListener}). */
+const listenersOf = new WeakMap<ToolMuxServer, (bound: NetServer) => Promise<RunningServer>>();
+
+/**
+ * @internal Serves `server` on `bound`, a net.Server listening already, taking over its socket: the
+ * CLI binds port 0 once, before the store opens, and makes the base URL of the port the system
+ * chose (a port probed, freed and bound again later could be taken in between).
+ */
+export function serveOnListener(server: ToolMuxServer, bound: NetServer): Promise<RunningServer> {
+  const serveOn = listenersOf.get(server);
+  if (serveOn === undefined) throw new Error('serveOnListener: not a server of createServer()');
+  return serveOn(bound);
 }

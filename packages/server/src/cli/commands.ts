@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createServer as createNetServer, isIP } from 'node:net';
+import { createServer as createNetServer, isIP, type Server as NetServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
@@ -40,7 +40,7 @@ import {
 import { type ConnectionSettings, connectionSettings } from '../connection-limit.js';
 import { checkMetricsOptions } from '../metrics.js';
 import { causeText } from '../request-log.js';
-import { createServer } from '../server.js';
+import { createServer, serveOnListener } from '../server.js';
 import { didYouMean } from '../suggest.js';
 import { asksForVersion, DEFAULT_STORE, groupHelp, HELP, helpFor, versionText } from './help.js';
 import { createCliLogger, serverLoggerOf } from './log.js';
@@ -56,6 +56,11 @@ export interface CliIo {
   isTty?: boolean;
   /** Resolves when the process should stop serving (SIGINT / SIGTERM). */
   stopSignal: () => Promise<void>;
+  /**
+   * Sends the process's warnings (`process.emitWarning`) to `write` from now on (`serve`: its log),
+   * instead of stderr. @default warnings are left where they go
+   */
+  routeWarnings?: (write: (warning: Error) => void) => void;
 }
 
 class UsageError extends Error {}
@@ -391,13 +396,19 @@ function wholeNumberOf(
   return value;
 }
 
-function freePort(host: string): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolvePort(port));
+/**
+ * Port 0: a socket bound and listening on the port the system picks, which the server takes over
+ * once the store is open (`serveOnListener`), so that the base URL can name the port before the
+ * server is made, and no other process can take the port in between (a probe closed and bound again
+ * after the migrations could lose it). A connection made before the server serves is closed.
+ */
+function bindFreePort(host: string): Promise<NetServer> {
+  return new Promise((resolveBound, reject) => {
+    const bound = createNetServer((socket) => socket.destroy());
+    bound.once('error', reject);
+    bound.listen(0, host, () => {
+      bound.off('error', reject);
+      resolveBound(bound);
     });
   });
 }
@@ -611,10 +622,19 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   }
   const log = createCliLogger({ level: logLevel, format: logFormat, write: io.stdout });
   const logger = serverLoggerOf(log);
-  const port =
+  // a library's notice (pg's about sslmode=require while the store opens) is a line of the log
+  io.routeWarnings?.((warning) => {
+    const code = (warning as { code?: unknown }).code;
+    log.warn(
+      { warning: warning.name, ...(typeof code === 'string' ? { code } : {}) },
+      `${warning.name === 'Warning' ? 'warning' : warning.name}: ${oneLine(String(warning.message))}`,
+    );
+  });
+  const bound =
     requestedPort === 0
-      ? await freePort(host).catch((error) => Promise.reject(listenFailure(error, host, 0)))
-      : requestedPort;
+      ? await bindFreePort(host).catch((error) => Promise.reject(listenFailure(error, host, 0)))
+      : undefined;
+  const port = bound === undefined ? requestedPort : (bound.address() as { port: number }).port;
   const publicHost =
     host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const baseUrl =
@@ -627,6 +647,11 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
         ? `${configName}: baseUrl`
         : undefined;
   const shownStore = shownStoreSpec(store);
+  // the socket bound for port 0 is closed on every way out until the server takes it over
+  let boundTaken = false;
+  const releaseBound = () => {
+    if (bound !== undefined && !boundTaken) bound.close();
+  };
   let toolmux: ToolMux;
   try {
     toolmux = new ToolMux({
@@ -644,6 +669,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
       defaultCallbackUrl: config.defaultCallbackUrl,
     });
   } catch (error) {
+    releaseBound();
     // core names its option; the operator typed a flag, a variable or a key of the config file
     if (ToolMuxError.isInstance(error) && baseUrlFrom && error.message.startsWith('baseUrl ')) {
       throw new ToolMuxError({
@@ -656,11 +682,18 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   }
   // after every setting was checked (new ToolMux() checks its own): a key file is the first thing
   // written on disk
-  const { apiKey, source, keyFile } = resolveApiKey(
-    store,
-    io,
-    config.apiKey && configName ? { apiKey: config.apiKey, file: configName } : undefined,
-  );
+  let keys: ReturnType<typeof resolveApiKey>;
+  try {
+    keys = resolveApiKey(
+      store,
+      io,
+      config.apiKey && configName ? { apiKey: config.apiKey, file: configName } : undefined,
+    );
+  } catch (error) {
+    releaseBound();
+    throw error;
+  }
+  const { apiKey, source, keyFile } = keys;
   let storeOpened = false;
   try {
     // store reachable and migrated, secret key present and valid, in bounded time: a database that
@@ -705,9 +738,11 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     });
     // from here on SIGTERM / SIGINT drain the server (a signal right after "listening" included)
     const stopped = io.stopSignal();
-    const running = await server
-      .serve({ port, hostname: host })
-      .catch((error: unknown) => Promise.reject(listenFailure(error, host, port)));
+    boundTaken = bound !== undefined;
+    const running = await (bound === undefined
+      ? server.serve({ port, hostname: host })
+      : serveOnListener(server, bound)
+    ).catch((error: unknown) => Promise.reject(listenFailure(error, host, port)));
     const url = `http://${publicHost}:${running.port}`;
     const { perClient, unlimitedEntries: unlimited } = connections;
     if (logFormat === 'json') {
@@ -752,6 +787,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     log.info({ timeout_ms: timeoutMs }, 'toolmux server stopping: draining in-flight requests');
     await running.close({ timeoutMs });
   } finally {
+    releaseBound();
     // flushes the execution log; a store that never opened has nothing to flush (and closing would
     // wait for it): the CLI exits without it. The requests had their drain time: tool calls still
     // running (their clients were cut off) are stopped now, their log entries written.

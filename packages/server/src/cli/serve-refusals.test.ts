@@ -266,6 +266,35 @@ describe.concurrent('toolmux serve refuses to start, in one line, on', forStarts
     expect(expectOneLine(result)).toContain('Set TOOLMUX_API_KEY');
   });
 
+  it("pg's notice about sslmode=require: one line of the log (serve) or of stderr (other commands), not a paragraph", async () => {
+    // pg prints it (process.emitWarning) when it reads such a URL: several lines, then Node's
+    // --trace-warnings hint, all on stderr, before the one line of the failure
+    const store = 'postgres://postgres@127.0.0.1:1/x?sslmode=require';
+    const served = await failingServe(['serve', '--port', '0', '--store', store], {
+      env: { TOOLMUX_API_KEY: API_KEY, TOOLMUX_SECRET_KEY: SECRET_KEY },
+    });
+    expect(served.code).toBe(1);
+    expect(expectOneLine(served)).toContain('ECONNREFUSED');
+    const warnings = served.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.level === 40);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.msg).toMatch(
+      /^warning: SECURITY WARNING: The SSL modes 'prefer', 'require'.* definitions\.$/,
+    );
+
+    const listed = await failingServe(['sessions', 'list', '--store', store], {
+      env: { TOOLMUX_SECRET_KEY: SECRET_KEY },
+    });
+    expect(listed.code).toBe(1);
+    const lines = listed.stderr.trimEnd().split('\n');
+    expect(lines, listed.stderr).toHaveLength(2);
+    expect(lines[0]).toMatch(/^toolmux: warning: SECURITY WARNING: .* definitions\.$/);
+    expect(lines[1]).toContain('ECONNREFUSED');
+  });
+
   it('a malformed secret key, naming where it came from, before anything is created', async () => {
     const cwd = tempDirectory();
     const fromEnv = await failingServe(['serve'], { cwd, env: { TOOLMUX_SECRET_KEY: 'c2hvcnQ=' } });

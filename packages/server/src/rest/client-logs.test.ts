@@ -251,4 +251,35 @@ describe('metrics of client log entries', () => {
       await mux.close();
     }
   });
+
+  it('label calls that reached no tool "unknown", apart from the custom tools of sessions', async () => {
+    const { mux, app, call, session } = await open(':memory:');
+    try {
+      const sessionId = await session('user_unknown');
+      // a slug no tool has (its entry names no toolkit), and a custom tool the client ran
+      for (const slug of ['NO_SUCH_TOOL', 'ANOTHER_MISSING_TOOL']) {
+        const answer = await call('POST', `/sessions/${sessionId}/execute`, {
+          tool_slug: slug,
+          arguments: {},
+        });
+        expect(answer.status, JSON.stringify(answer.json)).toBe(200);
+        expect(answer.json.error).toContain(slug);
+      }
+      const uploaded = await call('POST', `/sessions/${sessionId}/logs`, {
+        items: [item()],
+      });
+      expect(uploaded.status, JSON.stringify(uploaded.json)).toBe(201);
+      const metrics = await (
+        await app.request('/metrics', { headers: { authorization: `Bearer ${TEST_API_KEY}` } })
+      ).text();
+      const series = metrics.split('\n').filter((line) => line.startsWith('toolmux_tool_calls_total{'));
+      // on the old code the two were counted as custom tools: toolkit="custom",status="error" 2
+      expect(series.sort()).toEqual([
+        'toolmux_tool_calls_total{toolkit="custom",status="success"} 1',
+        'toolmux_tool_calls_total{toolkit="unknown",status="error"} 2',
+      ]);
+    } finally {
+      await mux.close();
+    }
+  });
 });
