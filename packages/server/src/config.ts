@@ -82,6 +82,14 @@ export interface ToolMuxConfig {
    */
   shutdownTimeoutMs?: number;
   /**
+   * How long to go on serving after SIGTERM / SIGINT before the drain, while `/readyz` already
+   * answers 503 "draining": the time a load balancer takes to stop sending new connections (a
+   * Kubernetes Service removes the pod's endpoint on its own schedule, and connections it sends to a
+   * closed port are refused). Milliseconds, 0 to 2147483647; the drain's `shutdownTimeoutMs` counts
+   * after it. @default 0
+   */
+  shutdownDelayMs?: number;
+  /**
    * How long opening the store (connecting, migrating) may take before `serve` gives up: milliseconds,
    * 1 to 2147483647. @default 30_000
    */
@@ -201,6 +209,7 @@ const configSchema = z.strictObject({
   bodyLimit: z.number().int().positive().optional(),
   // timers: a longer one is a timer of 1 ms (the drain cut at once, the store given up at once)
   shutdownTimeoutMs: z.number().int().min(0).max(MAX_TIMER_MS).optional(),
+  shutdownDelayMs: z.number().int().min(0).max(MAX_TIMER_MS).optional(),
   startupTimeoutMs: z.number().int().positive().max(MAX_TIMER_MS).optional(),
   accountCacheTtlMs: z.number().int().min(0).optional(),
   sessionCacheTtlMs: z.number().int().min(0).optional(),

@@ -81,8 +81,20 @@ describe('every numeric option of createServer() refuses what it cannot be: CONF
       }),
       { numRuns: 50 },
     );
-    // still listening: a refused close() closed nothing
+    await fc.assert(
+      fc.asyncProperty(notWholeNumberWithin({ min: 0, max: MAX_TIMER_MS }), async (delayMs) => {
+        await expect(running.close({ delayMs: delayMs as number })).rejects.toMatchObject({
+          code: 'INVALID_REQUEST',
+          message: expect.stringMatching(
+            /^running\.close\(\{ delayMs \}\) must be a whole number of milliseconds from 0 to 2147483647 \(.*\); got .+\. Leave it out for 0\.$/s,
+          ),
+        });
+      }),
+      { numRuns: 20 },
+    );
+    // still listening and ready: a refused close() closed nothing
     expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${running.url}/readyz`)).status).toBe(200);
     await running.close({ timeoutMs: 0 });
   });
 });
@@ -92,6 +104,7 @@ const CONFIG_FILE: Record<NumberKeys<ToolMuxConfig>, Bounds> = {
   port: { min: 0, max: 65_535 },
   bodyLimit: { min: 1 },
   shutdownTimeoutMs: { min: 0, max: MAX_TIMER_MS },
+  shutdownDelayMs: { min: 0, max: MAX_TIMER_MS },
   startupTimeoutMs: { min: 1, max: MAX_TIMER_MS },
   accountCacheTtlMs: { min: 0 },
   sessionCacheTtlMs: { min: 0 },

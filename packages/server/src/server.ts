@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { getRequestListener, type Http2Bindings, type HttpBindings, RequestError } from '@hono/node-server';
 import { type Provider, type Store, type ToolMux, ToolMuxError } from '@toolmux/core';
 import {
@@ -109,7 +110,16 @@ export interface RunningServer {
    * (`wait-for-connections`, TOOLMUX_WAIT_FOR_CONNECTIONS) answer at once with how the toolkits stand
    * (`timed_out` while one is PENDING), so that a long-poll does not hold the drain.
    */
-  close(options?: { /** @default 10_000 */ timeoutMs?: number }): Promise<void>;
+  close(options?: {
+    /** @default 10_000 */ timeoutMs?: number;
+    /**
+     * How long to go on serving first, every request as usual, while `/readyz` already answers 503:
+     * the time a load balancer (a Kubernetes Service, which removes the pod on its own schedule) takes
+     * to stop sending new connections here, which it would otherwise send to a closed port.
+     * @default 0
+     */
+    delayMs?: number;
+  }): Promise<void>;
   /** `close()` with its default timeout, for `await using running = await server.serve()`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -332,6 +342,8 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
     onToolCall(options.toolmux, (call, toolkit) => metrics.toolCall(toolkit, call.status, call.durationMs));
   }
   let draining = false;
+  // close({ delayMs }) has begun: readiness says draining while requests are still served as usual
+  let leaving = false;
   // the connection waits of the server's requests: they answer at once when it begins to drain
   const waits = new ConnectionWaitScope();
   metrics?.connectionWaits(() => waits.size);
@@ -450,7 +462,7 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
   };
   app.get('/healthz', () => jsonAnswer({ status: 'ok' }));
   app.get('/readyz', async () => {
-    if (draining) {
+    if (draining || leaving) {
       // what shutting down means: out of the rotation (a warning line, not a fault's error line)
       recordExpectedUnavailable('the server is shutting down (draining)');
       return jsonAnswer({ status: 'draining' }, 503);
@@ -685,19 +697,33 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
           port: info.port,
           hostname: info.address,
           [Symbol.asyncDispose]: () => running.close(),
-          close: (closeOptions = {}) =>
-            new Promise<void>((done, fail) => {
-              // a timer past the longest is one of 1 ms: it cut every connection at once
-              const timeoutMs = wholeNumberOf(closeOptions.timeoutMs, {
-                name: 'running.close({ timeoutMs })',
-                code: 'INVALID_REQUEST',
-                unit: 'milliseconds',
-                min: 0,
-                max: MAX_TIMER_MS,
-                purpose: 'how long open requests may take before their connections are cut',
-                leaveOut: `Leave it out for ${DEFAULT_DRAIN_TIMEOUT_MS}.`,
-                default: DEFAULT_DRAIN_TIMEOUT_MS,
-              });
+          close: async (closeOptions = {}) => {
+            // a timer past the longest is one of 1 ms: it cut every connection at once
+            const timeoutMs = wholeNumberOf(closeOptions.timeoutMs, {
+              name: 'running.close({ timeoutMs })',
+              code: 'INVALID_REQUEST',
+              unit: 'milliseconds',
+              min: 0,
+              max: MAX_TIMER_MS,
+              purpose: 'how long open requests may take before their connections are cut',
+              leaveOut: `Leave it out for ${DEFAULT_DRAIN_TIMEOUT_MS}.`,
+              default: DEFAULT_DRAIN_TIMEOUT_MS,
+            });
+            const delayMs = wholeNumberOf(closeOptions.delayMs, {
+              name: 'running.close({ delayMs })',
+              code: 'INVALID_REQUEST',
+              unit: 'milliseconds',
+              min: 0,
+              max: MAX_TIMER_MS,
+              purpose: 'how long to go on serving while /readyz already answers 503',
+              leaveOut: 'Leave it out for 0.',
+              default: 0,
+            });
+            if (delayMs > 0 && !draining) {
+              leaving = true;
+              await sleep(delayMs);
+            }
+            return new Promise<void>((done, fail) => {
               draining = true;
               // a wait would hold its request for up to 120 s: each answers now with how the
               // toolkits stand (timed_out), so that its client waits again on another instance
@@ -714,7 +740,8 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
                 else done();
               });
               server.closeIdleConnections();
-            }),
+            });
+          },
         };
         resolve(running);
       };

@@ -96,3 +96,48 @@ describe('toolmux serve stopped while connection waits are held', () => {
     forStarts(1).timeout + SHUTDOWN_TIMEOUT_MS + 20_000,
   );
 });
+
+describe('toolmux serve with shutdownDelayMs', () => {
+  it(
+    'after SIGTERM answers /readyz 503 draining and serves new connections as usual until the delay ends, then drains and exits 0',
+    async () => {
+      const cwd = tempDirectory();
+      writeFileSync(
+        join(cwd, 'toolmux.config.json'),
+        JSON.stringify({ toolkits: [SAMPLE], store: ':memory:', port: 0, shutdownDelayMs: 2_500 }),
+      );
+      const served = await startServe(['--log-format', 'json', '--log-level', 'info'], {
+        cwd,
+        env: { TOOLMUX_API_KEY: API_KEY, TOOLMUX_SECRET_KEY: SECRET_KEY },
+      });
+      try {
+        const exited = served.stop('SIGTERM');
+        await untilLine(served, 'serving on until the delay ends');
+        // out of the rotation, and still serving: a load balancer that has not noticed yet sends
+        // new connections, which are answered (they were refused: the port was closed at once)
+        const ready = await fetch(`${served.url}/readyz`, { headers: { connection: 'close' } });
+        expect(ready.status).toBe(503);
+        expect(await ready.json()).toEqual({ status: 'draining' });
+        const listed = await api(served.url, 'GET', '/toolkits?limit=1');
+        expect(listed.status).toBe(200);
+        expect(await exited).toBe(0);
+        const messages = served.lines().map((line) => String(line.msg));
+        const delayed = messages.findIndex((msg) => msg.includes('serving on until the delay ends'));
+        const draining = messages.findIndex((msg) => msg.includes('draining in-flight requests'));
+        expect(delayed).toBeGreaterThanOrEqual(0);
+        expect(draining).toBeGreaterThan(delayed);
+        expect(messages.at(-1)).toBe('toolmux server stopped');
+      } finally {
+        await served.stop('SIGKILL');
+      }
+    },
+    forStarts(1).timeout + 20_000,
+  );
+});
+
+/** Resolves once the server has logged a line whose message holds `text`. */
+async function untilLine(served: { lines(): Array<Record<string, unknown>> }, text: string): Promise<void> {
+  while (!served.lines().some((line) => String(line.msg).includes(text))) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
