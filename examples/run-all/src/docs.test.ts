@@ -285,6 +285,43 @@ it('finds the TypeScript samples of the docs', () => {
   }
 });
 
+/** The package a bare import names: `@scope/name` or `name`, without a subpath. */
+function packageOf(specifier: string): string {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+}
+
+/**
+ * A package README is what a user reads on npm and follows as written: its `pnpm add` line installs
+ * every package its samples import (a package that is only another one's dependency cannot be
+ * imported under pnpm, and one not installed at all fails the sample before anything runs).
+ */
+it('installs, in each package README, every package its samples import', () => {
+  const problems: string[] = [];
+  const readmes = markdownFiles().filter((file) => file.startsWith('packages/'));
+  expect(readmes.length).toBeGreaterThan(10);
+  for (const file of readmes) {
+    const text = readFileSync(join(root, file), 'utf8');
+    const installed = new Set(
+      [...text.matchAll(/^pnpm add (.+)$/gm)].flatMap((match) => match[1]!.split(/\s+/)),
+    );
+    if (installed.size === 0) problems.push(`${file}: no \`pnpm add\` line`);
+    for (const block of extractBlocks(file)) {
+      const specifiers = [...block.code.matchAll(/(?:\bfrom\s+|\bimport\s*\(?\s*)'([^'.][^']*)'/g)].map(
+        (match) => match[1]!,
+      );
+      for (const specifier of specifiers) {
+        if (specifier.startsWith('node:')) continue;
+        if (!installed.has(packageOf(specifier)))
+          problems.push(
+            `${file}:${block.line}: imports ${specifier}, which its pnpm add line does not install`,
+          );
+      }
+    }
+  }
+  expect(problems).toEqual([]);
+});
+
 /**
  * One TypeScript program over the samples and the types they reach (the packages' and the
  * frameworks' declarations): half a minute of CPU in one thread. CI runs every package's suite at

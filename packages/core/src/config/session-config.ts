@@ -354,7 +354,21 @@ export function parseSessionConfig(config: unknown): SessionConfig {
     throw configError('CONFIG_INVALID', `Invalid session config at ${path}: ${message}`);
   }
   checkStorableConfig(config as SessionConfig);
+  checkTagFilters(config as SessionConfig);
   return config as SessionConfig;
+}
+
+/**
+ * The tag filters' names and conflicts need no catalog: checked with the shape, in the order and
+ * words of {@link normalizeSessionConfig}, so that a remote-mode client refuses them before sending
+ * anything, as an embedded ToolMux does (the server's REST schema answered them INVALID_REQUEST in
+ * REST words, and a bad tag of a toolkit's `tools` as an unknown key "tags").
+ */
+function checkTagFilters(config: SessionConfig): void {
+  for (const [toolkit, filter] of Object.entries(config.tools ?? {})) {
+    if (!Array.isArray(filter) && 'tags' in filter) normalizeTagFilter(`tools.${toolkit}.tags`, filter.tags);
+  }
+  normalizeTagFilter('tags', config.tags);
 }
 
 /** The keys of the filter `mux.tools.get()` takes: the session config's filters. */

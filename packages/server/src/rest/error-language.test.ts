@@ -1,4 +1,11 @@
-import { defineTool, defineToolkit, ToolMuxError } from '@toolmux/core';
+import {
+  defineTool,
+  defineToolkit,
+  type Session,
+  type SessionConfig,
+  ToolMux,
+  ToolMuxError,
+} from '@toolmux/core';
 import { createSampleToolkits } from '@toolmux/core/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../testing/index.js';
@@ -215,6 +222,48 @@ describe('REST body validation is as precise as the SDK', () => {
     // the same mistake through the SDK
     const error = await rejection(server.remote().create('user_lang', { tags: ['destructive' as never] }));
     expect(error.message).toContain('Did you mean "destructiveHint"?');
+  });
+
+  it('a bad tag filter is refused alike in both modes, with the same code and words, before the remote SDK sends anything', async () => {
+    const sent: string[] = [];
+    const remote = new ToolMux({
+      baseUrl: server.url,
+      apiKey: server.apiKey,
+      fetch: (input, init) => {
+        sent.push(`${init?.method ?? 'GET'} ${String(input)}`);
+        return fetch(input, init);
+      },
+    });
+    try {
+      const embeddedSession = await server.embedded.create('user_lang', { toolkits: ['tasks'] });
+      const remoteSession = await remote.create('user_lang', { toolkits: ['tasks'] });
+      const bad: [string, Record<string, unknown>][] = [
+        ['an unknown tag', { tags: ['destructive'] }],
+        ['an unknown tag to disable', { tags: { disable: ['readOnly'] } }],
+        ["an unknown tag of a toolkit's tools", { tools: { tasks: { tags: ['readonly'] } } }],
+        ['a tag enabled and disabled', { tags: { enable: ['readOnlyHint'], disable: ['readOnlyHint'] } }],
+      ];
+      for (const [what, config] of bad) {
+        const calls: [string, (mux: ToolMux, session: Session) => Promise<unknown>][] = [
+          ['create', (mux) => mux.create('user_lang', config as SessionConfig)],
+          ['update', (_mux, session) => session.update(config as SessionConfig)],
+          ['tools.get', (mux) => mux.tools.get('user_lang', config as SessionConfig)],
+        ];
+        for (const [method, call] of calls) {
+          const embedded = await rejection(call(server.embedded, embeddedSession));
+          sent.length = 0;
+          const remoteError = await rejection(call(remote, remoteSession));
+          expect({ code: remoteError.code, message: remoteError.message }, `${what}, ${method}()`).toEqual({
+            code: embedded.code,
+            message: embedded.message,
+          });
+          expect(embedded.code, `${what}, ${method}()`).toMatch(/^CONFIG_(INVALID|CONFLICT)$/);
+          expect(sent, `${what}, ${method}(): nothing sent`).toEqual([]);
+        }
+      }
+    } finally {
+      await remote.close();
+    }
   });
 
   it('inside { disable } the path goes down to the bad entry, not "Invalid input" at the union', async () => {

@@ -228,3 +228,104 @@ describe('the published SessionConfig', () => {
     expect((await response.json()).error.code).toBe('CONFIG_CONFLICT');
   });
 });
+
+describe('the error responses of the document', () => {
+  /** The responses the document declares for `method path` (a served path, ids in it). */
+  function declared(document: any, method: string, path: string): Record<string, any> {
+    const template = Object.keys(document.paths).find(
+      (candidate) =>
+        new RegExp(`^${candidate.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path) &&
+        document.paths[candidate][method],
+    );
+    expect(template, `${method.toUpperCase()} ${path} is in the document`).toBeDefined();
+    return document.paths[template!][method].responses;
+  }
+
+  async function send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const response = await server.fetch(
+      new Request(`http://localhost${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${TEST_API_KEY}`,
+          'content-type': 'application/json',
+          ...Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])),
+        },
+        body: typeof body === 'string' ? body : body === undefined ? undefined : JSON.stringify(body),
+      }),
+    );
+    return { status: response.status, json: (await response.json()) as any };
+  }
+
+  it('cover every error status a route answers (a generated client reads its body as an Error)', async () => {
+    const document = JSON.parse((await fetchDocument()).text);
+    const created = await send('POST', '/api/v1/sessions', { user_id: 'user_statuses' });
+    const sessionId = created.json.session_id as string;
+    await send('PATCH', `/api/v1/sessions/${sessionId}`, { config: { toolkits: ['tasks'] } });
+    const config = await send('POST', '/api/v1/auth-configs', { toolkit: 'mail', type: 'api_key' });
+    const account = {
+      user_id: 'user_statuses',
+      auth_config_id: config.json.id,
+      credentials: { apiKey: 'k' },
+    };
+    await send('POST', '/api/v1/connected-accounts', { ...account, alias: 'work' });
+    const errors: [string, string, unknown, number, string][] = [
+      [
+        'post',
+        '/api/v1/sessions',
+        { user_id: 'u', config: { toolkits: ['nosuch'] } },
+        404,
+        'TOOLKIT_NOT_FOUND',
+      ],
+      [
+        'patch',
+        `/api/v1/sessions/${sessionId}`,
+        { config: {}, expected_version: 1 },
+        409,
+        'SESSION_VERSION_CONFLICT',
+      ],
+      [
+        'post',
+        '/api/v1/tools/list',
+        { user_id: 'u', filter: { toolkits: ['nosuch'] } },
+        404,
+        'TOOLKIT_NOT_FOUND',
+      ],
+      ['post', '/api/v1/auth-configs', { toolkit: 'nosuch', type: 'api_key' }, 404, 'TOOLKIT_NOT_FOUND'],
+      ['post', '/api/v1/connected-accounts', { ...account, alias: 'work' }, 409, 'ALIAS_TAKEN'],
+      [
+        'post',
+        '/api/v1/connected-accounts',
+        { ...account, auth_config_id: 'ac_01m960j41h01xcey49m91a8v5pyqa31jqd0spg' },
+        404,
+        'AUTH_CONFIG_NOT_FOUND',
+      ],
+    ];
+    for (const [method, path, body, status, code] of errors) {
+      const answer = await send(method.toUpperCase(), path, body);
+      expect([answer.status, answer.json.error?.code], `${method} ${path}`).toEqual([status, code]);
+      const responses = declared(document, method, path);
+      const response = responses[String(status)] ?? responses.default;
+      expect(response, `${method.toUpperCase()} ${path} declares ${status} or a default`).toBeDefined();
+      expect(response.content['application/json'].schema.$ref).toBe('#/components/schemas/Error');
+    }
+  });
+
+  it("list the MCP endpoint's refusals of a request with their statuses", async () => {
+    const document = JSON.parse((await fetchDocument()).text);
+    const session = await mux.create('user_statuses', { toolkits: ['tasks'] });
+    const path = `/mcp/${session.sessionId}`;
+    const headers = { ...session.mcp.headers, accept: 'application/json, text/event-stream' };
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    const refusals: [string, Record<string, string>, number, string][] = [
+      [ping, { accept: 'text/html' }, 406, 'INVALID_REQUEST'],
+      [ping, { 'content-type': 'text/plain' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      [`[${'0,'.repeat(600_000)}0]`, {}, 413, 'REQUEST_TOO_LARGE'],
+    ];
+    const responses = declared(document, 'post', path);
+    for (const [body, extra, status, code] of refusals) {
+      const answer = await send('POST', path, body, { ...headers, ...extra });
+      expect([answer.status, answer.json.error.data.code]).toEqual([status, code]);
+      expect(Object.keys(responses)).toContain(String(status));
+    }
+  });
+});

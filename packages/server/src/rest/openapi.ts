@@ -52,6 +52,13 @@ function errorResponses(route: Route): JsonObject {
     responses['415'] = { description: 'Body is not JSON (UNSUPPORTED_MEDIA_TYPE)', content: errorContent };
   }
   responses['500'] = { description: 'Unexpected failure (INTERNAL_ERROR)', content: errorContent };
+  // every other error a route answers (a 404 for a toolkit or auth config a body names, a 409
+  // version or alias conflict, a 412, 422, 502, 503, …): an Error with the HTTP status of its code
+  responses.default = {
+    description:
+      'Any other error, with the HTTP status of its code (TOOLMUX_ERROR_CODES: 403, 404, 409, 412, 422, 502, 503, …)',
+    content: errorContent,
+  };
   return responses;
 }
 
@@ -82,6 +89,14 @@ const mcpPath = {
       '401': { description: 'Missing or wrong session token' },
       '403': { description: 'A browser Origin that is not allowed (`mcp.allowedOrigins`)' },
       '404': { description: 'Unknown session' },
+      '406': { description: 'An Accept header that does not take application/json' },
+      '413': { description: 'Body over the limit (REQUEST_TOO_LARGE)' },
+      '415': { description: 'Body is not JSON, or sent in a content coding (UNSUPPORTED_MEDIA_TYPE)' },
+      default: {
+        description:
+          "Any other error of the request: a JSON-RPC error whose `data.code` is a toolmux error code, with that code's HTTP status",
+        content: { 'application/json': { schema: { type: 'object' } } },
+      },
     },
   },
   get: {
