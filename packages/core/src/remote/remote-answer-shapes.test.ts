@@ -476,7 +476,14 @@ beforeAll(async () => {
   server = await misbehavingServer();
   // the server's own connect page: on the origin of baseUrl
   CONNECTION_REQUEST.redirect_url = `${server.url}/connect/cr_1`;
-  mux = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, requestTimeoutMs: 5_000 });
+  // the server answers every request with the case's answer: a session's tools() must not read the
+  // session again (it does once its read is older than accountCacheTtlMs, seconds on a loaded machine)
+  mux = new ToolMux({
+    baseUrl: server.url,
+    apiKey: API_KEY,
+    requestTimeoutMs: 5_000,
+    accountCacheTtlMs: 3_600_000,
+  });
   server.answer(jsonAnswer(200, SESSION_ANSWER));
   session = (await mux.use(SESSION_ANSWER.session_id)) as Session;
 });

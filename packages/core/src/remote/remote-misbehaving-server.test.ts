@@ -38,7 +38,14 @@ let server: Awaited<ReturnType<typeof misbehaving>>;
 let mux: ToolMux;
 beforeAll(async () => {
   server = await misbehaving();
-  mux = new ToolMux({ baseUrl: server.url, apiKey: API_KEY, requestTimeoutMs: 5_000 });
+  // the server answers every request alike: a session's tools() must not read the session again
+  // first (it does once its read is older than accountCacheTtlMs, seconds on a loaded machine)
+  mux = new ToolMux({
+    baseUrl: server.url,
+    apiKey: API_KEY,
+    requestTimeoutMs: 5_000,
+    accountCacheTtlMs: 3_600_000,
+  });
 });
 afterAll(() => server.close());
 
