@@ -79,6 +79,7 @@ import { checkSignal } from './util/abort.js';
 import { filterIdOf, toolkitSlugOf, toolSlugRefusal } from './util/arguments.js';
 import { didYouMean, NameMatcher } from './util/closest-names.js';
 import { idTime, newId } from './util/ids.js';
+import type { Logger } from './util/logger.js';
 import { checkedOptions, checkedRequest, optionsObject, requestObject } from './util/options-object.js';
 import { decodeOffsetCursor, encodeOffsetCursor, validateLimit } from './util/pagination.js';
 import { hashToken } from './util/secret-key.js';
@@ -260,12 +261,32 @@ const SEARCH_RESULTS_PER_QUERY = 5;
 const MAX_SEARCH_RESULTS_PER_QUERY = 50;
 
 const specCache = new WeakMap<Tool, ToolSpec>();
+/** What shaping each tool's input schema for the model changed (see `shapeInputSchema`), until logged. */
+const shapingWarnings = new WeakMap<Tool, readonly string[]>();
 
-/** The provider-facing spec of a tool, shaped once per tool. */
-export function toolSpecOf(tool: Tool): ToolSpec {
+/**
+ * The provider-facing spec of a tool, shaped once per tool. With `logger`, what shaping changed (a
+ * schema the model sees as an object of any properties, refs it could not inline, …) is logged once
+ * per tool as one warning: it was worked out and dropped, so an operator never learned why a model
+ * called a tool blind.
+ */
+export function toolSpecOf(tool: Tool, logger?: Logger): ToolSpec {
+  const spec = shapedSpecOf(tool);
+  const warnings = logger ? shapingWarnings.get(tool) : undefined;
+  if (warnings !== undefined) {
+    shapingWarnings.delete(tool);
+    logger!.warn(
+      `toolmux: the input schema of ${tool.slug} as the model sees it: ${warnings.join(' ')}`.slice(0, 2000),
+    );
+  }
+  return spec;
+}
+
+function shapedSpecOf(tool: Tool): ToolSpec {
   let spec = specCache.get(tool);
   if (!spec) {
     const shaped = shapeInputSchema(tool.inputSchema);
+    if (shaped.warnings.length > 0) shapingWarnings.set(tool, shaped.warnings);
     spec = {
       slug: tool.slug,
       name: tool.name,
@@ -694,10 +715,16 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * The session's tools as the provider's native collection (a Vercel `ToolSet`, OpenAI Agents
    * `FunctionTool[]`, LangChain tools, or plain tools by default).
    */
+  /** {@link exposedTools} as the provider-facing specs, what shaping changed logged once per tool. */
+  exposedSpecs(): ToolSpec[] {
+    const logger = this.#runtime.env.logger;
+    return this.exposedTools().map((tool) => toolSpecOf(tool, logger));
+  }
+
   async tools(given?: ToolModifiers): Promise<TCollection> {
     const modifiers = given === undefined ? undefined : checkedOptions(given, 'session.tools()');
     await this.#checkExists();
-    const specs = this.exposedTools().map(toolSpecOf);
+    const specs = this.exposedSpecs();
     const execute = toolCallExecute((slug, args, options) => this.execute(slug, args, options));
     if (hasModifiers(modifiers)) {
       const catalog = this.#runtime.catalog;
@@ -914,7 +941,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       options.signal,
       this.#toolCallExecute ?? ((slug, args, callOptions) => this.execute(slug, args, callOptions)),
       // a session resumed with use() runs the calls of tools an earlier process handed out: its own
-      this.#toolCallSpecs ?? specsBySlug(this.exposedTools().map(toolSpecOf)),
+      this.#toolCallSpecs ?? specsBySlug(this.exposedSpecs()),
     ) as Promise<TReply>;
   }
 
@@ -1967,7 +1994,7 @@ function workbenchChangesOf(config: NormalizedSessionConfig): SessionConfig['wor
 
 /** The tool specs an embedded session hands its provider (the server describes sessions from them). */
 export function exposedToolSpecs(session: Session<unknown>): ToolSpec[] {
-  return embeddedSession(session).exposedTools().map(toolSpecOf);
+  return embeddedSession(session).exposedSpecs();
 }
 
 /** The session as an embedded one; a remote session here is a programming error of the caller. */
@@ -1988,5 +2015,7 @@ export function catalogToolSpecs(
   filter: Pick<SessionConfig, 'toolkits' | 'tools' | 'tags'>,
 ): ToolSpec[] {
   const config = normalizeSessionConfig(parseToolFilter(filter), catalog);
-  return [...catalog.tools.values()].filter((tool) => isToolVisible(config, tool)).map(toolSpecOf);
+  return [...catalog.tools.values()]
+    .filter((tool) => isToolVisible(config, tool))
+    .map((tool) => toolSpecOf(tool));
 }

@@ -1770,6 +1770,7 @@ describe("MCP tools/list of tools whose schemas MCP's Tool shape does not take a
     ],
   });
   const own = ownServerClient(odd, 'user_odd', { sessionCacheTtlMs: 0 });
+  const { logger } = own;
 
   it('the SDK client lists them: boolean property schemas as the object schemas they equal, a tool of an invalid input schema as an object of any properties (as every provider hands it), its calls refused', async () => {
     for (let i = 0; i < 3; i++) {
@@ -1793,6 +1794,12 @@ describe("MCP tools/list of tools whose schemas MCP's Tool shape does not take a
         additionalProperties: true,
       });
     }
+    // the operator is told once why the model sees it so, not at every listing
+    expect(logger.warnings.filter((warning) => warning.includes('ODD_INVALID_INPUT'))).toEqual([
+      expect.stringMatching(
+        /^toolmux: the input schema of ODD_INVALID_INPUT as the model sees it: The input schema is not valid JSON Schema \(.*required.*\); the model sees an object with any properties\.$/,
+      ),
+    ]);
     const refused = (await own.client.callTool({
       name: 'ODD_INVALID_INPUT',
       arguments: { a: 'x' },
