@@ -530,7 +530,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         input: {
           tools: Array<{
             tool_slug: string;
-            arguments?: Record<string, unknown> | null;
+            arguments?: unknown;
             account?: string | null;
           }>;
           sync_response_to_workbench?: boolean | null;
