@@ -763,7 +763,8 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     );
   }
 
-  async update(changes: SessionConfig): Promise<number> {
+  async update(changes: SessionConfig, given?: { expectedVersion?: number }): Promise<number> {
+    const { expectedVersion } = checkedOptions(given, 'session.update()');
     const parsed = parseSessionConfig(changes);
     if (parsed.experimental) {
       throw new ToolMuxError({
@@ -774,7 +775,9 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     }
     this.#takeWire(
       await this.#runtime.api.call('PATCH', this.#path, {
-        body: { config: parsed, expected_version: this.#wire.config_version },
+        // without expectedVersion: the version this object read, as embedded (an update made elsewhere
+        // since is a conflict, not overwritten)
+        body: { config: parsed, expected_version: expectedVersion ?? this.#wire.config_version },
         read: sessionWireOf,
       }),
     );

@@ -154,6 +154,54 @@ describe('remote mode: the same API over REST', () => {
     );
   });
 
+  it('session.update(changes, { expectedVersion }) is refused with SESSION_VERSION_CONFLICT unless the stored config has that version, embedded and remote alike; a stale object given the stored version applies its changes to the stored config', async () => {
+    const run = async (mux: ToolMux, userId: string) => {
+      const session = await mux.create(userId, { toolkits: ['tasks', 'notes'] });
+      const stale = await mux.use(session.sessionId);
+      const answers: unknown[] = [];
+      const attempt = async (update: Promise<number>) => {
+        try {
+          answers.push(await update);
+        } catch (error) {
+          const refused = error as ToolMuxError;
+          answers.push(`${refused.code}: ${refused.message.replaceAll(session.sessionId, 'ses_x')}`);
+        }
+      };
+      await attempt(session.update({ metadata: { step: 'one' } }, { expectedVersion: 1 }));
+      // before: the version asked for was ignored, and this one applied as version 3
+      await attempt(session.update({ metadata: { step: 'lost' } }, { expectedVersion: 1 }));
+      await attempt(session.update({}, { expectedVersion: 5 }));
+      await attempt(session.update({ toolkits: ['tasks'] }, { expectedVersion: 2 }));
+      // `stale` read version 1: given the stored version, its change goes on top of the stored config
+      await attempt(stale.update({ metadata: { step: 'stale' } }, { expectedVersion: 3 }));
+      await attempt(session.update({}, { expectedVersion: 0 }));
+      await attempt(session.update({}, { expectedVersion: '4' } as never));
+      await attempt(session.update({}, { expectedversion: 4 } as never));
+      const stored = await server.embedded.use(session.sessionId);
+      return { answers, version: stored.configVersion, config: stored.config };
+    };
+    const embedded = await run(server.embedded, 'user_expected_version_embedded');
+    const viaServer = await run(remote, 'user_expected_version_remote');
+    expect(embedded.answers).toEqual([
+      2,
+      'SESSION_VERSION_CONFLICT: Session "ses_x" was updated by someone else: expected config version 1, found 2. Read the session again with use("ses_x") and retry the update on what it holds now.',
+      'SESSION_VERSION_CONFLICT: Session "ses_x" was updated by someone else: expected config version 5, found 2. Read the session again with use("ses_x") and retry the update on what it holds now.',
+      3,
+      4,
+      'INVALID_REQUEST: session.update(): expectedVersion must be a positive integer (the configVersion you read); got 0.',
+      'INVALID_REQUEST: session.update(): expectedVersion must be a positive integer (the configVersion you read); got "4".',
+      'INVALID_REQUEST: session.update() has no option "expectedversion". Did you mean "expectedVersion"? It takes an options object ({ expectedVersion? }).',
+    ]);
+    expect(viaServer.answers).toEqual(embedded.answers);
+    expect(embedded.version).toBe(4);
+    expect(viaServer.version).toBe(4);
+    expect(embedded.config).toMatchObject({
+      toolkits: { mode: 'enable', slugs: ['tasks'] },
+      metadata: { step: 'stale' },
+    });
+    expect(viaServer.config).toEqual(embedded.config);
+  });
+
   it('runs tools without a session and lists the toolkits of the server', async () => {
     const tools = (await remote.tools.get('user_remote_4', { toolkits: ['notes'] })) as PlainTool[];
     expect(tools.map((tool) => tool.name).sort()).toEqual(['NOTES_CREATE_NOTE', 'NOTES_SEARCH_NOTES']);
