@@ -750,7 +750,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     parentId: string,
     slug: string,
     args: unknown = {},
-    options: ExecuteOptions & { audience?: ErrorAudience } = {},
+    options: ExecuteOptions & { audience?: ErrorAudience; argumentsRefused?: string } = {},
   ): Promise<ToolResult> {
     if (typeof parentId !== 'string' || !parentId.startsWith('log_') || idTime(parentId) === undefined) {
       throw new ToolMuxError({
@@ -781,7 +781,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     audience: ErrorAudience,
     slug: string,
     args: unknown = {},
-    options: ExecuteOptions = {},
+    options: ExecuteOptions & { argumentsRefused?: string } = {},
   ): Promise<ToolResult> {
     return this.#execute(slug, args, { ...options, audience });
   }
@@ -810,6 +810,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       holdLog?: (entry: ExecutionLogRecord) => void;
       audience?: ErrorAudience;
       admit?: () => Promise<void> | undefined;
+      /** See `ExecuteRequest.argumentsRefused`. */
+      argumentsRefused?: string;
     },
   ): Promise<ToolResult> {
     const refused = toolSlugRefusal(slug, 'execute()');
@@ -878,6 +880,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         reader: options.audience ? readerFor(this.#hintReader(), options.audience) : this.#hintReader(),
         holdLog,
         inFlight: admitted,
+        ...(options.argumentsRefused !== undefined ? { argumentsRefused: options.argumentsRefused } : {}),
       });
       admitted = undefined;
     } finally {

@@ -202,6 +202,94 @@ describe('remote mode: the same API over REST', () => {
     expect(viaServer.config).toEqual(embedded.config);
   });
 
+  it('a call refused for two reasons answers as embedded: a tool the session has not (or no tool) with arguments JSON cannot carry is TOOL_NOT_IN_SESSION (TOOL_NOT_FOUND), logged on the server', async () => {
+    const sparse: unknown[] = [];
+    sparse[5_000] = 'x';
+    const calls: Array<[string, Record<string, unknown>]> = [
+      ['NOTES_CREATE_NOTE', { title: Number.NaN }],
+      ['NOTES_CREATE_NOTEZ', { title: Number.POSITIVE_INFINITY }],
+      ['NOTES_CREATE_NOTE', { tags: sparse }],
+      // the session has the tool: the arguments are what is refused
+      ['TASKS_CREATE_TASK', { title: Number.NaN }],
+    ];
+    const run = async (mux: ToolMux, userId: string) => {
+      const session = await mux.create(userId, { toolkits: ['tasks'] });
+      const answers: string[] = [];
+      for (const [slug, args] of calls) {
+        const result = await session.execute(slug, args, { callId: `call_${answers.length}` });
+        answers.push(`${result.code}: ${result.error}`);
+      }
+      const logged = (await session.logs()).items
+        .map((entry) => `${entry.callId} ${entry.toolSlug} ${entry.errorCode}: ${entry.errorMessage}`)
+        .sort();
+      return { answers, logged };
+    };
+    const errors: string[] = [];
+    const embedded = await run(server.embedded, 'user_two_refusals_embedded');
+    const viaServer = await run(
+      server.remote(undefined, {
+        logger: { debug() {}, warn() {}, error: (message) => errors.push(message) },
+      }) as ToolMux,
+      'user_two_refusals_remote',
+    );
+    expect(embedded.answers.map((answer) => answer.slice(0, answer.indexOf(':')))).toEqual([
+      'TOOL_NOT_IN_SESSION',
+      'TOOL_NOT_FOUND',
+      'TOOL_NOT_IN_SESSION',
+      'TOOL_ARGUMENTS_INVALID',
+    ]);
+    expect(embedded.answers[3]).toBe(
+      'TOOL_ARGUMENTS_INVALID: The arguments of TASKS_CREATE_TASK are not JSON data: arguments.title is NaN, which JSON has no number for (JSON writes it as null, and reads a number too large for a double, such as 1e999, as Infinity): send a finite number.',
+    );
+    // before: TOOL_ARGUMENTS_INVALID for each, answered by the client, and its log entries (of tools
+    // it does not run) refused by the server
+    expect(viaServer.answers).toEqual(embedded.answers);
+    expect(viaServer.logged).toEqual(embedded.logged);
+    expect(embedded.logged).toHaveLength(4);
+    expect(errors).toEqual([]);
+  });
+
+  it('a server older than arguments_refused: the client answers the refusal of arguments JSON cannot carry itself, as before', async () => {
+    const refused: string[] = [];
+    const old = new ToolMux({
+      baseUrl: server.url,
+      apiKey: server.apiKey,
+      logger: { debug() {}, warn() {}, error() {} },
+      fetch: async (input, init) => {
+        const body = typeof init?.body === 'string' ? JSON.parse(init.body) : undefined;
+        if (String(input).endsWith('/execute') && body?.arguments_refused !== undefined) {
+          refused.push(body.tool_slug);
+          // what a server of before the field answers (its words for an unknown key)
+          return new Response(
+            JSON.stringify({
+              error: {
+                code: 'INVALID_REQUEST',
+                message:
+                  'Invalid request body: body: unknown key "arguments_refused". Known keys: tool_slug, arguments, call_id, account, parent_id.',
+              },
+            }),
+            { status: 400, headers: { 'content-type': 'application/json' } },
+          );
+        }
+        return fetch(input, init);
+      },
+    });
+    try {
+      const session = await old.create('user_two_refusals_old_server', { toolkits: ['tasks'] });
+      const result = await session.execute('NOTES_CREATE_NOTE', { title: Number.NaN });
+      expect(refused).toEqual(['NOTES_CREATE_NOTE']);
+      expect(result).toMatchObject({
+        successful: false,
+        code: 'TOOL_ARGUMENTS_INVALID',
+        error: expect.stringMatching(
+          /^The arguments of NOTES_CREATE_NOTE are not JSON data: arguments\.title is NaN/,
+        ),
+      });
+    } finally {
+      await old.close();
+    }
+  });
+
   it('runs tools without a session and lists the toolkits of the server', async () => {
     const tools = (await remote.tools.get('user_remote_4', { toolkits: ['notes'] })) as PlainTool[];
     expect(tools.map((tool) => tool.name).sort()).toEqual(['NOTES_CREATE_NOTE', 'NOTES_SEARCH_NOTES']);

@@ -360,6 +360,7 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
           callId: body.call_id,
           audience,
           ...(body.account !== undefined ? { account: body.account } : {}),
+          ...(body.arguments_refused !== undefined ? { argumentsRefused: body.arguments_refused } : {}),
         };
         return toolResultJson(
           body.parent_id === undefined
