@@ -23,6 +23,7 @@ const WRONG = {
   cursor: 5,
   function: 'x',
   list: 'SHOP_LOOKUP_STOCK',
+  version: '1',
 } as const;
 
 type Kind = keyof typeof WRONG;
@@ -120,6 +121,13 @@ function methods(mux: ToolMux, session: () => Session): Method[] {
       call: (options) => session().logs(options as never),
       fields: { parentId: 'string', ...page },
       typo: ['parent', 'parentId'],
+    },
+    {
+      // { expectedVersion } was ignored: the update was applied whatever version was asked for
+      name: 'session.update()',
+      call: (options) => session().update({}, options as never),
+      fields: { expectedVersion: 'version' },
+      typo: ['expected_version', 'expectedVersion'],
     },
     {
       name: 'session.tools()',

@@ -71,6 +71,7 @@ import type {
 } from './provider.js';
 import { shapeInputSchema } from './schema/shape.js';
 import { MAX_QUERY_CHARS } from './search/tool-index.js';
+import { configVersionConflictError } from './store/store-errors.js';
 import type { AuthConfigType, ExecutionLogRecord, SessionRecord, Store } from './store/types.js';
 import { toolCallExecute } from './tool-calls.js';
 import { applyToolModifiers, hasModifiers, type ToolModifiers } from './tool-modifiers.js';
@@ -416,8 +417,12 @@ export interface Session<TCollection = unknown, TResponse = never, TReply = unkn
   }>;
   /** What TOOLMUX_SEARCH_TOOLS returns, without a model. */
   search(options: { query: string; knownFields?: string; limit?: number }): Promise<SearchToolsResult>;
-  /** Changes the stored config and returns the new config version. Validated like `create()`. */
-  update(changes: SessionConfig): Promise<number>;
+  /**
+   * Changes the stored config and returns the new config version. Validated like `create()`.
+   * `expectedVersion`: SESSION_VERSION_CONFLICT unless the stored config has that version (the
+   * `configVersion` read), as `expected_version` of `PATCH /api/v1/sessions/:id`.
+   */
+  update(changes: SessionConfig, options?: { expectedVersion?: number }): Promise<number>;
   /**
    * This session's execution log, newest first. `parentId`: only the entries made by that call (the
    * tool calls of a TOOLMUX_WORKBENCH cell, the calls of a TOOLMUX_MULTI_EXECUTE_TOOL); each entry's
@@ -772,7 +777,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     parentId: string,
     slug: string,
     args: unknown = {},
-    options: ExecuteOptions & { audience?: ErrorAudience } = {},
+    options: ExecuteOptions & { audience?: ErrorAudience; argumentsRefused?: string } = {},
   ): Promise<ToolResult> {
     if (typeof parentId !== 'string' || !parentId.startsWith('log_') || idTime(parentId) === undefined) {
       throw new ToolMuxError({
@@ -803,7 +808,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     audience: ErrorAudience,
     slug: string,
     args: unknown = {},
-    options: ExecuteOptions = {},
+    options: ExecuteOptions & { argumentsRefused?: string } = {},
   ): Promise<ToolResult> {
     return this.#execute(slug, args, { ...options, audience });
   }
@@ -832,6 +837,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       holdLog?: (entry: ExecutionLogRecord) => void;
       audience?: ErrorAudience;
       admit?: () => Promise<void> | undefined;
+      /** See `ExecuteRequest.argumentsRefused`. */
+      argumentsRefused?: string;
     },
   ): Promise<ToolResult> {
     const refused = toolSlugRefusal(slug, 'execute()');
@@ -900,6 +907,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         reader: options.audience ? readerFor(this.#hintReader(), options.audience) : this.#hintReader(),
         holdLog,
         inFlight: admitted,
+        ...(options.argumentsRefused !== undefined ? { argumentsRefused: options.argumentsRefused } : {}),
       });
       admitted = undefined;
     } finally {
@@ -1602,7 +1610,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * config version. Validated like `create()`; of `authConfigs` and `connectedAccounts`, only those
    * the changes give are looked up (a stored one deleted since fails the calls that need it).
    */
-  async update(changes: SessionConfig): Promise<number> {
+  async update(changes: SessionConfig, given?: { expectedVersion?: number }): Promise<number> {
+    const { expectedVersion: asked } = checkedOptions(given, 'session.update()');
     const parsed = parseSessionConfig(changes);
     if (parsed.experimental) {
       throw new ToolMuxError({
@@ -1610,6 +1619,15 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         message:
           'experimental (custom tools and toolkits) cannot change in update(): create a new session with them.',
       });
+    }
+    if (asked !== undefined) {
+      // the stored config's version decides, not the one this object took up last: read it now (and
+      // the config with it, which the changes then apply to; the write below is a compare-and-set
+      // on that version, so an update that lands in between is a conflict too)
+      this.#existsUntil = 0;
+      await this.#checkExists();
+      if (asked !== this.#configVersion)
+        throw configVersionConflictError(this.sessionId, asked, this.#configVersion);
     }
     if (Object.keys(givenKeys(parsed)).length === 0) {
       // no change: nothing is written. A write made a new configVersion, which every other object of

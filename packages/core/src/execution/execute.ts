@@ -152,6 +152,13 @@ export interface ExecuteRequest {
   holdLog?: (entry: ExecutionLogRecord) => void;
   /** The call, counted in flight already (by `admitCall`): `executeTool` leaves it when it answers. */
   inFlight?: CallInFlight;
+  /**
+   * Why a remote-mode client refused the call's arguments, which JSON cannot carry (a NaN, a sparse
+   * array's holes; see {@link shapeArgumentsMessage}): the call is refused with TOOL_ARGUMENTS_INVALID
+   * and this message where its arguments are checked, after the checks before them (the session, the
+   * tool), as an embedded call with those arguments is.
+   */
+  argumentsRefused?: string;
 }
 
 /**
@@ -410,7 +417,7 @@ async function runTool(env: ExecutionEnvironment, request: ExecuteRequest): Prom
           `The arguments of ${tool.slug} nest objects and arrays more than ${MAX_JSON_DEPTH} levels deep, which its input schema cannot need: send them as the schema describes.`,
         );
       }
-      const refused = shapeArgumentsMessage(tool.slug, shape);
+      const refused = request.argumentsRefused ?? shapeArgumentsMessage(tool.slug, shape);
       if (refused !== undefined) throw new ToolCallFailure('TOOL_ARGUMENTS_INVALID', refused);
       if (large) await yieldToEventLoop();
       if (typeof request.arguments === 'string') {

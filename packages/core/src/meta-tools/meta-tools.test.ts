@@ -433,6 +433,81 @@ describe('TOOLMUX_MULTI_EXECUTE_TOOL', () => {
     }
   });
 
+  it('an entry whose arguments are a string that is no JSON object, or not an object at all, fails on its own with TOOL_ARGUMENTS_INVALID, logged under the multi-execute and seen by afterExecute; a JSON string of an object runs', async () => {
+    for (const metaToolNames of ['toolmux', 'composio'] as const) {
+      const { session, calls } = await setup({ metaToolNames });
+      const multiSlug =
+        metaToolNames === 'toolmux' ? MetaToolSlug.MULTI_EXECUTE_TOOL : 'COMPOSIO_MULTI_EXECUTE_TOOL';
+      const hooked: string[] = [];
+      const tools = await session.tools({
+        afterExecute: ({ slug, result }) => {
+          hooked.push(`${slug} ${result.code ?? 'ok'}`);
+          return result;
+        },
+      });
+      const multi = tools.find((tool) => tool.name === multiSlug)!;
+      const result = await multi.execute(
+        {
+          tools: [
+            // as a strict-mode model sends them: a JSON string
+            { tool_slug: 'TASKS_CREATE_TASK', arguments: '{"title":"a"}' },
+            { tool_slug: 'TASKS_CREATE_TASK', arguments: '{"title":' },
+            { tool_slug: 'TASKS_CREATE_TASK', arguments: 'a title' },
+            { tool_slug: 'TASKS_CREATE_TASK', arguments: ['a'] },
+            { tool_slug: 'TASKS_CREATE_TASK', arguments: 7 },
+            // refused for its slug first, as execute() refuses such a call
+            { tool_slug: 'TASKS_NO_SUCH_TOOL', arguments: '{"title":' },
+            { tool_slug: 'TASKS_LIST_TASKS', arguments: null },
+          ],
+        },
+        { callId: 'call_arguments' },
+      );
+      // before: 'tools.1.arguments: Invalid input; …', no call ran
+      expect(result.successful).toBe(true);
+      const data = result.data as {
+        results: Array<{ successful?: boolean; response?: { successful: boolean }; error: string | null }>;
+      };
+      const successful = data.results.map((entry) => entry.successful ?? entry.response!.successful);
+      expect(successful).toEqual([true, false, false, false, false, false, true]);
+      expect(data.results[1]!.error).toBe(
+        'The arguments of TASKS_CREATE_TASK are not valid JSON (Unexpected end of JSON input): "{\\"title\\":". Send them as one JSON object, as its input schema describes.',
+      );
+      expect(data.results[2]!.error).toBe(
+        'The arguments of TASKS_CREATE_TASK are a string ("a title"), not a JSON object. Send them as one JSON object, as its input schema describes.',
+      );
+      expect(data.results[3]!.error).toMatch(/^Invalid arguments for TASKS_CREATE_TASK: \(root\): .*array/);
+      expect(data.results[4]!.error).toMatch(/^Invalid arguments for TASKS_CREATE_TASK: \(root\): .*number/);
+      expect(data.results[5]!.error).toMatch(/^There is no tool "TASKS_NO_SUCH_TOOL"/);
+      expect(calls.map((call) => `${call.slug} ${JSON.stringify(call.input)}`)).toEqual([
+        'TASKS_CREATE_TASK {"title":"a"}',
+        'TASKS_LIST_TASKS {}',
+      ]);
+      const children = (await session.logs({ parentId: result.logId })).items;
+      expect(
+        children.map((entry) => `${entry.callId!.replace(/^[^#]*/, '')} ${entry.errorCode}`).sort(),
+      ).toEqual([
+        '#0 null',
+        '#1 TOOL_ARGUMENTS_INVALID',
+        '#2 TOOL_ARGUMENTS_INVALID',
+        '#3 TOOL_ARGUMENTS_INVALID',
+        '#4 TOOL_ARGUMENTS_INVALID',
+        '#5 TOOL_NOT_FOUND',
+        '#6 null',
+      ]);
+      expect(hooked.sort()).toEqual(
+        [
+          'TASKS_CREATE_TASK ok',
+          'TASKS_CREATE_TASK TOOL_ARGUMENTS_INVALID',
+          'TASKS_CREATE_TASK TOOL_ARGUMENTS_INVALID',
+          'TASKS_CREATE_TASK TOOL_ARGUMENTS_INVALID',
+          'TASKS_CREATE_TASK TOOL_ARGUMENTS_INVALID',
+          'TASKS_NO_SUCH_TOOL TOOL_NOT_FOUND',
+          'TASKS_LIST_TASKS ok',
+        ].sort(),
+      );
+    }
+  });
+
   it('never runs a tool outside the session', async () => {
     const { session, calls } = await setup({ toolkits: ['notes'] });
     const result = await session.execute(MetaToolSlug.MULTI_EXECUTE_TOOL, {

@@ -529,18 +529,30 @@ const argumentsObject = z
 const argumentsJson = z
   .string()
   .describe('The tool\'s arguments as a JSON object, matching its input schema, e.g. {"owner":"octocat"}.');
-const lenientArguments = z.union([
-  argumentsObject,
-  argumentsJson.transform((text, context) => {
-    try {
-      const value: unknown = JSON.parse(text);
-      if (value && typeof value === 'object' && !Array.isArray(value))
-        return value as Record<string, unknown>;
-    } catch {}
-    context.addIssue({ code: 'custom', message: 'must be a JSON object (or a JSON string of one)' });
-    return z.NEVER;
-  }),
-]);
+/**
+ * What the lenient validation takes as an entry's `arguments`: anything. An object, a JSON string of
+ * one (a strict-mode model sends that), null or nothing are an entry's arguments (see
+ * {@link entryArguments}); anything else fails that entry only, as the tool's own call refuses it
+ * (TOOL_ARGUMENTS_INVALID): a check here failed every call of the batch.
+ */
+const lenientArguments = z.unknown();
+
+/**
+ * The arguments one call of a multi-execute runs with: `{}` for none (left out, or null as a
+ * strict-mode model sends it), the object a JSON string holds (a strict-mode model's arguments). Any
+ * other value (a string that is no JSON object, an array, a number) is handed on as it is, and the
+ * call refuses it as `execute()` refuses such arguments (TOOL_ARGUMENTS_INVALID naming the tool and
+ * what it got), after the checks of its slug and session, as `execute()` orders them.
+ */
+function entryArguments(given: unknown): unknown {
+  if (given === undefined || given === null) return {};
+  if (typeof given !== 'string') return given;
+  try {
+    const value: unknown = JSON.parse(given);
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value;
+  } catch {}
+  return given;
+}
 
 /** The fields COMPOSIO_MULTI_EXECUTE_TOOL takes beside `tools`. */
 const composioMultiExecuteFields = {
@@ -568,7 +580,7 @@ const multiExecuteShape = (argumentsSchema: z.ZodType, names: MetaToolNames) =>
   });
 
 function lenientValidate(names: MetaToolNames): (input: unknown) => ValidationResult {
-  const schema = multiExecuteShape(lenientArguments.nullable(), names);
+  const schema = multiExecuteShape(lenientArguments, names);
   return (input) => {
     const result = schema.safeParse(input);
     if (result.success) return { success: true, value: result.data };
@@ -584,7 +596,8 @@ function lenientValidate(names: MetaToolNames): (input: unknown) => ValidationRe
 
 type Calls = Array<{
   tool_slug: string;
-  arguments?: Record<string, unknown> | null;
+  /** As the model sent them: see {@link entryArguments}. */
+  arguments?: unknown;
   account?: string | null;
 }>;
 
@@ -837,7 +850,7 @@ export async function runCalls(
   const results = await Promise.all(
     calls.map(async (call, index) => {
       const callId = options.callId ? storableCallId(options.callId, `#${index}`) : undefined;
-      const args = call.arguments ?? {};
+      const args = entryArguments(call.arguments);
       const refusal = entryRefusal(call, names);
       const result = refusal
         ? await reject(call.tool_slug, args, refusal, { callId, parentId: options.logId })

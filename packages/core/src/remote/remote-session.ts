@@ -97,6 +97,8 @@ interface InnerCallOptions extends ExecuteOptions {
 
 /** How a server older than `parent_id` on `POST /sessions/:id/execute` refuses it. */
 const UNKNOWN_PARENT_KEY = /(unknown|unrecognized) keys?\b[^.]*"parent_id"/i;
+/** How a server older than `arguments_refused` of `POST /sessions/:id/execute` refuses it. */
+const UNKNOWN_REFUSED_KEY = /(unknown|unrecognized) keys?\b[^.]*"arguments_refused"/i;
 
 /** What a remote session shares with its ToolMux. */
 export interface RemoteSessionRuntime {
@@ -159,9 +161,12 @@ export function remoteConnectionRequest(api: RemoteApi, wire: ConnectionRequestW
 
 /**
  * A tool call the server runs (`post` sends it), answered as an embedded call is: never a rejection.
- * Aborted before it is sent, or with arguments JSON would change (a NaN, a sparse array's holes,
- * an object of too many keys), it is not sent: a failed result, logged here for a session's call
- * (the server has no log of calls without a session to take it). Aborted while it runs (the server
+ * Aborted before it is sent, it is not sent: a failed result, logged here for a session's call (the
+ * server has no log of calls without a session to take it). With arguments JSON would change (a NaN,
+ * a sparse array's holes, an object of too many keys), they are not sent: `postRefused` sends the
+ * call with the refusal's message instead, which the server answers after the checks an embedded
+ * call makes before its arguments' (the session, the tool), and logs; without it (or when the
+ * server is too old to take it, `undefined`) the refusal is answered and logged here. Aborted while it runs (the server
  * sees the client go away and stops the tool), stopped by close(), or answered with an error or not
  * at all, it is a failed result of that code (`logId` empty: the server's entry is not known here).
  */
@@ -178,6 +183,7 @@ export async function callOnServer(
     holdLog?: (entry: ExecutionLogRecord) => void;
   },
   post: () => Promise<ToolResult>,
+  postRefused?: (message: string) => Promise<ToolResult | undefined>,
 ): Promise<ToolResult> {
   const { slug, signal, holdLog, ...logged } = call;
   // Never sent: logged here, like an embedded call refused before it started.
@@ -198,10 +204,13 @@ export async function callOnServer(
     finiteNumbers: true,
   });
   const refused = shapeArgumentsMessage(slug, shape);
-  if (refused !== undefined)
-    return refuse(new ToolMuxError({ code: 'TOOL_ARGUMENTS_INVALID', message: refused }));
+  const refusedHere = () => refuse(new ToolMuxError({ code: 'TOOL_ARGUMENTS_INVALID', message: refused! }));
+  if (refused !== undefined && postRefused === undefined) return refusedHere();
   try {
-    return await post();
+    if (refused === undefined) return await post();
+    // an embedded session checks the session and the tool before the arguments: a call of a tool
+    // it does not have is TOOL_NOT_IN_SESSION (or TOOL_NOT_FOUND) whatever its arguments
+    return (await postRefused!(refused)) ?? (await refusedHere());
   } catch (error) {
     if (signal?.aborted) {
       return {
@@ -469,16 +478,27 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         signal: options.signal,
         holdLog: options.holdLog,
       },
-      () => this.#postExecute(slug, args, options),
+      async () => (await this.#postExecute(slug, args, options))!,
+      (refused) => this.#postExecute(slug, undefined, options, refused),
     );
   }
 
-  /** `POST /sessions/:id/execute` */
-  async #postExecute(slug: string, args: unknown, options: InnerCallOptions): Promise<ToolResult> {
+  /**
+   * `POST /sessions/:id/execute`; with `argumentsRefused` (arguments JSON cannot carry, see
+   * `callOnServer`) in place of the arguments, `undefined` from a server too old to take it.
+   */
+  async #postExecute(
+    slug: string,
+    args: unknown,
+    options: InnerCallOptions,
+    argumentsRefused?: string,
+  ): Promise<ToolResult | undefined> {
     const parentId = this.#serverTakesParentIds ? options.parentId : undefined;
     const body: ExecuteInSessionWire = {
       tool_slug: slug,
-      arguments: args ?? {},
+      ...(argumentsRefused === undefined
+        ? { arguments: args ?? {} }
+        : { arguments_refused: argumentsRefused }),
       ...(options.callId ? { call_id: options.callId } : {}),
       ...(options.account !== undefined ? { account: options.account } : {}),
       ...(parentId !== undefined ? { parent_id: parentId } : {}),
@@ -486,6 +506,15 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     try {
       return await this.#runtime.api.post(`${this.#path}/execute`, body, options.signal, toolResultOf);
     } catch (error) {
+      // a server older than `arguments_refused` refuses the field before it runs anything
+      if (
+        argumentsRefused !== undefined &&
+        ToolMuxError.isInstance(error) &&
+        error.code === 'INVALID_REQUEST' &&
+        UNKNOWN_REFUSED_KEY.test(error.message)
+      ) {
+        return undefined;
+      }
       // A server older than `parent_id` refuses the field before it runs anything: the call is sent
       // again without it (its entry then has no parent), and so are the next ones.
       if (
@@ -497,7 +526,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         throw error;
       }
       this.#serverTakesParentIds = false;
-      return this.#postExecute(slug, args, options);
+      return this.#postExecute(slug, args, options, argumentsRefused);
     }
   }
 
@@ -530,7 +559,7 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
         input: {
           tools: Array<{
             tool_slug: string;
-            arguments?: Record<string, unknown> | null;
+            arguments?: unknown;
             account?: string | null;
           }>;
           sync_response_to_workbench?: boolean | null;
@@ -763,7 +792,8 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     );
   }
 
-  async update(changes: SessionConfig): Promise<number> {
+  async update(changes: SessionConfig, given?: { expectedVersion?: number }): Promise<number> {
+    const { expectedVersion } = checkedOptions(given, 'session.update()');
     const parsed = parseSessionConfig(changes);
     if (parsed.experimental) {
       throw new ToolMuxError({
@@ -774,7 +804,9 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
     }
     this.#takeWire(
       await this.#runtime.api.call('PATCH', this.#path, {
-        body: { config: parsed, expected_version: this.#wire.config_version },
+        // without expectedVersion: the version this object read, as embedded (an update made elsewhere
+        // since is a conflict, not overwritten)
+        body: { config: parsed, expected_version: expectedVersion ?? this.#wire.config_version },
         read: sessionWireOf,
       }),
     );

@@ -71,7 +71,14 @@ export interface ToolSpecWire {
 /** `POST /sessions/:id/execute`: one call of the session, run on the server. */
 export interface ExecuteInSessionWire {
   tool_slug: string;
-  arguments: unknown;
+  /** Left out with `arguments_refused`. */
+  arguments?: unknown;
+  /**
+   * Why the client refused the call's arguments, which JSON cannot carry (a NaN, a sparse array's
+   * holes), sent in their place: the server refuses the call with TOOL_ARGUMENTS_INVALID and this
+   * message after the checks before the arguments' (the session, the tool), as embedded.
+   */
+  arguments_refused?: string;
   call_id?: string;
   account?: string;
   /**

@@ -20,6 +20,7 @@ const TAKES = {
   'session.toolkits()': 'an options object ({ toolkits?, search?, connected?, limit?, cursor? })',
   'session.search()': 'an object ({ query, knownFields?, limit? })',
   'session.logs()': 'an options object ({ limit?, cursor?, parentId? })',
+  'session.update()': 'an options object ({ expectedVersion? })',
   'mux.use()': 'an options object ({ customTools?, customToolkits? })',
   'mux.close()': 'an options object ({ timeoutMs? })',
   'mux.sessions.list()': 'a query object ({ userId?, limit?, cursor? })',
@@ -201,6 +202,13 @@ const FIELDS = {
   },
   'session.search()': { query: checkedLater, knownFields: textOrNull, limit: limit(50) },
   'session.logs()': { limit: limit(MAX_PAGE_LIMIT), cursor, parentId: text },
+  'session.update()': {
+    // the words of the store's own check (`assertExpectedVersion`)
+    expectedVersion: (value, name) =>
+      typeof value === 'number' && Number.isInteger(value) && value >= 1
+        ? undefined
+        : `${name} must be a positive integer (the configVersion you read); got ${typeof value === 'number' ? String(value) : shownValue(value)}`,
+  },
 } as const satisfies Partial<Record<ObjectTakingMethod, Record<string, FieldCheck>>>;
 
 export type FieldCheckedMethod = keyof typeof FIELDS;

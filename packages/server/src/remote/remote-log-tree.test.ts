@@ -195,6 +195,75 @@ for (const backend of backends) {
       expect(errors).toEqual([]);
     });
 
+    it('a multi-execute entry whose arguments are no JSON object (a string that is not one, an array) fails on its own with TOOL_ARGUMENTS_INVALID, in the client as on the server, both naming styles', async () => {
+      const argumentCalls = [
+        { tool_slug: 'SHOP_LOOKUP_STOCK', arguments: '{"sku":"B-200"}' },
+        { tool_slug: 'SHOP_LOOKUP_STOCK', arguments: '{"sku":' },
+        { tool_slug: 'TASKS_CREATE_TASK', arguments: '{"title":"a"}' },
+        { tool_slug: 'TASKS_CREATE_TASK', arguments: 'a title' },
+        { tool_slug: 'TASKS_CREATE_TASK', arguments: ['a'] },
+      ];
+      const errors: string[] = [];
+      for (const metaToolNames of ['toolmux', 'composio'] as const) {
+        const multiSlug =
+          metaToolNames === 'toolmux' ? MetaToolSlug.MULTI_EXECUTE_TOOL : 'COMPOSIO_MULTI_EXECUTE_TOOL';
+        const run = async (session: Session) => {
+          const hooked: string[] = [];
+          const tools = (await session.tools({
+            afterExecute: ({ slug, result }) => {
+              hooked.push(`${slug} ${result.code ?? 'ok'}`);
+              return result;
+            },
+          })) as Array<{ name: string; execute: (args: unknown, options?: object) => Promise<any> }>;
+          const multi = tools.find((tool) => tool.name === multiSlug)!;
+          const result = await multi.execute({ tools: argumentCalls }, { callId: 'call_arguments' });
+          const children = await session.logs({ parentId: result.logId });
+          const entries = result.data.results as Array<{
+            error: string | null;
+            response?: { error: string | null };
+          }>;
+          return {
+            successful: result.successful,
+            answers: entries.map((entry) => (entry.response ? entry.response.error : entry.error)),
+            hooked: hooked.sort(),
+            children: children.items.map(shape).sort(),
+          };
+        };
+        const config = {
+          toolkits: ['tasks', 'shop'],
+          metaToolNames,
+          experimental: { customTools: [stockLookupTool().tool] },
+        };
+        const remote = await server
+          .remote(undefined, { logger: { debug() {}, warn() {}, error: (message) => errors.push(message) } })
+          .create(`user_tree_arguments_${metaToolNames}`, config);
+        const embedded = await server.embedded.create(
+          `user_tree_arguments_embedded_${metaToolNames}`,
+          config,
+        );
+        const inClient = await run(remote);
+        const onServer = await run(embedded);
+        // before: the whole batch failed ('tools.1.arguments: Invalid input; …'), no call ran
+        expect(onServer.successful).toBe(true);
+        expect(onServer.answers).toEqual([
+          null,
+          'The arguments of SHOP_LOOKUP_STOCK are not valid JSON (Unexpected end of JSON input): "{\\"sku\\":". Send them as one JSON object, as its input schema describes.',
+          null,
+          'The arguments of TASKS_CREATE_TASK are a string ("a title"), not a JSON object. Send them as one JSON object, as its input schema describes.',
+          'Invalid arguments for TASKS_CREATE_TASK: (root): Invalid input: expected object, received array',
+        ]);
+        expect(inClient).toEqual(onServer);
+        expect(onServer.children).toEqual([
+          'SHOP_LOOKUP_STOCK error TOOL_ARGUMENTS_INVALID #1',
+          'SHOP_LOOKUP_STOCK success null #0',
+          'TASKS_CREATE_TASK error TOOL_ARGUMENTS_INVALID #3',
+          'TASKS_CREATE_TASK error TOOL_ARGUMENTS_INVALID #4',
+          'TASKS_CREATE_TASK success null #2',
+        ]);
+      }
+      expect(errors).toEqual([]);
+    });
+
     it('an aborted multi-execute is the parent of its aborted calls, the server’s and the client’s', async () => {
       const remote = server.remote();
       const session = await remote.create('user_tree_abort', {

@@ -154,6 +154,142 @@ describe('remote mode: the same API over REST', () => {
     );
   });
 
+  it('session.update(changes, { expectedVersion }) is refused with SESSION_VERSION_CONFLICT unless the stored config has that version, embedded and remote alike; a stale object given the stored version applies its changes to the stored config', async () => {
+    const run = async (mux: ToolMux, userId: string) => {
+      const session = await mux.create(userId, { toolkits: ['tasks', 'notes'] });
+      const stale = await mux.use(session.sessionId);
+      const answers: unknown[] = [];
+      const attempt = async (update: Promise<number>) => {
+        try {
+          answers.push(await update);
+        } catch (error) {
+          const refused = error as ToolMuxError;
+          answers.push(`${refused.code}: ${refused.message.replaceAll(session.sessionId, 'ses_x')}`);
+        }
+      };
+      await attempt(session.update({ metadata: { step: 'one' } }, { expectedVersion: 1 }));
+      // before: the version asked for was ignored, and this one applied as version 3
+      await attempt(session.update({ metadata: { step: 'lost' } }, { expectedVersion: 1 }));
+      await attempt(session.update({}, { expectedVersion: 5 }));
+      await attempt(session.update({ toolkits: ['tasks'] }, { expectedVersion: 2 }));
+      // `stale` read version 1: given the stored version, its change goes on top of the stored config
+      await attempt(stale.update({ metadata: { step: 'stale' } }, { expectedVersion: 3 }));
+      await attempt(session.update({}, { expectedVersion: 0 }));
+      await attempt(session.update({}, { expectedVersion: '4' } as never));
+      await attempt(session.update({}, { expectedversion: 4 } as never));
+      const stored = await server.embedded.use(session.sessionId);
+      return { answers, version: stored.configVersion, config: stored.config };
+    };
+    const embedded = await run(server.embedded, 'user_expected_version_embedded');
+    const viaServer = await run(remote, 'user_expected_version_remote');
+    expect(embedded.answers).toEqual([
+      2,
+      'SESSION_VERSION_CONFLICT: Session "ses_x" was updated by someone else: expected config version 1, found 2. Read the session again with use("ses_x") and retry the update on what it holds now.',
+      'SESSION_VERSION_CONFLICT: Session "ses_x" was updated by someone else: expected config version 5, found 2. Read the session again with use("ses_x") and retry the update on what it holds now.',
+      3,
+      4,
+      'INVALID_REQUEST: session.update(): expectedVersion must be a positive integer (the configVersion you read); got 0.',
+      'INVALID_REQUEST: session.update(): expectedVersion must be a positive integer (the configVersion you read); got "4".',
+      'INVALID_REQUEST: session.update() has no option "expectedversion". Did you mean "expectedVersion"? It takes an options object ({ expectedVersion? }).',
+    ]);
+    expect(viaServer.answers).toEqual(embedded.answers);
+    expect(embedded.version).toBe(4);
+    expect(viaServer.version).toBe(4);
+    expect(embedded.config).toMatchObject({
+      toolkits: { mode: 'enable', slugs: ['tasks'] },
+      metadata: { step: 'stale' },
+    });
+    expect(viaServer.config).toEqual(embedded.config);
+  });
+
+  it('a call refused for two reasons answers as embedded: a tool the session has not (or no tool) with arguments JSON cannot carry is TOOL_NOT_IN_SESSION (TOOL_NOT_FOUND), logged on the server', async () => {
+    const sparse: unknown[] = [];
+    sparse[5_000] = 'x';
+    const calls: Array<[string, Record<string, unknown>]> = [
+      ['NOTES_CREATE_NOTE', { title: Number.NaN }],
+      ['NOTES_CREATE_NOTEZ', { title: Number.POSITIVE_INFINITY }],
+      ['NOTES_CREATE_NOTE', { tags: sparse }],
+      // the session has the tool: the arguments are what is refused
+      ['TASKS_CREATE_TASK', { title: Number.NaN }],
+    ];
+    const run = async (mux: ToolMux, userId: string) => {
+      const session = await mux.create(userId, { toolkits: ['tasks'] });
+      const answers: string[] = [];
+      for (const [slug, args] of calls) {
+        const result = await session.execute(slug, args, { callId: `call_${answers.length}` });
+        answers.push(`${result.code}: ${result.error}`);
+      }
+      const logged = (await session.logs()).items
+        .map((entry) => `${entry.callId} ${entry.toolSlug} ${entry.errorCode}: ${entry.errorMessage}`)
+        .sort();
+      return { answers, logged };
+    };
+    const errors: string[] = [];
+    const embedded = await run(server.embedded, 'user_two_refusals_embedded');
+    const viaServer = await run(
+      server.remote(undefined, {
+        logger: { debug() {}, warn() {}, error: (message) => errors.push(message) },
+      }) as ToolMux,
+      'user_two_refusals_remote',
+    );
+    expect(embedded.answers.map((answer) => answer.slice(0, answer.indexOf(':')))).toEqual([
+      'TOOL_NOT_IN_SESSION',
+      'TOOL_NOT_FOUND',
+      'TOOL_NOT_IN_SESSION',
+      'TOOL_ARGUMENTS_INVALID',
+    ]);
+    expect(embedded.answers[3]).toBe(
+      'TOOL_ARGUMENTS_INVALID: The arguments of TASKS_CREATE_TASK are not JSON data: arguments.title is NaN, which JSON has no number for (JSON writes it as null, and reads a number too large for a double, such as 1e999, as Infinity): send a finite number.',
+    );
+    // before: TOOL_ARGUMENTS_INVALID for each, answered by the client, and its log entries (of tools
+    // it does not run) refused by the server
+    expect(viaServer.answers).toEqual(embedded.answers);
+    expect(viaServer.logged).toEqual(embedded.logged);
+    expect(embedded.logged).toHaveLength(4);
+    expect(errors).toEqual([]);
+  });
+
+  it('a server older than arguments_refused: the client answers the refusal of arguments JSON cannot carry itself, as before', async () => {
+    const refused: string[] = [];
+    const old = new ToolMux({
+      baseUrl: server.url,
+      apiKey: server.apiKey,
+      logger: { debug() {}, warn() {}, error() {} },
+      fetch: async (input, init) => {
+        const body = typeof init?.body === 'string' ? JSON.parse(init.body) : undefined;
+        if (String(input).endsWith('/execute') && body?.arguments_refused !== undefined) {
+          refused.push(body.tool_slug);
+          // what a server of before the field answers (its words for an unknown key)
+          return new Response(
+            JSON.stringify({
+              error: {
+                code: 'INVALID_REQUEST',
+                message:
+                  'Invalid request body: body: unknown key "arguments_refused". Known keys: tool_slug, arguments, call_id, account, parent_id.',
+              },
+            }),
+            { status: 400, headers: { 'content-type': 'application/json' } },
+          );
+        }
+        return fetch(input, init);
+      },
+    });
+    try {
+      const session = await old.create('user_two_refusals_old_server', { toolkits: ['tasks'] });
+      const result = await session.execute('NOTES_CREATE_NOTE', { title: Number.NaN });
+      expect(refused).toEqual(['NOTES_CREATE_NOTE']);
+      expect(result).toMatchObject({
+        successful: false,
+        code: 'TOOL_ARGUMENTS_INVALID',
+        error: expect.stringMatching(
+          /^The arguments of NOTES_CREATE_NOTE are not JSON data: arguments\.title is NaN/,
+        ),
+      });
+    } finally {
+      await old.close();
+    }
+  });
+
   it('runs tools without a session and lists the toolkits of the server', async () => {
     const tools = (await remote.tools.get('user_remote_4', { toolkits: ['notes'] })) as PlainTool[];
     expect(tools.map((tool) => tool.name).sort()).toEqual(['NOTES_CREATE_NOTE', 'NOTES_SEARCH_NOTES']);

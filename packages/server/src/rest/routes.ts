@@ -8,7 +8,6 @@ import {
   type SessionToolkit,
   type ToolkitInfo,
   type ToolMux,
-  ToolMuxError,
   type ToolResult,
   WORKBENCH_FILES_QUOTA_BYTES,
 } from '@toolmux/core';
@@ -296,14 +295,9 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
           sessions.invalidate(session.sessionId);
           return sessionJson(session);
         }
+        // SESSION_VERSION_CONFLICT in session.update()'s words, which it checks with the write
         const session = await toolmux.use(params.sessionId);
-        if (body.expected_version !== session.configVersion) {
-          throw new ToolMuxError({
-            code: 'SESSION_VERSION_CONFLICT',
-            message: `Session "${session.sessionId}" is at config version ${session.configVersion}, not ${body.expected_version}: read it again and retry the update.`,
-          });
-        }
-        await session.update(body.config as SessionConfig);
+        await session.update(body.config as SessionConfig, { expectedVersion: body.expected_version });
         sessions.invalidate(session.sessionId);
         return sessionJson(session);
       },
@@ -366,6 +360,7 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
           callId: body.call_id,
           audience,
           ...(body.account !== undefined ? { account: body.account } : {}),
+          ...(body.arguments_refused !== undefined ? { argumentsRefused: body.arguments_refused } : {}),
         };
         return toolResultJson(
           body.parent_id === undefined

@@ -348,6 +348,14 @@ export const ExecuteInSessionBody = component(
       .describe(
         "The log entry of the call that made this one, written as the entry's parent_id: an entry of this session, or the id the client will upload that entry under (POST /sessions/{sessionId}/logs) when it runs that call itself (a remote SDK's TOOLMUX_MULTI_EXECUTE_TOOL in a session with custom tools). Not a log id, or an entry of another session: 400 INVALID_REQUEST, and the call does not run.",
       ),
+    arguments_refused: z
+      .string()
+      .min(1)
+      .max(16_384)
+      .optional()
+      .describe(
+        'Sent by a remote SDK in place of arguments JSON cannot carry (a NaN or ±Infinity, an array mostly of holes, an object of too many keys): the call never runs; it is refused with TOOL_ARGUMENTS_INVALID and this message where its arguments are checked, after the checks before them (the session, the tool: TOOL_NOT_FOUND, TOOL_NOT_IN_SESSION), and logged, as an embedded call with those arguments is.',
+      ),
   }),
 );
 
