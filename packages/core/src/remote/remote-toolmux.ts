@@ -218,6 +218,7 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
             signal,
             timeoutMs: this.#uploadTimeoutMs,
           })
+          .then((answer) => this.#reportRefused(items, answer))
           .catch((error: unknown) => {
             // the server answers 201 once the entries are stored: they are, though its answer broke
             if (!succeededUnread(error)) throw error;
@@ -233,6 +234,24 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     // (or reported lost), never those another upload stored
     if (bySession.size === 1) throw failures[0]!.error;
     throw new PartlyStored(failures);
+  }
+
+  /**
+   * The entries the server refused alone (`refused` of its answer; it stored the others): reported to
+   * the logger as lost, since the same entry sent again would be refused again.
+   */
+  #reportRefused(items: readonly ExecutionLogRecord[], answer: unknown): void {
+    const refused = (answer as { refused?: unknown } | null)?.refused;
+    if (!Array.isArray(refused) || refused.length === 0) return;
+    const named = refused.flatMap((entry: { index?: unknown; message?: unknown }) => {
+      const item = typeof entry?.index === 'number' ? items[entry.index] : undefined;
+      return item
+        ? [`${item.id} (${item.toolSlug}): ${typeof entry.message === 'string' ? entry.message : 'refused'}`]
+        : [];
+    });
+    this.#env.logger.error(
+      `toolmux: the server refused ${refused.length} execution log entr${refused.length === 1 ? 'y' : 'ies'}, which ${refused.length === 1 ? 'is' : 'are'} lost (the others were stored): ${named.slice(0, 5).join('; ')}${named.length > 5 ? '; …' : ''}`,
+    );
   }
 
   #session(wire: SessionWire, customTools: readonly Tool[], customToolkits: readonly Toolkit[]) {

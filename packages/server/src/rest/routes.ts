@@ -526,7 +526,7 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       path: '/sessions/:sessionId/logs',
       operationId: 'addSessionLogs',
       summary:
-        "Add log entries of calls a remote-mode SDK ran itself (the session's custom tools); other tools are refused.",
+        "Add log entries of calls a remote-mode SDK ran itself (the session's custom tools) or refused before sending them; other entries are refused, each alone (`refused`), the rest stored.",
       tag: 'sessions',
       params: SessionParams,
       body: AddLogsBody,
@@ -535,7 +535,7 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       handle: async ({ params, body }) => {
         const { session } = await sessions.get(params.sessionId);
         // stored (committed) before the answer; an id that is not a fresh, unused log id is replaced
-        const ids = await embeddedSession(session).recordClientLogs(
+        const { ids, refused } = await embeddedSession(session).recordClientLogEntries(
           body.items.map((item) => ({
             id: item.id ?? '',
             sessionId: session.sessionId,
@@ -554,7 +554,14 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
             parentId: item.parent_id ?? null,
           })),
         );
-        return { added: ids.length, ids };
+        // nothing taken: refused as a whole, as before (an older client reads the error)
+        if (refused.length === body.items.length) throw refused[0]!.error;
+        const stored = ids.filter((logId): logId is string => logId !== null);
+        return {
+          added: stored.length,
+          ids: stored,
+          refused: refused.map(({ index, error }) => ({ index, code: error.code, message: error.message })),
+        };
       },
     }),
     route({
