@@ -458,6 +458,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   readonly #cellEntries = new Map<string, HeldLogEntries>();
   /** Until when the store's answer that the session exists, at `#configVersion`, stands (see `#checkExists`). */
   #existsUntil = 0;
+  /**
+   * A session deleted already, made only to take the log entries a remote client uploads for it
+   * (`deletedSession`): its custom tools are not known any more.
+   */
+  readonly #deleted: boolean;
   /** The count of deletions and updates in this process (`noteSessionChanged`) when the store answered. */
   #existsSeenChanges = -1;
 
@@ -466,7 +471,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     record: SessionRecord,
     runtime: SessionRuntime,
     custom: { tools: readonly Tool[]; toolkits: readonly Toolkit[] },
+    options: { deleted?: boolean } = {},
   ) {
+    this.#deleted = options.deleted === true;
     this.sessionId = record.id;
     this.userId = record.userId;
     this.#runtime = runtime;
@@ -1719,11 +1726,19 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     // tools() changes its calls' results (afterExecute), whatever its tools
     if (this.#hintReader().metaTools.has('MULTI_EXECUTE_TOOL'))
       clientSlugs.add(this.#slugs().MULTI_EXECUTE_TOOL);
+    // a deleted session's custom tools are not known any more: any tool that is not the server's
+    // (a catalog tool, a meta-tool but the multi-execute) may have been one
+    const clientRun = (slug: string) =>
+      clientSlugs.has(slug) ||
+      (this.#deleted &&
+        (metaToolKind(slug) === undefined
+          ? !this.#runtime.catalog.tools.has(slug)
+          : metaToolKind(slug) === 'MULTI_EXECUTE_TOOL'));
     const refused: Array<{ index: number; error: ToolMuxError }> = [];
     const taken: number[] = [];
     for (const [index, record] of given.entries()) {
       const refusedByClient = record.status === 'error' && CLIENT_REFUSAL_CODES.has(record.errorCode ?? '');
-      if (clientSlugs.has(record.toolSlug) || refusedByClient) taken.push(index);
+      if (clientRun(record.toolSlug) || refusedByClient) taken.push(index);
       else {
         refused.push({
           index,

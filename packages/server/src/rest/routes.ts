@@ -16,6 +16,7 @@ import {
   catalogToolSpecs,
   declaredToolkitsSliced,
   declaredToolsSliced,
+  deletedSessionOf,
   embeddedSession,
   type ToolDeclaration,
   type ToolkitDeclaration,
@@ -533,9 +534,19 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       response: AddLogsResultSchema,
       status: 201,
       handle: async ({ params, body }) => {
-        const { session } = await sessions.get(params.sessionId);
+        // a session deleted meanwhile (a custom-tool call that ran on in the client) takes its entries
+        // still, as an embedded session's calls are logged; an id that never named one does not
+        const session = await sessions.get(params.sessionId).then(
+          ({ session: found }) => embeddedSession(found),
+          async (error: unknown) => {
+            if (!ToolMuxError.isInstance(error) || error.code !== 'SESSION_NOT_FOUND') throw error;
+            const deleted = await deletedSessionOf(toolmux, params.sessionId);
+            if (deleted === undefined) throw error;
+            return deleted;
+          },
+        );
         // stored (committed) before the answer; an id that is not a fresh, unused log id is replaced
-        const { ids, refused } = await embeddedSession(session).recordClientLogEntries(
+        const { ids, refused } = await session.recordClientLogEntries(
           body.items.map((item) => ({
             id: item.id ?? '',
             sessionId: session.sessionId,
