@@ -590,6 +590,46 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
     });
   }
 
+  /**
+   * A deleted session, to take the log entries a remote client uploads for it after the deletion (a
+   * custom-tool call that was running, or that started before its session object learnt of the
+   * deletion), as an embedded session's calls are logged: undefined for an id that names a session,
+   * or that names none and has no entry in the log (one that never existed, or left no trace: the
+   * store keeps nothing else of a deleted session). Its user is the one its entries name.
+   *
+   * @internal the server's `POST /sessions/:id/logs`
+   */
+  async deletedSession(sessionId: string): Promise<EmbeddedSession<unknown> | undefined> {
+    let id: string;
+    try {
+      id = sessionIdOf(sessionId, 'use');
+    } catch {
+      return undefined;
+    }
+    const engine = await this.#ready();
+    if ((await engine.store.getSession(id)) !== undefined) return undefined;
+    const trace = (await engine.store.listLogs({ sessionId: id, limit: 1 })).items[0];
+    if (trace === undefined || trace.sessionId !== id) return undefined;
+    const now = new Date();
+    const record: SessionRecord = {
+      id,
+      userId: trace.userId,
+      config: normalizeSessionConfig({}, this.catalog) as unknown as Record<string, unknown>,
+      configVersion: 0,
+      tokenHash: '',
+      tokenVersion: 0,
+      metadata: {},
+      createdAt: now,
+      updatedAt: now,
+    };
+    return new EmbeddedSession(
+      record,
+      this.#runtime(engine, this.catalog),
+      { tools: [], toolkits: [] },
+      { deleted: true },
+    );
+  }
+
   readonly sessions = {
     /**
      * Deletes a session: `use(id)` is `SESSION_NOT_FOUND` from then on and its MCP token is refused on

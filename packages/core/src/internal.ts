@@ -64,7 +64,7 @@ export type {
 } from './search/tool-index.js';
 export { DEFAULT_RANKING, ToolIndex } from './search/tool-index.js';
 export type { SessionTokenCheck, ToolCallListener } from './server-support.js';
-export { checkSessionToken, onToolCall, openToolMuxStore } from './server-support.js';
+export { checkSessionToken, deletedSessionOf, onToolCall, openToolMuxStore } from './server-support.js';
 export {
   catalogToolSpecs,
   EmbeddedSession,

@@ -1,6 +1,7 @@
 import type { SessionTokenCheck, ToolCallListener } from './embedded-toolmux.js';
 import { META_TOOLKIT } from './meta-tools/meta-tools.js';
 import type { Provider } from './provider.js';
+import type { EmbeddedSession } from './session.js';
 import type { ExecutionLogRecord, Store } from './store/types.js';
 import { embeddedEngineOf, type ToolMux } from './toolmux.js';
 
@@ -59,3 +60,15 @@ export function checkSessionToken(
 }
 
 export type { SessionTokenCheck, ToolCallListener };
+
+/**
+ * The session `sessionId` named before it was deleted, to take the log entries a remote client
+ * uploads for it afterwards (see `EmbeddedToolMux.deletedSession`); undefined when the id names a
+ * session, or never named one that left an entry in the log.
+ */
+export function deletedSessionOf(
+  mux: ToolMux<Provider<unknown>>,
+  sessionId: string,
+): Promise<EmbeddedSession<unknown> | undefined> {
+  return embeddedEngineOf(mux, 'Log uploads of a deleted session').deletedSession(sessionId);
+}

@@ -90,6 +90,22 @@ import { endSessionWorkbench, workbenchPoolOf } from './workbench/workbench.js';
 
 /** How far from now the time in a client's log entry id may be for the entry to keep that id. */
 const CLIENT_LOG_ID_SKEW_MS = 5 * 60_000;
+
+/**
+ * The codes of the calls a remote-mode client refuses itself, before it sends anything, and logs: a
+ * failed entry of one of them is taken for any tool (it says no tool ran), any other entry only for
+ * the session's custom tools (and the multi-execute the client runs around them).
+ */
+export const CLIENT_REFUSAL_CODES: ReadonlySet<string> = new Set([
+  // aborted before it was sent
+  'TOOL_ABORTED',
+  // arguments JSON would change (a NaN, a sparse array's holes, too many keys)
+  'TOOL_ARGUMENTS_INVALID',
+  // a client-run multi-execute's refusals of its calls (an unknown slug, a bad account, a meta-tool)
+  'TOOL_NOT_FOUND',
+  'INVALID_REQUEST',
+  'TOOL_NOT_IN_SESSION',
+]);
 /** An execution log id as `newId('log')` makes them. */
 const LOG_ID = /^log_[0-9a-z]{38}$/;
 
@@ -468,6 +484,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   readonly #cellEntries = new Map<string, HeldLogEntries>();
   /** Until when the store's answer that the session exists, at `#configVersion`, stands (see `#checkExists`). */
   #existsUntil = 0;
+  /**
+   * A session deleted already, made only to take the log entries a remote client uploads for it
+   * (`deletedSession`): its custom tools are not known any more.
+   */
+  readonly #deleted: boolean;
   /** The count of deletions and updates in this process (`noteSessionChanged`) when the store answered. */
   #existsSeenChanges = -1;
 
@@ -476,7 +497,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
     record: SessionRecord,
     runtime: SessionRuntime,
     custom: { tools: readonly Tool[]; toolkits: readonly Toolkit[] },
+    options: { deleted?: boolean } = {},
   ) {
+    this.#deleted = options.deleted === true;
     this.sessionId = record.id;
     this.userId = record.userId;
     this.#runtime = runtime;
@@ -1709,33 +1732,117 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   }
 
   /**
+   * {@link recordClientLogEntries}, refusing the request when it refuses an entry (the entries it
+   * takes are stored first). Resolves with the ids once the entries are stored.
+   *
+   * @internal
+   */
+  async recordClientLogs(records: readonly ExecutionLogRecord[]): Promise<string[]> {
+    const { ids, refused } = await this.recordClientLogEntries(records);
+    if (refused.length > 0) throw refused[0]!.error;
+    return ids as string[];
+  }
+
+  /**
    * Adds log entries of calls a remote-mode client ran itself (its custom tools, and
-   * TOOLMUX_MULTI_EXECUTE_TOOL around them) or never sent (aborted before they started): any other
-   * entry is refused; session and user are this session's, whatever the entry says. An entry keeps
+   * TOOLMUX_MULTI_EXECUTE_TOOL around them) or refused itself before it sent them (failed entries of
+   * {@link CLIENT_REFUSAL_CODES}: aborted, arguments JSON would change, a multi-execute's refusals): an
+   * entry that says a server tool ran, or that failed otherwise, is refused, and so is one whose
+   * parent is not an entry of this session; each refused entry alone, the others are stored (`ids`:
+   * null for a refused entry; `refused`: each with its index). Session and user are this session's,
+   * whatever the entry says. An entry keeps
    * its id only if that is a fresh log id (`newId('log')` form, made within
    * {@link CLIENT_LOG_ID_SKEW_MS} of now) not used before; any other id (malformed, which would break
    * cursor pagination; far from now, which would pin the entry to one end of the log; repeated in the
    * request or already stored) is replaced by a new one. An entry sent again, stored already under
    * its id in this session with the same call, is not stored twice: its id is answered as stored.
-   * Resolves with the ids once the entries are stored.
+   * Resolves once the entries taken are stored.
    *
    * @internal the server's `POST /sessions/:id/logs`
    */
-  async recordClientLogs(records: readonly ExecutionLogRecord[]): Promise<string[]> {
+  async recordClientLogEntries(
+    given: readonly ExecutionLogRecord[],
+  ): Promise<{ ids: Array<string | null>; refused: Array<{ index: number; error: ToolMuxError }> }> {
     const clientSlugs = new Set([
       ...(this.#config.clientTools ?? []).map((tool) => tool.slug),
       ...(this.#config.clientToolkits ?? []).flatMap((toolkit) => toolkit.tools.map((tool) => tool.slug)),
     ]);
-    if (clientSlugs.size > 0) clientSlugs.add(this.#slugs().MULTI_EXECUTE_TOOL);
-    for (const record of records) {
-      const neverSent = record.status === 'error' && record.errorCode === 'TOOL_ABORTED';
-      if (!clientSlugs.has(record.toolSlug) && !neverSent) {
-        throw new ToolMuxError({
-          code: 'INVALID_REQUEST',
-          message: `Log entry ${record.id} names ${record.toolSlug}, which is not a custom tool of session ${this.sessionId}: only calls the client ran itself (or that were aborted before they were sent) can be added to its log.`,
+    // a remote session runs its multi-execute itself when it has custom tools, or when a hook of
+    // tools() changes its calls' results (afterExecute), whatever its tools
+    if (this.#hintReader().metaTools.has('MULTI_EXECUTE_TOOL'))
+      clientSlugs.add(this.#slugs().MULTI_EXECUTE_TOOL);
+    // a deleted session's custom tools are not known any more: any tool that is not the server's
+    // (a catalog tool, a meta-tool but the multi-execute) may have been one
+    const clientRun = (slug: string) =>
+      clientSlugs.has(slug) ||
+      (this.#deleted &&
+        (metaToolKind(slug) === undefined
+          ? !this.#runtime.catalog.tools.has(slug)
+          : metaToolKind(slug) === 'MULTI_EXECUTE_TOOL'));
+    const refused: Array<{ index: number; error: ToolMuxError }> = [];
+    const taken: number[] = [];
+    for (const [index, record] of given.entries()) {
+      const refusedByClient = record.status === 'error' && CLIENT_REFUSAL_CODES.has(record.errorCode ?? '');
+      if (clientRun(record.toolSlug) || refusedByClient) taken.push(index);
+      else {
+        refused.push({
+          index,
+          error: new ToolMuxError({
+            code: 'INVALID_REQUEST',
+            message: `Log entry ${record.id} names ${record.toolSlug}, which is not a custom tool of session ${this.sessionId}: only calls the client ran itself, or failed entries of calls it refused before sending them (error_code ${[...CLIENT_REFUSAL_CODES].join(', ')}), can be added to its log.`,
+          }),
         });
       }
     }
+    const parentRefusals = await this.#clientLogParentRefusals(given, taken);
+    const kept = taken.filter((index) => !parentRefusals.has(index));
+    for (const [index, error] of parentRefusals) refused.push({ index, error });
+    refused.sort((a, b) => a.index - b.index);
+    const ids: Array<string | null> = given.map(() => null);
+    if (kept.length > 0) {
+      const stored = await this.#storeClientLogs(kept.map((index) => given[index]!));
+      for (const [position, index] of kept.entries()) ids[index] = stored[position]!;
+    }
+    return { ids, refused };
+  }
+
+  /**
+   * The entries of `taken` (indexes into `records`) whose parent is not an entry of this session
+   * (stored already, or in the request), each with its refusal.
+   */
+  async #clientLogParentRefusals(
+    records: readonly ExecutionLogRecord[],
+    taken: readonly number[],
+  ): Promise<Map<number, ToolMuxError>> {
+    // an entry of the request, taken or not (one refused: the entry is stored without it)
+    const inRequest = new Set(records.map((record) => record.id));
+    const checked = new Map<string, boolean>();
+    const refusals = new Map<number, ToolMuxError>();
+    for (const index of taken) {
+      const record = records[index]!;
+      const parentId = record.parentId;
+      if (parentId === null || parentId === undefined) continue;
+      if (parentId !== record.id && inRequest.has(parentId)) continue;
+      let ours = parentId === record.id ? false : checked.get(parentId);
+      if (ours === undefined) {
+        ours = (await this.#runtime.store.getLog?.(parentId))?.sessionId === this.sessionId;
+        checked.set(parentId, ours);
+      }
+      if (!ours) {
+        refusals.set(
+          index,
+          new ToolMuxError({
+            code: 'INVALID_REQUEST',
+            message: `Log entry ${record.id} names parent ${shownValue(parentId)}, which is not an entry of session ${this.sessionId}: a parent must be an entry of the same session (stored already or in the same request), or null.`,
+          }),
+        );
+      }
+    }
+    return refusals;
+  }
+
+  /** Stores entries {@link recordClientLogEntries} took; resolves with their ids. */
+  async #storeClientLogs(records: readonly ExecutionLogRecord[]): Promise<string[]> {
     const now = Date.now();
     const kept = new Set<string>();
     const ids = records.map(({ id }) => {
@@ -1839,7 +1946,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   /**
    * The stored id of each `parentId` a client's entries name: an entry of the same request (by the
    * id the client sent, which the entry may be stored under a new id) or an entry of this session
-   * already stored. Any other parent (another session's entry, an unknown id) refuses the request.
+   * already stored. Another parent (of an entry of this request that was refused) is dropped: its
+   * entry is stored without it.
    */
   async #clientLogParents(
     records: readonly ExecutionLogRecord[],
@@ -1859,14 +1967,10 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         parents.set(parentId, sameRequest);
         continue;
       }
+      // checked already (#clientLogParentRefusals): a parent that is not there is one refused in this
+      // request, and the entry is stored without it
       const stored = parentId === record.id ? undefined : await this.#runtime.store.getLog?.(parentId);
-      if (stored?.sessionId !== this.sessionId) {
-        throw new ToolMuxError({
-          code: 'INVALID_REQUEST',
-          message: `Log entry ${record.id} names parent ${shownValue(parentId)}, which is not an entry of session ${this.sessionId}: a parent must be an entry of the same session (stored already or in the same request), or null.`,
-        });
-      }
-      parents.set(parentId, parentId);
+      if (stored?.sessionId === this.sessionId) parents.set(parentId, parentId);
     }
     return parents;
   }

@@ -44,7 +44,18 @@ export interface ExecutionLogWriterOptions {
    * @default always true
    */
   retryRefused?: (error: unknown) => boolean;
+  /**
+   * Whether a batch the sink refused with `error` is sent again as it is, whole (before
+   * `retryRefused` is asked): resolves true once it is time to send it (after a backoff the function
+   * waits), false to stop. `attempt` counts from 1. Remote mode: an upload whose connection failed
+   * before any answer came, a few times with a growing delay, rather than one request per entry.
+   * @default never
+   */
+  retryBatch?: (error: unknown, attempt: number) => Promise<boolean>;
 }
+
+/** Entries (or entries written together) tried again alone at once, at most. */
+const MAX_RETRIES_IN_FLIGHT = 4;
 
 /**
  * Thrown by a sink that stored some of a batch and failed the rest (remote mode: a batch holds the
@@ -102,6 +113,7 @@ export class ExecutionLogWriter {
   readonly #flushBeforeExit: boolean;
   readonly #batchSize: number;
   readonly #retryRefused: (error: unknown) => boolean;
+  readonly #retryBatch: ((error: unknown, attempt: number) => Promise<boolean>) | undefined;
   #queue: Pending[] = [];
   #scheduled = false;
   /** Batches being stored; each settles when its entries are stored or reported lost. */
@@ -123,6 +135,7 @@ export class ExecutionLogWriter {
     }
     this.#batchSize = batchSize;
     this.#retryRefused = options.retryRefused ?? (() => true);
+    this.#retryBatch = options.retryBatch;
   }
 
   /**
@@ -254,23 +267,37 @@ export class ExecutionLogWriter {
    * the sink says it did not store, when it stored the others ({@link PartlyStored}). Which entries
    * are stored; never rejects.
    */
-  async #store(pending: readonly Pending[]): Promise<boolean[]> {
+  async #store(pending: readonly Pending[], attempt = 0): Promise<boolean[]> {
     try {
       await this.#sink.insertLogs(pending.map((entry) => entry.record));
       return pending.map(() => true);
     } catch (thrown) {
-      if (!(thrown instanceof PartlyStored)) return this.#storeRefused(pending, thrown);
+      if (!(thrown instanceof PartlyStored)) return this.#retried(pending, thrown, attempt);
       const stored = new Map<ExecutionLogRecord, boolean>();
       await Promise.all(
         thrown.failures.map(async ({ records, error }) => {
           const named = new Set(records);
           const failed = pending.filter((entry) => named.has(entry.record));
-          const outcomes = await this.#storeRefused(failed, error);
+          const outcomes = await this.#retried(failed, error, attempt);
           for (const [index, entry] of failed.entries()) stored.set(entry.record, outcomes[index]!);
         }),
       );
       return pending.map((entry) => stored.get(entry.record) ?? true);
     }
+  }
+
+  /**
+   * The entries of `pending`, which the sink refused with `error`: sent again whole when
+   * `retryBatch` says so (after its backoff), else {@link #storeRefused}.
+   */
+  async #retried(pending: readonly Pending[], error: unknown, attempt: number): Promise<boolean[]> {
+    let again = false;
+    try {
+      again = (await this.#retryBatch?.(error, attempt + 1)) === true;
+    } catch {
+      again = false;
+    }
+    return again ? this.#store(pending, attempt + 1) : this.#storeRefused(pending, error);
   }
 
   /**
@@ -297,16 +324,23 @@ export class ExecutionLogWriter {
       }
     }
     if (unit.length > 0) units.push(unit);
-    const outcomes = await Promise.all(
-      units.map(async (records) => {
+    // a few at a time, never one request per entry at once (a remote server past its connections
+    // per client would refuse most of them)
+    const outcomes: Array<Array<{ ok: true } | { ok: false; error: unknown }>> = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < units.length) {
+        const index = next++;
+        const records = units[index]!;
         try {
           await this.#sink.insertLogs(records);
-          return records.map(() => ({ ok: true as const }));
+          outcomes[index] = records.map(() => ({ ok: true as const }));
         } catch (error) {
-          return records.map(() => ({ ok: false as const, error }));
+          outcomes[index] = records.map(() => ({ ok: false as const, error }));
         }
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(MAX_RETRIES_IN_FLIGHT, units.length) }, worker));
     const stored = outcomes.flat();
     const lost = batch.filter((_, index) => !stored[index]!.ok);
     if (lost.length > 0) {

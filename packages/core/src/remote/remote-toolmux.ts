@@ -84,6 +84,12 @@ const MIN_API_KEY_LENGTH = 16;
 /** A log upload is a few milliseconds of work for the server: one that takes this long is stuck. */
 const MAX_UPLOAD_TIMEOUT_MS = 60_000;
 
+/** A log upload that reached no server is sent again, whole, after each of these delays. */
+const UPLOAD_RETRY_DELAYS_MS = [1000, 2000, 4000] as const;
+
+/** Log uploads (one per session of a batch) sent at once, at most. */
+const MAX_UPLOADS_IN_FLIGHT = 4;
+
 const id = (value: string) => encodeURIComponent(value);
 
 /** A connected account's id in a path, once it may name one (see `lookupId`). */
@@ -180,17 +186,27 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     this.#logs = new ExecutionLogWriter({ insertLogs: (records) => this.#uploadLogs(records) }, logger, {
       durable: false,
       flushBeforeExit: true,
-      // An upload the server refused may hold one bad entry, and one whose connection failed before
-      // any answer came (a keep-alive socket the server just closed) may go through now: tried again
-      // entry by entry (the server keeps one copy of an entry sent again that had landed). One whose
-      // status arrived and whose answer then broke (it may have landed: an older server would store
-      // its entries twice), one not answered in time (the same), one answered by a proxy for a server
-      // in trouble (which the retries would only load more), or one close() stopped, is not sent
-      // again: its entries are reported lost.
+      // An upload whose connection failed before any answer came (a keep-alive socket the server
+      // just closed, a server restarting) or that the server turned away unread (past its
+      // connections per client) is sent again whole, after 1, 2 and 4 s (the server keeps one copy of
+      // an entry sent again that had landed), never as one request per entry, which would only pile
+      // up connections. One the server refused may hold one bad entry (an older server refuses a
+      // whole upload for it): tried again entry by entry, a few at a time. One whose status arrived
+      // and whose answer then broke (it may have landed: an older server would store its entries
+      // twice), one not answered in time (the same), one answered by a proxy for a server in trouble
+      // (which the retries would only load more), or one close() stopped, is not sent again: its
+      // entries are reported lost.
+      retryBatch: (error, attempt) =>
+        attempt <= UPLOAD_RETRY_DELAYS_MS.length &&
+        ToolMuxError.isInstance(error) &&
+        (answerNeverCame(error) || error.code === 'TOO_MANY_CONNECTIONS')
+          ? this.#uploadPause(UPLOAD_RETRY_DELAYS_MS[attempt - 1]!)
+          : Promise.resolve(false),
       retryRefused: (error) =>
         ToolMuxError.isInstance(error) &&
         error.code !== 'TOOLMUX_CLOSED' &&
-        (error.code !== 'SERVER_UNREACHABLE' || answerNeverCame(error)),
+        error.code !== 'TOO_MANY_CONNECTIONS' &&
+        error.code !== 'SERVER_UNREACHABLE',
     });
     this.#env = {
       logs: this.#logs,
@@ -202,28 +218,57 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     };
   }
 
+  /** Resolves true after `ms`, or false at once when close() stops the uploads. */
+  #uploadPause(ms: number): Promise<boolean> {
+    const signal = this.#uploadsStop.signal;
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const stop = () => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', stop);
+        resolve(true);
+      }, ms);
+      signal.addEventListener('abort', stop, { once: true });
+    });
+  }
+
   /** Log entries of calls that ran here, sent to their sessions on the server. */
   async #uploadLogs(records: readonly ExecutionLogRecord[]): Promise<void> {
     const bySession = new Map<string, ExecutionLogRecord[]>();
     for (const record of records) {
       const key = record.sessionId ?? '';
-      bySession.set(key, [...(bySession.get(key) ?? []), record]);
+      const items = bySession.get(key);
+      if (items) items.push(record);
+      else bySession.set(key, [record]);
     }
     const signal = this.#uploadsStop.signal;
-    const uploads = await Promise.allSettled(
-      [...bySession].map(([sessionId, items]) =>
-        this.#api
-          .call('POST', `/sessions/${id(sessionId)}/logs`, {
-            body: { items: items.map(executionLogWire) },
-            signal,
-            timeoutMs: this.#uploadTimeoutMs,
-          })
-          .catch((error: unknown) => {
-            // the server answers 201 once the entries are stored: they are, though its answer broke
-            if (!succeededUnread(error)) throw error;
-          }),
-      ),
-    );
+    // a few at a time: a batch may hold the entries of hundreds of sessions
+    const sessions = [...bySession];
+    const uploads: PromiseSettledResult<void>[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < sessions.length) {
+        const index = next++;
+        const [sessionId, items] = sessions[index]!;
+        [uploads[index]] = await Promise.allSettled([upload(sessionId, items)]);
+      }
+    };
+    const upload = (sessionId: string, items: ExecutionLogRecord[]) =>
+      this.#api
+        .call('POST', `/sessions/${id(sessionId)}/logs`, {
+          body: { items: items.map(executionLogWire) },
+          signal,
+          timeoutMs: this.#uploadTimeoutMs,
+        })
+        .then((answer) => this.#reportRefused(items, answer))
+        .catch((error: unknown) => {
+          // the server answers 201 once the entries are stored: they are, though its answer broke
+          if (!succeededUnread(error)) throw error;
+        });
+    await Promise.all(Array.from({ length: Math.min(MAX_UPLOADS_IN_FLIGHT, sessions.length) }, worker));
     const failures = [...bySession.values()].flatMap((items, index) => {
       const upload = uploads[index]!;
       return upload.status === 'rejected' ? [{ records: items, error: upload.reason as unknown }] : [];
@@ -233,6 +278,24 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     // (or reported lost), never those another upload stored
     if (bySession.size === 1) throw failures[0]!.error;
     throw new PartlyStored(failures);
+  }
+
+  /**
+   * The entries the server refused alone (`refused` of its answer; it stored the others): reported to
+   * the logger as lost, since the same entry sent again would be refused again.
+   */
+  #reportRefused(items: readonly ExecutionLogRecord[], answer: unknown): void {
+    const refused = (answer as { refused?: unknown } | null)?.refused;
+    if (!Array.isArray(refused) || refused.length === 0) return;
+    const named = refused.flatMap((entry: { index?: unknown; message?: unknown }) => {
+      const item = typeof entry?.index === 'number' ? items[entry.index] : undefined;
+      return item
+        ? [`${item.id} (${item.toolSlug}): ${typeof entry.message === 'string' ? entry.message : 'refused'}`]
+        : [];
+    });
+    this.#env.logger.error(
+      `toolmux: the server refused ${refused.length} execution log entr${refused.length === 1 ? 'y' : 'ies'}, which ${refused.length === 1 ? 'is' : 'are'} lost (the others were stored): ${named.slice(0, 5).join('; ')}${named.length > 5 ? '; …' : ''}`,
+    );
   }
 
   #session(wire: SessionWire, customTools: readonly Tool[], customToolkits: readonly Toolkit[]) {

@@ -264,6 +264,56 @@ for (const backend of backends) {
       expect(errors).toEqual([]);
     });
 
+    it('a call the client refuses before sending it (arguments JSON would change) is logged, as embedded', async () => {
+      const errors: string[] = [];
+      const session = await server
+        .remote(undefined, { logger: { debug() {}, warn() {}, error: (message) => errors.push(message) } })
+        .create('user_tree_nan', {
+          toolkits: ['tasks', 'shop'],
+          experimental: { customTools: [stockLookupTool().tool] },
+        });
+      const [custom, refused] = await Promise.all([
+        session.execute('SHOP_LOOKUP_STOCK', { sku: 'B-200' }),
+        session.execute('TASKS_CREATE_TASK', { title: 'Restock', priority: Number.NaN }),
+      ]);
+      expect(custom.successful).toBe(true);
+      expect(refused).toMatchObject({ successful: false, code: 'TOOL_ARGUMENTS_INVALID' });
+      const embedded = await server.embedded.create('user_tree_nan_embedded', { toolkits: ['tasks'] });
+      const inEmbedded = await embedded.execute('TASKS_CREATE_TASK', {
+        title: 'Restock',
+        priority: Number.NaN,
+      });
+      expect((await embedded.logs()).items.map((entry) => entry.id)).toEqual([inEmbedded.logId]);
+      // before: the server refused the refused call's entry ("not a custom tool"), which was lost
+      // session.logs() sends what is pending first
+      const stored = (await session.logs()).items;
+      expect(stored.map((entry) => entry.id).sort()).toEqual([custom.logId, refused.logId].sort());
+      expect(errors).toEqual([]);
+    });
+
+    it('a multi-execute the client runs for an afterExecute hook, in a session without custom tools, keeps its entry', async () => {
+      const errors: string[] = [];
+      const session = await server
+        .remote(undefined, { logger: { debug() {}, warn() {}, error: (message) => errors.push(message) } })
+        .create('user_tree_hooked', { toolkits: ['tasks'] });
+      const tools = (await session.tools({ afterExecute: ({ result }) => result })) as Array<{
+        name: string;
+        execute: (args: unknown, options?: object) => Promise<any>;
+      }>;
+      const multi = tools.find((tool) => tool.name === MetaToolSlug.MULTI_EXECUTE_TOOL)!;
+      const result = await multi.execute({ tools: [{ tool_slug: 'TASKS_LIST_TASKS', arguments: {} }] });
+      expect(result.successful).toBe(true);
+      const logged = (await session.logs()).items;
+      // before: the server refused the multi-execute's entry (no custom tool in the session) and it
+      // was lost, leaving its call without the parent it names
+      expect(logged.map((entry) => entry.toolSlug).sort()).toEqual([
+        'TASKS_LIST_TASKS',
+        MetaToolSlug.MULTI_EXECUTE_TOOL,
+      ]);
+      expect(logged.find((entry) => entry.toolSlug === 'TASKS_LIST_TASKS')?.parentId).toBe(result.logId);
+      expect(errors).toEqual([]);
+    });
+
     it('an aborted multi-execute is the parent of its aborted calls, the server’s and the client’s', async () => {
       const remote = server.remote();
       const session = await remote.create('user_tree_abort', {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ToolMux } from '@toolmux/core';
+import { MetaToolSlug, ToolMux } from '@toolmux/core';
 import { declarationOf, newId } from '@toolmux/core/internal';
 import { stockLookupTool } from '@toolmux/core/test';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -148,7 +148,7 @@ for (const backend of backends) {
         const alone = await Promise.all(
           items.map((entry) => call('POST', `/sessions/${sessionId}/logs`, { items: [entry] })),
         );
-        expect(again.json).toEqual({ added: 2, ids: items.map((entry) => entry.id) });
+        expect(again.json).toEqual({ added: 2, ids: items.map((entry) => entry.id), refused: [] });
         expect(alone.map((answer) => answer.json.ids[0])).toEqual(items.map((entry) => entry.id));
         // before, 8 entries: each copy under a new id
         expect((await logIds(sessionId)).sort()).toEqual(items.map((entry) => entry.id).sort());
@@ -162,6 +162,84 @@ for (const backend of backends) {
         const elsewhere = await session('user_resend_2');
         const copied = await call('POST', `/sessions/${elsewhere}/logs`, { items: [items[0]] });
         expect(copied.json.ids[0]).not.toBe(items[0]!.id);
+      } finally {
+        await mux.close();
+        await cleanup();
+      }
+    });
+
+    it('refuses an entry that says a server tool ran, or failed with a code the client does not refuse calls with, alone: the rest of the upload is stored', async () => {
+      const { spec, cleanup } = await backend.store();
+      const { mux, call, session } = await open(spec);
+      try {
+        const sessionId = await session('user_mixed_upload');
+        const multi = newId('log');
+        const claimed = newId('log');
+        const items = [
+          item(),
+          // the client's own refusals: arguments JSON would change, a multi-execute's refused call
+          item({
+            tool_slug: 'TASKS_CREATE_TASK',
+            toolkit: '',
+            status: 'error',
+            error_code: 'TOOL_ARGUMENTS_INVALID',
+            error_message: 'arguments.title is NaN',
+            output: 'null',
+          }),
+          // a server tool never runs in the client: neither a success nor another failure is taken
+          item({ id: claimed, tool_slug: 'TASKS_DELETE_TASK', toolkit: 'tasks' }),
+          item({
+            tool_slug: 'TASKS_DELETE_TASK',
+            toolkit: 'tasks',
+            status: 'error',
+            error_code: 'TOOL_EXECUTION_FAILED',
+            error_message: 'upstream said no',
+          }),
+          item({ id: multi, tool_slug: MetaToolSlug.MULTI_EXECUTE_TOOL, toolkit: 'toolmux' }),
+          item({
+            tool_slug: 'NOT_A_TOOL',
+            toolkit: '',
+            status: 'error',
+            error_code: 'TOOL_NOT_FOUND',
+            error_message: 'no such tool',
+            parent_id: multi,
+          }),
+          // its parent is refused: stored without it
+          item({ call_id: 'call_child', parent_id: claimed }),
+        ];
+        const answer = await call('POST', `/sessions/${sessionId}/logs`, { items });
+        // before: 400 for the whole upload, none of them stored
+        expect(answer.status).toBe(201);
+        expect(answer.json.added).toBe(5);
+        expect(
+          answer.json.refused.map((entry: { index: number; code: string }) => [entry.index, entry.code]),
+        ).toEqual([
+          [2, 'INVALID_REQUEST'],
+          [3, 'INVALID_REQUEST'],
+        ]);
+        expect(answer.json.refused[0].message).toContain('TASKS_DELETE_TASK');
+        const stored = (await call('GET', `/sessions/${sessionId}/logs?limit=100`)).json.items as Array<{
+          id: string;
+          tool_slug: string;
+          status: string;
+          parent_id: string | null;
+        }>;
+        expect(stored.map((entry) => entry.id).sort()).toEqual([...answer.json.ids].sort());
+        expect(stored.map((entry) => `${entry.tool_slug} ${entry.status}`).sort()).toEqual([
+          'NOT_A_TOOL error',
+          `${stock.slug} success`,
+          `${stock.slug} success`,
+          'TASKS_CREATE_TASK error',
+          `${MetaToolSlug.MULTI_EXECUTE_TOOL} success`,
+        ]);
+        expect(stored.find((entry) => entry.tool_slug === 'NOT_A_TOOL')?.parent_id).toBe(multi);
+        expect(stored.every((entry) => entry.tool_slug !== 'TASKS_DELETE_TASK')).toBe(true);
+        expect(stored.filter((entry) => entry.parent_id === claimed)).toEqual([]);
+
+        // an upload none of whose entries is taken is refused as a whole, as before
+        const none = await call('POST', `/sessions/${sessionId}/logs`, { items: [items[2]] });
+        expect(none.status).toBe(400);
+        expect(none.json.error.code).toBe('INVALID_REQUEST');
       } finally {
         await mux.close();
         await cleanup();

@@ -8,6 +8,7 @@ import {
   type SessionToolkit,
   type ToolkitInfo,
   type ToolMux,
+  ToolMuxError,
   type ToolResult,
   WORKBENCH_FILES_QUOTA_BYTES,
 } from '@toolmux/core';
@@ -15,6 +16,7 @@ import {
   catalogToolSpecs,
   declaredToolkitsSliced,
   declaredToolsSliced,
+  deletedSessionOf,
   embeddedSession,
   type ToolDeclaration,
   type ToolkitDeclaration,
@@ -521,16 +523,26 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
       path: '/sessions/:sessionId/logs',
       operationId: 'addSessionLogs',
       summary:
-        "Add log entries of calls a remote-mode SDK ran itself (the session's custom tools); other tools are refused.",
+        "Add log entries of calls a remote-mode SDK ran itself (the session's custom tools) or refused before sending them; other entries are refused, each alone (`refused`), the rest stored.",
       tag: 'sessions',
       params: SessionParams,
       body: AddLogsBody,
       response: AddLogsResultSchema,
       status: 201,
       handle: async ({ params, body }) => {
-        const { session } = await sessions.get(params.sessionId);
+        // a session deleted meanwhile (a custom-tool call that ran on in the client) takes its entries
+        // still, as an embedded session's calls are logged; an id that never named one does not
+        const session = await sessions.get(params.sessionId).then(
+          ({ session: found }) => embeddedSession(found),
+          async (error: unknown) => {
+            if (!ToolMuxError.isInstance(error) || error.code !== 'SESSION_NOT_FOUND') throw error;
+            const deleted = await deletedSessionOf(toolmux, params.sessionId);
+            if (deleted === undefined) throw error;
+            return deleted;
+          },
+        );
         // stored (committed) before the answer; an id that is not a fresh, unused log id is replaced
-        const ids = await embeddedSession(session).recordClientLogs(
+        const { ids, refused } = await session.recordClientLogEntries(
           body.items.map((item) => ({
             id: item.id ?? '',
             sessionId: session.sessionId,
@@ -549,7 +561,14 @@ export function restRoutes({ toolmux, sessions }: RestRouteContext): Route[] {
             parentId: item.parent_id ?? null,
           })),
         );
-        return { added: ids.length, ids };
+        // nothing taken: refused as a whole, as before (an older client reads the error)
+        if (refused.length === body.items.length) throw refused[0]!.error;
+        const stored = ids.filter((logId): logId is string => logId !== null);
+        return {
+          added: stored.length,
+          ids: stored,
+          refused: refused.map(({ index, error }) => ({ index, code: error.code, message: error.message })),
+        };
       },
     }),
     route({

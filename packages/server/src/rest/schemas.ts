@@ -755,6 +755,21 @@ export const AddLogsResultSchema = component(
   'AddExecutionLogsResult',
   z.object({
     added: z.number().int(),
-    ids: z.array(z.string()).describe('The ids the entries were stored under, in the order sent.'),
+    ids: z
+      .array(z.string())
+      .describe(
+        'The ids the stored entries were stored under, in the order sent (refused entries left out).',
+      ),
+    refused: z
+      .array(
+        z.object({
+          index: z.number().int().describe('The position of the entry in `items`.'),
+          code: z.string(),
+          message: z.string(),
+        }),
+      )
+      .describe(
+        'The entries refused, each alone (a server tool that did not fail with a code the client gives the calls it refuses before sending them, a parent not of this session); the others are stored. A request whose every entry is refused is answered 400 with the first refusal.',
+      ),
   }),
 );
