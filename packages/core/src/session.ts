@@ -1789,7 +1789,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           index,
           error: new ToolMuxError({
             code: 'INVALID_REQUEST',
-            message: `Log entry ${record.id} names ${record.toolSlug}, which is not a custom tool of session ${this.sessionId}: only calls the client ran itself, or failed entries of calls it refused before sending them (error_code ${[...CLIENT_REFUSAL_CODES].join(', ')}), can be added to its log.`,
+            message: `Log entry ${index}${record.id ? ` (${record.id})` : ''} names ${shownValue(record.toolSlug)}, which is not a custom tool of session ${this.sessionId}: only calls the client ran itself, or failed entries of calls it refused before sending them (error_code ${[...CLIENT_REFUSAL_CODES].join(', ')}), can be added to its log.`,
           }),
         });
       }
@@ -1833,7 +1833,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           index,
           new ToolMuxError({
             code: 'INVALID_REQUEST',
-            message: `Log entry ${record.id} names parent ${shownValue(parentId)}, which is not an entry of session ${this.sessionId}: a parent must be an entry of the same session (stored already or in the same request), or null.`,
+            message: `Log entry ${index}${record.id ? ` (${record.id})` : ''} names parent ${shownValue(parentId)}, which is not an entry of session ${this.sessionId}: a parent must be an entry of the same session (stored already or in the same request), or null.`,
           }),
         );
       }

@@ -51,7 +51,7 @@ describe('validateConfig', () => {
 
   it('names unknown keys with the closest known one, at any depth', () => {
     expect(failure(() => validateConfig({ baseURL: 'x' }, 'c.json')).message).toBe(
-      'c.json: unknown key "baseURL". Did you mean "baseUrl"? Known keys: toolkits, store, baseUrl, port, host, apiKey, secretKey, managedAuth, allowedCallbackUrls, defaultCallbackUrl, mcp, log, metrics, connections, bodyLimit, shutdownTimeoutMs, startupTimeoutMs, accountCacheTtlMs, sessionCacheTtlMs, proxyMaxResponseBytes, oauthRequestTimeoutMs, logRetentionDays.',
+      'c.json: unknown key "baseURL". Did you mean "baseUrl"? Known keys: toolkits, store, baseUrl, port, host, apiKey, secretKey, managedAuth, allowedCallbackUrls, defaultCallbackUrl, mcp, log, metrics, connections, bodyLimit, shutdownTimeoutMs, shutdownDelayMs, startupTimeoutMs, accountCacheTtlMs, sessionCacheTtlMs, proxyMaxResponseBytes, oauthRequestTimeoutMs, logRetentionDays.',
     );
     expect(failure(() => validateConfig({ mcp: { allowedOrigin: [] } }, 'c.json')).message).toContain(
       'unknown key "mcp.allowedOrigin". Did you mean "mcp.allowedOrigins"?',
