@@ -116,4 +116,36 @@ describe('answers given before routing', () => {
     );
     expect(metrics).toContain('toolmux_connections_refused_total 1');
   });
+
+  it("that Node.js's HTTP parser gives (a malformed request, headers over the size limit) carry a request id and are logged and counted too", async () => {
+    const before = lines.length;
+    const malformed = await send('GARBAGE\r\n');
+    expect(malformed.status).toBe(400);
+    const oversized = await send(`GET /healthz HTTP/1.1\r\nHost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n`);
+    expect(oversized.status).toBe(431);
+    const ids = [malformed, oversized].map(
+      (answer) => /x-request-id: ([0-9a-f-]{36})/.exec(answer.headers)?.[1],
+    );
+    expect(ids).toEqual([expect.any(String), expect.any(String)]);
+    expect(linesOf(ids[0]!)).toEqual([
+      {
+        level: 'info',
+        message: expect.stringMatching(/^UNKNOWN unmatched 400 [\d.]+ms$/),
+        data: expect.objectContaining({ route: 'unmatched', status: 400 }),
+      },
+    ]);
+    expect(linesOf(ids[1]!)).toEqual([
+      expect.objectContaining({ data: expect.objectContaining({ status: 431 }) }),
+    ]);
+    expect(lines.length - before).toBe(2);
+    const metrics = await (
+      await server.app.request('/metrics', { headers: { authorization: `Bearer ${TEST_API_KEY}` } })
+    ).text();
+    expect(metrics).toContain(
+      'toolmux_http_request_duration_seconds_count{method="UNKNOWN",route="unmatched",status="400"} 1',
+    );
+    expect(metrics).toContain(
+      'toolmux_http_request_duration_seconds_count{method="UNKNOWN",route="unmatched",status="431"} 1',
+    );
+  });
 });

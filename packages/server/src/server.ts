@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getRequestListener, type Http2Bindings, type HttpBindings, RequestError } from '@hono/node-server';
 import { type Provider, type Store, type ToolMux, ToolMuxError } from '@toolmux/core';
@@ -751,6 +757,32 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
         server.emit('request', incoming, outgoing);
       });
       server.on('connection', (socket: Socket) => limit.admit(socket));
+      // a request Node.js's HTTP parser refuses before any handler sees it (a malformed request line
+      // or header, headers over the size limit, headers that took too long): answered as Node.js
+      // answers it (400, 431, 408), and counted and logged with a request id as the other answers
+      // given before routing are; it had no log line, id or count
+      const refusedByParser = new WeakSet<Duplex>();
+      server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+        // a client gone (reset, or its half a request ended by EOF) is no request to answer; one
+        // answer per connection: the parser goes on to the bytes after the bad ones
+        if (
+          error.code === 'ECONNRESET' ||
+          error.code === 'HPE_INVALID_EOF_STATE' ||
+          !socket.writable ||
+          refusedByParser.has(socket)
+        ) {
+          socket.destroy(error);
+          return;
+        }
+        const status =
+          error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+        refusedByParser.add(socket);
+        const answer = earlyAnswer('UNKNOWN', undefined, performance.now());
+        answer.done(status);
+        socket.end(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n${REQUEST_ID_HEADER}: ${answer.id}\r\nContent-Length: 0\r\n\r\n`,
+        );
+      });
       if (bound === undefined) server.listen(port, hostname, onListening);
       // the listening socket of `bound` is this server's from now on: its port is never free between
       else server.listen(bound, onListening);
