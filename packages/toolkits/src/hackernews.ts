@@ -59,9 +59,9 @@ export function htmlToText(html: string | null | undefined): string | null {
       position = open + 1;
       continue;
     }
-    const tag = html.slice(open + 1, close);
+    // `<a ` and at least one more character before the `>`: perhaps a link (no copy of the tag)
     const link =
-      tag.length > 2 && (tag[0] === 'a' || tag[0] === 'A') && tag[1] === ' '
+      close - open > 3 && (html[open + 1] === 'a' || html[open + 1] === 'A') && html[open + 2] === ' '
         ? linkAt(html, open, close)
         : undefined;
     if (link) {
