@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer as createNetServer, isIP, type Server as NetServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { type Toolkit, ToolMux, ToolMuxError } from '@toolmux/core';
 import {
@@ -786,16 +785,13 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     await stopped;
     const timeoutMs = config.shutdownTimeoutMs ?? 10_000;
     const delayMs = config.shutdownDelayMs ?? 0;
-    if (delayMs > 0) {
-      log.info(
-        { delay_ms: delayMs },
-        'toolmux server stopping: /readyz answers 503, serving on until the delay ends, then draining',
-      );
-    }
-    const closing = running.close({ timeoutMs, delayMs });
-    if (delayMs > 0) await sleep(delayMs);
-    log.info({ timeout_ms: timeoutMs }, 'toolmux server stopping: draining in-flight requests');
-    await closing;
+    log.info(
+      { timeout_ms: timeoutMs, delay_ms: delayMs },
+      delayMs > 0
+        ? 'toolmux server stopping: /readyz answers 503, serving on until the delay ends, then draining in-flight requests'
+        : 'toolmux server stopping: draining in-flight requests',
+    );
+    await running.close({ timeoutMs, delayMs });
   } finally {
     releaseBound();
     // flushes the execution log; a store that never opened has nothing to flush (and closing would
