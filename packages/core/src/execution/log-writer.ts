@@ -1,5 +1,6 @@
 import { quotedMessage, ToolMuxError } from '../errors.js';
 import type { ExecutionLogRecord, Store } from '../store/types.js';
+import { forEachAtMost } from '../util/at-most.js';
 import type { Logger } from '../util/logger.js';
 
 /** A batch is written at the latest when it reaches this many entries. */
@@ -327,20 +328,14 @@ export class ExecutionLogWriter {
     // a few at a time, never one request per entry at once (a remote server past its connections
     // per client would refuse most of them)
     const outcomes: Array<Array<{ ok: true } | { ok: false; error: unknown }>> = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < units.length) {
-        const index = next++;
-        const records = units[index]!;
-        try {
-          await this.#sink.insertLogs(records);
-          outcomes[index] = records.map(() => ({ ok: true as const }));
-        } catch (error) {
-          outcomes[index] = records.map(() => ({ ok: false as const, error }));
-        }
+    await forEachAtMost([...units.entries()], MAX_RETRIES_IN_FLIGHT, async ([index, records]) => {
+      try {
+        await this.#sink.insertLogs(records);
+        outcomes[index] = records.map(() => ({ ok: true as const }));
+      } catch (error) {
+        outcomes[index] = records.map(() => ({ ok: false as const, error }));
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(MAX_RETRIES_IN_FLIGHT, units.length) }, worker));
+    });
     const stored = outcomes.flat();
     const lost = batch.filter((_, index) => !stored[index]!.ok);
     if (lost.length > 0) {

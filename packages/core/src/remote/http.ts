@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   isToolMuxErrorCode,
   quotedMessage,
@@ -6,7 +5,7 @@ import {
   ToolMuxError,
   type ToolMuxErrorCode,
 } from '../errors.js';
-import { settlesWithin } from '../util/abort.js';
+import { pause, settlesWithin } from '../util/abort.js';
 import { parsedJsonDepthExceeds } from '../util/json-depth.js';
 import { byteSize, declaredByteLength, responseTextUpTo } from '../util/response-text.js';
 import { checkText, checkUserId } from '../util/stored-text.js';
@@ -403,9 +402,7 @@ export class RemoteApi {
         await response.body?.cancel().catch(() => undefined);
         // stopped by the signal, the wait rejects with its reason (the caller's, or the timeout's or
         // close()'s), as fetch does, not with a bare AbortError
-        await sleep(wait, undefined, { signal }).catch(() => {
-          throw signal.reason;
-        });
+        await pause(wait, signal);
         response = await send();
       }
     } catch (error) {

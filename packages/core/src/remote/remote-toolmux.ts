@@ -35,8 +35,9 @@ import type {
   ToolkitInfo,
   ToolMuxOptions,
 } from '../toolmux-types.js';
-import { checkSignal, settlesWithin } from '../util/abort.js';
+import { checkSignal, pause, settlesWithin } from '../util/abort.js';
 import { aliasChangeOf, lookupId, sessionIdOf, toolkitSlugOf, toolSlugRefusal } from '../util/arguments.js';
+import { forEachAtMost } from '../util/at-most.js';
 import { checkOptionUrl } from '../util/config-url.js';
 import { consoleLogger } from '../util/logger.js';
 import { checkOptionKinds } from '../util/option-kinds.js';
@@ -220,19 +221,10 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
 
   /** Resolves true after `ms`, or false at once when close() stops the uploads. */
   #uploadPause(ms: number): Promise<boolean> {
-    const signal = this.#uploadsStop.signal;
-    if (signal.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const stop = () => {
-        clearTimeout(timer);
-        resolve(false);
-      };
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', stop);
-        resolve(true);
-      }, ms);
-      signal.addEventListener('abort', stop, { once: true });
-    });
+    return pause(ms, this.#uploadsStop.signal).then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Log entries of calls that ran here, sent to their sessions on the server. */
@@ -248,14 +240,6 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
     // a few at a time: a batch may hold the entries of hundreds of sessions
     const sessions = [...bySession];
     const uploads: PromiseSettledResult<void>[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < sessions.length) {
-        const index = next++;
-        const [sessionId, items] = sessions[index]!;
-        [uploads[index]] = await Promise.allSettled([upload(sessionId, items)]);
-      }
-    };
     const upload = (sessionId: string, items: ExecutionLogRecord[]) =>
       this.#api
         .call('POST', `/sessions/${id(sessionId)}/logs`, {
@@ -268,7 +252,13 @@ export class RemoteToolMux<P extends Provider<unknown>> implements ToolMuxApi<P>
           // the server answers 201 once the entries are stored: they are, though its answer broke
           if (!succeededUnread(error)) throw error;
         });
-    await Promise.all(Array.from({ length: Math.min(MAX_UPLOADS_IN_FLIGHT, sessions.length) }, worker));
+    await forEachAtMost(
+      [...sessions.entries()],
+      MAX_UPLOADS_IN_FLIGHT,
+      async ([index, [sessionId, items]]) => {
+        [uploads[index]] = await Promise.allSettled([upload(sessionId, items)]);
+      },
+    );
     const failures = [...bySession.values()].flatMap((items, index) => {
       const upload = uploads[index]!;
       return upload.status === 'rejected' ? [{ records: items, error: upload.reason as unknown }] : [];
