@@ -89,10 +89,10 @@ export function checkSessionId(sessionId: unknown): string {
 /** What an id toolmux made is, by its prefix, for a message about an id of one kind given for another. */
 const ID_KINDS: ReadonlyArray<readonly [prefix: string, kind: string]> = [
   ['ses_', "a session's id"],
-  ['ca_', "a connected account's id"],
-  ['ac_', "an auth config's id"],
-  ['cr_', "a connection request's id"],
   ['log_', "a log entry's id"],
+  ...Object.values(LOOKUPS).map(
+    ({ prefix, noun }) => [prefix, `${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}'s id`] as const,
+  ),
 ];
 
 /**
