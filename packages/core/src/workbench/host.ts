@@ -332,9 +332,13 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
         return port.proxy(input as unknown as ProxyExecuteRequest);
       case 'files.write': {
         const path = checkPath(input.path);
-        return filesCall(port, filesCallName('write', path), () =>
-          writeWorkbenchFile(port.store, port.sessionId, path, input.value),
-        );
+        return filesCall(port, filesCallName('write', path), async () => {
+          const written = await writeWorkbenchFile(port.store, port.sessionId, path, input.value);
+          // the file is this name's now: a copy stored under another form of it goes
+          if (path !== input.path)
+            await filesOf(port.store).deleteWorkbenchFile(port.sessionId, input.path as string);
+          return written;
+        });
       }
       case 'files.read': {
         const path = checkPath(input.path);
@@ -372,10 +376,11 @@ export function workbenchHost(port: WorkbenchSessionPort, parentLogId: string | 
         return {
           deleted: await filesCall(port, filesCallName('delete', path), async () => {
             const files = filesOf(port.store);
-            return (
-              (await files.deleteWorkbenchFile(port.sessionId, path)) ||
-              (path !== input.path && (await files.deleteWorkbenchFile(port.sessionId, input.path as string)))
-            );
+            // both forms of the name: a copy under the other one must not come back at the next read
+            const deleted = await files.deleteWorkbenchFile(port.sessionId, path);
+            const old =
+              path !== input.path && (await files.deleteWorkbenchFile(port.sessionId, input.path as string));
+            return deleted || old;
           }),
         };
       }

@@ -746,8 +746,23 @@ describe('workbench files on the host', () => {
       1e9,
     );
     expect(await callHost(host, 'files.read', '{"path":"old-cafe\u0301.json"}', signal)).toBe('1');
+    // written again under that name: one file, in form C (the old copy goes)
+    await host('files.write', { path: 'old-cafe\u0301.json', value: 2 }, signal);
+    expect(
+      ((await host('files.list', {}, signal)) as Array<{ path: string }>)
+        .map((file) => file.path)
+        .filter((path) => path.startsWith('old-')),
+    ).toEqual(['old-caf\u00e9.json']);
+    await store.putWorkbenchFile(
+      { sessionId: 'ses_files', path: 'old-cafe\u0301.json', content: '1', size: 1, updatedAt: new Date() },
+      1e9,
+    );
     await expect(host('files.delete', { path: 'old-cafe\u0301.json' }, signal)).resolves.toEqual({
       deleted: true,
+    });
+    // both forms went: nothing comes back at the next read
+    await expect(host('files.read', { path: 'old-cafe\u0301.json' }, signal)).rejects.toMatchObject({
+      code: 'WORKBENCH_FILE_NOT_FOUND',
     });
     // a bad value is named in a few characters, never written whole into the message (a 30 MB
     // slug object came back as a 30 MB message, written and parsed twice more on its way)
