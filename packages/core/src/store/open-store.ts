@@ -22,10 +22,10 @@ const ACCEPTED_FORMS =
 
 const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 
-function invalidSpec(shown: string): ToolMuxError {
+function invalidSpec(shown: string, source: string | undefined): ToolMuxError {
   return new ToolMuxError({
     code: 'STORE_CONFIG_INVALID',
-    message: `Invalid store ${shown}. Use ${ACCEPTED_FORMS}.`,
+    message: `Invalid store ${shown}${source === undefined ? '' : ` (${source})`}. Use ${ACCEPTED_FORMS}.`,
   });
 }
 
@@ -39,8 +39,14 @@ function invalidSpec(shown: string): ToolMuxError {
  *
  * Throws `ToolMuxError` `STORE_CONFIG_INVALID` for anything else.
  */
-export function parseStoreSpec(spec: string | undefined = DEFAULT_STORE_SPEC): StoreSpec {
-  if (typeof spec !== 'string') throw invalidSpec(`of type ${spec === null ? 'null' : typeof spec}`);
+export function parseStoreSpec(
+  spec: string | undefined = DEFAULT_STORE_SPEC,
+  /** Where the spec was set (`--store`, `TOOLMUX_STORE`, …), named in the message of a bad one. */
+  source?: string,
+): StoreSpec {
+  if (typeof spec !== 'string') {
+    throw invalidSpec(`of type ${spec === null ? 'null' : typeof spec}`, source);
+  }
   if (spec === ':memory:') return { dialect: 'sqlite', path: ':memory:' };
   if (/^postgres(ql)?:\/\//i.test(spec)) {
     // pg reads the URL only when it connects, and throws its own error then ("Invalid URL")
@@ -48,7 +54,7 @@ export function parseStoreSpec(spec: string | undefined = DEFAULT_STORE_SPEC): S
     if (problem !== undefined) {
       throw new ToolMuxError({
         code: 'STORE_CONFIG_INVALID',
-        message: `Invalid store ${JSON.stringify(shownStoreSpec(spec))}: ${problem}.`,
+        message: `Invalid store ${JSON.stringify(shownStoreSpec(spec))}${source === undefined ? '' : ` (${source})`}: ${problem}.`,
       });
     }
     return { dialect: 'postgres', connectionString: spec };
@@ -58,7 +64,7 @@ export function parseStoreSpec(spec: string | undefined = DEFAULT_STORE_SPEC): S
   }
   if (!URL_SCHEME.test(spec) && /\.(db|sqlite)$/i.test(spec)) return { dialect: 'sqlite', path: spec };
   // a URL's password must not reach logs through the message
-  throw invalidSpec(JSON.stringify(shownStoreSpec(spec)));
+  throw invalidSpec(JSON.stringify(shownStoreSpec(spec)), source);
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   type RotationFailure,
   readOrCreateKeyFile,
   rotateSecretsReporting,
+  type StoreSpec,
   sessionSummaryOf,
   shownStoreSpec,
   shownValue,
@@ -570,19 +571,8 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   const portText = flag('port') ?? env(io, 'PORT');
   const requestedPort =
     portText !== undefined ? portOf(portText, flag('port') ? '--port' : 'PORT') : (config.port ?? 8787);
-  const [store, storeFrom] = storeAndSource(flag('store'), io, config.store, configName);
   // a bad spec fails here, before anything is created on disk, naming where it was set
-  try {
-    parseStoreSpec(store);
-  } catch (error) {
-    const named = `Invalid store ${JSON.stringify(shownStoreSpec(store))}`;
-    if (!ToolMuxError.isInstance(error) || !error.message.startsWith(named)) throw error;
-    throw new ToolMuxError({
-      code: error.code,
-      message: `${named} (${storeFrom})${error.message.slice(named.length)}`,
-      details: error.details,
-    });
-  }
+  const [store, storeFrom] = storeAndSource(flag('store'), io, config.store, configName);
   // so do a malformed secret key and bad cache lifetimes
   const secretKey = checkedSecretKey(io, config, configName);
   const accountCacheTtlMs = cacheTtlOf(io, 'TOOLMUX_ACCOUNT_CACHE_TTL_MS', config.accountCacheTtlMs);
@@ -956,20 +946,26 @@ function schemaToRead(
 }
 
 /**
- * The store a command other than `serve` opens (`--store`, else `TOOLMUX_STORE`, else the config
- * file's, else the default, as `serve` takes it) and where it came from, for its messages.
+ * The store a command opens (`--store`, else `TOOLMUX_STORE`, else the config file's, else the
+ * default), where it came from, for its messages, and its spec: a spec that cannot be read is
+ * STORE_CONFIG_INVALID naming where it was set, in every command.
  */
 function storeAndSource(
   flag: string | undefined,
   io: CliIo,
   configured: string | undefined,
   file: string | undefined,
-): [store: string, from: string] {
-  if (flag !== undefined) return [flag, '--store'];
-  const fromEnv = env(io, 'TOOLMUX_STORE');
-  if (fromEnv !== undefined) return [fromEnv, 'TOOLMUX_STORE'];
-  if (configured !== undefined) return [configured, `store of ${file}`];
-  return [DEFAULT_STORE, 'the default store'];
+): [store: string, from: string, spec: StoreSpec] {
+  const fromEnv = flag === undefined ? env(io, 'TOOLMUX_STORE') : undefined;
+  const [store, from] =
+    flag !== undefined
+      ? [flag, '--store']
+      : fromEnv !== undefined
+        ? [fromEnv, 'TOOLMUX_STORE']
+        : configured !== undefined
+          ? [configured, `store of ${file}`]
+          : [DEFAULT_STORE, 'the default store'];
+  return [store, from, parseStoreSpec(store, from)];
 }
 
 /**
@@ -992,11 +988,10 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
   }
   const cwd = io.cwd ?? process.cwd();
   const { config, file } = await readConfig(values.config as string | undefined, cwd);
-  const [store, from] = storeAndSource(values.store as string | undefined, io, config.store, file);
+  const [store, from, spec] = storeAndSource(values.store as string | undefined, io, config.store, file);
   const userId = values.user as string | undefined;
   if (userId !== undefined) checkUserId(userId);
   const limit = values.limit === undefined ? 20 : limitOf(values.limit as string);
-  const spec = parseStoreSpec(store);
   const shown = shownStoreSpec(store);
   let target = store;
   if (spec.dialect === 'sqlite' && spec.path === ':memory:') {
@@ -1084,8 +1079,7 @@ async function rotateKeys(args: readonly string[], io: CliIo): Promise<number> {
   }
   const cwd = io.cwd ?? process.cwd();
   const { config, file } = await readConfig(values.config as string | undefined, cwd);
-  const [store, from] = storeAndSource(values.store as string | undefined, io, config.store, file);
-  const spec = parseStoreSpec(store);
+  const [store, from, spec] = storeAndSource(values.store as string | undefined, io, config.store, file);
   const shown = shownStoreSpec(store);
   let target = store;
   if (spec.dialect === 'sqlite' && spec.path === ':memory:') {

@@ -121,6 +121,18 @@ describe('toolmux sessions list', { timeout: 60_000 }, () => {
     expect(unreachable.stderr).toContain('reachable at this address with these credentials');
   });
 
+  it('names where a store spec it cannot read was set, as serve does, and so does keys rotate', async () => {
+    const directory = tempDirectory();
+    for (const args of [
+      ['sessions', 'list'],
+      ['keys', 'rotate'],
+    ]) {
+      const result = await toolmux(args, directory, { TOOLMUX_STORE: 'mysql://db/x' });
+      expect(result.code, args.join(' ')).not.toBe(0);
+      expect(result.stderr, args.join(' ')).toContain('Invalid store "mysql://db/x" (TOOLMUX_STORE). Use ');
+    }
+  });
+
   it('lists the sessions of the configured database without a secret key, and creates no key file', async () => {
     const cwd = tempDirectory();
     mkdirSync(join(cwd, 'data'));
