@@ -1,5 +1,6 @@
 import type { JSONSchema } from '../catalog/types.js';
 import { setOwn } from '../util/own-key.js';
+import { replaceOpenApiNullable } from './nullability.js';
 import { forEachSubschema, isSchemaObject, transformSchemaTree } from './subschemas.js';
 
 /**
@@ -120,4 +121,12 @@ function anyOlderForm(schema: JSONSchema): boolean {
     forEachSubschema(node, (subschema) => stack.push(subschema));
   }
   return false;
+}
+
+/**
+ * One schema node as the validator and the schema shaped for providers read it: older drafts' forms
+ * as draft 2020-12 says them ({@link draft2020Keywords}), and OpenAPI's `nullable` as a `null` type.
+ */
+export function modernKeywords(schema: JSONSchema): JSONSchema {
+  return replaceOpenApiNullable(draft2020Keywords(schema));
 }

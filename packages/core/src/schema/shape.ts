@@ -1,8 +1,8 @@
 import type { JSONSchema } from '../catalog/types.js';
 import { mergeAllOf } from './all-of.js';
-import { draft2020Keywords } from './draft-2020.js';
+import { modernKeywords } from './draft-2020.js';
 import { inlineLocalRefs, type SchemaWithWarnings } from './inline-refs.js';
-import { replaceOpenApiNullable, typeList } from './nullability.js';
+import { typeList } from './nullability.js';
 import { transformSchemaTree } from './subschemas.js';
 import { draft2020Problem } from './validate.js';
 
@@ -51,7 +51,7 @@ export function shapeInputSchema(schema: JSONSchema): SchemaWithWarnings {
 
 function normalizeKeywords(schema: JSONSchema): JSONSchema {
   const { $id: _id, ...rest } = schema;
-  return replaceOpenApiNullable(draft2020Keywords(rest));
+  return modernKeywords(rest);
 }
 
 function objectRoot(schema: JSONSchema, warnings: string[]): JSONSchema {

@@ -10,10 +10,9 @@ import { workerThreadsPermitted } from '../util/module-thread.js';
 import { runSteps, type Steps, WorkSlice } from '../util/slices.js';
 import { leadingText } from '../util/stored-text.js';
 import { compoundsWithDepth } from './compounding-recursion.js';
-import { draft2020Keywords } from './draft-2020.js';
+import { modernKeywords } from './draft-2020.js';
 import { resolveLocalRef, schemaSize } from './inline-refs.js';
 import { useLinearEquality } from './json-equality.js';
-import { replaceOpenApiNullable } from './nullability.js';
 import {
   PatternChecks,
   patternWorkerCannotStart,
@@ -465,7 +464,7 @@ export function compileDocument(
   slug: string,
   which: 'input' | 'output',
 ): CompiledDocument {
-  const document = transformSchemaTree(schema, toDraft2020);
+  const document = transformSchemaTree(schema, modernKeywords);
   const { ajv, validate } = compile(document, slug, which);
   const explainer = new IssueExplainer(ajv, document);
   // the patterns run on a worker thread have one time budget for the check and its explanation,
@@ -597,10 +596,6 @@ const DOCUMENT_KEY = 'toolmux:tool';
  * Older drafts' and OpenAPI's spellings rewritten for a draft 2020-12 validator (`defineTool` did so
  * already; a schema compiled here directly, an MCP server's output schema, may still have them).
  */
-function toDraft2020(schema: JSONSchema): JSONSchema {
-  return replaceOpenApiNullable(draft2020Keywords(schema));
-}
-
 const UNION_KEYWORDS = new Set(['anyOf', 'oneOf']);
 
 /**
