@@ -616,7 +616,8 @@ export function createServer(options: CreateServerOptions): ToolMuxServer {
       // the upload of a body that a 401, 413 or 415 then refuses unread; the body's reader sends it
       const waitingForContinue = new WeakSet<IncomingMessage>();
       const fetchNode = (request: Request, env: HttpBindings | Http2Bindings) => {
-        const started = performance.now();
+        // the adapter calls this within the listener below, which read the clock already
+        const started = current?.started ?? performance.now();
         // a connection past its client's share (see ConnectionLimit): counted, logged in the
         // limit's own warning (at most one every 10 s), not a line per refusal
         const refusal = limit.refusalOn(env.incoming.socket as Socket);
