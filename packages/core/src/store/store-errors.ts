@@ -85,12 +85,19 @@ export function configVersionConflictError(
 
 /** Rejects an `expectedVersion` that no stored session can have. */
 export function assertExpectedVersion(expectedVersion: number): void {
-  if (!Number.isInteger(expectedVersion) || expectedVersion < 1) {
-    throw new ToolMuxError({
-      code: 'INVALID_REQUEST',
-      message: `expectedVersion must be a positive integer (the configVersion you read); got ${String(expectedVersion)}.`,
-    });
-  }
+  const problem = expectedVersionProblem(expectedVersion, 'expectedVersion', String);
+  if (problem !== undefined) throw new ToolMuxError({ code: 'INVALID_REQUEST', message: `${problem}.` });
+}
+
+/** What is wrong with `value` as an expected config version given as `name` (shown with `show`), if anything. */
+export function expectedVersionProblem(
+  value: unknown,
+  name: string,
+  show: (value: unknown) => string,
+): string | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1
+    ? undefined
+    : `${name} must be a positive integer (the configVersion you read); got ${typeof value === 'number' ? String(value) : show(value)}`;
 }
 
 /** The name of the unique index on (user, toolkit, alias) of connected accounts (migration 6). */

@@ -1,5 +1,6 @@
 import { ToolMuxError } from '../errors.js';
 import { MAX_PAGE_LIMIT } from '../store/pagination.js';
+import { expectedVersionProblem } from '../store/store-errors.js';
 import { didYouMean } from './closest-names.js';
 import { MAX_CURSOR_LENGTH } from './pagination.js';
 import { MAX_ID_LENGTH, shownValue } from './stored-text.js';
@@ -203,11 +204,8 @@ const FIELDS = {
   'session.search()': { query: checkedLater, knownFields: textOrNull, limit: limit(50) },
   'session.logs()': { limit: limit(MAX_PAGE_LIMIT), cursor, parentId: text },
   'session.update()': {
-    // the words of the store's own check (`assertExpectedVersion`)
-    expectedVersion: (value, name) =>
-      typeof value === 'number' && Number.isInteger(value) && value >= 1
-        ? undefined
-        : `${name} must be a positive integer (the configVersion you read); got ${typeof value === 'number' ? String(value) : shownValue(value)}`,
+    // the store's own check
+    expectedVersion: (value, name) => expectedVersionProblem(value, name, shownValue),
   },
 } as const satisfies Partial<Record<ObjectTakingMethod, Record<string, FieldCheck>>>;
 
