@@ -1643,23 +1643,20 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           'experimental (custom tools and toolkits) cannot change in update(): create a new session with them.',
       });
     }
-    if (asked !== undefined) {
+    const unchanged = Object.keys(givenKeys(parsed)).length === 0;
+    if (asked !== undefined || unchanged) {
       // the stored config's version decides, not the one this object took up last: read it now (and
       // the config with it, which the changes then apply to; the write below is a compare-and-set
       // on that version, so an update that lands in between is a conflict too)
       this.#existsUntil = 0;
       await this.#checkExists();
-      if (asked !== this.#configVersion)
+      if (asked !== undefined && asked !== this.#configVersion)
         throw configVersionConflictError(this.sessionId, asked, this.#configVersion);
     }
-    if (Object.keys(givenKeys(parsed)).length === 0) {
-      // no change: nothing is written. A write made a new configVersion, which every other object of
-      // the session and every MCP client (its tools/list cursors) took for a change. The answer is
-      // the stored version, read now (SESSION_NOT_FOUND for a deleted session, as any update).
-      this.#existsUntil = 0;
-      await this.#checkExists();
-      return this.#configVersion;
-    }
+    // no change: nothing is written. A write made a new configVersion, which every other object of
+    // the session and every MCP client (its tools/list cursors) took for a change. The answer is the
+    // stored version just read (SESSION_NOT_FOUND for a deleted session, as any update).
+    if (unchanged) return this.#configVersion;
     // the version of the config the changes apply to: one taken up meanwhile (`#takeConfig`) is
     // not overwritten with changes made from this one (SESSION_VERSION_CONFLICT instead)
     const expectedVersion = this.#configVersion;
