@@ -1791,13 +1791,16 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         });
       }
     }
-    const parentRefusals = await this.#clientLogParentRefusals(given, taken);
+    const { refusals: parentRefusals, storedParents } = await this.#clientLogParentRefusals(given, taken);
     const kept = taken.filter((index) => !parentRefusals.has(index));
     for (const [index, error] of parentRefusals) refused.push({ index, error });
     refused.sort((a, b) => a.index - b.index);
     const ids: Array<string | null> = given.map(() => null);
     if (kept.length > 0) {
-      const stored = await this.#storeClientLogs(kept.map((index) => given[index]!));
+      const stored = await this.#storeClientLogs(
+        kept.map((index) => given[index]!),
+        storedParents,
+      );
       for (const [position, index] of kept.entries()) ids[index] = stored[position]!;
     }
     return { ids, refused };
@@ -1805,12 +1808,13 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
 
   /**
    * The entries of `taken` (indexes into `records`) whose parent is not an entry of this session
-   * (stored already, or in the request), each with its refusal.
+   * (stored already, or in the request), each with its refusal; and the parents found stored as
+   * entries of this session, read once here for the write to link to.
    */
   async #clientLogParentRefusals(
     records: readonly ExecutionLogRecord[],
     taken: readonly number[],
-  ): Promise<Map<number, ToolMuxError>> {
+  ): Promise<{ refusals: Map<number, ToolMuxError>; storedParents: ReadonlySet<string> }> {
     // an entry of the request, taken or not (one refused: the entry is stored without it)
     const inRequest = new Set(records.map((record) => record.id));
     const checked = new Map<string, boolean>();
@@ -1835,11 +1839,15 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         );
       }
     }
-    return refusals;
+    const storedParents = new Set([...checked].filter(([, ours]) => ours).map(([parentId]) => parentId));
+    return { refusals, storedParents };
   }
 
   /** Stores entries {@link recordClientLogEntries} took; resolves with their ids. */
-  async #storeClientLogs(records: readonly ExecutionLogRecord[]): Promise<string[]> {
+  async #storeClientLogs(
+    records: readonly ExecutionLogRecord[],
+    storedParents: ReadonlySet<string>,
+  ): Promise<string[]> {
     const now = Date.now();
     const kept = new Set<string>();
     const ids = records.map(({ id }) => {
@@ -1849,7 +1857,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       kept.add(id);
       return id;
     });
-    const parents = await this.#clientLogParents(records, ids);
+    const parents = this.#clientLogParents(records, ids, storedParents);
     const write = (record: ExecutionLogRecord, id: string) =>
       this.#runtime.env.logs.write({
         ...record,
@@ -1946,10 +1954,11 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
    * already stored. Another parent (of an entry of this request that was refused) is dropped: its
    * entry is stored without it.
    */
-  async #clientLogParents(
+  #clientLogParents(
     records: readonly ExecutionLogRecord[],
     ids: readonly string[],
-  ): Promise<Map<string, string>> {
+    storedParents: ReadonlySet<string>,
+  ): Map<string, string> {
     const inRequest = new Map<string, string>();
     records.forEach((record, index) => {
       if (typeof record.id === 'string' && record.id !== '' && !inRequest.has(record.id))
@@ -1964,10 +1973,9 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
         parents.set(parentId, sameRequest);
         continue;
       }
-      // checked already (#clientLogParentRefusals): a parent that is not there is one refused in this
+      // read already (#clientLogParentRefusals): a parent that is not there is one refused in this
       // request, and the entry is stored without it
-      const stored = parentId === record.id ? undefined : await this.#runtime.store.getLog?.(parentId);
-      if (stored?.sessionId === this.sessionId) parents.set(parentId, parentId);
+      if (parentId !== record.id && storedParents.has(parentId)) parents.set(parentId, parentId);
     }
     return parents;
   }
