@@ -385,17 +385,16 @@ export class ConnectionRequests {
       await store.insertConnectedAccount(attempt);
       await store.insertConnectionRequest(record);
     }
+    // The link an OAuth request hands out. Served by @toolmux/server, the hosted connect page: the
+    // user sees which app and which account before leaving for the provider, the OAuth state stays
+    // in the store (encrypted) until then, and the callback takes the code only from the browser that
+    // went through the page. Without the server (library use, only `handleCallback` mounted) there is
+    // no page at `/connect`, so the link is the provider's authorization URL itself.
     return this.#connectionRequest(
       record,
       hosted ? this.#records.options.connectPageUrl(requestId) : url.toString(),
     );
   }
-
-  // The link an OAuth request hands out. Served by @toolmux/server, the hosted connect page: the user
-  // sees which app and which account before leaving for the provider, the OAuth state stays in the
-  // store (encrypted) until then, and the callback takes the code only from the browser that went
-  // through the page. Without the server (library use, only `handleCallback` mounted) there is no page
-  // at `/connect`, so the link is the provider's authorization URL itself.
 
   async #requestRecord(id: string): Promise<ConnectionRequestRecord> {
     const record = await this.#records.store.getConnectionRequest(lookupId('connectionRequest', id));
