@@ -56,8 +56,8 @@ function endBy(signal: NodeJS.Signals): never {
  * stderr. Node.js told to print none (`--no-warnings`, `NODE_NO_WARNINGS=1`) installs no printer,
  * and then none is put in its place; `--disable-warning` names are honoured as Node.js does.
  */
-let writeWarning = (warning: Error) => {
-  output.stderr(`toolmux: warning: ${warningLine(warning)}\n`);
+let writeWarning = (_warning: Error, line: string) => {
+  output.stderr(`toolmux: warning: ${line}\n`);
 };
 if (process.listenerCount('warning') > 0) {
   const disabled = disabledWarnings();
@@ -65,7 +65,7 @@ if (process.listenerCount('warning') > 0) {
   process.on('warning', (warning: Error & { code?: unknown }) => {
     if (disabled.has(warning.name) || (typeof warning.code === 'string' && disabled.has(warning.code)))
       return;
-    writeWarning(warning);
+    writeWarning(warning, warningLine(warning));
   });
 }
 

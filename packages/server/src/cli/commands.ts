@@ -61,7 +61,7 @@ export interface CliIo {
    * Sends the process's warnings (`process.emitWarning`) to `write` from now on (`serve`: its log),
    * instead of stderr. @default warnings are left where they go
    */
-  routeWarnings?: (write: (warning: Error) => void) => void;
+  routeWarnings?: (write: (warning: Error, line: string) => void) => void;
 }
 
 class UsageError extends Error {}
@@ -613,12 +613,9 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   const log = createCliLogger({ level: logLevel, format: logFormat, write: io.stdout });
   const logger = serverLoggerOf(log);
   // a library's notice (pg's about sslmode=require while the store opens) is a line of the log
-  io.routeWarnings?.((warning) => {
+  io.routeWarnings?.((warning, line) => {
     const code = (warning as { code?: unknown }).code;
-    log.warn(
-      { warning: warning.name, ...(typeof code === 'string' ? { code } : {}) },
-      `${warning.name === 'Warning' ? 'warning' : warning.name}: ${oneLine(String(warning.message))}`,
-    );
+    log.warn({ warning: warning.name, ...(typeof code === 'string' ? { code } : {}) }, `warning: ${line}`);
   });
   const bound =
     requestedPort === 0
