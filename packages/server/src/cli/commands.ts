@@ -346,28 +346,29 @@ function checkedApiKey<T extends { apiKey: string }>(found: T, where: string): T
 }
 
 /**
- * The secret key of `serve`, checked before anything is created: TOOLMUX_SECRET_KEY, else the config
- * file's `secretKey`; a malformed one is SECRET_KEY_INVALID naming where it came from.
+ * The secret key of a command, checked before anything is created: TOOLMUX_SECRET_KEY, else the
+ * config file's `secretKey`; and the earlier keys of TOOLMUX_PREVIOUS_SECRET_KEYS (comma-separated).
+ * A malformed one is SECRET_KEY_INVALID naming where it came from.
  */
 function checkedSecretKey(
   io: CliIo,
   config: LoadedConfig,
   configName: string | undefined,
-): string | undefined {
+): { secretKey: string | undefined; previousSecretKeys: string[] } {
   const fromEnv = env(io, 'TOOLMUX_SECRET_KEY');
   if (fromEnv) parseSecretKey(fromEnv, 'TOOLMUX_SECRET_KEY');
   else if (config.secretKey)
     parseSecretKey(config.secretKey, `secretKey of ${configName ?? 'the config file'}`);
-  // the earlier keys of a rotation, which core reads when it opens the store (after the key files)
-  const previous = env(io, 'TOOLMUX_PREVIOUS_SECRET_KEYS');
-  (previous ?? '')
+  // the earlier keys of a rotation, checked here and handed to core as they are (read from this
+  // command's environment, once)
+  const previousSecretKeys = (env(io, 'TOOLMUX_PREVIOUS_SECRET_KEYS') ?? '')
     .split(',')
     .map((key) => key.trim())
-    .filter(Boolean)
-    .forEach((key, index) => {
-      parseSecretKey(key, `TOOLMUX_PREVIOUS_SECRET_KEYS (entry ${index + 1})`);
-    });
-  return fromEnv ?? config.secretKey;
+    .filter(Boolean);
+  previousSecretKeys.forEach((key, index) => {
+    parseSecretKey(key, `TOOLMUX_PREVIOUS_SECRET_KEYS (entry ${index + 1})`);
+  });
+  return { secretKey: fromEnv ?? config.secretKey, previousSecretKeys };
 }
 
 /** A cache lifetime: the environment variable (milliseconds, 0 or more) over the config file's value. */
@@ -574,7 +575,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   // a bad spec fails here, before anything is created on disk, naming where it was set
   const [store, storeFrom] = storeAndSource(flag('store'), io, config.store, configName);
   // so do a malformed secret key and bad cache lifetimes
-  const secretKey = checkedSecretKey(io, config, configName);
+  const { secretKey, previousSecretKeys } = checkedSecretKey(io, config, configName);
   const accountCacheTtlMs = cacheTtlOf(io, 'TOOLMUX_ACCOUNT_CACHE_TTL_MS', config.accountCacheTtlMs);
   const sessionCacheTtlMs = cacheTtlOf(io, 'TOOLMUX_SESSION_CACHE_TTL_MS', config.sessionCacheTtlMs);
   const proxyMaxResponseBytes = wholeNumberOf(
@@ -647,6 +648,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
       baseUrl,
       logger,
       secretKey,
+      previousSecretKeys,
       accountCacheTtlMs,
       proxyMaxResponseBytes,
       oauthRequestTimeoutMs,
@@ -1053,14 +1055,6 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
   }
 }
 
-/** The keys of TOOLMUX_PREVIOUS_SECRET_KEYS (comma-separated; checked by `checkedSecretKey`). */
-function previousSecretKeysOf(io: CliIo): string[] {
-  return (env(io, 'TOOLMUX_PREVIOUS_SECRET_KEYS') ?? '')
-    .split(',')
-    .map((key) => key.trim())
-    .filter(Boolean);
-}
-
 /**
  * `toolmux keys rotate`: re-encrypts every stored secret under the current secret key (what
  * `mux.vault.rotate()` does), on the store `serve` would use, and says how many records it rotated,
@@ -1093,8 +1087,7 @@ async function rotateKeys(args: readonly string[], io: CliIo): Promise<number> {
     }
     target = `sqlite:${path}`;
   }
-  const secretKey = checkedSecretKey(io, config, file);
-  const previousSecretKeys = previousSecretKeysOf(io);
+  const { secretKey, previousSecretKeys } = checkedSecretKey(io, config, file);
   if (!secretKey) {
     throw new StartupError(
       'Set the new key as TOOLMUX_SECRET_KEY (or secretKey in the config file) and the old one in TOOLMUX_PREVIOUS_SECRET_KEYS, as the server runs with them: the rotation re-encrypts under TOOLMUX_SECRET_KEY.',
