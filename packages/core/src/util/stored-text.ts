@@ -68,15 +68,16 @@ export function textProblem(value: string, rule: Omit<TextRule, 'field' | 'code'
 
 /**
  * A value as messages show it: JSON-escaped (control characters and lone surrogates become `\u…`
- * escapes, so a message is always storable and printable) and cut to 64 characters.
+ * escapes, so a message is always storable and printable) and cut to `maxLength` characters (64).
  */
-export function shownValue(value: unknown): string {
+export function shownValue(value: unknown, maxLength = 64): string {
   if (typeof value !== 'string') {
     if (value === undefined || value === null) return String(value);
     if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
-    return `${typeof value} ${String(value).slice(0, 64)}`;
+    return `${typeof value} ${String(value).slice(0, maxLength)}`;
   }
-  return quotedString(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+  // cut never inside a surrogate pair (half of one is a lone surrogate, escaped as \ud83d)
+  return quotedString(value.length > maxLength ? `${leadingText(value, maxLength)}…` : value);
 }
 
 /** `text` quoted as {@link shownValue} quotes a string, not cut. */

@@ -13,12 +13,11 @@ import { formatToolResultForModel, ToolMuxError, type ToolResult } from '@toolmu
 import {
   JsonTextError,
   jsonTextPiecesSliced,
-  leadingText,
   MAX_OBJECT_KEYS,
   mcpOutputSchemaOf,
   mcpToolResultOf,
   type OutputValidator,
-  quotedString,
+  shownValue,
   WorkSlice,
   wholeNumberOf,
 } from '@toolmux/core/internal';
@@ -180,7 +179,7 @@ const SHOWN_CHARS = 200;
  * it: one repeated whole gave a client back the megabyte it sent.
  */
 function shown(value: string): string {
-  return quotedString(value.length > SHOWN_CHARS ? `${leadingText(value, SHOWN_CHARS)}…` : value);
+  return shownValue(value, SHOWN_CHARS);
 }
 
 function rpcError(id: JsonRpcId, code: number, message: string, data?: unknown) {
