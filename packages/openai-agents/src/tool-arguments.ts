@@ -6,6 +6,7 @@ import type {
   ModelResponse,
   StreamEvent,
 } from '@openai/agents-core';
+import { parseToolArguments } from '@toolmux/core';
 
 /**
  * The `parameters` object of every function tool the provider made, as the SDK serializes it into a
@@ -119,10 +120,8 @@ function parses(text: unknown): boolean {
  * over untouched) as its JSON.
  */
 function parsableText(args: unknown): string {
-  if (args === null || args === undefined) return '{}';
-  if (typeof args === 'string') return args.trim() === '' ? '{}' : JSON.stringify(args);
   try {
-    const text = JSON.stringify(args);
+    const text = JSON.stringify(parseToolArguments(args));
     if (text !== undefined) return text;
   } catch {
     // not JSON data (a model of the application's own); the session is shown it as text
