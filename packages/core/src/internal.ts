@@ -114,6 +114,7 @@ export {
   MAX_ID_LENGTH,
   quotedString,
   shownValue,
+  shownValueUpTo,
   textProblem,
 } from './util/stored-text.js';
 export type { WholeNumberRule } from './util/whole-number.js';

@@ -68,9 +68,17 @@ export function textProblem(value: string, rule: Omit<TextRule, 'field' | 'code'
 
 /**
  * A value as messages show it: JSON-escaped (control characters and lone surrogates become `\u…`
- * escapes, so a message is always storable and printable) and cut to `maxLength` characters (64).
+ * escapes, so a message is always storable and printable) and cut to 64 characters.
  */
-export function shownValue(value: unknown, maxLength = 64): string {
+export function shownValue(value: unknown): string {
+  return shownValueUpTo(value, 64);
+}
+
+/**
+ * {@link shownValue} cut to `maxLength` characters. (A function of its own, not an optional
+ * parameter of `shownValue`: `list.map(shownValue)` would pass each index as the length.)
+ */
+export function shownValueUpTo(value: unknown, maxLength: number): string {
   if (typeof value !== 'string') {
     if (value === undefined || value === null) return String(value);
     if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';

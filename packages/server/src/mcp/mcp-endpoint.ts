@@ -17,7 +17,7 @@ import {
   mcpOutputSchemaOf,
   mcpToolResultOf,
   type OutputValidator,
-  shownValue,
+  shownValueUpTo,
   WorkSlice,
   wholeNumberOf,
 } from '@toolmux/core/internal';
@@ -179,7 +179,7 @@ const SHOWN_CHARS = 200;
  * it: one repeated whole gave a client back the megabyte it sent.
  */
 function shown(value: string): string {
-  return shownValue(value, SHOWN_CHARS);
+  return shownValueUpTo(value, SHOWN_CHARS);
 }
 
 function rpcError(id: JsonRpcId, code: number, message: string, data?: unknown) {
