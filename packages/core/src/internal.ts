@@ -78,6 +78,7 @@ export type { StoreSpec } from './store/open-store.js';
 export { DEFAULT_STORE_SPEC, openStore, openStoreToRead, parseStoreSpec } from './store/open-store.js';
 export { MAX_PAGE_LIMIT } from './store/pagination.js';
 export { postgresSpecProblem, shownStoreSpec } from './store/store-spec-text.js';
+export { withDeadline } from './util/abort.js';
 export { editDistance, editDistanceWithin } from './util/edit-distance.js';
 export { idBefore, newId } from './util/ids.js';
 export { jsonDepthExceeds, MAX_JSON_DEPTH } from './util/json-depth.js';

@@ -3,7 +3,12 @@ import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Toolkit, ToolMuxError } from '@toolmux/core';
-import { MAX_LOG_RETENTION_DAYS, MAX_OAUTH_REQUEST_TIMEOUT_MS, MAX_TIMER_MS } from '@toolmux/core/internal';
+import {
+  MAX_LOG_RETENTION_DAYS,
+  MAX_OAUTH_REQUEST_TIMEOUT_MS,
+  MAX_TIMER_MS,
+  withDeadline,
+} from '@toolmux/core/internal';
 import { z } from 'zod';
 import type { ConnectionOptions } from './connection-limit.js';
 import { LOG_LEVELS, type LogLevel } from './log-levels.js';
@@ -449,32 +454,20 @@ export async function loadConfigFile(
     raw = loaded.default;
     // `export default (async () => ({ … }))()`: the config is what it resolves to
     if (typeof (raw as { then?: unknown } | null)?.then === 'function') {
-      let timer: NodeJS.Timeout | undefined;
       try {
         // bounded, as opening the store is: a secret store that never answers must not hold the start
-        raw = await Promise.race([
-          raw,
-          new Promise((_, reject) => {
-            timer = setTimeout(
-              () =>
-                reject(
-                  configError(
-                    name,
-                    `its default export is a Promise that did not settle within ${promiseTimeoutMs} ms: what it waits for (a secret store, a request) does not answer.`,
-                  ),
-                ),
-              promiseTimeoutMs,
-            );
-          }),
-        ]);
+        raw = await withDeadline(raw as PromiseLike<unknown>, promiseTimeoutMs, () =>
+          configError(
+            name,
+            `its default export is a Promise that did not settle within ${promiseTimeoutMs} ms: what it waits for (a secret store, a request) does not answer.`,
+          ),
+        );
       } catch (error) {
         if (ToolMuxError.isInstance(error) && error.code === 'CONFIG_INVALID') throw error;
         throw configError(
           name,
           `its default export is a Promise that failed: ${error instanceof Error ? `${error.name}: ${error.message.split('\n')[0]}` : String(error)}`,
         );
-      } finally {
-        clearTimeout(timer);
       }
     }
   }

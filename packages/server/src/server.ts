@@ -19,6 +19,7 @@ import {
   useHostedConnectPage,
   WorkSlice,
   wholeNumberOf,
+  withDeadline,
 } from '@toolmux/core/internal';
 import { Hono } from 'hono';
 import { bearerCredentials, MIN_API_KEY_LENGTH, secretMatcher } from './api-key.js';
@@ -151,18 +152,11 @@ const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
 /** A cheap read that fails when the store does not answer: `ping()`, else a session lookup. */
 async function pingStore(store: Store): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`the store did not answer within ${READY_TIMEOUT_MS} ms`)),
-      READY_TIMEOUT_MS,
-    );
-  });
-  try {
-    await Promise.race([store.ping ? store.ping() : store.getSession('ses_readiness_probe'), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await withDeadline<unknown>(
+    store.ping ? store.ping() : store.getSession('ses_readiness_probe'),
+    READY_TIMEOUT_MS,
+    () => new Error(`the store did not answer within ${READY_TIMEOUT_MS} ms`),
+  );
 }
 
 /** HTTP/1.1 only: the response says `Connection: close`, and the socket closes once it is sent. */

@@ -45,6 +45,27 @@ export async function settlesWithin(promise: Promise<unknown>, timeoutMs: number
 }
 
 /**
+ * `promise`'s outcome, or a rejection with `late()` once `timeoutMs` has passed without one (the
+ * promise goes on; its outcome is then not looked at). The timer is cleared as soon as it settles,
+ * so a deadline never holds the process open.
+ */
+export function withDeadline<T>(promise: PromiseLike<T>, timeoutMs: number, late: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(late()), timeoutMs);
+    Promise.resolve(promise).then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
  * Waits for `promise` until `signal` aborts: rejects with the signal's reason at once then (the
  * promise goes on; its outcome is not looked at). Without a signal, the promise itself.
  */

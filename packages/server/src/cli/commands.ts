@@ -24,6 +24,7 @@ import {
   sessionSummaryOf,
   shownStoreSpec,
   shownValue,
+  withDeadline,
 } from '@toolmux/core/internal';
 import { builtinToolkits } from '@toolmux/toolkits';
 import { MIN_API_KEY_LENGTH } from '../api-key.js';
@@ -688,7 +689,6 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     // store reachable and migrated, secret key present and valid, in bounded time: a database that
     // accepts the connection but never answers must not hold the start forever
     const startupTimeoutMs = config.startupTimeoutMs ?? 30_000;
-    let timer: NodeJS.Timeout | undefined;
     const opening = openToolMuxStore(toolmux).catch((error: unknown) => {
       if (ToolMuxError.isInstance(error) && error.code === 'STORE_ERROR') {
         throw new ToolMuxError({
@@ -700,20 +700,14 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
       }
       throw error;
     });
-    await Promise.race([
+    await withDeadline(
       opening,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new StartupError(
-                `The store ${shownStore} did not answer within ${startupTimeoutMs} ms (connecting and running migrations): check that its host and port are those of the database and that nothing drops the traffic, or raise startupTimeoutMs in the config file.`,
-              ),
-            ),
-          startupTimeoutMs,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
+      startupTimeoutMs,
+      () =>
+        new StartupError(
+          `The store ${shownStore} did not answer within ${startupTimeoutMs} ms (connecting and running migrations): check that its host and port are those of the database and that nothing drops the traffic, or raise startupTimeoutMs in the config file.`,
+        ),
+    );
     storeOpened = true;
     const server = createServer({
       toolmux,
