@@ -962,6 +962,32 @@ function storeAndSource(
 }
 
 /**
+ * The store a reading command opens, as the server keeps it: an in-memory store is refused (it lives
+ * in the server's process: `inMemory` says what that means for the command and `name` which store to
+ * name instead), and so is an SQLite file that does not exist (nothing is created; `nothing` says
+ * what is then missing); an SQLite path is made absolute from `cwd`.
+ */
+function existingStoreOf(
+  [store, from, spec]: [store: string, from: string, spec: StoreSpec],
+  cwd: string,
+  why: { inMemory: string; name: string; nothing: string },
+): string {
+  if (spec.dialect !== 'sqlite') return store;
+  if (spec.path === ':memory:') {
+    throw new StartupError(
+      `The store ${shownStoreSpec(store)} (${from}) is in memory: ${why.inMemory}. Name the store of ${why.name} with --store, TOOLMUX_STORE or the config file (--config).`,
+    );
+  }
+  const path = resolve(cwd, spec.path);
+  if (!existsSync(path)) {
+    throw new StartupError(
+      `No database at ${path} (${from}: ${store}), so ${why.nothing}; nothing was created. Name the store the server uses with --store, TOOLMUX_STORE or the config file (--config).`,
+    );
+  }
+  return `sqlite:${path}`;
+}
+
+/**
  * `toolmux sessions list`: reads the store of the config file (or `--store` / `TOOLMUX_STORE`) and
  * nothing else: a missing SQLite file is an error rather than a new database, the schema is not
  * migrated (one that lacks this release's migrations is STORE_NOT_MIGRATED; a newer one is read, with
@@ -986,21 +1012,12 @@ async function listSessions(args: readonly string[], io: CliIo): Promise<number>
   if (userId !== undefined) checkUserId(userId);
   const limit = values.limit === undefined ? 20 : limitOf(values.limit as string);
   const shown = shownStoreSpec(store);
-  let target = store;
-  if (spec.dialect === 'sqlite' && spec.path === ':memory:') {
-    throw new StartupError(
-      `The store ${shown} (${from}) is in memory: it lives inside the server's process and goes with it, so no other process can list its sessions. Name the store of a server that keeps them with --store, TOOLMUX_STORE or the config file (--config).`,
-    );
-  }
-  if (spec.dialect === 'sqlite') {
-    const path = resolve(cwd, spec.path);
-    if (!existsSync(path)) {
-      throw new StartupError(
-        `No database at ${path} (${from}: ${store}), so no sessions to list; nothing was created. Name the store the server uses with --store, TOOLMUX_STORE or the config file (--config).`,
-      );
-    }
-    target = `sqlite:${path}`;
-  }
+  const target = existingStoreOf([store, from, spec], cwd, {
+    inMemory:
+      "it lives inside the server's process and goes with it, so no other process can list its sessions",
+    name: 'a server that keeps them',
+    nothing: 'no sessions to list',
+  });
   // read only: opening a store to list it must not migrate it (nor create its tables), which would
   // stop the server's older instances from starting (STORE_SCHEMA_TOO_NEW) and needs rights a
   // read-only role lacks
@@ -1066,21 +1083,11 @@ async function rotateKeys(args: readonly string[], io: CliIo): Promise<number> {
   const { config, file } = await readConfig(values.config as string | undefined, cwd);
   const [store, from, spec] = storeAndSource(values.store as string | undefined, io, config.store, file);
   const shown = shownStoreSpec(store);
-  let target = store;
-  if (spec.dialect === 'sqlite' && spec.path === ':memory:') {
-    throw new StartupError(
-      `The store ${shown} (${from}) is in memory: it lives inside the server's process, and its secrets are under a key that goes with it. Name the store of the server whose key you rotate with --store, TOOLMUX_STORE or the config file (--config).`,
-    );
-  }
-  if (spec.dialect === 'sqlite') {
-    const path = resolve(cwd, spec.path);
-    if (!existsSync(path)) {
-      throw new StartupError(
-        `No database at ${path} (${from}: ${store}), so nothing to rotate; nothing was created. Name the store the server uses with --store, TOOLMUX_STORE or the config file (--config).`,
-      );
-    }
-    target = `sqlite:${path}`;
-  }
+  const target = existingStoreOf([store, from, spec], cwd, {
+    inMemory: "it lives inside the server's process, and its secrets are under a key that goes with it",
+    name: 'the server whose key you rotate',
+    nothing: 'nothing to rotate',
+  });
   const { secretKey, previousSecretKeys } = checkedSecretKey(io, config, file);
   if (!secretKey) {
     throw new StartupError(

@@ -162,8 +162,17 @@ describe('toolmux keys rotate', () => {
       TOOLMUX_SECRET_KEY: key(),
     });
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain('No database at');
+    expect(missing.stderr).toContain(
+      `No database at ${join(cwd, 'nope.db')} (--store: sqlite:${join(cwd, 'nope.db')}), so nothing to rotate; nothing was created.`,
+    );
     expect(existsSync(join(cwd, 'nope.db'))).toBe(false);
+    const inMemory = await toolmux(['keys', 'rotate', '--store', 'sqlite::memory:'], cwd, {
+      TOOLMUX_SECRET_KEY: key(),
+    });
+    expect(inMemory.code).toBe(1);
+    expect(inMemory.stderr).toContain(
+      "(--store) is in memory: it lives inside the server's process, and its secrets are under a key that goes with it. Name the store of the server whose key you rotate with --store",
+    );
     // no toolmux tables: nothing created, nothing rotated
     const empty = join(cwd, 'empty.db');
     new DatabaseSync(empty).close();
