@@ -5,6 +5,7 @@ import { accountCacheTtlOf } from './auth/account-cache.js';
 import { checkManagedAuth } from './auth/auth-configs.js';
 import { AuthService } from './auth/auth-service.js';
 import { CallbackUrlPolicy } from './auth/callback-urls.js';
+import { connectPageUrlOf } from './auth/connect-binding.js';
 import type { ConnectionRequest } from './auth/connection-request.js';
 import { connectionStatePruner } from './auth/connection-state-pruning.js';
 import { endConnectionWaits, endSessionConnectionWaits } from './auth/connection-waiter.js';
@@ -463,7 +464,7 @@ export class EmbeddedToolMux<P extends Provider<unknown> = PlainProvider> {
         defaultCallbackUrl: this.defaultCallbackUrl,
         redirectUri: this.oauthRedirectUri,
         baseUrl: this.baseUrl,
-        connectPageUrl: (requestId) => `${this.baseUrl}/connect/${encodeURIComponent(requestId)}`,
+        connectPageUrl: (requestId) => connectPageUrlOf(this.baseUrl, requestId),
         hostedConnectPage: () => this.#hostedConnectPage,
         accountCacheTtlMs: this.#accountCacheTtlMs,
       });

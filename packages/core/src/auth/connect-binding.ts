@@ -47,6 +47,17 @@ function commonDirectory(a: string, b: string): string {
   return `${common.join('/')}/`;
 }
 
+/** Where the hosted connect page of `requestId` is served: `<baseUrl>/connect/<request id>`. */
+export function connectPageUrlOf(baseUrl: string, requestId: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}/connect/${encodeURIComponent(requestId)}`;
+}
+
+/** The directory of every connect page (`<baseUrl's path>/connect/`): the cookies' `Path`. */
+function connectPageDirectory(baseUrl: string): string {
+  const page = new URL(connectPageUrlOf(baseUrl, 'page')).pathname;
+  return page.slice(0, page.lastIndexOf('/') + 1);
+}
+
 function setCookie(
   name: string,
   value: string,
@@ -72,7 +83,7 @@ export function bindingReachesCallback(baseUrl: string, redirectUri: string): bo
 export function connectPageCookie(vault: Vault, baseUrl: string, requestId: string, expiresAt: Date): string {
   const base = new URL(baseUrl);
   return setCookie(nameOf(PAGE_COOKIE, requestId), vault.mac(PAGE_PURPOSE, requestId), {
-    path: `${base.pathname.replace(/\/+$/, '')}/connect/`,
+    path: connectPageDirectory(baseUrl),
     expiresAt,
     secure: base.protocol === 'https:',
     sameSite: 'Strict',
@@ -94,7 +105,7 @@ export function connectBindingCookie(
 ): string {
   const base = new URL(baseUrl);
   return setCookie(nameOf(BINDING_COOKIE, requestId), vault.mac(BINDING_PURPOSE, requestId), {
-    path: commonDirectory(`${base.pathname.replace(/\/+$/, '')}/connect/`, new URL(redirectUri).pathname),
+    path: commonDirectory(connectPageDirectory(baseUrl), new URL(redirectUri).pathname),
     expiresAt,
     secure: base.protocol === 'https:',
     sameSite: 'Lax',
