@@ -5,6 +5,7 @@ import type {
   ConnectedAccountRecord,
   ConnectionRequestRecord,
 } from '../store/types.js';
+import type { Vault } from '../vault/vault.js';
 import { aliasTakenError } from './aliases.js';
 import type { AuthRecords } from './auth-records.js';
 import { browserMismatch, connectBindingCookieMatches } from './connect-binding.js';
@@ -69,8 +70,9 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
   // A request made for the hosted connect page takes the code only from the browser that went through
   // the page's "Continue" (connection fixation: a copied provider URL opened by someone else). Refused
   // before the request is taken, so that its rightful user can still finish.
+  const requestSecret = openedRequestSecret(vault, connection);
   if (
-    browserBound(records, connection) &&
+    requestSecret?.browserBound === true &&
     !connectBindingCookieMatches(vault, connection.id, request.headers.get('cookie'))
   ) {
     const refusal = browserMismatch(connection.id, 'callback');
@@ -107,7 +109,8 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
   try {
     const config = await records.authConfig(connection.authConfigId);
     const toolkit = records.toolkit(config.toolkit);
-    const secret = vault.openJson<OAuthRequestSecret>(connection.id, connection.secret!);
+    // opened once above; one that did not open fails here, as the exchange always did
+    const secret = requestSecret ?? vault.openJson<OAuthRequestSecret>(connection.id, connection.secret!);
     const client = records.oauthClient(config, toolkit);
     const changed = clientChangedFailure(records, connection, secret, client.clientId);
     if (changed) throw changed;
@@ -189,18 +192,19 @@ export async function handleOAuthCallback(records: AuthRecords, request: Request
 }
 
 /**
- * Whether the request was made for the hosted connect page with the browser binding. A secret that does
- * not open is left to the exchange below, which fails the request as it always did.
+ * The request's own secret (its PKCE verifier, and whether it was made for the hosted connect page with
+ * the browser binding), opened once per callback; `undefined` when there is none or it does not open
+ * (the exchange then fails the request, as it always did).
  */
-function browserBound(records: AuthRecords, connection: ConnectionRequestRecord): boolean {
-  if (!connection.secret) return false;
+function openedRequestSecret(
+  vault: Vault,
+  connection: ConnectionRequestRecord,
+): OAuthRequestSecret | undefined {
+  if (!connection.secret) return undefined;
   try {
-    return (
-      records.options.vault.openJson<OAuthRequestSecret>(connection.id, connection.secret).browserBound ===
-      true
-    );
+    return vault.openJson<OAuthRequestSecret>(connection.id, connection.secret);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
