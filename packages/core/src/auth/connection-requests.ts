@@ -510,7 +510,11 @@ export class ConnectionRequests {
    * "Continue" link (internal: it carries the OAuth state).
    */
   async authorizationUrl(id: string): Promise<string> {
-    const record = await this.#requestRecord(id);
+    return this.#authorizationUrlOf(await this.#requestRecord(id));
+  }
+
+  /** {@link authorizationUrl} of a request record already read. */
+  async #authorizationUrlOf(record: ConnectionRequestRecord): Promise<string> {
     if (record.kind !== 'oauth2' || !record.secret) {
       throw new ToolMuxError({
         code: 'INVALID_REQUEST',
@@ -568,7 +572,7 @@ export class ConnectionRequests {
     if (record.kind === 'oauth2' && !connectPageCookieMatches(vault, record.id, cookies)) {
       throw browserMismatch(record.id, 'continue');
     }
-    const authorizationUrl = await this.authorizationUrl(id);
+    const authorizationUrl = await this.#authorizationUrlOf(record);
     return {
       authorizationUrl,
       setCookie: connectBindingCookie(
