@@ -433,6 +433,87 @@ describe('TOOLMUX_MULTI_EXECUTE_TOOL', () => {
     }
   });
 
+  it('refuses only the entry that is not an object, has no tool_slug text or an account that is not text; the others run, and each refused entry is logged under the multi-execute and seen by afterExecute', async () => {
+    for (const metaToolNames of ['toolmux', 'composio'] as const) {
+      const { session, calls } = await setup({ metaToolNames });
+      const multiSlug =
+        metaToolNames === 'toolmux' ? MetaToolSlug.MULTI_EXECUTE_TOOL : 'COMPOSIO_MULTI_EXECUTE_TOOL';
+      const searchSlug = metaToolNames === 'toolmux' ? 'TOOLMUX_SEARCH_TOOLS' : 'COMPOSIO_SEARCH_TOOLS';
+      const hooked: string[] = [];
+      const tools = await session.tools({
+        afterExecute: ({ slug, result }) => {
+          hooked.push(slug);
+          return result;
+        },
+      });
+      const multi = tools.find((tool) => tool.name === multiSlug)!;
+      const result = await multi.execute(
+        {
+          tools: [
+            7,
+            null,
+            [{ tool_slug: 'TASKS_CREATE_TASK' }],
+            { arguments: { title: 'a' } },
+            { tool_slug: 5, arguments: {} },
+            { tool_slug: 'TASKS_LIST_TASKS', arguments: {}, account: 12 },
+            { tool_slug: 'TASKS_LIST_TASKS', arguments: {}, account: { id: 'ca_1' } },
+            { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'a' }, account: null },
+          ],
+        },
+        { callId: 'call_types' },
+      );
+      // before: 'tools.0: Invalid input: expected object, received number', and no call ran
+      expect(result.error).toBeNull();
+      expect(result.successful).toBe(true);
+      const data = result.data as {
+        results: Array<{
+          successful?: boolean;
+          response?: { successful: boolean };
+          error: string | null;
+          log_id?: string;
+        }>;
+      };
+      expect(data.results.map((entry) => entry.successful ?? entry.response!.successful)).toEqual([
+        false,
+        false,
+        false,
+        false,
+        false,
+        false,
+        false,
+        true,
+      ]);
+      const form = `Each call is an object { "tool_slug": "<slug from ${searchSlug}>", "arguments": { … } }.`;
+      expect(data.results.slice(0, 7).map((entry) => entry.error)).toEqual([
+        `tools[0] is number 7, not a call. ${form}`,
+        `tools[1] is null, not a call. ${form}`,
+        `tools[2] is an array, not a call. ${form}`,
+        `tools[3] has no tool_slug. ${form}`,
+        `tools[4] has tool_slug number 5, not text. ${form}`,
+        `account number 12 is not text: use an alias or id from the accounts ${searchSlug} listed, or leave account out to use the default account.`,
+        `account an object is not text: use an alias or id from the accounts ${searchSlug} listed, or leave account out to use the default account.`,
+      ]);
+      expect(calls.map((call) => call.slug)).toEqual(['TASKS_CREATE_TASK']);
+      const children = (await session.logs({ parentId: result.logId })).items;
+      expect(children.map((entry) => entry.id).sort()).toEqual(
+        data.results.map((entry) => entry.log_id).sort(),
+      );
+      expect(
+        children.map((entry) => `${entry.callId!.replace(/^[^#]*/, '')} ${entry.errorCode}`).sort(),
+      ).toEqual([
+        '#0 TOOL_ARGUMENTS_INVALID',
+        '#1 TOOL_ARGUMENTS_INVALID',
+        '#2 TOOL_ARGUMENTS_INVALID',
+        '#3 TOOL_ARGUMENTS_INVALID',
+        '#4 TOOL_ARGUMENTS_INVALID',
+        '#5 INVALID_REQUEST',
+        '#6 INVALID_REQUEST',
+        '#7 null',
+      ]);
+      expect(hooked.length).toBe(8);
+    }
+  });
+
   it('an entry whose arguments are a string that is no JSON object, or not an object at all, fails on its own with TOOL_ARGUMENTS_INVALID, logged under the multi-execute and seen by afterExecute; a JSON string of an object runs', async () => {
     for (const metaToolNames of ['toolmux', 'composio'] as const) {
       const { session, calls } = await setup({ metaToolNames });

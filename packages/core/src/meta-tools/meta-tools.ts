@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { defineTool } from '../catalog/define.js';
 import type { JSONSchema, Tool, Toolkit, ValidationResult } from '../catalog/types.js';
-import { ToolMuxError } from '../errors.js';
+import { ToolMuxError, type ToolMuxErrorCode } from '../errors.js';
 import type { ToolResult } from '../execution/result.js';
 import type { ExecuteOptions } from '../provider.js';
 import { toStrictSchema } from '../schema/strict.js';
+import { isPlainObject } from '../util/own-key.js';
 import { leadingText, MAX_ID_LENGTH, shownValue, storableCallId } from '../util/stored-text.js';
 import { MAX_TIMER_MS } from '../util/whole-number.js';
 import {
@@ -509,10 +510,9 @@ const manageConnections: MetaToolDefinition = {
   },
 };
 
+/** One call of a multi-execute as the tool declares it (validation takes any entry: see {@link lenientValidate}). */
 const callItem = (argumentsSchema: z.ZodType, names: MetaToolNames) =>
   z.object({
-    // no length limits here (tool_slug, account): one entry past them would fail every call of the
-    // batch; such an entry fails on its own (see `entryRefusal`)
     tool_slug: z.string().describe(`The slug of a tool found with ${SLUGS_BY_NAMES[names].SEARCH_TOOLS}.`),
     // left out (or null, as a strict-mode model sends it): no arguments, as a tool without inputs takes
     arguments: argumentsSchema.optional(),
@@ -529,14 +529,6 @@ const argumentsObject = z
 const argumentsJson = z
   .string()
   .describe('The tool\'s arguments as a JSON object, matching its input schema, e.g. {"owner":"octocat"}.');
-/**
- * What the lenient validation takes as an entry's `arguments`: anything. An object, a JSON string of
- * one (a strict-mode model sends that), null or nothing are an entry's arguments (see
- * {@link entryArguments}); anything else fails that entry only, as the tool's own call refuses it
- * (TOOL_ARGUMENTS_INVALID): a check here failed every call of the batch.
- */
-const lenientArguments = z.unknown();
-
 /**
  * The arguments one call of a multi-execute runs with: `{}` for none (left out, or null as a
  * strict-mode model sends it), the object a JSON string holds (a strict-mode model's arguments). Any
@@ -567,10 +559,10 @@ const composioMultiExecuteFields = {
   ...composioContext,
 };
 
-const multiExecuteShape = (argumentsSchema: z.ZodType, names: MetaToolNames) =>
+const multiExecuteShape = (item: z.ZodType, names: MetaToolNames) =>
   z.object({
     tools: z
-      .array(callItem(argumentsSchema, names))
+      .array(item)
       .min(1)
       .max(MAX_MULTI_EXECUTE)
       .describe(
@@ -579,8 +571,14 @@ const multiExecuteShape = (argumentsSchema: z.ZodType, names: MetaToolNames) =>
     ...(names === 'composio' ? composioMultiExecuteFields : {}),
   });
 
+/**
+ * The validation of a multi-execute's input: its own fields and the number of calls, but not the
+ * calls themselves. Each entry is checked on its own when it runs ({@link callOf}): a check here
+ * (an entry that is not an object, a `tool_slug` that is not a string, a bad `account` or
+ * `arguments`, a cap on their length) failed every call of the batch for one bad entry.
+ */
 function lenientValidate(names: MetaToolNames): (input: unknown) => ValidationResult {
-  const schema = multiExecuteShape(lenientArguments, names);
+  const schema = multiExecuteShape(z.unknown(), names);
   return (input) => {
     const result = schema.safeParse(input);
     if (result.success) return { success: true, value: result.data };
@@ -594,12 +592,8 @@ function lenientValidate(names: MetaToolNames): (input: unknown) => ValidationRe
   };
 }
 
-type Calls = Array<{
-  tool_slug: string;
-  /** As the model sent them: see {@link entryArguments}. */
-  arguments?: unknown;
-  account?: string | null;
-}>;
+/** A multi-execute's calls as the model sent them: each is checked when it runs (see {@link callOf}). */
+type Calls = readonly unknown[];
 
 /** A TOOLMUX_MULTI_EXECUTE_TOOL result in the shape of COMPOSIO_MULTI_EXECUTE_TOOL's. */
 export function composioMultiExecuteResult(result: unknown): unknown {
@@ -641,15 +635,15 @@ const multiExecute: MetaToolDefinition = {
   variants: {
     toolmux: {
       description: MULTI_EXECUTE_DESCRIPTION,
-      inputSchema: multiExecuteShape(argumentsObject, 'toolmux'),
-      strictVariant: multiExecuteShape(argumentsJson, 'toolmux'),
+      inputSchema: multiExecuteShape(callItem(argumentsObject, 'toolmux'), 'toolmux'),
+      strictVariant: multiExecuteShape(callItem(argumentsJson, 'toolmux'), 'toolmux'),
       validate: lenientValidate('toolmux'),
       run: (host, input: { tools: Calls }, options) => host.multiExecute(input.tools, options),
     },
     composio: {
       description: `${renameMetaTools(MULTI_EXECUTE_DESCRIPTION, 'composio')} Each entry of results has the call's index, tool_slug and response ({ successful, data, error }).`,
-      inputSchema: multiExecuteShape(argumentsObject, 'composio'),
-      strictVariant: multiExecuteShape(argumentsJson, 'composio'),
+      inputSchema: multiExecuteShape(callItem(argumentsObject, 'composio'), 'composio'),
+      strictVariant: multiExecuteShape(callItem(argumentsJson, 'composio'), 'composio'),
       validate: lenientValidate('composio'),
       run: async (host, input: { tools: Calls; sync_response_to_workbench?: boolean | null }, options) =>
         composioMultiExecuteResult(
@@ -775,40 +769,84 @@ function shownSlug(slug: string): string {
   return `${leadingText(slug, 64)}…`;
 }
 
+/** One call of a multi-execute, read from its entry: what it runs, or why it is refused before it runs. */
+interface CallEntry {
+  /** The entry's `tool_slug` (`''` when it has none that is text). */
+  slug: string;
+  args: unknown;
+  account: string | undefined;
+  refusal: ToolMuxError | undefined;
+}
+
 /**
- * Why one call of a multi-execute is refused before it runs, or `undefined`: a `tool_slug` that is
- * empty or over {@link MAX_ID_LENGTH} characters (no tool has one), a meta-tool's (in the words of the
- * session's naming style `names`), an `account` that is empty or over {@link MAX_ID_LENGTH}
- * characters (no account's id or alias is). Each fails its own call only: a cap in the input schema
- * failed every call of the batch.
+ * Reads the call at `index` of a multi-execute. Refused before it runs (each fails its own call
+ * only; a check in the input schema failed every call of the batch): an entry that is not an object,
+ * a `tool_slug` that is not text (TOOL_ARGUMENTS_INVALID), or empty or over {@link MAX_ID_LENGTH}
+ * characters (no tool has one: TOOL_NOT_FOUND), a meta-tool's (in the words of the session's naming
+ * style `names`), an `account` that is not text, or empty or over {@link MAX_ID_LENGTH} characters
+ * (no account's id or alias is: INVALID_REQUEST).
  */
-function entryRefusal(call: Calls[number], names: MetaToolNames): ToolMuxError | undefined {
+function callOf(entry: unknown, index: number, names: MetaToolNames): CallEntry {
   const slugs = SLUGS_BY_NAMES[names];
+  const refused = (code: ToolMuxErrorCode, message: string, slug = ''): CallEntry => ({
+    slug,
+    args: {},
+    account: undefined,
+    refusal: new ToolMuxError({ code, message }),
+  });
+  const form = `Each call is an object { "tool_slug": "<slug from ${slugs.SEARCH_TOOLS}>", "arguments": { … } }.`;
+  if (!isPlainObject(entry)) {
+    return refused('TOOL_ARGUMENTS_INVALID', `tools[${index}] is ${shownValue(entry)}, not a call. ${form}`);
+  }
+  const call = entry as { tool_slug?: unknown; arguments?: unknown; account?: unknown };
   const slug = call.tool_slug;
+  if (typeof slug !== 'string') {
+    return refused(
+      'TOOL_ARGUMENTS_INVALID',
+      `tools[${index}] has ${slug === undefined ? 'no tool_slug' : `tool_slug ${shownValue(slug)}, not text`}. ${form}`,
+    );
+  }
   if (slug === '' || slug.length > MAX_ID_LENGTH) {
-    return new ToolMuxError({
-      code: 'TOOL_NOT_FOUND',
-      message: `${slug === '' ? 'tool_slug is empty' : `tool_slug ${shownValue(slug)} is ${slug.length} characters long, over the limit of ${MAX_ID_LENGTH}`}: no tool has a slug ${slug === '' ? 'like that' : 'that long'}. Use the tool_slug exactly as ${slugs.SEARCH_TOOLS} gave it.`,
-    });
+    return refused(
+      'TOOL_NOT_FOUND',
+      `${slug === '' ? 'tool_slug is empty' : `tool_slug ${shownValue(slug)} is ${slug.length} characters long, over the limit of ${MAX_ID_LENGTH}`}: no tool has a slug ${slug === '' ? 'like that' : 'that long'}. Use the tool_slug exactly as ${slugs.SEARCH_TOOLS} gave it.`,
+      slug,
+    );
   }
   const kind = metaToolKind(slug);
   if (kind) {
-    return new ToolMuxError({
-      code: 'TOOL_NOT_IN_SESSION',
-      message:
-        slug === slugs[kind]
-          ? `${slug} is a meta-tool: call it directly, not through ${slugs.MULTI_EXECUTE_TOOL}.`
-          : `${slug} is not a tool of this session: its meta-tool of that kind is ${slugs[kind]}. Call it directly, not through ${slugs.MULTI_EXECUTE_TOOL}.`,
-    });
+    return refused(
+      'TOOL_NOT_IN_SESSION',
+      slug === slugs[kind]
+        ? `${slug} is a meta-tool: call it directly, not through ${slugs.MULTI_EXECUTE_TOOL}.`
+        : `${slug} is not a tool of this session: its meta-tool of that kind is ${slugs[kind]}. Call it directly, not through ${slugs.MULTI_EXECUTE_TOOL}.`,
+      slug,
+    );
   }
+  const args = entryArguments(call.arguments);
   const { account } = call;
-  if (typeof account === 'string' && (account === '' || account.length > MAX_ID_LENGTH)) {
-    return new ToolMuxError({
-      code: 'INVALID_REQUEST',
-      message: `${account === '' ? 'account is empty' : `account ${shownValue(account)} is ${account.length} characters long, over the limit of ${MAX_ID_LENGTH}`}: no account has such an id or alias. Use an alias or id from the accounts ${slugs.SEARCH_TOOLS} listed, or leave account out to use the default account.`,
-    });
+  const useDefault = 'or leave account out to use the default account';
+  if (account !== undefined && account !== null && typeof account !== 'string') {
+    return {
+      ...refused(
+        'INVALID_REQUEST',
+        `account ${shownValue(account)} is not text: use an alias or id from the accounts ${slugs.SEARCH_TOOLS} listed, ${useDefault}.`,
+        slug,
+      ),
+      args,
+    };
   }
-  return undefined;
+  if (typeof account === 'string' && (account === '' || account.length > MAX_ID_LENGTH)) {
+    return {
+      ...refused(
+        'INVALID_REQUEST',
+        `${account === '' ? 'account is empty' : `account ${shownValue(account)} is ${account.length} characters long, over the limit of ${MAX_ID_LENGTH}`}: no account has such an id or alias. Use an alias or id from the accounts ${slugs.SEARCH_TOOLS} listed, ${useDefault}.`,
+        slug,
+      ),
+      args,
+    };
+  }
+  return { slug, args, account: account ?? undefined, refusal: undefined };
 }
 
 /**
@@ -848,29 +886,28 @@ export async function runCalls(
   // a hook that throws fails the multi-execute once every call has answered (none is left running)
   let hookFailed: { error: unknown } | undefined;
   const results = await Promise.all(
-    calls.map(async (call, index) => {
+    calls.map(async (entry, index) => {
       const callId = options.callId ? storableCallId(options.callId, `#${index}`) : undefined;
-      const args = entryArguments(call.arguments);
-      const refusal = entryRefusal(call, names);
+      const { slug, args, account, refusal } = callOf(entry, index, names);
       const result = refusal
-        ? await reject(call.tool_slug, args, refusal, { callId, parentId: options.logId })
-        : await execute(call.tool_slug, args, {
+        ? await reject(slug, args, refusal, { callId, parentId: options.logId })
+        : await execute(slug, args, {
             signal: options.signal,
             callId,
-            ...(typeof call.account === 'string' ? { account: call.account } : {}),
+            ...(account !== undefined ? { account } : {}),
             parentId: options.logId,
           });
       let shown = result;
       if (eachResult) {
         try {
-          shown = await eachResult(call.tool_slug, result);
+          shown = await eachResult(slug, result);
         } catch (error) {
           hookFailed ??= { error };
         }
       }
       return {
         // a slug over the cap is shown cut short: the whole of it would come back, however long
-        tool_slug: call.tool_slug.length > MAX_ID_LENGTH ? shownSlug(call.tool_slug) : call.tool_slug,
+        tool_slug: slug.length > MAX_ID_LENGTH ? shownSlug(slug) : slug,
         successful: shown.successful,
         data: shown.data,
         error: shown.error,

@@ -557,11 +557,8 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
       ...meta,
       execute: async (
         input: {
-          tools: Array<{
-            tool_slug: string;
-            arguments?: unknown;
-            account?: string | null;
-          }>;
+          /** As the model sent them: `runCalls` reads each. */
+          tools: readonly unknown[];
           sync_response_to_workbench?: boolean | null;
         },
         context,
