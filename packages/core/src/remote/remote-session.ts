@@ -568,16 +568,16 @@ export class RemoteSession<TCollection = unknown, TResponse = never, TReply = un
           { signal: context.signal, callId: context.callId, logId: context.logId, eachResult },
           (slug, callArgs, callOptions) => this.#execute(slug, callArgs, { ...callOptions, holdLog }),
           names,
-          // not logged: the server takes uploaded entries of custom tools and of calls aborted
-          // before they were sent only (an entry of another slug fails the whole upload, the
-          // multi-execute's own entry with it)
-          async (_slug, _args, error) => ({
-            successful: false,
-            data: null,
-            error: error.message,
-            code: error.code,
-            logId: '',
-          }),
+          // logged here and uploaded with the multi-execute's entry, as an embedded session logs
+          // them: the server takes a client's failed entries of these refusals for any tool (an older
+          // server refuses the upload, which is then sent again entry by entry: only these are lost)
+          (slug, callArgs, error, callOptions) =>
+            rejectToolCall(
+              this.#runtime.env,
+              { slug, arguments: callArgs, userId: this.userId, sessionId: this.sessionId, ...callOptions },
+              error,
+              holdLog,
+            ),
         );
         calls = running;
         const result = await running;

@@ -139,13 +139,15 @@ for (const backend of backends) {
       ]);
     });
 
-    it('entries the multi-execute refuses before they run (a slug or account past 256 characters, an empty one, a meta-tool) fail on their own and are seen by afterExecute; embedded, each is logged under it', async () => {
+    it('entries the multi-execute refuses before they run (a slug or account past 256 characters, an empty one, a meta-tool, an entry that is no call, an account that is not text) fail on their own, are seen by afterExecute and are logged under it, run in the client as on the server', async () => {
       const refusedCalls = [
         { tool_slug: 'SHOP_LOOKUP_STOCK', arguments: { sku: 'B-200' } },
         { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'a' }, account: 'w'.repeat(300) },
         { tool_slug: 'TASKS_CREATE_TASK'.padEnd(1_000, 'X'), arguments: {} },
         { tool_slug: '', arguments: {} },
         { tool_slug: MetaToolSlug.SEARCH_TOOLS, arguments: {} },
+        7,
+        { tool_slug: 'TASKS_CREATE_TASK', arguments: { title: 'a' }, account: 12 },
       ];
       const errors: string[] = [];
       const run = async (session: Session) => {
@@ -179,19 +181,22 @@ for (const backend of backends) {
       const inClient = await run(remote);
       const onServer = await run(embedded);
       // before: the account failed the whole batch ("Too big: expected string to have <=256 characters")
-      expect(onServer.counts).toEqual([1, 4]);
+      expect(onServer.counts).toEqual([1, 6]);
       expect(inClient.answers).toEqual(onServer.answers);
       expect(inClient.hooked).toEqual(onServer.hooked);
-      expect(onServer.hooked).toHaveLength(5);
+      expect(onServer.hooked).toHaveLength(7);
       expect(onServer.children.map((entry) => entry.replace(/^"TASKS_CREATE_TASKX+/, 'LONG'))).toEqual([
+        '"" error TOOL_ARGUMENTS_INVALID #5',
         '"" error TOOL_NOT_FOUND #3',
         'LONG…" error TOOL_NOT_FOUND #2',
         'SHOP_LOOKUP_STOCK success null #0',
         'TASKS_CREATE_TASK error INVALID_REQUEST #1',
+        'TASKS_CREATE_TASK error INVALID_REQUEST #6',
         'TOOLMUX_SEARCH_TOOLS error TOOL_NOT_IN_SESSION #4',
       ]);
-      // run in the client: the custom call is uploaded with the multi-execute's entry, the upload whole
-      expect(inClient.children).toEqual(['SHOP_LOOKUP_STOCK success null #0']);
+      // run in the client: every entry is uploaded with the multi-execute's entry (before: only the
+      // custom call's; the refused ones were lost)
+      expect(inClient.children).toEqual(onServer.children);
       expect(errors).toEqual([]);
     });
 
