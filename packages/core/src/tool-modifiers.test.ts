@@ -232,6 +232,34 @@ describe('tool modifiers', () => {
     expect(calls.map((call) => call.slug).sort()).toEqual(['TASKS_CREATE_TASK', 'TASKS_LIST_TASKS']);
   });
 
+  it('a schema modifySchema returns is shaped once per tools(), and each new one it returns is shaped anew', async () => {
+    const { mux } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks', 'notes'] });
+    let version = 1;
+    const tools = byName(
+      await session.tools({
+        modifySchema: ({ slug, schema }) =>
+          slug === 'TASKS_CREATE_TASK' ? { ...schema, description: `version ${version}` } : schema,
+      }),
+    );
+    const listed = async () =>
+      (
+        (await tools.get(MetaToolSlug.GET_TOOL_SCHEMAS)!.execute({ tool_slugs: ['TASKS_CREATE_TASK'] }))
+          .data as {
+          tools: Array<{ input_schema: JSONSchema }>;
+        }
+      ).tools[0]!.input_schema;
+    const first = await listed();
+    const again = await listed();
+    expect(first.description).toBe('version 1');
+    // the same shaped schema, not shaped again (before: a new object, shaped on every listing)
+    expect(again).toBe(first);
+    version = 2;
+    const changed = await listed();
+    expect(changed.description).toBe('version 2');
+    expect(changed).not.toBe(first);
+  });
+
   it('mux.tools.get() takes the same modifiers', async () => {
     const { mux, calls } = setup();
     const modifiers: ToolModifiers = {

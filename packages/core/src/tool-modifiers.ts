@@ -90,6 +90,9 @@ export function hasModifiers(modifiers: ToolModifiers | undefined): modifiers is
   return Boolean(modifiers?.modifySchema || modifiers?.beforeExecute || modifiers?.afterExecute);
 }
 
+/** How many shaped schemas one `tools()` keeps for its listings (a catalog's worth; then it starts again). */
+const MAX_SHAPED_SCHEMAS = 2_000;
+
 /**
  * The specs and the execute function a provider wraps, with `modifiers` applied. `toolkitOf` names the
  * toolkit of a tool the specs do not include (one the model reached through search); slugs it does not
@@ -105,6 +108,10 @@ export function applyToolModifiers(
   const seen = new Map<string, string>(specs.map((spec) => [spec.slug, spec.toolkit]));
   const toolkit = (slug: string) => seen.get(slug) ?? toolkitOf(slug) ?? '';
 
+  // the shaped form of each schema modifySchema returned, by its JSON text: search and schema results
+  // list the same tools again and again, and shaping one (refs, keywords, the meta-schema check) costs
+  // ~50x writing its JSON
+  const shapedByText = new Map<string, JSONSchema>();
   const schemaOf = (slug: string, kit: string, schema: JSONSchema): JSONSchema => {
     if (!modifySchema) return schema;
     const modified = modifySchema({ slug, toolkit: kit, schema: structuredClone(schema) });
@@ -116,7 +123,14 @@ export function applyToolModifiers(
         'the input schema (an object), the one it was given if unchanged',
       );
     }
-    return shapeInputSchema(modified).schema;
+    const text = JSON.stringify(modified);
+    let shaped = shapedByText.get(text);
+    if (shaped === undefined) {
+      shaped = shapeInputSchema(modified).schema;
+      if (shapedByText.size >= MAX_SHAPED_SCHEMAS) shapedByText.clear();
+      shapedByText.set(text, shaped);
+    }
+    return shaped;
   };
 
   const modifiedSpecs = specs.map((spec): ToolSpec => {
