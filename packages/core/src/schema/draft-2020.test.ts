@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defineTool } from '../catalog/define.js';
+import { defineTool, defineToolkit } from '../catalog/define.js';
 import type { JSONSchema } from '../catalog/types.js';
 import { SessionPreset } from '../config/session-config.js';
 import { toolSpecOf } from '../session.js';
@@ -220,6 +220,91 @@ describe('shapeInputSchema', () => {
       expect(shaped.warnings.at(-1)).toMatch(
         /^The input schema is not valid JSON Schema \(\/.+\); the model sees an object with any properties\.$/,
       );
+    }
+  });
+});
+
+describe('patterns', () => {
+  it('writes an escape u mode refuses as the character it escapes, at any depth and in patternProperties names', () => {
+    expect(
+      toDraft2020Schema(
+        object(
+          {
+            phone: { type: 'string', pattern: '^\\d{3}\\-\\d{4}$' },
+            tag: { type: 'array', items: { type: 'string', pattern: '^[\\w\\-\\_]+\\:\\@\\#\\ x$' } },
+          },
+          { patternProperties: { '^x\\_': { type: 'string' } } },
+        ),
+      ),
+    ).toEqual(
+      object(
+        {
+          phone: { type: 'string', pattern: '^\\d{3}-\\d{4}$' },
+          // a class keeps its \- (u mode takes it there), and escapes of syntax stay
+          tag: { type: 'array', items: { type: 'string', pattern: '^[\\w\\-_]+:@# x$' } },
+        },
+        { patternProperties: { '^x_': { type: 'string' } } },
+      ),
+    );
+  });
+
+  it('leaves a pattern u mode reads, and one no rewrite makes readable, as it is', () => {
+    for (const pattern of ['^a\\.b\\/c?\\$$', '[\\-a]', '\\p{L}+', '\\u{1F600}', '(', '\\a\\-', 'x\\']) {
+      const schema = object({ s: { type: 'string', pattern } });
+      expect(toDraft2020Schema(schema)).toBe(schema);
+    }
+  });
+
+  it('a tool whose pattern had such an escape runs and checks it; one that is no regular expression is handed out as any object, saying why', async () => {
+    const warnings: string[] = [];
+    const echo = (slug: string, pattern: string) =>
+      defineTool({
+        slug,
+        name: slug,
+        description: 'echo',
+        inputSchema: object({ code: { type: 'string', pattern } }),
+        execute: async (args) => args,
+      });
+    const mux = new ToolMux({
+      toolkits: [
+        defineToolkit({
+          slug: 'codes',
+          name: 'Codes',
+          description: 'codes',
+          noAuth: true,
+          tools: [echo('CODES_DASH', '^\\d{3}\\-\\d{4}$'), echo('CODES_BROKEN', '^(\\d{3}$')],
+        }),
+      ],
+      store: ':memory:',
+      logger: { warn: (message) => warnings.push(message), error() {}, debug() {} },
+    });
+    try {
+      const session = await mux.create('user_1', { sessionPreset: SessionPreset.DIRECT_TOOLS });
+      // before: TOOL_DEFINITION_INVALID ("Invalid regular expression: /^\d{3}\-\d{4}$/u: Invalid escape")
+      expect((await session.execute('CODES_DASH', { code: '555-1234' })).successful).toBe(true);
+      const mismatch = await session.execute('CODES_DASH', { code: '555_1234' });
+      expect([mismatch.code, mismatch.error]).toEqual([
+        'TOOL_ARGUMENTS_INVALID',
+        'Invalid arguments for CODES_DASH: code: must match pattern "^\\d{3}-\\d{4}$"',
+      ]);
+      expect((await session.execute('CODES_BROKEN', { code: '555' })).code).toBe('TOOL_DEFINITION_INVALID');
+      const specs = new Map(
+        (await session.tools()).map((tool) => {
+          const { name, inputSchema } = tool as { name: string; inputSchema: JSONSchema };
+          return [name, inputSchema];
+        }),
+      );
+      // before: handed to every model API as written, a pattern no API can compile
+      expect(specs.get('CODES_BROKEN')).toEqual({
+        type: 'object',
+        properties: {},
+        additionalProperties: true,
+      });
+      expect(warnings.join('\n')).toContain(
+        'pattern "^(\\\\d{3}$" is not a regular expression: Unterminated group',
+      );
+    } finally {
+      await mux.close();
     }
   });
 });

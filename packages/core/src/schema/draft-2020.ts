@@ -1,5 +1,6 @@
 import type { JSONSchema } from '../catalog/types.js';
 import { setOwn } from '../util/own-key.js';
+import { shownValue } from '../util/stored-text.js';
 import { replaceOpenApiNullable } from './nullability.js';
 import { forEachSubschema, isSchemaObject, transformSchemaTree } from './subschemas.js';
 
@@ -17,7 +18,12 @@ import { forEachSubschema, isSchemaObject, transformSchemaTree } from './subsche
  *   (`additionalItems` beside no tuple, which constrains nothing, goes);
  * - draft-04…07 `dependencies`: a list of names becomes `dependentRequired`, a schema
  *   `dependentSchemas` (joined to one already there: the names listed once, the schemas under `allOf`);
- * - `$schema` (naming an older draft, or any): the document is read as 2020-12 whatever it says.
+ * - `$schema` (naming an older draft, or any): the document is read as 2020-12 whatever it says;
+ * - a `pattern` (or a `patternProperties` name) that escapes a character needing no escape (`\-`,
+ *   `\_`, `\:` outside a class, as OpenAPI documents write them, and as PCRE, Python and Java read
+ *   them): JSON Schema's regular expressions are ECMAScript's in `u` mode, which refuses such an
+ *   escape, so the tool's every call failed (TOOL_DEFINITION_INVALID); the escape goes (see
+ *   {@link unicodeModePattern}).
  *
  * A value these forms do not fit (`exclusiveMinimum: "0"`, `items: 5`) is left as it is, for the
  * validator to refuse. The same object when there is nothing to change.
@@ -42,7 +48,86 @@ export function draft2020Keywords(schema: JSONSchema): JSONSchema {
   } else if (schema.items !== undefined) result.items = schema.items;
   if (isSchemaObject(schema.dependencies)) splitDependencies(schema.dependencies, result);
   else if (schema.dependencies !== undefined) result.dependencies = schema.dependencies;
+  if (typeof schema.pattern === 'string') result.pattern = unicodeModePattern(schema.pattern);
+  if (isSchemaObject(schema.patternProperties) && patternNamesToRewrite(schema.patternProperties)) {
+    const properties: JSONSchema = {};
+    for (const [name, subschema] of Object.entries(schema.patternProperties)) {
+      setOwn(properties, unicodeModePattern(name), subschema);
+    }
+    result.patternProperties = properties;
+  }
   return result;
+}
+
+/** What ECMAScript reads as syntax in a pattern: escaped, these stay escaped (so does `/`). */
+const SYNTAX_CHARACTERS = new Set('^$\\.*+?()[]{}|/');
+
+/**
+ * `pattern` with the escapes `u` mode refuses but a reader of any other dialect takes for the
+ * character itself (`\-` outside a class, `\_`, `\:`, `\#`, `\@`, an escaped space or non-ASCII
+ * letter) written as that character, when that makes it a pattern `u` mode reads; else `pattern`
+ * itself (also when it has none: letters and digits after `\` are escapes of their own, or errors
+ * this does not guess at). Linear in its length.
+ */
+export function unicodeModePattern(pattern: string): string {
+  if (!pattern.includes('\\') || compilesInUnicodeMode(pattern)) return pattern;
+  let out = '';
+  let inClass = false;
+  for (let index = 0; index < pattern.length; index++) {
+    const char = pattern[index]!;
+    if (char === '\\' && index + 1 < pattern.length) {
+      const next = pattern[index + 1]!;
+      index++;
+      const needless =
+        !SYNTAX_CHARACTERS.has(next) && !/[A-Za-z0-9]/.test(next) && !(next === '-' && inClass);
+      out += needless ? next : `\\${next}`;
+    } else {
+      if (char === '[' && !inClass) inClass = true;
+      else if (char === ']' && inClass) inClass = false;
+      out += char;
+    }
+  }
+  return compilesInUnicodeMode(out) ? out : pattern;
+}
+
+function compilesInUnicodeMode(pattern: string): boolean {
+  try {
+    new RegExp(pattern, 'u');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The first `pattern` (or `patternProperties` name) of `schema`, at any depth, that is no regular
+ * expression in `u` mode, with why (`pattern "(" is not a regular expression: Unterminated group`),
+ * or `undefined`. Draft 2020-12's meta-schema says they are regular expressions (`format: "regex"`),
+ * which a meta-schema check does not test.
+ */
+export function invalidPatternProblem(schema: JSONSchema): string | undefined {
+  const stack: JSONSchema[] = [schema];
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    const patterns = [
+      ...(typeof node.pattern === 'string' ? [node.pattern] : []),
+      ...(isSchemaObject(node.patternProperties) ? Object.keys(node.patternProperties) : []),
+    ];
+    for (const pattern of patterns) {
+      try {
+        new RegExp(pattern, 'u');
+      } catch (error) {
+        const why = (error as Error).message.replace(/^Invalid regular expression: \/.*\/u?: /s, '');
+        return `pattern ${shownValue(pattern)} is not a regular expression: ${why}`;
+      }
+    }
+    forEachSubschema(node, (subschema) => stack.push(subschema));
+  }
+  return undefined;
+}
+
+/** Whether a name of `patternProperties` is one {@link unicodeModePattern} rewrites. */
+function patternNamesToRewrite(properties: JSONSchema): boolean {
+  return Object.keys(properties).some((name) => unicodeModePattern(name) !== name);
 }
 
 /** `[exclusive keyword, its bound]` of draft-04. */
@@ -71,7 +156,9 @@ function hasOlderForm(schema: JSONSchema): boolean {
     typeof schema.exclusiveMaximum === 'boolean' ||
     (Array.isArray(schema.items) && schema.prefixItems === undefined) ||
     'additionalItems' in schema ||
-    isSchemaObject(schema.dependencies)
+    isSchemaObject(schema.dependencies) ||
+    (typeof schema.pattern === 'string' && unicodeModePattern(schema.pattern) !== schema.pattern) ||
+    (isSchemaObject(schema.patternProperties) && patternNamesToRewrite(schema.patternProperties))
   );
 }
 

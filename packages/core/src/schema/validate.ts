@@ -10,7 +10,7 @@ import { workerThreadsPermitted } from '../util/module-thread.js';
 import { runSteps, type Steps, WorkSlice } from '../util/slices.js';
 import { leadingText } from '../util/stored-text.js';
 import { compoundsWithDepth } from './compounding-recursion.js';
-import { modernKeywords } from './draft-2020.js';
+import { invalidPatternProblem, modernKeywords } from './draft-2020.js';
 import { resolveLocalRef, schemaSize } from './inline-refs.js';
 import { useLinearEquality } from './json-equality.js';
 import {
@@ -147,7 +147,7 @@ const metaSchemaChecker = new Ajv2020(AJV_OPTIONS);
  * are not rewritten here: see `draft2020Keywords`.
  */
 export function draft2020Problem(schema: JSONSchema): string | undefined {
-  if (metaSchemaChecker.validateSchema(schema) === true) return undefined;
+  if (metaSchemaChecker.validateSchema(schema) === true) return invalidPatternProblem(schema);
   const [first] = metaSchemaChecker.errors ?? [];
   if (first === undefined) return 'it does not match the draft 2020-12 meta-schema';
   return `${leadingText(first.instancePath || '(root)', 200)} ${first.message ?? `fails "${first.keyword}"`}`;
