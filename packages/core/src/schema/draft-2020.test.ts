@@ -271,7 +271,6 @@ describe('patterns', () => {
           slug: 'codes',
           name: 'Codes',
           description: 'codes',
-          noAuth: true,
           tools: [echo('CODES_DASH', '^\\d{3}\\-\\d{4}$'), echo('CODES_BROKEN', '^(\\d{3}$')],
         }),
       ],
