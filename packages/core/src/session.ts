@@ -44,8 +44,9 @@ import type { ToolResult } from './execution/result.js';
 import { applicationReader, forReader, type HintReader, readerFor } from './meta-tools/hints.js';
 import {
   ALL_META_TOOL_SLUGS,
+  CELL_CALL_HOOKS,
+  type CellCallHooks,
   EACH_CALL_RESULT,
-  type EachCallResult,
   META_TOOL_NAMES,
   META_TOOLKIT,
   type MetaTool,
@@ -706,10 +707,15 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
 
   /**
    * The session's multi-execute running `eachResult` on each of its calls' results (`tools()`'s
-   * `afterExecute`), before they are offloaded to the workbench files; any other tool as it is.
+   * `afterExecute`), before they are offloaded to the workbench files, and its workbench running
+   * `cellHooks` around each call of the cell (`tools()`'s `beforeExecute` and `afterExecute`); any
+   * other tool as it is.
    */
-  #withEachResult(meta: Tool | undefined, eachResult: EachCallResult | undefined): Tool | undefined {
-    if (!meta || !eachResult || metaToolKind(meta.slug) !== 'MULTI_EXECUTE_TOOL') return meta;
+  #withCallHooks(meta: Tool | undefined, options: MultiExecuteOptions): Tool | undefined {
+    const kind = meta === undefined ? undefined : metaToolKind(meta.slug);
+    const eachResult = kind === 'MULTI_EXECUTE_TOOL' ? options[EACH_CALL_RESULT] : undefined;
+    const cellHooks = kind === 'WORKBENCH' ? options[CELL_CALL_HOOKS] : undefined;
+    if (!meta || (!eachResult && !cellHooks)) return meta;
     const host = this.#host();
     return {
       ...meta,
@@ -718,7 +724,8 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
           signal: context.signal,
           callId: context.callId,
           logId: context.logId,
-          eachResult,
+          ...(eachResult ? { eachResult } : {}),
+          ...(cellHooks ? { cellHooks } : {}),
         }),
     };
   }
@@ -893,7 +900,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
       parentId: options.parentId,
     };
     try {
-      const meta = this.#withEachResult(this.#metaTools().get(slug), options[EACH_CALL_RESULT]);
+      const meta = this.#withCallHooks(this.#metaTools().get(slug), options);
       const tool = meta ?? this.#visibleTools().get(slug);
       if (!tool) {
         return rejectToolCall(
@@ -1469,7 +1476,7 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
             this.sessionId,
             code,
             workbenchOf(this.#config),
-            workbenchHost(this.#workbenchPort(held.hold), logId),
+            workbenchHost(this.#workbenchPort(held.hold, options.cellHooks), logId),
             options.signal,
             () => this.#ranWorkbench(),
           );
@@ -1518,14 +1525,18 @@ export class EmbeddedSession<TCollection = unknown, TResponse = never, TReply = 
   #clientSlugs: { config: NormalizedSessionConfig; slugs: ReadonlySet<string> } | undefined;
 
   /** What workbench code reaches of this session. */
-  #workbenchPort(holdLog?: (entry: ExecutionLogRecord) => void): WorkbenchSessionPort {
+  #workbenchPort(holdLog?: (entry: ExecutionLogRecord) => void, hooks?: CellCallHooks): WorkbenchSessionPort {
+    // a deleted session's cell runs no more tools (deleted on another instance: once presenceTtlMs passed)
+    const run = (slug: string, args: unknown, options: ExecuteOptions & { parentId?: string }) =>
+      this.#execute(slug, args, { ...options, ...(holdLog ? { holdLog } : {}), admit: this.#admitCall });
     return {
       sessionId: this.sessionId,
       store: this.#runtime.store,
       logger: this.#runtime.env.logger,
-      // a deleted session's cell runs no more tools (deleted on another instance: once presenceTtlMs passed)
-      execute: (slug, args, options) =>
-        this.#execute(slug, args, { ...options, ...(holdLog ? { holdLog } : {}), admit: this.#admitCall }),
+      execute: hooks
+        ? async (slug, args, options) =>
+            hooks.after(slug, await run(slug, await hooks.before(slug, args), options))
+        : run,
       search: (query, limit) => this.search({ query, limit }),
       // a cell's failures are read by the agent: their way out names its meta-tools
       proxy: (request) =>

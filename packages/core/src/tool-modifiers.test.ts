@@ -260,6 +260,40 @@ describe('tool modifiers', () => {
     expect(changed).not.toBe(first);
   });
 
+  it("a workbench cell's calls run with beforeExecute's arguments and hand the code afterExecute's results; a hook that throws fails the cell's call", async () => {
+    const { mux, calls } = setup();
+    const session = await mux.create('user_1', { toolkits: ['tasks'] });
+    const seen: string[] = [];
+    const tools = byName(
+      (await session.tools({
+        beforeExecute: ({ slug, args }) => {
+          if (slug === 'TASKS_BLOCKED') throw new Error('blocked by policy');
+          return slug === 'TASKS_CREATE_TASK' ? { ...args, title: `[bot] ${String(args.title)}` } : args;
+        },
+        afterExecute: ({ slug, result }) => {
+          seen.push(slug);
+          return slug === 'TASKS_CREATE_TASK' && result.successful
+            ? { ...result, data: { redacted: true } }
+            : result;
+        },
+      })) as PlainTool[],
+    );
+    const cell = tools.get(MetaToolSlug.WORKBENCH)!;
+    const result = await cell.execute({
+      code: "const made = await toolmux.execute('TASKS_CREATE_TASK', { title: 'x' }); return made.data;",
+    });
+    // before: the cell's call ran with { title: 'x' } and the code read the tool's own data
+    expect(result.successful).toBe(true);
+    expect((result.data as { result: unknown }).result).toEqual({ redacted: true });
+    expect(calls.map((call) => call.input)).toEqual([{ title: '[bot] x' }]);
+    // the hooks saw the cell's call, and the cell's own (as a direct call's)
+    expect(seen).toEqual(['TASKS_CREATE_TASK', MetaToolSlug.WORKBENCH]);
+    await expect(
+      cell.execute({ code: "await toolmux.execute('TASKS_BLOCKED', {}); return 1;" }),
+    ).rejects.toThrow('blocked by policy');
+    expect(calls).toHaveLength(1);
+  });
+
   it('mux.tools.get() takes the same modifiers', async () => {
     const { mux, calls } = setup();
     const modifiers: ToolModifiers = {

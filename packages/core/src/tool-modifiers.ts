@@ -3,6 +3,7 @@ import { ToolMuxError } from './errors.js';
 import type { ToolResult } from './execution/result.js';
 import {
   ALL_META_TOOL_SLUGS,
+  CELL_CALL_HOOKS,
   EACH_CALL_RESULT,
   type EachCallResult,
   META_TOOLKIT,
@@ -248,11 +249,40 @@ export function applyToolModifiers(
     return result;
   };
 
+  /**
+   * A workbench cell: the hooks around the cell, as around any tool, and around each call its code
+   * makes (`CELL_CALL_HOOKS`): code the model writes could call a tool with arguments `beforeExecute`
+   * would have changed, and read a result `afterExecute` would have redacted. A hook that throws fails
+   * that call in the cell (the tool does not run), then the cell's call throws it, as a hook of a
+   * direct call does.
+   */
+  const workbench: ExecuteFn = async (slug, args, options) => {
+    let thrown: { error: unknown } | undefined;
+    const failing =
+      <A extends unknown[], R>(hook: (...given: A) => Promise<R>) =>
+      async (...given: A): Promise<R> => {
+        try {
+          return await hook(...given);
+        } catch (error) {
+          thrown ??= { error };
+          throw error;
+        }
+      };
+    const withHooks: MultiExecuteOptions = {
+      ...options,
+      [CELL_CALL_HOOKS]: { before: failing(before), after: failing(after) },
+    };
+    const result = await execute(slug, await before(slug, args), withHooks);
+    if (thrown) throw thrown.error;
+    return after(slug, result);
+  };
+
   const modifiedExecute: ExecuteFn = async (slug, args, options) => {
-    // never the hooks of the multi-execute itself, only those of its calls
-    if (metaToolKind(slug) === 'MULTI_EXECUTE_TOOL') return multiExecute(slug, args, options);
-    const result = await execute(slug, await before(slug, args), options);
     const kind = metaToolKind(slug);
+    // never the hooks of the multi-execute itself, only those of its calls
+    if (kind === 'MULTI_EXECUTE_TOOL') return multiExecute(slug, args, options);
+    if (kind === 'WORKBENCH' && (beforeExecute || afterExecute)) return workbench(slug, args, options);
+    const result = await execute(slug, await before(slug, args), options);
     const listed = kind === 'SEARCH_TOOLS' || kind === 'GET_TOOL_SCHEMAS' ? rewriteListed(result) : result;
     return after(slug, listed);
   };

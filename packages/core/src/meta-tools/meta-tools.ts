@@ -155,6 +155,18 @@ export interface MetaToolOptions extends ExecuteOptions {
   logId?: string;
   /** A multi-execute's: run on each call's result before it is counted, shaped or offloaded. */
   eachResult?: EachCallResult;
+  /** A workbench cell's: run around each call its code makes (`tools()`'s hooks). */
+  cellHooks?: CellCallHooks;
+}
+
+/**
+ * `tools()`'s `beforeExecute` and `afterExecute` as a workbench cell runs them: around each call its
+ * code makes with `toolmux.execute`, so that code the model writes gets the arguments and the results
+ * the hooks decide, as the calls the model makes directly and through the multi-execute do.
+ */
+export interface CellCallHooks {
+  before(slug: string, args: unknown): Promise<unknown>;
+  after(slug: string, result: ToolResult): Promise<ToolResult>;
 }
 
 /**
@@ -171,8 +183,17 @@ export type EachCallResult = (slug: string, result: ToolResult) => Promise<ToolR
  */
 export const EACH_CALL_RESULT: unique symbol = Symbol('toolmux.eachCallResult');
 
-/** Execute options that may carry a multi-execute's {@link EachCallResult}. */
-export type MultiExecuteOptions = ExecuteOptions & { [EACH_CALL_RESULT]?: EachCallResult };
+/**
+ * @internal The key under which the execute options of a workbench call carry its
+ * {@link CellCallHooks} (`tools()` with `beforeExecute` or `afterExecute`).
+ */
+export const CELL_CALL_HOOKS: unique symbol = Symbol('toolmux.cellCallHooks');
+
+/** Execute options that may carry a multi-execute's {@link EachCallResult} or a cell's {@link CellCallHooks}. */
+export type MultiExecuteOptions = ExecuteOptions & {
+  [EACH_CALL_RESULT]?: EachCallResult;
+  [CELL_CALL_HOOKS]?: CellCallHooks;
+};
 
 export interface MetaTool extends Tool {
   /** Which meta-tool this is, whatever its name. */
